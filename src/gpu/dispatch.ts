@@ -1,0 +1,71 @@
+// A prepared kernel launch: pipeline + bind group + uniform slot + grid. Built once, reused every step;
+// per-step changes (sequence length, position) are uniform writes through set().
+import { LimitError, ShapeError } from './errors.js';
+import type { CompiledProgram, UniformLayout } from './program.js';
+import type { UniformArena, UniformSlot } from './uniform-arena.js';
+
+export type Uniforms = Readonly<Record<string, number>>;
+
+export class Dispatch {
+  private released = false;
+  constructor(
+    readonly program: CompiledProgram,
+    readonly bindGroup: GPUBindGroup,
+    private readonly arena: UniformArena,
+    private readonly slot: UniformSlot | null,
+    public workgroups: [number, number, number],
+  ) {}
+
+  get label(): string { return this.program.label; }
+
+  /** Update uniform values by name (checked against the WGSL Params struct). */
+  set(values: Uniforms): this {
+    const u = this.program.layout.uniform;
+    if (!u || !this.slot) {
+      if (Object.keys(values).length) throw new ShapeError(`${this.label} has no uniforms`);
+      return this;
+    }
+    writeUniforms(this.arena, this.slot, u, values, this.label);
+    return this;
+  }
+
+  setGrid(x: number, y = 1, z = 1, maxPerDim = Infinity): this {
+    checkGrid([x, y, z], maxPerDim, this.label);
+    this.workgroups = [x, y, z];
+    return this;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    if (this.slot) this.arena.release(this.slot);
+  }
+}
+
+export function writeUniforms(arena: UniformArena, slot: UniformSlot, u: UniformLayout, values: Uniforms, label: string): void {
+  for (const [name, value] of Object.entries(values)) {
+    const m = u.members.get(name);
+    if (!m) throw new ShapeError(`${label}: uniform '${name}' is not a member of ${u.name} (${[...u.members.keys()].join(', ')})`);
+    if (!Number.isFinite(value)) throw new ShapeError(`${label}: uniform '${name}' = ${value} is not finite`);
+    if (m.type === 'u32' && (!Number.isInteger(value) || value < 0 || value > 0xffffffff)) {
+      throw new ShapeError(`${label}: uniform '${name}' = ${value} is not a u32`);
+    }
+    if (m.type === 'i32' && (!Number.isInteger(value) || value < -0x80000000 || value > 0x7fffffff)) {
+      throw new ShapeError(`${label}: uniform '${name}' = ${value} is not an i32`);
+    }
+    arena.write(slot, m.offset, m.type, value);
+  }
+}
+
+export function checkGrid(grid: readonly number[], maxPerDim: number, label: string): void {
+  for (const g of grid) {
+    if (!Number.isInteger(g) || g < 0) throw new ShapeError(`${label}: invalid workgroup count ${g}`);
+    if (g > maxPerDim) {
+      throw new LimitError(`${label}: ${g} workgroups in one dimension exceeds the device limit ${maxPerDim}`);
+    }
+  }
+}
+
+export function ceilDiv(a: number, b: number): number {
+  return Math.floor((a + b - 1) / b);
+}

@@ -1,0 +1,30 @@
+// Typed errors: every failure a user can cause or meet names what happened and, where known, the fix.
+
+export class FapoolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** No WebGPU adapter: a missing Vulkan driver on Linux, or no WebGPU in the browser. */
+export class NoAdapterError extends FapoolError {}
+
+/** A tensor shape or dtype that a kernel cannot take. */
+export class ShapeError extends FapoolError {}
+
+/** Something exceeds what the device allows (buffer size, workgroup count, storage). */
+export class LimitError extends FapoolError {}
+
+/** The device was lost (destroyed, driver reset, out of memory). */
+export class DeviceLostError extends FapoolError {}
+
+/** WebGPU reported a validation or out-of-memory error. */
+export class GpuValidationError extends FapoolError {}
+
+/** A WGSL file or program definition that does not fit its declared interface. */
+export class ShaderError extends FapoolError {}
+
+export function assertShape(cond: unknown, message: string): asserts cond {
+  if (!cond) throw new ShapeError(message);
+}

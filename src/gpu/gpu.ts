@@ -1,0 +1,268 @@
+// One GPUDevice with everything a rank needs: capabilities, buffers, uploads/readbacks, the program
+// cache, the uniform arena, and submission. Errors from the device surface as typed exceptions.
+import { probeCaps, type Caps } from './caps.js';
+import { Dispatch, checkGrid } from './dispatch.js';
+import { DeviceLostError, GpuValidationError, LimitError, ShapeError } from './errors.js';
+import {
+  buildProgram, dtypeMatchesElem, programKey, type CompiledProgram, type ProgramDef,
+} from './program.js';
+import { byteSize, hostArrayFor, shapeStr, tensorBytes, type DType, type HostArray, type Tensor } from './tensor.js';
+import { UniformArena } from './uniform-arena.js';
+
+/** Largest host staging array: dawn.node misbehaves after JS-filled arrays >= 64 MiB (shared doc). */
+export const STAGING_BYTES = 32 * 1024 * 1024;
+
+export interface DispatchArgs {
+  /** Storage bindings by their WGSL variable names. */
+  bind: Readonly<Record<string, Tensor>>;
+  uniforms?: Readonly<Record<string, number>>;
+  workgroups: readonly [number, number?, number?];
+}
+
+export class Gpu {
+  readonly caps: Caps;
+  private readonly programs = new Map<string, CompiledProgram>();
+  private readonly arena: UniformArena;
+  private readonly live = new Set<GPUBuffer>();
+  private lostInfo: GPUDeviceLostInfo | null = null;
+  private firstError: GPUError | null = null;
+  private destroyed = false;
+
+  constructor(readonly adapter: GPUAdapter, readonly device: GPUDevice) {
+    this.caps = probeCaps(adapter, device);
+    this.arena = new UniformArena(device, this.caps.minUniformOffsetAlign);
+    void device.lost.then((info) => { this.lostInfo = info; });
+    device.addEventListener('uncapturederror', (ev) => {
+      const err = (ev as GPUUncapturedErrorEvent).error;
+      this.firstError ??= err;
+    });
+  }
+
+  get label(): string { return this.device.label; }
+
+  /** Live GPU buffers created through this Gpu (for steady-state checks). */
+  get liveBuffers(): number { return this.live.size + this.arena.bufferCount; }
+  get programCount(): number { return this.programs.size; }
+  get isLost(): boolean { return this.lostInfo !== null || this.destroyed; }
+
+  private ensureAlive(): void {
+    if (this.lostInfo) {
+      throw new DeviceLostError(`GPU device '${this.label}' was lost (${this.lostInfo.reason}): ${this.lostInfo.message || 'no message'}`);
+    }
+    if (this.destroyed) throw new DeviceLostError(`GPU device '${this.label}' was destroyed`);
+  }
+
+  /** Throw the first uncaptured WebGPU error, if any happened since the last check. */
+  throwIfError(): void {
+    this.ensureAlive();
+    const e = this.firstError;
+    if (e) {
+      this.firstError = null;
+      throw new GpuValidationError(`WebGPU error on '${this.label}': ${e.message}`);
+    }
+  }
+
+  // ---- buffers -------------------------------------------------------------------------------------
+
+  createBuffer(bytes: number, usage: GPUBufferUsageFlags, label: string): GPUBuffer {
+    this.ensureAlive();
+    if (bytes > this.caps.maxBufferSize) {
+      throw new LimitError(`buffer '${label}' of ${bytes} bytes exceeds this device's maxBufferSize ${this.caps.maxBufferSize}`);
+    }
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    const buffer = this.device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
+    // Error scopes resolve asynchronously; an allocation failure is reported at the next sync().
+    void this.device.popErrorScope().then((e) => { if (e) this.firstError ??= e; });
+    void this.device.popErrorScope().then((e) => { if (e) this.firstError ??= e; });
+    this.live.add(buffer);
+    return buffer;
+  }
+
+  /** A device tensor (storage, copy src/dst). Contents are undefined until written. */
+  tensor(shape: readonly number[], dtype: DType, label = 'tensor'): Tensor {
+    const bytes = byteSize(shape, dtype);
+    if (bytes > this.caps.maxStorageBinding) {
+      throw new LimitError(`tensor '${label}' ${dtype}[${shape.join(', ')}] needs ${bytes} bytes; this device binds at most ${this.caps.maxStorageBinding} bytes per storage buffer (maxStorageBufferBindingSize)`);
+    }
+    const buffer = this.createBuffer(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label);
+    return { shape: [...shape], dtype, buffer, offset: 0, label };
+  }
+
+  release(...tensors: (Tensor | GPUBuffer | undefined)[]): void {
+    for (const t of tensors) {
+      if (!t) continue;
+      const b = 'buffer' in t ? t.buffer : t;
+      if (this.live.delete(b)) b.destroy();
+    }
+  }
+
+  /** Upload host data into a tensor, in chunks of at most STAGING_BYTES. */
+  write(t: Tensor, data: HostArray, elemOffset = 0): void {
+    this.ensureAlive();
+    const elemBytes = data.BYTES_PER_ELEMENT;
+    const total = data.length * elemBytes;
+    if (elemOffset * elemBytes + total > tensorBytes(t)) {
+      throw new ShapeError(`write of ${data.length} elements at ${elemOffset} overflows ${shapeStr(t)}`);
+    }
+    const chunk = STAGING_BYTES;
+    for (let off = 0; off < total; off += chunk) {
+      const n = Math.min(chunk, total - off);
+      let len = n;
+      let src = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset + off, n);
+      if (n % 4) { // writeBuffer sizes are multiples of 4: pad the tail through a small copy
+        len = Math.ceil(n / 4) * 4;
+        const padded = new Uint8Array(len);
+        padded.set(src);
+        src = padded;
+      }
+      this.device.queue.writeBuffer(t.buffer, t.offset + elemOffset * elemBytes + off, src, 0, len);
+    }
+  }
+
+  /**
+   * Upload a large tensor generated on the fly: fill(chunk, start) writes elements [start, start+chunk.length)
+   * into a reused staging array, so no huge JS-filled host array ever exists.
+   */
+  writeGenerated(t: Tensor, fill: (chunk: HostArray, start: number) => void): void {
+    const total = t.shape.reduce((a, b) => a * b, 1);
+    const elemBytes = byteSize([1], t.dtype);
+    const per = Math.floor(STAGING_BYTES / elemBytes);
+    const staging = hostArrayFor(t.dtype, Math.min(per, total));
+    for (let start = 0; start < total; start += per) {
+      const n = Math.min(per, total - start);
+      const view = staging.subarray(0, n) as HostArray;
+      fill(view, start);
+      this.write(t, view, start);
+    }
+  }
+
+  /** Copy a tensor back to the host (chunked through a mappable staging buffer). */
+  async read(t: Tensor): Promise<HostArray> {
+    this.ensureAlive();
+    const bytes = tensorBytes(t);
+    const out = hostArrayFor(t.dtype, t.shape.reduce((a, b) => a * b, 1));
+    const outBytes = new Uint8Array(out.buffer);
+    const chunk = Math.min(STAGING_BYTES, Math.ceil(bytes / 4) * 4);
+    const staging = this.device.createBuffer({ label: 'readback', size: Math.max(16, chunk), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    try {
+      for (let off = 0; off < bytes; off += chunk) {
+        const n = Math.min(chunk, bytes - off);
+        const n4 = Math.ceil(n / 4) * 4;
+        const enc = this.device.createCommandEncoder({ label: 'readback' });
+        enc.copyBufferToBuffer(t.buffer, t.offset + off, staging, 0, n4);
+        this.device.queue.submit([enc.finish()]);
+        await staging.mapAsync(GPUMapMode.READ, 0, n4);
+        outBytes.set(new Uint8Array(staging.getMappedRange(0, n4), 0, n), off);
+        staging.unmap();
+      }
+    } finally {
+      staging.destroy();
+    }
+    this.throwIfError();
+    return out;
+  }
+
+  // ---- programs and dispatches ----------------------------------------------------------------------
+
+  program<Cfg>(def: ProgramDef<Cfg>, cfg: Cfg): CompiledProgram {
+    this.ensureAlive();
+    const spec = def.specialize(cfg);
+    if (spec.enables?.includes('f16') && !this.caps.f16) {
+      throw new LimitError(`${def.name}: f16 requested but this device has no shader-f16 (use --dtype f32)`);
+    }
+    if (spec.enables?.includes('subgroups') && !this.caps.subgroups) {
+      throw new LimitError(`${def.name}: this variant needs subgroups, which this device lacks`);
+    }
+    const key = programKey(def as ProgramDef<unknown>, spec);
+    let p = this.programs.get(key);
+    if (!p) {
+      p = buildProgram(this.device, def as ProgramDef<unknown>, spec, key);
+      this.programs.set(key, p);
+    }
+    return p;
+  }
+
+  /** Prepare a launch: every binding checked against the WGSL's declaration and the device limits. */
+  dispatch(program: CompiledProgram, args: DispatchArgs): Dispatch {
+    this.ensureAlive();
+    const label = program.label;
+    const entries: GPUBindGroupEntry[] = [];
+    const given = new Set(Object.keys(args.bind));
+    for (const b of program.layout.storage) {
+      const t = args.bind[b.name];
+      if (!t) throw new ShapeError(`${label}: binding '${b.name}' not given (have: ${[...given].join(', ')})`);
+      given.delete(b.name);
+      if (!dtypeMatchesElem(t.dtype, b.elem)) {
+        throw new ShapeError(`${label}: binding '${b.name}' expects ${b.elem} elements, got ${shapeStr(t)}`);
+      }
+      const size = Math.ceil(tensorBytes(t) / 4) * 4;
+      if (size > this.caps.maxStorageBinding) {
+        throw new LimitError(`${label}: binding '${b.name}' ${shapeStr(t)} is ${size} bytes, over maxStorageBufferBindingSize ${this.caps.maxStorageBinding}`);
+      }
+      if (t.offset % this.caps.minStorageOffsetAlign) {
+        throw new ShapeError(`${label}: binding '${b.name}' offset ${t.offset} is not a multiple of ${this.caps.minStorageOffsetAlign}`);
+      }
+      entries.push({ binding: b.binding, resource: { buffer: t.buffer, offset: t.offset, size: Math.max(size, 4) } });
+    }
+    if (given.size) throw new ShapeError(`${label}: unknown bindings ${[...given].join(', ')} (declared: ${program.layout.storage.map((b) => b.name).join(', ')})`);
+    const u = program.layout.uniform;
+    const slot = u ? this.arena.alloc(u.size) : null;
+    if (u && slot) entries.push({ binding: u.binding, resource: this.arena.binding(slot, u.size) });
+    const grid: [number, number, number] = [args.workgroups[0], args.workgroups[1] ?? 1, args.workgroups[2] ?? 1];
+    checkGrid(grid, this.caps.maxWorkgroupsPerDim, label);
+    const bindGroup = this.device.createBindGroup({ label, layout: program.bindGroupLayout, entries });
+    const d = new Dispatch(program, bindGroup, this.arena, slot, grid);
+    if (u) {
+      const missing = [...u.members.keys()].filter((m) => !m.startsWith('_') && !(args.uniforms && m in args.uniforms));
+      if (missing.length) throw new ShapeError(`${label}: uniforms not set: ${missing.join(', ')}`);
+      d.set(args.uniforms ?? {});
+    }
+    return d;
+  }
+
+  /** Record dispatches into one compute pass of `encoder` (uniforms are flushed first). */
+  encode(encoder: GPUCommandEncoder, dispatches: readonly Dispatch[], timestampWrites?: GPUComputePassTimestampWrites): void {
+    this.arena.flush(this.device.queue);
+    const pass = encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
+    for (const d of dispatches) {
+      const [x, y, z] = d.workgroups;
+      if (x === 0 || y === 0 || z === 0) continue;
+      pass.setPipeline(d.program.pipeline);
+      pass.setBindGroup(0, d.bindGroup);
+      pass.dispatchWorkgroups(x, y, z);
+    }
+    pass.end();
+  }
+
+  /** Encode and submit dispatches in order (one command buffer). */
+  submit(dispatches: readonly Dispatch[]): void {
+    this.ensureAlive();
+    const enc = this.device.createCommandEncoder();
+    this.encode(enc, dispatches);
+    this.device.queue.submit([enc.finish()]);
+  }
+
+  /** Wait for the queue, then surface any device error. */
+  async sync(): Promise<void> {
+    this.ensureAlive();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwIfError();
+  }
+
+  /** submit + sync. */
+  async run(dispatches: readonly Dispatch[]): Promise<void> {
+    this.submit(dispatches);
+    await this.sync();
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const b of this.live) b.destroy();
+    this.live.clear();
+    this.arena.destroy();
+    this.programs.clear();
+    this.device.destroy();
+  }
+}

@@ -1,0 +1,166 @@
+// A kernel program: one WGSL file + entry point, specialised by a config. The WGSL file declares its
+// bindings and its `Params` uniform struct once; everything else (bind-group layout, uniform packing,
+// binding checks, cache key) is derived from it through wgsl_reflect. Nothing is copied by hand.
+import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
+import { ShaderError } from './errors.js';
+import { shaderSource } from './shader-source.js';
+import type { DType } from './tensor.js';
+
+export type WgslEnable = 'f16' | 'subgroups' | 'chromium_experimental_subgroup_matrix';
+
+/** What a config changes in the compiled code. A pure function of the config, never of tensors. */
+export interface Specialization {
+  /** Entry point, when one WGSL file holds variants with different bindings (default: the def's). */
+  entry?: string;
+  enables?: readonly WgslEnable[];
+  /** Type aliases prepended to the WGSL (`alias T = f16;`): the only textual substitution. */
+  aliases?: Readonly<Record<string, string>>;
+  /** Values for the WGSL file's `override` constants (tile and workgroup sizes, epilogue switches). */
+  constants?: Readonly<Record<string, number | boolean>>;
+}
+
+export interface ProgramDef<Cfg> {
+  /** Readable variant prefix used in labels and profiles. */
+  readonly name: string;
+  readonly file: string;
+  readonly entry: string;
+  specialize(cfg: Cfg): Specialization;
+}
+
+export function defineProgram<Cfg>(def: ProgramDef<Cfg>): ProgramDef<Cfg> {
+  return def;
+}
+
+export interface BindingInfo {
+  readonly name: string;
+  readonly binding: number;
+  readonly kind: 'storage' | 'read-only-storage' | 'uniform';
+  /** Element scalar type of a storage array (`f32`, `f16`, `u32`, ...), when the reflection tells. */
+  readonly elem: string | null;
+}
+
+export interface UniformMember { readonly offset: number; readonly type: 'u32' | 'i32' | 'f32' }
+
+export interface UniformLayout {
+  readonly name: string;
+  readonly binding: number;
+  readonly size: number;
+  readonly members: ReadonlyMap<string, UniformMember>;
+}
+
+export interface ProgramLayout {
+  readonly storage: readonly BindingInfo[];
+  readonly uniform: UniformLayout | null;
+}
+
+/** Stable JSON: sorted keys, so equal configs give equal keys. */
+export function stableKey(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(stableKey).join(',')}]`;
+  const obj = value as Record<string, unknown>;
+  return `{${Object.keys(obj).sort().filter((k) => obj[k] !== undefined).map((k) => `${JSON.stringify(k)}:${stableKey(obj[k])}`).join(',')}}`;
+}
+
+export function specializationHeader(spec: Specialization): string {
+  const lines: string[] = [];
+  for (const e of spec.enables ?? []) lines.push(`enable ${e};`);
+  for (const [name, type] of Object.entries(spec.aliases ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+    lines.push(`alias ${name} = ${type};`);
+  }
+  return lines.join('\n') + (lines.length ? '\n' : '');
+}
+
+/** Readable variant name for labels and profiles, e.g. `gemm_f16_tile64x64`. */
+export function variantLabel(def: ProgramDef<unknown>, spec: Specialization): string {
+  const parts = [spec.entry ?? def.name, ...Object.values(spec.aliases ?? {}).slice(0, 1)];
+  return parts.join('_');
+}
+
+export function programKey(def: ProgramDef<unknown>, spec: Specialization): string {
+  return `${def.file}#${spec.entry ?? def.entry}${stableKey(spec)}`;
+}
+
+const SCALARS = new Set(['u32', 'i32', 'f32']);
+
+function elemTypeName(type: unknown, aliases: Readonly<Record<string, string>>): string | null {
+  // ArrayInfo has `format` (the element TypeInfo); resolve one level of our own aliases.
+  const fmt = (type as { format?: { name?: string } } | undefined)?.format?.name;
+  if (!fmt) return null;
+  return aliases[fmt] ?? fmt;
+}
+
+/** Reflect the bindings the entry point uses. Group 0 only; one uniform struct at most. */
+export function reflectLayout(code: string, entry: string, aliases: Readonly<Record<string, string>> = {}): ProgramLayout {
+  let reflect: WgslReflect;
+  try {
+    reflect = new WgslReflect(code);
+  } catch (e) {
+    throw new ShaderError(`WGSL parse failed (${entry}): ${(e as Error).message}`);
+  }
+  const fn = reflect.entry.compute.find((f: { name: string }) => f.name === entry);
+  if (!fn) throw new ShaderError(`no compute entry point '${entry}'`);
+  const storage: BindingInfo[] = [];
+  let uniform: UniformLayout | null = null;
+  for (const r of fn.resources) {
+    if (r.group !== 0) throw new ShaderError(`binding ${r.name} uses group ${r.group}; kernels use group 0 only`);
+    if (r.resourceType === 0) {
+      if (uniform) throw new ShaderError(`entry ${entry} uses two uniform blocks (${uniform.name}, ${r.name}); use one Params struct`);
+      const members = new Map<string, UniformMember>();
+      const struct = r.type as unknown as { members?: { name: string; offset: number; type: { name: string } }[]; size: number };
+      for (const m of struct.members ?? []) {
+        const t = aliases[m.type.name] ?? m.type.name;
+        if (!SCALARS.has(t)) throw new ShaderError(`uniform member ${r.name}.${m.name} has type ${t}; only u32/i32/f32 scalars are supported`);
+        members.set(m.name, { offset: m.offset, type: t as UniformMember['type'] });
+      }
+      uniform = { name: r.name, binding: r.binding, size: struct.size, members };
+    } else if (r.resourceType === 1) {
+      storage.push({
+        name: r.name, binding: r.binding, kind: r.access === 'read' ? 'read-only-storage' : 'storage',
+        elem: elemTypeName(r.type, aliases),
+      });
+    } else {
+      throw new ShaderError(`binding ${r.name}: only storage buffers and one uniform block are supported in kernels`);
+    }
+  }
+  storage.sort((a, b) => a.binding - b.binding);
+  return { storage, uniform };
+}
+
+export interface CompiledProgram {
+  readonly key: string;
+  readonly label: string;
+  readonly pipeline: GPUComputePipeline;
+  readonly bindGroupLayout: GPUBindGroupLayout;
+  readonly layout: ProgramLayout;
+  readonly constants: Readonly<Record<string, number | boolean>>;
+}
+
+export function buildProgram(device: GPUDevice, def: ProgramDef<unknown>, spec: Specialization, key: string): CompiledProgram {
+  const code = specializationHeader(spec) + shaderSource(def.file);
+  const entry = spec.entry ?? def.entry;
+  const layout = reflectLayout(code, entry, spec.aliases);
+  const label = variantLabel(def, spec);
+  const entries: GPUBindGroupLayoutEntry[] = layout.storage.map((b) => ({
+    binding: b.binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: b.kind },
+  }));
+  if (layout.uniform) {
+    entries.push({ binding: layout.uniform.binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
+  }
+  const bindGroupLayout = device.createBindGroupLayout({ label, entries });
+  const module = device.createShaderModule({ label, code });
+  const constants: Record<string, number> = {};
+  for (const [k, v] of Object.entries(spec.constants ?? {})) constants[k] = typeof v === 'boolean' ? Number(v) : v;
+  const pipeline = device.createComputePipeline({
+    label,
+    layout: device.createPipelineLayout({ label, bindGroupLayouts: [bindGroupLayout] }),
+    compute: { module, entryPoint: entry, constants },
+  });
+  return { key, label, pipeline, bindGroupLayout, layout, constants: spec.constants ?? {} };
+}
+
+export function dtypeMatchesElem(dtype: DType, elem: string | null): boolean {
+  if (elem === null) return true;
+  const scalar = elem.replace(/^vec[234]<(.+)>$/, '$1').replace(/^vec[234](h|f|u|i)$/, (_, c: string) => ({ h: 'f16', f: 'f32', u: 'u32', i: 'i32' })[c]!);
+  if (scalar === 'atomic<u32>' || scalar === 'atomic<i32>') return dtype === 'u32' || dtype === 'i32';
+  return scalar === dtype || !['f32', 'f16', 'u32', 'i32'].includes(scalar);
+}

@@ -1,0 +1,112 @@
+// Test support: one real GPU device per test file, fresh random data, poisoned outputs, float64 checks.
+import { afterAll } from 'vitest';
+import {
+  fromF16Array, openGpu, roundF16, toF16Array, type DType, type Gpu, type HostArray, type Tensor,
+} from '../src/gpu/index.js';
+
+let shared: Promise<Gpu> | null = null;
+
+/** The file's GPU device (lavapipe in CI), opened once and destroyed after the file's tests. */
+export function useGpu(): () => Promise<Gpu> {
+  afterAll(async () => { if (shared) (await shared).destroy(); shared = null; });
+  return () => (shared ??= openGpu({ label: 'test' }).then((g) => {
+    console.info(`[gpu] ${g.adapter.info.vendor} ${g.adapter.info.device || g.adapter.info.description} f16=${g.caps.f16} subgroups=${g.caps.subgroups}`);
+    return g;
+  }));
+}
+
+/** Seeded PRNG (mulberry32); each run draws a new seed unless FAPOOL_TEST_SEED is set. */
+export function rng(seed = Number(process.env.FAPOOL_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31))) {
+  let s = seed >>> 0;
+  const next = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return {
+    seed,
+    next,
+    /** Uniform in [lo, hi). */
+    uniform: (lo = -1, hi = 1) => lo + (hi - lo) * next(),
+    int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo)),
+    normal: () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next()),
+  };
+}
+export type Rng = ReturnType<typeof rng>;
+
+/** Random values in [lo, hi), already rounded to what the GPU stores for dtype (so the reference sees the same inputs). */
+export function randomArray(r: Rng, n: number, dtype: DType = 'f32', lo = -1, hi = 1): Float64Array {
+  const a = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = r.uniform(lo, hi);
+    a[i] = dtype === 'f16' ? roundF16(v) : Math.fround(v);
+  }
+  return a;
+}
+
+export function toHost(values: ArrayLike<number>, dtype: DType): HostArray {
+  switch (dtype) {
+    case 'f32': return Float32Array.from(values);
+    case 'f16': return toF16Array(values);
+    case 'u32': return Uint32Array.from(values);
+    case 'i32': return Int32Array.from(values);
+  }
+}
+
+/** A device tensor holding `values`. */
+export function upload(gpu: Gpu, values: ArrayLike<number>, shape: readonly number[], dtype: DType, label = 'in'): Tensor {
+  const t = gpu.tensor(shape, dtype, label);
+  gpu.write(t, toHost(values, dtype));
+  return t;
+}
+
+/** A device tensor filled with NaN (floats) or 0xFFFFFFFF (ints): an unwritten element cannot pass. */
+export function poisoned(gpu: Gpu, shape: readonly number[], dtype: DType, label = 'out'): Tensor {
+  const t = gpu.tensor(shape, dtype, label);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const host = dtype === 'f16' ? new Uint16Array(n).fill(0x7e00) : dtype === 'f32' ? new Float32Array(n).fill(NaN)
+    : dtype === 'u32' ? new Uint32Array(n).fill(0xffffffff) : new Int32Array(n).fill(-1);
+  gpu.write(t, host);
+  return t;
+}
+
+export async function download(gpu: Gpu, t: Tensor): Promise<Float64Array> {
+  const raw = await gpu.read(t);
+  const vals = t.dtype === 'f16' ? fromF16Array(raw as Uint16Array) : raw;
+  return Float64Array.from(vals as ArrayLike<number>);
+}
+
+/** Tolerances per dtype, as ‖out − ref‖ / ‖ref‖ and as max |out − ref| / max(|ref|). */
+export const TOL: Record<'f32' | 'f16', { rel: number; maxAbs: number }> = {
+  f32: { rel: 1e-5, maxAbs: 1e-4 },
+  f16: { rel: 5e-3, maxAbs: 2e-2 },
+};
+
+export interface Comparison { rel: number; maxAbs: number; worst: number; nonFinite: number }
+
+export function compare(out: ArrayLike<number>, ref: ArrayLike<number>): Comparison {
+  if (out.length !== ref.length) throw new Error(`length ${out.length} != reference ${ref.length}`);
+  let num = 0, den = 0, maxErr = 0, maxRef = 0, worst = -1, nonFinite = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const o = out[i]!, r = ref[i]!;
+    if (!Number.isFinite(o)) { nonFinite++; worst = i; continue; }
+    const e = Math.abs(o - r);
+    num += e * e; den += r * r;
+    if (e > maxErr) { maxErr = e; worst = i; }
+    maxRef = Math.max(maxRef, Math.abs(r));
+  }
+  return { rel: Math.sqrt(num / Math.max(den, 1e-300)), maxAbs: maxErr / Math.max(maxRef, 1e-30), worst, nonFinite };
+}
+
+/** Throw a readable error unless out matches ref within the dtype's tolerance (every element finite). */
+export function expectClose(out: ArrayLike<number>, ref: ArrayLike<number>, dtype: 'f32' | 'f16', what: string, tol = TOL[dtype]): Comparison {
+  const c = compare(out, ref);
+  if (c.nonFinite > 0 || !(c.rel <= tol.rel) || !(c.maxAbs <= tol.maxAbs)) {
+    const w = c.worst;
+    throw new Error(`${what} [${dtype}]: rel ${c.rel.toExponential(2)} (tol ${tol.rel}), max ${c.maxAbs.toExponential(2)} (tol ${tol.maxAbs}), ` +
+      `${c.nonFinite} non-finite; worst at ${w}: got ${out[w]} want ${ref[w]}`);
+  }
+  return c;
+}
