@@ -9,8 +9,6 @@ export interface OpenGpuOptions {
   f16?: boolean;
   powerPreference?: GPUPowerPreference;
   label?: string;
-  /** Reuse this adapter (several devices on one adapter serve multi-rank tests). */
-  adapter?: GPUAdapter;
 }
 
 async function hostGpu(): Promise<{ gpu: GPU; help: string }> {
@@ -37,9 +35,12 @@ export async function requestAdapter(opts: OpenGpuOptions = {}): Promise<GPUAdap
   return adapter;
 }
 
-/** Open one device with explicit limits and the features the runtime can use. */
+/**
+ * Open one device with explicit limits and the features the runtime can use. Each call takes a fresh
+ * adapter (an adapter yields one device), so several ranks in one process get independent devices.
+ */
 export async function openGpu(opts: OpenGpuOptions = {}): Promise<Gpu> {
-  const adapter = opts.adapter ?? await requestAdapter(opts);
+  const adapter = await requestAdapter(opts);
   const device = await adapter.requestDevice({
     label: opts.label ?? 'fapool',
     requiredFeatures: featuresToRequest(adapter, { f16: opts.f16 }),

@@ -22,6 +22,9 @@ export class DeviceLostError extends FapoolError {}
 /** WebGPU reported a validation or out-of-memory error. */
 export class GpuValidationError extends FapoolError {}
 
+/** Input a user gave that cannot be run (prompt too long, token outside the vocabulary, ...). */
+export class InputError extends FapoolError {}
+
 /** A WGSL file or program definition that does not fit its declared interface. */
 export class ShaderError extends FapoolError {}
 

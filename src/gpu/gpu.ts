@@ -12,6 +12,25 @@ import { UniformArena } from './uniform-arena.js';
 /** Largest host staging array: dawn.node misbehaves after JS-filled arrays >= 64 MiB (shared doc). */
 export const STAGING_BYTES = 32 * 1024 * 1024;
 
+/** A buffer copy between kernels (row gathers, KV migration): 4-byte aligned offsets and size. */
+export interface CopyStep {
+  readonly copy: { src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; size: number };
+}
+
+/** One step of a recorded program: a kernel launch or a copy. */
+export type Step = Dispatch | CopyStep;
+
+export function copyStep(src: Tensor, srcElem: number, dst: Tensor, dstElem: number, elems: number): CopyStep {
+  const el = byteSize([1], src.dtype);
+  if (src.dtype !== dst.dtype) throw new ShapeError(`copy: ${shapeStr(src)} -> ${shapeStr(dst)} changes dtype`);
+  const c = { src: src.buffer, srcOffset: src.offset + srcElem * el, dst: dst.buffer, dstOffset: dst.offset + dstElem * el, size: elems * el };
+  if (c.srcOffset % 4 || c.dstOffset % 4 || c.size % 4) throw new ShapeError(`copy of ${elems} ${src.dtype} elements is not 4-byte aligned`);
+  if (srcElem + elems > tensorNumel(src) || dstElem + elems > tensorNumel(dst)) throw new ShapeError(`copy of ${elems} elements overruns ${shapeStr(src)} or ${shapeStr(dst)}`);
+  return { copy: c };
+}
+
+function tensorNumel(t: Tensor): number { return t.shape.reduce((a, b) => a * b, 1); }
+
 export interface DispatchArgs {
   /** Storage bindings by their WGSL variable names. */
   bind: Readonly<Record<string, Tensor>>;
@@ -23,10 +42,12 @@ export class Gpu {
   readonly caps: Caps;
   private readonly programs = new Map<string, CompiledProgram>();
   private readonly arena: UniformArena;
-  private readonly live = new Set<GPUBuffer>();
+  private readonly live = new Map<GPUBuffer, number>();
   private lostInfo: GPUDeviceLostInfo | null = null;
   private firstError: GPUError | null = null;
   private destroyed = false;
+  /** Host staging size for uploads/readbacks (tests lower it to exercise chunking). */
+  stagingBytes = STAGING_BYTES;
 
   constructor(readonly adapter: GPUAdapter, readonly device: GPUDevice) {
     this.caps = probeCaps(adapter, device);
@@ -42,6 +63,8 @@ export class Gpu {
 
   /** Live GPU buffers created through this Gpu (for steady-state checks). */
   get liveBuffers(): number { return this.live.size + this.arena.bufferCount; }
+  /** Bytes held in live buffers (weights, caches, activations). */
+  get liveBytes(): number { let n = 0; for (const b of this.live.values()) n += b; return n; }
   get programCount(): number { return this.programs.size; }
   get isLost(): boolean { return this.lostInfo !== null || this.destroyed; }
 
@@ -75,7 +98,7 @@ export class Gpu {
     // Error scopes resolve asynchronously; an allocation failure is reported at the next sync().
     void this.device.popErrorScope().then((e) => { if (e) this.firstError ??= e; });
     void this.device.popErrorScope().then((e) => { if (e) this.firstError ??= e; });
-    this.live.add(buffer);
+    this.live.set(buffer, buffer.size);
     return buffer;
   }
 
@@ -105,7 +128,7 @@ export class Gpu {
     if (elemOffset * elemBytes + total > tensorBytes(t)) {
       throw new ShapeError(`write of ${data.length} elements at ${elemOffset} overflows ${shapeStr(t)}`);
     }
-    const chunk = STAGING_BYTES;
+    const chunk = this.stagingBytes;
     for (let off = 0; off < total; off += chunk) {
       const n = Math.min(chunk, total - off);
       let len = n;
@@ -127,7 +150,7 @@ export class Gpu {
   writeGenerated(t: Tensor, fill: (chunk: HostArray, start: number) => void): void {
     const total = t.shape.reduce((a, b) => a * b, 1);
     const elemBytes = byteSize([1], t.dtype);
-    const per = Math.floor(STAGING_BYTES / elemBytes);
+    const per = Math.floor(this.stagingBytes / elemBytes);
     const staging = hostArrayFor(t.dtype, Math.min(per, total));
     for (let start = 0; start < total; start += per) {
       const n = Math.min(per, total - start);
@@ -143,7 +166,7 @@ export class Gpu {
     const bytes = tensorBytes(t);
     const out = hostArrayFor(t.dtype, t.shape.reduce((a, b) => a * b, 1));
     const outBytes = new Uint8Array(out.buffer);
-    const chunk = Math.min(STAGING_BYTES, Math.ceil(bytes / 4) * 4);
+    const chunk = Math.min(this.stagingBytes, Math.ceil(bytes / 4) * 4);
     const staging = this.device.createBuffer({ label: 'readback', size: Math.max(16, chunk), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     try {
       for (let off = 0; off < bytes; off += chunk) {
@@ -221,22 +244,34 @@ export class Gpu {
     return d;
   }
 
-  /** Record dispatches into one compute pass of `encoder` (uniforms are flushed first). */
-  encode(encoder: GPUCommandEncoder, dispatches: readonly Dispatch[], timestampWrites?: GPUComputePassTimestampWrites): void {
+  /**
+   * Record steps into `encoder`: consecutive launches share one compute pass, a copy ends the pass.
+   * Uniforms are flushed first. Timestamps (when given) bracket a list that has no copies.
+   */
+  encode(encoder: GPUCommandEncoder, steps: readonly Step[], timestampWrites?: GPUComputePassTimestampWrites): void {
     this.arena.flush(this.device.queue);
-    const pass = encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
-    for (const d of dispatches) {
-      const [x, y, z] = d.workgroups;
+    let pass: GPUComputePassEncoder | null = null;
+    for (const s of steps) {
+      if ('copy' in s) {
+        pass?.end();
+        pass = null;
+        const c = s.copy;
+        encoder.copyBufferToBuffer(c.src, c.srcOffset, c.dst, c.dstOffset, c.size);
+        continue;
+      }
+      const [x, y, z] = s.workgroups;
       if (x === 0 || y === 0 || z === 0) continue;
-      pass.setPipeline(d.program.pipeline);
-      pass.setBindGroup(0, d.bindGroup);
+      pass ??= encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
+      pass.setPipeline(s.program.pipeline);
+      pass.setBindGroup(0, s.bindGroup);
       pass.dispatchWorkgroups(x, y, z);
     }
-    pass.end();
+    if (!pass && timestampWrites) pass = encoder.beginComputePass({ timestampWrites });
+    pass?.end();
   }
 
-  /** Encode and submit dispatches in order (one command buffer). */
-  submit(dispatches: readonly Dispatch[]): void {
+  /** Encode and submit steps in order (one command buffer). */
+  submit(dispatches: readonly Step[]): void {
     this.ensureAlive();
     const enc = this.device.createCommandEncoder();
     this.encode(enc, dispatches);
@@ -251,7 +286,7 @@ export class Gpu {
   }
 
   /** submit + sync. */
-  async run(dispatches: readonly Dispatch[]): Promise<void> {
+  async run(dispatches: readonly Step[]): Promise<void> {
     this.submit(dispatches);
     await this.sync();
   }
@@ -259,7 +294,7 @@ export class Gpu {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    for (const b of this.live) b.destroy();
+    for (const b of this.live.keys()) b.destroy();
     this.live.clear();
     this.arena.destroy();
     this.programs.clear();

@@ -6,3 +6,4 @@ export * from './f16.js';
 export * from './gpu.js';
 export * from './program.js';
 export * from './tensor.js';
+export * from './profiler.js';

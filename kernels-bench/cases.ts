@@ -1,0 +1,112 @@
+// The benchmark cases: each builds its tensors and prepared dispatches once; the harness times them.
+import { type Dispatch, type DType, type Gpu, type Tensor } from '../src/gpu/index.js';
+import { flashDecode, flashPrefill } from '../src/kernels/attention.js';
+import { linear } from '../src/kernels/gemm.js';
+import { gatedLinear } from '../src/kernels/ffn.js';
+import { rmsnorm } from '../src/kernels/rmsnorm.js';
+import { fillRandom } from './random-fill.js';
+
+export interface BenchCase {
+  name: string;      // matches the PyTorch baseline's row names
+  shape: string;
+  dtype: DType;
+  flops: number;
+  bytes: number;     // fewest bytes that must move through memory
+  build(gpu: Gpu): { list: Dispatch[]; release(): void };
+}
+
+function tensors(gpu: Gpu, specs: [readonly number[], DType, string][]): Tensor[] {
+  return specs.map(([shape, dtype, label]) => {
+    const t = gpu.tensor(shape, dtype, label);
+    fillRandom(gpu, t);
+    return t;
+  });
+}
+
+const EL: Record<DType, number> = { f32: 4, f16: 2, u32: 4, i32: 4 };
+
+export function gemmCase(M: number, N: number, K: number, dtype: DType, name: string): BenchCase {
+  return {
+    name, shape: `${M}x${K}x${N}`, dtype, flops: 2 * M * N * K, bytes: EL[dtype] * (M * K + N * K + M * N),
+    build(gpu) {
+      const [x, w, out] = tensors(gpu, [[[M, K], dtype, 'x'], [[N, K], dtype, 'w'], [[M, N], dtype, 'out']]);
+      const d = linear(gpu, { x: x!, w: w!, out: out! });
+      return { list: [d], release: () => { d.release(); gpu.release(x, w, out); } };
+    },
+  };
+}
+
+export function gatedCase(M: number, F: number, K: number, dtype: DType): BenchCase {
+  return {
+    name: `ffn_gate_up_${dtype}`, shape: `${M}x${K}x2*${F}`, dtype, flops: 4 * M * F * K, bytes: EL[dtype] * (M * K + 2 * F * K + M * F),
+    build(gpu) {
+      const [x, wg, wu, out] = tensors(gpu, [[[M, K], dtype, 'x'], [[F, K], dtype, 'wg'], [[F, K], dtype, 'wu'], [[M, F], dtype, 'out']]);
+      const d = gatedLinear(gpu, { x: x!, wGate: wg!, wUp: wu!, out: out!, act: 'gelu_tanh' });
+      return { list: [d], release: () => { d.release(); gpu.release(x, wg, wu, out); } };
+    },
+  };
+}
+
+export function prefillCase(S: number, H: number, D: number, dtype: DType): BenchCase {
+  return {
+    name: `fa_prefill_${dtype}`, shape: `S=${S} ${H}x${D} causal`, dtype,
+    flops: 4 * H * D * S * S / 2, bytes: EL[dtype] * 4 * S * H * D,
+    build(gpu) {
+      const [q, k, v, out] = tensors(gpu, [[[S, H, D], dtype, 'q'], [[1, H, S, D], dtype, 'k'], [[1, H, S, D], dtype, 'v'], [[S, H, D], dtype, 'o']]);
+      const d = flashPrefill(gpu, { q: q!, kCache: k!, vCache: v!, out: out!, slot: 0, qPos0: 0, kvBase: 0, kvLen: S });
+      return { list: [d], release: () => { d.release(); gpu.release(q, k, v, out); } };
+    },
+  };
+}
+
+export function decodeCase(S: number, H: number, D: number, dtype: DType): BenchCase {
+  return {
+    name: `fa_decode_${dtype}`, shape: `S=${S} ${H}x${D}`, dtype, flops: 4 * H * D * S, bytes: EL[dtype] * 2 * H * S * D,
+    build(gpu) {
+      const [q, k, v, out] = tensors(gpu, [[[1, H, D], dtype, 'q'], [[1, H, S, D], dtype, 'k'], [[1, H, S, D], dtype, 'v'], [[1, H, D], dtype, 'o']]);
+      const lengths = gpu.tensor([1], 'u32', 'lengths');
+      gpu.write(lengths, new Uint32Array([S]));
+      const plan = flashDecode(gpu, { q: q!, kCache: k!, vCache: v!, out: out!, lengths });
+      plan.update(S);
+      return { list: plan.dispatches, release: () => { plan.release(); gpu.release(q, k, v, out, lengths); } };
+    },
+  };
+}
+
+export function rmsnormCase(rows: number, cols: number, dtype: DType): BenchCase {
+  return {
+    name: `rmsnorm_${dtype}`, shape: `${rows}x${cols}`, dtype, flops: 4 * rows * cols, bytes: EL[dtype] * (2 * rows * cols + cols),
+    build(gpu) {
+      const [x, w, out] = tensors(gpu, [[[rows, cols], dtype, 'x'], [[cols], dtype, 'w'], [[rows, cols], dtype, 'o']]);
+      const d = rmsnorm(gpu, { x: x!, weight: w!, out: out!, eps: 1e-5 });
+      return { list: [d], release: () => { d.release(); gpu.release(x, w, out); } };
+    },
+  };
+}
+
+/** The H100 table (issue: GEMM 4096³, GEMV 1×4096×16384 and the FFN down projection, FA prefill 4K/16K, decode 4K/32K). */
+export function fullCases(f16: boolean): BenchCase[] {
+  const dts: DType[] = f16 ? ['f32', 'f16'] : ['f32'];
+  const cases: BenchCase[] = [];
+  for (const dt of dts) {
+    cases.push(gemmCase(4096, 4096, 4096, dt, `gemm_${dt}`));
+    cases.push(gemmCase(1, 16384, 4096, dt, `gemv_${dt}`));
+    cases.push(gemmCase(1, 4096, 16384, dt, `gemv_down_${dt}`));
+  }
+  const adt: DType = f16 ? 'f16' : 'f32';
+  cases.push(gatedCase(1, 16384, 4096, adt));
+  cases.push(prefillCase(4096, 32, 128, adt), prefillCase(16384, 32, 128, adt));
+  cases.push(decodeCase(4096, 32, 128, adt), decodeCase(32768, 32, 128, adt));
+  cases.push(rmsnormCase(1, 4096, adt), rmsnormCase(4096, 4096, adt));
+  return cases;
+}
+
+/** Small shapes for a software GPU (lavapipe / CI smoke). */
+export function quickCases(f16: boolean): BenchCase[] {
+  const dt: DType = f16 ? 'f16' : 'f32';
+  return [
+    gemmCase(128, 128, 128, 'f32', 'gemm_f32'), gemmCase(1, 1024, 256, 'f32', 'gemv_f32'),
+    gemmCase(128, 128, 128, dt, `gemm_${dt}`), gatedCase(1, 512, 256, dt),
+    prefillCase(128, 4, 64, dt), decodeCase(512, 4, 64, dt), rmsnormCase(8, 1024, dt),
+  ];
+}

@@ -1,0 +1,177 @@
+// GEMM on subgroup matrices (chromium_experimental_subgroup_matrix; tensor cores on the H100):
+// y[M, N] = x[M, K] · w[N, K]ᵀ, f16 operands, f32 accumulation, 16×16×16 f16→f32 matrices.
+// A workgroup of SG_ROWS×SG_COLS subgroups computes a BM×BN tile (BM = 32·SG_ROWS, BN = 64·SG_COLS);
+// each subgroup owns a 32×64 block as 2×4 result matrices. Per 32-wide K slice the workgroup stages
+// x and w as f16 into workgroup memory (zero outside the matrices, rows padded to 40 halves = 80 bytes,
+// 16-byte aligned), then each subgroup runs 2 × (2×4) multiply-accumulates from there.
+// x tile [m][k] row-major is the left matrix; w tile [n][k] is the right matrix (K×N) in column-major.
+// Epilogue: each result matrix goes through a per-subgroup 16×16 f32 scratch in workgroup memory, then
+// the subgroup's invocations apply bias/activation/residual/accumulate with bounds checks: ragged M and
+// N are handled here; K must be a multiple of 4 (vec4 staging loads), the host falls back otherwise.
+// Specialised by: enable f16 + subgroups + chromium_experimental_subgroup_matrix, alias T = f16,
+// overrides below. SG_SIZE must be the device's subgroup size (the workgroup's x size must be a
+// multiple of it, and subgroup s is invocations [s·SG_SIZE, (s+1)·SG_SIZE)).
+
+struct Params { M: u32, N: u32, K: u32, _pad: u32 }
+
+const BK = 32u;    // K slice per stage (two 16-deep matrix steps)
+const LDS = 40u;   // staged row stride in halves
+
+override SG_SIZE: u32 = 32u;
+override SG_ROWS: u32 = 4u;
+override SG_COLS: u32 = 2u;
+override BM: u32 = 32u * SG_ROWS;
+override BN: u32 = 64u * SG_COLS;
+override WG: u32 = SG_SIZE * SG_ROWS * SG_COLS;
+override A_LEN: u32 = BM * LDS;
+override B_LEN: u32 = BN * LDS;
+override C_LEN: u32 = 256u * SG_ROWS * SG_COLS;
+
+override ACT: u32 = 0u;            // 0 none, 1 gelu_erf, 2 gelu_tanh
+override HAS_BIAS: bool = false;
+override HAS_RESIDUAL: bool = false;
+override ACCUMULATE: bool = false;
+
+@group(0) @binding(2) var<storage, read_write> y: array<T>;
+@group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read> bias: array<T>;
+@group(0) @binding(5) var<storage, read> residual: array<T>;
+@group(0) @binding(6) var<storage, read> x4: array<T4>;
+@group(0) @binding(7) var<storage, read> w4: array<T4>;
+
+var<workgroup> As: array<f16, A_LEN>;   // [BM][LDS]
+var<workgroup> Bs: array<f16, B_LEN>;   // [BN][LDS]
+var<workgroup> Cs: array<f32, C_LEN>;   // [subgroup][16][16] epilogue scratch
+
+// ---- activations (same code as gemm.wgsl) --------------------------------------------------------
+
+// erf to ~1.4e-7 absolute (see gemm.wgsl for the fit).
+fn erf_f32(v: f32) -> f32 {
+  let t = abs(v);
+  if (t < 0.93) {
+    let s = v * v;
+    var r = -6.01086067e-4;
+    r = fma(r, s, 4.99879057e-3);
+    r = fma(r, s, -2.67720018e-2);
+    r = fma(r, s, 1.12820283e-1);
+    r = fma(r, s, -3.76125246e-1);
+    r = fma(r, s, 1.12837911);
+    return v * r;
+  }
+  let u = min(t, 3.92);
+  var q = 1.63846812e-6;
+  q = fma(q, u, -4.60494921e-5);
+  q = fma(q, u, 5.96440048e-4);
+  q = fma(q, u, -4.7565042e-3);
+  q = fma(q, u, 2.64084339e-2);
+  q = fma(q, u, -1.10050865e-1);
+  q = fma(q, u, -6.31864309e-1);
+  q = fma(q, u, -1.13020682);
+  q = fma(q, u, 3.12569842e-4);
+  return sign(v) * (1.0 - exp(q));
+}
+
+fn activate(v: f32) -> f32 {
+  if (ACT == 1u) { return 0.5 * v * (1.0 + erf_f32(v * 0.7071067811865476)); }
+  if (ACT == 2u) {
+    let u = clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), -9.0, 9.0);
+    return 0.5 * v * (1.0 + tanh(u));
+  }
+  return v;
+}
+
+fn epilogue(m: u32, n: u32, v0: f32) {
+  let i = m * p.N + n;
+  var v = v0;
+  if (HAS_BIAS) { v += f32(bias[n]); }
+  v = activate(v);
+  if (HAS_RESIDUAL) { v += f32(residual[i]); }
+  if (ACCUMULATE) { v += f32(y[i]); }
+  y[i] = T(v);
+}
+
+// ---- staging ------------------------------------------------------------------------------------
+
+fn stage(row0: u32, col0: u32, k0: u32, tid: u32) {
+  let K4 = p.K / 4u;
+  let q = BK / 4u;
+  for (var e = tid; e < BM * q; e += WG) {
+    let m = e / q; let c = e % q;
+    let gm = row0 + m; let gk4 = k0 / 4u + c;
+    var v = vec4<f16>();
+    if (gm < p.M && gk4 < K4) { v = x4[gm * K4 + gk4]; }
+    let o = m * LDS + c * 4u;
+    As[o] = v.x; As[o + 1u] = v.y; As[o + 2u] = v.z; As[o + 3u] = v.w;
+  }
+  for (var e = tid; e < BN * q; e += WG) {
+    let n = e / q; let c = e % q;
+    let gn = col0 + n; let gk4 = k0 / 4u + c;
+    var v = vec4<f16>();
+    if (gn < p.N && gk4 < K4) { v = w4[gn * K4 + gk4]; }
+    let o = n * LDS + c * 4u;
+    Bs[o] = v.x; Bs[o + 1u] = v.y; Bs[o + 2u] = v.z; Bs[o + 3u] = v.w;
+  }
+}
+
+// The subgroup's 16×16 result just stored at Cs[cb..cb+256) goes through the epilogue to y[m0.., n0..].
+// Called by every invocation (barriers); each handles 256 / SG_SIZE elements.
+fn flush(cb: u32, m0: u32, n0: u32, lane: u32) {
+  workgroupBarrier();
+  for (var e = lane; e < 256u; e += SG_SIZE) {
+    let m = m0 + e / 16u; let n = n0 + e % 16u;
+    if (m < p.M && n < p.N) { epilogue(m, n, Cs[cb + e]); }
+  }
+  workgroupBarrier();
+}
+
+// Offsets into workgroup memory derive from the subgroup index, which is uniform per subgroup but not
+// per workgroup: the (workgroup-scope) uniformity diagnostic is switched off for this function.
+@compute @workgroup_size(WG)
+@diagnostic(off, chromium.subgroup_matrix_uniformity)
+fn gemm_sgm(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * BM;
+  let col0 = wid.x * BN;
+  let sg = tid / SG_SIZE;
+  let lane = tid % SG_SIZE;
+  let sr = (sg / SG_COLS) * 32u;   // the subgroup's rows within the tile
+  let sc = (sg % SG_COLS) * 64u;   // and columns
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c02 = subgroup_matrix_result<f32, 16, 16>();
+  var c03 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c12 = subgroup_matrix_result<f32, 16, 16>();
+  var c13 = subgroup_matrix_result<f32, 16, 16>();
+  for (var k0 = 0u; k0 < p.K; k0 += BK) {
+    stage(row0, col0, k0, tid);
+    workgroupBarrier();
+    for (var kk = 0u; kk < BK; kk += 16u) {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sr * LDS + kk, LDS);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, (sr + 16u) * LDS + kk, LDS);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sc * LDS + kk, LDS);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, (sc + 16u) * LDS + kk, LDS);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, (sc + 32u) * LDS + kk, LDS);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, (sc + 48u) * LDS + kk, LDS);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+    }
+    workgroupBarrier();
+  }
+  let cb = sg * 256u;
+  let m0 = row0 + sr; let n0 = col0 + sc;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, m0, n0, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, m0, n0 + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, m0, n0 + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, m0, n0 + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, m0 + 16u, n0, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, m0 + 16u, n0 + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, m0 + 16u, n0 + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, m0 + 16u, n0 + 48u, lane);
+}

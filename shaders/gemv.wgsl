@@ -1,0 +1,231 @@
+// Skinny GEMM for decode: y[M, N] = x[M, K] · w[N, K]ᵀ with M = MR ≤ 8. Bandwidth-bound on w.
+// A workgroup computes RPW output columns n; LANES threads stream each weight row, so consecutive
+// threads read consecutive vec4s of w (coalesced), and every thread accumulates all MR rows of x
+// against each weight vector it loads (w is read once for the whole batch). The LANES partial sums
+// per (m, n) are reduced through workgroup memory; lane m then writes y[m, n].
+// Any K: the scalar entries read w/x four elements at a time plus a scalar tail.
+//
+// Entry points (bindings differ):
+//   gemv / gemv_vec4              y = act(x·wᵀ + bias) + residual (+ y when ACCUMULATE)
+//   gemv_gated / gemv_gated_vec4  y = act(x·wgᵀ) ⊙ (x·wuᵀ)
+// *_vec4 read x and w as vec4 (K % 4 == 0). Unused optional operands get a placeholder binding
+// (see gemm.wgsl). Grid: ceil(N / RPW) workgroups, folded into (x, y) when over the per-dim limit.
+// Specialised by: alias T/T4, overrides below (MR is compiled in so the row loops unroll into
+// registers).
+
+struct Params { M: u32, N: u32, K: u32, _pad: u32 }
+
+const MAXM = 8u;
+override MR: u32 = 1u;             // rows of x, 1..MAXM
+override LANES: u32 = 64u;         // threads per output column (power of two)
+override RPW: u32 = 4u;            // output columns per workgroup
+override WG: u32 = LANES * RPW;
+override RED_LEN: u32 = 2u * MR * WG;
+
+override ACT: u32 = 0u;            // 0 none, 1 gelu_erf, 2 gelu_tanh
+override HAS_BIAS: bool = false;
+override HAS_RESIDUAL: bool = false;
+override ACCUMULATE: bool = false;
+
+@group(0) @binding(0) var<storage, read> x: array<T>;
+@group(0) @binding(1) var<storage, read> w: array<T>;
+@group(0) @binding(2) var<storage, read_write> y: array<T>;
+@group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read> bias: array<T>;
+@group(0) @binding(5) var<storage, read> residual: array<T>;
+@group(0) @binding(6) var<storage, read> x4: array<T4>;
+@group(0) @binding(7) var<storage, read> w4: array<T4>;
+@group(0) @binding(8) var<storage, read> wg: array<T>;
+@group(0) @binding(9) var<storage, read> wu: array<T>;
+@group(0) @binding(10) var<storage, read> wg4: array<T4>;
+@group(0) @binding(11) var<storage, read> wu4: array<T4>;
+
+var<workgroup> red: array<f32, RED_LEN>;   // [2][MR][WG] partial sums
+
+var<private> acc: array<f32, MAXM>;
+var<private> acc2: array<f32, MAXM>;
+
+// ---- activations (same code as gemm.wgsl) --------------------------------------------------------
+
+// erf to ~1.4e-7 absolute (see gemm.wgsl for the fit).
+fn erf_f32(v: f32) -> f32 {
+  let t = abs(v);
+  if (t < 0.93) {
+    let s = v * v;
+    var r = -6.01086067e-4;
+    r = fma(r, s, 4.99879057e-3);
+    r = fma(r, s, -2.67720018e-2);
+    r = fma(r, s, 1.12820283e-1);
+    r = fma(r, s, -3.76125246e-1);
+    r = fma(r, s, 1.12837911);
+    return v * r;
+  }
+  let u = min(t, 3.92);
+  var q = 1.63846812e-6;
+  q = fma(q, u, -4.60494921e-5);
+  q = fma(q, u, 5.96440048e-4);
+  q = fma(q, u, -4.7565042e-3);
+  q = fma(q, u, 2.64084339e-2);
+  q = fma(q, u, -1.10050865e-1);
+  q = fma(q, u, -6.31864309e-1);
+  q = fma(q, u, -1.13020682);
+  q = fma(q, u, 3.12569842e-4);
+  return sign(v) * (1.0 - exp(q));
+}
+
+fn activate(v: f32) -> f32 {
+  if (ACT == 1u) { return 0.5 * v * (1.0 + erf_f32(v * 0.7071067811865476)); }
+  if (ACT == 2u) {
+    let u = clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), -9.0, 9.0);
+    return 0.5 * v * (1.0 + tanh(u));
+  }
+  return v;
+}
+
+fn epilogue(m: u32, n: u32, v0: f32) {
+  let i = m * p.N + n;
+  var v = v0;
+  if (HAS_BIAS) { v += f32(bias[n]); }
+  v = activate(v);
+  if (HAS_RESIDUAL) { v += f32(residual[i]); }
+  if (ACCUMULATE) { v += f32(y[i]); }
+  y[i] = T(v);
+}
+
+// ---- streaming dot products (n may be past N: those threads stream nothing) ------------------------
+
+fn col_of(wid: vec3u, nwg: vec3u, tid: u32) -> u32 {
+  return (wid.x + wid.y * nwg.x) * RPW + tid / LANES;
+}
+
+fn span(n: u32, len: u32) -> u32 { return select(0u, len, n < p.N); }
+
+fn x_quad(m: u32, k: u32) -> vec4f {
+  let b = m * p.K + k;
+  return vec4f(f32(x[b]), f32(x[b + 1u]), f32(x[b + 2u]), f32(x[b + 3u]));
+}
+
+fn dots(n: u32, lane: u32) {
+  let K = p.K; let wb = n * K;
+  let k4 = span(n, K / 4u);
+  for (var j = lane; j < k4; j += LANES) {
+    let k = 4u * j;
+    let wv = vec4f(f32(w[wb + k]), f32(w[wb + k + 1u]), f32(w[wb + k + 2u]), f32(w[wb + k + 3u]));
+    for (var m = 0u; m < MR; m++) { acc[m] += dot(wv, x_quad(m, k)); }
+  }
+  for (var k = 4u * k4 + lane; k < span(n, K); k += LANES) {
+    let wv = f32(w[wb + k]);
+    for (var m = 0u; m < MR; m++) { acc[m] = fma(wv, f32(x[m * K + k]), acc[m]); }
+  }
+}
+
+fn dots4(n: u32, lane: u32) {
+  let K4 = p.K / 4u; let wb = n * K4;
+  for (var j = lane; j < span(n, K4); j += LANES) {
+    let wv = vec4f(w4[wb + j]);
+    for (var m = 0u; m < MR; m++) { acc[m] += dot(wv, vec4f(x4[m * K4 + j])); }
+  }
+}
+
+fn dots_gated(n: u32, lane: u32) {
+  let K = p.K; let wb = n * K;
+  let k4 = span(n, K / 4u);
+  for (var j = lane; j < k4; j += LANES) {
+    let k = 4u * j;
+    let gv = vec4f(f32(wg[wb + k]), f32(wg[wb + k + 1u]), f32(wg[wb + k + 2u]), f32(wg[wb + k + 3u]));
+    let uv = vec4f(f32(wu[wb + k]), f32(wu[wb + k + 1u]), f32(wu[wb + k + 2u]), f32(wu[wb + k + 3u]));
+    for (var m = 0u; m < MR; m++) {
+      let xv = x_quad(m, k);
+      acc[m] += dot(gv, xv); acc2[m] += dot(uv, xv);
+    }
+  }
+  for (var k = 4u * k4 + lane; k < span(n, K); k += LANES) {
+    let gv = f32(wg[wb + k]); let uv = f32(wu[wb + k]);
+    for (var m = 0u; m < MR; m++) {
+      let xv = f32(x[m * K + k]);
+      acc[m] = fma(gv, xv, acc[m]); acc2[m] = fma(uv, xv, acc2[m]);
+    }
+  }
+}
+
+fn dots_gated4(n: u32, lane: u32) {
+  let K4 = p.K / 4u; let wb = n * K4;
+  for (var j = lane; j < span(n, K4); j += LANES) {
+    let gv = vec4f(wg4[wb + j]); let uv = vec4f(wu4[wb + j]);
+    for (var m = 0u; m < MR; m++) {
+      let xv = vec4f(x4[m * K4 + j]);
+      acc[m] += dot(gv, xv); acc2[m] += dot(uv, xv);
+    }
+  }
+}
+
+// Tree-reduce the LANES partials of each (m, column) in workgroup memory; `parts` is 1 or 2 (gated).
+fn reduce(tid: u32, parts: u32) {
+  let lane = tid % LANES;
+  for (var m = 0u; m < MR; m++) {
+    red[m * WG + tid] = acc[m];
+    if (parts == 2u) { red[(MR + m) * WG + tid] = acc2[m]; }
+  }
+  workgroupBarrier();
+  for (var s = LANES / 2u; s > 0u; s >>= 1u) {
+    if (lane < s) {
+      for (var r = 0u; r < parts * MR; r++) { red[r * WG + tid] += red[r * WG + tid + s]; }
+    }
+    workgroupBarrier();
+  }
+}
+
+fn zero() {
+  for (var m = 0u; m < MAXM; m++) { acc[m] = 0.0; acc2[m] = 0.0; }
+}
+
+// ---- entry points -------------------------------------------------------------------------------
+
+@compute @workgroup_size(WG)
+fn gemv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) tid: u32) {
+  let n = col_of(wid, nwg, tid); let lane = tid % LANES;
+  zero();
+  dots(n, lane);
+  reduce(tid, 1u);
+  if (lane < MR && n < p.N) { epilogue(lane, n, red[lane * WG + tid - lane]); }
+}
+
+@compute @workgroup_size(WG)
+fn gemv_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+             @builtin(local_invocation_index) tid: u32) {
+  let n = col_of(wid, nwg, tid); let lane = tid % LANES;
+  zero();
+  dots4(n, lane);
+  reduce(tid, 1u);
+  if (lane < MR && n < p.N) { epilogue(lane, n, red[lane * WG + tid - lane]); }
+}
+
+fn store_gated(n: u32, tid: u32) {
+  let lane = tid % LANES;
+  if (lane < MR && n < p.N) {
+    let g = red[lane * WG + tid - lane];
+    let u = red[(MR + lane) * WG + tid - lane];
+    y[lane * p.N + n] = T(activate(g) * u);
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gemv_gated(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+              @builtin(local_invocation_index) tid: u32) {
+  let n = col_of(wid, nwg, tid);
+  zero();
+  dots_gated(n, tid % LANES);
+  reduce(tid, 2u);
+  store_gated(n, tid);
+}
+
+@compute @workgroup_size(WG)
+fn gemv_gated_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                   @builtin(local_invocation_index) tid: u32) {
+  let n = col_of(wid, nwg, tid);
+  zero();
+  dots_gated4(n, tid % LANES);
+  reduce(tid, 2u);
+  store_gated(n, tid);
+}

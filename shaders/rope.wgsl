@@ -1,0 +1,93 @@
+// RoPE fused with the QKV split and the KV-cache append.
+//   qkv    [tokens, (nHeads + 2*nKvHeads) * D]  q heads, then k heads, then v heads
+//   rows   [tokens] of (cache slot, absolute position)
+//   q      [tokens, nHeads, D]                   rotated
+//   kCache / vCache [slots, nKvHeads, capacity, D]: k rotated, v copied, at [slot, kvh, pos, :]
+// A token whose slot >= slots or position >= capacity still gets its q, but writes nothing to the caches.
+//
+// Work item = (token, head, w) for w < D/2, two elements each: for w < ropeDim/2 the rotation pair
+// (neox: dims w, w + ropeDim/2; gptj: dims 2w, 2w+1) at frequency index w; past ropeDim/2 a plain copy of
+// dims ropeDim + 2(w - ropeDim/2) and the next one (partial rotary).
+//
+// Angles: freqs[w] holds inv_freq_w / 2π (turns per position) as a 64-bit fixed-point fraction
+// (hi, lo words), computed in float64 on the host. pos * freq mod 1 is then exact integer arithmetic,
+// and only the final turn fraction in [-1/2, 1/2) is converted to f32: the angle is within ~4e-7 rad of
+// the exact one at any position < 2^32, and sin/cos only ever see arguments in [-π, π).
+// Specialised by: alias T (storage type), override WG, override NEOX (true: rotate_half pairs, false: GPT-J).
+
+struct Params {
+  tokens: u32, nHeads: u32, nKvHeads: u32, headDim: u32,
+  ropeDim: u32, slots: u32, capacity: u32, _pad: u32,
+}
+
+override WG: u32 = 128u;
+override NEOX: bool = true;
+
+@group(0) @binding(0) var<storage, read> qkv: array<T>;
+@group(0) @binding(1) var<storage, read> rows: array<vec2<u32>>;
+@group(0) @binding(2) var<storage, read> freqs: array<vec2<u32>>;
+@group(0) @binding(3) var<storage, read_write> q: array<T>;
+@group(0) @binding(4) var<storage, read_write> kCache: array<T>;
+@group(0) @binding(5) var<storage, read_write> vCache: array<T>;
+@group(0) @binding(6) var<uniform> p: Params;
+
+// High 32 bits of the 64-bit product a * b.
+fn mulhi(a: u32, b: u32) -> u32 {
+  let al = a & 0xffffu; let ah = a >> 16u;
+  let bl = b & 0xffffu; let bh = b >> 16u;
+  let lh = al * bh; let hl = ah * bl;
+  let mid = ((al * bl) >> 16u) + (lh & 0xffffu) + (hl & 0xffffu);
+  return ah * bh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u);
+}
+
+// Rotation angle of frequency w at position pos, reduced to [-π, π).
+fn angle(pos: u32, w: u32) -> f32 {
+  let g = freqs[w];
+  let turns = pos * g.x + mulhi(pos, g.y); // top word of frac(pos * g) (wrapping arithmetic is mod 1)
+  return f32(bitcast<i32>(turns)) * (6.283185307179586 / 4294967296.0);
+}
+
+@compute @workgroup_size(WG)
+fn rope_qkv(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let D = p.headDim;
+  let half = D / 2u;
+  let heads = p.nHeads + 2u * p.nKvHeads;
+  let item = gid.x;
+  if (item >= heads * half) { return; } // no barriers in this kernel
+  let head = item / half;
+  let w = item % half;
+  let rhalf = p.ropeDim / 2u;
+  let rotate = w < rhalf && head < p.nHeads + p.nKvHeads;
+  var d0: u32;
+  var d1: u32;
+  if (w >= rhalf) { d0 = p.ropeDim + 2u * (w - rhalf); d1 = d0 + 1u; }
+  else if (NEOX) { d0 = w; d1 = w + rhalf; }
+  else { d0 = 2u * w; d1 = d0 + 1u; }
+  for (var t = wid.y; t < p.tokens; t += nwg.y) {
+    let row = rows[t];
+    let slot = row.x;
+    let pos = row.y;
+    let src = t * heads * D + head * D;
+    var x0 = f32(qkv[src + d0]);
+    var x1 = f32(qkv[src + d1]);
+    if (rotate) {
+      let a = angle(pos, w);
+      let c = cos(a);
+      let s = sin(a);
+      let r0 = x0 * c - x1 * s;
+      x1 = x1 * c + x0 * s;
+      x0 = r0;
+    }
+    if (head < p.nHeads) {
+      let dst = (t * p.nHeads + head) * D;
+      q[dst + d0] = T(x0);
+      q[dst + d1] = T(x1);
+    } else if (slot < p.slots && pos < p.capacity) {
+      let isK = head < p.nHeads + p.nKvHeads;
+      let kvh = select(head - p.nHeads - p.nKvHeads, head - p.nHeads, isK);
+      let dst = ((slot * p.nKvHeads + kvh) * p.capacity + pos) * D;
+      if (isK) { kCache[dst + d0] = T(x0); kCache[dst + d1] = T(x1); }
+      else { vCache[dst + d0] = T(x0); vCache[dst + d1] = T(x1); }
+    }
+  }
+}

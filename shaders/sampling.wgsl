@@ -1,0 +1,207 @@
+// GPU sampling: logits [rows, vocab] f32 -> ids [rows] u32. One workgroup per row, no sort.
+//
+// 1. One pass: argmax (ties -> lowest index), largest and smallest logit. Greedy rows stop here.
+// 2. Weights w_i = exp((l_i - max) / temperature) (softmax numerators; never normalised explicitly).
+// 3. Thresholds are searched on order-preserving u32 keys of the logits (key(a) < key(b) <=> a < b), so
+//    every kept set is {i : key_i >= t} for one t, found exactly (not approximately) by a 16-way search:
+//    each pass buckets the keys of [lo, hi] into 2^LOG_NB ranges (+1 for "above hi") and keeps the range
+//    that holds the answer; <= 8 passes for 32-bit keys.
+//    - top-k: largest t with count(key >= t) >= k, i.e. the k-th largest logit. Logits equal to it are
+//      all kept (ties at the threshold may make the set larger than k).
+//    - top-p: largest t with mass(key >= t) >= topP * mass(top-k set): the smallest nucleus by
+//      probability (all logits tied with its smallest member included).
+// 4. Draw u in [0, 1) from a counter-based hash of (seed, step, row) and pick the first index (in index
+//    order) whose running sum of kept weights exceeds u * sum: each thread sums a contiguous chunk, thread 0
+//    finds the chunk, its owner walks it.
+// Counts are summed in f32: exact up to 2^24 elements (the binding rejects larger vocabularies).
+// Specialised by: override WG (threads, a power of two), LOG_NB (log2 of the search fan-out).
+
+struct Params {
+  rows: u32, vocab: u32, greedy: u32, topK: u32,
+  topP: f32, invTemp: f32, seed: u32, step: u32,
+}
+
+override WG: u32 = 256u;
+override LOG_NB: u32 = 4u;
+override NB: u32 = 1u << LOG_NB;
+
+@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(1) var<storage, read_write> ids: array<u32>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+var<workgroup> red_a: array<u32, WG>;
+var<workgroup> red_b: array<u32, WG>;
+var<workgroup> red_c: array<u32, WG>;
+var<workgroup> red_f: array<f32, WG>;
+// Search buckets, column-major per thread: bins[b * WG + tid] is thread tid's partial of bucket b.
+var<workgroup> bins: array<f32, (NB + 1u) * WG>;
+var<workgroup> sh_u: array<u32, 2>;
+var<workgroup> sh_f: array<f32, 2>;
+
+const NONE: u32 = 0xffffffffu;
+
+// Order-preserving key: flips the sign bit of positives and all bits of negatives; -0 maps like +0.
+fn key_of(v: f32) -> u32 {
+  let b = select(bitcast<u32>(v), 0u, v == 0.0);
+  return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+}
+
+fn weight(v: f32, m: f32) -> f32 { return exp((v - m) * p.invTemp); }
+
+// PCG hash (O'Neill's RXS-M-XS output); mirrored in src/kernels/sampling.ts (samplingUniform).
+fn pcg(v: u32) -> u32 {
+  let s = v * 747796405u + 2891336453u;
+  let w = ((s >> ((s >> 28u) + 4u)) ^ s) * 277803737u;
+  return (w >> 22u) ^ w;
+}
+
+fn uniform01(seed: u32, step: u32, row: u32) -> f32 {
+  return f32(pcg(pcg(pcg(seed) ^ step) ^ row) >> 8u) * (1.0 / 16777216.0);
+}
+
+// Largest key t in [lo0, hi0] with F(t) >= target, F(t) = sum of w_i over key_i >= t, where w_i = 1
+// (mass false, target = goal) or the softmax weight (mass true, target = goal * F(lo0)).
+// Requires F(lo0) >= target. Called in uniform control flow; returns a uniform value.
+fn search(tid: u32, base: u32, lo0: u32, hi0: u32, mass: bool, goal: f32, m: f32) -> u32 {
+  var lo = lo0;
+  var hi = hi0;
+  var first = true;
+  loop {
+    if (lo >= hi) { break; }
+    let range = hi - lo;
+    var s = 0u; // bucket width 2^s: (range >> s) < NB
+    if (range >= NB) { s = firstLeadingBit(range) + 1u - LOG_NB; }
+    for (var b = 0u; b <= NB; b++) { bins[b * WG + tid] = 0.0; }
+    for (var c = tid; c < p.vocab; c += WG) {
+      let v = logits[base + c];
+      let k = key_of(v);
+      if (k >= lo) {
+        let b = select((k - lo) >> s, NB, k > hi);
+        bins[b * WG + tid] += select(1.0, weight(v, m), mass);
+      }
+    }
+    workgroupBarrier();
+    for (var h = WG / 2u; h > 0u; h = h >> 1u) {
+      if (tid < h) { for (var b = 0u; b <= NB; b++) { bins[b * WG + tid] += bins[b * WG + tid + h]; } }
+      workgroupBarrier();
+    }
+    if (tid == 0u) {
+      // Suffix sums: bins[b * WG] becomes F(lo + (b << s)).
+      var f = bins[NB * WG];
+      for (var b = NB; b > 0u; b--) { f += bins[(b - 1u) * WG]; bins[(b - 1u) * WG] = f; }
+      var target = sh_f[0];
+      if (first) { target = select(goal, goal * bins[0], mass); }
+      var best = 0u;
+      for (var b = 1u; b < NB; b++) {
+        if ((b << s) <= range && bins[b * WG] >= target) { best = b; }
+      }
+      let c = lo + (best << s);
+      sh_u[0] = c;
+      sh_u[1] = c + min((1u << s) - 1u, hi - c);
+      sh_f[0] = target;
+    }
+    first = false;
+    lo = workgroupUniformLoad(&sh_u[0]);
+    hi = workgroupUniformLoad(&sh_u[1]);
+  }
+  return lo;
+}
+
+@compute @workgroup_size(WG)
+fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row = wid.x;
+  if (row >= p.rows) { return; }
+  let V = p.vocab;
+  let base = row * V;
+
+  // Pass 1: argmax key (lowest index on ties: each thread walks its indices in increasing order),
+  // smallest key.
+  var kbest = 0u;
+  var ibest = NONE;
+  var kmin = NONE;
+  for (var c = tid; c < V; c += WG) {
+    let k = key_of(logits[base + c]);
+    if (ibest == NONE || k > kbest) { kbest = k; ibest = c; }
+    kmin = min(kmin, k);
+  }
+  red_a[tid] = kbest;
+  red_b[tid] = ibest;
+  red_c[tid] = kmin;
+  workgroupBarrier();
+  for (var h = WG / 2u; h > 0u; h = h >> 1u) {
+    if (tid < h) {
+      let k2 = red_a[tid + h];
+      let i2 = red_b[tid + h];
+      if (i2 != NONE && (red_b[tid] == NONE || k2 > red_a[tid] || (k2 == red_a[tid] && i2 < red_b[tid]))) {
+        red_a[tid] = k2;
+        red_b[tid] = i2;
+      }
+      red_c[tid] = min(red_c[tid], red_c[tid + h]);
+    }
+    workgroupBarrier();
+  }
+  let kmax = workgroupUniformLoad(&red_a[0]);
+  let imax = workgroupUniformLoad(&red_b[0]);
+  let klow = workgroupUniformLoad(&red_c[0]);
+  workgroupBarrier();
+  if (p.greedy != 0u) {
+    if (tid == 0u) { ids[row] = imax; }
+    return;
+  }
+  let m = logits[base + imax];
+
+  // Kept set = {key >= t}.
+  var t = klow;
+  if (p.topK > 0u && p.topK < V) { t = search(tid, base, klow, kmax, false, f32(p.topK), m); }
+  if (p.topP < 1.0) { t = search(tid, base, t, kmax, true, p.topP, m); }
+
+  // Draw: chunk sums in index order, then the owner of the target walks its chunk.
+  let chunk = (V + WG - 1u) / WG;
+  let start = min(tid * chunk, V);
+  let end = min(start + chunk, V);
+  var sum = 0.0;
+  for (var c = start; c < end; c++) {
+    let v = logits[base + c];
+    if (key_of(v) >= t) { sum += weight(v, m); }
+  }
+  red_f[tid] = sum;
+  workgroupBarrier();
+  if (tid == 0u) {
+    var total = 0.0;
+    for (var i = 0u; i < WG; i++) { total += red_f[i]; }
+    let target = uniform01(p.seed, p.step, row) * total;
+    // First chunk whose running sum passes the target; the last non-empty chunk if rounding left none.
+    var acc = 0.0;
+    var owner = 0u;
+    var prefix = 0.0;
+    var found = false;
+    for (var i = 0u; i < WG; i++) {
+      let si = red_f[i];
+      if (si > 0.0 && !found) {
+        owner = i;
+        prefix = acc;
+        found = acc + si > target;
+      }
+      acc += si;
+    }
+    sh_u[0] = owner;
+    sh_f[0] = prefix;
+    sh_f[1] = target;
+  }
+  workgroupBarrier();
+  if (tid == sh_u[0]) {
+    let target = sh_f[1];
+    var acc = sh_f[0];
+    var pick = NONE;
+    var last = start;
+    for (var c = start; c < end; c++) {
+      let v = logits[base + c];
+      if (key_of(v) >= t) {
+        acc += weight(v, m);
+        last = c;
+        if (acc > target) { pick = c; break; }
+      }
+    }
+    ids[row] = select(pick, last, pick == NONE);
+  }
+}

@@ -1,0 +1,106 @@
+// run-inference.js: load a model, generate for one prompt or a batch, stream tokens, report the paper's
+// metrics. Errors a user can cause end in one clear line and a non-zero exit.
+import { describeCaps, openGpu, type Caps, type DType } from '../gpu/index.js';
+import { FapoolError } from '../gpu/errors.js';
+import { Generator, type GenerateResult } from '../model/generator.js';
+import { loadWeights } from '../model/load-weights.js';
+import { helpText, parseCli, UsageError, type CliOptions } from './args.js';
+import { resolveModel } from './model-files.js';
+import { Progress } from './progress.js';
+
+const DEFAULT_PROMPT = 'The attention pool takes the long sequences, so the base group never waits.';
+
+export function isCpuAdapter(c: Caps): boolean {
+  return c.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/i.test(`${c.vendor} ${c.device} ${c.architecture}`);
+}
+
+/** Prompt token ids for each sequence of the batch: sequence i takes a shorter prefix (different lengths). */
+export function batchPrompts(base: number[], batch: number): number[][] {
+  return Array.from({ length: batch }, (_, i) => base.slice(0, Math.max(1, Math.ceil((base.length * (batch - i)) / batch))));
+}
+
+/** A deterministic synthetic prompt of n tokens (xorshift over the vocabulary). */
+export function syntheticPrompt(n: number, vocab: number, seed: number): number[] {
+  let s = (seed * 2654435761 + 1) >>> 0 || 1;
+  return Array.from({ length: n }, () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s % vocab; });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const o: CliOptions = parseCli(argv);
+  if (o.help) { console.log(helpText()); return 0; }
+  const log = (msg: string) => { if (!o.quiet) process.stderr.write(`${msg}\n`); };
+
+  const gpu = await openGpu({ label: 'fapool', f16: o.dtype !== 'f32' });
+  try {
+    const dtype: DType = o.dtype ?? (gpu.caps.f16 && !isCpuAdapter(gpu.caps) ? 'f16' : 'f32');
+    if (dtype === 'f16' && !gpu.caps.f16) throw new UsageError('--dtype f16 needs shader-f16, which this GPU lacks; use --dtype f32');
+    log(`gpu: ${describeCaps(gpu.caps)}`);
+    const m = await resolveModel(o, dtype);
+    const cfg = m.config;
+    log(`model: ${cfg.name} (${cfg.nLayers} layers, hidden ${cfg.hidden}, ${cfg.nHeads}×${cfg.headDim} heads, ffn ${cfg.ffn}, vocab ${cfg.vocab}) from ${m.weightsPath}; config: ${m.configSource}; dtype ${dtype}`);
+
+    const loadBar = new Progress('load', !o.quiet);
+    const tLoad = performance.now();
+    const { weights, extras } = await loadWeights(gpu, m.file, cfg, dtype, (d, t) => loadBar.update(d, t, 'B'));
+    await m.file.close();
+    if (extras.length) log(`note: ${extras.length} tensors in the file are not used (${extras.slice(0, 5).join(', ')}${extras.length > 5 ? ', …' : ''})`);
+    const loadMs = performance.now() - tLoad;
+
+    const base = o.promptLen !== undefined ? syntheticPrompt(o.promptLen, Math.min(cfg.vocab, m.tokenizer.vocabSize), o.seed)
+      : m.tokenizer.encode(o.prompt ?? DEFAULT_PROMPT);
+    if (base.length === 0) throw new UsageError('the prompt is empty');
+    const prompts = batchPrompts(base, o.batch);
+    const total = prompts.reduce((a, p) => a + p.length, 0);
+    if (base.length + o.maxNewTokens > cfg.maxSeq) {
+      throw new UsageError(`prompt of ${base.length} tokens + ${o.maxNewTokens} new tokens exceeds the model's context of ${cfg.maxSeq} tokens`);
+    }
+
+    const gen = new Generator(gpu, cfg, weights, dtype);
+    const prefillBar = new Progress('prefill', !o.quiet && total > 256);
+    const stream = m.tokenizer.decodeStream();
+    if (!o.json && o.promptLen === undefined) process.stdout.write(m.tokenizer.decode(prompts[0]!));
+    const res: GenerateResult = await gen.generate(prompts, {
+      maxNewTokens: o.maxNewTokens,
+      sampling: { temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed },
+      eosId: m.tokenizer.eosId,
+      prefillChunk: o.prefillChunk,
+      onPrefill: total > 256 ? (d, t) => prefillBar.update(d, t, 'tok') : undefined,
+      onToken: o.json ? undefined : (seq, tok) => { if (seq === 0) process.stdout.write(stream.push(tok)); },
+    });
+    const texts = res.tokens.map((t) => m.tokenizer.decode(t));
+    const metrics = {
+      ttftMs: res.prefillMs, tpotMs: res.tpotMs, tps: res.tps, totalMs: res.totalMs, loadMs,
+      inputTokens: res.inputTokens, outputTokens: res.outputTokens, gpuMemoryBytes: res.gpuBytes,
+    };
+    if (o.json) {
+      console.log(JSON.stringify({
+        model: cfg.name, dtype, device: describeCaps(gpu.caps), batch: prompts.length,
+        promptLengths: prompts.map((p) => p.length), tokens: res.tokens, text: texts, metrics,
+      }));
+    } else {
+      process.stdout.write(stream.flush() + '\n');
+      for (let i = 1; i < texts.length; i++) console.log(`[seq ${i}, prompt ${prompts[i]!.length} tokens] ${JSON.stringify(texts[i])}`);
+      console.log(`\n${prompts.length} sequence(s), ${res.inputTokens} input + ${res.outputTokens} output tokens`);
+      console.log(`TTFT ${res.prefillMs.toFixed(1)} ms | TPOT ${res.tpotMs.toFixed(2)} ms | TPS ${res.tps.toFixed(1)} tok/s | total ${res.totalMs.toFixed(0)} ms | load ${loadMs.toFixed(0)} ms | GPU memory ${(res.gpuBytes / 2 ** 20).toFixed(1)} MiB`);
+    }
+    gen.dispose();
+    return 0;
+  } finally {
+    gpu.destroy();
+  }
+}
+
+export async function runCli(argv: string[]): Promise<never> {
+  let code = 1;
+  try {
+    code = await main(argv);
+  } catch (e) {
+    if (e instanceof FapoolError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      code = e instanceof UsageError ? 2 : 1;
+    } else {
+      process.stderr.write(`error: ${(e as Error)?.stack ?? String(e)}\n`);
+    }
+  }
+  process.exit(code);
+}

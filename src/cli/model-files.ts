@@ -1,0 +1,66 @@
+// Where a model comes from: --model (file or folder), --config, the file's own metadata, or a preset,
+// and the deterministic random weights of --init random (cached, written once per preset/seed/dtype).
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { configFromHf, presetConfig, validateConfig, type ModelConfig } from '../model/config.js';
+import { openSafetensors, type SafetensorsFile } from '../model/safetensors-node.js';
+import { writeRandomWeights } from '../model/random-weights.js';
+import { ByteTokenizer, loadTokenizer, type Tokenizer } from '../model/tokenizer.js';
+import { UsageError, type CliOptions } from './args.js';
+import { Progress } from './progress.js';
+
+export interface ModelFiles {
+  weightsPath: string;
+  file: SafetensorsFile;
+  config: ModelConfig;
+  configSource: string;
+  tokenizer: Tokenizer;
+}
+
+function cacheDir(): string {
+  const root = process.env.FAPOOL_CACHE ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '.cache');
+  mkdirSync(root, { recursive: true });
+  return root;
+}
+
+export async function resolveModel(o: CliOptions, weightDtype: 'f32' | 'f16'): Promise<ModelFiles> {
+  let weightsPath: string;
+  let folder: string | null = null;
+  if (o.model && existsSync(o.model) && statSync(o.model).isDirectory()) {
+    folder = resolve(o.model);
+    weightsPath = join(folder, 'model.safetensors');
+    if (!existsSync(weightsPath)) throw new UsageError(`${o.model} has no model.safetensors (sharded checkpoints are not supported; merge them into one file)`);
+  } else if (o.model) {
+    weightsPath = resolve(o.model);
+    if (!existsSync(weightsPath) && !o.init) throw new UsageError(`weights file ${o.model} does not exist (add --init random to create random weights there)`);
+  } else {
+    weightsPath = join(cacheDir(), `${o.preset}-seed${o.seed}-${weightDtype}.safetensors`);
+  }
+  if (o.init === 'random' || (!o.model && !existsSync(weightsPath))) {
+    if (folder) throw new UsageError('--init random writes a file: give --model a file path, not a folder');
+    const cfg = presetConfig(o.preset);
+    if (!(o.init === undefined && existsSync(weightsPath))) {
+      const bar = new Progress('init', !o.quiet);
+      const r = await writeRandomWeights(weightsPath, cfg, { seed: o.seed, dtype: weightDtype, onProgress: (d, t) => bar.update(d, t, 'B') });
+      if (!o.quiet) process.stderr.write(`wrote ${weightsPath}: ${(r.params / 1e6).toFixed(1)}M parameters, ${(r.bytes / 2 ** 20).toFixed(1)} MiB in ${r.seconds.toFixed(1)} s\n`);
+    }
+  }
+  const file = await openSafetensors(weightsPath);
+  let config: ModelConfig, configSource: string;
+  const beside = folder ? join(folder, 'config.json') : null;
+  if (o.config) {
+    config = configFromHf(JSON.parse(readFileSync(o.config, 'utf8'))); configSource = o.config;
+  } else if (beside && existsSync(beside)) {
+    config = configFromHf(JSON.parse(readFileSync(beside, 'utf8'))); configSource = beside;
+  } else if (file.metadata.fapool_config) {
+    config = validateConfig(JSON.parse(file.metadata.fapool_config) as ModelConfig); configSource = `${weightsPath} (metadata)`;
+  } else {
+    config = presetConfig(o.preset); configSource = `preset ${o.preset}`;
+  }
+  const tokenizer = folder && existsSync(join(folder, 'tokenizer.json')) ? await loadTokenizer(folder) : new ByteTokenizer();
+  if (tokenizer.vocabSize > config.vocab) {
+    throw new UsageError(`the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${config.vocab}`);
+  }
+  return { weightsPath, file, config, configSource, tokenizer };
+}

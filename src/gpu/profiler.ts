@@ -1,0 +1,70 @@
+// GPU timing: timestamp queries around a compute pass when the device has them, wall clock over
+// many submissions otherwise. Work is repeated inside one pass so that timer quantisation and
+// submission overhead are spread over many launches.
+import type { Gpu, Step } from './gpu.js';
+
+export interface Timing {
+  /** Median time of one execution of the dispatch list, in milliseconds. */
+  medianMs: number;
+  minMs: number;
+  samplesMs: number[];
+  method: 'timestamp' | 'wall';
+}
+
+export interface TimeOptions {
+  warmup?: number;   // executions before timing
+  samples?: number;  // timed samples (median reported)
+  inner?: number;    // executions of the list per sample
+  /** Called before each execution (e.g. rotate inputs); must only write uniforms. */
+  useTimestamps?: boolean;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export async function timeDispatches(gpu: Gpu, list: readonly Step[], o: TimeOptions = {}): Promise<Timing> {
+  const warmup = o.warmup ?? 3, samples = o.samples ?? 10, inner = o.inner ?? 1;
+  const repeated: Step[] = [];
+  for (let i = 0; i < inner; i++) repeated.push(...list);
+  for (let i = 0; i < warmup; i++) gpu.submit(list);
+  await gpu.sync();
+  const useTs = (o.useTimestamps ?? true) && gpu.caps.timestampQuery;
+  const out: number[] = [];
+  if (useTs) {
+    const dev = gpu.device;
+    const qs = dev.createQuerySet({ type: 'timestamp', count: 2 * samples });
+    const resolve = dev.createBuffer({ size: 16 * samples, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const read = dev.createBuffer({ size: 16 * samples, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    try {
+      for (let s = 0; s < samples; s++) {
+        const enc = dev.createCommandEncoder();
+        gpu.encode(enc, repeated, { querySet: qs, beginningOfPassWriteIndex: 2 * s, endOfPassWriteIndex: 2 * s + 1 });
+        dev.queue.submit([enc.finish()]);
+      }
+      const enc = dev.createCommandEncoder();
+      enc.resolveQuerySet(qs, 0, 2 * samples, resolve, 0);
+      enc.copyBufferToBuffer(resolve, 0, read, 0, 16 * samples);
+      dev.queue.submit([enc.finish()]);
+      await read.mapAsync(GPUMapMode.READ);
+      const ts = new BigUint64Array(read.getMappedRange().slice(0));
+      read.unmap();
+      for (let s = 0; s < samples; s++) out.push(Number(ts[2 * s + 1]! - ts[2 * s]!) / 1e6 / inner);
+    } finally {
+      qs.destroy(); resolve.destroy(); read.destroy();
+    }
+    gpu.throwIfError();
+    // A zero or negative reading means the timer is unusable here: fall back to wall clock.
+    if (out.every((x) => x > 0)) return { medianMs: median(out), minMs: Math.min(...out), samplesMs: out, method: 'timestamp' };
+    out.length = 0;
+  }
+  for (let s = 0; s < samples; s++) {
+    const t0 = performance.now();
+    gpu.submit(repeated);
+    await gpu.sync();
+    out.push((performance.now() - t0) / inner);
+  }
+  return { medianMs: median(out), minMs: Math.min(...out), samplesMs: out, method: 'wall' };
+}

@@ -1,0 +1,305 @@
+// Flash attention: causal prefill (shaders/flash_attn_prefill.wgsl) and split-KV decode with an exact
+// merge of (O, LSE) partials (shaders/flash_attn_decode.wgsl). The merge is also the cross-device
+// reduce of the attention pool: partials computed on different devices merge exactly.
+import {
+  LimitError, ShapeError, ceilDiv, defineProgram, type Caps, type Dispatch, type DType, type Gpu, type Tensor,
+} from '../gpu/index.js';
+import { expectDistinct, expectDtype, expectRank, expectShape, rowWorkgroupSize, typeSpec } from './common.js';
+
+/** Largest head dim: register tiles in the kernels are sized for D/4 ≤ 64 (TC = 16 threads × 4 vec4). */
+export const MAX_HEAD_DIM = 256;
+const MAX_RM = 4, MAX_CN = 4, MAX_DN = 4, MAX_GH = 8;
+const F32 = 4;
+
+// ---- prefill ----------------------------------------------------------------------------------------
+
+export interface PrefillTiles {
+  br: number; // query rows per workgroup
+  bc: number; // keys per KV tile
+}
+
+interface PrefillCfg { dtype: DType; d4: number; br: number; bc: number; tr: number; tc: number; lse: boolean }
+
+const prefillProgram = defineProgram<PrefillCfg>({
+  name: 'flash_prefill', file: 'flash_attn_prefill.wgsl', entry: 'prefill',
+  specialize: (c) => ({
+    entry: c.lse ? 'prefill_lse' : 'prefill',
+    ...typeSpec(c.dtype),
+    constants: {
+      D4: c.d4, BR: c.br, BC: c.bc, TR: c.tr, TC: c.tc, WG: c.tr * c.tc,
+      RM: c.br / c.tr, CN: c.bc / c.tc, DN: ceilDiv(c.d4, c.tc), QS: c.d4 + 1,
+    },
+  }),
+});
+
+const TC = 16; // threads across a tile's key/vec4 columns
+
+/** Workgroup memory of a prefill tile config, in bytes (mirrors the WGSL declarations). */
+export function prefillStorageBytes(dtype: DType, d: number, t: PrefillTiles): number {
+  const elem = dtype === 'f16' ? 2 : 4;
+  const d4 = d / 4, qs = d4 + 1;
+  return (t.br * qs + t.bc * qs + t.bc * d4) * 4 * elem + (t.br * t.bc + t.br * TC + 2 * t.br) * F32;
+}
+
+// Preference order: large query blocks (K/V reuse), then large KV tiles (fewer barriers).
+const PREFILL_TILES: readonly PrefillTiles[] = [
+  { br: 64, bc: 64 }, { br: 64, bc: 32 }, { br: 32, bc: 32 }, { br: 32, bc: 16 }, { br: 16, bc: 16 },
+  { br: 8, bc: 16 }, { br: 4, bc: 16 },
+];
+
+function tileThreads(t: PrefillTiles): { tr: number; tc: number } {
+  return { tr: Math.max(1, t.br / MAX_RM), tc: TC };
+}
+
+function tilesFit(caps: Caps, dtype: DType, d: number, t: PrefillTiles): boolean {
+  const { tr, tc } = tileThreads(t);
+  return prefillStorageBytes(dtype, d, t) <= caps.maxWorkgroupStorage
+    && tr * tc <= Math.min(caps.maxInvocations, caps.maxWorkgroupSizeX);
+}
+
+/** The prefill tile config for this device: the first preferred one that fits its limits. */
+export function prefillTiles(caps: Caps, dtype: DType, d: number): PrefillTiles {
+  const t = PREFILL_TILES.find((c) => tilesFit(caps, dtype, d, c));
+  if (!t) throw new LimitError(`flashPrefill: no tile config for ${dtype} head dim ${d} fits ${caps.maxWorkgroupStorage} bytes of workgroup storage`);
+  return t;
+}
+
+export interface PrefillArgs {
+  q: Tensor; out: Tensor;            // [T, nHeads, D]
+  kCache: Tensor; vCache: Tensor;    // [slots, nKvHeads, capacity, D]
+  lse?: Tensor;                      // [T, nHeads] f32 — emitted when given
+  slot: number;                      // which sequence slot of the cache
+  qPos0: number;   // global position of query row 0 (prompt offset: chunked prefill / cached prefix)
+  kvBase: number;  // global position of cache index 0 (a pool rank may hold only a block of positions)
+  kvLen: number;   // valid cache entries [0, kvLen)
+  causal?: boolean; // default true: key j is visible to query t iff kvBase + j <= qPos0 + t
+  scale?: number;
+  /** Tile override (benchmarks, tests); default from gpu.caps. */
+  tiles?: PrefillTiles;
+}
+
+interface AttnShape { nHeads: number; nKv: number; d: number; slots: number; capacity: number; dtype: DType }
+
+/** Checks shared by prefill and decode: q/out [rows, nHeads, D], caches [slots, nKv, capacity, D]. */
+function checkAttention(k: string, q: Tensor, out: Tensor, kCache: Tensor, vCache: Tensor): AttnShape {
+  expectRank(q, 3, 'q', k);
+  const [rows, nHeads, d] = q.shape as [number, number, number];
+  const dtype = q.dtype;
+  if (dtype !== 'f32' && dtype !== 'f16') throw new ShapeError(`${k}: q must be f32 or f16, got ${dtype}`);
+  if (d % 4 !== 0 || d < 4 || d > MAX_HEAD_DIM) {
+    throw new ShapeError(`${k}: head dim must be a multiple of 4 in [4, ${MAX_HEAD_DIM}], got q ${dtype}[${q.shape.join(', ')}]`);
+  }
+  expectShape(out, [rows, nHeads, d], 'out', k);
+  expectRank(kCache, 4, 'kCache', k);
+  const [slots, nKv, capacity, kd] = kCache.shape as [number, number, number, number];
+  if (kd !== d) throw new ShapeError(`${k}: kCache head dim ${kd} != q head dim ${d} (kCache ${kCache.dtype}[${kCache.shape.join(', ')}])`);
+  expectShape(vCache, kCache.shape, 'vCache', k);
+  for (const [n, t] of [['out', out], ['kCache', kCache], ['vCache', vCache]] as const) expectDtype(t, dtype, n, k);
+  if (nKv < 1 || nHeads % nKv !== 0) {
+    throw new ShapeError(`${k}: nHeads ${nHeads} (q) must be a multiple of nKvHeads ${nKv} (kCache [${kCache.shape.join(', ')}])`);
+  }
+  expectDistinct(k, ['out', out], ['q', q], ['kCache', kCache], ['vCache', vCache]);
+  return { nHeads, nKv, d, slots, capacity, dtype };
+}
+
+function checkIndex(k: string, name: string, v: number, max = 0xffffffff): void {
+  if (!Number.isInteger(v) || v < 0 || v > max) throw new ShapeError(`${k}: ${name} = ${v} must be an integer in [0, ${max}]`);
+}
+
+function defaultScale(d: number, scale: number | undefined, k: string): number {
+  const s = scale ?? 1 / Math.sqrt(d);
+  if (!Number.isFinite(s)) throw new ShapeError(`${k}: scale ${s} is not finite`);
+  return s;
+}
+
+/**
+ * Causal (or full) attention of T query rows over one cache slot. Uniforms (slot, qPos0, kvBase,
+ * kvLen, causal, scale) can be changed later through dispatch.set(...) for the same tensors.
+ */
+export function flashPrefill(gpu: Gpu, a: PrefillArgs): Dispatch {
+  const k = 'flashPrefill';
+  const s = checkAttention(k, a.q, a.out, a.kCache, a.vCache);
+  const T = a.q.shape[0]!;
+  checkIndex(k, 'slot', a.slot, s.slots - 1);
+  checkIndex(k, 'kvLen', a.kvLen, s.capacity);
+  checkIndex(k, 'qPos0', a.qPos0, 0x7fffffff);
+  checkIndex(k, 'kvBase', a.kvBase, 0x7fffffff);
+  if (a.lse) {
+    expectShape(a.lse, [T, s.nHeads], 'lse', k);
+    expectDtype(a.lse, 'f32', 'lse', k);
+    expectDistinct(k, ['lse', a.lse], ['out', a.out], ['q', a.q], ['kCache', a.kCache], ['vCache', a.vCache]);
+  }
+  const tiles = a.tiles ?? prefillTiles(gpu.caps, s.dtype, s.d);
+  if (a.tiles) {
+    const ok = PREFILL_TILES.some((t) => t.br === a.tiles!.br && t.bc === a.tiles!.bc);
+    if (!ok) throw new ShapeError(`${k}: tiles ${JSON.stringify(a.tiles)} not one of ${JSON.stringify(PREFILL_TILES)}`);
+    if (!tilesFit(gpu.caps, s.dtype, s.d, a.tiles)) {
+      throw new LimitError(`${k}: tiles ${JSON.stringify(a.tiles)} need ${prefillStorageBytes(s.dtype, s.d, a.tiles)} bytes of workgroup storage for ${s.dtype} head dim ${s.d}; this device has ${gpu.caps.maxWorkgroupStorage}`);
+    }
+  }
+  const { tr, tc } = tileThreads(tiles);
+  const d4 = s.d / 4;
+  if (tiles.br / tr > MAX_RM || tiles.bc / tc > MAX_CN || ceilDiv(d4, tc) > MAX_DN) throw new Error(`${k}: internal tile bounds`);
+  const prog = gpu.program(prefillProgram, { dtype: s.dtype, d4, br: tiles.br, bc: tiles.bc, tr, tc, lse: a.lse !== undefined });
+  const bind: Record<string, Tensor> = { q: a.q, kCache: a.kCache, vCache: a.vCache, out: a.out };
+  if (a.lse) bind.lse = a.lse;
+  return gpu.dispatch(prog, {
+    bind,
+    uniforms: {
+      T, nHeads: s.nHeads, group: s.nHeads / s.nKv, nKv: s.nKv, capacity: s.capacity, slot: a.slot,
+      qPos0: a.qPos0, kvBase: a.kvBase, kvLen: a.kvLen, causal: a.causal === false ? 0 : 1,
+      scale: defaultScale(s.d, a.scale, k),
+    },
+    workgroups: [ceilDiv(T, tiles.br), s.nHeads],
+  });
+}
+
+// ---- decode -----------------------------------------------------------------------------------------
+
+interface DecodeCfg { dtype: DType; d4: number; wg: number; td: number; gh: number }
+
+const decodeProgram = defineProgram<DecodeCfg>({
+  name: 'flash_decode', file: 'flash_attn_decode.wgsl', entry: 'decode_split',
+  specialize: (c) => ({
+    ...typeSpec(c.dtype),
+    constants: { D4: c.d4, WG: c.wg, TD: c.td, BK: c.wg / c.td, GH: c.gh, NKG: Math.floor(c.wg / c.d4) },
+  }),
+});
+
+interface MergeCfg { dtype: DType; wg: number; lse: boolean }
+
+const mergeProgram = defineProgram<MergeCfg>({
+  name: 'attn_merge', file: 'flash_attn_decode.wgsl', entry: 'merge',
+  specialize: (c) => ({ entry: c.lse ? 'merge_lse' : 'merge', ...typeSpec(c.dtype), constants: { WG: c.wg } }),
+});
+
+export interface DecodeArgs {
+  q: Tensor; out: Tensor;            // [B, nHeads, D]  (row b reads cache slot b)
+  kCache: Tensor; vCache: Tensor;    // [B(slots), nKvHeads, capacity, D]
+  lengths: Tensor;                   // [B] u32: valid cache entries per slot (0 = inactive row: out = 0, lse = -inf)
+  lse?: Tensor;                      // [B, nHeads] f32, the merged LSE (for merging across devices)
+  scale?: number;
+  maxSplits?: number;
+  /** Fewest keys per split (default two key blocks); tests lower it to force many splits. */
+  minChunk?: number;
+}
+
+export interface DecodePlan {
+  dispatches: Dispatch[];            // split partials, then reduce
+  /** Call before each step with the current max length over the batch: picks the KV chunk per split (uniform writes only, no allocation). */
+  update(maxLen: number): void;
+  release(): void;                   // frees the partial buffers
+}
+
+/** Decode launch shape: threads, lanes per key, heads per workgroup (a divisor of the GQA group). */
+function decodeConfig(gpu: Gpu, dtype: DType, d4: number, group: number): DecodeCfg {
+  let gh = 1;
+  for (let g = 1; g <= Math.min(group, MAX_GH); g++) if (group % g === 0) gh = g;
+  // ~8 vec4 per lane per key: enough loads in flight per thread, few lanes to sum.
+  let td = 1;
+  while (td * 2 <= d4 / 8 && td < 16) td *= 2;
+  for (let wg = rowWorkgroupSize(gpu, 256); wg >= 32; wg /= 2) {
+    if (wg < d4 || wg % td) continue;
+    const bytes = (gh * d4 * 4 + gh * wg + gh * (wg / td) + wg * 4 + wg + MAX_GH) * F32;
+    if (bytes <= gpu.caps.maxWorkgroupStorage) return { dtype, d4, wg, td, gh };
+  }
+  throw new LimitError(`flashDecode: no workgroup shape for head dim ${d4 * 4} fits this device (${gpu.caps.maxWorkgroupStorage} bytes of workgroup storage, ${gpu.caps.maxInvocations} invocations)`);
+}
+
+/**
+ * Split-KV decode of one token per batch row. The plan owns f32 partials [B, nHeads, maxSplits, D] and
+ * re-picks the split count and chunk on update(maxLen); rows longer than the maxLen given are cut at it.
+ */
+export function flashDecode(gpu: Gpu, a: DecodeArgs): DecodePlan {
+  const k = 'flashDecode';
+  const s = checkAttention(k, a.q, a.out, a.kCache, a.vCache);
+  const B = a.q.shape[0]!;
+  if (s.slots !== B) throw new ShapeError(`${k}: kCache has ${s.slots} slots but q has ${B} rows (row b reads slot b): kCache [${a.kCache.shape.join(', ')}], q [${a.q.shape.join(', ')}]`);
+  expectShape(a.lengths, [B], 'lengths', k);
+  expectDtype(a.lengths, 'u32', 'lengths', k);
+  if (a.lse) {
+    expectShape(a.lse, [B, s.nHeads], 'lse', k);
+    expectDtype(a.lse, 'f32', 'lse', k);
+    expectDistinct(k, ['lse', a.lse], ['out', a.out]);
+  }
+  const d4 = s.d / 4;
+  const group = s.nHeads / s.nKv;
+  const cfg = decodeConfig(gpu, s.dtype, d4, group);
+  const bk = cfg.wg / cfg.td;
+  const headGroups = s.nHeads / cfg.gh;
+  // Default: enough workgroups to fill a large GPU several times over (~1024), at most 128 splits.
+  const maxSplits = a.maxSplits ?? Math.min(128, Math.max(1, ceilDiv(1024, B * headGroups)));
+  checkIndex(k, 'maxSplits', maxSplits, gpu.caps.maxWorkgroupsPerDim);
+  if (maxSplits < 1) throw new ShapeError(`${k}: maxSplits must be >= 1`);
+  const minChunk = a.minChunk ?? 2 * bk;
+  if (!Number.isInteger(minChunk) || minChunk < 1) throw new ShapeError(`${k}: minChunk ${minChunk} must be a positive integer`);
+  const scale = defaultScale(s.d, a.scale, k);
+
+  const partO = gpu.tensor([B, s.nHeads, maxSplits, s.d], 'f32', 'attn.partialO');
+  const partLse = gpu.tensor([B, s.nHeads, maxSplits], 'f32', 'attn.partialLse');
+  let split: Dispatch | undefined, merge: Dispatch | undefined;
+  try {
+    split = gpu.dispatch(gpu.program(decodeProgram, cfg), {
+      bind: { q: a.q, kCache: a.kCache, vCache: a.vCache, lengths: a.lengths, partO, partLse },
+      uniforms: {
+        nHeads: s.nHeads, group, nKv: s.nKv, capacity: s.capacity, chunk: s.capacity || 1, pStride: maxSplits, scale,
+      },
+      workgroups: [1, headGroups, B],
+    });
+    merge = mergeDispatch(gpu, { partialO: partO, partialLse: partLse, out: a.out, lse: a.lse }, B, s.nHeads, maxSplits, s.d);
+  } catch (e) {
+    split?.release();
+    gpu.release(partO, partLse);
+    throw e;
+  }
+  const splitD = split, mergeD = merge;
+
+  const update = (maxLen: number): void => {
+    checkIndex(k, 'maxLen', maxLen, s.capacity);
+    let chunk = Math.max(ceilDiv(maxLen, maxSplits), minChunk);
+    if (chunk >= bk) chunk = ceilDiv(chunk, bk) * bk; // whole key blocks once a split spans one
+    const nSplits = Math.max(1, ceilDiv(maxLen, chunk));
+    splitD.set({ chunk }).setGrid(nSplits, headGroups, B, gpu.caps.maxWorkgroupsPerDim);
+    mergeD.set({ nSplits });
+  };
+  update(s.capacity);
+  return {
+    dispatches: [splitD, mergeD],
+    update,
+    release: () => { splitD.release(); mergeD.release(); gpu.release(partO, partLse); },
+  };
+}
+
+/** Merge P partial (O, LSE) results exactly: the same reduce kernel, usable for partials computed on different devices. */
+export interface MergeArgs { partialO: Tensor /*[B, nHeads, P, D] f32*/; partialLse: Tensor /*[B, nHeads, P] f32*/; out: Tensor /*[B, nHeads, D]*/; lse?: Tensor /*[B, nHeads] f32*/ }
+
+export function mergeAttention(gpu: Gpu, a: MergeArgs): Dispatch {
+  const k = 'mergeAttention';
+  expectRank(a.partialO, 4, 'partialO', k);
+  const [B, nHeads, P, d] = a.partialO.shape as [number, number, number, number];
+  expectDtype(a.partialO, 'f32', 'partialO', k);
+  if (d % 4 !== 0 || d < 4) throw new ShapeError(`${k}: head dim must be a positive multiple of 4, got partialO f32[${a.partialO.shape.join(', ')}]`);
+  if (P < 1) throw new ShapeError(`${k}: partialO has no partials: f32[${a.partialO.shape.join(', ')}]`);
+  return mergeDispatch(gpu, a, B, nHeads, P, d);
+}
+
+function mergeDispatch(gpu: Gpu, a: MergeArgs, B: number, nHeads: number, P: number, d: number): Dispatch {
+  const k = 'mergeAttention';
+  expectShape(a.partialLse, [B, nHeads, P], 'partialLse', k);
+  expectDtype(a.partialLse, 'f32', 'partialLse', k);
+  expectShape(a.out, [B, nHeads, d], 'out', k);
+  if (a.out.dtype !== 'f32' && a.out.dtype !== 'f16') throw new ShapeError(`${k}: out must be f32 or f16, got ${a.out.dtype}`);
+  const ts: [string, Tensor][] = [['out', a.out], ['partialO', a.partialO], ['partialLse', a.partialLse]];
+  if (a.lse) {
+    expectShape(a.lse, [B, nHeads], 'lse', k);
+    expectDtype(a.lse, 'f32', 'lse', k);
+    ts.push(['lse', a.lse]);
+  }
+  expectDistinct(k, ...ts);
+  const prog = gpu.program(mergeProgram, { dtype: a.out.dtype, wg: rowWorkgroupSize(gpu, 64), lse: a.lse !== undefined });
+  const bind: Record<string, Tensor> = { inO: a.partialO, inLse: a.partialLse, out: a.out };
+  if (a.lse) bind.lse = a.lse;
+  return gpu.dispatch(prog, {
+    bind, uniforms: { nHeads, nSplits: P, pStride: P, d4: d / 4 }, workgroups: [nHeads, B],
+  });
+}

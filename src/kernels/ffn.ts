@@ -1,0 +1,36 @@
+// Gated FFN projection: out = act(x · Wgateᵀ) ⊙ (x · Wupᵀ), both products in one kernel (one pass
+// over x, activation and product fused in the epilogue). The FFN block is then
+// linear(gatedLinear output, Wdown, accumulate) onto the residual stream.
+import { ShapeError, assertShape, shapeStr, type Dispatch, type Gpu, type Tensor } from '../gpu/index.js';
+import { expectDtype, expectRank, expectShape } from './common.js';
+import { chooseGemmPath, expectActivations, expectOwnBuffer, launchGemm, type GemmPath } from './gemm.js';
+
+export interface GatedArgs {
+  x: Tensor;      // [M, K]
+  wGate: Tensor;  // [F, K]
+  wUp: Tensor;    // [F, K]
+  out: Tensor;    // [M, F]
+  act: 'gelu_erf' | 'gelu_tanh';
+}
+
+/** Path: as linear's, except that the tensor-core path has no gated variant yet (tiled instead). */
+export function gatedLinear(gpu: Gpu, a: GatedArgs, opts: { path?: GemmPath } = {}): Dispatch {
+  const k = 'gatedLinear';
+  const [M, K] = expectActivations(a.x, k);
+  const dtype = a.x.dtype;
+  expectRank(a.wGate, 2, 'wGate', k);
+  const F = a.wGate.shape[0]!;
+  assertShape(a.wGate.shape[1] === K, `${k}: wGate must be [F, ${K}] to match x ${shapeStr(a.x)}, got ${shapeStr(a.wGate)}`);
+  assertShape(F >= 1, `${k}: wGate must have at least one row, got ${shapeStr(a.wGate)}`);
+  expectShape(a.wUp, [F, K], 'wUp', k);
+  expectShape(a.out, [M, F], 'out', k);
+  for (const [n, t] of [['wGate', a.wGate], ['wUp', a.wUp], ['out', a.out]] as const) expectDtype(t, dtype, n, k);
+  expectOwnBuffer(k, a.out, ['x', a.x], ['wGate', a.wGate], ['wUp', a.wUp]);
+  if (a.act !== 'gelu_erf' && a.act !== 'gelu_tanh') throw new ShapeError(`${k}: act must be gelu_erf or gelu_tanh, got '${String(a.act)}'`);
+  let path = opts.path ?? chooseGemmPath(gpu.caps, M, F, K, dtype);
+  if (path === 'subgroup-matrix' && opts.path === undefined) path = 'tiled';
+  return launchGemm(gpu, {
+    kind: 'gated', dtype, M, N: F, K, x: a.x, wGate: a.wGate, wUp: a.wUp, out: a.out,
+    epi: { act: a.act, bias: false, residual: false, accumulate: false },
+  }, path);
+}

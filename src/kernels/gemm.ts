@@ -1,0 +1,237 @@
+// Linear layers y = x · Wᵀ (+ bias, activation, residual, in-place accumulate) and the path choice
+// between the tiled GEMM (shaders/gemm.wgsl), the skinny decode GEMV (shaders/gemv.wgsl) and the
+// tensor-core GEMM (shaders/gemm_subgroup_matrix.wgsl). ffn.ts reuses the launchers for the gated
+// product act(x·Wgᵀ) ⊙ (x·Wuᵀ).
+import {
+  LimitError, ShapeError, assertShape, ceilDiv, defineProgram, shapeStr,
+  type Caps, type Dispatch, type DType, type Gpu, type Tensor,
+} from '../gpu/index.js';
+import { expectDtype, expectRank, expectShape, typeSpec } from './common.js';
+
+export type Activation = 'none' | 'gelu_erf' | 'gelu_tanh';
+export type GemmPath = 'tiled' | 'gemv' | 'subgroup-matrix';
+
+export interface LinearArgs {
+  x: Tensor;          // [M, K]
+  w: Tensor;          // [N, K]
+  out: Tensor;        // [M, N]
+  bias?: Tensor;      // [N]
+  act?: Activation;   // applied after bias
+  residual?: Tensor;  // [M, N], added after the activation (distinct buffer from out)
+  accumulate?: boolean; // out += result, in place (out bound once, read_write) — the model's residual stream
+}
+
+/** Largest M the GEMV path takes (its accumulators are registers, one per row of x). */
+export const GEMV_MAX_M = 8;
+
+const ACT_CODE: Record<Activation, number> = { none: 0, gelu_erf: 1, gelu_tanh: 2 };
+
+/** Epilogue switches shared by every path (WGSL overrides of the same names). */
+export interface Epilogue { act: Activation; bias: boolean; residual: boolean; accumulate: boolean }
+
+function epilogueConstants(e: Epilogue): Record<string, number | boolean> {
+  return { ACT: ACT_CODE[e.act], HAS_BIAS: e.bias, HAS_RESIDUAL: e.residual, ACCUMULATE: e.accumulate };
+}
+
+// ---- device classes -------------------------------------------------------------------------------
+
+/** CPU rasterisers (lavapipe, SwiftShader): small tiles, few threads — their "threads" are SIMD lanes. */
+export function isSoftwareAdapter(caps: Caps): boolean {
+  return caps.isFallbackAdapter || /software|cpu|llvmpipe|swiftshader/i.test(`${caps.architecture} ${caps.device}`);
+}
+
+/** The tensor-core configuration the subgroup-matrix kernel is written for, if the device has it. */
+export function hasSubgroupMatrixF16(caps: Caps): boolean {
+  return caps.f16 && caps.subgroups && caps.subgroupMaxSize > 0 && caps.subgroupMatrix.some((c) =>
+    c.M === 16 && c.N === 16 && c.K === 16 && c.componentType === 'f16' && c.resultComponentType === 'f32');
+}
+
+/**
+ * Path for an [M, K] × [N, K]ᵀ product:
+ * - M ≤ 8 (decode): 'gemv' — weight-bandwidth-bound, every row of x shares each weight load.
+ * - f16 with a 16×16×16 f16→f32 subgroup-matrix config and K % 4 == 0: 'subgroup-matrix' (tensor
+ *   cores; ragged M and N are handled, ragged K falls back to 'tiled').
+ * - otherwise 'tiled'.
+ */
+export function chooseGemmPath(caps: Caps, M: number, _N: number, K: number, dtype: DType): GemmPath {
+  if (M <= GEMV_MAX_M) return 'gemv';
+  if (dtype === 'f16' && K % 4 === 0 && hasSubgroupMatrixF16(caps)) return 'subgroup-matrix';
+  return 'tiled';
+}
+
+// ---- tiled GEMM -----------------------------------------------------------------------------------
+
+export interface TileShape { bm: number; bn: number; bk: number; r: number }
+
+interface TiledCfg { dtype: DType; entry: string; tile: TileShape; epi: Epilogue }
+
+const tiledProgram = defineProgram<TiledCfg>({
+  name: 'gemm', file: 'gemm.wgsl', entry: 'gemm',
+  specialize: (c) => {
+    const t = typeSpec(c.dtype);
+    const { bm, bn, bk, r } = c.tile;
+    return {
+      entry: c.entry,
+      enables: t.enables,
+      // Register arrays need a const length: the register tile size travels as type aliases.
+      aliases: { ...t.aliases, Acc: `array<f32, ${r * r}>`, Frag: `array<f32, ${r}>` },
+      constants: { BM: bm, BN: bn, BK: bk, R: r, PAD: Math.max(1, 32 / bk), ...epilogueConstants(c.epi) },
+    };
+  },
+});
+
+function tileFits(caps: Caps, t: TileShape, gated: boolean): boolean {
+  const threads = (t.bm / t.r) * (t.bn / t.r);
+  const pad = Math.max(1, 32 / t.bk);
+  const shared = 4 * t.bk * ((t.bm + pad) + (gated ? 2 : 1) * (t.bn + pad));
+  return threads <= caps.maxInvocations && threads <= caps.maxWorkgroupSizeX && shared <= caps.maxWorkgroupStorage;
+}
+
+/** Tile for the tiled GEMM: 128×128 (8×8 per thread) on big GPUs when the grid stays full, else 64×64. */
+export function chooseTile(caps: Caps, M: number, N: number, gated = false): TileShape {
+  const candidates: TileShape[] = isSoftwareAdapter(caps)
+    ? [{ bm: 32, bn: 32, bk: 16, r: 4 }, { bm: 16, bn: 16, bk: 8, r: 2 }]
+    : [
+      ...(ceilDiv(M, 128) * ceilDiv(N, 128) >= 256 ? [{ bm: 128, bn: 128, bk: 16, r: 8 }] : []),
+      { bm: 64, bn: 64, bk: 16, r: 4 }, { bm: 32, bn: 32, bk: 16, r: 4 }, { bm: 16, bn: 16, bk: 8, r: 2 },
+    ];
+  const t = candidates.find((c) => tileFits(caps, c, gated));
+  if (!t) throw new LimitError(`gemm: no tile fits this device (${caps.maxInvocations} invocations, ${caps.maxWorkgroupStorage} bytes of workgroup storage)`);
+  return t;
+}
+
+// ---- GEMV -----------------------------------------------------------------------------------------
+
+interface GemvCfg { dtype: DType; entry: string; mr: number; lanes: number; rpw: number; parts: number; epi: Epilogue }
+
+const gemvProgram = defineProgram<GemvCfg>({
+  name: 'gemv', file: 'gemv.wgsl', entry: 'gemv',
+  specialize: (c) => ({
+    entry: c.entry, ...typeSpec(c.dtype),
+    constants: { MR: c.mr, LANES: c.lanes, RPW: c.rpw, RED_LEN: c.parts * c.mr * c.lanes * c.rpw, ...epilogueConstants(c.epi) },
+  }),
+});
+
+/** Threads per output column: enough to give each a few vec4s of K, at most 64 (32 on CPUs). */
+function gemvShape(caps: Caps, K: number): { lanes: number; rpw: number } {
+  const soft = isSoftwareAdapter(caps);
+  const wg = Math.min(soft ? 64 : 256, caps.maxInvocations, caps.maxWorkgroupSizeX);
+  let lanes = 1;
+  while (lanes * 2 <= Math.min(soft ? 32 : 64, wg) && lanes * 2 * 4 * 4 <= K) lanes *= 2;
+  return { lanes, rpw: Math.max(1, Math.floor(wg / lanes)) };
+}
+
+// ---- subgroup matrix ------------------------------------------------------------------------------
+
+interface SgmCfg { sgSize: number; sgRows: number; sgCols: number; epi: Epilogue }
+
+const sgmProgram = defineProgram<SgmCfg>({
+  name: 'gemm_sgm', file: 'gemm_subgroup_matrix.wgsl', entry: 'gemm_sgm',
+  specialize: (c) => ({
+    enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
+    aliases: { T: 'f16', T4: 'vec4<f16>' },
+    constants: { SG_SIZE: c.sgSize, SG_ROWS: c.sgRows, SG_COLS: c.sgCols, ...epilogueConstants(c.epi) },
+  }),
+});
+
+// ---- shared launch --------------------------------------------------------------------------------
+
+/** A GEMM-shaped launch: plain (w) or gated (wGate, wUp) weights. Shapes are checked by the caller. */
+export interface GemmLaunch {
+  kind: 'linear' | 'gated';
+  dtype: DType;
+  M: number; N: number; K: number;
+  x: Tensor; out: Tensor;
+  w?: Tensor; wGate?: Tensor; wUp?: Tensor;
+  bias?: Tensor; residual?: Tensor;
+  epi: Epilogue;
+}
+
+/** Workgroup grid for `groups` workgroups, folded into 2D when over the per-dimension limit. */
+function foldGrid(caps: Caps, groups: number): [number, number] {
+  if (groups <= caps.maxWorkgroupsPerDim) return [groups, 1];
+  const x = caps.maxWorkgroupsPerDim;
+  return [x, ceilDiv(groups, x)];
+}
+
+export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath): Dispatch {
+  const caps = gpu.caps;
+  const vec4 = l.K % 4 === 0;
+  const uniforms = { M: l.M, N: l.N, K: l.K };
+  const gated = l.kind === 'gated';
+  // Unused optional operands bind x as a placeholder (read-only, never read: the override is off).
+  const weights = (suffix: string): Record<string, Tensor> => gated
+    ? { [`wg${suffix}`]: l.wGate!, [`wu${suffix}`]: l.wUp! }
+    : { [`w${suffix}`]: l.w!, bias: l.bias ?? l.x, residual: l.residual ?? l.x };
+  const suffix = vec4 ? '4' : '';
+  const bind: Record<string, Tensor> = { [`x${suffix}`]: l.x, y: l.out, ...weights(suffix) };
+
+  if (path === 'gemv') {
+    if (l.M > GEMV_MAX_M) throw new LimitError(`gemv: M = ${l.M} rows of x; the GEMV path takes at most ${GEMV_MAX_M}`);
+    const { lanes, rpw } = gemvShape(caps, l.K);
+    const entry = (gated ? 'gemv_gated' : 'gemv') + (vec4 ? '_vec4' : '');
+    const prog = gpu.program(gemvProgram, { dtype: l.dtype, entry, mr: l.M, lanes, rpw, parts: gated ? 2 : 1, epi: l.epi });
+    const [gx, gy] = foldGrid(caps, ceilDiv(l.N, rpw));
+    return gpu.dispatch(prog, { bind, uniforms, workgroups: [gx, gy] });
+  }
+
+  if (path === 'subgroup-matrix') {
+    if (!hasSubgroupMatrixF16(caps)) {
+      throw new LimitError('gemm: the subgroup-matrix path needs chromium-experimental-subgroup-matrix with a 16x16x16 f16->f32 config');
+    }
+    assertShape(l.dtype === 'f16', `gemm: the subgroup-matrix path takes f16 operands, got ${shapeStr(l.x)}`);
+    assertShape(vec4, `gemm: the subgroup-matrix path needs K % 4 == 0, got K = ${l.K}`);
+    assertShape(!gated, 'gemm: the gated product has no subgroup-matrix variant (use the tiled path)');
+    const sgRows = 4, sgCols = 2;
+    const prog = gpu.program(sgmProgram, { sgSize: caps.subgroupMaxSize, sgRows, sgCols, epi: l.epi });
+    return gpu.dispatch(prog, { bind, uniforms, workgroups: [ceilDiv(l.N, 64 * sgCols), ceilDiv(l.M, 32 * sgRows)] });
+  }
+
+  const tile = chooseTile(caps, l.M, l.N, gated);
+  const entry = (gated ? 'gemm_gated' : 'gemm') + (vec4 ? '_vec4' : '');
+  const prog = gpu.program(tiledProgram, { dtype: l.dtype, entry, tile, epi: l.epi });
+  return gpu.dispatch(prog, { bind, uniforms, workgroups: [ceilDiv(l.N, tile.bn), ceilDiv(l.M, tile.bm)] });
+}
+
+// ---- checks ---------------------------------------------------------------------------------------
+
+/** out is bound read_write: WebGPU forbids any other binding of the same buffer in the dispatch. */
+export function expectOwnBuffer(kernel: string, out: Tensor, ...others: [string, Tensor | undefined][]): void {
+  for (const [name, t] of others) {
+    if (t) assertShape(t.buffer !== out.buffer, `${kernel}: out and ${name} must not alias (out is written; it needs a buffer of its own)`);
+  }
+}
+
+/** [M, K] activations and floating dtype; returns [M, K]. */
+export function expectActivations(x: Tensor, kernel: string): [number, number] {
+  expectRank(x, 2, 'x', kernel);
+  const [M, K] = x.shape as [number, number];
+  assertShape(x.dtype === 'f32' || x.dtype === 'f16', `${kernel}: x must be f32 or f16, got ${shapeStr(x)}`);
+  assertShape(M >= 1 && K >= 1, `${kernel}: x must have at least one row and column, got ${shapeStr(x)}`);
+  return [M, K];
+}
+
+/** y = act(x · Wᵀ + bias) + residual, or out += that when accumulate. */
+export function linear(gpu: Gpu, a: LinearArgs, opts: { path?: GemmPath } = {}): Dispatch {
+  const k = 'linear';
+  const [M, K] = expectActivations(a.x, k);
+  const dtype = a.x.dtype;
+  expectRank(a.w, 2, 'w', k);
+  const N = a.w.shape[0]!;
+  assertShape(a.w.shape[1] === K, `${k}: w must be [N, ${K}] to match x ${shapeStr(a.x)}, got ${shapeStr(a.w)}`);
+  assertShape(N >= 1, `${k}: w must have at least one row, got ${shapeStr(a.w)}`);
+  expectShape(a.out, [M, N], 'out', k);
+  if (a.bias) expectShape(a.bias, [N], 'bias', k);
+  if (a.residual) expectShape(a.residual, [M, N], 'residual', k);
+  for (const [n, t] of [['w', a.w], ['out', a.out], ['bias', a.bias], ['residual', a.residual]] as const) {
+    if (t) expectDtype(t, dtype, n, k);
+  }
+  expectOwnBuffer(k, a.out, ['x', a.x], ['w', a.w], ['bias', a.bias], ['residual', a.residual]);
+  const act = a.act ?? 'none';
+  if (!(act in ACT_CODE)) throw new ShapeError(`${k}: unknown activation '${act}'`);
+  const path = opts.path ?? chooseGemmPath(gpu.caps, M, N, K, dtype);
+  return launchGemm(gpu, {
+    kind: 'linear', dtype, M, N, K, x: a.x, w: a.w, out: a.out, bias: a.bias, residual: a.residual,
+    epi: { act, bias: a.bias !== undefined, residual: a.residual !== undefined, accumulate: a.accumulate ?? false },
+  }, path);
+}

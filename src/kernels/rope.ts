@@ -1,0 +1,96 @@
+// RoPE fused with the QKV split and the KV-cache append (shaders/rope.wgsl).
+import { ceilDiv, defineProgram, LimitError, ShapeError, type Dispatch, type DType, type Gpu, type Tensor } from '../gpu/index.js';
+import { expectDistinct, expectDtype, expectRank, expectShape, rowWorkgroupSize, typeSpec } from './common.js';
+
+/** neox = HF Llama "rotate_half": pairs (i, i + ropeDim/2); gptj: pairs (2i, 2i+1). */
+export type RopeStyle = 'neox' | 'gptj';
+
+interface RopeCfg { dtype: DType; neox: boolean; wg: number }
+
+const program = defineProgram<RopeCfg>({
+  name: 'rope_qkv', file: 'rope.wgsl', entry: 'rope_qkv',
+  specialize: (c) => ({ ...typeSpec(c.dtype), constants: { WG: c.wg, NEOX: c.neox } }),
+});
+
+export interface RopeQkvArgs {
+  qkv: Tensor;     // [T, (nHeads + 2*nKvHeads) * D]
+  rows: Tensor;    // [T, 2] u32: (cache slot, absolute position) of each token row
+  q: Tensor;       // [T, nHeads, D] out (rotated)
+  kCache: Tensor;  // [slots, nKvHeads, capacity, D]: k rotated at [slot, kvh, pos, :]
+  vCache: Tensor;  // [slots, nKvHeads, capacity, D]: v copied at [slot, kvh, pos, :]
+  nHeads: number; nKvHeads: number; headDim: number; theta: number; style?: RopeStyle;
+  ropeDim?: number; // partial rotary: the first ropeDim dims of each head rotate (default headDim)
+}
+
+/**
+ * Turns per position of each rotary frequency, inv_freq_i / 2π with inv_freq_i = theta^(-2i/ropeDim),
+ * as 64-bit fixed-point fractions [hi, lo] (u32 words). Computed in float64 (53 significant bits).
+ */
+export function ropeFrequencyWords(theta: number, ropeDim: number): Uint32Array {
+  const out = new Uint32Array(ropeDim);
+  for (let i = 0; i < ropeDim / 2; i++) {
+    const turns = theta ** (-(2 * i) / ropeDim) / (2 * Math.PI); // < 1/(2π): the integer part is 0
+    const fixed = BigInt(Math.round(turns * 2 ** 64)); // exact: turns * 2^64 < 2^62 has <= 53 significant bits
+    out[2 * i] = Number(fixed >> 32n);
+    out[2 * i + 1] = Number(fixed & 0xffffffffn);
+  }
+  return out;
+}
+
+/** One frequency table per (device, theta, ropeDim), shared by every layer; freed with the Gpu. */
+const tables = new WeakMap<Gpu, Map<string, Tensor>>();
+
+function frequencyTable(gpu: Gpu, theta: number, ropeDim: number): Tensor {
+  let perGpu = tables.get(gpu);
+  if (!perGpu) tables.set(gpu, (perGpu = new Map()));
+  const key = `${theta}/${ropeDim}`;
+  let t = perGpu.get(key);
+  if (!t) {
+    t = gpu.tensor([ropeDim / 2, 2], 'u32', `rope_freqs(${key})`);
+    gpu.write(t, ropeFrequencyWords(theta, ropeDim));
+    perGpu.set(key, t);
+  }
+  return t;
+}
+
+/**
+ * Split the fused QKV rows, rotate q and k, write q to its tensor and k, v into the cache.
+ * Rows with slot >= slots or position >= capacity write q only (the cache write is skipped).
+ * The token count is the uniform `tokens`: `dispatch.set({ tokens: n })` (n <= T) reuses the dispatch.
+ */
+export function ropeQkv(gpu: Gpu, a: RopeQkvArgs): Dispatch {
+  const k = 'ropeQkv';
+  const { nHeads, nKvHeads, headDim: D, theta } = a;
+  const ropeDim = a.ropeDim ?? D;
+  for (const [n, v] of [['nHeads', nHeads], ['nKvHeads', nKvHeads], ['headDim', D]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new ShapeError(`${k}: ${n} must be a positive integer, got ${v}`);
+  }
+  if (D % 2) throw new ShapeError(`${k}: headDim must be even, got ${D}`);
+  if (!Number.isInteger(ropeDim) || ropeDim < 2 || ropeDim % 2 || ropeDim > D) {
+    throw new ShapeError(`${k}: ropeDim must be even and in [2, headDim=${D}], got ${ropeDim}`);
+  }
+  if (!(theta > 1) || !Number.isFinite(theta)) throw new ShapeError(`${k}: theta must be a finite number > 1, got ${theta}`);
+  expectRank(a.qkv, 2, 'qkv', k);
+  const [T] = a.qkv.shape as [number];
+  const dtype = a.qkv.dtype;
+  expectShape(a.qkv, [T, (nHeads + 2 * nKvHeads) * D], 'qkv', k);
+  expectShape(a.rows, [T, 2], 'rows', k);
+  expectDtype(a.rows, 'u32', 'rows', k);
+  expectShape(a.q, [T, nHeads, D], 'q', k);
+  expectRank(a.kCache, 4, 'kCache', k);
+  const [slots, , capacity] = a.kCache.shape as [number, number, number, number];
+  expectShape(a.kCache, [slots, nKvHeads, capacity, D], 'kCache', k);
+  expectShape(a.vCache, [slots, nKvHeads, capacity, D], 'vCache', k);
+  for (const [n, t] of [['q', a.q], ['kCache', a.kCache], ['vCache', a.vCache]] as const) expectDtype(t, dtype, n, k);
+  expectDistinct(k, ['q', a.q], ['kCache', a.kCache], ['vCache', a.vCache], ['qkv', a.qkv]);
+  if (slots * nKvHeads * capacity * D >= 2 ** 32) throw new LimitError(`${k}: cache of ${slots * nKvHeads * capacity * D} elements exceeds u32 indexing`);
+
+  const items = (nHeads + 2 * nKvHeads) * (D / 2);
+  const wg = rowWorkgroupSize(gpu, Math.max(32, Math.min(128, items)));
+  const prog = gpu.program(program, { dtype, neox: (a.style ?? 'neox') === 'neox', wg });
+  return gpu.dispatch(prog, {
+    bind: { qkv: a.qkv, rows: a.rows, freqs: frequencyTable(gpu, theta, ropeDim), q: a.q, kCache: a.kCache, vCache: a.vCache },
+    uniforms: { tokens: T, nHeads, nKvHeads, headDim: D, ropeDim, slots, capacity },
+    workgroups: [ceilDiv(items, wg), Math.min(T, gpu.caps.maxWorkgroupsPerDim)],
+  });
+}

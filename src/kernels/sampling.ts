@@ -1,0 +1,96 @@
+// GPU sampling over logits (shaders/sampling.wgsl): greedy, temperature, top-k, top-p.
+import { defineProgram, LimitError, ShapeError, type Dispatch, type Gpu, type Tensor } from '../gpu/index.js';
+import { expectDistinct, expectDtype, expectRank, expectShape, rowWorkgroupSize } from './common.js';
+
+export interface SamplingParams {
+  /** 0 = greedy argmax (ties -> lowest index); below 1e-30 also greedy (1/T would overflow f32). */
+  temperature: number;
+  /** Keep the k largest logits (ties at the k-th value all kept); 0 = off; 1 = greedy. */
+  topK: number;
+  /** Keep the smallest set (by probability, after top-k) whose mass >= topP; 1 = off. */
+  topP: number;
+  /** u32 seed of the counter-based RNG: draws depend only on (seed, step, row). */
+  seed: number;
+}
+
+export interface Sampler {
+  /** Writes one id per row of the logits. Re-run every step after setStep(). */
+  dispatch: Dispatch;
+  /** Per step: a new random draw (a uniform write, no allocation). */
+  setStep(step: number): void;
+  setParams(p: SamplingParams): void;
+}
+
+interface SamplingCfg { wg: number; logNb: number }
+
+const program = defineProgram<SamplingCfg>({
+  name: 'sample', file: 'sampling.wgsl', entry: 'sample',
+  specialize: (c) => ({ constants: { WG: c.wg, LOG_NB: c.logNb } }),
+});
+
+/** Largest vocabulary: counts are summed in f32, exact up to 2^24. */
+export const MAX_SAMPLING_VOCAB = 2 ** 24;
+
+// PCG hash, the same as the WGSL `pcg` (u32 wrapping arithmetic).
+function pcg(v: number): number {
+  const s = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
+  const w = Math.imul(((s >>> ((s >>> 28) + 4)) ^ s) >>> 0, 277803737) >>> 0;
+  return ((w >>> 22) ^ w) >>> 0;
+}
+
+/** The uniform draw in [0, 1) (24-bit) that the GPU uses for (seed, step, row): bit-identical. */
+export function samplingUniform(seed: number, step: number, row: number): number {
+  return (pcg((pcg((pcg(seed >>> 0) ^ (step >>> 0)) >>> 0) ^ (row >>> 0)) >>> 0) >>> 8) / 16777216;
+}
+
+function paramUniforms(p: SamplingParams, vocab: number): Record<string, number> {
+  const { temperature: T, topK, topP, seed } = p;
+  if (!(T >= 0) || !Number.isFinite(T)) throw new RangeError(`sampler: temperature must be finite and >= 0, got ${T}`);
+  if (!Number.isInteger(topK) || topK < 0) throw new RangeError(`sampler: topK must be an integer >= 0, got ${topK}`);
+  if (!(topP > 0 && topP <= 1)) throw new RangeError(`sampler: topP must be in (0, 1], got ${topP}`);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new RangeError(`sampler: seed must be a u32, got ${seed}`);
+  const greedy = T < 1e-30 || topK === 1 || vocab === 1;
+  return {
+    greedy: greedy ? 1 : 0,
+    topK: topK >= vocab ? 0 : topK,
+    topP,
+    invTemp: greedy ? 1 : 1 / T,
+    seed,
+  };
+}
+
+/** Workgroup size whose search buckets fit the device's workgroup storage. */
+function pickConfig(gpu: Gpu): SamplingCfg {
+  const logNb = 4;
+  let wg = rowWorkgroupSize(gpu);
+  const bytes = (w: number) => ((1 << logNb) + 1 + 4) * w * 4 + 64; // bins + 4 reduction arrays + scalars
+  while (wg > 32 && bytes(wg) > gpu.caps.maxWorkgroupStorage) wg /= 2;
+  return { wg, logNb };
+}
+
+/** Sample one token id per row of logits [B, V] f32 into out [B] u32. */
+export function sampler(gpu: Gpu, a: { logits: Tensor; out: Tensor; params: SamplingParams }): Sampler {
+  const k = 'sampler';
+  expectRank(a.logits, 2, 'logits', k);
+  expectDtype(a.logits, 'f32', 'logits', k);
+  const [rows, vocab] = a.logits.shape as [number, number];
+  if (vocab < 1) throw new ShapeError(`${k}: logits need at least one column, got [${a.logits.shape}]`);
+  if (vocab > MAX_SAMPLING_VOCAB) throw new LimitError(`${k}: vocabulary ${vocab} exceeds ${MAX_SAMPLING_VOCAB} (f32 counts)`);
+  expectShape(a.out, [rows], 'out', k);
+  expectDtype(a.out, 'u32', 'out', k);
+  expectDistinct(k, ['out', a.out], ['logits', a.logits]);
+  const prog = gpu.program(program, pickConfig(gpu));
+  const dispatch = gpu.dispatch(prog, {
+    bind: { logits: a.logits, ids: a.out },
+    uniforms: { rows, vocab, step: 0, ...paramUniforms(a.params, vocab) },
+    workgroups: [rows],
+  });
+  return {
+    dispatch,
+    setStep(step: number) {
+      if (!Number.isInteger(step) || step < 0) throw new RangeError(`sampler: step must be an integer >= 0, got ${step}`);
+      dispatch.set({ step: step % 2 ** 32 });
+    },
+    setParams(p: SamplingParams) { dispatch.set(paramUniforms(p, vocab)); },
+  };
+}

@@ -1,0 +1,165 @@
+// Model hyper-parameters: built-in presets and Llama/Gemma-style Hugging Face config.json, validated.
+import { FapoolError } from '../gpu/errors.js';
+
+/** A model configuration that cannot run: names the field, the value and the rule. */
+export class ConfigError extends FapoolError {}
+
+export type Activation = 'gelu_erf' | 'gelu_tanh';
+
+export interface ModelConfig {
+  name: string;
+  nLayers: number;
+  hidden: number;
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+  ffn: number;
+  vocab: number;
+  maxSeq: number;
+  normEps: number;
+  ropeTheta: number;
+  act: Activation;
+  gatedFfn: boolean;
+  tiedEmbeddings: boolean;
+  /** Multiplies the embedding rows: 1, or sqrt(hidden) for Gemma. */
+  embedScale: number;
+  /** HF `model_type` when the config came from config.json ('llama', 'gemma', ...). */
+  modelType?: string;
+}
+
+// seed-4l uses the tanh form of GELU, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))): the approximation given
+// in the GELU paper and used by GPT-2 / Gemma ('gelu_pytorch_tanh'); it needs no erf on the GPU.
+export const PRESETS: Record<'seed-4l' | 'tiny', ModelConfig> = {
+  'seed-4l': {
+    name: 'seed-4l', nLayers: 4, hidden: 4096, nHeads: 32, nKvHeads: 32, headDim: 128, ffn: 16384,
+    vocab: 32000, maxSeq: 65536, normEps: 1e-5, ropeTheta: 10000, act: 'gelu_tanh', gatedFfn: true,
+    tiedEmbeddings: false, embedScale: 1,
+  },
+  // Small enough for lavapipe; nKvHeads < nHeads exercises GQA; vocab 256 = byte-level tokenizer.
+  tiny: {
+    name: 'tiny', nLayers: 2, hidden: 64, nHeads: 4, nKvHeads: 2, headDim: 16, ffn: 128,
+    vocab: 256, maxSeq: 512, normEps: 1e-5, ropeTheta: 10000, act: 'gelu_tanh', gatedFfn: true,
+    tiedEmbeddings: false, embedScale: 1,
+  },
+};
+
+export function presetConfig(name: string): ModelConfig {
+  const p = (PRESETS as Record<string, ModelConfig>)[name];
+  if (!p || !Object.prototype.hasOwnProperty.call(PRESETS, name)) {
+    throw new ConfigError(`unknown model preset '${name}' (presets: ${Object.keys(PRESETS).join(', ')})`);
+  }
+  return validateConfig({ ...p });
+}
+
+/** Parameter count of the weights (embeddings, projections, norms, LM head unless tied). */
+export function paramCount(c: ModelConfig): number {
+  const q = c.nHeads * c.headDim, kv = c.nKvHeads * c.headDim;
+  const attn = c.hidden * q * 2 + c.hidden * kv * 2;
+  const ffn = c.ffn * c.hidden * (c.gatedFfn ? 3 : 2);
+  const perLayer = attn + ffn + 2 * c.hidden;
+  return c.vocab * c.hidden * (c.tiedEmbeddings ? 1 : 2) + c.nLayers * perLayer + c.hidden;
+}
+
+const ACTS: readonly Activation[] = ['gelu_erf', 'gelu_tanh'];
+
+export function validateConfig(c: ModelConfig): ModelConfig {
+  if (typeof c !== 'object' || c === null) throw new ConfigError(`model config must be an object, got ${String(c)}`);
+  const where = typeof c.name === 'string' && c.name ? `config '${c.name}'` : 'config';
+  const fail = (msg: string): never => { throw new ConfigError(`${where}: ${msg}`); };
+  if (typeof c.name !== 'string' || !c.name) fail(`name must be a non-empty string, got ${JSON.stringify(c.name)}`);
+  for (const k of ['nLayers', 'hidden', 'nHeads', 'nKvHeads', 'headDim', 'ffn', 'vocab', 'maxSeq'] as const) {
+    const v = c[k];
+    if (!Number.isSafeInteger(v) || v <= 0) fail(`${k} must be a positive integer, got ${String(v)}`);
+  }
+  if (c.nHeads % c.nKvHeads !== 0) fail(`nHeads (${c.nHeads}) must be a multiple of nKvHeads (${c.nKvHeads}) for grouped-query attention`);
+  // RoPE rotates pairs of dimensions; the projections are [nHeads·headDim, hidden], which need not equal hidden (Gemma).
+  if (c.headDim % 2 !== 0) fail(`headDim must be even for rotary embeddings, got ${c.headDim}`);
+  for (const k of ['normEps', 'ropeTheta', 'embedScale'] as const) {
+    const v = c[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(`${k} must be a finite positive number, got ${String(v)}`);
+  }
+  if (!ACTS.includes(c.act)) fail(`act must be one of ${ACTS.join(', ')}, got ${JSON.stringify(c.act)}`);
+  for (const k of ['gatedFfn', 'tiedEmbeddings'] as const) {
+    if (typeof c[k] !== 'boolean') fail(`${k} must be a boolean, got ${JSON.stringify(c[k])}`);
+  }
+  if (c.modelType !== undefined && typeof c.modelType !== 'string') fail(`modelType must be a string, got ${JSON.stringify(c.modelType)}`);
+  return c;
+}
+
+// ---- Hugging Face config.json ------------------------------------------------------------------------
+
+const SUPPORTED_TYPES = ['llama', 'mistral', 'gemma'] as const;
+
+/** HF activation names → ours. silu/relu and friends have no kernel here. */
+function mapActivation(name: unknown, modelType: string): Activation {
+  switch (name) {
+    case 'gelu': case 'gelu_python':
+      // Gemma 1 configs say 'gelu' in hidden_act, but transformers runs the tanh form for them.
+      return modelType === 'gemma' ? 'gelu_tanh' : 'gelu_erf';
+    case 'gelu_pytorch_tanh': case 'gelu_new': case 'gelu_fast': case 'gelu_accurate':
+      return 'gelu_tanh';
+    default:
+      throw new ConfigError(`unsupported activation ${JSON.stringify(name)}: fapool runs GELU only ` +
+        `('gelu', 'gelu_pytorch_tanh', 'gelu_new', 'gelu_fast'); SiLU/SwiGLU models are not supported`);
+  }
+}
+
+/** Parse a Llama/Gemma-style config.json object. */
+export function configFromHf(json: unknown): ModelConfig {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new ConfigError(`config.json must be a JSON object, got ${Array.isArray(json) ? 'an array' : String(json)}`);
+  }
+  const j = json as Record<string, unknown>;
+  const modelType = j.model_type === undefined ? 'llama' : j.model_type;
+  if (typeof modelType !== 'string' || !(SUPPORTED_TYPES as readonly string[]).includes(modelType)) {
+    throw new ConfigError(`unsupported model_type ${JSON.stringify(j.model_type)} (supported: ${SUPPORTED_TYPES.join(', ')})`);
+  }
+  const int = (key: string, fallback?: number): number => {
+    const v = j[key] ?? fallback;
+    if (v === undefined) throw new ConfigError(`config.json: '${key}' is missing`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
+      throw new ConfigError(`config.json: '${key}' must be a positive integer, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  const num = (key: string, v: unknown): number => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+      throw new ConfigError(`config.json: '${key}' must be a finite positive number, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  const hidden = int('hidden_size');
+  const nHeads = int('num_attention_heads');
+  if (j.head_dim === undefined && hidden % nHeads !== 0) {
+    throw new ConfigError(`config.json: no 'head_dim' and hidden_size ${hidden} is not a multiple of num_attention_heads ${nHeads}`);
+  }
+  // Newer transformers put rope_theta inside rope_parameters; scaled RoPE variants are not implemented.
+  const ropeParams = j.rope_parameters as Record<string, unknown> | undefined;
+  const scaling = j.rope_scaling ?? (ropeParams && ropeParams.rope_type !== 'default' ? ropeParams : null);
+  if (scaling !== null && scaling !== undefined) {
+    throw new ConfigError(`config.json: rope scaling ${JSON.stringify(scaling)} is not supported (plain RoPE only)`);
+  }
+  const act = mapActivation(j.hidden_activation ?? j.hidden_act, modelType);
+  if (j.rms_norm_eps === undefined) throw new ConfigError(`config.json: 'rms_norm_eps' is missing`);
+  const tie = j.tie_word_embeddings ?? (modelType === 'gemma'); // the transformers defaults per model class
+  if (typeof tie !== 'boolean') throw new ConfigError(`config.json: 'tie_word_embeddings' must be a boolean, got ${JSON.stringify(tie)}`);
+  const name = typeof j._name_or_path === 'string' && j._name_or_path ? j._name_or_path : modelType;
+  return validateConfig({
+    name,
+    modelType,
+    nLayers: int('num_hidden_layers'),
+    hidden,
+    nHeads,
+    nKvHeads: int('num_key_value_heads', nHeads),
+    headDim: int('head_dim', hidden / nHeads),
+    ffn: int('intermediate_size'),
+    vocab: int('vocab_size'),
+    maxSeq: int('max_position_embeddings'),
+    normEps: num('rms_norm_eps', j.rms_norm_eps),
+    ropeTheta: num('rope_theta', j.rope_theta ?? ropeParams?.rope_theta ?? 10000),
+    act,
+    gatedFfn: true,
+    tiedEmbeddings: tie,
+    embedScale: modelType === 'gemma' ? Math.sqrt(hidden) : 1,
+  });
+}

@@ -1,0 +1,247 @@
+// Batched generation on one device: chunked prefill per sequence, then decode steps for the whole batch
+// with GPU-resident sampling. Every launch is prepared once; a decode step only writes uniforms and two
+// tiny row tables, so nothing is allocated per token. Token read-back is double-buffered: step t+1 runs
+// on the GPU while the CPU reads step t's tokens.
+import { cast } from '../kernels/elementwise.js';
+import { sampler as makeSampler, type Sampler, type SamplingParams } from '../kernels/sampling.js';
+import { InputError, copyStep, sliceRows, type DType, type Gpu, type Step, type Tensor } from '../gpu/index.js';
+import type { DecodePlan } from '../kernels/attention.js';
+import type { ModelConfig } from './config.js';
+import {
+  decodeAttention, embedSteps, headSteps, keepLastRow, postAttention, preAttention, prefillAttention, type PrefillAttention,
+} from './decoder.js';
+import {
+  allocKvCache, allocRunState, releaseKvCache, releaseRunState, stepViews, type KvCache, type RunState,
+} from './run-state.js';
+import type { Weights } from './weights.js';
+
+export interface GenerateOptions {
+  maxNewTokens: number;
+  sampling: SamplingParams;
+  /** Stop a sequence when it emits this token (not counted as output). */
+  eosId?: number;
+  /** Prompt rows per prefill launch (bounds activation memory). */
+  prefillChunk?: number;
+  onToken?: (seq: number, token: number, step: number) => void;
+  onPrefill?: (doneTokens: number, totalTokens: number) => void;
+}
+
+export interface GenerateResult {
+  tokens: number[][];
+  inputTokens: number;
+  outputTokens: number;
+  prefillMs: number;  // time to first token of the whole batch (TTFT)
+  decodeMs: number;
+  totalMs: number;
+  /** Paper metrics: TPOT = generation time ÷ output tokens; TPS = (input + output) ÷ total time. */
+  tpotMs: number;
+  tps: number;
+  gpuBytes: number;
+}
+
+interface PrefillProgram { steps: Step[]; attn: PrefillAttention[]; }
+
+export class Generator {
+  private state: RunState | null = null;
+  private kv: KvCache | null = null;
+  private logitsAct: Tensor | null = null;
+  private readonly prefillPrograms = new Map<number, PrefillProgram>();
+  private decodeProgram: { steps: Step[]; plans: DecodePlan[]; sampler: Sampler; head: Step[] } | null = null;
+  private readBufs: GPUBuffer[] = [];
+  private slots = 0;
+  private capacity = 0;
+  private maxTokens = 0;
+
+  constructor(readonly gpu: Gpu, readonly cfg: ModelConfig, readonly weights: Weights, readonly dtype: DType) {}
+
+  /** (Re)build buffers and launches for a batch shape; reused while the shape fits. */
+  private prepare(slots: number, capacity: number, maxTokens: number): void {
+    if (this.state && slots === this.slots && capacity <= this.capacity && maxTokens <= this.maxTokens) return;
+    this.releaseBuffers();
+    const { gpu, cfg, dtype } = this;
+    this.slots = slots; this.capacity = capacity; this.maxTokens = Math.max(maxTokens, slots);
+    this.state = allocRunState(gpu, cfg, dtype, this.maxTokens, slots);
+    this.kv = allocKvCache(gpu, cfg, dtype, slots, capacity);
+    this.logitsAct = dtype === 'f32' ? null : gpu.tensor([slots, cfg.vocab], dtype, 'logits_act');
+    this.readBufs = [0, 1].map((i) => gpu.createBuffer(slots * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `tokens_readback${i}`));
+  }
+
+  private head(x: Tensor, xn: Tensor): Step[] {
+    const s = this.state!;
+    const logits = this.logitsAct ?? s.logits;
+    const steps: Step[] = headSteps(this.gpu, this.cfg, this.weights, x, xn, logits);
+    if (this.logitsAct) steps.push(cast(this.gpu, { x: this.logitsAct, out: s.logits }));
+    return steps;
+  }
+
+  private prefillProgram(tokens: number): PrefillProgram {
+    let p = this.prefillPrograms.get(tokens);
+    if (p) return p;
+    const { gpu, cfg, weights } = this;
+    const s = this.state!, kv = this.kv!;
+    const v = stepViews(s, tokens);
+    const steps: Step[] = embedSteps(gpu, cfg, weights, sliceRows(s.ids, 0, tokens), v.x);
+    const attn: PrefillAttention[] = [];
+    weights.layers.forEach((w, l) => {
+      const a = prefillAttention(gpu, v, kv, l, tokens);
+      attn.push(a);
+      steps.push(...preAttention(gpu, cfg, w, v, kv.k[l]!, kv.v[l]!), ...a.steps, ...postAttention(gpu, cfg, w, v));
+    });
+    p = { steps, attn };
+    this.prefillPrograms.set(tokens, p);
+    return p;
+  }
+
+  private buildDecode(params: SamplingParams): NonNullable<Generator['decodeProgram']> {
+    const { gpu, cfg, weights } = this;
+    const s = this.state!, kv = this.kv!, B = this.slots;
+    const v = stepViews(s, B);
+    const steps: Step[] = embedSteps(gpu, cfg, weights, s.nextIds, v.x);
+    const plans: DecodePlan[] = [];
+    weights.layers.forEach((w, l) => {
+      const plan = decodeAttention(gpu, v, kv, l, s.lengths);
+      plans.push(plan);
+      steps.push(...preAttention(gpu, cfg, w, v, kv.k[l]!, kv.v[l]!), ...plan.dispatches, ...postAttention(gpu, cfg, w, v));
+    });
+    const sampler = makeSampler(gpu, { logits: s.logits, out: s.nextIds, params });
+    const head = [...this.head(v.x, v.xn), sampler.dispatch];
+    steps.push(...head);
+    return { steps, plans, sampler, head };
+  }
+
+  async generate(prompts: readonly (readonly number[])[], o: GenerateOptions): Promise<GenerateResult> {
+    const { gpu, cfg } = this;
+    if (prompts.length === 0) throw new InputError('generate: no prompts');
+    for (const [i, p] of prompts.entries()) {
+      if (p.length === 0) throw new InputError(`prompt ${i} is empty`);
+      for (const id of p) if (!Number.isInteger(id) || id < 0 || id >= cfg.vocab) throw new InputError(`prompt ${i}: token ${id} outside the vocabulary (0..${cfg.vocab - 1})`);
+      if (p.length + o.maxNewTokens > cfg.maxSeq) {
+        throw new InputError(`prompt ${i} has ${p.length} tokens; with ${o.maxNewTokens} new tokens that exceeds the model's context of ${cfg.maxSeq}`);
+      }
+    }
+    const B = prompts.length;
+    const maxLen = Math.max(...prompts.map((p) => p.length));
+    const capacity = Math.ceil((maxLen + o.maxNewTokens) / 16) * 16;
+    const chunk = Math.max(1, Math.min(o.prefillChunk ?? 2048, maxLen));
+    this.prepare(B, capacity, chunk);
+    const s = this.state!;
+    const t0 = performance.now();
+
+    // ---- prefill: each sequence in chunks; its last row goes to lastHidden[slot]
+    const inputTokens = prompts.reduce((a, p) => a + p.length, 0);
+    let done = 0;
+    const rowsHost = new Uint32Array(chunk * 2);
+    for (let b = 0; b < B; b++) {
+      const p = prompts[b]!;
+      for (let p0 = 0; p0 < p.length; p0 += chunk) {
+        const n = Math.min(chunk, p.length - p0);
+        const prog = this.prefillProgram(n);
+        for (let i = 0; i < n; i++) { rowsHost[2 * i] = b; rowsHost[2 * i + 1] = p0 + i; }
+        gpu.write(s.rows, rowsHost.subarray(0, 2 * n));
+        gpu.write(s.ids, Uint32Array.from(p.slice(p0, p0 + n)));
+        for (const a of prog.attn) a.set(b, p0);
+        const steps = [...prog.steps];
+        if (p0 + n === p.length) steps.push(keepLastRow(s.x, n - 1, s.lastHidden, b));
+        gpu.submit(steps);
+        done += n;
+        if (o.onPrefill) { await gpu.sync(); o.onPrefill(done, inputTokens); }
+      }
+    }
+
+    // ---- first tokens: head over lastHidden, then decode steps for the whole batch
+    this.decodeProgram ??= this.buildDecode(o.sampling);
+    const dec = this.decodeProgram;
+    dec.sampler.setParams(o.sampling);
+    const lens = prompts.map((p) => p.length);
+    const active = prompts.map(() => true);
+    const out: number[][] = prompts.map(() => []);
+    const lengthsHost = new Uint32Array(B);
+    const decodeRows = new Uint32Array(2 * B);
+
+    let step = 0;
+    dec.sampler.setStep(step);
+    const first: Step[] = [copyStep(s.lastHidden, 0, s.x, 0, B * cfg.hidden), ...dec.head];
+    first.push(this.readbackStep(0));
+    gpu.submit(first);
+    await this.collect(0, out, active, o, step);
+    const tFirst = performance.now();
+
+    // scheduled[b]: tokens of b produced or in flight. A step is submitted while any sequence wants more.
+    const scheduled = out.map((t) => t.length);
+    let pending = -1; // the step computing on the GPU whose tokens are not read yet
+    for (;;) {
+      let submitted = -1;
+      const live = (b: number) => active[b]! && scheduled[b]! < o.maxNewTokens;
+      if (prompts.some((_, b) => live(b))) {
+        step++;
+        for (let b = 0; b < B; b++) {
+          // A finished sequence writes nothing (position = capacity is ignored) and attends to nothing.
+          const on = live(b);
+          decodeRows[2 * b] = b;
+          decodeRows[2 * b + 1] = on ? lens[b]! : this.capacity;
+          lengthsHost[b] = on ? lens[b]! + 1 : 0;
+          if (on) { lens[b]!++; scheduled[b]!++; }
+        }
+        gpu.write(s.rows, decodeRows);
+        gpu.write(s.lengths, lengthsHost);
+        const maxLenNow = Math.max(...lengthsHost);
+        for (const plan of dec.plans) plan.update(maxLenNow);
+        dec.sampler.setStep(step);
+        gpu.submit([...dec.steps, this.readbackStep(step % 2)]);
+        submitted = step;
+      }
+      if (pending >= 0) await this.collect(pending % 2, out, active, o, pending);
+      if (submitted < 0) break;
+      pending = submitted;
+    }
+    await gpu.sync();
+    const tEnd = performance.now();
+    const outputTokens = out.reduce((a, t) => a + t.length, 0);
+    const prefillMs = tFirst - t0, totalMs = tEnd - t0, decodeMs = tEnd - tFirst;
+    return {
+      tokens: out, inputTokens, outputTokens, prefillMs, decodeMs, totalMs,
+      // Generation time = the decode phase (first token to last); its output = the tokens it produced.
+      tpotMs: decodeMs / Math.max(1, outputTokens - B),
+      tps: (inputTokens + outputTokens) / (totalMs / 1000),
+      gpuBytes: gpu.liveBytes,
+    };
+  }
+
+  private readbackStep(i: number): Step {
+    const s = this.state!;
+    return { copy: { src: s.nextIds.buffer, srcOffset: s.nextIds.offset, dst: this.readBufs[i]!, dstOffset: 0, size: this.slots * 4 } };
+  }
+
+  /** Read the tokens of `step` (buffer i) and record them for the sequences still generating. */
+  private async collect(i: number, out: number[][], active: boolean[], o: GenerateOptions, step: number): Promise<void> {
+    const buf = this.readBufs[i]!;
+    await buf.mapAsync(GPUMapMode.READ);
+    const ids = new Uint32Array(buf.getMappedRange().slice(0));
+    buf.unmap();
+    this.gpu.throwIfError();
+    for (let b = 0; b < ids.length; b++) {
+      if (!active[b] || out[b]!.length >= o.maxNewTokens) continue;
+      const id = ids[b]!;
+      if (o.eosId !== undefined && id === o.eosId) { active[b] = false; continue; }
+      out[b]!.push(id);
+      o.onToken?.(b, id, step);
+    }
+  }
+
+  private releaseBuffers(): void {
+    const gpu = this.gpu;
+    for (const p of this.prefillPrograms.values()) for (const st of p.steps) if ('release' in st) st.release();
+    this.prefillPrograms.clear();
+    if (this.decodeProgram) {
+      for (const st of this.decodeProgram.steps) if ('release' in st) st.release();
+      for (const p of this.decodeProgram.plans) p.release();
+      this.decodeProgram = null;
+    }
+    if (this.state) releaseRunState(gpu, this.state);
+    if (this.kv) releaseKvCache(gpu, this.kv);
+    gpu.release(this.logitsAct ?? undefined, ...this.readBufs);
+    this.state = null; this.kv = null; this.logitsAct = null; this.readBufs = [];
+  }
+
+  dispose(): void { this.releaseBuffers(); }
+}

@@ -1,0 +1,228 @@
+// safetensors on Node: open a file reading only its header, stream tensors in chunks, upload them to
+// the GPU with on-the-fly dtype conversion, and write files in streaming fashion.
+// Host buffers stay <= STAGING_BYTES (32 MiB): dawn.node breaks after JS-filled arrays >= 64 MiB.
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { ShapeError } from '../gpu/errors.js';
+import { STAGING_BYTES, type Gpu } from '../gpu/gpu.js';
+import { numel, shapeStr, type Tensor } from '../gpu/tensor.js';
+import {
+  SafetensorsError, ST_DTYPE_BYTES, convertElements, encodeSafetensorsHeader, isLoadable, parseHeaderJson,
+  readHeaderLength, type SafetensorsHeader, type StDType, type TensorInfo,
+} from './safetensors.js';
+
+export type ChunkCallback = (chunk: Uint8Array, byteOffset: number) => void | Promise<void>;
+
+export class SafetensorsFile {
+  private staging: Uint8Array | null = null;
+
+  private constructor(
+    readonly path: string,
+    private readonly fh: FileHandle,
+    readonly fileSize: number,
+    readonly header: SafetensorsHeader,
+  ) {}
+
+  /** Read and validate the header only (never the whole file); the data offsets are checked against the real size. */
+  static async open(path: string): Promise<SafetensorsFile> {
+    const fh = await open(path, 'r');
+    try {
+      const { size } = await fh.stat();
+      const first = new Uint8Array(Math.min(8, size));
+      await readExactly(fh, first, 0, path);
+      const n = readHeaderLength(first, size);
+      const json = new Uint8Array(n);
+      await readExactly(fh, json, 8, path);
+      return new SafetensorsFile(path, fh, size, parseHeaderJson(json, size));
+    } catch (e) {
+      await fh.close();
+      if (e instanceof SafetensorsError && !e.message.startsWith(path)) e.message = `${path}: ${e.message}`;
+      throw e;
+    }
+  }
+
+  get tensors(): Map<string, TensorInfo> { return this.header.tensors; }
+  get metadata(): Record<string, string> { return this.header.metadata; }
+
+  info(name: string): TensorInfo {
+    const t = this.header.tensors.get(name);
+    if (!t) throw new SafetensorsError(`${this.path}: no tensor '${name}'`);
+    return t;
+  }
+
+  /**
+   * Stream a tensor's raw bytes in chunks of at most chunkBytes (<= 32 MiB, rounded down to a multiple of 8).
+   * The chunk view is reused: it is valid only until the callback returns (or its promise settles).
+   */
+  async readTensorChunks(name: string, chunkBytes: number, cb: ChunkCallback): Promise<void> {
+    const t = this.info(name);
+    const step = Math.max(8, Math.floor(Math.min(chunkBytes, STAGING_BYTES) / 8) * 8);
+    const total = t.end - t.begin;
+    const buf = this.stagingBuffer(Math.min(step, total));
+    for (let off = 0; off < total; off += step) {
+      const n = Math.min(step, total - off);
+      const view = buf.subarray(0, n);
+      await readExactly(this.fh, view, t.begin + off, this.path);
+      await cb(view, off);
+    }
+  }
+
+  /** A small tensor as float32 values (for norms and tests); refuses tensors above 32 MiB as f32. */
+  async readTensorF32(name: string): Promise<Float32Array> {
+    const t = this.info(name);
+    if (!isLoadable(t.dtype)) throw new SafetensorsError(`${this.path}: tensor '${name}' has dtype ${t.dtype}; loadable: F32, F16, BF16`);
+    const n = numel(t.shape);
+    if (n * 4 > STAGING_BYTES) throw new SafetensorsError(`${this.path}: tensor '${name}' is too large to read whole (${n} elements); stream it`);
+    const out = new Float32Array(n);
+    const es = ST_DTYPE_BYTES[t.dtype];
+    const dtype = t.dtype;
+    await this.readTensorChunks(name, STAGING_BYTES, (chunk, off) => {
+      convertElements(chunk, dtype, out.subarray(off / es, off / es + chunk.byteLength / es));
+    });
+    return out;
+  }
+
+  /**
+   * Upload a tensor into dst (f32 or f16, same shape), converting chunk by chunk through gpu.write.
+   * chunkBytes (<= 32 MiB) bounds the host staging; smaller values are for tests.
+   */
+  async uploadTensor(gpu: Gpu, name: string, dst: Tensor, chunkBytes = STAGING_BYTES): Promise<void> {
+    const t = this.info(name);
+    if (!isLoadable(t.dtype)) throw new SafetensorsError(`${this.path}: tensor '${name}' has dtype ${t.dtype}; loadable: F32, F16, BF16`);
+    if (dst.dtype !== 'f32' && dst.dtype !== 'f16') throw new ShapeError(`upload '${name}': destination ${shapeStr(dst)} must be f32 or f16`);
+    if (dst.shape.length !== t.shape.length || dst.shape.some((d, i) => d !== t.shape[i])) {
+      throw new ShapeError(`upload '${name}': file has ${t.dtype}[${t.shape.join(', ')}], destination is ${shapeStr(dst)}`);
+    }
+    const srcBytes = ST_DTYPE_BYTES[t.dtype];
+    const dstBytes = dst.dtype === 'f32' ? 4 : 2;
+    const total = numel(t.shape);
+    // Multiples of 4 elements: chunk byte sizes stay multiples of 8 (readTensorChunks' step) and every
+    // f16 write starts at a 4-byte-aligned offset (writeBuffer's rule).
+    const per = Math.max(4, Math.floor(Math.min(chunkBytes, STAGING_BYTES) / Math.max(srcBytes, dstBytes) / 4) * 4);
+    const cap = Math.min(per, total);
+    const host = dst.dtype === 'f32' ? new Float32Array(cap) : new Uint16Array(cap);
+    const dtype = t.dtype;
+    await this.readTensorChunks(name, per * srcBytes, (chunk, off) => {
+      const start = off / srcBytes;
+      const view = host.subarray(0, chunk.byteLength / srcBytes);
+      convertElements(chunk, dtype, view);
+      gpu.write(dst, view, start);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.staging = null;
+    await this.fh.close();
+  }
+
+  private stagingBuffer(bytes: number): Uint8Array {
+    if (!this.staging || this.staging.byteLength < bytes) this.staging = new Uint8Array(Math.max(bytes, 8));
+    return this.staging;
+  }
+}
+
+export function openSafetensors(path: string): Promise<SafetensorsFile> {
+  return SafetensorsFile.open(path);
+}
+
+async function readExactly(fh: FileHandle, dst: Uint8Array, position: number, path: string): Promise<void> {
+  let done = 0;
+  while (done < dst.byteLength) {
+    const { bytesRead } = await fh.read(dst, done, dst.byteLength - done, position + done);
+    if (bytesRead === 0) {
+      throw new SafetensorsError(`${path}: unexpected end of file at byte ${position + done} (file truncated or changed while reading)`);
+    }
+    done += bytesRead;
+  }
+}
+
+// ---- streaming writer ---------------------------------------------------------------------------------
+
+/** The host array that holds raw elements of a file dtype (f16/bf16 as bits). */
+export type RawArray = Float32Array | Float64Array | Uint16Array | Int16Array | Uint32Array | Int32Array |
+  Uint8Array | Int8Array | BigInt64Array | BigUint64Array;
+
+export function rawArrayFor(dtype: StDType, buf: ArrayBuffer, n: number): RawArray {
+  switch (dtype) {
+    case 'F64': return new Float64Array(buf, 0, n);
+    case 'F32': return new Float32Array(buf, 0, n);
+    case 'F16': case 'BF16': case 'U16': return new Uint16Array(buf, 0, n);
+    case 'I16': return new Int16Array(buf, 0, n);
+    case 'U32': return new Uint32Array(buf, 0, n);
+    case 'I32': return new Int32Array(buf, 0, n);
+    case 'I64': return new BigInt64Array(buf, 0, n);
+    case 'U64': return new BigUint64Array(buf, 0, n);
+    case 'I8': return new Int8Array(buf, 0, n);
+    default: return new Uint8Array(buf, 0, n);
+  }
+}
+
+export interface WriteEntry {
+  name: string;
+  dtype: StDType;
+  shape: readonly number[];
+  /** Fill raw elements [startElem, startElem + chunk.length) (f16/bf16 as bits). */
+  fill(chunk: RawArray, startElem: number): void;
+}
+
+export interface WriteOptions {
+  /** Bytes generated per chunk, <= 32 MiB (default 16 MiB). */
+  chunkBytes?: number;
+  onProgress?: (doneBytes: number, totalBytes: number) => void;
+}
+
+/**
+ * Write a safetensors file chunk by chunk: two reused buffers, so generating one chunk overlaps
+ * writing the other. Writes to a temporary name and renames on success (no half-written file at `path`).
+ */
+export async function writeSafetensors(
+  path: string, entries: readonly WriteEntry[], metadata: Record<string, string> = {}, opts: WriteOptions = {},
+): Promise<{ bytes: number }> {
+  const header = encodeSafetensorsHeader(entries, metadata);
+  const chunk = Math.max(8, Math.floor(Math.min(opts.chunkBytes ?? 16 * 1024 * 1024, STAGING_BYTES) / 8) * 8);
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fh = await open(tmp, 'w');
+  const bufs = [new ArrayBuffer(chunk), new ArrayBuffer(chunk)];
+  let pending: Promise<unknown> = Promise.resolve();
+  let pos = 0;
+  let which = 0;
+  const total = header.fileSize;
+  try {
+    await writeAll(fh, header.bytes, 0);
+    pos = header.bytes.byteLength;
+    opts.onProgress?.(pos, total);
+    for (const e of entries) {
+      const es = ST_DTYPE_BYTES[e.dtype];
+      const n = e.shape.reduce((a, d) => a * d, 1);
+      const per = Math.floor(chunk / es);
+      for (let start = 0; start < n; start += per) {
+        const m = Math.min(per, n - start);
+        const buf = bufs[which]!;
+        which ^= 1;
+        e.fill(rawArrayFor(e.dtype, buf, m), start); // overlaps the write still in flight on the other buffer
+        await pending;
+        const at = pos;
+        pos += m * es;
+        const done = pos;
+        pending = writeAll(fh, new Uint8Array(buf, 0, m * es), at).then(() => opts.onProgress?.(done, total));
+      }
+    }
+    await pending;
+    if (pos !== total) throw new SafetensorsError(`writer: wrote ${pos} bytes, header promised ${total}`);
+    await fh.close();
+    await rename(tmp, path);
+  } catch (err) {
+    await pending.catch(() => undefined);
+    await fh.close().catch(() => undefined);
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  return { bytes: total };
+}
+
+async function writeAll(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < data.byteLength) {
+    const { bytesWritten } = await fh.write(data, done, data.byteLength - done, position + done);
+    done += bytesWritten;
+  }
+}

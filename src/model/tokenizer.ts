@@ -1,0 +1,165 @@
+// Tokenizers: byte-level (ids 0..255 are bytes) and Hugging Face tokenizer.json through
+// @huggingface/tokenizers (pure JS, no dependencies, no network; ~650 KB). Streaming decoders never emit
+// a broken UTF-8 sequence: they hold tokens until the text they complete is whole.
+import { Tokenizer as HfTokenizerImpl } from '@huggingface/tokenizers';
+import { FapoolError } from '../gpu/errors.js';
+
+export class TokenizerError extends FapoolError {}
+
+/** Incremental detokeniser: push ids one by one, get text as soon as it is complete. */
+export interface StreamDecoder {
+  push(id: number): string;
+  /** Emit whatever is held (a trailing incomplete sequence becomes U+FFFD). */
+  flush(): string;
+}
+
+export interface Tokenizer {
+  encode(text: string): number[];
+  decode(ids: readonly number[]): string;
+  decodeStream(): StreamDecoder;
+  /** Ids are in [0, vocabSize). */
+  readonly vocabSize: number;
+  readonly eosId?: number;
+  readonly bosId?: number;
+}
+
+export class ByteTokenizer implements Tokenizer {
+  readonly vocabSize = 256;
+  readonly eosId = undefined;
+  readonly bosId = undefined;
+
+  encode(text: string): number[] {
+    return Array.from(new TextEncoder().encode(text));
+  }
+
+  decode(ids: readonly number[]): string {
+    return new TextDecoder().decode(toBytes(ids));
+  }
+
+  decodeStream(): StreamDecoder {
+    // TextDecoder's stream mode holds an incomplete multi-byte sequence until its last byte arrives.
+    const dec = new TextDecoder();
+    const one = new Uint8Array(1);
+    return {
+      push: (id) => { one[0] = checkByte(id); return dec.decode(one, { stream: true }); },
+      flush: () => dec.decode(),
+    };
+  }
+}
+
+function checkByte(id: number): number {
+  if (!Number.isInteger(id) || id < 0 || id > 255) throw new TokenizerError(`byte tokenizer: id ${id} out of range [0, 256)`);
+  return id;
+}
+function toBytes(ids: readonly number[]): Uint8Array {
+  const b = new Uint8Array(ids.length);
+  for (let i = 0; i < ids.length; i++) b[i] = checkByte(ids[i]!);
+  return b;
+}
+
+export interface HfTokenizerOptions {
+  /** Add BOS etc. as the tokenizer's post-processor says (default true). */
+  addSpecialTokens?: boolean;
+  /** Drop special tokens (EOS, BOS) from decoded text (default true). */
+  skipSpecialTokens?: boolean;
+}
+
+/** Longest run of held tokens before a stream decoder gives up waiting for a complete character. */
+const MAX_HELD_TOKENS = 8;
+
+export class HfTokenizer implements Tokenizer {
+  readonly vocabSize: number;
+  readonly eosId?: number;
+  readonly bosId?: number;
+  private readonly impl: HfTokenizerImpl;
+
+  constructor(tokenizerJson: object, tokenizerConfig: Record<string, unknown> = {}, private readonly opts: HfTokenizerOptions = {}) {
+    try {
+      this.impl = new HfTokenizerImpl(tokenizerJson, tokenizerConfig);
+    } catch (e) {
+      throw new TokenizerError(`tokenizer.json could not be loaded: ${(e as Error).message}`);
+    }
+    let max = -1;
+    for (const id of this.impl.get_vocab(true).values()) max = Math.max(max, id);
+    this.vocabSize = max + 1;
+    this.eosId = this.specialId(tokenizerConfig.eos_token, ['</s>', '<eos>', '<|endoftext|>', '<|end_of_text|>']);
+    this.bosId = this.specialId(tokenizerConfig.bos_token, ['<s>', '<bos>', '<|begin_of_text|>']);
+  }
+
+  private specialId(configured: unknown, fallbacks: string[]): number | undefined {
+    const name = typeof configured === 'string' ? configured
+      : typeof configured === 'object' && configured && typeof (configured as { content?: unknown }).content === 'string'
+        ? (configured as { content: string }).content : undefined;
+    for (const t of name !== undefined ? [name] : fallbacks) {
+      const id = this.impl.token_to_id(t);
+      if (id !== undefined) return id;
+    }
+    return undefined;
+  }
+
+  encode(text: string): number[] {
+    return this.impl.encode(text, { add_special_tokens: this.opts.addSpecialTokens ?? true }).ids;
+  }
+
+  decode(ids: readonly number[]): string {
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) throw new TokenizerError(`token id ${id} out of range [0, ${this.vocabSize})`);
+    }
+    if (ids.length === 0) return ''; // the library refuses empty input
+    return this.impl.decode([...ids], { skip_special_tokens: this.opts.skipSpecialTokens ?? true });
+  }
+
+  /**
+   * Decode a window that starts a few tokens back (so decoders that strip a leading space or join
+   * pieces see context), emit only the new suffix, and hold it while it ends in U+FFFD (an incomplete
+   * byte sequence from byte-level or byte-fallback tokens).
+   */
+  decodeStream(): StreamDecoder {
+    let ids: number[] = [];
+    let prefix = 0, read = 0; // ids[prefix, read) already emitted context; ids[read, ..) held
+    const step = (final: boolean): string => {
+      const before = this.decode(ids.slice(prefix, read));
+      const now = this.decode(ids.slice(prefix));
+      const held = ids.length - read;
+      if (now.length <= before.length || (!final && now.endsWith('\uFFFD') && held < MAX_HELD_TOKENS)) return '';
+      if (!now.startsWith(before)) return ''; // the decoder rewrote the context; wait for more tokens
+      prefix = read;
+      read = ids.length;
+      if (prefix > 64) { ids = ids.slice(prefix); read -= prefix; prefix = 0; }
+      return now.slice(before.length);
+    };
+    return {
+      push: (id) => { ids.push(id); return step(false); },
+      flush: () => step(true),
+    };
+  }
+}
+
+/**
+ * The tokenizer next to the weights: tokenizer.json (+ tokenizer_config.json) in the directory, or the
+ * file itself when given a .json path; byte-level when there is none.
+ */
+export async function loadTokenizer(dirOrFile: string, opts: HfTokenizerOptions = {}): Promise<Tokenizer> {
+  const fs = await import('node:fs/promises');
+  const path = await import('node:path');
+  let dir = dirOrFile, file = path.join(dirOrFile, 'tokenizer.json');
+  const st = await fs.stat(dirOrFile).catch(() => null);
+  if (!st) throw new TokenizerError(`tokenizer: ${dirOrFile} does not exist`);
+  if (st.isFile()) {
+    dir = path.dirname(dirOrFile);
+    file = dirOrFile.endsWith('.json') ? dirOrFile : path.join(dir, 'tokenizer.json');
+  }
+  const text = await fs.readFile(file, 'utf8').catch(() => null);
+  if (text === null) return new ByteTokenizer();
+  const parse = (s: string, what: string): Record<string, unknown> => {
+    try {
+      return JSON.parse(s) as Record<string, unknown>;
+    } catch (e) {
+      throw new TokenizerError(`${what}: not valid JSON (${(e as Error).message})`);
+    }
+  };
+  const json = parse(text, file);
+  const cfgFile = path.join(dir, 'tokenizer_config.json');
+  const cfgText = await fs.readFile(cfgFile, 'utf8').catch(() => null);
+  return new HfTokenizer(json, cfgText === null ? {} : parse(cfgText, cfgFile), opts);
+}

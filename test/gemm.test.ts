@@ -1,0 +1,165 @@
+import { describe, expect, it } from 'vitest';
+import { LimitError, ShapeError, reflectLayout, shaderSource, specializationHeader, type DType, type Gpu } from '../src/gpu/index.js';
+import { chooseGemmPath, hasSubgroupMatrixF16, linear, type Activation, type GemmPath } from '../src/kernels/gemm.js';
+import { download, expectClose, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';
+import { erfRef, linearRef } from './ref/gemm.js';
+
+const gpu = useGpu();
+
+interface Case {
+  M: number; N: number; K: number; dtype: 'f32' | 'f16'; path?: GemmPath;
+  bias?: boolean; act?: Activation; residual?: boolean; accumulate?: boolean;
+}
+
+/** Run linear on fresh random inputs and compare with the float64 reference. */
+async function check(g: Gpu, c: Case): Promise<void> {
+  const r = rng();
+  const { M, N, K, dtype } = c;
+  const x = randomArray(r, M * K, dtype), w = randomArray(r, N * K, dtype);
+  const bias = c.bias ? randomArray(r, N, dtype) : undefined;
+  const residual = c.residual ? randomArray(r, M * N, dtype) : undefined;
+  const prev = c.accumulate ? randomArray(r, M * N, dtype) : undefined;
+  const xs = upload(g, x, [M, K], dtype, 'x'), ws = upload(g, w, [N, K], dtype, 'w');
+  const bs = bias && upload(g, bias, [N], dtype, 'bias');
+  const rs = residual && upload(g, residual, [M, N], dtype, 'residual');
+  const out = prev ? upload(g, prev, [M, N], dtype, 'out') : poisoned(g, [M, N], dtype);
+  const d = linear(g, { x: xs, w: ws, out, bias: bs, residual: rs, act: c.act, accumulate: c.accumulate }, { path: c.path });
+  await g.run([d]);
+  const want = linearRef({ x, w, M, N, K, bias, residual, act: c.act, accumulateInto: prev });
+  expectClose(await download(g, out), want, dtype, `linear ${JSON.stringify(c)} seed=${r.seed}`);
+  d.release();
+  g.release(xs, ws, bs, rs, out);
+}
+
+const SHAPES: [number, number, number][] = [
+  [1, 1, 1], [3, 5, 7], [17, 33, 65], [64, 64, 64], [70, 130, 257], [8, 300, 1000], [37, 29, 96], [13, 1, 12],
+];
+
+describe('linear: tiled GEMM', () => {
+  for (const dtype of ['f32', 'f16'] as const) {
+    for (const [M, N, K] of SHAPES) {
+      it(`${dtype} M=${M} N=${N} K=${K}`, async () => { await check(await gpu(), { M, N, K, dtype, path: 'tiled' }); });
+    }
+  }
+});
+
+describe('linear: default path', () => {
+  for (const [M, N, K] of [[1, 7, 33], [9, 40, 64], [70, 130, 257]] as const) {
+    it(`f32 M=${M} N=${N} K=${K}`, async () => { await check(await gpu(), { M, N, K, dtype: 'f32' }); });
+  }
+});
+
+describe('linear: epilogues', () => {
+  const EPIS: Omit<Case, 'M' | 'N' | 'K' | 'dtype'>[] = [
+    { bias: true }, { act: 'gelu_erf' }, { act: 'gelu_tanh' }, { residual: true }, { accumulate: true },
+    { bias: true, act: 'gelu_erf', residual: true }, { bias: true, act: 'gelu_tanh', accumulate: true },
+  ];
+  for (const path of ['tiled', 'gemv'] as const) {
+    for (const e of EPIS) {
+      // K = 44 takes the vec4 entry, K = 45 the scalar one.
+      for (const [M, N, K, dtype] of [[path === 'gemv' ? 3 : 19, 23, 44, 'f32'], [path === 'gemv' ? 8 : 33, 17, 45, 'f16']] as const) {
+        it(`${path} ${dtype} ${JSON.stringify(e)} K=${K}`, async () => { await check(await gpu(), { M, N, K, dtype, path, ...e }); });
+      }
+    }
+  }
+});
+
+describe('GELU accuracy', () => {
+  // y = act(x · 1): every value of x passes through the epilogue alone. Includes large |x| (NaN guard).
+  for (const path of ['tiled', 'gemv'] as const) {
+    for (const act of ['gelu_erf', 'gelu_tanh'] as const) {
+      it(`${path} ${act}`, async () => {
+        const g = await gpu();
+        const vals = [-1e4, -30, -9, -5.5, -3.92, -2, -0.93, -0.5, -1e-3, 0, 1e-6, 0.3, 0.93, 1, 2.7, 4, 10, 30, 1e4];
+        const r = rng();
+        for (let i = 0; i < 200; i++) vals.push(Math.fround(r.uniform(-8, 8)));
+        const rows = path === 'gemv' ? 1 : vals.length;
+        const cols = path === 'gemv' ? vals.length : 1;
+        // gemv: x [1, 1] = 1, w [n, 1] = vals  → y [1, n]; tiled: x [n, 1] = vals, w [1, 1] = 1 → y [n, 1].
+        const xs = upload(g, path === 'gemv' ? [1] : vals, [rows, 1], 'f32');
+        const ws = upload(g, path === 'gemv' ? vals : [1], [cols, 1], 'f32');
+        const out = poisoned(g, [rows, cols], 'f32');
+        await g.run([linear(g, { x: xs, w: ws, out, act }, { path })]);
+        const got = await download(g, out);
+        const want = linearRef({ x: Float64Array.from(vals), w: Float64Array.of(1), M: vals.length, N: 1, K: 1, act });
+        for (let i = 0; i < vals.length; i++) {
+          const tol = 4e-7 * Math.max(1, Math.abs(vals[i]!));
+          if (!(Math.abs(got[i]! - want[i]!) <= tol)) {
+            throw new Error(`${act}(${vals[i]}) = ${got[i]}, want ${want[i]} (tol ${tol}, seed=${r.seed})`);
+          }
+        }
+        g.release(xs, ws, out);
+      });
+    }
+  }
+  it('reference erf matches known values', () => {
+    // Values from Python's math.erf.
+    const known: [number, number][] = [[-3, -0.9999779095030014], [-0.3, -0.3286267594591274], [0.5, 0.5204998778130465],
+      [1, 0.8427007929497149], [2, 0.9953222650189527], [2.5, 0.999593047982555], [4, 0.9999999845827421]];
+    for (const [x, v] of known) expect(erfRef(x)).toBeCloseTo(v, 14);
+  });
+});
+
+describe('linear: reuse and errors', () => {
+  it('a prepared dispatch re-runs on new inputs', async () => {
+    const g = await gpu();
+    const r = rng();
+    const [M, N, K] = [12, 20, 36];
+    const xs = g.tensor([M, K], 'f32'), ws = g.tensor([N, K], 'f32'), out = poisoned(g, [M, N], 'f32');
+    const d = linear(g, { x: xs, w: ws, out });
+    for (let step = 0; step < 2; step++) {
+      const x = randomArray(r, M * K), w = randomArray(r, N * K);
+      g.write(xs, Float32Array.from(x)); g.write(ws, Float32Array.from(w));
+      await g.run([d]);
+      expectClose(await download(g, out), linearRef({ x, w, M, N, K }), 'f32', `step ${step} seed=${r.seed}`);
+    }
+    g.release(xs, ws, out);
+  });
+
+  it('rejects bad shapes, dtypes and aliasing', async () => {
+    const g = await gpu();
+    const x = g.tensor([4, 8], 'f32'), w = g.tensor([6, 8], 'f32'), out = g.tensor([4, 6], 'f32');
+    expect(() => linear(g, { x, w: g.tensor([6, 7], 'f32'), out })).toThrow(/w must be \[N, 8\]/);
+    expect(() => linear(g, { x, w, out: g.tensor([4, 5], 'f32') })).toThrow(ShapeError);
+    expect(() => linear(g, { x, w: g.tensor([6, 8], 'f16'), out })).toThrow(/w must be f32/);
+    expect(() => linear(g, { x: g.tensor([4, 8], 'u32'), w, out })).toThrow(/x must be f32 or f16/);
+    expect(() => linear(g, { x, w, out, bias: g.tensor([7], 'f32') })).toThrow(/bias must be \[6\]/);
+    expect(() => linear(g, { x, w, out, residual: g.tensor([4, 6], 'f16') })).toThrow(/residual must be f32/);
+    const sq = g.tensor([4, 4], 'f32');
+    expect(() => linear(g, { x: sq, w: g.tensor([4, 4], 'f32'), out: sq })).toThrow(/out and x must not alias/);
+    expect(() => linear(g, { x, w, out, residual: out })).toThrow(/out and residual must not alias/);
+    expect(() => linear(g, { x, w, out, act: 'relu' as Activation })).toThrow(/unknown activation/);
+    expect(() => linear(g, { x: g.tensor([9, 8], 'f32'), w, out: g.tensor([9, 6], 'f32') }, { path: 'gemv' })).toThrow(LimitError);
+  });
+});
+
+describe('linear: subgroup-matrix path', () => {
+  it('WGSL reflects to the expected bindings', async () => {
+    await gpu(); // registers the shader loader
+    const spec = { enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'] as const, aliases: { T: 'f16', T4: 'vec4<f16>' } };
+    const layout = reflectLayout(specializationHeader(spec) + shaderSource('gemm_subgroup_matrix.wgsl'), 'gemm_sgm', spec.aliases);
+    expect(layout.storage.map((b) => b.name)).toEqual(['y', 'bias', 'residual', 'x4', 'w4']);
+    expect([...layout.uniform!.members.keys()]).toEqual(['M', 'N', 'K', '_pad']);
+  });
+
+  it('runs on tensor cores where available, else is never chosen and refuses', async () => {
+    const g = await gpu();
+    if (!hasSubgroupMatrixF16(g.caps)) {
+      console.info('[gemm] no 16x16x16 f16 subgroup-matrix config on this device: checked path choice and refusal only');
+      expect(chooseGemmPath(g.caps, 4096, 4096, 4096, 'f16')).toBe('tiled');
+      const x = g.tensor([32, 32], 'f16'), w = g.tensor([32, 32], 'f16'), out = g.tensor([32, 32], 'f16');
+      expect(() => linear(g, { x, w, out }, { path: 'subgroup-matrix' })).toThrow(LimitError);
+      return;
+    }
+    expect(chooseGemmPath(g.caps, 256, 256, 256, 'f16')).toBe('subgroup-matrix');
+    expect(chooseGemmPath(g.caps, 256, 256, 257, 'f16')).toBe('tiled');
+    for (const [M, N, K] of [[128, 128, 64], [70, 130, 256], [17, 33, 36], [300, 200, 516]] as const) {
+      await check(g, { M, N, K, dtype: 'f16', path: 'subgroup-matrix' });
+      await check(g, { M, N, K, dtype: 'f16', path: 'subgroup-matrix', bias: true, act: 'gelu_erf', residual: true });
+      await check(g, { M, N, K, dtype: 'f16', path: 'subgroup-matrix', act: 'gelu_tanh', accumulate: true });
+    }
+  });
+});
+
+// Keep the DType import used for readers of Case.
+export type { DType };

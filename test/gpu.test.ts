@@ -1,0 +1,191 @@
+// The device layer itself: reflection-derived layouts, uniform packing, cache keys, checks and errors,
+// chunked transfers (including the dawn.node large-array hazard), device loss.
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import {
+  DeviceLostError, LimitError, ShaderError, ShapeError, defineProgram, programKey, reflectLayout,
+  specializationHeader, stableKey, timeDispatches, type DType,
+} from '../src/gpu/index.js';
+import { typeSpec } from '../src/kernels/common.js';
+import { download, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';
+
+const gpu = useGpu();
+
+const scaleCopy = defineProgram<{ dtype: DType; wg: number }>({
+  name: 'scale_copy', file: 'testing.wgsl', entry: 'scale_copy',
+  specialize: (c) => ({ ...typeSpec(c.dtype), constants: { WG: c.wg } }),
+});
+const fillIndex = defineProgram<{ dtype: DType }>({
+  name: 'fill_index', file: 'testing.wgsl', entry: 'fill_index', specialize: (c) => typeSpec(c.dtype),
+});
+
+describe('reflection', () => {
+  it('derives storage bindings, access and the uniform struct from WGSL', () => {
+    const code = specializationHeader(typeSpec('f16')) + `
+      struct Params { m: u32, alpha: f32, k: i32 }
+      @group(0) @binding(3) var<storage, read> a: array<T>;
+      @group(0) @binding(1) var<storage, read_write> o: array<f32>;
+      @group(0) @binding(0) var<uniform> p: Params;
+      @group(0) @binding(7) var<storage, read> unused: array<u32>;
+      @compute @workgroup_size(1) fn main() { o[0] = f32(a[p.m]) * p.alpha + f32(p.k); }`;
+    const l = reflectLayout(code, 'main', { T: 'f16' });
+    expect(l.storage.map((b) => [b.name, b.binding, b.kind, b.elem])).toEqual([
+      ['o', 1, 'storage', 'f32'], ['a', 3, 'read-only-storage', 'f16'],
+    ]);
+    expect(l.uniform?.binding).toBe(0);
+    expect([...l.uniform!.members].map(([n, m]) => [n, m.offset, m.type])).toEqual([['m', 0, 'u32'], ['alpha', 4, 'f32'], ['k', 8, 'i32']]);
+  });
+
+  it('rejects non-scalar uniforms, a second uniform block and unknown entry points', () => {
+    const vecU = `struct P { v: vec2<u32> } @group(0) @binding(0) var<uniform> p: P;
+      @group(0) @binding(1) var<storage, read_write> o: array<u32>;
+      @compute @workgroup_size(1) fn main() { o[0] = p.v.x; }`;
+    expect(() => reflectLayout(vecU, 'main')).toThrow(ShaderError);
+    expect(() => reflectLayout(vecU, 'nope')).toThrow(/no compute entry point/);
+    const two = `struct P { a: u32 } @group(0) @binding(0) var<uniform> p: P; @group(0) @binding(1) var<uniform> q: P;
+      @group(0) @binding(2) var<storage, read_write> o: array<u32>;
+      @compute @workgroup_size(1) fn main() { o[0] = p.a + q.a; }`;
+    expect(() => reflectLayout(two, 'main')).toThrow(/two uniform blocks/);
+  });
+
+  it('cache keys change with every specialisation field and not with key order', () => {
+    const base = { entry: 'e', enables: ['f16'] as const, aliases: { T: 'f16' }, constants: { A: 1, B: true } };
+    const k0 = programKey(scaleCopy as never, base);
+    const variants = [
+      { ...base, entry: 'e2' }, { ...base, enables: [] as const }, { ...base, aliases: { T: 'f32' } },
+      { ...base, constants: { A: 2, B: true } }, { ...base, constants: { A: 1, B: false } },
+    ];
+    for (const v of variants) expect(programKey(scaleCopy as never, v)).not.toBe(k0);
+    expect(stableKey({ b: 1, a: [2, { d: 3, c: 4 }] })).toBe(stableKey({ a: [2, { c: 4, d: 3 }], b: 1 }));
+  });
+});
+
+describe('dispatch', () => {
+  for (const dtype of ['f32', 'f16'] as const) {
+    it(`runs a reflected kernel with named uniforms (${dtype})`, async () => {
+      const g = await gpu();
+      const r = rng();
+      const n = r.int(1, 5000);
+      const x = randomArray(r, n, dtype);
+      const src = upload(g, x, [n], dtype), dst = poisoned(g, [n], dtype);
+      const prog = g.program(scaleCopy, { dtype, wg: 64 });
+      expect(g.program(scaleCopy, { dtype, wg: 64 })).toBe(prog); // cached
+      const d = g.dispatch(prog, { bind: { src, dst }, uniforms: { n, scale: 0.5, offset: -3 }, workgroups: [Math.ceil(n / 64)] });
+      await g.run([d]);
+      const got = await download(g, dst);
+      const tol = dtype === 'f16' ? 4e-3 : 1e-6;
+      for (let i = 0; i < n; i++) expect(Math.abs(got[i]! - (x[i]! * 0.5 - 3))).toBeLessThan(tol);
+      // Uniforms change without a new dispatch: the same launch re-run with other values.
+      d.set({ scale: 2, offset: 1 });
+      await g.run([d]);
+      const again = await download(g, dst);
+      for (let i = 0; i < n; i++) expect(Math.abs(again[i]! - (x[i]! * 2 + 1))).toBeLessThan(tol * 4);
+      d.release();
+      g.release(src, dst);
+    });
+  }
+
+  it('checks bindings, uniforms and grid before dispatching', async () => {
+    const g = await gpu();
+    const prog = g.program(scaleCopy, { dtype: 'f32', wg: 64 });
+    const src = g.tensor([8], 'f32'), dst = g.tensor([8], 'f32');
+    const u = { n: 8, scale: 1, offset: 0 };
+    expect(() => g.dispatch(prog, { bind: { src }, uniforms: u, workgroups: [1] })).toThrow(/binding 'dst' not given/);
+    expect(() => g.dispatch(prog, { bind: { src, dst, extra: src }, uniforms: u, workgroups: [1] })).toThrow(/unknown bindings extra/);
+    expect(() => g.dispatch(prog, { bind: { src: g.tensor([8], 'f16'), dst }, uniforms: u, workgroups: [1] })).toThrow(/expects f32/);
+    expect(() => g.dispatch(prog, { bind: { src, dst }, uniforms: { n: 8, scale: 1 }, workgroups: [1] })).toThrow(/uniforms not set: offset/);
+    expect(() => g.dispatch(prog, { bind: { src, dst }, uniforms: { ...u, bogus: 1 }, workgroups: [1] })).toThrow(/not a member/);
+    expect(() => g.dispatch(prog, { bind: { src, dst }, uniforms: { ...u, n: -1 }, workgroups: [1] })).toThrow(/not a u32/);
+    expect(() => g.dispatch(prog, { bind: { src, dst }, uniforms: { ...u, scale: NaN }, workgroups: [1] })).toThrow(/not finite/);
+    expect(() => g.dispatch(prog, { bind: { src, dst }, uniforms: u, workgroups: [g.caps.maxWorkgroupsPerDim + 1] })).toThrow(LimitError);
+    g.release(src, dst);
+  });
+
+  it('dispatches a kernel that has no uniform block', async () => {
+    const g = await gpu();
+    const dst = poisoned(g, [300], 'f32');
+    await g.run([g.dispatch(g.program(fillIndex, { dtype: 'f32' }), { bind: { dst }, workgroups: [5] })]);
+    expect(Array.from(await download(g, dst))).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    g.release(dst);
+  });
+
+  it('refuses tensors beyond the device limits with LimitError', async () => {
+    const g = await gpu();
+    expect(() => g.tensor([g.caps.maxStorageBinding / 4 + 1], 'f32')).toThrow(LimitError);
+    expect(() => g.createBuffer(g.caps.maxBufferSize + 4, GPUBufferUsage.STORAGE, 'huge')).toThrow(/maxBufferSize/);
+    expect(() => g.tensor([3, -1], 'f32')).toThrow(ShapeError);
+  });
+
+  it('reports a shader that fails validation as an error, not a crash', async () => {
+    const g = await gpu();
+    const bad = defineProgram<{ dtype: DType }>({ name: 'bad', file: 'testing.wgsl', entry: 'scale_copy',
+      specialize: () => ({ aliases: { T: 'f32' }, constants: { WG: 100000 } }) });
+    g.program(bad, { dtype: 'f32' });
+    await expect(g.sync()).rejects.toThrow(/WebGPU error/);
+  });
+
+  it('times dispatches with timestamps or wall clock', async () => {
+    const g = await gpu();
+    const dst = g.tensor([4096], 'f32');
+    const d = g.dispatch(g.program(fillIndex, { dtype: 'f32' }), { bind: { dst }, workgroups: [64] });
+    const t = await timeDispatches(g, [d], { warmup: 1, samples: 3, inner: 4 });
+    expect(t.medianMs).toBeGreaterThan(0);
+    expect(t.samplesMs).toHaveLength(3);
+    g.release(dst);
+  });
+});
+
+describe('transfers', () => {
+  it('uploads and reads back in chunks, odd f16 lengths included', async () => {
+    const g = await gpu();
+    g.stagingBytes = 4096;
+    try {
+      for (const [n, dtype] of [[10_001, 'f32'], [7_777, 'f16'], [3, 'f16']] as const) {
+        const x = randomArray(rng(), n, dtype);
+        const t = upload(g, x, [n], dtype);
+        expect(Array.from(await download(g, t))).toEqual(Array.from(x));
+        g.release(t);
+      }
+    } finally { g.stagingBytes = 32 * 1024 * 1024; }
+  });
+
+  it('generates and uploads an 80 MiB tensor chunk by chunk, and the device keeps working (dawn.node large-array hazard)', async () => {
+    const g = await gpu();
+    const n = 20 * 1024 * 1024; // 80 MiB of f32: over the 64 MiB host-array hazard, but never one JS-filled array
+    const t = g.tensor([n], 'f32', 'big');
+    g.writeGenerated(t, (chunk, start) => { for (let i = 0; i < chunk.length; i++) chunk[i] = (start + i) % 1013; });
+    const dst = poisoned(g, [1024], 'f32');
+    const enc = g.device.createCommandEncoder();
+    enc.copyBufferToBuffer(t.buffer, (n - 1024) * 4, dst.buffer, 0, 4096);
+    g.device.queue.submit([enc.finish()]);
+    const tail = await download(g, dst);
+    for (let i = 0; i < 1024; i++) expect(tail[i]).toBe((n - 1024 + i) % 1013);
+    await g.run([g.dispatch(g.program(fillIndex, { dtype: 'f32' }), { bind: { dst }, workgroups: [16] })]);
+    g.release(t, dst);
+  });
+});
+
+describe('device', () => {
+  it('turns device loss into DeviceLostError', async () => {
+    const { openGpu } = await import('../src/gpu/index.js');
+    const g2 = await openGpu({ label: 'doomed' });
+    const t = g2.tensor([4], 'f32');
+    g2.device.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(() => g2.tensor([4], 'f32')).toThrow(DeviceLostError);
+    await expect(g2.read(t)).rejects.toThrow(DeviceLostError);
+  });
+
+  it('explains how to get an adapter when none exists', () => {
+    // A child process with no Vulkan driver visible: the error must name the fix, not crash.
+    // Runs the compiled runtime (npm test builds dist/ first).
+    const script = `import('./dist/src/gpu/backend.js').then(m => m.openGpu()).then(() => console.log('HAS_ADAPTER'), e => console.log(e.name + ': ' + e.message))`;
+    let out = '';
+    try {
+      out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+        env: { ...process.env, VK_DRIVER_FILES: '/nonexistent/icd.json', VK_ICD_FILENAMES: '/nonexistent/icd.json' }, encoding: 'utf8', timeout: 60_000,
+      });
+    } catch (e) { out = String((e as { stdout?: string }).stdout ?? e); }
+    expect(out).toMatch(/NoAdapterError: No WebGPU adapter found.*lavapipe/s);
+  });
+});

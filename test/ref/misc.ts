@@ -1,0 +1,63 @@
+// float64 references for the small decoder kernels: elementwise, embedding, softmax, RoPE, sampling.
+
+export function addRef(x: ArrayLike<number>, y: ArrayLike<number>): Float64Array {
+  return Float64Array.from(x, (v, i) => v + y[i]!);
+}
+
+/** out[t] = table[ids[t]] * scale, zero row for ids >= vocab. */
+export function embeddingRef(ids: ArrayLike<number>, table: ArrayLike<number>, vocab: number, hidden: number, scale = 1): Float64Array {
+  const out = new Float64Array(ids.length * hidden);
+  for (let t = 0; t < ids.length; t++) {
+    const id = ids[t]!;
+    if (id >= vocab) continue;
+    for (let c = 0; c < hidden; c++) out[t * hidden + c] = table[id * hidden + c]! * scale;
+  }
+  return out;
+}
+
+/** Row softmax of x * scale; -inf entries give 0 and a fully masked row gives zeros. */
+export function softmaxRef(x: ArrayLike<number>, rows: number, cols: number, scale = 1): Float64Array {
+  const out = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    let m = -Infinity;
+    for (let c = 0; c < cols; c++) m = Math.max(m, x[r * cols + c]! * scale);
+    if (m === -Infinity) continue;
+    let s = 0;
+    for (let c = 0; c < cols; c++) s += Math.exp(x[r * cols + c]! * scale - m);
+    for (let c = 0; c < cols; c++) out[r * cols + c] = Math.exp(x[r * cols + c]! * scale - m) / s;
+  }
+  return out;
+}
+
+export interface RopeRefCfg { nHeads: number; nKvHeads: number; headDim: number; theta: number; style: 'neox' | 'gptj'; ropeDim: number }
+
+/** Rotate one head vector x[0..D) at position pos (float64 angles pos * theta^(-2i/ropeDim)). */
+export function ropeHeadRef(x: ArrayLike<number>, pos: number, c: RopeRefCfg): Float64Array {
+  const y = Float64Array.from(x);
+  const half = c.ropeDim / 2;
+  for (let i = 0; i < half; i++) {
+    const a = pos * c.theta ** (-(2 * i) / c.ropeDim);
+    const [d0, d1] = c.style === 'neox' ? [i, i + half] : [2 * i, 2 * i + 1];
+    const x0 = x[d0]!, x1 = x[d1]!;
+    y[d0] = x0 * Math.cos(a) - x1 * Math.sin(a);
+    y[d1] = x1 * Math.cos(a) + x0 * Math.sin(a);
+  }
+  return y;
+}
+
+/** Split qkv [T, (H + 2KV) * D] into rotated q [T, H, D], rotated k and copied v [T, KV, D]. */
+export function ropeQkvRef(qkv: ArrayLike<number>, positions: ArrayLike<number>, c: RopeRefCfg): { q: Float64Array; k: Float64Array; v: Float64Array } {
+  const { nHeads: H, nKvHeads: KV, headDim: D } = c;
+  const T = positions.length;
+  const stride = (H + 2 * KV) * D;
+  const q = new Float64Array(T * H * D), k = new Float64Array(T * KV * D), v = new Float64Array(T * KV * D);
+  const head = (t: number, h: number) => Array.prototype.slice.call(qkv, t * stride + h * D, t * stride + (h + 1) * D) as number[];
+  for (let t = 0; t < T; t++) {
+    for (let h = 0; h < H; h++) q.set(ropeHeadRef(head(t, h), positions[t]!, c), (t * H + h) * D);
+    for (let h = 0; h < KV; h++) {
+      k.set(ropeHeadRef(head(t, H + h), positions[t]!, c), (t * KV + h) * D);
+      v.set(head(t, H + KV + h), (t * KV + h) * D);
+    }
+  }
+  return { q, k, v };
+}

@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { ShapeError } from '../src/gpu/index.js';
+import { ropeFrequencyWords, ropeQkv, type RopeStyle } from '../src/kernels/rope.js';
+import { download, expectClose, poisoned, randomArray, rng, upload, useGpu, type Rng } from './helpers.js';
+import { ropeQkvRef, type RopeRefCfg } from './ref/misc.js';
+
+const gpu = useGpu();
+
+interface Case { H: number; KV: number; D: number; ropeDim?: number; style: RopeStyle; T: number; slots: number; capacity: number; theta: number }
+const CASES: Case[] = [
+  { H: 4, KV: 2, D: 64, style: 'neox', T: 5, slots: 3, capacity: 37, theta: 10000 },      // GQA
+  { H: 4, KV: 2, D: 128, style: 'neox', T: 13, slots: 2, capacity: 29, theta: 500000 },   // GQA, Llama-3 theta
+  { H: 2, KV: 1, D: 8, style: 'gptj', T: 7, slots: 2, capacity: 65537, theta: 10000 },    // cache write at large positions
+  { H: 3, KV: 3, D: 8, style: 'neox', T: 1, slots: 1, capacity: 5, theta: 10000 },        // MHA, single decode row
+  { H: 4, KV: 2, D: 64, ropeDim: 32, style: 'neox', T: 6, slots: 2, capacity: 33, theta: 10000 }, // partial rotary
+  { H: 2, KV: 2, D: 64, ropeDim: 16, style: 'gptj', T: 3, slots: 2, capacity: 11, theta: 10000 },
+];
+
+/** Rows (slot, position): distinct in-range pairs, plus large positions and slots past the cache (q only). */
+function makeRows(r: Rng, c: Case): [number, number][] {
+  const used = new Set<string>();
+  const big = [40000, 65535, 65536, 1_000_003];
+  return Array.from({ length: c.T }, (_, t) => {
+    for (;;) {
+      let row: [number, number] = [r.int(0, c.slots), r.int(0, Math.min(c.capacity, 70000))];
+      if (t === 0) row[1] = Math.min(c.capacity - 1, 40000);                        // a large in-range position where possible
+      else if (t % 3 === 1) row[1] = big[r.int(0, big.length)]!;                    // past capacity unless it is huge
+      else if (t % 5 === 4) row = [c.slots + r.int(0, 3), r.int(0, c.capacity)];    // slot out of range
+      const key = row.join(); // in-range (slot, pos) pairs must be distinct: each cache entry has one writer
+      if (!used.has(key)) { used.add(key); return row; }
+    }
+  });
+}
+
+describe('ropeQkv', () => {
+  for (const dtype of ['f32', 'f16'] as const) {
+    for (const c of CASES) {
+      it(`${dtype} H=${c.H} KV=${c.KV} D=${c.D} rd=${c.ropeDim ?? c.D} ${c.style} T=${c.T}`, async () => {
+        const g = await gpu();
+        const r = rng();
+        const { H, KV, D, T, slots, capacity } = c;
+        const cfg: RopeRefCfg = { nHeads: H, nKvHeads: KV, headDim: D, theta: c.theta, style: c.style, ropeDim: c.ropeDim ?? D };
+        const qkv = randomArray(r, T * (H + 2 * KV) * D, dtype, -2, 2);
+        const rows = makeRows(r, c);
+        const qkvT = upload(g, qkv, [T, (H + 2 * KV) * D], dtype), rowsT = upload(g, rows.flat(), [T, 2], 'u32');
+        const q = poisoned(g, [T, H, D], dtype);
+        const kCache = poisoned(g, [slots, KV, capacity, D], dtype), vCache = poisoned(g, [slots, KV, capacity, D], dtype);
+        await g.run([ropeQkv(g, { qkv: qkvT, rows: rowsT, q, kCache, vCache, nHeads: H, nKvHeads: KV, headDim: D, theta: c.theta, style: c.style, ropeDim: c.ropeDim })]);
+
+        const ref = ropeQkvRef(qkv, rows.map((x) => x[1]), cfg);
+        // Angles come from 64-bit fixed-point turns (error ~4e-7 rad at any position), so the default
+        // per-dtype tolerance holds even at position 1e6: no loosening for large positions.
+        const what = `seed=${r.seed} rows=${JSON.stringify(rows)}`;
+        expectClose(await download(g, q), ref.q, dtype, `q ${what}`);
+        for (const [name, cache, want] of [['k', kCache, ref.k], ['v', vCache, ref.v]] as const) {
+          const got = await download(g, cache);
+          const written = new Set<number>();
+          const gotW: number[] = [], wantW: number[] = [];
+          rows.forEach(([slot, pos], t) => {
+            if (slot >= slots || pos >= capacity) return; // guarded: nothing written
+            for (let h = 0; h < KV; h++) for (let d = 0; d < D; d++) {
+              const at = ((slot * KV + h) * capacity + pos) * D + d;
+              written.add(at);
+              gotW.push(got[at]!);
+              wantW.push(want[(t * KV + h) * D + d]!);
+            }
+          });
+          if (gotW.length) expectClose(gotW, wantW, dtype, `${name} cache ${what}`);
+          let touched = 0;
+          got.forEach((v, i) => { if (!written.has(i) && !Number.isNaN(v)) touched++; });
+          expect(touched, `${name} cache entries written outside the rows' (slot, pos) ${what}`).toBe(0);
+        }
+        g.release(qkvT, rowsT, q, kCache, vCache);
+      });
+    }
+  }
+
+  it('frequency words encode inv_freq / 2π to ~2^-53', () => {
+    const w = ropeFrequencyWords(10000, 64);
+    for (let i = 0; i < 32; i++) {
+      const turns = (w[2 * i]! * 2 ** 32 + w[2 * i + 1]!) / 2 ** 64;
+      const want = 10000 ** (-(2 * i) / 64) / (2 * Math.PI);
+      expect(Math.abs(turns - want) / want).toBeLessThan(1e-15);
+    }
+  });
+
+  it('tokens uniform limits the rows processed', async () => {
+    const g = await gpu();
+    const r = rng();
+    const [T, H, KV, D] = [4, 2, 1, 8];
+    const qkv = randomArray(r, T * (H + 2 * KV) * D, 'f32');
+    const qkvT = upload(g, qkv, [T, (H + 2 * KV) * D], 'f32'), rowsT = upload(g, [0, 0, 0, 1, 0, 2, 0, 3], [T, 2], 'u32');
+    const q = poisoned(g, [T, H, D], 'f32'), kCache = poisoned(g, [1, KV, 4, D], 'f32'), vCache = poisoned(g, [1, KV, 4, D], 'f32');
+    const d = ropeQkv(g, { qkv: qkvT, rows: rowsT, q, kCache, vCache, nHeads: H, nKvHeads: KV, headDim: D, theta: 10000 });
+    await g.run([d.set({ tokens: 2 })]);
+    const gotQ = await download(g, q);
+    expectClose(gotQ.subarray(0, 2 * H * D), ropeQkvRef(qkv, [0, 1, 2, 3], { nHeads: H, nKvHeads: KV, headDim: D, theta: 10000, style: 'neox', ropeDim: D }).q.subarray(0, 2 * H * D), 'f32', `seed=${r.seed}`);
+    expect(gotQ.subarray(2 * H * D).every(Number.isNaN)).toBe(true);
+    expect((await download(g, kCache)).subarray(2 * D).every(Number.isNaN)).toBe(true);
+    g.release(qkvT, rowsT, q, kCache, vCache);
+  });
+
+  it('rejects bad shapes, dtypes and parameters', async () => {
+    const g = await gpu();
+    const [T, H, KV, D] = [3, 4, 2, 8];
+    const base = {
+      qkv: g.tensor([T, (H + 2 * KV) * D], 'f32'), rows: g.tensor([T, 2], 'u32'), q: g.tensor([T, H, D], 'f32'),
+      kCache: g.tensor([2, KV, 16, D], 'f32'), vCache: g.tensor([2, KV, 16, D], 'f32'),
+      nHeads: H, nKvHeads: KV, headDim: D, theta: 10000,
+    };
+    expect(() => ropeQkv(g, base)).not.toThrow();
+    expect(() => ropeQkv(g, { ...base, qkv: g.tensor([T, (H + KV) * D], 'f32') })).toThrow(/qkv must be \[3, 64\]/);
+    expect(() => ropeQkv(g, { ...base, rows: g.tensor([T], 'u32') })).toThrow(/rows must be \[3, 2\]/);
+    expect(() => ropeQkv(g, { ...base, rows: g.tensor([T, 2], 'i32') })).toThrow(/rows must be u32/);
+    expect(() => ropeQkv(g, { ...base, q: g.tensor([T, H, D], 'f16') })).toThrow(/q must be f32/);
+    expect(() => ropeQkv(g, { ...base, vCache: g.tensor([2, KV, 15, D], 'f32') })).toThrow(/vCache must be \[2, 2, 16, 8\]/);
+    expect(() => ropeQkv(g, { ...base, kCache: g.tensor([2, 1, 16, D], 'f32') })).toThrow(ShapeError);
+    expect(() => ropeQkv(g, { ...base, ropeDim: 10 })).toThrow(/ropeDim/);
+    expect(() => ropeQkv(g, { ...base, ropeDim: 3 })).toThrow(/ropeDim/);
+    expect(() => ropeQkv(g, { ...base, kCache: base.vCache })).toThrow(/must not alias/);
+  });
+});

@@ -1,0 +1,221 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ByteTokenizer, HfTokenizer, TokenizerError, loadTokenizer, type Tokenizer } from '../src/model/tokenizer.js';
+import { rng, type Rng } from './helpers.js';
+
+const dir = await mkdtemp(join(tmpdir(), 'fapool-tok-'));
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+/** Random text: ASCII words, accented Latin, Greek, CJK, emoji (4-byte UTF-8), ZWJ sequences, newlines. */
+function randomText(r: Rng, n: number): string {
+  const ranges: [number, number][] = [[0x61, 0x7a], [0x20, 0x7e], [0xe0, 0xff], [0x3b1, 0x3c9], [0x4e00, 0x4e80], [0x1f600, 0x1f64f], [0x1f300, 0x1f5ff]];
+  let s = '';
+  for (let i = 0; i < n; i++) {
+    const k = r.next();
+    if (k < 0.1) s += ' ';
+    else if (k < 0.12) s += '\n';
+    else if (k < 0.13) s += '👩\u200d💻';
+    else {
+      const [lo, hi] = ranges[r.int(0, ranges.length)]!;
+      s += String.fromCodePoint(r.int(lo, hi + 1));
+    }
+  }
+  return s;
+}
+
+/** Push ids one by one; every emitted piece must be well-formed (no U+FFFD, no lone surrogate). */
+function streamAll(tok: Tokenizer, ids: number[], what: string): string {
+  const d = tok.decodeStream();
+  let out = '';
+  for (const id of ids) {
+    const piece = d.push(id);
+    if (piece.includes('\uFFFD') || !piece.isWellFormed()) throw new Error(`${what}: broken piece ${JSON.stringify(piece)} after id ${id}`);
+    out += piece;
+  }
+  return out + d.flush();
+}
+
+// ---- a GPT-2-style byte-level BPE tokenizer.json, built here ----------------------------------------
+
+function bytesToUnicode(): string[] {
+  const bs: number[] = [];
+  for (let i = 33; i <= 126; i++) bs.push(i);
+  for (let i = 161; i <= 172; i++) bs.push(i);
+  for (let i = 174; i <= 255; i++) bs.push(i);
+  const map: string[] = [];
+  let extra = 0;
+  for (let b = 0; b < 256; b++) map[b] = bs.includes(b) ? String.fromCodePoint(b) : String.fromCodePoint(256 + extra++);
+  return map;
+}
+
+function byteLevelJson() {
+  const b2u = bytesToUnicode();
+  const vocab: Record<string, number> = {};
+  for (let b = 0; b < 256; b++) vocab[b2u[b]!] = b;
+  // merges, including two that build the UTF-8 of '😀' (F0 9F 98 80) into one token
+  const merges: [string, string][] = [['h', 'e'], ['l', 'l'], ['he', 'll'], ['hell', 'o'], ['Ġ', 'w'], ['Ġw', 'o'],
+    [b2u[0xf0]!, b2u[0x9f]!], [b2u[0x98]!, b2u[0x80]!], [b2u[0xf0]! + b2u[0x9f]!, b2u[0x98]! + b2u[0x80]!]];
+  let id = 256;
+  for (const [a, b] of merges) vocab[a + b] = id++;
+  const eos = id, bos = id + 1;
+  vocab['<|endoftext|>'] = eos;
+  vocab['<|startoftext|>'] = bos;
+  const special = (content: string, i: number) => ({ id: i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  return {
+    json: {
+      version: '1.0', truncation: null, padding: null,
+      added_tokens: [special('<|endoftext|>', eos), special('<|startoftext|>', bos)],
+      normalizer: null,
+      pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+      post_processor: null,
+      decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, vocab, merges: merges.map((m) => m.join(' ')) },
+    },
+    config: { eos_token: '<|endoftext|>', bos_token: { content: '<|startoftext|>' } },
+    eos, bos, size: bos + 1,
+  };
+}
+
+// ---- a Llama/Gemma-style SentencePiece BPE with byte fallback ---------------------------------------
+
+function byteFallbackJson() {
+  const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2 };
+  for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = 3 + b;
+  const pieces = ['▁', 'a', 'b', 'c', 'e', 'h', 'l', 'o', 'w', 'r', 'd', '▁h', 'he', 'll', '▁he', '▁hell', '▁hello', '▁w', '▁wo', 'é'];
+  let id = 259;
+  for (const p of pieces) vocab[p] = id++;
+  const merges = [['▁', 'h'], ['h', 'e'], ['l', 'l'], ['▁h', 'e'], ['▁he', 'll'], ['▁hell', 'o'], ['▁', 'w'], ['▁w', 'o']];
+  const special = (content: string, i: number) => ({ id: i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  return {
+    json: {
+      version: '1.0', truncation: null, padding: null,
+      added_tokens: [special('<unk>', 0), special('<s>', 1), special('</s>', 2)],
+      normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+      pre_tokenizer: null,
+      post_processor: {
+        type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+        pair: [{ Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+        special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
+      },
+      decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] },
+      model: { type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, vocab, merges: merges.map((m) => m.join(' ')) },
+    },
+    config: { bos_token: '<s>', eos_token: '</s>' },
+  };
+}
+
+describe('ByteTokenizer', () => {
+  const tok = new ByteTokenizer();
+
+  it('round-trips random UTF-8 text, ids are the bytes', () => {
+    const r = rng();
+    for (let k = 0; k < 50; k++) {
+      const text = randomText(r, r.int(0, 60));
+      const ids = tok.encode(text);
+      expect(ids).toEqual(Array.from(Buffer.from(text, 'utf8')));
+      expect(tok.decode(ids), `seed=${r.seed}`).toBe(text);
+      expect(streamAll(tok, ids, `seed=${r.seed}`)).toBe(text);
+    }
+    expect(tok.vocabSize).toBe(256);
+  });
+
+  it('streaming decode holds incomplete multi-byte sequences', () => {
+    const d = tok.decodeStream();
+    expect([0xf0, 0x9f, 0x98, 0x80].map((b) => d.push(b))).toEqual(['', '', '', '😀']);
+    expect([0x61, 0xc3].map((b) => d.push(b))).toEqual(['a', '']);
+    expect(d.push(0xa9)).toBe('é');
+    expect(d.push(0xe4)).toBe('');
+    expect(d.flush()).toBe('\uFFFD'); // an unfinished sequence at the end becomes one replacement char
+  });
+
+  it('rejects ids outside 0..255', () => {
+    expect(() => tok.decode([1, 256])).toThrow(TokenizerError);
+    expect(() => tok.decode([-1])).toThrow(/out of range/);
+    expect(() => tok.decodeStream().push(1.5)).toThrow(TokenizerError);
+  });
+});
+
+describe('HfTokenizer (tokenizer.json via @huggingface/tokenizers)', () => {
+  it('byte-level BPE: merges, specials, round trip and streaming on random text', () => {
+    const t = byteLevelJson();
+    const tok = new HfTokenizer(t.json, t.config);
+    expect([tok.vocabSize, tok.eosId, tok.bosId]).toEqual([t.size, t.eos, t.bos]);
+    expect(tok.encode('hello world 😀')).toEqual([259, 261, 114, 108, 100, 220, 264]); // hello, Ġwo, r, l, d, Ġ, 😀
+    expect(tok.decode([259, t.eos])).toBe('hello');
+    expect(new HfTokenizer(t.json, t.config, { skipSpecialTokens: false }).decode([259, t.eos])).toBe('hello<|endoftext|>');
+    expect(() => tok.decode([t.size])).toThrow(TokenizerError);
+    const r = rng();
+    for (let k = 0; k < 30; k++) {
+      const text = randomText(r, r.int(1, 50)) + (k % 3 === 0 ? ' hello 😀😀' : '');
+      const ids = tok.encode(text);
+      expect(tok.decode(ids), `seed=${r.seed}`).toBe(text);
+      expect(streamAll(tok, ids, `seed=${r.seed}`), `seed=${r.seed}`).toBe(text);
+    }
+  });
+
+  it('streaming never splits a multi-byte character across pieces', () => {
+    const t = byteLevelJson();
+    const tok = new HfTokenizer(t.json, t.config);
+    const d = tok.decodeStream();
+    // 'é' = C3 A9 as two byte tokens; '中' = E4 B8 AD as three.
+    const pieces = [0x61, 0xc3, 0xa9, 0xe4, 0xb8, 0xad, 264].map((id) => d.push(id));
+    expect(pieces).toEqual(['a', '', 'é', '', '', '中', '😀']);
+    expect(d.push(t.eos)).toBe('');
+    expect(d.push(0xf0)).toBe('');
+    expect(d.flush()).toBe('\uFFFD');
+  });
+
+  it('SentencePiece-style BPE with byte fallback (Llama/Gemma): BOS, spaces, round trip, streaming', () => {
+    const t = byteFallbackJson();
+    const tok = new HfTokenizer(t.json, t.config);
+    expect([tok.bosId, tok.eosId]).toEqual([1, 2]);
+    const ids = tok.encode('hello wor 😀');
+    expect(ids[0]).toBe(1); // BOS from the post-processor
+    expect(ids.slice(1, 2)).toEqual([259 + 16]); // '▁hello'
+    expect(tok.decode(ids)).toBe('hello wor 😀');
+    expect(streamAll(tok, ids, 'byte fallback')).toBe('hello wor 😀');
+    expect(new HfTokenizer(t.json, t.config, { addSpecialTokens: false }).encode('hello')[0]).toBe(259 + 16);
+    const r = rng();
+    for (let k = 0; k < 20; k++) {
+      const text = randomText(r, r.int(1, 40)).replace(/^ +/, '').replace(/ +/g, ' ');
+      const enc = tok.encode(text);
+      expect(tok.decode(enc), `seed=${r.seed}`).toBe(text);
+      expect(streamAll(tok, enc, `seed=${r.seed}`), `seed=${r.seed}`).toBe(text);
+    }
+  });
+});
+
+describe('loadTokenizer', () => {
+  it('uses tokenizer.json (+ tokenizer_config.json) next to the weights, else bytes', async () => {
+    const t = byteLevelJson();
+    const withTok = join(dir, 'model');
+    await mkdir(withTok);
+    await writeFile(join(withTok, 'tokenizer.json'), JSON.stringify(t.json));
+    await writeFile(join(withTok, 'tokenizer_config.json'), JSON.stringify(t.config));
+    await writeFile(join(withTok, 'model.safetensors'), '');
+    for (const p of [withTok, join(withTok, 'model.safetensors'), join(withTok, 'tokenizer.json')]) {
+      const tok = await loadTokenizer(p);
+      expect(tok).toBeInstanceOf(HfTokenizer);
+      expect(tok.eosId).toBe(t.eos);
+      expect(tok.encode('hello')).toEqual([259]);
+    }
+    const bare = join(dir, 'bare');
+    await mkdir(bare);
+    await writeFile(join(bare, 'model.safetensors'), '');
+    expect(await loadTokenizer(bare)).toBeInstanceOf(ByteTokenizer);
+    expect(await loadTokenizer(join(bare, 'model.safetensors'))).toBeInstanceOf(ByteTokenizer);
+  });
+
+  it('reports broken tokenizer files and missing paths', async () => {
+    const bad = join(dir, 'bad');
+    await mkdir(bad);
+    await writeFile(join(bad, 'tokenizer.json'), '{"model": ');
+    await expect(loadTokenizer(bad)).rejects.toThrow(TokenizerError);
+    await expect(loadTokenizer(bad)).rejects.toThrow(/tokenizer\.json: not valid JSON/);
+    await writeFile(join(bad, 'tokenizer.json'), JSON.stringify({ model: { type: 'Nope' } }));
+    await expect(loadTokenizer(bad)).rejects.toThrow(/could not be loaded/);
+    await expect(loadTokenizer(join(dir, 'missing'))).rejects.toThrow(/does not exist/);
+  });
+});
