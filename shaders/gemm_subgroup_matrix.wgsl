@@ -8,8 +8,8 @@
 // Epilogue: each result matrix goes through a per-subgroup 16×16 f32 scratch in workgroup memory, then
 // the subgroup's invocations apply bias/activation/residual/accumulate with bounds checks: ragged M and
 // N are handled here; K must be a multiple of 4 (vec4 staging loads), the host falls back otherwise.
-// Specialised by: enable f16 + subgroups + chromium_experimental_subgroup_matrix, alias T = f16,
-// overrides below. SG_SIZE must be the device's subgroup size (the workgroup's x size must be a
+// Specialised by: enable f16 + subgroups + chromium_experimental_subgroup_matrix, the uniformity
+// diagnostic off (see gemm_sgm), alias T = f16, overrides below. SG_SIZE must be the device's subgroup size (the workgroup's x size must be a
 // multiple of it, and subgroup s is invocations [s·SG_SIZE, (s+1)·SG_SIZE)).
 
 struct Params { M: u32, N: u32, K: u32, _pad: u32 }
@@ -125,9 +125,10 @@ fn flush(cb: u32, m0: u32, n0: u32, lane: u32) {
 }
 
 // Offsets into workgroup memory derive from the subgroup index, which is uniform per subgroup but not
-// per workgroup: the (workgroup-scope) uniformity diagnostic is switched off for this function.
+// per workgroup: the specialisation adds `diagnostic(off, chromium.subgroup_matrix_uniformity);`
+// (the check is workgroup-scoped; the module-level directive because wgsl_reflect cannot parse the
+// dotted rule name in an attribute).
 @compute @workgroup_size(WG)
-@diagnostic(off, chromium.subgroup_matrix_uniformity)
 fn gemm_sgm(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let row0 = wid.y * BM;
   let col0 = wid.x * BN;

@@ -2,7 +2,7 @@
 // A workgroup computes RPW output columns n; LANES threads stream each weight row, so consecutive
 // threads read consecutive vec4s of w (coalesced), and every thread accumulates all MR rows of x
 // against each weight vector it loads (w is read once for the whole batch). The LANES partial sums
-// per (m, n) are reduced through workgroup memory; lane m then writes y[m, n].
+// per (m, n) are reduced through workgroup memory; lanes then write y[m, n] for m ≡ lane (mod LANES).
 // Any K: the scalar entries read w/x four elements at a time plus a scalar tail.
 //
 // Entry points (bindings differ):
@@ -188,7 +188,9 @@ fn gemv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   zero();
   dots(n, lane);
   reduce(tid, 1u);
-  if (lane < MR && n < p.N) { epilogue(lane, n, red[lane * WG + tid - lane]); }
+  if (n < p.N) {
+    for (var m = lane; m < MR; m += LANES) { epilogue(m, n, red[m * WG + tid - lane]); }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -198,15 +200,19 @@ fn gemv_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
   zero();
   dots4(n, lane);
   reduce(tid, 1u);
-  if (lane < MR && n < p.N) { epilogue(lane, n, red[lane * WG + tid - lane]); }
+  if (n < p.N) {
+    for (var m = lane; m < MR; m += LANES) { epilogue(m, n, red[m * WG + tid - lane]); }
+  }
 }
 
 fn store_gated(n: u32, tid: u32) {
   let lane = tid % LANES;
-  if (lane < MR && n < p.N) {
-    let g = red[lane * WG + tid - lane];
-    let u = red[(MR + lane) * WG + tid - lane];
-    y[lane * p.N + n] = T(activate(g) * u);
+  if (n < p.N) {
+    for (var m = lane; m < MR; m += LANES) {
+      let g = red[m * WG + tid - lane];
+      let u = red[(MR + m) * WG + tid - lane];
+      y[m * p.N + n] = T(activate(g) * u);
+    }
   }
 }
 

@@ -89,16 +89,16 @@ fn search(tid: u32, base: u32, lo0: u32, hi0: u32, mass: bool, goal: f32, m: f32
       // Suffix sums: bins[b * WG] becomes F(lo + (b << s)).
       var f = bins[NB * WG];
       for (var b = NB; b > 0u; b--) { f += bins[(b - 1u) * WG]; bins[(b - 1u) * WG] = f; }
-      var target = sh_f[0];
-      if (first) { target = select(goal, goal * bins[0], mass); }
+      var goal_w = sh_f[0];
+      if (first) { goal_w = select(goal, goal * bins[0], mass); }
       var best = 0u;
       for (var b = 1u; b < NB; b++) {
-        if ((b << s) <= range && bins[b * WG] >= target) { best = b; }
+        if ((b << s) <= range && bins[b * WG] >= goal_w) { best = b; }
       }
       let c = lo + (best << s);
       sh_u[0] = c;
       sh_u[1] = c + min((1u << s) - 1u, hi - c);
-      sh_f[0] = target;
+      sh_f[0] = goal_w;
     }
     first = false;
     lo = workgroupUniformLoad(&sh_u[0]);
@@ -155,7 +155,7 @@ fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) ti
   if (p.topK > 0u && p.topK < V) { t = search(tid, base, klow, kmax, false, f32(p.topK), m); }
   if (p.topP < 1.0) { t = search(tid, base, t, kmax, true, p.topP, m); }
 
-  // Draw: chunk sums in index order, then the owner of the target walks its chunk.
+  // Draw: chunk sums in index order, then the owner of the goal_w walks its chunk.
   let chunk = (V + WG - 1u) / WG;
   let start = min(tid * chunk, V);
   let end = min(start + chunk, V);
@@ -169,8 +169,8 @@ fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) ti
   if (tid == 0u) {
     var total = 0.0;
     for (var i = 0u; i < WG; i++) { total += red_f[i]; }
-    let target = uniform01(p.seed, p.step, row) * total;
-    // First chunk whose running sum passes the target; the last non-empty chunk if rounding left none.
+    let goal_w = uniform01(p.seed, p.step, row) * total;
+    // First chunk whose running sum passes the goal_w; the last non-empty chunk if rounding left none.
     var acc = 0.0;
     var owner = 0u;
     var prefix = 0.0;
@@ -180,17 +180,17 @@ fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) ti
       if (si > 0.0 && !found) {
         owner = i;
         prefix = acc;
-        found = acc + si > target;
+        found = acc + si > goal_w;
       }
       acc += si;
     }
     sh_u[0] = owner;
     sh_f[0] = prefix;
-    sh_f[1] = target;
+    sh_f[1] = goal_w;
   }
   workgroupBarrier();
   if (tid == sh_u[0]) {
-    let target = sh_f[1];
+    let goal_w = sh_f[1];
     var acc = sh_f[0];
     var pick = NONE;
     var last = start;
@@ -199,7 +199,7 @@ fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) ti
       if (key_of(v) >= t) {
         acc += weight(v, m);
         last = c;
-        if (acc > target) { pick = c; break; }
+        if (acc > goal_w) { pick = c; break; }
       }
     }
     ids[row] = select(pick, last, pick == NONE);

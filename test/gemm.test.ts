@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { LimitError, ShapeError, reflectLayout, shaderSource, specializationHeader, type DType, type Gpu } from '../src/gpu/index.js';
-import { chooseGemmPath, hasSubgroupMatrixF16, linear, type Activation, type GemmPath } from '../src/kernels/gemm.js';
+import { LimitError, ShapeError, reflectLayout, specializationHeader, type Gpu } from '../src/gpu/index.js';
+import { shaderSource } from '../src/gpu/shader-source.js';
+import { SGM_DIAGNOSTIC, chooseGemmPath, hasSubgroupMatrixF16, linear, type Activation, type GemmPath } from '../src/kernels/gemm.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';
 import { erfRef, linearRef } from './ref/gemm.js';
 
@@ -136,7 +137,10 @@ describe('linear: reuse and errors', () => {
 describe('linear: subgroup-matrix path', () => {
   it('WGSL reflects to the expected bindings', async () => {
     await gpu(); // registers the shader loader
-    const spec = { enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'] as const, aliases: { T: 'f16', T4: 'vec4<f16>' } };
+    const spec = {
+      enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'] as const, diagnostics: [SGM_DIAGNOSTIC],
+      aliases: { T: 'f16', T4: 'vec4<f16>' },
+    };
     const layout = reflectLayout(specializationHeader(spec) + shaderSource('gemm_subgroup_matrix.wgsl'), 'gemm_sgm', spec.aliases);
     expect(layout.storage.map((b) => b.name)).toEqual(['y', 'bias', 'residual', 'x4', 'w4']);
     expect([...layout.uniform!.members.keys()]).toEqual(['M', 'N', 'K', '_pad']);
@@ -160,6 +164,3 @@ describe('linear: subgroup-matrix path', () => {
     }
   });
 });
-
-// Keep the DType import used for readers of Case.
-export type { DType };

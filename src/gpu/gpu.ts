@@ -135,6 +135,11 @@ export class Gpu {
       let src = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset + off, n);
       if (n % 4) { // writeBuffer sizes are multiples of 4: pad the tail through a small copy
         len = Math.ceil(n / 4) * 4;
+        // The padding must land in the buffer's slack, never on a neighbouring tensor of a view.
+        const end = t.offset + elemOffset * elemBytes + off + len;
+        if (end > t.offset + Math.ceil(tensorBytes(t) / 4) * 4 || (t.offset !== 0 && end > t.offset + tensorBytes(t))) {
+          throw new ShapeError(`write into ${shapeStr(t)} ends mid-word at a view boundary; write whole 4-byte words`);
+        }
         const padded = new Uint8Array(len);
         padded.set(src);
         src = padded;

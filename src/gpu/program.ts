@@ -13,6 +13,8 @@ export interface Specialization {
   /** Entry point, when one WGSL file holds variants with different bindings (default: the def's). */
   entry?: string;
   enables?: readonly WgslEnable[];
+  /** Module-level `diagnostic(...)` directives, e.g. `off, chromium.subgroup_matrix_uniformity` (emitted before the aliases). */
+  diagnostics?: readonly string[];
   /** Type aliases prepended to the WGSL (`alias T = f16;`): the only textual substitution. */
   aliases?: Readonly<Record<string, string>>;
   /** Values for the WGSL file's `override` constants (tile and workgroup sizes, epilogue switches). */
@@ -64,6 +66,7 @@ export function stableKey(value: unknown): string {
 export function specializationHeader(spec: Specialization): string {
   const lines: string[] = [];
   for (const e of spec.enables ?? []) lines.push(`enable ${e};`);
+  for (const d of spec.diagnostics ?? []) lines.push(`diagnostic(${d});`);
   for (const [name, type] of Object.entries(spec.aliases ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
     lines.push(`alias ${name} = ${type};`);
   }
@@ -89,11 +92,22 @@ function elemTypeName(type: unknown, aliases: Readonly<Record<string, string>>):
   return aliases[fmt] ?? fmt;
 }
 
+/**
+ * The text wgsl_reflect sees: wgsl_reflect 1.6 cannot parse subgroup-matrix types
+ * (`subgroup_matrix_left<f16, 16, 16>`) or templated builtin calls (`subgroupMatrixLoad<T, row_major>(`);
+ * neither affects bindings, so they are reduced to `f32` and a plain call. Other code passes unchanged.
+ */
+export function reflectableSource(code: string): string {
+  return code
+    .replace(/subgroup_matrix_(?:left|right|result)<[^<>]*>/g, 'f32')
+    .replace(/\b(subgroupMatrix\w*)<[^<>()]*>\(/g, '$1(');
+}
+
 /** Reflect the bindings the entry point uses. Group 0 only; one uniform struct at most. */
 export function reflectLayout(code: string, entry: string, aliases: Readonly<Record<string, string>> = {}): ProgramLayout {
   let reflect: WgslReflect;
   try {
-    reflect = new WgslReflect(code);
+    reflect = new WgslReflect(reflectableSource(code));
   } catch (e) {
     throw new ShaderError(`WGSL parse failed (${entry}): ${(e as Error).message}`);
   }

@@ -123,12 +123,16 @@ function gemvShape(caps: Caps, K: number): { lanes: number; rpw: number } {
 
 // ---- subgroup matrix ------------------------------------------------------------------------------
 
+/** Load offsets are subgroup-uniform, not workgroup-uniform: the (workgroup-scoped) check is off. */
+export const SGM_DIAGNOSTIC = 'off, chromium.subgroup_matrix_uniformity';
+
 interface SgmCfg { sgSize: number; sgRows: number; sgCols: number; epi: Epilogue }
 
 const sgmProgram = defineProgram<SgmCfg>({
   name: 'gemm_sgm', file: 'gemm_subgroup_matrix.wgsl', entry: 'gemm_sgm',
   specialize: (c) => ({
     enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
+    diagnostics: [SGM_DIAGNOSTIC],
     aliases: { T: 'f16', T4: 'vec4<f16>' },
     constants: { SG_SIZE: c.sgSize, SG_ROWS: c.sgRows, SG_COLS: c.sgCols, ...epilogueConstants(c.epi) },
   }),

@@ -1,7 +1,7 @@
 // The decoder's forward pass as lists of prepared kernel launches. A layer reads like the math:
 // pre-norm attention block, then pre-norm gated-GELU FFN block, each added to the residual stream.
 // The attention itself is a pluggable segment, so the orchestrator can run it on another device group.
-import { copyStep, type Dispatch, type Gpu, type Step, type Tensor } from '../gpu/index.js';
+import { copyStep, reshape, type Dispatch, type Gpu, type Step, type Tensor } from '../gpu/index.js';
 import { flashDecode, flashPrefill, type DecodePlan } from '../kernels/attention.js';
 import { embedding } from '../kernels/embedding.js';
 import { gatedLinear } from '../kernels/ffn.js';
@@ -27,7 +27,7 @@ export function preAttention(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepV
 /** x += attn·Woᵀ; xn = norm(x); x += (gelu(xn·Wgateᵀ) ⊙ xn·Wupᵀ)·Wdownᵀ. */
 export function postAttention(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepViews): Dispatch[] {
   return [
-    linear(gpu, { x: v.attn, w: w.wo, out: v.x, accumulate: true }),
+    linear(gpu, { x: reshape(v.attn, [v.attn.shape[0]!, c.nHeads * c.headDim]), w: w.wo, out: v.x, accumulate: true }),
     rmsnorm(gpu, { x: v.x, weight: w.ffnNorm, out: v.xn, eps: c.normEps }),
     gatedLinear(gpu, { x: v.xn, wGate: w.wGate, wUp: w.wUp, out: v.ffnH, act: c.act }),
     linear(gpu, { x: v.ffnH, w: w.wDown, out: v.x, accumulate: true }),

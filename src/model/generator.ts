@@ -24,6 +24,8 @@ export interface GenerateOptions {
   prefillChunk?: number;
   onToken?: (seq: number, token: number, step: number) => void;
   onPrefill?: (doneTokens: number, totalTokens: number) => void;
+  /** Read back the logits that chose each sequence's first token (fidelity checks). */
+  captureLogits?: boolean;
 }
 
 export interface GenerateResult {
@@ -37,6 +39,8 @@ export interface GenerateResult {
   tpotMs: number;
   tps: number;
   gpuBytes: number;
+  /** [batch][vocab] logits of the last prompt position, when captureLogits was set. */
+  firstLogits?: Float32Array[];
 }
 
 interface PrefillProgram { steps: Step[]; attn: PrefillAttention[]; }
@@ -165,6 +169,11 @@ export class Generator {
     gpu.submit(first);
     await this.collect(0, out, active, o, step);
     const tFirst = performance.now();
+    let firstLogits: Float32Array[] | undefined;
+    if (o.captureLogits) {
+      const all = await gpu.read(s.logits) as Float32Array;
+      firstLogits = prompts.map((_, b) => all.slice(b * cfg.vocab, (b + 1) * cfg.vocab));
+    }
 
     // scheduled[b]: tokens of b produced or in flight. A step is submitted while any sequence wants more.
     const scheduled = out.map((t) => t.length);
@@ -204,6 +213,7 @@ export class Generator {
       tpotMs: decodeMs / Math.max(1, outputTokens - B),
       tps: (inputTokens + outputTokens) / (totalMs / 1000),
       gpuBytes: gpu.liveBytes,
+      firstLogits,
     };
   }
 

@@ -72,6 +72,7 @@ export class HfTokenizer implements Tokenizer {
   readonly eosId?: number;
   readonly bosId?: number;
   private readonly impl: HfTokenizerImpl;
+  private readonly cleanUpSpaces: boolean;
 
   constructor(tokenizerJson: object, tokenizerConfig: Record<string, unknown> = {}, private readonly opts: HfTokenizerOptions = {}) {
     try {
@@ -79,6 +80,9 @@ export class HfTokenizer implements Tokenizer {
     } catch (e) {
       throw new TokenizerError(`tokenizer.json could not be loaded: ${(e as Error).message}`);
     }
+    // The library defaults to transformers' old "clean up" (' .' → '.'), which is not what tokenizer.json
+    // decodes to and breaks round trips; honour the config, default off as current transformers does.
+    this.cleanUpSpaces = tokenizerConfig.clean_up_tokenization_spaces === true;
     let max = -1;
     for (const id of this.impl.get_vocab(true).values()) max = Math.max(max, id);
     this.vocabSize = max + 1;
@@ -106,7 +110,9 @@ export class HfTokenizer implements Tokenizer {
       if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) throw new TokenizerError(`token id ${id} out of range [0, ${this.vocabSize})`);
     }
     if (ids.length === 0) return ''; // the library refuses empty input
-    return this.impl.decode([...ids], { skip_special_tokens: this.opts.skipSpecialTokens ?? true });
+    return this.impl.decode([...ids], {
+      skip_special_tokens: this.opts.skipSpecialTokens ?? true, clean_up_tokenization_spaces: this.cleanUpSpaces,
+    });
   }
 
   /**

@@ -61,3 +61,50 @@ export function ropeQkvRef(qkv: ArrayLike<number>, positions: ArrayLike<number>,
   }
   return { q, k, v };
 }
+
+export interface SamplingRefParams { temperature: number; topK: number; topP: number }
+
+/**
+ * float64 sampling of one row: greedy argmax (lowest index on ties) for temperature 0 / topK 1; otherwise
+ * p = softmax(l / T), keep logits >= the k-th largest, then the smallest nucleus by probability whose mass
+ * >= topP (every logit tied with its smallest member kept), renormalise, and pick the first index whose
+ * cumulative probability exceeds u. `pSlack` / `uSlack` shift topP and u (to probe boundary ambiguity).
+ */
+export function sampleRowRef(l: ArrayLike<number>, p: SamplingRefParams, u: number, pSlack = 0, uSlack = 0): { token: number; kept: number[] } {
+  const V = l.length;
+  let imax = 0;
+  for (let i = 1; i < V; i++) if (l[i]! > l[imax]!) imax = i;
+  if (p.temperature === 0 || p.topK === 1 || V === 1) return { token: imax, kept: [imax] };
+  const m = l[imax]!;
+  const w = Array.from(l, (v) => Math.exp((v - m) / p.temperature));
+  const desc = Array.from(l).sort((a, b) => b - a);
+  let t = -Infinity;
+  if (p.topK > 0 && p.topK < V) t = desc[p.topK - 1]!;
+  if (p.topP < 1) {
+    let total = 0;
+    for (let i = 0; i < V; i++) if (l[i]! >= t) total += w[i]!;
+    const target = (p.topP + pSlack) * total;
+    let mass = 0;
+    for (let j = 0; j < V && desc[j]! >= t; j++) {
+      // Groups of equal logits enter together.
+      const v = desc[j]!;
+      if (j > 0 && desc[j - 1] === v) continue;
+      for (let i = 0; i < V; i++) if (l[i] === v) mass += w[i]!;
+      if (mass >= target) { t = v; break; }
+    }
+  }
+  const kept: number[] = [];
+  let z = 0;
+  for (let i = 0; i < V; i++) if (l[i]! >= t) { kept.push(i); z += w[i]!; }
+  const target = (u + uSlack) * z;
+  let acc = 0;
+  for (const i of kept) { acc += w[i]!; if (acc > target) return { token: i, kept }; }
+  return { token: kept[kept.length - 1]!, kept };
+}
+
+/** Tokens the GPU may legitimately return: the exact one, plus those reached when topP or u move by slack. */
+export function acceptedTokens(l: ArrayLike<number>, p: SamplingRefParams, u: number, slack = 1e-5): Set<number> {
+  const out = new Set<number>();
+  for (const ps of [0, -slack, slack]) for (const us of [0, -slack, slack]) out.add(sampleRowRef(l, p, u, ps, us).token);
+  return out;
+}

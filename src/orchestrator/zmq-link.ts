@@ -1,0 +1,197 @@
+// RankLink over ZeroMQ: the lead holds a DEALER per rank, each rank process serves a ROUTER. Requests carry
+// ids, so several can be in flight and replies may come back in any order. A dead peer shows up as a
+// ZeroMQ `disconnect` event (TCP/IPC close, or missed ZMTP heartbeats) and fails what is waiting on it.
+import { Dealer, Router } from 'zeromq';
+import {
+  decodeHeaderObject, decodeMessage, encodeMessage, FrameError, PROTOCOL_VERSION, REPLY_KIND,
+  type DecodeLimits, type RequestMsg, type TensorFrame,
+} from './messages.js';
+import {
+  checkReply, DEFAULT_TIMEOUT_MS, errorMessage, idCounter, RankDeadError, RankTimeoutError, withTimeout,
+  type RankHandler, type RankLink, type Reply,
+} from './link.js';
+
+export interface ConnectOptions {
+  name?: string;
+  /** How long the first ping may take before the rank counts as absent (default 10 s). */
+  connectTimeoutMs?: number;
+  /** Default per-request timeout (default 60 s). */
+  defaultTimeoutMs?: number;
+  /** ZMTP heartbeat period; a peer silent for 5 periods counts as dead (default 1 s; 0 = off). */
+  heartbeatMs?: number;
+  limits?: DecodeLimits;
+}
+
+const heartbeat = (ms: number) => (ms > 0 ? { heartbeatInterval: ms, heartbeatTimeout: 5 * ms, heartbeatTimeToLive: 5 * ms } : {});
+
+/** A one-at-a-time send queue: zeromq.js rejects a send while another is still blocked on the same socket. */
+function sender(sock: Dealer | Router): (parts: Buffer[]) => Promise<void> {
+  let tail: Promise<void> = Promise.resolve();
+  return (parts) => {
+    const sent = tail.then(() => sock.send(parts));
+    tail = sent.catch(() => {});
+    return sent;
+  };
+}
+
+/** Connects to a rank served by serveRank and checks it answers a ping within connectTimeoutMs. */
+export async function connectRank(endpoint: string, opts: ConnectOptions = {}): Promise<RankLink> {
+  const name = opts.name ?? endpoint;
+  const sock = new Dealer({ linger: 0, reconnectInterval: 100, ...heartbeat(opts.heartbeatMs ?? 1000) });
+  const send = sender(sock);
+  const nextId = idCounter();
+  const pending = new Map<number, { req: RequestMsg; resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  let closed = false;
+  let everConnected = false;
+  let connected = false;
+
+  const failAll = (why: string) => {
+    for (const p of pending.values()) p.reject(new RankDeadError(`${name}: ${p.req.kind} #${p.req.id}: ${why}`));
+    pending.clear();
+  };
+  sock.events.on('connect', () => { connected = everConnected = true; });
+  sock.events.on('disconnect', () => { connected = false; failAll(`peer at ${endpoint} disconnected`); });
+
+  const receiving = (async () => {
+    try {
+      for await (const parts of sock) {
+        let reply: Reply;
+        try {
+          reply = decodeMessage(parts, opts.limits);
+        } catch (e) {
+          // A malformed reply fails its request when the id can be read; otherwise it is dropped.
+          let id: unknown;
+          try { id = decodeHeaderObject(parts[0] ?? Buffer.alloc(0), opts.limits).id; } catch { /* unreadable */ }
+          const p = typeof id === 'number' ? pending.get(id) : undefined;
+          if (p) { pending.delete(p.req.id); p.reject(e as Error); }
+          continue;
+        }
+        const p = pending.get(reply.header.id);
+        if (!p) continue; // late reply to a timed-out request
+        pending.delete(p.req.id);
+        try { p.resolve(checkReply(name, p.req, reply)); } catch (e) { p.reject(e as Error); }
+      }
+    } catch (e) {
+      if (!closed) failAll(`receive failed: ${errorMessage(e)}`);
+    }
+  })();
+
+  sock.connect(endpoint);
+
+  const link: RankLink = {
+    name,
+    async request(header, tensors: TensorFrame[] = [], timeoutMs = opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS) {
+      if (closed) throw new RankDeadError(`${name}: link is closed`);
+      if (everConnected && !connected) throw new RankDeadError(`${name}: peer at ${endpoint} is disconnected`);
+      const id = nextId();
+      const parts = encodeMessage({ ...header, v: PROTOCOL_VERSION, id }, tensors);
+      const req = { ...header, v: PROTOCOL_VERSION, id } as RequestMsg;
+      if (!(req.kind in REPLY_KIND)) throw new FrameError(`${name}: "${req.kind}" is a reply kind, not a request`);
+      const answered = new Promise<Reply>((resolve, reject) => pending.set(id, { req, resolve, reject }));
+      send(parts).catch((e) => {
+        const p = pending.get(id);
+        if (p) { pending.delete(id); p.reject(new RankDeadError(`${name}: send failed: ${errorMessage(e)}`)); }
+      });
+      try {
+        return await withTimeout(answered, timeoutMs, () => `${name}: ${req.kind} #${id}`);
+      } finally {
+        pending.delete(id); // a timed-out id's late reply finds nothing and is dropped
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      failAll('link closed');
+      sock.close();
+      await receiving;
+    },
+  };
+
+  try {
+    await link.request({ kind: 'ping' }, [], opts.connectTimeoutMs ?? 10_000);
+  } catch (e) {
+    await link.close();
+    if (e instanceof RankTimeoutError || e instanceof RankDeadError) {
+      throw new RankDeadError(`${name}: no rank answering at ${endpoint} (${(e as Error).message})`);
+    }
+    throw e;
+  }
+  return link;
+}
+
+export interface ServeOptions {
+  /** Called for a request that could not be answered (malformed beyond recovering its id, send failure). */
+  onError?: (e: Error) => void;
+  heartbeatMs?: number;
+  limits?: DecodeLimits;
+}
+
+/**
+ * Serves `handler` on a ROUTER socket. Handlers start in arrival order and may overlap (a rank that must run
+ * requests one at a time serializes inside its handler). A malformed request gets an `error` reply when its id
+ * can be read, else it is dropped and reported to onError; the server keeps serving either way.
+ */
+export async function serveRank(endpoint: string, handler: RankHandler, opts: ServeOptions = {}): Promise<{ endpoint: string; close(): Promise<void> }> {
+  const sock = new Router({ linger: 0, ...heartbeat(opts.heartbeatMs ?? 1000) });
+  await sock.bind(endpoint);
+  const actual = sock.lastEndpoint ?? endpoint;
+  const send = sender(sock);
+  const report = (e: unknown) => opts.onError?.(e instanceof Error ? e : new Error(String(e)));
+  let closed = false;
+
+  const reply = (rid: Buffer, id: number, header: object, tensors: TensorFrame[] = []) => {
+    let parts: Buffer[];
+    try {
+      parts = encodeMessage({ ...header, v: PROTOCOL_VERSION, id }, tensors);
+    } catch (e) {
+      report(e);
+      parts = encodeMessage({ kind: 'error', v: PROTOCOL_VERSION, id, message: `rank produced an invalid reply: ${errorMessage(e)}` });
+    }
+    send([rid, ...parts]).catch((e) => { if (!closed) report(e); });
+  };
+
+  const serve = async (rid: Buffer, parts: Buffer[]) => {
+    let req: RequestMsg, tensors: TensorFrame[];
+    try {
+      const m = decodeMessage(parts, opts.limits);
+      if (!(m.header.kind in REPLY_KIND)) throw new FrameError(`"${m.header.kind}" is a reply kind, not a request`);
+      req = m.header as RequestMsg;
+      tensors = m.tensors;
+    } catch (e) {
+      let id: unknown;
+      try { id = decodeHeaderObject(parts[0] ?? Buffer.alloc(0), opts.limits).id; } catch { /* unreadable */ }
+      if (typeof id === 'number' && Number.isInteger(id) && id >= 0 && id <= 0xffffffff) {
+        reply(rid, id, { kind: 'error', message: `malformed request: ${errorMessage(e)}` });
+      } else {
+        report(e);
+      }
+      return;
+    }
+    try {
+      const out = await handler(req, tensors);
+      reply(rid, req.id, out.header, out.tensors);
+    } catch (e) {
+      reply(rid, req.id, { kind: 'error', message: errorMessage(e) });
+    }
+  };
+
+  const serving = (async () => {
+    try {
+      for await (const [rid, ...parts] of sock) {
+        if (rid) void serve(rid, parts);
+      }
+    } catch (e) {
+      if (!closed) report(e);
+    }
+  })();
+
+  return {
+    endpoint: actual,
+    async close() {
+      if (closed) return;
+      closed = true;
+      sock.close();
+      await serving;
+    },
+  };
+}

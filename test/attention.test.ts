@@ -1,0 +1,378 @@
+// Flash attention on the real device against float64 references: causal prefill (cached prefix, GQA,
+// pool-rank KV blocks), split-KV decode with ragged lengths, and the exact (O, LSE) merge.
+import { describe, expect, it } from 'vitest';
+import { LimitError, ShapeError, type DType, type Gpu, type Tensor } from '../src/gpu/index.js';
+import {
+  flashDecode, flashPrefill, mergeAttention, prefillTiles, type PrefillArgs, type PrefillTiles,
+} from '../src/kernels/attention.js';
+import { download, expectClose, poisoned, randomArray, rng, upload, useGpu, type Rng } from './helpers.js';
+import { attentionRef, decodeRef, mergeRef } from './ref/attention.js';
+
+const gpu = useGpu();
+const DTYPES = ['f32', 'f16'] as const;
+
+/** LSE: -inf exactly where the reference has no keys, else |err| ≤ 1e-4·(1 + |ref|) (f32 statistics for both dtypes). */
+function expectLse(out: Float64Array, ref: Float64Array, what: string): void {
+  for (let i = 0; i < ref.length; i++) {
+    const o = out[i]!, r = ref[i]!;
+    const ok = r === -Infinity ? o === -Infinity : Math.abs(o - r) <= 1e-4 * (1 + Math.abs(r));
+    if (!ok) throw new Error(`${what}: lse[${i}] = ${o}, want ${r}`);
+  }
+}
+
+/** Rows with no visible key must be exactly 0 (expectClose alone would accept tiny values). */
+function expectZeroRows(out: Float64Array, lseRef: Float64Array, d: number, what: string): void {
+  lseRef.forEach((l, r) => {
+    if (l !== -Infinity) return;
+    for (let c = 0; c < d; c++) if (out[r * d + c] !== 0) throw new Error(`${what}: empty row ${r} has out[${c}] = ${out[r * d + c]}`);
+  });
+}
+
+interface Cache { k: Float64Array; v: Float64Array; kt: Tensor; vt: Tensor }
+
+/** Random K/V cache [slots, nKv, cap, d]; entries at or past `valid[slot]` are NaN (must never be read). */
+function makeCache(g: Gpu, r: Rng, dtype: DType, slots: number, nKv: number, cap: number, d: number, valid: readonly number[]): Cache {
+  const n = slots * nKv * cap * d;
+  const k = randomArray(r, n, dtype), v = randomArray(r, n, dtype);
+  for (let s = 0; s < slots; s++) for (let h = 0; h < nKv; h++) {
+    for (let j = valid[s] ?? cap; j < cap; j++) {
+      const o = ((s * nKv + h) * cap + j) * d;
+      k.fill(NaN, o, o + d);
+      v.fill(NaN, o, o + d);
+    }
+  }
+  return { k, v, kt: upload(g, k, [slots, nKv, cap, d], dtype, 'k'), vt: upload(g, v, [slots, nKv, cap, d], dtype, 'v') };
+}
+
+interface PrefillCase {
+  T: number; nHeads: number; nKv: number; d: number; qPos0: number; kvBase: number; kvLen: number; cap: number;
+  slots?: number; slot?: number; causal?: boolean; scale?: number; what: string;
+}
+
+const PREFILL: PrefillCase[] = [
+  { T: 1, nHeads: 4, nKv: 2, d: 64, qPos0: 0, kvBase: 0, kvLen: 1, cap: 8, what: 'single token' },
+  { T: 7, nHeads: 4, nKv: 1, d: 128, qPos0: 5, kvBase: 0, kvLen: 12, cap: 16, slots: 2, slot: 1, what: 'cached prefix, MQA' },
+  { T: 64, nHeads: 4, nKv: 2, d: 64, qPos0: 0, kvBase: 0, kvLen: 64, cap: 70, what: 'one full block' },
+  { T: 100, nHeads: 4, nKv: 1, d: 128, qPos0: 37, kvBase: 0, kvLen: 137, cap: 140, slots: 3, slot: 2, what: 'ragged, prefix' },
+  { T: 257, nHeads: 4, nKv: 2, d: 64, qPos0: 3, kvBase: 0, kvLen: 260, cap: 261, what: 'prime-ish T' },
+  { T: 19, nHeads: 2, nKv: 1, d: 36, qPos0: 0, kvBase: 0, kvLen: 23, cap: 23, causal: false, what: 'non-causal, D=36' },
+  { T: 40, nHeads: 2, nKv: 2, d: 64, qPos0: 10, kvBase: 30, kvLen: 25, cap: 32, what: 'KV block of a pool rank (early rows see nothing)' },
+  { T: 9, nHeads: 2, nKv: 2, d: 256, qPos0: 4, kvBase: 0, kvLen: 13, cap: 13, what: 'D=256' },
+  { T: 33, nHeads: 6, nKv: 3, d: 64, qPos0: 0, kvBase: 0, kvLen: 33, cap: 40, scale: 2, what: 'peaked softmax (scale 2)' },
+  { T: 5, nHeads: 2, nKv: 1, d: 64, qPos0: 0, kvBase: 0, kvLen: 0, cap: 4, what: 'empty cache' },
+];
+
+async function runPrefill(g: Gpu, c: PrefillCase, dtype: 'f32' | 'f16', tiles?: PrefillTiles): Promise<void> {
+  const r = rng();
+  const slots = c.slots ?? 1, slot = c.slot ?? 0;
+  const valid = Array.from({ length: slots }, (_, s) => (s === slot ? c.kvLen : c.cap));
+  const q = randomArray(r, c.T * c.nHeads * c.d, dtype);
+  const cache = makeCache(g, r, dtype, slots, c.nKv, c.cap, c.d, valid);
+  const qt = upload(g, q, [c.T, c.nHeads, c.d], dtype, 'q');
+  const out = poisoned(g, [c.T, c.nHeads, c.d], dtype), lse = poisoned(g, [c.T, c.nHeads], 'f32', 'lse');
+  const scale = c.scale ?? 1 / Math.sqrt(c.d);
+  await g.run([flashPrefill(g, {
+    q: qt, out, lse, kCache: cache.kt, vCache: cache.vt, slot, qPos0: c.qPos0, kvBase: c.kvBase, kvLen: c.kvLen,
+    causal: c.causal, scale: c.scale, tiles,
+  })]);
+  const ref = attentionRef(q, cache.k, cache.v, { ...c, slots, slot, causal: c.causal ?? true, scale });
+  const what = `prefill ${c.what} T=${c.T} tiles=${JSON.stringify(tiles ?? prefillTiles(g.caps, dtype, c.d))} seed=${r.seed}`;
+  const o = await download(g, out);
+  if (ref.out.some((x) => x !== 0)) expectClose(o, ref.out, dtype, what);
+  expectZeroRows(o, ref.lse, c.d, what);
+  expectLse(await download(g, lse), ref.lse, what);
+  g.release(qt, out, lse, cache.kt, cache.vt);
+}
+
+describe('flashPrefill', () => {
+  for (const dtype of DTYPES) {
+    for (const c of PREFILL) {
+      it(`${dtype} ${c.what}: T=${c.T} H=${c.nHeads}/${c.nKv} D=${c.d} qPos0=${c.qPos0} kvBase=${c.kvBase} kvLen=${c.kvLen}`, async () => {
+        await runPrefill(await gpu(), c, dtype);
+      });
+    }
+
+    it(`${dtype} every tile config that fits this device`, async () => {
+      const g = await gpu();
+      const c: PrefillCase = { T: 70, nHeads: 2, nKv: 1, d: 64, qPos0: 9, kvBase: 0, kvLen: 79, cap: 80, what: 'tiles' };
+      const all: PrefillTiles[] = [{ br: 64, bc: 64 }, { br: 64, bc: 32 }, { br: 32, bc: 32 }, { br: 32, bc: 16 }, { br: 16, bc: 16 }, { br: 8, bc: 16 }, { br: 4, bc: 16 }];
+      const ran: string[] = [];
+      for (const tiles of all) {
+        try {
+          await runPrefill(g, c, dtype, tiles);
+          ran.push(`${tiles.br}x${tiles.bc}`);
+        } catch (e) {
+          if (!(e instanceof LimitError)) throw e; // too big for this device's workgroup storage
+        }
+      }
+      console.info(`[attention] ${dtype} prefill tiles checked: ${ran.join(', ')}`);
+      expect(ran.length).toBeGreaterThanOrEqual(4);
+    });
+  }
+
+  it('f32 dispatch.set: the same dispatch re-run at a later chunk (qPos0, kvLen)', async () => {
+    const g = await gpu();
+    const r = rng();
+    const T = 12, nHeads = 2, nKv = 1, d = 64, cap = 40;
+    const cache = makeCache(g, r, 'f32', 1, nKv, cap, d, [cap]);
+    const q = randomArray(r, T * nHeads * d);
+    const qt = upload(g, q, [T, nHeads, d], 'f32');
+    const out = poisoned(g, [T, nHeads, d], 'f32');
+    const disp = flashPrefill(g, { q: qt, out, kCache: cache.kt, vCache: cache.vt, slot: 0, qPos0: 0, kvBase: 0, kvLen: T });
+    await g.run([disp]);
+    const base = { T, nHeads, nKv, d, slots: 1, capacity: cap, slot: 0, kvBase: 0, causal: true, scale: 1 / 8 };
+    expectClose(await download(g, out), attentionRef(q, cache.k, cache.v, { ...base, qPos0: 0, kvLen: T }).out, 'f32', `chunk 0 seed=${r.seed}`);
+    disp.set({ qPos0: 25, kvLen: 25 + T });
+    await g.run([disp]);
+    expectClose(await download(g, out), attentionRef(q, cache.k, cache.v, { ...base, qPos0: 25, kvLen: 25 + T }).out, 'f32', `chunk at 25 seed=${r.seed}`);
+    disp.release();
+    g.release(qt, out, cache.kt, cache.vt);
+  });
+
+  for (const dtype of DTYPES) {
+    it(`${dtype} KV range split over separate caches (kvBase) and merged equals the unsplit result`, async () => {
+      const g = await gpu();
+      const r = rng();
+      const T = 50, nHeads = 4, nKv = 2, d = 64, qPos0 = 30, total = 80;
+      const blocks = [[0, 33], [33, 61], [61, 80]] as const; // [kvBase, end): rows t < 31 see nothing of the last
+      const P = blocks.length;
+      const q = randomArray(r, T * nHeads * d, dtype);
+      const qt = upload(g, q, [T, nHeads, d], dtype, 'q');
+      const full = makeCache(g, r, dtype, 1, nKv, total, d, [total]);
+      const pO = new Float64Array(T * nHeads * P * d), pL = new Float64Array(T * nHeads * P);
+      for (const [i, [base, end]] of blocks.entries()) {
+        // The block's own cache: positions [base, end) of the full one, capacity with spare room.
+        const len = end - base, cap = len + 3;
+        const k = new Float64Array(nKv * cap * d).fill(NaN), v = new Float64Array(nKv * cap * d).fill(NaN);
+        for (let h = 0; h < nKv; h++) {
+          k.set(full.k.subarray((h * total + base) * d, (h * total + end) * d), h * cap * d);
+          v.set(full.v.subarray((h * total + base) * d, (h * total + end) * d), h * cap * d);
+        }
+        const kt = upload(g, k, [1, nKv, cap, d], dtype), vt = upload(g, v, [1, nKv, cap, d], dtype);
+        const out = poisoned(g, [T, nHeads, d], dtype), lse = poisoned(g, [T, nHeads], 'f32');
+        await g.run([flashPrefill(g, { q: qt, out, lse, kCache: kt, vCache: vt, slot: 0, qPos0, kvBase: base, kvLen: len })]);
+        const o = await download(g, out), l = await download(g, lse);
+        for (let row = 0; row < T * nHeads; row++) {
+          pL[row * P + i] = l[row]!;
+          pO.set(o.subarray(row * d, (row + 1) * d), (row * P + i) * d);
+        }
+        g.release(kt, vt, out, lse);
+      }
+      const pOt = upload(g, pO, [T, nHeads, P, d], 'f32'), pLt = upload(g, pL, [T, nHeads, P], 'f32');
+      const out = poisoned(g, [T, nHeads, d], dtype), lse = poisoned(g, [T, nHeads], 'f32');
+      await g.run([mergeAttention(g, { partialO: pOt, partialLse: pLt, out, lse })]);
+      const ref = attentionRef(q, full.k, full.v, { T, nHeads, nKv, d, slots: 1, capacity: total, slot: 0, qPos0, kvBase: 0, kvLen: total, causal: true, scale: 1 / 8 });
+      const what = `split prefill merged seed=${r.seed}`;
+      expectClose(await download(g, out), ref.out, dtype, what);
+      expectLse(await download(g, lse), ref.lse, what);
+      // Against the unsplit kernel too (the pool must match a single device).
+      const one = poisoned(g, [T, nHeads, d], dtype);
+      await g.run([flashPrefill(g, { q: qt, out: one, kCache: full.kt, vCache: full.vt, slot: 0, qPos0, kvBase: 0, kvLen: total })]);
+      expectClose(await download(g, out), await download(g, one), dtype, `${what} vs unsplit`);
+      g.release(qt, full.kt, full.vt, pOt, pLt, out, lse, one);
+    });
+  }
+});
+
+interface DecodeCase { lengths: number[]; cap: number; nHeads: number; nKv: number; d: number; maxSplits?: number; minChunk?: number; what: string }
+
+const DECODE: DecodeCase[] = [
+  { lengths: [0, 1, 17, 200, 129], cap: 200, nHeads: 4, nKv: 2, d: 64, maxSplits: 16, minChunk: 8, what: 'ragged, many splits' },
+  { lengths: [1, 45, 96], cap: 100, nHeads: 8, nKv: 1, d: 128, what: 'MQA (8 heads per workgroup), default splits' },
+  { lengths: [33, 7], cap: 40, nHeads: 6, nKv: 2, d: 36, maxSplits: 5, minChunk: 1, what: 'group of 3, D=36' },
+  { lengths: [50, 0], cap: 64, nHeads: 16, nKv: 1, d: 8, maxSplits: 7, minChunk: 3, what: 'group of 16 (two workgroups per kv head), D=8' },
+  { lengths: [300], cap: 300, nHeads: 2, nKv: 2, d: 128, maxSplits: 1, what: 'one split, long' },
+];
+
+describe('flashDecode', () => {
+  for (const dtype of DTYPES) {
+    for (const c of DECODE) {
+      it(`${dtype} ${c.what}: lengths=[${c.lengths}] H=${c.nHeads}/${c.nKv} D=${c.d}`, async () => {
+        const g = await gpu();
+        const r = rng();
+        const B = c.lengths.length;
+        const q = randomArray(r, B * c.nHeads * c.d, dtype);
+        const cache = makeCache(g, r, dtype, B, c.nKv, c.cap, c.d, c.lengths);
+        const qt = upload(g, q, [B, c.nHeads, c.d], dtype, 'q');
+        const lt = upload(g, c.lengths, [B], 'u32', 'lengths');
+        const out = poisoned(g, [B, c.nHeads, c.d], dtype), lse = poisoned(g, [B, c.nHeads], 'f32');
+        const plan = flashDecode(g, { q: qt, out, lse, kCache: cache.kt, vCache: cache.vt, lengths: lt, maxSplits: c.maxSplits, minChunk: c.minChunk });
+        plan.update(Math.max(...c.lengths));
+        await g.run(plan.dispatches);
+        const splits = plan.dispatches[0]!.workgroups[0];
+        const ref = decodeRef(q, cache.k, cache.v, c.lengths, c.nHeads, c.nKv, c.d, c.cap, 1 / Math.sqrt(c.d));
+        const what = `decode ${c.what} (${splits} splits) seed=${r.seed}`;
+        const o = await download(g, out);
+        expectClose(o, ref.out, dtype, what);
+        expectZeroRows(o, ref.lse, c.d, what);
+        expectLse(await download(g, lse), ref.lse, what);
+        if (c.minChunk !== undefined && c.maxSplits !== undefined && c.maxSplits > 1) expect(splits).toBeGreaterThan(1);
+        plan.release();
+        g.release(qt, lt, out, lse, cache.kt, cache.vt);
+      });
+    }
+  }
+
+  it('f16 plan reused across steps: new lengths, update(maxLen) changes splits, no new buffers', async () => {
+    const g = await gpu();
+    const r = rng();
+    const B = 3, nHeads = 4, nKv = 2, d = 64, cap = 150, dtype = 'f16';
+    const cache = makeCache(g, r, dtype, B, nKv, cap, d, [cap, cap, cap]);
+    const q = randomArray(r, B * nHeads * d, dtype);
+    const qt = upload(g, q, [B, nHeads, d], dtype), lt = g.tensor([B], 'u32');
+    const out = poisoned(g, [B, nHeads, d], dtype);
+    const plan = flashDecode(g, { q: qt, out, kCache: cache.kt, vCache: cache.vt, lengths: lt, maxSplits: 8, minChunk: 4 });
+    const live = g.liveBuffers;
+    const seen = new Set<number>();
+    for (const lengths of [[5, 150, 77], [3, 0, 20], [1, 2, 3], [150, 149, 148]]) {
+      g.write(lt, Uint32Array.from(lengths));
+      plan.update(Math.max(...lengths));
+      seen.add(plan.dispatches[0]!.workgroups[0]);
+      await g.run(plan.dispatches);
+      const ref = decodeRef(q, cache.k, cache.v, lengths, nHeads, nKv, d, cap, 1 / 8);
+      expectClose(await download(g, out), ref.out, dtype, `step lengths=[${lengths}] seed=${r.seed}`);
+    }
+    expect(g.liveBuffers).toBe(live);
+    expect(seen.size).toBeGreaterThan(1);
+    plan.release();
+    g.release(qt, lt, out, cache.kt, cache.vt);
+  });
+
+  for (const dtype of DTYPES) {
+    it(`${dtype} decode over two separate caches, merged, equals one decode over the whole cache`, async () => {
+      const g = await gpu();
+      const r = rng();
+      const B = 4, nHeads = 4, nKv = 1, d = 64, cap = 90;
+      const lengths = [90, 30, 31, 0], cut = 31; // rank 0 holds positions [0, 31), rank 1 the rest
+      const lenA = lengths.map((l) => Math.min(l, cut)), lenB = lengths.map((l) => Math.max(0, l - cut));
+      const q = randomArray(r, B * nHeads * d, dtype);
+      const qt = upload(g, q, [B, nHeads, d], dtype);
+      const full = makeCache(g, r, dtype, B, nKv, cap, d, lengths);
+      const P = 2;
+      const pO = new Float64Array(B * nHeads * P * d), pL = new Float64Array(B * nHeads * P);
+      for (const [i, [lo, lens]] of ([[0, lenA], [cut, lenB]] as const).entries()) {
+        const part = cap - cut;
+        const k = new Float64Array(B * nKv * part * d).fill(NaN), v = new Float64Array(B * nKv * part * d).fill(NaN);
+        for (let b = 0; b < B; b++) {
+          const src = (b * cap + lo) * d, n = lens[b]! * d;
+          k.set(full.k.subarray(src, src + n), b * part * d);
+          v.set(full.v.subarray(src, src + n), b * part * d);
+        }
+        const kt = upload(g, k, [B, nKv, part, d], dtype), vt = upload(g, v, [B, nKv, part, d], dtype);
+        const lt = upload(g, lens, [B], 'u32');
+        const out = poisoned(g, [B, nHeads, d], dtype), lse = poisoned(g, [B, nHeads], 'f32');
+        const plan = flashDecode(g, { q: qt, out, lse, kCache: kt, vCache: vt, lengths: lt, maxSplits: 4, minChunk: 8 });
+        plan.update(Math.max(...lens));
+        await g.run(plan.dispatches);
+        const o = await download(g, out), l = await download(g, lse);
+        for (let row = 0; row < B * nHeads; row++) {
+          pL[row * P + i] = l[row]!;
+          pO.set(o.subarray(row * d, (row + 1) * d), (row * P + i) * d);
+        }
+        plan.release();
+        g.release(kt, vt, lt, out, lse);
+      }
+      const pOt = upload(g, pO, [B, nHeads, P, d], 'f32'), pLt = upload(g, pL, [B, nHeads, P], 'f32');
+      const out = poisoned(g, [B, nHeads, d], dtype), lse = poisoned(g, [B, nHeads], 'f32');
+      await g.run([mergeAttention(g, { partialO: pOt, partialLse: pLt, out, lse })]);
+      const ref = decodeRef(q, full.k, full.v, lengths, nHeads, nKv, d, cap, 1 / 8);
+      const what = `decode merged across caches seed=${r.seed}`;
+      const o = await download(g, out);
+      expectClose(o, ref.out, dtype, what);
+      expectZeroRows(o, ref.lse, d, what);
+      expectLse(await download(g, lse), ref.lse, what);
+      g.release(qt, full.kt, full.vt, pOt, pLt, out, lse);
+    });
+  }
+});
+
+describe('mergeAttention', () => {
+  for (const dtype of DTYPES) {
+    it(`${dtype} random partials with empty (-inf) ones, all-empty rows give 0 / -inf, no NaN`, async () => {
+      const g = await gpu();
+      const r = rng();
+      const B = 3, nHeads = 5, P = 7, d = 20, R = B * nHeads;
+      const pO = randomArray(r, R * P * d), pL = randomArray(r, R * P, 'f32', -30, 30);
+      for (let i = 0; i < R * P; i++) {
+        if (r.next() < 0.3) { pL[i] = -Infinity; pO.fill(0, i * d, (i + 1) * d); }
+      }
+      pL.fill(-Infinity, 2 * P, 3 * P); // row 2: every partial empty
+      pO.fill(0, 2 * P * d, 3 * P * d);
+      const pOt = upload(g, pO, [B, nHeads, P, d], 'f32'), pLt = upload(g, pL, [B, nHeads, P], 'f32');
+      const out = poisoned(g, [B, nHeads, d], dtype), lse = poisoned(g, [B, nHeads], 'f32');
+      await g.run([mergeAttention(g, { partialO: pOt, partialLse: pLt, out, lse })]);
+      const ref = mergeRef(pO, pL, R, P, d);
+      const o = await download(g, out);
+      expectClose(o, ref.out, dtype, `merge seed=${r.seed}`);
+      expectZeroRows(o, ref.lse, d, 'merge');
+      expectLse(await download(g, lse), ref.lse, `merge seed=${r.seed}`);
+      expect(ref.lse[2]).toBe(-Infinity);
+      g.release(pOt, pLt, out, lse);
+    });
+  }
+});
+
+describe('attention errors', () => {
+  it('rejects wrong shapes and dtypes with ShapeError', async () => {
+    const g = await gpu();
+    const t = (shape: number[], dtype: DType = 'f32') => g.tensor(shape, dtype, 'e');
+    const q = t([4, 4, 64]), out = t([4, 4, 64]), kc = t([2, 2, 16, 64]), vc = t([2, 2, 16, 64]);
+    const ok: PrefillArgs = { q, out, kCache: kc, vCache: vc, slot: 0, qPos0: 0, kvBase: 0, kvLen: 4 };
+    const bad: [Partial<PrefillArgs>, RegExp][] = [
+      [{ out: t([4, 4, 32]) }, /out must be \[4, 4, 64\]/],
+      [{ out: t([4, 4, 64], 'f16') }, /out must be f32/],
+      [{ kCache: t([2, 2, 16, 32]) }, /kCache head dim 32/],
+      [{ vCache: t([2, 2, 15, 64]) }, /vCache must be/],
+      [{ kCache: t([2, 3, 16, 64]), vCache: t([2, 3, 16, 64]) }, /multiple of nKvHeads 3/],
+      [{ q: t([4, 4, 62]), out: t([4, 4, 62]) }, /head dim must be a multiple of 4/],
+      [{ q: t([1, 1, 260]), out: t([1, 1, 260]) }, /head dim/],
+      [{ lse: t([4, 3]) }, /lse must be \[4, 4\]/],
+      [{ lse: t([4, 4], 'u32') }, /lse must be f32/],
+      [{ slot: 2 }, /slot = 2/],
+      [{ kvLen: 17 }, /kvLen = 17/],
+      [{ qPos0: -1 }, /qPos0/],
+      [{ out: q }, /must not alias/],
+      [{ q: t([4, 4, 64], 'u32') }, /f32 or f16/],
+    ];
+    for (const [patch, msg] of bad) {
+      expect(() => flashPrefill(g, { ...ok, ...patch }), msg.source).toThrow(ShapeError);
+      expect(() => flashPrefill(g, { ...ok, ...patch })).toThrow(msg);
+    }
+    flashPrefill(g, ok).release(); // the unpatched arguments are fine
+
+    const dq = t([2, 4, 64]), dout = t([2, 4, 64]), lengths = t([2], 'u32');
+    const dec = { q: dq, out: dout, kCache: kc, vCache: vc, lengths };
+    expect(() => flashDecode(g, { ...dec, lengths: t([2], 'i32') })).toThrow(/lengths must be u32/);
+    expect(() => flashDecode(g, { ...dec, lengths: t([3], 'u32') })).toThrow(/lengths must be \[2\]/);
+    expect(() => flashDecode(g, { ...dec, q: t([3, 4, 64]), out: t([3, 4, 64]) })).toThrow(/2 slots but q has 3 rows/);
+    expect(() => flashDecode(g, { ...dec, lse: t([2, 4], 'f16') })).toThrow(ShapeError);
+    expect(() => flashDecode(g, { ...dec, maxSplits: 0 })).toThrow(ShapeError);
+    const plan = flashDecode(g, dec);
+    expect(() => plan.update(17)).toThrow(ShapeError);
+    plan.release();
+
+    const po = t([2, 4, 3, 64]), pl = t([2, 4, 3]);
+    expect(() => mergeAttention(g, { partialO: po, partialLse: t([2, 4, 2]), out: dout })).toThrow(/partialLse must be \[2, 4, 3\]/);
+    expect(() => mergeAttention(g, { partialO: t([2, 4, 3, 64], 'f16'), partialLse: pl, out: dout })).toThrow(/partialO must be f32/);
+    expect(() => mergeAttention(g, { partialO: po, partialLse: pl, out: t([2, 4, 32]) })).toThrow(/out must be/);
+    expect(() => mergeAttention(g, { partialO: po, partialLse: pl, out: dout, lse: t([4, 2]) })).toThrow(ShapeError);
+  });
+
+  it('over-limit grids and tiles raise LimitError', async () => {
+    const g = await gpu();
+    const heads = g.caps.maxWorkgroupsPerDim + 1;
+    const q = g.tensor([1, heads, 4], 'f32'), out = g.tensor([1, heads, 4], 'f32');
+    const kc = g.tensor([1, 1, 4, 4], 'f32'), vc = g.tensor([1, 1, 4, 4], 'f32');
+    expect(() => flashPrefill(g, { q, out, kCache: kc, vCache: vc, slot: 0, qPos0: 0, kvBase: 0, kvLen: 4 })).toThrow(LimitError);
+    const B = g.caps.maxWorkgroupsPerDim + 1;
+    const dq = g.tensor([B, 1, 4], 'f32'), dout = g.tensor([B, 1, 4], 'f32');
+    const dk = g.tensor([B, 1, 2, 4], 'f32'), dv = g.tensor([B, 1, 2, 4], 'f32'), lengths = g.tensor([B], 'u32');
+    expect(() => flashDecode(g, { q: dq, out: dout, kCache: dk, vCache: dv, lengths, maxSplits: 1 })).toThrow(LimitError);
+    // Tiles larger than the device's workgroup storage (f32 D=256 needs > 64 KiB for 64×64).
+    const bq = g.tensor([8, 1, 256], 'f32'), bo = g.tensor([8, 1, 256], 'f32');
+    const bk = g.tensor([1, 1, 8, 256], 'f32'), bv = g.tensor([1, 1, 8, 256], 'f32');
+    expect(() => flashPrefill(g, { q: bq, out: bo, kCache: bk, vCache: bv, slot: 0, qPos0: 0, kvBase: 0, kvLen: 8, tiles: { br: 64, bc: 64 } })).toThrow(LimitError);
+    g.release(q, out, kc, vc, dq, dout, dk, dv, lengths, bq, bo, bk, bv);
+  });
+});
+

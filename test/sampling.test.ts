@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { LimitError, ShapeError, type Tensor } from '../src/gpu/index.js';
+import { sampler, samplingUniform, type SamplingParams } from '../src/kernels/sampling.js';
+import { download, poisoned, rng, upload, useGpu, type Rng } from './helpers.js';
+import { acceptedTokens, sampleRowRef } from './ref/misc.js';
+
+const gpu = useGpu();
+
+const PARAMS: Omit<SamplingParams, 'seed'>[] = [
+  { temperature: 0, topK: 0, topP: 1 },       // greedy
+  { temperature: 1, topK: 1, topP: 0.5 },     // greedy through topK = 1
+  { temperature: 1, topK: 0, topP: 1 },       // plain temperature sampling
+  { temperature: 0.7, topK: 5, topP: 1 },
+  { temperature: 1.3, topK: 0, topP: 0.9 },
+  { temperature: 0.8, topK: 40, topP: 0.6 },
+];
+
+/** Peaked, model-like logits; `ties` quantises them so equal logits are common. */
+function makeLogits(r: Rng, n: number, ties: boolean): Float64Array {
+  return Float64Array.from({ length: n }, () => {
+    const v = r.normal() * 3;
+    return Math.fround(ties ? Math.round(v * 2) / 2 : v);
+  });
+}
+
+describe('sampler', () => {
+  for (const [V, B] of [[1, 2], [7, 5], [1000, 3], [32000, 2]] as const) {
+    for (const ties of [false, true]) {
+      it(`V=${V} B=${B}${ties ? ' with tied logits' : ''}: exact tokens for every parameter set and step`, async () => {
+        const g = await gpu();
+        const r = rng();
+        const logits = makeLogits(r, B * V, ties);
+        const lt = upload(g, logits, [B, V], 'f32'), out = poisoned(g, [B], 'u32');
+        const seed = r.int(0, 2 ** 31);
+        const s = sampler(g, { logits: lt, out, params: { ...PARAMS[0]!, seed } });
+        let ambiguous = 0;
+        for (const params of PARAMS) {
+          s.setParams({ ...params, seed });
+          for (const step of [0, 1, 7 + r.int(0, 1000)]) {
+            s.setStep(step);
+            await g.run([s.dispatch]);
+            const got = await download(g, out);
+            for (let b = 0; b < B; b++) {
+              const row = logits.subarray(b * V, (b + 1) * V);
+              const u = samplingUniform(seed, step, b);
+              const ok = acceptedTokens(row, params, u);
+              if (ok.size > 1) ambiguous++;
+              expect(ok.has(got[b]!), `row ${b} step ${step} ${JSON.stringify(params)} u=${u} got ${got[b]} want ${[...ok]} seed=${r.seed}`).toBe(true);
+            }
+          }
+        }
+        if (ambiguous) console.info(`[sampling] V=${V}: ${ambiguous} draw(s) within 1e-5 of a boundary`);
+        g.release(lt, out);
+      });
+    }
+  }
+
+  it('distribution: frequencies match the probabilities; top-k and top-p never leave their sets', async () => {
+    const g = await gpu();
+    const r = rng();
+    const [V, B] = [7, 4096];
+    const row = makeLogits(r, V, false).map((v) => Math.fround(v / 2)); // flatter: every token has mass
+    const logits = new Float64Array(B * V);
+    for (let b = 0; b < B; b++) logits.set(row, b * V);
+    const lt = upload(g, logits, [B, V], 'f32'), out = poisoned(g, [B], 'u32');
+    const seed = r.int(0, 2 ** 31);
+    const s = sampler(g, { logits: lt, out, params: { temperature: 1, topK: 0, topP: 1, seed } });
+    const cases: Omit<SamplingParams, 'seed'>[] = [
+      { temperature: 1, topK: 0, topP: 1 }, { temperature: 0.5, topK: 3, topP: 1 }, { temperature: 1, topK: 0, topP: 0.6 },
+    ];
+    for (const params of cases) {
+      s.setParams({ ...params, seed });
+      const counts = new Array<number>(V).fill(0);
+      const steps = 2;
+      let previous: Float64Array | null = null;
+      for (let step = 0; step < steps; step++) {
+        s.setStep(step);
+        await g.run([s.dispatch]);
+        const got = await download(g, out);
+        for (const id of got) counts[id]!++;
+        if (previous) expect(got.some((v, i) => v !== previous![i]), 'a new step draws anew').toBe(true);
+        previous = got;
+      }
+      // Reference probabilities of the kept set (u-independent).
+      const { kept } = sampleRowRef(row, params, 0);
+      const w = kept.map((i) => Math.exp((row[i]! - Math.max(...row)) / params.temperature));
+      const z = w.reduce((a, b) => a + b, 0);
+      const n = B * steps;
+      for (let i = 0; i < V; i++) {
+        const k = kept.indexOf(i);
+        const pr = k < 0 ? 0 : w[k]! / z;
+        if (pr === 0) { expect(counts[i], `token ${i} outside the kept set ${kept} ${JSON.stringify(params)}`).toBe(0); continue; }
+        const sigma = Math.sqrt(pr * (1 - pr) / n);
+        // 5 sigma: a false alarm about once in 3 million tokens checked.
+        expect(Math.abs(counts[i]! / n - pr), `token ${i}: freq ${counts[i]! / n} vs p ${pr} ${JSON.stringify(params)} seed=${r.seed}`).toBeLessThan(5 * sigma + 1e-9);
+      }
+    }
+    g.release(lt, out);
+  });
+
+  it('samplingUniform is a 24-bit uniform that depends on seed, step and row', () => {
+    const seen = new Set<number>();
+    let sum = 0;
+    for (let i = 0; i < 3000; i++) {
+      const u = samplingUniform(i % 3, Math.floor(i / 3) % 10, Math.floor(i / 30));
+      expect(u >= 0 && u < 1 && Number.isInteger(u * 2 ** 24)).toBe(true);
+      seen.add(u);
+      sum += u;
+    }
+    expect(seen.size).toBeGreaterThan(2990);
+    expect(Math.abs(sum / 3000 - 0.5)).toBeLessThan(0.03);
+  });
+
+  it('rejects bad shapes, dtypes, parameters and over-limit vocabularies', async () => {
+    const g = await gpu();
+    const params = { temperature: 1, topK: 0, topP: 1, seed: 1 };
+    const logits = g.tensor([3, 10], 'f32'), out = g.tensor([3], 'u32');
+    expect(() => sampler(g, { logits: g.tensor([3, 10], 'f16'), out, params })).toThrow(/logits must be f32/);
+    expect(() => sampler(g, { logits: g.tensor([30], 'f32'), out, params })).toThrow(ShapeError);
+    expect(() => sampler(g, { logits, out: g.tensor([4], 'u32'), params })).toThrow(/out must be \[3\], got u32\[4\]/);
+    expect(() => sampler(g, { logits, out: g.tensor([3], 'f32'), params })).toThrow(/out must be u32/);
+    expect(() => sampler(g, { logits, out, params: { ...params, topP: 0 } })).toThrow(RangeError);
+    expect(() => sampler(g, { logits, out, params: { ...params, temperature: -1 } })).toThrow(RangeError);
+    expect(() => sampler(g, { logits, out, params: { ...params, topK: 2.5 } })).toThrow(RangeError);
+    const s = sampler(g, { logits, out, params });
+    expect(() => s.setStep(-1)).toThrow(RangeError);
+    expect(() => s.setParams({ ...params, seed: 2 ** 32 })).toThrow(RangeError);
+    const huge: Tensor = { ...logits, shape: [1, 2 ** 24 + 1] };
+    expect(() => sampler(g, { logits: huge, out: g.tensor([1], 'u32'), params })).toThrow(LimitError);
+  });
+});
