@@ -98,7 +98,7 @@ fn decode_split(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_ind
 
   for (var j0 = start; j0 < end; j0 += BK) {
     // A: partial dot products over this lane's columns.
-    var part: array<f32, MAX_GH>;
+    var part = array<f32, MAX_GH>(); // explicit: a loop-body var is not reliably re-zeroed per iteration
     if (j0 + jj < end) {
       let row = (kvRow0 + j0 + jj) * D4;
       for (var d = lane; d < D4; d += TD) {

@@ -28,7 +28,7 @@ override QS: u32 = 33u;
 // Register tiles need const sizes; the override loop bounds stay within them (checked by the binding).
 const MAX_RM = 4u;
 const MAX_CN = 4u;
-const MAX_DN = 4u;
+const MAX_DN = 8u;
 const NEG = -1e30;   // finite "no key yet" max: exp2(NEG - NEG) = 1 cannot make NaN
 const LOG2E = 1.4426950408889634;
 const LN2 = 0.6931471805599453;
@@ -112,7 +112,7 @@ fn attend(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
 
     // S micro-tile: rows tr + i·TR, keys tc + j·TC.
-    var s: array<array<f32, MAX_CN>, MAX_RM>;
+    var s = array<array<f32, MAX_CN>, MAX_RM>(); // explicit zeros for each tile
     for (var d = 0u; d < D4; d++) {
       var kr: array<vec4f, MAX_CN>;
       for (var j = 0u; j < CN; j++) { kr[j] = vec4f(ks[(tc + j * TC) * QS + d]); }

@@ -20,7 +20,8 @@ override MR: u32 = 1u;             // rows of x, 1..MAXM
 override LANES: u32 = 64u;         // threads per output column (power of two)
 override RPW: u32 = 4u;            // output columns per workgroup
 override WG: u32 = LANES * RPW;
-override RED_LEN: u32 = 2u * MR * WG;
+override PARTS: u32 = 1u;         // products per output: 1, or 2 for the gated entries
+override RED_LEN: u32 = PARTS * MR * WG;
 
 override ACT: u32 = 0u;            // 0 none, 1 gelu_erf, 2 gelu_tanh
 override HAS_BIAS: bool = false;
@@ -159,17 +160,17 @@ fn dots_gated4(n: u32, lane: u32) {
   }
 }
 
-// Tree-reduce the LANES partials of each (m, column) in workgroup memory; `parts` is 1 or 2 (gated).
-fn reduce(tid: u32, parts: u32) {
+// Tree-reduce the LANES partials of each (m, column) in workgroup memory (PARTS sums per output).
+fn reduce(tid: u32) {
   let lane = tid % LANES;
   for (var m = 0u; m < MR; m++) {
     red[m * WG + tid] = acc[m];
-    if (parts == 2u) { red[(MR + m) * WG + tid] = acc2[m]; }
+    if (PARTS == 2u) { red[(MR + m) * WG + tid] = acc2[m]; }
   }
   workgroupBarrier();
   for (var s = LANES / 2u; s > 0u; s >>= 1u) {
     if (lane < s) {
-      for (var r = 0u; r < parts * MR; r++) { red[r * WG + tid] += red[r * WG + tid + s]; }
+      for (var r = 0u; r < PARTS * MR; r++) { red[r * WG + tid] += red[r * WG + tid + s]; }
     }
     workgroupBarrier();
   }
@@ -187,7 +188,7 @@ fn gemv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let n = col_of(wid, nwg, tid); let lane = tid % LANES;
   zero();
   dots(n, lane);
-  reduce(tid, 1u);
+  reduce(tid);
   if (n < p.N) {
     for (var m = lane; m < MR; m += LANES) { epilogue(m, n, red[m * WG + tid - lane]); }
   }
@@ -199,7 +200,7 @@ fn gemv_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
   let n = col_of(wid, nwg, tid); let lane = tid % LANES;
   zero();
   dots4(n, lane);
-  reduce(tid, 1u);
+  reduce(tid);
   if (n < p.N) {
     for (var m = lane; m < MR; m += LANES) { epilogue(m, n, red[m * WG + tid - lane]); }
   }
@@ -222,7 +223,7 @@ fn gemv_gated(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
   let n = col_of(wid, nwg, tid);
   zero();
   dots_gated(n, tid % LANES);
-  reduce(tid, 2u);
+  reduce(tid);
   store_gated(n, tid);
 }
 
@@ -232,6 +233,6 @@ fn gemv_gated_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   let n = col_of(wid, nwg, tid);
   zero();
   dots_gated4(n, tid % LANES);
-  reduce(tid, 2u);
+  reduce(tid);
   store_gated(n, tid);
 }

@@ -29,13 +29,19 @@ override NB: u32 = 1u << LOG_NB;
 @group(0) @binding(1) var<storage, read_write> ids: array<u32>;
 @group(0) @binding(2) var<uniform> p: Params;
 
+// Reductions are two-level (SEG segments of PER = WG / SEG entries, then one thread over SEG partials):
+// two barriers each instead of a log2(WG) tree, which keeps lavapipe's compile time in seconds.
+const SEG: u32 = 16u;
+override PER: u32 = WG / SEG;
+
 var<workgroup> red_a: array<u32, WG>;
 var<workgroup> red_b: array<u32, WG>;
 var<workgroup> red_c: array<u32, WG>;
 var<workgroup> red_f: array<f32, WG>;
 // Search buckets, column-major per thread: bins[b * WG + tid] is thread tid's partial of bucket b.
 var<workgroup> bins: array<f32, (NB + 1u) * WG>;
-var<workgroup> sh_u: array<u32, 2>;
+var<workgroup> part: array<f32, (NB + 1u) * SEG>;
+var<workgroup> sh_u: array<u32, 4>;
 var<workgroup> sh_f: array<f32, 2>;
 
 const NONE: u32 = 0xffffffffu;
@@ -81,19 +87,26 @@ fn search(tid: u32, base: u32, lo0: u32, hi0: u32, mass: bool, goal: f32, m: f32
       }
     }
     workgroupBarrier();
-    for (var h = WG / 2u; h > 0u; h = h >> 1u) {
-      if (tid < h) { for (var b = 0u; b <= NB; b++) { bins[b * WG + tid] += bins[b * WG + tid + h]; } }
-      workgroupBarrier();
+    for (var j = tid; j < (NB + 1u) * SEG; j += WG) {
+      let b = j / SEG;
+      let seg0 = b * WG + (j % SEG) * PER;
+      var acc = 0.0;
+      for (var i = 0u; i < PER; i++) { acc += bins[seg0 + i]; }
+      part[j] = acc;
     }
+    workgroupBarrier();
     if (tid == 0u) {
-      // Suffix sums: bins[b * WG] becomes F(lo + (b << s)).
-      var f = bins[NB * WG];
-      for (var b = NB; b > 0u; b--) { f += bins[(b - 1u) * WG]; bins[(b - 1u) * WG] = f; }
+      // Suffix sums: F(lo + (b << s)) = sum of buckets >= b, plus the mass above hi (bucket NB).
+      var f = 0.0;
+      for (var b = NB + 1u; b > 0u; b--) {
+        for (var g = 0u; g < SEG; g++) { f += part[(b - 1u) * SEG + g]; }
+        part[(b - 1u) * SEG] = f;
+      }
       var goal_w = sh_f[0];
-      if (first) { goal_w = select(goal, goal * bins[0], mass); }
+      if (first) { goal_w = select(goal, goal * part[0], mass); }
       var best = 0u;
       for (var b = 1u; b < NB; b++) {
-        if ((b << s) <= range && bins[b * WG] >= goal_w) { best = b; }
+        if ((b << s) <= range && part[b * SEG] >= goal_w) { best = b; }
       }
       let c = lo + (best << s);
       sh_u[0] = c;
@@ -128,22 +141,36 @@ fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) ti
   red_b[tid] = ibest;
   red_c[tid] = kmin;
   workgroupBarrier();
-  for (var h = WG / 2u; h > 0u; h = h >> 1u) {
-    if (tid < h) {
-      let k2 = red_a[tid + h];
-      let i2 = red_b[tid + h];
-      if (i2 != NONE && (red_b[tid] == NONE || k2 > red_a[tid] || (k2 == red_a[tid] && i2 < red_b[tid]))) {
-        red_a[tid] = k2;
-        red_b[tid] = i2;
+  if (tid < SEG) {
+    let first = tid * PER;
+    for (var i = first + 1u; i < first + PER; i++) {
+      let k2 = red_a[i];
+      let i2 = red_b[i];
+      if (i2 != NONE && (red_b[first] == NONE || k2 > red_a[first] || (k2 == red_a[first] && i2 < red_b[first]))) {
+        red_a[first] = k2;
+        red_b[first] = i2;
       }
-      red_c[tid] = min(red_c[tid], red_c[tid + h]);
+      red_c[first] = min(red_c[first], red_c[i]);
     }
-    workgroupBarrier();
   }
-  let kmax = workgroupUniformLoad(&red_a[0]);
-  let imax = workgroupUniformLoad(&red_b[0]);
-  let klow = workgroupUniformLoad(&red_c[0]);
   workgroupBarrier();
+  if (tid == 0u) {
+    for (var g = 1u; g < SEG; g++) {
+      let k2 = red_a[g * PER];
+      let i2 = red_b[g * PER];
+      if (i2 != NONE && (red_b[0] == NONE || k2 > red_a[0] || (k2 == red_a[0] && i2 < red_b[0]))) {
+        red_a[0] = k2;
+        red_b[0] = i2;
+      }
+      red_c[0] = min(red_c[0], red_c[g * PER]);
+    }
+    sh_u[0] = red_a[0];
+    sh_u[1] = red_b[0];
+    sh_u[2] = red_c[0];
+  }
+  let kmax = workgroupUniformLoad(&sh_u[0]);
+  let imax = workgroupUniformLoad(&sh_u[1]);
+  let klow = workgroupUniformLoad(&sh_u[2]);
   if (p.greedy != 0u) {
     if (tid == 0u) { ids[row] = imax; }
     return;
@@ -167,15 +194,16 @@ fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) ti
   red_f[tid] = sum;
   workgroupBarrier();
   if (tid == 0u) {
+    let chunks = (V + chunk - 1u) / chunk; // threads with a non-empty chunk (a runtime bound: not unrolled)
     var total = 0.0;
-    for (var i = 0u; i < WG; i++) { total += red_f[i]; }
+    for (var i = 0u; i < chunks; i++) { total += red_f[i]; }
     let goal_w = uniform01(p.seed, p.step, row) * total;
     // First chunk whose running sum passes the goal_w; the last non-empty chunk if rounding left none.
     var acc = 0.0;
     var owner = 0u;
     var prefix = 0.0;
     var found = false;
-    for (var i = 0u; i < WG; i++) {
+    for (var i = 0u; i < chunks; i++) {
       let si = red_f[i];
       if (si > 0.0 && !found) {
         owner = i;

@@ -21,6 +21,7 @@ export interface CliOptions {
   topP: number;
   prefillChunk: number;
   json: boolean;
+  dumpLogits?: string;
   quiet: boolean;
   help: boolean;
 }
@@ -41,6 +42,7 @@ const SPEC = {
   'top-p': { type: 'string', default: '1', help: 'nucleus sampling mass (1 = off)' },
   'prefill-chunk': { type: 'string', default: '2048', help: 'prompt tokens per prefill launch (bounds activation memory)' },
   json: { type: 'boolean', default: false, help: 'print one JSON object (tokens, text, metrics) instead of text' },
+  'dump-logits': { type: 'string', help: 'write sequence 0\'s prompt ids, first-token logits and tokens to this JSON file (fidelity checks)' },
   quiet: { type: 'boolean', default: false, help: 'no progress bars' },
   help: { type: 'boolean', short: 'h', default: false, help: 'show this help' },
 } as const;
@@ -94,6 +96,6 @@ export function parseCli(argv: string[]): CliOptions {
     dtype: dtype as CliOptions['dtype'],
     temperature: num('temperature', s('temperature')!, 0, 100), topK: int('top-k', s('top-k'), 0)!,
     topP: num('top-p', s('top-p')!, 0, 1), prefillChunk: int('prefill-chunk', s('prefill-chunk'), 1)!,
-    json: Boolean(values.json), quiet: Boolean(values.quiet), help: Boolean(values.help),
+    json: Boolean(values.json), dumpLogits: s('dump-logits'), quiet: Boolean(values.quiet), help: Boolean(values.help),
   };
 }

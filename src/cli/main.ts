@@ -1,5 +1,6 @@
 // run-inference.js: load a model, generate for one prompt or a batch, stream tokens, report the paper's
 // metrics. Errors a user can cause end in one clear line and a non-zero exit.
+import { writeFileSync } from 'node:fs';
 import { describeCaps, openGpu, type Caps, type DType } from '../gpu/index.js';
 import { FapoolError } from '../gpu/errors.js';
 import { Generator, type GenerateResult } from '../model/generator.js';
@@ -64,10 +65,14 @@ export async function main(argv: string[]): Promise<number> {
       sampling: { temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed },
       eosId: m.tokenizer.eosId,
       prefillChunk: o.prefillChunk,
+      captureLogits: o.dumpLogits !== undefined,
       onPrefill: total > 256 ? (d, t) => prefillBar.update(d, t, 'tok') : undefined,
       onToken: o.json ? undefined : (seq, tok) => { if (seq === 0) process.stdout.write(stream.push(tok)); },
     });
     const texts = res.tokens.map((t) => m.tokenizer.decode(t));
+    if (o.dumpLogits) {
+      writeFileSync(o.dumpLogits, JSON.stringify({ model: cfg.name, dtype, prompt: prompts[0], tokens: res.tokens[0], logits: Array.from(res.firstLogits![0]!) }));
+    }
     const metrics = {
       ttftMs: res.prefillMs, tpotMs: res.tpotMs, tps: res.tps, totalMs: res.totalMs, loadMs,
       inputTokens: res.inputTokens, outputTokens: res.outputTokens, gpuMemoryBytes: res.gpuBytes,

@@ -6,9 +6,9 @@ import {
 } from '../gpu/index.js';
 import { expectDistinct, expectDtype, expectRank, expectShape, rowWorkgroupSize, typeSpec } from './common.js';
 
-/** Largest head dim: register tiles in the kernels are sized for D/4 ≤ 64 (TC = 16 threads × 4 vec4). */
+/** Largest head dim: register tiles in the kernels are sized for D/4 ≤ 64 (TC threads × DN ≤ 8 vec4). */
 export const MAX_HEAD_DIM = 256;
-const MAX_RM = 4, MAX_CN = 4, MAX_DN = 4, MAX_GH = 8;
+const MAX_RM = 4, MAX_CN = 4, MAX_DN = 8, MAX_GH = 8;
 const F32 = 4;
 
 // ---- prefill ----------------------------------------------------------------------------------------
@@ -32,28 +32,28 @@ const prefillProgram = defineProgram<PrefillCfg>({
   }),
 });
 
-const TC = 16; // threads across a tile's key/vec4 columns
-
 /** Workgroup memory of a prefill tile config, in bytes (mirrors the WGSL declarations). */
 export function prefillStorageBytes(dtype: DType, d: number, t: PrefillTiles): number {
   const elem = dtype === 'f16' ? 2 : 4;
   const d4 = d / 4, qs = d4 + 1;
-  return (t.br * qs + t.bc * qs + t.bc * d4) * 4 * elem + (t.br * t.bc + t.br * TC + 2 * t.br) * F32;
+  const { tc } = tileThreads(t);
+  return (t.br * qs + t.bc * qs + t.bc * d4) * 4 * elem + (t.br * t.bc + t.br * tc + 2 * t.br) * F32;
 }
 
 // Preference order: large query blocks (K/V reuse), then large KV tiles (fewer barriers).
 const PREFILL_TILES: readonly PrefillTiles[] = [
   { br: 64, bc: 64 }, { br: 64, bc: 32 }, { br: 32, bc: 32 }, { br: 32, bc: 16 }, { br: 16, bc: 16 },
-  { br: 8, bc: 16 }, { br: 4, bc: 16 },
+  { br: 8, bc: 16 }, { br: 4, bc: 16 }, { br: 4, bc: 8 },
 ];
 
+/** TR × TC threads: RM = 4 query rows each, TC = 16 threads across key / vec4 columns (fewer for tiny tiles). */
 function tileThreads(t: PrefillTiles): { tr: number; tc: number } {
-  return { tr: Math.max(1, t.br / MAX_RM), tc: TC };
+  return { tr: Math.max(1, t.br / MAX_RM), tc: Math.min(16, t.bc) };
 }
 
 function tilesFit(caps: Caps, dtype: DType, d: number, t: PrefillTiles): boolean {
   const { tr, tc } = tileThreads(t);
-  return prefillStorageBytes(dtype, d, t) <= caps.maxWorkgroupStorage
+  return ceilDiv(d / 4, tc) <= MAX_DN && prefillStorageBytes(dtype, d, t) <= caps.maxWorkgroupStorage
     && tr * tc <= Math.min(caps.maxInvocations, caps.maxWorkgroupSizeX);
 }
 

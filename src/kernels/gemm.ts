@@ -108,7 +108,7 @@ const gemvProgram = defineProgram<GemvCfg>({
   name: 'gemv', file: 'gemv.wgsl', entry: 'gemv',
   specialize: (c) => ({
     entry: c.entry, ...typeSpec(c.dtype),
-    constants: { MR: c.mr, LANES: c.lanes, RPW: c.rpw, RED_LEN: c.parts * c.mr * c.lanes * c.rpw, ...epilogueConstants(c.epi) },
+    constants: { MR: c.mr, LANES: c.lanes, RPW: c.rpw, PARTS: c.parts, ...epilogueConstants(c.epi) },
   }),
 });
 

@@ -45,18 +45,68 @@ export interface GenerateResult {
 
 interface PrefillProgram { steps: Step[]; attn: PrefillAttention[]; }
 
+/** The prepared launches of one decode step, by segment, so an executor can run attention elsewhere. */
+export interface DecodeProgram {
+  embed: Step[];
+  layers: { pre: Step[]; plan: DecodePlan; post: Step[] }[];
+  head: Step[];       // final norm, LM head, sampling
+  sampler: Sampler;
+  all: Step[];        // embed + layers + head, for one submission
+}
+
+/** What one decode step needs: the row table and lengths to upload, and where the tokens go. */
+export interface DecodeStepInput {
+  step: number;
+  rows: Uint32Array;     // [B, 2] (slot, position) of each new token; position = capacity for a finished row
+  lengths: Uint32Array;  // [B] cache entries after this token; 0 for a finished row
+  readback: Step;        // copy of the sampled ids to the CPU
+}
+
+/**
+ * How a decode step is executed. The default submits the whole step in one command buffer; the FA Pool
+ * executor runs layer by layer and sends the attention of long sequences to the pool.
+ */
+export interface DecodeExecutor {
+  /** After prefill, before the first decode step: place sequences (e.g. move long ones' KV to the pool). */
+  afterPrefill?(g: GeneratorInternals, promptLengths: readonly number[]): Promise<void>;
+  decodeStep(g: GeneratorInternals, input: DecodeStepInput): Promise<void>;
+  /** Called when generate() ends (free remote state). */
+  finish?(g: GeneratorInternals): Promise<void>;
+}
+
+/** The generator's buffers and launches, as an executor sees them. */
+export interface GeneratorInternals {
+  gpu: Gpu; cfg: ModelConfig; dtype: DType; state: RunState; kv: KvCache; program: DecodeProgram;
+  slots: number; capacity: number;
+}
+
+export const singleDeviceExecutor: DecodeExecutor = {
+  async decodeStep({ gpu, state, program }, input) {
+    gpu.write(state.rows, input.rows);
+    gpu.write(state.lengths, input.lengths);
+    const maxLen = Math.max(...input.lengths);
+    for (const l of program.layers) l.plan.update(maxLen);
+    gpu.submit([...program.all, input.readback]);
+  },
+};
+
 export class Generator {
   private state: RunState | null = null;
   private kv: KvCache | null = null;
   private logitsAct: Tensor | null = null;
   private readonly prefillPrograms = new Map<number, PrefillProgram>();
-  private decodeProgram: { steps: Step[]; plans: DecodePlan[]; sampler: Sampler; head: Step[] } | null = null;
+  private decodeProgram: DecodeProgram | null = null;
   private readBufs: GPUBuffer[] = [];
   private slots = 0;
   private capacity = 0;
   private maxTokens = 0;
 
-  constructor(readonly gpu: Gpu, readonly cfg: ModelConfig, readonly weights: Weights, readonly dtype: DType) {}
+  constructor(readonly gpu: Gpu, readonly cfg: ModelConfig, readonly weights: Weights, readonly dtype: DType,
+    readonly executor: DecodeExecutor = singleDeviceExecutor) {}
+
+  private internals(): GeneratorInternals {
+    return { gpu: this.gpu, cfg: this.cfg, dtype: this.dtype, state: this.state!, kv: this.kv!, program: this.decodeProgram!, slots: this.slots, capacity: this.capacity };
+  }
 
   /** (Re)build buffers and launches for a batch shape; reused while the shape fits. */
   private prepare(slots: number, capacity: number, maxTokens: number): void {
@@ -96,21 +146,20 @@ export class Generator {
     return p;
   }
 
-  private buildDecode(params: SamplingParams): NonNullable<Generator['decodeProgram']> {
+  private buildDecode(params: SamplingParams): DecodeProgram {
     const { gpu, cfg, weights } = this;
     const s = this.state!, kv = this.kv!, B = this.slots;
     const v = stepViews(s, B);
-    const steps: Step[] = embedSteps(gpu, cfg, weights, s.nextIds, v.x);
-    const plans: DecodePlan[] = [];
-    weights.layers.forEach((w, l) => {
-      const plan = decodeAttention(gpu, v, kv, l, s.lengths);
-      plans.push(plan);
-      steps.push(...preAttention(gpu, cfg, w, v, kv.k[l]!, kv.v[l]!), ...plan.dispatches, ...postAttention(gpu, cfg, w, v));
-    });
+    const embed: Step[] = embedSteps(gpu, cfg, weights, s.nextIds, v.x);
+    const layers = weights.layers.map((w, l) => ({
+      pre: preAttention(gpu, cfg, w, v, kv.k[l]!, kv.v[l]!),
+      plan: decodeAttention(gpu, v, kv, l, s.lengths),
+      post: postAttention(gpu, cfg, w, v),
+    }));
     const sampler = makeSampler(gpu, { logits: s.logits, out: s.nextIds, params });
     const head = [...this.head(v.x, v.xn), sampler.dispatch];
-    steps.push(...head);
-    return { steps, plans, sampler, head };
+    const all = [...embed, ...layers.flatMap((l) => [...l.pre, ...l.plan.dispatches, ...l.post]), ...head];
+    return { embed, layers, head, sampler, all };
   }
 
   async generate(prompts: readonly (readonly number[])[], o: GenerateOptions): Promise<GenerateResult> {
@@ -168,6 +217,7 @@ export class Generator {
     first.push(this.readbackStep(0));
     gpu.submit(first);
     await this.collect(0, out, active, o, step);
+    await this.executor.afterPrefill?.(this.internals(), prompts.map((p) => p.length));
     const tFirst = performance.now();
     let firstLogits: Float32Array[] | undefined;
     if (o.captureLogits) {
@@ -191,12 +241,8 @@ export class Generator {
           lengthsHost[b] = on ? lens[b]! + 1 : 0;
           if (on) { lens[b]!++; scheduled[b]!++; }
         }
-        gpu.write(s.rows, decodeRows);
-        gpu.write(s.lengths, lengthsHost);
-        const maxLenNow = Math.max(...lengthsHost);
-        for (const plan of dec.plans) plan.update(maxLenNow);
         dec.sampler.setStep(step);
-        gpu.submit([...dec.steps, this.readbackStep(step % 2)]);
+        await this.executor.decodeStep(this.internals(), { step, rows: decodeRows, lengths: lengthsHost, readback: this.readbackStep(step % 2) });
         submitted = step;
       }
       if (pending >= 0) await this.collect(pending % 2, out, active, o, pending);
@@ -204,6 +250,7 @@ export class Generator {
       pending = submitted;
     }
     await gpu.sync();
+    await this.executor.finish?.(this.internals());
     const tEnd = performance.now();
     const outputTokens = out.reduce((a, t) => a + t.length, 0);
     const prefillMs = tFirst - t0, totalMs = tEnd - t0, decodeMs = tEnd - tFirst;
@@ -243,8 +290,8 @@ export class Generator {
     for (const p of this.prefillPrograms.values()) for (const st of p.steps) if ('release' in st) st.release();
     this.prefillPrograms.clear();
     if (this.decodeProgram) {
-      for (const st of this.decodeProgram.steps) if ('release' in st) st.release();
-      for (const p of this.decodeProgram.plans) p.release();
+      for (const st of this.decodeProgram.all) if ('release' in st) st.release();
+      for (const l of this.decodeProgram.layers) l.plan.release();
       this.decodeProgram = null;
     }
     if (this.state) releaseRunState(gpu, this.state);

@@ -8,7 +8,7 @@ the last prompt position and of each greedy step, and the greedy tokens.
     python3 test/fidelity/torch_reference.py --weights W.safetensors --prompts "72,101,108;1,2,3" \
         --steps 8 --dtype float64 --device cpu --out fixture.json
 """
-import argparse, json, math, sys
+import argparse, json, math, sys, time
 
 import torch
 from safetensors import safe_open
@@ -94,16 +94,65 @@ class Model:
         return rmsnorm(x, self.final_norm, c['normEps']) @ self.lm_head.T
 
 
+def forward_cached(model, ids, cache, pos0):
+    """The same model with a preallocated KV cache and SDPA (flash on CUDA): PyTorch eager as one
+    would write it for speed. cache: per layer (K, V) [1, H_kv, cap, D]. Only prefill from 0 (causal) and
+    one-token decode are used."""
+    c = model.c
+    T, H, Hk, D = ids.shape[0], c['nHeads'], c['nKvHeads'], c['headDim']
+    x = model.embed[ids] * c['embedScale']
+    pos = torch.arange(pos0, pos0 + T, device=x.device)
+    F = torch.nn.functional
+    for i, L in enumerate(model.layers):
+        h = rmsnorm(x, L['attn_norm'], c['normEps'])
+        q = rope((h @ L['wq'].T).view(T, H, D), pos, c['ropeTheta'])
+        k = rope((h @ L['wk'].T).view(T, Hk, D), pos, c['ropeTheta'])
+        v = (h @ L['wv'].T).view(T, Hk, D)
+        K, V = cache[i]
+        K[0, :, pos0:pos0 + T] = k.transpose(0, 1)
+        V[0, :, pos0:pos0 + T] = v.transpose(0, 1)
+        S = pos0 + T
+        a = F.scaled_dot_product_attention(q.transpose(0, 1)[None], K[:, :, :S], V[:, :, :S], is_causal=T > 1, enable_gqa=H != Hk)
+        x = x + a[0].transpose(0, 1).reshape(T, H * D) @ L['wo'].T
+        h = rmsnorm(x, L['ffn_norm'], c['normEps'])
+        x = x + (gelu(h @ L['w_gate'].T, c['act']) * (h @ L['w_up'].T)) @ L['w_down'].T
+    return rmsnorm(x[-1:], model.final_norm, c['normEps']) @ model.lm_head.T
+
+
+def time_generation(model, prompt_len, new_tokens, device, dtype):
+    """TPOT = decode time ÷ tokens it produced; TPS = (input + output) ÷ total; TTFT = prefill + first token."""
+    c = model.c
+    cap = prompt_len + new_tokens
+    cache = [tuple(torch.empty(1, c['nKvHeads'], cap, c['headDim'], device=device, dtype=dtype) for _ in range(2)) for _ in range(c['nLayers'])]
+    g = torch.Generator(device='cpu').manual_seed(0)
+    ids = torch.randint(0, c['vocab'], (prompt_len,), generator=g).to(device)
+    def run():
+        torch.cuda.synchronize(); t0 = time.perf_counter()
+        tok = forward_cached(model, ids, cache, 0).argmax(-1)
+        torch.cuda.synchronize(); t1 = time.perf_counter()
+        for s in range(new_tokens - 1):
+            tok = forward_cached(model, tok, cache, prompt_len + s).argmax(-1)
+        torch.cuda.synchronize(); t2 = time.perf_counter()
+        return t0, t1, t2
+    run()  # warm-up
+    t0, t1, t2 = run()
+    return dict(prompt_len=prompt_len, new_tokens=new_tokens, ttft_ms=(t1 - t0) * 1e3,
+                tpot_ms=(t2 - t1) * 1e3 / max(1, new_tokens - 1), tps=(prompt_len + new_tokens) / (t2 - t0),
+                total_ms=(t2 - t0) * 1e3)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--weights', required=True)
     ap.add_argument('--config', help='model config JSON (fapool ModelConfig); default: the file metadata')
-    ap.add_argument('--prompts', required=True, help='token ids: "1,2,3;4,5"')
+    ap.add_argument('--prompts', help='token ids: "1,2,3;4,5"')
+    ap.add_argument('--compare', help="JSON from run-inference.js --dump-logits: use its prompt, report the logits' relative error and token agreement")
     ap.add_argument('--steps', type=int, default=8)
     ap.add_argument('--dtype', default='float64', choices=['float64', 'float32', 'float16'])
     ap.add_argument('--device', default='cpu')
-    ap.add_argument('--out', required=True)
-    ap.add_argument('--time', action='store_true', help='also time prefill and decode (CUDA events)')
+    ap.add_argument('--out')
+    ap.add_argument('--time', help='comma-separated prompt lengths: time PyTorch eager generation (TTFT/TPOT/TPS) at each')
+    ap.add_argument('--new-tokens', type=int, default=32)
     a = ap.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False
     dtype = getattr(torch, a.dtype)
@@ -111,9 +160,18 @@ def main():
     cfg = json.load(open(a.config)) if a.config else json.loads(meta['fapool_config'])
     model = Model(cfg, get)
     out = dict(config=cfg, dtype=a.dtype, device=str(a.device), results=[])
+    if a.time:
+        with torch.no_grad():
+            out['timings'] = [time_generation(model, int(n), a.new_tokens, a.device, dtype) for n in a.time.split(',')]
+        for t in out['timings']:
+            print('TORCH_TIMING', json.dumps(t), flush=True)
+        if a.out:
+            json.dump(out, open(a.out, 'w'))
+        return
+    ours = json.load(open(a.compare)) if a.compare else None
+    prompts = [ours['prompt']] if ours else [[int(t) for t in p.split(',')] for p in a.prompts.split(';')]
     with torch.no_grad():
-        for p in a.prompts.split(';'):
-            ids = [int(t) for t in p.split(',')]
+        for ids in prompts:
             kv = [(None, None)] * cfg['nLayers']
             logits = model.forward(torch.tensor(ids, device=a.device), kv, 0)[-1]
             steps_logits, tokens = [logits.double().cpu().tolist()], []
@@ -127,9 +185,21 @@ def main():
                 pos += 1
                 steps_logits.append(logits.double().cpu().tolist())
             out['results'].append(dict(prompt=ids, tokens=tokens, logits=steps_logits))
-    with open(a.out, 'w') as f:
-        json.dump(out, f)
-    print(f"wrote {a.out}: {len(out['results'])} prompts, {a.steps} greedy steps, dtype {a.dtype}")
+    if ours:
+        ref = torch.tensor(out['results'][0]['logits'][0], dtype=torch.float64)
+        got = torch.tensor(ours['logits'], dtype=torch.float64)
+        rel = float((got - ref).norm() / ref.norm())
+        n = min(len(ours['tokens']), len(out['results'][0]['tokens']))
+        agree = sum(1 for i in range(n) if ours['tokens'][i] == out['results'][0]['tokens'][i])
+        first_diff = next((i for i in range(n) if ours['tokens'][i] != out['results'][0]['tokens'][i]), None)
+        summary = dict(model=cfg['name'], ours_dtype=ours['dtype'], ref_dtype=a.dtype, prompt_len=len(prompts[0]),
+                       logits_rel_error=rel, greedy_tokens_agree=f'{agree}/{n}', first_divergence=first_diff)
+        print('FIDELITY', json.dumps(summary))
+        out['comparison'] = summary
+    if a.out:
+        with open(a.out, 'w') as f:
+            json.dump(out, f)
+        print(f"wrote {a.out}: {len(out['results'])} prompts, {a.steps} greedy steps, dtype {a.dtype}")
 
 
 if __name__ == '__main__':

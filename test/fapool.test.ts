@@ -1,0 +1,92 @@
+// FA Pool end to end on lavapipe: the tiny model with its attention sent to 1, 2 and 3 in-process pool
+// ranks (each its own GPUDevice) must produce the same greedy tokens as one device; sequences cross
+// the threshold during decode (KV migration) and the pool tiers (resharding, KV-block splits merged by
+// LSE); a rank that fails mid-generation falls back to the base with identical tokens.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openGpu, type Gpu } from '../src/gpu/index.js';
+import { presetConfig } from '../src/model/config.js';
+import { Generator } from '../src/model/generator.js';
+import { loadWeights } from '../src/model/load-weights.js';
+import { writeRandomWeights } from '../src/model/random-weights.js';
+import { openSafetensors } from '../src/model/safetensors-node.js';
+import type { Weights } from '../src/model/weights.js';
+import { AttentionRank } from '../src/orchestrator/attention-rank.js';
+import { inProcessLink, type RankHandler } from '../src/orchestrator/link.js';
+import { PoolExecutor, type PoolMember } from '../src/orchestrator/pool-executor.js';
+import type { RoutingPolicy } from '../src/orchestrator/policy.js';
+import { rng, useGpu } from './helpers.js';
+
+const gpu = useGpu();
+const cfg = presetConfig('tiny');
+const path = join(mkdtempSync(join(tmpdir(), 'fapool-pool-')), 'tiny.safetensors');
+const GREEDY = { temperature: 0, topK: 0, topP: 1, seed: 0 };
+// Threshold 16: prompts of 10..30 tokens start on the base or the pool, and cross tiers while decoding.
+const POLICY: RoutingPolicy = { threshold: 16, tiers: [{ maxLen: 16, poolSize: 0 }, { maxLen: 36, poolSize: 2 }, { maxLen: Infinity, poolSize: 3 }] };
+const ranks: { gpu: Gpu; rank: AttentionRank }[] = [];
+let weights: Weights;
+
+beforeAll(async () => {
+  await writeRandomWeights(path, cfg, { seed: 11, dtype: 'f32' });
+  const f = await openSafetensors(path);
+  weights = (await loadWeights(await gpu(), f, cfg, 'f32')).weights;
+  await f.close();
+  for (let i = 0; i < 3; i++) { const g = await openGpu({ label: `pool${i}` }); ranks.push({ gpu: g, rank: new AttentionRank(g, i) }); }
+});
+afterAll(() => { for (const r of ranks) { r.rank.dispose(); r.gpu.destroy(); } });
+
+function members(n: number, wrap?: (i: number, h: RankHandler) => RankHandler): PoolMember[] {
+  return ranks.slice(0, n).map((r, i) => ({ link: inProcessLink(`pool${i}`, wrap ? wrap(i, r.rank.handler) : r.rank.handler), alive: true }));
+}
+
+function prompts(seed?: number): number[][] {
+  const r = rng(seed);
+  return [10, 30, 3].map((n) => Array.from({ length: n }, () => r.int(0, cfg.vocab)));
+}
+
+describe('FA Pool with in-process ranks', () => {
+  let reference: number[][];
+  let ps: number[][];
+  it('single device reference', async () => {
+    ps = prompts();
+    const gen = new Generator(await gpu(), cfg, weights, 'f32');
+    reference = (await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY })).tokens;
+    gen.dispose();
+  });
+
+  for (const n of [1, 2, 3]) {
+    it(`${n} pool rank(s): same greedy tokens; long sequences ran on the pool`, async () => {
+      const exec = new PoolExecutor(members(n), POLICY, { minBlock: 8 });
+      const gen = new Generator(await gpu(), cfg, weights, 'f32', exec);
+      const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY });
+      gen.dispose(); exec.dispose(await gpu());
+      expect(res.tokens).toEqual(reference);
+      const st = exec.stats;
+      expect(st.perSeq[1]!.poolSteps, 'the 30-token prompt decodes on the pool').toBe(13);
+      expect(st.perSeq[2]!.poolSteps, 'the 3-token prompt never reaches the threshold').toBe(0);
+      expect(st.perSeq[0]!.poolSteps, 'the 10-token prompt crosses 16 while decoding').toBeGreaterThan(0);
+      expect(st.perSeq[0]!.baseSteps).toBeGreaterThan(0);
+      expect(st.events.some((e) => e.kind === 'to-pool' && e.seq === 0)).toBe(true);
+      if (n > 2) expect(st.events.some((e) => e.kind === 'reshard'), JSON.stringify(st.events)).toBe(true);
+      for (const r of ranks) expect(r.rank.sequences, 'pool state freed at the end').toBe(0);
+    });
+  }
+
+  it('a rank that fails mid-generation: its sequences fall back to the base, tokens unchanged', async () => {
+    let calls = 0;
+    const failing = (i: number, h: RankHandler): RankHandler => async (msg, t) => {
+      if (i === 1 && msg.kind === 'attend' && ++calls > 6) throw new Error('simulated GPU fault');
+      return h(msg, t);
+    };
+    const exec = new PoolExecutor(members(2, failing), POLICY, { minBlock: 8 });
+    const gen = new Generator(await gpu(), cfg, weights, 'f32', exec);
+    const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY });
+    gen.dispose(); exec.dispose(await gpu());
+    expect(res.tokens).toEqual(reference);
+    expect(exec.stats.events.some((e) => e.kind === 'fault' && /simulated GPU fault/.test(e.detail))).toBe(true);
+    expect(exec.stats.events.some((e) => e.kind === 'fallback')).toBe(true);
+    expect(exec.members[1]!.alive).toBe(false);
+  });
+});

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { ShapeError, type Gpu } from '../src/gpu/index.js';
+import { gatedLinear } from '../src/kernels/ffn.js';
+import { linear, type GemmPath } from '../src/kernels/gemm.js';
+import { download, expectClose, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';
+import { gatedRef, linearRef } from './ref/gemm.js';
+
+const gpu = useGpu();
+type Act = 'gelu_erf' | 'gelu_tanh';
+
+async function checkGated(g: Gpu, M: number, F: number, K: number, dtype: 'f32' | 'f16', act: Act, path?: GemmPath): Promise<void> {
+  const r = rng();
+  const x = randomArray(r, M * K, dtype), wg = randomArray(r, F * K, dtype), wu = randomArray(r, F * K, dtype);
+  const xs = upload(g, x, [M, K], dtype, 'x'), gs = upload(g, wg, [F, K], dtype, 'wGate'), us = upload(g, wu, [F, K], dtype, 'wUp');
+  const out = poisoned(g, [M, F], dtype);
+  await g.run([gatedLinear(g, { x: xs, wGate: gs, wUp: us, out, act }, { path })]);
+  expectClose(await download(g, out), gatedRef(x, wg, wu, M, F, K, act), dtype,
+    `gated M=${M} F=${F} K=${K} ${act} ${path ?? 'auto'} seed=${r.seed}`);
+  g.release(xs, gs, us, out);
+}
+
+describe('gatedLinear', () => {
+  const SHAPES: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [17, 33, 65], [70, 130, 64], [8, 300, 1000]];
+  for (const path of ['tiled', 'gemv'] as const) {
+    for (const dtype of ['f32', 'f16'] as const) {
+      SHAPES.forEach(([M, F, K], i) => {
+        if (path === 'gemv' && M > 8) return;
+        const act: Act = i % 2 ? 'gelu_erf' : 'gelu_tanh';
+        it(`${path} ${dtype} M=${M} F=${F} K=${K} ${act}`, async () => { await checkGated(await gpu(), M, F, K, dtype, act, path); });
+      });
+    }
+  }
+  it('default path, both activations', async () => {
+    const g = await gpu();
+    for (const act of ['gelu_erf', 'gelu_tanh'] as const) {
+      await checkGated(g, 2, 40, 96, 'f32', act);
+      await checkGated(g, 21, 40, 97, 'f32', act);
+    }
+  });
+
+  it('rejects bad shapes, dtypes, activations and aliasing', async () => {
+    const g = await gpu();
+    const x = g.tensor([4, 8], 'f32'), wGate = g.tensor([6, 8], 'f32'), wUp = g.tensor([6, 8], 'f32'), out = g.tensor([4, 6], 'f32');
+    expect(() => gatedLinear(g, { x, wGate, wUp: g.tensor([5, 8], 'f32'), out, act: 'gelu_erf' })).toThrow(/wUp must be \[6, 8\]/);
+    expect(() => gatedLinear(g, { x, wGate: g.tensor([6, 9], 'f32'), wUp, out, act: 'gelu_erf' })).toThrow(/wGate must be \[F, 8\]/);
+    expect(() => gatedLinear(g, { x, wGate, wUp: g.tensor([6, 8], 'f16'), out, act: 'gelu_erf' })).toThrow(/wUp must be f32/);
+    expect(() => gatedLinear(g, { x, wGate, wUp, out: g.tensor([4, 5], 'f32'), act: 'gelu_erf' })).toThrow(ShapeError);
+    expect(() => gatedLinear(g, { x, wGate, wUp, out, act: 'none' as Act })).toThrow(/act must be/);
+    const sq = g.tensor([6, 6], 'f32'), w6 = g.tensor([6, 6], 'f32');
+    expect(() => gatedLinear(g, { x: sq, wGate: w6, wUp: g.tensor([6, 6], 'f32'), out: sq, act: 'gelu_tanh' })).toThrow(/out and x must not alias/);
+    expect(() => gatedLinear(g, { x: sq, wGate: w6, wUp: w6, out: w6, act: 'gelu_tanh' })).toThrow(/out and wGate must not alias/);
+  });
+});
+
+describe('FFN block: h += down(act(gate·x) ⊙ up·x)', () => {
+  // Two kernels: gatedLinear into a scratch [M, F], then linear(down, accumulate) onto h in place.
+  for (const [M, H, F, dtype, act] of [
+    [1, 48, 96, 'f32', 'gelu_tanh'], [5, 40, 72, 'f16', 'gelu_erf'], [19, 36, 100, 'f32', 'gelu_erf'], [33, 24, 52, 'f16', 'gelu_tanh'],
+  ] as const) {
+    it(`${dtype} M=${M} hidden=${H} ffn=${F} ${act}`, async () => {
+      const g = await gpu();
+      const r = rng();
+      const x = randomArray(r, M * H, dtype), h = randomArray(r, M * H, dtype);
+      const wg = randomArray(r, F * H, dtype, -0.5, 0.5), wu = randomArray(r, F * H, dtype, -0.5, 0.5);
+      const wd = randomArray(r, H * F, dtype, -0.2, 0.2);
+      const xs = upload(g, x, [M, H], dtype), hs = upload(g, h, [M, H], dtype);
+      const gs = upload(g, wg, [F, H], dtype), us = upload(g, wu, [F, H], dtype), ds = upload(g, wd, [H, F], dtype);
+      const mid = poisoned(g, [M, F], dtype, 'mid');
+      await g.run([
+        gatedLinear(g, { x: xs, wGate: gs, wUp: us, out: mid, act }),
+        linear(g, { x: mid, w: ds, out: hs, accumulate: true }),
+      ]);
+      const want = linearRef({ x: gatedRef(x, wg, wu, M, F, H, act), w: wd, M, N: H, K: F, accumulateInto: h });
+      // f16: the [M, F] intermediate is stored as f16 (one extra rounding the float64 reference skips).
+      expectClose(await download(g, hs), want, dtype, `ffn block seed=${r.seed}`);
+      g.release(xs, hs, gs, us, ds, mid);
+    });
+  }
+});

@@ -1,0 +1,400 @@
+// Pool transport: the protocol codec (incl. hostile input), the in-process link, and ZeroMQ over tcp and ipc.
+import { randomUUID } from 'node:crypto';
+import { pack } from 'msgpackr';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Dealer } from 'zeromq';
+import { fromF16Array, toF16Array } from '../src/gpu/f16.js';
+import {
+  inProcessLink, RankDeadError, RankRemoteError, RankTimeoutError, type RankHandler, type RankLink,
+} from '../src/orchestrator/link.js';
+import {
+  decodeMessage, encodeMessage, FrameError, validateMessage, type AttendItem, type Message, type TensorFrame,
+} from '../src/orchestrator/messages.js';
+import { connectRank, serveRank } from '../src/orchestrator/zmq-link.js';
+import { rng, type Rng } from './helpers.js';
+
+const numelOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+const f32 = (r: Rng, shape: number[]): TensorFrame => ({ dtype: 'f32', shape, data: Float32Array.from({ length: numelOf(shape) }, () => r.uniform(-2, 2)) });
+const f16 = (r: Rng, shape: number[]): TensorFrame => ({ dtype: 'f16', shape, data: toF16Array(Array.from({ length: numelOf(shape) }, () => r.uniform(-2, 2))) });
+const asF32 = (t: TensorFrame): Float32Array => (t.dtype === 'f16' ? fromF16Array(t.data as Uint16Array) : t.data as Float32Array);
+
+// ------------------------------------------------------------------ a fake rank with checkable answers
+
+/** What the fake attention returns: O = q + new k row of the head's kv group, LSE = len + head (+0.5 with a new token). */
+function fakeAttend(item: AttendItem, q: TensorFrame, k?: TensorFrame): TensorFrame[] {
+  const [H, D] = q.shape as [number, number];
+  const qs = asF32(q), ks = k ? asF32(k) : undefined;
+  const group = H / (item.kvHeads[1] - item.kvHeads[0]);
+  const o = new Float32Array(H * D), lse = new Float32Array(H);
+  for (let h = 0; h < H; h++) {
+    for (let d = 0; d < D; d++) o[h * D + d] = qs[h * D + d]! + (ks ? ks[Math.floor(h / group) * D + d]! : 0);
+    lse[h] = item.len + h + (ks ? 0.5 : 0);
+  }
+  return [{ dtype: 'f32', shape: [H, D], data: o }, { dtype: 'f32', shape: [H], data: lse }];
+}
+
+interface FakeRank { handler: RankHandler; got: { header: Message; tensors: TensorFrame[] }[] }
+function fakeRank(rank = 3): FakeRank {
+  const got: FakeRank['got'] = [];
+  const handler: RankHandler = async (header, tensors) => {
+    got.push({ header, tensors });
+    switch (header.kind) {
+      case 'hello': return { header: { kind: 'hello_ok', rank, device: 'fake-gpu', pid: process.pid } };
+      case 'ping': return { header: { kind: 'pong' } };
+      case 'alloc':
+        if (header.seq === 999) throw new Error('out of KV memory');
+        return { header: { kind: 'ok' } };
+      case 'free':
+        if (header.seq === 777) return new Promise(() => {}); // never answers
+        return { header: { kind: 'ok' } };
+      case 'load_kv': return { header: { kind: 'ok' } };
+      case 'attend': {
+        await new Promise((res) => setTimeout(res, (header.step * 7) % 30)); // replies finish out of order
+        const out: TensorFrame[] = [];
+        let fi = 0;
+        for (const it of header.items) {
+          const q = tensors[fi++]!;
+          const k = it.newPos >= 0 ? tensors[fi++] : undefined;
+          if (it.newPos >= 0) fi++; // v
+          out.push(...fakeAttend(it, q, k));
+        }
+        return { header: { kind: 'attend_ok' }, tensors: out };
+      }
+      default: throw new Error(`unexpected ${header.kind}`);
+    }
+  };
+  return { handler, got };
+}
+
+// ------------------------------------------------------------------ transports under test
+
+interface Harness { link: RankLink; rank: FakeRank; stop(): Promise<void> }
+const transports: [string, () => Promise<Harness>][] = [
+  ['in-process', async () => {
+    const rank = fakeRank();
+    const link = inProcessLink('rank3', rank.handler);
+    return { link, rank, stop: () => link.close() };
+  }],
+  ['zmq tcp', async () => {
+    const rank = fakeRank();
+    const server = await serveRank('tcp://127.0.0.1:0', rank.handler);
+    expect(server.endpoint).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+    const link = await connectRank(server.endpoint, { name: 'rank3' });
+    return { link, rank, stop: async () => { await link.close(); await server.close(); } };
+  }],
+  ['zmq ipc', async () => {
+    const rank = fakeRank();
+    const server = await serveRank(`ipc:///tmp/fapool-test-${randomUUID()}.sock`, rank.handler);
+    const link = await connectRank(server.endpoint, { name: 'rank3' });
+    return { link, rank, stop: async () => { await link.close(); await server.close(); } };
+  }],
+];
+
+describe.each(transports)('%s link', (_name, make) => {
+  let h: Harness | undefined;
+  const get = async () => (h ??= await make());
+  afterAll(async () => { await h?.stop(); });
+
+  it('hello, ping, alloc, free round trip', async () => {
+    const { link, rank } = await get();
+    const hello = await link.request({ kind: 'hello' });
+    expect(hello.header).toMatchObject({ v: 1, kind: 'hello_ok', rank: 3, device: 'fake-gpu', pid: process.pid });
+    expect((await link.request({ kind: 'ping' })).header.kind).toBe('pong');
+    const alloc = { kind: 'alloc', seq: 12, nLayers: 4, kvHeads: [2, 6], headDim: 128, capacity: 40000, dtype: 'f16', nHeadsPerKv: 4 };
+    expect((await link.request(alloc)).header.kind).toBe('ok');
+    expect(rank.got.at(-1)!.header).toMatchObject(alloc);
+    expect((await link.request({ kind: 'free', seq: 12 })).header.kind).toBe('ok');
+    expect(rank.got.at(-1)!.header).toMatchObject({ kind: 'free', seq: 12 });
+  });
+
+  it.each(['f32', 'f16'] as const)('load_kv carries %s K and V intact', async (dtype) => {
+    const { link, rank } = await get();
+    const r = rng();
+    const heads = 3, count = 17, headDim = 24; // ragged on purpose
+    const K = (dtype === 'f32' ? f32 : f16)(r, [heads, count, headDim]), V = (dtype === 'f32' ? f32 : f16)(r, [heads, count, headDim]);
+    const reply = await link.request({ kind: 'load_kv', seq: 5, layer: 2, kvHeads: [1, 4], pos0: 4096, count }, [K, V]);
+    expect(reply.header.kind).toBe('ok');
+    const got = rank.got.at(-1)!;
+    expect(got.header).toMatchObject({ kind: 'load_kv', seq: 5, layer: 2, kvHeads: [1, 4], pos0: 4096, count });
+    expect(got.tensors.map((t) => [t.dtype, t.shape])).toEqual([[dtype, [heads, count, headDim]], [dtype, [heads, count, headDim]]]);
+    expect(got.tensors[0]!.data).toEqual(K.data);
+    expect(got.tensors[1]!.data).toEqual(V.data);
+  });
+
+  it('attend returns O and LSE per item, with and without a new token', async () => {
+    const { link } = await get();
+    const r = rng();
+    const D = 40, group = 4;
+    const items: AttendItem[] = [
+      { seq: 1, kvHeads: [0, 2], posRange: [0, 5000], len: 9000, newPos: -1 },
+      { seq: 1, kvHeads: [0, 2], posRange: [5000, 9000], len: 9000, newPos: 8999 },
+      { seq: 7, kvHeads: [3, 4], posRange: [0, 1], len: 1, newPos: 0 },
+    ];
+    const tensors: TensorFrame[] = [];
+    for (const it of items) {
+      const kv = it.kvHeads[1] - it.kvHeads[0];
+      tensors.push((it.seq === 7 ? f16 : f32)(r, [kv * group, D]));
+      if (it.newPos >= 0) tensors.push(f32(r, [kv, D]), f32(r, [kv, D]));
+    }
+    const reply = await link.request({ kind: 'attend', step: 3, layer: 0, items }, tensors);
+    expect(reply.header.kind).toBe('attend_ok');
+    let fi = 0;
+    const want: TensorFrame[] = [];
+    for (const it of items) {
+      const q = tensors[fi++]!;
+      const k = it.newPos >= 0 ? tensors[fi] : undefined;
+      if (it.newPos >= 0) fi += 2;
+      want.push(...fakeAttend(it, q, k));
+    }
+    expect(reply.tensors.map((t) => [t.dtype, t.shape])).toEqual(want.map((t) => [t.dtype, t.shape]));
+    reply.tensors.forEach((t, i) => expect(t.data, `frame ${i}`).toEqual(want[i]!.data));
+  });
+
+  it('an error on the rank rejects with RankRemoteError; a bad request fails before sending', async () => {
+    const { link } = await get();
+    const alloc = { kind: 'alloc', seq: 999, nLayers: 1, kvHeads: [0, 1], headDim: 8, capacity: 8, dtype: 'f32', nHeadsPerKv: 1 };
+    await expect(link.request(alloc)).rejects.toThrow(RankRemoteError);
+    await expect(link.request(alloc)).rejects.toThrow(/out of KV memory/);
+    await expect(link.request({ ...alloc, seq: 1, kvHeads: [3, 1] })).rejects.toThrow(FrameError);
+    await expect(link.request({ kind: 'pong' })).rejects.toThrow(/reply kind/);
+    await expect(link.request({ kind: 'load_kv', seq: 1, layer: 0, kvHeads: [0, 1], pos0: 0, count: 2 }, [f32(rng(), [1, 2, 4])]))
+      .rejects.toThrow(/expects 2 tensor frames/);
+    expect((await link.request({ kind: 'ping' })).header.kind).toBe('pong'); // still fine
+  });
+
+  it('keeps concurrent requests apart (replies out of order)', async () => {
+    const { link } = await get();
+    const r = rng();
+    const qs = Array.from({ length: 24 }, () => f32(r, [2, 8]));
+    const replies = await Promise.all(qs.map((q, step) => link.request(
+      { kind: 'attend', step, layer: 0, items: [{ seq: step, kvHeads: [0, 1], posRange: [0, step], len: step, newPos: -1 }] }, [q])));
+    replies.forEach((rep, step) => {
+      expect(rep.tensors[0]!.data).toEqual(qs[step]!.data);
+      expect(Array.from(rep.tensors[1]!.data)).toEqual([step, step + 1]);
+    });
+  });
+
+  it('times out a request the rank never answers, and stays usable', async () => {
+    const { link } = await get();
+    const t0 = Date.now();
+    await expect(link.request({ kind: 'free', seq: 777 }, [], 150)).rejects.toThrow(RankTimeoutError);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect((await link.request({ kind: 'ping' })).header.kind).toBe('pong');
+  });
+
+  it('moves 16 MiB frames both ways intact', async () => {
+    const { link, rank } = await get();
+    const r = rng();
+    const K = f32(r, [2, 16384, 128]), V = f32(r, [2, 16384, 128]); // 16 MiB each
+    await link.request({ kind: 'load_kv', seq: 9, layer: 0, kvHeads: [0, 2], pos0: 0, count: 16384 }, [K, V]);
+    const got = rank.got.at(-1)!.tensors;
+    expect(got[0]!.data).toEqual(K.data);
+    expect(got[1]!.data).toEqual(V.data);
+    const q = f32(r, [4096, 1024]); // 16 MiB, and 16 MiB of O back
+    const rep = await link.request({ kind: 'attend', step: 0, layer: 0, items: [{ seq: 9, kvHeads: [0, 2], posRange: [0, 16384], len: 16384, newPos: -1 }] }, [q]);
+    expect(rep.tensors[0]!.shape).toEqual([4096, 1024]);
+    expect(rep.tensors[0]!.data).toEqual(q.data);
+  }, 60_000);
+
+  it('rejects requests after close', async () => {
+    const hh = await make();
+    await hh.stop();
+    await expect(hh.link.request({ kind: 'ping' })).rejects.toThrow(RankDeadError);
+  });
+});
+
+// ------------------------------------------------------------------ codec
+
+describe('codec', () => {
+  it('round-trips every kind with zero-copy aligned frames', () => {
+    const r = rng();
+    const q = f16(r, [8, 16]);
+    const parts = encodeMessage({ v: 1, id: 42, kind: 'attend', step: 1, layer: 2, items: [{ seq: 0, kvHeads: [0, 2], posRange: [0, 3], len: 3, newPos: -1 }] }, [q]);
+    expect(parts).toHaveLength(2);
+    expect(parts[1]!.buffer).toBe(q.data.buffer); // encoding does not copy
+    const { header, tensors } = decodeMessage(parts);
+    expect(header).toMatchObject({ v: 1, id: 42, kind: 'attend', step: 1, layer: 2 });
+    expect(tensors[0]!.data).toBeInstanceOf(Uint16Array);
+    expect(tensors[0]!.data.buffer).toBe(q.data.buffer); // nor does decoding, when aligned
+    expect(tensors[0]!.data).toEqual(q.data);
+
+    const all: object[] = [
+      { kind: 'hello' }, { kind: 'ping' }, { kind: 'pong' }, { kind: 'ok' }, { kind: 'error', message: 'x' },
+      { kind: 'hello_ok', rank: 0, device: 'nvidia h100', pid: 1 }, { kind: 'free', seq: 3 },
+      { kind: 'alloc', seq: 1, nLayers: 32, kvHeads: [0, 8], headDim: 128, capacity: 1 << 20, dtype: 'f16', nHeadsPerKv: 4 },
+    ];
+    for (const h of all) expect(decodeMessage(encodeMessage({ ...h, v: 1, id: 0xffffffff })).header).toMatchObject(h);
+  });
+
+  it('copies an unaligned frame instead of failing', () => {
+    const r = rng();
+    const o = f32(r, [3, 5]), lse = f32(r, [3]);
+    const [hd, ...frames] = encodeMessage({ v: 1, id: 1, kind: 'attend_ok' }, [o, lse]);
+    const shifted = frames.map((f) => { const b = Buffer.alloc(f.length + 1); f.copy(b, 1); return b.subarray(1); });
+    const { tensors } = decodeMessage([hd!, ...shifted]);
+    expect(tensors[0]!.data).toEqual(o.data);
+    expect(tensors[1]!.data).toEqual(lse.data);
+  });
+
+  it('encode checks tensors against their dtype and shape', () => {
+    const t = f32(rng(), [2, 3]);
+    expect(() => encodeMessage({ v: 1, id: 1, kind: 'attend_ok' }, [{ ...t, shape: [2, 4] }, f32(rng(), [2])])).toThrow(/needs 8 elements/);
+    expect(() => encodeMessage({ v: 1, id: 1, kind: 'attend_ok' }, [{ ...t, dtype: 'f16' }, f32(rng(), [2])])).toThrow(/Uint16Array/);
+    expect(() => validateMessage({ v: 1, id: 1, kind: 'attend_ok' }, [t, f32(rng(), [3])])).toThrow(/LSE 0 must be f32 \[2\]/);
+  });
+
+  const valid = (r: Rng) => {
+    const q = f32(r, [4, 8]), k = f16(r, [2, 8]), v = f16(r, [2, 8]);
+    return encodeMessage({
+      v: 1, id: r.int(0, 1000), kind: 'attend', step: 5, layer: 1,
+      items: [{ seq: 1, kvHeads: [0, 2], posRange: [0, 10], len: 10, newPos: 9 }],
+    }, [q, k, v]);
+  };
+  const hdr = (parts: Buffer[]) => decodeMessage(parts).header as unknown as Record<string, unknown>;
+  const reencode = (parts: Buffer[], change: (h: Record<string, unknown>) => unknown) => {
+    const h = structuredClone(hdr(parts));
+    const out = change(h) ?? h;
+    return [pack(out), ...parts.slice(1)];
+  };
+
+  const cases: [string, (p: Buffer[]) => Buffer[], RegExp][] = [
+    ['no parts', () => [], /no header/],
+    ['wrong version', (p) => reencode(p, (h) => { h.v = 2; }), /protocol version 2/],
+    ['unknown kind', (p) => reencode(p, (h) => { h.kind = 'rm_rf'; }), /unknown message kind "rm_rf"/],
+    ['missing id', (p) => reencode(p, (h) => { delete h.id; }), /"id".*missing/],
+    ['id over u32', (p) => reencode(p, (h) => { h.id = 2 ** 32; }), /"id"/],
+    ['float layer', (p) => reencode(p, (h) => { h.layer = 1.5; }), /"layer"/],
+    ['negative step', (p) => reencode(p, (h) => { h.step = -1; }), /"step"/],
+    ['string seq', (p) => reencode(p, (h) => { (h.items as Record<string, unknown>[])[0]!.seq = '1'; }), /items\[0\].*"seq"/],
+    ['reversed range', (p) => reencode(p, (h) => { (h.items as Record<string, unknown>[])[0]!.posRange = [10, 0]; }), /ordered range/],
+    ['newPos outside', (p) => reencode(p, (h) => { (h.items as Record<string, unknown>[])[0]!.newPos = 10; }), /newPos 10 outside/],
+    ['frame missing', (p) => p.slice(0, 3), /describes 3 tensor frames, message has 2/],
+    ['frame extra', (p) => [...p, Buffer.alloc(4)], /describes 3 tensor frames, message has 4/],
+    ['short frame', (p) => [p[0]!, p[1]!.subarray(0, 100), p[2]!, p[3]!], /frame 0: f32\[4, 8\] needs 128 bytes, got 100/],
+    ['huge shape', (p) => reencode(p, (h) => { (h.frames as { shape: number[] }[])[0]!.shape = [2 ** 20, 2 ** 20]; }), /over the limit/],
+    ['shape rank 5', (p) => reencode(p, (h) => { (h.frames as { shape: number[] }[])[0]!.shape = [1, 1, 1, 4, 8]; }), /at most 4 dims/],
+    ['negative dim', (p) => reencode(p, (h) => { (h.frames as { shape: number[] }[])[0]!.shape = [-4, -8]; }), /bad dimension -4/],
+    ['unknown dtype', (p) => reencode(p, (h) => { (h.frames as { dtype: string }[])[0]!.dtype = 'bf16'; }), /unknown dtype "bf16"/],
+    ['q not a multiple of heads', (p) => reencode(p, (h) => { (h.items as { kvHeads: number[] }[])[0]!.kvHeads = [0, 3]; }), /multiple of 3 heads/],
+    ['header not a map', (p) => [pack([1, 2, 3]), ...p.slice(1)], /must be a msgpack map/],
+    ['trailing bytes', (p) => [Buffer.concat([p[0]!, Buffer.from([0])]), ...p.slice(1)], /after the msgpack value/],
+    ['deep msgpack', () => [Buffer.concat([Buffer.alloc(100000, 0x91), Buffer.from([0])])], /deeper than/],
+    ['lying array length', () => [Buffer.from([0xdd, 0x7f, 0xff, 0xff, 0xff, 0])], /truncated/],
+    ['lying map length', () => [Buffer.from([0xdf, 0xff, 0xff, 0xff, 0xff, 0xa1, 0x61])], /truncated/],
+    ['ext type', () => [Buffer.from([0xd6, 0xff, 0, 0, 0, 1])], /not allowed/],
+    ['non-string key', () => [Buffer.from([0x81, 0x01, 0x02])], /only string keys/],
+    ['__proto__ key', () => [pack(JSON.parse('{"__proto__": {"kind": "ping"}, "v": 1, "id": 1}'))], /__proto__/],
+    ['huge header', () => [Buffer.alloc(2 << 20, 0xc0)], /exceeds/],
+  ];
+  it.each(cases)('rejects %s with FrameError', (_n, mutate, msg) => {
+    const parts = mutate(valid(rng()));
+    expect(() => decodeMessage(parts)).toThrow(FrameError);
+    expect(() => decodeMessage(parts)).toThrow(msg);
+  });
+
+  it('2,000 random mutations end in FrameError or a valid decode, fast', () => {
+    const r = rng();
+    const pick = <T>(a: T[]): T => a[r.int(0, a.length)]!;
+    const nasty: unknown[] = [-1, 2 ** 53, 2 ** 64, NaN, Infinity, -Infinity, 1.5, '', 'x'.repeat(5000), null, true, [], {}, [[[[[[[[[[1]]]]]]]]]], { a: { b: { c: 1 } } }];
+    const fieldNames = ['v', 'id', 'kind', 'step', 'layer', 'items', 'frames', 'seq', 'message'];
+    const mutations: ((p: Buffer[]) => Buffer[])[] = [
+      (p) => [p[0]!.subarray(0, r.int(0, p[0]!.length)), ...p.slice(1)], // truncate header
+      (p) => { const b = Buffer.from(p[0]!); for (let i = r.int(1, 4); i > 0; i--) b[r.int(0, b.length)] = r.int(0, 256); return [b, ...p.slice(1)]; },
+      (p) => { const i = r.int(1, p.length); const f = Buffer.from(p[i]!); return p.map((x, j) => (j === i ? f.subarray(0, r.int(0, f.length)) : x)); },
+      (p) => p.slice(0, r.int(0, p.length)),
+      (p) => [...p, ...Array.from({ length: r.int(1, 4) }, () => Buffer.alloc(r.int(0, 64)))],
+      (p) => reencode(p, (h) => { h[pick(fieldNames)] = pick(nasty); }),
+      (p) => reencode(p, (h) => { const it = (h.items as Record<string, unknown>[])[0]!; it[pick(['seq', 'kvHeads', 'posRange', 'len', 'newPos'])] = pick(nasty); }),
+      (p) => reencode(p, (h) => { const f = (h.frames as Record<string, unknown>[])[r.int(0, 3)]!; f[pick(['dtype', 'shape'])] = pick(nasty); }),
+      (p) => reencode(p, (h) => { const f = (h.frames as { shape: number[] }[])[r.int(0, 3)]!; f.shape = f.shape.map(() => pick([0, -1, 2 ** 31, 2 ** 40, 3, 1.5])); }),
+      (p) => reencode(p, (h) => { delete h[pick(fieldNames)]; }),
+      (p) => reencode(p, (h) => { h.items = Array.from({ length: r.int(0, 5) }, () => (h.items as unknown[])[0]); }),
+      () => [Buffer.from(Array.from({ length: r.int(0, 40) }, () => r.int(0, 256)))], // noise
+      () => [Buffer.concat([Buffer.from([pick([0xdc, 0xdd, 0xde, 0xdf, 0xdb, 0xda, 0xc6])]), Buffer.from(Array.from({ length: r.int(0, 8) }, () => r.int(0, 256)))])],
+    ];
+    let valid2 = 0;
+    const t0 = Date.now();
+    for (let i = 0; i < 2000; i++) {
+      const parts = pick(mutations)(valid(r));
+      let out: ReturnType<typeof decodeMessage> | undefined;
+      try {
+        out = decodeMessage(parts);
+      } catch (e) {
+        if (!(e instanceof FrameError)) throw new Error(`seed ${r.seed} case ${i}: ${String(e)} is not a FrameError`);
+        continue;
+      }
+      // A message that got through must be sound: it re-validates and re-encodes.
+      validateMessage(out.header, out.tensors);
+      encodeMessage(out.header, out.tensors);
+      valid2++;
+    }
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(valid2).toBeLessThan(2000); // mutations do break messages
+  });
+});
+
+// ------------------------------------------------------------------ link failure paths
+
+describe('in-process link', () => {
+  it('rejects an in-flight request with RankDeadError on close', async () => {
+    const link = inProcessLink('r', fakeRank().handler);
+    const pending = link.request({ kind: 'free', seq: 777 });
+    await link.close();
+    await expect(pending).rejects.toThrow(RankDeadError);
+  });
+  it('turns an invalid reply from the handler into a FrameError', async () => {
+    const link = inProcessLink('r', async () => ({ header: { kind: 'hello_ok', rank: -1, device: 'x', pid: 1 } }));
+    await expect(link.request({ kind: 'hello' })).rejects.toThrow(/"rank"/);
+  });
+});
+
+describe('zmq failure paths', () => {
+  it('errors, not hangs, when the server goes away', async () => {
+    const server = await serveRank('tcp://127.0.0.1:0', fakeRank().handler);
+    const link = await connectRank(server.endpoint, { name: 'gone' });
+    const inFlight = link.request({ kind: 'free', seq: 777 }, [], 20_000);
+    await new Promise((res) => setTimeout(res, 50));
+    const t0 = Date.now();
+    await server.close();
+    await expect(inFlight).rejects.toThrow(RankDeadError);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    await expect(link.request({ kind: 'ping' }, [], 20_000)).rejects.toThrow(RankDeadError);
+    await link.close();
+  });
+
+  it('fails to connect to an endpoint nobody serves within the deadline', async () => {
+    const t0 = Date.now();
+    await expect(connectRank(`ipc:///tmp/fapool-nobody-${randomUUID()}.sock`, { connectTimeoutMs: 300 })).rejects.toThrow(RankDeadError);
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
+  it('answers or drops malformed raw messages and keeps serving', async () => {
+    const errors: Error[] = [];
+    const server = await serveRank('tcp://127.0.0.1:0', fakeRank().handler, { onError: (e) => errors.push(e) });
+    const raw = new Dealer({ linger: 0 });
+    raw.connect(server.endpoint);
+    const link = await connectRank(server.endpoint);
+    try {
+      await raw.send([Buffer.from('not msgpack at all')]); // no id: dropped, reported
+      await raw.send([pack({ v: 1, id: 5, kind: 'load_kv', seq: 1, layer: 0, kvHeads: [0, 1], pos0: 0, count: 1, frames: [] })]);
+      await raw.send([pack({ v: 1, id: 6, kind: 'pong', frames: [] })]);
+      await raw.send([pack({ v: 1, id: 7, kind: 'ping', frames: [{ dtype: 'f32', shape: [1 << 30] }] }), Buffer.alloc(4)]);
+      const replies: Record<string, unknown>[] = [];
+      for (let i = 0; i < 3; i++) {
+        const parts = await raw.receive();
+        replies.push(decodeMessage(parts).header as unknown as Record<string, unknown>);
+      }
+      replies.sort((a, b) => (a.id as number) - (b.id as number));
+      expect(replies.map((x) => [x.id, x.kind])).toEqual([[5, 'error'], [6, 'error'], [7, 'error']]);
+      expect(replies[0]!.message).toMatch(/expects 2 tensor frames/);
+      expect(replies[1]!.message).toMatch(/reply kind/);
+      expect(replies[2]!.message).toMatch(/over the limit/);
+      expect((await link.request({ kind: 'ping' })).header.kind).toBe('pong');
+      expect(errors.map((e) => e.constructor.name)).toEqual(['FrameError']);
+    } finally {
+      raw.close();
+      await link.close();
+      await server.close();
+    }
+  });
+});
