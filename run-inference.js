@@ -1,11 +1,18 @@
 #!/usr/bin/env node
 // The main job: `node run-inference.js --help`. The TypeScript is compiled to dist/ by `npm install`.
+// `node run-inference.js worker ...` runs a pool worker process instead (worker --help).
 import { existsSync } from 'node:fs';
 
-const entry = new URL('./dist/src/cli/main.js', import.meta.url);
+const worker = process.argv[2] === 'worker';
+const entry = new URL(worker ? './dist/src/cli/worker-cli.js' : './dist/src/cli/main.js', import.meta.url);
 if (!existsSync(entry)) {
   process.stderr.write('error: dist/ is missing: run `npm install` (it compiles the TypeScript) or `npm run build`\n');
   process.exit(1);
 }
-const { runCli } = await import(entry.href);
-await runCli(process.argv.slice(2));
+if (worker) {
+  const { runWorkerCli } = await import(entry.href);
+  await runWorkerCli(process.argv.slice(3));
+} else {
+  const { runCli } = await import(entry.href);
+  await runCli(process.argv.slice(2));
+}

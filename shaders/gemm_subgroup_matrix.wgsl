@@ -1,6 +1,6 @@
 // GEMM on subgroup matrices (chromium_experimental_subgroup_matrix; tensor cores on the H100):
 // y[M, N] = x[M, K] · w[N, K]ᵀ, f16 operands, f32 accumulation, 16×16×16 f16→f32 matrices.
-// A workgroup of SG_ROWS×SG_COLS subgroups computes a BM×BN tile (BM = 32·SG_ROWS, BN = 64·SG_COLS);
+// A workgroup of 4×2 subgroups computes a 128×128 tile;
 // each subgroup owns a 32×64 block as 2×4 result matrices. Per 32-wide K slice the workgroup stages
 // x and w as f16 into workgroup memory (zero outside the matrices, rows padded to 40 halves = 80 bytes,
 // 16-byte aligned), then each subgroup runs 2 × (2×4) multiply-accumulates from there.
@@ -17,15 +17,13 @@ struct Params { M: u32, N: u32, K: u32, _pad: u32 }
 const BK = 32u;    // K slice per stage (two 16-deep matrix steps)
 const LDS = 40u;   // staged row stride in halves
 
+// Tile geometry is const (not override) so the matrix loads see fixed-size workgroup arrays.
+const SG_ROWS = 4u;
+const SG_COLS = 2u;
+const BM = 32u * SG_ROWS;   // 128
+const BN = 64u * SG_COLS;   // 128
 override SG_SIZE: u32 = 32u;
-override SG_ROWS: u32 = 4u;
-override SG_COLS: u32 = 2u;
-override BM: u32 = 32u * SG_ROWS;
-override BN: u32 = 64u * SG_COLS;
 override WG: u32 = SG_SIZE * SG_ROWS * SG_COLS;
-override A_LEN: u32 = BM * LDS;
-override B_LEN: u32 = BN * LDS;
-override C_LEN: u32 = 256u * SG_ROWS * SG_COLS;
 
 override ACT: u32 = 0u;            // 0 none, 1 gelu_erf, 2 gelu_tanh
 override HAS_BIAS: bool = false;
@@ -39,9 +37,9 @@ override ACCUMULATE: bool = false;
 @group(0) @binding(6) var<storage, read> x4: array<T4>;
 @group(0) @binding(7) var<storage, read> w4: array<T4>;
 
-var<workgroup> As: array<f16, A_LEN>;   // [BM][LDS]
-var<workgroup> Bs: array<f16, B_LEN>;   // [BN][LDS]
-var<workgroup> Cs: array<f32, C_LEN>;   // [subgroup][16][16] epilogue scratch
+var<workgroup> As: array<f16, BM * LDS>;                  // [BM][LDS]
+var<workgroup> Bs: array<f16, BN * LDS>;                  // [BN][LDS]
+var<workgroup> Cs: array<f32, 256u * SG_ROWS * SG_COLS>;  // [subgroup][16][16] epilogue scratch
 
 // ---- activations (same code as gemm.wgsl) --------------------------------------------------------
 

@@ -41,7 +41,7 @@ var<workgroup> red_f: array<f32, WG>;
 // Search buckets, column-major per thread: bins[b * WG + tid] is thread tid's partial of bucket b.
 var<workgroup> bins: array<f32, (NB + 1u) * WG>;
 var<workgroup> part: array<f32, (NB + 1u) * SEG>;
-var<workgroup> sh_u: array<u32, 4>;
+var<workgroup> sh_u: vec4<u32>; // broadcasts: one workgroupUniformLoad (barrier pair) for several values
 var<workgroup> sh_f: array<f32, 2>;
 
 const NONE: u32 = 0xffffffffu;
@@ -95,11 +95,17 @@ fn search(tid: u32, base: u32, lo0: u32, hi0: u32, mass: bool, goal: f32, m: f32
       part[j] = acc;
     }
     workgroupBarrier();
+    if (tid <= NB) {
+      var acc = 0.0;
+      for (var g = 0u; g < SEG; g++) { acc += part[tid * SEG + g]; }
+      red_f[tid] = acc;
+    }
+    workgroupBarrier();
     if (tid == 0u) {
-      // Suffix sums: F(lo + (b << s)) = sum of buckets >= b, plus the mass above hi (bucket NB).
+      // Suffix sums: part[b * SEG] = F(lo + (b << s)) = buckets >= b plus the mass above hi (bucket NB).
       var f = 0.0;
       for (var b = NB + 1u; b > 0u; b--) {
-        for (var g = 0u; g < SEG; g++) { f += part[(b - 1u) * SEG + g]; }
+        f += red_f[b - 1u];
         part[(b - 1u) * SEG] = f;
       }
       var goal_w = sh_f[0];
@@ -109,13 +115,13 @@ fn search(tid: u32, base: u32, lo0: u32, hi0: u32, mass: bool, goal: f32, m: f32
         if ((b << s) <= range && part[b * SEG] >= goal_w) { best = b; }
       }
       let c = lo + (best << s);
-      sh_u[0] = c;
-      sh_u[1] = c + min((1u << s) - 1u, hi - c);
+      sh_u = vec4u(c, c + min((1u << s) - 1u, hi - c), 0u, 0u);
       sh_f[0] = goal_w;
     }
     first = false;
-    lo = workgroupUniformLoad(&sh_u[0]);
-    hi = workgroupUniformLoad(&sh_u[1]);
+    let lohi = workgroupUniformLoad(&sh_u);
+    lo = lohi.x;
+    hi = lohi.y;
   }
   return lo;
 }
@@ -164,13 +170,12 @@ fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) ti
       }
       red_c[0] = min(red_c[0], red_c[g * PER]);
     }
-    sh_u[0] = red_a[0];
-    sh_u[1] = red_b[0];
-    sh_u[2] = red_c[0];
+    sh_u = vec4u(red_a[0], red_b[0], red_c[0], 0u);
   }
-  let kmax = workgroupUniformLoad(&sh_u[0]);
-  let imax = workgroupUniformLoad(&sh_u[1]);
-  let klow = workgroupUniformLoad(&sh_u[2]);
+  let stats = workgroupUniformLoad(&sh_u);
+  let kmax = stats.x;
+  let imax = stats.y;
+  let klow = stats.z;
   if (p.greedy != 0u) {
     if (tid == 0u) { ids[row] = imax; }
     return;
@@ -178,9 +183,14 @@ fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) ti
   let m = logits[base + imax];
 
   // Kept set = {key >= t}.
+  // Phase 0 = top-k, phase 1 = top-p, each only when on. The bounds are runtime values so the loop is
+  // not unrolled: one copy of the search keeps lavapipe's compile time down.
   var t = klow;
-  if (p.topK > 0u && p.topK < V) { t = search(tid, base, klow, kmax, false, f32(p.topK), m); }
-  if (p.topP < 1.0) { t = search(tid, base, t, kmax, true, p.topP, m); }
+  let first_phase = select(1u, 0u, p.topK > 0u && p.topK < V);
+  let end_phase = select(1u, 2u, p.topP < 1.0);
+  for (var phase = first_phase; phase < end_phase; phase++) {
+    t = search(tid, base, t, kmax, phase == 1u, select(f32(p.topK), p.topP, phase == 1u), m);
+  }
 
   // Draw: chunk sums in index order, then the owner of the goal_w walks its chunk.
   let chunk = (V + WG - 1u) / WG;
@@ -212,12 +222,12 @@ fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) ti
       }
       acc += si;
     }
-    sh_u[0] = owner;
+    sh_u.x = owner;
     sh_f[0] = prefix;
     sh_f[1] = goal_w;
   }
   workgroupBarrier();
-  if (tid == sh_u[0]) {
+  if (tid == sh_u.x) {
     let goal_w = sh_f[1];
     var acc = sh_f[0];
     var pick = NONE;

@@ -58,7 +58,7 @@ describe('sampler', () => {
   it('distribution: frequencies match the probabilities; top-k and top-p never leave their sets', async () => {
     const g = await gpu();
     const r = rng();
-    const [V, B] = [7, 4096];
+    const [V, B] = [7, 2048];
     const row = makeLogits(r, V, false).map((v) => Math.fround(v / 2)); // flatter: every token has mass
     const logits = new Float64Array(B * V);
     for (let b = 0; b < B; b++) logits.set(row, b * V);
@@ -70,6 +70,7 @@ describe('sampler', () => {
     ];
     for (const params of cases) {
       s.setParams({ ...params, seed });
+      const { kept } = sampleRowRef(row, params, 0); // the kept set does not depend on u
       const counts = new Array<number>(V).fill(0);
       const steps = 2;
       let previous: Float64Array | null = null;
@@ -78,11 +79,9 @@ describe('sampler', () => {
         await g.run([s.dispatch]);
         const got = await download(g, out);
         for (const id of got) counts[id]!++;
-        if (previous) expect(got.some((v, i) => v !== previous![i]), 'a new step draws anew').toBe(true);
+        if (previous && kept.length > 1) expect(got.some((v, i) => v !== previous![i]), 'a new step draws anew').toBe(true);
         previous = got;
       }
-      // Reference probabilities of the kept set (u-independent).
-      const { kept } = sampleRowRef(row, params, 0);
       const w = kept.map((i) => Math.exp((row[i]! - Math.max(...row)) / params.temperature));
       const z = w.reduce((a, b) => a + b, 0);
       const n = B * steps;

@@ -1,5 +1,7 @@
 // Pool transport: the protocol codec (incl. hostile input), the in-process link, and ZeroMQ over tcp and ipc.
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { pack } from 'msgpackr';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Dealer } from 'zeromq';
@@ -14,8 +16,15 @@ import { connectRank, serveRank } from '../src/orchestrator/zmq-link.js';
 import { rng, type Rng } from './helpers.js';
 
 const numelOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-const f32 = (r: Rng, shape: number[]): TensorFrame => ({ dtype: 'f32', shape, data: Float32Array.from({ length: numelOf(shape) }, () => r.uniform(-2, 2)) });
+function f32(r: Rng, shape: number[]): TensorFrame {
+  const data = new Float32Array(numelOf(shape));
+  for (let i = 0; i < data.length; i++) data[i] = r.uniform(-2, 2);
+  return { dtype: 'f32', shape, data };
+}
 const f16 = (r: Rng, shape: number[]): TensorFrame => ({ dtype: 'f16', shape, data: toF16Array(Array.from({ length: numelOf(shape) }, () => r.uniform(-2, 2))) });
+/** Byte equality; vitest's toEqual walks 4M-element arrays far too slowly. */
+const sameBytes = (a: ArrayBufferView, b: ArrayBufferView) =>
+  Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 const asF32 = (t: TensorFrame): Float32Array => (t.dtype === 'f16' ? fromF16Array(t.data as Uint16Array) : t.data as Float32Array);
 
 // ------------------------------------------------------------------ a fake rank with checkable answers
@@ -27,7 +36,8 @@ function fakeAttend(item: AttendItem, q: TensorFrame, k?: TensorFrame): TensorFr
   const group = H / (item.kvHeads[1] - item.kvHeads[0]);
   const o = new Float32Array(H * D), lse = new Float32Array(H);
   for (let h = 0; h < H; h++) {
-    for (let d = 0; d < D; d++) o[h * D + d] = qs[h * D + d]! + (ks ? ks[Math.floor(h / group) * D + d]! : 0);
+    const kRow = Math.floor(h / group) * D;
+    for (let d = 0; d < D; d++) o[h * D + d] = qs[h * D + d]! + (ks ? ks[kRow + d]! : 0);
     lse[h] = item.len + h + (ks ? 0.5 : 0);
   }
   return [{ dtype: 'f32', shape: [H, D], data: o }, { dtype: 'f32', shape: [H], data: lse }];
@@ -43,6 +53,7 @@ function fakeRank(rank = 3): FakeRank {
       case 'ping': return { header: { kind: 'pong' } };
       case 'alloc':
         if (header.seq === 999) throw new Error('out of KV memory');
+        if (header.seq === 998) throw new Error(`shader failed: ${'x'.repeat(100_000)}`);
         return { header: { kind: 'ok' } };
       case 'free':
         if (header.seq === 777) return new Promise(() => {}); // never answers
@@ -84,9 +95,10 @@ const transports: [string, () => Promise<Harness>][] = [
   }],
   ['zmq ipc', async () => {
     const rank = fakeRank();
-    const server = await serveRank(`ipc:///tmp/fapool-test-${randomUUID()}.sock`, rank.handler);
+    const path = `/tmp/fapool-test-${randomUUID()}.sock`;
+    const server = await serveRank(`ipc://${path}`, rank.handler);
     const link = await connectRank(server.endpoint, { name: 'rank3' });
-    return { link, rank, stop: async () => { await link.close(); await server.close(); } };
+    return { link, rank, stop: async () => { await link.close(); await server.close(); rmSync(path, { force: true }); } };
   }],
 ];
 
@@ -155,6 +167,10 @@ describe.each(transports)('%s link', (_name, make) => {
     const alloc = { kind: 'alloc', seq: 999, nLayers: 1, kvHeads: [0, 1], headDim: 8, capacity: 8, dtype: 'f32', nHeadsPerKv: 1 };
     await expect(link.request(alloc)).rejects.toThrow(RankRemoteError);
     await expect(link.request(alloc)).rejects.toThrow(/out of KV memory/);
+    const long = await link.request({ ...alloc, seq: 998 }).catch((e: Error) => e); // cut, still delivered
+    expect(long).toBeInstanceOf(RankRemoteError);
+    expect((long as Error).message).toMatch(/failed on the rank: Error: shader failed: x+…$/);
+    expect((long as Error).message.length).toBeLessThan(8300);
     await expect(link.request({ ...alloc, seq: 1, kvHeads: [3, 1] })).rejects.toThrow(FrameError);
     await expect(link.request({ kind: 'pong' })).rejects.toThrow(/reply kind/);
     await expect(link.request({ kind: 'load_kv', seq: 1, layer: 0, kvHeads: [0, 1], pos0: 0, count: 2 }, [f32(rng(), [1, 2, 4])]))
@@ -188,12 +204,13 @@ describe.each(transports)('%s link', (_name, make) => {
     const K = f32(r, [2, 16384, 128]), V = f32(r, [2, 16384, 128]); // 16 MiB each
     await link.request({ kind: 'load_kv', seq: 9, layer: 0, kvHeads: [0, 2], pos0: 0, count: 16384 }, [K, V]);
     const got = rank.got.at(-1)!.tensors;
-    expect(got[0]!.data).toEqual(K.data);
-    expect(got[1]!.data).toEqual(V.data);
+    expect(got[0]!.data.length).toBe(K.data.length);
+    expect(sameBytes(got[0]!.data, K.data)).toBe(true);
+    expect(sameBytes(got[1]!.data, V.data)).toBe(true);
     const q = f32(r, [4096, 1024]); // 16 MiB, and 16 MiB of O back
     const rep = await link.request({ kind: 'attend', step: 0, layer: 0, items: [{ seq: 9, kvHeads: [0, 2], posRange: [0, 16384], len: 16384, newPos: -1 }] }, [q]);
     expect(rep.tensors[0]!.shape).toEqual([4096, 1024]);
-    expect(rep.tensors[0]!.data).toEqual(q.data);
+    expect(sameBytes(rep.tensors[0]!.data, q.data)).toBe(true);
   }, 60_000);
 
   it('rejects requests after close', async () => {
@@ -360,6 +377,29 @@ describe('zmq failure paths', () => {
     expect(Date.now() - t0).toBeLessThan(3000);
     await expect(link.request({ kind: 'ping' }, [], 20_000)).rejects.toThrow(RankDeadError);
     await link.close();
+  });
+
+  it('notices a hung rank process through missed heartbeats', async () => {
+    // A separate process that answers pings, then is frozen with SIGSTOP: TCP stays up, ZMTP heartbeats stop.
+    const script = `
+      import { Router } from 'zeromq'; import { pack, unpack } from 'msgpackr';
+      const s = new Router({ linger: 0 }); await s.bind('tcp://127.0.0.1:0'); console.log(s.lastEndpoint);
+      for await (const [rid, h] of s) { const m = unpack(h); if (m.kind === 'ping') await s.send([rid, pack({ v: 1, id: m.id, kind: 'pong', frames: [] })]); }`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const endpoint = await new Promise<string>((res, rej) => {
+        child.stdout.once('data', (d: Buffer) => res(d.toString().trim()));
+        child.once('exit', (code) => rej(new Error(`rank process exited ${code}`)));
+      });
+      const link = await connectRank(endpoint, { heartbeatMs: 100 });
+      child.kill('SIGSTOP');
+      const t0 = Date.now();
+      await expect(link.request({ kind: 'ping' }, [], 20_000)).rejects.toThrow(RankDeadError);
+      expect(Date.now() - t0).toBeLessThan(5000);
+      await link.close();
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('fails to connect to an endpoint nobody serves within the deadline', async () => {

@@ -2,6 +2,7 @@
 // and documented in one table that --help prints.
 import { parseArgs } from 'node:util';
 import { FapoolError } from '../gpu/errors.js';
+import { workerHelpSummary } from './worker-cli.js';
 
 export class UsageError extends FapoolError {}
 
@@ -22,6 +23,15 @@ export interface CliOptions {
   prefillChunk: number;
   json: boolean;
   dumpLogits?: string;
+  strategy: 'fapool' | 'static';
+  pool: number;
+  cluster?: string;
+  spawn?: string;
+  threshold: number;
+  tiers?: string;
+  placement: string;
+  deadlineMs: number;
+  gpu: string;
   quiet: boolean;
   help: boolean;
 }
@@ -42,6 +52,15 @@ const SPEC = {
   'top-p': { type: 'string', default: '1', help: 'nucleus sampling mass (1 = off)' },
   'prefill-chunk': { type: 'string', default: '2048', help: 'prompt tokens per prefill launch (bounds activation memory)' },
   json: { type: 'boolean', default: false, help: 'print one JSON object (tokens, text, metrics) instead of text' },
+  gpu: { type: 'string', default: 'auto', help: 'GPU of this (base) process: a PCI address or nvidia-smi index (needs the Mesa device-select layer on multi-GPU hosts), or auto' },
+  strategy: { type: 'string', default: 'fapool', help: 'fapool (attention of long sequences on the pool) or static (TP × PP baseline over the same ranks)' },
+  pool: { type: 'string', default: '0', help: 'attention-pool ranks inside this process (each its own GPUDevice on this adapter; tests, one-GPU runs)' },
+  cluster: { type: 'string', help: 'JSON file listing pool worker endpoints ({"pool": [{"endpoint": "tcp://host:port"}]}), started with `node run-inference.js worker`' },
+  spawn: { type: 'string', help: 'start one pool worker process per listed GPU (PCI addresses, comma-separated; "auto" = every GPU but the first; "none:N" = N workers on the default adapter)' },
+  threshold: { type: 'string', default: '4096', help: 'sequences longer than this (tokens) have their attention on the pool (default 4096)' },
+  tiers: { type: 'string', help: 'pool size by length, e.g. "4096:0,6144:8,8192:10,inf:32" (default: the paper\'s table, capped by the ranks that exist)' },
+  placement: { type: 'string', default: 'tp=1,pp=1', help: 'static strategy: tensor × pipeline parallel degrees over in-process ranks, e.g. tp=2,pp=2' },
+  deadline: { type: 'string', default: '30000', help: 'ms a pool rank may take to answer before its sequences fall back to the base' },
   'dump-logits': { type: 'string', help: 'write sequence 0\'s prompt ids, first-token logits and tokens to this JSON file (fidelity checks)' },
   quiet: { type: 'boolean', default: false, help: 'no progress bars' },
   help: { type: 'boolean', short: 'h', default: false, help: 'show this help' },
@@ -56,10 +75,13 @@ export function helpText(): string {
     const flag = `--${name}${s.type === 'string' ? ' VALUE' : ''}`;
     lines.push(`  ${flag.padEnd(24)} ${s.help}`);
   }
-  lines.push('', 'Examples:',
+  lines.push('', workerHelpSummary(), '', 'Examples:',
     '  node run-inference.js',
     '  node run-inference.js --preset seed-4l --init random --prompt-len 4096 --max-new-tokens 64',
-    '  node run-inference.js --model ./my-model --prompt "Hello" --temperature 0.8 --top-p 0.9');
+    '  node run-inference.js --model ./my-model --prompt "Hello" --temperature 0.8 --top-p 0.9',
+    '  node run-inference.js --prompt-len 64 --batch 3 --pool 2 --threshold 32      # FA Pool, 2 in-process pool ranks',
+    '  node run-inference.js --spawn auto --prompt-len 32768                         # a pool worker on every other GPU',
+    '  node run-inference.js --strategy static --placement tp=2,pp=2 --prompt-len 64 # the static baseline');
   return lines.join('\n');
 }
 
@@ -74,6 +96,11 @@ function num(name: string, v: string, lo: number, hi: number): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n < lo || n > hi) throw new UsageError(`--${name} must be a number in [${lo}, ${hi}], got '${v}'`);
   return n;
+}
+
+function strategy(v: string): 'fapool' | 'static' {
+  if (v !== 'fapool' && v !== 'static') throw new UsageError(`--strategy must be fapool or static, got '${v}'`);
+  return v;
 }
 
 export function parseCli(argv: string[]): CliOptions {
@@ -96,6 +123,9 @@ export function parseCli(argv: string[]): CliOptions {
     dtype: dtype as CliOptions['dtype'],
     temperature: num('temperature', s('temperature')!, 0, 100), topK: int('top-k', s('top-k'), 0)!,
     topP: num('top-p', s('top-p')!, 0, 1), prefillChunk: int('prefill-chunk', s('prefill-chunk'), 1)!,
-    json: Boolean(values.json), dumpLogits: s('dump-logits'), quiet: Boolean(values.quiet), help: Boolean(values.help),
+    json: Boolean(values.json), dumpLogits: s('dump-logits'),
+    strategy: strategy(s('strategy')!), pool: int('pool', s('pool'), 0)!, cluster: s('cluster'), spawn: s('spawn'),
+    gpu: s('gpu')!, threshold: int('threshold', s('threshold'), 1)!, tiers: s('tiers'), placement: s('placement')!, deadlineMs: int('deadline', s('deadline'), 1)!,
+    quiet: Boolean(values.quiet), help: Boolean(values.help),
   };
 }

@@ -3,11 +3,12 @@
 import { writeFileSync } from 'node:fs';
 import { describeCaps, openGpu, type Caps, type DType } from '../gpu/index.js';
 import { FapoolError } from '../gpu/errors.js';
-import { Generator, type GenerateResult } from '../model/generator.js';
-import { loadWeights } from '../model/load-weights.js';
+import type { GenerateResult } from '../model/generator.js';
 import { helpText, parseCli, UsageError, type CliOptions } from './args.js';
 import { resolveModel } from './model-files.js';
 import { Progress } from './progress.js';
+import { buildRunner, type Runner } from './runners.js';
+import { applyGpuBinding, planGpuBinding } from '../orchestrator/gpu-binding.js';
 
 const DEFAULT_PROMPT = 'The attention pool takes the long sequences, so the base group never waits.';
 
@@ -26,11 +27,24 @@ export function syntheticPrompt(n: number, vocab: number, seed: number): number[
   return Array.from({ length: n }, () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s % vocab; });
 }
 
+function printPlacement(r: ReturnType<Runner['report']>, prompts: number[][]): void {
+  console.log(`strategy: ${r.strategy}; ranks: ${r.ranks.join(', ')}`);
+  r.perSeq?.forEach((s, i) => {
+    if (!s) return;
+    console.log(`  seq ${i} (prompt ${prompts[i]!.length}): attention on base ${s.baseSteps} steps, on pool ${s.poolSteps} steps${s.ranks.length ? ` (${s.ranks.join(', ')})` : ''}`);
+  });
+  for (const e of r.events ?? []) console.log(`  step ${e.step} seq ${e.seq}: ${e.kind} — ${e.detail}`);
+  if (r.split) console.log(`  time split: ${Object.entries(r.split).map(([k, v]) => `${k} ${typeof v === 'number' ? v.toFixed(1) : v}`).join(', ')}`);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const o: CliOptions = parseCli(argv);
   if (o.help) { console.log(helpText()); return 0; }
   const log = (msg: string) => { if (!o.quiet) process.stderr.write(`${msg}\n`); };
 
+  const binding = planGpuBinding(o.gpu);
+  applyGpuBinding(binding);
+  for (const w of binding.warnings) log(`warning: ${w}`);
   const gpu = await openGpu({ label: 'fapool', f16: o.dtype !== 'f32' });
   try {
     const dtype: DType = o.dtype ?? (gpu.caps.f16 && !isCpuAdapter(gpu.caps) ? 'f16' : 'f32');
@@ -42,9 +56,8 @@ export async function main(argv: string[]): Promise<number> {
 
     const loadBar = new Progress('load', !o.quiet);
     const tLoad = performance.now();
-    const { weights, extras } = await loadWeights(gpu, m.file, cfg, dtype, (d, t) => loadBar.update(d, t, 'B'));
+    const runner = await buildRunner(o, gpu, cfg, m.file, dtype, (d, t) => loadBar.update(d, t, 'B'), log);
     await m.file.close();
-    if (extras.length) log(`note: ${extras.length} tensors in the file are not used (${extras.slice(0, 5).join(', ')}${extras.length > 5 ? ', …' : ''})`);
     const loadMs = performance.now() - tLoad;
 
     const base = o.promptLen !== undefined ? syntheticPrompt(o.promptLen, Math.min(cfg.vocab, m.tokenizer.vocabSize), o.seed)
@@ -56,11 +69,10 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError(`prompt of ${base.length} tokens + ${o.maxNewTokens} new tokens exceeds the model's context of ${cfg.maxSeq} tokens`);
     }
 
-    const gen = new Generator(gpu, cfg, weights, dtype);
     const prefillBar = new Progress('prefill', !o.quiet && total > 256);
     const stream = m.tokenizer.decodeStream();
     if (!o.json && o.promptLen === undefined) process.stdout.write(m.tokenizer.decode(prompts[0]!));
-    const res: GenerateResult = await gen.generate(prompts, {
+    const res: GenerateResult = await runner.generate(prompts, {
       maxNewTokens: o.maxNewTokens,
       sampling: { temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed },
       eosId: m.tokenizer.eosId,
@@ -77,18 +89,20 @@ export async function main(argv: string[]): Promise<number> {
       ttftMs: res.prefillMs, tpotMs: res.tpotMs, tps: res.tps, totalMs: res.totalMs, loadMs,
       inputTokens: res.inputTokens, outputTokens: res.outputTokens, gpuMemoryBytes: res.gpuBytes,
     };
+    const placement = runner.report();
     if (o.json) {
       console.log(JSON.stringify({
         model: cfg.name, dtype, device: describeCaps(gpu.caps), batch: prompts.length,
-        promptLengths: prompts.map((p) => p.length), tokens: res.tokens, text: texts, metrics,
+        promptLengths: prompts.map((p) => p.length), tokens: res.tokens, text: texts, metrics, placement,
       }));
     } else {
       process.stdout.write(stream.flush() + '\n');
       for (let i = 1; i < texts.length; i++) console.log(`[seq ${i}, prompt ${prompts[i]!.length} tokens] ${JSON.stringify(texts[i])}`);
       console.log(`\n${prompts.length} sequence(s), ${res.inputTokens} input + ${res.outputTokens} output tokens`);
+      printPlacement(placement, prompts);
       console.log(`TTFT ${res.prefillMs.toFixed(1)} ms | TPOT ${res.tpotMs.toFixed(2)} ms | TPS ${res.tps.toFixed(1)} tok/s | total ${res.totalMs.toFixed(0)} ms | load ${loadMs.toFixed(0)} ms | GPU memory ${(res.gpuBytes / 2 ** 20).toFixed(1)} MiB`);
     }
-    gen.dispose();
+    await runner.dispose();
     return 0;
   } finally {
     gpu.destroy();

@@ -126,7 +126,10 @@ function gemvShape(caps: Caps, K: number): { lanes: number; rpw: number } {
 /** Load offsets are subgroup-uniform, not workgroup-uniform: the (workgroup-scoped) check is off. */
 export const SGM_DIAGNOSTIC = 'off, chromium.subgroup_matrix_uniformity';
 
-interface SgmCfg { sgSize: number; sgRows: number; sgCols: number; epi: Epilogue }
+interface SgmCfg { sgSize: number; epi: Epilogue }
+
+/** Output tile of one subgroup-matrix workgroup (4×2 subgroups of 32×64; const in the WGSL). */
+const SGM_TILE = { bm: 128, bn: 128 };
 
 const sgmProgram = defineProgram<SgmCfg>({
   name: 'gemm_sgm', file: 'gemm_subgroup_matrix.wgsl', entry: 'gemm_sgm',
@@ -134,7 +137,7 @@ const sgmProgram = defineProgram<SgmCfg>({
     enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
     diagnostics: [SGM_DIAGNOSTIC],
     aliases: { T: 'f16', T4: 'vec4<f16>' },
-    constants: { SG_SIZE: c.sgSize, SG_ROWS: c.sgRows, SG_COLS: c.sgCols, ...epilogueConstants(c.epi) },
+    constants: { SG_SIZE: c.sgSize, ...epilogueConstants(c.epi) },
   }),
 });
 
@@ -186,9 +189,8 @@ export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath): Dispatch {
     assertShape(l.dtype === 'f16', `gemm: the subgroup-matrix path takes f16 operands, got ${shapeStr(l.x)}`);
     assertShape(vec4, `gemm: the subgroup-matrix path needs K % 4 == 0, got K = ${l.K}`);
     assertShape(!gated, 'gemm: the gated product has no subgroup-matrix variant (use the tiled path)');
-    const sgRows = 4, sgCols = 2;
-    const prog = gpu.program(sgmProgram, { sgSize: caps.subgroupMaxSize, sgRows, sgCols, epi: l.epi });
-    return gpu.dispatch(prog, { bind, uniforms, workgroups: [ceilDiv(l.N, 64 * sgCols), ceilDiv(l.M, 32 * sgRows)] });
+    const prog = gpu.program(sgmProgram, { sgSize: caps.subgroupMaxSize, epi: l.epi });
+    return gpu.dispatch(prog, { bind, uniforms, workgroups: [ceilDiv(l.N, SGM_TILE.bn), ceilDiv(l.M, SGM_TILE.bm)] });
   }
 
   const tile = chooseTile(caps, l.M, l.N, gated);

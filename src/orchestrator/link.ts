@@ -1,7 +1,7 @@
 // The transport both kinds of pool rank sit behind: a request/reply link matched by request id.
 import { FapoolError } from '../gpu/errors.js';
 import {
-  FrameError, PROTOCOL_VERSION, REPLY_KIND, validateMessage, type Message, type RequestMsg, type TensorFrame,
+  ERROR_MESSAGE_MAX, FrameError, PROTOCOL_VERSION, REPLY_KIND, validateMessage, type Message, type RequestMsg, type TensorFrame,
 } from './messages.js';
 
 /** A reply did not arrive in time; the link stays usable (a late reply is dropped). */
@@ -54,8 +54,10 @@ export function idCounter(): () => number {
   return () => { const id = next; next = (next + 1) >>> 0; return id; };
 }
 
+/** An error as one line for an `error` reply, cut to what the protocol carries. */
 export function errorMessage(e: unknown): string {
-  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  const s = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  return s.length > ERROR_MESSAGE_MAX ? `${s.slice(0, ERROR_MESSAGE_MAX - 1)}…` : s;
 }
 
 /**

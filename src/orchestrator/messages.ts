@@ -67,7 +67,9 @@ export interface DecodeLimits {
 const DEFAULT_LIMITS: Required<DecodeLimits> = { maxHeaderBytes: 1 << 20, maxNumel: 1 << 28, maxFrames: 1 << 16 };
 const MAX_RANK = 4;
 const MAX_DEPTH = 8;
-const MAX_STRING = 4096;
+const MAX_STRING = 1 << 16; // error messages are cut to ERROR_MESSAGE_MAX before sending
+/** Longest `error` message a rank sends (longer ones are cut). */
+export const ERROR_MESSAGE_MAX = 8192;
 
 // ---------------------------------------------------------------- msgpack pre-scan
 
@@ -321,7 +323,9 @@ function view(part: Uint8Array, dtype: FrameDType): TensorFrame['data'] {
   const A = ARRAY_OF[dtype];
   const n = part.byteLength / A.BYTES_PER_ELEMENT;
   if (part.byteOffset % A.BYTES_PER_ELEMENT === 0) return new A(part.buffer as ArrayBuffer, part.byteOffset, n);
-  return new A(part.slice().buffer, 0, n);
+  const copy = new Uint8Array(part.byteLength); // not part.slice(): on a Buffer that is a view
+  copy.set(part);
+  return new A(copy.buffer, 0, n);
 }
 
 /** Decodes and validates [header, ...frames]. Every protocol violation is a FrameError. */

@@ -38,6 +38,10 @@ interface BaseBuffers {
   P: number;
 }
 
+class MemberFailure extends Error {
+  constructor(readonly member: number, override readonly cause: unknown) { super(errorMessage(cause)); }
+}
+
 export class PoolExecutor implements DecodeExecutor {
   private readonly placement = new Map<number, Placement | null>();
   private buf: BaseBuffers | null = null;
@@ -94,7 +98,9 @@ export class PoolExecutor implements DecodeExecutor {
     try {
       await this.migrate(g, b, len - 1, p);
     } catch (e) {
-      this.fault(step, b, p, e);
+      const failed = e instanceof MemberFailure ? e.member : p.members[0]!;
+      this.placement.set(b, p); // so fault() reports the fallback
+      this.fault(step, b, p, failed, e instanceof MemberFailure ? e.cause : e);
       return null;
     }
     this.placement.set(b, p);
@@ -109,42 +115,53 @@ export class PoolExecutor implements DecodeExecutor {
 
   /** Read seq b's cache rows [0, n) back from the base and load each shard's part on its rank. */
   private async migrate(g: GeneratorInternals, b: number, n: number, p: Placement): Promise<void> {
-    const { gpu, cfg, kv, capacity, dtype } = g;
-    const D = cfg.headDim, nKv = cfg.nKvHeads;
     for (const [i, sh] of p.shards.entries()) {
-      const link = this.members[p.members[i]!]!.link;
-      const begin = sh.positions[0], end = Math.min(sh.positions[1], n);
-      const cap = (Number.isFinite(sh.positions[1]) ? sh.positions[1] : capacity) - begin;
-      const kvc = sh.kvHeads[1] - sh.kvHeads[0];
-      await link.request({ kind: 'alloc', seq: b, nLayers: cfg.nLayers, kvHeads: sh.kvHeads, headDim: D, capacity: cap, dtype, nHeadsPerKv: cfg.nHeads / nKv }, [], this.opts.deadlineMs);
-      const count = end - begin;
-      if (count <= 0) continue;
-      for (let l = 0; l < cfg.nLayers; l++) {
-        const frames: TensorFrame[] = [];
-        for (const cache of [kv.k[l]!, kv.v[l]!]) {
-          const t = gpu.tensor([kvc, count, D], dtype, 'pool.migrate');
-          const steps: Step[] = [];
-          for (let h = 0; h < kvc; h++) steps.push(copyStep(cache, ((b * nKv + sh.kvHeads[0] + h) * capacity + begin) * D, t, h * count * D, count * D));
-          gpu.submit(steps);
-          const host = await gpu.read(t);
-          gpu.release(t);
-          frames.push(frame(host as Float32Array | Uint16Array, [kvc, count, D], dtype));
-        }
-        await link.request({ kind: 'load_kv', seq: b, layer: l, kvHeads: sh.kvHeads, pos0: 0, count }, frames, this.opts.deadlineMs);
+      try {
+        await this.migrateShard(g, b, n, sh, this.members[p.members[i]!]!.link);
+      } catch (e) {
+        throw new MemberFailure(p.members[i]!, e);
       }
     }
   }
 
-  private fault(step: number, b: number, p: Placement, e: unknown): void {
-    for (const m of p.members) {
-      const mem = this.members[m]!;
-      if (mem.alive) {
-        mem.alive = false;
-        this.stats.events.push({ step, seq: b, kind: 'fault', detail: `${mem.link.name}: ${errorMessage(e)}` });
+  private async migrateShard(g: GeneratorInternals, b: number, n: number, sh: PoolShard, link: RankLink): Promise<void> {
+    const { gpu, cfg, kv, capacity, dtype } = g;
+    const D = cfg.headDim, nKv = cfg.nKvHeads;
+    const begin = sh.positions[0], end = Math.min(sh.positions[1], n);
+    const cap = (Number.isFinite(sh.positions[1]) ? sh.positions[1] : capacity) - begin;
+    const kvc = sh.kvHeads[1] - sh.kvHeads[0];
+    await link.request({ kind: 'alloc', seq: b, nLayers: cfg.nLayers, kvHeads: sh.kvHeads, headDim: D, capacity: cap, dtype, nHeadsPerKv: cfg.nHeads / nKv }, [], this.opts.deadlineMs);
+    const count = end - begin;
+    if (count <= 0) return;
+    for (let l = 0; l < cfg.nLayers; l++) {
+      const frames: TensorFrame[] = [];
+      for (const cache of [kv.k[l]!, kv.v[l]!]) {
+        const t = gpu.tensor([kvc, count, D], dtype, 'pool.migrate');
+        const steps: Step[] = [];
+        for (let h = 0; h < kvc; h++) steps.push(copyStep(cache, ((b * nKv + sh.kvHeads[0] + h) * capacity + begin) * D, t, h * count * D, count * D));
+        gpu.submit(steps);
+        const host = await gpu.read(t);
+        gpu.release(t);
+        frames.push(frame(host as Float32Array | Uint16Array, [kvc, count, D], dtype));
       }
+      await link.request({ kind: 'load_kv', seq: b, layer: l, kvHeads: sh.kvHeads, pos0: 0, count }, frames, this.opts.deadlineMs);
     }
-    this.placement.set(b, null);
-    this.stats.events.push({ step, seq: b, kind: 'fallback', detail: 'attention back on the base group (KV replica there)' });
+  }
+
+  /** Member `failed` failed while serving seq b: drop that rank, free b on the others, b goes to the base. */
+  private fault(step: number, b: number, p: Placement, failed: number, e: unknown): void {
+    const mem = this.members[failed]!;
+    if (mem.alive) {
+      mem.alive = false;
+      this.stats.events.push({ step, seq: b, kind: 'fault', detail: `${mem.link.name}: ${errorMessage(e)}` });
+    }
+    for (const m of new Set(p.members)) {
+      if (m !== failed && this.members[m]!.alive) void this.members[m]!.link.request({ kind: 'free', seq: b }, [], this.opts.deadlineMs).catch(() => undefined);
+    }
+    if (this.placement.get(b) !== null) {
+      this.placement.set(b, null);
+      this.stats.events.push({ step, seq: b, kind: 'fallback', detail: 'attention back on the base group (KV replica there)' });
+    }
   }
 
   async decodeStep(g: GeneratorInternals, input: DecodeStepInput): Promise<void> {
@@ -238,7 +255,7 @@ export class PoolExecutor implements DecodeExecutor {
           // Every pooled sequence with a shard on this rank falls back to the base, from this layer on.
           for (const s of r.slots) {
             const p = this.placement.get(s.b);
-            if (p) this.fault(input.step, s.b, p, e);
+            if (p) this.fault(input.step, s.b, p, m, e);
             buf.fbHost[s.b] = input.lengths[s.b]!;
             fallback = true;
           }

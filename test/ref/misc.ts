@@ -77,19 +77,19 @@ export function sampleRowRef(l: ArrayLike<number>, p: SamplingRefParams, u: numb
   if (p.temperature === 0 || p.topK === 1 || V === 1) return { token: imax, kept: [imax] };
   const m = l[imax]!;
   const w = Array.from(l, (v) => Math.exp((v - m) / p.temperature));
-  const desc = Array.from(l).sort((a, b) => b - a);
+  const order = Array.from({ length: V }, (_, i) => i).sort((a, b) => l[b]! - l[a]!); // by logit, descending
   let t = -Infinity;
-  if (p.topK > 0 && p.topK < V) t = desc[p.topK - 1]!;
+  if (p.topK > 0 && p.topK < V) t = l[order[p.topK - 1]!]!;
   if (p.topP < 1) {
     let total = 0;
     for (let i = 0; i < V; i++) if (l[i]! >= t) total += w[i]!;
     const target = (p.topP + pSlack) * total;
     let mass = 0;
-    for (let j = 0; j < V && desc[j]! >= t; j++) {
-      // Groups of equal logits enter together.
-      const v = desc[j]!;
-      if (j > 0 && desc[j - 1] === v) continue;
-      for (let i = 0; i < V; i++) if (l[i] === v) mass += w[i]!;
+    for (let j = 0; j < V && l[order[j]!]! >= t; j++) {
+      mass += w[order[j]!]!;
+      const v = l[order[j]!]!;
+      // Equal logits enter together: decide only at the end of a group.
+      if (j + 1 < V && l[order[j + 1]!] === v) continue;
       if (mass >= target) { t = v; break; }
     }
   }

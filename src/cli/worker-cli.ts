@@ -1,0 +1,145 @@
+// `node run-inference.js worker ...` (or `fapool worker ...`): one pool rank on one GPU, served over
+// ZeroMQ until SIGTERM/SIGINT (or stdin closing, with --exit-with-parent). Logs go to stderr; stdout
+// carries a single `READY <endpoint> <device>` line once the socket is bound (spawners wait for it).
+import { parseArgs } from 'node:util';
+import { FapoolError } from '../gpu/errors.js';
+import { describeCaps, openGpu, type Gpu } from '../gpu/index.js';
+import { checkEndpoint } from '../orchestrator/cluster.js';
+import { applyGpuBinding, bindingEvidence, GpuBindingError, planGpuBinding } from '../orchestrator/gpu-binding.js';
+import { startWorker, type Worker } from '../orchestrator/worker.js';
+import { UsageError } from './args.js';
+
+export interface WorkerArgs {
+  gpu: string; listen: string; label: string; rank: number; exitWithParent: boolean; help: boolean;
+}
+
+export function workerHelpText(): string {
+  return [
+    'Usage: node run-inference.js worker --listen ENDPOINT [--gpu PCI|INDEX|auto|none] [options]',
+    '       (installed as a package: fapool worker ...; "fapool" is run-inference.js)',
+    '',
+    'Serves one attention-pool rank on one GPU over ZeroMQ. The lead reaches it through --cluster FILE',
+    '({"pool": [{"endpoint": "tcp://10.0.0.2:5555", "name": "h100-b"}]}) or starts it itself with --spawn.',
+    'Prints "READY <endpoint> <device>" on stdout when listening; logs go to stderr.',
+    '',
+    'Options:',
+    '  --listen ENDPOINT        tcp://HOST:PORT (port 0 = any free port) or ipc:///absolute/path  (required)',
+    '  --gpu PCI|INDEX|auto|none  the GPU of this process: a PCI address (00000000:00:07.0 as nvidia-smi prints it,',
+    '                           or 0000:00:07.0), an nvidia-smi index, or auto/none for the default adapter.',
+    '                           Needs Mesa\'s device-select Vulkan layer (bash .device/device-select/install.sh);',
+    '                           without it Dawn takes GPU 0 (default: auto)',
+    '  --rank N                 rank number reported to the lead (default 0)',
+    '  --label NAME             name in logs and of the GPU device (default: worker<rank>)',
+    '  --exit-with-parent       exit when stdin closes (the spawning process died)',
+    '  -h, --help               show this help',
+    '',
+    'Example (two GPUs in one host: worker on GPU 1, base on GPU 0):',
+    '  LD_LIBRARY_PATH=$PWD/.device/device-select node run-inference.js worker --gpu 00000000:00:08.0 --listen tcp://127.0.0.1:5555 &',
+    '  echo \'{"pool":[{"endpoint":"tcp://127.0.0.1:5555","name":"gpu1"}]}\' > cluster.json',
+    '  node run-inference.js --cluster cluster.json --threshold 1024 --prompt-len 4096',
+  ].join('\n');
+}
+
+/** One line for the main --help: how to start a worker. */
+export function workerHelpSummary(): string {
+  return '  node run-inference.js worker --listen tcp://0.0.0.0:5555 --gpu 00000000:00:08.0   pool worker process (worker --help)';
+}
+
+export function parseWorkerArgs(argv: string[]): WorkerArgs {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv, strict: true, allowPositionals: false,
+      options: {
+        gpu: { type: 'string', default: 'auto' }, listen: { type: 'string' }, label: { type: 'string' }, rank: { type: 'string', default: '0' },
+        'exit-with-parent': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
+      },
+    }) as { values: Record<string, string | boolean | undefined> });
+  } catch (e) {
+    throw new UsageError(`worker: ${(e as Error).message.replace(/\. To specify.*$/, '')}\nRun 'node run-inference.js worker --help' to see the options.`);
+  }
+  const help = Boolean(values.help);
+  const rank = Number(values.rank);
+  if (!Number.isSafeInteger(rank) || rank < 0) throw new UsageError(`worker: --rank must be an integer >= 0, got '${String(values.rank)}'`);
+  const listen = values.listen as string | undefined;
+  if (!help) {
+    if (listen === undefined) throw new UsageError('worker: --listen is required (tcp://HOST:PORT or ipc:///path)');
+    try { checkEndpoint(listen, '--listen'); } catch (e) { throw new UsageError(`worker: ${(e as Error).message}`); }
+  }
+  return {
+    gpu: values.gpu as string, listen: listen ?? '', label: (values.label as string | undefined) ?? `worker${rank}`, rank,
+    exitWithParent: Boolean(values['exit-with-parent']), help,
+  };
+}
+
+/** Resolves when the worker should stop: a signal, stdin closing (with --exit-with-parent), or a lost device. */
+function stopSignal(gpu: Gpu, exitWithParent: boolean, log: (m: string) => void): Promise<{ code: number }> {
+  return new Promise((resolve) => {
+    let stopped = false;
+    const stop = (why: string, code = 0) => {
+      if (stopped) return;
+      stopped = true;
+      log(`stopping: ${why}`);
+      resolve({ code });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    if (exitWithParent) {
+      process.stdin.once('end', () => stop('stdin closed (parent gone)'));
+      process.stdin.once('error', () => stop('stdin failed (parent gone)'));
+      process.stdin.resume();
+    }
+    void gpu.device.lost.then((info) => stop(`GPU device lost (${info.reason}): ${info.message}`, 1));
+  });
+}
+
+export async function workerMain(argv: string[]): Promise<number> {
+  const a = parseWorkerArgs(argv);
+  if (a.help) { console.log(workerHelpText()); return 0; }
+  const log = (m: string) => process.stderr.write(`[${a.label} pid ${process.pid}] ${m}\n`);
+
+  // Before openGpu(): the Vulkan loader reads the device-select variables when the instance is created.
+  let binding;
+  try {
+    binding = planGpuBinding(a.gpu);
+  } catch (e) {
+    if (e instanceof GpuBindingError) throw new UsageError(`worker: --gpu: ${e.message}`);
+    throw e;
+  }
+  applyGpuBinding(binding);
+  // Logged from process.env (what the Vulkan loader will read), not from the plan.
+  log(binding.pci ? `gpu binding: ${a.gpu} → ${Object.keys(binding.env).map((k) => `${k}=${process.env[k]}`).join(' ')}${binding.layer ? ` (layer ${binding.layer.manifest})` : ''}`
+    : `gpu binding: ${a.gpu} (default adapter, no device selection)`);
+  for (const w of binding.warnings) log(`WARNING: ${w}`);
+
+  const gpu = await openGpu({ label: a.label });
+  let worker: Worker | null = null;
+  try {
+    log(`adapter: ${describeCaps(gpu.caps)}`);
+    for (const line of bindingEvidence()) log(line);
+    worker = await startWorker(gpu, { endpoint: a.listen, rank: a.rank, onError: (e) => log(`request dropped: ${e.message}`) });
+    const stopped = stopSignal(gpu, a.exitWithParent, log);
+    process.stdout.write(`READY ${worker.endpoint} ${gpu.caps.device || gpu.caps.vendor || 'unknown-device'}\n`);
+    log(`rank ${a.rank} serving on ${worker.endpoint}`);
+    const { code } = await stopped;
+    return code;
+  } finally {
+    await worker?.close();
+    gpu.destroy();
+  }
+}
+
+export async function runWorkerCli(argv: string[]): Promise<never> {
+  let code = 1;
+  try {
+    code = await workerMain(argv);
+  } catch (e) {
+    if (e instanceof FapoolError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      code = e instanceof UsageError ? 2 : 1;
+    } else {
+      process.stderr.write(`error: ${(e as Error)?.stack ?? String(e)}\n`);
+    }
+  }
+  process.exit(code);
+}

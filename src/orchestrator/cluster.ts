@@ -1,0 +1,114 @@
+// Pool workers on other hosts (or started by hand): a cluster file lists their endpoints; the lead
+// connects to each and says hello, so every pool member is known by rank, device and pid.
+//   { "pool": [{ "endpoint": "tcp://10.0.0.2:5555", "name": "h100-b" }, ...] }
+import { readFileSync } from 'node:fs';
+import { FapoolError } from '../gpu/errors.js';
+import { errorMessage, type RankLink } from './link.js';
+import type { HelloOkMsg } from './messages.js';
+import type { PoolMember } from './pool-executor.js';
+import { connectRank } from './zmq-link.js';
+
+/** A cluster file or endpoint that cannot be used, or a listed worker that does not answer. */
+export class ClusterError extends FapoolError {}
+
+export interface ClusterEntry { endpoint: string; name: string }
+
+/** A connected pool worker: a PoolMember plus what its hello said. */
+export interface ClusterMember extends PoolMember {
+  endpoint: string; name: string; rank: number; device: string; pid: number;
+}
+
+// sun_path is 108 bytes with the terminating NUL.
+const MAX_IPC_PATH = 107;
+
+/**
+ * Checks a ZeroMQ endpoint this runtime can use: tcp://HOST:PORT (PORT 0–65535, or * / 0 to bind any)
+ * or ipc:///absolute/path. Returns it unchanged; throws ClusterError naming `what`.
+ */
+export function checkEndpoint(endpoint: unknown, what = 'endpoint'): string {
+  if (typeof endpoint !== 'string' || endpoint === '') throw new ClusterError(`${what} must be a non-empty string like tcp://10.0.0.2:5555 or ipc:///tmp/rank.sock, got ${JSON.stringify(endpoint) ?? String(endpoint)}`);
+  const scheme = /^([a-z0-9+.-]*):\/\//i.exec(endpoint)?.[1];
+  if (scheme === 'tcp') {
+    const m = /^tcp:\/\/(\[[0-9a-f:.]+\]|[^:/\s[\]]+):(\*|\d{1,5})$/i.exec(endpoint);
+    if (!m) throw new ClusterError(`${what} '${endpoint}': expected tcp://HOST:PORT`);
+    if (m[2] !== '*' && Number(m[2]) > 65535) throw new ClusterError(`${what} '${endpoint}': port ${m[2]} is over 65535`);
+    return endpoint;
+  }
+  if (scheme === 'ipc') {
+    const path = endpoint.slice('ipc://'.length);
+    if (!path.startsWith('/')) throw new ClusterError(`${what} '${endpoint}': expected ipc:///absolute/path (three slashes)`);
+    if (Buffer.byteLength(path) > MAX_IPC_PATH) throw new ClusterError(`${what} '${endpoint}': socket path is ${Buffer.byteLength(path)} bytes, over the ${MAX_IPC_PATH} a Unix socket allows`);
+    return endpoint;
+  }
+  throw new ClusterError(`${what} '${endpoint}': scheme ${scheme ? `'${scheme}://'` : 'missing'}; only tcp://HOST:PORT and ipc:///path are supported`);
+}
+
+/** Validates a cluster file's parsed JSON; `source` names it in errors. */
+export function parseCluster(json: unknown, source = 'cluster file'): ClusterEntry[] {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ClusterError(`${source}: expected an object {"pool": [...]}`);
+  const top = json as Record<string, unknown>;
+  for (const k of Object.keys(top)) if (k !== 'pool') throw new ClusterError(`${source}: unknown key "${k}" (only "pool")`);
+  const pool = top.pool;
+  if (!Array.isArray(pool)) throw new ClusterError(`${source}: "pool" must be an array of {"endpoint": "tcp://host:port", "name": "..."}`);
+  if (pool.length === 0) throw new ClusterError(`${source}: "pool" is empty`);
+  const seen = new Set<string>();
+  return pool.map((e, i): ClusterEntry => {
+    const at = `${source}: pool[${i}]`;
+    if (typeof e !== 'object' || e === null || Array.isArray(e)) throw new ClusterError(`${at} must be an object {"endpoint": ..., "name": ...}`);
+    const o = e as Record<string, unknown>;
+    for (const k of Object.keys(o)) if (k !== 'endpoint' && k !== 'name') throw new ClusterError(`${at}: unknown key "${k}" (expected "endpoint" and optionally "name")`);
+    if (!('endpoint' in o)) throw new ClusterError(`${at}: missing "endpoint"`);
+    const endpoint = checkEndpoint(o.endpoint, `${at}.endpoint`);
+    if (seen.has(endpoint)) throw new ClusterError(`${at}: endpoint ${endpoint} is listed twice`);
+    seen.add(endpoint);
+    if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) throw new ClusterError(`${at}: "name" must be a non-empty string`);
+    return { endpoint, name: (o.name as string | undefined) ?? endpoint };
+  });
+}
+
+/** Reads and validates a cluster file. */
+export function readCluster(file: string): ClusterEntry[] {
+  let text: string;
+  try { text = readFileSync(file, 'utf8'); } catch (e) { throw new ClusterError(`cannot read cluster file ${file}: ${(e as Error).message}`); }
+  let json: unknown;
+  try { json = JSON.parse(text); } catch (e) { throw new ClusterError(`cluster file ${file} is not JSON: ${(e as Error).message}`); }
+  return parseCluster(json, `cluster file ${file}`);
+}
+
+export interface ConnectClusterOptions {
+  /** How long each worker may take to answer ping and hello (default 10 s). */
+  timeoutMs?: number;
+  heartbeatMs?: number;
+}
+
+/** Connects to every entry (in parallel) and says hello; all or nothing (the others are closed on a failure). */
+export async function connectMembers(entries: readonly ClusterEntry[], opts: ConnectClusterOptions = {}): Promise<ClusterMember[]> {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const links: RankLink[] = [];
+  const results = await Promise.allSettled(entries.map(async (e): Promise<ClusterMember> => {
+    let link: RankLink;
+    try {
+      link = await connectRank(e.endpoint, { name: e.name, connectTimeoutMs: timeoutMs, heartbeatMs: opts.heartbeatMs });
+    } catch (err) {
+      throw new ClusterError(`pool worker ${e.name}: ${errorMessage(err)}`);
+    }
+    links.push(link);
+    try {
+      const h = (await link.request({ kind: 'hello' }, [], timeoutMs)).header as HelloOkMsg;
+      return { link, alive: true, endpoint: e.endpoint, name: e.name, rank: h.rank, device: h.device, pid: h.pid };
+    } catch (err) {
+      throw new ClusterError(`pool worker ${e.name} at ${e.endpoint}: hello failed: ${errorMessage(err)}`);
+    }
+  }));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(links.map((l) => l.close()));
+    throw failed.reason;
+  }
+  return results.map((r) => (r as PromiseFulfilledResult<ClusterMember>).value);
+}
+
+/** Reads a cluster file and connects to its workers. */
+export async function connectCluster(file: string, opts: ConnectClusterOptions = {}): Promise<ClusterMember[]> {
+  return connectMembers(readCluster(file), opts);
+}
