@@ -177,7 +177,7 @@ fn merge_row(h: u32, b: u32, tid: u32) -> vec2f {
   var den = 0.0;
   for (var i = 0u; i < mp.nSplits; i++) {
     let x = inLse[base + i];
-    den += exp(x - m);
+    if (x > 0.5 * NEG) { den += exp(x - m); }
   }
   let inv = select(0.0, 1.0 / den, den > 0.0);
   for (var d = tid; d < mp.d4; d += WG) {

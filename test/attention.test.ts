@@ -293,12 +293,11 @@ describe('mergeAttention', () => {
       const r = rng();
       const B = 3, nHeads = 5, P = 7, d = 20, R = B * nHeads;
       const pO = randomArray(r, R * P * d), pL = randomArray(r, R * P, 'f32', -30, 30);
-      for (let i = 0; i < R * P; i++) {
-        if (r.next() < 0.3) { pL[i] = -Infinity; pO.fill(0, i * d, (i + 1) * d); }
-      }
+      for (let i = 0; i < R * P; i++) if (r.next() < 0.3) pL[i] = -Infinity;
       pL.fill(-Infinity, 2 * P, 3 * P); // row 2: every partial empty
-      pO.fill(0, 2 * P * d, 3 * P * d);
-      const pOt = upload(g, pO, [B, nHeads, P, d], 'f32'), pLt = upload(g, pL, [B, nHeads, P], 'f32');
+      // An empty partial's O must not be read at all: NaN there would poison a weighted sum (0 · NaN).
+      const pOdev = pO.map((x, i) => (pL[Math.floor(i / d)] === -Infinity ? NaN : x));
+      const pOt = upload(g, pOdev, [B, nHeads, P, d], 'f32'), pLt = upload(g, pL, [B, nHeads, P], 'f32');
       const out = poisoned(g, [B, nHeads, d], dtype), lse = poisoned(g, [B, nHeads], 'f32');
       await g.run([mergeAttention(g, { partialO: pOt, partialLse: pLt, out, lse })]);
       const ref = mergeRef(pO, pL, R, P, d);

@@ -44,6 +44,8 @@ class MemberFailure extends Error {
 
 export class PoolExecutor implements DecodeExecutor {
   private readonly placement = new Map<number, Placement | null>();
+  /** Sequences that lost a rank: they stay on the base group for the rest of the generation. */
+  private readonly pinned = new Set<number>();
   private buf: BaseBuffers | null = null;
   readonly stats: PoolStats = { perSeq: [], events: [], poolWaitMs: 0, transferMs: 0, migrateMs: 0, steps: 0 };
 
@@ -79,13 +81,14 @@ export class PoolExecutor implements DecodeExecutor {
 
   async afterPrefill(g: GeneratorInternals, promptLengths: readonly number[]): Promise<void> {
     this.buffers(g);
+    this.pinned.clear();
     for (let b = 0; b < promptLengths.length; b++) this.placement.set(b, null);
   }
 
   /** Make seq b's placement match its length: allocate shards and copy its KV [0, len−1) from the base. */
   private async place(g: GeneratorInternals, b: number, len: number, step: number): Promise<Placement | null> {
     const cur = this.placement.get(b) ?? null;
-    if (routeOf(len, this.policy) === 'base') return null;
+    if (routeOf(len, this.policy) === 'base' || this.pinned.has(b)) return null;
     const alive = this.alive();
     if (alive.length === 0) return null;
     const size = poolSizeFor(len, this.policy, alive.length);
@@ -158,6 +161,7 @@ export class PoolExecutor implements DecodeExecutor {
     for (const m of new Set(p.members)) {
       if (m !== failed && this.members[m]!.alive) void this.members[m]!.link.request({ kind: 'free', seq: b }, [], this.opts.deadlineMs).catch(() => undefined);
     }
+    this.pinned.add(b);
     if (this.placement.get(b) !== null) {
       this.placement.set(b, null);
       this.stats.events.push({ step, seq: b, kind: 'fallback', detail: 'attention back on the base group (KV replica there)' });

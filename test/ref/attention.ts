@@ -69,6 +69,7 @@ export function mergeRef(po: Float64Array, pl: Float64Array, R: number, P: numbe
     if (m === -Infinity) { lse[r] = -Infinity; continue; }
     let den = 0;
     for (let i = 0; i < P; i++) {
+      if (pl[r * P + i] === -Infinity) continue; // empty partial: weight 0, O unread
       const w = Math.exp(pl[r * P + i]! - m);
       den += w;
       for (let c = 0; c < d; c++) out[r * d + c] += w * po[(r * P + i) * d + c]!;
