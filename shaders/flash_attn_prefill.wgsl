@@ -101,7 +101,7 @@ fn attend(wid: vec3u, nwg: vec3u, tid: u32) {
       let d = i % D4;
       var kv = T4();
       var vv = T4();
-      if (j0 + c < kvEnd + 1u) {
+      if (j0 + c < kvEnd) {
         let g = (kvRow0 + j0 + c) * D4 + d;
         kv = kCache[g];
         vv = vCache[g];
