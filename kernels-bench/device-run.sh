@@ -29,3 +29,11 @@ if [ "$what" = model ] || [ "$what" = all ]; then
   done
   python3 test/fidelity/torch_reference.py --weights $W --dtype float16 --device cuda --time 4096,32768 --new-tokens 64 --out "$OUT/e2e-torch.json" | grep TORCH_TIMING
 fi
+if [ "$what" = fixtures ] || [ "$what" = all ]; then
+  # Golden fixtures for CI: the tiny preset's seed-0 weights (deterministic) through the PyTorch reference in float64.
+  node run-inference.js --preset tiny --init random --seed 0 --model /tmp/tiny-seed0-f32.safetensors --dtype f32 --max-new-tokens 1 --quiet --json > /dev/null
+  python3 test/fidelity/torch_reference.py --weights /tmp/tiny-seed0-f32.safetensors --dtype float64 --device cpu --steps 16 \
+    --prompts "84,104,101,32,97,116,116,101,110,116,105,111,110,32,112,111,111,108,32,116,97,107,101,115,32,116,104,101,32,108,111,110,103,32,115,101,113,117,101,110,99,101,115,46;7,200,13,255,0,42" \
+    --out "$OUT/tiny-golden.json"
+  sha256sum /tmp/tiny-seed0-f32.safetensors | tee "$OUT/tiny-sha256.txt"
+fi

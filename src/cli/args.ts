@@ -14,6 +14,7 @@ export interface CliOptions {
   seed: number;
   prompt?: string;
   promptLen?: number;
+  promptLens?: number[];
   maxNewTokens: number;
   batch: number;
   dtype?: 'f32' | 'f16';
@@ -44,6 +45,7 @@ const SPEC = {
   seed: { type: 'string', default: '0', help: 'seed for --init random and for sampling (default 0)' },
   prompt: { type: 'string', help: 'prompt text (default: a short sentence)' },
   'prompt-len': { type: 'string', help: 'synthetic prompt of N tokens instead of --prompt' },
+  'prompt-lens': { type: 'string', help: 'a batch of synthetic prompts with these lengths, e.g. 32768,512,128 (a mixed batch)' },
   'max-new-tokens': { type: 'string', default: '32', help: 'tokens to generate per sequence (default 32)' },
   batch: { type: 'string', default: '1', help: 'sequences decoding together; sequence i gets a shorter prefix of the prompt (different lengths)' },
   dtype: { type: 'string', help: 'f32 or f16 weights/activations (default f16 when the GPU has shader-f16 and is not a CPU adapter)' },
@@ -115,10 +117,11 @@ export function parseCli(argv: string[]): CliOptions {
   if (s('init') !== undefined && s('init') !== 'random') throw new UsageError(`--init takes only 'random', got '${s('init')}'`);
   const dtype = s('dtype');
   if (dtype !== undefined && dtype !== 'f32' && dtype !== 'f16') throw new UsageError(`--dtype must be f32 or f16, got '${dtype}'`);
-  if (s('prompt') !== undefined && s('prompt-len') !== undefined) throw new UsageError('give --prompt or --prompt-len, not both');
+  if ([s('prompt'), s('prompt-len'), s('prompt-lens')].filter((v) => v !== undefined).length > 1) throw new UsageError('give one of --prompt, --prompt-len, --prompt-lens');
+  const promptLens = s('prompt-lens')?.split(',').map((v) => int('prompt-lens', v.trim(), 1)!);
   return {
     preset: s('preset')!, model: s('model'), config: s('config'), init: s('init') as 'random' | undefined,
-    seed: int('seed', s('seed'), 0)!, prompt: s('prompt'), promptLen: int('prompt-len', s('prompt-len'), 1),
+    seed: int('seed', s('seed'), 0)!, prompt: s('prompt'), promptLen: int('prompt-len', s('prompt-len'), 1), promptLens,
     maxNewTokens: int('max-new-tokens', s('max-new-tokens'), 1)!, batch: int('batch', s('batch'), 1)!,
     dtype: dtype as CliOptions['dtype'],
     temperature: num('temperature', s('temperature')!, 0, 100), topK: int('top-k', s('top-k'), 0)!,

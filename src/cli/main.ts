@@ -60,18 +60,24 @@ export async function main(argv: string[]): Promise<number> {
     await m.file.close();
     const loadMs = performance.now() - tLoad;
 
-    const base = o.promptLen !== undefined ? syntheticPrompt(o.promptLen, Math.min(cfg.vocab, m.tokenizer.vocabSize), o.seed)
-      : m.tokenizer.encode(o.prompt ?? DEFAULT_PROMPT);
-    if (base.length === 0) throw new UsageError('the prompt is empty');
-    const prompts = batchPrompts(base, o.batch);
+    const vocab = Math.min(cfg.vocab, m.tokenizer.vocabSize);
+    let prompts: number[][];
+    if (o.promptLens) {
+      prompts = o.promptLens.map((n, i) => syntheticPrompt(n, vocab, o.seed + i));
+    } else {
+      const base = o.promptLen !== undefined ? syntheticPrompt(o.promptLen, vocab, o.seed) : m.tokenizer.encode(o.prompt ?? DEFAULT_PROMPT);
+      if (base.length === 0) throw new UsageError('the prompt is empty');
+      prompts = batchPrompts(base, o.batch);
+    }
+    const longest = Math.max(...prompts.map((p) => p.length));
     const total = prompts.reduce((a, p) => a + p.length, 0);
-    if (base.length + o.maxNewTokens > cfg.maxSeq) {
-      throw new UsageError(`prompt of ${base.length} tokens + ${o.maxNewTokens} new tokens exceeds the model's context of ${cfg.maxSeq} tokens`);
+    if (longest + o.maxNewTokens > cfg.maxSeq) {
+      throw new UsageError(`prompt of ${longest} tokens + ${o.maxNewTokens} new tokens exceeds the model's context of ${cfg.maxSeq} tokens`);
     }
 
     const prefillBar = new Progress('prefill', !o.quiet && total > 256);
     const stream = m.tokenizer.decodeStream();
-    if (!o.json && o.promptLen === undefined) process.stdout.write(m.tokenizer.decode(prompts[0]!));
+    if (!o.json && o.promptLen === undefined && !o.promptLens) process.stdout.write(m.tokenizer.decode(prompts[0]!));
     const res: GenerateResult = await runner.generate(prompts, {
       maxNewTokens: o.maxNewTokens,
       sampling: { temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed },

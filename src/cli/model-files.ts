@@ -3,10 +3,10 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { configFromHf, presetConfig, validateConfig, type ModelConfig } from '../model/config.js';
+import { ConfigError, configFromHf, presetConfig, validateConfig, type ModelConfig } from '../model/config.js';
 import { openSafetensors, type SafetensorsFile } from '../model/safetensors-node.js';
 import { writeRandomWeights } from '../model/random-weights.js';
-import { ByteTokenizer, loadTokenizer, type Tokenizer } from '../model/tokenizer.js';
+import { ByteTokenizer, loadTokenizer, tolerantTokenizer, type Tokenizer } from '../model/tokenizer.js';
 import { UsageError, type CliOptions } from './args.js';
 import { Progress } from './progress.js';
 
@@ -50,11 +50,11 @@ export async function resolveModel(o: CliOptions, weightDtype: 'f32' | 'f16'): P
   let config: ModelConfig, configSource: string;
   const beside = folder ? join(folder, 'config.json') : null;
   if (o.config) {
-    config = configFromHf(JSON.parse(readFileSync(o.config, 'utf8'))); configSource = o.config;
+    config = configFromHf(parseJson(o.config, () => readFileSync(o.config!, 'utf8'))); configSource = o.config;
   } else if (beside && existsSync(beside)) {
-    config = configFromHf(JSON.parse(readFileSync(beside, 'utf8'))); configSource = beside;
+    config = configFromHf(parseJson(beside, () => readFileSync(beside, 'utf8'))); configSource = beside;
   } else if (file.metadata.fapool_config) {
-    config = validateConfig(JSON.parse(file.metadata.fapool_config) as ModelConfig); configSource = `${weightsPath} (metadata)`;
+    config = validateConfig(parseJson(`${weightsPath} metadata fapool_config`, () => file.metadata.fapool_config!) as ModelConfig); configSource = `${weightsPath} (metadata)`;
   } else {
     config = presetConfig(o.preset); configSource = `preset ${o.preset}`;
   }
@@ -62,5 +62,12 @@ export async function resolveModel(o: CliOptions, weightDtype: 'f32' | 'f16'): P
   if (tokenizer.vocabSize > config.vocab) {
     throw new UsageError(`the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${config.vocab}`);
   }
-  return { weightsPath, file, config, configSource, tokenizer };
+  return { weightsPath, file, config, configSource, tokenizer: tolerantTokenizer(tokenizer, config.vocab) };
+}
+
+/** A config source read and parsed as JSON; an unreadable or malformed one is a ConfigError (one clear line, no stack). */
+function parseJson(what: string, read: () => string): unknown {
+  let text: string;
+  try { text = read(); } catch (e) { throw new ConfigError(`cannot read config ${what}: ${(e as Error).message}`); }
+  try { return JSON.parse(text); } catch (e) { throw new ConfigError(`config ${what} is not valid JSON: ${(e as Error).message}`); }
 }

@@ -89,17 +89,33 @@ export class Gpu {
 
   createBuffer(bytes: number, usage: GPUBufferUsageFlags, label: string): GPUBuffer {
     this.ensureAlive();
-    if (bytes > this.caps.maxBufferSize) {
+    // Checked on the rounded size we really request: a size within 15 bytes of the limit must not slip through.
+    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+    if (size > this.caps.maxBufferSize) {
       throw new LimitError(`buffer '${label}' of ${bytes} bytes exceeds this device's maxBufferSize ${this.caps.maxBufferSize}`);
     }
     this.device.pushErrorScope('out-of-memory');
     this.device.pushErrorScope('validation');
-    const buffer = this.device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
+    const buffer = this.device.createBuffer({ label, size, usage });
     // Error scopes resolve asynchronously; an allocation failure is reported at the next sync().
     void this.device.popErrorScope().then((e) => { if (e) this.firstError ??= e; });
     void this.device.popErrorScope().then((e) => { if (e) this.firstError ??= e; });
     this.live.set(buffer, buffer.size);
     return buffer;
+  }
+
+  /**
+   * mapAsync(READ) with typed failures: a device that is gone (destroyed, lost) → DeviceLostError naming it,
+   * anything else → GpuValidationError. (dawn.node rejects with a bare AbortError; device.lost settles a moment later.)
+   */
+  async mapRead(buffer: GPUBuffer, offset?: number, size?: number): Promise<void> {
+    try {
+      await buffer.mapAsync(GPUMapMode.READ, offset, size);
+    } catch (e) {
+      await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 200))]);
+      this.ensureAlive();
+      throw new GpuValidationError(`reading back '${buffer.label}' on '${this.label}' failed: ${(e as Error)?.name ?? ''} ${(e as Error)?.message ?? String(e)}`);
+    }
   }
 
   /** A device tensor (storage, copy src/dst). Contents are undefined until written. */
@@ -180,7 +196,7 @@ export class Gpu {
         const enc = this.device.createCommandEncoder({ label: 'readback' });
         enc.copyBufferToBuffer(t.buffer, t.offset + off, staging, 0, n4);
         this.device.queue.submit([enc.finish()]);
-        await staging.mapAsync(GPUMapMode.READ, 0, n4);
+        await this.mapRead(staging, 0, n4);
         outBytes.set(new Uint8Array(staging.getMappedRange(0, n4), 0, n), off);
         staging.unmap();
       }

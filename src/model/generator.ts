@@ -114,10 +114,16 @@ export class Generator {
     this.releaseBuffers();
     const { gpu, cfg, dtype } = this;
     this.slots = slots; this.capacity = capacity; this.maxTokens = Math.max(maxTokens, slots);
-    this.state = allocRunState(gpu, cfg, dtype, this.maxTokens, slots);
-    this.kv = allocKvCache(gpu, cfg, dtype, slots, capacity);
-    this.logitsAct = dtype === 'f32' ? null : gpu.tensor([slots, cfg.vocab], dtype, 'logits_act');
-    this.readBufs = [0, 1].map((i) => gpu.createBuffer(slots * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `tokens_readback${i}`));
+    try {
+      this.state = allocRunState(gpu, cfg, dtype, this.maxTokens, slots);
+      this.kv = allocKvCache(gpu, cfg, dtype, slots, capacity);
+      this.logitsAct = dtype === 'f32' ? null : gpu.tensor([slots, cfg.vocab], dtype, 'logits_act');
+      this.readBufs = [0, 1].map((i) => gpu.createBuffer(slots * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `tokens_readback${i}`));
+    } catch (e) {
+      this.releaseBuffers(); // a batch too large for the device (LimitError) leaves nothing allocated
+      this.slots = 0;
+      throw e;
+    }
   }
 
   private head(x: Tensor, xn: Tensor): Step[] {
@@ -173,7 +179,7 @@ export class Generator {
       }
     }
     const B = prompts.length;
-    const maxLen = Math.max(...prompts.map((p) => p.length));
+    const maxLen = prompts.reduce((m, p) => Math.max(m, p.length), 0); // no spread: a huge batch must not overflow the stack
     const capacity = Math.ceil((maxLen + o.maxNewTokens) / 16) * 16;
     const chunk = Math.max(1, Math.min(o.prefillChunk ?? 2048, maxLen));
     this.prepare(B, capacity, chunk);
@@ -272,7 +278,7 @@ export class Generator {
   /** Read the tokens of `step` (buffer i) and record them for the sequences still generating. */
   private async collect(i: number, out: number[][], active: boolean[], o: GenerateOptions, step: number): Promise<void> {
     const buf = this.readBufs[i]!;
-    await buf.mapAsync(GPUMapMode.READ);
+    await this.gpu.mapRead(buf); // a lost device → DeviceLostError, not a bare AbortError
     const ids = new Uint32Array(buf.getMappedRange().slice(0));
     buf.unmap();
     this.gpu.throwIfError();

@@ -40,7 +40,11 @@ export function stepViews(s: RunState, tokens: number): StepViews {
 }
 
 export function allocRunState(gpu: Gpu, c: ModelConfig, dtype: DType, maxTokens: number, slots: number): RunState {
-  const t = (shape: number[], dt: DType, label: string) => gpu.tensor(shape, dt, label);
+  // All or nothing: a tensor over the device's limits (LimitError) releases the ones made before it.
+  const made: Tensor[] = [];
+  const t = (shape: number[], dt: DType, label: string) => {
+    try { const x = gpu.tensor(shape, dt, label); made.push(x); return x; } catch (e) { gpu.release(...made); throw e; }
+  };
   return {
     maxTokens,
     x: t([maxTokens, c.hidden], dtype, 'x'),

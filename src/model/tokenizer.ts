@@ -169,3 +169,32 @@ export async function loadTokenizer(dirOrFile: string, opts: HfTokenizerOptions 
   const cfgText = await fs.readFile(cfgFile, 'utf8').catch(() => null);
   return new HfTokenizer(json, cfgText === null ? {} : parse(cfgText, cfgFile), opts);
 }
+
+/**
+ * A model whose vocabulary is larger than its tokenizer's (random-weight presets with the byte tokenizer)
+ * can emit ids the tokenizer cannot spell: show those as ⟦id⟧ instead of failing mid-stream.
+ */
+export function tolerantTokenizer(t: Tokenizer, modelVocab: number): Tokenizer {
+  if (modelVocab <= t.vocabSize) return t;
+  const known = (id: number) => id >= 0 && id < t.vocabSize;
+  return {
+    vocabSize: t.vocabSize, eosId: t.eosId, bosId: t.bosId,
+    encode: (text) => t.encode(text),
+    decode(ids) {
+      let out = '', run: number[] = [];
+      for (const id of ids) {
+        if (known(id)) { run.push(id); continue; }
+        out += (run.length ? t.decode(run) : '') + `⟦${id}⟧`;
+        run = [];
+      }
+      return out + (run.length ? t.decode(run) : '');
+    },
+    decodeStream() {
+      const inner = t.decodeStream();
+      return {
+        push: (id) => (known(id) ? inner.push(id) : `${inner.flush()}⟦${id}⟧`),
+        flush: () => inner.flush(),
+      };
+    },
+  };
+}

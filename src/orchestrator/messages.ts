@@ -192,7 +192,8 @@ function checkHeader(h: Obj, frames: FrameDesc[]): Message {
   const v = field(h, 'v');
   if (v !== PROTOCOL_VERSION) throw new FrameError(`protocol version ${describe(v)}, this side speaks ${PROTOCOL_VERSION}`);
   const kind = field(h, 'kind');
-  if (typeof kind !== 'string' || !(kind in KIND_CHECKS)) throw new FrameError(`unknown message kind ${describe(kind)}`);
+  // Own keys only: `in` would accept 'toString', 'constructor', … from Object.prototype.
+  if (typeof kind !== 'string' || !Object.prototype.hasOwnProperty.call(KIND_CHECKS, kind)) throw new FrameError(`unknown message kind ${describe(kind)}`);
   int(h, 'id', 0, 0xffffffff);
   const k = kind as MessageKind;
   const nFrames = (want: number) => {

@@ -211,7 +211,7 @@ export class PoolExecutor implements DecodeExecutor {
       gpu.submit(a);
       gpu.submit(layer.plan.dispatches); // B: the base's own sequences, while the pool works
       const t0 = performance.now();
-      await staging.mapAsync(GPUMapMode.READ, 0, Math.ceil(pooled.length * buf.rowElems * (dtype === 'f16' ? 2 : 4) / 4) * 4);
+      await gpu.mapRead(staging, 0, Math.ceil(pooled.length * buf.rowElems * (dtype === 'f16' ? 2 : 4) / 4) * 4);
       const raw = staging.getMappedRange(0, Math.ceil(pooled.length * buf.rowElems * (dtype === 'f16' ? 2 : 4) / 4) * 4).slice(0);
       staging.unmap();
       const rows = dtype === 'f16' ? new Uint16Array(raw) : new Float32Array(raw);

@@ -1,7 +1,13 @@
 // RankLink over ZeroMQ: the lead holds a DEALER per rank, each rank process serves a ROUTER. Requests carry
 // ids, so several can be in flight and replies may come back in any order. A dead peer shows up as a
 // ZeroMQ `disconnect` event (TCP/IPC close, or missed ZMTP heartbeats) and fails what is waiting on it.
-import { Dealer, Router } from 'zeromq';
+import type { Dealer, Router } from 'zeromq';
+
+/** zeromq is loaded on first use: a run without worker processes (and the browser bundle) never needs it. */
+let zmq: Promise<typeof import('zeromq')> | null = null;
+function loadZmq(): Promise<typeof import('zeromq')> {
+  return (zmq ??= import('zeromq'));
+}
 import {
   decodeHeaderObject, decodeMessage, encodeMessage, FrameError, PROTOCOL_VERSION, REPLY_KIND,
   type DecodeLimits, type RequestMsg, type TensorFrame,
@@ -37,6 +43,7 @@ function sender(sock: Dealer | Router): (parts: Buffer[]) => Promise<void> {
 /** Connects to a rank served by serveRank and checks it answers a ping within connectTimeoutMs. */
 export async function connectRank(endpoint: string, opts: ConnectOptions = {}): Promise<RankLink> {
   const name = opts.name ?? endpoint;
+  const { Dealer } = await loadZmq();
   const sock = new Dealer({ linger: 0, reconnectInterval: 100, ...heartbeat(opts.heartbeatMs ?? 1000) });
   const send = sender(sock);
   const nextId = idCounter();
@@ -132,6 +139,7 @@ export interface ServeOptions {
  * can be read, else it is dropped and reported to onError; the server keeps serving either way.
  */
 export async function serveRank(endpoint: string, handler: RankHandler, opts: ServeOptions = {}): Promise<{ endpoint: string; close(): Promise<void> }> {
+  const { Router } = await loadZmq();
   const sock = new Router({ linger: 0, ...heartbeat(opts.heartbeatMs ?? 1000) });
   await sock.bind(endpoint);
   const actual = sock.lastEndpoint ?? endpoint;

@@ -94,6 +94,23 @@ class Model:
         return rmsnorm(x, self.final_norm, c['normEps']) @ self.lm_head.T
 
 
+_ROPE = {}
+
+
+def rope_cached(x, pos, theta, cap):
+    """rope() with cos/sin tables computed once per (dim, cap, dtype, device): what a fast eager model does."""
+    d = x.shape[-1]
+    key = (d, cap, x.dtype, x.device, theta)
+    if key not in _ROPE:
+        inv = theta ** (-torch.arange(0, d, 2, dtype=torch.float64, device=x.device) / d)
+        ang = torch.arange(cap, dtype=torch.float64, device=x.device)[:, None] * inv[None, :]
+        _ROPE[key] = (torch.cat([ang.cos(), ang.cos()], -1).to(x.dtype), torch.cat([ang.sin(), ang.sin()], -1).to(x.dtype))
+    cos, sin = _ROPE[key]
+    cos, sin = cos[pos][:, None, :], sin[pos][:, None, :]
+    x1, x2 = x[..., : d // 2], x[..., d // 2:]
+    return x * cos + torch.cat([-x2, x1], -1) * sin
+
+
 def forward_cached(model, ids, cache, pos0):
     """The same model with a preallocated KV cache and SDPA (flash on CUDA): PyTorch eager as one
     would write it for speed. cache: per layer (K, V) [1, H_kv, cap, D]. Only prefill from 0 (causal) and
@@ -105,8 +122,9 @@ def forward_cached(model, ids, cache, pos0):
     F = torch.nn.functional
     for i, L in enumerate(model.layers):
         h = rmsnorm(x, L['attn_norm'], c['normEps'])
-        q = rope((h @ L['wq'].T).view(T, H, D), pos, c['ropeTheta'])
-        k = rope((h @ L['wk'].T).view(T, Hk, D), pos, c['ropeTheta'])
+        cap = cache[i][0].shape[2]
+        q = rope_cached((h @ L['wq'].T).view(T, H, D), pos, c['ropeTheta'], cap)
+        k = rope_cached((h @ L['wk'].T).view(T, Hk, D), pos, c['ropeTheta'], cap)
         v = (h @ L['wv'].T).view(T, Hk, D)
         K, V = cache[i]
         K[0, :, pos0:pos0 + T] = k.transpose(0, 1)

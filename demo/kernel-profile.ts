@@ -1,0 +1,70 @@
+// Per-kernel GPU time of one decode step: replay the generator's prepared launches with each dispatch in
+// its own compute pass bracketed by timestamp queries, then sum by program label. Copies run untimed.
+import type { Dispatch, Gpu, Step } from '../src/gpu/index.js';
+import { singleDeviceExecutor, type DecodeExecutor, type DecodeProgram } from '../src/model/generator.js';
+
+export interface KernelTime {
+  label: string;   // program variant, e.g. gemv_f32_...
+  ms: number;      // summed over its launches in one step (median of the repeats)
+  launches: number;
+}
+
+/** The single-device executor, remembering the decode program so it can be profiled after generate(). */
+export function recordingExecutor(): { executor: DecodeExecutor; program: () => DecodeProgram | null } {
+  let program: DecodeProgram | null = null;
+  return {
+    executor: {
+      decodeStep: (g, input) => { program = g.program; return singleDeviceExecutor.decodeStep(g, input); },
+      finish: async (g) => { program = g.program; },
+    },
+    program: () => program,
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Time each dispatch of `steps` (repeats × replay); null when the device has no timestamp queries. */
+export async function profileSteps(gpu: Gpu, steps: readonly Step[], repeats = 3): Promise<KernelTime[] | null> {
+  if (!gpu.caps.timestampQuery) return null;
+  const dispatches = steps.filter((s): s is Dispatch => !('copy' in s) && s.workgroups.every((n) => n > 0));
+  const n = dispatches.length;
+  if (n === 0) return [];
+  const dev = gpu.device;
+  const qs = dev.createQuerySet({ type: 'timestamp', count: 2 * n });
+  const resolve = dev.createBuffer({ size: 16 * n, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+  const read = dev.createBuffer({ size: 16 * n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const samples: number[][] = dispatches.map(() => []);
+  try {
+    for (let r = 0; r < repeats; r++) {
+      const enc = dev.createCommandEncoder({ label: 'kernel-profile' });
+      let i = 0;
+      for (const s of steps) {
+        if ('copy' in s || !s.workgroups.every((w) => w > 0)) { gpu.encode(enc, [s]); continue; }
+        gpu.encode(enc, [s], { querySet: qs, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 });
+        i++;
+      }
+      enc.resolveQuerySet(qs, 0, 2 * n, resolve, 0);
+      enc.copyBufferToBuffer(resolve, 0, read, 0, 16 * n);
+      dev.queue.submit([enc.finish()]);
+      await gpu.mapRead(read);
+      const ts = new BigUint64Array(read.getMappedRange().slice(0));
+      read.unmap();
+      for (let k = 0; k < n; k++) samples[k]!.push(Math.max(0, Number(ts[2 * k + 1]! - ts[2 * k]!) / 1e6));
+    }
+  } finally {
+    qs.destroy(); resolve.destroy(); read.destroy();
+  }
+  gpu.throwIfError();
+  const byLabel = new Map<string, KernelTime>();
+  dispatches.forEach((d, k) => {
+    const e = byLabel.get(d.label) ?? { label: d.label, ms: 0, launches: 0 };
+    e.ms += median(samples[k]!);
+    e.launches++;
+    byLabel.set(d.label, e);
+  });
+  return [...byLabel.values()].sort((a, b) => b.ms - a.ms);
+}
