@@ -3,7 +3,7 @@
 // linear(gatedLinear output, Wdown, accumulate) onto the residual stream.
 import { ShapeError, assertShape, shapeStr, type Dispatch, type Gpu, type Tensor } from '../gpu/index.js';
 import { expectDtype, expectRank, expectShape } from './common.js';
-import { chooseGemmPath, expectActivations, expectOwnBuffer, launchGemm, type GemmPath } from './gemm.js';
+import { chooseGemmPath, expectActivations, expectOwnBuffer, launchGemm, sgmDirectApplies, type GemmPath, type GemmTuning } from './gemm.js';
 
 export interface GatedArgs {
   x: Tensor;      // [M, K]
@@ -13,8 +13,11 @@ export interface GatedArgs {
   act: 'gelu_erf' | 'gelu_tanh';
 }
 
-/** Path: as linear's, except that the tensor-core path has no gated variant yet (tiled instead). */
-export function gatedLinear(gpu: Gpu, a: GatedArgs, opts: { path?: GemmPath } = {}): Dispatch {
+/**
+ * Path: as linear's. The tensor-core path (prefill, f16) runs the direct-load gated kernel, which needs
+ * M, F >= 16 and K % 16 == 0; other shapes take the tiled kernel.
+ */
+export function gatedLinear(gpu: Gpu, a: GatedArgs, opts: { path?: GemmPath; tune?: GemmTuning } = {}): Dispatch {
   const k = 'gatedLinear';
   const [M, K] = expectActivations(a.x, k);
   const dtype = a.x.dtype;
@@ -28,9 +31,9 @@ export function gatedLinear(gpu: Gpu, a: GatedArgs, opts: { path?: GemmPath } = 
   expectOwnBuffer(k, a.out, ['x', a.x], ['wGate', a.wGate], ['wUp', a.wUp]);
   if (a.act !== 'gelu_erf' && a.act !== 'gelu_tanh') throw new ShapeError(`${k}: act must be gelu_erf or gelu_tanh, got '${String(a.act)}'`);
   let path = opts.path ?? chooseGemmPath(gpu.caps, M, F, K, dtype);
-  if (path === 'subgroup-matrix' && opts.path === undefined) path = 'tiled';
+  if (path === 'subgroup-matrix' && opts.path === undefined && !sgmDirectApplies(M, F, K)) path = 'tiled';
   return launchGemm(gpu, {
     kind: 'gated', dtype, M, N: F, K, x: a.x, wGate: a.wGate, wUp: a.wUp, out: a.out,
     epi: { act: a.act, bias: false, residual: false, accumulate: false },
-  }, path);
+  }, path, opts.tune);
 }

@@ -100,6 +100,50 @@ export function chooseTile(caps: Caps, M: number, N: number, gated = false): Til
   return t;
 }
 
+// ---- quad-tiled GEMM (shaders/gemm_quad.wgsl) -----------------------------------------------------
+
+/** Thread grid TX × TY of the quad kernel (tile 8·TY × 8·TX) and its K slice. */
+export interface QuadShape { tx: number; ty: number; bk: number }
+
+interface QuadCfg { dtype: DType; entry: string; q: QuadShape; epi: Epilogue }
+
+function quadLoads(q: QuadShape): number {
+  return Math.ceil((8 * Math.max(q.tx, q.ty) * q.bk) / 4 / (q.tx * q.ty));
+}
+
+const quadProgram = defineProgram<QuadCfg>({
+  name: 'gemm_quad', file: 'gemm_quad.wgsl', entry: 'gemm_quad',
+  specialize: (c) => {
+    const t = typeSpec(c.dtype);
+    const nld = quadLoads(c.q);
+    return {
+      entry: c.entry, enables: t.enables,
+      aliases: { ...t.aliases, Stage: `array<vec4f, ${nld}>` },
+      constants: { TX: c.q.tx, TY: c.q.ty, BK: c.q.bk, NLD: nld, ...epilogueConstants(c.epi) },
+    };
+  },
+});
+
+export function quadFits(caps: Caps, q: QuadShape): boolean {
+  const threads = q.tx * q.ty;
+  const shared = 4 * q.bk * 8 * (q.tx + q.ty);
+  return threads <= caps.maxInvocations && threads <= caps.maxWorkgroupSizeX && shared <= caps.maxWorkgroupStorage && q.bk % 4 === 0;
+}
+
+/**
+ * Quad-kernel shape: 128×128 tiles (256 threads) when the grid still fills a big GPU, 64×64 below that;
+ * 32×32 on CPU rasterisers. BK = 16 (16 KiB of workgroup tiles at 128×128).
+ */
+export function chooseQuad(caps: Caps, M: number, N: number): QuadShape | null {
+  const candidates: QuadShape[] = isSoftwareAdapter(caps)
+    ? [{ tx: 4, ty: 4, bk: 8 }]
+    : [
+      ...(ceilDiv(M, 128) * ceilDiv(N, 128) >= 256 ? [{ tx: 16, ty: 16, bk: 16 }] : []),
+      { tx: 8, ty: 8, bk: 16 }, { tx: 4, ty: 4, bk: 8 },
+    ];
+  return candidates.find((q) => quadFits(caps, q)) ?? null;
+}
+
 // ---- GEMV -----------------------------------------------------------------------------------------
 
 interface GemvCfg { dtype: DType; entry: string; mr: number; lanes: number; rpw: number; parts: number; epi: Epilogue }
@@ -141,6 +185,51 @@ const sgmProgram = defineProgram<SgmCfg>({
   }),
 });
 
+/** Direct-load subgroup-matrix kernel (shaders/gemm_sgm_direct.wgsl): TM × TN matrices per subgroup. */
+export interface SgmDirectShape { tm: 2 | 4; tn: 2 | 4; sgRows: number; sgCols: number; prefetch: boolean }
+
+interface SgmDirectCfg { sgSize: number; entry: string; s: SgmDirectShape; epi: Epilogue }
+
+const sgmDirectProgram = defineProgram<SgmDirectCfg>({
+  name: 'gemm_sgm_direct', file: 'gemm_sgm_direct.wgsl', entry: 'sgm_direct_2x4',
+  specialize: (c) => ({
+    entry: c.entry,
+    enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
+    diagnostics: [SGM_DIAGNOSTIC],
+    aliases: { T: 'f16', T4: 'vec4<f16>' },
+    constants: {
+      SG_SIZE: c.sgSize, SG_ROWS: c.s.sgRows, SG_COLS: c.s.sgCols, PREFETCH: c.s.prefetch,
+      ...epilogueConstants(c.epi),
+    },
+  }),
+});
+
+/** Entries the WGSL file has (linear / gated). */
+const SGM_DIRECT_ENTRIES = new Set(['sgm_direct_2x4', 'sgm_direct_4x4', 'sgm_direct_4x2', 'sgm_direct_gated_2x2', 'sgm_direct_gated_2x4']);
+
+/** The direct kernel reads 16×16 operand blocks in bounds only when these hold (see the WGSL header). */
+export function sgmDirectApplies(M: number, N: number, K: number): boolean {
+  return M >= 16 && N >= 16 && K % 16 === 0;
+}
+
+/** Default direct shape: 2×2 subgroups of 2×4 matrices (64×128 per workgroup) — see kernels-bench/NOTES.md, GEMM. */
+export function chooseSgmDirect(_caps: Caps, gated: boolean): SgmDirectShape {
+  return gated
+    ? { tm: 2, tn: 2, sgRows: 2, sgCols: 2, prefetch: false }
+    : { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: true };
+}
+
+/**
+ * Variant overrides for benchmarks and tests (a sweep builds several in one process); the binding
+ * functions pick from caps when absent.
+ */
+export interface GemmTuning {
+  /** Tiled path: the quad kernel with this shape, or the classic gemm.wgsl tile ('classic'). */
+  tiled?: QuadShape | 'classic';
+  /** Subgroup-matrix path: the direct-load kernel with this shape, or the staged v0 kernel ('staged'). */
+  sgm?: SgmDirectShape | 'staged';
+}
+
 // ---- shared launch --------------------------------------------------------------------------------
 
 /** A GEMM-shaped launch: plain (w) or gated (wGate, wUp) weights. Shapes are checked by the caller. */
@@ -161,7 +250,7 @@ function foldGrid(caps: Caps, groups: number): [number, number] {
   return [x, ceilDiv(groups, x)];
 }
 
-export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath): Dispatch {
+export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath, tune: GemmTuning = {}): Dispatch {
   const caps = gpu.caps;
   const vec4 = l.K % 4 === 0;
   const uniforms = { M: l.M, N: l.N, K: l.K };
@@ -188,11 +277,35 @@ export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath): Dispatch {
     }
     assertShape(l.dtype === 'f16', `gemm: the subgroup-matrix path takes f16 operands, got ${shapeStr(l.x)}`);
     assertShape(vec4, `gemm: the subgroup-matrix path needs K % 4 == 0, got K = ${l.K}`);
-    assertShape(!gated, 'gemm: the gated product has no subgroup-matrix variant (use the tiled path)');
-    const prog = gpu.program(sgmProgram, { sgSize: caps.subgroupMaxSize, epi: l.epi });
-    return gpu.dispatch(prog, { bind, uniforms, workgroups: [ceilDiv(l.N, SGM_TILE.bn), ceilDiv(l.M, SGM_TILE.bm)] });
+    const direct = tune.sgm ?? (sgmDirectApplies(l.M, l.N, l.K) ? chooseSgmDirect(caps, gated) : 'staged');
+    if (direct === 'staged') {
+      assertShape(!gated, `gemm: the gated subgroup-matrix product needs M, N >= 16 and K % 16 == 0, got ${l.M}x${l.N}x${l.K}`);
+      const prog = gpu.program(sgmProgram, { sgSize: caps.subgroupMaxSize, epi: l.epi });
+      return gpu.dispatch(prog, { bind, uniforms, workgroups: [ceilDiv(l.N, SGM_TILE.bn), ceilDiv(l.M, SGM_TILE.bm)] });
+    }
+    assertShape(sgmDirectApplies(l.M, l.N, l.K), `gemm: the direct subgroup-matrix kernel needs M, N >= 16 and K % 16 == 0, got ${l.M}x${l.N}x${l.K}`);
+    const entry = `sgm_direct_${gated ? 'gated_' : ''}${direct.tm}x${direct.tn}`;
+    if (!SGM_DIRECT_ENTRIES.has(entry)) throw new LimitError(`gemm: no subgroup-matrix entry ${entry}`);
+    const subgroups = direct.sgRows * direct.sgCols;
+    if (subgroups > 8 || subgroups * caps.subgroupMaxSize > caps.maxInvocations) {
+      throw new LimitError(`gemm: ${subgroups} subgroups of ${caps.subgroupMaxSize} exceed this device's workgroup (max 8 subgroups, ${caps.maxInvocations} invocations)`);
+    }
+    const prog = gpu.program(sgmDirectProgram, { sgSize: caps.subgroupMaxSize, entry, s: direct, epi: l.epi });
+    // Scalar bindings (matrix loads take f16 arrays); the unused epilogue operands bind x as placeholder.
+    const dbind: Record<string, Tensor> = gated
+      ? { x: l.x, y: l.out, wg: l.wGate!, wu: l.wUp! }
+      : { x: l.x, w: l.w!, y: l.out, bias: l.bias ?? l.x, residual: l.residual ?? l.x };
+    const bm = 16 * direct.tm * direct.sgRows, bn = 16 * direct.tn * direct.sgCols;
+    return gpu.dispatch(prog, { bind: dbind, uniforms, workgroups: [ceilDiv(l.N, bn), ceilDiv(l.M, bm)] });
   }
 
+  // The quad kernel has no gated entry: the gated product keeps gemm.wgsl.
+  const quad = gated ? null : tune.tiled === 'classic' ? null : tune.tiled ?? chooseQuad(caps, l.M, l.N);
+  if (quad) {
+    if (!quadFits(caps, quad)) throw new LimitError(`gemm: quad tile ${JSON.stringify(quad)} does not fit this device`);
+    const prog = gpu.program(quadProgram, { dtype: l.dtype, entry: vec4 ? 'gemm_quad_vec4' : 'gemm_quad', q: quad, epi: l.epi });
+    return gpu.dispatch(prog, { bind, uniforms, workgroups: [ceilDiv(l.N, 8 * quad.tx), ceilDiv(l.M, 8 * quad.ty)] });
+  }
   const tile = chooseTile(caps, l.M, l.N, gated);
   const entry = (gated ? 'gemm_gated' : 'gemm') + (vec4 ? '_vec4' : '');
   const prog = gpu.program(tiledProgram, { dtype: l.dtype, entry, tile, epi: l.epi });
@@ -218,7 +331,7 @@ export function expectActivations(x: Tensor, kernel: string): [number, number] {
 }
 
 /** y = act(x · Wᵀ + bias) + residual, or out += that when accumulate. */
-export function linear(gpu: Gpu, a: LinearArgs, opts: { path?: GemmPath } = {}): Dispatch {
+export function linear(gpu: Gpu, a: LinearArgs, opts: { path?: GemmPath; tune?: GemmTuning } = {}): Dispatch {
   const k = 'linear';
   const [M, K] = expectActivations(a.x, k);
   const dtype = a.x.dtype;
@@ -239,5 +352,5 @@ export function linear(gpu: Gpu, a: LinearArgs, opts: { path?: GemmPath } = {}):
   return launchGemm(gpu, {
     kind: 'linear', dtype, M, N, K, x: a.x, w: a.w, out: a.out, bias: a.bias, residual: a.residual,
     epi: { act, bias: a.bias !== undefined, residual: a.residual !== undefined, accumulate: a.accumulate ?? false },
-  }, path);
+  }, path, opts.tune);
 }

@@ -172,12 +172,13 @@ export interface EncodedHeader {
 
 /** Header for tensors laid out back to back in entry order (so a writer can stream them). */
 export function encodeSafetensorsHeader(entries: readonly HeaderEntry[], metadata: Record<string, string> = {}): EncodedHeader {
-  const obj: Record<string, unknown> = {};
+  // Null prototype: tensor names like 'valueOf' or '__proto__' are ordinary keys, not Object.prototype members.
+  const obj: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   if (Object.keys(metadata).length) obj.__metadata__ = checkMetadata(metadata);
   let off = 0;
   const rel: [string, StDType, number[], number, number][] = [];
   for (const e of entries) {
-    if (e.name === '__metadata__' || e.name in obj) fail(`duplicate or reserved tensor name '${e.name}'`);
+    if (e.name === '__metadata__' || Object.prototype.hasOwnProperty.call(obj, e.name)) fail(`duplicate or reserved tensor name '${e.name}'`);
     if (!Object.prototype.hasOwnProperty.call(ST_DTYPE_BYTES, e.dtype)) fail(`tensor '${e.name}': unknown dtype ${e.dtype}`);
     if (!e.shape.every(isNonNegInt)) fail(`tensor '${e.name}': invalid shape [${e.shape}]`);
     const bytes = e.shape.reduce((a, d) => a * d, ST_DTYPE_BYTES[e.dtype]);

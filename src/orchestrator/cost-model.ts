@@ -27,6 +27,8 @@ export interface Cluster {
   intra: Link;           // between GPUs of a node (TP all-reduce)
   inter: Link;           // base ↔ pool, and between PP stages on different nodes
   poolStepMs: number;    // management of one pooled step (routing, staging maps, merge launch)
+  migrateFixedMs: number; // one-off cost of moving a sequence to the pool, besides the bytes
+  staticStepMs: number;  // per-step cost of the static executor's host loop (submissions to every rank)
   /** Pool attention per layer when pool ranks run at other rates than the base (fitted): latency + KV/rank ÷ bw. */
   poolAttn?: Link;
   /** All ranks share one device (in-process ranks on one GPU): work does not divide across ranks. */
@@ -124,7 +126,7 @@ export function predict(c: Shape, cl: Cluster, pl: Placement, w: Workload): Pred
       split.transferMs = L * (linkMs(cl.inter, out, links) + linkMs(cl.inter, back, links));
       split.managementMs = cl.poolStepMs;
       // KV written by the prefill moves to the pool once, before the first pooled step.
-      split.syncMs = linkMs(cl.inter, L * kvBytesPerLayer(c, w), links) / steps;
+      split.syncMs = (cl.migrateFixedMs + linkMs(cl.inter, L * kvBytesPerLayer(c, w), links)) / steps;
     }
     ttft = prefillMs(c, cl, w, tp, L * perLayerAr);
   } else {
@@ -132,6 +134,7 @@ export function predict(c: Shape, cl: Cluster, pl: Placement, w: Workload): Pred
     const perLayerAr = 2 * allReduceMs(cl.intra, hidBytes, pl.tp);
     split.computeMs = L * (layerComputeMs(c, d, B, tp, el) + attnMs(d, kv, tp)) + headMs(c, d, B, tp, el);
     split.transferMs = L * perLayerAr + (pp - 1) * linkMs(cl.inter, hidBytes);
+    split.managementMs = cl.staticStepMs;
     ttft = prefillMs(c, cl, w, tp, L * perLayerAr + (pp - 1) * linkMs(cl.inter, hidBytes * w.seqLen));
   }
   const tpotMs = split.computeMs + split.attentionMs + split.transferMs + split.syncMs + split.managementMs;
@@ -144,16 +147,24 @@ export function predict(c: Shape, cl: Cluster, pl: Placement, w: Workload): Pred
 /** One measured kernel: bytes it must move, FLOPs, and its time. */
 export interface KernelTiming { kind: 'gemv' | 'attn-decode' | 'gemm'; bytes: number; flops: number; ms: number }
 
-/** Least squares y ≈ a + b·x; b clamped ≥ 0 (a time cannot fall with size), a ≥ 0. */
+export function median(v: readonly number[]): number {
+  if (v.length === 0) return 0;
+  const s = [...v].sort((a, b) => a - b), m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/**
+ * Robust line y ≈ a + b·x (Theil–Sen: median of pairwise slopes, median intercept), so one point hit by
+ * a noisy neighbour on a shared machine cannot drag the fit. b ≥ 0 (time cannot fall with size), a ≥ 0.
+ */
 export function fitLine(xs: readonly number[], ys: readonly number[]): { a: number; b: number } {
   const n = xs.length;
   if (n === 0) return { a: 0, b: 0 };
-  const mx = xs.reduce((s, v) => s + v, 0) / n, my = ys.reduce((s, v) => s + v, 0) / n;
-  let sxx = 0, sxy = 0;
-  for (let i = 0; i < n; i++) { sxx += (xs[i]! - mx) ** 2; sxy += (xs[i]! - mx) * (ys[i]! - my); }
-  let b = sxx > 0 ? Math.max(0, sxy / sxx) : 0;
-  let a = my - b * mx;
-  if (a < 0) { a = 0; b = xs.reduce((s, x, i) => s + x * ys[i]!, 0) / Math.max(1e-30, xs.reduce((s, x) => s + x * x, 0)); }
+  const slopes: number[] = [];
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) if (xs[j] !== xs[i]) slopes.push((ys[j]! - ys[i]!) / (xs[j]! - xs[i]!));
+  let b = Math.max(0, median(slopes));
+  let a = median(ys.map((y, i) => y - b * xs[i]!));
+  if (a < 0) { a = 0; b = Math.max(0, median(xs.flatMap((x, i) => (x > 0 ? [ys[i]! / x] : [])))); }
   return { a, b };
 }
 
@@ -192,7 +203,7 @@ export interface MeasuredPoint {
   seqLen: number; batch: number; newTokens: number; bytesPerEl: number;
   pool: number; poolSize: number; placement: { tp: number; pp: number };
   ttftMs: number; tpotMs: number; tps: number; decodeMs: number; decodeSteps: number;
-  split: { poolWaitMs?: number; transferMs?: number; migrateMs?: number; allReduceMs?: number; stageTransferMs?: number; waitMs?: number };
+  split: { poolWaitMs?: number; transferMs?: number; migrateMs?: number; pooledSteps?: number; allReduceMs?: number; stageTransferMs?: number; waitMs?: number };
 }
 
 export interface Calibration { cluster: Cluster; notes: string[] }
@@ -211,7 +222,7 @@ export function calibrate(c: Shape, pts: readonly MeasuredPoint[], base: Cluster
   const cl: Cluster = { ...base, device: d, intra: { ...base.intra }, inter: { ...base.inter } };
   const kvAll = (p: MeasuredPoint, len = p.seqLen) => c.nLayers * kvBytesPerLayer(c, { ...p, seqLen: len });
   // Base: TPOT = fixed + (weights + KV) / bandwidth. A fixed model's weights are a constant: fold into fixed.
-  const local = pts.filter((p) => p.strategy === 'fapool' && p.poolSize === 0);
+  const local = pts.filter((p) => p.strategy === 'fapool' && (p.poolSize === 0 || (p.split.poolWaitMs ?? 0) === 0));
   if (local.length) {
     const { a, b } = fitLine(local.map((p) => kvAll(p, p.seqLen + p.newTokens / 2)), local.map((p) => p.tpotMs));
     const w = (layerParams(c).attn + layerParams(c).ffn) * c.nLayers + c.vocab * c.hidden;
@@ -220,7 +231,8 @@ export function calibrate(c: Shape, pts: readonly MeasuredPoint[], base: Cluster
     if (b > 0) d.attnGBs = 1 / b / 1e6;
     notes.push(`base: ${local.length} points → step ${a.toFixed(3)} ms fixed, attention ${b > 0 ? d.attnGBs.toFixed(2) : '∞'} GB/s`);
   }
-  const pooled = pts.filter((p) => p.strategy === 'fapool' && p.poolSize > 0 && p.decodeSteps > 0);
+  // Pooled points: every decode step on the pool (a sequence that crosses the threshold mid-decode mixes both).
+  const pooled = pts.filter((p) => p.strategy === 'fapool' && p.poolSize > 0 && p.decodeSteps > 0 && (p.split.pooledSteps ?? p.decodeSteps) === p.decodeSteps);
   if (pooled.length) {
     // Pool attention: wait per layer = fixed + KV bytes per rank / rate.
     const wx = pooled.map((p) => kvAll(p, p.seqLen + p.newTokens / 2) / c.nLayers / (base.sharedDevice ? 1 : p.poolSize));
@@ -238,20 +250,25 @@ export function calibrate(c: Shape, pts: readonly MeasuredPoint[], base: Cluster
       const out = p.batch * (c.nHeads + 2 * c.nKvHeads) * c.headDim * p.bytesPerEl, back = p.batch * c.nHeads * (c.headDim + 1) * 4;
       return ((p.split.transferMs ?? 0) / p.decodeSteps / c.nLayers - (out + back) / (cl.inter.gbps * 1e6)) / 2;
     });
-    cl.inter.latencyMs = Math.max(0, perMsg.reduce((s, v) => s + v, 0) / perMsg.length);
+    cl.inter.latencyMs = Math.max(0, median(perMsg));
+    cl.migrateFixedMs = Math.max(0, m.a - cl.inter.latencyMs); // predict() adds one message latency
     // Management: the rest of a pooled step beyond the base's own (attention-free) compute.
-    const baseStep = (p: MeasuredPoint) => predict(c, { ...cl, device: { ...d } }, { kind: 'fapool', baseTp: 1, threshold: Infinity, tiers: PAPER_TIERS }, { ...p, seqLen: 0 }).tpotMs;
+    const baseStep = (p: MeasuredPoint) => predict(c, { ...cl, device: { ...d, attnGBs: Infinity } }, { kind: 'fapool', baseTp: 1, threshold: Infinity, tiers: PAPER_TIERS }, p).tpotMs;
     const rest = pooled.map((p) => (p.decodeMs - (p.split.poolWaitMs ?? 0) - (p.split.transferMs ?? 0) - (p.split.migrateMs ?? 0)) / p.decodeSteps - baseStep(p));
-    cl.poolStepMs = Math.max(0, rest.reduce((s, v) => s + v, 0) / rest.length);
+    cl.poolStepMs = Math.max(0, median(rest));
     cl.poolAttn = { gbps: poolGBs, latencyMs: poolFixed };
-    notes.push(`pool: ${pooled.length} points → attention ${poolGBs.toFixed(2)} GB/s + ${poolFixed.toFixed(3)} ms/layer; link ${cl.inter.gbps.toFixed(2)} GB/s, ${cl.inter.latencyMs.toFixed(3)} ms/message; management ${cl.poolStepMs.toFixed(3)} ms/step`);
+    notes.push(`pool: ${pooled.length} points → attention ${poolGBs.toFixed(2)} GB/s + ${poolFixed.toFixed(3)} ms/layer; link ${cl.inter.gbps >= 1e6 ? '∞' : cl.inter.gbps.toFixed(2)} GB/s, ${cl.inter.latencyMs.toFixed(3)} ms/message; migration ${cl.migrateFixedMs.toFixed(3)} ms fixed; management ${cl.poolStepMs.toFixed(3)} ms/step`);
   }
   const stat = pts.filter((p) => p.strategy === 'static' && p.decodeSteps > 0 && p.placement.tp > 1);
   if (stat.length) {
     // Each layer does 2 all-reduces; our host-side all-reduce is one exchange per all-reduce.
     const per = stat.map((p) => (p.split.allReduceMs ?? 0) / p.decodeSteps / c.nLayers / 2 / (2 * (p.placement.tp - 1)));
-    cl.intra.latencyMs = per.reduce((s, v) => s + v, 0) / per.length;
-    notes.push(`static: ${stat.length} points → all-reduce ${cl.intra.latencyMs.toFixed(3)} ms per ring hop`);
+    cl.intra.latencyMs = median(per);
+    // What the step's compute and exchanges don't explain is the static executor's own per-step cost.
+    cl.staticStepMs = 0;
+    const rest = stat.map((p) => p.tpotMs - predict(c, cl, { kind: 'static', tp: p.placement.tp, pp: p.placement.pp }, p).tpotMs);
+    cl.staticStepMs = Math.max(0, median(rest));
+    notes.push(`static: ${stat.length} points → all-reduce ${cl.intra.latencyMs.toFixed(3)} ms per ring hop, executor ${cl.staticStepMs.toFixed(3)} ms/step`);
   }
   return { cluster: cl, notes };
 }

@@ -1,0 +1,200 @@
+// Tiled GEMM with vec4 register quads: y[M, N] = x[M, K] · w[N, K]ᵀ, f32 accumulation.
+// Differs from gemm.wgsl in the inner loop: workgroup tiles are stored k-major as vec4 along M and N, so
+// per k a thread reads its 8 rows of x and 8 columns of w with four 16-byte loads (gemm.wgsl: sixteen
+// 4-byte loads) for 64 FMAs. Thread (tx, ty) of TX × TY owns the 2×2 quads of 4×4 outputs at rows
+// 4·ty (+ 4·TY) and columns 4·tx (+ 4·TX): BM = 8·TY, BN = 8·TX.
+// Global loads are prefetched into registers one K slice ahead (issued before the math of the
+// current slice, written to workgroup memory after it), so their latency overlaps the FMAs.
+// Any M, N, K: loads outside the matrices read as 0, stores outside are skipped.
+//
+// Entry points: gemm_quad (scalar x, w) and gemm_quad_vec4 (x4, w4: K % 4 == 0); epilogue as gemm.wgsl.
+// Specialised by: alias T/T4 (storage type), alias Stage = array<vec4f, NLD> with
+// NLD = ceil(BM·BK/4 / (TX·TY)) (per-thread prefetch registers for each operand; a const size), overrides.
+
+struct Params { M: u32, N: u32, K: u32, _pad: u32 }
+
+override TX: u32 = 16u;      // threads along N
+override TY: u32 = 16u;      // threads along M
+override BK: u32 = 16u;      // K slice per stage (multiple of 4)
+override NLD: u32 = 2u;      // vec4 loads per thread per operand per slice; must match Stage
+override WG: u32 = TX * TY;
+override BM: u32 = 8u * TY;
+override BN: u32 = 8u * TX;
+override LA: u32 = BM / 4u;  // vec4s per k row of the x tile
+override LB: u32 = BN / 4u;
+override A_LEN: u32 = BK * LA;
+override B_LEN: u32 = BK * LB;
+
+override ACT: u32 = 0u;            // 0 none, 1 gelu_erf, 2 gelu_tanh
+override HAS_BIAS: bool = false;
+override HAS_RESIDUAL: bool = false;
+override ACCUMULATE: bool = false; // y += result (y read and written in place)
+
+@group(0) @binding(0) var<storage, read> x: array<T>;
+@group(0) @binding(1) var<storage, read> w: array<T>;
+@group(0) @binding(2) var<storage, read_write> y: array<T>;
+@group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read> bias: array<T>;
+@group(0) @binding(5) var<storage, read> residual: array<T>;
+@group(0) @binding(6) var<storage, read> x4: array<T4>;
+@group(0) @binding(7) var<storage, read> w4: array<T4>;
+
+var<workgroup> As: array<vec4f, A_LEN>;   // [BK][BM/4]: x tile, k-major, 4 rows per element
+var<workgroup> Bs: array<vec4f, B_LEN>;   // [BK][BN/4]: w tile, k-major, 4 columns per element
+
+var<private> acc: array<vec4f, 16>;       // [8 rows][2 column quads]
+var<private> ra: Stage;                   // prefetched x slice
+var<private> rb: Stage;                   // prefetched w slice
+var<private> row0: u32;
+var<private> col0: u32;
+
+// ---- activations (same code as gemm.wgsl) ---------------------------------------------------------
+
+// erf to ~1.4e-7 absolute (see gemm.wgsl for the fit).
+fn erf_f32(v: f32) -> f32 {
+  let t = abs(v);
+  if (t < 0.93) {
+    let s = v * v;
+    var r = -6.01086067e-4;
+    r = fma(r, s, 4.99879057e-3);
+    r = fma(r, s, -2.67720018e-2);
+    r = fma(r, s, 1.12820283e-1);
+    r = fma(r, s, -3.76125246e-1);
+    r = fma(r, s, 1.12837911);
+    return v * r;
+  }
+  let u = min(t, 3.92);
+  var q = 1.63846812e-6;
+  q = fma(q, u, -4.60494921e-5);
+  q = fma(q, u, 5.96440048e-4);
+  q = fma(q, u, -4.7565042e-3);
+  q = fma(q, u, 2.64084339e-2);
+  q = fma(q, u, -1.10050865e-1);
+  q = fma(q, u, -6.31864309e-1);
+  q = fma(q, u, -1.13020682);
+  q = fma(q, u, 3.12569842e-4);
+  return sign(v) * (1.0 - exp(q));
+}
+
+fn activate(v: f32) -> f32 {
+  if (ACT == 1u) { return 0.5 * v * (1.0 + erf_f32(v * 0.7071067811865476)); }
+  if (ACT == 2u) {
+    let u = clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), -9.0, 9.0);
+    return 0.5 * v * (1.0 + tanh(u));
+  }
+  return v;
+}
+
+fn epilogue(m: u32, n: u32, v0: f32) {
+  let i = m * p.N + n;
+  var v = v0;
+  if (HAS_BIAS) { v += f32(bias[n]); }
+  v = activate(v);
+  if (HAS_RESIDUAL) { v += f32(residual[i]); }
+  if (ACCUMULATE) { v += f32(y[i]); }
+  y[i] = T(v);
+}
+
+// ---- global → registers (slice k0; element e of a tile is row e / (BK/4), k quad e % (BK/4)) --------
+
+fn fetch_scalar(k0: u32, tid: u32) {
+  let q = BK / 4u;
+  for (var t = 0u; t < NLD; t++) {
+    let e = tid + t * WG;
+    let r = e / q; let gk = k0 + (e % q) * 4u;
+    var va = vec4f(); var vb = vec4f();
+    for (var c = 0u; c < 4u; c++) {
+      if (r < BM && row0 + r < p.M && gk + c < p.K) { va[c] = f32(x[(row0 + r) * p.K + gk + c]); }
+      if (r < BN && col0 + r < p.N && gk + c < p.K) { vb[c] = f32(w[(col0 + r) * p.K + gk + c]); }
+    }
+    ra[t] = va; rb[t] = vb;
+  }
+}
+
+fn fetch_vec4(k0: u32, tid: u32) {
+  let q = BK / 4u;
+  for (var t = 0u; t < NLD; t++) {
+    let e = tid + t * WG;
+    let r = e / q; let gk = k0 + (e % q) * 4u;
+    var va = vec4f(); var vb = vec4f();
+    if (gk < p.K) {
+      if (r < BM && row0 + r < p.M) { va = vec4f(x4[((row0 + r) * p.K + gk) / 4u]); }
+      if (r < BN && col0 + r < p.N) { vb = vec4f(w4[((col0 + r) * p.K + gk) / 4u]); }
+    }
+    ra[t] = va; rb[t] = vb;
+  }
+}
+
+// Registers → workgroup tiles, transposed to k-major (component r % 4 of element [k][r / 4]).
+fn commit(tid: u32) {
+  let q = BK / 4u;
+  for (var t = 0u; t < NLD; t++) {
+    let e = tid + t * WG;
+    let r = e / q; let kk = (e % q) * 4u;
+    if (r < BM) {
+      for (var c = 0u; c < 4u; c++) { As[(kk + c) * LA + r / 4u][r % 4u] = ra[t][c]; }
+    }
+    if (r < BN) {
+      for (var c = 0u; c < 4u; c++) { Bs[(kk + c) * LB + r / 4u][r % 4u] = rb[t][c]; }
+    }
+  }
+}
+
+fn mma(tx: u32, ty: u32) {
+  for (var kk = 0u; kk < BK; kk++) {
+    let a0 = As[kk * LA + ty]; let a1 = As[kk * LA + ty + TY];
+    let b0 = Bs[kk * LB + tx]; let b1 = Bs[kk * LB + tx + TX];
+    for (var i = 0u; i < 4u; i++) {
+      acc[i * 2u] = fma(vec4f(a0[i]), b0, acc[i * 2u]);
+      acc[i * 2u + 1u] = fma(vec4f(a0[i]), b1, acc[i * 2u + 1u]);
+      acc[(i + 4u) * 2u] = fma(vec4f(a1[i]), b0, acc[(i + 4u) * 2u]);
+      acc[(i + 4u) * 2u + 1u] = fma(vec4f(a1[i]), b1, acc[(i + 4u) * 2u + 1u]);
+    }
+  }
+}
+
+fn store(tx: u32, ty: u32) {
+  for (var r = 0u; r < 8u; r++) {
+    let m = row0 + 4u * (ty + (r / 4u) * TY) + r % 4u;
+    if (m >= p.M) { continue; }
+    for (var qj = 0u; qj < 2u; qj++) {
+      let n = col0 + 4u * (tx + qj * TX);
+      let v = acc[r * 2u + qj];
+      for (var c = 0u; c < 4u; c++) {
+        if (n + c < p.N) { epilogue(m, n + c, v[c]); }
+      }
+    }
+  }
+}
+
+// ---- entry points (grid: ceil(N / BN) × ceil(M / BM)) ---------------------------------------------
+
+@compute @workgroup_size(WG)
+fn gemm_quad(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  row0 = wid.y * BM; col0 = wid.x * BN;
+  let tx = tid % TX; let ty = tid / TX;
+  fetch_scalar(0u, tid);
+  for (var k0 = 0u; k0 < p.K; k0 += BK) {
+    workgroupBarrier();   // the previous slice's reads are done
+    commit(tid);
+    workgroupBarrier();
+    if (k0 + BK < p.K) { fetch_scalar(k0 + BK, tid); }
+    mma(tx, ty);
+  }
+  store(tx, ty);
+}
+
+@compute @workgroup_size(WG)
+fn gemm_quad_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  row0 = wid.y * BM; col0 = wid.x * BN;
+  let tx = tid % TX; let ty = tid / TX;
+  fetch_vec4(0u, tid);
+  for (var k0 = 0u; k0 < p.K; k0 += BK) {
+    workgroupBarrier();
+    commit(tid);
+    workgroupBarrier();
+    if (k0 + BK < p.K) { fetch_vec4(k0 + BK, tid); }
+    mma(tx, ty);
+  }
+  store(tx, ty);
+}

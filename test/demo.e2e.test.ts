@@ -1,0 +1,211 @@
+// The browser demo end to end: build it (esbuild), serve it on 127.0.0.1, run it in headless Chromium
+// (WebGPU on SwiftShader), and check that its greedy tokens equal the Node runtime's (lavapipe) for the
+// same random weights and prompt. Also, in Node: the browser-safe weight generator and loader agree with
+// the Node ones byte for byte, the per-kernel profiler, and the loader's error paths.
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDemo, serveStatic } from '../demo/build.mjs';
+import { launchChromium, runDemoPage } from '../demo/e2e.js';
+import { profileSteps, recordingExecutor } from '../demo/kernel-profile.js';
+import { LimitError, type DType } from '../src/gpu/index.js';
+import { presetConfig, type ModelConfig } from '../src/model/config.js';
+import { Generator } from '../src/model/generator.js';
+import { blobSource, bytesSource, loadWeightsFromSource } from '../src/model/load-weights-browser.js';
+import { loadWeights } from '../src/model/load-weights.js';
+import { randomSafetensorsBytes } from '../src/model/random-weights-mem.js';
+import { writeRandomWeights } from '../src/model/random-weights.js';
+import { SafetensorsError } from '../src/model/safetensors.js';
+import { openSafetensors } from '../src/model/safetensors-node.js';
+import { ByteTokenizer } from '../src/model/tokenizer.js';
+import { WeightError } from '../src/model/weight-names.js';
+import { releaseWeights, type Weights } from '../src/model/weights.js';
+import { rng, useGpu } from './helpers.js';
+
+const gpu = useGpu();
+const cfg: ModelConfig = presetConfig('tiny');
+const dir = mkdtempSync(join(tmpdir(), 'fapool-demo-'));
+const GREEDY = { temperature: 0, topK: 0, topP: 1, seed: 0 };
+const TOKENS = 8;
+
+/** A random printable prompt (the byte tokenizer: one token per ASCII char). */
+function randomPrompt(r: ReturnType<typeof rng>): string {
+  const words = ['pool', 'attention', 'GPU', 'token', 'the', 'rank', 'cache', 'layer', 'fast', 'web'];
+  return Array.from({ length: r.int(2, 6) }, () => words[r.int(0, words.length)]).join(' ');
+}
+
+async function readAll(g: Awaited<ReturnType<typeof gpu>>, w: Weights): Promise<Float32Array[]> {
+  const ts = [w.embed, w.finalNorm, w.lmHead, ...w.layers.flatMap((l) => [l.attnNorm, l.wqkv, l.wo, l.ffnNorm, l.wGate, l.wUp, l.wDown])];
+  return Promise.all(ts.map(async (t) => new Float32Array((await g.read(t)).buffer)));
+}
+
+describe('browser-safe model code (Node, lavapipe)', () => {
+  for (const dtype of ['f32', 'f16', 'bf16'] as const) {
+    it(`random weights in memory are byte-identical to writeRandomWeights (${dtype})`, async () => {
+      const seed = rng().int(0, 2 ** 31);
+      const path = join(dir, `w-${dtype}.safetensors`);
+      await writeRandomWeights(path, cfg, { seed, dtype });
+      const mem = randomSafetensorsBytes(cfg, { seed, dtype });
+      const file = readFileSync(path);
+      expect(mem.byteLength).toBe(file.byteLength);
+      expect(Buffer.compare(Buffer.from(mem), file), `seed ${seed}`).toBe(0);
+    });
+  }
+
+  for (const dtype of ['f32', 'f16'] as DType[]) {
+    it(`loading from bytes and from a Blob equals the Node loader (${dtype} on the GPU)`, async () => {
+      const g = await gpu();
+      if (dtype === 'f16' && !g.caps.f16) { console.info('[demo] no shader-f16 here: f16 load skipped'); return; }
+      const seed = rng().int(0, 2 ** 31);
+      const path = join(dir, `load-${dtype}.safetensors`);
+      await writeRandomWeights(path, cfg, { seed, dtype: 'bf16' }); // bf16 file: the converting path
+      const f = await openSafetensors(path);
+      const ref = await loadWeights(g, f, cfg, dtype);
+      await f.close();
+      const bytes = new Uint8Array(readFileSync(path));
+      const progress: number[] = [];
+      const a = await loadWeightsFromSource(g, bytesSource(bytes), cfg, dtype, (d) => progress.push(d));
+      const b = await loadWeightsFromSource(g, blobSource(new Blob([bytes]), 'blob'), cfg, dtype);
+      const [rv, av, bv] = await Promise.all([readAll(g, ref.weights), readAll(g, a.weights), readAll(g, b.weights)]);
+      for (let i = 0; i < rv.length; i++) {
+        expect(Buffer.compare(Buffer.from(av[i]!.buffer), Buffer.from(rv[i]!.buffer)), `tensor ${i} (bytes)`).toBe(0);
+        expect(Buffer.compare(Buffer.from(bv[i]!.buffer), Buffer.from(rv[i]!.buffer)), `tensor ${i} (blob)`).toBe(0);
+      }
+      expect(progress.length).toBeGreaterThan(5);
+      expect(progress.every((d, i) => i === 0 || d > progress[i - 1]!)).toBe(true);
+      for (const w of [ref, a, b]) releaseWeights(g, w.weights);
+    });
+  }
+
+  it('loader errors: model too big (LimitError), wrong shapes (WeightError), truncated file (SafetensorsError)', async () => {
+    const g = await gpu();
+    const bytes = randomSafetensorsBytes(cfg, { seed: rng().int(0, 1000), dtype: 'f32' });
+    const limit = Math.min(g.caps.maxStorageBinding, g.caps.maxBufferSize);
+    const huge: ModelConfig = { ...cfg, vocab: Math.floor(limit / (cfg.hidden * 4)) + 1 };
+    await expect(loadWeightsFromSource(g, bytesSource(bytes), huge, 'f32')).rejects.toThrow(WeightError); // shapes checked first
+    const { checkModelFits } = await import('../src/model/load-weights-browser.js');
+    expect(() => checkModelFits(g, huge, 'f32')).toThrow(LimitError);
+    expect(() => checkModelFits(g, huge, 'f32')).toThrow(/tensor 'embed'.*maxStorageBufferBindingSize/);
+    expect(() => checkModelFits(g, cfg, 'f32')).not.toThrow();
+    await expect(loadWeightsFromSource(g, bytesSource(bytes), { ...cfg, ffn: 96 }, 'f32')).rejects.toThrow(WeightError);
+    await expect(loadWeightsFromSource(g, bytesSource(bytes.subarray(0, bytes.byteLength - 4), 'cut'), cfg, 'f32')).rejects.toThrow(SafetensorsError);
+    expect(() => randomSafetensorsBytes(presetConfig('seed-4l'), { seed: 1, dtype: 'f16' })).toThrow(/too large to generate in memory/);
+  });
+
+  it('per-kernel profile of a decode step covers every launch', async () => {
+    const g = await gpu();
+    const { weights } = await loadWeightsFromSource(g, bytesSource(randomSafetensorsBytes(cfg, { seed: 3, dtype: 'f32' })), cfg, 'f32');
+    const rec = recordingExecutor();
+    const gen = new Generator(g, cfg, weights, 'f32', rec.executor);
+    try {
+      await gen.generate([[1, 2, 3]], { maxNewTokens: 3, sampling: GREEDY });
+      const program = rec.program();
+      expect(program).not.toBeNull();
+      const ks = await profileSteps(g, program!.all, 2);
+      const launches = program!.all.filter((s) => !('copy' in s) && s.workgroups.every((n) => n > 0)).length;
+      if (!g.caps.timestampQuery) { expect(ks).toBeNull(); console.info('[demo] no timestamp-query on this adapter'); return; }
+      expect(ks!.reduce((a, k) => a + k.launches, 0)).toBe(launches);
+      expect(ks!.every((k) => Number.isFinite(k.ms) && k.ms >= 0 && k.label.length > 0)).toBe(true);
+      expect(ks!.reduce((a, k) => a + k.ms, 0)).toBeGreaterThan(0);
+    } finally {
+      gen.dispose();
+      releaseWeights(g, weights);
+    }
+  });
+});
+
+describe('browser demo in headless Chromium', () => {
+  it('the page code type-checks (demo/tsconfig.json: strict, DOM)', async () => {
+    // npm test's tsc covers src/ only; the demo's browser entry is checked here.
+    const r = await promisify(execFile)(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'demo/tsconfig.json'])
+      .catch((e: { stdout?: string; message: string }) => ({ stdout: e.stdout ?? e.message }));
+    expect(r.stdout.trim()).toBe('');
+  });
+
+  let launched: Promise<Browser> | null = null;
+  let server: { url: string; close: () => Promise<void> } | null = null;
+  // Launched inside the tests, not in a hook: a missing /usr/bin/chromium then fails each browser test
+  // with the install hint (a failing hook would only mark them skipped).
+  const browser = () => (launched ??= launchChromium());
+
+  beforeAll(async () => {
+    const t0 = performance.now();
+    await buildDemo();
+    server = await serveStatic(undefined, 0);
+    console.info(`[demo] built and serving ${server.url} in ${(performance.now() - t0).toFixed(0)} ms`);
+  });
+  afterAll(async () => { await (await launched?.catch(() => null))?.close(); await server?.close(); });
+
+  it(`greedy tokens in the page equal the Node runtime's (tiny, ${TOKENS} tokens), metrics and kernel times shown`, async () => {
+    const r = rng();
+    const seed = r.int(1, 100000);
+    const text = randomPrompt(r);
+    // Node reference run: the same weights (file written by the Node generator), same prompt, lavapipe.
+    const g = await gpu();
+    const path = join(dir, 'e2e.safetensors');
+    await writeRandomWeights(path, cfg, { seed, dtype: 'f32' });
+    const f = await openSafetensors(path);
+    const { weights } = await loadWeights(g, f, cfg, 'f32');
+    await f.close();
+    const prompt = new ByteTokenizer().encode(text);
+    const gen = new Generator(g, cfg, weights, 'f32');
+    const node = await gen.generate([prompt], { maxNewTokens: TOKENS, sampling: GREEDY });
+    gen.dispose();
+    releaseWeights(g, weights);
+
+    const url = `${server!.url}?preset=tiny&seed=${seed}&prompt=${encodeURIComponent(text)}&tokens=${TOKENS}&greedy=1`;
+    // SwiftShader compiles pipelines slowly (10–30 s when the CPUs are shared with other test files).
+    const { status, page } = await runDemoPage(await browser(), url, 150_000, (l) => console.info(l));
+    try {
+      expect(status.error, JSON.stringify(status.error)).toBeUndefined();
+      expect(status.state).toBe('done');
+      expect(status.dtype).toBe('f32'); // SwiftShader: no shader-f16
+      expect(status.prompt).toEqual(prompt);
+      expect(status.tokens, `seed ${seed}, prompt ${JSON.stringify(text)}`).toEqual(node.tokens[0]);
+      expect(status.adapter).toMatch(/\S/);
+      for (const id of ['ttft', 'tpot', 'tps', 'warmms']) {
+        const v = Number(await page.textContent(`#${id}`));
+        expect(v, `#${id} shown`).toBeGreaterThan(0);
+      }
+      expect(await page.textContent('#path')).toMatch(/path: f32 .*single GPU/);
+      expect(await page.textContent('#out')).toBe(text + status.text);
+      if (status.features?.['timestamp-query']) {
+        expect(status.kernels!.length).toBeGreaterThan(3);
+        expect(await page.locator('#kernels svg rect').count()).toBe(status.kernels!.length);
+      }
+      mkdirSync('out', { recursive: true });
+      await page.screenshot({ path: 'out/demo-screenshot.png', fullPage: true });
+    } finally {
+      await page.close();
+    }
+  }, 200_000);
+
+  it('shows clear in-page errors: no WebGPU, f16 without shader-f16, unknown preset', async () => {
+    // No WebGPU: hide navigator.gpu before the page runs.
+    const ctx = await (await browser()).newContext();
+    await ctx.addInitScript(() => { Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }); });
+    const noGpu = await ctx.newPage();
+    await noGpu.goto(`${server!.url}?preset=tiny&tokens=2`);
+    await noGpu.waitForFunction(() => (window as unknown as { __fapoolDemo: { state: string } }).__fapoolDemo.state === 'error', undefined, { timeout: 20_000 });
+    expect(await noGpu.textContent('#error')).toMatch(/No WebGPU adapter: this browser has no WebGPU/);
+    await ctx.close();
+
+    const f16 = await runDemoPage(await browser(), `${server!.url}?preset=tiny&tokens=2&dtype=f16`, 30_000, (l) => console.info(l));
+    if (f16.status.features?.f16) {
+      expect(f16.status.state).toBe('done'); // an adapter with f16 runs the f16 path
+    } else {
+      expect(f16.status.error?.kind).toBe("Beyond this GPU's limits");
+      expect(await f16.page.textContent('#error')).toMatch(/needs shader-f16, which this adapter lacks/);
+    }
+    await f16.page.close();
+
+    const bad = await runDemoPage(await browser(), `${server!.url}?preset=huge&tokens=2`, 30_000, (l) => console.info(l));
+    expect(bad.status.state).toBe('error');
+    expect(await bad.page.textContent('#error')).toMatch(/unknown model preset 'huge'/);
+    await bad.page.close();
+  });
+});

@@ -1,0 +1,188 @@
+// Pool faults on lavapipe: a rank that hangs (deadline), one that answers with corrupt tensors or a corrupt
+// frame (FrameError on the base), one that is stopped mid-run (SIGSTOP: deadline, then the link is dropped),
+// one that joins late (a connect that waits for it) or never (a clear error within the deadline). In every
+// case generation continues on the base group with the tokens of a fault-free run, and the events that the
+// CLI's --json prints as `placement.events` (PoolExecutor.stats.events) name the rank and the fallback.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Router } from 'zeromq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openGpu, type Gpu } from '../src/gpu/index.js';
+import { presetConfig } from '../src/model/config.js';
+import { Generator } from '../src/model/generator.js';
+import { loadWeights } from '../src/model/load-weights.js';
+import { writeRandomWeights } from '../src/model/random-weights.js';
+import { openSafetensors } from '../src/model/safetensors-node.js';
+import type { Weights } from '../src/model/weights.js';
+import { AttentionRank } from '../src/orchestrator/attention-rank.js';
+import { inProcessLink, RankDeadError, type RankHandler, type RankLink } from '../src/orchestrator/link.js';
+import { decodeMessage } from '../src/orchestrator/messages.js';
+import { PoolExecutor, type PoolMember } from '../src/orchestrator/pool-executor.js';
+import type { RoutingPolicy } from '../src/orchestrator/policy.js';
+import { spawnLocalWorkers } from '../src/orchestrator/spawn.js';
+import { connectRank, serveRank } from '../src/orchestrator/zmq-link.js';
+import { rng, useGpu } from './helpers.js';
+
+const ROOT = join(dirname(new URL(import.meta.url).pathname), '..');
+const gpu = useGpu();
+const cfg = presetConfig('tiny');
+const dir = mkdtempSync(join(tmpdir(), 'fapool-pf-'));
+const GREEDY = { temperature: 0, topK: 0, topP: 1, seed: 0 };
+const POLICY: RoutingPolicy = { threshold: 16, tiers: [{ maxLen: 16, poolSize: 0 }, { maxLen: 36, poolSize: 2 }, { maxLen: Infinity, poolSize: 3 }] };
+const NEW = 12;
+const ranks: { gpu: Gpu; rank: AttentionRank }[] = [];
+let weights: Weights;
+let g: Gpu;
+let prompts: number[][];
+let reference: number[][];
+
+beforeAll(async () => {
+  const path = join(dir, 'tiny.safetensors');
+  await writeRandomWeights(path, cfg, { seed: 13, dtype: 'f32' });
+  const f = await openSafetensors(path);
+  g = await gpu();
+  weights = (await loadWeights(g, f, cfg, 'f32')).weights;
+  await f.close();
+  for (let i = 0; i < 2; i++) { const rg = await openGpu({ label: `pf${i}` }); ranks.push({ gpu: rg, rank: new AttentionRank(rg, i) }); }
+  const r = rng();
+  prompts = [10, 30, 3].map((n) => Array.from({ length: n }, () => r.int(0, cfg.vocab)));
+  const gen = new Generator(g, cfg, weights, 'f32');
+  reference = (await gen.generate(prompts, { maxNewTokens: NEW, sampling: GREEDY })).tokens;
+  gen.dispose();
+});
+afterAll(() => {
+  for (const r of ranks) { r.rank.dispose(); r.gpu.destroy(); }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function run(members: PoolMember[], deadlineMs = 5000, onToken?: (seq: number, tok: number, step: number) => void) {
+  const exec = new PoolExecutor(members, POLICY, { minBlock: 8, deadlineMs });
+  const gen = new Generator(g, cfg, weights, 'f32', exec);
+  const t0 = performance.now();
+  try {
+    const res = await gen.generate(prompts, { maxNewTokens: NEW, sampling: GREEDY, onToken });
+    return { res, exec, ms: performance.now() - t0 };
+  } finally {
+    gen.dispose(); exec.dispose(g);
+  }
+}
+
+/** Rank i of the in-process pool, its handler optionally wrapped (a faulty rank). */
+const member = (i: number, wrap?: (h: RankHandler) => RankHandler): PoolMember =>
+  ({ link: inProcessLink(`pf${i}`, wrap ? wrap(ranks[i]!.rank.handler) : ranks[i]!.rank.handler), alive: true });
+
+/** The --json view of the run: the same object the CLI prints as `placement.events`. */
+const placementEvents = (exec: PoolExecutor) => JSON.parse(JSON.stringify({ events: exec.stats.events })).events as { step: number; seq: number; kind: string; detail: string }[];
+
+function expectFallback(exec: PoolExecutor, rankName: string, detail: RegExp): void {
+  const ev = placementEvents(exec);
+  const fault = ev.find((e) => e.kind === 'fault' && e.detail.startsWith(`${rankName}: `));
+  expect(fault, JSON.stringify(ev)).toBeDefined();
+  expect(fault!.detail).toMatch(detail);
+  expect(ev.some((e) => e.kind === 'fallback' && e.seq === fault!.seq), JSON.stringify(ev)).toBe(true);
+}
+
+describe('in-process pool ranks that misbehave', () => {
+  it('a rank that never answers: deadline → fault + fallback, same tokens', async () => {
+    let n = 0;
+    const hang = (h: RankHandler): RankHandler => (m, t) => (m.kind === 'attend' && ++n > 4 ? new Promise(() => {}) : h(m, t));
+    const { res, exec, ms } = await run([member(0), member(1, hang)], 400);
+    expect(res.tokens).toEqual(reference);
+    expectFallback(exec, 'pf1', /RankTimeoutError: pf1: attend #\d+: no reply within 400 ms/);
+    expect(exec.members[1]!.alive).toBe(false);
+    expect(ms, 'one deadline, not one per step').toBeLessThan(20_000);
+  });
+
+  it('a rank that returns garbage tensors: FrameError on the base → fallback, same tokens', async () => {
+    let n = 0;
+    const corrupt = (h: RankHandler): RankHandler => async (m, t) => {
+      const out = await h(m, t);
+      if (m.kind !== 'attend' || ++n <= 3) return out;
+      // O frames with the wrong head count and an LSE of the wrong dtype.
+      return { header: out.header, tensors: (out.tensors ?? []).map((x, i) => (i % 2 ? { dtype: 'u32', shape: [1], data: new Uint32Array(1) } : x)) } as typeof out;
+    };
+    const { res, exec } = await run([member(0, corrupt), member(1)]);
+    expect(res.tokens).toEqual(reference);
+    expectFallback(exec, 'pf0', /FrameError: .*attend_ok: LSE 0 must be f32/);
+  });
+});
+
+describe('ZeroMQ ranks that misbehave', () => {
+  it('a rank that replies with a corrupt frame (right id, bad header/bytes): FrameError → fallback, same tokens', async () => {
+    // A raw ROUTER that answers hello/alloc/load_kv properly through a real rank, then corrupts attend replies.
+    const real = await serveRank(`ipc://${join(dir, 'real.sock')}`, ranks[1]!.rank.handler, { heartbeatMs: 0 });
+    const upstream = await connectRank(real.endpoint, { name: 'upstream', heartbeatMs: 0 });
+    const sock = new Router({ linger: 0 });
+    const ep = `ipc://${join(dir, 'corrupt.sock')}`;
+    await sock.bind(ep);
+    let attends = 0;
+    const serving = (async () => {
+      for await (const [rid, ...parts] of sock) {
+        const { header, tensors } = decodeMessage(parts);
+        const { v: _v, id, frames: _f, ...req } = header as unknown as Record<string, unknown>;
+        const reply = await upstream.request(req, tensors).catch((e: Error) => ({ header: { kind: 'error', message: e.message }, tensors: [] }));
+        const { frames: _rf, ...rh } = reply.header as unknown as Record<string, unknown>;
+        const { encodeMessage } = await import('../src/orchestrator/messages.js');
+        const enc = encodeMessage({ ...rh, id }, reply.tensors);
+        if (header.kind === 'attend' && ++attends > 3) enc[1] = enc[1]!.subarray(0, enc[1]!.length - 3); // O frame 3 bytes short
+        await sock.send([rid!, ...enc]);
+      }
+    })();
+    let link: RankLink | null = null;
+    try {
+      link = await connectRank(ep, { name: 'corrupt-rank', heartbeatMs: 0 });
+      const { res, exec } = await run([member(0), { link, alive: true }]);
+      expect(res.tokens).toEqual(reference);
+      expectFallback(exec, 'corrupt-rank', /FrameError: frame 0: f32\[\d+, \d+\] needs \d+ bytes, got \d+/);
+    } finally {
+      await link?.close();
+      sock.close();
+      await serving.catch(() => undefined);
+      await upstream.close();
+      await real.close();
+    }
+  });
+
+  it('a rank that joins late is connected once it is up; one that never comes fails clearly within the deadline', async () => {
+    const ep = `ipc://${join(dir, 'late.sock')}`;
+    let server: Awaited<ReturnType<typeof serveRank>> | null = null;
+    const up = new Promise<void>((res) => setTimeout(() => { void serveRank(ep, ranks[0]!.rank.handler).then((s) => { server = s; res(); }); }, 700));
+    const t0 = performance.now();
+    const link = await connectRank(ep, { name: 'late-rank', connectTimeoutMs: 10_000 });
+    await up;
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(600);
+    try {
+      const { res, exec } = await run([{ link, alive: true }, member(1)]);
+      expect(res.tokens).toEqual(reference);
+      expect(placementEvents(exec).filter((e) => e.kind === 'fault')).toEqual([]);
+      expect(exec.stats.perSeq[1]!.ranks).toContain('late-rank');
+    } finally {
+      await link.close();
+      await server!.close();
+    }
+    const t1 = performance.now();
+    await expect(connectRank(`ipc://${join(dir, 'never.sock')}`, { name: 'ghost', connectTimeoutMs: 500 })).rejects.toThrow(RankDeadError);
+    await expect(connectRank(`ipc://${join(dir, 'never.sock')}`, { name: 'ghost', connectTimeoutMs: 500 })).rejects.toThrow(/ghost: no rank answering at .*never\.sock/);
+    expect(performance.now() - t1).toBeLessThan(3000);
+  });
+});
+
+describe('a worker process stopped mid-generation (SIGSTOP)', () => {
+  it('deadline → fault + fallback naming it, same tokens; the worker is released afterwards', async () => {
+    const w = await spawnLocalWorkers(['none'], { entry: join(ROOT, 'run-inference.js') });
+    const proc = w.processes[0]!;
+    try {
+      let stopped = false;
+      const { res, exec } = await run([member(0), { ...w.members[0]!, alive: true }], 1500, (_s, _t, step) => {
+        if (step === 4 && !stopped) { stopped = true; proc.kill('SIGSTOP'); }
+      });
+      expect(stopped).toBe(true);
+      expect(res.tokens).toEqual(reference);
+      expectFallback(exec, w.members[0]!.name, /RankTimeoutError|RankDeadError/);
+    } finally {
+      proc.kill('SIGCONT');
+      await w.close();
+    }
+  });
+});
