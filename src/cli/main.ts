@@ -2,11 +2,11 @@
 // metrics. Errors a user can cause end in one clear line and a non-zero exit.
 import { writeFileSync } from 'node:fs';
 import { describeCaps, openGpu, type Caps, type DType } from '../gpu/index.js';
-import { FapoolError } from '../gpu/errors.js';
 import type { GenerateResult } from '../model/generator.js';
 import { helpText, parseCli, UsageError, type CliOptions } from './args.js';
 import { resolveModel } from './model-files.js';
 import { Progress } from './progress.js';
+import { runAndExit } from './exit.js';
 import { buildRunner, type Runner } from './runners.js';
 import { applyGpuBinding, planGpuBinding } from '../orchestrator/gpu-binding.js';
 
@@ -115,17 +115,6 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-export async function runCli(argv: string[]): Promise<never> {
-  let code = 1;
-  try {
-    code = await main(argv);
-  } catch (e) {
-    if (e instanceof FapoolError) {
-      process.stderr.write(`error: ${e.message}\n`);
-      code = e instanceof UsageError ? 2 : 1;
-    } else {
-      process.stderr.write(`error: ${(e as Error)?.stack ?? String(e)}\n`);
-    }
-  }
-  process.exit(code);
+export function runCli(argv: string[]): Promise<never> {
+  return runAndExit(() => main(argv));
 }

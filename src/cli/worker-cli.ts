@@ -1,8 +1,8 @@
 // `node run-inference.js worker ...` (or `fapool worker ...`): one pool rank on one GPU, served over
 // ZeroMQ until SIGTERM/SIGINT (or stdin closing, with --exit-with-parent). Logs go to stderr; stdout
 // carries a single `READY <endpoint> <device>` line once the socket is bound (spawners wait for it).
+import { runAndExit } from './exit.js';
 import { parseArgs } from 'node:util';
-import { FapoolError } from '../gpu/errors.js';
 import { describeCaps, openGpu, type Gpu } from '../gpu/index.js';
 import { checkEndpoint } from '../orchestrator/cluster.js';
 import { applyGpuBinding, bindingEvidence, GpuBindingError, planGpuBinding } from '../orchestrator/gpu-binding.js';
@@ -129,17 +129,6 @@ export async function workerMain(argv: string[]): Promise<number> {
   }
 }
 
-export async function runWorkerCli(argv: string[]): Promise<never> {
-  let code = 1;
-  try {
-    code = await workerMain(argv);
-  } catch (e) {
-    if (e instanceof FapoolError) {
-      process.stderr.write(`error: ${e.message}\n`);
-      code = e instanceof UsageError ? 2 : 1;
-    } else {
-      process.stderr.write(`error: ${(e as Error)?.stack ?? String(e)}\n`);
-    }
-  }
-  process.exit(code);
+export function runWorkerCli(argv: string[]): Promise<never> {
+  return runAndExit(() => workerMain(argv));
 }

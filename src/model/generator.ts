@@ -80,6 +80,27 @@ export interface GeneratorInternals {
   slots: number; capacity: number;
 }
 
+/**
+ * Check a batch of prompts against the model (non-empty, ids in the vocabulary, within the context) and size
+ * its buffers: slots, KV capacity (rounded to 16) and prefill chunk. Shared by every generator.
+ */
+export function batchShape(cfg: ModelConfig, prompts: readonly (readonly number[])[], o: Pick<GenerateOptions, 'maxNewTokens' | 'prefillChunk'>): { B: number; capacity: number; chunk: number } {
+  if (prompts.length === 0) throw new InputError('generate: no prompts');
+  for (const [i, p] of prompts.entries()) {
+    if (p.length === 0) throw new InputError(`prompt ${i} is empty`);
+    for (const id of p) if (!Number.isInteger(id) || id < 0 || id >= cfg.vocab) throw new InputError(`prompt ${i}: token ${id} outside the vocabulary (0..${cfg.vocab - 1})`);
+    if (p.length + o.maxNewTokens > cfg.maxSeq) {
+      throw new InputError(`prompt ${i} has ${p.length} tokens; with ${o.maxNewTokens} new tokens that exceeds the model's context of ${cfg.maxSeq}`);
+    }
+  }
+  const maxLen = prompts.reduce((m, p) => Math.max(m, p.length), 0); // no spread: a huge batch must not overflow the stack
+  return {
+    B: prompts.length,
+    capacity: Math.ceil((maxLen + o.maxNewTokens) / 16) * 16,
+    chunk: Math.max(1, Math.min(o.prefillChunk ?? 2048, maxLen)),
+  };
+}
+
 export const singleDeviceExecutor: DecodeExecutor = {
   async decodeStep({ gpu, state, program }, input) {
     gpu.write(state.rows, input.rows);
@@ -170,18 +191,7 @@ export class Generator {
 
   async generate(prompts: readonly (readonly number[])[], o: GenerateOptions): Promise<GenerateResult> {
     const { gpu, cfg } = this;
-    if (prompts.length === 0) throw new InputError('generate: no prompts');
-    for (const [i, p] of prompts.entries()) {
-      if (p.length === 0) throw new InputError(`prompt ${i} is empty`);
-      for (const id of p) if (!Number.isInteger(id) || id < 0 || id >= cfg.vocab) throw new InputError(`prompt ${i}: token ${id} outside the vocabulary (0..${cfg.vocab - 1})`);
-      if (p.length + o.maxNewTokens > cfg.maxSeq) {
-        throw new InputError(`prompt ${i} has ${p.length} tokens; with ${o.maxNewTokens} new tokens that exceeds the model's context of ${cfg.maxSeq}`);
-      }
-    }
-    const B = prompts.length;
-    const maxLen = prompts.reduce((m, p) => Math.max(m, p.length), 0); // no spread: a huge batch must not overflow the stack
-    const capacity = Math.ceil((maxLen + o.maxNewTokens) / 16) * 16;
-    const chunk = Math.max(1, Math.min(o.prefillChunk ?? 2048, maxLen));
+    const { B, capacity, chunk } = batchShape(cfg, prompts, o);
     this.prepare(B, capacity, chunk);
     const s = this.state!;
     const t0 = performance.now();

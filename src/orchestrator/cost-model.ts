@@ -208,6 +208,8 @@ export interface MeasuredPoint {
 
 export interface Calibration { cluster: Cluster; notes: string[] }
 
+const rate = (gbps: number) => (!Number.isFinite(gbps) || gbps >= 1e6 ? '∞ (no size effect seen)' : gbps >= 1 ? `${gbps.toFixed(1)} GB/s` : `${(gbps * 1000).toFixed(2)} MB/s`);
+
 /**
  * Fits a Cluster to measured sweep points of one machine (model shape c). Single-device and
  * below-threshold points give stepMs and the base attention rate (TPOT vs KV bytes); pooled points
@@ -224,12 +226,17 @@ export function calibrate(c: Shape, pts: readonly MeasuredPoint[], base: Cluster
   // Base: TPOT = fixed + (weights + KV) / bandwidth. A fixed model's weights are a constant: fold into fixed.
   const local = pts.filter((p) => p.strategy === 'fapool' && (p.poolSize === 0 || (p.split.poolWaitMs ?? 0) === 0));
   if (local.length) {
-    const { a, b } = fitLine(local.map((p) => kvAll(p, p.seqLen + p.newTokens / 2)), local.map((p) => p.tpotMs));
+    const kx = (p: MeasuredPoint) => kvAll(p, p.seqLen + p.newTokens / 2);
+    const line = fitLine(local.map(kx), local.map((p) => p.tpotMs));
+    // The static points run the same attention kernel at every length: a far wider range for the slope.
+    const stat = pts.filter((p) => p.strategy === 'static');
+    const b = stat.length >= 3 ? fitLine(stat.map(kx), stat.map((p) => p.tpotMs)).b : line.b;
+    const a = stat.length >= 3 ? Math.max(0, median(local.map((p) => p.tpotMs - b * kx(p)))) : line.a;
     const w = (layerParams(c).attn + layerParams(c).ffn) * c.nLayers + c.vocab * c.hidden;
     const weightMs = (w * (local[0]!.bytesPerEl)) / (d.memGBs * 1e6);
     d.stepMs = Math.max(0, a - weightMs);
-    if (b > 0) d.attnGBs = 1 / b / 1e6;
-    notes.push(`base: ${local.length} points → step ${a.toFixed(3)} ms fixed, attention ${b > 0 ? d.attnGBs.toFixed(2) : '∞'} GB/s`);
+    d.attnGBs = b > 0 ? 1 / b / 1e6 : Infinity;
+    notes.push(`base: ${local.length} points → step ${a.toFixed(3)} ms fixed, attention ${rate(d.attnGBs)}`);
   }
   // Pooled points: every decode step on the pool (a sequence that crosses the threshold mid-decode mixes both).
   const pooled = pts.filter((p) => p.strategy === 'fapool' && p.poolSize > 0 && p.decodeSteps > 0 && (p.split.pooledSteps ?? p.decodeSteps) === p.decodeSteps);
@@ -240,7 +247,7 @@ export function calibrate(c: Shape, pts: readonly MeasuredPoint[], base: Cluster
     const pw = fitLine(wx, wy);
     // The pool's attention call runs at pool rates; keep the fixed part as the pool's per-call cost.
     cl.poolStepMs = 0;
-    const poolFixed = pw.a, poolGBs = pw.b > 0 ? 1 / pw.b / 1e6 : d.attnGBs;
+    const poolFixed = pw.a, poolGBs = pw.b > 0 ? 1 / pw.b / 1e6 : Infinity;
     // Link: migration moves the prefill's KV once: time = latency + bytes / bw.
     const mg = pooled.filter((p) => (p.split.migrateMs ?? 0) > 0);
     const m = fitLine(mg.map((p) => kvAll(p)), mg.map((p) => p.split.migrateMs!));
@@ -257,7 +264,7 @@ export function calibrate(c: Shape, pts: readonly MeasuredPoint[], base: Cluster
     const rest = pooled.map((p) => (p.decodeMs - (p.split.poolWaitMs ?? 0) - (p.split.transferMs ?? 0) - (p.split.migrateMs ?? 0)) / p.decodeSteps - baseStep(p));
     cl.poolStepMs = Math.max(0, median(rest));
     cl.poolAttn = { gbps: poolGBs, latencyMs: poolFixed };
-    notes.push(`pool: ${pooled.length} points → attention ${poolGBs.toFixed(2)} GB/s + ${poolFixed.toFixed(3)} ms/layer; link ${cl.inter.gbps >= 1e6 ? '∞' : cl.inter.gbps.toFixed(2)} GB/s, ${cl.inter.latencyMs.toFixed(3)} ms/message; migration ${cl.migrateFixedMs.toFixed(3)} ms fixed; management ${cl.poolStepMs.toFixed(3)} ms/step`);
+    notes.push(`pool: ${pooled.length} points → attention ${rate(poolGBs)} + ${poolFixed.toFixed(3)} ms/layer; link ${rate(cl.inter.gbps)}, ${cl.inter.latencyMs.toFixed(3)} ms/message; migration ${cl.migrateFixedMs.toFixed(3)} ms fixed; management ${cl.poolStepMs.toFixed(3)} ms/step`);
   }
   const stat = pts.filter((p) => p.strategy === 'static' && p.decodeSteps > 0 && p.placement.tp > 1);
   if (stat.length) {

@@ -28,7 +28,7 @@ import type { ModelConfig } from '../model/config.js';
 import {
   decodeAttention, keepLastRow, postAttention, preAttention, prefillAttention, type PrefillAttention,
 } from '../model/decoder.js';
-import type { GenerateOptions, GenerateResult } from '../model/generator.js';
+import { batchShape, type GenerateOptions, type GenerateResult } from '../model/generator.js';
 import { convertElements } from '../model/safetensors.js';
 import type { SafetensorsFile } from '../model/safetensors-node.js';
 import { allocKvCache, releaseKvCache, type KvCache, type StepViews } from '../model/run-state.js';
@@ -371,18 +371,7 @@ export class StaticParallelGenerator {
 
   async generate(prompts: readonly (readonly number[])[], o: GenerateOptions): Promise<GenerateResult> {
     const { cfg } = this;
-    if (prompts.length === 0) throw new InputError('generate: no prompts');
-    for (const [i, p] of prompts.entries()) {
-      if (p.length === 0) throw new InputError(`prompt ${i} is empty`);
-      for (const id of p) if (!Number.isInteger(id) || id < 0 || id >= cfg.vocab) throw new InputError(`prompt ${i}: token ${id} outside the vocabulary (0..${cfg.vocab - 1})`);
-      if (p.length + o.maxNewTokens > cfg.maxSeq) {
-        throw new InputError(`prompt ${i} has ${p.length} tokens; with ${o.maxNewTokens} new tokens that exceeds the model's context of ${cfg.maxSeq}`);
-      }
-    }
-    const B = prompts.length;
-    const maxLen = Math.max(...prompts.map((p) => p.length));
-    const capacity = Math.ceil((maxLen + o.maxNewTokens) / 16) * 16;
-    const chunk = Math.max(1, Math.min(o.prefillChunk ?? 2048, maxLen));
+    const { B, capacity, chunk } = batchShape(cfg, prompts, o);
     this.prepare(B, capacity, chunk);
     Object.assign(this.stats, { allReduceMs: 0, stageTransferMs: 0, waitMs: 0, steps: 0 });
     const head = this.headRank, stage0 = this.stage(0);
