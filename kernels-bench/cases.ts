@@ -59,14 +59,14 @@ export function prefillCase(S: number, H: number, D: number, dtype: DType): Benc
   };
 }
 
-export function decodeCase(S: number, H: number, D: number, dtype: DType): BenchCase {
+export function decodeCase(S: number, H: number, D: number, dtype: DType, maxSplits?: number): BenchCase {
   return {
-    name: `fa_decode_${dtype}`, shape: `S=${S} ${H}x${D}`, dtype, flops: 4 * H * D * S, bytes: EL[dtype] * 2 * H * S * D,
+    name: `fa_decode_${dtype}${maxSplits ? `_splits${maxSplits}` : ''}`, shape: `S=${S} ${H}x${D}`, dtype, flops: 4 * H * D * S, bytes: EL[dtype] * 2 * H * S * D,
     build(gpu) {
       const [q, k, v, out] = tensors(gpu, [[[1, H, D], dtype, 'q'], [[1, H, S, D], dtype, 'k'], [[1, H, S, D], dtype, 'v'], [[1, H, D], dtype, 'o']]);
       const lengths = gpu.tensor([1], 'u32', 'lengths');
       gpu.write(lengths, new Uint32Array([S]));
-      const plan = flashDecode(gpu, { q: q!, kCache: k!, vCache: v!, out: out!, lengths });
+      const plan = flashDecode(gpu, { q: q!, kCache: k!, vCache: v!, out: out!, lengths, maxSplits });
       plan.update(S);
       return { list: plan.dispatches, release: () => { plan.release(); gpu.release(q, k, v, out, lengths); } };
     },
@@ -97,6 +97,8 @@ export function fullCases(f16: boolean): BenchCase[] {
   cases.push(gatedCase(1, 16384, 4096, adt));
   cases.push(prefillCase(4096, 32, 128, adt), prefillCase(16384, 32, 128, adt));
   cases.push(decodeCase(4096, 32, 128, adt), decodeCase(32768, 32, 128, adt));
+  // Split-count sweep for the decode heuristic (default: ~1024 workgroups).
+  for (const sp of [64, 128, 256]) cases.push(decodeCase(4096, 32, 128, adt, sp), decodeCase(32768, 32, 128, adt, sp));
   cases.push(rmsnormCase(1, 4096, adt), rmsnormCase(4096, 4096, adt));
   return cases;
 }

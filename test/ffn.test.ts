@@ -1,19 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { ShapeError, type Gpu } from '../src/gpu/index.js';
+import { LimitError, ShapeError, type Gpu } from '../src/gpu/index.js';
 import { gatedLinear } from '../src/kernels/ffn.js';
-import { linear, type GemmPath } from '../src/kernels/gemm.js';
+import { chooseGemmPath, hasSubgroupMatrixF16, linear, type GemmPath, type GemmTuning } from '../src/kernels/gemm.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';
 import { gatedRef, linearRef } from './ref/gemm.js';
 
 const gpu = useGpu();
 type Act = 'gelu_erf' | 'gelu_tanh';
 
-async function checkGated(g: Gpu, M: number, F: number, K: number, dtype: 'f32' | 'f16', act: Act, path?: GemmPath): Promise<void> {
+async function checkGated(g: Gpu, M: number, F: number, K: number, dtype: 'f32' | 'f16', act: Act, path?: GemmPath, tune?: GemmTuning): Promise<void> {
   const r = rng();
   const x = randomArray(r, M * K, dtype), wg = randomArray(r, F * K, dtype), wu = randomArray(r, F * K, dtype);
   const xs = upload(g, x, [M, K], dtype, 'x'), gs = upload(g, wg, [F, K], dtype, 'wGate'), us = upload(g, wu, [F, K], dtype, 'wUp');
   const out = poisoned(g, [M, F], dtype);
-  await g.run([gatedLinear(g, { x: xs, wGate: gs, wUp: us, out, act }, { path })]);
+  await g.run([gatedLinear(g, { x: xs, wGate: gs, wUp: us, out, act }, { path, tune })]);
   expectClose(await download(g, out), gatedRef(x, wg, wu, M, F, K, act), dtype,
     `gated M=${M} F=${F} K=${K} ${act} ${path ?? 'auto'} seed=${r.seed}`);
   g.release(xs, gs, us, out);
@@ -49,6 +49,29 @@ describe('gatedLinear', () => {
     const sq = g.tensor([6, 6], 'f32'), w6 = g.tensor([6, 6], 'f32');
     expect(() => gatedLinear(g, { x: sq, wGate: w6, wUp: g.tensor([6, 6], 'f32'), out: sq, act: 'gelu_tanh' })).toThrow(/out and x must not alias/);
     expect(() => gatedLinear(g, { x: sq, wGate: w6, wUp: w6, out: w6, act: 'gelu_tanh' })).toThrow(/out and wGate must not alias/);
+  });
+});
+
+describe('gatedLinear: subgroup-matrix path', () => {
+  it('runs the direct-load gated kernel where available, else refuses', async () => {
+    const g = await gpu();
+    if (!hasSubgroupMatrixF16(g.caps)) {
+      console.info('[ffn] no 16x16x16 f16 subgroup-matrix config on this device: checked refusal and the tiled fallback only');
+      const x = g.tensor([32, 32], 'f16'), w = g.tensor([32, 32], 'f16'), out = g.tensor([32, 32], 'f16');
+      expect(() => gatedLinear(g, { x, wGate: w, wUp: w, out, act: 'gelu_tanh' }, { path: 'subgroup-matrix' })).toThrow(LimitError);
+      await checkGated(g, 40, 48, 64, 'f16', 'gelu_tanh');
+      return;
+    }
+    expect(chooseGemmPath(g.caps, 64, 64, 64, 'f16')).toBe('subgroup-matrix');
+    // Default (direct gated 2x2), the 2x4 variant, ragged M/F; K % 16 != 0 falls back to tiled by default.
+    for (const [M, F, K] of [[64, 64, 64], [333, 197, 272], [16, 17, 16], [45, 130, 96]] as const) {
+      await checkGated(g, M, F, K, 'f16', 'gelu_tanh');
+      await checkGated(g, M, F, K, 'f16', 'gelu_erf', 'subgroup-matrix', { sgm: { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: false } });
+    }
+    await checkGated(g, 40, 48, 36, 'f16', 'gelu_erf');
+    const x = g.tensor([40, 36], 'f16'), w = g.tensor([48, 36], 'f16'), out = g.tensor([40, 48], 'f16');
+    expect(() => gatedLinear(g, { x, wGate: w, wUp: w, out, act: 'gelu_tanh' }, { path: 'subgroup-matrix' })).toThrow(ShapeError);
+    console.info('[ffn] subgroup-matrix gated: 4 shapes x 2 variants + fallback + refusal');
   });
 });
 

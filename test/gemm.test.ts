@@ -1,14 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, reflectLayout, specializationHeader, type Gpu } from '../src/gpu/index.js';
 import { shaderSource } from '../src/gpu/shader-source.js';
-import { SGM_DIAGNOSTIC, chooseGemmPath, hasSubgroupMatrixF16, linear, type Activation, type GemmPath } from '../src/kernels/gemm.js';
+import {
+  SGM_DIAGNOSTIC, chooseGemmPath, chooseQuad, hasSubgroupMatrixF16, linear, sgmDirectApplies,
+  type Activation, type GemmPath, type GemmTuning,
+} from '../src/kernels/gemm.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';
 import { erfRef, linearRef } from './ref/gemm.js';
 
 const gpu = useGpu();
 
 interface Case {
-  M: number; N: number; K: number; dtype: 'f32' | 'f16'; path?: GemmPath;
+  M: number; N: number; K: number; dtype: 'f32' | 'f16'; path?: GemmPath; tune?: GemmTuning;
   bias?: boolean; act?: Activation; residual?: boolean; accumulate?: boolean;
 }
 
@@ -24,7 +27,7 @@ async function check(g: Gpu, c: Case): Promise<void> {
   const bs = bias && upload(g, bias, [N], dtype, 'bias');
   const rs = residual && upload(g, residual, [M, N], dtype, 'residual');
   const out = prev ? upload(g, prev, [M, N], dtype, 'out') : poisoned(g, [M, N], dtype);
-  const d = linear(g, { x: xs, w: ws, out, bias: bs, residual: rs, act: c.act, accumulate: c.accumulate }, { path: c.path });
+  const d = linear(g, { x: xs, w: ws, out, bias: bs, residual: rs, act: c.act, accumulate: c.accumulate }, { path: c.path, tune: c.tune });
   await g.run([d]);
   const want = linearRef({ x, w, M, N, K, bias, residual, act: c.act, accumulateInto: prev });
   expectClose(await download(g, out), want, dtype, `linear ${JSON.stringify(c)} seed=${r.seed}`);
@@ -42,6 +45,31 @@ describe('linear: tiled GEMM', () => {
       it(`${dtype} M=${M} N=${N} K=${K}`, async () => { await check(await gpu(), { M, N, K, dtype, path: 'tiled' }); });
     }
   }
+});
+
+describe('linear: tiled kernel variants', () => {
+  // The default tiled kernel is the quad kernel (shape from caps); the classic gemm.wgsl kernel stays for
+  // the gated product and as a tuning choice; explicit quad shapes cover the big-GPU configs here too.
+  const TUNES: [string, GemmTuning][] = [
+    ['classic', { tiled: 'classic' }], ['quad 4x4 bk8', { tiled: { tx: 4, ty: 4, bk: 8 } }],
+    ['quad 16x8 bk32', { tiled: { tx: 16, ty: 8, bk: 32 } }], ['quad 8x16 bk16', { tiled: { tx: 8, ty: 16, bk: 16 } }],
+  ];
+  for (const [label, tune] of TUNES) {
+    for (const [M, N, K, dtype] of [[70, 130, 257, 'f32'], [37, 29, 96, 'f32'], [19, 140, 36, 'f16']] as const) {
+      it(`${label} ${dtype} M=${M} N=${N} K=${K}`, async () => { await check(await gpu(), { M, N, K, dtype, path: 'tiled', tune }); });
+    }
+  }
+  it('classic with an epilogue', async () => {
+    await check(await gpu(), { M: 33, N: 17, K: 44, dtype: 'f32', path: 'tiled', tune: { tiled: 'classic' }, bias: true, act: 'gelu_tanh', accumulate: true });
+  });
+  it('quad shape choice fits the device', async () => {
+    const g = await gpu();
+    const q = chooseQuad(g.caps, 4096, 4096)!;
+    expect(q.tx * q.ty).toBeLessThanOrEqual(g.caps.maxInvocations);
+    expect(4 * q.bk * 8 * (q.tx + q.ty)).toBeLessThanOrEqual(g.caps.maxWorkgroupStorage);
+    expect(() => linear(g, { x: g.tensor([4, 8], 'f32'), w: g.tensor([4, 8], 'f32'), out: g.tensor([4, 4], 'f32') },
+      { path: 'tiled', tune: { tiled: { tx: 64, ty: 64, bk: 16 } } })).toThrow(LimitError);
+  });
 });
 
 describe('linear: default path', () => {
@@ -157,10 +185,30 @@ describe('linear: subgroup-matrix path', () => {
     }
     expect(chooseGemmPath(g.caps, 256, 256, 256, 'f16')).toBe('subgroup-matrix');
     expect(chooseGemmPath(g.caps, 256, 256, 257, 'f16')).toBe('tiled');
-    for (const [M, N, K] of [[128, 128, 64], [70, 130, 256], [17, 33, 36], [300, 200, 516]] as const) {
+    // Default kernel per shape: direct loads (M, N >= 16, K % 16 == 0), else the staged kernel.
+    const shapes = [[128, 128, 64], [70, 130, 256], [17, 33, 36], [300, 200, 516], [16, 16, 16], [333, 197, 272], [9, 40, 64], [40, 12, 32]] as const;
+    let direct = 0;
+    for (const [M, N, K] of shapes) {
+      if (sgmDirectApplies(M, N, K)) direct++;
       await check(g, { M, N, K, dtype: 'f16', path: 'subgroup-matrix' });
       await check(g, { M, N, K, dtype: 'f16', path: 'subgroup-matrix', bias: true, act: 'gelu_erf', residual: true });
       await check(g, { M, N, K, dtype: 'f16', path: 'subgroup-matrix', act: 'gelu_tanh', accumulate: true });
     }
+    // Every direct-load shape and both kernels on ragged shapes (the sweep times these on the H100).
+    const tunes: GemmTuning[] = [
+      { sgm: 'staged' },
+      { sgm: { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: false } }, { sgm: { tm: 4, tn: 4, sgRows: 2, sgCols: 2, prefetch: true } },
+      { sgm: { tm: 4, tn: 2, sgRows: 2, sgCols: 2, prefetch: true } }, { sgm: { tm: 2, tn: 4, sgRows: 4, sgCols: 2, prefetch: true } },
+      { sgm: { tm: 4, tn: 4, sgRows: 1, sgCols: 2, prefetch: false } },
+    ];
+    for (const tune of tunes) {
+      for (const [M, N, K] of [[333, 197, 272], [16, 48, 16], [130, 70, 64]] as const) {
+        await check(g, { M, N, K, dtype: 'f16', path: 'subgroup-matrix', tune });
+      }
+      await check(g, { M: 45, N: 77, K: 96, dtype: 'f16', path: 'subgroup-matrix', tune, bias: true, act: 'gelu_tanh', accumulate: true });
+    }
+    expect(() => linear(g, { x: g.tensor([8, 32], 'f16'), w: g.tensor([32, 32], 'f16'), out: g.tensor([8, 32], 'f16') },
+      { path: 'subgroup-matrix', tune: { sgm: { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: true } } })).toThrow(ShapeError);
+    console.info(`[gemm] subgroup-matrix: ${shapes.length} default shapes (${direct} direct-load) x 3 epilogues, ${tunes.length} kernel variants x 4 cases`);
   });
 });

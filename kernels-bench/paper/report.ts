@@ -108,7 +108,9 @@ export function report(resultFiles: string[], outDir: string, gemmEff = 0.7): vo
   const paperB = paperCluster(gemmEff); // the same, with a cuBLAS-class GEMM rate
   const measured = resultFiles.map(loadMeasured);
   // A real GPU's sweep replaces the assumed per-step constants of the paper cluster.
-  const gpuRun = measured.find((m) => !/llvmpipe|lavapipe|swiftshader/i.test(m.pts[0]?.device ?? 'cpu') && m.pts.length);
+  // Prefer a multi-GPU run (a real link) over in-process ranks sharing one GPU.
+  const gpuRuns = measured.filter((m) => !/llvmpipe|lavapipe|swiftshader/i.test(m.pts[0]?.device ?? 'cpu') && m.pts.length);
+  const gpuRun = gpuRuns.find((m) => !m.cluster.sharedDevice) ?? gpuRuns[0];
   if (gpuRun) {
     paper.cluster.device.stepMs = gpuRun.cluster.device.stepMs;
     paper.cluster.poolStepMs = gpuRun.cluster.poolStepMs;
