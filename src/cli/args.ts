@@ -1,10 +1,10 @@
 // Command-line options of run-inference.js: parsed strictly (unknown flags are an error), validated,
 // and documented in one table that --help prints.
 import { parseArgs } from 'node:util';
-import { FapoolError } from '../gpu/errors.js';
+import { UsageError } from './usage-error.js';
 import { workerHelpSummary } from './worker-cli.js';
 
-export class UsageError extends FapoolError {}
+export { UsageError };
 
 export interface CliOptions {
   preset: string;

@@ -1,7 +1,7 @@
 // How a command ends: a FapoolError is one clear line (exit 2 for usage errors, 1 otherwise); anything
 // else is a bug and keeps its stack trace.
 import { FapoolError } from '../gpu/errors.js';
-import { UsageError } from './args.js';
+import { UsageError } from './usage-error.js';
 
 export async function runAndExit(main: () => Promise<number>): Promise<never> {
   let code = 1;

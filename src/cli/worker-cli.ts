@@ -7,7 +7,7 @@ import { describeCaps, openGpu, type Gpu } from '../gpu/index.js';
 import { checkEndpoint } from '../orchestrator/cluster.js';
 import { applyGpuBinding, bindingEvidence, GpuBindingError, planGpuBinding } from '../orchestrator/gpu-binding.js';
 import { startWorker, type Worker } from '../orchestrator/worker.js';
-import { UsageError } from './args.js';
+import { UsageError } from './usage-error.js';
 
 export interface WorkerArgs {
   gpu: string; listen: string; label: string; rank: number; exitWithParent: boolean; help: boolean;
