@@ -23,27 +23,23 @@ const { values: args } = parseArgs({
 });
 
 function variants(sgm: boolean): Variant[] {
+  const q = (tx: number, ty: number, bk: number, db = false): Variant => ({
+    name: `f32 quad ${tx}x${ty} bk${bk}${db ? ' db' : ''}`, dtype: 'f32', path: 'tiled', tune: { tiled: { tx, ty, bk, db } },
+  });
   const v: Variant[] = [
     { name: 'f32 classic 128x128 r8 (v0)', dtype: 'f32', path: 'tiled', tune: { tiled: 'classic' } },
-    { name: 'f32 quad 16x16 bk8', dtype: 'f32', path: 'tiled', tune: { tiled: { tx: 16, ty: 16, bk: 8 } } },
-    { name: 'f32 quad 16x16 bk16', dtype: 'f32', path: 'tiled', tune: { tiled: { tx: 16, ty: 16, bk: 16 } } },
-    { name: 'f32 quad 16x16 bk32', dtype: 'f32', path: 'tiled', tune: { tiled: { tx: 16, ty: 16, bk: 32 } } },
-    { name: 'f32 quad 16x8 bk16', dtype: 'f32', path: 'tiled', tune: { tiled: { tx: 16, ty: 8, bk: 16 } } },
-    { name: 'f32 quad 8x8 bk16', dtype: 'f32', path: 'tiled', tune: { tiled: { tx: 8, ty: 8, bk: 16 } } },
+    q(16, 16, 8), q(16, 16, 8, true), q(16, 16, 16, true), q(16, 16, 4, true), q(8, 16, 8, true),
   ];
   if (!sgm) return v;
-  const d = (tm: 2 | 4, tn: 2 | 4, sgRows: number, sgCols: number, prefetch: boolean): Variant => ({
-    name: `f16 sgm direct ${tm}x${tn} sg${sgRows}x${sgCols}${prefetch ? ' pf' : ''}`, dtype: 'f16', path: 'subgroup-matrix',
-    tune: { sgm: { tm, tn, sgRows, sgCols, prefetch } },
+  const d = (tm: 2 | 4, tn: 2 | 4, sgRows: number, sgCols: number, prefetch: boolean, k32 = false): Variant => ({
+    name: `f16 sgm direct ${tm}x${tn}${k32 ? ' k32' : ''} sg${sgRows}x${sgCols}${prefetch ? ' pf' : ''}`, dtype: 'f16', path: 'subgroup-matrix',
+    tune: { sgm: { tm, tn, sgRows, sgCols, prefetch, k32 } },
   });
   v.push(
     { name: 'f16 sgm staged 128x128 (v0)', dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: 'staged' } },
-    d(2, 4, 2, 2, false), d(2, 4, 2, 2, true), d(4, 4, 2, 2, false), d(4, 4, 2, 2, true),
-    d(4, 2, 2, 2, true), d(2, 4, 4, 2, true), d(4, 4, 2, 1, true), d(4, 4, 1, 2, true), d(2, 4, 2, 4, true),
-    d(4, 4, 4, 2, true), d(2, 4, 1, 1, true),
-    { name: 'f16 gated sgm direct 2x2 sg2x2', dtype: 'f16', path: 'subgroup-matrix', gated: true, tune: { sgm: { tm: 2, tn: 2, sgRows: 2, sgCols: 2, prefetch: false } } },
+    d(4, 4, 2, 2, true), d(2, 4, 2, 2, true), d(2, 4, 2, 2, true, true), d(4, 2, 2, 2, true, true), d(2, 4, 2, 2, false, true),
+    d(4, 4, 2, 2, false, true), d(4, 4, 2, 2, true, true), d(4, 4, 4, 1, true), d(4, 4, 1, 1, true), d(4, 4, 2, 2, true),
     { name: 'f16 gated sgm direct 2x4 sg2x2', dtype: 'f16', path: 'subgroup-matrix', gated: true, tune: { sgm: { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: false } } },
-    { name: 'f16 gated tiled (v0)', dtype: 'f16', path: 'tiled', gated: true, tune: {} },
   );
   return v;
 }

@@ -5,6 +5,7 @@
 // 4·ty (+ 4·TY) and columns 4·tx (+ 4·TX): BM = 8·TY, BN = 8·TX.
 // Global loads are prefetched into registers one K slice ahead (issued before the math of the
 // current slice, written to workgroup memory after it), so their latency overlaps the FMAs.
+// NBUF = 2 double-buffers the workgroup tiles: one barrier per slice instead of two.
 // Any M, N, K: loads outside the matrices read as 0, stores outside are skipped.
 //
 // Entry points: gemm_quad (scalar x, w) and gemm_quad_vec4 (x4, w4: K % 4 == 0); epilogue as gemm.wgsl.
@@ -17,13 +18,14 @@ override TX: u32 = 16u;      // threads along N
 override TY: u32 = 16u;      // threads along M
 override BK: u32 = 16u;      // K slice per stage (multiple of 4)
 override NLD: u32 = 2u;      // vec4 loads per thread per operand per slice; must match Stage
+override NBUF: u32 = 1u;     // 2: double-buffered tiles, one barrier per slice instead of two
 override WG: u32 = TX * TY;
 override BM: u32 = 8u * TY;
 override BN: u32 = 8u * TX;
 override LA: u32 = BM / 4u;  // vec4s per k row of the x tile
 override LB: u32 = BN / 4u;
-override A_LEN: u32 = BK * LA;
-override B_LEN: u32 = BK * LB;
+override A_LEN: u32 = NBUF * BK * LA;
+override B_LEN: u32 = NBUF * BK * LB;
 
 override ACT: u32 = 0u;            // 0 none, 1 gelu_erf, 2 gelu_tanh
 override HAS_BIAS: bool = false;
@@ -39,8 +41,8 @@ override ACCUMULATE: bool = false; // y += result (y read and written in place)
 @group(0) @binding(6) var<storage, read> x4: array<T4>;
 @group(0) @binding(7) var<storage, read> w4: array<T4>;
 
-var<workgroup> As: array<vec4f, A_LEN>;   // [BK][BM/4]: x tile, k-major, 4 rows per element
-var<workgroup> Bs: array<vec4f, B_LEN>;   // [BK][BN/4]: w tile, k-major, 4 columns per element
+var<workgroup> As: array<vec4f, A_LEN>;   // [NBUF][BK][BM/4]: x tile, k-major, 4 rows per element
+var<workgroup> Bs: array<vec4f, B_LEN>;   // [NBUF][BK][BN/4]: w tile, k-major, 4 columns per element
 
 var<private> acc: array<vec4f, 16>;       // [8 rows][2 column quads]
 var<private> ra: Stage;                   // prefetched x slice
@@ -126,24 +128,26 @@ fn fetch_vec4(k0: u32, tid: u32) {
 }
 
 // Registers → workgroup tiles, transposed to k-major (component r % 4 of element [k][r / 4]).
-fn commit(tid: u32) {
+fn commit(tid: u32, buf: u32) {
   let q = BK / 4u;
+  let oa = buf * BK * LA; let ob = buf * BK * LB;
   for (var t = 0u; t < NLD; t++) {
     let e = tid + t * WG;
     let r = e / q; let kk = (e % q) * 4u;
     if (r < BM) {
-      for (var c = 0u; c < 4u; c++) { As[(kk + c) * LA + r / 4u][r % 4u] = ra[t][c]; }
+      for (var c = 0u; c < 4u; c++) { As[oa + (kk + c) * LA + r / 4u][r % 4u] = ra[t][c]; }
     }
     if (r < BN) {
-      for (var c = 0u; c < 4u; c++) { Bs[(kk + c) * LB + r / 4u][r % 4u] = rb[t][c]; }
+      for (var c = 0u; c < 4u; c++) { Bs[ob + (kk + c) * LB + r / 4u][r % 4u] = rb[t][c]; }
     }
   }
 }
 
-fn mma(tx: u32, ty: u32) {
+fn mma(tx: u32, ty: u32, buf: u32) {
+  let oa = buf * BK * LA + ty; let ob = buf * BK * LB + tx;
   for (var kk = 0u; kk < BK; kk++) {
-    let a0 = As[kk * LA + ty]; let a1 = As[kk * LA + ty + TY];
-    let b0 = Bs[kk * LB + tx]; let b1 = Bs[kk * LB + tx + TX];
+    let a0 = As[oa + kk * LA]; let a1 = As[oa + kk * LA + TY];
+    let b0 = Bs[ob + kk * LB]; let b1 = Bs[ob + kk * LB + TX];
     for (var i = 0u; i < 4u; i++) {
       acc[i * 2u] = fma(vec4f(a0[i]), b0, acc[i * 2u]);
       acc[i * 2u + 1u] = fma(vec4f(a0[i]), b1, acc[i * 2u + 1u]);
@@ -174,12 +178,16 @@ fn gemm_quad(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
   row0 = wid.y * BM; col0 = wid.x * BN;
   let tx = tid % TX; let ty = tid / TX;
   fetch_scalar(0u, tid);
+  var buf = 0u;
   for (var k0 = 0u; k0 < p.K; k0 += BK) {
-    workgroupBarrier();   // the previous slice's reads are done
-    commit(tid);
+    // One buffer: wait until the previous slice's reads are done. Two: the barrier of the previous slice
+    // already ordered the reads of this buffer (two slices ago) before these writes.
+    if (NBUF == 1u) { workgroupBarrier(); }
+    commit(tid, buf);
     workgroupBarrier();
     if (k0 + BK < p.K) { fetch_scalar(k0 + BK, tid); }
-    mma(tx, ty);
+    mma(tx, ty, buf);
+    buf = (buf + 1u) % NBUF;
   }
   store(tx, ty);
 }
@@ -189,12 +197,16 @@ fn gemm_quad_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   row0 = wid.y * BM; col0 = wid.x * BN;
   let tx = tid % TX; let ty = tid / TX;
   fetch_vec4(0u, tid);
+  var buf = 0u;
   for (var k0 = 0u; k0 < p.K; k0 += BK) {
-    workgroupBarrier();
-    commit(tid);
+    // One buffer: wait until the previous slice's reads are done. Two: the barrier of the previous slice
+    // already ordered the reads of this buffer (two slices ago) before these writes.
+    if (NBUF == 1u) { workgroupBarrier(); }
+    commit(tid, buf);
     workgroupBarrier();
     if (k0 + BK < p.K) { fetch_vec4(k0 + BK, tid); }
-    mma(tx, ty);
+    mma(tx, ty, buf);
+    buf = (buf + 1u) % NBUF;
   }
   store(tx, ty);
 }

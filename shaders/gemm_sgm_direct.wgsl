@@ -1,7 +1,7 @@
 // GEMM on subgroup matrices with operands loaded straight from the storage buffers (no workgroup
 // staging): y[M, N] = x[M, K] · w[N, K]ᵀ, f16 operands, f32 accumulation, 16×16×16 f16→f32 matrices.
 // A workgroup is SG_ROWS × SG_COLS subgroups; each subgroup owns TM × TN result matrices (entry
-// sgm_direct_{TM}x{TN}), i.e. a (16·TM) × (16·TN) block. Per 16-deep K step it loads TM left matrices
+// sgm_direct_{TM}x{TN}; _k32: two 16-deep steps per iteration, K % 32 == 0), i.e. a (16·TM) × (16·TN) block. Per 16-deep K step it loads TM left matrices
 // (rows of x, row-major, stride K) and TN right matrices (rows of w = columns of wᵀ: col-major, stride
 // K) and issues TM·TN multiply-accumulates: each loaded operand feeds TN (or TM) products; the other
 // subgroups of the workgroup re-read the same rows, which the L1 cache serves.
@@ -144,51 +144,51 @@ fn sgm_direct_2x4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   var c12 = subgroup_matrix_result<f32, 16, 16>();
   var c13 = subgroup_matrix_result<f32, 16, 16>();
   if (PREFETCH) {
-    var a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0, p.K);
-    var a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1, p.K);
-    var b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0, p.K);
-    var b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1, p.K);
-    var b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2, p.K);
-    var b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3, p.K);
+    var a00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + 0u, p.K);
+    var a10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + 0u, p.K);
+    var b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 0u, p.K);
+    var b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 0u, p.K);
+    var b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + 0u, p.K);
+    var b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + 0u, p.K);
     for (var k = 0u; k < p.K; k += 16u) {
       let kn = min(k + 16u, p.K - 16u);  // the last step reloads itself (in bounds, unused)
-      let na0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + kn, p.K);
-      let na1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + kn, p.K);
-      let nb0_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + kn, p.K);
-      let nb1_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + kn, p.K);
-      let nb2_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + kn, p.K);
-      let nb3_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + kn, p.K);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
-      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
-      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
-      a0 = na0;
-      a1 = na1;
-      b0 = nb0_;
-      b1 = nb1_;
-      b2 = nb2_;
-      b3 = nb3_;
+      let na00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + kn + 0u, p.K);
+      let na10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + kn + 0u, p.K);
+      let nb00_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + kn + 0u, p.K);
+      let nb10_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + kn + 0u, p.K);
+      let nb20_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + kn + 0u, p.K);
+      let nb30_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + kn + 0u, p.K);
+      c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a00, b20, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a00, b30, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a10, b00, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a10, b10, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a10, b20, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a10, b30, c13);
+      a00 = na00;
+      a10 = na10;
+      b00 = nb00_;
+      b10 = nb10_;
+      b20 = nb20_;
+      b30 = nb30_;
     }
   } else {
     for (var k = 0u; k < p.K; k += 16u) {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + k, p.K);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + k, p.K);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + k, p.K);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + k, p.K);
-      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + k, p.K);
-      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + k, p.K);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
-      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
-      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      let a00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + k + 0u, p.K);
+      let a10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + k + 0u, p.K);
+      let b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + k + 0u, p.K);
+      let b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + k + 0u, p.K);
+      let b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + k + 0u, p.K);
+      let b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + k + 0u, p.K);
+      c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a00, b20, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a00, b30, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a10, b00, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a10, b10, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a10, b20, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a10, b30, c13);
     }
   }
   let cb = sg * 256u;
@@ -241,75 +241,75 @@ fn sgm_direct_4x4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   var c32 = subgroup_matrix_result<f32, 16, 16>();
   var c33 = subgroup_matrix_result<f32, 16, 16>();
   if (PREFETCH) {
-    var a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0, p.K);
-    var a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1, p.K);
-    var a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2, p.K);
-    var a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3, p.K);
-    var b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0, p.K);
-    var b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1, p.K);
-    var b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2, p.K);
-    var b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3, p.K);
+    var a00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + 0u, p.K);
+    var a10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + 0u, p.K);
+    var a20 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + 0u, p.K);
+    var a30 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + 0u, p.K);
+    var b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 0u, p.K);
+    var b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 0u, p.K);
+    var b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + 0u, p.K);
+    var b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + 0u, p.K);
     for (var k = 0u; k < p.K; k += 16u) {
       let kn = min(k + 16u, p.K - 16u);  // the last step reloads itself (in bounds, unused)
-      let na0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + kn, p.K);
-      let na1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + kn, p.K);
-      let na2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + kn, p.K);
-      let na3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + kn, p.K);
-      let nb0_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + kn, p.K);
-      let nb1_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + kn, p.K);
-      let nb2_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + kn, p.K);
-      let nb3_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + kn, p.K);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
-      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
-      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
-      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
-      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
-      a0 = na0;
-      a1 = na1;
-      a2 = na2;
-      a3 = na3;
-      b0 = nb0_;
-      b1 = nb1_;
-      b2 = nb2_;
-      b3 = nb3_;
+      let na00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + kn + 0u, p.K);
+      let na10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + kn + 0u, p.K);
+      let na20 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + kn + 0u, p.K);
+      let na30 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + kn + 0u, p.K);
+      let nb00_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + kn + 0u, p.K);
+      let nb10_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + kn + 0u, p.K);
+      let nb20_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + kn + 0u, p.K);
+      let nb30_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + kn + 0u, p.K);
+      c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a00, b20, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a00, b30, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a10, b00, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a10, b10, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a10, b20, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a10, b30, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a20, b00, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a20, b10, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a20, b20, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a20, b30, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a30, b00, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a30, b10, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a30, b20, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a30, b30, c33);
+      a00 = na00;
+      a10 = na10;
+      a20 = na20;
+      a30 = na30;
+      b00 = nb00_;
+      b10 = nb10_;
+      b20 = nb20_;
+      b30 = nb30_;
     }
   } else {
     for (var k = 0u; k < p.K; k += 16u) {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + k, p.K);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + k, p.K);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + k, p.K);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + k, p.K);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + k, p.K);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + k, p.K);
-      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + k, p.K);
-      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + k, p.K);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
-      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
-      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
-      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
-      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+      let a00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + k + 0u, p.K);
+      let a10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + k + 0u, p.K);
+      let a20 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + k + 0u, p.K);
+      let a30 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + k + 0u, p.K);
+      let b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + k + 0u, p.K);
+      let b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + k + 0u, p.K);
+      let b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + k + 0u, p.K);
+      let b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + k + 0u, p.K);
+      c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a00, b20, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a00, b30, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a10, b00, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a10, b10, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a10, b20, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a10, b30, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a20, b00, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a20, b10, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a20, b20, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a20, b30, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a30, b00, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a30, b10, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a30, b20, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a30, b30, c33);
     }
   }
   let cb = sg * 256u;
@@ -358,51 +358,51 @@ fn sgm_direct_4x2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   var c30 = subgroup_matrix_result<f32, 16, 16>();
   var c31 = subgroup_matrix_result<f32, 16, 16>();
   if (PREFETCH) {
-    var a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0, p.K);
-    var a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1, p.K);
-    var a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2, p.K);
-    var a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3, p.K);
-    var b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0, p.K);
-    var b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1, p.K);
+    var a00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + 0u, p.K);
+    var a10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + 0u, p.K);
+    var a20 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + 0u, p.K);
+    var a30 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + 0u, p.K);
+    var b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 0u, p.K);
+    var b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 0u, p.K);
     for (var k = 0u; k < p.K; k += 16u) {
       let kn = min(k + 16u, p.K - 16u);  // the last step reloads itself (in bounds, unused)
-      let na0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + kn, p.K);
-      let na1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + kn, p.K);
-      let na2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + kn, p.K);
-      let na3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + kn, p.K);
-      let nb0_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + kn, p.K);
-      let nb1_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + kn, p.K);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
-      a0 = na0;
-      a1 = na1;
-      a2 = na2;
-      a3 = na3;
-      b0 = nb0_;
-      b1 = nb1_;
+      let na00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + kn + 0u, p.K);
+      let na10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + kn + 0u, p.K);
+      let na20 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + kn + 0u, p.K);
+      let na30 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + kn + 0u, p.K);
+      let nb00_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + kn + 0u, p.K);
+      let nb10_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + kn + 0u, p.K);
+      c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a10, b00, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a10, b10, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a20, b00, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a20, b10, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a30, b00, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a30, b10, c31);
+      a00 = na00;
+      a10 = na10;
+      a20 = na20;
+      a30 = na30;
+      b00 = nb00_;
+      b10 = nb10_;
     }
   } else {
     for (var k = 0u; k < p.K; k += 16u) {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + k, p.K);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + k, p.K);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + k, p.K);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + k, p.K);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + k, p.K);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + k, p.K);
-      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
-      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
-      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
-      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
-      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
-      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
-      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
-      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      let a00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + k + 0u, p.K);
+      let a10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + k + 0u, p.K);
+      let a20 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + k + 0u, p.K);
+      let a30 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + k + 0u, p.K);
+      let b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + k + 0u, p.K);
+      let b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + k + 0u, p.K);
+      c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a10, b00, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a10, b10, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a20, b00, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a20, b10, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a30, b00, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a30, b10, c31);
     }
   }
   let cb = sg * 256u;
@@ -414,6 +414,449 @@ fn sgm_direct_4x2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, ma2, r0 + 32u, nb1, n0 + 16u, lane);
   subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, ma3, r0 + 48u, nb0, n0 + 0u, lane);
   subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, ma3, r0 + 48u, nb1, n0 + 16u, lane);
+}
+
+@compute @workgroup_size(WG)
+fn sgm_direct_2x4_k32(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let sg = tid / SG_SIZE;
+  let lane = tid % SG_SIZE;
+  let r0 = wid.y * (32u * SG_ROWS) + (sg / SG_COLS) * 32u;  // the subgroup's first row
+  let n0 = wid.x * (64u * SG_COLS) + (sg % SG_COLS) * 64u;  // and column
+  let ma0 = clamp_base(r0 + 0u, p.M);
+  let ma1 = clamp_base(r0 + 16u, p.M);
+  let nb0 = clamp_base(n0 + 0u, p.N);
+  let nb1 = clamp_base(n0 + 16u, p.N);
+  let nb2 = clamp_base(n0 + 32u, p.N);
+  let nb3 = clamp_base(n0 + 48u, p.N);
+  let oa0 = ma0 * p.K;
+  let oa1 = ma1 * p.K;
+  let ob0 = nb0 * p.K;
+  let ob1 = nb1 * p.K;
+  let ob2 = nb2 * p.K;
+  let ob3 = nb3 * p.K;
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c02 = subgroup_matrix_result<f32, 16, 16>();
+  var c03 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c12 = subgroup_matrix_result<f32, 16, 16>();
+  var c13 = subgroup_matrix_result<f32, 16, 16>();
+  if (PREFETCH) {
+    var a00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + 0u, p.K);
+    var a10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + 0u, p.K);
+    var a01 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + 16u, p.K);
+    var a11 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + 16u, p.K);
+    var b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 0u, p.K);
+    var b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 0u, p.K);
+    var b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + 0u, p.K);
+    var b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + 0u, p.K);
+    var b01 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 16u, p.K);
+    var b11 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 16u, p.K);
+    var b21 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + 16u, p.K);
+    var b31 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + 16u, p.K);
+    for (var k = 0u; k < p.K; k += 32u) {
+      let kn = min(k + 32u, p.K - 32u);  // the last step reloads itself (in bounds, unused)
+      let na00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + kn + 0u, p.K);
+      let na10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + kn + 0u, p.K);
+      let na01 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + kn + 16u, p.K);
+      let na11 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + kn + 16u, p.K);
+      let nb00_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + kn + 0u, p.K);
+      let nb10_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + kn + 0u, p.K);
+      let nb20_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + kn + 0u, p.K);
+      let nb30_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + kn + 0u, p.K);
+      let nb01_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + kn + 16u, p.K);
+      let nb11_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + kn + 16u, p.K);
+      let nb21_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + kn + 16u, p.K);
+      let nb31_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + kn + 16u, p.K);
+      c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a00, b20, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a00, b30, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a10, b00, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a10, b10, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a10, b20, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a10, b30, c13);
+      c00 = subgroupMatrixMultiplyAccumulate(a01, b01, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a01, b11, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a01, b21, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a01, b31, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a11, b01, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a11, b11, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a11, b21, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a11, b31, c13);
+      a00 = na00;
+      a10 = na10;
+      a01 = na01;
+      a11 = na11;
+      b00 = nb00_;
+      b10 = nb10_;
+      b20 = nb20_;
+      b30 = nb30_;
+      b01 = nb01_;
+      b11 = nb11_;
+      b21 = nb21_;
+      b31 = nb31_;
+    }
+  } else {
+    for (var k = 0u; k < p.K; k += 32u) {
+      let a00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + k + 0u, p.K);
+      let a10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + k + 0u, p.K);
+      let a01 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + k + 16u, p.K);
+      let a11 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + k + 16u, p.K);
+      let b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + k + 0u, p.K);
+      let b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + k + 0u, p.K);
+      let b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + k + 0u, p.K);
+      let b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + k + 0u, p.K);
+      let b01 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + k + 16u, p.K);
+      let b11 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + k + 16u, p.K);
+      let b21 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + k + 16u, p.K);
+      let b31 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + k + 16u, p.K);
+      c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a00, b20, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a00, b30, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a10, b00, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a10, b10, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a10, b20, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a10, b30, c13);
+      c00 = subgroupMatrixMultiplyAccumulate(a01, b01, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a01, b11, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a01, b21, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a01, b31, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a11, b01, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a11, b11, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a11, b21, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a11, b31, c13);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, ma0, r0 + 0u, nb0, n0 + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, ma0, r0 + 0u, nb1, n0 + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, ma0, r0 + 0u, nb2, n0 + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, ma0, r0 + 0u, nb3, n0 + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, ma1, r0 + 16u, nb0, n0 + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, ma1, r0 + 16u, nb1, n0 + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, ma1, r0 + 16u, nb2, n0 + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, ma1, r0 + 16u, nb3, n0 + 48u, lane);
+}
+
+@compute @workgroup_size(WG)
+fn sgm_direct_4x2_k32(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let sg = tid / SG_SIZE;
+  let lane = tid % SG_SIZE;
+  let r0 = wid.y * (64u * SG_ROWS) + (sg / SG_COLS) * 64u;  // the subgroup's first row
+  let n0 = wid.x * (32u * SG_COLS) + (sg % SG_COLS) * 32u;  // and column
+  let ma0 = clamp_base(r0 + 0u, p.M);
+  let ma1 = clamp_base(r0 + 16u, p.M);
+  let ma2 = clamp_base(r0 + 32u, p.M);
+  let ma3 = clamp_base(r0 + 48u, p.M);
+  let nb0 = clamp_base(n0 + 0u, p.N);
+  let nb1 = clamp_base(n0 + 16u, p.N);
+  let oa0 = ma0 * p.K;
+  let oa1 = ma1 * p.K;
+  let oa2 = ma2 * p.K;
+  let oa3 = ma3 * p.K;
+  let ob0 = nb0 * p.K;
+  let ob1 = nb1 * p.K;
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c21 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  var c31 = subgroup_matrix_result<f32, 16, 16>();
+  if (PREFETCH) {
+    var a00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + 0u, p.K);
+    var a10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + 0u, p.K);
+    var a20 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + 0u, p.K);
+    var a30 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + 0u, p.K);
+    var a01 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + 16u, p.K);
+    var a11 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + 16u, p.K);
+    var a21 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + 16u, p.K);
+    var a31 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + 16u, p.K);
+    var b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 0u, p.K);
+    var b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 0u, p.K);
+    var b01 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 16u, p.K);
+    var b11 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 16u, p.K);
+    for (var k = 0u; k < p.K; k += 32u) {
+      let kn = min(k + 32u, p.K - 32u);  // the last step reloads itself (in bounds, unused)
+      let na00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + kn + 0u, p.K);
+      let na10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + kn + 0u, p.K);
+      let na20 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + kn + 0u, p.K);
+      let na30 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + kn + 0u, p.K);
+      let na01 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + kn + 16u, p.K);
+      let na11 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + kn + 16u, p.K);
+      let na21 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + kn + 16u, p.K);
+      let na31 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + kn + 16u, p.K);
+      let nb00_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + kn + 0u, p.K);
+      let nb10_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + kn + 0u, p.K);
+      let nb01_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + kn + 16u, p.K);
+      let nb11_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + kn + 16u, p.K);
+      c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a10, b00, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a10, b10, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a20, b00, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a20, b10, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a30, b00, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a30, b10, c31);
+      c00 = subgroupMatrixMultiplyAccumulate(a01, b01, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a01, b11, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a11, b01, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a11, b11, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a21, b01, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a21, b11, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a31, b01, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a31, b11, c31);
+      a00 = na00;
+      a10 = na10;
+      a20 = na20;
+      a30 = na30;
+      a01 = na01;
+      a11 = na11;
+      a21 = na21;
+      a31 = na31;
+      b00 = nb00_;
+      b10 = nb10_;
+      b01 = nb01_;
+      b11 = nb11_;
+    }
+  } else {
+    for (var k = 0u; k < p.K; k += 32u) {
+      let a00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + k + 0u, p.K);
+      let a10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + k + 0u, p.K);
+      let a20 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + k + 0u, p.K);
+      let a30 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + k + 0u, p.K);
+      let a01 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + k + 16u, p.K);
+      let a11 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + k + 16u, p.K);
+      let a21 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + k + 16u, p.K);
+      let a31 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + k + 16u, p.K);
+      let b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + k + 0u, p.K);
+      let b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + k + 0u, p.K);
+      let b01 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + k + 16u, p.K);
+      let b11 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + k + 16u, p.K);
+      c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a10, b00, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a10, b10, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a20, b00, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a20, b10, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a30, b00, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a30, b10, c31);
+      c00 = subgroupMatrixMultiplyAccumulate(a01, b01, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a01, b11, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a11, b01, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a11, b11, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a21, b01, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a21, b11, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a31, b01, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a31, b11, c31);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, ma0, r0 + 0u, nb0, n0 + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, ma0, r0 + 0u, nb1, n0 + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, ma1, r0 + 16u, nb0, n0 + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, ma1, r0 + 16u, nb1, n0 + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, ma2, r0 + 32u, nb0, n0 + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, ma2, r0 + 32u, nb1, n0 + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, ma3, r0 + 48u, nb0, n0 + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, ma3, r0 + 48u, nb1, n0 + 16u, lane);
+}
+
+@compute @workgroup_size(WG)
+fn sgm_direct_4x4_k32(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let sg = tid / SG_SIZE;
+  let lane = tid % SG_SIZE;
+  let r0 = wid.y * (64u * SG_ROWS) + (sg / SG_COLS) * 64u;  // the subgroup's first row
+  let n0 = wid.x * (64u * SG_COLS) + (sg % SG_COLS) * 64u;  // and column
+  let ma0 = clamp_base(r0 + 0u, p.M);
+  let ma1 = clamp_base(r0 + 16u, p.M);
+  let ma2 = clamp_base(r0 + 32u, p.M);
+  let ma3 = clamp_base(r0 + 48u, p.M);
+  let nb0 = clamp_base(n0 + 0u, p.N);
+  let nb1 = clamp_base(n0 + 16u, p.N);
+  let nb2 = clamp_base(n0 + 32u, p.N);
+  let nb3 = clamp_base(n0 + 48u, p.N);
+  let oa0 = ma0 * p.K;
+  let oa1 = ma1 * p.K;
+  let oa2 = ma2 * p.K;
+  let oa3 = ma3 * p.K;
+  let ob0 = nb0 * p.K;
+  let ob1 = nb1 * p.K;
+  let ob2 = nb2 * p.K;
+  let ob3 = nb3 * p.K;
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c02 = subgroup_matrix_result<f32, 16, 16>();
+  var c03 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c12 = subgroup_matrix_result<f32, 16, 16>();
+  var c13 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c21 = subgroup_matrix_result<f32, 16, 16>();
+  var c22 = subgroup_matrix_result<f32, 16, 16>();
+  var c23 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  var c31 = subgroup_matrix_result<f32, 16, 16>();
+  var c32 = subgroup_matrix_result<f32, 16, 16>();
+  var c33 = subgroup_matrix_result<f32, 16, 16>();
+  if (PREFETCH) {
+    var a00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + 0u, p.K);
+    var a10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + 0u, p.K);
+    var a20 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + 0u, p.K);
+    var a30 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + 0u, p.K);
+    var a01 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + 16u, p.K);
+    var a11 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + 16u, p.K);
+    var a21 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + 16u, p.K);
+    var a31 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + 16u, p.K);
+    var b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 0u, p.K);
+    var b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 0u, p.K);
+    var b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + 0u, p.K);
+    var b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + 0u, p.K);
+    var b01 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + 16u, p.K);
+    var b11 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + 16u, p.K);
+    var b21 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + 16u, p.K);
+    var b31 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + 16u, p.K);
+    for (var k = 0u; k < p.K; k += 32u) {
+      let kn = min(k + 32u, p.K - 32u);  // the last step reloads itself (in bounds, unused)
+      let na00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + kn + 0u, p.K);
+      let na10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + kn + 0u, p.K);
+      let na20 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + kn + 0u, p.K);
+      let na30 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + kn + 0u, p.K);
+      let na01 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + kn + 16u, p.K);
+      let na11 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + kn + 16u, p.K);
+      let na21 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + kn + 16u, p.K);
+      let na31 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + kn + 16u, p.K);
+      let nb00_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + kn + 0u, p.K);
+      let nb10_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + kn + 0u, p.K);
+      let nb20_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + kn + 0u, p.K);
+      let nb30_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + kn + 0u, p.K);
+      let nb01_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + kn + 16u, p.K);
+      let nb11_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + kn + 16u, p.K);
+      let nb21_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + kn + 16u, p.K);
+      let nb31_ = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + kn + 16u, p.K);
+      c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a00, b20, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a00, b30, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a10, b00, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a10, b10, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a10, b20, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a10, b30, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a20, b00, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a20, b10, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a20, b20, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a20, b30, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a30, b00, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a30, b10, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a30, b20, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a30, b30, c33);
+      c00 = subgroupMatrixMultiplyAccumulate(a01, b01, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a01, b11, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a01, b21, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a01, b31, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a11, b01, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a11, b11, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a11, b21, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a11, b31, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a21, b01, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a21, b11, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a21, b21, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a21, b31, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a31, b01, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a31, b11, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a31, b21, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a31, b31, c33);
+      a00 = na00;
+      a10 = na10;
+      a20 = na20;
+      a30 = na30;
+      a01 = na01;
+      a11 = na11;
+      a21 = na21;
+      a31 = na31;
+      b00 = nb00_;
+      b10 = nb10_;
+      b20 = nb20_;
+      b30 = nb30_;
+      b01 = nb01_;
+      b11 = nb11_;
+      b21 = nb21_;
+      b31 = nb31_;
+    }
+  } else {
+    for (var k = 0u; k < p.K; k += 32u) {
+      let a00 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + k + 0u, p.K);
+      let a10 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + k + 0u, p.K);
+      let a20 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + k + 0u, p.K);
+      let a30 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + k + 0u, p.K);
+      let a01 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa0 + k + 16u, p.K);
+      let a11 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa1 + k + 16u, p.K);
+      let a21 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa2 + k + 16u, p.K);
+      let a31 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, oa3 + k + 16u, p.K);
+      let b00 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + k + 0u, p.K);
+      let b10 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + k + 0u, p.K);
+      let b20 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + k + 0u, p.K);
+      let b30 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + k + 0u, p.K);
+      let b01 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob0 + k + 16u, p.K);
+      let b11 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob1 + k + 16u, p.K);
+      let b21 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob2 + k + 16u, p.K);
+      let b31 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&w, ob3 + k + 16u, p.K);
+      c00 = subgroupMatrixMultiplyAccumulate(a00, b00, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a00, b10, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a00, b20, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a00, b30, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a10, b00, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a10, b10, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a10, b20, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a10, b30, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a20, b00, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a20, b10, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a20, b20, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a20, b30, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a30, b00, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a30, b10, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a30, b20, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a30, b30, c33);
+      c00 = subgroupMatrixMultiplyAccumulate(a01, b01, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a01, b11, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a01, b21, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a01, b31, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a11, b01, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a11, b11, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a11, b21, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a11, b31, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a21, b01, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a21, b11, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a21, b21, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a21, b31, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a31, b01, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a31, b11, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a31, b21, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a31, b31, c33);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, ma0, r0 + 0u, nb0, n0 + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, ma0, r0 + 0u, nb1, n0 + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, ma0, r0 + 0u, nb2, n0 + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, ma0, r0 + 0u, nb3, n0 + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, ma1, r0 + 16u, nb0, n0 + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, ma1, r0 + 16u, nb1, n0 + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, ma1, r0 + 16u, nb2, n0 + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, ma1, r0 + 16u, nb3, n0 + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, ma2, r0 + 32u, nb0, n0 + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, ma2, r0 + 32u, nb1, n0 + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, ma2, r0 + 32u, nb2, n0 + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, ma2, r0 + 32u, nb3, n0 + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, ma3, r0 + 48u, nb0, n0 + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, ma3, r0 + 48u, nb1, n0 + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, ma3, r0 + 48u, nb2, n0 + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, ma3, r0 + 48u, nb3, n0 + 48u, lane);
 }
 
 @compute @workgroup_size(WG)

@@ -53,6 +53,7 @@ describe('linear: tiled kernel variants', () => {
   const TUNES: [string, GemmTuning][] = [
     ['classic', { tiled: 'classic' }], ['quad 4x4 bk8', { tiled: { tx: 4, ty: 4, bk: 8 } }],
     ['quad 16x8 bk32', { tiled: { tx: 16, ty: 8, bk: 32 } }], ['quad 8x16 bk16', { tiled: { tx: 8, ty: 16, bk: 16 } }],
+    ['quad 4x4 bk4 db', { tiled: { tx: 4, ty: 4, bk: 4, db: true } }], ['quad 16x16 bk8 db', { tiled: { tx: 16, ty: 16, bk: 8, db: true } }],
   ];
   for (const [label, tune] of TUNES) {
     for (const [M, N, K, dtype] of [[70, 130, 257, 'f32'], [37, 29, 96, 'f32'], [19, 140, 36, 'f16']] as const) {
@@ -200,13 +201,17 @@ describe('linear: subgroup-matrix path', () => {
       { sgm: { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: false } }, { sgm: { tm: 4, tn: 4, sgRows: 2, sgCols: 2, prefetch: true } },
       { sgm: { tm: 4, tn: 2, sgRows: 2, sgCols: 2, prefetch: true } }, { sgm: { tm: 2, tn: 4, sgRows: 4, sgCols: 2, prefetch: true } },
       { sgm: { tm: 4, tn: 4, sgRows: 1, sgCols: 2, prefetch: false } },
+      { sgm: { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: true, k32: true } }, { sgm: { tm: 4, tn: 2, sgRows: 2, sgCols: 2, prefetch: true, k32: true } },
+      { sgm: { tm: 4, tn: 4, sgRows: 2, sgCols: 2, prefetch: false, k32: true } },
     ];
     for (const tune of tunes) {
-      for (const [M, N, K] of [[333, 197, 272], [16, 48, 16], [130, 70, 64]] as const) {
+      for (const [M, N, K] of [[333, 197, 288], [16, 48, 32], [130, 70, 64]] as const) {
         await check(g, { M, N, K, dtype: 'f16', path: 'subgroup-matrix', tune });
       }
       await check(g, { M: 45, N: 77, K: 96, dtype: 'f16', path: 'subgroup-matrix', tune, bias: true, act: 'gelu_tanh', accumulate: true });
     }
+    expect(() => linear(g, { x: g.tensor([32, 48], 'f16'), w: g.tensor([32, 48], 'f16'), out: g.tensor([32, 32], 'f16') },
+      { path: 'subgroup-matrix', tune: { sgm: { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: true, k32: true } } })).toThrow(/K % 32/);
     expect(() => linear(g, { x: g.tensor([8, 32], 'f16'), w: g.tensor([32, 32], 'f16'), out: g.tensor([8, 32], 'f16') },
       { path: 'subgroup-matrix', tune: { sgm: { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: true } } })).toThrow(ShapeError);
     console.info(`[gemm] subgroup-matrix: ${shapes.length} default shapes (${direct} direct-load) x 3 epilogues, ${tunes.length} kernel variants x 4 cases`);

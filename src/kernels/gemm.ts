@@ -103,7 +103,7 @@ export function chooseTile(caps: Caps, M: number, N: number, gated = false): Til
 // ---- quad-tiled GEMM (shaders/gemm_quad.wgsl) -----------------------------------------------------
 
 /** Thread grid TX × TY of the quad kernel (tile 8·TY × 8·TX) and its K slice. */
-export interface QuadShape { tx: number; ty: number; bk: number }
+export interface QuadShape { tx: number; ty: number; bk: number; /** double-buffered workgroup tiles (one barrier per slice) */ db?: boolean }
 
 interface QuadCfg { dtype: DType; entry: string; q: QuadShape; epi: Epilogue }
 
@@ -119,27 +119,27 @@ const quadProgram = defineProgram<QuadCfg>({
     return {
       entry: c.entry, enables: t.enables,
       aliases: { ...t.aliases, Stage: `array<vec4f, ${nld}>` },
-      constants: { TX: c.q.tx, TY: c.q.ty, BK: c.q.bk, NLD: nld, ...epilogueConstants(c.epi) },
+      constants: { TX: c.q.tx, TY: c.q.ty, BK: c.q.bk, NLD: nld, NBUF: c.q.db ? 2 : 1, ...epilogueConstants(c.epi) },
     };
   },
 });
 
 export function quadFits(caps: Caps, q: QuadShape): boolean {
   const threads = q.tx * q.ty;
-  const shared = 4 * q.bk * 8 * (q.tx + q.ty);
+  const shared = 4 * q.bk * 8 * (q.tx + q.ty) * (q.db ? 2 : 1);
   return threads <= caps.maxInvocations && threads <= caps.maxWorkgroupSizeX && shared <= caps.maxWorkgroupStorage && q.bk % 4 === 0;
 }
 
 /**
  * Quad-kernel shape: 128×128 tiles (256 threads) when the grid still fills a big GPU, 64×64 below that;
- * 32×32 on CPU rasterisers. BK = 16 (16 KiB of workgroup tiles at 128×128).
+ * 32×32 on CPU rasterisers. BK = 8 (H100 sweep: 34.5 TFLOP/s against 31.6 at 16 and 20.6 at 32).
  */
 export function chooseQuad(caps: Caps, M: number, N: number): QuadShape | null {
   const candidates: QuadShape[] = isSoftwareAdapter(caps)
     ? [{ tx: 4, ty: 4, bk: 8 }]
     : [
-      ...(ceilDiv(M, 128) * ceilDiv(N, 128) >= 256 ? [{ tx: 16, ty: 16, bk: 16 }] : []),
-      { tx: 8, ty: 8, bk: 16 }, { tx: 4, ty: 4, bk: 8 },
+      ...(ceilDiv(M, 128) * ceilDiv(N, 128) >= 256 ? [{ tx: 16, ty: 16, bk: 8 }] : []),
+      { tx: 8, ty: 8, bk: 8 }, { tx: 4, ty: 4, bk: 8 },
     ];
   return candidates.find((q) => quadFits(caps, q)) ?? null;
 }
@@ -186,7 +186,11 @@ const sgmProgram = defineProgram<SgmCfg>({
 });
 
 /** Direct-load subgroup-matrix kernel (shaders/gemm_sgm_direct.wgsl): TM × TN matrices per subgroup. */
-export interface SgmDirectShape { tm: 2 | 4; tn: 2 | 4; sgRows: number; sgCols: number; prefetch: boolean }
+export interface SgmDirectShape {
+  tm: 2 | 4; tn: 2 | 4; sgRows: number; sgCols: number; prefetch: boolean;
+  /** Two 16-deep K steps per loop iteration (entry *_k32; needs K % 32 == 0). */
+  k32?: boolean;
+}
 
 interface SgmDirectCfg { sgSize: number; entry: string; s: SgmDirectShape; epi: Epilogue }
 
@@ -205,18 +209,24 @@ const sgmDirectProgram = defineProgram<SgmDirectCfg>({
 });
 
 /** Entries the WGSL file has (linear / gated). */
-const SGM_DIRECT_ENTRIES = new Set(['sgm_direct_2x4', 'sgm_direct_4x4', 'sgm_direct_4x2', 'sgm_direct_gated_2x2', 'sgm_direct_gated_2x4']);
+const SGM_DIRECT_ENTRIES = new Set([
+  'sgm_direct_2x4', 'sgm_direct_4x4', 'sgm_direct_4x2', 'sgm_direct_2x4_k32', 'sgm_direct_4x2_k32', 'sgm_direct_4x4_k32',
+  'sgm_direct_gated_2x2', 'sgm_direct_gated_2x4',
+]);
 
 /** The direct kernel reads 16×16 operand blocks in bounds only when these hold (see the WGSL header). */
 export function sgmDirectApplies(M: number, N: number, K: number): boolean {
   return M >= 16 && N >= 16 && K % 16 === 0;
 }
 
-/** Default direct shape: 2×2 subgroups of 2×4 matrices (64×128 per workgroup) — see kernels-bench/NOTES.md, GEMM. */
+/**
+ * Default direct shape (H100 sweep, kernels-bench/NOTES.md "GEMM"): 2×2 subgroups of 4×4 matrices with
+ * register prefetch (128×128 per workgroup); gated: 2×4 per subgroup (16 accumulators, no prefetch).
+ */
 export function chooseSgmDirect(_caps: Caps, gated: boolean): SgmDirectShape {
   return gated
-    ? { tm: 2, tn: 2, sgRows: 2, sgCols: 2, prefetch: false }
-    : { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: true };
+    ? { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: false }
+    : { tm: 4, tn: 4, sgRows: 2, sgCols: 2, prefetch: true };
 }
 
 /**
@@ -284,7 +294,8 @@ export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath, tune: GemmTu
       return gpu.dispatch(prog, { bind, uniforms, workgroups: [ceilDiv(l.N, SGM_TILE.bn), ceilDiv(l.M, SGM_TILE.bm)] });
     }
     assertShape(sgmDirectApplies(l.M, l.N, l.K), `gemm: the direct subgroup-matrix kernel needs M, N >= 16 and K % 16 == 0, got ${l.M}x${l.N}x${l.K}`);
-    const entry = `sgm_direct_${gated ? 'gated_' : ''}${direct.tm}x${direct.tn}`;
+    assertShape(!direct.k32 || l.K % 32 === 0, `gemm: the k32 subgroup-matrix variant needs K % 32 == 0, got K = ${l.K}`);
+    const entry = `sgm_direct_${gated ? 'gated_' : ''}${direct.tm}x${direct.tn}${direct.k32 ? '_k32' : ''}`;
     if (!SGM_DIRECT_ENTRIES.has(entry)) throw new LimitError(`gemm: no subgroup-matrix entry ${entry}`);
     const subgroups = direct.sgRows * direct.sgCols;
     if (subgroups > 8 || subgroups * caps.subgroupMaxSize > caps.maxInvocations) {
