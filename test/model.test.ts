@@ -107,6 +107,17 @@ describe('tiny decoder vs float64 reference', () => {
     expect(new Set(programs).size).toBe(1);
   });
 
+  it('keeps a bounded cache of prefill launches when prompt lengths vary', async () => {
+    const g = await gpu();
+    const gen = await generator(g, 'f32');
+    const r = rng();
+    // Longest first: buffers are sized once, and each shorter length is a new prefill launch list.
+    for (let n = 40; n > 32; n--) await gen.generate([prompt(r, n)], { maxNewTokens: 1, sampling: GREEDY });
+    const before = { buffers: g.liveBuffers, dispatches: g.liveDispatches };
+    for (let n = 32; n >= 1; n--) await gen.generate([prompt(r, n)], { maxNewTokens: 1, sampling: GREEDY });
+    expect({ buffers: g.liveBuffers, dispatches: g.liveDispatches }, 'prepared launches stay bounded with 32 more prompt lengths').toEqual(before);
+  });
+
   it('rejects prompts beyond the context and tokens outside the vocabulary', async () => {
     const g = await gpu();
     const gen = await generator(g, 'f32');

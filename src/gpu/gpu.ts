@@ -66,6 +66,8 @@ export class Gpu {
   /** Bytes held in live buffers (weights, caches, activations). */
   get liveBytes(): number { let n = 0; for (const b of this.live.values()) n += b; return n; }
   get programCount(): number { return this.programs.size; }
+  /** Prepared launches (with uniforms) not yet released: flat in steady state. */
+  get liveDispatches(): number { return this.arena.inUse; }
   get isLost(): boolean { return this.lostInfo !== null || this.destroyed; }
 
   private ensureAlive(): void {

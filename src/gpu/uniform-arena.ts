@@ -23,10 +23,13 @@ export class UniformArena {
   private readonly chunks: Chunk[] = [];
   private readonly free = new Map<number, UniformSlot[]>();
   private nextOffset = CHUNK_BYTES; // forces a first chunk
+  /** Slots handed out and not released: one per live prepared dispatch with uniforms. */
+  inUse = 0;
   constructor(private readonly device: GPUDevice, private readonly align: number) {}
 
   alloc(bytes: number): UniformSlot {
     const size = Math.ceil(Math.max(bytes, 16) / this.align) * this.align;
+    this.inUse++;
     const reused = this.free.get(size)?.pop();
     if (reused) return reused;
     if (size > CHUNK_BYTES) throw new Error(`uniform block of ${bytes} bytes exceeds the arena chunk`);
@@ -45,6 +48,7 @@ export class UniformArena {
   }
 
   release(slot: UniformSlot): void {
+    this.inUse--;
     let list = this.free.get(slot.size);
     if (!list) this.free.set(slot.size, (list = []));
     list.push(slot);

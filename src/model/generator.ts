@@ -45,6 +45,9 @@ export interface GenerateResult {
 
 interface PrefillProgram { steps: Step[]; attn: PrefillAttention[]; }
 
+/** Prepared prefill launch lists kept (one per chunk length: the full chunk and recent ragged tails). */
+const PREFILL_PROGRAM_CACHE = 8;
+
 /** The prepared launches of one decode step, by segment, so an executor can run attention elsewhere. */
 export interface DecodeProgram {
   embed: Step[];
@@ -157,7 +160,17 @@ export class Generator {
 
   private prefillProgram(tokens: number): PrefillProgram {
     let p = this.prefillPrograms.get(tokens);
-    if (p) return p;
+    if (p) {
+      // Most recently used last: a server that sees many prompt lengths keeps a bounded cache.
+      this.prefillPrograms.delete(tokens);
+      this.prefillPrograms.set(tokens, p);
+      return p;
+    }
+    if (this.prefillPrograms.size >= PREFILL_PROGRAM_CACHE) {
+      const [oldest, old] = this.prefillPrograms.entries().next().value as [number, PrefillProgram];
+      for (const st of old.steps) if ('release' in st) st.release();
+      this.prefillPrograms.delete(oldest);
+    }
     const { gpu, cfg, weights } = this;
     const s = this.state!, kv = this.kv!;
     const v = stepViews(s, tokens);
