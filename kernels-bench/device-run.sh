@@ -37,3 +37,15 @@ if [ "$what" = fixtures ] || [ "$what" = all ]; then
     --out "$OUT/tiny-golden.json"
   sha256sum /tmp/tiny-seed0-f32.safetensors | tee "$OUT/tiny-sha256.txt"
 fi
+if [ "$what" = perf ]; then
+  # Issue-5 table in one call: kernels (ours vs PyTorch) and seed-4l end to end at 4K and 32K (f16 weights).
+  python3 kernels-bench/torch_bench.py --out "$OUT/torch.json" > "$OUT/torch.log" 2>&1 || tail -5 "$OUT/torch.log"
+  node dist/kernels-bench/run.js --baseline "$OUT/torch.json" --out "$OUT/bench.json" 2>&1 | grep -v '^Warning' | tee "$OUT/bench.log"
+  W16=/tmp/seed-4l-f16.safetensors
+  node run-inference.js --preset seed-4l --init random --seed 0 --model $W16 --dtype f16 --max-new-tokens 1 --quiet --json > /dev/null
+  for n in 4096 32768; do
+    node run-inference.js --model $W16 --dtype f16 --prompt-len $n --max-new-tokens 64 --quiet --json > "$OUT/e2e-ours-$n.json"
+    node -e "const r=JSON.parse(require('fs').readFileSync('$OUT/e2e-ours-$n.json','utf8'));console.log('OURS', $n, JSON.stringify(r.metrics))"
+  done
+  python3 test/fidelity/torch_reference.py --weights $W16 --dtype float16 --device cuda --time 4096,32768 --new-tokens 64 --out "$OUT/e2e-torch.json" | grep TORCH_TIMING
+fi
