@@ -52,40 +52,7 @@ var<private> col0: u32;
 
 // ---- activations (same code as gemm.wgsl) ---------------------------------------------------------
 
-// erf to ~1.4e-7 absolute (see gemm.wgsl for the fit).
-fn erf_f32(v: f32) -> f32 {
-  let t = abs(v);
-  if (t < 0.93) {
-    let s = v * v;
-    var r = -6.01086067e-4;
-    r = fma(r, s, 4.99879057e-3);
-    r = fma(r, s, -2.67720018e-2);
-    r = fma(r, s, 1.12820283e-1);
-    r = fma(r, s, -3.76125246e-1);
-    r = fma(r, s, 1.12837911);
-    return v * r;
-  }
-  let u = min(t, 3.92);
-  var q = 1.63846812e-6;
-  q = fma(q, u, -4.60494921e-5);
-  q = fma(q, u, 5.96440048e-4);
-  q = fma(q, u, -4.7565042e-3);
-  q = fma(q, u, 2.64084339e-2);
-  q = fma(q, u, -1.10050865e-1);
-  q = fma(q, u, -6.31864309e-1);
-  q = fma(q, u, -1.13020682);
-  q = fma(q, u, 3.12569842e-4);
-  return sign(v) * (1.0 - exp(q));
-}
-
-fn activate(v: f32) -> f32 {
-  if (ACT == 1u) { return 0.5 * v * (1.0 + erf_f32(v * 0.7071067811865476)); }
-  if (ACT == 2u) {
-    let u = clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), -9.0, 9.0);
-    return 0.5 * v * (1.0 + tanh(u));
-  }
-  return v;
-}
+// erf_f32() and activate(): shaders/gelu.wgsl, prepended by the runtime (ProgramDef.includes).
 
 fn epilogue(m: u32, n: u32, v0: f32) {
   let i = m * p.N + n;

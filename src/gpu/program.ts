@@ -26,6 +26,8 @@ export interface ProgramDef<Cfg> {
   readonly name: string;
   readonly file: string;
   readonly entry: string;
+  /** Shared WGSL files (helper functions) prepended to `file`, e.g. the GEMM family's `gelu.wgsl`. */
+  readonly includes?: readonly string[];
   specialize(cfg: Cfg): Specialization;
 }
 
@@ -80,7 +82,7 @@ export function variantLabel(def: ProgramDef<unknown>, spec: Specialization): st
 }
 
 export function programKey(def: ProgramDef<unknown>, spec: Specialization): string {
-  return `${def.file}#${spec.entry ?? def.entry}${stableKey(spec)}`;
+  return `${[...(def.includes ?? []), def.file].join('+')}#${spec.entry ?? def.entry}${stableKey(spec)}`;
 }
 
 const SCALARS = new Set(['u32', 'i32', 'f32']);
@@ -150,7 +152,7 @@ export interface CompiledProgram {
 }
 
 export function buildProgram(device: GPUDevice, def: ProgramDef<unknown>, spec: Specialization, key: string): CompiledProgram {
-  const code = specializationHeader(spec) + shaderSource(def.file);
+  const code = specializationHeader(spec) + (def.includes ?? []).map((f) => shaderSource(f) + '\n').join('') + shaderSource(def.file);
   const entry = spec.entry ?? def.entry;
   const layout = reflectLayout(code, entry, spec.aliases);
   const label = variantLabel(def, spec);
