@@ -104,6 +104,22 @@ export function batchShape(cfg: ModelConfig, prompts: readonly (readonly number[
   };
 }
 
+/** One prefill launch: rows [p0, p0+n) of sequence b, with its (slot, position) table and token ids filled in. */
+export interface PrefillChunk { b: number; p0: number; n: number; last: boolean; rows: Uint32Array; ids: Uint32Array }
+
+/** Walk a batch's prompts in prefill chunks (sequence by sequence); the row table is one reused array. */
+export function* prefillChunks(prompts: readonly (readonly number[])[], chunk: number): IterableIterator<PrefillChunk> {
+  const rowsHost = new Uint32Array(chunk * 2);
+  for (let b = 0; b < prompts.length; b++) {
+    const p = prompts[b]!;
+    for (let p0 = 0; p0 < p.length; p0 += chunk) {
+      const n = Math.min(chunk, p.length - p0);
+      for (let i = 0; i < n; i++) { rowsHost[2 * i] = b; rowsHost[2 * i + 1] = p0 + i; }
+      yield { b, p0, n, last: p0 + n === p.length, rows: rowsHost.subarray(0, 2 * n), ids: Uint32Array.from(p.slice(p0, p0 + n)) };
+    }
+  }
+}
+
 export const singleDeviceExecutor: DecodeExecutor = {
   async decodeStep({ gpu, state, program }, input) {
     gpu.write(state.rows, input.rows);
@@ -212,22 +228,16 @@ export class Generator {
     // ---- prefill: each sequence in chunks; its last row goes to lastHidden[slot]
     const inputTokens = prompts.reduce((a, p) => a + p.length, 0);
     let done = 0;
-    const rowsHost = new Uint32Array(chunk * 2);
-    for (let b = 0; b < B; b++) {
-      const p = prompts[b]!;
-      for (let p0 = 0; p0 < p.length; p0 += chunk) {
-        const n = Math.min(chunk, p.length - p0);
-        const prog = this.prefillProgram(n);
-        for (let i = 0; i < n; i++) { rowsHost[2 * i] = b; rowsHost[2 * i + 1] = p0 + i; }
-        gpu.write(s.rows, rowsHost.subarray(0, 2 * n));
-        gpu.write(s.ids, Uint32Array.from(p.slice(p0, p0 + n)));
-        for (const a of prog.attn) a.set(b, p0);
-        const steps = [...prog.steps];
-        if (p0 + n === p.length) steps.push(keepLastRow(s.x, n - 1, s.lastHidden, b));
-        gpu.submit(steps);
-        done += n;
-        if (o.onPrefill) { await gpu.sync(); o.onPrefill(done, inputTokens); }
-      }
+    for (const c of prefillChunks(prompts, chunk)) {
+      const prog = this.prefillProgram(c.n);
+      gpu.write(s.rows, c.rows);
+      gpu.write(s.ids, c.ids);
+      for (const a of prog.attn) a.set(c.b, c.p0);
+      const steps = [...prog.steps];
+      if (c.last) steps.push(keepLastRow(s.x, c.n - 1, s.lastHidden, c.b));
+      gpu.submit(steps);
+      done += c.n;
+      if (o.onPrefill) { await gpu.sync(); o.onPrefill(done, inputTokens); }
     }
 
     // ---- first tokens: head over lastHidden, then decode steps for the whole batch

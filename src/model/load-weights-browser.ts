@@ -11,7 +11,7 @@ import {
   type SafetensorsHeader, type TensorInfo,
 } from './safetensors.js';
 import { expectedWeights, resolveWeights } from './weight-names.js';
-import { allocWeights, releaseWeights, type Weights } from './weights.js';
+import { allocWeights, releaseWeights, weightTargets, type Weights } from './weights.js';
 
 /** Random access to a file's bytes: [begin, end) comes back as a Uint8Array that the caller may keep. */
 export interface ByteSource {
@@ -100,17 +100,7 @@ export async function loadWeightsFromSource(gpu: Gpu, src: ByteSource, cfg: Mode
   const resolved = resolveWeights(cfg, h);
   checkModelFits(gpu, cfg, dtype);
   const w = allocWeights(gpu, cfg, dtype);
-  const qRows = cfg.nHeads * cfg.headDim, kvRows = cfg.nKvHeads * cfg.headDim;
-  const targets: [string, Tensor][] = [['embed', w.embed], ['final_norm', w.finalNorm]];
-  if (!cfg.tiedEmbeddings) targets.push(['lm_head', w.lmHead]);
-  w.layers.forEach((l, i) => {
-    const p = `layers.${i}.`;
-    targets.push(
-      [`${p}attn_norm`, l.attnNorm], [`${p}ffn_norm`, l.ffnNorm],
-      [`${p}wq`, sliceRows(l.wqkv, 0, qRows)], [`${p}wk`, sliceRows(l.wqkv, qRows, kvRows)], [`${p}wv`, sliceRows(l.wqkv, qRows + kvRows, kvRows)],
-      [`${p}wo`, l.wo], [`${p}w_gate`, l.wGate], [`${p}w_up`, l.wUp], [`${p}w_down`, l.wDown],
-    );
-  });
+  const targets = weightTargets(cfg, w);
   const info = (n: string) => h.tensors.get(resolved.names.get(n)!)!;
   const total = targets.reduce((a, [n]) => a + info(n).end - info(n).begin, 0);
   let done = 0;

@@ -1,27 +1,17 @@
 // Stream a safetensors file onto the GPU as our Weights: q/k/v fused into one projection by uploading
 // each into its row block of wqkv; Gemma-style (w − 1) norm weights turned into w on the way.
-import { sliceRows, type DType, type Gpu, type Tensor } from '../gpu/index.js';
+import type { DType, Gpu } from '../gpu/index.js';
 import type { ModelConfig } from './config.js';
 import type { SafetensorsFile } from './safetensors-node.js';
 import { resolveWeights } from './weight-names.js';
-import { allocWeights, releaseWeights, type Weights } from './weights.js';
+import { allocWeights, releaseWeights, weightTargets, type Weights } from './weights.js';
 
 export interface LoadProgress { (doneBytes: number, totalBytes: number, name: string): void }
 
 export async function loadWeights(gpu: Gpu, file: SafetensorsFile, cfg: ModelConfig, dtype: DType, onProgress?: LoadProgress): Promise<{ weights: Weights; extras: string[] }> {
   const resolved = resolveWeights(cfg, file.header);
   const w = allocWeights(gpu, cfg, dtype);
-  const qRows = cfg.nHeads * cfg.headDim, kvRows = cfg.nKvHeads * cfg.headDim;
-  const targets: [string, Tensor][] = [['embed', w.embed], ['final_norm', w.finalNorm]];
-  if (!cfg.tiedEmbeddings) targets.push(['lm_head', w.lmHead]);
-  w.layers.forEach((l, i) => {
-    const p = `layers.${i}.`;
-    targets.push(
-      [`${p}attn_norm`, l.attnNorm], [`${p}ffn_norm`, l.ffnNorm],
-      [`${p}wq`, sliceRows(l.wqkv, 0, qRows)], [`${p}wk`, sliceRows(l.wqkv, qRows, kvRows)], [`${p}wv`, sliceRows(l.wqkv, qRows + kvRows, kvRows)],
-      [`${p}wo`, l.wo], [`${p}w_gate`, l.wGate], [`${p}w_up`, l.wUp], [`${p}w_down`, l.wDown],
-    );
-  });
+  const targets = weightTargets(cfg, w);
   const total = targets.reduce((a, [n]) => a + byteLen(file, resolved.names.get(n)!), 0);
   let done = 0;
   try {

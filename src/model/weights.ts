@@ -1,5 +1,5 @@
 // Model weights on one GPU (llama2.c's TransformerWeights): every tensor with its shape.
-import type { DType, Gpu, Tensor } from '../gpu/index.js';
+import { sliceRows, type DType, type Gpu, type Tensor } from '../gpu/index.js';
 import type { ModelConfig } from './config.js';
 
 export interface LayerWeights {
@@ -50,4 +50,20 @@ export function releaseWeights(gpu: Gpu, w: Weights): void {
 
 export function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
+}
+
+/** Every file tensor's destination (canonical name → tensor view): q, k and v land in their row blocks of wqkv. */
+export function weightTargets(c: ModelConfig, w: Weights): [string, Tensor][] {
+  const qRows = c.nHeads * c.headDim, kvRows = c.nKvHeads * c.headDim;
+  const targets: [string, Tensor][] = [['embed', w.embed], ['final_norm', w.finalNorm]];
+  if (!c.tiedEmbeddings) targets.push(['lm_head', w.lmHead]);
+  w.layers.forEach((l, i) => {
+    const p = `layers.${i}.`;
+    targets.push(
+      [`${p}attn_norm`, l.attnNorm], [`${p}ffn_norm`, l.ffnNorm],
+      [`${p}wq`, sliceRows(l.wqkv, 0, qRows)], [`${p}wk`, sliceRows(l.wqkv, qRows, kvRows)], [`${p}wv`, sliceRows(l.wqkv, qRows + kvRows, kvRows)],
+      [`${p}wo`, l.wo], [`${p}w_gate`, l.wGate], [`${p}w_up`, l.wUp], [`${p}w_down`, l.wDown],
+    );
+  });
+  return targets;
 }

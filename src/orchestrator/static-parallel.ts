@@ -28,7 +28,7 @@ import type { ModelConfig } from '../model/config.js';
 import {
   decodeAttention, keepLastRow, postAttention, preAttention, prefillAttention, type PrefillAttention,
 } from '../model/decoder.js';
-import { batchShape, type GenerateOptions, type GenerateResult } from '../model/generator.js';
+import { batchShape, prefillChunks, type GenerateOptions, type GenerateResult } from '../model/generator.js';
 import { convertElements } from '../model/safetensors.js';
 import type { SafetensorsFile } from '../model/safetensors-node.js';
 import { allocKvCache, releaseKvCache, type KvCache, type StepViews } from '../model/run-state.js';
@@ -380,23 +380,16 @@ export class StaticParallelGenerator {
     // ---- prefill: each sequence in chunks; its last row goes to lastHidden[slot] on the head rank
     const inputTokens = prompts.reduce((a, p) => a + p.length, 0);
     let done = 0;
-    const rowsHost = new Uint32Array(chunk * 2);
-    for (let b = 0; b < B; b++) {
-      const p = prompts[b]!;
-      for (let p0 = 0; p0 < p.length; p0 += chunk) {
-        const n = Math.min(chunk, p.length - p0);
-        for (let i = 0; i < n; i++) { rowsHost[2 * i] = b; rowsHost[2 * i + 1] = p0 + i; }
-        const ids = Uint32Array.from(p.slice(p0, p0 + n));
-        for (const r of this.ranks) {
-          r.gpu.write(r.buf!.rows, rowsHost.subarray(0, 2 * n));
-          if (r.buf!.ids) r.gpu.write(r.buf!.ids, ids);
-          for (const a of this.prefillProgram(r, n).attn) a.set(b, p0);
-        }
-        await this.forward(n, (r) => this.prefillProgram(r, n));
-        if (p0 + n === p.length) head.gpu.submit([keepLastRow(head.buf!.x, n - 1, head.buf!.lastHidden!, b)]);
-        done += n;
-        if (o.onPrefill) { await head.gpu.sync(); o.onPrefill(done, inputTokens); }
+    for (const c of prefillChunks(prompts, chunk)) {
+      for (const r of this.ranks) {
+        r.gpu.write(r.buf!.rows, c.rows);
+        if (r.buf!.ids) r.gpu.write(r.buf!.ids, c.ids);
+        for (const at of this.prefillProgram(r, c.n).attn) at.set(c.b, c.p0);
       }
+      await this.forward(c.n, (r) => this.prefillProgram(r, c.n));
+      if (c.last) head.gpu.submit([keepLastRow(head.buf!.x, c.n - 1, head.buf!.lastHidden!, c.b)]);
+      done += c.n;
+      if (o.onPrefill) { await head.gpu.sync(); o.onPrefill(done, inputTokens); }
     }
 
     // ---- first tokens: head over lastHidden, then decode steps for the whole batch
