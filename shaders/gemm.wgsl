@@ -29,10 +29,6 @@ override LDB: u32 = BN + PAD;
 override A_LEN: u32 = BK * LDA;
 override B_LEN: u32 = BK * LDB;
 
-override ACT: u32 = 0u;            // 0 none, 1 gelu_erf, 2 gelu_tanh
-override HAS_BIAS: bool = false;
-override HAS_RESIDUAL: bool = false;
-override ACCUMULATE: bool = false; // y += result (y read and written in place)
 
 @group(0) @binding(0) var<storage, read> x: array<T>;
 @group(0) @binding(1) var<storage, read> w: array<T>;
@@ -58,17 +54,9 @@ var<private> col0: u32;
 var<private> tx: u32;
 var<private> ty: u32;
 
-// erf_f32() and activate(): shaders/gelu.wgsl, prepended by the runtime (ProgramDef.includes).
+// Epilogue switches (ACT, HAS_BIAS, HAS_RESIDUAL, ACCUMULATE), erf_f32(), activate() and epilogue(m, n, v):
+// shaders/gemm_epilogue.wgsl, prepended by the runtime (ProgramDef.includes).
 
-fn epilogue(m: u32, n: u32, v0: f32) {
-  let i = m * p.N + n;
-  var v = v0;
-  if (HAS_BIAS) { v += f32(bias[n]); }
-  v = activate(v);
-  if (HAS_RESIDUAL) { v += f32(residual[i]); }
-  if (ACCUMULATE) { v += f32(y[i]); }
-  y[i] = T(v);
-}
 
 // ---- tile staging -------------------------------------------------------------------------------
 

@@ -27,10 +27,6 @@ override LB: u32 = BN / 4u;
 override A_LEN: u32 = NBUF * BK * LA;
 override B_LEN: u32 = NBUF * BK * LB;
 
-override ACT: u32 = 0u;            // 0 none, 1 gelu_erf, 2 gelu_tanh
-override HAS_BIAS: bool = false;
-override HAS_RESIDUAL: bool = false;
-override ACCUMULATE: bool = false; // y += result (y read and written in place)
 
 @group(0) @binding(0) var<storage, read> x: array<T>;
 @group(0) @binding(1) var<storage, read> w: array<T>;
@@ -50,19 +46,9 @@ var<private> rb: Stage;                   // prefetched w slice
 var<private> row0: u32;
 var<private> col0: u32;
 
-// ---- activations (same code as gemm.wgsl) ---------------------------------------------------------
+// Epilogue switches (ACT, HAS_BIAS, HAS_RESIDUAL, ACCUMULATE), erf_f32(), activate() and epilogue(m, n, v):
+// shaders/gemm_epilogue.wgsl, prepended by the runtime (ProgramDef.includes).
 
-// erf_f32() and activate(): shaders/gelu.wgsl, prepended by the runtime (ProgramDef.includes).
-
-fn epilogue(m: u32, n: u32, v0: f32) {
-  let i = m * p.N + n;
-  var v = v0;
-  if (HAS_BIAS) { v += f32(bias[n]); }
-  v = activate(v);
-  if (HAS_RESIDUAL) { v += f32(residual[i]); }
-  if (ACCUMULATE) { v += f32(y[i]); }
-  y[i] = T(v);
-}
 
 // ---- global → registers (slice k0; element e of a tile is row e / (BK/4), k quad e % (BK/4)) --------
 

@@ -35,10 +35,6 @@ override SG_COLS: u32 = 2u;     // subgroups along N (SG_ROWS · SG_COLS ≤ MAX
 override WG: u32 = SG_SIZE * SG_ROWS * SG_COLS;
 override PREFETCH: bool = true;
 
-override ACT: u32 = 0u;            // 0 none, 1 gelu_erf, 2 gelu_tanh
-override HAS_BIAS: bool = false;
-override HAS_RESIDUAL: bool = false;
-override ACCUMULATE: bool = false;
 
 @group(0) @binding(0) var<storage, read> x: array<T>;
 @group(0) @binding(1) var<storage, read> w: array<T>;
@@ -52,19 +48,9 @@ override ACCUMULATE: bool = false;
 var<workgroup> Cs: array<f32, 256u * MAX_SUBGROUPS>;   // [subgroup][16][16] epilogue scratch
 var<workgroup> Cs2: array<f32, 256u * MAX_SUBGROUPS>;  // up products (gated only)
 
-// ---- activations (same code as gemm.wgsl) --------------------------------------------------------
+// Epilogue switches (ACT, HAS_BIAS, HAS_RESIDUAL, ACCUMULATE), erf_f32(), activate() and epilogue(m, n, v):
+// shaders/gemm_epilogue.wgsl, prepended by the runtime (ProgramDef.includes).
 
-// erf_f32() and activate(): shaders/gelu.wgsl, prepended by the runtime (ProgramDef.includes).
-
-fn epilogue(m: u32, n: u32, v0: f32) {
-  let i = m * p.N + n;
-  var v = v0;
-  if (HAS_BIAS) { v += f32(bias[n]); }
-  v = activate(v);
-  if (HAS_RESIDUAL) { v += f32(residual[i]); }
-  if (ACCUMULATE) { v += f32(y[i]); }
-  y[i] = T(v);
-}
 
 // First row a matrix loads: its nominal row, or lim − 16 when that would run past the matrix.
 fn clamp_base(r: u32, lim: u32) -> u32 { return min(r, lim - 16u); }

@@ -25,10 +25,6 @@ const BN = 64u * SG_COLS;   // 128
 override SG_SIZE: u32 = 32u;
 override WG: u32 = SG_SIZE * SG_ROWS * SG_COLS;
 
-override ACT: u32 = 0u;            // 0 none, 1 gelu_erf, 2 gelu_tanh
-override HAS_BIAS: bool = false;
-override HAS_RESIDUAL: bool = false;
-override ACCUMULATE: bool = false;
 
 @group(0) @binding(2) var<storage, read_write> y: array<T>;
 @group(0) @binding(3) var<uniform> p: Params;
@@ -41,19 +37,9 @@ var<workgroup> As: array<f16, BM * LDS>;                  // [BM][LDS]
 var<workgroup> Bs: array<f16, BN * LDS>;                  // [BN][LDS]
 var<workgroup> Cs: array<f32, 256u * SG_ROWS * SG_COLS>;  // [subgroup][16][16] epilogue scratch
 
-// ---- activations (same code as gemm.wgsl) --------------------------------------------------------
+// Epilogue switches (ACT, HAS_BIAS, HAS_RESIDUAL, ACCUMULATE), erf_f32(), activate() and epilogue(m, n, v):
+// shaders/gemm_epilogue.wgsl, prepended by the runtime (ProgramDef.includes).
 
-// erf_f32() and activate(): shaders/gelu.wgsl, prepended by the runtime (ProgramDef.includes).
-
-fn epilogue(m: u32, n: u32, v0: f32) {
-  let i = m * p.N + n;
-  var v = v0;
-  if (HAS_BIAS) { v += f32(bias[n]); }
-  v = activate(v);
-  if (HAS_RESIDUAL) { v += f32(residual[i]); }
-  if (ACCUMULATE) { v += f32(y[i]); }
-  y[i] = T(v);
-}
 
 // ---- staging ------------------------------------------------------------------------------------
 

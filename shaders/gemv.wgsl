@@ -23,10 +23,6 @@ override WG: u32 = LANES * RPW;
 override PARTS: u32 = 1u;         // products per output: 1, or 2 for the gated entries
 override RED_LEN: u32 = PARTS * MR * WG;
 
-override ACT: u32 = 0u;            // 0 none, 1 gelu_erf, 2 gelu_tanh
-override HAS_BIAS: bool = false;
-override HAS_RESIDUAL: bool = false;
-override ACCUMULATE: bool = false;
 
 @group(0) @binding(0) var<storage, read> x: array<T>;
 @group(0) @binding(1) var<storage, read> w: array<T>;
@@ -46,19 +42,9 @@ var<workgroup> red: array<f32, RED_LEN>;   // [2][MR][WG] partial sums
 var<private> acc: array<f32, MAXM>;
 var<private> acc2: array<f32, MAXM>;
 
-// ---- activations (same code as gemm.wgsl) --------------------------------------------------------
+// Epilogue switches (ACT, HAS_BIAS, HAS_RESIDUAL, ACCUMULATE), erf_f32(), activate() and epilogue(m, n, v):
+// shaders/gemm_epilogue.wgsl, prepended by the runtime (ProgramDef.includes).
 
-// erf_f32() and activate(): shaders/gelu.wgsl, prepended by the runtime (ProgramDef.includes).
-
-fn epilogue(m: u32, n: u32, v0: f32) {
-  let i = m * p.N + n;
-  var v = v0;
-  if (HAS_BIAS) { v += f32(bias[n]); }
-  v = activate(v);
-  if (HAS_RESIDUAL) { v += f32(residual[i]); }
-  if (ACCUMULATE) { v += f32(y[i]); }
-  y[i] = T(v);
-}
 
 // ---- streaming dot products (n may be past N: those threads stream nothing) ------------------------
 

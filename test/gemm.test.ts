@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LimitError, ShapeError, reflectLayout, specializationHeader, type Gpu } from '../src/gpu/index.js';
-import { shaderSource } from '../src/gpu/shader-source.js';
+import { LimitError, ShapeError, programSource, reflectLayout, type Gpu } from '../src/gpu/index.js';
 import {
   SGM_DIAGNOSTIC, chooseGemmPath, chooseQuad, hasSubgroupMatrixF16, linear, sgmDirectApplies,
   type Activation, type GemmPath, type GemmTuning,
@@ -170,7 +169,8 @@ describe('linear: subgroup-matrix path', () => {
       enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'] as const, diagnostics: [SGM_DIAGNOSTIC],
       aliases: { T: 'f16', T4: 'vec4<f16>' },
     };
-    const layout = reflectLayout(specializationHeader(spec) + shaderSource('gemm_subgroup_matrix.wgsl'), 'gemm_sgm', spec.aliases);
+    const source = programSource({ file: 'gemm_subgroup_matrix.wgsl', includes: ['gemm_epilogue.wgsl'] }, spec);
+    const layout = reflectLayout(source, 'gemm_sgm', spec.aliases);
     expect(layout.storage.map((b) => b.name)).toEqual(['y', 'bias', 'residual', 'x4', 'w4']);
     expect([...layout.uniform!.members.keys()]).toEqual(['M', 'N', 'K', '_pad']);
   });

@@ -26,7 +26,7 @@ export interface ProgramDef<Cfg> {
   readonly name: string;
   readonly file: string;
   readonly entry: string;
-  /** Shared WGSL files (helper functions) prepended to `file`, e.g. the GEMM family's `gelu.wgsl`. */
+  /** Shared WGSL files (helper functions) prepended to `file`, e.g. the GEMM family's `gemm_epilogue.wgsl`. */
   readonly includes?: readonly string[];
   specialize(cfg: Cfg): Specialization;
 }
@@ -151,8 +151,13 @@ export interface CompiledProgram {
   readonly constants: Readonly<Record<string, number | boolean>>;
 }
 
+/** The WGSL a program compiles: specialisation header, shared includes, then the file itself. */
+export function programSource(def: Pick<ProgramDef<unknown>, 'file' | 'includes'>, spec: Specialization): string {
+  return specializationHeader(spec) + (def.includes ?? []).map((f) => shaderSource(f) + '\n').join('') + shaderSource(def.file);
+}
+
 export function buildProgram(device: GPUDevice, def: ProgramDef<unknown>, spec: Specialization, key: string): CompiledProgram {
-  const code = specializationHeader(spec) + (def.includes ?? []).map((f) => shaderSource(f) + '\n').join('') + shaderSource(def.file);
+  const code = programSource(def, spec);
   const entry = spec.entry ?? def.entry;
   const layout = reflectLayout(code, entry, spec.aliases);
   const label = variantLabel(def, spec);

@@ -66,7 +66,7 @@ export interface TileShape { bm: number; bn: number; bk: number; r: number }
 interface TiledCfg { dtype: DType; entry: string; tile: TileShape; epi: Epilogue }
 
 const tiledProgram = defineProgram<TiledCfg>({
-  name: 'gemm', file: 'gemm.wgsl', includes: ['gelu.wgsl'], entry: 'gemm',
+  name: 'gemm', file: 'gemm.wgsl', includes: ['gemm_epilogue.wgsl'], entry: 'gemm',
   specialize: (c) => {
     const t = typeSpec(c.dtype);
     const { bm, bn, bk, r } = c.tile;
@@ -112,7 +112,7 @@ function quadLoads(q: QuadShape): number {
 }
 
 const quadProgram = defineProgram<QuadCfg>({
-  name: 'gemm_quad', file: 'gemm_quad.wgsl', includes: ['gelu.wgsl'], entry: 'gemm_quad',
+  name: 'gemm_quad', file: 'gemm_quad.wgsl', includes: ['gemm_epilogue.wgsl'], entry: 'gemm_quad',
   specialize: (c) => {
     const t = typeSpec(c.dtype);
     const nld = quadLoads(c.q);
@@ -149,7 +149,7 @@ export function chooseQuad(caps: Caps, M: number, N: number): QuadShape | null {
 interface GemvCfg { dtype: DType; entry: string; mr: number; lanes: number; rpw: number; parts: number; epi: Epilogue }
 
 const gemvProgram = defineProgram<GemvCfg>({
-  name: 'gemv', file: 'gemv.wgsl', includes: ['gelu.wgsl'], entry: 'gemv',
+  name: 'gemv', file: 'gemv.wgsl', includes: ['gemm_epilogue.wgsl'], entry: 'gemv',
   specialize: (c) => ({
     entry: c.entry, ...typeSpec(c.dtype),
     constants: { MR: c.mr, LANES: c.lanes, RPW: c.rpw, PARTS: c.parts, ...epilogueConstants(c.epi) },
@@ -176,7 +176,7 @@ interface SgmCfg { sgSize: number; epi: Epilogue }
 const SGM_TILE = { bm: 128, bn: 128 };
 
 const sgmProgram = defineProgram<SgmCfg>({
-  name: 'gemm_sgm', file: 'gemm_subgroup_matrix.wgsl', includes: ['gelu.wgsl'], entry: 'gemm_sgm',
+  name: 'gemm_sgm', file: 'gemm_subgroup_matrix.wgsl', includes: ['gemm_epilogue.wgsl'], entry: 'gemm_sgm',
   specialize: (c) => ({
     enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
     diagnostics: [SGM_DIAGNOSTIC],
@@ -195,7 +195,7 @@ export interface SgmDirectShape {
 interface SgmDirectCfg { sgSize: number; entry: string; s: SgmDirectShape; epi: Epilogue }
 
 const sgmDirectProgram = defineProgram<SgmDirectCfg>({
-  name: 'gemm_sgm_direct', file: 'gemm_sgm_direct.wgsl', includes: ['gelu.wgsl'], entry: 'sgm_direct_2x4',
+  name: 'gemm_sgm_direct', file: 'gemm_sgm_direct.wgsl', includes: ['gemm_epilogue.wgsl'], entry: 'sgm_direct_2x4',
   specialize: (c) => ({
     entry: c.entry,
     enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],

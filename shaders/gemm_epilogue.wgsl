@@ -1,6 +1,13 @@
-// GELU activations for the fused epilogues of the GEMM family (gemm, gemm_quad, gemv, the subgroup-matrix
-// GEMMs). Prepended to those files by the runtime (ProgramDef.includes), after the specialisation header.
-// The including file declares `override ACT: u32` (0 none, 1 exact erf GELU, 2 tanh GELU).
+// The fused epilogue of the GEMM family (gemm, gemm_quad, gemv, the subgroup-matrix GEMMs): bias, GELU
+// (exact erf or tanh), residual add, in-place accumulate. Prepended to those files by the runtime
+// (ProgramDef.includes), after the specialisation header. The including file declares the bindings
+// `bias`, `residual`, `y` and the uniform `p` (with `N`); the switches are override constants set per
+// pipeline, so a disabled step compiles away.
+
+override ACT: u32 = 0u;            // 0 none, 1 gelu_erf, 2 gelu_tanh
+override HAS_BIAS: bool = false;
+override HAS_RESIDUAL: bool = false;
+override ACCUMULATE: bool = false; // y += result (y read and written in place)
 
 // erf to ~1.4e-7 absolute (measured in f32 against double erf; A&S 7.1.26 is 1.5e-7 before rounding):
 // |x| < 0.93: x·P(x²) (degree 5); above: 1 − exp(Q(|x|)) with Q a degree-8 fit of log(erfc),
@@ -38,4 +45,15 @@ fn activate(v: f32) -> f32 {
     return 0.5 * v * (1.0 + tanh(u));
   }
   return v;
+}
+
+// The fused epilogue: y[m, n] = act(v + bias[n]) (+ residual[m, n]) (+ y[m, n] when accumulating).
+fn epilogue(m: u32, n: u32, v0: f32) {
+  let i = m * p.N + n;
+  var v = v0;
+  if (HAS_BIAS) { v += f32(bias[n]); }
+  v = activate(v);
+  if (HAS_RESIDUAL) { v += f32(residual[i]); }
+  if (ACCUMULATE) { v += f32(y[i]); }
+  y[i] = T(v);
 }
