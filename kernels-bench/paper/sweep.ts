@@ -30,7 +30,8 @@ async function runPoint(flags: string[], batch: number, repeat: number): Promise
   const { parseCli } = await import('../../src/cli/args.js');
   const { resolveModel } = await import('../../src/cli/model-files.js');
   const { buildRunner } = await import('../../src/cli/runners.js');
-  const { isCpuAdapter, syntheticPrompt } = await import('../../src/cli/main.js');
+  const { syntheticPrompt } = await import('../../src/cli/main.js');
+  const { isSoftwareAdapter } = await import('../../src/gpu/index.js');
   const { applyGpuBinding, planGpuBinding } = await import('../../src/orchestrator/gpu-binding.js');
   const { openGpu, describeCaps } = await import('../../src/gpu/index.js');
   const { parsePlacement } = await import('../../src/orchestrator/static-parallel.js');
@@ -38,7 +39,7 @@ async function runPoint(flags: string[], batch: number, repeat: number): Promise
   applyGpuBinding(planGpuBinding(o.gpu));
   const gpu = await openGpu({ label: 'fapool', f16: o.dtype !== 'f32' });
   try {
-    const dtype = o.dtype ?? (gpu.caps.f16 && !isCpuAdapter(gpu.caps) ? 'f16' : 'f32');
+    const dtype = o.dtype ?? (gpu.caps.f16 && !isSoftwareAdapter(gpu.caps) ? 'f16' : 'f32');
     const m = await resolveModel(o, dtype);
     const runner = await buildRunner(o, gpu, m.config, m.file, dtype, () => {}, () => {});
     await m.file.close();

@@ -1,7 +1,7 @@
 // run-inference.js: load a model, generate for one prompt or a batch, stream tokens, report the paper's
 // metrics. Errors a user can cause end in one clear line and a non-zero exit.
 import { writeFileSync } from 'node:fs';
-import { describeCaps, openGpu, type Caps, type DType } from '../gpu/index.js';
+import { describeCaps, isSoftwareAdapter, openGpu, type DType } from '../gpu/index.js';
 import type { GenerateResult } from '../model/generator.js';
 import { helpText, parseCli, UsageError, type CliOptions } from './args.js';
 import { resolveModel } from './model-files.js';
@@ -11,10 +11,6 @@ import { buildRunner, type Runner } from './runners.js';
 import { applyGpuBinding, planGpuBinding } from '../orchestrator/gpu-binding.js';
 
 const DEFAULT_PROMPT = 'The attention pool takes the long sequences, so the base group never waits.';
-
-export function isCpuAdapter(c: Caps): boolean {
-  return c.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/i.test(`${c.vendor} ${c.device} ${c.architecture}`);
-}
 
 /** Prompt token ids for each sequence of the batch: sequence i takes a shorter prefix (different lengths). */
 export function batchPrompts(base: number[], batch: number): number[][] {
@@ -47,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
   for (const w of binding.warnings) log(`warning: ${w}`);
   const gpu = await openGpu({ label: 'fapool', f16: o.dtype !== 'f32' });
   try {
-    const dtype: DType = o.dtype ?? (gpu.caps.f16 && !isCpuAdapter(gpu.caps) ? 'f16' : 'f32');
+    const dtype: DType = o.dtype ?? (gpu.caps.f16 && !isSoftwareAdapter(gpu.caps) ? 'f16' : 'f32');
     if (dtype === 'f16' && !gpu.caps.f16) throw new UsageError('--dtype f16 needs shader-f16, which this GPU lacks; use --dtype f32');
     log(`gpu: ${describeCaps(gpu.caps)}`);
     const m = await resolveModel(o, dtype);

@@ -89,3 +89,8 @@ export function describeCaps(c: Caps): string {
     c.timestampQuery && 'timestamps'].filter(Boolean).join(' ');
   return `${c.vendor} ${c.device || c.architecture}${c.isFallbackAdapter ? ' (fallback)' : ''}: ${feats || 'no optional features'}`;
 }
+
+/** CPU rasterisers (lavapipe, SwiftShader, fallback adapters): small tiles, f32 by default. */
+export function isSoftwareAdapter(c: Caps): boolean {
+  return c.isFallbackAdapter || /software|cpu|llvmpipe|lavapipe|swiftshader/i.test(`${c.vendor} ${c.architecture} ${c.device}`);
+}

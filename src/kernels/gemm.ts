@@ -3,7 +3,7 @@
 // tensor-core GEMM (shaders/gemm_subgroup_matrix.wgsl). ffn.ts reuses the launchers for the gated
 // product act(x·Wgᵀ) ⊙ (x·Wuᵀ).
 import {
-  LimitError, ShapeError, assertShape, ceilDiv, defineProgram, shapeStr,
+  LimitError, ShapeError, assertShape, ceilDiv, defineProgram, isSoftwareAdapter, shapeStr,
   type Caps, type Dispatch, type DType, type Gpu, type Tensor,
 } from '../gpu/index.js';
 import { expectDtype, expectRank, expectShape, typeSpec } from './common.js';
@@ -33,12 +33,8 @@ function epilogueConstants(e: Epilogue): Record<string, number | boolean> {
   return { ACT: ACT_CODE[e.act], HAS_BIAS: e.bias, HAS_RESIDUAL: e.residual, ACCUMULATE: e.accumulate };
 }
 
-// ---- device classes -------------------------------------------------------------------------------
+// ---- device classes (isSoftwareAdapter lives in src/gpu/caps.ts) ---------------------------------
 
-/** CPU rasterisers (lavapipe, SwiftShader): small tiles, few threads — their "threads" are SIMD lanes. */
-export function isSoftwareAdapter(caps: Caps): boolean {
-  return caps.isFallbackAdapter || /software|cpu|llvmpipe|swiftshader/i.test(`${caps.architecture} ${caps.device}`);
-}
 
 /** The tensor-core configuration the subgroup-matrix kernel is written for, if the device has it. */
 export function hasSubgroupMatrixF16(caps: Caps): boolean {
