@@ -7,6 +7,7 @@ import { sampler as makeSampler, type Sampler, type SamplingParams } from '../ke
 import { InputError, copyStep, sliceRows, type DType, type Gpu, type Step, type Tensor } from '../gpu/index.js';
 import type { DecodePlan } from '../kernels/attention.js';
 import type { ModelConfig } from './config.js';
+import { DecodeBatch, generationMetrics } from './decode-batch.js';
 import {
   decodeAttention, embedSteps, headSteps, keepLastRow, postAttention, preAttention, prefillAttention, type PrefillAttention,
 } from './decoder.js';
@@ -244,18 +245,14 @@ export class Generator {
     this.decodeProgram ??= this.buildDecode(o.sampling);
     const dec = this.decodeProgram;
     dec.sampler.setParams(o.sampling);
-    const lens = prompts.map((p) => p.length);
-    const active = prompts.map(() => true);
-    const out: number[][] = prompts.map(() => []);
-    const lengthsHost = new Uint32Array(B);
-    const decodeRows = new Uint32Array(2 * B);
+    const batch = new DecodeBatch(prompts, o, this.capacity);
 
     let step = 0;
     dec.sampler.setStep(step);
     const first: Step[] = [copyStep(s.lastHidden, 0, s.x, 0, B * cfg.hidden), ...dec.head];
     first.push(this.readbackStep(0));
     gpu.submit(first);
-    await this.collect(0, out, active, o, step);
+    await this.collect(0, batch, step);
     await this.executor.afterPrefill?.(this.internals(), prompts.map((p) => p.length));
     const tFirst = performance.now();
     let firstLogits: Float32Array[] | undefined;
@@ -264,40 +261,25 @@ export class Generator {
       firstLogits = prompts.map((_, b) => all.slice(b * cfg.vocab, (b + 1) * cfg.vocab));
     }
 
-    // scheduled[b]: tokens of b produced or in flight. A step is submitted while any sequence wants more.
-    const scheduled = out.map((t) => t.length);
+    // A step is submitted while any sequence wants more; its tokens are read while the next one runs.
     let pending = -1; // the step computing on the GPU whose tokens are not read yet
     for (;;) {
       let submitted = -1;
-      const live = (b: number) => active[b]! && scheduled[b]! < o.maxNewTokens;
-      if (prompts.some((_, b) => live(b))) {
+      if (batch.next()) {
         step++;
-        for (let b = 0; b < B; b++) {
-          // A finished sequence writes nothing (position = capacity is ignored) and attends to nothing.
-          const on = live(b);
-          decodeRows[2 * b] = b;
-          decodeRows[2 * b + 1] = on ? lens[b]! : this.capacity;
-          lengthsHost[b] = on ? lens[b]! + 1 : 0;
-          if (on) { lens[b]!++; scheduled[b]!++; }
-        }
         dec.sampler.setStep(step);
-        await this.executor.decodeStep(this.internals(), { step, rows: decodeRows, lengths: lengthsHost, readback: this.readbackStep(step % 2) });
+        await this.executor.decodeStep(this.internals(), { step, rows: batch.rows, lengths: batch.lengths, readback: this.readbackStep(step % 2) });
         submitted = step;
       }
-      if (pending >= 0) await this.collect(pending % 2, out, active, o, pending);
+      if (pending >= 0) await this.collect(pending % 2, batch, pending);
       if (submitted < 0) break;
       pending = submitted;
     }
     await gpu.sync();
     await this.executor.finish?.(this.internals());
     const tEnd = performance.now();
-    const outputTokens = out.reduce((a, t) => a + t.length, 0);
-    const prefillMs = tFirst - t0, totalMs = tEnd - t0, decodeMs = tEnd - tFirst;
     return {
-      tokens: out, inputTokens, outputTokens, prefillMs, decodeMs, totalMs,
-      // Generation time = the decode phase (first token to last); its output = the tokens it produced.
-      tpotMs: decodeMs / Math.max(1, outputTokens - B),
-      tps: (inputTokens + outputTokens) / (totalMs / 1000),
+      ...generationMetrics(batch.out, inputTokens, t0, tFirst, tEnd),
       gpuBytes: gpu.liveBytes,
       firstLogits,
     };
@@ -309,19 +291,14 @@ export class Generator {
   }
 
   /** Read the tokens of `step` (buffer i) and record them for the sequences still generating. */
-  private async collect(i: number, out: number[][], active: boolean[], o: GenerateOptions, step: number): Promise<void> {
+  /** Read the tokens of `step` (read-back buffer i) into the batch. */
+  private async collect(i: number, batch: DecodeBatch, step: number): Promise<void> {
     const buf = this.readBufs[i]!;
     await this.gpu.mapRead(buf); // a lost device → DeviceLostError, not a bare AbortError
     const ids = new Uint32Array(buf.getMappedRange().slice(0));
     buf.unmap();
     this.gpu.throwIfError();
-    for (let b = 0; b < ids.length; b++) {
-      if (!active[b] || out[b]!.length >= o.maxNewTokens) continue;
-      const id = ids[b]!;
-      if (o.eosId !== undefined && id === o.eosId) { active[b] = false; continue; }
-      out[b]!.push(id);
-      o.onToken?.(b, id, step);
-    }
+    batch.record(ids, step);
   }
 
   private releaseBuffers(): void {

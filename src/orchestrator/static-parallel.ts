@@ -28,6 +28,7 @@ import type { ModelConfig } from '../model/config.js';
 import {
   decodeAttention, keepLastRow, postAttention, preAttention, prefillAttention, type PrefillAttention,
 } from '../model/decoder.js';
+import { DecodeBatch, generationMetrics } from '../model/decode-batch.js';
 import { batchShape, prefillChunks, type GenerateOptions, type GenerateResult } from '../model/generator.js';
 import { convertElements } from '../model/safetensors.js';
 import type { SafetensorsFile } from '../model/safetensors-node.js';
@@ -396,16 +397,12 @@ export class StaticParallelGenerator {
     if (!this.ranks[0]!.decode) this.buildDecode(o.sampling);
     const hp = head.head!;
     hp.sampler.setParams(o.sampling);
-    const lens = prompts.map((p) => p.length);
-    const active = prompts.map(() => true);
-    const out: number[][] = prompts.map(() => []);
-    const lengthsHost = new Uint32Array(B);
-    const decodeRows = new Uint32Array(2 * B);
+    const batch = new DecodeBatch(prompts, o, this.capacity);
 
     let step = 0;
     hp.sampler.setStep(step);
     head.gpu.submit(hp.first);
-    this.collect(await this.readTokens(), out, active, o, step);
+    batch.record(await this.readTokens(), step);
     const tFirst = performance.now();
     let firstLogits: Float32Array[] | undefined;
     if (o.captureLogits) {
@@ -415,53 +412,28 @@ export class StaticParallelGenerator {
 
     // Each step feeds every row its last sampled id; a finished row writes nothing (position = capacity)
     // and attends to nothing (length 0), as in Generator.
-    const live = (b: number) => active[b]! && out[b]!.length < o.maxNewTokens;
-    while (prompts.some((_, b) => live(b))) {
+    while (batch.next()) {
       step++;
-      let maxLenNow = 0;
-      for (let b = 0; b < B; b++) {
-        const on = live(b);
-        decodeRows[2 * b] = b;
-        decodeRows[2 * b + 1] = on ? lens[b]! : this.capacity;
-        lengthsHost[b] = on ? lens[b]! + 1 : 0;
-        maxLenNow = Math.max(maxLenNow, lengthsHost[b]!);
-        if (on) lens[b]!++;
-      }
+      const maxLenNow = batch.maxLength;
       for (const r of this.ranks) {
-        r.gpu.write(r.buf!.rows, decodeRows);
-        r.gpu.write(r.buf!.lengths, lengthsHost);
+        r.gpu.write(r.buf!.rows, batch.rows);
+        r.gpu.write(r.buf!.lengths, batch.lengths);
         for (const pl of r.decode!.plans) pl.update(maxLenNow);
       }
       for (const r of stage0) r.gpu.write(r.buf!.ids!, this.lastIds);
       hp.sampler.setStep(step);
       await this.forward(B, (r) => r.decode!);
       head.gpu.submit(hp.step);
-      this.collect(await this.readTokens(), out, active, o, step);
+      batch.record(await this.readTokens(), step);
       this.stats.steps++;
     }
     await Promise.all(this.ranks.map((r) => r.gpu.sync()));
     const tEnd = performance.now();
-    const outputTokens = out.reduce((a, t) => a + t.length, 0);
-    const prefillMs = tFirst - t0, totalMs = tEnd - t0, decodeMs = tEnd - tFirst;
     return {
-      tokens: out, inputTokens, outputTokens, prefillMs, decodeMs, totalMs,
-      // The same definitions as Generator: TPOT over the decode-produced tokens, TPS over everything.
-      tpotMs: decodeMs / Math.max(1, outputTokens - B),
-      tps: (inputTokens + outputTokens) / (totalMs / 1000),
+      ...generationMetrics(batch.out, inputTokens, t0, tFirst, tEnd),
       gpuBytes: this.ranks.reduce((a, r) => a + r.gpu.liveBytes, 0),
       firstLogits,
     };
-  }
-
-  /** Record the sampled ids of `step` for the sequences still generating (eos stops a sequence). */
-  private collect(ids: Uint32Array, out: number[][], active: boolean[], o: GenerateOptions, step: number): void {
-    for (let b = 0; b < ids.length; b++) {
-      if (!active[b] || out[b]!.length >= o.maxNewTokens) continue;
-      const id = ids[b]!;
-      if (o.eosId !== undefined && id === o.eosId) { active[b] = false; continue; }
-      out[b]!.push(id);
-      o.onToken?.(b, id, step);
-    }
   }
 
   dispose(): void {
