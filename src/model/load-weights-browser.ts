@@ -3,7 +3,7 @@
 // tensors stream to the GPU in chunks of at most STAGING_BYTES, so a large File is never read whole.
 import { LimitError, ShapeError } from '../gpu/errors.js';
 import { STAGING_BYTES, type Gpu } from '../gpu/gpu.js';
-import { numel, shapeStr, sliceRows, type DType, type Tensor } from '../gpu/tensor.js';
+import { numel, shapeStr, type DType, type Tensor } from '../gpu/tensor.js';
 import { toF16Array } from '../gpu/f16.js';
 import type { ModelConfig } from './config.js';
 import {

@@ -14,7 +14,7 @@
 //   stage; the sampled ids go back to stage 0 through the CPU every step.
 // Every launch is prepared once per shape; a step writes uniforms and small row tables only.
 import {
-  FapoolError, InputError, copyStep, reshape, sliceRows,
+  FapoolError, copyStep, reshape, sliceRows,
   type DType, type Gpu, type HostArray, type Step, type Tensor,
 } from '../gpu/index.js';
 import type { DecodePlan } from '../kernels/attention.js';

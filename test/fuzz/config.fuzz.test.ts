@@ -82,7 +82,7 @@ describe('config fuzz', () => {
       for (const [k, v] of muts) c[k] = v;
       const input = replace === null ? c : replace;
       await runCase(stats, LIMITS, 1024, () => {
-        const out = validateConfig(input as ModelConfig);
+        const out = validateConfig(input as unknown as ModelConfig);
         expect(out).toBe(input);
         for (const k of ['nLayers', 'hidden', 'nHeads', 'nKvHeads', 'headDim', 'ffn', 'vocab', 'maxSeq'] as const) expect(Number.isSafeInteger(out[k]) && out[k] > 0).toBe(true);
         expect(Number.isFinite(out.normEps) && out.normEps > 0).toBe(true);

@@ -18,7 +18,7 @@ function tensor(dtype: 'f32' | 'f16' | 'u32', shape: number[]): TensorFrame {
 }
 
 /** A valid message of a random kind, as [header object, tensors]. */
-const validArb: fc.Arbitrary<[object, TensorFrame[]]> = fc.oneof(
+const validArb = fc.oneof<fc.Arbitrary<[object, TensorFrame[]]>[]>(
   fc.constantFrom('hello', 'ping', 'pong', 'ok').map((kind) => [{ kind }, []] as [object, TensorFrame[]]),
   fc.string({ maxLength: 30 }).map((message) => [{ kind: 'error', message }, []]),
   fc.tuple(small, fc.string({ maxLength: 10 }), fc.nat()).map(([rank, device, pid]) => [{ kind: 'hello_ok', rank, device, pid }, []]),

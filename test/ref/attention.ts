@@ -34,9 +34,9 @@ export function attentionRef(q: Float64Array, k: Float64Array, v: Float64Array, 
         const e = Math.exp(s[j]! - m);
         sum += e;
         const vo = (kvRow0 + j) * d;
-        for (let c = 0; c < d; c++) out[qo + c] += e * v[vo + c]!;
+        for (let c = 0; c < d; c++) out[qo + c]! += e * v[vo + c]!;
       }
-      for (let c = 0; c < d; c++) out[qo + c] /= sum;
+      for (let c = 0; c < d; c++) out[qo + c]! /= sum;
       lse[t * nHeads + h] = m + Math.log(sum);
     }
   }
@@ -72,9 +72,9 @@ export function mergeRef(po: Float64Array, pl: Float64Array, R: number, P: numbe
       if (pl[r * P + i] === -Infinity) continue; // empty partial: weight 0, O unread
       const w = Math.exp(pl[r * P + i]! - m);
       den += w;
-      for (let c = 0; c < d; c++) out[r * d + c] += w * po[(r * P + i) * d + c]!;
+      for (let c = 0; c < d; c++) out[r * d + c]! += w * po[(r * P + i) * d + c]!;
     }
-    for (let c = 0; c < d; c++) out[r * d + c] /= den;
+    for (let c = 0; c < d; c++) out[r * d + c]! /= den;
     lse[r] = m + Math.log(den);
   }
   return { out, lse };

@@ -77,7 +77,7 @@ export class RefModel {
 
   /** Prompt then `steps` greedy tokens; logits of the last prompt position and of each greedy step. */
   greedy(prompt: readonly number[], steps: number): { tokens: number[]; logits: Float64Array[] } {
-    let logits = new Float64Array();
+    let logits: Float64Array = new Float64Array();
     for (const t of prompt) logits = this.step(t);
     const tokens: number[] = [], all: Float64Array[] = [logits];
     for (let s = 0; s < steps; s++) {
