@@ -1,24 +1,11 @@
-// Per-kernel GPU time of one decode step: replay the generator's prepared launches with each dispatch in
+// Per-kernel GPU time of one decode step: replay the engine's prepared launches with each dispatch in
 // its own compute pass bracketed by timestamp queries, then sum by program label. Copies run untimed.
 import type { Dispatch, Gpu, Step } from '../src/gpu/index.js';
-import { singleDeviceExecutor, type DecodeExecutor, type DecodeProgram } from '../src/model/generator.js';
 
 export interface KernelTime {
   label: string;   // program variant, e.g. gemv_f32_...
   ms: number;      // summed over its launches in one step (median of the repeats)
   launches: number;
-}
-
-/** The single-device executor, remembering the decode program so it can be profiled after generate(). */
-export function recordingExecutor(): { executor: DecodeExecutor; program: () => DecodeProgram | null } {
-  let program: DecodeProgram | null = null;
-  return {
-    executor: {
-      decodeStep: (g, input) => { program = g.program; return singleDeviceExecutor.decodeStep(g, input); },
-      finish: async (g) => { program = g.program; },
-    },
-    program: () => program,
-  };
 }
 
 function median(xs: number[]): number {

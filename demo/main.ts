@@ -8,12 +8,12 @@ import {
   DeviceLostError, FapoolError, LimitError, NoAdapterError, describeCaps, openGpu, type Caps, type DType, type Gpu,
 } from '../src/gpu/index.js';
 import { presetConfig, validateConfig, type ModelConfig } from '../src/model/config.js';
-import { Generator } from '../src/model/generator.js';
-import { blobSource, bytesSource, loadWeightsFromSource, readHeader, type ByteSource } from '../src/model/load-weights-browser.js';
+import { blobSource, bytesSource, loadWeights, readHeader, type ByteSource } from '../src/model/load-weights.js';
 import { randomSafetensorsBytes } from '../src/model/random-weights-mem.js';
 import { ByteTokenizer, tolerantTokenizer } from '../src/model/tokenizer.js';
 import { releaseWeights } from '../src/model/weights.js';
-import { profileSteps, recordingExecutor, type KernelTime } from './kernel-profile.js';
+import { localEngine } from '../src/orchestrator/engine.js';
+import { profileSteps, type KernelTime } from './kernel-profile.js';
 
 type State = 'idle' | 'loading' | 'warmup' | 'running' | 'profiling' | 'done' | 'error';
 
@@ -191,7 +191,7 @@ async function run(): Promise<void> {
 
     const tLoad = performance.now();
     const { src, cfg } = await modelSource(p, dtype === 'f16' ? 'f16' : 'f32');
-    const { weights } = await loadWeightsFromSource(g, src, cfg, dtype, (d, t, name) => progress(d, t, `loading ${name}`));
+    const { weights } = await loadWeights(g, src, cfg, dtype, (d, t, name) => progress(d, t, `loading ${name}`));
     const loadMs = performance.now() - tLoad;
     $('loadtext').textContent = `${cfg.name}: ${cfg.nLayers} layers, hidden ${cfg.hidden}, ${cfg.nHeads}×${cfg.headDim} heads (${cfg.nKvHeads} kv), ffn ${cfg.ffn}, vocab ${cfg.vocab} — ${(src.size / 1024).toFixed(0)} KiB loaded in ${loadMs.toFixed(0)} ms`;
 
@@ -202,26 +202,26 @@ async function run(): Promise<void> {
     const out = $('out');
     out.innerHTML = `<span class="prompt">${esc(tok.decode(prompt))}</span><span class="gen"></span>`;
     const gen = out.querySelector('.gen')!;
-    const stream = tok.decodeStream();
 
-    const rec = recordingExecutor();
-    const generator = new Generator(g, cfg, weights, dtype, rec.executor);
+    const engine = localEngine({ gpu: g, config: cfg, weights, dtype, tokenizer: tok });
     try {
       // Warm-up: browsers compile pipelines on first use (seconds on SwiftShader); keep that out of TTFT.
       setState('warmup');
       const tWarm = performance.now();
-      await generator.generate([prompt], { maxNewTokens: Math.min(2, p.tokens), sampling: { temperature: 0, topK: 0, topP: 1, seed: 0 } });
+      await engine.run({ prompts: [prompt], maxNewTokens: Math.min(2, p.tokens) });
       const warmupMs = performance.now() - tWarm;
       $('warmms').textContent = warmupMs.toFixed(0);
       setState('running');
-      const res = await generator.generate([prompt], {
-        maxNewTokens: p.tokens,
+      const { result: res, tails } = await engine.run({
+        prompts: [prompt], maxNewTokens: p.tokens,
         sampling: { temperature: p.greedy ? 0 : p.temperature, topK: 0, topP: 1, seed: p.seed >>> 0 },
-        eosId: tok.eosId,
-        onToken: (_seq, id) => { status.tokens.push(id); $('ids').textContent = `token ids: ${status.tokens.join(' ')}`; const s = stream.push(id); status.text += s; gen.textContent += s; },
+      }, (e) => {
+        if (e.type !== 'token') return;
+        status.tokens.push(e.token);
+        $('ids').textContent = `token ids: ${status.tokens.join(' ')}`;
+        status.text += e.text; gen.textContent += e.text;
       });
-      const tail = stream.flush();
-      status.text += tail; gen.textContent += tail;
+      status.text += tails[0]!; gen.textContent += tails[0]!;
       status.metrics = { ttftMs: res.prefillMs, tpotMs: res.tpotMs, tps: res.tps, loadMs, warmupMs, inputTokens: res.inputTokens, outputTokens: res.outputTokens };
       $('ttft').textContent = res.prefillMs.toFixed(1);
       $('tpot').textContent = res.tpotMs.toFixed(2);
@@ -229,11 +229,10 @@ async function run(): Promise<void> {
       $('loadms').textContent = loadMs.toFixed(0);
 
       setState('profiling');
-      const program = rec.program();
-      status.kernels = program ? await profileSteps(g, program.all) : [];
+      status.kernels = await profileSteps(g, engine.decodeLaunches());
       $('kernels').innerHTML = kernelChart(status.kernels);
     } finally {
-      generator.dispose();
+      await engine.dispose();
       releaseWeights(g, weights);
     }
     console.log(`[demo] done: ${status.tokens.length} tokens ${JSON.stringify(status.tokens)}; load ${loadMs.toFixed(0)} ms, warm-up ${status.metrics.warmupMs.toFixed(0)} ms, TTFT ${status.metrics.ttftMs.toFixed(1)} ms, TPOT ${status.metrics.tpotMs.toFixed(1)} ms`);

@@ -1,6 +1,4 @@
 // RMSNorm over the rows of x: y = x * rsqrt(mean(x^2) + eps) * weight.
-// rmsnorm_residual also adds a residual first (h = x + residual), writes h, and normalises h:
-// the pre-norm decoder's "add, then norm" in one pass over the row.
 // One workgroup per row; statistics in f32 whatever the storage type T.
 // Specialised by: alias T (storage element type), override WG (threads per row, a power of two).
 
@@ -12,8 +10,6 @@ override WG: u32 = 256u;
 @group(0) @binding(1) var<storage, read> weight: array<T>;
 @group(0) @binding(2) var<storage, read_write> y: array<T>;
 @group(0) @binding(3) var<uniform> p: Params;
-@group(0) @binding(4) var<storage, read> residual: array<T>;
-@group(0) @binding(5) var<storage, read_write> h: array<T>;
 
 var<workgroup> partial: array<f32, WG>;
 
@@ -39,24 +35,5 @@ fn rmsnorm(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t
   let inv = inverseSqrt(reduce_sum(tid, ss) / f32(p.cols) + p.eps);
   for (var c = tid; c < p.cols; c += WG) {
     y[base + c] = T(f32(x[base + c]) * inv * f32(weight[c]));
-  }
-}
-
-@compute @workgroup_size(WG)
-fn rmsnorm_residual(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row = wid.x;
-  if (row >= p.rows) { return; }
-  let base = row * p.cols;
-  var ss = 0.0;
-  for (var c = tid; c < p.cols; c += WG) {
-    // Round the sum to T before squaring, so y matches the h that later layers read.
-    let v = T(f32(x[base + c]) + f32(residual[base + c]));
-    h[base + c] = v;
-    ss += f32(v) * f32(v);
-  }
-  let inv = inverseSqrt(reduce_sum(tid, ss) / f32(p.cols) + p.eps);
-  for (var c = tid; c < p.cols; c += WG) {
-    let v = T(f32(x[base + c]) + f32(residual[base + c]));
-    y[base + c] = T(f32(v) * inv * f32(weight[c]));
   }
 }

@@ -4,6 +4,8 @@
 //   q      [tokens, nHeads, D]                   rotated
 //   kCache / vCache [slots, nKvHeads, capacity, D]: k rotated, v copied, at [slot, kvh, pos, :]
 // A token whose slot >= slots or position >= capacity still gets its q, but writes nothing to the caches.
+// With WRITE_BACK the rotated q and k also replace their unrotated values in qkv, so each row of qkv holds the
+// token's q, k, v exactly as attention sees them (what the base sends to an attention-pool rank).
 //
 // Work item = (token, head, w) for w < D/2, two elements each: for w < ropeDim/2 the rotation pair
 // (neox: dims w, w + ropeDim/2; gptj: dims 2w, 2w+1) at frequency index w; past ropeDim/2 a plain copy of
@@ -13,7 +15,8 @@
 // (hi, lo words), computed in float64 on the host. pos * freq mod 1 is then exact integer arithmetic,
 // and only the final turn fraction in [-1/2, 1/2) is converted to f32: the angle is within ~4e-7 rad of
 // the exact one at any position < 2^32, and sin/cos only ever see arguments in [-π, π).
-// Specialised by: alias T (storage type), override WG, override NEOX (true: rotate_half pairs, false: GPT-J).
+// Specialised by: alias T (storage type), override WG, override NEOX (true: rotate_half pairs, false: GPT-J),
+// override WRITE_BACK.
 
 struct Params {
   tokens: u32, nHeads: u32, nKvHeads: u32, headDim: u32,
@@ -22,8 +25,9 @@ struct Params {
 
 override WG: u32 = 128u;
 override NEOX: bool = true;
+override WRITE_BACK: bool = false;
 
-@group(0) @binding(0) var<storage, read> qkv: array<T>;
+@group(0) @binding(0) var<storage, read_write> qkv: array<T>;
 @group(0) @binding(1) var<storage, read> rows: array<vec2<u32>>;
 @group(0) @binding(2) var<storage, read> freqs: array<vec2<u32>>;
 @group(0) @binding(3) var<storage, read_write> q: array<T>;
@@ -77,6 +81,7 @@ fn rope_qkv(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wi
       let r0 = x0 * c - x1 * s;
       x1 = x1 * c + x0 * s;
       x0 = r0;
+      if (WRITE_BACK) { qkv[src + d0] = T(x0); qkv[src + d1] = T(x1); }
     }
     if (head < p.nHeads) {
       let dst = (t * p.nHeads + head) * D;

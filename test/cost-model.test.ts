@@ -5,8 +5,8 @@ import { PRESETS } from '../src/model/config.js';
 import {
   calibrate, fitKernelRates, fitLine, H100_KERNELS_V0, kvBytesPerLayer, poolSizeFor, predict,
   type Cluster, type MeasuredPoint, type Placement, type Shape,
-} from '../src/orchestrator/cost-model.js';
-import { PAPER_TIERS } from '../src/orchestrator/policy.js';
+} from '../kernels-bench/paper/cost-model.js';
+import { PAPER_TIERS } from '../src/orchestrator/pool/policy.js';
 import { rng } from './helpers.js';
 
 const seed4l: Shape = PRESETS['seed-4l'];

@@ -13,10 +13,10 @@ import { loadWeights } from '../src/model/load-weights.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
 import { openSafetensors } from '../src/model/safetensors-node.js';
 import type { Weights } from '../src/model/weights.js';
-import { AttentionRank } from '../src/orchestrator/attention-rank.js';
-import { inProcessLink, type RankHandler } from '../src/orchestrator/link.js';
-import { PoolExecutor, type PoolMember } from '../src/orchestrator/pool-executor.js';
-import type { RoutingPolicy } from '../src/orchestrator/policy.js';
+import { AttentionRank } from '../src/orchestrator/pool/attention-rank.js';
+import { inProcessLink, type RankHandler } from '../src/orchestrator/transport/link.js';
+import { PoolAttention, type PoolMember } from '../src/orchestrator/pool/pool-attention.js';
+import type { RoutingPolicy } from '../src/orchestrator/pool/policy.js';
 import { rng, useGpu } from './helpers.js';
 
 const gpu = useGpu();
@@ -31,7 +31,7 @@ let weights: Weights;
 beforeAll(async () => {
   await writeRandomWeights(path, cfg, { seed: 11, dtype: 'f32' });
   const f = await openSafetensors(path);
-  weights = (await loadWeights(await gpu(), f, cfg, 'f32')).weights;
+  weights = (await loadWeights(await gpu(), f.source(), cfg, 'f32')).weights;
   await f.close();
   for (let i = 0; i < 3; i++) { const g = await openGpu({ label: `pool${i}` }); ranks.push({ gpu: g, rank: new AttentionRank(g, i) }); }
 });
@@ -58,7 +58,7 @@ describe('FA Pool with in-process ranks', () => {
 
   for (const n of [1, 2, 3]) {
     it(`${n} pool rank(s): same greedy tokens; long sequences ran on the pool`, async () => {
-      const exec = new PoolExecutor(members(n), POLICY, { minBlock: 8 });
+      const exec = new PoolAttention(members(n), POLICY, { minBlock: 8 });
       const gen = new Generator(await gpu(), cfg, weights, 'f32', exec);
       const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY });
       gen.dispose(); exec.dispose(await gpu());
@@ -76,11 +76,11 @@ describe('FA Pool with in-process ranks', () => {
 
   it('a rank that fails mid-generation: its sequences fall back to the base, tokens unchanged', async () => {
     let calls = 0;
-    const failing = (i: number, h: RankHandler): RankHandler => async (msg, t) => {
+    const failing = (i: number, h: RankHandler): RankHandler => async (msg, t, client) => {
       if (i === 1 && msg.kind === 'attend' && ++calls > 6) throw new Error('simulated GPU fault');
-      return h(msg, t);
+      return h(msg, t, client);
     };
-    const exec = new PoolExecutor(members(2, failing), POLICY, { minBlock: 8 });
+    const exec = new PoolAttention(members(2, failing), POLICY, { minBlock: 8 });
     const gen = new Generator(await gpu(), cfg, weights, 'f32', exec);
     const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY });
     gen.dispose(); exec.dispose(await gpu());

@@ -27,7 +27,7 @@ describe('tiny preset vs PyTorch golden fixtures', () => {
     expect(createHash('sha256').update(readFileSync(path)).digest('hex'), 'random weights are byte-identical to the fixture\'s').toBe(sha);
     const g = await gpu();
     const f = await openSafetensors(path);
-    const { weights } = await loadWeights(g, f, cfg, 'f32');
+    const { weights } = await loadWeights(g, f.source(), cfg, 'f32');
     await f.close();
     const gen = new Generator(g, cfg, weights, 'f32');
     for (const r of golden.results) {

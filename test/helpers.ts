@@ -1,10 +1,19 @@
 // Test support: one real GPU device per test file, fresh random data, poisoned outputs, float64 checks.
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
 import {
   fromF16Array, openGpu, roundF16, toF16Array, type DType, type Gpu, type HostArray, type Tensor,
 } from '../src/gpu/index.js';
+import { provideShader } from '../src/gpu/shader-source.js';
+
+const TEST_SHADERS = join(dirname(fileURLToPath(import.meta.url)), 'shaders');
 
 let shared: Promise<Gpu> | null = null;
+
+/** Kernels that only tests use live in test/shaders/; the runtime loads them by name like any other. */
+for (const f of readdirSync(TEST_SHADERS)) provideShader(f, readFileSync(join(TEST_SHADERS, f), 'utf8'));
 
 /** The file's GPU device (lavapipe in CI), opened once and destroyed after the file's tests. */
 export function useGpu(): () => Promise<Gpu> {

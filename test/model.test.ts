@@ -28,7 +28,7 @@ async function generator(g: Gpu, dtype: DType): Promise<Generator> {
   let e = loaded.get(dtype);
   if (!e) {
     const f = await openSafetensors(path);
-    const { weights } = await loadWeights(g, f, cfg, dtype);
+    const { weights } = await loadWeights(g, f.source(), cfg, dtype);
     await f.close();
     e = { gen: new Generator(g, cfg, weights, dtype), weights };
     loaded.set(dtype, e);

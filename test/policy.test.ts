@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   defaultPolicy, PAPER_TIERS, parseTiers, planShards, PolicyError, poolSizeFor, routeOf,
   type PoolShard, type RoutingPolicy,
-} from '../src/orchestrator/policy.js';
+} from '../src/orchestrator/pool/policy.js';
 import { rng } from './helpers.js';
 
 describe('routing', () => {

@@ -2,7 +2,7 @@
 // frame (FrameError on the base), one that is stopped mid-run (SIGSTOP: deadline, then the link is dropped),
 // one that joins late (a connect that waits for it) or never (a clear error within the deadline). In every
 // case generation continues on the base group with the tokens of a fault-free run, and the events that the
-// CLI's --json prints as `placement.events` (PoolExecutor.stats.events) name the rank and the fallback.
+// CLI's --json prints as `placement.events` (PoolAttention.stats.events) name the rank and the fallback.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -15,13 +15,14 @@ import { loadWeights } from '../src/model/load-weights.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
 import { openSafetensors } from '../src/model/safetensors-node.js';
 import type { Weights } from '../src/model/weights.js';
-import { AttentionRank } from '../src/orchestrator/attention-rank.js';
-import { inProcessLink, RankDeadError, type RankHandler, type RankLink } from '../src/orchestrator/link.js';
-import { decodeMessage } from '../src/orchestrator/messages.js';
-import { PoolExecutor, type PoolMember } from '../src/orchestrator/pool-executor.js';
-import type { RoutingPolicy } from '../src/orchestrator/policy.js';
-import { spawnLocalWorkers } from '../src/orchestrator/spawn.js';
-import { connectRank, serveRank } from '../src/orchestrator/zmq-link.js';
+import { AttentionRank } from '../src/orchestrator/pool/attention-rank.js';
+import { inProcessLink, RankDeadError, type RankHandler, type RankLink } from '../src/orchestrator/transport/link.js';
+import { decodeMessage, encodeMessage } from '../src/orchestrator/transport/codec.js';
+import type { RequestBody } from '../src/orchestrator/transport/messages.js';
+import { PoolAttention, type PoolMember } from '../src/orchestrator/pool/pool-attention.js';
+import type { RoutingPolicy } from '../src/orchestrator/pool/policy.js';
+import { spawnLocalWorkers } from '../src/orchestrator/transport/spawn.js';
+import { connectRank, serveRank } from '../src/orchestrator/transport/zmq-link.js';
 import { rng, useGpu } from './helpers.js';
 
 const ROOT = join(dirname(new URL(import.meta.url).pathname), '..');
@@ -42,7 +43,7 @@ beforeAll(async () => {
   await writeRandomWeights(path, cfg, { seed: 13, dtype: 'f32' });
   const f = await openSafetensors(path);
   g = await gpu();
-  weights = (await loadWeights(g, f, cfg, 'f32')).weights;
+  weights = (await loadWeights(g, f.source(), cfg, 'f32')).weights;
   await f.close();
   for (let i = 0; i < 2; i++) { const rg = await openGpu({ label: `pf${i}` }); ranks.push({ gpu: rg, rank: new AttentionRank(rg, i) }); }
   const r = rng();
@@ -57,7 +58,7 @@ afterAll(() => {
 });
 
 async function run(members: PoolMember[], deadlineMs = 5000, onToken?: (seq: number, tok: number, step: number) => void) {
-  const exec = new PoolExecutor(members, POLICY, { minBlock: 8, deadlineMs });
+  const exec = new PoolAttention(members, POLICY, { minBlock: 8, deadlineMs });
   const gen = new Generator(g, cfg, weights, 'f32', exec);
   const t0 = performance.now();
   try {
@@ -73,9 +74,9 @@ const member = (i: number, wrap?: (h: RankHandler) => RankHandler): PoolMember =
   ({ link: inProcessLink(`pf${i}`, wrap ? wrap(ranks[i]!.rank.handler) : ranks[i]!.rank.handler), alive: true });
 
 /** The --json view of the run: the same object the CLI prints as `placement.events`. */
-const placementEvents = (exec: PoolExecutor) => JSON.parse(JSON.stringify({ events: exec.stats.events })).events as { step: number; seq: number; kind: string; detail: string }[];
+const placementEvents = (exec: PoolAttention) => JSON.parse(JSON.stringify({ events: exec.stats.events })).events as { step: number; seq: number; kind: string; detail: string }[];
 
-function expectFallback(exec: PoolExecutor, rankName: string, detail: RegExp): void {
+function expectFallback(exec: PoolAttention, rankName: string, detail: RegExp): void {
   const ev = placementEvents(exec);
   const fault = ev.find((e) => e.kind === 'fault' && e.detail.startsWith(`${rankName}: `));
   expect(fault, JSON.stringify(ev)).toBeDefined();
@@ -86,7 +87,7 @@ function expectFallback(exec: PoolExecutor, rankName: string, detail: RegExp): v
 describe('in-process pool ranks that misbehave', () => {
   it('a rank that never answers: deadline → fault + fallback, same tokens', async () => {
     let n = 0;
-    const hang = (h: RankHandler): RankHandler => (m, t) => (m.kind === 'attend' && ++n > 4 ? new Promise(() => {}) : h(m, t));
+    const hang = (h: RankHandler): RankHandler => (m, t, c) => (m.kind === 'attend' && ++n > 4 ? new Promise(() => {}) : h(m, t, c));
     const { res, exec, ms } = await run([member(0), member(1, hang)], 400);
     expect(res.tokens).toEqual(reference);
     expectFallback(exec, 'pf1', /RankTimeoutError: pf1: attend #\d+: no reply within 400 ms/);
@@ -96,15 +97,15 @@ describe('in-process pool ranks that misbehave', () => {
 
   it('a rank that returns garbage tensors: FrameError on the base → fallback, same tokens', async () => {
     let n = 0;
-    const corrupt = (h: RankHandler): RankHandler => async (m, t) => {
-      const out = await h(m, t);
+    const corrupt = (h: RankHandler): RankHandler => async (m, t, c) => {
+      const out = await h(m, t, c);
       if (m.kind !== 'attend' || ++n <= 3) return out;
       // O frames with the wrong head count and an LSE of the wrong dtype.
       return { header: out.header, tensors: (out.tensors ?? []).map((x, i) => (i % 2 ? { dtype: 'u32', shape: [1], data: new Uint32Array(1) } : x)) } as typeof out;
     };
     const { res, exec } = await run([member(0, corrupt), member(1)]);
     expect(res.tokens).toEqual(reference);
-    expectFallback(exec, 'pf0', /FrameError: .*attend_ok: LSE 0 must be f32/);
+    expectFallback(exec, 'pf0', /FrameError: .*attend_ok: LSE must be f32/);
   });
 });
 
@@ -121,9 +122,8 @@ describe('ZeroMQ ranks that misbehave', () => {
       for await (const [rid, ...parts] of sock) {
         const { header, tensors } = decodeMessage(parts);
         const { v: _v, id, frames: _f, ...req } = header as unknown as Record<string, unknown>;
-        const reply = await upstream.request(req, tensors).catch((e: Error) => ({ header: { kind: 'error', message: e.message }, tensors: [] }));
+        const reply = await upstream.request(req as RequestBody, tensors).catch((e: Error) => ({ header: { kind: 'error', message: e.message }, tensors: [] }));
         const { frames: _rf, ...rh } = reply.header as unknown as Record<string, unknown>;
-        const { encodeMessage } = await import('../src/orchestrator/messages.js');
         const enc = encodeMessage({ ...rh, id }, reply.tensors);
         if (header.kind === 'attend' && ++attends > 3) enc[1] = enc[1]!.subarray(0, enc[1]!.length - 3); // O frame 3 bytes short
         await sock.send([rid!, ...enc]);

@@ -31,7 +31,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function load(g: Gpu): Promise<Weights> {
   const f = await openSafetensors(weightsPath);
-  try { return (await loadWeights(g, f, cfg, 'f32')).weights; } finally { await f.close(); }
+  try { return (await loadWeights(g, f.source(), cfg, 'f32')).weights; } finally { await f.close(); }
 }
 const prompts = (r: ReturnType<typeof rng>, lens: number[]) => lens.map((n) => Array.from({ length: n }, () => r.int(0, cfg.vocab)));
 

@@ -8,14 +8,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openGpu, type DType, type Gpu } from '../src/gpu/index.js';
 import { presetConfig } from '../src/model/config.js';
-import { Generator, type GenerateOptions, type GenerateResult } from '../src/model/generator.js';
+import type { GenerateOptions, GenerateResult } from '../src/model/generation.js';
+import { Generator } from '../src/model/generator.js';
 import { loadWeights } from '../src/model/load-weights.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
 import { openSafetensors, type SafetensorsFile } from '../src/model/safetensors-node.js';
 import { releaseWeights } from '../src/model/weights.js';
-import {
-  PlacementError, StaticParallelGenerator, parsePlacement, type StaticPlacement,
-} from '../src/orchestrator/static-parallel.js';
+import { PlacementError, parsePlacement, type StaticPlacement } from '../src/orchestrator/baselines/placement.js';
+import { StaticParallelGenerator } from '../src/orchestrator/baselines/static-parallel.js';
 import { compare, rng } from './helpers.js';
 
 const cfg = presetConfig('tiny');
@@ -33,7 +33,7 @@ async function reference(dtype: DType, o: GenerateOptions): Promise<GenerateResu
   const key = `${dtype} ${JSON.stringify(o)}`;
   let res = refs.get(key);
   if (!res) {
-    const { weights } = await loadWeights(gpus[0]!, file, cfg, dtype);
+    const { weights } = await loadWeights(gpus[0]!, file.source(), cfg, dtype);
     const gen = new Generator(gpus[0]!, cfg, weights, dtype);
     res = await gen.generate(prompts, o);
     gen.dispose();
@@ -44,7 +44,7 @@ async function reference(dtype: DType, o: GenerateOptions): Promise<GenerateResu
 }
 
 async function staticGen(p: StaticPlacement, dtype: DType = 'f32'): Promise<StaticParallelGenerator> {
-  return StaticParallelGenerator.create(gpus.slice(0, p.tp * p.pp), cfg, file, dtype, p);
+  return StaticParallelGenerator.create(gpus.slice(0, p.tp * p.pp), cfg, file.source(), dtype, p);
 }
 
 beforeAll(async () => {
@@ -83,17 +83,17 @@ describe('placement errors (before anything is loaded)', () => {
   it('tp must divide heads and kv heads, pp the layers; tp·pp GPUs, all distinct', async () => {
     const g = gpus;
     const before = gpus.map((x) => x.liveBuffers);
-    await expect(StaticParallelGenerator.create(g.slice(0, 3), cfg, file, 'f32', { tp: 3, pp: 1 }))
+    await expect(StaticParallelGenerator.create(g.slice(0, 3), cfg, file.source(), 'f32', { tp: 3, pp: 1 }))
       .rejects.toThrow(/tp=3 must divide the number of attention heads \(4\)/);
-    await expect(StaticParallelGenerator.create(g.slice(0, 4), cfg, file, 'f32', { tp: 4, pp: 1 }))
+    await expect(StaticParallelGenerator.create(g.slice(0, 4), cfg, file.source(), 'f32', { tp: 4, pp: 1 }))
       .rejects.toThrow(/tp=4 must divide the number of kv heads.*\(2\)/);
-    await expect(StaticParallelGenerator.create(g.slice(0, 3), cfg, file, 'f32', { tp: 1, pp: 3 }))
+    await expect(StaticParallelGenerator.create(g.slice(0, 3), cfg, file.source(), 'f32', { tp: 1, pp: 3 }))
       .rejects.toThrow(/pp=3 must divide the number of layers.*\(2\)/);
-    await expect(StaticParallelGenerator.create(g.slice(0, 3), cfg, file, 'f32', { tp: 2, pp: 2 }))
+    await expect(StaticParallelGenerator.create(g.slice(0, 3), cfg, file.source(), 'f32', { tp: 2, pp: 2 }))
       .rejects.toThrow(/needs tp·pp = 4 GPUs \(stage-major\), got 3/);
-    await expect(StaticParallelGenerator.create([g[0]!, g[0]!], cfg, file, 'f32', { tp: 2, pp: 1 }))
+    await expect(StaticParallelGenerator.create([g[0]!, g[0]!], cfg, file.source(), 'f32', { tp: 2, pp: 1 }))
       .rejects.toThrow(/same GPU appears twice/);
-    await expect(StaticParallelGenerator.create(g.slice(0, 2), { ...cfg, ffn: 129 }, file, 'f32', { tp: 2, pp: 1 }))
+    await expect(StaticParallelGenerator.create(g.slice(0, 2), { ...cfg, ffn: 129 }, file.source(), 'f32', { tp: 2, pp: 1 }))
       .rejects.toThrow(PlacementError);
     expect(gpus.map((x) => x.liveBuffers), 'nothing allocated by a refused placement').toEqual(before);
   });

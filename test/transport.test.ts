@@ -8,11 +8,10 @@ import { Dealer } from 'zeromq';
 import { fromF16Array, toF16Array } from '../src/gpu/f16.js';
 import {
   inProcessLink, RankDeadError, RankRemoteError, RankTimeoutError, type RankHandler, type RankLink,
-} from '../src/orchestrator/link.js';
-import {
-  decodeMessage, encodeMessage, FrameError, validateMessage, type AttendItem, type Message, type TensorFrame,
-} from '../src/orchestrator/messages.js';
-import { connectRank, serveRank } from '../src/orchestrator/zmq-link.js';
+} from '../src/orchestrator/transport/link.js';
+import { decodeMessage, encodeMessage, validateMessage } from '../src/orchestrator/transport/codec.js';
+import { FrameError, type AttendItem, type RequestMsg, type TensorFrame } from '../src/orchestrator/transport/messages.js';
+import { connectRank, serveRank } from '../src/orchestrator/transport/zmq-link.js';
 import { rng, type Rng } from './helpers.js';
 
 const numelOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -29,21 +28,33 @@ const asF32 = (t: TensorFrame): Float32Array => (t.dtype === 'f16' ? fromF16Arra
 
 // ------------------------------------------------------------------ a fake rank with checkable answers
 
-/** What the fake attention returns: O = q + new k row of the head's kv group, LSE = len + head (+0.5 with a new token). */
-function fakeAttend(item: AttendItem, q: TensorFrame, k?: TensorFrame): TensorFrame[] {
-  const [H, D] = q.shape as [number, number];
-  const qs = asF32(q), ks = k ? asF32(k) : undefined;
-  const group = H / (item.kvHeads[1] - item.kvHeads[0]);
-  const o = new Float32Array(H * D), lse = new Float32Array(H);
-  for (let h = 0; h < H; h++) {
-    const kRow = Math.floor(h / group) * D;
-    for (let d = 0; d < D; d++) o[h * D + d] = qs[h * D + d]! + (ks ? ks[kRow + d]! : 0);
-    lse[h] = item.len + h + (ks ? 0.5 : 0);
+/** What the fake attention returns per item: O = q + the new k row of the head's kv group, LSE = len + head (+0.5 with a new token). */
+function fakeAttend(items: AttendItem[], group: number, frame: TensorFrame): TensorFrame[] {
+  const D = frame.shape[1]!;
+  const x = asF32(frame);
+  const heads = items.reduce((n, it) => n + it.kvHeads * group, 0);
+  const o = new Float32Array(heads * D), lse = new Float32Array(heads);
+  let row = 0, h0 = 0;
+  for (const it of items) {
+    const H = it.kvHeads * group, kRow = row + H;
+    for (let h = 0; h < H; h++) {
+      const kr = (kRow + Math.floor(h / group)) * D;
+      for (let d = 0; d < D; d++) o[(h0 + h) * D + d] = x[(row + h) * D + d]! + (it.newPos >= 0 ? x[kr + d]! : 0);
+      lse[h0 + h] = it.len + h + (it.newPos >= 0 ? 0.5 : 0);
+    }
+    row += H + (it.newPos >= 0 ? 2 * it.kvHeads : 0);
+    h0 += H;
   }
-  return [{ dtype: 'f32', shape: [H, D], data: o }, { dtype: 'f32', shape: [H], data: lse }];
+  return [{ dtype: 'f32', shape: [heads, D], data: o }, { dtype: 'f32', shape: [heads], data: lse }];
 }
 
-interface FakeRank { handler: RankHandler; got: { header: Message; tensors: TensorFrame[] }[] }
+/** One attend frame: per item its q rows, then new k and v rows when it has a new token. */
+function attendFrame(r: Rng, items: AttendItem[], group: number, D: number, make = f32): TensorFrame {
+  const rows = items.reduce((n, it) => n + it.kvHeads * (group + (it.newPos >= 0 ? 2 : 0)), 0);
+  return make(r, [rows, D]);
+}
+
+interface FakeRank { handler: RankHandler; got: { header: RequestMsg; tensors: TensorFrame[] }[] }
 function fakeRank(rank = 3): FakeRank {
   const got: FakeRank['got'] = [];
   const handler: RankHandler = async (header, tensors) => {
@@ -61,15 +72,7 @@ function fakeRank(rank = 3): FakeRank {
       case 'load_kv': return { header: { kind: 'ok' } };
       case 'attend': {
         await new Promise((res) => setTimeout(res, (header.step * 7) % 30)); // replies finish out of order
-        const out: TensorFrame[] = [];
-        let fi = 0;
-        for (const it of header.items) {
-          const q = tensors[fi++]!;
-          const k = it.newPos >= 0 ? tensors[fi++] : undefined;
-          if (it.newPos >= 0) fi++; // v
-          out.push(...fakeAttend(it, q, k));
-        }
-        return { header: { kind: 'attend_ok' }, tensors: out };
+        return { header: { kind: 'attend_ok' }, tensors: fakeAttend(header.items, header.group, tensors[0]!) };
       }
       default: throw new Error(`unexpected ${header.kind}`);
     }
@@ -110,10 +113,10 @@ describe.each(transports)('%s link', (_name, make) => {
   it('hello, ping, alloc, free round trip', async () => {
     const { link, rank } = await get();
     const hello = await link.request({ kind: 'hello' });
-    expect(hello.header).toMatchObject({ v: 1, kind: 'hello_ok', rank: 3, device: 'fake-gpu', pid: process.pid });
+    expect(hello.header).toMatchObject({ v: 2, kind: 'hello_ok', rank: 3, device: 'fake-gpu', pid: process.pid });
     expect((await link.request({ kind: 'ping' })).header.kind).toBe('pong');
-    const alloc = { kind: 'alloc', seq: 12, nLayers: 4, kvHeads: [2, 6], headDim: 128, capacity: 40000, dtype: 'f16', nHeadsPerKv: 4 };
-    expect((await link.request(alloc)).header.kind).toBe('ok');
+    const alloc = { kind: 'alloc', seq: 12, nLayers: 4, kvHeads: [2, 6], headDim: 128, capacity: 40000, posBase: 8192, dtype: 'f16', nHeadsPerKv: 4 } as const;
+    expect((await link.request({ ...alloc, kvHeads: [2, 6] })).header.kind).toBe('ok');
     expect(rank.got.at(-1)!.header).toMatchObject(alloc);
     expect((await link.request({ kind: 'free', seq: 12 })).header.kind).toBe('ok');
     expect(rank.got.at(-1)!.header).toMatchObject({ kind: 'free', seq: 12 });
@@ -133,38 +136,29 @@ describe.each(transports)('%s link', (_name, make) => {
     expect(got.tensors[1]!.data).toEqual(V.data);
   });
 
-  it('attend returns O and LSE per item, with and without a new token', async () => {
-    const { link } = await get();
+  it('attend carries every item in one frame and returns O and LSE per head, with and without a new token', async () => {
+    const { link, rank } = await get();
     const r = rng();
     const D = 40, group = 4;
     const items: AttendItem[] = [
-      { seq: 1, kvHeads: [0, 2], posRange: [0, 5000], len: 9000, newPos: -1 },
-      { seq: 1, kvHeads: [0, 2], posRange: [5000, 9000], len: 9000, newPos: 8999 },
-      { seq: 7, kvHeads: [3, 4], posRange: [0, 1], len: 1, newPos: 0 },
+      { seq: 1, kvHeads: 2, len: 9000, newPos: -1 },
+      { seq: 2, kvHeads: 2, len: 9000, newPos: 8999 },
+      { seq: 7, kvHeads: 1, len: 1, newPos: 0 },
     ];
-    const tensors: TensorFrame[] = [];
-    for (const it of items) {
-      const kv = it.kvHeads[1] - it.kvHeads[0];
-      tensors.push((it.seq === 7 ? f16 : f32)(r, [kv * group, D]));
-      if (it.newPos >= 0) tensors.push(f32(r, [kv, D]), f32(r, [kv, D]));
+    for (const make of [f32, f16]) {
+      const frame = attendFrame(r, items, group, D, make);
+      const reply = await link.request({ kind: 'attend', step: 3, layer: 0, group, items }, [frame]);
+      expect(reply.header.kind).toBe('attend_ok');
+      expect(rank.got.at(-1)!.tensors).toHaveLength(1);
+      const want = fakeAttend(items, group, frame);
+      expect(reply.tensors.map((t) => [t.dtype, t.shape])).toEqual(want.map((t) => [t.dtype, t.shape]));
+      reply.tensors.forEach((t, i) => expect(t.data, `frame ${i}`).toEqual(want[i]!.data));
     }
-    const reply = await link.request({ kind: 'attend', step: 3, layer: 0, items }, tensors);
-    expect(reply.header.kind).toBe('attend_ok');
-    let fi = 0;
-    const want: TensorFrame[] = [];
-    for (const it of items) {
-      const q = tensors[fi++]!;
-      const k = it.newPos >= 0 ? tensors[fi] : undefined;
-      if (it.newPos >= 0) fi += 2;
-      want.push(...fakeAttend(it, q, k));
-    }
-    expect(reply.tensors.map((t) => [t.dtype, t.shape])).toEqual(want.map((t) => [t.dtype, t.shape]));
-    reply.tensors.forEach((t, i) => expect(t.data, `frame ${i}`).toEqual(want[i]!.data));
   });
 
   it('an error on the rank rejects with RankRemoteError; a bad request fails before sending', async () => {
     const { link } = await get();
-    const alloc = { kind: 'alloc', seq: 999, nLayers: 1, kvHeads: [0, 1], headDim: 8, capacity: 8, dtype: 'f32', nHeadsPerKv: 1 };
+    const alloc = { kind: 'alloc', seq: 999, nLayers: 1, kvHeads: [0, 1] as [number, number], headDim: 8, capacity: 8, posBase: 0, dtype: 'f32', nHeadsPerKv: 1 } as const;
     await expect(link.request(alloc)).rejects.toThrow(RankRemoteError);
     await expect(link.request(alloc)).rejects.toThrow(/out of KV memory/);
     const long = await link.request({ ...alloc, seq: 998 }).catch((e: Error) => e); // cut, still delivered
@@ -172,7 +166,8 @@ describe.each(transports)('%s link', (_name, make) => {
     expect((long as Error).message).toMatch(/failed on the rank: Error: shader failed: x+…$/);
     expect((long as Error).message.length).toBeLessThan(8300);
     await expect(link.request({ ...alloc, seq: 1, kvHeads: [3, 1] })).rejects.toThrow(FrameError);
-    await expect(link.request({ kind: 'pong' })).rejects.toThrow(/reply kind/);
+    await expect(link.request({ ...alloc, seq: 1, kvHeads: [1, 1] })).rejects.toThrow(/not empty/);
+    await expect(link.request({ kind: 'pong' } as never)).rejects.toThrow(/not a request kind/);
     await expect(link.request({ kind: 'load_kv', seq: 1, layer: 0, kvHeads: [0, 1], pos0: 0, count: 2 }, [f32(rng(), [1, 2, 4])]))
       .rejects.toThrow(/expects 2 tensor frames/);
     expect((await link.request({ kind: 'ping' })).header.kind).toBe('pong'); // still fine
@@ -183,10 +178,10 @@ describe.each(transports)('%s link', (_name, make) => {
     const r = rng();
     const qs = Array.from({ length: 24 }, () => f32(r, [2, 8]));
     const replies = await Promise.all(qs.map((q, step) => link.request(
-      { kind: 'attend', step, layer: 0, items: [{ seq: step, kvHeads: [0, 1], posRange: [0, step], len: step, newPos: -1 }] }, [q])));
+      { kind: 'attend', step, layer: 0, group: 2, items: [{ seq: step, kvHeads: 1, len: step + 1, newPos: -1 }] }, [q])));
     replies.forEach((rep, step) => {
       expect(rep.tensors[0]!.data).toEqual(qs[step]!.data);
-      expect(Array.from(rep.tensors[1]!.data)).toEqual([step, step + 1]);
+      expect(Array.from(rep.tensors[1]!.data)).toEqual([step + 1, step + 2]);
     });
   });
 
@@ -207,9 +202,9 @@ describe.each(transports)('%s link', (_name, make) => {
     expect(got[0]!.data.length).toBe(K.data.length);
     expect(sameBytes(got[0]!.data, K.data)).toBe(true);
     expect(sameBytes(got[1]!.data, V.data)).toBe(true);
-    const q = f32(r, [4096, 1024]); // 16 MiB, and 16 MiB of O back
-    const rep = await link.request({ kind: 'attend', step: 0, layer: 0, items: [{ seq: 9, kvHeads: [0, 2], posRange: [0, 16384], len: 16384, newPos: -1 }] }, [q]);
-    expect(rep.tensors[0]!.shape).toEqual([4096, 1024]);
+    const q = f32(r, [32768, 128]); // 16 MiB, and 16 MiB of O back
+    const rep = await link.request({ kind: 'attend', step: 0, layer: 0, group: 1024, items: [{ seq: 9, kvHeads: 32, len: 16384, newPos: -1 }] }, [q]);
+    expect(rep.tensors[0]!.shape).toEqual([32768, 128]);
     expect(sameBytes(rep.tensors[0]!.data, q.data)).toBe(true);
   }, 60_000);
 
@@ -226,27 +221,31 @@ describe('codec', () => {
   it('round-trips every kind with zero-copy aligned frames', () => {
     const r = rng();
     const q = f16(r, [8, 16]);
-    const parts = encodeMessage({ v: 1, id: 42, kind: 'attend', step: 1, layer: 2, items: [{ seq: 0, kvHeads: [0, 2], posRange: [0, 3], len: 3, newPos: -1 }] }, [q]);
+    const parts = encodeMessage({ v: 2, id: 42, kind: 'attend', step: 1, layer: 2, group: 4, items: [{ seq: 0, kvHeads: 2, len: 3, newPos: -1 }] }, [q]);
     expect(parts).toHaveLength(2);
     expect(parts[1]!.buffer).toBe(q.data.buffer); // encoding does not copy
     const { header, tensors } = decodeMessage(parts);
-    expect(header).toMatchObject({ v: 1, id: 42, kind: 'attend', step: 1, layer: 2 });
+    expect(header).toMatchObject({ v: 2, id: 42, kind: 'attend', step: 1, layer: 2 });
     expect(tensors[0]!.data).toBeInstanceOf(Uint16Array);
     expect(tensors[0]!.data.buffer).toBe(q.data.buffer); // nor does decoding, when aligned
     expect(tensors[0]!.data).toEqual(q.data);
 
-    const all: object[] = [
+    const all: { kind: string; [k: string]: unknown }[] = [
       { kind: 'hello' }, { kind: 'ping' }, { kind: 'pong' }, { kind: 'ok' }, { kind: 'error', message: 'x' },
       { kind: 'hello_ok', rank: 0, device: 'nvidia h100', pid: 1 }, { kind: 'free', seq: 3 },
-      { kind: 'alloc', seq: 1, nLayers: 32, kvHeads: [0, 8], headDim: 128, capacity: 1 << 20, dtype: 'f16', nHeadsPerKv: 4 },
+      { kind: 'alloc', seq: 1, nLayers: 32, kvHeads: [0, 8], headDim: 128, capacity: 1 << 20, posBase: 4096, dtype: 'f16', nHeadsPerKv: 4 },
+      { kind: 'attend_ok', rankMs: { write: 0.25, wait: 1.5 } },
     ];
-    for (const h of all) expect(decodeMessage(encodeMessage({ ...h, v: 1, id: 0xffffffff })).header).toMatchObject(h);
+    for (const h of all) {
+      const frames = h.kind === 'attend_ok' ? [f32(r, [2, 4]), f32(r, [2])] : [];
+      expect(decodeMessage(encodeMessage({ ...h, v: 2, id: 0xffffffff }, frames)).header).toMatchObject(h);
+    }
   });
 
   it('copies an unaligned frame instead of failing', () => {
     const r = rng();
     const o = f32(r, [3, 5]), lse = f32(r, [3]);
-    const [hd, ...frames] = encodeMessage({ v: 1, id: 1, kind: 'attend_ok' }, [o, lse]);
+    const [hd, ...frames] = encodeMessage({ v: 2, id: 1, kind: 'attend_ok' }, [o, lse]);
     const shifted = frames.map((f) => { const b = Buffer.alloc(f.length + 1); f.copy(b, 1); return b.subarray(1); });
     const { tensors } = decodeMessage([hd!, ...shifted]);
     expect(tensors[0]!.data).toEqual(o.data);
@@ -255,18 +254,17 @@ describe('codec', () => {
 
   it('encode checks tensors against their dtype and shape', () => {
     const t = f32(rng(), [2, 3]);
-    expect(() => encodeMessage({ v: 1, id: 1, kind: 'attend_ok' }, [{ ...t, shape: [2, 4] }, f32(rng(), [2])])).toThrow(/needs 8 elements/);
-    expect(() => encodeMessage({ v: 1, id: 1, kind: 'attend_ok' }, [{ ...t, dtype: 'f16' }, f32(rng(), [2])])).toThrow(/Uint16Array/);
-    expect(() => validateMessage({ v: 1, id: 1, kind: 'attend_ok' }, [t, f32(rng(), [3])])).toThrow(/LSE 0 must be f32 \[2\]/);
+    expect(() => encodeMessage({ v: 2, id: 1, kind: 'attend_ok' }, [{ ...t, shape: [2, 4] }, f32(rng(), [2])])).toThrow(/needs 8 elements/);
+    expect(() => encodeMessage({ v: 2, id: 1, kind: 'attend_ok' }, [{ ...t, dtype: 'f16' }, f32(rng(), [2])])).toThrow(/Uint16Array/);
+    expect(() => validateMessage({ v: 2, id: 1, kind: 'attend_ok' }, [t, f32(rng(), [3])])).toThrow(/LSE must be f32\[2\]/);
+    expect(() => validateMessage({ v: 2, id: 1, kind: 'attend_ok', rankMs: { write: 'slow', wait: 1 } }, [t, f32(rng(), [2])])).toThrow(/rankMs.write/);
   });
 
-  const valid = (r: Rng) => {
-    const q = f32(r, [4, 8]), k = f16(r, [2, 8]), v = f16(r, [2, 8]);
-    return encodeMessage({
-      v: 1, id: r.int(0, 1000), kind: 'attend', step: 5, layer: 1,
-      items: [{ seq: 1, kvHeads: [0, 2], posRange: [0, 10], len: 10, newPos: 9 }],
-    }, [q, k, v]);
-  };
+  // Two items of 2 kv heads × 2 q heads each, the first with a new token: 4 + 2 + 2 + 4 rows of 8.
+  const valid = (r: Rng) => encodeMessage({
+    v: 2, id: r.int(0, 1000), kind: 'attend', step: 5, layer: 1, group: 2,
+    items: [{ seq: 1, kvHeads: 2, len: 10, newPos: 9 }, { seq: 2, kvHeads: 2, len: 5, newPos: -1 }],
+  }, [f32(r, [12, 8])]);
   const hdr = (parts: Buffer[]) => decodeMessage(parts).header as unknown as Record<string, unknown>;
   const reencode = (parts: Buffer[], change: (h: Record<string, unknown>) => unknown) => {
     const h = structuredClone(hdr(parts));
@@ -276,23 +274,23 @@ describe('codec', () => {
 
   const cases: [string, (p: Buffer[]) => Buffer[], RegExp][] = [
     ['no parts', () => [], /no header/],
-    ['wrong version', (p) => reencode(p, (h) => { h.v = 2; }), /protocol version 2/],
+    ['wrong version', (p) => reencode(p, (h) => { h.v = 1; }), /protocol version 1/],
     ['unknown kind', (p) => reencode(p, (h) => { h.kind = 'rm_rf'; }), /unknown message kind "rm_rf"/],
-    ['missing id', (p) => reencode(p, (h) => { delete h.id; }), /"id".*missing/],
-    ['id over u32', (p) => reencode(p, (h) => { h.id = 2 ** 32; }), /"id"/],
-    ['float layer', (p) => reencode(p, (h) => { h.layer = 1.5; }), /"layer"/],
-    ['negative step', (p) => reencode(p, (h) => { h.step = -1; }), /"step"/],
-    ['string seq', (p) => reencode(p, (h) => { (h.items as Record<string, unknown>[])[0]!.seq = '1'; }), /items\[0\].*"seq"/],
-    ['reversed range', (p) => reencode(p, (h) => { (h.items as Record<string, unknown>[])[0]!.posRange = [10, 0]; }), /ordered range/],
-    ['newPos outside', (p) => reencode(p, (h) => { (h.items as Record<string, unknown>[])[0]!.newPos = 10; }), /newPos 10 outside/],
-    ['frame missing', (p) => p.slice(0, 3), /describes 3 tensor frames, message has 2/],
-    ['frame extra', (p) => [...p, Buffer.alloc(4)], /describes 3 tensor frames, message has 4/],
-    ['short frame', (p) => [p[0]!, p[1]!.subarray(0, 100), p[2]!, p[3]!], /frame 0: f32\[4, 8\] needs 128 bytes, got 100/],
+    ['missing id', (p) => reencode(p, (h) => { delete h.id; }), /\.id: .*missing/],
+    ['id over u32', (p) => reencode(p, (h) => { h.id = 2 ** 32; }), /\.id: /],
+    ['float layer', (p) => reencode(p, (h) => { h.layer = 1.5; }), /\.layer: /],
+    ['negative step', (p) => reencode(p, (h) => { h.step = -1; }), /\.step: /],
+    ['string seq', (p) => reencode(p, (h) => { (h.items as Record<string, unknown>[])[0]!.seq = '1'; }), /items\[0\]\.seq: /],
+    ['zero kv heads', (p) => reencode(p, (h) => { (h.items as Record<string, unknown>[])[0]!.kvHeads = 0; }), /items\[0\]\.kvHeads/],
+    ['newPos below -1', (p) => reencode(p, (h) => { (h.items as Record<string, unknown>[])[0]!.newPos = -2; }), /items\[0\]\.newPos/],
+    ['frame missing', (p) => p.slice(0, 1), /describes 1 tensor frames, message has 0/],
+    ['frame extra', (p) => [...p, Buffer.alloc(4)], /describes 1 tensor frames, message has 2/],
+    ['short frame', (p) => [p[0]!, p[1]!.subarray(0, 100)], /frame 0: f32\[12, 8\] needs 384 bytes, got 100/],
+    ['rows not what the items need', (p) => reencode(p, (h) => { (h.items as Record<string, unknown>[])[1]!.newPos = 4; }), /16 rows/],
     ['huge shape', (p) => reencode(p, (h) => { (h.frames as { shape: number[] }[])[0]!.shape = [2 ** 20, 2 ** 20]; }), /over the limit/],
     ['shape rank 5', (p) => reencode(p, (h) => { (h.frames as { shape: number[] }[])[0]!.shape = [1, 1, 1, 4, 8]; }), /at most 4 dims/],
     ['negative dim', (p) => reencode(p, (h) => { (h.frames as { shape: number[] }[])[0]!.shape = [-4, -8]; }), /bad dimension -4/],
     ['unknown dtype', (p) => reencode(p, (h) => { (h.frames as { dtype: string }[])[0]!.dtype = 'bf16'; }), /unknown dtype "bf16"/],
-    ['q not a multiple of heads', (p) => reencode(p, (h) => { (h.items as { kvHeads: number[] }[])[0]!.kvHeads = [0, 3]; }), /multiple of 3 heads/],
     ['header not a map', (p) => [pack([1, 2, 3]), ...p.slice(1)], /must be a msgpack map/],
     ['trailing bytes', (p) => [Buffer.concat([p[0]!, Buffer.from([0])]), ...p.slice(1)], /after the msgpack value/],
     ['deep msgpack', () => [Buffer.concat([Buffer.alloc(100000, 0x91), Buffer.from([0])])], /deeper than/],
@@ -300,7 +298,7 @@ describe('codec', () => {
     ['lying map length', () => [Buffer.from([0xdf, 0xff, 0xff, 0xff, 0xff, 0xa1, 0x61])], /truncated/],
     ['ext type', () => [Buffer.from([0xd6, 0xff, 0, 0, 0, 1])], /not allowed/],
     ['non-string key', () => [Buffer.from([0x81, 0x01, 0x02])], /only string keys/],
-    ['__proto__ key', () => [pack(JSON.parse('{"__proto__": {"kind": "ping"}, "v": 1, "id": 1}'))], /__proto__/],
+    ['__proto__ key', () => [pack(JSON.parse('{"__proto__": {"kind": "ping"}, "v": 2, "id": 1}'))], /__proto__/],
     ['huge header', () => [Buffer.alloc(2 << 20, 0xc0)], /exceeds/],
   ];
   it.each(cases)('rejects %s with FrameError', (_n, mutate, msg) => {
@@ -313,7 +311,7 @@ describe('codec', () => {
     const r = rng();
     const pick = <T>(a: T[]): T => a[r.int(0, a.length)]!;
     const nasty: unknown[] = [-1, 2 ** 53, 2 ** 64, NaN, Infinity, -Infinity, 1.5, '', 'x'.repeat(5000), null, true, [], {}, [[[[[[[[[[1]]]]]]]]]], { a: { b: { c: 1 } } }];
-    const fieldNames = ['v', 'id', 'kind', 'step', 'layer', 'items', 'frames', 'seq', 'message'];
+    const fieldNames = ['v', 'id', 'kind', 'step', 'layer', 'group', 'items', 'frames', 'seq', 'message'];
     const mutations: ((p: Buffer[]) => Buffer[])[] = [
       (p) => [p[0]!.subarray(0, r.int(0, p[0]!.length)), ...p.slice(1)], // truncate header
       (p) => { const b = Buffer.from(p[0]!); for (let i = r.int(1, 4); i > 0; i--) b[r.int(0, b.length)] = r.int(0, 256); return [b, ...p.slice(1)]; },
@@ -321,9 +319,9 @@ describe('codec', () => {
       (p) => p.slice(0, r.int(0, p.length)),
       (p) => [...p, ...Array.from({ length: r.int(1, 4) }, () => Buffer.alloc(r.int(0, 64)))],
       (p) => reencode(p, (h) => { h[pick(fieldNames)] = pick(nasty); }),
-      (p) => reencode(p, (h) => { const it = (h.items as Record<string, unknown>[])[0]!; it[pick(['seq', 'kvHeads', 'posRange', 'len', 'newPos'])] = pick(nasty); }),
-      (p) => reencode(p, (h) => { const f = (h.frames as Record<string, unknown>[])[r.int(0, 3)]!; f[pick(['dtype', 'shape'])] = pick(nasty); }),
-      (p) => reencode(p, (h) => { const f = (h.frames as { shape: number[] }[])[r.int(0, 3)]!; f.shape = f.shape.map(() => pick([0, -1, 2 ** 31, 2 ** 40, 3, 1.5])); }),
+      (p) => reencode(p, (h) => { const it = (h.items as Record<string, unknown>[])[r.int(0, 2)]!; it[pick(['seq', 'kvHeads', 'len', 'newPos'])] = pick(nasty); }),
+      (p) => reencode(p, (h) => { const f = (h.frames as Record<string, unknown>[])[0]!; f[pick(['dtype', 'shape'])] = pick(nasty); }),
+      (p) => reencode(p, (h) => { const f = (h.frames as { shape: number[] }[])[0]!; f.shape = f.shape.map(() => pick([0, -1, 2 ** 31, 2 ** 40, 3, 1.5])); }),
       (p) => reencode(p, (h) => { delete h[pick(fieldNames)]; }),
       (p) => reencode(p, (h) => { h.items = Array.from({ length: r.int(0, 5) }, () => (h.items as unknown[])[0]); }),
       () => [Buffer.from(Array.from({ length: r.int(0, 40) }, () => r.int(0, 256)))], // noise
@@ -361,7 +359,7 @@ describe('in-process link', () => {
   });
   it('turns an invalid reply from the handler into a FrameError', async () => {
     const link = inProcessLink('r', async () => ({ header: { kind: 'hello_ok', rank: -1, device: 'x', pid: 1 } }));
-    await expect(link.request({ kind: 'hello' })).rejects.toThrow(/"rank"/);
+    await expect(link.request({ kind: 'hello' })).rejects.toThrow(/hello_ok\.rank: /);
   });
 });
 
@@ -384,7 +382,7 @@ describe('zmq failure paths', () => {
     const script = `
       import { Router } from 'zeromq'; import { pack, unpack } from 'msgpackr';
       const s = new Router({ linger: 0 }); await s.bind('tcp://127.0.0.1:0'); console.log(s.lastEndpoint);
-      for await (const [rid, h] of s) { const m = unpack(h); if (m.kind === 'ping') await s.send([rid, pack({ v: 1, id: m.id, kind: 'pong', frames: [] })]); }`;
+      for await (const [rid, h] of s) { const m = unpack(h); if (m.kind === 'ping') await s.send([rid, pack({ v: 2, id: m.id, kind: 'pong', frames: [] })]); }`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
       const endpoint = await new Promise<string>((res, rej) => {
@@ -416,9 +414,9 @@ describe('zmq failure paths', () => {
     const link = await connectRank(server.endpoint);
     try {
       await raw.send([Buffer.from('not msgpack at all')]); // no id: dropped, reported
-      await raw.send([pack({ v: 1, id: 5, kind: 'load_kv', seq: 1, layer: 0, kvHeads: [0, 1], pos0: 0, count: 1, frames: [] })]);
-      await raw.send([pack({ v: 1, id: 6, kind: 'pong', frames: [] })]);
-      await raw.send([pack({ v: 1, id: 7, kind: 'ping', frames: [{ dtype: 'f32', shape: [1 << 30] }] }), Buffer.alloc(4)]);
+      await raw.send([pack({ v: 2, id: 5, kind: 'load_kv', seq: 1, layer: 0, kvHeads: [0, 1], pos0: 0, count: 1, frames: [] })]);
+      await raw.send([pack({ v: 2, id: 6, kind: 'pong', frames: [] })]);
+      await raw.send([pack({ v: 2, id: 7, kind: 'ping', frames: [{ dtype: 'f32', shape: [1 << 30] }] }), Buffer.alloc(4)]);
       const replies: Record<string, unknown>[] = [];
       for (let i = 0; i < 3; i++) {
         const parts = await raw.receive();
@@ -427,7 +425,7 @@ describe('zmq failure paths', () => {
       replies.sort((a, b) => (a.id as number) - (b.id as number));
       expect(replies.map((x) => [x.id, x.kind])).toEqual([[5, 'error'], [6, 'error'], [7, 'error']]);
       expect(replies[0]!.message).toMatch(/expects 2 tensor frames/);
-      expect(replies[1]!.message).toMatch(/reply kind/);
+      expect(replies[1]!.message).toMatch(/not a request kind/);
       expect(replies[2]!.message).toMatch(/over the limit/);
       expect((await link.request({ kind: 'ping' })).header.kind).toBe('pong');
       expect(errors.map((e) => e.constructor.name)).toEqual(['FrameError']);

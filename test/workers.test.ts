@@ -19,11 +19,11 @@ import { loadWeights } from '../src/model/load-weights.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
 import { openSafetensors } from '../src/model/safetensors-node.js';
 import type { Weights } from '../src/model/weights.js';
-import { checkEndpoint, ClusterError, connectCluster, parseCluster, readCluster, type ClusterMember } from '../src/orchestrator/cluster.js';
-import { applyGpuBinding, driPrimeTag, GpuBindingError, parsePciAddress, planGpuBinding } from '../src/orchestrator/gpu-binding.js';
-import { PoolExecutor } from '../src/orchestrator/pool-executor.js';
-import type { RoutingPolicy } from '../src/orchestrator/policy.js';
-import { SpawnError, spawnLocalWorkers, type LocalWorkers } from '../src/orchestrator/spawn.js';
+import { checkEndpoint, ClusterError, connectCluster, parseCluster, readCluster } from '../src/orchestrator/transport/cluster.js';
+import { applyGpuBinding, driPrimeTag, GpuBindingError, parsePciAddress, planGpuBinding } from '../src/gpu/select.js';
+import { PoolAttention, type PoolMember } from '../src/orchestrator/pool/pool-attention.js';
+import type { RoutingPolicy } from '../src/orchestrator/pool/policy.js';
+import { SpawnError, spawnLocalWorkers, type LocalWorkers } from '../src/orchestrator/transport/spawn.js';
 import { rng, useGpu } from './helpers.js';
 
 const ROOT = join(dirname(new URL(import.meta.url).pathname), '..');
@@ -237,7 +237,7 @@ describe('two worker processes over ZeroMQ as the pool', () => {
     await writeRandomWeights(path, cfg, { seed: 11, dtype: 'f32' });
     const f = await openSafetensors(path);
     g = await gpu();
-    weights = (await loadWeights(g, f, cfg, 'f32')).weights;
+    weights = (await loadWeights(g, f.source(), cfg, 'f32')).weights;
     await f.close();
     workers = await starting;
     spawned.push(workers);
@@ -248,8 +248,8 @@ describe('two worker processes over ZeroMQ as the pool', () => {
     gen.dispose();
   });
 
-  /** Fresh PoolMembers over the same links (PoolExecutor marks failed members dead). */
-  const members = (): ClusterMember[] => workers.members.map((m) => ({ ...m, alive: true }));
+  /** Fresh PoolMembers over the same links (PoolAttention marks failed members dead). */
+  const members = (): PoolMember[] => workers.members.map((m) => ({ link: m.link, alive: true }));
 
   it('each worker is its own process, bound as asked, and says hello over the cluster file too', async () => {
     expect(workers.members.map((m) => m.rank)).toEqual([0, 1]);
@@ -263,7 +263,7 @@ describe('two worker processes over ZeroMQ as the pool', () => {
     writeFileSync(file, JSON.stringify({ pool: workers.members.map((m, i) => ({ endpoint: m.endpoint, name: `w${i}` })) }));
     const viaFile = await connectCluster(file, { timeoutMs: 5000 });
     try {
-      expect(viaFile.map((m) => [m.name, m.rank, m.pid, m.device, m.alive])).toEqual(workers.members.map((m, i) => [`w${i}`, m.rank, m.pid, m.device, true]));
+      expect(viaFile.map((m) => [m.name, m.rank, m.pid, m.device])).toEqual(workers.members.map((m, i) => [`w${i}`, m.rank, m.pid, m.device]));
       expect(viaFile[0]!.device).toMatch(/\S/);
     } finally {
       await Promise.all(viaFile.map((m) => m.link.close()));
@@ -271,7 +271,7 @@ describe('two worker processes over ZeroMQ as the pool', () => {
   });
 
   it('same greedy tokens as one device; long sequences ran on both workers', async () => {
-    const exec = new PoolExecutor(members(), POLICY, { minBlock: 8, deadlineMs: 5000 });
+    const exec = new PoolAttention(members(), POLICY, { minBlock: 8, deadlineMs: 5000 });
     const gen = new Generator(g, cfg, weights, 'f32', exec);
     const res = await gen.generate(prompts, { maxNewTokens: NEW_TOKENS, sampling: GREEDY });
     gen.dispose(); exec.dispose(g);
@@ -286,7 +286,7 @@ describe('two worker processes over ZeroMQ as the pool', () => {
   it('a worker SIGKILLed mid-generation: fault + fallback naming it, same tokens', async () => {
     const victim = workers.members[1]!, proc: ChildProcess = workers.processes[1]!;
     const exited = new Promise<NodeJS.Signals | null>((res) => proc.once('exit', (_c, sig) => res(sig)));
-    const exec = new PoolExecutor(members(), POLICY, { minBlock: 8, deadlineMs: 5000 });
+    const exec = new PoolAttention(members(), POLICY, { minBlock: 8, deadlineMs: 5000 });
     const gen = new Generator(g, cfg, weights, 'f32', exec);
     let killedAt = -1;
     const t0 = performance.now();

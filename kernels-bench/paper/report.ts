@@ -10,8 +10,8 @@ import { parseArgs } from 'node:util';
 import { PRESETS } from '../../src/model/config.js';
 import {
   calibrate, fitKernelRates, H100_KERNELS_V0, predict, type Cluster, type MeasuredPoint, type Placement, type Prediction, type Shape,
-} from '../../src/orchestrator/cost-model.js';
-import { PAPER_TIERS, parseTiers } from '../../src/orchestrator/policy.js';
+} from './cost-model.js';
+import { PAPER_TIERS, parseTiers } from '../../src/orchestrator/pool/policy.js';
 import { PAPER } from './paper-data.js';
 import type { SweepFile, SweepPoint } from './sweep.js';
 import { chart, type Series } from './svg.js';

@@ -1,6 +1,6 @@
 // The paper's sweep: for each sequence length × strategy, one generation in its own process (memory of
-// one point never leaks into the next), through the same code as run-inference.js (parseCli, resolveModel,
-// buildRunner). Records TTFT, TPOT, TPS and the decode-only time split, and appends to --out as JSON.
+// one point never leaks into the next), through the same code as run-inference.js (parseCli, engineOptions,
+// createEngine). Records TTFT, TPOT, TPS and the decode-only time split, and appends to --out as JSON.
 //
 //   node dist/kernels-bench/paper/sweep.js --preset tiny --lengths 16,64,128,320 --strategies fapool,static \
 //     --pool 2 --threshold 64 --placement tp=2,pp=2 --new-tokens 8 --out kernels-bench/paper/results/lavapipe-tiny.json
@@ -9,8 +9,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { GenerateResult } from '../../src/model/generator.js';
-import type { MeasuredPoint } from '../../src/orchestrator/cost-model.js';
+import type { GenerateResult } from '../../src/model/generation.js';
+import type { MeasuredPoint } from './cost-model.js';
 
 export interface SweepPoint extends MeasuredPoint {
   device: string; model: string; dtype: string; ranks: string[]; outputTokens: number; inputTokens: number;
@@ -28,35 +28,30 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 // ---- child: one point (argv: --point <run-inference flags as JSON>)
 async function runPoint(flags: string[], batch: number, repeat: number): Promise<SweepPoint> {
   const { parseCli } = await import('../../src/cli/args.js');
-  const { resolveModel } = await import('../../src/cli/model-files.js');
-  const { buildRunner } = await import('../../src/cli/runners.js');
+  const { engineOptions } = await import('../../src/cli/engine-options.js');
   const { syntheticPrompt } = await import('../../src/cli/main.js');
-  const { isSoftwareAdapter } = await import('../../src/gpu/index.js');
-  const { applyGpuBinding, planGpuBinding } = await import('../../src/orchestrator/gpu-binding.js');
-  const { openGpu, describeCaps } = await import('../../src/gpu/index.js');
-  const { parsePlacement } = await import('../../src/orchestrator/static-parallel.js');
+  const { createEngine } = await import('../../src/orchestrator/create-engine.js');
+  const { parsePlacement } = await import('../../src/orchestrator/baselines/placement.js');
   const o = parseCli(flags);
-  applyGpuBinding(planGpuBinding(o.gpu));
-  const gpu = await openGpu({ label: 'fapool', f16: o.dtype !== 'f32' });
+  const engine = await createEngine(engineOptions(o));
   try {
-    const dtype = o.dtype ?? (gpu.caps.f16 && !isSoftwareAdapter(gpu.caps) ? 'f16' : 'f32');
-    const m = await resolveModel(o, dtype);
-    const runner = await buildRunner(o, gpu, m.config, m.file, dtype, () => {}, () => {});
-    await m.file.close();
-    const vocab = Math.min(m.config.vocab, m.tokenizer.vocabSize);
+    const dtype = engine.dtype;
+    const vocab = Math.min(engine.config.vocab, engine.tokenizer.vocabSize);
     const len = o.promptLen!;
     const prompts = Array.from({ length: batch }, (_, i) => syntheticPrompt(len, vocab, o.seed + i));
-    const gen = { maxNewTokens: o.maxNewTokens, sampling: { temperature: 0, topK: 0, topP: 1, seed: o.seed }, prefillChunk: o.prefillChunk };
+    const gen = { prompts, maxNewTokens: o.maxNewTokens, sampling: { temperature: 0, topK: 0, topP: 1, seed: o.seed }, prefillChunk: o.prefillChunk, stopAtEos: false };
     // Warm-up: compiles every pipeline (and the pool's) so the measured run times steady state.
-    await runner.generate(prompts, { ...gen, maxNewTokens: Math.min(3, o.maxNewTokens) });
+    await engine.run({ ...gen, maxNewTokens: Math.min(3, o.maxNewTokens) });
     // Several measured runs; keep the fastest: on a shared machine noise only ever adds time.
     const runs: { res: GenerateResult; dec: Record<string, number> }[] = [];
     for (let r = 0; r < repeat; r++) {
-      const before = { ...(runner.report().split ?? {}) };
+      const before = { ...(engine.report().split ?? {}) };
       let atPrefill: Record<string, number> = before;
-      const res = await runner.generate(prompts, { ...gen, onPrefill: (d, t) => { if (d === t) atPrefill = { ...(runner.report().split ?? {}) }; } });
+      const { result: res } = await engine.run(gen, (e) => {
+        if (e.type === 'prefill' && e.doneTokens === e.totalTokens) atPrefill = { ...(engine.report().split ?? {}) };
+      });
       // Static stats restart at each generate and include the prefill; pool stats accumulate across runs.
-      const after = runner.report().split ?? {};
+      const after = engine.report().split ?? {};
       const base = o.strategy === 'static' ? atPrefill : before;
       const dec: Record<string, number> = {};
       for (const [k, v] of Object.entries(after)) if (typeof v === 'number') dec[k] = v - (base[k] ?? 0);
@@ -64,28 +59,26 @@ async function runPoint(flags: string[], batch: number, repeat: number): Promise
     }
     runs.sort((a, b) => a.res.tpotMs - b.res.tpotMs);
     const { res, dec } = runs[0]!;
-    const rep = runner.report();
+    const rep = engine.report();
     const decodeSteps = Math.max(1, res.outputTokens / batch - 1);
     const pl = o.strategy === 'static' ? parsePlacement(o.placement) : { tp: 1, pp: 1 };
     // Ranks the sequences actually used (a sequence may cross the threshold during the decode).
     const poolSize = Math.max(0, ...(rep.perSeq ?? []).map((q) => q?.ranks.length ?? 0));
     const attn = dec.poolWaitMs ?? 0, xfer = (dec.transferMs ?? 0) + (dec.allReduceMs ?? 0) + (dec.stageTransferMs ?? 0);
     const sync = dec.migrateMs ?? 0, compute = dec.waitMs ?? 0;
-    const point: SweepPoint = {
+    return {
       strategy: o.strategy, seqLen: len, batch, newTokens: o.maxNewTokens, bytesPerEl: dtype === 'f16' ? 2 : 4,
       pool: o.pool, poolSize, placement: pl,
       ttftMs: res.prefillMs, tpotMs: res.tpotMs, tps: res.tps, decodeMs: res.decodeMs, decodeSteps,
-      split: dec, device: describeCaps(gpu.caps), model: m.config.name, dtype, ranks: rep.ranks,
+      split: dec, device: engine.device, model: engine.config.name, dtype, ranks: rep.ranks,
       outputTokens: res.outputTokens, inputTokens: res.inputTokens,
       perStep: {
         attentionPoolMs: attn / decodeSteps, transferMs: xfer / decodeSteps, syncMs: sync / decodeSteps, computeMs: compute / decodeSteps,
         restMs: (res.decodeMs - attn - xfer - sync - compute) / decodeSteps,
       },
     };
-    await runner.dispose();
-    return point;
   } finally {
-    gpu.destroy();
+    await engine.dispose();
   }
 }
 

@@ -1,14 +1,12 @@
 // run-inference.js: load a model, generate for one prompt or a batch, stream tokens, report the paper's
 // metrics. Errors a user can cause end in one clear line and a non-zero exit.
 import { writeFileSync } from 'node:fs';
-import { describeCaps, isSoftwareAdapter, openGpu, type DType } from '../gpu/index.js';
-import type { GenerateResult } from '../model/generator.js';
+import { createEngine } from '../orchestrator/create-engine.js';
+import type { PlacementReport } from '../orchestrator/engine.js';
 import { helpText, parseCli, UsageError, type CliOptions } from './args.js';
-import { resolveModel } from './model-files.js';
-import { Progress } from './progress.js';
+import { engineOptions } from './engine-options.js';
 import { runAndExit } from './exit.js';
-import { buildRunner, type Runner } from './runners.js';
-import { applyGpuBinding, planGpuBinding } from '../orchestrator/gpu-binding.js';
+import { Progress } from './progress.js';
 
 const DEFAULT_PROMPT = 'The attention pool takes the long sequences, so the base group never waits.';
 
@@ -23,7 +21,7 @@ export function syntheticPrompt(n: number, vocab: number, seed: number): number[
   return Array.from({ length: n }, () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s % vocab; });
 }
 
-function printPlacement(r: ReturnType<Runner['report']>, prompts: number[][]): void {
+function printPlacement(r: PlacementReport, prompts: number[][]): void {
   console.log(`strategy: ${r.strategy}; ranks: ${r.ranks.join(', ')}`);
   r.perSeq?.forEach((s, i) => {
     if (!s) return;
@@ -38,30 +36,18 @@ export async function main(argv: string[]): Promise<number> {
   if (o.help) { console.log(helpText()); return 0; }
   const log = (msg: string) => { if (!o.quiet) process.stderr.write(`${msg}\n`); };
 
-  const binding = planGpuBinding(o.gpu);
-  applyGpuBinding(binding);
-  for (const w of binding.warnings) log(`warning: ${w}`);
-  const gpu = await openGpu({ label: 'fapool', f16: o.dtype !== 'f32' });
+  const initBar = new Progress('init', !o.quiet), loadBar = new Progress('load', !o.quiet);
+  const tLoad = performance.now();
+  const engine = await createEngine(engineOptions(o, { log, onInit: (d, t) => initBar.update(d, t, 'B'), onLoad: (d, t) => loadBar.update(d, t, 'B') }));
   try {
-    const dtype: DType = o.dtype ?? (gpu.caps.f16 && !isSoftwareAdapter(gpu.caps) ? 'f16' : 'f32');
-    if (dtype === 'f16' && !gpu.caps.f16) throw new UsageError('--dtype f16 needs shader-f16, which this GPU lacks; use --dtype f32');
-    log(`gpu: ${describeCaps(gpu.caps)}`);
-    const m = await resolveModel(o, dtype);
-    const cfg = m.config;
-    log(`model: ${cfg.name} (${cfg.nLayers} layers, hidden ${cfg.hidden}, ${cfg.nHeads}×${cfg.headDim} heads, ffn ${cfg.ffn}, vocab ${cfg.vocab}) from ${m.weightsPath}; config: ${m.configSource}; dtype ${dtype}`);
-
-    const loadBar = new Progress('load', !o.quiet);
-    const tLoad = performance.now();
-    const runner = await buildRunner(o, gpu, cfg, m.file, dtype, (d, t) => loadBar.update(d, t, 'B'), log);
-    await m.file.close();
     const loadMs = performance.now() - tLoad;
-
-    const vocab = Math.min(cfg.vocab, m.tokenizer.vocabSize);
+    const cfg = engine.config, tok = engine.tokenizer;
+    const vocab = Math.min(cfg.vocab, tok.vocabSize);
     let prompts: number[][];
     if (o.promptLens) {
       prompts = o.promptLens.map((n, i) => syntheticPrompt(n, vocab, o.seed + i));
     } else {
-      const base = o.promptLen !== undefined ? syntheticPrompt(o.promptLen, vocab, o.seed) : m.tokenizer.encode(o.prompt ?? DEFAULT_PROMPT);
+      const base = o.promptLen !== undefined ? syntheticPrompt(o.promptLen, vocab, o.seed) : tok.encode(o.prompt ?? DEFAULT_PROMPT);
       if (base.length === 0) throw new UsageError('the prompt is empty');
       prompts = batchPrompts(base, o.batch);
     }
@@ -72,42 +58,37 @@ export async function main(argv: string[]): Promise<number> {
     }
 
     const prefillBar = new Progress('prefill', !o.quiet && total > 256);
-    const stream = m.tokenizer.decodeStream();
-    if (!o.json && o.promptLen === undefined && !o.promptLens) process.stdout.write(m.tokenizer.decode(prompts[0]!));
-    const res: GenerateResult = await runner.generate(prompts, {
-      maxNewTokens: o.maxNewTokens,
+    if (!o.json && o.promptLen === undefined && !o.promptLens) process.stdout.write(tok.decode(prompts[0]!));
+    const done = await engine.run({
+      prompts, maxNewTokens: o.maxNewTokens, prefillChunk: o.prefillChunk, captureLogits: o.dumpLogits !== undefined,
       sampling: { temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed },
-      eosId: m.tokenizer.eosId,
-      prefillChunk: o.prefillChunk,
-      captureLogits: o.dumpLogits !== undefined,
-      onPrefill: total > 256 ? (d, t) => prefillBar.update(d, t, 'tok') : undefined,
-      onToken: o.json ? undefined : (seq, tok) => { if (seq === 0) process.stdout.write(stream.push(tok)); },
+    }, (e) => {
+      if (e.type === 'prefill' && total > 256) prefillBar.update(e.doneTokens, e.totalTokens, 'tok');
+      if (e.type === 'token' && e.seq === 0 && !o.json) process.stdout.write(e.text);
     });
-    const texts = res.tokens.map((t) => m.tokenizer.decode(t));
+    const res = done.result;
     if (o.dumpLogits) {
-      writeFileSync(o.dumpLogits, JSON.stringify({ model: cfg.name, dtype, prompt: prompts[0], tokens: res.tokens[0], logits: Array.from(res.firstLogits![0]!) }));
+      writeFileSync(o.dumpLogits, JSON.stringify({ model: cfg.name, dtype: engine.dtype, prompt: prompts[0], tokens: res.tokens[0], logits: Array.from(res.firstLogits![0]!) }));
     }
     const metrics = {
       ttftMs: res.prefillMs, tpotMs: res.tpotMs, tps: res.tps, totalMs: res.totalMs, loadMs,
       inputTokens: res.inputTokens, outputTokens: res.outputTokens, gpuMemoryBytes: res.gpuBytes,
     };
-    const placement = runner.report();
     if (o.json) {
       console.log(JSON.stringify({
-        model: cfg.name, dtype, device: describeCaps(gpu.caps), batch: prompts.length,
-        promptLengths: prompts.map((p) => p.length), tokens: res.tokens, text: texts, metrics, placement,
+        model: cfg.name, dtype: engine.dtype, device: engine.device, batch: prompts.length,
+        promptLengths: prompts.map((p) => p.length), tokens: res.tokens, text: done.texts, metrics, placement: done.placement,
       }));
     } else {
-      process.stdout.write(stream.flush() + '\n');
-      for (let i = 1; i < texts.length; i++) console.log(`[seq ${i}, prompt ${prompts[i]!.length} tokens] ${JSON.stringify(texts[i])}`);
+      process.stdout.write(`${done.tails[0]}\n`);
+      for (let i = 1; i < done.texts.length; i++) console.log(`[seq ${i}, prompt ${prompts[i]!.length} tokens] ${JSON.stringify(done.texts[i])}`);
       console.log(`\n${prompts.length} sequence(s), ${res.inputTokens} input + ${res.outputTokens} output tokens`);
-      printPlacement(placement, prompts);
+      printPlacement(done.placement, prompts);
       console.log(`TTFT ${res.prefillMs.toFixed(1)} ms | TPOT ${res.tpotMs.toFixed(2)} ms | TPS ${res.tps.toFixed(1)} tok/s | total ${res.totalMs.toFixed(0)} ms | load ${loadMs.toFixed(0)} ms | GPU memory ${(res.gpuBytes / 2 ** 20).toFixed(1)} MiB`);
     }
-    await runner.dispose();
     return 0;
   } finally {
-    gpu.destroy();
+    await engine.dispose();
   }
 }
 

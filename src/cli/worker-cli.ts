@@ -4,9 +4,10 @@
 import { runAndExit } from './exit.js';
 import { parseArgs } from 'node:util';
 import { describeCaps, openGpu, type Gpu } from '../gpu/index.js';
-import { checkEndpoint } from '../orchestrator/cluster.js';
-import { applyGpuBinding, bindingEvidence, GpuBindingError, planGpuBinding } from '../orchestrator/gpu-binding.js';
-import { startWorker, type Worker } from '../orchestrator/worker.js';
+import { applyGpuBinding, bindingEvidence, GpuBindingError, planGpuBinding } from '../gpu/select.js';
+import { AttentionRank } from '../orchestrator/pool/attention-rank.js';
+import { checkEndpoint } from '../orchestrator/transport/cluster.js';
+import { startWorker, type Worker } from '../orchestrator/transport/worker.js';
 import { UsageError } from './usage-error.js';
 
 export interface WorkerArgs {
@@ -113,11 +114,12 @@ export async function workerMain(argv: string[]): Promise<number> {
   for (const w of binding.warnings) log(`WARNING: ${w}`);
 
   const gpu = await openGpu({ label: a.label });
+  const rank = new AttentionRank(gpu, a.rank);
   let worker: Worker | null = null;
   try {
     log(`adapter: ${describeCaps(gpu.caps)}`);
     for (const line of bindingEvidence()) log(line);
-    worker = await startWorker(gpu, { endpoint: a.listen, rank: a.rank, onError: (e) => log(`request dropped: ${e.message}`) });
+    worker = await startWorker(rank.handler, { endpoint: a.listen, onError: (e) => log(`request dropped: ${e.message}`) });
     const stopped = stopSignal(gpu, a.exitWithParent, log);
     process.stdout.write(`READY ${worker.endpoint} ${gpu.caps.device || gpu.caps.vendor || 'unknown-device'}\n`);
     log(`rank ${a.rank} serving on ${worker.endpoint}`);
@@ -125,6 +127,7 @@ export async function workerMain(argv: string[]): Promise<number> {
     return code;
   } finally {
     await worker?.close();
+    rank.dispose();
     gpu.destroy();
   }
 }

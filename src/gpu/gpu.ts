@@ -120,6 +120,29 @@ export class Gpu {
     }
   }
 
+  /** A host-mappable buffer that copies land in for reading back (token ids, pool staging). */
+  readbackBuffer(bytes: number, label: string): GPUBuffer {
+    return this.createBuffer(Math.ceil(bytes / 4) * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label);
+  }
+
+  /**
+   * Map the first `bytes` of a read-back buffer once the GPU is done with it, and return a copy of them
+   * (the mapping is released before this returns, so the buffer can take the next copy).
+   */
+  async readMapped(buffer: GPUBuffer, bytes: number, into?: Uint8Array): Promise<Uint8Array> {
+    const size = Math.ceil(bytes / 4) * 4;
+    await this.mapRead(buffer, 0, size);
+    try {
+      const range = new Uint8Array(buffer.getMappedRange(0, size), 0, bytes);
+      if (!into) return range.slice();
+      into.set(range);
+      return into;
+    } finally {
+      buffer.unmap();
+      this.throwIfError();
+    }
+  }
+
   /** A device tensor (storage, copy src/dst). Contents are undefined until written. */
   tensor(shape: readonly number[], dtype: DType, label = 'tensor'): Tensor {
     const bytes = byteSize(shape, dtype);

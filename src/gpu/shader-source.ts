@@ -5,6 +5,12 @@ type SourceLoader = (file: string) => string;
 
 let loader: SourceLoader | null = null;
 const cache = new Map<string, string>();
+/** Sources given by name (test-only kernels live beside their tests, not in shaders/). */
+const provided = new Map<string, string>();
+
+export function provideShader(file: string, text: string): void {
+  provided.set(file, text);
+}
 
 export function registerShaderLoader(fn: SourceLoader): void {
   loader = fn;
@@ -20,7 +26,7 @@ export function registerShaderSources(sources: Record<string, string>): void {
 }
 
 export function shaderSource(file: string): string {
-  let text = cache.get(file);
+  let text = provided.get(file) ?? cache.get(file);
   if (text === undefined) {
     if (!loader) throw new Error('no shader loader registered: open the GPU through openGpu() first');
     text = loader(file);

@@ -1,17 +1,16 @@
-// Elementwise helpers (shaders/elementwise.wgsl): residual add and dtype cast.
+// Elementwise helpers (shaders/elementwise.wgsl): dtype cast (the f16 LM head's logits to f32).
 import { ceilDiv, defineProgram, numel, shapeStr, ShapeError, type Dispatch, type DType, type Gpu, type Tensor } from '../gpu/index.js';
-import { expectDistinct, expectDtype, rowWorkgroupSize } from './common.js';
+import { expectDistinct, rowWorkgroupSize } from './common.js';
 
 type FloatType = 'f32' | 'f16';
-interface ElementwiseCfg { op: 'add' | 'cast'; from: FloatType; to: FloatType; vec4: boolean; wg: number }
+interface ElementwiseCfg { from: FloatType; to: FloatType; vec4: boolean; wg: number }
 
 const program = defineProgram<ElementwiseCfg>({
-  name: 'elementwise', file: 'elementwise.wgsl', entry: 'add_scalar',
+  name: 'cast', file: 'elementwise.wgsl', entry: 'cast_scalar',
   specialize: (c) => ({
-    entry: `${c.op}_${c.vec4 ? 'vec4' : 'scalar'}`,
+    entry: `cast_${c.vec4 ? 'vec4' : 'scalar'}`,
     enables: c.from === 'f16' || c.to === 'f16' ? ['f16'] : [],
-    // Every alias is declared for every entry (the module declares all bindings); unused ones mirror T.
-    aliases: { T: c.from, T4: `vec4<${c.from}>`, TI: c.from, TO: c.to },
+    aliases: { TI: c.from, TO: c.to },
     constants: { WG: c.wg },
   }),
 });
@@ -37,19 +36,6 @@ function launch(gpu: Gpu, cfg: Omit<ElementwiseCfg, 'vec4' | 'wg'>, n: number, b
   return gpu.dispatch(prog, { bind: bind(vec4), uniforms: { n: count }, workgroups: [grid] });
 }
 
-/** out = x + y elementwise (same shape and dtype; f32 math). */
-export function add(gpu: Gpu, a: { x: Tensor; y: Tensor; out: Tensor }): Dispatch {
-  const k = 'add';
-  const dtype = expectFloat(a.x, 'x', k);
-  expectDtype(a.y, dtype, 'y', k);
-  expectDtype(a.out, dtype, 'out', k);
-  expectSameShape(a.y, a.x, 'y', 'x', k);
-  expectSameShape(a.out, a.x, 'out', 'x', k);
-  expectDistinct(k, ['out', a.out], ['x', a.x], ['y', a.y]);
-  return launch(gpu, { op: 'add', from: dtype, to: dtype }, numel(a.x.shape),
-    (v4): Record<string, Tensor> => (v4 ? { x4: a.x, y4: a.y, out4: a.out } : { x: a.x, y: a.y, out: a.out }));
-}
-
 /** out = x converted to out's dtype (f32 <-> f16 rounds to nearest; same dtype copies). */
 export function cast(gpu: Gpu, a: { x: Tensor; out: Tensor }): Dispatch {
   const k = 'cast';
@@ -57,6 +43,6 @@ export function cast(gpu: Gpu, a: { x: Tensor; out: Tensor }): Dispatch {
   const to = expectFloat(a.out, 'out', k);
   expectSameShape(a.out, a.x, 'out', 'x', k);
   expectDistinct(k, ['out', a.out], ['x', a.x]);
-  return launch(gpu, { op: 'cast', from, to }, numel(a.x.shape),
+  return launch(gpu, { from, to }, numel(a.x.shape),
     (v4): Record<string, Tensor> => (v4 ? { cx4: a.x, cout4: a.out } : { cx: a.x, cout: a.out }));
 }

@@ -5,11 +5,11 @@ import { expectDistinct, expectDtype, expectRank, expectShape, rowWorkgroupSize,
 /** neox = HF Llama "rotate_half": pairs (i, i + ropeDim/2); gptj: pairs (2i, 2i+1). */
 export type RopeStyle = 'neox' | 'gptj';
 
-interface RopeCfg { dtype: DType; neox: boolean; wg: number }
+interface RopeCfg { dtype: DType; neox: boolean; writeBack: boolean; wg: number }
 
 const program = defineProgram<RopeCfg>({
   name: 'rope_qkv', file: 'rope.wgsl', entry: 'rope_qkv',
-  specialize: (c) => ({ ...typeSpec(c.dtype), constants: { WG: c.wg, NEOX: c.neox } }),
+  specialize: (c) => ({ ...typeSpec(c.dtype), constants: { WG: c.wg, NEOX: c.neox, WRITE_BACK: c.writeBack } }),
 });
 
 export interface RopeQkvArgs {
@@ -20,6 +20,8 @@ export interface RopeQkvArgs {
   vCache: Tensor;  // [slots, nKvHeads, capacity, D]: v copied at [slot, kvh, pos, :]
   nHeads: number; nKvHeads: number; headDim: number; theta: number; style?: RopeStyle;
   ropeDim?: number; // partial rotary: the first ropeDim dims of each head rotate (default headDim)
+  /** Also store the rotated q and k back into qkv (each qkv row then holds what attention sees). */
+  writeBack?: boolean;
 }
 
 /**
@@ -87,7 +89,7 @@ export function ropeQkv(gpu: Gpu, a: RopeQkvArgs): Dispatch {
 
   const items = (nHeads + 2 * nKvHeads) * (D / 2);
   const wg = rowWorkgroupSize(gpu, Math.max(32, Math.min(128, items)));
-  const prog = gpu.program(program, { dtype, neox: (a.style ?? 'neox') === 'neox', wg });
+  const prog = gpu.program(program, { dtype, neox: (a.style ?? 'neox') === 'neox', writeBack: a.writeBack ?? false, wg });
   return gpu.dispatch(prog, {
     bind: { qkv: a.qkv, rows: a.rows, freqs: frequencyTable(gpu, theta, ropeDim), q: a.q, kCache: a.kCache, vCache: a.vCache },
     uniforms: { tokens: T, nHeads, nKvHeads, headDim: D, ropeDim, slots, capacity },

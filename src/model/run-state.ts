@@ -24,6 +24,7 @@ export interface RunState {
   lastHidden: Tensor; // [slots, hidden] last prompt row of each sequence after prefill
   logits: Tensor;     // [slots, vocab] f32
   nextIds: Tensor;    // [slots] u32 sampled tokens: the next step's input
+  partial: Tensor | null; // [maxTokens, hidden] a tensor-parallel rank's partial block sums (null on one device)
 }
 
 /** Views of the first `tokens` rows, the shapes one step's kernels are built for. */
@@ -39,7 +40,7 @@ export function stepViews(s: RunState, tokens: number): StepViews {
   };
 }
 
-export function allocRunState(gpu: Gpu, c: ModelConfig, dtype: DType, maxTokens: number, slots: number): RunState {
+export function allocRunState(gpu: Gpu, c: ModelConfig, dtype: DType, maxTokens: number, slots: number, o: { partial?: boolean } = {}): RunState {
   // All or nothing: a tensor over the device's limits (LimitError) releases the ones made before it.
   const made: Tensor[] = [];
   const t = (shape: number[], dt: DType, label: string) => {
@@ -59,21 +60,27 @@ export function allocRunState(gpu: Gpu, c: ModelConfig, dtype: DType, maxTokens:
     lastHidden: t([slots, c.hidden], dtype, 'last_hidden'),
     logits: t([slots, c.vocab], 'f32', 'logits'),
     nextIds: t([slots], 'u32', 'next_ids'),
+    partial: o.partial ? t([maxTokens, c.hidden], dtype, 'partial') : null,
   };
 }
 
 export function allocKvCache(gpu: Gpu, c: ModelConfig, dtype: DType, slots: number, capacity: number, layers = c.nLayers): KvCache {
   const shape = [slots, c.nKvHeads, capacity, c.headDim];
   const k: Tensor[] = [], v: Tensor[] = [];
-  for (let l = 0; l < layers; l++) {
-    k.push(gpu.tensor(shape, dtype, `k_cache.${l}`));
-    v.push(gpu.tensor(shape, dtype, `v_cache.${l}`));
+  try {
+    for (let l = 0; l < layers; l++) {
+      k.push(gpu.tensor(shape, dtype, `k_cache.${l}`));
+      v.push(gpu.tensor(shape, dtype, `v_cache.${l}`));
+    }
+  } catch (e) {
+    gpu.release(...k, ...v); // all or nothing
+    throw e;
   }
   return { k, v, slots, capacity };
 }
 
 export function releaseRunState(gpu: Gpu, s: RunState): void {
-  gpu.release(s.x, s.xn, s.qkv, s.q, s.attn, s.ffnH, s.ids, s.rows, s.lengths, s.lastHidden, s.logits, s.nextIds);
+  gpu.release(s.x, s.xn, s.qkv, s.q, s.attn, s.ffnH, s.ids, s.rows, s.lengths, s.lastHidden, s.logits, s.nextIds, s.partial ?? undefined);
 }
 
 export function releaseKvCache(gpu: Gpu, kv: KvCache): void {

@@ -5,6 +5,7 @@ import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { ShapeError } from '../gpu/errors.js';
 import { STAGING_BYTES, type Gpu } from '../gpu/gpu.js';
 import { numel, shapeStr, type Tensor } from '../gpu/tensor.js';
+import { uploadPieces, type ByteSource } from './load-weights.js';
 import {
   SafetensorsError, ST_DTYPE_BYTES, convertElements, encodeSafetensorsHeader, isLoadable, parseHeaderJson,
   readHeaderLength, type SafetensorsHeader, type StDType, type TensorInfo,
@@ -87,26 +88,24 @@ export class SafetensorsFile {
    */
   async uploadTensor(gpu: Gpu, name: string, dst: Tensor, chunkBytes = STAGING_BYTES): Promise<void> {
     const t = this.info(name);
-    if (!isLoadable(t.dtype)) throw new SafetensorsError(`${this.path}: tensor '${name}' has dtype ${t.dtype}; loadable: F32, F16, BF16`);
-    if (dst.dtype !== 'f32' && dst.dtype !== 'f16') throw new ShapeError(`upload '${name}': destination ${shapeStr(dst)} must be f32 or f16`);
     if (dst.shape.length !== t.shape.length || dst.shape.some((d, i) => d !== t.shape[i])) {
       throw new ShapeError(`upload '${name}': file has ${t.dtype}[${t.shape.join(', ')}], destination is ${shapeStr(dst)}`);
     }
-    const srcBytes = ST_DTYPE_BYTES[t.dtype];
-    const dstBytes = dst.dtype === 'f32' ? 4 : 2;
-    const total = numel(t.shape);
-    // Multiples of 4 elements: chunk byte sizes stay multiples of 8 (readTensorChunks' step) and every
-    // f16 write starts at a 4-byte-aligned offset (writeBuffer's rule).
-    const per = Math.max(4, Math.floor(Math.min(chunkBytes, STAGING_BYTES) / Math.max(srcBytes, dstBytes) / 4) * 4);
-    const cap = Math.min(per, total);
-    const host = dst.dtype === 'f32' ? new Float32Array(cap) : new Uint16Array(cap);
-    const dtype = t.dtype;
-    await this.readTensorChunks(name, per * srcBytes, (chunk, off) => {
-      const start = off / srcBytes;
-      const view = host.subarray(0, chunk.byteLength / srcBytes);
-      convertElements(chunk, dtype, view);
-      gpu.write(dst, view, start);
-    });
+    const cols = t.shape[t.shape.length - 1] ?? 1;
+    const rows = numel(t.shape) / Math.max(cols, 1);
+    await uploadPieces(this.source(), name, t, [{ gpu, dst, row0: 0, rows, col0: 0, cols, dstRow: 0 }], { chunkBytes });
+  }
+
+  /** The file's bytes for the weight loader (reads are copies the caller may keep). */
+  source(): ByteSource {
+    return {
+      name: this.path, size: this.fileSize,
+      read: async (begin, end) => {
+        const out = new Uint8Array(end - begin);
+        await readExactly(this.fh, out, begin, this.path);
+        return out;
+      },
+    };
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,6 @@
-// Model weights on one GPU (llama2.c's TransformerWeights): every tensor with its shape.
+// Model weights on one GPU (llama2.c's TransformerWeights): every tensor with its shape. A device may hold the
+// whole model, or one rank's share of it (tensor parallelism: a slice of the heads and FFN columns; pipeline
+// parallelism: some layers, the embedding on the first stage, the head on the last).
 import { sliceRows, type DType, type Gpu, type Tensor } from '../gpu/index.js';
 import type { ModelConfig } from './config.js';
 
@@ -19,17 +21,44 @@ export interface Weights {
   lmHead: Tensor;    // [vocab, hidden] (the embedding itself when tied)
 }
 
+/** A device's share of the model: a rank of a static TP × PP placement holds only some of it. */
+export interface PartialWeights {
+  embed: Tensor | null;
+  layers: LayerWeights[];
+  finalNorm: Tensor | null;
+  lmHead: Tensor | null;
+}
+
+/**
+ * Which part of the full model a device holds: tensor-parallel index `tp` of `tpSize` (heads, kv heads and FFN
+ * columns split evenly), the layers listed, and whether it has the embedding and the head.
+ */
+export interface WeightShare { tp: number; tpSize: number; layers: readonly number[]; embed: boolean; head: boolean }
+
+export function wholeModel(c: ModelConfig): WeightShare {
+  return { tp: 0, tpSize: 1, layers: range(c.nLayers), embed: true, head: true };
+}
+
 export function qkvRows(c: ModelConfig): number {
   return (c.nHeads + 2 * c.nKvHeads) * c.headDim;
 }
 
-/** Allocate (uninitialised) weight tensors for a config. */
-export function allocWeights(gpu: Gpu, c: ModelConfig, dtype: DType, layers: readonly number[] = range(c.nLayers)): Weights {
-  const t = (shape: number[], label: string) => gpu.tensor(shape, dtype, label);
-  const embed = t([c.vocab, c.hidden], 'embed');
+/** The config one tensor-parallel rank runs: its share of heads, kv heads and FFN width. */
+export function tpShardConfig(c: ModelConfig, tpSize: number): ModelConfig {
+  return { ...c, nHeads: c.nHeads / tpSize, nKvHeads: c.nKvHeads / tpSize, ffn: c.ffn / tpSize };
+}
+
+/** Allocate (uninitialised) weight tensors for a share of the model (default: all of it). */
+export function allocWeights(gpu: Gpu, full: ModelConfig, dtype: DType, share: WeightShare = wholeModel(full)): PartialWeights {
+  const c = tpShardConfig(full, share.tpSize);
+  const made: Tensor[] = [];
+  const t = (shape: number[], label: string) => {
+    try { const x = gpu.tensor(shape, dtype, label); made.push(x); return x; } catch (e) { gpu.release(...made); throw e; }
+  };
+  const embed = share.embed ? t([c.vocab, c.hidden], 'embed') : null;
   return {
     embed,
-    layers: layers.map((i) => ({
+    layers: share.layers.map((i) => ({
       attnNorm: t([c.hidden], `layers.${i}.attn_norm`),
       wqkv: t([qkvRows(c), c.hidden], `layers.${i}.wqkv`),
       wo: t([c.hidden, c.nHeads * c.headDim], `layers.${i}.wo`),
@@ -38,13 +67,20 @@ export function allocWeights(gpu: Gpu, c: ModelConfig, dtype: DType, layers: rea
       wUp: t([c.ffn, c.hidden], `layers.${i}.w_up`),
       wDown: t([c.hidden, c.ffn], `layers.${i}.w_down`),
     })),
-    finalNorm: t([c.hidden], 'final_norm'),
-    lmHead: c.tiedEmbeddings ? embed : t([c.vocab, c.hidden], 'lm_head'),
+    finalNorm: share.head ? t([c.hidden], 'final_norm') : null,
+    // A tied head on a device that already holds the embedding shares it.
+    lmHead: share.head ? (c.tiedEmbeddings && embed ? embed : t([c.vocab, c.hidden], 'lm_head')) : null,
   };
 }
 
-export function releaseWeights(gpu: Gpu, w: Weights): void {
-  gpu.release(w.embed, w.finalNorm, w.lmHead === w.embed ? undefined : w.lmHead);
+/** The whole model's weights: every part present. */
+export function complete(w: PartialWeights): Weights {
+  if (!w.embed || !w.finalNorm || !w.lmHead) throw new Error('these weights are a share of the model, not all of it');
+  return w as Weights;
+}
+
+export function releaseWeights(gpu: Gpu, w: PartialWeights): void {
+  gpu.release(w.embed ?? undefined, w.finalNorm ?? undefined, w.lmHead === w.embed ? undefined : w.lmHead ?? undefined);
   for (const l of w.layers) gpu.release(...Object.values(l));
 }
 
@@ -52,18 +88,45 @@ export function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
 }
 
-/** Every file tensor's destination (canonical name → tensor view): q, k and v land in their row blocks of wqkv. */
-export function weightTargets(c: ModelConfig, w: Weights): [string, Tensor][] {
-  const qRows = c.nHeads * c.headDim, kvRows = c.nKvHeads * c.headDim;
-  const targets: [string, Tensor][] = [['embed', w.embed], ['final_norm', w.finalNorm]];
-  if (!c.tiedEmbeddings) targets.push(['lm_head', w.lmHead]);
-  w.layers.forEach((l, i) => {
-    const p = `layers.${i}.`;
-    targets.push(
-      [`${p}attn_norm`, l.attnNorm], [`${p}ffn_norm`, l.ffnNorm],
-      [`${p}wq`, sliceRows(l.wqkv, 0, qRows)], [`${p}wk`, sliceRows(l.wqkv, qRows, kvRows)], [`${p}wv`, sliceRows(l.wqkv, qRows + kvRows, kvRows)],
-      [`${p}wo`, l.wo], [`${p}w_gate`, l.wGate], [`${p}w_up`, l.wUp], [`${p}w_down`, l.wDown],
+/**
+ * Where part of a file tensor [R, C] goes: rows [row0, row0 + rows) × columns [col0, col0 + cols) land in
+ * `dst` from row `dstRow` on (rows of `cols` elements).
+ */
+export interface WeightPiece { dst: Tensor; row0: number; rows: number; col0: number; cols: number; dstRow: number }
+
+/**
+ * Every file tensor's destinations on this device (canonical name → pieces), Megatron-style: TP rank t holds q
+ * heads [t·nH/tp, …) and kv heads [t·nKv/tp, …) (its rows of wq/wk/wv fused into its own wqkv), the matching
+ * COLUMNS of wo, rows of w_gate/w_up and columns of w_down; norms are replicated.
+ */
+export function weightPieces(full: ModelConfig, share: WeightShare, w: PartialWeights): [string, WeightPiece][] {
+  const c = tpShardConfig(full, share.tpSize), t = share.tp, H = full.hidden, D = full.headDim;
+  const qR = c.nHeads * D, kR = c.nKvHeads * D, fR = c.ffn;
+  const whole = (dst: Tensor): WeightPiece => {
+    const [rows, cols] = dst.shape.length === 1 ? [1, dst.shape[0]!] : [dst.shape[0]!, dst.shape[1]!];
+    return { dst, row0: 0, rows, col0: 0, cols, dstRow: 0 };
+  };
+  const rowsOf = (dst: Tensor, row0: number, rows: number, dstRow = 0): WeightPiece => ({ dst, row0, rows, col0: 0, cols: H, dstRow });
+  const colsOf = (dst: Tensor, col0: number, cols: number): WeightPiece => ({ dst, row0: 0, rows: H, col0, cols, dstRow: 0 });
+  const out: [string, WeightPiece][] = [];
+  if (w.embed) out.push(['embed', whole(w.embed)]);
+  if (w.finalNorm) out.push(['final_norm', whole(w.finalNorm)]);
+  if (w.lmHead && w.lmHead !== w.embed) out.push([full.tiedEmbeddings ? 'embed' : 'lm_head', whole(w.lmHead)]);
+  share.layers.forEach((li, j) => {
+    const l = w.layers[j]!, p = `layers.${li}.`;
+    out.push(
+      [`${p}attn_norm`, whole(l.attnNorm)], [`${p}ffn_norm`, whole(l.ffnNorm)],
+      [`${p}wq`, rowsOf(l.wqkv, t * qR, qR)], [`${p}wk`, rowsOf(l.wqkv, t * kR, kR, qR)], [`${p}wv`, rowsOf(l.wqkv, t * kR, kR, qR + kR)],
+      [`${p}wo`, colsOf(l.wo, t * qR, qR)],
+      [`${p}w_gate`, rowsOf(l.wGate, t * fR, fR)], [`${p}w_up`, rowsOf(l.wUp, t * fR, fR)],
+      [`${p}w_down`, colsOf(l.wDown, t * fR, fR)],
     );
   });
-  return targets;
+  return out;
+}
+
+/** q, k and v row blocks of a fused wqkv (tests and tools read them apart). */
+export function qkvBlocks(c: ModelConfig, wqkv: Tensor): { q: Tensor; k: Tensor; v: Tensor } {
+  const q = c.nHeads * c.headDim, kv = c.nKvHeads * c.headDim;
+  return { q: sliceRows(wqkv, 0, q), k: sliceRows(wqkv, q, kv), v: sliceRows(wqkv, q + kv, kv) };
 }

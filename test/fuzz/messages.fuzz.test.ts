@@ -4,7 +4,8 @@
 import fc from 'fast-check';
 import { pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { FrameError, decodeMessage, encodeMessage, validateMessage, type TensorFrame } from '../../src/orchestrator/messages.js';
+import { decodeMessage, encodeMessage, validateMessage } from '../../src/orchestrator/transport/codec.js';
+import { FrameError, type TensorFrame } from '../../src/orchestrator/transport/messages.js';
 import { fuzz, newStats, runCase, summary } from './harness.js';
 
 // 1 s per case: a hang bound, loose enough for a 2-core machine shared with GPU tests (cases take ≤ 20 ms alone).
@@ -24,19 +25,18 @@ const validArb = fc.oneof<fc.Arbitrary<[object, TensorFrame[]]>[]>(
   fc.tuple(small, fc.string({ maxLength: 10 }), fc.nat()).map(([rank, device, pid]) => [{ kind: 'hello_ok', rank, device, pid }, []]),
   small.map((seq) => [{ kind: 'free', seq }, []]),
   fc.tuple(small, fc.integer({ min: 1, max: 4 }), small, fc.integer({ min: 1, max: 8 }), fc.constantFrom('f32', 'f16')).map(([seq, nLayers, h0, headDim, dtype]) =>
-    [{ kind: 'alloc', seq, nLayers, kvHeads: [h0, h0 + 1], headDim, capacity: 16, dtype, nHeadsPerKv: 2 }, []]),
-  fc.tuple(fc.integer({ min: 1, max: 3 }), small, fc.integer({ min: 1, max: 4 }), fc.constantFrom('f32' as const, 'f16' as const)).map(([heads, count, d, dt]) =>
+    [{ kind: 'alloc', seq, nLayers, kvHeads: [h0, h0 + 1], headDim, capacity: 16, posBase: 0, dtype, nHeadsPerKv: 2 }, []]),
+  fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 4 }), fc.constantFrom('f32' as const, 'f16' as const)).map(([heads, count, d, dt]) =>
     [{ kind: 'load_kv', seq: 0, layer: 1, kvHeads: [0, heads], pos0: 0, count }, [tensor(dt, [heads, count, d]), tensor(dt, [heads, count, d])]]),
   fc.array(fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 8 }), fc.boolean()), { maxLength: 3 }).map((items) => {
-    const frames: TensorFrame[] = [];
-    const its = items.map(([heads, len, withNew], i) => {
-      frames.push(tensor('f32', [heads * 2, 4]));
-      if (withNew) frames.push(tensor('f32', [heads, 4]), tensor('f32', [heads, 4]));
-      return { seq: i, kvHeads: [0, heads], posRange: [0, len], len, newPos: withNew ? len - 1 : -1 };
+    let rows = 0;
+    const its = items.map(([kvHeads, len, withNew], i) => {
+      rows += kvHeads * (2 + (withNew ? 2 : 0));
+      return { seq: i, kvHeads, len, newPos: withNew ? len - 1 : -1 };
     });
-    return [{ kind: 'attend', step: 3, layer: 0, items: its }, frames] as [object, TensorFrame[]];
+    return [{ kind: 'attend', step: 3, layer: 0, group: 2, items: its }, [tensor('f32', [rows, 4])]] as [object, TensorFrame[]];
   }),
-  fc.array(fc.integer({ min: 1, max: 4 }), { maxLength: 3 }).map((hs) => [{ kind: 'attend_ok' }, hs.flatMap((h) => [tensor('f32', [h, 4]), tensor('f32', [h])])]),
+  fc.tuple(fc.integer({ min: 1, max: 4 }), fc.constantFrom('f32' as const, 'f16' as const)).map(([h, dt]) => [{ kind: 'attend_ok' }, [tensor(dt, [h, 4]), tensor('f32', [h])]]),
 );
 
 /** Raw msgpack that no encoder would produce: lying lengths, deep nesting, ext/bin types, 64-bit ints. */
@@ -83,7 +83,7 @@ const mutArb: fc.Arbitrary<Mut> = fc.oneof(
 
 /** Applies mutations at the object level (re-packed without validation) or the byte level. */
 function mutate([header, tensors]: [object, TensorFrame[]], muts: Mut[]): unknown[] {
-  let parts: unknown[] = encodeMessage({ ...header, v: 1, id: 5 }, tensors).map((b) => Buffer.from(b));
+  let parts: unknown[] = encodeMessage({ ...header, v: 2, id: 5 }, tensors).map((b) => Buffer.from(b));
   for (const m of muts) {
     const hdr = Buffer.isBuffer(parts[0]) ? parts[0] : undefined;
     const frames = Math.max(0, parts.length - 1);
@@ -94,13 +94,13 @@ function mutate([header, tensors]: [object, TensorFrame[]], muts: Mut[]): unknow
       case 'dropFrame': if (frames) parts.splice(1 + (m.i % frames), 1); break;
       case 'addFrame': parts.push(Buffer.alloc(m.len, 1)); break;
       case 'resizeFrame': if (frames) { const i = 1 + (m.i % frames); const f = parts[i]; if (Buffer.isBuffer(f)) parts[i] = m.d < 0 ? f.subarray(0, Math.max(0, f.length + m.d)) : Buffer.concat([f, Buffer.alloc(m.d)]); } break;
-      case 'field': { const obj = { ...header, v: 1, id: 5, frames: tensors.map((t) => ({ dtype: t.dtype, shape: t.shape })) } as Record<string, unknown>;
+      case 'field': { const obj = { ...header, v: 2, id: 5, frames: tensors.map((t) => ({ dtype: t.dtype, shape: t.shape })) } as Record<string, unknown>;
         if (m.key in obj || m.key === 'kind') obj[m.key] = m.value;
         else if (Array.isArray(obj.items) && obj.items.length) (obj.items[0] as Record<string, unknown>)[m.key] = m.value;
         else obj[m.key] = m.value;
         try { parts[0] = pack(obj); } catch { /* value msgpackr cannot pack */ } break; }
       case 'hostile': parts[0] = m.header; break;
-      case 'frameDesc': { if (!tensors.length) break; const obj = { ...header, v: 1, id: 5, frames: tensors.map((t) => ({ dtype: t.dtype, shape: t.shape })) as unknown[] };
+      case 'frameDesc': { if (!tensors.length) break; const obj = { ...header, v: 2, id: 5, frames: tensors.map((t) => ({ dtype: t.dtype, shape: t.shape })) as unknown[] };
         obj.frames[m.i % tensors.length] = m.value; try { parts[0] = pack(obj); } catch { /* unpackable */ } break; }
       case 'unaligned': if (frames) { const i = 1 + (m.i % frames); const f = parts[i]; if (Buffer.isBuffer(f)) { const b = Buffer.alloc(f.length + 1); f.copy(b, 1); parts[i] = b.subarray(1); } } break;
       case 'noParts': parts = []; break;
@@ -133,8 +133,8 @@ describe('wire decoder fuzz', () => {
 
   it('a kind named like an Object.prototype member is an unknown kind (FrameError), not a crash or a message', () => {
     for (const kind of ['toString', 'constructor', 'hasOwnProperty', 'valueOf', '__proto__', 'isPrototypeOf']) {
-      expect(() => decodeMessage([pack({ v: 1, id: 1, kind })]), kind).toThrow(FrameError);
-      expect(() => decodeMessage([pack({ v: 1, id: 1, kind })]), kind).toThrow(/unknown message kind/);
+      expect(() => decodeMessage([pack({ v: 2, id: 1, kind })]), kind).toThrow(FrameError);
+      expect(() => decodeMessage([pack({ v: 2, id: 1, kind })]), kind).toThrow(/unknown message kind/);
     }
   });
 });

@@ -1,8 +1,4 @@
-// float64 references for the small decoder kernels: elementwise, embedding, softmax, RoPE, sampling.
-
-export function addRef(x: ArrayLike<number>, y: ArrayLike<number>): Float64Array {
-  return Float64Array.from(x, (v, i) => v + y[i]!);
-}
+// float64 references for the small decoder kernels: embedding, RoPE, sampling.
 
 /** out[t] = table[ids[t]] * scale, zero row for ids >= vocab. */
 export function embeddingRef(ids: ArrayLike<number>, table: ArrayLike<number>, vocab: number, hidden: number, scale = 1): Float64Array {
@@ -11,20 +7,6 @@ export function embeddingRef(ids: ArrayLike<number>, table: ArrayLike<number>, v
     const id = ids[t]!;
     if (id >= vocab) continue;
     for (let c = 0; c < hidden; c++) out[t * hidden + c] = table[id * hidden + c]! * scale;
-  }
-  return out;
-}
-
-/** Row softmax of x * scale; -inf entries give 0 and a fully masked row gives zeros. */
-export function softmaxRef(x: ArrayLike<number>, rows: number, cols: number, scale = 1): Float64Array {
-  const out = new Float64Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    let m = -Infinity;
-    for (let c = 0; c < cols; c++) m = Math.max(m, x[r * cols + c]! * scale);
-    if (m === -Infinity) continue;
-    let s = 0;
-    for (let c = 0; c < cols; c++) s += Math.exp(x[r * cols + c]! * scale - m);
-    for (let c = 0; c < cols; c++) out[r * cols + c] = Math.exp(x[r * cols + c]! * scale - m) / s;
   }
   return out;
 }

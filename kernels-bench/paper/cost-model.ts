@@ -4,8 +4,8 @@
 // merges, then runs o-proj + FFN (no overlap between layers or sequences); static PP stages run one
 // after the other (no micro-batching). Batch B enters as B rows in every GEMM (M = B), B·S positions
 // of KV read by attention, and B rows in every transfer; batch rows are not split across GPUs.
-import type { ModelConfig } from '../model/config.js';
-import { PAPER_TIERS, type PoolTier } from './policy.js';
+import type { ModelConfig } from '../../src/model/config.js';
+import { PAPER_TIERS, type PoolTier } from '../../src/orchestrator/pool/policy.js';
 
 export type Shape = Pick<ModelConfig, 'nLayers' | 'hidden' | 'nHeads' | 'nKvHeads' | 'headDim' | 'ffn' | 'vocab' | 'gatedFfn'>;
 

@@ -2,10 +2,8 @@
 // connects to each and says hello, so every pool member is known by rank, device and pid.
 //   { "pool": [{ "endpoint": "tcp://10.0.0.2:5555", "name": "h100-b" }, ...] }
 import { readFileSync } from 'node:fs';
-import { FapoolError } from '../gpu/errors.js';
+import { FapoolError } from '../../gpu/errors.js';
 import { errorMessage, type RankLink } from './link.js';
-import type { HelloOkMsg } from './messages.js';
-import type { PoolMember } from './pool-executor.js';
 import { connectRank } from './zmq-link.js';
 
 /** A cluster file or endpoint that cannot be used, or a listed worker that does not answer. */
@@ -13,9 +11,9 @@ export class ClusterError extends FapoolError {}
 
 export interface ClusterEntry { endpoint: string; name: string }
 
-/** A connected pool worker: a PoolMember plus what its hello said. */
-export interface ClusterMember extends PoolMember {
-  endpoint: string; name: string; rank: number; device: string; pid: number;
+/** A connected worker: its link, and what its hello said. */
+export interface ClusterMember {
+  link: RankLink; endpoint: string; name: string; rank: number; device: string; pid: number;
 }
 
 // sun_path is 108 bytes with the terminating NUL.
@@ -94,8 +92,8 @@ export async function connectMembers(entries: readonly ClusterEntry[], opts: Con
     }
     links.push(link);
     try {
-      const h = (await link.request({ kind: 'hello' }, [], timeoutMs)).header as HelloOkMsg;
-      return { link, alive: true, endpoint: e.endpoint, name: e.name, rank: h.rank, device: h.device, pid: h.pid };
+      const h = (await link.request({ kind: 'hello' }, [], timeoutMs)).header;
+      return { link, endpoint: e.endpoint, name: e.name, rank: h.rank, device: h.device, pid: h.pid };
     } catch (err) {
       throw new ClusterError(`pool worker ${e.name} at ${e.endpoint}: hello failed: ${errorMessage(err)}`);
     }

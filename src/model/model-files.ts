@@ -3,12 +3,24 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, configFromHf, presetConfig, validateConfig, type ModelConfig } from '../model/config.js';
-import { openSafetensors, type SafetensorsFile } from '../model/safetensors-node.js';
-import { writeRandomWeights } from '../model/random-weights.js';
-import { ByteTokenizer, loadTokenizer, tolerantTokenizer, type Tokenizer } from '../model/tokenizer.js';
-import { UsageError, type CliOptions } from './args.js';
-import { Progress } from './progress.js';
+import { InputError } from '../gpu/errors.js';
+import { ConfigError, configFromHf, presetConfig, validateConfig, type ModelConfig } from './config.js';
+import { openSafetensors, type SafetensorsFile } from './safetensors-node.js';
+import { writeRandomWeights } from './random-weights.js';
+import { ByteTokenizer, loadTokenizer, tolerantTokenizer, type Tokenizer } from './tokenizer.js';
+
+/** Where the weights come from (the CLI's --model, --config, --preset, --init, --seed). */
+export interface ModelSource {
+  /** A safetensors file, or a folder with model.safetensors (+ config.json, tokenizer.json). */
+  model?: string;
+  config?: string;
+  preset: string;
+  init?: 'random';
+  seed: number;
+  /** Progress of writing random weights, and a line when done. */
+  onInit?: (doneBytes: number, totalBytes: number) => void;
+  log?: (line: string) => void;
+}
 
 export interface ModelFiles {
   weightsPath: string;
@@ -24,26 +36,25 @@ function cacheDir(): string {
   return root;
 }
 
-export async function resolveModel(o: CliOptions, weightDtype: 'f32' | 'f16'): Promise<ModelFiles> {
+export async function resolveModel(o: ModelSource, weightDtype: 'f32' | 'f16'): Promise<ModelFiles> {
   let weightsPath: string;
   let folder: string | null = null;
   if (o.model && existsSync(o.model) && statSync(o.model).isDirectory()) {
     folder = resolve(o.model);
     weightsPath = join(folder, 'model.safetensors');
-    if (!existsSync(weightsPath)) throw new UsageError(`${o.model} has no model.safetensors (sharded checkpoints are not supported; merge them into one file)`);
+    if (!existsSync(weightsPath)) throw new InputError(`${o.model} has no model.safetensors (sharded checkpoints are not supported; merge them into one file)`);
   } else if (o.model) {
     weightsPath = resolve(o.model);
-    if (!existsSync(weightsPath) && !o.init) throw new UsageError(`weights file ${o.model} does not exist (add --init random to create random weights there)`);
+    if (!existsSync(weightsPath) && !o.init) throw new InputError(`weights file ${o.model} does not exist (add --init random to create random weights there)`);
   } else {
     weightsPath = join(cacheDir(), `${o.preset}-seed${o.seed}-${weightDtype}.safetensors`);
   }
   if (o.init === 'random' || (!o.model && !existsSync(weightsPath))) {
-    if (folder) throw new UsageError('--init random writes a file: give --model a file path, not a folder');
+    if (folder) throw new InputError('--init random writes a file: give --model a file path, not a folder');
     const cfg = presetConfig(o.preset);
     if (!(o.init === undefined && existsSync(weightsPath))) {
-      const bar = new Progress('init', !o.quiet);
-      const r = await writeRandomWeights(weightsPath, cfg, { seed: o.seed, dtype: weightDtype, onProgress: (d, t) => bar.update(d, t, 'B') });
-      if (!o.quiet) process.stderr.write(`wrote ${weightsPath}: ${(r.params / 1e6).toFixed(1)}M parameters, ${(r.bytes / 2 ** 20).toFixed(1)} MiB in ${r.seconds.toFixed(1)} s\n`);
+      const r = await writeRandomWeights(weightsPath, cfg, { seed: o.seed, dtype: weightDtype, onProgress: o.onInit });
+      o.log?.(`wrote ${weightsPath}: ${(r.params / 1e6).toFixed(1)}M parameters, ${(r.bytes / 2 ** 20).toFixed(1)} MiB in ${r.seconds.toFixed(1)} s`);
     }
   }
   const file = await openSafetensors(weightsPath);
@@ -60,7 +71,7 @@ export async function resolveModel(o: CliOptions, weightDtype: 'f32' | 'f16'): P
   }
   const tokenizer = folder && existsSync(join(folder, 'tokenizer.json')) ? await loadTokenizer(folder) : new ByteTokenizer();
   if (tokenizer.vocabSize > config.vocab) {
-    throw new UsageError(`the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${config.vocab}`);
+    throw new InputError(`the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${config.vocab}`);
   }
   return { weightsPath, file, config, configSource, tokenizer: tolerantTokenizer(tokenizer, config.vocab) };
 }

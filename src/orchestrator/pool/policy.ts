@@ -1,6 +1,6 @@
 // FA Pool routing policy (pure): which sequences run attention on the pool, how many pool ranks they get,
 // and how those ranks split one sequence's KV cache (kv-head groups first, then position blocks).
-import { FapoolError } from '../gpu/errors.js';
+import { FapoolError } from '../../gpu/errors.js';
 
 /** A routing table or argument that cannot be used. */
 export class PolicyError extends FapoolError {}

@@ -8,13 +8,13 @@ let zmq: Promise<typeof import('zeromq')> | null = null;
 function loadZmq(): Promise<typeof import('zeromq')> {
   return (zmq ??= import('zeromq'));
 }
+import { decodeHeaderObject, decodeMessage, encodeMessage, type DecodeLimits } from './codec.js';
 import {
-  decodeHeaderObject, decodeMessage, encodeMessage, FrameError, PROTOCOL_VERSION, REPLY_KIND,
-  type DecodeLimits, type RequestMsg, type TensorFrame,
+  FrameError, PROTOCOL_VERSION, isRequest, type Body, type ReplyBody, type RequestKind, type RequestMsg, type TensorFrame,
 } from './messages.js';
 import {
-  checkReply, DEFAULT_TIMEOUT_MS, errorMessage, idCounter, RankDeadError, RankTimeoutError, withTimeout,
-  type RankHandler, type RankLink, type Reply,
+  checkReply, DEFAULT_TIMEOUT_MS, errorMessage, idCounter, RankDeadError, RankTimeoutError, requestMessage, serveOne, withTimeout,
+  type RankHandler, type RankLink, type Reply, type ReplyOf,
 } from './link.js';
 
 export interface ConnectOptions {
@@ -26,7 +26,12 @@ export interface ConnectOptions {
   /** ZMTP heartbeat period; a peer silent for 5 periods counts as dead (default 1 s; 0 = off). */
   heartbeatMs?: number;
   limits?: DecodeLimits;
+  /** Largest message (all frames) this side accepts; bigger ones are dropped by ZeroMQ before any allocation. */
+  maxMessageBytes?: number;
 }
+
+/** Default largest message: 1 GiB (a 2048-row prefill chunk of a 4096-wide model in f32 is ~100 MiB). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1 << 30;
 
 const heartbeat = (ms: number) => (ms > 0 ? { heartbeatInterval: ms, heartbeatTimeout: 5 * ms, heartbeatTimeToLive: 5 * ms } : {});
 
@@ -44,7 +49,7 @@ function sender(sock: Dealer | Router): (parts: Buffer[]) => Promise<void> {
 export async function connectRank(endpoint: string, opts: ConnectOptions = {}): Promise<RankLink> {
   const name = opts.name ?? endpoint;
   const { Dealer } = await loadZmq();
-  const sock = new Dealer({ linger: 0, reconnectInterval: 100, ...heartbeat(opts.heartbeatMs ?? 1000) });
+  const sock = new Dealer({ linger: 0, reconnectInterval: 100, maxMessageSize: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, ...heartbeat(opts.heartbeatMs ?? 1000) });
   const send = sender(sock);
   const nextId = idCounter();
   const pending = new Map<number, { req: RequestMsg; resolve: (r: Reply) => void; reject: (e: Error) => void }>();
@@ -76,7 +81,7 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
         const p = pending.get(reply.header.id);
         if (!p) continue; // late reply to a timed-out request
         pending.delete(p.req.id);
-        try { p.resolve(checkReply(name, p.req, reply)); } catch (e) { p.reject(e as Error); }
+        p.resolve(reply);
       }
     } catch (e) {
       if (!closed) failAll(`receive failed: ${errorMessage(e)}`);
@@ -87,20 +92,19 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
 
   const link: RankLink = {
     name,
-    async request(header, tensors: TensorFrame[] = [], timeoutMs = opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS) {
+    async request<K extends RequestKind>(body: Body<K>, tensors: TensorFrame[] = [], timeoutMs = opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS): Promise<ReplyOf<K>> {
       if (closed) throw new RankDeadError(`${name}: link is closed`);
       if (everConnected && !connected) throw new RankDeadError(`${name}: peer at ${endpoint} is disconnected`);
       const id = nextId();
-      const parts = encodeMessage({ ...header, v: PROTOCOL_VERSION, id }, tensors);
-      const req = { ...header, v: PROTOCOL_VERSION, id } as RequestMsg;
-      if (!(req.kind in REPLY_KIND)) throw new FrameError(`${name}: "${req.kind}" is a reply kind, not a request`);
+      const req = requestMessage(name, body, id, tensors) as RequestMsg & { kind: K };
+      const parts = encodeMessage(req, tensors);
       const answered = new Promise<Reply>((resolve, reject) => pending.set(id, { req, resolve, reject }));
       send(parts).catch((e) => {
         const p = pending.get(id);
         if (p) { pending.delete(id); p.reject(new RankDeadError(`${name}: send failed: ${errorMessage(e)}`)); }
       });
       try {
-        return await withTimeout(answered, timeoutMs, () => `${name}: ${req.kind} #${id}`);
+        return checkReply<K>(name, req, await withTimeout(answered, timeoutMs, () => `${name}: ${req.kind} #${id}`));
       } finally {
         pending.delete(id); // a timed-out id's late reply finds nothing and is dropped
       }
@@ -131,6 +135,8 @@ export interface ServeOptions {
   onError?: (e: Error) => void;
   heartbeatMs?: number;
   limits?: DecodeLimits;
+  /** Largest request accepted (all frames); bigger ones are dropped by ZeroMQ before any allocation. */
+  maxMessageBytes?: number;
 }
 
 /**
@@ -140,14 +146,14 @@ export interface ServeOptions {
  */
 export async function serveRank(endpoint: string, handler: RankHandler, opts: ServeOptions = {}): Promise<{ endpoint: string; close(): Promise<void> }> {
   const { Router } = await loadZmq();
-  const sock = new Router({ linger: 0, ...heartbeat(opts.heartbeatMs ?? 1000) });
+  const sock = new Router({ linger: 0, maxMessageSize: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, ...heartbeat(opts.heartbeatMs ?? 1000) });
   await sock.bind(endpoint);
   const actual = sock.lastEndpoint ?? endpoint;
   const send = sender(sock);
   const report = (e: unknown) => opts.onError?.(e instanceof Error ? e : new Error(String(e)));
   let closed = false;
 
-  const reply = (rid: Buffer, id: number, header: object, tensors: TensorFrame[] = []) => {
+  const reply = (rid: Buffer, id: number, header: ReplyBody, tensors: TensorFrame[] = []) => {
     let parts: Buffer[];
     try {
       parts = encodeMessage({ ...header, v: PROTOCOL_VERSION, id }, tensors);
@@ -162,8 +168,8 @@ export async function serveRank(endpoint: string, handler: RankHandler, opts: Se
     let req: RequestMsg, tensors: TensorFrame[];
     try {
       const m = decodeMessage(parts, opts.limits);
-      if (!(m.header.kind in REPLY_KIND)) throw new FrameError(`"${m.header.kind}" is a reply kind, not a request`);
-      req = m.header as RequestMsg;
+      if (!isRequest(m.header)) throw new FrameError(`"${m.header.kind}" is not a request kind`);
+      req = m.header;
       tensors = m.tensors;
     } catch (e) {
       let id: unknown;
@@ -175,12 +181,8 @@ export async function serveRank(endpoint: string, handler: RankHandler, opts: Se
       }
       return;
     }
-    try {
-      const out = await handler(req, tensors);
-      reply(rid, req.id, out.header, out.tensors);
-    } catch (e) {
-      reply(rid, req.id, { kind: 'error', message: errorMessage(e) });
-    }
+    const out = await serveOne(handler, req, tensors, rid.toString('hex'));
+    reply(rid, req.id, out.header, out.tensors);
   };
 
   const serving = (async () => {

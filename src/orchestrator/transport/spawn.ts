@@ -5,9 +5,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FapoolError } from '../gpu/errors.js';
+import { FapoolError } from '../../gpu/errors.js';
 import { connectMembers, type ClusterMember } from './cluster.js';
-import { listGpuBusIds } from './gpu-binding.js';
+import { listGpuBusIds } from '../../gpu/select.js';
 
 /** A worker that did not start (exited, or no READY line in time). */
 export class SpawnError extends FapoolError {}

@@ -1,7 +1,10 @@
-// The transport both kinds of pool rank sit behind: a request/reply link matched by request id.
-import { FapoolError } from '../gpu/errors.js';
+// The transport both kinds of pool rank sit behind: a request/reply link matched by request id, typed by
+// the request's kind. Requests and replies are validated against the message schemas on both sides.
+import { FapoolError } from '../../gpu/errors.js';
+import { validateMessage } from './codec.js';
 import {
-  ERROR_MESSAGE_MAX, FrameError, PROTOCOL_VERSION, REPLY_KIND, validateMessage, type Message, type RequestMsg, type TensorFrame,
+  ERROR_MESSAGE_MAX, FrameError, PROTOCOL_VERSION, REQUESTS, isRequest,
+  type Body, type Message, type MessageOf, type ReplyBody, type RequestKind, type RequestMsg, type TensorFrame,
 } from './messages.js';
 
 /** A reply did not arrive in time; the link stays usable (a late reply is dropped). */
@@ -11,33 +14,56 @@ export class RankDeadError extends FapoolError {}
 /** The rank answered `error`: the request failed there. */
 export class RankRemoteError extends FapoolError {}
 
-export interface Reply { header: Message; tensors: TensorFrame[] }
+export interface Reply<M = Message> { header: M; tensors: TensorFrame[] }
+/** What a request of kind K resolves with. */
+export type ReplyOf<K extends RequestKind> = Reply<MessageOf<(typeof REQUESTS)[K]>>;
 
 export interface RankLink {
   readonly name: string;
   /**
-   * Sends a request (`kind` plus its fields; `v` and `id` are filled in) and resolves with the matching reply.
+   * Sends a request (its kind and fields; `v` and `id` are filled in) and resolves with the matching reply.
    * Rejects with RankRemoteError on an `error` reply, RankTimeoutError after timeoutMs, RankDeadError when
    * the link is closed or the peer is gone, FrameError for a malformed request or reply.
    * Tensor data must stay unmodified until the promise settles (it is sent without copying).
    */
-  request(header: object, tensors?: TensorFrame[], timeoutMs?: number): Promise<Reply>;
+  request<K extends RequestKind>(body: Body<K>, tensors?: TensorFrame[], timeoutMs?: number): Promise<ReplyOf<K>>;
   close(): Promise<void>;
 }
 
-/** Serves one request; a throw becomes an `error` reply. `v`, `id` and `frames` of the reply are filled in. */
-export type RankHandler = (header: Message, tensors: TensorFrame[]) => Promise<{ header: object; tensors?: TensorFrame[] }>;
+/** What a rank answers: a reply body (`v`, `id`, `frames` are filled in) and its tensors. */
+export interface HandlerReply { header: ReplyBody; tensors?: TensorFrame[] }
+
+/**
+ * Serves one request from `client` (the transport's name for the peer that sent it: a rank keeps the state of
+ * different clients apart). A throw becomes an `error` reply.
+ */
+export type RankHandler = (req: RequestMsg, tensors: TensorFrame[], client: string) => Promise<HandlerReply>;
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 
+/** A request as it goes on the wire: validated (a reply kind or bad field fails here, before sending). */
+export function requestMessage(linkName: string, body: { kind: string }, id: number, tensors: readonly TensorFrame[]): RequestMsg {
+  if (!isRequest(body)) throw new FrameError(`${linkName}: "${body.kind}" is not a request kind`);
+  return validateMessage({ ...body, v: PROTOCOL_VERSION, id }, tensors) as RequestMsg;
+}
+
 /** Checks a reply against its request: the expected kind, or `error` → RankRemoteError. */
-export function checkReply(linkName: string, req: RequestMsg, reply: Reply): Reply {
+export function checkReply<K extends RequestKind>(linkName: string, req: { kind: K; id: number }, reply: Reply): ReplyOf<K> {
   const h = reply.header;
   if (h.kind === 'error') throw new RankRemoteError(`${linkName}: ${req.kind} #${req.id} failed on the rank: ${h.message}`);
-  if (h.kind !== REPLY_KIND[req.kind]) {
-    throw new FrameError(`${linkName}: ${req.kind} #${req.id} got reply kind "${h.kind}", expected "${REPLY_KIND[req.kind]}"`);
+  if (h.kind !== REQUESTS[req.kind]) {
+    throw new FrameError(`${linkName}: ${req.kind} #${req.id} got reply kind "${h.kind}", expected "${REQUESTS[req.kind]}"`);
   }
-  return reply;
+  return reply as ReplyOf<K>;
+}
+
+/** Runs a handler: its answer, or an `error` body when it throws. */
+export async function serveOne(handler: RankHandler, req: RequestMsg, tensors: TensorFrame[], client: string): Promise<HandlerReply> {
+  try {
+    return await handler(req, tensors, client);
+  } catch (e) {
+    return { header: { kind: 'error', message: errorMessage(e) } };
+  }
 }
 
 /** Rejects after ms with RankTimeoutError unless the promise settles first; the timer never outlives it. */
@@ -60,37 +86,34 @@ export function errorMessage(e: unknown): string {
   return s.length > ERROR_MESSAGE_MAX ? `${s.slice(0, ERROR_MESSAGE_MAX - 1)}…` : s;
 }
 
+let inProcessClients = 0;
+
 /**
  * A rank in this process: the handler is called directly, nothing is encoded (tensors are passed by reference),
- * but request and reply are validated as on the wire, so in-process tests catch protocol mistakes.
+ * but request and reply are validated as on the wire, so in-process tests catch protocol mistakes. Each link is
+ * its own client of the rank.
  */
 export function inProcessLink(name: string, handler: RankHandler, opts: { defaultTimeoutMs?: number } = {}): RankLink {
   const nextId = idCounter();
+  const client = `in-process-${++inProcessClients}`;
   const pending = new Set<(e: Error) => void>();
   let closed = false;
   return {
     name,
-    async request(header, tensors = [], timeoutMs = opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS) {
+    async request<K extends RequestKind>(body: Body<K>, tensors: TensorFrame[] = [], timeoutMs = opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS): Promise<ReplyOf<K>> {
       if (closed) throw new RankDeadError(`${name}: link is closed`);
-      const req = validateMessage({ ...header, v: PROTOCOL_VERSION, id: nextId() }, tensors) as RequestMsg;
-      if (!(req.kind in REPLY_KIND)) throw new FrameError(`${name}: "${req.kind}" is a reply kind, not a request`);
-      const served = (async (): Promise<Reply> => {
-        let out: { header: object; tensors?: TensorFrame[] };
-        try {
-          out = await handler(req, tensors);
-        } catch (e) {
-          return { header: { v: PROTOCOL_VERSION, id: req.id, kind: 'error', message: errorMessage(e) }, tensors: [] };
-        }
+      const req = requestMessage(name, body, nextId(), tensors) as RequestMsg & { kind: K };
+      const served = serveOne(handler, req, tensors, client).then((out): Reply => {
         const ts = out.tensors ?? [];
         return { header: validateMessage({ ...out.header, v: PROTOCOL_VERSION, id: req.id }, ts), tensors: ts };
-      })();
+      });
       // close() rejects what is still waiting, as a dead peer would.
       let onClose!: (e: Error) => void;
       const dead = new Promise<never>((_, reject) => { onClose = reject; });
       pending.add(onClose);
       try {
         const reply = await withTimeout(Promise.race([served, dead]), timeoutMs, () => `${name}: ${req.kind} #${req.id}`);
-        return checkReply(name, req, reply);
+        return checkReply<K>(name, req, reply);
       } finally {
         pending.delete(onClose);
       }

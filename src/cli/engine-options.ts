@@ -1,0 +1,13 @@
+// The command line's options as engine options (run-inference.js and the paper sweep build engines the same way).
+import type { EngineOptions } from '../orchestrator/create-engine.js';
+import type { CliOptions } from './args.js';
+
+export function engineOptions(o: CliOptions, hooks: Pick<EngineOptions, 'onLoad' | 'onInit' | 'log'> = {}): EngineOptions {
+  return {
+    preset: o.preset, model: o.model, config: o.config, init: o.init, seed: o.seed, dtype: o.dtype, gpu: o.gpu,
+    strategy: o.strategy, placement: o.placement,
+    pool: { inProcess: o.pool, cluster: o.cluster, spawn: o.spawn, deadlineMs: o.deadlineMs },
+    policy: { threshold: o.threshold, tiers: o.tiers },
+    ...hooks,
+  };
+}

@@ -1,0 +1,222 @@
+// One device's part of the model (llama2.c's Transformer: weights + run state) and its prepared launches: the
+// forward pass of a prefill chunk or a decode step (forward.ts, built once per shape and re-run), the head and
+// the sampler, and the token read-back. One device runs all of it; a static TP × PP rank runs its share.
+import {
+  copyStep, sliceRows, type DType, type Gpu, type Step, type Tensor,
+} from '../gpu/index.js';
+import { flashDecode, flashPrefill, type DecodePlan } from '../kernels/attention.js';
+import { cast } from '../kernels/elementwise.js';
+import { sampler as makeSampler, type Sampler, type SamplingParams } from '../kernels/sampling.js';
+import type { ModelConfig } from './config.js';
+import {
+  buildLayer, embedSteps, headSteps, keepLastRow, releaseLayers,
+  type BlockOutput, type LayerHooks, type LayerProgram,
+} from './forward.js';
+import type { BatchShape } from './generation.js';
+import {
+  allocKvCache, allocRunState, releaseKvCache, releaseRunState, stepViews, type KvCache, type RunState, type StepViews,
+} from './run-state.js';
+import type { PartialWeights } from './weights.js';
+
+/** Causal attention of one sequence's chunk of prompt rows against its cache slot (per layer). */
+export interface PrefillAttention { steps: Step[]; set(slot: number, qPos0: number): void }
+
+/** The launches of one prefill chunk length. */
+export interface PrefillProgram { embed: Step[]; layers: LayerProgram[]; attn: PrefillAttention[] }
+
+/** The launches of one decode step of the whole batch. */
+export interface DecodeProgram { embed: Step[]; layers: LayerProgram[]; plans: DecodePlan[] }
+
+/** All attention on this device: the prefill or decode launches recorded in line. */
+export function localAttention(perLayer: readonly { dispatches?: Step[]; steps?: Step[] }[]): LayerHooks {
+  return { attention: (l, rec) => { const a = perLayer[l]!; rec.record(...(a.dispatches ?? a.steps ?? [])); } };
+}
+
+/** Prepared prefill launch lists kept (one per chunk length: the full chunk and recent ragged tails). */
+export const PREFILL_PROGRAM_CACHE = 8;
+
+/** A map that keeps its `limit` most recently used entries; `evict` frees what falls out. */
+export class LruCache<K, V> {
+  private readonly map = new Map<K, V>();
+  constructor(readonly limit: number, private readonly evict: (v: V) => void) {}
+  get size(): number { return this.map.size; }
+  get(key: K, make: () => V): V {
+    let v = this.map.get(key);
+    if (v !== undefined) {
+      this.map.delete(key); // most recently used last
+      this.map.set(key, v);
+      return v;
+    }
+    if (this.map.size >= this.limit) {
+      const [oldest, old] = this.map.entries().next().value as [K, V];
+      this.map.delete(oldest);
+      this.evict(old);
+    }
+    v = make();
+    this.map.set(key, v);
+    return v;
+  }
+  clear(): void { for (const v of this.map.values()) this.evict(v); this.map.clear(); }
+}
+
+export interface DeviceModelOptions {
+  /** Tensor parallelism: blocks write partial sums (the rank with addResidual folds in the residual stream). */
+  partialSums?: { addResidual: boolean };
+}
+
+export class DeviceModel {
+  private st: RunState | null = null;
+  private cache: KvCache | null = null;
+  private logitsAct: Tensor | null = null; // [slots, vocab] in the model dtype, cast to f32 logits
+  private readBufs: GPUBuffer[] = [];
+  private readonly prefillPrograms = new LruCache<number, PrefillProgram>(PREFILL_PROGRAM_CACHE, (p) => releasePrefill(p));
+  private decodeProg: DecodeProgram | null = null;
+  private headProg: { sampler: Sampler; head: Step[] } | null = null;
+  private shape: BatchShape & { maxTokens: number } = { B: 0, capacity: 0, chunk: 0, maxTokens: 0 };
+  private sampling: SamplingParams | null = null;
+
+  /** `cfg` is this device's config (a tensor-parallel rank's has its share of heads and FFN). */
+  constructor(readonly gpu: Gpu, readonly cfg: ModelConfig, readonly weights: PartialWeights, readonly dtype: DType,
+    readonly opts: DeviceModelOptions = {}) {}
+
+  get state(): RunState { if (!this.st) throw new Error('DeviceModel: prepare() first'); return this.st; }
+  get kv(): KvCache { if (!this.cache) throw new Error('DeviceModel: prepare() first'); return this.cache; }
+  get slots(): number { return this.shape.B; }
+  get capacity(): number { return this.shape.capacity; }
+  get hasHead(): boolean { return this.weights.lmHead !== null; }
+
+  /** (Re)build buffers for a batch shape; reused (with their launches) while the shape fits. */
+  prepare(shape: BatchShape, sampling: SamplingParams): void {
+    this.sampling = sampling;
+    this.headProg?.sampler.setParams(sampling);
+    const s = this.shape;
+    if (this.st && shape.B === s.B && shape.capacity <= s.capacity && Math.max(shape.chunk, shape.B) <= s.maxTokens) return;
+    this.releaseBuffers();
+    const { gpu, cfg, dtype } = this;
+    const maxTokens = Math.max(shape.chunk, shape.B);
+    try {
+      this.st = allocRunState(gpu, cfg, dtype, maxTokens, shape.B, { partial: this.opts.partialSums !== undefined });
+      this.cache = allocKvCache(gpu, cfg, dtype, shape.B, shape.capacity, this.weights.layers.length);
+      if (this.hasHead) {
+        this.logitsAct = dtype === 'f32' ? null : gpu.tensor([shape.B, cfg.vocab], dtype, 'logits_act');
+        this.readBufs = [0, 1].map((i) => gpu.readbackBuffer(shape.B * 4, `tokens_readback${i}`));
+      }
+    } catch (e) {
+      this.releaseBuffers(); // a batch too large for the device (LimitError) leaves nothing allocated
+      throw e;
+    }
+    this.shape = { ...shape, maxTokens };
+  }
+
+  views(tokens: number): StepViews { return stepViews(this.state, tokens); }
+
+  private blockOutput(tokens: number): BlockOutput {
+    const p = this.opts.partialSums;
+    return p ? { kind: 'partial', partial: sliceRows(this.state.partial!, 0, tokens), addResidual: p.addResidual } : { kind: 'residual' };
+  }
+
+  private layers(v: StepViews, tokens: number): LayerProgram[] {
+    const kv = this.kv;
+    return this.weights.layers.map((w, l) => buildLayer(this.gpu, this.cfg, w, v, { kCache: kv.k[l]!, vCache: kv.v[l]! }, this.blockOutput(tokens)));
+  }
+
+  private embed(ids: Tensor, x: Tensor): Step[] {
+    return this.weights.embed ? embedSteps(this.gpu, this.cfg, this.weights.embed, ids, x) : [];
+  }
+
+  /** The launches of a prefill chunk of `tokens` rows (bounded LRU of chunk lengths). */
+  prefill(tokens: number): PrefillProgram {
+    return this.prefillPrograms.get(tokens, () => {
+      const { gpu } = this;
+      const s = this.state, kv = this.kv, v = this.views(tokens);
+      const attn = kv.k.map((k, l): PrefillAttention => {
+        const d = flashPrefill(gpu, { q: v.q, out: v.attn, kCache: k, vCache: kv.v[l]!, slot: 0, qPos0: 0, kvBase: 0, kvLen: tokens });
+        return { steps: [d], set: (slot, qPos0) => { d.set({ slot, qPos0, kvLen: qPos0 + tokens }); } };
+      });
+      return { embed: this.embed(sliceRows(s.ids, 0, tokens), v.x), layers: this.layers(v, tokens), attn };
+    });
+  }
+
+  /** The launches of one decode step of every slot (built once per batch shape). */
+  decode(): DecodeProgram {
+    if (!this.decodeProg) {
+      const s = this.state, kv = this.kv, B = this.slots, v = this.views(B);
+      this.decodeProg = {
+        embed: this.embed(s.nextIds, v.x),
+        layers: this.layers(v, B),
+        plans: kv.k.map((k, l) => flashDecode(this.gpu, { q: v.q, out: v.attn, kCache: k, vCache: kv.v[l]!, lengths: s.lengths })),
+      };
+    }
+    return this.decodeProg;
+  }
+
+  /** Final norm, LM head (and cast to f32 logits), sampling over the first B rows of x. */
+  head(): { steps: Step[]; sampler: Sampler } {
+    if (!this.headProg) {
+      const w = this.weights;
+      if (!w.lmHead || !w.finalNorm) throw new Error('DeviceModel: this device does not hold the LM head');
+      const { gpu, cfg } = this;
+      const s = this.state, B = this.slots;
+      const logits = this.logitsAct ?? s.logits;
+      const steps: Step[] = headSteps(gpu, cfg, { finalNorm: w.finalNorm, lmHead: w.lmHead }, sliceRows(s.x, 0, B), sliceRows(s.xn, 0, B), logits);
+      if (this.logitsAct) steps.push(cast(gpu, { x: this.logitsAct, out: s.logits }));
+      const sampler = makeSampler(gpu, { logits: s.logits, out: s.nextIds, params: this.sampling! });
+      steps.push(sampler.dispatch);
+      this.headProg = { sampler, head: steps };
+    }
+    return { steps: this.headProg.head, sampler: this.headProg.sampler };
+  }
+
+  /** Keep the last row of a prefill chunk of `tokens` rows as sequence `slot`'s hidden state. */
+  keepLast(tokens: number, slot: number): Step { return keepLastRow(this.state.x, tokens - 1, this.state.lastHidden, slot); }
+
+  /** The first token of every slot: the head over the kept last rows. */
+  firstTokenSteps(): Step[] {
+    const s = this.state;
+    return [copyStep(s.lastHidden, 0, s.x, 0, this.slots * this.cfg.hidden), ...this.head().steps];
+  }
+
+  /** Copy of the sampled ids into read-back buffer `buf`. */
+  readbackStep(buf: number): Step {
+    const s = this.state;
+    return { copy: { src: s.nextIds.buffer, srcOffset: s.nextIds.offset, dst: this.readBufs[buf]!, dstOffset: 0, size: this.slots * 4 } };
+  }
+
+  async readTokens(buf: number): Promise<Uint32Array> {
+    const bytes = await this.gpu.readMapped(this.readBufs[buf]!, this.slots * 4);
+    return new Uint32Array(bytes.buffer, bytes.byteOffset, this.slots);
+  }
+
+  setStep(step: number): void { this.head().sampler.setStep(step); }
+
+  private releasePrograms(): void {
+    this.prefillPrograms.clear();
+    if (this.decodeProg) {
+      releaseLayers(this.decodeProg.layers);
+      for (const st of this.decodeProg.embed) if ('release' in st) st.release();
+      for (const p of this.decodeProg.plans) p.release();
+      this.decodeProg = null;
+    }
+    if (this.headProg) {
+      for (const st of this.headProg.head) if ('release' in st) st.release();
+      this.headProg = null;
+    }
+  }
+
+  private releaseBuffers(): void {
+    this.releasePrograms();
+    const gpu = this.gpu;
+    if (this.st) releaseRunState(gpu, this.st);
+    if (this.cache) releaseKvCache(gpu, this.cache);
+    gpu.release(this.logitsAct ?? undefined, ...this.readBufs);
+    this.st = null; this.cache = null; this.logitsAct = null; this.readBufs = [];
+    this.shape = { B: 0, capacity: 0, chunk: 0, maxTokens: 0 };
+  }
+
+  dispose(): void { this.releaseBuffers(); }
+}
+
+function releasePrefill(p: PrefillProgram): void {
+  releaseLayers(p.layers);
+  for (const st of [...p.embed, ...p.attn.flatMap((a) => a.steps)]) if ('release' in st) st.release();
+}

@@ -1,0 +1,109 @@
+// The decoder's forward pass, once. A layer reads like the math: pre-norm attention block, then pre-norm
+// gated-GELU FFN block, each added to the residual stream. Every strategy (one device, FA Pool, static
+// TP × PP) runs this same layer loop; they differ only through LayerHooks: where a layer's attention runs,
+// and (tensor parallelism) how a block's partial sums are reduced.
+import { copyStep, reshape, type Gpu, type Step, type Tensor } from '../gpu/index.js';
+import { embedding } from '../kernels/embedding.js';
+import { gatedLinear } from '../kernels/ffn.js';
+import { linear } from '../kernels/gemm.js';
+import { rmsnorm } from '../kernels/rmsnorm.js';
+import { ropeQkv } from '../kernels/rope.js';
+import type { ModelConfig } from './config.js';
+import type { StepViews } from './run-state.js';
+import type { LayerWeights, Weights } from './weights.js';
+
+/** The prepared launches of one layer for one step shape. Attention sits between `pre` and `oProj`. */
+export interface LayerProgram {
+  pre: Step[];  // xn = norm(x); qkv = xn·Wqkvᵀ; q, k = rope(q, k) (also in qkv); k, v → cache at each row's (slot, position)
+  oProj: Step[]; // x += attn·Woᵀ                                  (TP: partial = attn·Woᵀ [+ x])
+  ffn: Step[];   // xn = norm(x); x += (gelu(xn·Wgᵀ) ⊙ xn·Wuᵀ)·Wdᵀ (TP: partial = … [+ x])
+}
+
+/**
+ * Where a block's output goes. One device: accumulated into x. A tensor-parallel rank: into its partial sum
+ * (the rank that also adds the residual stream makes the all-reduced sum the new x).
+ */
+export type BlockOutput = { kind: 'residual' } | { kind: 'partial'; partial: Tensor; addResidual: boolean };
+
+export interface LayerTensors { kCache: Tensor; vCache: Tensor }
+
+export function buildLayer(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepViews, kv: LayerTensors, out: BlockOutput): LayerProgram {
+  const T = v.x.shape[0]!;
+  const project = (x: Tensor, wt: Tensor) => (out.kind === 'residual'
+    ? linear(gpu, { x, w: wt, out: v.x, accumulate: true })
+    : linear(gpu, { x, w: wt, out: out.partial, residual: out.addResidual ? v.x : undefined }));
+  return {
+    pre: [
+      rmsnorm(gpu, { x: v.x, weight: w.attnNorm, out: v.xn, eps: c.normEps }),
+      linear(gpu, { x: v.xn, w: w.wqkv, out: v.qkv }),
+      ropeQkv(gpu, {
+        qkv: v.qkv, rows: v.rows, q: v.q, kCache: kv.kCache, vCache: kv.vCache,
+        nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, theta: c.ropeTheta, writeBack: true,
+      }),
+    ],
+    oProj: [project(reshape(v.attn, [T, c.nHeads * c.headDim]), w.wo)],
+    ffn: [
+      rmsnorm(gpu, { x: v.x, weight: w.ffnNorm, out: v.xn, eps: c.normEps }),
+      gatedLinear(gpu, { x: v.xn, wGate: w.wGate, wUp: w.wUp, out: v.ffnH, act: c.act }),
+      project(v.ffnH, w.wDown),
+    ],
+  };
+}
+
+/** x = embed[ids] (· embedScale). */
+export function embedSteps(gpu: Gpu, c: ModelConfig, table: Tensor, ids: Tensor, x: Tensor): Step[] {
+  return [embedding(gpu, { ids, table, out: x, scale: c.embedScale })];
+}
+
+/** logits = norm(x)·Wheadᵀ over the rows of x. */
+export function headSteps(gpu: Gpu, c: ModelConfig, w: Pick<Weights, 'finalNorm' | 'lmHead'>, x: Tensor, xn: Tensor, logits: Tensor): Step[] {
+  return [
+    rmsnorm(gpu, { x, weight: w.finalNorm, out: xn, eps: c.normEps }),
+    linear(gpu, { x: xn, w: w.lmHead, out: logits }),
+  ];
+}
+
+/** Copy row `row` of x into row `slot` of lastHidden (a 4-byte aligned buffer copy). */
+export function keepLastRow(x: Tensor, row: number, lastHidden: Tensor, slot: number): Step {
+  const hidden = x.shape[1]!;
+  return copyStep(x, row * hidden, lastHidden, slot * hidden, hidden);
+}
+
+/** Collects launches in order; a hook that needs the host in the middle of a step submits what is pending. */
+export class Recorder {
+  private pending: Step[] = [];
+  constructor(readonly gpu: Gpu) {}
+  record(...steps: Step[]): void { for (const s of steps) this.pending.push(s); }
+  /** Submit what is recorded (one command buffer). */
+  submit(): void {
+    if (this.pending.length === 0) return;
+    this.gpu.submit(this.pending);
+    this.pending = [];
+  }
+}
+
+/** How a strategy runs a layer's attention and reduces partial sums: the only place strategies differ. */
+export interface LayerHooks {
+  /** Layer l's attention (its `pre` is recorded): record its launches, or submit and wait for another device. */
+  attention(l: number, rec: Recorder): void | Promise<void>;
+  /** Tensor parallelism: reduce the partial sums a block just wrote (absent on one device). */
+  reduce?(l: number, block: 'attn' | 'ffn', rec: Recorder): Promise<void>;
+}
+
+/** The layer loop. Synchronous hooks keep the whole step in one submission. */
+export async function runLayers(layers: readonly LayerProgram[], hooks: LayerHooks, rec: Recorder): Promise<void> {
+  for (const [l, p] of layers.entries()) {
+    rec.record(...p.pre);
+    const a = hooks.attention(l, rec);
+    if (a) await a;
+    rec.record(...p.oProj);
+    if (hooks.reduce) await hooks.reduce(l, 'attn', rec);
+    rec.record(...p.ffn);
+    if (hooks.reduce) await hooks.reduce(l, 'ffn', rec);
+  }
+}
+
+/** Release every launch of a layer list (their uniform slots). */
+export function releaseLayers(layers: readonly LayerProgram[]): void {
+  for (const p of layers) for (const s of [...p.pre, ...p.oProj, ...p.ffn]) if ('release' in s) s.release();
+}

@@ -1,0 +1,220 @@
+// The generation loop, once for every strategy: chunked prefill of each prompt, the first tokens, then decode
+// steps for the whole batch until every sequence is done, with the next step's GPU work overlapping the read-back
+// of the previous step's tokens. A strategy (one device, FA Pool, static TP × PP) is a ForwardExecutor: it says
+// how a prefill chunk and a decode step run; this file owns the order, the bookkeeping and the paper's metrics.
+import { InputError } from '../gpu/index.js';
+import type { SamplingParams } from '../kernels/sampling.js';
+import type { ModelConfig } from './config.js';
+
+export interface GenerateOptions {
+  maxNewTokens: number;
+  sampling: SamplingParams;
+  /** Stop a sequence when it emits this token (not counted as output). */
+  eosId?: number;
+  /** Prompt rows per prefill launch (bounds activation memory). */
+  prefillChunk?: number;
+  onToken?: (seq: number, token: number, step: number) => void;
+  onPrefill?: (doneTokens: number, totalTokens: number) => void;
+  /** Read back the logits that chose each sequence's first token (fidelity checks). */
+  captureLogits?: boolean;
+}
+
+export interface GenerateResult {
+  tokens: number[][];
+  inputTokens: number;
+  outputTokens: number;
+  prefillMs: number;  // time to first token of the whole batch (TTFT)
+  decodeMs: number;
+  totalMs: number;
+  /** Paper metrics: TPOT = generation time ÷ output tokens; TPS = (input + output) ÷ total time. */
+  tpotMs: number;
+  tps: number;
+  gpuBytes: number;
+  /** [batch][vocab] logits of the last prompt position, when captureLogits was set. */
+  firstLogits?: Float32Array[];
+}
+
+/** Buffer sizes of a batch: slots (sequences), KV capacity per slot, rows per prefill launch. */
+export interface BatchShape { B: number; capacity: number; chunk: number }
+
+/** One prefill launch: rows [p0, p0+n) of sequence b, with its (slot, position) table and token ids filled in. */
+export interface PrefillChunk { b: number; p0: number; n: number; last: boolean; rows: Uint32Array; ids: Uint32Array }
+
+/** What one decode step needs: the row table and lengths to upload. */
+export interface DecodeStepInput {
+  step: number;
+  rows: Uint32Array;     // [B, 2] (slot, position) of each new token; position = capacity for a finished row
+  lengths: Uint32Array;  // [B] cache entries after this token; 0 for a finished row
+}
+
+/** How a strategy runs the model: the generation loop drives it. */
+export interface ForwardExecutor {
+  readonly cfg: ModelConfig;
+  /** (Re)build buffers and launches for a batch shape; reused while the shape fits. */
+  prepare(shape: BatchShape, sampling: SamplingParams): void;
+  /** Run a prefill chunk; when it is the sequence's last, keep its last row for the first token. */
+  prefill(c: PrefillChunk): Promise<void>;
+  /** Sample every sequence's first token from its kept row into read-back buffer `buf` (submitted). */
+  sampleFirst(buf: number): Promise<void>;
+  /** After the first tokens, before the first decode step (the pool places long sequences here). */
+  afterPrefill?(promptLengths: readonly number[]): Promise<void>;
+  /** One decode step of the whole batch; its sampled tokens go to read-back buffer `buf` (submitted). */
+  decode(input: DecodeStepInput, buf: number): Promise<void>;
+  /** The tokens of read-back buffer `buf`, once its step is done. */
+  readTokens(buf: number): Promise<Uint32Array>;
+  /** [B·vocab] logits of the last sampled step (captureLogits). */
+  readLogits(): Promise<Float32Array>;
+  /** Wait until the submitted work is done (progress reports). */
+  sync(): Promise<void>;
+  /** When generation ends: wait for the GPU work, free remote state. */
+  finish?(): Promise<void>;
+  /** Bytes of GPU memory in use (all devices). */
+  readonly gpuBytes: number;
+}
+
+/**
+ * Check a batch of prompts against the model (non-empty, ids in the vocabulary, within the context) and size
+ * its buffers: slots, KV capacity (rounded to 16) and prefill chunk.
+ */
+export function batchShape(cfg: ModelConfig, prompts: readonly (readonly number[])[], o: Pick<GenerateOptions, 'maxNewTokens' | 'prefillChunk'>): BatchShape {
+  if (prompts.length === 0) throw new InputError('generate: no prompts');
+  for (const [i, p] of prompts.entries()) {
+    if (p.length === 0) throw new InputError(`prompt ${i} is empty`);
+    for (const id of p) if (!Number.isInteger(id) || id < 0 || id >= cfg.vocab) throw new InputError(`prompt ${i}: token ${id} outside the vocabulary (0..${cfg.vocab - 1})`);
+    if (p.length + o.maxNewTokens > cfg.maxSeq) {
+      throw new InputError(`prompt ${i} has ${p.length} tokens; with ${o.maxNewTokens} new tokens that exceeds the model's context of ${cfg.maxSeq}`);
+    }
+  }
+  const maxLen = prompts.reduce((m, p) => Math.max(m, p.length), 0); // no spread: a huge batch must not overflow the stack
+  return {
+    B: prompts.length,
+    capacity: Math.ceil((maxLen + o.maxNewTokens) / 16) * 16,
+    chunk: Math.max(1, Math.min(o.prefillChunk ?? 2048, maxLen)),
+  };
+}
+
+/** Walk a batch's prompts in prefill chunks (sequence by sequence); the row table is one reused array. */
+export function* prefillChunks(prompts: readonly (readonly number[])[], chunk: number): IterableIterator<PrefillChunk> {
+  const rowsHost = new Uint32Array(chunk * 2);
+  for (let b = 0; b < prompts.length; b++) {
+    const p = prompts[b]!;
+    for (let p0 = 0; p0 < p.length; p0 += chunk) {
+      const n = Math.min(chunk, p.length - p0);
+      for (let i = 0; i < n; i++) { rowsHost[2 * i] = b; rowsHost[2 * i + 1] = p0 + i; }
+      yield { b, p0, n, last: p0 + n === p.length, rows: rowsHost.subarray(0, 2 * n), ids: Uint32Array.from(p.slice(p0, p0 + n)) };
+    }
+  }
+}
+
+/** The bookkeeping of a batch while it decodes: where each new token goes, who still wants tokens, the output. */
+export class DecodeBatch {
+  readonly out: number[][];
+  /** [B, 2] (slot, position) of each row's new token; position = capacity for a finished row. */
+  readonly rows: Uint32Array;
+  /** [B] cache entries after this step's token; 0 for a finished row (it attends to nothing). */
+  readonly lengths: Uint32Array;
+  private readonly lens: number[];
+  private readonly active: boolean[];
+  /** Tokens of each sequence produced or in flight (the loop reads a step late). */
+  private readonly scheduled: number[];
+
+  constructor(prompts: readonly (readonly number[])[], private readonly o: GenerateOptions, private readonly capacity: number) {
+    const B = prompts.length;
+    this.out = prompts.map(() => []);
+    this.rows = new Uint32Array(2 * B);
+    this.lengths = new Uint32Array(B);
+    this.lens = prompts.map((p) => p.length);
+    this.active = prompts.map(() => true);
+    this.scheduled = prompts.map(() => 0);
+  }
+
+  private live(b: number): boolean {
+    return this.active[b]! && this.scheduled[b]! < this.o.maxNewTokens;
+  }
+
+  /** Fill rows and lengths for the next decode step; false when no sequence wants another token. */
+  next(): boolean {
+    if (!this.out.some((_, b) => this.live(b))) return false;
+    for (let b = 0; b < this.out.length; b++) {
+      const on = this.live(b);
+      this.rows[2 * b] = b;
+      this.rows[2 * b + 1] = on ? this.lens[b]! : this.capacity;
+      this.lengths[b] = on ? this.lens[b]! + 1 : 0;
+      if (on) { this.lens[b]!++; this.scheduled[b]!++; }
+    }
+    return true;
+  }
+
+  /** Record the sampled ids of `step` for the sequences still generating (eos stops a sequence). */
+  record(ids: Uint32Array, step: number): void {
+    for (let b = 0; b < this.out.length; b++) {
+      if (!this.active[b] || this.out[b]!.length >= this.o.maxNewTokens) continue;
+      const id = ids[b]!;
+      if (this.o.eosId !== undefined && id === this.o.eosId) { this.active[b] = false; continue; }
+      this.out[b]!.push(id);
+      this.scheduled[b] = Math.max(this.scheduled[b]!, this.out[b]!.length);
+      this.o.onToken?.(b, id, step);
+    }
+  }
+}
+
+/**
+ * The FA Pool paper's metrics: TPOT = generation time ÷ output tokens, where generation time is the decode
+ * phase (first token to last) and its output the tokens it produced; TPS = (input + output) ÷ total time.
+ */
+export function generationMetrics(out: number[][], inputTokens: number, t0: number, tFirst: number, tEnd: number):
+  Pick<GenerateResult, 'tokens' | 'inputTokens' | 'outputTokens' | 'prefillMs' | 'decodeMs' | 'totalMs' | 'tpotMs' | 'tps'> {
+  const outputTokens = out.reduce((a, t) => a + t.length, 0);
+  const prefillMs = tFirst - t0, totalMs = tEnd - t0, decodeMs = tEnd - tFirst;
+  return {
+    tokens: out, inputTokens, outputTokens, prefillMs, decodeMs, totalMs,
+    tpotMs: decodeMs / Math.max(1, outputTokens - out.length),
+    tps: (inputTokens + outputTokens) / (totalMs / 1000),
+  };
+}
+
+/** Generate for a batch of prompts with any strategy. */
+export async function generate(ex: ForwardExecutor, prompts: readonly (readonly number[])[], o: GenerateOptions): Promise<GenerateResult> {
+  const shape = batchShape(ex.cfg, prompts, o);
+  ex.prepare(shape, o.sampling);
+  const t0 = performance.now();
+
+  // ---- prefill: each sequence in chunks
+  const inputTokens = prompts.reduce((a, p) => a + p.length, 0);
+  let done = 0;
+  for (const c of prefillChunks(prompts, shape.chunk)) {
+    await ex.prefill(c);
+    done += c.n;
+    if (o.onPrefill) { await ex.sync(); o.onPrefill(done, inputTokens); }
+  }
+
+  // ---- first tokens, then decode steps for the whole batch
+  const batch = new DecodeBatch(prompts, o, shape.capacity);
+  await ex.sampleFirst(0);
+  batch.record(await ex.readTokens(0), 0);
+  await ex.afterPrefill?.(prompts.map((p) => p.length));
+  const tFirst = performance.now();
+  let firstLogits: Float32Array[] | undefined;
+  if (o.captureLogits) {
+    const all = await ex.readLogits();
+    firstLogits = prompts.map((_, b) => all.slice(b * ex.cfg.vocab, (b + 1) * ex.cfg.vocab));
+  }
+
+  // A step is submitted while any sequence wants more; its tokens are read while the next one runs.
+  let step = 0;
+  let pending = -1; // the step computing on the GPU whose tokens are not read yet
+  for (;;) {
+    let submitted = -1;
+    if (batch.next()) {
+      step++;
+      await ex.decode({ step, rows: batch.rows, lengths: batch.lengths }, step % 2);
+      submitted = step;
+    }
+    if (pending >= 0) batch.record(await ex.readTokens(pending % 2), pending);
+    if (submitted < 0) break;
+    pending = submitted;
+  }
+  await (ex.finish ? ex.finish() : ex.sync());
+  const tEnd = performance.now();
+  return { ...generationMetrics(batch.out, inputTokens, t0, tFirst, tEnd), gpuBytes: ex.gpuBytes, firstLogits };
+}

@@ -1,0 +1,141 @@
+// Building an engine in Node from options: bind this process to its GPU, find the model (a file, a folder, or a
+// preset's deterministic random weights), load it, and set up the strategy — one device, FA Pool (attention
+// pool ranks in this process, in worker processes, or on other hosts), or the static TP × PP baseline.
+import { describeCaps, isSoftwareAdapter, openGpu, type DType, type Gpu } from '../gpu/index.js';
+import { InputError } from '../gpu/errors.js';
+import { applyGpuBinding, planGpuBinding } from '../gpu/select.js';
+import { loadWeights, type LoadProgress } from '../model/load-weights.js';
+import { resolveModel, type ModelSource } from '../model/model-files.js';
+import { releaseWeights } from '../model/weights.js';
+import { StaticParallelGenerator } from './baselines/static-parallel.js';
+import { parsePlacement, type StaticPlacement } from './baselines/placement.js';
+import { Engine, localEngine, type PlacementReport } from './engine.js';
+import { AttentionRank } from './pool/attention-rank.js';
+import { PAPER_TIERS, parseTiers, validatePolicy, type PoolTier, type RoutingPolicy } from './pool/policy.js';
+import { PoolAttention, type PoolMember } from './pool/pool-attention.js';
+import { connectCluster } from './transport/cluster.js';
+import { inProcessLink } from './transport/link.js';
+import { listLocalGpus, spawnLocalWorkers } from './transport/spawn.js';
+
+export interface PoolOptions {
+  /** Attention-pool ranks inside this process (each its own GPUDevice on this adapter: tests, one-GPU runs). */
+  inProcess?: number;
+  /** A cluster file listing worker endpoints ({"pool": [{"endpoint": "tcp://host:port"}]}). */
+  cluster?: string;
+  /** Start worker processes: PCI addresses (comma-separated), "auto" (every GPU but the first) or "none:N". */
+  spawn?: string;
+  /** ms a rank may take to answer before its sequences fall back to the base (default 30 s). */
+  deadlineMs?: number;
+}
+
+export interface EngineOptions extends Partial<ModelSource> {
+  /** f32 or f16 (default f16 when the GPU has shader-f16 and is not a CPU adapter). */
+  dtype?: DType;
+  /** 'fapool' (default: attention of long sequences on the pool when there is one) or 'static' (TP × PP). */
+  strategy?: 'fapool' | 'static';
+  pool?: PoolOptions;
+  /** Sequences longer than `threshold` tokens attend on the pool; pool size by length from `tiers`. */
+  policy?: { threshold?: number; tiers?: string | PoolTier[] };
+  /** The static baseline's degrees ('tp=2,pp=2' or an object); its ranks are in-process devices. */
+  placement?: string | StaticPlacement;
+  /** This process's GPU: a PCI address or nvidia-smi index (multi-GPU hosts), or 'auto'. */
+  gpu?: string;
+  onLoad?: LoadProgress;
+  log?: (line: string) => void;
+}
+
+export function routingPolicy(o: EngineOptions['policy'] = {}): RoutingPolicy {
+  const threshold = o.threshold ?? 4096;
+  const given = typeof o.tiers === 'string' ? parseTiers(o.tiers) : o.tiers?.map((t) => ({ ...t }));
+  const p = { threshold, tiers: given ?? PAPER_TIERS.map((t) => ({ ...t })) };
+  if (!given) {
+    // The paper's table starts at its threshold: below a lowered threshold nothing goes to the pool.
+    p.tiers[0] = { maxLen: threshold, poolSize: 0 };
+    p.tiers = p.tiers.filter((t, i) => i === 0 || t.maxLen > threshold);
+  }
+  validatePolicy(p);
+  return p;
+}
+
+/** Open this process's GPU, load the model and build the strategy. */
+export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
+  const log = o.log ?? (() => {});
+  const binding = planGpuBinding(o.gpu ?? 'auto');
+  applyGpuBinding(binding);
+  for (const w of binding.warnings) log(`warning: ${w}`);
+  const gpu = await openGpu({ label: 'fapool', f16: o.dtype !== 'f32' });
+  const cleanups: (() => Promise<void> | void)[] = [() => gpu.destroy()];
+  const cleanup = async () => { for (const c of cleanups.reverse()) await c(); cleanups.length = 0; };
+  try {
+    const dtype: DType = o.dtype ?? (gpu.caps.f16 && !isSoftwareAdapter(gpu.caps) ? 'f16' : 'f32');
+    if (dtype === 'f16' && !gpu.caps.f16) throw new InputError('dtype f16 needs shader-f16, which this GPU lacks; use f32');
+    if (dtype !== 'f32' && dtype !== 'f16') throw new InputError(`dtype must be f32 or f16, got ${dtype}`);
+    log(`gpu: ${describeCaps(gpu.caps)}`);
+    const m = await resolveModel({ preset: o.preset ?? 'tiny', seed: o.seed ?? 0, model: o.model, config: o.config, init: o.init, onInit: o.onInit, log }, dtype);
+    const cfg = m.config;
+    log(`model: ${cfg.name} (${cfg.nLayers} layers, hidden ${cfg.hidden}, ${cfg.nHeads}×${cfg.headDim} heads, ffn ${cfg.ffn}, vocab ${cfg.vocab}) from ${m.weightsPath}; config: ${m.configSource}; dtype ${dtype}`);
+
+    if (o.strategy === 'static') {
+      const placement = typeof o.placement === 'string' ? parsePlacement(o.placement) : o.placement ?? { tp: 1, pp: 1 };
+      const gpus: Gpu[] = [gpu];
+      for (let i = 1; i < placement.tp * placement.pp; i++) {
+        const g = await openGpu({ label: `static${i}`, f16: dtype === 'f16' });
+        gpus.push(g);
+        cleanups.push(() => g.destroy());
+      }
+      const gen = await StaticParallelGenerator.create(gpus, cfg, m.file.source(), dtype, placement, o.onLoad).finally(() => m.file.close());
+      cleanups.push(() => gen.dispose());
+      return new Engine({
+        executor: gen, config: cfg, dtype, tokenizer: m.tokenizer, device: describeCaps(gpu.caps),
+        report: () => ({ strategy: `static tp=${placement.tp} pp=${placement.pp}`, ranks: gpus.map((g) => g.label), split: { ...gen.stats } }),
+        dispose: cleanup,
+      });
+    }
+
+    const { weights, extras } = await loadWeights(gpu, m.file.source(), cfg, dtype, o.onLoad, m.file.header).finally(() => m.file.close());
+    cleanups.push(() => releaseWeights(gpu, weights));
+    if (extras.length) log(`note: ${extras.length} tensors in the file are not used (${extras.slice(0, 5).join(', ')}${extras.length > 5 ? ', …' : ''})`);
+    const members = await poolMembers(o.pool ?? {}, dtype, cleanups, log);
+    if (members.length === 0) return localEngine({ gpu, config: cfg, weights, dtype, tokenizer: m.tokenizer, dispose: cleanup });
+    const pool = new PoolAttention(members, routingPolicy(o.policy), { deadlineMs: o.pool?.deadlineMs });
+    cleanups.push(() => pool.dispose(gpu));
+    log(`attention pool: ${members.map((mb) => mb.link.name).join(', ')}; threshold ${pool.policy.threshold} tokens`);
+    const report = (): PlacementReport => ({
+      strategy: 'fapool', ranks: [gpu.label, ...members.map((mb) => mb.link.name)],
+      perSeq: pool.stats.perSeq, events: pool.stats.events,
+      split: { poolWaitMs: pool.stats.poolWaitMs, transferMs: pool.stats.transferMs, migrateMs: pool.stats.migrateMs, pooledSteps: pool.stats.steps, ...prefixed('layer.', pool.stats.layer) },
+    });
+    return localEngine({ gpu, config: cfg, weights, dtype, tokenizer: m.tokenizer, placement: pool, report, dispose: cleanup });
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
+
+/** The pool's members: in-process ranks, a cluster file's workers, spawned worker processes. */
+async function poolMembers(o: PoolOptions, dtype: DType, cleanups: (() => Promise<void> | void)[], log: (l: string) => void): Promise<PoolMember[]> {
+  const members: PoolMember[] = [];
+  for (let i = 0; i < (o.inProcess ?? 0); i++) {
+    const g = await openGpu({ label: `pool${i}`, f16: dtype === 'f16' });
+    const rank = new AttentionRank(g, i);
+    members.push({ link: inProcessLink(`pool${i} (in-process)`, rank.handler), alive: true });
+    cleanups.push(() => { rank.dispose(); g.destroy(); });
+  }
+  if (o.cluster) {
+    const cluster = await connectCluster(o.cluster, { timeoutMs: o.deadlineMs });
+    cleanups.push(() => Promise.all(cluster.map((c) => c.link.close())).then(() => undefined));
+    members.push(...cluster.map((c) => ({ link: c.link, alive: true })));
+  }
+  if (o.spawn) {
+    const gpus = o.spawn === 'auto' ? listLocalGpus().slice(1) : o.spawn.startsWith('none:') ? Array<string>(Number(o.spawn.slice(5))).fill('none') : o.spawn.split(',');
+    if (gpus.length === 0) log('note: spawn auto found no second GPU; no workers started');
+    const w = await spawnLocalWorkers(gpus, { onLog: (i, line) => log(`[worker ${i}] ${line}`) });
+    cleanups.push(() => w.close());
+    members.push(...w.members.map((c) => ({ link: c.link, alive: true })));
+  }
+  return members;
+}
+
+function prefixed(prefix: string, o: object): Record<string, number> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [`${prefix}${k}`, v as number]));
+}

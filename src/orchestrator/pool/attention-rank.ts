@@ -1,0 +1,282 @@
+// An attention-pool rank: it holds shards of long sequences' KV caches (a range of kv heads × a block of
+// positions, every layer) for its clients, and computes attention over them: a decode step of several
+// sequences per request (one message in, one out), or causal prefill attention of a prompt chunk. It returns
+// partial (O, LSE) results that the base merges exactly with the other ranks' blocks.
+// Clients are kept apart: a shard belongs to the client that allocated it; another client can neither see,
+// overwrite nor free it. A request is checked whole before any GPU work, so a bad one changes nothing.
+import { DTYPE_BYTES, sliceRows, type DType, type Gpu, type Step, type Tensor } from '../../gpu/index.js';
+import { flashDecode, flashPrefill, type DecodePlan } from '../../kernels/attention.js';
+import { appendKv, type AppendKv } from '../../kernels/kv-cache.js';
+import type { HandlerReply, RankHandler } from '../transport/link.js';
+import {
+  FrameError, type MessageOf, type RequestMsg, type TensorFrame,
+} from '../transport/messages.js';
+
+interface Shard {
+  nLayers: number; kvHeads: number; heads: number; headDim: number; capacity: number; posBase: number; dtype: 'f32' | 'f16';
+  k: Tensor[]; v: Tensor[];   // per layer [1, kvHeads, capacity, headDim]
+  rows: Tensor;               // [heads + 2·kvHeads, headDim] one decode item as sent: q, new k, new v
+  q: Tensor;                  // [1, heads, headDim]
+  out: Tensor;                // [1, heads, headDim]
+  lse: Tensor;                // [1, heads] f32
+  lengths: Tensor;            // [1] u32
+  plans: DecodePlan[];        // per layer
+  appends: AppendKv[];        // per layer: rows → q and the cache
+}
+
+/** Rows of one prompt chunk on the device, grown to the largest chunk seen. */
+interface PrefillStage { key: string; rows: number; q: Tensor; kv: Tensor; out: Tensor; lse: Tensor; qDummy: Tensor }
+
+export class AttentionRank {
+  private readonly clients = new Map<string, Map<number, Shard>>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly lenHost = new Uint32Array(1);
+  private readback: GPUBuffer | null = null;
+  private readbackBytes = 0;
+  private stage: PrefillStage | null = null;
+
+  constructor(readonly gpu: Gpu, readonly rank: number) {}
+
+  /** Requests are served one at a time (GPU state is shared between them). */
+  readonly handler: RankHandler = (req, tensors, client) => {
+    const run = this.queue.then(() => this.handle(req, tensors, client));
+    this.queue = run.catch(() => undefined);
+    return run;
+  };
+
+  /** Shards held, over every client. */
+  get sequences(): number { let n = 0; for (const c of this.clients.values()) n += c.size; return n; }
+
+  private async handle(req: RequestMsg, t: TensorFrame[], client: string): Promise<HandlerReply> {
+    switch (req.kind) {
+      case 'hello': return { header: { kind: 'hello_ok', rank: this.rank, device: this.gpu.caps.device || this.gpu.caps.vendor, pid: typeof process !== 'undefined' ? process.pid : 0 } };
+      case 'ping': return { header: { kind: 'pong' } };
+      case 'alloc': this.alloc(client, req); return { header: { kind: 'ok' } };
+      case 'free': this.free(client, req.seq); return { header: { kind: 'ok' } };
+      case 'load_kv': this.loadKv(this.shard(client, req.seq), req, t); return { header: { kind: 'ok' } };
+      case 'prefill': return this.prefill(this.shard(client, req.seq), req, t);
+      case 'attend': return this.attend(client, req, t[0]!);
+    }
+  }
+
+  private alloc(client: string, h: MessageOf<'alloc'>): void {
+    const { gpu } = this;
+    let shards = this.clients.get(client);
+    if (!shards) this.clients.set(client, (shards = new Map()));
+    if (shards.has(h.seq)) this.free(client, h.seq);
+    const kvHeads = h.kvHeads[1] - h.kvHeads[0], heads = kvHeads * h.nHeadsPerKv, D = h.headDim, dtype = h.dtype;
+    const made: Tensor[] = [];
+    const t = (shape: number[], dt: DType, label: string) => { const x = gpu.tensor(shape, dt, label); made.push(x); return x; };
+    try {
+      const k: Tensor[] = [], v: Tensor[] = [];
+      for (let l = 0; l < h.nLayers; l++) {
+        k.push(t([1, kvHeads, h.capacity, D], dtype, `pool.k.${h.seq}.${l}`));
+        v.push(t([1, kvHeads, h.capacity, D], dtype, `pool.v.${h.seq}.${l}`));
+      }
+      const rows = t([heads + 2 * kvHeads, D], dtype, 'pool.rows');
+      const q = t([1, heads, D], dtype, 'pool.q'), out = t([1, heads, D], dtype, 'pool.out');
+      const lse = t([1, heads], 'f32', 'pool.lse'), lengths = t([1], 'u32', 'pool.len');
+      const plans: DecodePlan[] = [], appends: AppendKv[] = [];
+      try {
+        for (let l = 0; l < h.nLayers; l++) {
+          plans.push(flashDecode(gpu, { q, out, lse, kCache: k[l]!, vCache: v[l]!, lengths }));
+          appends.push(appendKv(gpu, { src: rows, q: sliceRows(q, 0, 1), kCache: k[l]!, vCache: v[l]!, maxRows: heads + 2 * kvHeads }));
+        }
+      } catch (e) {
+        for (const p of plans) p.release();
+        for (const a of appends) a.dispatch.release();
+        throw e;
+      }
+      shards.set(h.seq, { nLayers: h.nLayers, kvHeads, heads, headDim: D, capacity: h.capacity, posBase: h.posBase, dtype, k, v, rows, q, out, lse, lengths, plans, appends });
+    } catch (e) {
+      gpu.release(...made);
+      if (shards.size === 0) this.clients.delete(client);
+      throw e;
+    }
+  }
+
+  private free(client: string, seq: number): void {
+    const shards = this.clients.get(client);
+    const s = shards?.get(seq);
+    if (!shards || !s) return;
+    for (const p of s.plans) p.release();
+    for (const a of s.appends) a.dispatch.release();
+    this.gpu.release(...s.k, ...s.v, s.rows, s.q, s.out, s.lse, s.lengths);
+    shards.delete(seq);
+    if (shards.size === 0) this.clients.delete(client);
+  }
+
+  /** Frees every shard of a client (it is gone). */
+  dropClient(client: string): void {
+    for (const seq of [...(this.clients.get(client)?.keys() ?? [])]) this.free(client, seq);
+  }
+
+  private shard(client: string, seq: number): Shard {
+    const s = this.clients.get(client)?.get(seq);
+    if (!s) throw new FrameError(`sequence ${seq} is not allocated on rank ${this.rank} for this client`);
+    return s;
+  }
+
+  private checkLayer(s: Shard, layer: number, what: string, seq: number): void {
+    if (layer >= s.nLayers) throw new FrameError(`${what}: layer ${layer} of seq ${seq} (${s.nLayers} layers)`);
+  }
+
+  private checkFrame(f: TensorFrame, s: Shard, what: string): void {
+    if (f.dtype !== s.dtype) throw new FrameError(`${what}: frame is ${f.dtype}, the shard is ${s.dtype}`);
+    if (f.shape[f.shape.length - 1] !== s.headDim) throw new FrameError(`${what}: rows of ${f.shape.at(-1)} elements, the shard's head dim is ${s.headDim}`);
+  }
+
+  /** Migration: K and V [kvHeads, count, D] of absolute positions [pos0, pos0 + count). */
+  private loadKv(s: Shard, h: MessageOf<'load_kv'>, t: TensorFrame[]): void {
+    this.checkLayer(s, h.layer, 'load_kv', h.seq);
+    const local = h.pos0 - s.posBase;
+    if (h.kvHeads[1] - h.kvHeads[0] !== s.kvHeads || local < 0 || local + h.count > s.capacity) {
+      throw new FrameError(`load_kv for seq ${h.seq}: kv heads [${h.kvHeads}] / positions ${h.pos0}+${h.count} do not fit the shard (${s.kvHeads} heads, positions ${s.posBase}+${s.capacity})`);
+    }
+    for (const f of t) this.checkFrame(f, s, 'load_kv');
+    const D = s.headDim;
+    for (const [i, cache] of [[0, s.k[h.layer]!], [1, s.v[h.layer]!]] as const) {
+      const data = t[i]!.data;
+      // Rows of one kv head are contiguous in the cache: one write per head.
+      for (let kh = 0; kh < s.kvHeads; kh++) {
+        this.gpu.write(cache, data.subarray(kh * h.count * D, (kh + 1) * h.count * D) as Float32Array, (kh * s.capacity + local) * D);
+      }
+    }
+  }
+
+  /** The rank's reply buffer, grown to the largest reply (O then LSE of every item). */
+  private replyBuffer(bytes: number): GPUBuffer {
+    if (!this.readback || this.readbackBytes < bytes) {
+      this.gpu.release(this.readback ?? undefined);
+      this.readbackBytes = Math.max(bytes, 2 * this.readbackBytes);
+      this.readback = this.gpu.readbackBuffer(this.readbackBytes, 'pool.reply');
+    }
+    return this.readback;
+  }
+
+  /** One decode step of one layer: every item's q (+ new k, v) in one frame; O and LSE of all of them back. */
+  private async attend(client: string, h: MessageOf<'attend'>, frame: TensorFrame): Promise<HandlerReply> {
+    const t0 = performance.now();
+    // Check everything before touching the GPU.
+    const seen = new Set<number>();
+    let row = 0, heads = 0;
+    const work: { s: Shard; row: number; local: number; newLocal: number }[] = [];
+    for (const it of h.items) {
+      if (seen.has(it.seq)) throw new FrameError(`attend: sequence ${it.seq} is listed twice`);
+      seen.add(it.seq);
+      const s = this.shard(client, it.seq);
+      this.checkLayer(s, h.layer, 'attend', it.seq);
+      if (s.kvHeads !== it.kvHeads || s.heads !== it.kvHeads * h.group) {
+        throw new FrameError(`attend: seq ${it.seq} has ${s.kvHeads} kv heads × ${s.heads / s.kvHeads} on this rank, the request says ${it.kvHeads} × ${h.group}`);
+      }
+      this.checkFrame(frame, s, 'attend');
+      const local = Math.min(it.len - s.posBase, s.capacity); // keys of this block the new query sees
+      if (local < 1) throw new FrameError(`attend: seq ${it.seq} of length ${it.len} has no keys in this block (positions ${s.posBase}+)`);
+      const newLocal = it.newPos >= 0 ? it.newPos - s.posBase : -1;
+      if (it.newPos >= 0 && (newLocal < 0 || newLocal >= s.capacity || newLocal !== local - 1)) {
+        throw new FrameError(`attend: seq ${it.seq} new token at ${it.newPos} is not the last position of this block (${s.posBase}+${s.capacity}, length ${it.len})`);
+      }
+      work.push({ s, row, local, newLocal });
+      row += s.heads + (it.newPos >= 0 ? 2 * s.kvHeads : 0);
+      heads += s.heads;
+    }
+    if (frame.shape[0] !== row) throw new FrameError(`attend: the frame has ${frame.shape[0]} rows, the items need ${row}`);
+    const el = DTYPE_BYTES[frame.dtype === 'f16' ? 'f16' : 'f32'];
+    const D = frame.shape[1]!;
+    const oBytes = Math.ceil(heads * D * el / 4) * 4;
+    const reply = this.replyBuffer(oBytes + heads * 4);
+
+    const steps: Step[] = [];
+    let hOff = 0;
+    for (const { s, row: r, local, newLocal } of work) {
+      const n = (s.heads + (newLocal >= 0 ? 2 * s.kvHeads : 0)) * D;
+      this.gpu.write(s.rows, frame.data.subarray(r * D, r * D + n) as Float32Array);
+      s.appends[h.layer]!.set({ qSrc: 0, qRows: s.heads, kSrc: s.heads, vSrc: s.heads + s.kvHeads, count: newLocal >= 0 ? 1 : 0, pos0: newLocal });
+      this.lenHost[0] = local;
+      this.gpu.write(s.lengths, this.lenHost);
+      const plan = s.plans[h.layer]!;
+      plan.update(local);
+      steps.push(s.appends[h.layer]!.dispatch, ...plan.dispatches,
+        { copy: { src: s.out.buffer, srcOffset: s.out.offset, dst: reply, dstOffset: hOff * D * el, size: s.heads * D * el } },
+        { copy: { src: s.lse.buffer, srcOffset: s.lse.offset, dst: reply, dstOffset: oBytes + hOff * 4, size: s.heads * 4 } });
+      hOff += s.heads;
+    }
+    // Each item uploads into its own shard's tensors: one submission for all of them.
+    this.gpu.submit(steps);
+    const t1 = performance.now();
+    const bytes = await this.gpu.readMapped(reply, oBytes + heads * 4);
+    const o = frame.dtype === 'f16' ? new Uint16Array(bytes.buffer, 0, heads * D) : new Float32Array(bytes.buffer, 0, heads * D);
+    const lse = new Float32Array(bytes.buffer, oBytes, heads);
+    return {
+      header: { kind: 'attend_ok', rankMs: { write: t1 - t0, wait: performance.now() - t1 } },
+      tensors: [{ dtype: frame.dtype === 'f16' ? 'f16' : 'f32', shape: [heads, D], data: o }, { dtype: 'f32', shape: [heads], data: lse }],
+    };
+  }
+
+  private prefillStage(s: Shard, count: number): PrefillStage {
+    const key = `${s.dtype}/${s.heads}/${s.kvHeads}/${s.headDim}`;
+    if (this.stage && this.stage.key === key && this.stage.rows >= count) return this.stage;
+    const old = this.stage;
+    if (old) this.gpu.release(old.q, old.kv, old.out, old.lse, old.qDummy);
+    const rows = Math.max(count, old?.key === key ? old.rows : 0);
+    const D = s.headDim;
+    this.stage = {
+      key, rows,
+      q: this.gpu.tensor([rows, s.heads, D], s.dtype, 'pool.prefill.q'),
+      kv: this.gpu.tensor([2 * rows * s.kvHeads, D], s.dtype, 'pool.prefill.kv'),
+      out: this.gpu.tensor([rows, s.heads, D], s.dtype, 'pool.prefill.out'),
+      lse: this.gpu.tensor([rows, s.heads], 'f32', 'pool.prefill.lse'),
+      qDummy: this.gpu.tensor([1, D], s.dtype, 'pool.prefill.noq'),
+    };
+    return this.stage;
+  }
+
+  /** A prompt chunk: store the rows in this block, attend causally over the block, return O and LSE per row. */
+  private async prefill(s: Shard, h: MessageOf<'prefill'>, t: TensorFrame[]): Promise<HandlerReply> {
+    const t0 = performance.now();
+    this.checkLayer(s, h.layer, 'prefill', h.seq);
+    if (h.heads !== s.heads || h.kvHeads !== s.kvHeads || h.headDim !== s.headDim) {
+      throw new FrameError(`prefill: seq ${h.seq} has ${s.heads} heads / ${s.kvHeads} kv heads / head dim ${s.headDim} here, the request says ${h.heads} / ${h.kvHeads} / ${h.headDim}`);
+    }
+    for (const f of t) this.checkFrame(f, s, 'prefill');
+    const { gpu } = this;
+    const n = h.count, D = s.headDim;
+    const st = this.prefillStage(s, n);
+    const q = sliceRows(st.q, 0, n), out = sliceRows(st.out, 0, n), lse = sliceRows(st.lse, 0, n);
+    gpu.write(st.q, t[0]!.data as Float32Array);
+    gpu.write(st.kv, t[1]!.data as Float32Array);
+    gpu.write(st.kv, t[2]!.data as Float32Array, n * s.kvHeads * D);
+    const kvLen = Math.max(0, Math.min(s.capacity, h.pos0 + n - s.posBase));
+    const append = appendKv(gpu, { src: sliceRows(st.kv, 0, 2 * n * s.kvHeads), q: st.qDummy, kCache: s.k[h.layer]!, vCache: s.v[h.layer]!, maxRows: n * s.kvHeads });
+    const attn = flashPrefill(gpu, {
+      q, out, lse, kCache: s.k[h.layer]!, vCache: s.v[h.layer]!, slot: 0, qPos0: h.pos0, kvBase: s.posBase, kvLen,
+    });
+    const el = DTYPE_BYTES[s.dtype];
+    const oBytes = Math.ceil(n * s.heads * D * el / 4) * 4;
+    const reply = this.replyBuffer(oBytes + n * s.heads * 4);
+    try {
+      append.set({ qSrc: 0, qRows: 0, kSrc: 0, vSrc: n * s.kvHeads, count: n, pos0: h.pos0 - s.posBase });
+      gpu.submit([append.dispatch, attn,
+        { copy: { src: out.buffer, srcOffset: out.offset, dst: reply, dstOffset: 0, size: oBytes } },
+        { copy: { src: lse.buffer, srcOffset: lse.offset, dst: reply, dstOffset: oBytes, size: n * s.heads * 4 } }]);
+    } finally {
+      append.dispatch.release();
+      attn.release();
+    }
+    const t1 = performance.now();
+    const bytes = await gpu.readMapped(reply, oBytes + n * s.heads * 4);
+    const o = s.dtype === 'f16' ? new Uint16Array(bytes.buffer, 0, n * s.heads * D) : new Float32Array(bytes.buffer, 0, n * s.heads * D);
+    return {
+      header: { kind: 'attend_ok', rankMs: { write: t1 - t0, wait: performance.now() - t1 } },
+      tensors: [{ dtype: s.dtype, shape: [n * s.heads, D], data: o }, { dtype: 'f32', shape: [n * s.heads], data: new Float32Array(bytes.buffer, oBytes, n * s.heads) }],
+    };
+  }
+
+  dispose(): void {
+    for (const client of [...this.clients.keys()]) this.dropClient(client);
+    const st = this.stage;
+    if (st) this.gpu.release(st.q, st.kv, st.out, st.lse, st.qDummy);
+    this.gpu.release(this.readback ?? undefined);
+    this.stage = null; this.readback = null; this.readbackBytes = 0;
+  }
+}

@@ -1,0 +1,182 @@
+// The FA Pool wire codec: one msgpack header frame + raw tensor frames (never inside msgpack), as vLLM does.
+// decodeMessage treats every byte as hostile: it bounds the msgpack before parsing, checks every field through
+// the message schemas, and sizes nothing by what the header claims until the frame's real byte length agrees.
+import { pack, unpack } from 'msgpackr';
+import {
+  FRAME_DTYPE_BYTES, FrameError, checkHeader, type FrameDType, type FrameDesc, type Message, type TensorFrame,
+} from './messages.js';
+import { describe, isRecord, own } from './schema.js';
+
+export interface DecodeLimits {
+  /** Largest header frame in bytes (default 1 MiB). */
+  maxHeaderBytes?: number;
+  /** Largest element count of one tensor frame (default 1<<28). */
+  maxNumel?: number;
+  /** Most tensor frames in one message (default 1<<16). */
+  maxFrames?: number;
+}
+const DEFAULT_LIMITS: Required<DecodeLimits> = { maxHeaderBytes: 1 << 20, maxNumel: 1 << 28, maxFrames: 1 << 16 };
+const MAX_RANK = 4;
+const MAX_DEPTH = 8;
+const MAX_STRING = 1 << 16; // error messages are cut to ERROR_MESSAGE_MAX before sending
+
+type Obj = Record<string, unknown>;
+const fmt = (d: FrameDesc) => `${d.dtype}[${d.shape.join(', ')}]`;
+
+// ---------------------------------------------------------------- msgpack pre-scan
+
+/**
+ * Walks a msgpack buffer without building anything, so a hostile header cannot make msgpackr allocate, recurse
+ * deeply or decode extensions: only nil/bool/int/float/str/array/map with string keys, nesting ≤ MAX_DEPTH,
+ * every length within the bytes left, nothing after the value. Returns silently or throws FrameError.
+ */
+function prescan(b: Uint8Array): void {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  let p = 0;
+  const need = (n: number) => { if (n > b.length - p) throw new FrameError(`header msgpack truncated at byte ${p}`); };
+  const len = (bytes: 1 | 2 | 4) => {
+    need(bytes);
+    const n = bytes === 1 ? b[p]! : bytes === 2 ? dv.getUint16(p) : dv.getUint32(p);
+    p += bytes;
+    return n;
+  };
+  const str = (n: number) => {
+    need(n);
+    p += n;
+  };
+  const value = (depth: number, isKey: boolean): void => {
+    if (depth > MAX_DEPTH) throw new FrameError(`header msgpack nested deeper than ${MAX_DEPTH}`);
+    need(1);
+    const t = b[p++]!;
+    let strLen = -1;
+    if (t >= 0xa0 && t <= 0xbf) strLen = t & 0x1f;
+    else if (t === 0xd9) strLen = len(1);
+    else if (t === 0xda) strLen = len(2);
+    else if (t === 0xdb) strLen = len(4);
+    if (strLen >= 0) {
+      if (strLen > MAX_STRING) throw new FrameError(`header string of ${strLen} bytes exceeds ${MAX_STRING}`);
+      const s = p;
+      str(strLen);
+      if (isKey && strLen === 9 && Buffer.from(b.buffer, b.byteOffset + s, 9).toString('latin1') === '__proto__') {
+        throw new FrameError('header key __proto__ is not allowed');
+      }
+      return;
+    }
+    if (isKey) throw new FrameError(`header map key of msgpack type 0x${t.toString(16)} (only string keys)`);
+    if (t <= 0x7f || t >= 0xe0 || t === 0xc0 || t === 0xc2 || t === 0xc3) return; // fixint, nil, bool
+    const fixed: Record<number, number> = { 0xca: 4, 0xcb: 8, 0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8, 0xd0: 1, 0xd1: 2, 0xd2: 4, 0xd3: 8 };
+    if (fixed[t] !== undefined) { need(fixed[t]); p += fixed[t]; return; }
+    let n = -1, perItem = 1;
+    if (t >= 0x90 && t <= 0x9f) n = t & 0x0f;
+    else if (t === 0xdc) n = len(2);
+    else if (t === 0xdd) n = len(4);
+    else if (t >= 0x80 && t <= 0x8f) { n = t & 0x0f; perItem = 2; }
+    else if (t === 0xde) { n = len(2); perItem = 2; }
+    else if (t === 0xdf) { n = len(4); perItem = 2; }
+    if (n < 0) throw new FrameError(`header msgpack type 0x${t.toString(16)} not allowed (bin/ext/reserved)`);
+    need(n * perItem); // every item takes at least one byte: a lying length fails here, before any work
+    for (let i = 0; i < n; i++) {
+      if (perItem === 2) value(depth + 1, true);
+      value(depth + 1, false);
+    }
+  };
+  value(0, false);
+  if (p !== b.length) throw new FrameError(`header has ${b.length - p} bytes after the msgpack value`);
+}
+
+
+function frameDesc(d: unknown, i: number, limits: Required<DecodeLimits>): FrameDesc {
+  if (!isRecord(d)) throw new FrameError(`frame ${i}: descriptor must be {dtype, shape}`);
+  const dtype = own(d, 'dtype');
+  if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'u32') throw new FrameError(`frame ${i}: unknown dtype ${describe(dtype)}`);
+  const shape = own(d, 'shape');
+  if (!Array.isArray(shape) || shape.length > MAX_RANK) throw new FrameError(`frame ${i}: shape must be an array of at most ${MAX_RANK} dims, got ${describe(shape)}`);
+  let n = 1;
+  for (const s of shape) {
+    if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < 0) throw new FrameError(`frame ${i}: bad dimension ${describe(s)} in shape ${describe(shape)}`);
+    n *= s;
+  }
+  if (n > limits.maxNumel) throw new FrameError(`frame ${i}: shape ${describe(shape)} has ${n} elements, over the limit ${limits.maxNumel}`);
+  return { dtype, shape: shape as number[] };
+}
+
+// ---------------------------------------------------------------- encode / decode
+
+const ARRAY_OF: Record<FrameDType, typeof Float32Array | typeof Uint16Array | typeof Uint32Array> = {
+  f32: Float32Array, f16: Uint16Array, u32: Uint32Array,
+};
+
+function checkTensor(t: TensorFrame, i: number): FrameDesc {
+  const d = frameDesc({ dtype: t.dtype, shape: t.shape }, i, DEFAULT_LIMITS);
+  if (!(t.data instanceof ARRAY_OF[d.dtype])) throw new FrameError(`tensor ${i}: ${d.dtype} data must be a ${ARRAY_OF[d.dtype].name}`);
+  const n = d.shape.reduce((a, b) => a * b, 1);
+  if (t.data.length !== n) throw new FrameError(`tensor ${i}: ${fmt(d)} needs ${n} elements, data has ${t.data.length}`);
+  return d;
+}
+
+/**
+ * Validates a message without encoding it (the in-process link's check): header fields, and tensors against
+ * their dtype/shape. Returns the header typed, with `frames` filled in.
+ */
+export function validateMessage(header: object, tensors: readonly TensorFrame[] = []): Message {
+  const frames = tensors.map(checkTensor);
+  return checkHeader({ ...(header as Obj), frames }, frames);
+}
+
+/** [msgpack header, ...tensor frames]; tensor frames are views of the tensors' memory (no copy). */
+export function encodeMessage(header: object, tensors: readonly TensorFrame[] = []): Buffer[] {
+  const h = validateMessage(header, tensors);
+  return [pack(h), ...tensors.map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))];
+}
+
+/** Decodes the msgpack header alone, bounded; for recovering a request id from an otherwise bad message. */
+export function decodeHeaderObject(part: Uint8Array, limits: DecodeLimits = {}): Obj {
+  const lim = { ...DEFAULT_LIMITS, ...limits };
+  if (part.byteLength > lim.maxHeaderBytes) throw new FrameError(`header of ${part.byteLength} bytes exceeds ${lim.maxHeaderBytes}`);
+  prescan(part);
+  let h: unknown;
+  try {
+    h = unpack(part);
+  } catch (e) {
+    throw new FrameError(`header is not valid msgpack: ${(e as Error).message}`);
+  }
+  if (typeof h !== 'object' || h === null || Array.isArray(h)) throw new FrameError('header must be a msgpack map');
+  return h as Obj;
+}
+
+/** A frame's bytes as a typed array: a view when aligned, else one copy of the real (already checked) bytes. */
+function view(part: Uint8Array, dtype: FrameDType): TensorFrame['data'] {
+  const A = ARRAY_OF[dtype];
+  const n = part.byteLength / A.BYTES_PER_ELEMENT;
+  if (part.byteOffset % A.BYTES_PER_ELEMENT === 0) return new A(part.buffer as ArrayBuffer, part.byteOffset, n);
+  const copy = new Uint8Array(part.byteLength); // not part.slice(): on a Buffer that is a view
+  copy.set(part);
+  return new A(copy.buffer, 0, n);
+}
+
+/** Decodes and validates [header, ...frames]. Every protocol violation is a FrameError. */
+export function decodeMessage(parts: readonly Uint8Array[], limits: DecodeLimits = {}): { header: Message; tensors: TensorFrame[] } {
+  const lim = { ...DEFAULT_LIMITS, ...limits };
+  if (parts.length === 0) throw new FrameError('empty message: no header frame');
+  if (parts.length - 1 > lim.maxFrames) throw new FrameError(`${parts.length - 1} tensor frames exceed the limit ${lim.maxFrames}`);
+  for (const [i, p] of parts.entries()) {
+    if (!(p instanceof Uint8Array)) throw new FrameError(`part ${i} is not a byte buffer`);
+  }
+  const h = decodeHeaderObject(parts[0]!, lim);
+  const descs = own(h, 'frames') ?? [];
+  if (!Array.isArray(descs)) throw new FrameError(`"frames" must be an array of {dtype, shape}, got ${describe(descs)}`);
+  if (descs.length !== parts.length - 1) {
+    throw new FrameError(`header describes ${descs.length} tensor frames, message has ${parts.length - 1}`);
+  }
+  const frames = descs.map((d, i) => {
+    const fd = frameDesc(d, i, lim);
+    const want = fd.shape.reduce((a, b) => a * b, 1) * FRAME_DTYPE_BYTES[fd.dtype];
+    if (parts[i + 1]!.byteLength !== want) {
+      throw new FrameError(`frame ${i}: ${fmt(fd)} needs ${want} bytes, got ${parts[i + 1]!.byteLength}`);
+    }
+    return fd;
+  });
+  const header = checkHeader(h, frames);
+  const tensors = frames.map((fd, i) => ({ dtype: fd.dtype, shape: fd.shape, data: view(parts[i + 1]!, fd.dtype) }));
+  return { header, tensors };
+}

@@ -1,0 +1,146 @@
+// The FA Pool wire protocol's messages: one schema per kind (its fields and the tensor frames it carries),
+// from which both its TypeScript type and its validator derive. Which kinds are requests, and the reply
+// kind each one gets, is said once, in REQUESTS.
+import {
+  FrameError, int, list, num, object, oneOf, optional, own, range, str, describe, type Field, type FieldsOf, type Range,
+} from './schema.js';
+
+export { FrameError, type Range };
+
+export const PROTOCOL_VERSION = 2;
+
+export type FrameDType = 'f32' | 'f16' | 'u32';
+export const FRAME_DTYPE_BYTES: Record<FrameDType, number> = { f32: 4, f16: 2, u32: 4 };
+
+/** A tensor payload. f16 travels as raw bits in a Uint16Array. */
+export interface TensorFrame { dtype: FrameDType; shape: number[]; data: Float32Array | Uint16Array | Uint32Array }
+export interface FrameDesc { dtype: FrameDType; shape: number[] }
+
+/** Longest `error` message a rank sends (longer ones are cut). */
+export const ERROR_MESSAGE_MAX = 8192;
+
+const fmt = (d: FrameDesc) => `${d.dtype}[${d.shape.join(', ')}]`;
+const isFloat = (d: FrameDesc) => d.dtype === 'f32' || d.dtype === 'f16';
+
+interface KindSpec<S extends Record<string, Field<unknown>>> {
+  fields: S;
+  /** Checks the tensor frames against the (already checked) fields. */
+  frames(h: FieldsOf<S>, f: readonly FrameDesc[], at: string): void;
+}
+const kind = <S extends Record<string, Field<unknown>>>(fields: S, frames: KindSpec<S>['frames'] = noFrames): KindSpec<S> => ({ fields, frames });
+
+function noFrames(_h: unknown, f: readonly FrameDesc[], at: string): void { expectCount(f, 0, at); }
+function expectCount(f: readonly FrameDesc[], n: number, at: string): void {
+  if (f.length !== n) throw new FrameError(`${at}: expects ${n} tensor frames, got ${f.length}`);
+}
+function expectFrame(d: FrameDesc, shape: readonly number[], at: string, what: string, dtype?: FrameDType): void {
+  const ok = (dtype ? d.dtype === dtype : isFloat(d)) && d.shape.length === shape.length && d.shape.every((s, i) => s === shape[i]);
+  if (!ok) throw new FrameError(`${at}: ${what} must be ${dtype ?? 'f32/f16'}[${shape.join(', ')}], got ${fmt(d)}`);
+}
+
+/** One sequence's share of a decode step on a rank. */
+const attendItem = object({
+  seq: int(),
+  /** Kv heads of this sequence on the rank (its q rows are kvHeads·group). */
+  kvHeads: int(1, 1 << 16),
+  /** Valid length of the whole sequence after this step's token. */
+  len: int(1),
+  /** Absolute position of the new token when it falls in this rank's block (its k/v follow q), else -1. */
+  newPos: int(-1),
+});
+export type AttendItem = ReturnType<typeof attendItem>;
+
+const SPECS = {
+  hello: kind({}),
+  hello_ok: kind({ rank: int(), device: str, pid: int() }),
+  ping: kind({}),
+  pong: kind({}),
+  ok: kind({}),
+  error: kind({ message: str }),
+  /**
+   * A shard of one sequence's KV cache: kv heads [kvHeads), positions [posBase, posBase + capacity), every layer.
+   * Reusing a sequence id replaces its shard.
+   */
+  alloc: kind({
+    seq: int(), nLayers: int(1, 1024), kvHeads: range(true), headDim: int(1, 1024), capacity: int(1), posBase: int(),
+    dtype: oneOf('f32', 'f16'), nHeadsPerKv: int(1, 1024),
+  }),
+  free: kind({ seq: int() }),
+  /** Frames [K, V], each [kvHeadsCount, count, headDim] of the cache dtype: positions [pos0, pos0 + count). */
+  load_kv: kind({ seq: int(), layer: int(), kvHeads: range(true), pos0: int(), count: int(1) }, (h, f, at) => {
+    expectCount(f, 2, at);
+    const [k, v] = f as [FrameDesc, FrameDesc];
+    expectFrame(k, [h.kvHeads[1] - h.kvHeads[0], h.count, k.shape[2] ?? 0], at, 'K');
+    if (k.shape[2] === 0) throw new FrameError(`${at}: K has head dim 0`);
+    expectFrame(v, k.shape, at, 'V', k.dtype);
+  }),
+  /**
+   * Prompt rows [pos0, pos0 + count) of one sequence: frames q [count, heads, D], k and v [count, kvHeads, D].
+   * The rank stores the rows that fall in its block and attends causally over its block: reply O, LSE per row.
+   */
+  prefill: kind({ seq: int(), layer: int(), pos0: int(), count: int(1), heads: int(1), kvHeads: int(1), headDim: int(1, 1024) }, (h, f, at) => {
+    expectCount(f, 3, at);
+    expectFrame(f[0]!, [h.count, h.heads, h.headDim], at, 'q');
+    expectFrame(f[1]!, [h.count, h.kvHeads, h.headDim], at, 'k', f[0]!.dtype);
+    expectFrame(f[2]!, [h.count, h.kvHeads, h.headDim], at, 'v', f[0]!.dtype);
+  }),
+  /**
+   * One decode step of one layer for several sequences, in ONE frame [rows, headDim]: per item its q heads
+   * (kvHeads·group rows), then, when its new token falls in this rank's block, its new k and v (kvHeads rows each).
+   */
+  attend: kind({ step: int(), layer: int(), group: int(1, 1024), items: list(attendItem) }, (h, f, at) => {
+    expectCount(f, 1, at);
+    const rows = h.items.reduce((n, it) => n + it.kvHeads * (h.group + (it.newPos >= 0 ? 2 : 0)), 0);
+    const d = f[0]!;
+    if (!isFloat(d) || d.shape.length !== 2 || d.shape[0] !== rows || d.shape[1]! < 1) {
+      throw new FrameError(`${at}: the frame must be f32/f16[${rows} rows (q, new k, v of ${h.items.length} items), headDim], got ${fmt(d)}`);
+    }
+  }),
+  /**
+   * O [rows, headDim] (f32 or f16) and LSE [rows] f32: rows = heads of each item (attend) or count·heads (prefill);
+   * with the rank's own time split (ms): uploading and launching, waiting for the GPU and the read-back.
+   */
+  attend_ok: kind({ rankMs: optional(object({ write: num, wait: num })) }, (_h, f, at) => {
+    expectCount(f, 2, at);
+    const [o, lse] = f as [FrameDesc, FrameDesc];
+    if (!isFloat(o) || o.shape.length !== 2) throw new FrameError(`${at}: O must be f32/f16 [rows, headDim], got ${fmt(o)}`);
+    expectFrame(lse, [o.shape[0]!], at, 'LSE', 'f32');
+  }),
+} as const;
+
+export type MessageKind = keyof typeof SPECS;
+type Envelope = { v: typeof PROTOCOL_VERSION; id: number; frames?: FrameDesc[] };
+/** The fields of one kind, as a caller writes them. */
+export type Body<K extends MessageKind> = { kind: K } & FieldsOf<(typeof SPECS)[K]['fields']>;
+export type MessageOf<K extends MessageKind> = Body<K> & Envelope;
+export type Message = { [K in MessageKind]: MessageOf<K> }[MessageKind];
+
+/** Every request kind and the reply kind it gets on success (any request may instead get `error`). */
+export const REQUESTS = {
+  hello: 'hello_ok', ping: 'pong', alloc: 'ok', free: 'ok', load_kv: 'ok', prefill: 'attend_ok', attend: 'attend_ok',
+} as const satisfies Partial<Record<MessageKind, MessageKind>>;
+export type RequestKind = keyof typeof REQUESTS;
+export type RequestMsg = { [K in RequestKind]: MessageOf<K> }[RequestKind];
+export type ReplyKind = (typeof REQUESTS)[RequestKind] | 'error';
+export type ReplyMsg = { [K in ReplyKind]: MessageOf<K> }[ReplyKind];
+export type RequestBody = { [K in RequestKind]: Body<K> }[RequestKind];
+export type ReplyBody = { [K in ReplyKind]: Body<K> }[ReplyKind];
+/** The reply a request of kind K gets on success. */
+export type ReplyTo<K extends RequestKind> = MessageOf<(typeof REQUESTS)[K]>;
+
+export function isRequest(m: { kind: string }): m is RequestMsg {
+  return Object.prototype.hasOwnProperty.call(REQUESTS, m.kind);
+}
+
+/** Checks a header object (decoded, or about to be encoded) and the frames it travels with. */
+export function checkHeader(h: Record<string, unknown>, frames: readonly FrameDesc[]): Message {
+  const v = own(h, 'v');
+  if (v !== PROTOCOL_VERSION) throw new FrameError(`protocol version ${describe(v)}, this side speaks ${PROTOCOL_VERSION}`);
+  const k = own(h, 'kind');
+  if (typeof k !== 'string' || !Object.prototype.hasOwnProperty.call(SPECS, k)) throw new FrameError(`unknown message kind ${describe(k)}`);
+  int(0, 0xffffffff)(own(h, 'id'), `${k}.id`);
+  const spec = SPECS[k as MessageKind] as KindSpec<Record<string, Field<unknown>>>;
+  const fields = object(spec.fields)(h, k);
+  spec.frames(fields, frames, k);
+  return h as unknown as Message;
+}
