@@ -75,6 +75,26 @@ describe('ropeQkv', () => {
     }
   }
 
+  it('writeBack: each qkv row then holds its rotated q and k and its v (what the pool is sent)', async () => {
+    const g = await gpu();
+    const r = rng();
+    const H = 4, KV = 2, D = 16, T = 5, capacity = 8;
+    const cfg: RopeRefCfg = { nHeads: H, nKvHeads: KV, headDim: D, theta: 10000, style: 'neox', ropeDim: D };
+    const qkv = randomArray(r, T * (H + 2 * KV) * D, 'f32', -2, 2);
+    const rows = Array.from({ length: T }, (_, t) => [0, t === 2 ? capacity : r.int(0, 100_000)]); // row 2: no cache write
+    const qkvT = upload(g, qkv, [T, (H + 2 * KV) * D], 'f32'), rowsT = upload(g, rows.flat(), [T, 2], 'u32');
+    const q = poisoned(g, [T, H, D], 'f32'), kCache = poisoned(g, [1, KV, capacity, D], 'f32'), vCache = poisoned(g, [1, KV, capacity, D], 'f32');
+    await g.run([ropeQkv(g, { qkv: qkvT, rows: rowsT, q, kCache, vCache, nHeads: H, nKvHeads: KV, headDim: D, theta: 10000, writeBack: true })]);
+    const ref = ropeQkvRef(qkv, rows.map((x) => x[1]!), cfg);
+    const want: number[] = [];
+    for (let t = 0; t < T; t++) {
+      want.push(...ref.q.subarray(t * H * D, (t + 1) * H * D), ...ref.k.subarray(t * KV * D, (t + 1) * KV * D), ...ref.v.subarray(t * KV * D, (t + 1) * KV * D));
+    }
+    expectClose(await download(g, qkvT), want, 'f32', `qkv written back seed=${r.seed}`);
+    expectClose(await download(g, q), ref.q, 'f32', `q seed=${r.seed}`);
+    g.release(qkvT, rowsT, q, kCache, vCache);
+  });
+
   it('frequency words encode inv_freq / 2π to ~2^-53', () => {
     const w = ropeFrequencyWords(10000, 64);
     for (let i = 0; i < 32; i++) {
