@@ -2,8 +2,11 @@
 //   qkv    [tokens, (nHeads + 2*nKvHeads) * D]  q heads, then k heads, then v heads
 //   rows   [tokens] of (cache slot, absolute position)
 //   q      [tokens, nHeads, D]                   rotated
-//   kCache / vCache [slots, nKvHeads, capacity, D]: k rotated, v copied, at [slot, kvh, pos, :]
-// A token whose slot >= slots or position >= capacity still gets its q, but writes nothing to the caches.
+//   kCache / vCache [slots, nKvHeads, capacity, D]: k rotated, v copied, at [slot − slotBase, kvh, pos, :]
+// The caches hold slots [slotBase, slotBase + slots) (a group of the batch's slots); a token of another slot,
+// or at a position >= capacity, writes nothing to them. q (and, with WRITE_BACK, the rotated values in qkv) is
+// written when writeQ is 1: with one dispatch per cache group, only the last one does, so every dispatch reads
+// qkv unrotated.
 // With WRITE_BACK the rotated q and k also replace their unrotated values in qkv, so each row of qkv holds the
 // token's q, k, v exactly as attention sees them (what the base sends to an attention-pool rank).
 //
@@ -20,7 +23,8 @@
 
 struct Params {
   tokens: u32, nHeads: u32, nKvHeads: u32, headDim: u32,
-  ropeDim: u32, slots: u32, capacity: u32, _pad: u32,
+  ropeDim: u32, slots: u32, capacity: u32, slotBase: u32,
+  writeQ: u32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
 
 override WG: u32 = 128u;
@@ -69,7 +73,7 @@ fn rope_qkv(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wi
   else { d0 = 2u * w; d1 = d0 + 1u; }
   for (var t = wid.y; t < p.tokens; t += nwg.y) {
     let row = rows[t];
-    let slot = row.x;
+    let slot = row.x - p.slotBase; // wraps for slots below the group: then >= p.slots
     let pos = row.y;
     let src = t * heads * D + head * D;
     var x0 = f32(qkv[src + d0]);
@@ -81,12 +85,14 @@ fn rope_qkv(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wi
       let r0 = x0 * c - x1 * s;
       x1 = x1 * c + x0 * s;
       x0 = r0;
-      if (WRITE_BACK) { qkv[src + d0] = T(x0); qkv[src + d1] = T(x1); }
+      if (WRITE_BACK && p.writeQ != 0u) { qkv[src + d0] = T(x0); qkv[src + d1] = T(x1); }
     }
     if (head < p.nHeads) {
-      let dst = (t * p.nHeads + head) * D;
-      q[dst + d0] = T(x0);
-      q[dst + d1] = T(x1);
+      if (p.writeQ != 0u) {
+        let dst = (t * p.nHeads + head) * D;
+        q[dst + d0] = T(x0);
+        q[dst + d1] = T(x1);
+      }
     } else if (slot < p.slots && pos < p.capacity) {
       let isK = head < p.nHeads + p.nKvHeads;
       let kvh = select(head - p.nHeads - p.nKvHeads, head - p.nHeads, isK);

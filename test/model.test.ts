@@ -79,6 +79,22 @@ describe('tiny decoder vs float64 reference', () => {
     expect(batch.outputTokens).toBe(30);
   });
 
+  it('sequences of very different lengths get separate cache groups and decode as each alone (f32 and f16)', async () => {
+    const g = await gpu();
+    const r = rng();
+    // Capacities 16, 224, 16, 240: the long ones and the short ones do not share a cache tensor.
+    const prompts = [prompt(r, 2), prompt(r, 200), prompt(r, 5), prompt(r, 220)];
+    for (const dtype of (g.caps.f16 ? ['f32', 'f16'] : ['f32']) as DType[]) {
+      const gen = await generator(g, dtype);
+      const batch = await gen.generate(prompts, { maxNewTokens: 8, sampling: GREEDY });
+      expect(gen.model.kv.groups.length, 'cache groups').toBeGreaterThan(1);
+      for (const [i, p] of prompts.entries()) {
+        const alone = await gen.generate([p], { maxNewTokens: 8, sampling: GREEDY });
+        expect(batch.tokens[i], `${dtype} seq ${i} (seed ${r.seed})`).toEqual(alone.tokens[0]);
+      }
+    }
+  });
+
   it('chunked prefill gives the same logits as one launch', async () => {
     const g = await gpu();
     const gen = await generator(g, 'f32');

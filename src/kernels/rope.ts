@@ -16,8 +16,12 @@ export interface RopeQkvArgs {
   qkv: Tensor;     // [T, (nHeads + 2*nKvHeads) * D]
   rows: Tensor;    // [T, 2] u32: (cache slot, absolute position) of each token row
   q: Tensor;       // [T, nHeads, D] out (rotated)
-  kCache: Tensor;  // [slots, nKvHeads, capacity, D]: k rotated at [slot, kvh, pos, :]
-  vCache: Tensor;  // [slots, nKvHeads, capacity, D]: v copied at [slot, kvh, pos, :]
+  kCache: Tensor;  // [slots, nKvHeads, capacity, D]: k rotated at [slot − slotBase, kvh, pos, :]
+  vCache: Tensor;  // [slots, nKvHeads, capacity, D]: v copied at [slot − slotBase, kvh, pos, :]
+  /** The first batch slot the caches hold (a cache group; default 0). */
+  slotBase?: number;
+  /** Write q (and qkv's rotated values): false for all but the last cache group's dispatch (default true). */
+  writeQ?: boolean;
   nHeads: number; nKvHeads: number; headDim: number; theta: number; style?: RopeStyle;
   ropeDim?: number; // partial rotary: the first ropeDim dims of each head rotate (default headDim)
   /** Also store the rotated q and k back into qkv (each qkv row then holds what attention sees). */
@@ -57,7 +61,7 @@ function frequencyTable(gpu: Gpu, theta: number, ropeDim: number): Tensor {
 
 /**
  * Split the fused QKV rows, rotate q and k, write q to its tensor and k, v into the cache.
- * Rows with slot >= slots or position >= capacity write q only (the cache write is skipped).
+ * Rows whose slot is outside [slotBase, slotBase + slots) or whose position >= capacity write q only.
  * The token count is the uniform `tokens`: `dispatch.set({ tokens: n })` (n <= T) reuses the dispatch.
  */
 export function ropeQkv(gpu: Gpu, a: RopeQkvArgs): Dispatch {
@@ -92,7 +96,7 @@ export function ropeQkv(gpu: Gpu, a: RopeQkvArgs): Dispatch {
   const prog = gpu.program(program, { dtype, neox: (a.style ?? 'neox') === 'neox', writeBack: a.writeBack ?? false, wg });
   return gpu.dispatch(prog, {
     bind: { qkv: a.qkv, rows: a.rows, freqs: frequencyTable(gpu, theta, ropeDim), q: a.q, kCache: a.kCache, vCache: a.vCache },
-    uniforms: { tokens: T, nHeads, nKvHeads, headDim: D, ropeDim, slots, capacity },
+    uniforms: { tokens: T, nHeads, nKvHeads, headDim: D, ropeDim, slots, capacity, slotBase: a.slotBase ?? 0, writeQ: a.writeQ === false ? 0 : 1 },
     workgroups: [ceilDiv(items, wg), Math.min(T, gpu.caps.maxWorkgroupsPerDim)],
   });
 }

@@ -10,11 +10,12 @@ import { sampler as makeSampler, type Sampler, type SamplingParams } from '../ke
 import type { ModelConfig } from './config.js';
 import {
   buildLayer, embedSteps, headSteps, keepLastRow, releaseLayers,
-  type BlockOutput, type LayerHooks, type LayerProgram,
+  type BlockOutput, type LayerCache, type LayerHooks, type LayerProgram,
 } from './forward.js';
 import type { BatchShape } from './generation.js';
 import {
-  allocKvCache, allocRunState, releaseKvCache, releaseRunState, stepViews, type KvCache, type RunState, type StepViews,
+  allocKvCache, allocRunState, kvSlot, releaseKvCache, releaseRunState, stepViews, writeKvLengths,
+  type KvCache, type KvGroup, type RunState, type StepViews,
 } from './run-state.js';
 import type { PartialWeights } from './weights.js';
 
@@ -24,12 +25,17 @@ export interface PrefillAttention { steps: Step[]; set(slot: number, qPos0: numb
 /** The launches of one prefill chunk length. */
 export interface PrefillProgram { embed: Step[]; layers: LayerProgram[]; attn: PrefillAttention[] }
 
-/** The launches of one decode step of the whole batch. */
-export interface DecodeProgram { embed: Step[]; layers: LayerProgram[]; plans: DecodePlan[] }
+/** The launches of one decode step of the whole batch: per layer, one attention plan per cache group. */
+export interface DecodeProgram { embed: Step[]; layers: LayerProgram[]; plans: DecodePlan[][] }
 
-/** All attention on this device: the prefill or decode launches recorded in line. */
-export function localAttention(perLayer: readonly { dispatches?: Step[]; steps?: Step[] }[]): LayerHooks {
-  return { attention: (l, rec) => { const a = perLayer[l]!; rec.record(...(a.dispatches ?? a.steps ?? [])); } };
+/** All attention on this device: the launches of each layer recorded in line. */
+export function localAttention(perLayer: readonly (readonly Step[])[]): LayerHooks {
+  return { attention: (l, rec) => { rec.record(...perLayer[l]!); } };
+}
+
+/** Each layer's decode-attention launches, every cache group's. */
+export function decodeLaunches(plans: readonly (readonly DecodePlan[])[]): Step[][] {
+  return plans.map((groups) => groups.flatMap((p) => p.dispatches));
 }
 
 /** Prepared prefill launch lists kept (one per chunk length: the full chunk and recent ragged tails). */
@@ -62,6 +68,8 @@ export class LruCache<K, V> {
 export interface DeviceModelOptions {
   /** Tensor parallelism: blocks write partial sums (the rank with addResidual folds in the residual stream). */
   partialSums?: { addResidual: boolean };
+  /** The KV capacity each slot gets here (default: the batch's); 0 for a sequence whose cache is elsewhere. */
+  capacities?: (shape: BatchShape) => number[];
 }
 
 export class DeviceModel {
@@ -72,7 +80,8 @@ export class DeviceModel {
   private readonly prefillPrograms = new LruCache<number, PrefillProgram>(PREFILL_PROGRAM_CACHE, (p) => releasePrefill(p));
   private decodeProg: DecodeProgram | null = null;
   private headProg: { sampler: Sampler; head: Step[] } | null = null;
-  private shape: BatchShape & { maxTokens: number } = { B: 0, capacity: 0, chunk: 0, maxTokens: 0 };
+  private shape: BatchShape & { maxTokens: number } = { B: 0, capacities: [], chunk: 0, maxTokens: 0 };
+  private noCache: Tensor | null = null; // [1, nKvHeads, 1, headDim]: the cache of rows that keep theirs elsewhere
   private sampling: SamplingParams | null = null;
 
   /** `cfg` is this device's config (a tensor-parallel rank's has its share of heads and FFN). */
@@ -82,7 +91,6 @@ export class DeviceModel {
   get state(): RunState { if (!this.st) throw new Error('DeviceModel: prepare() first'); return this.st; }
   get kv(): KvCache { if (!this.cache) throw new Error('DeviceModel: prepare() first'); return this.cache; }
   get slots(): number { return this.shape.B; }
-  get capacity(): number { return this.shape.capacity; }
   get hasHead(): boolean { return this.weights.lmHead !== null; }
 
   /** (Re)build buffers for a batch shape; reused (with their launches) while the shape fits. */
@@ -90,13 +98,16 @@ export class DeviceModel {
     this.sampling = sampling;
     this.headProg?.sampler.setParams(sampling);
     const s = this.shape;
-    if (this.st && shape.B === s.B && shape.capacity <= s.capacity && Math.max(shape.chunk, shape.B) <= s.maxTokens) return;
+    const capacities = this.opts.capacities?.(shape) ?? shape.capacities;
+    const held = this.cache?.capacities;
+    if (this.st && held && shape.B === s.B && capacities.every((c, b) => c <= held[b]!) && Math.max(shape.chunk, shape.B) <= s.maxTokens) return;
     this.releaseBuffers();
     const { gpu, cfg, dtype } = this;
     const maxTokens = Math.max(shape.chunk, shape.B);
     try {
       this.st = allocRunState(gpu, cfg, dtype, maxTokens, shape.B, { partial: this.opts.partialSums !== undefined });
-      this.cache = allocKvCache(gpu, cfg, dtype, shape.B, shape.capacity, this.weights.layers.length);
+      this.cache = allocKvCache(gpu, cfg, dtype, capacities, this.weights.layers.length);
+      this.noCache = gpu.tensor([1, cfg.nKvHeads, 1, cfg.headDim], dtype, 'no_cache');
       if (this.hasHead) {
         this.logitsAct = dtype === 'f32' ? null : gpu.tensor([shape.B, cfg.vocab], dtype, 'logits_act');
         this.readBufs = [0, 1].map((i) => gpu.readbackBuffer(shape.B * 4, `tokens_readback${i}`));
@@ -115,25 +126,36 @@ export class DeviceModel {
     return p ? { kind: 'partial', partial: sliceRows(this.state.partial!, 0, tokens), addResidual: p.addResidual } : { kind: 'residual' };
   }
 
-  private layers(v: StepViews, tokens: number): LayerProgram[] {
-    const kv = this.kv;
-    return this.weights.layers.map((w, l) => buildLayer(this.gpu, this.cfg, w, v, { kCache: kv.k[l]!, vCache: kv.v[l]! }, this.blockOutput(tokens)));
+  /** Layer l's cache groups as the rope writes them; rows of no group write nowhere. */
+  private caches(l: number, groups: readonly KvGroup[]): LayerCache[] {
+    if (groups.length === 0) return [{ kCache: this.noCache!, vCache: this.noCache!, slotBase: 0x7fffffff }];
+    return groups.map((g) => ({ kCache: g.k[l]!, vCache: g.v[l]!, slotBase: g.first }));
+  }
+
+  private layers(v: StepViews, tokens: number, groups: readonly KvGroup[]): LayerProgram[] {
+    return this.weights.layers.map((w, l) => buildLayer(this.gpu, this.cfg, w, v, this.caches(l, groups), this.blockOutput(tokens)));
   }
 
   private embed(ids: Tensor, x: Tensor): Step[] {
     return this.weights.embed ? embedSteps(this.gpu, this.cfg, this.weights.embed, ids, x) : [];
   }
 
-  /** The launches of a prefill chunk of `tokens` rows (bounded LRU of chunk lengths). */
-  prefill(tokens: number): PrefillProgram {
-    return this.prefillPrograms.get(tokens, () => {
+  /**
+   * The launches of a prefill chunk of `tokens` rows of sequence `slot` (a bounded LRU, by chunk length and
+   * cache group); `attn[l].set(slot, qPos0)` points them at the chunk.
+   */
+  prefill(tokens: number, slot: number): PrefillProgram {
+    const at = kvSlot(this.kv, slot);
+    if (!at) throw new Error(`DeviceModel: sequence ${slot} has no KV cache on this device to prefill into`);
+    const gi = this.kv.groups.indexOf(at.group);
+    return this.prefillPrograms.get(tokens * 4096 + gi, () => {
       const { gpu } = this;
-      const s = this.state, kv = this.kv, v = this.views(tokens);
-      const attn = kv.k.map((k, l): PrefillAttention => {
-        const d = flashPrefill(gpu, { q: v.q, out: v.attn, kCache: k, vCache: kv.v[l]!, slot: 0, qPos0: 0, kvBase: 0, kvLen: tokens });
-        return { steps: [d], set: (slot, qPos0) => { d.set({ slot, qPos0, kvLen: qPos0 + tokens }); } };
+      const s = this.state, g = at.group, v = this.views(tokens);
+      const attn = g.k.map((k, l): PrefillAttention => {
+        const d = flashPrefill(gpu, { q: v.q, out: v.attn, kCache: k, vCache: g.v[l]!, slot: 0, qPos0: 0, kvBase: 0, kvLen: tokens });
+        return { steps: [d], set: (b, qPos0) => { d.set({ slot: b - g.first, qPos0, kvLen: qPos0 + tokens }); } };
       });
-      return { embed: this.embed(sliceRows(s.ids, 0, tokens), v.x), layers: this.layers(v, tokens), attn };
+      return { embed: this.embed(sliceRows(s.ids, 0, tokens), v.x), layers: this.layers(v, tokens, [g]), attn };
     });
   }
 
@@ -143,11 +165,19 @@ export class DeviceModel {
       const s = this.state, kv = this.kv, B = this.slots, v = this.views(B);
       this.decodeProg = {
         embed: this.embed(s.nextIds, v.x),
-        layers: this.layers(v, B),
-        plans: kv.k.map((k, l) => flashDecode(this.gpu, { q: v.q, out: v.attn, kCache: k, vCache: kv.v[l]!, lengths: s.lengths })),
+        layers: this.layers(v, B, kv.groups),
+        plans: this.weights.layers.map((_, l) => kv.groups.map((g) => flashDecode(this.gpu, {
+          q: sliceRows(v.q, g.first, g.slots), out: sliceRows(v.attn, g.first, g.slots), kCache: g.k[l]!, vCache: g.v[l]!, lengths: g.lengths,
+        }))),
       };
     }
     return this.decodeProg;
+  }
+
+  /** Upload a decode step's per-slot lengths and size each group's attention for its longest. */
+  setLengths(lengths: Uint32Array): void {
+    const max = writeKvLengths(this.gpu, this.kv, lengths);
+    for (const layer of this.decode().plans) layer.forEach((p, g) => p.update(max[g]!));
   }
 
   /** Final norm, LM head (and cast to f32 logits), sampling over the first B rows of x. */
@@ -194,7 +224,7 @@ export class DeviceModel {
     if (this.decodeProg) {
       releaseLayers(this.decodeProg.layers);
       for (const st of this.decodeProg.embed) if ('release' in st) st.release();
-      for (const p of this.decodeProg.plans) p.release();
+      for (const p of this.decodeProg.plans.flat()) p.release();
       this.decodeProg = null;
     }
     if (this.headProg) {
@@ -208,9 +238,9 @@ export class DeviceModel {
     const gpu = this.gpu;
     if (this.st) releaseRunState(gpu, this.st);
     if (this.cache) releaseKvCache(gpu, this.cache);
-    gpu.release(this.logitsAct ?? undefined, ...this.readBufs);
-    this.st = null; this.cache = null; this.logitsAct = null; this.readBufs = [];
-    this.shape = { B: 0, capacity: 0, chunk: 0, maxTokens: 0 };
+    gpu.release(this.logitsAct ?? undefined, this.noCache ?? undefined, ...this.readBufs);
+    this.st = null; this.cache = null; this.logitsAct = null; this.noCache = null; this.readBufs = [];
+    this.shape = { B: 0, capacities: [], chunk: 0, maxTokens: 0 };
   }
 
   dispose(): void { this.releaseBuffers(); }

@@ -25,9 +25,11 @@ export interface LayerProgram {
  */
 export type BlockOutput = { kind: 'residual' } | { kind: 'partial'; partial: Tensor; addResidual: boolean };
 
-export interface LayerTensors { kCache: Tensor; vCache: Tensor }
+/** One cache group's tensors of a layer: the batch slots [slotBase, slotBase + slots) of the cache. */
+export interface LayerCache { kCache: Tensor; vCache: Tensor; slotBase: number }
 
-export function buildLayer(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepViews, kv: LayerTensors, out: BlockOutput): LayerProgram {
+/** `caches`: the layer's cache groups the rows may write to (at least one; the last writes q). */
+export function buildLayer(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepViews, caches: readonly LayerCache[], out: BlockOutput): LayerProgram {
   const T = v.x.shape[0]!;
   const project = (x: Tensor, wt: Tensor) => (out.kind === 'residual'
     ? linear(gpu, { x, w: wt, out: v.x, accumulate: true })
@@ -36,10 +38,10 @@ export function buildLayer(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepVie
     pre: [
       rmsnorm(gpu, { x: v.x, weight: w.attnNorm, out: v.xn, eps: c.normEps }),
       linear(gpu, { x: v.xn, w: w.wqkv, out: v.qkv }),
-      ropeQkv(gpu, {
-        qkv: v.qkv, rows: v.rows, q: v.q, kCache: kv.kCache, vCache: kv.vCache,
+      ...caches.map((kv, i) => ropeQkv(gpu, {
+        qkv: v.qkv, rows: v.rows, q: v.q, kCache: kv.kCache, vCache: kv.vCache, slotBase: kv.slotBase, writeQ: i === caches.length - 1,
         nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, theta: c.ropeTheta, writeBack: true,
-      }),
+      })),
     ],
     oProj: [project(reshape(v.attn, [T, c.nHeads * c.headDim]), w.wo)],
     ffn: [

@@ -5,6 +5,7 @@
 import { InputError } from '../gpu/index.js';
 import type { SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from './config.js';
+import { NO_POSITION } from './run-state.js';
 
 export interface GenerateOptions {
   maxNewTokens: number;
@@ -34,8 +35,8 @@ export interface GenerateResult {
   firstLogits?: Float32Array[];
 }
 
-/** Buffer sizes of a batch: slots (sequences), KV capacity per slot, rows per prefill launch. */
-export interface BatchShape { B: number; capacity: number; chunk: number }
+/** Buffer sizes of a batch: slots (sequences), KV capacity of each slot, rows per prefill launch. */
+export interface BatchShape { B: number; capacities: number[]; chunk: number }
 
 /** One prefill launch: rows [p0, p0+n) of sequence b, with its (slot, position) table and token ids filled in. */
 export interface PrefillChunk { b: number; p0: number; n: number; last: boolean; rows: Uint32Array; ids: Uint32Array }
@@ -43,7 +44,7 @@ export interface PrefillChunk { b: number; p0: number; n: number; last: boolean;
 /** What one decode step needs: the row table and lengths to upload. */
 export interface DecodeStepInput {
   step: number;
-  rows: Uint32Array;     // [B, 2] (slot, position) of each new token; position = capacity for a finished row
+  rows: Uint32Array;     // [B, 2] (slot, position) of each new token; position = NO_POSITION for a finished row
   lengths: Uint32Array;  // [B] cache entries after this token; 0 for a finished row
 }
 
@@ -74,7 +75,7 @@ export interface ForwardExecutor {
 
 /**
  * Check a batch of prompts against the model (non-empty, ids in the vocabulary, within the context) and size
- * its buffers: slots, KV capacity (rounded to 16) and prefill chunk.
+ * its buffers: slots, each slot's KV capacity (its prompt and new tokens, rounded to 16) and prefill chunk.
  */
 export function batchShape(cfg: ModelConfig, prompts: readonly (readonly number[])[], o: Pick<GenerateOptions, 'maxNewTokens' | 'prefillChunk'>): BatchShape {
   if (prompts.length === 0) throw new InputError('generate: no prompts');
@@ -88,7 +89,7 @@ export function batchShape(cfg: ModelConfig, prompts: readonly (readonly number[
   const maxLen = prompts.reduce((m, p) => Math.max(m, p.length), 0); // no spread: a huge batch must not overflow the stack
   return {
     B: prompts.length,
-    capacity: Math.ceil((maxLen + o.maxNewTokens) / 16) * 16,
+    capacities: prompts.map((p) => Math.ceil((p.length + o.maxNewTokens) / 16) * 16),
     chunk: Math.max(1, Math.min(o.prefillChunk ?? 2048, maxLen)),
   };
 }
@@ -109,7 +110,7 @@ export function* prefillChunks(prompts: readonly (readonly number[])[], chunk: n
 /** The bookkeeping of a batch while it decodes: where each new token goes, who still wants tokens, the output. */
 export class DecodeBatch {
   readonly out: number[][];
-  /** [B, 2] (slot, position) of each row's new token; position = capacity for a finished row. */
+  /** [B, 2] (slot, position) of each row's new token; position = NO_POSITION for a finished row. */
   readonly rows: Uint32Array;
   /** [B] cache entries after this step's token; 0 for a finished row (it attends to nothing). */
   readonly lengths: Uint32Array;
@@ -118,7 +119,7 @@ export class DecodeBatch {
   /** Tokens of each sequence produced or in flight (the loop reads a step late). */
   private readonly scheduled: number[];
 
-  constructor(prompts: readonly (readonly number[])[], private readonly o: GenerateOptions, private readonly capacity: number) {
+  constructor(prompts: readonly (readonly number[])[], private readonly o: GenerateOptions) {
     const B = prompts.length;
     this.out = prompts.map(() => []);
     this.rows = new Uint32Array(2 * B);
@@ -138,7 +139,7 @@ export class DecodeBatch {
     for (let b = 0; b < this.out.length; b++) {
       const on = this.live(b);
       this.rows[2 * b] = b;
-      this.rows[2 * b + 1] = on ? this.lens[b]! : this.capacity;
+      this.rows[2 * b + 1] = on ? this.lens[b]! : NO_POSITION;
       this.lengths[b] = on ? this.lens[b]! + 1 : 0;
       if (on) { this.lens[b]!++; this.scheduled[b]!++; }
     }
@@ -189,7 +190,7 @@ export async function generate(ex: ForwardExecutor, prompts: readonly (readonly 
   }
 
   // ---- first tokens, then decode steps for the whole batch
-  const batch = new DecodeBatch(prompts, o, shape.capacity);
+  const batch = new DecodeBatch(prompts, o);
   await ex.sampleFirst(0);
   batch.record(await ex.readTokens(0), 0);
   await ex.afterPrefill?.(prompts.map((p) => p.length));

@@ -4,7 +4,7 @@
 import type { DType, Gpu, Step } from '../gpu/index.js';
 import type { SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from './config.js';
-import { DeviceModel, localAttention } from './device-model.js';
+import { DeviceModel, decodeLaunches, localAttention } from './device-model.js';
 import { Recorder, runLayers, type LayerHooks } from './forward.js';
 import {
   generate, type BatchShape, type DecodeStepInput, type ForwardExecutor, type GenerateOptions, type GenerateResult, type PrefillChunk,
@@ -39,13 +39,13 @@ export class Generator implements ForwardExecutor {
   prepare(shape: BatchShape, sampling: SamplingParams): void { this.model.prepare(shape, sampling); }
 
   async prefill(c: PrefillChunk): Promise<void> {
-    const m = this.model, s = m.state, prog = m.prefill(c.n);
+    const m = this.model, s = m.state, prog = m.prefill(c.n, c.b);
     this.gpu.write(s.rows, c.rows);
     this.gpu.write(s.ids, c.ids);
     for (const a of prog.attn) a.set(c.b, c.p0);
     const rec = new Recorder(this.gpu);
     rec.record(...prog.embed);
-    await runLayers(prog.layers, localAttention(prog.attn), rec);
+    await runLayers(prog.layers, localAttention(prog.attn.map((a) => a.steps)), rec);
     if (c.last) rec.record(m.keepLast(c.n, c.b));
     rec.submit();
   }
@@ -65,10 +65,8 @@ export class Generator implements ForwardExecutor {
     let hooks = this.placement ? await this.placement.decodeHooks(m, input) : null;
     if (!hooks) {
       this.gpu.write(s.rows, input.rows);
-      this.gpu.write(s.lengths, input.lengths);
-      const maxLen = input.lengths.reduce((a, v) => Math.max(a, v), 0);
-      for (const p of prog.plans) p.update(maxLen);
-      hooks = localAttention(prog.plans);
+      m.setLengths(input.lengths);
+      hooks = localAttention(decodeLaunches(prog.plans));
     }
     const rec = new Recorder(this.gpu);
     rec.record(...prog.embed);
@@ -82,7 +80,8 @@ export class Generator implements ForwardExecutor {
   /** Every launch of one all-local decode step, in order (kernel profiles). */
   decodeLaunches(): Step[] {
     const m = this.model, prog = m.decode();
-    return [...prog.embed, ...prog.layers.flatMap((l, i) => [...l.pre, ...prog.plans[i]!.dispatches, ...l.oProj, ...l.ffn]), ...m.head().steps];
+    const attn = decodeLaunches(prog.plans);
+    return [...prog.embed, ...prog.layers.flatMap((l, i) => [...l.pre, ...attn[i]!, ...l.oProj, ...l.ffn]), ...m.head().steps];
   }
 
   async readLogits(): Promise<Float32Array> { return await this.gpu.read(this.model.state.logits) as Float32Array; }

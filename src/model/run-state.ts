@@ -1,14 +1,26 @@
 // Activation buffers and the KV cache (llama2.c's RunState), allocated once for the largest step.
-import { sliceRows, type DType, type Gpu, type Tensor } from '../gpu/index.js';
+import { DTYPE_BYTES, LimitError, sliceRows, type DType, type Gpu, type Tensor } from '../gpu/index.js';
 import type { ModelConfig } from './config.js';
 import { qkvRows } from './weights.js';
 
-export interface KvCache {
+/**
+ * A contiguous range of the batch's slots whose caches share one tensor per layer. Slots are grouped so that
+ * each tensor stays within one storage binding and sequences of very different lengths do not pad each other.
+ */
+export interface KvGroup {
+  first: number;     // slots [first, first + slots)
+  slots: number;
+  capacity: number;  // positions per slot
   k: Tensor[];       // per layer [slots, nKvHeads, capacity, headDim]
   v: Tensor[];       // per layer [slots, nKvHeads, capacity, headDim]
-  slots: number;
-  capacity: number;
+  lengths: Tensor;   // [slots] u32 valid cache entries per slot (decode attention)
 }
+
+/** The KV cache of a batch: slots with no capacity (their attention runs elsewhere) belong to no group. */
+export interface KvCache { groups: KvGroup[]; slots: number; capacities: readonly number[] }
+
+/** A position no cache holds: a finished row's new token goes nowhere. */
+export const NO_POSITION = 0xffffffff;
 
 export interface RunState {
   maxTokens: number;
@@ -20,7 +32,6 @@ export interface RunState {
   ffnH: Tensor;       // [maxTokens, ffn] gelu(gate) ⊙ up
   ids: Tensor;        // [maxTokens] u32 prompt token ids
   rows: Tensor;       // [maxTokens, 2] u32 (cache slot, position) per token row
-  lengths: Tensor;    // [slots] u32 valid cache entries per slot (decode attention)
   lastHidden: Tensor; // [slots, hidden] last prompt row of each sequence after prefill
   logits: Tensor;     // [slots, vocab] f32
   nextIds: Tensor;    // [slots] u32 sampled tokens: the next step's input
@@ -56,7 +67,6 @@ export function allocRunState(gpu: Gpu, c: ModelConfig, dtype: DType, maxTokens:
     ffnH: t([maxTokens, c.ffn], dtype, 'ffn_h'),
     ids: t([maxTokens], 'u32', 'ids'),
     rows: t([maxTokens, 2], 'u32', 'rows'),
-    lengths: t([slots], 'u32', 'lengths'),
     lastHidden: t([slots, c.hidden], dtype, 'last_hidden'),
     logits: t([slots, c.vocab], 'f32', 'logits'),
     nextIds: t([slots], 'u32', 'next_ids'),
@@ -64,25 +74,82 @@ export function allocRunState(gpu: Gpu, c: ModelConfig, dtype: DType, maxTokens:
   };
 }
 
-export function allocKvCache(gpu: Gpu, c: ModelConfig, dtype: DType, slots: number, capacity: number, layers = c.nLayers): KvCache {
-  const shape = [slots, c.nKvHeads, capacity, c.headDim];
-  const k: Tensor[] = [], v: Tensor[] = [];
-  try {
-    for (let l = 0; l < layers; l++) {
-      k.push(gpu.tensor(shape, dtype, `k_cache.${l}`));
-      v.push(gpu.tensor(shape, dtype, `v_cache.${l}`));
+/**
+ * Group slots for the cache: a new group starts after a slot with no capacity, when a slot needs more than twice
+ * or less than half the group's capacity, or when the group's per-layer tensor would outgrow `maxBytes`. A group
+ * starts at a multiple of `align` slots (its rows of q and of the attention output are bound as views, whose
+ * offsets must be aligned); slots with no capacity just before such a start are taken into the group.
+ */
+export function planKvGroups(c: ModelConfig, dtype: DType, capacities: readonly number[], maxBytes: number, align = 1): { first: number; slots: number; capacity: number }[] {
+  const perPos = c.nKvHeads * c.headDim * DTYPE_BYTES[dtype];
+  const groups: { first: number; slots: number; capacity: number }[] = [];
+  const bytes = (slots: number, cap: number) => slots * cap * perPos;
+  let open: { first: number; slots: number; capacity: number } | null = null; // the group slot b − 1 is in
+  capacities.forEach((cap, b) => {
+    if (cap <= 0) { open = null; return; }
+    if (bytes(1, cap) > maxBytes) throw new LimitError(`a KV cache of ${cap} positions (${bytes(1, cap)} bytes per layer) exceeds this device's storage binding of ${maxBytes} bytes`);
+    const g = open as { first: number; slots: number; capacity: number } | null;
+    const grow = (x: { first: number; slots: number; capacity: number }) => { x.slots = b - x.first + 1; x.capacity = Math.max(x.capacity, cap); open = x; };
+    const fitsBytes = (x: { first: number; capacity: number }) => bytes(b - x.first + 1, Math.max(x.capacity, cap)) <= maxBytes;
+    if (g && cap <= 2 * g.capacity && 2 * cap >= g.capacity && fitsBytes(g)) return grow(g);
+    if (b % align !== 0) {
+      // Not a place a group may start: stay in the open group, or in the last one if only empty slots came between.
+      const last = groups.at(-1);
+      const host = g ?? (last && last.first + last.slots > b - (b % align) ? last : null);
+      if (host) {
+        if (!fitsBytes(host)) throw new LimitError(`cannot split the KV cache at slot ${b} (row views need ${align}-slot alignment) within ${maxBytes} bytes per layer`);
+        return grow(host);
+      }
+      const start = b - (b % align); // slots [start, b) have no capacity: they join the group
+      groups.push(open = { first: start, slots: b - start + 1, capacity: cap });
+      return;
     }
-  } catch (e) {
-    gpu.release(...k, ...v); // all or nothing
-    throw e;
-  }
-  return { k, v, slots, capacity };
+    groups.push(open = { first: b, slots: 1, capacity: cap });
+  });
+  return groups;
+}
+
+/** The cache of a batch: capacities[b] positions for slot b (0: none). All or nothing. */
+export function allocKvCache(gpu: Gpu, c: ModelConfig, dtype: DType, capacities: readonly number[], layers = c.nLayers): KvCache {
+  // q and attention-output rows of a group are bound at the group's first slot: keep that offset aligned.
+  const rowBytes = c.nHeads * c.headDim * DTYPE_BYTES[dtype];
+  let align = 1;
+  while ((align * rowBytes) % gpu.caps.minStorageOffsetAlign !== 0) align++;
+  const made: Tensor[] = [];
+  const t = (shape: number[], dt: DType, label: string) => {
+    try { const x = gpu.tensor(shape, dt, label); made.push(x); return x; } catch (e) { gpu.release(...made); throw e; }
+  };
+  const groups = planKvGroups(c, dtype, capacities, gpu.caps.maxStorageBinding, align).map((p, gi): KvGroup => {
+    const shape = [p.slots, c.nKvHeads, p.capacity, c.headDim];
+    const k: Tensor[] = [], v: Tensor[] = [];
+    for (let l = 0; l < layers; l++) {
+      k.push(t(shape, dtype, `k_cache.${gi}.${l}`));
+      v.push(t(shape, dtype, `v_cache.${gi}.${l}`));
+    }
+    return { ...p, k, v, lengths: t([p.slots], 'u32', `lengths.${gi}`) };
+  });
+  return { groups, slots: capacities.length, capacities: [...capacities] };
+}
+
+/** Where slot b's cache lives: its group and its index there; null when it has none. */
+export function kvSlot(kv: KvCache, b: number): { group: KvGroup; slot: number } | null {
+  const group = kv.groups.find((g) => b >= g.first && b < g.first + g.slots);
+  return group ? { group, slot: b - group.first } : null;
+}
+
+/** Upload each group's slice of the per-slot lengths; returns each group's largest. */
+export function writeKvLengths(gpu: Gpu, kv: KvCache, lengths: Uint32Array): number[] {
+  return kv.groups.map((g) => {
+    const part = lengths.subarray(g.first, g.first + g.slots);
+    gpu.write(g.lengths, part);
+    return part.reduce((a, v) => Math.max(a, v), 0);
+  });
 }
 
 export function releaseRunState(gpu: Gpu, s: RunState): void {
-  gpu.release(s.x, s.xn, s.qkv, s.q, s.attn, s.ffnH, s.ids, s.rows, s.lengths, s.lastHidden, s.logits, s.nextIds, s.partial ?? undefined);
+  gpu.release(s.x, s.xn, s.qkv, s.q, s.attn, s.ffnH, s.ids, s.rows, s.lastHidden, s.logits, s.nextIds, s.partial ?? undefined);
 }
 
 export function releaseKvCache(gpu: Gpu, kv: KvCache): void {
-  gpu.release(...kv.k, ...kv.v);
+  for (const g of kv.groups) gpu.release(...g.k, ...g.v, g.lengths);
 }

@@ -12,7 +12,7 @@
 import { DTYPE_BYTES, sliceRows, type DType, type Gpu, type HostArray, type Step, type Tensor } from '../../gpu/index.js';
 import type { SamplingParams } from '../../kernels/sampling.js';
 import type { ModelConfig } from '../../model/config.js';
-import { DeviceModel, localAttention } from '../../model/device-model.js';
+import { DeviceModel, decodeLaunches, localAttention } from '../../model/device-model.js';
 import { Recorder, runLayers, type LayerHooks, type LayerProgram } from '../../model/forward.js';
 import {
   generate, type BatchShape, type DecodeStepInput, type ForwardExecutor, type GenerateOptions, type GenerateResult, type PrefillChunk,
@@ -99,13 +99,13 @@ export class StaticParallelGenerator implements ForwardExecutor {
 
   async prefill(c: PrefillChunk): Promise<void> {
     const progs = this.ranks.map((r) => {
-      const p = r.model.prefill(c.n), s = r.model.state;
+      const p = r.model.prefill(c.n, c.b), s = r.model.state;
       r.gpu.write(s.rows, c.rows);
       if (r.stage === 0) r.gpu.write(s.ids, c.ids);
       for (const a of p.attn) a.set(c.b, c.p0);
       return p;
     });
-    await this.forward(c.n, (r, i) => ({ layers: progs[i]!.layers, embed: progs[i]!.embed, attention: localAttention(progs[i]!.attn) }));
+    await this.forward(c.n, (r, i) => ({ layers: progs[i]!.layers, embed: progs[i]!.embed, attention: localAttention(progs[i]!.attn.map((a) => a.steps)) }));
     if (c.last) this.head.gpu.submit([this.head.model.keepLast(c.n, c.b)]);
   }
 
@@ -118,17 +118,15 @@ export class StaticParallelGenerator implements ForwardExecutor {
   async decode(input: DecodeStepInput, buf: number): Promise<void> {
     // Stage 0 embeds the previous step's tokens: read them first where the head is not on that device.
     const ids = this.stage(0).some((r) => r !== this.head) ? await this.earlyTokens(1 - buf) : null;
-    const maxLen = input.lengths.reduce((a, v) => Math.max(a, v), 0);
     const progs = this.ranks.map((r) => {
       const p = r.model.decode(), s = r.model.state;
       r.gpu.write(s.rows, input.rows);
-      r.gpu.write(s.lengths, input.lengths);
+      r.model.setLengths(input.lengths);
       if (ids && r.stage === 0 && r !== this.head) r.gpu.write(s.nextIds, ids);
-      for (const pl of p.plans) pl.update(maxLen);
       return p;
     });
     this.head.model.setStep(input.step);
-    await this.forward(this.ranks[0]!.model.slots, (r, i) => ({ layers: progs[i]!.layers, embed: progs[i]!.embed, attention: localAttention(progs[i]!.plans) }));
+    await this.forward(this.ranks[0]!.model.slots, (r, i) => ({ layers: progs[i]!.layers, embed: progs[i]!.embed, attention: localAttention(decodeLaunches(progs[i]!.plans)) }));
     this.head.gpu.submit([...this.head.model.head().steps, this.head.model.readbackStep(buf)]);
     this.stats.steps++;
   }

@@ -8,6 +8,7 @@
 import { DTYPE_BYTES, copyStep, fromF16Array, sliceRows, type CopyStep, type Dispatch, type Gpu, type Tensor } from '../../gpu/index.js';
 import { flashDecode, mergeAttention, type DecodePlan } from '../../kernels/attention.js';
 import type { DeviceModel } from '../../model/device-model.js';
+import { kvSlot, type KvCache } from '../../model/run-state.js';
 import type { LayerHooks, Recorder } from '../../model/forward.js';
 import type { DecodeStepInput } from '../../model/generation.js';
 import type { AttentionPlacement } from '../../model/generator.js';
@@ -45,6 +46,7 @@ interface Placement { shards: PoolShard[]; members: number[]; len: number; poolS
 interface Pooled { b: number; len: number; p: Placement; i: number }
 
 interface BaseBuffers {
+  kv: KvCache;                    // the cache they were made for (fallback plans are bound to it)
   B: number;
   staging: GPUBuffer[];           // two, alternating by layer: pooled rows' qkv [P, (nH + 2·nKv)·D]
   stagingHost: Uint8Array;
@@ -52,7 +54,7 @@ interface BaseBuffers {
   partO: Tensor; partLse: Tensor; // [B, nH, P, D] f32, [B, nH, P] f32 (compact: pooled row i)
   partOHost: Float32Array; partLseHost: Float32Array;
   mergeOut: Tensor; merge: Dispatch; // [B, nH, D]
-  fbLengths: Tensor; fbOut: Tensor; fbPlans: DecodePlan[]; // fallback attention on the base replica
+  fbOut: Tensor; fallback: { lengths: Tensor; plans: DecodePlan[] }[]; // per cache group: attention on the base replica
   localLengths: Uint32Array; fbHost: Uint32Array;
   P: number;
   copies: Map<string, CopyStep>;  // prepared row copies, by (kind, from, to)
@@ -81,7 +83,7 @@ export class PoolAttention implements AttentionPlacement {
   private alive(): number[] { return this.members.flatMap((m, i) => (m.alive ? [i] : [])); }
 
   private buffers(m: DeviceModel): BaseBuffers {
-    if (this.buf && this.buf.B === m.slots) return this.buf;
+    if (this.buf && this.buf.kv === m.kv) return this.buf;
     if (this.gpu) this.dispose(this.gpu);
     const { gpu, cfg, dtype, slots: B, kv, state } = m;
     this.gpu = gpu;
@@ -90,15 +92,18 @@ export class PoolAttention implements AttentionPlacement {
     const rowBytes = (nH + 2 * cfg.nKvHeads) * D * DTYPE_BYTES[dtype];
     const partO = gpu.tensor([B, nH, P, D], 'f32', 'pool.partO'), partLse = gpu.tensor([B, nH, P], 'f32', 'pool.partLse');
     const mergeOut = gpu.tensor([B, nH, D], dtype, 'pool.merged');
-    const fbLengths = gpu.tensor([B], 'u32', 'pool.fbLengths'), fbOut = gpu.tensor([B, nH, D], dtype, 'pool.fbOut');
-    const q = sliceRows(state.q, 0, B);
+    const fbOut = gpu.tensor([B, nH, D], dtype, 'pool.fbOut');
     this.buf = {
-      B,
+      kv, B,
       staging: [0, 1].map((i) => gpu.readbackBuffer(B * rowBytes, `pool.staging${i}`)),
       stagingHost: new Uint8Array(B * rowBytes), packHost: new Uint8Array(B * rowBytes),
       partO, partLse, partOHost: new Float32Array(B * nH * P * D), partLseHost: new Float32Array(B * nH * P),
       mergeOut, merge: mergeAttention(gpu, { partialO: partO, partialLse: partLse, out: mergeOut }),
-      fbLengths, fbOut, fbPlans: kv.k.map((k, l) => flashDecode(gpu, { q, out: fbOut, kCache: k, vCache: kv.v[l]!, lengths: fbLengths })),
+      fbOut, fallback: kv.groups.map((g, gi) => {
+        const lengths = gpu.tensor([g.slots], 'u32', `pool.fbLengths.${gi}`);
+        const q = sliceRows(state.q, g.first, g.slots), out = sliceRows(fbOut, g.first, g.slots);
+        return { lengths, plans: g.k.map((k, l) => flashDecode(gpu, { q, out, kCache: k, vCache: g.v[l]!, lengths })) };
+      }),
       localLengths: new Uint32Array(B), fbHost: new Uint32Array(B), P, copies: new Map(),
     };
     return this.buf;
@@ -173,7 +178,10 @@ export class PoolAttention implements AttentionPlacement {
   }
 
   private async migrateShard(m: DeviceModel, b: number, n: number, sh: PoolShard, link: RankLink): Promise<void> {
-    const { gpu, cfg, kv, capacity, dtype } = m;
+    const { gpu, cfg, dtype } = m;
+    const at = kvSlot(m.kv, b);
+    if (!at) throw new Error(`sequence ${b} has no KV cache on the base to migrate from`);
+    const { group, slot } = at, capacity = group.capacity;
     const D = cfg.headDim, nKv = cfg.nKvHeads;
     const begin = sh.positions[0], end = Math.min(sh.positions[1], n);
     const cap = (Number.isFinite(sh.positions[1]) ? sh.positions[1] : capacity) - begin;
@@ -185,8 +193,8 @@ export class PoolAttention implements AttentionPlacement {
     try {
       for (let l = 0; l < cfg.nLayers; l++) {
         const steps = [];
-        for (const [j, cache] of [kv.k[l]!, kv.v[l]!].entries()) {
-          for (let h = 0; h < kvc; h++) steps.push(copyStep(cache, ((b * nKv + sh.kvHeads[0] + h) * capacity + begin) * D, tmp, ((j * kvc) + h) * count * D, count * D));
+        for (const [j, cache] of [group.k[l]!, group.v[l]!].entries()) {
+          for (let h = 0; h < kvc; h++) steps.push(copyStep(cache, ((slot * nKv + sh.kvHeads[0] + h) * capacity + begin) * D, tmp, ((j * kvc) + h) * count * D, count * D));
         }
         gpu.submit(steps);
         const host = await gpu.read(tmp) as Float32Array | Uint16Array;
@@ -231,11 +239,8 @@ export class PoolAttention implements AttentionPlacement {
   }
 
   private setLocal(m: DeviceModel, rows: Uint32Array, lengths: Uint32Array): void {
-    const { gpu, state } = m;
-    gpu.write(state.rows, rows);
-    gpu.write(state.lengths, lengths);
-    const maxLocal = Math.max(1, lengths.reduce((a, v) => Math.max(a, v), 0));
-    for (const p of m.decode().plans) p.update(maxLocal);
+    m.gpu.write(m.state.rows, rows);
+    m.setLengths(lengths);
   }
 
   /** One layer: stage the pooled rows, run the local attention, ask the pool, merge, fall back where needed. */
@@ -244,7 +249,7 @@ export class PoolAttention implements AttentionPlacement {
     const staging = buf.staging[l % 2]!;
     const rowBytes = this.rowElems(m) * DTYPE_BYTES[m.dtype];
     for (const { b, i } of pooled) rec.record(this.copy(buf, `stage${l % 2}`, b, i, () => stagingCopy(m, b, staging, i)));
-    rec.record(...m.decode().plans[l]!.dispatches); // the base's own sequences, while the pool works
+    for (const p of m.decode().plans[l]!) rec.record(...p.dispatches); // the base's own sequences, while the pool works
     rec.submit();
     const t0 = performance.now();
     const rows = await m.gpu.readMapped(staging, pooled.length * rowBytes, buf.stagingHost.subarray(0, pooled.length * rowBytes));
@@ -366,10 +371,15 @@ export class PoolAttention implements AttentionPlacement {
     const buf = this.buf!;
     buf.fbHost.fill(0);
     for (const b of failed) { buf.fbHost[b] = input.lengths[b]!; this.stats.perSeq[b]!.baseSteps++; }
-    m.gpu.write(buf.fbLengths, buf.fbHost);
-    const fb = buf.fbPlans[l]!;
-    fb.update(Math.max(1, ...buf.fbHost));
-    rec.record(...fb.dispatches);
+    m.kv.groups.forEach((g, gi) => {
+      const part = buf.fbHost.subarray(g.first, g.first + g.slots);
+      const max = part.reduce((a, v) => Math.max(a, v), 0);
+      if (max === 0) return;
+      const fb = buf.fallback[gi]!;
+      m.gpu.write(fb.lengths, part);
+      fb.plans[l]!.update(max);
+      rec.record(...fb.plans[l]!.dispatches);
+    });
     for (const b of failed) rec.record(this.copy(buf, 'fallback', b, b, () => rowCopy(buf.fbOut, b, m.state.attn, b)));
     // Later layers of this step: those sequences go with the base's own attention.
     for (const b of failed) buf.localLengths[b] = input.lengths[b]!;
@@ -388,8 +398,8 @@ export class PoolAttention implements AttentionPlacement {
     const b = this.buf;
     if (!b) return;
     b.merge.release();
-    for (const p of b.fbPlans) p.release();
-    gpu.release(...b.staging, b.partO, b.partLse, b.mergeOut, b.fbLengths, b.fbOut);
+    for (const f of b.fallback) { for (const p of f.plans) p.release(); gpu.release(f.lengths); }
+    gpu.release(...b.staging, b.partO, b.partLse, b.mergeOut, b.fbOut);
     this.buf = null;
   }
 }
