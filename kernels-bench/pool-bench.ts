@@ -1,0 +1,104 @@
+// FA Pool benchmark: one device vs FA Pool (attention-pool ranks in this process, or worker processes) on the
+// same batches, same weights, greedy. Per configuration: a warm-up generation (same batch size, short prompts:
+// compiles every pipeline), then the measured run. Reports TTFT, TPOT, per-step time, the pooled per-layer
+// overhead ((pooled step − single step) ÷ layers), base GPU memory, KV hand-off time, the per-layer breakdown,
+// and whether the tokens equal the single device's. Prints a table; writes JSON.
+//
+//   node dist/kernels-bench/pool-bench.js --model /tmp/seed-4l-f16.safetensors --batches a,b --pool 1 --out pool.json
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { createEngine, type EngineOptions } from '../src/orchestrator/create-engine.js';
+import type { GenerationEvent } from '../src/orchestrator/engine.js';
+import { syntheticPrompt } from '../src/cli/main.js';
+
+/** The issue's batches: (a) one long, two short; (b) attention-heavy; (c) all long. */
+const BATCHES: Record<string, number[]> = {
+  a: [32768, 1024, 256],
+  b: [...Array<number>(8).fill(32768), ...Array<number>(56).fill(1024)],
+  c: Array<number>(16).fill(32768),
+};
+
+interface Row {
+  batch: string; config: string; prompts: number; inputTokens: number; outputTokens: number;
+  ttftMs: number; tpotMs: number; stepMs: number; tps: number; baseGpuBytes: number;
+  handoffMs: number; pooledSteps: number; perLayerOverheadMs?: number; sameTokens?: boolean;
+  layer?: Record<string, number>; split?: Record<string, number>; warmupMs: number; error?: string;
+}
+
+async function run(opts: EngineOptions, prompts: number[][], newTokens: number): Promise<{ done: Extract<GenerationEvent, { type: 'done' }>; split: Record<string, number>; warmupMs: number; layers: number }> {
+  const engine = await createEngine(opts);
+  try {
+    const t0 = performance.now();
+    // Warm-up: the same batch size with short prompts compiles the pipelines the measured run needs.
+    await engine.run({ prompts: prompts.map((p) => p.slice(0, 64)), maxNewTokens: 4, stopAtEos: false });
+    const warmupMs = performance.now() - t0;
+    const before = { ...(engine.report().split ?? {}) }; // the pool's counters run across generations
+    const done = await engine.run({ prompts, maxNewTokens: newTokens, stopAtEos: false });
+    const split = Object.fromEntries(Object.entries(done.placement.split ?? {}).map(([k, x]) => [k, x - (before[k] ?? 0)]));
+    return { done, split, warmupMs, layers: engine.config.nLayers };
+  } finally {
+    await engine.dispose();
+  }
+}
+
+async function main(): Promise<void> {
+  const { values: v } = parseArgs({
+    options: {
+      model: { type: 'string' }, preset: { type: 'string', default: 'seed-4l' }, dtype: { type: 'string', default: 'f16' },
+      batches: { type: 'string', default: 'a' }, pool: { type: 'string', default: '1' }, spawn: { type: 'string' },
+      threshold: { type: 'string', default: '4096' }, 'new-tokens': { type: 'string', default: '64' },
+      'prefill-chunk': { type: 'string', default: '2048' }, scale: { type: 'string', default: '1' },
+      configs: { type: 'string', default: 'single,pool' }, out: { type: 'string' },
+    },
+  });
+  const newTokens = Number(v['new-tokens']), scale = Number(v.scale);
+  const base: EngineOptions = {
+    model: v.model, preset: v.preset, init: v.model ? undefined : 'random', dtype: v.dtype as 'f32' | 'f16',
+    policy: { threshold: Math.round(Number(v.threshold) / scale), tiers: `${Math.round(Number(v.threshold) / scale)}:0,inf:${v.spawn ? 1 : Number(v.pool)}` },
+  };
+  const rows: Row[] = [];
+  for (const name of String(v.batches).split(',')) {
+    const lens = BATCHES[name]?.map((n) => Math.max(1, Math.round(n / scale)));
+    if (!lens) throw new Error(`unknown batch '${name}' (a, b, c)`);
+    const prompts = lens.map((n, i) => syntheticPrompt(n, 256, 7 + i));
+    let single: Row | null = null, singleTokens: number[][] | null = null;
+    for (const config of String(v.configs).split(',')) {
+      const opts: EngineOptions = config === 'single' ? base
+        : { ...base, pool: v.spawn ? { spawn: v.spawn } : { inProcess: Number(v.pool) } };
+      const label = config === 'single' ? 'single device' : v.spawn ? `FA Pool (${v.spawn} worker process)` : `FA Pool (${v.pool} in-process rank)`;
+      try {
+        const { done, split, warmupMs, layers } = await run(opts, prompts, newTokens);
+        const r = done.result;
+        const steps = Math.max(1, r.outputTokens / prompts.length - 1);
+        const row: Row = {
+          batch: name, config: label, prompts: prompts.length, inputTokens: r.inputTokens, outputTokens: r.outputTokens,
+          ttftMs: r.prefillMs, tpotMs: r.tpotMs, stepMs: r.decodeMs / steps, tps: r.tps, baseGpuBytes: r.gpuBytes,
+          handoffMs: split.migrateMs ?? 0, pooledSteps: split.pooledSteps ?? 0, warmupMs,
+          layer: Object.fromEntries(Object.entries(split).filter(([k]) => k.startsWith('layer.')).map(([k, x]) => [k.slice(6), x])),
+          split,
+        };
+        if (config === 'single') { single = row; singleTokens = r.tokens; }
+        else if (single && singleTokens) {
+          // Decode-step time without the KV hand-off, against the single device's.
+          const pooledStep = (r.decodeMs - row.handoffMs) / steps;
+          row.perLayerOverheadMs = (pooledStep - single.stepMs) / layers;
+          row.sameTokens = JSON.stringify(r.tokens) === JSON.stringify(singleTokens);
+        }
+        rows.push(row);
+        console.log(`${name} ${label.padEnd(34)} TTFT ${row.ttftMs.toFixed(0).padStart(7)} ms  TPOT ${row.tpotMs.toFixed(2).padStart(7)} ms  step ${row.stepMs.toFixed(2).padStart(7)} ms` +
+          `  base mem ${(row.baseGpuBytes / 2 ** 30).toFixed(2)} GiB  hand-off ${row.handoffMs.toFixed(0)} ms` +
+          (row.perLayerOverheadMs !== undefined ? `  per-layer overhead ${row.perLayerOverheadMs.toFixed(3)} ms  tokens ${row.sameTokens ? 'same' : 'DIFFER'}` : ''));
+        if (row.layer && row.layer.layers) {
+          const n = row.layer.layers;
+          console.log(`   per pooled layer (ms): ${Object.entries(row.layer).filter(([k]) => k !== 'layers').map(([k, x]) => `${k} ${(x / n).toFixed(3)}`).join(', ')}`);
+        }
+      } catch (e) {
+        rows.push({ batch: name, config: label, error: String((e as Error)?.stack ?? e) } as Row);
+        console.log(`${name} ${label}: FAILED ${(e as Error)?.message ?? e}`);
+      }
+    }
+  }
+  if (v.out) writeFileSync(v.out, JSON.stringify({ created: new Date().toISOString(), args: process.argv.slice(2), rows }, null, 1));
+}
+
+main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
