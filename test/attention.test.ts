@@ -3,9 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, type DType, type Gpu, type Tensor } from '../src/gpu/index.js';
 import {
-  flashDecode, flashPrefill, mergeAttention, prefillTiles, type PrefillArgs, type PrefillTiles,
+  SGM_PREFILL_CONFIGS, flashDecode, flashPrefill, hasSgmPrefill, mergeAttention, prefillTiles, sgmPrefillStorageBytes,
+  type PrefillArgs, type PrefillTiles, type SgmPrefillConfig,
 } from '../src/kernels/attention.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu, type Rng } from './helpers.js';
+import { roundF16 } from '../src/gpu/index.js';
 import { attentionRef, decodeRef, mergeRef } from './ref/attention.js';
 
 const gpu = useGpu();
@@ -47,6 +49,8 @@ function makeCache(g: Gpu, r: Rng, dtype: DType, slots: number, nKv: number, cap
 interface PrefillCase {
   T: number; nHeads: number; nKv: number; d: number; qPos0: number; kvBase: number; kvLen: number; cap: number;
   slots?: number; slot?: number; causal?: boolean; scale?: number; what: string;
+  /** Key j scaled by 1 + j/grow: scores keep growing along the keys (forces rescales of O mid-row). */
+  grow?: number;
 }
 
 const PREFILL: PrefillCase[] = [
@@ -62,21 +66,30 @@ const PREFILL: PrefillCase[] = [
   { T: 5, nHeads: 2, nKv: 1, d: 64, qPos0: 0, kvBase: 0, kvLen: 0, cap: 4, what: 'empty cache' },
 ];
 
-async function runPrefill(g: Gpu, c: PrefillCase, dtype: 'f32' | 'f16', tiles?: PrefillTiles): Promise<void> {
+async function runPrefill(g: Gpu, c: PrefillCase, dtype: 'f32' | 'f16', tiles?: PrefillTiles, sgm?: SgmPrefillConfig): Promise<void> {
   const r = rng();
   const slots = c.slots ?? 1, slot = c.slot ?? 0;
   const valid = Array.from({ length: slots }, (_, s) => (s === slot ? c.kvLen : c.cap));
   const q = randomArray(r, c.T * c.nHeads * c.d, dtype);
-  const cache = makeCache(g, r, dtype, slots, c.nKv, c.cap, c.d, valid);
+  let cache = makeCache(g, r, dtype, slots, c.nKv, c.cap, c.d, valid);
+  if (c.grow) {
+    const f = (x: number, i: number) => {
+      const y = x * (1 + (Math.floor(i / c.d) % c.cap) / c.grow!);
+      return dtype === 'f16' ? roundF16(y) : Math.fround(y);
+    };
+    const k = cache.k.map(f);
+    g.release(cache.kt);
+    cache = { ...cache, k, kt: upload(g, k, [slots, c.nKv, c.cap, c.d], dtype, 'k') };
+  }
   const qt = upload(g, q, [c.T, c.nHeads, c.d], dtype, 'q');
   const out = poisoned(g, [c.T, c.nHeads, c.d], dtype), lse = poisoned(g, [c.T, c.nHeads], 'f32', 'lse');
   const scale = c.scale ?? 1 / Math.sqrt(c.d);
   await g.run([flashPrefill(g, {
     q: qt, out, lse, kCache: cache.kt, vCache: cache.vt, slot, qPos0: c.qPos0, kvBase: c.kvBase, kvLen: c.kvLen,
-    causal: c.causal, scale: c.scale, tiles,
+    causal: c.causal, scale: c.scale, tiles, sgm,
   })]);
   const ref = attentionRef(q, cache.k, cache.v, { ...c, capacity: c.cap, slots, slot, causal: c.causal ?? true, scale });
-  const what = `prefill ${c.what} T=${c.T} tiles=${JSON.stringify(tiles ?? prefillTiles(g.caps, dtype, c.d))} seed=${r.seed}`;
+  const what = `prefill ${c.what} T=${c.T} ${sgm ? `sgm=${JSON.stringify(sgm)}` : `tiles=${JSON.stringify(tiles ?? prefillTiles(g.caps, dtype, c.d))}`} seed=${r.seed}`;
   const o = await download(g, out);
   if (ref.out.some((x) => x !== 0)) expectClose(o, ref.out, dtype, what);
   expectZeroRows(o, ref.lse, c.d, what);
@@ -171,6 +184,35 @@ describe('flashPrefill', () => {
       expectClose(await download(g, out), await download(g, one), dtype, `${what} vs unsplit`);
       g.release(qt, full.kt, full.vt, pOt, pLt, out, lse, one);
     });
+  }
+});
+
+// The tensor-core prefill: every generated config that fits the device (the H200 in device rounds), and the
+// same generated code with emulated matrix operations on any f16 device (lavapipe in CI: control logic).
+const SGM_CASES: PrefillCase[] = [
+  ...PREFILL.filter((c) => c.d === 64 || c.d === 128),
+  { T: 70, nHeads: 2, nKv: 1, d: 64, qPos0: 9, kvBase: 0, kvLen: 79, cap: 80, scale: 1, grow: 8, what: 'growing scores (rescales mid-row)' },
+  { T: 33, nHeads: 2, nKv: 2, d: 128, qPos0: 0, kvBase: 0, kvLen: 150, cap: 150, causal: false, scale: 0.5, grow: 10, what: 'non-causal, growing scores' },
+];
+const EMU_CASES = new Set(['cached prefix, MQA', 'one full block', 'KV block of a pool rank (early rows see nothing)', 'empty cache',
+  'growing scores (rescales mid-row)', 'non-causal, growing scores']);
+
+describe('flashPrefill on subgroup matrices', () => {
+  for (const cfg of SGM_PREFILL_CONFIGS) {
+    for (const emulate of [false, true]) {
+      for (const th of emulate ? [8] : [8, 0]) {
+        const sgm: SgmPrefillConfig = { bc: cfg.bc, subgroups: cfg.sg, lazyThreshold: th, emulate };
+        for (const c of SGM_CASES.filter((x) => x.d === cfg.d && (!emulate || EMU_CASES.has(x.what)))) {
+          it(`${emulate ? 'emulated ' : ''}D=${cfg.d} BC=${cfg.bc} SG=${cfg.sg} TH=${th}: ${c.what}`, async (ctx) => {
+            const g = await gpu();
+            const fits = g.caps.f16 && sgmPrefillStorageBytes(cfg.d, cfg.bc, cfg.sg, emulate) <= g.caps.maxWorkgroupStorage
+              && 32 * cfg.sg <= g.caps.maxInvocations && (emulate || hasSgmPrefill(g.caps));
+            if (!fits) { ctx.skip(); return; }
+            await runPrefill(g, c, 'f16', undefined, sgm);
+          });
+        }
+      }
+    }
   }
 });
 
