@@ -3,8 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, type DType, type Gpu, type Tensor } from '../src/gpu/index.js';
 import {
-  SGM_PREFILL_CONFIGS, flashDecode, flashPrefill, hasSgmPrefill, mergeAttention, prefillTiles, sgmPrefillStorageBytes,
-  type PrefillArgs, type PrefillTiles, type SgmPrefillConfig,
+  SGM_PREFILL_CONFIGS, flashDecode, flashPrefill, hasSgmPrefill, mergeAttention, prefillTiles, sgDecodeApplies, sgmPrefillStorageBytes,
+  type DecodeArgs, type PrefillArgs, type PrefillTiles, type SgmPrefillConfig,
 } from '../src/kernels/attention.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu, type Rng } from './helpers.js';
 import { roundF16 } from '../src/gpu/index.js';
@@ -226,31 +226,50 @@ const DECODE: DecodeCase[] = [
   { lengths: [300], cap: 300, nHeads: 2, nKv: 2, d: 128, maxSplits: 1, what: 'one split, long' },
 ];
 
+async function runDecode(g: Gpu, c: DecodeCase, dtype: 'f32' | 'f16', opt: Partial<DecodeArgs> = {}): Promise<void> {
+  const r = rng();
+  const B = c.lengths.length;
+  const q = randomArray(r, B * c.nHeads * c.d, dtype);
+  const cache = makeCache(g, r, dtype, B, c.nKv, c.cap, c.d, c.lengths);
+  const qt = upload(g, q, [B, c.nHeads, c.d], dtype, 'q');
+  const lt = upload(g, c.lengths, [B], 'u32', 'lengths');
+  const out = poisoned(g, [B, c.nHeads, c.d], dtype), lse = poisoned(g, [B, c.nHeads], 'f32');
+  const plan = flashDecode(g, { q: qt, out, lse, kCache: cache.kt, vCache: cache.vt, lengths: lt, maxSplits: c.maxSplits, minChunk: c.minChunk, ...opt });
+  plan.update(Math.max(...c.lengths));
+  await g.run(plan.dispatches);
+  const splits = plan.dispatches[0]!.workgroups[0];
+  const ref = decodeRef(q, cache.k, cache.v, c.lengths, c.nHeads, c.nKv, c.d, c.cap, 1 / Math.sqrt(c.d));
+  const what = `decode ${c.what} ${JSON.stringify(opt)} (${splits} splits) seed=${r.seed}`;
+  const o = await download(g, out);
+  expectClose(o, ref.out, dtype, what);
+  expectZeroRows(o, ref.lse, c.d, what);
+  expectLse(await download(g, lse), ref.lse, what);
+  if (c.minChunk !== undefined && c.maxSplits !== undefined && c.maxSplits > 1) expect(splits).toBeGreaterThan(1);
+  plan.release();
+  g.release(qt, lt, out, lse, cache.kt, cache.vt);
+}
+
 describe('flashDecode', () => {
   for (const dtype of DTYPES) {
     for (const c of DECODE) {
       it(`${dtype} ${c.what}: lengths=[${c.lengths}] H=${c.nHeads}/${c.nKv} D=${c.d}`, async () => {
+        await runDecode(await gpu(), c, dtype, { kernel: 'split' });
+      });
+    }
+  }
+
+  // The subgroup kernel (subgroup size 8 on lavapipe, 32 on the H200): f16, head dim % 8 == 0.
+  const SG_DECODE: DecodeCase[] = [
+    ...DECODE.filter((c) => c.d % 8 === 0),
+    { lengths: [1000, 3, 0, 517, 64, 999, 1, 250], cap: 1000, nHeads: 8, nKv: 2, d: 128, maxSplits: 6, what: 'batch of 8 ragged, GQA 4' },
+    { lengths: [700], cap: 704, nHeads: 4, nKv: 4, d: 64, maxSplits: 3, minChunk: 1, what: 'chunks not whole steps' },
+  ];
+  for (const c of SG_DECODE) {
+    for (const unroll of [1, 2, 4]) {
+      it(`f16 subgroup kernel unroll ${unroll}: ${c.what} lengths=[${c.lengths}] H=${c.nHeads}/${c.nKv} D=${c.d}`, async (ctx) => {
         const g = await gpu();
-        const r = rng();
-        const B = c.lengths.length;
-        const q = randomArray(r, B * c.nHeads * c.d, dtype);
-        const cache = makeCache(g, r, dtype, B, c.nKv, c.cap, c.d, c.lengths);
-        const qt = upload(g, q, [B, c.nHeads, c.d], dtype, 'q');
-        const lt = upload(g, c.lengths, [B], 'u32', 'lengths');
-        const out = poisoned(g, [B, c.nHeads, c.d], dtype), lse = poisoned(g, [B, c.nHeads], 'f32');
-        const plan = flashDecode(g, { q: qt, out, lse, kCache: cache.kt, vCache: cache.vt, lengths: lt, maxSplits: c.maxSplits, minChunk: c.minChunk });
-        plan.update(Math.max(...c.lengths));
-        await g.run(plan.dispatches);
-        const splits = plan.dispatches[0]!.workgroups[0];
-        const ref = decodeRef(q, cache.k, cache.v, c.lengths, c.nHeads, c.nKv, c.d, c.cap, 1 / Math.sqrt(c.d));
-        const what = `decode ${c.what} (${splits} splits) seed=${r.seed}`;
-        const o = await download(g, out);
-        expectClose(o, ref.out, dtype, what);
-        expectZeroRows(o, ref.lse, c.d, what);
-        expectLse(await download(g, lse), ref.lse, what);
-        if (c.minChunk !== undefined && c.maxSplits !== undefined && c.maxSplits > 1) expect(splits).toBeGreaterThan(1);
-        plan.release();
-        g.release(qt, lt, out, lse, cache.kt, cache.vt);
+        if (!sgDecodeApplies(g.caps, 'f16', c.d)) { ctx.skip(); return; }
+        await runDecode(g, c, 'f16', { kernel: 'subgroup', unroll });
       });
     }
   }

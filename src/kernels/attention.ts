@@ -261,6 +261,17 @@ const decodeProgram = defineProgram<DecodeCfg>({
   }),
 });
 
+interface DecodeSgCfg { sgs: number; lpk: number; cpl: number; gh: number; nsg: number; u: number }
+
+const decodeSgProgram = defineProgram<DecodeSgCfg>({
+  name: 'flash_decode_sg', file: 'flash_attn_decode_sg.wgsl', entry: 'decode_sg',
+  specialize: (c) => ({
+    enables: ['f16', 'subgroups'],
+    aliases: { T: 'f16', T4: 'vec4<f16>' },
+    constants: { SGS: c.sgs, LPK: c.lpk, CPL: c.cpl, GH: c.gh, NSG: c.nsg, U: c.u },
+  }),
+});
+
 interface MergeCfg { dtype: DType; wg: number; lse: boolean }
 
 const mergeProgram = defineProgram<MergeCfg>({
@@ -277,6 +288,41 @@ export interface DecodeArgs {
   maxSplits?: number;
   /** Fewest keys per split (default two key blocks); tests lower it to force many splits. */
   minChunk?: number;
+  /** 'subgroup': subgroup reductions, 16-byte loads (f16, head dim % 8 == 0, a fixed subgroup size);
+   *  'split': lanes reduce through workgroup memory (any dtype and head dim). Default: chooseDecodeKernel. */
+  kernel?: DecodeKernel;
+  /** Subgroup kernel: keys in flight per key group per step (1–4, default 2). */
+  unroll?: number;
+}
+
+export type DecodeKernel = 'split' | 'subgroup';
+
+/** Off until the subgroup kernel has passed on the H200 (device round 1). */
+export const SG_DECODE_DEFAULT = false;
+
+/** The subgroup decode kernel applies: f16, head dim a multiple of 8 (≤ 8·4 chunks per lane), one known subgroup size. */
+export function sgDecodeApplies(caps: Caps, dtype: DType, d: number): boolean {
+  const sgs = caps.subgroupMaxSize;
+  return dtype === 'f16' && caps.f16 && caps.subgroups && sgs > 0 && caps.subgroupMinSize === sgs && (sgs & (sgs - 1)) === 0
+    && d % 8 === 0 && d / 8 <= sgs * MAX_SG_CPL && d / 4 <= 1024;
+}
+
+export function chooseDecodeKernel(caps: Caps, dtype: DType, d: number): DecodeKernel {
+  return SG_DECODE_DEFAULT && sgDecodeApplies(caps, dtype, d) ? 'subgroup' : 'split';
+}
+
+const MAX_SG_CPL = 4, MAX_SG_NSG = 16, MAX_SG_U = 4;
+
+function decodeSgConfig(gpu: Gpu, d: number, group: number, unroll: number): DecodeSgCfg {
+  let gh = 1;
+  for (let g = 1; g <= Math.min(group, MAX_GH); g++) if (group % g === 0) gh = g;
+  const sgs = gpu.caps.subgroupMaxSize, ch = d / 8;
+  let lpk = 1;
+  while (lpk * 2 <= Math.min(ch, sgs) && ch % (lpk * 2) === 0) lpk *= 2;
+  const wg = rowWorkgroupSize(gpu, 256);
+  const nsg = Math.min(MAX_SG_NSG, Math.floor(wg / sgs), Math.floor(1024 / (d / 4)));
+  if (nsg < 1 || ch / lpk > MAX_SG_CPL) throw new LimitError(`flashDecode: no subgroup-kernel shape for head dim ${d} with subgroups of ${sgs}`);
+  return { sgs, lpk, cpl: ch / lpk, gh, nsg, u: unroll };
 }
 
 export interface DecodePlan {
@@ -319,9 +365,17 @@ export function flashDecode(gpu: Gpu, a: DecodeArgs): DecodePlan {
   }
   const d4 = s.d / 4;
   const group = s.nHeads / s.nKv;
-  const cfg = decodeConfig(gpu, s.dtype, d4, group);
-  const bk = cfg.wg / cfg.td;
-  const headGroups = s.nHeads / cfg.gh;
+  const kernel = a.kernel ?? chooseDecodeKernel(gpu.caps, s.dtype, s.d);
+  if (kernel === 'subgroup' && !sgDecodeApplies(gpu.caps, s.dtype, s.d)) {
+    throw new LimitError(`${k}: the subgroup kernel needs f16 K/V, head dim % 8 == 0 and a fixed power-of-2 subgroup size; got ${s.dtype} D=${s.d}, subgroups ${gpu.caps.subgroupMinSize}-${gpu.caps.subgroupMaxSize}`);
+  }
+  const unroll = a.unroll ?? 2;
+  if (!Number.isInteger(unroll) || unroll < 1 || unroll > MAX_SG_U) throw new ShapeError(`${k}: unroll ${unroll} must be an integer in [1, ${MAX_SG_U}]`);
+  const sgCfg = kernel === 'subgroup' ? decodeSgConfig(gpu, s.d, group, unroll) : null;
+  const cfg = sgCfg ? null : decodeConfig(gpu, s.dtype, d4, group);
+  // Keys a workgroup takes per step: chunks are whole steps once a split spans one.
+  const bk = sgCfg ? (sgCfg.sgs * sgCfg.nsg / sgCfg.lpk) * sgCfg.u : cfg!.wg / cfg!.td;
+  const headGroups = s.nHeads / (sgCfg ? sgCfg.gh : cfg!.gh);
   // ~2048 workgroups: on the H100 at S=32K, 64 splits × 32 heads beat 32 (1815 vs 1597 GB/s) and 128 (1566).
   const maxSplits = a.maxSplits ?? Math.min(128, Math.max(1, ceilDiv(2048, B * headGroups)));
   checkIndex(k, 'maxSplits', maxSplits, gpu.caps.maxWorkgroupsPerDim);
@@ -334,7 +388,7 @@ export function flashDecode(gpu: Gpu, a: DecodeArgs): DecodePlan {
   const partLse = gpu.tensor([B, s.nHeads, maxSplits], 'f32', 'attn.partialLse');
   let split: Dispatch | undefined, merge: Dispatch | undefined;
   try {
-    split = gpu.dispatch(gpu.program(decodeProgram, cfg), {
+    split = gpu.dispatch(sgCfg ? gpu.program(decodeSgProgram, sgCfg) : gpu.program(decodeProgram, cfg!), {
       bind: { q: a.q, kCache: a.kCache, vCache: a.vCache, lengths: a.lengths, partO, partLse },
       uniforms: {
         nHeads: s.nHeads, group, nKv: s.nKv, capacity: s.capacity, chunk: s.capacity || 1, pStride: maxSplits, scale,
