@@ -106,8 +106,8 @@ function prefillVariants(gpu: Gpu): PVariant[] {
   const v: PVariant[] = [{ name: 'tiled (f32 FMA, v0)', opt: { path: 'tiled' } }];
   if (!hasSgmPrefill(gpu.caps)) return v;
   for (const c of SGM_PREFILL_CONFIGS) {
-    for (const th of c.d === 128 && c.bc === 32 && c.sg === 4 ? [8, 0] : [8]) {
-      v.push({ name: `sgm D${c.d} bc${c.bc} sg${c.sg} th${th}`, d: c.d, opt: { sgm: { bc: c.bc, subgroups: c.sg, lazyThreshold: th } } });
+    for (const th of c.d === 128 && c.bc === 32 && c.sg === 4 && !c.pf ? [8, 0] : [8]) {
+      v.push({ name: `sgm D${c.d} bc${c.bc} sg${c.sg}${c.pf ? ' pf' : ''} th${th}`, d: c.d, opt: { sgm: { bc: c.bc, subgroups: c.sg, prefetch: c.pf, lazyThreshold: th } } });
     }
   }
   return v;

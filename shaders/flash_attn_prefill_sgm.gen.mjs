@@ -8,9 +8,11 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** [head dim D, keys per tile BC, subgroups per workgroup SG]: BR = 16·SG query rows per workgroup. */
+/** [head dim D, keys per tile BC, subgroups per workgroup SG, prefetch]: BR = 16·SG query rows per
+ *  workgroup; prefetch: the next tile's K/V are loaded into registers while this one is computed. */
 export const CONFIGS = [
-  [128, 32, 4], [128, 32, 8], [128, 16, 8], [64, 64, 4], [64, 32, 4], [64, 32, 8],
+  [128, 32, 4, false], [128, 32, 8, false], [128, 16, 8, false], [64, 64, 4, false], [64, 32, 4, false], [64, 32, 8, false],
+  [128, 32, 4, true], [128, 32, 8, true], [64, 64, 4, true],
 ];
 
 /** Workgroup-memory layout of a config (mirrored by sgmPrefillLayout in src/kernels/attention.ts). */
@@ -82,9 +84,9 @@ fn emu_xor16(x: f32, tid: u32) -> f32 {
 }
 ` : ''}`;
 
-function gen(D, BC, SG, emu) {
+function gen(D, BC, SG, PF, emu) {
   const L = layout(D, BC, SG);
-  const X = `${D}_${BC}_${SG}`;
+  const X = `${D}_${BC}_${SG}${PF ? '_pf' : ''}`;
   const WG = 32 * SG, D4 = D / 4, ND = D / 16, NB = BC / 16, HALF = BC / 2;
   const sh = `sh_${X}`, ss = `ss_${X}`;
   // Matrix slots of the emulation: q0.., o0.., s, pm, and a temporary for right operands.
@@ -190,6 +192,27 @@ ${range(ND).map((n) => `      ${mmaR('pm', false, `${L.kv + kk * 16 * L.LK + n *
     : range(ND).map((k) => `      ${ldL(`q${k}`, `qo + ${k * 16}u`, `${L.LK}u`)}`).join('\n');
   const oInit = emu ? `  for (var n = 0u; n < ${ND}u; n++) { emu_zero_${X}(${ND}u + n); }`
     : range(ND).map((n) => `  ${declA(`o${n}`)}`).join('\n');
+  // Register prefetch (PF): invocation tid owns elements tid + u·WG of the tile (NPT of them).
+  const NPT = (BC * D4) / WG;
+  if (PF && !Number.isInteger(NPT)) throw new Error(`prefetch needs WG | BC·D/4 (${X})`);
+  const pfLoad = (j) => range(NPT).map((u) => `    {
+      let c = ${(u * WG) / D4 === Math.floor((u * WG) / D4) ? `tid / ${D4}u + ${(u * WG) / D4}u` : `(tid + ${u * WG}u) / ${D4}u`};
+      let d4 = (tid + ${u * WG}u) % ${D4}u;
+      pk${u} = T4(); pv${u} = T4();
+      if (${j} + c < kvEnd) { let g = (kvRow0 + ${j} + c) * ${D4}u + d4; pk${u} = kCache[g]; pv${u} = vCache[g]; }
+    }`).join('\n');
+  const prefetchPrologue = PF ? `${range(NPT).map((u) => `  var pk${u} = T4();\n  var pv${u} = T4();`).join('\n')}
+${pfLoad('0u').replace(/^    /gm, '  ')}
+` : '';
+  const prefetchStage = PF ? `${range(NPT).map((u) => `    {
+      let o = ((tid + ${u * WG}u) / ${D4}u) * ${L.LK}u + ((tid + ${u * WG}u) % ${D4}u) * 4u;
+      ${stageRow('o', `pk${u}`)}
+      ${stageRow(`o + ${L.kv}u`, `pv${u}`)}
+    }`).join('\n')}
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+${pfLoad(`j0 + ${BC}u`)}
+` : '';
   o += `
 fn attend_${X}(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
@@ -239,9 +262,9 @@ ${qLoad}
 ${oInit}
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  for (var j0 = 0u; j0 < kvEnd; j0 += ${BC}u) {
+${PF ? prefetchPrologue : ''}  for (var j0 = 0u; j0 < kvEnd; j0 += ${BC}u) {
     if (tid == 0u) { anyNeed_${X} = 0u; }
-    for (var i = tid; i < ${BC * D4}u; i += ${WG}u) {
+${PF ? prefetchStage : `    for (var i = tid; i < ${BC * D4}u; i += ${WG}u) {
       let c = i / ${D4}u;
       let d4 = i % ${D4}u;
       var kv = T4();
@@ -255,7 +278,7 @@ ${oInit}
       ${stageRow('o', 'kv')}
       ${stageRow(`o + ${L.kv}u`, 'vv')}
     }
-    workgroupBarrier();
+`}    workgroupBarrier();
 
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
 ${sBlock}
@@ -329,12 +352,12 @@ fn fa_sgm_${X}_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
 }
 
 function file(emu) {
-  return HEADER(emu) + CONFIGS.map(([D, BC, SG]) => gen(D, BC, SG, emu)).join('');
+  return HEADER(emu) + CONFIGS.map(([D, BC, SG, PF]) => gen(D, BC, SG, PF, emu)).join('');
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const dir = dirname(fileURLToPath(import.meta.url));
   writeFileSync(join(dir, 'flash_attn_prefill_sgm.wgsl'), file(false));
   writeFileSync(join(dir, 'flash_attn_prefill_sgm_emu.wgsl'), file(true));
-  for (const [D, BC, SG] of CONFIGS) console.log(`D=${D} BC=${BC} SG=${SG}: ${JSON.stringify(layout(D, BC, SG))}`);
+  for (const [D, BC, SG, PF] of CONFIGS) console.log(`D=${D} BC=${BC} SG=${SG}${PF ? ' pf' : ''}: ${JSON.stringify(layout(D, BC, SG))}`);
 }

@@ -93,14 +93,17 @@ export interface SgmPrefillConfig {
   subgroups: number;   // subgroups of 32 per workgroup: 16 query rows each
   /** Lazy-rescale threshold in log2 units (default 8): the O accumulators are rescaled only when a row max jumps by more. 0 = classic. */
   lazyThreshold?: number;
+  /** The next tile's K/V are loaded into registers while this tile is computed (generated for some configs). */
+  prefetch?: boolean;
   /** Scalar emulation of the matrix operations (flash_attn_prefill_sgm_emu.wgsl): tests the control logic where there are no tensor cores. */
   emulate?: boolean;
 }
 
 /** The generated entries (shaders/flash_attn_prefill_sgm.gen.mjs CONFIGS): head dim, keys per tile, subgroups. */
-export const SGM_PREFILL_CONFIGS: readonly { d: number; bc: number; sg: number }[] = [
-  { d: 128, bc: 32, sg: 4 }, { d: 128, bc: 32, sg: 8 }, { d: 128, bc: 16, sg: 8 },
-  { d: 64, bc: 64, sg: 4 }, { d: 64, bc: 32, sg: 4 }, { d: 64, bc: 32, sg: 8 },
+export const SGM_PREFILL_CONFIGS: readonly { d: number; bc: number; sg: number; pf: boolean }[] = [
+  { d: 128, bc: 32, sg: 4, pf: false }, { d: 128, bc: 32, sg: 8, pf: false }, { d: 128, bc: 16, sg: 8, pf: false },
+  { d: 64, bc: 64, sg: 4, pf: false }, { d: 64, bc: 32, sg: 4, pf: false }, { d: 64, bc: 32, sg: 8, pf: false },
+  { d: 128, bc: 32, sg: 4, pf: true }, { d: 128, bc: 32, sg: 8, pf: true }, { d: 64, bc: 64, sg: 4, pf: true },
 ];
 
 /** Workgroup memory of a generated config in bytes (mirrors layout() in the generator); +1 KiB for the emulation's exchange array. */
@@ -116,7 +119,7 @@ export function hasSgmPrefill(caps: Caps): boolean {
 }
 
 function sgmConfigFits(caps: Caps, d: number, c: SgmPrefillConfig): boolean {
-  return SGM_PREFILL_CONFIGS.some((g) => g.d === d && g.bc === c.bc && g.sg === c.subgroups)
+  return SGM_PREFILL_CONFIGS.some((g) => g.d === d && g.bc === c.bc && g.sg === c.subgroups && g.pf === (c.prefetch ?? false))
     && sgmPrefillStorageBytes(d, c.bc, c.subgroups, c.emulate) <= caps.maxWorkgroupStorage
     && 32 * c.subgroups <= Math.min(caps.maxInvocations, caps.maxWorkgroupSizeX);
 }
@@ -140,9 +143,9 @@ export function choosePrefillPath(caps: Caps, dtype: DType, d: number): PrefillP
   return SGM_PREFILL_DEFAULT && dtype === 'f16' && hasSgmPrefill(caps) && chooseSgmPrefill(caps, d) ? 'subgroup-matrix' : 'tiled';
 }
 
-interface SgmPrefillCfg { d: number; bc: number; sg: number; th: number; lse: boolean }
+interface SgmPrefillCfg { d: number; bc: number; sg: number; pf: boolean; th: number; lse: boolean }
 
-const sgmEntry = (c: SgmPrefillCfg): string => `fa_sgm_${c.d}_${c.bc}_${c.sg}${c.lse ? '_lse' : ''}`;
+const sgmEntry = (c: SgmPrefillCfg): string => `fa_sgm_${c.d}_${c.bc}_${c.sg}${c.pf ? '_pf' : ''}${c.lse ? '_lse' : ''}`;
 
 const sgmPrefillProgram = defineProgram<SgmPrefillCfg>({
   name: 'flash_prefill_sgm', file: 'flash_attn_prefill_sgm.wgsl', entry: 'fa_sgm_128_32_4',
@@ -230,7 +233,7 @@ export function flashPrefill(gpu: Gpu, a: PrefillArgs): Dispatch {
     }
     const th = c.lazyThreshold ?? 8;
     if (!Number.isFinite(th) || th < 0 || th > 12) throw new ShapeError(`${k}: lazyThreshold ${th} must be in [0, 12] (P ≤ 2^threshold must stay f16)`);
-    const cfg: SgmPrefillCfg = { d: s.d, bc: c.bc, sg: c.subgroups, th, lse: a.lse !== undefined };
+    const cfg: SgmPrefillCfg = { d: s.d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, th, lse: a.lse !== undefined };
     const prog = gpu.program(c.emulate ? sgmPrefillEmuProgram : sgmPrefillProgram, cfg);
     return gpu.dispatch(prog, { bind, uniforms, workgroups: [ceilDiv(T, 16 * c.subgroups), s.nHeads] });
   }
