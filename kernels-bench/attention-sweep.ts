@@ -269,7 +269,7 @@ async function main(): Promise<void> {
   const only = (s: string) => !args.only || s.includes(args.only);
   const pv = prefillVariants(gpu).filter((v) => only(v.name));
   const dv = decodeVariants(gpu).filter((v) => only(v.name));
-  // 1. correctness on small ragged shapes, every output.
+  // Correctness on small ragged shapes (every output), then the timed shapes.
   for (const v of pv) {
     for (const D of v.d ? [v.d] : [64, 128]) {
       const row: Record<string, unknown> = { kind: 'prefill-ragged', name: v.name, shape: `T=300 qPos0=37 kv=337 H=8/2 D=${D}` };
@@ -278,6 +278,10 @@ async function main(): Promise<void> {
       console.log(`ragged prefill D=${D} ${v.name.padEnd(26)} ${row.error ? `FAILED ${String(row.error)}` : `err ${(row.err as number).toExponential(2)}`}`);
     }
   }
+  save();
+  const big = args.quick ? { pre: [512], dec: [[1024, 1], [1024, 4]] } : { pre: [4096, 16384], dec: [[4096, 1], [8192, 1], [16384, 1], [32768, 1], [4096, 8], [8192, 8], [16384, 8], [32768, 8]] };
+  // Prefill first (the main target), then decode: a run cut short still has the prefill rows.
+  for (const S of big.pre) await prefillBig(gpu, pv, S);
   for (const v of dv) {
     const row: Record<string, unknown> = { kind: 'decode-ragged', name: v.name, shape: 'B=8 ragged H=8/2 D=128' };
     rows.push(row);
@@ -285,10 +289,7 @@ async function main(): Promise<void> {
     console.log(`ragged decode ${v.name.padEnd(20)} ${row.error ? `FAILED ${String(row.error)}` : `err ${(row.err as number).toExponential(2)}`}`);
   }
   save();
-  // 2. timed shapes.
-  const big = args.quick ? { pre: [512], dec: [[1024, 1], [1024, 4]] } : { pre: [4096, 16384], dec: [[4096, 1], [8192, 1], [16384, 1], [32768, 1], [4096, 8], [8192, 8], [16384, 8], [32768, 8]] };
   for (const [S, B] of big.dec) await decodeBig(gpu, dv, S!, B!);
-  for (const S of big.pre) await prefillBig(gpu, pv, S);
   console.log('\nSUMMARY');
   for (const r of rows) {
     if (r.kind === 'prefill' || r.kind === 'decode') {
