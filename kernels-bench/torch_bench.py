@@ -27,6 +27,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--out', required=True)
     ap.add_argument('--quick', action='store_true')
+    ap.add_argument('--only', choices=['attention'], help='attention: copy + SDPA rows only (kernels-bench/attention-sweep.ts)')
     args = ap.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -46,7 +47,7 @@ def main():
     add('copy', '1 GiB', timed(lambda: dst.copy_(src)), 0, 2 * n, 'device-to-device copy')
     del src, dst
 
-    for dtype, tag in ((torch.float32, 'f32'), (torch.float16, 'f16')):
+    for dtype, tag in (() if args.only else ((torch.float32, 'f32'), (torch.float16, 'f16'))):
         M = N = K = 4096
         a = torch.randn(M, K, device=dev, dtype=dtype, generator=gen); w = torch.randn(N, K, device=dev, dtype=dtype, generator=gen)
         add(f'gemm_{tag}', f'{M}x{N}x{K}', timed(lambda: a @ w.t()), 2 * M * N * K, 0, 'cuBLAS' + (' (no TF32)' if tag == 'f32' else ''))
@@ -74,6 +75,15 @@ def main():
         k, v = (torch.randn(1, H, S, D, device=dev, dtype=torch.float16, generator=gen) for _ in range(2))
         ms = timed(lambda: F.scaled_dot_product_attention(q, k, v))
         add('fa_decode_f16', f'S={S} {H}x{D}', ms, 4 * H * D * S, 2 * 2 * H * S * D, 'SDPA (default backend)')
+    if args.only == 'attention':
+        # Decode batches for the attention sweep (equal lengths; rows of [B, H, 1, D] over [B, H, S, D]).
+        for B in (1, 8):
+            for S in (4096, 8192, 16384, 32768):
+                q = torch.randn(B, H, 1, D, device=dev, dtype=torch.float16, generator=gen)
+                k, v = (torch.randn(B, H, S, D, device=dev, dtype=torch.float16, generator=gen) for _ in range(2))
+                ms = timed(lambda: F.scaled_dot_product_attention(q, k, v))
+                add('fa_decode_f16', f'S={S} B={B} {H}x{D}', ms, 4 * B * H * D * S, 2 * 2 * B * H * S * D, 'SDPA (default backend)')
+                del q, k, v
     info = dict(device=torch.cuda.get_device_name(), torch=torch.__version__, date=time.strftime('%Y-%m-%d'))
     with open(args.out, 'w') as f:
         json.dump(dict(info=info, rows=rows), f, indent=1)

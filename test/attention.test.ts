@@ -3,9 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, type DType, type Gpu, type Tensor } from '../src/gpu/index.js';
 import {
-  flashDecode, flashPrefill, mergeAttention, prefillTiles, type PrefillArgs, type PrefillTiles,
+  SGM_PREFILL_CONFIGS, flashDecode, flashPrefill, hasSgmPrefill, mergeAttention, prefillTiles, sgDecodeApplies, sgmPrefillStorageBytes,
+  type DecodeArgs, type PrefillArgs, type PrefillTiles, type SgmPrefillConfig,
 } from '../src/kernels/attention.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu, type Rng } from './helpers.js';
+import { roundF16 } from '../src/gpu/index.js';
 import { attentionRef, decodeRef, mergeRef } from './ref/attention.js';
 
 const gpu = useGpu();
@@ -47,6 +49,8 @@ function makeCache(g: Gpu, r: Rng, dtype: DType, slots: number, nKv: number, cap
 interface PrefillCase {
   T: number; nHeads: number; nKv: number; d: number; qPos0: number; kvBase: number; kvLen: number; cap: number;
   slots?: number; slot?: number; causal?: boolean; scale?: number; what: string;
+  /** Key j scaled by 1 + j/grow: scores keep growing along the keys (forces rescales of O mid-row). */
+  grow?: number;
 }
 
 const PREFILL: PrefillCase[] = [
@@ -62,21 +66,30 @@ const PREFILL: PrefillCase[] = [
   { T: 5, nHeads: 2, nKv: 1, d: 64, qPos0: 0, kvBase: 0, kvLen: 0, cap: 4, what: 'empty cache' },
 ];
 
-async function runPrefill(g: Gpu, c: PrefillCase, dtype: 'f32' | 'f16', tiles?: PrefillTiles): Promise<void> {
+async function runPrefill(g: Gpu, c: PrefillCase, dtype: 'f32' | 'f16', tiles?: PrefillTiles, sgm?: SgmPrefillConfig): Promise<void> {
   const r = rng();
   const slots = c.slots ?? 1, slot = c.slot ?? 0;
   const valid = Array.from({ length: slots }, (_, s) => (s === slot ? c.kvLen : c.cap));
   const q = randomArray(r, c.T * c.nHeads * c.d, dtype);
-  const cache = makeCache(g, r, dtype, slots, c.nKv, c.cap, c.d, valid);
+  let cache = makeCache(g, r, dtype, slots, c.nKv, c.cap, c.d, valid);
+  if (c.grow) {
+    const f = (x: number, i: number) => {
+      const y = x * (1 + (Math.floor(i / c.d) % c.cap) / c.grow!);
+      return dtype === 'f16' ? roundF16(y) : Math.fround(y);
+    };
+    const k = cache.k.map(f);
+    g.release(cache.kt);
+    cache = { ...cache, k, kt: upload(g, k, [slots, c.nKv, c.cap, c.d], dtype, 'k') };
+  }
   const qt = upload(g, q, [c.T, c.nHeads, c.d], dtype, 'q');
   const out = poisoned(g, [c.T, c.nHeads, c.d], dtype), lse = poisoned(g, [c.T, c.nHeads], 'f32', 'lse');
   const scale = c.scale ?? 1 / Math.sqrt(c.d);
   await g.run([flashPrefill(g, {
     q: qt, out, lse, kCache: cache.kt, vCache: cache.vt, slot, qPos0: c.qPos0, kvBase: c.kvBase, kvLen: c.kvLen,
-    causal: c.causal, scale: c.scale, tiles,
+    causal: c.causal, scale: c.scale, tiles, sgm,
   })]);
   const ref = attentionRef(q, cache.k, cache.v, { ...c, capacity: c.cap, slots, slot, causal: c.causal ?? true, scale });
-  const what = `prefill ${c.what} T=${c.T} tiles=${JSON.stringify(tiles ?? prefillTiles(g.caps, dtype, c.d))} seed=${r.seed}`;
+  const what = `prefill ${c.what} T=${c.T} ${sgm ? `sgm=${JSON.stringify(sgm)}` : `tiles=${JSON.stringify(tiles ?? prefillTiles(g.caps, dtype, c.d))}`} seed=${r.seed}`;
   const o = await download(g, out);
   if (ref.out.some((x) => x !== 0)) expectClose(o, ref.out, dtype, what);
   expectZeroRows(o, ref.lse, c.d, what);
@@ -174,6 +187,38 @@ describe('flashPrefill', () => {
   }
 });
 
+// The tensor-core prefill: every generated config that fits the device (the H200 in device rounds), and the
+// same generated code with emulated matrix operations on f16 devices without them (lavapipe in CI: control logic).
+const SGM_CASES: PrefillCase[] = [
+  ...PREFILL.filter((c) => c.d === 64 || c.d === 128),
+  { T: 70, nHeads: 2, nKv: 1, d: 64, qPos0: 9, kvBase: 0, kvLen: 79, cap: 80, scale: 1, grow: 8, what: 'growing scores (rescales mid-row)' },
+  { T: 33, nHeads: 2, nKv: 2, d: 128, qPos0: 0, kvBase: 0, kvLen: 150, cap: 150, causal: false, scale: 0.5, grow: 10, what: 'non-causal, growing scores' },
+];
+const EMU_CONFIGS = new Set(['128_32_4', '128_32_4_pf', '64_32_4']);
+const EMU_CASES = new Set(['cached prefix, MQA', 'one full block', 'KV block of a pool rank (early rows see nothing)', 'empty cache',
+  'growing scores (rescales mid-row)', 'non-causal, growing scores']);
+
+describe('flashPrefill on subgroup matrices', () => {
+  for (const cfg of SGM_PREFILL_CONFIGS) {
+    for (const emulate of [false, true]) {
+      for (const th of !emulate && cfg.d === 128 && cfg.bc === 32 && cfg.sg === 4 && !cfg.pf ? [8, 0] : [8]) {
+        const sgm: SgmPrefillConfig = { bc: cfg.bc, subgroups: cfg.sg, prefetch: cfg.pf, lazyThreshold: th, emulate };
+        // Emulation compiles slowly on lavapipe (~30 s a config): three configs cover the code paths.
+        if (emulate && !EMU_CONFIGS.has(`${cfg.d}_${cfg.bc}_${cfg.sg}${cfg.pf ? '_pf' : ''}`)) continue;
+        for (const c of SGM_CASES.filter((x) => x.d === cfg.d && (!emulate || EMU_CASES.has(x.what)))) {
+          it(`${emulate ? 'emulated ' : ''}D=${cfg.d} BC=${cfg.bc} SG=${cfg.sg}${cfg.pf ? ' prefetch' : ''} TH=${th}: ${c.what}`, async (ctx) => {
+            const g = await gpu();
+            const fits = g.caps.f16 && sgmPrefillStorageBytes(cfg.d, cfg.bc, cfg.sg, emulate) <= g.caps.maxWorkgroupStorage
+              && 32 * cfg.sg <= g.caps.maxInvocations && (emulate ? !hasSgmPrefill(g.caps) : hasSgmPrefill(g.caps));
+            if (!fits) { ctx.skip(); return; }
+            await runPrefill(g, c, 'f16', undefined, sgm);
+          });
+        }
+      }
+    }
+  }
+});
+
 interface DecodeCase { lengths: number[]; cap: number; nHeads: number; nKv: number; d: number; maxSplits?: number; minChunk?: number; what: string }
 
 const DECODE: DecodeCase[] = [
@@ -184,31 +229,50 @@ const DECODE: DecodeCase[] = [
   { lengths: [300], cap: 300, nHeads: 2, nKv: 2, d: 128, maxSplits: 1, what: 'one split, long' },
 ];
 
+async function runDecode(g: Gpu, c: DecodeCase, dtype: 'f32' | 'f16', opt: Partial<DecodeArgs> = {}): Promise<void> {
+  const r = rng();
+  const B = c.lengths.length;
+  const q = randomArray(r, B * c.nHeads * c.d, dtype);
+  const cache = makeCache(g, r, dtype, B, c.nKv, c.cap, c.d, c.lengths);
+  const qt = upload(g, q, [B, c.nHeads, c.d], dtype, 'q');
+  const lt = upload(g, c.lengths, [B], 'u32', 'lengths');
+  const out = poisoned(g, [B, c.nHeads, c.d], dtype), lse = poisoned(g, [B, c.nHeads], 'f32');
+  const plan = flashDecode(g, { q: qt, out, lse, kCache: cache.kt, vCache: cache.vt, lengths: lt, maxSplits: c.maxSplits, minChunk: c.minChunk, ...opt });
+  plan.update(Math.max(...c.lengths));
+  await g.run(plan.dispatches);
+  const splits = plan.dispatches[0]!.workgroups[0];
+  const ref = decodeRef(q, cache.k, cache.v, c.lengths, c.nHeads, c.nKv, c.d, c.cap, 1 / Math.sqrt(c.d));
+  const what = `decode ${c.what} ${JSON.stringify(opt)} (${splits} splits) seed=${r.seed}`;
+  const o = await download(g, out);
+  expectClose(o, ref.out, dtype, what);
+  expectZeroRows(o, ref.lse, c.d, what);
+  expectLse(await download(g, lse), ref.lse, what);
+  if (c.minChunk !== undefined && c.maxSplits !== undefined && c.maxSplits > 1) expect(splits).toBeGreaterThan(1);
+  plan.release();
+  g.release(qt, lt, out, lse, cache.kt, cache.vt);
+}
+
 describe('flashDecode', () => {
   for (const dtype of DTYPES) {
     for (const c of DECODE) {
       it(`${dtype} ${c.what}: lengths=[${c.lengths}] H=${c.nHeads}/${c.nKv} D=${c.d}`, async () => {
+        await runDecode(await gpu(), c, dtype, { kernel: 'split' });
+      });
+    }
+  }
+
+  // The subgroup kernel (subgroup size 8 on lavapipe, 32 on the H200): f16, head dim % 8 == 0.
+  const SG_DECODE: DecodeCase[] = [
+    ...DECODE.filter((c) => c.d % 8 === 0),
+    { lengths: [1000, 3, 0, 517, 64, 999, 1, 250], cap: 1000, nHeads: 8, nKv: 2, d: 128, maxSplits: 6, what: 'batch of 8 ragged, GQA 4' },
+    { lengths: [700], cap: 704, nHeads: 4, nKv: 4, d: 64, maxSplits: 3, minChunk: 1, what: 'chunks not whole steps' },
+  ];
+  for (const c of SG_DECODE) {
+    for (const unroll of c.lengths.length === 8 ? [1, 2, 4] : [2]) {
+      it(`f16 subgroup kernel unroll ${unroll}: ${c.what} lengths=[${c.lengths}] H=${c.nHeads}/${c.nKv} D=${c.d}`, async (ctx) => {
         const g = await gpu();
-        const r = rng();
-        const B = c.lengths.length;
-        const q = randomArray(r, B * c.nHeads * c.d, dtype);
-        const cache = makeCache(g, r, dtype, B, c.nKv, c.cap, c.d, c.lengths);
-        const qt = upload(g, q, [B, c.nHeads, c.d], dtype, 'q');
-        const lt = upload(g, c.lengths, [B], 'u32', 'lengths');
-        const out = poisoned(g, [B, c.nHeads, c.d], dtype), lse = poisoned(g, [B, c.nHeads], 'f32');
-        const plan = flashDecode(g, { q: qt, out, lse, kCache: cache.kt, vCache: cache.vt, lengths: lt, maxSplits: c.maxSplits, minChunk: c.minChunk });
-        plan.update(Math.max(...c.lengths));
-        await g.run(plan.dispatches);
-        const splits = plan.dispatches[0]!.workgroups[0];
-        const ref = decodeRef(q, cache.k, cache.v, c.lengths, c.nHeads, c.nKv, c.d, c.cap, 1 / Math.sqrt(c.d));
-        const what = `decode ${c.what} (${splits} splits) seed=${r.seed}`;
-        const o = await download(g, out);
-        expectClose(o, ref.out, dtype, what);
-        expectZeroRows(o, ref.lse, c.d, what);
-        expectLse(await download(g, lse), ref.lse, what);
-        if (c.minChunk !== undefined && c.maxSplits !== undefined && c.maxSplits > 1) expect(splits).toBeGreaterThan(1);
-        plan.release();
-        g.release(qt, lt, out, lse, cache.kt, cache.vt);
+        if (!sgDecodeApplies(g.caps, 'f16', c.d)) { ctx.skip(); return; }
+        await runDecode(g, c, 'f16', { kernel: 'subgroup', unroll });
       });
     }
   }

@@ -5,6 +5,7 @@ import {
   LimitError, ShapeError, ceilDiv, defineProgram, type Caps, type Dispatch, type DType, type Gpu, type Tensor,
 } from '../gpu/index.js';
 import { expectDistinct, expectDtype, expectRank, expectShape, rowWorkgroupSize, typeSpec } from './common.js';
+import { SGM_DIAGNOSTIC, hasSubgroupMatrixF16 } from './gemm.js';
 
 /** Largest head dim: register tiles in the kernels are sized for D/4 ≤ 64 (TC threads × DN ≤ 8 vec4). */
 export const MAX_HEAD_DIM = 256;
@@ -74,9 +75,93 @@ export interface PrefillArgs {
   kvLen: number;   // valid cache entries [0, kvLen)
   causal?: boolean; // default true: key j is visible to query t iff kvBase + j <= qPos0 + t
   scale?: number;
-  /** Tile override (benchmarks, tests); default from gpu.caps. */
+  /** Tile override of the f32-FMA kernel (benchmarks, tests); giving it selects that kernel. */
   tiles?: PrefillTiles;
+  /** Kernel: default from gpu.caps and the shape (choosePrefillPath). */
+  path?: PrefillPath;
+  /** Subgroup-matrix kernel config override (benchmarks, tests); default chooseSgmPrefill. */
+  sgm?: SgmPrefillConfig;
 }
+
+// ---- prefill on subgroup matrices (tensor cores) ----------------------------------------------------
+
+/** 'tiled': f32 FMAs (any device); 'subgroup-matrix': tensor cores (shaders/flash_attn_prefill_sgm.wgsl). */
+export type PrefillPath = 'tiled' | 'subgroup-matrix';
+
+export interface SgmPrefillConfig {
+  bc: number;          // keys per KV tile
+  subgroups: number;   // subgroups of 32 per workgroup: 16 query rows each
+  /** Lazy-rescale threshold in log2 units (default 8): the O accumulators are rescaled only when a row max jumps by more. 0 = classic. */
+  lazyThreshold?: number;
+  /** The next tile's K/V are loaded into registers while this tile is computed (generated for some configs). */
+  prefetch?: boolean;
+  /** Scalar emulation of the matrix operations (flash_attn_prefill_sgm_emu.wgsl): tests the control logic where there are no tensor cores. */
+  emulate?: boolean;
+}
+
+/** The generated entries (shaders/flash_attn_prefill_sgm.gen.mjs CONFIGS): head dim, keys per tile, subgroups. */
+export const SGM_PREFILL_CONFIGS: readonly { d: number; bc: number; sg: number; pf: boolean }[] = [
+  { d: 128, bc: 32, sg: 4, pf: false }, { d: 128, bc: 32, sg: 8, pf: false }, { d: 128, bc: 16, sg: 8, pf: false },
+  { d: 64, bc: 64, sg: 4, pf: false }, { d: 64, bc: 32, sg: 4, pf: false }, { d: 64, bc: 32, sg: 8, pf: false },
+  { d: 128, bc: 32, sg: 4, pf: true }, { d: 128, bc: 32, sg: 8, pf: true }, { d: 64, bc: 64, sg: 4, pf: true },
+];
+
+/** Workgroup memory of a generated config in bytes (mirrors layout() in the generator); +1 KiB for the emulation's exchange array. */
+export function sgmPrefillStorageBytes(d: number, bc: number, sg: number, emulate = false): number {
+  const lk = d + 8, lp = bc + 8, ss = bc + 4, br = 16 * sg, kv = bc * lk;
+  const halves = 2 * kv + (sg * 16 * lp <= kv ? 0 : sg * 16 * lp);
+  return halves * 2 + sg * 16 * ss * 4 + 2 * br * 4 + 4 + (emulate ? 1024 : 0);
+}
+
+/** Tensor cores for prefill: a 16×16×16 f16→f32 config and 32-wide subgroups (the kernel's lane layout). */
+export function hasSgmPrefill(caps: Caps): boolean {
+  return hasSubgroupMatrixF16(caps) && caps.subgroupMinSize === 32 && caps.subgroupMaxSize === 32;
+}
+
+function sgmConfigFits(caps: Caps, d: number, c: SgmPrefillConfig): boolean {
+  return SGM_PREFILL_CONFIGS.some((g) => g.d === d && g.bc === c.bc && g.sg === c.subgroups && g.pf === (c.prefetch ?? false))
+    && sgmPrefillStorageBytes(d, c.bc, c.subgroups, c.emulate) <= caps.maxWorkgroupStorage
+    && 32 * c.subgroups <= Math.min(caps.maxInvocations, caps.maxWorkgroupSizeX);
+}
+
+// Default per head dim until the H200 sweep says otherwise (kernels-bench/notes/attn.md).
+const SGM_DEFAULT: Readonly<Record<number, SgmPrefillConfig>> = {
+  128: { bc: 32, subgroups: 4 }, 64: { bc: 64, subgroups: 4 },
+};
+
+/** The subgroup-matrix prefill config for head dim d on this device, or null when none applies. */
+export function chooseSgmPrefill(caps: Caps, d: number): SgmPrefillConfig | null {
+  const c = SGM_DEFAULT[d];
+  return c && sgmConfigFits(caps, d, c) ? c : null;
+}
+
+/** Off until the kernel has passed on the H200 (device round 1): then the default for the shapes that suit. */
+export const SGM_PREFILL_DEFAULT = false;
+
+/** Tensor cores when the device has them and the shape suits (f16, head dim 64 or 128); else f32 FMAs. */
+export function choosePrefillPath(caps: Caps, dtype: DType, d: number): PrefillPath {
+  return SGM_PREFILL_DEFAULT && dtype === 'f16' && hasSgmPrefill(caps) && chooseSgmPrefill(caps, d) ? 'subgroup-matrix' : 'tiled';
+}
+
+interface SgmPrefillCfg { d: number; bc: number; sg: number; pf: boolean; th: number; lse: boolean }
+
+const sgmEntry = (c: SgmPrefillCfg): string => `fa_sgm_${c.d}_${c.bc}_${c.sg}${c.pf ? '_pf' : ''}${c.lse ? '_lse' : ''}`;
+
+const sgmPrefillProgram = defineProgram<SgmPrefillCfg>({
+  name: 'flash_prefill_sgm', file: 'flash_attn_prefill_sgm.wgsl', entry: 'fa_sgm_128_32_4',
+  specialize: (c) => ({
+    entry: sgmEntry(c),
+    enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
+    diagnostics: [SGM_DIAGNOSTIC],
+    aliases: { T: 'f16', T4: 'vec4<f16>' },
+    constants: { TH: c.th },
+  }),
+});
+
+const sgmPrefillEmuProgram = defineProgram<SgmPrefillCfg>({
+  name: 'flash_prefill_sgm_emu', file: 'flash_attn_prefill_sgm_emu.wgsl', entry: 'fa_sgm_128_32_4',
+  specialize: (c) => ({ entry: sgmEntry(c), ...typeSpec('f16'), constants: { TH: c.th } }),
+});
 
 interface AttnShape { nHeads: number; nKv: number; d: number; slots: number; capacity: number; dtype: DType }
 
@@ -129,6 +214,29 @@ export function flashPrefill(gpu: Gpu, a: PrefillArgs): Dispatch {
     expectDtype(a.lse, 'f32', 'lse', k);
     expectDistinct(k, ['lse', a.lse], ['out', a.out], ['q', a.q], ['kCache', a.kCache], ['vCache', a.vCache]);
   }
+  const uniforms = {
+    T, nHeads: s.nHeads, group: s.nHeads / s.nKv, nKv: s.nKv, capacity: s.capacity, slot: a.slot,
+    qPos0: a.qPos0, kvBase: a.kvBase, kvLen: a.kvLen, causal: a.causal === false ? 0 : 1,
+    scale: defaultScale(s.d, a.scale, k),
+  };
+  const bind: Record<string, Tensor> = { q: a.q, kCache: a.kCache, vCache: a.vCache, out: a.out };
+  if (a.lse) bind.lse = a.lse;
+  const path = a.path ?? (a.tiles ? 'tiled' : a.sgm ? 'subgroup-matrix' : choosePrefillPath(gpu.caps, s.dtype, s.d));
+  if (path === 'subgroup-matrix') {
+    if (a.tiles) throw new ShapeError(`${k}: tiles are for the tiled kernel, not path 'subgroup-matrix'`);
+    if (s.dtype !== 'f16') throw new ShapeError(`${k}: the subgroup-matrix kernel takes f16, got q ${s.dtype}[${a.q.shape.join(', ')}]`);
+    const c = a.sgm ?? chooseSgmPrefill(gpu.caps, s.d);
+    if (!c) throw new LimitError(`${k}: no subgroup-matrix prefill config for head dim ${s.d} (have ${SGM_PREFILL_CONFIGS.map((g) => g.d).join(', ')})`);
+    if (!c.emulate && !hasSgmPrefill(gpu.caps)) throw new LimitError(`${k}: the subgroup-matrix kernel needs a 16x16x16 f16->f32 subgroup-matrix config and 32-wide subgroups`);
+    if (!sgmConfigFits(gpu.caps, s.d, c)) {
+      throw new LimitError(`${k}: subgroup-matrix config ${JSON.stringify(c)} for head dim ${s.d} is not generated or does not fit this device (${sgmPrefillStorageBytes(s.d, c.bc, c.subgroups, c.emulate)} bytes of workgroup memory, ${32 * c.subgroups} invocations; have ${gpu.caps.maxWorkgroupStorage}, ${gpu.caps.maxInvocations})`);
+    }
+    const th = c.lazyThreshold ?? 8;
+    if (!Number.isFinite(th) || th < 0 || th > 12) throw new ShapeError(`${k}: lazyThreshold ${th} must be in [0, 12] (P ≤ 2^threshold must stay f16)`);
+    const cfg: SgmPrefillCfg = { d: s.d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, th, lse: a.lse !== undefined };
+    const prog = gpu.program(c.emulate ? sgmPrefillEmuProgram : sgmPrefillProgram, cfg);
+    return gpu.dispatch(prog, { bind, uniforms, workgroups: [ceilDiv(T, 16 * c.subgroups), s.nHeads] });
+  }
   const tiles = a.tiles ?? prefillTiles(gpu.caps, s.dtype, s.d);
   if (a.tiles) {
     const ok = PREFILL_TILES.some((t) => t.br === a.tiles!.br && t.bc === a.tiles!.bc);
@@ -141,17 +249,7 @@ export function flashPrefill(gpu: Gpu, a: PrefillArgs): Dispatch {
   const d4 = s.d / 4;
   if (tiles.br / tr > MAX_RM || tiles.bc / tc > MAX_CN || ceilDiv(d4, tc) > MAX_DN) throw new Error(`${k}: internal tile bounds`);
   const prog = gpu.program(prefillProgram, { dtype: s.dtype, d4, br: tiles.br, bc: tiles.bc, tr, tc, lse: a.lse !== undefined });
-  const bind: Record<string, Tensor> = { q: a.q, kCache: a.kCache, vCache: a.vCache, out: a.out };
-  if (a.lse) bind.lse = a.lse;
-  return gpu.dispatch(prog, {
-    bind,
-    uniforms: {
-      T, nHeads: s.nHeads, group: s.nHeads / s.nKv, nKv: s.nKv, capacity: s.capacity, slot: a.slot,
-      qPos0: a.qPos0, kvBase: a.kvBase, kvLen: a.kvLen, causal: a.causal === false ? 0 : 1,
-      scale: defaultScale(s.d, a.scale, k),
-    },
-    workgroups: [ceilDiv(T, tiles.br), s.nHeads],
-  });
+  return gpu.dispatch(prog, { bind, uniforms, workgroups: [ceilDiv(T, tiles.br), s.nHeads] });
 }
 
 // ---- decode -----------------------------------------------------------------------------------------
@@ -163,6 +261,17 @@ const decodeProgram = defineProgram<DecodeCfg>({
   specialize: (c) => ({
     ...typeSpec(c.dtype),
     constants: { D4: c.d4, WG: c.wg, TD: c.td, BK: c.wg / c.td, GH: c.gh, NKG: Math.floor(c.wg / c.d4) },
+  }),
+});
+
+interface DecodeSgCfg { sgs: number; lpk: number; cpl: number; gh: number; nsg: number; u: number }
+
+const decodeSgProgram = defineProgram<DecodeSgCfg>({
+  name: 'flash_decode_sg', file: 'flash_attn_decode_sg.wgsl', entry: 'decode_sg',
+  specialize: (c) => ({
+    enables: ['f16', 'subgroups'],
+    aliases: { T: 'f16', T4: 'vec4<f16>' },
+    constants: { SGS: c.sgs, LPK: c.lpk, CPL: c.cpl, GH: c.gh, NSG: c.nsg, U: c.u },
   }),
 });
 
@@ -182,6 +291,41 @@ export interface DecodeArgs {
   maxSplits?: number;
   /** Fewest keys per split (default two key blocks); tests lower it to force many splits. */
   minChunk?: number;
+  /** 'subgroup': subgroup reductions, 16-byte loads (f16, head dim % 8 == 0, a fixed subgroup size);
+   *  'split': lanes reduce through workgroup memory (any dtype and head dim). Default: chooseDecodeKernel. */
+  kernel?: DecodeKernel;
+  /** Subgroup kernel: keys in flight per key group per step (1–4, default 2). */
+  unroll?: number;
+}
+
+export type DecodeKernel = 'split' | 'subgroup';
+
+/** Off until the subgroup kernel has passed on the H200 (device round 1). */
+export const SG_DECODE_DEFAULT = false;
+
+/** The subgroup decode kernel applies: f16, head dim a multiple of 8 (≤ 8·4 chunks per lane), one known subgroup size. */
+export function sgDecodeApplies(caps: Caps, dtype: DType, d: number): boolean {
+  const sgs = caps.subgroupMaxSize;
+  return dtype === 'f16' && caps.f16 && caps.subgroups && sgs > 0 && caps.subgroupMinSize === sgs && (sgs & (sgs - 1)) === 0
+    && d % 8 === 0 && d / 8 <= sgs * MAX_SG_CPL && d / 4 <= 1024;
+}
+
+export function chooseDecodeKernel(caps: Caps, dtype: DType, d: number): DecodeKernel {
+  return SG_DECODE_DEFAULT && sgDecodeApplies(caps, dtype, d) ? 'subgroup' : 'split';
+}
+
+const MAX_SG_CPL = 4, MAX_SG_NSG = 16, MAX_SG_U = 4;
+
+function decodeSgConfig(gpu: Gpu, d: number, group: number, unroll: number): DecodeSgCfg {
+  let gh = 1;
+  for (let g = 1; g <= Math.min(group, MAX_GH); g++) if (group % g === 0) gh = g;
+  const sgs = gpu.caps.subgroupMaxSize, ch = d / 8;
+  let lpk = 1;
+  while (lpk * 2 <= Math.min(ch, sgs) && ch % (lpk * 2) === 0) lpk *= 2;
+  const wg = rowWorkgroupSize(gpu, 256);
+  const nsg = Math.min(MAX_SG_NSG, Math.floor(wg / sgs), Math.floor(1024 / (d / 4)));
+  if (nsg < 1 || ch / lpk > MAX_SG_CPL) throw new LimitError(`flashDecode: no subgroup-kernel shape for head dim ${d} with subgroups of ${sgs}`);
+  return { sgs, lpk, cpl: ch / lpk, gh, nsg, u: unroll };
 }
 
 export interface DecodePlan {
@@ -224,9 +368,17 @@ export function flashDecode(gpu: Gpu, a: DecodeArgs): DecodePlan {
   }
   const d4 = s.d / 4;
   const group = s.nHeads / s.nKv;
-  const cfg = decodeConfig(gpu, s.dtype, d4, group);
-  const bk = cfg.wg / cfg.td;
-  const headGroups = s.nHeads / cfg.gh;
+  const kernel = a.kernel ?? chooseDecodeKernel(gpu.caps, s.dtype, s.d);
+  if (kernel === 'subgroup' && !sgDecodeApplies(gpu.caps, s.dtype, s.d)) {
+    throw new LimitError(`${k}: the subgroup kernel needs f16 K/V, head dim % 8 == 0 and a fixed power-of-2 subgroup size; got ${s.dtype} D=${s.d}, subgroups ${gpu.caps.subgroupMinSize}-${gpu.caps.subgroupMaxSize}`);
+  }
+  const unroll = a.unroll ?? 2;
+  if (!Number.isInteger(unroll) || unroll < 1 || unroll > MAX_SG_U) throw new ShapeError(`${k}: unroll ${unroll} must be an integer in [1, ${MAX_SG_U}]`);
+  const sgCfg = kernel === 'subgroup' ? decodeSgConfig(gpu, s.d, group, unroll) : null;
+  const cfg = sgCfg ? null : decodeConfig(gpu, s.dtype, d4, group);
+  // Keys a workgroup takes per step: chunks are whole steps once a split spans one.
+  const bk = sgCfg ? (sgCfg.sgs * sgCfg.nsg / sgCfg.lpk) * sgCfg.u : cfg!.wg / cfg!.td;
+  const headGroups = s.nHeads / (sgCfg ? sgCfg.gh : cfg!.gh);
   // ~2048 workgroups: on the H100 at S=32K, 64 splits × 32 heads beat 32 (1815 vs 1597 GB/s) and 128 (1566).
   const maxSplits = a.maxSplits ?? Math.min(128, Math.max(1, ceilDiv(2048, B * headGroups)));
   checkIndex(k, 'maxSplits', maxSplits, gpu.caps.maxWorkgroupsPerDim);
@@ -239,7 +391,7 @@ export function flashDecode(gpu: Gpu, a: DecodeArgs): DecodePlan {
   const partLse = gpu.tensor([B, s.nHeads, maxSplits], 'f32', 'attn.partialLse');
   let split: Dispatch | undefined, merge: Dispatch | undefined;
   try {
-    split = gpu.dispatch(gpu.program(decodeProgram, cfg), {
+    split = gpu.dispatch(sgCfg ? gpu.program(decodeSgProgram, sgCfg) : gpu.program(decodeProgram, cfg!), {
       bind: { q: a.q, kCache: a.kCache, vCache: a.vCache, lengths: a.lengths, partO, partLse },
       uniforms: {
         nHeads: s.nHeads, group, nKv: s.nKv, capacity: s.capacity, chunk: s.capacity || 1, pStride: maxSplits, scale,

@@ -1,0 +1,303 @@
+// Attention variant sweep: every prefill and decode variant built in one process, checked against float64
+// (small ragged shapes on every output; the timed shapes on sampled rows, or against the reference
+// kernel where the caches are too big to read back) and timed (timestamp queries, median), next to
+// PyTorch SDPA from the same call (kernels-bench/torch_bench.py --only attention).
+//   node dist/kernels-bench/attention-sweep.js [--torch torch.json] [--out sweep.json] [--only SUBSTR] [--quick]
+// The JSON is rewritten after every row, so a run cut short by a timeout still leaves its results.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import {
+  describeCaps, fromF16Array, openGpu, timeDispatches, toF16Array, type Dispatch, type Gpu, type Tensor,
+} from '../src/gpu/index.js';
+import {
+  SGM_PREFILL_CONFIGS, flashDecode, flashPrefill, hasSgmPrefill, sgDecodeApplies, type DecodeArgs, type PrefillArgs,
+} from '../src/kernels/attention.js';
+import { fillRandom } from './random-fill.js';
+
+const { values: args } = parseArgs({
+  options: {
+    torch: { type: 'string' },
+    out: { type: 'string' },
+    only: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    samples: { type: 'string', default: '10' },
+  },
+});
+
+interface TorchRow { name: string; shape: string; ms: number }
+const torch: TorchRow[] = args.torch && existsSync(args.torch) ? (JSON.parse(readFileSync(args.torch, 'utf8')) as { rows: TorchRow[] }).rows : [];
+const torchMs = (name: string, shape: string) => torch.find((r) => r.name === name && r.shape === shape)?.ms;
+const copyGbs = (torch.find((r) => r.name === 'copy') as (TorchRow & { gbs?: number }) | undefined)?.gbs;
+
+const rows: Record<string, unknown>[] = [];
+let device = '';
+function save(): void {
+  if (args.out) writeFileSync(args.out, JSON.stringify({ device, date: new Date().toISOString(), copyGbs, rows }, null, 1));
+}
+const fmt = (x: unknown, d: number) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : String(x ?? '-'));
+
+// ---- float64 reference on host arrays ---------------------------------------------------------------
+
+// Converted row by row into small scratch arrays: a ≥ 64 MiB typed array filled by a JS loop crashes
+// dawn.node (software-gpu.md), so the caches are never converted whole.
+interface Host { q: Uint16Array; k: Uint16Array; v: Uint16Array }
+interface Geo { T: number; H: number; nKv: number; D: number; cap: number; qPos0: number; kvLen: number; causal: boolean }
+
+/** Row (t, h) of attention (slot 0 for prefill; decode passes b·… through the offsets). */
+function refRow(h: Host, g: Geo, t: number, head: number, qOff: number, kvOff: number): Float64Array {
+  const { D } = g;
+  const q = fromF16Array(h.q.subarray(qOff, qOff + D));
+  const kr = new Float32Array(D), vr = new Float32Array(D);
+  const scale = 1 / Math.sqrt(D);
+  const n = g.causal ? Math.min(g.kvLen, g.qPos0 + t + 1) : g.kvLen;
+  const s = new Float64Array(n);
+  let m = -Infinity;
+  const kvh = Math.floor(head / (g.H / g.nKv));
+  const base = kvOff + kvh * g.cap * D;
+  for (let j = 0; j < n; j++) {
+    fromF16Array(h.k.subarray(base + j * D, base + (j + 1) * D), kr);
+    let d = 0;
+    for (let c = 0; c < D; c++) d += q[c]! * kr[c]!;
+    s[j] = d * scale;
+    m = Math.max(m, s[j]!);
+  }
+  const o = new Float64Array(D);
+  let sum = 0;
+  for (let j = 0; j < n; j++) {
+    const e = Math.exp(s[j]! - m);
+    sum += e;
+    fromF16Array(h.v.subarray(base + j * D, base + (j + 1) * D), vr);
+    for (let c = 0; c < D; c++) o[c]! += e * vr[c]!;
+  }
+  for (let c = 0; c < D; c++) o[c]! /= sum || 1;
+  return o;
+}
+
+function relErr(got: Float64Array, want: Float64Array): number {
+  let num = 0, den = 0;
+  for (let i = 0; i < want.length; i++) {
+    if (!Number.isFinite(got[i]!)) return Infinity;
+    num += (got[i]! - want[i]!) ** 2; den += want[i]! ** 2;
+  }
+  return Math.sqrt(num / Math.max(den, 1e-30));
+}
+
+function hostRandom(n: number, seed: number): Uint16Array {
+  const f = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; f[i] = (s / 2 ** 32) * 2 - 1 || 0.25; }
+  return toF16Array(f);
+}
+
+async function readF16(gpu: Gpu, t: Tensor): Promise<Uint16Array> { return await gpu.read(t) as Uint16Array; }
+
+async function time(gpu: Gpu, list: Dispatch[]): Promise<{ ms: number; method: string }> {
+  const probe = await timeDispatches(gpu, list, { warmup: 2, samples: 3 });
+  const inner = Math.max(1, Math.min(200, Math.ceil(10 / Math.max(probe.medianMs, 1e-3))));
+  const t = await timeDispatches(gpu, list, { warmup: 2, samples: Number(args.samples), inner });
+  return { ms: t.medianMs, method: t.method };
+}
+
+// ---- prefill ----------------------------------------------------------------------------------------
+
+interface PVariant { name: string; opt: Partial<PrefillArgs>; d?: number }
+
+function prefillVariants(gpu: Gpu): PVariant[] {
+  const v: PVariant[] = [{ name: 'tiled (f32 FMA, v0)', opt: { path: 'tiled' } }];
+  if (!hasSgmPrefill(gpu.caps)) return v;
+  for (const c of SGM_PREFILL_CONFIGS) {
+    for (const th of c.d === 128 && c.bc === 32 && c.sg === 4 && !c.pf ? [8, 0] : [8]) {
+      v.push({ name: `sgm D${c.d} bc${c.bc} sg${c.sg}${c.pf ? ' pf' : ''} th${th}`, d: c.d, opt: { sgm: { bc: c.bc, subgroups: c.sg, prefetch: c.pf, lazyThreshold: th } } });
+    }
+  }
+  return v;
+}
+
+/** Ragged causal prefill with a cached prefix and GQA, every output checked. */
+async function prefillRagged(gpu: Gpu, v: PVariant, D: number): Promise<number> {
+  const g: Geo = { T: 300, H: 8, nKv: 2, D, cap: 345, qPos0: 37, kvLen: 337, causal: true };
+  const h: Host = { q: hostRandom(g.T * g.H * D, 3), k: hostRandom(g.nKv * g.cap * D, 5), v: hostRandom(g.nKv * g.cap * D, 7) };
+  const q = gpu.tensor([g.T, g.H, D], 'f16'), k = gpu.tensor([1, g.nKv, g.cap, D], 'f16'), vv = gpu.tensor([1, g.nKv, g.cap, D], 'f16');
+  const out = gpu.tensor([g.T, g.H, D], 'f16');
+  gpu.write(q, h.q); gpu.write(k, h.k); gpu.write(vv, h.v); gpu.write(out, new Uint16Array(g.T * g.H * D).fill(0x7e00));
+  const d = flashPrefill(gpu, { q, kCache: k, vCache: vv, out, slot: 0, qPos0: g.qPos0, kvBase: 0, kvLen: g.kvLen, ...v.opt });
+  await gpu.run([d]);
+  const o = fromF16Array(await readF16(gpu, out));
+  const got = new Float64Array(o.length), want = new Float64Array(o.length);
+  got.set(o);
+  for (let t = 0; t < g.T; t++) for (let hd = 0; hd < g.H; hd++) want.set(refRow(h, g, t, hd, (t * g.H + hd) * D, 0), (t * g.H + hd) * D);
+  d.release(); gpu.release(q, k, vv, out);
+  return relErr(got, want);
+}
+
+async function prefillBig(gpu: Gpu, vs: PVariant[], S: number): Promise<void> {
+  const H = 32, D = 128;
+  const q = gpu.tensor([S, H, D], 'f16'), k = gpu.tensor([1, H, S, D], 'f16'), v = gpu.tensor([1, H, S, D], 'f16');
+  const out = gpu.tensor([S, H, D], 'f16');
+  for (const t of [q, k, v]) fillRandom(gpu, t);
+  await gpu.sync();
+  const h: Host = { q: await readF16(gpu, q), k: await readF16(gpu, k), v: await readF16(gpu, v) };
+  const g: Geo = { T: S, H, nKv: H, D, cap: S, qPos0: 0, kvLen: S, causal: true };
+  const pts: [number, number][] = [[0, 0], [S - 1, H - 1], [S - 1, 0], [63, 5], [64, 6], [S / 2 + 17, 9]];
+  let sd = 77;
+  for (let i = 0; i < 10; i++) { sd = (Math.imul(sd, 1664525) + 1013904223) >>> 0; pts.push([sd % S, (sd >>> 16) % H]); }
+  const refs = pts.map(([t, hd]) => refRow(h, g, t, hd, (t * H + hd) * D, 0));
+  const flops = 4 * H * D * S * S / 2;
+  const base = torchMs('fa_prefill_f16', `S=${S} ${H}x${D} causal`);
+  for (const vr of vs) {
+    if (vr.d !== undefined && vr.d !== D) continue;
+    if (args.quick && vr.name.startsWith('tiled') && S > 4096) continue;
+    const row: Record<string, unknown> = { kind: 'prefill', name: vr.name, shape: `S=${S} ${H}x${D} causal f16` };
+    rows.push(row);
+    try {
+      gpu.write(out, new Uint16Array(S * H * D).fill(0x7e00));
+      const d = flashPrefill(gpu, { q, kCache: k, vCache: v, out, slot: 0, qPos0: 0, kvBase: 0, kvLen: S, ...vr.opt });
+      await gpu.run([d]);
+      const o = await readF16(gpu, out);
+      let num = 0, den = 0, bad = 0;
+      for (let i = 0; i < o.length; i += 97) if ((o[i]! & 0x7c00) === 0x7c00) bad++;
+      pts.forEach(([t, hd], i) => {
+        const got = fromF16Array(o.subarray((t * H + hd) * D, (t * H + hd + 1) * D));
+        refs[i]!.forEach((w, c) => { num += (got[c]! - w) ** 2; den += w * w; });
+      });
+      row.errSampled = Math.sqrt(num / den);
+      row.nonFiniteSampled = bad;
+      const tm = await time(gpu, [d]);
+      row.ms = tm.ms; row.method = tm.method;
+      row.tflops = flops / tm.ms / 1e9;
+      if (base) { row.torchMs = base; row.torchTflops = flops / base / 1e9; row.pctTorch = 100 * base / tm.ms; }
+      d.release();
+    } catch (e) {
+      row.error = (e as Error).message.split('\n').slice(0, 4).join(' | ');
+    }
+    console.log(`prefill ${String(row.shape).padEnd(26)} ${vr.name.padEnd(26)} ${row.error ? `FAILED ${String(row.error)}` :
+      `${fmt(row.ms, 3)} ms ${fmt(row.tflops, 1)} TF/s (SDPA ${fmt(row.torchTflops, 1)}) err ${(row.errSampled as number).toExponential(1)}`}`);
+    save();
+  }
+  gpu.release(q, k, v, out);
+}
+
+// ---- decode -----------------------------------------------------------------------------------------
+
+interface DVariant { name: string; opt: Partial<DecodeArgs> }
+
+function decodeVariants(gpu: Gpu): DVariant[] {
+  const v: DVariant[] = [{ name: 'split (v0 default)', opt: { kernel: 'split' } }, { name: 'split s64', opt: { kernel: 'split', maxSplits: 64 } }];
+  if (!sgDecodeApplies(gpu.caps, 'f16', 128)) return v;
+  for (const s of [8, 16, 32, 64]) v.push({ name: `sg u2 s${s}`, opt: { kernel: 'subgroup', unroll: 2, maxSplits: s } });
+  for (const s of [16, 32]) v.push({ name: `sg u4 s${s}`, opt: { kernel: 'subgroup', unroll: 4, maxSplits: s } });
+  v.push({ name: 'sg u1 s32', opt: { kernel: 'subgroup', unroll: 1, maxSplits: 32 } });
+  v.push({ name: 'sg u2 default', opt: { kernel: 'subgroup', unroll: 2 } });
+  return v;
+}
+
+/** Small ragged batch with GQA, every output checked. */
+async function decodeRagged(gpu: Gpu, v: DVariant): Promise<number> {
+  const lengths = [1000, 3, 0, 517, 64, 999, 1, 250], B = lengths.length, H = 8, nKv = 2, D = 128, cap = 1000;
+  const h: Host = { q: hostRandom(B * H * D, 11), k: hostRandom(B * nKv * cap * D, 13), v: hostRandom(B * nKv * cap * D, 17) };
+  const q = gpu.tensor([B, H, D], 'f16'), k = gpu.tensor([B, nKv, cap, D], 'f16'), vv = gpu.tensor([B, nKv, cap, D], 'f16');
+  const out = gpu.tensor([B, H, D], 'f16'), lt = gpu.tensor([B], 'u32');
+  gpu.write(q, h.q); gpu.write(k, h.k); gpu.write(vv, h.v); gpu.write(lt, Uint32Array.from(lengths));
+  gpu.write(out, new Uint16Array(B * H * D).fill(0x7e00));
+  const plan = flashDecode(gpu, { q, kCache: k, vCache: vv, out, lengths: lt, ...v.opt });
+  plan.update(cap);
+  await gpu.run(plan.dispatches);
+  const o = fromF16Array(await readF16(gpu, out));
+  const got = new Float64Array(o.length), want = new Float64Array(o.length);
+  got.set(o);
+  for (let b = 0; b < B; b++) {
+    const g: Geo = { T: 1, H, nKv, D, cap, qPos0: 0, kvLen: lengths[b]!, causal: false };
+    for (let hd = 0; hd < H; hd++) want.set(refRow(h, g, 0, hd, (b * H + hd) * D, b * nKv * cap * D), (b * H + hd) * D);
+  }
+  plan.release(); gpu.release(q, k, vv, out, lt);
+  return relErr(got, want);
+}
+
+async function decodeBig(gpu: Gpu, vs: DVariant[], S: number, B: number): Promise<void> {
+  const H = 32, D = 128;
+  // One binding holds at most 2 GiB − 4 bytes: batch 8 at 32K uses 32760 positions.
+  const cap = B * H * S * D * 2 > gpu.caps.maxStorageBinding ? Math.floor(gpu.caps.maxStorageBinding / (B * H * D * 2) / 8) * 8 : S;
+  const q = gpu.tensor([B, H, D], 'f16'), k = gpu.tensor([B, H, cap, D], 'f16'), v = gpu.tensor([B, H, cap, D], 'f16');
+  const out = gpu.tensor([B, H, D], 'f16'), lt = gpu.tensor([B], 'u32');
+  for (const t of [q, k, v]) { fillRandom(gpu, t); await gpu.sync(); }
+  gpu.write(lt, new Uint32Array(B).fill(cap));
+  // float64 reference on sampled rows where the caches can be read back (≤ 300 MB each); else the first variant's output.
+  const sampled: [number, number][] = [[0, 0], [0, 13], [B - 1, H - 1]];
+  let want: Float64Array[] | null = null;
+  if (B * H * cap * D * 2 <= 300e6) {
+    const h: Host = { q: await readF16(gpu, q), k: await readF16(gpu, k), v: await readF16(gpu, v) };
+    const g: Geo = { T: 1, H, nKv: H, D, cap, qPos0: 0, kvLen: cap, causal: false };
+    want = sampled.map(([b, hd]) => refRow(h, g, 0, hd, (b * H + hd) * D, b * H * cap * D));
+  }
+  const bytes = 2 * 2 * B * H * cap * D;
+  const shape = `S=${S} B=${B} ${H}x${D}`;
+  const base = torchMs('fa_decode_f16', `S=${S} B=${B} ${H}x${D}`);
+  for (const vr of vs) {
+    const row: Record<string, unknown> = { kind: 'decode', name: vr.name, shape, positions: cap };
+    rows.push(row);
+    try {
+      gpu.write(out, new Uint16Array(B * H * D).fill(0x7e00));
+      const plan = flashDecode(gpu, { q, kCache: k, vCache: v, out, lengths: lt, ...vr.opt });
+      plan.update(cap);
+      row.splits = plan.dispatches[0]!.workgroups[0];
+      await gpu.run(plan.dispatches);
+      const all = fromF16Array(await readF16(gpu, out));
+      const got = sampled.map(([b, hd]) => Float64Array.from(all.subarray((b * H + hd) * D, (b * H + hd + 1) * D)));
+      if (!want) { want = got; row.checkedAgainst = 'first variant'; }
+      const cat = (a: Float64Array[]) => { const r = new Float64Array(a.length * D); a.forEach((x, i) => r.set(x, i * D)); return r; };
+      row.err = relErr(cat(got), cat(want));
+      const tm = await time(gpu, plan.dispatches);
+      row.ms = tm.ms; row.method = tm.method;
+      row.gbs = bytes / tm.ms / 1e6;
+      if (copyGbs) row.pctCopy = 100 * (row.gbs as number) / copyGbs;
+      if (base) { row.torchMs = base; row.pctTorch = 100 * base / tm.ms; }
+      plan.release();
+    } catch (e) {
+      row.error = (e as Error).message.split('\n').slice(0, 4).join(' | ');
+    }
+    console.log(`decode ${shape.padEnd(20)} ${vr.name.padEnd(20)} ${row.error ? `FAILED ${String(row.error)}` :
+      `${fmt(row.ms, 4)} ms ${fmt(row.gbs, 0)} GB/s ${fmt(row.pctCopy, 0)}% copy (SDPA ${fmt(base, 4)} ms) splits ${String(row.splits)} err ${(row.err as number).toExponential(1)}`}`);
+    save();
+  }
+  gpu.release(q, k, v, out, lt);
+}
+
+async function main(): Promise<void> {
+  const gpu = await openGpu({ label: 'attention-sweep' });
+  device = describeCaps(gpu.caps);
+  console.log(`device: ${device}; sgm prefill: ${hasSgmPrefill(gpu.caps)}; sg decode: ${sgDecodeApplies(gpu.caps, 'f16', 128)}`);
+  const only = (s: string) => !args.only || s.includes(args.only);
+  const pv = prefillVariants(gpu).filter((v) => only(v.name));
+  const dv = decodeVariants(gpu).filter((v) => only(v.name));
+  // Correctness on small ragged shapes (every output), then the timed shapes.
+  for (const v of pv) {
+    for (const D of v.d ? [v.d] : [64, 128]) {
+      const row: Record<string, unknown> = { kind: 'prefill-ragged', name: v.name, shape: `T=300 qPos0=37 kv=337 H=8/2 D=${D}` };
+      rows.push(row);
+      try { row.err = await prefillRagged(gpu, v, D); } catch (e) { row.error = (e as Error).message.split('\n').slice(0, 4).join(' | '); }
+      console.log(`ragged prefill D=${D} ${v.name.padEnd(26)} ${row.error ? `FAILED ${String(row.error)}` : `err ${(row.err as number).toExponential(2)}`}`);
+    }
+  }
+  save();
+  const big = args.quick ? { pre: [512], dec: [[1024, 1], [1024, 4]] } : { pre: [4096, 16384], dec: [[4096, 1], [8192, 1], [16384, 1], [32768, 1], [4096, 8], [8192, 8], [16384, 8], [32768, 8]] };
+  // Prefill first (the main target), then decode: a run cut short still has the prefill rows.
+  for (const S of big.pre) await prefillBig(gpu, pv, S);
+  for (const v of dv) {
+    const row: Record<string, unknown> = { kind: 'decode-ragged', name: v.name, shape: 'B=8 ragged H=8/2 D=128' };
+    rows.push(row);
+    try { row.err = await decodeRagged(gpu, v); } catch (e) { row.error = (e as Error).message.split('\n').slice(0, 4).join(' | '); }
+    console.log(`ragged decode ${v.name.padEnd(20)} ${row.error ? `FAILED ${String(row.error)}` : `err ${(row.err as number).toExponential(2)}`}`);
+  }
+  save();
+  for (const [S, B] of big.dec) await decodeBig(gpu, dv, S!, B!);
+  console.log('\nSUMMARY');
+  for (const r of rows) {
+    if (r.kind === 'prefill' || r.kind === 'decode') {
+      console.log(`${String(r.kind).padEnd(8)} ${String(r.shape).padEnd(26)} ${String(r.name).padEnd(26)} ${r.error ? 'FAILED' : `${fmt(r.ms, 4)} ms ${r.kind === 'prefill' ? `${fmt(r.tflops, 1)} TF/s` : `${fmt(r.gbs, 0)} GB/s`} ${fmt(r.pctTorch, 0)}% of SDPA`}`);
+    }
+  }
+  save();
+  gpu.destroy();
+}
+
+main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });

@@ -1,0 +1,176 @@
+// Split-KV flash decoding with subgroup reductions (f16 caches, head dim a multiple of 8): one query token
+// per batch row b (cache slot b), the row's KV range cut into chunks of `chunk` keys; workgroup
+// (split, head group, b) writes the normalised partial O_s and its natural-log LSE_s for GH query heads
+// that share one kv head (each K/V row is read once for all of them). Same partial format as
+// flash_attn_decode.wgsl, merged by its `merge` entry.
+// Layout: LPK lanes of a subgroup share one key ("key group"); lane li of the group reads 8-half chunks
+// li, li + LPK, ... (CPL of them) of the key's K and V rows as 16-byte loads, so a key group reads whole
+// rows contiguously and neighbouring key groups neighbouring rows. Per step a key group takes U
+// consecutive keys (U rows of K and V in flight per lane before any arithmetic). The dot product is
+// summed over the group's lanes with subgroupShuffleXor (no workgroup memory, no barrier in the key
+// loop); every lane of the group then holds the scores and runs the same online softmax (running max
+// m, sum l) and accumulates P·V for its own chunks. At the end, the key groups of a subgroup combine
+// through shuffles, the NSG subgroups through workgroup memory (one head at a time).
+// Specialised by: enable f16 + subgroups, alias T4 = vec4<f16>, overrides SGS (the device's subgroup
+// size: must equal the runtime size), LPK (lanes per key, a power of 2 ≤ SGS), CPL (chunks per lane:
+// LPK·CPL = D/8), GH, NSG (subgroups per workgroup), U.
+
+struct Params {
+  nHeads: u32, group: u32, nKv: u32, capacity: u32,
+  chunk: u32, pStride: u32, scale: f32, _pad: u32,
+}
+
+override SGS: u32 = 32u;
+override LPK: u32 = 16u;
+override CPL: u32 = 1u;
+override GH: u32 = 1u;
+override NSG: u32 = 8u;
+override U: u32 = 2u;
+override WG: u32 = SGS * NSG;
+
+const MAX_GH = 8u;
+const MAX_CPL = 4u;
+const MAX_U = 4u;
+const MAX_NSG = 16u;
+const NEG = -1e30;
+const LOG2E = 1.4426950408889634;
+const LN2 = 0.6931471805599453;
+
+@group(0) @binding(0) var<storage, read> q: array<T4>;
+@group(0) @binding(1) var<storage, read> kCache: array<vec4<u32>>;   // 8 halves per element
+@group(0) @binding(2) var<storage, read> vCache: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read> lengths: array<u32>;
+@group(0) @binding(4) var<storage, read_write> partO: array<vec4f>;
+@group(0) @binding(5) var<storage, read_write> partLse: array<f32>;
+@group(0) @binding(6) var<uniform> p: Params;
+
+var<workgroup> smax: array<f32, MAX_NSG>;
+var<workgroup> ssum: array<f32, MAX_NSG>;
+var<workgroup> sacc: array<vec4f, 1024>;   // [NSG][2·LPK·CPL] (NSG · D/4 ≤ 1024)
+
+fn neg_inf() -> f32 {
+  let bits = 0xff800000u; // a let, not a const: -inf may not appear in constant evaluation
+  return bitcast<f32>(bits);
+}
+
+fn lo4(c: vec4<u32>) -> vec4f { return vec4f(unpack2x16float(c.x), unpack2x16float(c.y)); }
+fn hi4(c: vec4<u32>) -> vec4f { return vec4f(unpack2x16float(c.z), unpack2x16float(c.w)); }
+
+// Sum over the LPK lanes of a key group (lanes kg·LPK .. kg·LPK + LPK − 1 of the subgroup).
+fn group_sum(x: f32) -> f32 {
+  var s = x;
+  for (var o = LPK / 2u; o > 0u; o /= 2u) { s += subgroupShuffleXor(s, o); }
+  return s;
+}
+
+@compute @workgroup_size(WG)
+fn decode_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let split = wid.x;
+  let h0 = wid.y * GH;
+  let b = wid.z;
+  let kvh = h0 / p.group;
+  let len = min(lengths[b], p.capacity);
+  let start = split * p.chunk;
+  let end = min(len, start + p.chunk);
+  let CH = LPK * CPL;                  // chunks per row (D / 8)
+  let kvRow0 = (b * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let sg = tid / SGS;
+  let ln = tid % SGS;
+  let li = ln % LPK;                   // lane within the key group
+  let kg = tid / LPK;                  // key group within the workgroup
+  let KG = WG / LPK;
+
+  // This lane's query chunks, pre-scaled (softmax in base 2).
+  var qv: array<array<vec4f, 2 * MAX_CPL>, MAX_GH>;
+  for (var g = 0u; g < GH; g++) {
+    for (var c = 0u; c < CPL; c++) {
+      let e = ((b * p.nHeads + h0 + g) * CH + li + c * LPK) * 2u;  // vec4<f16> index
+      qv[g][2u * c] = vec4f(q[e]) * scale2;
+      qv[g][2u * c + 1u] = vec4f(q[e + 1u]) * scale2;
+    }
+  }
+  var m: array<f32, MAX_GH>;
+  var l: array<f32, MAX_GH>;
+  var acc: array<array<vec4f, 2 * MAX_CPL>, MAX_GH>;
+  for (var g = 0u; g < GH; g++) { m[g] = NEG; }
+
+  for (var j0 = start; j0 < end; j0 += KG * U) {
+    // Issue every load of the step first: U rows of K and V per lane.
+    var kc: array<array<vec4<u32>, MAX_CPL>, MAX_U>;
+    var vc: array<array<vec4<u32>, MAX_CPL>, MAX_U>;
+    for (var u = 0u; u < U; u++) {
+      let key = j0 + kg * U + u;
+      if (key < end) {
+        let row = (kvRow0 + key) * CH + li;
+        for (var c = 0u; c < CPL; c++) {
+          kc[u][c] = kCache[row + c * LPK];
+          vc[u][c] = vCache[row + c * LPK];
+        }
+      }
+    }
+    for (var g = 0u; g < GH; g++) {
+      var s: array<f32, MAX_U>;
+      var mx = m[g];
+      for (var u = 0u; u < U; u++) {
+        var d = 0.0;
+        for (var c = 0u; c < CPL; c++) {
+          d += dot(qv[g][2u * c], lo4(kc[u][c])) + dot(qv[g][2u * c + 1u], hi4(kc[u][c]));
+        }
+        d = group_sum(d);
+        s[u] = select(NEG, d, j0 + kg * U + u < end);
+        mx = max(mx, s[u]);
+      }
+      let alpha = exp2(m[g] - mx);
+      m[g] = mx;
+      l[g] *= alpha;
+      for (var c = 0u; c < 2u * CPL; c++) { acc[g][c] *= alpha; }
+      for (var u = 0u; u < U; u++) {
+        let e = select(0.0, exp2(s[u] - mx), s[u] > 0.5 * NEG);
+        l[g] += e;
+        for (var c = 0u; c < CPL; c++) {
+          acc[g][2u * c] += e * lo4(vc[u][c]);
+          acc[g][2u * c + 1u] += e * hi4(vc[u][c]);
+        }
+      }
+    }
+  }
+
+  // Combine the key groups: within the subgroup by shuffles, then the subgroups through workgroup memory.
+  for (var g = 0u; g < GH; g++) {
+    var mg = m[g];
+    for (var o = LPK; o < SGS; o *= 2u) { mg = max(mg, subgroupShuffleXor(mg, o)); }
+    if (ln == 0u) { smax[sg] = mg; }
+    workgroupBarrier();
+    var M = NEG;
+    for (var i = 0u; i < NSG; i++) { M = max(M, smax[i]); }
+    let f = exp2(m[g] - M);
+    var lsum = l[g] * f;
+    var a: array<vec4f, 2 * MAX_CPL>;
+    for (var c = 0u; c < 2u * CPL; c++) { a[c] = acc[g][c] * f; }
+    for (var o = LPK; o < SGS; o *= 2u) {
+      lsum += subgroupShuffleXor(lsum, o);
+      for (var c = 0u; c < 2u * CPL; c++) { a[c] += subgroupShuffleXor(a[c], o); }
+    }
+    if (ln < LPK) {
+      for (var c = 0u; c < CPL; c++) {
+        let d4 = (li + c * LPK) * 2u;
+        sacc[sg * CH * 2u + d4] = a[2u * c];
+        sacc[sg * CH * 2u + d4 + 1u] = a[2u * c + 1u];
+      }
+      if (ln == 0u) { ssum[sg] = lsum; }
+    }
+    workgroupBarrier();
+    var tot = 0.0;
+    for (var i = 0u; i < NSG; i++) { tot += ssum[i]; }
+    let row = (b * p.nHeads + h0 + g) * p.pStride + split;
+    let inv = select(0.0, 1.0 / tot, tot > 0.0);
+    for (var d4 = tid; d4 < CH * 2u; d4 += WG) {
+      var o4 = vec4f();
+      for (var i = 0u; i < NSG; i++) { o4 += sacc[i * CH * 2u + d4]; }
+      partO[row * CH * 2u + d4] = o4 * inv;
+    }
+    if (tid == 0u) { partLse[row] = select(neg_inf(), (M + log2(tot)) * LN2, tot > 0.0); }
+    workgroupBarrier();
+  }
+}
