@@ -203,6 +203,7 @@ def main():
     ap.add_argument('--heldout', type=float, default=0.05)
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--golden-steps', type=int, default=64)
+    ap.add_argument('--sample-bytes', type=int, default=400)
     ap.add_argument('--device', default='cuda', help='cpu: a slow smoke test of the whole script (no autocast)')
     ap.add_argument('--smoke', action='store_true', help='a 2-layer 64-wide model (checks the script, not for shipping)')
     a = ap.parse_args()
@@ -318,7 +319,7 @@ def main():
     goldens = [golden_run(path, p, a.golden_steps) for p in GOLDEN_PROMPTS]
     for g in goldens:
         log(f'golden {g["text"]!r}: {len(g["tokens"])} tokens (min margin {g["min_margin"]}): {g["continuation"]!r}')
-    samples = [sample(net, p, 400, 0.8, 1 + i, dev) for i, p in enumerate(['A', 'The attention pool', 'Q:'])]
+    samples = [sample(net, p, a.sample_bytes, 0.8, 1 + i, dev) for i, p in enumerate(['A', 'The attention pool', 'Q:'])]
     for s in samples:
         log('sample (temperature 0.8):\n' + s)
 
