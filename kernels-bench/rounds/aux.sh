@@ -12,6 +12,7 @@ echo "== train fortune-4l (budget 170 s of training, hard limit 260 s)"
 timeout 260 python3 src/model/default/train.py --out "$R" > "$R/train.log" 2>&1
 echo "train exit $?"
 grep -E "ms/step|step .*/|held-out|relative error|golden|wrote|Error|error" "$R/train.log" | tail -30
+grep -A6 -m1 "sample (temperature" "$R/train.log"
 
 echo "== seed-4l decode step: CUDA graph vs eager"
 W=/tmp/seed-4l-f16.safetensors
