@@ -56,12 +56,14 @@ export async function buildDemo({ minify = false } = {}) {
     plugins: [shadersPlugin, nodeStubPlugin],
   });
   await copyFile(join(demoDir, 'index.html'), join(distDir, 'index.html'));
+  // The default model's trained weights (src/model/default/), fetched by the page.
+  await copyFile(join(root, 'src', 'model', 'default', 'fortune-4l.safetensors'), join(distDir, 'fortune-4l.safetensors'));
   const leaked = Object.keys(res.metafile.inputs).filter((p) => /(^|\/)node:|backend-node/.test(p) && !p.startsWith('node-stub:'));
   if (leaked.length) throw new Error(`demo bundle pulls Node modules: ${leaked.join(', ')}`);
   return Object.values(res.metafile.outputs).reduce((a, o) => a + o.bytes, 0);
 }
 
-const MIME = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.map': 'application/json', '.png': 'image/png', '.css': 'text/css' };
+const MIME = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.map': 'application/json', '.png': 'image/png', '.css': 'text/css', '.safetensors': 'application/octet-stream' };
 
 /** Serve dir on 127.0.0.1 (a secure context for WebGPU); port 0 picks a free one. */
 export function serveStatic(dir = distDir, port = 8080) {

@@ -14,7 +14,7 @@ export const CHROMIUM_ARGS = [
 
 export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}: the browser demo test needs it. Install it with 'apt-get install -y chromium' (.ci/run does), or set CHROMIUM_PATH.`);
+    throw new Error(`Chromium not found at ${CHROMIUM}: the browser demo test needs it. Install it with 'apt-get install -y chromium' (as root, npm install does), or set CHROMIUM_PATH.`);
   }
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 }

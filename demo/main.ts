@@ -1,6 +1,7 @@
-// Browser demo: the fapool runtime on one GPU through navigator.gpu. Picks a model (tiny preset with
-// deterministic random weights generated here, or a dropped safetensors file), streams greedy/sampled
-// tokens, and shows adapter features, load progress, TTFT/TPOT/TPS and a per-kernel time breakdown.
+// Browser demo: the fapool runtime on one GPU through navigator.gpu. Picks a model (fortune-4l, the default:
+// trained weights served beside the page; the tiny preset with deterministic random weights generated here;
+// or a dropped safetensors file), streams greedy/sampled tokens, and shows adapter features, load progress,
+// TTFT/TPOT/TPS and a per-kernel time breakdown.
 // The state is mirrored on window.__fapoolDemo for the headless e2e test (test/demo.e2e.test.ts).
 import shaders from 'fapool:shaders';
 import { registerShaderSources } from '../src/gpu/shader-source.js';
@@ -154,6 +155,14 @@ async function modelSource(p: RunParams, dtype: 'f32' | 'f16'): Promise<{ src: B
     const meta = (await readHeader(src)).metadata;
     const cfg = meta.fapool_config ? validateConfig(JSON.parse(meta.fapool_config) as ModelConfig) : presetConfig('tiny');
     return { src, cfg };
+  }
+  if (p.preset === 'fortune-4l') {
+    // The trained default model (src/model/default/), copied next to the page by demo/build.mjs.
+    const res = await fetch('./fortune-4l.safetensors');
+    if (!res.ok) throw new FapoolError(`could not fetch the default model's weights (./fortune-4l.safetensors): HTTP ${res.status}`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    progress(bytes.byteLength, bytes.byteLength, 'downloaded fortune-4l.safetensors');
+    return { src: bytesSource(bytes, 'fortune-4l.safetensors'), cfg: presetConfig('fortune-4l') };
   }
   const cfg = presetConfig(p.preset);
   // Generate in the dtype the GPU will hold (f16 files for the f16 path), like `--random-weights`.

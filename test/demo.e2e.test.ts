@@ -181,6 +181,25 @@ describe('browser demo in headless Chromium', () => {
     }
   }, 200_000);
 
+  it('the default model (fortune-4l, trained weights served beside the page) gives PyTorch\'s greedy tokens', async () => {
+    // src/model/default/golden.json: torch_reference.py's Model in float32 on the shipped f16 weights.
+    const golden = JSON.parse(readFileSync(new URL('../src/model/default/golden.json', import.meta.url), 'utf8')) as
+      { golden: { text: string; prompt: number[]; tokens: number[] }[] };
+    const g = golden.golden[1]!;
+    const n = Math.min(16, g.tokens.length);
+    const url = `${server!.url}?preset=fortune-4l&prompt=${encodeURIComponent(g.text)}&tokens=${n}&greedy=1&dtype=f32`;
+    const { status, page } = await runDemoPage(await browser(), url, 150_000, (l) => console.info(l));
+    try {
+      expect(status.error, JSON.stringify(status.error)).toBeUndefined();
+      expect(status.state).toBe('done');
+      expect(status.prompt).toEqual(g.prompt);
+      expect(status.tokens).toEqual(g.tokens.slice(0, n));
+      expect(await page.textContent('#loadtext')).toMatch(/fortune-4l: 4 layers, hidden 256/);
+    } finally {
+      await page.close();
+    }
+  }, 200_000);
+
   it('shows clear in-page errors: no WebGPU, f16 without shader-f16, unknown preset', async () => {
     // No WebGPU: hide navigator.gpu before the page runs.
     const ctx = await (await browser()).newContext();

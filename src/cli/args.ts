@@ -38,7 +38,7 @@ export interface CliOptions {
 }
 
 const SPEC = {
-  preset: { type: 'string', default: 'tiny', help: 'model preset: tiny (default, fast on a CPU) or seed-4l (the paper\'s 4-layer 4096-wide model)' },
+  preset: { type: 'string', default: 'fortune-4l', help: 'model preset: fortune-4l (default: trained weights shipped in src/model/default/), tiny (random weights, fast on a CPU) or seed-4l (the paper\'s 4-layer 4096-wide model)' },
   model: { type: 'string', help: 'safetensors file, or a folder with model.safetensors (+ config.json, tokenizer.json)' },
   config: { type: 'string', help: 'Hugging Face style config.json (default: beside the weights, else the file\'s metadata, else --preset)' },
   init: { type: 'string', help: '"random": first write deterministic random weights for --preset (to --model, or the cache)' },
@@ -72,7 +72,8 @@ export function helpText(): string {
   const lines = ['Usage: node run-inference.js [options]', '',
     'Runs the dense decoder on WebGPU and streams the generated text; prints TTFT, TPOT',
     '(generation time ÷ output tokens) and TPS ((input + output tokens) ÷ total time) at the end.',
-    'With no options: the tiny preset with deterministic random weights (written once to the cache).', '', 'Options:'];
+    'With no options: fortune-4l, a small byte-level model trained on Debian\'s fortune files (shipped weights).',
+    'Other presets, and --init random, use deterministic random weights (written once to the cache).', '', 'Options:'];
   for (const [name, s] of Object.entries(SPEC)) {
     const flag = `--${name}${s.type === 'string' ? ' VALUE' : ''}`;
     lines.push(`  ${flag.padEnd(24)} ${s.help}`);

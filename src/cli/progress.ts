@@ -1,7 +1,9 @@
-// Progress bars on stderr: redrawn in place on a terminal, a line every 10% otherwise (logs, CI).
+// Progress bars on stderr: redrawn in place when stderr is a terminal; otherwise (logs, CI, pipes) nothing
+// while it runs and one summary line when it completes.
 
 export class Progress {
   private lastPct = -1;
+  private finished = false;
   private readonly t0 = performance.now();
   private readonly tty: boolean;
   constructor(private readonly label: string, private readonly enabled = true, private readonly stream: NodeJS.WriteStream = process.stderr) {
@@ -9,15 +11,19 @@ export class Progress {
   }
 
   update(done: number, total: number, unit = ''): void {
-    if (!this.enabled || total <= 0) return;
+    if (!this.enabled || this.finished || total <= 0) return;
     const pct = Math.min(100, Math.floor((100 * done) / total));
-    if (pct === this.lastPct || (!this.tty && pct < 100 && pct - this.lastPct < 10 && this.lastPct >= 0)) return;
-    this.lastPct = pct;
     const secs = (performance.now() - this.t0) / 1000;
+    if (pct === 100) this.finished = true;
+    if (!this.tty) {
+      if (this.finished) this.stream.write(`${this.label}: ${fmt(total, unit)} in ${secs.toFixed(1)}s\n`);
+      return;
+    }
+    if (pct === this.lastPct) return;
+    this.lastPct = pct;
     const width = 30, fill = Math.round((width * pct) / 100);
-    const text = `${this.label.padEnd(10)} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${String(pct).padStart(3)}% ${fmt(done, unit)}/${fmt(total, unit)} ${secs.toFixed(1)}s`;
-    this.stream.write(this.tty ? `\r${text}` : `${text}\n`);
-    if (this.tty && pct === 100) this.stream.write('\n');
+    this.stream.write(`\r${this.label.padEnd(10)} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${String(pct).padStart(3)}% ${fmt(done, unit)}/${fmt(total, unit)} ${secs.toFixed(1)}s`);
+    if (this.finished) this.stream.write('\n');
   }
 }
 

@@ -1,5 +1,6 @@
 // Node host: Dawn through the npm `webgpu` package, WGSL read from the package's shaders/ folder.
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NoAdapterError } from './errors.js';
@@ -32,8 +33,64 @@ export async function nodeGpu(): Promise<GPU> {
   Object.assign(globalThis, mod.globals);
   const root = packageRoot();
   registerShaderLoader((file) => readFileSync(join(root, 'shaders', file), 'utf8'));
-  gpuSingleton = mod.create(DAWN_FLAGS);
-  return gpuSingleton;
+  const gpu = mod.create(DAWN_FLAGS);
+  // The instance enumerates its adapters inside its first requestAdapter() call, synchronously: do that
+  // here with Dawn's limit notices filtered out (later calls reuse the enumeration and print nothing).
+  let first: Promise<unknown> | undefined;
+  withoutDawnLimitNotices(() => { first = gpu.requestAdapter(); });
+  await first?.catch(() => null); // no adapter: the caller's own requestAdapter reports it
+  gpuSingleton = gpu;
+  return gpu;
+}
+
+// Dawn caps maxDynamic{Uniform,Storage}BuffersPerPipelineLayout at 16 and says so on every run where the
+// driver reports more (lavapipe: 1,000,000): dawn::WarningLog() in src/dawn/native/Limits.cpp, a plain
+// fprintf to fd 2 while the instance enumerates adapters. No create() flag, toggle, requested limit or
+// logging callback reaches it (a device's logging callback exists only after requestDevice).
+const DAWN_LIMIT_NOTICE = /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
+
+/**
+ * Run fn (native code that writes to fd 2) with fd 2 pointed at a temporary file, then copy what it wrote
+ * to stderr without Dawn's limit notices, so real errors still show. Node has no dup2: fd 2 is closed and
+ * the file opened in its place (open takes the lowest free descriptor), then the original is reopened
+ * through /proc/self/fd the same way. Linux only, and only where reopening is the same destination: a
+ * terminal, a pipe that still has a reader, or a regular file of its own (not shared with stdout, whose
+ * offset it would no longer share). A socket cannot be reopened (Node's child_process connects a child's
+ * stdio with sockets): it, anything else, or any failure runs fn unfiltered.
+ */
+export function withoutDawnLimitNotices(fn: () => void): void {
+  const reopenable = (): boolean => {
+    if (process.platform !== 'linux') return false;
+    try {
+      const err = fstatSync(2);
+      if (err.isCharacterDevice()) return true;
+      if (err.isFile()) { const out = fstatSync(1); return out.dev !== err.dev || out.ino !== err.ino; }
+      if (err.isFIFO()) { closeSync(openSync('/proc/self/fd/2', constants.O_WRONLY | constants.O_NONBLOCK)); return true; } // ENXIO: no reader
+    } catch { /* no fd 2, no /proc, no reader: leave it alone */ }
+    return false;
+  };
+  if (!reopenable()) { fn(); return; }
+  const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_NOCTTY;
+  let saved: number;
+  try { saved = openSync('/proc/self/fd/2', flags); } catch { fn(); return; }
+  const capture = join(tmpdir(), `fapool-dawn-stderr-${process.pid}-${Date.now()}`);
+  let captured = '';
+  try {
+    closeSync(2);
+    const fd = openSync(capture, 'w+', 0o600);
+    try {
+      if (fd === 2) fn();
+    } finally {
+      closeSync(fd);
+      captured = readFileSync(capture, 'utf8');
+      rmSync(capture, { force: true });
+    }
+  } finally {
+    openSync(`/proc/self/fd/${saved}`, flags); // takes fd 2 again
+    closeSync(saved);
+  }
+  const rest = captured.split('\n').filter((l) => l !== '' && !DAWN_LIMIT_NOTICE.test(l));
+  if (rest.length) process.stderr.write(`${rest.join('\n')}\n`);
 }
 
 export const NO_ADAPTER_HELP =

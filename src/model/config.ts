@@ -29,7 +29,7 @@ export interface ModelConfig {
 
 // seed-4l uses the tanh form of GELU, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))): the approximation given
 // in the GELU paper and used by GPT-2 / Gemma ('gelu_pytorch_tanh'); it needs no erf on the GPU.
-export const PRESETS: Record<'seed-4l' | 'tiny', ModelConfig> = {
+export const PRESETS: Record<'seed-4l' | 'tiny' | 'fortune-4l', ModelConfig> = {
   'seed-4l': {
     name: 'seed-4l', nLayers: 4, hidden: 4096, nHeads: 32, nKvHeads: 32, headDim: 128, ffn: 16384,
     vocab: 32000, maxSeq: 65536, normEps: 1e-5, ropeTheta: 10000, act: 'gelu_tanh', gatedFfn: true,
@@ -38,6 +38,13 @@ export const PRESETS: Record<'seed-4l' | 'tiny', ModelConfig> = {
   // Small enough for lavapipe; nKvHeads < nHeads exercises GQA; vocab 256 = byte-level tokenizer.
   tiny: {
     name: 'tiny', nLayers: 2, hidden: 64, nHeads: 4, nKvHeads: 2, headDim: 16, ffn: 128,
+    vocab: 256, maxSeq: 512, normEps: 1e-5, ropeTheta: 10000, act: 'gelu_tanh', gatedFfn: true,
+    tiedEmbeddings: false, embedScale: 1,
+  },
+  // The default model: seed-4l's architecture at 1/16 width, byte-level, trained on Debian's fortune files
+  // (src/model/default/: train.py, corpus, licence); its weights ship as src/model/default/fortune-4l.safetensors.
+  'fortune-4l': {
+    name: 'fortune-4l', nLayers: 4, hidden: 256, nHeads: 4, nKvHeads: 4, headDim: 64, ffn: 768,
     vocab: 256, maxSeq: 512, normEps: 1e-5, ropeTheta: 10000, act: 'gelu_tanh', gatedFfn: true,
     tiedEmbeddings: false, embedScale: 1,
   },

@@ -1,5 +1,6 @@
-// Where a model comes from: --model (file or folder), --config, the file's own metadata, or a preset,
-// and the deterministic random weights of --init random (cached, written once per preset/seed/dtype).
+// Where a model comes from: --model (file or folder), --config, the file's own metadata, or a preset;
+// the default preset's trained weights shipped in src/model/default/; and the deterministic random
+// weights of --init random or of the other presets (cached, written once per preset/seed/dtype).
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +31,25 @@ export interface ModelFiles {
   tokenizer: Tokenizer;
 }
 
+/** The preset whose trained weights ship with the package: what `node run-inference.js` runs with no options. */
+export const DEFAULT_PRESET = 'fortune-4l';
+
+/** A path inside the package (the folder with package.json and src/model/), from src/ or from dist/src/. */
+function packagePath(...parts: string[]): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'src', 'model'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the fapool package root (package.json beside src/model/)');
+    dir = up;
+  }
+  return join(dir, ...parts);
+}
+
+/** The trained weights of DEFAULT_PRESET (src/model/default/: training script, corpus, licence, golden fixture). */
+export function defaultWeightsPath(): string {
+  return packagePath('src', 'model', 'default', `${DEFAULT_PRESET}.safetensors`);
+}
+
 function cacheDir(): string {
   const root = process.env.FAPOOL_CACHE ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '.cache');
   mkdirSync(root, { recursive: true });
@@ -46,6 +66,11 @@ export async function resolveModel(o: ModelSource, weightDtype: 'f32' | 'f16'): 
   } else if (o.model) {
     weightsPath = resolve(o.model);
     if (!existsSync(weightsPath) && !o.init) throw new InputError(`weights file ${o.model} does not exist (add --init random to create random weights there)`);
+  } else if (o.preset === DEFAULT_PRESET && !o.init) {
+    weightsPath = defaultWeightsPath();
+    if (!existsSync(weightsPath)) {
+      throw new InputError(`the default model's weights ${weightsPath} are missing from this checkout; run a preset with random weights instead (--preset tiny)`);
+    }
   } else {
     weightsPath = join(cacheDir(), `${o.preset}-seed${o.seed}-${weightDtype}.safetensors`);
   }
