@@ -4,7 +4,7 @@
 // product act(x·Wgᵀ) ⊙ (x·Wuᵀ).
 import {
   LimitError, ShapeError, assertShape, ceilDiv, defineProgram, isSoftwareAdapter, shapeStr,
-  type Caps, type Dispatch, type DType, type Gpu, type Tensor,
+  type Caps, type Dispatch, type DType, type Gpu, type Specialization, type Tensor,
 } from '../gpu/index.js';
 import { expectDtype, expectRank, expectShape, typeSpec } from './common.js';
 
@@ -225,6 +225,79 @@ export function chooseSgmDirect(_caps: Caps, gated: boolean): SgmDirectShape {
     : { tm: 4, tn: 4, sgRows: 2, sgCols: 2, prefetch: true };
 }
 
+// ---- staged subgroup-matrix kernel (shaders/gemm_sgm_tile.wgsl) ---------------------------------
+
+/**
+ * Workgroup-memory-staged tensor-core kernel: sgRows × sgCols subgroups, each tm × tn 16×16 result
+ * matrices (block (16·tm·sgRows) × (16·tn·sgCols)), K slices of bk staged in nbuf workgroup tiles.
+ */
+export interface SgmTileShape {
+  kind: 'tile';
+  tm: number; tn: number; sgRows: number; sgCols: number;
+  bk: 16 | 32 | 64;
+  nbuf: 1 | 2;
+  /** Scalar emulation of the matrix operations (gemm_sgm_emu.wgsl): tests on adapters without subgroup matrices. */
+  emulate?: boolean;
+}
+
+interface SgmTileCfg { sgSize: number; gated: boolean; s: SgmTileShape; epi: Epilogue }
+
+/** Lanes per emulated subgroup (EMU_SG in gemm_sgm_emu.wgsl). */
+const EMU_SG = 32;
+
+function sgmTileGeometry(s: SgmTileShape, gated: boolean, sgSize: number) {
+  const subgroups = s.sgRows * s.sgCols;
+  const wg = subgroups * sgSize;
+  const bm = 16 * s.tm * s.sgRows, bn = 16 * s.tn * s.sgCols;
+  const brows = gated ? 2 * bn : bn;
+  const lds = s.bk + 8;
+  const nld = Math.ceil(((bm + brows) * s.bk) / 4 / wg);
+  const bytes = 2 * s.nbuf * (bm + brows) * lds + 4 * 256 * subgroups * (gated ? 2 : 1);
+  return { subgroups, wg, bm, bn, brows, lds, nld, bytes };
+}
+
+function sgmTileSpec(c: SgmTileCfg, emulate: boolean): Specialization {
+  const g = sgmTileGeometry(c.s, c.gated, c.sgSize);
+  const nb = c.gated ? 2 * c.s.tn : c.s.tn;
+  return {
+    entry: c.gated ? 'sgm_tile_gated' : 'sgm_tile',
+    enables: emulate ? ['f16'] : ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
+    diagnostics: emulate ? [] : [SGM_DIAGNOSTIC],
+    aliases: {
+      T: 'f16', T4: 'vec4<f16>',
+      TileA: `array<f16, ${c.s.nbuf * g.bm * g.lds}>`, TileB: `array<f16, ${c.s.nbuf * g.brows * g.lds}>`,
+      Scratch: `array<f32, ${256 * g.subgroups * (c.gated ? 2 : 1)}>`, Stage: `array<vec4<f16>, ${g.nld}>`,
+      Acc: `array<SmC, ${c.s.tm * nb}>`, ArrL: `array<SmL, ${c.s.tm}>`, ArrR: `array<SmR, ${nb}>`,
+    },
+    constants: {
+      SG_SIZE: c.sgSize, SG_ROWS: c.s.sgRows, SG_COLS: c.s.sgCols, TM: c.s.tm, TN: c.s.tn, BK: c.s.bk,
+      NBUF: c.s.nbuf, GATED: c.gated, NLD: g.nld, ...epilogueConstants(c.epi),
+    },
+  };
+}
+
+const sgmTileProgram = defineProgram<SgmTileCfg>({
+  name: 'gemm_sgm_tile', file: 'gemm_sgm_tile.wgsl', includes: ['gemm_epilogue.wgsl', 'gemm_sgm_ops.wgsl'], entry: 'sgm_tile',
+  specialize: (c) => sgmTileSpec(c, false),
+});
+
+const sgmTileEmuProgram = defineProgram<SgmTileCfg>({
+  name: 'gemm_sgm_tile_emu', file: 'gemm_sgm_tile.wgsl', includes: ['gemm_epilogue.wgsl', 'gemm_sgm_emu.wgsl'], entry: 'sgm_tile',
+  specialize: (c) => sgmTileSpec(c, true),
+});
+
+/** Whether the tile kernel's workgroup (invocations, workgroup memory) fits this device. */
+export function sgmTileFits(caps: Caps, s: SgmTileShape, gated: boolean): boolean {
+  const sgSize = s.emulate ? EMU_SG : caps.subgroupMaxSize;
+  const g = sgmTileGeometry(s, gated, sgSize);
+  return s.bk % 16 === 0 && g.wg <= caps.maxInvocations && g.wg <= caps.maxWorkgroupSizeX && g.bytes <= caps.maxWorkgroupStorage;
+}
+
+/** The subgroup-matrix kernel for a shape: direct loads where they apply, else the staged v0 kernel. */
+export function chooseSgmKernel(caps: Caps, M: number, N: number, K: number, gated: boolean): SgmTileShape | SgmDirectShape | 'staged' {
+  return sgmDirectApplies(M, N, K) ? chooseSgmDirect(caps, gated) : 'staged';
+}
+
 /**
  * Variant overrides for benchmarks and tests (a sweep builds several in one process); the binding
  * functions pick from caps when absent.
@@ -232,8 +305,8 @@ export function chooseSgmDirect(_caps: Caps, gated: boolean): SgmDirectShape {
 export interface GemmTuning {
   /** Tiled path: the quad kernel with this shape, or the classic gemm.wgsl tile ('classic'). */
   tiled?: QuadShape | 'classic';
-  /** Subgroup-matrix path: the direct-load kernel with this shape, or the staged v0 kernel ('staged'). */
-  sgm?: SgmDirectShape | 'staged';
+  /** Subgroup-matrix path: the staged tile kernel, the direct-load kernel with this shape, or the staged v0 kernel ('staged'). */
+  sgm?: SgmTileShape | SgmDirectShape | 'staged';
 }
 
 // ---- shared launch --------------------------------------------------------------------------------
@@ -278,12 +351,14 @@ export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath, tune: GemmTu
   }
 
   if (path === 'subgroup-matrix') {
+    const choice = tune.sgm ?? chooseSgmKernel(caps, l.M, l.N, l.K, gated);
+    if (typeof choice === 'object' && 'kind' in choice) return launchSgmTile(gpu, l, choice);
     if (!hasSubgroupMatrixF16(caps)) {
       throw new LimitError('gemm: the subgroup-matrix path needs chromium-experimental-subgroup-matrix with a 16x16x16 f16->f32 config');
     }
     assertShape(l.dtype === 'f16', `gemm: the subgroup-matrix path takes f16 operands, got ${shapeStr(l.x)}`);
     assertShape(vec4, `gemm: the subgroup-matrix path needs K % 4 == 0, got K = ${l.K}`);
-    const direct = tune.sgm ?? (sgmDirectApplies(l.M, l.N, l.K) ? chooseSgmDirect(caps, gated) : 'staged');
+    const direct = choice;
     if (direct === 'staged') {
       assertShape(!gated, `gemm: the gated subgroup-matrix product needs M, N >= 16 and K % 16 == 0, got ${l.M}x${l.N}x${l.K}`);
       const prog = gpu.program(sgmProgram, { sgSize: caps.subgroupMaxSize, epi: l.epi });
@@ -317,6 +392,28 @@ export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath, tune: GemmTu
   const entry = (gated ? 'gemm_gated' : 'gemm') + (vec4 ? '_vec4' : '');
   const prog = gpu.program(tiledProgram, { dtype: l.dtype, entry, tile, epi: l.epi });
   return gpu.dispatch(prog, { bind, uniforms, workgroups: [ceilDiv(l.N, tile.bn), ceilDiv(l.M, tile.bm)] });
+}
+
+function launchSgmTile(gpu: Gpu, l: GemmLaunch, s: SgmTileShape): Dispatch {
+  const caps = gpu.caps;
+  const gated = l.kind === 'gated';
+  if (s.emulate) {
+    if (!caps.f16) throw new LimitError('gemm: the emulated subgroup-matrix kernel needs shader-f16');
+  } else if (!hasSubgroupMatrixF16(caps)) {
+    throw new LimitError('gemm: the subgroup-matrix path needs chromium-experimental-subgroup-matrix with a 16x16x16 f16->f32 config');
+  }
+  assertShape(l.dtype === 'f16', `gemm: the subgroup-matrix path takes f16 operands, got ${shapeStr(l.x)}`);
+  assertShape(l.K % 4 === 0, `gemm: the subgroup-matrix tile kernel needs K % 4 == 0, got K = ${l.K}`);
+  if (!sgmTileFits(caps, s, gated)) throw new LimitError(`gemm: subgroup-matrix tile ${JSON.stringify(s)} does not fit this device`);
+  const sgSize = s.emulate ? EMU_SG : caps.subgroupMaxSize;
+  const cfg: SgmTileCfg = { sgSize, gated, s: { ...s, emulate: undefined }, epi: l.epi };
+  const prog = gpu.program(s.emulate ? sgmTileEmuProgram : sgmTileProgram, cfg);
+  // Both entries reference every weight binding (one fetch routine): the unused ones bind placeholders.
+  const bind: Record<string, Tensor> = gated
+    ? { x4: l.x, y: l.out, w4: l.wGate!, wg4: l.wGate!, wu4: l.wUp! }
+    : { x4: l.x, y: l.out, w4: l.w!, wg4: l.w!, wu4: l.w!, bias: l.bias ?? l.x, residual: l.residual ?? l.x };
+  const g = sgmTileGeometry(s, gated, sgSize);
+  return gpu.dispatch(prog, { bind, uniforms: { M: l.M, N: l.N, K: l.K }, workgroups: [ceilDiv(l.N, g.bn), ceilDiv(l.M, g.bm)] });
 }
 
 // ---- checks ---------------------------------------------------------------------------------------
