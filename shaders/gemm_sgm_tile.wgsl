@@ -19,8 +19,8 @@
 // Epilogue: a result matrix is opaque (no element access, no f16 conversion), so each goes through a
 // per-subgroup 16×16 f32 scratch in workgroup memory, then the subgroup's lanes apply the epilogue.
 //
-// The matrix operations are the functions of an include: gemm_sgm_ops.wgsl (subgroup-matrix builtins)
-// or gemm_sgm_emu.wgsl (the same arithmetic in scalar code, so CPU adapters without subgroup matrices
+// The matrix operations are the functions of an include: gemm_sgm_tile_ops.wgsl (subgroup-matrix builtins)
+// or gemm_sgm_tile_emu.wgsl (the same arithmetic in scalar code, so CPU adapters without subgroup matrices
 // test this file's indexing). Both operate on As, Bs, Cs below.
 // Specialised by: enable f16 (+ subgroups, chromium_experimental_subgroup_matrix, the uniformity
 // diagnostic off: load offsets are subgroup-uniform, not workgroup-uniform), aliases T/T4, the array
@@ -68,8 +68,8 @@ var<private> row0: u32;
 var<private> col0: u32;
 
 // Epilogue switches (ACT, HAS_BIAS, HAS_RESIDUAL, ACCUMULATE), erf_f32(), activate() and epilogue(m, n, v):
-// shaders/gemm_epilogue.wgsl; load_a, load_b, mma, store_c and the Sm* types: gemm_sgm_ops.wgsl or
-// gemm_sgm_emu.wgsl (both prepended by the runtime, ProgramDef.includes).
+// shaders/gemm_epilogue.wgsl; load_a, load_b, mma, store_c and the Sm* types: gemm_sgm_tile_ops.wgsl or
+// gemm_sgm_tile_emu.wgsl (both prepended by the runtime, ProgramDef.includes).
 
 // ---- global → registers → workgroup tiles --------------------------------------------------------
 

@@ -1,6 +1,6 @@
 // Matrix operations of gemm_sgm_tile.wgsl on subgroup matrices (chromium_experimental_subgroup_matrix):
 // 16×16×16 f16 → f32. The including file declares the workgroup arrays As, Bs (f16, row stride LDS)
-// and Cs (f32). gemm_sgm_emu.wgsl defines the same functions in scalar code for CPU adapters.
+// and Cs (f32). gemm_sgm_tile_emu.wgsl defines the same functions in scalar code for CPU adapters.
 
 alias SmL = subgroup_matrix_left<f16, 16, 16>;
 alias SmR = subgroup_matrix_right<f16, 16, 16>;
