@@ -1,185 +1,338 @@
-// GEMM variant sweep: builds several variants/configs of the tiled (f32) and subgroup-matrix (f16)
-// kernels in one process, checks each (full float64 reference on a ragged shape, sampled float64
-// reference on the timed shape), times each (timestamp queries, median), prints a table, writes JSON.
-//   node dist/kernels-bench/gemm-sweep.js [--size 4096] [--samples 15] [--repeat 3] [--cublas cublas.json] [--out sweep.json] [--only SUBSTR]
-// --repeat: timed on that many fresh sets of buffers (new allocations); min, median and max are reported,
-// because the direct-load kernels' time moved 4x between allocations on the H100 (NOTES.md, GEMM).
-// cublas.json: {"f32": TFLOP/s, "f16": TFLOP/s} measured on the same card in the same call.
+// GEMM/GEMV variant sweep: builds many variants in one process, checks each for correctness and times it
+// (timestamp queries, median), next to cuBLAS numbers measured by kernels-bench/gemm-cublas.py in the
+// same call. Parts (--parts, comma-separated):
+//   square   4096³ f32 and f16 (every tile shape, the direct kernel, gated variants): ragged shape against
+//            a full float64 reference, 4096³ against float64 on sampled outputs, poisoned output, timed on
+//            --repeat fresh buffer sets (min/median/max).
+//   prefill  seed-4l prefill projections (M = 2048, 4096: qkv 4096→6144, o 4096→4096, gated 4096→2×16384,
+//            down 16384→4096) for the fastest tile shapes of `square` and the current defaults.
+//   decode   the same projections at M = 1, 8, 16, 32, 64: GEMV variants (M ≤ 8), skinny tensor-core
+//            variants (M ≥ 16) and the default path; 3 weight copies rotate so L2 never holds the one read.
+//   f32      f32 quad-kernel shapes at 4096³.
+//   node dist/kernels-bench/gemm-sweep.js [--parts square,prefill,decode,f32] [--cublas cublas.json]
+//        [--out sweep.json] [--md table.md] [--repeat 2] [--samples 8] [--only SUBSTR] [--top 3]
+//        [--size 4096] [--shape-div 1]   (smaller square / projection shapes: smoke runs on a CPU adapter)
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { describeCaps, fromF16Array, openGpu, timeDispatches, toF16Array, type DType, type Gpu, type HostArray, type Tensor } from '../src/gpu/index.js';
-import { hasSubgroupMatrixF16, linear, type GemmPath, type GemmTuning } from '../src/kernels/gemm.js';
+import {
+  describeCaps, fromF16Array, openGpu, timeDispatches, toF16Array, type Dispatch, type DType, type Gpu, type HostArray, type Tensor,
+} from '../src/gpu/index.js';
+import {
+  SGM_SKINNY_SHAPES, SGM_TILE_GATED_SHAPES, SGM_TILE_SHAPES, chooseGemmPath, hasSubgroupMatrixF16, linear, sgmSkinnyApplies,
+  sgmSkinnyFits, sgmTileFits, type GemmPath, type GemmTuning,
+} from '../src/kernels/gemm.js';
 import { gatedLinear } from '../src/kernels/ffn.js';
 import { fillRandom } from './random-fill.js';
 
-interface Variant { name: string; dtype: DType; path: GemmPath; tune: GemmTuning; gated?: boolean }
-
 const { values: args } = parseArgs({
   options: {
-    size: { type: 'string', default: '4096' },
-    samples: { type: 'string', default: '15' },
+    parts: { type: 'string', default: 'square,prefill,decode,f32' },
     cublas: { type: 'string' },
     out: { type: 'string' },
+    md: { type: 'string' },
     only: { type: 'string' },
-    repeat: { type: 'string', default: '3' },
+    repeat: { type: 'string', default: '2' },
+    samples: { type: 'string', default: '8' },
+    top: { type: 'string', default: '3' },
+    size: { type: 'string', default: '4096' },
+    'shape-div': { type: 'string', default: '1' },
   },
 });
 
-function variants(sgm: boolean): Variant[] {
-  const q = (tx: number, ty: number, bk: number, db = false): Variant => ({
-    name: `f32 quad ${tx}x${ty} bk${bk}${db ? ' db' : ''}`, dtype: 'f32', path: 'tiled', tune: { tiled: { tx, ty, bk, db } },
-  });
-  const v: Variant[] = [
-    { name: 'f32 classic 128x128 r8 (v0)', dtype: 'f32', path: 'tiled', tune: { tiled: 'classic' } },
-    q(16, 16, 8), q(16, 16, 8, true),
-  ];
-  if (!sgm) return v;
-  const d = (tm: 2 | 4, tn: 2 | 4, sgRows: number, sgCols: number, prefetch: boolean, k32 = false): Variant => ({
-    name: `f16 sgm direct ${tm}x${tn}${k32 ? ' k32' : ''} sg${sgRows}x${sgCols}${prefetch ? ' pf' : ''}`, dtype: 'f16', path: 'subgroup-matrix',
-    tune: { sgm: { tm, tn, sgRows, sgCols, prefetch, k32 } },
-  });
-  const gd = (tm: 2 | 4, tn: 2 | 4): Variant => ({
-    name: `f16 gated sgm direct ${tm}x${tn} sg2x2`, dtype: 'f16', path: 'subgroup-matrix', gated: true,
-    tune: { sgm: { tm, tn, sgRows: 2, sgCols: 2, prefetch: false } },
-  });
-  v.push(
-    { name: 'f16 sgm staged 128x128 (v0)', dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: 'staged' } },
-    d(4, 4, 2, 2, true), d(2, 4, 2, 2, true), d(2, 4, 2, 2, true, true), d(4, 2, 2, 2, true, true),
-    d(4, 4, 2, 2, false, true), d(4, 4, 2, 2, true, true), gd(2, 2), gd(2, 4),
-  );
-  return v;
+interface Variant { name: string; dtype: DType; path?: GemmPath; tune: GemmTuning; gated?: boolean }
+
+interface Row {
+  part: string; name: string; M: number; N: number; K: number; gated: boolean;
+  ms?: number; msMin?: number; msMax?: number; tflops?: number; gbs?: number;
+  errRagged?: number; errSampled?: number; unwritten?: number;
+  cublasMs?: number; vsCublas?: number; pctCopy?: number; error?: string;
 }
 
-// ---- host data and references ---------------------------------------------------------------------
+const cublas = args.cublas ? JSON.parse(readFileSync(args.cublas, 'utf8')) as { copy_gbs?: number; ms?: Record<string, number> } : {};
+const cublasKey = (v: { gated?: boolean; dtype: DType }, M: number, N: number, K: number) => `${v.gated ? 'gated ' : ''}${v.dtype} ${M}x${N}x${K}`;
+const rows: Row[] = [];
+const SAMPLES = Number(args.samples);
+
+// ---- data, references, error -------------------------------------------------------------------
 
 function hostRandom(n: number, dtype: DType, seed: number): { vals: Float64Array; host: HostArray } {
   const f = new Float32Array(n);
   let s = seed >>> 0;
   for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; f[i] = (s / 2 ** 32) * 2 - 1 || 0.25; }
   const host = dtype === 'f16' ? toF16Array(f) : f;
-  const vals = Float64Array.from(dtype === 'f16' ? fromF16Array(host as Uint16Array) : f);
-  return { vals, host };
+  return { vals: Float64Array.from(dtype === 'f16' ? fromF16Array(host as Uint16Array) : f), host };
 }
 
-async function readF64(gpu: Gpu, t: Tensor): Promise<Float64Array> {
+/** Row accessor of a device tensor read back once (rows decoded on demand). */
+async function rowsOf(gpu: Gpu, t: Tensor): Promise<(r: number) => Float64Array> {
   const raw = await gpu.read(t);
-  return Float64Array.from(t.dtype === 'f16' ? fromF16Array(raw as Uint16Array) : raw as Float32Array);
+  const cols = t.shape[1]!;
+  return (r) => Float64Array.from(t.dtype === 'f16'
+    ? fromF16Array((raw as Uint16Array).subarray(r * cols, (r + 1) * cols)) : (raw as Float32Array).subarray(r * cols, (r + 1) * cols));
 }
 
-function gelu(v: number): number {
-  const u = 0.7978845608028654 * (v + 0.044715 * v * v * v);
-  return 0.5 * v * (1 + Math.tanh(u));
-}
+function gelu(v: number): number { return 0.5 * v * (1 + Math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))); }
 
-/** Float64 value of output (m, n): x·wᵀ, or gelu_tanh(x·wgᵀ)·(x·wuᵀ). */
-function refAt(x: Float64Array, w: Float64Array, wu: Float64Array | null, K: number, m: number, n: number): number {
-  let a = 0, b = 0;
-  for (let k = 0; k < K; k++) { a += x[m * K + k]! * w[n * K + k]!; if (wu) b += x[m * K + k]! * wu[n * K + k]!; }
-  return wu ? gelu(a) * b : a;
-}
+function dot(a: Float64Array, b: Float64Array): number { let s = 0; for (let k = 0; k < a.length; k++) s += a[k]! * b[k]!; return s; }
 
-/** ‖out − ref‖ / ‖ref‖ over the given outputs (NaN/unwritten poison → Infinity). */
-function relErr(out: Float64Array, N: number, pts: [number, number][], ref: (m: number, n: number) => number): number {
+/** ‖got − ref‖ / ‖ref‖ over points; a non-finite output (poison) gives Infinity. */
+function relErr(pts: [number, number][], got: (m: number, n: number) => number, ref: (m: number, n: number) => number): number {
   let num = 0, den = 0;
   for (const [m, n] of pts) {
-    const o = out[m * N + n]!, r = ref(m, n);
+    const o = got(m, n), r = ref(m, n);
     if (!Number.isFinite(o)) return Infinity;
     num += (o - r) ** 2; den += r * r;
   }
   return Math.sqrt(num / Math.max(den, 1e-30));
 }
 
-interface Built { d: ReturnType<typeof linear>; ts: Tensor[]; x: Float64Array; w: Float64Array; wu: Float64Array | null; out: Tensor }
+function samplePoints(M: number, N: number, count = 96): [number, number][] {
+  const pts: [number, number][] = [[0, 0], [M - 1, N - 1], [M - 1, 0], [0, N - 1]];
+  let s = 99;
+  for (let i = 0; i < count; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; pts.push([s % M, (s >>> 11) % N]); }
+  return pts;
+}
 
-function build(gpu: Gpu, v: Variant, M: number, N: number, K: number, hostData: boolean, seed: number): Built {
-  const mk = (shape: number[], label: string, s: number): { t: Tensor; vals: Float64Array } => {
-    const t = gpu.tensor(shape, v.dtype, label);
-    if (hostData) { const r = hostRandom(shape[0]! * shape[1]!, v.dtype, s); gpu.write(t, r.host); return { t, vals: r.vals }; }
-    fillRandom(gpu, t);
-    return { t, vals: new Float64Array(0) };
-  };
-  const x = mk([M, K], 'x', seed), w = mk([N, K], 'w', seed + 1);
-  const wu = v.gated ? mk([N, K], 'wu', seed + 2) : null;
-  const out = gpu.tensor([M, N], v.dtype, 'out');
-  gpu.write(out, v.dtype === 'f16' ? new Uint16Array(M * N).fill(0x7e00) : new Float32Array(M * N).fill(NaN));
-  const d = v.gated
-    ? gatedLinear(gpu, { x: x.t, wGate: w.t, wUp: wu!.t, out, act: 'gelu_tanh' }, { path: v.path, tune: v.tune })
-    : linear(gpu, { x: x.t, w: w.t, out }, { path: v.path, tune: v.tune });
-  return { d, ts: [x.t, w.t, ...(wu ? [wu.t] : []), out], x: x.vals, w: w.vals, wu: wu?.vals ?? null, out };
+function poison(gpu: Gpu, t: Tensor): void {
+  const n = t.shape[0]! * t.shape[1]!;
+  gpu.write(t, t.dtype === 'f16' ? new Uint16Array(n).fill(0x7e00) : new Float32Array(n).fill(NaN));
+}
+
+function launch(gpu: Gpu, v: Variant, x: Tensor, w: Tensor, wu: Tensor | null, out: Tensor): Dispatch {
+  return v.gated
+    ? gatedLinear(gpu, { x, wGate: w, wUp: wu!, out, act: 'gelu_tanh' }, { path: v.path, tune: v.tune })
+    : linear(gpu, { x, w, out }, { path: v.path, tune: v.tune });
+}
+
+/** Full float64 check on a small ragged shape (host data). */
+async function raggedCheck(gpu: Gpu, v: Variant, M: number, N: number, K: number): Promise<number> {
+  const x = hostRandom(M * K, v.dtype, 7), w = hostRandom(N * K, v.dtype, 8), u = v.gated ? hostRandom(N * K, v.dtype, 9) : null;
+  const ts = [gpu.tensor([M, K], v.dtype, 'x'), gpu.tensor([N, K], v.dtype, 'w'), gpu.tensor([N, K], v.dtype, 'wu'), gpu.tensor([M, N], v.dtype, 'out')] as const;
+  gpu.write(ts[0], x.host); gpu.write(ts[1], w.host); if (u) gpu.write(ts[2], u.host);
+  poison(gpu, ts[3]);
+  const d = launch(gpu, v, ts[0], ts[1], ts[2], ts[3]);
+  await gpu.run([d]);
+  const out = await rowsOf(gpu, ts[3]);
+  const pts: [number, number][] = [];
+  for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) pts.push([m, n]);
+  const row = (a: Float64Array, r: number) => a.subarray(r * K, (r + 1) * K);
+  const err = relErr(pts, (m, n) => out(m)[n]!, (m, n) => {
+    const g = dot(row(x.vals, m), row(w.vals, n));
+    return u ? gelu(g) * dot(row(x.vals, m), row(u.vals, n)) : g;
+  });
+  d.release(); gpu.release(...ts);
+  return err;
+}
+
+type Rows = (r: number) => Float64Array;
+
+/** Sampled float64 check of a big output (operand rows read back by the caller); counts non-finite (unwritten) outputs. */
+async function sampledCheck(gpu: Gpu, v: Variant, xr: Rows, wr: Rows, ur: Rows | null, out: Tensor): Promise<{ err: number; unwritten: number }> {
+  const [M, N] = out.shape as [number, number];
+  const raw = await gpu.read(out);
+  const all = v.dtype === 'f16' ? fromF16Array(raw as Uint16Array) : raw as Float32Array;
+  let unwritten = 0;
+  for (let i = 0; i < all.length; i++) if (!Number.isFinite(all[i]!)) unwritten++;
+  const err = relErr(samplePoints(M, N), (m, n) => all[m * N + n]!, (m, n) => {
+    const g = dot(xr(m), wr(n));
+    return ur ? gelu(g) * dot(xr(m), ur(n)) : g;
+  });
+  return { err, unwritten };
+}
+
+async function timeList(gpu: Gpu, list: Dispatch[]): Promise<number> {
+  const probe = await timeDispatches(gpu, list, { warmup: 2, samples: 3 });
+  const inner = Math.max(1, Math.min(200, Math.ceil(10 / Math.max(probe.medianMs, 1e-3))));
+  return (await timeDispatches(gpu, list, { warmup: 2, samples: SAMPLES, inner })).medianMs;
+}
+
+function finish(row: Row, v: Variant, flops: number, bytes: number): void {
+  if (row.ms === undefined) return;
+  row.tflops = flops / row.ms / 1e9;
+  row.gbs = bytes / row.ms / 1e6;
+  const c = cublas.ms?.[cublasKey(v, row.M, row.N, row.K)];
+  if (c) { row.cublasMs = c; row.vsCublas = c / row.ms; }
+  if (cublas.copy_gbs) row.pctCopy = 100 * row.gbs / cublas.copy_gbs;
+}
+
+function save(): void {
+  if (args.out) writeFileSync(args.out, JSON.stringify({ device: deviceName, cublas, rows }, null, 1));
+  if (args.md) writeFileSync(args.md, markdown(rows));
+}
+let deviceName = '';
+
+function print(r: Row): void {
+  save();
+  const f = (x: number | undefined, d: number, w: number) => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d)).padStart(w);
+  const e = (x: number | undefined) => x === undefined ? '-' : x.toExponential(1);
+  const shape = `${r.M}x${r.N}x${r.K}${r.gated ? ' g' : ''}`;
+  console.log(`${r.part.padEnd(7)} ${r.name.padEnd(36)} ${shape.padEnd(20)} ${r.error ? `FAILED: ${r.error}` :
+    `${f(r.ms, 4, 9)} ms ${f(r.tflops, 1, 6)} TF/s ${f(r.gbs, 0, 5)} GB/s  cuBLAS ${f(r.cublasMs, 4, 8)} ms x${f(r.vsCublas, 2, 5)}  err ${e(r.errRagged)}/${e(r.errSampled)} unwritten ${r.unwritten ?? '-'}`}`);
+}
+
+function errMsg(e: unknown): string { return (e as Error).message.split('\n').slice(0, 3).join(' | '); }
+
+// ---- parts ----------------------------------------------------------------------------------------
+
+function squareVariants(gpu: Gpu, sgm: boolean): Variant[] {
+  const v: Variant[] = [];
+  if (!sgm) return v;
+  v.push({ name: 'direct 4x4 sg2x2 pf (default)', dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { tm: 4, tn: 4, sgRows: 2, sgCols: 2, prefetch: true } } });
+  for (const [name, s] of Object.entries(SGM_TILE_SHAPES)) {
+    if (sgmTileFits(gpu.caps, s, false)) v.push({ name, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: s } });
+  }
+  v.push({ name: 'gated direct 2x4 (default)', dtype: 'f16', path: 'subgroup-matrix', gated: true, tune: { sgm: { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: false } } });
+  for (const [name, s] of Object.entries(SGM_TILE_GATED_SHAPES)) {
+    if (sgmTileFits(gpu.caps, s, true)) v.push({ name, dtype: 'f16', path: 'subgroup-matrix', gated: true, tune: { sgm: s } });
+  }
+  return v;
+}
+
+function f32Variants(): Variant[] {
+  const q = (tx: number, ty: number, bk: number, db = false): Variant => ({
+    name: `f32 quad ${tx}x${ty} bk${bk}${db ? ' db' : ''}`, dtype: 'f32', path: 'tiled', tune: { tiled: { tx, ty, bk, db } },
+  });
+  return [q(16, 16, 8), q(16, 16, 4), q(16, 8, 8), q(8, 16, 8)];
+}
+
+/** 4096³ (or --size) per variant: ragged full check, sampled big check, fresh buffer sets timed. */
+async function squarePart(gpu: Gpu, part: string, list: Variant[], S = 4096): Promise<Row[]> {
+  const out: Row[] = [];
+  for (const v of list) {
+    const row: Row = { part, name: v.name, M: S, N: S, K: S, gated: !!v.gated };
+    out.push(row); rows.push(row);
+    try {
+      row.errRagged = await raggedCheck(gpu, v, 333, 197, 288);
+      const times: number[] = [];
+      for (let rep = 0; rep < Number(args.repeat); rep++) {
+        const x = gpu.tensor([S, S], v.dtype, 'x'), w = gpu.tensor([S, S], v.dtype, 'w');
+        const wu = v.gated ? gpu.tensor([S, S], v.dtype, 'wu') : null;
+        const o = gpu.tensor([S, S], v.dtype, 'out');
+        for (const t of [x, w, wu]) if (t) fillRandom(gpu, t);
+        poison(gpu, o);
+        const d = launch(gpu, v, x, w, wu, o);
+        if (rep === 0) {
+          await gpu.run([d]);
+          const c = await sampledCheck(gpu, v, await rowsOf(gpu, x), await rowsOf(gpu, w), wu ? await rowsOf(gpu, wu) : null, o);
+          row.errSampled = c.err; row.unwritten = c.unwritten;
+        }
+        times.push(await timeList(gpu, [d]));
+        d.release(); gpu.release(x, w, o, ...(wu ? [wu] : []));
+      }
+      times.sort((a, b) => a - b);
+      row.ms = times[Math.floor(times.length / 2)]; row.msMin = times[0]; row.msMax = times[times.length - 1];
+      const el = v.dtype === 'f16' ? 2 : 4;
+      finish(row, v, (v.gated ? 4 : 2) * S * S * S, el * S * S * (v.gated ? 4 : 3));
+    } catch (e) { row.error = errMsg(e); }
+    print(row);
+  }
+  return out;
+}
+
+/** seed-4l projections: (N or F, K, gated). */
+const SEED: [number, number, boolean][] = [[6144, 4096, false], [4096, 4096, false], [16384, 4096, true], [4096, 16384, false]];
+
+/** A shape's weights (rotating copies) shared by every variant and M; x per M. */
+async function projectionPart(gpu: Gpu, part: string, Ms: number[], variantsFor: (M: number, gated: boolean) => Variant[], copies: number): Promise<void> {
+  const div = Number(args['shape-div']);
+  for (const [N0, K0, gated] of SEED) {
+    const N = N0 / div, K = K0 / div;
+    const ws: Tensor[] = [], us: Tensor[] = [];
+    try {
+      for (let c = 0; c < copies; c++) {
+        const w = gpu.tensor([N, K], 'f16', 'w'); fillRandom(gpu, w); ws.push(w);
+        if (gated) { const u = gpu.tensor([N, K], 'f16', 'wu'); fillRandom(gpu, u); us.push(u); }
+      }
+    } catch (e) {
+      console.log(`${part}: cannot allocate weights ${N}x${K}: ${errMsg(e)}`);
+      gpu.release(...ws, ...us);
+      continue;
+    }
+    const wr = await rowsOf(gpu, ws[0]!), ur = gated ? await rowsOf(gpu, us[0]!) : null;
+    for (const M of Ms) {
+      const x = gpu.tensor([M, K], 'f16', 'x'); fillRandom(gpu, x);
+      const xr = await rowsOf(gpu, x);
+      const outs = Array.from({ length: copies }, () => gpu.tensor([M, N], 'f16', 'out'));
+      for (const v of variantsFor(M, gated)) {
+        if (args.only && !v.name.includes(args.only)) continue;
+        const row: Row = { part, name: v.name, M, N, K, gated };
+        rows.push(row);
+        const ds: Dispatch[] = [];
+        try {
+          for (const o of outs) poison(gpu, o);
+          for (let c = 0; c < copies; c++) ds.push(launch(gpu, v, x, ws[c]!, us[c] ?? null, outs[c]!));
+          await gpu.run([ds[0]!]);
+          const chk = await sampledCheck(gpu, v, xr, wr, ur, outs[0]!);
+          row.errSampled = chk.err; row.unwritten = chk.unwritten;
+          row.ms = (await timeList(gpu, ds)) / copies;
+          finish(row, v, (gated ? 4 : 2) * M * N * K, 2 * ((gated ? 2 : 1) * N * K + M * K + M * N));
+        } catch (e) { row.error = errMsg(e); }
+        for (const d of ds) d.release();
+        print(row);
+      }
+      gpu.release(x, ...outs);
+    }
+    gpu.release(...ws, ...us);
+  }
+}
+
+function defaultVariant(gated: boolean): Variant {
+  return { name: 'default path', dtype: 'f16', tune: {}, gated };
 }
 
 async function main(): Promise<void> {
   const gpu = await openGpu({ label: 'gemm-sweep' });
   const sgm = hasSubgroupMatrixF16(gpu.caps);
-  console.log(`device: ${describeCaps(gpu.caps)}; subgroup-matrix f16: ${sgm}`);
-  const S = Number(args.size), samples = Number(args.samples);
-  const cublas = args.cublas ? JSON.parse(readFileSync(args.cublas, 'utf8')) as Record<string, number> : {};
-  let list = variants(sgm);
-  if (args.only) list = list.filter((v) => v.name.includes(args.only!));
-  const rows: Record<string, unknown>[] = [];
-  for (const v of list) {
-    const row: Record<string, unknown> = { name: v.name };
-    rows.push(row);
-    try {
-      // 1. Ragged shape, full float64 reference (K a multiple of 32 so every variant applies; M, N ragged).
-      const [rm, rn, rk] = [333, 197, 288];
-      const small = build(gpu, v, rm, rn, rk, true, 7);
-      await gpu.run([small.d]);
-      const got = await readF64(gpu, small.out);
-      const all: [number, number][] = [];
-      for (let m = 0; m < rm; m++) for (let n = 0; n < rn; n++) all.push([m, n]);
-      row.errRagged = relErr(got, rn, all, (m, n) => refAt(small.x, small.w, small.wu, rk, m, n));
-      small.d.release(); gpu.release(...small.ts);
-      // 2. The timed shape: filled on the GPU (no large JS-filled host array: dawn.node hazard, see
-      // software-gpu.md), read back natively; the sampled reference decodes only the rows it needs.
-      const big = build(gpu, v, S, S, S, false, 11);
-      await gpu.run([big.d]);
-      const out = await readF64(gpu, big.out);
-      const rawRows = async (t: Tensor): Promise<(r: number) => Float64Array> => {
-        const raw = await gpu.read(t);
-        return (r) => Float64Array.from(t.dtype === 'f16' ? fromF16Array((raw as Uint16Array).subarray(r * S, (r + 1) * S)) : (raw as Float32Array).subarray(r * S, (r + 1) * S));
-      };
-      const xr = await rawRows(big.ts[0]!), wr = await rawRows(big.ts[1]!);
-      const ur = v.gated ? await rawRows(big.ts[2]!) : null;
-      const pts: [number, number][] = [];
-      let s = 99;
-      for (let i = 0; i < 128; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; pts.push([s % S, (s >>> 12) % S]); }
-      pts.push([0, 0], [S - 1, S - 1], [S - 1, 0], [0, S - 1]);
-      let bad = 0;
-      for (let i = 0; i < out.length; i++) if (!Number.isFinite(out[i]!)) bad++;
-      row.unwritten = bad;
-      row.errSampled = relErr(out, S, pts, (m, n) => refAt(xr(m), wr(n), ur ? ur(n) : null, S, 0, 0));
-      const flops = (v.gated ? 4 : 2) * S * S * S;
-      const times: number[] = [];
-      let cur = big;
-      for (let rep = 0; rep < Number(args.repeat); rep++) {
-        if (rep > 0) cur = build(gpu, v, S, S, S, false, 11 + rep);
-        const probe = await timeDispatches(gpu, [cur.d], { warmup: 2, samples: 3 });
-        const inner = Math.max(1, Math.min(100, Math.ceil(20 / Math.max(probe.medianMs, 1e-3))));
-        const t = await timeDispatches(gpu, [cur.d], { warmup: 3, samples, inner });
-        times.push(t.medianMs); row.method = t.method;
-        cur.d.release(); gpu.release(...cur.ts);
-      }
-      times.sort((a, b) => a - b);
-      row.times = times;
-      row.ms = times[Math.floor(times.length / 2)];
-      row.msMin = times[0]; row.msMax = times[times.length - 1];
-      row.tflops = flops / (row.ms as number) / 1e9;
-      row.tflopsBest = flops / times[0]! / 1e9;
-      const base = cublas[v.dtype];
-      if (base) row.pctCublas = 100 * (row.tflops as number) / base;
-    } catch (e) {
-      row.error = (e as Error).message.split('\n').slice(0, 3).join(' | ');
-    }
-    const f = (x: unknown, d: number) => typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : String(x ?? '-');
-    console.log(`${v.name.padEnd(34)} ${row.error ? `FAILED: ${row.error as string}` :
-      `${f(row.ms, 3).padStart(8)} ms ${f(row.tflops, 1).padStart(7)} TF/s ${f(row.pctCublas, 1).padStart(6)}% cuBLAS  err ragged ${(row.errRagged as number).toExponential(1)} sampled ${(row.errSampled as number).toExponential(1)} unwritten ${row.unwritten as number}`}`);
+  deviceName = `${describeCaps(gpu.caps)} (${new Date().toISOString()})`;
+  console.log(`device: ${deviceName}; subgroup-matrix f16: ${sgm}; cuBLAS file: ${args.cublas ?? 'none'}`);
+  const parts = new Set(args.parts!.split(','));
+  const only = (l: Variant[]) => args.only ? l.filter((v) => v.name.includes(args.only!)) : l;
+  let square: Row[] = [];
+  const S = Number(args.size);
+  if (parts.has('square')) square = await squarePart(gpu, 'square', only(squareVariants(gpu, sgm)), S);
+  if (parts.has('prefill') && sgm) {
+    // The fastest correct tile shapes of `square` (plain and gated), plus the defaults.
+    const ok = (r: Row) => r.ms !== undefined && (r.errRagged ?? 1) < 1e-2 && (r.errSampled ?? 1) < 1e-2 && r.unwritten === 0;
+    const best = (gated: boolean) => square.filter((r) => r.gated === gated && ok(r) && !r.name.includes('default'))
+      .sort((a, b) => a.ms! - b.ms!).slice(0, Number(args.top)).map((r) => r.name);
+    const pick = (gated: boolean) => {
+      const names = best(gated);
+      const table = gated ? SGM_TILE_GATED_SHAPES : SGM_TILE_SHAPES;
+      const chosen = names.length ? names : Object.keys(table).slice(0, Number(args.top));
+      return chosen.map((n): Variant => ({ name: n, dtype: 'f16', path: 'subgroup-matrix', gated, tune: { sgm: table[n]! } }));
+    };
+    const plain = pick(false), gatedV = pick(true);
+    await projectionPart(gpu, 'prefill', [2048, 4096], (_M, g) => [defaultVariant(g), ...(g ? gatedV : plain)], 1);
   }
-  const result = { device: describeCaps(gpu.caps), date: new Date().toISOString(), size: S, cublas, rows };
-  if (args.out) writeFileSync(args.out, JSON.stringify(result, null, 1));
-  console.log('\nSUMMARY');
-  for (const r of rows) console.log(`${String(r.name).padEnd(34)} ${r.error ? 'FAILED' : `${(r.ms as number).toFixed(3)} ms [${(r.msMin as number).toFixed(3)}-${(r.msMax as number).toFixed(3)}] ${(r.tflops as number).toFixed(1)} TF/s ${r.pctCublas !== undefined ? (r.pctCublas as number).toFixed(1) + '%' : ''} err ${(r.errRagged as number).toExponential(1)}/${(r.errSampled as number).toExponential(1)}`}`);
+  if (parts.has('decode')) {
+    await projectionPart(gpu, 'decode', [1, 8, 16, 32, 64], (M, g) => {
+      const v: Variant[] = [{ ...defaultVariant(g), name: `default path (${chooseGemmPath(gpu.caps, M, 4096, 4096, 'f16')})` }];
+      if (M <= 8) {
+        for (const lanes of [undefined, 32, 64, 128]) {
+          v.push({ name: `gemv h8 lanes ${lanes ?? 'auto'}`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { h8: true, lanes } } });
+        }
+      }
+      if (sgm && sgmSkinnyApplies(M, 4096, 4096)) {
+        for (const [name, s] of Object.entries(SGM_SKINNY_SHAPES)) {
+          if (sgmSkinnyFits(gpu.caps, s, g)) v.push({ name, dtype: 'f16', path: 'subgroup-matrix', gated: g, tune: { sgm: s } });
+        }
+      }
+      return v;
+    }, 3);
+  }
+  if (parts.has('f32')) await squarePart(gpu, 'f32', only(f32Variants()), S);
+  save();
   gpu.destroy();
+}
+
+function markdown(rs: Row[]): string {
+  const f = (x: number | undefined, d: number) => x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d);
+  const lines = ['| part | variant | M×N×K | ms [min–max] | TFLOP/s | GB/s | cuBLAS ms | cuBLAS/ours | err ragged / sampled | unwritten |',
+    '|---|---|---|---|---|---|---|---|---|---|'];
+  for (const r of rs) {
+    lines.push(`| ${r.part} | ${r.name} | ${r.M}×${r.N}×${r.K}${r.gated ? ' gated' : ''} | ${r.error ? `FAILED: ${r.error}` : `${f(r.ms, 4)}${r.msMin !== undefined ? ` [${f(r.msMin, 4)}–${f(r.msMax, 4)}]` : ''}`} | ${f(r.tflops, 1)} | ${f(r.gbs, 0)} | ${f(r.cublasMs, 4)} | ${f(r.vsCublas, 2)} | ${r.errRagged?.toExponential(1) ?? '-'} / ${r.errSampled?.toExponential(1) ?? '-'} | ${r.unwritten ?? '-'} |`);
+  }
+  return lines.join('\n') + '\n';
 }
 
 main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });

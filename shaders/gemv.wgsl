@@ -8,7 +8,11 @@
 // Entry points (bindings differ):
 //   gemv / gemv_vec4              y = act(x·wᵀ + bias) + residual (+ y when ACCUMULATE)
 //   gemv_gated / gemv_gated_vec4  y = act(x·wgᵀ) ⊙ (x·wuᵀ)
-// *_vec4 read x and w as vec4 (K % 4 == 0). Unused optional operands get a placeholder binding
+//   gemv_h8 / gemv_gated_h8       the same, f16 read 8 halves at a time
+// *_vec4 read x and w as vec4 (K % 4 == 0). *_h8 (f16, K % 8 == 0) read 8 halves per 16-byte load
+// (vec4<u32> views of the f16 tensors), four loads in flight per lane before their math: decode is
+// bound by the bytes in flight per SM, and 8-byte loads one at a time left it at ~75% of copy.
+// Unused optional operands get a placeholder binding
 // (see gemm.wgsl). Grid: ceil(N / RPW) workgroups, folded into (x, y) when over the per-dim limit.
 // Specialised by: alias T/T4, overrides below (MR is compiled in so the row loops unroll into
 // registers).
@@ -36,6 +40,10 @@ override RED_LEN: u32 = PARTS * MR * WG;
 @group(0) @binding(9) var<storage, read> wu: array<T>;
 @group(0) @binding(10) var<storage, read> wg4: array<T4>;
 @group(0) @binding(11) var<storage, read> wu4: array<T4>;
+@group(0) @binding(12) var<storage, read> x8: array<vec4<u32>>;   // f16 tensors, 8 halves per element
+@group(0) @binding(13) var<storage, read> w8: array<vec4<u32>>;
+@group(0) @binding(14) var<storage, read> wg8: array<vec4<u32>>;
+@group(0) @binding(15) var<storage, read> wu8: array<vec4<u32>>;
 
 var<workgroup> red: array<f32, RED_LEN>;   // [2][MR][WG] partial sums
 
@@ -113,6 +121,57 @@ fn dots_gated4(n: u32, lane: u32) {
   }
 }
 
+// 8 halves (a vec4<u32> view) dotted with 8 halves, in f32 (unpack2x16float: no f16 types, so the
+// f32 specialisation of this file compiles without `enable f16`).
+fn dot8(a: vec4<u32>, b: vec4<u32>) -> f32 {
+  let a0 = vec4f(unpack2x16float(a.x), unpack2x16float(a.y));
+  let a1 = vec4f(unpack2x16float(a.z), unpack2x16float(a.w));
+  let b0 = vec4f(unpack2x16float(b.x), unpack2x16float(b.y));
+  let b1 = vec4f(unpack2x16float(b.z), unpack2x16float(b.w));
+  return dot(a0, b0) + dot(a1, b1);
+}
+
+fn dots8(n: u32, lane: u32) {
+  let K8 = p.K / 8u; let wb = n * K8;
+  let len = span(n, K8);
+  var j = lane;
+  // Four independent 16-byte weight loads per lane before the math that needs them.
+  for (; j + 3u * LANES < len; j += 4u * LANES) {
+    let w0 = w8[wb + j]; let w1 = w8[wb + j + LANES];
+    let w2 = w8[wb + j + 2u * LANES]; let w3 = w8[wb + j + 3u * LANES];
+    for (var m = 0u; m < MR; m++) {
+      let xb = m * K8 + j;
+      acc[m] += dot8(w0, x8[xb]) + dot8(w1, x8[xb + LANES]) + dot8(w2, x8[xb + 2u * LANES]) + dot8(w3, x8[xb + 3u * LANES]);
+    }
+  }
+  for (; j < len; j += LANES) {
+    let w0 = w8[wb + j];
+    for (var m = 0u; m < MR; m++) { acc[m] += dot8(w0, x8[m * K8 + j]); }
+  }
+}
+
+fn dots_gated8(n: u32, lane: u32) {
+  let K8 = p.K / 8u; let wb = n * K8;
+  let len = span(n, K8);
+  var j = lane;
+  for (; j + LANES < len; j += 2u * LANES) {
+    let g0 = wg8[wb + j]; let g1 = wg8[wb + j + LANES];
+    let u0 = wu8[wb + j]; let u1 = wu8[wb + j + LANES];
+    for (var m = 0u; m < MR; m++) {
+      let x0 = x8[m * K8 + j]; let x1 = x8[m * K8 + j + LANES];
+      acc[m] += dot8(g0, x0) + dot8(g1, x1);
+      acc2[m] += dot8(u0, x0) + dot8(u1, x1);
+    }
+  }
+  for (; j < len; j += LANES) {
+    let g0 = wg8[wb + j]; let u0 = wu8[wb + j];
+    for (var m = 0u; m < MR; m++) {
+      let x0 = x8[m * K8 + j];
+      acc[m] += dot8(g0, x0); acc2[m] += dot8(u0, x0);
+    }
+  }
+}
+
 // Tree-reduce the LANES partials of each (m, column) in workgroup memory (PARTS sums per output).
 fn reduce(tid: u32) {
   let lane = tid % LANES;
@@ -159,6 +218,18 @@ fn gemv_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
   }
 }
 
+@compute @workgroup_size(WG)
+fn gemv_h8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+           @builtin(local_invocation_index) tid: u32) {
+  let n = col_of(wid, nwg, tid); let lane = tid % LANES;
+  zero();
+  dots8(n, lane);
+  reduce(tid);
+  if (n < p.N) {
+    for (var m = lane; m < MR; m += LANES) { epilogue(m, n, red[m * WG + tid - lane]); }
+  }
+}
+
 fn store_gated(n: u32, tid: u32) {
   let lane = tid % LANES;
   if (n < p.N) {
@@ -186,6 +257,16 @@ fn gemv_gated_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   let n = col_of(wid, nwg, tid);
   zero();
   dots_gated4(n, tid % LANES);
+  reduce(tid);
+  store_gated(n, tid);
+}
+
+@compute @workgroup_size(WG)
+fn gemv_gated_h8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                 @builtin(local_invocation_index) tid: u32) {
+  let n = col_of(wid, nwg, tid);
+  zero();
+  dots_gated8(n, tid % LANES);
   reduce(tid);
   store_gated(n, tid);
 }

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, type Gpu } from '../src/gpu/index.js';
 import { gatedLinear } from '../src/kernels/ffn.js';
-import { chooseGemmPath, hasSubgroupMatrixF16, linear, type GemmPath, type GemmTuning } from '../src/kernels/gemm.js';
+import {
+  SGM_SKINNY_SHAPES, SGM_TILE_GATED_SHAPES, chooseGemmPath, hasSubgroupMatrixF16, linear, sgmSkinnyFits, sgmTileFits,
+  type GemmPath, type GemmTuning, type SgmSkinnyShape, type SgmTileShape,
+} from '../src/kernels/gemm.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';
 import { gatedRef, linearRef } from './ref/gemm.js';
 
@@ -73,6 +76,49 @@ describe('gatedLinear: subgroup-matrix path', () => {
     expect(() => gatedLinear(g, { x, wGate: w, wUp: w, out, act: 'gelu_tanh' }, { path: 'subgroup-matrix' })).toThrow(ShapeError);
     console.info('[ffn] subgroup-matrix gated: 4 shapes x 2 variants + fallback + refusal');
   });
+});
+
+describe('gatedLinear: tile and skinny subgroup-matrix kernels (scalar-emulated without subgroup matrices)', () => {
+  // Named shapes where the adapter has subgroup matrices; one small emulated shape each elsewhere.
+  const EMU_TILE: SgmTileShape = { kind: 'tile', tm: 1, tn: 1, sgRows: 1, sgCols: 2, bk: 16, nbuf: 1 };
+  const EMU_SKINNY: SgmSkinnyShape = { kind: 'skinny', sn: 1, sk: 2, tn: 1, u: 1 };
+  it('gated tile shapes on ragged shapes, both activations', async () => {
+    const g = await gpu();
+    if (!g.caps.f16) return;
+    const real = hasSubgroupMatrixF16(g.caps);
+    const ran: string[] = [];
+    for (const [name, shape] of real ? Object.entries(SGM_TILE_GATED_SHAPES) : [['emu 16x32 sg1x2', EMU_TILE] as const]) {
+      const sgm = { ...shape, emulate: !real };
+      if (!sgmTileFits(g.caps, sgm, true)) continue;
+      await checkGated(g, 333, 197, 288, 'f16', 'gelu_tanh', 'subgroup-matrix', { sgm });
+      await checkGated(g, 17, 45, 36, 'f16', 'gelu_erf', 'subgroup-matrix', { sgm });
+      ran.push(name);
+    }
+    console.info(`[ffn] gated tile (${real ? 'subgroup matrices' : 'emulated'}): ${ran.join(', ')}`);
+    expect(ran.length).toBeGreaterThan(0);
+  }, 300_000);
+  it('gated skinny shapes', async () => {
+    const g = await gpu();
+    if (!g.caps.f16) return;
+    const real = hasSubgroupMatrixF16(g.caps);
+    const ran: string[] = [];
+    for (const [name, shape] of real ? Object.entries(SGM_SKINNY_SHAPES) : [['emu sn1 sk2 tn1 u1', EMU_SKINNY] as const]) {
+      const sgm = { ...shape, emulate: !real };
+      if (!sgmSkinnyFits(g.caps, sgm, true)) continue;
+      await checkGated(g, 16, 50, 272, 'f16', 'gelu_tanh', 'subgroup-matrix', { sgm });
+      if (real) await checkGated(g, 45, 130, 96, 'f16', 'gelu_erf', 'subgroup-matrix', { sgm });
+      ran.push(name);
+    }
+    console.info(`[ffn] gated skinny (${real ? 'subgroup matrices' : 'emulated'}): ${ran.join(', ')}`);
+    expect(ran.length).toBeGreaterThan(0);
+  }, 300_000);
+  it('gated GEMV with 16-byte loads', async () => {
+    const g = await gpu();
+    if (!g.caps.f16) return;
+    for (const [M, F, K] of [[1, 40, 4096], [5, 33, 4104], [8, 17, 24]] as const) {
+      await checkGated(g, M, F, K, 'f16', 'gelu_erf', 'gemv', { gemv: { h8: true } });
+    }
+  }, 300_000);
 });
 
 describe('FFN block: h += down(act(gate·x) ⊙ up·x)', () => {

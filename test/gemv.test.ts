@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { LimitError, type Gpu } from '../src/gpu/index.js';
-import { GEMV_MAX_M, chooseGemmPath, linear, type Activation } from '../src/kernels/gemm.js';
+import { GEMV_MAX_M, chooseGemmPath, linear, type Activation, type GemmTuning } from '../src/kernels/gemm.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';
 import { linearRef } from './ref/gemm.js';
 
 const gpu = useGpu();
 
-interface Case { M: number; N: number; K: number; dtype: 'f32' | 'f16'; bias?: boolean; act?: Activation; residual?: boolean; accumulate?: boolean }
+interface Case {
+  M: number; N: number; K: number; dtype: 'f32' | 'f16'; bias?: boolean; act?: Activation; residual?: boolean; accumulate?: boolean;
+  tune?: GemmTuning;
+}
 
 async function check(g: Gpu, c: Case): Promise<void> {
   const r = rng();
@@ -20,7 +23,7 @@ async function check(g: Gpu, c: Case): Promise<void> {
   const rs = residual && upload(g, residual, [M, N], dtype, 'residual');
   const out = prev ? upload(g, prev, [M, N], dtype, 'out') : poisoned(g, [M, N], dtype);
   expect(chooseGemmPath(g.caps, M, N, K, dtype)).toBe('gemv');
-  await g.run([linear(g, { x: xs, w: ws, out, bias: bs, residual: rs, act: c.act, accumulate: c.accumulate }, { path: 'gemv' })]);
+  await g.run([linear(g, { x: xs, w: ws, out, bias: bs, residual: rs, act: c.act, accumulate: c.accumulate }, { path: 'gemv', tune: c.tune })]);
   const want = linearRef({ x, w, M, N, K, bias, residual, act: c.act, accumulateInto: prev });
   expectClose(await download(g, out), want, dtype, `gemv ${JSON.stringify(c)} seed=${r.seed}`);
   g.release(xs, ws, bs, rs, out);
@@ -63,5 +66,22 @@ describe('gemv: grid and limits', () => {
     expect(chooseGemmPath(g.caps, GEMV_MAX_M + 1, 64, 64, 'f32')).not.toBe('gemv');
     const x = g.tensor([9, 16], 'f32'), w = g.tensor([4, 16], 'f32'), out = g.tensor([9, 4], 'f32');
     expect(() => linear(g, { x, w, out }, { path: 'gemv' })).toThrow(LimitError);
+  });
+});
+
+describe('gemv: 16-byte f16 loads (h8)', () => {
+  // K = 4096 and 4104 take the h8 entries (4104: a tail after the 4-load unrolled body); 4100 (K % 8 != 0) falls back to vec4.
+  for (const [M, K, lanes] of [[1, 4096, undefined], [3, 4104, undefined], [8, 4096, undefined], [2, 4100, undefined],
+    [5, 24, undefined], [1, 4104, 32], [1, 4096, 128]] as const) {
+    it(`f16 M=${M} K=${K} lanes=${lanes ?? 'auto'}`, async () => {
+      await check(await gpu(), { M, N: 45, K, dtype: 'f16', tune: { gemv: { h8: true, lanes } } });
+    });
+  }
+  it('f16 h8 with bias + gelu_erf + residual, and gelu_tanh + accumulate', async () => {
+    await check(await gpu(), { M: 4, N: 33, K: 4096, dtype: 'f16', bias: true, act: 'gelu_erf', residual: true, tune: { gemv: { h8: true } } });
+    await check(await gpu(), { M: 7, N: 33, K: 1032, dtype: 'f16', bias: true, act: 'gelu_tanh', accumulate: true, tune: { gemv: { h8: true } } });
+  });
+  it('f32 ignores h8', async () => {
+    await check(await gpu(), { M: 2, N: 20, K: 4096, dtype: 'f32', tune: { gemv: { h8: true } } });
   });
 });

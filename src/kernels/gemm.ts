@@ -4,7 +4,7 @@
 // product act(x·Wgᵀ) ⊙ (x·Wuᵀ).
 import {
   LimitError, ShapeError, assertShape, ceilDiv, defineProgram, isSoftwareAdapter, shapeStr,
-  type Caps, type Dispatch, type DType, type Gpu, type Tensor,
+  type Caps, type Dispatch, type DType, type Gpu, type Specialization, type Tensor,
 } from '../gpu/index.js';
 import { expectDtype, expectRank, expectShape, typeSpec } from './common.js';
 
@@ -225,6 +225,188 @@ export function chooseSgmDirect(_caps: Caps, gated: boolean): SgmDirectShape {
     : { tm: 4, tn: 4, sgRows: 2, sgCols: 2, prefetch: true };
 }
 
+// ---- staged subgroup-matrix kernel (shaders/gemm_sgm_tile.wgsl) ---------------------------------
+
+/**
+ * Workgroup-memory-staged tensor-core kernel: sgRows × sgCols subgroups, each tm × tn 16×16 result
+ * matrices (block (16·tm·sgRows) × (16·tn·sgCols)), K slices of bk staged in nbuf workgroup tiles.
+ */
+export interface SgmTileShape {
+  kind: 'tile';
+  tm: number; tn: number; sgRows: number; sgCols: number;
+  bk: 16 | 32 | 64;
+  nbuf: 1 | 2;
+  /** Scalar emulation of the matrix operations (gemm_sgm_tile_emu.wgsl): tests on adapters without subgroup matrices. */
+  emulate?: boolean;
+}
+
+interface SgmTileCfg { sgSize: number; gated: boolean; s: SgmTileShape; epi: Epilogue }
+
+/** Lanes per emulated subgroup (EMU_SG in gemm_sgm_*_emu.wgsl). */
+const EMU_SG = 32;
+
+function sgmTileGeometry(s: SgmTileShape, gated: boolean, sgSize: number) {
+  const subgroups = s.sgRows * s.sgCols;
+  const wg = subgroups * sgSize;
+  const bm = 16 * s.tm * s.sgRows, bn = 16 * s.tn * s.sgCols;
+  const brows = gated ? 2 * bn : bn;
+  const lds = s.bk + 8;
+  const nld = Math.ceil(((bm + brows) * s.bk) / 4 / wg);
+  const bytes = 2 * s.nbuf * (bm + brows) * lds + 4 * 256 * subgroups * (gated ? 2 : 1);
+  return { subgroups, wg, bm, bn, brows, lds, nld, bytes };
+}
+
+function sgmTileSpec(c: SgmTileCfg, emulate: boolean): Specialization {
+  const g = sgmTileGeometry(c.s, c.gated, c.sgSize);
+  const nb = c.gated ? 2 * c.s.tn : c.s.tn;
+  return {
+    entry: c.gated ? 'sgm_tile_gated' : 'sgm_tile',
+    enables: emulate ? ['f16'] : ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
+    diagnostics: emulate ? [] : [SGM_DIAGNOSTIC],
+    aliases: {
+      T: 'f16', T4: 'vec4<f16>',
+      TileA: `array<f16, ${c.s.nbuf * g.bm * g.lds}>`, TileB: `array<f16, ${c.s.nbuf * g.brows * g.lds}>`,
+      Scratch: `array<f32, ${256 * g.subgroups * (c.gated ? 2 : 1)}>`, Stage: `array<vec4<f16>, ${g.nld}>`,
+      Acc: `array<SmC, ${c.s.tm * nb}>`, ArrL: `array<SmL, ${c.s.tm}>`, ArrR: `array<SmR, ${nb}>`,
+    },
+    constants: {
+      SG_SIZE: c.sgSize, SG_ROWS: c.s.sgRows, SG_COLS: c.s.sgCols, TM: c.s.tm, TN: c.s.tn, BK: c.s.bk,
+      NBUF: c.s.nbuf, GATED: c.gated, NLD: g.nld, ...epilogueConstants(c.epi),
+    },
+  };
+}
+
+const sgmTileProgram = defineProgram<SgmTileCfg>({
+  name: 'gemm_sgm_tile', file: 'gemm_sgm_tile.wgsl', includes: ['gemm_epilogue.wgsl', 'gemm_sgm_tile_ops.wgsl'], entry: 'sgm_tile',
+  specialize: (c) => sgmTileSpec(c, false),
+});
+
+const sgmTileEmuProgram = defineProgram<SgmTileCfg>({
+  name: 'gemm_sgm_tile_emu', file: 'gemm_sgm_tile.wgsl', includes: ['gemm_epilogue.wgsl', 'gemm_sgm_tile_emu.wgsl'], entry: 'sgm_tile',
+  specialize: (c) => sgmTileSpec(c, true),
+});
+
+// ---- skinny subgroup-matrix kernel for batched decode (shaders/gemm_sgm_skinny.wgsl) ----------------
+
+/**
+ * Skinny tensor-core kernel (16 ≤ M ≤ 64): sn × sk subgroups per workgroup (sk split K inside the
+ * workgroup), tn 16-column blocks per subgroup, u 16-deep steps of loads in flight per chunk.
+ */
+export interface SgmSkinnyShape {
+  kind: 'skinny';
+  sn: number; sk: number; tn: number; u: number;
+  /** Scalar emulation of the matrix operations (tests on adapters without subgroup matrices). */
+  emulate?: boolean;
+}
+
+interface SgmSkinnyCfg { sgSize: number; gated: boolean; mt: number; s: SgmSkinnyShape; epi: Epilogue }
+
+/** Rows the skinny kernel takes (one to four 16-row blocks, clamped loads need at least 16). */
+export const SKINNY_MIN_M = 16;
+export const SKINNY_MAX_M = 64;
+
+export function sgmSkinnyApplies(M: number, N: number, K: number): boolean {
+  return M >= SKINNY_MIN_M && M <= SKINNY_MAX_M && N >= 16 && K % 16 === 0;
+}
+
+function sgmSkinnySpec(c: SgmSkinnyCfg, emulate: boolean): Specialization {
+  const nb = c.gated ? 2 * c.s.tn : c.s.tn;
+  return {
+    entry: c.gated ? 'sgm_skinny_gated' : 'sgm_skinny',
+    enables: emulate ? ['f16'] : ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
+    diagnostics: emulate ? [] : [SGM_DIAGNOSTIC],
+    aliases: {
+      T: 'f16', T4: 'vec4<f16>', Scratch: `array<f32, ${256 * c.s.sn * c.s.sk}>`,
+      Acc: `array<SmC, ${c.mt * nb}>`, ArrL: `array<SmL, ${c.s.u * c.mt}>`, ArrR: `array<SmR, ${c.s.u * nb}>`,
+    },
+    constants: {
+      SG_SIZE: c.sgSize, SN: c.s.sn, SK: c.s.sk, MT: c.mt, TN: c.s.tn, U: c.s.u, GATED: c.gated, ...epilogueConstants(c.epi),
+    },
+  };
+}
+
+const sgmSkinnyProgram = defineProgram<SgmSkinnyCfg>({
+  name: 'gemm_sgm_skinny', file: 'gemm_sgm_skinny.wgsl', includes: ['gemm_epilogue.wgsl', 'gemm_sgm_skinny_ops.wgsl'], entry: 'sgm_skinny',
+  specialize: (c) => sgmSkinnySpec(c, false),
+});
+
+const sgmSkinnyEmuProgram = defineProgram<SgmSkinnyCfg>({
+  name: 'gemm_sgm_skinny_emu', file: 'gemm_sgm_skinny.wgsl', includes: ['gemm_epilogue.wgsl', 'gemm_sgm_skinny_emu.wgsl'], entry: 'sgm_skinny',
+  specialize: (c) => sgmSkinnySpec(c, true),
+});
+
+export function sgmSkinnyFits(caps: Caps, s: SgmSkinnyShape, gated: boolean): boolean {
+  const sgSize = s.emulate ? EMU_SG : caps.subgroupMaxSize;
+  const wg = sgSize * s.sn * s.sk;
+  const nb = gated ? 2 * s.tn : s.tn;
+  return nb <= 16 && Math.ceil((256 * s.sn) / wg) <= 8 && wg <= caps.maxInvocations && wg <= caps.maxWorkgroupSizeX
+    && 4 * 256 * s.sn * s.sk <= caps.maxWorkgroupStorage;
+}
+
+function launchSgmSkinny(gpu: Gpu, l: GemmLaunch, s: SgmSkinnyShape): Dispatch {
+  const caps = gpu.caps;
+  const gated = l.kind === 'gated';
+  if (s.emulate) {
+    if (!caps.f16) throw new LimitError('gemm: the emulated subgroup-matrix kernel needs shader-f16');
+  } else if (!hasSubgroupMatrixF16(caps)) {
+    throw new LimitError('gemm: the subgroup-matrix path needs chromium-experimental-subgroup-matrix with a 16x16x16 f16->f32 config');
+  }
+  assertShape(l.dtype === 'f16', `gemm: the subgroup-matrix path takes f16 operands, got ${shapeStr(l.x)}`);
+  assertShape(sgmSkinnyApplies(l.M, l.N, l.K), `gemm: the skinny subgroup-matrix kernel needs ${SKINNY_MIN_M} <= M <= ${SKINNY_MAX_M}, N >= 16, K % 16 == 0, got ${l.M}x${l.N}x${l.K}`);
+  if (!sgmSkinnyFits(caps, s, gated)) throw new LimitError(`gemm: skinny subgroup-matrix shape ${JSON.stringify(s)} does not fit this device`);
+  const sgSize = s.emulate ? EMU_SG : caps.subgroupMaxSize;
+  const cfg: SgmSkinnyCfg = { sgSize, gated, mt: ceilDiv(l.M, 16), s: { ...s, emulate: undefined }, epi: l.epi };
+  const prog = gpu.program(s.emulate ? sgmSkinnyEmuProgram : sgmSkinnyProgram, cfg);
+  const bind: Record<string, Tensor> = gated
+    ? { x: l.x, y: l.out, w: l.wGate!, wg: l.wGate!, wu: l.wUp! }
+    : { x: l.x, y: l.out, w: l.w!, wg: l.w!, wu: l.w!, bias: l.bias ?? l.x, residual: l.residual ?? l.x };
+  return gpu.dispatch(prog, { bind, uniforms: { M: l.M, N: l.N, K: l.K }, workgroups: [ceilDiv(l.N, 16 * s.tn * s.sn), 1] });
+}
+
+/** Named tile shapes (sweep, tests and the default choice read these). */
+export const SGM_TILE_SHAPES: Readonly<Record<string, SgmTileShape>> = {
+  't128x128 sg2x2 4x4 k32 b1': { kind: 'tile', tm: 4, tn: 4, sgRows: 2, sgCols: 2, bk: 32, nbuf: 1 },
+  't128x128 sg2x2 4x4 k32 b2': { kind: 'tile', tm: 4, tn: 4, sgRows: 2, sgCols: 2, bk: 32, nbuf: 2 },
+  't128x128 sg2x2 4x4 k64 b1': { kind: 'tile', tm: 4, tn: 4, sgRows: 2, sgCols: 2, bk: 64, nbuf: 1 },
+  't128x128 sg4x2 2x4 k32 b1': { kind: 'tile', tm: 2, tn: 4, sgRows: 4, sgCols: 2, bk: 32, nbuf: 1 },
+  't128x128 sg4x2 2x4 k32 b2': { kind: 'tile', tm: 2, tn: 4, sgRows: 4, sgCols: 2, bk: 32, nbuf: 2 },
+  't128x256 sg2x4 4x4 k32 b1': { kind: 'tile', tm: 4, tn: 4, sgRows: 2, sgCols: 4, bk: 32, nbuf: 1 },
+  't128x256 sg2x4 4x4 k16 b2': { kind: 'tile', tm: 4, tn: 4, sgRows: 2, sgCols: 4, bk: 16, nbuf: 2 },
+  't256x128 sg4x2 4x4 k32 b1': { kind: 'tile', tm: 4, tn: 4, sgRows: 4, sgCols: 2, bk: 32, nbuf: 1 },
+  't256x128 sg4x2 4x4 k16 b2': { kind: 'tile', tm: 4, tn: 4, sgRows: 4, sgCols: 2, bk: 16, nbuf: 2 },
+  't64x64 sg2x2 2x2 k32 b2': { kind: 'tile', tm: 2, tn: 2, sgRows: 2, sgCols: 2, bk: 32, nbuf: 2 },
+};
+
+/** Named gated tile shapes (gate and up accumulators: 2·tm·tn per subgroup). */
+export const SGM_TILE_GATED_SHAPES: Readonly<Record<string, SgmTileShape>> = {
+  'g128x128 sg4x2 2x4 k32 b1': { kind: 'tile', tm: 2, tn: 4, sgRows: 4, sgCols: 2, bk: 32, nbuf: 1 },
+  'g128x128 sg2x4 4x2 k32 b1': { kind: 'tile', tm: 4, tn: 2, sgRows: 2, sgCols: 4, bk: 32, nbuf: 1 },
+  'g128x64 sg2x2 4x2 k32 b2': { kind: 'tile', tm: 4, tn: 2, sgRows: 2, sgCols: 2, bk: 32, nbuf: 2 },
+  'g64x64 sg2x2 2x2 k16 b2': { kind: 'tile', tm: 2, tn: 2, sgRows: 2, sgCols: 2, bk: 16, nbuf: 2 },
+};
+
+/** Named skinny shapes (batched decode, 16 ≤ M ≤ 64). */
+export const SGM_SKINNY_SHAPES: Readonly<Record<string, SgmSkinnyShape>> = {
+  's sn1 sk8 tn1 u4': { kind: 'skinny', sn: 1, sk: 8, tn: 1, u: 4 },
+  's sn1 sk8 tn2 u4': { kind: 'skinny', sn: 1, sk: 8, tn: 2, u: 4 },
+  's sn1 sk8 tn4 u2': { kind: 'skinny', sn: 1, sk: 8, tn: 4, u: 2 },
+  's sn2 sk4 tn2 u4': { kind: 'skinny', sn: 2, sk: 4, tn: 2, u: 4 },
+  's sn1 sk4 tn2 u4': { kind: 'skinny', sn: 1, sk: 4, tn: 2, u: 4 },
+  's sn2 sk4 tn1 u2': { kind: 'skinny', sn: 2, sk: 4, tn: 1, u: 2 },
+};
+
+/** Whether the tile kernel's workgroup (invocations, workgroup memory) fits this device. */
+export function sgmTileFits(caps: Caps, s: SgmTileShape, gated: boolean): boolean {
+  const sgSize = s.emulate ? EMU_SG : caps.subgroupMaxSize;
+  const g = sgmTileGeometry(s, gated, sgSize);
+  return s.bk % 16 === 0 && g.wg <= caps.maxInvocations && g.wg <= caps.maxWorkgroupSizeX && g.bytes <= caps.maxWorkgroupStorage;
+}
+
+/** The subgroup-matrix kernel for a shape: direct loads where they apply, else the staged v0 kernel. */
+export function chooseSgmKernel(caps: Caps, M: number, N: number, K: number, gated: boolean): SgmTileShape | SgmSkinnyShape | SgmDirectShape | 'staged' {
+  return sgmDirectApplies(M, N, K) ? chooseSgmDirect(caps, gated) : 'staged';
+}
+
 /**
  * Variant overrides for benchmarks and tests (a sweep builds several in one process); the binding
  * functions pick from caps when absent.
@@ -232,8 +414,10 @@ export function chooseSgmDirect(_caps: Caps, gated: boolean): SgmDirectShape {
 export interface GemmTuning {
   /** Tiled path: the quad kernel with this shape, or the classic gemm.wgsl tile ('classic'). */
   tiled?: QuadShape | 'classic';
-  /** Subgroup-matrix path: the direct-load kernel with this shape, or the staged v0 kernel ('staged'). */
-  sgm?: SgmDirectShape | 'staged';
+  /** GEMV path: threads per output column, and the 16-byte f16 loads (entries *_h8; f16, K % 8 == 0). */
+  gemv?: { lanes?: number; h8?: boolean };
+  /** Subgroup-matrix path: the staged tile kernel, the direct-load kernel with this shape, or the staged v0 kernel ('staged'). */
+  sgm?: SgmTileShape | SgmSkinnyShape | SgmDirectShape | 'staged';
 }
 
 // ---- shared launch --------------------------------------------------------------------------------
@@ -270,20 +454,32 @@ export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath, tune: GemmTu
 
   if (path === 'gemv') {
     if (l.M > GEMV_MAX_M) throw new LimitError(`gemv: M = ${l.M} rows of x; the GEMV path takes at most ${GEMV_MAX_M}`);
-    const { lanes, rpw } = gemvShape(caps, l.K);
-    const entry = (gated ? 'gemv_gated' : 'gemv') + (vec4 ? '_vec4' : '');
+    let { lanes, rpw } = gemvShape(caps, l.K);
+    if (tune.gemv?.lanes) {
+      lanes = tune.gemv.lanes;
+      rpw = Math.max(1, Math.floor(Math.min(256, caps.maxInvocations, caps.maxWorkgroupSizeX) / lanes));
+    }
+    const h8 = (tune.gemv?.h8 ?? false) && l.dtype === 'f16' && l.K % 8 === 0;
+    const entry = (gated ? 'gemv_gated' : 'gemv') + (h8 ? '_h8' : vec4 ? '_vec4' : '');
     const prog = gpu.program(gemvProgram, { dtype: l.dtype, entry, mr: l.M, lanes, rpw, parts: gated ? 2 : 1, epi: l.epi });
     const [gx, gy] = foldGrid(caps, ceilDiv(l.N, rpw));
-    return gpu.dispatch(prog, { bind, uniforms, workgroups: [gx, gy] });
+    const hbind: Record<string, Tensor> = gated
+      ? { x8: l.x, wg8: l.wGate!, wu8: l.wUp!, y: l.out }
+      : { x8: l.x, w8: l.w!, y: l.out, bias: l.bias ?? l.x, residual: l.residual ?? l.x };
+    return gpu.dispatch(prog, { bind: h8 ? hbind : bind, uniforms, workgroups: [gx, gy] });
   }
 
   if (path === 'subgroup-matrix') {
+    const choice = tune.sgm ?? chooseSgmKernel(caps, l.M, l.N, l.K, gated);
+    if (typeof choice === 'object' && 'kind' in choice) {
+      return choice.kind === 'tile' ? launchSgmTile(gpu, l, choice) : launchSgmSkinny(gpu, l, choice);
+    }
     if (!hasSubgroupMatrixF16(caps)) {
       throw new LimitError('gemm: the subgroup-matrix path needs chromium-experimental-subgroup-matrix with a 16x16x16 f16->f32 config');
     }
     assertShape(l.dtype === 'f16', `gemm: the subgroup-matrix path takes f16 operands, got ${shapeStr(l.x)}`);
     assertShape(vec4, `gemm: the subgroup-matrix path needs K % 4 == 0, got K = ${l.K}`);
-    const direct = tune.sgm ?? (sgmDirectApplies(l.M, l.N, l.K) ? chooseSgmDirect(caps, gated) : 'staged');
+    const direct = choice;
     if (direct === 'staged') {
       assertShape(!gated, `gemm: the gated subgroup-matrix product needs M, N >= 16 and K % 16 == 0, got ${l.M}x${l.N}x${l.K}`);
       const prog = gpu.program(sgmProgram, { sgSize: caps.subgroupMaxSize, epi: l.epi });
@@ -317,6 +513,28 @@ export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath, tune: GemmTu
   const entry = (gated ? 'gemm_gated' : 'gemm') + (vec4 ? '_vec4' : '');
   const prog = gpu.program(tiledProgram, { dtype: l.dtype, entry, tile, epi: l.epi });
   return gpu.dispatch(prog, { bind, uniforms, workgroups: [ceilDiv(l.N, tile.bn), ceilDiv(l.M, tile.bm)] });
+}
+
+function launchSgmTile(gpu: Gpu, l: GemmLaunch, s: SgmTileShape): Dispatch {
+  const caps = gpu.caps;
+  const gated = l.kind === 'gated';
+  if (s.emulate) {
+    if (!caps.f16) throw new LimitError('gemm: the emulated subgroup-matrix kernel needs shader-f16');
+  } else if (!hasSubgroupMatrixF16(caps)) {
+    throw new LimitError('gemm: the subgroup-matrix path needs chromium-experimental-subgroup-matrix with a 16x16x16 f16->f32 config');
+  }
+  assertShape(l.dtype === 'f16', `gemm: the subgroup-matrix path takes f16 operands, got ${shapeStr(l.x)}`);
+  assertShape(l.K % 4 === 0, `gemm: the subgroup-matrix tile kernel needs K % 4 == 0, got K = ${l.K}`);
+  if (!sgmTileFits(caps, s, gated)) throw new LimitError(`gemm: subgroup-matrix tile ${JSON.stringify(s)} does not fit this device`);
+  const sgSize = s.emulate ? EMU_SG : caps.subgroupMaxSize;
+  const cfg: SgmTileCfg = { sgSize, gated, s: { ...s, emulate: undefined }, epi: l.epi };
+  const prog = gpu.program(s.emulate ? sgmTileEmuProgram : sgmTileProgram, cfg);
+  // Both entries reference every weight binding (one fetch routine): the unused ones bind placeholders.
+  const bind: Record<string, Tensor> = gated
+    ? { x4: l.x, y: l.out, w4: l.wGate!, wg4: l.wGate!, wu4: l.wUp! }
+    : { x4: l.x, y: l.out, w4: l.w!, wg4: l.w!, wu4: l.w!, bias: l.bias ?? l.x, residual: l.residual ?? l.x };
+  const g = sgmTileGeometry(s, gated, sgSize);
+  return gpu.dispatch(prog, { bind, uniforms: { M: l.M, N: l.N, K: l.K }, workgroups: [ceilDiv(l.N, g.bn), ceilDiv(l.M, g.bm)] });
 }
 
 // ---- checks ---------------------------------------------------------------------------------------
