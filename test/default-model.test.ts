@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PRESET, defaultWeightsPath } from '../src/cli/model-files.js';
+import { DEFAULT_PRESET, defaultWeightsPath } from '../src/model/model-files.js';
 import { Progress } from '../src/cli/progress.js';
 import { presetConfig, type ModelConfig } from '../src/model/config.js';
 import { Generator } from '../src/model/generator.js';
@@ -67,7 +67,7 @@ describe('default model fortune-4l (shipped weights) vs its PyTorch golden fixtu
     const cfg = presetConfig('fortune-4l');
     const g = await gpu();
     const f = await openSafetensors(WEIGHTS);
-    const { weights } = await loadWeights(g, f, cfg, 'f32');
+    const { weights } = await loadWeights(g, f.source(), cfg, 'f32');
     await f.close();
     const gen = new Generator(g, cfg, weights, 'f32');
     try {

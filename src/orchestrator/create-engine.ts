@@ -5,7 +5,7 @@ import { describeCaps, isSoftwareAdapter, openGpu, type DType, type Gpu } from '
 import { InputError } from '../gpu/errors.js';
 import { applyGpuBinding, planGpuBinding } from '../gpu/select.js';
 import { loadWeights, type LoadProgress } from '../model/load-weights.js';
-import { resolveModel, type ModelSource } from '../model/model-files.js';
+import { DEFAULT_PRESET, resolveModel, type ModelSource } from '../model/model-files.js';
 import { releaseWeights } from '../model/weights.js';
 import { StaticParallelGenerator } from './baselines/static-parallel.js';
 import { parsePlacement, type StaticPlacement } from './baselines/placement.js';
@@ -71,7 +71,7 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
     if (dtype === 'f16' && !gpu.caps.f16) throw new InputError('dtype f16 needs shader-f16, which this GPU lacks; use f32');
     if (dtype !== 'f32' && dtype !== 'f16') throw new InputError(`dtype must be f32 or f16, got ${dtype}`);
     log(`gpu: ${describeCaps(gpu.caps)}`);
-    const m = await resolveModel({ preset: o.preset ?? 'tiny', seed: o.seed ?? 0, model: o.model, config: o.config, init: o.init, onInit: o.onInit, log }, dtype);
+    const m = await resolveModel({ preset: o.preset ?? DEFAULT_PRESET, seed: o.seed ?? 0, model: o.model, config: o.config, init: o.init, onInit: o.onInit, log }, dtype);
     const cfg = m.config;
     log(`model: ${cfg.name} (${cfg.nLayers} layers, hidden ${cfg.hidden}, ${cfg.nHeads}×${cfg.headDim} heads, ffn ${cfg.ffn}, vocab ${cfg.vocab}) from ${m.weightsPath}; config: ${m.configSource}; dtype ${dtype}`);
 
