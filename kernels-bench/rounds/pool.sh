@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# FA Pool benchmark on the H200 (seed-4l f16, random weights): one device vs FA Pool with in-process ranks.
+set -uo pipefail
+: "${R:?R must name the output folder}"; mkdir -p "$R"
+W=/tmp/seed-4l-f16.safetensors
+[ -f $W ] || timeout 150 node run-inference.js --preset seed-4l --init random --seed 0 --model $W --dtype f16 --max-new-tokens 1 --quiet --json > /dev/null
+timeout ${POOL_TIMEOUT:-150} node dist/kernels-bench/pool-bench.js --model $W --batches ${POOL_BATCHES:-a} --pool 1 --new-tokens 64 --out "$R/pool.json" 2>&1 | grep -v '^Warning'
+nvidia-smi --query-gpu=memory.used,memory.total --format=csv,noheader
