@@ -6,12 +6,16 @@ const u32 = new Uint32Array(f32.buffer);
 /** Round-to-nearest-even float32 -> float16 bits. */
 export function f32ToF16Bits(value: number): number {
   f32[0] = value;
-  const x = u32[0]!;
+  return f32BitsToF16(u32[0]!);
+}
+
+/** The same on the raw bits of a float32 (for converters that already hold them). */
+export function f32BitsToF16(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
   if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf / nan
-  let e = exp - 127 + 15;
+  const e = exp - 127 + 15;
   if (e >= 0x1f) return sign | 0x7c00; // overflow -> inf
   if (e <= 0) {
     if (e < -10) return sign; // underflow -> signed zero
@@ -43,8 +47,19 @@ export function toF16Array(src: ArrayLike<number>, out = new Uint16Array(src.len
   return out;
 }
 
+/** Every f16 bit pattern's value (256 KiB, made on first use): widening is one load per element. */
+let F16_TABLE: Float32Array | null = null;
+export function f16Table(): Float32Array {
+  if (!F16_TABLE) {
+    F16_TABLE = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) F16_TABLE[h] = f16BitsToF32(h);
+  }
+  return F16_TABLE;
+}
+
 export function fromF16Array(src: Uint16Array, out = new Float32Array(src.length)): Float32Array {
-  for (let i = 0; i < src.length; i++) out[i] = f16BitsToF32(src[i]!);
+  const t = f16Table();
+  for (let i = 0; i < src.length; i++) out[i] = t[src[i]!]!;
   return out;
 }
 

@@ -2,7 +2,7 @@
 // Layout: u64 little-endian N, N bytes of UTF-8 JSON header, then the byte buffer that the header's
 // data_offsets index (relative to the buffer start). We validate every rule of the reference reader.
 import { FapoolError } from '../gpu/errors.js';
-import { f16BitsToF32 } from '../gpu/f16.js';
+import { f16Table, f32BitsToF16 } from '../gpu/f16.js';
 
 /** A safetensors file that breaks the format, or a tensor that cannot be loaded. */
 export class SafetensorsError extends FapoolError {}
@@ -199,34 +199,9 @@ export function encodeSafetensorsHeader(entries: readonly HeaderEntry[], metadat
 
 // ---- element conversion (file dtype → GPU dtype), chunk by chunk -------------------------------------
 
-let f16ToF32Table: Float32Array | null = null;
 let bf16ToF16Table: Uint16Array | null = null;
 const cvt = new Float32Array(1);
 const cvtU = new Uint32Array(cvt.buffer);
-
-/** Round-to-nearest-even f32 bits → f16 bits (same rule as src/gpu/f16.ts, on raw bits for speed). */
-function f32BitsToF16(x: number): number {
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 112;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && (half & 1))) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half++;
-  return sign | half;
-}
 
 /** f32 value → f16 bits, round to nearest even. */
 export function f32ToF16Fast(v: number): number {
@@ -266,7 +241,7 @@ export function convertElements(src: Uint8Array, srcDtype: FloatStDType, dst: Fl
       for (let i = 0; i < n; i++) d[i] = s[i]! << 16;
       return;
     }
-    const tab = (f16ToF32Table ??= buildF16Table());
+    const tab = f16Table();
     for (let i = 0; i < n; i++) dst[i] = tab[s[i]!]!;
     return;
   }
@@ -281,11 +256,6 @@ export function convertElements(src: Uint8Array, srcDtype: FloatStDType, dst: Fl
   for (let i = 0; i < n; i++) dst[i] = tab[s[i]!]!;
 }
 
-function buildF16Table(): Float32Array {
-  const t = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) t[h] = f16BitsToF32(h);
-  return t;
-}
 function buildBf16ToF16Table(): Uint16Array {
   const t = new Uint16Array(65536);
   for (let h = 0; h < 65536; h++) t[h] = f32BitsToF16((h << 16) >>> 0);
