@@ -3,7 +3,9 @@
 //   for await (const e of engine.generate({ prompts: ['Hello'], maxNewTokens: 32 })) ...
 export { createEngine, routingPolicy, type EngineOptions, type PoolOptions } from './orchestrator/create-engine.js';
 export {
-  Engine, GREEDY, localEngine, type EngineParts, type GenerateRequest, type GenerationEvent, type PlacementReport,
+  Engine, GREEDY, QueueFullError, localEngine,
+  type CompletionEvent, type CompletionRequest, type EngineLoad, type EngineParts, type FinishReason,
+  type GenerateRequest, type GenerationEvent, type PlacementReport,
 } from './orchestrator/engine.js';
 export type { GenerateResult } from './model/generation.js';
 export type { ModelConfig } from './model/config.js';

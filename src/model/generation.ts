@@ -18,6 +18,8 @@ export interface GenerateOptions {
   onPrefill?: (doneTokens: number, totalTokens: number) => void;
   /** Read back the logits that chose each sequence's first token (fidelity checks). */
   captureLogits?: boolean;
+  /** A sequence for which this says true gets no more tokens (a cancelled request, a stop string seen). */
+  isStopped?: (seq: number) => boolean;
 }
 
 export interface GenerateResult {
@@ -130,6 +132,7 @@ export class DecodeBatch {
   }
 
   private live(b: number): boolean {
+    if (this.active[b] && this.o.isStopped?.(b)) this.active[b] = false;
     return this.active[b]! && this.scheduled[b]! < this.o.maxNewTokens;
   }
 

@@ -2,7 +2,7 @@
 // interface. `generate` streams token events as an AsyncIterable and ends with the paper's metrics; `dispose`
 // frees every device, worker and buffer. This file has no Node dependency (the browser demo uses it);
 // create-engine.ts builds an engine from options in Node.
-import { describeCaps, type DType, type Gpu, type Step } from '../gpu/index.js';
+import { FapoolError, InputError, describeCaps, type DType, type Gpu, type Step } from '../gpu/index.js';
 import type { SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from '../model/config.js';
 import { generate, type ForwardExecutor, type GenerateResult } from '../model/generation.js';
@@ -56,11 +56,46 @@ export interface EngineParts {
 
 export const GREEDY: SamplingParams = { temperature: 0, topK: 0, topP: 1, seed: 0 };
 
+/** One request of a stream of requests (a server's): its own prompt, length, sampling and stop strings. */
+export interface CompletionRequest {
+  prompt: string | readonly number[];
+  maxTokens: number;
+  sampling?: Partial<SamplingParams>;
+  /** Stop when the text contains one of these (it is not part of the output). */
+  stop?: readonly string[];
+  /** Aborting frees the request's sequence: no more tokens, a last 'done' event with reason 'cancelled'. */
+  signal?: AbortSignal;
+}
+
+export type FinishReason = 'length' | 'stop' | 'eos' | 'cancelled';
+
+export type CompletionEvent =
+  | { type: 'token'; token: number; text: string; index: number }
+  | {
+    type: 'done'; reason: FinishReason; tokens: number[]; text: string; promptTokens: number;
+    /** From submission: queueing, then the request's own first token. */
+    ttftMs: number; queueMs: number; tpotMs: number;
+    /** Where its attention ran (FA Pool): decode steps on the base group and on the pool. */
+    baseSteps: number; poolSteps: number;
+  };
+
+/** A request was refused because the queue is full (a server answers 429). */
+export class QueueFullError extends FapoolError {}
+
+export interface EngineLoad { running: number; queued: number; maxQueue: number; completed: number }
+
 export class Engine {
   private busy: Promise<unknown> = Promise.resolve();
   private disposed = false;
+  private queued = 0;
+  private running = 0;
+  private completed = 0;
+  /** Most requests waiting for their turn before submit() refuses more. */
+  maxQueue = 64;
 
   constructor(private readonly parts: EngineParts) {}
+
+  load(): EngineLoad { return { running: this.running, queued: this.queued, maxQueue: this.maxQueue, completed: this.completed }; }
 
   get config(): ModelConfig { return this.parts.config; }
   get dtype(): DType { return this.parts.dtype; }
@@ -102,6 +137,67 @@ export class Engine {
     return events;
   }
 
+  /**
+   * One request of a stream: its tokens as they come, then a 'done' event with its metrics. Throws
+   * QueueFullError when maxQueue requests are already waiting. Requests run one after another.
+   */
+  submit(req: CompletionRequest): AsyncIterable<CompletionEvent> {
+    if (this.disposed) throw new Error('this engine is disposed');
+    if (this.queued >= this.maxQueue) throw new QueueFullError(`the queue is full (${this.maxQueue} requests waiting)`);
+    const prompt = this.encode(req.prompt);
+    if (!Number.isSafeInteger(req.maxTokens) || req.maxTokens < 1) throw new InputError(`maxTokens must be a positive integer, got ${req.maxTokens}`);
+    const events = new EventQueue<CompletionEvent>();
+    const tok = this.parts.tokenizer;
+    const stop = new StopMatcher(req.stop ?? []);
+    const t0 = performance.now();
+    let tStart = 0, tFirst = 0, tLast = 0;
+    const tokens: number[] = [];
+    const decoder = tok.decodeStream();
+    let reason: FinishReason | null = null;
+    const onAbort = () => { reason ??= 'cancelled'; };
+    req.signal?.addEventListener('abort', onAbort, { once: true });
+    if (req.signal?.aborted) onAbort();
+    this.queued++;
+    const run = this.busy.then(() => {
+      this.queued--;
+      this.running++;
+      tStart = performance.now();
+      if (reason) return null; // cancelled while waiting
+      return generate(this.parts.executor, [prompt], {
+        maxNewTokens: req.maxTokens, sampling: { ...GREEDY, ...req.sampling }, eosId: tok.eosId,
+        isStopped: () => reason !== null,
+        onToken: (_seq, token) => {
+          if (reason) return;
+          tLast = performance.now();
+          if (tokens.length === 0) tFirst = tLast;
+          tokens.push(token);
+          const text = stop.push(decoder.push(token));
+          if (stop.hit) reason = 'stop';
+          if (text) events.push({ type: 'token', token, text, index: tokens.length - 1 });
+        },
+      });
+    });
+    this.busy = run.catch(() => undefined);
+    run.then((result) => {
+      this.running--;
+      this.completed++;
+      req.signal?.removeEventListener('abort', onAbort);
+      if (!reason) {
+        const tail = stop.push(decoder.flush(), true);
+        if (tail) events.push({ type: 'token', token: tokens.at(-1) ?? -1, text: tail, index: tokens.length - 1 });
+      }
+      const r = result;
+      const placement = this.parts.report().perSeq?.[0];
+      events.push({
+        type: 'done', reason: reason ?? (tokens.length < req.maxTokens && r ? 'eos' : 'length'), tokens, text: stop.text, promptTokens: prompt.length,
+        ttftMs: (tFirst || performance.now()) - t0, queueMs: tStart - t0, tpotMs: tokens.length > 1 ? (tLast - tFirst) / (tokens.length - 1) : 0,
+        baseSteps: placement?.baseSteps ?? 0, poolSteps: placement?.poolSteps ?? 0,
+      });
+      events.end();
+    }, (e) => { this.running--; req.signal?.removeEventListener('abort', onAbort); events.fail(e); });
+    return events;
+  }
+
   /** Run a generation to its end: the final event (metrics, texts, placement). */
   async run(req: GenerateRequest, onEvent?: (e: GenerationEvent) => void): Promise<Extract<GenerationEvent, { type: 'done' }>> {
     let last: GenerationEvent | undefined;
@@ -115,6 +211,30 @@ export class Engine {
     this.disposed = true;
     await this.busy;
     await this.parts.dispose();
+  }
+}
+
+/**
+ * Watches streamed text for stop strings: what it returns is safe to emit (text that cannot be the start of a
+ * stop string); `text` is everything kept so far, without the stop string once one is seen.
+ */
+class StopMatcher {
+  text = '';
+  hit = false;
+  private emitted = 0;
+  private readonly hold: number;
+  constructor(private readonly stops: readonly string[]) { this.hold = Math.max(0, ...stops.map((x) => x.length - 1)); }
+  push(delta: string, final = false): string {
+    if (this.hit) return '';
+    this.text += delta;
+    for (const s of this.stops) {
+      const at = s ? this.text.indexOf(s) : -1;
+      if (at >= 0) { this.hit = true; this.text = this.text.slice(0, at); break; }
+    }
+    const safe = this.hit || final ? this.text.length : Math.max(this.emitted, this.text.length - this.hold);
+    const out = this.text.slice(this.emitted, safe);
+    this.emitted = safe;
+    return out;
   }
 }
 
