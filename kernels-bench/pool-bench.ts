@@ -21,7 +21,7 @@ const BATCHES: Record<string, number[]> = {
 interface Row {
   batch: string; config: string; prompts: number; inputTokens: number; outputTokens: number;
   ttftMs: number; tpotMs: number; stepMs: number; tps: number; baseGpuBytes: number;
-  handoffMs: number; pooledSteps: number; perLayerOverheadMs?: number; sameTokens?: boolean;
+  handoffMs: number; prefillIntoPoolMs: number; pooledSteps: number; perLayerOverheadMs?: number; sameTokens?: boolean;
   layer?: Record<string, number>; split?: Record<string, number>; warmupMs: number; error?: string;
 }
 
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
       batches: { type: 'string', default: 'a' }, pool: { type: 'string', default: '1' }, spawn: { type: 'string' },
       threshold: { type: 'string', default: '4096' }, 'new-tokens': { type: 'string', default: '64' },
       'prefill-chunk': { type: 'string', default: '2048' }, scale: { type: 'string', default: '1' },
-      configs: { type: 'string', default: 'single,pool' }, out: { type: 'string' },
+      configs: { type: 'string', default: 'single,pool,pool-replica' }, out: { type: 'string' },
     },
   });
   const newTokens = Number(v['new-tokens']), scale = Number(v.scale);
@@ -63,9 +63,11 @@ async function main(): Promise<void> {
     const prompts = lens.map((n, i) => syntheticPrompt(n, 256, 7 + i));
     let single: Row | null = null, singleTokens: number[][] | null = null;
     for (const config of String(v.configs).split(',')) {
+      const replica = config === 'pool-replica';
       const opts: EngineOptions = config === 'single' ? base
-        : { ...base, pool: v.spawn ? { spawn: v.spawn } : { inProcess: Number(v.pool) } };
-      const label = config === 'single' ? 'single device' : v.spawn ? `FA Pool (${v.spawn} worker process)` : `FA Pool (${v.pool} in-process rank)`;
+        : { ...base, pool: v.spawn ? { spawn: v.spawn, replica } : { inProcess: Number(v.pool), replica } };
+      const label = config === 'single' ? 'single device'
+        : `FA Pool (${v.spawn ? `${v.spawn} worker process` : `${v.pool} in-process rank`}${replica ? ', base replica' : ''})`;
       try {
         const { done, split, warmupMs, layers } = await run(opts, prompts, newTokens);
         const r = done.result;
@@ -73,7 +75,7 @@ async function main(): Promise<void> {
         const row: Row = {
           batch: name, config: label, prompts: prompts.length, inputTokens: r.inputTokens, outputTokens: r.outputTokens,
           ttftMs: r.prefillMs, tpotMs: r.tpotMs, stepMs: r.decodeMs / steps, tps: r.tps, baseGpuBytes: r.gpuBytes,
-          handoffMs: split.migrateMs ?? 0, pooledSteps: split.pooledSteps ?? 0, warmupMs,
+          handoffMs: split.migrateMs ?? 0, prefillIntoPoolMs: split.prefillIntoPoolMs ?? 0, pooledSteps: split.pooledSteps ?? 0, warmupMs,
           layer: Object.fromEntries(Object.entries(split).filter(([k]) => k.startsWith('layer.')).map(([k, x]) => [k.slice(6), x])),
           split,
         };
@@ -86,7 +88,7 @@ async function main(): Promise<void> {
         }
         rows.push(row);
         console.log(`${name} ${label.padEnd(34)} TTFT ${row.ttftMs.toFixed(0).padStart(7)} ms  TPOT ${row.tpotMs.toFixed(2).padStart(7)} ms  step ${row.stepMs.toFixed(2).padStart(7)} ms` +
-          `  base mem ${(row.baseGpuBytes / 2 ** 30).toFixed(2)} GiB  hand-off ${row.handoffMs.toFixed(0)} ms` +
+          `  base mem ${(row.baseGpuBytes / 2 ** 30).toFixed(2)} GiB  migration ${row.handoffMs.toFixed(0)} ms  prefill into pool ${row.prefillIntoPoolMs.toFixed(0)} ms` +
           (row.perLayerOverheadMs !== undefined ? `  per-layer overhead ${row.perLayerOverheadMs.toFixed(3)} ms  tokens ${row.sameTokens ? 'same' : 'DIFFER'}` : ''));
         if (row.layer && row.layer.layers) {
           const n = row.layer.layers;

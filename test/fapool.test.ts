@@ -57,30 +57,80 @@ describe('FA Pool with in-process ranks', () => {
   });
 
   for (const n of [1, 2, 3]) {
-    it(`${n} pool rank(s): same greedy tokens; long sequences ran on the pool`, async () => {
+    it(`${n} pool rank(s): same greedy tokens; the long prompt prefills into the pool, a growing one migrates`, async () => {
       const exec = new PoolAttention(members(n), POLICY, { minBlock: 8 });
       const gen = new Generator(await gpu(), cfg, weights, 'f32', exec);
       const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY });
+      const baseKv = gen.model.kv.capacities;
       gen.dispose(); exec.dispose(await gpu());
       expect(res.tokens).toEqual(reference);
       const st = exec.stats;
+      expect(baseKv[1], 'no base cache for the 30-token prompt').toBe(0);
+      expect(st.events.some((e) => e.kind === 'prefill-to-pool' && e.seq === 1), JSON.stringify(st.events)).toBe(true);
+      expect(st.prefillLayers, 'its prompt went through the pool layer by layer').toBe(cfg.nLayers);
       expect(st.perSeq[1]!.poolSteps, 'the 30-token prompt decodes on the pool').toBe(13);
       expect(st.perSeq[2]!.poolSteps, 'the 3-token prompt never reaches the threshold').toBe(0);
       expect(st.perSeq[0]!.poolSteps, 'the 10-token prompt crosses 16 while decoding').toBeGreaterThan(0);
       expect(st.perSeq[0]!.baseSteps).toBeGreaterThan(0);
       expect(st.events.some((e) => e.kind === 'to-pool' && e.seq === 0)).toBe(true);
-      if (n > 2) expect(st.events.some((e) => e.kind === 'reshard'), JSON.stringify(st.events)).toBe(true);
       for (const r of ranks) expect(r.rank.sequences, 'pool state freed at the end').toBe(0);
     });
   }
 
-  it('a rank that fails mid-generation: its sequences fall back to the base, tokens unchanged', async () => {
+  it('with a base replica (3 ranks): same tokens, every sequence keeps a base cache, tiers reshard', async () => {
+    const exec = new PoolAttention(members(3), POLICY, { minBlock: 8, replica: true });
+    const gen = new Generator(await gpu(), cfg, weights, 'f32', exec);
+    const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY });
+    const baseKv = gen.model.kv.capacities;
+    gen.dispose(); exec.dispose(await gpu());
+    expect(res.tokens).toEqual(reference);
+    expect(baseKv.every((c) => c > 0)).toBe(true);
+    expect(exec.stats.events.some((e) => e.kind === 'reshard'), JSON.stringify(exec.stats.events)).toBe(true);
+  });
+
+  const failing = (fail: (n: number) => boolean) => (i: number, h: RankHandler): RankHandler => {
     let calls = 0;
-    const failing = (i: number, h: RankHandler): RankHandler => async (msg, t, client) => {
-      if (i === 1 && msg.kind === 'attend' && ++calls > 6) throw new Error('simulated GPU fault');
+    return async (msg, t, client) => {
+      if (i === 1 && msg.kind === 'attend' && fail(++calls)) throw new Error('simulated GPU fault');
       return h(msg, t, client);
     };
-    const exec = new PoolAttention(members(2, failing), POLICY, { minBlock: 8 });
+  };
+
+  it('a rank that fails mid-generation (no replica): its sequences rebuild their caches on the rank left, same tokens', async () => {
+    const exec = new PoolAttention(members(2, failing((c) => c > 6)), POLICY, { minBlock: 8 });
+    const gen = new Generator(await gpu(), cfg, weights, 'f32', exec);
+    const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY });
+    gen.dispose(); exec.dispose(await gpu());
+    expect(res.tokens).toEqual(reference);
+    const ev = exec.stats.events;
+    expect(ev.some((e) => e.kind === 'fault' && /simulated GPU fault/.test(e.detail)), JSON.stringify(ev)).toBe(true);
+    expect(ev.some((e) => e.kind === 'rebuild' && /on pool0/.test(e.detail)), JSON.stringify(ev)).toBe(true);
+    expect(exec.stats.rebuilds).toBeGreaterThan(0);
+    expect(exec.members[1]!.alive).toBe(false);
+    expect(ranks[0]!.rank.sequences, 'the surviving rank\'s state freed at the end').toBe(0);
+    ranks[1]!.rank.dispose(); // what the dropped rank still holds (a dead rank would hold nothing)
+  });
+
+  it('every rank lost (no replica): the caches are rebuilt on the base, same tokens', async () => {
+    const dead = (i: number, h: RankHandler): RankHandler => {
+      let calls = 0;
+      return async (msg, t, client) => {
+        if (msg.kind === 'attend' && ++calls > 3) throw new Error(`rank ${i} gone`);
+        return h(msg, t, client);
+      };
+    };
+    const exec = new PoolAttention(members(2, dead), POLICY, { minBlock: 8 });
+    const gen = new Generator(await gpu(), cfg, weights, 'f32', exec);
+    const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY });
+    gen.dispose(); exec.dispose(await gpu());
+    expect(res.tokens).toEqual(reference);
+    expect(exec.members.every((m) => !m.alive)).toBe(true);
+    expect(exec.stats.events.some((e) => e.kind === 'rebuild' && /on the base group/.test(e.detail)), JSON.stringify(exec.stats.events)).toBe(true);
+    for (const r of ranks) r.rank.dispose();
+  });
+
+  it('a rank that fails mid-generation (with a replica): its sequences fall back to the base copy, same tokens', async () => {
+    const exec = new PoolAttention(members(2, failing((c) => c > 6)), POLICY, { minBlock: 8, replica: true });
     const gen = new Generator(await gpu(), cfg, weights, 'f32', exec);
     const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY });
     gen.dispose(); exec.dispose(await gpu());
@@ -88,5 +138,6 @@ describe('FA Pool with in-process ranks', () => {
     expect(exec.stats.events.some((e) => e.kind === 'fault' && /simulated GPU fault/.test(e.detail))).toBe(true);
     expect(exec.stats.events.some((e) => e.kind === 'fallback')).toBe(true);
     expect(exec.members[1]!.alive).toBe(false);
+    for (const r of ranks) r.rank.dispose();
   });
 });

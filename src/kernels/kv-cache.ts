@@ -1,5 +1,5 @@
-// KV-cache append from packed rows (shaders/kv_cache.wgsl): how an attention-pool rank stores the keys and
-// values the base sends — one launch per sequence and layer, whatever the number of heads.
+// KV-cache append from rows (shaders/kv_cache.wgsl): how an attention-pool rank stores the keys and values the
+// base sends, and takes their queries — one launch per sequence and layer, whatever the number of heads.
 import { ceilDiv, defineProgram, ShapeError, type Dispatch, type DType, type Gpu, type Tensor } from '../gpu/index.js';
 import { expectDistinct, expectDtype, expectRank, rowWorkgroupSize, typeSpec } from './common.js';
 
@@ -11,16 +11,20 @@ const program = defineProgram<AppendCfg>({
 });
 
 export interface AppendKvArgs {
-  src: Tensor;     // [rows, D] packed rows (q heads, k heads, v heads of each token)
-  q: Tensor;       // [qRowsMax, D] where q rows are copied (decode), or a placeholder
+  src: Tensor;     // [rows, D]: per token its q rows, then k rows, then v rows
+  q: Tensor;       // [.., D] where the q rows go (token-major), or a placeholder
   kCache: Tensor;  // [1, kvHeads, capacity, D]
   vCache: Tensor;  // [1, kvHeads, capacity, D]
-  /** Largest count·kvHeads + qRows the dispatch will be asked for (sizes the grid). */
-  maxRows: number;
+  /** Most elements one launch will copy ((q rows + 2·kv rows) · D): sizes the grid. */
+  maxElems: number;
 }
 
-/** Where one append reads and writes: row offsets into src, token count, local position of token 0. */
-export interface AppendKvParams { qSrc: number; qRows: number; kSrc: number; vSrc: number; count: number; pos0: number }
+/**
+ * Where one append reads and writes: token t's rows start at srcRow + t·stride (qRows q rows, then the k rows,
+ * then the v rows); the q rows of the first qTokens tokens are copied, the k/v rows of the first kvTokens tokens
+ * appended at local positions pos0 + t.
+ */
+export interface AppendKvParams { srcRow: number; stride: number; qRows: number; qTokens: number; kvTokens: number; pos0: number }
 
 export interface AppendKv { dispatch: Dispatch; set(p: AppendKvParams): void }
 
@@ -37,16 +41,19 @@ export function appendKv(gpu: Gpu, a: AppendKvArgs): AppendKv {
   const wg = rowWorkgroupSize(gpu);
   const d = gpu.dispatch(gpu.program(program, { dtype: a.src.dtype, wg }), {
     bind: { src: a.src, q: a.q, kCache: a.kCache, vCache: a.vCache },
-    uniforms: { qSrc: 0, qRows: 0, kSrc: 0, vSrc: 0, count: 0, kvHeads, capacity, headDim: D, pos0: 0 },
-    workgroups: [Math.min(ceilDiv(a.maxRows * 2 * D, wg), gpu.caps.maxWorkgroupsPerDim)],
+    uniforms: { srcRow: 0, stride: 0, qRows: 0, qTokens: 0, kvHeads, kvTokens: 0, capacity, headDim: D, pos0: 0 },
+    workgroups: [Math.min(ceilDiv(a.maxElems, wg), gpu.caps.maxWorkgroupsPerDim)],
   });
   return {
     dispatch: d,
     set(p) {
-      const end = Math.max(p.qSrc + p.qRows, p.count ? Math.max(p.kSrc, p.vSrc) + p.count * kvHeads : 0);
+      const tokens = Math.max(p.qTokens, p.kvTokens);
+      const rowsPerToken = p.qRows + (p.kvTokens ? 2 * kvHeads : 0);
+      if (tokens > 1 && p.stride < rowsPerToken) throw new ShapeError(`${k}: a stride of ${p.stride} rows overlaps the ${rowsPerToken} rows of a token`);
+      const end = tokens === 0 ? 0 : p.srcRow + (tokens - 1) * p.stride + rowsPerToken;
       if (end > srcRows) throw new ShapeError(`${k}: rows up to ${end} past src's ${srcRows}`);
-      if (p.qRows > qMax) throw new ShapeError(`${k}: ${p.qRows} q rows do not fit q (${qMax} rows)`);
-      if (p.count * kvHeads + p.qRows > a.maxRows) throw new ShapeError(`${k}: ${p.count} tokens exceed the prepared grid`);
+      if (p.qTokens * p.qRows > qMax) throw new ShapeError(`${k}: ${p.qTokens * p.qRows} q rows do not fit q (${qMax} rows)`);
+      if ((p.qTokens * p.qRows + 2 * p.kvTokens * kvHeads) * D > a.maxElems) throw new ShapeError(`${k}: ${tokens} tokens exceed the prepared grid`);
       d.set({ ...p });
     },
   };

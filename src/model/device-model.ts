@@ -2,7 +2,7 @@
 // forward pass of a prefill chunk or a decode step (forward.ts, built once per shape and re-run), the head and
 // the sampler, and the token read-back. One device runs all of it; a static TP × PP rank runs its share.
 import {
-  copyStep, sliceRows, type DType, type Gpu, type Step, type Tensor,
+  DTYPE_BYTES, LimitError, copyStep, sliceRows, type DType, type Gpu, type Step, type Tensor,
 } from '../gpu/index.js';
 import { flashDecode, flashPrefill, type DecodePlan } from '../kernels/attention.js';
 import { cast } from '../kernels/elementwise.js';
@@ -68,8 +68,6 @@ export class LruCache<K, V> {
 export interface DeviceModelOptions {
   /** Tensor parallelism: blocks write partial sums (the rank with addResidual folds in the residual stream). */
   partialSums?: { addResidual: boolean };
-  /** The KV capacity each slot gets here (default: the batch's); 0 for a sequence whose cache is elsewhere. */
-  capacities?: (shape: BatchShape) => number[];
 }
 
 export class DeviceModel {
@@ -80,9 +78,11 @@ export class DeviceModel {
   private readonly prefillPrograms = new LruCache<number, PrefillProgram>(PREFILL_PROGRAM_CACHE, (p) => releasePrefill(p));
   private decodeProg: DecodeProgram | null = null;
   private headProg: { sampler: Sampler; head: Step[] } | null = null;
-  private shape: BatchShape & { maxTokens: number } = { B: 0, capacities: [], chunk: 0, maxTokens: 0 };
-  private noCache: Tensor | null = null; // [1, nKvHeads, 1, headDim]: the cache of rows that keep theirs elsewhere
+  private shape: BatchShape & { maxTokens: number } = { B: 0, promptLengths: [], capacities: [], chunk: 0, maxTokens: 0 };
+  private noCache: [Tensor, Tensor] | null = null; // [1, nKvHeads, 1, headDim] k and v: rows that keep their cache elsewhere
   private sampling: SamplingParams | null = null;
+  /** The KV capacity each slot gets here (default: the batch's); 0 for a sequence whose cache is elsewhere. */
+  capacities: ((shape: BatchShape) => number[]) | null = null;
 
   /** `cfg` is this device's config (a tensor-parallel rank's has its share of heads and FFN). */
   constructor(readonly gpu: Gpu, readonly cfg: ModelConfig, readonly weights: PartialWeights, readonly dtype: DType,
@@ -91,6 +91,8 @@ export class DeviceModel {
   get state(): RunState { if (!this.st) throw new Error('DeviceModel: prepare() first'); return this.st; }
   get kv(): KvCache { if (!this.cache) throw new Error('DeviceModel: prepare() first'); return this.cache; }
   get slots(): number { return this.shape.B; }
+  /** The batch the buffers are sized for. */
+  get batch(): BatchShape { return this.shape; }
   get hasHead(): boolean { return this.weights.lmHead !== null; }
 
   /** (Re)build buffers for a batch shape; reused (with their launches) while the shape fits. */
@@ -98,7 +100,7 @@ export class DeviceModel {
     this.sampling = sampling;
     this.headProg?.sampler.setParams(sampling);
     const s = this.shape;
-    const capacities = this.opts.capacities?.(shape) ?? shape.capacities;
+    const capacities = this.capacities?.(shape) ?? shape.capacities;
     const held = this.cache?.capacities;
     if (this.st && held && shape.B === s.B && capacities.every((c, b) => c <= held[b]!) && Math.max(shape.chunk, shape.B) <= s.maxTokens) return;
     this.releaseBuffers();
@@ -107,7 +109,7 @@ export class DeviceModel {
     try {
       this.st = allocRunState(gpu, cfg, dtype, maxTokens, shape.B, { partial: this.opts.partialSums !== undefined });
       this.cache = allocKvCache(gpu, cfg, dtype, capacities, this.weights.layers.length);
-      this.noCache = gpu.tensor([1, cfg.nKvHeads, 1, cfg.headDim], dtype, 'no_cache');
+      this.noCache = [gpu.tensor([1, cfg.nKvHeads, 1, cfg.headDim], dtype, 'no_k'), gpu.tensor([1, cfg.nKvHeads, 1, cfg.headDim], dtype, 'no_v')];
       if (this.hasHead) {
         this.logitsAct = dtype === 'f32' ? null : gpu.tensor([shape.B, cfg.vocab], dtype, 'logits_act');
         this.readBufs = [0, 1].map((i) => gpu.readbackBuffer(shape.B * 4, `tokens_readback${i}`));
@@ -128,7 +130,7 @@ export class DeviceModel {
 
   /** Layer l's cache groups as the rope writes them; rows of no group write nowhere. */
   private caches(l: number, groups: readonly KvGroup[]): LayerCache[] {
-    if (groups.length === 0) return [{ kCache: this.noCache!, vCache: this.noCache!, slotBase: 0x7fffffff }];
+    if (groups.length === 0) return [{ kCache: this.noCache![0], vCache: this.noCache![1], slotBase: 0x7fffffff }];
     return groups.map((g) => ({ kCache: g.k[l]!, vCache: g.v[l]!, slotBase: g.first }));
   }
 
@@ -146,7 +148,13 @@ export class DeviceModel {
    */
   prefill(tokens: number, slot: number): PrefillProgram {
     const at = kvSlot(this.kv, slot);
-    if (!at) throw new Error(`DeviceModel: sequence ${slot} has no KV cache on this device to prefill into`);
+    if (!at) {
+      // A sequence whose cache is elsewhere: the projections here, its attention through the caller's hooks.
+      return this.prefillPrograms.get(-tokens, () => {
+        const s = this.state, v = this.views(tokens);
+        return { embed: this.embed(sliceRows(s.ids, 0, tokens), v.x), layers: this.layers(v, tokens, []), attn: [] };
+      });
+    }
     const gi = this.kv.groups.indexOf(at.group);
     return this.prefillPrograms.get(tokens * 4096 + gi, () => {
       const { gpu } = this;
@@ -172,6 +180,25 @@ export class DeviceModel {
       };
     }
     return this.decodeProg;
+  }
+
+  /**
+   * Give a slot that has no cache here one (its attention must come back to this device): a group of its own.
+   * The step's launches are rebuilt on next use.
+   */
+  addKv(slot: number, capacity: number): void {
+    const kv = this.kv;
+    if (kvSlot(kv, slot)) return;
+    const rowBytes = this.cfg.nHeads * this.cfg.headDim * DTYPE_BYTES[this.dtype];
+    if ((slot * rowBytes) % this.gpu.caps.minStorageOffsetAlign !== 0) {
+      throw new LimitError(`cannot give sequence ${slot} a KV cache here: its rows are not ${this.gpu.caps.minStorageOffsetAlign}-byte aligned`);
+    }
+    const one = allocKvCache(this.gpu, this.cfg, this.dtype, [capacity], this.weights.layers.length).groups[0]!;
+    const group = { ...one, first: slot };
+    kv.groups.push(group);
+    kv.groups.sort((a, b) => a.first - b.first);
+    (kv.capacities as number[])[slot] = capacity;
+    this.releasePrograms();
   }
 
   /** Upload a decode step's per-slot lengths and size each group's attention for its longest. */
@@ -238,9 +265,9 @@ export class DeviceModel {
     const gpu = this.gpu;
     if (this.st) releaseRunState(gpu, this.st);
     if (this.cache) releaseKvCache(gpu, this.cache);
-    gpu.release(this.logitsAct ?? undefined, this.noCache ?? undefined, ...this.readBufs);
+    gpu.release(this.logitsAct ?? undefined, ...(this.noCache ?? []), ...this.readBufs);
     this.st = null; this.cache = null; this.logitsAct = null; this.noCache = null; this.readBufs = [];
-    this.shape = { B: 0, capacities: [], chunk: 0, maxTokens: 0 };
+    this.shape = { B: 0, promptLengths: [], capacities: [], chunk: 0, maxTokens: 0 };
   }
 
   dispose(): void { this.releaseBuffers(); }

@@ -37,8 +37,8 @@ export interface GenerateResult {
   firstLogits?: Float32Array[];
 }
 
-/** Buffer sizes of a batch: slots (sequences), KV capacity of each slot, rows per prefill launch. */
-export interface BatchShape { B: number; capacities: number[]; chunk: number }
+/** Buffer sizes of a batch: slots (sequences), each one's prompt length and KV capacity, rows per prefill launch. */
+export interface BatchShape { B: number; promptLengths: number[]; capacities: number[]; chunk: number }
 
 /** One prefill launch: rows [p0, p0+n) of sequence b, with its (slot, position) table and token ids filled in. */
 export interface PrefillChunk { b: number; p0: number; n: number; last: boolean; rows: Uint32Array; ids: Uint32Array }
@@ -48,6 +48,8 @@ export interface DecodeStepInput {
   step: number;
   rows: Uint32Array;     // [B, 2] (slot, position) of each new token; position = NO_POSITION for a finished row
   lengths: Uint32Array;  // [B] cache entries after this token; 0 for a finished row
+  /** The tokens already in sequence b's cache, when it must be rebuilt: its prompt and its outputs before this step's input. */
+  history(b: number): number[];
 }
 
 /** How a strategy runs the model: the generation loop drives it. */
@@ -91,19 +93,23 @@ export function batchShape(cfg: ModelConfig, prompts: readonly (readonly number[
   const maxLen = prompts.reduce((m, p) => Math.max(m, p.length), 0); // no spread: a huge batch must not overflow the stack
   return {
     B: prompts.length,
+    promptLengths: prompts.map((p) => p.length),
     capacities: prompts.map((p) => Math.ceil((p.length + o.maxNewTokens) / 16) * 16),
     chunk: Math.max(1, Math.min(o.prefillChunk ?? 2048, maxLen)),
   };
 }
 
-/** Walk a batch's prompts in prefill chunks (sequence by sequence); the row table is one reused array. */
-export function* prefillChunks(prompts: readonly (readonly number[])[], chunk: number): IterableIterator<PrefillChunk> {
+/**
+ * Walk prompts in prefill chunks, sequence by sequence (prompt i in slot slots[i], default i); the row table is
+ * one reused array.
+ */
+export function* prefillChunks(prompts: readonly (readonly number[])[], chunk: number, slots?: readonly number[]): IterableIterator<PrefillChunk> {
   const rowsHost = new Uint32Array(chunk * 2);
-  for (let b = 0; b < prompts.length; b++) {
-    const p = prompts[b]!;
+  for (let i = 0; i < prompts.length; i++) {
+    const p = prompts[i]!, b = slots?.[i] ?? i;
     for (let p0 = 0; p0 < p.length; p0 += chunk) {
       const n = Math.min(chunk, p.length - p0);
-      for (let i = 0; i < n; i++) { rowsHost[2 * i] = b; rowsHost[2 * i + 1] = p0 + i; }
+      for (let r = 0; r < n; r++) { rowsHost[2 * r] = b; rowsHost[2 * r + 1] = p0 + r; }
       yield { b, p0, n, last: p0 + n === p.length, rows: rowsHost.subarray(0, 2 * n), ids: Uint32Array.from(p.slice(p0, p0 + n)) };
     }
   }
@@ -207,11 +213,13 @@ export async function generate(ex: ForwardExecutor, prompts: readonly (readonly 
   // A step is submitted while any sequence wants more; its tokens are read while the next one runs.
   let step = 0;
   let pending = -1; // the step computing on the GPU whose tokens are not read yet
+  // What sequence b's cache holds before this step: its prompt and outputs, up to (not with) the step's input token.
+  const history = (b: number) => [...prompts[b]!, ...batch.out[b]!].slice(0, Math.max(0, batch.lengths[b]! - 1));
   for (;;) {
     let submitted = -1;
     if (batch.next()) {
       step++;
-      await ex.decode({ step, rows: batch.rows, lengths: batch.lengths }, step % 2);
+      await ex.decode({ step, rows: batch.rows, lengths: batch.lengths, history }, step % 2);
       submitted = step;
     }
     if (pending >= 0) batch.record(await ex.readTokens(pending % 2), pending);

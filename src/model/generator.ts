@@ -1,18 +1,22 @@
 // Generation on one device (the base group of FA Pool is one such device): every launch is prepared once; a
 // decode step only writes uniforms and two tiny row tables, so nothing is allocated per token. Where attention
 // runs is pluggable: all on this device, or (FA Pool) the long sequences' attention on the attention pool.
-import type { DType, Gpu, Step } from '../gpu/index.js';
+import { FapoolError, type DType, type Gpu, type Step } from '../gpu/index.js';
 import type { SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from './config.js';
 import { DeviceModel, decodeLaunches, localAttention } from './device-model.js';
 import { Recorder, runLayers, type LayerHooks } from './forward.js';
 import {
-  generate, type BatchShape, type DecodeStepInput, type ForwardExecutor, type GenerateOptions, type GenerateResult, type PrefillChunk,
+  generate, prefillChunks, type BatchShape, type DecodeStepInput, type ForwardExecutor, type GenerateOptions, type GenerateResult, type PrefillChunk,
 } from './generation.js';
 import type { Weights } from './weights.js';
 
 /** Where attention runs when not all of it runs on this device (the FA Pool's attention pool). */
 export interface AttentionPlacement {
+  /** The KV capacity each slot gets on this device: 0 for a sequence whose cache lives elsewhere. */
+  baseCapacities?(shape: BatchShape): number[];
+  /** A prefill chunk of a sequence with no cache here: hooks that run its attention elsewhere. */
+  prefillHooks?(m: DeviceModel, c: PrefillChunk): Promise<LayerHooks>;
   /** After the first tokens, before the first decode step: place the sequences. */
   afterPrefill?(m: DeviceModel, promptLengths: readonly number[]): Promise<void>;
   /**
@@ -20,9 +24,26 @@ export interface AttentionPlacement {
    * lengths themselves), or null when it all runs here.
    */
   decodeHooks(m: DeviceModel, input: DecodeStepInput): Promise<LayerHooks | null>;
+  /**
+   * After an AttentionLost: place those sequences anew (on the ranks left, or on this device with a cache of
+   * their own). The generator then rebuilds their caches from their tokens and runs the step again.
+   */
+  replace?(m: DeviceModel, seqs: readonly number[]): Promise<void>;
   /** When generation ends: free what the placement holds elsewhere. */
   finish?(m: DeviceModel): Promise<void>;
 }
+
+/**
+ * The attention of these sequences could not be computed where they were placed and their caches are gone (a
+ * rank died and no replica was kept): the step stops before anything is sampled, and is run again once their
+ * caches are rebuilt.
+ */
+export class AttentionLost extends FapoolError {
+  constructor(readonly seqs: readonly number[], message: string) { super(message); }
+}
+
+/** How many times one chunk or step is tried again after losing ranks (each loss drops a rank: this bounds it). */
+const MAX_RETRIES = 8;
 
 export class Generator implements ForwardExecutor {
   readonly model: DeviceModel;
@@ -30,6 +51,7 @@ export class Generator implements ForwardExecutor {
   constructor(readonly gpu: Gpu, readonly cfg: ModelConfig, weights: Weights, readonly dtype: DType,
     readonly placement?: AttentionPlacement) {
     this.model = new DeviceModel(gpu, cfg, weights, dtype);
+    if (placement?.baseCapacities) this.model.capacities = (shape) => placement.baseCapacities!(shape);
   }
 
   generate(prompts: readonly (readonly number[])[], o: GenerateOptions): Promise<GenerateResult> {
@@ -39,15 +61,45 @@ export class Generator implements ForwardExecutor {
   prepare(shape: BatchShape, sampling: SamplingParams): void { this.model.prepare(shape, sampling); }
 
   async prefill(c: PrefillChunk): Promise<void> {
+    for (let tries = 0; ; tries++) {
+      try {
+        return await this.prefillOnce(c);
+      } catch (e) {
+        if (!(e instanceof AttentionLost) || tries >= MAX_RETRIES) throw e;
+        // The chunk's sequence lost its cache: place it again, rebuild the chunks before this one, retry this one.
+        await this.recover(e.seqs, () => this.promptOf(c.b, c.p0));
+      }
+    }
+  }
+
+  /** The prompt tokens of slot b before position end (kept while it prefills, for a rebuild). */
+  private readonly prompts = new Map<number, number[]>();
+  private promptOf(b: number, end: number): number[] { return (this.prompts.get(b) ?? []).slice(0, end); }
+
+  private async prefillOnce(c: PrefillChunk): Promise<void> {
     const m = this.model, s = m.state, prog = m.prefill(c.n, c.b);
+    if (c.p0 === 0) this.prompts.set(c.b, []);
+    const seen = this.prompts.get(c.b)!;
+    if (seen.length === c.p0) seen.push(...c.ids);
     this.gpu.write(s.rows, c.rows);
     this.gpu.write(s.ids, c.ids);
     for (const a of prog.attn) a.set(c.b, c.p0);
+    const hooks = prog.attn.length ? localAttention(prog.attn.map((a) => a.steps)) : await this.placement!.prefillHooks!(m, c);
     const rec = new Recorder(this.gpu);
     rec.record(...prog.embed);
-    await runLayers(prog.layers, localAttention(prog.attn.map((a) => a.steps)), rec);
+    await runLayers(prog.layers, hooks, rec);
     if (c.last) rec.record(m.keepLast(c.n, c.b));
     rec.submit();
+  }
+
+  /** Place lost sequences again and rebuild their caches from their tokens (chunked prefills, nothing kept). */
+  private async recover(seqs: readonly number[], tokensOf: (b: number) => number[]): Promise<void> {
+    await this.placement!.replace!(this.model, seqs);
+    const chunk = this.model.batch.chunk;
+    for (const b of seqs) {
+      const tokens = tokensOf(b);
+      for (const c of prefillChunks([tokens], chunk, [b])) await this.prefillOnce({ ...c, last: false });
+    }
   }
 
   async sampleFirst(buf: number): Promise<void> {
@@ -60,6 +112,19 @@ export class Generator implements ForwardExecutor {
   }
 
   async decode(input: DecodeStepInput, buf: number): Promise<void> {
+    for (let tries = 0; ; tries++) {
+      try {
+        return await this.decodeOnce(input, buf);
+      } catch (e) {
+        if (!(e instanceof AttentionLost) || tries >= MAX_RETRIES) throw e;
+        // Nothing of this step was sampled: rebuild the lost caches, then run the whole step again (the cache
+        // writes of the first try land on the same positions with the same values).
+        await this.recover(e.seqs, input.history);
+      }
+    }
+  }
+
+  private async decodeOnce(input: DecodeStepInput, buf: number): Promise<void> {
     const m = this.model, s = m.state, prog = m.decode();
     m.setStep(input.step);
     let hooks = this.placement ? await this.placement.decodeHooks(m, input) : null;

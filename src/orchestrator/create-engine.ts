@@ -26,6 +26,8 @@ export interface PoolOptions {
   spawn?: string;
   /** ms a rank may take to answer before its sequences fall back to the base (default 30 s). */
   deadlineMs?: number;
+  /** Keep a copy of pooled sequences' caches on the base too (default off: the pool holds them). */
+  replica?: boolean;
 }
 
 export interface EngineOptions extends Partial<ModelSource> {
@@ -97,13 +99,16 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
     if (extras.length) log(`note: ${extras.length} tensors in the file are not used (${extras.slice(0, 5).join(', ')}${extras.length > 5 ? ', …' : ''})`);
     const members = await poolMembers(o.pool ?? {}, dtype, cleanups, log);
     if (members.length === 0) return localEngine({ gpu, config: cfg, weights, dtype, tokenizer: m.tokenizer, dispose: cleanup });
-    const pool = new PoolAttention(members, routingPolicy(o.policy), { deadlineMs: o.pool?.deadlineMs });
+    const pool = new PoolAttention(members, routingPolicy(o.policy), { deadlineMs: o.pool?.deadlineMs, replica: o.pool?.replica });
     cleanups.push(() => pool.dispose(gpu));
     log(`attention pool: ${members.map((mb) => mb.link.name).join(', ')}; threshold ${pool.policy.threshold} tokens`);
     const report = (): PlacementReport => ({
       strategy: 'fapool', ranks: [gpu.label, ...members.map((mb) => mb.link.name)],
       perSeq: pool.stats.perSeq, events: pool.stats.events,
-      split: { poolWaitMs: pool.stats.poolWaitMs, transferMs: pool.stats.transferMs, migrateMs: pool.stats.migrateMs, pooledSteps: pool.stats.steps, ...prefixed('layer.', pool.stats.layer) },
+      split: {
+        poolWaitMs: pool.stats.poolWaitMs, transferMs: pool.stats.transferMs, migrateMs: pool.stats.migrateMs, pooledSteps: pool.stats.steps,
+        prefillIntoPoolMs: pool.stats.prefillMs, prefillLayers: pool.stats.prefillLayers, rebuilds: pool.stats.rebuilds, ...prefixed('layer.', pool.stats.layer),
+      },
     });
     return localEngine({ gpu, config: cfg, weights, dtype, tokenizer: m.tokenizer, placement: pool, report, dispose: cleanup });
   } catch (e) {

@@ -4,7 +4,7 @@
 // partial (O, LSE) results that the base merges exactly with the other ranks' blocks.
 // Clients are kept apart: a shard belongs to the client that allocated it; another client can neither see,
 // overwrite nor free it. A request is checked whole before any GPU work, so a bad one changes nothing.
-import { DTYPE_BYTES, sliceRows, type DType, type Gpu, type Step, type Tensor } from '../../gpu/index.js';
+import { DTYPE_BYTES, reshape, sliceRows, type DType, type Gpu, type Step, type Tensor } from '../../gpu/index.js';
 import { flashDecode, flashPrefill, type DecodePlan } from '../../kernels/attention.js';
 import { appendKv, type AppendKv } from '../../kernels/kv-cache.js';
 import type { HandlerReply, RankHandler } from '../transport/link.js';
@@ -25,7 +25,7 @@ interface Shard {
 }
 
 /** Rows of one prompt chunk on the device, grown to the largest chunk seen. */
-interface PrefillStage { key: string; rows: number; q: Tensor; kv: Tensor; out: Tensor; lse: Tensor; qDummy: Tensor }
+interface PrefillStage { key: string; rows: number; src: Tensor; q: Tensor; out: Tensor; lse: Tensor }
 
 export class AttentionRank {
   private readonly clients = new Map<string, Map<number, Shard>>();
@@ -54,7 +54,7 @@ export class AttentionRank {
       case 'alloc': this.alloc(client, req); return { header: { kind: 'ok' } };
       case 'free': this.free(client, req.seq); return { header: { kind: 'ok' } };
       case 'load_kv': this.loadKv(this.shard(client, req.seq), req, t); return { header: { kind: 'ok' } };
-      case 'prefill': return this.prefill(this.shard(client, req.seq), req, t);
+      case 'prefill': return this.prefill(this.shard(client, req.seq), req, t[0]!);
       case 'attend': return this.attend(client, req, t[0]!);
     }
   }
@@ -80,7 +80,7 @@ export class AttentionRank {
       try {
         for (let l = 0; l < h.nLayers; l++) {
           plans.push(flashDecode(gpu, { q, out, lse, kCache: k[l]!, vCache: v[l]!, lengths }));
-          appends.push(appendKv(gpu, { src: rows, q: sliceRows(q, 0, 1), kCache: k[l]!, vCache: v[l]!, maxRows: heads + 2 * kvHeads }));
+          appends.push(appendKv(gpu, { src: rows, q: reshape(q, [heads, D]), kCache: k[l]!, vCache: v[l]!, maxElems: (heads + 2 * kvHeads) * D }));
         }
       } catch (e) {
         for (const p of plans) p.release();
@@ -191,7 +191,7 @@ export class AttentionRank {
     for (const { s, row: r, local, newLocal } of work) {
       const n = (s.heads + (newLocal >= 0 ? 2 * s.kvHeads : 0)) * D;
       this.gpu.write(s.rows, frame.data.subarray(r * D, r * D + n) as Float32Array);
-      s.appends[h.layer]!.set({ qSrc: 0, qRows: s.heads, kSrc: s.heads, vSrc: s.heads + s.kvHeads, count: newLocal >= 0 ? 1 : 0, pos0: newLocal });
+      s.appends[h.layer]!.set({ srcRow: 0, stride: s.heads + 2 * s.kvHeads, qRows: s.heads, qTokens: 1, kvTokens: newLocal >= 0 ? 1 : 0, pos0: newLocal });
       this.lenHost[0] = local;
       this.gpu.write(s.lengths, this.lenHost);
       const plan = s.plans[h.layer]!;
@@ -217,37 +217,34 @@ export class AttentionRank {
     const key = `${s.dtype}/${s.heads}/${s.kvHeads}/${s.headDim}`;
     if (this.stage && this.stage.key === key && this.stage.rows >= count) return this.stage;
     const old = this.stage;
-    if (old) this.gpu.release(old.q, old.kv, old.out, old.lse, old.qDummy);
+    if (old) this.gpu.release(old.src, old.q, old.out, old.lse);
     const rows = Math.max(count, old?.key === key ? old.rows : 0);
     const D = s.headDim;
     this.stage = {
       key, rows,
+      src: this.gpu.tensor([rows * (s.heads + 2 * s.kvHeads), D], s.dtype, 'pool.prefill.rows'),
       q: this.gpu.tensor([rows, s.heads, D], s.dtype, 'pool.prefill.q'),
-      kv: this.gpu.tensor([2 * rows * s.kvHeads, D], s.dtype, 'pool.prefill.kv'),
       out: this.gpu.tensor([rows, s.heads, D], s.dtype, 'pool.prefill.out'),
       lse: this.gpu.tensor([rows, s.heads], 'f32', 'pool.prefill.lse'),
-      qDummy: this.gpu.tensor([1, D], s.dtype, 'pool.prefill.noq'),
     };
     return this.stage;
   }
 
   /** A prompt chunk: store the rows in this block, attend causally over the block, return O and LSE per row. */
-  private async prefill(s: Shard, h: MessageOf<'prefill'>, t: TensorFrame[]): Promise<HandlerReply> {
+  private async prefill(s: Shard, h: MessageOf<'prefill'>, frame: TensorFrame): Promise<HandlerReply> {
     const t0 = performance.now();
     this.checkLayer(s, h.layer, 'prefill', h.seq);
-    if (h.heads !== s.heads || h.kvHeads !== s.kvHeads || h.headDim !== s.headDim) {
-      throw new FrameError(`prefill: seq ${h.seq} has ${s.heads} heads / ${s.kvHeads} kv heads / head dim ${s.headDim} here, the request says ${h.heads} / ${h.kvHeads} / ${h.headDim}`);
+    if (h.kvHeads !== s.kvHeads || h.kvHeads * h.group !== s.heads) {
+      throw new FrameError(`prefill: seq ${h.seq} has ${s.kvHeads} kv heads × ${s.heads / s.kvHeads} here, the request says ${h.kvHeads} × ${h.group}`);
     }
-    for (const f of t) this.checkFrame(f, s, 'prefill');
+    this.checkFrame(frame, s, 'prefill');
     const { gpu } = this;
-    const n = h.count, D = s.headDim;
+    const n = h.count, D = s.headDim, stride = s.heads + 2 * s.kvHeads;
     const st = this.prefillStage(s, n);
-    const q = sliceRows(st.q, 0, n), out = sliceRows(st.out, 0, n), lse = sliceRows(st.lse, 0, n);
-    gpu.write(st.q, t[0]!.data as Float32Array);
-    gpu.write(st.kv, t[1]!.data as Float32Array);
-    gpu.write(st.kv, t[2]!.data as Float32Array, n * s.kvHeads * D);
+    const src = sliceRows(st.src, 0, n * stride), q = sliceRows(st.q, 0, n), out = sliceRows(st.out, 0, n), lse = sliceRows(st.lse, 0, n);
+    gpu.write(st.src, frame.data as Float32Array);
     const kvLen = Math.max(0, Math.min(s.capacity, h.pos0 + n - s.posBase));
-    const append = appendKv(gpu, { src: sliceRows(st.kv, 0, 2 * n * s.kvHeads), q: st.qDummy, kCache: s.k[h.layer]!, vCache: s.v[h.layer]!, maxRows: n * s.kvHeads });
+    const append = appendKv(gpu, { src, q: reshape(q, [n * s.heads, D]), kCache: s.k[h.layer]!, vCache: s.v[h.layer]!, maxElems: n * stride * D });
     const attn = flashPrefill(gpu, {
       q, out, lse, kCache: s.k[h.layer]!, vCache: s.v[h.layer]!, slot: 0, qPos0: h.pos0, kvBase: s.posBase, kvLen,
     });
@@ -255,7 +252,7 @@ export class AttentionRank {
     const oBytes = Math.ceil(n * s.heads * D * el / 4) * 4;
     const reply = this.replyBuffer(oBytes + n * s.heads * 4);
     try {
-      append.set({ qSrc: 0, qRows: 0, kSrc: 0, vSrc: n * s.kvHeads, count: n, pos0: h.pos0 - s.posBase });
+      append.set({ srcRow: 0, stride, qRows: s.heads, qTokens: n, kvTokens: n, pos0: h.pos0 - s.posBase });
       gpu.submit([append.dispatch, attn,
         { copy: { src: out.buffer, srcOffset: out.offset, dst: reply, dstOffset: 0, size: oBytes } },
         { copy: { src: lse.buffer, srcOffset: lse.offset, dst: reply, dstOffset: oBytes, size: n * s.heads * 4 } }]);
@@ -275,7 +272,7 @@ export class AttentionRank {
   dispose(): void {
     for (const client of [...this.clients.keys()]) this.dropClient(client);
     const st = this.stage;
-    if (st) this.gpu.release(st.q, st.kv, st.out, st.lse, st.qDummy);
+    if (st) this.gpu.release(st.src, st.q, st.out, st.lse);
     this.gpu.release(this.readback ?? undefined);
     this.stage = null; this.readback = null; this.readbackBytes = 0;
   }

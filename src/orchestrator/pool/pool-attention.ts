@@ -1,26 +1,33 @@
-// FA Pool on the base group's side: each decode step, sequences longer than the threshold have their attention
-// computed on the attention pool. Per layer the base records its projections (RoPE leaves each token's q, k, v
-// in its qkv row), copies the pooled rows to a mapped staging buffer and runs its own sequences' attention;
-// while that runs, the pool ranks get one message each (every pooled row's q/k/v in one frame) and answer
-// with partial (O, LSE) results, merged exactly on the base GPU (mergeAttention) before the O projection.
-// A rank that fails or misses its deadline is dropped: its sequences fall back to the base, which keeps a
-// replica of every KV cache, so generation continues with the same tokens.
-import { DTYPE_BYTES, copyStep, fromF16Array, sliceRows, type CopyStep, type Dispatch, type Gpu, type Tensor } from '../../gpu/index.js';
+// FA Pool on the base group's side. Sequences longer than the threshold have their attention computed on the
+// attention pool, and (by default) their KV cache lives there only: a prompt longer than the threshold is
+// prefilled INTO the pool (its rows' q, k, v go to the ranks chunk by chunk; the ranks keep k, v and return
+// the chunk's attention), and a sequence that grows past the threshold while decoding has its cache migrated
+// from the base. Per decode layer the base records its projections (RoPE leaves each token's q, k, v in its qkv
+// row), copies the pooled rows to a mapped staging buffer and runs its own sequences' attention; meanwhile each
+// pool rank gets one message with every pooled row it serves and answers with O (and LSE). When every head of a
+// sequence is on one rank, O is final and goes straight into the attention output; when ranks split positions,
+// their (O, LSE) partials are merged exactly on the base GPU (mergeAttention).
+// A rank that fails or misses its deadline is dropped. Without a replica its sequences' caches are rebuilt from
+// their tokens (on the ranks left, else on the base) and the step runs again: the same tokens. With a replica
+// (`replica: true`) they fall back to the base's copy.
+import {
+  DTYPE_BYTES, copyStep, fromF16Array, sliceRows, type CopyStep, type Dispatch, type Gpu, type Tensor,
+} from '../../gpu/index.js';
 import { flashDecode, mergeAttention, type DecodePlan } from '../../kernels/attention.js';
 import type { DeviceModel } from '../../model/device-model.js';
-import { kvSlot, type KvCache } from '../../model/run-state.js';
 import type { LayerHooks, Recorder } from '../../model/forward.js';
-import type { DecodeStepInput } from '../../model/generation.js';
-import type { AttentionPlacement } from '../../model/generator.js';
+import type { BatchShape, DecodeStepInput, PrefillChunk } from '../../model/generation.js';
+import { AttentionLost, type AttentionPlacement } from '../../model/generator.js';
+import { kvSlot, type KvCache } from '../../model/run-state.js';
 import { errorMessage, type RankLink } from '../transport/link.js';
 import type { AttendItem, TensorFrame } from '../transport/messages.js';
 import { planShards, poolSizeFor, routeOf, type PoolShard, type RoutingPolicy } from './policy.js';
 
 export interface PoolMember { link: RankLink; alive: boolean }
 
-export interface PoolEvent { step: number; seq: number; kind: 'to-pool' | 'reshard' | 'fault' | 'fallback'; detail: string }
+export interface PoolEvent { step: number; seq: number; kind: 'to-pool' | 'prefill-to-pool' | 'reshard' | 'fault' | 'fallback' | 'rebuild'; detail: string }
 
-/** Where the time of pooled layers goes (ms, summed over pooled layers). */
+/** Where the time of pooled layers goes (ms, summed over pooled decode layers). */
 export interface LayerBreakdown {
   layers: number;
   baseMap: number;   // waiting for the staging copy (the base's projections and local attention run meanwhile)
@@ -28,20 +35,37 @@ export interface LayerBreakdown {
   roundTrip: number; // request sent → reply in (transport + the rank's work)
   rankWrite: number; // on the rank: uploads and launches
   rankWait: number;  // on the rank: its GPU work and read-back
-  decode: number;    // scattering the replies into the partial tensors
-  baseWrite: number; // uploading the partials
+  decode: number;    // placing the replies for the base GPU
+  baseWrite: number; // uploading them
 }
 
 export interface PoolStats {
   /** Per sequence: decode steps whose attention ran on the base, and on the pool (with the ranks used). */
   perSeq: { baseSteps: number; poolSteps: number; ranks: string[] }[];
   events: PoolEvent[];
-  /** Wall-clock split of pooled steps (ms): waiting for the pool, moving data, migrating KV. */
+  /** Wall-clock split of pooled decode steps (ms): waiting for the pool, moving data, migrating KV. */
   poolWaitMs: number; transferMs: number; migrateMs: number; steps: number;
+  /** Prompts prefilled into the pool: chunks × layers sent, and the time they took (ms). */
+  prefillLayers: number; prefillMs: number;
+  /** Caches rebuilt after a rank was lost. */
+  rebuilds: number;
   layer: LayerBreakdown;
 }
 
-interface Placement { shards: PoolShard[]; members: number[]; len: number; poolSize: number }
+export interface PoolAttentionOptions {
+  /** ms a rank may take to answer before it counts as failed (default 60 s). */
+  deadlineMs?: number;
+  /** Fewest positions in a shard's block when ranks split positions. */
+  minBlock?: number;
+  /** Keep a copy of every pooled sequence's cache on the base too (fallback without rebuilding; no capacity gain). */
+  replica?: boolean;
+}
+
+interface Placement {
+  shards: PoolShard[]; members: number[]; len: number; poolSize: number;
+  /** Every head on exactly one rank (no position blocks): O comes back final. */
+  direct: boolean;
+}
 /** A sequence whose attention runs on the pool this step; `i` is its row in the compact staging/partials. */
 interface Pooled { b: number; len: number; p: Placement; i: number }
 
@@ -53,12 +77,17 @@ interface BaseBuffers {
   packHost: Uint8Array;           // per-rank frames that are not plain staging rows
   partO: Tensor; partLse: Tensor; // [B, nH, P, D] f32, [B, nH, P] f32 (compact: pooled row i)
   partOHost: Float32Array; partLseHost: Float32Array;
+  outHost: Uint8Array;            // [B, nH, D] of the model dtype: direct replies, compact
+  directOut: Tensor;              // [B, nH, D]
   mergeOut: Tensor; merge: Dispatch; // [B, nH, D]
   fbOut: Tensor; fallback: { lengths: Tensor; plans: DecodePlan[] }[]; // per cache group: attention on the base replica
   localLengths: Uint32Array; fbHost: Uint32Array;
   P: number;
   copies: Map<string, CopyStep>;  // prepared row copies, by (kind, from, to)
 }
+
+/** Prefill rows on their way to the pool, grown to the largest chunk. */
+interface PrefillStaging { buffer: GPUBuffer; bytes: number; host: Uint8Array; pack: Uint8Array }
 
 class MemberFailure extends Error {
   constructor(readonly member: number, override readonly cause: unknown) { super(errorMessage(cause)); }
@@ -68,23 +97,34 @@ const emptyBreakdown = (): LayerBreakdown => ({ layers: 0, baseMap: 0, encode: 0
 
 export class PoolAttention implements AttentionPlacement {
   private readonly placement = new Map<number, Placement | null>();
-  /** Sequences that lost a rank: they stay on the base group for the rest of the generation. */
+  /** Sequences that fell back to the base: they stay there for the rest of the generation. */
   private readonly pinned = new Set<number>();
   private buf: BaseBuffers | null = null;
+  private prefillStaging: PrefillStaging | null = null;
   private gpu: Gpu | null = null;
-  readonly stats: PoolStats = { perSeq: [], events: [], poolWaitMs: 0, transferMs: 0, migrateMs: 0, steps: 0, layer: emptyBreakdown() };
+  private step = 0;
+  private countedStep = -1;
+  readonly stats: PoolStats = {
+    perSeq: [], events: [], poolWaitMs: 0, transferMs: 0, migrateMs: 0, steps: 0, prefillLayers: 0, prefillMs: 0, rebuilds: 0, layer: emptyBreakdown(),
+  };
 
-  constructor(
-    readonly members: PoolMember[],
-    readonly policy: RoutingPolicy,
-    readonly opts: { deadlineMs?: number; minBlock?: number } = {},
-  ) {}
+  constructor(readonly members: PoolMember[], readonly policy: RoutingPolicy, readonly opts: PoolAttentionOptions = {}) {}
 
   private alive(): number[] { return this.members.flatMap((m, i) => (m.alive ? [i] : [])); }
+  private name(mi: number): string { return this.members[mi]!.link.name; }
+
+  // ---- where each sequence's cache lives
+
+  /** No base cache for a prompt that starts on the pool (unless a replica is kept, or no rank is alive). */
+  baseCapacities(shape: BatchShape): number[] {
+    for (const b of this.placement.keys()) this.placement.set(b, null); // a new batch: earlier placements were freed at finish
+    if (this.opts.replica || this.alive().length === 0) return shape.capacities;
+    return shape.capacities.map((c, b) => (routeOf(shape.promptLengths[b]!, this.policy) === 'pool' ? 0 : c));
+  }
 
   private buffers(m: DeviceModel): BaseBuffers {
     if (this.buf && this.buf.kv === m.kv) return this.buf;
-    if (this.gpu) this.dispose(this.gpu);
+    if (this.gpu) this.releaseBuffers(this.gpu);
     const { gpu, cfg, dtype, slots: B, kv, state } = m;
     this.gpu = gpu;
     const nH = cfg.nHeads, D = cfg.headDim;
@@ -98,22 +138,134 @@ export class PoolAttention implements AttentionPlacement {
       staging: [0, 1].map((i) => gpu.readbackBuffer(B * rowBytes, `pool.staging${i}`)),
       stagingHost: new Uint8Array(B * rowBytes), packHost: new Uint8Array(B * rowBytes),
       partO, partLse, partOHost: new Float32Array(B * nH * P * D), partLseHost: new Float32Array(B * nH * P),
+      outHost: new Uint8Array(Math.ceil(B * nH * D * DTYPE_BYTES[dtype] / 4) * 4), directOut: gpu.tensor([B, nH, D], dtype, 'pool.direct'),
       mergeOut, merge: mergeAttention(gpu, { partialO: partO, partialLse: partLse, out: mergeOut }),
-      fbOut, fallback: kv.groups.map((g, gi) => {
+      fbOut, fallback: this.opts.replica ? kv.groups.map((g, gi) => {
         const lengths = gpu.tensor([g.slots], 'u32', `pool.fbLengths.${gi}`);
         const q = sliceRows(state.q, g.first, g.slots), out = sliceRows(fbOut, g.first, g.slots);
         return { lengths, plans: g.k.map((k, l) => flashDecode(gpu, { q, out, kCache: k, vCache: g.v[l]!, lengths })) };
-      }),
+      }) : [],
       localLengths: new Uint32Array(B), fbHost: new Uint32Array(B), P, copies: new Map(),
     };
     return this.buf;
+  }
+
+  // ---- prefill into the pool
+
+  /** The attention of a prompt chunk whose sequence keeps its cache on the pool. */
+  async prefillHooks(m: DeviceModel, c: PrefillChunk): Promise<LayerHooks> {
+    let p = this.placement.get(c.b) ?? null;
+    if (c.p0 === 0 || !p) p = await this.placeForPrefill(m, c.b);
+    const placed = p;
+    return { attention: (l, rec) => this.prefillLayer(m, c, placed, l, rec) };
+  }
+
+  /**
+   * Shards for a sequence whose cache starts on the pool: split by kv heads only (so every head's attention is
+   * whole on one rank), sized for the whole sequence (prompt and new tokens).
+   */
+  private async placeForPrefill(m: DeviceModel, b: number): Promise<Placement> {
+    const old = this.placement.get(b);
+    if (old) await this.release(b, old);
+    this.placement.set(b, null);
+    const alive = this.alive();
+    const len = m.batch.promptLengths[b]!, capacity = m.batch.capacities[b]!, nKv = m.cfg.nKvHeads;
+    if (alive.length === 0) throw new AttentionLost([b], `no pool rank is left for sequence ${b}`);
+    const size = Math.min(Math.max(1, poolSizeFor(Math.max(len, this.policy.threshold + 1), this.policy, alive.length)), nKv);
+    const shards = planShards(nKv, len, size, { minBlock: Number.MAX_SAFE_INTEGER });
+    const p: Placement = { shards, members: shards.map((s) => alive[s.rank]!), len, poolSize: size, direct: true };
+    const failed = await this.allocAll(m, b, p, capacity);
+    if (failed !== null) {
+      this.fault(b, p, failed.member, failed.cause);
+      throw new AttentionLost([b], `pool rank ${this.name(failed.member)} failed while sequence ${b} was placed: ${errorMessage(failed.cause)}`);
+    }
+    this.placement.set(b, p);
+    this.stats.events.push({ step: this.step, seq: b, kind: 'prefill-to-pool', detail: `prompt ${len}: ${shards.length} shard(s) on ${p.members.map((mi) => this.name(mi)).join(', ')}` });
+    return p;
+  }
+
+  private async allocAll(m: DeviceModel, b: number, p: Placement, capacity: number): Promise<MemberFailure | null> {
+    const { cfg, dtype } = m;
+    const results = await Promise.allSettled(p.shards.map((sh, i) => {
+      const cap = (Number.isFinite(sh.positions[1]) ? sh.positions[1] : capacity) - sh.positions[0];
+      return this.members[p.members[i]!]!.link.request({
+        kind: 'alloc', seq: b, nLayers: cfg.nLayers, kvHeads: sh.kvHeads, headDim: cfg.headDim, capacity: cap, posBase: sh.positions[0],
+        dtype: floatDtype(dtype), nHeadsPerKv: cfg.nHeads / cfg.nKvHeads,
+      }, [], this.opts.deadlineMs);
+    }));
+    const bad = results.findIndex((r) => r.status === 'rejected');
+    return bad < 0 ? null : new MemberFailure(p.members[bad]!, (results[bad] as PromiseRejectedResult).reason);
+  }
+
+  private stagingFor(m: DeviceModel, rows: number): PrefillStaging {
+    const bytes = rows * (m.cfg.nHeads + 2 * m.cfg.nKvHeads) * m.cfg.headDim * DTYPE_BYTES[m.dtype];
+    let s = this.prefillStaging;
+    if (!s || s.bytes < bytes) {
+      if (s) m.gpu.release(s.buffer);
+      s = this.prefillStaging = { buffer: m.gpu.readbackBuffer(bytes, 'pool.prefillStaging'), bytes, host: new Uint8Array(bytes), pack: new Uint8Array(bytes) };
+    }
+    return s;
+  }
+
+  /** One layer of a prompt chunk: its rows' q, k, v to the shards' ranks; their O into the attention output. */
+  private async prefillLayer(m: DeviceModel, c: PrefillChunk, p: Placement, l: number, rec: Recorder): Promise<void> {
+    const t0 = performance.now();
+    const { cfg, dtype, state } = m;
+    const n = c.n, nH = cfg.nHeads, nKv = cfg.nKvHeads, D = cfg.headDim, g = nH / nKv, rowElems = (nH + 2 * nKv) * D;
+    const st = this.stagingFor(m, n);
+    const bytes = n * rowElems * DTYPE_BYTES[dtype];
+    rec.record({ copy: { src: state.qkv.buffer, srcOffset: state.qkv.offset, dst: st.buffer, dstOffset: 0, size: bytes } });
+    rec.submit();
+    const rows = elems(await m.gpu.readMapped(st.buffer, bytes, st.host.subarray(0, bytes)), dtype);
+    const pack = elems(st.pack, dtype);
+    let packed = 0; // each rank's frame in its own part of the pack buffer: it is read when the rank gets to it
+    const replies = await Promise.allSettled(p.shards.map((sh, si) => {
+      const kvc = sh.kvHeads[1] - sh.kvHeads[0];
+      let data = rows;
+      if (kvc !== nKv) {
+        // This rank's heads only: per token its q rows, then its k and v rows (one copy, into the pack buffer).
+        data = pack.subarray(packed, packed + n * kvc * (g + 2) * D);
+        packed += data.length;
+        let o = 0;
+        for (let t = 0; t < n; t++) {
+          const row = t * rowElems;
+          for (const [at, len] of [[sh.kvHeads[0] * g * D, kvc * g * D], [(nH + sh.kvHeads[0]) * D, kvc * D], [(nH + nKv + sh.kvHeads[0]) * D, kvc * D]] as const) {
+            data.set(rows.subarray(row + at, row + at + len), o);
+            o += len;
+          }
+        }
+      }
+      return this.members[p.members[si]!]!.link.request(
+        { kind: 'prefill', seq: c.b, layer: l, pos0: c.p0, count: n, group: g, kvHeads: kvc },
+        [frame(data, [n * kvc * (g + 2), D])], this.opts.deadlineMs);
+    }));
+    const bad = replies.findIndex((r) => r.status === 'rejected');
+    if (bad >= 0) {
+      const cause = (replies[bad] as PromiseRejectedResult).reason;
+      this.fault(c.b, p, p.members[bad]!, cause);
+      throw new AttentionLost([c.b], `pool rank ${this.name(p.members[bad]!)} failed during the prefill of sequence ${c.b}: ${errorMessage(cause)}`);
+    }
+    const outs = replies.map((r) => (r as PromiseFulfilledResult<{ tensors: TensorFrame[] }>).value.tensors[0]!);
+    if (outs.length === 1) {
+      m.gpu.write(state.attn, outs[0]!.data as Float32Array | Uint16Array);
+    } else {
+      // Several ranks: each holds some heads of every token; interleave them per token, then one upload.
+      const attnHost = pack.subarray(0, n * nH * D);
+      p.shards.forEach((sh, si) => {
+        const heads = (sh.kvHeads[1] - sh.kvHeads[0]) * g, o = outs[si]!.data as Float32Array | Uint16Array;
+        for (let t = 0; t < n; t++) attnHost.set(o.subarray(t * heads * D, (t + 1) * heads * D), (t * nH + sh.kvHeads[0] * g) * D);
+      });
+      m.gpu.write(state.attn, attnHost);
+    }
+    this.stats.prefillLayers++;
+    this.stats.prefillMs += performance.now() - t0;
   }
 
   async afterPrefill(m: DeviceModel, promptLengths: readonly number[]): Promise<void> {
     this.buffers(m);
     this.pinned.clear();
     for (let b = 0; b < promptLengths.length; b++) {
-      this.placement.set(b, null);
+      if (!this.placement.get(b)) this.placement.set(b, null);
       this.stats.perSeq[b] ??= { baseSteps: 0, poolSteps: 0, ranks: [] };
     }
   }
@@ -122,22 +274,29 @@ export class PoolAttention implements AttentionPlacement {
 
   private async route(m: DeviceModel, input: DecodeStepInput): Promise<Pooled[]> {
     const pooled: Pooled[] = [];
+    const count = input.step !== this.countedStep; // a step run again after a rebuild counts once
+    this.countedStep = input.step;
     for (let b = 0; b < m.slots; b++) {
       const len = input.lengths[b]!;
       if (len === 0) continue;
-      const p = await this.place(m, b, len, input.step);
+      const p = await this.place(m, b, len);
       const seq = this.stats.perSeq[b]!;
+      if (p) pooled.push({ b, len, p, i: pooled.length });
+      if (!count) continue;
       if (!p) { seq.baseSteps++; continue; }
-      pooled.push({ b, len, p, i: pooled.length });
       seq.poolSteps++;
-      for (const mi of p.members) { const n = this.members[mi]!.link.name; if (!seq.ranks.includes(n)) seq.ranks.push(n); }
+      for (const mi of p.members) { const n = this.name(mi); if (!seq.ranks.includes(n)) seq.ranks.push(n); }
     }
     return pooled;
   }
 
-  /** Make seq b's placement match its length: allocate shards and copy its KV [0, len−1) from the base. */
-  private async place(m: DeviceModel, b: number, len: number, step: number): Promise<Placement | null> {
+  /** Make seq b's placement match its length: a sequence with a base cache moves (or reshards) to the pool. */
+  private async place(m: DeviceModel, b: number, len: number): Promise<Placement | null> {
     const cur = this.placement.get(b) ?? null;
+    if (!kvSlot(m.kv, b)) {
+      if (!cur) throw new AttentionLost([b], `sequence ${b} has neither a cache on the base nor a placement on the pool`);
+      return cur; // its cache lives on the pool only: it stays where it is
+    }
     if (routeOf(len, this.policy) === 'base' || this.pinned.has(b)) return null;
     const alive = this.alive();
     if (alive.length === 0) return null;
@@ -146,18 +305,18 @@ export class PoolAttention implements AttentionPlacement {
     const t0 = performance.now();
     if (cur) await this.release(b, cur);
     const shards = planShards(m.cfg.nKvHeads, len, size, { minBlock: this.opts.minBlock ?? 64 });
-    const members = shards.map((s) => alive[s.rank]!);
-    const p: Placement = { shards, members, len, poolSize: size };
+    const p: Placement = { shards, members: shards.map((s) => alive[s.rank]!), len, poolSize: size, direct: shards.every((s) => s.positions[0] === 0 && !Number.isFinite(s.positions[1])) };
     try {
       await this.migrate(m, b, len - 1, p);
     } catch (e) {
       const failed = e instanceof MemberFailure ? e.member : p.members[0]!;
       this.placement.set(b, p); // so fault() reports the fallback
-      this.fault(step, b, p, failed, e instanceof MemberFailure ? e.cause : e);
+      this.fault(b, p, failed, e instanceof MemberFailure ? e.cause : e);
+      this.pinned.add(b); // its cache is still on the base: it stays there
       return null;
     }
     this.placement.set(b, p);
-    this.stats.events.push({ step, seq: b, kind: cur ? 'reshard' : 'to-pool', detail: `len ${len}: ${shards.length} shard(s) on ${members.map((mi) => this.members[mi]!.link.name).join(', ')}` });
+    this.stats.events.push({ step: this.step, seq: b, kind: cur ? 'reshard' : 'to-pool', detail: `len ${len}: ${shards.length} shard(s) on ${p.members.map((mi) => this.name(mi)).join(', ')}` });
     this.stats.migrateMs += performance.now() - t0;
     return p;
   }
@@ -168,25 +327,26 @@ export class PoolAttention implements AttentionPlacement {
 
   /** Read seq b's cache rows [0, n) back from the base and load each shard's part on its rank. */
   private async migrate(m: DeviceModel, b: number, n: number, p: Placement): Promise<void> {
+    const at = kvSlot(m.kv, b)!;
+    const capacity = m.batch.capacities[b]!;
     for (const [i, sh] of p.shards.entries()) {
+      const link = this.members[p.members[i]!]!.link;
       try {
-        await this.migrateShard(m, b, n, sh, this.members[p.members[i]!]!.link);
+        const failed = await this.allocAll(m, b, { ...p, shards: [sh], members: [p.members[i]!] }, capacity);
+        if (failed) throw failed.cause;
+        await this.migrateShard(m, b, n, sh, link, at);
       } catch (e) {
         throw new MemberFailure(p.members[i]!, e);
       }
     }
   }
 
-  private async migrateShard(m: DeviceModel, b: number, n: number, sh: PoolShard, link: RankLink): Promise<void> {
+  private async migrateShard(m: DeviceModel, b: number, n: number, sh: PoolShard, link: RankLink, at: NonNullable<ReturnType<typeof kvSlot>>): Promise<void> {
     const { gpu, cfg, dtype } = m;
-    const at = kvSlot(m.kv, b);
-    if (!at) throw new Error(`sequence ${b} has no KV cache on the base to migrate from`);
-    const { group, slot } = at, capacity = group.capacity;
     const D = cfg.headDim, nKv = cfg.nKvHeads;
+    const { group, slot } = at, capacity = group.capacity;
     const begin = sh.positions[0], end = Math.min(sh.positions[1], n);
-    const cap = (Number.isFinite(sh.positions[1]) ? sh.positions[1] : capacity) - begin;
     const kvc = sh.kvHeads[1] - sh.kvHeads[0];
-    await link.request({ kind: 'alloc', seq: b, nLayers: cfg.nLayers, kvHeads: sh.kvHeads, headDim: D, capacity: cap, posBase: begin, dtype: floatDtype(dtype), nHeadsPerKv: cfg.nHeads / nKv }, [], this.opts.deadlineMs);
     const count = end - begin;
     if (count <= 0) return;
     const tmp = gpu.tensor([2, kvc, count, D], dtype, 'pool.migrate');
@@ -207,31 +367,45 @@ export class PoolAttention implements AttentionPlacement {
     }
   }
 
-  /** Member `failed` failed while serving seq b: drop that rank, free b on the others, b goes to the base. */
-  private fault(step: number, b: number, p: Placement, failed: number, e: unknown): void {
+  /** Member `failed` failed while serving seq b: drop that rank, free b on the others. */
+  private fault(b: number, p: Placement, failed: number, e: unknown): void {
     const mem = this.members[failed]!;
     if (mem.alive) {
       mem.alive = false;
-      this.stats.events.push({ step, seq: b, kind: 'fault', detail: `${mem.link.name}: ${errorMessage(e)}` });
+      this.stats.events.push({ step: this.step, seq: b, kind: 'fault', detail: `${mem.link.name}: ${errorMessage(e)}` });
     }
     for (const mi of new Set(p.members)) {
       if (mi !== failed && this.members[mi]!.alive) void this.members[mi]!.link.request({ kind: 'free', seq: b }, [], this.opts.deadlineMs).catch(() => undefined);
     }
-    this.pinned.add(b);
     if (this.placement.get(b) !== null) {
       this.placement.set(b, null);
-      this.stats.events.push({ step, seq: b, kind: 'fallback', detail: 'attention back on the base group (KV replica there)' });
+      if (this.opts.replica) this.stats.events.push({ step: this.step, seq: b, kind: 'fallback', detail: 'attention back on the base group (KV replica there)' });
+    }
+  }
+
+  /** Lost sequences (no replica): back on the ranks left (their prefill places them), else on the base with a cache of their own. */
+  async replace(m: DeviceModel, seqs: readonly number[]): Promise<void> {
+    for (const b of seqs) {
+      this.stats.rebuilds++;
+      const onPool = this.alive().length > 0 && !kvSlot(m.kv, b);
+      if (!onPool) {
+        m.addKv(b, m.batch.capacities[b]!);
+        this.pinned.add(b);
+      }
+      this.placement.set(b, null);
+      this.stats.events.push({ step: this.step, seq: b, kind: 'rebuild', detail: `cache rebuilt from its tokens ${onPool ? `on ${this.alive().map((mi) => this.name(mi)).join(', ')}` : 'on the base group'}` });
     }
   }
 
   // ---- a decode step
 
   async decodeHooks(m: DeviceModel, input: DecodeStepInput): Promise<LayerHooks | null> {
+    this.step = input.step;
     const buf = this.buffers(m);
     const pooled = await this.route(m, input);
     if (pooled.length === 0) return null;
     this.stats.steps++;
-    // The base's own attention skips the pooled rows (length 0); they still write their k, v to the replica.
+    // The base's own attention skips the pooled rows (length 0); with a replica they still write their k, v there.
     buf.localLengths.set(input.lengths);
     for (const { b } of pooled) buf.localLengths[b] = 0;
     this.setLocal(m, input.rows, buf.localLengths);
@@ -243,7 +417,7 @@ export class PoolAttention implements AttentionPlacement {
     m.setLengths(lengths);
   }
 
-  /** One layer: stage the pooled rows, run the local attention, ask the pool, merge, fall back where needed. */
+  /** One layer: stage the pooled rows, run the local attention, ask the pool, place the answers, fall back where needed. */
   private async layer(m: DeviceModel, input: DecodeStepInput, pooled: Pooled[], l: number, rec: Recorder): Promise<void> {
     const buf = this.buf!, br = this.stats.layer;
     const staging = buf.staging[l % 2]!;
@@ -256,14 +430,26 @@ export class PoolAttention implements AttentionPlacement {
     const t1 = performance.now();
     const requests = this.requests(m, pooled, rows, input.step, l);
     const t2 = performance.now();
-    const failed = await this.exchange(m, pooled, requests, input.step);
+    const direct = pooled.every((x) => x.p.direct);
+    const failed = await this.exchange(m, pooled, requests, direct);
     const t3 = performance.now();
-    m.gpu.write(buf.partO, buf.partOHost.subarray(0, pooled.length * m.cfg.nHeads * buf.P * m.cfg.headDim));
-    m.gpu.write(buf.partLse, buf.partLseHost.subarray(0, pooled.length * m.cfg.nHeads * buf.P));
+    if (failed.size && !this.opts.replica) {
+      throw new AttentionLost([...failed], `pool rank lost at layer ${l} of step ${input.step}: sequence(s) ${[...failed].join(', ')} rebuild their caches`);
+    }
+    const nH = m.cfg.nHeads, D = m.cfg.headDim;
+    let from: Tensor;
+    if (direct) {
+      m.gpu.write(buf.directOut, elems(buf.outHost, m.dtype).subarray(0, pooled.length * nH * D));
+      from = buf.directOut;
+    } else {
+      m.gpu.write(buf.partO, buf.partOHost.subarray(0, pooled.length * nH * buf.P * D));
+      m.gpu.write(buf.partLse, buf.partLseHost.subarray(0, pooled.length * nH * buf.P));
+      buf.merge.setGrid(nH, pooled.length);
+      rec.record(buf.merge);
+      from = buf.mergeOut;
+    }
     const t4 = performance.now();
-    buf.merge.setGrid(m.cfg.nHeads, pooled.length);
-    rec.record(buf.merge);
-    for (const { b, i } of pooled) if (!failed.has(b)) rec.record(this.copy(buf, 'merged', i, b, () => rowCopy(buf.mergeOut, i, m.state.attn, b)));
+    for (const { b, i } of pooled) if (!failed.has(b)) rec.record(this.copy(buf, direct ? 'direct' : 'merged', i, b, () => rowCopy(from, i, m.state.attn, b)));
     if (failed.size) this.fallBack(m, input, pooled, failed, l, rec);
     br.layers++; br.baseMap += t1 - t0; br.encode += t2 - t1; br.baseWrite += t4 - t3;
     this.stats.transferMs += t1 - t0 + t4 - t3;
@@ -284,7 +470,7 @@ export class PoolAttention implements AttentionPlacement {
     const { cfg } = m;
     const nH = cfg.nHeads, nKv = cfg.nKvHeads, D = cfg.headDim, g = nH / nKv;
     const rowElems = this.rowElems(m);
-    const all = m.dtype === 'f16' ? new Uint16Array(staged.buffer, staged.byteOffset, staged.byteLength / 2) : new Float32Array(staged.buffer, staged.byteOffset, staged.byteLength / 4);
+    const all = elems(staged, m.dtype);
     const perRank = new Map<number, RankRequest>();
     for (const { b, len, p, i } of pooled) {
       p.shards.forEach((sh, si) => {
@@ -305,31 +491,36 @@ export class PoolAttention implements AttentionPlacement {
     }
     // One frame per rank: the staged rows themselves when they are exactly what it needs, else packed once.
     let packed = 0;
-    const pack = this.buf!.packHost;
-    const packView = m.dtype === 'f16' ? new Uint16Array(pack.buffer) : new Float32Array(pack.buffer);
+    const pack = elems(this.buf!.packHost, m.dtype);
     for (const r of perRank.values()) {
       const contiguous = r.parts.every(([at], k) => at === (k === 0 ? r.parts[0]![0] : r.parts[k - 1]![0] + r.parts[k - 1]![1]));
-      const elems = r.rows * D;
+      const n = r.rows * D;
       let data: Float32Array | Uint16Array;
       if (contiguous) {
-        data = all.subarray(r.parts[0]![0], r.parts[0]![0] + elems);
+        data = all.subarray(r.parts[0]![0], r.parts[0]![0] + n);
       } else {
         let o = packed;
-        for (const [at, n] of r.parts) { packView.set(all.subarray(at, at + n), o); o += n; }
-        data = packView.subarray(packed, packed + elems);
-        packed += elems;
+        for (const [at, len] of r.parts) { pack.set(all.subarray(at, at + len), o); o += len; }
+        data = pack.subarray(packed, packed + n);
+        packed += n;
       }
       r.message = { step, layer, group: g, items: r.items, frame: frame(data, [r.rows, D]) };
     }
     return perRank;
   }
 
-  /** Send every rank its request, all in flight together; scatter the answers. Returns the sequences whose rank failed. */
-  private async exchange(m: DeviceModel, pooled: Pooled[], requests: Map<number, RankRequest>, step: number): Promise<Set<number>> {
+  /**
+   * Send every rank its request, all in flight together, and place the answers: O straight into the compact
+   * output (direct), or (O, LSE) into the partials. Returns the sequences whose rank failed.
+   */
+  private async exchange(m: DeviceModel, pooled: Pooled[], requests: Map<number, RankRequest>, direct: boolean): Promise<Set<number>> {
     const buf = this.buf!, br = this.stats.layer;
     const nH = m.cfg.nHeads, D = m.cfg.headDim, P = buf.P;
-    buf.partLseHost.fill(-Infinity, 0, pooled.length * nH * P);
-    buf.partOHost.fill(0, 0, pooled.length * nH * P * D);
+    if (!direct) {
+      buf.partLseHost.fill(-Infinity, 0, pooled.length * nH * P);
+      buf.partOHost.fill(0, 0, pooled.length * nH * P * D);
+    }
+    const out = elems(buf.outHost, m.dtype);
     const failed = new Set<number>();
     await Promise.all([...requests.entries()].map(async ([mi, r]) => {
       const mem = this.members[mi]!;
@@ -342,23 +533,31 @@ export class PoolAttention implements AttentionPlacement {
         br.rankWrite += reply.header.rankMs?.write ?? 0;
         br.rankWait += reply.header.rankMs?.wait ?? 0;
         const [oF, lseF] = reply.tensors as [TensorFrame, TensorFrame];
-        const o = oF.dtype === 'f16' ? fromF16Array(oF.data as Uint16Array) : oF.data as Float32Array;
-        const lse = lseF.data as Float32Array;
         let hRow = 0;
-        for (const s of r.slots) {
-          for (let h = s.heads[0]; h < s.heads[1]; h++, hRow++) {
-            const at = (s.i * nH + h) * P + s.block;
-            buf.partLseHost[at] = lse[hRow]!;
-            buf.partOHost.set(o.subarray(hRow * D, (hRow + 1) * D), at * D);
+        if (direct) {
+          const o = oF.data as Float32Array | Uint16Array;
+          for (const s of r.slots) {
+            const heads = s.heads[1] - s.heads[0];
+            out.set(o.subarray(hRow * D, (hRow + heads) * D), (s.i * nH + s.heads[0]) * D);
+            hRow += heads;
+          }
+        } else {
+          const o = oF.dtype === 'f16' ? fromF16Array(oF.data as Uint16Array) : oF.data as Float32Array;
+          const lse = lseF.data as Float32Array;
+          for (const s of r.slots) {
+            for (let h = s.heads[0]; h < s.heads[1]; h++, hRow++) {
+              const at = (s.i * nH + h) * P + s.block;
+              buf.partLseHost[at] = lse[hRow]!;
+              buf.partOHost.set(o.subarray(hRow * D, (hRow + 1) * D), at * D);
+            }
           }
         }
         br.decode += performance.now() - t1;
       } catch (e) {
-        // Every pooled sequence with a shard on this rank falls back to the base, from this layer on.
         for (const s of r.slots) {
           const b = pooled[s.i]!.b;
           const p = this.placement.get(b);
-          if (p) this.fault(step, b, p, mi, e);
+          if (p) this.fault(b, p, mi, e);
           failed.add(b);
         }
       }
@@ -366,11 +565,11 @@ export class PoolAttention implements AttentionPlacement {
     return failed;
   }
 
-  /** Sequences whose rank failed: this layer's attention on the base replica; later layers stay on the base. */
+  /** With a replica: the sequences whose rank failed get this layer's attention from the base copy, and stay there. */
   private fallBack(m: DeviceModel, input: DecodeStepInput, pooled: Pooled[], failed: Set<number>, l: number, rec: Recorder): void {
     const buf = this.buf!;
     buf.fbHost.fill(0);
-    for (const b of failed) { buf.fbHost[b] = input.lengths[b]!; this.stats.perSeq[b]!.baseSteps++; }
+    for (const b of failed) { buf.fbHost[b] = input.lengths[b]!; this.stats.perSeq[b]!.baseSteps++; this.pinned.add(b); }
     m.kv.groups.forEach((g, gi) => {
       const part = buf.fbHost.subarray(g.first, g.first + g.slots);
       const max = part.reduce((a, v) => Math.max(a, v), 0);
@@ -394,13 +593,20 @@ export class PoolAttention implements AttentionPlacement {
     this.placement.clear();
   }
 
-  dispose(gpu: Gpu): void {
+  private releaseBuffers(gpu: Gpu): void {
     const b = this.buf;
-    if (!b) return;
-    b.merge.release();
-    for (const f of b.fallback) { for (const p of f.plans) p.release(); gpu.release(f.lengths); }
-    gpu.release(...b.staging, b.partO, b.partLse, b.mergeOut, b.fbOut);
-    this.buf = null;
+    if (b) {
+      b.merge.release();
+      for (const f of b.fallback) { for (const p of f.plans) p.release(); gpu.release(f.lengths); }
+      gpu.release(...b.staging, b.partO, b.partLse, b.mergeOut, b.fbOut, b.directOut);
+      this.buf = null;
+    }
+  }
+
+  dispose(gpu: Gpu): void {
+    this.releaseBuffers(gpu);
+    if (this.prefillStaging) gpu.release(this.prefillStaging.buffer);
+    this.prefillStaging = null;
   }
 }
 
@@ -423,6 +629,11 @@ function stagingCopy(m: DeviceModel, b: number, staging: GPUBuffer, i: number): 
 function rowCopy(src: Tensor, from: number, dst: Tensor, to: number): CopyStep {
   const n = src.shape.slice(1).reduce((a, b) => a * b, 1);
   return copyStep(src, from * n, dst, to * n, n);
+}
+
+/** Bytes as elements of the model dtype (f16 bits or f32). */
+function elems(bytes: Uint8Array, dtype: string): Float32Array | Uint16Array {
+  return dtype === 'f16' ? new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 1) : new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2);
 }
 
 function floatDtype(d: string): 'f32' | 'f16' {

@@ -75,14 +75,16 @@ const SPECS = {
     expectFrame(v, k.shape, at, 'V', k.dtype);
   }),
   /**
-   * Prompt rows [pos0, pos0 + count) of one sequence: frames q [count, heads, D], k and v [count, kvHeads, D].
-   * The rank stores the rows that fall in its block and attends causally over its block: reply O, LSE per row.
+   * Prompt rows [pos0, pos0 + count) of one sequence, in ONE frame [count·kvHeads·(group + 2), headDim], token by
+   * token: its q heads (kvHeads·group rows), then its k and v rows (kvHeads each). The rank stores the rows that
+   * fall in its block and attends causally over the block; the reply is O and LSE per token and head.
    */
-  prefill: kind({ seq: int(), layer: int(), pos0: int(), count: int(1), heads: int(1), kvHeads: int(1), headDim: int(1, 1024) }, (h, f, at) => {
-    expectCount(f, 3, at);
-    expectFrame(f[0]!, [h.count, h.heads, h.headDim], at, 'q');
-    expectFrame(f[1]!, [h.count, h.kvHeads, h.headDim], at, 'k', f[0]!.dtype);
-    expectFrame(f[2]!, [h.count, h.kvHeads, h.headDim], at, 'v', f[0]!.dtype);
+  prefill: kind({ seq: int(), layer: int(), pos0: int(), count: int(1), group: int(1, 1024), kvHeads: int(1, 1 << 16) }, (h, f, at) => {
+    expectCount(f, 1, at);
+    const rows = h.count * h.kvHeads * (h.group + 2), d = f[0]!;
+    if (!isFloat(d) || d.shape.length !== 2 || d.shape[0] !== rows || d.shape[1]! < 1) {
+      throw new FrameError(`${at}: the frame must be f32/f16[${rows} rows (q, k, v of ${h.count} tokens), headDim], got ${fmt(d)}`);
+    }
   }),
   /**
    * One decode step of one layer for several sequences, in ONE frame [rows, headDim]: per item its q heads
