@@ -48,7 +48,7 @@ async function main(): Promise<void> {
       batches: { type: 'string', default: 'a' }, pool: { type: 'string', default: '1' }, spawn: { type: 'string' },
       threshold: { type: 'string', default: '4096' }, 'new-tokens': { type: 'string', default: '64' },
       'prefill-chunk': { type: 'string', default: '2048' }, scale: { type: 'string', default: '1' },
-      configs: { type: 'string', default: 'single,pool,pool-replica' }, out: { type: 'string' },
+      configs: { type: 'string', default: 'single,pool,pool-replica,pool-pingpong' }, out: { type: 'string' },
     },
   });
   const newTokens = Number(v['new-tokens']), scale = Number(v.scale);
@@ -63,11 +63,11 @@ async function main(): Promise<void> {
     const prompts = lens.map((n, i) => syntheticPrompt(n, 256, 7 + i));
     let single: Row | null = null, singleTokens: number[][] | null = null;
     for (const config of String(v.configs).split(',')) {
-      const replica = config === 'pool-replica';
-      const opts: EngineOptions = config === 'single' ? base
-        : { ...base, pool: v.spawn ? { spawn: v.spawn, replica } : { inProcess: Number(v.pool), replica } };
+      const replica = config === 'pool-replica', pingPong = config === 'pool-pingpong';
+      const where = v.spawn ? { spawn: v.spawn } : { inProcess: Number(v.pool) };
+      const opts: EngineOptions = config === 'single' ? base : { ...base, pool: { ...where, replica, pingPong } };
       const label = config === 'single' ? 'single device'
-        : `FA Pool (${v.spawn ? `${v.spawn} worker process` : `${v.pool} in-process rank`}${replica ? ', base replica' : ''})`;
+        : `FA Pool (${v.spawn ? `${v.spawn} worker process` : `${v.pool} in-process rank`}${replica ? ', base replica' : ''}${pingPong ? ', ping-pong' : ''})`;
       try {
         const { done, split, warmupMs, layers } = await run(opts, prompts, newTokens);
         const r = done.result;

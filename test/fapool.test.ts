@@ -77,6 +77,23 @@ describe('FA Pool with in-process ranks', () => {
     });
   }
 
+  for (const [what, lens] of [['the pooled sequence in one micro-batch', [10, 30, 3]], ['pooled sequences in both', [30, 3, 28, 5]]] as const) {
+    it(`micro-batch ping-pong (${what}): same greedy tokens`, async () => {
+      const r = rng(5);
+      const batch = lens.map((n) => Array.from({ length: n }, () => r.int(0, cfg.vocab)));
+      const single = new Generator(await gpu(), cfg, weights, 'f32');
+      const want = (await single.generate(batch, { maxNewTokens: 10, sampling: GREEDY })).tokens;
+      single.dispose();
+      const exec = new PoolAttention(members(2), POLICY, { minBlock: 8 });
+      const gen = new Generator(await gpu(), cfg, weights, 'f32', exec, { microBatches: true });
+      const res = await gen.generate(batch, { maxNewTokens: 10, sampling: GREEDY });
+      expect(gen.model.splitPoint, 'prepared as two micro-batches').toBe(2);
+      gen.dispose(); exec.dispose(await gpu());
+      expect(res.tokens).toEqual(want);
+      expect(exec.stats.steps).toBeGreaterThan(0);
+    });
+  }
+
   it('with a base replica (3 ranks): same tokens, every sequence keeps a base cache, tiers reshard', async () => {
     const exec = new PoolAttention(members(3), POLICY, { minBlock: 8, replica: true });
     const gen = new Generator(await gpu(), cfg, weights, 'f32', exec);

@@ -126,14 +126,14 @@ export class Gpu {
   }
 
   /**
-   * Map the first `bytes` of a read-back buffer once the GPU is done with it, and return a copy of them
-   * (the mapping is released before this returns, so the buffer can take the next copy).
+   * Map `bytes` of a read-back buffer (from byte `offset`, a multiple of 8) once the GPU is done with it, and
+   * return a copy of them (the mapping is released before this returns, so the buffer can take the next copy).
    */
-  async readMapped(buffer: GPUBuffer, bytes: number, into?: Uint8Array): Promise<Uint8Array> {
+  async readMapped(buffer: GPUBuffer, bytes: number, into?: Uint8Array, offset = 0): Promise<Uint8Array> {
     const size = Math.ceil(bytes / 4) * 4;
-    await this.mapRead(buffer, 0, size);
+    await this.mapRead(buffer, offset, size);
     try {
-      const range = new Uint8Array(buffer.getMappedRange(0, size), 0, bytes);
+      const range = new Uint8Array(buffer.getMappedRange(offset, size), 0, bytes);
       if (!into) return range.slice();
       into.set(range);
       return into;

@@ -14,7 +14,7 @@ import {
 } from './forward.js';
 import type { BatchShape } from './generation.js';
 import {
-  allocKvCache, allocRunState, kvSlot, releaseKvCache, releaseRunState, stepViews, writeKvLengths,
+  allocKvCache, allocRunState, kvSlot, releaseKvCache, releaseRunState, rowAlignment, stepViews, writeKvLengths,
   type KvCache, type KvGroup, type RunState, type StepViews,
 } from './run-state.js';
 import type { PartialWeights } from './weights.js';
@@ -83,6 +83,10 @@ export class DeviceModel {
   private sampling: SamplingParams | null = null;
   /** The KV capacity each slot gets here (default: the batch's); 0 for a sequence whose cache is elsewhere. */
   capacities: ((shape: BatchShape) => number[]) | null = null;
+  /** Prepare the decode step as two micro-batches too (the FA Pool's ping-pong). */
+  microBatches = false;
+  private split: number | null = null;
+  private halves: { rows: [Tensor, Tensor]; progs: [DecodeProgram, DecodeProgram] | null } | null = null;
 
   /** `cfg` is this device's config (a tensor-parallel rank's has its share of heads and FFN). */
   constructor(readonly gpu: Gpu, readonly cfg: ModelConfig, readonly weights: PartialWeights, readonly dtype: DType,
@@ -106,9 +110,17 @@ export class DeviceModel {
     this.releaseBuffers();
     const { gpu, cfg, dtype } = this;
     const maxTokens = Math.max(shape.chunk, shape.B);
+    // Micro-batches split the slots at a row where every activation can be bound, into two halves.
+    const step = rowAlignment(cfg, dtype, gpu.caps.minStorageOffsetAlign);
+    const half = Math.round(shape.B / 2 / step) * step;
+    this.split = this.microBatches && !this.opts.partialSums && half > 0 && half < shape.B ? half : null;
     try {
       this.st = allocRunState(gpu, cfg, dtype, maxTokens, shape.B, { partial: this.opts.partialSums !== undefined });
-      this.cache = allocKvCache(gpu, cfg, dtype, capacities, this.weights.layers.length);
+      this.cache = allocKvCache(gpu, cfg, dtype, capacities, this.weights.layers.length, this.split ?? -1);
+      if (this.split !== null) {
+        const r = [gpu.tensor([this.split, 2], 'u32', 'rows.a'), gpu.tensor([shape.B - this.split, 2], 'u32', 'rows.b')] as [Tensor, Tensor];
+        this.halves = { rows: r, progs: null };
+      }
       this.noCache = [gpu.tensor([1, cfg.nKvHeads, 1, cfg.headDim], dtype, 'no_k'), gpu.tensor([1, cfg.nKvHeads, 1, cfg.headDim], dtype, 'no_v')];
       if (this.hasHead) {
         this.logitsAct = dtype === 'f32' ? null : gpu.tensor([shape.B, cfg.vocab], dtype, 'logits_act');
@@ -201,6 +213,39 @@ export class DeviceModel {
     this.releasePrograms();
   }
 
+  /** The first row of the second micro-batch, when the step is prepared as two. */
+  get splitPoint(): number | null { return this.split; }
+
+  /**
+   * The decode step as two micro-batches, rows [0, split) and [split, B): each its own layer launches and the
+   * attention of the cache groups inside it (no group spans the split). Embedding and head stay whole.
+   */
+  decodeHalves(): [DecodeProgram, DecodeProgram] {
+    const h = this.halves;
+    if (!h || this.split === null) throw new Error('DeviceModel: not prepared for micro-batches');
+    if (!h.progs) {
+      const full = this.decode(), kv = this.kv, B = this.slots, split = this.split;
+      h.progs = ([[0, split], [split, B - split]] as const).map(([first, n], i): DecodeProgram => {
+        const inside = kv.groups.map((g, gi) => [g, gi] as const).filter(([g]) => g.first >= first && g.first + g.slots <= first + n);
+        return {
+          embed: [],
+          layers: this.layers(stepViews(this.state, n, first, h.rows[i]), n, inside.map(([g]) => g)),
+          plans: full.plans.map((layer) => inside.map(([, gi]) => layer[gi]!)),
+        };
+      }) as [DecodeProgram, DecodeProgram];
+    }
+    return h.progs;
+  }
+
+  /** Upload a decode step's row table (and each micro-batch's part of it). */
+  setRows(rows: Uint32Array): void {
+    this.gpu.write(this.state.rows, rows);
+    if (this.halves && this.split !== null) {
+      this.gpu.write(this.halves.rows[0], rows.subarray(0, 2 * this.split));
+      this.gpu.write(this.halves.rows[1], rows.subarray(2 * this.split));
+    }
+  }
+
   /** Upload a decode step's per-slot lengths and size each group's attention for its longest. */
   setLengths(lengths: Uint32Array): void {
     const max = writeKvLengths(this.gpu, this.kv, lengths);
@@ -258,6 +303,10 @@ export class DeviceModel {
       for (const st of this.headProg.head) if ('release' in st) st.release();
       this.headProg = null;
     }
+    if (this.halves?.progs) {
+      for (const p of this.halves.progs) releaseLayers(p.layers); // their attention plans are the full program's
+      this.halves.progs = null;
+    }
   }
 
   private releaseBuffers(): void {
@@ -265,8 +314,8 @@ export class DeviceModel {
     const gpu = this.gpu;
     if (this.st) releaseRunState(gpu, this.st);
     if (this.cache) releaseKvCache(gpu, this.cache);
-    gpu.release(this.logitsAct ?? undefined, ...(this.noCache ?? []), ...this.readBufs);
-    this.st = null; this.cache = null; this.logitsAct = null; this.noCache = null; this.readBufs = [];
+    gpu.release(this.logitsAct ?? undefined, ...(this.noCache ?? []), ...this.readBufs, ...(this.halves?.rows ?? []));
+    this.st = null; this.cache = null; this.logitsAct = null; this.noCache = null; this.readBufs = []; this.halves = null; this.split = null;
     this.shape = { B: 0, promptLengths: [], capacities: [], chunk: 0, maxTokens: 0 };
   }
 

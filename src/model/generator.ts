@@ -21,9 +21,10 @@ export interface AttentionPlacement {
   afterPrefill?(m: DeviceModel, promptLengths: readonly number[]): Promise<void>;
   /**
    * This decode step's attention: hooks that send some of it elsewhere (they write the step's row table and
-   * lengths themselves), or null when it all runs here.
+   * lengths themselves), or null when it all runs here. Given the model's micro-batch split, it may answer one
+   * set of hooks per micro-batch: they then run together, so one computes while the other waits.
    */
-  decodeHooks(m: DeviceModel, input: DecodeStepInput): Promise<LayerHooks | null>;
+  decodeHooks(m: DeviceModel, input: DecodeStepInput, split: number | null): Promise<LayerHooks[] | null>;
   /**
    * After an AttentionLost: place those sequences anew (on the ranks left, or on this device with a cache of
    * their own). The generator then rebuilds their caches from their tokens and runs the step again.
@@ -49,9 +50,10 @@ export class Generator implements ForwardExecutor {
   readonly model: DeviceModel;
 
   constructor(readonly gpu: Gpu, readonly cfg: ModelConfig, weights: Weights, readonly dtype: DType,
-    readonly placement?: AttentionPlacement) {
+    readonly placement?: AttentionPlacement, opts: { microBatches?: boolean } = {}) {
     this.model = new DeviceModel(gpu, cfg, weights, dtype);
     if (placement?.baseCapacities) this.model.capacities = (shape) => placement.baseCapacities!(shape);
+    this.model.microBatches = Boolean(placement && opts.microBatches);
   }
 
   generate(prompts: readonly (readonly number[])[], o: GenerateOptions): Promise<GenerateResult> {
@@ -125,17 +127,30 @@ export class Generator implements ForwardExecutor {
   }
 
   private async decodeOnce(input: DecodeStepInput, buf: number): Promise<void> {
-    const m = this.model, s = m.state, prog = m.decode();
+    const m = this.model, prog = m.decode();
     m.setStep(input.step);
-    let hooks = this.placement ? await this.placement.decodeHooks(m, input) : null;
+    let hooks = this.placement ? await this.placement.decodeHooks(m, input, m.splitPoint) : null;
     if (!hooks) {
-      this.gpu.write(s.rows, input.rows);
+      m.setRows(input.rows);
       m.setLengths(input.lengths);
-      hooks = localAttention(decodeLaunches(prog.plans));
+      hooks = [localAttention(decodeLaunches(prog.plans))];
     }
     const rec = new Recorder(this.gpu);
     rec.record(...prog.embed);
-    await runLayers(prog.layers, hooks, rec);
+    if (hooks.length === 1) {
+      await runLayers(prog.layers, hooks[0]!, rec);
+    } else {
+      // Ping-pong: the micro-batches run side by side; while one waits for the pool the other's layers go on.
+      rec.submit();
+      const halves = m.decodeHalves();
+      const runs = await Promise.allSettled(halves.map(async (h, i) => {
+        const r = new Recorder(this.gpu);
+        await runLayers(h.layers, hooks[i]!, r);
+        r.submit();
+      }));
+      const failed = runs.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+      if (failed) throw failed.reason; // both have stopped: a retry may reuse the buffers
+    }
     rec.record(...m.head().steps, m.readbackStep(buf));
     rec.submit();
   }

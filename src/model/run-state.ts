@@ -43,12 +43,25 @@ export interface StepViews {
   x: Tensor; xn: Tensor; qkv: Tensor; q: Tensor; attn: Tensor; ffnH: Tensor; rows: Tensor;
 }
 
-export function stepViews(s: RunState, tokens: number): StepViews {
-  return {
-    x: sliceRows(s.x, 0, tokens), xn: sliceRows(s.xn, 0, tokens), qkv: sliceRows(s.qkv, 0, tokens),
-    q: sliceRows(s.q, 0, tokens), attn: sliceRows(s.attn, 0, tokens), ffnH: sliceRows(s.ffnH, 0, tokens),
-    rows: sliceRows(s.rows, 0, tokens),
-  };
+/**
+ * Views of rows [first, first + tokens), the shapes one step's kernels are built for. `rows` may be given
+ * (a micro-batch's own row table: the shared one's rows are 8 bytes, too small to bind at any row).
+ */
+export function stepViews(s: RunState, tokens: number, first = 0, rows?: Tensor): StepViews {
+  const v = (t: Tensor) => sliceRows(t, first, tokens);
+  return { x: v(s.x), xn: v(s.xn), qkv: v(s.qkv), q: v(s.q), attn: v(s.attn), ffnH: v(s.ffnH), rows: rows ?? v(s.rows) };
+}
+
+/**
+ * The smallest step of rows at which every activation tensor's rows can be bound as views (binding offsets
+ * must be multiples of `align` bytes): micro-batches start at multiples of it.
+ */
+export function rowAlignment(c: ModelConfig, dtype: DType, align: number): number {
+  const el = DTYPE_BYTES[dtype];
+  const rowBytes = [c.hidden, (c.nHeads + 2 * c.nKvHeads) * c.headDim, c.nHeads * c.headDim, c.ffn].map((n) => n * el);
+  let step = 1;
+  while (rowBytes.some((b) => (step * b) % align !== 0)) step++;
+  return step;
 }
 
 export function allocRunState(gpu: Gpu, c: ModelConfig, dtype: DType, maxTokens: number, slots: number, o: { partial?: boolean } = {}): RunState {
@@ -80,13 +93,14 @@ export function allocRunState(gpu: Gpu, c: ModelConfig, dtype: DType, maxTokens:
  * starts at a multiple of `align` slots (its rows of q and of the attention output are bound as views, whose
  * offsets must be aligned); slots with no capacity just before such a start are taken into the group.
  */
-export function planKvGroups(c: ModelConfig, dtype: DType, capacities: readonly number[], maxBytes: number, align = 1): { first: number; slots: number; capacity: number }[] {
+export function planKvGroups(c: ModelConfig, dtype: DType, capacities: readonly number[], maxBytes: number, align = 1, splitAt = -1): { first: number; slots: number; capacity: number }[] {
   const perPos = c.nKvHeads * c.headDim * DTYPE_BYTES[dtype];
   const groups: { first: number; slots: number; capacity: number }[] = [];
   const bytes = (slots: number, cap: number) => slots * cap * perPos;
   let open: { first: number; slots: number; capacity: number } | null = null; // the group slot b − 1 is in
   capacities.forEach((cap, b) => {
-    if (cap <= 0) { open = null; return; }
+    if (cap <= 0 || b === splitAt) open = null; // no group spans a micro-batch boundary
+    if (cap <= 0) return;
     if (bytes(1, cap) > maxBytes) throw new LimitError(`a KV cache of ${cap} positions (${bytes(1, cap)} bytes per layer) exceeds this device's storage binding of ${maxBytes} bytes`);
     const g = open as { first: number; slots: number; capacity: number } | null;
     const grow = (x: { first: number; slots: number; capacity: number }) => { x.slots = b - x.first + 1; x.capacity = Math.max(x.capacity, cap); open = x; };
@@ -110,7 +124,7 @@ export function planKvGroups(c: ModelConfig, dtype: DType, capacities: readonly 
 }
 
 /** The cache of a batch: capacities[b] positions for slot b (0: none). All or nothing. */
-export function allocKvCache(gpu: Gpu, c: ModelConfig, dtype: DType, capacities: readonly number[], layers = c.nLayers): KvCache {
+export function allocKvCache(gpu: Gpu, c: ModelConfig, dtype: DType, capacities: readonly number[], layers = c.nLayers, splitAt = -1): KvCache {
   // q and attention-output rows of a group are bound at the group's first slot: keep that offset aligned.
   const rowBytes = c.nHeads * c.headDim * DTYPE_BYTES[dtype];
   let align = 1;
@@ -119,7 +133,7 @@ export function allocKvCache(gpu: Gpu, c: ModelConfig, dtype: DType, capacities:
   const t = (shape: number[], dt: DType, label: string) => {
     try { const x = gpu.tensor(shape, dt, label); made.push(x); return x; } catch (e) { gpu.release(...made); throw e; }
   };
-  const groups = planKvGroups(c, dtype, capacities, gpu.caps.maxStorageBinding, align).map((p, gi): KvGroup => {
+  const groups = planKvGroups(c, dtype, capacities, gpu.caps.maxStorageBinding, align, splitAt).map((p, gi): KvGroup => {
     const shape = [p.slots, c.nKvHeads, p.capacity, c.headDim];
     const k: Tensor[] = [], v: Tensor[] = [];
     for (let l = 0; l < layers; l++) {

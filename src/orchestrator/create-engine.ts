@@ -28,6 +28,12 @@ export interface PoolOptions {
   deadlineMs?: number;
   /** Keep a copy of pooled sequences' caches on the base too (default off: the pool holds them). */
   replica?: boolean;
+  /**
+   * Micro-batch ping-pong: decode steps run as two micro-batches, the base computing one while the pool answers
+   * for the other (default off: it reads the weights twice per step, which pays only when the pool's round trip
+   * is longer than a micro-batch's layer).
+   */
+  pingPong?: boolean;
 }
 
 export interface EngineOptions extends Partial<ModelSource> {
@@ -110,7 +116,7 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
         prefillIntoPoolMs: pool.stats.prefillMs, prefillLayers: pool.stats.prefillLayers, rebuilds: pool.stats.rebuilds, ...prefixed('layer.', pool.stats.layer),
       },
     });
-    return localEngine({ gpu, config: cfg, weights, dtype, tokenizer: m.tokenizer, placement: pool, report, dispose: cleanup });
+    return localEngine({ gpu, config: cfg, weights, dtype, tokenizer: m.tokenizer, placement: pool, report, dispose: cleanup, microBatches: o.pool?.pingPong });
   } catch (e) {
     await cleanup();
     throw e;

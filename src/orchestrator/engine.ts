@@ -264,8 +264,10 @@ class EventQueue<T> implements AsyncIterable<T> {
 export function localEngine(o: {
   gpu: Gpu; config: ModelConfig; weights: Weights; dtype: DType; tokenizer: Tokenizer;
   placement?: AttentionPlacement; report?: () => PlacementReport; dispose?: () => Promise<void>;
+  /** With a placement: run decode steps as two micro-batches (ping-pong). */
+  microBatches?: boolean;
 }): Engine {
-  const gen = new Generator(o.gpu, o.config, o.weights, o.dtype, o.placement);
+  const gen = new Generator(o.gpu, o.config, o.weights, o.dtype, o.placement, { microBatches: o.microBatches });
   return new Engine({
     executor: gen, config: o.config, dtype: o.dtype, tokenizer: o.tokenizer, device: describeCaps(o.gpu.caps),
     report: o.report ?? (() => ({ strategy: 'single device', ranks: [o.gpu.label] })),

@@ -72,7 +72,7 @@ interface Pooled { b: number; len: number; p: Placement; i: number }
 interface BaseBuffers {
   kv: KvCache;                    // the cache they were made for (fallback plans are bound to it)
   B: number;
-  staging: GPUBuffer[];           // two, alternating by layer: pooled rows' qkv [P, (nH + 2·nKv)·D]
+  staging: GPUBuffer[];           // two per micro-batch, alternating by layer: pooled rows' qkv [P, (nH + 2·nKv)·D]
   stagingHost: Uint8Array;
   packHost: Uint8Array;           // per-rank frames that are not plain staging rows
   partO: Tensor; partLse: Tensor; // [B, nH, P, D] f32, [B, nH, P] f32 (compact: pooled row i)
@@ -135,7 +135,7 @@ export class PoolAttention implements AttentionPlacement {
     const fbOut = gpu.tensor([B, nH, D], dtype, 'pool.fbOut');
     this.buf = {
       kv, B,
-      staging: [0, 1].map((i) => gpu.readbackBuffer(B * rowBytes, `pool.staging${i}`)),
+      staging: [0, 1, 2, 3].map((i) => gpu.readbackBuffer(B * rowBytes, `pool.staging${i}`)),
       stagingHost: new Uint8Array(B * rowBytes), packHost: new Uint8Array(B * rowBytes),
       partO, partLse, partOHost: new Float32Array(B * nH * P * D), partLseHost: new Float32Array(B * nH * P),
       outHost: new Uint8Array(Math.ceil(B * nH * D * DTYPE_BYTES[dtype] / 4) * 4), directOut: gpu.tensor([B, nH, D], dtype, 'pool.direct'),
@@ -399,7 +399,12 @@ export class PoolAttention implements AttentionPlacement {
 
   // ---- a decode step
 
-  async decodeHooks(m: DeviceModel, input: DecodeStepInput): Promise<LayerHooks | null> {
+  /**
+   * This step's hooks: one set for the whole batch, or (given the micro-batch split, when every pooled
+   * sequence's heads are whole on a rank and no replica is kept) one per micro-batch, so the base computes one
+   * while the pool answers for the other.
+   */
+  async decodeHooks(m: DeviceModel, input: DecodeStepInput, split: number | null = null): Promise<LayerHooks[] | null> {
     this.step = input.step;
     const buf = this.buffers(m);
     const pooled = await this.route(m, input);
@@ -409,26 +414,40 @@ export class PoolAttention implements AttentionPlacement {
     buf.localLengths.set(input.lengths);
     for (const { b } of pooled) buf.localLengths[b] = 0;
     this.setLocal(m, input.rows, buf.localLengths);
-    return { attention: (l, rec) => this.layer(m, input, pooled, l, rec) };
+    const halves = split !== null && !this.opts.replica && pooled.every((x) => x.p.direct);
+    if (!halves) return [{ attention: (l, rec) => this.layer(m, input, pooled, l, rec, 0) }];
+    const groups = m.decode().plans;
+    const parts = [pooled.filter((x) => x.b < split), pooled.filter((x) => x.b >= split)];
+    // A micro-batch's local attention: the groups inside it (DeviceModel.decodeHalves keeps them apart).
+    const local = (h: number) => (l: number) => m.kv.groups.flatMap((g, gi) => ((g.first < split) === (h === 0) ? groups[l]![gi]!.dispatches : []));
+    return parts.map((part, h): LayerHooks => (part.length
+      ? { attention: (l, rec) => this.layer(m, input, part, l, rec, h, local(h)(l)) }
+      : { attention: (l, rec) => rec.record(...local(h)(l)) }));
   }
 
   private setLocal(m: DeviceModel, rows: Uint32Array, lengths: Uint32Array): void {
-    m.gpu.write(m.state.rows, rows);
+    m.setRows(rows);
     m.setLengths(lengths);
   }
 
-  /** One layer: stage the pooled rows, run the local attention, ask the pool, place the answers, fall back where needed. */
-  private async layer(m: DeviceModel, input: DecodeStepInput, pooled: Pooled[], l: number, rec: Recorder): Promise<void> {
+  /**
+   * One layer of one micro-batch (`half`): stage its pooled rows, run its local attention, ask the pool, place
+   * the answers (fall back to a replica where needed). `pooled` keeps the batch-wide compact indices.
+   */
+  private async layer(m: DeviceModel, input: DecodeStepInput, pooled: Pooled[], l: number, rec: Recorder, half: number,
+    localSteps: readonly Dispatch[] = m.decode().plans[l]!.flatMap((p) => p.dispatches)): Promise<void> {
+    if (pooled.length === 0) { rec.record(...localSteps); return; } // every one fell back to the base (replica)
     const buf = this.buf!, br = this.stats.layer;
-    const staging = buf.staging[l % 2]!;
+    const staging = buf.staging[2 * half + (l % 2)]!;
     const rowBytes = this.rowElems(m) * DTYPE_BYTES[m.dtype];
-    for (const { b, i } of pooled) rec.record(this.copy(buf, `stage${l % 2}`, b, i, () => stagingCopy(m, b, staging, i)));
-    for (const p of m.decode().plans[l]!) rec.record(...p.dispatches); // the base's own sequences, while the pool works
+    const i0 = pooled[0]!.i, n = pooled.length; // this micro-batch's pooled rows are i0 .. i0 + n − 1
+    for (const { b, i } of pooled) rec.record(this.copy(buf, `stage${half}.${l % 2}`, b, i, () => stagingCopy(m, b, staging, i)));
+    rec.record(...localSteps); // the base's own sequences, while the pool works
     rec.submit();
     const t0 = performance.now();
-    const rows = await m.gpu.readMapped(staging, pooled.length * rowBytes, buf.stagingHost.subarray(0, pooled.length * rowBytes));
+    await m.gpu.readMapped(staging, n * rowBytes, buf.stagingHost.subarray(i0 * rowBytes, (i0 + n) * rowBytes), i0 * rowBytes);
     const t1 = performance.now();
-    const requests = this.requests(m, pooled, rows, input.step, l);
+    const requests = this.requests(m, pooled, buf.stagingHost, input.step, l, i0);
     const t2 = performance.now();
     const direct = pooled.every((x) => x.p.direct);
     const failed = await this.exchange(m, pooled, requests, direct);
@@ -439,7 +458,7 @@ export class PoolAttention implements AttentionPlacement {
     const nH = m.cfg.nHeads, D = m.cfg.headDim;
     let from: Tensor;
     if (direct) {
-      m.gpu.write(buf.directOut, elems(buf.outHost, m.dtype).subarray(0, pooled.length * nH * D));
+      m.gpu.write(buf.directOut, elems(buf.outHost, m.dtype).subarray(i0 * nH * D, (i0 + n) * nH * D), i0 * nH * D);
       from = buf.directOut;
     } else {
       m.gpu.write(buf.partO, buf.partOHost.subarray(0, pooled.length * nH * buf.P * D));
@@ -466,7 +485,7 @@ export class PoolAttention implements AttentionPlacement {
   }
 
   /** Per rank: its items and one frame of their rows (q heads of its kv heads, then new k and v). */
-  private requests(m: DeviceModel, pooled: Pooled[], staged: Uint8Array, step: number, layer: number): Map<number, RankRequest> {
+  private requests(m: DeviceModel, pooled: Pooled[], staged: Uint8Array, step: number, layer: number, i0 = 0): Map<number, RankRequest> {
     const { cfg } = m;
     const nH = cfg.nHeads, nKv = cfg.nKvHeads, D = cfg.headDim, g = nH / nKv;
     const rowElems = this.rowElems(m);
@@ -489,8 +508,9 @@ export class PoolAttention implements AttentionPlacement {
         r.slots.push({ i, heads: [sh.kvHeads[0] * g, sh.kvHeads[1] * g], block: positionBlockIndex(p.shards, sh) });
       });
     }
-    // One frame per rank: the staged rows themselves when they are exactly what it needs, else packed once.
-    let packed = 0;
+    // One frame per rank: the staged rows themselves when they are exactly what it needs, else packed once (in
+    // this micro-batch's part of the pack buffer).
+    let packed = i0 * rowElems;
     const pack = elems(this.buf!.packHost, m.dtype);
     for (const r of perRank.values()) {
       const contiguous = r.parts.every(([at], k) => at === (k === 0 ? r.parts[0]![0] : r.parts[k - 1]![0] + r.parts[k - 1]![1]));
