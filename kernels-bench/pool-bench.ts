@@ -57,6 +57,8 @@ async function main(): Promise<void> {
     policy: { threshold: Math.round(Number(v.threshold) / scale), tiers: `${Math.round(Number(v.threshold) / scale)}:0,inf:${v.spawn ? 1 : Number(v.pool)}` },
   };
   const rows: Row[] = [];
+  // Written after every row: a run cut short by its time limit still leaves what it measured.
+  const save = (r: Row[]) => { if (v.out) writeFileSync(String(v.out), JSON.stringify({ created: new Date().toISOString(), args: process.argv.slice(2), rows: r }, null, 1)); };
   for (const name of String(v.batches).split(',')) {
     const lens = BATCHES[name]?.map((n) => Math.max(1, Math.round(n / scale)));
     if (!lens) throw new Error(`unknown batch '${name}' (a, b, c)`);
@@ -87,6 +89,7 @@ async function main(): Promise<void> {
           row.sameTokens = JSON.stringify(r.tokens) === JSON.stringify(singleTokens);
         }
         rows.push(row);
+        save(rows);
         console.log(`${name} ${label.padEnd(34)} TTFT ${row.ttftMs.toFixed(0).padStart(7)} ms  TPOT ${row.tpotMs.toFixed(2).padStart(7)} ms  step ${row.stepMs.toFixed(2).padStart(7)} ms` +
           `  base mem ${(row.baseGpuBytes / 2 ** 30).toFixed(2)} GiB  migration ${row.handoffMs.toFixed(0)} ms  prefill into pool ${row.prefillIntoPoolMs.toFixed(0)} ms` +
           (row.perLayerOverheadMs !== undefined ? `  per-layer overhead ${row.perLayerOverheadMs.toFixed(3)} ms  tokens ${row.sameTokens ? 'same' : 'DIFFER'}` : ''));
@@ -100,7 +103,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  if (v.out) writeFileSync(v.out, JSON.stringify({ created: new Date().toISOString(), args: process.argv.slice(2), rows }, null, 1));
+  save(rows);
 }
 
 main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
