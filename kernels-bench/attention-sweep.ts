@@ -288,15 +288,15 @@ async function main(): Promise<void> {
   const only = (s: string) => !args.only || s.includes(args.only);
   const pv = prefillVariants(gpu).filter((v) => only(v.name));
   const dv = decodeVariants(gpu).filter((v) => only(v.name));
-  if (hasSgmPrefill(gpu.caps)) {
-    const row: Record<string, unknown> = { kind: 'probe' };
+  for (const shuffle of hasSgmPrefill(gpu.caps) ? [true, false] : []) {
+    const row: Record<string, unknown> = { kind: 'probe', shuffle };
     rows.push(row);
     try {
       let sd = 5;
       const q4 = () => Float64Array.from({ length: 256 }, () => { sd = (Math.imul(sd, 1664525) + 1013904223) >>> 0; return ((sd >>> 8) % 33 - 16) / 8; });
-      const errs = await runSgmProbe(gpu, q4(), q4(), (v) => toF16Array(Float32Array.from(v)), async (t) => Float64Array.from(await gpu.read(t) as Float32Array));
+      const errs = await runSgmProbe(gpu, q4(), q4(), (v) => toF16Array(Float32Array.from(v)), async (t) => Float64Array.from(await gpu.read(t) as Float32Array), shuffle);
       row.slots = Object.fromEntries(errs.map((e, i) => [SGM_PROBE_SLOTS[i]!, e]));
-      log(`probe ${errs.map((e, i) => `${SGM_PROBE_SLOTS[i]}=${e}`).join('; ')}`);
+      log(`probe${shuffle ? '' : ' (no subgroup ops)'} ${errs.map((e, i) => `${SGM_PROBE_SLOTS[i]}=${e}`).join('; ')}`);
     } catch (e) {
       row.error = (e as Error).message.split('\n').slice(0, 6).join(' | ');
       log(`probe FAILED ${String(row.error)}`);

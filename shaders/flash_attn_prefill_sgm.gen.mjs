@@ -13,9 +13,11 @@ import { fileURLToPath } from 'node:url';
  * switches: pf — the next tile's K/V are loaded into registers while this one is computed;
  * qs — Q fragments are re-loaded from workgroup memory before every product (else held in registers);
  * vt — V staged transposed ([d][key]) and loaded column-major like K (else row-major [key][d]);
- * sb — the S/O scratch holds separate 16×16 blocks with stride 16 (else rows of BC with stride BC + 4).
+ * sb — the S/O scratch holds separate 16×16 blocks with stride 16 (else rows of BC with stride BC + 4);
+ * xs — the two invocations of a row exchange through workgroup memory (else subgroupShuffleXor: a shader
+ *      with both cooperative matrices and subgroup operations is suspected on NVIDIA's driver).
  */
-const C = (D, BC, SG, o = {}) => ({ D, BC, SG, pf: false, qs: false, vt: false, sb: false, ...o });
+const C = (D, BC, SG, o = {}) => ({ D, BC, SG, pf: false, qs: false, vt: false, sb: false, xs: false, ...o });
 export const CONFIGS = [
   C(128, 32, 4), C(128, 32, 8), C(128, 16, 8), C(64, 64, 4), C(64, 32, 4), C(64, 32, 8),
   C(128, 32, 4, { pf: true }), C(128, 32, 8, { pf: true }), C(64, 64, 4, { pf: true }),
@@ -24,9 +26,10 @@ export const CONFIGS = [
   C(128, 32, 4, { qs: true, vt: true, sb: true }), C(128, 32, 4, { qs: true, vt: true, sb: true, pf: true }),
   C(128, 32, 8, { vt: true, sb: true }), C(64, 64, 4, { qs: true, vt: true, sb: true }),
   C(64, 16, 4, { qs: true, vt: true, sb: true }),
+  C(128, 32, 4, { xs: true }), C(128, 32, 4, { qs: true, vt: true, sb: true, xs: true }), C(64, 64, 4, { xs: true }),
 ];
 
-export const configName = (c) => `${c.D}_${c.BC}_${c.SG}${c.pf ? '_pf' : ''}${c.qs ? '_qs' : ''}${c.vt ? '_vt' : ''}${c.sb ? '_sb' : ''}`;
+export const configName = (c) => `${c.D}_${c.BC}_${c.SG}${c.pf ? '_pf' : ''}${c.qs ? '_qs' : ''}${c.vt ? '_vt' : ''}${c.sb ? '_sb' : ''}${c.xs ? '_xs' : ''}`;
 
 /** Workgroup-memory layout of a config (mirrored by sgmPrefillStorageBytes in src/kernels/attention.ts). */
 export function layout(c) {
@@ -42,7 +45,7 @@ export function layout(c) {
   const halves = base + (pInK ? 0 : pNeed);
   const qc = Math.min(BR, Math.floor(halves / LK / 16) * 16); // query rows staged per chunk (Q in registers)
   const ssPer = c.sb ? (BC / 16) * 256 : 16 * SS;            // f32 scratch per subgroup
-  const bytes = halves * 2 + SG * ssPer * 4 + 2 * BR * 4 + 4;
+  const bytes = halves * 2 + SG * ssPer * 4 + 2 * BR * 4 + 4 + (c.xs ? 32 * SG * 4 : 0);
   return { LK, LV, LP, SS, BR, kSize, vOff, qOff, pOff, halves, qc, ssPer, bytes };
 }
 
@@ -128,7 +131,7 @@ function gen(cfg, emu) {
     : `${v} = subgroupMatrixLoad<${RA}, row_major>(&${ss}, ${off}, ${stride});`;
   const stA = (off, v, stride) => emu ? `emu_st_acc_${X}(${slot(v)}u, ${off}, ${stride}, ln);`
     : `subgroupMatrixStore<row_major>(&${ss}, ${off}, ${v}, ${stride});`;
-  const xor16 = (x) => emu ? `emu_xor16(${x}, tid)` : `subgroupShuffleXor(${x}, 16u)`;
+  const xor16 = (x) => emu ? `emu_xor16(${x}, tid)` : cfg.xs ? `xor16_${X}(${x}, tid)` : `subgroupShuffleXor(${x}, 16u)`;
   // The scratch: block i of the subgroup (matrix offset and stride), and element (r, c) of its rows.
   const blkOff = (i) => cfg.sb ? `sb0 + ${i} * 256u` : `sb0 + ${i} * 16u`;
   const blkStride = cfg.sb ? '16u' : `${L.SS}u`;
@@ -150,7 +153,16 @@ var<workgroup> ${ss}: array<f32, ${SG * L.ssPer}>;   // per subgroup: S / O scra
 var<workgroup> rowM_${X}: array<f32, ${L.BR}>;
 var<workgroup> rowL_${X}: array<f32, ${L.BR}>;
 var<workgroup> anyNeed_${X}: u32;
-`;
+${cfg.xs && !emu ? `var<workgroup> xch_${X}: array<f32, ${32 * SG}>;
+// The other half-row's value (invocation tid ^ 16) through workgroup memory.
+fn xor16_${X}(x: f32, tid: u32) -> f32 {
+  xch_${X}[tid] = x;
+  workgroupBarrier();
+  let y = xch_${X}[tid ^ 16u];
+  workgroupBarrier();
+  return y;
+}
+` : ''}`;
   if (emu) {
     o += `
 var<private> em_${X}: array<f32, ${NM * 256}>;

@@ -8,7 +8,8 @@
 //   2: as 0, stored with stride 36 at offset 16 of the scratch
 //   3: as 0, stored, re-loaded as a result matrix, stored again
 //   4: as 0, A loaded inside a branch of a loop, the staging overwritten after a barrier, product later
-//   5: lane values after subgroupShuffleXor(·, 16): o[5·256 + tid] = lane id of the partner (first 128)
+//   5: lane values after subgroupShuffleXor(·, 16): o[5·256 + tid] = lane id of the partner (entry probe;
+//      probe_ns writes the expected values and uses no subgroup operation at all)
 //   6..9: subgroup s computes (A + s)·B (each subgroup its own operand rows) and stores to slot 6 + s
 //  10: as 0, through a loop of two K halves accumulating 8-wide... (A·B again, accumulated in two MMAs
 //      of A with half of B zeroed): checks accumulation across statements
@@ -27,8 +28,7 @@ fn copy_out(slot: u32, off: u32, stride: u32, ln: u32) {
   for (var e = ln; e < 256u; e += 32u) { o[slot * 256u + e] = w32[off + (e / 16u) * stride + e % 16u]; }
 }
 
-@compute @workgroup_size(128)
-fn probe(@builtin(local_invocation_index) tid: u32) {
+fn probe_body(tid: u32) {
   let sg = tid / 32u;
   let ln = tid % 32u;
   for (var i = tid; i < 768u; i += 128u) { w16[i] = a[i]; }
@@ -93,9 +93,6 @@ fn probe(@builtin(local_invocation_index) tid: u32) {
   workgroupBarrier();
   if (sg == 0u) { copy_out(4u, 0u, 16u, ln); }
   workgroupBarrier();
-  // slot 5
-  let partner = subgroupShuffleXor(f32(tid), 16u);
-  o[5u * 256u + tid] = partner;
   // slots 6..9
   var cs = subgroup_matrix_result<f32, 16, 16>();
   let as_ = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w16, 1024u + sg * 256u, 16u);
@@ -114,4 +111,19 @@ fn probe(@builtin(local_invocation_index) tid: u32) {
   }
   workgroupBarrier();
   if (sg == 0u) { copy_out(10u, 0u, 16u, ln); }
+}
+
+@compute @workgroup_size(128)
+fn probe(@builtin(local_invocation_index) tid: u32) {
+  probe_body(tid);
+  // slot 5
+  o[5u * 256u + tid] = subgroupShuffleXor(f32(tid), 16u);
+}
+
+// The same without any subgroup operation (a module with cooperative matrices and subgroup operations is
+// suspected on NVIDIA's driver): slot 5 gets the expected partners written directly.
+@compute @workgroup_size(128)
+fn probe_ns(@builtin(local_invocation_index) tid: u32) {
+  probe_body(tid);
+  o[5u * 256u + tid] = f32(tid ^ 16u);
 }

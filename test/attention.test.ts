@@ -204,9 +204,12 @@ describe('flashPrefill on subgroup matrices', () => {
     if (!hasSgmPrefill(g.caps)) { ctx.skip(); return; }
     const r = rng();
     const q4 = () => Float64Array.from({ length: 256 }, () => Math.round(r.uniform(-8, 8)) / 4); // exact in f16, sums exact in f32
-    const errs = await runSgmProbe(g, q4(), q4(), (v) => toF16Array(v), (t) => download(g, t));
-    const bad = errs.map((e, i) => `${SGM_PROBE_SLOTS[i]}: ${e}`).filter((_, i) => errs[i] !== 0);
-    expect(bad).toEqual([]);
+    const A = q4(), B = q4();
+    for (const shuffle of [true, false]) {
+      const errs = await runSgmProbe(g, A, B, (v) => toF16Array(v), (t) => download(g, t), shuffle);
+      const bad = errs.map((e, i) => `${SGM_PROBE_SLOTS[i]}: ${e}`).filter((_, i) => errs[i] !== 0);
+      expect(bad, shuffle ? 'with a subgroup shuffle in the module' : 'without subgroup operations').toEqual([]);
+    }
   });
 
   for (const cfg of SGM_PREFILL_CONFIGS) {

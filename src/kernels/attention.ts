@@ -101,15 +101,17 @@ export interface SgmPrefillConfig {
   vTransposed?: boolean;
   /** S/O scratch as separate 16×16 blocks with stride 16 (else rows of BC with stride BC + 4). */
   blockScratch?: boolean;
+  /** Row halves exchange through workgroup memory (else subgroupShuffleXor). */
+  wgExchange?: boolean;
   /** Scalar emulation of the matrix operations (flash_attn_prefill_sgm_emu.wgsl): tests the control logic where there are no tensor cores. */
   emulate?: boolean;
 }
 
 /** A generated entry (shaders/flash_attn_prefill_sgm.gen.mjs CONFIGS). */
-export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; sb: boolean }
+export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; sb: boolean; xs: boolean }
 
 const E = (d: number, bc: number, sg: number, o: Partial<SgmPrefillEntry> = {}): SgmPrefillEntry =>
-  ({ d, bc, sg, pf: false, qs: false, vt: false, sb: false, ...o });
+  ({ d, bc, sg, pf: false, qs: false, vt: false, sb: false, xs: false, ...o });
 
 /** The generated entries, in the generator's order. */
 export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
@@ -119,18 +121,19 @@ export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
   E(128, 32, 4, { qs: true, vt: true, sb: true }), E(128, 32, 4, { qs: true, vt: true, sb: true, pf: true }),
   E(128, 32, 8, { vt: true, sb: true }), E(64, 64, 4, { qs: true, vt: true, sb: true }),
   E(64, 16, 4, { qs: true, vt: true, sb: true }),
+  E(128, 32, 4, { xs: true }), E(128, 32, 4, { qs: true, vt: true, sb: true, xs: true }), E(64, 64, 4, { xs: true }),
 ];
 
 export const sgmEntryName = (e: SgmPrefillEntry): string =>
-  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.sb ? '_sb' : ''}`;
+  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.sb ? '_sb' : ''}${e.xs ? '_xs' : ''}`;
 
 function entryOf(d: number, c: SgmPrefillConfig): SgmPrefillEntry {
-  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, sb: c.blockScratch ?? false };
+  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, sb: c.blockScratch ?? false, xs: c.wgExchange ?? false };
 }
 
 /** The config of a generated entry (sweeps and tests enumerate SGM_PREFILL_CONFIGS). */
 export function sgmConfigOf(e: SgmPrefillEntry, extra: Partial<SgmPrefillConfig> = {}): SgmPrefillConfig {
-  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, blockScratch: e.sb, ...extra };
+  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, blockScratch: e.sb, wgExchange: e.xs, ...extra };
 }
 
 /** Workgroup memory of a generated entry in bytes (mirrors layout() in the generator); +1 KiB for the emulation's exchange array. */
@@ -140,7 +143,7 @@ export function sgmPrefillStorageBytes(e: SgmPrefillEntry, emulate = false): num
   const pNeed = e.sg * 16 * lp;
   const halves = kSize + vSize + (e.qs ? br * lk : 0) + (pNeed <= kSize ? 0 : pNeed);
   const ssPer = e.sb ? (e.bc / 16) * 256 : 16 * ss;
-  return halves * 2 + e.sg * ssPer * 4 + 2 * br * 4 + 4 + (emulate ? 1024 : 0);
+  return halves * 2 + e.sg * ssPer * 4 + 2 * br * 4 + 4 + (e.xs && !emulate ? 128 * e.sg : 0) + (emulate ? 1024 : 0);
 }
 
 /** Tensor cores for prefill: a 16×16×16 f16→f32 config and 32-wide subgroups (the kernel's lane layout). */
@@ -489,9 +492,10 @@ function mergeDispatch(gpu: Gpu, a: MergeArgs, B: number, nHeads: number, P: num
 
 // ---- device probe of the subgroup-matrix operations (shaders/flash_attn_sgm_probe.wgsl) -------------
 
-const sgmProbeProgram = defineProgram<Record<string, never>>({
+const sgmProbeProgram = defineProgram<{ shuffle: boolean }>({
   name: 'flash_sgm_probe', file: 'flash_attn_sgm_probe.wgsl', entry: 'probe',
-  specialize: () => ({
+  specialize: (c) => ({
+    entry: c.shuffle ? 'probe' : 'probe_ns',
     enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
     diagnostics: [SGM_DIAGNOSTIC],
   }),
@@ -509,7 +513,7 @@ export const SGM_PROBE_SLOTS = [
  * max |error| per slot against float64 (slot 5: the number of wrong shuffle partners).
  */
 export async function runSgmProbe(gpu: Gpu, A: Float64Array, B: Float64Array, toF16: (v: Float64Array) => Uint16Array,
-  read: (t: Tensor) => Promise<Float64Array>): Promise<number[]> {
+  read: (t: Tensor) => Promise<Float64Array>, shuffle = true): Promise<number[]> {
   const bt = new Float64Array(256);
   for (let k = 0; k < 16; k++) for (let n = 0; n < 16; n++) bt[n * 16 + k] = B[k * 16 + n]!;
   const host = new Float64Array(768);
@@ -517,7 +521,7 @@ export async function runSgmProbe(gpu: Gpu, A: Float64Array, B: Float64Array, to
   const a = gpu.tensor([768], 'f16', 'probe.a'), o = gpu.tensor([11 * 256], 'f32', 'probe.o');
   gpu.write(a, toF16(host));
   gpu.write(o, new Float32Array(11 * 256).fill(NaN));
-  const d = gpu.dispatch(gpu.program(sgmProbeProgram, {}), { bind: { a, o }, uniforms: { n: 2 }, workgroups: [1] });
+  const d = gpu.dispatch(gpu.program(sgmProbeProgram, { shuffle }), { bind: { a, o }, uniforms: { n: 2 }, workgroups: [1] });
   try {
     await gpu.run([d]);
     const out = await read(o);
