@@ -10,7 +10,8 @@ import {
   describeCaps, fromF16Array, openGpu, timeDispatches, toF16Array, type Dispatch, type Gpu, type Tensor,
 } from '../src/gpu/index.js';
 import {
-  SGM_PREFILL_CONFIGS, flashDecode, flashPrefill, hasSgmPrefill, sgDecodeApplies, type DecodeArgs, type PrefillArgs,
+  SGM_PREFILL_CONFIGS, SGM_PROBE_SLOTS, flashDecode, flashPrefill, hasSgmPrefill, runSgmProbe, sgDecodeApplies, sgmConfigOf,
+  sgmEntryName, type DecodeArgs, type PrefillArgs,
 } from '../src/kernels/attention.js';
 import { fillRandom } from './random-fill.js';
 
@@ -34,6 +35,8 @@ let device = '';
 function save(): void {
   if (args.out) writeFileSync(args.out, JSON.stringify({ device, date: new Date().toISOString(), copyGbs, rows }, null, 1));
 }
+const T0 = performance.now();
+const log = (line: string) => console.log(`[${((performance.now() - T0) / 1000).toFixed(1).padStart(5)}s] ${line}`);
 const fmt = (x: unknown, d: number) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : String(x ?? '-'));
 
 // ---- float64 reference on host arrays ---------------------------------------------------------------
@@ -106,28 +109,38 @@ function prefillVariants(gpu: Gpu): PVariant[] {
   const v: PVariant[] = [{ name: 'tiled (f32 FMA, v0)', opt: { path: 'tiled' } }];
   if (!hasSgmPrefill(gpu.caps)) return v;
   for (const c of SGM_PREFILL_CONFIGS) {
-    for (const th of c.d === 128 && c.bc === 32 && c.sg === 4 && !c.pf ? [8, 0] : [8]) {
-      v.push({ name: `sgm D${c.d} bc${c.bc} sg${c.sg}${c.pf ? ' pf' : ''} th${th}`, d: c.d, opt: { sgm: { bc: c.bc, subgroups: c.sg, prefetch: c.pf, lazyThreshold: th } } });
+    const name = sgmEntryName(c);
+    for (const th of name === '128_32_4' ? [8, 0] : [8]) {
+      v.push({ name: `sgm ${name} th${th}`, d: c.d, opt: { sgm: sgmConfigOf(c, { lazyThreshold: th }) } });
     }
   }
   return v;
 }
 
-/** Ragged causal prefill with a cached prefix and GQA, every output checked. */
+/** Ragged causal prefill with a cached prefix and GQA, every output checked (reference computed once per D). */
+const raggedRef = new Map<number, { g: Geo; h: Host; want: Float64Array }>();
 async function prefillRagged(gpu: Gpu, v: PVariant, D: number): Promise<number> {
-  const g: Geo = { T: 300, H: 8, nKv: 2, D, cap: 345, qPos0: 37, kvLen: 337, causal: true };
-  const h: Host = { q: hostRandom(g.T * g.H * D, 3), k: hostRandom(g.nKv * g.cap * D, 5), v: hostRandom(g.nKv * g.cap * D, 7) };
+  let R = raggedRef.get(D);
+  if (!R) {
+    const g: Geo = { T: 300, H: 8, nKv: 2, D, cap: 345, qPos0: 37, kvLen: 337, causal: true };
+    const h: Host = { q: hostRandom(g.T * g.H * D, 3), k: hostRandom(g.nKv * g.cap * D, 5), v: hostRandom(g.nKv * g.cap * D, 7) };
+    const want = new Float64Array(g.T * g.H * D);
+    for (let t = 0; t < g.T; t++) for (let hd = 0; hd < g.H; hd++) want.set(refRow(h, g, t, hd, (t * g.H + hd) * D, 0), (t * g.H + hd) * D);
+    R = { g, h, want };
+    raggedRef.set(D, R);
+  }
+  const { g, h, want } = R;
   const q = gpu.tensor([g.T, g.H, D], 'f16'), k = gpu.tensor([1, g.nKv, g.cap, D], 'f16'), vv = gpu.tensor([1, g.nKv, g.cap, D], 'f16');
   const out = gpu.tensor([g.T, g.H, D], 'f16');
   gpu.write(q, h.q); gpu.write(k, h.k); gpu.write(vv, h.v); gpu.write(out, new Uint16Array(g.T * g.H * D).fill(0x7e00));
   const d = flashPrefill(gpu, { q, kCache: k, vCache: vv, out, slot: 0, qPos0: g.qPos0, kvBase: 0, kvLen: g.kvLen, ...v.opt });
-  await gpu.run([d]);
-  const o = fromF16Array(await readF16(gpu, out));
-  const got = new Float64Array(o.length), want = new Float64Array(o.length);
-  got.set(o);
-  for (let t = 0; t < g.T; t++) for (let hd = 0; hd < g.H; hd++) want.set(refRow(h, g, t, hd, (t * g.H + hd) * D, 0), (t * g.H + hd) * D);
-  d.release(); gpu.release(q, k, vv, out);
-  return relErr(got, want);
+  try {
+    await gpu.run([d]);
+    const got = Float64Array.from(fromF16Array(await readF16(gpu, out)));
+    return relErr(got, want);
+  } finally {
+    d.release(); gpu.release(q, k, vv, out);
+  }
 }
 
 async function prefillBig(gpu: Gpu, vs: PVariant[], S: number): Promise<void> {
@@ -146,7 +159,7 @@ async function prefillBig(gpu: Gpu, vs: PVariant[], S: number): Promise<void> {
   const base = torchMs('fa_prefill_f16', `S=${S} ${H}x${D} causal`);
   for (const vr of vs) {
     if (vr.d !== undefined && vr.d !== D) continue;
-    if (args.quick && vr.name.startsWith('tiled') && S > 4096) continue;
+    if (vr.name.startsWith('tiled') && S > 4096) continue; // v0: 141 ms at 16K (NOTES.md); not worth the round's time
     const row: Record<string, unknown> = { kind: 'prefill', name: vr.name, shape: `S=${S} ${H}x${D} causal f16` };
     rows.push(row);
     try {
@@ -170,7 +183,7 @@ async function prefillBig(gpu: Gpu, vs: PVariant[], S: number): Promise<void> {
     } catch (e) {
       row.error = (e as Error).message.split('\n').slice(0, 4).join(' | ');
     }
-    console.log(`prefill ${String(row.shape).padEnd(26)} ${vr.name.padEnd(26)} ${row.error ? `FAILED ${String(row.error)}` :
+    log(`prefill ${String(row.shape).padEnd(26)} ${vr.name.padEnd(26)} ${row.error ? `FAILED ${String(row.error)}` :
       `${fmt(row.ms, 3)} ms ${fmt(row.tflops, 1)} TF/s (SDPA ${fmt(row.torchTflops, 1)}) err ${(row.errSampled as number).toExponential(1)}`}`);
     save();
   }
@@ -184,33 +197,39 @@ interface DVariant { name: string; opt: Partial<DecodeArgs> }
 function decodeVariants(gpu: Gpu): DVariant[] {
   const v: DVariant[] = [{ name: 'split (v0 default)', opt: { kernel: 'split' } }, { name: 'split s64', opt: { kernel: 'split', maxSplits: 64 } }];
   if (!sgDecodeApplies(gpu.caps, 'f16', 128)) return v;
-  for (const s of [8, 16, 32, 64]) v.push({ name: `sg u2 s${s}`, opt: { kernel: 'subgroup', unroll: 2, maxSplits: s } });
+  for (const s of [16, 32, 64]) v.push({ name: `sg u2 s${s}`, opt: { kernel: 'subgroup', unroll: 2, maxSplits: s } });
   for (const s of [16, 32]) v.push({ name: `sg u4 s${s}`, opt: { kernel: 'subgroup', unroll: 4, maxSplits: s } });
-  v.push({ name: 'sg u1 s32', opt: { kernel: 'subgroup', unroll: 1, maxSplits: 32 } });
   v.push({ name: 'sg u2 default', opt: { kernel: 'subgroup', unroll: 2 } });
   return v;
 }
 
-/** Small ragged batch with GQA, every output checked. */
+/** Small ragged batch with GQA, every output checked (reference computed once). */
+let decRef: { h: Host; want: Float64Array } | null = null;
 async function decodeRagged(gpu: Gpu, v: DVariant): Promise<number> {
   const lengths = [1000, 3, 0, 517, 64, 999, 1, 250], B = lengths.length, H = 8, nKv = 2, D = 128, cap = 1000;
-  const h: Host = { q: hostRandom(B * H * D, 11), k: hostRandom(B * nKv * cap * D, 13), v: hostRandom(B * nKv * cap * D, 17) };
+  if (!decRef) {
+    const h: Host = { q: hostRandom(B * H * D, 11), k: hostRandom(B * nKv * cap * D, 13), v: hostRandom(B * nKv * cap * D, 17) };
+    const want = new Float64Array(B * H * D);
+    for (let b = 0; b < B; b++) {
+      const g: Geo = { T: 1, H, nKv, D, cap, qPos0: 0, kvLen: lengths[b]!, causal: false };
+      for (let hd = 0; hd < H; hd++) want.set(refRow(h, g, 0, hd, (b * H + hd) * D, b * nKv * cap * D), (b * H + hd) * D);
+    }
+    decRef = { h, want };
+  }
+  const { h, want } = decRef;
   const q = gpu.tensor([B, H, D], 'f16'), k = gpu.tensor([B, nKv, cap, D], 'f16'), vv = gpu.tensor([B, nKv, cap, D], 'f16');
   const out = gpu.tensor([B, H, D], 'f16'), lt = gpu.tensor([B], 'u32');
   gpu.write(q, h.q); gpu.write(k, h.k); gpu.write(vv, h.v); gpu.write(lt, Uint32Array.from(lengths));
   gpu.write(out, new Uint16Array(B * H * D).fill(0x7e00));
   const plan = flashDecode(gpu, { q, kCache: k, vCache: vv, out, lengths: lt, ...v.opt });
-  plan.update(cap);
-  await gpu.run(plan.dispatches);
-  const o = fromF16Array(await readF16(gpu, out));
-  const got = new Float64Array(o.length), want = new Float64Array(o.length);
-  got.set(o);
-  for (let b = 0; b < B; b++) {
-    const g: Geo = { T: 1, H, nKv, D, cap, qPos0: 0, kvLen: lengths[b]!, causal: false };
-    for (let hd = 0; hd < H; hd++) want.set(refRow(h, g, 0, hd, (b * H + hd) * D, b * nKv * cap * D), (b * H + hd) * D);
+  try {
+    plan.update(cap);
+    await gpu.run(plan.dispatches);
+    const got = Float64Array.from(fromF16Array(await readF16(gpu, out)));
+    return relErr(got, want);
+  } finally {
+    plan.release(); gpu.release(q, k, vv, out, lt);
   }
-  plan.release(); gpu.release(q, k, vv, out, lt);
-  return relErr(got, want);
 }
 
 async function decodeBig(gpu: Gpu, vs: DVariant[], S: number, B: number): Promise<void> {
@@ -255,7 +274,7 @@ async function decodeBig(gpu: Gpu, vs: DVariant[], S: number, B: number): Promis
     } catch (e) {
       row.error = (e as Error).message.split('\n').slice(0, 4).join(' | ');
     }
-    console.log(`decode ${shape.padEnd(20)} ${vr.name.padEnd(20)} ${row.error ? `FAILED ${String(row.error)}` :
+    log(`decode ${shape.padEnd(20)} ${vr.name.padEnd(20)} ${row.error ? `FAILED ${String(row.error)}` :
       `${fmt(row.ms, 4)} ms ${fmt(row.gbs, 0)} GB/s ${fmt(row.pctCopy, 0)}% copy (SDPA ${fmt(base, 4)} ms) splits ${String(row.splits)} err ${(row.err as number).toExponential(1)}`}`);
     save();
   }
@@ -269,24 +288,49 @@ async function main(): Promise<void> {
   const only = (s: string) => !args.only || s.includes(args.only);
   const pv = prefillVariants(gpu).filter((v) => only(v.name));
   const dv = decodeVariants(gpu).filter((v) => only(v.name));
+  for (const shuffle of hasSgmPrefill(gpu.caps) ? [true, false] : []) {
+    const row: Record<string, unknown> = { kind: 'probe', shuffle };
+    rows.push(row);
+    try {
+      let sd = 5;
+      const q4 = () => Float64Array.from({ length: 256 }, () => { sd = (Math.imul(sd, 1664525) + 1013904223) >>> 0; return ((sd >>> 8) % 33 - 16) / 8; });
+      const errs = await runSgmProbe(gpu, q4(), q4(), (v) => toF16Array(Float32Array.from(v)), async (t) => Float64Array.from(await gpu.read(t) as Float32Array), shuffle);
+      row.slots = Object.fromEntries(errs.map((e, i) => [SGM_PROBE_SLOTS[i]!, e]));
+      log(`probe${shuffle ? '' : ' (no subgroup ops)'} ${errs.map((e, i) => `${SGM_PROBE_SLOTS[i]}=${e}`).join('; ')}`);
+    } catch (e) {
+      row.error = (e as Error).message.split('\n').slice(0, 6).join(' | ');
+      log(`probe FAILED ${String(row.error)}`);
+    }
+  }
   // Correctness on small ragged shapes (every output), then the timed shapes.
   for (const v of pv) {
     for (const D of v.d ? [v.d] : [64, 128]) {
       const row: Record<string, unknown> = { kind: 'prefill-ragged', name: v.name, shape: `T=300 qPos0=37 kv=337 H=8/2 D=${D}` };
       rows.push(row);
       try { row.err = await prefillRagged(gpu, v, D); } catch (e) { row.error = (e as Error).message.split('\n').slice(0, 4).join(' | '); }
-      console.log(`ragged prefill D=${D} ${v.name.padEnd(26)} ${row.error ? `FAILED ${String(row.error)}` : `err ${(row.err as number).toExponential(2)}`}`);
+      log(`ragged prefill D=${D} ${v.name.padEnd(26)} ${row.error ? `FAILED ${String(row.error)}` : `err ${(row.err as number).toExponential(2)}`}`);
     }
   }
   save();
   const big = args.quick ? { pre: [512], dec: [[1024, 1], [1024, 4]] } : { pre: [4096, 16384], dec: [[4096, 1], [8192, 1], [16384, 1], [32768, 1], [4096, 8], [8192, 8], [16384, 8], [32768, 8]] };
-  // Prefill first (the main target), then decode: a run cut short still has the prefill rows.
-  for (const S of big.pre) await prefillBig(gpu, pv, S);
+  // Prefill variants that passed the ragged check (and the f32-FMA baseline) are timed first.
+  const okPre = pv.filter((v) => v.name.startsWith('tiled') || rows.some((r) => r.kind === 'prefill-ragged' && r.name === v.name && typeof r.err === 'number' && (r.err as number) < 2e-2));
+  log(`prefill variants passing the ragged check: ${okPre.map((v) => v.name).join(', ')}`);
+  for (const S of big.pre) {
+    // At the larger sizes only the six fastest of the previous size.
+    let list = okPre;
+    const prev = rows.filter((r) => r.kind === 'prefill' && typeof r.tflops === 'number');
+    if (prev.length > 6) {
+      const best = new Set(prev.sort((x, y) => (y.tflops as number) - (x.tflops as number)).slice(0, 6).map((r) => r.name as string));
+      list = okPre.filter((v) => best.has(v.name));
+    }
+    await prefillBig(gpu, list, S);
+  }
   for (const v of dv) {
     const row: Record<string, unknown> = { kind: 'decode-ragged', name: v.name, shape: 'B=8 ragged H=8/2 D=128' };
     rows.push(row);
     try { row.err = await decodeRagged(gpu, v); } catch (e) { row.error = (e as Error).message.split('\n').slice(0, 4).join(' | '); }
-    console.log(`ragged decode ${v.name.padEnd(20)} ${row.error ? `FAILED ${String(row.error)}` : `err ${(row.err as number).toExponential(2)}`}`);
+    log(`ragged decode ${v.name.padEnd(20)} ${row.error ? `FAILED ${String(row.error)}` : `err ${(row.err as number).toExponential(2)}`}`);
   }
   save();
   for (const [S, B] of big.dec) await decodeBig(gpu, dv, S!, B!);

@@ -42,10 +42,10 @@ fn neg_inf() -> f32 {
   return bitcast<f32>(bits);
 }
 
-// ==== D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
-// sh_128_32_4: K tile [BC][136] at 0, V tile at 4352, P [64][40] at 0; Q staged through it first.
+// ==== 128_32_4: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// sh_128_32_4: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4: array<f16, 8704>;
-var<workgroup> ss_128_32_4: array<f32, 2304>;   // [subgroup][16][36] S / O scratch
+var<workgroup> ss_128_32_4: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4: array<f32, 64>;
 var<workgroup> rowL_128_32_4: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4: u32;
@@ -73,7 +73,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -91,8 +91,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
       let tt = t0 + c0 + rr;
       var v = T4();
       if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      let o = rr * 136u + d4 * 4u;
-      sh_128_32_4[o] = v.x; sh_128_32_4[o + 1u] = v.y; sh_128_32_4[o + 2u] = v.z; sh_128_32_4[o + 3u] = v.w;
+      sh_128_32_4[rr * 136u + d4 * 4u] = v.x; sh_128_32_4[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4[rr * 136u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
@@ -131,9 +130,8 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
         kv = kCache[g];
         vv = vCache[g];
       }
-      let o = c * 136u + d4 * 4u;
-      sh_128_32_4[o] = kv.x; sh_128_32_4[o + 1u] = kv.y; sh_128_32_4[o + 2u] = kv.z; sh_128_32_4[o + 3u] = kv.w;
-      sh_128_32_4[o + 4352u] = vv.x; sh_128_32_4[o + 4352u + 1u] = vv.y; sh_128_32_4[o + 4352u + 2u] = vv.z; sh_128_32_4[o + 4352u + 3u] = vv.w;
+      sh_128_32_4[c * 136u + d4 * 4u] = kv.x; sh_128_32_4[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
     }
     workgroupBarrier();
 
@@ -148,7 +146,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
       s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 80u, 136u), s);
       s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 96u, 136u), s);
       s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 112u, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u, s, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u, s, 36u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
@@ -160,7 +158,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
       s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2256u, 136u), s);
       s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2272u, 136u), s);
       s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2288u, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 16u, s, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u, s, 36u);
     }
     workgroupBarrier();
 
@@ -189,29 +187,29 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_128_32_4) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 16u, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 0u, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 16u, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 0u * 16u, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 1u * 16u, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 16u, o3, 36u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 0u, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 16u, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 16u, o5, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 0u, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 16u, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 0u * 16u, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 1u * 16u, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 16u, o7, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u, o5, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 0u, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 16u, 36u);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 0u * 16u, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 1u * 16u, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 0u * 16u, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 1u * 16u, 36u);
       workgroupBarrier();
     }
 
@@ -246,38 +244,38 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 16u, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4[sb + c], ss_128_32_4[sb + c + 1u], ss_128_32_4[sb + c + 2u], ss_128_32_4[sb + c + 3u]) * inv;
+      let v = vec4f(ss_128_32_4[sb + c], ss_128_32_4[sb + (c + 1u)], ss_128_32_4[sb + (c + 2u)], ss_128_32_4[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 16u, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4[sb + c], ss_128_32_4[sb + c + 1u], ss_128_32_4[sb + c + 2u], ss_128_32_4[sb + c + 3u]) * inv;
+      let v = vec4f(ss_128_32_4[sb + c], ss_128_32_4[sb + (c + 1u)], ss_128_32_4[sb + (c + 2u)], ss_128_32_4[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 16u, o5, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u, o5, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4[sb + c], ss_128_32_4[sb + c + 1u], ss_128_32_4[sb + c + 2u], ss_128_32_4[sb + c + 3u]) * inv;
+      let v = vec4f(ss_128_32_4[sb + c], ss_128_32_4[sb + (c + 1u)], ss_128_32_4[sb + (c + 2u)], ss_128_32_4[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 16u, o7, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u, o7, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4[sb + c], ss_128_32_4[sb + c + 1u], ss_128_32_4[sb + c + 2u], ss_128_32_4[sb + c + 3u]) * inv;
+      let v = vec4f(ss_128_32_4[sb + c], ss_128_32_4[sb + (c + 1u)], ss_128_32_4[sb + (c + 2u)], ss_128_32_4[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
     }
   }
@@ -304,10 +302,10 @@ fn fa_sgm_128_32_4_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
   }
 }
 
-// ==== D = 128, BC = 32, SG = 8: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
-// sh_128_32_8: K tile [BC][136] at 0, V tile at 4352, P [128][40] at 8704; Q staged through it first.
+// ==== 128_32_8: D = 128, BC = 32, SG = 8: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8: array<f16, 13824>;
-var<workgroup> ss_128_32_8: array<f32, 4608>;   // [subgroup][16][36] S / O scratch
+var<workgroup> ss_128_32_8: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8: array<f32, 128>;
 var<workgroup> rowL_128_32_8: array<f32, 128>;
 var<workgroup> anyNeed_128_32_8: u32;
@@ -335,7 +333,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -353,8 +351,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
       let tt = t0 + c0 + rr;
       var v = T4();
       if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      let o = rr * 136u + d4 * 4u;
-      sh_128_32_8[o] = v.x; sh_128_32_8[o + 1u] = v.y; sh_128_32_8[o + 2u] = v.z; sh_128_32_8[o + 3u] = v.w;
+      sh_128_32_8[rr * 136u + d4 * 4u] = v.x; sh_128_32_8[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8[rr * 136u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
@@ -393,9 +390,8 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
         kv = kCache[g];
         vv = vCache[g];
       }
-      let o = c * 136u + d4 * 4u;
-      sh_128_32_8[o] = kv.x; sh_128_32_8[o + 1u] = kv.y; sh_128_32_8[o + 2u] = kv.z; sh_128_32_8[o + 3u] = kv.w;
-      sh_128_32_8[o + 4352u] = vv.x; sh_128_32_8[o + 4352u + 1u] = vv.y; sh_128_32_8[o + 4352u + 2u] = vv.z; sh_128_32_8[o + 4352u + 3u] = vv.w;
+      sh_128_32_8[c * 136u + d4 * 4u] = kv.x; sh_128_32_8[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_8[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_8[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_8[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_8[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_8[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_8[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
     }
     workgroupBarrier();
 
@@ -410,7 +406,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
       s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 80u, 136u), s);
       s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 96u, 136u), s);
       s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 112u, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u, s, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u, s, 36u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
@@ -422,7 +418,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
       s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2256u, 136u), s);
       s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2272u, 136u), s);
       s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2288u, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 16u, s, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u, s, 36u);
     }
     workgroupBarrier();
 
@@ -451,29 +447,29 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_128_32_8) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 16u, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 0u, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 16u, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 0u * 16u, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 1u * 16u, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 16u, o3, 36u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 0u, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 16u, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 16u, o5, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 0u, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 16u, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 0u * 16u, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 1u * 16u, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 16u, o7, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u, o5, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 0u, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 16u, 36u);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 0u * 16u, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 1u * 16u, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 0u * 16u, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 1u * 16u, 36u);
       workgroupBarrier();
     }
 
@@ -508,38 +504,38 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 16u, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_8[sb + c], ss_128_32_8[sb + c + 1u], ss_128_32_8[sb + c + 2u], ss_128_32_8[sb + c + 3u]) * inv;
+      let v = vec4f(ss_128_32_8[sb + c], ss_128_32_8[sb + (c + 1u)], ss_128_32_8[sb + (c + 2u)], ss_128_32_8[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 16u, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_8[sb + c], ss_128_32_8[sb + c + 1u], ss_128_32_8[sb + c + 2u], ss_128_32_8[sb + c + 3u]) * inv;
+      let v = vec4f(ss_128_32_8[sb + c], ss_128_32_8[sb + (c + 1u)], ss_128_32_8[sb + (c + 2u)], ss_128_32_8[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 16u, o5, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u, o5, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_8[sb + c], ss_128_32_8[sb + c + 1u], ss_128_32_8[sb + c + 2u], ss_128_32_8[sb + c + 3u]) * inv;
+      let v = vec4f(ss_128_32_8[sb + c], ss_128_32_8[sb + (c + 1u)], ss_128_32_8[sb + (c + 2u)], ss_128_32_8[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 16u, o7, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u, o7, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_8[sb + c], ss_128_32_8[sb + c + 1u], ss_128_32_8[sb + c + 2u], ss_128_32_8[sb + c + 3u]) * inv;
+      let v = vec4f(ss_128_32_8[sb + c], ss_128_32_8[sb + (c + 1u)], ss_128_32_8[sb + (c + 2u)], ss_128_32_8[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
     }
   }
@@ -566,10 +562,10 @@ fn fa_sgm_128_32_8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
   }
 }
 
-// ==== D = 128, BC = 16, SG = 8: BR = 128 rows, 256 invocations, 26116 bytes of workgroup memory ====
-// sh_128_16_8: K tile [BC][136] at 0, V tile at 2176, P [128][24] at 4352; Q staged through it first.
+// ==== 128_16_8: D = 128, BC = 16, SG = 8: BR = 128 rows, 256 invocations, 26116 bytes of workgroup memory ====
+// sh_128_16_8: K tile [16][136] at 0, V [16][136] at 2176, P [128][24] at 4352.
 var<workgroup> sh_128_16_8: array<f16, 7424>;
-var<workgroup> ss_128_16_8: array<f32, 2560>;   // [subgroup][16][20] S / O scratch
+var<workgroup> ss_128_16_8: array<f32, 2560>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_16_8: array<f32, 128>;
 var<workgroup> rowL_128_16_8: array<f32, 128>;
 var<workgroup> anyNeed_128_16_8: u32;
@@ -597,7 +593,7 @@ fn attend_128_16_8(wid: vec3u, nwg: vec3u, tid: u32) {
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 320u;              // the subgroup's scratch
-  let sb = sb0 + r * 20u;               // this invocation's row in it
+  let sb = sb0 + r * 20u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 48 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -615,8 +611,7 @@ fn attend_128_16_8(wid: vec3u, nwg: vec3u, tid: u32) {
       let tt = t0 + c0 + rr;
       var v = T4();
       if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      let o = rr * 136u + d4 * 4u;
-      sh_128_16_8[o] = v.x; sh_128_16_8[o + 1u] = v.y; sh_128_16_8[o + 2u] = v.z; sh_128_16_8[o + 3u] = v.w;
+      sh_128_16_8[rr * 136u + d4 * 4u] = v.x; sh_128_16_8[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_16_8[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_16_8[rr * 136u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 48u) {
@@ -655,9 +650,8 @@ fn attend_128_16_8(wid: vec3u, nwg: vec3u, tid: u32) {
         kv = kCache[g];
         vv = vCache[g];
       }
-      let o = c * 136u + d4 * 4u;
-      sh_128_16_8[o] = kv.x; sh_128_16_8[o + 1u] = kv.y; sh_128_16_8[o + 2u] = kv.z; sh_128_16_8[o + 3u] = kv.w;
-      sh_128_16_8[o + 2176u] = vv.x; sh_128_16_8[o + 2176u + 1u] = vv.y; sh_128_16_8[o + 2176u + 2u] = vv.z; sh_128_16_8[o + 2176u + 3u] = vv.w;
+      sh_128_16_8[c * 136u + d4 * 4u] = kv.x; sh_128_16_8[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_16_8[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_16_8[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_16_8[2176u + c * 136u + d4 * 4u] = vv.x; sh_128_16_8[2176u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_16_8[2176u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_16_8[2176u + c * 136u + d4 * 4u + 3u] = vv.w;
     }
     workgroupBarrier();
 
@@ -672,7 +666,7 @@ fn attend_128_16_8(wid: vec3u, nwg: vec3u, tid: u32) {
       s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8, 80u, 136u), s);
       s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8, 96u, 136u), s);
       s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8, 112u, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u, s, 20u);
+      subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u * 16u, s, 20u);
     }
     workgroupBarrier();
 
@@ -701,53 +695,53 @@ fn attend_128_16_8(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_128_16_8) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u, o0, 20u);
+      subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u * 16u, o0, 20u);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8, sb0 + 0u, 20u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8, sb0 + 0u * 16u, 20u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u, o1, 20u);
-      workgroupBarrier();
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8[sb + c] *= alpha; }
-      workgroupBarrier();
-      o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8, sb0 + 0u, 20u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u, o2, 20u);
+      subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u * 16u, o1, 20u);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8[sb + c] *= alpha; }
       workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8, sb0 + 0u, 20u);
+      o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8, sb0 + 0u * 16u, 20u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u, o3, 20u);
-      workgroupBarrier();
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8[sb + c] *= alpha; }
-      workgroupBarrier();
-      o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8, sb0 + 0u, 20u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u, o4, 20u);
+      subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u * 16u, o2, 20u);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8, sb0 + 0u, 20u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8, sb0 + 0u * 16u, 20u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u, o5, 20u);
-      workgroupBarrier();
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8[sb + c] *= alpha; }
-      workgroupBarrier();
-      o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8, sb0 + 0u, 20u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u, o6, 20u);
+      subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u * 16u, o3, 20u);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8, sb0 + 0u, 20u);
+      o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8, sb0 + 0u * 16u, 20u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u, o7, 20u);
+      subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u * 16u, o4, 20u);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8[sb + c] *= alpha; }
       workgroupBarrier();
-      o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8, sb0 + 0u, 20u);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8, sb0 + 0u * 16u, 20u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u * 16u, o5, 20u);
+      workgroupBarrier();
+      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8, sb0 + 0u * 16u, 20u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u * 16u, o6, 20u);
+      workgroupBarrier();
+      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8, sb0 + 0u * 16u, 20u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u * 16u, o7, 20u);
+      workgroupBarrier();
+      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8, sb0 + 0u * 16u, 20u);
       workgroupBarrier();
     }
 
@@ -770,74 +764,74 @@ fn attend_128_16_8(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u, o0, 20u);
+  subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u * 16u, o0, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
-      let v = vec4f(ss_128_16_8[sb + c], ss_128_16_8[sb + c + 1u], ss_128_16_8[sb + c + 2u], ss_128_16_8[sb + c + 3u]) * inv;
+      let v = vec4f(ss_128_16_8[sb + c], ss_128_16_8[sb + (c + 1u)], ss_128_16_8[sb + (c + 2u)], ss_128_16_8[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u, o1, 20u);
+  subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u * 16u, o1, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
-      let v = vec4f(ss_128_16_8[sb + c], ss_128_16_8[sb + c + 1u], ss_128_16_8[sb + c + 2u], ss_128_16_8[sb + c + 3u]) * inv;
+      let v = vec4f(ss_128_16_8[sb + c], ss_128_16_8[sb + (c + 1u)], ss_128_16_8[sb + (c + 2u)], ss_128_16_8[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (16u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u, o2, 20u);
+  subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u * 16u, o2, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
-      let v = vec4f(ss_128_16_8[sb + c], ss_128_16_8[sb + c + 1u], ss_128_16_8[sb + c + 2u], ss_128_16_8[sb + c + 3u]) * inv;
+      let v = vec4f(ss_128_16_8[sb + c], ss_128_16_8[sb + (c + 1u)], ss_128_16_8[sb + (c + 2u)], ss_128_16_8[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u, o3, 20u);
+  subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u * 16u, o3, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
-      let v = vec4f(ss_128_16_8[sb + c], ss_128_16_8[sb + c + 1u], ss_128_16_8[sb + c + 2u], ss_128_16_8[sb + c + 3u]) * inv;
+      let v = vec4f(ss_128_16_8[sb + c], ss_128_16_8[sb + (c + 1u)], ss_128_16_8[sb + (c + 2u)], ss_128_16_8[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (48u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u, o4, 20u);
+  subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u * 16u, o4, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
-      let v = vec4f(ss_128_16_8[sb + c], ss_128_16_8[sb + c + 1u], ss_128_16_8[sb + c + 2u], ss_128_16_8[sb + c + 3u]) * inv;
+      let v = vec4f(ss_128_16_8[sb + c], ss_128_16_8[sb + (c + 1u)], ss_128_16_8[sb + (c + 2u)], ss_128_16_8[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u, o5, 20u);
+  subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u * 16u, o5, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
-      let v = vec4f(ss_128_16_8[sb + c], ss_128_16_8[sb + c + 1u], ss_128_16_8[sb + c + 2u], ss_128_16_8[sb + c + 3u]) * inv;
+      let v = vec4f(ss_128_16_8[sb + c], ss_128_16_8[sb + (c + 1u)], ss_128_16_8[sb + (c + 2u)], ss_128_16_8[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (80u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u, o6, 20u);
+  subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u * 16u, o6, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
-      let v = vec4f(ss_128_16_8[sb + c], ss_128_16_8[sb + c + 1u], ss_128_16_8[sb + c + 2u], ss_128_16_8[sb + c + 3u]) * inv;
+      let v = vec4f(ss_128_16_8[sb + c], ss_128_16_8[sb + (c + 1u)], ss_128_16_8[sb + (c + 2u)], ss_128_16_8[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u, o7, 20u);
+  subgroupMatrixStore<row_major>(&ss_128_16_8, sb0 + 0u * 16u, o7, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
-      let v = vec4f(ss_128_16_8[sb + c], ss_128_16_8[sb + c + 1u], ss_128_16_8[sb + c + 2u], ss_128_16_8[sb + c + 3u]) * inv;
+      let v = vec4f(ss_128_16_8[sb + c], ss_128_16_8[sb + (c + 1u)], ss_128_16_8[sb + (c + 2u)], ss_128_16_8[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (112u + c) / 4u] = T4(v);
     }
   }
@@ -864,10 +858,10 @@ fn fa_sgm_128_16_8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
   }
 }
 
-// ==== D = 64, BC = 64, SG = 4: BR = 64 rows, 128 invocations, 36356 bytes of workgroup memory ====
-// sh_64_64_4: K tile [BC][72] at 0, V tile at 4608, P [64][72] at 0; Q staged through it first.
+// ==== 64_64_4: D = 64, BC = 64, SG = 4: BR = 64 rows, 128 invocations, 36356 bytes of workgroup memory ====
+// sh_64_64_4: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
 var<workgroup> sh_64_64_4: array<f16, 9216>;
-var<workgroup> ss_64_64_4: array<f32, 4352>;   // [subgroup][16][68] S / O scratch
+var<workgroup> ss_64_64_4: array<f32, 4352>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_64_4: array<f32, 64>;
 var<workgroup> rowL_64_64_4: array<f32, 64>;
 var<workgroup> anyNeed_64_64_4: u32;
@@ -895,7 +889,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 1088u;              // the subgroup's scratch
-  let sb = sb0 + r * 68u;               // this invocation's row in it
+  let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -909,8 +903,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
       let tt = t0 + c0 + rr;
       var v = T4();
       if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
-      let o = rr * 72u + d4 * 4u;
-      sh_64_64_4[o] = v.x; sh_64_64_4[o + 1u] = v.y; sh_64_64_4[o + 2u] = v.z; sh_64_64_4[o + 3u] = v.w;
+      sh_64_64_4[rr * 72u + d4 * 4u] = v.x; sh_64_64_4[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_64_4[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_64_4[rr * 72u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
@@ -941,9 +934,8 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
         kv = kCache[g];
         vv = vCache[g];
       }
-      let o = c * 72u + d4 * 4u;
-      sh_64_64_4[o] = kv.x; sh_64_64_4[o + 1u] = kv.y; sh_64_64_4[o + 2u] = kv.z; sh_64_64_4[o + 3u] = kv.w;
-      sh_64_64_4[o + 4608u] = vv.x; sh_64_64_4[o + 4608u + 1u] = vv.y; sh_64_64_4[o + 4608u + 2u] = vv.z; sh_64_64_4[o + 4608u + 3u] = vv.w;
+      sh_64_64_4[c * 72u + d4 * 4u] = kv.x; sh_64_64_4[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_64_4[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_64_4[c * 72u + d4 * 4u + 3u] = kv.w;
+      sh_64_64_4[4608u + c * 72u + d4 * 4u] = vv.x; sh_64_64_4[4608u + c * 72u + d4 * 4u + 1u] = vv.y; sh_64_64_4[4608u + c * 72u + d4 * 4u + 2u] = vv.z; sh_64_64_4[4608u + c * 72u + d4 * 4u + 3u] = vv.w;
     }
     workgroupBarrier();
 
@@ -954,7 +946,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
       s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 16u, 72u), s);
       s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 32u, 72u), s);
       s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 48u, 72u), s);
-      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 0u, s, 68u);
+      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 0u * 16u, s, 68u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
@@ -962,7 +954,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
       s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 1168u, 72u), s);
       s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 1184u, 72u), s);
       s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 1200u, 72u), s);
-      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 16u, s, 68u);
+      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 1u * 16u, s, 68u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
@@ -970,7 +962,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
       s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 2320u, 72u), s);
       s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 2336u, 72u), s);
       s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 2352u, 72u), s);
-      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 32u, s, 68u);
+      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 2u * 16u, s, 68u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
@@ -978,7 +970,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
       s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 3472u, 72u), s);
       s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 3488u, 72u), s);
       s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 3504u, 72u), s);
-      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 48u, s, 68u);
+      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 3u * 16u, s, 68u);
     }
     workgroupBarrier();
 
@@ -1007,11 +999,11 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_64_64_4) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 0u, o0, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 16u, o1, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 32u, o2, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 48u, o3, 68u);
+      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 0u * 16u, o0, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 1u * 16u, o1, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 2u * 16u, o2, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 3u * 16u, o3, 68u);
       workgroupBarrier();
       for (var c = hh * 32u; c < (hh + 1u) * 32u; c++) { ss_64_64_4[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4, sb0 + 0u, 68u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4, sb0 + 16u, 68u); o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4, sb0 + 32u, 68u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4, sb0 + 48u, 68u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4, sb0 + 0u * 16u, 68u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4, sb0 + 1u * 16u, 68u); o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4, sb0 + 2u * 16u, 68u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4, sb0 + 3u * 16u, 68u);
       workgroupBarrier();
     }
 
@@ -1054,11 +1046,11 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 0u, o0, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 16u, o1, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 32u, o2, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 48u, o3, 68u);
+  subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 0u * 16u, o0, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 1u * 16u, o1, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 2u * 16u, o2, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 3u * 16u, o3, 68u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 32u; c < (hh + 1u) * 32u; c += 4u) {
-      let v = vec4f(ss_64_64_4[sb + c], ss_64_64_4[sb + c + 1u], ss_64_64_4[sb + c + 2u], ss_64_64_4[sb + c + 3u]) * inv;
+      let v = vec4f(ss_64_64_4[sb + c], ss_64_64_4[sb + (c + 1u)], ss_64_64_4[sb + (c + 2u)], ss_64_64_4[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 16u + (0u + c) / 4u] = T4(v);
     }
   }
@@ -1085,10 +1077,10 @@ fn fa_sgm_64_64_4_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   }
 }
 
-// ==== D = 64, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 24068 bytes of workgroup memory ====
-// sh_64_32_4: K tile [BC][72] at 0, V tile at 2304, P [64][40] at 4608; Q staged through it first.
+// ==== 64_32_4: D = 64, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 24068 bytes of workgroup memory ====
+// sh_64_32_4: K tile [32][72] at 0, V [32][72] at 2304, P [64][40] at 4608.
 var<workgroup> sh_64_32_4: array<f16, 7168>;
-var<workgroup> ss_64_32_4: array<f32, 2304>;   // [subgroup][16][36] S / O scratch
+var<workgroup> ss_64_32_4: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_32_4: array<f32, 64>;
 var<workgroup> rowL_64_32_4: array<f32, 64>;
 var<workgroup> anyNeed_64_32_4: u32;
@@ -1116,7 +1108,7 @@ fn attend_64_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -1130,8 +1122,7 @@ fn attend_64_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
       let tt = t0 + c0 + rr;
       var v = T4();
       if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
-      let o = rr * 72u + d4 * 4u;
-      sh_64_32_4[o] = v.x; sh_64_32_4[o + 1u] = v.y; sh_64_32_4[o + 2u] = v.z; sh_64_32_4[o + 3u] = v.w;
+      sh_64_32_4[rr * 72u + d4 * 4u] = v.x; sh_64_32_4[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_32_4[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_32_4[rr * 72u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
@@ -1162,9 +1153,8 @@ fn attend_64_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
         kv = kCache[g];
         vv = vCache[g];
       }
-      let o = c * 72u + d4 * 4u;
-      sh_64_32_4[o] = kv.x; sh_64_32_4[o + 1u] = kv.y; sh_64_32_4[o + 2u] = kv.z; sh_64_32_4[o + 3u] = kv.w;
-      sh_64_32_4[o + 2304u] = vv.x; sh_64_32_4[o + 2304u + 1u] = vv.y; sh_64_32_4[o + 2304u + 2u] = vv.z; sh_64_32_4[o + 2304u + 3u] = vv.w;
+      sh_64_32_4[c * 72u + d4 * 4u] = kv.x; sh_64_32_4[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_32_4[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_32_4[c * 72u + d4 * 4u + 3u] = kv.w;
+      sh_64_32_4[2304u + c * 72u + d4 * 4u] = vv.x; sh_64_32_4[2304u + c * 72u + d4 * 4u + 1u] = vv.y; sh_64_32_4[2304u + c * 72u + d4 * 4u + 2u] = vv.z; sh_64_32_4[2304u + c * 72u + d4 * 4u + 3u] = vv.w;
     }
     workgroupBarrier();
 
@@ -1175,7 +1165,7 @@ fn attend_64_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
       s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4, 16u, 72u), s);
       s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4, 32u, 72u), s);
       s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4, 48u, 72u), s);
-      subgroupMatrixStore<row_major>(&ss_64_32_4, sb0 + 0u, s, 36u);
+      subgroupMatrixStore<row_major>(&ss_64_32_4, sb0 + 0u * 16u, s, 36u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
@@ -1183,7 +1173,7 @@ fn attend_64_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
       s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4, 1168u, 72u), s);
       s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4, 1184u, 72u), s);
       s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4, 1200u, 72u), s);
-      subgroupMatrixStore<row_major>(&ss_64_32_4, sb0 + 16u, s, 36u);
+      subgroupMatrixStore<row_major>(&ss_64_32_4, sb0 + 1u * 16u, s, 36u);
     }
     workgroupBarrier();
 
@@ -1212,17 +1202,17 @@ fn attend_64_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_64_32_4) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_64_32_4, sb0 + 0u, o0, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4, sb0 + 16u, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_64_32_4, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4, sb0 + 1u * 16u, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_4[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4, sb0 + 0u, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4, sb0 + 16u, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4, sb0 + 0u * 16u, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4, sb0 + 1u * 16u, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_64_32_4, sb0 + 0u, o2, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4, sb0 + 16u, o3, 36u);
+      subgroupMatrixStore<row_major>(&ss_64_32_4, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4, sb0 + 1u * 16u, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_4[sb + c] *= alpha; }
       workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4, sb0 + 0u, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4, sb0 + 16u, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4, sb0 + 0u * 16u, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4, sb0 + 1u * 16u, 36u);
       workgroupBarrier();
     }
 
@@ -1249,20 +1239,20 @@ fn attend_64_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_64_32_4, sb0 + 0u, o0, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4, sb0 + 16u, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_64_32_4, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4, sb0 + 1u * 16u, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_64_32_4[sb + c], ss_64_32_4[sb + c + 1u], ss_64_32_4[sb + c + 2u], ss_64_32_4[sb + c + 3u]) * inv;
+      let v = vec4f(ss_64_32_4[sb + c], ss_64_32_4[sb + (c + 1u)], ss_64_32_4[sb + (c + 2u)], ss_64_32_4[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 16u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_64_32_4, sb0 + 0u, o2, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4, sb0 + 16u, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_64_32_4, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4, sb0 + 1u * 16u, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_64_32_4[sb + c], ss_64_32_4[sb + c + 1u], ss_64_32_4[sb + c + 2u], ss_64_32_4[sb + c + 3u]) * inv;
+      let v = vec4f(ss_64_32_4[sb + c], ss_64_32_4[sb + (c + 1u)], ss_64_32_4[sb + (c + 2u)], ss_64_32_4[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 16u + (32u + c) / 4u] = T4(v);
     }
   }
@@ -1289,10 +1279,10 @@ fn fa_sgm_64_32_4_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   }
 }
 
-// ==== D = 64, BC = 32, SG = 8: BR = 128 rows, 256 invocations, 38916 bytes of workgroup memory ====
-// sh_64_32_8: K tile [BC][72] at 0, V tile at 2304, P [128][40] at 4608; Q staged through it first.
+// ==== 64_32_8: D = 64, BC = 32, SG = 8: BR = 128 rows, 256 invocations, 38916 bytes of workgroup memory ====
+// sh_64_32_8: K tile [32][72] at 0, V [32][72] at 2304, P [128][40] at 4608.
 var<workgroup> sh_64_32_8: array<f16, 9728>;
-var<workgroup> ss_64_32_8: array<f32, 4608>;   // [subgroup][16][36] S / O scratch
+var<workgroup> ss_64_32_8: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_32_8: array<f32, 128>;
 var<workgroup> rowL_64_32_8: array<f32, 128>;
 var<workgroup> anyNeed_64_32_8: u32;
@@ -1320,7 +1310,7 @@ fn attend_64_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 128 rows, loaded once into 4 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -1334,8 +1324,7 @@ fn attend_64_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
       let tt = t0 + c0 + rr;
       var v = T4();
       if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
-      let o = rr * 72u + d4 * 4u;
-      sh_64_32_8[o] = v.x; sh_64_32_8[o + 1u] = v.y; sh_64_32_8[o + 2u] = v.z; sh_64_32_8[o + 3u] = v.w;
+      sh_64_32_8[rr * 72u + d4 * 4u] = v.x; sh_64_32_8[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_32_8[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_32_8[rr * 72u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 128u) {
@@ -1366,9 +1355,8 @@ fn attend_64_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
         kv = kCache[g];
         vv = vCache[g];
       }
-      let o = c * 72u + d4 * 4u;
-      sh_64_32_8[o] = kv.x; sh_64_32_8[o + 1u] = kv.y; sh_64_32_8[o + 2u] = kv.z; sh_64_32_8[o + 3u] = kv.w;
-      sh_64_32_8[o + 2304u] = vv.x; sh_64_32_8[o + 2304u + 1u] = vv.y; sh_64_32_8[o + 2304u + 2u] = vv.z; sh_64_32_8[o + 2304u + 3u] = vv.w;
+      sh_64_32_8[c * 72u + d4 * 4u] = kv.x; sh_64_32_8[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_32_8[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_32_8[c * 72u + d4 * 4u + 3u] = kv.w;
+      sh_64_32_8[2304u + c * 72u + d4 * 4u] = vv.x; sh_64_32_8[2304u + c * 72u + d4 * 4u + 1u] = vv.y; sh_64_32_8[2304u + c * 72u + d4 * 4u + 2u] = vv.z; sh_64_32_8[2304u + c * 72u + d4 * 4u + 3u] = vv.w;
     }
     workgroupBarrier();
 
@@ -1379,7 +1367,7 @@ fn attend_64_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
       s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8, 16u, 72u), s);
       s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8, 32u, 72u), s);
       s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8, 48u, 72u), s);
-      subgroupMatrixStore<row_major>(&ss_64_32_8, sb0 + 0u, s, 36u);
+      subgroupMatrixStore<row_major>(&ss_64_32_8, sb0 + 0u * 16u, s, 36u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
@@ -1387,7 +1375,7 @@ fn attend_64_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
       s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8, 1168u, 72u), s);
       s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8, 1184u, 72u), s);
       s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8, 1200u, 72u), s);
-      subgroupMatrixStore<row_major>(&ss_64_32_8, sb0 + 16u, s, 36u);
+      subgroupMatrixStore<row_major>(&ss_64_32_8, sb0 + 1u * 16u, s, 36u);
     }
     workgroupBarrier();
 
@@ -1416,17 +1404,17 @@ fn attend_64_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_64_32_8) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_64_32_8, sb0 + 0u, o0, 36u); subgroupMatrixStore<row_major>(&ss_64_32_8, sb0 + 16u, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_64_32_8, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_64_32_8, sb0 + 1u * 16u, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_8[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_8, sb0 + 0u, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_8, sb0 + 16u, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_8, sb0 + 0u * 16u, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_8, sb0 + 1u * 16u, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_64_32_8, sb0 + 0u, o2, 36u); subgroupMatrixStore<row_major>(&ss_64_32_8, sb0 + 16u, o3, 36u);
+      subgroupMatrixStore<row_major>(&ss_64_32_8, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_64_32_8, sb0 + 1u * 16u, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_8[sb + c] *= alpha; }
       workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_8, sb0 + 0u, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_8, sb0 + 16u, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_8, sb0 + 0u * 16u, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_8, sb0 + 1u * 16u, 36u);
       workgroupBarrier();
     }
 
@@ -1453,20 +1441,20 @@ fn attend_64_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_64_32_8, sb0 + 0u, o0, 36u); subgroupMatrixStore<row_major>(&ss_64_32_8, sb0 + 16u, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_64_32_8, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_64_32_8, sb0 + 1u * 16u, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_64_32_8[sb + c], ss_64_32_8[sb + c + 1u], ss_64_32_8[sb + c + 2u], ss_64_32_8[sb + c + 3u]) * inv;
+      let v = vec4f(ss_64_32_8[sb + c], ss_64_32_8[sb + (c + 1u)], ss_64_32_8[sb + (c + 2u)], ss_64_32_8[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 16u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_64_32_8, sb0 + 0u, o2, 36u); subgroupMatrixStore<row_major>(&ss_64_32_8, sb0 + 16u, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_64_32_8, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_64_32_8, sb0 + 1u * 16u, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_64_32_8[sb + c], ss_64_32_8[sb + c + 1u], ss_64_32_8[sb + c + 2u], ss_64_32_8[sb + c + 3u]) * inv;
+      let v = vec4f(ss_64_32_8[sb + c], ss_64_32_8[sb + (c + 1u)], ss_64_32_8[sb + (c + 2u)], ss_64_32_8[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 16u + (32u + c) / 4u] = T4(v);
     }
   }
@@ -1493,10 +1481,10 @@ fn fa_sgm_64_32_8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   }
 }
 
-// ==== D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
-// sh_128_32_4_pf: K tile [BC][136] at 0, V tile at 4352, P [64][40] at 0; Q staged through it first.
+// ==== 128_32_4_pf: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// sh_128_32_4_pf: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf: array<f16, 8704>;
-var<workgroup> ss_128_32_4_pf: array<f32, 2304>;   // [subgroup][16][36] S / O scratch
+var<workgroup> ss_128_32_4_pf: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_pf: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4_pf: u32;
@@ -1524,7 +1512,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -1542,8 +1530,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
       let tt = t0 + c0 + rr;
       var v = T4();
       if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      let o = rr * 136u + d4 * 4u;
-      sh_128_32_4_pf[o] = v.x; sh_128_32_4_pf[o + 1u] = v.y; sh_128_32_4_pf[o + 2u] = v.z; sh_128_32_4_pf[o + 3u] = v.w;
+      sh_128_32_4_pf[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf[rr * 136u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
@@ -1587,49 +1574,49 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   var pk7 = T4();
   var pv7 = T4();
   {
-    let c = tid / 32u + 0u;
+    let c = (tid + 0u) / 32u;
     let d4 = (tid + 0u) % 32u;
     pk0 = T4(); pv0 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
   }
   {
-    let c = tid / 32u + 4u;
+    let c = (tid + 128u) / 32u;
     let d4 = (tid + 128u) % 32u;
     pk1 = T4(); pv1 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
   }
   {
-    let c = tid / 32u + 8u;
+    let c = (tid + 256u) / 32u;
     let d4 = (tid + 256u) % 32u;
     pk2 = T4(); pv2 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
   }
   {
-    let c = tid / 32u + 12u;
+    let c = (tid + 384u) / 32u;
     let d4 = (tid + 384u) % 32u;
     pk3 = T4(); pv3 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   {
-    let c = tid / 32u + 16u;
+    let c = (tid + 512u) / 32u;
     let d4 = (tid + 512u) % 32u;
     pk4 = T4(); pv4 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
   }
   {
-    let c = tid / 32u + 20u;
+    let c = (tid + 640u) / 32u;
     let d4 = (tid + 640u) % 32u;
     pk5 = T4(); pv5 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
   }
   {
-    let c = tid / 32u + 24u;
+    let c = (tid + 768u) / 32u;
     let d4 = (tid + 768u) % 32u;
     pk6 = T4(); pv6 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
   }
   {
-    let c = tid / 32u + 28u;
+    let c = (tid + 896u) / 32u;
     let d4 = (tid + 896u) % 32u;
     pk7 = T4(); pv7 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
@@ -1637,96 +1624,103 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_pf = 0u; }
     {
-      let o = ((tid + 0u) / 32u) * 136u + ((tid + 0u) % 32u) * 4u;
-      sh_128_32_4_pf[o] = pk0.x; sh_128_32_4_pf[o + 1u] = pk0.y; sh_128_32_4_pf[o + 2u] = pk0.z; sh_128_32_4_pf[o + 3u] = pk0.w;
-      sh_128_32_4_pf[o + 4352u] = pv0.x; sh_128_32_4_pf[o + 4352u + 1u] = pv0.y; sh_128_32_4_pf[o + 4352u + 2u] = pv0.z; sh_128_32_4_pf[o + 4352u + 3u] = pv0.w;
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_4_pf[c * 136u + d4 * 4u] = pk0.x; sh_128_32_4_pf[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_4_pf[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_4_pf[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_4_pf[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
     }
     {
-      let o = ((tid + 128u) / 32u) * 136u + ((tid + 128u) % 32u) * 4u;
-      sh_128_32_4_pf[o] = pk1.x; sh_128_32_4_pf[o + 1u] = pk1.y; sh_128_32_4_pf[o + 2u] = pk1.z; sh_128_32_4_pf[o + 3u] = pk1.w;
-      sh_128_32_4_pf[o + 4352u] = pv1.x; sh_128_32_4_pf[o + 4352u + 1u] = pv1.y; sh_128_32_4_pf[o + 4352u + 2u] = pv1.z; sh_128_32_4_pf[o + 4352u + 3u] = pv1.w;
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      sh_128_32_4_pf[c * 136u + d4 * 4u] = pk1.x; sh_128_32_4_pf[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_4_pf[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_4_pf[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_4_pf[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
     }
     {
-      let o = ((tid + 256u) / 32u) * 136u + ((tid + 256u) % 32u) * 4u;
-      sh_128_32_4_pf[o] = pk2.x; sh_128_32_4_pf[o + 1u] = pk2.y; sh_128_32_4_pf[o + 2u] = pk2.z; sh_128_32_4_pf[o + 3u] = pk2.w;
-      sh_128_32_4_pf[o + 4352u] = pv2.x; sh_128_32_4_pf[o + 4352u + 1u] = pv2.y; sh_128_32_4_pf[o + 4352u + 2u] = pv2.z; sh_128_32_4_pf[o + 4352u + 3u] = pv2.w;
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_4_pf[c * 136u + d4 * 4u] = pk2.x; sh_128_32_4_pf[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_4_pf[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_4_pf[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_4_pf[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
     }
     {
-      let o = ((tid + 384u) / 32u) * 136u + ((tid + 384u) % 32u) * 4u;
-      sh_128_32_4_pf[o] = pk3.x; sh_128_32_4_pf[o + 1u] = pk3.y; sh_128_32_4_pf[o + 2u] = pk3.z; sh_128_32_4_pf[o + 3u] = pk3.w;
-      sh_128_32_4_pf[o + 4352u] = pv3.x; sh_128_32_4_pf[o + 4352u + 1u] = pv3.y; sh_128_32_4_pf[o + 4352u + 2u] = pv3.z; sh_128_32_4_pf[o + 4352u + 3u] = pv3.w;
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      sh_128_32_4_pf[c * 136u + d4 * 4u] = pk3.x; sh_128_32_4_pf[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_4_pf[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_4_pf[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_4_pf[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
     }
     {
-      let o = ((tid + 512u) / 32u) * 136u + ((tid + 512u) % 32u) * 4u;
-      sh_128_32_4_pf[o] = pk4.x; sh_128_32_4_pf[o + 1u] = pk4.y; sh_128_32_4_pf[o + 2u] = pk4.z; sh_128_32_4_pf[o + 3u] = pk4.w;
-      sh_128_32_4_pf[o + 4352u] = pv4.x; sh_128_32_4_pf[o + 4352u + 1u] = pv4.y; sh_128_32_4_pf[o + 4352u + 2u] = pv4.z; sh_128_32_4_pf[o + 4352u + 3u] = pv4.w;
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_4_pf[c * 136u + d4 * 4u] = pk4.x; sh_128_32_4_pf[c * 136u + d4 * 4u + 1u] = pk4.y; sh_128_32_4_pf[c * 136u + d4 * 4u + 2u] = pk4.z; sh_128_32_4_pf[c * 136u + d4 * 4u + 3u] = pk4.w;
+      sh_128_32_4_pf[4352u + c * 136u + d4 * 4u] = pv4.x; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 1u] = pv4.y; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 2u] = pv4.z; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 3u] = pv4.w;
     }
     {
-      let o = ((tid + 640u) / 32u) * 136u + ((tid + 640u) % 32u) * 4u;
-      sh_128_32_4_pf[o] = pk5.x; sh_128_32_4_pf[o + 1u] = pk5.y; sh_128_32_4_pf[o + 2u] = pk5.z; sh_128_32_4_pf[o + 3u] = pk5.w;
-      sh_128_32_4_pf[o + 4352u] = pv5.x; sh_128_32_4_pf[o + 4352u + 1u] = pv5.y; sh_128_32_4_pf[o + 4352u + 2u] = pv5.z; sh_128_32_4_pf[o + 4352u + 3u] = pv5.w;
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      sh_128_32_4_pf[c * 136u + d4 * 4u] = pk5.x; sh_128_32_4_pf[c * 136u + d4 * 4u + 1u] = pk5.y; sh_128_32_4_pf[c * 136u + d4 * 4u + 2u] = pk5.z; sh_128_32_4_pf[c * 136u + d4 * 4u + 3u] = pk5.w;
+      sh_128_32_4_pf[4352u + c * 136u + d4 * 4u] = pv5.x; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 1u] = pv5.y; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 2u] = pv5.z; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 3u] = pv5.w;
     }
     {
-      let o = ((tid + 768u) / 32u) * 136u + ((tid + 768u) % 32u) * 4u;
-      sh_128_32_4_pf[o] = pk6.x; sh_128_32_4_pf[o + 1u] = pk6.y; sh_128_32_4_pf[o + 2u] = pk6.z; sh_128_32_4_pf[o + 3u] = pk6.w;
-      sh_128_32_4_pf[o + 4352u] = pv6.x; sh_128_32_4_pf[o + 4352u + 1u] = pv6.y; sh_128_32_4_pf[o + 4352u + 2u] = pv6.z; sh_128_32_4_pf[o + 4352u + 3u] = pv6.w;
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_4_pf[c * 136u + d4 * 4u] = pk6.x; sh_128_32_4_pf[c * 136u + d4 * 4u + 1u] = pk6.y; sh_128_32_4_pf[c * 136u + d4 * 4u + 2u] = pk6.z; sh_128_32_4_pf[c * 136u + d4 * 4u + 3u] = pk6.w;
+      sh_128_32_4_pf[4352u + c * 136u + d4 * 4u] = pv6.x; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 1u] = pv6.y; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 2u] = pv6.z; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 3u] = pv6.w;
     }
     {
-      let o = ((tid + 896u) / 32u) * 136u + ((tid + 896u) % 32u) * 4u;
-      sh_128_32_4_pf[o] = pk7.x; sh_128_32_4_pf[o + 1u] = pk7.y; sh_128_32_4_pf[o + 2u] = pk7.z; sh_128_32_4_pf[o + 3u] = pk7.w;
-      sh_128_32_4_pf[o + 4352u] = pv7.x; sh_128_32_4_pf[o + 4352u + 1u] = pv7.y; sh_128_32_4_pf[o + 4352u + 2u] = pv7.z; sh_128_32_4_pf[o + 4352u + 3u] = pv7.w;
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      sh_128_32_4_pf[c * 136u + d4 * 4u] = pk7.x; sh_128_32_4_pf[c * 136u + d4 * 4u + 1u] = pk7.y; sh_128_32_4_pf[c * 136u + d4 * 4u + 2u] = pk7.z; sh_128_32_4_pf[c * 136u + d4 * 4u + 3u] = pk7.w;
+      sh_128_32_4_pf[4352u + c * 136u + d4 * 4u] = pv7.x; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 1u] = pv7.y; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 2u] = pv7.z; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 3u] = pv7.w;
     }
     workgroupBarrier();
     // Next tile's K/V into registers while this one is computed.
     {
-      let c = tid / 32u + 0u;
+      let c = (tid + 0u) / 32u;
       let d4 = (tid + 0u) % 32u;
       pk0 = T4(); pv0 = T4();
       if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
     }
     {
-      let c = tid / 32u + 4u;
+      let c = (tid + 128u) / 32u;
       let d4 = (tid + 128u) % 32u;
       pk1 = T4(); pv1 = T4();
       if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
     }
     {
-      let c = tid / 32u + 8u;
+      let c = (tid + 256u) / 32u;
       let d4 = (tid + 256u) % 32u;
       pk2 = T4(); pv2 = T4();
       if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
     }
     {
-      let c = tid / 32u + 12u;
+      let c = (tid + 384u) / 32u;
       let d4 = (tid + 384u) % 32u;
       pk3 = T4(); pv3 = T4();
       if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
     }
     {
-      let c = tid / 32u + 16u;
+      let c = (tid + 512u) / 32u;
       let d4 = (tid + 512u) % 32u;
       pk4 = T4(); pv4 = T4();
       if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
     }
     {
-      let c = tid / 32u + 20u;
+      let c = (tid + 640u) / 32u;
       let d4 = (tid + 640u) % 32u;
       pk5 = T4(); pv5 = T4();
       if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
     }
     {
-      let c = tid / 32u + 24u;
+      let c = (tid + 768u) / 32u;
       let d4 = (tid + 768u) % 32u;
       pk6 = T4(); pv6 = T4();
       if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
     }
     {
-      let c = tid / 32u + 28u;
+      let c = (tid + 896u) / 32u;
       let d4 = (tid + 896u) % 32u;
       pk7 = T4(); pv7 = T4();
       if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
     }
-    workgroupBarrier();
 
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
@@ -1739,7 +1733,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
       s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 80u, 136u), s);
       s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 96u, 136u), s);
       s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 112u, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u, s, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u, s, 36u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
@@ -1751,7 +1745,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
       s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2256u, 136u), s);
       s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2272u, 136u), s);
       s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2288u, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 16u, s, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u, s, 36u);
     }
     workgroupBarrier();
 
@@ -1780,29 +1774,29 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_128_32_4_pf) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 16u, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 0u, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 16u, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 16u, o3, 36u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 0u, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 16u, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 16u, o5, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 0u, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 16u, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 16u, o7, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u, o5, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 0u, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 16u, 36u);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u, 36u);
       workgroupBarrier();
     }
 
@@ -1837,38 +1831,38 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 16u, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4_pf[sb + c], ss_128_32_4_pf[sb + c + 1u], ss_128_32_4_pf[sb + c + 2u], ss_128_32_4_pf[sb + c + 3u]) * inv;
+      let v = vec4f(ss_128_32_4_pf[sb + c], ss_128_32_4_pf[sb + (c + 1u)], ss_128_32_4_pf[sb + (c + 2u)], ss_128_32_4_pf[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 16u, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4_pf[sb + c], ss_128_32_4_pf[sb + c + 1u], ss_128_32_4_pf[sb + c + 2u], ss_128_32_4_pf[sb + c + 3u]) * inv;
+      let v = vec4f(ss_128_32_4_pf[sb + c], ss_128_32_4_pf[sb + (c + 1u)], ss_128_32_4_pf[sb + (c + 2u)], ss_128_32_4_pf[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 16u, o5, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u, o5, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4_pf[sb + c], ss_128_32_4_pf[sb + c + 1u], ss_128_32_4_pf[sb + c + 2u], ss_128_32_4_pf[sb + c + 3u]) * inv;
+      let v = vec4f(ss_128_32_4_pf[sb + c], ss_128_32_4_pf[sb + (c + 1u)], ss_128_32_4_pf[sb + (c + 2u)], ss_128_32_4_pf[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 16u, o7, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u, o7, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4_pf[sb + c], ss_128_32_4_pf[sb + c + 1u], ss_128_32_4_pf[sb + c + 2u], ss_128_32_4_pf[sb + c + 3u]) * inv;
+      let v = vec4f(ss_128_32_4_pf[sb + c], ss_128_32_4_pf[sb + (c + 1u)], ss_128_32_4_pf[sb + (c + 2u)], ss_128_32_4_pf[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
     }
   }
@@ -1895,10 +1889,10 @@ fn fa_sgm_128_32_4_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
   }
 }
 
-// ==== D = 128, BC = 32, SG = 8: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
-// sh_128_32_8_pf: K tile [BC][136] at 0, V tile at 4352, P [128][40] at 8704; Q staged through it first.
+// ==== 128_32_8_pf: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf: array<f16, 13824>;
-var<workgroup> ss_128_32_8_pf: array<f32, 4608>;   // [subgroup][16][36] S / O scratch
+var<workgroup> ss_128_32_8_pf: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8_pf: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf: array<f32, 128>;
 var<workgroup> anyNeed_128_32_8_pf: u32;
@@ -1926,7 +1920,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -1944,8 +1938,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
       let tt = t0 + c0 + rr;
       var v = T4();
       if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      let o = rr * 136u + d4 * 4u;
-      sh_128_32_8_pf[o] = v.x; sh_128_32_8_pf[o + 1u] = v.y; sh_128_32_8_pf[o + 2u] = v.z; sh_128_32_8_pf[o + 3u] = v.w;
+      sh_128_32_8_pf[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf[rr * 136u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
@@ -1981,25 +1974,25 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   var pk3 = T4();
   var pv3 = T4();
   {
-    let c = tid / 32u + 0u;
+    let c = (tid + 0u) / 32u;
     let d4 = (tid + 0u) % 32u;
     pk0 = T4(); pv0 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
   }
   {
-    let c = tid / 32u + 8u;
+    let c = (tid + 256u) / 32u;
     let d4 = (tid + 256u) % 32u;
     pk1 = T4(); pv1 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
   }
   {
-    let c = tid / 32u + 16u;
+    let c = (tid + 512u) / 32u;
     let d4 = (tid + 512u) % 32u;
     pk2 = T4(); pv2 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
   }
   {
-    let c = tid / 32u + 24u;
+    let c = (tid + 768u) / 32u;
     let d4 = (tid + 768u) % 32u;
     pk3 = T4(); pv3 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
@@ -2007,52 +2000,55 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_8_pf = 0u; }
     {
-      let o = ((tid + 0u) / 32u) * 136u + ((tid + 0u) % 32u) * 4u;
-      sh_128_32_8_pf[o] = pk0.x; sh_128_32_8_pf[o + 1u] = pk0.y; sh_128_32_8_pf[o + 2u] = pk0.z; sh_128_32_8_pf[o + 3u] = pk0.w;
-      sh_128_32_8_pf[o + 4352u] = pv0.x; sh_128_32_8_pf[o + 4352u + 1u] = pv0.y; sh_128_32_8_pf[o + 4352u + 2u] = pv0.z; sh_128_32_8_pf[o + 4352u + 3u] = pv0.w;
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
     }
     {
-      let o = ((tid + 256u) / 32u) * 136u + ((tid + 256u) % 32u) * 4u;
-      sh_128_32_8_pf[o] = pk1.x; sh_128_32_8_pf[o + 1u] = pk1.y; sh_128_32_8_pf[o + 2u] = pk1.z; sh_128_32_8_pf[o + 3u] = pk1.w;
-      sh_128_32_8_pf[o + 4352u] = pv1.x; sh_128_32_8_pf[o + 4352u + 1u] = pv1.y; sh_128_32_8_pf[o + 4352u + 2u] = pv1.z; sh_128_32_8_pf[o + 4352u + 3u] = pv1.w;
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
     }
     {
-      let o = ((tid + 512u) / 32u) * 136u + ((tid + 512u) % 32u) * 4u;
-      sh_128_32_8_pf[o] = pk2.x; sh_128_32_8_pf[o + 1u] = pk2.y; sh_128_32_8_pf[o + 2u] = pk2.z; sh_128_32_8_pf[o + 3u] = pk2.w;
-      sh_128_32_8_pf[o + 4352u] = pv2.x; sh_128_32_8_pf[o + 4352u + 1u] = pv2.y; sh_128_32_8_pf[o + 4352u + 2u] = pv2.z; sh_128_32_8_pf[o + 4352u + 3u] = pv2.w;
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
     }
     {
-      let o = ((tid + 768u) / 32u) * 136u + ((tid + 768u) % 32u) * 4u;
-      sh_128_32_8_pf[o] = pk3.x; sh_128_32_8_pf[o + 1u] = pk3.y; sh_128_32_8_pf[o + 2u] = pk3.z; sh_128_32_8_pf[o + 3u] = pk3.w;
-      sh_128_32_8_pf[o + 4352u] = pv3.x; sh_128_32_8_pf[o + 4352u + 1u] = pv3.y; sh_128_32_8_pf[o + 4352u + 2u] = pv3.z; sh_128_32_8_pf[o + 4352u + 3u] = pv3.w;
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
     }
     workgroupBarrier();
     // Next tile's K/V into registers while this one is computed.
     {
-      let c = tid / 32u + 0u;
+      let c = (tid + 0u) / 32u;
       let d4 = (tid + 0u) % 32u;
       pk0 = T4(); pv0 = T4();
       if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
     }
     {
-      let c = tid / 32u + 8u;
+      let c = (tid + 256u) / 32u;
       let d4 = (tid + 256u) % 32u;
       pk1 = T4(); pv1 = T4();
       if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
     }
     {
-      let c = tid / 32u + 16u;
+      let c = (tid + 512u) / 32u;
       let d4 = (tid + 512u) % 32u;
       pk2 = T4(); pv2 = T4();
       if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
     }
     {
-      let c = tid / 32u + 24u;
+      let c = (tid + 768u) / 32u;
       let d4 = (tid + 768u) % 32u;
       pk3 = T4(); pv3 = T4();
       if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
     }
-    workgroupBarrier();
 
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
@@ -2065,7 +2061,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
       s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 80u, 136u), s);
       s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 96u, 136u), s);
       s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 112u, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u, s, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u, s, 36u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
@@ -2077,7 +2073,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
       s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2256u, 136u), s);
       s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2272u, 136u), s);
       s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2288u, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 16u, s, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u, s, 36u);
     }
     workgroupBarrier();
 
@@ -2106,29 +2102,29 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_128_32_8_pf) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 16u, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u, o1, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 0u, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 16u, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 16u, o3, 36u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 0u, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 16u, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 16u, o5, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u, o3, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 0u, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 16u, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 16u, o7, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u, o5, 36u);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 0u, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 16u, 36u);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u, 36u);
       workgroupBarrier();
     }
 
@@ -2163,38 +2159,38 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 16u, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_8_pf[sb + c], ss_128_32_8_pf[sb + c + 1u], ss_128_32_8_pf[sb + c + 2u], ss_128_32_8_pf[sb + c + 3u]) * inv;
+      let v = vec4f(ss_128_32_8_pf[sb + c], ss_128_32_8_pf[sb + (c + 1u)], ss_128_32_8_pf[sb + (c + 2u)], ss_128_32_8_pf[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 16u, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_8_pf[sb + c], ss_128_32_8_pf[sb + c + 1u], ss_128_32_8_pf[sb + c + 2u], ss_128_32_8_pf[sb + c + 3u]) * inv;
+      let v = vec4f(ss_128_32_8_pf[sb + c], ss_128_32_8_pf[sb + (c + 1u)], ss_128_32_8_pf[sb + (c + 2u)], ss_128_32_8_pf[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 16u, o5, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u, o5, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_8_pf[sb + c], ss_128_32_8_pf[sb + c + 1u], ss_128_32_8_pf[sb + c + 2u], ss_128_32_8_pf[sb + c + 3u]) * inv;
+      let v = vec4f(ss_128_32_8_pf[sb + c], ss_128_32_8_pf[sb + (c + 1u)], ss_128_32_8_pf[sb + (c + 2u)], ss_128_32_8_pf[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 16u, o7, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u, o7, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_8_pf[sb + c], ss_128_32_8_pf[sb + c + 1u], ss_128_32_8_pf[sb + c + 2u], ss_128_32_8_pf[sb + c + 3u]) * inv;
+      let v = vec4f(ss_128_32_8_pf[sb + c], ss_128_32_8_pf[sb + (c + 1u)], ss_128_32_8_pf[sb + (c + 2u)], ss_128_32_8_pf[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
     }
   }
@@ -2221,10 +2217,10 @@ fn fa_sgm_128_32_8_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
   }
 }
 
-// ==== D = 64, BC = 64, SG = 4: BR = 64 rows, 128 invocations, 36356 bytes of workgroup memory ====
-// sh_64_64_4_pf: K tile [BC][72] at 0, V tile at 4608, P [64][72] at 0; Q staged through it first.
+// ==== 64_64_4_pf: D = 64, BC = 64, SG = 4, prefetch: BR = 64 rows, 128 invocations, 36356 bytes of workgroup memory ====
+// sh_64_64_4_pf: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
 var<workgroup> sh_64_64_4_pf: array<f16, 9216>;
-var<workgroup> ss_64_64_4_pf: array<f32, 4352>;   // [subgroup][16][68] S / O scratch
+var<workgroup> ss_64_64_4_pf: array<f32, 4352>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_64_4_pf: array<f32, 64>;
 var<workgroup> rowL_64_64_4_pf: array<f32, 64>;
 var<workgroup> anyNeed_64_64_4_pf: u32;
@@ -2252,7 +2248,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 1088u;              // the subgroup's scratch
-  let sb = sb0 + r * 68u;               // this invocation's row in it
+  let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -2266,8 +2262,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
       let tt = t0 + c0 + rr;
       var v = T4();
       if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
-      let o = rr * 72u + d4 * 4u;
-      sh_64_64_4_pf[o] = v.x; sh_64_64_4_pf[o + 1u] = v.y; sh_64_64_4_pf[o + 2u] = v.z; sh_64_64_4_pf[o + 3u] = v.w;
+      sh_64_64_4_pf[rr * 72u + d4 * 4u] = v.x; sh_64_64_4_pf[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_64_4_pf[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_64_4_pf[rr * 72u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
@@ -2303,49 +2298,49 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   var pk7 = T4();
   var pv7 = T4();
   {
-    let c = tid / 16u + 0u;
+    let c = (tid + 0u) / 16u;
     let d4 = (tid + 0u) % 16u;
     pk0 = T4(); pv0 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
   }
   {
-    let c = tid / 16u + 8u;
+    let c = (tid + 128u) / 16u;
     let d4 = (tid + 128u) % 16u;
     pk1 = T4(); pv1 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
   }
   {
-    let c = tid / 16u + 16u;
+    let c = (tid + 256u) / 16u;
     let d4 = (tid + 256u) % 16u;
     pk2 = T4(); pv2 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
   }
   {
-    let c = tid / 16u + 24u;
+    let c = (tid + 384u) / 16u;
     let d4 = (tid + 384u) % 16u;
     pk3 = T4(); pv3 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   {
-    let c = tid / 16u + 32u;
+    let c = (tid + 512u) / 16u;
     let d4 = (tid + 512u) % 16u;
     pk4 = T4(); pv4 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
   }
   {
-    let c = tid / 16u + 40u;
+    let c = (tid + 640u) / 16u;
     let d4 = (tid + 640u) % 16u;
     pk5 = T4(); pv5 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
   }
   {
-    let c = tid / 16u + 48u;
+    let c = (tid + 768u) / 16u;
     let d4 = (tid + 768u) % 16u;
     pk6 = T4(); pv6 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
   }
   {
-    let c = tid / 16u + 56u;
+    let c = (tid + 896u) / 16u;
     let d4 = (tid + 896u) % 16u;
     pk7 = T4(); pv7 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
@@ -2353,96 +2348,103 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
     if (tid == 0u) { anyNeed_64_64_4_pf = 0u; }
     {
-      let o = ((tid + 0u) / 16u) * 72u + ((tid + 0u) % 16u) * 4u;
-      sh_64_64_4_pf[o] = pk0.x; sh_64_64_4_pf[o + 1u] = pk0.y; sh_64_64_4_pf[o + 2u] = pk0.z; sh_64_64_4_pf[o + 3u] = pk0.w;
-      sh_64_64_4_pf[o + 4608u] = pv0.x; sh_64_64_4_pf[o + 4608u + 1u] = pv0.y; sh_64_64_4_pf[o + 4608u + 2u] = pv0.z; sh_64_64_4_pf[o + 4608u + 3u] = pv0.w;
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      sh_64_64_4_pf[c * 72u + d4 * 4u] = pk0.x; sh_64_64_4_pf[c * 72u + d4 * 4u + 1u] = pk0.y; sh_64_64_4_pf[c * 72u + d4 * 4u + 2u] = pk0.z; sh_64_64_4_pf[c * 72u + d4 * 4u + 3u] = pk0.w;
+      sh_64_64_4_pf[4608u + c * 72u + d4 * 4u] = pv0.x; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 1u] = pv0.y; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 2u] = pv0.z; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 3u] = pv0.w;
     }
     {
-      let o = ((tid + 128u) / 16u) * 72u + ((tid + 128u) % 16u) * 4u;
-      sh_64_64_4_pf[o] = pk1.x; sh_64_64_4_pf[o + 1u] = pk1.y; sh_64_64_4_pf[o + 2u] = pk1.z; sh_64_64_4_pf[o + 3u] = pk1.w;
-      sh_64_64_4_pf[o + 4608u] = pv1.x; sh_64_64_4_pf[o + 4608u + 1u] = pv1.y; sh_64_64_4_pf[o + 4608u + 2u] = pv1.z; sh_64_64_4_pf[o + 4608u + 3u] = pv1.w;
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
+      sh_64_64_4_pf[c * 72u + d4 * 4u] = pk1.x; sh_64_64_4_pf[c * 72u + d4 * 4u + 1u] = pk1.y; sh_64_64_4_pf[c * 72u + d4 * 4u + 2u] = pk1.z; sh_64_64_4_pf[c * 72u + d4 * 4u + 3u] = pk1.w;
+      sh_64_64_4_pf[4608u + c * 72u + d4 * 4u] = pv1.x; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 1u] = pv1.y; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 2u] = pv1.z; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 3u] = pv1.w;
     }
     {
-      let o = ((tid + 256u) / 16u) * 72u + ((tid + 256u) % 16u) * 4u;
-      sh_64_64_4_pf[o] = pk2.x; sh_64_64_4_pf[o + 1u] = pk2.y; sh_64_64_4_pf[o + 2u] = pk2.z; sh_64_64_4_pf[o + 3u] = pk2.w;
-      sh_64_64_4_pf[o + 4608u] = pv2.x; sh_64_64_4_pf[o + 4608u + 1u] = pv2.y; sh_64_64_4_pf[o + 4608u + 2u] = pv2.z; sh_64_64_4_pf[o + 4608u + 3u] = pv2.w;
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      sh_64_64_4_pf[c * 72u + d4 * 4u] = pk2.x; sh_64_64_4_pf[c * 72u + d4 * 4u + 1u] = pk2.y; sh_64_64_4_pf[c * 72u + d4 * 4u + 2u] = pk2.z; sh_64_64_4_pf[c * 72u + d4 * 4u + 3u] = pk2.w;
+      sh_64_64_4_pf[4608u + c * 72u + d4 * 4u] = pv2.x; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 1u] = pv2.y; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 2u] = pv2.z; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 3u] = pv2.w;
     }
     {
-      let o = ((tid + 384u) / 16u) * 72u + ((tid + 384u) % 16u) * 4u;
-      sh_64_64_4_pf[o] = pk3.x; sh_64_64_4_pf[o + 1u] = pk3.y; sh_64_64_4_pf[o + 2u] = pk3.z; sh_64_64_4_pf[o + 3u] = pk3.w;
-      sh_64_64_4_pf[o + 4608u] = pv3.x; sh_64_64_4_pf[o + 4608u + 1u] = pv3.y; sh_64_64_4_pf[o + 4608u + 2u] = pv3.z; sh_64_64_4_pf[o + 4608u + 3u] = pv3.w;
+      let c = (tid + 384u) / 16u;
+      let d4 = (tid + 384u) % 16u;
+      sh_64_64_4_pf[c * 72u + d4 * 4u] = pk3.x; sh_64_64_4_pf[c * 72u + d4 * 4u + 1u] = pk3.y; sh_64_64_4_pf[c * 72u + d4 * 4u + 2u] = pk3.z; sh_64_64_4_pf[c * 72u + d4 * 4u + 3u] = pk3.w;
+      sh_64_64_4_pf[4608u + c * 72u + d4 * 4u] = pv3.x; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 1u] = pv3.y; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 2u] = pv3.z; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 3u] = pv3.w;
     }
     {
-      let o = ((tid + 512u) / 16u) * 72u + ((tid + 512u) % 16u) * 4u;
-      sh_64_64_4_pf[o] = pk4.x; sh_64_64_4_pf[o + 1u] = pk4.y; sh_64_64_4_pf[o + 2u] = pk4.z; sh_64_64_4_pf[o + 3u] = pk4.w;
-      sh_64_64_4_pf[o + 4608u] = pv4.x; sh_64_64_4_pf[o + 4608u + 1u] = pv4.y; sh_64_64_4_pf[o + 4608u + 2u] = pv4.z; sh_64_64_4_pf[o + 4608u + 3u] = pv4.w;
+      let c = (tid + 512u) / 16u;
+      let d4 = (tid + 512u) % 16u;
+      sh_64_64_4_pf[c * 72u + d4 * 4u] = pk4.x; sh_64_64_4_pf[c * 72u + d4 * 4u + 1u] = pk4.y; sh_64_64_4_pf[c * 72u + d4 * 4u + 2u] = pk4.z; sh_64_64_4_pf[c * 72u + d4 * 4u + 3u] = pk4.w;
+      sh_64_64_4_pf[4608u + c * 72u + d4 * 4u] = pv4.x; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 1u] = pv4.y; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 2u] = pv4.z; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 3u] = pv4.w;
     }
     {
-      let o = ((tid + 640u) / 16u) * 72u + ((tid + 640u) % 16u) * 4u;
-      sh_64_64_4_pf[o] = pk5.x; sh_64_64_4_pf[o + 1u] = pk5.y; sh_64_64_4_pf[o + 2u] = pk5.z; sh_64_64_4_pf[o + 3u] = pk5.w;
-      sh_64_64_4_pf[o + 4608u] = pv5.x; sh_64_64_4_pf[o + 4608u + 1u] = pv5.y; sh_64_64_4_pf[o + 4608u + 2u] = pv5.z; sh_64_64_4_pf[o + 4608u + 3u] = pv5.w;
+      let c = (tid + 640u) / 16u;
+      let d4 = (tid + 640u) % 16u;
+      sh_64_64_4_pf[c * 72u + d4 * 4u] = pk5.x; sh_64_64_4_pf[c * 72u + d4 * 4u + 1u] = pk5.y; sh_64_64_4_pf[c * 72u + d4 * 4u + 2u] = pk5.z; sh_64_64_4_pf[c * 72u + d4 * 4u + 3u] = pk5.w;
+      sh_64_64_4_pf[4608u + c * 72u + d4 * 4u] = pv5.x; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 1u] = pv5.y; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 2u] = pv5.z; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 3u] = pv5.w;
     }
     {
-      let o = ((tid + 768u) / 16u) * 72u + ((tid + 768u) % 16u) * 4u;
-      sh_64_64_4_pf[o] = pk6.x; sh_64_64_4_pf[o + 1u] = pk6.y; sh_64_64_4_pf[o + 2u] = pk6.z; sh_64_64_4_pf[o + 3u] = pk6.w;
-      sh_64_64_4_pf[o + 4608u] = pv6.x; sh_64_64_4_pf[o + 4608u + 1u] = pv6.y; sh_64_64_4_pf[o + 4608u + 2u] = pv6.z; sh_64_64_4_pf[o + 4608u + 3u] = pv6.w;
+      let c = (tid + 768u) / 16u;
+      let d4 = (tid + 768u) % 16u;
+      sh_64_64_4_pf[c * 72u + d4 * 4u] = pk6.x; sh_64_64_4_pf[c * 72u + d4 * 4u + 1u] = pk6.y; sh_64_64_4_pf[c * 72u + d4 * 4u + 2u] = pk6.z; sh_64_64_4_pf[c * 72u + d4 * 4u + 3u] = pk6.w;
+      sh_64_64_4_pf[4608u + c * 72u + d4 * 4u] = pv6.x; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 1u] = pv6.y; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 2u] = pv6.z; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 3u] = pv6.w;
     }
     {
-      let o = ((tid + 896u) / 16u) * 72u + ((tid + 896u) % 16u) * 4u;
-      sh_64_64_4_pf[o] = pk7.x; sh_64_64_4_pf[o + 1u] = pk7.y; sh_64_64_4_pf[o + 2u] = pk7.z; sh_64_64_4_pf[o + 3u] = pk7.w;
-      sh_64_64_4_pf[o + 4608u] = pv7.x; sh_64_64_4_pf[o + 4608u + 1u] = pv7.y; sh_64_64_4_pf[o + 4608u + 2u] = pv7.z; sh_64_64_4_pf[o + 4608u + 3u] = pv7.w;
+      let c = (tid + 896u) / 16u;
+      let d4 = (tid + 896u) % 16u;
+      sh_64_64_4_pf[c * 72u + d4 * 4u] = pk7.x; sh_64_64_4_pf[c * 72u + d4 * 4u + 1u] = pk7.y; sh_64_64_4_pf[c * 72u + d4 * 4u + 2u] = pk7.z; sh_64_64_4_pf[c * 72u + d4 * 4u + 3u] = pk7.w;
+      sh_64_64_4_pf[4608u + c * 72u + d4 * 4u] = pv7.x; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 1u] = pv7.y; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 2u] = pv7.z; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 3u] = pv7.w;
     }
     workgroupBarrier();
     // Next tile's K/V into registers while this one is computed.
     {
-      let c = tid / 16u + 0u;
+      let c = (tid + 0u) / 16u;
       let d4 = (tid + 0u) % 16u;
       pk0 = T4(); pv0 = T4();
       if (j0 + 64u + c < kvEnd) { let g = (kvRow0 + j0 + 64u + c) * 16u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
     }
     {
-      let c = tid / 16u + 8u;
+      let c = (tid + 128u) / 16u;
       let d4 = (tid + 128u) % 16u;
       pk1 = T4(); pv1 = T4();
       if (j0 + 64u + c < kvEnd) { let g = (kvRow0 + j0 + 64u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
     }
     {
-      let c = tid / 16u + 16u;
+      let c = (tid + 256u) / 16u;
       let d4 = (tid + 256u) % 16u;
       pk2 = T4(); pv2 = T4();
       if (j0 + 64u + c < kvEnd) { let g = (kvRow0 + j0 + 64u + c) * 16u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
     }
     {
-      let c = tid / 16u + 24u;
+      let c = (tid + 384u) / 16u;
       let d4 = (tid + 384u) % 16u;
       pk3 = T4(); pv3 = T4();
       if (j0 + 64u + c < kvEnd) { let g = (kvRow0 + j0 + 64u + c) * 16u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
     }
     {
-      let c = tid / 16u + 32u;
+      let c = (tid + 512u) / 16u;
       let d4 = (tid + 512u) % 16u;
       pk4 = T4(); pv4 = T4();
       if (j0 + 64u + c < kvEnd) { let g = (kvRow0 + j0 + 64u + c) * 16u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
     }
     {
-      let c = tid / 16u + 40u;
+      let c = (tid + 640u) / 16u;
       let d4 = (tid + 640u) % 16u;
       pk5 = T4(); pv5 = T4();
       if (j0 + 64u + c < kvEnd) { let g = (kvRow0 + j0 + 64u + c) * 16u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
     }
     {
-      let c = tid / 16u + 48u;
+      let c = (tid + 768u) / 16u;
       let d4 = (tid + 768u) % 16u;
       pk6 = T4(); pv6 = T4();
       if (j0 + 64u + c < kvEnd) { let g = (kvRow0 + j0 + 64u + c) * 16u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
     }
     {
-      let c = tid / 16u + 56u;
+      let c = (tid + 896u) / 16u;
       let d4 = (tid + 896u) % 16u;
       pk7 = T4(); pv7 = T4();
       if (j0 + 64u + c < kvEnd) { let g = (kvRow0 + j0 + 64u + c) * 16u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
     }
-    workgroupBarrier();
 
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
@@ -2451,7 +2453,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
       s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 16u, 72u), s);
       s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 32u, 72u), s);
       s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 48u, 72u), s);
-      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 0u, s, 68u);
+      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 0u * 16u, s, 68u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
@@ -2459,7 +2461,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
       s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 1168u, 72u), s);
       s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 1184u, 72u), s);
       s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 1200u, 72u), s);
-      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 16u, s, 68u);
+      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 1u * 16u, s, 68u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
@@ -2467,7 +2469,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
       s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 2320u, 72u), s);
       s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 2336u, 72u), s);
       s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 2352u, 72u), s);
-      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 32u, s, 68u);
+      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 2u * 16u, s, 68u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
@@ -2475,7 +2477,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
       s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 3472u, 72u), s);
       s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 3488u, 72u), s);
       s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 3504u, 72u), s);
-      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 48u, s, 68u);
+      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 3u * 16u, s, 68u);
     }
     workgroupBarrier();
 
@@ -2504,11 +2506,11 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_64_64_4_pf) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 0u, o0, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 16u, o1, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 32u, o2, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 48u, o3, 68u);
+      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 0u * 16u, o0, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 1u * 16u, o1, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 2u * 16u, o2, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 3u * 16u, o3, 68u);
       workgroupBarrier();
       for (var c = hh * 32u; c < (hh + 1u) * 32u; c++) { ss_64_64_4_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_pf, sb0 + 0u, 68u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_pf, sb0 + 16u, 68u); o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_pf, sb0 + 32u, 68u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_pf, sb0 + 48u, 68u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_pf, sb0 + 0u * 16u, 68u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_pf, sb0 + 1u * 16u, 68u); o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_pf, sb0 + 2u * 16u, 68u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_pf, sb0 + 3u * 16u, 68u);
       workgroupBarrier();
     }
 
@@ -2551,11 +2553,11 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 0u, o0, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 16u, o1, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 32u, o2, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 48u, o3, 68u);
+  subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 0u * 16u, o0, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 1u * 16u, o1, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 2u * 16u, o2, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 3u * 16u, o3, 68u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 32u; c < (hh + 1u) * 32u; c += 4u) {
-      let v = vec4f(ss_64_64_4_pf[sb + c], ss_64_64_4_pf[sb + c + 1u], ss_64_64_4_pf[sb + c + 2u], ss_64_64_4_pf[sb + c + 3u]) * inv;
+      let v = vec4f(ss_64_64_4_pf[sb + c], ss_64_64_4_pf[sb + (c + 1u)], ss_64_64_4_pf[sb + (c + 2u)], ss_64_64_4_pf[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 16u + (0u + c) / 4u] = T4(v);
     }
   }
@@ -2579,5 +2581,2798 @@ fn fa_sgm_64_64_4_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
     let sum = rowL_64_64_4_pf[tid];
     // Natural-log LSE of the scaled scores: m is in base-2 units.
     lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_64_4_pf[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_qs: D = 128, BC = 32, SG = 4, Q from workgroup memory: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
+// sh_128_32_4_qs: K tile [32][136] at 0, V [32][136] at 4352, Q [64][136] at 8704, P [64][40] at 0.
+var<workgroup> sh_128_32_4_qs: array<f16, 17408>;
+var<workgroup> ss_128_32_4_qs: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_qs: array<f32, 64>;
+var<workgroup> rowL_128_32_4_qs: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_qs: u32;
+
+fn attend_128_32_4_qs(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged once (zero past T) into its region; fragments are loaded before every product.
+  for (var i = tid; i < 2048u; i += 128u) {
+    let rr = i / 32u;
+    let d4 = i % 32u;
+    let tt = t0 + rr;
+    var v = T4();
+    if (tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+    sh_128_32_4_qs[8704u + rr * 136u + d4 * 4u] = v.x; sh_128_32_4_qs[8704u + rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_qs[8704u + rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_qs[8704u + rr * 136u + d4 * 4u + 3u] = v.w;
+  }
+  workgroupBarrier();
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_qs = 0u; }
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_qs[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_qs[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_qs[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_qs[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_qs[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_qs[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_qs[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_qs[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 8704u + sg * 2176u + 0u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs, 0u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 8704u + sg * 2176u + 16u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs, 16u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 8704u + sg * 2176u + 32u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs, 32u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 8704u + sg * 2176u + 48u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs, 48u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 8704u + sg * 2176u + 64u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs, 64u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 8704u + sg * 2176u + 80u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs, 80u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 8704u + sg * 2176u + 96u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs, 96u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 8704u + sg * 2176u + 112u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs, 112u, 136u), s); }
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs, sb0 + 0u * 16u, s, 36u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 8704u + sg * 2176u + 0u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs, 2176u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 8704u + sg * 2176u + 16u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs, 2192u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 8704u + sg * 2176u + 32u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs, 2208u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 8704u + sg * 2176u + 48u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs, 2224u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 8704u + sg * 2176u + 64u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs, 2240u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 8704u + sg * 2176u + 80u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs, 2256u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 8704u + sg * 2176u + 96u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs, 2272u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 8704u + sg * 2176u + 112u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs, 2288u, 136u), s); }
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs, sb0 + 1u * 16u, s, 36u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_qs[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_qs = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_qs[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_qs[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_qs) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs, sb0 + 1u * 16u, o1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_qs[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs, sb0 + 0u * 16u, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs, sb0 + 1u * 16u, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs, sb0 + 1u * 16u, o3, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_qs[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs, sb0 + 0u * 16u, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs, sb0 + 1u * 16u, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs, sb0 + 1u * 16u, o5, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_qs[sb + c] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs, sb0 + 0u * 16u, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs, sb0 + 1u * 16u, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs, sb0 + 1u * 16u, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_qs[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs, sb0 + 0u * 16u, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs, sb0 + 1u * 16u, 36u);
+      workgroupBarrier();
+    }
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 0u + sg * 640u + 0u, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 4352u, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 4368u, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 4384u, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 4400u, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 4416u, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 4432u, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 4448u, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 4464u, 136u), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 0u + sg * 640u + 16u, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 6528u, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 6544u, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 6560u, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 6576u, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 6592u, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 6608u, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 6624u, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_qs, 6640u, 136u), o7);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_qs, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs, sb0 + 1u * 16u, o1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_qs[sb + c], ss_128_32_4_qs[sb + (c + 1u)], ss_128_32_4_qs[sb + (c + 2u)], ss_128_32_4_qs[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_qs, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs, sb0 + 1u * 16u, o3, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_qs[sb + c], ss_128_32_4_qs[sb + (c + 1u)], ss_128_32_4_qs[sb + (c + 2u)], ss_128_32_4_qs[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_qs, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs, sb0 + 1u * 16u, o5, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_qs[sb + c], ss_128_32_4_qs[sb + (c + 1u)], ss_128_32_4_qs[sb + (c + 2u)], ss_128_32_4_qs[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_qs, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs, sb0 + 1u * 16u, o7, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_qs[sb + c], ss_128_32_4_qs[sb + (c + 1u)], ss_128_32_4_qs[sb + (c + 2u)], ss_128_32_4_qs[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_4_qs[row] = m; rowL_128_32_4_qs[row] = l; }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_qs(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_qs(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_qs_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_qs(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_qs[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_qs[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_vt: D = 128, BC = 32, SG = 4, V transposed: BR = 64 rows, 128 invocations, 28676 bytes of workgroup memory ====
+// sh_128_32_4_vt: K tile [32][136] at 0, V [128][40] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_vt: array<f16, 9472>;
+var<workgroup> ss_128_32_4_vt: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_vt: array<f32, 64>;
+var<workgroup> rowL_128_32_4_vt: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_vt: u32;
+
+fn attend_128_32_4_vt(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_vt[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_vt[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_vt[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_vt[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_vt, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_vt, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_vt, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_vt, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_vt, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_vt, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_vt, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_vt, qo + 112u, 136u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_vt = 0u; }
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_vt[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_vt[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_vt[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_vt[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_vt[4352u + (d4 * 4u) * 40u + c] = vv.x; sh_128_32_4_vt[4352u + (d4 * 4u + 1u) * 40u + c] = vv.y; sh_128_32_4_vt[4352u + (d4 * 4u + 2u) * 40u + c] = vv.z; sh_128_32_4_vt[4352u + (d4 * 4u + 3u) * 40u + c] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 0u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 16u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 32u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 48u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 64u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 80u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 96u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 112u, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_vt, sb0 + 0u * 16u, s, 36u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 2176u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 2192u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 2208u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 2224u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 2240u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 2256u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 2272u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 2288u, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_vt, sb0 + 1u * 16u, s, 36u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_vt[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_vt = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_vt[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_vt[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_vt) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_vt, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_vt, sb0 + 1u * 16u, o1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_vt[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_vt, sb0 + 0u * 16u, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_vt, sb0 + 1u * 16u, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_vt, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_vt, sb0 + 1u * 16u, o3, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_vt[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_vt, sb0 + 0u * 16u, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_vt, sb0 + 1u * 16u, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_vt, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_vt, sb0 + 1u * 16u, o5, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_vt[sb + c] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_vt, sb0 + 0u * 16u, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_vt, sb0 + 1u * 16u, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_vt, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_vt, sb0 + 1u * 16u, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_vt[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_vt, sb0 + 0u * 16u, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_vt, sb0 + 1u * 16u, 36u);
+      workgroupBarrier();
+    }
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_vt, 0u + sg * 640u + 0u, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 4352u, 40u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 4992u, 40u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 5632u, 40u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 6272u, 40u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 6912u, 40u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 7552u, 40u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 8192u, 40u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 8832u, 40u), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_vt, 0u + sg * 640u + 16u, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 4368u, 40u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 5008u, 40u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 5648u, 40u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 6288u, 40u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 6928u, 40u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 7568u, 40u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 8208u, 40u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_vt, 8848u, 40u), o7);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_vt, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_vt, sb0 + 1u * 16u, o1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_vt[sb + c], ss_128_32_4_vt[sb + (c + 1u)], ss_128_32_4_vt[sb + (c + 2u)], ss_128_32_4_vt[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_vt, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_vt, sb0 + 1u * 16u, o3, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_vt[sb + c], ss_128_32_4_vt[sb + (c + 1u)], ss_128_32_4_vt[sb + (c + 2u)], ss_128_32_4_vt[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_vt, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_vt, sb0 + 1u * 16u, o5, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_vt[sb + c], ss_128_32_4_vt[sb + (c + 1u)], ss_128_32_4_vt[sb + (c + 2u)], ss_128_32_4_vt[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_vt, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_vt, sb0 + 1u * 16u, o7, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_vt[sb + c], ss_128_32_4_vt[sb + (c + 1u)], ss_128_32_4_vt[sb + (c + 2u)], ss_128_32_4_vt[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_4_vt[row] = m; rowL_128_32_4_vt[row] = l; }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_vt(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_vt(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_vt(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_vt[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_vt[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_sb: D = 128, BC = 32, SG = 4, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 26116 bytes of workgroup memory ====
+// sh_128_32_4_sb: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_sb: array<f16, 8704>;
+var<workgroup> ss_128_32_4_sb: array<f32, 2048>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_sb: array<f32, 64>;
+var<workgroup> rowL_128_32_4_sb: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_sb: u32;
+
+fn attend_128_32_4_sb(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 512u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_sb[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_sb[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_sb[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_sb[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sb, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sb, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sb, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sb, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sb, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sb, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sb, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sb, qo + 112u, 136u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_sb = 0u; }
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_sb[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_sb[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_sb[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_sb[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_sb[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_sb[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_sb[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_sb[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb, 0u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb, 16u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb, 32u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb, 48u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb, 64u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb, 80u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb, 96u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb, 112u, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sb, sb0 + 0u * 256u, s, 16u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb, 2176u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb, 2192u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb, 2208u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb, 2224u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb, 2240u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb, 2256u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb, 2272u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb, 2288u, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sb, sb0 + 1u * 256u, s, 16u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_sb = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_sb[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_sb) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sb, sb0 + 0u * 256u, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_sb, sb0 + 1u * 256u, o1, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sb, sb0 + 0u * 256u, 16u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sb, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sb, sb0 + 0u * 256u, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_sb, sb0 + 1u * 256u, o3, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sb, sb0 + 0u * 256u, 16u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sb, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sb, sb0 + 0u * 256u, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_sb, sb0 + 1u * 256u, o5, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sb, sb0 + 0u * 256u, 16u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sb, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sb, sb0 + 0u * 256u, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_sb, sb0 + 1u * 256u, o7, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sb, sb0 + 0u * 256u, 16u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sb, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+    }
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sb, 0u + sg * 640u + 0u, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb, 4352u, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb, 4368u, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb, 4384u, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb, 4400u, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb, 4416u, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb, 4432u, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb, 4448u, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb, 4464u, 136u), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sb, 0u + sg * 640u + 16u, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb, 6528u, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb, 6544u, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb, 6560u, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb, 6576u, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb, 6592u, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb, 6608u, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb, 6624u, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb, 6640u, 136u), o7);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_sb, sb0 + 0u * 256u, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_sb, sb0 + 1u * 256u, o1, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_sb, sb0 + 0u * 256u, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_sb, sb0 + 1u * 256u, o3, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_sb, sb0 + 0u * 256u, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_sb, sb0 + 1u * 256u, o5, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_sb, sb0 + 0u * 256u, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_sb, sb0 + 1u * 256u, o7, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_4_sb[row] = m; rowL_128_32_4_sb[row] = l; }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_sb(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_sb(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_sb[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_sb[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_qs_vt_sb: D = 128, BC = 32, SG = 4, Q from workgroup memory, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 45060 bytes of workgroup memory ====
+// sh_128_32_4_qs_vt_sb: K tile [32][136] at 0, V [128][40] at 4352, Q [64][136] at 9472, P [64][40] at 0.
+var<workgroup> sh_128_32_4_qs_vt_sb: array<f16, 18176>;
+var<workgroup> ss_128_32_4_qs_vt_sb: array<f32, 2048>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_qs_vt_sb: array<f32, 64>;
+var<workgroup> rowL_128_32_4_qs_vt_sb: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_qs_vt_sb: u32;
+
+fn attend_128_32_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 512u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged once (zero past T) into its region; fragments are loaded before every product.
+  for (var i = tid; i < 2048u; i += 128u) {
+    let rr = i / 32u;
+    let d4 = i % 32u;
+    let tt = t0 + rr;
+    var v = T4();
+    if (tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+    sh_128_32_4_qs_vt_sb[9472u + rr * 136u + d4 * 4u] = v.x; sh_128_32_4_qs_vt_sb[9472u + rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_qs_vt_sb[9472u + rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_qs_vt_sb[9472u + rr * 136u + d4 * 4u + 3u] = v.w;
+  }
+  workgroupBarrier();
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_qs_vt_sb = 0u; }
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_qs_vt_sb[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_qs_vt_sb[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_qs_vt_sb[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_qs_vt_sb[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = vv.x; sh_128_32_4_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = vv.y; sh_128_32_4_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = vv.z; sh_128_32_4_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb, 9472u + sg * 2176u + 0u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 0u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb, 9472u + sg * 2176u + 16u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 16u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb, 9472u + sg * 2176u + 32u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 32u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb, 9472u + sg * 2176u + 48u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 48u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb, 9472u + sg * 2176u + 64u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 64u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb, 9472u + sg * 2176u + 80u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 80u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb, 9472u + sg * 2176u + 96u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 96u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb, 9472u + sg * 2176u + 112u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 112u, 136u), s); }
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 0u * 256u, s, 16u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb, 9472u + sg * 2176u + 0u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 2176u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb, 9472u + sg * 2176u + 16u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 2192u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb, 9472u + sg * 2176u + 32u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 2208u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb, 9472u + sg * 2176u + 48u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 2224u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb, 9472u + sg * 2176u + 64u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 2240u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb, 9472u + sg * 2176u + 80u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 2256u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb, 9472u + sg * 2176u + 96u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 2272u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb, 9472u + sg * 2176u + 112u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 2288u, 136u), s); }
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 1u * 256u, s, 16u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_qs_vt_sb = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_qs_vt_sb[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_qs_vt_sb) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 0u * 256u, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 1u * 256u, o1, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 0u * 256u, 16u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 0u * 256u, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 1u * 256u, o3, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 0u * 256u, 16u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 0u * 256u, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 1u * 256u, o5, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 0u * 256u, 16u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 0u * 256u, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 1u * 256u, o7, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 0u * 256u, 16u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+    }
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb, 0u + sg * 640u + 0u, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 4352u, 40u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 4992u, 40u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 5632u, 40u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 6272u, 40u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 6912u, 40u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 7552u, 40u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 8192u, 40u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 8832u, 40u), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb, 0u + sg * 640u + 16u, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 4368u, 40u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 5008u, 40u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 5648u, 40u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 6288u, 40u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 6928u, 40u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 7568u, 40u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 8208u, 40u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb, 8848u, 40u), o7);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 0u * 256u, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 1u * 256u, o1, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_qs_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_qs_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_qs_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 0u * 256u, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 1u * 256u, o3, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_qs_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_qs_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_qs_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 0u * 256u, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 1u * 256u, o5, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_qs_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_qs_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_qs_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 0u * 256u, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb, sb0 + 1u * 256u, o7, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_qs_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_qs_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_qs_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_4_qs_vt_sb[row] = m; rowL_128_32_4_qs_vt_sb[row] = l; }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_qs_vt_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_qs_vt_sb(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_qs_vt_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_qs_vt_sb(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_qs_vt_sb[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_qs_vt_sb[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_pf_qs_vt_sb: D = 128, BC = 32, SG = 4, prefetch, Q from workgroup memory, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 45060 bytes of workgroup memory ====
+// sh_128_32_4_pf_qs_vt_sb: K tile [32][136] at 0, V [128][40] at 4352, Q [64][136] at 9472, P [64][40] at 0.
+var<workgroup> sh_128_32_4_pf_qs_vt_sb: array<f16, 18176>;
+var<workgroup> ss_128_32_4_pf_qs_vt_sb: array<f32, 2048>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_pf_qs_vt_sb: array<f32, 64>;
+var<workgroup> rowL_128_32_4_pf_qs_vt_sb: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_pf_qs_vt_sb: u32;
+
+fn attend_128_32_4_pf_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 512u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged once (zero past T) into its region; fragments are loaded before every product.
+  for (var i = tid; i < 2048u; i += 128u) {
+    let rr = i / 32u;
+    let d4 = i % 32u;
+    let tt = t0 + rr;
+    var v = T4();
+    if (tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+    sh_128_32_4_pf_qs_vt_sb[9472u + rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_qs_vt_sb[9472u + rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_qs_vt_sb[9472u + rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_qs_vt_sb[9472u + rr * 136u + d4 * 4u + 3u] = v.w;
+  }
+  workgroupBarrier();
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  var pk4 = T4();
+  var pv4 = T4();
+  var pk5 = T4();
+  var pv5 = T4();
+  var pk6 = T4();
+  var pv6 = T4();
+  var pk7 = T4();
+  var pv7 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 128u) / 32u;
+    let d4 = (tid + 128u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 384u) / 32u;
+    let d4 = (tid + 384u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk4 = T4(); pv4 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+  }
+  {
+    let c = (tid + 640u) / 32u;
+    let d4 = (tid + 640u) % 32u;
+    pk5 = T4(); pv5 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk6 = T4(); pv6 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+  }
+  {
+    let c = (tid + 896u) / 32u;
+    let d4 = (tid + 896u) % 32u;
+    pk7 = T4(); pv7 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_pf_qs_vt_sb = 0u; }
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u] = pk0.x; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv0.x; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv0.y; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv0.z; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv0.w;
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u] = pk1.x; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv1.x; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv1.y; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv1.z; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv1.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u] = pk2.x; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv2.x; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv2.y; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv2.z; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv2.w;
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u] = pk3.x; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv3.x; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv3.y; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv3.z; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv3.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u] = pk4.x; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 1u] = pk4.y; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 2u] = pk4.z; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 3u] = pk4.w;
+      sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv4.x; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv4.y; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv4.z; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv4.w;
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u] = pk5.x; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 1u] = pk5.y; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 2u] = pk5.z; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 3u] = pk5.w;
+      sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv5.x; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv5.y; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv5.z; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv5.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u] = pk6.x; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 1u] = pk6.y; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 2u] = pk6.z; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 3u] = pk6.w;
+      sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv6.x; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv6.y; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv6.z; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv6.w;
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u] = pk7.x; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 1u] = pk7.y; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 2u] = pk7.z; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 3u] = pk7.w;
+      sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv7.x; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv7.y; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv7.z; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv7.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk4 = T4(); pv4 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      pk5 = T4(); pv5 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk6 = T4(); pv6 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      pk7 = T4(); pv7 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs_vt_sb, 9472u + sg * 2176u + 0u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 0u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs_vt_sb, 9472u + sg * 2176u + 16u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 16u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs_vt_sb, 9472u + sg * 2176u + 32u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 32u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs_vt_sb, 9472u + sg * 2176u + 48u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 48u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs_vt_sb, 9472u + sg * 2176u + 64u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 64u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs_vt_sb, 9472u + sg * 2176u + 80u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 80u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs_vt_sb, 9472u + sg * 2176u + 96u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 96u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs_vt_sb, 9472u + sg * 2176u + 112u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 112u, 136u), s); }
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 0u * 256u, s, 16u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs_vt_sb, 9472u + sg * 2176u + 0u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 2176u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs_vt_sb, 9472u + sg * 2176u + 16u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 2192u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs_vt_sb, 9472u + sg * 2176u + 32u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 2208u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs_vt_sb, 9472u + sg * 2176u + 48u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 2224u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs_vt_sb, 9472u + sg * 2176u + 64u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 2240u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs_vt_sb, 9472u + sg * 2176u + 80u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 2256u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs_vt_sb, 9472u + sg * 2176u + 96u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 2272u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs_vt_sb, 9472u + sg * 2176u + 112u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 2288u, 136u), s); }
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 1u * 256u, s, 16u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_pf_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_qs_vt_sb = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_pf_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_pf_qs_vt_sb[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_qs_vt_sb) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 0u * 256u, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 1u * 256u, o1, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 0u * 256u, 16u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 0u * 256u, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 1u * 256u, o3, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 0u * 256u, 16u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 0u * 256u, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 1u * 256u, o5, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 0u * 256u, 16u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 0u * 256u, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 1u * 256u, o7, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 0u * 256u, 16u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+    }
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs_vt_sb, 0u + sg * 640u + 0u, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 4352u, 40u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 4992u, 40u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 5632u, 40u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 6272u, 40u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 6912u, 40u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 7552u, 40u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 8192u, 40u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 8832u, 40u), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs_vt_sb, 0u + sg * 640u + 16u, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 4368u, 40u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 5008u, 40u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 5648u, 40u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 6288u, 40u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 6928u, 40u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 7568u, 40u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 8208u, 40u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs_vt_sb, 8848u, 40u), o7);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 0u * 256u, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 1u * 256u, o1, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_pf_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_qs_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_qs_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_qs_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 0u * 256u, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 1u * 256u, o3, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_pf_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_qs_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_qs_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_qs_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 0u * 256u, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 1u * 256u, o5, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_pf_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_qs_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_qs_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_qs_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 0u * 256u, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs_vt_sb, sb0 + 1u * 256u, o7, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_pf_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_qs_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_qs_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_qs_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_4_pf_qs_vt_sb[row] = m; rowL_128_32_4_pf_qs_vt_sb[row] = l; }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_qs_vt_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_qs_vt_sb(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_qs_vt_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_qs_vt_sb(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_pf_qs_vt_sb[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_qs_vt_sb[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_vt_sb: D = 128, BC = 32, SG = 8, V transposed, 16×16 scratch blocks: BR = 128 rows, 256 invocations, 46596 bytes of workgroup memory ====
+// sh_128_32_8_vt_sb: K tile [32][136] at 0, V [128][40] at 4352, P [128][40] at 9472.
+var<workgroup> sh_128_32_8_vt_sb: array<f16, 14592>;
+var<workgroup> ss_128_32_8_vt_sb: array<f32, 4096>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_vt_sb: array<f32, 128>;
+var<workgroup> rowL_128_32_8_vt_sb: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_vt_sb: u32;
+
+fn attend_128_32_8_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 512u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_vt_sb[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_vt_sb[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_vt_sb[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_vt_sb[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_vt_sb, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_vt_sb, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_vt_sb, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_vt_sb, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_vt_sb, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_vt_sb, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_vt_sb, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_vt_sb, qo + 112u, 136u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_vt_sb = 0u; }
+    for (var i = tid; i < 1024u; i += 256u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_8_vt_sb[c * 136u + d4 * 4u] = kv.x; sh_128_32_8_vt_sb[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_8_vt_sb[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_8_vt_sb[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_8_vt_sb[4352u + (d4 * 4u) * 40u + c] = vv.x; sh_128_32_8_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = vv.y; sh_128_32_8_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = vv.z; sh_128_32_8_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 0u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 16u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 32u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 48u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 64u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 80u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 96u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 112u, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_vt_sb, sb0 + 0u * 256u, s, 16u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 2176u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 2192u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 2208u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 2224u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 2240u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 2256u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 2272u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 2288u, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_vt_sb, sb0 + 1u * 256u, s, 16u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_vt_sb = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 9472u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_vt_sb[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_vt_sb) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_vt_sb, sb0 + 0u * 256u, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_8_vt_sb, sb0 + 1u * 256u, o1, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_vt_sb, sb0 + 0u * 256u, 16u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_vt_sb, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_vt_sb, sb0 + 0u * 256u, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_8_vt_sb, sb0 + 1u * 256u, o3, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_vt_sb, sb0 + 0u * 256u, 16u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_vt_sb, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_vt_sb, sb0 + 0u * 256u, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_8_vt_sb, sb0 + 1u * 256u, o5, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_vt_sb, sb0 + 0u * 256u, 16u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_vt_sb, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_vt_sb, sb0 + 0u * 256u, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_8_vt_sb, sb0 + 1u * 256u, o7, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_vt_sb, sb0 + 0u * 256u, 16u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_vt_sb, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+    }
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_vt_sb, 9472u + sg * 640u + 0u, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 4352u, 40u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 4992u, 40u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 5632u, 40u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 6272u, 40u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 6912u, 40u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 7552u, 40u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 8192u, 40u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 8832u, 40u), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_vt_sb, 9472u + sg * 640u + 16u, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 4368u, 40u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 5008u, 40u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 5648u, 40u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 6288u, 40u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 6928u, 40u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 7568u, 40u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 8208u, 40u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_vt_sb, 8848u, 40u), o7);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_vt_sb, sb0 + 0u * 256u, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_8_vt_sb, sb0 + 1u * 256u, o1, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_8_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_8_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_8_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_vt_sb, sb0 + 0u * 256u, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_8_vt_sb, sb0 + 1u * 256u, o3, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_8_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_8_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_8_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_vt_sb, sb0 + 0u * 256u, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_8_vt_sb, sb0 + 1u * 256u, o5, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_8_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_8_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_8_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_vt_sb, sb0 + 0u * 256u, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_8_vt_sb, sb0 + 1u * 256u, o7, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_8_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_8_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_8_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_8_vt_sb[row] = m; rowL_128_32_8_vt_sb[row] = l; }
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_vt_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_vt_sb(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_vt_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_vt_sb(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_vt_sb[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_vt_sb[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 64_64_4_qs_vt_sb: D = 64, BC = 64, SG = 4, Q from workgroup memory, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
+// sh_64_64_4_qs_vt_sb: K tile [64][72] at 0, V [64][72] at 4608, Q [64][72] at 9216, P [64][72] at 0.
+var<workgroup> sh_64_64_4_qs_vt_sb: array<f16, 13824>;
+var<workgroup> ss_64_64_4_qs_vt_sb: array<f32, 4096>;   // per subgroup: S / O scratch
+var<workgroup> rowM_64_64_4_qs_vt_sb: array<f32, 64>;
+var<workgroup> rowL_64_64_4_qs_vt_sb: array<f32, 64>;
+var<workgroup> anyNeed_64_64_4_qs_vt_sb: u32;
+
+fn attend_64_64_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 1024u;              // the subgroup's scratch
+  let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
+
+  // Q: staged once (zero past T) into its region; fragments are loaded before every product.
+  for (var i = tid; i < 1024u; i += 128u) {
+    let rr = i / 16u;
+    let d4 = i % 16u;
+    let tt = t0 + rr;
+    var v = T4();
+    if (tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
+    sh_64_64_4_qs_vt_sb[9216u + rr * 72u + d4 * 4u] = v.x; sh_64_64_4_qs_vt_sb[9216u + rr * 72u + d4 * 4u + 1u] = v.y; sh_64_64_4_qs_vt_sb[9216u + rr * 72u + d4 * 4u + 2u] = v.z; sh_64_64_4_qs_vt_sb[9216u + rr * 72u + d4 * 4u + 3u] = v.w;
+  }
+  workgroupBarrier();
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
+    if (tid == 0u) { anyNeed_64_64_4_qs_vt_sb = 0u; }
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 16u;
+      let d4 = i % 16u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 16u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_64_64_4_qs_vt_sb[c * 72u + d4 * 4u] = kv.x; sh_64_64_4_qs_vt_sb[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_64_4_qs_vt_sb[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_64_4_qs_vt_sb[c * 72u + d4 * 4u + 3u] = kv.w;
+      sh_64_64_4_qs_vt_sb[4608u + (d4 * 4u) * 72u + c] = vv.x; sh_64_64_4_qs_vt_sb[4608u + (d4 * 4u + 1u) * 72u + c] = vv.y; sh_64_64_4_qs_vt_sb[4608u + (d4 * 4u + 2u) * 72u + c] = vv.z; sh_64_64_4_qs_vt_sb[4608u + (d4 * 4u + 3u) * 72u + c] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_qs_vt_sb, 9216u + sg * 1152u + 0u, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 0u, 72u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_qs_vt_sb, 9216u + sg * 1152u + 16u, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 16u, 72u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_qs_vt_sb, 9216u + sg * 1152u + 32u, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 32u, 72u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_qs_vt_sb, 9216u + sg * 1152u + 48u, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 48u, 72u), s); }
+      subgroupMatrixStore<row_major>(&ss_64_64_4_qs_vt_sb, sb0 + 0u * 256u, s, 16u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_qs_vt_sb, 9216u + sg * 1152u + 0u, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 1152u, 72u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_qs_vt_sb, 9216u + sg * 1152u + 16u, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 1168u, 72u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_qs_vt_sb, 9216u + sg * 1152u + 32u, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 1184u, 72u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_qs_vt_sb, 9216u + sg * 1152u + 48u, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 1200u, 72u), s); }
+      subgroupMatrixStore<row_major>(&ss_64_64_4_qs_vt_sb, sb0 + 1u * 256u, s, 16u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_qs_vt_sb, 9216u + sg * 1152u + 0u, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 2304u, 72u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_qs_vt_sb, 9216u + sg * 1152u + 16u, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 2320u, 72u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_qs_vt_sb, 9216u + sg * 1152u + 32u, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 2336u, 72u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_qs_vt_sb, 9216u + sg * 1152u + 48u, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 2352u, 72u), s); }
+      subgroupMatrixStore<row_major>(&ss_64_64_4_qs_vt_sb, sb0 + 2u * 256u, s, 16u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_qs_vt_sb, 9216u + sg * 1152u + 0u, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 3456u, 72u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_qs_vt_sb, 9216u + sg * 1152u + 16u, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 3472u, 72u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_qs_vt_sb, 9216u + sg * 1152u + 32u, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 3488u, 72u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_qs_vt_sb, 9216u + sg * 1152u + 48u, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 3504u, 72u), s); }
+      subgroupMatrixStore<row_major>(&ss_64_64_4_qs_vt_sb, sb0 + 3u * 256u, s, 16u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 32u; j++) {
+      let c = hh + 2u * ((j + rot) % 32u);
+      let x = select(NEG, ss_64_64_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_64_64_4_qs_vt_sb = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 72u;
+    for (var j = 0u; j < 32u; j++) {
+      let c = hh + 2u * ((j + rot) % 32u);
+      let e = select(0.0, exp2(fma(ss_64_64_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_64_64_4_qs_vt_sb[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_64_64_4_qs_vt_sb) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_64_64_4_qs_vt_sb, sb0 + 0u * 256u, o0, 16u); subgroupMatrixStore<row_major>(&ss_64_64_4_qs_vt_sb, sb0 + 1u * 256u, o1, 16u); subgroupMatrixStore<row_major>(&ss_64_64_4_qs_vt_sb, sb0 + 2u * 256u, o2, 16u); subgroupMatrixStore<row_major>(&ss_64_64_4_qs_vt_sb, sb0 + 3u * 256u, o3, 16u);
+      workgroupBarrier();
+      for (var c = hh * 32u; c < (hh + 1u) * 32u; c++) { ss_64_64_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_qs_vt_sb, sb0 + 0u * 256u, 16u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_qs_vt_sb, sb0 + 1u * 256u, 16u); o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_qs_vt_sb, sb0 + 2u * 256u, 16u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_qs_vt_sb, sb0 + 3u * 256u, 16u);
+      workgroupBarrier();
+    }
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_qs_vt_sb, 0u + sg * 1152u + 0u, 72u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 4608u, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 5760u, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 6912u, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 8064u, 72u), o3);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_qs_vt_sb, 0u + sg * 1152u + 16u, 72u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 4624u, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 5776u, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 6928u, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 8080u, 72u), o3);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_qs_vt_sb, 0u + sg * 1152u + 32u, 72u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 4640u, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 5792u, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 6944u, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 8096u, 72u), o3);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_qs_vt_sb, 0u + sg * 1152u + 48u, 72u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 4656u, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 5808u, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 6960u, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_qs_vt_sb, 8112u, 72u), o3);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_64_64_4_qs_vt_sb, sb0 + 0u * 256u, o0, 16u); subgroupMatrixStore<row_major>(&ss_64_64_4_qs_vt_sb, sb0 + 1u * 256u, o1, 16u); subgroupMatrixStore<row_major>(&ss_64_64_4_qs_vt_sb, sb0 + 2u * 256u, o2, 16u); subgroupMatrixStore<row_major>(&ss_64_64_4_qs_vt_sb, sb0 + 3u * 256u, o3, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 32u; c < (hh + 1u) * 32u; c += 4u) {
+      let v = vec4f(ss_64_64_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_64_64_4_qs_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_64_64_4_qs_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_64_64_4_qs_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 16u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_64_64_4_qs_vt_sb[row] = m; rowL_64_64_4_qs_vt_sb[row] = l; }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_64_4_qs_vt_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_64_4_qs_vt_sb(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_64_4_qs_vt_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_64_4_qs_vt_sb(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_64_64_4_qs_vt_sb[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_64_4_qs_vt_sb[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 64_16_4_qs_vt_sb: D = 64, BC = 16, SG = 4, Q from workgroup memory, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 22276 bytes of workgroup memory ====
+// sh_64_16_4_qs_vt_sb: K tile [16][72] at 0, V [64][24] at 1152, Q [64][72] at 2688, P [64][24] at 7296.
+var<workgroup> sh_64_16_4_qs_vt_sb: array<f16, 8832>;
+var<workgroup> ss_64_16_4_qs_vt_sb: array<f32, 1024>;   // per subgroup: S / O scratch
+var<workgroup> rowM_64_16_4_qs_vt_sb: array<f32, 64>;
+var<workgroup> rowL_64_16_4_qs_vt_sb: array<f32, 64>;
+var<workgroup> anyNeed_64_16_4_qs_vt_sb: u32;
+
+fn attend_64_16_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 256u;              // the subgroup's scratch
+  let sb = sb0 + r * 20u;               // this invocation's row in it (row layout)
+
+  // Q: staged once (zero past T) into its region; fragments are loaded before every product.
+  for (var i = tid; i < 1024u; i += 128u) {
+    let rr = i / 16u;
+    let d4 = i % 16u;
+    let tt = t0 + rr;
+    var v = T4();
+    if (tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
+    sh_64_16_4_qs_vt_sb[2688u + rr * 72u + d4 * 4u] = v.x; sh_64_16_4_qs_vt_sb[2688u + rr * 72u + d4 * 4u + 1u] = v.y; sh_64_16_4_qs_vt_sb[2688u + rr * 72u + d4 * 4u + 2u] = v.z; sh_64_16_4_qs_vt_sb[2688u + rr * 72u + d4 * 4u + 3u] = v.w;
+  }
+  workgroupBarrier();
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 16u) {
+    if (tid == 0u) { anyNeed_64_16_4_qs_vt_sb = 0u; }
+    for (var i = tid; i < 256u; i += 128u) {
+      let c = i / 16u;
+      let d4 = i % 16u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 16u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_64_16_4_qs_vt_sb[c * 72u + d4 * 4u] = kv.x; sh_64_16_4_qs_vt_sb[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_16_4_qs_vt_sb[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_16_4_qs_vt_sb[c * 72u + d4 * 4u + 3u] = kv.w;
+      sh_64_16_4_qs_vt_sb[1152u + (d4 * 4u) * 24u + c] = vv.x; sh_64_16_4_qs_vt_sb[1152u + (d4 * 4u + 1u) * 24u + c] = vv.y; sh_64_16_4_qs_vt_sb[1152u + (d4 * 4u + 2u) * 24u + c] = vv.z; sh_64_16_4_qs_vt_sb[1152u + (d4 * 4u + 3u) * 24u + c] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt_sb, 2688u + sg * 1152u + 0u, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt_sb, 0u, 72u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt_sb, 2688u + sg * 1152u + 16u, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt_sb, 16u, 72u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt_sb, 2688u + sg * 1152u + 32u, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt_sb, 32u, 72u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt_sb, 2688u + sg * 1152u + 48u, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt_sb, 48u, 72u), s); }
+      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u, s, 16u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 8u; j++) {
+      let c = hh + 2u * ((j + rot) % 8u);
+      let x = select(NEG, ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_64_16_4_qs_vt_sb = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 7296u + row * 24u;
+    for (var j = 0u; j < 8u; j++) {
+      let c = hh + 2u * ((j + rot) % 8u);
+      let e = select(0.0, exp2(fma(ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_64_16_4_qs_vt_sb[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_64_16_4_qs_vt_sb) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u, o0, 16u);
+      workgroupBarrier();
+      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u, 16u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u, o1, 16u);
+      workgroupBarrier();
+      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u, 16u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u, o2, 16u);
+      workgroupBarrier();
+      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u, 16u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u, o3, 16u);
+      workgroupBarrier();
+      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u, 16u);
+      workgroupBarrier();
+    }
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt_sb, 7296u + sg * 384u + 0u, 24u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt_sb, 1152u, 24u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt_sb, 1536u, 24u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt_sb, 1920u, 24u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt_sb, 2304u, 24u), o3);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u, o0, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
+      let v = vec4f(ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 16u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u, o1, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
+      let v = vec4f(ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 16u + (16u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u, o2, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
+      let v = vec4f(ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 16u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u, o3, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
+      let v = vec4f(ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 16u + (48u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_64_16_4_qs_vt_sb[row] = m; rowL_64_16_4_qs_vt_sb[row] = l; }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_16_4_qs_vt_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_16_4_qs_vt_sb(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_16_4_qs_vt_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_16_4_qs_vt_sb(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_64_16_4_qs_vt_sb[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_16_4_qs_vt_sb[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_xs: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27652 bytes of workgroup memory ====
+// sh_128_32_4_xs: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_xs: array<f16, 8704>;
+var<workgroup> ss_128_32_4_xs: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_xs: array<f32, 64>;
+var<workgroup> rowL_128_32_4_xs: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_xs: u32;
+var<workgroup> xch_128_32_4_xs: array<f32, 128>;
+// The other half-row's value (invocation tid ^ 16) through workgroup memory.
+fn xor16_128_32_4_xs(x: f32, tid: u32) -> f32 {
+  xch_128_32_4_xs[tid] = x;
+  workgroupBarrier();
+  let y = xch_128_32_4_xs[tid ^ 16u];
+  workgroupBarrier();
+  return y;
+}
+
+fn attend_128_32_4_xs(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_xs[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_xs[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_xs[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_xs[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_xs, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_xs, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_xs, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_xs, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_xs, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_xs, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_xs, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_xs, qo + 112u, 136u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_xs = 0u; }
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_xs[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_xs[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_xs[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_xs[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_xs[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_xs[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_xs[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_xs[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_xs, 0u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_xs, 16u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_xs, 32u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_xs, 48u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_xs, 64u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_xs, 80u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_xs, 96u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_xs, 112u, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_xs, sb0 + 0u * 16u, s, 36u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_xs, 2176u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_xs, 2192u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_xs, 2208u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_xs, 2224u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_xs, 2240u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_xs, 2256u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_xs, 2272u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_xs, 2288u, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_xs, sb0 + 1u * 16u, s, 36u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_xs[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, xor16_128_32_4_xs(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_xs = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_xs[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_xs[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_xs) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_xs, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_xs, sb0 + 1u * 16u, o1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_xs[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_xs, sb0 + 0u * 16u, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_xs, sb0 + 1u * 16u, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_xs, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_xs, sb0 + 1u * 16u, o3, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_xs[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_xs, sb0 + 0u * 16u, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_xs, sb0 + 1u * 16u, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_xs, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_xs, sb0 + 1u * 16u, o5, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_xs[sb + c] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_xs, sb0 + 0u * 16u, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_xs, sb0 + 1u * 16u, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_xs, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_xs, sb0 + 1u * 16u, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_xs[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_xs, sb0 + 0u * 16u, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_xs, sb0 + 1u * 16u, 36u);
+      workgroupBarrier();
+    }
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_xs, 0u + sg * 640u + 0u, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_xs, 4352u, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_xs, 4368u, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_xs, 4384u, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_xs, 4400u, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_xs, 4416u, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_xs, 4432u, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_xs, 4448u, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_xs, 4464u, 136u), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_xs, 0u + sg * 640u + 16u, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_xs, 6528u, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_xs, 6544u, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_xs, 6560u, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_xs, 6576u, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_xs, 6592u, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_xs, 6608u, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_xs, 6624u, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_xs, 6640u, 136u), o7);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += xor16_128_32_4_xs(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_xs, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_xs, sb0 + 1u * 16u, o1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_xs[sb + c], ss_128_32_4_xs[sb + (c + 1u)], ss_128_32_4_xs[sb + (c + 2u)], ss_128_32_4_xs[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_xs, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_xs, sb0 + 1u * 16u, o3, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_xs[sb + c], ss_128_32_4_xs[sb + (c + 1u)], ss_128_32_4_xs[sb + (c + 2u)], ss_128_32_4_xs[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_xs, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_xs, sb0 + 1u * 16u, o5, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_xs[sb + c], ss_128_32_4_xs[sb + (c + 1u)], ss_128_32_4_xs[sb + (c + 2u)], ss_128_32_4_xs[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_xs, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_xs, sb0 + 1u * 16u, o7, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_xs[sb + c], ss_128_32_4_xs[sb + (c + 1u)], ss_128_32_4_xs[sb + (c + 2u)], ss_128_32_4_xs[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_4_xs[row] = m; rowL_128_32_4_xs[row] = l; }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_xs(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_xs(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_xs_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_xs(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_xs[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_xs[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_qs_vt_sb_xs: D = 128, BC = 32, SG = 4, Q from workgroup memory, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 45572 bytes of workgroup memory ====
+// sh_128_32_4_qs_vt_sb_xs: K tile [32][136] at 0, V [128][40] at 4352, Q [64][136] at 9472, P [64][40] at 0.
+var<workgroup> sh_128_32_4_qs_vt_sb_xs: array<f16, 18176>;
+var<workgroup> ss_128_32_4_qs_vt_sb_xs: array<f32, 2048>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_qs_vt_sb_xs: array<f32, 64>;
+var<workgroup> rowL_128_32_4_qs_vt_sb_xs: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_qs_vt_sb_xs: u32;
+var<workgroup> xch_128_32_4_qs_vt_sb_xs: array<f32, 128>;
+// The other half-row's value (invocation tid ^ 16) through workgroup memory.
+fn xor16_128_32_4_qs_vt_sb_xs(x: f32, tid: u32) -> f32 {
+  xch_128_32_4_qs_vt_sb_xs[tid] = x;
+  workgroupBarrier();
+  let y = xch_128_32_4_qs_vt_sb_xs[tid ^ 16u];
+  workgroupBarrier();
+  return y;
+}
+
+fn attend_128_32_4_qs_vt_sb_xs(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 512u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged once (zero past T) into its region; fragments are loaded before every product.
+  for (var i = tid; i < 2048u; i += 128u) {
+    let rr = i / 32u;
+    let d4 = i % 32u;
+    let tt = t0 + rr;
+    var v = T4();
+    if (tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+    sh_128_32_4_qs_vt_sb_xs[9472u + rr * 136u + d4 * 4u] = v.x; sh_128_32_4_qs_vt_sb_xs[9472u + rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_qs_vt_sb_xs[9472u + rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_qs_vt_sb_xs[9472u + rr * 136u + d4 * 4u + 3u] = v.w;
+  }
+  workgroupBarrier();
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_qs_vt_sb_xs = 0u; }
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_qs_vt_sb_xs[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_qs_vt_sb_xs[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_qs_vt_sb_xs[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_qs_vt_sb_xs[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_qs_vt_sb_xs[4352u + (d4 * 4u) * 40u + c] = vv.x; sh_128_32_4_qs_vt_sb_xs[4352u + (d4 * 4u + 1u) * 40u + c] = vv.y; sh_128_32_4_qs_vt_sb_xs[4352u + (d4 * 4u + 2u) * 40u + c] = vv.z; sh_128_32_4_qs_vt_sb_xs[4352u + (d4 * 4u + 3u) * 40u + c] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs, 9472u + sg * 2176u + 0u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 0u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs, 9472u + sg * 2176u + 16u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 16u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs, 9472u + sg * 2176u + 32u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 32u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs, 9472u + sg * 2176u + 48u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 48u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs, 9472u + sg * 2176u + 64u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 64u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs, 9472u + sg * 2176u + 80u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 80u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs, 9472u + sg * 2176u + 96u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 96u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs, 9472u + sg * 2176u + 112u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 112u, 136u), s); }
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 0u * 256u, s, 16u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs, 9472u + sg * 2176u + 0u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 2176u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs, 9472u + sg * 2176u + 16u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 2192u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs, 9472u + sg * 2176u + 32u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 2208u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs, 9472u + sg * 2176u + 48u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 2224u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs, 9472u + sg * 2176u + 64u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 2240u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs, 9472u + sg * 2176u + 80u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 2256u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs, 9472u + sg * 2176u + 96u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 2272u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs, 9472u + sg * 2176u + 112u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 2288u, 136u), s); }
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 1u * 256u, s, 16u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_qs_vt_sb_xs[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, xor16_128_32_4_qs_vt_sb_xs(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_qs_vt_sb_xs = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_qs_vt_sb_xs[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_qs_vt_sb_xs[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_qs_vt_sb_xs) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 0u * 256u, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 1u * 256u, o1, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_qs_vt_sb_xs[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 0u * 256u, 16u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 0u * 256u, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 1u * 256u, o3, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_qs_vt_sb_xs[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 0u * 256u, 16u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 0u * 256u, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 1u * 256u, o5, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_qs_vt_sb_xs[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 0u * 256u, 16u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 0u * 256u, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 1u * 256u, o7, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_qs_vt_sb_xs[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 0u * 256u, 16u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+    }
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs, 0u + sg * 640u + 0u, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 4352u, 40u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 4992u, 40u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 5632u, 40u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 6272u, 40u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 6912u, 40u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 7552u, 40u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 8192u, 40u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 8832u, 40u), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs, 0u + sg * 640u + 16u, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 4368u, 40u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 5008u, 40u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 5648u, 40u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 6288u, 40u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 6928u, 40u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 7568u, 40u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 8208u, 40u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs, 8848u, 40u), o7);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += xor16_128_32_4_qs_vt_sb_xs(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 0u * 256u, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 1u * 256u, o1, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_qs_vt_sb_xs[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_qs_vt_sb_xs[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_qs_vt_sb_xs[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_qs_vt_sb_xs[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 0u * 256u, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 1u * 256u, o3, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_qs_vt_sb_xs[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_qs_vt_sb_xs[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_qs_vt_sb_xs[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_qs_vt_sb_xs[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 0u * 256u, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 1u * 256u, o5, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_qs_vt_sb_xs[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_qs_vt_sb_xs[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_qs_vt_sb_xs[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_qs_vt_sb_xs[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 0u * 256u, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs, sb0 + 1u * 256u, o7, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_qs_vt_sb_xs[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_qs_vt_sb_xs[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_qs_vt_sb_xs[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_qs_vt_sb_xs[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_4_qs_vt_sb_xs[row] = m; rowL_128_32_4_qs_vt_sb_xs[row] = l; }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_qs_vt_sb_xs(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_qs_vt_sb_xs(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_qs_vt_sb_xs_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_qs_vt_sb_xs(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_qs_vt_sb_xs[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_qs_vt_sb_xs[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 64_64_4_xs: D = 64, BC = 64, SG = 4: BR = 64 rows, 128 invocations, 36868 bytes of workgroup memory ====
+// sh_64_64_4_xs: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
+var<workgroup> sh_64_64_4_xs: array<f16, 9216>;
+var<workgroup> ss_64_64_4_xs: array<f32, 4352>;   // per subgroup: S / O scratch
+var<workgroup> rowM_64_64_4_xs: array<f32, 64>;
+var<workgroup> rowL_64_64_4_xs: array<f32, 64>;
+var<workgroup> anyNeed_64_64_4_xs: u32;
+var<workgroup> xch_64_64_4_xs: array<f32, 128>;
+// The other half-row's value (invocation tid ^ 16) through workgroup memory.
+fn xor16_64_64_4_xs(x: f32, tid: u32) -> f32 {
+  xch_64_64_4_xs[tid] = x;
+  workgroupBarrier();
+  let y = xch_64_64_4_xs[tid ^ 16u];
+  workgroupBarrier();
+  return y;
+}
+
+fn attend_64_64_4_xs(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 1088u;              // the subgroup's scratch
+  let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 1024u; i += 128u) {
+      let rr = i / 16u;
+      let d4 = i % 16u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
+      sh_64_64_4_xs[rr * 72u + d4 * 4u] = v.x; sh_64_64_4_xs[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_64_4_xs[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_64_4_xs[rr * 72u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 72u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_xs, qo + 0u, 72u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_xs, qo + 16u, 72u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_xs, qo + 32u, 72u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_xs, qo + 48u, 72u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
+    if (tid == 0u) { anyNeed_64_64_4_xs = 0u; }
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 16u;
+      let d4 = i % 16u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 16u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_64_64_4_xs[c * 72u + d4 * 4u] = kv.x; sh_64_64_4_xs[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_64_4_xs[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_64_4_xs[c * 72u + d4 * 4u + 3u] = kv.w;
+      sh_64_64_4_xs[4608u + c * 72u + d4 * 4u] = vv.x; sh_64_64_4_xs[4608u + c * 72u + d4 * 4u + 1u] = vv.y; sh_64_64_4_xs[4608u + c * 72u + d4 * 4u + 2u] = vv.z; sh_64_64_4_xs[4608u + c * 72u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_xs, 0u, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_xs, 16u, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_xs, 32u, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_xs, 48u, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_64_4_xs, sb0 + 0u * 16u, s, 68u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_xs, 1152u, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_xs, 1168u, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_xs, 1184u, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_xs, 1200u, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_64_4_xs, sb0 + 1u * 16u, s, 68u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_xs, 2304u, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_xs, 2320u, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_xs, 2336u, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_xs, 2352u, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_64_4_xs, sb0 + 2u * 16u, s, 68u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_xs, 3456u, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_xs, 3472u, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_xs, 3488u, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_xs, 3504u, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_64_4_xs, sb0 + 3u * 16u, s, 68u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 32u; j++) {
+      let c = hh + 2u * ((j + rot) % 32u);
+      let x = select(NEG, ss_64_64_4_xs[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, xor16_64_64_4_xs(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_64_64_4_xs = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 72u;
+    for (var j = 0u; j < 32u; j++) {
+      let c = hh + 2u * ((j + rot) % 32u);
+      let e = select(0.0, exp2(fma(ss_64_64_4_xs[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_64_64_4_xs[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_64_64_4_xs) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_64_64_4_xs, sb0 + 0u * 16u, o0, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_xs, sb0 + 1u * 16u, o1, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_xs, sb0 + 2u * 16u, o2, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_xs, sb0 + 3u * 16u, o3, 68u);
+      workgroupBarrier();
+      for (var c = hh * 32u; c < (hh + 1u) * 32u; c++) { ss_64_64_4_xs[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_xs, sb0 + 0u * 16u, 68u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_xs, sb0 + 1u * 16u, 68u); o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_xs, sb0 + 2u * 16u, 68u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_xs, sb0 + 3u * 16u, 68u);
+      workgroupBarrier();
+    }
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_xs, 0u + sg * 1152u + 0u, 72u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_xs, 4608u, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_xs, 4624u, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_xs, 4640u, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_xs, 4656u, 72u), o3);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_xs, 0u + sg * 1152u + 16u, 72u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_xs, 5760u, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_xs, 5776u, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_xs, 5792u, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_xs, 5808u, 72u), o3);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_xs, 0u + sg * 1152u + 32u, 72u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_xs, 6912u, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_xs, 6928u, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_xs, 6944u, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_xs, 6960u, 72u), o3);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_xs, 0u + sg * 1152u + 48u, 72u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_xs, 8064u, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_xs, 8080u, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_xs, 8096u, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_xs, 8112u, 72u), o3);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += xor16_64_64_4_xs(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_64_64_4_xs, sb0 + 0u * 16u, o0, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_xs, sb0 + 1u * 16u, o1, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_xs, sb0 + 2u * 16u, o2, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_xs, sb0 + 3u * 16u, o3, 68u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 32u; c < (hh + 1u) * 32u; c += 4u) {
+      let v = vec4f(ss_64_64_4_xs[sb + c], ss_64_64_4_xs[sb + (c + 1u)], ss_64_64_4_xs[sb + (c + 2u)], ss_64_64_4_xs[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 16u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_64_64_4_xs[row] = m; rowL_64_64_4_xs[row] = l; }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_64_4_xs(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_64_4_xs(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_64_4_xs_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_64_4_xs(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_64_64_4_xs[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_64_4_xs[tid] + log2(sum)) * LN2, sum > 0.0);
   }
 }

@@ -55,10 +55,10 @@ fn emu_xor16(x: f32, tid: u32) -> f32 {
   return y;
 }
 
-// ==== D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
-// sh_128_32_4: K tile [BC][136] at 0, V tile at 4352, P [64][40] at 0; Q staged through it first.
+// ==== 128_32_4: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// sh_128_32_4: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4: array<f16, 8704>;
-var<workgroup> ss_128_32_4: array<f32, 2304>;   // [subgroup][16][36] S / O scratch
+var<workgroup> ss_128_32_4: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4: array<f32, 64>;
 var<workgroup> rowL_128_32_4: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4: u32;
@@ -112,7 +112,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
 
@@ -123,8 +123,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
       let tt = t0 + c0 + rr;
       var v = T4();
       if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      let o = rr * 136u + d4 * 4u;
-      sh_128_32_4[o] = v.x; sh_128_32_4[o + 1u] = v.y; sh_128_32_4[o + 2u] = v.z; sh_128_32_4[o + 3u] = v.w;
+      sh_128_32_4[rr * 136u + d4 * 4u] = v.x; sh_128_32_4[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4[rr * 136u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
@@ -149,9 +148,8 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
         kv = kCache[g];
         vv = vCache[g];
       }
-      let o = c * 136u + d4 * 4u;
-      sh_128_32_4[o] = kv.x; sh_128_32_4[o + 1u] = kv.y; sh_128_32_4[o + 2u] = kv.z; sh_128_32_4[o + 3u] = kv.w;
-      sh_128_32_4[o + 4352u] = vv.x; sh_128_32_4[o + 4352u + 1u] = vv.y; sh_128_32_4[o + 4352u + 2u] = vv.z; sh_128_32_4[o + 4352u + 3u] = vv.w;
+      sh_128_32_4[c * 136u + d4 * 4u] = kv.x; sh_128_32_4[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
     }
     workgroupBarrier();
 
@@ -218,7 +216,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (t < p.T) {
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_4[sb + c], ss_128_32_4[sb + c + 1u], ss_128_32_4[sb + c + 2u], ss_128_32_4[sb + c + 3u]) * inv;
+        let v = vec4f(ss_128_32_4[sb + c], ss_128_32_4[sb + (c + 1u)], ss_128_32_4[sb + (c + 2u)], ss_128_32_4[sb + (c + 3u)]) * inv;
         out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
       }
     }
@@ -246,10 +244,10 @@ fn fa_sgm_128_32_4_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
   }
 }
 
-// ==== D = 128, BC = 32, SG = 8: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
-// sh_128_32_8: K tile [BC][136] at 0, V tile at 4352, P [128][40] at 8704; Q staged through it first.
+// ==== 128_32_8: D = 128, BC = 32, SG = 8: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8: array<f16, 13824>;
-var<workgroup> ss_128_32_8: array<f32, 4608>;   // [subgroup][16][36] S / O scratch
+var<workgroup> ss_128_32_8: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8: array<f32, 128>;
 var<workgroup> rowL_128_32_8: array<f32, 128>;
 var<workgroup> anyNeed_128_32_8: u32;
@@ -303,7 +301,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
 
@@ -314,8 +312,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
       let tt = t0 + c0 + rr;
       var v = T4();
       if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      let o = rr * 136u + d4 * 4u;
-      sh_128_32_8[o] = v.x; sh_128_32_8[o + 1u] = v.y; sh_128_32_8[o + 2u] = v.z; sh_128_32_8[o + 3u] = v.w;
+      sh_128_32_8[rr * 136u + d4 * 4u] = v.x; sh_128_32_8[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8[rr * 136u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
@@ -340,9 +337,8 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
         kv = kCache[g];
         vv = vCache[g];
       }
-      let o = c * 136u + d4 * 4u;
-      sh_128_32_8[o] = kv.x; sh_128_32_8[o + 1u] = kv.y; sh_128_32_8[o + 2u] = kv.z; sh_128_32_8[o + 3u] = kv.w;
-      sh_128_32_8[o + 4352u] = vv.x; sh_128_32_8[o + 4352u + 1u] = vv.y; sh_128_32_8[o + 4352u + 2u] = vv.z; sh_128_32_8[o + 4352u + 3u] = vv.w;
+      sh_128_32_8[c * 136u + d4 * 4u] = kv.x; sh_128_32_8[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_8[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_8[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_8[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_8[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_8[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_8[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
     }
     workgroupBarrier();
 
@@ -409,7 +405,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (t < p.T) {
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_8[sb + c], ss_128_32_8[sb + c + 1u], ss_128_32_8[sb + c + 2u], ss_128_32_8[sb + c + 3u]) * inv;
+        let v = vec4f(ss_128_32_8[sb + c], ss_128_32_8[sb + (c + 1u)], ss_128_32_8[sb + (c + 2u)], ss_128_32_8[sb + (c + 3u)]) * inv;
         out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
       }
     }
@@ -437,10 +433,10 @@ fn fa_sgm_128_32_8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
   }
 }
 
-// ==== D = 128, BC = 16, SG = 8: BR = 128 rows, 256 invocations, 26116 bytes of workgroup memory ====
-// sh_128_16_8: K tile [BC][136] at 0, V tile at 2176, P [128][24] at 4352; Q staged through it first.
+// ==== 128_16_8: D = 128, BC = 16, SG = 8: BR = 128 rows, 256 invocations, 26116 bytes of workgroup memory ====
+// sh_128_16_8: K tile [16][136] at 0, V [16][136] at 2176, P [128][24] at 4352.
 var<workgroup> sh_128_16_8: array<f16, 7424>;
-var<workgroup> ss_128_16_8: array<f32, 2560>;   // [subgroup][16][20] S / O scratch
+var<workgroup> ss_128_16_8: array<f32, 2560>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_16_8: array<f32, 128>;
 var<workgroup> rowL_128_16_8: array<f32, 128>;
 var<workgroup> anyNeed_128_16_8: u32;
@@ -494,7 +490,7 @@ fn attend_128_16_8(wid: vec3u, nwg: vec3u, tid: u32) {
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 320u;              // the subgroup's scratch
-  let sb = sb0 + r * 20u;               // this invocation's row in it
+  let sb = sb0 + r * 20u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 48 rows, loaded once into 8 left matrices.
 
@@ -505,8 +501,7 @@ fn attend_128_16_8(wid: vec3u, nwg: vec3u, tid: u32) {
       let tt = t0 + c0 + rr;
       var v = T4();
       if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      let o = rr * 136u + d4 * 4u;
-      sh_128_16_8[o] = v.x; sh_128_16_8[o + 1u] = v.y; sh_128_16_8[o + 2u] = v.z; sh_128_16_8[o + 3u] = v.w;
+      sh_128_16_8[rr * 136u + d4 * 4u] = v.x; sh_128_16_8[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_16_8[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_16_8[rr * 136u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 48u) {
@@ -531,9 +526,8 @@ fn attend_128_16_8(wid: vec3u, nwg: vec3u, tid: u32) {
         kv = kCache[g];
         vv = vCache[g];
       }
-      let o = c * 136u + d4 * 4u;
-      sh_128_16_8[o] = kv.x; sh_128_16_8[o + 1u] = kv.y; sh_128_16_8[o + 2u] = kv.z; sh_128_16_8[o + 3u] = kv.w;
-      sh_128_16_8[o + 2176u] = vv.x; sh_128_16_8[o + 2176u + 1u] = vv.y; sh_128_16_8[o + 2176u + 2u] = vv.z; sh_128_16_8[o + 2176u + 3u] = vv.w;
+      sh_128_16_8[c * 136u + d4 * 4u] = kv.x; sh_128_16_8[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_16_8[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_16_8[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_16_8[2176u + c * 136u + d4 * 4u] = vv.x; sh_128_16_8[2176u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_16_8[2176u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_16_8[2176u + c * 136u + d4 * 4u + 3u] = vv.w;
     }
     workgroupBarrier();
 
@@ -600,7 +594,7 @@ fn attend_128_16_8(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (t < p.T) {
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
-        let v = vec4f(ss_128_16_8[sb + c], ss_128_16_8[sb + c + 1u], ss_128_16_8[sb + c + 2u], ss_128_16_8[sb + c + 3u]) * inv;
+        let v = vec4f(ss_128_16_8[sb + c], ss_128_16_8[sb + (c + 1u)], ss_128_16_8[sb + (c + 2u)], ss_128_16_8[sb + (c + 3u)]) * inv;
         out[(t * p.nHeads + h) * 32u + (rd * 16u + c) / 4u] = T4(v);
       }
     }
@@ -628,10 +622,10 @@ fn fa_sgm_128_16_8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
   }
 }
 
-// ==== D = 64, BC = 64, SG = 4: BR = 64 rows, 128 invocations, 36356 bytes of workgroup memory ====
-// sh_64_64_4: K tile [BC][72] at 0, V tile at 4608, P [64][72] at 0; Q staged through it first.
+// ==== 64_64_4: D = 64, BC = 64, SG = 4: BR = 64 rows, 128 invocations, 36356 bytes of workgroup memory ====
+// sh_64_64_4: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
 var<workgroup> sh_64_64_4: array<f16, 9216>;
-var<workgroup> ss_64_64_4: array<f32, 4352>;   // [subgroup][16][68] S / O scratch
+var<workgroup> ss_64_64_4: array<f32, 4352>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_64_4: array<f32, 64>;
 var<workgroup> rowL_64_64_4: array<f32, 64>;
 var<workgroup> anyNeed_64_64_4: u32;
@@ -685,7 +679,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 1088u;              // the subgroup's scratch
-  let sb = sb0 + r * 68u;               // this invocation's row in it
+  let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
 
@@ -696,8 +690,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
       let tt = t0 + c0 + rr;
       var v = T4();
       if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
-      let o = rr * 72u + d4 * 4u;
-      sh_64_64_4[o] = v.x; sh_64_64_4[o + 1u] = v.y; sh_64_64_4[o + 2u] = v.z; sh_64_64_4[o + 3u] = v.w;
+      sh_64_64_4[rr * 72u + d4 * 4u] = v.x; sh_64_64_4[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_64_4[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_64_4[rr * 72u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
@@ -722,9 +715,8 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
         kv = kCache[g];
         vv = vCache[g];
       }
-      let o = c * 72u + d4 * 4u;
-      sh_64_64_4[o] = kv.x; sh_64_64_4[o + 1u] = kv.y; sh_64_64_4[o + 2u] = kv.z; sh_64_64_4[o + 3u] = kv.w;
-      sh_64_64_4[o + 4608u] = vv.x; sh_64_64_4[o + 4608u + 1u] = vv.y; sh_64_64_4[o + 4608u + 2u] = vv.z; sh_64_64_4[o + 4608u + 3u] = vv.w;
+      sh_64_64_4[c * 72u + d4 * 4u] = kv.x; sh_64_64_4[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_64_4[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_64_4[c * 72u + d4 * 4u + 3u] = kv.w;
+      sh_64_64_4[4608u + c * 72u + d4 * 4u] = vv.x; sh_64_64_4[4608u + c * 72u + d4 * 4u + 1u] = vv.y; sh_64_64_4[4608u + c * 72u + d4 * 4u + 2u] = vv.z; sh_64_64_4[4608u + c * 72u + d4 * 4u + 3u] = vv.w;
     }
     workgroupBarrier();
 
@@ -791,7 +783,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (t < p.T) {
       for (var c = hh * 32u; c < (hh + 1u) * 32u; c += 4u) {
-        let v = vec4f(ss_64_64_4[sb + c], ss_64_64_4[sb + c + 1u], ss_64_64_4[sb + c + 2u], ss_64_64_4[sb + c + 3u]) * inv;
+        let v = vec4f(ss_64_64_4[sb + c], ss_64_64_4[sb + (c + 1u)], ss_64_64_4[sb + (c + 2u)], ss_64_64_4[sb + (c + 3u)]) * inv;
         out[(t * p.nHeads + h) * 16u + (rd * 64u + c) / 4u] = T4(v);
       }
     }
@@ -819,10 +811,10 @@ fn fa_sgm_64_64_4_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   }
 }
 
-// ==== D = 64, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 24068 bytes of workgroup memory ====
-// sh_64_32_4: K tile [BC][72] at 0, V tile at 2304, P [64][40] at 4608; Q staged through it first.
+// ==== 64_32_4: D = 64, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 24068 bytes of workgroup memory ====
+// sh_64_32_4: K tile [32][72] at 0, V [32][72] at 2304, P [64][40] at 4608.
 var<workgroup> sh_64_32_4: array<f16, 7168>;
-var<workgroup> ss_64_32_4: array<f32, 2304>;   // [subgroup][16][36] S / O scratch
+var<workgroup> ss_64_32_4: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_32_4: array<f32, 64>;
 var<workgroup> rowL_64_32_4: array<f32, 64>;
 var<workgroup> anyNeed_64_32_4: u32;
@@ -876,7 +868,7 @@ fn attend_64_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
 
@@ -887,8 +879,7 @@ fn attend_64_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
       let tt = t0 + c0 + rr;
       var v = T4();
       if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
-      let o = rr * 72u + d4 * 4u;
-      sh_64_32_4[o] = v.x; sh_64_32_4[o + 1u] = v.y; sh_64_32_4[o + 2u] = v.z; sh_64_32_4[o + 3u] = v.w;
+      sh_64_32_4[rr * 72u + d4 * 4u] = v.x; sh_64_32_4[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_32_4[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_32_4[rr * 72u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
@@ -913,9 +904,8 @@ fn attend_64_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
         kv = kCache[g];
         vv = vCache[g];
       }
-      let o = c * 72u + d4 * 4u;
-      sh_64_32_4[o] = kv.x; sh_64_32_4[o + 1u] = kv.y; sh_64_32_4[o + 2u] = kv.z; sh_64_32_4[o + 3u] = kv.w;
-      sh_64_32_4[o + 2304u] = vv.x; sh_64_32_4[o + 2304u + 1u] = vv.y; sh_64_32_4[o + 2304u + 2u] = vv.z; sh_64_32_4[o + 2304u + 3u] = vv.w;
+      sh_64_32_4[c * 72u + d4 * 4u] = kv.x; sh_64_32_4[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_32_4[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_32_4[c * 72u + d4 * 4u + 3u] = kv.w;
+      sh_64_32_4[2304u + c * 72u + d4 * 4u] = vv.x; sh_64_32_4[2304u + c * 72u + d4 * 4u + 1u] = vv.y; sh_64_32_4[2304u + c * 72u + d4 * 4u + 2u] = vv.z; sh_64_32_4[2304u + c * 72u + d4 * 4u + 3u] = vv.w;
     }
     workgroupBarrier();
 
@@ -982,7 +972,7 @@ fn attend_64_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (t < p.T) {
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_64_32_4[sb + c], ss_64_32_4[sb + c + 1u], ss_64_32_4[sb + c + 2u], ss_64_32_4[sb + c + 3u]) * inv;
+        let v = vec4f(ss_64_32_4[sb + c], ss_64_32_4[sb + (c + 1u)], ss_64_32_4[sb + (c + 2u)], ss_64_32_4[sb + (c + 3u)]) * inv;
         out[(t * p.nHeads + h) * 16u + (rd * 32u + c) / 4u] = T4(v);
       }
     }
@@ -1010,10 +1000,10 @@ fn fa_sgm_64_32_4_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   }
 }
 
-// ==== D = 64, BC = 32, SG = 8: BR = 128 rows, 256 invocations, 38916 bytes of workgroup memory ====
-// sh_64_32_8: K tile [BC][72] at 0, V tile at 2304, P [128][40] at 4608; Q staged through it first.
+// ==== 64_32_8: D = 64, BC = 32, SG = 8: BR = 128 rows, 256 invocations, 38916 bytes of workgroup memory ====
+// sh_64_32_8: K tile [32][72] at 0, V [32][72] at 2304, P [128][40] at 4608.
 var<workgroup> sh_64_32_8: array<f16, 9728>;
-var<workgroup> ss_64_32_8: array<f32, 4608>;   // [subgroup][16][36] S / O scratch
+var<workgroup> ss_64_32_8: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_32_8: array<f32, 128>;
 var<workgroup> rowL_64_32_8: array<f32, 128>;
 var<workgroup> anyNeed_64_32_8: u32;
@@ -1067,7 +1057,7 @@ fn attend_64_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 128 rows, loaded once into 4 left matrices.
 
@@ -1078,8 +1068,7 @@ fn attend_64_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
       let tt = t0 + c0 + rr;
       var v = T4();
       if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
-      let o = rr * 72u + d4 * 4u;
-      sh_64_32_8[o] = v.x; sh_64_32_8[o + 1u] = v.y; sh_64_32_8[o + 2u] = v.z; sh_64_32_8[o + 3u] = v.w;
+      sh_64_32_8[rr * 72u + d4 * 4u] = v.x; sh_64_32_8[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_32_8[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_32_8[rr * 72u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 128u) {
@@ -1104,9 +1093,8 @@ fn attend_64_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
         kv = kCache[g];
         vv = vCache[g];
       }
-      let o = c * 72u + d4 * 4u;
-      sh_64_32_8[o] = kv.x; sh_64_32_8[o + 1u] = kv.y; sh_64_32_8[o + 2u] = kv.z; sh_64_32_8[o + 3u] = kv.w;
-      sh_64_32_8[o + 2304u] = vv.x; sh_64_32_8[o + 2304u + 1u] = vv.y; sh_64_32_8[o + 2304u + 2u] = vv.z; sh_64_32_8[o + 2304u + 3u] = vv.w;
+      sh_64_32_8[c * 72u + d4 * 4u] = kv.x; sh_64_32_8[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_32_8[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_32_8[c * 72u + d4 * 4u + 3u] = kv.w;
+      sh_64_32_8[2304u + c * 72u + d4 * 4u] = vv.x; sh_64_32_8[2304u + c * 72u + d4 * 4u + 1u] = vv.y; sh_64_32_8[2304u + c * 72u + d4 * 4u + 2u] = vv.z; sh_64_32_8[2304u + c * 72u + d4 * 4u + 3u] = vv.w;
     }
     workgroupBarrier();
 
@@ -1173,7 +1161,7 @@ fn attend_64_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (t < p.T) {
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_64_32_8[sb + c], ss_64_32_8[sb + c + 1u], ss_64_32_8[sb + c + 2u], ss_64_32_8[sb + c + 3u]) * inv;
+        let v = vec4f(ss_64_32_8[sb + c], ss_64_32_8[sb + (c + 1u)], ss_64_32_8[sb + (c + 2u)], ss_64_32_8[sb + (c + 3u)]) * inv;
         out[(t * p.nHeads + h) * 16u + (rd * 32u + c) / 4u] = T4(v);
       }
     }
@@ -1201,10 +1189,10 @@ fn fa_sgm_64_32_8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   }
 }
 
-// ==== D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
-// sh_128_32_4_pf: K tile [BC][136] at 0, V tile at 4352, P [64][40] at 0; Q staged through it first.
+// ==== 128_32_4_pf: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// sh_128_32_4_pf: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf: array<f16, 8704>;
-var<workgroup> ss_128_32_4_pf: array<f32, 2304>;   // [subgroup][16][36] S / O scratch
+var<workgroup> ss_128_32_4_pf: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_pf: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4_pf: u32;
@@ -1258,7 +1246,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
 
@@ -1269,8 +1257,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
       let tt = t0 + c0 + rr;
       var v = T4();
       if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      let o = rr * 136u + d4 * 4u;
-      sh_128_32_4_pf[o] = v.x; sh_128_32_4_pf[o + 1u] = v.y; sh_128_32_4_pf[o + 2u] = v.z; sh_128_32_4_pf[o + 3u] = v.w;
+      sh_128_32_4_pf[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf[rr * 136u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
@@ -1300,49 +1287,49 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   var pk7 = T4();
   var pv7 = T4();
   {
-    let c = tid / 32u + 0u;
+    let c = (tid + 0u) / 32u;
     let d4 = (tid + 0u) % 32u;
     pk0 = T4(); pv0 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
   }
   {
-    let c = tid / 32u + 4u;
+    let c = (tid + 128u) / 32u;
     let d4 = (tid + 128u) % 32u;
     pk1 = T4(); pv1 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
   }
   {
-    let c = tid / 32u + 8u;
+    let c = (tid + 256u) / 32u;
     let d4 = (tid + 256u) % 32u;
     pk2 = T4(); pv2 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
   }
   {
-    let c = tid / 32u + 12u;
+    let c = (tid + 384u) / 32u;
     let d4 = (tid + 384u) % 32u;
     pk3 = T4(); pv3 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   {
-    let c = tid / 32u + 16u;
+    let c = (tid + 512u) / 32u;
     let d4 = (tid + 512u) % 32u;
     pk4 = T4(); pv4 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
   }
   {
-    let c = tid / 32u + 20u;
+    let c = (tid + 640u) / 32u;
     let d4 = (tid + 640u) % 32u;
     pk5 = T4(); pv5 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
   }
   {
-    let c = tid / 32u + 24u;
+    let c = (tid + 768u) / 32u;
     let d4 = (tid + 768u) % 32u;
     pk6 = T4(); pv6 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
   }
   {
-    let c = tid / 32u + 28u;
+    let c = (tid + 896u) / 32u;
     let d4 = (tid + 896u) % 32u;
     pk7 = T4(); pv7 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
@@ -1350,96 +1337,103 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_pf = 0u; }
     {
-      let o = ((tid + 0u) / 32u) * 136u + ((tid + 0u) % 32u) * 4u;
-      sh_128_32_4_pf[o] = pk0.x; sh_128_32_4_pf[o + 1u] = pk0.y; sh_128_32_4_pf[o + 2u] = pk0.z; sh_128_32_4_pf[o + 3u] = pk0.w;
-      sh_128_32_4_pf[o + 4352u] = pv0.x; sh_128_32_4_pf[o + 4352u + 1u] = pv0.y; sh_128_32_4_pf[o + 4352u + 2u] = pv0.z; sh_128_32_4_pf[o + 4352u + 3u] = pv0.w;
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_4_pf[c * 136u + d4 * 4u] = pk0.x; sh_128_32_4_pf[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_4_pf[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_4_pf[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_4_pf[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
     }
     {
-      let o = ((tid + 128u) / 32u) * 136u + ((tid + 128u) % 32u) * 4u;
-      sh_128_32_4_pf[o] = pk1.x; sh_128_32_4_pf[o + 1u] = pk1.y; sh_128_32_4_pf[o + 2u] = pk1.z; sh_128_32_4_pf[o + 3u] = pk1.w;
-      sh_128_32_4_pf[o + 4352u] = pv1.x; sh_128_32_4_pf[o + 4352u + 1u] = pv1.y; sh_128_32_4_pf[o + 4352u + 2u] = pv1.z; sh_128_32_4_pf[o + 4352u + 3u] = pv1.w;
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      sh_128_32_4_pf[c * 136u + d4 * 4u] = pk1.x; sh_128_32_4_pf[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_4_pf[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_4_pf[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_4_pf[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
     }
     {
-      let o = ((tid + 256u) / 32u) * 136u + ((tid + 256u) % 32u) * 4u;
-      sh_128_32_4_pf[o] = pk2.x; sh_128_32_4_pf[o + 1u] = pk2.y; sh_128_32_4_pf[o + 2u] = pk2.z; sh_128_32_4_pf[o + 3u] = pk2.w;
-      sh_128_32_4_pf[o + 4352u] = pv2.x; sh_128_32_4_pf[o + 4352u + 1u] = pv2.y; sh_128_32_4_pf[o + 4352u + 2u] = pv2.z; sh_128_32_4_pf[o + 4352u + 3u] = pv2.w;
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_4_pf[c * 136u + d4 * 4u] = pk2.x; sh_128_32_4_pf[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_4_pf[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_4_pf[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_4_pf[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
     }
     {
-      let o = ((tid + 384u) / 32u) * 136u + ((tid + 384u) % 32u) * 4u;
-      sh_128_32_4_pf[o] = pk3.x; sh_128_32_4_pf[o + 1u] = pk3.y; sh_128_32_4_pf[o + 2u] = pk3.z; sh_128_32_4_pf[o + 3u] = pk3.w;
-      sh_128_32_4_pf[o + 4352u] = pv3.x; sh_128_32_4_pf[o + 4352u + 1u] = pv3.y; sh_128_32_4_pf[o + 4352u + 2u] = pv3.z; sh_128_32_4_pf[o + 4352u + 3u] = pv3.w;
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      sh_128_32_4_pf[c * 136u + d4 * 4u] = pk3.x; sh_128_32_4_pf[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_4_pf[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_4_pf[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_4_pf[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
     }
     {
-      let o = ((tid + 512u) / 32u) * 136u + ((tid + 512u) % 32u) * 4u;
-      sh_128_32_4_pf[o] = pk4.x; sh_128_32_4_pf[o + 1u] = pk4.y; sh_128_32_4_pf[o + 2u] = pk4.z; sh_128_32_4_pf[o + 3u] = pk4.w;
-      sh_128_32_4_pf[o + 4352u] = pv4.x; sh_128_32_4_pf[o + 4352u + 1u] = pv4.y; sh_128_32_4_pf[o + 4352u + 2u] = pv4.z; sh_128_32_4_pf[o + 4352u + 3u] = pv4.w;
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_4_pf[c * 136u + d4 * 4u] = pk4.x; sh_128_32_4_pf[c * 136u + d4 * 4u + 1u] = pk4.y; sh_128_32_4_pf[c * 136u + d4 * 4u + 2u] = pk4.z; sh_128_32_4_pf[c * 136u + d4 * 4u + 3u] = pk4.w;
+      sh_128_32_4_pf[4352u + c * 136u + d4 * 4u] = pv4.x; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 1u] = pv4.y; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 2u] = pv4.z; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 3u] = pv4.w;
     }
     {
-      let o = ((tid + 640u) / 32u) * 136u + ((tid + 640u) % 32u) * 4u;
-      sh_128_32_4_pf[o] = pk5.x; sh_128_32_4_pf[o + 1u] = pk5.y; sh_128_32_4_pf[o + 2u] = pk5.z; sh_128_32_4_pf[o + 3u] = pk5.w;
-      sh_128_32_4_pf[o + 4352u] = pv5.x; sh_128_32_4_pf[o + 4352u + 1u] = pv5.y; sh_128_32_4_pf[o + 4352u + 2u] = pv5.z; sh_128_32_4_pf[o + 4352u + 3u] = pv5.w;
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      sh_128_32_4_pf[c * 136u + d4 * 4u] = pk5.x; sh_128_32_4_pf[c * 136u + d4 * 4u + 1u] = pk5.y; sh_128_32_4_pf[c * 136u + d4 * 4u + 2u] = pk5.z; sh_128_32_4_pf[c * 136u + d4 * 4u + 3u] = pk5.w;
+      sh_128_32_4_pf[4352u + c * 136u + d4 * 4u] = pv5.x; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 1u] = pv5.y; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 2u] = pv5.z; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 3u] = pv5.w;
     }
     {
-      let o = ((tid + 768u) / 32u) * 136u + ((tid + 768u) % 32u) * 4u;
-      sh_128_32_4_pf[o] = pk6.x; sh_128_32_4_pf[o + 1u] = pk6.y; sh_128_32_4_pf[o + 2u] = pk6.z; sh_128_32_4_pf[o + 3u] = pk6.w;
-      sh_128_32_4_pf[o + 4352u] = pv6.x; sh_128_32_4_pf[o + 4352u + 1u] = pv6.y; sh_128_32_4_pf[o + 4352u + 2u] = pv6.z; sh_128_32_4_pf[o + 4352u + 3u] = pv6.w;
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_4_pf[c * 136u + d4 * 4u] = pk6.x; sh_128_32_4_pf[c * 136u + d4 * 4u + 1u] = pk6.y; sh_128_32_4_pf[c * 136u + d4 * 4u + 2u] = pk6.z; sh_128_32_4_pf[c * 136u + d4 * 4u + 3u] = pk6.w;
+      sh_128_32_4_pf[4352u + c * 136u + d4 * 4u] = pv6.x; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 1u] = pv6.y; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 2u] = pv6.z; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 3u] = pv6.w;
     }
     {
-      let o = ((tid + 896u) / 32u) * 136u + ((tid + 896u) % 32u) * 4u;
-      sh_128_32_4_pf[o] = pk7.x; sh_128_32_4_pf[o + 1u] = pk7.y; sh_128_32_4_pf[o + 2u] = pk7.z; sh_128_32_4_pf[o + 3u] = pk7.w;
-      sh_128_32_4_pf[o + 4352u] = pv7.x; sh_128_32_4_pf[o + 4352u + 1u] = pv7.y; sh_128_32_4_pf[o + 4352u + 2u] = pv7.z; sh_128_32_4_pf[o + 4352u + 3u] = pv7.w;
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      sh_128_32_4_pf[c * 136u + d4 * 4u] = pk7.x; sh_128_32_4_pf[c * 136u + d4 * 4u + 1u] = pk7.y; sh_128_32_4_pf[c * 136u + d4 * 4u + 2u] = pk7.z; sh_128_32_4_pf[c * 136u + d4 * 4u + 3u] = pk7.w;
+      sh_128_32_4_pf[4352u + c * 136u + d4 * 4u] = pv7.x; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 1u] = pv7.y; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 2u] = pv7.z; sh_128_32_4_pf[4352u + c * 136u + d4 * 4u + 3u] = pv7.w;
     }
     workgroupBarrier();
     // Next tile's K/V into registers while this one is computed.
     {
-      let c = tid / 32u + 0u;
+      let c = (tid + 0u) / 32u;
       let d4 = (tid + 0u) % 32u;
       pk0 = T4(); pv0 = T4();
       if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
     }
     {
-      let c = tid / 32u + 4u;
+      let c = (tid + 128u) / 32u;
       let d4 = (tid + 128u) % 32u;
       pk1 = T4(); pv1 = T4();
       if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
     }
     {
-      let c = tid / 32u + 8u;
+      let c = (tid + 256u) / 32u;
       let d4 = (tid + 256u) % 32u;
       pk2 = T4(); pv2 = T4();
       if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
     }
     {
-      let c = tid / 32u + 12u;
+      let c = (tid + 384u) / 32u;
       let d4 = (tid + 384u) % 32u;
       pk3 = T4(); pv3 = T4();
       if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
     }
     {
-      let c = tid / 32u + 16u;
+      let c = (tid + 512u) / 32u;
       let d4 = (tid + 512u) % 32u;
       pk4 = T4(); pv4 = T4();
       if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
     }
     {
-      let c = tid / 32u + 20u;
+      let c = (tid + 640u) / 32u;
       let d4 = (tid + 640u) % 32u;
       pk5 = T4(); pv5 = T4();
       if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
     }
     {
-      let c = tid / 32u + 24u;
+      let c = (tid + 768u) / 32u;
       let d4 = (tid + 768u) % 32u;
       pk6 = T4(); pv6 = T4();
       if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
     }
     {
-      let c = tid / 32u + 28u;
+      let c = (tid + 896u) / 32u;
       let d4 = (tid + 896u) % 32u;
       pk7 = T4(); pv7 = T4();
       if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
     }
-    workgroupBarrier();
 
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     for (var n = 0u; n < 2u; n++) {
@@ -1504,7 +1498,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (t < p.T) {
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_4_pf[sb + c], ss_128_32_4_pf[sb + c + 1u], ss_128_32_4_pf[sb + c + 2u], ss_128_32_4_pf[sb + c + 3u]) * inv;
+        let v = vec4f(ss_128_32_4_pf[sb + c], ss_128_32_4_pf[sb + (c + 1u)], ss_128_32_4_pf[sb + (c + 2u)], ss_128_32_4_pf[sb + (c + 3u)]) * inv;
         out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
       }
     }
@@ -1532,10 +1526,10 @@ fn fa_sgm_128_32_4_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
   }
 }
 
-// ==== D = 128, BC = 32, SG = 8: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
-// sh_128_32_8_pf: K tile [BC][136] at 0, V tile at 4352, P [128][40] at 8704; Q staged through it first.
+// ==== 128_32_8_pf: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf: array<f16, 13824>;
-var<workgroup> ss_128_32_8_pf: array<f32, 4608>;   // [subgroup][16][36] S / O scratch
+var<workgroup> ss_128_32_8_pf: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8_pf: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf: array<f32, 128>;
 var<workgroup> anyNeed_128_32_8_pf: u32;
@@ -1589,7 +1583,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
 
@@ -1600,8 +1594,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
       let tt = t0 + c0 + rr;
       var v = T4();
       if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      let o = rr * 136u + d4 * 4u;
-      sh_128_32_8_pf[o] = v.x; sh_128_32_8_pf[o + 1u] = v.y; sh_128_32_8_pf[o + 2u] = v.z; sh_128_32_8_pf[o + 3u] = v.w;
+      sh_128_32_8_pf[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf[rr * 136u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
@@ -1623,25 +1616,25 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   var pk3 = T4();
   var pv3 = T4();
   {
-    let c = tid / 32u + 0u;
+    let c = (tid + 0u) / 32u;
     let d4 = (tid + 0u) % 32u;
     pk0 = T4(); pv0 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
   }
   {
-    let c = tid / 32u + 8u;
+    let c = (tid + 256u) / 32u;
     let d4 = (tid + 256u) % 32u;
     pk1 = T4(); pv1 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
   }
   {
-    let c = tid / 32u + 16u;
+    let c = (tid + 512u) / 32u;
     let d4 = (tid + 512u) % 32u;
     pk2 = T4(); pv2 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
   }
   {
-    let c = tid / 32u + 24u;
+    let c = (tid + 768u) / 32u;
     let d4 = (tid + 768u) % 32u;
     pk3 = T4(); pv3 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
@@ -1649,52 +1642,55 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_8_pf = 0u; }
     {
-      let o = ((tid + 0u) / 32u) * 136u + ((tid + 0u) % 32u) * 4u;
-      sh_128_32_8_pf[o] = pk0.x; sh_128_32_8_pf[o + 1u] = pk0.y; sh_128_32_8_pf[o + 2u] = pk0.z; sh_128_32_8_pf[o + 3u] = pk0.w;
-      sh_128_32_8_pf[o + 4352u] = pv0.x; sh_128_32_8_pf[o + 4352u + 1u] = pv0.y; sh_128_32_8_pf[o + 4352u + 2u] = pv0.z; sh_128_32_8_pf[o + 4352u + 3u] = pv0.w;
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
     }
     {
-      let o = ((tid + 256u) / 32u) * 136u + ((tid + 256u) % 32u) * 4u;
-      sh_128_32_8_pf[o] = pk1.x; sh_128_32_8_pf[o + 1u] = pk1.y; sh_128_32_8_pf[o + 2u] = pk1.z; sh_128_32_8_pf[o + 3u] = pk1.w;
-      sh_128_32_8_pf[o + 4352u] = pv1.x; sh_128_32_8_pf[o + 4352u + 1u] = pv1.y; sh_128_32_8_pf[o + 4352u + 2u] = pv1.z; sh_128_32_8_pf[o + 4352u + 3u] = pv1.w;
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
     }
     {
-      let o = ((tid + 512u) / 32u) * 136u + ((tid + 512u) % 32u) * 4u;
-      sh_128_32_8_pf[o] = pk2.x; sh_128_32_8_pf[o + 1u] = pk2.y; sh_128_32_8_pf[o + 2u] = pk2.z; sh_128_32_8_pf[o + 3u] = pk2.w;
-      sh_128_32_8_pf[o + 4352u] = pv2.x; sh_128_32_8_pf[o + 4352u + 1u] = pv2.y; sh_128_32_8_pf[o + 4352u + 2u] = pv2.z; sh_128_32_8_pf[o + 4352u + 3u] = pv2.w;
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
     }
     {
-      let o = ((tid + 768u) / 32u) * 136u + ((tid + 768u) % 32u) * 4u;
-      sh_128_32_8_pf[o] = pk3.x; sh_128_32_8_pf[o + 1u] = pk3.y; sh_128_32_8_pf[o + 2u] = pk3.z; sh_128_32_8_pf[o + 3u] = pk3.w;
-      sh_128_32_8_pf[o + 4352u] = pv3.x; sh_128_32_8_pf[o + 4352u + 1u] = pv3.y; sh_128_32_8_pf[o + 4352u + 2u] = pv3.z; sh_128_32_8_pf[o + 4352u + 3u] = pv3.w;
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
     }
     workgroupBarrier();
     // Next tile's K/V into registers while this one is computed.
     {
-      let c = tid / 32u + 0u;
+      let c = (tid + 0u) / 32u;
       let d4 = (tid + 0u) % 32u;
       pk0 = T4(); pv0 = T4();
       if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
     }
     {
-      let c = tid / 32u + 8u;
+      let c = (tid + 256u) / 32u;
       let d4 = (tid + 256u) % 32u;
       pk1 = T4(); pv1 = T4();
       if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
     }
     {
-      let c = tid / 32u + 16u;
+      let c = (tid + 512u) / 32u;
       let d4 = (tid + 512u) % 32u;
       pk2 = T4(); pv2 = T4();
       if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
     }
     {
-      let c = tid / 32u + 24u;
+      let c = (tid + 768u) / 32u;
       let d4 = (tid + 768u) % 32u;
       pk3 = T4(); pv3 = T4();
       if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
     }
-    workgroupBarrier();
 
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     for (var n = 0u; n < 2u; n++) {
@@ -1759,7 +1755,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (t < p.T) {
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_8_pf[sb + c], ss_128_32_8_pf[sb + c + 1u], ss_128_32_8_pf[sb + c + 2u], ss_128_32_8_pf[sb + c + 3u]) * inv;
+        let v = vec4f(ss_128_32_8_pf[sb + c], ss_128_32_8_pf[sb + (c + 1u)], ss_128_32_8_pf[sb + (c + 2u)], ss_128_32_8_pf[sb + (c + 3u)]) * inv;
         out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
       }
     }
@@ -1787,10 +1783,10 @@ fn fa_sgm_128_32_8_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
   }
 }
 
-// ==== D = 64, BC = 64, SG = 4: BR = 64 rows, 128 invocations, 36356 bytes of workgroup memory ====
-// sh_64_64_4_pf: K tile [BC][72] at 0, V tile at 4608, P [64][72] at 0; Q staged through it first.
+// ==== 64_64_4_pf: D = 64, BC = 64, SG = 4, prefetch: BR = 64 rows, 128 invocations, 36356 bytes of workgroup memory ====
+// sh_64_64_4_pf: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
 var<workgroup> sh_64_64_4_pf: array<f16, 9216>;
-var<workgroup> ss_64_64_4_pf: array<f32, 4352>;   // [subgroup][16][68] S / O scratch
+var<workgroup> ss_64_64_4_pf: array<f32, 4352>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_64_4_pf: array<f32, 64>;
 var<workgroup> rowL_64_64_4_pf: array<f32, 64>;
 var<workgroup> anyNeed_64_64_4_pf: u32;
@@ -1844,7 +1840,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 1088u;              // the subgroup's scratch
-  let sb = sb0 + r * 68u;               // this invocation's row in it
+  let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
 
@@ -1855,8 +1851,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
       let tt = t0 + c0 + rr;
       var v = T4();
       if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
-      let o = rr * 72u + d4 * 4u;
-      sh_64_64_4_pf[o] = v.x; sh_64_64_4_pf[o + 1u] = v.y; sh_64_64_4_pf[o + 2u] = v.z; sh_64_64_4_pf[o + 3u] = v.w;
+      sh_64_64_4_pf[rr * 72u + d4 * 4u] = v.x; sh_64_64_4_pf[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_64_4_pf[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_64_4_pf[rr * 72u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
@@ -1886,49 +1881,49 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   var pk7 = T4();
   var pv7 = T4();
   {
-    let c = tid / 16u + 0u;
+    let c = (tid + 0u) / 16u;
     let d4 = (tid + 0u) % 16u;
     pk0 = T4(); pv0 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
   }
   {
-    let c = tid / 16u + 8u;
+    let c = (tid + 128u) / 16u;
     let d4 = (tid + 128u) % 16u;
     pk1 = T4(); pv1 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
   }
   {
-    let c = tid / 16u + 16u;
+    let c = (tid + 256u) / 16u;
     let d4 = (tid + 256u) % 16u;
     pk2 = T4(); pv2 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
   }
   {
-    let c = tid / 16u + 24u;
+    let c = (tid + 384u) / 16u;
     let d4 = (tid + 384u) % 16u;
     pk3 = T4(); pv3 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   {
-    let c = tid / 16u + 32u;
+    let c = (tid + 512u) / 16u;
     let d4 = (tid + 512u) % 16u;
     pk4 = T4(); pv4 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
   }
   {
-    let c = tid / 16u + 40u;
+    let c = (tid + 640u) / 16u;
     let d4 = (tid + 640u) % 16u;
     pk5 = T4(); pv5 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
   }
   {
-    let c = tid / 16u + 48u;
+    let c = (tid + 768u) / 16u;
     let d4 = (tid + 768u) % 16u;
     pk6 = T4(); pv6 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
   }
   {
-    let c = tid / 16u + 56u;
+    let c = (tid + 896u) / 16u;
     let d4 = (tid + 896u) % 16u;
     pk7 = T4(); pv7 = T4();
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
@@ -1936,96 +1931,103 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
     if (tid == 0u) { anyNeed_64_64_4_pf = 0u; }
     {
-      let o = ((tid + 0u) / 16u) * 72u + ((tid + 0u) % 16u) * 4u;
-      sh_64_64_4_pf[o] = pk0.x; sh_64_64_4_pf[o + 1u] = pk0.y; sh_64_64_4_pf[o + 2u] = pk0.z; sh_64_64_4_pf[o + 3u] = pk0.w;
-      sh_64_64_4_pf[o + 4608u] = pv0.x; sh_64_64_4_pf[o + 4608u + 1u] = pv0.y; sh_64_64_4_pf[o + 4608u + 2u] = pv0.z; sh_64_64_4_pf[o + 4608u + 3u] = pv0.w;
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      sh_64_64_4_pf[c * 72u + d4 * 4u] = pk0.x; sh_64_64_4_pf[c * 72u + d4 * 4u + 1u] = pk0.y; sh_64_64_4_pf[c * 72u + d4 * 4u + 2u] = pk0.z; sh_64_64_4_pf[c * 72u + d4 * 4u + 3u] = pk0.w;
+      sh_64_64_4_pf[4608u + c * 72u + d4 * 4u] = pv0.x; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 1u] = pv0.y; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 2u] = pv0.z; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 3u] = pv0.w;
     }
     {
-      let o = ((tid + 128u) / 16u) * 72u + ((tid + 128u) % 16u) * 4u;
-      sh_64_64_4_pf[o] = pk1.x; sh_64_64_4_pf[o + 1u] = pk1.y; sh_64_64_4_pf[o + 2u] = pk1.z; sh_64_64_4_pf[o + 3u] = pk1.w;
-      sh_64_64_4_pf[o + 4608u] = pv1.x; sh_64_64_4_pf[o + 4608u + 1u] = pv1.y; sh_64_64_4_pf[o + 4608u + 2u] = pv1.z; sh_64_64_4_pf[o + 4608u + 3u] = pv1.w;
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
+      sh_64_64_4_pf[c * 72u + d4 * 4u] = pk1.x; sh_64_64_4_pf[c * 72u + d4 * 4u + 1u] = pk1.y; sh_64_64_4_pf[c * 72u + d4 * 4u + 2u] = pk1.z; sh_64_64_4_pf[c * 72u + d4 * 4u + 3u] = pk1.w;
+      sh_64_64_4_pf[4608u + c * 72u + d4 * 4u] = pv1.x; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 1u] = pv1.y; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 2u] = pv1.z; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 3u] = pv1.w;
     }
     {
-      let o = ((tid + 256u) / 16u) * 72u + ((tid + 256u) % 16u) * 4u;
-      sh_64_64_4_pf[o] = pk2.x; sh_64_64_4_pf[o + 1u] = pk2.y; sh_64_64_4_pf[o + 2u] = pk2.z; sh_64_64_4_pf[o + 3u] = pk2.w;
-      sh_64_64_4_pf[o + 4608u] = pv2.x; sh_64_64_4_pf[o + 4608u + 1u] = pv2.y; sh_64_64_4_pf[o + 4608u + 2u] = pv2.z; sh_64_64_4_pf[o + 4608u + 3u] = pv2.w;
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      sh_64_64_4_pf[c * 72u + d4 * 4u] = pk2.x; sh_64_64_4_pf[c * 72u + d4 * 4u + 1u] = pk2.y; sh_64_64_4_pf[c * 72u + d4 * 4u + 2u] = pk2.z; sh_64_64_4_pf[c * 72u + d4 * 4u + 3u] = pk2.w;
+      sh_64_64_4_pf[4608u + c * 72u + d4 * 4u] = pv2.x; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 1u] = pv2.y; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 2u] = pv2.z; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 3u] = pv2.w;
     }
     {
-      let o = ((tid + 384u) / 16u) * 72u + ((tid + 384u) % 16u) * 4u;
-      sh_64_64_4_pf[o] = pk3.x; sh_64_64_4_pf[o + 1u] = pk3.y; sh_64_64_4_pf[o + 2u] = pk3.z; sh_64_64_4_pf[o + 3u] = pk3.w;
-      sh_64_64_4_pf[o + 4608u] = pv3.x; sh_64_64_4_pf[o + 4608u + 1u] = pv3.y; sh_64_64_4_pf[o + 4608u + 2u] = pv3.z; sh_64_64_4_pf[o + 4608u + 3u] = pv3.w;
+      let c = (tid + 384u) / 16u;
+      let d4 = (tid + 384u) % 16u;
+      sh_64_64_4_pf[c * 72u + d4 * 4u] = pk3.x; sh_64_64_4_pf[c * 72u + d4 * 4u + 1u] = pk3.y; sh_64_64_4_pf[c * 72u + d4 * 4u + 2u] = pk3.z; sh_64_64_4_pf[c * 72u + d4 * 4u + 3u] = pk3.w;
+      sh_64_64_4_pf[4608u + c * 72u + d4 * 4u] = pv3.x; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 1u] = pv3.y; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 2u] = pv3.z; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 3u] = pv3.w;
     }
     {
-      let o = ((tid + 512u) / 16u) * 72u + ((tid + 512u) % 16u) * 4u;
-      sh_64_64_4_pf[o] = pk4.x; sh_64_64_4_pf[o + 1u] = pk4.y; sh_64_64_4_pf[o + 2u] = pk4.z; sh_64_64_4_pf[o + 3u] = pk4.w;
-      sh_64_64_4_pf[o + 4608u] = pv4.x; sh_64_64_4_pf[o + 4608u + 1u] = pv4.y; sh_64_64_4_pf[o + 4608u + 2u] = pv4.z; sh_64_64_4_pf[o + 4608u + 3u] = pv4.w;
+      let c = (tid + 512u) / 16u;
+      let d4 = (tid + 512u) % 16u;
+      sh_64_64_4_pf[c * 72u + d4 * 4u] = pk4.x; sh_64_64_4_pf[c * 72u + d4 * 4u + 1u] = pk4.y; sh_64_64_4_pf[c * 72u + d4 * 4u + 2u] = pk4.z; sh_64_64_4_pf[c * 72u + d4 * 4u + 3u] = pk4.w;
+      sh_64_64_4_pf[4608u + c * 72u + d4 * 4u] = pv4.x; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 1u] = pv4.y; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 2u] = pv4.z; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 3u] = pv4.w;
     }
     {
-      let o = ((tid + 640u) / 16u) * 72u + ((tid + 640u) % 16u) * 4u;
-      sh_64_64_4_pf[o] = pk5.x; sh_64_64_4_pf[o + 1u] = pk5.y; sh_64_64_4_pf[o + 2u] = pk5.z; sh_64_64_4_pf[o + 3u] = pk5.w;
-      sh_64_64_4_pf[o + 4608u] = pv5.x; sh_64_64_4_pf[o + 4608u + 1u] = pv5.y; sh_64_64_4_pf[o + 4608u + 2u] = pv5.z; sh_64_64_4_pf[o + 4608u + 3u] = pv5.w;
+      let c = (tid + 640u) / 16u;
+      let d4 = (tid + 640u) % 16u;
+      sh_64_64_4_pf[c * 72u + d4 * 4u] = pk5.x; sh_64_64_4_pf[c * 72u + d4 * 4u + 1u] = pk5.y; sh_64_64_4_pf[c * 72u + d4 * 4u + 2u] = pk5.z; sh_64_64_4_pf[c * 72u + d4 * 4u + 3u] = pk5.w;
+      sh_64_64_4_pf[4608u + c * 72u + d4 * 4u] = pv5.x; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 1u] = pv5.y; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 2u] = pv5.z; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 3u] = pv5.w;
     }
     {
-      let o = ((tid + 768u) / 16u) * 72u + ((tid + 768u) % 16u) * 4u;
-      sh_64_64_4_pf[o] = pk6.x; sh_64_64_4_pf[o + 1u] = pk6.y; sh_64_64_4_pf[o + 2u] = pk6.z; sh_64_64_4_pf[o + 3u] = pk6.w;
-      sh_64_64_4_pf[o + 4608u] = pv6.x; sh_64_64_4_pf[o + 4608u + 1u] = pv6.y; sh_64_64_4_pf[o + 4608u + 2u] = pv6.z; sh_64_64_4_pf[o + 4608u + 3u] = pv6.w;
+      let c = (tid + 768u) / 16u;
+      let d4 = (tid + 768u) % 16u;
+      sh_64_64_4_pf[c * 72u + d4 * 4u] = pk6.x; sh_64_64_4_pf[c * 72u + d4 * 4u + 1u] = pk6.y; sh_64_64_4_pf[c * 72u + d4 * 4u + 2u] = pk6.z; sh_64_64_4_pf[c * 72u + d4 * 4u + 3u] = pk6.w;
+      sh_64_64_4_pf[4608u + c * 72u + d4 * 4u] = pv6.x; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 1u] = pv6.y; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 2u] = pv6.z; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 3u] = pv6.w;
     }
     {
-      let o = ((tid + 896u) / 16u) * 72u + ((tid + 896u) % 16u) * 4u;
-      sh_64_64_4_pf[o] = pk7.x; sh_64_64_4_pf[o + 1u] = pk7.y; sh_64_64_4_pf[o + 2u] = pk7.z; sh_64_64_4_pf[o + 3u] = pk7.w;
-      sh_64_64_4_pf[o + 4608u] = pv7.x; sh_64_64_4_pf[o + 4608u + 1u] = pv7.y; sh_64_64_4_pf[o + 4608u + 2u] = pv7.z; sh_64_64_4_pf[o + 4608u + 3u] = pv7.w;
+      let c = (tid + 896u) / 16u;
+      let d4 = (tid + 896u) % 16u;
+      sh_64_64_4_pf[c * 72u + d4 * 4u] = pk7.x; sh_64_64_4_pf[c * 72u + d4 * 4u + 1u] = pk7.y; sh_64_64_4_pf[c * 72u + d4 * 4u + 2u] = pk7.z; sh_64_64_4_pf[c * 72u + d4 * 4u + 3u] = pk7.w;
+      sh_64_64_4_pf[4608u + c * 72u + d4 * 4u] = pv7.x; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 1u] = pv7.y; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 2u] = pv7.z; sh_64_64_4_pf[4608u + c * 72u + d4 * 4u + 3u] = pv7.w;
     }
     workgroupBarrier();
     // Next tile's K/V into registers while this one is computed.
     {
-      let c = tid / 16u + 0u;
+      let c = (tid + 0u) / 16u;
       let d4 = (tid + 0u) % 16u;
       pk0 = T4(); pv0 = T4();
       if (j0 + 64u + c < kvEnd) { let g = (kvRow0 + j0 + 64u + c) * 16u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
     }
     {
-      let c = tid / 16u + 8u;
+      let c = (tid + 128u) / 16u;
       let d4 = (tid + 128u) % 16u;
       pk1 = T4(); pv1 = T4();
       if (j0 + 64u + c < kvEnd) { let g = (kvRow0 + j0 + 64u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
     }
     {
-      let c = tid / 16u + 16u;
+      let c = (tid + 256u) / 16u;
       let d4 = (tid + 256u) % 16u;
       pk2 = T4(); pv2 = T4();
       if (j0 + 64u + c < kvEnd) { let g = (kvRow0 + j0 + 64u + c) * 16u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
     }
     {
-      let c = tid / 16u + 24u;
+      let c = (tid + 384u) / 16u;
       let d4 = (tid + 384u) % 16u;
       pk3 = T4(); pv3 = T4();
       if (j0 + 64u + c < kvEnd) { let g = (kvRow0 + j0 + 64u + c) * 16u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
     }
     {
-      let c = tid / 16u + 32u;
+      let c = (tid + 512u) / 16u;
       let d4 = (tid + 512u) % 16u;
       pk4 = T4(); pv4 = T4();
       if (j0 + 64u + c < kvEnd) { let g = (kvRow0 + j0 + 64u + c) * 16u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
     }
     {
-      let c = tid / 16u + 40u;
+      let c = (tid + 640u) / 16u;
       let d4 = (tid + 640u) % 16u;
       pk5 = T4(); pv5 = T4();
       if (j0 + 64u + c < kvEnd) { let g = (kvRow0 + j0 + 64u + c) * 16u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
     }
     {
-      let c = tid / 16u + 48u;
+      let c = (tid + 768u) / 16u;
       let d4 = (tid + 768u) % 16u;
       pk6 = T4(); pv6 = T4();
       if (j0 + 64u + c < kvEnd) { let g = (kvRow0 + j0 + 64u + c) * 16u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
     }
     {
-      let c = tid / 16u + 56u;
+      let c = (tid + 896u) / 16u;
       let d4 = (tid + 896u) % 16u;
       pk7 = T4(); pv7 = T4();
       if (j0 + 64u + c < kvEnd) { let g = (kvRow0 + j0 + 64u + c) * 16u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
     }
-    workgroupBarrier();
 
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     for (var n = 0u; n < 4u; n++) {
@@ -2090,7 +2092,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (t < p.T) {
       for (var c = hh * 32u; c < (hh + 1u) * 32u; c += 4u) {
-        let v = vec4f(ss_64_64_4_pf[sb + c], ss_64_64_4_pf[sb + c + 1u], ss_64_64_4_pf[sb + c + 2u], ss_64_64_4_pf[sb + c + 3u]) * inv;
+        let v = vec4f(ss_64_64_4_pf[sb + c], ss_64_64_4_pf[sb + (c + 1u)], ss_64_64_4_pf[sb + (c + 2u)], ss_64_64_4_pf[sb + (c + 3u)]) * inv;
         out[(t * p.nHeads + h) * 16u + (rd * 64u + c) / 4u] = T4(v);
       }
     }
@@ -2115,5 +2117,2190 @@ fn fa_sgm_64_64_4_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
     let sum = rowL_64_64_4_pf[tid];
     // Natural-log LSE of the scaled scores: m is in base-2 units.
     lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_64_4_pf[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_qs: D = 128, BC = 32, SG = 4, Q from workgroup memory: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
+// sh_128_32_4_qs: K tile [32][136] at 0, V [32][136] at 4352, Q [64][136] at 8704, P [64][40] at 0.
+var<workgroup> sh_128_32_4_qs: array<f16, 17408>;
+var<workgroup> ss_128_32_4_qs: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_qs: array<f32, 64>;
+var<workgroup> rowL_128_32_4_qs: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_qs: u32;
+
+var<private> em_128_32_4_qs: array<f32, 4864>;
+fn emu_zero_128_32_4_qs(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_qs[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_qs(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_qs[m * 256u + e] = f32(sh_128_32_4_qs[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_qs(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_qs[m * 256u + e] = ss_128_32_4_qs[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_qs(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_qs[off + (e / 16u) * stride + e % 16u] = em_128_32_4_qs[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_qs(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_qs[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_qs[a * 256u + i * 16u + k], em_128_32_4_qs[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_qs[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_qs(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged once (zero past T) into its region; fragments are loaded before every product.
+  for (var i = tid; i < 2048u; i += 128u) {
+    let rr = i / 32u;
+    let d4 = i % 32u;
+    let tt = t0 + rr;
+    var v = T4();
+    if (tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+    sh_128_32_4_qs[8704u + rr * 136u + d4 * 4u] = v.x; sh_128_32_4_qs[8704u + rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_qs[8704u + rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_qs[8704u + rr * 136u + d4 * 4u + 3u] = v.w;
+  }
+  workgroupBarrier();
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_qs(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_qs = 0u; }
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_qs[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_qs[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_qs[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_qs[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_qs[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_qs[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_qs[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_qs[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_qs(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_qs(k, 8704u + sg * 2176u + k * 16u, 136u, false);
+        emu_ld_128_32_4_qs(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_qs(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_qs(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_qs[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_qs = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_qs[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_qs[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_qs) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_qs(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_qs[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_qs(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_qs(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_qs(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_qs(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_qs(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_qs[sb + c], ss_128_32_4_qs[sb + (c + 1u)], ss_128_32_4_qs[sb + (c + 2u)], ss_128_32_4_qs[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_qs[row] = m; rowL_128_32_4_qs[row] = l; }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_qs(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_qs(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_qs_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_qs(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_qs[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_qs[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_vt: D = 128, BC = 32, SG = 4, V transposed: BR = 64 rows, 128 invocations, 28676 bytes of workgroup memory ====
+// sh_128_32_4_vt: K tile [32][136] at 0, V [128][40] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_vt: array<f16, 9472>;
+var<workgroup> ss_128_32_4_vt: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_vt: array<f32, 64>;
+var<workgroup> rowL_128_32_4_vt: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_vt: u32;
+
+var<private> em_128_32_4_vt: array<f32, 4864>;
+fn emu_zero_128_32_4_vt(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_vt[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_vt(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_vt[m * 256u + e] = f32(sh_128_32_4_vt[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_vt(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_vt[m * 256u + e] = ss_128_32_4_vt[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_vt(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_vt[off + (e / 16u) * stride + e % 16u] = em_128_32_4_vt[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_vt(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_vt[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_vt[a * 256u + i * 16u + k], em_128_32_4_vt[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_vt[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_vt(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_vt[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_vt[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_vt[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_vt[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_vt(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_vt(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_vt = 0u; }
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_vt[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_vt[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_vt[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_vt[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_vt[4352u + (d4 * 4u) * 40u + c] = vv.x; sh_128_32_4_vt[4352u + (d4 * 4u + 1u) * 40u + c] = vv.y; sh_128_32_4_vt[4352u + (d4 * 4u + 2u) * 40u + c] = vv.z; sh_128_32_4_vt[4352u + (d4 * 4u + 3u) * 40u + c] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_vt(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_vt(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_vt(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_vt(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_vt[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_vt = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_vt[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_vt[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_vt) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_vt(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_vt[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_vt(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_vt(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_vt(18u, 4352u + n * 640u + kk * 16u, 40u, true); emu_mma_128_32_4_vt(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_vt(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_vt[sb + c], ss_128_32_4_vt[sb + (c + 1u)], ss_128_32_4_vt[sb + (c + 2u)], ss_128_32_4_vt[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_vt[row] = m; rowL_128_32_4_vt[row] = l; }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_vt(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_vt(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_vt(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_vt[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_vt[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_sb: D = 128, BC = 32, SG = 4, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 26116 bytes of workgroup memory ====
+// sh_128_32_4_sb: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_sb: array<f16, 8704>;
+var<workgroup> ss_128_32_4_sb: array<f32, 2048>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_sb: array<f32, 64>;
+var<workgroup> rowL_128_32_4_sb: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_sb: u32;
+
+var<private> em_128_32_4_sb: array<f32, 4864>;
+fn emu_zero_128_32_4_sb(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_sb[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_sb(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_sb[m * 256u + e] = f32(sh_128_32_4_sb[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_sb(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_sb[m * 256u + e] = ss_128_32_4_sb[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_sb(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_sb[off + (e / 16u) * stride + e % 16u] = em_128_32_4_sb[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_sb(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_sb[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_sb[a * 256u + i * 16u + k], em_128_32_4_sb[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_sb[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_sb(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 512u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_sb[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_sb[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_sb[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_sb[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_sb(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_sb(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_sb = 0u; }
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_sb[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_sb[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_sb[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_sb[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_sb[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_sb[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_sb[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_sb[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_sb(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_sb(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_sb(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_sb(16u, sb0 + n * 256u, 16u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_sb = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_sb[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_sb) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u); }
+        workgroupBarrier();
+      }
+    }
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_sb(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_sb(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_sb(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_sb[row] = m; rowL_128_32_4_sb[row] = l; }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_sb(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_sb(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_sb[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_sb[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_qs_vt_sb: D = 128, BC = 32, SG = 4, Q from workgroup memory, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 45060 bytes of workgroup memory ====
+// sh_128_32_4_qs_vt_sb: K tile [32][136] at 0, V [128][40] at 4352, Q [64][136] at 9472, P [64][40] at 0.
+var<workgroup> sh_128_32_4_qs_vt_sb: array<f16, 18176>;
+var<workgroup> ss_128_32_4_qs_vt_sb: array<f32, 2048>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_qs_vt_sb: array<f32, 64>;
+var<workgroup> rowL_128_32_4_qs_vt_sb: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_qs_vt_sb: u32;
+
+var<private> em_128_32_4_qs_vt_sb: array<f32, 4864>;
+fn emu_zero_128_32_4_qs_vt_sb(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_qs_vt_sb[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_qs_vt_sb(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_qs_vt_sb[m * 256u + e] = f32(sh_128_32_4_qs_vt_sb[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_qs_vt_sb(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_qs_vt_sb[m * 256u + e] = ss_128_32_4_qs_vt_sb[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_qs_vt_sb(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_qs_vt_sb[off + (e / 16u) * stride + e % 16u] = em_128_32_4_qs_vt_sb[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_qs_vt_sb(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_qs_vt_sb[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_qs_vt_sb[a * 256u + i * 16u + k], em_128_32_4_qs_vt_sb[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_qs_vt_sb[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 512u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged once (zero past T) into its region; fragments are loaded before every product.
+  for (var i = tid; i < 2048u; i += 128u) {
+    let rr = i / 32u;
+    let d4 = i % 32u;
+    let tt = t0 + rr;
+    var v = T4();
+    if (tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+    sh_128_32_4_qs_vt_sb[9472u + rr * 136u + d4 * 4u] = v.x; sh_128_32_4_qs_vt_sb[9472u + rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_qs_vt_sb[9472u + rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_qs_vt_sb[9472u + rr * 136u + d4 * 4u + 3u] = v.w;
+  }
+  workgroupBarrier();
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_qs_vt_sb(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_qs_vt_sb = 0u; }
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_qs_vt_sb[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_qs_vt_sb[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_qs_vt_sb[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_qs_vt_sb[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = vv.x; sh_128_32_4_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = vv.y; sh_128_32_4_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = vv.z; sh_128_32_4_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_qs_vt_sb(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_qs_vt_sb(k, 9472u + sg * 2176u + k * 16u, 136u, false);
+        emu_ld_128_32_4_qs_vt_sb(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_qs_vt_sb(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_qs_vt_sb(16u, sb0 + n * 256u, 16u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_qs_vt_sb = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_qs_vt_sb[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_qs_vt_sb) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_qs_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_qs_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u); }
+        workgroupBarrier();
+      }
+    }
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_qs_vt_sb(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_qs_vt_sb(18u, 4352u + n * 640u + kk * 16u, 40u, true); emu_mma_128_32_4_qs_vt_sb(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_qs_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_qs_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_qs_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_qs_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_qs_vt_sb[row] = m; rowL_128_32_4_qs_vt_sb[row] = l; }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_qs_vt_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_qs_vt_sb(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_qs_vt_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_qs_vt_sb(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_qs_vt_sb[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_qs_vt_sb[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_pf_qs_vt_sb: D = 128, BC = 32, SG = 4, prefetch, Q from workgroup memory, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 45060 bytes of workgroup memory ====
+// sh_128_32_4_pf_qs_vt_sb: K tile [32][136] at 0, V [128][40] at 4352, Q [64][136] at 9472, P [64][40] at 0.
+var<workgroup> sh_128_32_4_pf_qs_vt_sb: array<f16, 18176>;
+var<workgroup> ss_128_32_4_pf_qs_vt_sb: array<f32, 2048>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_pf_qs_vt_sb: array<f32, 64>;
+var<workgroup> rowL_128_32_4_pf_qs_vt_sb: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_pf_qs_vt_sb: u32;
+
+var<private> em_128_32_4_pf_qs_vt_sb: array<f32, 4864>;
+fn emu_zero_128_32_4_pf_qs_vt_sb(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_qs_vt_sb[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_pf_qs_vt_sb(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_pf_qs_vt_sb[m * 256u + e] = f32(sh_128_32_4_pf_qs_vt_sb[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_pf_qs_vt_sb(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_qs_vt_sb[m * 256u + e] = ss_128_32_4_pf_qs_vt_sb[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_pf_qs_vt_sb(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_pf_qs_vt_sb[off + (e / 16u) * stride + e % 16u] = em_128_32_4_pf_qs_vt_sb[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_pf_qs_vt_sb(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_pf_qs_vt_sb[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_pf_qs_vt_sb[a * 256u + i * 16u + k], em_128_32_4_pf_qs_vt_sb[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_pf_qs_vt_sb[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_pf_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 512u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged once (zero past T) into its region; fragments are loaded before every product.
+  for (var i = tid; i < 2048u; i += 128u) {
+    let rr = i / 32u;
+    let d4 = i % 32u;
+    let tt = t0 + rr;
+    var v = T4();
+    if (tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+    sh_128_32_4_pf_qs_vt_sb[9472u + rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_qs_vt_sb[9472u + rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_qs_vt_sb[9472u + rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_qs_vt_sb[9472u + rr * 136u + d4 * 4u + 3u] = v.w;
+  }
+  workgroupBarrier();
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_pf_qs_vt_sb(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  var pk4 = T4();
+  var pv4 = T4();
+  var pk5 = T4();
+  var pv5 = T4();
+  var pk6 = T4();
+  var pv6 = T4();
+  var pk7 = T4();
+  var pv7 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 128u) / 32u;
+    let d4 = (tid + 128u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 384u) / 32u;
+    let d4 = (tid + 384u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk4 = T4(); pv4 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+  }
+  {
+    let c = (tid + 640u) / 32u;
+    let d4 = (tid + 640u) % 32u;
+    pk5 = T4(); pv5 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk6 = T4(); pv6 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+  }
+  {
+    let c = (tid + 896u) / 32u;
+    let d4 = (tid + 896u) % 32u;
+    pk7 = T4(); pv7 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_pf_qs_vt_sb = 0u; }
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u] = pk0.x; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv0.x; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv0.y; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv0.z; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv0.w;
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u] = pk1.x; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv1.x; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv1.y; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv1.z; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv1.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u] = pk2.x; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv2.x; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv2.y; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv2.z; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv2.w;
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u] = pk3.x; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv3.x; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv3.y; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv3.z; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv3.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u] = pk4.x; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 1u] = pk4.y; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 2u] = pk4.z; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 3u] = pk4.w;
+      sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv4.x; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv4.y; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv4.z; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv4.w;
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u] = pk5.x; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 1u] = pk5.y; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 2u] = pk5.z; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 3u] = pk5.w;
+      sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv5.x; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv5.y; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv5.z; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv5.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u] = pk6.x; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 1u] = pk6.y; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 2u] = pk6.z; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 3u] = pk6.w;
+      sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv6.x; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv6.y; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv6.z; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv6.w;
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u] = pk7.x; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 1u] = pk7.y; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 2u] = pk7.z; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 3u] = pk7.w;
+      sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv7.x; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv7.y; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv7.z; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv7.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk4 = T4(); pv4 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      pk5 = T4(); pv5 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk6 = T4(); pv6 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      pk7 = T4(); pv7 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_pf_qs_vt_sb(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_pf_qs_vt_sb(k, 9472u + sg * 2176u + k * 16u, 136u, false);
+        emu_ld_128_32_4_pf_qs_vt_sb(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_pf_qs_vt_sb(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_pf_qs_vt_sb(16u, sb0 + n * 256u, 16u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_pf_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_qs_vt_sb = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_pf_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_pf_qs_vt_sb[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_qs_vt_sb) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_qs_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_pf_qs_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u); }
+        workgroupBarrier();
+      }
+    }
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_pf_qs_vt_sb(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_pf_qs_vt_sb(18u, 4352u + n * 640u + kk * 16u, 40u, true); emu_mma_128_32_4_pf_qs_vt_sb(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_qs_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_pf_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_qs_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_qs_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_qs_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_pf_qs_vt_sb[row] = m; rowL_128_32_4_pf_qs_vt_sb[row] = l; }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_qs_vt_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_qs_vt_sb(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_qs_vt_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_qs_vt_sb(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_pf_qs_vt_sb[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_qs_vt_sb[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_vt_sb: D = 128, BC = 32, SG = 8, V transposed, 16×16 scratch blocks: BR = 128 rows, 256 invocations, 46596 bytes of workgroup memory ====
+// sh_128_32_8_vt_sb: K tile [32][136] at 0, V [128][40] at 4352, P [128][40] at 9472.
+var<workgroup> sh_128_32_8_vt_sb: array<f16, 14592>;
+var<workgroup> ss_128_32_8_vt_sb: array<f32, 4096>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_vt_sb: array<f32, 128>;
+var<workgroup> rowL_128_32_8_vt_sb: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_vt_sb: u32;
+
+var<private> em_128_32_8_vt_sb: array<f32, 4864>;
+fn emu_zero_128_32_8_vt_sb(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_vt_sb[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_8_vt_sb(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_8_vt_sb[m * 256u + e] = f32(sh_128_32_8_vt_sb[i]);
+  }
+}
+fn emu_ld_acc_128_32_8_vt_sb(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_vt_sb[m * 256u + e] = ss_128_32_8_vt_sb[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_8_vt_sb(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_vt_sb[off + (e / 16u) * stride + e % 16u] = em_128_32_8_vt_sb[m * 256u + e]; }
+}
+fn emu_mma_128_32_8_vt_sb(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_8_vt_sb[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_vt_sb[a * 256u + i * 16u + k], em_128_32_8_vt_sb[b * 256u + k * 16u + j], acc); }
+      em_128_32_8_vt_sb[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_8_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 512u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_vt_sb[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_vt_sb[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_vt_sb[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_vt_sb[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_vt_sb(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_vt_sb(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_vt_sb = 0u; }
+    for (var i = tid; i < 1024u; i += 256u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_8_vt_sb[c * 136u + d4 * 4u] = kv.x; sh_128_32_8_vt_sb[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_8_vt_sb[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_8_vt_sb[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_8_vt_sb[4352u + (d4 * 4u) * 40u + c] = vv.x; sh_128_32_8_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = vv.y; sh_128_32_8_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = vv.z; sh_128_32_8_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_8_vt_sb(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_8_vt_sb(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_vt_sb(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_8_vt_sb(16u, sb0 + n * 256u, 16u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_vt_sb = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 9472u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_vt_sb[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_vt_sb) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u); }
+        workgroupBarrier();
+      }
+    }
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_8_vt_sb(17u, 9472u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_8_vt_sb(18u, 4352u + n * 640u + kk * 16u, 40u, true); emu_mma_128_32_8_vt_sb(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_8_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_8_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_8_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_8_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_8_vt_sb[row] = m; rowL_128_32_8_vt_sb[row] = l; }
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_vt_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_vt_sb(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_vt_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_vt_sb(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_vt_sb[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_vt_sb[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 64_64_4_qs_vt_sb: D = 64, BC = 64, SG = 4, Q from workgroup memory, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
+// sh_64_64_4_qs_vt_sb: K tile [64][72] at 0, V [64][72] at 4608, Q [64][72] at 9216, P [64][72] at 0.
+var<workgroup> sh_64_64_4_qs_vt_sb: array<f16, 13824>;
+var<workgroup> ss_64_64_4_qs_vt_sb: array<f32, 4096>;   // per subgroup: S / O scratch
+var<workgroup> rowM_64_64_4_qs_vt_sb: array<f32, 64>;
+var<workgroup> rowL_64_64_4_qs_vt_sb: array<f32, 64>;
+var<workgroup> anyNeed_64_64_4_qs_vt_sb: u32;
+
+var<private> em_64_64_4_qs_vt_sb: array<f32, 2816>;
+fn emu_zero_64_64_4_qs_vt_sb(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_64_4_qs_vt_sb[m * 256u + e] = 0.0; }
+}
+fn emu_ld_64_64_4_qs_vt_sb(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_64_64_4_qs_vt_sb[m * 256u + e] = f32(sh_64_64_4_qs_vt_sb[i]);
+  }
+}
+fn emu_ld_acc_64_64_4_qs_vt_sb(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_64_4_qs_vt_sb[m * 256u + e] = ss_64_64_4_qs_vt_sb[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_64_64_4_qs_vt_sb(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_64_64_4_qs_vt_sb[off + (e / 16u) * stride + e % 16u] = em_64_64_4_qs_vt_sb[m * 256u + e]; }
+}
+fn emu_mma_64_64_4_qs_vt_sb(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_64_64_4_qs_vt_sb[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_64_64_4_qs_vt_sb[a * 256u + i * 16u + k], em_64_64_4_qs_vt_sb[b * 256u + k * 16u + j], acc); }
+      em_64_64_4_qs_vt_sb[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_64_64_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 1024u;              // the subgroup's scratch
+  let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
+
+  // Q: staged once (zero past T) into its region; fragments are loaded before every product.
+  for (var i = tid; i < 1024u; i += 128u) {
+    let rr = i / 16u;
+    let d4 = i % 16u;
+    let tt = t0 + rr;
+    var v = T4();
+    if (tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
+    sh_64_64_4_qs_vt_sb[9216u + rr * 72u + d4 * 4u] = v.x; sh_64_64_4_qs_vt_sb[9216u + rr * 72u + d4 * 4u + 1u] = v.y; sh_64_64_4_qs_vt_sb[9216u + rr * 72u + d4 * 4u + 2u] = v.z; sh_64_64_4_qs_vt_sb[9216u + rr * 72u + d4 * 4u + 3u] = v.w;
+  }
+  workgroupBarrier();
+
+  for (var n = 0u; n < 4u; n++) { emu_zero_64_64_4_qs_vt_sb(4u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
+    if (tid == 0u) { anyNeed_64_64_4_qs_vt_sb = 0u; }
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 16u;
+      let d4 = i % 16u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 16u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_64_64_4_qs_vt_sb[c * 72u + d4 * 4u] = kv.x; sh_64_64_4_qs_vt_sb[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_64_4_qs_vt_sb[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_64_4_qs_vt_sb[c * 72u + d4 * 4u + 3u] = kv.w;
+      sh_64_64_4_qs_vt_sb[4608u + (d4 * 4u) * 72u + c] = vv.x; sh_64_64_4_qs_vt_sb[4608u + (d4 * 4u + 1u) * 72u + c] = vv.y; sh_64_64_4_qs_vt_sb[4608u + (d4 * 4u + 2u) * 72u + c] = vv.z; sh_64_64_4_qs_vt_sb[4608u + (d4 * 4u + 3u) * 72u + c] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 4u; n++) {
+      emu_zero_64_64_4_qs_vt_sb(8u);
+      for (var k = 0u; k < 4u; k++) {
+        emu_ld_64_64_4_qs_vt_sb(k, 9216u + sg * 1152u + k * 16u, 72u, false);
+        emu_ld_64_64_4_qs_vt_sb(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_64_4_qs_vt_sb(k, 10u, 8u);
+      }
+      emu_st_acc_64_64_4_qs_vt_sb(8u, sb0 + n * 256u, 16u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 32u; j++) {
+      let c = hh + 2u * ((j + rot) % 32u);
+      let x = select(NEG, ss_64_64_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_64_64_4_qs_vt_sb = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 72u;
+    for (var j = 0u; j < 32u; j++) {
+      let c = hh + 2u * ((j + rot) % 32u);
+      let e = select(0.0, exp2(fma(ss_64_64_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_64_64_4_qs_vt_sb[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_64_64_4_qs_vt_sb) != 0u) {
+      for (var rd = 0u; rd < 1u; rd++) {
+        for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4_qs_vt_sb(4u + rd * 4u + i, sb0 + i * 256u, 16u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 32u; c < (hh + 1u) * 32u; c++) { ss_64_64_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 4u; i++) { emu_ld_acc_64_64_4_qs_vt_sb(4u + rd * 4u + i, sb0 + i * 256u, 16u); }
+        workgroupBarrier();
+      }
+    }
+
+    // O += P·V.
+    for (var kk = 0u; kk < 4u; kk++) {
+      emu_ld_64_64_4_qs_vt_sb(9u, 0u + sg * 1152u + kk * 16u, 72u, false);
+      for (var n = 0u; n < 4u; n++) {
+        emu_ld_64_64_4_qs_vt_sb(10u, 4608u + n * 1152u + kk * 16u, 72u, true); emu_mma_64_64_4_qs_vt_sb(9u, 10u, 4u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 1u; rd++) {
+    for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4_qs_vt_sb(4u + rd * 4u + i, sb0 + i * 256u, 16u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 32u; c < (hh + 1u) * 32u; c += 4u) {
+        let v = vec4f(ss_64_64_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_64_64_4_qs_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_64_64_4_qs_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_64_64_4_qs_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+        out[(t * p.nHeads + h) * 16u + (rd * 64u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_64_64_4_qs_vt_sb[row] = m; rowL_64_64_4_qs_vt_sb[row] = l; }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_64_4_qs_vt_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_64_4_qs_vt_sb(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_64_4_qs_vt_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_64_4_qs_vt_sb(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_64_64_4_qs_vt_sb[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_64_4_qs_vt_sb[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 64_16_4_qs_vt_sb: D = 64, BC = 16, SG = 4, Q from workgroup memory, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 22276 bytes of workgroup memory ====
+// sh_64_16_4_qs_vt_sb: K tile [16][72] at 0, V [64][24] at 1152, Q [64][72] at 2688, P [64][24] at 7296.
+var<workgroup> sh_64_16_4_qs_vt_sb: array<f16, 8832>;
+var<workgroup> ss_64_16_4_qs_vt_sb: array<f32, 1024>;   // per subgroup: S / O scratch
+var<workgroup> rowM_64_16_4_qs_vt_sb: array<f32, 64>;
+var<workgroup> rowL_64_16_4_qs_vt_sb: array<f32, 64>;
+var<workgroup> anyNeed_64_16_4_qs_vt_sb: u32;
+
+var<private> em_64_16_4_qs_vt_sb: array<f32, 2816>;
+fn emu_zero_64_16_4_qs_vt_sb(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_16_4_qs_vt_sb[m * 256u + e] = 0.0; }
+}
+fn emu_ld_64_16_4_qs_vt_sb(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_64_16_4_qs_vt_sb[m * 256u + e] = f32(sh_64_16_4_qs_vt_sb[i]);
+  }
+}
+fn emu_ld_acc_64_16_4_qs_vt_sb(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_16_4_qs_vt_sb[m * 256u + e] = ss_64_16_4_qs_vt_sb[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_64_16_4_qs_vt_sb(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_64_16_4_qs_vt_sb[off + (e / 16u) * stride + e % 16u] = em_64_16_4_qs_vt_sb[m * 256u + e]; }
+}
+fn emu_mma_64_16_4_qs_vt_sb(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_64_16_4_qs_vt_sb[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_64_16_4_qs_vt_sb[a * 256u + i * 16u + k], em_64_16_4_qs_vt_sb[b * 256u + k * 16u + j], acc); }
+      em_64_16_4_qs_vt_sb[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_64_16_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 256u;              // the subgroup's scratch
+  let sb = sb0 + r * 20u;               // this invocation's row in it (row layout)
+
+  // Q: staged once (zero past T) into its region; fragments are loaded before every product.
+  for (var i = tid; i < 1024u; i += 128u) {
+    let rr = i / 16u;
+    let d4 = i % 16u;
+    let tt = t0 + rr;
+    var v = T4();
+    if (tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
+    sh_64_16_4_qs_vt_sb[2688u + rr * 72u + d4 * 4u] = v.x; sh_64_16_4_qs_vt_sb[2688u + rr * 72u + d4 * 4u + 1u] = v.y; sh_64_16_4_qs_vt_sb[2688u + rr * 72u + d4 * 4u + 2u] = v.z; sh_64_16_4_qs_vt_sb[2688u + rr * 72u + d4 * 4u + 3u] = v.w;
+  }
+  workgroupBarrier();
+
+  for (var n = 0u; n < 4u; n++) { emu_zero_64_16_4_qs_vt_sb(4u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 16u) {
+    if (tid == 0u) { anyNeed_64_16_4_qs_vt_sb = 0u; }
+    for (var i = tid; i < 256u; i += 128u) {
+      let c = i / 16u;
+      let d4 = i % 16u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 16u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_64_16_4_qs_vt_sb[c * 72u + d4 * 4u] = kv.x; sh_64_16_4_qs_vt_sb[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_16_4_qs_vt_sb[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_16_4_qs_vt_sb[c * 72u + d4 * 4u + 3u] = kv.w;
+      sh_64_16_4_qs_vt_sb[1152u + (d4 * 4u) * 24u + c] = vv.x; sh_64_16_4_qs_vt_sb[1152u + (d4 * 4u + 1u) * 24u + c] = vv.y; sh_64_16_4_qs_vt_sb[1152u + (d4 * 4u + 2u) * 24u + c] = vv.z; sh_64_16_4_qs_vt_sb[1152u + (d4 * 4u + 3u) * 24u + c] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 1u; n++) {
+      emu_zero_64_16_4_qs_vt_sb(8u);
+      for (var k = 0u; k < 4u; k++) {
+        emu_ld_64_16_4_qs_vt_sb(k, 2688u + sg * 1152u + k * 16u, 72u, false);
+        emu_ld_64_16_4_qs_vt_sb(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_16_4_qs_vt_sb(k, 10u, 8u);
+      }
+      emu_st_acc_64_16_4_qs_vt_sb(8u, sb0 + n * 256u, 16u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 8u; j++) {
+      let c = hh + 2u * ((j + rot) % 8u);
+      let x = select(NEG, ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_64_16_4_qs_vt_sb = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 7296u + row * 24u;
+    for (var j = 0u; j < 8u; j++) {
+      let c = hh + 2u * ((j + rot) % 8u);
+      let e = select(0.0, exp2(fma(ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_64_16_4_qs_vt_sb[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_64_16_4_qs_vt_sb) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 1u; i++) { emu_st_acc_64_16_4_qs_vt_sb(4u + rd * 1u + i, sb0 + i * 256u, 16u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 1u; i++) { emu_ld_acc_64_16_4_qs_vt_sb(4u + rd * 1u + i, sb0 + i * 256u, 16u); }
+        workgroupBarrier();
+      }
+    }
+
+    // O += P·V.
+    for (var kk = 0u; kk < 1u; kk++) {
+      emu_ld_64_16_4_qs_vt_sb(9u, 7296u + sg * 384u + kk * 16u, 24u, false);
+      for (var n = 0u; n < 4u; n++) {
+        emu_ld_64_16_4_qs_vt_sb(10u, 1152u + n * 384u + kk * 16u, 24u, true); emu_mma_64_16_4_qs_vt_sb(9u, 10u, 4u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 1u; i++) { emu_st_acc_64_16_4_qs_vt_sb(4u + rd * 1u + i, sb0 + i * 256u, 16u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
+        let v = vec4f(ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+        out[(t * p.nHeads + h) * 16u + (rd * 16u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_64_16_4_qs_vt_sb[row] = m; rowL_64_16_4_qs_vt_sb[row] = l; }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_16_4_qs_vt_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_16_4_qs_vt_sb(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_16_4_qs_vt_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_16_4_qs_vt_sb(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_64_16_4_qs_vt_sb[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_16_4_qs_vt_sb[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_xs: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27652 bytes of workgroup memory ====
+// sh_128_32_4_xs: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_xs: array<f16, 8704>;
+var<workgroup> ss_128_32_4_xs: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_xs: array<f32, 64>;
+var<workgroup> rowL_128_32_4_xs: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_xs: u32;
+
+var<private> em_128_32_4_xs: array<f32, 4864>;
+fn emu_zero_128_32_4_xs(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_xs[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_xs(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_xs[m * 256u + e] = f32(sh_128_32_4_xs[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_xs(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_xs[m * 256u + e] = ss_128_32_4_xs[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_xs(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_xs[off + (e / 16u) * stride + e % 16u] = em_128_32_4_xs[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_xs(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_xs[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_xs[a * 256u + i * 16u + k], em_128_32_4_xs[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_xs[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_xs(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_xs[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_xs[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_xs[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_xs[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_xs(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_xs(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_xs = 0u; }
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_xs[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_xs[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_xs[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_xs[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_xs[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_xs[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_xs[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_xs[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_xs(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_xs(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_xs(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_xs(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_xs[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_xs = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_xs[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_xs[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_xs) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_xs(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_xs[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_xs(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_xs(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_xs(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_xs(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_xs(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_xs[sb + c], ss_128_32_4_xs[sb + (c + 1u)], ss_128_32_4_xs[sb + (c + 2u)], ss_128_32_4_xs[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_xs[row] = m; rowL_128_32_4_xs[row] = l; }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_xs(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_xs(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_xs_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_xs(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_xs[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_xs[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_qs_vt_sb_xs: D = 128, BC = 32, SG = 4, Q from workgroup memory, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 45572 bytes of workgroup memory ====
+// sh_128_32_4_qs_vt_sb_xs: K tile [32][136] at 0, V [128][40] at 4352, Q [64][136] at 9472, P [64][40] at 0.
+var<workgroup> sh_128_32_4_qs_vt_sb_xs: array<f16, 18176>;
+var<workgroup> ss_128_32_4_qs_vt_sb_xs: array<f32, 2048>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_qs_vt_sb_xs: array<f32, 64>;
+var<workgroup> rowL_128_32_4_qs_vt_sb_xs: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_qs_vt_sb_xs: u32;
+
+var<private> em_128_32_4_qs_vt_sb_xs: array<f32, 4864>;
+fn emu_zero_128_32_4_qs_vt_sb_xs(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_qs_vt_sb_xs[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_qs_vt_sb_xs(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_qs_vt_sb_xs[m * 256u + e] = f32(sh_128_32_4_qs_vt_sb_xs[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_qs_vt_sb_xs(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_qs_vt_sb_xs[m * 256u + e] = ss_128_32_4_qs_vt_sb_xs[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_qs_vt_sb_xs(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_qs_vt_sb_xs[off + (e / 16u) * stride + e % 16u] = em_128_32_4_qs_vt_sb_xs[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_qs_vt_sb_xs(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_qs_vt_sb_xs[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_qs_vt_sb_xs[a * 256u + i * 16u + k], em_128_32_4_qs_vt_sb_xs[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_qs_vt_sb_xs[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_qs_vt_sb_xs(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 512u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged once (zero past T) into its region; fragments are loaded before every product.
+  for (var i = tid; i < 2048u; i += 128u) {
+    let rr = i / 32u;
+    let d4 = i % 32u;
+    let tt = t0 + rr;
+    var v = T4();
+    if (tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+    sh_128_32_4_qs_vt_sb_xs[9472u + rr * 136u + d4 * 4u] = v.x; sh_128_32_4_qs_vt_sb_xs[9472u + rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_qs_vt_sb_xs[9472u + rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_qs_vt_sb_xs[9472u + rr * 136u + d4 * 4u + 3u] = v.w;
+  }
+  workgroupBarrier();
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_qs_vt_sb_xs(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_qs_vt_sb_xs = 0u; }
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_qs_vt_sb_xs[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_qs_vt_sb_xs[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_qs_vt_sb_xs[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_qs_vt_sb_xs[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_qs_vt_sb_xs[4352u + (d4 * 4u) * 40u + c] = vv.x; sh_128_32_4_qs_vt_sb_xs[4352u + (d4 * 4u + 1u) * 40u + c] = vv.y; sh_128_32_4_qs_vt_sb_xs[4352u + (d4 * 4u + 2u) * 40u + c] = vv.z; sh_128_32_4_qs_vt_sb_xs[4352u + (d4 * 4u + 3u) * 40u + c] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_qs_vt_sb_xs(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_qs_vt_sb_xs(k, 9472u + sg * 2176u + k * 16u, 136u, false);
+        emu_ld_128_32_4_qs_vt_sb_xs(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_qs_vt_sb_xs(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_qs_vt_sb_xs(16u, sb0 + n * 256u, 16u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_qs_vt_sb_xs[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_qs_vt_sb_xs = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_qs_vt_sb_xs[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_qs_vt_sb_xs[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_qs_vt_sb_xs) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_qs_vt_sb_xs(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_qs_vt_sb_xs[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_qs_vt_sb_xs(8u + rd * 2u + i, sb0 + i * 256u, 16u); }
+        workgroupBarrier();
+      }
+    }
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_qs_vt_sb_xs(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_qs_vt_sb_xs(18u, 4352u + n * 640u + kk * 16u, 40u, true); emu_mma_128_32_4_qs_vt_sb_xs(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_qs_vt_sb_xs(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_qs_vt_sb_xs[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_qs_vt_sb_xs[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_qs_vt_sb_xs[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_qs_vt_sb_xs[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_qs_vt_sb_xs[row] = m; rowL_128_32_4_qs_vt_sb_xs[row] = l; }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_qs_vt_sb_xs(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_qs_vt_sb_xs(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_qs_vt_sb_xs_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_qs_vt_sb_xs(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_qs_vt_sb_xs[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_qs_vt_sb_xs[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 64_64_4_xs: D = 64, BC = 64, SG = 4: BR = 64 rows, 128 invocations, 36868 bytes of workgroup memory ====
+// sh_64_64_4_xs: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
+var<workgroup> sh_64_64_4_xs: array<f16, 9216>;
+var<workgroup> ss_64_64_4_xs: array<f32, 4352>;   // per subgroup: S / O scratch
+var<workgroup> rowM_64_64_4_xs: array<f32, 64>;
+var<workgroup> rowL_64_64_4_xs: array<f32, 64>;
+var<workgroup> anyNeed_64_64_4_xs: u32;
+
+var<private> em_64_64_4_xs: array<f32, 2816>;
+fn emu_zero_64_64_4_xs(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_64_4_xs[m * 256u + e] = 0.0; }
+}
+fn emu_ld_64_64_4_xs(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_64_64_4_xs[m * 256u + e] = f32(sh_64_64_4_xs[i]);
+  }
+}
+fn emu_ld_acc_64_64_4_xs(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_64_4_xs[m * 256u + e] = ss_64_64_4_xs[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_64_64_4_xs(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_64_64_4_xs[off + (e / 16u) * stride + e % 16u] = em_64_64_4_xs[m * 256u + e]; }
+}
+fn emu_mma_64_64_4_xs(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_64_64_4_xs[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_64_64_4_xs[a * 256u + i * 16u + k], em_64_64_4_xs[b * 256u + k * 16u + j], acc); }
+      em_64_64_4_xs[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_64_64_4_xs(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 1088u;              // the subgroup's scratch
+  let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 1024u; i += 128u) {
+      let rr = i / 16u;
+      let d4 = i % 16u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
+      sh_64_64_4_xs[rr * 72u + d4 * 4u] = v.x; sh_64_64_4_xs[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_64_4_xs[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_64_4_xs[rr * 72u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 72u;
+      for (var k = 0u; k < 4u; k++) { emu_ld_64_64_4_xs(k, qo + k * 16u, 72u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 4u; n++) { emu_zero_64_64_4_xs(4u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
+    if (tid == 0u) { anyNeed_64_64_4_xs = 0u; }
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 16u;
+      let d4 = i % 16u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 16u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_64_64_4_xs[c * 72u + d4 * 4u] = kv.x; sh_64_64_4_xs[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_64_4_xs[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_64_4_xs[c * 72u + d4 * 4u + 3u] = kv.w;
+      sh_64_64_4_xs[4608u + c * 72u + d4 * 4u] = vv.x; sh_64_64_4_xs[4608u + c * 72u + d4 * 4u + 1u] = vv.y; sh_64_64_4_xs[4608u + c * 72u + d4 * 4u + 2u] = vv.z; sh_64_64_4_xs[4608u + c * 72u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 4u; n++) {
+      emu_zero_64_64_4_xs(8u);
+      for (var k = 0u; k < 4u; k++) {
+        emu_ld_64_64_4_xs(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_64_4_xs(k, 10u, 8u);
+      }
+      emu_st_acc_64_64_4_xs(8u, sb0 + n * 16u, 68u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 32u; j++) {
+      let c = hh + 2u * ((j + rot) % 32u);
+      let x = select(NEG, ss_64_64_4_xs[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_64_64_4_xs = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 72u;
+    for (var j = 0u; j < 32u; j++) {
+      let c = hh + 2u * ((j + rot) % 32u);
+      let e = select(0.0, exp2(fma(ss_64_64_4_xs[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_64_64_4_xs[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_64_64_4_xs) != 0u) {
+      for (var rd = 0u; rd < 1u; rd++) {
+        for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4_xs(4u + rd * 4u + i, sb0 + i * 16u, 68u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 32u; c < (hh + 1u) * 32u; c++) { ss_64_64_4_xs[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 4u; i++) { emu_ld_acc_64_64_4_xs(4u + rd * 4u + i, sb0 + i * 16u, 68u); }
+        workgroupBarrier();
+      }
+    }
+
+    // O += P·V.
+    for (var kk = 0u; kk < 4u; kk++) {
+      emu_ld_64_64_4_xs(9u, 0u + sg * 1152u + kk * 16u, 72u, false);
+      for (var n = 0u; n < 4u; n++) {
+        emu_ld_64_64_4_xs(10u, 4608u + kk * 1152u + n * 16u, 72u, false); emu_mma_64_64_4_xs(9u, 10u, 4u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 1u; rd++) {
+    for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4_xs(4u + rd * 4u + i, sb0 + i * 16u, 68u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 32u; c < (hh + 1u) * 32u; c += 4u) {
+        let v = vec4f(ss_64_64_4_xs[sb + c], ss_64_64_4_xs[sb + (c + 1u)], ss_64_64_4_xs[sb + (c + 2u)], ss_64_64_4_xs[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 16u + (rd * 64u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_64_64_4_xs[row] = m; rowL_64_64_4_xs[row] = l; }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_64_4_xs(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_64_4_xs(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_64_4_xs_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_64_4_xs(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_64_64_4_xs[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_64_4_xs[tid] + log2(sum)) * LN2, sum > 0.0);
   }
 }

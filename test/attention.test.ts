@@ -3,11 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, type DType, type Gpu, type Tensor } from '../src/gpu/index.js';
 import {
-  SGM_PREFILL_CONFIGS, flashDecode, flashPrefill, hasSgmPrefill, mergeAttention, prefillTiles, sgDecodeApplies, sgmPrefillStorageBytes,
-  type DecodeArgs, type PrefillArgs, type PrefillTiles, type SgmPrefillConfig,
+  SGM_PREFILL_CONFIGS, SGM_PROBE_SLOTS, flashDecode, flashPrefill, hasSgmPrefill, mergeAttention, prefillTiles, runSgmProbe, sgDecodeApplies,
+  sgmConfigOf, sgmEntryName, sgmPrefillStorageBytes, type DecodeArgs, type PrefillArgs, type PrefillTiles, type SgmPrefillConfig,
 } from '../src/kernels/attention.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu, type Rng } from './helpers.js';
-import { roundF16 } from '../src/gpu/index.js';
+import { roundF16, toF16Array } from '../src/gpu/index.js';
 import { attentionRef, decodeRef, mergeRef } from './ref/attention.js';
 
 const gpu = useGpu();
@@ -194,21 +194,35 @@ const SGM_CASES: PrefillCase[] = [
   { T: 70, nHeads: 2, nKv: 1, d: 64, qPos0: 9, kvBase: 0, kvLen: 79, cap: 80, scale: 1, grow: 8, what: 'growing scores (rescales mid-row)' },
   { T: 33, nHeads: 2, nKv: 2, d: 128, qPos0: 0, kvBase: 0, kvLen: 150, cap: 150, causal: false, scale: 0.5, grow: 10, what: 'non-causal, growing scores' },
 ];
-const EMU_CONFIGS = new Set(['128_32_4', '128_32_4_pf', '64_32_4']);
+const EMU_CONFIGS = new Set(['128_32_4_pf', '128_32_4_vt', '128_32_4_sb', '64_16_4_qs_vt_sb']);
 const EMU_CASES = new Set(['cached prefix, MQA', 'one full block', 'KV block of a pool rank (early rows see nothing)', 'empty cache',
   'growing scores (rescales mid-row)', 'non-causal, growing scores']);
 
 describe('flashPrefill on subgroup matrices', () => {
+  it('device probe: each subgroup-matrix operation the kernel uses', async (ctx) => {
+    const g = await gpu();
+    if (!hasSgmPrefill(g.caps)) { ctx.skip(); return; }
+    const r = rng();
+    const q4 = () => Float64Array.from({ length: 256 }, () => Math.round(r.uniform(-8, 8)) / 4); // exact in f16, sums exact in f32
+    const A = q4(), B = q4();
+    for (const shuffle of [true, false]) {
+      const errs = await runSgmProbe(g, A, B, (v) => toF16Array(v), (t) => download(g, t), shuffle);
+      const bad = errs.map((e, i) => `${SGM_PROBE_SLOTS[i]}: ${e}`).filter((_, i) => errs[i] !== 0);
+      expect(bad, shuffle ? 'with a subgroup shuffle in the module' : 'without subgroup operations').toEqual([]);
+    }
+  });
+
   for (const cfg of SGM_PREFILL_CONFIGS) {
+    const name = sgmEntryName(cfg);
     for (const emulate of [false, true]) {
-      for (const th of !emulate && cfg.d === 128 && cfg.bc === 32 && cfg.sg === 4 && !cfg.pf ? [8, 0] : [8]) {
-        const sgm: SgmPrefillConfig = { bc: cfg.bc, subgroups: cfg.sg, prefetch: cfg.pf, lazyThreshold: th, emulate };
-        // Emulation compiles slowly on lavapipe (~30 s a config): three configs cover the code paths.
-        if (emulate && !EMU_CONFIGS.has(`${cfg.d}_${cfg.bc}_${cfg.sg}${cfg.pf ? '_pf' : ''}`)) continue;
+      // Emulation compiles slowly on lavapipe (~30 s a config): these cover every switch.
+      if (emulate && !EMU_CONFIGS.has(name)) continue;
+      for (const th of !emulate && name === '128_32_4' ? [8, 0] : [8]) {
+        const sgm = sgmConfigOf(cfg, { lazyThreshold: th, emulate });
         for (const c of SGM_CASES.filter((x) => x.d === cfg.d && (!emulate || EMU_CASES.has(x.what)))) {
-          it(`${emulate ? 'emulated ' : ''}D=${cfg.d} BC=${cfg.bc} SG=${cfg.sg}${cfg.pf ? ' prefetch' : ''} TH=${th}: ${c.what}`, async (ctx) => {
+          it(`${emulate ? 'emulated ' : ''}${name} TH=${th}: ${c.what}`, async (ctx) => {
             const g = await gpu();
-            const fits = g.caps.f16 && sgmPrefillStorageBytes(cfg.d, cfg.bc, cfg.sg, emulate) <= g.caps.maxWorkgroupStorage
+            const fits = g.caps.f16 && sgmPrefillStorageBytes(cfg, emulate) <= g.caps.maxWorkgroupStorage
               && 32 * cfg.sg <= g.caps.maxInvocations && (emulate ? !hasSgmPrefill(g.caps) : hasSgmPrefill(g.caps));
             if (!fits) { ctx.skip(); return; }
             await runPrefill(g, c, 'f16', undefined, sgm);

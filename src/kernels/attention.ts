@@ -93,24 +93,57 @@ export interface SgmPrefillConfig {
   subgroups: number;   // subgroups of 32 per workgroup: 16 query rows each
   /** Lazy-rescale threshold in log2 units (default 8): the O accumulators are rescaled only when a row max jumps by more. 0 = classic. */
   lazyThreshold?: number;
-  /** The next tile's K/V are loaded into registers while this tile is computed (generated for some configs). */
+  /** The next tile's K/V are loaded into registers while this tile is computed. */
   prefetch?: boolean;
+  /** Q fragments re-loaded from workgroup memory before every product (else held in registers). */
+  qShared?: boolean;
+  /** V staged transposed and loaded column-major like K (else row-major). */
+  vTransposed?: boolean;
+  /** S/O scratch as separate 16×16 blocks with stride 16 (else rows of BC with stride BC + 4). */
+  blockScratch?: boolean;
+  /** Row halves exchange through workgroup memory (else subgroupShuffleXor). */
+  wgExchange?: boolean;
   /** Scalar emulation of the matrix operations (flash_attn_prefill_sgm_emu.wgsl): tests the control logic where there are no tensor cores. */
   emulate?: boolean;
 }
 
-/** The generated entries (shaders/flash_attn_prefill_sgm.gen.mjs CONFIGS): head dim, keys per tile, subgroups. */
-export const SGM_PREFILL_CONFIGS: readonly { d: number; bc: number; sg: number; pf: boolean }[] = [
-  { d: 128, bc: 32, sg: 4, pf: false }, { d: 128, bc: 32, sg: 8, pf: false }, { d: 128, bc: 16, sg: 8, pf: false },
-  { d: 64, bc: 64, sg: 4, pf: false }, { d: 64, bc: 32, sg: 4, pf: false }, { d: 64, bc: 32, sg: 8, pf: false },
-  { d: 128, bc: 32, sg: 4, pf: true }, { d: 128, bc: 32, sg: 8, pf: true }, { d: 64, bc: 64, sg: 4, pf: true },
+/** A generated entry (shaders/flash_attn_prefill_sgm.gen.mjs CONFIGS). */
+export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; sb: boolean; xs: boolean }
+
+const E = (d: number, bc: number, sg: number, o: Partial<SgmPrefillEntry> = {}): SgmPrefillEntry =>
+  ({ d, bc, sg, pf: false, qs: false, vt: false, sb: false, xs: false, ...o });
+
+/** The generated entries, in the generator's order. */
+export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
+  E(128, 32, 4), E(128, 32, 8), E(128, 16, 8), E(64, 64, 4), E(64, 32, 4), E(64, 32, 8),
+  E(128, 32, 4, { pf: true }), E(128, 32, 8, { pf: true }), E(64, 64, 4, { pf: true }),
+  E(128, 32, 4, { qs: true }), E(128, 32, 4, { vt: true }), E(128, 32, 4, { sb: true }),
+  E(128, 32, 4, { qs: true, vt: true, sb: true }), E(128, 32, 4, { qs: true, vt: true, sb: true, pf: true }),
+  E(128, 32, 8, { vt: true, sb: true }), E(64, 64, 4, { qs: true, vt: true, sb: true }),
+  E(64, 16, 4, { qs: true, vt: true, sb: true }),
+  E(128, 32, 4, { xs: true }), E(128, 32, 4, { qs: true, vt: true, sb: true, xs: true }), E(64, 64, 4, { xs: true }),
 ];
 
-/** Workgroup memory of a generated config in bytes (mirrors layout() in the generator); +1 KiB for the emulation's exchange array. */
-export function sgmPrefillStorageBytes(d: number, bc: number, sg: number, emulate = false): number {
-  const lk = d + 8, lp = bc + 8, ss = bc + 4, br = 16 * sg, kv = bc * lk;
-  const halves = 2 * kv + (sg * 16 * lp <= kv ? 0 : sg * 16 * lp);
-  return halves * 2 + sg * 16 * ss * 4 + 2 * br * 4 + 4 + (emulate ? 1024 : 0);
+export const sgmEntryName = (e: SgmPrefillEntry): string =>
+  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.sb ? '_sb' : ''}${e.xs ? '_xs' : ''}`;
+
+function entryOf(d: number, c: SgmPrefillConfig): SgmPrefillEntry {
+  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, sb: c.blockScratch ?? false, xs: c.wgExchange ?? false };
+}
+
+/** The config of a generated entry (sweeps and tests enumerate SGM_PREFILL_CONFIGS). */
+export function sgmConfigOf(e: SgmPrefillEntry, extra: Partial<SgmPrefillConfig> = {}): SgmPrefillConfig {
+  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, blockScratch: e.sb, wgExchange: e.xs, ...extra };
+}
+
+/** Workgroup memory of a generated entry in bytes (mirrors layout() in the generator); +1 KiB for the emulation's exchange array. */
+export function sgmPrefillStorageBytes(e: SgmPrefillEntry, emulate = false): number {
+  const lk = e.d + 8, lv = e.vt ? e.bc + 8 : e.d + 8, lp = e.bc + 8, ss = e.bc + 4, br = 16 * e.sg;
+  const kSize = e.bc * lk, vSize = e.vt ? e.d * lv : e.bc * lk;
+  const pNeed = e.sg * 16 * lp;
+  const halves = kSize + vSize + (e.qs ? br * lk : 0) + (pNeed <= kSize ? 0 : pNeed);
+  const ssPer = e.sb ? (e.bc / 16) * 256 : 16 * ss;
+  return halves * 2 + e.sg * ssPer * 4 + 2 * br * 4 + 4 + (e.xs && !emulate ? 128 * e.sg : 0) + (emulate ? 1024 : 0);
 }
 
 /** Tensor cores for prefill: a 16×16×16 f16→f32 config and 32-wide subgroups (the kernel's lane layout). */
@@ -119,8 +152,9 @@ export function hasSgmPrefill(caps: Caps): boolean {
 }
 
 function sgmConfigFits(caps: Caps, d: number, c: SgmPrefillConfig): boolean {
-  return SGM_PREFILL_CONFIGS.some((g) => g.d === d && g.bc === c.bc && g.sg === c.subgroups && g.pf === (c.prefetch ?? false))
-    && sgmPrefillStorageBytes(d, c.bc, c.subgroups, c.emulate) <= caps.maxWorkgroupStorage
+  const e = entryOf(d, c), name = sgmEntryName(e);
+  return SGM_PREFILL_CONFIGS.some((g) => sgmEntryName(g) === name)
+    && sgmPrefillStorageBytes(e, c.emulate) <= caps.maxWorkgroupStorage
     && 32 * c.subgroups <= Math.min(caps.maxInvocations, caps.maxWorkgroupSizeX);
 }
 
@@ -143,9 +177,9 @@ export function choosePrefillPath(caps: Caps, dtype: DType, d: number): PrefillP
   return SGM_PREFILL_DEFAULT && dtype === 'f16' && hasSgmPrefill(caps) && chooseSgmPrefill(caps, d) ? 'subgroup-matrix' : 'tiled';
 }
 
-interface SgmPrefillCfg { d: number; bc: number; sg: number; pf: boolean; th: number; lse: boolean }
+interface SgmPrefillCfg { entry: string; th: number; lse: boolean }
 
-const sgmEntry = (c: SgmPrefillCfg): string => `fa_sgm_${c.d}_${c.bc}_${c.sg}${c.pf ? '_pf' : ''}${c.lse ? '_lse' : ''}`;
+const sgmEntry = (c: SgmPrefillCfg): string => `fa_sgm_${c.entry}${c.lse ? '_lse' : ''}`;
 
 const sgmPrefillProgram = defineProgram<SgmPrefillCfg>({
   name: 'flash_prefill_sgm', file: 'flash_attn_prefill_sgm.wgsl', entry: 'fa_sgm_128_32_4',
@@ -229,11 +263,11 @@ export function flashPrefill(gpu: Gpu, a: PrefillArgs): Dispatch {
     if (!c) throw new LimitError(`${k}: no subgroup-matrix prefill config for head dim ${s.d} (have ${SGM_PREFILL_CONFIGS.map((g) => g.d).join(', ')})`);
     if (!c.emulate && !hasSgmPrefill(gpu.caps)) throw new LimitError(`${k}: the subgroup-matrix kernel needs a 16x16x16 f16->f32 subgroup-matrix config and 32-wide subgroups`);
     if (!sgmConfigFits(gpu.caps, s.d, c)) {
-      throw new LimitError(`${k}: subgroup-matrix config ${JSON.stringify(c)} for head dim ${s.d} is not generated or does not fit this device (${sgmPrefillStorageBytes(s.d, c.bc, c.subgroups, c.emulate)} bytes of workgroup memory, ${32 * c.subgroups} invocations; have ${gpu.caps.maxWorkgroupStorage}, ${gpu.caps.maxInvocations})`);
+      throw new LimitError(`${k}: subgroup-matrix config ${JSON.stringify(c)} for head dim ${s.d} is not generated or does not fit this device (${sgmPrefillStorageBytes(entryOf(s.d, c), c.emulate)} bytes of workgroup memory, ${32 * c.subgroups} invocations; have ${gpu.caps.maxWorkgroupStorage}, ${gpu.caps.maxInvocations})`);
     }
     const th = c.lazyThreshold ?? 8;
     if (!Number.isFinite(th) || th < 0 || th > 12) throw new ShapeError(`${k}: lazyThreshold ${th} must be in [0, 12] (P ≤ 2^threshold must stay f16)`);
-    const cfg: SgmPrefillCfg = { d: s.d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, th, lse: a.lse !== undefined };
+    const cfg: SgmPrefillCfg = { entry: sgmEntryName(entryOf(s.d, c)), th, lse: a.lse !== undefined };
     const prog = gpu.program(c.emulate ? sgmPrefillEmuProgram : sgmPrefillProgram, cfg);
     return gpu.dispatch(prog, { bind, uniforms, workgroups: [ceilDiv(T, 16 * c.subgroups), s.nHeads] });
   }
@@ -454,4 +488,70 @@ function mergeDispatch(gpu: Gpu, a: MergeArgs, B: number, nHeads: number, P: num
   return gpu.dispatch(prog, {
     bind, uniforms: { nHeads, nSplits: P, pStride: P, d4: d / 4 }, workgroups: [nHeads, B],
   });
+}
+
+// ---- device probe of the subgroup-matrix operations (shaders/flash_attn_sgm_probe.wgsl) -------------
+
+const sgmProbeProgram = defineProgram<{ shuffle: boolean }>({
+  name: 'flash_sgm_probe', file: 'flash_attn_sgm_probe.wgsl', entry: 'probe',
+  specialize: (c) => ({
+    entry: c.shuffle ? 'probe' : 'probe_ns',
+    enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
+    diagnostics: [SGM_DIAGNOSTIC],
+  }),
+});
+
+/** Probe slot names (see the WGSL header). */
+export const SGM_PROBE_SLOTS = [
+  'A·B, B col-major (GEMM pattern)', 'A·B, B row-major', 'store stride 36 offset 16', 'result load round trip',
+  'left held across barriers', 'shuffleXor 16 partner', '(A+0)·B subgroup 0', '(A+1)·B subgroup 1', '(A+2)·B subgroup 2',
+  '(A+3)·B subgroup 3', 'two accumulating MMAs',
+] as const;
+
+/**
+ * Runs the probe on 16×16 f16 matrices A and B (row-major, values exactly representable) and returns the
+ * max |error| per slot against float64 (slot 5: the number of wrong shuffle partners).
+ */
+export async function runSgmProbe(gpu: Gpu, A: Float64Array, B: Float64Array, toF16: (v: Float64Array) => Uint16Array,
+  read: (t: Tensor) => Promise<Float64Array>, shuffle = true): Promise<number[]> {
+  const bt = new Float64Array(256);
+  for (let k = 0; k < 16; k++) for (let n = 0; n < 16; n++) bt[n * 16 + k] = B[k * 16 + n]!;
+  const host = new Float64Array(768);
+  host.set(A, 0); host.set(B, 256); host.set(bt, 512);
+  const a = gpu.tensor([768], 'f16', 'probe.a'), o = gpu.tensor([11 * 256], 'f32', 'probe.o');
+  gpu.write(a, toF16(host));
+  gpu.write(o, new Float32Array(11 * 256).fill(NaN));
+  const d = gpu.dispatch(gpu.program(sgmProbeProgram, { shuffle }), { bind: { a, o }, uniforms: { n: 2 }, workgroups: [1] });
+  try {
+    await gpu.run([d]);
+    const out = await read(o);
+    const ref = (shift: number) => {
+      const r = new Float64Array(256);
+      for (let m = 0; m < 16; m++) for (let n = 0; n < 16; n++) {
+        let s = 0;
+        for (let k = 0; k < 16; k++) s += (A[m * 16 + k]! + shift) * B[k * 16 + n]!;
+        r[m * 16 + n] = s;
+      }
+      return r;
+    };
+    const err = (slot: number, r: Float64Array) => {
+      let e = 0;
+      for (let i = 0; i < 256; i++) {
+        const x = out[slot * 256 + i]!;
+        e = Math.max(e, Number.isFinite(x) ? Math.abs(x - r[i]!) : Infinity);
+      }
+      return e;
+    };
+    const ab = ref(0);
+    const res = [0, 1, 2, 3, 4].map((s) => err(s, ab));
+    let wrong = 0;
+    for (let t = 0; t < 128; t++) if (out[5 * 256 + t] !== (t ^ 16)) wrong++;
+    res.push(wrong);
+    for (let s = 0; s < 4; s++) res.push(err(6 + s, ref(s)));
+    res.push(err(10, ab));
+    return res;
+  } finally {
+    d.release();
+    gpu.release(a, o);
+  }
 }
