@@ -197,10 +197,11 @@ function squareVariants(gpu: Gpu, sgm: boolean): Variant[] {
 }
 
 function f32Variants(): Variant[] {
-  const q = (tx: number, ty: number, bk: number, db = false): Variant => ({
-    name: `f32 quad ${tx}x${ty} bk${bk}${db ? ' db' : ''}`, dtype: 'f32', path: 'tiled', tune: { tiled: { tx, ty, bk, db } },
+  const q = (tx: number, ty: number, bk: number, qm = 2, qn = 2, db = false): Variant => ({
+    name: `f32 quad ${tx}x${ty} bk${bk}${qm !== 2 || qn !== 2 ? ` ${4 * qm}x${4 * qn}/thread` : ''}${db ? ' db' : ''}`,
+    dtype: 'f32', path: 'tiled', tune: { tiled: { tx, ty, bk, db, qm, qn } },
   });
-  return [q(16, 16, 8), q(16, 8, 8), q(8, 16, 8)];
+  return [q(16, 16, 8), q(16, 16, 8, 4, 2), q(16, 16, 8, 2, 4), q(16, 8, 8, 4, 2), q(16, 16, 16, 4, 2)];
 }
 
 /** 4096³ (or --size) per variant: ragged full check, sampled big check, fresh buffer sets timed. */

@@ -15,10 +15,10 @@ start=$(date +%s)
 left() { echo $(( 195 - ($(date +%s) - start) )); }
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.limit,temperature.gpu --format=csv,noheader | tee "$R/gpu.txt"
 
-timeout 40 python3 kernels-bench/gemm-cublas.py --out "$R/cublas.json" > "$R/cublas.log" 2>&1
+timeout 35 python3 kernels-bench/gemm-cublas.py --out "$R/cublas.json" > "$R/cublas.log" 2>&1
 echo "cublas rc=$? ($(( $(date +%s) - start ))s)"; tail -3 "$R/cublas.log"
 
-t=$(( $(left) - 75 )); [ $t -lt 30 ] && t=30
+t=$(( $(left) - 60 )); [ $t -lt 30 ] && t=30
 timeout $t node dist/kernels-bench/gemm-sweep.js --cublas "$R/cublas.json" --out "$R/sweep.json" --md "$R/sweep.md" \
   2>&1 | grep -v '^Warning' > "$R/sweep.log"
 echo "sweep rc=$? ($(( $(date +%s) - start ))s)"
@@ -32,7 +32,7 @@ const ok = (x) => x.part === 'square' && x.ms && x.errRagged < 1e-2 && x.errSamp
 const best = (g, n) => r.filter((x) => ok(x) && x.gated === g).sort((a, b) => a.ms - b.ms).slice(0, n).map((x) => x.name);
 console.log([...best(false, 2), ...best(true, 1), 'f32 quad 16x16 bk8', 'gemv h8 lanes auto'].join('|'));" 2>/dev/null)
 echo "norobust pick: $pick"
-t=$(( $(left) - 45 )); [ $t -lt 15 ] && t=15
+t=$(( $(left) - 35 )); [ $t -lt 15 ] && t=15
 timeout $t node dist/kernels-bench/gemm-sweep.js --no-robustness --parts square,decode,f32 --repeat 1 --pick "$pick" \
   --cublas "$R/cublas.json" --out "$R/sweep-norobust.json" --md "$R/sweep-norobust.md" 2>&1 | grep -v '^Warning' > "$R/sweep-norobust.log"
 echo "norobust rc=$? ($(( $(date +%s) - start ))s)"
