@@ -9,14 +9,20 @@
 //   decode   the same projections at M = 1, 8, 16, 32, 64: GEMV variants (M ≤ 8), skinny tensor-core
 //            variants (M ≥ 16) and the default path; 3 weight copies rotate so L2 never holds the one read.
 //   f32      f32 quad-kernel shapes at 4096³.
+// --no-robustness opens the device with Dawn's `disable_robustness` toggle (a process of its own):
+// what the bounds clamps Tint adds to every array access cost (our kernels check bounds themselves).
+// --pick 'a|b' runs only the variants with these exact names.
 //   node dist/kernels-bench/gemm-sweep.js [--parts square,prefill,decode,f32] [--cublas cublas.json]
 //        [--out sweep.json] [--md table.md] [--repeat 2] [--samples 8] [--only SUBSTR] [--top 3]
 //        [--size 4096] [--shape-div 1]   (smaller square / projection shapes: smoke runs on a CPU adapter)
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
-  describeCaps, fromF16Array, openGpu, timeDispatches, toF16Array, type Dispatch, type DType, type Gpu, type HostArray, type Tensor,
+  Gpu, describeCaps, featuresToRequest, fromF16Array, limitsToRequest, openGpu, timeDispatches, toF16Array,
+  type Dispatch, type DType, type HostArray, type Tensor,
 } from '../src/gpu/index.js';
+import { DAWN_FLAGS } from '../src/gpu/backend-node.js';
+import { registerShaderLoader } from '../src/gpu/shader-source.js';
 import {
   SGM_SKINNY_SHAPES, SGM_TILE_GATED_SHAPES, SGM_TILE_SHAPES, chooseGemmPath, hasSubgroupMatrixF16, linear, sgmSkinnyApplies,
   sgmSkinnyFits, sgmTileFits, type GemmPath, type GemmTuning,
@@ -26,7 +32,7 @@ import { fillRandom } from './random-fill.js';
 
 const { values: args } = parseArgs({
   options: {
-    parts: { type: 'string', default: 'square,prefill,decode,f32' },
+    parts: { type: 'string', default: 'square,decode,prefill,f32' },
     cublas: { type: 'string' },
     out: { type: 'string' },
     md: { type: 'string' },
@@ -36,6 +42,8 @@ const { values: args } = parseArgs({
     top: { type: 'string', default: '3' },
     size: { type: 'string', default: '4096' },
     'shape-div': { type: 'string', default: '1' },
+    pick: { type: 'string' },
+    'no-robustness': { type: 'boolean', default: false },
   },
 });
 
@@ -189,10 +197,11 @@ function squareVariants(gpu: Gpu, sgm: boolean): Variant[] {
 }
 
 function f32Variants(): Variant[] {
-  const q = (tx: number, ty: number, bk: number, db = false): Variant => ({
-    name: `f32 quad ${tx}x${ty} bk${bk}${db ? ' db' : ''}`, dtype: 'f32', path: 'tiled', tune: { tiled: { tx, ty, bk, db } },
+  const q = (tx: number, ty: number, bk: number, qm = 2, qn = 2, db = false): Variant => ({
+    name: `f32 quad ${tx}x${ty} bk${bk}${qm !== 2 || qn !== 2 ? ` ${4 * qm}x${4 * qn}/thread` : ''}${db ? ' db' : ''}`,
+    dtype: 'f32', path: 'tiled', tune: { tiled: { tx, ty, bk, db, qm, qn } },
   });
-  return [q(16, 16, 8), q(16, 16, 4), q(16, 8, 8), q(8, 16, 8)];
+  return [q(16, 16, 8), q(16, 16, 8, 4, 2), q(16, 16, 8, 2, 4), q(16, 8, 8, 4, 2), q(16, 16, 16, 4, 2)];
 }
 
 /** 4096³ (or --size) per variant: ragged full check, sampled big check, fresh buffer sets timed. */
@@ -232,11 +241,18 @@ async function squarePart(gpu: Gpu, part: string, list: Variant[], S = 4096): Pr
 /** seed-4l projections: (N or F, K, gated). */
 const SEED: [number, number, boolean][] = [[6144, 4096, false], [4096, 4096, false], [16384, 4096, true], [4096, 16384, false]];
 
+const picked = args.pick ? new Set(args.pick.split('|')) : null;
+/** The variants --only / --pick leave. */
+function only(l: Variant[]): Variant[] {
+  return l.filter((v) => (!args.only || v.name.includes(args.only)) && (!picked || picked.has(v.name)));
+}
+
 /** A shape's weights (rotating copies) shared by every variant and M; x per M. */
 async function projectionPart(gpu: Gpu, part: string, Ms: number[], variantsFor: (M: number, gated: boolean) => Variant[], copies: number): Promise<void> {
   const div = Number(args['shape-div']);
   for (const [N0, K0, gated] of SEED) {
     const N = N0 / div, K = K0 / div;
+    if (!Ms.some((M) => only(variantsFor(M, gated)).length)) continue;
     const ws: Tensor[] = [], us: Tensor[] = [];
     try {
       for (let c = 0; c < copies; c++) {
@@ -253,8 +269,7 @@ async function projectionPart(gpu: Gpu, part: string, Ms: number[], variantsFor:
       const x = gpu.tensor([M, K], 'f16', 'x'); fillRandom(gpu, x);
       const xr = await rowsOf(gpu, x);
       const outs = Array.from({ length: copies }, () => gpu.tensor([M, N], 'f16', 'out'));
-      for (const v of variantsFor(M, gated)) {
-        if (args.only && !v.name.includes(args.only)) continue;
+      for (const v of only(variantsFor(M, gated))) {
         const row: Row = { part, name: v.name, M, N, K, gated };
         rows.push(row);
         const ds: Dispatch[] = [];
@@ -276,27 +291,46 @@ async function projectionPart(gpu: Gpu, part: string, Ms: number[], variantsFor:
   }
 }
 
+let instance: GPU | null = null;
+
+/** A device without robust buffer access (Dawn toggle, needs allow_unsafe_apis). */
+async function openGpuWithoutRobustness(): Promise<Gpu> {
+  // What nodeGpu() does, with one more toggle (a second Dawn instance in one process has crashed dawn.node).
+  const root = new URL('../../', import.meta.url);
+  registerShaderLoader((f) => readFileSync(new URL(`shaders/${f}`, root), 'utf8'));
+  const { create, globals } = await import('webgpu');
+  Object.assign(globalThis, globals);
+  const flags = DAWN_FLAGS.map((f) => f.startsWith('enable-dawn-features=') ? `${f},disable_robustness` : f);
+  instance = create(flags);   // kept: a collected instance takes its devices down
+  const adapter = await instance.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) throw new Error('no adapter with disable_robustness');
+  const device = await adapter.requestDevice({ label: 'norobust', requiredFeatures: featuresToRequest(adapter), requiredLimits: limitsToRequest(adapter) });
+  return new Gpu(adapter, device);
+}
+
+function bestTiles(square: Row[], gated: boolean, n: number): string[] {
+  const ok = (r: Row) => r.ms !== undefined && (r.errRagged ?? 1) < 1e-2 && (r.errSampled ?? 1) < 1e-2 && r.unwritten === 0;
+  return square.filter((r) => r.gated === gated && ok(r) && !r.name.includes('default')).sort((a, b) => a.ms! - b.ms!).slice(0, n).map((r) => r.name);
+}
+
 function defaultVariant(gated: boolean): Variant {
   return { name: 'default path', dtype: 'f16', tune: {}, gated };
 }
 
 async function main(): Promise<void> {
-  const gpu = await openGpu({ label: 'gemm-sweep' });
+  // One Dawn instance per process: a second create() in the same process has crashed dawn.node.
+  const gpu = args['no-robustness'] ? await openGpuWithoutRobustness() : await openGpu({ label: 'gemm-sweep' });
   const sgm = hasSubgroupMatrixF16(gpu.caps);
   deviceName = `${describeCaps(gpu.caps)} (${new Date().toISOString()})`;
   console.log(`device: ${deviceName}; subgroup-matrix f16: ${sgm}; cuBLAS file: ${args.cublas ?? 'none'}`);
   const parts = new Set(args.parts!.split(','));
-  const only = (l: Variant[]) => args.only ? l.filter((v) => v.name.includes(args.only!)) : l;
   let square: Row[] = [];
   const S = Number(args.size);
   if (parts.has('square')) square = await squarePart(gpu, 'square', only(squareVariants(gpu, sgm)), S);
   if (parts.has('prefill') && sgm) {
     // The fastest correct tile shapes of `square` (plain and gated), plus the defaults.
-    const ok = (r: Row) => r.ms !== undefined && (r.errRagged ?? 1) < 1e-2 && (r.errSampled ?? 1) < 1e-2 && r.unwritten === 0;
-    const best = (gated: boolean) => square.filter((r) => r.gated === gated && ok(r) && !r.name.includes('default'))
-      .sort((a, b) => a.ms! - b.ms!).slice(0, Number(args.top)).map((r) => r.name);
     const pick = (gated: boolean) => {
-      const names = best(gated);
+      const names = bestTiles(square, gated, Number(args.top));
       const table = gated ? SGM_TILE_GATED_SHAPES : SGM_TILE_SHAPES;
       const chosen = names.length ? names : Object.keys(table).slice(0, Number(args.top));
       return chosen.map((n): Variant => ({ name: n, dtype: 'f16', path: 'subgroup-matrix', gated, tune: { sgm: table[n]! } }));
@@ -308,7 +342,7 @@ async function main(): Promise<void> {
     await projectionPart(gpu, 'decode', [1, 8, 16, 32, 64], (M, g) => {
       const v: Variant[] = [{ ...defaultVariant(g), name: `default path (${chooseGemmPath(gpu.caps, M, 4096, 4096, 'f16')})` }];
       if (M <= 8) {
-        for (const lanes of [undefined, 32, 64, 128]) {
+        for (const lanes of [undefined, 32, 128]) {
           v.push({ name: `gemv h8 lanes ${lanes ?? 'auto'}`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { h8: true, lanes } } });
         }
       }

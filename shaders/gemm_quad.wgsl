@@ -1,8 +1,9 @@
 // Tiled GEMM with vec4 register quads: y[M, N] = x[M, K] · w[N, K]ᵀ, f32 accumulation.
 // Differs from gemm.wgsl in the inner loop: workgroup tiles are stored k-major as vec4 along M and N, so
-// per k a thread reads its 8 rows of x and 8 columns of w with four 16-byte loads (gemm.wgsl: sixteen
-// 4-byte loads) for 64 FMAs. Thread (tx, ty) of TX × TY owns the 2×2 quads of 4×4 outputs at rows
-// 4·ty (+ 4·TY) and columns 4·tx (+ 4·TX): BM = 8·TY, BN = 8·TX.
+// per k a thread reads its 4·QM rows of x and 4·QN columns of w with QM + QN 16-byte loads (gemm.wgsl:
+// one 4-byte load per value) for 16·QM·QN FMAs. Thread (tx, ty) of TX × TY owns the QM × QN quads of
+// 4×4 outputs at rows 4·(ty + q·TY) and columns 4·(tx + q·TX): BM = 4·QM·TY, BN = 4·QN·TX (QM = QN = 2:
+// 8×8 per thread; 4×2: 16×8).
 // Global loads are prefetched into registers one K slice ahead (issued before the math of the
 // current slice, written to workgroup memory after it), so their latency overlaps the FMAs.
 // NBUF = 2 double-buffers the workgroup tiles: one barrier per slice instead of two.
@@ -10,7 +11,8 @@
 //
 // Entry points: gemm_quad (scalar x, w) and gemm_quad_vec4 (x4, w4: K % 4 == 0); epilogue as gemm.wgsl.
 // Specialised by: alias T/T4 (storage type), alias Stage = array<vec4f, NLD> with
-// NLD = ceil(BM·BK/4 / (TX·TY)) (per-thread prefetch registers for each operand; a const size), overrides.
+// NLD = ceil(max(BM, BN)·BK/4 / (TX·TY)) (per-thread prefetch registers for each operand; a const size),
+// alias AccQ = array<vec4f, 4·QM·QN> (the accumulators), overrides.
 
 struct Params { M: u32, N: u32, K: u32, _pad: u32 }
 
@@ -19,9 +21,11 @@ override TY: u32 = 16u;      // threads along M
 override BK: u32 = 16u;      // K slice per stage (multiple of 4)
 override NLD: u32 = 2u;      // vec4 loads per thread per operand per slice; must match Stage
 override NBUF: u32 = 1u;     // 2: double-buffered tiles, one barrier per slice instead of two
+override QM: u32 = 2u;       // 4-row quads per thread (≤ 4); must match AccQ
+override QN: u32 = 2u;       // 4-column quads per thread (≤ 4)
 override WG: u32 = TX * TY;
-override BM: u32 = 8u * TY;
-override BN: u32 = 8u * TX;
+override BM: u32 = 4u * QM * TY;
+override BN: u32 = 4u * QN * TX;
 override LA: u32 = BM / 4u;  // vec4s per k row of the x tile
 override LB: u32 = BN / 4u;
 override A_LEN: u32 = NBUF * BK * LA;
@@ -40,7 +44,7 @@ override B_LEN: u32 = NBUF * BK * LB;
 var<workgroup> As: array<vec4f, A_LEN>;   // [NBUF][BK][BM/4]: x tile, k-major, 4 rows per element
 var<workgroup> Bs: array<vec4f, B_LEN>;   // [NBUF][BK][BN/4]: w tile, k-major, 4 columns per element
 
-var<private> acc: array<vec4f, 16>;       // [8 rows][2 column quads]
+var<private> acc: AccQ;                   // [4·QM rows][QN column quads]
 var<private> ra: Stage;                   // prefetched x slice
 var<private> rb: Stage;                   // prefetched w slice
 var<private> row0: u32;
@@ -98,25 +102,29 @@ fn commit(tid: u32, buf: u32) {
 
 fn mma(tx: u32, ty: u32, buf: u32) {
   let oa = buf * BK * LA + ty; let ob = buf * BK * LB + tx;
+  var a: array<vec4f, 4>;
+  var b: array<vec4f, 4>;
   for (var kk = 0u; kk < BK; kk++) {
-    let a0 = As[oa + kk * LA]; let a1 = As[oa + kk * LA + TY];
-    let b0 = Bs[ob + kk * LB]; let b1 = Bs[ob + kk * LB + TX];
-    for (var i = 0u; i < 4u; i++) {
-      acc[i * 2u] = fma(vec4f(a0[i]), b0, acc[i * 2u]);
-      acc[i * 2u + 1u] = fma(vec4f(a0[i]), b1, acc[i * 2u + 1u]);
-      acc[(i + 4u) * 2u] = fma(vec4f(a1[i]), b0, acc[(i + 4u) * 2u]);
-      acc[(i + 4u) * 2u + 1u] = fma(vec4f(a1[i]), b1, acc[(i + 4u) * 2u + 1u]);
+    for (var q = 0u; q < QM; q++) { a[q] = As[oa + kk * LA + q * TY]; }
+    for (var q = 0u; q < QN; q++) { b[q] = Bs[ob + kk * LB + q * TX]; }
+    for (var qm = 0u; qm < QM; qm++) {
+      for (var i = 0u; i < 4u; i++) {
+        for (var qn = 0u; qn < QN; qn++) {
+          let r = (qm * 4u + i) * QN + qn;
+          acc[r] = fma(vec4f(a[qm][i]), b[qn], acc[r]);
+        }
+      }
     }
   }
 }
 
 fn store(tx: u32, ty: u32) {
-  for (var r = 0u; r < 8u; r++) {
+  for (var r = 0u; r < 4u * QM; r++) {
     let m = row0 + 4u * (ty + (r / 4u) * TY) + r % 4u;
     if (m >= p.M) { continue; }
-    for (var qj = 0u; qj < 2u; qj++) {
+    for (var qj = 0u; qj < QN; qj++) {
       let n = col0 + 4u * (tx + qj * TX);
-      let v = acc[r * 2u + qj];
+      let v = acc[r * QN + qj];
       for (var c = 0u; c < 4u; c++) {
         if (n + c < p.N) { epilogue(m, n + c, v[c]); }
       }

@@ -15,22 +15,24 @@ fn load_w(o: u32) -> SmR { return vec2u(o, 0u); }
 fn load_wg(o: u32) -> SmR { return vec2u(o, 1u); }
 fn load_wu(o: u32) -> SmR { return vec2u(o, 2u); }
 
-fn emu_w(b: vec2u, i: u32) -> f32 {
-  if (b.y == 1u) { return f32(wg[b.x + i]); }
-  if (b.y == 2u) { return f32(wu[b.x + i]); }
-  return f32(w[b.x + i]);
+// One 16-long dot product of x row ar and weight row bc of binding `which`.
+fn emu_dot(ar: u32, which: u32, bc: u32) -> f32 {
+  var s = 0.0;
+  if (which == 1u) {
+    for (var k = 0u; k < 16u; k++) { s = fma(f32(x[ar + k]), f32(wg[bc + k]), s); }
+  } else if (which == 2u) {
+    for (var k = 0u; k < 16u; k++) { s = fma(f32(x[ar + k]), f32(wu[bc + k]), s); }
+  } else {
+    for (var k = 0u; k < 16u; k++) { s = fma(f32(x[ar + k]), f32(w[bc + k]), s); }
+  }
+  return s;
 }
 
 fn mma(a: SmL, b: SmR, c: SmC) -> SmC {
   var r = c;
   let ra = a + 2u * (sg_lane / 4u) * p.K;
-  let cb = 4u * (sg_lane % 4u) * p.K;
-  for (var t = 0u; t < 8u; t++) {
-    var s = r[t];
-    let ar = ra + (t / 4u) * p.K; let bc = cb + (t % 4u) * p.K;
-    for (var k = 0u; k < 16u; k++) { s = fma(f32(x[ar + k]), emu_w(b, bc + k), s); }
-    r[t] = s;
-  }
+  let cb = b.x + 4u * (sg_lane % 4u) * p.K;
+  for (var t = 0u; t < 8u; t++) { r[t] += emu_dot(ra + (t / 4u) * p.K, b.y, cb + (t % 4u) * p.K); }
   return r;
 }
 

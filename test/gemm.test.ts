@@ -56,6 +56,8 @@ describe('linear: tiled kernel variants', () => {
     ['classic', { tiled: 'classic' }], ['quad 4x4 bk8', { tiled: { tx: 4, ty: 4, bk: 8 } }],
     ['quad 16x8 bk32', { tiled: { tx: 16, ty: 8, bk: 32 } }], ['quad 8x16 bk16', { tiled: { tx: 8, ty: 16, bk: 16 } }],
     ['quad 4x4 bk4 db', { tiled: { tx: 4, ty: 4, bk: 4, db: true } }], ['quad 16x16 bk8 db', { tiled: { tx: 16, ty: 16, bk: 8, db: true } }],
+    ['quad 4x4 bk8 16x8/thread', { tiled: { tx: 4, ty: 4, bk: 8, qm: 4, qn: 2 } }], ['quad 8x4 bk8 8x16/thread', { tiled: { tx: 8, ty: 4, bk: 8, qm: 2, qn: 4 } }],
+    ['quad 4x8 bk4 4x12/thread db', { tiled: { tx: 4, ty: 8, bk: 4, qm: 1, qn: 3, db: true } }],
   ];
   for (const [label, tune] of TUNES) {
     for (const [M, N, K, dtype] of [[70, 130, 257, 'f32'], [37, 29, 96, 'f32'], [19, 140, 36, 'f16']] as const) {

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Device round of the GEMM helper (/work/rounds/PROTOCOL.md): ~3 minutes on one H200, run from the repo root
 # after `source .device/env.sh`, with dist/ built. Writes everything under $R.
-#   1. GPU tests of the GEMM family (the subgroup-matrix variants only run on a GPU that has them)
-#   2. cuBLAS for the sweep's shapes (kernels-bench/gemm-cublas.py)
-#   3. the sweep: every variant checked (ragged full float64, sampled float64, poisoned output) and timed
+#   1. cuBLAS for the sweep's shapes (kernels-bench/gemm-cublas.py)
+#   2. the sweep: every variant checked (ragged full float64, sampled float64, poisoned output) and timed;
+#      then the fastest again without Dawn's robustness clamps
+#   3. GPU tests of the GEMM family (the subgroup-matrix variants only run on a GPU that has them)
 #   4. what the driver compiled: NVIDIA's shader disk cache scanned for SASS (HMMA = mma.sync, HGMMA = wgmma)
 set -uo pipefail
 R=${R:-out/gemm}; mkdir -p "$R"
@@ -14,18 +15,33 @@ start=$(date +%s)
 left() { echo $(( 195 - ($(date +%s) - start) )); }
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.limit,temperature.gpu --format=csv,noheader | tee "$R/gpu.txt"
 
-timeout 45 python3 kernels-bench/gemm-cublas.py --out "$R/cublas.json" > "$R/cublas.log" 2>&1
+timeout 35 python3 kernels-bench/gemm-cublas.py --out "$R/cublas.json" > "$R/cublas.log" 2>&1
 echo "cublas rc=$? ($(( $(date +%s) - start ))s)"; tail -3 "$R/cublas.log"
 
-timeout 50 node_modules/.bin/vitest run test/gemm.test.ts test/gemv.test.ts test/ffn.test.ts > "$R/tests.log" 2>&1
-echo "tests rc=$? ($(( $(date +%s) - start ))s)"
-grep -E "Test Files|Tests  |FAIL|✗|×|\[gemm\]|\[ffn\]" "$R/tests.log" | sed 's/\x1b\[[0-9;]*m//g' | head -30
-
-t=$(( $(left) - 12 )); [ $t -lt 20 ] && t=20
+t=$(( $(left) - 60 )); [ $t -lt 30 ] && t=30
 timeout $t node dist/kernels-bench/gemm-sweep.js --cublas "$R/cublas.json" --out "$R/sweep.json" --md "$R/sweep.md" \
   2>&1 | grep -v '^Warning' > "$R/sweep.log"
 echo "sweep rc=$? ($(( $(date +%s) - start ))s)"
-sed 's/\x1b\[[0-9;]*m//g' "$R/sweep.log" | cut -c1-170 | head -200
+sed 's/\x1b\[[0-9;]*m//g' "$R/sweep.log" | cut -c1-175 | head -200
+
+# The same kernels without Dawn's robust buffer access (a process of its own): the two fastest tile
+# shapes, the fastest gated one, the f32 default and the f16 GEMV at M = 1.
+pick=$(node -e "
+const r = JSON.parse(require('fs').readFileSync('$R/sweep.json', 'utf8')).rows;
+const ok = (x) => x.part === 'square' && x.ms && x.errRagged < 1e-2 && x.errSampled < 1e-2 && x.unwritten === 0 && !x.name.includes('default');
+const best = (g, n) => r.filter((x) => ok(x) && x.gated === g).sort((a, b) => a.ms - b.ms).slice(0, n).map((x) => x.name);
+console.log([...best(false, 2), ...best(true, 1), 'f32 quad 16x16 bk8', 'gemv h8 lanes auto'].join('|'));" 2>/dev/null)
+echo "norobust pick: $pick"
+t=$(( $(left) - 35 )); [ $t -lt 15 ] && t=15
+timeout $t node dist/kernels-bench/gemm-sweep.js --no-robustness --parts square,decode,f32 --repeat 1 --pick "$pick" \
+  --cublas "$R/cublas.json" --out "$R/sweep-norobust.json" --md "$R/sweep-norobust.md" 2>&1 | grep -v '^Warning' > "$R/sweep-norobust.log"
+echo "norobust rc=$? ($(( $(date +%s) - start ))s)"
+sed 's/\x1b\[[0-9;]*m//g' "$R/sweep-norobust.log" | cut -c1-175 | head -40
+
+t=$(( $(left) - 8 )); [ $t -lt 10 ] && t=10
+timeout $t node_modules/.bin/vitest run --reporter=verbose test/gemm.test.ts test/gemv.test.ts test/ffn.test.ts > "$R/tests.log" 2>&1
+echo "tests rc=$? ($(( $(date +%s) - start ))s)"
+sed 's/\x1b\[[0-9;]*m//g' "$R/tests.log" | grep -E "Test Files|Tests  |FAIL|×|\[gemm\]|\[ffn\]" | head -30
 
 # What the driver made of the subgroup-matrix kernels: SASS in the shader disk cache, if the bundled
 # Triton disassembler (cuobjdump / nvdisasm) can read what it finds there.

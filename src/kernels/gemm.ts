@@ -99,12 +99,18 @@ export function chooseTile(caps: Caps, M: number, N: number, gated = false): Til
 // ---- quad-tiled GEMM (shaders/gemm_quad.wgsl) -----------------------------------------------------
 
 /** Thread grid TX × TY of the quad kernel (tile 8·TY × 8·TX) and its K slice. */
-export interface QuadShape { tx: number; ty: number; bk: number; /** double-buffered workgroup tiles (one barrier per slice) */ db?: boolean }
+export interface QuadShape {
+  tx: number; ty: number; bk: number;
+  /** double-buffered workgroup tiles (one barrier per slice) */
+  db?: boolean;
+  /** 4×4 quads per thread along M and N (default 2 × 2 = 8×8 outputs; 4 × 2 = 16×8) */
+  qm?: number; qn?: number;
+}
 
 interface QuadCfg { dtype: DType; entry: string; q: QuadShape; epi: Epilogue }
 
 function quadLoads(q: QuadShape): number {
-  return Math.ceil((8 * Math.max(q.tx, q.ty) * q.bk) / 4 / (q.tx * q.ty));
+  return Math.ceil((4 * Math.max((q.qn ?? 2) * q.tx, (q.qm ?? 2) * q.ty) * q.bk) / 4 / (q.tx * q.ty));
 }
 
 const quadProgram = defineProgram<QuadCfg>({
@@ -114,16 +120,26 @@ const quadProgram = defineProgram<QuadCfg>({
     const nld = quadLoads(c.q);
     return {
       entry: c.entry, enables: t.enables,
-      aliases: { ...t.aliases, Stage: `array<vec4f, ${nld}>` },
-      constants: { TX: c.q.tx, TY: c.q.ty, BK: c.q.bk, NLD: nld, NBUF: c.q.db ? 2 : 1, ...epilogueConstants(c.epi) },
+      aliases: { ...t.aliases, Stage: `array<vec4f, ${nld}>`, AccQ: `array<vec4f, ${4 * (c.q.qm ?? 2) * (c.q.qn ?? 2)}>` },
+      constants: {
+        TX: c.q.tx, TY: c.q.ty, BK: c.q.bk, NLD: nld, NBUF: c.q.db ? 2 : 1, QM: c.q.qm ?? 2, QN: c.q.qn ?? 2,
+        ...epilogueConstants(c.epi),
+      },
     };
   },
 });
 
+function quadTile(q: QuadShape): { bm: number; bn: number } {
+  return { bm: 4 * (q.qm ?? 2) * q.ty, bn: 4 * (q.qn ?? 2) * q.tx };
+}
+
 export function quadFits(caps: Caps, q: QuadShape): boolean {
   const threads = q.tx * q.ty;
-  const shared = 4 * q.bk * 8 * (q.tx + q.ty) * (q.db ? 2 : 1);
-  return threads <= caps.maxInvocations && threads <= caps.maxWorkgroupSizeX && shared <= caps.maxWorkgroupStorage && q.bk % 4 === 0;
+  const { bm, bn } = quadTile(q);
+  const shared = 4 * q.bk * (bm + bn) * (q.db ? 2 : 1);
+  const quads = (n: number | undefined) => n === undefined || (Number.isInteger(n) && n >= 1 && n <= 4);
+  return threads <= caps.maxInvocations && threads <= caps.maxWorkgroupSizeX && shared <= caps.maxWorkgroupStorage
+    && q.bk % 4 === 0 && quads(q.qm) && quads(q.qn);
 }
 
 /**
@@ -507,7 +523,8 @@ export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath, tune: GemmTu
   if (quad) {
     if (!quadFits(caps, quad)) throw new LimitError(`gemm: quad tile ${JSON.stringify(quad)} does not fit this device`);
     const prog = gpu.program(quadProgram, { dtype: l.dtype, entry: vec4 ? 'gemm_quad_vec4' : 'gemm_quad', q: quad, epi: l.epi });
-    return gpu.dispatch(prog, { bind, uniforms, workgroups: [ceilDiv(l.N, 8 * quad.tx), ceilDiv(l.M, 8 * quad.ty)] });
+    const { bm, bn } = quadTile(quad);
+    return gpu.dispatch(prog, { bind, uniforms, workgroups: [ceilDiv(l.N, bn), ceilDiv(l.M, bm)] });
   }
   const tile = chooseTile(caps, l.M, l.N, gated);
   const entry = (gated ? 'gemm_gated' : 'gemm') + (vec4 ? '_vec4' : '');
