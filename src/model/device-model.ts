@@ -79,7 +79,8 @@ export class DeviceModel {
   private decodeProg: DecodeProgram | null = null;
   private headProg: { sampler: Sampler; head: Step[] } | null = null;
   private shape: BatchShape & { maxTokens: number } = { B: 0, promptLengths: [], capacities: [], chunk: 0, maxTokens: 0 };
-  private noCache: [Tensor, Tensor] | null = null; // [1, nKvHeads, 1, headDim] k and v: rows that keep their cache elsewhere
+  private noCache: [Tensor, Tensor] | null = null;
+  private savedIds: Tensor | null = null; // [slots] u32: next inputs kept while other slots get their first token // [1, nKvHeads, 1, headDim] k and v: rows that keep their cache elsewhere
   private sampling: SamplingParams | null = null;
   /** The KV capacity each slot gets here (default: the batch's); 0 for a sequence whose cache is elsewhere. */
   capacities: ((shape: BatchShape) => number[]) | null = null;
@@ -272,10 +273,17 @@ export class DeviceModel {
   /** Keep the last row of a prefill chunk of `tokens` rows as sequence `slot`'s hidden state. */
   keepLast(tokens: number, slot: number): Step { return keepLastRow(this.state.x, tokens - 1, this.state.lastHidden, slot); }
 
-  /** The first token of every slot: the head over the kept last rows. */
-  firstTokenSteps(): Step[] {
+  /**
+   * The first token of every slot: the head over the kept last rows. With `keep`, those slots' next inputs
+   * (sequences already decoding while others join) are saved around it and put back.
+   */
+  firstTokenSteps(keep: readonly number[] = []): Step[] {
     const s = this.state;
-    return [copyStep(s.lastHidden, 0, s.x, 0, this.slots * this.cfg.hidden), ...this.head().steps];
+    const steps: Step[] = [copyStep(s.lastHidden, 0, s.x, 0, this.slots * this.cfg.hidden), ...this.head().steps];
+    if (keep.length === 0) return steps;
+    this.savedIds ??= this.gpu.tensor([this.slots], 'u32', 'saved_ids');
+    const saved = this.savedIds;
+    return [copyStep(s.nextIds, 0, saved, 0, this.slots), ...steps, ...keep.map((b) => copyStep(saved, b, s.nextIds, b, 1))];
   }
 
   /** Copy of the sampled ids into read-back buffer `buf`. */
@@ -314,7 +322,8 @@ export class DeviceModel {
     const gpu = this.gpu;
     if (this.st) releaseRunState(gpu, this.st);
     if (this.cache) releaseKvCache(gpu, this.cache);
-    gpu.release(this.logitsAct ?? undefined, ...(this.noCache ?? []), ...this.readBufs, ...(this.halves?.rows ?? []));
+    gpu.release(this.logitsAct ?? undefined, this.savedIds ?? undefined, ...(this.noCache ?? []), ...this.readBufs, ...(this.halves?.rows ?? []));
+    this.savedIds = null;
     this.st = null; this.cache = null; this.logitsAct = null; this.noCache = null; this.readBufs = []; this.halves = null; this.split = null;
     this.shape = { B: 0, promptLengths: [], capacities: [], chunk: 0, maxTokens: 0 };
   }

@@ -59,8 +59,11 @@ export interface ForwardExecutor {
   prepare(shape: BatchShape, sampling: SamplingParams): void;
   /** Run a prefill chunk; when it is the sequence's last, keep its last row for the first token. */
   prefill(c: PrefillChunk): Promise<void>;
-  /** Sample every sequence's first token from its kept row into read-back buffer `buf` (submitted). */
-  sampleFirst(buf: number): Promise<void>;
+  /**
+   * Sample every sequence's first token from its kept row into read-back buffer `buf` (submitted); the slots
+   * in `keep` (already decoding) keep their next input.
+   */
+  sampleFirst(buf: number, keep?: readonly number[]): Promise<void>;
   /** After the first tokens, before the first decode step (the pool places long sequences here). */
   afterPrefill?(promptLengths: readonly number[]): Promise<void>;
   /** One decode step of the whole batch; its sampled tokens go to read-back buffer `buf` (submitted). */
@@ -71,6 +74,8 @@ export interface ForwardExecutor {
   readLogits(): Promise<Float32Array>;
   /** Wait until the submitted work is done (progress reports). */
   sync(): Promise<void>;
+  /** A slot's sequence is done (continuous batching): free what it holds elsewhere before the slot is reused. */
+  freeSlot?(b: number): Promise<void>;
   /** When generation ends: wait for the GPU work, free remote state. */
   finish?(): Promise<void>;
   /** Bytes of GPU memory in use (all devices). */

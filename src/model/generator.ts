@@ -30,6 +30,8 @@ export interface AttentionPlacement {
    * their own). The generator then rebuilds their caches from their tokens and runs the step again.
    */
   replace?(m: DeviceModel, seqs: readonly number[]): Promise<void>;
+  /** A slot's sequence is done and the slot will be reused: free what it holds elsewhere. */
+  freeSlot?(m: DeviceModel, b: number): Promise<void>;
   /** When generation ends: free what the placement holds elsewhere. */
   finish?(m: DeviceModel): Promise<void>;
 }
@@ -104,9 +106,9 @@ export class Generator implements ForwardExecutor {
     }
   }
 
-  async sampleFirst(buf: number): Promise<void> {
+  async sampleFirst(buf: number, keep: readonly number[] = []): Promise<void> {
     this.model.setStep(0);
-    this.gpu.submit([...this.model.firstTokenSteps(), this.model.readbackStep(buf)]);
+    this.gpu.submit([...this.model.firstTokenSteps(keep), this.model.readbackStep(buf)]);
   }
 
   async afterPrefill(promptLengths: readonly number[]): Promise<void> {
@@ -172,6 +174,8 @@ export class Generator implements ForwardExecutor {
   }
 
   sync(): Promise<void> { return this.gpu.sync(); }
+
+  async freeSlot(b: number): Promise<void> { await this.placement?.freeSlot?.(this.model, b); }
 
   get gpuBytes(): number { return this.gpu.liveBytes; }
 

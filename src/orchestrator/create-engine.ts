@@ -10,6 +10,7 @@ import { releaseWeights } from '../model/weights.js';
 import { StaticParallelGenerator } from './baselines/static-parallel.js';
 import { parsePlacement, type StaticPlacement } from './baselines/placement.js';
 import { Engine, localEngine, type PlacementReport } from './engine.js';
+import type { SchedulerOptions } from './scheduler.js';
 import { AttentionRank } from './pool/attention-rank.js';
 import { PAPER_TIERS, parseTiers, validatePolicy, type PoolTier, type RoutingPolicy } from './pool/policy.js';
 import { PoolAttention, type PoolMember } from './pool/pool-attention.js';
@@ -50,6 +51,8 @@ export interface EngineOptions extends Partial<ModelSource> {
   gpu?: string;
   onLoad?: LoadProgress;
   log?: (line: string) => void;
+  /** Continuous batching of submitted requests (a server's): batch slots, context per slot, prefill chunk. */
+  schedule?: SchedulerOptions;
 }
 
 export function routingPolicy(o: EngineOptions['policy'] = {}): RoutingPolicy {
@@ -96,7 +99,7 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
       return new Engine({
         executor: gen, config: cfg, dtype, tokenizer: m.tokenizer, device: describeCaps(gpu.caps),
         report: () => ({ strategy: `static tp=${placement.tp} pp=${placement.pp}`, ranks: gpus.map((g) => g.label), split: { ...gen.stats } }),
-        dispose: cleanup,
+        dispose: cleanup, schedule: o.schedule,
       });
     }
 
@@ -104,7 +107,7 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
     cleanups.push(() => releaseWeights(gpu, weights));
     if (extras.length) log(`note: ${extras.length} tensors in the file are not used (${extras.slice(0, 5).join(', ')}${extras.length > 5 ? ', …' : ''})`);
     const members = await poolMembers(o.pool ?? {}, dtype, cleanups, log);
-    if (members.length === 0) return localEngine({ gpu, config: cfg, weights, dtype, tokenizer: m.tokenizer, dispose: cleanup });
+    if (members.length === 0) return localEngine({ gpu, config: cfg, weights, dtype, tokenizer: m.tokenizer, dispose: cleanup, schedule: o.schedule });
     const pool = new PoolAttention(members, routingPolicy(o.policy), { deadlineMs: o.pool?.deadlineMs, replica: o.pool?.replica });
     cleanups.push(() => pool.dispose(gpu));
     log(`attention pool: ${members.map((mb) => mb.link.name).join(', ')}; threshold ${pool.policy.threshold} tokens`);
@@ -116,7 +119,7 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
         prefillIntoPoolMs: pool.stats.prefillMs, prefillLayers: pool.stats.prefillLayers, rebuilds: pool.stats.rebuilds, ...prefixed('layer.', pool.stats.layer),
       },
     });
-    return localEngine({ gpu, config: cfg, weights, dtype, tokenizer: m.tokenizer, placement: pool, report, dispose: cleanup, microBatches: o.pool?.pingPong });
+    return localEngine({ gpu, config: cfg, weights, dtype, tokenizer: m.tokenizer, placement: pool, report, dispose: cleanup, microBatches: o.pool?.pingPong, schedule: o.schedule });
   } catch (e) {
     await cleanup();
     throw e;

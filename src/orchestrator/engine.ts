@@ -9,6 +9,7 @@ import { generate, type ForwardExecutor, type GenerateResult } from '../model/ge
 import { Generator, type AttentionPlacement } from '../model/generator.js';
 import type { Tokenizer } from '../model/tokenizer.js';
 import type { Weights } from '../model/weights.js';
+import { Scheduler, type SchedulerOptions } from './scheduler.js';
 
 /** Where attention ran and what the pool did, JSON-friendly. */
 export interface PlacementReport {
@@ -51,6 +52,8 @@ export interface EngineParts {
   report(): PlacementReport;
   /** The launches of one decode step on one device, when there is such a program (kernel profiles). */
   decodeLaunches?(): Step[];
+  /** Continuous batching of submitted requests: slots, context per slot, prefill chunk. */
+  schedule?: SchedulerOptions;
   dispose(): Promise<void>;
 }
 
@@ -87,7 +90,7 @@ export interface EngineLoad { running: number; queued: number; maxQueue: number;
 export class Engine {
   private busy: Promise<unknown> = Promise.resolve();
   private disposed = false;
-  private queued = 0;
+  private sched: Scheduler | null = null;
   private running = 0;
   private completed = 0;
   /** Most requests waiting for their turn before submit() refuses more. */
@@ -95,7 +98,7 @@ export class Engine {
 
   constructor(private readonly parts: EngineParts) {}
 
-  load(): EngineLoad { return { running: this.running, queued: this.queued, maxQueue: this.maxQueue, completed: this.completed }; }
+  load(): EngineLoad { return { running: this.running, queued: this.sched?.queued ?? 0, maxQueue: this.maxQueue, completed: this.completed }; }
 
   get config(): ModelConfig { return this.parts.config; }
   get dtype(): DType { return this.parts.dtype; }
@@ -119,7 +122,7 @@ export class Engine {
     const tok = this.parts.tokenizer;
     const prompts = req.prompts.map((p) => this.encode(p));
     const decoders = prompts.map(() => tok.decodeStream());
-    const run = this.busy.then(() => generate(this.parts.executor, prompts, {
+    const run = this.exclusive(() => generate(this.parts.executor, prompts, {
       maxNewTokens: req.maxNewTokens,
       sampling: { ...GREEDY, ...req.sampling },
       eosId: req.stopAtEos === false ? undefined : tok.eosId,
@@ -128,7 +131,6 @@ export class Engine {
       onPrefill: (doneTokens, totalTokens) => events.push({ type: 'prefill', doneTokens, totalTokens }),
       onToken: (seq, token, step) => events.push({ type: 'token', seq, token, step, text: decoders[seq]!.push(token) }),
     }));
-    this.busy = run.catch(() => undefined);
     run.then((result) => {
       const texts = result.tokens.map((t) => tok.decode(t));
       events.push({ type: 'done', result, texts, tails: decoders.map((d) => d.flush()), placement: this.parts.report() });
@@ -137,64 +139,69 @@ export class Engine {
     return events;
   }
 
+  /** Run `work` when nothing else runs on the executor (batch generations and the scheduler take turns). */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.busy.then(work);
+    this.busy = run.catch(() => undefined);
+    return run;
+  }
+
+  private get scheduler(): Scheduler {
+    this.sched ??= new Scheduler(this.parts.executor, this.parts.config, (w) => this.exclusive(w), this.parts.schedule);
+    return this.sched;
+  }
+
   /**
-   * One request of a stream: its tokens as they come, then a 'done' event with its metrics. Throws
-   * QueueFullError when maxQueue requests are already waiting. Requests run one after another.
+   * One request of a stream: its tokens as they come, then a 'done' event with its metrics. Requests share the
+   * decode batch (continuous batching: they join and leave between steps). Throws QueueFullError when maxQueue
+   * requests already wait, InputError for a request the model cannot take.
    */
   submit(req: CompletionRequest): AsyncIterable<CompletionEvent> {
     if (this.disposed) throw new Error('this engine is disposed');
-    if (this.queued >= this.maxQueue) throw new QueueFullError(`the queue is full (${this.maxQueue} requests waiting)`);
-    const prompt = this.encode(req.prompt);
     if (!Number.isSafeInteger(req.maxTokens) || req.maxTokens < 1) throw new InputError(`maxTokens must be a positive integer, got ${req.maxTokens}`);
+    const sched = this.scheduler;
+    if (sched.queued >= this.maxQueue) throw new QueueFullError(`the queue is full (${this.maxQueue} requests waiting)`);
+    const prompt = this.encode(req.prompt);
     const events = new EventQueue<CompletionEvent>();
     const tok = this.parts.tokenizer;
     const stop = new StopMatcher(req.stop ?? []);
+    const decoder = tok.decodeStream();
     const t0 = performance.now();
     let tStart = 0, tFirst = 0, tLast = 0;
     const tokens: number[] = [];
-    const decoder = tok.decodeStream();
-    let reason: FinishReason | null = null;
-    const onAbort = () => { reason ??= 'cancelled'; };
+    let stopped: 'stop' | 'cancelled' | null = null;
+    const onAbort = () => { stopped ??= 'cancelled'; };
     req.signal?.addEventListener('abort', onAbort, { once: true });
     if (req.signal?.aborted) onAbort();
-    this.queued++;
-    const run = this.busy.then(() => {
-      this.queued--;
-      this.running++;
-      tStart = performance.now();
-      if (reason) return null; // cancelled while waiting
-      return generate(this.parts.executor, [prompt], {
-        maxNewTokens: req.maxTokens, sampling: { ...GREEDY, ...req.sampling }, eosId: tok.eosId,
-        isStopped: () => reason !== null,
-        onToken: (_seq, token) => {
-          if (reason) return;
-          tLast = performance.now();
-          if (tokens.length === 0) tFirst = tLast;
-          tokens.push(token);
-          const text = stop.push(decoder.push(token));
-          if (stop.hit) reason = 'stop';
-          if (text) events.push({ type: 'token', token, text, index: tokens.length - 1 });
-        },
-      });
+    sched.submit({
+      prompt, maxTokens: req.maxTokens, sampling: { ...GREEDY, ...req.sampling }, eosId: tok.eosId,
+      isStopped: () => stopped !== null,
+      onStart: () => { tStart = performance.now(); this.running++; },
+      onToken: (token) => {
+        tLast = performance.now();
+        if (tokens.length === 0) tFirst = tLast;
+        tokens.push(token);
+        const text = stop.push(decoder.push(token));
+        if (stop.hit) stopped = 'stop';
+        if (text) events.push({ type: 'token', token, text, index: tokens.length - 1 });
+      },
+      onDone: (why) => {
+        this.running--;
+        this.completed++;
+        req.signal?.removeEventListener('abort', onAbort);
+        if (!stopped) {
+          const tail = stop.push(decoder.flush(), true);
+          if (tail) events.push({ type: 'token', token: tokens.at(-1) ?? -1, text: tail, index: tokens.length - 1 });
+        }
+        events.push({
+          type: 'done', reason: stopped ?? (why === 'stopped' ? 'cancelled' : why), tokens, text: stop.text, promptTokens: prompt.length,
+          ttftMs: (tFirst || performance.now()) - t0, queueMs: (tStart || performance.now()) - t0,
+          tpotMs: tokens.length > 1 ? (tLast - tFirst) / (tokens.length - 1) : 0, baseSteps: 0, poolSteps: 0,
+        });
+        events.end();
+      },
+      onError: (e) => { this.running--; req.signal?.removeEventListener('abort', onAbort); events.fail(e); },
     });
-    this.busy = run.catch(() => undefined);
-    run.then((result) => {
-      this.running--;
-      this.completed++;
-      req.signal?.removeEventListener('abort', onAbort);
-      if (!reason) {
-        const tail = stop.push(decoder.flush(), true);
-        if (tail) events.push({ type: 'token', token: tokens.at(-1) ?? -1, text: tail, index: tokens.length - 1 });
-      }
-      const r = result;
-      const placement = this.parts.report().perSeq?.[0];
-      events.push({
-        type: 'done', reason: reason ?? (tokens.length < req.maxTokens && r ? 'eos' : 'length'), tokens, text: stop.text, promptTokens: prompt.length,
-        ttftMs: (tFirst || performance.now()) - t0, queueMs: tStart - t0, tpotMs: tokens.length > 1 ? (tLast - tFirst) / (tokens.length - 1) : 0,
-        baseSteps: placement?.baseSteps ?? 0, poolSteps: placement?.poolSteps ?? 0,
-      });
-      events.end();
-    }, (e) => { this.running--; req.signal?.removeEventListener('abort', onAbort); events.fail(e); });
     return events;
   }
 
@@ -266,12 +273,14 @@ export function localEngine(o: {
   placement?: AttentionPlacement; report?: () => PlacementReport; dispose?: () => Promise<void>;
   /** With a placement: run decode steps as two micro-batches (ping-pong). */
   microBatches?: boolean;
+  schedule?: SchedulerOptions;
 }): Engine {
   const gen = new Generator(o.gpu, o.config, o.weights, o.dtype, o.placement, { microBatches: o.microBatches });
   return new Engine({
     executor: gen, config: o.config, dtype: o.dtype, tokenizer: o.tokenizer, device: describeCaps(o.gpu.caps),
     report: o.report ?? (() => ({ strategy: 'single device', ranks: [o.gpu.label] })),
     decodeLaunches: () => gen.decodeLaunches(),
+    schedule: o.schedule,
     dispose: async () => { gen.dispose(); await o.dispose?.(); },
   });
 }

@@ -109,10 +109,10 @@ export class StaticParallelGenerator implements ForwardExecutor {
     if (c.last) this.head.gpu.submit([this.head.model.keepLast(c.n, c.b)]);
   }
 
-  async sampleFirst(buf: number): Promise<void> {
+  async sampleFirst(buf: number, keep: readonly number[] = []): Promise<void> {
     const m = this.head.model;
     m.setStep(0);
-    this.head.gpu.submit([...m.firstTokenSteps(), m.readbackStep(buf)]);
+    this.head.gpu.submit([...m.firstTokenSteps(keep), m.readbackStep(buf)]);
   }
 
   async decode(input: DecodeStepInput, buf: number): Promise<void> {

@@ -280,7 +280,7 @@ export class PoolAttention implements AttentionPlacement {
       const len = input.lengths[b]!;
       if (len === 0) continue;
       const p = await this.place(m, b, len);
-      const seq = this.stats.perSeq[b]!;
+      const seq = (this.stats.perSeq[b] ??= { baseSteps: 0, poolSteps: 0, ranks: [] });
       if (p) pooled.push({ b, len, p, i: pooled.length });
       if (!count) continue;
       if (!p) { seq.baseSteps++; continue; }
@@ -606,6 +606,13 @@ export class PoolAttention implements AttentionPlacement {
     for (let k = pooled.length - 1; k >= 0; k--) if (failed.has(pooled[k]!.b)) pooled.splice(k, 1);
     pooled.forEach((p, k) => { p.i = k; });
     buf.copies.clear(); // compact indices changed
+  }
+
+  async freeSlot(_m: DeviceModel, b: number): Promise<void> {
+    const p = this.placement.get(b);
+    if (p) await this.release(b, p);
+    this.placement.set(b, null);
+    this.pinned.delete(b);
   }
 
   async finish(): Promise<void> {

@@ -1,0 +1,204 @@
+// Continuous batching: a stream of requests shares one decode batch of `maxBatch` slots. A request joins at the
+// next step once a slot is free: its prompt is prefilled chunk by chunk between decode steps (one chunk per
+// step, so running sequences keep streaming), its first token is sampled while the others keep their next
+// input, and it leaves (its slot freed) when done, stopped or cancelled. Requests decode together only with
+// the same sampling parameters (the sampler's parameters are per batch); others wait for the batch to drain.
+import { InputError } from '../gpu/index.js';
+import type { SamplingParams } from '../kernels/sampling.js';
+import type { ModelConfig } from '../model/config.js';
+import { prefillChunks, type ForwardExecutor, type PrefillChunk } from '../model/generation.js';
+import { NO_POSITION } from '../model/run-state.js';
+
+/** One request as the scheduler runs it; the engine turns its callbacks into events. */
+export interface ScheduledRequest {
+  prompt: number[];
+  maxTokens: number;
+  sampling: SamplingParams;
+  eosId?: number;
+  /** True once the request wants no more tokens (cancelled, a stop string seen). */
+  isStopped(): boolean;
+  onStart(): void;
+  onToken(token: number): void;
+  onDone(reason: 'length' | 'eos' | 'stopped'): void;
+  onError(e: unknown): void;
+}
+
+export interface SchedulerOptions {
+  /** Slots of the shared decode batch (default 8). */
+  maxBatch?: number;
+  /** Cache positions per slot: the longest prompt + output a request may have (default: the model's context). */
+  maxContext?: number;
+  /** Prompt rows per prefill chunk (default 512): smaller keeps running sequences' steps closer together. */
+  prefillChunk?: number;
+}
+
+interface Slot {
+  req: ScheduledRequest;
+  chunks: Iterator<PrefillChunk>;
+  pending: PrefillChunk | null; // the next chunk to run (already taken from the iterator)
+  prefilled: boolean;
+  generated: number;            // tokens emitted
+  done: boolean;
+}
+
+const paramsKey = (p: SamplingParams) => `${p.temperature}/${p.topK}/${p.topP}/${p.seed}`;
+
+export class Scheduler {
+  private readonly waiting: ScheduledRequest[] = [];
+  private readonly slots: (Slot | null)[];
+  private running: Promise<void> | null = null;
+  private batchKey: string | null = null;
+  private step = 0;
+  readonly maxBatch: number;
+  readonly maxContext: number;
+  readonly chunk: number;
+
+  /** `lock` runs the loop exclusively on the executor (the engine's batch generations share it). */
+  constructor(private readonly ex: ForwardExecutor, private readonly cfg: ModelConfig,
+    private readonly lock: <T>(work: () => Promise<T>) => Promise<T>, o: SchedulerOptions = {}) {
+    this.maxBatch = o.maxBatch ?? 8;
+    this.maxContext = Math.min(o.maxContext ?? cfg.maxSeq, cfg.maxSeq);
+    this.chunk = o.prefillChunk ?? 512;
+    if (!Number.isSafeInteger(this.maxBatch) || this.maxBatch < 1) throw new InputError(`maxBatch must be a positive integer, got ${this.maxBatch}`);
+    this.slots = Array<Slot | null>(this.maxBatch).fill(null);
+  }
+
+  get queued(): number { return this.waiting.length; }
+  get active(): number { return this.slots.filter((s) => s).length; }
+
+  /** Check a request against the model and queue it; the loop starts if it is idle. */
+  submit(req: ScheduledRequest): void {
+    const n = req.prompt.length;
+    if (n === 0) throw new InputError('the prompt is empty');
+    for (const id of req.prompt) if (!Number.isInteger(id) || id < 0 || id >= this.cfg.vocab) throw new InputError(`token ${id} outside the vocabulary (0..${this.cfg.vocab - 1})`);
+    if (n + req.maxTokens > this.maxContext) {
+      throw new InputError(`prompt of ${n} tokens + ${req.maxTokens} new tokens exceeds the context of ${this.maxContext} tokens`);
+    }
+    this.waiting.push(req);
+    this.startLoop();
+  }
+
+  private startLoop(): void {
+    this.running ??= this.lock(() => this.loop()).finally(() => { this.running = null; if (this.waiting.length) this.startLoop(); });
+  }
+
+  private prepared = false;
+
+  private prepare(sampling: SamplingParams): void {
+    const B = this.maxBatch;
+    this.ex.prepare({ B, promptLengths: Array<number>(B).fill(0), capacities: Array<number>(B).fill(Math.ceil(this.maxContext / 16) * 16), chunk: this.chunk }, sampling);
+    this.prepared = true;
+  }
+
+  /** Admit what fits; one prefill chunk; first tokens of the prompts just done; one decode step. Until idle. */
+  private async loop(): Promise<void> {
+    this.prepared = false; // the batch API may have prepared other shapes in between
+    for (;;) {
+      this.admit();
+      const live = this.slots.filter((s): s is Slot => s !== null);
+      if (live.length === 0) {
+        this.batchKey = null;
+        if (this.waiting.length === 0) return;
+        continue; // a batch with other sampling parameters starts
+      }
+      try {
+        await this.prefillOne();
+        await this.firstTokens();
+        await this.decodeStep();
+      } catch (e) {
+        for (const [b, s] of this.slots.entries()) if (s) { s.req.onError(e); this.slots[b] = null; }
+        return;
+      }
+      await this.release();
+    }
+  }
+
+  private admit(): void {
+    for (let i = 0; i < this.waiting.length;) {
+      const req = this.waiting[i]!;
+      const key = paramsKey(req.sampling);
+      const free = this.slots.indexOf(null);
+      if (free < 0) return;
+      if (this.batchKey !== null && key !== this.batchKey) { i++; continue; }
+      if (!this.prepared) this.prepare(req.sampling);
+      this.batchKey = key;
+      this.waiting.splice(i, 1);
+      const chunks = prefillChunks([req.prompt], this.chunk, [free]);
+      this.slots[free] = { req, chunks, pending: chunks.next().value ?? null, prefilled: false, generated: 0, done: false };
+      this.emitted.set(free, []);
+      req.onStart();
+    }
+  }
+
+  /** One chunk of one prompt (the first slot still prefilling). */
+  private async prefillOne(): Promise<void> {
+    const s = this.slots.find((x) => x && !x.prefilled && x.pending);
+    if (!s || !s.pending) return;
+    const c = s.pending;
+    await this.ex.prefill(c);
+    const next = s.chunks.next();
+    s.pending = next.done ? null : next.value;
+    if (!s.pending) s.prefilled = true;
+  }
+
+  /** Sample the first token of slots whose prompt is done; the decoding ones keep their next input. */
+  private async firstTokens(): Promise<void> {
+    const fresh = this.slots.flatMap((s, b) => (s && s.prefilled && s.generated === 0 && !s.done ? [b] : []));
+    if (fresh.length === 0) return;
+    const keep = this.slots.flatMap((s, b) => (s && s.generated > 0 && !s.done ? [b] : []));
+    await this.ex.sampleFirst(0, keep);
+    const ids = await this.ex.readTokens(0);
+    for (const b of fresh) this.take(b, ids[b]!);
+  }
+
+  /** A token for slot b: emitted, or the end of its request. */
+  private take(b: number, id: number): void {
+    const s = this.slots[b]!;
+    if (s.req.isStopped()) { s.done = true; s.req.onDone('stopped'); return; }
+    if (s.req.eosId !== undefined && id === s.req.eosId) { s.done = true; s.req.onDone('eos'); return; }
+    s.generated++;
+    this.emitted.get(b)!.push(id);
+    s.req.onToken(id);
+    if (s.generated >= s.req.maxTokens) { s.done = true; s.req.onDone('length'); }
+  }
+
+  /** One decode step of every slot that has its first token and wants more. */
+  private async decodeStep(): Promise<void> {
+    const B = this.maxBatch;
+    const rows = new Uint32Array(2 * B), lengths = new Uint32Array(B);
+    let any = false;
+    for (let b = 0; b < B; b++) {
+      const s = this.slots[b];
+      rows[2 * b] = b;
+      rows[2 * b + 1] = NO_POSITION;
+      if (!s || s.done || s.generated === 0) continue;
+      if (s.req.isStopped()) { s.done = true; s.req.onDone('stopped'); continue; }
+      // The step's input is the last token (in the next-input buffer) at position prompt + generated − 1.
+      const pos = s.req.prompt.length + s.generated - 1;
+      rows[2 * b + 1] = pos;
+      lengths[b] = pos + 1;
+      any = true;
+    }
+    if (!any) return;
+    this.step++;
+    const history = (b: number) => {
+      const s = this.slots[b]!;
+      return [...s.req.prompt, ...this.emitted.get(b)!].slice(0, lengths[b]! - 1);
+    };
+    await this.ex.decode({ step: this.step, rows, lengths, history }, 1);
+    const ids = await this.ex.readTokens(1);
+    for (let b = 0; b < B; b++) if (lengths[b]) this.take(b, ids[b]!);
+  }
+
+  /** Tokens each slot emitted (a rebuilt cache needs them). */
+  private readonly emitted = new Map<number, number[]>();
+
+  private async release(): Promise<void> {
+    for (const [b, s] of this.slots.entries()) {
+      if (!s?.done) continue;
+      await this.ex.freeSlot?.(b);
+      this.slots[b] = null;
+      this.emitted.delete(b);
+    }
+  }
+}

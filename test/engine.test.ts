@@ -1,0 +1,109 @@
+// The public engine (src/index.ts) on lavapipe: a batch generation streams its tokens as events and ends with
+// the metrics; a stream of requests (continuous batching: they join and leave the shared decode batch) gives
+// each request the tokens it gets alone, on one device and with FA Pool ranks; stop strings, cancellation,
+// the bounded queue and bad requests behave.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, InputError, QueueFullError, type CompletionEvent, type Engine } from '../src/index.js';
+
+let single: Engine, pooled: Engine;
+const PROMPTS = ['Hello there', 'The attention pool takes the long sequences', 'A', 'Once upon a time in a land far away, a'];
+
+beforeAll(async () => {
+  single = await createEngine({ preset: 'tiny', dtype: 'f32', schedule: { maxBatch: 3, prefillChunk: 16 } });
+  // Threshold 20: the longer prompts and sequences that grow past it attend on the pool.
+  pooled = await createEngine({
+    preset: 'tiny', dtype: 'f32', pool: { inProcess: 2 }, policy: { threshold: 20, tiers: '20:0,inf:2' }, schedule: { maxBatch: 3, prefillChunk: 16 },
+  });
+});
+afterAll(async () => { await single?.dispose(); await pooled?.dispose(); });
+
+async function alone(engine: Engine, prompt: string, n: number): Promise<number[]> {
+  return (await engine.run({ prompts: [prompt], maxNewTokens: n, stopAtEos: false })).result.tokens[0]!;
+}
+
+async function collect(it: AsyncIterable<CompletionEvent>): Promise<{ texts: string; done: Extract<CompletionEvent, { type: 'done' }> }> {
+  let texts = '', done: CompletionEvent | undefined;
+  for await (const e of it) { if (e.type === 'token') texts += e.text; else done = e; }
+  if (done?.type !== 'done') throw new Error('no done event');
+  return { texts, done };
+}
+
+describe('engine.generate', () => {
+  it('streams token events per sequence and ends with the metrics and texts', async () => {
+    const seen: number[][] = [[], []];
+    let done: CompletionEvent | undefined;
+    for await (const e of single.generate({ prompts: PROMPTS.slice(0, 2), maxNewTokens: 6, stopAtEos: false })) {
+      if (e.type === 'token') seen[e.seq]!.push(e.token);
+      if (e.type === 'done') done = e as never;
+    }
+    const d = done as unknown as { result: { tokens: number[][]; tpotMs: number; tps: number }; texts: string[] };
+    expect(d.result.tokens).toEqual(seen);
+    expect(d.texts).toHaveLength(2);
+    expect(d.result.tpotMs).toBeGreaterThan(0);
+  });
+});
+
+describe.each([['one device', () => single], ['FA Pool (2 in-process ranks)', () => pooled]] as const)('engine.submit on %s', (_name, engine) => {
+  it('concurrent requests (more than the batch has slots) each get the tokens they get alone', async () => {
+    const e = engine();
+    const want: number[][] = [];
+    for (const p of PROMPTS) want.push(await alone(e, p, 10));
+    const got = await Promise.all(PROMPTS.map(async (p, i) => {
+      await new Promise((r) => setTimeout(r, 7 * i)); // they arrive while others decode
+      return collect(e.submit({ prompt: p, maxTokens: 10 }));
+    }));
+    got.forEach((g, i) => {
+      expect(g.done.tokens, `request ${i}`).toEqual(want[i]);
+      expect(g.done.reason).toBe('length');
+      expect(g.done.promptTokens).toBe(e.encode(PROMPTS[i]!).length);
+      expect(g.done.ttftMs).toBeGreaterThanOrEqual(g.done.queueMs);
+    });
+    expect(e.load()).toMatchObject({ running: 0, queued: 0 });
+  });
+});
+
+describe('engine.submit behaviour', () => {
+  it('a stop string ends the request; the text stops before it', async () => {
+    const full = single.tokenizer.decode(await alone(single, 'Hello there', 12));
+    const stopAt = full.slice(3, 5);
+    const { texts, done } = await collect(single.submit({ prompt: 'Hello there', maxTokens: 12, stop: [stopAt] }));
+    expect(done.reason).toBe('stop');
+    expect(done.text).toBe(full.slice(0, full.indexOf(stopAt)));
+    expect(texts).toBe(done.text);
+  });
+
+  it('an aborted request ends as cancelled and frees its slot; the others finish', async () => {
+    const ac = new AbortController();
+    const other = collect(single.submit({ prompt: 'A', maxTokens: 8 }));
+    let n = 0;
+    let done: CompletionEvent | undefined;
+    for await (const e of single.submit({ prompt: 'Hello there', maxTokens: 200, signal: ac.signal })) {
+      if (e.type === 'token' && ++n === 2) ac.abort();
+      if (e.type === 'done') done = e;
+    }
+    expect(done).toMatchObject({ type: 'done', reason: 'cancelled' });
+    expect((done as { tokens: number[] }).tokens.length).toBeLessThan(200);
+    expect((await other).done.tokens).toHaveLength(8);
+  });
+
+  it('a full queue refuses with QueueFullError; bad requests with InputError', async () => {
+    single.maxQueue = 1;
+    try {
+      // Submitted at once: one waits in the queue, the rest are refused until the loop admits it.
+      const accepted: Promise<unknown>[] = [];
+      let refused = 0;
+      for (let i = 0; i < 5; i++) {
+        try { accepted.push(collect(single.submit({ prompt: 'ABC'.slice(0, 1 + (i % 3)), maxTokens: 20 }))); } catch (e) { expect(e).toBeInstanceOf(QueueFullError); refused++; }
+      }
+      expect(accepted.length).toBe(1);
+      expect(refused).toBe(4);
+      await Promise.all(accepted);
+      expect(single.load().queued).toBe(0);
+    } finally {
+      single.maxQueue = 64;
+    }
+    expect(() => single.submit({ prompt: 'A', maxTokens: 0 })).toThrow(InputError);
+    expect(() => single.submit({ prompt: [1, 99999], maxTokens: 2 })).toThrow(/outside the vocabulary/);
+    expect(() => single.submit({ prompt: 'A'.repeat(600), maxTokens: 2 })).toThrow(/exceeds the context/);
+  });
+});
