@@ -3,13 +3,11 @@
 // generation is reported (fault + rebuild naming it) and the tokens do not change. Also: cluster files,
 // --gpu parsing and the device-select binding plan, and the worker CLI's usage errors.
 //
-// The workers run compiled JavaScript. So that this file never depends on a stale dist/ (or rewrites the
-// shared one while others edit), it transpiles src/ into a private out/ folder first (oxc via rolldown,
-// which vitest ships; ~0.5 s) and runs a copy of run-inference.js from there.
+// The workers run a private build of src/ (private-dist.ts).
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Router } from 'zeromq';
 import type { Gpu } from '../src/gpu/index.js';
@@ -25,26 +23,10 @@ import { PoolAttention, type PoolMember } from '../src/orchestrator/pool/pool-at
 import type { RoutingPolicy } from '../src/orchestrator/pool/policy.js';
 import { SpawnError, spawnLocalWorkers, type LocalWorkers } from '../src/orchestrator/transport/spawn.js';
 import { rng, useGpu } from './helpers.js';
+import { privateDist, within } from './private-dist.js';
 
-const ROOT = join(dirname(new URL(import.meta.url).pathname), '..');
-const BUILD = join(ROOT, 'out', `workers-test-${process.pid}`);
-const ENTRY = join(BUILD, 'run-inference.js');
+const { ENTRY, BUILD, build: buildPrivateDist } = privateDist('workers');
 const tmp = mkdtempSync(join(tmpdir(), 'fapool-workers-'));
-
-/** src/**.ts → BUILD/dist/src/**.js, and run-inference.js beside it (its ./dist import then finds the build). */
-async function buildPrivateDist(): Promise<void> {
-  const { transform } = await import('rolldown/experimental');
-  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name))
-    : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [join(d, e.name)] : []));
-  for (const f of walk(join(ROOT, 'src'))) {
-    const r = await transform(f, readFileSync(f, 'utf8'), { target: 'es2022' });
-    if (r.errors.length) throw new Error(`transpiling ${f}: ${r.errors.map((e) => e.message).join('; ')}`);
-    const dst = join(BUILD, 'dist', relative(ROOT, f).replace(/\.ts$/, '.js'));
-    mkdirSync(dirname(dst), { recursive: true });
-    writeFileSync(dst, r.code);
-  }
-  copyFileSync(join(ROOT, 'run-inference.js'), ENTRY);
-}
 
 /** Runs the worker CLI to completion (only for invocations that must fail before opening a GPU). */
 function runWorker(args: string[]): { code: number | null; stderr: string; stdout: string } {
@@ -56,11 +38,6 @@ function runWorker(args: string[]): { code: number | null; stderr: string; stdou
 function workerChildren(): number[] {
   const r = spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
   return r.stdout.split('\n').filter((l) => /run-inference\.js worker/.test(l)).map((l) => Number(l.trim().split(/\s+/)[0])).sort();
-}
-
-/** p, or a rejection after ms (a worker that ignores a signal must fail the test, not hang it). */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`${what}: not within ${ms} ms`)), ms).unref())]);
 }
 
 const spawned: LocalWorkers[] = [];

@@ -5,7 +5,7 @@ import { runAndExit } from './exit.js';
 import { parseArgs } from 'node:util';
 import { describeCaps, openGpu, type Gpu } from '../gpu/index.js';
 import { applyGpuBinding, bindingEvidence, GpuBindingError, planGpuBinding } from '../gpu/select.js';
-import { AttentionRank } from '../orchestrator/pool/attention-rank.js';
+import { WorkerRank } from '../orchestrator/worker-rank.js';
 import { checkEndpoint } from '../orchestrator/transport/cluster.js';
 import { startWorker, type Worker } from '../orchestrator/transport/worker.js';
 import { UsageError } from './usage-error.js';
@@ -19,7 +19,8 @@ export function workerHelpText(): string {
     'Usage: node run-inference.js worker --listen ENDPOINT [--gpu PCI|INDEX|auto|none] [options]',
     '       (installed as a package: fapool worker ...; "fapool" is run-inference.js)',
     '',
-    'Serves one attention-pool rank on one GPU over ZeroMQ. The lead reaches it through --cluster FILE',
+    'Serves one rank on one GPU over ZeroMQ: an attention-pool rank, and the static baseline\'s ranks for',
+    '--strategy static. The lead reaches it through --cluster FILE',
     '({"pool": [{"endpoint": "tcp://10.0.0.2:5555", "name": "h100-b"}]}) or starts it itself with --spawn.',
     'Prints "READY <endpoint> <device>" on stdout when listening; logs go to stderr.',
     '',
@@ -114,7 +115,7 @@ export async function workerMain(argv: string[]): Promise<number> {
   for (const w of binding.warnings) log(`WARNING: ${w}`);
 
   const gpu = await openGpu({ label: a.label });
-  const rank = new AttentionRank(gpu, a.rank);
+  const rank = new WorkerRank(gpu, a.rank);
   let worker: Worker | null = null;
   try {
     log(`adapter: ${describeCaps(gpu.caps)}`);

@@ -56,7 +56,7 @@ export interface DecodeStepInput {
 export interface ForwardExecutor {
   readonly cfg: ModelConfig;
   /** (Re)build buffers and launches for a batch shape; reused while the shape fits. */
-  prepare(shape: BatchShape, sampling: SamplingParams): void;
+  prepare(shape: BatchShape, sampling: SamplingParams): void | Promise<void>;
   /** Run a prefill chunk; when it is the sequence's last, keep its last row for the first token. */
   prefill(c: PrefillChunk): Promise<void>;
   /**
@@ -191,7 +191,7 @@ export function generationMetrics(out: number[][], inputTokens: number, t0: numb
 /** Generate for a batch of prompts with any strategy. */
 export async function generate(ex: ForwardExecutor, prompts: readonly (readonly number[])[], o: GenerateOptions): Promise<GenerateResult> {
   const shape = batchShape(ex.cfg, prompts, o);
-  ex.prepare(shape, o.sampling);
+  await ex.prepare(shape, o.sampling);
   const t0 = performance.now();
 
   // ---- prefill: each sequence in chunks

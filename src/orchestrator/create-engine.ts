@@ -8,14 +8,16 @@ import { loadWeights, type LoadProgress } from '../model/load-weights.js';
 import { DEFAULT_PRESET, resolveModel, type ModelSource } from '../model/model-files.js';
 import { releaseWeights } from '../model/weights.js';
 import { StaticParallelGenerator } from './baselines/static-parallel.js';
-import { parsePlacement, type StaticPlacement } from './baselines/placement.js';
+import { checkPlacement, parsePlacement, PlacementError, placementStr, type StaticPlacement } from './baselines/placement.js';
+import { remoteRank } from './baselines/static-remote.js';
+import type { StaticRankHandle } from './baselines/static-rank.js';
 import { Engine, localEngine, type PlacementReport } from './engine.js';
 import type { SchedulerOptions } from './scheduler.js';
 import { AttentionRank } from './pool/attention-rank.js';
 import { PAPER_TIERS, parseTiers, validatePolicy, type PoolTier, type RoutingPolicy } from './pool/policy.js';
 import { PoolAttention, type PoolMember } from './pool/pool-attention.js';
 import { connectCluster } from './transport/cluster.js';
-import { inProcessLink } from './transport/link.js';
+import { inProcessLink, type RankLink } from './transport/link.js';
 import { listLocalGpus, spawnLocalWorkers } from './transport/spawn.js';
 
 export interface PoolOptions {
@@ -45,7 +47,11 @@ export interface EngineOptions extends Partial<ModelSource> {
   pool?: PoolOptions;
   /** Sequences longer than `threshold` tokens attend on the pool; pool size by length from `tiers`. */
   policy?: { threshold?: number; tiers?: string | PoolTier[] };
-  /** The static baseline's degrees ('tp=2,pp=2' or an object); its ranks are in-process devices. */
+  /**
+   * The static baseline's degrees ('tp=2,pp=2' or an object). Rank 0 runs in this process; the others in the
+   * worker processes of pool.spawn / pool.cluster (one per GPU), or, without workers, on more devices of this
+   * process's adapter.
+   */
   placement?: string | StaticPlacement;
   /** This process's GPU: a PCI address or nvidia-smi index (multi-GPU hosts), or 'auto'. */
   gpu?: string;
@@ -88,17 +94,38 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
 
     if (o.strategy === 'static') {
       const placement = typeof o.placement === 'string' ? parsePlacement(o.placement) : o.placement ?? { tp: 1, pp: 1 };
+      const n = placement.tp * placement.pp;
+      checkPlacement(cfg, placement);
+      // Rank 0 is this process; the others are worker processes (--spawn / --cluster) or, without any, more
+      // devices of this process's adapter.
+      const links = n > 1 ? await workerLinks(o.pool ?? {}, cleanups, log) : [];
       const gpus: Gpu[] = [gpu];
-      for (let i = 1; i < placement.tp * placement.pp; i++) {
-        const g = await openGpu({ label: `static${i}`, f16: dtype === 'f16' });
-        gpus.push(g);
-        cleanups.push(() => g.destroy());
+      if (links.length === 0) {
+        for (let i = 1; i < n; i++) {
+          const g = await openGpu({ label: `static${i}`, f16: dtype === 'f16' });
+          gpus.push(g);
+          cleanups.push(() => g.destroy());
+        }
+      } else if (links.length < n - 1) {
+        throw new PlacementError(`static placement ${placementStr(placement)} needs ${n - 1} worker processes besides this one, got ${links.length}`);
+      } else if (links.length > n - 1) {
+        log(`note: ${links.length - (n - 1)} worker(s) not used by ${placementStr(placement)}`);
       }
-      const gen = await StaticParallelGenerator.create(gpus, cfg, m.file.source(), dtype, placement, o.onLoad).finally(() => m.file.close());
+      const remote: StaticRankHandle[] = [];
+      try {
+        for (const [i, link] of links.slice(0, n - 1).entries()) {
+          log(`static rank ${i + 1}: loading on ${link.name}`);
+          remote.push(await remoteRank(link, { path: m.weightsPath, cfg, dtype, placement, index: gpus.length + i }));
+        }
+      } catch (e) {
+        await m.file.close();
+        throw e;
+      }
+      const gen = await StaticParallelGenerator.create(gpus, cfg, m.file.source(), dtype, placement, o.onLoad, remote).finally(() => m.file.close());
       cleanups.push(() => gen.dispose());
       return new Engine({
         executor: gen, config: cfg, dtype, tokenizer: m.tokenizer, device: describeCaps(gpu.caps),
-        report: () => ({ strategy: `static tp=${placement.tp} pp=${placement.pp}`, ranks: gpus.map((g) => g.label), split: { ...gen.stats } }),
+        report: () => ({ strategy: `static ${placementStr(placement)}`, ranks: gen.rankNames, split: { ...gen.stats } }),
         dispose: cleanup, schedule: o.schedule,
       });
     }
@@ -135,19 +162,26 @@ async function poolMembers(o: PoolOptions, dtype: DType, cleanups: (() => Promis
     members.push({ link: inProcessLink(`pool${i} (in-process)`, rank.handler), alive: true });
     cleanups.push(() => { rank.dispose(); g.destroy(); });
   }
+  members.push(...(await workerLinks(o, cleanups, log)).map((link) => ({ link, alive: true })));
+  return members;
+}
+
+/** Links to worker processes: a cluster file's, then spawned ones. */
+async function workerLinks(o: PoolOptions, cleanups: (() => Promise<void> | void)[], log: (l: string) => void): Promise<RankLink[]> {
+  const links: RankLink[] = [];
   if (o.cluster) {
     const cluster = await connectCluster(o.cluster, { timeoutMs: o.deadlineMs });
     cleanups.push(() => Promise.all(cluster.map((c) => c.link.close())).then(() => undefined));
-    members.push(...cluster.map((c) => ({ link: c.link, alive: true })));
+    links.push(...cluster.map((c) => c.link));
   }
   if (o.spawn) {
     const gpus = o.spawn === 'auto' ? listLocalGpus().slice(1) : o.spawn.startsWith('none:') ? Array<string>(Number(o.spawn.slice(5))).fill('none') : o.spawn.split(',');
     if (gpus.length === 0) log('note: spawn auto found no second GPU; no workers started');
     const w = await spawnLocalWorkers(gpus, { onLog: (i, line) => log(`[worker ${i}] ${line}`) });
     cleanups.push(() => w.close());
-    members.push(...w.members.map((c) => ({ link: c.link, alive: true })));
+    links.push(...w.members.map((c) => c.link));
   }
-  return members;
+  return links;
 }
 
 function prefixed(prefix: string, o: object): Record<string, number> {

@@ -84,9 +84,9 @@ export class Scheduler {
 
   private prepared = false;
 
-  private prepare(sampling: SamplingParams): void {
+  private async prepare(sampling: SamplingParams): Promise<void> {
     const B = this.maxBatch;
-    this.ex.prepare({ B, promptLengths: Array<number>(B).fill(0), capacities: Array<number>(B).fill(Math.ceil(this.maxContext / 16) * 16), chunk: this.chunk }, sampling);
+    await this.ex.prepare({ B, promptLengths: Array<number>(B).fill(0), capacities: Array<number>(B).fill(Math.ceil(this.maxContext / 16) * 16), chunk: this.chunk }, sampling);
     this.prepared = true;
   }
 
@@ -94,7 +94,7 @@ export class Scheduler {
   private async loop(): Promise<void> {
     this.prepared = false; // the batch API may have prepared other shapes in between
     for (;;) {
-      this.admit();
+      await this.admit();
       const live = this.slots.filter((s): s is Slot => s !== null);
       if (live.length === 0) {
         this.batchKey = null;
@@ -113,14 +113,14 @@ export class Scheduler {
     }
   }
 
-  private admit(): void {
+  private async admit(): Promise<void> {
     for (let i = 0; i < this.waiting.length;) {
       const req = this.waiting[i]!;
       const key = paramsKey(req.sampling);
       const free = this.slots.indexOf(null);
       if (free < 0) return;
       if (this.batchKey !== null && key !== this.batchKey) { i++; continue; }
-      if (!this.prepared) this.prepare(req.sampling);
+      if (!this.prepared) await this.prepare(req.sampling);
       this.batchKey = key;
       this.waiting.splice(i, 1);
       const chunks = prefillChunks([req.prompt], this.chunk, [free]);

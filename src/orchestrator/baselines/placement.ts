@@ -1,6 +1,7 @@
 // The static baseline's placement: tensor-parallel × pipeline-parallel degrees, parsed and checked against a model.
 import { FapoolError } from '../../gpu/errors.js';
 import type { ModelConfig } from '../../model/config.js';
+import { range, type WeightShare } from '../../model/weights.js';
 
 export interface StaticPlacement { tp: number; pp: number }
 
@@ -53,3 +54,16 @@ export function checkPlacement(cfg: ModelConfig, p: StaticPlacement, gpuCount?: 
   }
 }
 
+/** Each rank's share of the model, stage-major (stage s, TP index t = rank s·tp + t). */
+export function rankShares(cfg: ModelConfig, p: StaticPlacement): WeightShare[] {
+  const perStage = cfg.nLayers / p.pp;
+  return range(p.tp * p.pp).map((i) => {
+    const stage = Math.floor(i / p.tp), t = i % p.tp;
+    return { tp: t, tpSize: p.tp, layers: range(perStage).map((j) => stage * perStage + j), embed: stage === 0, head: stage === p.pp - 1 && t === 0 };
+  });
+}
+
+/** A rank ends its pass by handing x to the next stage when there is no all-reduce to carry it. */
+export function sendsX(p: StaticPlacement, share: WeightShare): boolean {
+  return p.tp === 1 && !share.head;
+}

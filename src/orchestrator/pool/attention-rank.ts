@@ -56,6 +56,7 @@ export class AttentionRank {
       case 'load_kv': this.loadKv(this.shard(client, req.seq), req, t); return { header: { kind: 'ok' } };
       case 'prefill': return this.prefill(this.shard(client, req.seq), req, t[0]!);
       case 'attend': return this.attend(client, req, t[0]!);
+      default: throw new FrameError(`${req.kind} is not an attention-pool request`);
     }
   }
 

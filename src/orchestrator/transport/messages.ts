@@ -2,7 +2,7 @@
 // from which both its TypeScript type and its validator derive. Which kinds are requests, and the reply
 // kind each one gets, is said once, in REQUESTS.
 import {
-  FrameError, int, list, num, object, oneOf, optional, own, range, str, describe, type Field, type FieldsOf, type Range,
+  FrameError, bool, int, list, num, object, oneOf, optional, own, range, str, describe, type Field, type FieldsOf, type Range,
 } from './schema.js';
 
 export { FrameError, type Range };
@@ -108,6 +108,46 @@ const SPECS = {
     if (!isFloat(o) || o.shape.length !== 2) throw new FrameError(`${at}: O must be f32/f16 [rows, headDim], got ${fmt(o)}`);
     expectFrame(lse, [o.shape[0]!], at, 'LSE', 'f32');
   }),
+
+  // The static TP × PP baseline's ranks in worker processes (static-rank.ts): one StaticRank per client.
+  /**
+   * Load this rank's share (rank `index` of the stage-major tp × pp placement) of the model at `path` (a
+   * safetensors file this host can read), with `config` (the model's config as JSON).
+   */
+  static_load: kind({ path: str, config: str, dtype: oneOf('f32', 'f16'), tp: int(1, 1024), pp: int(1, 1024), index: int() }),
+  static_loaded: kind({ gpuBytes: int() }),
+  static_prepare: kind({
+    B: int(1, 1 << 16), chunk: int(1), promptLengths: list(int()), capacities: list(int(1)),
+    sampling: object({ temperature: num, topK: int(), topP: num, seed: int(0, 0xffffffff) }),
+  }),
+  /**
+   * Start a forward pass: frames [rows u32 [T·2]] then, for a decode step, [lengths u32 [B]], then [ids u32 [T]]
+   * when `ids`, then [x f32/f16 [T, hidden]] when `x`.
+   */
+  static_start: kind({
+    pass: oneOf('prefill', 'decode'), slot: int(), p0: int(), n: int(1), last: bool, step: int(), ids: bool, x: bool,
+  }, (h, f, at) => {
+    const decode = h.pass === 'decode';
+    expectCount(f, 1 + (decode ? 1 : 0) + (h.ids ? 1 : 0) + (h.x ? 1 : 0), at);
+    const T = decode ? f[1]!.shape[0] ?? 0 : h.n;
+    expectFrame(f[0]!, [T * 2], at, 'rows', 'u32');
+    if (decode) expectFrame(f[1]!, [T], at, 'lengths', 'u32');
+    let i = decode ? 2 : 1;
+    if (h.ids) expectFrame(f[i++]!, [T], at, 'ids', 'u32');
+    if (h.x && (f[i]!.shape.length !== 2 || f[i]!.shape[0] !== T || !isFloat(f[i]!))) throw new FrameError(`${at}: x must be f32/f16[${T}, hidden], got ${fmt(f[i]!)}`);
+  }),
+  /** The all-reduced sum the pass waits for (frame [T, hidden]). */
+  static_continue: kind({}, (_h, f, at) => {
+    expectCount(f, 1, at);
+    if (!isFloat(f[0]!) || f[0]!.shape.length !== 2) throw new FrameError(`${at}: the sum must be f32/f16 [T, hidden], got ${fmt(f[0]!)}`);
+  }),
+  /** Head rank: sample the first tokens (the slots in `keep` keep their next input). */
+  static_first: kind({ keep: list(int()) }),
+  /** Head rank: the last sampled step's logits. */
+  static_logits: kind({}),
+  static_free: kind({}),
+  /** Where a pass stopped, or what was asked for, with its one frame (none for a stage that hands nothing on). */
+  static_out: kind({ out: oneOf('partial', 'x', 'tokens', 'logits', 'none') }, (h, f, at) => expectCount(f, h.out === 'none' ? 0 : 1, at)),
 } as const;
 
 export type MessageKind = keyof typeof SPECS;
@@ -120,6 +160,8 @@ export type Message = { [K in MessageKind]: MessageOf<K> }[MessageKind];
 /** Every request kind and the reply kind it gets on success (any request may instead get `error`). */
 export const REQUESTS = {
   hello: 'hello_ok', ping: 'pong', alloc: 'ok', free: 'ok', load_kv: 'ok', prefill: 'attend_ok', attend: 'attend_ok',
+  static_load: 'static_loaded', static_prepare: 'ok', static_start: 'static_out', static_continue: 'static_out',
+  static_first: 'static_out', static_logits: 'static_out', static_free: 'ok',
 } as const satisfies Partial<Record<MessageKind, MessageKind>>;
 export type RequestKind = keyof typeof REQUESTS;
 export type RequestMsg = { [K in RequestKind]: MessageOf<K> }[RequestKind];

@@ -66,6 +66,8 @@ export const list = <T>(item: Field<T>, max = 1 << 16): Field<T[]> => (v, at) =>
   return a.map((x, i) => item(x, `${at}[${i}]`));
 };
 
+export const bool: Field<boolean> = (v, at) => (typeof v === 'boolean' ? v : fail(at, `must be true or false, got ${describe(v)}`));
+
 export const num: Field<number> = (v, at) => (typeof v === 'number' && Number.isFinite(v) ? v : fail(at, `must be a finite number, got ${describe(v)}`));
 
 export const optional = <T>(f: Field<T>): Field<T | undefined> => (v, at) => (v === undefined ? undefined : f(v, at));

@@ -1,0 +1,186 @@
+// One rank of the static TP × PP baseline: a DeviceModel over its share of the weights, run one forward pass at
+// a time. A pass stops at each all-reduce point (a tensor-parallel block's partial sum) and hands the partial to
+// the coordinator, which sums the stage's partials and continues every rank with the sum; a pass ends with what
+// the next stage or the coordinator needs (x for the next stage, the sampled tokens on the head rank). The same
+// class runs in the coordinator's process or in a worker process (static-remote.ts serves it over the transport).
+import { DTYPE_BYTES, sliceRows, type DType, type Gpu, type HostArray, type Tensor } from '../../gpu/index.js';
+import type { SamplingParams } from '../../kernels/sampling.js';
+import type { ModelConfig } from '../../model/config.js';
+import { DeviceModel, decodeLaunches, localAttention } from '../../model/device-model.js';
+import { Recorder, runLayers, type LayerHooks, type LayerProgram } from '../../model/forward.js';
+import type { BatchShape } from '../../model/generation.js';
+import { shareConfig } from '../../model/load-weights.js';
+import { releaseWeights, type PartialWeights, type WeightShare } from '../../model/weights.js';
+
+/** Where a pass stopped: at an all-reduce with the rank's partial sum, or at its end. */
+export type RankOut =
+  | { reduce: true; partial: HostArray }
+  | { reduce: false; x?: HostArray; tokens?: Uint32Array };
+
+/** A pass's input: a prefill chunk or a decode step (rows, lengths and, on the first stage, token ids). */
+export type PassInput =
+  | { kind: 'prefill'; slot: number; p0: number; n: number; last: boolean; rows: Uint32Array; ids: Uint32Array; x?: HostArray }
+  | { kind: 'decode'; step: number; rows: Uint32Array; lengths: Uint32Array; ids?: Uint32Array; x?: HostArray };
+
+/** What the coordinator drives: a rank here, or one in a worker process. */
+export interface StaticRankHandle {
+  readonly name: string;
+  prepare(shape: BatchShape, sampling: SamplingParams): Promise<void>;
+  start(input: PassInput): Promise<RankOut>;
+  continueWith(sum: HostArray): Promise<RankOut>;
+  /** Head rank: sample every slot's first token from its kept row (the slots in `keep` keep their next input). */
+  sampleFirst(keep: readonly number[]): Promise<Uint32Array>;
+  /** Head rank: the logits of the last sampled step. */
+  readLogits(): Promise<Float32Array>;
+  readonly gpuBytes: number;
+  dispose(): Promise<void>;
+}
+
+export class StaticRank {
+  readonly model: DeviceModel;
+  private staging: GPUBuffer | null = null;
+  private host = new Uint8Array(0);
+  private stagingRows = 0;
+  /** The pass in flight: its next output, and the sum it waits for at an all-reduce. */
+  private out: Deferred<RankOut> | null = null;
+  private sum: Deferred<HostArray> | null = null;
+
+  /**
+   * `sendsX`: the rank ends a pass by handing x to the next stage (pipeline parallelism without tensor
+   * parallelism); `partialSums`: it stops at each all-reduce (tensor parallelism).
+   */
+  constructor(readonly gpu: Gpu, readonly full: ModelConfig, readonly share: WeightShare, weights: PartialWeights, readonly dtype: DType,
+    readonly sendsX: boolean) {
+    const tp = share.tpSize > 1;
+    this.model = new DeviceModel(gpu, shareConfig(full, share), weights, dtype, tp ? { partialSums: { addResidual: share.tp === 0 } } : {});
+  }
+
+  get isHead(): boolean { return this.model.hasHead; }
+
+  prepare(shape: BatchShape, sampling: SamplingParams): void {
+    this.model.prepare(shape, sampling);
+    const rows = Math.max(shape.chunk, shape.B);
+    if (rows <= this.stagingRows) return;
+    const bytes = rows * this.full.hidden * DTYPE_BYTES[this.dtype];
+    this.gpu.release(this.staging ?? undefined);
+    this.staging = this.gpu.readbackBuffer(bytes, 'static.staging');
+    this.host = new Uint8Array(Math.ceil(bytes / 4) * 4);
+    this.stagingRows = rows;
+  }
+
+  /** Start a pass; resolves at its first all-reduce, or at its end. */
+  start(input: PassInput): Promise<RankOut> {
+    if (this.out) throw new Error('static rank: a pass is already in flight');
+    const m = this.model, s = m.state, T = input.kind === 'prefill' ? input.n : m.slots;
+    let layers: LayerProgram[], embed, attention: LayerHooks;
+    if (input.kind === 'prefill') {
+      const p = m.prefill(input.n, input.slot);
+      this.gpu.write(s.rows, input.rows);
+      if (p.embed.length) this.gpu.write(s.ids, input.ids);
+      for (const a of p.attn) a.set(input.slot, input.p0);
+      ({ layers, embed } = p);
+      attention = localAttention(p.attn.map((a) => a.steps));
+    } else {
+      const p = m.decode();
+      m.setRows(input.rows);
+      m.setLengths(input.lengths);
+      if (input.ids && p.embed.length) this.gpu.write(s.nextIds, input.ids);
+      if (m.hasHead) m.setStep(input.step);
+      ({ layers, embed } = p);
+      attention = localAttention(decodeLaunches(p.plans));
+    }
+    if (input.x) this.gpu.write(s.x, input.x);
+    const out = this.out = deferred<RankOut>();
+    // The pass's end resolves whichever output is pending then (continueWith replaces it at each all-reduce).
+    void this.pass(input, T, layers, embed, attention).then(
+      (end) => { const o = this.out!; this.out = null; o.resolve(end); },
+      (e) => { const o = this.out; this.out = null; this.sum = null; o?.reject(e); },
+    );
+    return out.promise;
+  }
+
+  /** The coordinator's sum for the all-reduce the pass waits at; resolves at the next one, or at the end. */
+  continueWith(sum: HostArray): Promise<RankOut> {
+    const s = this.sum, next = this.out = deferred<RankOut>();
+    if (!s) throw new Error('static rank: no pass is waiting for a sum');
+    this.sum = null;
+    s.resolve(sum);
+    return next.promise;
+  }
+
+  private async pass(input: PassInput, T: number, layers: LayerProgram[], embed: LayerProgram['pre'], attention: LayerHooks): Promise<RankOut> {
+    const m = this.model, s = m.state;
+    const rec = new Recorder(this.gpu);
+    rec.record(...embed);
+    const hooks: LayerHooks = !s.partial ? attention : {
+      attention: attention.attention,
+      reduce: async () => {
+        const partial = await this.readRows(rec, sliceRows(s.partial!, 0, T), T);
+        const sum = this.sum = deferred<HostArray>();
+        this.out!.resolve({ reduce: true, partial });
+        this.gpu.write(s.x, await sum.promise); // the all-reduced sum is the new x (rank 0 added the residual)
+      },
+    };
+    await runLayers(layers, hooks, rec);
+    if (input.kind === 'prefill') {
+      if (input.last && m.hasHead) rec.record(m.keepLast(input.n, input.slot));
+      rec.submit();
+      return this.sendsX ? { reduce: false, x: await this.readRows(rec, sliceRows(s.x, 0, T), T) } : { reduce: false };
+    }
+    if (m.hasHead) {
+      rec.record(...m.head().steps, m.readbackStep(0));
+      rec.submit();
+      return { reduce: false, tokens: new Uint32Array(await m.readTokens(0)) };
+    }
+    rec.submit();
+    return this.sendsX ? { reduce: false, x: await this.readRows(rec, sliceRows(s.x, 0, T), T) } : { reduce: false };
+  }
+
+  /** Submit what is recorded with a copy of T rows of `t` out, and read them (a copy the caller keeps). */
+  private async readRows(rec: Recorder, t: Tensor, T: number): Promise<HostArray> {
+    const bytes = T * this.full.hidden * DTYPE_BYTES[this.dtype];
+    rec.record({ copy: { src: t.buffer, srcOffset: t.offset, dst: this.staging!, dstOffset: 0, size: Math.ceil(bytes / 4) * 4 } });
+    rec.submit();
+    const got = await this.gpu.readMapped(this.staging!, bytes, this.host.subarray(0, bytes));
+    return this.dtype === 'f16' ? new Uint16Array(got.slice().buffer, 0, T * this.full.hidden) : new Float32Array(got.slice().buffer, 0, T * this.full.hidden);
+  }
+
+  async sampleFirst(keep: readonly number[]): Promise<Uint32Array> {
+    const m = this.model;
+    m.setStep(0);
+    this.gpu.submit([...m.firstTokenSteps(keep), m.readbackStep(0)]);
+    return new Uint32Array(await m.readTokens(0));
+  }
+
+  async readLogits(): Promise<Float32Array> { return await this.gpu.read(this.model.state.logits) as Float32Array; }
+
+  dispose(): void {
+    this.model.dispose();
+    releaseWeights(this.gpu, this.model.weights);
+    this.gpu.release(this.staging ?? undefined);
+    this.staging = null;
+    this.stagingRows = 0;
+  }
+}
+
+/** The in-process handle of a StaticRank. */
+export function localRank(name: string, rank: StaticRank): StaticRankHandle {
+  return {
+    name,
+    prepare: async (shape, sampling) => rank.prepare(shape, sampling),
+    start: (input) => rank.start(input),
+    continueWith: (sum) => rank.continueWith(sum),
+    sampleFirst: (keep) => rank.sampleFirst(keep),
+    readLogits: () => rank.readLogits(),
+    get gpuBytes() { return rank.gpu.liveBytes; },
+    dispose: async () => rank.dispose(),
+  };
+}
+
+interface Deferred<T> { promise: Promise<T>; resolve(v: T): void; reject(e: unknown): void }
+function deferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void, reject!: (e: unknown) => void;
+  const promise = new Promise<T>((a, b) => { resolve = a; reject = b; });
+  promise.catch(() => undefined); // a rejection is seen by whoever awaits it
+  return { promise, resolve, reject };
+}

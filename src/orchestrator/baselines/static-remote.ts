@@ -1,0 +1,180 @@
+// The static baseline's ranks in worker processes: the worker side (StaticRankServer: one StaticRank per client,
+// loaded from a safetensors file the worker's host can read) and the coordinator's handle of one rank over a
+// link (remoteRank). A pass is one static_start request that returns at the rank's first all-reduce (its partial
+// sum) or at its end; each static_continue carries the sum back and returns at the next stop.
+import type { DType, Gpu, HostArray } from '../../gpu/index.js';
+import { FapoolError } from '../../gpu/errors.js';
+import type { SamplingParams } from '../../kernels/sampling.js';
+import { validateConfig, type ModelConfig } from '../../model/config.js';
+import type { BatchShape } from '../../model/generation.js';
+import { loadShares } from '../../model/load-weights.js';
+import { openSafetensors } from '../../model/safetensors-node.js';
+import type { HandlerReply, RankLink } from '../transport/link.js';
+import { FrameError, type MessageOf, type RequestMsg, type TensorFrame } from '../transport/messages.js';
+import { checkPlacement, rankShares, sendsX, type StaticPlacement } from './placement.js';
+import { StaticRank, type PassInput, type RankOut, type StaticRankHandle } from './static-rank.js';
+
+/** A static_* request that this worker could not serve (bad model path or config, no pass in flight, …). */
+export class StaticRankError extends FapoolError {}
+
+type StaticKind = Extract<RequestMsg['kind'], `static_${string}`>;
+export function isStaticRequest(req: RequestMsg): req is Extract<RequestMsg, { kind: StaticKind }> {
+  return req.kind.startsWith('static_');
+}
+
+/** Serves static_* requests: one StaticRank per client, on this process's GPU. */
+export class StaticRankServer {
+  private readonly ranks = new Map<string, StaticRank>();
+  private readonly loading = new Set<string>();
+
+  constructor(readonly gpu: Gpu) {}
+
+  get size(): number { return this.ranks.size; }
+
+  async handle(req: Extract<RequestMsg, { kind: StaticKind }>, t: TensorFrame[], client: string): Promise<HandlerReply> {
+    if (req.kind === 'static_load') return this.load(req, client);
+    const rank = this.ranks.get(client);
+    if (!rank) throw new StaticRankError(`${req.kind}: this client has no static rank loaded here (send static_load first)`);
+    switch (req.kind) {
+      case 'static_prepare': {
+        const { B, chunk, promptLengths, capacities, sampling } = req;
+        if (promptLengths.length !== B || capacities.length !== B) throw new FrameError(`static_prepare: promptLengths and capacities need B = ${B} entries`);
+        rank.prepare({ B, chunk, promptLengths, capacities }, sampling);
+        return { header: { kind: 'ok' } };
+      }
+      case 'static_start': return outReply(await rank.start(passInput(req, t)), rank.full.hidden);
+      case 'static_continue': return outReply(await rank.continueWith(t[0]!.data as HostArray), rank.full.hidden);
+      case 'static_first': {
+        if (!rank.isHead) throw new StaticRankError('static_first: this rank has no LM head');
+        return { header: { kind: 'static_out', out: 'tokens' }, tensors: [u32(await rank.sampleFirst(req.keep))] };
+      }
+      case 'static_logits': {
+        if (!rank.isHead) throw new StaticRankError('static_logits: this rank has no LM head');
+        const l = await rank.readLogits();
+        return { header: { kind: 'static_out', out: 'logits' }, tensors: [{ dtype: 'f32', shape: [l.length], data: l }] };
+      }
+      case 'static_free': this.dropClient(client); return { header: { kind: 'ok' } };
+    }
+  }
+
+  private async load(req: MessageOf<'static_load'>, client: string): Promise<HandlerReply> {
+    if (this.loading.has(client)) throw new StaticRankError('static_load: this client is already loading a rank');
+    let cfg: ModelConfig;
+    try { cfg = validateConfig(JSON.parse(req.config) as ModelConfig); } catch (e) {
+      throw new StaticRankError(`static_load: the model config is not valid: ${(e as Error).message}`);
+    }
+    const placement: StaticPlacement = { tp: req.tp, pp: req.pp };
+    checkPlacement(cfg, placement);
+    if (req.index >= req.tp * req.pp) throw new StaticRankError(`static_load: rank ${req.index} is outside tp·pp = ${req.tp * req.pp}`);
+    this.dropClient(client);
+    this.loading.add(client);
+    try {
+      const share = rankShares(cfg, placement)[req.index]!;
+      const file = await openSafetensors(req.path);
+      const { weights } = await loadShares(file.source(), cfg, req.dtype, [{ gpu: this.gpu, share }]).finally(() => file.close());
+      this.ranks.set(client, new StaticRank(this.gpu, cfg, share, weights[0]!, req.dtype, sendsX(placement, share)));
+      return { header: { kind: 'static_loaded', gpuBytes: this.gpu.liveBytes } };
+    } finally {
+      this.loading.delete(client);
+    }
+  }
+
+  /** Frees a client's rank (its connection closed, or it asked). */
+  dropClient(client: string): void {
+    const r = this.ranks.get(client);
+    if (!r) return;
+    this.ranks.delete(client);
+    r.dispose();
+  }
+
+  dispose(): void { for (const c of [...this.ranks.keys()]) this.dropClient(c); }
+}
+
+function passInput(req: MessageOf<'static_start'>, t: TensorFrame[]): PassInput {
+  const rows = t[0]!.data as Uint32Array;
+  let i = req.pass === 'decode' ? 2 : 1;
+  const ids = req.ids ? t[i++]!.data as Uint32Array : undefined;
+  const x = req.x ? t[i]!.data as HostArray : undefined;
+  if (req.pass === 'prefill') return { kind: 'prefill', slot: req.slot, p0: req.p0, n: req.n, last: req.last, rows, ids: ids ?? new Uint32Array(0), x };
+  return { kind: 'decode', step: req.step, rows, lengths: t[1]!.data as Uint32Array, ids, x };
+}
+
+function outReply(o: RankOut, hidden: number): HandlerReply {
+  if (o.reduce) return { header: { kind: 'static_out', out: 'partial' }, tensors: [hostFrame(o.partial, hidden)] };
+  if (o.tokens) return { header: { kind: 'static_out', out: 'tokens' }, tensors: [u32(o.tokens)] };
+  if (o.x) return { header: { kind: 'static_out', out: 'x' }, tensors: [hostFrame(o.x, hidden)] };
+  return { header: { kind: 'static_out', out: 'none' } };
+}
+
+const u32 = (a: Uint32Array): TensorFrame => ({ dtype: 'u32', shape: [a.length], data: a });
+
+/** A [T, hidden] activation (f16 travels as its bits in a Uint16Array). */
+function hostFrame(a: HostArray, hidden: number): TensorFrame {
+  const dtype = a instanceof Float32Array ? 'f32' : a instanceof Uint16Array ? 'f16' : null;
+  if (!dtype) throw new FrameError('static rank: activations must be f32 or f16');
+  return { dtype, shape: [a.length / hidden, hidden], data: a as Float32Array | Uint16Array };
+}
+
+export interface RemoteRankLoad {
+  /** The weights file, at this path on the worker's host. */
+  path: string;
+  cfg: ModelConfig;
+  dtype: DType;
+  placement: StaticPlacement;
+  /** This rank's place in the stage-major placement. */
+  index: number;
+  /** ms allowed for loading (default 10 min) and for each pass's stop (default 60 s). */
+  loadTimeoutMs?: number;
+  timeoutMs?: number;
+}
+
+/** Loads a rank on a worker and returns the coordinator's handle of it. */
+export async function remoteRank(link: RankLink, o: RemoteRankLoad): Promise<StaticRankHandle> {
+  const loaded = await link.request({
+    kind: 'static_load', path: o.path, config: JSON.stringify(o.cfg), dtype: o.dtype as 'f32' | 'f16', tp: o.placement.tp, pp: o.placement.pp, index: o.index,
+  }, [], o.loadTimeoutMs ?? 600_000);
+  const timeout = o.timeoutMs ?? 60_000, H = o.cfg.hidden;
+  const out = (r: { header: MessageOf<'static_out'>; tensors: TensorFrame[] }): RankOut => {
+    const d = r.tensors[0]?.data;
+    switch (r.header.out) {
+      case 'partial': return { reduce: true, partial: d as HostArray };
+      case 'x': return { reduce: false, x: d as HostArray };
+      case 'tokens': return { reduce: false, tokens: d as Uint32Array };
+      default: return { reduce: false };
+    }
+  };
+  return {
+    name: link.name,
+    gpuBytes: loaded.header.gpuBytes,
+    async prepare(shape: BatchShape, sampling: SamplingParams) {
+      const { temperature, topK, topP, seed } = sampling;
+      await link.request({ kind: 'static_prepare', ...shape, sampling: { temperature, topK, topP, seed } }, [], timeout);
+    },
+    async start(input: PassInput) {
+      const frames: TensorFrame[] = [u32(input.rows)];
+      if (input.kind === 'decode') frames.push(u32(input.lengths));
+      const ids = input.ids && input.ids.length ? input.ids : undefined;
+      if (ids) frames.push(u32(ids));
+      if (input.x) frames.push(hostFrame(input.x, H));
+      const head = input.kind === 'prefill'
+        ? { pass: 'prefill' as const, slot: input.slot, p0: input.p0, n: input.n, last: input.last, step: 0 }
+        : { pass: 'decode' as const, slot: 0, p0: 0, n: input.lengths.length, last: false, step: input.step };
+      return out(await link.request({ kind: 'static_start', ...head, ids: ids !== undefined, x: input.x !== undefined }, frames, timeout));
+    },
+    async continueWith(sum: HostArray) {
+      return out(await link.request({ kind: 'static_continue' }, [hostFrame(sum, H)], timeout));
+    },
+    async sampleFirst(keep: readonly number[]) {
+      const r = out(await link.request({ kind: 'static_first', keep: [...keep] }, [], timeout));
+      if (r.reduce || !r.tokens) throw new StaticRankError(`${link.name}: static_first returned no tokens`);
+      return r.tokens;
+    },
+    async readLogits() {
+      const r = await link.request({ kind: 'static_logits' }, [], timeout);
+      return r.tensors[0]!.data as Float32Array;
+    },
+    async dispose() {
+      await link.request({ kind: 'static_free' }, [], timeout).catch(() => undefined);
+    },
+  };
+}
