@@ -64,8 +64,8 @@ async function runPoint(flags: string[], batch: number, repeat: number): Promise
     const pl = o.strategy === 'static' ? parsePlacement(o.placement) : { tp: 1, pp: 1 };
     // Ranks the sequences actually used (a sequence may cross the threshold during the decode).
     const poolSize = Math.max(0, ...(rep.perSeq ?? []).map((q) => q?.ranks.length ?? 0));
-    const attn = dec.poolWaitMs ?? 0, xfer = (dec.transferMs ?? 0) + (dec.allReduceMs ?? 0);
-    const sync = dec.migrateMs ?? 0, compute = dec.waitMs ?? 0;
+    const attn = dec.poolWaitMs ?? 0, xfer = (dec.transferMs ?? 0) + (dec.sumMs ?? 0) + (dec.transportMs ?? 0);
+    const sync = dec.migrateMs ?? 0, compute = (dec.rankRunMs ?? 0) + (dec.rankWriteMs ?? 0);
     return {
       strategy: o.strategy, seqLen: len, batch, newTokens: o.maxNewTokens, bytesPerEl: dtype === 'f16' ? 2 : 4,
       pool: o.pool, poolSize, placement: pl,

@@ -23,13 +23,19 @@ import { checkPlacement, PlacementError, placementStr, rankShares, sendsX, type 
 import { StaticRank, localRank, type PassInput, type RankOut, type StaticRankHandle } from './static-rank.js';
 
 export interface StaticStats {
-  /** Host side of the all-reduces (sum the partials, hand the sums back), ms. */
-  allReduceMs: number;
   /**
-   * Waiting for the ranks to reach an all-reduce or the end of their pass (their GPU work and read-backs, and
-   * the hand-off of x between stages), ms.
+   * Rounds of a stage's ranks (start, or continue with the sums → every rank's next stop: an all-reduce or the
+   * pass's end), ms. Split into the slowest rank's own time (rankWriteMs + rankRunMs) and transportMs.
    */
   waitMs: number;
+  /** Uploading the input or the sum, on the rank, ms. */
+  rankWriteMs: number;
+  /** Running to the stop on the rank: recording, the layers' GPU work and the read-back of the partial, ms. */
+  rankRunMs: number;
+  /** The rest of the rounds: requests and replies (encode, ZeroMQ, decode; ~0 in process), ms. */
+  transportMs: number;
+  /** Summing the partials on the host (f32), ms. */
+  sumMs: number;
   /** All-reduces of the last generate(). */
   allReduces: number;
   /** Decode steps of the last generate() (the first token's head-only step not counted). */
@@ -37,7 +43,7 @@ export interface StaticStats {
 }
 
 export class StaticParallelGenerator implements ForwardExecutor {
-  readonly stats: StaticStats = { allReduceMs: 0, waitMs: 0, allReduces: 0, steps: 0 };
+  readonly stats: StaticStats = zeroStats();
   private sumF32 = new Float32Array(0);
   private partF32 = new Float32Array(0);
   private tokens: Uint32Array[] = [new Uint32Array(0), new Uint32Array(0)];
@@ -69,7 +75,7 @@ export class StaticParallelGenerator implements ForwardExecutor {
   get rankNames(): string[] { return this.ranks.map((r) => r.name); }
 
   generate(prompts: readonly (readonly number[])[], o: GenerateOptions): Promise<GenerateResult> {
-    Object.assign(this.stats, { allReduceMs: 0, waitMs: 0, allReduces: 0, steps: 0 });
+    Object.assign(this.stats, zeroStats());
     return generate(this, prompts, o);
   }
 
@@ -111,25 +117,34 @@ export class StaticParallelGenerator implements ForwardExecutor {
     for (let s = 0; s < pp; s++) {
       const ranks = this.stage(s);
       const first = s === 0 ? input : { ...input, x };
-      let t0 = performance.now();
-      let outs = await Promise.all(ranks.map((r) => r.start(first)));
+      let outs = await this.round(() => ranks.map((r) => r.start(first)));
       let sum: HostArray | undefined;
       while (outs.some((o) => o.reduce)) {
-        const t1 = performance.now();
-        this.stats.waitMs += t1 - t0;
+        const t0 = performance.now();
         sum = this.allReduce(outs.map((o) => (o as Extract<RankOut, { reduce: true }>).partial), T);
+        this.stats.sumMs += performance.now() - t0;
         this.stats.allReduces++;
-        t0 = performance.now();
-        this.stats.allReduceMs += t0 - t1;
-        outs = await Promise.all(ranks.map((r) => r.continueWith(sum!)));
+        outs = await this.round(() => ranks.map((r) => r.continueWith(sum!)));
       }
-      this.stats.waitMs += performance.now() - t0;
       const ends = outs as Extract<RankOut, { reduce: false }>[];
       if (s === pp - 1) head = ends[0]!;
       // The next stage's input: the stage's last sum (TP), or its rank's x.
       x = tp > 1 ? sum : ends[0]!.x;
     }
     return head;
+  }
+
+  /** Requests to a stage's ranks and their next stops, timed: the slowest rank's own time, the rest transport. */
+  private async round(send: () => Promise<RankOut>[]): Promise<RankOut[]> {
+    const t0 = performance.now();
+    const outs = await Promise.all(send());
+    const ms = performance.now() - t0;
+    const slow = outs.map((o) => o.rankMs ?? { write: 0, run: 0 }).reduce((a, b) => (b.write + b.run > a.write + a.run ? b : a));
+    this.stats.waitMs += ms;
+    this.stats.rankWriteMs += slow.write;
+    this.stats.rankRunMs += slow.run;
+    this.stats.transportMs += Math.max(0, ms - slow.write - slow.run);
+    return outs;
   }
 
   /** Sum the ranks' partials in f32 (f16 partials widened first) and return them in the model dtype. */
@@ -151,4 +166,8 @@ export class StaticParallelGenerator implements ForwardExecutor {
   async dispose(): Promise<void> {
     await Promise.all(this.ranks.map((r) => r.dispose()));
   }
+}
+
+function zeroStats(): StaticStats {
+  return { waitMs: 0, rankWriteMs: 0, rankRunMs: 0, transportMs: 0, sumMs: 0, allReduces: 0, steps: 0 };
 }

@@ -13,9 +13,17 @@ import { shareConfig } from '../../model/load-weights.js';
 import { releaseWeights, type PartialWeights, type WeightShare } from '../../model/weights.js';
 
 /** Where a pass stopped: at an all-reduce with the rank's partial sum, or at its end. */
-export type RankOut =
+export type RankOut = (
   | { reduce: true; partial: HostArray }
-  | { reduce: false; x?: HostArray; tokens?: Uint32Array };
+  | { reduce: false; x?: HostArray; tokens?: Uint32Array }
+) & {
+  /**
+   * The rank's own time since the request (start or continueWith), ms: uploading its input or the sum, and
+   * running to this stop (recording, the GPU work of the layers, the read-back of the partial or x).
+   */
+  rankMs?: RankMs;
+};
+export interface RankMs { write: number; run: number }
 
 /** A pass's input: a prefill chunk or a decode step (rows, lengths and, on the first stage, token ids). */
 export type PassInput =
@@ -44,6 +52,9 @@ export class StaticRank {
   /** The pass in flight: its next output, and the sum it waits for at an all-reduce. */
   private out: Deferred<RankOut> | null = null;
   private sum: Deferred<HostArray> | null = null;
+  /** When the current request arrived, and its upload time. */
+  private t0 = 0;
+  private writeMs = 0;
 
   /**
    * `sendsX`: the rank ends a pass by handing x to the next stage (pipeline parallelism without tensor
@@ -71,6 +82,7 @@ export class StaticRank {
   /** Start a pass; resolves at its first all-reduce, or at its end. */
   start(input: PassInput): Promise<RankOut> {
     if (this.out) throw new Error('static rank: a pass is already in flight');
+    this.t0 = performance.now();
     const m = this.model, s = m.state, T = input.kind === 'prefill' ? input.n : m.slots;
     let layers: LayerProgram[], embed, attention: LayerHooks;
     if (input.kind === 'prefill') {
@@ -90,10 +102,11 @@ export class StaticRank {
       attention = localAttention(decodeLaunches(p.plans));
     }
     if (input.x) this.gpu.write(s.x, input.x);
+    this.writeMs = performance.now() - this.t0;
     const out = this.out = deferred<RankOut>();
     // The pass's end resolves whichever output is pending then (continueWith replaces it at each all-reduce).
     void this.pass(input, T, layers, embed, attention).then(
-      (end) => { const o = this.out!; this.out = null; o.resolve(end); },
+      (end) => { const o = this.out!; this.out = null; o.resolve(this.timed(end)); },
       (e) => { const o = this.out; this.out = null; this.sum = null; o?.reject(e); },
     );
     return out.promise;
@@ -103,6 +116,7 @@ export class StaticRank {
   continueWith(sum: HostArray): Promise<RankOut> {
     const s = this.sum, next = this.out = deferred<RankOut>();
     if (!s) throw new Error('static rank: no pass is waiting for a sum');
+    this.t0 = performance.now();
     this.sum = null;
     s.resolve(sum);
     return next.promise;
@@ -117,8 +131,10 @@ export class StaticRank {
       reduce: async () => {
         const partial = await this.readRows(rec, sliceRows(s.partial!, 0, T), T);
         const sum = this.sum = deferred<HostArray>();
-        this.out!.resolve({ reduce: true, partial });
-        this.gpu.write(s.x, await sum.promise); // the all-reduced sum is the new x (rank 0 added the residual)
+        this.out!.resolve(this.timed({ reduce: true, partial }));
+        const total = await sum.promise;
+        this.gpu.write(s.x, total); // the all-reduced sum is the new x (rank 0 added the residual)
+        this.writeMs = performance.now() - this.t0;
       },
     };
     await runLayers(layers, hooks, rec);
@@ -134,6 +150,10 @@ export class StaticRank {
     }
     rec.submit();
     return this.sendsX ? { reduce: false, x: await this.readRows(rec, sliceRows(s.x, 0, T), T) } : { reduce: false };
+  }
+
+  private timed(o: RankOut): RankOut {
+    return { ...o, rankMs: { write: this.writeMs, run: performance.now() - this.t0 - this.writeMs } };
   }
 
   /** Submit what is recorded with a copy of T rows of `t` out, and read them (a copy the caller keeps). */

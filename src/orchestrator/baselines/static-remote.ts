@@ -100,10 +100,11 @@ function passInput(req: MessageOf<'static_start'>, t: TensorFrame[]): PassInput 
 }
 
 function outReply(o: RankOut, hidden: number): HandlerReply {
-  if (o.reduce) return { header: { kind: 'static_out', out: 'partial' }, tensors: [hostFrame(o.partial, hidden)] };
-  if (o.tokens) return { header: { kind: 'static_out', out: 'tokens' }, tensors: [u32(o.tokens)] };
-  if (o.x) return { header: { kind: 'static_out', out: 'x' }, tensors: [hostFrame(o.x, hidden)] };
-  return { header: { kind: 'static_out', out: 'none' } };
+  const rankMs = o.rankMs;
+  if (o.reduce) return { header: { kind: 'static_out', out: 'partial', rankMs }, tensors: [hostFrame(o.partial, hidden)] };
+  if (o.tokens) return { header: { kind: 'static_out', out: 'tokens', rankMs }, tensors: [u32(o.tokens)] };
+  if (o.x) return { header: { kind: 'static_out', out: 'x', rankMs }, tensors: [hostFrame(o.x, hidden)] };
+  return { header: { kind: 'static_out', out: 'none', rankMs } };
 }
 
 const u32 = (a: Uint32Array): TensorFrame => ({ dtype: 'u32', shape: [a.length], data: a });
@@ -135,12 +136,12 @@ export async function remoteRank(link: RankLink, o: RemoteRankLoad): Promise<Sta
   }, [], o.loadTimeoutMs ?? 600_000);
   const timeout = o.timeoutMs ?? 60_000, H = o.cfg.hidden;
   const out = (r: { header: MessageOf<'static_out'>; tensors: TensorFrame[] }): RankOut => {
-    const d = r.tensors[0]?.data;
+    const d = r.tensors[0]?.data, rankMs = r.header.rankMs;
     switch (r.header.out) {
-      case 'partial': return { reduce: true, partial: d as HostArray };
-      case 'x': return { reduce: false, x: d as HostArray };
-      case 'tokens': return { reduce: false, tokens: d as Uint32Array };
-      default: return { reduce: false };
+      case 'partial': return { reduce: true, partial: d as HostArray, rankMs };
+      case 'x': return { reduce: false, x: d as HostArray, rankMs };
+      case 'tokens': return { reduce: false, tokens: d as Uint32Array, rankMs };
+      default: return { reduce: false, rankMs };
     }
   };
   return {

@@ -147,7 +147,11 @@ const SPECS = {
   static_logits: kind({}),
   static_free: kind({}),
   /** Where a pass stopped, or what was asked for, with its one frame (none for a stage that hands nothing on). */
-  static_out: kind({ out: oneOf('partial', 'x', 'tokens', 'logits', 'none') }, (h, f, at) => expectCount(f, h.out === 'none' ? 0 : 1, at)),
+  static_out: kind({
+    out: oneOf('partial', 'x', 'tokens', 'logits', 'none'),
+    /** The rank's time on this request (ms): uploading the input or sum, running to this stop. */
+    rankMs: optional(object({ write: num, run: num })),
+  }, (h, f, at) => expectCount(f, h.out === 'none' ? 0 : 1, at)),
 } as const;
 
 export type MessageKind = keyof typeof SPECS;
