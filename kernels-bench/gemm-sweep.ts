@@ -9,6 +9,8 @@
 //   decode   the same projections at M = 1, 8, 16, 32, 64: GEMV variants (M ≤ 8), skinny tensor-core
 //            variants (M ≥ 16) and the default path; 3 weight copies rotate so L2 never holds the one read.
 //   f32      f32 quad-kernel shapes at 4096³.
+//   mmapeak  the subgroup-matrix multiply-accumulate issue rate with operands in registers
+//            (shaders/gemm_sgm_peak.wgsl): the ceiling of any kernel on this path.
 // --no-robustness opens the device with Dawn's `disable_robustness` toggle (a process of its own):
 // what the bounds clamps Tint adds to every array access cost (our kernels check bounds themselves).
 // --pick 'a|b' runs only the variants with these exact names.
@@ -28,11 +30,13 @@ import {
   sgmSkinnyFits, sgmTileFits, type GemmPath, type GemmTuning,
 } from '../src/kernels/gemm.js';
 import { gatedLinear } from '../src/kernels/ffn.js';
+import { SGM_DIAGNOSTIC } from '../src/kernels/gemm.js';
+import { defineProgram } from '../src/gpu/index.js';
 import { fillRandom } from './random-fill.js';
 
 const { values: args } = parseArgs({
   options: {
-    parts: { type: 'string', default: 'square,decode,prefill,f32' },
+    parts: { type: 'string', default: 'mmapeak,square,decode,prefill,f32' },
     cublas: { type: 'string' },
     out: { type: 'string' },
     md: { type: 'string' },
@@ -99,6 +103,26 @@ function samplePoints(M: number, N: number, count = 96): [number, number][] {
   let s = 99;
   for (let i = 0; i < count; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; pts.push([s % M, (s >>> 11) % N]); }
   return pts;
+}
+
+/**
+ * x for the timed shapes. Gated: values in ±1/64 — the benchmark fill repeats one pool of random values
+ * along every row, so rows correlate and gate·up products of ±1 data overflow f16 (round 1: every gated
+ * kernel, the defaults included, showed "unwritten" infinities).
+ */
+function fillX(gpu: Gpu, t: Tensor, small: boolean): void {
+  if (!small || t.dtype !== 'f16') { fillRandom(gpu, t); return; }
+  const pool = hostRandom(1 << 16, 'f32', 5).vals.map((v) => v / 64);
+  const host = toF16Array(pool);
+  gpu.writeGenerated(t, (chunk, start) => {
+    const c = chunk as Uint16Array;
+    let off = (start * 40503) % host.length;
+    for (let i = 0; i < c.length;) {
+      const n = Math.min(host.length - off, c.length - i);
+      c.set(host.subarray(off, off + n), i);
+      i += n; off = (off + n + 7919) % host.length;
+    }
+  });
 }
 
 function poison(gpu: Gpu, t: Tensor): void {
@@ -217,7 +241,8 @@ async function squarePart(gpu: Gpu, part: string, list: Variant[], S = 4096): Pr
         const x = gpu.tensor([S, S], v.dtype, 'x'), w = gpu.tensor([S, S], v.dtype, 'w');
         const wu = v.gated ? gpu.tensor([S, S], v.dtype, 'wu') : null;
         const o = gpu.tensor([S, S], v.dtype, 'out');
-        for (const t of [x, w, wu]) if (t) fillRandom(gpu, t);
+        for (const t of [w, wu]) if (t) fillRandom(gpu, t);
+        fillX(gpu, x, !!v.gated);
         poison(gpu, o);
         const d = launch(gpu, v, x, w, wu, o);
         if (rep === 0) {
@@ -266,7 +291,7 @@ async function projectionPart(gpu: Gpu, part: string, Ms: number[], variantsFor:
     }
     const wr = await rowsOf(gpu, ws[0]!), ur = gated ? await rowsOf(gpu, us[0]!) : null;
     for (const M of Ms) {
-      const x = gpu.tensor([M, K], 'f16', 'x'); fillRandom(gpu, x);
+      const x = gpu.tensor([M, K], 'f16', 'x'); fillX(gpu, x, gated);
       const xr = await rowsOf(gpu, x);
       const outs = Array.from({ length: copies }, () => gpu.tensor([M, N], 'f16', 'out'));
       for (const v of only(variantsFor(M, gated))) {
@@ -313,6 +338,35 @@ function bestTiles(square: Row[], gated: boolean, n: number): string[] {
   return square.filter((r) => r.gated === gated && ok(r) && !r.name.includes('default')).sort((a, b) => a.ms! - b.ms!).slice(0, n).map((r) => r.name);
 }
 
+interface PeakCfg { sg: number; wg: number }
+const peakProgram = defineProgram<PeakCfg>({
+  name: 'gemm_sgm_peak', file: 'gemm_sgm_peak.wgsl', entry: 'sgm_peak',
+  specialize: (c) => ({
+    enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'], diagnostics: [SGM_DIAGNOSTIC],
+    constants: { SG: c.sg, WG: c.wg },
+  }),
+});
+
+/** Matrix-unit issue rate: 8 independent 16×16×16 products per round, operands in registers. */
+async function mmaPeak(gpu: Gpu): Promise<void> {
+  const sg = gpu.caps.subgroupMaxSize;
+  for (const [subgroups, perSm] of [[4, 4], [4, 8], [8, 4], [8, 2]] as const) {
+    const wg = subgroups * sg, groups = 132 * perSm, iters = 2048;
+    const row: Row = { part: 'mmapeak', name: `peak ${subgroups} subgroups x ${groups} workgroups`, M: 0, N: 0, K: iters, gated: false };
+    rows.push(row);
+    const x = gpu.tensor([1024], 'f16', 'x'), y = gpu.tensor([groups * subgroups * 2048], 'f32', 'y');
+    try {
+      fillRandom(gpu, x);
+      const d = gpu.dispatch(gpu.program(peakProgram, { sg, wg }), { bind: { x, y }, uniforms: { M: 0, N: 0, K: iters }, workgroups: [groups] });
+      row.ms = await timeList(gpu, [d]);
+      row.tflops = groups * subgroups * iters * 8 * 2 * 16 ** 3 / row.ms / 1e9;
+      d.release();
+    } catch (e) { row.error = errMsg(e); }
+    gpu.release(x, y);
+    print(row);
+  }
+}
+
 function defaultVariant(gated: boolean): Variant {
   return { name: 'default path', dtype: 'f16', tune: {}, gated };
 }
@@ -326,6 +380,7 @@ async function main(): Promise<void> {
   const parts = new Set(args.parts!.split(','));
   let square: Row[] = [];
   const S = Number(args.size);
+  if (parts.has('mmapeak') && sgm) await mmaPeak(gpu);
   if (parts.has('square')) square = await squarePart(gpu, 'square', only(squareVariants(gpu, sgm)), S);
   if (parts.has('prefill') && sgm) {
     // The fastest correct tile shapes of `square` (plain and gated), plus the defaults.
@@ -342,9 +397,11 @@ async function main(): Promise<void> {
     await projectionPart(gpu, 'decode', [1, 8, 16, 32, 64], (M, g) => {
       const v: Variant[] = [{ ...defaultVariant(g), name: `default path (${chooseGemmPath(gpu.caps, M, 4096, 4096, 'f16')})` }];
       if (M <= 8) {
-        for (const lanes of [undefined, 32, 128]) {
+        v.push({ name: 'gemv vec4 (h8 off)', dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { h8: false } } });
+        for (const lanes of [undefined, 32]) {
           v.push({ name: `gemv h8 lanes ${lanes ?? 'auto'}`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { h8: true, lanes } } });
         }
+        for (const cpw of [4, 8]) v.push({ name: `gemv sg cpw ${cpw}`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { sg: true, cpw } } });
       }
       if (sgm && sgmSkinnyApplies(M, 4096, 4096)) {
         for (const [name, s] of Object.entries(SGM_SKINNY_SHAPES)) {
