@@ -9,8 +9,6 @@
 //   decode   the same projections at M = 1, 8, 16, 32, 64: GEMV variants (M ≤ 8), skinny tensor-core
 //            variants (M ≥ 16) and the default path; 3 weight copies rotate so L2 never holds the one read.
 //   f32      f32 quad-kernel shapes at 4096³.
-//   mmapeak  the subgroup-matrix multiply-accumulate issue rate with operands in registers
-//            (shaders/gemm_sgm_peak.wgsl): the ceiling of any kernel on this path.
 // --no-robustness opens the device with Dawn's `disable_robustness` toggle (a process of its own):
 // what the bounds clamps Tint adds to every array access cost (our kernels check bounds themselves).
 // --pick 'a|b' runs only the variants with these exact names.
@@ -30,13 +28,11 @@ import {
   sgmSkinnyFits, sgmTileFits, type GemmPath, type GemmTuning,
 } from '../src/kernels/gemm.js';
 import { gatedLinear } from '../src/kernels/ffn.js';
-import { SGM_DIAGNOSTIC } from '../src/kernels/gemm.js';
-import { defineProgram } from '../src/gpu/index.js';
 import { fillRandom } from './random-fill.js';
 
 const { values: args } = parseArgs({
   options: {
-    parts: { type: 'string', default: 'mmapeak,square,decode,prefill,f32' },
+    parts: { type: 'string', default: 'square,decode,prefill,f32' },
     cublas: { type: 'string' },
     out: { type: 'string' },
     md: { type: 'string' },
@@ -47,6 +43,7 @@ const { values: args } = parseArgs({
     size: { type: 'string', default: '4096' },
     'shape-div': { type: 'string', default: '1' },
     pick: { type: 'string' },
+    copies: { type: 'string', default: '3' },
     'no-robustness': { type: 'boolean', default: false },
   },
 });
@@ -208,12 +205,14 @@ function errMsg(e: unknown): string { return (e as Error).message.split('\n').sl
 
 function squareVariants(gpu: Gpu, sgm: boolean): Variant[] {
   const v: Variant[] = [];
-  if (!sgm) return v;
-  v.push({ name: 'direct 4x4 sg2x2 pf (default)', dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { tm: 4, tn: 4, sgRows: 2, sgCols: 2, prefetch: true } } });
+  if (!sgm) return [{ name: 'default path', dtype: 'f16', tune: {} }];
+  v.push({ name: 'default path', dtype: 'f16', tune: {} });
+  v.push({ name: 'direct 4x4 sg2x2 pf', dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { tm: 4, tn: 4, sgRows: 2, sgCols: 2, prefetch: true } } });
   for (const [name, s] of Object.entries(SGM_TILE_SHAPES)) {
     if (sgmTileFits(gpu.caps, s, false)) v.push({ name, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: s } });
   }
-  v.push({ name: 'gated direct 2x4 (default)', dtype: 'f16', path: 'subgroup-matrix', gated: true, tune: { sgm: { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: false } } });
+  v.push({ name: 'gated default path', dtype: 'f16', gated: true, tune: {} });
+  v.push({ name: 'gated direct 2x4', dtype: 'f16', path: 'subgroup-matrix', gated: true, tune: { sgm: { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: false } } });
   for (const [name, s] of Object.entries(SGM_TILE_GATED_SHAPES)) {
     if (sgmTileFits(gpu.caps, s, true)) v.push({ name, dtype: 'f16', path: 'subgroup-matrix', gated: true, tune: { sgm: s } });
   }
@@ -225,7 +224,7 @@ function f32Variants(): Variant[] {
     name: `f32 quad ${tx}x${ty} bk${bk}${qm !== 2 || qn !== 2 ? ` ${4 * qm}x${4 * qn}/thread` : ''}${db ? ' db' : ''}`,
     dtype: 'f32', path: 'tiled', tune: { tiled: { tx, ty, bk, db, qm, qn } },
   });
-  return [q(16, 16, 8), q(16, 16, 8, 4, 2), q(16, 16, 8, 2, 4), q(16, 8, 8, 4, 2), q(16, 16, 16, 4, 2)];
+  return [{ name: 'f32 default path', dtype: 'f32', tune: {} }, q(16, 16, 8), q(16, 16, 8, 4, 2), q(16, 16, 8, 2, 4), q(16, 8, 8, 4, 2), q(16, 16, 16, 4, 2)];
 }
 
 /** 4096³ (or --size) per variant: ragged full check, sampled big check, fresh buffer sets timed. */
@@ -338,35 +337,6 @@ function bestTiles(square: Row[], gated: boolean, n: number): string[] {
   return square.filter((r) => r.gated === gated && ok(r) && !r.name.includes('default')).sort((a, b) => a.ms! - b.ms!).slice(0, n).map((r) => r.name);
 }
 
-interface PeakCfg { sg: number; wg: number }
-const peakProgram = defineProgram<PeakCfg>({
-  name: 'gemm_sgm_peak', file: 'gemm_sgm_peak.wgsl', entry: 'sgm_peak',
-  specialize: (c) => ({
-    enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'], diagnostics: [SGM_DIAGNOSTIC],
-    constants: { SG: c.sg, WG: c.wg },
-  }),
-});
-
-/** Matrix-unit issue rate: 8 independent 16×16×16 products per round, operands in registers. */
-async function mmaPeak(gpu: Gpu): Promise<void> {
-  const sg = gpu.caps.subgroupMaxSize;
-  for (const [subgroups, perSm] of [[4, 4], [4, 8], [8, 4], [8, 2]] as const) {
-    const wg = subgroups * sg, groups = 132 * perSm, iters = 2048;
-    const row: Row = { part: 'mmapeak', name: `peak ${subgroups} subgroups x ${groups} workgroups`, M: 0, N: 0, K: iters, gated: false };
-    rows.push(row);
-    const x = gpu.tensor([1024], 'f16', 'x'), y = gpu.tensor([groups * subgroups * 2048], 'f32', 'y');
-    try {
-      fillRandom(gpu, x);
-      const d = gpu.dispatch(gpu.program(peakProgram, { sg, wg }), { bind: { x, y }, uniforms: { M: 0, N: 0, K: iters }, workgroups: [groups] });
-      row.ms = await timeList(gpu, [d]);
-      row.tflops = groups * subgroups * iters * 8 * 2 * 16 ** 3 / row.ms / 1e9;
-      d.release();
-    } catch (e) { row.error = errMsg(e); }
-    gpu.release(x, y);
-    print(row);
-  }
-}
-
 function defaultVariant(gated: boolean): Variant {
   return { name: 'default path', dtype: 'f16', tune: {}, gated };
 }
@@ -380,7 +350,6 @@ async function main(): Promise<void> {
   const parts = new Set(args.parts!.split(','));
   let square: Row[] = [];
   const S = Number(args.size);
-  if (parts.has('mmapeak') && sgm) await mmaPeak(gpu);
   if (parts.has('square')) square = await squarePart(gpu, 'square', only(squareVariants(gpu, sgm)), S);
   if (parts.has('prefill') && sgm) {
     // The fastest correct tile shapes of `square` (plain and gated), plus the defaults.
@@ -401,7 +370,10 @@ async function main(): Promise<void> {
         for (const lanes of [undefined, 32]) {
           v.push({ name: `gemv h8 lanes ${lanes ?? 'auto'}`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { h8: true, lanes } } });
         }
-        for (const cpw of [4, 8]) v.push({ name: `gemv sg cpw ${cpw}`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { sg: true, cpw } } });
+      }
+      if (sgm && M >= 16) {
+        v.push(g ? { name: 'gated direct 2x4', dtype: 'f16', path: 'subgroup-matrix', gated: true, tune: { sgm: { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: false } } }
+          : { name: 'direct 4x4 sg2x2 pf', dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { tm: 4, tn: 4, sgRows: 2, sgCols: 2, prefetch: true } } });
       }
       if (sgm && sgmSkinnyApplies(M, 4096, 4096)) {
         for (const [name, s] of Object.entries(SGM_SKINNY_SHAPES)) {
@@ -409,7 +381,7 @@ async function main(): Promise<void> {
         }
       }
       return v;
-    }, 3);
+    }, Number(args.copies));
   }
   if (parts.has('f32')) await squarePart(gpu, 'f32', only(f32Variants()), S);
   save();

@@ -14,20 +14,25 @@
 // Ragged M and N: a block whose 16 rows (columns) would run past M (N) loads from M − 16 (N − 16) and
 // only rows (columns) at or after its nominal start are written. Needs M ≥ 16, N ≥ 16, K % 16 == 0.
 //
-// This file holds the reduction and the epilogue; the entry points are generated with every matrix in a
-// named variable (shaders/gemm_sgm.gen.mjs → gemm_sgm_skinny_entries.wgsl, or ..._entries_emu.wgsl with
-// the scalar operations of gemm_sgm_skinny_emu.wgsl for CPU adapters): sgm_skinny_m{MT}_n{TN}_u{U}
-// (bias / GELU / residual / accumulate) and sgm_skinny_m{MT}_n{TN}_u{U}_gated (y = act(x·wgᵀ) ⊙ (x·wuᵀ)).
-// Both reference every weight binding; the host binds placeholders for the unused ones.
-// Specialised by: enables as gemm_sgm_tile.wgsl, aliases T/T4, Scratch = array<f32, 256·SN·SK>, and the
-// overrides below (TN must match the entry point).
+// Entry points: sgm_skinny (bias / GELU / residual / accumulate) and sgm_skinny_gated
+// (y = act(x·wgᵀ) ⊙ (x·wuᵀ): TN gate and TN up blocks per subgroup). Matrix operations (load_x, load_w,
+// load_wg, load_wu, mma, store_c, Sm* types) come from gemm_sgm_skinny_ops.wgsl or, on adapters without
+// subgroup matrices, the scalar gemm_sgm_skinny_emu.wgsl. Both entries reference every weight binding;
+// the host binds placeholders for the unused ones.
+// Specialised by: enables as gemm_sgm_tile.wgsl, aliases T/T4, Scratch = array<f32, 256·SN·SK>,
+// Acc = array<SmC, MT·NB>, ArrL = array<SmL, U·MT>, ArrR = array<SmR, U·NB> (NB = TN, or 2·TN gated),
+// and the overrides below.
 
 struct Params { M: u32, N: u32, K: u32, _pad: u32 }
 
 override SG_SIZE: u32 = 32u;
 override SN: u32 = 2u;          // subgroups along N
 override SK: u32 = 4u;          // subgroups splitting K
+override MT: u32 = 4u;          // 16-row blocks of x: ceil(M / 16), 1..4
 override TN: u32 = 2u;          // 16-column blocks per subgroup (per product when gated)
+override U: u32 = 4u;           // 16-deep steps per K chunk (loads in flight per subgroup: U·(MT + NB))
+override GATED: bool = false;
+override NB: u32 = select(TN, 2u * TN, GATED);
 override WG: u32 = SG_SIZE * SN * SK;
 override BN: u32 = 16u * TN * SN;
 override RED: u32 = (256u * SN + WG - 1u) / WG;   // outputs per invocation in the final sum (≤ 8)
@@ -44,12 +49,54 @@ override RED: u32 = (256u * SN + WG - 1u) / WG;   // outputs per invocation in t
 var<workgroup> Cs: Scratch;   // [subgroup][16][16] partial products
 var<private> sg_lane: u32;
 
-// Epilogue switches, activate() and epilogue(m, n, v): gemm_epilogue.wgsl; the entry points:
-// gemm_sgm_skinny_entries[_emu].wgsl (ProgramDef.includes).
+// Epilogue switches, activate() and epilogue(m, n, v): gemm_epilogue.wgsl; matrix operations:
+// gemm_sgm_skinny_ops.wgsl or gemm_sgm_skinny_emu.wgsl (ProgramDef.includes).
 
-// Sum of the SK partials just stored at Cs[subgroup·256..] for each column group, for the RED outputs
-// this invocation owns (q = tid + WG·r: column group q / 256, element q % 256). Called by every invocation.
-fn reduce_sum(tid: u32) -> array<f32, 8> {
+// Right matrix j of a subgroup: block j of w (gated: gate for j < TN, up for j ≥ TN).
+fn load_right(j: u32, o: u32) -> SmR {
+  if (!GATED) { return load_w(o); }
+  if (j < TN) { return load_wg(o); }
+  return load_wu(o);
+}
+
+// The split-K main loop; returns the subgroup's partial products in acc.
+fn mainloop(acc: ptr<function, Acc>, sk: u32, n0: u32) {
+  var oa: array<u32, 4>;
+  for (var i = 0u; i < MT; i++) { oa[i] = min(16u * i, p.M - 16u) * p.K; }
+  var ob: array<u32, 16>;
+  for (var j = 0u; j < NB; j++) { ob[j] = min(n0 + 16u * (j % TN), p.N - 16u) * p.K; }
+  var a: ArrL;
+  var b: ArrR;
+  let chunk = 16u * U;
+  let nfull = p.K / chunk;
+  for (var c = sk; c < nfull; c += SK) {
+    let k0 = c * chunk;
+    for (var u = 0u; u < U; u++) {
+      for (var i = 0u; i < MT; i++) { a[u * MT + i] = load_x(oa[i] + k0 + 16u * u); }
+      for (var j = 0u; j < NB; j++) { b[u * NB + j] = load_right(j, ob[j] + k0 + 16u * u); }
+    }
+    for (var u = 0u; u < U; u++) {
+      for (var i = 0u; i < MT; i++) {
+        for (var j = 0u; j < NB; j++) { (*acc)[i * NB + j] = mma(a[u * MT + i], b[u * NB + j], (*acc)[i * NB + j]); }
+      }
+    }
+  }
+  // K % chunk: single 16-deep steps, dealt to the subgroups in turn.
+  let tail = (p.K - nfull * chunk) / 16u;
+  for (var t = sk; t < tail; t += SK) {
+    let k0 = nfull * chunk + 16u * t;
+    for (var i = 0u; i < MT; i++) { a[i] = load_x(oa[i] + k0); }
+    for (var j = 0u; j < NB; j++) { b[j] = load_right(j, ob[j] + k0); }
+    for (var i = 0u; i < MT; i++) {
+      for (var j = 0u; j < NB; j++) { (*acc)[i * NB + j] = mma(a[i], b[j], (*acc)[i * NB + j]); }
+    }
+  }
+}
+
+// Sum of the SK partials of result matrix `mat` of each column group, for the RED outputs this
+// invocation owns (q = tid + WG·r: column group q / 256, element q % 256). Called by every invocation.
+fn reduce(acc: ptr<function, Acc>, mat: u32, sg: u32, tid: u32) -> array<f32, 8> {
+  store_c(sg * 256u, (*acc)[mat]);
   workgroupBarrier();
   var out: array<f32, 8>;
   for (var r = 0u; r < RED; r++) {
@@ -74,24 +121,45 @@ fn owned(i: u32, j: u32, q: u32, wx: u32) -> vec2u {
   return vec2u(m, n);
 }
 
-// Row block i, column block j: the epilogue on this invocation's sums v.
-fn write_out(i: u32, j: u32, v: ptr<function, array<f32, 8>>, wx: u32, tid: u32) {
-  for (var r = 0u; r < RED; r++) {
-    let q = tid + WG * r;
-    if (q < 256u * SN) {
-      let mn = owned(i, j, q, wx);
-      if (mn.x < p.M && mn.y < p.N) { epilogue(mn.x, mn.y, (*v)[r]); }
+@compute @workgroup_size(WG)
+fn sgm_skinny(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let sg = tid / SG_SIZE;
+  sg_lane = tid % SG_SIZE;
+  let sn = sg % SN; let sk = sg / SN;
+  var acc: Acc;
+  mainloop(&acc, sk, wid.x * BN + sn * 16u * TN);
+  for (var i = 0u; i < MT; i++) {
+    for (var j = 0u; j < TN; j++) {
+      var v = reduce(&acc, i * NB + j, sg, tid);
+      for (var r = 0u; r < RED; r++) {
+        let q = tid + WG * r;
+        if (q < 256u * SN) {
+          let mn = owned(i, j, q, wid.x);
+          if (mn.x < p.M && mn.y < p.N) { epilogue(mn.x, mn.y, v[r]); }
+        }
+      }
     }
   }
 }
 
-// Gated: y = act(gate) ⊙ up from this invocation's gate sums g and up sums u.
-fn write_gated(i: u32, j: u32, g: ptr<function, array<f32, 8>>, u: ptr<function, array<f32, 8>>, wx: u32, tid: u32) {
-  for (var r = 0u; r < RED; r++) {
-    let q = tid + WG * r;
-    if (q < 256u * SN) {
-      let mn = owned(i, j, q, wx);
-      if (mn.x < p.M && mn.y < p.N) { y[mn.x * p.N + mn.y] = T(activate((*g)[r]) * (*u)[r]); }
+@compute @workgroup_size(WG)
+fn sgm_skinny_gated(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let sg = tid / SG_SIZE;
+  sg_lane = tid % SG_SIZE;
+  let sn = sg % SN; let sk = sg / SN;
+  var acc: Acc;
+  mainloop(&acc, sk, wid.x * BN + sn * 16u * TN);
+  for (var i = 0u; i < MT; i++) {
+    for (var j = 0u; j < TN; j++) {
+      var g = reduce(&acc, i * NB + j, sg, tid);
+      var u = reduce(&acc, i * NB + TN + j, sg, tid);
+      for (var r = 0u; r < RED; r++) {
+        let q = tid + WG * r;
+        if (q < 256u * SN) {
+          let mn = owned(i, j, q, wid.x);
+          if (mn.x < p.M && mn.y < p.N) { y[mn.x * p.N + mn.y] = T(activate(g[r]) * u[r]); }
+        }
+      }
     }
   }
 }

@@ -14,21 +14,20 @@
 // Any M, N; K % 4 == 0 (vec4 loads; the host checks). Loads outside the matrices read 0 (ragged M, N,
 // K), the epilogue writes only in-range outputs.
 //
-// This file holds the staging and the epilogue; the entry points (K loop, matrix math) are generated
-// with every matrix in a named variable (shaders/gemm_sgm.gen.mjs → gemm_sgm_tile_entries.wgsl, or
-// gemm_sgm_tile_entries_emu.wgsl with the scalar matrix operations of gemm_sgm_tile_emu.wgsl, which
-// lets CPU adapters without subgroup matrices test the same code): sgm_tile_{TM}x{TN} (bias / GELU /
-// residual / accumulate epilogue) and sgm_tile_gated_{TM}x{TN} (y = act(x·wgᵀ) ⊙ (x·wuᵀ): the B tile
-// holds BN gate rows then BN up rows). Both reference every weight binding (one fetch routine): the
-// host binds placeholders for the unused ones.
+// Entry points: sgm_tile (bias / GELU / residual / accumulate epilogue) and sgm_tile_gated
+// (y = act(x·wgᵀ) ⊙ (x·wuᵀ): the B tile holds BN gate rows then BN up rows, 2·TM·TN accumulators).
 // Epilogue: a result matrix is opaque (no element access, no f16 conversion), so each goes through a
 // per-subgroup 16×16 f32 scratch in workgroup memory, then the subgroup's lanes apply the epilogue.
+//
+// The matrix operations are the functions of an include: gemm_sgm_tile_ops.wgsl (subgroup-matrix builtins)
+// or gemm_sgm_tile_emu.wgsl (the same arithmetic in scalar code, so CPU adapters without subgroup matrices
+// test this file's indexing). Both operate on As, Bs, Cs below.
 // Specialised by: enable f16 (+ subgroups, chromium_experimental_subgroup_matrix, the uniformity
 // diagnostic off: load offsets are subgroup-uniform, not workgroup-uniform), aliases T/T4, the array
 // types TileA = array<f16, NBUF·BM·LDS>, TileB = array<f16, NBUF·BROWS·LDS> (BROWS = BN, or 2·BN
 // gated), Scratch = array<f32, 256·subgroups·(1 or 2)>, Stage = array<vec4<f16>, NLD> (NLD =
-// ceil((BM + BROWS)·BK/4 / WG): per-thread prefetch registers), and the overrides below (TM, TN must
-// match the entry point).
+// ceil((BM + BROWS)·BK/4 / WG): per-thread prefetch registers), Acc = array<SmC, TM·TN (·2 gated)>,
+// ArrL = array<SmL, TM>, ArrR = array<SmR, TN (·2 gated)>; and the overrides below.
 
 struct Params { M: u32, N: u32, K: u32, _pad: u32 }
 
@@ -39,7 +38,7 @@ override TM: u32 = 4u;          // result matrices per subgroup along M
 override TN: u32 = 4u;          // and along N
 override BK: u32 = 32u;         // K slice per stage, a multiple of 16
 override NBUF: u32 = 1u;        // workgroup tiles: 1 or 2
-override GATED: bool = false;   // set for the gated entries (B tile rows and scratch doubled)
+override GATED: bool = false;   // set for sgm_tile_gated (B tile rows and scratch doubled)
 override NLD: u32 = 12u;        // vec4 loads per thread per slice; must match Stage
 override WG: u32 = SG_SIZE * SG_ROWS * SG_COLS;
 override BM: u32 = 16u * TM * SG_ROWS;
@@ -69,7 +68,8 @@ var<private> row0: u32;
 var<private> col0: u32;
 
 // Epilogue switches (ACT, HAS_BIAS, HAS_RESIDUAL, ACCUMULATE), erf_f32(), activate() and epilogue(m, n, v):
-// shaders/gemm_epilogue.wgsl; the entry points: gemm_sgm_tile_entries[_emu].wgsl (ProgramDef.includes).
+// shaders/gemm_epilogue.wgsl; load_a, load_b, mma, store_c and the Sm* types: gemm_sgm_tile_ops.wgsl or
+// gemm_sgm_tile_emu.wgsl (both prepended by the runtime, ProgramDef.includes).
 
 // ---- global → registers → workgroup tiles --------------------------------------------------------
 
@@ -118,6 +118,53 @@ fn commit(tid: u32, buf: u32) {
   }
 }
 
+// ---- matrix math on one slice --------------------------------------------------------------------
+
+// TM left and TN right matrices per 16-deep step, then TM·TN products (gated: TN gate + TN up).
+fn slice(acc: ptr<function, Acc>, buf: u32, sr: u32, sc: u32) {
+  var a: ArrL;
+  var b: ArrR;
+  let nb = select(TN, 2u * TN, GATED);
+  for (var kk = 0u; kk < BK; kk += 16u) {
+    for (var i = 0u; i < TM; i++) { a[i] = load_a(buf * A_STAGE + (sr + 16u * i) * LDS + kk); }
+    for (var j = 0u; j < nb; j++) {
+      // Gated: right matrices j ≥ TN are the up rows, BN below their gate rows.
+      let r = sc + 16u * (j % TN) + select(0u, BN, j >= TN);
+      b[j] = load_b(buf * B_STAGE + r * LDS + kk);
+    }
+    for (var i = 0u; i < TM; i++) {
+      for (var j = 0u; j < nb; j++) { (*acc)[i * nb + j] = mma(a[i], b[j], (*acc)[i * nb + j]); }
+    }
+  }
+}
+
+// The K loop: fetch slice 0, then per slice commit it, fetch the next, multiply.
+fn mainloop(acc: ptr<function, Acc>, tid: u32, sr: u32, sc: u32) {
+  let nk = (p.K + BK - 1u) / BK;
+  fetch(0u, tid);
+  if (NBUF == 1u) {
+    for (var kt = 0u; kt < nk; kt++) {
+      workgroupBarrier();            // the previous slice's matrix loads are done with the tile
+      commit(tid, 0u);
+      workgroupBarrier();
+      if (kt + 1u < nk) { fetch((kt + 1u) * BK, tid); }
+      slice(acc, 0u, sr, sc);
+    }
+  } else {
+    commit(tid, 0u);
+    workgroupBarrier();
+    for (var kt = 0u; kt < nk; kt++) {
+      let buf = kt % 2u;
+      if (kt + 1u < nk) { fetch((kt + 1u) * BK, tid); }
+      slice(acc, buf, sr, sc);
+      // The other tile was last read in slice kt − 1, which every subgroup finished before the
+      // barrier that ended it: overwrite it now, one barrier orders it before slice kt + 1.
+      if (kt + 1u < nk) { commit(tid, 1u - buf); }
+      workgroupBarrier();
+    }
+  }
+}
+
 // ---- epilogue ------------------------------------------------------------------------------------
 
 // The subgroup's 16×16 result at Cs[cb..cb+256) covers rows m0.., columns n0..: through the epilogue.
@@ -139,4 +186,43 @@ fn flush_gated(cb: u32, m0: u32, n0: u32) {
     if (m < p.M && n < p.N) { y[m * p.N + n] = T(activate(Cs[cb + e]) * Cs[cb + 256u + e]); }
   }
   workgroupBarrier();
+}
+
+// ---- entry points (grid: ceil(N / BN) × ceil(M / BM)) ---------------------------------------------
+
+@compute @workgroup_size(WG)
+fn sgm_tile(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  row0 = wid.y * BM; col0 = wid.x * BN;
+  let sg = tid / SG_SIZE;
+  sg_lane = tid % SG_SIZE;
+  let sr = (sg / SG_COLS) * 16u * TM;   // the subgroup's rows within the block
+  let sc = (sg % SG_COLS) * 16u * TN;   // and columns
+  var acc: Acc;
+  mainloop(&acc, tid, sr, sc);
+  let cb = sg * 256u;
+  for (var i = 0u; i < TM; i++) {
+    for (var j = 0u; j < TN; j++) {
+      store_c(cb, acc[i * TN + j]);
+      flush(cb, row0 + sr + 16u * i, col0 + sc + 16u * j);
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn sgm_tile_gated(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  row0 = wid.y * BM; col0 = wid.x * BN;
+  let sg = tid / SG_SIZE;
+  sg_lane = tid % SG_SIZE;
+  let sr = (sg / SG_COLS) * 16u * TM;
+  let sc = (sg % SG_COLS) * 16u * TN;
+  var acc: Acc;
+  mainloop(&acc, tid, sr, sc);
+  let cb = sg * 512u;
+  for (var i = 0u; i < TM; i++) {
+    for (var j = 0u; j < TN; j++) {
+      store_c(cb, acc[i * 2u * TN + j]);
+      store_c(cb + 256u, acc[i * 2u * TN + TN + j]);
+      flush_gated(cb, row0 + sr + 16u * i, col0 + sc + 16u * j);
+    }
+  }
 }

@@ -88,15 +88,3 @@ describe('gemv: 16-byte f16 loads (h8)', () => {
     await check(await gpu(), { M: 2, N: 20, K: 4096, dtype: 'f32', tune: { gemv: { h8: true } } });
   });
 });
-
-describe('gemv: one subgroup per column (sg, 16-byte f16 loads)', () => {
-  for (const [M, K, cpw] of [[1, 4096, undefined], [3, 4104, undefined], [8, 4096, 4], [2, 24, undefined]] as const) {
-    it(`f16 M=${M} K=${K} cpw=${cpw ?? 'auto'}`, async () => {
-      await check(await gpu(), { M, N: 45, K, dtype: 'f16', tune: { gemv: { sg: true, cpw } } });
-    });
-  }
-  it('f16 sg with bias + gelu_erf + residual, and gelu_tanh + accumulate', async () => {
-    await check(await gpu(), { M: 4, N: 33, K: 4096, dtype: 'f16', bias: true, act: 'gelu_erf', residual: true, tune: { gemv: { sg: true } } });
-    await check(await gpu(), { M: 7, N: 33, K: 1032, dtype: 'f16', bias: true, act: 'gelu_tanh', accumulate: true, tune: { gemv: { sg: true } } });
-  });
-});

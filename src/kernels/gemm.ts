@@ -168,21 +168,6 @@ const gemvProgram = defineProgram<GemvCfg>({
   }),
 });
 
-interface GemvSgCfg { entry: string; mr: number; sg: number; cpw: number; epi: Epilogue }
-
-const gemvSgProgram = defineProgram<GemvSgCfg>({
-  name: 'gemv_sg', file: 'gemm_gemv_sg.wgsl', includes: ['gemm_epilogue.wgsl'], entry: 'gemv_sg_h8',
-  specialize: (c) => ({
-    entry: c.entry, enables: ['f16', 'subgroups'], aliases: { T: 'f16', T4: 'vec4<f16>' },
-    constants: { MR: c.mr, SG: c.sg, CPW: c.cpw, ...epilogueConstants(c.epi) },
-  }),
-});
-
-/** The subgroup-reduced f16 GEMV needs one fixed subgroup size (lanes per column). */
-export function gemvSgApplies(caps: Caps, dtype: DType, K: number): boolean {
-  return dtype === 'f16' && K % 8 === 0 && caps.subgroups && caps.subgroupMaxSize > 0 && caps.subgroupMinSize === caps.subgroupMaxSize;
-}
-
 /** Threads per output column: enough to give each a few vec4s of K, at most 64 (32 on CPUs). */
 function gemvShape(caps: Caps, K: number): { lanes: number; rpw: number } {
   const soft = isSoftwareAdapter(caps);
@@ -287,19 +272,18 @@ function sgmTileGeometry(s: SgmTileShape, gated: boolean, sgSize: number) {
   return { subgroups, wg, bm, bn, brows, lds, nld, bytes };
 }
 
-/** (tm, tn) pairs with a generated entry point (shaders/gemm_sgm.gen.mjs, TILE). */
-const SGM_TILE_ENTRIES = { plain: ['1x1', '2x2', '2x4', '4x2', '4x4'], gated: ['1x1', '2x2', '2x4', '4x2'] };
-
 function sgmTileSpec(c: SgmTileCfg, emulate: boolean): Specialization {
   const g = sgmTileGeometry(c.s, c.gated, c.sgSize);
+  const nb = c.gated ? 2 * c.s.tn : c.s.tn;
   return {
-    entry: `sgm_tile_${c.gated ? 'gated_' : ''}${c.s.tm}x${c.s.tn}`,
+    entry: c.gated ? 'sgm_tile_gated' : 'sgm_tile',
     enables: emulate ? ['f16'] : ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
     diagnostics: emulate ? [] : [SGM_DIAGNOSTIC],
     aliases: {
       T: 'f16', T4: 'vec4<f16>',
       TileA: `array<f16, ${c.s.nbuf * g.bm * g.lds}>`, TileB: `array<f16, ${c.s.nbuf * g.brows * g.lds}>`,
       Scratch: `array<f32, ${256 * g.subgroups * (c.gated ? 2 : 1)}>`, Stage: `array<vec4<f16>, ${g.nld}>`,
+      Acc: `array<SmC, ${c.s.tm * nb}>`, ArrL: `array<SmL, ${c.s.tm}>`, ArrR: `array<SmR, ${nb}>`,
     },
     constants: {
       SG_SIZE: c.sgSize, SG_ROWS: c.s.sgRows, SG_COLS: c.s.sgCols, TM: c.s.tm, TN: c.s.tn, BK: c.s.bk,
@@ -309,13 +293,12 @@ function sgmTileSpec(c: SgmTileCfg, emulate: boolean): Specialization {
 }
 
 const sgmTileProgram = defineProgram<SgmTileCfg>({
-  name: 'gemm_sgm_tile', file: 'gemm_sgm_tile.wgsl', includes: ['gemm_epilogue.wgsl', 'gemm_sgm_tile_entries.wgsl'], entry: 'sgm_tile_4x4',
+  name: 'gemm_sgm_tile', file: 'gemm_sgm_tile.wgsl', includes: ['gemm_epilogue.wgsl', 'gemm_sgm_tile_ops.wgsl'], entry: 'sgm_tile',
   specialize: (c) => sgmTileSpec(c, false),
 });
 
 const sgmTileEmuProgram = defineProgram<SgmTileCfg>({
-  name: 'gemm_sgm_tile_emu', file: 'gemm_sgm_tile.wgsl', includes: ['gemm_epilogue.wgsl', 'gemm_sgm_tile_emu.wgsl', 'gemm_sgm_tile_entries_emu.wgsl'],
-  entry: 'sgm_tile_4x4',
+  name: 'gemm_sgm_tile_emu', file: 'gemm_sgm_tile.wgsl', includes: ['gemm_epilogue.wgsl', 'gemm_sgm_tile_emu.wgsl'], entry: 'sgm_tile',
   specialize: (c) => sgmTileSpec(c, true),
 });
 
@@ -342,37 +325,37 @@ export function sgmSkinnyApplies(M: number, N: number, K: number): boolean {
   return M >= SKINNY_MIN_M && M <= SKINNY_MAX_M && N >= 16 && K % 16 === 0;
 }
 
-/** (tn, u) pairs with generated entry points for mt = 1..4 (shaders/gemm_sgm.gen.mjs, SKINNY). */
-const SGM_SKINNY_ENTRIES = { plain: ['1,2', '1,4', '2,2', '2,4', '4,2'], gated: ['1,2', '1,4', '2,2'] };
-
 function sgmSkinnySpec(c: SgmSkinnyCfg, emulate: boolean): Specialization {
+  const nb = c.gated ? 2 * c.s.tn : c.s.tn;
   return {
-    entry: `sgm_skinny_m${c.mt}_n${c.s.tn}_u${c.s.u}${c.gated ? '_gated' : ''}`,
+    entry: c.gated ? 'sgm_skinny_gated' : 'sgm_skinny',
     enables: emulate ? ['f16'] : ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
     diagnostics: emulate ? [] : [SGM_DIAGNOSTIC],
     aliases: {
       T: 'f16', T4: 'vec4<f16>', Scratch: `array<f32, ${256 * c.s.sn * c.s.sk}>`,
+      Acc: `array<SmC, ${c.mt * nb}>`, ArrL: `array<SmL, ${c.s.u * c.mt}>`, ArrR: `array<SmR, ${c.s.u * nb}>`,
     },
-    constants: { SG_SIZE: c.sgSize, SN: c.s.sn, SK: c.s.sk, TN: c.s.tn, ...epilogueConstants(c.epi) },
+    constants: {
+      SG_SIZE: c.sgSize, SN: c.s.sn, SK: c.s.sk, MT: c.mt, TN: c.s.tn, U: c.s.u, GATED: c.gated, ...epilogueConstants(c.epi),
+    },
   };
 }
 
 const sgmSkinnyProgram = defineProgram<SgmSkinnyCfg>({
-  name: 'gemm_sgm_skinny', file: 'gemm_sgm_skinny.wgsl', includes: ['gemm_epilogue.wgsl', 'gemm_sgm_skinny_entries.wgsl'], entry: 'sgm_skinny_m1_n1_u4',
+  name: 'gemm_sgm_skinny', file: 'gemm_sgm_skinny.wgsl', includes: ['gemm_epilogue.wgsl', 'gemm_sgm_skinny_ops.wgsl'], entry: 'sgm_skinny',
   specialize: (c) => sgmSkinnySpec(c, false),
 });
 
 const sgmSkinnyEmuProgram = defineProgram<SgmSkinnyCfg>({
-  name: 'gemm_sgm_skinny_emu', file: 'gemm_sgm_skinny.wgsl',
-  includes: ['gemm_epilogue.wgsl', 'gemm_sgm_skinny_emu.wgsl', 'gemm_sgm_skinny_entries_emu.wgsl'], entry: 'sgm_skinny_m1_n1_u4',
+  name: 'gemm_sgm_skinny_emu', file: 'gemm_sgm_skinny.wgsl', includes: ['gemm_epilogue.wgsl', 'gemm_sgm_skinny_emu.wgsl'], entry: 'sgm_skinny',
   specialize: (c) => sgmSkinnySpec(c, true),
 });
 
 export function sgmSkinnyFits(caps: Caps, s: SgmSkinnyShape, gated: boolean): boolean {
   const sgSize = s.emulate ? EMU_SG : caps.subgroupMaxSize;
   const wg = sgSize * s.sn * s.sk;
-  return SGM_SKINNY_ENTRIES[gated ? 'gated' : 'plain'].includes(`${s.tn},${s.u}`) && Math.ceil((256 * s.sn) / wg) <= 8
-    && wg <= caps.maxInvocations && wg <= caps.maxWorkgroupSizeX
+  const nb = gated ? 2 * s.tn : s.tn;
+  return nb <= 16 && Math.ceil((256 * s.sn) / wg) <= 8 && wg <= caps.maxInvocations && wg <= caps.maxWorkgroupSizeX
     && 4 * 256 * s.sn * s.sk <= caps.maxWorkgroupStorage;
 }
 
@@ -390,11 +373,9 @@ function launchSgmSkinny(gpu: Gpu, l: GemmLaunch, s: SgmSkinnyShape): Dispatch {
   const sgSize = s.emulate ? EMU_SG : caps.subgroupMaxSize;
   const cfg: SgmSkinnyCfg = { sgSize, gated, mt: ceilDiv(l.M, 16), s: { ...s, emulate: undefined }, epi: l.epi };
   const prog = gpu.program(s.emulate ? sgmSkinnyEmuProgram : sgmSkinnyProgram, cfg);
-  // The emulated entries reference every weight binding (placeholders), the real ones only their own.
-  const all: Record<string, Tensor> = gated
+  const bind: Record<string, Tensor> = gated
     ? { x: l.x, y: l.out, w: l.wGate!, wg: l.wGate!, wu: l.wUp! }
     : { x: l.x, y: l.out, w: l.w!, wg: l.w!, wu: l.w!, bias: l.bias ?? l.x, residual: l.residual ?? l.x };
-  const bind = Object.fromEntries(prog.layout.storage.filter((b) => b.name in all).map((b) => [b.name, all[b.name]!]));
   return gpu.dispatch(prog, { bind, uniforms: { M: l.M, N: l.N, K: l.K }, workgroups: [ceilDiv(l.N, 16 * s.tn * s.sn), 1] });
 }
 
@@ -425,7 +406,6 @@ export const SGM_SKINNY_SHAPES: Readonly<Record<string, SgmSkinnyShape>> = {
   's sn1 sk8 tn1 u4': { kind: 'skinny', sn: 1, sk: 8, tn: 1, u: 4 },
   's sn1 sk8 tn2 u4': { kind: 'skinny', sn: 1, sk: 8, tn: 2, u: 4 },
   's sn1 sk8 tn4 u2': { kind: 'skinny', sn: 1, sk: 8, tn: 4, u: 2 },
-  's sn1 sk8 tn2 u2': { kind: 'skinny', sn: 1, sk: 8, tn: 2, u: 2 },
   's sn2 sk4 tn2 u4': { kind: 'skinny', sn: 2, sk: 4, tn: 2, u: 4 },
   's sn1 sk4 tn2 u4': { kind: 'skinny', sn: 1, sk: 4, tn: 2, u: 4 },
   's sn2 sk4 tn1 u2': { kind: 'skinny', sn: 2, sk: 4, tn: 1, u: 2 },
@@ -435,18 +415,20 @@ export const SGM_SKINNY_SHAPES: Readonly<Record<string, SgmSkinnyShape>> = {
 export function sgmTileFits(caps: Caps, s: SgmTileShape, gated: boolean): boolean {
   const sgSize = s.emulate ? EMU_SG : caps.subgroupMaxSize;
   const g = sgmTileGeometry(s, gated, sgSize);
-  return s.bk % 16 === 0 && SGM_TILE_ENTRIES[gated ? 'gated' : 'plain'].includes(`${s.tm}x${s.tn}`)
-    && g.wg <= caps.maxInvocations && g.wg <= caps.maxWorkgroupSizeX && g.bytes <= caps.maxWorkgroupStorage;
+  return s.bk % 16 === 0 && g.wg <= caps.maxInvocations && g.wg <= caps.maxWorkgroupSizeX && g.bytes <= caps.maxWorkgroupStorage;
 }
 
 /**
- * The subgroup-matrix kernel for a shape (H200 round 1, kernels-bench/notes/gemm.md): batched decode
- * (16 ≤ M ≤ 64) the skinny kernel (2–8× the direct kernel there); larger M direct loads where they
- * apply, else the staged v0 kernel.
+ * The subgroup-matrix kernel for a shape, from the H200 sweeps (kernels-bench/notes/gemm.md, rounds 1–2):
+ * batched decode (16 ≤ M ≤ 64) takes the skinny kernel where it beat the direct kernel — every plain
+ * projection (2–9× faster) and the gated product up to M = 32; larger M takes direct loads where they apply
+ * (the staged tile kernel is correct but ran at 18–20 TFLOP/s against the direct kernel's 57), else the
+ * staged v0 kernel.
  */
 export function chooseSgmKernel(caps: Caps, M: number, N: number, K: number, gated: boolean): SgmTileShape | SgmSkinnyShape | SgmDirectShape | 'staged' {
-  if (sgmSkinnyApplies(M, N, K)) {
-    const s = SGM_SKINNY_SHAPES[gated || M <= 16 ? 's sn1 sk8 tn1 u4' : 's sn1 sk8 tn4 u2']!;
+  if (sgmSkinnyApplies(M, N, K) && (!gated || M <= 32)) {
+    const name = gated ? (M <= 16 ? 's sn2 sk4 tn1 u2' : 's sn1 sk8 tn4 u2') : (M <= 16 ? 's sn1 sk8 tn1 u4' : 's sn1 sk8 tn2 u4');
+    const s = SGM_SKINNY_SHAPES[name]!;
     if (sgmSkinnyFits(caps, s, gated)) return s;
   }
   return sgmDirectApplies(M, N, K) ? chooseSgmDirect(caps, gated) : 'staged';
@@ -459,11 +441,8 @@ export function chooseSgmKernel(caps: Caps, M: number, N: number, K: number, gat
 export interface GemmTuning {
   /** Tiled path: the quad kernel with this shape, or the classic gemm.wgsl tile ('classic'). */
   tiled?: QuadShape | 'classic';
-  /**
-   * GEMV path: threads per output column, the 16-byte f16 loads (entries *_h8; f16, K % 8 == 0), and
-   * `sg`: one subgroup per column reduced with subgroupAdd (gemm_gemv_sg.wgsl; cpw columns per workgroup).
-   */
-  gemv?: { lanes?: number; h8?: boolean; sg?: boolean; cpw?: number };
+  /** GEMV path: threads per output column, and the 16-byte f16 loads (entries *_h8; f16, K % 8 == 0). */
+  gemv?: { lanes?: number; h8?: boolean };
   /** Subgroup-matrix path: the staged tile kernel, the direct-load kernel with this shape, or the staged v0 kernel ('staged'). */
   sgm?: SgmTileShape | SgmSkinnyShape | SgmDirectShape | 'staged';
 }
@@ -502,24 +481,12 @@ export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath, tune: GemmTu
 
   if (path === 'gemv') {
     if (l.M > GEMV_MAX_M) throw new LimitError(`gemv: M = ${l.M} rows of x; the GEMV path takes at most ${GEMV_MAX_M}`);
-    if (tune.gemv?.sg && gemvSgApplies(caps, l.dtype, l.K)) {
-      const cpw = tune.gemv.cpw ?? 8;
-      if (cpw * caps.subgroupMaxSize > Math.min(caps.maxInvocations, caps.maxWorkgroupSizeX)) {
-        throw new LimitError(`gemv: ${cpw} columns of ${caps.subgroupMaxSize} lanes exceed this device's workgroup`);
-      }
-      const prog = gpu.program(gemvSgProgram, { entry: gated ? 'gemv_sg_gated_h8' : 'gemv_sg_h8', mr: l.M, sg: caps.subgroupMaxSize, cpw, epi: l.epi });
-      const [gx, gy] = foldGrid(caps, ceilDiv(l.N, cpw));
-      const sbind: Record<string, Tensor> = gated
-        ? { x8: l.x, wg8: l.wGate!, wu8: l.wUp!, y: l.out }
-        : { x8: l.x, w8: l.w!, y: l.out, bias: l.bias ?? l.x, residual: l.residual ?? l.x };
-      return gpu.dispatch(prog, { bind: sbind, uniforms, workgroups: [gx, gy] });
-    }
     let { lanes, rpw } = gemvShape(caps, l.K);
     if (tune.gemv?.lanes) {
       lanes = tune.gemv.lanes;
       rpw = Math.max(1, Math.floor(Math.min(256, caps.maxInvocations, caps.maxWorkgroupSizeX) / lanes));
     }
-    // 16-byte f16 loads by default (H200 round 1: 1.13–1.35× the vec4 entries at M = 1 and 8).
+    // 16-byte f16 loads by default (H200 rounds 1–2: 1.05–1.35× the vec4 entries; 93% of copy at 1×16384→4096).
     const h8 = (tune.gemv?.h8 ?? true) && l.dtype === 'f16' && l.K % 8 === 0;
     const entry = (gated ? 'gemv_gated' : 'gemv') + (h8 ? '_h8' : vec4 ? '_vec4' : '');
     const prog = gpu.program(gemvProgram, { dtype: l.dtype, entry, mr: l.M, lanes, rpw, parts: gated ? 2 : 1, epi: l.epi });
