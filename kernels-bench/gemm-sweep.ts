@@ -43,6 +43,7 @@ const { values: args } = parseArgs({
     size: { type: 'string', default: '4096' },
     'shape-div': { type: 'string', default: '1' },
     pick: { type: 'string' },
+    copies: { type: 'string', default: '3' },
     'no-robustness': { type: 'boolean', default: false },
   },
 });
@@ -99,6 +100,26 @@ function samplePoints(M: number, N: number, count = 96): [number, number][] {
   let s = 99;
   for (let i = 0; i < count; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; pts.push([s % M, (s >>> 11) % N]); }
   return pts;
+}
+
+/**
+ * x for the timed shapes. Gated: values in ±1/64 — the benchmark fill repeats one pool of random values
+ * along every row, so rows correlate and gate·up products of ±1 data overflow f16 (round 1: every gated
+ * kernel, the defaults included, showed "unwritten" infinities).
+ */
+function fillX(gpu: Gpu, t: Tensor, small: boolean): void {
+  if (!small || t.dtype !== 'f16') { fillRandom(gpu, t); return; }
+  const pool = hostRandom(1 << 16, 'f32', 5).vals.map((v) => v / 64);
+  const host = toF16Array(pool);
+  gpu.writeGenerated(t, (chunk, start) => {
+    const c = chunk as Uint16Array;
+    let off = (start * 40503) % host.length;
+    for (let i = 0; i < c.length;) {
+      const n = Math.min(host.length - off, c.length - i);
+      c.set(host.subarray(off, off + n), i);
+      i += n; off = (off + n + 7919) % host.length;
+    }
+  });
 }
 
 function poison(gpu: Gpu, t: Tensor): void {
@@ -184,12 +205,14 @@ function errMsg(e: unknown): string { return (e as Error).message.split('\n').sl
 
 function squareVariants(gpu: Gpu, sgm: boolean): Variant[] {
   const v: Variant[] = [];
-  if (!sgm) return v;
-  v.push({ name: 'direct 4x4 sg2x2 pf (default)', dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { tm: 4, tn: 4, sgRows: 2, sgCols: 2, prefetch: true } } });
+  if (!sgm) return [{ name: 'default path', dtype: 'f16', tune: {} }];
+  v.push({ name: 'default path', dtype: 'f16', tune: {} });
+  v.push({ name: 'direct 4x4 sg2x2 pf', dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { tm: 4, tn: 4, sgRows: 2, sgCols: 2, prefetch: true } } });
   for (const [name, s] of Object.entries(SGM_TILE_SHAPES)) {
     if (sgmTileFits(gpu.caps, s, false)) v.push({ name, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: s } });
   }
-  v.push({ name: 'gated direct 2x4 (default)', dtype: 'f16', path: 'subgroup-matrix', gated: true, tune: { sgm: { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: false } } });
+  v.push({ name: 'gated default path', dtype: 'f16', gated: true, tune: {} });
+  v.push({ name: 'gated direct 2x4', dtype: 'f16', path: 'subgroup-matrix', gated: true, tune: { sgm: { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: false } } });
   for (const [name, s] of Object.entries(SGM_TILE_GATED_SHAPES)) {
     if (sgmTileFits(gpu.caps, s, true)) v.push({ name, dtype: 'f16', path: 'subgroup-matrix', gated: true, tune: { sgm: s } });
   }
@@ -201,7 +224,7 @@ function f32Variants(): Variant[] {
     name: `f32 quad ${tx}x${ty} bk${bk}${qm !== 2 || qn !== 2 ? ` ${4 * qm}x${4 * qn}/thread` : ''}${db ? ' db' : ''}`,
     dtype: 'f32', path: 'tiled', tune: { tiled: { tx, ty, bk, db, qm, qn } },
   });
-  return [q(16, 16, 8), q(16, 16, 8, 4, 2), q(16, 16, 8, 2, 4), q(16, 8, 8, 4, 2), q(16, 16, 16, 4, 2)];
+  return [{ name: 'f32 default path', dtype: 'f32', tune: {} }, q(16, 16, 8), q(16, 16, 8, 4, 2), q(16, 16, 8, 2, 4), q(16, 8, 8, 4, 2), q(16, 16, 16, 4, 2)];
 }
 
 /** 4096³ (or --size) per variant: ragged full check, sampled big check, fresh buffer sets timed. */
@@ -217,7 +240,8 @@ async function squarePart(gpu: Gpu, part: string, list: Variant[], S = 4096): Pr
         const x = gpu.tensor([S, S], v.dtype, 'x'), w = gpu.tensor([S, S], v.dtype, 'w');
         const wu = v.gated ? gpu.tensor([S, S], v.dtype, 'wu') : null;
         const o = gpu.tensor([S, S], v.dtype, 'out');
-        for (const t of [x, w, wu]) if (t) fillRandom(gpu, t);
+        for (const t of [w, wu]) if (t) fillRandom(gpu, t);
+        fillX(gpu, x, !!v.gated);
         poison(gpu, o);
         const d = launch(gpu, v, x, w, wu, o);
         if (rep === 0) {
@@ -266,7 +290,7 @@ async function projectionPart(gpu: Gpu, part: string, Ms: number[], variantsFor:
     }
     const wr = await rowsOf(gpu, ws[0]!), ur = gated ? await rowsOf(gpu, us[0]!) : null;
     for (const M of Ms) {
-      const x = gpu.tensor([M, K], 'f16', 'x'); fillRandom(gpu, x);
+      const x = gpu.tensor([M, K], 'f16', 'x'); fillX(gpu, x, gated);
       const xr = await rowsOf(gpu, x);
       const outs = Array.from({ length: copies }, () => gpu.tensor([M, N], 'f16', 'out'));
       for (const v of only(variantsFor(M, gated))) {
@@ -342,9 +366,14 @@ async function main(): Promise<void> {
     await projectionPart(gpu, 'decode', [1, 8, 16, 32, 64], (M, g) => {
       const v: Variant[] = [{ ...defaultVariant(g), name: `default path (${chooseGemmPath(gpu.caps, M, 4096, 4096, 'f16')})` }];
       if (M <= 8) {
-        for (const lanes of [undefined, 32, 128]) {
+        v.push({ name: 'gemv vec4 (h8 off)', dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { h8: false } } });
+        for (const lanes of [undefined, 32]) {
           v.push({ name: `gemv h8 lanes ${lanes ?? 'auto'}`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { h8: true, lanes } } });
         }
+      }
+      if (sgm && M >= 16) {
+        v.push(g ? { name: 'gated direct 2x4', dtype: 'f16', path: 'subgroup-matrix', gated: true, tune: { sgm: { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: false } } }
+          : { name: 'direct 4x4 sg2x2 pf', dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { tm: 4, tn: 4, sgRows: 2, sgCols: 2, prefetch: true } } });
       }
       if (sgm && sgmSkinnyApplies(M, 4096, 4096)) {
         for (const [name, s] of Object.entries(SGM_SKINNY_SHAPES)) {
@@ -352,7 +381,7 @@ async function main(): Promise<void> {
         }
       }
       return v;
-    }, 3);
+    }, Number(args.copies));
   }
   if (parts.has('f32')) await squarePart(gpu, 'f32', only(f32Variants()), S);
   save();

@@ -6,6 +6,10 @@
 // operand also records which weight binding it came from (0 w, 1 wg, 2 wu).
 
 const EMU_SG = 32u;
+
+// n, as a value the shader compiler cannot see (K / K = 1): LLVM then keeps the emulation's loops as
+// loops instead of unrolling every emulated product (minutes of compile time per pipeline on lavapipe).
+fn emu_n(n: u32) -> u32 { return n * (p.K / max(p.K, 1u)); }
 alias SmL = u32;              // offset of a row-major 16×16 in x (row stride K)
 alias SmR = vec2u;            // (offset of a col-major 16×16, binding) in w / wg / wu (column stride K)
 alias SmC = array<f32, 8>;    // [2 rows][4 columns] of the lane's block
@@ -19,11 +23,11 @@ fn load_wu(o: u32) -> SmR { return vec2u(o, 2u); }
 fn emu_dot(ar: u32, which: u32, bc: u32) -> f32 {
   var s = 0.0;
   if (which == 1u) {
-    for (var k = 0u; k < 16u; k++) { s = fma(f32(x[ar + k]), f32(wg[bc + k]), s); }
+    for (var k = 0u; k < emu_n(16u); k++) { s = fma(f32(x[ar + k]), f32(wg[bc + k]), s); }
   } else if (which == 2u) {
-    for (var k = 0u; k < 16u; k++) { s = fma(f32(x[ar + k]), f32(wu[bc + k]), s); }
+    for (var k = 0u; k < emu_n(16u); k++) { s = fma(f32(x[ar + k]), f32(wu[bc + k]), s); }
   } else {
-    for (var k = 0u; k < 16u; k++) { s = fma(f32(x[ar + k]), f32(w[bc + k]), s); }
+    for (var k = 0u; k < emu_n(16u); k++) { s = fma(f32(x[ar + k]), f32(w[bc + k]), s); }
   }
   return s;
 }
@@ -32,10 +36,10 @@ fn mma(a: SmL, b: SmR, c: SmC) -> SmC {
   var r = c;
   let ra = a + 2u * (sg_lane / 4u) * p.K;
   let cb = b.x + 4u * (sg_lane % 4u) * p.K;
-  for (var t = 0u; t < 8u; t++) { r[t] += emu_dot(ra + (t / 4u) * p.K, b.y, cb + (t % 4u) * p.K); }
+  for (var t = 0u; t < emu_n(8u); t++) { r[t] += emu_dot(ra + (t / 4u) * p.K, b.y, cb + (t % 4u) * p.K); }
   return r;
 }
 
 fn store_c(o: u32, c: SmC) {
-  for (var t = 0u; t < 8u; t++) { Cs[o + (2u * (sg_lane / 4u) + t / 4u) * 16u + 4u * (sg_lane % 4u) + t % 4u] = c[t]; }
+  for (var t = 0u; t < emu_n(8u); t++) { Cs[o + (2u * (sg_lane / 4u) + t / 4u) * 16u + 4u * (sg_lane % 4u) + t % 4u] = c[t]; }
 }

@@ -67,7 +67,8 @@ describe('gatedLinear: subgroup-matrix path', () => {
     }
     expect(chooseGemmPath(g.caps, 64, 64, 64, 'f16')).toBe('subgroup-matrix');
     // Default (direct gated 2x2), the 2x4 variant, ragged M/F; K % 16 != 0 falls back to tiled by default.
-    for (const [M, F, K] of [[64, 64, 64], [333, 197, 272], [16, 17, 16], [45, 130, 96]] as const) {
+    // Defaults: skinny for M ≤ 32 (16, 30), direct loads above (45, 64, 333).
+    for (const [M, F, K] of [[64, 64, 64], [333, 197, 272], [16, 17, 16], [45, 130, 96], [30, 70, 64]] as const) {
       await checkGated(g, M, F, K, 'f16', 'gelu_tanh');
       await checkGated(g, M, F, K, 'f16', 'gelu_erf', 'subgroup-matrix', { sgm: { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: false } });
     }

@@ -81,6 +81,9 @@ describe('gemv: 16-byte f16 loads (h8)', () => {
     await check(await gpu(), { M: 4, N: 33, K: 4096, dtype: 'f16', bias: true, act: 'gelu_erf', residual: true, tune: { gemv: { h8: true } } });
     await check(await gpu(), { M: 7, N: 33, K: 1032, dtype: 'f16', bias: true, act: 'gelu_tanh', accumulate: true, tune: { gemv: { h8: true } } });
   });
+  it('f16 vec4 entries with h8 off', async () => {
+    await check(await gpu(), { M: 3, N: 45, K: 4096, dtype: 'f16', tune: { gemv: { h8: false } } });
+  });
   it('f32 ignores h8', async () => {
     await check(await gpu(), { M: 2, N: 20, K: 4096, dtype: 'f32', tune: { gemv: { h8: true } } });
   });

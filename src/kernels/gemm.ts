@@ -418,8 +418,19 @@ export function sgmTileFits(caps: Caps, s: SgmTileShape, gated: boolean): boolea
   return s.bk % 16 === 0 && g.wg <= caps.maxInvocations && g.wg <= caps.maxWorkgroupSizeX && g.bytes <= caps.maxWorkgroupStorage;
 }
 
-/** The subgroup-matrix kernel for a shape: direct loads where they apply, else the staged v0 kernel. */
+/**
+ * The subgroup-matrix kernel for a shape, from the H200 sweeps (kernels-bench/notes/gemm.md, rounds 1–2):
+ * batched decode (16 ≤ M ≤ 64) takes the skinny kernel where it beat the direct kernel — every plain
+ * projection (2–9× faster) and the gated product up to M = 32; larger M takes direct loads where they apply
+ * (the staged tile kernel is correct but ran at 18–20 TFLOP/s against the direct kernel's 57), else the
+ * staged v0 kernel.
+ */
 export function chooseSgmKernel(caps: Caps, M: number, N: number, K: number, gated: boolean): SgmTileShape | SgmSkinnyShape | SgmDirectShape | 'staged' {
+  if (sgmSkinnyApplies(M, N, K) && (!gated || M <= 32)) {
+    const name = gated ? (M <= 16 ? 's sn2 sk4 tn1 u2' : 's sn1 sk8 tn4 u2') : (M <= 16 ? 's sn1 sk8 tn1 u4' : 's sn1 sk8 tn2 u4');
+    const s = SGM_SKINNY_SHAPES[name]!;
+    if (sgmSkinnyFits(caps, s, gated)) return s;
+  }
   return sgmDirectApplies(M, N, K) ? chooseSgmDirect(caps, gated) : 'staged';
 }
 
@@ -475,7 +486,8 @@ export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath, tune: GemmTu
       lanes = tune.gemv.lanes;
       rpw = Math.max(1, Math.floor(Math.min(256, caps.maxInvocations, caps.maxWorkgroupSizeX) / lanes));
     }
-    const h8 = (tune.gemv?.h8 ?? false) && l.dtype === 'f16' && l.K % 8 === 0;
+    // 16-byte f16 loads by default (H200 rounds 1–2: 1.05–1.35× the vec4 entries; 93% of copy at 1×16384→4096).
+    const h8 = (tune.gemv?.h8 ?? true) && l.dtype === 'f16' && l.K % 8 === 0;
     const entry = (gated ? 'gemv_gated' : 'gemv') + (h8 ? '_h8' : vec4 ? '_vec4' : '');
     const prog = gpu.program(gemvProgram, { dtype: l.dtype, entry, mr: l.M, lanes, rpw, parts: gated ? 2 : 1, epi: l.epi });
     const [gx, gy] = foldGrid(caps, ceilDiv(l.N, rpw));
