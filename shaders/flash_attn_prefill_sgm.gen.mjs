@@ -15,9 +15,11 @@ import { fileURLToPath } from 'node:url';
  * vt — V staged transposed ([d][key]) and loaded column-major like K (else row-major [key][d]);
  * sb — the S/O scratch holds separate 16×16 blocks with stride 16 (else rows of BC with stride BC + 4);
  * xs — the two invocations of a row exchange through workgroup memory (else subgroupShuffleXor: a shader
- *      with both cooperative matrices and subgroup operations is suspected on NVIDIA's driver).
+ *      with both cooperative matrices and subgroup operations is suspected on NVIDIA's driver);
+ * rx — both invocations of a row compute its max over all BC columns (no exchange in the tile loop); the
+ *      row sum is exchanged once at the end through workgroup memory. No subgroup operations either.
  */
-const C = (D, BC, SG, o = {}) => ({ D, BC, SG, pf: false, qs: false, vt: false, sb: false, xs: false, ...o });
+const C = (D, BC, SG, o = {}) => ({ D, BC, SG, pf: false, qs: false, vt: false, sb: false, xs: false, rx: false, ...o });
 export const CONFIGS = [
   C(128, 32, 4), C(128, 32, 8), C(128, 16, 8), C(64, 64, 4), C(64, 32, 4), C(64, 32, 8),
   C(128, 32, 4, { pf: true }), C(128, 32, 8, { pf: true }), C(64, 64, 4, { pf: true }),
@@ -27,9 +29,10 @@ export const CONFIGS = [
   C(128, 32, 8, { vt: true, sb: true }), C(64, 64, 4, { qs: true, vt: true, sb: true }),
   C(64, 16, 4, { qs: true, vt: true, sb: true }),
   C(128, 32, 4, { xs: true }), C(128, 32, 4, { qs: true, vt: true, sb: true, xs: true }), C(64, 64, 4, { xs: true }),
+  C(128, 32, 4, { rx: true }), C(128, 32, 4, { pf: true, rx: true }), C(128, 32, 8, { rx: true }), C(64, 64, 4, { rx: true }),
 ];
 
-export const configName = (c) => `${c.D}_${c.BC}_${c.SG}${c.pf ? '_pf' : ''}${c.qs ? '_qs' : ''}${c.vt ? '_vt' : ''}${c.sb ? '_sb' : ''}${c.xs ? '_xs' : ''}`;
+export const configName = (c) => `${c.D}_${c.BC}_${c.SG}${c.pf ? '_pf' : ''}${c.qs ? '_qs' : ''}${c.vt ? '_vt' : ''}${c.sb ? '_sb' : ''}${c.xs ? '_xs' : ''}${c.rx ? '_rx' : ''}`;
 
 /** Workgroup-memory layout of a config (mirrored by sgmPrefillStorageBytes in src/kernels/attention.ts). */
 export function layout(c) {
@@ -45,7 +48,7 @@ export function layout(c) {
   const halves = base + (pInK ? 0 : pNeed);
   const qc = Math.min(BR, Math.floor(halves / LK / 16) * 16); // query rows staged per chunk (Q in registers)
   const ssPer = c.sb ? (BC / 16) * 256 : 16 * SS;            // f32 scratch per subgroup
-  const bytes = halves * 2 + SG * ssPer * 4 + 2 * BR * 4 + 4 + (c.xs ? 32 * SG * 4 : 0);
+  const bytes = halves * 2 + SG * ssPer * 4 + 2 * BR * 4 + 4 + (c.xs || c.rx ? 32 * SG * 4 : 0);
   return { LK, LV, LP, SS, BR, kSize, vOff, qOff, pOff, halves, qc, ssPer, bytes };
 }
 
@@ -131,7 +134,7 @@ function gen(cfg, emu) {
     : `${v} = subgroupMatrixLoad<${RA}, row_major>(&${ss}, ${off}, ${stride});`;
   const stA = (off, v, stride) => emu ? `emu_st_acc_${X}(${slot(v)}u, ${off}, ${stride}, ln);`
     : `subgroupMatrixStore<row_major>(&${ss}, ${off}, ${v}, ${stride});`;
-  const xor16 = (x) => emu ? `emu_xor16(${x}, tid)` : cfg.xs ? `xor16_${X}(${x}, tid)` : `subgroupShuffleXor(${x}, 16u)`;
+  const xor16 = (x) => emu ? `emu_xor16(${x}, tid)` : cfg.xs || cfg.rx ? `xor16_${X}(${x}, tid)` : `subgroupShuffleXor(${x}, 16u)`;
   // The scratch: block i of the subgroup (matrix offset and stride), and element (r, c) of its rows.
   const blkOff = (i) => cfg.sb ? `sb0 + ${i} * 256u` : `sb0 + ${i} * 16u`;
   const blkStride = cfg.sb ? '16u' : `${L.SS}u`;
@@ -153,7 +156,7 @@ var<workgroup> ${ss}: array<f32, ${SG * L.ssPer}>;   // per subgroup: S / O scra
 var<workgroup> rowM_${X}: array<f32, ${L.BR}>;
 var<workgroup> rowL_${X}: array<f32, ${L.BR}>;
 var<workgroup> anyNeed_${X}: u32;
-${cfg.xs && !emu ? `var<workgroup> xch_${X}: array<f32, ${32 * SG}>;
+${(cfg.xs || cfg.rx) && !emu ? `var<workgroup> xch_${X}: array<f32, ${32 * SG}>;
 // The other half-row's value (invocation tid ^ 16) through workgroup memory.
 fn xor16_${X}(x: f32, tid: u32) -> f32 {
   xch_${X}[tid] = x;
@@ -339,12 +342,16 @@ ${sBlock}
 
     // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
     var mx = NEG;
-    for (var j = 0u; j < ${HALF}u; j++) {
+${cfg.rx ? `    for (var j = 0u; j < ${BC}u; j++) {
+      let c = (j + 2u * rot + hh) % ${BC}u;   // both halves of the row read the whole row
+      let x = select(NEG, ${sAt('c')} * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }` : `    for (var j = 0u; j < ${HALF}u; j++) {
       let c = hh + 2u * ((j + rot) % ${HALF}u);
       let x = select(NEG, ${sAt('c')} * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
-    mx = max(mx, ${xor16('mx')});
+    mx = max(mx, ${xor16('mx')});`}
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);

@@ -11,6 +11,6 @@ grep -E "^copy|^fa_" "$R/torch.log" | head -20
 timeout 120 node dist/kernels-bench/attention-sweep.js --torch "$R/torch.json" --out "$R/sweep.json" ${ATTN_SWEEP_ARGS:-} 2>&1 | grep -v '^Warning' > "$R/sweep.log"
 echo "sweep rc=${PIPESTATUS[0]}"
 grep -E "^device|\] (probe|ragged|prefill|decode) |FAILED|Error" "$R/sweep.log" | head -150
-timeout 30 node_modules/.bin/vitest run test/attention.test.ts -t "probe|128_32_4 TH|qs_vt_sb TH|_xs TH|128_32_8_vt_sb|subgroup kernel" > "$R/tests.log" 2>&1
+timeout 30 node_modules/.bin/vitest run test/attention.test.ts -t "probe|128_32_4 TH|qs_vt_sb TH|_xs TH|_rx TH|128_32_8_vt_sb|subgroup kernel" > "$R/tests.log" 2>&1
 echo "vitest rc=$?"
 grep -E "Test Files|Tests  |FAIL|×" "$R/tests.log" | head -25

@@ -103,15 +103,17 @@ export interface SgmPrefillConfig {
   blockScratch?: boolean;
   /** Row halves exchange through workgroup memory (else subgroupShuffleXor). */
   wgExchange?: boolean;
+  /** Both halves of a row compute the row max over all columns (no exchange in the tile loop; no subgroup operations). */
+  rowMaxBoth?: boolean;
   /** Scalar emulation of the matrix operations (flash_attn_prefill_sgm_emu.wgsl): tests the control logic where there are no tensor cores. */
   emulate?: boolean;
 }
 
 /** A generated entry (shaders/flash_attn_prefill_sgm.gen.mjs CONFIGS). */
-export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; sb: boolean; xs: boolean }
+export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; sb: boolean; xs: boolean; rx: boolean }
 
 const E = (d: number, bc: number, sg: number, o: Partial<SgmPrefillEntry> = {}): SgmPrefillEntry =>
-  ({ d, bc, sg, pf: false, qs: false, vt: false, sb: false, xs: false, ...o });
+  ({ d, bc, sg, pf: false, qs: false, vt: false, sb: false, xs: false, rx: false, ...o });
 
 /** The generated entries, in the generator's order. */
 export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
@@ -122,18 +124,19 @@ export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
   E(128, 32, 8, { vt: true, sb: true }), E(64, 64, 4, { qs: true, vt: true, sb: true }),
   E(64, 16, 4, { qs: true, vt: true, sb: true }),
   E(128, 32, 4, { xs: true }), E(128, 32, 4, { qs: true, vt: true, sb: true, xs: true }), E(64, 64, 4, { xs: true }),
+  E(128, 32, 4, { rx: true }), E(128, 32, 4, { pf: true, rx: true }), E(128, 32, 8, { rx: true }), E(64, 64, 4, { rx: true }),
 ];
 
 export const sgmEntryName = (e: SgmPrefillEntry): string =>
-  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.sb ? '_sb' : ''}${e.xs ? '_xs' : ''}`;
+  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.sb ? '_sb' : ''}${e.xs ? '_xs' : ''}${e.rx ? '_rx' : ''}`;
 
 function entryOf(d: number, c: SgmPrefillConfig): SgmPrefillEntry {
-  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, sb: c.blockScratch ?? false, xs: c.wgExchange ?? false };
+  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, sb: c.blockScratch ?? false, xs: c.wgExchange ?? false, rx: c.rowMaxBoth ?? false };
 }
 
 /** The config of a generated entry (sweeps and tests enumerate SGM_PREFILL_CONFIGS). */
 export function sgmConfigOf(e: SgmPrefillEntry, extra: Partial<SgmPrefillConfig> = {}): SgmPrefillConfig {
-  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, blockScratch: e.sb, wgExchange: e.xs, ...extra };
+  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, blockScratch: e.sb, wgExchange: e.xs, rowMaxBoth: e.rx, ...extra };
 }
 
 /** Workgroup memory of a generated entry in bytes (mirrors layout() in the generator); +1 KiB for the emulation's exchange array. */
@@ -143,7 +146,7 @@ export function sgmPrefillStorageBytes(e: SgmPrefillEntry, emulate = false): num
   const pNeed = e.sg * 16 * lp;
   const halves = kSize + vSize + (e.qs ? br * lk : 0) + (pNeed <= kSize ? 0 : pNeed);
   const ssPer = e.sb ? (e.bc / 16) * 256 : 16 * ss;
-  return halves * 2 + e.sg * ssPer * 4 + 2 * br * 4 + 4 + (e.xs && !emulate ? 128 * e.sg : 0) + (emulate ? 1024 : 0);
+  return halves * 2 + e.sg * ssPer * 4 + 2 * br * 4 + 4 + ((e.xs || e.rx) && !emulate ? 128 * e.sg : 0) + (emulate ? 1024 : 0);
 }
 
 /** Tensor cores for prefill: a 16×16×16 f16→f32 config and 32-wide subgroups (the kernel's lane layout). */
