@@ -337,8 +337,8 @@ export interface DecodeArgs {
 
 export type DecodeKernel = 'split' | 'subgroup';
 
-/** Off until the subgroup kernel has passed on the H200 (device round 1). */
-export const SG_DECODE_DEFAULT = false;
+/** On: the subgroup kernel passed every test on the H200 (rounds 1–2) and beat the split kernel at every length. */
+export const SG_DECODE_DEFAULT = true;
 
 /** The subgroup decode kernel applies: f16, head dim a multiple of 8 (≤ 8·4 chunks per lane), one known subgroup size. */
 export function sgDecodeApplies(caps: Caps, dtype: DType, d: number): boolean {
@@ -352,6 +352,17 @@ export function chooseDecodeKernel(caps: Caps, dtype: DType, d: number): DecodeK
 }
 
 const MAX_SG_CPL = 4, MAX_SG_NSG = 16, MAX_SG_U = 4;
+
+/**
+ * Split count per (batch row, head group) pair count:
+ * - split kernel: ~2048 workgroups (H100, S=32K: 64 splits × 32 heads beat 32 and 128);
+ * - subgroup kernel (H200 sweep, kernels-bench/notes/attn.md): 16 splits for one sequence of 32 heads
+ *   (3.43 TB/s at 32K vs 3.14 with 32 and 2.77 with 64; best at 4K–16K too) and 8 for 8 sequences
+ *   (3.83 TB/s at 32K; 16: 3.80, 64: 3.57): ~512 workgroups, never fewer than 8 splits.
+ */
+function defaultSplits(subgroupKernel: boolean, pairs: number): number {
+  return subgroupKernel ? Math.min(64, Math.max(8, ceilDiv(512, pairs))) : Math.min(128, Math.max(1, ceilDiv(2048, pairs)));
+}
 
 function decodeSgConfig(gpu: Gpu, d: number, group: number, unroll: number): DecodeSgCfg {
   let gh = 1;
@@ -416,8 +427,7 @@ export function flashDecode(gpu: Gpu, a: DecodeArgs): DecodePlan {
   // Keys a workgroup takes per step: chunks are whole steps once a split spans one.
   const bk = sgCfg ? (sgCfg.sgs * sgCfg.nsg / sgCfg.lpk) * sgCfg.u : cfg!.wg / cfg!.td;
   const headGroups = s.nHeads / (sgCfg ? sgCfg.gh : cfg!.gh);
-  // ~2048 workgroups: on the H100 at S=32K, 64 splits × 32 heads beat 32 (1815 vs 1597 GB/s) and 128 (1566).
-  const maxSplits = a.maxSplits ?? Math.min(128, Math.max(1, ceilDiv(2048, B * headGroups)));
+  const maxSplits = a.maxSplits ?? defaultSplits(sgCfg !== null, B * headGroups);
   checkIndex(k, 'maxSplits', maxSplits, gpu.caps.maxWorkgroupsPerDim);
   if (maxSplits < 1) throw new ShapeError(`${k}: maxSplits must be >= 1`);
   const minChunk = a.minChunk ?? 2 * bk;
