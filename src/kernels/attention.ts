@@ -81,6 +81,8 @@ export interface PrefillArgs {
   path?: PrefillPath;
   /** Subgroup-matrix kernel config override (benchmarks, tests); default chooseSgmPrefill. */
   sgm?: SgmPrefillConfig;
+  /** With sgm.debug: f32 [sgmDebugLayout(...).size] receiving the kernel's intermediate values. */
+  debugOut?: Tensor;
 }
 
 // ---- prefill on subgroup matrices (tensor cores) ----------------------------------------------------
@@ -105,15 +107,17 @@ export interface SgmPrefillConfig {
   wgExchange?: boolean;
   /** Both halves of a row compute the row max over all columns (no exchange in the tile loop; no subgroup operations). */
   rowMaxBoth?: boolean;
+  /** Device debugging (entry 128_32_4_dbg): dump the intermediate values of rows 0.. of head 0 into PrefillArgs.debugOut. */
+  debug?: boolean;
   /** Scalar emulation of the matrix operations (flash_attn_prefill_sgm_emu.wgsl): tests the control logic where there are no tensor cores. */
   emulate?: boolean;
 }
 
 /** A generated entry (shaders/flash_attn_prefill_sgm.gen.mjs CONFIGS). */
-export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; sb: boolean; xs: boolean; rx: boolean }
+export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; sb: boolean; xs: boolean; rx: boolean; dbg: boolean }
 
 const E = (d: number, bc: number, sg: number, o: Partial<SgmPrefillEntry> = {}): SgmPrefillEntry =>
-  ({ d, bc, sg, pf: false, qs: false, vt: false, sb: false, xs: false, rx: false, ...o });
+  ({ d, bc, sg, pf: false, qs: false, vt: false, sb: false, xs: false, rx: false, dbg: false, ...o });
 
 /** The generated entries, in the generator's order. */
 export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
@@ -125,18 +129,19 @@ export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
   E(64, 16, 4, { qs: true, vt: true, sb: true }),
   E(128, 32, 4, { xs: true }), E(128, 32, 4, { qs: true, vt: true, sb: true, xs: true }), E(64, 64, 4, { xs: true }),
   E(128, 32, 4, { rx: true }), E(128, 32, 4, { pf: true, rx: true }), E(128, 32, 8, { rx: true }), E(64, 64, 4, { rx: true }),
+  E(128, 32, 4, { dbg: true }),
 ];
 
 export const sgmEntryName = (e: SgmPrefillEntry): string =>
-  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.sb ? '_sb' : ''}${e.xs ? '_xs' : ''}${e.rx ? '_rx' : ''}`;
+  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.sb ? '_sb' : ''}${e.xs ? '_xs' : ''}${e.rx ? '_rx' : ''}${e.dbg ? '_dbg' : ''}`;
 
 function entryOf(d: number, c: SgmPrefillConfig): SgmPrefillEntry {
-  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, sb: c.blockScratch ?? false, xs: c.wgExchange ?? false, rx: c.rowMaxBoth ?? false };
+  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, sb: c.blockScratch ?? false, xs: c.wgExchange ?? false, rx: c.rowMaxBoth ?? false, dbg: c.debug ?? false };
 }
 
 /** The config of a generated entry (sweeps and tests enumerate SGM_PREFILL_CONFIGS). */
 export function sgmConfigOf(e: SgmPrefillEntry, extra: Partial<SgmPrefillConfig> = {}): SgmPrefillConfig {
-  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, blockScratch: e.sb, wgExchange: e.xs, rowMaxBoth: e.rx, ...extra };
+  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, blockScratch: e.sb, wgExchange: e.xs, rowMaxBoth: e.rx, debug: e.dbg, ...extra };
 }
 
 /** Workgroup memory of a generated entry in bytes (mirrors layout() in the generator); +1 KiB for the emulation's exchange array. */
@@ -147,6 +152,13 @@ export function sgmPrefillStorageBytes(e: SgmPrefillEntry, emulate = false): num
   const halves = kSize + vSize + (e.qs ? br * lk : 0) + (pNeed <= kSize ? 0 : pNeed);
   const ssPer = e.sb ? (e.bc / 16) * 256 : 16 * ss;
   return halves * 2 + e.sg * ssPer * 4 + 2 * br * 4 + 4 + ((e.xs || e.rx) && !emulate ? 128 * e.sg : 0) + (emulate ? 1024 : 0);
+}
+
+/** Offsets (f32 elements) of the debug dump of a `dbg` entry (mirrors layout() in the generator; row-layout scratch). */
+export function sgmDebugLayout(e: SgmPrefillEntry): { ss: number; lp: number; ssPer: number; p: number; o: number; ml: number; size: number } {
+  const ss = e.bc + 4, lp = e.bc + 8, ssPer = 16 * ss;
+  const p = e.sg * ssPer, o = p + e.sg * 16 * lp, ml = o + (e.d / e.bc) * e.sg * ssPer;
+  return { ss, lp, ssPer, p, o, ml, size: ml + 2 * 16 * e.sg };
 }
 
 /** Tensor cores for prefill: a 16×16×16 f16→f32 config and 32-wide subgroups (the kernel's lane layout). */
@@ -272,6 +284,10 @@ export function flashPrefill(gpu: Gpu, a: PrefillArgs): Dispatch {
     if (!Number.isFinite(th) || th < 0 || th > 12) throw new ShapeError(`${k}: lazyThreshold ${th} must be in [0, 12] (P ≤ 2^threshold must stay f16)`);
     const cfg: SgmPrefillCfg = { entry: sgmEntryName(entryOf(s.d, c)), th, lse: a.lse !== undefined };
     const prog = gpu.program(c.emulate ? sgmPrefillEmuProgram : sgmPrefillProgram, cfg);
+    if (c.debug) {
+      if (!a.debugOut) throw new ShapeError(`${k}: sgm.debug needs debugOut`);
+      bind.dbg = a.debugOut;
+    }
     return gpu.dispatch(prog, { bind, uniforms, workgroups: [ceilDiv(T, 16 * c.subgroups), s.nHeads] });
   }
   const tiles = a.tiles ?? prefillTiles(gpu.caps, s.dtype, s.d);
