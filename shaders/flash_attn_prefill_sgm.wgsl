@@ -6658,6 +6658,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
       sh_128_32_4_dbg[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_dbg[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_dbg[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_dbg[rr * 136u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
+    if (dbgOn && c0 == 0u) { for (var i = tid; i < 8704u; i += 128u) { dbg[14208u + i] = f32(sh_128_32_4_dbg[i]); } }
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 136u;
       q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 0u, 136u);
@@ -6698,6 +6699,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
       sh_128_32_4_dbg[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_dbg[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_dbg[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_dbg[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
     }
     workgroupBarrier();
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[22912u + i] = f32(sh_128_32_4_dbg[i]); } }
 
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
@@ -6886,5 +6888,564 @@ fn fa_sgm_128_32_4_dbg_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workg
     let sum = rowL_128_32_4_dbg[tid];
     // Natural-log LSE of the scaled scores: m is in base-2 units.
     lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_dbg[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_sb_dbg: D = 128, BC = 32, SG = 4, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 26116 bytes of workgroup memory ====
+// sh_128_32_4_sb_dbg: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_sb_dbg: array<f16, 8704>;
+var<workgroup> ss_128_32_4_sb_dbg: array<f32, 2048>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_sb_dbg: array<f32, 64>;
+var<workgroup> rowL_128_32_4_sb_dbg: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_sb_dbg: u32;
+
+fn attend_128_32_4_sb_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let dbgOn = t0 == 0u && h == 0u;
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 512u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_sb_dbg[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_sb_dbg[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_sb_dbg[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_sb_dbg[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (dbgOn && c0 == 0u) { for (var i = tid; i < 8704u; i += 128u) { dbg[12928u + i] = f32(sh_128_32_4_sb_dbg[i]); } }
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, qo + 112u, 136u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_sb_dbg = 0u; }
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_sb_dbg[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_sb_dbg[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_sb_dbg[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_sb_dbg[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_sb_dbg[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_sb_dbg[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_sb_dbg[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_sb_dbg[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[21632u + i] = f32(sh_128_32_4_sb_dbg[i]); } }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb_dbg, 0u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb_dbg, 16u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb_dbg, 32u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb_dbg, 48u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb_dbg, 64u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb_dbg, 80u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb_dbg, 96u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb_dbg, 112u, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 0u * 256u, s, 16u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb_dbg, 2176u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb_dbg, 2192u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb_dbg, 2208u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb_dbg, 2224u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb_dbg, 2240u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb_dbg, 2256u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb_dbg, 2272u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sb_dbg, 2288u, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 1u * 256u, s, 16u);
+    }
+    workgroupBarrier();
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2048u; i += 128u) { dbg[i] = ss_128_32_4_sb_dbg[i]; } }
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_sb_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_sb_dbg = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_sb_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_sb_dbg[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_sb_dbg) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 0u * 256u, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 1u * 256u, o1, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_sb_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sb_dbg, sb0 + 0u * 256u, 16u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sb_dbg, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 0u * 256u, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 1u * 256u, o3, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_sb_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sb_dbg, sb0 + 0u * 256u, 16u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sb_dbg, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 0u * 256u, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 1u * 256u, o5, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_sb_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sb_dbg, sb0 + 0u * 256u, 16u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sb_dbg, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 0u * 256u, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 1u * 256u, o7, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_sb_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sb_dbg, sb0 + 0u * 256u, 16u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sb_dbg, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+    }
+
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2560u; i += 128u) { dbg[2048u + i] = f32(sh_128_32_4_sb_dbg[0u + i]); } }
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, 0u + sg * 640u + 0u, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, 4352u, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, 4368u, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, 4384u, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, 4400u, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, 4416u, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, 4432u, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, 4448u, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, 4464u, 136u), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, 0u + sg * 640u + 16u, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, 6528u, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, 6544u, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, 6560u, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, 6576u, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, 6592u, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, 6608u, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, 6624u, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sb_dbg, 6640u, 136u), o7);
+    }
+    if (j0 == 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 0u * 256u, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 1u * 256u, o1, 16u);
+      workgroupBarrier();
+      if (dbgOn) { for (var i = tid; i < 2048u; i += 128u) { dbg[4608u + (0u) / 32u * 2048u + i] = ss_128_32_4_sb_dbg[i]; } }
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 0u * 256u, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 1u * 256u, o3, 16u);
+      workgroupBarrier();
+      if (dbgOn) { for (var i = tid; i < 2048u; i += 128u) { dbg[4608u + (32u) / 32u * 2048u + i] = ss_128_32_4_sb_dbg[i]; } }
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 0u * 256u, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 1u * 256u, o5, 16u);
+      workgroupBarrier();
+      if (dbgOn) { for (var i = tid; i < 2048u; i += 128u) { dbg[4608u + (64u) / 32u * 2048u + i] = ss_128_32_4_sb_dbg[i]; } }
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 0u * 256u, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 1u * 256u, o7, 16u);
+      workgroupBarrier();
+      if (dbgOn) { for (var i = tid; i < 2048u; i += 128u) { dbg[4608u + (96u) / 32u * 2048u + i] = ss_128_32_4_sb_dbg[i]; } }
+      workgroupBarrier();
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 0u * 256u, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 1u * 256u, o1, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_sb_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_sb_dbg[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_sb_dbg[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_sb_dbg[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 0u * 256u, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 1u * 256u, o3, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_sb_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_sb_dbg[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_sb_dbg[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_sb_dbg[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 0u * 256u, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 1u * 256u, o5, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_sb_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_sb_dbg[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_sb_dbg[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_sb_dbg[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 0u * 256u, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_sb_dbg, sb0 + 1u * 256u, o7, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_sb_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_sb_dbg[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_sb_dbg[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_sb_dbg[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_4_sb_dbg[row] = m; rowL_128_32_4_sb_dbg[row] = l; }
+  if (dbgOn && hh == 0u) { dbg[12800u + row * 2u] = m; dbg[12800u + row * 2u + 1u] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_sb_dbg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_sb_dbg(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_sb_dbg_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_sb_dbg(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_sb_dbg[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_sb_dbg[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_qs_vt_sb_xs_dbg: D = 128, BC = 32, SG = 4, Q from workgroup memory, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 45572 bytes of workgroup memory ====
+// sh_128_32_4_qs_vt_sb_xs_dbg: K tile [32][136] at 0, V [128][40] at 4352, Q [64][136] at 9472, P [64][40] at 0.
+var<workgroup> sh_128_32_4_qs_vt_sb_xs_dbg: array<f16, 18176>;
+var<workgroup> ss_128_32_4_qs_vt_sb_xs_dbg: array<f32, 2048>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_qs_vt_sb_xs_dbg: array<f32, 64>;
+var<workgroup> rowL_128_32_4_qs_vt_sb_xs_dbg: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_qs_vt_sb_xs_dbg: u32;
+var<workgroup> xch_128_32_4_qs_vt_sb_xs_dbg: array<f32, 128>;
+// The other half-row's value (invocation tid ^ 16) through workgroup memory.
+fn xor16_128_32_4_qs_vt_sb_xs_dbg(x: f32, tid: u32) -> f32 {
+  xch_128_32_4_qs_vt_sb_xs_dbg[tid] = x;
+  workgroupBarrier();
+  let y = xch_128_32_4_qs_vt_sb_xs_dbg[tid ^ 16u];
+  workgroupBarrier();
+  return y;
+}
+
+fn attend_128_32_4_qs_vt_sb_xs_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let dbgOn = t0 == 0u && h == 0u;
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 512u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged once (zero past T) into its region; fragments are loaded before every product.
+  for (var i = tid; i < 2048u; i += 128u) {
+    let rr = i / 32u;
+    let d4 = i % 32u;
+    let tt = t0 + rr;
+    var v = T4();
+    if (tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+    sh_128_32_4_qs_vt_sb_xs_dbg[9472u + rr * 136u + d4 * 4u] = v.x; sh_128_32_4_qs_vt_sb_xs_dbg[9472u + rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_qs_vt_sb_xs_dbg[9472u + rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_qs_vt_sb_xs_dbg[9472u + rr * 136u + d4 * 4u + 3u] = v.w;
+  }
+  workgroupBarrier();
+  if (dbgOn) { for (var i = tid; i < 8704u; i += 128u) { dbg[12928u + i] = f32(sh_128_32_4_qs_vt_sb_xs_dbg[9472u + i]); } }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_qs_vt_sb_xs_dbg = 0u; }
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_qs_vt_sb_xs_dbg[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_qs_vt_sb_xs_dbg[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_qs_vt_sb_xs_dbg[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_qs_vt_sb_xs_dbg[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_qs_vt_sb_xs_dbg[4352u + (d4 * 4u) * 40u + c] = vv.x; sh_128_32_4_qs_vt_sb_xs_dbg[4352u + (d4 * 4u + 1u) * 40u + c] = vv.y; sh_128_32_4_qs_vt_sb_xs_dbg[4352u + (d4 * 4u + 2u) * 40u + c] = vv.z; sh_128_32_4_qs_vt_sb_xs_dbg[4352u + (d4 * 4u + 3u) * 40u + c] = vv.w;
+    }
+    workgroupBarrier();
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[21632u + i] = f32(sh_128_32_4_qs_vt_sb_xs_dbg[i]); } }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 9472u + sg * 2176u + 0u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 0u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 9472u + sg * 2176u + 16u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 16u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 9472u + sg * 2176u + 32u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 32u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 9472u + sg * 2176u + 48u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 48u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 9472u + sg * 2176u + 64u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 64u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 9472u + sg * 2176u + 80u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 80u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 9472u + sg * 2176u + 96u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 96u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 9472u + sg * 2176u + 112u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 112u, 136u), s); }
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 0u * 256u, s, 16u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 9472u + sg * 2176u + 0u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 2176u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 9472u + sg * 2176u + 16u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 2192u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 9472u + sg * 2176u + 32u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 2208u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 9472u + sg * 2176u + 48u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 2224u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 9472u + sg * 2176u + 64u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 2240u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 9472u + sg * 2176u + 80u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 2256u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 9472u + sg * 2176u + 96u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 2272u, 136u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 9472u + sg * 2176u + 112u, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 2288u, 136u), s); }
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 1u * 256u, s, 16u);
+    }
+    workgroupBarrier();
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2048u; i += 128u) { dbg[i] = ss_128_32_4_qs_vt_sb_xs_dbg[i]; } }
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, xor16_128_32_4_qs_vt_sb_xs_dbg(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_qs_vt_sb_xs_dbg = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_qs_vt_sb_xs_dbg[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_qs_vt_sb_xs_dbg) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 0u * 256u, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 1u * 256u, o1, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 0u * 256u, 16u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 0u * 256u, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 1u * 256u, o3, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 0u * 256u, 16u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 0u * 256u, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 1u * 256u, o5, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 0u * 256u, 16u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 0u * 256u, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 1u * 256u, o7, 16u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 0u * 256u, 16u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 1u * 256u, 16u);
+      workgroupBarrier();
+    }
+
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2560u; i += 128u) { dbg[2048u + i] = f32(sh_128_32_4_qs_vt_sb_xs_dbg[0u + i]); } }
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 0u + sg * 640u + 0u, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 4352u, 40u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 4992u, 40u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 5632u, 40u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 6272u, 40u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 6912u, 40u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 7552u, 40u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 8192u, 40u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 8832u, 40u), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 0u + sg * 640u + 16u, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 4368u, 40u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 5008u, 40u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 5648u, 40u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 6288u, 40u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 6928u, 40u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 7568u, 40u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 8208u, 40u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_qs_vt_sb_xs_dbg, 8848u, 40u), o7);
+    }
+    if (j0 == 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 0u * 256u, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 1u * 256u, o1, 16u);
+      workgroupBarrier();
+      if (dbgOn) { for (var i = tid; i < 2048u; i += 128u) { dbg[4608u + (0u) / 32u * 2048u + i] = ss_128_32_4_qs_vt_sb_xs_dbg[i]; } }
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 0u * 256u, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 1u * 256u, o3, 16u);
+      workgroupBarrier();
+      if (dbgOn) { for (var i = tid; i < 2048u; i += 128u) { dbg[4608u + (32u) / 32u * 2048u + i] = ss_128_32_4_qs_vt_sb_xs_dbg[i]; } }
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 0u * 256u, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 1u * 256u, o5, 16u);
+      workgroupBarrier();
+      if (dbgOn) { for (var i = tid; i < 2048u; i += 128u) { dbg[4608u + (64u) / 32u * 2048u + i] = ss_128_32_4_qs_vt_sb_xs_dbg[i]; } }
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 0u * 256u, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 1u * 256u, o7, 16u);
+      workgroupBarrier();
+      if (dbgOn) { for (var i = tid; i < 2048u; i += 128u) { dbg[4608u + (96u) / 32u * 2048u + i] = ss_128_32_4_qs_vt_sb_xs_dbg[i]; } }
+      workgroupBarrier();
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += xor16_128_32_4_qs_vt_sb_xs_dbg(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 0u * 256u, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 1u * 256u, o1, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 0u * 256u, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 1u * 256u, o3, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 0u * 256u, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 1u * 256u, o5, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 0u * 256u, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_qs_vt_sb_xs_dbg, sb0 + 1u * 256u, o7, 16u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_4_qs_vt_sb_xs_dbg[row] = m; rowL_128_32_4_qs_vt_sb_xs_dbg[row] = l; }
+  if (dbgOn && hh == 0u) { dbg[12800u + row * 2u] = m; dbg[12800u + row * 2u + 1u] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_qs_vt_sb_xs_dbg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_qs_vt_sb_xs_dbg(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_qs_vt_sb_xs_dbg_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_qs_vt_sb_xs_dbg(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_qs_vt_sb_xs_dbg[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_qs_vt_sb_xs_dbg[tid] + log2(sum)) * LN2, sum > 0.0);
   }
 }

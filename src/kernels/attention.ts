@@ -129,7 +129,7 @@ export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
   E(64, 16, 4, { qs: true, vt: true, sb: true }),
   E(128, 32, 4, { xs: true }), E(128, 32, 4, { qs: true, vt: true, sb: true, xs: true }), E(64, 64, 4, { xs: true }),
   E(128, 32, 4, { rx: true }), E(128, 32, 4, { pf: true, rx: true }), E(128, 32, 8, { rx: true }), E(64, 64, 4, { rx: true }),
-  E(128, 32, 4, { dbg: true }),
+  E(128, 32, 4, { dbg: true }), E(128, 32, 4, { sb: true, dbg: true }), E(128, 32, 4, { qs: true, vt: true, sb: true, xs: true, dbg: true }),
 ];
 
 export const sgmEntryName = (e: SgmPrefillEntry): string =>
@@ -154,11 +154,23 @@ export function sgmPrefillStorageBytes(e: SgmPrefillEntry, emulate = false): num
   return halves * 2 + e.sg * ssPer * 4 + 2 * br * 4 + 4 + ((e.xs || e.rx) && !emulate ? 128 * e.sg : 0) + (emulate ? 1024 : 0);
 }
 
-/** Offsets (f32 elements) of the debug dump of a `dbg` entry (mirrors layout() in the generator; row-layout scratch). */
-export function sgmDebugLayout(e: SgmPrefillEntry): { ss: number; lp: number; ssPer: number; p: number; o: number; ml: number; size: number } {
-  const ss = e.bc + 4, lp = e.bc + 8, ssPer = 16 * ss;
-  const p = e.sg * ssPer, o = p + e.sg * 16 * lp, ml = o + (e.d / e.bc) * e.sg * ssPer;
-  return { ss, lp, ssPer, p, o, ml, size: ml + 2 * 16 * e.sg };
+/**
+ * The debug dump of a `dbg` entry (f32 elements; mirrors layout() in the generator): S scratch after the
+ * first tile, P, O after the first tile (D/BC rounds of the scratch), (m, l) per row, the staged Q rows, the
+ * staged K tile. s(t, c): scratch index of row t, column c (row or 16×16-block layout).
+ */
+export function sgmDebugLayout(e: SgmPrefillEntry): {
+  lk: number; lp: number; ssPer: number; p: number; o: number; ml: number; q: number; qRows: number; k: number; size: number;
+  s: (t: number, c: number) => number;
+} {
+  const ss = e.bc + 4, lp = e.bc + 8, lk = e.d + 8, br = 16 * e.sg;
+  const ssPer = e.sb ? (e.bc / 16) * 256 : 16 * ss;
+  const kSize = e.bc * lk, vSize = e.vt ? e.d * (e.bc + 8) : kSize, pNeed = e.sg * 16 * lp;
+  const halves = kSize + vSize + (e.qs ? br * lk : 0) + (pNeed <= kSize ? 0 : pNeed);
+  const qc = Math.min(br, Math.floor(halves / lk / 16) * 16), qRows = e.qs ? br : qc;
+  const p = e.sg * ssPer, o = p + e.sg * 16 * lp, ml = o + (e.d / e.bc) * e.sg * ssPer, q = ml + 2 * br, k = q + qRows * lk;
+  const s = (t: number, c: number) => (t >> 4) * ssPer + (e.sb ? Math.floor(c / 16) * 256 + (t & 15) * 16 + (c % 16) : (t & 15) * ss + c);
+  return { lk, lp, ssPer, p, o, ml, q, qRows, k, size: k + e.bc * lk, s };
 }
 
 /** Tensor cores for prefill: a 16×16×16 f16→f32 config and 32-wide subgroups (the kernel's lane layout). */
