@@ -2,7 +2,9 @@
 // (small ragged shapes on every output; the timed shapes on sampled rows, or against the reference
 // kernel where the caches are too big to read back) and timed (timestamp queries, median), next to
 // PyTorch SDPA from the same call (kernels-bench/torch_bench.py --only attention).
-//   node dist/kernels-bench/attention-sweep.js [--torch torch.json] [--out sweep.json] [--only SUBSTR] [--quick]
+//   node dist/kernels-bench/attention-sweep.js [--torch torch.json] [--out sweep.json] [--only SUBSTR] [--quick] [--defaults]
+// --defaults: only the default selection (what flashPrefill / flashDecode pick with no options) and the v0
+// kernels, no probe: the last device round's proof of the defaults.
 // The JSON is rewritten after every row, so a run cut short by a timeout still leaves its results.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -22,6 +24,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     quick: { type: 'boolean', default: false },
     samples: { type: 'string', default: '10' },
+    defaults: { type: 'boolean', default: false },
   },
 });
 
@@ -159,7 +162,7 @@ async function prefillBig(gpu: Gpu, vs: PVariant[], S: number): Promise<void> {
   const base = torchMs('fa_prefill_f16', `S=${S} ${H}x${D} causal`);
   for (const vr of vs) {
     if (vr.d !== undefined && vr.d !== D) continue;
-    if (vr.name.startsWith('tiled') && S > 4096) continue; // v0: 141 ms at 16K (NOTES.md); not worth the round's time
+    if (!args.defaults && vr.name.startsWith('tiled') && S > 4096) continue; // v0: 141 ms at 16K (NOTES.md): not worth a sweep round's time
     const row: Record<string, unknown> = { kind: 'prefill', name: vr.name, shape: `S=${S} ${H}x${D} causal f16` };
     rows.push(row);
     try {
@@ -286,9 +289,9 @@ async function main(): Promise<void> {
   device = describeCaps(gpu.caps);
   console.log(`device: ${device}; sgm prefill: ${hasSgmPrefill(gpu.caps)}; sg decode: ${sgDecodeApplies(gpu.caps, 'f16', 128)}`);
   const only = (s: string) => !args.only || s.includes(args.only);
-  const pv = prefillVariants(gpu).filter((v) => only(v.name));
-  const dv = decodeVariants(gpu).filter((v) => only(v.name));
-  for (const shuffle of hasSgmPrefill(gpu.caps) ? [true, false] : []) {
+  const pv = args.defaults ? [{ name: 'default', opt: {} }] : prefillVariants(gpu).filter((v) => only(v.name));
+  const dv = args.defaults ? [{ name: 'default', opt: {} }, { name: 'split (v0)', opt: { kernel: 'split' as const } }] : decodeVariants(gpu).filter((v) => only(v.name));
+  for (const shuffle of hasSgmPrefill(gpu.caps) && !args.defaults ? [true, false] : []) {
     const row: Record<string, unknown> = { kind: 'probe', shuffle };
     rows.push(row);
     try {
@@ -314,7 +317,7 @@ async function main(): Promise<void> {
   save();
   const big = args.quick ? { pre: [512], dec: [[1024, 1], [1024, 4]] } : { pre: [4096, 16384], dec: [[4096, 1], [8192, 1], [16384, 1], [32768, 1], [4096, 8], [8192, 8], [16384, 8], [32768, 8]] };
   // Prefill variants that passed the ragged check (and the f32-FMA baseline) are timed first.
-  const okPre = pv.filter((v) => v.name.startsWith('tiled') || rows.some((r) => r.kind === 'prefill-ragged' && r.name === v.name && typeof r.err === 'number' && (r.err as number) < 2e-2));
+  const okPre = pv.filter((v) => v.name.startsWith('tiled') || v.name === 'default' || rows.some((r) => r.kind === 'prefill-ragged' && r.name === v.name && typeof r.err === 'number' && (r.err as number) < 2e-2));
   log(`prefill variants passing the ragged check: ${okPre.map((v) => v.name).join(', ')}`);
   for (const S of big.pre) {
     // At the larger sizes only the six fastest of the previous size.

@@ -36,6 +36,7 @@ const LN2 = 0.6931471805599453;
 @group(0) @binding(3) var<storage, read_write> out: array<T4>;
 @group(0) @binding(4) var<uniform> p: Params;
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dbg: array<f32>;   // the _dbg entries only
 
 fn neg_inf() -> f32 {
   let bits = 0xff800000u; // a let, not a const: -inf may not appear in constant evaluation
@@ -198,6 +199,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
       }
     }
 
+
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
       emu_ld_128_32_4(17u, 0u + sg * 640u + kk * 16u, 40u, false);
@@ -223,6 +225,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
   }
   if (hh == 0u) { rowM_128_32_4[row] = m; rowL_128_32_4[row] = l; }
+
 }
 
 @compute @workgroup_size(128)
@@ -387,6 +390,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
       }
     }
 
+
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
       emu_ld_128_32_8(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
@@ -412,6 +416,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
   }
   if (hh == 0u) { rowM_128_32_8[row] = m; rowL_128_32_8[row] = l; }
+
 }
 
 @compute @workgroup_size(256)
@@ -576,6 +581,7 @@ fn attend_128_16_8(wid: vec3u, nwg: vec3u, tid: u32) {
       }
     }
 
+
     // O += P·V.
     for (var kk = 0u; kk < 1u; kk++) {
       emu_ld_128_16_8(17u, 4352u + sg * 384u + kk * 16u, 24u, false);
@@ -601,6 +607,7 @@ fn attend_128_16_8(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
   }
   if (hh == 0u) { rowM_128_16_8[row] = m; rowL_128_16_8[row] = l; }
+
 }
 
 @compute @workgroup_size(256)
@@ -765,6 +772,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
       }
     }
 
+
     // O += P·V.
     for (var kk = 0u; kk < 4u; kk++) {
       emu_ld_64_64_4(9u, 0u + sg * 1152u + kk * 16u, 72u, false);
@@ -790,6 +798,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
   }
   if (hh == 0u) { rowM_64_64_4[row] = m; rowL_64_64_4[row] = l; }
+
 }
 
 @compute @workgroup_size(128)
@@ -954,6 +963,7 @@ fn attend_64_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
       }
     }
 
+
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
       emu_ld_64_32_4(9u, 4608u + sg * 640u + kk * 16u, 40u, false);
@@ -979,6 +989,7 @@ fn attend_64_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
   }
   if (hh == 0u) { rowM_64_32_4[row] = m; rowL_64_32_4[row] = l; }
+
 }
 
 @compute @workgroup_size(128)
@@ -1143,6 +1154,7 @@ fn attend_64_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
       }
     }
 
+
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
       emu_ld_64_32_8(9u, 4608u + sg * 640u + kk * 16u, 40u, false);
@@ -1168,6 +1180,7 @@ fn attend_64_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
   }
   if (hh == 0u) { rowM_64_32_8[row] = m; rowL_64_32_8[row] = l; }
+
 }
 
 @compute @workgroup_size(256)
@@ -1480,6 +1493,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
       }
     }
 
+
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
       emu_ld_128_32_4_pf(17u, 0u + sg * 640u + kk * 16u, 40u, false);
@@ -1505,6 +1519,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
   }
   if (hh == 0u) { rowM_128_32_4_pf[row] = m; rowL_128_32_4_pf[row] = l; }
+
 }
 
 @compute @workgroup_size(128)
@@ -1737,6 +1752,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
       }
     }
 
+
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
       emu_ld_128_32_8_pf(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
@@ -1762,6 +1778,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
   }
   if (hh == 0u) { rowM_128_32_8_pf[row] = m; rowL_128_32_8_pf[row] = l; }
+
 }
 
 @compute @workgroup_size(256)
@@ -2074,6 +2091,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
       }
     }
 
+
     // O += P·V.
     for (var kk = 0u; kk < 4u; kk++) {
       emu_ld_64_64_4_pf(9u, 0u + sg * 1152u + kk * 16u, 72u, false);
@@ -2099,6 +2117,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
   }
   if (hh == 0u) { rowM_64_64_4_pf[row] = m; rowL_64_64_4_pf[row] = l; }
+
 }
 
 @compute @workgroup_size(128)
@@ -2256,6 +2275,7 @@ fn attend_128_32_4_qs(wid: vec3u, nwg: vec3u, tid: u32) {
       }
     }
 
+
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
       emu_ld_128_32_4_qs(17u, 0u + sg * 640u + kk * 16u, 40u, false);
@@ -2281,6 +2301,7 @@ fn attend_128_32_4_qs(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
   }
   if (hh == 0u) { rowM_128_32_4_qs[row] = m; rowL_128_32_4_qs[row] = l; }
+
 }
 
 @compute @workgroup_size(128)
@@ -2445,6 +2466,7 @@ fn attend_128_32_4_vt(wid: vec3u, nwg: vec3u, tid: u32) {
       }
     }
 
+
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
       emu_ld_128_32_4_vt(17u, 0u + sg * 640u + kk * 16u, 40u, false);
@@ -2470,6 +2492,7 @@ fn attend_128_32_4_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
   }
   if (hh == 0u) { rowM_128_32_4_vt[row] = m; rowL_128_32_4_vt[row] = l; }
+
 }
 
 @compute @workgroup_size(128)
@@ -2634,6 +2657,7 @@ fn attend_128_32_4_sb(wid: vec3u, nwg: vec3u, tid: u32) {
       }
     }
 
+
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
       emu_ld_128_32_4_sb(17u, 0u + sg * 640u + kk * 16u, 40u, false);
@@ -2659,6 +2683,7 @@ fn attend_128_32_4_sb(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
   }
   if (hh == 0u) { rowM_128_32_4_sb[row] = m; rowL_128_32_4_sb[row] = l; }
+
 }
 
 @compute @workgroup_size(128)
@@ -2816,6 +2841,7 @@ fn attend_128_32_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
       }
     }
 
+
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
       emu_ld_128_32_4_qs_vt_sb(17u, 0u + sg * 640u + kk * 16u, 40u, false);
@@ -2841,6 +2867,7 @@ fn attend_128_32_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
   }
   if (hh == 0u) { rowM_128_32_4_qs_vt_sb[row] = m; rowL_128_32_4_qs_vt_sb[row] = l; }
+
 }
 
 @compute @workgroup_size(128)
@@ -3146,6 +3173,7 @@ fn attend_128_32_4_pf_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
       }
     }
 
+
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
       emu_ld_128_32_4_pf_qs_vt_sb(17u, 0u + sg * 640u + kk * 16u, 40u, false);
@@ -3171,6 +3199,7 @@ fn attend_128_32_4_pf_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
   }
   if (hh == 0u) { rowM_128_32_4_pf_qs_vt_sb[row] = m; rowL_128_32_4_pf_qs_vt_sb[row] = l; }
+
 }
 
 @compute @workgroup_size(128)
@@ -3335,6 +3364,7 @@ fn attend_128_32_8_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
       }
     }
 
+
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
       emu_ld_128_32_8_vt_sb(17u, 9472u + sg * 640u + kk * 16u, 40u, false);
@@ -3360,6 +3390,7 @@ fn attend_128_32_8_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
   }
   if (hh == 0u) { rowM_128_32_8_vt_sb[row] = m; rowL_128_32_8_vt_sb[row] = l; }
+
 }
 
 @compute @workgroup_size(256)
@@ -3517,6 +3548,7 @@ fn attend_64_64_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
       }
     }
 
+
     // O += P·V.
     for (var kk = 0u; kk < 4u; kk++) {
       emu_ld_64_64_4_qs_vt_sb(9u, 0u + sg * 1152u + kk * 16u, 72u, false);
@@ -3542,6 +3574,7 @@ fn attend_64_64_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
   }
   if (hh == 0u) { rowM_64_64_4_qs_vt_sb[row] = m; rowL_64_64_4_qs_vt_sb[row] = l; }
+
 }
 
 @compute @workgroup_size(128)
@@ -3699,6 +3732,7 @@ fn attend_64_16_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
       }
     }
 
+
     // O += P·V.
     for (var kk = 0u; kk < 1u; kk++) {
       emu_ld_64_16_4_qs_vt_sb(9u, 7296u + sg * 384u + kk * 16u, 24u, false);
@@ -3724,6 +3758,7 @@ fn attend_64_16_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
   }
   if (hh == 0u) { rowM_64_16_4_qs_vt_sb[row] = m; rowL_64_16_4_qs_vt_sb[row] = l; }
+
 }
 
 @compute @workgroup_size(128)
@@ -3888,6 +3923,7 @@ fn attend_128_32_4_xs(wid: vec3u, nwg: vec3u, tid: u32) {
       }
     }
 
+
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
       emu_ld_128_32_4_xs(17u, 0u + sg * 640u + kk * 16u, 40u, false);
@@ -3913,6 +3949,7 @@ fn attend_128_32_4_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
   }
   if (hh == 0u) { rowM_128_32_4_xs[row] = m; rowL_128_32_4_xs[row] = l; }
+
 }
 
 @compute @workgroup_size(128)
@@ -4070,6 +4107,7 @@ fn attend_128_32_4_qs_vt_sb_xs(wid: vec3u, nwg: vec3u, tid: u32) {
       }
     }
 
+
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
       emu_ld_128_32_4_qs_vt_sb_xs(17u, 0u + sg * 640u + kk * 16u, 40u, false);
@@ -4095,6 +4133,7 @@ fn attend_128_32_4_qs_vt_sb_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
   }
   if (hh == 0u) { rowM_128_32_4_qs_vt_sb_xs[row] = m; rowL_128_32_4_qs_vt_sb_xs[row] = l; }
+
 }
 
 @compute @workgroup_size(128)
@@ -4259,6 +4298,7 @@ fn attend_64_64_4_xs(wid: vec3u, nwg: vec3u, tid: u32) {
       }
     }
 
+
     // O += P·V.
     for (var kk = 0u; kk < 4u; kk++) {
       emu_ld_64_64_4_xs(9u, 0u + sg * 1152u + kk * 16u, 72u, false);
@@ -4284,6 +4324,7 @@ fn attend_64_64_4_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
   }
   if (hh == 0u) { rowM_64_64_4_xs[row] = m; rowL_64_64_4_xs[row] = l; }
+
 }
 
 @compute @workgroup_size(128)
@@ -4302,5 +4343,1521 @@ fn fa_sgm_64_64_4_xs_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
     let sum = rowL_64_64_4_xs[tid];
     // Natural-log LSE of the scaled scores: m is in base-2 units.
     lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_64_4_xs[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_rx: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27652 bytes of workgroup memory ====
+// sh_128_32_4_rx: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_rx: array<f16, 8704>;
+var<workgroup> ss_128_32_4_rx: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_rx: array<f32, 64>;
+var<workgroup> rowL_128_32_4_rx: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_rx: u32;
+
+var<private> em_128_32_4_rx: array<f32, 4864>;
+fn emu_zero_128_32_4_rx(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_rx[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_rx(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_rx[m * 256u + e] = f32(sh_128_32_4_rx[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_rx(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_rx[m * 256u + e] = ss_128_32_4_rx[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_rx(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_rx[off + (e / 16u) * stride + e % 16u] = em_128_32_4_rx[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_rx(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_rx[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_rx[a * 256u + i * 16u + k], em_128_32_4_rx[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_rx[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_rx(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_rx[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_rx[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_rx[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_rx[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_rx(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_rx(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_rx = 0u; }
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_rx[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_rx[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_rx[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_rx[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_rx[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_rx[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_rx[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_rx[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_rx(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_rx(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_rx(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_rx(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 32u; j++) {
+      let c = (j + 2u * rot + hh) % 32u;   // both halves of the row read the whole row
+      let x = select(NEG, ss_128_32_4_rx[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_rx = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_rx[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_rx[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_rx) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_rx(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_rx[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_rx(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_rx(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_rx(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_rx(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_rx(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_rx[sb + c], ss_128_32_4_rx[sb + (c + 1u)], ss_128_32_4_rx[sb + (c + 2u)], ss_128_32_4_rx[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_rx[row] = m; rowL_128_32_4_rx[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_rx(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_rx(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_rx_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_rx(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_rx[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_rx[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_pf_rx: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 27652 bytes of workgroup memory ====
+// sh_128_32_4_pf_rx: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_pf_rx: array<f16, 8704>;
+var<workgroup> ss_128_32_4_pf_rx: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_pf_rx: array<f32, 64>;
+var<workgroup> rowL_128_32_4_pf_rx: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_pf_rx: u32;
+
+var<private> em_128_32_4_pf_rx: array<f32, 4864>;
+fn emu_zero_128_32_4_pf_rx(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_rx[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_pf_rx(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_pf_rx[m * 256u + e] = f32(sh_128_32_4_pf_rx[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_pf_rx(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_rx[m * 256u + e] = ss_128_32_4_pf_rx[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_pf_rx(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_pf_rx[off + (e / 16u) * stride + e % 16u] = em_128_32_4_pf_rx[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_pf_rx(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_pf_rx[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_pf_rx[a * 256u + i * 16u + k], em_128_32_4_pf_rx[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_pf_rx[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_pf_rx(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_pf_rx[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_rx[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_rx[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_rx[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf_rx(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_pf_rx(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  var pk4 = T4();
+  var pv4 = T4();
+  var pk5 = T4();
+  var pv5 = T4();
+  var pk6 = T4();
+  var pv6 = T4();
+  var pk7 = T4();
+  var pv7 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 128u) / 32u;
+    let d4 = (tid + 128u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 384u) / 32u;
+    let d4 = (tid + 384u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk4 = T4(); pv4 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+  }
+  {
+    let c = (tid + 640u) / 32u;
+    let d4 = (tid + 640u) % 32u;
+    pk5 = T4(); pv5 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk6 = T4(); pv6 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+  }
+  {
+    let c = (tid + 896u) / 32u;
+    let d4 = (tid + 896u) % 32u;
+    pk7 = T4(); pv7 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_pf_rx = 0u; }
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_4_pf_rx[c * 136u + d4 * 4u] = pk0.x; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      sh_128_32_4_pf_rx[c * 136u + d4 * 4u] = pk1.x; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_4_pf_rx[c * 136u + d4 * 4u] = pk2.x; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      sh_128_32_4_pf_rx[c * 136u + d4 * 4u] = pk3.x; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_4_pf_rx[c * 136u + d4 * 4u] = pk4.x; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 1u] = pk4.y; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 2u] = pk4.z; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 3u] = pk4.w;
+      sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u] = pv4.x; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 1u] = pv4.y; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 2u] = pv4.z; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 3u] = pv4.w;
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      sh_128_32_4_pf_rx[c * 136u + d4 * 4u] = pk5.x; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 1u] = pk5.y; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 2u] = pk5.z; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 3u] = pk5.w;
+      sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u] = pv5.x; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 1u] = pv5.y; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 2u] = pv5.z; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 3u] = pv5.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_4_pf_rx[c * 136u + d4 * 4u] = pk6.x; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 1u] = pk6.y; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 2u] = pk6.z; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 3u] = pk6.w;
+      sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u] = pv6.x; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 1u] = pv6.y; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 2u] = pv6.z; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 3u] = pv6.w;
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      sh_128_32_4_pf_rx[c * 136u + d4 * 4u] = pk7.x; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 1u] = pk7.y; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 2u] = pk7.z; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 3u] = pk7.w;
+      sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u] = pv7.x; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 1u] = pv7.y; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 2u] = pv7.z; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 3u] = pv7.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk4 = T4(); pv4 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      pk5 = T4(); pv5 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk6 = T4(); pv6 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      pk7 = T4(); pv7 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_pf_rx(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_pf_rx(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_pf_rx(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_pf_rx(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 32u; j++) {
+      let c = (j + 2u * rot + hh) % 32u;   // both halves of the row read the whole row
+      let x = select(NEG, ss_128_32_4_pf_rx[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_rx = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_pf_rx[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_pf_rx[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_rx) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_rx(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_rx[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_pf_rx(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_pf_rx(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_pf_rx(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_pf_rx(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_rx(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_pf_rx[sb + c], ss_128_32_4_pf_rx[sb + (c + 1u)], ss_128_32_4_pf_rx[sb + (c + 2u)], ss_128_32_4_pf_rx[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_pf_rx[row] = m; rowL_128_32_4_pf_rx[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_rx(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_rx(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_rx_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_rx(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_pf_rx[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_rx[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_rx: D = 128, BC = 32, SG = 8: BR = 128 rows, 256 invocations, 48132 bytes of workgroup memory ====
+// sh_128_32_8_rx: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_rx: array<f16, 13824>;
+var<workgroup> ss_128_32_8_rx: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_rx: array<f32, 128>;
+var<workgroup> rowL_128_32_8_rx: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_rx: u32;
+
+var<private> em_128_32_8_rx: array<f32, 4864>;
+fn emu_zero_128_32_8_rx(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_rx[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_8_rx(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_8_rx[m * 256u + e] = f32(sh_128_32_8_rx[i]);
+  }
+}
+fn emu_ld_acc_128_32_8_rx(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_rx[m * 256u + e] = ss_128_32_8_rx[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_8_rx(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_rx[off + (e / 16u) * stride + e % 16u] = em_128_32_8_rx[m * 256u + e]; }
+}
+fn emu_mma_128_32_8_rx(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_8_rx[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_rx[a * 256u + i * 16u + k], em_128_32_8_rx[b * 256u + k * 16u + j], acc); }
+      em_128_32_8_rx[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_8_rx(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_rx[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_rx[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_rx[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_rx[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_rx(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_rx(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_rx = 0u; }
+    for (var i = tid; i < 1024u; i += 256u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_8_rx[c * 136u + d4 * 4u] = kv.x; sh_128_32_8_rx[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_8_rx[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_8_rx[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_8_rx[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_8_rx[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_8_rx[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_8_rx[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_8_rx(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_8_rx(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_rx(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_8_rx(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 32u; j++) {
+      let c = (j + 2u * rot + hh) % 32u;   // both halves of the row read the whole row
+      let x = select(NEG, ss_128_32_8_rx[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_rx = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_rx[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_rx[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_rx) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_rx(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_rx[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8_rx(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_8_rx(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_8_rx(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_8_rx(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_rx(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_8_rx[sb + c], ss_128_32_8_rx[sb + (c + 1u)], ss_128_32_8_rx[sb + (c + 2u)], ss_128_32_8_rx[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_8_rx[row] = m; rowL_128_32_8_rx[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_rx(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_rx(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_rx_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_rx(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_rx[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_rx[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 64_64_4_rx: D = 64, BC = 64, SG = 4: BR = 64 rows, 128 invocations, 36868 bytes of workgroup memory ====
+// sh_64_64_4_rx: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
+var<workgroup> sh_64_64_4_rx: array<f16, 9216>;
+var<workgroup> ss_64_64_4_rx: array<f32, 4352>;   // per subgroup: S / O scratch
+var<workgroup> rowM_64_64_4_rx: array<f32, 64>;
+var<workgroup> rowL_64_64_4_rx: array<f32, 64>;
+var<workgroup> anyNeed_64_64_4_rx: u32;
+
+var<private> em_64_64_4_rx: array<f32, 2816>;
+fn emu_zero_64_64_4_rx(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_64_4_rx[m * 256u + e] = 0.0; }
+}
+fn emu_ld_64_64_4_rx(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_64_64_4_rx[m * 256u + e] = f32(sh_64_64_4_rx[i]);
+  }
+}
+fn emu_ld_acc_64_64_4_rx(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_64_4_rx[m * 256u + e] = ss_64_64_4_rx[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_64_64_4_rx(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_64_64_4_rx[off + (e / 16u) * stride + e % 16u] = em_64_64_4_rx[m * 256u + e]; }
+}
+fn emu_mma_64_64_4_rx(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_64_64_4_rx[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_64_64_4_rx[a * 256u + i * 16u + k], em_64_64_4_rx[b * 256u + k * 16u + j], acc); }
+      em_64_64_4_rx[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_64_64_4_rx(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 1088u;              // the subgroup's scratch
+  let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 1024u; i += 128u) {
+      let rr = i / 16u;
+      let d4 = i % 16u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
+      sh_64_64_4_rx[rr * 72u + d4 * 4u] = v.x; sh_64_64_4_rx[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_64_4_rx[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_64_4_rx[rr * 72u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 72u;
+      for (var k = 0u; k < 4u; k++) { emu_ld_64_64_4_rx(k, qo + k * 16u, 72u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 4u; n++) { emu_zero_64_64_4_rx(4u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
+    if (tid == 0u) { anyNeed_64_64_4_rx = 0u; }
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 16u;
+      let d4 = i % 16u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 16u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_64_64_4_rx[c * 72u + d4 * 4u] = kv.x; sh_64_64_4_rx[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_64_4_rx[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_64_4_rx[c * 72u + d4 * 4u + 3u] = kv.w;
+      sh_64_64_4_rx[4608u + c * 72u + d4 * 4u] = vv.x; sh_64_64_4_rx[4608u + c * 72u + d4 * 4u + 1u] = vv.y; sh_64_64_4_rx[4608u + c * 72u + d4 * 4u + 2u] = vv.z; sh_64_64_4_rx[4608u + c * 72u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 4u; n++) {
+      emu_zero_64_64_4_rx(8u);
+      for (var k = 0u; k < 4u; k++) {
+        emu_ld_64_64_4_rx(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_64_4_rx(k, 10u, 8u);
+      }
+      emu_st_acc_64_64_4_rx(8u, sb0 + n * 16u, 68u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 64u; j++) {
+      let c = (j + 2u * rot + hh) % 64u;   // both halves of the row read the whole row
+      let x = select(NEG, ss_64_64_4_rx[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_64_64_4_rx = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 72u;
+    for (var j = 0u; j < 32u; j++) {
+      let c = hh + 2u * ((j + rot) % 32u);
+      let e = select(0.0, exp2(fma(ss_64_64_4_rx[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_64_64_4_rx[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_64_64_4_rx) != 0u) {
+      for (var rd = 0u; rd < 1u; rd++) {
+        for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4_rx(4u + rd * 4u + i, sb0 + i * 16u, 68u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 32u; c < (hh + 1u) * 32u; c++) { ss_64_64_4_rx[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 4u; i++) { emu_ld_acc_64_64_4_rx(4u + rd * 4u + i, sb0 + i * 16u, 68u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 4u; kk++) {
+      emu_ld_64_64_4_rx(9u, 0u + sg * 1152u + kk * 16u, 72u, false);
+      for (var n = 0u; n < 4u; n++) {
+        emu_ld_64_64_4_rx(10u, 4608u + kk * 1152u + n * 16u, 72u, false); emu_mma_64_64_4_rx(9u, 10u, 4u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 1u; rd++) {
+    for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4_rx(4u + rd * 4u + i, sb0 + i * 16u, 68u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 32u; c < (hh + 1u) * 32u; c += 4u) {
+        let v = vec4f(ss_64_64_4_rx[sb + c], ss_64_64_4_rx[sb + (c + 1u)], ss_64_64_4_rx[sb + (c + 2u)], ss_64_64_4_rx[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 16u + (rd * 64u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_64_64_4_rx[row] = m; rowL_64_64_4_rx[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_64_4_rx(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_64_4_rx(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_64_4_rx_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_64_4_rx(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_64_64_4_rx[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_64_4_rx[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_dbg: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// sh_128_32_4_dbg: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_dbg: array<f16, 8704>;
+var<workgroup> ss_128_32_4_dbg: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_dbg: array<f32, 64>;
+var<workgroup> rowL_128_32_4_dbg: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_dbg: u32;
+
+var<private> em_128_32_4_dbg: array<f32, 4864>;
+fn emu_zero_128_32_4_dbg(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_dbg[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_dbg(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_dbg[m * 256u + e] = f32(sh_128_32_4_dbg[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_dbg(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_dbg[m * 256u + e] = ss_128_32_4_dbg[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_dbg(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_dbg[off + (e / 16u) * stride + e % 16u] = em_128_32_4_dbg[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_dbg(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_dbg[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_dbg[a * 256u + i * 16u + k], em_128_32_4_dbg[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_dbg[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let dbgOn = t0 == 0u && h == 0u;
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_dbg[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_dbg[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_dbg[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_dbg[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (dbgOn && c0 == 0u) { for (var i = tid; i < 8704u; i += 128u) { dbg[14208u + i] = f32(sh_128_32_4_dbg[i]); } }
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_dbg(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_dbg(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_dbg = 0u; }
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_dbg[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_dbg[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_dbg[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_dbg[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_dbg[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_dbg[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_dbg[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_dbg[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[22912u + i] = f32(sh_128_32_4_dbg[i]); } }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_dbg(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_dbg(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_dbg(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_dbg(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2304u; i += 128u) { dbg[i] = ss_128_32_4_dbg[i]; } }
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_dbg[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_dbg = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_dbg[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_dbg[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_dbg) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_dbg[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2560u; i += 128u) { dbg[2304u + i] = f32(sh_128_32_4_dbg[0u + i]); } }
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_dbg(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_dbg(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_dbg(17u, 18u, 8u + n);
+      }
+    }
+    if (j0 == 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (rd * 32u) / 32u * 2304u + i] = ss_128_32_4_dbg[i]; } }
+        workgroupBarrier();
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_dbg[sb + c], ss_128_32_4_dbg[sb + (c + 1u)], ss_128_32_4_dbg[sb + (c + 2u)], ss_128_32_4_dbg[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_dbg[row] = m; rowL_128_32_4_dbg[row] = l; }
+  if (dbgOn && hh == 0u) { dbg[14080u + row * 2u] = m; dbg[14080u + row * 2u + 1u] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_dbg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_dbg(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_dbg_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_dbg(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_dbg[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_dbg[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_sb_dbg: D = 128, BC = 32, SG = 4, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 26116 bytes of workgroup memory ====
+// sh_128_32_4_sb_dbg: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_sb_dbg: array<f16, 8704>;
+var<workgroup> ss_128_32_4_sb_dbg: array<f32, 2048>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_sb_dbg: array<f32, 64>;
+var<workgroup> rowL_128_32_4_sb_dbg: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_sb_dbg: u32;
+
+var<private> em_128_32_4_sb_dbg: array<f32, 4864>;
+fn emu_zero_128_32_4_sb_dbg(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_sb_dbg[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_sb_dbg(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_sb_dbg[m * 256u + e] = f32(sh_128_32_4_sb_dbg[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_sb_dbg(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_sb_dbg[m * 256u + e] = ss_128_32_4_sb_dbg[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_sb_dbg(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_sb_dbg[off + (e / 16u) * stride + e % 16u] = em_128_32_4_sb_dbg[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_sb_dbg(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_sb_dbg[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_sb_dbg[a * 256u + i * 16u + k], em_128_32_4_sb_dbg[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_sb_dbg[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_sb_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let dbgOn = t0 == 0u && h == 0u;
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 512u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_sb_dbg[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_sb_dbg[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_sb_dbg[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_sb_dbg[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (dbgOn && c0 == 0u) { for (var i = tid; i < 8704u; i += 128u) { dbg[12928u + i] = f32(sh_128_32_4_sb_dbg[i]); } }
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_sb_dbg(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_sb_dbg(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_sb_dbg = 0u; }
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_sb_dbg[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_sb_dbg[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_sb_dbg[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_sb_dbg[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_sb_dbg[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_sb_dbg[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_sb_dbg[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_sb_dbg[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[21632u + i] = f32(sh_128_32_4_sb_dbg[i]); } }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_sb_dbg(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_sb_dbg(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_sb_dbg(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_sb_dbg(16u, sb0 + n * 256u, 16u, ln);
+    }
+    workgroupBarrier();
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2048u; i += 128u) { dbg[i] = ss_128_32_4_sb_dbg[i]; } }
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_sb_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_sb_dbg = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_sb_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_sb_dbg[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_sb_dbg) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_sb_dbg(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_sb_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_sb_dbg(8u + rd * 2u + i, sb0 + i * 256u, 16u); }
+        workgroupBarrier();
+      }
+    }
+
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2560u; i += 128u) { dbg[2048u + i] = f32(sh_128_32_4_sb_dbg[0u + i]); } }
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_sb_dbg(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_sb_dbg(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_sb_dbg(17u, 18u, 8u + n);
+      }
+    }
+    if (j0 == 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_sb_dbg(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+        workgroupBarrier();
+        if (dbgOn) { for (var i = tid; i < 2048u; i += 128u) { dbg[4608u + (rd * 32u) / 32u * 2048u + i] = ss_128_32_4_sb_dbg[i]; } }
+        workgroupBarrier();
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_sb_dbg(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_sb_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_sb_dbg[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_sb_dbg[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_sb_dbg[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_sb_dbg[row] = m; rowL_128_32_4_sb_dbg[row] = l; }
+  if (dbgOn && hh == 0u) { dbg[12800u + row * 2u] = m; dbg[12800u + row * 2u + 1u] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_sb_dbg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_sb_dbg(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_sb_dbg_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_sb_dbg(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_sb_dbg[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_sb_dbg[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_qs_vt_sb_xs_dbg: D = 128, BC = 32, SG = 4, Q from workgroup memory, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 45572 bytes of workgroup memory ====
+// sh_128_32_4_qs_vt_sb_xs_dbg: K tile [32][136] at 0, V [128][40] at 4352, Q [64][136] at 9472, P [64][40] at 0.
+var<workgroup> sh_128_32_4_qs_vt_sb_xs_dbg: array<f16, 18176>;
+var<workgroup> ss_128_32_4_qs_vt_sb_xs_dbg: array<f32, 2048>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_qs_vt_sb_xs_dbg: array<f32, 64>;
+var<workgroup> rowL_128_32_4_qs_vt_sb_xs_dbg: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_qs_vt_sb_xs_dbg: u32;
+
+var<private> em_128_32_4_qs_vt_sb_xs_dbg: array<f32, 4864>;
+fn emu_zero_128_32_4_qs_vt_sb_xs_dbg(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_qs_vt_sb_xs_dbg[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_qs_vt_sb_xs_dbg(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_qs_vt_sb_xs_dbg[m * 256u + e] = f32(sh_128_32_4_qs_vt_sb_xs_dbg[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_qs_vt_sb_xs_dbg(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_qs_vt_sb_xs_dbg[m * 256u + e] = ss_128_32_4_qs_vt_sb_xs_dbg[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_qs_vt_sb_xs_dbg(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_qs_vt_sb_xs_dbg[off + (e / 16u) * stride + e % 16u] = em_128_32_4_qs_vt_sb_xs_dbg[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_qs_vt_sb_xs_dbg(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_qs_vt_sb_xs_dbg[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_qs_vt_sb_xs_dbg[a * 256u + i * 16u + k], em_128_32_4_qs_vt_sb_xs_dbg[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_qs_vt_sb_xs_dbg[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_qs_vt_sb_xs_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let dbgOn = t0 == 0u && h == 0u;
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 512u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged once (zero past T) into its region; fragments are loaded before every product.
+  for (var i = tid; i < 2048u; i += 128u) {
+    let rr = i / 32u;
+    let d4 = i % 32u;
+    let tt = t0 + rr;
+    var v = T4();
+    if (tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+    sh_128_32_4_qs_vt_sb_xs_dbg[9472u + rr * 136u + d4 * 4u] = v.x; sh_128_32_4_qs_vt_sb_xs_dbg[9472u + rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_qs_vt_sb_xs_dbg[9472u + rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_qs_vt_sb_xs_dbg[9472u + rr * 136u + d4 * 4u + 3u] = v.w;
+  }
+  workgroupBarrier();
+  if (dbgOn) { for (var i = tid; i < 8704u; i += 128u) { dbg[12928u + i] = f32(sh_128_32_4_qs_vt_sb_xs_dbg[9472u + i]); } }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_qs_vt_sb_xs_dbg(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_qs_vt_sb_xs_dbg = 0u; }
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_qs_vt_sb_xs_dbg[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_qs_vt_sb_xs_dbg[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_qs_vt_sb_xs_dbg[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_qs_vt_sb_xs_dbg[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_qs_vt_sb_xs_dbg[4352u + (d4 * 4u) * 40u + c] = vv.x; sh_128_32_4_qs_vt_sb_xs_dbg[4352u + (d4 * 4u + 1u) * 40u + c] = vv.y; sh_128_32_4_qs_vt_sb_xs_dbg[4352u + (d4 * 4u + 2u) * 40u + c] = vv.z; sh_128_32_4_qs_vt_sb_xs_dbg[4352u + (d4 * 4u + 3u) * 40u + c] = vv.w;
+    }
+    workgroupBarrier();
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[21632u + i] = f32(sh_128_32_4_qs_vt_sb_xs_dbg[i]); } }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_qs_vt_sb_xs_dbg(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_qs_vt_sb_xs_dbg(k, 9472u + sg * 2176u + k * 16u, 136u, false);
+        emu_ld_128_32_4_qs_vt_sb_xs_dbg(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_qs_vt_sb_xs_dbg(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_qs_vt_sb_xs_dbg(16u, sb0 + n * 256u, 16u, ln);
+    }
+    workgroupBarrier();
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2048u; i += 128u) { dbg[i] = ss_128_32_4_qs_vt_sb_xs_dbg[i]; } }
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_qs_vt_sb_xs_dbg = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_qs_vt_sb_xs_dbg[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_qs_vt_sb_xs_dbg) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_qs_vt_sb_xs_dbg(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_qs_vt_sb_xs_dbg(8u + rd * 2u + i, sb0 + i * 256u, 16u); }
+        workgroupBarrier();
+      }
+    }
+
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2560u; i += 128u) { dbg[2048u + i] = f32(sh_128_32_4_qs_vt_sb_xs_dbg[0u + i]); } }
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_qs_vt_sb_xs_dbg(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_qs_vt_sb_xs_dbg(18u, 4352u + n * 640u + kk * 16u, 40u, true); emu_mma_128_32_4_qs_vt_sb_xs_dbg(17u, 18u, 8u + n);
+      }
+    }
+    if (j0 == 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_qs_vt_sb_xs_dbg(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+        workgroupBarrier();
+        if (dbgOn) { for (var i = tid; i < 2048u; i += 128u) { dbg[4608u + (rd * 32u) / 32u * 2048u + i] = ss_128_32_4_qs_vt_sb_xs_dbg[i]; } }
+        workgroupBarrier();
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_qs_vt_sb_xs_dbg(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_qs_vt_sb_xs_dbg[row] = m; rowL_128_32_4_qs_vt_sb_xs_dbg[row] = l; }
+  if (dbgOn && hh == 0u) { dbg[12800u + row * 2u] = m; dbg[12800u + row * 2u + 1u] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_qs_vt_sb_xs_dbg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_qs_vt_sb_xs_dbg(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_qs_vt_sb_xs_dbg_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_qs_vt_sb_xs_dbg(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_qs_vt_sb_xs_dbg[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_qs_vt_sb_xs_dbg[tid] + log2(sum)) * LN2, sum > 0.0);
   }
 }

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, type DType, type Gpu, type Tensor } from '../src/gpu/index.js';
 import {
   SGM_PREFILL_CONFIGS, SGM_PROBE_SLOTS, flashDecode, flashPrefill, hasSgmPrefill, mergeAttention, prefillTiles, runSgmProbe, sgDecodeApplies,
-  sgmConfigOf, sgmEntryName, sgmPrefillStorageBytes, type DecodeArgs, type PrefillArgs, type PrefillTiles, type SgmPrefillConfig,
+  sgmConfigOf, sgmDebugLayout, sgmEntryName, sgmPrefillStorageBytes, type DecodeArgs, type PrefillArgs, type PrefillTiles, type SgmPrefillConfig,
 } from '../src/kernels/attention.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu, type Rng } from './helpers.js';
 import { roundF16, toF16Array } from '../src/gpu/index.js';
@@ -194,7 +194,7 @@ const SGM_CASES: PrefillCase[] = [
   { T: 70, nHeads: 2, nKv: 1, d: 64, qPos0: 9, kvBase: 0, kvLen: 79, cap: 80, scale: 1, grow: 8, what: 'growing scores (rescales mid-row)' },
   { T: 33, nHeads: 2, nKv: 2, d: 128, qPos0: 0, kvBase: 0, kvLen: 150, cap: 150, causal: false, scale: 0.5, grow: 10, what: 'non-causal, growing scores' },
 ];
-const EMU_CONFIGS = new Set(['128_32_4_pf', '128_32_4_vt', '128_32_4_sb', '64_16_4_qs_vt_sb']);
+const EMU_CONFIGS = new Set(['128_32_4_pf', '128_32_4_sb', '64_16_4_qs_vt_sb', '128_32_4_rx']);
 const EMU_CASES = new Set(['cached prefix, MQA', 'one full block', 'KV block of a pool rank (early rows see nothing)', 'empty cache',
   'growing scores (rescales mid-row)', 'non-causal, growing scores']);
 
@@ -212,7 +212,71 @@ describe('flashPrefill on subgroup matrices', () => {
     }
   });
 
-  for (const cfg of SGM_PREFILL_CONFIGS) {
+  // The kernel's intermediate values (S after the first tile, P, row max and sum, O after the first tile) for
+  // one block of 64 rows over 32 keys, each against float64: names the stage that goes wrong on a device
+  // (emulated on adapters without subgroup matrices, which checks this analysis itself).
+  for (const entry of SGM_PREFILL_CONFIGS.filter((e) => e.dbg)) {
+    it(`stage dump of ${sgmEntryName(entry)} (staged Q and K, S, P, m, l, O after the first tile)`, async () => {
+      const g = await gpu();
+      const emulate = !hasSgmPrefill(g.caps);
+      if (!g.caps.f16 || sgmPrefillStorageBytes(entry, emulate) > g.caps.maxWorkgroupStorage) return;
+      // Emulated, one dump checks this analysis (the block-scratch one was checked once; ~70 s on lavapipe).
+      if (emulate && entry.sb) return;
+      const r = rng();
+      const T = 64, D = entry.d, n = 32, scale = 1 / Math.sqrt(D), scale2 = scale * Math.LOG2E;
+      const q = randomArray(r, T * D, 'f16'), k = randomArray(r, n * D, 'f16'), v = randomArray(r, n * D, 'f16');
+      const L = sgmDebugLayout(entry);
+      const qt = upload(g, q, [T, 1, D], 'f16'), kt = upload(g, k, [1, 1, n, D], 'f16'), vt = upload(g, v, [1, 1, n, D], 'f16');
+      const out = poisoned(g, [T, 1, D], 'f16'), dbg = poisoned(g, [L.size], 'f32');
+      await g.run([flashPrefill(g, {
+        q: qt, out, kCache: kt, vCache: vt, slot: 0, qPos0: 0, kvBase: 0, kvLen: n, causal: false,
+        sgm: sgmConfigOf(entry, { emulate }), debugOut: dbg,
+      })]);
+      const d = await download(g, dbg);
+      const rel = (got: (i: number) => number, want: (i: number) => number, count: number) => {
+        let e = 0, mx = 0;
+        for (let i = 0; i < count; i++) {
+          const x = got(i);
+          e = Math.max(e, Number.isFinite(x) ? Math.abs(x - want(i)) : Infinity);
+          mx = Math.max(mx, Math.abs(want(i)));
+        }
+        return e / Math.max(mx, 1e-30);
+      };
+      const S = new Float64Array(T * n), m = new Float64Array(T), l = new Float64Array(T), P = new Float64Array(T * n);
+      for (let t = 0; t < T; t++) {
+        m[t] = -Infinity;
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let c = 0; c < D; c++) s += q[t * D + c]! * k[j * D + c]!;
+          S[t * n + j] = s;
+          m[t] = Math.max(m[t]!, s * scale2);
+        }
+        for (let j = 0; j < n; j++) { P[t * n + j] = 2 ** (S[t * n + j]! * scale2 - m[t]!); l[t]! += P[t * n + j]!; }
+      }
+      const pDump = (t: number, j: number) => d[L.p + t * L.lp + j]!;
+      const oDump = (t: number, c: number) => d[L.o + Math.floor(c / entry.bc) * entry.sg * L.ssPer + L.s(t, c % entry.bc)]!;
+      const errs = {
+        Qstaged: rel((i) => d[L.q + Math.floor(i / D) * L.lk + (i % D)]!, (i) => q[i]!, L.qRows * D),
+        Kstaged: rel((i) => d[L.k + Math.floor(i / D) * L.lk + (i % D)]!, (i) => k[i]!, n * D),
+        S: rel((i) => d[L.s(Math.floor(i / n), i % n)]!, (i) => S[i]!, T * n),
+        P: rel((i) => pDump(Math.floor(i / n), i % n), (i) => P[i]!, T * n),
+        m: rel((i) => d[L.ml + 2 * i]!, (i) => m[i]!, T),
+        l: rel((i) => d[L.ml + 2 * i + 1]!, (i) => l[i]!, T),
+        // O after the first tile from the dumped P (isolates the P·V product from the softmax).
+        O: rel((i) => oDump(Math.floor(i / D), i % D), (i) => {
+          const t = Math.floor(i / D), c = i % D;
+          let o = 0;
+          for (let j = 0; j < n; j++) o += pDump(t, j) * v[j * D + c]!;
+          return o;
+        }, T * D),
+      };
+      console.info(`[attention] ${emulate ? 'emulated ' : ''}${sgmEntryName(entry)} stage errors: ${JSON.stringify(errs)} seed=${r.seed}`);
+      for (const [stage, e] of Object.entries(errs)) expect(e, `stage ${stage}`).toBeLessThan(1e-2);
+      g.release(qt, kt, vt, out, dbg);
+    });
+  }
+
+  for (const cfg of SGM_PREFILL_CONFIGS.filter((e) => !e.dbg)) {
     const name = sgmEntryName(cfg);
     for (const emulate of [false, true]) {
       // Emulation compiles slowly on lavapipe (~30 s a config): these cover every switch.

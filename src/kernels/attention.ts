@@ -81,6 +81,8 @@ export interface PrefillArgs {
   path?: PrefillPath;
   /** Subgroup-matrix kernel config override (benchmarks, tests); default chooseSgmPrefill. */
   sgm?: SgmPrefillConfig;
+  /** With sgm.debug: f32 [sgmDebugLayout(...).size] receiving the kernel's intermediate values. */
+  debugOut?: Tensor;
 }
 
 // ---- prefill on subgroup matrices (tensor cores) ----------------------------------------------------
@@ -103,15 +105,19 @@ export interface SgmPrefillConfig {
   blockScratch?: boolean;
   /** Row halves exchange through workgroup memory (else subgroupShuffleXor). */
   wgExchange?: boolean;
+  /** Both halves of a row compute the row max over all columns (no exchange in the tile loop; no subgroup operations). */
+  rowMaxBoth?: boolean;
+  /** Device debugging (entry 128_32_4_dbg): dump the intermediate values of rows 0.. of head 0 into PrefillArgs.debugOut. */
+  debug?: boolean;
   /** Scalar emulation of the matrix operations (flash_attn_prefill_sgm_emu.wgsl): tests the control logic where there are no tensor cores. */
   emulate?: boolean;
 }
 
 /** A generated entry (shaders/flash_attn_prefill_sgm.gen.mjs CONFIGS). */
-export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; sb: boolean; xs: boolean }
+export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; sb: boolean; xs: boolean; rx: boolean; dbg: boolean }
 
 const E = (d: number, bc: number, sg: number, o: Partial<SgmPrefillEntry> = {}): SgmPrefillEntry =>
-  ({ d, bc, sg, pf: false, qs: false, vt: false, sb: false, xs: false, ...o });
+  ({ d, bc, sg, pf: false, qs: false, vt: false, sb: false, xs: false, rx: false, dbg: false, ...o });
 
 /** The generated entries, in the generator's order. */
 export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
@@ -122,18 +128,20 @@ export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
   E(128, 32, 8, { vt: true, sb: true }), E(64, 64, 4, { qs: true, vt: true, sb: true }),
   E(64, 16, 4, { qs: true, vt: true, sb: true }),
   E(128, 32, 4, { xs: true }), E(128, 32, 4, { qs: true, vt: true, sb: true, xs: true }), E(64, 64, 4, { xs: true }),
+  E(128, 32, 4, { rx: true }), E(128, 32, 4, { pf: true, rx: true }), E(128, 32, 8, { rx: true }), E(64, 64, 4, { rx: true }),
+  E(128, 32, 4, { dbg: true }), E(128, 32, 4, { sb: true, dbg: true }), E(128, 32, 4, { qs: true, vt: true, sb: true, xs: true, dbg: true }),
 ];
 
 export const sgmEntryName = (e: SgmPrefillEntry): string =>
-  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.sb ? '_sb' : ''}${e.xs ? '_xs' : ''}`;
+  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.sb ? '_sb' : ''}${e.xs ? '_xs' : ''}${e.rx ? '_rx' : ''}${e.dbg ? '_dbg' : ''}`;
 
 function entryOf(d: number, c: SgmPrefillConfig): SgmPrefillEntry {
-  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, sb: c.blockScratch ?? false, xs: c.wgExchange ?? false };
+  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, sb: c.blockScratch ?? false, xs: c.wgExchange ?? false, rx: c.rowMaxBoth ?? false, dbg: c.debug ?? false };
 }
 
 /** The config of a generated entry (sweeps and tests enumerate SGM_PREFILL_CONFIGS). */
 export function sgmConfigOf(e: SgmPrefillEntry, extra: Partial<SgmPrefillConfig> = {}): SgmPrefillConfig {
-  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, blockScratch: e.sb, wgExchange: e.xs, ...extra };
+  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, blockScratch: e.sb, wgExchange: e.xs, rowMaxBoth: e.rx, debug: e.dbg, ...extra };
 }
 
 /** Workgroup memory of a generated entry in bytes (mirrors layout() in the generator); +1 KiB for the emulation's exchange array. */
@@ -143,7 +151,26 @@ export function sgmPrefillStorageBytes(e: SgmPrefillEntry, emulate = false): num
   const pNeed = e.sg * 16 * lp;
   const halves = kSize + vSize + (e.qs ? br * lk : 0) + (pNeed <= kSize ? 0 : pNeed);
   const ssPer = e.sb ? (e.bc / 16) * 256 : 16 * ss;
-  return halves * 2 + e.sg * ssPer * 4 + 2 * br * 4 + 4 + (e.xs && !emulate ? 128 * e.sg : 0) + (emulate ? 1024 : 0);
+  return halves * 2 + e.sg * ssPer * 4 + 2 * br * 4 + 4 + ((e.xs || e.rx) && !emulate ? 128 * e.sg : 0) + (emulate ? 1024 : 0);
+}
+
+/**
+ * The debug dump of a `dbg` entry (f32 elements; mirrors layout() in the generator): S scratch after the
+ * first tile, P, O after the first tile (D/BC rounds of the scratch), (m, l) per row, the staged Q rows, the
+ * staged K tile. s(t, c): scratch index of row t, column c (row or 16×16-block layout).
+ */
+export function sgmDebugLayout(e: SgmPrefillEntry): {
+  lk: number; lp: number; ssPer: number; p: number; o: number; ml: number; q: number; qRows: number; k: number; size: number;
+  s: (t: number, c: number) => number;
+} {
+  const ss = e.bc + 4, lp = e.bc + 8, lk = e.d + 8, br = 16 * e.sg;
+  const ssPer = e.sb ? (e.bc / 16) * 256 : 16 * ss;
+  const kSize = e.bc * lk, vSize = e.vt ? e.d * (e.bc + 8) : kSize, pNeed = e.sg * 16 * lp;
+  const halves = kSize + vSize + (e.qs ? br * lk : 0) + (pNeed <= kSize ? 0 : pNeed);
+  const qc = Math.min(br, Math.floor(halves / lk / 16) * 16), qRows = e.qs ? br : qc;
+  const p = e.sg * ssPer, o = p + e.sg * 16 * lp, ml = o + (e.d / e.bc) * e.sg * ssPer, q = ml + 2 * br, k = q + qRows * lk;
+  const s = (t: number, c: number) => (t >> 4) * ssPer + (e.sb ? Math.floor(c / 16) * 256 + (t & 15) * 16 + (c % 16) : (t & 15) * ss + c);
+  return { lk, lp, ssPer, p, o, ml, q, qRows, k, size: k + e.bc * lk, s };
 }
 
 /** Tensor cores for prefill: a 16×16×16 f16→f32 config and 32-wide subgroups (the kernel's lane layout). */
@@ -269,6 +296,10 @@ export function flashPrefill(gpu: Gpu, a: PrefillArgs): Dispatch {
     if (!Number.isFinite(th) || th < 0 || th > 12) throw new ShapeError(`${k}: lazyThreshold ${th} must be in [0, 12] (P ≤ 2^threshold must stay f16)`);
     const cfg: SgmPrefillCfg = { entry: sgmEntryName(entryOf(s.d, c)), th, lse: a.lse !== undefined };
     const prog = gpu.program(c.emulate ? sgmPrefillEmuProgram : sgmPrefillProgram, cfg);
+    if (c.debug) {
+      if (!a.debugOut) throw new ShapeError(`${k}: sgm.debug needs debugOut`);
+      bind.dbg = a.debugOut;
+    }
     return gpu.dispatch(prog, { bind, uniforms, workgroups: [ceilDiv(T, 16 * c.subgroups), s.nHeads] });
   }
   const tiles = a.tiles ?? prefillTiles(gpu.caps, s.dtype, s.d);
@@ -334,8 +365,8 @@ export interface DecodeArgs {
 
 export type DecodeKernel = 'split' | 'subgroup';
 
-/** Off until the subgroup kernel has passed on the H200 (device round 1). */
-export const SG_DECODE_DEFAULT = false;
+/** On: the subgroup kernel passed every test on the H200 (rounds 1–2) and beat the split kernel at every length. */
+export const SG_DECODE_DEFAULT = true;
 
 /** The subgroup decode kernel applies: f16, head dim a multiple of 8 (≤ 8·4 chunks per lane), one known subgroup size. */
 export function sgDecodeApplies(caps: Caps, dtype: DType, d: number): boolean {
@@ -349,6 +380,17 @@ export function chooseDecodeKernel(caps: Caps, dtype: DType, d: number): DecodeK
 }
 
 const MAX_SG_CPL = 4, MAX_SG_NSG = 16, MAX_SG_U = 4;
+
+/**
+ * Split count per (batch row, head group) pair count:
+ * - split kernel: ~2048 workgroups (H100, S=32K: 64 splits × 32 heads beat 32 and 128);
+ * - subgroup kernel (H200 sweep, kernels-bench/notes/attn.md): 16 splits for one sequence of 32 heads
+ *   (3.43 TB/s at 32K vs 3.14 with 32 and 2.77 with 64; best at 4K–16K too) and 8 for 8 sequences
+ *   (3.83 TB/s at 32K; 16: 3.80, 64: 3.57): ~512 workgroups, never fewer than 8 splits.
+ */
+function defaultSplits(subgroupKernel: boolean, pairs: number): number {
+  return subgroupKernel ? Math.min(64, Math.max(8, ceilDiv(512, pairs))) : Math.min(128, Math.max(1, ceilDiv(2048, pairs)));
+}
 
 function decodeSgConfig(gpu: Gpu, d: number, group: number, unroll: number): DecodeSgCfg {
   let gh = 1;
@@ -413,8 +455,7 @@ export function flashDecode(gpu: Gpu, a: DecodeArgs): DecodePlan {
   // Keys a workgroup takes per step: chunks are whole steps once a split spans one.
   const bk = sgCfg ? (sgCfg.sgs * sgCfg.nsg / sgCfg.lpk) * sgCfg.u : cfg!.wg / cfg!.td;
   const headGroups = s.nHeads / (sgCfg ? sgCfg.gh : cfg!.gh);
-  // ~2048 workgroups: on the H100 at S=32K, 64 splits × 32 heads beat 32 (1815 vs 1597 GB/s) and 128 (1566).
-  const maxSplits = a.maxSplits ?? Math.min(128, Math.max(1, ceilDiv(2048, B * headGroups)));
+  const maxSplits = a.maxSplits ?? defaultSplits(sgCfg !== null, B * headGroups);
   checkIndex(k, 'maxSplits', maxSplits, gpu.caps.maxWorkgroupsPerDim);
   if (maxSplits < 1) throw new ShapeError(`${k}: maxSplits must be >= 1`);
   const minChunk = a.minChunk ?? 2 * bk;
