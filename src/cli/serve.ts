@@ -94,6 +94,7 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
     const ctx: CompletionContext = { engine, modelName, metrics, shutdown: shutdown.signal, streams, log };
 
     const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, return503OnClosing: false, forceCloseConnections: 'idle' });
+    app.removeContentTypeParser('text/plain'); // bodies are JSON: anything else is 415, not a string prompt body
     app.addHook('onRequest', async (_req, reply) => {
       if (closing) {
         reply.header('connection', 'close');
@@ -143,13 +144,16 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
     const closeNow = async (graceMs: number): Promise<void> => {
       closing = true;
       const timer = setTimeout(() => shutdown.abort(), graceMs);
-      // Cancelled streams end promptly; a connection still open a moment later is cut.
+      // Keep-alive connections whose last response ended after close() began would hold it open: close
+      // them as they fall idle. Cancelled streams end promptly; a connection still open a moment later is cut.
+      const idle = setInterval(() => app.server.closeIdleConnections(), 50);
       const cut = () => setTimeout(() => app.server.closeAllConnections(), 1000).unref();
       shutdown.signal.addEventListener('abort', cut, { once: true });
       try {
         await app.close();
       } finally {
         clearTimeout(timer);
+        clearInterval(idle);
         if (owned) await engine.dispose();
       }
     };
