@@ -16,8 +16,10 @@ export interface CompletionContext {
   engine: ServedEngine;
   modelName: string;
   metrics: ServerMetrics;
-  /** Aborted when the server stops waiting for in-flight requests (shutdown grace over). */
-  shutdown: AbortSignal;
+  /** Cancels of the requests in flight, called when the server stops waiting for them (shutdown grace over). */
+  inFlight: Set<() => void>;
+  /** True once the server has stopped waiting: new work is cancelled at once. */
+  stopped: () => boolean;
   /** Server-sent event streams open now. */
   streams: { open: number };
   log: (line: string) => void;
@@ -79,8 +81,8 @@ export async function handleCompletion(ctx: CompletionContext, req: FastifyReque
   const onClose = () => { if (!res.writableFinished) abort('client'); };
   const onShutdown = () => abort('shutdown');
   res.on('close', onClose);
-  ctx.shutdown.addEventListener('abort', onShutdown, { once: true });
-  if (ctx.shutdown.aborted) abort('shutdown');
+  ctx.inFlight.add(onShutdown);
+  if (ctx.stopped()) abort('shutdown');
   if (req.raw.destroyed) abort('client');
   try {
     // All choices or none: a full queue refuses the request, and the choices already queued are withdrawn.
@@ -106,7 +108,7 @@ export async function handleCompletion(ctx: CompletionContext, req: FastifyReque
     else await answerChoices(ctx, reply, streams, { id, created, returnTokenIds: p.returnTokenIds, abort, why: () => why });
   } finally {
     res.off('close', onClose);
-    ctx.shutdown.removeEventListener('abort', onShutdown);
+    ctx.inFlight.delete(onShutdown);
     ctx.metrics.e2e.observe((performance.now() - t0) / 1000);
   }
 }

@@ -89,9 +89,15 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
     const modelName = o.modelName ?? engine.config.name;
     const streams = { open: 0 };
     const metrics = serverMetrics(engine, () => streams.open);
-    const shutdown = new AbortController();
-    let closing = false;
-    const ctx: CompletionContext = { engine, modelName, metrics, shutdown: shutdown.signal, streams, log };
+    let closing = false, stopped = false;
+    const ctx: CompletionContext = { engine, modelName, metrics, inFlight: new Set(), stopped: () => stopped, streams, log };
+    // The grace is over: cancel what is still running; connections still open a moment later are cut.
+    const stopWaiting = () => {
+      if (stopped) return;
+      stopped = true;
+      for (const cancel of ctx.inFlight) cancel();
+      setTimeout(() => app.server.closeAllConnections(), 1000).unref();
+    };
 
     const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, return503OnClosing: false, forceCloseConnections: 'idle' });
     app.removeContentTypeParser('text/plain'); // bodies are JSON: anything else is 415, not a string prompt body
@@ -138,17 +144,15 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
 
     let closed: Promise<void> | null = null;
     const close = (graceMs = o.shutdownGraceMs ?? 10_000): Promise<void> => {
-      if (closed) { if (graceMs === 0) shutdown.abort(); return closed; }
+      if (closed) { if (graceMs === 0) stopWaiting(); return closed; }
       return closed = closeNow(graceMs);
     };
     const closeNow = async (graceMs: number): Promise<void> => {
       closing = true;
-      const timer = setTimeout(() => shutdown.abort(), graceMs);
+      const timer = setTimeout(stopWaiting, graceMs);
       // Keep-alive connections whose last response ended after close() began would hold it open: close
-      // them as they fall idle. Cancelled streams end promptly; a connection still open a moment later is cut.
+      // them as they fall idle.
       const idle = setInterval(() => app.server.closeIdleConnections(), 50);
-      const cut = () => setTimeout(() => app.server.closeAllConnections(), 1000).unref();
-      shutdown.signal.addEventListener('abort', cut, { once: true });
       try {
         await app.close();
       } finally {
