@@ -26,6 +26,8 @@ const ids = (n: number) => Array.from({ length: n }, () => r.int(0, 256));
 let server: RunningServer;
 const serverLog: string[] = [];
 beforeAll(async () => {
+  // The tiny preset's random weights are written once per run, into this file's temporary folder.
+  process.env.FAPOOL_CACHE = join(tmp, 'cache');
   server = await startServer({ engineOptions: { preset: 'tiny', dtype: 'f32' }, host: '127.0.0.1', port: 0, log: (l) => serverLog.push(l) });
 });
 afterAll(async () => {
@@ -522,7 +524,7 @@ function lineFrom(p: ChildProcess, re: RegExp, ms: number, stderr: () => string)
 }
 
 function startProcess(args: string[]): { proc: ChildProcess; stderr: () => string; exited: Promise<{ code: number | null; signal: string | null }> } {
-  const proc = spawn(process.execPath, [ENTRY, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, FAPOOL_CACHE: join(tmp, 'cache') } });
+  const proc = spawn(process.execPath, [ENTRY, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env } });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
   const exited = new Promise<{ code: number | null; signal: string | null }>((res) => proc.once('exit', (code, signal) => res({ code, signal })));

@@ -106,10 +106,10 @@ export async function handleCompletion(ctx: CompletionContext, req: FastifyReque
     const created = Math.floor(Date.now() / 1000);
     if (p.stream) await streamChoices(ctx, reply, streams, { id, created, includeUsage: p.includeUsage, returnTokenIds: p.returnTokenIds, abort, why: () => why });
     else await answerChoices(ctx, reply, streams, { id, created, returnTokenIds: p.returnTokenIds, abort, why: () => why });
+    if (why === null) ctx.metrics.e2e.observe((performance.now() - t0) / 1000);
   } finally {
     res.off('close', onClose);
     ctx.inFlight.delete(onShutdown);
-    ctx.metrics.e2e.observe((performance.now() - t0) / 1000);
   }
 }
 

@@ -94,7 +94,7 @@ export function serverMetrics(engine: LoadSource, streamsOpen: () => number) {
     ttft: r.add(new Histogram('fapool_time_to_first_token_seconds', 'from submission (queueing included) to the first token', LATENCY_BUCKETS)),
     tpot: r.add(new Histogram('fapool_time_per_output_token_seconds', 'mean time between a completion\'s tokens after the first', TPOT_BUCKETS)),
     queueTime: r.add(new Histogram('fapool_queue_time_seconds', 'from submission until the engine started the request', LATENCY_BUCKETS)),
-    e2e: r.add(new Histogram('fapool_request_duration_seconds', 'a completion request from arrival to its last byte', LATENCY_BUCKETS)),
+    e2e: r.add(new Histogram('fapool_request_duration_seconds', 'a completion request answered in full: from arrival to its last byte', LATENCY_BUCKETS)),
   };
 }
 export type ServerMetrics = ReturnType<typeof serverMetrics>;
