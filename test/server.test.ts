@@ -6,8 +6,9 @@
 //
 // The child processes run compiled JavaScript from a private transpile of src/ (as workers.test.ts does), so
 // this file never depends on a stale dist/.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import OpenAI from 'openai';
@@ -537,6 +538,36 @@ describe('run-inference.js serve (child process) with a pool worker killed under
   afterAll(() => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     rmSync(BUILD, { recursive: true, force: true });
+  });
+
+  it('the command line: serve in the main --help, serve --help, usage errors (exit 2), a port in use (exit 1) before loading', async () => {
+    const run = (args: string[]) => spawnSync(process.execPath, [ENTRY, ...args], { encoding: 'utf8', timeout: 30_000 });
+    const main = run(['--help']);
+    expect(main.status).toBe(0);
+    expect(main.stdout).toMatch(/node run-inference\.js serve --port 8000 .*OpenAI-compatible HTTP server \(serve --help\)/);
+    const help = run(['serve', '--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: node run-inference\.js serve \[options\]/);
+    for (const flag of ['--host', '--port', '--max-queue', '--pool', '--cluster', '--spawn', '--threshold', '--tiers', '--model', '--preset', '--dtype', '--gpu']) expect(help.stdout).toContain(`  ${flag} `);
+    for (const [args, msg] of [[['--port', 'x'], /--port must be an integer/], [['--prompt', 'x'], /Unknown option '--prompt'/], [['--dtype', 'f8'], /--dtype must be f32 or f16/]] as const) {
+      const r = run(['serve', ...args]);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/^error: serve: /);
+      expect(r.stderr).toMatch(msg);
+      expect(r.stdout).toBe('');
+    }
+    const taken = createNetServer();
+    await new Promise<void>((res) => taken.listen(0, '127.0.0.1', res));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const t0 = performance.now();
+      const r = run(['serve', '--preset', 'tiny', '--dtype', 'f32', '--port', String(port)]);
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toBe(`error: cannot listen on http://127.0.0.1:${port}: the address is in use\n`);
+      expect(performance.now() - t0, 'refused before the model loads').toBeLessThan(10_000);
+    } finally {
+      taken.close();
+    }
   });
 
   it('every request gets its single-device tokens; the pool ran some steps; SIGTERM exits cleanly', async () => {

@@ -2,6 +2,7 @@
 // batches and routes (FA Pool) requests; the server validates them, streams their tokens, refuses work when
 // the engine's queue is full (429), cancels the requests of clients that leave, and exports metrics.
 // startServer() is the library/test entry; serveMain() the command (signals, stdout's "listening on" line).
+import { createServer } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { FapoolError, InputError } from '../gpu/errors.js';
 import { TokenizerError } from '../model/tokenizer.js';
@@ -168,11 +169,23 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
   }
 }
 
+/** Fails fast when host:port cannot be bound, before minutes of model loading (the real bind comes later). */
+async function probeAddress(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (e: NodeJS.ErrnoException) => reject(new ServeError(`cannot listen on ${urlOf(host, port)}: ${
+      e.code === 'EADDRINUSE' ? 'the address is in use' : e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' ? 'no such local address' : e.message}`)));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
 /** The command: start, print the address, serve until SIGINT/SIGTERM (a second one cancels what is left). */
 export async function serveMain(argv: string[]): Promise<number> {
   const a = parseServeArgs(argv);
   if (a.help) { console.log(serveHelpText()); return 0; }
   const log = (line: string) => { if (!a.quiet) process.stderr.write(`${line}\n`); };
+  await probeAddress(a.host, a.port);
   const server = await startServer({
     engineOptions: { ...a.engine, log }, host: a.host, port: a.port, maxQueue: a.maxQueue, modelName: a.modelName,
     shutdownGraceMs: a.shutdownGraceMs, log: (line) => process.stderr.write(`${line}\n`),
