@@ -36,6 +36,12 @@ export class Gauge implements Metric {
   samples(): [string, Labels, number][] { return [[this.name, {}, this.read()]]; }
 }
 
+/** A counter or gauge whose labelled values are read at scrape time from state kept elsewhere. */
+export class Collected implements Metric {
+  constructor(readonly name: string, readonly help: string, readonly type: 'counter' | 'gauge', private readonly read: () => [Labels, number][]) {}
+  samples(): [string, Labels, number][] { return this.read().map(([l, v]) => [this.name, l, v]); }
+}
+
 export class Histogram implements Metric {
   readonly type = 'histogram';
   private readonly counts: number[];
@@ -73,7 +79,13 @@ export class Registry {
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const TPOT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
-export interface LoadSource { load(): { running: number; queued: number; maxQueue: number; completed: number } }
+export interface LoadSource {
+  load(): { running: number; queued: number; maxQueue: number; completed: number };
+  /** FA Pool's placement report (its events: to-pool, reshard, fault, fallback), when the engine has one. */
+  report?(): { events?: { kind: string }[] };
+}
+
+const POOL_EVENTS = ['to-pool', 'reshard', 'fault', 'fallback'];
 
 /** The server's metrics; gauges read the engine's load when scraped. */
 export function serverMetrics(engine: LoadSource, streamsOpen: () => number) {
@@ -91,6 +103,11 @@ export function serverMetrics(engine: LoadSource, streamsOpen: () => number) {
     running: r.add(new Gauge('fapool_requests_running', 'requests the engine is running', () => engine.load().running)),
     maxQueue: r.add(new Gauge('fapool_queue_capacity', 'requests that may wait before new ones get 429', () => engine.load().maxQueue)),
     streams: r.add(new Gauge('fapool_streams_open', 'server-sent event streams open', streamsOpen)),
+    poolEvents: r.add(new Collected('fapool_pool_events_total', 'FA Pool events: sequences moved to the pool, resharded, pool rank faults, fallbacks to the base', 'counter', () => {
+      const counts = new Map(POOL_EVENTS.map((k) => [k, 0]));
+      for (const e of engine.report?.().events ?? []) counts.set(e.kind, (counts.get(e.kind) ?? 0) + 1);
+      return [...counts].map(([kind, n]) => [{ kind }, n]);
+    })),
     ttft: r.add(new Histogram('fapool_time_to_first_token_seconds', 'from submission (queueing included) to the first token', LATENCY_BUCKETS)),
     tpot: r.add(new Histogram('fapool_time_per_output_token_seconds', 'mean time between a completion\'s tokens after the first', TPOT_BUCKETS)),
     queueTime: r.add(new Histogram('fapool_queue_time_seconds', 'from submission until the engine started the request', LATENCY_BUCKETS)),
