@@ -2,6 +2,7 @@
 // and documented in one table that --help prints.
 import { parseArgs } from 'node:util';
 import { UsageError } from './usage-error.js';
+import { serveHelpSummary } from './serve-args.js';
 import { workerHelpSummary } from './worker-cli.js';
 
 export { UsageError };
@@ -78,7 +79,7 @@ export function helpText(): string {
     const flag = `--${name}${s.type === 'string' ? ' VALUE' : ''}`;
     lines.push(`  ${flag.padEnd(24)} ${s.help}`);
   }
-  lines.push('', workerHelpSummary(), '', 'Examples:',
+  lines.push('', workerHelpSummary(), serveHelpSummary(), '', 'Examples:',
     '  node run-inference.js',
     '  node run-inference.js --preset seed-4l --init random --prompt-len 4096 --max-new-tokens 64',
     '  node run-inference.js --model ./my-model --prompt "Hello" --temperature 0.8 --top-p 0.9',

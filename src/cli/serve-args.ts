@@ -1,0 +1,115 @@
+// `node run-inference.js serve ...`: the server's options, parsed strictly like the main command's, and
+// mapped to engine options the way engine-options.ts maps the main command's. No server code here, so the
+// main --help can list the command without loading Fastify.
+import { parseArgs } from 'node:util';
+import type { EngineOptions } from '../orchestrator/create-engine.js';
+import { UsageError } from './usage-error.js';
+
+export interface ServeArgs {
+  host: string;
+  port: number;
+  maxQueue: number;
+  /** The id clients send as `model` (default: the model config's name). */
+  modelName?: string;
+  /** ms in-flight requests may take to finish after SIGINT/SIGTERM before they are cancelled. */
+  shutdownGraceMs: number;
+  engine: EngineOptions;
+  quiet: boolean;
+  help: boolean;
+}
+
+const SPEC = {
+  host: { type: 'string', default: '127.0.0.1', help: 'address to listen on (default 127.0.0.1; 0.0.0.0 = every interface)' },
+  port: { type: 'string', default: '8000', help: 'TCP port (default 8000; 0 = any free port, printed when ready)' },
+  'max-queue': { type: 'string', default: '64', help: 'requests that may wait for the engine; more are refused with 429 (default 64)' },
+  'model-name': { type: 'string', help: 'the model id of /v1/models and of requests\' "model" (default: the model config\'s name)' },
+  'shutdown-grace': { type: 'string', default: '10000', help: 'ms in-flight requests may take to finish after SIGINT/SIGTERM before they are cancelled' },
+  preset: { type: 'string', default: 'fortune-4l', help: 'model preset: fortune-4l (shipped weights), tiny or seed-4l (random weights)' },
+  model: { type: 'string', help: 'safetensors file, or a folder with model.safetensors (+ config.json, tokenizer.json)' },
+  config: { type: 'string', help: 'Hugging Face style config.json (default: beside the weights, else the file\'s metadata, else --preset)' },
+  init: { type: 'string', help: '"random": first write deterministic random weights for --preset (to --model, or the cache)' },
+  seed: { type: 'string', default: '0', help: 'seed of --init random (default 0)' },
+  dtype: { type: 'string', help: 'f32 or f16 (default f16 when the GPU has shader-f16 and is not a CPU adapter)' },
+  gpu: { type: 'string', default: 'auto', help: 'GPU of this (base) process: a PCI address or nvidia-smi index, or auto' },
+  strategy: { type: 'string', default: 'fapool', help: 'fapool (attention of long sequences on the pool) or static (TP × PP baseline)' },
+  placement: { type: 'string', default: 'tp=1,pp=1', help: 'static strategy: tensor × pipeline parallel degrees, e.g. tp=2,pp=2' },
+  pool: { type: 'string', default: '0', help: 'attention-pool ranks inside this process (each its own GPUDevice on this adapter)' },
+  cluster: { type: 'string', help: 'JSON file listing pool worker endpoints ({"pool": [{"endpoint": "tcp://host:port"}]})' },
+  spawn: { type: 'string', help: 'start pool worker processes: PCI addresses (comma-separated), "auto" or "none:N"' },
+  threshold: { type: 'string', default: '4096', help: 'sequences longer than this (tokens) have their attention on the pool (default 4096)' },
+  tiers: { type: 'string', help: 'pool size by length, e.g. "4096:0,6144:8,8192:10,inf:32" (default: the paper\'s table)' },
+  deadline: { type: 'string', default: '30000', help: 'ms a pool rank may take to answer before its sequences fall back to the base' },
+  quiet: { type: 'boolean', default: false, help: 'no start-up log on stderr' },
+  help: { type: 'boolean', short: 'h', default: false, help: 'show this help' },
+} as const;
+
+export function serveHelpText(): string {
+  const lines = [
+    'Usage: node run-inference.js serve [options]',
+    '       (installed as a package: fapool serve ...)',
+    '',
+    'An OpenAI-compatible HTTP server over one engine (continuous batching, FA Pool routing per request):',
+    '  POST /v1/completions   prompt (text, token ids, or a list of either), max_tokens, temperature, top_p,',
+    '                         top_k, seed, stop, stream (server-sent events ending with "data: [DONE]"),',
+    '                         stream_options.include_usage, return_token_ids; each choice carries "metrics"',
+    '                         (ttft_ms, tpot_ms, queue_ms, base_steps, pool_steps)',
+    '  GET  /v1/models        the served model',
+    '  GET  /health           200 while serving, with the engine\'s load',
+    '  GET  /metrics          Prometheus text: requests by status, queue, tokens, TTFT/TPOT histograms, attention',
+    '                         steps on base vs pool, FA Pool events (to-pool, reshard, fault, fallback)',
+    'A full queue answers 429; a bad request 400 with {"error": {message, type, param, code}}. A client that',
+    'disconnects cancels its request. Prints "listening on http://HOST:PORT" on stdout when ready; SIGINT or',
+    'SIGTERM stop accepting, let in-flight requests finish (--shutdown-grace), then exit.',
+    '',
+    'Options:',
+  ];
+  for (const [name, s] of Object.entries(SPEC)) lines.push(`  ${`--${name}${s.type === 'string' ? ' VALUE' : ''}`.padEnd(24)} ${s.help}`);
+  lines.push('', 'Examples:',
+    '  node run-inference.js serve --port 8000',
+    '  node run-inference.js serve --preset seed-4l --init random --spawn auto --threshold 4096',
+    '  curl -s localhost:8000/v1/completions -H "content-type: application/json" -d \'{"prompt": "Hello", "max_tokens": 32}\'');
+  return lines.join('\n');
+}
+
+/** One line for the main --help: how to start the server. */
+export function serveHelpSummary(): string {
+  return '  node run-inference.js serve --port 8000 [model and pool options]               OpenAI-compatible HTTP server (serve --help)';
+}
+
+function int(name: string, v: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`serve: --${name} must be an integer in [${min}, ${max}], got '${v}'`);
+  return n;
+}
+
+export function parseServeArgs(argv: string[]): ServeArgs {
+  const options = Object.fromEntries(Object.entries(SPEC).map(([k, s]) => [k, { type: s.type, ...('short' in s ? { short: s.short } : {}), ...('default' in s ? { default: s.default } : {}) }]));
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: argv, options: options as never, strict: true, allowPositionals: false }) as { values: Record<string, string | boolean | undefined> });
+  } catch (e) {
+    throw new UsageError(`serve: ${(e as Error).message.replace(/\. To specify.*$/, '')}\nRun 'node run-inference.js serve --help' to see the options.`);
+  }
+  const s = (k: string) => values[k] as string | undefined;
+  if (s('init') !== undefined && s('init') !== 'random') throw new UsageError(`serve: --init takes only 'random', got '${s('init')}'`);
+  const dtype = s('dtype');
+  if (dtype !== undefined && dtype !== 'f32' && dtype !== 'f16') throw new UsageError(`serve: --dtype must be f32 or f16, got '${dtype}'`);
+  const strategy = s('strategy');
+  if (strategy !== 'fapool' && strategy !== 'static') throw new UsageError(`serve: --strategy must be fapool or static, got '${strategy}'`);
+  const host = s('host')!;
+  if (!host.trim()) throw new UsageError('serve: --host is empty');
+  const modelName = s('model-name');
+  if (modelName !== undefined && !modelName.trim()) throw new UsageError('serve: --model-name is empty');
+  return {
+    host, port: int('port', s('port'), 0, 65535)!, maxQueue: int('max-queue', s('max-queue'), 0)!, modelName,
+    shutdownGraceMs: int('shutdown-grace', s('shutdown-grace'), 0)!,
+    engine: {
+      preset: s('preset'), model: s('model'), config: s('config'), init: s('init') as 'random' | undefined, seed: int('seed', s('seed'), 0),
+      dtype: dtype as 'f32' | 'f16' | undefined, gpu: s('gpu'), strategy, placement: s('placement'),
+      pool: { inProcess: int('pool', s('pool'), 0), cluster: s('cluster'), spawn: s('spawn'), deadlineMs: int('deadline', s('deadline'), 1) },
+      policy: { threshold: int('threshold', s('threshold'), 1), tiers: s('tiers') },
+    },
+    quiet: Boolean(values.quiet), help: Boolean(values.help),
+  };
+}

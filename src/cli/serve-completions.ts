@@ -1,0 +1,196 @@
+// POST /v1/completions: OpenAI's legacy completions over Engine.submit, one engine request per prompt (a
+// choice). Streams are server-sent events in OpenAI's chunk format ending with `data: [DONE]`. A client
+// that goes away, or a server that stops waiting, aborts the requests (the engine frees their sequences).
+// Requests may finish in any order (continuous batching): choices are written as their events come.
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { QueueFullError, type CompletionEvent, type Engine, type FinishReason } from '../orchestrator/engine.js';
+import { ApiError, fitContext, parseCompletionRequest } from './serve-schema.js';
+import type { ServerMetrics } from './serve-metrics.js';
+
+/** What the server needs of an engine (an Engine, or a stand-in in tests). */
+export type ServedEngine = Pick<Engine, 'submit' | 'load' | 'encode' | 'config' | 'dtype' | 'device' | 'maxQueue' | 'dispose'> & Partial<Pick<Engine, 'report'>>;
+
+export interface CompletionContext {
+  engine: ServedEngine;
+  modelName: string;
+  metrics: ServerMetrics;
+  /** Cancels of the requests in flight, called when the server stops waiting for them (shutdown grace over). */
+  inFlight: Set<() => void>;
+  /** True once the server has stopped waiting: new work is cancelled at once. */
+  stopped: () => boolean;
+  /** Server-sent event streams open now. */
+  streams: { open: number };
+  log: (line: string) => void;
+}
+
+type Done = Extract<CompletionEvent, { type: 'done' }>;
+
+/** A stream whose client reads slower than tokens come is cut once this much is buffered. */
+const MAX_BUFFERED_BYTES = 4 << 20;
+
+/** Per-choice numbers beside OpenAI's fields (clients ignore unknown fields; benchmarks read them). */
+function choiceMetrics(d: Done) {
+  return {
+    finish: d.reason, prompt_tokens: d.promptTokens, completion_tokens: d.tokens.length,
+    ttft_ms: round(d.ttftMs), tpot_ms: round(d.tpotMs), queue_ms: round(d.queueMs), base_steps: d.baseSteps, pool_steps: d.poolSteps,
+  };
+}
+const round = (v: number) => Math.round(v * 1000) / 1000;
+const finishReason = (r: FinishReason): 'stop' | 'length' | null => (r === 'length' ? 'length' : r === 'cancelled' ? null : 'stop');
+
+function record(m: ServerMetrics, d: Done): void {
+  m.finished.inc({ reason: d.reason });
+  m.promptTokens.inc({}, d.promptTokens);
+  m.generationTokens.inc({}, d.tokens.length);
+  m.attentionSteps.inc({ placement: 'base' }, d.baseSteps);
+  m.attentionSteps.inc({ placement: 'pool' }, d.poolSteps);
+  if (d.tokens.length > 0) m.ttft.observe(d.ttftMs / 1000);
+  if (d.tokens.length > 1) m.tpot.observe(d.tpotMs / 1000);
+  m.queueTime.observe(d.queueMs / 1000);
+}
+
+/** Errors of a request that has already started streaming, as the body of an SSE error event. */
+function errorOf(e: unknown): ApiError {
+  if (e instanceof ApiError) return e;
+  return new ApiError(500, `generation failed: ${(e as Error)?.message ?? String(e)}`, 'server_error', null, 'generation_failed');
+}
+
+export async function handleCompletion(ctx: CompletionContext, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const t0 = performance.now();
+  const { engine } = ctx;
+  const cfg = engine.config;
+  const p = parseCompletionRequest(req.body, cfg.vocab);
+  if (p.model !== undefined && p.model !== ctx.modelName) {
+    throw new ApiError(404, `the model '${p.model}' does not exist; this server serves '${ctx.modelName}'`, 'invalid_request_error', 'model', 'model_not_found');
+  }
+  const jobs = p.prompts.map((prompt, i) => {
+    const param = p.prompts.length > 1 ? `prompt[${i}]` : 'prompt';
+    const ids = typeof prompt === 'string' ? engine.encode(prompt) : prompt;
+    if (ids.length === 0) throw new ApiError(400, `'${param}' has no tokens`, 'invalid_request_error', param, 'invalid_value');
+    return { ids, maxTokens: fitContext(ids.length, p.maxTokens, cfg.maxSeq, param) };
+  });
+  // A sampled request without a seed gets its own (OpenAI: unseeded requests differ); greedy needs none.
+  const seed = p.seed ?? (p.temperature > 0 ? randomBytes(4).readUInt32LE(0) : 0);
+
+  const res = reply.raw;
+  const ac = new AbortController();
+  let why: 'client' | 'shutdown' | 'slow' | 'failed' | null = null;
+  const abort = (w: NonNullable<typeof why>) => { if (!ac.signal.aborted) { why = w; ac.abort(new Error(w)); } };
+  const onClose = () => { if (!res.writableFinished) abort('client'); };
+  const onShutdown = () => abort('shutdown');
+  res.on('close', onClose);
+  ctx.inFlight.add(onShutdown);
+  if (ctx.stopped()) abort('shutdown');
+  if (req.raw.destroyed) abort('client');
+  try {
+    // All choices or none: a full queue refuses the request, and the choices already queued are withdrawn.
+    const streams: AsyncIterable<CompletionEvent>[] = [];
+    try {
+      for (const j of jobs) {
+        streams.push(engine.submit({
+          prompt: j.ids, maxTokens: j.maxTokens, stop: p.stop, signal: ac.signal,
+          sampling: { temperature: p.temperature, topP: p.topP, topK: p.topK, seed },
+        }));
+      }
+    } catch (e) {
+      ac.abort(e); // the engine ends the withdrawn ones with 'cancelled'; nobody needs to read them
+      if (e instanceof QueueFullError) {
+        reply.header('retry-after', '1');
+        throw new ApiError(429, `the server is busy: ${e.message}; retry later`, 'rate_limit_error', null, 'queue_full');
+      }
+      throw e;
+    }
+    const id = `cmpl-${randomUUID().replace(/-/g, '')}`;
+    const created = Math.floor(Date.now() / 1000);
+    if (p.stream) await streamChoices(ctx, reply, streams, { id, created, includeUsage: p.includeUsage, returnTokenIds: p.returnTokenIds, abort, why: () => why });
+    else await answerChoices(ctx, reply, streams, { id, created, returnTokenIds: p.returnTokenIds, abort, why: () => why });
+    if (why === null) ctx.metrics.e2e.observe((performance.now() - t0) / 1000);
+  } finally {
+    res.off('close', onClose);
+    ctx.inFlight.delete(onShutdown);
+  }
+}
+
+interface Ids { id: string; created: number; returnTokenIds: boolean; abort: (w: 'failed' | 'slow') => void; why: () => string | null }
+
+async function answerChoices(ctx: CompletionContext, reply: FastifyReply, streams: AsyncIterable<CompletionEvent>[], o: Ids): Promise<void> {
+  const dones: Done[] = [];
+  await Promise.all(streams.map(async (s, i) => {
+    try {
+      for await (const e of s) if (e.type === 'done') { dones[i] = e; record(ctx.metrics, e); }
+    } catch (e) {
+      ctx.metrics.finished.inc({ reason: 'error' });
+      o.abort('failed');
+      throw e;
+    }
+  }));
+  if (o.why() === 'client') {
+    // Nobody to answer: the socket is gone.
+    reply.hijack();
+    ctx.metrics.requests.inc({ route: '/v1/completions', status: '499' });
+    return;
+  }
+  if (o.why() === 'shutdown') throw new ApiError(503, 'the server is shutting down; the request was cancelled', 'server_error', null, 'shutting_down');
+  const usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
+  const choices = dones.map((d, index) => {
+    usage.prompt_tokens += d.promptTokens;
+    usage.completion_tokens += d.tokens.length;
+    return {
+      text: d.text, index, logprobs: null, finish_reason: finishReason(d.reason), metrics: choiceMetrics(d),
+      ...(o.returnTokenIds ? { token_ids: d.tokens } : {}),
+    };
+  });
+  usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+  await reply.send({ id: o.id, object: 'text_completion', created: o.created, model: ctx.modelName, choices, usage });
+}
+
+async function streamChoices(ctx: CompletionContext, reply: FastifyReply, streams: AsyncIterable<CompletionEvent>[],
+  o: Ids & { includeUsage: boolean }): Promise<void> {
+  reply.hijack();
+  const res: ServerResponse = reply.raw;
+  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  res.flushHeaders();
+  ctx.streams.open++;
+  const send = (data: unknown) => {
+    if (res.writableEnded || res.destroyed) return;
+    res.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
+    if (res.writableLength > MAX_BUFFERED_BYTES) o.abort('slow');
+  };
+  const chunk = (choices: unknown[], extra: object = {}) => send({ id: o.id, object: 'text_completion', created: o.created, model: ctx.modelName, choices, ...extra });
+  const usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
+  let failure: ApiError | null = null;
+  try {
+    await Promise.all(streams.map(async (s, index) => {
+      try {
+        for await (const e of s) {
+          if (e.type === 'token') { chunk([{ text: e.text, index, logprobs: null, finish_reason: null }]); continue; }
+          record(ctx.metrics, e);
+          usage.prompt_tokens += e.promptTokens;
+          usage.completion_tokens += e.tokens.length;
+          if (e.reason === 'cancelled') continue;
+          chunk([{ text: '', index, logprobs: null, finish_reason: finishReason(e.reason), metrics: choiceMetrics(e), ...(o.returnTokenIds ? { token_ids: e.tokens } : {}) }]);
+        }
+      } catch (e) {
+        ctx.metrics.finished.inc({ reason: 'error' });
+        failure ??= errorOf(e);
+        ctx.log(`completion ${o.id} failed: ${(e as Error)?.stack ?? String(e)}`);
+        o.abort('failed');
+      }
+    }));
+    const why = o.why();
+    if (why === 'shutdown') failure ??= new ApiError(503, 'the server is shutting down; the request was cancelled', 'server_error', null, 'shutting_down');
+    if (why === 'slow') failure ??= new ApiError(500, 'the client read the stream too slowly; the request was cancelled', 'server_error', null, 'client_too_slow');
+    if (failure) send(failure.body());
+    else if (o.includeUsage) {
+      usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+      chunk([], { usage });
+    }
+    send('[DONE]');
+  } finally {
+    ctx.streams.open--;
+    ctx.metrics.requests.inc({ route: '/v1/completions', status: o.why() === 'client' ? '499' : '200' });
+    if (!res.writableEnded) res.end();
+  }
+}

@@ -1,0 +1,117 @@
+// Prometheus text exposition (format 0.0.4), hand-written: counters and histograms with labels, gauges read
+// when scraped. Enough for a server's few metrics without a dependency.
+
+type Labels = Record<string, string>;
+
+function labelText(labels: Labels): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')}"`);
+  return parts.length ? `{${parts.join(',')}}` : '';
+}
+
+function numText(v: number): string {
+  return v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : Number.isNaN(v) ? 'NaN' : String(v);
+}
+
+interface Metric { name: string; help: string; type: 'counter' | 'gauge' | 'histogram'; samples(): [string, Labels, number][] }
+
+export class Counter implements Metric {
+  readonly type = 'counter';
+  private readonly values = new Map<string, [Labels, number]>();
+  constructor(readonly name: string, readonly help: string, initial: Labels[] = []) {
+    for (const l of initial) this.values.set(labelText(l), [l, 0]);
+  }
+  inc(labels: Labels = {}, by = 1): void {
+    const key = labelText(labels);
+    const cur = this.values.get(key);
+    if (cur) cur[1] += by; else this.values.set(key, [labels, by]);
+  }
+  get(labels: Labels = {}): number { return this.values.get(labelText(labels))?.[1] ?? 0; }
+  samples(): [string, Labels, number][] { return [...this.values.values()].map(([l, v]) => [this.name, l, v]); }
+}
+
+/** A value read at scrape time (queue length, running requests). */
+export class Gauge implements Metric {
+  readonly type = 'gauge';
+  constructor(readonly name: string, readonly help: string, private readonly read: () => number) {}
+  samples(): [string, Labels, number][] { return [[this.name, {}, this.read()]]; }
+}
+
+/** A counter or gauge whose labelled values are read at scrape time from state kept elsewhere. */
+export class Collected implements Metric {
+  constructor(readonly name: string, readonly help: string, readonly type: 'counter' | 'gauge', private readonly read: () => [Labels, number][]) {}
+  samples(): [string, Labels, number][] { return this.read().map(([l, v]) => [this.name, l, v]); }
+}
+
+export class Histogram implements Metric {
+  readonly type = 'histogram';
+  private readonly counts: number[];
+  private sum = 0;
+  private count = 0;
+  constructor(readonly name: string, readonly help: string, private readonly buckets: readonly number[]) {
+    this.counts = buckets.map(() => 0);
+  }
+  observe(v: number): void {
+    for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]!) this.counts[i]!++;
+    this.sum += v;
+    this.count++;
+  }
+  samples(): [string, Labels, number][] {
+    return [
+      ...this.buckets.map((b, i): [string, Labels, number] => [`${this.name}_bucket`, { le: numText(b) }, this.counts[i]!]),
+      [`${this.name}_bucket`, { le: '+Inf' }, this.count], [`${this.name}_sum`, {}, this.sum], [`${this.name}_count`, {}, this.count],
+    ];
+  }
+}
+
+export class Registry {
+  private readonly metrics: Metric[] = [];
+  add<M extends Metric>(m: M): M { this.metrics.push(m); return m; }
+  render(): string {
+    const out: string[] = [];
+    for (const m of this.metrics) {
+      out.push(`# HELP ${m.name} ${m.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${m.name} ${m.type}`);
+      for (const [name, labels, v] of m.samples()) out.push(`${name}${labelText(labels)} ${numText(v)}`);
+    }
+    return `${out.join('\n')}\n`;
+  }
+}
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+const TPOT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+export interface LoadSource {
+  load(): { running: number; queued: number; maxQueue: number; completed: number };
+  /** FA Pool's placement report (its events: to-pool, reshard, fault, fallback), when the engine has one. */
+  report?(): { events?: { kind: string }[] };
+}
+
+const POOL_EVENTS = ['to-pool', 'reshard', 'fault', 'fallback'];
+
+/** The server's metrics; gauges read the engine's load when scraped. */
+export function serverMetrics(engine: LoadSource, streamsOpen: () => number) {
+  const r = new Registry();
+  return {
+    registry: r,
+    requests: r.add(new Counter('fapool_http_requests_total', 'HTTP requests answered, by route and status code')),
+    finished: r.add(new Counter('fapool_completions_total', 'completions (choices) finished, by reason (length, stop, eos, cancelled, error)',
+      ['length', 'stop', 'eos', 'cancelled', 'error'].map((reason) => ({ reason })))),
+    promptTokens: r.add(new Counter('fapool_prompt_tokens_total', 'prompt tokens of the completions run')),
+    generationTokens: r.add(new Counter('fapool_generation_tokens_total', 'tokens generated')),
+    attentionSteps: r.add(new Counter('fapool_attention_steps_total', 'decode steps by where the sequence\'s attention ran (FA Pool: base group or pool)',
+      [{ placement: 'base' }, { placement: 'pool' }])),
+    queued: r.add(new Gauge('fapool_queue_length', 'requests waiting for the engine', () => engine.load().queued)),
+    running: r.add(new Gauge('fapool_requests_running', 'requests the engine is running', () => engine.load().running)),
+    maxQueue: r.add(new Gauge('fapool_queue_capacity', 'requests that may wait before new ones get 429', () => engine.load().maxQueue)),
+    streams: r.add(new Gauge('fapool_streams_open', 'server-sent event streams open', streamsOpen)),
+    poolEvents: r.add(new Collected('fapool_pool_events_total', 'FA Pool events: sequences moved to the pool, resharded, pool rank faults, fallbacks to the base', 'counter', () => {
+      const counts = new Map(POOL_EVENTS.map((k) => [k, 0]));
+      for (const e of engine.report?.().events ?? []) counts.set(e.kind, (counts.get(e.kind) ?? 0) + 1);
+      return [...counts].map(([kind, n]) => [{ kind }, n]);
+    })),
+    ttft: r.add(new Histogram('fapool_time_to_first_token_seconds', 'from submission (queueing included) to the first token', LATENCY_BUCKETS)),
+    tpot: r.add(new Histogram('fapool_time_per_output_token_seconds', 'mean time between a completion\'s tokens after the first', TPOT_BUCKETS)),
+    queueTime: r.add(new Histogram('fapool_queue_time_seconds', 'from submission until the engine started the request', LATENCY_BUCKETS)),
+    e2e: r.add(new Histogram('fapool_request_duration_seconds', 'a completion request answered in full: from arrival to its last byte', LATENCY_BUCKETS)),
+  };
+}
+export type ServerMetrics = ReturnType<typeof serverMetrics>;

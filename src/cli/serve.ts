@@ -1,0 +1,211 @@
+// `node run-inference.js serve`: an OpenAI-compatible HTTP server (Fastify) over one engine. The engine
+// batches and routes (FA Pool) requests; the server validates them, streams their tokens, refuses work when
+// the engine's queue is full (429), cancels the requests of clients that leave, and exports metrics.
+// startServer() is the library/test entry; serveMain() the command (signals, stdout's "listening on" line).
+import { createServer } from 'node:net';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { FapoolError, InputError } from '../gpu/errors.js';
+import { TokenizerError } from '../model/tokenizer.js';
+import { createEngine, type EngineOptions } from '../orchestrator/create-engine.js';
+import { QueueFullError } from '../orchestrator/engine.js';
+import { runAndExit } from './exit.js';
+import { parseServeArgs, serveHelpText } from './serve-args.js';
+import { handleCompletion, type CompletionContext, type ServedEngine } from './serve-completions.js';
+import { serverMetrics, type ServerMetrics } from './serve-metrics.js';
+import { ApiError } from './serve-schema.js';
+
+export { parseServeArgs, serveHelpSummary, serveHelpText, type ServeArgs } from './serve-args.js';
+export type { ServedEngine } from './serve-completions.js';
+
+/** A server that could not start (address in use, bad host). */
+export class ServeError extends FapoolError {}
+
+export interface ServerOptions {
+  /** Serve this engine (the caller disposes it)... */
+  engine?: ServedEngine;
+  /** ...or build one from these options (the server disposes it on close). */
+  engineOptions?: EngineOptions;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 8000; 0 = any free port. */
+  port?: number;
+  /** Requests that may wait for the engine (sets engine.maxQueue; default: the engine's). */
+  maxQueue?: number;
+  /** The model id clients send (default: the config's name). */
+  modelName?: string;
+  /** close()'s default wait for in-flight requests before it cancels them (ms, default 10 s). */
+  shutdownGraceMs?: number;
+  /** Errors worth a line (failed generations, 5xx answers); default stderr. */
+  log?: (line: string) => void;
+}
+
+export interface RunningServer {
+  url: string;
+  host: string;
+  port: number;
+  modelName: string;
+  engine: ServedEngine;
+  app: FastifyInstance;
+  metrics: ServerMetrics;
+  /**
+   * Stop accepting, let in-flight requests finish for `graceMs` (then cancel them: a stream ends with an
+   * error event, a waiting client gets 503), dispose an engine the server built. Idempotent.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Bodies hold token ids: a long context as JSON is a few hundred KB; leave room for lists of prompts. */
+const BODY_LIMIT = 32 << 20;
+
+function toApiError(e: unknown): ApiError {
+  if (e instanceof ApiError) return e;
+  if (e instanceof QueueFullError) return new ApiError(429, e.message, 'rate_limit_error', null, 'queue_full');
+  if (e instanceof InputError || e instanceof TokenizerError) return new ApiError(400, e.message, 'invalid_request_error', null, 'invalid_value');
+  const fe = e as Partial<FastifyError>;
+  const status = fe.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    // Fastify's own refusals: body not JSON, too large, wrong content type, ...
+    const code = fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e instanceof SyntaxError ? 'invalid_json'
+      : fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'body_too_large'
+        : fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'unsupported_media_type'
+          : fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'empty_body' : 'bad_request';
+    const message = code === 'invalid_json' ? `the request body is not valid JSON: ${fe.message}`
+      : code === 'unsupported_media_type' ? `${fe.message}; send Content-Type: application/json` : fe.message ?? 'bad request';
+    return new ApiError(status, message, 'invalid_request_error', null, code);
+  }
+  const what = e instanceof FapoolError ? e.message : `internal error (${(e as Error)?.name ?? typeof e})`;
+  return new ApiError(500, what, 'server_error', null, 'internal_error');
+}
+
+function urlOf(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+export async function startServer(o: ServerOptions = {}): Promise<RunningServer> {
+  const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const owned = !o.engine;
+  const engine: ServedEngine = o.engine ?? await createEngine({ log, ...o.engineOptions });
+  try {
+    if (o.maxQueue !== undefined) engine.maxQueue = o.maxQueue;
+    const modelName = o.modelName ?? engine.config.name;
+    const streams = { open: 0 };
+    const metrics = serverMetrics(engine, () => streams.open);
+    let closing = false, stopped = false;
+    const ctx: CompletionContext = { engine, modelName, metrics, inFlight: new Set(), stopped: () => stopped, streams, log };
+    // The grace is over: cancel what is still running; connections still open a moment later are cut.
+    const stopWaiting = () => {
+      if (stopped) return;
+      stopped = true;
+      for (const cancel of ctx.inFlight) cancel();
+      setTimeout(() => app.server.closeAllConnections(), 1000).unref();
+    };
+
+    const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, return503OnClosing: false, forceCloseConnections: 'idle' });
+    app.removeContentTypeParser('text/plain'); // bodies are JSON: anything else is 415, not a string prompt body
+    app.addHook('onRequest', async (_req, reply) => {
+      if (closing) {
+        reply.header('connection', 'close');
+        throw new ApiError(503, 'the server is shutting down', 'server_error', null, 'shutting_down');
+      }
+    });
+    app.addHook('onResponse', async (req, reply) => {
+      metrics.requests.inc({ route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
+    });
+    app.setErrorHandler((err, req, reply) => {
+      const api = toApiError(err);
+      if (api.status >= 500 && api.code !== 'shutting_down') log(`error: ${req.method} ${req.url}: ${(err as Error)?.stack ?? String(err)}`);
+      void reply.code(api.status).send(api.body());
+    });
+    app.setNotFoundHandler((req, reply) => {
+      void reply.code(404).send(new ApiError(404, `no route for ${req.method} ${req.url.split('?')[0]}`, 'invalid_request_error', null, 'not_found').body());
+    });
+
+    app.post('/v1/completions', (req, reply) => handleCompletion(ctx, req, reply));
+    const model = () => ({ id: modelName, object: 'model', created: 0, owned_by: 'fapool', max_model_len: engine.config.maxSeq });
+    app.get('/v1/models', async () => ({ object: 'list', data: [model()] }));
+    app.get<{ Params: { id: string } }>('/v1/models/:id', async (req) => {
+      if (req.params.id !== modelName) throw new ApiError(404, `the model '${req.params.id}' does not exist; this server serves '${modelName}'`, 'invalid_request_error', 'model', 'model_not_found');
+      return model();
+    });
+    app.get('/health', async () => ({ status: 'ok', model: modelName, device: engine.device, dtype: engine.dtype, ...engine.load() }));
+    app.get('/metrics', async (_req, reply) => {
+      void reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8');
+      return metrics.registry.render();
+    });
+
+    const host = o.host ?? '127.0.0.1';
+    try {
+      await app.listen({ host, port: o.port ?? 8000 });
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new ServeError(`cannot listen on ${urlOf(host, o.port ?? 8000)}: ${err.code === 'EADDRINUSE' ? 'the address is in use' : err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' ? 'no such local address' : err.message}`);
+    }
+    const addr = app.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : o.port ?? 8000;
+
+    let closed: Promise<void> | null = null;
+    const close = (graceMs = o.shutdownGraceMs ?? 10_000): Promise<void> => {
+      if (closed) { if (graceMs === 0) stopWaiting(); return closed; }
+      return closed = closeNow(graceMs);
+    };
+    const closeNow = async (graceMs: number): Promise<void> => {
+      closing = true;
+      const timer = setTimeout(stopWaiting, graceMs);
+      // Keep-alive connections whose last response ended after close() began would hold it open: close
+      // them as they fall idle.
+      const idle = setInterval(() => app.server.closeIdleConnections(), 50);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(timer);
+        clearInterval(idle);
+        if (owned) await engine.dispose();
+      }
+    };
+    return { url: urlOf(host, port), host, port, modelName, engine, app, metrics, close };
+  } catch (e) {
+    if (owned) await engine.dispose();
+    throw e;
+  }
+}
+
+/** Fails fast when host:port cannot be bound, before minutes of model loading (the real bind comes later). */
+async function probeAddress(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (e: NodeJS.ErrnoException) => reject(new ServeError(`cannot listen on ${urlOf(host, port)}: ${
+      e.code === 'EADDRINUSE' ? 'the address is in use' : e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' ? 'no such local address' : e.message}`)));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
+/** The command: start, print the address, serve until SIGINT/SIGTERM (a second one cancels what is left). */
+export async function serveMain(argv: string[]): Promise<number> {
+  const a = parseServeArgs(argv);
+  if (a.help) { console.log(serveHelpText()); return 0; }
+  const log = (line: string) => { if (!a.quiet) process.stderr.write(`${line}\n`); };
+  await probeAddress(a.host, a.port);
+  const server = await startServer({
+    engineOptions: { ...a.engine, log }, host: a.host, port: a.port, maxQueue: a.maxQueue, modelName: a.modelName,
+    shutdownGraceMs: a.shutdownGraceMs, log: (line) => process.stderr.write(`${line}\n`),
+  });
+  log(`serving ${server.modelName} (${server.engine.dtype}) on ${server.engine.device}; queue ${server.engine.maxQueue}`);
+  process.stdout.write(`listening on ${server.url}\n`);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  const { running, queued } = server.engine.load();
+  log(`stopping (${signal}): ${running} running, ${queued} queued; waiting up to ${a.shutdownGraceMs} ms (a second signal cancels them)`);
+  const again = () => { log('second signal: cancelling in-flight requests'); void server.close(0); };
+  process.once('SIGINT', again);
+  process.once('SIGTERM', again);
+  await server.close(a.shutdownGraceMs);
+  log('stopped');
+  return 0;
+}
+
+export function runServeCli(argv: string[]): Promise<never> {
+  return runAndExit(() => serveMain(argv));
+}

@@ -1,0 +1,628 @@
+// The OpenAI-compatible server (src/cli/serve*.ts) on lavapipe with the tiny model (f32, 127.0.0.1, port 0):
+// concurrent streams each give the greedy tokens of a single-request run; a client that leaves cancels its
+// request; a full queue answers 429; bad requests 400 with OpenAI's error shape; stop strings; /metrics is
+// Prometheus text; the `openai` package streams from it. Once as a child process (`run-inference.js serve`)
+// with a pool worker process that is SIGKILLed under load: every request still gets its single-device tokens.
+//
+// The child processes run compiled JavaScript from a private transpile of src/ (as workers.test.ts does), so
+// this file never depends on a stale dist/.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseServeArgs } from '../src/cli/serve-args.js';
+import { startServer, type RunningServer, type ServedEngine } from '../src/cli/serve.js';
+import { presetConfig } from '../src/model/config.js';
+import { QueueFullError, type CompletionEvent, type CompletionRequest, type Engine } from '../src/orchestrator/engine.js';
+import { rng } from './helpers.js';
+
+const ROOT = join(dirname(new URL(import.meta.url).pathname), '..');
+const tmp = mkdtempSync(join(tmpdir(), 'fapool-server-'));
+const r = rng();
+const ids = (n: number) => Array.from({ length: n }, () => r.int(0, 256));
+
+let server: RunningServer;
+const serverLog: string[] = [];
+beforeAll(async () => {
+  // The tiny preset's random weights are written once per run, into this file's temporary folder.
+  process.env.FAPOOL_CACHE = join(tmp, 'cache');
+  server = await startServer({ engineOptions: { preset: 'tiny', dtype: 'f32' }, host: '127.0.0.1', port: 0, log: (l) => serverLog.push(l) });
+});
+afterAll(async () => {
+  await server?.close(0);
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/** A single-request run on the engine itself (no server): tokens and text. */
+type Ref = { tokens: number[]; text: string };
+async function reference(prompt: string | number[], maxTokens: number): Promise<Ref> {
+  const done = await (server.engine as Engine).run({ prompts: [prompt], maxNewTokens: maxTokens });
+  return { tokens: done.result.tokens[0]!, text: done.texts[0]! };
+}
+
+const post = (url: string, body: unknown, init: RequestInit = {}) => fetch(`${url}/v1/completions`, {
+  method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body), ...init,
+});
+
+interface Chunk { id: string; object: string; model: string; choices: { text: string; index: number; finish_reason: string | null; metrics?: Record<string, number | string>; token_ids?: number[] }[]; usage?: Record<string, number>; error?: { message: string; type: string; code: string } }
+
+/** Reads a server-sent event stream: its chunks in order, `[DONE]` seen or not; onChunk may stop reading early. */
+async function readSse(res: Response, onChunk?: (c: Chunk, n: number) => boolean | void): Promise<{ chunks: Chunk[]; done: boolean; raw: string }> {
+  const chunks: Chunk[] = [];
+  const reader = res.body!.getReader();
+  const dec = new TextDecoder();
+  let buf = '', raw = '', done = false;
+  for (;;) {
+    const { value, done: end } = await reader.read();
+    if (end) break;
+    const text = dec.decode(value, { stream: true });
+    buf += text; raw += text;
+    let at;
+    while ((at = buf.indexOf('\n\n')) >= 0) {
+      const event = buf.slice(0, at);
+      buf = buf.slice(at + 2);
+      expect(event.startsWith('data: '), `SSE event: ${event}`).toBe(true);
+      const data = event.slice(6);
+      if (data === '[DONE]') { done = true; continue; }
+      expect(done, 'nothing after [DONE]').toBe(false);
+      const c = JSON.parse(data) as Chunk;
+      chunks.push(c);
+      if (onChunk?.(c, chunks.length)) { await reader.cancel(); return { chunks, done, raw }; }
+    }
+  }
+  return { chunks, done, raw };
+}
+
+/** One choice's stream put together: text, finish reason, metrics, token ids. */
+function assemble(chunks: Chunk[], index = 0) {
+  const mine = chunks.flatMap((c) => (c.choices ?? []).filter((ch) => ch.index === index));
+  const last = mine.at(-1);
+  return { text: mine.map((c) => c.text).join(''), finish: last?.finish_reason ?? null, metrics: last?.metrics, tokenIds: last?.token_ids };
+}
+
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const t0 = performance.now();
+  while (!cond()) {
+    if (performance.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((res) => setTimeout(res, 20));
+  }
+}
+
+/** No stack trace in an answer: no "    at fn (file:line)" lines, no source paths. */
+function expectNoStack(text: string): void {
+  expect(text).not.toMatch(/\n\s+at |\.ts:\d+|\.js:\d+/);
+}
+
+// ------------------------------------------------------------------ in-process server, real engine
+
+describe('serve (in process, tiny model)', () => {
+  it('answers on /health and /v1/models', async () => {
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(server.port).toBeGreaterThan(0);
+    const h = await fetch(`${server.url}/health`);
+    expect(h.status).toBe(200);
+    expect(await h.json()).toMatchObject({ status: 'ok', model: 'tiny', dtype: 'f32', running: 0, queued: 0 });
+    const m = await (await fetch(`${server.url}/v1/models`)).json();
+    expect(m).toEqual({ object: 'list', data: [{ id: 'tiny', object: 'model', created: 0, owned_by: 'fapool', max_model_len: 512 }] });
+    expect((await fetch(`${server.url}/v1/models/tiny`)).status).toBe(200);
+    expect((await fetch(`${server.url}/v1/models/gpt-4`)).status).toBe(404);
+  });
+
+  it('concurrent streaming clients: each gets the greedy tokens of a single-request run', async () => {
+    const cases: { prompt: string | number[]; max: number }[] = [
+      { prompt: 'The attention pool takes the long sequences', max: 24 }, { prompt: ids(40), max: 8 }, { prompt: 'x', max: 30 },
+      { prompt: ids(100), max: 16 }, { prompt: 'Hello, world!', max: 12 }, { prompt: ids(7), max: 20 },
+    ];
+    const refs: Ref[] = [];
+    for (const c of cases) refs.push(await reference(c.prompt, c.max));
+    const results = await Promise.all(cases.map(async (c) => {
+      const res = await post(server.url, { model: 'tiny', prompt: c.prompt, max_tokens: c.max, temperature: 0, stream: true, return_token_ids: true });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      return readSse(res);
+    }));
+    const streamIds = new Set<string>();
+    results.forEach(({ chunks, done }, i) => {
+      expect(done, `stream ${i} ends with [DONE]`).toBe(true);
+      expect(new Set(chunks.map((c) => c.id)).size, 'one id per stream').toBe(1);
+      streamIds.add(chunks[0]!.id);
+      for (const c of chunks) expect(c).toMatchObject({ object: 'text_completion', model: 'tiny' });
+      const a = assemble(chunks);
+      expect(a.tokenIds, `stream ${i}: tokens`).toEqual(refs[i]!.tokens);
+      expect(a.text, `stream ${i}: text`).toBe(refs[i]!.text);
+      expect(a.finish).toBe('length');
+      expect(a.metrics).toMatchObject({ finish: 'length', completion_tokens: cases[i]!.max, prompt_tokens: typeof cases[i]!.prompt === 'string' ? Buffer.byteLength(cases[i]!.prompt as string) : (cases[i]!.prompt as number[]).length });
+      expect(a.metrics!.ttft_ms as number).toBeGreaterThan(0);
+      expect(a.metrics!.tpot_ms as number).toBeGreaterThan(0);
+      // Only the last chunk finishes; every earlier chunk carries text.
+      expect(chunks.slice(0, -1).every((c) => c.choices[0]!.finish_reason === null && c.choices[0]!.text.length > 0)).toBe(true);
+    });
+    expect(streamIds.size).toBe(cases.length);
+    expect(server.engine.load()).toMatchObject({ running: 0, queued: 0 });
+  });
+
+  it('non-streaming: one response with usage; a list of prompts gives one choice each', async () => {
+    const prompts = [ids(12), 'Once upon a time'];
+    const refs = [await reference(prompts[0]!, 10), await reference(prompts[1]!, 10)];
+    const res = await post(server.url, { prompt: prompts, max_tokens: 10, temperature: 0, return_token_ids: true });
+    expect(res.status).toBe(200);
+    const body = await res.json() as { choices: Chunk['choices']; usage: Record<string, number>; object: string };
+    expect(body.object).toBe('text_completion');
+    expect(body.choices.map((c) => c.index)).toEqual([0, 1]);
+    expect(body.choices.map((c) => c.token_ids)).toEqual(refs.map((x) => x.tokens));
+    expect(body.choices.map((c) => c.text)).toEqual(refs.map((x) => x.text));
+    expect(body.usage).toEqual({ prompt_tokens: 12 + 16, completion_tokens: 20, total_tokens: 48 });
+    // A missing max_tokens is OpenAI's 16.
+    const d = await (await post(server.url, { prompt: 'abc', temperature: 0 })).json() as { usage: Record<string, number> };
+    expect(d.usage.completion_tokens).toBe(16);
+  });
+
+  it('stop strings: the text ends before the first stop string (stream and not), finish_reason stop', async () => {
+    const prompt = ids(9);
+    const ref = await reference(prompt, 48);
+    // A stop string from the middle of the greedy text (its first occurrence decides).
+    const stop = ref.text.slice(12, 14);
+    const cut = ref.text.indexOf(stop);
+    expect(cut, 'the stop string occurs').toBeGreaterThanOrEqual(0);
+    const body = { prompt, max_tokens: 48, temperature: 0, stop: ['never-in-this-text', stop] };
+    const whole = await (await post(server.url, body)).json() as { choices: Chunk['choices'] };
+    expect(whole.choices[0]!.text).toBe(ref.text.slice(0, cut));
+    expect(whole.choices[0]!.finish_reason).toBe('stop');
+    expect(whole.choices[0]!.metrics!.finish).toBe('stop');
+    const s = assemble((await readSse(await post(server.url, { ...body, stop, stream: true }))).chunks);
+    expect(s.text).toBe(ref.text.slice(0, cut));
+    expect(s.finish).toBe('stop');
+    expect(s.metrics!.completion_tokens as number, 'generation stopped early').toBeLessThan(48);
+  });
+
+  it('a client that disconnects mid-stream cancels its request; the server keeps serving', async () => {
+    const m = server.metrics;
+    const cancelled0 = m.finished.get({ reason: 'cancelled' }), gen0 = m.generationTokens.get();
+    const ac = new AbortController();
+    const res = await post(server.url, { prompt: ids(20), max_tokens: 400, temperature: 0, stream: true }, { signal: ac.signal });
+    let seen = 0;
+    await readSse(res, (_c, n) => { seen = n; return n >= 3; }).catch(() => undefined);
+    ac.abort();
+    expect(seen).toBe(3);
+    await until(() => m.finished.get({ reason: 'cancelled' }) === cancelled0 + 1, 20_000, 'the request is cancelled');
+    await until(() => server.engine.load().running === 0 && server.engine.load().queued === 0, 20_000, 'the engine is idle');
+    expect(m.generationTokens.get() - gen0, 'its sequence stopped early').toBeLessThan(400);
+    expect(m.streams.samples()[0]![2]).toBe(0);
+
+    // The same for a client waiting for a non-streamed answer.
+    const ac2 = new AbortController();
+    const waiting = post(server.url, { prompt: ids(20), max_tokens: 400, temperature: 0 }, { signal: ac2.signal });
+    await until(() => server.engine.load().running === 1, 20_000, 'the request runs');
+    ac2.abort();
+    await expect(waiting).rejects.toThrow();
+    await until(() => m.finished.get({ reason: 'cancelled' }) === cancelled0 + 2, 20_000, 'the waiting request is cancelled');
+    expect(m.requests.get({ route: '/v1/completions', status: '499' })).toBe(2);
+
+    const prompt = ids(11);
+    const ref = await reference(prompt, 12);
+    const after = await (await post(server.url, { prompt, max_tokens: 12, temperature: 0, return_token_ids: true })).json() as { choices: Chunk['choices'] };
+    expect(after.choices[0]!.token_ids).toEqual(ref.tokens);
+  });
+
+  it('a full queue answers 429 (OpenAI error, Retry-After); the admitted requests are right', async () => {
+    // More requests than a batch of the tiny model on lavapipe takes at once, with one place in the queue.
+    const prompts = Array.from({ length: 32 }, (_, i) => ids(5 + i));
+    const before = server.metrics.requests.get({ route: '/v1/completions', status: '429' });
+    server.engine.maxQueue = 1;
+    let answers: { status: number; retry: string | null; body: { choices?: Chunk['choices']; error?: Chunk['error'] } }[];
+    try {
+      answers = await Promise.all(prompts.map(async (prompt) => {
+        const res = await post(server.url, { prompt, max_tokens: 40, temperature: 0, return_token_ids: true });
+        return { status: res.status, retry: res.headers.get('retry-after'), body: await res.json() as { choices?: Chunk['choices']; error?: Chunk['error'] } };
+      }));
+      const refused = answers.filter((a) => a.status === 429);
+      expect(refused.length, answers.map((a) => a.status).join(',')).toBeGreaterThan(0);
+      for (const a of refused) {
+        expect(a.body).toEqual({ error: { message: expect.stringMatching(/queue is full/), type: 'rate_limit_error', param: null, code: 'queue_full' } });
+        expect(a.retry).toBe('1');
+      }
+      expect(server.metrics.requests.get({ route: '/v1/completions', status: '429' }) - before).toBe(refused.length);
+    } finally {
+      server.engine.maxQueue = 64;
+    }
+    for (const [i, a] of answers.entries()) {
+      if (a.status === 429) continue;
+      expect(a.status).toBe(200);
+      expect(a.body.choices![0]!.token_ids, `request ${i}`).toEqual((await reference(prompts[i]!, 40)).tokens);
+    }
+  });
+
+  it('bad requests: 400 (404 for an unknown model) with {error: {message, type, param, code}}, never a stack trace', async () => {
+    const cases: [string, unknown, number, string | null, string][] = [
+      ['malformed JSON', '{"prompt": "Hello", "max_tokens": ', 400, null, 'invalid_json'],
+      ['not an object', '[1, 2]', 400, null, 'invalid_body'],
+      ['no prompt', { max_tokens: 3 }, 400, 'prompt', 'missing_required_parameter'],
+      ['empty prompt', { prompt: '' }, 400, 'prompt', 'invalid_value'],
+      ['prompt of wrong type', { prompt: 42 }, 400, 'prompt', 'invalid_type'],
+      ['token id not an integer', { prompt: [1, 2.5] }, 400, 'prompt', 'invalid_type'],
+      ['token id outside the vocabulary', { prompt: [1, 256] }, 400, 'prompt', 'invalid_value'],
+      ['max_tokens a string', { prompt: 'a', max_tokens: '5' }, 400, 'max_tokens', 'invalid_type'],
+      ['max_tokens 0', { prompt: 'a', max_tokens: 0 }, 400, 'max_tokens', 'invalid_value'],
+      ['temperature out of range', { prompt: 'a', temperature: 3 }, 400, 'temperature', 'invalid_value'],
+      ['top_p 0', { prompt: 'a', top_p: 0 }, 400, 'top_p', 'invalid_value'],
+      ['negative seed', { prompt: 'a', seed: -1 }, 400, 'seed', 'invalid_value'],
+      ['stop of wrong type', { prompt: 'a', stop: [1] }, 400, 'stop', 'invalid_type'],
+      ['five stop strings', { prompt: 'a', stop: ['a', 'b', 'c', 'd', 'e'] }, 400, 'stop', 'invalid_value'],
+      ['stream not a boolean', { prompt: 'a', stream: 'yes' }, 400, 'stream', 'invalid_type'],
+      ['n = 2', { prompt: 'a', n: 2 }, 400, 'n', 'unsupported_value'],
+      ['unknown argument', { prompt: 'a', max_tokenz: 4 }, 400, 'max_tokenz', 'unknown_parameter'],
+      ['prompt longer than the context', { prompt: ids(513), max_tokens: 1 }, 400, 'prompt', 'context_length_exceeded'],
+      ['prompt + max_tokens over the context', { prompt: ids(500), max_tokens: 13 }, 400, 'max_tokens', 'context_length_exceeded'],
+      ['unknown model', { model: 'gpt-4', prompt: 'a' }, 404, 'model', 'model_not_found'],
+    ];
+    for (const [what, body, status, param, code] of cases) {
+      const res = await post(server.url, body);
+      const text = await res.text();
+      expect(res.status, `${what}: ${text}`).toBe(status);
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      const e = JSON.parse(text) as { error: Record<string, unknown> };
+      expect(Object.keys(e)).toEqual(['error']);
+      expect(e.error, what).toEqual({ message: expect.any(String), type: 'invalid_request_error', param, code });
+      expect((e.error.message as string).length).toBeGreaterThan(5);
+      expectNoStack(text);
+    }
+    const plain = await fetch(`${server.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' });
+    expect(plain.status).toBe(415);
+    expect((await plain.json() as { error: { code: string } }).error.code).toBe('unsupported_media_type');
+    const nowhere = await fetch(`${server.url}/v2/everything`);
+    expect(nowhere.status).toBe(404);
+    expect(await nowhere.json()).toMatchObject({ error: { type: 'invalid_request_error', code: 'not_found' } });
+    expect(server.engine.load()).toMatchObject({ running: 0, queued: 0 });
+  });
+
+  it('the openai package (6.30.1) streams a completion from the server', async () => {
+    const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const prompt = 'The pool';
+    const ref = await reference(prompt, 14);
+    const stream = await client.completions.create({ model: 'tiny', prompt, max_tokens: 14, temperature: 0, stream: true, stream_options: { include_usage: true } });
+    let text = '', finish: string | null = null, usage: OpenAI.CompletionUsage | undefined;
+    for await (const chunk of stream) {
+      for (const c of chunk.choices) { text += c.text; finish = c.finish_reason ?? finish; }
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(text).toBe(ref.text);
+    expect(finish).toBe('length');
+    expect(usage).toEqual({ prompt_tokens: 8, completion_tokens: 14, total_tokens: 22 });
+    const whole = await client.completions.create({ model: 'tiny', prompt, max_tokens: 14, temperature: 0 });
+    expect(whole.choices[0]!.text).toBe(ref.text);
+    const models = await client.models.list();
+    expect(models.data.map((m) => m.id)).toEqual(['tiny']);
+    await expect(client.completions.create({ model: 'tiny', prompt, max_tokens: 600 })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+  });
+
+  it('sampling: a seed gives the same text twice; temperature without a seed still answers', async () => {
+    const body = { prompt: 'Seeds', max_tokens: 16, temperature: 1.2, top_p: 0.9, top_k: 40, seed: 1234, return_token_ids: true };
+    const a = await (await post(server.url, body)).json() as { choices: Chunk['choices'] };
+    const b = await (await post(server.url, body)).json() as { choices: Chunk['choices'] };
+    expect(a.choices[0]!.token_ids).toEqual(b.choices[0]!.token_ids);
+    expect(a.choices[0]!.token_ids).toHaveLength(16);
+    const c = await post(server.url, { prompt: 'Seeds', max_tokens: 4, temperature: 0.8 });
+    expect(c.status).toBe(200);
+  });
+
+  it('/metrics is Prometheus text that agrees with what was served', async () => {
+    const res = await fetch(`${server.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const m = parsePrometheus(await res.text());
+    const v = (name: string, labels: Record<string, string> = {}) => m.value(name, labels);
+    expect(m.types.get('fapool_http_requests_total')).toBe('counter');
+    expect(m.types.get('fapool_time_to_first_token_seconds')).toBe('histogram');
+    expect(m.types.get('fapool_time_per_output_token_seconds')).toBe('histogram');
+    expect(m.types.get('fapool_queue_length')).toBe('gauge');
+    expect(v('fapool_http_requests_total', { route: '/v1/completions', status: '200' })).toBeGreaterThanOrEqual(20);
+    expect(v('fapool_http_requests_total', { route: '/v1/completions', status: '400' })).toBeGreaterThanOrEqual(19);
+    expect(v('fapool_http_requests_total', { route: '/v1/completions', status: '429' })).toBeGreaterThanOrEqual(1);
+    expect(v('fapool_http_requests_total', { route: '/health', status: '200' })).toBeGreaterThanOrEqual(1);
+    expect(v('fapool_completions_total', { reason: 'cancelled' })).toBe(2);
+    expect(v('fapool_completions_total', { reason: 'stop' })).toBe(2);
+    expect(v('fapool_queue_length')).toBe(0);
+    expect(v('fapool_requests_running')).toBe(0);
+    expect(v('fapool_queue_capacity')).toBe(64);
+    expect(v('fapool_generation_tokens_total')).toBe(server.metrics.generationTokens.get());
+    expect(v('fapool_generation_tokens_total')).toBeGreaterThan(300);
+    expect(v('fapool_prompt_tokens_total')).toBeGreaterThan(300);
+    const finished = ['length', 'stop', 'eos', 'cancelled'].reduce((a, reason) => a + v('fapool_completions_total', { reason }), 0);
+    expect(v('fapool_queue_time_seconds_count')).toBe(finished);
+    expect(v('fapool_time_to_first_token_seconds_count')).toBeGreaterThanOrEqual(finished - 2);
+    expect(v('fapool_time_to_first_token_seconds_sum')).toBeGreaterThan(0);
+    expect(v('fapool_attention_steps_total', { placement: 'pool' })).toBe(0);
+    expect(m.types.get('fapool_pool_events_total')).toBe('counter');
+    for (const kind of ['to-pool', 'reshard', 'fault', 'fallback']) expect(v('fapool_pool_events_total', { kind })).toBe(0);
+  });
+});
+
+/** A strict reader of the text format: every sample in a declared family, labels well formed, histograms whole. */
+function parsePrometheus(text: string) {
+  const types = new Map<string, string>(), help = new Map<string, string>();
+  const samples: { name: string; labels: Record<string, string>; value: number }[] = [];
+  expect(text.endsWith('\n')).toBe(true);
+  for (const line of text.slice(0, -1).split('\n')) {
+    let g;
+    if ((g = /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$/.exec(line))) { help.set(g[1]!, g[2]!); continue; }
+    if ((g = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line))) {
+      expect(types.has(g[1]!), `one TYPE per family: ${g[1]}`).toBe(false);
+      types.set(g[1]!, g[2]!);
+      continue;
+    }
+    g = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*")*)?\})? (\S+)$/.exec(line);
+    expect(g, `sample line: ${line}`).not.toBeNull();
+    const labels: Record<string, string> = {};
+    for (const lm of (g![2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[lm[1]!] = lm[2]!.replace(/\\(.)/g, (_s, c: string) => (c === 'n' ? '\n' : c));
+    const value = g![3] === '+Inf' ? Infinity : g![3] === '-Inf' ? -Infinity : Number(g![3]);
+    expect(Number.isNaN(value), line).toBe(false);
+    const name = g![1]!;
+    const family = [name, name.replace(/_(bucket|sum|count)$/, '')].find((f) => types.has(f));
+    expect(family, `${name} has a TYPE line`).toBeDefined();
+    expect(help.has(family!), `${family} has a HELP line`).toBe(true);
+    if (types.get(family!) === 'counter') expect(value).toBeGreaterThanOrEqual(0);
+    samples.push({ name, labels, value });
+  }
+  for (const [family, type] of types) {
+    if (type !== 'histogram') continue;
+    const buckets = samples.filter((s) => s.name === `${family}_bucket`);
+    const les = buckets.map((b) => (b.labels.le === '+Inf' ? Infinity : Number(b.labels.le)));
+    expect(les.at(-1), `${family}: last bucket is +Inf`).toBe(Infinity);
+    for (let i = 1; i < buckets.length; i++) {
+      expect(les[i]!).toBeGreaterThan(les[i - 1]!);
+      expect(buckets[i]!.value, `${family}: cumulative`).toBeGreaterThanOrEqual(buckets[i - 1]!.value);
+    }
+    expect(buckets.at(-1)!.value).toBe(samples.find((s) => s.name === `${family}_count`)!.value);
+  }
+  return {
+    types,
+    value(name: string, labels: Record<string, string> = {}): number {
+      const s = samples.filter((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v) && Object.keys(x.labels).length === Object.keys(labels).length);
+      expect(s.length, `${name}${JSON.stringify(labels)}`).toBe(1);
+      return s[0]!.value;
+    },
+  };
+}
+
+// ------------------------------------------------------------------ a stand-in engine: refusals and failures
+
+describe('serve (stand-in engine)', () => {
+  const cfg = presetConfig('tiny');
+  /** An engine whose submit refuses (queue full), whose request fails after one token, or that streams slowly. */
+  function standIn(mode: 'full' | 'fail' | 'slow'): ServedEngine & { aborted: number } {
+    const e = {
+      aborted: 0,
+      config: cfg, dtype: 'f32' as const, device: 'stand-in', maxQueue: 4,
+      load: () => ({ running: 0, queued: mode === 'full' ? 4 : 0, maxQueue: 4, completed: 0 }),
+      encode: (p: string | readonly number[]) => (typeof p === 'string' ? [...Buffer.from(p)] : [...p]),
+      submit(req: CompletionRequest): AsyncIterable<CompletionEvent> {
+        if (mode === 'full') throw new QueueFullError('the queue is full (4 requests waiting)');
+        return (async function* () {
+          const tokens: number[] = [];
+          for (let i = 0; i < req.maxTokens; i++) {
+            if (req.signal?.aborted) { e.aborted++; break; }
+            tokens.push(65);
+            yield { type: 'token', token: 65, text: 'A', index: i } as CompletionEvent;
+            if (mode === 'fail') throw new Error('the device exploded');
+            await new Promise((res) => setTimeout(res, 20));
+          }
+          yield {
+            type: 'done', reason: req.signal?.aborted ? 'cancelled' : 'length', tokens, text: 'A'.repeat(tokens.length), promptTokens: 1,
+            ttftMs: 1, queueMs: 0, tpotMs: 20, baseSteps: 0, poolSteps: 0,
+          } as CompletionEvent;
+        })();
+      },
+      dispose: async () => {},
+    };
+    return e;
+  }
+
+  it('close(): in-flight streams finish within the grace, or end with a shutting_down error event; new requests are refused', async () => {
+    const s = await startServer({ engine: standIn('slow'), port: 0, log: () => {} });
+    const finishing = post(s.url, { prompt: 'a', max_tokens: 10, stream: true }).then(readSse);
+    await until(() => s.metrics.streams.samples()[0]![2] === 1, 5000, 'the stream is open');
+    await s.close(5000);
+    const a = await finishing;
+    expect(a.done).toBe(true);
+    expect(assemble(a.chunks)).toMatchObject({ text: 'A'.repeat(10), finish: 'length' });
+    await expect(fetch(`${s.url}/health`)).rejects.toThrow();
+
+    const engine = standIn('slow');
+    const s2 = await startServer({ engine, port: 0, log: () => {} });
+    const cut = post(s2.url, { prompt: 'a', max_tokens: 500, stream: true }).then(readSse);
+    await until(() => s2.metrics.streams.samples()[0]![2] === 1, 5000, 'the stream is open');
+    await s2.close(100);
+    const b = await cut;
+    expect(b.done).toBe(true);
+    expect(b.chunks.at(-1)!.error).toMatchObject({ type: 'server_error', code: 'shutting_down' });
+    expect(engine.aborted, 'the request was cancelled').toBe(1);
+    expect(assemble(b.chunks).text.length).toBeLessThan(500);
+  });
+
+  it('queue full: 429 for streamed and plain requests; the openai client sees a RateLimitError', async () => {
+    const s = await startServer({ engine: standIn('full'), port: 0, log: () => {} });
+    try {
+      for (const stream of [false, true]) {
+        const res = await post(s.url, { prompt: 'a', max_tokens: 2, stream });
+        expect(res.status).toBe(429);
+        expect(res.headers.get('retry-after')).toBe('1');
+        expect(await res.json()).toEqual({ error: { message: expect.stringMatching(/queue is full/), type: 'rate_limit_error', param: null, code: 'queue_full' } });
+      }
+      const client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+      await expect(client.completions.create({ model: 'tiny', prompt: 'a', max_tokens: 2 })).rejects.toBeInstanceOf(OpenAI.RateLimitError);
+      expect(s.metrics.requests.get({ route: '/v1/completions', status: '429' })).toBe(3);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a failing generation: 500 JSON (plain) or an SSE error event then [DONE] (stream), no stack trace', async () => {
+    const logs: string[] = [];
+    const s = await startServer({ engine: standIn('fail'), port: 0, log: (l) => logs.push(l) });
+    try {
+      const res = await post(s.url, { prompt: 'a', max_tokens: 2 });
+      const text = await res.text();
+      expect(res.status).toBe(500);
+      expect(JSON.parse(text)).toEqual({ error: { message: expect.any(String), type: 'server_error', param: null, code: 'internal_error' } });
+      expectNoStack(text);
+      const sse = await readSse(await post(s.url, { prompt: 'a', max_tokens: 2, stream: true }));
+      expect(sse.done).toBe(true);
+      expect(sse.chunks[0]!.choices[0]!.text).toBe('A');
+      expect(sse.chunks.at(-1)!.error).toEqual({ message: 'generation failed: the device exploded', type: 'server_error', param: null, code: 'generation_failed' });
+      expectNoStack(sse.raw);
+      expect(logs.join('\n'), 'the stack goes to the log').toMatch(/the device exploded\n\s+at /);
+      expect(s.metrics.finished.get({ reason: 'error' })).toBe(2);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('parses serve options into engine options; refuses bad ones', () => {
+    const a = parseServeArgs(['--preset', 'tiny', '--dtype', 'f32', '--port', '0', '--max-queue', '3', '--spawn', 'none:1', '--threshold', '16', '--tiers', '16:0,inf:1']);
+    expect(a).toMatchObject({ host: '127.0.0.1', port: 0, maxQueue: 3, engine: { preset: 'tiny', dtype: 'f32', pool: { spawn: 'none:1' }, policy: { threshold: 16, tiers: '16:0,inf:1' } } });
+    expect(parseServeArgs([]).port).toBe(8000);
+    expect(() => parseServeArgs(['--port', '70000'])).toThrow(/--port must be an integer in \[0, 65535\]/);
+    expect(() => parseServeArgs(['--max-queue', '-1'])).toThrow(/--max-queue/);
+    expect(() => parseServeArgs(['--prompt', 'x'])).toThrow(/Unknown option '--prompt'/);
+    expect(() => parseServeArgs(['--dtype', 'f64'])).toThrow(/--dtype must be f32 or f16/);
+  });
+});
+
+// ------------------------------------------------------------------ `run-inference.js serve` as a process, a pool worker killed under load
+
+const BUILD = join(ROOT, 'out', `server-test-${process.pid}`);
+const ENTRY = join(BUILD, 'run-inference.js');
+
+/** src/**.ts → BUILD/dist/src/**.js, and run-inference.js beside it (as workers.test.ts does). */
+async function buildPrivateDist(): Promise<void> {
+  const { transform } = await import('rolldown/experimental');
+  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name))
+    : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [join(d, e.name)] : []));
+  for (const f of walk(join(ROOT, 'src'))) {
+    const out = await transform(f, readFileSync(f, 'utf8'), { target: 'es2022' });
+    if (out.errors.length) throw new Error(`transpiling ${f}: ${out.errors.map((e) => e.message).join('; ')}`);
+    const dst = join(BUILD, 'dist', relative(ROOT, f).replace(/\.ts$/, '.js'));
+    mkdirSync(dirname(dst), { recursive: true });
+    writeFileSync(dst, out.code);
+  }
+  copyFileSync(join(ROOT, 'run-inference.js'), ENTRY);
+}
+
+/** Resolves with the first stdout line matching re (rejects if the process exits first or ms pass). */
+function lineFrom(p: ChildProcess, re: RegExp, ms: number, stderr: () => string): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`no line matching ${re} within ${ms} ms; stderr:\n${stderr()}`)), ms);
+    const onExit = (code: number | null, sig: string | null) => { clearTimeout(timer); reject(new Error(`exited (${sig ?? code}) before ${re}; stderr:\n${stderr()}`)); };
+    p.once('exit', onExit);
+    p.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = re.exec(buf);
+      if (m) { clearTimeout(timer); p.off('exit', onExit); resolve(m); }
+    });
+  });
+}
+
+function startProcess(args: string[]): { proc: ChildProcess; stderr: () => string; exited: Promise<{ code: number | null; signal: string | null }> } {
+  const proc = spawn(process.execPath, [ENTRY, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env } });
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const exited = new Promise<{ code: number | null; signal: string | null }>((res) => proc.once('exit', (code, signal) => res({ code, signal })));
+  return { proc, stderr: () => err, exited };
+}
+
+describe('run-inference.js serve (child process) with a pool worker killed under load', () => {
+  const children: ChildProcess[] = [];
+  beforeAll(buildPrivateDist);
+  afterAll(() => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    rmSync(BUILD, { recursive: true, force: true });
+  });
+
+  it('the command line: serve in the main --help, serve --help, usage errors (exit 2), a port in use (exit 1) before loading', async () => {
+    const run = (args: string[]) => spawnSync(process.execPath, [ENTRY, ...args], { encoding: 'utf8', timeout: 30_000 });
+    const main = run(['--help']);
+    expect(main.status).toBe(0);
+    expect(main.stdout).toMatch(/node run-inference\.js serve --port 8000 .*OpenAI-compatible HTTP server \(serve --help\)/);
+    const help = run(['serve', '--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: node run-inference\.js serve \[options\]/);
+    for (const flag of ['--host', '--port', '--max-queue', '--pool', '--cluster', '--spawn', '--threshold', '--tiers', '--model', '--preset', '--dtype', '--gpu']) expect(help.stdout).toContain(`  ${flag} `);
+    for (const [args, msg] of [[['--port', 'x'], /--port must be an integer/], [['--prompt', 'x'], /Unknown option '--prompt'/], [['--dtype', 'f8'], /--dtype must be f32 or f16/]] as const) {
+      const r = run(['serve', ...args]);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/^error: serve: /);
+      expect(r.stderr).toMatch(msg);
+      expect(r.stdout).toBe('');
+    }
+    const taken = createNetServer();
+    await new Promise<void>((res) => taken.listen(0, '127.0.0.1', res));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const t0 = performance.now();
+      const r = run(['serve', '--preset', 'tiny', '--dtype', 'f32', '--port', String(port)]);
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toBe(`error: cannot listen on http://127.0.0.1:${port}: the address is in use\n`);
+      expect(performance.now() - t0, 'refused before the model loads').toBeLessThan(10_000);
+    } finally {
+      taken.close();
+    }
+  });
+
+  it('every request gets its single-device tokens; the pool ran some steps; SIGTERM exits cleanly', async () => {
+    const socket = `/tmp/fapool-srvtest-${process.pid}.sock`;
+    const worker = startProcess(['worker', '--gpu', 'none', '--listen', `ipc://${socket}`, '--label', 'victim', '--exit-with-parent']);
+    children.push(worker.proc);
+    await lineFrom(worker.proc, /^READY \S+/m, 60_000, worker.stderr);
+    const cluster = join(tmp, 'cluster.json');
+    writeFileSync(cluster, JSON.stringify({ pool: [{ endpoint: `ipc://${socket}`, name: 'victim' }] }));
+
+    const srv = startProcess(['serve', '--preset', 'tiny', '--dtype', 'f32', '--port', '0', '--cluster', cluster, '--threshold', '16', '--tiers', '16:0,inf:1', '--deadline', '5000']);
+    children.push(srv.proc);
+    const url = (await lineFrom(srv.proc, /^listening on (http:\/\/127\.0\.0\.1:\d+)$/m, 60_000, srv.stderr))[1]!;
+    expect(srv.stderr()).toMatch(/attention pool: victim; threshold 16 tokens/);
+
+    // Prompts over the threshold: their attention goes to the pool until the worker dies.
+    const cases = [24, 40, 31, 18, 52].map((n) => ({ prompt: ids(n), max: 24 }));
+    const refs: Ref[] = [];
+    for (const c of cases) refs.push(await reference(c.prompt, c.max));
+    let killed = false;
+    const workerGone = worker.exited;
+    const results = await Promise.all(cases.map(async (c) => {
+      const res = await post(url, { prompt: c.prompt, max_tokens: c.max, temperature: 0, stream: true, return_token_ids: true });
+      expect(res.status).toBe(200);
+      return readSse(res, (_chunk, n) => {
+        // Several decode steps in, the worker dies (no goodbye: SIGKILL).
+        if (n === 6 && !killed) { killed = true; worker.proc.kill('SIGKILL'); }
+      });
+    }));
+    expect(killed).toBe(true);
+    expect((await workerGone).signal).toBe('SIGKILL');
+    results.forEach(({ chunks, done }, i) => {
+      expect(done).toBe(true);
+      expect(chunks.some((c) => c.error), JSON.stringify(chunks.at(-1))).toBe(false);
+      const a = assemble(chunks);
+      expect(a.tokenIds, `request ${i}: same tokens as one device`).toEqual(refs[i]!.tokens);
+      expect(a.finish).toBe('length');
+    });
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const steps = (placement: string) => Number(new RegExp(`^fapool_attention_steps_total\\{placement="${placement}"\\} (\\S+)$`, 'm').exec(metrics)![1]);
+    expect(steps('pool'), 'attention ran on the worker before it died').toBeGreaterThan(0);
+    expect(steps('base'), 'and on the base after').toBeGreaterThan(0);
+    const events = (kind: string) => Number(new RegExp(`^fapool_pool_events_total\\{kind="${kind}"\\} (\\S+)$`, 'm').exec(metrics)![1]);
+    expect(events('to-pool')).toBeGreaterThan(0);
+    expect(events('fault'), 'the kill was seen mid-generation').toBeGreaterThan(0);
+    expect(events('fallback')).toBeGreaterThan(0);
+    expect((await fetch(`${url}/health`)).status, 'still serving').toBe(200);
+    const again = await (await post(url, { prompt: cases[0]!.prompt, max_tokens: 24, temperature: 0, return_token_ids: true })).json() as { choices: Chunk['choices'] };
+    expect(again.choices[0]!.token_ids).toEqual(refs[0]!.tokens);
+
+    srv.proc.kill('SIGTERM');
+    const exit = await Promise.race([srv.exited, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('no exit within 20 s')), 20_000).unref())]);
+    expect(exit, srv.stderr()).toEqual({ code: 0, signal: null });
+    expect(srv.stderr()).toMatch(/stopping \(SIGTERM\)/);
+  });
+});
