@@ -45,23 +45,27 @@ export async function readHeader(src: ByteSource): Promise<SafetensorsHeader> {
   }
 }
 
+/** The two limits every tensor must fit (a Gpu's caps, or an adapter's limits before any device exists). */
+export interface BindingLimits { maxStorageBinding: number; maxBufferSize: number }
+
 /**
  * Check that the model fits the device before allocating anything: every weight tensor must fit one
  * storage binding (maxStorageBufferBindingSize) and one buffer (maxBufferSize).
  */
-export function checkModelFits(gpu: Gpu, cfg: ModelConfig, dtype: DType): void {
+export function checkModelFits(target: Gpu | BindingLimits, cfg: ModelConfig, dtype: DType): void {
+  const caps: BindingLimits = 'caps' in target ? target.caps : target;
   const el = dtype === 'f16' ? 2 : 4;
   const shapes: [string, number[]][] = [
     ...expectedWeights(cfg).map((s) => [s.name, s.shape] as [string, number[]]),
     ['wqkv (fused)', [qkvRows(cfg), cfg.hidden]],
   ];
-  const limit = Math.min(gpu.caps.maxStorageBinding, gpu.caps.maxBufferSize);
+  const limit = Math.min(caps.maxStorageBinding, caps.maxBufferSize);
   for (const [name, shape] of shapes) {
     const bytes = numel(shape) * el;
     if (bytes > limit) {
       throw new LimitError(`model '${cfg.name}' is too big for this GPU: tensor '${name}' ${dtype}[${shape.join(', ')}] needs ` +
-        `${bytes} bytes, but this device allows ${gpu.caps.maxStorageBinding} per storage binding ` +
-        `(maxStorageBufferBindingSize) and ${gpu.caps.maxBufferSize} per buffer (maxBufferSize)`);
+        `${bytes} bytes, but this device allows ${caps.maxStorageBinding} per storage binding ` +
+        `(maxStorageBufferBindingSize) and ${caps.maxBufferSize} per buffer (maxBufferSize)`);
     }
   }
 }
