@@ -136,13 +136,18 @@ export async function main(argv: string[]): Promise<number> {
   // Streamed text ends with a newline even when the run is interrupted.
   let midLine = false;
   const out = (text: string) => { if (text) { process.stdout.write(text); midLine = !text.endsWith('\n'); } };
+  // Listeners stay registered (not `once`): others, such as the weight writer's temp-file cleanup, then leave the
+  // exit to this one. A second signal exits at once.
+  let signals = 0;
   const interrupted = (signal: NodeJS.Signals) => {
+    const code = signal === 'SIGINT' ? 130 : 143;
+    if (signals++) process.exit(code);
     if (midLine) process.stdout.write('\n');
     process.stderr.write(`interrupted (${signal})\n`);
-    void exitAfterFlush(signal === 'SIGINT' ? 130 : 143);
+    void exitAfterFlush(code);
   };
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
+  process.on('SIGINT', interrupted);
+  process.on('SIGTERM', interrupted);
 
   const pre = await preflight(o, warn);
   const initBar = new Progress('init', !o.quiet), loadBar = new Progress('load', !o.quiet);

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { InputError } from '../gpu/errors.js';
 import { ConfigError, configFromHf, presetConfig, validateConfig, type ModelConfig } from './config.js';
 import { parseHeaderJson, readHeaderLength } from './safetensors.js';
-import { openSafetensors, type SafetensorsFile } from './safetensors-node.js';
+import { openSafetensors, sweepStaleTemps, type SafetensorsFile } from './safetensors-node.js';
 import { writeRandomWeights } from './random-weights.js';
 import { ByteTokenizer, loadTokenizer, tolerantTokenizer, type Tokenizer } from './tokenizer.js';
 
@@ -54,6 +54,7 @@ export function defaultWeightsPath(): string {
 function cacheDir(): string {
   const root = process.env.FAPOOL_CACHE ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '.cache');
   mkdirSync(root, { recursive: true });
+  sweepStaleTemps(root);
   return root;
 }
 
