@@ -3,7 +3,7 @@
 // the model and the device before any work (no weights written, no prompts built, no GPU memory taken).
 import { writeFileSync } from 'node:fs';
 import { isSoftwareAdapter, LimitError, requestAdapter, type Caps, type DType } from '../gpu/index.js';
-import { applyGpuBinding, planGpuBinding } from '../gpu/select.js';
+import { applyGpuBinding, checkPciDevice, planGpuBinding } from '../gpu/select.js';
 import type { ModelConfig } from '../model/config.js';
 import { checkModelFits, type BindingLimits } from '../model/load-weights.js';
 import { peekModelConfig } from '../model/model-files.js';
@@ -86,7 +86,9 @@ interface Preflight { dtype: 'f32' | 'f16'; limits: BindingLimits; config: Model
 /** Everything that can be checked before the engine exists: GPU binding, dtype, model, sizes, pool. */
 async function preflight(o: CliOptions, warn: (m: string) => void): Promise<Preflight> {
   // The Vulkan loader reads the device-select variables when the instance is created: bind before the adapter.
-  applyGpuBinding(planGpuBinding(o.gpu));
+  const binding = planGpuBinding(o.gpu);
+  if (binding.pci) checkPciDevice(binding.pci, o.gpu);
+  applyGpuBinding(binding);
   const adapter = await requestAdapter();
   const info = adapter.info;
   const f16 = adapter.features.has('shader-f16');
