@@ -2,7 +2,8 @@
 // @huggingface/tokenizers (pure JS, no dependencies, no network; ~650 KB). Streaming decoders never emit
 // a broken UTF-8 sequence: they hold tokens until the text they complete is whole.
 import { Tokenizer as HfTokenizerImpl } from '@huggingface/tokenizers';
-import { FapoolError } from '../gpu/errors.js';
+import { FapoolError, NonFiniteError } from '../gpu/errors.js';
+import { NONFINITE_ID } from '../kernels/sampling.js';
 
 export class TokenizerError extends FapoolError {}
 
@@ -225,27 +226,36 @@ export async function loadTokenizer(dirOrFile: string, opts: HfTokenizerOptions 
 
 /**
  * A model whose vocabulary is larger than its tokenizer's (random-weight presets with the byte tokenizer)
- * can emit ids the tokenizer cannot spell: show those as ⟦id⟧ instead of failing mid-stream.
+ * can emit ids the tokenizer cannot spell: show those as ⟦id⟧ instead of failing mid-stream. The sampler's
+ * mark for non-finite logits (NONFINITE_ID) is no token: it fails the stream with a NonFiniteError.
  */
 export function tolerantTokenizer(t: Tokenizer, modelVocab: number): Tokenizer {
-  if (modelVocab <= t.vocabSize) return t;
-  const known = (id: number) => id >= 0 && id < t.vocabSize;
+  // Ids the tokenizer cannot spell, shown in place; others (out of the model's vocabulary) fail in the tokenizer.
+  const known = (id: number) => (id >= 0 && id < t.vocabSize) || (modelVocab <= t.vocabSize && id !== NONFINITE_ID);
+  const spell = (id: number, n: number): string => {
+    if (id === NONFINITE_ID) {
+      throw new NonFiniteError(`the logits that chose token ${n} of a sequence are not finite (NaN or ±Inf): ` +
+        'the activations overflowed (an f16 model: try --dtype f32) or the weights are broken');
+    }
+    return `⟦${id}⟧`;
+  };
   return {
     vocabSize: t.vocabSize, eosId: t.eosId, bosId: t.bosId,
     encode: (text) => t.encode(text),
     decode(ids) {
       let out = '', run: number[] = [];
-      for (const id of ids) {
-        if (known(id)) { run.push(id); continue; }
-        out += (run.length ? t.decode(run) : '') + `⟦${id}⟧`;
+      ids.forEach((id, n) => {
+        if (known(id)) { run.push(id); return; }
+        out += (run.length ? t.decode(run) : '') + spell(id, n);
         run = [];
-      }
+      });
       return out + (run.length ? t.decode(run) : '');
     },
     decodeStream() {
       const inner = t.decodeStream();
+      let n = 0;
       return {
-        push: (id) => (known(id) ? inner.push(id) : `${inner.flush()}⟦${id}⟧`),
+        push: (id) => { const i = n++; return known(id) ? inner.push(id) : `${inner.flush()}${spell(id, i)}`; },
         flush: () => inner.flush(),
       };
     },
