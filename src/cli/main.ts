@@ -11,7 +11,7 @@ import { qkvRows } from '../model/weights.js';
 import { createEngine } from '../orchestrator/create-engine.js';
 import type { PlacementReport } from '../orchestrator/engine.js';
 import { PAPER_TIERS, parseTiers } from '../orchestrator/pool/policy.js';
-import { readCluster } from '../orchestrator/transport/cluster.js';
+import { ClusterError, readCluster } from '../orchestrator/transport/cluster.js';
 import { helpText, parseCli, spawnCount, UsageError, type CliOptions } from './args.js';
 import { engineOptions } from './engine-options.js';
 import { exitAfterFlush, runAndExit } from './exit.js';
@@ -167,7 +167,7 @@ export async function main(argv: string[]): Promise<number> {
     checkRunFits(cfg, engine.dtype, pre.limits, { longest, batch, maxNewTokens: o.maxNewTokens, prefillChunk: o.prefillChunk },
       { batch: o.promptLens ? '--prompt-lens' : '--batch', length: o.promptLens ? '--prompt-lens' : base ? '--prompt' : '--prompt-len' });
     if (pre.hasPool && engine.report().strategy === 'single device' && longest + o.maxNewTokens - 1 > o.threshold) {
-      throw new UsageError(`a sequence of up to ${longest + o.maxNewTokens - 1} tokens needs the attention pool (--threshold ${o.threshold}), but no pool rank is reachable`);
+      throw new ClusterError(`a sequence of up to ${longest + o.maxNewTokens - 1} tokens needs the attention pool (--threshold ${o.threshold}), but no pool rank is reachable`);
     }
     const prompts = o.promptLens ? o.promptLens.map((n, i) => syntheticPrompt(n, vocab, o.seed + i))
       : batchPrompts(base ?? syntheticPrompt(o.promptLen!, vocab, o.seed), batch);
