@@ -8,15 +8,12 @@
 //
 // Exit status 0 when every round matched, no process died unasked, and worker memory stayed within --rss-slack-mib.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(HERE, '..', '..'); // dist/kernels-bench → repository root
-const ENTRY = join(ROOT, 'run-inference.js');
 
 // Threshold 16: prompts of 30 and 45 tokens start on the pool, 12 crosses onto it after 4 steps, 3 never does;
 // 30 crosses the 40-token tier (1 → 2 ranks) mid-generation: to-pool, reshard and plain decode every round.
@@ -85,20 +82,38 @@ async function coordinator(id: number, endpoints: string[], weightsPath: string,
 
 // ---------------------------------------------------------------- workers (managed by the parent)
 
+/**
+ * `run-inference.js worker`, unchanged, in a process that also collects garbage every 5 s and then reports its
+ * resident memory on stderr ("soak-rss MiB"): readings after a collection show growth, not garbage.
+ */
+async function workerRole(args: string[]): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  setInterval(() => { gc?.(); process.stderr.write(`soak-rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(1)}\n`); }, 5000).unref();
+  const { runWorkerCli } = await import('../src/cli/worker-cli.js');
+  await runWorkerCli(args);
+}
+
 interface WorkerSlot {
   index: number; port: number; proc: ChildProcess | null; pid: number; startedAt: number;
   incarnations: { pid: number; startedAt: number; endedAt?: number; how?: string; rss: [number, number][] }[];
   log: string[]; unaskedExits: string[];
 }
 
-function startWorker(slot: WorkerSlot, logLine: (s: string) => void): Promise<void> {
+function startWorker(slot: WorkerSlot, logLine: (s: string) => void, t0: number): Promise<void> {
   const listen = `tcp://127.0.0.1:${slot.port}`;
-  const proc = spawn(process.execPath, [ENTRY, 'worker', '--gpu', 'none', '--listen', listen, '--rank', String(slot.index), '--label', `worker${slot.index}`, '--max-message-mb', '64'],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--role', 'worker', '--',
+    '--gpu', 'none', '--listen', listen, '--rank', String(slot.index), '--label', `worker${slot.index}`, '--max-message-mb', '64'], { stdio: ['ignore', 'pipe', 'pipe'] });
   slot.proc = proc;
   return new Promise((resolve, reject) => {
     let buf = '';
-    proc.stderr!.setEncoding('utf8').on('data', (c: string) => { for (const l of c.split('\n')) if (l) { slot.log.push(l); if (slot.log.length > 2000) slot.log.shift(); } });
+    proc.stderr!.setEncoding('utf8').on('data', (c: string) => {
+      for (const l of c.split('\n')) {
+        const m = /^soak-rss ([\d.]+)$/.exec(l);
+        const inc = slot.incarnations.find((i) => i.pid === proc.pid);
+        if (m) { if (inc) inc.rss.push([Date.now() - t0, Number(m[1])]); continue; }
+        if (l) { slot.log.push(l); if (slot.log.length > 2000) slot.log.shift(); }
+      }
+    });
     proc.stdout!.setEncoding('utf8').on('data', (c: string) => {
       buf += c;
       const m = /^READY (\S+)/m.exec(buf);
@@ -118,10 +133,6 @@ function startWorker(slot: WorkerSlot, logLine: (s: string) => void): Promise<vo
       reject(new Error(`worker${slot.index} exited before READY (${sig ?? code}): ${slot.log.slice(-5).join('\n')}`));
     });
   });
-}
-
-function rssKiB(pid: number): number {
-  try { return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]); } catch { return 0; }
 }
 
 async function stopWorker(slot: WorkerSlot, how: 'SIGKILL' | 'SIGTERM'): Promise<void> {
@@ -203,12 +214,17 @@ async function hostile(endpoints: () => string[], untilMs: number, stats: Hostil
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
+    args: process.argv.includes('--') ? process.argv.slice(2, process.argv.indexOf('--')) : process.argv.slice(2),
     options: {
       minutes: { type: 'string', default: '10' }, out: { type: 'string' }, 'rss-slack-mib': { type: 'string', default: '40' },
       'kill-every-s': { type: 'string', default: '45' },
       role: { type: 'string' }, id: { type: 'string' }, endpoints: { type: 'string' }, weights: { type: 'string' }, until: { type: 'string' },
     },
   });
+  if (values.role === 'worker') {
+    await workerRole(process.argv.slice(process.argv.indexOf('--') + 1));
+    return 0;
+  }
   if (values.role === 'coordinator') {
     await coordinator(Number(values.id), values.endpoints!.split(','), values.weights!, Number(values.until));
     return 0;
@@ -226,7 +242,7 @@ async function main(): Promise<number> {
   await writeRandomWeights(weights, presetConfig('tiny'), { seed: 21, dtype: 'f32' });
 
   const slots: WorkerSlot[] = [0, 1].map((index) => ({ index, port: 0, proc: null, pid: 0, startedAt: 0, incarnations: [], log: [], unaskedExits: [] }));
-  for (const s of slots) await startWorker(s, log);
+  for (const s of slots) await startWorker(s, log, t0);
   const endpoints = () => slots.map((s) => `tcp://127.0.0.1:${s.port}`);
 
   // Coordinators stop starting rounds 20 s before the end, so that the last rounds finish inside --minutes.
@@ -255,16 +271,8 @@ async function main(): Promise<number> {
     return { p, done };
   });
 
-  // Memory samples of every live worker, every 5 s.
-  const sampler = setInterval(() => {
-    for (const s of slots) {
-      const inc = s.incarnations.at(-1);
-      if (s.proc && inc && !inc.endedAt) inc.rss.push([Date.now() - t0, rssKiB(s.pid) / 1024]);
-    }
-  }, 5000);
-
-  // Faults: worker 0 is hit every kill-every-s (SIGKILL, SIGTERM, a hang past the deadline, in turn);
-  // worker 1 only once, half-way, so that each of its two lives is long enough to show its memory.
+  // Faults: worker 0 is hit every kill-every-s (SIGKILL, SIGTERM, a hang past the deadline, in turn) and restarted;
+  // worker 1 is hung once, half-way, and otherwise lives the whole soak, so that its memory shows over one life.
   const hostileStats: HostileStats = { sent: {}, replies: 0, errorReplies: 0, connections: 0 };
   const hostileDone = hostile(endpoints, untilMs - 10_000, hostileStats);
   const faults: { atS: number; worker: number; what: string }[] = [];
@@ -276,7 +284,7 @@ async function main(): Promise<number> {
       const useOne = !hitOne && Date.now() - t0 > (untilMs - t0) / 2;
       const slot = slots[useOne ? 1 : 0]!;
       if (useOne) hitOne = true;
-      const what = useOne ? 'SIGKILL' : (['SIGKILL', 'SIGTERM', 'SIGSTOP'] as const)[n++ % 3]!;
+      const what = useOne ? 'SIGSTOP' : (['SIGKILL', 'SIGTERM', 'SIGSTOP'] as const)[n++ % 3]!;
       faults.push({ atS: (Date.now() - t0) / 1000, worker: slot.index, what: what === 'SIGSTOP' ? `SIGSTOP for ${DEADLINE_MS * 2 / 1000} s, then SIGCONT` : `${what}, restart after 3 s` });
       log(`fault: worker${slot.index} ${faults.at(-1)!.what}`);
       if (what === 'SIGSTOP') {
@@ -288,7 +296,7 @@ async function main(): Promise<number> {
       await stopWorker(slot, what);
       await sleep(3000);
       for (let attempt = 1; ; attempt++) {
-        try { await startWorker(slot, log); break; } catch (e) {
+        try { await startWorker(slot, log, t0); break; } catch (e) {
           log(`worker${slot.index} restart ${attempt} failed: ${(e as Error).message.split('\n')[0]}`);
           if (attempt === 5) throw e;
           await sleep(2000);
@@ -300,12 +308,11 @@ async function main(): Promise<number> {
   await Promise.all(coords.map((c) => c.done));
   await faultLoop;
   await hostileDone;
-  clearInterval(sampler);
   for (const s of slots) await stopWorker(s, 'SIGTERM');
   rmSync(tmp, { recursive: true, force: true });
 
-  // Worker memory (no forced GC there: samples swing with garbage): per life of over two minutes, the median of
-  // its second minute against the median of its last minute.
+  // Worker memory (after a collection, every 5 s): per life of over three minutes, the median of its second
+  // minute against the median of its last minute.
   const windowMedian = (rss: [number, number][], from: number, to: number) => {
     const w = rss.filter(([t]) => t >= from && t < to).map(([, r]) => r);
     return w.length >= 6 ? median(w) : null;
