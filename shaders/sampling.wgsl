@@ -13,6 +13,8 @@
 // 4. Draw u in [0, 1) from a counter-based hash of (seed, step, row) and pick the first index (in index
 //    order) whose running sum of kept weights exceeds u * sum: each thread sums a contiguous chunk, thread 0
 //    finds the chunk, its owner walks it.
+// A row with a NaN or ±Inf logit gets the id NONFINITE (0xffffffff, never a token): the host turns it into an
+// error naming the step (tested on the exponent bits, which fast-math cannot fold away).
 // Counts are summed in f32: exact up to 2^24 elements (the binding rejects larger vocabularies).
 // Specialised by: override WG (threads, a power of two), LOG_NB (log2 of the search fan-out).
 
@@ -43,8 +45,10 @@ var<workgroup> bins: array<f32, (NB + 1u) * WG>;
 var<workgroup> part: array<f32, (NB + 1u) * SEG>;
 var<workgroup> sh_u: vec4<u32>; // broadcasts: one workgroupUniformLoad (barrier pair) for several values
 var<workgroup> sh_f: array<f32, 2>;
+var<workgroup> sh_bad: atomic<u32>; // any non-finite logit in the row (workgroup memory starts zeroed)
 
 const NONE: u32 = 0xffffffffu;
+const NONFINITE: u32 = 0xffffffffu;
 
 // Order-preserving key: flips the sign bit of positives and all bits of negatives; -0 maps like +0.
 fn key_of(v: f32) -> u32 {
@@ -138,11 +142,15 @@ fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) ti
   var kbest = 0u;
   var ibest = NONE;
   var kmin = NONE;
+  var bad = false;
   for (var c = tid; c < V; c += WG) {
-    let k = key_of(logits[base + c]);
+    let v = logits[base + c];
+    bad = bad || (bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u;
+    let k = key_of(v);
     if (ibest == NONE || k > kbest) { kbest = k; ibest = c; }
     kmin = min(kmin, k);
   }
+  if (bad) { atomicOr(&sh_bad, 1u); }
   red_a[tid] = kbest;
   red_b[tid] = ibest;
   red_c[tid] = kmin;
@@ -170,9 +178,13 @@ fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) ti
       }
       red_c[0] = min(red_c[0], red_c[g * PER]);
     }
-    sh_u = vec4u(red_a[0], red_b[0], red_c[0], 0u);
+    sh_u = vec4u(red_a[0], red_b[0], red_c[0], atomicLoad(&sh_bad));
   }
   let stats = workgroupUniformLoad(&sh_u);
+  if (stats.w != 0u) {
+    if (tid == 0u) { ids[row] = NONFINITE; }
+    return;
+  }
   let kmax = stats.x;
   let imax = stats.y;
   let klow = stats.z;

@@ -209,7 +209,11 @@ describe('two worker processes over ZeroMQ as the pool', () => {
   beforeAll(async () => {
     // Worker 0 goes through the device-select path with an address no device has: on lavapipe the layer
     // (when installed) falls back to the default device, so it must still come up, and log its binding.
-    const starting = spawnLocalWorkers(['0000:00:07.0', 'none'], { entry: ENTRY, onLog: (i, l) => logs[i]!.push(l) });
+    // A PCI address that does not exist is refused (checkPciDevice): this host's PCI bus is faked to list it as a GPU.
+    const pci = join(tmp, 'pci', '0000:00:07.0');
+    mkdirSync(pci, { recursive: true });
+    writeFileSync(join(pci, 'class'), '0x030200\n');
+    const starting = spawnLocalWorkers(['0000:00:07.0', 'none'], { entry: ENTRY, env: { FAPOOL_PCI_DEVICES: join(tmp, 'pci') }, onLog: (i, l) => logs[i]!.push(l) });
     const path = join(tmp, 'tiny.safetensors');
     await writeRandomWeights(path, cfg, { seed: 11, dtype: 'f32' });
     const f = await openSafetensors(path);

@@ -1,6 +1,12 @@
 // Command-line options of run-inference.js: parsed strictly (unknown flags are an error), validated,
 // and documented in one table that --help prints.
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parsePciAddress } from '../gpu/select.js';
+import { PRESETS } from '../model/config.js';
+import { randomWeightsFileKind } from '../model/model-files.js';
+import { parseTiers, type PoolTier } from '../orchestrator/pool/policy.js';
 import { UsageError } from './usage-error.js';
 import { serveHelpSummary } from './serve-args.js';
 import { workerHelpSummary } from './worker-cli.js';
@@ -12,6 +18,8 @@ export interface CliOptions {
   model?: string;
   config?: string;
   init?: 'random';
+  /** --init random --model PATH may replace a file that --init random wrote before. */
+  force: boolean;
   seed: number;
   prompt?: string;
   promptLen?: number;
@@ -36,6 +44,8 @@ export interface CliOptions {
   gpu: string;
   quiet: boolean;
   help: boolean;
+  /** Options given that change nothing here (one line each on stderr). */
+  warnings: string[];
 }
 
 const SPEC = {
@@ -43,7 +53,8 @@ const SPEC = {
   model: { type: 'string', help: 'safetensors file, or a folder with model.safetensors (+ config.json, tokenizer.json)' },
   config: { type: 'string', help: 'Hugging Face style config.json (default: beside the weights, else the file\'s metadata, else --preset)' },
   init: { type: 'string', help: '"random": first write deterministic random weights for --preset (to --model, or the cache)' },
-  seed: { type: 'string', default: '0', help: 'seed for --init random and for sampling (default 0)' },
+  force: { type: 'boolean', default: false, help: 'with --init random --model PATH: replace PATH when --init random wrote it before (other files are never overwritten)' },
+  seed: { type: 'string', default: '0', help: 'seed for --init random and for sampling, 0..4294967295 (default 0)' },
   prompt: { type: 'string', help: 'prompt text (default: a short sentence)' },
   'prompt-len': { type: 'string', help: 'synthetic prompt of N tokens instead of --prompt' },
   'prompt-lens': { type: 'string', help: 'a batch of synthetic prompts with these lengths, e.g. 32768,512,128 (a mixed batch)' },
@@ -57,10 +68,10 @@ const SPEC = {
   json: { type: 'boolean', default: false, help: 'print one JSON object (tokens, text, metrics) instead of text' },
   gpu: { type: 'string', default: 'auto', help: 'GPU of this (base) process: a PCI address or nvidia-smi index (needs the Mesa device-select layer on multi-GPU hosts), or auto' },
   strategy: { type: 'string', default: 'fapool', help: 'fapool (attention of long sequences on the pool) or static (TP × PP baseline over the same ranks)' },
-  pool: { type: 'string', default: '0', help: 'attention-pool ranks inside this process (each its own GPUDevice on this adapter; tests, one-GPU runs)' },
+  pool: { type: 'string', default: '0', help: 'attention-pool ranks inside this process (each its own GPUDevice on this adapter; tests, one-GPU runs; at most 64)' },
   cluster: { type: 'string', help: 'JSON file listing pool worker endpoints ({"pool": [{"endpoint": "tcp://host:port"}]}), started with `node run-inference.js worker`' },
-  spawn: { type: 'string', help: 'start one pool worker process per listed GPU (PCI addresses, comma-separated; "auto" = every GPU but the first; "none:N" = N workers on the default adapter)' },
-  threshold: { type: 'string', default: '4096', help: 'sequences longer than this (tokens) have their attention on the pool (default 4096)' },
+  spawn: { type: 'string', help: 'start one pool worker process per listed GPU (PCI addresses, comma-separated; "auto" = every GPU but the first; "none:N" = N workers on the default adapter, N <= 64)' },
+  threshold: { type: 'string', default: '4096', help: 'sequences longer than this (tokens) have their attention on the pool (default: where --tiers\' 0-rank tiers end, else 4096)' },
   tiers: { type: 'string', help: 'pool size by length, e.g. "4096:0,6144:8,8192:10,inf:32" (default: the paper\'s table, capped by the ranks that exist)' },
   placement: { type: 'string', default: 'tp=1,pp=1', help: 'static strategy: tensor × pipeline parallel degrees over in-process ranks, e.g. tp=2,pp=2' },
   deadline: { type: 'string', default: '30000', help: 'ms a pool rank may take to answer before its sequences fall back to the base' },
@@ -85,52 +96,184 @@ export function helpText(): string {
     '  node run-inference.js --model ./my-model --prompt "Hello" --temperature 0.8 --top-p 0.9',
     '  node run-inference.js --prompt-len 64 --batch 3 --pool 2 --threshold 32      # FA Pool, 2 in-process pool ranks',
     '  node run-inference.js --spawn auto --prompt-len 32768                         # a pool worker on every other GPU',
-    '  node run-inference.js --strategy static --placement tp=2,pp=2 --prompt-len 64 # the static baseline');
+    '  node run-inference.js --strategy static --placement tp=2,pp=2 --prompt-len 64 # the static baseline',
+    '', 'Exit status:',
+    '  0    done',
+    '  1    failed while running: unreadable or corrupt model files, non-finite weights or logits, a GPU or pool worker failure',
+    '  2    the command cannot run as given: an unknown or invalid option, options that would be ignored, a preset, policy or',
+    '       placement that does not exist, a size over the model\'s context or the device\'s limits, a file that is missing',
+    '       or would be overwritten (all before any work is done)',
+    '  130  interrupted (SIGINT); 143: terminated (SIGTERM)');
   return lines.join('\n');
 }
 
-function int(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${v}'`);
+
+// ---- values ------------------------------------------------------------------------------------------
+
+/** Decimal digits only: no sign, no hex (0x10), no exponent, no empty string (Number('') is 0). */
+function int(name: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const n = /^\d+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${name} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`}, got '${v}'`);
+  }
   return n;
 }
 
-function num(name: string, v: string, lo: number, hi: number): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < lo || n > hi) throw new UsageError(`--${name} must be a number in [${lo}, ${hi}], got '${v}'`);
+/** A plain decimal number (1, 0.9, .5, 1e-3); no hex, no empty string, no Infinity. */
+function num(name: string, v: string, lo: number, hi: number, loOpen = false): number {
+  const n = /^(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(v) ? Number(v) : NaN;
+  if (!Number.isFinite(n) || n < lo || n > hi || (loOpen && n === lo)) {
+    throw new UsageError(`--${name} must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}], got '${v}'`);
+  }
   return n;
 }
 
-function strategy(v: string): 'fapool' | 'static' {
-  if (v !== 'fapool' && v !== 'static') throw new UsageError(`--strategy must be fapool or static, got '${v}'`);
+function oneOf<T extends string>(name: string, v: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`--${name} must be ${allowed.join(' or ')}, got '${v}'`);
+  return v as T;
+}
+
+/** Largest `--pool N` / `--spawn none:N`: each in-process rank is a GPUDevice of its own (host memory, start-up time). */
+export const MAX_LOCAL_RANKS = 64;
+/** The sampling seed is a u32 (the GPU's counter-based RNG); --init random takes the same value. */
+const MAX_SEED = 0xffffffff;
+
+/** --spawn: auto, none:N, or PCI addresses / nvidia-smi indices, comma-separated. */
+function spawnList(v: string): string {
+  if (v === 'auto') return v;
+  if (v.startsWith('none')) {
+    const m = /^none:(.*)$/.exec(v);
+    if (!m) throw new UsageError(`--spawn ${v}: expected none:N (N workers on the default adapter)`);
+    int('spawn none:N', m[1]!, 1, MAX_LOCAL_RANKS);
+    return v;
+  }
+  const items = v.split(',').map((s) => s.trim());
+  for (const item of items) {
+    if (/^\d+$/.test(item)) continue; // an nvidia-smi index, resolved by the worker
+    try { parsePciAddress(item); } catch (e) { throw new UsageError(`--spawn: ${(e as Error).message}`); }
+  }
+  if (new Set(items).size !== items.length) throw new UsageError(`--spawn ${v}: a GPU is listed twice`);
   return v;
 }
+
+/** Number of workers a valid --spawn value starts (auto: unknown here, counted as 0). */
+export function spawnCount(v: string | undefined): number {
+  if (!v || v === 'auto') return 0;
+  return v.startsWith('none:') ? Number(v.slice(5)) : v.split(',').length;
+}
+
+// ---- files -------------------------------------------------------------------------------------------
+
+/** A file this run will write: its folder must exist and be writable, and it must not be a folder. */
+export function checkWritableFile(path: string, what: string): void {
+  const dir = dirname(resolve(path));
+  let st;
+  try { st = statSync(dir); } catch { throw new UsageError(`${what} ${path}: folder ${dir} does not exist`); }
+  if (!st.isDirectory()) throw new UsageError(`${what} ${path}: ${dir} is not a folder`);
+  if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`${what} ${path} is a folder; give a file path`);
+  try {
+    accessSync(existsSync(path) ? path : dir, constants.W_OK);
+  } catch {
+    throw new UsageError(`${what} ${path}: ${existsSync(path) ? 'the file' : `folder ${dir}`} is not writable`);
+  }
+}
+
+/** --init random --model PATH: the file may be replaced only when this tool wrote it, and only with --force. */
+function checkInitTarget(path: string, force: boolean): void {
+  if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError('--init random writes a file: give --model a file path, not a folder');
+  checkWritableFile(path, '--init random --model');
+  const kind = randomWeightsFileKind(path);
+  if (kind.kind === 'absent') return;
+  if (kind.kind === 'foreign') {
+    throw new UsageError(`--init random --model ${path}: the file exists and was not written by --init random (${kind.why}); ` +
+      'it is never overwritten: choose another path');
+  }
+  if (!force) throw new UsageError(`--init random --model ${path}: the file exists (random weights written earlier); add --force to replace it, or drop --init to load it`);
+}
+
+// ---- the command line --------------------------------------------------------------------------------
 
 export function parseCli(argv: string[]): CliOptions {
   const options = Object.fromEntries(Object.entries(SPEC).map(([k, s]) => [k, { type: s.type, ...('short' in s ? { short: s.short } : {}), ...('default' in s ? { default: s.default } : {}) }]));
   let values: Record<string, string | boolean | undefined>;
+  let tokens: { kind: string; name?: string }[];
   try {
-    ({ values } = parseArgs({ args: argv, options: options as never, strict: true, allowPositionals: false }) as { values: Record<string, string | boolean | undefined> });
+    ({ values, tokens } = parseArgs({ args: argv, options: options as never, strict: true, allowPositionals: false, tokens: true }) as unknown as { values: Record<string, string | boolean | undefined>; tokens: { kind: string; name?: string }[] });
   } catch (e) {
     throw new UsageError(`${(e as Error).message.replace(/\. To specify.*$/, '')}\nRun with --help to see the options.`);
   }
+  const given = new Set(tokens.filter((t) => t.kind === 'option').map((t) => t.name!));
   const s = (k: string) => values[k] as string | undefined;
+  const warnings: string[] = [];
+
+  const preset = s('preset')!;
+  if (!Object.prototype.hasOwnProperty.call(PRESETS, preset)) throw new UsageError(`--preset must be one of ${Object.keys(PRESETS).join(', ')}, got '${preset}'`);
   if (s('init') !== undefined && s('init') !== 'random') throw new UsageError(`--init takes only 'random', got '${s('init')}'`);
-  const dtype = s('dtype');
-  if (dtype !== undefined && dtype !== 'f32' && dtype !== 'f16') throw new UsageError(`--dtype must be f32 or f16, got '${dtype}'`);
+  const init = s('init') as 'random' | undefined;
+  const dtype = s('dtype') === undefined ? undefined : oneOf('dtype', s('dtype')!, ['f32', 'f16'] as const);
   if ([s('prompt'), s('prompt-len'), s('prompt-lens')].filter((v) => v !== undefined).length > 1) throw new UsageError('give one of --prompt, --prompt-len, --prompt-lens');
-  const promptLens = s('prompt-lens')?.split(',').map((v) => int('prompt-lens', v.trim(), 1)!);
+  const promptLens = s('prompt-lens')?.split(',').map((v) => int('prompt-lens', v.trim(), 1));
+  const strat = oneOf('strategy', s('strategy')!, ['fapool', 'static'] as const);
+  const pool = int('pool', s('pool')!, 0, MAX_LOCAL_RANKS);
+  const spawn = s('spawn') === undefined ? undefined : spawnList(s('spawn')!);
+  const cluster = s('cluster');
+  const temperature = num('temperature', s('temperature')!, 0, 100);
+  const topK = int('top-k', s('top-k')!, 0);
+  const topP = num('top-p', s('top-p')!, 0, 1, true);
+  const force = Boolean(values.force);
+
+  // Options that would be ignored: an error, or a warning where ignoring them changes nothing.
+  const hasPool = pool > 0 || cluster !== undefined || spawn !== undefined;
+  if (strat === 'static') {
+    const poolOpts = ['pool', 'cluster', 'spawn', 'tiers'].filter((k) => given.has(k));
+    if (poolOpts.length) throw new UsageError(`${poolOpts.map((k) => `--${k}`).join(', ')}: FA Pool options; --strategy static runs its own ranks in this process (--placement)`);
+    for (const k of ['threshold', 'deadline']) if (given.has(k)) warnings.push(`--${k} has no effect with --strategy static`);
+  } else {
+    if (given.has('placement')) throw new UsageError('--placement sets the static baseline\'s degrees: add --strategy static (FA Pool ranks come from --pool, --cluster or --spawn)');
+    if (!hasPool) {
+      if (given.has('tiers')) throw new UsageError('--tiers sizes the attention pool, but there is none: add --pool N, --cluster FILE or --spawn');
+      for (const k of ['threshold', 'deadline']) if (given.has(k)) warnings.push(`--${k} has no effect without a pool (--pool, --cluster or --spawn)`);
+    }
+  }
+  if (given.has('batch') && promptLens) throw new UsageError('--batch with --prompt-lens: the batch is the list of lengths (one sequence each); drop --batch');
+  if (temperature === 0) for (const k of ['top-k', 'top-p']) if (given.has(k)) warnings.push(`--${k} has no effect at --temperature 0 (greedy)`);
+  if (force && init !== 'random') throw new UsageError('--force only applies to --init random --model PATH (replacing weights it wrote before)');
+
+  // Routing: --tiers' leading 0-rank tiers end where the pool starts; a 0-rank tier above the threshold is a contradiction.
+  let threshold = int('threshold', s('threshold')!, 1);
+  let tiers: PoolTier[] | undefined;
+  if (s('tiers') !== undefined) {
+    try { tiers = parseTiers(s('tiers')!); } catch (e) { throw new UsageError(`--tiers: ${(e as Error).message}`); }
+    let zeroEnd = 0;
+    for (const t of tiers) { if (t.poolSize !== 0) break; zeroEnd = t.maxLen; }
+    if (!given.has('threshold') && zeroEnd > 0 && zeroEnd !== Infinity) threshold = zeroEnd;
+    let lo = 1;
+    for (const t of tiers) {
+      if (t.poolSize === 0 && t.maxLen > threshold) {
+        const from = Math.max(lo, threshold + 1), to = t.maxLen === Infinity ? 'longer' : `${t.maxLen}`;
+        throw new UsageError(`--threshold ${threshold} sends sequences longer than ${threshold} tokens to the pool, but --tiers gives lengths ${from}–${to} 0 pool ranks: ` +
+          `end the 0-rank tiers at the threshold (e.g. --tiers ${threshold}:0,...), or set --threshold ${t.maxLen === Infinity ? '(no pool needed then)' : t.maxLen}`);
+      }
+      lo = t.maxLen + 1;
+    }
+    if (zeroEnd > 0 && zeroEnd < threshold && given.has('threshold') && tiers.some((t) => t.poolSize > 0 && t.maxLen > zeroEnd)) {
+      warnings.push(`--tiers gives pool ranks to lengths ${zeroEnd + 1}–${threshold}, but --threshold ${threshold} keeps those on the base group`);
+    }
+  }
+
+  const model = s('model');
+  if (init === 'random' && model !== undefined) checkInitTarget(model, force);
+  const dumpLogits = s('dump-logits');
+  if (dumpLogits !== undefined) checkWritableFile(dumpLogits, '--dump-logits');
+
   return {
-    preset: s('preset')!, model: s('model'), config: s('config'), init: s('init') as 'random' | undefined,
-    seed: int('seed', s('seed'), 0)!, prompt: s('prompt'), promptLen: int('prompt-len', s('prompt-len'), 1), promptLens,
-    maxNewTokens: int('max-new-tokens', s('max-new-tokens'), 1)!, batch: int('batch', s('batch'), 1)!,
-    dtype: dtype as CliOptions['dtype'],
-    temperature: num('temperature', s('temperature')!, 0, 100), topK: int('top-k', s('top-k'), 0)!,
-    topP: num('top-p', s('top-p')!, 0, 1), prefillChunk: int('prefill-chunk', s('prefill-chunk'), 1)!,
-    json: Boolean(values.json), dumpLogits: s('dump-logits'),
-    strategy: strategy(s('strategy')!), pool: int('pool', s('pool'), 0)!, cluster: s('cluster'), spawn: s('spawn'),
-    gpu: s('gpu')!, threshold: int('threshold', s('threshold'), 1)!, tiers: s('tiers'), placement: s('placement')!, deadlineMs: int('deadline', s('deadline'), 1)!,
-    quiet: Boolean(values.quiet), help: Boolean(values.help),
+    preset, model, config: s('config'), init, force,
+    seed: int('seed', s('seed')!, 0, MAX_SEED), prompt: s('prompt'), promptLen: s('prompt-len') === undefined ? undefined : int('prompt-len', s('prompt-len')!, 1), promptLens,
+    maxNewTokens: int('max-new-tokens', s('max-new-tokens')!, 1), batch: int('batch', s('batch')!, 1),
+    dtype, temperature, topK, topP, prefillChunk: int('prefill-chunk', s('prefill-chunk')!, 1),
+    json: Boolean(values.json), dumpLogits,
+    strategy: strat, pool, cluster, spawn,
+    gpu: s('gpu')!, threshold, tiers: s('tiers'), placement: s('placement')!, deadlineMs: int('deadline', s('deadline')!, 1),
+    quiet: Boolean(values.quiet), help: Boolean(values.help), warnings,
   };
 }

@@ -1,11 +1,20 @@
 // run-inference.js: load a model, generate for one prompt or a batch, stream tokens, report the paper's
-// metrics. Errors a user can cause end in one clear line and a non-zero exit.
+// metrics. Errors a user can cause end in one clear line and a non-zero exit; every size is checked against
+// the model and the device before any work (no weights written, no prompts built, no GPU memory taken).
 import { writeFileSync } from 'node:fs';
+import { isSoftwareAdapter, LimitError, requestAdapter, type Caps, type DType } from '../gpu/index.js';
+import { applyGpuBinding, checkPciDevice, planGpuBinding } from '../gpu/select.js';
+import type { ModelConfig } from '../model/config.js';
+import { checkModelFits, type BindingLimits } from '../model/load-weights.js';
+import { peekModelConfig } from '../model/model-files.js';
+import { qkvRows } from '../model/weights.js';
 import { createEngine } from '../orchestrator/create-engine.js';
 import type { PlacementReport } from '../orchestrator/engine.js';
-import { helpText, parseCli, UsageError, type CliOptions } from './args.js';
+import { PAPER_TIERS, parseTiers } from '../orchestrator/pool/policy.js';
+import { ClusterError, readCluster } from '../orchestrator/transport/cluster.js';
+import { helpText, parseCli, spawnCount, UsageError, type CliOptions } from './args.js';
 import { engineOptions } from './engine-options.js';
-import { runAndExit } from './exit.js';
+import { exitAfterFlush, runAndExit } from './exit.js';
 import { Progress } from './progress.js';
 
 const DEFAULT_PROMPT = 'The attention pool takes the long sequences, so the base group never waits.';
@@ -31,40 +40,147 @@ function printPlacement(r: PlacementReport, prompts: number[][]): void {
   if (r.split) console.log(`  time split: ${Object.entries(r.split).map(([k, v]) => `${k} ${typeof v === 'number' ? v.toFixed(1) : v}`).join(', ')}`);
 }
 
+const mib = (n: number) => (n >= 2 ** 40 ? `${(n / 2 ** 40).toFixed(1)} TiB` : n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${(n / 2 ** 20).toFixed(1)} MiB`);
+
+/** A batch's sizes as the CLI sees them before building it. */
+export interface RunShape { longest: number; batch: number; maxNewTokens: number; prefillChunk: number }
+
+/**
+ * Check a run against the model's context and the device's binding limits before building anything: the
+ * context (the last new token is sampled, never fed back), the activations of a prefill chunk or a decode step,
+ * the logits of the batch, one sequence's KV cache per layer.
+ */
+export function checkRunFits(cfg: ModelConfig, dtype: DType, limits: BindingLimits, r: RunShape, what: { batch: string; length: string }): void {
+  if (r.longest + r.maxNewTokens - 1 > cfg.maxSeq) {
+    throw new UsageError(`prompt of ${r.longest} tokens + ${r.maxNewTokens} new tokens exceeds the model's context of ${cfg.maxSeq} tokens`);
+  }
+  const el = dtype === 'f16' ? 2 : 4;
+  const limit = Math.min(limits.maxStorageBinding, limits.maxBufferSize);
+  const over = (bytes: number) => bytes > limit;
+  const device = `this GPU's limit of ${mib(limit)} per storage binding`;
+  const logits = r.batch * cfg.vocab * 4;
+  if (over(logits)) {
+    throw new UsageError(`${what.batch}: the logits of ${r.batch} sequences (f32[${r.batch}, ${cfg.vocab}], ${mib(logits)}) exceed ${device}; ` +
+      `at most ${Math.floor(limit / (cfg.vocab * 4))} sequences fit`);
+  }
+  const rows = Math.max(Math.min(r.prefillChunk, r.longest), r.batch);
+  const width = Math.max(cfg.hidden, qkvRows(cfg), cfg.nHeads * cfg.headDim, cfg.ffn);
+  if (over(rows * width * el)) {
+    throw new UsageError(`${rows === r.batch ? what.batch : '--prefill-chunk'}: activations of ${rows} rows (${dtype}[${rows}, ${width}], ${mib(rows * width * el)}) exceed ${device}; ` +
+      `at most ${Math.floor(limit / (width * el))} rows fit${rows === r.batch ? '' : ' (lower --prefill-chunk)'}`);
+  }
+  const capacity = Math.ceil((r.longest + r.maxNewTokens) / 16) * 16;
+  const kv = capacity * cfg.nKvHeads * cfg.headDim * el;
+  if (over(kv)) {
+    throw new UsageError(`${what.length}: a KV cache of ${capacity} positions (${mib(kv)} per layer) exceeds ${device}; ` +
+      `at most ${Math.floor(limit / (cfg.nKvHeads * cfg.headDim * el)) - r.maxNewTokens} prompt tokens fit`);
+  }
+}
+
+function fitsAs(limits: BindingLimits, cfg: ModelConfig, dtype: DType): boolean {
+  try { checkModelFits(limits, cfg, dtype); return true; } catch { return false; }
+}
+
+interface Preflight { dtype: 'f32' | 'f16'; limits: BindingLimits; config: ModelConfig; hasPool: boolean }
+
+/** Everything that can be checked before the engine exists: GPU binding, dtype, model, sizes, pool. */
+async function preflight(o: CliOptions, warn: (m: string) => void): Promise<Preflight> {
+  // The Vulkan loader reads the device-select variables when the instance is created: bind before the adapter.
+  const binding = planGpuBinding(o.gpu);
+  if (binding.pci) checkPciDevice(binding.pci, o.gpu);
+  applyGpuBinding(binding);
+  const adapter = await requestAdapter();
+  const info = adapter.info;
+  const f16 = adapter.features.has('shader-f16');
+  const software = isSoftwareAdapter({ vendor: info.vendor ?? '', architecture: info.architecture ?? '', device: info.device ?? info.description ?? '',
+    isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter) } as Caps);
+  if (o.dtype === 'f16' && !f16) throw new UsageError('--dtype f16 needs shader-f16, which this GPU lacks; use --dtype f32');
+  const dtype: 'f32' | 'f16' = o.dtype ?? (f16 && !software ? 'f16' : 'f32');
+  const limits: BindingLimits = { maxStorageBinding: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize };
+
+  const { config } = await peekModelConfig({ preset: o.preset, model: o.model, config: o.config, init: o.init, seed: o.seed }, dtype);
+  try {
+    checkModelFits(limits, config, dtype);
+  } catch (e) {
+    if (e instanceof LimitError) throw new UsageError(`${e.message}${dtype === 'f32' && f16 && fitsAs(limits, config, 'f16') ? '; it fits with --dtype f16' : ''}`);
+    throw e;
+  }
+  // A text prompt is tokenized later (its length is checked then); at least one token.
+  const longest = o.promptLens ? o.promptLens.reduce((m, n) => Math.max(m, n), 0) : o.promptLen ?? 1;
+  checkRunFits(config, dtype, limits, { longest, batch: o.promptLens?.length ?? o.batch, maxNewTokens: o.maxNewTokens, prefillChunk: o.prefillChunk },
+    { batch: o.promptLens ? '--prompt-lens' : '--batch', length: o.promptLens ? '--prompt-lens' : o.promptLen !== undefined ? '--prompt-len' : '--max-new-tokens' });
+
+  const hasPool = o.strategy === 'fapool' && (o.pool > 0 || o.cluster !== undefined || o.spawn !== undefined);
+  if (hasPool) {
+    const tiers = o.tiers ? parseTiers(o.tiers) : PAPER_TIERS;
+    const largest = tiers.reduce((m, t) => Math.max(m, t.poolSize), 1);
+    const local = o.pool + spawnCount(o.spawn);
+    if (local > largest) {
+      throw new UsageError(`--pool/--spawn ask for ${local} pool ranks, but no sequence uses more than ${largest} (the largest --tiers pool size${o.tiers ? '' : ', from the paper\'s table'})`);
+    }
+    if (o.cluster) {
+      let n: number;
+      try { n = readCluster(o.cluster).length; } catch (e) { throw new UsageError((e as Error).message); }
+      if (n + local > largest) warn(`the pool has ${n + local} ranks, but no sequence uses more than ${largest} (--tiers)`);
+    }
+    if (o.threshold + 1 > config.maxSeq) warn(`no sequence can be longer than --threshold ${o.threshold} (the model's context is ${config.maxSeq} tokens): the pool will not be used`);
+  }
+  return { dtype, limits, config, hasPool };
+}
+
 export async function main(argv: string[]): Promise<number> {
   const o: CliOptions = parseCli(argv);
   if (o.help) { console.log(helpText()); return 0; }
+  const warn = (m: string) => process.stderr.write(`warning: ${m}\n`);
+  for (const w of o.warnings) warn(w);
   const log = (msg: string) => { if (!o.quiet) process.stderr.write(`${msg}\n`); };
 
+  // Streamed text ends with a newline even when the run is interrupted.
+  let midLine = false;
+  const out = (text: string) => { if (text) { process.stdout.write(text); midLine = !text.endsWith('\n'); } };
+  // Listeners stay registered (not `once`): others, such as the weight writer's temp-file cleanup, then leave the
+  // exit to this one. A second signal exits at once.
+  let signals = 0;
+  const interrupted = (signal: NodeJS.Signals) => {
+    const code = signal === 'SIGINT' ? 130 : 143;
+    if (signals++) process.exit(code);
+    if (midLine) process.stdout.write('\n');
+    process.stderr.write(`interrupted (${signal})\n`);
+    void exitAfterFlush(code);
+  };
+  process.on('SIGINT', interrupted);
+  process.on('SIGTERM', interrupted);
+
+  const pre = await preflight(o, warn);
   const initBar = new Progress('init', !o.quiet), loadBar = new Progress('load', !o.quiet);
   const tLoad = performance.now();
-  const engine = await createEngine(engineOptions(o, { log, onInit: (d, t) => initBar.update(d, t, 'B'), onLoad: (d, t) => loadBar.update(d, t, 'B') }));
+  const engine = await createEngine(engineOptions({ ...o, dtype: pre.dtype }, { log, onInit: (d, t) => initBar.update(d, t, 'B'), onLoad: (d, t) => loadBar.update(d, t, 'B') }));
   try {
     const loadMs = performance.now() - tLoad;
     const cfg = engine.config, tok = engine.tokenizer;
     const vocab = Math.min(cfg.vocab, tok.vocabSize);
-    let prompts: number[][];
-    if (o.promptLens) {
-      prompts = o.promptLens.map((n, i) => syntheticPrompt(n, vocab, o.seed + i));
-    } else {
-      const base = o.promptLen !== undefined ? syntheticPrompt(o.promptLen, vocab, o.seed) : tok.encode(o.prompt ?? DEFAULT_PROMPT);
-      if (base.length === 0) throw new UsageError('the prompt is empty');
-      prompts = batchPrompts(base, o.batch);
+    // Sizes are checked before a prompt is built (a text prompt is bounded by the command line).
+    const base = o.promptLens ? null : o.promptLen !== undefined ? null : tok.encode(o.prompt ?? DEFAULT_PROMPT);
+    if (base && base.length === 0) throw new UsageError('the prompt is empty');
+    const longest = o.promptLens ? o.promptLens.reduce((m, n) => Math.max(m, n), 0) : base ? base.length : o.promptLen!;
+    const batch = o.promptLens?.length ?? o.batch;
+    checkRunFits(cfg, engine.dtype, pre.limits, { longest, batch, maxNewTokens: o.maxNewTokens, prefillChunk: o.prefillChunk },
+      { batch: o.promptLens ? '--prompt-lens' : '--batch', length: o.promptLens ? '--prompt-lens' : base ? '--prompt' : '--prompt-len' });
+    if (pre.hasPool && engine.report().strategy === 'single device' && longest + o.maxNewTokens - 1 > o.threshold) {
+      throw new ClusterError(`a sequence of up to ${longest + o.maxNewTokens - 1} tokens needs the attention pool (--threshold ${o.threshold}), but no pool rank is reachable`);
     }
-    const longest = Math.max(...prompts.map((p) => p.length));
+    const prompts = o.promptLens ? o.promptLens.map((n, i) => syntheticPrompt(n, vocab, o.seed + i))
+      : batchPrompts(base ?? syntheticPrompt(o.promptLen!, vocab, o.seed), batch);
     const total = prompts.reduce((a, p) => a + p.length, 0);
-    if (longest + o.maxNewTokens > cfg.maxSeq) {
-      throw new UsageError(`prompt of ${longest} tokens + ${o.maxNewTokens} new tokens exceeds the model's context of ${cfg.maxSeq} tokens`);
-    }
 
     const prefillBar = new Progress('prefill', !o.quiet && total > 256);
-    if (!o.json && o.promptLen === undefined && !o.promptLens) process.stdout.write(tok.decode(prompts[0]!));
+    if (!o.json && o.promptLen === undefined && !o.promptLens) out(tok.decode(prompts[0]!));
     const done = await engine.run({
       prompts, maxNewTokens: o.maxNewTokens, prefillChunk: o.prefillChunk, captureLogits: o.dumpLogits !== undefined,
       sampling: { temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed },
     }, (e) => {
       if (e.type === 'prefill' && total > 256) prefillBar.update(e.doneTokens, e.totalTokens, 'tok');
-      if (e.type === 'token' && e.seq === 0 && !o.json) process.stdout.write(e.text);
+      if (e.type === 'token' && e.seq === 0 && !o.json) out(e.text);
     });
     const res = done.result;
     if (o.dumpLogits) {
@@ -80,13 +196,16 @@ export async function main(argv: string[]): Promise<number> {
         promptLengths: prompts.map((p) => p.length), tokens: res.tokens, text: done.texts, metrics, placement: done.placement,
       }));
     } else {
-      process.stdout.write(`${done.tails[0]}\n`);
+      out(`${done.tails[0]}\n`);
       for (let i = 1; i < done.texts.length; i++) console.log(`[seq ${i}, prompt ${prompts[i]!.length} tokens] ${JSON.stringify(done.texts[i])}`);
       console.log(`\n${prompts.length} sequence(s), ${res.inputTokens} input + ${res.outputTokens} output tokens`);
       printPlacement(done.placement, prompts);
       console.log(`TTFT ${res.prefillMs.toFixed(1)} ms | TPOT ${res.tpotMs.toFixed(2)} ms | TPS ${res.tps.toFixed(1)} tok/s | total ${res.totalMs.toFixed(0)} ms | load ${loadMs.toFixed(0)} ms | GPU memory ${(res.gpuBytes / 2 ** 20).toFixed(1)} MiB`);
     }
     return 0;
+  } catch (e) {
+    if (midLine) { process.stdout.write('\n'); midLine = false; } // the error line starts on a line of its own
+    throw e;
   } finally {
     await engine.dispose();
   }

@@ -4,15 +4,24 @@
 import { runAndExit } from './exit.js';
 import { parseArgs } from 'node:util';
 import { describeCaps, openGpu, type Gpu } from '../gpu/index.js';
-import { applyGpuBinding, bindingEvidence, GpuBindingError, planGpuBinding } from '../gpu/select.js';
+import { applyGpuBinding, bindingEvidence, checkPciDevice, GpuBindingError, planGpuBinding } from '../gpu/select.js';
 import { WorkerRank } from '../orchestrator/worker-rank.js';
 import { checkEndpoint } from '../orchestrator/transport/cluster.js';
+import type { RankHandler } from '../orchestrator/transport/link.js';
+import { PROTOCOL_VERSION } from '../orchestrator/transport/messages.js';
 import { startWorker, type Worker } from '../orchestrator/transport/worker.js';
 import { UsageError } from './usage-error.js';
 
 export interface WorkerArgs {
   gpu: string; listen: string; label: string; rank: number; exitWithParent: boolean; help: boolean;
+  /** Largest request accepted, bytes (--max-message-mb). */
+  maxMessageBytes: number;
+  /** Free a client's shards after this long without a request (--client-idle-s; 0 = only when it disconnects). */
+  clientIdleMs: number;
 }
+
+/** Default --max-message-mb: a 2048-row prefill chunk of a 4096-wide model in f32 is ~100 MiB. */
+export const DEFAULT_MAX_MESSAGE_MB = 1024;
 
 export function workerHelpText(): string {
   return [
@@ -33,6 +42,9 @@ export function workerHelpText(): string {
     '  --rank N                 rank number reported to the lead (default 0)',
     '  --label NAME             name in logs and of the GPU device (default: worker<rank>)',
     '  --exit-with-parent       exit when stdin closes (the spawning process died)',
+    `  --max-message-mb N       refuse requests over N MiB before reading them (default ${DEFAULT_MAX_MESSAGE_MB}); the sender is disconnected`,
+    '  --client-idle-s S        free a client\'s KV shards after S s without a request from it (default 0: only when its',
+    '                           connection closes, which a killed or hung lead\'s does within 5 heartbeats)',
     '  -h, --help               show this help',
     '',
     'Example (two GPUs in one host: worker on GPU 1, base on GPU 0):',
@@ -55,14 +67,22 @@ export function parseWorkerArgs(argv: string[]): WorkerArgs {
       options: {
         gpu: { type: 'string', default: 'auto' }, listen: { type: 'string' }, label: { type: 'string' }, rank: { type: 'string', default: '0' },
         'exit-with-parent': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
+        'max-message-mb': { type: 'string', default: String(DEFAULT_MAX_MESSAGE_MB) }, 'client-idle-s': { type: 'string', default: '0' },
       },
     }) as { values: Record<string, string | boolean | undefined> });
   } catch (e) {
     throw new UsageError(`worker: ${(e as Error).message.replace(/\. To specify.*$/, '')}\nRun 'node run-inference.js worker --help' to see the options.`);
   }
   const help = Boolean(values.help);
-  const rank = Number(values.rank);
-  if (!Number.isSafeInteger(rank) || rank < 0) throw new UsageError(`worker: --rank must be an integer >= 0, got '${String(values.rank)}'`);
+  const count = (name: string, min: number, max: number): number => {
+    const v = String(values[name]);
+    const n = /^\d+$/.test(v) ? Number(v) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`worker: --${name} must be an integer in [${min}, ${max}], got '${v}'`);
+    return n;
+  };
+  const rank = count('rank', 0, 0xffff);
+  const maxMessageMb = count('max-message-mb', 1, 4096);
+  const idleS = count('client-idle-s', 0, 7 * 24 * 3600);
   const listen = values.listen as string | undefined;
   if (!help) {
     if (listen === undefined) throw new UsageError('worker: --listen is required (tcp://HOST:PORT or ipc:///path)');
@@ -70,7 +90,7 @@ export function parseWorkerArgs(argv: string[]): WorkerArgs {
   }
   return {
     gpu: values.gpu as string, listen: listen ?? '', label: (values.label as string | undefined) ?? `worker${rank}`, rank,
-    exitWithParent: Boolean(values['exit-with-parent']), help,
+    exitWithParent: Boolean(values['exit-with-parent']), help, maxMessageBytes: maxMessageMb * 2 ** 20, clientIdleMs: idleS * 1000,
   };
 }
 
@@ -95,6 +115,55 @@ function stopSignal(gpu: Gpu, exitWithParent: boolean, log: (m: string) => void)
   });
 }
 
+/**
+ * The clients of one rank: a client that disconnects (or, with an idle limit, stops sending) has its shards
+ * freed, after the requests already queued on the rank (a ping from it goes through the rank's queue first).
+ */
+export class ClientTracker {
+  private readonly lastSeen = new Map<string, number>();
+  private readonly inFlight = new Map<string, number>();
+  private readonly timer: ReturnType<typeof setInterval> | null;
+
+  constructor(private readonly rank: WorkerRank, private readonly idleMs: number, private readonly log: (m: string) => void) {
+    this.timer = idleMs > 0 ? setInterval(() => this.expire(), Math.min(Math.max(idleMs / 4, 50), 10_000)) : null;
+    this.timer?.unref();
+  }
+
+  readonly handler: RankHandler = async (req, tensors, client) => {
+    this.lastSeen.set(client, performance.now());
+    this.inFlight.set(client, (this.inFlight.get(client) ?? 0) + 1);
+    try {
+      return await this.rank.handler(req, tensors, client);
+    } finally {
+      const n = this.inFlight.get(client)! - 1;
+      if (n) this.inFlight.set(client, n); else this.inFlight.delete(client);
+      if (this.lastSeen.has(client)) this.lastSeen.set(client, performance.now());
+    }
+  };
+
+  /** Clients with shards or requests (for tests and logs). */
+  get known(): number { return this.lastSeen.size; }
+
+  drop(client: string, why: string): Promise<void> {
+    this.lastSeen.delete(client);
+    return this.rank.handler({ kind: 'ping', v: PROTOCOL_VERSION, id: 0 }, [], client).catch(() => undefined).then(() => {
+      const before = this.rank.sequences;
+      this.rank.dropClient(client);
+      const freed = before - this.rank.sequences;
+      if (freed > 0) this.log(`client ${client} ${why}: freed its ${freed} shard${freed === 1 ? '' : 's'}`);
+    });
+  }
+
+  private expire(): void {
+    const now = performance.now();
+    for (const [client, t] of this.lastSeen) {
+      if (!this.inFlight.has(client) && now - t > this.idleMs) void this.drop(client, `idle for ${((now - t) / 1000).toFixed(0)} s`);
+    }
+  }
+
+  stop(): void { if (this.timer) clearInterval(this.timer); }
+}
+
 export async function workerMain(argv: string[]): Promise<number> {
   const a = parseWorkerArgs(argv);
   if (a.help) { console.log(workerHelpText()); return 0; }
@@ -104,8 +173,9 @@ export async function workerMain(argv: string[]): Promise<number> {
   let binding;
   try {
     binding = planGpuBinding(a.gpu);
+    if (binding.pci) checkPciDevice(binding.pci, a.gpu);
   } catch (e) {
-    if (e instanceof GpuBindingError) throw new UsageError(`worker: --gpu: ${e.message}`);
+    if (e instanceof GpuBindingError) throw new UsageError(`worker: ${e.message.startsWith('--gpu') ? '' : '--gpu: '}${e.message}`);
     throw e;
   }
   applyGpuBinding(binding);
@@ -116,17 +186,22 @@ export async function workerMain(argv: string[]): Promise<number> {
 
   const gpu = await openGpu({ label: a.label });
   const rank = new WorkerRank(gpu, a.rank);
+  const clients = new ClientTracker(rank, a.clientIdleMs, log);
   let worker: Worker | null = null;
   try {
     log(`adapter: ${describeCaps(gpu.caps)}`);
     for (const line of bindingEvidence()) log(line);
-    worker = await startWorker(rank.handler, { endpoint: a.listen, onError: (e) => log(`request dropped: ${e.message}`) });
+    worker = await startWorker(clients.handler, {
+      endpoint: a.listen, maxMessageBytes: a.maxMessageBytes,
+      onError: (e) => log(`request dropped: ${e.message}`), onClientGone: (c) => clients.drop(c, 'disconnected'),
+    });
     const stopped = stopSignal(gpu, a.exitWithParent, log);
     process.stdout.write(`READY ${worker.endpoint} ${gpu.caps.device || gpu.caps.vendor || 'unknown-device'}\n`);
     log(`rank ${a.rank} serving on ${worker.endpoint}`);
     const { code } = await stopped;
     return code;
   } finally {
+    clients.stop();
     await worker?.close();
     rank.dispose();
     gpu.destroy();

@@ -31,3 +31,6 @@ export class ShaderError extends FapoolError {}
 export function assertShape(cond: unknown, message: string): asserts cond {
   if (!cond) throw new ShapeError(message);
 }
+
+/** NaN or ±Inf where the model needs finite numbers: in the weights at load, in the logits while generating. */
+export class NonFiniteError extends FapoolError {}

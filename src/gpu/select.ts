@@ -77,6 +77,24 @@ export interface BindingContext {
   gpus?: () => string[];
 }
 
+/** PCI class 0x03xxxx: display controllers (VGA, 3D controllers such as data-centre GPUs). */
+const DISPLAY_CLASS = /^0x03/;
+
+/**
+ * Throws unless `pci` is a GPU on this host: a device-select variable naming a missing address is silently
+ * ignored by the layer, which would run the process on the default adapter. Hosts without sysfs are not checked.
+ * `devicesDir`: the host's PCI devices as sysfs lists them (FAPOOL_PCI_DEVICES overrides it, for tests).
+ */
+export function checkPciDevice(pci: string, request: string, devicesDir = process.env.FAPOOL_PCI_DEVICES ?? '/sys/bus/pci/devices'): void {
+  let all: string[];
+  try { all = readdirSync(devicesDir); } catch { return; }
+  const cls = (a: string) => { try { return readFileSync(join(devicesDir, a, 'class'), 'utf8').trim(); } catch { return ''; } };
+  const gpus = all.filter((a) => DISPLAY_CLASS.test(cls(a))).sort();
+  const have = gpus.length ? `this host's GPUs: ${gpus.join(', ')}` : 'this host has no GPU on its PCI bus';
+  if (!all.includes(pci)) throw new GpuBindingError(`--gpu ${request}: no PCI device at ${pci} (${have})`);
+  if (!gpus.includes(pci)) throw new GpuBindingError(`--gpu ${request}: the PCI device at ${pci} is not a GPU (class ${cls(pci) || 'unknown'}; ${have})`);
+}
+
 /**
  * What `--gpu` means for this process: a PCI address (or a GPU index, resolved through nvidia-smi) gives
  * the device-select variables; `none` and `auto` bind nothing (Dawn's default adapter: lavapipe here,

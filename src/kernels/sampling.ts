@@ -1,5 +1,5 @@
 // GPU sampling over logits (shaders/sampling.wgsl): greedy, temperature, top-k, top-p.
-import { defineProgram, LimitError, ShapeError, type Dispatch, type Gpu, type Tensor } from '../gpu/index.js';
+import { defineProgram, LimitError, NonFiniteError, ShapeError, type Dispatch, type Gpu, type Tensor } from '../gpu/index.js';
 import { expectDistinct, expectDtype, expectRank, expectShape, rowWorkgroupSize } from './common.js';
 
 export interface SamplingParams {
@@ -30,6 +30,20 @@ const program = defineProgram<SamplingCfg>({
 
 /** Largest vocabulary: counts are summed in f32, exact up to 2^24. */
 export const MAX_SAMPLING_VOCAB = 2 ** 24;
+
+/** The id the sampler writes for a row whose logits hold NaN or ±Inf (never a token: vocabularies are < 2^24). */
+export const NONFINITE_ID = 0xffffffff;
+
+/** The error for a sampled NONFINITE_ID: sequence `seq`'s logits at decode step `step` (0 = the first token). */
+export function nonFiniteLogits(seq: number, step: number): NonFiniteError {
+  return new NonFiniteError(`the logits of sequence ${seq} at step ${step} ${step === 0 ? '(its first token) ' : ''}are not finite (NaN or ±Inf): ` +
+    'the activations overflowed (an f16 model: try --dtype f32) or the weights are broken');
+}
+
+/** Throws for the first row of `ids` (a step's sampled tokens) that the sampler marked non-finite; `rows` limits the check. */
+export function checkSampledIds(ids: ArrayLike<number>, step: number, rows: (b: number) => boolean = () => true): void {
+  for (let b = 0; b < ids.length; b++) if (ids[b] === NONFINITE_ID && rows(b)) throw nonFiniteLogits(b, step);
+}
 
 // PCG hash, the same as the WGSL `pcg` (u32 wrapping arithmetic).
 function pcg(v: number): number {

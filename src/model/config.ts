@@ -69,27 +69,39 @@ export function paramCount(c: ModelConfig): number {
 
 const ACTS: readonly Activation[] = ['gelu_erf', 'gelu_tanh'];
 
+/** A value as an error message shows it: a string as a string ("64" is not 64), NaN and ±Infinity by name. */
+export function describeValue(v: unknown): string {
+  if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
+  if (typeof v === 'number') return String(v);
+  if (v === undefined) return 'nothing (missing)';
+  if (Array.isArray(v)) return `an array ${truncate(JSON.stringify(v))}`;
+  if (typeof v === 'object' && v !== null) return `an object ${truncate(JSON.stringify(v))}`;
+  return truncate(String(JSON.stringify(v) ?? v));
+}
+
+function truncate(s: string): string { return s.length > 60 ? `${s.slice(0, 57)}...` : s; }
+
 export function validateConfig(c: ModelConfig): ModelConfig {
   if (typeof c !== 'object' || c === null) throw new ConfigError(`model config must be an object, got ${String(c)}`);
   const where = typeof c.name === 'string' && c.name ? `config '${c.name}'` : 'config';
   const fail = (msg: string): never => { throw new ConfigError(`${where}: ${msg}`); };
-  if (typeof c.name !== 'string' || !c.name) fail(`name must be a non-empty string, got ${JSON.stringify(c.name)}`);
+  if (typeof c.name !== 'string' || !c.name) fail(`name must be a non-empty string, got ${describeValue(c.name)}`);
   for (const k of ['nLayers', 'hidden', 'nHeads', 'nKvHeads', 'headDim', 'ffn', 'vocab', 'maxSeq'] as const) {
     const v = c[k];
-    if (!Number.isSafeInteger(v) || v <= 0) fail(`${k} must be a positive integer, got ${String(v)}`);
+    if (!Number.isSafeInteger(v) || v <= 0) fail(`${k} must be a positive integer, got ${describeValue(v)}`);
   }
   if (c.nHeads % c.nKvHeads !== 0) fail(`nHeads (${c.nHeads}) must be a multiple of nKvHeads (${c.nKvHeads}) for grouped-query attention`);
   // RoPE rotates pairs of dimensions; the projections are [nHeads·headDim, hidden], which need not equal hidden (Gemma).
   if (c.headDim % 2 !== 0) fail(`headDim must be even for rotary embeddings, got ${c.headDim}`);
   for (const k of ['normEps', 'ropeTheta', 'embedScale'] as const) {
     const v = c[k];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(`${k} must be a finite positive number, got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(`${k} must be a finite positive number, got ${describeValue(v)}`);
   }
-  if (!ACTS.includes(c.act)) fail(`act must be one of ${ACTS.join(', ')}, got ${JSON.stringify(c.act)}`);
+  if (!ACTS.includes(c.act)) fail(`act must be one of ${ACTS.join(', ')}, got ${describeValue(c.act)}`);
   for (const k of ['gatedFfn', 'tiedEmbeddings'] as const) {
-    if (typeof c[k] !== 'boolean') fail(`${k} must be a boolean, got ${JSON.stringify(c[k])}`);
+    if (typeof c[k] !== 'boolean') fail(`${k} must be a boolean, got ${describeValue(c[k])}`);
   }
-  if (c.modelType !== undefined && typeof c.modelType !== 'string') fail(`modelType must be a string, got ${JSON.stringify(c.modelType)}`);
+  if (c.modelType !== undefined && typeof c.modelType !== 'string') fail(`modelType must be a string, got ${describeValue(c.modelType)}`);
   return c;
 }
 
@@ -125,13 +137,13 @@ export function configFromHf(json: unknown): ModelConfig {
     const v = j[key] ?? fallback;
     if (v === undefined) throw new ConfigError(`config.json: '${key}' is missing`);
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
-      throw new ConfigError(`config.json: '${key}' must be a positive integer, got ${JSON.stringify(v)}`);
+      throw new ConfigError(`config.json: '${key}' must be a positive integer, got ${describeValue(v)}`);
     }
     return v;
   };
   const num = (key: string, v: unknown): number => {
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-      throw new ConfigError(`config.json: '${key}' must be a finite positive number, got ${JSON.stringify(v)}`);
+      throw new ConfigError(`config.json: '${key}' must be a finite positive number, got ${describeValue(v)}`);
     }
     return v;
   };
@@ -149,7 +161,7 @@ export function configFromHf(json: unknown): ModelConfig {
   const act = mapActivation(j.hidden_activation ?? j.hidden_act, modelType);
   if (j.rms_norm_eps === undefined) throw new ConfigError(`config.json: 'rms_norm_eps' is missing`);
   const tie = j.tie_word_embeddings ?? (modelType === 'gemma'); // the transformers defaults per model class
-  if (typeof tie !== 'boolean') throw new ConfigError(`config.json: 'tie_word_embeddings' must be a boolean, got ${JSON.stringify(tie)}`);
+  if (typeof tie !== 'boolean') throw new ConfigError(`config.json: 'tie_word_embeddings' must be a boolean, got ${describeValue(tie)}`);
   const name = typeof j._name_or_path === 'string' && j._name_or_path ? j._name_or_path : modelType;
   return validateConfig({
     name,

@@ -3,9 +3,10 @@
 // once, and every piece of it goes to the device that holds it (q/k/v into their row blocks of the fused wqkv;
 // a tensor-parallel rank's rows or columns). Gemma-style (w − 1) norm weights become w on the way. No host
 // array exceeds STAGING_BYTES (dawn.node breaks after JS-filled arrays >= 64 MiB).
-import { LimitError, ShapeError } from '../gpu/errors.js';
+import { LimitError, NonFiniteError, ShapeError } from '../gpu/errors.js';
 import { STAGING_BYTES, type Gpu } from '../gpu/gpu.js';
 import { numel, type DType, type HostArray } from '../gpu/tensor.js';
+import { findNonFinite, type NonFiniteHit } from '../kernels/finite.js';
 import { ConfigError, type ModelConfig } from './config.js';
 import {
   MAX_HEADER_BYTES, SafetensorsError, ST_DTYPE_BYTES, convertElements, isLoadable, parseHeaderJson, readHeaderLength,
@@ -45,23 +46,27 @@ export async function readHeader(src: ByteSource): Promise<SafetensorsHeader> {
   }
 }
 
+/** The two limits every tensor must fit (a Gpu's caps, or an adapter's limits before any device exists). */
+export interface BindingLimits { maxStorageBinding: number; maxBufferSize: number }
+
 /**
  * Check that the model fits the device before allocating anything: every weight tensor must fit one
  * storage binding (maxStorageBufferBindingSize) and one buffer (maxBufferSize).
  */
-export function checkModelFits(gpu: Gpu, cfg: ModelConfig, dtype: DType): void {
+export function checkModelFits(target: Gpu | BindingLimits, cfg: ModelConfig, dtype: DType): void {
+  const caps: BindingLimits = 'caps' in target ? target.caps : target;
   const el = dtype === 'f16' ? 2 : 4;
   const shapes: [string, number[]][] = [
     ...expectedWeights(cfg).map((s) => [s.name, s.shape] as [string, number[]]),
     ['wqkv (fused)', [qkvRows(cfg), cfg.hidden]],
   ];
-  const limit = Math.min(gpu.caps.maxStorageBinding, gpu.caps.maxBufferSize);
+  const limit = Math.min(caps.maxStorageBinding, caps.maxBufferSize);
   for (const [name, shape] of shapes) {
     const bytes = numel(shape) * el;
     if (bytes > limit) {
       throw new LimitError(`model '${cfg.name}' is too big for this GPU: tensor '${name}' ${dtype}[${shape.join(', ')}] needs ` +
-        `${bytes} bytes, but this device allows ${gpu.caps.maxStorageBinding} per storage binding ` +
-        `(maxStorageBufferBindingSize) and ${gpu.caps.maxBufferSize} per buffer (maxBufferSize)`);
+        `${bytes} bytes, but this device allows ${caps.maxStorageBinding} per storage binding ` +
+        `(maxStorageBufferBindingSize) and ${caps.maxBufferSize} per buffer (maxBufferSize)`);
     }
   }
 }
@@ -114,12 +119,55 @@ export async function loadShares(src: ByteSource, cfg: ModelConfig, dtype: DType
       done += info(name).end - info(name).begin;
       onProgress?.(done, total, name);
     }
+    await checkFinite(src, plan, resolved.names, (name) => info(name));
     await Promise.all([...new Set(devices.map((d) => d.gpu))].map((g) => g.sync()));
   } catch (e) {
     weights.forEach((w, i) => releaseWeights(devices[i]!.gpu, w));
     throw e;
   }
   return { weights, extras: resolved.extras };
+}
+
+/**
+ * NaN or ±Inf in the weights (as they are on the GPU: an f32 value beyond f16's range became Inf on the way)
+ * would give wrong tokens with no error: one GPU scan per piece, one read-back per device, an error naming the
+ * tensor, the element and, for an overflow, the file's value.
+ */
+async function checkFinite(src: ByteSource, plan: Map<string, Placed[]>, names: Map<string, string>, info: (name: string) => TensorInfo): Promise<void> {
+  const byGpu = new Map<Gpu, { name: string; piece: Placed; range: { tensor: Placed['dst']; start: number; count: number; what: string } }[]>();
+  for (const [name, pieces] of plan) {
+    for (const piece of pieces) {
+      let l = byGpu.get(piece.gpu);
+      if (!l) byGpu.set(piece.gpu, (l = []));
+      l.push({ name, piece, range: { tensor: piece.dst, start: piece.dstRow * piece.cols, count: piece.rows * piece.cols, what: name } });
+    }
+  }
+  const hits: { name: string; piece: Placed; hit: NonFiniteHit }[] = [];
+  for (const [gpu, items] of byGpu) {
+    const found = await findNonFinite(gpu, items.map((i) => i.range));
+    for (const hit of found) {
+      const item = items.find((i) => i.range === hit.range)!;
+      hits.push({ name: item.name, piece: item.piece, hit });
+    }
+  }
+  if (hits.length === 0) return;
+  const { name, piece, hit } = hits[0]!;
+  const fileName = names.get(name)!, t = info(name);
+  const C = t.shape[t.shape.length - 1] ?? 1;
+  const row = piece.row0 + Math.floor(hit.first / piece.cols), col = piece.col0 + (hit.first % piece.cols);
+  const at = row * C + col;
+  const where = t.shape.length >= 2 ? `element ${at} (row ${row}, column ${col})` : `element ${at}`;
+  let why = '';
+  if (isLoadable(t.dtype)) {
+    const es = ST_DTYPE_BYTES[t.dtype];
+    const v = new Float32Array(1);
+    convertElements(await src.read(t.begin + at * es, t.begin + (at + 1) * es), t.dtype, v);
+    if (Number.isFinite(v[0]!)) why = `: the file holds ${v[0]}, beyond f16's range (±65504); load it with --dtype f32`;
+  }
+  const others = [...new Set(hits.slice(1).map((h) => names.get(h.name)!).filter((n) => n !== fileName))];
+  const count = hits.filter((h) => h.name === name).reduce((a, h) => a + h.hit.count, 0);
+  throw new NonFiniteError(`${src.name}: tensor '${fileName}' has ${count} non-finite value${count === 1 ? '' : 's'} (NaN or ±Inf), the first at ${where}${why}` +
+    `${others.length ? `; ${others.length} other tensor${others.length === 1 ? '' : 's'} too: ${others.slice(0, 5).join(', ')}${others.length > 5 ? ', ...' : ''}` : ''}`);
 }
 
 /**

@@ -1,12 +1,13 @@
 // Where a model comes from: --model (file or folder), --config, the file's own metadata, or a preset;
 // the default preset's trained weights shipped in src/model/default/; and the deterministic random
 // weights of --init random or of the other presets (cached, written once per preset/seed/dtype).
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../gpu/errors.js';
 import { ConfigError, configFromHf, presetConfig, validateConfig, type ModelConfig } from './config.js';
-import { openSafetensors, type SafetensorsFile } from './safetensors-node.js';
+import { parseHeaderJson, readHeaderLength } from './safetensors.js';
+import { openSafetensors, sweepStaleTemps, type SafetensorsFile } from './safetensors-node.js';
 import { writeRandomWeights } from './random-weights.js';
 import { ByteTokenizer, loadTokenizer, tolerantTokenizer, type Tokenizer } from './tokenizer.js';
 
@@ -53,10 +54,14 @@ export function defaultWeightsPath(): string {
 function cacheDir(): string {
   const root = process.env.FAPOOL_CACHE ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '.cache');
   mkdirSync(root, { recursive: true });
+  sweepStaleTemps(root);
   return root;
 }
 
-export async function resolveModel(o: ModelSource, weightDtype: 'f32' | 'f16'): Promise<ModelFiles> {
+/** Where the weights are, and whether they must be written first (--init random, or a preset not yet cached). */
+interface Located { weightsPath: string; folder: string | null; write: boolean }
+
+function locate(o: ModelSource, weightDtype: 'f32' | 'f16'): Located {
   let weightsPath: string;
   let folder: string | null = null;
   if (o.model && existsSync(o.model) && statSync(o.model).isDirectory()) {
@@ -74,31 +79,68 @@ export async function resolveModel(o: ModelSource, weightDtype: 'f32' | 'f16'): 
   } else {
     weightsPath = join(cacheDir(), `${o.preset}-seed${o.seed}-${weightDtype}.safetensors`);
   }
-  if (o.init === 'random' || (!o.model && !existsSync(weightsPath))) {
+  const write = o.init === 'random' || (!o.model && !existsSync(weightsPath));
+  if (write) {
     if (folder) throw new InputError('--init random writes a file: give --model a file path, not a folder');
-    const cfg = presetConfig(o.preset);
-    if (!(o.init === undefined && existsSync(weightsPath))) {
-      const r = await writeRandomWeights(weightsPath, cfg, { seed: o.seed, dtype: weightDtype, onProgress: o.onInit });
-      o.log?.(`wrote ${weightsPath}: ${(r.params / 1e6).toFixed(1)}M parameters, ${(r.bytes / 2 ** 20).toFixed(1)} MiB in ${r.seconds.toFixed(1)} s`);
+    const kind = randomWeightsFileKind(weightsPath);
+    if (kind.kind === 'foreign') throw new InputError(`${weightsPath} exists and was not written by --init random (${kind.why}): it is never overwritten`);
+    presetConfig(o.preset); // an unknown preset fails before anything is written
+  }
+  return { weightsPath, folder, write };
+}
+
+/** The config a run would use, without writing or loading weights (only a file's header is read): for checks before any work. */
+export async function peekModelConfig(o: ModelSource, weightDtype: 'f32' | 'f16'): Promise<{ config: ModelConfig; weightsPath: string; write: boolean }> {
+  const { weightsPath, folder, write } = locate(o, weightDtype);
+  const beside = folder ? join(folder, 'config.json') : null;
+  let config: ModelConfig;
+  if (o.config) config = configFromHf(parseJson(o.config, () => readFileSync(o.config!, 'utf8')));
+  else if (beside && existsSync(beside)) config = configFromHf(parseJson(beside, () => readFileSync(beside, 'utf8')));
+  else if (write) config = presetConfig(o.preset);
+  else {
+    const file = await openSafetensors(weightsPath);
+    try {
+      config = configOf(file, weightsPath, o.preset).config;
+    } finally {
+      await file.close();
     }
   }
+  return { config, weightsPath, write };
+}
+
+function configOf(file: SafetensorsFile, weightsPath: string, preset: string): { config: ModelConfig; configSource: string } {
+  if (file.metadata.fapool_config) {
+    return { config: validateConfig(parseJson(`${weightsPath} metadata fapool_config`, () => file.metadata.fapool_config!) as ModelConfig), configSource: `${weightsPath} (metadata)` };
+  }
+  return { config: presetConfig(preset), configSource: `preset ${preset}` };
+}
+
+export async function resolveModel(o: ModelSource, weightDtype: 'f32' | 'f16'): Promise<ModelFiles> {
+  const { weightsPath, folder, write } = locate(o, weightDtype);
+  if (write) {
+    const r = await writeRandomWeights(weightsPath, presetConfig(o.preset), { seed: o.seed, dtype: weightDtype, onProgress: o.onInit });
+    o.log?.(`wrote ${weightsPath}: ${(r.params / 1e6).toFixed(1)}M parameters, ${(r.bytes / 2 ** 20).toFixed(1)} MiB in ${r.seconds.toFixed(1)} s`);
+  }
   const file = await openSafetensors(weightsPath);
-  let config: ModelConfig, configSource: string;
-  const beside = folder ? join(folder, 'config.json') : null;
-  if (o.config) {
-    config = configFromHf(parseJson(o.config, () => readFileSync(o.config!, 'utf8'))); configSource = o.config;
-  } else if (beside && existsSync(beside)) {
-    config = configFromHf(parseJson(beside, () => readFileSync(beside, 'utf8'))); configSource = beside;
-  } else if (file.metadata.fapool_config) {
-    config = validateConfig(parseJson(`${weightsPath} metadata fapool_config`, () => file.metadata.fapool_config!) as ModelConfig); configSource = `${weightsPath} (metadata)`;
-  } else {
-    config = presetConfig(o.preset); configSource = `preset ${o.preset}`;
+  try {
+    let config: ModelConfig, configSource: string;
+    const beside = folder ? join(folder, 'config.json') : null;
+    if (o.config) {
+      config = configFromHf(parseJson(o.config, () => readFileSync(o.config!, 'utf8'))); configSource = o.config;
+    } else if (beside && existsSync(beside)) {
+      config = configFromHf(parseJson(beside, () => readFileSync(beside, 'utf8'))); configSource = beside;
+    } else {
+      ({ config, configSource } = configOf(file, weightsPath, o.preset));
+    }
+    const tokenizer = folder && existsSync(join(folder, 'tokenizer.json')) ? await loadTokenizer(folder) : new ByteTokenizer();
+    if (tokenizer.vocabSize > config.vocab) {
+      throw new InputError(`the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${config.vocab}`);
+    }
+    return { weightsPath, file, config, configSource, tokenizer: tolerantTokenizer(tokenizer, config.vocab) };
+  } catch (e) {
+    await file.close();
+    throw e;
   }
-  const tokenizer = folder && existsSync(join(folder, 'tokenizer.json')) ? await loadTokenizer(folder) : new ByteTokenizer();
-  if (tokenizer.vocabSize > config.vocab) {
-    throw new InputError(`the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${config.vocab}`);
-  }
-  return { weightsPath, file, config, configSource, tokenizer: tolerantTokenizer(tokenizer, config.vocab) };
 }
 
 /** A config source read and parsed as JSON; an unreadable or malformed one is a ConfigError (one clear line, no stack). */
@@ -106,4 +148,29 @@ function parseJson(what: string, read: () => string): unknown {
   let text: string;
   try { text = read(); } catch (e) { throw new ConfigError(`cannot read config ${what}: ${(e as Error).message}`); }
   try { return JSON.parse(text); } catch (e) { throw new ConfigError(`config ${what} is not valid JSON: ${(e as Error).message}`); }
+}
+
+/** What is at a path --init random would write: nothing, a file it wrote before, or anything else. */
+export type WeightsFileKind = { kind: 'absent' } | { kind: 'ours' } | { kind: 'foreign'; why: string };
+
+/** Reads only the safetensors header (synchronously): random weights carry `fapool_generator` metadata. */
+export function randomWeightsFileKind(path: string): WeightsFileKind {
+  if (!existsSync(path)) return { kind: 'absent' };
+  let fd: number;
+  try { fd = openSync(path, 'r'); } catch (e) { return { kind: 'foreign', why: `cannot read it: ${(e as Error).message}` }; }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return { kind: 'foreign', why: 'not a regular file' };
+    const first = new Uint8Array(8);
+    readSync(fd, first, 0, 8, 0);
+    const n = readHeaderLength(first, st.size);
+    const json = new Uint8Array(n);
+    if (readSync(fd, json, 0, n, 8) !== n) return { kind: 'foreign', why: 'not a safetensors file' };
+    const gen = parseHeaderJson(json, st.size).metadata.fapool_generator;
+    return typeof gen === 'string' && gen.startsWith('random-weights') ? { kind: 'ours' } : { kind: 'foreign', why: 'a safetensors file without fapool\'s random-weights metadata' };
+  } catch {
+    return { kind: 'foreign', why: 'not a safetensors file' };
+  } finally {
+    closeSync(fd);
+  }
 }

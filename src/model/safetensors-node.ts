@@ -1,7 +1,9 @@
 // safetensors on Node: open a file reading only its header, stream tensors in chunks, upload them to
 // the GPU with on-the-fly dtype conversion, and write files in streaming fashion.
 // Host buffers stay <= STAGING_BYTES (32 MiB): dawn.node breaks after JS-filled arrays >= 64 MiB.
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { ShapeError } from '../gpu/errors.js';
 import { STAGING_BYTES, type Gpu } from '../gpu/gpu.js';
 import { numel, shapeStr, type Tensor } from '../gpu/tensor.js';
@@ -179,7 +181,9 @@ export async function writeSafetensors(
   const header = encodeSafetensorsHeader(entries, metadata);
   const chunk = Math.max(8, Math.floor(Math.min(opts.chunkBytes ?? 16 * 1024 * 1024, STAGING_BYTES) / 8) * 8);
   const tmp = `${path}.tmp-${process.pid}`;
+  sweepStaleTemps(dirname(path));
   const fh = await open(tmp, 'w');
+  const untrack = trackTemp(tmp);
   const bufs = [new ArrayBuffer(chunk), new ArrayBuffer(chunk)];
   let pending: Promise<unknown> = Promise.resolve();
   let pos = 0;
@@ -214,8 +218,69 @@ export async function writeSafetensors(
     await fh.close().catch(() => undefined);
     await rm(tmp, { force: true });
     throw err;
+  } finally {
+    untrack();
   }
   return { bytes: total };
+}
+
+// ---- temporary files: removed on exit and on SIGINT/SIGTERM; those of dead processes swept ---------------
+
+const temps = new Set<string>();
+const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+let exitHook = false;
+
+function removeTemps(): void {
+  for (const t of temps) { try { rmSync(t, { force: true }); } catch { /* gone already */ } }
+  temps.clear();
+}
+
+/** On a signal: remove the temporary files; when nothing else handles the signal, die of it as before. */
+function onSignal(signal: NodeJS.Signals): void {
+  removeTemps();
+  for (const s of SIGNALS) process.removeListener(s, onSignal);
+  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+}
+
+/** Keeps `tmp` for removal until the returned function is called (a multi-GB half-written file must not stay). */
+function trackTemp(tmp: string): () => void {
+  if (!exitHook) { exitHook = true; process.on('exit', removeTemps); }
+  if (temps.size === 0) for (const s of SIGNALS) process.on(s, onSignal);
+  temps.add(tmp);
+  return () => {
+    temps.delete(tmp);
+    if (temps.size === 0) for (const s of SIGNALS) process.removeListener(s, onSignal);
+  };
+}
+
+const TEMP_NAME = /\.safetensors\.tmp-(\d+)$/;
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+/**
+ * Removes `*.safetensors.tmp-PID` files in `dir` whose writer is gone: no process with that pid, and not
+ * modified for minAgeMs (a writer on another host sharing the folder keeps its file fresh). Returns what it removed.
+ */
+export function sweepStaleTemps(dir: string, minAgeMs = 30_000): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return removed; }
+  for (const name of names) {
+    const m = TEMP_NAME.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    const file = join(dir, name);
+    if (pid === process.pid ? temps.has(file) : alive(pid)) continue;
+    try {
+      const st = statSync(file);
+      if (!st.isFile() || Date.now() - st.mtimeMs < minAgeMs) continue;
+      rmSync(file, { force: true });
+      removed.push(basename(file));
+    } catch { /* raced with its owner or another sweeper */ }
+  }
+  return removed;
 }
 
 async function writeAll(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {

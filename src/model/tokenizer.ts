@@ -2,7 +2,8 @@
 // @huggingface/tokenizers (pure JS, no dependencies, no network; ~650 KB). Streaming decoders never emit
 // a broken UTF-8 sequence: they hold tokens until the text they complete is whole.
 import { Tokenizer as HfTokenizerImpl } from '@huggingface/tokenizers';
-import { FapoolError } from '../gpu/errors.js';
+import { FapoolError, NonFiniteError } from '../gpu/errors.js';
+import { NONFINITE_ID } from '../kernels/sampling.js';
 
 export class TokenizerError extends FapoolError {}
 
@@ -75,6 +76,7 @@ export class HfTokenizer implements Tokenizer {
   private readonly cleanUpSpaces: boolean;
 
   constructor(tokenizerJson: object, tokenizerConfig: Record<string, unknown> = {}, private readonly opts: HfTokenizerOptions = {}) {
+    validateTokenizerJson(tokenizerJson);
     try {
       this.impl = new HfTokenizerImpl(tokenizerJson, tokenizerConfig);
     } catch (e) {
@@ -141,6 +143,58 @@ export class HfTokenizer implements Tokenizer {
   }
 }
 
+const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const kindOf = (v: unknown): string => (Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`.slice(0, 40));
+
+/**
+ * The parts of tokenizer.json the library trusts without checking (it loads a BPE whose vocab is a string or an
+ * array and then encodes to undefined or to ids that do not exist): checked here, so a bad file fails at load.
+ */
+export function validateTokenizerJson(json: unknown): void {
+  const fail = (msg: string): never => { throw new TokenizerError(`tokenizer.json: ${msg}`); };
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) fail(`must be a JSON object, got ${kindOf(json)}`);
+  const model = (json as Record<string, unknown>).model;
+  if (typeof model !== 'object' || model === null || Array.isArray(model)) fail(`"model" must be an object, got ${kindOf(model)}`);
+  const m = model as Record<string, unknown>;
+  const type = m.type ?? 'BPE';
+  const ids = new Map<number, string>();
+  const addId = (token: string, id: unknown, where: string) => {
+    if (!isId(id)) fail(`${where}: id of ${JSON.stringify(token).slice(0, 40)} must be a non-negative integer, got ${kindOf(id)}`);
+    const other = ids.get(id as number);
+    if (other !== undefined && other !== token) fail(`${where}: id ${id} is given to both ${JSON.stringify(other).slice(0, 40)} and ${JSON.stringify(token).slice(0, 40)}`);
+    ids.set(id as number, token);
+  };
+  if (type === 'BPE' || type === 'WordPiece' || type === 'WordLevel') {
+    const vocab = m.vocab;
+    if (typeof vocab !== 'object' || vocab === null || Array.isArray(vocab)) fail(`model.vocab of a ${type} model must be an object {token: id}, got ${kindOf(vocab)}`);
+    for (const [token, id] of Object.entries(vocab as object)) addId(token, id, 'model.vocab');
+    if (type === 'BPE') {
+      const merges = m.merges ?? [];
+      if (!Array.isArray(merges)) fail(`model.merges must be an array, got ${kindOf(merges)}`);
+      (merges as unknown[]).forEach((x, i) => {
+        const ok = typeof x === 'string' ? x.includes(' ') : Array.isArray(x) && x.length === 2 && x.every((p) => typeof p === 'string');
+        if (!ok) fail(`model.merges[${i}] must be "a b" or ["a", "b"], got ${kindOf(x)}`);
+      });
+    }
+  } else if (type === 'Unigram') {
+    const vocab = m.vocab;
+    if (!Array.isArray(vocab)) fail(`model.vocab of a Unigram model must be an array of [token, score], got ${kindOf(vocab)}`);
+    (vocab as unknown[]).forEach((x, i) => {
+      if (!Array.isArray(x) || x.length !== 2 || typeof x[0] !== 'string' || typeof x[1] !== 'number') fail(`model.vocab[${i}] must be [token, score], got ${kindOf(x)}`);
+      addId((x as [string, number])[0], i, 'model.vocab');
+    });
+  } else {
+    return; // a type the library does not know: it says so itself
+  }
+  if (ids.size === 0) fail('model.vocab is empty');
+  const added = (json as Record<string, unknown>).added_tokens ?? [];
+  if (!Array.isArray(added)) fail(`"added_tokens" must be an array, got ${kindOf(added)}`);
+  (added as unknown[]).forEach((t, i) => {
+    const o = t as Record<string, unknown>;
+    if (typeof t !== 'object' || t === null || typeof o.content !== 'string' || !isId(o.id)) fail(`added_tokens[${i}] must be {"id": integer, "content": string, ...}, got ${kindOf(t)}`);
+  });
+}
+
 /**
  * The tokenizer next to the weights: tokenizer.json (+ tokenizer_config.json) in the directory, or the
  * file itself when given a .json path; byte-level when there is none.
@@ -172,27 +226,36 @@ export async function loadTokenizer(dirOrFile: string, opts: HfTokenizerOptions 
 
 /**
  * A model whose vocabulary is larger than its tokenizer's (random-weight presets with the byte tokenizer)
- * can emit ids the tokenizer cannot spell: show those as ⟦id⟧ instead of failing mid-stream.
+ * can emit ids the tokenizer cannot spell: show those as ⟦id⟧ instead of failing mid-stream. The sampler's
+ * mark for non-finite logits (NONFINITE_ID) is no token: it fails the stream with a NonFiniteError.
  */
 export function tolerantTokenizer(t: Tokenizer, modelVocab: number): Tokenizer {
-  if (modelVocab <= t.vocabSize) return t;
-  const known = (id: number) => id >= 0 && id < t.vocabSize;
+  // Ids the tokenizer cannot spell, shown in place; others (out of the model's vocabulary) fail in the tokenizer.
+  const known = (id: number) => (id >= 0 && id < t.vocabSize) || (modelVocab <= t.vocabSize && id !== NONFINITE_ID);
+  const spell = (id: number, n: number): string => {
+    if (id === NONFINITE_ID) {
+      throw new NonFiniteError(`the logits that chose token ${n} of a sequence are not finite (NaN or ±Inf): ` +
+        'the activations overflowed (an f16 model: try --dtype f32) or the weights are broken');
+    }
+    return `⟦${id}⟧`;
+  };
   return {
     vocabSize: t.vocabSize, eosId: t.eosId, bosId: t.bosId,
     encode: (text) => t.encode(text),
     decode(ids) {
       let out = '', run: number[] = [];
-      for (const id of ids) {
-        if (known(id)) { run.push(id); continue; }
-        out += (run.length ? t.decode(run) : '') + `⟦${id}⟧`;
+      ids.forEach((id, n) => {
+        if (known(id)) { run.push(id); return; }
+        out += (run.length ? t.decode(run) : '') + spell(id, n);
         run = [];
-      }
+      });
       return out + (run.length ? t.decode(run) : '');
     },
     decodeStream() {
       const inner = t.decodeStream();
+      let n = 0;
       return {
-        push: (id) => (known(id) ? inner.push(id) : `${inner.flush()}⟦${id}⟧`),
+        push: (id) => { const i = n++; return known(id) ? inner.push(id) : `${inner.flush()}${spell(id, i)}`; },
         flush: () => inner.flush(),
       };
     },

@@ -87,11 +87,11 @@ export function resolveWeights(
   c: ModelConfig, header: { tensors: ReadonlyMap<string, { dtype: StDType; shape: readonly number[] }> },
 ): ResolvedWeights {
   const names = new Map<string, string>();
-  const missing: string[] = [], wrong: string[] = [];
+  const missing: WeightSpec[] = [], wrong: string[] = [];
   for (const w of expectedWeights(c)) {
     const hf = toHfName(w.name)!;
     const fileName = header.tensors.has(w.name) ? w.name : header.tensors.has(hf) ? hf : null;
-    if (!fileName) { missing.push(`${w.name} (or ${hf}) [${w.shape.join(', ')}]`); continue; }
+    if (!fileName) { missing.push(w); continue; }
     const t = header.tensors.get(fileName)!;
     if (t.shape.length !== w.shape.length || t.shape.some((d, i) => d !== w.shape[i])) {
       wrong.push(`${fileName}: file has [${t.shape.join(', ')}], model needs [${w.shape.join(', ')}]`);
@@ -102,11 +102,52 @@ export function resolveWeights(
   }
   if (missing.length || wrong.length) {
     const parts = [];
-    if (missing.length) parts.push(`missing ${missing.length}: ${missing.join('; ')}`);
-    if (wrong.length) parts.push(`mismatched ${wrong.length}: ${wrong.join('; ')}`);
+    if (missing.length) parts.push(`missing ${missing.length}: ${summariseMissing(c, missing, header.tensors.keys())}`);
+    if (wrong.length) parts.push(`mismatched ${wrong.length}: ${listSome(wrong)}`);
     throw new WeightError(`weights do not fit config '${c.name}': ${parts.join(' | ')}`);
   }
   const used = new Set(names.values());
   const extras = [...header.tensors.keys()].filter((n) => !used.has(n));
   return { names, normPlusOne: c.modelType?.startsWith('gemma') ?? false, extras };
+}
+
+/** At most `max` items, then how many more: an error line stays readable whatever the file. */
+function listSome(items: readonly string[], max = 8): string {
+  return items.length <= max ? items.join('; ') : `${items.slice(0, max).join('; ')}; ... and ${items.length - max} more`;
+}
+
+/** Integer ranges, e.g. [4, 5, 6, 9] → "4–6, 9". */
+function ranges(ns: readonly number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < ns.length;) {
+    let j = i;
+    while (j + 1 < ns.length && ns[j + 1] === ns[j]! + 1) j++;
+    out.push(i === j ? `${ns[i]}` : `${ns[i]}–${ns[j]}`);
+    i = j + 1;
+  }
+  return out.length <= 8 ? out.join(', ') : `${out.slice(0, 8).join(', ')}, ...`;
+}
+
+/** Missing tensors, summarised: whole layers as ranges (with the layers the file has), then a few names. */
+function summariseMissing(c: ModelConfig, missing: readonly WeightSpec[], fileNames: Iterable<string>): string {
+  const perLayer = expectedWeights({ ...c, nLayers: 1 }).filter((w) => w.name.startsWith('layers.')).length;
+  const byLayer = new Map<number, number>();
+  for (const w of missing) {
+    const m = /^layers\.(\d+)\./.exec(w.name);
+    if (m) byLayer.set(Number(m[1]), (byLayer.get(Number(m[1])) ?? 0) + 1);
+  }
+  const whole = [...byLayer].filter(([, n]) => n === perLayer).map(([l]) => l).sort((a, b) => a - b);
+  const wholeSet = new Set(whole);
+  const rest = missing.filter((w) => { const m = /^layers\.(\d+)\./.exec(w.name); return !(m && wholeSet.has(Number(m[1]))); })
+    .map((w) => `${w.name} (or ${toHfName(w.name)}) [${w.shape.join(', ')}]`);
+  const parts: string[] = [];
+  if (whole.length) {
+    const has = new Set<number>();
+    for (const n of fileNames) { const l = /^(?:model\.)?layers\.(\d+)\./.exec(n); if (l) has.add(Number(l[1])); }
+    const have = [...has].sort((a, b) => a - b);
+    parts.push(`all ${perLayer} tensors of layer${whole.length > 1 ? 's' : ''} ${ranges(whole)} (the config says ${c.nLayers} layers; ` +
+      `the file has ${have.length ? `layers ${ranges(have)}` : 'no layers'})`);
+  }
+  if (rest.length) parts.push(listSome(rest));
+  return parts.join('; ');
 }

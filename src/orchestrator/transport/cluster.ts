@@ -74,12 +74,24 @@ export function readCluster(file: string): ClusterEntry[] {
 }
 
 export interface ConnectClusterOptions {
-  /** How long each worker may take to answer ping and hello (default 10 s). */
+  /** How long each worker may take to answer ping and hello (default 10 s; HANDSHAKE_MS suits a tolerant connect). */
   timeoutMs?: number;
   heartbeatMs?: number;
+  /**
+   * Keep the workers that answer and drop the others (each reported to onDrop) instead of failing when one does
+   * not answer; resolves with [] when none does (the caller decides whether an empty pool is an error).
+   */
+  tolerate?: boolean;
+  onDrop?: (entry: ClusterEntry, error: ClusterError) => void;
 }
 
-/** Connects to every entry (in parallel) and says hello; all or nothing (the others are closed on a failure). */
+/** A handshake timeout for a tolerant connect: a live worker answers ping and hello in milliseconds. */
+export const HANDSHAKE_MS = 3000;
+
+/**
+ * Connects to every entry (in parallel) and says hello. All or nothing by default (the others are closed on a
+ * failure); with `tolerate`, the live members and a report of each dead one.
+ */
 export async function connectMembers(entries: readonly ClusterEntry[], opts: ConnectClusterOptions = {}): Promise<ClusterMember[]> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const links: RankLink[] = [];
@@ -90,14 +102,19 @@ export async function connectMembers(entries: readonly ClusterEntry[], opts: Con
     } catch (err) {
       throw new ClusterError(`pool worker ${e.name}: ${errorMessage(err)}`);
     }
-    links.push(link);
     try {
       const h = (await link.request({ kind: 'hello' }, [], timeoutMs)).header;
+      links.push(link);
       return { link, endpoint: e.endpoint, name: e.name, rank: h.rank, device: h.device, pid: h.pid };
     } catch (err) {
+      await link.close();
       throw new ClusterError(`pool worker ${e.name} at ${e.endpoint}: hello failed: ${errorMessage(err)}`);
     }
   }));
+  if (opts.tolerate) {
+    results.forEach((r, i) => { if (r.status === 'rejected') opts.onDrop?.(entries[i]!, r.reason as ClusterError); });
+    return results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  }
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
     await Promise.all(links.map((l) => l.close()));

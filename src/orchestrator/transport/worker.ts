@@ -12,6 +12,8 @@ export interface WorkerOptions {
   maxMessageBytes?: number;
   /** Requests that could not be answered at all (malformed beyond reading their id). */
   onError?: (e: Error) => void;
+  /** A client's connection closed: free what the rank holds for it (see ServeOptions.onClientGone). */
+  onClientGone?: (client: string) => void;
 }
 
 export interface Worker {
@@ -25,7 +27,7 @@ export interface Worker {
 export async function startWorker(handler: RankHandler, opts: WorkerOptions): Promise<Worker> {
   let server: Awaited<ReturnType<typeof serveRank>>;
   try {
-    server = await serveRank(opts.endpoint, handler, { heartbeatMs: opts.heartbeatMs, onError: opts.onError, maxMessageBytes: opts.maxMessageBytes });
+    server = await serveRank(opts.endpoint, handler, { heartbeatMs: opts.heartbeatMs, onError: opts.onError, maxMessageBytes: opts.maxMessageBytes, onClientGone: opts.onClientGone });
   } catch (e) {
     throw new WorkerBindError(`cannot listen on ${opts.endpoint}: ${errorMessage(e)}`);
   }

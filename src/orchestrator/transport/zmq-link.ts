@@ -137,7 +137,15 @@ export interface ServeOptions {
   limits?: DecodeLimits;
   /** Largest request accepted (all frames); bigger ones are dropped by ZeroMQ before any allocation. */
   maxMessageBytes?: number;
+  /**
+   * A client's connection closed (its process died, or it missed the heartbeats): the rank can free what it
+   * holds for that client. `client` is the id handlers were given.
+   */
+  onClientGone?: (client: string) => void;
 }
+
+/** ZMQ_ROUTER_NOTIFY (libzmq 4.3): an empty message from a peer's routing id when it connects and when it disconnects. */
+const ZMQ_ROUTER_NOTIFY = 97, NOTIFY_CONNECT_AND_DISCONNECT = 3;
 
 /**
  * Serves `handler` on a ROUTER socket. Handlers start in arrival order and may overlap (a rank that must run
@@ -147,6 +155,8 @@ export interface ServeOptions {
 export async function serveRank(endpoint: string, handler: RankHandler, opts: ServeOptions = {}): Promise<{ endpoint: string; close(): Promise<void> }> {
   const { Router } = await loadZmq();
   const sock = new Router({ linger: 0, maxMessageSize: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, ...heartbeat(opts.heartbeatMs ?? 1000) });
+  (sock as unknown as { setInt32Option(option: number, value: number): void }).setInt32Option(ZMQ_ROUTER_NOTIFY, NOTIFY_CONNECT_AND_DISCONNECT);
+  const peers = new Set<string>(); // routing ids (hex) connected now; each connection gets a new one
   await sock.bind(endpoint);
   const actual = sock.lastEndpoint ?? endpoint;
   const send = sender(sock);
@@ -188,7 +198,15 @@ export async function serveRank(endpoint: string, handler: RankHandler, opts: Se
   const serving = (async () => {
     try {
       for await (const [rid, ...parts] of sock) {
-        if (rid) void serve(rid, parts);
+        if (!rid) continue;
+        if (parts.length === 1 && parts[0]!.byteLength === 0) {
+          // A connect or disconnect notification (never a request: a request has a header frame).
+          const client = rid.toString('hex');
+          if (!peers.delete(client)) { peers.add(client); continue; }
+          try { opts.onClientGone?.(client); } catch (e) { report(e); }
+          continue;
+        }
+        void serve(rid, parts);
       }
     } catch (e) {
       if (!closed) report(e);

@@ -1,0 +1,317 @@
+// run-inference.js as a new user and a hostile one meet it (issue 17, items 3, 4, 6–10): every input the
+// parser used to accept and then crash on, ignore or mis-read is refused in one line with exit 2 before any
+// work; sizes are checked against the model and the device first; output reaches a slow pipe whole; Ctrl-C
+// leaves a newline; non-finite weights and logits are errors, not garbage tokens.
+//
+// The CLI runs from a private transpile of src/ (as in workers.test.ts), so a stale dist/ never decides a result.
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCli, UsageError } from '../src/cli/args.js';
+import { exitCodeOf } from '../src/cli/exit.js';
+import { checkRunFits } from '../src/cli/main.js';
+import { InputError, NonFiniteError } from '../src/gpu/errors.js';
+import { GpuBindingError } from '../src/gpu/select.js';
+import { presetConfig } from '../src/model/config.js';
+import { randomWeightSpec } from '../src/model/random-weights-core.js';
+import { writeSafetensors, type RawArray } from '../src/model/safetensors-node.js';
+import { PlacementError } from '../src/orchestrator/baselines/placement.js';
+import { PolicyError } from '../src/orchestrator/pool/policy.js';
+
+const ROOT = join(dirname(new URL(import.meta.url).pathname), '..');
+const BUILD = join(ROOT, 'out', `cli-test-${process.pid}`);
+const ENTRY = join(BUILD, 'run-inference.js');
+const tmp = mkdtempSync(join(tmpdir(), 'fapool-cli-'));
+const cache = join(tmp, 'cache');
+const cfg = presetConfig('tiny');
+
+async function buildPrivateDist(): Promise<void> {
+  const { transform } = await import('rolldown/experimental');
+  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name))
+    : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [join(d, e.name)] : []));
+  for (const f of walk(join(ROOT, 'src'))) {
+    const r = await transform(f, readFileSync(f, 'utf8'), { target: 'es2022' });
+    if (r.errors.length) throw new Error(`transpiling ${f}: ${r.errors.map((e) => e.message).join('; ')}`);
+    const dst = join(BUILD, 'dist', relative(ROOT, f).replace(/\.ts$/, '.js'));
+    mkdirSync(dirname(dst), { recursive: true });
+    writeFileSync(dst, r.code);
+  }
+  copyFileSync(join(ROOT, 'run-inference.js'), ENTRY);
+}
+
+interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; errorLines: string[]; ms: number }
+
+function cli(args: string[], opts: { timeoutMs?: number } = {}): Run {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [ENTRY, ...args], {
+    encoding: 'utf8', timeout: opts.timeoutMs ?? 90_000, env: { ...process.env, FAPOOL_CACHE: cache }, maxBuffer: 64 * 2 ** 20,
+  });
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, errorLines: r.stderr.split('\n').filter((l) => l.startsWith('error:')), ms: performance.now() - t0 };
+}
+
+/** The one-line failure every user error must be: exit 2, one `error:` line, no stack, nothing on stdout. */
+function expectUsageError(r: Run, msg: RegExp): void {
+  expect(r.code, r.stderr).toBe(2);
+  expect(r.errorLines, r.stderr).toHaveLength(1);
+  expect(r.errorLines[0]).toMatch(msg);
+  expect(r.stderr, 'no stack trace').not.toMatch(/^\s+at /m);
+  expect(r.stdout).toBe('');
+}
+
+/** A tiny-model safetensors file whose tensors `patch` may poison (NaN, Inf, huge values). */
+async function weightsWith(path: string, patch: (name: string, chunk: Float32Array, start: number) => void): Promise<string> {
+  const { tensors, metadata } = randomWeightSpec(cfg, 3, 'f32');
+  await writeSafetensors(path, tensors.map((t) => ({ ...t, fill: (c: RawArray, s: number) => { t.fill(c as Float32Array, s); patch(t.name, c as Float32Array, s); } })), metadata);
+  return path;
+}
+
+beforeAll(async () => { mkdirSync(cache, { recursive: true }); await buildPrivateDist(); });
+afterAll(() => {
+  rmSync(BUILD, { recursive: true, force: true });
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+// ------------------------------------------------------------------ the option parser (no GPU)
+
+describe('option parser', () => {
+  const refused: [string, string[], RegExp][] = [
+    ['--top-p 0 (the sampler took it and threw a RangeError)', ['--top-p', '0', '--temperature', '1'], /--top-p must be a number in \(0, 1\], got '0'/],
+    ['--seed over u32 (a cache file was written with it first)', ['--seed', '5000000000'], /--seed must be an integer in \[0, 4294967295\], got '5000000000'/],
+    ['--seed empty (read as 0)', ['--seed', ''], /--seed .* got ''/],
+    ['--seed hex (read as 16)', ['--seed', '0x10'], /--seed .* got '0x10'/],
+    ['--seed exponent', ['--seed', '1e3'], /--seed .* got '1e3'/],
+    ['--max-new-tokens negative', ['--max-new-tokens=-1'], /--max-new-tokens must be an integer >= 1, got '-1'/],
+    ['--temperature hex', ['--temperature', '0x1'], /--temperature must be a number/],
+    ['--spawn none:abc', ['--spawn', 'none:abc'], /--spawn none:N must be an integer in \[1, 64\], got 'abc'/],
+    ['--spawn none:-1', ['--spawn', 'none:-1'], /got '-1'/],
+    ['--spawn none:1.5', ['--spawn', 'none:1.5'], /got '1\.5'/],
+    ['--spawn none', ['--spawn', 'none'], /expected none:N/],
+    ['--spawn a bad PCI address', ['--spawn', 'gpu1'], /--spawn: 'gpu1' is not a PCI address/],
+    ['--pool 1000 (100 s and 9.2 GB of devices)', ['--pool', '1000'], /--pool must be an integer in \[0, 64\]/],
+    ['--preset nope (exit 1 before)', ['--preset', 'nope'], /--preset must be one of seed-4l, tiny, fortune-4l, got 'nope'/],
+    ['--tiers without a pool', ['--tiers', '100:0,inf:1'], /--tiers sizes the attention pool, but there is none/],
+    ['--placement without --strategy static', ['--placement', 'tp=2,pp=1'], /--placement sets the static baseline's degrees: add --strategy static/],
+    ['--pool with --strategy static', ['--strategy', 'static', '--pool', '2'], /--pool: FA Pool options; --strategy static/],
+    ['--cluster with --strategy static', ['--strategy', 'static', '--cluster', 'c.json'], /--cluster: FA Pool options/],
+    ['--batch with --prompt-lens', ['--batch', '2', '--prompt-lens', '3,4'], /--batch with --prompt-lens/],
+    ['--threshold 16 --tiers 100:0,inf:1 (a 41-token sequence went to the pool)', ['--pool', '1', '--threshold', '16', '--tiers', '100:0,inf:1'],
+      /--threshold 16 sends sequences longer than 16 tokens to the pool, but --tiers gives lengths 17–100 0 pool ranks/],
+    ['a bad --tiers', ['--pool', '1', '--tiers', '100:x'], /--tiers: routing tier 0/],
+    ['--force without --init random', ['--force'], /--force only applies to --init random/],
+    ['--dump-logits into a missing folder (failed after the whole run)', ['--dump-logits', '/nonexistent/x.json'], /--dump-logits \/nonexistent\/x\.json: folder \/nonexistent does not exist/],
+    ['--init random --model in a missing folder', ['--init', 'random', '--model', '/nonexistent/dir/m.safetensors'], /folder \/nonexistent\/dir does not exist/],
+  ];
+  for (const [what, argv, msg] of refused) {
+    it(`refuses ${what}`, () => {
+      expect(() => parseCli(argv)).toThrow(UsageError);
+      expect(() => parseCli(argv)).toThrow(msg);
+    });
+  }
+
+  it('keeps valid values, and says which given options change nothing', () => {
+    const o = parseCli(['--seed', '4294967295', '--top-p', '1e-3', '--temperature', '.5', '--prompt-len', '007']);
+    expect([o.seed, o.topP, o.temperature, o.promptLen]).toEqual([4294967295, 0.001, 0.5, 7]);
+    expect(o.warnings).toEqual([]);
+    expect(parseCli(['--top-k', '5']).warnings).toEqual(['--top-k has no effect at --temperature 0 (greedy)']);
+    expect(parseCli(['--threshold', '32']).warnings).toEqual(['--threshold has no effect without a pool (--pool, --cluster or --spawn)']);
+    expect(parseCli(['--strategy', 'static', '--threshold', '32']).warnings).toEqual(['--threshold has no effect with --strategy static']);
+    // --tiers alone: its 0-rank tiers say where the pool starts.
+    expect(parseCli(['--pool', '1', '--tiers', '100:0,inf:1']).threshold).toBe(100);
+    expect(parseCli(['--pool', '1', '--tiers', 'inf:2']).threshold).toBe(4096);
+    expect(parseCli(['--pool', '1', '--threshold', '200', '--tiers', '100:0,inf:1']).warnings[0]).toMatch(/lengths 101–200, but --threshold 200 keeps those on the base/);
+    expect(parseCli(['--spawn', 'none:3']).spawn).toBe('none:3');
+    expect(parseCli(['--spawn', '00000000:00:07.0,1']).spawn).toBe('00000000:00:07.0,1');
+  });
+
+  it('--dump-logits: a folder, or a folder that cannot be written, is refused', () => {
+    expect(() => parseCli(['--dump-logits', tmp])).toThrow(/is a folder; give a file path/);
+    const ro = join(tmp, 'read-only');
+    mkdirSync(ro, { recursive: true });
+    chmodSync(ro, 0o500);
+    try {
+      // root ignores permissions: the check only bites for other users.
+      if (process.getuid?.() !== 0) expect(() => parseCli(['--dump-logits', join(ro, 'x.json')])).toThrow(/is not writable/);
+    } finally {
+      chmodSync(ro, 0o700);
+    }
+    expect(parseCli(['--dump-logits', join(tmp, 'logits.json')]).dumpLogits).toBe(join(tmp, 'logits.json'));
+  });
+
+  it('user errors exit 2 (usage, input, policy, placement, GPU binding); the rest exit 1', () => {
+    for (const e of [new UsageError('x'), new InputError('x'), new PolicyError('x'), new PlacementError('x'), new GpuBindingError('x')]) expect(exitCodeOf(e), e.name).toBe(2);
+    expect(exitCodeOf(new NonFiniteError('x'))).toBe(1);
+    expect(exitCodeOf(new Error('x'))).toBe(1);
+  });
+});
+
+describe('sizes against the model and the device', () => {
+  const limits = { maxStorageBinding: 128 * 2 ** 20, maxBufferSize: 2 ** 32 - 1 };
+  const fits = (longest: number, batch = 1, maxNewTokens = 1, prefillChunk = 2048) => () =>
+    checkRunFits(cfg, 'f32', limits, { longest, batch, maxNewTokens, prefillChunk }, { batch: '--batch', length: '--prompt-len' });
+  it('the context counts the fed tokens: the last new token is sampled, never fed back', () => {
+    expect(fits(512, 1, 1)).not.toThrow();               // was refused: 512 + 1 > 512
+    expect(fits(511, 1, 2)).not.toThrow();
+    expect(fits(512, 1, 2)).toThrow(/prompt of 512 tokens \+ 2 new tokens exceeds the model's context of 512/);
+    expect(fits(1_000_000_000)).toThrow(/exceeds the model's context/);
+  });
+  it('the batch against the binding limit (logits, activations), the KV cache of one sequence', () => {
+    expect(fits(8, 131072)).not.toThrow();
+    expect(fits(8, 1_000_000_000)).toThrow(/--batch: the logits of 1000000000 sequences .* at most 131072 sequences fit/);
+    const wide = { ...cfg, maxSeq: 1 << 24 };
+    expect(() => checkRunFits(wide, 'f32', limits, { longest: 1 << 22, batch: 1, maxNewTokens: 1, prefillChunk: 1 }, { batch: '--batch', length: '--prompt-len' }))
+      .toThrow(/--prompt-len: a KV cache of 4194320 positions .* exceeds/);
+    expect(() => checkRunFits(cfg, 'f32', { maxStorageBinding: 2 ** 16, maxBufferSize: 2 ** 16 }, { longest: 400, batch: 1, maxNewTokens: 1, prefillChunk: 2048 }, { batch: '--batch', length: '--prompt-len' }))
+      .toThrow(/--prefill-chunk: activations of 400 rows .* \(lower --prefill-chunk\)/);
+  });
+});
+
+// ------------------------------------------------------------------ the command, end to end
+
+describe('run-inference.js: one line, exit 2, before any work', () => {
+  const cases: [string, () => string[], RegExp, number?][] = [
+    ['--top-p 0 --temperature 1', () => ['--preset', 'tiny', '--top-p', '0', '--temperature', '1'], /--top-p must be a number in \(0, 1\]/],
+    ['--seed 5000000000 (no cache file named with it)', () => ['--preset', 'tiny', '--seed', '5000000000'], /--seed must be an integer in \[0, 4294967295\]/],
+    ['--spawn none:abc', () => ['--preset', 'tiny', '--spawn', 'none:abc'], /--spawn none:N/],
+    ['--dump-logits to a missing folder', () => ['--preset', 'tiny', '--dump-logits', join(tmp, 'nope', 'x.json')], /folder .*nope does not exist/],
+    ['--init random --model in a missing folder', () => ['--preset', 'tiny', '--init', 'random', '--model', join(tmp, 'nope', 'm.safetensors')], /folder .*nope does not exist/],
+    ['--preset nope', () => ['--preset', 'nope'], /--preset must be one of/],
+    ['--prompt-len 1000000000 (built the prompt, out of memory after 22 s)', () => ['--preset', 'tiny', '--prompt-len', '1000000000'], /prompt of 1000000000 tokens \+ 32 new tokens exceeds the model's context of 512/],
+    ['--batch 1000000000 (hung)', () => ['--preset', 'tiny', '--batch', '1000000000'], /--batch: the logits of 1000000000 sequences/],
+    ['--preset seed-4l on lavapipe (wrote 5.3 GB first)', () => ['--preset', 'seed-4l'], /model 'seed-4l' is too big for this GPU: tensor 'embed'/],
+    ['a --gpu PCI address that does not exist (ran on the default adapter)', () => ['--preset', 'tiny', '--gpu', '0000:99:1f.7'], /--gpu 0000:99:1f\.7: no PCI device at 0000:99:1f\.7/],
+    ['a --cluster file that is not JSON', () => { const f = join(tmp, 'bad-cluster.json'); writeFileSync(f, '{'); return ['--preset', 'tiny', '--cluster', f]; }, /cluster file .*bad-cluster\.json is not JSON/],
+  ];
+  for (const [what, args, msg] of cases) {
+    it(what, () => {
+      const before = readdirSync(cache);
+      const r = cli(args());
+      expectUsageError(r, msg);
+      expect(readdirSync(cache), 'nothing written to the cache').toEqual(before);
+      expect(r.ms, 'refused at once').toBeLessThan(20_000);
+    });
+  }
+});
+
+describe('run-inference.js: output and interrupts', () => {
+  /** Runs `code` (an ES module importing the private build's exit.ts) with stdout and stderr read only after it exited. */
+  async function slowReader(code: string): Promise<{ code: number | null; exitedFirst: boolean; out: string; err: string }> {
+    const script = join(tmp, `exit-${Math.random().toString(36).slice(2)}.mjs`);
+    writeFileSync(script, code.replaceAll('EXIT_JS', JSON.stringify(join(BUILD, 'dist', 'src', 'cli', 'exit.js'))));
+    // child_process stdio are sockets: a write larger than the socket buffer is partly queued in Node.
+    const p = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [], err: Buffer[] = [];
+    p.stdout.on('data', (c: Buffer) => out.push(c)).pause();
+    p.stderr.on('data', (c: Buffer) => err.push(c)).pause();
+    const closed = new Promise<number | null>((res) => p.once('close', (c) => res(c)));
+    const exited = new Promise<boolean>((res) => p.once('exit', () => res(true)));
+    const exitedFirst = await Promise.race([exited, new Promise<boolean>((res) => setTimeout(() => res(false), 1500))]);
+    p.stdout.resume(); p.stderr.resume();
+    return { code: await closed, exitedFirst, out: Buffer.concat(out).toString('utf8'), err: Buffer.concat(err).toString('utf8') };
+  }
+
+  it('1 MB of output and a 1 MB error line reach a slow pipe whole (process.exit cut them at the socket buffer, ~210 KiB)', async () => {
+    const ok = await slowReader(`import { runAndExit } from EXIT_JS;
+      await runAndExit(async () => { process.stdout.write('y'.repeat(1_000_000) + '\\n'); return 0; });`);
+    expect(ok.code).toBe(0);
+    expect(ok.exitedFirst, 'it waited for the reader').toBe(false);
+    expect(ok.out).toBe(`${'y'.repeat(1_000_000)}\n`);
+    const failed = await slowReader(`import { runAndExit } from EXIT_JS;
+      import { InputError } from ${JSON.stringify(join(BUILD, 'dist', 'src', 'gpu', 'errors.js'))};
+      await runAndExit(async () => { throw new InputError('x'.repeat(1_000_000)); });`);
+    expect(failed.code).toBe(2);
+    expect(failed.err).toBe(`error: ${'x'.repeat(1_000_000)}\n`);
+  });
+
+  it('--json reaches a pipe whole and parses', () => {
+    const r = cli(['--preset', 'tiny', '--quiet', '--json', '--prompt-len', '8', '--batch', '6', '--max-new-tokens', '40']);
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { tokens: number[][] }).tokens.map((t) => t.length)).toEqual(Array(6).fill(40));
+  });
+
+  it('a 100 KB error line (an unknown flag) reaches the pipe whole', () => {
+    const r = cli([`--${'x'.repeat(100_000)}`]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: Unknown option '--x{100000}'\nRun with --help to see the options\.\n$/);
+  });
+
+  it('Ctrl-C mid-stream: the text ends with a newline, exit 130, no stack', async () => {
+    const p = spawn(process.execPath, [ENTRY, '--preset', 'tiny', '--quiet', '--prompt', 'hello', '--max-new-tokens', '500'],
+      { env: { ...process.env, FAPOOL_CACHE: cache }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    p.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+    const closed = new Promise<[number | null, NodeJS.Signals | null]>((res) => p.once('close', (code, sig) => res([code, sig])));
+    await new Promise<void>((res) => p.stdout.on('data', (c: Buffer) => { out += c.toString(); if (out.length > 'hello'.length + 20) res(); }));
+    p.kill('SIGINT');
+    const [code, sig] = await closed;
+    expect([code, sig], err).toEqual([130, null]);
+    expect(out.endsWith('\n')).toBe(true);
+    expect(out.length).toBeLessThan('hello'.length + 500 * 4); // it stopped mid-stream
+    expect(err).toMatch(/interrupted \(SIGINT\)/);
+    expect(err).not.toMatch(/^\s+at /m);
+  });
+
+  it('--quiet: nothing on stderr (stderr a file of its own, as a log)', () => {
+    const log = join(tmp, 'quiet.log');
+    const fd = openSync(log, 'w');
+    try {
+      const r = spawnSync(process.execPath, [ENTRY, '--preset', 'tiny', '--quiet', '--max-new-tokens', '2'],
+        { env: { ...process.env, FAPOOL_CACHE: cache }, stdio: ['ignore', 'pipe', fd], encoding: 'utf8' });
+      expect(r.status).toBe(0);
+    } finally {
+      closeSync(fd);
+    }
+    expect(readFileSync(log, 'utf8')).toBe('');
+  });
+});
+
+describe('run-inference.js --init random --model PATH never clobbers a file', () => {
+  it('a file it did not write is never overwritten; its own only with --force', () => {
+    const foreign = join(tmp, 'notes.safetensors');
+    writeFileSync(foreign, 'my notes, not weights\n');
+    expectUsageError(cli(['--preset', 'tiny', '--init', 'random', '--model', foreign, '--force']), /the file exists and was not written by --init random \(not a safetensors file\); it is never overwritten/);
+    expect(readFileSync(foreign, 'utf8')).toBe('my notes, not weights\n');
+
+    const own = join(tmp, 'own.safetensors');
+    expect(cli(['--preset', 'tiny', '--init', 'random', '--model', own, '--quiet', '--max-new-tokens', '2']).code).toBe(0);
+    const first = statSync(own).mtimeMs;
+    expectUsageError(cli(['--preset', 'tiny', '--init', 'random', '--model', own, '--seed', '7', '--max-new-tokens', '2']), /the file exists \(random weights written earlier\); add --force to replace it/);
+    expect(statSync(own).mtimeMs).toBe(first);
+    const r = cli(['--preset', 'tiny', '--init', 'random', '--model', own, '--seed', '7', '--force', '--quiet', '--max-new-tokens', '2', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).tokens[0]).toHaveLength(2);
+    expect(existsSync(own)).toBe(true);
+  });
+});
+
+describe('run-inference.js: non-finite weights and logits are errors', () => {
+  it('NaN / Inf in a weight: exit 1 naming the tensor and the element (different tokens and exit 0 before)', async () => {
+    const f = await weightsWith(join(tmp, 'nan-wq.safetensors'), (n, c, s) => { if (n === 'layers.1.wq' && s === 0) { c[70] = NaN; c[900] = -Infinity; } });
+    const r = cli(['--model', f, '--quiet', '--prompt-len', '5', '--max-new-tokens', '3']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.errorLines).toEqual([`error: ${f}: tensor 'layers.1.wq' has 2 non-finite values (NaN or ±Inf), the first at element 70 (row 1, column 6)`]);
+  });
+
+  it('an all-NaN LM head: exit 1 naming lm_head (token 0 forever before)', async () => {
+    const f = await weightsWith(join(tmp, 'nan-head.safetensors'), (n, c) => { if (n === 'lm_head') c.fill(NaN); });
+    const r = cli(['--model', f, '--quiet', '--prompt-len', '5', '--max-new-tokens', '3']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.errorLines[0]).toMatch(/tensor 'lm_head' has 16384 non-finite values/);
+  });
+
+  it('finite weights whose logits overflow to ±Inf: exit 1, "not finite" (a token before)', async () => {
+    const f = await weightsWith(join(tmp, 'huge-head.safetensors'), (n, c) => { if (n === 'lm_head') c.fill(3e38); });
+    const r = cli(['--model', f, '--quiet', '--prompt-len', '5', '--max-new-tokens', '3']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.errorLines, r.stderr).toHaveLength(1);
+    expect(r.errorLines[0]).toMatch(/logits .* are not finite \(NaN or ±Inf\)/);
+  });
+
+  it('a value beyond f16 in an f32 file, loaded as f16: the error says so and what to do', async () => {
+    const f = await weightsWith(join(tmp, 'f16-overflow.safetensors'), (n, c, s) => { if (n === 'layers.0.w_up' && s === 0) c[5] = 1e6; });
+    const r = cli(['--model', f, '--quiet', '--dtype', 'f16', '--prompt-len', '5', '--max-new-tokens', '3']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.errorLines[0]).toMatch(/tensor 'layers\.0\.w_up' has 1 non-finite value .* the file holds 1000000, beyond f16's range \(±65504\); load it with --dtype f32/);
+  });
+});

@@ -1,0 +1,212 @@
+// Files and messages (issue 17, items 4, 5, 6, 10): an interrupted weight write leaves no multi-GB temp file
+// (SIGINT, SIGTERM, an app's own handler), a SIGKILLed writer's is swept once stale; what --init random may
+// overwrite; a PCI address that is not a GPU here; config values that are strings; a weights/config mismatch
+// summarised; a tokenizer.json whose vocab is not an object refused at load.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkPciDevice, GpuBindingError } from '../src/gpu/select.js';
+import { ConfigError, presetConfig, validateConfig, type ModelConfig } from '../src/model/config.js';
+import { randomWeightsFileKind, resolveModel } from '../src/model/model-files.js';
+import { writeRandomWeights } from '../src/model/random-weights.js';
+import { sweepStaleTemps, writeSafetensors } from '../src/model/safetensors-node.js';
+import { parseHeaderJson, readHeaderLength } from '../src/model/safetensors.js';
+import { loadTokenizer, TokenizerError } from '../src/model/tokenizer.js';
+import { resolveWeights, WeightError } from '../src/model/weight-names.js';
+
+const ROOT = join(dirname(new URL(import.meta.url).pathname), '..');
+const tmp = mkdtempSync(join(tmpdir(), 'fapool-relfiles-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tiny = presetConfig('tiny');
+
+const BUILD = join(ROOT, 'out', `rel-files-test-${process.pid}`);
+afterAll(() => rmSync(BUILD, { recursive: true, force: true }));
+
+/** src/**.ts → BUILD/dist/src/**.js (as in workers.test.ts): a child process needs plain JavaScript. */
+async function buildPrivateDist(): Promise<void> {
+  const { transform } = await import('rolldown/experimental');
+  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name))
+    : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [join(d, e.name)] : []));
+  for (const f of walk(join(ROOT, 'src'))) {
+    const r = await transform(f, readFileSync(f, 'utf8'), { target: 'es2022' });
+    if (r.errors.length) throw new Error(`transpiling ${f}: ${r.errors.map((e) => e.message).join('; ')}`);
+    const dst = join(BUILD, 'dist', relative(ROOT, f).replace(/\.ts$/, '.js'));
+    mkdirSync(dirname(dst), { recursive: true });
+    writeFileSync(dst, r.code);
+  }
+}
+beforeAll(buildPrivateDist);
+
+/** A writer in its own process, so that it can be signalled. */
+function writerScript(path: string, withHandler: boolean): string {
+  const script = join(tmp, `writer-${Math.random().toString(36).slice(2)}.mjs`);
+  // ~390 MB of f32: long enough to be interrupted mid-write.
+  writeFileSync(script, `
+    import { writeRandomWeights } from ${JSON.stringify(join(BUILD, 'dist/src/model/random-weights.js'))};
+    import { presetConfig } from ${JSON.stringify(join(BUILD, 'dist/src/model/config.js'))};
+    const cfg = { ...presetConfig('tiny'), name: 'big', hidden: 1024, nHeads: 8, nKvHeads: 8, headDim: 128, ffn: 4096, vocab: 32000, nLayers: 2 };
+    ${withHandler ? "process.on('SIGINT', () => { process.stdout.write('app handler\\\\n'); setTimeout(() => process.exit(130), 20); });" : ''}
+    process.stdout.write('START\\n');
+    await writeRandomWeights(${JSON.stringify(path)}, cfg, { seed: 1, dtype: 'f32' });
+    process.stdout.write('DONE\\n');
+  `);
+  return script;
+}
+
+/** Runs a writer and signals it once its temp file has grown past 1 MB. */
+async function interruptWriter(path: string, signal: NodeJS.Signals, withHandler = false): Promise<{ code: number | null; sig: NodeJS.Signals | null; out: string; temp: string }> {
+  const script = writerScript(path, withHandler);
+  const p = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  p.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+  p.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
+  const closed = new Promise<[number | null, NodeJS.Signals | null]>((res) => p.once('close', (c, s) => res([c, s])));
+  const temp = `${path}.tmp-${p.pid}`;
+  const t0 = performance.now();
+  while (!(existsSync(temp) && statSync(temp).size > 2 ** 20)) {
+    if (p.exitCode !== null) throw new Error(`writer exited (${p.exitCode}): ${err}`);
+    if (performance.now() - t0 > 30_000) throw new Error(`no temp file: ${out} ${err}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  p.kill(signal);
+  const [code, sig] = await closed;
+  return { code, sig, out, temp };
+}
+
+describe('interrupted weight writes', () => {
+  it('SIGTERM and SIGINT mid-write: the temp file is removed and the process dies of the signal', async () => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      const path = join(tmp, `big-${signal}.safetensors`);
+      const r = await interruptWriter(path, signal);
+      expect(r.sig, r.out).toBe(signal);
+      expect(r.out).not.toMatch(/DONE/);
+      expect(existsSync(r.temp), `${r.temp} removed`).toBe(false);
+      expect(existsSync(path)).toBe(false);
+    }
+  });
+
+  it('an app with its own SIGINT handler keeps its exit; the temp file is still removed', async () => {
+    const path = join(tmp, 'big-app.safetensors');
+    const r = await interruptWriter(path, 'SIGINT', true);
+    expect([r.code, r.sig]).toEqual([130, null]);
+    expect(r.out).toMatch(/app handler/);
+    expect(existsSync(r.temp)).toBe(false);
+  });
+
+  it('SIGKILL leaves it; the next write in that folder sweeps it once stale (a dead pid, 30 s old)', async () => {
+    const path = join(tmp, 'big-kill.safetensors');
+    const r = await interruptWriter(path, 'SIGKILL');
+    expect(r.sig).toBe('SIGKILL');
+    expect(existsSync(r.temp)).toBe(true);
+    expect(sweepStaleTemps(tmp), 'fresh: a writer on another host may still own it').toEqual([]);
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(r.temp, old, old);
+    await writeRandomWeights(join(tmp, 'small.safetensors'), tiny, { seed: 1, dtype: 'f32' }); // sweeps its folder first
+    expect(existsSync(r.temp)).toBe(false);
+  });
+
+  it('the sweep keeps temp files of live processes and files that are not ours', () => {
+    const dir = join(tmp, 'sweep');
+    mkdirSync(dir, { recursive: true });
+    const old = new Date(Date.now() - 3600_000);
+    const live = join(dir, `m.safetensors.tmp-${process.ppid}`);            // the vitest parent: alive
+    const dead = join(dir, 'm.safetensors.tmp-999999999');                  // no such pid
+    const other = join(dir, 'm.bin.tmp-999999999');                        // not a safetensors temp
+    for (const f of [live, dead, other]) { writeFileSync(f, 'x'); utimesSync(f, old, old); }
+    expect(sweepStaleTemps(dir)).toEqual(['m.safetensors.tmp-999999999']);
+    expect(readdirSync(dir).sort()).toEqual(['m.bin.tmp-999999999', `m.safetensors.tmp-${process.ppid}`].sort());
+  });
+});
+
+describe('what --init random may overwrite', () => {
+  it('absent, ours (fapool_generator metadata), or foreign (with the reason)', async () => {
+    const ours = join(tmp, 'ours.safetensors');
+    await writeRandomWeights(ours, tiny, { seed: 2, dtype: 'f32' });
+    const plain = join(tmp, 'plain.safetensors');
+    await writeSafetensors(plain, [{ name: 'w', dtype: 'F32', shape: [4], fill: (c) => { (c as Float32Array).fill(1); } }], { format: 'pt' });
+    const text = join(tmp, 'notes.txt');
+    writeFileSync(text, 'hello');
+    const empty = join(tmp, 'empty.safetensors');
+    writeFileSync(empty, '');
+    expect(randomWeightsFileKind(join(tmp, 'none.safetensors'))).toEqual({ kind: 'absent' });
+    expect(randomWeightsFileKind(ours)).toEqual({ kind: 'ours' });
+    expect(randomWeightsFileKind(plain)).toEqual({ kind: 'foreign', why: 'a safetensors file without fapool\'s random-weights metadata' });
+    expect(randomWeightsFileKind(text)).toEqual({ kind: 'foreign', why: 'not a safetensors file' });
+    expect(randomWeightsFileKind(empty)).toEqual({ kind: 'foreign', why: 'not a safetensors file' });
+    expect(randomWeightsFileKind(tmp)).toEqual({ kind: 'foreign', why: 'not a regular file' });
+  });
+
+  it('the library refuses too: resolveModel never writes over a foreign file', async () => {
+    const plain = join(tmp, 'theirs.safetensors');
+    await writeSafetensors(plain, [{ name: 'w', dtype: 'F32', shape: [4], fill: (c) => { (c as Float32Array).fill(1); } }], {});
+    const before = statSync(plain).mtimeMs;
+    await expect(resolveModel({ preset: 'tiny', seed: 0, model: plain, init: 'random' }, 'f32')).rejects.toThrow(/was not written by --init random .* never overwritten/);
+    expect(statSync(plain).mtimeMs).toBe(before);
+  });
+});
+
+describe('messages', () => {
+  it('a --gpu PCI address that is missing, or not a GPU, on this host (fake sysfs)', () => {
+    const sys = join(tmp, 'pci');
+    for (const [addr, cls] of [['0000:00:02.0', '0x030000'], ['0000:3b:00.0', '0x030200'], ['0000:00:03.0', '0x020000']] as const) {
+      mkdirSync(join(sys, addr), { recursive: true });
+      writeFileSync(join(sys, addr, 'class'), `${cls}\n`);
+    }
+    expect(() => checkPciDevice('0000:3b:00.0', '3b:00.0', sys)).not.toThrow();
+    expect(() => checkPciDevice('0000:00:07.0', '00000000:00:07.0', sys)).toThrow(GpuBindingError);
+    expect(() => checkPciDevice('0000:00:07.0', '00000000:00:07.0', sys)).toThrow("--gpu 00000000:00:07.0: no PCI device at 0000:00:07.0 (this host's GPUs: 0000:00:02.0, 0000:3b:00.0)");
+    expect(() => checkPciDevice('0000:00:03.0', '0000:00:03.0', sys)).toThrow(/the PCI device at 0000:00:03\.0 is not a GPU \(class 0x020000/);
+    expect(() => checkPciDevice('0000:00:07.0', 'x', join(tmp, 'no-sysfs'))).not.toThrow(); // nothing to check against
+  });
+
+  it('a config value that is a string says so ("hidden": "64" is not 64)', () => {
+    const c = { ...tiny, hidden: '64' } as unknown as ModelConfig;
+    expect(() => validateConfig(c)).toThrow(ConfigError);
+    expect(() => validateConfig(c)).toThrow("config 'tiny': hidden must be a positive integer, got the string \"64\"");
+    expect(() => validateConfig({ ...tiny, normEps: '1e-5' } as unknown as ModelConfig)).toThrow(/normEps must be a finite positive number, got the string "1e-5"/);
+    expect(() => validateConfig({ ...tiny, nLayers: [4] } as unknown as ModelConfig)).toThrow(/got an array \[4\]/);
+  });
+
+  it('1,000 layers against a 2-layer file: a short summary, not 8,982 names (641 KB)', async () => {
+    const path = join(tmp, 'two-layers.safetensors');
+    await writeRandomWeights(path, tiny, { seed: 3, dtype: 'f32' });
+    const bytes = readFileSync(path);
+    const h = parseHeaderJson(bytes.subarray(8, 8 + readHeaderLength(bytes.subarray(0, 8), bytes.length)), bytes.length);
+    const err = (() => { try { resolveWeights({ ...tiny, nLayers: 1000 }, h); return null; } catch (e) { return e as Error; } })();
+    expect(err).toBeInstanceOf(WeightError);
+    expect(err!.message).toBe("weights do not fit config 'tiny': missing 8982: all 9 tensors of layers 2–999 (the config says 1000 layers; the file has layers 0–1)");
+    // Scattered gaps are listed, eight at most.
+    const holes = new Map(h.tensors);
+    for (let l = 0; l < 2; l++) for (const k of ['wq', 'wk', 'wv', 'wo', 'w_up']) holes.delete(`layers.${l}.${k}`);
+    const msg = (() => { try { resolveWeights(tiny, { tensors: holes }); return ''; } catch (e) { return (e as Error).message; } })();
+    expect(msg).toMatch(/^weights do not fit config 'tiny': missing 10: layers\.0\.wq \(or model\.layers\.0\.self_attn\.q_proj\.weight\) \[64, 64\];/);
+    expect(msg).toMatch(/; \.\.\. and 2 more$/);
+    expect(msg.length).toBeLessThan(1000);
+  });
+
+  it('a BPE tokenizer.json whose vocab is not an object is refused at load (it loaded and failed later)', async () => {
+    const base = { version: '1.0', truncation: null, padding: null, added_tokens: [], normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null };
+    const bpe = (vocab: unknown, merges: unknown = []) => ({ ...base, model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, vocab, merges } });
+    const cases: [unknown, RegExp][] = [
+      [bpe(['a', 'b']), /model\.vocab of a BPE model must be an object \{token: id\}, got an array/],
+      [bpe('abc'), /got string "abc"/],
+      [bpe({ a: 'x' }), /model\.vocab: id of "a" must be a non-negative integer, got string "x"/],
+      [bpe({ a: 0, b: 0 }), /id 0 is given to both "a" and "b"/],
+      [bpe({}), /model\.vocab is empty/],
+      [bpe({ a: 0, b: 1 }, 'a b'), /model\.merges must be an array/],
+      [{ ...bpe({ a: 0 }), added_tokens: [{ content: 'x' }] }, /added_tokens\[0\] must be/],
+      [{ ...base, model: { type: 'Unigram', vocab: { a: 1 } } }, /Unigram model must be an array of \[token, score\]/],
+    ];
+    for (const [i, [json, msg]] of cases.entries()) {
+      const dir = join(tmp, `tok${i}`);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(json));
+      const err = await loadTokenizer(dir).catch((e: unknown) => e);
+      expect(err, String(i)).toBeInstanceOf(TokenizerError);
+      expect((err as Error).message, String(i)).toMatch(/^tokenizer\.json: /);
+      expect((err as Error).message, String(i)).toMatch(msg);
+    }
+  });
+});

@@ -1,0 +1,301 @@
+// A pool worker shared and attacked (issue 17, items 1, 2, 9): two coordinators on ONE `run-inference.js
+// worker` process get single-device tokens with no fault; a coordinator that is killed has its shards freed
+// (the worker sees its connection close), as has one that goes silent with --client-idle-s; a request listing a
+// sequence twice fails alone and another client's requests still work; a 300 MB frame is refused by ZeroMQ
+// before the worker allocates it (--max-message-mb); a cluster with a dead endpoint keeps its live member.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Dealer } from 'zeromq';
+import type { Gpu } from '../src/gpu/index.js';
+import { openGpu } from '../src/gpu/index.js';
+import { presetConfig } from '../src/model/config.js';
+import { Generator } from '../src/model/generator.js';
+import { loadWeights } from '../src/model/load-weights.js';
+import { writeRandomWeights } from '../src/model/random-weights.js';
+import { openSafetensors } from '../src/model/safetensors-node.js';
+import { releaseWeights, type Weights } from '../src/model/weights.js';
+import type { RoutingPolicy } from '../src/orchestrator/pool/policy.js';
+import { PoolAttention } from '../src/orchestrator/pool/pool-attention.js';
+import { connectMembers, ClusterError, HANDSHAKE_MS, type ClusterEntry } from '../src/orchestrator/transport/cluster.js';
+import { encodeMessage } from '../src/orchestrator/transport/codec.js';
+import { RankRemoteError, type RankLink } from '../src/orchestrator/transport/link.js';
+import { PROTOCOL_VERSION } from '../src/orchestrator/transport/messages.js';
+import { connectRank } from '../src/orchestrator/transport/zmq-link.js';
+import { rng } from './helpers.js';
+
+const ROOT = join(dirname(new URL(import.meta.url).pathname), '..');
+const BUILD = join(ROOT, 'out', `rel-pool-test-${process.pid}`);
+const ENTRY = join(BUILD, 'run-inference.js');
+const tmp = mkdtempSync(join(tmpdir(), 'fapool-relpool-'));
+const cfg = presetConfig('tiny');
+const GREEDY = { temperature: 0, topK: 0, topP: 1, seed: 0 };
+// Threshold 16: the 30- and 24-token prompts decode on the pool from their first step, the 3-token one never.
+const POLICY: RoutingPolicy = { threshold: 16, tiers: [{ maxLen: 16, poolSize: 0 }, { maxLen: Infinity, poolSize: 2 }] };
+const NEW = 12;
+
+async function buildPrivateDist(): Promise<void> {
+  const { transform } = await import('rolldown/experimental');
+  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name))
+    : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [join(d, e.name)] : []));
+  for (const f of walk(join(ROOT, 'src'))) {
+    const r = await transform(f, readFileSync(f, 'utf8'), { target: 'es2022' });
+    if (r.errors.length) throw new Error(`transpiling ${f}: ${r.errors.map((e) => e.message).join('; ')}`);
+    const dst = join(BUILD, 'dist', relative(ROOT, f).replace(/\.ts$/, '.js'));
+    mkdirSync(dirname(dst), { recursive: true });
+    writeFileSync(dst, r.code);
+  }
+  copyFileSync(join(ROOT, 'run-inference.js'), ENTRY);
+}
+
+interface WorkerProc { proc: ChildProcess; endpoint: string; log: string[]; exited: Promise<number | null> }
+
+/** `node run-inference.js worker --listen tcp://127.0.0.1:0 ...`, up once it prints READY. */
+async function startWorker(extra: string[] = []): Promise<WorkerProc> {
+  const proc = spawn(process.execPath, [ENTRY, 'worker', '--gpu', 'none', '--listen', 'tcp://127.0.0.1:0', ...extra], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const log: string[] = [];
+  proc.stderr!.setEncoding('utf8').on('data', (c: string) => log.push(...c.split('\n').filter(Boolean)));
+  const exited = new Promise<number | null>((res) => proc.once('exit', (c) => res(c)));
+  const endpoint = await new Promise<string>((res, rej) => {
+    let buf = '';
+    proc.stdout!.setEncoding('utf8').on('data', (c: string) => { buf += c; const m = /^READY (\S+)/m.exec(buf); if (m) res(m[1]!); });
+    void exited.then((c) => rej(new Error(`worker exited (${c}) before READY: ${log.join('\n')}`)));
+  });
+  return { proc, endpoint, log, exited };
+}
+
+async function stopWorker(w: WorkerProc): Promise<void> {
+  if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill('SIGTERM');
+  await w.exited;
+}
+
+/** Peak and current resident memory of a process (kB), from /proc. */
+function memoryOf(pid: number): { hwm: number; rss: number } {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)![1]);
+  return { hwm: kb('VmHWM'), rss: kb('VmRSS') };
+}
+
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const t0 = performance.now();
+  while (!cond()) {
+    if (performance.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const weightsPath = join(tmp, 'tiny.safetensors');
+let worker: WorkerProc;
+const gpus: Gpu[] = [];
+const weights: Weights[] = [];
+let prompts: number[][];
+let reference: number[][];
+
+async function coordinatorGpu(label: string): Promise<{ g: Gpu; w: Weights }> {
+  const g = await openGpu({ label });
+  const f = await openSafetensors(weightsPath);
+  try {
+    const w = (await loadWeights(g, f.source(), cfg, 'f32')).weights;
+    gpus.push(g); weights.push(w);
+    return { g, w };
+  } finally {
+    await f.close();
+  }
+}
+
+/** One coordinator's generation with the worker as its pool (its own link: its own client on the worker). */
+async function pooledRun(g: Gpu, w: Weights, link: RankLink, ps = prompts) {
+  const exec = new PoolAttention([{ link, alive: true }], POLICY, { minBlock: 8, deadlineMs: 20_000 });
+  const gen = new Generator(g, cfg, w, 'f32', exec);
+  try {
+    const res = await gen.generate(ps, { maxNewTokens: NEW, sampling: GREEDY });
+    return { tokens: res.tokens, stats: exec.stats };
+  } finally {
+    gen.dispose(); exec.dispose(g);
+  }
+}
+
+beforeAll(async () => {
+  await Promise.all([buildPrivateDist(), writeRandomWeights(weightsPath, cfg, { seed: 17, dtype: 'f32' })]);
+  worker = await startWorker(['--max-message-mb', '64']);
+  const r = rng();
+  prompts = [30, 3, 24].map((n) => Array.from({ length: n }, () => r.int(0, cfg.vocab)));
+  const { g, w } = await coordinatorGpu('single');
+  const gen = new Generator(g, cfg, w, 'f32');
+  reference = (await gen.generate(prompts, { maxNewTokens: NEW, sampling: GREEDY })).tokens;
+  gen.dispose();
+});
+
+afterAll(async () => {
+  if (worker) await stopWorker(worker);
+  gpus.forEach((g, i) => { releaseWeights(g, weights[i]!); g.destroy(); });
+  rmSync(BUILD, { recursive: true, force: true });
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('one worker process, two coordinators', () => {
+  it('both get single-device tokens, concurrently, with no fault (sequence ids 0–2 on both)', async () => {
+    const [a, b] = [await coordinatorGpu('coordA'), await coordinatorGpu('coordB')];
+    const links = [await connectRank(worker.endpoint, { name: 'A' }), await connectRank(worker.endpoint, { name: 'B' })];
+    try {
+      for (let round = 0; round < 2; round++) {
+        const [ra, rb] = await Promise.all([pooledRun(a.g, a.w, links[0]!), pooledRun(b.g, b.w, links[1]!)]);
+        for (const r of [ra, rb]) {
+          expect(r.tokens).toEqual(reference);
+          expect(r.stats.events.filter((e) => e.kind === 'fault' || e.kind === 'fallback'), JSON.stringify(r.stats.events)).toEqual([]);
+          expect(r.stats.perSeq[0]!.poolSteps, 'the 30-token prompt decoded on the worker').toBe(NEW - 1);
+          expect(r.stats.perSeq[2]!.poolSteps).toBe(NEW - 1);
+        }
+      }
+    } finally {
+      await Promise.all(links.map((l) => l.close()));
+    }
+  });
+
+  it('an attend listing a sequence twice fails alone; the other client\'s requests still work', async () => {
+    const { g, w } = await coordinatorGpu('coordC');
+    const hostile = await connectRank(worker.endpoint, { name: 'hostile' });
+    const good = await connectRank(worker.endpoint, { name: 'good' });
+    try {
+      await hostile.request({ kind: 'alloc', seq: 0, nLayers: cfg.nLayers, kvHeads: [0, cfg.nKvHeads], headDim: cfg.headDim, capacity: 32, posBase: 0, dtype: 'f32', nHeadsPerKv: cfg.nHeads / cfg.nKvHeads });
+      const rows = 2 * cfg.nHeads; // q rows of two items, no new k/v
+      const item = { seq: 0, kvHeads: cfg.nKvHeads, len: 4, newPos: -1 };
+      const err = await hostile.request({ kind: 'attend', step: 1, layer: 0, group: cfg.nHeads / cfg.nKvHeads, items: [item, item] },
+        [{ dtype: 'f32', shape: [rows, cfg.headDim], data: new Float32Array(rows * cfg.headDim) }]).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RankRemoteError);
+      expect(String(err)).toMatch(/sequence 0 is listed twice/);
+      // Its own shard is intact and answers a valid attend.
+      const one = await hostile.request({ kind: 'attend', step: 1, layer: 0, group: cfg.nHeads / cfg.nKvHeads, items: [item] },
+        [{ dtype: 'f32', shape: [cfg.nHeads, cfg.headDim], data: new Float32Array(cfg.nHeads * cfg.headDim).fill(0.5) }]);
+      expect(one.tensors[0]!.shape).toEqual([cfg.nHeads, cfg.headDim]);
+      // The other client's generation (same sequence ids) is unaffected.
+      expect((await pooledRun(g, w, good)).tokens).toEqual(reference);
+    } finally {
+      await Promise.all([hostile.close(), good.close()]);
+    }
+  });
+
+  it('a 300 MB frame is refused before the worker allocates it (--max-message-mb 64); the worker keeps serving', async () => {
+    const { g, w } = await coordinatorGpu('coordD');
+    const before = memoryOf(worker.proc.pid!);
+    const raw = new Dealer({ linger: 0 });
+    raw.connect(worker.endpoint);
+    const header = encodeMessage({ kind: 'ping', v: PROTOCOL_VERSION, id: 7 })[0]!;
+    await raw.send([header, Buffer.alloc(300 * 2 ** 20, 1)]);
+    await new Promise((r) => setTimeout(r, 1500));
+    raw.close();
+    const after = memoryOf(worker.proc.pid!);
+    expect((after.hwm - before.hwm) / 1024, `worker peak RSS ${before.hwm} → ${after.hwm} kB`).toBeLessThan(64);
+    const link = await connectRank(worker.endpoint, { name: 'after-300MB' });
+    try {
+      expect((await pooledRun(g, w, link)).tokens).toEqual(reference);
+    } finally {
+      await link.close();
+    }
+    expect(worker.proc.exitCode).toBe(null);
+  });
+});
+
+describe('a coordinator that goes away', () => {
+  it('killed mid-generation (SIGKILL): the worker frees its shards when the connection closes', async () => {
+    // The coordinator is its own process so that it can really die.
+    const script = join(tmp, 'coordinator.mjs');
+    const d = (p: string) => JSON.stringify(join(BUILD, 'dist', 'src', p));
+    writeFileSync(script, `
+      import { openGpu } from ${d('gpu/index.js')};
+      import { presetConfig } from ${d('model/config.js')};
+      import { Generator } from ${d('model/generator.js')};
+      import { loadWeights } from ${d('model/load-weights.js')};
+      import { openSafetensors } from ${d('model/safetensors-node.js')};
+      import { PoolAttention } from ${d('orchestrator/pool/pool-attention.js')};
+      import { connectRank } from ${d('orchestrator/transport/zmq-link.js')};
+      const cfg = presetConfig('tiny');
+      const g = await openGpu({ label: 'doomed' });
+      const f = await openSafetensors(${JSON.stringify(weightsPath)});
+      const w = (await loadWeights(g, f.source(), cfg, 'f32')).weights;
+      const link = await connectRank(${JSON.stringify(worker.endpoint)}, { name: 'doomed' });
+      const policy = { threshold: 16, tiers: [{ maxLen: 16, poolSize: 0 }, { maxLen: Infinity, poolSize: 2 }] };
+      const exec = new PoolAttention([{ link, alive: true }], policy, { minBlock: 8 });
+      const gen = new Generator(g, cfg, w, 'f32', exec);
+      await gen.generate(${JSON.stringify(prompts)}, { maxNewTokens: 400, sampling: { temperature: 0, topK: 0, topP: 1, seed: 0 },
+        onToken: (seq, tok, step) => { if (seq === 0) process.stdout.write('TOKEN ' + step + '\\n'); } });
+    `);
+    const logged = worker.log.length;
+    const p = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    p.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
+    await new Promise<void>((res, rej) => {
+      p.stdout!.setEncoding('utf8').on('data', (c: string) => { if (/TOKEN [3-9]/.test(c)) res(); });
+      p.once('exit', (c) => rej(new Error(`coordinator exited early (${c}): ${err}`)));
+    });
+    p.kill('SIGKILL');
+    await until(() => worker.log.slice(logged).some((l) => /disconnected: freed its \d+ shards?/.test(l)), 15_000, 'the worker frees the shards');
+    const line = worker.log.slice(logged).find((l) => /disconnected: freed/.test(l))!;
+    expect(line).toMatch(/client [0-9a-f]+ disconnected: freed its 2 shards/); // seqs 0 and 2 were on the pool
+  });
+
+  it('silent but connected, with --client-idle-s 1: its shards are freed after a second', async () => {
+    const w2 = await startWorker(['--client-idle-s', '1']);
+    const link = await connectRank(w2.endpoint, { name: 'silent' });
+    try {
+      for (const seq of [4, 9, 11]) {
+        await link.request({ kind: 'alloc', seq, nLayers: cfg.nLayers, kvHeads: [0, 1], headDim: cfg.headDim, capacity: 64, posBase: 0, dtype: 'f32', nHeadsPerKv: 2 });
+      }
+      const t0 = performance.now();
+      await until(() => w2.log.some((l) => /idle for \d+ s: freed its 3 shards/.test(l)), 10_000, 'idle expiry');
+      expect(performance.now() - t0).toBeGreaterThan(500);
+      // A later request from it finds nothing: it must allocate again (the pool then falls back or re-places).
+      const err = await link.request({ kind: 'free', seq: 4 }).then(() => 'ok', (e: unknown) => String(e));
+      expect(err).toBe('ok'); // freeing what is gone is not an error
+    } finally {
+      await link.close();
+      await stopWorker(w2);
+    }
+  });
+});
+
+describe('worker options', () => {
+  it('--max-message-mb and --client-idle-s are checked (exit 2, one line)', () => {
+    for (const [args, msg] of [
+      [['--max-message-mb', '0'], /--max-message-mb must be an integer in \[1, 4096\], got '0'/],
+      [['--max-message-mb', '1e3'], /--max-message-mb must be an integer/],
+      [['--client-idle-s=-5'], /--client-idle-s must be an integer in \[0, 604800\], got '-5'/],
+      [['--gpu', '0000:42:00.0'], /--gpu 0000:42:00\.0: no PCI device at 0000:42:00\.0/],
+    ] as [string[], RegExp][]) {
+      const r = spawnSync(process.execPath, [ENTRY, 'worker', '--listen', 'tcp://127.0.0.1:0', ...args], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(msg);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+});
+
+describe('a cluster with a dead endpoint', () => {
+  it('tolerant connect: the live member in well under the handshake timeout, the dead one reported', async () => {
+    const entries: ClusterEntry[] = [
+      { endpoint: worker.endpoint, name: 'alive' },
+      { endpoint: 'tcp://127.0.0.1:1', name: 'dead' },
+      { endpoint: `ipc://${join(tmp, 'nobody.sock')}`, name: 'ghost' },
+    ];
+    const dropped: string[] = [];
+    const t0 = performance.now();
+    const members = await connectMembers(entries, { timeoutMs: 1000, tolerate: true, onDrop: (e, err) => { expect(err).toBeInstanceOf(ClusterError); dropped.push(`${e.name}: ${err.message}`); } });
+    const ms = performance.now() - t0;
+    try {
+      expect(members.map((m) => m.name)).toEqual(['alive']);
+      expect(members[0]!.pid).toBe(worker.proc.pid);
+      expect(dropped).toHaveLength(2);
+      expect(dropped.join('\n')).toMatch(/dead: pool worker dead: .*no rank answering/);
+      expect(ms, 'one handshake timeout, in parallel (not 30 s)').toBeLessThan(5000);
+      expect(HANDSHAKE_MS).toBeLessThanOrEqual(3000);
+    } finally {
+      await Promise.all(members.map((m) => m.link.close()));
+    }
+    // Not tolerant (the default): all or nothing, as before.
+    await expect(connectMembers(entries, { timeoutMs: 500 })).rejects.toThrow(ClusterError);
+    // Nobody alive: an empty pool, for the caller to judge.
+    expect(await connectMembers(entries.slice(1), { timeoutMs: 300, tolerate: true })).toEqual([]);
+  });
+});
