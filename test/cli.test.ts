@@ -94,7 +94,11 @@ describe('option parser', () => {
     ['--tiers without a pool', ['--tiers', '100:0,inf:1'], /--tiers sizes the attention pool, but there is none/],
     ['--placement without --strategy static', ['--placement', 'tp=2,pp=1'], /--placement sets the static baseline's degrees: add --strategy static/],
     ['--pool with --strategy static', ['--strategy', 'static', '--pool', '2'], /--pool: FA Pool options; --strategy static/],
-    ['--cluster with --strategy static', ['--strategy', 'static', '--cluster', 'c.json'], /--cluster: FA Pool options/],
+    ['--cluster with a one-rank static placement', ['--strategy', 'static', '--cluster', 'c.json'], /tp=1,pp=1 has one rank \(this process\): --spawn\/--cluster workers would be unused/],
+    ['--spawn with too few workers for the placement', ['--strategy', 'static', '--placement', '2x2', '--spawn', 'none:2'], /needs 3 worker processes besides this one; --spawn none:2 starts 2/],
+    ['--kv-replica with --strategy static', ['--strategy', 'static', '--kv-replica'], /--kv-replica: FA Pool options/],
+    ['--ping-pong without a pool', ['--ping-pong'], /--ping-pong is an FA Pool option, but there is no pool/],
+    ['a malformed --placement', ['--strategy', 'static', '--placement', 'tp=0'], /--placement: placement 'tp=0': tp must be a positive integer/],
     ['--batch with --prompt-lens', ['--batch', '2', '--prompt-lens', '3,4'], /--batch with --prompt-lens/],
     ['--threshold 16 --tiers 100:0,inf:1 (a 41-token sequence went to the pool)', ['--pool', '1', '--threshold', '16', '--tiers', '100:0,inf:1'],
       /--threshold 16 sends sequences longer than 16 tokens to the pool, but --tiers gives lengths 17–100 0 pool ranks/],
@@ -117,6 +121,12 @@ describe('option parser', () => {
     expect(parseCli(['--top-k', '5']).warnings).toEqual(['--top-k has no effect at --temperature 0 (greedy)']);
     expect(parseCli(['--threshold', '32']).warnings).toEqual(['--threshold has no effect without a pool (--pool, --cluster or --spawn)']);
     expect(parseCli(['--strategy', 'static', '--threshold', '32']).warnings).toEqual(['--threshold has no effect with --strategy static']);
+    expect(parseCli(['--strategy', 'static', '--deadline', '5']).warnings).toEqual([expect.stringMatching(/--deadline has no effect with --strategy static in one process/)]);
+    // The static baseline's ranks 1.. in workers; FA Pool's switches.
+    const st = parseCli(['--strategy', 'static', '--placement', 'tp=2,pp=2', '--spawn', 'none:3', '--deadline', '5']);
+    expect([st.spawn, st.placement, st.deadlineMs, st.warnings]).toEqual(['none:3', 'tp=2,pp=2', 5, []]);
+    const fp = parseCli(['--pool', '1', '--kv-replica', '--ping-pong']);
+    expect([fp.kvReplica, fp.pingPong]).toEqual([true, true]);
     // --tiers alone: its 0-rank tiers say where the pool starts.
     expect(parseCli(['--pool', '1', '--tiers', '100:0,inf:1']).threshold).toBe(100);
     expect(parseCli(['--pool', '1', '--tiers', 'inf:2']).threshold).toBe(4096);

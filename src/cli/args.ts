@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { parsePciAddress } from '../gpu/select.js';
 import { PRESETS } from '../model/config.js';
 import { randomWeightsFileKind } from '../model/model-files.js';
+import { parsePlacement, placementStr, type StaticPlacement } from '../orchestrator/baselines/placement.js';
 import { parseTiers, type PoolTier } from '../orchestrator/pool/policy.js';
 import { UsageError } from './usage-error.js';
 import { serveHelpSummary } from './serve-args.js';
@@ -41,6 +42,9 @@ export interface CliOptions {
   tiers?: string;
   placement: string;
   deadlineMs: number;
+  /** FA Pool: keep a base copy of pooled caches; decode in two ping-pong micro-batches. */
+  kvReplica: boolean;
+  pingPong: boolean;
   gpu: string;
   quiet: boolean;
   help: boolean;
@@ -69,12 +73,14 @@ const SPEC = {
   gpu: { type: 'string', default: 'auto', help: 'GPU of this (base) process: a PCI address or nvidia-smi index (needs the Mesa device-select layer on multi-GPU hosts), or auto' },
   strategy: { type: 'string', default: 'fapool', help: 'fapool (attention of long sequences on the pool) or static (TP × PP baseline over the same ranks)' },
   pool: { type: 'string', default: '0', help: 'attention-pool ranks inside this process (each its own GPUDevice on this adapter; tests, one-GPU runs; at most 64)' },
-  cluster: { type: 'string', help: 'JSON file listing pool worker endpoints ({"pool": [{"endpoint": "tcp://host:port"}]}), started with `node run-inference.js worker`' },
-  spawn: { type: 'string', help: 'start one pool worker process per listed GPU (PCI addresses, comma-separated; "auto" = every GPU but the first; "none:N" = N workers on the default adapter, N <= 64)' },
+  cluster: { type: 'string', help: 'JSON file listing worker endpoints ({"pool": [{"endpoint": "tcp://host:port"}]}), started with `node run-inference.js worker`: pool ranks, or the static baseline\'s ranks 1..' },
+  spawn: { type: 'string', help: 'start one worker process per listed GPU (PCI addresses, comma-separated; "auto" = every GPU but the first; "none:N" = N workers on the default adapter, N <= 64): pool ranks, or the static baseline\'s ranks 1..' },
   threshold: { type: 'string', default: '4096', help: 'sequences longer than this (tokens) have their attention on the pool (default: where --tiers\' 0-rank tiers end, else 4096)' },
   tiers: { type: 'string', help: 'pool size by length, e.g. "4096:0,6144:8,8192:10,inf:32" (default: the paper\'s table, capped by the ranks that exist)' },
-  placement: { type: 'string', default: 'tp=1,pp=1', help: 'static strategy: tensor × pipeline parallel degrees over in-process ranks, e.g. tp=2,pp=2' },
-  deadline: { type: 'string', default: '30000', help: 'ms a pool rank may take to answer before its sequences fall back to the base' },
+  placement: { type: 'string', default: 'tp=1,pp=1', help: 'static strategy: tensor × pipeline parallel degrees, e.g. tp=2,pp=2; rank 0 runs here, ranks 1.. in the --spawn/--cluster workers (one per GPU), or without workers on more devices of this process\'s adapter' },
+  deadline: { type: 'string', default: '30000', help: 'ms a pool rank may take to answer before its sequences fall back to the base (static: before a worker rank\'s silence fails the run)' },
+  'kv-replica': { type: 'boolean', default: false, help: 'FA Pool: keep a copy of pooled sequences\' KV caches on the base too (faster fallback, no memory saved on the base)' },
+  'ping-pong': { type: 'boolean', default: false, help: 'FA Pool: decode in two micro-batches, the base computing one while the pool answers for the other (pays when the pool\'s round trip exceeds a micro-batch\'s layer)' },
   'dump-logits': { type: 'string', help: 'write sequence 0\'s prompt ids, first-token logits and tokens to this JSON file (fidelity checks)' },
   quiet: { type: 'boolean', default: false, help: 'no progress bars' },
   help: { type: 'boolean', short: 'h', default: false, help: 'show this help' },
@@ -96,7 +102,8 @@ export function helpText(): string {
     '  node run-inference.js --model ./my-model --prompt "Hello" --temperature 0.8 --top-p 0.9',
     '  node run-inference.js --prompt-len 64 --batch 3 --pool 2 --threshold 32      # FA Pool, 2 in-process pool ranks',
     '  node run-inference.js --spawn auto --prompt-len 32768                         # a pool worker on every other GPU',
-    '  node run-inference.js --strategy static --placement tp=2,pp=2 --prompt-len 64 # the static baseline',
+    '  node run-inference.js --strategy static --placement tp=2,pp=2 --prompt-len 64 # the static baseline, in-process ranks',
+    '  node run-inference.js --strategy static --placement tp=2 --spawn auto         # its rank 1 in a worker on GPU 1',
     '', 'Exit status:',
     '  0    done',
     '  1    failed while running: unreadable or corrupt model files, non-finite weights or logits, a GPU or pool worker failure',
@@ -225,11 +232,20 @@ export function parseCli(argv: string[]): CliOptions {
   // Options that would be ignored: an error, or a warning where ignoring them changes nothing.
   const hasPool = pool > 0 || cluster !== undefined || spawn !== undefined;
   if (strat === 'static') {
-    const poolOpts = ['pool', 'cluster', 'spawn', 'tiers'].filter((k) => given.has(k));
-    if (poolOpts.length) throw new UsageError(`${poolOpts.map((k) => `--${k}`).join(', ')}: FA Pool options; --strategy static runs its own ranks in this process (--placement)`);
-    for (const k of ['threshold', 'deadline']) if (given.has(k)) warnings.push(`--${k} has no effect with --strategy static`);
+    const poolOpts = ['pool', 'tiers', 'kv-replica', 'ping-pong'].filter((k) => given.has(k));
+    if (poolOpts.length) throw new UsageError(`${poolOpts.map((k) => `--${k}`).join(', ')}: FA Pool options; --strategy static places ranks 1.. in --spawn/--cluster workers, or in this process without them (--placement)`);
+    if (given.has('threshold')) warnings.push('--threshold has no effect with --strategy static');
+    let pl: StaticPlacement;
+    try { pl = parsePlacement(s('placement')!); } catch (e) { throw new UsageError(`--placement: ${(e as Error).message}`); }
+    const need = pl.tp * pl.pp - 1, workers = spawnCount(spawn);
+    if (!spawn && !cluster && given.has('deadline')) warnings.push('--deadline has no effect with --strategy static in one process (it bounds a worker rank\'s reply)');
+    if (need === 0 && (spawn || cluster)) throw new UsageError(`--placement ${placementStr(pl)} has one rank (this process): --spawn/--cluster workers would be unused`);
+    if (spawn && !cluster && spawn !== 'auto' && workers < need) {
+      throw new UsageError(`--placement ${placementStr(pl)} needs ${need} worker process${need === 1 ? '' : 'es'} besides this one; --spawn ${spawn} starts ${workers}`);
+    }
   } else {
     if (given.has('placement')) throw new UsageError('--placement sets the static baseline\'s degrees: add --strategy static (FA Pool ranks come from --pool, --cluster or --spawn)');
+    if (!hasPool) for (const k of ['kv-replica', 'ping-pong']) if (given.has(k)) throw new UsageError(`--${k} is an FA Pool option, but there is no pool: add --pool N, --cluster FILE or --spawn`);
     if (!hasPool) {
       if (given.has('tiers')) throw new UsageError('--tiers sizes the attention pool, but there is none: add --pool N, --cluster FILE or --spawn');
       for (const k of ['threshold', 'deadline']) if (given.has(k)) warnings.push(`--${k} has no effect without a pool (--pool, --cluster or --spawn)`);
@@ -274,6 +290,7 @@ export function parseCli(argv: string[]): CliOptions {
     json: Boolean(values.json), dumpLogits,
     strategy: strat, pool, cluster, spawn,
     gpu: s('gpu')!, threshold, tiers: s('tiers'), placement: s('placement')!, deadlineMs: int('deadline', s('deadline')!, 1),
+    kvReplica: Boolean(values['kv-replica']), pingPong: Boolean(values['ping-pong']),
     quiet: Boolean(values.quiet), help: Boolean(values.help), warnings,
   };
 }

@@ -115,7 +115,7 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
       try {
         for (const [i, link] of links.slice(0, n - 1).entries()) {
           log(`static rank ${i + 1}: loading on ${link.name}`);
-          remote.push(await remoteRank(link, { path: m.weightsPath, cfg, dtype, placement, index: gpus.length + i }));
+          remote.push(await remoteRank(link, { path: m.weightsPath, cfg, dtype, placement, index: gpus.length + i, timeoutMs: o.pool?.deadlineMs }));
         }
       } catch (e) {
         await m.file.close();
