@@ -9,6 +9,7 @@ for n in "$@"; do
   R="$OUT/r/$n" bash "kernels-bench/rounds/$n.sh" > "$OUT/r/$n.stdout" 2>&1
   echo "exit $?"
   tail -c 2500 "$OUT/r/$n.stdout"
+  tar czf "$OUT/round.tgz" -C "$OUT/r" . # after every part: a round cut by the time limit keeps what finished
 done
-tar czf "$OUT/round.tgz" -C "$OUT/r" . && rm -rf "$OUT/r"
+rm -rf "$OUT/r"
 ls -la "$OUT"
