@@ -10,7 +10,7 @@ tar -cf - \
   --exclude='*/prebuilds/darwin-*' --exclude='*/prebuilds/win32-*' --exclude='*/prebuilds/linux-arm*' \
   --exclude='*/prebuilds/*musl*' --exclude='node_modules/typescript' --exclude='node_modules/@typescript' \
   --exclude='node_modules/playwright-core' --exclude='node_modules/openai' --exclude='node_modules/@esbuild' \
-  --exclude='node_modules/esbuild' --exclude='node_modules/cmake-ts' --exclude='node_modules/fast-check' \
+  --exclude='node_modules/esbuild' --exclude='node_modules/fast-check' \
   --exclude='node_modules/@types' --exclude='node_modules/lightningcss*' \
   --exclude='*/build/darwin' --exclude='*/build/win32' --exclude='*/build/linux/arm*' --exclude='*.map' node_modules \
   | xz -T0 -6 > .device/node_modules.tar.xz

@@ -3,7 +3,7 @@
 // of the previous step's tokens. A strategy (one device, FA Pool, static TP × PP) is a ForwardExecutor: it says
 // how a prefill chunk and a decode step run; this file owns the order, the bookkeeping and the paper's metrics.
 import { InputError } from '../gpu/index.js';
-import type { SamplingParams } from '../kernels/sampling.js';
+import { NONFINITE_ID, nonFiniteLogits, type SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from './config.js';
 import { NO_POSITION } from './run-state.js';
 
@@ -91,7 +91,8 @@ export function batchShape(cfg: ModelConfig, prompts: readonly (readonly number[
   for (const [i, p] of prompts.entries()) {
     if (p.length === 0) throw new InputError(`prompt ${i} is empty`);
     for (const id of p) if (!Number.isInteger(id) || id < 0 || id >= cfg.vocab) throw new InputError(`prompt ${i}: token ${id} outside the vocabulary (0..${cfg.vocab - 1})`);
-    if (p.length + o.maxNewTokens > cfg.maxSeq) {
+    // The last new token is never fed back, so it needs no cache entry.
+    if (p.length + o.maxNewTokens - 1 > cfg.maxSeq) {
       throw new InputError(`prompt ${i} has ${p.length} tokens; with ${o.maxNewTokens} new tokens that exceeds the model's context of ${cfg.maxSeq}`);
     }
   }
@@ -165,6 +166,7 @@ export class DecodeBatch {
     for (let b = 0; b < this.out.length; b++) {
       if (!this.active[b] || this.out[b]!.length >= this.o.maxNewTokens) continue;
       const id = ids[b]!;
+      if (id === NONFINITE_ID) throw nonFiniteLogits(b, step);
       if (this.o.eosId !== undefined && id === this.o.eosId) { this.active[b] = false; continue; }
       this.out[b]!.push(id);
       this.scheduled[b] = Math.max(this.scheduled[b]!, this.out[b]!.length);

@@ -118,7 +118,9 @@ function configOf(file: SafetensorsFile, weightsPath: string, preset: string): {
 export async function resolveModel(o: ModelSource, weightDtype: 'f32' | 'f16'): Promise<ModelFiles> {
   const { weightsPath, folder, write } = locate(o, weightDtype);
   if (write) {
-    const r = await writeRandomWeights(weightsPath, presetConfig(o.preset), { seed: o.seed, dtype: weightDtype, onProgress: o.onInit });
+    // --config shapes the random weights when given (a custom size), else the preset does.
+    const shape = o.config ? configFromHf(parseJson(o.config, () => readFileSync(o.config!, 'utf8'))) : presetConfig(o.preset);
+    const r = await writeRandomWeights(weightsPath, shape, { seed: o.seed, dtype: weightDtype, onProgress: o.onInit });
     o.log?.(`wrote ${weightsPath}: ${(r.params / 1e6).toFixed(1)}M parameters, ${(r.bytes / 2 ** 20).toFixed(1)} MiB in ${r.seconds.toFixed(1)} s`);
   }
   const file = await openSafetensors(weightsPath);

@@ -3,7 +3,7 @@
 // pool ranks in this process, in worker processes, or on other hosts), or the static TP × PP baseline.
 import { describeCaps, isSoftwareAdapter, openGpu, type DType, type Gpu } from '../gpu/index.js';
 import { InputError } from '../gpu/errors.js';
-import { applyGpuBinding, planGpuBinding } from '../gpu/select.js';
+import { applyGpuBinding, checkPciDevice, planGpuBinding } from '../gpu/select.js';
 import { loadWeights, type LoadProgress } from '../model/load-weights.js';
 import { DEFAULT_PRESET, resolveModel, type ModelSource } from '../model/model-files.js';
 import { releaseWeights } from '../model/weights.js';
@@ -16,7 +16,7 @@ import type { SchedulerOptions } from './scheduler.js';
 import { AttentionRank } from './pool/attention-rank.js';
 import { PAPER_TIERS, parseTiers, validatePolicy, type PoolTier, type RoutingPolicy } from './pool/policy.js';
 import { PoolAttention, type PoolMember } from './pool/pool-attention.js';
-import { connectCluster } from './transport/cluster.js';
+import { connectCluster, HANDSHAKE_MS } from './transport/cluster.js';
 import { inProcessLink, type RankLink } from './transport/link.js';
 import { listLocalGpus, spawnLocalWorkers } from './transport/spawn.js';
 
@@ -78,6 +78,7 @@ export function routingPolicy(o: EngineOptions['policy'] = {}): RoutingPolicy {
 export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
   const log = o.log ?? (() => {});
   const binding = planGpuBinding(o.gpu ?? 'auto');
+  if (binding.pci) checkPciDevice(binding.pci, o.gpu ?? 'auto');
   applyGpuBinding(binding);
   for (const w of binding.warnings) log(`warning: ${w}`);
   const gpu = await openGpu({ label: 'fapool', f16: o.dtype !== 'f32' });
@@ -133,10 +134,13 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
     const { weights, extras } = await loadWeights(gpu, m.file.source(), cfg, dtype, o.onLoad, m.file.header).finally(() => m.file.close());
     cleanups.push(() => releaseWeights(gpu, weights));
     if (extras.length) log(`note: ${extras.length} tensors in the file are not used (${extras.slice(0, 5).join(', ')}${extras.length > 5 ? ', …' : ''})`);
-    const members = await poolMembers(o.pool ?? {}, dtype, cleanups, log);
+    const dropped: string[] = [];
+    const members = await poolMembers(o.pool ?? {}, dtype, cleanups, log, dropped);
     if (members.length === 0) return localEngine({ gpu, config: cfg, weights, dtype, tokenizer: m.tokenizer, dispose: cleanup, schedule: o.schedule });
     const pool = new PoolAttention(members, routingPolicy(o.policy), { deadlineMs: o.pool?.deadlineMs, replica: o.pool?.replica });
     cleanups.push(() => pool.dispose(gpu));
+    // Cluster workers that did not answer at start: the pool runs without them; the report says so.
+    pool.stats.events.push(...dropped.map((detail) => ({ step: 0, seq: -1, kind: 'fault' as const, detail })));
     log(`attention pool: ${members.map((mb) => mb.link.name).join(', ')}; threshold ${pool.policy.threshold} tokens`);
     const report = (): PlacementReport => ({
       strategy: 'fapool', ranks: [gpu.label, ...members.map((mb) => mb.link.name)],
@@ -154,7 +158,8 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
 }
 
 /** The pool's members: in-process ranks, a cluster file's workers, spawned worker processes. */
-async function poolMembers(o: PoolOptions, dtype: DType, cleanups: (() => Promise<void> | void)[], log: (l: string) => void): Promise<PoolMember[]> {
+async function poolMembers(o: PoolOptions, dtype: DType, cleanups: (() => Promise<void> | void)[], log: (l: string) => void,
+  dropped: string[]): Promise<PoolMember[]> {
   const members: PoolMember[] = [];
   for (let i = 0; i < (o.inProcess ?? 0); i++) {
     const g = await openGpu({ label: `pool${i}`, f16: dtype === 'f16' });
@@ -162,15 +167,22 @@ async function poolMembers(o: PoolOptions, dtype: DType, cleanups: (() => Promis
     members.push({ link: inProcessLink(`pool${i} (in-process)`, rank.handler), alive: true });
     cleanups.push(() => { rank.dispose(); g.destroy(); });
   }
-  members.push(...(await workerLinks(o, cleanups, log)).map((link) => ({ link, alive: true })));
+  members.push(...(await workerLinks(o, cleanups, log, dropped)).map((link) => ({ link, alive: true })));
   return members;
 }
 
-/** Links to worker processes: a cluster file's, then spawned ones. */
-async function workerLinks(o: PoolOptions, cleanups: (() => Promise<void> | void)[], log: (l: string) => void): Promise<RankLink[]> {
+/**
+ * Links to worker processes: a cluster file's, then spawned ones. With `dropped` (the pool: it can run without a
+ * worker), cluster workers that do not answer are left out and reported there; without it (the static baseline
+ * needs every rank) one that does not answer is an error.
+ */
+async function workerLinks(o: PoolOptions, cleanups: (() => Promise<void> | void)[], log: (l: string) => void, dropped?: string[]): Promise<RankLink[]> {
   const links: RankLink[] = [];
   if (o.cluster) {
-    const cluster = await connectCluster(o.cluster, { timeoutMs: o.deadlineMs });
+    const cluster = await connectCluster(o.cluster, dropped ? {
+      timeoutMs: Math.min(o.deadlineMs ?? HANDSHAKE_MS, HANDSHAKE_MS), tolerate: true,
+      onDrop: (_e, err) => { dropped.push(err.message); log(`warning: ${err.message}`); },
+    } : { timeoutMs: o.deadlineMs });
     cleanups.push(() => Promise.all(cluster.map((c) => c.link.close())).then(() => undefined));
     links.push(...cluster.map((c) => c.link));
   }

@@ -4,7 +4,7 @@
 // input, and it leaves (its slot freed) when done, stopped or cancelled. Requests decode together only with
 // the same sampling parameters (the sampler's parameters are per batch); others wait for the batch to drain.
 import { InputError } from '../gpu/index.js';
-import type { SamplingParams } from '../kernels/sampling.js';
+import { NONFINITE_ID, nonFiniteLogits, type SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from '../model/config.js';
 import { prefillChunks, type ForwardExecutor, type PrefillChunk } from '../model/generation.js';
 import { NO_POSITION } from '../model/run-state.js';
@@ -155,6 +155,8 @@ export class Scheduler {
   private take(b: number, id: number): void {
     const s = this.slots[b]!;
     if (s.req.isStopped()) { s.done = true; s.req.onDone('stopped'); return; }
+    // Non-finite logits fail this request only (the sampler marked its row); the batch goes on.
+    if (id === NONFINITE_ID) { s.done = true; s.req.onError(nonFiniteLogits(b, s.generated)); return; }
     if (s.req.eosId !== undefined && id === s.req.eosId) { s.done = true; s.req.onDone('eos'); return; }
     s.generated++;
     this.emitted.get(b)!.push(id);

@@ -39,6 +39,9 @@ export interface LayerBreakdown {
   baseWrite: number; // uploading them
 }
 
+/** Events kept in PoolStats.events. */
+export const MAX_EVENTS = 4096;
+
 export interface PoolStats {
   /** Per sequence: decode steps whose attention ran on the base, and on the pool (with the ranks used). */
   perSeq: { baseSteps: number; poolSteps: number; ranks: string[] }[];
@@ -180,7 +183,7 @@ export class PoolAttention implements AttentionPlacement {
       throw new AttentionLost([b], `pool rank ${this.name(failed.member)} failed while sequence ${b} was placed: ${errorMessage(failed.cause)}`);
     }
     this.placement.set(b, p);
-    this.stats.events.push({ step: this.step, seq: b, kind: 'prefill-to-pool', detail: `prompt ${len}: ${shards.length} shard(s) on ${p.members.map((mi) => this.name(mi)).join(', ')}` });
+    this.event({ step: this.step, seq: b, kind: 'prefill-to-pool', detail: `prompt ${len}: ${shards.length} shard(s) on ${p.members.map((mi) => this.name(mi)).join(', ')}` });
     return p;
   }
 
@@ -316,7 +319,7 @@ export class PoolAttention implements AttentionPlacement {
       return null;
     }
     this.placement.set(b, p);
-    this.stats.events.push({ step: this.step, seq: b, kind: cur ? 'reshard' : 'to-pool', detail: `len ${len}: ${shards.length} shard(s) on ${p.members.map((mi) => this.name(mi)).join(', ')}` });
+    this.event({ step: this.step, seq: b, kind: cur ? 'reshard' : 'to-pool', detail: `len ${len}: ${shards.length} shard(s) on ${p.members.map((mi) => this.name(mi)).join(', ')}` });
     this.stats.migrateMs += performance.now() - t0;
     return p;
   }
@@ -372,14 +375,14 @@ export class PoolAttention implements AttentionPlacement {
     const mem = this.members[failed]!;
     if (mem.alive) {
       mem.alive = false;
-      this.stats.events.push({ step: this.step, seq: b, kind: 'fault', detail: `${mem.link.name}: ${errorMessage(e)}` });
+      this.event({ step: this.step, seq: b, kind: 'fault', detail: `${mem.link.name}: ${errorMessage(e)}` });
     }
     for (const mi of new Set(p.members)) {
       if (mi !== failed && this.members[mi]!.alive) void this.members[mi]!.link.request({ kind: 'free', seq: b }, [], this.opts.deadlineMs).catch(() => undefined);
     }
     if (this.placement.get(b) !== null) {
       this.placement.set(b, null);
-      if (this.opts.replica) this.stats.events.push({ step: this.step, seq: b, kind: 'fallback', detail: 'attention back on the base group (KV replica there)' });
+      if (this.opts.replica) this.event({ step: this.step, seq: b, kind: 'fallback', detail: 'attention back on the base group (KV replica there)' });
     }
   }
 
@@ -393,7 +396,7 @@ export class PoolAttention implements AttentionPlacement {
         this.pinned.add(b);
       }
       this.placement.set(b, null);
-      this.stats.events.push({ step: this.step, seq: b, kind: 'rebuild', detail: `cache rebuilt from its tokens ${onPool ? `on ${this.alive().map((mi) => this.name(mi)).join(', ')}` : 'on the base group'}` });
+      this.event({ step: this.step, seq: b, kind: 'rebuild', detail: `cache rebuilt from its tokens ${onPool ? `on ${this.alive().map((mi) => this.name(mi)).join(', ')}` : 'on the base group'}` });
     }
   }
 
@@ -628,6 +631,13 @@ export class PoolAttention implements AttentionPlacement {
       gpu.release(...b.staging, b.partO, b.partLse, b.mergeOut, b.fbOut, b.directOut);
       this.buf = null;
     }
+  }
+
+  /** Records an event; the log keeps the latest MAX_EVENTS (an engine may live for millions of steps). */
+  private event(e: PoolEvent): void {
+    const ev = this.stats.events;
+    ev.push(e);
+    if (ev.length > MAX_EVENTS) ev.splice(0, ev.length - MAX_EVENTS);
   }
 
   dispose(gpu: Gpu): void {
