@@ -22,7 +22,7 @@
 struct Params {
   T: u32, nHeads: u32, group: u32, nKv: u32,
   capacity: u32, slot: u32, qPos0: u32, kvBase: u32,
-  kvLen: u32, causal: u32, scale: f32, _pad: u32,
+  kvLen: u32, causal: u32, scale: f32, zero: u32,   // zero: always 0 (loop-variant offsets of the lv entries)
 }
 
 override TH: f32 = 8.0;  // lazy-rescale threshold in log2 units (0: rescale whenever a row max grows)
@@ -119,8 +119,10 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   var o7 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4 = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -381,8 +383,10 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
   var o7 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_8 = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 256u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -643,8 +647,10 @@ fn attend_128_16_8(wid: vec3u, nwg: vec3u, tid: u32) {
   var o7 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 16u) {
     if (tid == 0u) { anyNeed_128_16_8 = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 512u; i += 256u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -929,8 +935,10 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
   var o3 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
     if (tid == 0u) { anyNeed_64_64_4 = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 16u;
       let d4 = i % 16u;
@@ -1150,8 +1158,10 @@ fn attend_64_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   var o3 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_64_32_4 = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 512u; i += 128u) {
       let c = i / 16u;
       let d4 = i % 16u;
@@ -1354,8 +1364,10 @@ fn attend_64_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
   var o3 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_64_32_8 = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 512u; i += 256u) {
       let c = i / 16u;
       let d4 = i % 16u;
@@ -1570,6 +1582,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   var o7 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   var pk0 = T4();
   var pv0 = T4();
   var pk1 = T4();
@@ -1636,6 +1649,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_pf = 0u; }
+    lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
       let d4 = (tid + 0u) % 32u;
@@ -1980,6 +1994,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   var o7 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   var pk0 = T4();
   var pv0 = T4();
   var pk1 = T4();
@@ -2014,6 +2029,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_8_pf = 0u; }
+    lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
       let d4 = (tid + 0u) % 32u;
@@ -2298,6 +2314,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   var o3 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   var pk0 = T4();
   var pv0 = T4();
   var pk1 = T4();
@@ -2364,6 +2381,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
     if (tid == 0u) { anyNeed_64_64_4_pf = 0u; }
+    lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 16u;
       let d4 = (tid + 0u) % 16u;
@@ -2657,8 +2675,10 @@ fn attend_128_32_4_qs(wid: vec3u, nwg: vec3u, tid: u32) {
   var o7 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_qs = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -2919,8 +2939,10 @@ fn attend_128_32_4_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   var o7 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_vt = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -3181,8 +3203,10 @@ fn attend_128_32_4_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   var o7 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_sb = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -3421,8 +3445,10 @@ fn attend_128_32_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   var o7 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_qs_vt_sb = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -3661,6 +3687,7 @@ fn attend_128_32_4_pf_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   var o7 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   var pk0 = T4();
   var pv0 = T4();
   var pk1 = T4();
@@ -3727,6 +3754,7 @@ fn attend_128_32_4_pf_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_pf_qs_vt_sb = 0u; }
+    lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
       let d4 = (tid + 0u) % 32u;
@@ -4071,8 +4099,10 @@ fn attend_128_32_8_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   var o7 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_8_vt_sb = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 256u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -4307,8 +4337,10 @@ fn attend_64_64_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   var o3 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
     if (tid == 0u) { anyNeed_64_64_4_qs_vt_sb = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 16u;
       let d4 = i % 16u;
@@ -4514,8 +4546,10 @@ fn attend_64_16_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   var o3 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 16u) {
     if (tid == 0u) { anyNeed_64_16_4_qs_vt_sb = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 256u; i += 128u) {
       let c = i / 16u;
       let d4 = i % 16u;
@@ -4753,8 +4787,10 @@ fn attend_128_32_4_xs(wid: vec3u, nwg: vec3u, tid: u32) {
   var o7 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_xs = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -5002,8 +5038,10 @@ fn attend_128_32_4_qs_vt_sb_xs(wid: vec3u, nwg: vec3u, tid: u32) {
   var o7 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_qs_vt_sb_xs = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -5261,8 +5299,10 @@ fn attend_64_64_4_xs(wid: vec3u, nwg: vec3u, tid: u32) {
   var o3 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
     if (tid == 0u) { anyNeed_64_64_4_xs = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 16u;
       let d4 = i % 16u;
@@ -5503,8 +5543,10 @@ fn attend_128_32_4_rx(wid: vec3u, nwg: vec3u, tid: u32) {
   var o7 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_rx = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -5773,6 +5815,7 @@ fn attend_128_32_4_pf_rx(wid: vec3u, nwg: vec3u, tid: u32) {
   var o7 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   var pk0 = T4();
   var pv0 = T4();
   var pk1 = T4();
@@ -5839,6 +5882,7 @@ fn attend_128_32_4_pf_rx(wid: vec3u, nwg: vec3u, tid: u32) {
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_pf_rx = 0u; }
+    lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
       let d4 = (tid + 0u) % 32u;
@@ -6191,8 +6235,10 @@ fn attend_128_32_8_rx(wid: vec3u, nwg: vec3u, tid: u32) {
   var o7 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_8_rx = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 256u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -6449,8 +6495,10 @@ fn attend_64_64_4_rx(wid: vec3u, nwg: vec3u, tid: u32) {
   var o3 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
     if (tid == 0u) { anyNeed_64_64_4_rx = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 16u;
       let d4 = i % 16u;
@@ -6683,8 +6731,10 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
   var o7 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_dbg = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -6969,8 +7019,10 @@ fn attend_128_32_4_sb_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
   var o7 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_sb_dbg = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -7242,8 +7294,10 @@ fn attend_128_32_4_qs_vt_sb_xs_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
   var o7 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_qs_vt_sb_xs_dbg = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -7447,5 +7501,1192 @@ fn fa_sgm_128_32_4_qs_vt_sb_xs_dbg_lse(@builtin(workgroup_id) wid: vec3u, @built
     let sum = rowL_128_32_4_qs_vt_sb_xs_dbg[tid];
     // Natural-log LSE of the scaled scores: m is in base-2 units.
     lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_qs_vt_sb_xs_dbg[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_lv_dbg: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// sh_128_32_4_lv_dbg: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_lv_dbg: array<f16, 8704>;
+var<workgroup> ss_128_32_4_lv_dbg: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_lv_dbg: array<f32, 64>;
+var<workgroup> rowL_128_32_4_lv_dbg: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_lv_dbg: u32;
+
+fn attend_128_32_4_lv_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let dbgOn = t0 == 0u && h == 0u;
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_lv_dbg[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_lv_dbg[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_lv_dbg[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_lv_dbg[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (dbgOn && c0 == 0u) { for (var i = tid; i < 8704u; i += 128u) { dbg[14208u + i] = f32(sh_128_32_4_lv_dbg[i]); } }
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, qo + 112u, 136u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_lv_dbg = 0u; }
+    lv = j0 * p.zero;
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_lv_dbg[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_lv_dbg[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_lv_dbg[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_lv_dbg[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_lv_dbg[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_lv_dbg[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_lv_dbg[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_lv_dbg[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[22912u + i] = f32(sh_128_32_4_lv_dbg[i]); } }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_dbg, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_dbg, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_dbg, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_dbg, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_dbg, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_dbg, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_dbg, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_dbg, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 0u * 16u + lv, s, 36u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_dbg, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_dbg, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_dbg, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_dbg, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_dbg, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_dbg, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_dbg, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_dbg, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 1u * 16u + lv, s, 36u);
+    }
+    workgroupBarrier();
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2304u; i += 128u) { dbg[i] = ss_128_32_4_lv_dbg[i]; } }
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_lv_dbg[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_lv_dbg = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_lv_dbg[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_lv_dbg[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_lv_dbg) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 1u * 16u + lv, o1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_dbg[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_dbg, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_dbg, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 1u * 16u + lv, o3, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_dbg[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_dbg, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_dbg, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 1u * 16u + lv, o5, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_dbg[sb + c] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_dbg, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_dbg, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_dbg[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_dbg, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_dbg, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+    }
+
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2560u; i += 128u) { dbg[2304u + i] = f32(sh_128_32_4_lv_dbg[0u + i]); } }
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, 0u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, 4464u + lv, 136u), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, 0u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_dbg, 6640u + lv, 136u), o7);
+    }
+    if (j0 == 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 1u * 16u + lv, o1, 36u);
+      workgroupBarrier();
+      if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (0u) / 32u * 2304u + i] = ss_128_32_4_lv_dbg[i]; } }
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 1u * 16u + lv, o3, 36u);
+      workgroupBarrier();
+      if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (32u) / 32u * 2304u + i] = ss_128_32_4_lv_dbg[i]; } }
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 1u * 16u + lv, o5, 36u);
+      workgroupBarrier();
+      if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (64u) / 32u * 2304u + i] = ss_128_32_4_lv_dbg[i]; } }
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (96u) / 32u * 2304u + i] = ss_128_32_4_lv_dbg[i]; } }
+      workgroupBarrier();
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 1u * 16u + lv, o1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_lv_dbg[sb + c], ss_128_32_4_lv_dbg[sb + (c + 1u)], ss_128_32_4_lv_dbg[sb + (c + 2u)], ss_128_32_4_lv_dbg[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 1u * 16u + lv, o3, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_lv_dbg[sb + c], ss_128_32_4_lv_dbg[sb + (c + 1u)], ss_128_32_4_lv_dbg[sb + (c + 2u)], ss_128_32_4_lv_dbg[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 1u * 16u + lv, o5, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_lv_dbg[sb + c], ss_128_32_4_lv_dbg[sb + (c + 1u)], ss_128_32_4_lv_dbg[sb + (c + 2u)], ss_128_32_4_lv_dbg[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_dbg, sb0 + 1u * 16u + lv, o7, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_lv_dbg[sb + c], ss_128_32_4_lv_dbg[sb + (c + 1u)], ss_128_32_4_lv_dbg[sb + (c + 2u)], ss_128_32_4_lv_dbg[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_4_lv_dbg[row] = m; rowL_128_32_4_lv_dbg[row] = l; }
+  if (dbgOn && hh == 0u) { dbg[14080u + row * 2u] = m; dbg[14080u + row * 2u + 1u] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_lv_dbg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_lv_dbg(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_lv_dbg_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_lv_dbg(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_lv_dbg[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_lv_dbg[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_lv: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// sh_128_32_4_lv: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_lv: array<f16, 8704>;
+var<workgroup> ss_128_32_4_lv: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_lv: array<f32, 64>;
+var<workgroup> rowL_128_32_4_lv: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_lv: u32;
+
+fn attend_128_32_4_lv(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_lv[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_lv[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_lv[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_lv[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv, qo + 112u, 136u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_lv = 0u; }
+    lv = j0 * p.zero;
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_lv[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_lv[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_lv[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_lv[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_lv[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_lv[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_lv[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_lv[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_lv, sb0 + 0u * 16u + lv, s, 36u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_lv, sb0 + 1u * 16u + lv, s, 36u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_lv[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_lv = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_lv[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_lv[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_lv) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_lv, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv, sb0 + 1u * 16u + lv, o1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_lv, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv, sb0 + 1u * 16u + lv, o3, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_lv, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv, sb0 + 1u * 16u + lv, o5, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv[sb + c] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_lv, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+    }
+
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv, 0u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv, 4464u + lv, 136u), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv, 0u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv, 6640u + lv, 136u), o7);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_lv, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv, sb0 + 1u * 16u + lv, o1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_lv[sb + c], ss_128_32_4_lv[sb + (c + 1u)], ss_128_32_4_lv[sb + (c + 2u)], ss_128_32_4_lv[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_lv, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv, sb0 + 1u * 16u + lv, o3, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_lv[sb + c], ss_128_32_4_lv[sb + (c + 1u)], ss_128_32_4_lv[sb + (c + 2u)], ss_128_32_4_lv[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_lv, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv, sb0 + 1u * 16u + lv, o5, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_lv[sb + c], ss_128_32_4_lv[sb + (c + 1u)], ss_128_32_4_lv[sb + (c + 2u)], ss_128_32_4_lv[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_lv, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv, sb0 + 1u * 16u + lv, o7, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_lv[sb + c], ss_128_32_4_lv[sb + (c + 1u)], ss_128_32_4_lv[sb + (c + 2u)], ss_128_32_4_lv[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_4_lv[row] = m; rowL_128_32_4_lv[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_lv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_lv(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_lv_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_lv(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_lv[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_lv[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_pf_lv: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// sh_128_32_4_pf_lv: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_pf_lv: array<f16, 8704>;
+var<workgroup> ss_128_32_4_pf_lv: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_pf_lv: array<f32, 64>;
+var<workgroup> rowL_128_32_4_pf_lv: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_pf_lv: u32;
+
+fn attend_128_32_4_pf_lv(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_pf_lv[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_lv[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_lv[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_lv[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, qo + 112u, 136u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  var pk4 = T4();
+  var pv4 = T4();
+  var pk5 = T4();
+  var pv5 = T4();
+  var pk6 = T4();
+  var pv6 = T4();
+  var pk7 = T4();
+  var pv7 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 128u) / 32u;
+    let d4 = (tid + 128u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 384u) / 32u;
+    let d4 = (tid + 384u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk4 = T4(); pv4 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+  }
+  {
+    let c = (tid + 640u) / 32u;
+    let d4 = (tid + 640u) % 32u;
+    pk5 = T4(); pv5 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk6 = T4(); pv6 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+  }
+  {
+    let c = (tid + 896u) / 32u;
+    let d4 = (tid + 896u) % 32u;
+    pk7 = T4(); pv7 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_pf_lv = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_4_pf_lv[c * 136u + d4 * 4u] = pk0.x; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      sh_128_32_4_pf_lv[c * 136u + d4 * 4u] = pk1.x; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_4_pf_lv[c * 136u + d4 * 4u] = pk2.x; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      sh_128_32_4_pf_lv[c * 136u + d4 * 4u] = pk3.x; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_4_pf_lv[c * 136u + d4 * 4u] = pk4.x; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 1u] = pk4.y; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 2u] = pk4.z; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 3u] = pk4.w;
+      sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u] = pv4.x; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 1u] = pv4.y; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 2u] = pv4.z; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 3u] = pv4.w;
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      sh_128_32_4_pf_lv[c * 136u + d4 * 4u] = pk5.x; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 1u] = pk5.y; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 2u] = pk5.z; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 3u] = pk5.w;
+      sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u] = pv5.x; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 1u] = pv5.y; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 2u] = pv5.z; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 3u] = pv5.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_4_pf_lv[c * 136u + d4 * 4u] = pk6.x; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 1u] = pk6.y; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 2u] = pk6.z; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 3u] = pk6.w;
+      sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u] = pv6.x; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 1u] = pv6.y; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 2u] = pv6.z; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 3u] = pv6.w;
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      sh_128_32_4_pf_lv[c * 136u + d4 * 4u] = pk7.x; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 1u] = pk7.y; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 2u] = pk7.z; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 3u] = pk7.w;
+      sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u] = pv7.x; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 1u] = pv7.y; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 2u] = pv7.z; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 3u] = pv7.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk4 = T4(); pv4 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      pk5 = T4(); pv5 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk6 = T4(); pv6 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      pk7 = T4(); pv7 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_lv, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_lv, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_lv, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_lv, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_lv, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_lv, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_lv, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_lv, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_lv, sb0 + 0u * 16u + lv, s, 36u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_lv, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_lv, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_lv, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_lv, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_lv, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_lv, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_lv, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_lv, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_lv, sb0 + 1u * 16u + lv, s, 36u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_pf_lv[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_lv = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_pf_lv[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_pf_lv[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_lv) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_lv, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_lv, sb0 + 1u * 16u + lv, o1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_lv[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_lv, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_lv, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_lv, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_lv, sb0 + 1u * 16u + lv, o3, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_lv[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_lv, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_lv, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_lv, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_lv, sb0 + 1u * 16u + lv, o5, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_lv[sb + c] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_lv, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_lv, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_lv, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_lv, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_lv[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_lv, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_lv, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+    }
+
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, 0u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, 4464u + lv, 136u), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, 0u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_lv, 6640u + lv, 136u), o7);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_lv, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_lv, sb0 + 1u * 16u + lv, o1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_pf_lv[sb + c], ss_128_32_4_pf_lv[sb + (c + 1u)], ss_128_32_4_pf_lv[sb + (c + 2u)], ss_128_32_4_pf_lv[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_lv, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_lv, sb0 + 1u * 16u + lv, o3, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_pf_lv[sb + c], ss_128_32_4_pf_lv[sb + (c + 1u)], ss_128_32_4_pf_lv[sb + (c + 2u)], ss_128_32_4_pf_lv[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_lv, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_lv, sb0 + 1u * 16u + lv, o5, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_pf_lv[sb + c], ss_128_32_4_pf_lv[sb + (c + 1u)], ss_128_32_4_pf_lv[sb + (c + 2u)], ss_128_32_4_pf_lv[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_lv, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_lv, sb0 + 1u * 16u + lv, o7, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_pf_lv[sb + c], ss_128_32_4_pf_lv[sb + (c + 1u)], ss_128_32_4_pf_lv[sb + (c + 2u)], ss_128_32_4_pf_lv[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_4_pf_lv[row] = m; rowL_128_32_4_pf_lv[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_lv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_lv(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_lv_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_lv(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_pf_lv[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_lv[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 64_64_4_lv: D = 64, BC = 64, SG = 4: BR = 64 rows, 128 invocations, 36356 bytes of workgroup memory ====
+// sh_64_64_4_lv: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
+var<workgroup> sh_64_64_4_lv: array<f16, 9216>;
+var<workgroup> ss_64_64_4_lv: array<f32, 4352>;   // per subgroup: S / O scratch
+var<workgroup> rowM_64_64_4_lv: array<f32, 64>;
+var<workgroup> rowL_64_64_4_lv: array<f32, 64>;
+var<workgroup> anyNeed_64_64_4_lv: u32;
+
+fn attend_64_64_4_lv(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 1088u;              // the subgroup's scratch
+  let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 1024u; i += 128u) {
+      let rr = i / 16u;
+      let d4 = i % 16u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
+      sh_64_64_4_lv[rr * 72u + d4 * 4u] = v.x; sh_64_64_4_lv[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_64_4_lv[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_64_4_lv[rr * 72u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 72u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_lv, qo + 0u, 72u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_lv, qo + 16u, 72u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_lv, qo + 32u, 72u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_lv, qo + 48u, 72u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+  for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
+    if (tid == 0u) { anyNeed_64_64_4_lv = 0u; }
+    lv = j0 * p.zero;
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 16u;
+      let d4 = i % 16u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 16u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_64_64_4_lv[c * 72u + d4 * 4u] = kv.x; sh_64_64_4_lv[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_64_4_lv[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_64_4_lv[c * 72u + d4 * 4u + 3u] = kv.w;
+      sh_64_64_4_lv[4608u + c * 72u + d4 * 4u] = vv.x; sh_64_64_4_lv[4608u + c * 72u + d4 * 4u + 1u] = vv.y; sh_64_64_4_lv[4608u + c * 72u + d4 * 4u + 2u] = vv.z; sh_64_64_4_lv[4608u + c * 72u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_lv, 0u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_lv, 16u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_lv, 32u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_lv, 48u + lv, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_64_4_lv, sb0 + 0u * 16u + lv, s, 68u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_lv, 1152u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_lv, 1168u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_lv, 1184u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_lv, 1200u + lv, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_64_4_lv, sb0 + 1u * 16u + lv, s, 68u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_lv, 2304u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_lv, 2320u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_lv, 2336u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_lv, 2352u + lv, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_64_4_lv, sb0 + 2u * 16u + lv, s, 68u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_lv, 3456u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_lv, 3472u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_lv, 3488u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_lv, 3504u + lv, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_64_4_lv, sb0 + 3u * 16u + lv, s, 68u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 32u; j++) {
+      let c = hh + 2u * ((j + rot) % 32u);
+      let x = select(NEG, ss_64_64_4_lv[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_64_64_4_lv = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 72u;
+    for (var j = 0u; j < 32u; j++) {
+      let c = hh + 2u * ((j + rot) % 32u);
+      let e = select(0.0, exp2(fma(ss_64_64_4_lv[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_64_64_4_lv[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_64_64_4_lv) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_64_64_4_lv, sb0 + 0u * 16u + lv, o0, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_lv, sb0 + 1u * 16u + lv, o1, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_lv, sb0 + 2u * 16u + lv, o2, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_lv, sb0 + 3u * 16u + lv, o3, 68u);
+      workgroupBarrier();
+      for (var c = hh * 32u; c < (hh + 1u) * 32u; c++) { ss_64_64_4_lv[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_lv, sb0 + 0u * 16u + lv, 68u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_lv, sb0 + 1u * 16u + lv, 68u); o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_lv, sb0 + 2u * 16u + lv, 68u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_lv, sb0 + 3u * 16u + lv, 68u);
+      workgroupBarrier();
+    }
+
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_lv, 0u + sg * 1152u + 0u + lv, 72u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_lv, 4608u + lv, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_lv, 4624u + lv, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_lv, 4640u + lv, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_lv, 4656u + lv, 72u), o3);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_lv, 0u + sg * 1152u + 16u + lv, 72u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_lv, 5760u + lv, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_lv, 5776u + lv, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_lv, 5792u + lv, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_lv, 5808u + lv, 72u), o3);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_lv, 0u + sg * 1152u + 32u + lv, 72u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_lv, 6912u + lv, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_lv, 6928u + lv, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_lv, 6944u + lv, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_lv, 6960u + lv, 72u), o3);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_lv, 0u + sg * 1152u + 48u + lv, 72u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_lv, 8064u + lv, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_lv, 8080u + lv, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_lv, 8096u + lv, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_lv, 8112u + lv, 72u), o3);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_64_64_4_lv, sb0 + 0u * 16u + lv, o0, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_lv, sb0 + 1u * 16u + lv, o1, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_lv, sb0 + 2u * 16u + lv, o2, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_lv, sb0 + 3u * 16u + lv, o3, 68u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 32u; c < (hh + 1u) * 32u; c += 4u) {
+      let v = vec4f(ss_64_64_4_lv[sb + c], ss_64_64_4_lv[sb + (c + 1u)], ss_64_64_4_lv[sb + (c + 2u)], ss_64_64_4_lv[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 16u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_64_64_4_lv[row] = m; rowL_64_64_4_lv[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_64_4_lv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_64_4_lv(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_64_4_lv_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_64_4_lv(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_64_64_4_lv[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_64_4_lv[tid] + log2(sum)) * LN2, sum > 0.0);
   }
 }

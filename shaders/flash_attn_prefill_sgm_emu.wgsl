@@ -22,7 +22,7 @@
 struct Params {
   T: u32, nHeads: u32, group: u32, nKv: u32,
   capacity: u32, slot: u32, qPos0: u32, kvBase: u32,
-  kvLen: u32, causal: u32, scale: f32, _pad: u32,
+  kvLen: u32, causal: u32, scale: f32, zero: u32,   // zero: always 0 (loop-variant offsets of the lv entries)
 }
 
 override TH: f32 = 8.0;  // lazy-rescale threshold in log2 units (0: rescale whenever a row max grows)
@@ -137,8 +137,10 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4(8u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4 = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -328,8 +330,10 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8(8u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_8 = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 256u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -519,8 +523,10 @@ fn attend_128_16_8(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 8u; n++) { emu_zero_128_16_8(8u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 16u) {
     if (tid == 0u) { anyNeed_128_16_8 = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 512u; i += 256u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -710,8 +716,10 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 4u; n++) { emu_zero_64_64_4(4u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
     if (tid == 0u) { anyNeed_64_64_4 = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 16u;
       let d4 = i % 16u;
@@ -901,8 +909,10 @@ fn attend_64_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 4u; n++) { emu_zero_64_32_4(4u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_64_32_4 = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 512u; i += 128u) {
       let c = i / 16u;
       let d4 = i % 16u;
@@ -1092,8 +1102,10 @@ fn attend_64_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 4u; n++) { emu_zero_64_32_8(4u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_64_32_8 = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 512u; i += 256u) {
       let c = i / 16u;
       let d4 = i % 16u;
@@ -1283,6 +1295,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_pf(8u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   var pk0 = T4();
   var pv0 = T4();
   var pk1 = T4();
@@ -1349,6 +1362,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_pf = 0u; }
+    lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
       let d4 = (tid + 0u) % 32u;
@@ -1622,6 +1636,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_pf(8u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   var pk0 = T4();
   var pv0 = T4();
   var pk1 = T4();
@@ -1656,6 +1671,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_8_pf = 0u; }
+    lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
       let d4 = (tid + 0u) % 32u;
@@ -1881,6 +1897,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 4u; n++) { emu_zero_64_64_4_pf(4u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   var pk0 = T4();
   var pv0 = T4();
   var pk1 = T4();
@@ -1947,6 +1964,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
     if (tid == 0u) { anyNeed_64_64_4_pf = 0u; }
+    lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 16u;
       let d4 = (tid + 0u) % 16u;
@@ -2212,8 +2230,10 @@ fn attend_128_32_4_qs(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_qs(8u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_qs = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -2404,8 +2424,10 @@ fn attend_128_32_4_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_vt(8u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_vt = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -2595,8 +2617,10 @@ fn attend_128_32_4_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_sb(8u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_sb = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -2778,8 +2802,10 @@ fn attend_128_32_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_qs_vt_sb(8u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_qs_vt_sb = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -2962,6 +2988,7 @@ fn attend_128_32_4_pf_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_pf_qs_vt_sb(8u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   var pk0 = T4();
   var pv0 = T4();
   var pk1 = T4();
@@ -3028,6 +3055,7 @@ fn attend_128_32_4_pf_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_pf_qs_vt_sb = 0u; }
+    lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
       let d4 = (tid + 0u) % 32u;
@@ -3302,8 +3330,10 @@ fn attend_128_32_8_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_vt_sb(8u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_8_vt_sb = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 256u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -3485,8 +3515,10 @@ fn attend_64_64_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 4u; n++) { emu_zero_64_64_4_qs_vt_sb(4u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
     if (tid == 0u) { anyNeed_64_64_4_qs_vt_sb = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 16u;
       let d4 = i % 16u;
@@ -3669,8 +3701,10 @@ fn attend_64_16_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 4u; n++) { emu_zero_64_16_4_qs_vt_sb(4u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 16u) {
     if (tid == 0u) { anyNeed_64_16_4_qs_vt_sb = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 256u; i += 128u) {
       let c = i / 16u;
       let d4 = i % 16u;
@@ -3861,8 +3895,10 @@ fn attend_128_32_4_xs(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_xs(8u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_xs = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -4044,8 +4080,10 @@ fn attend_128_32_4_qs_vt_sb_xs(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_qs_vt_sb_xs(8u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_qs_vt_sb_xs = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -4236,8 +4274,10 @@ fn attend_64_64_4_xs(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 4u; n++) { emu_zero_64_64_4_xs(4u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
     if (tid == 0u) { anyNeed_64_64_4_xs = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 16u;
       let d4 = i % 16u;
@@ -4427,8 +4467,10 @@ fn attend_128_32_4_rx(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_rx(8u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_rx = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -4617,6 +4659,7 @@ fn attend_128_32_4_pf_rx(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_pf_rx(8u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   var pk0 = T4();
   var pv0 = T4();
   var pk1 = T4();
@@ -4683,6 +4726,7 @@ fn attend_128_32_4_pf_rx(wid: vec3u, nwg: vec3u, tid: u32) {
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_pf_rx = 0u; }
+    lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
       let d4 = (tid + 0u) % 32u;
@@ -4955,8 +4999,10 @@ fn attend_128_32_8_rx(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_rx(8u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_8_rx = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 256u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -5145,8 +5191,10 @@ fn attend_64_64_4_rx(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 4u; n++) { emu_zero_64_64_4_rx(4u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
     if (tid == 0u) { anyNeed_64_64_4_rx = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 16u;
       let d4 = i % 16u;
@@ -5337,8 +5385,10 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_dbg(8u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_dbg = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -5542,8 +5592,10 @@ fn attend_128_32_4_sb_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_sb_dbg(8u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_sb_dbg = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -5739,8 +5791,10 @@ fn attend_128_32_4_qs_vt_sb_xs_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_qs_vt_sb_xs_dbg(8u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_qs_vt_sb_xs_dbg = 0u; }
+    lv = j0 * p.zero;
     for (var i = tid; i < 1024u; i += 128u) {
       let c = i / 32u;
       let d4 = i % 32u;
@@ -5859,5 +5913,939 @@ fn fa_sgm_128_32_4_qs_vt_sb_xs_dbg_lse(@builtin(workgroup_id) wid: vec3u, @built
     let sum = rowL_128_32_4_qs_vt_sb_xs_dbg[tid];
     // Natural-log LSE of the scaled scores: m is in base-2 units.
     lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_qs_vt_sb_xs_dbg[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_lv_dbg: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// sh_128_32_4_lv_dbg: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_lv_dbg: array<f16, 8704>;
+var<workgroup> ss_128_32_4_lv_dbg: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_lv_dbg: array<f32, 64>;
+var<workgroup> rowL_128_32_4_lv_dbg: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_lv_dbg: u32;
+
+var<private> em_128_32_4_lv_dbg: array<f32, 4864>;
+fn emu_zero_128_32_4_lv_dbg(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_lv_dbg[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_lv_dbg(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_lv_dbg[m * 256u + e] = f32(sh_128_32_4_lv_dbg[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_lv_dbg(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_lv_dbg[m * 256u + e] = ss_128_32_4_lv_dbg[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_lv_dbg(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_lv_dbg[off + (e / 16u) * stride + e % 16u] = em_128_32_4_lv_dbg[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_lv_dbg(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_lv_dbg[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_lv_dbg[a * 256u + i * 16u + k], em_128_32_4_lv_dbg[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_lv_dbg[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_lv_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let dbgOn = t0 == 0u && h == 0u;
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_lv_dbg[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_lv_dbg[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_lv_dbg[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_lv_dbg[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (dbgOn && c0 == 0u) { for (var i = tid; i < 8704u; i += 128u) { dbg[14208u + i] = f32(sh_128_32_4_lv_dbg[i]); } }
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_lv_dbg(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_lv_dbg(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_lv_dbg = 0u; }
+    lv = j0 * p.zero;
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_lv_dbg[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_lv_dbg[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_lv_dbg[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_lv_dbg[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_lv_dbg[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_lv_dbg[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_lv_dbg[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_lv_dbg[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[22912u + i] = f32(sh_128_32_4_lv_dbg[i]); } }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_lv_dbg(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_lv_dbg(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_lv_dbg(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_lv_dbg(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2304u; i += 128u) { dbg[i] = ss_128_32_4_lv_dbg[i]; } }
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_lv_dbg[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_lv_dbg = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_lv_dbg[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_lv_dbg[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_lv_dbg) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_dbg[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_lv_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2560u; i += 128u) { dbg[2304u + i] = f32(sh_128_32_4_lv_dbg[0u + i]); } }
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_lv_dbg(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_lv_dbg(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_lv_dbg(17u, 18u, 8u + n);
+      }
+    }
+    if (j0 == 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (rd * 32u) / 32u * 2304u + i] = ss_128_32_4_lv_dbg[i]; } }
+        workgroupBarrier();
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_lv_dbg[sb + c], ss_128_32_4_lv_dbg[sb + (c + 1u)], ss_128_32_4_lv_dbg[sb + (c + 2u)], ss_128_32_4_lv_dbg[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_lv_dbg[row] = m; rowL_128_32_4_lv_dbg[row] = l; }
+  if (dbgOn && hh == 0u) { dbg[14080u + row * 2u] = m; dbg[14080u + row * 2u + 1u] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_lv_dbg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_lv_dbg(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_lv_dbg_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_lv_dbg(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_lv_dbg[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_lv_dbg[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_lv: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// sh_128_32_4_lv: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_lv: array<f16, 8704>;
+var<workgroup> ss_128_32_4_lv: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_lv: array<f32, 64>;
+var<workgroup> rowL_128_32_4_lv: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_lv: u32;
+
+var<private> em_128_32_4_lv: array<f32, 4864>;
+fn emu_zero_128_32_4_lv(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_lv[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_lv(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_lv[m * 256u + e] = f32(sh_128_32_4_lv[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_lv(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_lv[m * 256u + e] = ss_128_32_4_lv[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_lv(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_lv[off + (e / 16u) * stride + e % 16u] = em_128_32_4_lv[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_lv(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_lv[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_lv[a * 256u + i * 16u + k], em_128_32_4_lv[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_lv[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_lv(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_lv[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_lv[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_lv[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_lv[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_lv(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_lv(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_lv = 0u; }
+    lv = j0 * p.zero;
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_lv[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_lv[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_lv[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_lv[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_lv[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_lv[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_lv[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_lv[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_lv(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_lv(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_lv(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_lv(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_lv[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_lv = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_lv[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_lv[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_lv) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_lv(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_lv(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_lv(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_lv(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_lv[sb + c], ss_128_32_4_lv[sb + (c + 1u)], ss_128_32_4_lv[sb + (c + 2u)], ss_128_32_4_lv[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_lv[row] = m; rowL_128_32_4_lv[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_lv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_lv(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_lv_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_lv(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_lv[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_lv[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_pf_lv: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// sh_128_32_4_pf_lv: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_pf_lv: array<f16, 8704>;
+var<workgroup> ss_128_32_4_pf_lv: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_pf_lv: array<f32, 64>;
+var<workgroup> rowL_128_32_4_pf_lv: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_pf_lv: u32;
+
+var<private> em_128_32_4_pf_lv: array<f32, 4864>;
+fn emu_zero_128_32_4_pf_lv(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_lv[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_pf_lv(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_pf_lv[m * 256u + e] = f32(sh_128_32_4_pf_lv[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_pf_lv(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_lv[m * 256u + e] = ss_128_32_4_pf_lv[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_pf_lv(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_pf_lv[off + (e / 16u) * stride + e % 16u] = em_128_32_4_pf_lv[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_pf_lv(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_pf_lv[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_pf_lv[a * 256u + i * 16u + k], em_128_32_4_pf_lv[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_pf_lv[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_pf_lv(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_pf_lv[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_lv[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_lv[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_lv[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf_lv(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_pf_lv(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  var pk4 = T4();
+  var pv4 = T4();
+  var pk5 = T4();
+  var pv5 = T4();
+  var pk6 = T4();
+  var pv6 = T4();
+  var pk7 = T4();
+  var pv7 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 128u) / 32u;
+    let d4 = (tid + 128u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 384u) / 32u;
+    let d4 = (tid + 384u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk4 = T4(); pv4 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+  }
+  {
+    let c = (tid + 640u) / 32u;
+    let d4 = (tid + 640u) % 32u;
+    pk5 = T4(); pv5 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk6 = T4(); pv6 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+  }
+  {
+    let c = (tid + 896u) / 32u;
+    let d4 = (tid + 896u) % 32u;
+    pk7 = T4(); pv7 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_pf_lv = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_4_pf_lv[c * 136u + d4 * 4u] = pk0.x; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      sh_128_32_4_pf_lv[c * 136u + d4 * 4u] = pk1.x; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_4_pf_lv[c * 136u + d4 * 4u] = pk2.x; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      sh_128_32_4_pf_lv[c * 136u + d4 * 4u] = pk3.x; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_4_pf_lv[c * 136u + d4 * 4u] = pk4.x; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 1u] = pk4.y; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 2u] = pk4.z; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 3u] = pk4.w;
+      sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u] = pv4.x; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 1u] = pv4.y; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 2u] = pv4.z; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 3u] = pv4.w;
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      sh_128_32_4_pf_lv[c * 136u + d4 * 4u] = pk5.x; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 1u] = pk5.y; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 2u] = pk5.z; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 3u] = pk5.w;
+      sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u] = pv5.x; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 1u] = pv5.y; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 2u] = pv5.z; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 3u] = pv5.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_4_pf_lv[c * 136u + d4 * 4u] = pk6.x; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 1u] = pk6.y; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 2u] = pk6.z; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 3u] = pk6.w;
+      sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u] = pv6.x; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 1u] = pv6.y; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 2u] = pv6.z; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 3u] = pv6.w;
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      sh_128_32_4_pf_lv[c * 136u + d4 * 4u] = pk7.x; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 1u] = pk7.y; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 2u] = pk7.z; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 3u] = pk7.w;
+      sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u] = pv7.x; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 1u] = pv7.y; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 2u] = pv7.z; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 3u] = pv7.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk4 = T4(); pv4 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      pk5 = T4(); pv5 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk6 = T4(); pv6 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      pk7 = T4(); pv7 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_pf_lv(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_pf_lv(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_pf_lv(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_pf_lv(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_pf_lv[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_lv = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_pf_lv[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_pf_lv[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_lv) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_lv(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_lv[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_pf_lv(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_pf_lv(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_pf_lv(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_pf_lv(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_lv(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_pf_lv[sb + c], ss_128_32_4_pf_lv[sb + (c + 1u)], ss_128_32_4_pf_lv[sb + (c + 2u)], ss_128_32_4_pf_lv[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_pf_lv[row] = m; rowL_128_32_4_pf_lv[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_lv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_lv(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_lv_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_lv(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_pf_lv[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_lv[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 64_64_4_lv: D = 64, BC = 64, SG = 4: BR = 64 rows, 128 invocations, 36356 bytes of workgroup memory ====
+// sh_64_64_4_lv: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
+var<workgroup> sh_64_64_4_lv: array<f16, 9216>;
+var<workgroup> ss_64_64_4_lv: array<f32, 4352>;   // per subgroup: S / O scratch
+var<workgroup> rowM_64_64_4_lv: array<f32, 64>;
+var<workgroup> rowL_64_64_4_lv: array<f32, 64>;
+var<workgroup> anyNeed_64_64_4_lv: u32;
+
+var<private> em_64_64_4_lv: array<f32, 2816>;
+fn emu_zero_64_64_4_lv(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_64_4_lv[m * 256u + e] = 0.0; }
+}
+fn emu_ld_64_64_4_lv(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_64_64_4_lv[m * 256u + e] = f32(sh_64_64_4_lv[i]);
+  }
+}
+fn emu_ld_acc_64_64_4_lv(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_64_4_lv[m * 256u + e] = ss_64_64_4_lv[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_64_64_4_lv(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_64_64_4_lv[off + (e / 16u) * stride + e % 16u] = em_64_64_4_lv[m * 256u + e]; }
+}
+fn emu_mma_64_64_4_lv(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_64_64_4_lv[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_64_64_4_lv[a * 256u + i * 16u + k], em_64_64_4_lv[b * 256u + k * 16u + j], acc); }
+      em_64_64_4_lv[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_64_64_4_lv(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 1088u;              // the subgroup's scratch
+  let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 1024u; i += 128u) {
+      let rr = i / 16u;
+      let d4 = i % 16u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
+      sh_64_64_4_lv[rr * 72u + d4 * 4u] = v.x; sh_64_64_4_lv[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_64_4_lv[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_64_4_lv[rr * 72u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 72u;
+      for (var k = 0u; k < 4u; k++) { emu_ld_64_64_4_lv(k, qo + k * 16u, 72u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 4u; n++) { emu_zero_64_64_4_lv(4u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+  for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
+    if (tid == 0u) { anyNeed_64_64_4_lv = 0u; }
+    lv = j0 * p.zero;
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 16u;
+      let d4 = i % 16u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 16u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_64_64_4_lv[c * 72u + d4 * 4u] = kv.x; sh_64_64_4_lv[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_64_4_lv[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_64_4_lv[c * 72u + d4 * 4u + 3u] = kv.w;
+      sh_64_64_4_lv[4608u + c * 72u + d4 * 4u] = vv.x; sh_64_64_4_lv[4608u + c * 72u + d4 * 4u + 1u] = vv.y; sh_64_64_4_lv[4608u + c * 72u + d4 * 4u + 2u] = vv.z; sh_64_64_4_lv[4608u + c * 72u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 4u; n++) {
+      emu_zero_64_64_4_lv(8u);
+      for (var k = 0u; k < 4u; k++) {
+        emu_ld_64_64_4_lv(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_64_4_lv(k, 10u, 8u);
+      }
+      emu_st_acc_64_64_4_lv(8u, sb0 + n * 16u, 68u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 32u; j++) {
+      let c = hh + 2u * ((j + rot) % 32u);
+      let x = select(NEG, ss_64_64_4_lv[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_64_64_4_lv = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 72u;
+    for (var j = 0u; j < 32u; j++) {
+      let c = hh + 2u * ((j + rot) % 32u);
+      let e = select(0.0, exp2(fma(ss_64_64_4_lv[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_64_64_4_lv[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_64_64_4_lv) != 0u) {
+      for (var rd = 0u; rd < 1u; rd++) {
+        for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4_lv(4u + rd * 4u + i, sb0 + i * 16u, 68u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 32u; c < (hh + 1u) * 32u; c++) { ss_64_64_4_lv[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 4u; i++) { emu_ld_acc_64_64_4_lv(4u + rd * 4u + i, sb0 + i * 16u, 68u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 4u; kk++) {
+      emu_ld_64_64_4_lv(9u, 0u + sg * 1152u + kk * 16u, 72u, false);
+      for (var n = 0u; n < 4u; n++) {
+        emu_ld_64_64_4_lv(10u, 4608u + kk * 1152u + n * 16u, 72u, false); emu_mma_64_64_4_lv(9u, 10u, 4u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 1u; rd++) {
+    for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4_lv(4u + rd * 4u + i, sb0 + i * 16u, 68u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 32u; c < (hh + 1u) * 32u; c += 4u) {
+        let v = vec4f(ss_64_64_4_lv[sb + c], ss_64_64_4_lv[sb + (c + 1u)], ss_64_64_4_lv[sb + (c + 2u)], ss_64_64_4_lv[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 16u + (rd * 64u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_64_64_4_lv[row] = m; rowL_64_64_4_lv[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_64_4_lv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_64_4_lv(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_64_4_lv_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_64_4_lv(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_64_64_4_lv[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_64_4_lv[tid] + log2(sum)) * LN2, sum > 0.0);
   }
 }

@@ -220,8 +220,9 @@ describe('flashPrefill on subgroup matrices', () => {
       const g = await gpu();
       const emulate = !hasSgmPrefill(g.caps);
       if (!g.caps.f16 || sgmPrefillStorageBytes(entry, emulate) > g.caps.maxWorkgroupStorage) return;
-      // Emulated, one dump checks this analysis (the block-scratch one was checked once; ~70 s on lavapipe).
-      if (emulate && entry.sb) return;
+      // Emulated, one dump checks this analysis (the block-scratch one was checked once; ~70 s on lavapipe;
+      // lv changes nothing in the emulation).
+      if (emulate && sgmEntryName(entry) !== '128_32_4_dbg') return;
       const r = rng();
       const T = 64, D = entry.d, n = 32, scale = 1 / Math.sqrt(D), scale2 = scale * Math.LOG2E;
       const q = randomArray(r, T * D, 'f16'), k = randomArray(r, n * D, 'f16'), v = randomArray(r, n * D, 'f16');

@@ -107,6 +107,8 @@ export interface SgmPrefillConfig {
   wgExchange?: boolean;
   /** Both halves of a row compute the row max over all columns (no exchange in the tile loop; no subgroup operations). */
   rowMaxBoth?: boolean;
+  /** Matrix offsets in the tile loop made loop-variant (+ j0·zero, zero a uniform 0) so no load can be hoisted. */
+  loopVariant?: boolean;
   /** Device debugging (entry 128_32_4_dbg): dump the intermediate values of rows 0.. of head 0 into PrefillArgs.debugOut. */
   debug?: boolean;
   /** Scalar emulation of the matrix operations (flash_attn_prefill_sgm_emu.wgsl): tests the control logic where there are no tensor cores. */
@@ -114,10 +116,10 @@ export interface SgmPrefillConfig {
 }
 
 /** A generated entry (shaders/flash_attn_prefill_sgm.gen.mjs CONFIGS). */
-export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; sb: boolean; xs: boolean; rx: boolean; dbg: boolean }
+export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; sb: boolean; xs: boolean; rx: boolean; lv: boolean; dbg: boolean }
 
 const E = (d: number, bc: number, sg: number, o: Partial<SgmPrefillEntry> = {}): SgmPrefillEntry =>
-  ({ d, bc, sg, pf: false, qs: false, vt: false, sb: false, xs: false, rx: false, dbg: false, ...o });
+  ({ d, bc, sg, pf: false, qs: false, vt: false, sb: false, xs: false, rx: false, lv: false, dbg: false, ...o });
 
 /** The generated entries, in the generator's order. */
 export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
@@ -130,18 +132,19 @@ export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
   E(128, 32, 4, { xs: true }), E(128, 32, 4, { qs: true, vt: true, sb: true, xs: true }), E(64, 64, 4, { xs: true }),
   E(128, 32, 4, { rx: true }), E(128, 32, 4, { pf: true, rx: true }), E(128, 32, 8, { rx: true }), E(64, 64, 4, { rx: true }),
   E(128, 32, 4, { dbg: true }), E(128, 32, 4, { sb: true, dbg: true }), E(128, 32, 4, { qs: true, vt: true, sb: true, xs: true, dbg: true }),
+  E(128, 32, 4, { lv: true, dbg: true }), E(128, 32, 4, { lv: true }), E(128, 32, 4, { lv: true, pf: true }), E(64, 64, 4, { lv: true }),
 ];
 
 export const sgmEntryName = (e: SgmPrefillEntry): string =>
-  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.sb ? '_sb' : ''}${e.xs ? '_xs' : ''}${e.rx ? '_rx' : ''}${e.dbg ? '_dbg' : ''}`;
+  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.sb ? '_sb' : ''}${e.xs ? '_xs' : ''}${e.rx ? '_rx' : ''}${e.lv ? '_lv' : ''}${e.dbg ? '_dbg' : ''}`;
 
 function entryOf(d: number, c: SgmPrefillConfig): SgmPrefillEntry {
-  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, sb: c.blockScratch ?? false, xs: c.wgExchange ?? false, rx: c.rowMaxBoth ?? false, dbg: c.debug ?? false };
+  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, sb: c.blockScratch ?? false, xs: c.wgExchange ?? false, rx: c.rowMaxBoth ?? false, lv: c.loopVariant ?? false, dbg: c.debug ?? false };
 }
 
 /** The config of a generated entry (sweeps and tests enumerate SGM_PREFILL_CONFIGS). */
 export function sgmConfigOf(e: SgmPrefillEntry, extra: Partial<SgmPrefillConfig> = {}): SgmPrefillConfig {
-  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, blockScratch: e.sb, wgExchange: e.xs, rowMaxBoth: e.rx, debug: e.dbg, ...extra };
+  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, blockScratch: e.sb, wgExchange: e.xs, rowMaxBoth: e.rx, loopVariant: e.lv, debug: e.dbg, ...extra };
 }
 
 /** Workgroup memory of a generated entry in bytes (mirrors layout() in the generator); +1 KiB for the emulation's exchange array. */
@@ -300,7 +303,7 @@ export function flashPrefill(gpu: Gpu, a: PrefillArgs): Dispatch {
       if (!a.debugOut) throw new ShapeError(`${k}: sgm.debug needs debugOut`);
       bind.dbg = a.debugOut;
     }
-    return gpu.dispatch(prog, { bind, uniforms, workgroups: [ceilDiv(T, 16 * c.subgroups), s.nHeads] });
+    return gpu.dispatch(prog, { bind, uniforms: { ...uniforms, zero: 0 }, workgroups: [ceilDiv(T, 16 * c.subgroups), s.nHeads] });
   }
   const tiles = a.tiles ?? prefillTiles(gpu.caps, s.dtype, s.d);
   if (a.tiles) {
