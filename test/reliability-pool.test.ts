@@ -20,7 +20,7 @@ import { releaseWeights, type Weights } from '../src/model/weights.js';
 import type { RoutingPolicy } from '../src/orchestrator/pool/policy.js';
 import { PoolAttention } from '../src/orchestrator/pool/pool-attention.js';
 import { connectMembers, ClusterError, HANDSHAKE_MS, type ClusterEntry } from '../src/orchestrator/transport/cluster.js';
-import { encodeMessage } from '../src/orchestrator/transport/codec.js';
+import { decodeHeaderObject, encodeMessage } from '../src/orchestrator/transport/codec.js';
 import { RankRemoteError, type RankLink } from '../src/orchestrator/transport/link.js';
 import { PROTOCOL_VERSION } from '../src/orchestrator/transport/messages.js';
 import { connectRank } from '../src/orchestrator/transport/zmq-link.js';
@@ -234,6 +234,35 @@ describe('a coordinator that goes away', () => {
     await until(() => worker.log.slice(logged).some((l) => /disconnected: freed its \d+ shards?/.test(l)), 15_000, 'the worker frees the shards');
     const line = worker.log.slice(logged).find((l) => /disconnected: freed/.test(l))!;
     expect(line).toMatch(/client [0-9a-f]+ disconnected: freed its 2 shards/); // seqs 0 and 2 were on the pool
+  });
+
+  it('a client that sends an empty message (what a disconnect notification looks like) only ends its own session', async () => {
+    // Found by the soak: state made after a spoofed notification was never freed (worker RSS +2.5 MiB/min).
+    const raw = new Dealer({ linger: 0, receiveTimeout: 5000 });
+    raw.connect(worker.endpoint);
+    const ask = async (body: Record<string, unknown>) => {
+      await raw.send(encodeMessage({ ...body, v: PROTOCOL_VERSION }));
+      const [h] = await raw.receive();
+      return decodeHeaderObject(h!) as { kind: string; message?: string };
+    };
+    const alloc = (seq: number, id: number) => ask({ kind: 'alloc', id, seq, nLayers: cfg.nLayers, kvHeads: [0, 1], headDim: cfg.headDim, capacity: 16, posBase: 0, dtype: 'f32', nHeadsPerKv: 2 });
+    const logged = worker.log.length;
+    try {
+      expect((await alloc(1, 1)).kind).toBe('ok');
+      await raw.send([Buffer.alloc(0)]);
+      await until(() => worker.log.slice(logged).some((l) => /disconnected: freed its 1 shard$/.test(l)), 10_000, 'the spoof drops its own shard');
+      const refused = await alloc(2, 2);
+      expect(refused.kind).toBe('error');
+      expect(refused.message).toMatch(/this connection was reported closed .*reconnect/);
+      await raw.send([Buffer.alloc(0)]); // a second spoof changes nothing
+      expect((await ask({ kind: 'ping', id: 3 })).kind).toBe('error');
+    } finally {
+      raw.close();
+    }
+    // Another client is served as before.
+    const { g, w } = await coordinatorGpu('coordE');
+    const link = await connectRank(worker.endpoint, { name: 'after-spoof' });
+    try { expect((await pooledRun(g, w, link)).tokens).toEqual(reference); } finally { await link.close(); }
   });
 
   it('silent but connected, with --client-idle-s 1: its shards are freed after a second', async () => {

@@ -146,6 +146,8 @@ export interface ServeOptions {
 
 /** ZMQ_ROUTER_NOTIFY (libzmq 4.3): an empty message from a peer's routing id when it connects and when it disconnects. */
 const ZMQ_ROUTER_NOTIFY = 97, NOTIFY_CONNECT_AND_DISCONNECT = 3;
+/** Routing ids remembered as gone (oldest forgotten first). */
+const MAX_GONE = 1 << 16;
 
 /**
  * Serves `handler` on a ROUTER socket. Handlers start in arrival order and may overlap (a rank that must run
@@ -156,7 +158,14 @@ export async function serveRank(endpoint: string, handler: RankHandler, opts: Se
   const { Router } = await loadZmq();
   const sock = new Router({ linger: 0, maxMessageSize: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, ...heartbeat(opts.heartbeatMs ?? 1000) });
   (sock as unknown as { setInt32Option(option: number, value: number): void }).setInt32Option(ZMQ_ROUTER_NOTIFY, NOTIFY_CONNECT_AND_DISCONNECT);
-  const peers = new Set<string>(); // routing ids (hex) connected now; each connection gets a new one
+  // Routing ids (hex) connected now (each connection gets a new one), and those reported gone. A peer can send an
+  // empty message itself, indistinguishable from a notification: it then counts as gone (its state freed) and what it
+  // sends after is refused, so it cannot make state that no later notification would free. Bounded.
+  const peers = new Set<string>(), gone = new Set<string>();
+  const markGone = (client: string) => {
+    gone.add(client);
+    if (gone.size > MAX_GONE) gone.delete(gone.values().next().value as string);
+  };
   await sock.bind(endpoint);
   const actual = sock.lastEndpoint ?? endpoint;
   const send = sender(sock);
@@ -174,6 +183,14 @@ export async function serveRank(endpoint: string, handler: RankHandler, opts: Se
     send([rid, ...parts]).catch((e) => { if (!closed) report(e); });
   };
 
+  /** An error reply when the request's id can be read, else nothing (reported). */
+  const refuse = (rid: Buffer, parts: Buffer[], why: string) => {
+    let id: unknown;
+    try { id = decodeHeaderObject(parts[0] ?? Buffer.alloc(0), opts.limits).id; } catch { /* unreadable */ }
+    if (typeof id === 'number' && Number.isInteger(id) && id >= 0 && id <= 0xffffffff) reply(rid, id, { kind: 'error', message: why });
+    else report(new FrameError(why));
+  };
+
   const serve = async (rid: Buffer, parts: Buffer[]) => {
     let req: RequestMsg, tensors: TensorFrame[];
     try {
@@ -182,13 +199,7 @@ export async function serveRank(endpoint: string, handler: RankHandler, opts: Se
       req = m.header;
       tensors = m.tensors;
     } catch (e) {
-      let id: unknown;
-      try { id = decodeHeaderObject(parts[0] ?? Buffer.alloc(0), opts.limits).id; } catch { /* unreadable */ }
-      if (typeof id === 'number' && Number.isInteger(id) && id >= 0 && id <= 0xffffffff) {
-        reply(rid, id, { kind: 'error', message: `malformed request: ${errorMessage(e)}` });
-      } else {
-        report(e);
-      }
+      refuse(rid, parts, `malformed request: ${errorMessage(e)}`);
       return;
     }
     const out = await serveOne(handler, req, tensors, rid.toString('hex'));
@@ -199,13 +210,16 @@ export async function serveRank(endpoint: string, handler: RankHandler, opts: Se
     try {
       for await (const [rid, ...parts] of sock) {
         if (!rid) continue;
+        const client = rid.toString('hex');
         if (parts.length === 1 && parts[0]!.byteLength === 0) {
           // A connect or disconnect notification (never a request: a request has a header frame).
-          const client = rid.toString('hex');
+          if (gone.has(client)) continue;
           if (!peers.delete(client)) { peers.add(client); continue; }
+          markGone(client);
           try { opts.onClientGone?.(client); } catch (e) { report(e); }
           continue;
         }
+        if (gone.has(client)) { refuse(rid, parts, 'this connection was reported closed (an empty message); reconnect'); continue; }
         void serve(rid, parts);
       }
     } catch (e) {
