@@ -336,7 +336,7 @@ describe('serve (in process, tiny model)', () => {
     expect(v('fapool_time_to_first_token_seconds_sum')).toBeGreaterThan(0);
     expect(v('fapool_attention_steps_total', { placement: 'pool' })).toBe(0);
     expect(m.types.get('fapool_pool_events_total')).toBe('counter');
-    for (const kind of ['to-pool', 'reshard', 'fault', 'fallback']) expect(v('fapool_pool_events_total', { kind })).toBe(0);
+    for (const kind of ['to-pool', 'prefill-to-pool', 'reshard', 'fault', 'fallback', 'rebuild']) expect(v('fapool_pool_events_total', { kind })).toBe(0);
   });
 });
 
@@ -613,9 +613,10 @@ describe('run-inference.js serve (child process) with a pool worker killed under
     expect(steps('pool'), 'attention ran on the worker before it died').toBeGreaterThan(0);
     expect(steps('base'), 'and on the base after').toBeGreaterThan(0);
     const events = (kind: string) => Number(new RegExp(`^fapool_pool_events_total\\{kind="${kind}"\\} (\\S+)$`, 'm').exec(metrics)![1]);
-    expect(events('to-pool')).toBeGreaterThan(0);
+    expect(events('to-pool') + events('prefill-to-pool')).toBeGreaterThan(0);
     expect(events('fault'), 'the kill was seen mid-generation').toBeGreaterThan(0);
-    expect(events('fallback')).toBeGreaterThan(0);
+    // No base replica by default: the lost caches are rebuilt from their tokens (on the base: no rank is left).
+    expect(events('rebuild') + events('fallback')).toBeGreaterThan(0);
     expect((await fetch(`${url}/health`)).status, 'still serving').toBe(200);
     const again = await (await post(url, { prompt: cases[0]!.prompt, max_tokens: 24, temperature: 0, return_token_ids: true })).json() as { choices: Chunk['choices'] };
     expect(again.choices[0]!.token_ids).toEqual(refs[0]!.tokens);

@@ -1,5 +1,6 @@
 // Prometheus text exposition (format 0.0.4), hand-written: counters and histograms with labels, gauges read
 // when scraped. Enough for a server's few metrics without a dependency.
+import { POOL_EVENT_KINDS } from '../orchestrator/pool/pool-attention.js';
 
 type Labels = Record<string, string>;
 
@@ -85,7 +86,7 @@ export interface LoadSource {
   report?(): { events?: { kind: string }[] };
 }
 
-const POOL_EVENTS = ['to-pool', 'reshard', 'fault', 'fallback'];
+const POOL_EVENTS: readonly string[] = POOL_EVENT_KINDS;
 
 /** The server's metrics; gauges read the engine's load when scraped. */
 export function serverMetrics(engine: LoadSource, streamsOpen: () => number) {
@@ -103,7 +104,7 @@ export function serverMetrics(engine: LoadSource, streamsOpen: () => number) {
     running: r.add(new Gauge('fapool_requests_running', 'requests the engine is running', () => engine.load().running)),
     maxQueue: r.add(new Gauge('fapool_queue_capacity', 'requests that may wait before new ones get 429', () => engine.load().maxQueue)),
     streams: r.add(new Gauge('fapool_streams_open', 'server-sent event streams open', streamsOpen)),
-    poolEvents: r.add(new Collected('fapool_pool_events_total', 'FA Pool events: sequences moved to the pool, resharded, pool rank faults, fallbacks to the base', 'counter', () => {
+    poolEvents: r.add(new Collected('fapool_pool_events_total', 'FA Pool events: sequences moved to the pool (growing past the threshold, or at prefill), resharded, pool rank faults, fallbacks to the base replica, caches rebuilt', 'counter', () => {
       const counts = new Map(POOL_EVENTS.map((k) => [k, 0]));
       for (const e of engine.report?.().events ?? []) counts.set(e.kind, (counts.get(e.kind) ?? 0) + 1);
       return [...counts].map(([kind, n]) => [{ kind }, n]);
