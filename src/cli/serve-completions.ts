@@ -2,10 +2,10 @@
 // choice). Streams are server-sent events in OpenAI's chunk format ending with `data: [DONE]`. A client
 // that goes away, or a server that stops waiting, aborts the requests (the engine frees their sequences).
 // Requests may finish in any order (continuous batching): choices are written as their events come.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { QueueFullError, type CompletionEvent, type Engine, type FinishReason } from '../orchestrator/engine.js';
+import { GREEDY, QueueFullError, type CompletionEvent, type Engine, type FinishReason } from '../orchestrator/engine.js';
 import { ApiError, fitContext, parseCompletionRequest } from './serve-schema.js';
 import type { ServerMetrics } from './serve-metrics.js';
 
@@ -20,6 +20,10 @@ export interface CompletionContext {
   inFlight: Set<() => void>;
   /** True once the server has stopped waiting: new work is cancelled at once. */
   stopped: () => boolean;
+  /** Longest prompt + completion a request may have (the model's context, or less as the engine was set up). */
+  maxContext: number;
+  /** The seed of sampled requests that give none (the engine batches only requests with equal sampling parameters). */
+  seed: number;
   /** Server-sent event streams open now. */
   streams: { open: number };
   log: (line: string) => void;
@@ -44,8 +48,7 @@ function record(m: ServerMetrics, d: Done): void {
   m.finished.inc({ reason: d.reason });
   m.promptTokens.inc({}, d.promptTokens);
   m.generationTokens.inc({}, d.tokens.length);
-  m.attentionSteps.inc({ placement: 'base' }, d.baseSteps);
-  m.attentionSteps.inc({ placement: 'pool' }, d.poolSteps);
+  m.decodeSteps.inc({}, Math.max(0, d.tokens.length - 1));
   if (d.tokens.length > 0) m.ttft.observe(d.ttftMs / 1000);
   if (d.tokens.length > 1) m.tpot.observe(d.tpotMs / 1000);
   m.queueTime.observe(d.queueMs / 1000);
@@ -69,10 +72,12 @@ export async function handleCompletion(ctx: CompletionContext, req: FastifyReque
     const param = p.prompts.length > 1 ? `prompt[${i}]` : 'prompt';
     const ids = typeof prompt === 'string' ? engine.encode(prompt) : prompt;
     if (ids.length === 0) throw new ApiError(400, `'${param}' has no tokens`, 'invalid_request_error', param, 'invalid_value');
-    return { ids, maxTokens: fitContext(ids.length, p.maxTokens, cfg.maxSeq, param) };
+    return { ids, maxTokens: fitContext(ids.length, p.maxTokens, ctx.maxContext, param) };
   });
-  // A sampled request without a seed gets its own (OpenAI: unseeded requests differ); greedy needs none.
-  const seed = p.seed ?? (p.temperature > 0 ? randomBytes(4).readUInt32LE(0) : 0);
+  // The engine decodes requests together only when their sampling parameters are equal: greedy requests all
+  // get the same (top-k/top-p mean nothing there), and sampled ones without a seed share the server's seed (their
+  // draws still differ: they depend on the decode step and the batch row).
+  const sampling = p.temperature === 0 ? { ...GREEDY } : { temperature: p.temperature, topP: p.topP, topK: p.topK, seed: p.seed ?? ctx.seed };
 
   const res = reply.raw;
   const ac = new AbortController();
@@ -90,8 +95,7 @@ export async function handleCompletion(ctx: CompletionContext, req: FastifyReque
     try {
       for (const j of jobs) {
         streams.push(engine.submit({
-          prompt: j.ids, maxTokens: j.maxTokens, stop: p.stop, signal: ac.signal,
-          sampling: { temperature: p.temperature, topP: p.topP, topK: p.topK, seed },
+          prompt: j.ids, maxTokens: j.maxTokens, stop: p.stop, signal: ac.signal, sampling,
         }));
       }
     } catch (e) {

@@ -82,15 +82,35 @@ const TPOT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 
 export interface LoadSource {
   load(): { running: number; queued: number; maxQueue: number; completed: number };
-  /** FA Pool's placement report (its events: to-pool, reshard, fault, fallback), when the engine has one. */
-  report?(): { events?: { kind: string }[] };
+  /** FA Pool's placement report: decode steps per batch slot on the base and the pool, and its events. */
+  report?(): { perSeq?: { baseSteps: number; poolSteps: number }[]; events?: { kind: string }[] };
 }
 
+/** Kinds always exported (0 until seen); kinds the engine adds later appear when they occur. */
 const POOL_EVENTS: readonly string[] = POOL_EVENT_KINDS;
+
+/**
+ * Counts of the pool's events by kind. The engine keeps only its latest events, so each scrape counts the
+ * ones after the last event it saw (events are objects that stay the same while they are kept).
+ */
+function poolEventCounter(engine: LoadSource): () => [Labels, number][] {
+  const totals = new Map(POOL_EVENTS.map((k) => [k, 0]));
+  let last: object | null = null;
+  return () => {
+    const ev = engine.report?.().events ?? [];
+    for (let i = last ? ev.lastIndexOf(last as never) + 1 : 0; i < ev.length; i++) totals.set(ev[i]!.kind, (totals.get(ev[i]!.kind) ?? 0) + 1);
+    if (ev.length) last = ev.at(-1)!;
+    return [...totals].map(([kind, n]) => [{ kind }, n]);
+  };
+}
 
 /** The server's metrics; gauges read the engine's load when scraped. */
 export function serverMetrics(engine: LoadSource, streamsOpen: () => number) {
   const r = new Registry();
+  // Decode steps of finished requests: where the engine keeps no per-slot placement (one device), all are base steps.
+  const decodeSteps = new Counter('fapool_decode_steps_total', 'decode steps of finished completions (tokens after the first)');
+  const onBase = (): number => { const per = engine.report?.().perSeq; return per ? per.reduce((a, s) => a + (s?.baseSteps ?? 0), 0) : decodeSteps.get(); };
+  const onPool = (): number => (engine.report?.().perSeq ?? []).reduce((a, s) => a + (s?.poolSteps ?? 0), 0);
   return {
     registry: r,
     requests: r.add(new Counter('fapool_http_requests_total', 'HTTP requests answered, by route and status code')),
@@ -98,17 +118,15 @@ export function serverMetrics(engine: LoadSource, streamsOpen: () => number) {
       ['length', 'stop', 'eos', 'cancelled', 'error'].map((reason) => ({ reason })))),
     promptTokens: r.add(new Counter('fapool_prompt_tokens_total', 'prompt tokens of the completions run')),
     generationTokens: r.add(new Counter('fapool_generation_tokens_total', 'tokens generated')),
-    attentionSteps: r.add(new Counter('fapool_attention_steps_total', 'decode steps by where the sequence\'s attention ran (FA Pool: base group or pool)',
-      [{ placement: 'base' }, { placement: 'pool' }])),
+    decodeSteps: r.add(decodeSteps),
+    attentionSteps: r.add(new Collected('fapool_attention_steps_total', 'sequence decode steps by where their attention ran (FA Pool: base group or pool)', 'counter',
+      () => [[{ placement: 'base' }, onBase()], [{ placement: 'pool' }, onPool()]])),
     queued: r.add(new Gauge('fapool_queue_length', 'requests waiting for the engine', () => engine.load().queued)),
     running: r.add(new Gauge('fapool_requests_running', 'requests the engine is running', () => engine.load().running)),
     maxQueue: r.add(new Gauge('fapool_queue_capacity', 'requests that may wait before new ones get 429', () => engine.load().maxQueue)),
     streams: r.add(new Gauge('fapool_streams_open', 'server-sent event streams open', streamsOpen)),
-    poolEvents: r.add(new Collected('fapool_pool_events_total', 'FA Pool events: sequences moved to the pool (growing past the threshold, or at prefill), resharded, pool rank faults, fallbacks to the base replica, caches rebuilt', 'counter', () => {
-      const counts = new Map(POOL_EVENTS.map((k) => [k, 0]));
-      for (const e of engine.report?.().events ?? []) counts.set(e.kind, (counts.get(e.kind) ?? 0) + 1);
-      return [...counts].map(([kind, n]) => [{ kind }, n]);
-    })),
+    poolEvents: r.add(new Collected('fapool_pool_events_total', 'FA Pool events by kind: sequences moved to the pool (at a step or at prefill), resharded, rank faults, fallbacks to the base, caches rebuilt',
+      'counter', poolEventCounter(engine))),
     ttft: r.add(new Histogram('fapool_time_to_first_token_seconds', 'from submission (queueing included) to the first token', LATENCY_BUCKETS)),
     tpot: r.add(new Histogram('fapool_time_per_output_token_seconds', 'mean time between a completion\'s tokens after the first', TPOT_BUCKETS)),
     queueTime: r.add(new Histogram('fapool_queue_time_seconds', 'from submission until the engine started the request', LATENCY_BUCKETS)),

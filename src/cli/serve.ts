@@ -2,6 +2,7 @@
 // batches and routes (FA Pool) requests; the server validates them, streams their tokens, refuses work when
 // the engine's queue is full (429), cancels the requests of clients that leave, and exports metrics.
 // startServer() is the library/test entry; serveMain() the command (signals, stdout's "listening on" line).
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { FapoolError, InputError } from '../gpu/errors.js';
@@ -33,6 +34,10 @@ export interface ServerOptions {
   maxQueue?: number;
   /** The model id clients send (default: the config's name). */
   modelName?: string;
+  /** Longest prompt + completion (default: the engine options' schedule.maxContext, else the model's context). */
+  maxContext?: number;
+  /** Seed of sampled requests that give none (default: random per server). */
+  seed?: number;
   /** close()'s default wait for in-flight requests before it cancels them (ms, default 10 s). */
   shutdownGraceMs?: number;
   /** Errors worth a line (failed generations, 5xx answers); default stderr. */
@@ -91,7 +96,9 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
     const streams = { open: 0 };
     const metrics = serverMetrics(engine, () => streams.open);
     let closing = false, stopped = false;
-    const ctx: CompletionContext = { engine, modelName, metrics, inFlight: new Set(), stopped: () => stopped, streams, log };
+    const maxContext = Math.min(engine.config.maxSeq, o.maxContext ?? o.engineOptions?.schedule?.maxContext ?? Infinity);
+    const seed = o.seed ?? randomBytes(4).readUInt32LE(0);
+    const ctx: CompletionContext = { engine, modelName, metrics, maxContext, seed, inFlight: new Set(), stopped: () => stopped, streams, log };
     // The grace is over: cancel what is still running; connections still open a moment later are cut.
     const stopWaiting = () => {
       if (stopped) return;
@@ -121,7 +128,7 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
     });
 
     app.post('/v1/completions', (req, reply) => handleCompletion(ctx, req, reply));
-    const model = () => ({ id: modelName, object: 'model', created: 0, owned_by: 'fapool', max_model_len: engine.config.maxSeq });
+    const model = () => ({ id: modelName, object: 'model', created: 0, owned_by: 'fapool', max_model_len: maxContext });
     app.get('/v1/models', async () => ({ object: 'list', data: [model()] }));
     app.get<{ Params: { id: string } }>('/v1/models/:id', async (req) => {
       if (req.params.id !== modelName) throw new ApiError(404, `the model '${req.params.id}' does not exist; this server serves '${modelName}'`, 'invalid_request_error', 'model', 'model_not_found');
