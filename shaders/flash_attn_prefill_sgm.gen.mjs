@@ -432,7 +432,7 @@ fn fa_sgm_${X}_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   return o;
 }
 
-function file(emu) {
+export function file(emu) {
   return HEADER(emu) + CONFIGS.map((c) => gen(c, emu)).join('');
 }
 

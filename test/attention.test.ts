@@ -1,5 +1,6 @@
 // Flash attention on the real device against float64 references: causal prefill (cached prefix, GQA,
 // pool-rank KV blocks), split-KV decode with ragged lengths, and the exact (O, LSE) merge.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, type DType, type Gpu, type Tensor } from '../src/gpu/index.js';
 import {
@@ -197,6 +198,15 @@ const SGM_CASES: PrefillCase[] = [
 const EMU_CONFIGS = new Set(['128_32_4_pf', '128_32_4_sb', '64_16_4_qs_vt_sb', '128_32_4_rx']);
 const EMU_CASES = new Set(['cached prefix, MQA', 'one full block', 'KV block of a pool rank (early rows see nothing)', 'empty cache',
   'growing scores (rescales mid-row)', 'non-causal, growing scores']);
+
+describe('generated WGSL', () => {
+  it('shaders/flash_attn_prefill_sgm{,_emu}.wgsl are exactly what their generator writes', async () => {
+    const gen = await import(new URL('../shaders/flash_attn_prefill_sgm.gen.mjs', import.meta.url).href) as { file(emu: boolean): string };
+    for (const [emu, name] of [[false, 'flash_attn_prefill_sgm.wgsl'], [true, 'flash_attn_prefill_sgm_emu.wgsl']] as const) {
+      expect(gen.file(emu) === readFileSync(new URL(`../shaders/${name}`, import.meta.url), 'utf8'), `${name}: run node shaders/flash_attn_prefill_sgm.gen.mjs`).toBe(true);
+    }
+  });
+});
 
 describe('flashPrefill on subgroup matrices', () => {
   it('device probe: each subgroup-matrix operation the kernel uses', async (ctx) => {
