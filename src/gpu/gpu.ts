@@ -69,6 +69,8 @@ export class Gpu {
   /** Prepared launches (with uniforms) not yet released: flat in steady state. */
   get liveDispatches(): number { return this.arena.inUse; }
   get isLost(): boolean { return this.lostInfo !== null || this.destroyed; }
+  /** Since the device opened: kernel launches and copies recorded, command buffers submitted (launch-count reports). */
+  readonly counts = { launches: 0, copies: 0, submits: 0 };
 
   private ensureAlive(): void {
     if (this.lostInfo) {
@@ -303,10 +305,12 @@ export class Gpu {
         pass = null;
         const c = s.copy;
         encoder.copyBufferToBuffer(c.src, c.srcOffset, c.dst, c.dstOffset, c.size);
+        this.counts.copies++;
         continue;
       }
       const [x, y, z] = s.workgroups;
       if (x === 0 || y === 0 || z === 0) continue;
+      this.counts.launches++;
       pass ??= encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
       pass.setPipeline(s.program.pipeline);
       pass.setBindGroup(0, s.bindGroup);
@@ -322,6 +326,7 @@ export class Gpu {
     const enc = this.device.createCommandEncoder();
     this.encode(enc, dispatches);
     this.device.queue.submit([enc.finish()]);
+    this.counts.submits++;
   }
 
   /** Wait for the queue, then surface any device error. */

@@ -168,6 +168,7 @@ export class Engine {
     const decoder = tok.decodeStream();
     const t0 = performance.now();
     let tStart = 0, tFirst = 0, tLast = 0;
+    let steps: SlotSteps | null = null;
     const tokens: number[] = [];
     let stopped: 'stop' | 'cancelled' | null = null;
     const onAbort = () => { stopped ??= 'cancelled'; };
@@ -176,7 +177,13 @@ export class Engine {
     sched.submit({
       prompt, maxTokens: req.maxTokens, sampling: { ...GREEDY, ...req.sampling }, eosId: tok.eosId,
       isStopped: () => stopped !== null,
-      onStart: () => { tStart = performance.now(); this.running++; },
+      onStart: (slot) => {
+        tStart = performance.now();
+        this.running++;
+        // The placement counts steps per batch slot for its lifetime: this request's share is the difference.
+        const at = this.parts.report?.().perSeq?.[slot];
+        steps = { slot, base: at?.baseSteps ?? 0, pool: at?.poolSteps ?? 0 };
+      },
       onToken: (token) => {
         tLast = performance.now();
         if (tokens.length === 0) tFirst = tLast;
@@ -196,13 +203,19 @@ export class Engine {
         events.push({
           type: 'done', reason: stopped ?? (why === 'stopped' ? 'cancelled' : why), tokens, text: stop.text, promptTokens: prompt.length,
           ttftMs: (tFirst || performance.now()) - t0, queueMs: (tStart || performance.now()) - t0,
-          tpotMs: tokens.length > 1 ? (tLast - tFirst) / (tokens.length - 1) : 0, baseSteps: 0, poolSteps: 0,
+          tpotMs: tokens.length > 1 ? (tLast - tFirst) / (tokens.length - 1) : 0, ...this.stepsSince(steps),
         });
         events.end();
       },
       onError: (e) => { this.running--; req.signal?.removeEventListener('abort', onAbort); events.fail(e); },
     });
     return events;
+  }
+
+  /** Decode steps a request's slot made on the base and on the pool since it was admitted. */
+  private stepsSince(at: SlotSteps | null): { baseSteps: number; poolSteps: number } {
+    const now = at ? this.parts.report?.().perSeq?.[at.slot] : undefined;
+    return { baseSteps: now && at ? now.baseSteps - at.base : 0, poolSteps: now && at ? now.poolSteps - at.pool : 0 };
   }
 
   /** Run a generation to its end: the final event (metrics, texts, placement). */
@@ -284,3 +297,6 @@ export function localEngine(o: {
     dispose: async () => { gen.dispose(); await o.dispose?.(); },
   });
 }
+
+/** A slot's step counts when a request was admitted into it. */
+interface SlotSteps { slot: number; base: number; pool: number }

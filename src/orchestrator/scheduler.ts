@@ -17,7 +17,8 @@ export interface ScheduledRequest {
   eosId?: number;
   /** True once the request wants no more tokens (cancelled, a stop string seen). */
   isStopped(): boolean;
-  onStart(): void;
+  /** Admitted into batch slot `slot` (per-slot statistics of the placement are indexed by it). */
+  onStart(slot: number): void;
   onToken(token: number): void;
   onDone(reason: 'length' | 'eos' | 'stopped'): void;
   onError(e: unknown): void;
@@ -97,7 +98,10 @@ export class Scheduler {
       await this.admit();
       const live = this.slots.filter((s): s is Slot => s !== null);
       if (live.length === 0) {
+        // A new batch starts its steps at 0: a seeded request that runs alone draws the same tokens every time
+        // (draws depend on the seed, the step and the slot).
         this.batchKey = null;
+        this.step = 0;
         if (this.waiting.length === 0) return;
         continue; // a batch with other sampling parameters starts
       }
@@ -126,7 +130,7 @@ export class Scheduler {
       const chunks = prefillChunks([req.prompt], this.chunk, [free]);
       this.slots[free] = { req, chunks, pending: chunks.next().value ?? null, prefilled: false, generated: 0, done: false };
       this.emitted.set(free, []);
-      req.onStart();
+      req.onStart(free);
     }
   }
 

@@ -25,7 +25,9 @@ import { planShards, poolSizeFor, routeOf, type PoolShard, type RoutingPolicy } 
 
 export interface PoolMember { link: RankLink; alive: boolean }
 
-export interface PoolEvent { step: number; seq: number; kind: 'to-pool' | 'prefill-to-pool' | 'reshard' | 'fault' | 'fallback' | 'rebuild'; detail: string }
+/** What happened to a sequence on the pool: moved there (at prefill or when it grew), resharded, a rank fault, back to the base replica, cache rebuilt. */
+export const POOL_EVENT_KINDS = ['to-pool', 'prefill-to-pool', 'reshard', 'fault', 'fallback', 'rebuild'] as const;
+export interface PoolEvent { step: number; seq: number; kind: (typeof POOL_EVENT_KINDS)[number]; detail: string }
 
 /** Where the time of pooled layers goes (ms, summed over pooled decode layers). */
 export interface LayerBreakdown {
