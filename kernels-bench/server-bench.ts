@@ -5,7 +5,10 @@
 // choices[0].metrics), and client-side latency. The server runs as a child process on 127.0.0.1 (or --url).
 //
 //   node dist/kernels-bench/server-bench.js --preset tiny --dtype f32 --lens 16,64,128,256 --max-tokens 32 --levels 1:24,4:24,16:48
-//   node dist/kernels-bench/server-bench.js --model /tmp/seed-4l-f16.safetensors --dtype f16 --lens 256,1024,4096,32768 --levels 1:30s,8:45s
+//   node dist/kernels-bench/server-bench.js --model /tmp/seed-4l-f16.safetensors --dtype f16 --lens 256,1024,4096,32768 --levels 1:8,8:24
+//   ... --levels 16:48 "--serve-args=--max-batch 16"      (options for serve; the = form, as they start with --)
+// A level bounded by seconds ("8:20s") drops the requests still running at its end (their clients disconnect,
+// which cancels them): its requests/s and tokens/s undercount; a level bounded by requests does not.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
