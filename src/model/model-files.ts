@@ -52,7 +52,7 @@ export function defaultWeightsPath(): string {
 }
 
 function cacheDir(): string {
-  const root = process.env.FAPOOL_CACHE ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '.cache');
+  const root = process.env.FAPOOL_CACHE ?? packagePath('.cache'); // the same folder from dist/ and from src/ (tests)
   mkdirSync(root, { recursive: true });
   sweepStaleTemps(root);
   return root;
