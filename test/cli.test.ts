@@ -5,9 +5,9 @@
 //
 // The CLI runs from a private transpile of src/ (as in workers.test.ts), so a stale dist/ never decides a result.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCli, UsageError } from '../src/cli/args.js';
 import { exitCodeOf } from '../src/cli/exit.js';
@@ -19,27 +19,13 @@ import { randomWeightSpec } from '../src/model/random-weights-core.js';
 import { writeSafetensors, type RawArray } from '../src/model/safetensors-node.js';
 import { PlacementError } from '../src/orchestrator/baselines/placement.js';
 import { PolicyError } from '../src/orchestrator/pool/policy.js';
+import { privateDist } from './private-dist.js';
 
-const ROOT = join(dirname(new URL(import.meta.url).pathname), '..');
-const BUILD = join(ROOT, 'out', `cli-test-${process.pid}`);
-const ENTRY = join(BUILD, 'run-inference.js');
+const { BUILD, ENTRY, build: buildPrivateDist } = privateDist('cli');
 const tmp = mkdtempSync(join(tmpdir(), 'fapool-cli-'));
 const cache = join(tmp, 'cache');
 const cfg = presetConfig('tiny');
 
-async function buildPrivateDist(): Promise<void> {
-  const { transform } = await import('rolldown/experimental');
-  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name))
-    : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [join(d, e.name)] : []));
-  for (const f of walk(join(ROOT, 'src'))) {
-    const r = await transform(f, readFileSync(f, 'utf8'), { target: 'es2022' });
-    if (r.errors.length) throw new Error(`transpiling ${f}: ${r.errors.map((e) => e.message).join('; ')}`);
-    const dst = join(BUILD, 'dist', relative(ROOT, f).replace(/\.ts$/, '.js'));
-    mkdirSync(dirname(dst), { recursive: true });
-    writeFileSync(dst, r.code);
-  }
-  copyFileSync(join(ROOT, 'run-inference.js'), ENTRY);
-}
 
 interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; errorLines: string[]; ms: number }
 

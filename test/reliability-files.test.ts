@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkPciDevice, GpuBindingError } from '../src/gpu/select.js';
 import { ConfigError, presetConfig, validateConfig, type ModelConfig } from '../src/model/config.js';
@@ -15,28 +15,15 @@ import { sweepStaleTemps, writeSafetensors } from '../src/model/safetensors-node
 import { parseHeaderJson, readHeaderLength } from '../src/model/safetensors.js';
 import { loadTokenizer, TokenizerError } from '../src/model/tokenizer.js';
 import { resolveWeights, WeightError } from '../src/model/weight-names.js';
+import { privateDist } from './private-dist.js';
 
-const ROOT = join(dirname(new URL(import.meta.url).pathname), '..');
+const { BUILD, build: buildPrivateDist } = privateDist('rel-files');
 const tmp = mkdtempSync(join(tmpdir(), 'fapool-relfiles-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const tiny = presetConfig('tiny');
 
-const BUILD = join(ROOT, 'out', `rel-files-test-${process.pid}`);
 afterAll(() => rmSync(BUILD, { recursive: true, force: true }));
 
-/** src/**.ts → BUILD/dist/src/**.js (as in workers.test.ts): a child process needs plain JavaScript. */
-async function buildPrivateDist(): Promise<void> {
-  const { transform } = await import('rolldown/experimental');
-  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name))
-    : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [join(d, e.name)] : []));
-  for (const f of walk(join(ROOT, 'src'))) {
-    const r = await transform(f, readFileSync(f, 'utf8'), { target: 'es2022' });
-    if (r.errors.length) throw new Error(`transpiling ${f}: ${r.errors.map((e) => e.message).join('; ')}`);
-    const dst = join(BUILD, 'dist', relative(ROOT, f).replace(/\.ts$/, '.js'));
-    mkdirSync(dirname(dst), { recursive: true });
-    writeFileSync(dst, r.code);
-  }
-}
 beforeAll(buildPrivateDist);
 
 /** A writer in its own process, so that it can be signalled. */

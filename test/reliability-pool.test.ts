@@ -4,9 +4,9 @@
 // sequence twice fails alone and another client's requests still work; a 300 MB frame is refused by ZeroMQ
 // before the worker allocates it (--max-message-mb); a cluster with a dead endpoint keeps its live member.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dealer } from 'zeromq';
 import type { Gpu } from '../src/gpu/index.js';
@@ -25,10 +25,9 @@ import { RankRemoteError, type RankLink } from '../src/orchestrator/transport/li
 import { PROTOCOL_VERSION } from '../src/orchestrator/transport/messages.js';
 import { connectRank } from '../src/orchestrator/transport/zmq-link.js';
 import { rng } from './helpers.js';
+import { privateDist } from './private-dist.js';
 
-const ROOT = join(dirname(new URL(import.meta.url).pathname), '..');
-const BUILD = join(ROOT, 'out', `rel-pool-test-${process.pid}`);
-const ENTRY = join(BUILD, 'run-inference.js');
+const { BUILD, ENTRY, build: buildPrivateDist } = privateDist('rel-pool');
 const tmp = mkdtempSync(join(tmpdir(), 'fapool-relpool-'));
 const cfg = presetConfig('tiny');
 const GREEDY = { temperature: 0, topK: 0, topP: 1, seed: 0 };
@@ -36,19 +35,6 @@ const GREEDY = { temperature: 0, topK: 0, topP: 1, seed: 0 };
 const POLICY: RoutingPolicy = { threshold: 16, tiers: [{ maxLen: 16, poolSize: 0 }, { maxLen: Infinity, poolSize: 2 }] };
 const NEW = 12;
 
-async function buildPrivateDist(): Promise<void> {
-  const { transform } = await import('rolldown/experimental');
-  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name))
-    : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [join(d, e.name)] : []));
-  for (const f of walk(join(ROOT, 'src'))) {
-    const r = await transform(f, readFileSync(f, 'utf8'), { target: 'es2022' });
-    if (r.errors.length) throw new Error(`transpiling ${f}: ${r.errors.map((e) => e.message).join('; ')}`);
-    const dst = join(BUILD, 'dist', relative(ROOT, f).replace(/\.ts$/, '.js'));
-    mkdirSync(dirname(dst), { recursive: true });
-    writeFileSync(dst, r.code);
-  }
-  copyFileSync(join(ROOT, 'run-inference.js'), ENTRY);
-}
 
 interface WorkerProc { proc: ChildProcess; endpoint: string; log: string[]; exited: Promise<number | null> }
 

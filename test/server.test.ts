@@ -7,10 +7,10 @@
 // The child processes run compiled JavaScript from a private transpile of src/ (as workers.test.ts does), so
 // this file never depends on a stale dist/.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseServeArgs } from '../src/cli/serve-args.js';
@@ -18,8 +18,9 @@ import { startServer, type RunningServer, type ServedEngine } from '../src/cli/s
 import { presetConfig } from '../src/model/config.js';
 import { QueueFullError, type CompletionEvent, type CompletionRequest, type Engine } from '../src/orchestrator/engine.js';
 import { rng } from './helpers.js';
+import { privateDist } from './private-dist.js';
 
-const ROOT = join(dirname(new URL(import.meta.url).pathname), '..');
+const { BUILD, ENTRY, build: buildPrivateDist } = privateDist('server');
 const tmp = mkdtempSync(join(tmpdir(), 'fapool-server-'));
 const r = rng();
 const ids = (n: number) => Array.from({ length: n }, () => r.int(0, 256));
@@ -523,23 +524,7 @@ describe('serve (stand-in engine)', () => {
 
 // ------------------------------------------------------------------ `run-inference.js serve` as a process, a pool worker killed under load
 
-const BUILD = join(ROOT, 'out', `server-test-${process.pid}`);
-const ENTRY = join(BUILD, 'run-inference.js');
 
-/** src/**.ts → BUILD/dist/src/**.js, and run-inference.js beside it (as workers.test.ts does). */
-async function buildPrivateDist(): Promise<void> {
-  const { transform } = await import('rolldown/experimental');
-  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name))
-    : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [join(d, e.name)] : []));
-  for (const f of walk(join(ROOT, 'src'))) {
-    const out = await transform(f, readFileSync(f, 'utf8'), { target: 'es2022' });
-    if (out.errors.length) throw new Error(`transpiling ${f}: ${out.errors.map((e) => e.message).join('; ')}`);
-    const dst = join(BUILD, 'dist', relative(ROOT, f).replace(/\.ts$/, '.js'));
-    mkdirSync(dirname(dst), { recursive: true });
-    writeFileSync(dst, out.code);
-  }
-  copyFileSync(join(ROOT, 'run-inference.js'), ENTRY);
-}
 
 /** Resolves with the first stdout line matching re (rejects if the process exits first or ms pass). */
 function lineFrom(p: ChildProcess, re: RegExp, ms: number, stderr: () => string): Promise<RegExpExecArray> {
