@@ -226,6 +226,22 @@ describe('run-inference.js: output and interrupts', () => {
     expect((JSON.parse(r.stdout) as { tokens: number[][] }).tokens.map((t) => t.length)).toEqual(Array(6).fill(40));
   });
 
+  it('--json --stream: one JSON line per token, in order per sequence, then the result with the same tokens', () => {
+    const r = cli(['--preset', 'tiny', '--quiet', '--json', '--stream', '--prompt-len', '8', '--batch', '2', '--max-new-tokens', '5']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; seq: number; step: number; token: number; tokens: number[][] });
+    const result = lines.at(-1)!;
+    expect(result.type).toBe('result');
+    const seen: number[][] = [[], []];
+    for (const l of lines.slice(0, -1)) {
+      expect(l.type).toBe('token');
+      expect(l.step).toBe(seen[l.seq]!.length);
+      seen[l.seq]!.push(l.token);
+    }
+    expect(seen).toEqual(result.tokens);
+    expectUsageError(cli(['--stream']), /--stream writes JSON lines: add --json/);
+  });
+
   it('a 100 KB error line (an unknown flag) reaches the pipe whole', () => {
     const r = cli([`--${'x'.repeat(100_000)}`]);
     expect(r.code).toBe(2);

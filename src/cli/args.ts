@@ -33,6 +33,8 @@ export interface CliOptions {
   topP: number;
   prefillChunk: number;
   json: boolean;
+  /** --json as JSON lines: token events as they come, then the result. */
+  stream: boolean;
   dumpLogits?: string;
   strategy: 'fapool' | 'static';
   pool: number;
@@ -70,6 +72,7 @@ const SPEC = {
   'top-p': { type: 'string', default: '1', help: 'nucleus sampling mass (1 = off)' },
   'prefill-chunk': { type: 'string', default: '2048', help: 'prompt tokens per prefill launch (bounds activation memory)' },
   json: { type: 'boolean', default: false, help: 'print one JSON object (tokens, text, metrics) instead of text' },
+  stream: { type: 'boolean', default: false, help: 'with --json: JSON lines, one {"type":"token","seq","step","token","text"} per token as it is generated, then the result object' },
   gpu: { type: 'string', default: 'auto', help: 'GPU of this (base) process: a PCI address or nvidia-smi index (needs the Mesa device-select layer on multi-GPU hosts), or auto' },
   strategy: { type: 'string', default: 'fapool', help: 'fapool (attention of long sequences on the pool) or static (TP × PP baseline over the same ranks)' },
   pool: { type: 'string', default: '0', help: 'attention-pool ranks inside this process (each its own GPUDevice on this adapter; tests, one-GPU runs; at most 64)' },
@@ -253,6 +256,7 @@ export function parseCli(argv: string[]): CliOptions {
   }
   if (given.has('batch') && promptLens) throw new UsageError('--batch with --prompt-lens: the batch is the list of lengths (one sequence each); drop --batch');
   if (temperature === 0) for (const k of ['top-k', 'top-p']) if (given.has(k)) warnings.push(`--${k} has no effect at --temperature 0 (greedy)`);
+  if (values.stream && !values.json) throw new UsageError('--stream writes JSON lines: add --json (the text output already streams)');
   if (force && init !== 'random') throw new UsageError('--force only applies to --init random --model PATH (replacing weights it wrote before)');
 
   // Routing: --tiers' leading 0-rank tiers end where the pool starts; a 0-rank tier above the threshold is a contradiction.
@@ -287,7 +291,7 @@ export function parseCli(argv: string[]): CliOptions {
     seed: int('seed', s('seed')!, 0, MAX_SEED), prompt: s('prompt'), promptLen: s('prompt-len') === undefined ? undefined : int('prompt-len', s('prompt-len')!, 1), promptLens,
     maxNewTokens: int('max-new-tokens', s('max-new-tokens')!, 1), batch: int('batch', s('batch')!, 1),
     dtype, temperature, topK, topP, prefillChunk: int('prefill-chunk', s('prefill-chunk')!, 1),
-    json: Boolean(values.json), dumpLogits,
+    json: Boolean(values.json), stream: Boolean(values.stream), dumpLogits,
     strategy: strat, pool, cluster, spawn,
     gpu: s('gpu')!, threshold, tiers: s('tiers'), placement: s('placement')!, deadlineMs: int('deadline', s('deadline')!, 1),
     kvReplica: Boolean(values['kv-replica']), pingPong: Boolean(values['ping-pong']),

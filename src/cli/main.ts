@@ -181,6 +181,7 @@ export async function main(argv: string[]): Promise<number> {
     }, (e) => {
       if (e.type === 'prefill' && total > 256) prefillBar.update(e.doneTokens, e.totalTokens, 'tok');
       if (e.type === 'token' && e.seq === 0 && !o.json) out(e.text);
+      if (e.type === 'token' && o.stream) console.log(JSON.stringify({ type: 'token', seq: e.seq, step: e.step, token: e.token, text: e.text }));
     });
     const res = done.result;
     if (o.dumpLogits) {
@@ -192,7 +193,7 @@ export async function main(argv: string[]): Promise<number> {
     };
     if (o.json) {
       console.log(JSON.stringify({
-        model: cfg.name, dtype: engine.dtype, device: engine.device, batch: prompts.length,
+        ...(o.stream ? { type: 'result' } : {}), model: cfg.name, dtype: engine.dtype, device: engine.device, batch: prompts.length,
         promptLengths: prompts.map((p) => p.length), tokens: res.tokens, text: done.texts, metrics, placement: done.placement,
       }));
     } else {
