@@ -20,7 +20,7 @@ const BATCHES: Record<string, number[]> = {
 
 interface Row {
   batch: string; config: string; prompts: number; inputTokens: number; outputTokens: number;
-  ttftMs: number; tpotMs: number; stepMs: number; tps: number; baseGpuBytes: number;
+  ttftMs: number; tpotMs: number; stepMs: number; tps: number; baseGpuBytes: number; poolGpuBytes?: number;
   handoffMs: number; prefillIntoPoolMs: number; pooledSteps: number; perLayerOverheadMs?: number; sameTokens?: boolean;
   layer?: Record<string, number>; split?: Record<string, number>; warmupMs: number; error?: string;
 }
@@ -33,8 +33,13 @@ async function run(opts: EngineOptions, prompts: number[][], newTokens: number):
     await engine.run({ prompts: prompts.map((p) => p.slice(0, 64)), maxNewTokens: 4, stopAtEos: false });
     const warmupMs = performance.now() - t0;
     const before = { ...(engine.report().split ?? {}) }; // the pool's counters run across generations
-    const done = await engine.run({ prompts, maxNewTokens: newTokens, stopAtEos: false });
+    // The pool's GPU memory while the batch decodes (read once, at the second step: its shards are freed at the end).
+    let poolGpuBytes: number | undefined;
+    const done = await engine.run({ prompts, maxNewTokens: newTokens, stopAtEos: false }, (e) => {
+      if (e.type === 'token' && e.seq === 0 && e.step === 1) poolGpuBytes = engine.report().split?.poolGpuBytes;
+    });
     const split = Object.fromEntries(Object.entries(done.placement.split ?? {}).map(([k, x]) => [k, x - (before[k] ?? 0)]));
+    if (poolGpuBytes !== undefined) split.poolGpuBytes = poolGpuBytes; else delete split.poolGpuBytes;
     return { done, split, warmupMs, layers: engine.config.nLayers };
   } finally {
     await engine.dispose();
@@ -76,7 +81,7 @@ async function main(): Promise<void> {
         const steps = Math.max(1, r.outputTokens / prompts.length - 1);
         const row: Row = {
           batch: name, config: label, prompts: prompts.length, inputTokens: r.inputTokens, outputTokens: r.outputTokens,
-          ttftMs: r.prefillMs, tpotMs: r.tpotMs, stepMs: r.decodeMs / steps, tps: r.tps, baseGpuBytes: r.gpuBytes,
+          ttftMs: r.prefillMs, tpotMs: r.tpotMs, stepMs: r.decodeMs / steps, tps: r.tps, baseGpuBytes: r.gpuBytes, poolGpuBytes: split.poolGpuBytes,
           handoffMs: split.migrateMs ?? 0, prefillIntoPoolMs: split.prefillIntoPoolMs ?? 0, pooledSteps: split.pooledSteps ?? 0, warmupMs,
           layer: Object.fromEntries(Object.entries(split).filter(([k]) => k.startsWith('layer.')).map(([k, x]) => [k.slice(6), x])),
           split,
@@ -91,7 +96,7 @@ async function main(): Promise<void> {
         rows.push(row);
         save(rows);
         console.log(`${name} ${label.padEnd(34)} TTFT ${row.ttftMs.toFixed(0).padStart(7)} ms  TPOT ${row.tpotMs.toFixed(2).padStart(7)} ms  step ${row.stepMs.toFixed(2).padStart(7)} ms` +
-          `  base mem ${(row.baseGpuBytes / 2 ** 30).toFixed(2)} GiB  migration ${row.handoffMs.toFixed(0)} ms  prefill into pool ${row.prefillIntoPoolMs.toFixed(0)} ms` +
+          `  base mem ${(row.baseGpuBytes / 2 ** 30).toFixed(2)} GiB${row.poolGpuBytes !== undefined ? `  pool mem ${(row.poolGpuBytes / 2 ** 30).toFixed(2)} GiB` : ''}  migration ${row.handoffMs.toFixed(0)} ms  prefill into pool ${row.prefillIntoPoolMs.toFixed(0)} ms` +
           (row.perLayerOverheadMs !== undefined ? `  per-layer overhead ${row.perLayerOverheadMs.toFixed(3)} ms  tokens ${row.sameTokens ? 'same' : 'DIFFER'}` : ''));
         if (row.layer && row.layer.layers) {
           const n = row.layer.layers;

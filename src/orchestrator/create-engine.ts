@@ -135,7 +135,8 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
     cleanups.push(() => releaseWeights(gpu, weights));
     if (extras.length) log(`note: ${extras.length} tensors in the file are not used (${extras.slice(0, 5).join(', ')}${extras.length > 5 ? ', …' : ''})`);
     const dropped: string[] = [];
-    const members = await poolMembers(o.pool ?? {}, dtype, cleanups, log, dropped);
+    const poolGpus: Gpu[] = [];
+    const members = await poolMembers(o.pool ?? {}, dtype, cleanups, log, dropped, poolGpus);
     if (members.length === 0) return localEngine({ gpu, config: cfg, weights, dtype, tokenizer: m.tokenizer, dispose: cleanup, schedule: o.schedule });
     const pool = new PoolAttention(members, routingPolicy(o.policy), { deadlineMs: o.pool?.deadlineMs, replica: o.pool?.replica });
     cleanups.push(() => pool.dispose(gpu));
@@ -148,6 +149,8 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
       split: {
         poolWaitMs: pool.stats.poolWaitMs, transferMs: pool.stats.transferMs, migrateMs: pool.stats.migrateMs, pooledSteps: pool.stats.steps,
         prefillIntoPoolMs: pool.stats.prefillMs, prefillLayers: pool.stats.prefillLayers, rebuilds: pool.stats.rebuilds, ...prefixed('layer.', pool.stats.layer),
+        // GPU memory of the in-process ranks (KV shards, staging); worker processes report theirs in their logs.
+        ...(poolGpus.length ? { poolGpuBytes: poolGpus.reduce((a, g) => a + g.liveBytes, 0) } : {}),
       },
     });
     return localEngine({ gpu, config: cfg, weights, dtype, tokenizer: m.tokenizer, placement: pool, report, dispose: cleanup, microBatches: o.pool?.pingPong, schedule: o.schedule });
@@ -159,11 +162,12 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
 
 /** The pool's members: in-process ranks, a cluster file's workers, spawned worker processes. */
 async function poolMembers(o: PoolOptions, dtype: DType, cleanups: (() => Promise<void> | void)[], log: (l: string) => void,
-  dropped: string[]): Promise<PoolMember[]> {
+  dropped: string[], gpus: Gpu[]): Promise<PoolMember[]> {
   const members: PoolMember[] = [];
   for (let i = 0; i < (o.inProcess ?? 0); i++) {
     const g = await openGpu({ label: `pool${i}`, f16: dtype === 'f16' });
     const rank = new AttentionRank(g, i);
+    gpus.push(g);
     members.push({ link: inProcessLink(`pool${i} (in-process)`, rank.handler), alive: true });
     cleanups.push(() => { rank.dispose(); g.destroy(); });
   }
