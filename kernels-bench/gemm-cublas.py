@@ -8,26 +8,19 @@ against the gate and up weights concatenated, [2F, K]: the matrix work of the ga
 epilogue). Decode shapes (M <= 64) rotate 3 weight copies so that L2 never holds the one being read.
 Plus "copy": device-to-device copy bandwidth (GB/s, read + write) and the fp32/fp16 4096^3 rates.
 """
-import argparse, json, statistics, time
+import argparse, functools, json, time
 
 import torch
+
+import torch_bench  # beside this script
 
 SEED_SHAPES = [(6144, 4096, False), (4096, 4096, False), (16384, 4096, True), (4096, 16384, False)]  # (N or F, K, gated)
 PREFILL_M = [2048, 4096]
 DECODE_M = [1, 8, 16, 32, 64]
 
 
-def timed(fn, warmup=3, reps=15):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record(); fn(); b.record()
-        torch.cuda.synchronize()
-        times.append(a.elapsed_time(b))
-    return statistics.median(times)
+# The CUDA-event timer of the kernel benchmarks (median after warm-up), with fewer repeats: many shapes, one call.
+timed = functools.partial(torch_bench.timed, warmup=3, reps=15)
 
 
 def main():

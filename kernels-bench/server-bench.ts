@@ -10,11 +10,10 @@
 // A level bounded by seconds ("8:20s") drops the requests still running at its end (their clients disconnect,
 // which cancels them): its requests/s and tokens/s undercount; a level bounded by requests does not.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { entryScript } from '../src/gpu/package-root.js';
 
 interface AutocannonResult {
   duration: number; non2xx: number; errors: number; timeouts: number; '2xx': number;
@@ -47,19 +46,9 @@ function parseLevels(spec: string): Level[] {
   });
 }
 
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'run-inference.js'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find run-inference.js above this script');
-    dir = up;
-  }
-  return dir;
-}
-
 /** Starts `run-inference.js serve` on a free port and resolves with its URL once it prints it. */
 function startServer(args: string[]): Promise<{ url: string; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, [join(packageRoot(), 'run-inference.js'), 'serve', '--host', '127.0.0.1', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [entryScript(), 'serve', '--host', '127.0.0.1', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   proc.stderr!.on('data', (d: Buffer) => { for (const l of d.toString().split('\n')) if (l && !l.startsWith('Warning:')) process.stderr.write(`[serve] ${l}\n`); });
   return new Promise((resolve, reject) => {
     let out = '';

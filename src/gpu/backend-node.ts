@@ -1,20 +1,10 @@
 // Node host: Dawn through the npm `webgpu` package, WGSL read from the package's shaders/ folder.
-import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { NoAdapterError } from './errors.js';
+import { packagePath } from './package-root.js';
 import { registerShaderLoader } from './shader-source.js';
-
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'shaders'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the fapool package root (shaders/ folder)');
-    dir = up;
-  }
-  return dir;
-}
 
 let gpuSingleton: GPU | null = null;
 
@@ -31,8 +21,7 @@ export async function nodeGpu(): Promise<GPU> {
     throw new NoAdapterError(`cannot load Dawn's Node bindings (npm package 'webgpu'): ${(e as Error).message}. Run 'npm install' in the project root.`);
   }
   Object.assign(globalThis, mod.globals);
-  const root = packageRoot();
-  registerShaderLoader((file) => readFileSync(join(root, 'shaders', file), 'utf8'));
+  registerShaderLoader((file) => readFileSync(packagePath('shaders', file), 'utf8'));
   const gpu = mod.create(DAWN_FLAGS);
   // The instance enumerates its adapters inside its first requestAdapter() call, synchronously: do that
   // here with Dawn's limit notices filtered out (later calls reuse the enumeration and print nothing).

@@ -359,15 +359,20 @@ export function sgmSkinnyFits(caps: Caps, s: SgmSkinnyShape, gated: boolean): bo
     && 4 * 256 * s.sn * s.sk <= caps.maxWorkgroupStorage;
 }
 
-function launchSgmSkinny(gpu: Gpu, l: GemmLaunch, s: SgmSkinnyShape): Dispatch {
-  const caps = gpu.caps;
-  const gated = l.kind === 'gated';
-  if (s.emulate) {
+/** Every subgroup-matrix kernel: the device has the matrices (or, emulated, shader-f16) and the operands are f16. */
+function checkSgmOperands(caps: Caps, l: GemmLaunch, emulate: boolean): void {
+  if (emulate) {
     if (!caps.f16) throw new LimitError('gemm: the emulated subgroup-matrix kernel needs shader-f16');
   } else if (!hasSubgroupMatrixF16(caps)) {
     throw new LimitError('gemm: the subgroup-matrix path needs chromium-experimental-subgroup-matrix with a 16x16x16 f16->f32 config');
   }
   assertShape(l.dtype === 'f16', `gemm: the subgroup-matrix path takes f16 operands, got ${shapeStr(l.x)}`);
+}
+
+function launchSgmSkinny(gpu: Gpu, l: GemmLaunch, s: SgmSkinnyShape): Dispatch {
+  const caps = gpu.caps;
+  const gated = l.kind === 'gated';
+  checkSgmOperands(caps, l, s.emulate === true);
   assertShape(sgmSkinnyApplies(l.M, l.N, l.K), `gemm: the skinny subgroup-matrix kernel needs ${SKINNY_MIN_M} <= M <= ${SKINNY_MAX_M}, N >= 16, K % 16 == 0, got ${l.M}x${l.N}x${l.K}`);
   if (!sgmSkinnyFits(caps, s, gated)) throw new LimitError(`gemm: skinny subgroup-matrix shape ${JSON.stringify(s)} does not fit this device`);
   const sgSize = s.emulate ? EMU_SG : caps.subgroupMaxSize;
@@ -502,10 +507,7 @@ export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath, tune: GemmTu
     if (typeof choice === 'object' && 'kind' in choice) {
       return choice.kind === 'tile' ? launchSgmTile(gpu, l, choice) : launchSgmSkinny(gpu, l, choice);
     }
-    if (!hasSubgroupMatrixF16(caps)) {
-      throw new LimitError('gemm: the subgroup-matrix path needs chromium-experimental-subgroup-matrix with a 16x16x16 f16->f32 config');
-    }
-    assertShape(l.dtype === 'f16', `gemm: the subgroup-matrix path takes f16 operands, got ${shapeStr(l.x)}`);
+    checkSgmOperands(caps, l, false);
     assertShape(vec4, `gemm: the subgroup-matrix path needs K % 4 == 0, got K = ${l.K}`);
     const direct = choice;
     if (direct === 'staged') {
@@ -547,12 +549,7 @@ export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath, tune: GemmTu
 function launchSgmTile(gpu: Gpu, l: GemmLaunch, s: SgmTileShape): Dispatch {
   const caps = gpu.caps;
   const gated = l.kind === 'gated';
-  if (s.emulate) {
-    if (!caps.f16) throw new LimitError('gemm: the emulated subgroup-matrix kernel needs shader-f16');
-  } else if (!hasSubgroupMatrixF16(caps)) {
-    throw new LimitError('gemm: the subgroup-matrix path needs chromium-experimental-subgroup-matrix with a 16x16x16 f16->f32 config');
-  }
-  assertShape(l.dtype === 'f16', `gemm: the subgroup-matrix path takes f16 operands, got ${shapeStr(l.x)}`);
+  checkSgmOperands(caps, l, s.emulate === true);
   assertShape(l.K % 4 === 0, `gemm: the subgroup-matrix tile kernel needs K % 4 == 0, got K = ${l.K}`);
   if (!sgmTileFits(caps, s, gated)) throw new LimitError(`gemm: subgroup-matrix tile ${JSON.stringify(s)} does not fit this device`);
   const sgSize = s.emulate ? EMU_SG : caps.subgroupMaxSize;

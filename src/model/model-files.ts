@@ -2,9 +2,9 @@
 // the default preset's trained weights shipped in src/model/default/; and the deterministic random
 // weights of --init random or of the other presets (cached, written once per preset/seed/dtype).
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { InputError } from '../gpu/errors.js';
+import { packagePath } from '../gpu/package-root.js';
 import { ConfigError, configFromHf, presetConfig, validateConfig, type ModelConfig } from './config.js';
 import { parseHeaderJson, readHeaderLength } from './safetensors.js';
 import { openSafetensors, sweepStaleTemps, type SafetensorsFile } from './safetensors-node.js';
@@ -36,16 +36,6 @@ export interface ModelFiles {
 export const DEFAULT_PRESET = 'fortune-4l';
 
 /** A path inside the package (the folder with package.json and src/model/), from src/ or from dist/src/. */
-function packagePath(...parts: string[]): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'src', 'model'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the fapool package root (package.json beside src/model/)');
-    dir = up;
-  }
-  return join(dir, ...parts);
-}
-
 /** The trained weights of DEFAULT_PRESET (src/model/default/: training script, corpus, licence, golden fixture). */
 export function defaultWeightsPath(): string {
   return packagePath('src', 'model', 'default', `${DEFAULT_PRESET}.safetensors`);

@@ -44,8 +44,11 @@ export interface StaticStats {
 
 export class StaticParallelGenerator implements ForwardExecutor {
   readonly stats: StaticStats = zeroStats();
+  // All-reduce buffers, sized by prepare(): the f32 sum, a partial widened from f16, the sum rounded to f16. The sum
+  // handed out is a view into them: every rank has written it to its GPU (or sent it) before the next all-reduce.
   private sumF32 = new Float32Array(0);
   private partF32 = new Float32Array(0);
+  private sumF16 = new Uint16Array(0);
   private tokens: Uint32Array[] = [new Uint32Array(0), new Uint32Array(0)];
   private lastTokens: Uint32Array = new Uint32Array(0);
 
@@ -85,6 +88,7 @@ export class StaticParallelGenerator implements ForwardExecutor {
     if (this.sumF32.length < n) {
       this.sumF32 = new Float32Array(n);
       this.partF32 = new Float32Array(this.dtype === 'f16' ? n : 0);
+      this.sumF16 = new Uint16Array(this.dtype === 'f16' ? n : 0);
     }
   }
 
@@ -147,7 +151,7 @@ export class StaticParallelGenerator implements ForwardExecutor {
     return outs;
   }
 
-  /** Sum the ranks' partials in f32 (f16 partials widened first) and return them in the model dtype. */
+  /** Sum the ranks' partials in f32 (f16 partials widened first) and return them in the model dtype (a view of a reused buffer). */
   private allReduce(parts: HostArray[], T: number): HostArray {
     const n = T * this.cfg.hidden, f16 = this.dtype === 'f16';
     const sum = this.sumF32.subarray(0, n);
@@ -157,8 +161,8 @@ export class StaticParallelGenerator implements ForwardExecutor {
       if (i === 0) sum.set(v);
       else for (let j = 0; j < n; j++) sum[j]! += v[j]!;
     });
-    if (!f16) return sum.slice();
-    const out = new Uint16Array(n);
+    if (!f16) return sum;
+    const out = this.sumF16.subarray(0, n);
     convertElements(new Uint8Array(sum.buffer, 0, n * 4), 'F32', out);
     return out;
   }

@@ -2,10 +2,9 @@
 // Each is started with --exit-with-parent (it exits when its stdin closes, i.e. when this process dies,
 // even by SIGKILL), and this process kills what is left when it exits.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { rmSync } from 'node:fs';
 import { FapoolError } from '../../gpu/errors.js';
+import { entryScript } from '../../gpu/package-root.js';
 import { connectMembers, type ClusterMember } from './cluster.js';
 import { listGpuBusIds } from '../../gpu/select.js';
 
@@ -38,16 +37,6 @@ export interface LocalWorkers {
 /** PCI bus ids of this host's GPUs by index (nvidia-smi), [] when there is no nvidia-smi. */
 export function listLocalGpus(): string[] {
   return listGpuBusIds();
-}
-
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'run-inference.js'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new SpawnError('cannot find run-inference.js above the orchestrator module');
-    dir = up;
-  }
-  return dir;
 }
 
 // Every child still running when this process exits gets SIGKILL (exit handlers must be synchronous).
@@ -127,7 +116,7 @@ async function stop(proc: ChildProcess, graceMs: number): Promise<void> {
  * fails to start or answer, every started worker is stopped and the error names it with its stderr.
  */
 export async function spawnLocalWorkers(gpus: readonly string[], opts: SpawnOptions = {}): Promise<LocalWorkers> {
-  const entry = opts.entry ?? join(packageRoot(), 'run-inference.js');
+  const entry = opts.entry ?? entryScript();
   const settled = await Promise.allSettled(gpus.map((g, i) => startOne(i, g, opts, entry)));
   const started = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const stopAll = async () => {
