@@ -1,8 +1,12 @@
-// FA Pool benchmark: one device vs FA Pool (attention-pool ranks in this process, or worker processes) on the
-// same batches, same weights, greedy. Per configuration: a warm-up generation (same batch size, short prompts:
-// compiles every pipeline), then the measured run. Reports TTFT, TPOT, per-step time, the pooled per-layer
-// overhead ((pooled step − single step) ÷ layers), base GPU memory, KV hand-off time, the per-layer breakdown,
-// and whether the tokens equal the single device's. Prints a table; writes JSON.
+// FA Pool benchmark: one device vs FA Pool (attention-pool ranks in this process, or a worker process) and the
+// static TP × PP baseline (its other ranks in worker processes on the same GPU) on the same batches, same
+// weights, greedy. Per configuration: a warm-up generation (same batch size, short prompts: compiles every
+// pipeline), then the measured run. Reports TTFT, TPOT, per-step time, the per-layer overhead ((step − single
+// step) ÷ layers), base GPU memory, KV hand-off time, the per-layer breakdown, and whether the tokens equal the
+// single device's. Prints a table; writes JSON.
+//
+// Configurations (--configs): single, pool (--pool N in-process ranks), pool-replica, pool-pingpong,
+// pool-worker (one worker process, --spawn none:1), static-tp2 (--spawn none:1), static-tp2pp2 (--spawn none:3).
 //
 //   node dist/kernels-bench/pool-bench.js --model /tmp/seed-4l-f16.safetensors --batches a,b --pool 1 --out pool.json
 import { writeFileSync } from 'node:fs';
@@ -25,14 +29,15 @@ interface Row {
   layer?: Record<string, number>; split?: Record<string, number>; warmupMs: number; error?: string;
 }
 
-async function run(opts: EngineOptions, prompts: number[][], newTokens: number): Promise<{ done: Extract<GenerationEvent, { type: 'done' }>; split: Record<string, number>; warmupMs: number; layers: number }> {
+async function run(opts: EngineOptions, prompts: number[][], newTokens: number, cumulative: boolean): Promise<{ done: Extract<GenerationEvent, { type: 'done' }>; split: Record<string, number>; warmupMs: number; layers: number }> {
   const engine = await createEngine(opts);
   try {
     const t0 = performance.now();
     // Warm-up: the same batch size with short prompts compiles the pipelines the measured run needs.
     await engine.run({ prompts: prompts.map((p) => p.slice(0, 64)), maxNewTokens: 4, stopAtEos: false });
     const warmupMs = performance.now() - t0;
-    const before = { ...(engine.report().split ?? {}) }; // the pool's counters run across generations
+    // The pool's counters run across generations (the static baseline's restart at each).
+    const before = cumulative ? { ...(engine.report().split ?? {}) } : {};
     // The pool's GPU memory while the batch decodes (read once, at the second step: its shards are freed at the end).
     let poolGpuBytes: number | undefined;
     const done = await engine.run({ prompts, maxNewTokens: newTokens, stopAtEos: false }, (e) => {
@@ -50,7 +55,7 @@ async function main(): Promise<void> {
   const { values: v } = parseArgs({
     options: {
       model: { type: 'string' }, preset: { type: 'string', default: 'seed-4l' }, dtype: { type: 'string', default: 'f16' },
-      batches: { type: 'string', default: 'a' }, pool: { type: 'string', default: '1' }, spawn: { type: 'string' },
+      batches: { type: 'string', default: 'a' }, pool: { type: 'string', default: '1' },
       threshold: { type: 'string', default: '4096' }, 'new-tokens': { type: 'string', default: '64' },
       'prefill-chunk': { type: 'string', default: '2048' }, scale: { type: 'string', default: '1' },
       configs: { type: 'string', default: 'single,pool,pool-replica,pool-pingpong' }, out: { type: 'string' },
@@ -59,7 +64,23 @@ async function main(): Promise<void> {
   const newTokens = Number(v['new-tokens']), scale = Number(v.scale);
   const base: EngineOptions = {
     model: v.model, preset: v.preset, init: v.model ? undefined : 'random', dtype: v.dtype as 'f32' | 'f16',
-    policy: { threshold: Math.round(Number(v.threshold) / scale), tiers: `${Math.round(Number(v.threshold) / scale)}:0,inf:${v.spawn ? 1 : Number(v.pool)}` },
+  };
+  const policy = (ranks: number) => ({ threshold: Math.round(Number(v.threshold) / scale), tiers: `${Math.round(Number(v.threshold) / scale)}:0,inf:${ranks}` });
+  /** Engine options and label of a configuration. */
+  const configOf = (config: string): { opts: EngineOptions; label: string } => {
+    const pooled = (where: NonNullable<EngineOptions['pool']>, ranks: number, what: string) =>
+      ({ opts: { ...base, policy: policy(ranks), pool: where }, label: `FA Pool (${what})` });
+    const pool = Number(v.pool);
+    switch (config) {
+      case 'single': return { opts: { ...base, policy: policy(0) }, label: 'single device' };
+      case 'pool': return pooled({ inProcess: pool }, pool, `${pool} in-process rank`);
+      case 'pool-replica': return pooled({ inProcess: pool, replica: true }, pool, `${pool} in-process rank, base replica`);
+      case 'pool-pingpong': return pooled({ inProcess: pool, pingPong: true }, pool, `${pool} in-process rank, ping-pong`);
+      case 'pool-worker': return pooled({ spawn: 'none:1' }, 1, '1 worker process');
+      case 'static-tp2': return { opts: { ...base, strategy: 'static', placement: 'tp=2', pool: { spawn: 'none:1' } }, label: 'static tp=2 (1 worker process)' };
+      case 'static-tp2pp2': return { opts: { ...base, strategy: 'static', placement: 'tp=2,pp=2', pool: { spawn: 'none:3' } }, label: 'static tp=2,pp=2 (3 worker processes)' };
+      default: throw new Error(`unknown configuration '${config}' (single, pool, pool-replica, pool-pingpong, pool-worker, static-tp2, static-tp2pp2)`);
+    }
   };
   const rows: Row[] = [];
   // Written after every row: a run cut short by its time limit still leaves what it measured.
@@ -70,13 +91,9 @@ async function main(): Promise<void> {
     const prompts = lens.map((n, i) => syntheticPrompt(n, 256, 7 + i));
     let single: Row | null = null, singleTokens: number[][] | null = null;
     for (const config of String(v.configs).split(',')) {
-      const replica = config === 'pool-replica', pingPong = config === 'pool-pingpong';
-      const where = v.spawn ? { spawn: v.spawn } : { inProcess: Number(v.pool) };
-      const opts: EngineOptions = config === 'single' ? base : { ...base, pool: { ...where, replica, pingPong } };
-      const label = config === 'single' ? 'single device'
-        : `FA Pool (${v.spawn ? `${v.spawn} worker process` : `${v.pool} in-process rank`}${replica ? ', base replica' : ''}${pingPong ? ', ping-pong' : ''})`;
+      const { opts, label } = configOf(config);
       try {
-        const { done, split, warmupMs, layers } = await run(opts, prompts, newTokens);
+        const { done, split, warmupMs, layers } = await run(opts, prompts, newTokens, !config.startsWith('static'));
         const r = done.result;
         const steps = Math.max(1, r.outputTokens / prompts.length - 1);
         const row: Row = {
@@ -98,6 +115,10 @@ async function main(): Promise<void> {
         console.log(`${name} ${label.padEnd(34)} TTFT ${row.ttftMs.toFixed(0).padStart(7)} ms  TPOT ${row.tpotMs.toFixed(2).padStart(7)} ms  step ${row.stepMs.toFixed(2).padStart(7)} ms` +
           `  base mem ${(row.baseGpuBytes / 2 ** 30).toFixed(2)} GiB${row.poolGpuBytes !== undefined ? `  pool mem ${(row.poolGpuBytes / 2 ** 30).toFixed(2)} GiB` : ''}  migration ${row.handoffMs.toFixed(0)} ms  prefill into pool ${row.prefillIntoPoolMs.toFixed(0)} ms` +
           (row.perLayerOverheadMs !== undefined ? `  per-layer overhead ${row.perLayerOverheadMs.toFixed(3)} ms  tokens ${row.sameTokens ? 'same' : 'DIFFER'}` : ''));
+        if (split.allReduces) {
+          console.log(`   all-reduces ${split.allReduces} (prefill and decode): rank write ${(split.rankWriteMs ?? 0).toFixed(0)}, rank run ${(split.rankRunMs ?? 0).toFixed(0)}, transport ${(split.transportMs ?? 0).toFixed(0)} ms` +
+            (row.perLayerOverheadMs !== undefined ? `; per decode all-reduce (2 a layer) ${(row.perLayerOverheadMs / 2).toFixed(3)} ms` : ''));
+        }
         if (row.layer && row.layer.layers) {
           const n = row.layer.layers;
           console.log(`   per pooled layer (ms): ${Object.entries(row.layer).filter(([k]) => k !== 'layers').map(([k, x]) => `${k} ${(x / n).toFixed(3)}`).join(', ')}`);

@@ -43,6 +43,18 @@ describe('engine.generate', () => {
   });
 });
 
+describe('engine.run again with a larger batch capacity', () => {
+  it('a pooled prompt run with few tokens, then with more: the pool sizes its shards for the new run', async () => {
+    // The same batch shape with a longer decode reuses the base's buffers; the pool's shards must still be sized
+    // by the new capacities (an old capacity made the rank refuse the step and the base overflow its cache).
+    const prompt = PROMPTS[3]!; // past the threshold: prefilled into the pool
+    await alone(pooled, prompt, 2);
+    const got = await pooled.run({ prompts: [prompt], maxNewTokens: 24, stopAtEos: false });
+    expect(got.result.tokens[0]).toEqual(await alone(single, prompt, 24));
+    expect((got.placement.events ?? []).filter((e) => e.kind === 'fault' || e.kind === 'fallback')).toEqual([]);
+  });
+});
+
 describe.each([['one device', () => single], ['FA Pool (2 in-process ranks)', () => pooled]] as const)('engine.submit on %s', (_name, engine) => {
   it('concurrent requests (more than the batch has slots) each get the tokens they get alone', async () => {
     const e = engine();

@@ -128,7 +128,6 @@ describe('static TP × PP vs the single-device Generator (f32)', () => {
       expect(res.tpotMs).toBeCloseTo(res.decodeMs / (res.outputTokens - 3), 6);
       expect(res.tps).toBeCloseTo((res.inputTokens + res.outputTokens) / (res.totalMs / 1000), 6);
       expect(stats.steps).toBe(NEW - 1);
-      if (p.tp > 1) expect(stats.sumMs).toBeGreaterThan(0);
       expect(stats.rankRunMs).toBeGreaterThan(0);
       expect(stats.rankRunMs + stats.rankWriteMs + stats.transportMs).toBeCloseTo(stats.waitMs, 1);
       if (p.tp > 1) {

@@ -64,7 +64,7 @@ async function runPoint(flags: string[], batch: number, repeat: number): Promise
     const pl = o.strategy === 'static' ? parsePlacement(o.placement) : { tp: 1, pp: 1 };
     // Ranks the sequences actually used (a sequence may cross the threshold during the decode).
     const poolSize = Math.max(0, ...(rep.perSeq ?? []).map((q) => q?.ranks.length ?? 0));
-    const attn = dec.poolWaitMs ?? 0, xfer = (dec.transferMs ?? 0) + (dec.sumMs ?? 0) + (dec.transportMs ?? 0);
+    const attn = dec.poolWaitMs ?? 0, xfer = (dec.transferMs ?? 0) + (dec.transportMs ?? 0);
     const sync = dec.migrateMs ?? 0, compute = (dec.rankRunMs ?? 0) + (dec.rankWriteMs ?? 0);
     return {
       strategy: o.strategy, seqLen: len, batch, newTokens: o.maxNewTokens, bytesPerEl: dtype === 'f16' ? 2 : 4,
@@ -84,6 +84,8 @@ async function runPoint(flags: string[], batch: number, repeat: number): Promise
 
 const SPEC = {
   preset: { type: 'string', default: 'tiny' },
+  model: { type: 'string' },
+  config: { type: 'string' },
   lengths: { type: 'string', default: '16,32,64,96,128,192,256,320' },
   strategies: { type: 'string', default: 'fapool,static' },
   pool: { type: 'string', default: '2' },
@@ -104,6 +106,8 @@ const SPEC = {
 
 const HELP = `Usage: node dist/kernels-bench/paper/sweep.js [options]
   --preset tiny|seed-4l       model (random weights, written once to the cache)
+  --model FILE                a safetensors file of the preset's shapes instead of random weights
+  --config FILE               a Hugging Face config.json instead of the preset (with --model: its weights file)
   --lengths 512,...,40960     prompt lengths (one process per length × strategy)
   --strategies fapool,static  which runs; fapool uses --pool/--spawn/--threshold/--tiers, static --placement
   --pool N                    in-process pool ranks (default 2)   --spawn auto|none:N|PCI,...  worker processes
@@ -115,7 +119,7 @@ const HELP = `Usage: node dist/kernels-bench/paper/sweep.js [options]
   --out FILE                  results JSON (written after every point)`;
 
 function cliFlags(v: Record<string, string | boolean | undefined>, strategy: string, len: number): string[] {
-  const f = ['--preset', String(v.preset), '--init', 'random', '--prompt-len', String(len), '--max-new-tokens', String(v['new-tokens']),
+  const f = [...(v.config ? ['--config', String(v.config)] : ['--preset', String(v.preset)]), ...(v.model ? ['--model', String(v.model)] : ['--init', 'random']), '--prompt-len', String(len), '--max-new-tokens', String(v['new-tokens']),
     '--strategy', strategy, '--threshold', String(v.threshold), '--quiet', '--json'];
   if (v.dtype) f.push('--dtype', String(v.dtype));
   if (v.gpu) f.push('--gpu', String(v.gpu));
@@ -154,7 +158,10 @@ async function main(argv: string[]): Promise<void> {
         out.points.push(p);
         console.log(`${s.padEnd(7)} len ${String(len).padStart(6)}: TTFT ${p.ttftMs.toFixed(1)} ms, TPOT ${p.tpotMs.toFixed(2)} ms, TPS ${p.tps.toFixed(1)} (pool ${p.poolSize}) [${((Date.now() - t0) / 1000).toFixed(1)} s]`);
       } else {
-        const error = (r.stderr || r.stdout || `exit ${r.status}`).trim().split('\n').slice(-3).join(' | ');
+        // The error's own line (not only the stack's tail), then the last lines.
+        const lines = (r.stderr || r.stdout || `exit ${r.status}`).trim().split('\n');
+        const first = lines.find((l) => /error/i.test(l) && !/^\s+at /.test(l));
+        const error = [...(first ? [first] : []), ...lines.slice(-3)].join(' | ');
         out.points.push({ strategy: s, seqLen: len, error });
         console.log(`${s.padEnd(7)} len ${String(len).padStart(6)}: FAILED ${error}`);
       }

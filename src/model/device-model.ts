@@ -107,7 +107,11 @@ export class DeviceModel {
     const s = this.shape;
     const capacities = this.capacities?.(shape) ?? shape.capacities;
     const held = this.cache?.capacities;
-    if (this.st && held && shape.B === s.B && capacities.every((c, b) => c <= held[b]!) && Math.max(shape.chunk, shape.B) <= s.maxTokens) return;
+    if (this.st && held && shape.B === s.B && capacities.every((c, b) => c <= held[b]!) && Math.max(shape.chunk, shape.B) <= s.maxTokens) {
+      // The buffers fit; the batch (its prompts and capacities, which the pool sizes its shards by) is this one.
+      this.shape = { ...shape, maxTokens: s.maxTokens };
+      return;
+    }
     this.releaseBuffers();
     const { gpu, cfg, dtype } = this;
     const maxTokens = Math.max(shape.chunk, shape.B);

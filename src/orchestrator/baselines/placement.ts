@@ -63,7 +63,10 @@ export function rankShares(cfg: ModelConfig, p: StaticPlacement): WeightShare[] 
   });
 }
 
-/** A rank ends its pass by handing x to the next stage when there is no all-reduce to carry it. */
-export function sendsX(p: StaticPlacement, share: WeightShare): boolean {
-  return p.tp === 1 && !share.head;
+/**
+ * The rank (stage-major `index`) that ends its pass by handing x to the next stage: TP rank 0 of every stage but
+ * the last (after a stage's last all-reduce every rank of it holds the same x; one of them sends it).
+ */
+export function sendsX(p: StaticPlacement, index: number): boolean {
+  return index % p.tp === 0 && Math.floor(index / p.tp) < p.pp - 1;
 }

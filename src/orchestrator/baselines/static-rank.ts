@@ -1,9 +1,11 @@
 // One rank of the static TP × PP baseline: a DeviceModel over its share of the weights, run one forward pass at
 // a time. A pass stops at each all-reduce point (a tensor-parallel block's partial sum) and hands the partial to
-// the coordinator, which sums the stage's partials and continues every rank with the sum; a pass ends with what
+// the coordinator, which gathers the stage's partials and continues every rank with the others' ones; the rank
+// sums them with its own on its GPU (rank order, f32: every rank gets the same bits) into x. A pass ends with what
 // the next stage or the coordinator needs (x for the next stage, the sampled tokens on the head rank). The same
 // class runs in the coordinator's process or in a worker process (static-remote.ts serves it over the transport).
 import { DTYPE_BYTES, sliceRows, type DType, type Gpu, type HostArray, type Tensor } from '../../gpu/index.js';
+import { sumParts, type SumParts } from '../../kernels/elementwise.js';
 import type { SamplingParams } from '../../kernels/sampling.js';
 import type { ModelConfig } from '../../model/config.js';
 import { DeviceModel, decodeLaunches, localAttention } from '../../model/device-model.js';
@@ -35,7 +37,8 @@ export interface StaticRankHandle {
   readonly name: string;
   prepare(shape: BatchShape, sampling: SamplingParams): Promise<void>;
   start(input: PassInput): Promise<RankOut>;
-  continueWith(sum: HostArray): Promise<RankOut>;
+  /** The other ranks' partials of the all-reduce the pass waits at (rank order, without this rank's own). */
+  continueWith(others: readonly HostArray[]): Promise<RankOut>;
   /** Head rank: sample every slot's first token from its kept row (the slots in `keep` keep their next input). */
   sampleFirst(keep: readonly number[]): Promise<Uint32Array>;
   /** Head rank: the logits of the last sampled step. */
@@ -51,7 +54,10 @@ export class StaticRank {
   private stagingRows = 0;
   /** The pass in flight: its next output, and the sum it waits for at an all-reduce. */
   private out: Deferred<RankOut> | null = null;
-  private sum: Deferred<HostArray> | null = null;
+  private sum: Deferred<readonly HostArray[]> | null = null;
+  /** Tensor parallelism: the other ranks' partials [tp − 1, rows · hidden] and the kernel summing them into x. */
+  private others: Tensor | null = null;
+  private sumK: SumParts | null = null;
   /** When the current request arrived, and its upload time. */
   private t0 = 0;
   private writeMs = 0;
@@ -70,7 +76,18 @@ export class StaticRank {
 
   prepare(shape: BatchShape, sampling: SamplingParams): void {
     this.model.prepare(shape, sampling);
-    const rows = Math.max(shape.chunk, shape.B);
+    const rows = Math.max(shape.chunk, shape.B), s = this.model.state;
+    if (s.partial) {
+      // Bound over the run state's x and partial, which prepare() may have replaced.
+      this.sumK?.dispatch.release();
+      this.sumK = null;
+      const need = (this.share.tpSize - 1) * rows * this.full.hidden;
+      if (!this.others || this.others.shape[0]! < need) {
+        this.gpu.release(this.others ?? undefined);
+        this.others = this.gpu.tensor([need], this.dtype, 'static.others');
+      }
+      this.sumK = sumParts(this.gpu, { mine: s.partial, others: this.others, out: s.x, ranks: this.share.tpSize });
+    }
     if (rows <= this.stagingRows) return;
     const bytes = rows * this.full.hidden * DTYPE_BYTES[this.dtype];
     this.gpu.release(this.staging ?? undefined);
@@ -112,13 +129,15 @@ export class StaticRank {
     return out.promise;
   }
 
-  /** The coordinator's sum for the all-reduce the pass waits at; resolves at the next one, or at the end. */
-  continueWith(sum: HostArray): Promise<RankOut> {
-    const s = this.sum, next = this.out = deferred<RankOut>();
-    if (!s) throw new Error('static rank: no pass is waiting for a sum');
+  /** The other ranks' partials for the all-reduce the pass waits at; resolves at the next stop, or at the end. */
+  continueWith(others: readonly HostArray[]): Promise<RankOut> {
+    const s = this.sum;
+    if (!s) throw new Error('static rank: no pass is waiting for partial sums');
+    if (others.length !== this.share.tpSize - 1) throw new Error(`static rank: ${others.length} partials sent, the all-reduce needs the other ${this.share.tpSize - 1}`);
+    const next = this.out = deferred<RankOut>();
     this.t0 = performance.now();
     this.sum = null;
-    s.resolve(sum);
+    s.resolve(others);
     return next.promise;
   }
 
@@ -130,10 +149,17 @@ export class StaticRank {
       attention: attention.attention,
       reduce: async () => {
         const partial = await this.readRows(rec, sliceRows(s.partial!, 0, T), T);
-        const sum = this.sum = deferred<HostArray>();
+        const sum = this.sum = deferred<readonly HostArray[]>();
         this.out!.resolve(this.timed({ reduce: true, partial }));
-        const total = await sum.promise;
-        this.gpu.write(s.x, total); // the all-reduced sum is the new x (rank 0 added the residual)
+        const others = await sum.promise;
+        const n = T * this.full.hidden;
+        others.forEach((p, j) => {
+          if (p.length !== n) throw new Error(`static rank: a partial of ${p.length} elements, the all-reduce sums ${n}`);
+          this.gpu.write(this.others!, p, j * n);
+        });
+        // The sum is the new x (rank 0 added the residual); the pass records on after it.
+        this.sumK!.set(n, this.share.tp);
+        rec.record(this.sumK!.dispatch);
         this.writeMs = performance.now() - this.t0;
       },
     };
@@ -177,8 +203,9 @@ export class StaticRank {
   dispose(): void {
     this.model.dispose();
     releaseWeights(this.gpu, this.model.weights);
-    this.gpu.release(this.staging ?? undefined);
-    this.staging = null;
+    this.sumK?.dispatch.release();
+    this.gpu.release(this.staging ?? undefined, this.others ?? undefined);
+    this.staging = null; this.others = null; this.sumK = null;
     this.stagingRows = 0;
   }
 }
@@ -189,7 +216,7 @@ export function localRank(name: string, rank: StaticRank): StaticRankHandle {
     name,
     prepare: async (shape, sampling) => rank.prepare(shape, sampling),
     start: (input) => rank.start(input),
-    continueWith: (sum) => rank.continueWith(sum),
+    continueWith: (others) => rank.continueWith(others),
     sampleFirst: (keep) => rank.sampleFirst(keep),
     readLogits: () => rank.readLogits(),
     get gpuBytes() { return rank.gpu.liveBytes; },

@@ -1,7 +1,8 @@
 // The static baseline's ranks in worker processes: the worker side (StaticRankServer: one StaticRank per client,
 // loaded from a safetensors file the worker's host can read) and the coordinator's handle of one rank over a
 // link (remoteRank). A pass is one static_start request that returns at the rank's first all-reduce (its partial
-// sum) or at its end; each static_continue carries the sum back and returns at the next stop.
+// sum) or at its end; each static_continue carries the other ranks' partials (the rank sums them on its GPU) and
+// returns at the next stop.
 import type { DType, Gpu, HostArray } from '../../gpu/index.js';
 import { FapoolError } from '../../gpu/errors.js';
 import type { SamplingParams } from '../../kernels/sampling.js';
@@ -43,7 +44,7 @@ export class StaticRankServer {
         return { header: { kind: 'ok' } };
       }
       case 'static_start': return outReply(await rank.start(passInput(req, t)), rank.full.hidden);
-      case 'static_continue': return outReply(await rank.continueWith(t[0]!.data as HostArray), rank.full.hidden);
+      case 'static_continue': return outReply(await rank.continueWith(t.map((f) => f.data as HostArray)), rank.full.hidden);
       case 'static_first': {
         if (!rank.isHead) throw new StaticRankError('static_first: this rank has no LM head');
         return { header: { kind: 'static_out', out: 'tokens' }, tensors: [u32(await rank.sampleFirst(req.keep))] };
@@ -72,7 +73,7 @@ export class StaticRankServer {
       const share = rankShares(cfg, placement)[req.index]!;
       const file = await openSafetensors(req.path);
       const { weights } = await loadShares(file.source(), cfg, req.dtype, [{ gpu: this.gpu, share }]).finally(() => file.close());
-      this.ranks.set(client, new StaticRank(this.gpu, cfg, share, weights[0]!, req.dtype, sendsX(placement, share)));
+      this.ranks.set(client, new StaticRank(this.gpu, cfg, share, weights[0]!, req.dtype, sendsX(placement, req.index)));
       return { header: { kind: 'static_loaded', gpuBytes: this.gpu.liveBytes } };
     } finally {
       this.loading.delete(client);
@@ -162,8 +163,8 @@ export async function remoteRank(link: RankLink, o: RemoteRankLoad): Promise<Sta
         : { pass: 'decode' as const, slot: 0, p0: 0, n: input.lengths.length, last: false, step: input.step };
       return out(await link.request({ kind: 'static_start', ...head, ids: ids !== undefined, x: input.x !== undefined }, frames, timeout));
     },
-    async continueWith(sum: HostArray) {
-      return out(await link.request({ kind: 'static_continue' }, [hostFrame(sum, H)], timeout));
+    async continueWith(others: readonly HostArray[]) {
+      return out(await link.request({ kind: 'static_continue' }, others.map((p) => hostFrame(p, H)), timeout));
     },
     async sampleFirst(keep: readonly number[]) {
       const r = out(await link.request({ kind: 'static_first', keep: [...keep] }, [], timeout));

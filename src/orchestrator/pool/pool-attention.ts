@@ -123,6 +123,7 @@ export class PoolAttention implements AttentionPlacement {
   /** No base cache for a prompt that starts on the pool (unless a replica is kept, or no rank is alive). */
   baseCapacities(shape: BatchShape): number[] {
     for (const b of this.placement.keys()) this.placement.set(b, null); // a new batch: earlier placements were freed at finish
+    this.step = 0; // its events count steps from its start
     if (this.opts.replica || this.alive().length === 0) return shape.capacities;
     return shape.capacities.map((c, b) => (routeOf(shape.promptLengths[b]!, this.policy) === 'pool' ? 0 : c));
   }

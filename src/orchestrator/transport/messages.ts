@@ -136,10 +136,17 @@ const SPECS = {
     if (h.ids) expectFrame(f[i++]!, [T], at, 'ids', 'u32');
     if (h.x && (f[i]!.shape.length !== 2 || f[i]!.shape[0] !== T || !isFloat(f[i]!))) throw new FrameError(`${at}: x must be f32/f16[${T}, hidden], got ${fmt(f[i]!)}`);
   }),
-  /** The all-reduced sum the pass waits for (frame [T, hidden]). */
+  /**
+   * The other TP ranks' partial sums the pass waits for, in rank order without the receiver's own (frames
+   * [T, hidden], one per other rank, all of one dtype and shape): the rank sums them with its own on its GPU.
+   */
   static_continue: kind({}, (_h, f, at) => {
-    expectCount(f, 1, at);
-    if (!isFloat(f[0]!) || f[0]!.shape.length !== 2) throw new FrameError(`${at}: the sum must be f32/f16 [T, hidden], got ${fmt(f[0]!)}`);
+    if (f.length < 1) throw new FrameError(`${at}: needs the other ranks' partials (at least one frame)`);
+    for (const x of f) {
+      if (!isFloat(x) || x.shape.length !== 2 || x.dtype !== f[0]!.dtype || x.shape.some((d, i) => d !== f[0]!.shape[i])) {
+        throw new FrameError(`${at}: partials must be f32/f16 [T, hidden] of one dtype and shape, got ${fmt(x)} (first ${fmt(f[0]!)})`);
+      }
+    }
   }),
   /** Head rank: sample the first tokens (the slots in `keep` keep their next input). */
   static_first: kind({ keep: list(int()) }),
