@@ -14,8 +14,10 @@ import { loadWeights } from '../src/model/load-weights.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
 import { openSafetensors, type SafetensorsFile } from '../src/model/safetensors-node.js';
 import { releaseWeights } from '../src/model/weights.js';
-import { PlacementError, parsePlacement, type StaticPlacement } from '../src/orchestrator/baselines/placement.js';
+import { loadShares } from '../src/model/load-weights.js';
+import { PlacementError, parsePlacement, rankShares, sendsX, type StaticPlacement } from '../src/orchestrator/baselines/placement.js';
 import { StaticParallelGenerator } from '../src/orchestrator/baselines/static-parallel.js';
+import { localRank, StaticRank, type StaticRankHandle } from '../src/orchestrator/baselines/static-rank.js';
 import { compare, rng } from './helpers.js';
 
 const cfg = presetConfig('tiny');
@@ -141,6 +143,32 @@ describe('static TP × PP vs the single-device Generator (f32)', () => {
       for (const l of live) expect(l).toEqual(live[0]);
     });
   }
+
+  it('tp=2 with a rank that starts late: its partners\' partials reach it before its all-reduce, same tokens', async () => {
+    // Rank 1 starts every pass 30 ms late, so rank 0's partial is forwarded to it before it gets to the
+    // all-reduce: the early path of StaticRank (partials held until the pass asks for them).
+    const p: StaticPlacement = { tp: 2, pp: 1 };
+    const ref = await reference('f32', { maxNewTokens: 4, sampling: GREEDY });
+    const share = rankShares(cfg, p)[1]!;
+    const { weights } = await loadShares(file.source(), cfg, 'f32', [{ gpu: gpus[1]!, share }]);
+    const late = new StaticRank(gpus[1]!, cfg, share, weights[0]!, 'f32', sendsX(p, 1));
+    const h = localRank('late', late);
+    let started: Promise<unknown> = Promise.resolve();
+    const slow: StaticRankHandle = {
+      ...h, name: 'late', gpuBytes: 0,
+      start(input) {
+        const called = new Promise((r) => setTimeout(r, 30)).then(() => ({ stop: h.start(input) }));
+        started = called.catch(() => undefined);
+        return called.then((c) => c.stop);
+      },
+      continueWith: (others) => started.then(() => h.continueWith(others)),
+    };
+    const gen = await StaticParallelGenerator.create([gpus[0]!], cfg, file.source(), 'f32', p, undefined, [slow]);
+    const res = await gen.generate(prompts, { maxNewTokens: 4, sampling: GREEDY });
+    await gen.dispose();
+    expect(res.tokens, `seed ${seed}`).toEqual(ref.tokens.map((t) => t.slice(0, 4)));
+    expect(late.earlyPartials).toBeGreaterThan(0);
+  });
 
   it('seeded sampling gives the Generator\'s tokens (same seeds and steps on the last stage)', async () => {
     const sampling = { temperature: 0.9, topK: 40, topP: 0.95, seed: seed % 1000 };

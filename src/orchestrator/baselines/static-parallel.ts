@@ -100,22 +100,13 @@ export class StaticParallelGenerator implements ForwardExecutor {
   async sync(): Promise<void> { /* every pass is awaited: nothing is left in flight */ }
   get gpuBytes(): number { return this.ranks.reduce((a, r) => a + r.gpuBytes, 0); }
 
-  /** One forward pass of T rows through every stage; the head's end (tokens, on a decode step). */
+  /** One forward pass through every stage; the head's end (tokens, on a decode step). */
   private async pass(input: PassInput): Promise<Extract<RankOut, { reduce: false }>> {
     const { pp } = this.placement;
     let x: HostArray | undefined;
     let head: Extract<RankOut, { reduce: false }> = { reduce: false };
     for (let s = 0; s < pp; s++) {
-      const ranks = this.stage(s);
-      const first = s === 0 ? input : { ...input, x };
-      let outs = await this.round(() => ranks.map((r) => r.start(first)));
-      while (outs.some((o) => o.reduce)) {
-        if (!outs.every((o) => o.reduce)) throw new Error('static baseline: the ranks of a stage stopped at different points');
-        const parts = outs.map((o) => (o as Extract<RankOut, { reduce: true }>).partial);
-        this.stats.allReduces++;
-        outs = await this.round(() => ranks.map((r, i) => r.continueWith(parts.filter((_, j) => j !== i))));
-      }
-      const ends = outs as Extract<RankOut, { reduce: false }>[];
+      const ends = await this.runStage(this.stage(s), s === 0 ? input : { ...input, x });
       if (s === pp - 1) head = ends[0]!;
       else if (!ends[0]!.x) throw new Error(`static baseline: stage ${s} handed no x to the next stage`);
       x = ends[0]!.x; // the next stage's input
@@ -123,17 +114,50 @@ export class StaticParallelGenerator implements ForwardExecutor {
     return head;
   }
 
-  /** Requests to a stage's ranks and their next stops, timed: the slowest rank's own time, the rest transport. */
-  private async round(send: () => Promise<RankOut>[]): Promise<RankOut[]> {
-    const t0 = performance.now();
-    const outs = await Promise.all(send());
-    const ms = performance.now() - t0;
+  /**
+   * A stage's part of a pass: its ranks run to each all-reduce; a rank gets the others' partials as soon as they
+   * are all in (not when every rank has stopped), so a rank that is ahead never waits for a round trip through
+   * this process. Returns the ranks' ends.
+   */
+  private async runStage(ranks: StaticRankHandle[], first: PassInput): Promise<Extract<RankOut, { reduce: false }>[]> {
+    const tp = ranks.length;
+    let cur = ranks.map((r) => r.start(first));
+    for (;;) {
+      const t0 = performance.now();
+      const outs: RankOut[] = new Array<RankOut>(tp);
+      const parts: (HostArray | undefined)[] = new Array<HostArray | undefined>(tp).fill(undefined);
+      const next: (Promise<RankOut> | undefined)[] = new Array<Promise<RankOut> | undefined>(tp).fill(undefined);
+      const forward = () => {
+        for (let i = 0; i < tp; i++) {
+          if (next[i] || parts.some((p, j) => j !== i && !p)) continue;
+          const p = ranks[i]!.continueWith(parts.filter((_, j) => j !== i) as HostArray[]);
+          p.catch(() => undefined); // awaited below; a stage that fails first must not leave it unhandled
+          next[i] = p;
+        }
+      };
+      await Promise.all(cur.map(async (p, i) => {
+        const o = outs[i] = await p;
+        if (o.reduce) { parts[i] = o.partial; forward(); }
+      }));
+      this.account(outs, performance.now() - t0);
+      if (!outs.some((o) => o.reduce)) return outs as Extract<RankOut, { reduce: false }>[];
+      if (!outs.every((o) => o.reduce)) throw new Error('static baseline: the ranks of a stage stopped at different points');
+      this.stats.allReduces++;
+      cur = next as Promise<RankOut>[];
+    }
+  }
+
+  /**
+   * One round of a stage's stops, timed: the slowest rank's own time, the rest transport and waiting. A rank that
+   * got its partials early started its own time before the round did: clipped to the round.
+   */
+  private account(outs: RankOut[], ms: number): void {
     const slow = outs.map((o) => o.rankMs ?? { write: 0, run: 0 }).reduce((a, b) => (b.write + b.run > a.write + a.run ? b : a));
+    const write = Math.min(slow.write, ms), run = Math.min(slow.run, ms - write);
     this.stats.waitMs += ms;
-    this.stats.rankWriteMs += slow.write;
-    this.stats.rankRunMs += slow.run;
-    this.stats.transportMs += Math.max(0, ms - slow.write - slow.run);
-    return outs;
+    this.stats.rankWriteMs += write;
+    this.stats.rankRunMs += run;
+    this.stats.transportMs += ms - write - run;
   }
 
   async dispose(): Promise<void> {

@@ -52,9 +52,17 @@ export class StaticRank {
   private staging: GPUBuffer | null = null;
   private host = new Uint8Array(0);
   private stagingRows = 0;
-  /** The pass in flight: its next output, and the sum it waits for at an all-reduce. */
-  private out: Deferred<RankOut> | null = null;
-  private sum: Deferred<readonly HostArray[]> | null = null;
+  /**
+   * The pass in flight: the outputs promised to requests, in order (start: the first stop; each continueWith:
+   * the stop after its all-reduce), the other ranks' partials that came before the pass reached their all-reduce
+   * (at most one), and the all-reduce the pass waits at.
+   */
+  private running = false;
+  private outs: Deferred<RankOut>[] = [];
+  private early: (readonly HostArray[])[] = [];
+  private sumWait: Deferred<readonly HostArray[]> | null = null;
+  /** All-reduces whose partials were here before the pass got to them (the coordinator forwarded them early). */
+  earlyPartials = 0;
   /** Tensor parallelism: the other ranks' partials [tp − 1, rows · hidden] and the kernel summing them into x. */
   private others: Tensor | null = null;
   private sumK: SumParts | null = null;
@@ -98,7 +106,7 @@ export class StaticRank {
 
   /** Start a pass; resolves at its first all-reduce, or at its end. */
   start(input: PassInput): Promise<RankOut> {
-    if (this.out) throw new Error('static rank: a pass is already in flight');
+    if (this.running) throw new Error('static rank: a pass is already in flight');
     this.t0 = performance.now();
     const m = this.model, s = m.state, T = input.kind === 'prefill' ? input.n : m.slots;
     let layers: LayerProgram[], embed, attention: LayerHooks;
@@ -120,24 +128,52 @@ export class StaticRank {
     }
     if (input.x) this.gpu.write(s.x, input.x);
     this.writeMs = performance.now() - this.t0;
-    const out = this.out = deferred<RankOut>();
-    // The pass's end resolves whichever output is pending then (continueWith replaces it at each all-reduce).
+    const out = deferred<RankOut>();
+    this.outs = [out];
+    this.running = true;
     void this.pass(input, T, layers, embed, attention).then(
-      (end) => { const o = this.out!; this.out = null; o.resolve(this.timed(end)); },
-      (e) => { const o = this.out; this.out = null; this.sum = null; o?.reject(e); },
+      (end) => {
+        this.stop(end);
+        this.finish(new Error('static rank: a continueWith came after the pass ended'));
+      },
+      (e) => this.finish(e),
     );
     return out.promise;
   }
 
-  /** The other ranks' partials for the all-reduce the pass waits at; resolves at the next stop, or at the end. */
+  /** Resolves the oldest promised output with this stop. */
+  private stop(o: RankOut): void {
+    const d = this.outs.shift();
+    if (!d) throw new Error('static rank: a stop with no request waiting for it');
+    d.resolve(this.timed(o));
+  }
+
+  /** The pass is over: whatever is still promised fails with `e`. */
+  private finish(e: unknown): void {
+    this.running = false;
+    const left = this.outs;
+    this.outs = []; this.early = []; this.sumWait = null;
+    for (const d of left) d.reject(e);
+  }
+
+  /**
+   * The other ranks' partials for the pass's next all-reduce; resolves at the stop after it (the next all-reduce,
+   * or the end). They may come before the pass gets there (the coordinator forwards partials as they arrive).
+   */
   continueWith(others: readonly HostArray[]): Promise<RankOut> {
-    const s = this.sum;
-    if (!s) throw new Error('static rank: no pass is waiting for partial sums');
+    if (!this.running) throw new Error('static rank: no pass is in flight');
     if (others.length !== this.share.tpSize - 1) throw new Error(`static rank: ${others.length} partials sent, the all-reduce needs the other ${this.share.tpSize - 1}`);
-    const next = this.out = deferred<RankOut>();
-    this.t0 = performance.now();
-    this.sum = null;
-    s.resolve(others);
+    if (this.early.length) throw new Error('static rank: partials for two all-reduces ahead of the pass');
+    const next = deferred<RankOut>();
+    this.outs.push(next);
+    const w = this.sumWait;
+    if (w) {
+      this.t0 = performance.now();
+      this.sumWait = null;
+      w.resolve(others);
+    } else {
+      this.early.push(others);
+    }
     return next.promise;
   }
 
@@ -149,9 +185,10 @@ export class StaticRank {
       attention: attention.attention,
       reduce: async () => {
         const partial = await this.readRows(rec, sliceRows(s.partial!, 0, T), T);
-        const sum = this.sum = deferred<readonly HostArray[]>();
-        this.out!.resolve(this.timed({ reduce: true, partial }));
-        const others = await sum.promise;
+        this.stop({ reduce: true, partial });
+        let others = this.early.shift();
+        if (others) { this.t0 = performance.now(); this.earlyPartials++; } // they were here first: the rank's time starts now
+        else others = await (this.sumWait = deferred<readonly HostArray[]>()).promise;
         const n = T * this.full.hidden;
         others.forEach((p, j) => {
           if (p.length !== n) throw new Error(`static rank: a partial of ${p.length} elements, the all-reduce sums ${n}`);
