@@ -3,6 +3,7 @@
 // sequence: 32 + 2·32 rows of 128 f16 = 24 KiB out; O 8 KiB + LSE back):
 //   raw      plain zeromq.js DEALER → ROUTER echo between two processes (the transport's floor)
 //   ping     our link (msgpackr header, schema checks) to a worker process, no GPU work
+//   refused  the attend payload to a worker that refuses it after decoding (no GPU work)
 //   attend   our link to a worker process whose AttentionRank runs the layer on its GPU (rank time reported)
 //   attend'  the same with a GPUDevice open in this process (as a base has)
 //   local    the same AttentionRank in this process on a GPUDevice of its own (in-process link)
@@ -112,6 +113,15 @@ async function main(): Promise<void> {
     const ping: number[] = [];
     for (let i = 0; i < reps + 20; i++) { const t0 = performance.now(); await link.request({ kind: 'ping' }); if (i >= 20) ping.push(performance.now() - t0); }
     show('our link, ping (worker process)', ping);
+    // The attend payload without GPU work: a request the rank refuses (unknown sequence) after decoding it.
+    const rows = new Uint16Array(3 * HEADS * D).fill(0x3000), refused: number[] = [];
+    for (let i = 0; i < reps + 20; i++) {
+      const t0 = performance.now();
+      await link.request({ kind: 'attend', step: 0, layer: 0, group: 1, items: [{ seq: 99, kvHeads: HEADS, len: 8, newPos: 7 }] },
+        [{ dtype: 'f16', shape: [3 * HEADS, D], data: rows }]).catch(() => undefined);
+      if (i >= 20) refused.push(performance.now() - t0);
+    }
+    show('our link, attend payload refused (no GPU work)', refused);
     const a = await attendRtt(link, len, reps);
     show(`our link, attend len ${len} (worker process)`, a.rtt, a.rank);
     // The base of a real run has a GPUDevice of its own (Dawn polls its events in this process's loop).

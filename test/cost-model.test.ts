@@ -102,6 +102,23 @@ describe('cost model: calibration', () => {
     expect(h.memGBs).toBeLessThan(3000);
   });
 
+  it('migration: a long prompt prefilled into the pool never migrates; one crossing the threshold does, once', () => {
+    const cl = a100(), tiers = PAPER_TIERS;
+    const pl = (replica = false): Placement => ({ kind: 'fapool', baseTp: 8, threshold: 4096, tiers, replica });
+    const long = predict(seed4l, cl, pl(), wl(16384));
+    expect(long.split.syncMs).toBe(0);
+    expect(predict(seed4l, cl, pl(true), wl(16384)).split.syncMs).toBeGreaterThan(0);
+    // 4090 + 64 new tokens: pooled from decode step 7 on; the base's 4096 positions move once.
+    const cross = predict(seed4l, cl, pl(), { seqLen: 4090, batch: 1, newTokens: 64, bytesPerEl: 2 });
+    expect(cross.poolSize).toBeGreaterThan(0);
+    expect(cross.split.syncMs).toBeGreaterThan(0);
+    const allPooled = predict(seed4l, cl, pl(), { seqLen: 4097, batch: 1, newTokens: 64, bytesPerEl: 2 });
+    expect(cross.split.attentionMs).toBeCloseTo(allPooled.split.attentionMs * (63 - 6) / 63, 1);
+    // Below the threshold for the whole decode: no pool terms at all.
+    const below = predict(seed4l, cl, pl(), { seqLen: 1000, batch: 1, newTokens: 64, bytesPerEl: 2 });
+    expect(below.split.attentionMs + below.split.syncMs + below.split.transferMs).toBe(0);
+  });
+
   it('calibrate recovers the constants that generated a synthetic sweep', () => {
     const r = rng().next;
     const truth: Cluster = {
@@ -115,7 +132,8 @@ describe('cost model: calibration', () => {
     for (const seqLen of [8, 16, 24, 40, 64, 96, 128, 192, 256, 320]) {
       const w = { seqLen, batch: 1, newTokens: 12, bytesPerEl: 4 };
       const steps = w.newTokens - 1;
-      const f = predict(tiny, truth, { kind: 'fapool', baseTp: 1, threshold: 32, tiers, maxPool: 2 }, w);
+      // With the replica, every pooled sequence migrates once (a spread of migration sizes for the link fit).
+      const f = predict(tiny, truth, { kind: 'fapool', baseTp: 1, threshold: 32, tiers, maxPool: 2, replica: true }, w);
       pts.push({ strategy: 'fapool', ...w, pool: 2, poolSize: f.poolSize, placement: { tp: 1, pp: 1 }, ttftMs: f.ttftMs, tpotMs: f.tpotMs, tps: f.tps,
         decodeMs: f.tpotMs * steps, decodeSteps: steps,
         split: { poolWaitMs: f.split.attentionMs * steps, transferMs: f.split.transferMs * steps, migrateMs: f.split.syncMs * steps } });
@@ -140,7 +158,7 @@ describe('cost model: calibration', () => {
     close(c.staticStepMs, truth.staticStepMs, 'static executor');
     // And the calibrated model reproduces every point.
     for (const p of pts) {
-      const pl: Placement = p.strategy === 'static' ? { kind: 'static', tp: 2, pp: 2 } : { kind: 'fapool', baseTp: 1, threshold: 32, tiers, maxPool: 2 };
+      const pl: Placement = p.strategy === 'static' ? { kind: 'static', tp: 2, pp: 2 } : { kind: 'fapool', baseTp: 1, threshold: 32, tiers, maxPool: 2, replica: true };
       expect(predict(tiny, c, pl, p).tpotMs).toBeCloseTo(p.tpotMs, 6);
     }
   });

@@ -36,7 +36,12 @@ export interface Cluster {
 }
 
 export type Placement =
-  | { kind: 'fapool'; baseTp: number; threshold: number; tiers: PoolTier[]; maxPool?: number }
+  /**
+   * `replica`: prompts longer than the threshold prefill on the base and their KV migrates to the pool (the base
+   * keeps a replica); without it (the default) they prefill straight into the pool and only a sequence that
+   * crosses the threshold during the decode migrates.
+   */
+  | { kind: 'fapool'; baseTp: number; threshold: number; tiers: PoolTier[]; maxPool?: number; replica?: boolean }
   | { kind: 'static'; tp: number; pp: number };
 
 export interface Workload { seqLen: number; batch: number; newTokens: number; bytesPerEl: number }
@@ -112,23 +117,32 @@ export function predict(c: Shape, cl: Cluster, pl: Placement, w: Workload): Pred
   const hidBytes = B * c.hidden * el;
   if (pl.kind === 'fapool') {
     const tp = par(pl.baseTp);
-    poolSize = poolSizeFor(w.seqLen, pl.threshold, pl.tiers, pl.maxPool);
     const perLayerAr = 2 * allReduceMs(cl.intra, hidBytes, pl.baseTp);
-    split.computeMs = L * (layerComputeMs(c, d, B, tp, el) + perLayerAr) + headMs(c, d, B, tp, el);
-    if (poolSize === 0) {
-      split.computeMs += L * attnMs(d, kv, tp);
-    } else {
+    const local = L * (layerComputeMs(c, d, B, tp, el) + perLayerAr) + headMs(c, d, B, tp, el);
+    // Decode step s (1 … steps) attends over seqLen + s positions: pooled once that passes the threshold.
+    const startPool = poolSizeFor(w.seqLen, pl.threshold, pl.tiers, pl.maxPool);
+    const endPool = poolSizeFor(w.seqLen + steps, pl.threshold, pl.tiers, pl.maxPool);
+    poolSize = startPool || endPool;
+    const pooledSteps = startPool ? steps : endPool ? Math.min(steps, w.seqLen + steps - pl.threshold) : 0;
+    split.computeMs = local + ((steps - pooledSteps) / steps) * L * attnMs(d, kv, tp);
+    if (pooledSteps > 0) {
+      const f = pooledSteps / steps;
       // Each base GPU talks to the pool over its own inter-node link (up to one per pool rank).
       const links = Math.min(pl.baseTp, poolSize);
       const out = B * (c.nHeads + 2 * c.nKvHeads) * c.headDim * el;       // q, new k, v
       const back = B * c.nHeads * (c.headDim + 1) * 4;                      // partial O + LSE, f32
-      split.attentionMs = L * (cl.poolAttn ? linkMs(cl.poolAttn, kv / par(poolSize)) : attnMs(d, kv, par(poolSize)));
-      split.transferMs = L * (linkMs(cl.inter, out, links) + linkMs(cl.inter, back, links));
-      split.managementMs = cl.poolStepMs;
-      // KV written by the prefill moves to the pool once, before the first pooled step.
-      split.syncMs = (cl.migrateFixedMs + linkMs(cl.inter, L * kvBytesPerLayer(c, w), links)) / steps;
+      split.attentionMs = f * L * (cl.poolAttn ? linkMs(cl.poolAttn, kv / par(poolSize)) : attnMs(d, kv, par(poolSize)));
+      split.transferMs = f * L * (linkMs(cl.inter, out, links) + linkMs(cl.inter, back, links));
+      split.managementMs = f * cl.poolStepMs;
+      // A cache that starts on the base moves to the pool once: at the crossing, or after the prefill (replica).
+      const moved = !startPool ? pl.threshold : pl.replica ? w.seqLen : 0;
+      if (moved > 0) split.syncMs = (cl.migrateFixedMs + linkMs(cl.inter, L * kvBytesPerLayer(c, w, moved), links)) / steps;
     }
-    ttft = prefillMs(c, cl, w, tp, L * perLayerAr);
+    // Prefilled into the pool: every chunk's q, k, v go out and its O comes back, per layer.
+    const intoPool = startPool > 0 && !pl.replica
+      ? L * (2 * cl.inter.latencyMs + (B * w.seqLen * ((c.nHeads + 2 * c.nKvHeads) * c.headDim * el + c.nHeads * c.headDim * el)) / (cl.inter.gbps * 1e6))
+      : 0;
+    ttft = prefillMs(c, cl, w, tp, L * perLayerAr + intoPool);
   } else {
     const { pp } = pl, tp = par(pl.tp);
     const perLayerAr = 2 * allReduceMs(cl.intra, hidBytes, pl.tp);
@@ -203,7 +217,7 @@ export interface MeasuredPoint {
   seqLen: number; batch: number; newTokens: number; bytesPerEl: number;
   pool: number; poolSize: number; placement: { tp: number; pp: number };
   ttftMs: number; tpotMs: number; tps: number; decodeMs: number; decodeSteps: number;
-  split: { poolWaitMs?: number; transferMs?: number; migrateMs?: number; pooledSteps?: number; allReduceMs?: number; stageTransferMs?: number; waitMs?: number };
+  split: { poolWaitMs?: number; transferMs?: number; migrateMs?: number; pooledSteps?: number; allReduceMs?: number; stageTransferMs?: number; waitMs?: number; transportMs?: number };
 }
 
 export interface Calibration { cluster: Cluster; notes: string[] }
@@ -269,7 +283,8 @@ export function calibrate(c: Shape, pts: readonly MeasuredPoint[], base: Cluster
   const stat = pts.filter((p) => p.strategy === 'static' && p.decodeSteps > 0 && p.placement.tp > 1);
   if (stat.length) {
     // Each layer does 2 all-reduces; our host-side all-reduce is one exchange per all-reduce.
-    const per = stat.map((p) => (p.split.allReduceMs ?? 0) / p.decodeSteps / c.nLayers / 2 / (2 * (p.placement.tp - 1)));
+    // (Sweeps of the current executor record the rounds' transport, the part of an all-reduce no rank explains.)
+    const per = stat.map((p) => (p.split.allReduceMs ?? p.split.transportMs ?? 0) / p.decodeSteps / c.nLayers / 2 / (2 * (p.placement.tp - 1)));
     cl.intra.latencyMs = median(per);
     // What the step's compute and exchanges don't explain is the static executor's own per-step cost.
     cl.staticStepMs = 0;

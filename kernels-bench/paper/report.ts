@@ -52,16 +52,16 @@ function paperPredictions(cl: Cluster): { len: number; fapool: Prediction; basel
 }
 
 // ---- measured sets
-interface Measured { file: string; label: string; shape: Shape; pts: SweepPoint[]; cluster: Cluster; notes: string[]; threshold: number; tiers: string | undefined; validation: { strategy: string; len: number; measured: number; model: number; errPct: number }[] }
+interface Measured { file: string; label: string; shape: Shape; pts: SweepPoint[]; cluster: Cluster; notes: string[]; threshold: number; tiers: string | undefined; replica: boolean; validation: { strategy: string; len: number; measured: number; model: number; errPct: number }[] }
 
 function argOf(args: string[], flag: string): string | undefined {
   const i = args.indexOf(flag);
   return i >= 0 ? args[i + 1] : undefined;
 }
 
-function placementFor(m: { threshold: number; tiers: string | undefined }, p: MeasuredPoint): Placement {
+function placementFor(m: { threshold: number; tiers: string | undefined; replica: boolean }, p: MeasuredPoint): Placement {
   if (p.strategy === 'static') return { kind: 'static', tp: p.placement.tp, pp: p.placement.pp };
-  return { kind: 'fapool', baseTp: 1, threshold: m.threshold, tiers: m.tiers ? parseTiers(m.tiers) : PAPER_TIERS, maxPool: p.pool };
+  return { kind: 'fapool', baseTp: 1, threshold: m.threshold, tiers: m.tiers ? parseTiers(m.tiers) : PAPER_TIERS, maxPool: p.pool, replica: m.replica };
 }
 
 function modelPoint(m: Measured, cl: Cluster, p: MeasuredPoint): Prediction {
@@ -80,8 +80,10 @@ function loadMeasured(file: string): Measured {
   if (/H100|H200/i.test(pts[0]?.device ?? '')) { start.device.memGBs = fitKernelRates(H100_KERNELS_V0, start.device).memGBs; }
   const m: Measured = {
     file, label: f.label, shape, pts, cluster: start, notes: [], threshold: Number(argOf(f.args, '--threshold') ?? 4096),
-    tiers: argOf(f.args, '--tiers'), validation: [],
+    tiers: argOf(f.args, '--tiers'), validation: [], replica: false,
   };
+  // Sweeps from before prefill-into-pool (or run with a replica) migrated long prompts after their prefill.
+  m.replica = pts.some((p) => p.strategy === 'fapool' && p.seqLen > m.threshold && (p.split.migrateMs ?? 0) > 0);
   const lens = [...new Set(pts.map((p) => p.seqLen))].sort((a, b) => a - b);
   // Validation: fit on every other length, predict the rest (out of sample).
   const fitLens = new Set(lens.filter((_, i) => i % 2 === 0));
