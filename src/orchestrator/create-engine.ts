@@ -114,7 +114,7 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
       }
       const remote: StaticRankHandle[] = [];
       try {
-        for (const [i, link] of links.slice(0, n - 1).entries()) {
+        for (const [i, { link }] of links.slice(0, n - 1).entries()) {
           log(`static rank ${i + 1}: loading on ${link.name}`);
           remote.push(await remoteRank(link, { path: m.weightsPath, cfg, dtype, placement, index: gpus.length + i, timeoutMs: o.pool?.deadlineMs }));
         }
@@ -168,10 +168,10 @@ async function poolMembers(o: PoolOptions, dtype: DType, cleanups: (() => Promis
     const g = await openGpu({ label: `pool${i}`, f16: dtype === 'f16' });
     const rank = new AttentionRank(g, i);
     gpus.push(g);
-    members.push({ link: inProcessLink(`pool${i} (in-process)`, rank.handler), alive: true });
+    members.push({ link: inProcessLink(`pool${i} (in-process)`, rank.handler), alive: true, sameHost: true });
     cleanups.push(() => { rank.dispose(); g.destroy(); });
   }
-  members.push(...(await workerLinks(o, cleanups, log, dropped)).map((link) => ({ link, alive: true })));
+  members.push(...(await workerLinks(o, cleanups, log, dropped)).map(({ link, sameHost }) => ({ link, alive: true, sameHost })));
   return members;
 }
 
@@ -180,22 +180,22 @@ async function poolMembers(o: PoolOptions, dtype: DType, cleanups: (() => Promis
  * worker), cluster workers that do not answer are left out and reported there; without it (the static baseline
  * needs every rank) one that does not answer is an error.
  */
-async function workerLinks(o: PoolOptions, cleanups: (() => Promise<void> | void)[], log: (l: string) => void, dropped?: string[]): Promise<RankLink[]> {
-  const links: RankLink[] = [];
+async function workerLinks(o: PoolOptions, cleanups: (() => Promise<void> | void)[], log: (l: string) => void, dropped?: string[]): Promise<{ link: RankLink; sameHost: boolean }[]> {
+  const links: { link: RankLink; sameHost: boolean }[] = [];
   if (o.cluster) {
     const cluster = await connectCluster(o.cluster, dropped ? {
       timeoutMs: Math.min(o.deadlineMs ?? HANDSHAKE_MS, HANDSHAKE_MS), tolerate: true,
       onDrop: (_e, err) => { dropped.push(err.message); log(`warning: ${err.message}`); },
     } : { timeoutMs: o.deadlineMs });
     cleanups.push(() => Promise.all(cluster.map((c) => c.link.close())).then(() => undefined));
-    links.push(...cluster.map((c) => c.link));
+    links.push(...cluster.map((c) => ({ link: c.link, sameHost: /^(ipc:\/\/|tcp:\/\/(127\.|localhost[:/]|\[::1\]))/.test(c.endpoint) })));
   }
   if (o.spawn) {
     const gpus = o.spawn === 'auto' ? listLocalGpus().slice(1) : o.spawn.startsWith('none:') ? Array<string>(Number(o.spawn.slice(5))).fill('none') : o.spawn.split(',');
     if (gpus.length === 0) log('note: spawn auto found no second GPU; no workers started');
     const w = await spawnLocalWorkers(gpus, { onLog: (i, line) => log(`[worker ${i}] ${line}`) });
     cleanups.push(() => w.close());
-    links.push(...w.members.map((c) => c.link));
+    links.push(...w.members.map((c) => ({ link: c.link, sameHost: true })));
   }
   return links;
 }

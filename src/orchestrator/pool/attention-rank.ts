@@ -209,7 +209,7 @@ export class AttentionRank {
     const o = frame.dtype === 'f16' ? new Uint16Array(bytes.buffer, 0, heads * D) : new Float32Array(bytes.buffer, 0, heads * D);
     const lse = new Float32Array(bytes.buffer, oBytes, heads);
     return {
-      header: { kind: 'attend_ok', rankMs: { write: t1 - t0, wait: performance.now() - t1 } },
+      header: { kind: 'attend_ok', rankMs: { write: t1 - t0, wait: performance.now() - t1, at: performance.timeOrigin + t0 } },
       tensors: [{ dtype: frame.dtype === 'f16' ? 'f16' : 'f32', shape: [heads, D], data: o }, { dtype: 'f32', shape: [heads], data: lse }],
     };
   }
@@ -265,7 +265,7 @@ export class AttentionRank {
     const bytes = await gpu.readMapped(reply, oBytes + n * s.heads * 4);
     const o = s.dtype === 'f16' ? new Uint16Array(bytes.buffer, 0, n * s.heads * D) : new Float32Array(bytes.buffer, 0, n * s.heads * D);
     return {
-      header: { kind: 'attend_ok', rankMs: { write: t1 - t0, wait: performance.now() - t1 } },
+      header: { kind: 'attend_ok', rankMs: { write: t1 - t0, wait: performance.now() - t1, at: performance.timeOrigin + t0 } },
       tensors: [{ dtype: s.dtype, shape: [n * s.heads, D], data: o }, { dtype: 'f32', shape: [n * s.heads], data: new Float32Array(bytes.buffer, oBytes, n * s.heads) }],
     };
   }

@@ -23,7 +23,8 @@ import { errorMessage, type RankLink } from '../transport/link.js';
 import type { AttendItem, TensorFrame } from '../transport/messages.js';
 import { planShards, poolSizeFor, routeOf, type PoolShard, type RoutingPolicy } from './policy.js';
 
-export interface PoolMember { link: RankLink; alive: boolean }
+/** `sameHost`: the rank's wall clock is this process's (in-process, or a worker on this host): legs can be timed. */
+export interface PoolMember { link: RankLink; alive: boolean; sameHost?: boolean }
 
 /** What happened to a sequence on the pool: moved there (at prefill or when it grew), resharded, a rank fault, back to the base replica, cache rebuilt. */
 export const POOL_EVENT_KINDS = ['to-pool', 'prefill-to-pool', 'reshard', 'fault', 'fallback', 'rebuild'] as const;
@@ -37,6 +38,8 @@ export interface LayerBreakdown {
   roundTrip: number; // request sent → reply in (transport + the rank's work)
   rankWrite: number; // on the rank: uploads and launches
   rankWait: number;  // on the rank: its GPU work and read-back
+  toRank: number;    // request sent → the rank starts on it (encode, transport, decode, queue); ranks on this host
+  fromRank: number;  // the rank's reply ready → here (encode, transport, decode); ranks on this host
   decode: number;    // placing the replies for the base GPU
   baseWrite: number; // uploading them
 }
@@ -98,7 +101,7 @@ class MemberFailure extends Error {
   constructor(readonly member: number, override readonly cause: unknown) { super(errorMessage(cause)); }
 }
 
-const emptyBreakdown = (): LayerBreakdown => ({ layers: 0, baseMap: 0, encode: 0, roundTrip: 0, rankWrite: 0, rankWait: 0, decode: 0, baseWrite: 0 });
+const emptyBreakdown = (): LayerBreakdown => ({ layers: 0, baseMap: 0, encode: 0, roundTrip: 0, rankWrite: 0, rankWait: 0, toRank: 0, fromRank: 0, decode: 0, baseWrite: 0 });
 
 export class PoolAttention implements AttentionPlacement {
   private readonly placement = new Map<number, Placement | null>();
@@ -556,8 +559,13 @@ export class PoolAttention implements AttentionPlacement {
         const reply = await mem.link.request({ kind: 'attend', step: msg.step, layer: msg.layer, group: msg.group, items: msg.items }, [msg.frame], this.opts.deadlineMs);
         const t1 = performance.now();
         br.roundTrip += t1 - t0;
-        br.rankWrite += reply.header.rankMs?.write ?? 0;
-        br.rankWait += reply.header.rankMs?.wait ?? 0;
+        const ms = reply.header.rankMs;
+        br.rankWrite += ms?.write ?? 0;
+        br.rankWait += ms?.wait ?? 0;
+        if (mem.sameHost && ms?.at !== undefined) {
+          br.toRank += ms.at - (performance.timeOrigin + t0);
+          br.fromRank += performance.timeOrigin + t1 - (ms.at + ms.write + ms.wait);
+        }
         const [oF, lseF] = reply.tensors as [TensorFrame, TensorFrame];
         let hRow = 0;
         if (direct) {

@@ -102,7 +102,11 @@ const SPECS = {
    * O [rows, headDim] (f32 or f16) and LSE [rows] f32: rows = heads of each item (attend) or count·heads (prefill);
    * with the rank's own time split (ms): uploading and launching, waiting for the GPU and the read-back.
    */
-  attend_ok: kind({ rankMs: optional(object({ write: num, wait: num })) }, (_h, f, at) => {
+  /**
+   * rankMs: the rank's own time (write: uploads and launches, wait: GPU work and read-back) and `at`, when it
+   * started on the request (wall clock, ms since the epoch: legs of the trip are timed where both ends share a clock).
+   */
+  attend_ok: kind({ rankMs: optional(object({ write: num, wait: num, at: optional(num) })) }, (_h, f, at) => {
     expectCount(f, 2, at);
     const [o, lse] = f as [FrameDesc, FrameDesc];
     if (!isFloat(o) || o.shape.length !== 2) throw new FrameError(`${at}: O must be f32/f16 [rows, headDim], got ${fmt(o)}`);
