@@ -393,13 +393,20 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, s: SgmTileGenShape): Dispatch
 }
 
 /**
- * Prefill override (M > SKINNY_MAX_M on the subgroup-matrix path), from FAPOOL_GEMM_PREFILL:
- * `direct` (the default) or `tile-gen:<id>[,<id>]` — a plain (t…) and/or a gated (g…) generated
- * configuration; a product without one keeps the default. Read at every choice (cheap), so a process
- * sets it before it builds its dispatches.
+ * The prefill kernel (M > SKINNY_MAX_M, subgroup-matrix path) when FAPOOL_GEMM_PREFILL is unset, in the
+ * variable's syntax: 'direct' (the direct-load kernel, H200 rounds 1–3) or 'tile-gen:<id>[,<id>]'.
  */
-export function gemmPrefillOverride(value = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FAPOOL_GEMM_PREFILL):
-  { plain?: SgmTileGenShape; gated?: SgmTileGenShape } {
+export const GEMM_PREFILL_DEFAULT = 'direct';
+
+/**
+ * Prefill kernel choice (M > SKINNY_MAX_M on the subgroup-matrix path), from FAPOOL_GEMM_PREFILL, else
+ * GEMM_PREFILL_DEFAULT: `direct` or `tile-gen:<id>[,<id>]` — a plain (t…) and/or a gated (g…) generated
+ * configuration; a product without one keeps the direct kernel. Read at every choice (cheap), so a
+ * process sets it before it builds its dispatches.
+ */
+export function gemmPrefillOverride(
+  value = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FAPOOL_GEMM_PREFILL ?? GEMM_PREFILL_DEFAULT,
+): { plain?: SgmTileGenShape; gated?: SgmTileGenShape } {
   const v = value?.trim();
   if (!v || v === 'direct') return {};
   if (!v.startsWith('tile-gen:')) throw new LimitError(`FAPOOL_GEMM_PREFILL='${v}': expected 'direct' or 'tile-gen:<id>[,<id>]'`);
