@@ -30,25 +30,25 @@ else
   test_args=()
 fi
 
-timeout 22 python3 kernels-bench/gemm-cublas.py --out "$R/cublas.json" --prefill-m 2048 --no-decode > "$R/cublas.log" 2>&1
+timeout -k 2 20 python3 kernels-bench/gemm-cublas.py --out "$R/cublas.json" --prefill-m 2048 --no-decode > "$R/cublas.log" 2>&1
 echo "cublas rc=$? ($(el)s)"; grep -E 'TFLOP' "$R/cublas.log" | head -12
 
 cub=(); [ -s "$R/cublas.json" ] && cub=(--cublas "$R/cublas.json")
 pick='default path|gated default path|t128x256 sg2x4 4x4 k32 b1|gen *'
-t=$(( $(left) - 38 )); [ $t -gt 82 ] && t=82; [ $t -lt 20 ] && t=20
-timeout $t node dist/kernels-bench/gemm-sweep.js --parts square,prefill --pick "$pick" --prefill-all "${sweep_args[@]}" \
+t=$(( $(left) - 38 )); [ $t -gt 80 ] && t=80; [ $t -lt 20 ] && t=20
+timeout -k 2 $t node dist/kernels-bench/gemm-sweep.js --parts square,prefill --pick "$pick" --prefill-all "${sweep_args[@]}" \
   "${cub[@]}" --out "$R/sweep.json" --md "$R/sweep.md" 2>&1 | grep -v '^Warning' > "$R/sweep.log"
 echo "sweep rc=${PIPESTATUS[0]} ($(el)s, limit ${t}s)"
 
-t=$(( $(left) )); [ $t -gt 42 ] && t=42; [ $t -lt 10 ] && t=10
-timeout $t node_modules/.bin/vitest run --reporter=verbose test/gemm.test.ts "${test_args[@]}" > "$R/tests.log" 2>&1
+t=$(( $(left) )); [ $t -gt 40 ] && t=40; [ $t -lt 10 ] && t=10
+timeout -k 2 $t node_modules/.bin/vitest run --reporter=verbose test/gemm.test.ts "${test_args[@]}" > "$R/tests.log" 2>&1
 echo "tests rc=$? ($(el)s, limit ${t}s)"
 sed 's/\x1b\[[0-9;]*m//g' "$R/tests.log" | grep -E "Test Files|Tests  |FAIL|×|\[gemm\]" | head -30
 
 # What Tint's bounds clamps cost the two predicted-best generated variants (Dawn's disable_robustness), if time is left.
 t=$(( $(left) - 1 ))
 if [ $t -ge 12 ] && [ -z "${GEMM2_SMOKE:-}" ]; then
-  timeout $t node dist/kernels-bench/gemm-sweep.js --no-robustness --parts square --repeat 1 --samples 6 "${cub[@]}" \
+  timeout -k 2 $t node dist/kernels-bench/gemm-sweep.js --no-robustness --parts square --repeat 1 --samples 6 "${cub[@]}" \
     --pick 'default path|gen t128x256_sg2x4_k32_b1|gen t256x128_sg4x2_k32_b1' 2>&1 | grep -v '^Warning' > "$R/norobust.log"
   echo "norobust rc=${PIPESTATUS[0]} ($(el)s, limit ${t}s)"; sed -E 's/ +/ /g' "$R/norobust.log" | cut -c1-170 | tail -4
 fi
