@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """cuBLAS (PyTorch) baseline for kernels-bench/gemm-sweep.ts, same shapes, same card, same call.
 
-    python3 kernels-bench/gemm-cublas.py --out cublas.json [--quick]
+    python3 kernels-bench/gemm-cublas.py --out cublas.json [--quick] [--prefill-m 2048,4096] [--no-decode]
 
 Keys: "f16 MxNxK" / "f32 MxNxK" (y = x @ w.T, x [M, K], w [N, K]) and "gated f16 MxFxK" (one GEMM
 against the gate and up weights concatenated, [2F, K]: the matrix work of the gated projection, no
@@ -27,6 +27,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--out', required=True)
     ap.add_argument('--quick', action='store_true')
+    ap.add_argument('--prefill-m', default=','.join(map(str, PREFILL_M)), help='prefill M values (comma-separated)')
+    ap.add_argument('--no-decode', action='store_true', help='skip the decode shapes (M <= 64)')
     args = ap.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False
     dev = 'cuda'
@@ -55,10 +57,10 @@ def main():
     # Gated 4096^3 in the sweep: F = 4096, K = 4096 -> one GEMM with N = 8192.
     gemm(4096, 8192, 4096, torch.float16, key='gated f16 4096x4096x4096')
     if not args.quick:
-        for M in PREFILL_M:
+        for M in [int(m) for m in args.prefill_m.split(',') if m]:
             for N, K, gated in SEED_SHAPES:
                 gemm(M, 2 * N if gated else N, K, torch.float16, key=f"{'gated ' if gated else ''}f16 {M}x{N}x{K}")
-        for M in DECODE_M:
+        for M in [] if args.no_decode else DECODE_M:
             for N, K, gated in SEED_SHAPES:
                 gemm(M, 2 * N if gated else N, K, torch.float16, rot=3, key=f"{'gated ' if gated else ''}f16 {M}x{N}x{K}")
     res['ms'] = ms

@@ -11,7 +11,11 @@
 //   f32      f32 quad-kernel shapes at 4096³.
 // --no-robustness opens the device with Dawn's `disable_robustness` toggle (a process of its own):
 // what the bounds clamps Tint adds to every array access cost (our kernels check bounds themselves).
-// --pick 'a|b' runs only the variants with these exact names.
+// --pick 'a|b' runs only the variants with these exact names ('gen *': every name with that prefix).
+// --prefill-m 2048 (comma-separated M of the prefill part, default 2048,4096); --prefill-all: the prefill
+// part times every variant of `square` that --only/--pick leave instead of the --top fastest.
+// --emulate: the subgroup-matrix variants that have a scalar-emulated twin run emulated (the small
+// generated tile configurations), so the sweep runs end to end on a CPU adapter (smoke runs only).
 //   node dist/kernels-bench/gemm-sweep.js [--parts square,prefill,decode,f32] [--cublas cublas.json]
 //        [--out sweep.json] [--md table.md] [--repeat 2] [--samples 8] [--only SUBSTR] [--top 3]
 //        [--size 4096] [--shape-div 1]   (smaller square / projection shapes: smoke runs on a CPU adapter)
@@ -24,8 +28,9 @@ import {
 import { DAWN_FLAGS } from '../src/gpu/backend-node.js';
 import { registerShaderLoader } from '../src/gpu/shader-source.js';
 import {
-  SGM_SKINNY_SHAPES, SGM_TILE_GATED_SHAPES, SGM_TILE_SHAPES, chooseGemmPath, hasSubgroupMatrixF16, linear, sgmSkinnyApplies,
-  sgmSkinnyFits, sgmTileFits, type GemmPath, type GemmTuning,
+  SGM_SKINNY_SHAPES, SGM_TILE_GATED_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_IDS, SGM_TILE_SHAPES, chooseGemmPath,
+  hasSubgroupMatrixF16, linear, sgmSkinnyApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, tileGenGeometry,
+  type GemmPath, type GemmTuning,
 } from '../src/kernels/gemm.js';
 import { gatedLinear } from '../src/kernels/ffn.js';
 import { fillRandom } from './random-fill.js';
@@ -45,6 +50,9 @@ const { values: args } = parseArgs({
     pick: { type: 'string' },
     copies: { type: 'string', default: '3' },
     'no-robustness': { type: 'boolean', default: false },
+    'prefill-m': { type: 'string', default: '2048,4096' },
+    'prefill-all': { type: 'boolean', default: false },
+    emulate: { type: 'boolean', default: false },
   },
 });
 
@@ -203,19 +211,32 @@ function errMsg(e: unknown): string { return (e as Error).message.split('\n').sl
 
 // ---- parts ----------------------------------------------------------------------------------------
 
+/** Generated staged tile variants ('gen <id>'): the big configurations, or emulated the small ones. */
+function tileGenVariants(gpu: Gpu, gated: boolean, emulate: boolean): Variant[] {
+  const ids = emulate ? SGM_TILE_GEN_IDS.filter((id) => !SGM_TILE_GEN_BIG.includes(id)) : SGM_TILE_GEN_BIG;
+  return ids.filter((id) => tileGenGeometry(id).gated === gated && sgmTileGenFits(gpu.caps, { kind: 'tile-gen', id, emulate }))
+    .map((id): Variant => ({ name: `gen ${id}`, dtype: 'f16', path: 'subgroup-matrix', gated, tune: { sgm: { kind: 'tile-gen', id, emulate } } }));
+}
+
 function squareVariants(gpu: Gpu, sgm: boolean): Variant[] {
   const v: Variant[] = [];
+  if (!sgm && args.emulate) {
+    return [{ name: 'default path', dtype: 'f16', tune: {} }, ...tileGenVariants(gpu, false, true),
+      { name: 'gated default path', dtype: 'f16', gated: true, tune: {} }, ...tileGenVariants(gpu, true, true)];
+  }
   if (!sgm) return [{ name: 'default path', dtype: 'f16', tune: {} }];
   v.push({ name: 'default path', dtype: 'f16', tune: {} });
   v.push({ name: 'direct 4x4 sg2x2 pf', dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { tm: 4, tn: 4, sgRows: 2, sgCols: 2, prefetch: true } } });
   for (const [name, s] of Object.entries(SGM_TILE_SHAPES)) {
     if (sgmTileFits(gpu.caps, s, false)) v.push({ name, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: s } });
   }
+  v.push(...tileGenVariants(gpu, false, false));
   v.push({ name: 'gated default path', dtype: 'f16', gated: true, tune: {} });
   v.push({ name: 'gated direct 2x4', dtype: 'f16', path: 'subgroup-matrix', gated: true, tune: { sgm: { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: false } } });
   for (const [name, s] of Object.entries(SGM_TILE_GATED_SHAPES)) {
     if (sgmTileFits(gpu.caps, s, true)) v.push({ name, dtype: 'f16', path: 'subgroup-matrix', gated: true, tune: { sgm: s } });
   }
+  v.push(...tileGenVariants(gpu, true, false));
   return v;
 }
 
@@ -265,10 +286,11 @@ async function squarePart(gpu: Gpu, part: string, list: Variant[], S = 4096): Pr
 /** seed-4l projections: (N or F, K, gated). */
 const SEED: [number, number, boolean][] = [[6144, 4096, false], [4096, 4096, false], [16384, 4096, true], [4096, 16384, false]];
 
-const picked = args.pick ? new Set(args.pick.split('|')) : null;
+const picked = args.pick ? args.pick.split('|') : null;
+const pickedName = (name: string) => !picked || picked.some((p) => p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : p === name);
 /** The variants --only / --pick leave. */
 function only(l: Variant[]): Variant[] {
-  return l.filter((v) => (!args.only || v.name.includes(args.only)) && (!picked || picked.has(v.name)));
+  return l.filter((v) => (!args.only || v.name.includes(args.only)) && pickedName(v.name));
 }
 
 /** A shape's weights (rotating copies) shared by every variant and M; x per M. */
@@ -351,16 +373,20 @@ async function main(): Promise<void> {
   let square: Row[] = [];
   const S = Number(args.size);
   if (parts.has('square')) square = await squarePart(gpu, 'square', only(squareVariants(gpu, sgm)), S);
-  if (parts.has('prefill') && sgm) {
-    // The fastest correct tile shapes of `square` (plain and gated), plus the defaults.
+  if (parts.has('prefill') && (sgm || args.emulate)) {
+    // The fastest correct tile shapes of `square` (plain and gated), plus the defaults; --prefill-all: every
+    // subgroup-matrix variant of `square` (only() filters them per shape).
+    const all = (gated: boolean) => squareVariants(gpu, sgm).filter((v) => !!v.gated === gated && !v.name.includes('default'));
     const pick = (gated: boolean) => {
+      if (args['prefill-all']) return all(gated);
       const names = bestTiles(square, gated, Number(args.top));
       const table = gated ? SGM_TILE_GATED_SHAPES : SGM_TILE_SHAPES;
       const chosen = names.length ? names : Object.keys(table).slice(0, Number(args.top));
       return chosen.map((n): Variant => ({ name: n, dtype: 'f16', path: 'subgroup-matrix', gated, tune: { sgm: table[n]! } }));
     };
     const plain = pick(false), gatedV = pick(true);
-    await projectionPart(gpu, 'prefill', [2048, 4096], (_M, g) => [defaultVariant(g), ...(g ? gatedV : plain)], 1);
+    const Ms = args['prefill-m']!.split(',').filter(Boolean).map(Number);
+    await projectionPart(gpu, 'prefill', Ms, (_M, g) => [defaultVariant(g), ...(g ? gatedV : plain)], 1);
   }
   if (parts.has('decode')) {
     await projectionPart(gpu, 'decode', [1, 8, 16, 32, 64], (M, g) => {

@@ -1,14 +1,17 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, programSource, reflectLayout, type Gpu } from '../src/gpu/index.js';
 import {
-  SGM_DIAGNOSTIC, SGM_SKINNY_SHAPES, SGM_TILE_SHAPES, chooseGemmPath, chooseQuad, hasSubgroupMatrixF16, linear,
-  sgmDirectApplies, sgmSkinnyFits, sgmTileFits, type Activation, type GemmPath, type GemmTuning, type SgmSkinnyShape,
-  type SgmTileShape,
+  SGM_DIAGNOSTIC, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_IDS, SGM_TILE_SHAPES, chooseGemmPath, chooseQuad,
+  chooseSgmKernel, gemmPrefillOverride, hasSubgroupMatrixF16, linear, sgmDirectApplies, sgmSkinnyFits, sgmTileFits,
+  sgmTileGenFits, tileGenGeometry, type Activation, type GemmPath, type GemmTuning, type SgmSkinnyShape, type SgmTileShape,
 } from '../src/kernels/gemm.js';
+import { gatedLinear } from '../src/kernels/ffn.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';
-import { erfRef, linearRef } from './ref/gemm.js';
+import { erfRef, gatedRef, linearRef } from './ref/gemm.js';
 
 const gpu = useGpu();
 
@@ -293,10 +296,113 @@ describe('linear: subgroup-matrix tile and skinny kernels (scalar-emulated on ad
   });
 });
 
+// Generated staged kernel (gemm_sgm_tile_gen.wgsl): every big configuration on tensor cores where the adapter
+// has them; elsewhere the emulated twin (same generated text, scalar matrix ops) of the configurations
+// lavapipe compiles in seconds (≤ 4 accumulators per subgroup), which run the same generator paths
+// (1 and 2 tiles, several staged rows per thread, 2 K steps per slice, gated gate/up rows).
+describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-gen)', () => {
+  async function checkGated(g: Gpu, M: number, F: number, K: number, sgm: GemmTuning['sgm'], act: 'gelu_tanh' | 'gelu_erf'): Promise<void> {
+    const r = rng();
+    const x = randomArray(r, M * K, 'f16'), wg = randomArray(r, F * K, 'f16'), wu = randomArray(r, F * K, 'f16');
+    const xs = upload(g, x, [M, K], 'f16', 'x'), gs = upload(g, wg, [F, K], 'f16', 'wg'), us = upload(g, wu, [F, K], 'f16', 'wu');
+    const out = poisoned(g, [M, F], 'f16');
+    const d = gatedLinear(g, { x: xs, wGate: gs, wUp: us, out, act }, { path: 'subgroup-matrix', tune: { sgm } });
+    await g.run([d]);
+    expectClose(await download(g, out), gatedRef(x, wg, wu, M, F, K, act), 'f16', `gated ${JSON.stringify(sgm)} ${M}x${F}x${K} seed=${r.seed}`);
+    d.release();
+    g.release(xs, gs, us, out);
+  }
+
+  for (const id of SGM_TILE_GEN_IDS) {
+    const geo = tileGenGeometry(id);
+    it(`${id} on ragged M, N, K${geo.gated ? '' : ' with epilogues'}`, async () => {
+      const g = await gpu();
+      const real = hasSubgroupMatrixF16(g.caps);
+      const big = SGM_TILE_GEN_BIG.includes(id);
+      if (!g.caps.f16 || (real && !big) || (!real && geo.tm * geo.tn > 4)) return;
+      const sgm = { kind: 'tile-gen' as const, id, emulate: !real };
+      if (!sgmTileGenFits(g.caps, sgm)) { console.info(`[gemm] tile-gen ${id}: does not fit this device`); return; }
+      // Ragged in every direction, more than one workgroup and slice, K % BK != 0; then an exact multiple.
+      const shapes = [[geo.bm + 13, geo.bn + 7, 2 * geo.bk + 20], [17, 33, 36], [2 * geo.bm, 2 * geo.bn, 3 * geo.bk]] as const;
+      if (geo.gated) {
+        for (const [M, F, K] of shapes) await checkGated(g, M, F, K, sgm, 'gelu_tanh');
+        await checkGated(g, 45, 77, 96, sgm, 'gelu_erf');
+        return;
+      }
+      for (const [M, N, K] of shapes) await check(g, { M, N, K, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm } });
+      await check(g, { M: 45, N: 77, K: 96, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm }, bias: true, act: 'gelu_tanh', accumulate: true });
+      await check(g, { M: 64, N: 40, K: 52, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm }, bias: true, act: 'gelu_erf', residual: true });
+    }, 300_000);
+  }
+
+  it('refuses the wrong product, K % 4 != 0 and unknown ids', async () => {
+    const g = await gpu();
+    if (!g.caps.f16) return;
+    const real = hasSubgroupMatrixF16(g.caps);
+    const t = g.tensor([32, 32], 'f16'), o = g.tensor([32, 32], 'f16');
+    expect(() => linear(g, { x: t, w: t, out: o }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 'g32x16_sg2x1_k16_b1', emulate: !real } } })).toThrow(/gated/);
+    expect(() => linear(g, { x: g.tensor([32, 34], 'f16'), w: g.tensor([32, 34], 'f16'), out: o },
+      { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1', emulate: !real } } })).toThrow(/K % 4/);
+    expect(() => tileGenGeometry('t128x128_sg2x2_k32_b3')).toThrow(LimitError);
+  });
+
+  it('FAPOOL_GEMM_PREFILL picks a generated configuration for M > 64 only', () => {
+    expect(gemmPrefillOverride(undefined)).toEqual({});
+    expect(gemmPrefillOverride('direct')).toEqual({});
+    expect(gemmPrefillOverride('tile-gen:t128x256_sg2x4_k32_b1,g128x128_sg2x4_k32_b1')).toEqual({
+      plain: { kind: 'tile-gen', id: 't128x256_sg2x4_k32_b1' }, gated: { kind: 'tile-gen', id: 'g128x128_sg2x4_k32_b1' },
+    });
+    expect(() => gemmPrefillOverride('tile-gen:t1x1')).toThrow(LimitError);
+    expect(() => gemmPrefillOverride('fast')).toThrow(LimitError);
+    // A device with 16×16×16 f16 subgroup matrices and 32-lane subgroups (no GPU needed for the choice).
+    const caps = {
+      f16: true, subgroups: true, subgroupMinSize: 32, subgroupMaxSize: 32, maxInvocations: 1024, maxWorkgroupSizeX: 1024,
+      maxWorkgroupStorage: 49152, subgroupMatrix: [{ M: 16, N: 16, K: 16, componentType: 'f16', resultComponentType: 'f32' }],
+    } as unknown as Parameters<typeof chooseSgmKernel>[0];
+    const prev = process.env.FAPOOL_GEMM_PREFILL;
+    try {
+      delete process.env.FAPOOL_GEMM_PREFILL;
+      expect(chooseSgmKernel(caps, 2048, 4096, 4096, false)).toMatchObject({ tm: 4, tn: 4, prefetch: true });
+      process.env.FAPOOL_GEMM_PREFILL = 'tile-gen:t128x256_sg2x4_k32_b1';
+      expect(chooseSgmKernel(caps, 2048, 4096, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x256_sg2x4_k32_b1' });
+      expect(chooseSgmKernel(caps, 2048, 4096, 4096, true)).toMatchObject({ tm: 2, tn: 4 });   // gated: default kept
+      expect(chooseSgmKernel(caps, 64, 4096, 4096, false)).toMatchObject({ kind: 'skinny' });
+      process.env.FAPOOL_GEMM_PREFILL = 'tile-gen:g128x128_sg2x4_k32_b1';
+      expect(chooseSgmKernel(caps, 65, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g128x128_sg2x4_k32_b1' });
+    } finally {
+      if (prev === undefined) delete process.env.FAPOOL_GEMM_PREFILL; else process.env.FAPOOL_GEMM_PREFILL = prev;
+    }
+  });
+
+  it('generated entries (builtins) reflect to the expected bindings', async () => {
+    await gpu(); // registers the shader loader
+    const spec = {
+      enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'] as const, diagnostics: [SGM_DIAGNOSTIC],
+      aliases: { T: 'f16', T4: 'vec4<f16>', TileA: 'array<f16, 5120>', TileB: 'array<f16, 10240>', Scratch: 'array<f32, 2048>' },
+    };
+    const src = programSource({ file: 'gemm_sgm_tile_gen.wgsl', includes: ['gemm_epilogue.wgsl'] }, spec);
+    expect(reflectLayout(src, 'tg_t128x256_sg2x4_k32_b1', spec.aliases).storage.map((b) => b.name)).toEqual(['y', 'bias', 'residual', 'x4', 'w4']);
+    expect(reflectLayout(src, 'tg_g128x128_sg2x4_k32_b1', spec.aliases).storage.map((b) => b.name)).toEqual(['y', 'x4', 'wg4', 'wu4']);
+  });
+});
+
 describe('generated WGSL', () => {
+  const url = (f: string) => new URL(`../shaders/${f}`, import.meta.url);
   it('shaders/gemm_sgm_direct.wgsl is exactly what its generator writes', () => {
-    const url = (f: string) => new URL(`../shaders/${f}`, import.meta.url);
     const generated = execFileSync(process.execPath, [url('gemm_sgm_direct.gen.mjs').pathname], { encoding: 'utf8' });
     expect(generated).toBe(readFileSync(url('gemm_sgm_direct.wgsl'), 'utf8'));
+  });
+  it('shaders/gemm_sgm_tile_gen{,_emu}.wgsl are exactly what their generator writes, for the ids gemm.ts knows', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gemm-gen-'));
+    try {
+      execFileSync(process.execPath, [url('gemm_sgm_tile_gen.gen.mjs').pathname, '--out', dir]);
+      const files = readdirSync(dir).sort();
+      expect(files).toEqual(['gemm_sgm_tile_gen.wgsl', 'gemm_sgm_tile_gen_emu.wgsl']);
+      for (const f of files) expect(readFileSync(join(dir, f), 'utf8'), f).toBe(readFileSync(url(f), 'utf8'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const gen = await import(url('gemm_sgm_tile_gen.gen.mjs').href) as { CONFIGS: string[] };
+    expect(gen.CONFIGS).toEqual(SGM_TILE_GEN_IDS);
   });
 });

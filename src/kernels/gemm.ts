@@ -302,6 +302,122 @@ const sgmTileEmuProgram = defineProgram<SgmTileCfg>({
   specialize: (c) => sgmTileSpec(c, true),
 });
 
+// ---- generated staged subgroup-matrix kernel (shaders/gemm_sgm_tile_gen.wgsl) ----------------------
+
+/**
+ * The staged tensor-core kernel with every matrix and staged register a named variable, one generated
+ * entry point per configuration (shaders/gemm_sgm_tile_gen.gen.mjs). `id` = {t|g}{BM}x{BN}_sg{R}x{C}_k{BK}_b{NBUF}:
+ * plain (t) or gated (g), R × C subgroups of 32 lanes, BK-deep slices in NBUF workgroup tiles.
+ */
+export interface SgmTileGenShape {
+  kind: 'tile-gen';
+  id: string;
+  /** The scalar-emulated twin (gemm_sgm_tile_gen_emu.wgsl): tests on adapters without subgroup matrices. */
+  emulate?: boolean;
+}
+
+/** Configurations the generator writes (CONFIGS in shaders/gemm_sgm_tile_gen.gen.mjs; a test keeps them equal). */
+export const SGM_TILE_GEN_IDS: readonly string[] = [
+  't128x256_sg2x4_k32_b1', 't128x256_sg2x4_k16_b2', 't256x128_sg4x2_k32_b1', 't256x128_sg4x2_k16_b2',
+  't128x128_sg2x2_k32_b1', 't128x128_sg2x2_k32_b2', 't128x128_sg2x2_k16_b2', 't128x128_sg4x2_k32_b1',
+  'g128x128_sg2x4_k32_b1', 'g128x64_sg2x2_k32_b2',
+  't32x32_sg2x2_k32_b1', 't64x32_sg2x1_k16_b2', 'g32x32_sg1x2_k32_b2', 'g32x16_sg2x1_k16_b1',
+];
+
+/** The generated configurations meant for big GPUs (the rest are small ones for the emulation tests). */
+export const SGM_TILE_GEN_BIG: readonly string[] = SGM_TILE_GEN_IDS.filter((id) => /^[tg](?:128|256)x/.test(id));
+
+export interface TileGenGeometry {
+  gated: boolean; bm: number; bn: number; sgRows: number; sgCols: number; bk: number; nbuf: number;
+  tm: number; tn: number; wg: number; brows: number; lds: number; bytes: number;
+}
+
+/** Geometry of a generated configuration id (the generator's parseId, same rules). */
+export function tileGenGeometry(id: string): TileGenGeometry {
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])$/.exec(id);
+  if (!m || !SGM_TILE_GEN_IDS.includes(id)) throw new LimitError(`gemm: no generated tile configuration '${id}' (have: ${SGM_TILE_GEN_IDS.join(', ')})`);
+  const gated = m[1] === 'g';
+  const [bm, bn, sgRows, sgCols, bk, nbuf] = m.slice(2).map(Number) as [number, number, number, number, number, number];
+  const brows = gated ? 2 * bn : bn, lds = bk + 8, subgroups = sgRows * sgCols;
+  const bytes = 2 * nbuf * (bm + brows) * lds + 4 * 256 * subgroups * (gated ? 2 : 1);
+  return { gated, bm, bn, sgRows, sgCols, bk, nbuf, tm: bm / (16 * sgRows), tn: bn / (16 * sgCols), wg: 32 * subgroups, brows, lds, bytes };
+}
+
+interface SgmTileGenCfg { id: string; epi: Epilogue }
+
+function sgmTileGenSpec(c: SgmTileGenCfg, emulate: boolean): Specialization {
+  const g = tileGenGeometry(c.id);
+  return {
+    entry: `tg_${c.id}`,
+    enables: emulate ? ['f16'] : ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
+    diagnostics: emulate ? [] : [SGM_DIAGNOSTIC],
+    aliases: {
+      T: 'f16', T4: 'vec4<f16>',
+      TileA: `array<f16, ${g.nbuf * g.bm * g.lds}>`, TileB: `array<f16, ${g.nbuf * g.brows * g.lds}>`,
+      Scratch: `array<f32, ${256 * g.sgRows * g.sgCols * (g.gated ? 2 : 1)}>`,
+    },
+    constants: epilogueConstants(c.epi),
+  };
+}
+
+const sgmTileGenProgram = defineProgram<SgmTileGenCfg>({
+  name: 'gemm_sgm_tile_gen', file: 'gemm_sgm_tile_gen.wgsl', includes: ['gemm_epilogue.wgsl'], entry: 'tg_t128x256_sg2x4_k32_b1',
+  specialize: (c) => sgmTileGenSpec(c, false),
+});
+
+const sgmTileGenEmuProgram = defineProgram<SgmTileGenCfg>({
+  name: 'gemm_sgm_tile_gen_emu', file: 'gemm_sgm_tile_gen_emu.wgsl', includes: ['gemm_epilogue.wgsl'], entry: 'tg_t128x256_sg2x4_k32_b1',
+  specialize: (c) => sgmTileGenSpec(c, true),
+});
+
+/** Whether a generated configuration runs here: 32-lane subgroups (or emulated), workgroup size and memory. */
+export function sgmTileGenFits(caps: Caps, s: SgmTileGenShape): boolean {
+  const g = tileGenGeometry(s.id);
+  return (s.emulate === true || caps.subgroupMaxSize === 32) && g.wg <= caps.maxInvocations && g.wg <= caps.maxWorkgroupSizeX
+    && g.bytes <= caps.maxWorkgroupStorage;
+}
+
+function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, s: SgmTileGenShape): Dispatch {
+  const caps = gpu.caps;
+  const gated = l.kind === 'gated';
+  const g = tileGenGeometry(s.id);
+  checkSgmOperands(caps, l, s.emulate === true);
+  assertShape(g.gated === gated, `gemm: generated tile '${s.id}' is for the ${g.gated ? 'gated' : 'plain'} product, this is ${gated ? 'gated' : 'plain'}`);
+  assertShape(l.K % 4 === 0, `gemm: the subgroup-matrix tile kernel needs K % 4 == 0, got K = ${l.K}`);
+  if (!sgmTileGenFits(caps, s)) throw new LimitError(`gemm: generated tile '${s.id}' does not fit this device (32-lane subgroups, ${g.wg} invocations, ${g.bytes} bytes of workgroup memory)`);
+  const prog = gpu.program(s.emulate ? sgmTileGenEmuProgram : sgmTileGenProgram, { id: s.id, epi: l.epi });
+  const bind: Record<string, Tensor> = gated
+    ? { x4: l.x, y: l.out, wg4: l.wGate!, wu4: l.wUp! }
+    : { x4: l.x, y: l.out, w4: l.w!, bias: l.bias ?? l.x, residual: l.residual ?? l.x };
+  return gpu.dispatch(prog, { bind, uniforms: { M: l.M, N: l.N, K: l.K }, workgroups: [ceilDiv(l.N, g.bn), ceilDiv(l.M, g.bm)] });
+}
+
+/**
+ * The prefill kernel (M > SKINNY_MAX_M, subgroup-matrix path) when FAPOOL_GEMM_PREFILL is unset, in the
+ * variable's syntax: 'direct' (the direct-load kernel, H200 rounds 1–3) or 'tile-gen:<id>[,<id>]'.
+ */
+export const GEMM_PREFILL_DEFAULT = 'direct';
+
+/**
+ * Prefill kernel choice (M > SKINNY_MAX_M on the subgroup-matrix path), from FAPOOL_GEMM_PREFILL, else
+ * GEMM_PREFILL_DEFAULT: `direct` or `tile-gen:<id>[,<id>]` — a plain (t…) and/or a gated (g…) generated
+ * configuration; a product without one keeps the direct kernel. Read at every choice (cheap), so a
+ * process sets it before it builds its dispatches.
+ */
+export function gemmPrefillOverride(
+  value = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FAPOOL_GEMM_PREFILL ?? GEMM_PREFILL_DEFAULT,
+): { plain?: SgmTileGenShape; gated?: SgmTileGenShape } {
+  const v = value?.trim();
+  if (!v || v === 'direct') return {};
+  if (!v.startsWith('tile-gen:')) throw new LimitError(`FAPOOL_GEMM_PREFILL='${v}': expected 'direct' or 'tile-gen:<id>[,<id>]'`);
+  const out: { plain?: SgmTileGenShape; gated?: SgmTileGenShape } = {};
+  for (const id of v.slice('tile-gen:'.length).split(',').map((t) => t.trim()).filter(Boolean)) {
+    const g = tileGenGeometry(id);
+    out[g.gated ? 'gated' : 'plain'] = { kind: 'tile-gen', id };
+  }
+  return out;
+}
+
 // ---- skinny subgroup-matrix kernel for batched decode (shaders/gemm_sgm_skinny.wgsl) ----------------
 
 /**
@@ -428,9 +544,17 @@ export function sgmTileFits(caps: Caps, s: SgmTileShape, gated: boolean): boolea
  * batched decode (16 ≤ M ≤ 64) takes the skinny kernel where it beat the direct kernel — every plain
  * projection (2–9× faster) and the gated product up to M = 32; larger M takes direct loads where they apply
  * (the staged tile kernel is correct but ran at 18–20 TFLOP/s against the direct kernel's 57), else the
- * staged v0 kernel.
+ * staged v0 kernel. FAPOOL_GEMM_PREFILL=tile-gen:<id>[,<id>] picks a generated staged kernel for M > 64
+ * (gemmPrefillOverride).
  */
-export function chooseSgmKernel(caps: Caps, M: number, N: number, K: number, gated: boolean): SgmTileShape | SgmSkinnyShape | SgmDirectShape | 'staged' {
+export function chooseSgmKernel(caps: Caps, M: number, N: number, K: number, gated: boolean): SgmKernelChoice {
+  if (M > SKINNY_MAX_M) {
+    const o = gemmPrefillOverride()[gated ? 'gated' : 'plain'];
+    if (o) {
+      if (!sgmTileGenFits(caps, o)) throw new LimitError(`FAPOOL_GEMM_PREFILL: generated tile '${o.id}' does not fit this device`);
+      return o;
+    }
+  }
   if (sgmSkinnyApplies(M, N, K) && (!gated || M <= 32)) {
     const name = gated ? (M <= 16 ? 's sn2 sk4 tn1 u2' : 's sn1 sk8 tn4 u2') : (M <= 16 ? 's sn1 sk8 tn1 u4' : 's sn1 sk8 tn2 u4');
     const s = SGM_SKINNY_SHAPES[name]!;
@@ -448,9 +572,14 @@ export interface GemmTuning {
   tiled?: QuadShape | 'classic';
   /** GEMV path: threads per output column, and the 16-byte f16 loads (entries *_h8; f16, K % 8 == 0). */
   gemv?: { lanes?: number; h8?: boolean };
-  /** Subgroup-matrix path: the staged tile kernel, the direct-load kernel with this shape, or the staged v0 kernel ('staged'). */
-  sgm?: SgmTileShape | SgmSkinnyShape | SgmDirectShape | 'staged';
+  /**
+   * Subgroup-matrix path: the staged tile kernel (array or generated), the skinny kernel, the direct-load
+   * kernel with this shape, or the staged v0 kernel ('staged').
+   */
+  sgm?: SgmKernelChoice;
 }
+
+export type SgmKernelChoice = SgmTileShape | SgmTileGenShape | SgmSkinnyShape | SgmDirectShape | 'staged';
 
 // ---- shared launch --------------------------------------------------------------------------------
 
@@ -505,7 +634,8 @@ export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath, tune: GemmTu
   if (path === 'subgroup-matrix') {
     const choice = tune.sgm ?? chooseSgmKernel(caps, l.M, l.N, l.K, gated);
     if (typeof choice === 'object' && 'kind' in choice) {
-      return choice.kind === 'tile' ? launchSgmTile(gpu, l, choice) : launchSgmSkinny(gpu, l, choice);
+      return choice.kind === 'tile' ? launchSgmTile(gpu, l, choice)
+        : choice.kind === 'tile-gen' ? launchSgmTileGen(gpu, l, choice) : launchSgmSkinny(gpu, l, choice);
     }
     checkSgmOperands(caps, l, false);
     assertShape(vec4, `gemm: the subgroup-matrix path needs K % 4 == 0, got K = ${l.K}`);
