@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, programSource, reflectLayout, type Gpu } from '../src/gpu/index.js';
 import {
   SGM_DIAGNOSTIC, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_IDS, SGM_TILE_SHAPES, chooseGemmPath, chooseQuad,
-  chooseSgmKernel, gemmPrefillOverride, hasSubgroupMatrixF16, linear, sgmDirectApplies, sgmSkinnyFits, sgmTileFits,
+  chooseSgmKernel, GEMM_PREFILL_DEFAULT, gemmPrefillOverride, hasSubgroupMatrixF16, linear, sgmDirectApplies, sgmSkinnyFits, sgmTileFits,
   sgmTileGenFits, tileGenGeometry, type Activation, type GemmPath, type GemmTuning, type SgmSkinnyShape, type SgmTileShape,
 } from '../src/kernels/gemm.js';
 import { gatedLinear } from '../src/kernels/ffn.js';
@@ -347,7 +347,9 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
   });
 
   it('FAPOOL_GEMM_PREFILL picks a generated configuration for M > 64 only', () => {
-    expect(gemmPrefillOverride(undefined)).toEqual({});
+    // Unset: the built-in default (GEMM_PREFILL_DEFAULT), the generated pair measured best on the H200.
+    expect(gemmPrefillOverride(undefined)).toEqual(gemmPrefillOverride(GEMM_PREFILL_DEFAULT));
+    expect(gemmPrefillOverride(GEMM_PREFILL_DEFAULT).plain?.kind).toBe('tile-gen');
     expect(gemmPrefillOverride('direct')).toEqual({});
     expect(gemmPrefillOverride('tile-gen:t128x256_sg2x4_k32_b1,g128x128_sg2x4_k32_b1')).toEqual({
       plain: { kind: 'tile-gen', id: 't128x256_sg2x4_k32_b1' }, gated: { kind: 'tile-gen', id: 'g128x128_sg2x4_k32_b1' },
@@ -362,8 +364,16 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
     const prev = process.env.FAPOOL_GEMM_PREFILL;
     try {
       delete process.env.FAPOOL_GEMM_PREFILL;
+      expect(chooseSgmKernel(caps, 2048, 4096, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x256_sg2x4_k32_b1' });
+      expect(chooseSgmKernel(caps, 2048, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g128x128_sg2x4_k32_b1' });
+      // The default on a device it does not fit (small workgroup memory): the direct kernel, no error …
+      const small = { ...caps, maxWorkgroupStorage: 16384 } as typeof caps;
+      expect(chooseSgmKernel(small, 2048, 4096, 4096, false)).toMatchObject({ tm: 4, tn: 4, prefetch: true });
+      process.env.FAPOOL_GEMM_PREFILL = 'direct';
       expect(chooseSgmKernel(caps, 2048, 4096, 4096, false)).toMatchObject({ tm: 4, tn: 4, prefetch: true });
       process.env.FAPOOL_GEMM_PREFILL = 'tile-gen:t128x256_sg2x4_k32_b1';
+      // … but a configuration asked for by name that does not fit is an error.
+      expect(() => chooseSgmKernel(small, 2048, 4096, 4096, false)).toThrow(LimitError);
       expect(chooseSgmKernel(caps, 2048, 4096, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x256_sg2x4_k32_b1' });
       expect(chooseSgmKernel(caps, 2048, 4096, 4096, true)).toMatchObject({ tm: 2, tn: 4 });   // gated: default kept
       expect(chooseSgmKernel(caps, 64, 4096, 4096, false)).toMatchObject({ kind: 'skinny' });

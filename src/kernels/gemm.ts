@@ -395,8 +395,11 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, s: SgmTileGenShape): Dispatch
 /**
  * The prefill kernel (M > SKINNY_MAX_M, subgroup-matrix path) when FAPOOL_GEMM_PREFILL is unset, in the
  * variable's syntax: 'direct' (the direct-load kernel, H200 rounds 1–3) or 'tile-gen:<id>[,<id>]'.
+ * H200 round 4 (2026-12-02, kernels-bench/notes/gemm.md): t128x256 145–158 TFLOP/s on every seed-4l prefill
+ * shape at M = 2048 and 151 on 4096³ (direct 42–58); gated g128x128 148.5 at 2048×2·16384×4096 (direct 38.5);
+ * each checked there against float64 by the sweep. A device it does not fit keeps the direct kernel.
  */
-export const GEMM_PREFILL_DEFAULT = 'direct';
+export const GEMM_PREFILL_DEFAULT = 'tile-gen:t128x256_sg2x4_k32_b1,g128x128_sg2x4_k32_b1';
 
 /**
  * Prefill kernel choice (M > SKINNY_MAX_M on the subgroup-matrix path), from FAPOOL_GEMM_PREFILL, else
@@ -551,8 +554,10 @@ export function chooseSgmKernel(caps: Caps, M: number, N: number, K: number, gat
   if (M > SKINNY_MAX_M) {
     const o = gemmPrefillOverride()[gated ? 'gated' : 'plain'];
     if (o) {
-      if (!sgmTileGenFits(caps, o)) throw new LimitError(`FAPOOL_GEMM_PREFILL: generated tile '${o.id}' does not fit this device`);
-      return o;
+      if (sgmTileGenFits(caps, o)) return o;
+      // Asked for by name: say so. The built-in default that does not fit a device leaves it the kernels below.
+      const asked = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FAPOOL_GEMM_PREFILL;
+      if (asked !== undefined) throw new LimitError(`FAPOOL_GEMM_PREFILL: generated tile '${o.id}' does not fit this device`);
     }
   }
   if (sgmSkinnyApplies(M, N, K) && (!gated || M <= 32)) {
