@@ -28,12 +28,41 @@ export interface ConnectOptions {
   limits?: DecodeLimits;
   /** Largest message (all frames) this side accepts; bigger ones are dropped by ZeroMQ before any allocation. */
   maxMessageBytes?: number;
+  /** Busy-poll for this many ms after each request and reply (see busyPoll; default FAPOOL_SPIN_MS, else off). */
+  spinMs?: number;
 }
 
 /** Default largest message: 1 GiB (a 2048-row prefill chunk of a 4096-wide model in f32 is ~100 MiB). */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1 << 30;
 
 const heartbeat = (ms: number) => (ms > 0 ? { heartbeatInterval: ms, heartbeatTimeout: 5 * ms, heartbeatTimeToLive: 5 * ms } : {});
+
+/**
+ * Keeps this process's event loop turning (setImmediate: libuv polls its sockets without sleeping) for `ms` after
+ * each touch(). A core that sleeps in epoll between messages can wake late (deep idle states), and a decode step
+ * sends a message per layer: spinning trades a core for a shorter hop. `ms` ≤ 0: never spins.
+ */
+export function busyPoll(ms: number): { touch(): void; stop(): void } {
+  let deadline = 0, running = false;
+  const turn = () => {
+    if (performance.now() < deadline) setImmediate(turn);
+    else running = false;
+  };
+  return {
+    touch() {
+      if (!(ms > 0)) return;
+      deadline = performance.now() + ms;
+      if (!running) { running = true; setImmediate(turn); }
+    },
+    stop() { deadline = 0; },
+  };
+}
+
+/** Busy-poll window (ms) when none is given: FAPOOL_SPIN_MS, else 0 (off). */
+function defaultSpinMs(): number {
+  const v = Number((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FAPOOL_SPIN_MS ?? 0);
+  return Number.isFinite(v) && v > 0 ? v : 0;
+}
 
 /** A one-at-a-time send queue: zeromq.js rejects a send while another is still blocked on the same socket. */
 function sender(sock: Dealer | Router): (parts: Buffer[]) => Promise<void> {
@@ -51,6 +80,7 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
   const { Dealer } = await loadZmq();
   const sock = new Dealer({ linger: 0, reconnectInterval: 100, maxMessageSize: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, ...heartbeat(opts.heartbeatMs ?? 1000) });
   const send = sender(sock);
+  const spin = busyPoll(opts.spinMs ?? defaultSpinMs());
   const nextId = idCounter();
   const pending = new Map<number, { req: RequestMsg; resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   let closed = false;
@@ -78,6 +108,7 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
           if (p) { pending.delete(p.req.id); p.reject(e as Error); }
           continue;
         }
+        spin.touch();
         const p = pending.get(reply.header.id);
         if (!p) continue; // late reply to a timed-out request
         pending.delete(p.req.id);
@@ -99,6 +130,7 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
       const req = requestMessage(name, body, id, tensors) as RequestMsg & { kind: K };
       const parts = encodeMessage(req, tensors);
       const answered = new Promise<Reply>((resolve, reject) => pending.set(id, { req, resolve, reject }));
+      spin.touch();
       send(parts).catch((e) => {
         const p = pending.get(id);
         if (p) { pending.delete(id); p.reject(new RankDeadError(`${name}: send failed: ${errorMessage(e)}`)); }
@@ -112,6 +144,7 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
     async close() {
       if (closed) return;
       closed = true;
+      spin.stop();
       failAll('link closed');
       sock.close();
       await receiving;
@@ -142,6 +175,8 @@ export interface ServeOptions {
    * holds for that client. `client` is the id handlers were given.
    */
   onClientGone?: (client: string) => void;
+  /** Busy-poll for this many ms after each request and reply (see busyPoll; default FAPOOL_SPIN_MS, else off). */
+  spinMs?: number;
 }
 
 /** ZMQ_ROUTER_NOTIFY (libzmq 4.3): an empty message from a peer's routing id when it connects and when it disconnects. */
@@ -169,6 +204,7 @@ export async function serveRank(endpoint: string, handler: RankHandler, opts: Se
   await sock.bind(endpoint);
   const actual = sock.lastEndpoint ?? endpoint;
   const send = sender(sock);
+  const spin = busyPoll(opts.spinMs ?? defaultSpinMs());
   const report = (e: unknown) => opts.onError?.(e instanceof Error ? e : new Error(String(e)));
   let closed = false;
 
@@ -202,8 +238,10 @@ export async function serveRank(endpoint: string, handler: RankHandler, opts: Se
       refuse(rid, parts, `malformed request: ${errorMessage(e)}`);
       return;
     }
+    spin.touch();
     const out = await serveOne(handler, req, tensors, rid.toString('hex'));
     reply(rid, req.id, out.header, out.tensors);
+    spin.touch(); // the next request of a decode step comes within a layer's time
   };
 
   const serving = (async () => {
@@ -232,6 +270,7 @@ export async function serveRank(endpoint: string, handler: RankHandler, opts: Se
     async close() {
       if (closed) return;
       closed = true;
+      spin.stop();
       sock.close();
       await serving;
     },
