@@ -11,8 +11,9 @@
 //   gemv_h8 / gemv_gated_h8       the same, f16 read 8 halves at a time
 // With NORM on, x is RMS-normalised as it is read (the decoder's pre-norm, one launch instead of two):
 //   y[m, n] = epilogue(rsqrt(mean_k(x[m, k]²) + eps) · Σ_k x[m, k] · norm_w[k] · w[n, k])
-// Each column's LANES threads stream the whole of x anyway: they also sum its squares, reduced after the
-// dot products (no extra pass over x, no extra workgroup memory); norm_w scales the weight vector as loaded.
+// Each column's LANES threads stream the whole of x anyway: the threads of one column per row also sum that
+// row's squares (rows dealt round-robin to the workgroup's valid columns, so no sum is computed twice), reduced
+// after the dot products (no extra pass over x, no extra workgroup memory); norm_w scales the weights as loaded.
 // *_vec4 read x and w as vec4 (K % 4 == 0). *_h8 (f16, K % 8 == 0) read 8 halves per 16-byte load
 // (vec4<u32> views of the f16 tensors), four loads in flight per lane before their math: decode is
 // bound by the bytes in flight per SM, and 8-byte loads one at a time left it at ~75% of copy.
@@ -58,6 +59,8 @@ var<workgroup> red: array<f32, RED_LEN>;   // [2][MR][WG] partial sums
 var<private> acc: array<f32, MAXM>;
 var<private> acc2: array<f32, MAXM>;
 var<private> ss: array<f32, MAXM>;      // NORM: sums of squares of the rows of x, then their rsqrt scales
+var<private> sq_cols: u32;              // NORM: this workgroup's columns below N (row m's squares: column m % sq_cols)
+var<private> sq_col: u32;               // this thread's column in the workgroup
 
 // Epilogue switches (ACT, HAS_BIAS, HAS_RESIDUAL, ACCUMULATE), erf_f32(), activate() and epilogue(m, n, v):
 // shaders/gemm_epilogue.wgsl, prepended by the runtime (ProgramDef.includes).
@@ -83,7 +86,8 @@ fn norm_quad(k: u32) -> vec4f {
 }
 fn norm_at(k: u32) -> f32 { if (NORM) { return f32(norm_w[k]); } return 1.0; }
 fn norm_quad4(j: u32) -> vec4f { if (NORM) { return vec4f(norm_w4[j]); } return vec4f(1.0); }
-fn square_sum(m: u32, xv: vec4f) { if (NORM) { ss[m] += dot(xv, xv); } }
+fn sums_row(m: u32) -> bool { return NORM && m % sq_cols == sq_col; }
+fn square_sum(m: u32, xv: vec4f) { if (sums_row(m)) { ss[m] += dot(xv, xv); } }
 
 fn dots(n: u32, lane: u32) {
   let K = p.K; let wb = n * K;
@@ -220,14 +224,15 @@ fn dots8_norm(n: u32, lane: u32) {
       let x0 = unpack8(x8[xb]); let x1 = unpack8(x8[xb + LANES]);
       let x2 = unpack8(x8[xb + 2u * LANES]); let x3 = unpack8(x8[xb + 3u * LANES]);
       acc[m] += dot8f(s0, x0) + dot8f(s1, x1) + dot8f(s2, x2) + dot8f(s3, x3);
-      ss[m] += dot8f(x0, x0) + dot8f(x1, x1) + dot8f(x2, x2) + dot8f(x3, x3);
+      if (sums_row(m)) { ss[m] += dot8f(x0, x0) + dot8f(x1, x1) + dot8f(x2, x2) + dot8f(x3, x3); }
     }
   }
   for (; j < len; j += LANES) {
     let s0 = scaled8(w8[wb + j], unpack8(norm_w8[j]));
     for (var m = 0u; m < MR; m++) {
       let x0 = unpack8(x8[m * K8 + j]);
-      acc[m] += dot8f(s0, x0); ss[m] += dot8f(x0, x0);
+      acc[m] += dot8f(s0, x0);
+      if (sums_row(m)) { ss[m] += dot8f(x0, x0); }
     }
   }
 }
@@ -244,7 +249,7 @@ fn dots_gated8_norm(n: u32, lane: u32) {
       let x0 = unpack8(x8[m * K8 + j]); let x1 = unpack8(x8[m * K8 + j + LANES]);
       acc[m] += dot8f(g0, x0) + dot8f(g1, x1);
       acc2[m] += dot8f(u0, x0) + dot8f(u1, x1);
-      ss[m] += dot8f(x0, x0) + dot8f(x1, x1);
+      if (sums_row(m)) { ss[m] += dot8f(x0, x0) + dot8f(x1, x1); }
     }
   }
   for (; j < len; j += LANES) {
@@ -252,7 +257,8 @@ fn dots_gated8_norm(n: u32, lane: u32) {
     let g0 = scaled8(wg8[wb + j], n0); let u0 = scaled8(wu8[wb + j], n0);
     for (var m = 0u; m < MR; m++) {
       let x0 = unpack8(x8[m * K8 + j]);
-      acc[m] += dot8f(g0, x0); acc2[m] += dot8f(u0, x0); ss[m] += dot8f(x0, x0);
+      acc[m] += dot8f(g0, x0); acc2[m] += dot8f(u0, x0);
+      if (sums_row(m)) { ss[m] += dot8f(x0, x0); }
     }
   }
 }
@@ -273,12 +279,16 @@ fn reduce(tid: u32) {
   }
 }
 
-fn zero() {
+fn zero(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var m = 0u; m < MAXM; m++) { acc[m] = 0.0; acc2[m] = 0.0; ss[m] = 0.0; }
+  let first = (wid.x + wid.y * nwg.x) * RPW;
+  sq_cols = clamp(p.N - min(first, p.N), 1u, RPW); // a workgroup past N (a folded grid's tail) stores nothing
+  sq_col = tid / LANES;
 }
 
 // After reduce(): this thread's reduced sums (rows m ≡ lane mod LANES) into acc/acc2; with NORM, each row's
-// scale rsqrt(mean(x²) + eps) into ss (its squares reduced through red the same way, once the sums are out).
+// scale rsqrt(mean(x²) + eps) into ss: the squares are reduced through red the same way once the sums are out,
+// and row m's total is read from the column that summed it.
 fn gather(tid: u32) {
   let lane = tid % LANES;
   for (var m = lane; m < MR; m += LANES) {
@@ -295,7 +305,7 @@ fn gather(tid: u32) {
       }
       workgroupBarrier();
     }
-    for (var m = lane; m < MR; m += LANES) { ss[m] = inverseSqrt(red[m * WG + tid - lane] / f32(p.K) + p.eps); }
+    for (var m = lane; m < MR; m += LANES) { ss[m] = inverseSqrt(red[m * WG + (m % sq_cols) * LANES] / f32(p.K) + p.eps); }
   } else {
     for (var m = 0u; m < MR; m++) { ss[m] = 1.0; }
   }
@@ -315,7 +325,7 @@ fn store(n: u32, tid: u32) {
 fn gemv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) tid: u32) {
   let n = col_of(wid, nwg, tid); let lane = tid % LANES;
-  zero();
+  zero(wid, nwg, tid);
   dots(n, lane);
   reduce(tid);
   store(n, tid);
@@ -325,7 +335,7 @@ fn gemv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 fn gemv_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
              @builtin(local_invocation_index) tid: u32) {
   let n = col_of(wid, nwg, tid); let lane = tid % LANES;
-  zero();
+  zero(wid, nwg, tid);
   dots4(n, lane);
   reduce(tid);
   store(n, tid);
@@ -335,7 +345,7 @@ fn gemv_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
 fn gemv_h8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
            @builtin(local_invocation_index) tid: u32) {
   let n = col_of(wid, nwg, tid); let lane = tid % LANES;
-  zero();
+  zero(wid, nwg, tid);
   if (NORM) { dots8_norm(n, lane); } else { dots8(n, lane); }
   reduce(tid);
   store(n, tid);
@@ -353,7 +363,7 @@ fn store_gated(n: u32, tid: u32) {
 fn gemv_gated(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
               @builtin(local_invocation_index) tid: u32) {
   let n = col_of(wid, nwg, tid);
-  zero();
+  zero(wid, nwg, tid);
   dots_gated(n, tid % LANES);
   reduce(tid);
   store_gated(n, tid);
@@ -363,7 +373,7 @@ fn gemv_gated(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
 fn gemv_gated_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                    @builtin(local_invocation_index) tid: u32) {
   let n = col_of(wid, nwg, tid);
-  zero();
+  zero(wid, nwg, tid);
   dots_gated4(n, tid % LANES);
   reduce(tid);
   store_gated(n, tid);
@@ -373,7 +383,7 @@ fn gemv_gated_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
 fn gemv_gated_h8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                  @builtin(local_invocation_index) tid: u32) {
   let n = col_of(wid, nwg, tid);
-  zero();
+  zero(wid, nwg, tid);
   if (NORM) { dots_gated8_norm(n, tid % LANES); } else { dots_gated8(n, tid % LANES); }
   reduce(tid);
   store_gated(n, tid);
