@@ -13,7 +13,7 @@
 //   y[m, n] = epilogue(rsqrt(mean_k(x[m, k]²) + eps) · Σ_k x[m, k] · norm_w[k] · w[n, k])
 // Each column's LANES threads stream the whole of x anyway: the threads of one column per row also sum that
 // row's squares (rows dealt round-robin to the workgroup's valid columns, so no sum is computed twice), reduced
-// after the dot products (no extra pass over x, no extra workgroup memory); norm_w scales the weights as loaded.
+// with the dot products (no extra pass over x; MR more sums in the reduction); norm_w scales the weights as loaded.
 // *_vec4 read x and w as vec4 (K % 4 == 0). *_h8 (f16, K % 8 == 0) read 8 halves per 16-byte load
 // (vec4<u32> views of the f16 tensors), four loads in flight per lane before their math: decode is
 // bound by the bytes in flight per SM, and 8-byte loads one at a time left it at ~75% of copy.
@@ -30,8 +30,9 @@ override LANES: u32 = 64u;         // threads per output column (power of two)
 override RPW: u32 = 4u;            // output columns per workgroup
 override WG: u32 = LANES * RPW;
 override PARTS: u32 = 1u;         // products per output: 1, or 2 for the gated entries
-override RED_LEN: u32 = PARTS * MR * WG;
 override NORM: bool = false;      // RMSNorm prologue on x (norm_w, p.eps)
+override NSUM: u32 = PARTS * MR + select(0u, MR, NORM); // sums per thread to reduce: products, then squares
+override RED_LEN: u32 = NSUM * WG;
 
 
 @group(0) @binding(0) var<storage, read> x: array<T>;
@@ -54,13 +55,13 @@ override NORM: bool = false;      // RMSNorm prologue on x (norm_w, p.eps)
 @group(0) @binding(17) var<storage, read> norm_w4: array<T4>;
 @group(0) @binding(18) var<storage, read> norm_w8: array<vec4<u32>>;
 
-var<workgroup> red: array<f32, RED_LEN>;   // [2][MR][WG] partial sums
+var<workgroup> red: array<f32, RED_LEN>;   // [NSUM][WG] partial sums: [PARTS][MR] products, then [MR] squares (NORM)
 
 var<private> acc: array<f32, MAXM>;
 var<private> acc2: array<f32, MAXM>;
 var<private> ss: array<f32, MAXM>;      // NORM: sums of squares of the rows of x, then their rsqrt scales
 var<private> sq_cols: u32;              // NORM: this workgroup's columns below N (row m's squares: column m % sq_cols)
-var<private> sq_col: u32;               // this thread's column in the workgroup
+var<private> sums: array<bool, MAXM>;   // NORM: whether this thread's column sums row m's squares
 
 // Epilogue switches (ACT, HAS_BIAS, HAS_RESIDUAL, ACCUMULATE), erf_f32(), activate() and epilogue(m, n, v):
 // shaders/gemm_epilogue.wgsl, prepended by the runtime (ProgramDef.includes).
@@ -86,7 +87,7 @@ fn norm_quad(k: u32) -> vec4f {
 }
 fn norm_at(k: u32) -> f32 { if (NORM) { return f32(norm_w[k]); } return 1.0; }
 fn norm_quad4(j: u32) -> vec4f { if (NORM) { return vec4f(norm_w4[j]); } return vec4f(1.0); }
-fn sums_row(m: u32) -> bool { return NORM && m % sq_cols == sq_col; }
+fn sums_row(m: u32) -> bool { return sums[m]; }
 fn square_sum(m: u32, xv: vec4f) { if (sums_row(m)) { ss[m] += dot(xv, xv); } }
 
 fn dots(n: u32, lane: u32) {
@@ -263,17 +264,19 @@ fn dots_gated8_norm(n: u32, lane: u32) {
   }
 }
 
-// Tree-reduce the LANES partials of each (m, column) in workgroup memory (PARTS sums per output).
+// Tree-reduce the LANES partials of each (m, column) in workgroup memory (PARTS sums per output, and with
+// NORM each row's sum of squares).
 fn reduce(tid: u32) {
   let lane = tid % LANES;
   for (var m = 0u; m < MR; m++) {
     red[m * WG + tid] = acc[m];
     if (PARTS == 2u) { red[(MR + m) * WG + tid] = acc2[m]; }
+    if (NORM) { red[(PARTS * MR + m) * WG + tid] = ss[m]; }
   }
   workgroupBarrier();
   for (var s = LANES / 2u; s > 0u; s >>= 1u) {
     if (lane < s) {
-      for (var r = 0u; r < PARTS * MR; r++) { red[r * WG + tid] += red[r * WG + tid + s]; }
+      for (var r = 0u; r < NSUM; r++) { red[r * WG + tid] += red[r * WG + tid + s]; }
     }
     workgroupBarrier();
   }
@@ -283,31 +286,18 @@ fn zero(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var m = 0u; m < MAXM; m++) { acc[m] = 0.0; acc2[m] = 0.0; ss[m] = 0.0; }
   let first = (wid.x + wid.y * nwg.x) * RPW;
   sq_cols = clamp(p.N - min(first, p.N), 1u, RPW); // a workgroup past N (a folded grid's tail) stores nothing
-  sq_col = tid / LANES;
+  for (var m = 0u; m < MAXM; m++) { sums[m] = NORM && m % sq_cols == tid / LANES; }
 }
 
-// After reduce(): this thread's reduced sums (rows m ≡ lane mod LANES) into acc/acc2; with NORM, each row's
-// scale rsqrt(mean(x²) + eps) into ss: the squares are reduced through red the same way once the sums are out,
-// and row m's total is read from the column that summed it.
+// After reduce(): this thread's reduced sums (rows m ≡ lane mod LANES) into acc/acc2, and each such row's
+// scale into ss: rsqrt(mean(x²) + eps) from the column that summed the row's squares (NORM), else 1.
 fn gather(tid: u32) {
   let lane = tid % LANES;
   for (var m = lane; m < MR; m += LANES) {
     acc[m] = red[m * WG + tid - lane];
     if (PARTS == 2u) { acc2[m] = red[(MR + m) * WG + tid - lane]; }
-  }
-  if (NORM) {
-    workgroupBarrier();
-    for (var m = 0u; m < MR; m++) { red[m * WG + tid] = ss[m]; }
-    workgroupBarrier();
-    for (var s = LANES / 2u; s > 0u; s >>= 1u) {
-      if (lane < s) {
-        for (var m = 0u; m < MR; m++) { red[m * WG + tid] += red[m * WG + tid + s]; }
-      }
-      workgroupBarrier();
-    }
-    for (var m = lane; m < MR; m += LANES) { ss[m] = inverseSqrt(red[m * WG + (m % sq_cols) * LANES] / f32(p.K) + p.eps); }
-  } else {
-    for (var m = 0u; m < MR; m++) { ss[m] = 1.0; }
+    ss[m] = 1.0;
+    if (NORM) { ss[m] = inverseSqrt(red[(PARTS * MR + m) * WG + (m % sq_cols) * LANES] / f32(p.K) + p.eps); }
   }
 }
 

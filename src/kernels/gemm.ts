@@ -509,6 +509,12 @@ export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath, tune: GemmTu
       lanes = tune.gemv.lanes;
       rpw = Math.max(1, Math.floor(Math.min(256, caps.maxInvocations, caps.maxWorkgroupSizeX) / lanes));
     }
+    // The reduction's workgroup memory: PARTS·M sums per thread, and M sums of squares with the RMSNorm prologue.
+    const sums = (gated ? 2 : 1) * l.M + (l.norm ? l.M : 0);
+    while (rpw > 1 && 4 * sums * lanes * rpw > caps.maxWorkgroupStorage) rpw = Math.floor(rpw / 2);
+    if (4 * sums * lanes * rpw > caps.maxWorkgroupStorage) {
+      throw new LimitError(`gemv: ${sums} partial sums × ${lanes} lanes need more than this device's ${caps.maxWorkgroupStorage} bytes of workgroup memory`);
+    }
     // 16-byte f16 loads by default (H200 rounds 1–2: 1.05–1.35× the vec4 entries; 93% of copy at 1×16384→4096).
     const h8 = (tune.gemv?.h8 ?? true) && l.dtype === 'f16' && l.K % 8 === 0;
     const entry = (gated ? 'gemv_gated' : 'gemv') + (h8 ? '_h8' : vec4 ? '_vec4' : '');
