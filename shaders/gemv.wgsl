@@ -87,7 +87,7 @@ fn norm_quad(k: u32) -> vec4f {
 }
 fn norm_at(k: u32) -> f32 { if (NORM) { return f32(norm_w[k]); } return 1.0; }
 fn norm_quad4(j: u32) -> vec4f { if (NORM) { return vec4f(norm_w4[j]); } return vec4f(1.0); }
-fn sums_row(m: u32) -> bool { return sums[m]; }
+fn sums_row(m: u32) -> bool { return NORM && sums[m]; }   // NORM first: off, the check compiles away
 fn square_sum(m: u32, xv: vec4f) { if (sums_row(m)) { ss[m] += dot(xv, xv); } }
 
 fn dots(n: u32, lane: u32) {
