@@ -9,6 +9,11 @@
 //   gemv / gemv_vec4              y = act(x·wᵀ + bias) + residual (+ y when ACCUMULATE)
 //   gemv_gated / gemv_gated_vec4  y = act(x·wgᵀ) ⊙ (x·wuᵀ)
 //   gemv_h8 / gemv_gated_h8       the same, f16 read 8 halves at a time
+// With NORM on, x is RMS-normalised as it is read (the decoder's pre-norm, one launch instead of two):
+//   y[m, n] = epilogue(rsqrt(mean_k(x[m, k]²) + eps) · Σ_k x[m, k] · norm_w[k] · w[n, k])
+// Each column's LANES threads stream the whole of x anyway: the threads of one column per row also sum that
+// row's squares (rows dealt round-robin to the workgroup's valid columns, so no sum is computed twice), reduced
+// with the dot products (no extra pass over x; MR more sums in the reduction); norm_w scales the weights as loaded.
 // *_vec4 read x and w as vec4 (K % 4 == 0). *_h8 (f16, K % 8 == 0) read 8 halves per 16-byte load
 // (vec4<u32> views of the f16 tensors), four loads in flight per lane before their math: decode is
 // bound by the bytes in flight per SM, and 8-byte loads one at a time left it at ~75% of copy.
@@ -17,7 +22,7 @@
 // Specialised by: alias T/T4, overrides below (MR is compiled in so the row loops unroll into
 // registers).
 
-struct Params { M: u32, N: u32, K: u32, _pad: u32 }
+struct Params { M: u32, N: u32, K: u32, eps: f32 }   // eps: the RMSNorm prologue's (NORM)
 
 const MAXM = 8u;
 override MR: u32 = 1u;             // rows of x, 1..MAXM
@@ -25,7 +30,9 @@ override LANES: u32 = 64u;         // threads per output column (power of two)
 override RPW: u32 = 4u;            // output columns per workgroup
 override WG: u32 = LANES * RPW;
 override PARTS: u32 = 1u;         // products per output: 1, or 2 for the gated entries
-override RED_LEN: u32 = PARTS * MR * WG;
+override NORM: bool = false;      // RMSNorm prologue on x (norm_w, p.eps)
+override NSUM: u32 = PARTS * MR + select(0u, MR, NORM); // sums per thread to reduce: products, then squares
+override RED_LEN: u32 = NSUM * WG;
 
 
 @group(0) @binding(0) var<storage, read> x: array<T>;
@@ -44,11 +51,17 @@ override RED_LEN: u32 = PARTS * MR * WG;
 @group(0) @binding(13) var<storage, read> w8: array<vec4<u32>>;
 @group(0) @binding(14) var<storage, read> wg8: array<vec4<u32>>;
 @group(0) @binding(15) var<storage, read> wu8: array<vec4<u32>>;
+@group(0) @binding(16) var<storage, read> norm_w: array<T>;            // [K] RMSNorm weight (placeholder when NORM is off)
+@group(0) @binding(17) var<storage, read> norm_w4: array<T4>;
+@group(0) @binding(18) var<storage, read> norm_w8: array<vec4<u32>>;
 
-var<workgroup> red: array<f32, RED_LEN>;   // [2][MR][WG] partial sums
+var<workgroup> red: array<f32, RED_LEN>;   // [NSUM][WG] partial sums: [PARTS][MR] products, then [MR] squares (NORM)
 
 var<private> acc: array<f32, MAXM>;
 var<private> acc2: array<f32, MAXM>;
+var<private> ss: array<f32, MAXM>;      // NORM: sums of squares of the rows of x, then their rsqrt scales
+var<private> sq_cols: u32;              // NORM: this workgroup's columns below N (row m's squares: column m % sq_cols)
+var<private> sums: array<bool, MAXM>;   // NORM: whether this thread's column sums row m's squares
 
 // Epilogue switches (ACT, HAS_BIAS, HAS_RESIDUAL, ACCUMULATE), erf_f32(), activate() and epilogue(m, n, v):
 // shaders/gemm_epilogue.wgsl, prepended by the runtime (ProgramDef.includes).
@@ -67,25 +80,38 @@ fn x_quad(m: u32, k: u32) -> vec4f {
   return vec4f(f32(x[b]), f32(x[b + 1u]), f32(x[b + 2u]), f32(x[b + 3u]));
 }
 
+// NORM: the norm weight at k (1 when off) and the sums of squares of x.
+fn norm_quad(k: u32) -> vec4f {
+  if (NORM) { return vec4f(f32(norm_w[k]), f32(norm_w[k + 1u]), f32(norm_w[k + 2u]), f32(norm_w[k + 3u])); }
+  return vec4f(1.0);
+}
+fn norm_at(k: u32) -> f32 { if (NORM) { return f32(norm_w[k]); } return 1.0; }
+fn norm_quad4(j: u32) -> vec4f { if (NORM) { return vec4f(norm_w4[j]); } return vec4f(1.0); }
+fn sums_row(m: u32) -> bool { return NORM && sums[m]; }   // NORM first: off, the check compiles away
+fn square_sum(m: u32, xv: vec4f) { if (sums_row(m)) { ss[m] += dot(xv, xv); } }
+
 fn dots(n: u32, lane: u32) {
   let K = p.K; let wb = n * K;
   let k4 = span(n, K / 4u);
   for (var j = lane; j < k4; j += LANES) {
     let k = 4u * j;
-    let wv = vec4f(f32(w[wb + k]), f32(w[wb + k + 1u]), f32(w[wb + k + 2u]), f32(w[wb + k + 3u]));
-    for (var m = 0u; m < MR; m++) { acc[m] += dot(wv, x_quad(m, k)); }
+    let wv = vec4f(f32(w[wb + k]), f32(w[wb + k + 1u]), f32(w[wb + k + 2u]), f32(w[wb + k + 3u])) * norm_quad(k);
+    for (var m = 0u; m < MR; m++) { let xv = x_quad(m, k); acc[m] += dot(wv, xv); square_sum(m, xv); }
   }
   for (var k = 4u * k4 + lane; k < span(n, K); k += LANES) {
-    let wv = f32(w[wb + k]);
-    for (var m = 0u; m < MR; m++) { acc[m] = fma(wv, f32(x[m * K + k]), acc[m]); }
+    let wv = f32(w[wb + k]) * norm_at(k);
+    for (var m = 0u; m < MR; m++) {
+      let xv = f32(x[m * K + k]);
+      acc[m] = fma(wv, xv, acc[m]); square_sum(m, vec4f(xv, 0.0, 0.0, 0.0));
+    }
   }
 }
 
 fn dots4(n: u32, lane: u32) {
   let K4 = p.K / 4u; let wb = n * K4;
   for (var j = lane; j < span(n, K4); j += LANES) {
-    let wv = vec4f(w4[wb + j]);
-    for (var m = 0u; m < MR; m++) { acc[m] += dot(wv, vec4f(x4[m * K4 + j])); }
+    let wv = vec4f(w4[wb + j]) * norm_quad4(j);
+    for (var m = 0u; m < MR; m++) { let xv = vec4f(x4[m * K4 + j]); acc[m] += dot(wv, xv); square_sum(m, xv); }
   }
 }
 
@@ -94,18 +120,20 @@ fn dots_gated(n: u32, lane: u32) {
   let k4 = span(n, K / 4u);
   for (var j = lane; j < k4; j += LANES) {
     let k = 4u * j;
-    let gv = vec4f(f32(wg[wb + k]), f32(wg[wb + k + 1u]), f32(wg[wb + k + 2u]), f32(wg[wb + k + 3u]));
-    let uv = vec4f(f32(wu[wb + k]), f32(wu[wb + k + 1u]), f32(wu[wb + k + 2u]), f32(wu[wb + k + 3u]));
+    let nv = norm_quad(k);
+    let gv = vec4f(f32(wg[wb + k]), f32(wg[wb + k + 1u]), f32(wg[wb + k + 2u]), f32(wg[wb + k + 3u])) * nv;
+    let uv = vec4f(f32(wu[wb + k]), f32(wu[wb + k + 1u]), f32(wu[wb + k + 2u]), f32(wu[wb + k + 3u])) * nv;
     for (var m = 0u; m < MR; m++) {
       let xv = x_quad(m, k);
-      acc[m] += dot(gv, xv); acc2[m] += dot(uv, xv);
+      acc[m] += dot(gv, xv); acc2[m] += dot(uv, xv); square_sum(m, xv);
     }
   }
   for (var k = 4u * k4 + lane; k < span(n, K); k += LANES) {
-    let gv = f32(wg[wb + k]); let uv = f32(wu[wb + k]);
+    let nv = norm_at(k);
+    let gv = f32(wg[wb + k]) * nv; let uv = f32(wu[wb + k]) * nv;
     for (var m = 0u; m < MR; m++) {
       let xv = f32(x[m * K + k]);
-      acc[m] = fma(gv, xv, acc[m]); acc2[m] = fma(uv, xv, acc2[m]);
+      acc[m] = fma(gv, xv, acc[m]); acc2[m] = fma(uv, xv, acc2[m]); square_sum(m, vec4f(xv, 0.0, 0.0, 0.0));
     }
   }
 }
@@ -113,10 +141,11 @@ fn dots_gated(n: u32, lane: u32) {
 fn dots_gated4(n: u32, lane: u32) {
   let K4 = p.K / 4u; let wb = n * K4;
   for (var j = lane; j < span(n, K4); j += LANES) {
-    let gv = vec4f(wg4[wb + j]); let uv = vec4f(wu4[wb + j]);
+    let nv = norm_quad4(j);
+    let gv = vec4f(wg4[wb + j]) * nv; let uv = vec4f(wu4[wb + j]) * nv;
     for (var m = 0u; m < MR; m++) {
       let xv = vec4f(x4[m * K4 + j]);
-      acc[m] += dot(gv, xv); acc2[m] += dot(uv, xv);
+      acc[m] += dot(gv, xv); acc2[m] += dot(uv, xv); square_sum(m, xv);
     }
   }
 }
@@ -172,24 +201,112 @@ fn dots_gated8(n: u32, lane: u32) {
   }
 }
 
-// Tree-reduce the LANES partials of each (m, column) in workgroup memory (PARTS sums per output).
+// The h8 loops with the RMSNorm prologue (kept apart so the plain ones stay as tuned): 8 halves as two
+// vec4f, the weights scaled by norm_w as loaded.
+struct F8 { lo: vec4f, hi: vec4f }
+
+fn unpack8(a: vec4<u32>) -> F8 {
+  return F8(vec4f(unpack2x16float(a.x), unpack2x16float(a.y)), vec4f(unpack2x16float(a.z), unpack2x16float(a.w)));
+}
+fn scaled8(a: vec4<u32>, s: F8) -> F8 { let u = unpack8(a); return F8(u.lo * s.lo, u.hi * s.hi); }
+fn dot8f(a: F8, b: F8) -> f32 { return dot(a.lo, b.lo) + dot(a.hi, b.hi); }
+
+fn dots8_norm(n: u32, lane: u32) {
+  let K8 = p.K / 8u; let wb = n * K8;
+  let len = span(n, K8);
+  var j = lane;
+  for (; j + 3u * LANES < len; j += 4u * LANES) {
+    let w0 = w8[wb + j]; let w1 = w8[wb + j + LANES];
+    let w2 = w8[wb + j + 2u * LANES]; let w3 = w8[wb + j + 3u * LANES];
+    let s0 = scaled8(w0, unpack8(norm_w8[j])); let s1 = scaled8(w1, unpack8(norm_w8[j + LANES]));
+    let s2 = scaled8(w2, unpack8(norm_w8[j + 2u * LANES])); let s3 = scaled8(w3, unpack8(norm_w8[j + 3u * LANES]));
+    for (var m = 0u; m < MR; m++) {
+      let xb = m * K8 + j;
+      let x0 = unpack8(x8[xb]); let x1 = unpack8(x8[xb + LANES]);
+      let x2 = unpack8(x8[xb + 2u * LANES]); let x3 = unpack8(x8[xb + 3u * LANES]);
+      acc[m] += dot8f(s0, x0) + dot8f(s1, x1) + dot8f(s2, x2) + dot8f(s3, x3);
+      if (sums_row(m)) { ss[m] += dot8f(x0, x0) + dot8f(x1, x1) + dot8f(x2, x2) + dot8f(x3, x3); }
+    }
+  }
+  for (; j < len; j += LANES) {
+    let s0 = scaled8(w8[wb + j], unpack8(norm_w8[j]));
+    for (var m = 0u; m < MR; m++) {
+      let x0 = unpack8(x8[m * K8 + j]);
+      acc[m] += dot8f(s0, x0);
+      if (sums_row(m)) { ss[m] += dot8f(x0, x0); }
+    }
+  }
+}
+
+fn dots_gated8_norm(n: u32, lane: u32) {
+  let K8 = p.K / 8u; let wb = n * K8;
+  let len = span(n, K8);
+  var j = lane;
+  for (; j + LANES < len; j += 2u * LANES) {
+    let n0 = unpack8(norm_w8[j]); let n1 = unpack8(norm_w8[j + LANES]);
+    let g0 = scaled8(wg8[wb + j], n0); let g1 = scaled8(wg8[wb + j + LANES], n1);
+    let u0 = scaled8(wu8[wb + j], n0); let u1 = scaled8(wu8[wb + j + LANES], n1);
+    for (var m = 0u; m < MR; m++) {
+      let x0 = unpack8(x8[m * K8 + j]); let x1 = unpack8(x8[m * K8 + j + LANES]);
+      acc[m] += dot8f(g0, x0) + dot8f(g1, x1);
+      acc2[m] += dot8f(u0, x0) + dot8f(u1, x1);
+      if (sums_row(m)) { ss[m] += dot8f(x0, x0) + dot8f(x1, x1); }
+    }
+  }
+  for (; j < len; j += LANES) {
+    let n0 = unpack8(norm_w8[j]);
+    let g0 = scaled8(wg8[wb + j], n0); let u0 = scaled8(wu8[wb + j], n0);
+    for (var m = 0u; m < MR; m++) {
+      let x0 = unpack8(x8[m * K8 + j]);
+      acc[m] += dot8f(g0, x0); acc2[m] += dot8f(u0, x0);
+      if (sums_row(m)) { ss[m] += dot8f(x0, x0); }
+    }
+  }
+}
+
+// Tree-reduce the LANES partials of each (m, column) in workgroup memory (PARTS sums per output, and with
+// NORM each row's sum of squares).
 fn reduce(tid: u32) {
   let lane = tid % LANES;
   for (var m = 0u; m < MR; m++) {
     red[m * WG + tid] = acc[m];
     if (PARTS == 2u) { red[(MR + m) * WG + tid] = acc2[m]; }
+    if (NORM) { red[(PARTS * MR + m) * WG + tid] = ss[m]; }
   }
   workgroupBarrier();
   for (var s = LANES / 2u; s > 0u; s >>= 1u) {
     if (lane < s) {
-      for (var r = 0u; r < PARTS * MR; r++) { red[r * WG + tid] += red[r * WG + tid + s]; }
+      for (var r = 0u; r < NSUM; r++) { red[r * WG + tid] += red[r * WG + tid + s]; }
     }
     workgroupBarrier();
   }
 }
 
-fn zero() {
-  for (var m = 0u; m < MAXM; m++) { acc[m] = 0.0; acc2[m] = 0.0; }
+fn zero(wid: vec3u, nwg: vec3u, tid: u32) {
+  for (var m = 0u; m < MAXM; m++) { acc[m] = 0.0; acc2[m] = 0.0; ss[m] = 0.0; }
+  let first = (wid.x + wid.y * nwg.x) * RPW;
+  sq_cols = clamp(p.N - min(first, p.N), 1u, RPW); // a workgroup past N (a folded grid's tail) stores nothing
+  for (var m = 0u; m < MAXM; m++) { sums[m] = NORM && m % sq_cols == tid / LANES; }
+}
+
+// After reduce(): this thread's reduced sums (rows m ≡ lane mod LANES) into acc/acc2, and each such row's
+// scale into ss: rsqrt(mean(x²) + eps) from the column that summed the row's squares (NORM), else 1.
+fn gather(tid: u32) {
+  let lane = tid % LANES;
+  for (var m = lane; m < MR; m += LANES) {
+    acc[m] = red[m * WG + tid - lane];
+    if (PARTS == 2u) { acc2[m] = red[(MR + m) * WG + tid - lane]; }
+    ss[m] = 1.0;
+    if (NORM) { ss[m] = inverseSqrt(red[(PARTS * MR + m) * WG + (m % sq_cols) * LANES] / f32(p.K) + p.eps); }
+  }
+}
+
+fn store(n: u32, tid: u32) {
+  let lane = tid % LANES;
+  gather(tid);
+  if (n < p.N) {
+    for (var m = lane; m < MR; m += LANES) { epilogue(m, n, acc[m] * ss[m]); }
+  }
 }
 
 // ---- entry points -------------------------------------------------------------------------------
@@ -198,46 +315,37 @@ fn zero() {
 fn gemv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) tid: u32) {
   let n = col_of(wid, nwg, tid); let lane = tid % LANES;
-  zero();
+  zero(wid, nwg, tid);
   dots(n, lane);
   reduce(tid);
-  if (n < p.N) {
-    for (var m = lane; m < MR; m += LANES) { epilogue(m, n, red[m * WG + tid - lane]); }
-  }
+  store(n, tid);
 }
 
 @compute @workgroup_size(WG)
 fn gemv_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
              @builtin(local_invocation_index) tid: u32) {
   let n = col_of(wid, nwg, tid); let lane = tid % LANES;
-  zero();
+  zero(wid, nwg, tid);
   dots4(n, lane);
   reduce(tid);
-  if (n < p.N) {
-    for (var m = lane; m < MR; m += LANES) { epilogue(m, n, red[m * WG + tid - lane]); }
-  }
+  store(n, tid);
 }
 
 @compute @workgroup_size(WG)
 fn gemv_h8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
            @builtin(local_invocation_index) tid: u32) {
   let n = col_of(wid, nwg, tid); let lane = tid % LANES;
-  zero();
-  dots8(n, lane);
+  zero(wid, nwg, tid);
+  if (NORM) { dots8_norm(n, lane); } else { dots8(n, lane); }
   reduce(tid);
-  if (n < p.N) {
-    for (var m = lane; m < MR; m += LANES) { epilogue(m, n, red[m * WG + tid - lane]); }
-  }
+  store(n, tid);
 }
 
 fn store_gated(n: u32, tid: u32) {
   let lane = tid % LANES;
+  gather(tid);
   if (n < p.N) {
-    for (var m = lane; m < MR; m += LANES) {
-      let g = red[m * WG + tid - lane];
-      let u = red[(MR + m) * WG + tid - lane];
-      y[m * p.N + n] = T(activate(g) * u);
-    }
+    for (var m = lane; m < MR; m += LANES) { y[m * p.N + n] = T(activate(acc[m] * ss[m]) * (acc2[m] * ss[m])); }
   }
 }
 
@@ -245,7 +353,7 @@ fn store_gated(n: u32, tid: u32) {
 fn gemv_gated(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
               @builtin(local_invocation_index) tid: u32) {
   let n = col_of(wid, nwg, tid);
-  zero();
+  zero(wid, nwg, tid);
   dots_gated(n, tid % LANES);
   reduce(tid);
   store_gated(n, tid);
@@ -255,7 +363,7 @@ fn gemv_gated(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
 fn gemv_gated_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                    @builtin(local_invocation_index) tid: u32) {
   let n = col_of(wid, nwg, tid);
-  zero();
+  zero(wid, nwg, tid);
   dots_gated4(n, tid % LANES);
   reduce(tid);
   store_gated(n, tid);
@@ -265,8 +373,8 @@ fn gemv_gated_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
 fn gemv_gated_h8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                  @builtin(local_invocation_index) tid: u32) {
   let n = col_of(wid, nwg, tid);
-  zero();
-  dots_gated8(n, tid % LANES);
+  zero(wid, nwg, tid);
+  if (NORM) { dots_gated8_norm(n, tid % LANES); } else { dots_gated8(n, tid % LANES); }
   reduce(tid);
   store_gated(n, tid);
 }

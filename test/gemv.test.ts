@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { LimitError, type Gpu } from '../src/gpu/index.js';
-import { GEMV_MAX_M, chooseGemmPath, linear, type Activation, type GemmTuning } from '../src/kernels/gemm.js';
+import { LimitError, ShapeError, type Gpu } from '../src/gpu/index.js';
+import { gatedLinear } from '../src/kernels/ffn.js';
+import { GEMV_MAX_M, chooseGemmPath, linear, normPrologueApplies, type Activation, type GemmTuning } from '../src/kernels/gemm.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';
-import { linearRef } from './ref/gemm.js';
+import { gatedRef, linearRef } from './ref/gemm.js';
+import { rmsnormRef } from './ref/rmsnorm.js';
 
 const gpu = useGpu();
 
@@ -86,5 +88,81 @@ describe('gemv: 16-byte f16 loads (h8)', () => {
   });
   it('f32 ignores h8', async () => {
     await check(await gpu(), { M: 2, N: 20, K: 4096, dtype: 'f32', tune: { gemv: { h8: true } } });
+  });
+});
+
+// The RMSNorm prologue (NORM): y = (rmsnorm(x) ⊙ g)·Wᵀ in one launch, against rmsnorm then the product in float64
+// (no rounding of the normalised x in between). Rows of x at very different scales (2⁻¹⁰ … 2⁵), so a row's
+// scale from the wrong sum of squares, or none, is far off; eps = 0.1 makes eps visible on the small rows.
+interface NormCase {
+  M: number; N: number; K: number; dtype: 'f32' | 'f16'; gated?: boolean; eps?: number; act?: Activation;
+  bias?: boolean; residual?: boolean; accumulate?: boolean; tune?: GemmTuning;
+}
+
+const ROW_SCALES = [1, 8, 0.25, 32, 2 ** -10, 2, 1 / 16, 4];
+
+async function checkNorm(g: Gpu, c: NormCase): Promise<void> {
+  const r = rng();
+  const { M, N, K, dtype } = c;
+  const eps = c.eps ?? 1e-5;
+  const x = new Float64Array(M * K);
+  for (let m = 0; m < M; m++) x.set(randomArray(r, K, dtype, -ROW_SCALES[m]!, ROW_SCALES[m]!), m * K);
+  const nw = randomArray(r, K, dtype, 0.5, 1.5);
+  const w = randomArray(r, N * K, dtype), wu = c.gated ? randomArray(r, N * K, dtype) : undefined;
+  const bias = c.bias ? randomArray(r, N, dtype) : undefined;
+  const residual = c.residual ? randomArray(r, M * N, dtype) : undefined;
+  const prev = c.accumulate ? randomArray(r, M * N, dtype) : undefined;
+  const xs = upload(g, x, [M, K], dtype, 'x'), ns = upload(g, nw, [K], dtype, 'norm_w'), ws = upload(g, w, [N, K], dtype, 'w');
+  const us = wu && upload(g, wu, [N, K], dtype, 'wu');
+  const bs = bias && upload(g, bias, [N], dtype, 'bias');
+  const rs = residual && upload(g, residual, [M, N], dtype, 'residual');
+  const out = prev ? upload(g, prev, [M, N], dtype, 'out') : poisoned(g, [M, N], dtype);
+  expect(normPrologueApplies(g.caps, M, N, K, dtype)).toBe(true);
+  const norm = { weight: ns, eps };
+  const d = us
+    ? gatedLinear(g, { x: xs, wGate: ws, wUp: us, out, act: c.act === 'gelu_erf' ? 'gelu_erf' : 'gelu_tanh', norm }, { tune: c.tune })
+    : linear(g, { x: xs, w: ws, out, bias: bs, residual: rs, act: c.act, accumulate: c.accumulate, norm }, { tune: c.tune });
+  await g.run([d]);
+  const xn = rmsnormRef(x, nw, M, K, eps);
+  const want = wu
+    ? gatedRef(xn, w, wu, M, N, K, c.act === 'gelu_erf' ? 'gelu_erf' : 'gelu_tanh')
+    : linearRef({ x: xn, w, M, N, K, bias, residual, act: c.act, accumulateInto: prev });
+  expectClose(await download(g, out), want, dtype, `gemv norm ${JSON.stringify(c)} seed=${r.seed}`);
+  g.release(xs, ns, ws, us, bs, rs, out);
+}
+
+describe('gemv: RMSNorm prologue', () => {
+  // Entries: K % 8 == 0 (f16: h8, with and without the 4-load body's tail), K % 4 == 0 (vec4), else scalar.
+  const shapes = [[1, 45, 4096], [3, 37, 4104], [8, 33, 264], [2, 29, 4100], [5, 17, 4099], [1, 1, 1], [7, 3, 5], [4, 130, 24]] as const;
+  for (const dtype of ['f32', 'f16'] as const) {
+    for (const [M, N, K] of shapes) {
+      it(`${dtype} linear M=${M} N=${N} K=${K}`, async () => { await checkNorm(await gpu(), { M, N, K, dtype }); });
+      it(`${dtype} gated M=${M} F=${N} K=${K}`, async () => { await checkNorm(await gpu(), { M, N, K, dtype, gated: true, act: 'gelu_tanh' }); });
+    }
+    it(`${dtype} accumulate (the decoder's use), eps 0.1`, async () => {
+      for (const M of [2, 6]) await checkNorm(await gpu(), { M, N: 23, K: 4096, dtype, accumulate: true, eps: 0.1 });
+    });
+    it(`${dtype} with bias + gelu_erf + residual; gated gelu_erf`, async () => {
+      await checkNorm(await gpu(), { M: 4, N: 45, K: 1024, dtype, bias: true, act: 'gelu_erf', residual: true });
+      await checkNorm(await gpu(), { M: 6, N: 45, K: 1032, dtype, gated: true, act: 'gelu_erf' });
+    });
+  }
+  it('f16 with other lane counts and with h8 off', async () => {
+    for (const lanes of [1, 32, 128]) {
+      await checkNorm(await gpu(), { M: 3, N: 41, K: 2056, dtype: 'f16', tune: { gemv: { lanes } } });
+      await checkNorm(await gpu(), { M: 2, N: 41, K: 2056, dtype: 'f16', gated: true, tune: { gemv: { lanes } } });
+    }
+    await checkNorm(await gpu(), { M: 5, N: 41, K: 4096, dtype: 'f16', tune: { gemv: { h8: false } } });
+  });
+  it('only on the GEMV path; norm weight checked', async () => {
+    const g = await gpu();
+    const x = g.tensor([9, 16], 'f32'), w = g.tensor([4, 16], 'f32'), out = g.tensor([9, 4], 'f32'), nw = g.tensor([16], 'f32');
+    expect(normPrologueApplies(g.caps, 9, 4, 16, 'f32')).toBe(false);
+    expect(() => linear(g, { x, w, out, norm: { weight: nw, eps: 1e-5 } })).toThrow(LimitError);
+    expect(() => gatedLinear(g, { x, wGate: w, wUp: w, out, act: 'gelu_tanh', norm: { weight: nw, eps: 1e-5 } })).toThrow(LimitError);
+    const x1 = g.tensor([1, 16], 'f32'), out1 = g.tensor([1, 4], 'f32');
+    expect(() => linear(g, { x: x1, w, out: out1, norm: { weight: g.tensor([15], 'f32'), eps: 1e-5 } })).toThrow(/norm.weight must be \[16\]/);
+    expect(() => linear(g, { x: x1, w, out: out1, norm: { weight: nw, eps: 0 } })).toThrow(ShapeError);
+    expect(() => linear(g, { x: x1, w, out: out1, norm: { weight: g.tensor([16], 'f16'), eps: 1e-5 } })).toThrow(/norm.weight must be f32/);
   });
 });

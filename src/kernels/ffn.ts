@@ -3,7 +3,10 @@
 // linear(gatedLinear output, Wdown, accumulate) onto the residual stream.
 import { ShapeError, assertShape, shapeStr, type Dispatch, type Gpu, type Tensor } from '../gpu/index.js';
 import { expectDtype, expectRank, expectShape } from './common.js';
-import { chooseGemmPath, expectActivations, expectOwnBuffer, launchGemm, sgmDirectApplies, type GemmPath, type GemmTuning } from './gemm.js';
+import {
+  chooseGemmPath, expectActivations, expectNormPrologue, expectOwnBuffer, launchGemm, sgmDirectApplies,
+  type GemmPath, type GemmTuning, type NormPrologue,
+} from './gemm.js';
 
 export interface GatedArgs {
   x: Tensor;      // [M, K]
@@ -11,6 +14,8 @@ export interface GatedArgs {
   wUp: Tensor;    // [F, K]
   out: Tensor;    // [M, F]
   act: 'gelu_erf' | 'gelu_tanh';
+  /** RMS-normalise x as it is read (the GEMV path only: normPrologueApplies). */
+  norm?: NormPrologue;
 }
 
 /**
@@ -27,13 +32,16 @@ export function gatedLinear(gpu: Gpu, a: GatedArgs, opts: { path?: GemmPath; tun
   assertShape(F >= 1, `${k}: wGate must have at least one row, got ${shapeStr(a.wGate)}`);
   expectShape(a.wUp, [F, K], 'wUp', k);
   expectShape(a.out, [M, F], 'out', k);
-  for (const [n, t] of [['wGate', a.wGate], ['wUp', a.wUp], ['out', a.out]] as const) expectDtype(t, dtype, n, k);
-  expectOwnBuffer(k, a.out, ['x', a.x], ['wGate', a.wGate], ['wUp', a.wUp]);
+  if (a.norm) expectNormPrologue(k, a.norm, K);
+  for (const [n, t] of [['wGate', a.wGate], ['wUp', a.wUp], ['out', a.out], ['norm.weight', a.norm?.weight]] as const) {
+    if (t) expectDtype(t, dtype, n, k);
+  }
+  expectOwnBuffer(k, a.out, ['x', a.x], ['wGate', a.wGate], ['wUp', a.wUp], ['norm.weight', a.norm?.weight]);
   if (a.act !== 'gelu_erf' && a.act !== 'gelu_tanh') throw new ShapeError(`${k}: act must be gelu_erf or gelu_tanh, got '${String(a.act)}'`);
   let path = opts.path ?? chooseGemmPath(gpu.caps, M, F, K, dtype);
   if (path === 'subgroup-matrix' && opts.path === undefined && !sgmDirectApplies(M, F, K)) path = 'tiled';
   return launchGemm(gpu, {
-    kind: 'gated', dtype, M, N: F, K, x: a.x, wGate: a.wGate, wUp: a.wUp, out: a.out,
+    kind: 'gated', dtype, M, N: F, K, x: a.x, wGate: a.wGate, wUp: a.wUp, out: a.out, norm: a.norm,
     epi: { act: a.act, bias: false, residual: false, accumulate: false },
   }, path, opts.tune);
 }

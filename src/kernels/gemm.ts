@@ -19,6 +19,14 @@ export interface LinearArgs {
   act?: Activation;   // applied after bias
   residual?: Tensor;  // [M, N], added after the activation (distinct buffer from out)
   accumulate?: boolean; // out += result, in place (out bound once, read_write) — the model's residual stream
+  /** RMS-normalise x as it is read: y = (rmsnorm(x) ⊙ weight)·Wᵀ … (the GEMV path only: normPrologueApplies). */
+  norm?: NormPrologue;
+}
+
+/** An RMSNorm fused in front of a product: x · rsqrt(mean(x²) + eps) ⊙ weight, per row of x. */
+export interface NormPrologue {
+  weight: Tensor; // [K]
+  eps: number;
 }
 
 /** Largest M the GEMV path takes (its accumulators are registers, one per row of x). */
@@ -158,15 +166,23 @@ export function chooseQuad(caps: Caps, M: number, N: number): QuadShape | null {
 
 // ---- GEMV -----------------------------------------------------------------------------------------
 
-interface GemvCfg { dtype: DType; entry: string; mr: number; lanes: number; rpw: number; parts: number; epi: Epilogue }
+interface GemvCfg { dtype: DType; entry: string; mr: number; lanes: number; rpw: number; parts: number; epi: Epilogue; norm: boolean }
 
 const gemvProgram = defineProgram<GemvCfg>({
   name: 'gemv', file: 'gemv.wgsl', includes: ['gemm_epilogue.wgsl'], entry: 'gemv',
   specialize: (c) => ({
     entry: c.entry, ...typeSpec(c.dtype),
-    constants: { MR: c.mr, LANES: c.lanes, RPW: c.rpw, PARTS: c.parts, ...epilogueConstants(c.epi) },
+    constants: { MR: c.mr, LANES: c.lanes, RPW: c.rpw, PARTS: c.parts, NORM: c.norm, ...epilogueConstants(c.epi) },
   }),
 });
+
+/**
+ * Whether an [M, K] × [N, K]ᵀ product can take the RMSNorm prologue (LinearArgs.norm): on the GEMV path
+ * (decode), where every column's threads stream all of x anyway. Elsewhere the norm is its own launch.
+ */
+export function normPrologueApplies(caps: Caps, M: number, N: number, K: number, dtype: DType): boolean {
+  return chooseGemmPath(caps, M, N, K, dtype) === 'gemv';
+}
 
 /** Threads per output column: enough to give each a few vec4s of K, at most 64 (32 on CPUs). */
 function gemvShape(caps: Caps, K: number): { lanes: number; rpw: number } {
@@ -597,6 +613,7 @@ export interface GemmLaunch {
   w?: Tensor; wGate?: Tensor; wUp?: Tensor;
   bias?: Tensor; residual?: Tensor;
   epi: Epilogue;
+  norm?: NormPrologue;
 }
 
 /** Workgroup grid for `groups` workgroups, folded into 2D when over the per-dimension limit. */
@@ -618,6 +635,7 @@ export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath, tune: GemmTu
   const suffix = vec4 ? '4' : '';
   const bind: Record<string, Tensor> = { [`x${suffix}`]: l.x, y: l.out, ...weights(suffix) };
 
+  if (l.norm && path !== 'gemv') throw new LimitError(`gemm: the RMSNorm prologue is fused on the GEMV path only (M <= ${GEMV_MAX_M}), not '${path}'`);
   if (path === 'gemv') {
     if (l.M > GEMV_MAX_M) throw new LimitError(`gemv: M = ${l.M} rows of x; the GEMV path takes at most ${GEMV_MAX_M}`);
     let { lanes, rpw } = gemvShape(caps, l.K);
@@ -625,15 +643,23 @@ export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath, tune: GemmTu
       lanes = tune.gemv.lanes;
       rpw = Math.max(1, Math.floor(Math.min(256, caps.maxInvocations, caps.maxWorkgroupSizeX) / lanes));
     }
+    // The reduction's workgroup memory: PARTS·M sums per thread, and M sums of squares with the RMSNorm prologue.
+    const sums = (gated ? 2 : 1) * l.M + (l.norm ? l.M : 0);
+    while (rpw > 1 && 4 * sums * lanes * rpw > caps.maxWorkgroupStorage) rpw = Math.floor(rpw / 2);
+    if (4 * sums * lanes * rpw > caps.maxWorkgroupStorage) {
+      throw new LimitError(`gemv: ${sums} partial sums × ${lanes} lanes need more than this device's ${caps.maxWorkgroupStorage} bytes of workgroup memory`);
+    }
     // 16-byte f16 loads by default (H200 rounds 1–2: 1.05–1.35× the vec4 entries; 93% of copy at 1×16384→4096).
     const h8 = (tune.gemv?.h8 ?? true) && l.dtype === 'f16' && l.K % 8 === 0;
     const entry = (gated ? 'gemv_gated' : 'gemv') + (h8 ? '_h8' : vec4 ? '_vec4' : '');
-    const prog = gpu.program(gemvProgram, { dtype: l.dtype, entry, mr: l.M, lanes, rpw, parts: gated ? 2 : 1, epi: l.epi });
+    const prog = gpu.program(gemvProgram, { dtype: l.dtype, entry, mr: l.M, lanes, rpw, parts: gated ? 2 : 1, epi: l.epi, norm: l.norm !== undefined });
     const [gx, gy] = foldGrid(caps, ceilDiv(l.N, rpw));
     const hbind: Record<string, Tensor> = gated
       ? { x8: l.x, wg8: l.wGate!, wu8: l.wUp!, y: l.out }
       : { x8: l.x, w8: l.w!, y: l.out, bias: l.bias ?? l.x, residual: l.residual ?? l.x };
-    return gpu.dispatch(prog, { bind: h8 ? hbind : bind, uniforms, workgroups: [gx, gy] });
+    // The norm weight, or x as a placeholder (the NORM override is off).
+    const normW = { [`norm_w${h8 ? '8' : suffix}`]: l.norm?.weight ?? l.x };
+    return gpu.dispatch(prog, { bind: { ...(h8 ? hbind : bind), ...normW }, uniforms: { ...uniforms, eps: l.norm?.eps ?? 0 }, workgroups: [gx, gy] });
   }
 
   if (path === 'subgroup-matrix') {
@@ -707,6 +733,12 @@ export function expectOwnBuffer(kernel: string, out: Tensor, ...others: [string,
   }
 }
 
+/** The RMSNorm prologue's weight is [K] and its eps a positive finite number. */
+export function expectNormPrologue(kernel: string, n: NormPrologue, K: number): void {
+  expectShape(n.weight, [K], 'norm.weight', kernel);
+  assertShape(Number.isFinite(n.eps) && n.eps > 0, `${kernel}: norm.eps must be a positive number, got ${n.eps}`);
+}
+
 /** [M, K] activations and floating dtype; returns [M, K]. */
 export function expectActivations(x: Tensor, kernel: string): [number, number] {
   expectRank(x, 2, 'x', kernel);
@@ -728,15 +760,16 @@ export function linear(gpu: Gpu, a: LinearArgs, opts: { path?: GemmPath; tune?: 
   expectShape(a.out, [M, N], 'out', k);
   if (a.bias) expectShape(a.bias, [N], 'bias', k);
   if (a.residual) expectShape(a.residual, [M, N], 'residual', k);
-  for (const [n, t] of [['w', a.w], ['out', a.out], ['bias', a.bias], ['residual', a.residual]] as const) {
+  if (a.norm) expectNormPrologue(k, a.norm, K);
+  for (const [n, t] of [['w', a.w], ['out', a.out], ['bias', a.bias], ['residual', a.residual], ['norm.weight', a.norm?.weight]] as const) {
     if (t) expectDtype(t, dtype, n, k);
   }
-  expectOwnBuffer(k, a.out, ['x', a.x], ['w', a.w], ['bias', a.bias], ['residual', a.residual]);
+  expectOwnBuffer(k, a.out, ['x', a.x], ['w', a.w], ['bias', a.bias], ['residual', a.residual], ['norm.weight', a.norm?.weight]);
   const act = a.act ?? 'none';
   if (!(act in ACT_CODE)) throw new ShapeError(`${k}: unknown activation '${act}'`);
   const path = opts.path ?? chooseGemmPath(gpu.caps, M, N, K, dtype);
   return launchGemm(gpu, {
-    kind: 'linear', dtype, M, N, K, x: a.x, w: a.w, out: a.out, bias: a.bias, residual: a.residual,
+    kind: 'linear', dtype, M, N, K, x: a.x, w: a.w, out: a.out, bias: a.bias, residual: a.residual, norm: a.norm,
     epi: { act, bias: a.bias !== undefined, residual: a.residual !== undefined, accumulate: a.accumulate ?? false },
   }, path, opts.tune);
 }

@@ -1,4 +1,5 @@
-// RMSNorm (shaders/rmsnorm.wgsl). The residual adds of the decoder live in the GEMM epilogues.
+// RMSNorm (shaders/rmsnorm.wgsl). The residual adds of the decoder live in the GEMM epilogues; a decode step's
+// norms run inside its GEMVs (LinearArgs.norm), so this launch is the prefill's.
 import { defineProgram, type Dispatch, type DType, type Gpu, type Tensor } from '../gpu/index.js';
 import { expectDistinct, expectDtype, expectRank, expectShape, rowWorkgroupSize, typeSpec } from './common.js';
 

@@ -2,10 +2,10 @@
 // gated-GELU FFN block, each added to the residual stream. Every strategy (one device, FA Pool, static
 // TP × PP) runs this same layer loop; they differ only through LayerHooks: where a layer's attention runs,
 // and (tensor parallelism) how a block's partial sums are reduced.
-import { copyStep, reshape, type Gpu, type Step, type Tensor } from '../gpu/index.js';
+import { copyStep, reshape, type Dispatch, type Gpu, type Step, type Tensor } from '../gpu/index.js';
 import { embedding } from '../kernels/embedding.js';
 import { gatedLinear } from '../kernels/ffn.js';
-import { linear } from '../kernels/gemm.js';
+import { linear, normPrologueApplies, type NormPrologue } from '../kernels/gemm.js';
 import { rmsnorm } from '../kernels/rmsnorm.js';
 import { ropeQkv } from '../kernels/rope.js';
 import type { ModelConfig } from './config.js';
@@ -17,6 +17,19 @@ export interface LayerProgram {
   pre: Step[];  // xn = norm(x); qkv = xn·Wqkvᵀ; q, k = rope(q, k) (also in qkv); k, v → cache at each row's (slot, position)
   oProj: Step[]; // x += attn·Woᵀ                                  (TP: partial = attn·Woᵀ [+ x])
   ffn: Step[];   // xn = norm(x); x += (gelu(xn·Wgᵀ) ⊙ xn·Wuᵀ)·Wdᵀ (TP: partial = … [+ x])
+}
+// xn = norm(x) is its own launch only when the product after it cannot take it as a prologue (normThen): a
+// decode step's norms run inside the GEMVs.
+
+/**
+ * out = f(norm(x)): one launch where the product's path reads x through an RMSNorm prologue (the GEMV path:
+ * decode, at most 8 rows), else the norm into xn and then the product of xn (prefill).
+ */
+function normThen(gpu: Gpu, c: ModelConfig, x: Tensor, weight: Tensor, xn: Tensor, N: number,
+  product: (x: Tensor, norm?: NormPrologue) => Dispatch): Step[] {
+  const [M, K] = x.shape as [number, number];
+  if (normPrologueApplies(gpu.caps, M, N, K, x.dtype)) return [product(x, { weight, eps: c.normEps })];
+  return [rmsnorm(gpu, { x, weight, out: xn, eps: c.normEps }), product(xn)];
 }
 
 /**
@@ -36,8 +49,7 @@ export function buildLayer(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepVie
     : linear(gpu, { x, w: wt, out: out.partial, residual: out.addResidual ? v.x : undefined }));
   return {
     pre: [
-      rmsnorm(gpu, { x: v.x, weight: w.attnNorm, out: v.xn, eps: c.normEps }),
-      linear(gpu, { x: v.xn, w: w.wqkv, out: v.qkv }),
+      ...normThen(gpu, c, v.x, w.attnNorm, v.xn, w.wqkv.shape[0]!, (x, norm) => linear(gpu, { x, w: w.wqkv, out: v.qkv, norm })),
       ...caches.map((kv, i) => ropeQkv(gpu, {
         qkv: v.qkv, rows: v.rows, q: v.q, kCache: kv.kCache, vCache: kv.vCache, slotBase: kv.slotBase, writeQ: i === caches.length - 1,
         nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, theta: c.ropeTheta, writeBack: true,
@@ -45,8 +57,7 @@ export function buildLayer(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepVie
     ],
     oProj: [project(reshape(v.attn, [T, c.nHeads * c.headDim]), w.wo)],
     ffn: [
-      rmsnorm(gpu, { x: v.x, weight: w.ffnNorm, out: v.xn, eps: c.normEps }),
-      gatedLinear(gpu, { x: v.xn, wGate: w.wGate, wUp: w.wUp, out: v.ffnH, act: c.act }),
+      ...normThen(gpu, c, v.x, w.ffnNorm, v.xn, w.wGate.shape[0]!, (x, norm) => gatedLinear(gpu, { x, wGate: w.wGate, wUp: w.wUp, out: v.ffnH, act: c.act, norm })),
       project(v.ffnH, w.wDown),
     ],
   };
@@ -59,10 +70,7 @@ export function embedSteps(gpu: Gpu, c: ModelConfig, table: Tensor, ids: Tensor,
 
 /** logits = norm(x)·Wheadᵀ over the rows of x. */
 export function headSteps(gpu: Gpu, c: ModelConfig, w: Pick<Weights, 'finalNorm' | 'lmHead'>, x: Tensor, xn: Tensor, logits: Tensor): Step[] {
-  return [
-    rmsnorm(gpu, { x, weight: w.finalNorm, out: xn, eps: c.normEps }),
-    linear(gpu, { x: xn, w: w.lmHead, out: logits }),
-  ];
+  return normThen(gpu, c, x, w.finalNorm, xn, w.lmHead.shape[0]!, (xx, norm) => linear(gpu, { x: xx, w: w.lmHead, out: logits, norm }));
 }
 
 /** Copy row `row` of x into row `slot` of lastHidden (a 4-byte aligned buffer copy). */

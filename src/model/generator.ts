@@ -11,6 +11,9 @@ import {
 } from './generation.js';
 import type { Weights } from './weights.js';
 
+/** A part of the decode step's launch list: the embedding, a layer's pre/attention/oProj/ffn, the head. */
+export interface DecodePart { part: 'embed' | 'pre' | 'attention' | 'oProj' | 'ffn' | 'head'; layer: number | null; steps: Step[] }
+
 /** Where attention runs when not all of it runs on this device (the FA Pool's attention pool). */
 export interface AttentionPlacement {
   /** The KV capacity each slot gets on this device: 0 for a sequence whose cache lives elsewhere. */
@@ -159,12 +162,22 @@ export class Generator implements ForwardExecutor {
 
   readTokens(buf: number): Promise<Uint32Array> { return this.model.readTokens(buf); }
 
-  /** Every launch of one all-local decode step, in order (kernel profiles). */
-  decodeLaunches(): Step[] {
+  /** Every launch of one all-local decode step, in order, by the part of the step it belongs to (kernel profiles). */
+  decodeParts(): DecodePart[] {
     const m = this.model, prog = m.decode();
     const attn = decodeLaunches(prog.plans);
-    return [...prog.embed, ...prog.layers.flatMap((l, i) => [...l.pre, ...attn[i]!, ...l.oProj, ...l.ffn]), ...m.head().steps];
+    return [
+      { part: 'embed', layer: null, steps: prog.embed },
+      ...prog.layers.flatMap((l, i): DecodePart[] => [
+        { part: 'pre', layer: i, steps: l.pre }, { part: 'attention', layer: i, steps: attn[i]! },
+        { part: 'oProj', layer: i, steps: l.oProj }, { part: 'ffn', layer: i, steps: l.ffn },
+      ]),
+      { part: 'head', layer: null, steps: m.head().steps },
+    ];
   }
+
+  /** Every launch of one all-local decode step, in order (kernel profiles). */
+  decodeLaunches(): Step[] { return this.decodeParts().flatMap((p) => p.steps); }
 
   async readLogits(): Promise<Float32Array> { return await this.gpu.read(this.model.state.logits) as Float32Array; }
 

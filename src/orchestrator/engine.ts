@@ -6,7 +6,7 @@ import { FapoolError, InputError, describeCaps, type DType, type Gpu, type Step 
 import type { SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from '../model/config.js';
 import { generate, type ForwardExecutor, type GenerateResult } from '../model/generation.js';
-import { Generator, type AttentionPlacement } from '../model/generator.js';
+import { Generator, type AttentionPlacement, type DecodePart } from '../model/generator.js';
 import type { Tokenizer } from '../model/tokenizer.js';
 import type { Weights } from '../model/weights.js';
 import { Scheduler, type SchedulerOptions } from './scheduler.js';
@@ -50,8 +50,10 @@ export interface EngineParts {
   /** The base device, in words. */
   device: string;
   report(): PlacementReport;
-  /** The launches of one decode step on one device, when there is such a program (kernel profiles). */
-  decodeLaunches?(): Step[];
+  /** The launches of one decode step on one device by part of the step, when there is such a program (kernel profiles). */
+  decodeParts?(): DecodePart[];
+  /** The device those launches run on (kernel profiles time them there). */
+  gpu?: Gpu;
   /** Continuous batching of submitted requests: slots, context per slot, prefill chunk. */
   schedule?: SchedulerOptions;
   dispose(): Promise<void>;
@@ -105,7 +107,11 @@ export class Engine {
   get tokenizer(): Tokenizer { return this.parts.tokenizer; }
   get device(): string { return this.parts.device; }
   report(): PlacementReport { return this.parts.report(); }
-  decodeLaunches(): Step[] { return this.parts.decodeLaunches?.() ?? []; }
+  decodeLaunches(): Step[] { return this.decodeParts().flatMap((p) => p.steps); }
+  /** The same launches by part of the step (embedding, each layer's pre/attention/oProj/ffn, head). */
+  decodeParts(): DecodePart[] { return this.parts.decodeParts?.() ?? []; }
+  /** The device decodeLaunches() runs on, when the engine has such a program. */
+  get gpu(): Gpu | undefined { return this.parts.gpu; }
 
   /** Token ids of a prompt: text through the tokenizer, ids as given. */
   encode(prompt: string | readonly number[]): number[] {
@@ -292,7 +298,8 @@ export function localEngine(o: {
   return new Engine({
     executor: gen, config: o.config, dtype: o.dtype, tokenizer: o.tokenizer, device: describeCaps(o.gpu.caps),
     report: o.report ?? (() => ({ strategy: 'single device', ranks: [o.gpu.label] })),
-    decodeLaunches: () => gen.decodeLaunches(),
+    decodeParts: () => gen.decodeParts(),
+    gpu: o.gpu,
     schedule: o.schedule,
     dispose: async () => { gen.dispose(); await o.dispose?.(); },
   });

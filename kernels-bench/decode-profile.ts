@@ -1,0 +1,111 @@
+// Where a decode step's time goes: the launches of one all-local decode step (engine.decodeParts()), timed
+// (a) as the whole list in one pass — the step's GPU time, launch gaps included — and (b) each launch alone,
+// repeated in its own pass, grouped by part of the step and kernel (embed, pre, attention, oProj, ffn, head ×
+// the launch's label and on-switches), summed per step. Also the wall TPOT of a real generation. Prints a
+// table; writes JSON.
+//
+//   node dist/kernels-bench/decode-profile.js --model /tmp/seed-4l-f16.safetensors --context 4096 --batch 1 --out dec.json
+//   node dist/kernels-bench/decode-profile.js --preset tiny --dtype f32 --context 64 --new-tokens 8   # any machine
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { syntheticPrompt } from '../src/cli/main.js';
+import { timeDispatches, type Dispatch, type Gpu, type Step } from '../src/gpu/index.js';
+import { createEngine } from '../src/orchestrator/create-engine.js';
+
+interface Group { kernel: string; count: number; usPerStep: number; pctOfStep: number }
+
+/** A launch's row name: its part of the step, its label, and the switches it compiles in (NORM, ACCUMULATE, …). */
+function kernelName(part: string, d: Dispatch): string {
+  const on = Object.entries(d.program.constants).filter(([, v]) => v === true).map(([k]) => k);
+  const act = d.program.constants.ACT;
+  if (typeof act === 'number' && act > 0) on.push(act === 1 ? 'gelu_erf' : 'gelu_tanh');
+  return `${part}: ${d.label}${on.length ? ` +${on.join('+')}` : ''}`;
+}
+
+function isLaunch(s: Step): s is Dispatch {
+  return !('copy' in s) && s.workgroups.every((n) => n > 0);
+}
+
+/** Median ms of one execution of `list`, repeated so that a sample takes about `targetMs`. */
+async function timeList(gpu: Gpu, list: readonly Step[], samples: number, targetMs: number, maxInner: number): Promise<{ ms: number; inner: number; method: string }> {
+  const probe = await timeDispatches(gpu, list, { warmup: 2, samples: 3, inner: 1 });
+  const inner = Math.max(1, Math.min(maxInner, Math.ceil(targetMs / Math.max(probe.medianMs, 1e-4))));
+  const t = await timeDispatches(gpu, list, { warmup: 2, samples, inner });
+  return { ms: t.medianMs, inner, method: t.method };
+}
+
+async function main(): Promise<void> {
+  const { values: v } = parseArgs({
+    options: {
+      model: { type: 'string' }, preset: { type: 'string', default: 'seed-4l' }, init: { type: 'string' },
+      dtype: { type: 'string', default: 'f16' }, context: { type: 'string', default: '4096' },
+      batch: { type: 'string', default: '1' }, 'new-tokens': { type: 'string', default: '64' },
+      samples: { type: 'string', default: '10' }, 'target-ms': { type: 'string', default: '10' },
+      out: { type: 'string' },
+    },
+  });
+  const context = Number(v.context), B = Number(v.batch), newTokens = Number(v['new-tokens']);
+  const samples = Number(v.samples), targetMs = Number(v['target-ms']);
+  for (const [k, x] of [['context', context], ['batch', B], ['new-tokens', newTokens], ['samples', samples]] as const) {
+    if (!Number.isInteger(x) || x < 1) throw new Error(`--${k} must be a positive integer, got ${x}`);
+  }
+  const init = (v.init ?? (v.model ? undefined : 'random')) as 'random' | undefined;
+  const engine = await createEngine({ model: v.model, preset: v.preset, init, dtype: v.dtype as 'f32' | 'f16' });
+  try {
+    const gpu = engine.gpu;
+    if (!gpu) throw new Error('this engine has no single-device decode program to profile');
+    const cfg = engine.config;
+    const prompts = Array.from({ length: B }, (_, i) => syntheticPrompt(context, cfg.vocab, 7 + i));
+    // Warm-up: the same batch size with short prompts compiles the decode step's pipelines.
+    let t0 = performance.now();
+    await engine.run({ prompts: prompts.map((p) => p.slice(0, 64)), maxNewTokens: 4, stopAtEos: false });
+    const warmupMs = performance.now() - t0;
+    // The real generation (wall TPOT); its decode step is then the one profiled (KV lengths ≈ context + new tokens).
+    t0 = performance.now();
+    const done = await engine.run({ prompts, maxNewTokens: newTokens, stopAtEos: false });
+    const r = done.result;
+    const steps = Math.max(1, r.outputTokens / B - 1);
+    const stepMs = r.decodeMs / steps;
+
+    const parts = engine.decodeParts();
+    const launches = parts.flatMap((p) => p.steps.filter(isLaunch).map((d) => ({ part: p.part, layer: p.layer, d })));
+    const whole = await timeList(gpu, launches.map((l) => l.d), samples, targetMs, 1000);
+    const groups = new Map<string, { count: number; ms: number }>();
+    const perLaunch: { kernel: string; part: string; layer: number | null; grid: number[]; us: number }[] = [];
+    for (const l of launches) {
+      const t = await timeList(gpu, [l.d], samples, Math.max(1, targetMs / 5), 2000);
+      const kernel = kernelName(l.part, l.d);
+      perLaunch.push({ kernel, part: l.part, layer: l.layer, grid: [...l.d.workgroups], us: t.ms * 1e3 });
+      const g = groups.get(kernel) ?? { count: 0, ms: 0 };
+      g.count++; g.ms += t.ms;
+      groups.set(kernel, g);
+    }
+    const wholeMs = whole.ms;
+    const sumAloneMs = [...groups.values()].reduce((a, g) => a + g.ms, 0);
+    const table: Group[] = [...groups.entries()].map(([kernel, g]) => ({
+      kernel, count: g.count, usPerStep: g.ms * 1e3, pctOfStep: (100 * g.ms) / wholeMs,
+    }));
+
+    const w = Math.max(6, ...table.map((t) => t.kernel.length));
+    console.log(`decode step: ${cfg.name} ${engine.dtype}, batch ${B}, context ${context} (+${newTokens} new), ${engine.device}`);
+    console.log(`${'kernel'.padEnd(w)}  count  µs/step  % of step`);
+    for (const t of table) {
+      console.log(`${t.kernel.padEnd(w)}  ${String(t.count).padStart(5)}  ${t.usPerStep.toFixed(1).padStart(7)}  ${t.pctOfStep.toFixed(1).padStart(8)}`);
+    }
+    console.log(`launches per step: ${launches.length}`);
+    console.log(`GPU time of the whole step (one pass, ${whole.method}, ×${whole.inner}): ${(wholeMs * 1e3).toFixed(1)} µs; launches alone summed: ${(sumAloneMs * 1e3).toFixed(1)} µs (difference ${((wholeMs - sumAloneMs) * 1e3).toFixed(1)} µs)`);
+    console.log(`wall: TPOT ${r.tpotMs.toFixed(3)} ms, decode step ${stepMs.toFixed(3)} ms (${newTokens} new tokens), TTFT ${r.prefillMs.toFixed(0)} ms, warm-up ${warmupMs.toFixed(0)} ms`);
+    if (v.out) {
+      writeFileSync(String(v.out), JSON.stringify({
+        created: new Date().toISOString(), args: process.argv.slice(2), device: engine.device, model: cfg.name,
+        dtype: engine.dtype, batch: B, context, newTokens, launches: launches.length,
+        stepGpuUs: wholeMs * 1e3, stepGpuMethod: whole.method, sumAloneUs: sumAloneMs * 1e3,
+        tpotMs: r.tpotMs, stepWallMs: stepMs, ttftMs: r.prefillMs, warmupMs, kernels: table, perLaunch,
+      }, null, 1));
+    }
+  } finally {
+    await engine.dispose();
+  }
+}
+
+main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
