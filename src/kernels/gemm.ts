@@ -181,8 +181,16 @@ const gemvProgram = defineProgram<GemvCfg>({
  * (decode), where every column's threads stream all of x anyway. Elsewhere the norm is its own launch.
  */
 export function normPrologueApplies(caps: Caps, M: number, N: number, K: number, dtype: DType): boolean {
-  return chooseGemmPath(caps, M, N, K, dtype) === 'gemv';
+  return M <= NORM_PROLOGUE_MAX_M && chooseGemmPath(caps, M, N, K, dtype) === 'gemv';
 }
+
+/**
+ * Rows up to which the RMSNorm rides in the GEMV's prologue. H200, seed-4l (kernels-bench/NOTES.md, decode
+ * launches): at M = 1 the fused GEMVs cost what norm + GEMV did (qkv 35 µs, gate+up 70 µs) and save the norm's
+ * launches; at M = 8 they were 1.5–1.75× the plain GEMVs (the sums of squares grow with the rows, the weight
+ * bytes do not), so there the separate norm kernel stays.
+ */
+export const NORM_PROLOGUE_MAX_M = 2;
 
 /** Threads per output column: enough to give each a few vec4s of K, at most 64 (32 on CPUs). */
 function gemvShape(caps: Caps, K: number): { lanes: number; rpw: number } {
