@@ -11,7 +11,7 @@ import {
 } from '../src/orchestrator/transport/link.js';
 import { decodeMessage, encodeMessage, validateMessage } from '../src/orchestrator/transport/codec.js';
 import { FrameError, type AttendItem, type RequestMsg, type TensorFrame } from '../src/orchestrator/transport/messages.js';
-import { connectRank, serveRank } from '../src/orchestrator/transport/zmq-link.js';
+import { busyPoll, connectRank, serveRank } from '../src/orchestrator/transport/zmq-link.js';
 import { rng, type Rng } from './helpers.js';
 
 const numelOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -433,6 +433,35 @@ describe('zmq failure paths', () => {
       raw.close();
       await link.close();
       await server.close();
+    }
+  });
+});
+
+describe('busyPoll', () => {
+  it('keeps the loop turning for its window after each touch, then lets it sleep; 0 never spins', async () => {
+    const p = busyPoll(30);
+    let spins = 0;
+    const real = setImmediate;
+    // Count the spinner's own immediates through a wrapper around the global.
+    (globalThis as { setImmediate: typeof setImmediate }).setImmediate = ((fn: () => void) => { spins++; return real(fn); }) as typeof setImmediate;
+    try {
+      p.touch();
+      await new Promise((r) => setTimeout(r, 10));
+      const during = spins;
+      expect(during).toBeGreaterThan(10); // turning, not sleeping
+      await new Promise((r) => setTimeout(r, 60));
+      const after = spins;
+      await new Promise((r) => setTimeout(r, 30));
+      expect(spins - after).toBe(0); // the window closed: no more turns of its own
+      const off = busyPoll(0);
+      off.touch();
+      await new Promise((r) => setTimeout(r, 20));
+      expect(spins - after).toBe(0);
+      p.touch(); p.stop();
+      await new Promise((r) => setTimeout(r, 20));
+      expect(spins - after).toBeLessThanOrEqual(2); // stop() ends the window at its next turn
+    } finally {
+      (globalThis as { setImmediate: typeof setImmediate }).setImmediate = real;
     }
   });
 });

@@ -3,13 +3,14 @@
 // carries a single `READY <endpoint> <device>` line once the socket is bound (spawners wait for it).
 import { runAndExit } from './exit.js';
 import { parseArgs } from 'node:util';
-import { describeCaps, openGpu, type Gpu } from '../gpu/index.js';
+import { describeCaps, isSoftwareAdapter, openGpu, type Gpu } from '../gpu/index.js';
 import { applyGpuBinding, bindingEvidence, checkPciDevice, GpuBindingError, planGpuBinding } from '../gpu/select.js';
 import { WorkerRank } from '../orchestrator/worker-rank.js';
 import { checkEndpoint } from '../orchestrator/transport/cluster.js';
 import type { RankHandler } from '../orchestrator/transport/link.js';
 import { PROTOCOL_VERSION } from '../orchestrator/transport/messages.js';
 import { startWorker, type Worker } from '../orchestrator/transport/worker.js';
+import { setBusyPollFor } from '../orchestrator/transport/zmq-link.js';
 import { UsageError } from './usage-error.js';
 
 export interface WorkerArgs {
@@ -185,6 +186,7 @@ export async function workerMain(argv: string[]): Promise<number> {
   for (const w of binding.warnings) log(`WARNING: ${w}`);
 
   const gpu = await openGpu({ label: a.label });
+  setBusyPollFor(isSoftwareAdapter(gpu.caps));
   const rank = new WorkerRank(gpu, a.rank);
   const clients = new ClientTracker(rank, a.clientIdleMs, log);
   let worker: Worker | null = null;

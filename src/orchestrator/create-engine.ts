@@ -19,6 +19,7 @@ import { PoolAttention, type PoolMember } from './pool/pool-attention.js';
 import { connectCluster, HANDSHAKE_MS } from './transport/cluster.js';
 import { inProcessLink, type RankLink } from './transport/link.js';
 import { listLocalGpus, spawnLocalWorkers } from './transport/spawn.js';
+import { setBusyPollFor } from './transport/zmq-link.js';
 
 export interface PoolOptions {
   /** Attention-pool ranks inside this process (each its own GPUDevice on this adapter: tests, one-GPU runs). */
@@ -82,6 +83,7 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
   applyGpuBinding(binding);
   for (const w of binding.warnings) log(`warning: ${w}`);
   const gpu = await openGpu({ label: 'fapool', f16: o.dtype !== 'f32' });
+  setBusyPollFor(isSoftwareAdapter(gpu.caps)); // the links to workers made below
   const cleanups: (() => Promise<void> | void)[] = [() => gpu.destroy()];
   const cleanup = async () => { for (const c of cleanups.reverse()) await c(); cleanups.length = 0; };
   try {
