@@ -43,6 +43,26 @@ describe('engine.generate', () => {
   });
 });
 
+describe('engine.precompile', () => {
+  it('compiles every pipeline a run of that shape launches: the run itself creates none', async () => {
+    const e = await createEngine({ preset: 'tiny', dtype: 'f32' }); // its own device: nothing compiled yet
+    try {
+      const lens = [37, 5], req = { maxNewTokens: 6, prefillChunk: 16 };
+      const c = await e.precompile({ promptLengths: lens, ...req });
+      expect(c.pipelines).toBeGreaterThan(5);
+      const before = e.gpu!.programCount;
+      const prompts = lens.map((n, i) => Array.from({ length: n }, (_, j) => (7 * i + 3 * j) % 256));
+      await e.run({ prompts, ...req, stopAtEos: false });
+      expect(e.gpu!.programCount).toBe(before);
+      // A shape it was not told about compiles more (the check can fail).
+      await e.run({ prompts: [prompts[0]!.slice(0, 3)], maxNewTokens: 2, prefillChunk: 2, stopAtEos: false });
+      expect(e.gpu!.programCount).toBeGreaterThan(before);
+    } finally {
+      await e.dispose();
+    }
+  });
+});
+
 describe('engine.run again with a larger batch capacity', () => {
   it('a pooled prompt run with few tokens, then with more: the pool sizes its shards for the new run', async () => {
     // The same batch shape with a longer decode reuses the base's buffers; the pool's shards must still be sized

@@ -10,7 +10,7 @@ import { ApiError, fitContext, parseCompletionRequest } from './serve-schema.js'
 import type { ServerMetrics } from './serve-metrics.js';
 
 /** What the server needs of an engine (an Engine, or a stand-in in tests). */
-export type ServedEngine = Pick<Engine, 'submit' | 'load' | 'encode' | 'config' | 'dtype' | 'device' | 'maxQueue' | 'dispose'> & Partial<Pick<Engine, 'report'>>;
+export type ServedEngine = Pick<Engine, 'submit' | 'load' | 'encode' | 'config' | 'dtype' | 'device' | 'maxQueue' | 'dispose'> & Partial<Pick<Engine, 'report' | 'precompileServing'>>;
 
 export interface CompletionContext {
   engine: ServedEngine;

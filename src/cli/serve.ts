@@ -92,6 +92,11 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
   const engine: ServedEngine = o.engine ?? await createEngine({ log, ...o.engineOptions });
   try {
     if (o.maxQueue !== undefined) engine.maxQueue = o.maxQueue;
+    // Pipelines at startup, not on the first request.
+    if (engine.precompileServing) {
+      const c = await engine.precompileServing();
+      log(`compiled ${c.pipelines} pipelines in ${c.ms.toFixed(0)} ms`);
+    }
     const modelName = o.modelName ?? engine.config.name;
     const streams = { open: 0 };
     const metrics = serverMetrics(engine, () => streams.open);

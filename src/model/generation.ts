@@ -78,6 +78,11 @@ export interface ForwardExecutor {
   freeSlot?(b: number): Promise<void>;
   /** When generation ends: wait for the GPU work, free remote state. */
   finish?(): Promise<void>;
+  /**
+   * Build, without running them, the launches of a batch of this shape: prefill chunks of each size in `chunks`
+   * and the decode step; every pipeline they need is compiled now (at load) rather than on the first request.
+   */
+  precompile?(shape: BatchShape, sampling: SamplingParams, chunks: readonly number[]): Promise<void>;
   /** Bytes of GPU memory in use (all devices). */
   readonly gpuBytes: number;
 }
@@ -103,6 +108,16 @@ export function batchShape(cfg: ModelConfig, prompts: readonly (readonly number[
     capacities: prompts.map((p) => Math.ceil((p.length + o.maxNewTokens) / 16) * 16),
     chunk: Math.max(1, Math.min(o.prefillChunk ?? 2048, maxLen)),
   };
+}
+
+/** The distinct prefill chunk sizes that prompts of these lengths are cut into (full chunks, then each remainder). */
+export function chunkSizes(promptLengths: readonly number[], chunk: number): number[] {
+  const sizes = new Set<number>();
+  for (const n of promptLengths) {
+    if (n >= chunk) sizes.add(chunk);
+    if (n % chunk) sizes.add(n % chunk);
+  }
+  return [...sizes].sort((a, b) => b - a);
 }
 
 /**

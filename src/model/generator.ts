@@ -162,6 +162,14 @@ export class Generator implements ForwardExecutor {
 
   readTokens(buf: number): Promise<Uint32Array> { return this.model.readTokens(buf); }
 
+  async precompile(shape: BatchShape, sampling: SamplingParams, chunks: readonly number[]): Promise<void> {
+    const m = this.model;
+    m.prepare(shape, sampling);
+    for (const n of chunks) m.prefill(Math.min(n, shape.chunk), 0);
+    m.decode();
+    if (m.hasHead) m.firstTokenSteps();
+  }
+
   /** Every launch of one all-local decode step, in order, by the part of the step it belongs to (kernel profiles). */
   decodeParts(): DecodePart[] {
     const m = this.model, prog = m.decode();

@@ -5,7 +5,7 @@
 import { FapoolError, InputError, describeCaps, type DType, type Gpu, type Step } from '../gpu/index.js';
 import type { SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from '../model/config.js';
-import { generate, type ForwardExecutor, type GenerateResult } from '../model/generation.js';
+import { batchShape, chunkSizes, generate, type ForwardExecutor, type GenerateResult } from '../model/generation.js';
 import { Generator, type AttentionPlacement, type DecodePart } from '../model/generator.js';
 import type { Tokenizer } from '../model/tokenizer.js';
 import type { Weights } from '../model/weights.js';
@@ -112,6 +112,34 @@ export class Engine {
   decodeParts(): DecodePart[] { return this.parts.decodeParts?.() ?? []; }
   /** The device decodeLaunches() runs on, when the engine has such a program. */
   get gpu(): Gpu | undefined { return this.parts.gpu; }
+
+  /**
+   * Compile now what a generation of this shape will launch (prefill chunks of its prompt lengths, the decode
+   * step), so that its first request pays no pipeline creation. Strategies without a single-device program (the
+   * static baseline) compile nothing here. Returns the time taken and the pipelines created on the base device.
+   */
+  precompile(o: { promptLengths: readonly number[]; maxNewTokens: number; prefillChunk?: number; sampling?: Partial<SamplingParams> }): Promise<{ ms: number; pipelines: number }> {
+    if (this.disposed) throw new Error('this engine is disposed');
+    const ex = this.parts.executor;
+    return this.exclusive(async () => {
+      const t0 = performance.now(), before = this.parts.gpu?.programCount ?? 0;
+      if (ex.precompile) {
+        const shape = batchShape(this.parts.config, o.promptLengths.map((n) => new Array<number>(n).fill(0)), o);
+        await ex.precompile(shape, { ...GREEDY, ...o.sampling }, chunkSizes(shape.promptLengths, shape.chunk));
+      }
+      return { ms: performance.now() - t0, pipelines: (this.parts.gpu?.programCount ?? 0) - before };
+    });
+  }
+
+  /** precompile() for the request stream of submit(): the scheduler's batch shape and prefill chunk. */
+  precompileServing(): Promise<{ ms: number; pipelines: number }> {
+    if (this.disposed) throw new Error('this engine is disposed');
+    return this.exclusive(async () => {
+      const t0 = performance.now(), before = this.parts.gpu?.programCount ?? 0;
+      await this.scheduler.precompile(GREEDY);
+      return { ms: performance.now() - t0, pipelines: (this.parts.gpu?.programCount ?? 0) - before };
+    });
+  }
 
   /** Token ids of a prompt: text through the tokenizer, ids as given. */
   encode(prompt: string | readonly number[]): number[] {

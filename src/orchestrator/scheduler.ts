@@ -6,7 +6,7 @@
 import { InputError } from '../gpu/index.js';
 import { NONFINITE_ID, nonFiniteLogits, type SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from '../model/config.js';
-import { prefillChunks, type ForwardExecutor, type PrefillChunk } from '../model/generation.js';
+import { prefillChunks, type BatchShape, type ForwardExecutor, type PrefillChunk } from '../model/generation.js';
 import { NO_POSITION } from '../model/run-state.js';
 
 /** One request as the scheduler runs it; the engine turns its callbacks into events. */
@@ -85,10 +85,19 @@ export class Scheduler {
 
   private prepared = false;
 
-  private async prepare(sampling: SamplingParams): Promise<void> {
+  private get shape(): BatchShape {
     const B = this.maxBatch;
-    await this.ex.prepare({ B, promptLengths: Array<number>(B).fill(0), capacities: Array<number>(B).fill(Math.ceil(this.maxContext / 16) * 16), chunk: this.chunk }, sampling);
+    return { B, promptLengths: Array<number>(B).fill(0), capacities: Array<number>(B).fill(Math.ceil(this.maxContext / 16) * 16), chunk: this.chunk };
+  }
+
+  private async prepare(sampling: SamplingParams): Promise<void> {
+    await this.ex.prepare(this.shape, sampling);
     this.prepared = true;
+  }
+
+  /** Compile the launches of this schedule (full prefill chunks, a one-row chunk, the decode step) before any request. */
+  async precompile(sampling: SamplingParams): Promise<void> {
+    await this.ex.precompile?.(this.shape, sampling, [this.chunk, 1]);
   }
 
   /** Admit what fits; one prefill chunk; first tokens of the prompts just done; one decode step. Until idle. */
