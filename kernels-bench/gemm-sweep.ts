@@ -27,11 +27,11 @@ import {
 } from '../src/gpu/index.js';
 import { DAWN_FLAGS } from '../src/gpu/backend-node.js';
 import { registerShaderLoader } from '../src/gpu/shader-source.js';
+import { chooseGemmPath, linear, type GemmPath, type GemmTuning } from '../src/kernels/gemm.js';
 import {
-  SGM_SKINNY_SHAPES, SGM_TILE_GATED_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_IDS, SGM_TILE_SHAPES, chooseGemmPath,
-  hasSubgroupMatrixF16, linear, sgmSkinnyApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, tileGenGeometry,
-  type GemmPath, type GemmTuning,
-} from '../src/kernels/gemm.js';
+  SGM_SKINNY_SHAPES, SGM_TILE_GATED_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_IDS, SGM_TILE_SHAPES,
+  hasSubgroupMatrixF16, sgmSkinnyApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, tileGenGeometry
+} from '../src/kernels/gemm-sgm.js';
 import { gatedLinear } from '../src/kernels/ffn.js';
 import { fillRandom } from './random-fill.js';
 

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, type Gpu } from '../src/gpu/index.js';
 import { gatedLinear } from '../src/kernels/ffn.js';
+import { chooseGemmPath, linear, type GemmPath, type GemmTuning } from '../src/kernels/gemm.js';
 import {
-  SGM_SKINNY_SHAPES, SGM_TILE_GATED_SHAPES, chooseGemmPath, hasSubgroupMatrixF16, linear, sgmSkinnyFits, sgmTileFits,
-  type GemmPath, type GemmTuning, type SgmSkinnyShape, type SgmTileShape,
-} from '../src/kernels/gemm.js';
+  SGM_SKINNY_SHAPES, SGM_TILE_GATED_SHAPES, hasSubgroupMatrixF16, sgmSkinnyFits, sgmTileFits, type SgmSkinnyShape,
+  type SgmTileShape
+} from '../src/kernels/gemm-sgm.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';
 import { gatedRef, linearRef } from './ref/gemm.js';
 

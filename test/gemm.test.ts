@@ -4,11 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, programSource, reflectLayout, type Gpu } from '../src/gpu/index.js';
+import { chooseGemmPath, chooseQuad, linear, type GemmPath, type GemmTuning } from '../src/kernels/gemm.js';
+import { type Activation } from '../src/kernels/gemm-common.js';
 import {
-  SGM_DIAGNOSTIC, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_IDS, SGM_TILE_SHAPES, chooseGemmPath, chooseQuad,
-  chooseSgmKernel, GEMM_PREFILL_DEFAULT, gemmPrefillOverride, hasSubgroupMatrixF16, linear, sgmDirectApplies, sgmSkinnyFits, sgmTileFits,
-  sgmTileGenFits, tileGenGeometry, type Activation, type GemmPath, type GemmTuning, type SgmSkinnyShape, type SgmTileShape,
-} from '../src/kernels/gemm.js';
+  GEMM_PREFILL_DEFAULT, SGM_DIAGNOSTIC, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_IDS, SGM_TILE_SHAPES,
+  chooseSgmKernel, gemmPrefillOverride, hasSubgroupMatrixF16, sgmDirectApplies, sgmSkinnyFits, sgmTileFits,
+  sgmTileGenFits, tileGenGeometry, type SgmSkinnyShape, type SgmTileShape
+} from '../src/kernels/gemm-sgm.js';
 import { gatedLinear } from '../src/kernels/ffn.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';
 import { erfRef, gatedRef, linearRef } from './ref/gemm.js';

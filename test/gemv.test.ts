@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, type Gpu } from '../src/gpu/index.js';
 import { gatedLinear } from '../src/kernels/ffn.js';
-import { GEMV_MAX_M, NORM_PROLOGUE_MAX_M, chooseGemmPath, linear, normPrologueApplies, type Activation, type GemmTuning } from '../src/kernels/gemm.js';
+import {
+  NORM_PROLOGUE_MAX_M, chooseGemmPath, linear, normPrologueApplies, type GemmTuning
+} from '../src/kernels/gemm.js';
+import { type Activation } from '../src/kernels/gemm-common.js';
+import { GEMV_MAX_M } from '../src/kernels/gemv.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';
 import { gatedRef, linearRef } from './ref/gemm.js';
 import { rmsnormRef } from './ref/rmsnorm.js';

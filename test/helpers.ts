@@ -95,7 +95,7 @@ export const TOL: Record<'f32' | 'f16', { rel: number; maxAbs: number }> = {
 
 export interface Comparison { rel: number; maxAbs: number; worst: number; nonFinite: number }
 
-export function compare(out: ArrayLike<number>, ref: ArrayLike<number>): Comparison {
+export function compare(out: ArrayLike<number>, ref: ArrayLike<number>, floor = 0): Comparison {
   if (out.length !== ref.length) throw new Error(`length ${out.length} != reference ${ref.length}`);
   let num = 0, den = 0, maxErr = 0, maxRef = 0, worst = -1, nonFinite = 0;
   for (let i = 0; i < ref.length; i++) {
@@ -106,12 +106,18 @@ export function compare(out: ArrayLike<number>, ref: ArrayLike<number>): Compari
     if (e > maxErr) { maxErr = e; worst = i; }
     maxRef = Math.max(maxRef, Math.abs(r));
   }
-  return { rel: Math.sqrt(num / Math.max(den, 1e-300)), maxAbs: maxErr / Math.max(maxRef, 1e-30), worst, nonFinite };
+  return { rel: Math.sqrt(num / Math.max(den, ref.length * floor * floor, 1e-300)), maxAbs: maxErr / Math.max(maxRef, floor, 1e-30), worst, nonFinite };
 }
 
 /** Throw a readable error unless out matches ref within the dtype's tolerance (every element finite). */
+/**
+ * f16 results below its smallest normal (2^-14) are subnormal: a fixed absolute quantum (2^-24), so a reference
+ * that small (one element, a product near zero) is compared against that scale, not against itself.
+ */
+const REL_FLOOR: Record<'f32' | 'f16', number> = { f32: 0, f16: 2 ** -14 };
+
 export function expectClose(out: ArrayLike<number>, ref: ArrayLike<number>, dtype: 'f32' | 'f16', what: string, tol = TOL[dtype]): Comparison {
-  const c = compare(out, ref);
+  const c = compare(out, ref, REL_FLOOR[dtype]);
   if (c.nonFinite > 0 || !(c.rel <= tol.rel) || !(c.maxAbs <= tol.maxAbs)) {
     const w = c.worst;
     throw new Error(`${what} [${dtype}]: rel ${c.rel.toExponential(2)} (tol ${tol.rel}), max ${c.maxAbs.toExponential(2)} (tol ${tol.maxAbs}), ` +

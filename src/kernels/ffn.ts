@@ -4,9 +4,10 @@
 import { ShapeError, assertShape, shapeStr, type Dispatch, type Gpu, type Tensor } from '../gpu/index.js';
 import { expectDtype, expectRank, expectShape } from './common.js';
 import {
-  chooseGemmPath, expectActivations, expectNormPrologue, expectOwnBuffer, launchGemm, sgmDirectApplies,
-  type GemmPath, type GemmTuning, type NormPrologue,
+  chooseGemmPath, expectActivations, expectNormPrologue, expectOwnBuffer, launchGemm, type GemmPath, type GemmTuning
 } from './gemm.js';
+import { type NormPrologue } from './gemm-common.js';
+import { sgmDirectApplies } from './gemm-sgm.js';
 
 export interface GatedArgs {
   x: Tensor;      // [M, K]

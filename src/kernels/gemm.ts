@@ -1,14 +1,15 @@
-// Linear layers y = x · Wᵀ (+ bias, activation, residual, in-place accumulate) and the path choice
-// between the tiled GEMM (shaders/gemm.wgsl), the skinny decode GEMV (shaders/gemv.wgsl) and the
-// tensor-core GEMM (shaders/gemm_subgroup_matrix.wgsl). ffn.ts reuses the launchers for the gated
-// product act(x·Wgᵀ) ⊙ (x·Wuᵀ).
+// Linear layers y = x · Wᵀ (+ bias, activation, residual, in-place accumulate) and the path choice between
+// the decode GEMV (gemv.ts), the tensor-core family (gemm-sgm.ts) and the tiled f32-FMA GEMMs kept here
+// (shaders/gemm.wgsl, gemm_quad.wgsl). ffn.ts reuses the launchers for the gated product act(x·Wgᵀ) ⊙ (x·Wuᵀ).
 import {
   LimitError, ShapeError, assertShape, ceilDiv, defineProgram, isSoftwareAdapter, shapeStr,
-  type Caps, type Dispatch, type DType, type Gpu, type Specialization, type Tensor,
+  type Caps, type Dispatch, type DType, type Gpu, type Tensor,
 } from '../gpu/index.js';
 import { expectDtype, expectRank, expectShape, typeSpec } from './common.js';
+import { epilogueConstants, isActivation, type Activation, type Epilogue, type GemmLaunch, type NormPrologue } from './gemm-common.js';
+import { hasSubgroupMatrixF16, launchSgm, type SgmKernelChoice } from './gemm-sgm.js';
+import { GEMV_MAX_M, launchGemv } from './gemv.js';
 
-export type Activation = 'none' | 'gelu_erf' | 'gelu_tanh';
 export type GemmPath = 'tiled' | 'gemv' | 'subgroup-matrix';
 
 export interface LinearArgs {
@@ -21,33 +22,6 @@ export interface LinearArgs {
   accumulate?: boolean; // out += result, in place (out bound once, read_write) — the model's residual stream
   /** RMS-normalise x as it is read: y = (rmsnorm(x) ⊙ weight)·Wᵀ … (the GEMV path only: normPrologueApplies). */
   norm?: NormPrologue;
-}
-
-/** An RMSNorm fused in front of a product: x · rsqrt(mean(x²) + eps) ⊙ weight, per row of x. */
-export interface NormPrologue {
-  weight: Tensor; // [K]
-  eps: number;
-}
-
-/** Largest M the GEMV path takes (its accumulators are registers, one per row of x). */
-export const GEMV_MAX_M = 8;
-
-const ACT_CODE: Record<Activation, number> = { none: 0, gelu_erf: 1, gelu_tanh: 2 };
-
-/** Epilogue switches shared by every path (WGSL overrides of the same names). */
-export interface Epilogue { act: Activation; bias: boolean; residual: boolean; accumulate: boolean }
-
-function epilogueConstants(e: Epilogue): Record<string, number | boolean> {
-  return { ACT: ACT_CODE[e.act], HAS_BIAS: e.bias, HAS_RESIDUAL: e.residual, ACCUMULATE: e.accumulate };
-}
-
-// ---- device classes (isSoftwareAdapter lives in src/gpu/caps.ts) ---------------------------------
-
-
-/** The tensor-core configuration the subgroup-matrix kernel is written for, if the device has it. */
-export function hasSubgroupMatrixF16(caps: Caps): boolean {
-  return caps.f16 && caps.subgroups && caps.subgroupMaxSize > 0 && caps.subgroupMatrix.some((c) =>
-    c.M === 16 && c.N === 16 && c.K === 16 && c.componentType === 'f16' && c.resultComponentType === 'f32');
 }
 
 /**
@@ -164,17 +138,7 @@ export function chooseQuad(caps: Caps, M: number, N: number): QuadShape | null {
   return candidates.find((q) => quadFits(caps, q)) ?? null;
 }
 
-// ---- GEMV -----------------------------------------------------------------------------------------
-
-interface GemvCfg { dtype: DType; entry: string; mr: number; lanes: number; rpw: number; parts: number; epi: Epilogue; norm: boolean }
-
-const gemvProgram = defineProgram<GemvCfg>({
-  name: 'gemv', file: 'gemv.wgsl', includes: ['gemm_epilogue.wgsl'], entry: 'gemv',
-  specialize: (c) => ({
-    entry: c.entry, ...typeSpec(c.dtype),
-    constants: { MR: c.mr, LANES: c.lanes, RPW: c.rpw, PARTS: c.parts, NORM: c.norm, ...epilogueConstants(c.epi) },
-  }),
-});
+// ---- the RMSNorm prologue (GEMV path) ---------------------------------------------------------------
 
 /**
  * Whether an [M, K] × [N, K]ᵀ product can take the RMSNorm prologue (LinearArgs.norm): on the GEMV path
@@ -192,406 +156,6 @@ export function normPrologueApplies(caps: Caps, M: number, N: number, K: number,
  */
 export const NORM_PROLOGUE_MAX_M = 2;
 
-/** Threads per output column: enough to give each a few vec4s of K, at most 64 (32 on CPUs). */
-function gemvShape(caps: Caps, K: number): { lanes: number; rpw: number } {
-  const soft = isSoftwareAdapter(caps);
-  const wg = Math.min(soft ? 64 : 256, caps.maxInvocations, caps.maxWorkgroupSizeX);
-  let lanes = 1;
-  while (lanes * 2 <= Math.min(soft ? 32 : 64, wg) && lanes * 2 * 4 * 4 <= K) lanes *= 2;
-  return { lanes, rpw: Math.max(1, Math.floor(wg / lanes)) };
-}
-
-// ---- subgroup matrix ------------------------------------------------------------------------------
-
-/** Load offsets are subgroup-uniform, not workgroup-uniform: the (workgroup-scoped) check is off. */
-export const SGM_DIAGNOSTIC = 'off, chromium.subgroup_matrix_uniformity';
-
-interface SgmCfg { sgSize: number; epi: Epilogue }
-
-/** Output tile of one subgroup-matrix workgroup (4×2 subgroups of 32×64; const in the WGSL). */
-const SGM_TILE = { bm: 128, bn: 128 };
-
-const sgmProgram = defineProgram<SgmCfg>({
-  name: 'gemm_sgm', file: 'gemm_subgroup_matrix.wgsl', includes: ['gemm_epilogue.wgsl'], entry: 'gemm_sgm',
-  specialize: (c) => ({
-    enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
-    diagnostics: [SGM_DIAGNOSTIC],
-    aliases: { T: 'f16', T4: 'vec4<f16>' },
-    constants: { SG_SIZE: c.sgSize, ...epilogueConstants(c.epi) },
-  }),
-});
-
-/** Direct-load subgroup-matrix kernel (shaders/gemm_sgm_direct.wgsl): TM × TN matrices per subgroup. */
-export interface SgmDirectShape {
-  tm: 2 | 4; tn: 2 | 4; sgRows: number; sgCols: number; prefetch: boolean;
-  /** Two 16-deep K steps per loop iteration (entry *_k32; needs K % 32 == 0). */
-  k32?: boolean;
-}
-
-interface SgmDirectCfg { sgSize: number; entry: string; s: SgmDirectShape; epi: Epilogue }
-
-const sgmDirectProgram = defineProgram<SgmDirectCfg>({
-  name: 'gemm_sgm_direct', file: 'gemm_sgm_direct.wgsl', includes: ['gemm_epilogue.wgsl'], entry: 'sgm_direct_2x4',
-  specialize: (c) => ({
-    entry: c.entry,
-    enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
-    diagnostics: [SGM_DIAGNOSTIC],
-    aliases: { T: 'f16', T4: 'vec4<f16>' },
-    constants: {
-      SG_SIZE: c.sgSize, SG_ROWS: c.s.sgRows, SG_COLS: c.s.sgCols, PREFETCH: c.s.prefetch,
-      ...epilogueConstants(c.epi),
-    },
-  }),
-});
-
-/** Entries the WGSL file has (linear / gated). */
-const SGM_DIRECT_ENTRIES = new Set([
-  'sgm_direct_2x4', 'sgm_direct_4x4', 'sgm_direct_4x2', 'sgm_direct_2x4_k32', 'sgm_direct_4x2_k32', 'sgm_direct_4x4_k32',
-  'sgm_direct_gated_2x2', 'sgm_direct_gated_2x4',
-]);
-
-/** The direct kernel reads 16×16 operand blocks in bounds only when these hold (see the WGSL header). */
-export function sgmDirectApplies(M: number, N: number, K: number): boolean {
-  return M >= 16 && N >= 16 && K % 16 === 0;
-}
-
-/**
- * Default direct shape (H100 sweep, kernels-bench/NOTES.md "GEMM"): 2×2 subgroups of 4×4 matrices with
- * register prefetch (128×128 per workgroup); gated: 2×4 per subgroup (16 accumulators, no prefetch).
- */
-export function chooseSgmDirect(_caps: Caps, gated: boolean): SgmDirectShape {
-  return gated
-    ? { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: false }
-    : { tm: 4, tn: 4, sgRows: 2, sgCols: 2, prefetch: true };
-}
-
-// ---- staged subgroup-matrix kernel (shaders/gemm_sgm_tile.wgsl) ---------------------------------
-
-/**
- * Workgroup-memory-staged tensor-core kernel: sgRows × sgCols subgroups, each tm × tn 16×16 result
- * matrices (block (16·tm·sgRows) × (16·tn·sgCols)), K slices of bk staged in nbuf workgroup tiles.
- */
-export interface SgmTileShape {
-  kind: 'tile';
-  tm: number; tn: number; sgRows: number; sgCols: number;
-  bk: 16 | 32 | 64;
-  nbuf: 1 | 2;
-  /** Scalar emulation of the matrix operations (gemm_sgm_tile_emu.wgsl): tests on adapters without subgroup matrices. */
-  emulate?: boolean;
-}
-
-interface SgmTileCfg { sgSize: number; gated: boolean; s: SgmTileShape; epi: Epilogue }
-
-/** Lanes per emulated subgroup (EMU_SG in gemm_sgm_*_emu.wgsl). */
-const EMU_SG = 32;
-
-function sgmTileGeometry(s: SgmTileShape, gated: boolean, sgSize: number) {
-  const subgroups = s.sgRows * s.sgCols;
-  const wg = subgroups * sgSize;
-  const bm = 16 * s.tm * s.sgRows, bn = 16 * s.tn * s.sgCols;
-  const brows = gated ? 2 * bn : bn;
-  const lds = s.bk + 8;
-  const nld = Math.ceil(((bm + brows) * s.bk) / 4 / wg);
-  const bytes = 2 * s.nbuf * (bm + brows) * lds + 4 * 256 * subgroups * (gated ? 2 : 1);
-  return { subgroups, wg, bm, bn, brows, lds, nld, bytes };
-}
-
-function sgmTileSpec(c: SgmTileCfg, emulate: boolean): Specialization {
-  const g = sgmTileGeometry(c.s, c.gated, c.sgSize);
-  const nb = c.gated ? 2 * c.s.tn : c.s.tn;
-  return {
-    entry: c.gated ? 'sgm_tile_gated' : 'sgm_tile',
-    enables: emulate ? ['f16'] : ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
-    diagnostics: emulate ? [] : [SGM_DIAGNOSTIC],
-    aliases: {
-      T: 'f16', T4: 'vec4<f16>',
-      TileA: `array<f16, ${c.s.nbuf * g.bm * g.lds}>`, TileB: `array<f16, ${c.s.nbuf * g.brows * g.lds}>`,
-      Scratch: `array<f32, ${256 * g.subgroups * (c.gated ? 2 : 1)}>`, Stage: `array<vec4<f16>, ${g.nld}>`,
-      Acc: `array<SmC, ${c.s.tm * nb}>`, ArrL: `array<SmL, ${c.s.tm}>`, ArrR: `array<SmR, ${nb}>`,
-    },
-    constants: {
-      SG_SIZE: c.sgSize, SG_ROWS: c.s.sgRows, SG_COLS: c.s.sgCols, TM: c.s.tm, TN: c.s.tn, BK: c.s.bk,
-      NBUF: c.s.nbuf, GATED: c.gated, NLD: g.nld, ...epilogueConstants(c.epi),
-    },
-  };
-}
-
-const sgmTileProgram = defineProgram<SgmTileCfg>({
-  name: 'gemm_sgm_tile', file: 'gemm_sgm_tile.wgsl', includes: ['gemm_epilogue.wgsl', 'gemm_sgm_tile_ops.wgsl'], entry: 'sgm_tile',
-  specialize: (c) => sgmTileSpec(c, false),
-});
-
-const sgmTileEmuProgram = defineProgram<SgmTileCfg>({
-  name: 'gemm_sgm_tile_emu', file: 'gemm_sgm_tile.wgsl', includes: ['gemm_epilogue.wgsl', 'gemm_sgm_tile_emu.wgsl'], entry: 'sgm_tile',
-  specialize: (c) => sgmTileSpec(c, true),
-});
-
-// ---- generated staged subgroup-matrix kernel (shaders/gemm_sgm_tile_gen.wgsl) ----------------------
-
-/**
- * The staged tensor-core kernel with every matrix and staged register a named variable, one generated
- * entry point per configuration (shaders/gemm_sgm_tile_gen.gen.mjs). `id` = {t|g}{BM}x{BN}_sg{R}x{C}_k{BK}_b{NBUF}:
- * plain (t) or gated (g), R × C subgroups of 32 lanes, BK-deep slices in NBUF workgroup tiles.
- */
-export interface SgmTileGenShape {
-  kind: 'tile-gen';
-  id: string;
-  /** The scalar-emulated twin (gemm_sgm_tile_gen_emu.wgsl): tests on adapters without subgroup matrices. */
-  emulate?: boolean;
-}
-
-/** Configurations the generator writes (CONFIGS in shaders/gemm_sgm_tile_gen.gen.mjs; a test keeps them equal). */
-export const SGM_TILE_GEN_IDS: readonly string[] = [
-  't128x256_sg2x4_k32_b1', 't128x256_sg2x4_k16_b2', 't256x128_sg4x2_k32_b1', 't256x128_sg4x2_k16_b2',
-  't128x128_sg2x2_k32_b1', 't128x128_sg2x2_k32_b2', 't128x128_sg2x2_k16_b2', 't128x128_sg4x2_k32_b1',
-  'g128x128_sg2x4_k32_b1', 'g128x64_sg2x2_k32_b2',
-  't32x32_sg2x2_k32_b1', 't64x32_sg2x1_k16_b2', 'g32x32_sg1x2_k32_b2', 'g32x16_sg2x1_k16_b1',
-];
-
-/** The generated configurations meant for big GPUs (the rest are small ones for the emulation tests). */
-export const SGM_TILE_GEN_BIG: readonly string[] = SGM_TILE_GEN_IDS.filter((id) => /^[tg](?:128|256)x/.test(id));
-
-export interface TileGenGeometry {
-  gated: boolean; bm: number; bn: number; sgRows: number; sgCols: number; bk: number; nbuf: number;
-  tm: number; tn: number; wg: number; brows: number; lds: number; bytes: number;
-}
-
-/** Geometry of a generated configuration id (the generator's parseId, same rules). */
-export function tileGenGeometry(id: string): TileGenGeometry {
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])$/.exec(id);
-  if (!m || !SGM_TILE_GEN_IDS.includes(id)) throw new LimitError(`gemm: no generated tile configuration '${id}' (have: ${SGM_TILE_GEN_IDS.join(', ')})`);
-  const gated = m[1] === 'g';
-  const [bm, bn, sgRows, sgCols, bk, nbuf] = m.slice(2).map(Number) as [number, number, number, number, number, number];
-  const brows = gated ? 2 * bn : bn, lds = bk + 8, subgroups = sgRows * sgCols;
-  const bytes = 2 * nbuf * (bm + brows) * lds + 4 * 256 * subgroups * (gated ? 2 : 1);
-  return { gated, bm, bn, sgRows, sgCols, bk, nbuf, tm: bm / (16 * sgRows), tn: bn / (16 * sgCols), wg: 32 * subgroups, brows, lds, bytes };
-}
-
-interface SgmTileGenCfg { id: string; epi: Epilogue }
-
-function sgmTileGenSpec(c: SgmTileGenCfg, emulate: boolean): Specialization {
-  const g = tileGenGeometry(c.id);
-  return {
-    entry: `tg_${c.id}`,
-    enables: emulate ? ['f16'] : ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
-    diagnostics: emulate ? [] : [SGM_DIAGNOSTIC],
-    aliases: {
-      T: 'f16', T4: 'vec4<f16>',
-      TileA: `array<f16, ${g.nbuf * g.bm * g.lds}>`, TileB: `array<f16, ${g.nbuf * g.brows * g.lds}>`,
-      Scratch: `array<f32, ${256 * g.sgRows * g.sgCols * (g.gated ? 2 : 1)}>`,
-    },
-    constants: epilogueConstants(c.epi),
-  };
-}
-
-const sgmTileGenProgram = defineProgram<SgmTileGenCfg>({
-  name: 'gemm_sgm_tile_gen', file: 'gemm_sgm_tile_gen.wgsl', includes: ['gemm_epilogue.wgsl'], entry: 'tg_t128x256_sg2x4_k32_b1',
-  specialize: (c) => sgmTileGenSpec(c, false),
-});
-
-const sgmTileGenEmuProgram = defineProgram<SgmTileGenCfg>({
-  name: 'gemm_sgm_tile_gen_emu', file: 'gemm_sgm_tile_gen_emu.wgsl', includes: ['gemm_epilogue.wgsl'], entry: 'tg_t128x256_sg2x4_k32_b1',
-  specialize: (c) => sgmTileGenSpec(c, true),
-});
-
-/** Whether a generated configuration runs here: 32-lane subgroups (or emulated), workgroup size and memory. */
-export function sgmTileGenFits(caps: Caps, s: SgmTileGenShape): boolean {
-  const g = tileGenGeometry(s.id);
-  return (s.emulate === true || caps.subgroupMaxSize === 32) && g.wg <= caps.maxInvocations && g.wg <= caps.maxWorkgroupSizeX
-    && g.bytes <= caps.maxWorkgroupStorage;
-}
-
-function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, s: SgmTileGenShape): Dispatch {
-  const caps = gpu.caps;
-  const gated = l.kind === 'gated';
-  const g = tileGenGeometry(s.id);
-  checkSgmOperands(caps, l, s.emulate === true);
-  assertShape(g.gated === gated, `gemm: generated tile '${s.id}' is for the ${g.gated ? 'gated' : 'plain'} product, this is ${gated ? 'gated' : 'plain'}`);
-  assertShape(l.K % 4 === 0, `gemm: the subgroup-matrix tile kernel needs K % 4 == 0, got K = ${l.K}`);
-  if (!sgmTileGenFits(caps, s)) throw new LimitError(`gemm: generated tile '${s.id}' does not fit this device (32-lane subgroups, ${g.wg} invocations, ${g.bytes} bytes of workgroup memory)`);
-  const prog = gpu.program(s.emulate ? sgmTileGenEmuProgram : sgmTileGenProgram, { id: s.id, epi: l.epi });
-  const bind: Record<string, Tensor> = gated
-    ? { x4: l.x, y: l.out, wg4: l.wGate!, wu4: l.wUp! }
-    : { x4: l.x, y: l.out, w4: l.w!, bias: l.bias ?? l.x, residual: l.residual ?? l.x };
-  return gpu.dispatch(prog, { bind, uniforms: { M: l.M, N: l.N, K: l.K }, workgroups: [ceilDiv(l.N, g.bn), ceilDiv(l.M, g.bm)] });
-}
-
-/**
- * The prefill kernel (M > SKINNY_MAX_M, subgroup-matrix path) when FAPOOL_GEMM_PREFILL is unset, in the
- * variable's syntax: 'direct' (the direct-load kernel, H200 rounds 1–3) or 'tile-gen:<id>[,<id>]'.
- * H200 round 4 (2026-12-02, kernels-bench/notes/gemm.md): t128x256 145–158 TFLOP/s on every seed-4l prefill
- * shape at M = 2048 and 151 on 4096³ (direct 42–58); gated g128x128 148.5 at 2048×2·16384×4096 (direct 38.5);
- * each checked there against float64 by the sweep. A device it does not fit keeps the direct kernel.
- */
-export const GEMM_PREFILL_DEFAULT = 'tile-gen:t128x256_sg2x4_k32_b1,g128x128_sg2x4_k32_b1';
-
-/**
- * Prefill kernel choice (M > SKINNY_MAX_M on the subgroup-matrix path), from FAPOOL_GEMM_PREFILL, else
- * GEMM_PREFILL_DEFAULT: `direct` or `tile-gen:<id>[,<id>]` — a plain (t…) and/or a gated (g…) generated
- * configuration; a product without one keeps the direct kernel. Read at every choice (cheap), so a
- * process sets it before it builds its dispatches.
- */
-export function gemmPrefillOverride(
-  value = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FAPOOL_GEMM_PREFILL ?? GEMM_PREFILL_DEFAULT,
-): { plain?: SgmTileGenShape; gated?: SgmTileGenShape } {
-  const v = value?.trim();
-  if (!v || v === 'direct') return {};
-  if (!v.startsWith('tile-gen:')) throw new LimitError(`FAPOOL_GEMM_PREFILL='${v}': expected 'direct' or 'tile-gen:<id>[,<id>]'`);
-  const out: { plain?: SgmTileGenShape; gated?: SgmTileGenShape } = {};
-  for (const id of v.slice('tile-gen:'.length).split(',').map((t) => t.trim()).filter(Boolean)) {
-    const g = tileGenGeometry(id);
-    out[g.gated ? 'gated' : 'plain'] = { kind: 'tile-gen', id };
-  }
-  return out;
-}
-
-// ---- skinny subgroup-matrix kernel for batched decode (shaders/gemm_sgm_skinny.wgsl) ----------------
-
-/**
- * Skinny tensor-core kernel (16 ≤ M ≤ 64): sn × sk subgroups per workgroup (sk split K inside the
- * workgroup), tn 16-column blocks per subgroup, u 16-deep steps of loads in flight per chunk.
- */
-export interface SgmSkinnyShape {
-  kind: 'skinny';
-  sn: number; sk: number; tn: number; u: number;
-  /** Scalar emulation of the matrix operations (tests on adapters without subgroup matrices). */
-  emulate?: boolean;
-}
-
-interface SgmSkinnyCfg { sgSize: number; gated: boolean; mt: number; s: SgmSkinnyShape; epi: Epilogue }
-
-/** Rows the skinny kernel takes (one to four 16-row blocks, clamped loads need at least 16). */
-export const SKINNY_MIN_M = 16;
-export const SKINNY_MAX_M = 64;
-
-export function sgmSkinnyApplies(M: number, N: number, K: number): boolean {
-  return M >= SKINNY_MIN_M && M <= SKINNY_MAX_M && N >= 16 && K % 16 === 0;
-}
-
-function sgmSkinnySpec(c: SgmSkinnyCfg, emulate: boolean): Specialization {
-  const nb = c.gated ? 2 * c.s.tn : c.s.tn;
-  return {
-    entry: c.gated ? 'sgm_skinny_gated' : 'sgm_skinny',
-    enables: emulate ? ['f16'] : ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
-    diagnostics: emulate ? [] : [SGM_DIAGNOSTIC],
-    aliases: {
-      T: 'f16', T4: 'vec4<f16>', Scratch: `array<f32, ${256 * c.s.sn * c.s.sk}>`,
-      Acc: `array<SmC, ${c.mt * nb}>`, ArrL: `array<SmL, ${c.s.u * c.mt}>`, ArrR: `array<SmR, ${c.s.u * nb}>`,
-    },
-    constants: {
-      SG_SIZE: c.sgSize, SN: c.s.sn, SK: c.s.sk, MT: c.mt, TN: c.s.tn, U: c.s.u, GATED: c.gated, ...epilogueConstants(c.epi),
-    },
-  };
-}
-
-const sgmSkinnyProgram = defineProgram<SgmSkinnyCfg>({
-  name: 'gemm_sgm_skinny', file: 'gemm_sgm_skinny.wgsl', includes: ['gemm_epilogue.wgsl', 'gemm_sgm_skinny_ops.wgsl'], entry: 'sgm_skinny',
-  specialize: (c) => sgmSkinnySpec(c, false),
-});
-
-const sgmSkinnyEmuProgram = defineProgram<SgmSkinnyCfg>({
-  name: 'gemm_sgm_skinny_emu', file: 'gemm_sgm_skinny.wgsl', includes: ['gemm_epilogue.wgsl', 'gemm_sgm_skinny_emu.wgsl'], entry: 'sgm_skinny',
-  specialize: (c) => sgmSkinnySpec(c, true),
-});
-
-export function sgmSkinnyFits(caps: Caps, s: SgmSkinnyShape, gated: boolean): boolean {
-  const sgSize = s.emulate ? EMU_SG : caps.subgroupMaxSize;
-  const wg = sgSize * s.sn * s.sk;
-  const nb = gated ? 2 * s.tn : s.tn;
-  return nb <= 16 && Math.ceil((256 * s.sn) / wg) <= 8 && wg <= caps.maxInvocations && wg <= caps.maxWorkgroupSizeX
-    && 4 * 256 * s.sn * s.sk <= caps.maxWorkgroupStorage;
-}
-
-/** Every subgroup-matrix kernel: the device has the matrices (or, emulated, shader-f16) and the operands are f16. */
-function checkSgmOperands(caps: Caps, l: GemmLaunch, emulate: boolean): void {
-  if (emulate) {
-    if (!caps.f16) throw new LimitError('gemm: the emulated subgroup-matrix kernel needs shader-f16');
-  } else if (!hasSubgroupMatrixF16(caps)) {
-    throw new LimitError('gemm: the subgroup-matrix path needs chromium-experimental-subgroup-matrix with a 16x16x16 f16->f32 config');
-  }
-  assertShape(l.dtype === 'f16', `gemm: the subgroup-matrix path takes f16 operands, got ${shapeStr(l.x)}`);
-}
-
-function launchSgmSkinny(gpu: Gpu, l: GemmLaunch, s: SgmSkinnyShape): Dispatch {
-  const caps = gpu.caps;
-  const gated = l.kind === 'gated';
-  checkSgmOperands(caps, l, s.emulate === true);
-  assertShape(sgmSkinnyApplies(l.M, l.N, l.K), `gemm: the skinny subgroup-matrix kernel needs ${SKINNY_MIN_M} <= M <= ${SKINNY_MAX_M}, N >= 16, K % 16 == 0, got ${l.M}x${l.N}x${l.K}`);
-  if (!sgmSkinnyFits(caps, s, gated)) throw new LimitError(`gemm: skinny subgroup-matrix shape ${JSON.stringify(s)} does not fit this device`);
-  const sgSize = s.emulate ? EMU_SG : caps.subgroupMaxSize;
-  const cfg: SgmSkinnyCfg = { sgSize, gated, mt: ceilDiv(l.M, 16), s: { ...s, emulate: undefined }, epi: l.epi };
-  const prog = gpu.program(s.emulate ? sgmSkinnyEmuProgram : sgmSkinnyProgram, cfg);
-  const bind: Record<string, Tensor> = gated
-    ? { x: l.x, y: l.out, w: l.wGate!, wg: l.wGate!, wu: l.wUp! }
-    : { x: l.x, y: l.out, w: l.w!, wg: l.w!, wu: l.w!, bias: l.bias ?? l.x, residual: l.residual ?? l.x };
-  return gpu.dispatch(prog, { bind, uniforms: { M: l.M, N: l.N, K: l.K }, workgroups: [ceilDiv(l.N, 16 * s.tn * s.sn), 1] });
-}
-
-/** Named tile shapes (sweep, tests and the default choice read these). */
-export const SGM_TILE_SHAPES: Readonly<Record<string, SgmTileShape>> = {
-  't128x128 sg2x2 4x4 k32 b1': { kind: 'tile', tm: 4, tn: 4, sgRows: 2, sgCols: 2, bk: 32, nbuf: 1 },
-  't128x128 sg2x2 4x4 k32 b2': { kind: 'tile', tm: 4, tn: 4, sgRows: 2, sgCols: 2, bk: 32, nbuf: 2 },
-  't128x128 sg2x2 4x4 k64 b1': { kind: 'tile', tm: 4, tn: 4, sgRows: 2, sgCols: 2, bk: 64, nbuf: 1 },
-  't128x128 sg4x2 2x4 k32 b1': { kind: 'tile', tm: 2, tn: 4, sgRows: 4, sgCols: 2, bk: 32, nbuf: 1 },
-  't128x128 sg4x2 2x4 k32 b2': { kind: 'tile', tm: 2, tn: 4, sgRows: 4, sgCols: 2, bk: 32, nbuf: 2 },
-  't128x256 sg2x4 4x4 k32 b1': { kind: 'tile', tm: 4, tn: 4, sgRows: 2, sgCols: 4, bk: 32, nbuf: 1 },
-  't128x256 sg2x4 4x4 k16 b2': { kind: 'tile', tm: 4, tn: 4, sgRows: 2, sgCols: 4, bk: 16, nbuf: 2 },
-  't256x128 sg4x2 4x4 k32 b1': { kind: 'tile', tm: 4, tn: 4, sgRows: 4, sgCols: 2, bk: 32, nbuf: 1 },
-  't256x128 sg4x2 4x4 k16 b2': { kind: 'tile', tm: 4, tn: 4, sgRows: 4, sgCols: 2, bk: 16, nbuf: 2 },
-  't64x64 sg2x2 2x2 k32 b2': { kind: 'tile', tm: 2, tn: 2, sgRows: 2, sgCols: 2, bk: 32, nbuf: 2 },
-};
-
-/** Named gated tile shapes (gate and up accumulators: 2·tm·tn per subgroup). */
-export const SGM_TILE_GATED_SHAPES: Readonly<Record<string, SgmTileShape>> = {
-  'g128x128 sg4x2 2x4 k32 b1': { kind: 'tile', tm: 2, tn: 4, sgRows: 4, sgCols: 2, bk: 32, nbuf: 1 },
-  'g128x128 sg2x4 4x2 k32 b1': { kind: 'tile', tm: 4, tn: 2, sgRows: 2, sgCols: 4, bk: 32, nbuf: 1 },
-  'g128x64 sg2x2 4x2 k32 b2': { kind: 'tile', tm: 4, tn: 2, sgRows: 2, sgCols: 2, bk: 32, nbuf: 2 },
-  'g64x64 sg2x2 2x2 k16 b2': { kind: 'tile', tm: 2, tn: 2, sgRows: 2, sgCols: 2, bk: 16, nbuf: 2 },
-};
-
-/** Named skinny shapes (batched decode, 16 ≤ M ≤ 64). */
-export const SGM_SKINNY_SHAPES: Readonly<Record<string, SgmSkinnyShape>> = {
-  's sn1 sk8 tn1 u4': { kind: 'skinny', sn: 1, sk: 8, tn: 1, u: 4 },
-  's sn1 sk8 tn2 u4': { kind: 'skinny', sn: 1, sk: 8, tn: 2, u: 4 },
-  's sn1 sk8 tn4 u2': { kind: 'skinny', sn: 1, sk: 8, tn: 4, u: 2 },
-  's sn2 sk4 tn2 u4': { kind: 'skinny', sn: 2, sk: 4, tn: 2, u: 4 },
-  's sn1 sk4 tn2 u4': { kind: 'skinny', sn: 1, sk: 4, tn: 2, u: 4 },
-  's sn2 sk4 tn1 u2': { kind: 'skinny', sn: 2, sk: 4, tn: 1, u: 2 },
-};
-
-/** Whether the tile kernel's workgroup (invocations, workgroup memory) fits this device. */
-export function sgmTileFits(caps: Caps, s: SgmTileShape, gated: boolean): boolean {
-  const sgSize = s.emulate ? EMU_SG : caps.subgroupMaxSize;
-  const g = sgmTileGeometry(s, gated, sgSize);
-  return s.bk % 16 === 0 && g.wg <= caps.maxInvocations && g.wg <= caps.maxWorkgroupSizeX && g.bytes <= caps.maxWorkgroupStorage;
-}
-
-/**
- * The subgroup-matrix kernel for a shape, from the H200 sweeps (kernels-bench/notes/gemm.md, rounds 1–2):
- * batched decode (16 ≤ M ≤ 64) takes the skinny kernel where it beat the direct kernel — every plain
- * projection (2–9× faster) and the gated product up to M = 32; larger M takes direct loads where they apply
- * (the staged tile kernel is correct but ran at 18–20 TFLOP/s against the direct kernel's 57), else the
- * staged v0 kernel. FAPOOL_GEMM_PREFILL=tile-gen:<id>[,<id>] picks a generated staged kernel for M > 64
- * (gemmPrefillOverride).
- */
-export function chooseSgmKernel(caps: Caps, M: number, N: number, K: number, gated: boolean): SgmKernelChoice {
-  if (M > SKINNY_MAX_M) {
-    const o = gemmPrefillOverride()[gated ? 'gated' : 'plain'];
-    if (o) {
-      if (sgmTileGenFits(caps, o)) return o;
-      // Asked for by name: say so. The built-in default that does not fit a device leaves it the kernels below.
-      const asked = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FAPOOL_GEMM_PREFILL;
-      if (asked !== undefined) throw new LimitError(`FAPOOL_GEMM_PREFILL: generated tile '${o.id}' does not fit this device`);
-    }
-  }
-  if (sgmSkinnyApplies(M, N, K) && (!gated || M <= 32)) {
-    const name = gated ? (M <= 16 ? 's sn2 sk4 tn1 u2' : 's sn1 sk8 tn4 u2') : (M <= 16 ? 's sn1 sk8 tn1 u4' : 's sn1 sk8 tn2 u4');
-    const s = SGM_SKINNY_SHAPES[name]!;
-    if (sgmSkinnyFits(caps, s, gated)) return s;
-  }
-  return sgmDirectApplies(M, N, K) ? chooseSgmDirect(caps, gated) : 'staged';
-}
-
 /**
  * Variant overrides for benchmarks and tests (a sweep builds several in one process); the binding
  * functions pick from caps when absent.
@@ -608,28 +172,7 @@ export interface GemmTuning {
   sgm?: SgmKernelChoice;
 }
 
-export type SgmKernelChoice = SgmTileShape | SgmTileGenShape | SgmSkinnyShape | SgmDirectShape | 'staged';
-
-// ---- shared launch --------------------------------------------------------------------------------
-
-/** A GEMM-shaped launch: plain (w) or gated (wGate, wUp) weights. Shapes are checked by the caller. */
-export interface GemmLaunch {
-  kind: 'linear' | 'gated';
-  dtype: DType;
-  M: number; N: number; K: number;
-  x: Tensor; out: Tensor;
-  w?: Tensor; wGate?: Tensor; wUp?: Tensor;
-  bias?: Tensor; residual?: Tensor;
-  epi: Epilogue;
-  norm?: NormPrologue;
-}
-
-/** Workgroup grid for `groups` workgroups, folded into 2D when over the per-dimension limit. */
-function foldGrid(caps: Caps, groups: number): [number, number] {
-  if (groups <= caps.maxWorkgroupsPerDim) return [groups, 1];
-  const x = caps.maxWorkgroupsPerDim;
-  return [x, ceilDiv(groups, x)];
-}
+// ---- launch -------------------------------------------------------------------------------------
 
 export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath, tune: GemmTuning = {}): Dispatch {
   const caps = gpu.caps;
@@ -644,62 +187,8 @@ export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath, tune: GemmTu
   const bind: Record<string, Tensor> = { [`x${suffix}`]: l.x, y: l.out, ...weights(suffix) };
 
   if (l.norm && path !== 'gemv') throw new LimitError(`gemm: the RMSNorm prologue is fused on the GEMV path only (M <= ${GEMV_MAX_M}), not '${path}'`);
-  if (path === 'gemv') {
-    if (l.M > GEMV_MAX_M) throw new LimitError(`gemv: M = ${l.M} rows of x; the GEMV path takes at most ${GEMV_MAX_M}`);
-    let { lanes, rpw } = gemvShape(caps, l.K);
-    if (tune.gemv?.lanes) {
-      lanes = tune.gemv.lanes;
-      rpw = Math.max(1, Math.floor(Math.min(256, caps.maxInvocations, caps.maxWorkgroupSizeX) / lanes));
-    }
-    // The reduction's workgroup memory: PARTS·M sums per thread, and M sums of squares with the RMSNorm prologue.
-    const sums = (gated ? 2 : 1) * l.M + (l.norm ? l.M : 0);
-    while (rpw > 1 && 4 * sums * lanes * rpw > caps.maxWorkgroupStorage) rpw = Math.floor(rpw / 2);
-    if (4 * sums * lanes * rpw > caps.maxWorkgroupStorage) {
-      throw new LimitError(`gemv: ${sums} partial sums × ${lanes} lanes need more than this device's ${caps.maxWorkgroupStorage} bytes of workgroup memory`);
-    }
-    // 16-byte f16 loads by default (H200 rounds 1–2: 1.05–1.35× the vec4 entries; 93% of copy at 1×16384→4096).
-    const h8 = (tune.gemv?.h8 ?? true) && l.dtype === 'f16' && l.K % 8 === 0;
-    const entry = (gated ? 'gemv_gated' : 'gemv') + (h8 ? '_h8' : vec4 ? '_vec4' : '');
-    const prog = gpu.program(gemvProgram, { dtype: l.dtype, entry, mr: l.M, lanes, rpw, parts: gated ? 2 : 1, epi: l.epi, norm: l.norm !== undefined });
-    const [gx, gy] = foldGrid(caps, ceilDiv(l.N, rpw));
-    const hbind: Record<string, Tensor> = gated
-      ? { x8: l.x, wg8: l.wGate!, wu8: l.wUp!, y: l.out }
-      : { x8: l.x, w8: l.w!, y: l.out, bias: l.bias ?? l.x, residual: l.residual ?? l.x };
-    // The norm weight, or x as a placeholder (the NORM override is off).
-    const normW = { [`norm_w${h8 ? '8' : suffix}`]: l.norm?.weight ?? l.x };
-    return gpu.dispatch(prog, { bind: { ...(h8 ? hbind : bind), ...normW }, uniforms: { ...uniforms, eps: l.norm?.eps ?? 0 }, workgroups: [gx, gy] });
-  }
-
-  if (path === 'subgroup-matrix') {
-    const choice = tune.sgm ?? chooseSgmKernel(caps, l.M, l.N, l.K, gated);
-    if (typeof choice === 'object' && 'kind' in choice) {
-      return choice.kind === 'tile' ? launchSgmTile(gpu, l, choice)
-        : choice.kind === 'tile-gen' ? launchSgmTileGen(gpu, l, choice) : launchSgmSkinny(gpu, l, choice);
-    }
-    checkSgmOperands(caps, l, false);
-    assertShape(vec4, `gemm: the subgroup-matrix path needs K % 4 == 0, got K = ${l.K}`);
-    const direct = choice;
-    if (direct === 'staged') {
-      assertShape(!gated, `gemm: the gated subgroup-matrix product needs M, N >= 16 and K % 16 == 0, got ${l.M}x${l.N}x${l.K}`);
-      const prog = gpu.program(sgmProgram, { sgSize: caps.subgroupMaxSize, epi: l.epi });
-      return gpu.dispatch(prog, { bind, uniforms, workgroups: [ceilDiv(l.N, SGM_TILE.bn), ceilDiv(l.M, SGM_TILE.bm)] });
-    }
-    assertShape(sgmDirectApplies(l.M, l.N, l.K), `gemm: the direct subgroup-matrix kernel needs M, N >= 16 and K % 16 == 0, got ${l.M}x${l.N}x${l.K}`);
-    assertShape(!direct.k32 || l.K % 32 === 0, `gemm: the k32 subgroup-matrix variant needs K % 32 == 0, got K = ${l.K}`);
-    const entry = `sgm_direct_${gated ? 'gated_' : ''}${direct.tm}x${direct.tn}${direct.k32 ? '_k32' : ''}`;
-    if (!SGM_DIRECT_ENTRIES.has(entry)) throw new LimitError(`gemm: no subgroup-matrix entry ${entry}`);
-    const subgroups = direct.sgRows * direct.sgCols;
-    if (subgroups > 8 || subgroups * caps.subgroupMaxSize > caps.maxInvocations) {
-      throw new LimitError(`gemm: ${subgroups} subgroups of ${caps.subgroupMaxSize} exceed this device's workgroup (max 8 subgroups, ${caps.maxInvocations} invocations)`);
-    }
-    const prog = gpu.program(sgmDirectProgram, { sgSize: caps.subgroupMaxSize, entry, s: direct, epi: l.epi });
-    // Scalar bindings (matrix loads take f16 arrays); the unused epilogue operands bind x as placeholder.
-    const dbind: Record<string, Tensor> = gated
-      ? { x: l.x, y: l.out, wg: l.wGate!, wu: l.wUp! }
-      : { x: l.x, w: l.w!, y: l.out, bias: l.bias ?? l.x, residual: l.residual ?? l.x };
-    const bm = 16 * direct.tm * direct.sgRows, bn = 16 * direct.tn * direct.sgCols;
-    return gpu.dispatch(prog, { bind: dbind, uniforms, workgroups: [ceilDiv(l.N, bn), ceilDiv(l.M, bm)] });
-  }
+  if (path === 'gemv') return launchGemv(gpu, l, tune.gemv);
+  if (path === 'subgroup-matrix') return launchSgm(gpu, l, tune.sgm);
 
   // The quad kernel has no gated entry: the gated product keeps gemm.wgsl.
   const quad = gated ? null : tune.tiled === 'classic' ? null : tune.tiled ?? chooseQuad(caps, l.M, l.N);
@@ -713,23 +202,6 @@ export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath, tune: GemmTu
   const entry = (gated ? 'gemm_gated' : 'gemm') + (vec4 ? '_vec4' : '');
   const prog = gpu.program(tiledProgram, { dtype: l.dtype, entry, tile, epi: l.epi });
   return gpu.dispatch(prog, { bind, uniforms, workgroups: [ceilDiv(l.N, tile.bn), ceilDiv(l.M, tile.bm)] });
-}
-
-function launchSgmTile(gpu: Gpu, l: GemmLaunch, s: SgmTileShape): Dispatch {
-  const caps = gpu.caps;
-  const gated = l.kind === 'gated';
-  checkSgmOperands(caps, l, s.emulate === true);
-  assertShape(l.K % 4 === 0, `gemm: the subgroup-matrix tile kernel needs K % 4 == 0, got K = ${l.K}`);
-  if (!sgmTileFits(caps, s, gated)) throw new LimitError(`gemm: subgroup-matrix tile ${JSON.stringify(s)} does not fit this device`);
-  const sgSize = s.emulate ? EMU_SG : caps.subgroupMaxSize;
-  const cfg: SgmTileCfg = { sgSize, gated, s: { ...s, emulate: undefined }, epi: l.epi };
-  const prog = gpu.program(s.emulate ? sgmTileEmuProgram : sgmTileProgram, cfg);
-  // Both entries reference every weight binding (one fetch routine): the unused ones bind placeholders.
-  const bind: Record<string, Tensor> = gated
-    ? { x4: l.x, y: l.out, w4: l.wGate!, wg4: l.wGate!, wu4: l.wUp! }
-    : { x4: l.x, y: l.out, w4: l.w!, wg4: l.w!, wu4: l.w!, bias: l.bias ?? l.x, residual: l.residual ?? l.x };
-  const g = sgmTileGeometry(s, gated, sgSize);
-  return gpu.dispatch(prog, { bind, uniforms: { M: l.M, N: l.N, K: l.K }, workgroups: [ceilDiv(l.N, g.bn), ceilDiv(l.M, g.bm)] });
 }
 
 // ---- checks ---------------------------------------------------------------------------------------
@@ -774,7 +246,7 @@ export function linear(gpu: Gpu, a: LinearArgs, opts: { path?: GemmPath; tune?: 
   }
   expectOwnBuffer(k, a.out, ['x', a.x], ['w', a.w], ['bias', a.bias], ['residual', a.residual], ['norm.weight', a.norm?.weight]);
   const act = a.act ?? 'none';
-  if (!(act in ACT_CODE)) throw new ShapeError(`${k}: unknown activation '${act}'`);
+  if (!isActivation(act)) throw new ShapeError(`${k}: unknown activation '${act}'`);
   const path = opts.path ?? chooseGemmPath(gpu.caps, M, N, K, dtype);
   return launchGemm(gpu, {
     kind: 'linear', dtype, M, N, K, x: a.x, w: a.w, out: a.out, bias: a.bias, residual: a.residual, norm: a.norm,

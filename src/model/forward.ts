@@ -5,7 +5,8 @@
 import { copyStep, reshape, type Dispatch, type Gpu, type Step, type Tensor } from '../gpu/index.js';
 import { embedding } from '../kernels/embedding.js';
 import { gatedLinear } from '../kernels/ffn.js';
-import { linear, normPrologueApplies, type NormPrologue } from '../kernels/gemm.js';
+import { linear, normPrologueApplies } from '../kernels/gemm.js';
+import { type NormPrologue } from '../kernels/gemm-common.js';
 import { rmsnorm } from '../kernels/rmsnorm.js';
 import { ropeQkv } from '../kernels/rope.js';
 import type { ModelConfig } from './config.js';

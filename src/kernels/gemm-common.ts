@@ -1,0 +1,41 @@
+// What every GEMM-shaped path shares: the activation and epilogue switches (WGSL overrides of the same names in
+// gemm_epilogue.wgsl), the RMSNorm prologue's arguments, one launch's operands, and the grid folding.
+import { ceilDiv, type Caps, type DType, type Tensor } from '../gpu/index.js';
+
+export type Activation = 'none' | 'gelu_erf' | 'gelu_tanh';
+
+/** An RMSNorm fused in front of a product: x · rsqrt(mean(x²) + eps) ⊙ weight, per row of x. */
+export interface NormPrologue {
+  weight: Tensor; // [K]
+  eps: number;
+}
+
+const ACT_CODE: Record<Activation, number> = { none: 0, gelu_erf: 1, gelu_tanh: 2 };
+
+/** Epilogue switches shared by every path (WGSL overrides of the same names). */
+export interface Epilogue { act: Activation; bias: boolean; residual: boolean; accumulate: boolean }
+
+export function isActivation(a: string): a is Activation { return a in ACT_CODE; }
+
+export function epilogueConstants(e: Epilogue): Record<string, number | boolean> {
+  return { ACT: ACT_CODE[e.act], HAS_BIAS: e.bias, HAS_RESIDUAL: e.residual, ACCUMULATE: e.accumulate };
+}
+
+/** A GEMM-shaped launch: plain (w) or gated (wGate, wUp) weights. Shapes are checked by the caller. */
+export interface GemmLaunch {
+  kind: 'linear' | 'gated';
+  dtype: DType;
+  M: number; N: number; K: number;
+  x: Tensor; out: Tensor;
+  w?: Tensor; wGate?: Tensor; wUp?: Tensor;
+  bias?: Tensor; residual?: Tensor;
+  epi: Epilogue;
+  norm?: NormPrologue;
+}
+
+/** Workgroup grid for `groups` workgroups, folded into 2D when over the per-dimension limit. */
+export function foldGrid(caps: Caps, groups: number): [number, number] {
+  if (groups <= caps.maxWorkgroupsPerDim) return [groups, 1];
+  const x = caps.maxWorkgroupsPerDim;
+  return [x, ceilDiv(groups, x)];
+}

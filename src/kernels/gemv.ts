@@ -1,0 +1,64 @@
+// The decode GEMV (shaders/gemv.wgsl): y = x · Wᵀ for M ≤ GEMV_MAX_M rows of x, every row sharing each weight
+// load; plain or gated, f32/f16 (16-byte f16 loads by default), the shared epilogues, an optional RMSNorm prologue.
+import { LimitError, ceilDiv, defineProgram, isSoftwareAdapter, type Caps, type Dispatch, type DType, type Gpu, type Tensor } from '../gpu/index.js';
+import { typeSpec } from './common.js';
+import { epilogueConstants, foldGrid, type Epilogue, type GemmLaunch } from './gemm-common.js';
+
+/** Largest M the GEMV path takes (its accumulators are registers, one per row of x). */
+export const GEMV_MAX_M = 8;
+
+interface GemvCfg { dtype: DType; entry: string; mr: number; lanes: number; rpw: number; parts: number; epi: Epilogue; norm: boolean }
+
+const gemvProgram = defineProgram<GemvCfg>({
+  name: 'gemv', file: 'gemv.wgsl', includes: ['gemm_epilogue.wgsl'], entry: 'gemv',
+  specialize: (c) => ({
+    entry: c.entry, ...typeSpec(c.dtype),
+    constants: { MR: c.mr, LANES: c.lanes, RPW: c.rpw, PARTS: c.parts, NORM: c.norm, ...epilogueConstants(c.epi) },
+  }),
+});
+
+
+/** Threads per output column: enough to give each a few vec4s of K, at most 64 (32 on CPUs). */
+function gemvShape(caps: Caps, K: number): { lanes: number; rpw: number } {
+  const soft = isSoftwareAdapter(caps);
+  const wg = Math.min(soft ? 64 : 256, caps.maxInvocations, caps.maxWorkgroupSizeX);
+  let lanes = 1;
+  while (lanes * 2 <= Math.min(soft ? 32 : 64, wg) && lanes * 2 * 4 * 4 <= K) lanes *= 2;
+  return { lanes, rpw: Math.max(1, Math.floor(wg / lanes)) };
+}
+
+/** Tuning for benchmarks and tests: threads per output column, and the 16-byte f16 loads (entries *_h8). */
+export interface GemvTuning { lanes?: number; h8?: boolean }
+
+export function launchGemv(gpu: Gpu, l: GemmLaunch, tune: GemvTuning = {}): Dispatch {
+  const caps = gpu.caps;
+  const vec4 = l.K % 4 === 0, gated = l.kind === 'gated', suffix = vec4 ? '4' : '';
+  const uniforms = { M: l.M, N: l.N, K: l.K };
+  // Unused optional operands bind x as a placeholder (read-only, never read: the override is off).
+  const bind: Record<string, Tensor> = gated
+    ? { [`x${suffix}`]: l.x, y: l.out, [`wg${suffix}`]: l.wGate!, [`wu${suffix}`]: l.wUp! }
+    : { [`x${suffix}`]: l.x, y: l.out, [`w${suffix}`]: l.w!, bias: l.bias ?? l.x, residual: l.residual ?? l.x };
+  if (l.M > GEMV_MAX_M) throw new LimitError(`gemv: M = ${l.M} rows of x; the GEMV path takes at most ${GEMV_MAX_M}`);
+  let { lanes, rpw } = gemvShape(caps, l.K);
+  if (tune.lanes) {
+    lanes = tune.lanes;
+    rpw = Math.max(1, Math.floor(Math.min(256, caps.maxInvocations, caps.maxWorkgroupSizeX) / lanes));
+  }
+  // The reduction's workgroup memory: PARTS·M sums per thread, and M sums of squares with the RMSNorm prologue.
+  const sums = (gated ? 2 : 1) * l.M + (l.norm ? l.M : 0);
+  while (rpw > 1 && 4 * sums * lanes * rpw > caps.maxWorkgroupStorage) rpw = Math.floor(rpw / 2);
+  if (4 * sums * lanes * rpw > caps.maxWorkgroupStorage) {
+    throw new LimitError(`gemv: ${sums} partial sums × ${lanes} lanes need more than this device's ${caps.maxWorkgroupStorage} bytes of workgroup memory`);
+  }
+  // 16-byte f16 loads by default (H200 rounds 1–2: 1.05–1.35× the vec4 entries; 93% of copy at 1×16384→4096).
+  const h8 = (tune.h8 ?? true) && l.dtype === 'f16' && l.K % 8 === 0;
+  const entry = (gated ? 'gemv_gated' : 'gemv') + (h8 ? '_h8' : vec4 ? '_vec4' : '');
+  const prog = gpu.program(gemvProgram, { dtype: l.dtype, entry, mr: l.M, lanes, rpw, parts: gated ? 2 : 1, epi: l.epi, norm: l.norm !== undefined });
+  const [gx, gy] = foldGrid(caps, ceilDiv(l.N, rpw));
+  const hbind: Record<string, Tensor> = gated
+    ? { x8: l.x, wg8: l.wGate!, wu8: l.wUp!, y: l.out }
+    : { x8: l.x, w8: l.w!, y: l.out, bias: l.bias ?? l.x, residual: l.residual ?? l.x };
+  // The norm weight, or x as a placeholder (the NORM override is off).
+  const normW = { [`norm_w${h8 ? '8' : suffix}`]: l.norm?.weight ?? l.x };
+  return gpu.dispatch(prog, { bind: { ...(h8 ? hbind : bind), ...normW }, uniforms: { ...uniforms, eps: l.norm?.eps ?? 0 }, workgroups: [gx, gy] });
+}
