@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, programSource, reflectLayout, type Gpu } from '../src/gpu/index.js';
-import { chooseGemmPath, chooseQuad, linear, type GemmPath, type GemmTuning } from '../src/kernels/gemm.js';
+import { chooseGemmPath, chooseQuad, linear, type GemmTuning } from '../src/kernels/gemm.js';
 import { type Activation } from '../src/kernels/gemm-common.js';
 import {
   GEMM_PREFILL_DEFAULT, SGM_DIAGNOSTIC, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_IDS, SGM_TILE_SHAPES,
@@ -12,35 +12,14 @@ import {
   sgmTileGenFits, tileGenGeometry, type SgmSkinnyShape, type SgmTileShape
 } from '../src/kernels/gemm-sgm.js';
 import { gatedLinear } from '../src/kernels/ffn.js';
+import { checkLinear, type LinearCase } from './check-linear.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';
 import { erfRef, gatedRef, linearRef } from './ref/gemm.js';
 
 const gpu = useGpu();
 
-interface Case {
-  M: number; N: number; K: number; dtype: 'f32' | 'f16'; path?: GemmPath; tune?: GemmTuning;
-  bias?: boolean; act?: Activation; residual?: boolean; accumulate?: boolean;
-}
-
-/** Run linear on fresh random inputs and compare with the float64 reference. */
-async function check(g: Gpu, c: Case): Promise<void> {
-  const r = rng();
-  const { M, N, K, dtype } = c;
-  const x = randomArray(r, M * K, dtype), w = randomArray(r, N * K, dtype);
-  const bias = c.bias ? randomArray(r, N, dtype) : undefined;
-  const residual = c.residual ? randomArray(r, M * N, dtype) : undefined;
-  const prev = c.accumulate ? randomArray(r, M * N, dtype) : undefined;
-  const xs = upload(g, x, [M, K], dtype, 'x'), ws = upload(g, w, [N, K], dtype, 'w');
-  const bs = bias && upload(g, bias, [N], dtype, 'bias');
-  const rs = residual && upload(g, residual, [M, N], dtype, 'residual');
-  const out = prev ? upload(g, prev, [M, N], dtype, 'out') : poisoned(g, [M, N], dtype);
-  const d = linear(g, { x: xs, w: ws, out, bias: bs, residual: rs, act: c.act, accumulate: c.accumulate }, { path: c.path, tune: c.tune });
-  await g.run([d]);
-  const want = linearRef({ x, w, M, N, K, bias, residual, act: c.act, accumulateInto: prev });
-  expectClose(await download(g, out), want, dtype, `linear ${JSON.stringify(c)} seed=${r.seed}`);
-  d.release();
-  g.release(xs, ws, bs, rs, out);
-}
+type Case = LinearCase;
+const check = (g: Gpu, c: Case) => checkLinear(g, c);
 
 const SHAPES: [number, number, number][] = [
   [1, 1, 1], [3, 5, 7], [17, 33, 65], [64, 64, 64], [70, 130, 257], [8, 300, 1000], [37, 29, 96], [13, 1, 12],

@@ -9,30 +9,16 @@ import { GEMV_MAX_M } from '../src/kernels/gemv.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';
 import { gatedRef, linearRef } from './ref/gemm.js';
 import { rmsnormRef } from './ref/rmsnorm.js';
+import { checkLinear, type LinearCase } from './check-linear.js';
 
 const gpu = useGpu();
 
-interface Case {
-  M: number; N: number; K: number; dtype: 'f32' | 'f16'; bias?: boolean; act?: Activation; residual?: boolean; accumulate?: boolean;
-  tune?: GemmTuning;
-}
+type Case = Omit<LinearCase, 'path'>;
 
+/** linear() on the GEMV path (which the shape must choose by itself) against the float64 reference. */
 async function check(g: Gpu, c: Case): Promise<void> {
-  const r = rng();
-  const { M, N, K, dtype } = c;
-  const x = randomArray(r, M * K, dtype), w = randomArray(r, N * K, dtype);
-  const bias = c.bias ? randomArray(r, N, dtype) : undefined;
-  const residual = c.residual ? randomArray(r, M * N, dtype) : undefined;
-  const prev = c.accumulate ? randomArray(r, M * N, dtype) : undefined;
-  const xs = upload(g, x, [M, K], dtype, 'x'), ws = upload(g, w, [N, K], dtype, 'w');
-  const bs = bias && upload(g, bias, [N], dtype, 'bias');
-  const rs = residual && upload(g, residual, [M, N], dtype, 'residual');
-  const out = prev ? upload(g, prev, [M, N], dtype, 'out') : poisoned(g, [M, N], dtype);
-  expect(chooseGemmPath(g.caps, M, N, K, dtype)).toBe('gemv');
-  await g.run([linear(g, { x: xs, w: ws, out, bias: bs, residual: rs, act: c.act, accumulate: c.accumulate }, { path: 'gemv', tune: c.tune })]);
-  const want = linearRef({ x, w, M, N, K, bias, residual, act: c.act, accumulateInto: prev });
-  expectClose(await download(g, out), want, dtype, `gemv ${JSON.stringify(c)} seed=${r.seed}`);
-  g.release(xs, ws, bs, rs, out);
+  expect(chooseGemmPath(g.caps, c.M, c.N, c.K, c.dtype)).toBe('gemv');
+  await checkLinear(g, { ...c, path: 'gemv' }, 'gemv');
 }
 
 describe('gemv: decode shapes', () => {
