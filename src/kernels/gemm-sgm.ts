@@ -4,9 +4,23 @@
 // their shapes, fit checks and the choice among them; scalar-emulated twins let CPU adapters test them.
 import {
   LimitError, assertShape, ceilDiv, defineProgram, shapeStr,
-  type Caps, type Dispatch, type Gpu, type Specialization, type Tensor,
+  type Caps, type Dispatch, type Gpu, type ProgramDef, type Specialization, type Tensor,
 } from '../gpu/index.js';
 import { epilogueConstants, type Epilogue, type GemmLaunch } from './gemm-common.js';
+
+/**
+ * A kernel family's two programs: on subgroup matrices, and its scalar-emulated twin (CPU adapters test with it):
+ * the same kernel text over another matrix-ops include (`ops`) or, for generated kernels, another file (`files`).
+ */
+function realAndEmulated<C>(o: {
+  name: string; files: [string, string]; ops?: [string, string]; entry: string; spec: (c: C, emulate: boolean) => Specialization;
+}): [ProgramDef<C>, ProgramDef<C>] {
+  const one = (i: 0 | 1) => defineProgram<C>({
+    name: i ? `${o.name}_emu` : o.name, file: o.files[i], includes: ['gemm_epilogue.wgsl', ...(o.ops ? [o.ops[i]] : [])],
+    entry: o.entry, specialize: (c) => o.spec(c, i === 1),
+  });
+  return [one(0), one(1)];
+}
 
 /** The tensor-core configuration the subgroup-matrix kernel is written for, if the device has it. */
 export function hasSubgroupMatrixF16(caps: Caps): boolean {
@@ -129,14 +143,9 @@ function sgmTileSpec(c: SgmTileCfg, emulate: boolean): Specialization {
   };
 }
 
-const sgmTileProgram = defineProgram<SgmTileCfg>({
-  name: 'gemm_sgm_tile', file: 'gemm_sgm_tile.wgsl', includes: ['gemm_epilogue.wgsl', 'gemm_sgm_tile_ops.wgsl'], entry: 'sgm_tile',
-  specialize: (c) => sgmTileSpec(c, false),
-});
-
-const sgmTileEmuProgram = defineProgram<SgmTileCfg>({
-  name: 'gemm_sgm_tile_emu', file: 'gemm_sgm_tile.wgsl', includes: ['gemm_epilogue.wgsl', 'gemm_sgm_tile_emu.wgsl'], entry: 'sgm_tile',
-  specialize: (c) => sgmTileSpec(c, true),
+const [sgmTileProgram, sgmTileEmuProgram] = realAndEmulated<SgmTileCfg>({
+  name: 'gemm_sgm_tile', files: ['gemm_sgm_tile.wgsl', 'gemm_sgm_tile.wgsl'], ops: ['gemm_sgm_tile_ops.wgsl', 'gemm_sgm_tile_emu.wgsl'],
+  entry: 'sgm_tile', spec: sgmTileSpec,
 });
 
 // ---- generated staged subgroup-matrix kernel (shaders/gemm_sgm_tile_gen.wgsl) ----------------------
@@ -197,14 +206,8 @@ function sgmTileGenSpec(c: SgmTileGenCfg, emulate: boolean): Specialization {
   };
 }
 
-const sgmTileGenProgram = defineProgram<SgmTileGenCfg>({
-  name: 'gemm_sgm_tile_gen', file: 'gemm_sgm_tile_gen.wgsl', includes: ['gemm_epilogue.wgsl'], entry: 'tg_t128x256_sg2x4_k32_b1',
-  specialize: (c) => sgmTileGenSpec(c, false),
-});
-
-const sgmTileGenEmuProgram = defineProgram<SgmTileGenCfg>({
-  name: 'gemm_sgm_tile_gen_emu', file: 'gemm_sgm_tile_gen_emu.wgsl', includes: ['gemm_epilogue.wgsl'], entry: 'tg_t128x256_sg2x4_k32_b1',
-  specialize: (c) => sgmTileGenSpec(c, true),
+const [sgmTileGenProgram, sgmTileGenEmuProgram] = realAndEmulated<SgmTileGenCfg>({
+  name: 'gemm_sgm_tile_gen', files: ['gemm_sgm_tile_gen.wgsl', 'gemm_sgm_tile_gen_emu.wgsl'], entry: 'tg_t128x256_sg2x4_k32_b1', spec: sgmTileGenSpec,
 });
 
 /** Whether a generated configuration runs here: 32-lane subgroups (or emulated), workgroup size and memory. */
@@ -297,14 +300,9 @@ function sgmSkinnySpec(c: SgmSkinnyCfg, emulate: boolean): Specialization {
   };
 }
 
-const sgmSkinnyProgram = defineProgram<SgmSkinnyCfg>({
-  name: 'gemm_sgm_skinny', file: 'gemm_sgm_skinny.wgsl', includes: ['gemm_epilogue.wgsl', 'gemm_sgm_skinny_ops.wgsl'], entry: 'sgm_skinny',
-  specialize: (c) => sgmSkinnySpec(c, false),
-});
-
-const sgmSkinnyEmuProgram = defineProgram<SgmSkinnyCfg>({
-  name: 'gemm_sgm_skinny_emu', file: 'gemm_sgm_skinny.wgsl', includes: ['gemm_epilogue.wgsl', 'gemm_sgm_skinny_emu.wgsl'], entry: 'sgm_skinny',
-  specialize: (c) => sgmSkinnySpec(c, true),
+const [sgmSkinnyProgram, sgmSkinnyEmuProgram] = realAndEmulated<SgmSkinnyCfg>({
+  name: 'gemm_sgm_skinny', files: ['gemm_sgm_skinny.wgsl', 'gemm_sgm_skinny.wgsl'], ops: ['gemm_sgm_skinny_ops.wgsl', 'gemm_sgm_skinny_emu.wgsl'],
+  entry: 'sgm_skinny', spec: sgmSkinnySpec,
 });
 
 export function sgmSkinnyFits(caps: Caps, s: SgmSkinnyShape, gated: boolean): boolean {
