@@ -79,7 +79,7 @@ export interface ForwardExecutor {
   /** When generation ends: wait for the GPU work, free remote state. */
   finish?(): Promise<void>;
   /**
-   * Build, without running them, the launches of a batch of this shape: prefill chunks of each size in `chunks`
+   * Build, without running them, the launches of a batch of this shape: prefill chunks of each size in `chunks` (≤ shape.chunk)
    * and the decode step; every pipeline they need is compiled now (at load) rather than on the first request.
    */
   precompile?(shape: BatchShape, sampling: SamplingParams, chunks: readonly number[]): Promise<void>;

@@ -165,7 +165,7 @@ export class Generator implements ForwardExecutor {
   async precompile(shape: BatchShape, sampling: SamplingParams, chunks: readonly number[]): Promise<void> {
     const m = this.model;
     m.prepare(shape, sampling);
-    for (const n of chunks) m.prefill(Math.min(n, shape.chunk), 0);
+    for (const n of chunks) m.prefill(n, 0);
     m.decode();
     if (m.hasHead) m.firstTokenSteps();
   }

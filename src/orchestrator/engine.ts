@@ -119,24 +119,25 @@ export class Engine {
    * static baseline) compile nothing here. Returns the time taken and the pipelines created on the base device.
    */
   precompile(o: { promptLengths: readonly number[]; maxNewTokens: number; prefillChunk?: number; sampling?: Partial<SamplingParams> }): Promise<{ ms: number; pipelines: number }> {
-    if (this.disposed) throw new Error('this engine is disposed');
     const ex = this.parts.executor;
-    return this.exclusive(async () => {
-      const t0 = performance.now(), before = this.parts.gpu?.programCount ?? 0;
-      if (ex.precompile) {
-        const shape = batchShape(this.parts.config, o.promptLengths.map((n) => new Array<number>(n).fill(0)), o);
-        await ex.precompile(shape, { ...GREEDY, ...o.sampling }, chunkSizes(shape.promptLengths, shape.chunk));
-      }
-      return { ms: performance.now() - t0, pipelines: (this.parts.gpu?.programCount ?? 0) - before };
+    return this.compiling(async () => {
+      if (!ex.precompile) return;
+      const shape = batchShape(this.parts.config, o.promptLengths.map((n) => new Array<number>(n).fill(0)), o);
+      await ex.precompile(shape, { ...GREEDY, ...o.sampling }, chunkSizes(shape.promptLengths, shape.chunk));
     });
   }
 
   /** precompile() for the request stream of submit(): the scheduler's batch shape and prefill chunk. */
   precompileServing(): Promise<{ ms: number; pipelines: number }> {
+    return this.compiling(() => this.scheduler.precompile(GREEDY));
+  }
+
+  /** Run `build` alone on the executor; its time and the pipelines it created on the base device. */
+  private compiling(build: () => Promise<void>): Promise<{ ms: number; pipelines: number }> {
     if (this.disposed) throw new Error('this engine is disposed');
     return this.exclusive(async () => {
       const t0 = performance.now(), before = this.parts.gpu?.programCount ?? 0;
-      await this.scheduler.precompile(GREEDY);
+      await build();
       return { ms: performance.now() - t0, pipelines: (this.parts.gpu?.programCount ?? 0) - before };
     });
   }
