@@ -5,8 +5,7 @@
 # run into $R. Run from the repo root after `source .device/env.sh` (dist/ built).
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"
-W=/tmp/seed-4l-f16.safetensors
-[ -f $W ] || timeout 150 node run-inference.js --preset seed-4l --init random --seed 0 --model $W --dtype f16 --max-new-tokens 1 --quiet --json > /dev/null
+source kernels-bench/rounds/seed4l.sh
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,temperature.gpu --format=csv,noheader > "$R/gpu.txt" 2>&1
 for ctx in ${DEC_CONTEXTS:-4096 32768}; do
   for b in ${DEC_BATCHES:-1 8}; do

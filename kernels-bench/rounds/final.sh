@@ -4,8 +4,7 @@
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"
 export PYTHONUNBUFFERED=1
-W=/tmp/seed-4l-f16.safetensors
-[ -f $W ] || timeout 150 node run-inference.js --preset seed-4l --init random --seed 0 --model $W --dtype f16 --max-new-tokens 1 --quiet --json > /dev/null
+source kernels-bench/rounds/seed4l.sh
 for p in 4096:1 4096:8 32768:1; do
   c=${p%:*} b=${p#*:}
   timeout 90 node dist/kernels-bench/decode-profile.js --model $W --dtype f16 --context $c --batch $b --new-tokens 64 --out "$R/dec-c$c-b$b.json" > "$R/dec-c$c-b$b.log" 2>&1

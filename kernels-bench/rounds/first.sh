@@ -3,8 +3,7 @@
 # seed-4l f16 at 4K and 32K prompts, 16 new tokens; TTFT against the warm figures of rounds/ttft.sh.
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"
-W=/tmp/seed-4l-f16.safetensors
-[ -f $W ] || timeout 150 node run-inference.js --preset seed-4l --init random --seed 0 --model $W --dtype f16 --max-new-tokens 1 --quiet --json > /dev/null
+source kernels-bench/rounds/seed4l.sh
 for n in 4096 32768; do
   timeout 90 node run-inference.js --model $W --dtype f16 --prompt-len $n --max-new-tokens 16 --json --quiet > "$R/first-$n.json" 2> /dev/null
   echo "first request $n: rc $? $(grep -o '"metrics":{[^}]*}' "$R/first-$n.json")"

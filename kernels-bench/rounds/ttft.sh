@@ -5,8 +5,7 @@
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"
 export PYTHONUNBUFFERED=1
-W=/tmp/seed-4l-f16.safetensors
-[ -f $W ] || timeout 150 node run-inference.js --preset seed-4l --init random --seed 0 --model $W --dtype f16 --max-new-tokens 1 --quiet --json > /dev/null
+source kernels-bench/rounds/seed4l.sh
 timeout ${TTFT_TIMEOUT:-150} node dist/kernels-bench/paper/sweep.js --preset seed-4l --model $W --dtype f16 --lengths 4096,32768 \
   --strategies fapool --pool 0 --threshold 1000000 --new-tokens 16 --repeat 2 --label "H200 seed-4l one device (warm)" --out "$R/ours-warm.json" 2>&1 | grep -v Warning
 timeout 100 python3 test/fidelity/torch_reference.py --weights $W --dtype float16 --device cuda --time 4096,32768 --new-tokens 16 --out "$R/torch.json" > "$R/torch.log" 2>&1

@@ -3,8 +3,7 @@
 # tests of the GEMM/GEMV/FFN family and the model (the generated prefill kernels by default) on hardware.
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"
-W=/tmp/seed-4l-f16.safetensors
-[ -f $W ] || timeout 150 node run-inference.js --preset seed-4l --init random --seed 0 --model $W --dtype f16 --max-new-tokens 1 --quiet --json > /dev/null
+source kernels-bench/rounds/seed4l.sh
 for b in 1 8; do
   timeout 60 node dist/kernels-bench/decode-profile.js --model $W --dtype f16 --context 4096 --batch $b --new-tokens 64 --out "$R/dec-c4096-b$b.json" > "$R/dec-c4096-b$b.log" 2>&1
   echo "dec b$b exit $?"; grep -v '^Warning' "$R/dec-c4096-b$b.log" | tail -16
