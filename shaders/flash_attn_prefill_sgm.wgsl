@@ -8690,3 +8690,3151 @@ fn fa_sgm_64_64_4_lv_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
     lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_64_4_lv[tid] + log2(sum)) * LN2, sum > 0.0);
   }
 }
+
+// ==== 128_32_4_ep: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// sh_128_32_4_ep: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_ep: array<f16, 8704>;
+var<workgroup> ss_128_32_4_ep: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_ep: array<f32, 64>;
+var<workgroup> rowL_128_32_4_ep: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_ep: u32;
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_ep(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  {
+    let h = wid.y;
+    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+    let sg = tid / 32u;
+    let ln = tid % 32u;
+    let kvh = h / p.group;
+    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+    let scale2 = p.scale * LOG2E;
+    let kvLen = min(p.kvLen, p.capacity);
+    var kvEnd = kvLen;                      // keys visible to the block's last row
+    if (p.causal != 0u) {
+      let lastRow = min(t0 + 64u, p.T) - 1u;
+      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+    }
+    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+    let r = ln % 16u;
+    let hh = ln / 16u;
+    let rot = select(0u, 1u, r >= 8u);
+    let row = sg * 16u + r;
+    let t = t0 + row;
+    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+    let sb0 = sg * 576u;              // the subgroup's scratch
+    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+    // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+    var q0 = subgroup_matrix_left<f16, 16, 16>();
+    var q1 = subgroup_matrix_left<f16, 16, 16>();
+    var q2 = subgroup_matrix_left<f16, 16, 16>();
+    var q3 = subgroup_matrix_left<f16, 16, 16>();
+    var q4 = subgroup_matrix_left<f16, 16, 16>();
+    var q5 = subgroup_matrix_left<f16, 16, 16>();
+    var q6 = subgroup_matrix_left<f16, 16, 16>();
+    var q7 = subgroup_matrix_left<f16, 16, 16>();
+    for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+      for (var i = tid; i < 2048u; i += 128u) {
+        let rr = i / 32u;
+        let d4 = i % 32u;
+        let tt = t0 + c0 + rr;
+        var v = T4();
+        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+        sh_128_32_4_ep[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_ep[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_ep[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_ep[rr * 136u + d4 * 4u + 3u] = v.w;
+      }
+      workgroupBarrier();
+      if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+        let qo = (sg * 16u - c0) * 136u;
+        q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep, qo + 0u, 136u);
+        q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep, qo + 16u, 136u);
+        q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep, qo + 32u, 136u);
+        q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep, qo + 48u, 136u);
+        q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep, qo + 64u, 136u);
+        q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep, qo + 80u, 136u);
+        q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep, qo + 96u, 136u);
+        q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep, qo + 112u, 136u);
+      }
+      workgroupBarrier();
+    }
+
+    var o0 = subgroup_matrix_result<f32, 16, 16>();
+    var o1 = subgroup_matrix_result<f32, 16, 16>();
+    var o2 = subgroup_matrix_result<f32, 16, 16>();
+    var o3 = subgroup_matrix_result<f32, 16, 16>();
+    var o4 = subgroup_matrix_result<f32, 16, 16>();
+    var o5 = subgroup_matrix_result<f32, 16, 16>();
+    var o6 = subgroup_matrix_result<f32, 16, 16>();
+    var o7 = subgroup_matrix_result<f32, 16, 16>();
+    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+    var l = 0.0;   // this invocation's part of the row sum (relative to m)
+    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+      if (tid == 0u) { anyNeed_128_32_4_ep = 0u; }
+      lv = j0 * p.zero;
+      for (var i = tid; i < 1024u; i += 128u) {
+        let c = i / 32u;
+        let d4 = i % 32u;
+        var kv = T4();
+        var vv = T4();
+        if (j0 + c < kvEnd) {
+          let g = (kvRow0 + j0 + c) * 32u + d4;
+          kv = kCache[g];
+          vv = vCache[g];
+        }
+        sh_128_32_4_ep[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_ep[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_ep[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_ep[c * 136u + d4 * 4u + 3u] = kv.w;
+        sh_128_32_4_ep[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_ep[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_ep[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_ep[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+      }
+      workgroupBarrier();
+
+      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+      {
+        var s = subgroup_matrix_result<f32, 16, 16>();
+        s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 0u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 16u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 32u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 48u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 64u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 80u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 96u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 112u, 136u), s);
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, s, 36u);
+      }
+      {
+        var s = subgroup_matrix_result<f32, 16, 16>();
+        s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 2176u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 2192u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 2208u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 2224u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 2240u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 2256u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 2272u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 2288u, 136u), s);
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, s, 36u);
+      }
+      workgroupBarrier();
+
+      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+      var mx = NEG;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let x = select(NEG, ss_128_32_4_ep[sb + c] * scale2, i32(j0 + c) <= rowLim);
+        mx = max(mx, x);
+      }
+      mx = max(mx, subgroupShuffleXor(mx, 16u));
+      var alpha = 1.0;
+      if (mx > m + TH) {
+        alpha = exp2(m - mx);
+        if (m > 0.5 * NEG) { anyNeed_128_32_4_ep = 1u; } // O rows are nonzero only once the row has seen a key
+        m = mx;
+      }
+      var sum = 0.0;
+      let pb = 0u + row * 40u;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let e = select(0.0, exp2(fma(ss_128_32_4_ep[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+        sum += e;
+        sh_128_32_4_ep[pb + c] = f16(e);
+      }
+      l = l * alpha + sum;
+      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+      if (workgroupUniformLoad(&anyNeed_128_32_4_ep) != 0u) {
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, o1, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep[sb + c] *= alpha; }
+        workgroupBarrier();
+        o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, o3, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep[sb + c] *= alpha; }
+        workgroupBarrier();
+        o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, o5, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep[sb + c] *= alpha; }
+        workgroupBarrier();
+        o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, o7, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep[sb + c] *= alpha; }
+        workgroupBarrier();
+        o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, 36u);
+        workgroupBarrier();
+      }
+
+
+      // O += P·V.
+      {
+        var pm = subgroup_matrix_left<f16, 16, 16>();
+        pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 0u + sg * 640u + 0u, 40u);
+        o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 4352u, 136u), o0);
+        o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 4368u, 136u), o1);
+        o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 4384u, 136u), o2);
+        o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 4400u, 136u), o3);
+        o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 4416u, 136u), o4);
+        o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 4432u, 136u), o5);
+        o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 4448u, 136u), o6);
+        o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 4464u, 136u), o7);
+      }
+      {
+        var pm = subgroup_matrix_left<f16, 16, 16>();
+        pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 0u + sg * 640u + 16u, 40u);
+        o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 6528u, 136u), o0);
+        o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 6544u, 136u), o1);
+        o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 6560u, 136u), o2);
+        o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 6576u, 136u), o3);
+        o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 6592u, 136u), o4);
+        o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 6608u, 136u), o5);
+        o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 6624u, 136u), o6);
+        o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 6640u, 136u), o7);
+      }
+      workgroupBarrier();
+    }
+
+    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+    l += subgroupShuffleXor(l, 16u);
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, o1, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_ep[sb + c], ss_128_32_4_ep[sb + (c + 1u)], ss_128_32_4_ep[sb + (c + 2u)], ss_128_32_4_ep[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, o3, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_ep[sb + c], ss_128_32_4_ep[sb + (c + 1u)], ss_128_32_4_ep[sb + (c + 2u)], ss_128_32_4_ep[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, o5, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_ep[sb + c], ss_128_32_4_ep[sb + (c + 1u)], ss_128_32_4_ep[sb + (c + 2u)], ss_128_32_4_ep[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, o7, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_ep[sb + c], ss_128_32_4_ep[sb + (c + 1u)], ss_128_32_4_ep[sb + (c + 2u)], ss_128_32_4_ep[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    if (hh == 0u) { rowM_128_32_4_ep[row] = m; rowL_128_32_4_ep[row] = l; }
+
+  }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_ep_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  {
+    let h = wid.y;
+    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+    let sg = tid / 32u;
+    let ln = tid % 32u;
+    let kvh = h / p.group;
+    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+    let scale2 = p.scale * LOG2E;
+    let kvLen = min(p.kvLen, p.capacity);
+    var kvEnd = kvLen;                      // keys visible to the block's last row
+    if (p.causal != 0u) {
+      let lastRow = min(t0 + 64u, p.T) - 1u;
+      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+    }
+    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+    let r = ln % 16u;
+    let hh = ln / 16u;
+    let rot = select(0u, 1u, r >= 8u);
+    let row = sg * 16u + r;
+    let t = t0 + row;
+    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+    let sb0 = sg * 576u;              // the subgroup's scratch
+    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+    // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+    var q0 = subgroup_matrix_left<f16, 16, 16>();
+    var q1 = subgroup_matrix_left<f16, 16, 16>();
+    var q2 = subgroup_matrix_left<f16, 16, 16>();
+    var q3 = subgroup_matrix_left<f16, 16, 16>();
+    var q4 = subgroup_matrix_left<f16, 16, 16>();
+    var q5 = subgroup_matrix_left<f16, 16, 16>();
+    var q6 = subgroup_matrix_left<f16, 16, 16>();
+    var q7 = subgroup_matrix_left<f16, 16, 16>();
+    for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+      for (var i = tid; i < 2048u; i += 128u) {
+        let rr = i / 32u;
+        let d4 = i % 32u;
+        let tt = t0 + c0 + rr;
+        var v = T4();
+        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+        sh_128_32_4_ep[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_ep[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_ep[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_ep[rr * 136u + d4 * 4u + 3u] = v.w;
+      }
+      workgroupBarrier();
+      if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+        let qo = (sg * 16u - c0) * 136u;
+        q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep, qo + 0u, 136u);
+        q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep, qo + 16u, 136u);
+        q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep, qo + 32u, 136u);
+        q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep, qo + 48u, 136u);
+        q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep, qo + 64u, 136u);
+        q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep, qo + 80u, 136u);
+        q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep, qo + 96u, 136u);
+        q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep, qo + 112u, 136u);
+      }
+      workgroupBarrier();
+    }
+
+    var o0 = subgroup_matrix_result<f32, 16, 16>();
+    var o1 = subgroup_matrix_result<f32, 16, 16>();
+    var o2 = subgroup_matrix_result<f32, 16, 16>();
+    var o3 = subgroup_matrix_result<f32, 16, 16>();
+    var o4 = subgroup_matrix_result<f32, 16, 16>();
+    var o5 = subgroup_matrix_result<f32, 16, 16>();
+    var o6 = subgroup_matrix_result<f32, 16, 16>();
+    var o7 = subgroup_matrix_result<f32, 16, 16>();
+    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+    var l = 0.0;   // this invocation's part of the row sum (relative to m)
+    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+      if (tid == 0u) { anyNeed_128_32_4_ep = 0u; }
+      lv = j0 * p.zero;
+      for (var i = tid; i < 1024u; i += 128u) {
+        let c = i / 32u;
+        let d4 = i % 32u;
+        var kv = T4();
+        var vv = T4();
+        if (j0 + c < kvEnd) {
+          let g = (kvRow0 + j0 + c) * 32u + d4;
+          kv = kCache[g];
+          vv = vCache[g];
+        }
+        sh_128_32_4_ep[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_ep[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_ep[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_ep[c * 136u + d4 * 4u + 3u] = kv.w;
+        sh_128_32_4_ep[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_ep[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_ep[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_ep[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+      }
+      workgroupBarrier();
+
+      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+      {
+        var s = subgroup_matrix_result<f32, 16, 16>();
+        s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 0u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 16u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 32u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 48u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 64u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 80u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 96u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 112u, 136u), s);
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, s, 36u);
+      }
+      {
+        var s = subgroup_matrix_result<f32, 16, 16>();
+        s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 2176u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 2192u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 2208u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 2224u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 2240u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 2256u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 2272u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep, 2288u, 136u), s);
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, s, 36u);
+      }
+      workgroupBarrier();
+
+      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+      var mx = NEG;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let x = select(NEG, ss_128_32_4_ep[sb + c] * scale2, i32(j0 + c) <= rowLim);
+        mx = max(mx, x);
+      }
+      mx = max(mx, subgroupShuffleXor(mx, 16u));
+      var alpha = 1.0;
+      if (mx > m + TH) {
+        alpha = exp2(m - mx);
+        if (m > 0.5 * NEG) { anyNeed_128_32_4_ep = 1u; } // O rows are nonzero only once the row has seen a key
+        m = mx;
+      }
+      var sum = 0.0;
+      let pb = 0u + row * 40u;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let e = select(0.0, exp2(fma(ss_128_32_4_ep[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+        sum += e;
+        sh_128_32_4_ep[pb + c] = f16(e);
+      }
+      l = l * alpha + sum;
+      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+      if (workgroupUniformLoad(&anyNeed_128_32_4_ep) != 0u) {
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, o1, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep[sb + c] *= alpha; }
+        workgroupBarrier();
+        o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, o3, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep[sb + c] *= alpha; }
+        workgroupBarrier();
+        o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, o5, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep[sb + c] *= alpha; }
+        workgroupBarrier();
+        o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, o7, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep[sb + c] *= alpha; }
+        workgroupBarrier();
+        o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, 36u);
+        workgroupBarrier();
+      }
+
+
+      // O += P·V.
+      {
+        var pm = subgroup_matrix_left<f16, 16, 16>();
+        pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 0u + sg * 640u + 0u, 40u);
+        o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 4352u, 136u), o0);
+        o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 4368u, 136u), o1);
+        o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 4384u, 136u), o2);
+        o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 4400u, 136u), o3);
+        o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 4416u, 136u), o4);
+        o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 4432u, 136u), o5);
+        o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 4448u, 136u), o6);
+        o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 4464u, 136u), o7);
+      }
+      {
+        var pm = subgroup_matrix_left<f16, 16, 16>();
+        pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 0u + sg * 640u + 16u, 40u);
+        o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 6528u, 136u), o0);
+        o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 6544u, 136u), o1);
+        o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 6560u, 136u), o2);
+        o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 6576u, 136u), o3);
+        o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 6592u, 136u), o4);
+        o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 6608u, 136u), o5);
+        o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 6624u, 136u), o6);
+        o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep, 6640u, 136u), o7);
+      }
+      workgroupBarrier();
+    }
+
+    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+    l += subgroupShuffleXor(l, 16u);
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, o1, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_ep[sb + c], ss_128_32_4_ep[sb + (c + 1u)], ss_128_32_4_ep[sb + (c + 2u)], ss_128_32_4_ep[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, o3, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_ep[sb + c], ss_128_32_4_ep[sb + (c + 1u)], ss_128_32_4_ep[sb + (c + 2u)], ss_128_32_4_ep[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, o5, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_ep[sb + c], ss_128_32_4_ep[sb + (c + 1u)], ss_128_32_4_ep[sb + (c + 2u)], ss_128_32_4_ep[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep, sb0 + 1u * 16u, o7, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_ep[sb + c], ss_128_32_4_ep[sb + (c + 1u)], ss_128_32_4_ep[sb + (c + 2u)], ss_128_32_4_ep[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    if (hh == 0u) { rowM_128_32_4_ep[row] = m; rowL_128_32_4_ep[row] = l; }
+
+  }
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_ep[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_ep[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_sep: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 40964 bytes of workgroup memory ====
+// sh_128_32_4_sep: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 8704.
+var<workgroup> sh_128_32_4_sep_k: array<f16, 4352>;
+var<workgroup> sh_128_32_4_sep_v: array<f16, 4352>;
+var<workgroup> sh_128_32_4_sep_q: array<f16, 4352>;
+var<workgroup> sh_128_32_4_sep_p: array<f16, 2560>;
+var<workgroup> ss_128_32_4_sep: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_sep: array<f32, 64>;
+var<workgroup> rowL_128_32_4_sep: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_sep: u32;
+
+fn attend_128_32_4_sep(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 32 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 64u; c0 += 32u) {
+    for (var i = tid; i < 1024u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_sep_q[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_sep_q[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_sep_q[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_sep_q[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 32u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sep_q, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sep_q, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sep_q, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sep_q, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sep_q, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sep_q, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sep_q, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sep_q, qo + 112u, 136u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_sep = 0u; }
+    lv = j0 * p.zero;
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_sep_k[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_sep_k[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_sep_k[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_sep_k[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_sep_v[c * 136u + d4 * 4u] = vv.x; sh_128_32_4_sep_v[c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_sep_v[c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_sep_v[c * 136u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_k, 0u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_k, 16u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_k, 32u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_k, 48u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_k, 64u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_k, 80u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_k, 96u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_k, 112u, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sep, sb0 + 0u * 16u, s, 36u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_k, 2176u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_k, 2192u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_k, 2208u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_k, 2224u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_k, 2240u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_k, 2256u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_k, 2272u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_k, 2288u, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sep, sb0 + 1u * 16u, s, 36u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_sep[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_sep = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_sep[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_sep_p[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_sep) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sep, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_sep, sb0 + 1u * 16u, o1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_sep[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sep, sb0 + 0u * 16u, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sep, sb0 + 1u * 16u, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sep, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_sep, sb0 + 1u * 16u, o3, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_sep[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sep, sb0 + 0u * 16u, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sep, sb0 + 1u * 16u, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sep, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_sep, sb0 + 1u * 16u, o5, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_sep[sb + c] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sep, sb0 + 0u * 16u, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sep, sb0 + 1u * 16u, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sep, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_sep, sb0 + 1u * 16u, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_sep[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sep, sb0 + 0u * 16u, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sep, sb0 + 1u * 16u, 36u);
+      workgroupBarrier();
+    }
+
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sep_p, 0u + sg * 640u + 0u, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_v, 0u, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_v, 16u, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_v, 32u, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_v, 48u, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_v, 64u, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_v, 80u, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_v, 96u, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_v, 112u, 136u), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sep_p, 0u + sg * 640u + 16u, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_v, 2176u, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_v, 2192u, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_v, 2208u, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_v, 2224u, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_v, 2240u, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_v, 2256u, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_v, 2272u, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_v, 2288u, 136u), o7);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_sep, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_sep, sb0 + 1u * 16u, o1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_sep[sb + c], ss_128_32_4_sep[sb + (c + 1u)], ss_128_32_4_sep[sb + (c + 2u)], ss_128_32_4_sep[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_sep, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_sep, sb0 + 1u * 16u, o3, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_sep[sb + c], ss_128_32_4_sep[sb + (c + 1u)], ss_128_32_4_sep[sb + (c + 2u)], ss_128_32_4_sep[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_sep, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_sep, sb0 + 1u * 16u, o5, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_sep[sb + c], ss_128_32_4_sep[sb + (c + 1u)], ss_128_32_4_sep[sb + (c + 2u)], ss_128_32_4_sep[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_sep, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_sep, sb0 + 1u * 16u, o7, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_sep[sb + c], ss_128_32_4_sep[sb + (c + 1u)], ss_128_32_4_sep[sb + (c + 2u)], ss_128_32_4_sep[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_4_sep[row] = m; rowL_128_32_4_sep[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_sep(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_sep(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_sep_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_sep(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_sep[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_sep[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_ep_sep: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 40964 bytes of workgroup memory ====
+// sh_128_32_4_ep_sep: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 8704.
+var<workgroup> sh_128_32_4_ep_sep_k: array<f16, 4352>;
+var<workgroup> sh_128_32_4_ep_sep_v: array<f16, 4352>;
+var<workgroup> sh_128_32_4_ep_sep_q: array<f16, 4352>;
+var<workgroup> sh_128_32_4_ep_sep_p: array<f16, 2560>;
+var<workgroup> ss_128_32_4_ep_sep: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_ep_sep: array<f32, 64>;
+var<workgroup> rowL_128_32_4_ep_sep: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_ep_sep: u32;
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_ep_sep(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  {
+    let h = wid.y;
+    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+    let sg = tid / 32u;
+    let ln = tid % 32u;
+    let kvh = h / p.group;
+    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+    let scale2 = p.scale * LOG2E;
+    let kvLen = min(p.kvLen, p.capacity);
+    var kvEnd = kvLen;                      // keys visible to the block's last row
+    if (p.causal != 0u) {
+      let lastRow = min(t0 + 64u, p.T) - 1u;
+      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+    }
+    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+    let r = ln % 16u;
+    let hh = ln / 16u;
+    let rot = select(0u, 1u, r >= 8u);
+    let row = sg * 16u + r;
+    let t = t0 + row;
+    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+    let sb0 = sg * 576u;              // the subgroup's scratch
+    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+    // Q: staged (zero past T) in chunks of 32 rows, loaded once into 8 left matrices.
+    var q0 = subgroup_matrix_left<f16, 16, 16>();
+    var q1 = subgroup_matrix_left<f16, 16, 16>();
+    var q2 = subgroup_matrix_left<f16, 16, 16>();
+    var q3 = subgroup_matrix_left<f16, 16, 16>();
+    var q4 = subgroup_matrix_left<f16, 16, 16>();
+    var q5 = subgroup_matrix_left<f16, 16, 16>();
+    var q6 = subgroup_matrix_left<f16, 16, 16>();
+    var q7 = subgroup_matrix_left<f16, 16, 16>();
+    for (var c0 = 0u; c0 < 64u; c0 += 32u) {
+      for (var i = tid; i < 1024u; i += 128u) {
+        let rr = i / 32u;
+        let d4 = i % 32u;
+        let tt = t0 + c0 + rr;
+        var v = T4();
+        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+        sh_128_32_4_ep_sep_q[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_ep_sep_q[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_ep_sep_q[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_ep_sep_q[rr * 136u + d4 * 4u + 3u] = v.w;
+      }
+      workgroupBarrier();
+      if (sg * 16u >= c0 && sg * 16u < c0 + 32u) {
+        let qo = (sg * 16u - c0) * 136u;
+        q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_q, qo + 0u, 136u);
+        q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_q, qo + 16u, 136u);
+        q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_q, qo + 32u, 136u);
+        q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_q, qo + 48u, 136u);
+        q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_q, qo + 64u, 136u);
+        q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_q, qo + 80u, 136u);
+        q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_q, qo + 96u, 136u);
+        q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_q, qo + 112u, 136u);
+      }
+      workgroupBarrier();
+    }
+
+    var o0 = subgroup_matrix_result<f32, 16, 16>();
+    var o1 = subgroup_matrix_result<f32, 16, 16>();
+    var o2 = subgroup_matrix_result<f32, 16, 16>();
+    var o3 = subgroup_matrix_result<f32, 16, 16>();
+    var o4 = subgroup_matrix_result<f32, 16, 16>();
+    var o5 = subgroup_matrix_result<f32, 16, 16>();
+    var o6 = subgroup_matrix_result<f32, 16, 16>();
+    var o7 = subgroup_matrix_result<f32, 16, 16>();
+    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+    var l = 0.0;   // this invocation's part of the row sum (relative to m)
+    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+      if (tid == 0u) { anyNeed_128_32_4_ep_sep = 0u; }
+      lv = j0 * p.zero;
+      for (var i = tid; i < 1024u; i += 128u) {
+        let c = i / 32u;
+        let d4 = i % 32u;
+        var kv = T4();
+        var vv = T4();
+        if (j0 + c < kvEnd) {
+          let g = (kvRow0 + j0 + c) * 32u + d4;
+          kv = kCache[g];
+          vv = vCache[g];
+        }
+        sh_128_32_4_ep_sep_k[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_ep_sep_k[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_ep_sep_k[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_ep_sep_k[c * 136u + d4 * 4u + 3u] = kv.w;
+        sh_128_32_4_ep_sep_v[c * 136u + d4 * 4u] = vv.x; sh_128_32_4_ep_sep_v[c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_ep_sep_v[c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_ep_sep_v[c * 136u + d4 * 4u + 3u] = vv.w;
+      }
+      workgroupBarrier();
+
+      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+      {
+        var s = subgroup_matrix_result<f32, 16, 16>();
+        s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 0u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 16u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 32u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 48u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 64u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 80u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 96u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 112u, 136u), s);
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, s, 36u);
+      }
+      {
+        var s = subgroup_matrix_result<f32, 16, 16>();
+        s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 2176u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 2192u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 2208u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 2224u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 2240u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 2256u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 2272u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 2288u, 136u), s);
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, s, 36u);
+      }
+      workgroupBarrier();
+
+      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+      var mx = NEG;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let x = select(NEG, ss_128_32_4_ep_sep[sb + c] * scale2, i32(j0 + c) <= rowLim);
+        mx = max(mx, x);
+      }
+      mx = max(mx, subgroupShuffleXor(mx, 16u));
+      var alpha = 1.0;
+      if (mx > m + TH) {
+        alpha = exp2(m - mx);
+        if (m > 0.5 * NEG) { anyNeed_128_32_4_ep_sep = 1u; } // O rows are nonzero only once the row has seen a key
+        m = mx;
+      }
+      var sum = 0.0;
+      let pb = 0u + row * 40u;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let e = select(0.0, exp2(fma(ss_128_32_4_ep_sep[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+        sum += e;
+        sh_128_32_4_ep_sep_p[pb + c] = f16(e);
+      }
+      l = l * alpha + sum;
+      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+      if (workgroupUniformLoad(&anyNeed_128_32_4_ep_sep) != 0u) {
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, o1, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep_sep[sb + c] *= alpha; }
+        workgroupBarrier();
+        o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, o3, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep_sep[sb + c] *= alpha; }
+        workgroupBarrier();
+        o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, o5, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep_sep[sb + c] *= alpha; }
+        workgroupBarrier();
+        o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, o7, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep_sep[sb + c] *= alpha; }
+        workgroupBarrier();
+        o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, 36u);
+        workgroupBarrier();
+      }
+
+
+      // O += P·V.
+      {
+        var pm = subgroup_matrix_left<f16, 16, 16>();
+        pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_p, 0u + sg * 640u + 0u, 40u);
+        o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 0u, 136u), o0);
+        o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 16u, 136u), o1);
+        o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 32u, 136u), o2);
+        o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 48u, 136u), o3);
+        o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 64u, 136u), o4);
+        o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 80u, 136u), o5);
+        o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 96u, 136u), o6);
+        o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 112u, 136u), o7);
+      }
+      {
+        var pm = subgroup_matrix_left<f16, 16, 16>();
+        pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_p, 0u + sg * 640u + 16u, 40u);
+        o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 2176u, 136u), o0);
+        o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 2192u, 136u), o1);
+        o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 2208u, 136u), o2);
+        o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 2224u, 136u), o3);
+        o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 2240u, 136u), o4);
+        o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 2256u, 136u), o5);
+        o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 2272u, 136u), o6);
+        o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 2288u, 136u), o7);
+      }
+      workgroupBarrier();
+    }
+
+    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+    l += subgroupShuffleXor(l, 16u);
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, o1, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_ep_sep[sb + c], ss_128_32_4_ep_sep[sb + (c + 1u)], ss_128_32_4_ep_sep[sb + (c + 2u)], ss_128_32_4_ep_sep[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, o3, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_ep_sep[sb + c], ss_128_32_4_ep_sep[sb + (c + 1u)], ss_128_32_4_ep_sep[sb + (c + 2u)], ss_128_32_4_ep_sep[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, o5, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_ep_sep[sb + c], ss_128_32_4_ep_sep[sb + (c + 1u)], ss_128_32_4_ep_sep[sb + (c + 2u)], ss_128_32_4_ep_sep[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, o7, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_ep_sep[sb + c], ss_128_32_4_ep_sep[sb + (c + 1u)], ss_128_32_4_ep_sep[sb + (c + 2u)], ss_128_32_4_ep_sep[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    if (hh == 0u) { rowM_128_32_4_ep_sep[row] = m; rowL_128_32_4_ep_sep[row] = l; }
+
+  }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_ep_sep_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  {
+    let h = wid.y;
+    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+    let sg = tid / 32u;
+    let ln = tid % 32u;
+    let kvh = h / p.group;
+    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+    let scale2 = p.scale * LOG2E;
+    let kvLen = min(p.kvLen, p.capacity);
+    var kvEnd = kvLen;                      // keys visible to the block's last row
+    if (p.causal != 0u) {
+      let lastRow = min(t0 + 64u, p.T) - 1u;
+      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+    }
+    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+    let r = ln % 16u;
+    let hh = ln / 16u;
+    let rot = select(0u, 1u, r >= 8u);
+    let row = sg * 16u + r;
+    let t = t0 + row;
+    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+    let sb0 = sg * 576u;              // the subgroup's scratch
+    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+    // Q: staged (zero past T) in chunks of 32 rows, loaded once into 8 left matrices.
+    var q0 = subgroup_matrix_left<f16, 16, 16>();
+    var q1 = subgroup_matrix_left<f16, 16, 16>();
+    var q2 = subgroup_matrix_left<f16, 16, 16>();
+    var q3 = subgroup_matrix_left<f16, 16, 16>();
+    var q4 = subgroup_matrix_left<f16, 16, 16>();
+    var q5 = subgroup_matrix_left<f16, 16, 16>();
+    var q6 = subgroup_matrix_left<f16, 16, 16>();
+    var q7 = subgroup_matrix_left<f16, 16, 16>();
+    for (var c0 = 0u; c0 < 64u; c0 += 32u) {
+      for (var i = tid; i < 1024u; i += 128u) {
+        let rr = i / 32u;
+        let d4 = i % 32u;
+        let tt = t0 + c0 + rr;
+        var v = T4();
+        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+        sh_128_32_4_ep_sep_q[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_ep_sep_q[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_ep_sep_q[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_ep_sep_q[rr * 136u + d4 * 4u + 3u] = v.w;
+      }
+      workgroupBarrier();
+      if (sg * 16u >= c0 && sg * 16u < c0 + 32u) {
+        let qo = (sg * 16u - c0) * 136u;
+        q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_q, qo + 0u, 136u);
+        q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_q, qo + 16u, 136u);
+        q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_q, qo + 32u, 136u);
+        q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_q, qo + 48u, 136u);
+        q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_q, qo + 64u, 136u);
+        q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_q, qo + 80u, 136u);
+        q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_q, qo + 96u, 136u);
+        q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_q, qo + 112u, 136u);
+      }
+      workgroupBarrier();
+    }
+
+    var o0 = subgroup_matrix_result<f32, 16, 16>();
+    var o1 = subgroup_matrix_result<f32, 16, 16>();
+    var o2 = subgroup_matrix_result<f32, 16, 16>();
+    var o3 = subgroup_matrix_result<f32, 16, 16>();
+    var o4 = subgroup_matrix_result<f32, 16, 16>();
+    var o5 = subgroup_matrix_result<f32, 16, 16>();
+    var o6 = subgroup_matrix_result<f32, 16, 16>();
+    var o7 = subgroup_matrix_result<f32, 16, 16>();
+    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+    var l = 0.0;   // this invocation's part of the row sum (relative to m)
+    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+      if (tid == 0u) { anyNeed_128_32_4_ep_sep = 0u; }
+      lv = j0 * p.zero;
+      for (var i = tid; i < 1024u; i += 128u) {
+        let c = i / 32u;
+        let d4 = i % 32u;
+        var kv = T4();
+        var vv = T4();
+        if (j0 + c < kvEnd) {
+          let g = (kvRow0 + j0 + c) * 32u + d4;
+          kv = kCache[g];
+          vv = vCache[g];
+        }
+        sh_128_32_4_ep_sep_k[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_ep_sep_k[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_ep_sep_k[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_ep_sep_k[c * 136u + d4 * 4u + 3u] = kv.w;
+        sh_128_32_4_ep_sep_v[c * 136u + d4 * 4u] = vv.x; sh_128_32_4_ep_sep_v[c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_ep_sep_v[c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_ep_sep_v[c * 136u + d4 * 4u + 3u] = vv.w;
+      }
+      workgroupBarrier();
+
+      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+      {
+        var s = subgroup_matrix_result<f32, 16, 16>();
+        s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 0u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 16u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 32u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 48u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 64u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 80u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 96u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 112u, 136u), s);
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, s, 36u);
+      }
+      {
+        var s = subgroup_matrix_result<f32, 16, 16>();
+        s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 2176u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 2192u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 2208u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 2224u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 2240u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 2256u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 2272u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_sep_k, 2288u, 136u), s);
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, s, 36u);
+      }
+      workgroupBarrier();
+
+      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+      var mx = NEG;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let x = select(NEG, ss_128_32_4_ep_sep[sb + c] * scale2, i32(j0 + c) <= rowLim);
+        mx = max(mx, x);
+      }
+      mx = max(mx, subgroupShuffleXor(mx, 16u));
+      var alpha = 1.0;
+      if (mx > m + TH) {
+        alpha = exp2(m - mx);
+        if (m > 0.5 * NEG) { anyNeed_128_32_4_ep_sep = 1u; } // O rows are nonzero only once the row has seen a key
+        m = mx;
+      }
+      var sum = 0.0;
+      let pb = 0u + row * 40u;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let e = select(0.0, exp2(fma(ss_128_32_4_ep_sep[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+        sum += e;
+        sh_128_32_4_ep_sep_p[pb + c] = f16(e);
+      }
+      l = l * alpha + sum;
+      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+      if (workgroupUniformLoad(&anyNeed_128_32_4_ep_sep) != 0u) {
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, o1, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep_sep[sb + c] *= alpha; }
+        workgroupBarrier();
+        o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, o3, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep_sep[sb + c] *= alpha; }
+        workgroupBarrier();
+        o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, o5, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep_sep[sb + c] *= alpha; }
+        workgroupBarrier();
+        o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, o7, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep_sep[sb + c] *= alpha; }
+        workgroupBarrier();
+        o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, 36u);
+        workgroupBarrier();
+      }
+
+
+      // O += P·V.
+      {
+        var pm = subgroup_matrix_left<f16, 16, 16>();
+        pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_p, 0u + sg * 640u + 0u, 40u);
+        o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 0u, 136u), o0);
+        o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 16u, 136u), o1);
+        o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 32u, 136u), o2);
+        o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 48u, 136u), o3);
+        o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 64u, 136u), o4);
+        o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 80u, 136u), o5);
+        o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 96u, 136u), o6);
+        o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 112u, 136u), o7);
+      }
+      {
+        var pm = subgroup_matrix_left<f16, 16, 16>();
+        pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_p, 0u + sg * 640u + 16u, 40u);
+        o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 2176u, 136u), o0);
+        o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 2192u, 136u), o1);
+        o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 2208u, 136u), o2);
+        o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 2224u, 136u), o3);
+        o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 2240u, 136u), o4);
+        o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 2256u, 136u), o5);
+        o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 2272u, 136u), o6);
+        o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_sep_v, 2288u, 136u), o7);
+      }
+      workgroupBarrier();
+    }
+
+    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+    l += subgroupShuffleXor(l, 16u);
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, o1, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_ep_sep[sb + c], ss_128_32_4_ep_sep[sb + (c + 1u)], ss_128_32_4_ep_sep[sb + (c + 2u)], ss_128_32_4_ep_sep[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, o3, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_ep_sep[sb + c], ss_128_32_4_ep_sep[sb + (c + 1u)], ss_128_32_4_ep_sep[sb + (c + 2u)], ss_128_32_4_ep_sep[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, o5, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_ep_sep[sb + c], ss_128_32_4_ep_sep[sb + (c + 1u)], ss_128_32_4_ep_sep[sb + (c + 2u)], ss_128_32_4_ep_sep[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_sep, sb0 + 1u * 16u, o7, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_ep_sep[sb + c], ss_128_32_4_ep_sep[sb + (c + 1u)], ss_128_32_4_ep_sep[sb + (c + 2u)], ss_128_32_4_ep_sep[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    if (hh == 0u) { rowM_128_32_4_ep_sep[row] = m; rowL_128_32_4_ep_sep[row] = l; }
+
+  }
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_ep_sep[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_ep_sep[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_lv_ep_sep: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 40964 bytes of workgroup memory ====
+// sh_128_32_4_lv_ep_sep: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 8704.
+var<workgroup> sh_128_32_4_lv_ep_sep_k: array<f16, 4352>;
+var<workgroup> sh_128_32_4_lv_ep_sep_v: array<f16, 4352>;
+var<workgroup> sh_128_32_4_lv_ep_sep_q: array<f16, 4352>;
+var<workgroup> sh_128_32_4_lv_ep_sep_p: array<f16, 2560>;
+var<workgroup> ss_128_32_4_lv_ep_sep: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_lv_ep_sep: array<f32, 64>;
+var<workgroup> rowL_128_32_4_lv_ep_sep: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_lv_ep_sep: u32;
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_lv_ep_sep(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  {
+    let h = wid.y;
+    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+    let sg = tid / 32u;
+    let ln = tid % 32u;
+    let kvh = h / p.group;
+    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+    let scale2 = p.scale * LOG2E;
+    let kvLen = min(p.kvLen, p.capacity);
+    var kvEnd = kvLen;                      // keys visible to the block's last row
+    if (p.causal != 0u) {
+      let lastRow = min(t0 + 64u, p.T) - 1u;
+      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+    }
+    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+    let r = ln % 16u;
+    let hh = ln / 16u;
+    let rot = select(0u, 1u, r >= 8u);
+    let row = sg * 16u + r;
+    let t = t0 + row;
+    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+    let sb0 = sg * 576u;              // the subgroup's scratch
+    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+    // Q: staged (zero past T) in chunks of 32 rows, loaded once into 8 left matrices.
+    var q0 = subgroup_matrix_left<f16, 16, 16>();
+    var q1 = subgroup_matrix_left<f16, 16, 16>();
+    var q2 = subgroup_matrix_left<f16, 16, 16>();
+    var q3 = subgroup_matrix_left<f16, 16, 16>();
+    var q4 = subgroup_matrix_left<f16, 16, 16>();
+    var q5 = subgroup_matrix_left<f16, 16, 16>();
+    var q6 = subgroup_matrix_left<f16, 16, 16>();
+    var q7 = subgroup_matrix_left<f16, 16, 16>();
+    for (var c0 = 0u; c0 < 64u; c0 += 32u) {
+      for (var i = tid; i < 1024u; i += 128u) {
+        let rr = i / 32u;
+        let d4 = i % 32u;
+        let tt = t0 + c0 + rr;
+        var v = T4();
+        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+        sh_128_32_4_lv_ep_sep_q[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_lv_ep_sep_q[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_lv_ep_sep_q[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_lv_ep_sep_q[rr * 136u + d4 * 4u + 3u] = v.w;
+      }
+      workgroupBarrier();
+      if (sg * 16u >= c0 && sg * 16u < c0 + 32u) {
+        let qo = (sg * 16u - c0) * 136u;
+        q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_q, qo + 0u, 136u);
+        q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_q, qo + 16u, 136u);
+        q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_q, qo + 32u, 136u);
+        q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_q, qo + 48u, 136u);
+        q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_q, qo + 64u, 136u);
+        q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_q, qo + 80u, 136u);
+        q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_q, qo + 96u, 136u);
+        q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_q, qo + 112u, 136u);
+      }
+      workgroupBarrier();
+    }
+
+    var o0 = subgroup_matrix_result<f32, 16, 16>();
+    var o1 = subgroup_matrix_result<f32, 16, 16>();
+    var o2 = subgroup_matrix_result<f32, 16, 16>();
+    var o3 = subgroup_matrix_result<f32, 16, 16>();
+    var o4 = subgroup_matrix_result<f32, 16, 16>();
+    var o5 = subgroup_matrix_result<f32, 16, 16>();
+    var o6 = subgroup_matrix_result<f32, 16, 16>();
+    var o7 = subgroup_matrix_result<f32, 16, 16>();
+    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+    var l = 0.0;   // this invocation's part of the row sum (relative to m)
+    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+      if (tid == 0u) { anyNeed_128_32_4_lv_ep_sep = 0u; }
+      lv = j0 * p.zero;
+      for (var i = tid; i < 1024u; i += 128u) {
+        let c = i / 32u;
+        let d4 = i % 32u;
+        var kv = T4();
+        var vv = T4();
+        if (j0 + c < kvEnd) {
+          let g = (kvRow0 + j0 + c) * 32u + d4;
+          kv = kCache[g];
+          vv = vCache[g];
+        }
+        sh_128_32_4_lv_ep_sep_k[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_lv_ep_sep_k[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_lv_ep_sep_k[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_lv_ep_sep_k[c * 136u + d4 * 4u + 3u] = kv.w;
+        sh_128_32_4_lv_ep_sep_v[c * 136u + d4 * 4u] = vv.x; sh_128_32_4_lv_ep_sep_v[c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_lv_ep_sep_v[c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_lv_ep_sep_v[c * 136u + d4 * 4u + 3u] = vv.w;
+      }
+      workgroupBarrier();
+
+      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+      {
+        var s = subgroup_matrix_result<f32, 16, 16>();
+        s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 0u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 16u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 32u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 48u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 64u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 80u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 96u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 112u + lv, 136u), s);
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, s, 36u);
+      }
+      {
+        var s = subgroup_matrix_result<f32, 16, 16>();
+        s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 2176u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 2192u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 2208u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 2224u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 2240u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 2256u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 2272u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 2288u + lv, 136u), s);
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, s, 36u);
+      }
+      workgroupBarrier();
+
+      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+      var mx = NEG;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let x = select(NEG, ss_128_32_4_lv_ep_sep[sb + c] * scale2, i32(j0 + c) <= rowLim);
+        mx = max(mx, x);
+      }
+      mx = max(mx, subgroupShuffleXor(mx, 16u));
+      var alpha = 1.0;
+      if (mx > m + TH) {
+        alpha = exp2(m - mx);
+        if (m > 0.5 * NEG) { anyNeed_128_32_4_lv_ep_sep = 1u; } // O rows are nonzero only once the row has seen a key
+        m = mx;
+      }
+      var sum = 0.0;
+      let pb = 0u + row * 40u;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let e = select(0.0, exp2(fma(ss_128_32_4_lv_ep_sep[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+        sum += e;
+        sh_128_32_4_lv_ep_sep_p[pb + c] = f16(e);
+      }
+      l = l * alpha + sum;
+      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+      if (workgroupUniformLoad(&anyNeed_128_32_4_lv_ep_sep) != 0u) {
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, o1, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_ep_sep[sb + c] *= alpha; }
+        workgroupBarrier();
+        o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, o3, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_ep_sep[sb + c] *= alpha; }
+        workgroupBarrier();
+        o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, o5, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_ep_sep[sb + c] *= alpha; }
+        workgroupBarrier();
+        o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, o7, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_ep_sep[sb + c] *= alpha; }
+        workgroupBarrier();
+        o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, 36u);
+        workgroupBarrier();
+      }
+
+
+      // O += P·V.
+      {
+        var pm = subgroup_matrix_left<f16, 16, 16>();
+        pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_p, 0u + sg * 640u + 0u + lv, 40u);
+        o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 0u + lv, 136u), o0);
+        o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 16u + lv, 136u), o1);
+        o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 32u + lv, 136u), o2);
+        o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 48u + lv, 136u), o3);
+        o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 64u + lv, 136u), o4);
+        o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 80u + lv, 136u), o5);
+        o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 96u + lv, 136u), o6);
+        o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 112u + lv, 136u), o7);
+      }
+      {
+        var pm = subgroup_matrix_left<f16, 16, 16>();
+        pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_p, 0u + sg * 640u + 16u + lv, 40u);
+        o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 2176u + lv, 136u), o0);
+        o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 2192u + lv, 136u), o1);
+        o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 2208u + lv, 136u), o2);
+        o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 2224u + lv, 136u), o3);
+        o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 2240u + lv, 136u), o4);
+        o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 2256u + lv, 136u), o5);
+        o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 2272u + lv, 136u), o6);
+        o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 2288u + lv, 136u), o7);
+      }
+      workgroupBarrier();
+    }
+
+    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+    l += subgroupShuffleXor(l, 16u);
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, o1, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_lv_ep_sep[sb + c], ss_128_32_4_lv_ep_sep[sb + (c + 1u)], ss_128_32_4_lv_ep_sep[sb + (c + 2u)], ss_128_32_4_lv_ep_sep[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, o3, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_lv_ep_sep[sb + c], ss_128_32_4_lv_ep_sep[sb + (c + 1u)], ss_128_32_4_lv_ep_sep[sb + (c + 2u)], ss_128_32_4_lv_ep_sep[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, o5, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_lv_ep_sep[sb + c], ss_128_32_4_lv_ep_sep[sb + (c + 1u)], ss_128_32_4_lv_ep_sep[sb + (c + 2u)], ss_128_32_4_lv_ep_sep[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, o7, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_lv_ep_sep[sb + c], ss_128_32_4_lv_ep_sep[sb + (c + 1u)], ss_128_32_4_lv_ep_sep[sb + (c + 2u)], ss_128_32_4_lv_ep_sep[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    if (hh == 0u) { rowM_128_32_4_lv_ep_sep[row] = m; rowL_128_32_4_lv_ep_sep[row] = l; }
+
+  }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_lv_ep_sep_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  {
+    let h = wid.y;
+    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+    let sg = tid / 32u;
+    let ln = tid % 32u;
+    let kvh = h / p.group;
+    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+    let scale2 = p.scale * LOG2E;
+    let kvLen = min(p.kvLen, p.capacity);
+    var kvEnd = kvLen;                      // keys visible to the block's last row
+    if (p.causal != 0u) {
+      let lastRow = min(t0 + 64u, p.T) - 1u;
+      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+    }
+    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+    let r = ln % 16u;
+    let hh = ln / 16u;
+    let rot = select(0u, 1u, r >= 8u);
+    let row = sg * 16u + r;
+    let t = t0 + row;
+    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+    let sb0 = sg * 576u;              // the subgroup's scratch
+    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+    // Q: staged (zero past T) in chunks of 32 rows, loaded once into 8 left matrices.
+    var q0 = subgroup_matrix_left<f16, 16, 16>();
+    var q1 = subgroup_matrix_left<f16, 16, 16>();
+    var q2 = subgroup_matrix_left<f16, 16, 16>();
+    var q3 = subgroup_matrix_left<f16, 16, 16>();
+    var q4 = subgroup_matrix_left<f16, 16, 16>();
+    var q5 = subgroup_matrix_left<f16, 16, 16>();
+    var q6 = subgroup_matrix_left<f16, 16, 16>();
+    var q7 = subgroup_matrix_left<f16, 16, 16>();
+    for (var c0 = 0u; c0 < 64u; c0 += 32u) {
+      for (var i = tid; i < 1024u; i += 128u) {
+        let rr = i / 32u;
+        let d4 = i % 32u;
+        let tt = t0 + c0 + rr;
+        var v = T4();
+        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+        sh_128_32_4_lv_ep_sep_q[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_lv_ep_sep_q[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_lv_ep_sep_q[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_lv_ep_sep_q[rr * 136u + d4 * 4u + 3u] = v.w;
+      }
+      workgroupBarrier();
+      if (sg * 16u >= c0 && sg * 16u < c0 + 32u) {
+        let qo = (sg * 16u - c0) * 136u;
+        q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_q, qo + 0u, 136u);
+        q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_q, qo + 16u, 136u);
+        q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_q, qo + 32u, 136u);
+        q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_q, qo + 48u, 136u);
+        q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_q, qo + 64u, 136u);
+        q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_q, qo + 80u, 136u);
+        q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_q, qo + 96u, 136u);
+        q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_q, qo + 112u, 136u);
+      }
+      workgroupBarrier();
+    }
+
+    var o0 = subgroup_matrix_result<f32, 16, 16>();
+    var o1 = subgroup_matrix_result<f32, 16, 16>();
+    var o2 = subgroup_matrix_result<f32, 16, 16>();
+    var o3 = subgroup_matrix_result<f32, 16, 16>();
+    var o4 = subgroup_matrix_result<f32, 16, 16>();
+    var o5 = subgroup_matrix_result<f32, 16, 16>();
+    var o6 = subgroup_matrix_result<f32, 16, 16>();
+    var o7 = subgroup_matrix_result<f32, 16, 16>();
+    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+    var l = 0.0;   // this invocation's part of the row sum (relative to m)
+    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+      if (tid == 0u) { anyNeed_128_32_4_lv_ep_sep = 0u; }
+      lv = j0 * p.zero;
+      for (var i = tid; i < 1024u; i += 128u) {
+        let c = i / 32u;
+        let d4 = i % 32u;
+        var kv = T4();
+        var vv = T4();
+        if (j0 + c < kvEnd) {
+          let g = (kvRow0 + j0 + c) * 32u + d4;
+          kv = kCache[g];
+          vv = vCache[g];
+        }
+        sh_128_32_4_lv_ep_sep_k[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_lv_ep_sep_k[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_lv_ep_sep_k[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_lv_ep_sep_k[c * 136u + d4 * 4u + 3u] = kv.w;
+        sh_128_32_4_lv_ep_sep_v[c * 136u + d4 * 4u] = vv.x; sh_128_32_4_lv_ep_sep_v[c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_lv_ep_sep_v[c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_lv_ep_sep_v[c * 136u + d4 * 4u + 3u] = vv.w;
+      }
+      workgroupBarrier();
+
+      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+      {
+        var s = subgroup_matrix_result<f32, 16, 16>();
+        s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 0u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 16u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 32u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 48u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 64u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 80u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 96u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 112u + lv, 136u), s);
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, s, 36u);
+      }
+      {
+        var s = subgroup_matrix_result<f32, 16, 16>();
+        s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 2176u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 2192u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 2208u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 2224u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 2240u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 2256u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 2272u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_k, 2288u + lv, 136u), s);
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, s, 36u);
+      }
+      workgroupBarrier();
+
+      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+      var mx = NEG;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let x = select(NEG, ss_128_32_4_lv_ep_sep[sb + c] * scale2, i32(j0 + c) <= rowLim);
+        mx = max(mx, x);
+      }
+      mx = max(mx, subgroupShuffleXor(mx, 16u));
+      var alpha = 1.0;
+      if (mx > m + TH) {
+        alpha = exp2(m - mx);
+        if (m > 0.5 * NEG) { anyNeed_128_32_4_lv_ep_sep = 1u; } // O rows are nonzero only once the row has seen a key
+        m = mx;
+      }
+      var sum = 0.0;
+      let pb = 0u + row * 40u;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let e = select(0.0, exp2(fma(ss_128_32_4_lv_ep_sep[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+        sum += e;
+        sh_128_32_4_lv_ep_sep_p[pb + c] = f16(e);
+      }
+      l = l * alpha + sum;
+      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+      if (workgroupUniformLoad(&anyNeed_128_32_4_lv_ep_sep) != 0u) {
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, o1, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_ep_sep[sb + c] *= alpha; }
+        workgroupBarrier();
+        o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, o3, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_ep_sep[sb + c] *= alpha; }
+        workgroupBarrier();
+        o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, o5, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_ep_sep[sb + c] *= alpha; }
+        workgroupBarrier();
+        o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, o7, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_ep_sep[sb + c] *= alpha; }
+        workgroupBarrier();
+        o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, 36u);
+        workgroupBarrier();
+      }
+
+
+      // O += P·V.
+      {
+        var pm = subgroup_matrix_left<f16, 16, 16>();
+        pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_p, 0u + sg * 640u + 0u + lv, 40u);
+        o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 0u + lv, 136u), o0);
+        o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 16u + lv, 136u), o1);
+        o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 32u + lv, 136u), o2);
+        o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 48u + lv, 136u), o3);
+        o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 64u + lv, 136u), o4);
+        o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 80u + lv, 136u), o5);
+        o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 96u + lv, 136u), o6);
+        o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 112u + lv, 136u), o7);
+      }
+      {
+        var pm = subgroup_matrix_left<f16, 16, 16>();
+        pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_p, 0u + sg * 640u + 16u + lv, 40u);
+        o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 2176u + lv, 136u), o0);
+        o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 2192u + lv, 136u), o1);
+        o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 2208u + lv, 136u), o2);
+        o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 2224u + lv, 136u), o3);
+        o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 2240u + lv, 136u), o4);
+        o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 2256u + lv, 136u), o5);
+        o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 2272u + lv, 136u), o6);
+        o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_v, 2288u + lv, 136u), o7);
+      }
+      workgroupBarrier();
+    }
+
+    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+    l += subgroupShuffleXor(l, 16u);
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, o1, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_lv_ep_sep[sb + c], ss_128_32_4_lv_ep_sep[sb + (c + 1u)], ss_128_32_4_lv_ep_sep[sb + (c + 2u)], ss_128_32_4_lv_ep_sep[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, o3, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_lv_ep_sep[sb + c], ss_128_32_4_lv_ep_sep[sb + (c + 1u)], ss_128_32_4_lv_ep_sep[sb + (c + 2u)], ss_128_32_4_lv_ep_sep[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, o5, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_lv_ep_sep[sb + c], ss_128_32_4_lv_ep_sep[sb + (c + 1u)], ss_128_32_4_lv_ep_sep[sb + (c + 2u)], ss_128_32_4_lv_ep_sep[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep, sb0 + 1u * 16u + lv, o7, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_lv_ep_sep[sb + c], ss_128_32_4_lv_ep_sep[sb + (c + 1u)], ss_128_32_4_lv_ep_sep[sb + (c + 2u)], ss_128_32_4_lv_ep_sep[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    if (hh == 0u) { rowM_128_32_4_lv_ep_sep[row] = m; rowL_128_32_4_lv_ep_sep[row] = l; }
+
+  }
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_lv_ep_sep[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_lv_ep_sep[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_ep_dbg: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// sh_128_32_4_ep_dbg: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_ep_dbg: array<f16, 8704>;
+var<workgroup> ss_128_32_4_ep_dbg: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_ep_dbg: array<f32, 64>;
+var<workgroup> rowL_128_32_4_ep_dbg: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_ep_dbg: u32;
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_ep_dbg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  {
+    let h = wid.y;
+    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+    let dbgOn = t0 == 0u && h == 0u;
+    let sg = tid / 32u;
+    let ln = tid % 32u;
+    let kvh = h / p.group;
+    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+    let scale2 = p.scale * LOG2E;
+    let kvLen = min(p.kvLen, p.capacity);
+    var kvEnd = kvLen;                      // keys visible to the block's last row
+    if (p.causal != 0u) {
+      let lastRow = min(t0 + 64u, p.T) - 1u;
+      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+    }
+    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+    let r = ln % 16u;
+    let hh = ln / 16u;
+    let rot = select(0u, 1u, r >= 8u);
+    let row = sg * 16u + r;
+    let t = t0 + row;
+    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+    let sb0 = sg * 576u;              // the subgroup's scratch
+    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+    // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+    var q0 = subgroup_matrix_left<f16, 16, 16>();
+    var q1 = subgroup_matrix_left<f16, 16, 16>();
+    var q2 = subgroup_matrix_left<f16, 16, 16>();
+    var q3 = subgroup_matrix_left<f16, 16, 16>();
+    var q4 = subgroup_matrix_left<f16, 16, 16>();
+    var q5 = subgroup_matrix_left<f16, 16, 16>();
+    var q6 = subgroup_matrix_left<f16, 16, 16>();
+    var q7 = subgroup_matrix_left<f16, 16, 16>();
+    for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+      for (var i = tid; i < 2048u; i += 128u) {
+        let rr = i / 32u;
+        let d4 = i % 32u;
+        let tt = t0 + c0 + rr;
+        var v = T4();
+        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+        sh_128_32_4_ep_dbg[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_ep_dbg[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_ep_dbg[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_ep_dbg[rr * 136u + d4 * 4u + 3u] = v.w;
+      }
+      workgroupBarrier();
+      if (dbgOn && c0 == 0u) { for (var i = tid; i < 8704u; i += 128u) { dbg[14208u + i] = f32(sh_128_32_4_ep_dbg[i]); } }
+      if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+        let qo = (sg * 16u - c0) * 136u;
+        q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, qo + 0u, 136u);
+        q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, qo + 16u, 136u);
+        q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, qo + 32u, 136u);
+        q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, qo + 48u, 136u);
+        q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, qo + 64u, 136u);
+        q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, qo + 80u, 136u);
+        q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, qo + 96u, 136u);
+        q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, qo + 112u, 136u);
+      }
+      workgroupBarrier();
+    }
+
+    var o0 = subgroup_matrix_result<f32, 16, 16>();
+    var o1 = subgroup_matrix_result<f32, 16, 16>();
+    var o2 = subgroup_matrix_result<f32, 16, 16>();
+    var o3 = subgroup_matrix_result<f32, 16, 16>();
+    var o4 = subgroup_matrix_result<f32, 16, 16>();
+    var o5 = subgroup_matrix_result<f32, 16, 16>();
+    var o6 = subgroup_matrix_result<f32, 16, 16>();
+    var o7 = subgroup_matrix_result<f32, 16, 16>();
+    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+    var l = 0.0;   // this invocation's part of the row sum (relative to m)
+    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+      if (tid == 0u) { anyNeed_128_32_4_ep_dbg = 0u; }
+      lv = j0 * p.zero;
+      for (var i = tid; i < 1024u; i += 128u) {
+        let c = i / 32u;
+        let d4 = i % 32u;
+        var kv = T4();
+        var vv = T4();
+        if (j0 + c < kvEnd) {
+          let g = (kvRow0 + j0 + c) * 32u + d4;
+          kv = kCache[g];
+          vv = vCache[g];
+        }
+        sh_128_32_4_ep_dbg[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_ep_dbg[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_ep_dbg[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_ep_dbg[c * 136u + d4 * 4u + 3u] = kv.w;
+        sh_128_32_4_ep_dbg[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_ep_dbg[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_ep_dbg[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_ep_dbg[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+      }
+      workgroupBarrier();
+      if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[22912u + i] = f32(sh_128_32_4_ep_dbg[i]); } }
+
+      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+      {
+        var s = subgroup_matrix_result<f32, 16, 16>();
+        s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 0u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 16u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 32u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 48u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 64u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 80u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 96u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 112u, 136u), s);
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, s, 36u);
+      }
+      {
+        var s = subgroup_matrix_result<f32, 16, 16>();
+        s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 2176u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 2192u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 2208u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 2224u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 2240u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 2256u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 2272u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 2288u, 136u), s);
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, s, 36u);
+      }
+      workgroupBarrier();
+      if (dbgOn && j0 == 0u) { for (var i = tid; i < 2304u; i += 128u) { dbg[i] = ss_128_32_4_ep_dbg[i]; } }
+
+      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+      var mx = NEG;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let x = select(NEG, ss_128_32_4_ep_dbg[sb + c] * scale2, i32(j0 + c) <= rowLim);
+        mx = max(mx, x);
+      }
+      mx = max(mx, subgroupShuffleXor(mx, 16u));
+      var alpha = 1.0;
+      if (mx > m + TH) {
+        alpha = exp2(m - mx);
+        if (m > 0.5 * NEG) { anyNeed_128_32_4_ep_dbg = 1u; } // O rows are nonzero only once the row has seen a key
+        m = mx;
+      }
+      var sum = 0.0;
+      let pb = 0u + row * 40u;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let e = select(0.0, exp2(fma(ss_128_32_4_ep_dbg[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+        sum += e;
+        sh_128_32_4_ep_dbg[pb + c] = f16(e);
+      }
+      l = l * alpha + sum;
+      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+      if (workgroupUniformLoad(&anyNeed_128_32_4_ep_dbg) != 0u) {
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, o1, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep_dbg[sb + c] *= alpha; }
+        workgroupBarrier();
+        o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, o3, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep_dbg[sb + c] *= alpha; }
+        workgroupBarrier();
+        o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, o5, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep_dbg[sb + c] *= alpha; }
+        workgroupBarrier();
+        o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, o7, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep_dbg[sb + c] *= alpha; }
+        workgroupBarrier();
+        o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, 36u);
+        workgroupBarrier();
+      }
+
+      if (dbgOn && j0 == 0u) { for (var i = tid; i < 2560u; i += 128u) { dbg[2304u + i] = f32(sh_128_32_4_ep_dbg[0u + i]); } }
+
+      // O += P·V.
+      {
+        var pm = subgroup_matrix_left<f16, 16, 16>();
+        pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 0u + sg * 640u + 0u, 40u);
+        o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 4352u, 136u), o0);
+        o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 4368u, 136u), o1);
+        o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 4384u, 136u), o2);
+        o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 4400u, 136u), o3);
+        o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 4416u, 136u), o4);
+        o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 4432u, 136u), o5);
+        o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 4448u, 136u), o6);
+        o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 4464u, 136u), o7);
+      }
+      {
+        var pm = subgroup_matrix_left<f16, 16, 16>();
+        pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 0u + sg * 640u + 16u, 40u);
+        o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 6528u, 136u), o0);
+        o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 6544u, 136u), o1);
+        o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 6560u, 136u), o2);
+        o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 6576u, 136u), o3);
+        o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 6592u, 136u), o4);
+        o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 6608u, 136u), o5);
+        o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 6624u, 136u), o6);
+        o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 6640u, 136u), o7);
+      }
+      if (j0 == 0u) {
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, o1, 36u);
+        workgroupBarrier();
+        if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (0u) / 32u * 2304u + i] = ss_128_32_4_ep_dbg[i]; } }
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, o3, 36u);
+        workgroupBarrier();
+        if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (32u) / 32u * 2304u + i] = ss_128_32_4_ep_dbg[i]; } }
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, o5, 36u);
+        workgroupBarrier();
+        if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (64u) / 32u * 2304u + i] = ss_128_32_4_ep_dbg[i]; } }
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, o7, 36u);
+        workgroupBarrier();
+        if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (96u) / 32u * 2304u + i] = ss_128_32_4_ep_dbg[i]; } }
+        workgroupBarrier();
+      }
+      workgroupBarrier();
+    }
+
+    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+    l += subgroupShuffleXor(l, 16u);
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, o1, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_ep_dbg[sb + c], ss_128_32_4_ep_dbg[sb + (c + 1u)], ss_128_32_4_ep_dbg[sb + (c + 2u)], ss_128_32_4_ep_dbg[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, o3, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_ep_dbg[sb + c], ss_128_32_4_ep_dbg[sb + (c + 1u)], ss_128_32_4_ep_dbg[sb + (c + 2u)], ss_128_32_4_ep_dbg[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, o5, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_ep_dbg[sb + c], ss_128_32_4_ep_dbg[sb + (c + 1u)], ss_128_32_4_ep_dbg[sb + (c + 2u)], ss_128_32_4_ep_dbg[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, o7, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_ep_dbg[sb + c], ss_128_32_4_ep_dbg[sb + (c + 1u)], ss_128_32_4_ep_dbg[sb + (c + 2u)], ss_128_32_4_ep_dbg[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    if (hh == 0u) { rowM_128_32_4_ep_dbg[row] = m; rowL_128_32_4_ep_dbg[row] = l; }
+    if (dbgOn && hh == 0u) { dbg[14080u + row * 2u] = m; dbg[14080u + row * 2u + 1u] = l; }
+
+  }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_ep_dbg_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  {
+    let h = wid.y;
+    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+    let dbgOn = t0 == 0u && h == 0u;
+    let sg = tid / 32u;
+    let ln = tid % 32u;
+    let kvh = h / p.group;
+    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+    let scale2 = p.scale * LOG2E;
+    let kvLen = min(p.kvLen, p.capacity);
+    var kvEnd = kvLen;                      // keys visible to the block's last row
+    if (p.causal != 0u) {
+      let lastRow = min(t0 + 64u, p.T) - 1u;
+      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+    }
+    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+    let r = ln % 16u;
+    let hh = ln / 16u;
+    let rot = select(0u, 1u, r >= 8u);
+    let row = sg * 16u + r;
+    let t = t0 + row;
+    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+    let sb0 = sg * 576u;              // the subgroup's scratch
+    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+    // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+    var q0 = subgroup_matrix_left<f16, 16, 16>();
+    var q1 = subgroup_matrix_left<f16, 16, 16>();
+    var q2 = subgroup_matrix_left<f16, 16, 16>();
+    var q3 = subgroup_matrix_left<f16, 16, 16>();
+    var q4 = subgroup_matrix_left<f16, 16, 16>();
+    var q5 = subgroup_matrix_left<f16, 16, 16>();
+    var q6 = subgroup_matrix_left<f16, 16, 16>();
+    var q7 = subgroup_matrix_left<f16, 16, 16>();
+    for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+      for (var i = tid; i < 2048u; i += 128u) {
+        let rr = i / 32u;
+        let d4 = i % 32u;
+        let tt = t0 + c0 + rr;
+        var v = T4();
+        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+        sh_128_32_4_ep_dbg[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_ep_dbg[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_ep_dbg[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_ep_dbg[rr * 136u + d4 * 4u + 3u] = v.w;
+      }
+      workgroupBarrier();
+      if (dbgOn && c0 == 0u) { for (var i = tid; i < 8704u; i += 128u) { dbg[14208u + i] = f32(sh_128_32_4_ep_dbg[i]); } }
+      if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+        let qo = (sg * 16u - c0) * 136u;
+        q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, qo + 0u, 136u);
+        q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, qo + 16u, 136u);
+        q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, qo + 32u, 136u);
+        q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, qo + 48u, 136u);
+        q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, qo + 64u, 136u);
+        q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, qo + 80u, 136u);
+        q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, qo + 96u, 136u);
+        q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, qo + 112u, 136u);
+      }
+      workgroupBarrier();
+    }
+
+    var o0 = subgroup_matrix_result<f32, 16, 16>();
+    var o1 = subgroup_matrix_result<f32, 16, 16>();
+    var o2 = subgroup_matrix_result<f32, 16, 16>();
+    var o3 = subgroup_matrix_result<f32, 16, 16>();
+    var o4 = subgroup_matrix_result<f32, 16, 16>();
+    var o5 = subgroup_matrix_result<f32, 16, 16>();
+    var o6 = subgroup_matrix_result<f32, 16, 16>();
+    var o7 = subgroup_matrix_result<f32, 16, 16>();
+    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+    var l = 0.0;   // this invocation's part of the row sum (relative to m)
+    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+      if (tid == 0u) { anyNeed_128_32_4_ep_dbg = 0u; }
+      lv = j0 * p.zero;
+      for (var i = tid; i < 1024u; i += 128u) {
+        let c = i / 32u;
+        let d4 = i % 32u;
+        var kv = T4();
+        var vv = T4();
+        if (j0 + c < kvEnd) {
+          let g = (kvRow0 + j0 + c) * 32u + d4;
+          kv = kCache[g];
+          vv = vCache[g];
+        }
+        sh_128_32_4_ep_dbg[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_ep_dbg[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_ep_dbg[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_ep_dbg[c * 136u + d4 * 4u + 3u] = kv.w;
+        sh_128_32_4_ep_dbg[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_ep_dbg[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_ep_dbg[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_ep_dbg[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+      }
+      workgroupBarrier();
+      if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[22912u + i] = f32(sh_128_32_4_ep_dbg[i]); } }
+
+      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+      {
+        var s = subgroup_matrix_result<f32, 16, 16>();
+        s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 0u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 16u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 32u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 48u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 64u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 80u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 96u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 112u, 136u), s);
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, s, 36u);
+      }
+      {
+        var s = subgroup_matrix_result<f32, 16, 16>();
+        s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 2176u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 2192u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 2208u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 2224u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 2240u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 2256u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 2272u, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_ep_dbg, 2288u, 136u), s);
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, s, 36u);
+      }
+      workgroupBarrier();
+      if (dbgOn && j0 == 0u) { for (var i = tid; i < 2304u; i += 128u) { dbg[i] = ss_128_32_4_ep_dbg[i]; } }
+
+      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+      var mx = NEG;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let x = select(NEG, ss_128_32_4_ep_dbg[sb + c] * scale2, i32(j0 + c) <= rowLim);
+        mx = max(mx, x);
+      }
+      mx = max(mx, subgroupShuffleXor(mx, 16u));
+      var alpha = 1.0;
+      if (mx > m + TH) {
+        alpha = exp2(m - mx);
+        if (m > 0.5 * NEG) { anyNeed_128_32_4_ep_dbg = 1u; } // O rows are nonzero only once the row has seen a key
+        m = mx;
+      }
+      var sum = 0.0;
+      let pb = 0u + row * 40u;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let e = select(0.0, exp2(fma(ss_128_32_4_ep_dbg[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+        sum += e;
+        sh_128_32_4_ep_dbg[pb + c] = f16(e);
+      }
+      l = l * alpha + sum;
+      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+      if (workgroupUniformLoad(&anyNeed_128_32_4_ep_dbg) != 0u) {
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, o1, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep_dbg[sb + c] *= alpha; }
+        workgroupBarrier();
+        o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, o3, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep_dbg[sb + c] *= alpha; }
+        workgroupBarrier();
+        o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, o5, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep_dbg[sb + c] *= alpha; }
+        workgroupBarrier();
+        o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, o7, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep_dbg[sb + c] *= alpha; }
+        workgroupBarrier();
+        o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, 36u);
+        workgroupBarrier();
+      }
+
+      if (dbgOn && j0 == 0u) { for (var i = tid; i < 2560u; i += 128u) { dbg[2304u + i] = f32(sh_128_32_4_ep_dbg[0u + i]); } }
+
+      // O += P·V.
+      {
+        var pm = subgroup_matrix_left<f16, 16, 16>();
+        pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 0u + sg * 640u + 0u, 40u);
+        o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 4352u, 136u), o0);
+        o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 4368u, 136u), o1);
+        o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 4384u, 136u), o2);
+        o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 4400u, 136u), o3);
+        o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 4416u, 136u), o4);
+        o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 4432u, 136u), o5);
+        o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 4448u, 136u), o6);
+        o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 4464u, 136u), o7);
+      }
+      {
+        var pm = subgroup_matrix_left<f16, 16, 16>();
+        pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 0u + sg * 640u + 16u, 40u);
+        o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 6528u, 136u), o0);
+        o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 6544u, 136u), o1);
+        o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 6560u, 136u), o2);
+        o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 6576u, 136u), o3);
+        o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 6592u, 136u), o4);
+        o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 6608u, 136u), o5);
+        o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 6624u, 136u), o6);
+        o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_ep_dbg, 6640u, 136u), o7);
+      }
+      if (j0 == 0u) {
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, o1, 36u);
+        workgroupBarrier();
+        if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (0u) / 32u * 2304u + i] = ss_128_32_4_ep_dbg[i]; } }
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, o3, 36u);
+        workgroupBarrier();
+        if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (32u) / 32u * 2304u + i] = ss_128_32_4_ep_dbg[i]; } }
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, o5, 36u);
+        workgroupBarrier();
+        if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (64u) / 32u * 2304u + i] = ss_128_32_4_ep_dbg[i]; } }
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, o7, 36u);
+        workgroupBarrier();
+        if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (96u) / 32u * 2304u + i] = ss_128_32_4_ep_dbg[i]; } }
+        workgroupBarrier();
+      }
+      workgroupBarrier();
+    }
+
+    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+    l += subgroupShuffleXor(l, 16u);
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, o1, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_ep_dbg[sb + c], ss_128_32_4_ep_dbg[sb + (c + 1u)], ss_128_32_4_ep_dbg[sb + (c + 2u)], ss_128_32_4_ep_dbg[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, o3, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_ep_dbg[sb + c], ss_128_32_4_ep_dbg[sb + (c + 1u)], ss_128_32_4_ep_dbg[sb + (c + 2u)], ss_128_32_4_ep_dbg[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, o5, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_ep_dbg[sb + c], ss_128_32_4_ep_dbg[sb + (c + 1u)], ss_128_32_4_ep_dbg[sb + (c + 2u)], ss_128_32_4_ep_dbg[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_ep_dbg, sb0 + 1u * 16u, o7, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_ep_dbg[sb + c], ss_128_32_4_ep_dbg[sb + (c + 1u)], ss_128_32_4_ep_dbg[sb + (c + 2u)], ss_128_32_4_ep_dbg[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    if (hh == 0u) { rowM_128_32_4_ep_dbg[row] = m; rowL_128_32_4_ep_dbg[row] = l; }
+    if (dbgOn && hh == 0u) { dbg[14080u + row * 2u] = m; dbg[14080u + row * 2u + 1u] = l; }
+
+  }
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_ep_dbg[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_ep_dbg[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_sep_dbg: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 40964 bytes of workgroup memory ====
+// sh_128_32_4_sep_dbg: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 8704.
+var<workgroup> sh_128_32_4_sep_dbg_k: array<f16, 4352>;
+var<workgroup> sh_128_32_4_sep_dbg_v: array<f16, 4352>;
+var<workgroup> sh_128_32_4_sep_dbg_q: array<f16, 4352>;
+var<workgroup> sh_128_32_4_sep_dbg_p: array<f16, 2560>;
+var<workgroup> ss_128_32_4_sep_dbg: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_sep_dbg: array<f32, 64>;
+var<workgroup> rowL_128_32_4_sep_dbg: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_sep_dbg: u32;
+
+fn attend_128_32_4_sep_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let dbgOn = t0 == 0u && h == 0u;
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 32 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 64u; c0 += 32u) {
+    for (var i = tid; i < 1024u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_sep_dbg_q[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_sep_dbg_q[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_sep_dbg_q[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_sep_dbg_q[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (dbgOn && c0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[14208u + i] = f32(sh_128_32_4_sep_dbg_q[i]); } }
+    if (sg * 16u >= c0 && sg * 16u < c0 + 32u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_q, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_q, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_q, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_q, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_q, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_q, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_q, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_q, qo + 112u, 136u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_sep_dbg = 0u; }
+    lv = j0 * p.zero;
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_sep_dbg_k[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_sep_dbg_k[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_sep_dbg_k[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_sep_dbg_k[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_sep_dbg_v[c * 136u + d4 * 4u] = vv.x; sh_128_32_4_sep_dbg_v[c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_sep_dbg_v[c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_sep_dbg_v[c * 136u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[18560u + i] = f32(sh_128_32_4_sep_dbg_k[i]); } }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_dbg_k, 0u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_dbg_k, 16u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_dbg_k, 32u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_dbg_k, 48u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_dbg_k, 64u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_dbg_k, 80u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_dbg_k, 96u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_dbg_k, 112u, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 0u * 16u, s, 36u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_dbg_k, 2176u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_dbg_k, 2192u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_dbg_k, 2208u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_dbg_k, 2224u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_dbg_k, 2240u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_dbg_k, 2256u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_dbg_k, 2272u, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_sep_dbg_k, 2288u, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 1u * 16u, s, 36u);
+    }
+    workgroupBarrier();
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2304u; i += 128u) { dbg[i] = ss_128_32_4_sep_dbg[i]; } }
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_sep_dbg[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_sep_dbg = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_sep_dbg[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_sep_dbg_p[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_sep_dbg) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 1u * 16u, o1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_sep_dbg[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sep_dbg, sb0 + 0u * 16u, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sep_dbg, sb0 + 1u * 16u, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 1u * 16u, o3, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_sep_dbg[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sep_dbg, sb0 + 0u * 16u, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sep_dbg, sb0 + 1u * 16u, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 1u * 16u, o5, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_sep_dbg[sb + c] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sep_dbg, sb0 + 0u * 16u, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sep_dbg, sb0 + 1u * 16u, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 1u * 16u, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_sep_dbg[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sep_dbg, sb0 + 0u * 16u, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_sep_dbg, sb0 + 1u * 16u, 36u);
+      workgroupBarrier();
+    }
+
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2560u; i += 128u) { dbg[2304u + i] = f32(sh_128_32_4_sep_dbg_p[0u + i]); } }
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_p, 0u + sg * 640u + 0u, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_v, 0u, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_v, 16u, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_v, 32u, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_v, 48u, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_v, 64u, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_v, 80u, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_v, 96u, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_v, 112u, 136u), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_p, 0u + sg * 640u + 16u, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_v, 2176u, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_v, 2192u, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_v, 2208u, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_v, 2224u, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_v, 2240u, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_v, 2256u, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_v, 2272u, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_sep_dbg_v, 2288u, 136u), o7);
+    }
+    if (j0 == 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 1u * 16u, o1, 36u);
+      workgroupBarrier();
+      if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (0u) / 32u * 2304u + i] = ss_128_32_4_sep_dbg[i]; } }
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 1u * 16u, o3, 36u);
+      workgroupBarrier();
+      if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (32u) / 32u * 2304u + i] = ss_128_32_4_sep_dbg[i]; } }
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 1u * 16u, o5, 36u);
+      workgroupBarrier();
+      if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (64u) / 32u * 2304u + i] = ss_128_32_4_sep_dbg[i]; } }
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 1u * 16u, o7, 36u);
+      workgroupBarrier();
+      if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (96u) / 32u * 2304u + i] = ss_128_32_4_sep_dbg[i]; } }
+      workgroupBarrier();
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 0u * 16u, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 1u * 16u, o1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_sep_dbg[sb + c], ss_128_32_4_sep_dbg[sb + (c + 1u)], ss_128_32_4_sep_dbg[sb + (c + 2u)], ss_128_32_4_sep_dbg[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 0u * 16u, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 1u * 16u, o3, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_sep_dbg[sb + c], ss_128_32_4_sep_dbg[sb + (c + 1u)], ss_128_32_4_sep_dbg[sb + (c + 2u)], ss_128_32_4_sep_dbg[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 0u * 16u, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 1u * 16u, o5, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_sep_dbg[sb + c], ss_128_32_4_sep_dbg[sb + (c + 1u)], ss_128_32_4_sep_dbg[sb + (c + 2u)], ss_128_32_4_sep_dbg[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 0u * 16u, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_sep_dbg, sb0 + 1u * 16u, o7, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_sep_dbg[sb + c], ss_128_32_4_sep_dbg[sb + (c + 1u)], ss_128_32_4_sep_dbg[sb + (c + 2u)], ss_128_32_4_sep_dbg[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_4_sep_dbg[row] = m; rowL_128_32_4_sep_dbg[row] = l; }
+  if (dbgOn && hh == 0u) { dbg[14080u + row * 2u] = m; dbg[14080u + row * 2u + 1u] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_sep_dbg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_sep_dbg(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_sep_dbg_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_sep_dbg(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_sep_dbg[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_sep_dbg[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_lv_ep_sep_dbg: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 40964 bytes of workgroup memory ====
+// sh_128_32_4_lv_ep_sep_dbg: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 8704.
+var<workgroup> sh_128_32_4_lv_ep_sep_dbg_k: array<f16, 4352>;
+var<workgroup> sh_128_32_4_lv_ep_sep_dbg_v: array<f16, 4352>;
+var<workgroup> sh_128_32_4_lv_ep_sep_dbg_q: array<f16, 4352>;
+var<workgroup> sh_128_32_4_lv_ep_sep_dbg_p: array<f16, 2560>;
+var<workgroup> ss_128_32_4_lv_ep_sep_dbg: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_lv_ep_sep_dbg: array<f32, 64>;
+var<workgroup> rowL_128_32_4_lv_ep_sep_dbg: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_lv_ep_sep_dbg: u32;
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_lv_ep_sep_dbg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  {
+    let h = wid.y;
+    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+    let dbgOn = t0 == 0u && h == 0u;
+    let sg = tid / 32u;
+    let ln = tid % 32u;
+    let kvh = h / p.group;
+    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+    let scale2 = p.scale * LOG2E;
+    let kvLen = min(p.kvLen, p.capacity);
+    var kvEnd = kvLen;                      // keys visible to the block's last row
+    if (p.causal != 0u) {
+      let lastRow = min(t0 + 64u, p.T) - 1u;
+      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+    }
+    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+    let r = ln % 16u;
+    let hh = ln / 16u;
+    let rot = select(0u, 1u, r >= 8u);
+    let row = sg * 16u + r;
+    let t = t0 + row;
+    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+    let sb0 = sg * 576u;              // the subgroup's scratch
+    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+    // Q: staged (zero past T) in chunks of 32 rows, loaded once into 8 left matrices.
+    var q0 = subgroup_matrix_left<f16, 16, 16>();
+    var q1 = subgroup_matrix_left<f16, 16, 16>();
+    var q2 = subgroup_matrix_left<f16, 16, 16>();
+    var q3 = subgroup_matrix_left<f16, 16, 16>();
+    var q4 = subgroup_matrix_left<f16, 16, 16>();
+    var q5 = subgroup_matrix_left<f16, 16, 16>();
+    var q6 = subgroup_matrix_left<f16, 16, 16>();
+    var q7 = subgroup_matrix_left<f16, 16, 16>();
+    for (var c0 = 0u; c0 < 64u; c0 += 32u) {
+      for (var i = tid; i < 1024u; i += 128u) {
+        let rr = i / 32u;
+        let d4 = i % 32u;
+        let tt = t0 + c0 + rr;
+        var v = T4();
+        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+        sh_128_32_4_lv_ep_sep_dbg_q[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_lv_ep_sep_dbg_q[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_lv_ep_sep_dbg_q[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_lv_ep_sep_dbg_q[rr * 136u + d4 * 4u + 3u] = v.w;
+      }
+      workgroupBarrier();
+      if (dbgOn && c0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[14208u + i] = f32(sh_128_32_4_lv_ep_sep_dbg_q[i]); } }
+      if (sg * 16u >= c0 && sg * 16u < c0 + 32u) {
+        let qo = (sg * 16u - c0) * 136u;
+        q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_q, qo + 0u, 136u);
+        q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_q, qo + 16u, 136u);
+        q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_q, qo + 32u, 136u);
+        q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_q, qo + 48u, 136u);
+        q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_q, qo + 64u, 136u);
+        q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_q, qo + 80u, 136u);
+        q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_q, qo + 96u, 136u);
+        q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_q, qo + 112u, 136u);
+      }
+      workgroupBarrier();
+    }
+
+    var o0 = subgroup_matrix_result<f32, 16, 16>();
+    var o1 = subgroup_matrix_result<f32, 16, 16>();
+    var o2 = subgroup_matrix_result<f32, 16, 16>();
+    var o3 = subgroup_matrix_result<f32, 16, 16>();
+    var o4 = subgroup_matrix_result<f32, 16, 16>();
+    var o5 = subgroup_matrix_result<f32, 16, 16>();
+    var o6 = subgroup_matrix_result<f32, 16, 16>();
+    var o7 = subgroup_matrix_result<f32, 16, 16>();
+    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+    var l = 0.0;   // this invocation's part of the row sum (relative to m)
+    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+      if (tid == 0u) { anyNeed_128_32_4_lv_ep_sep_dbg = 0u; }
+      lv = j0 * p.zero;
+      for (var i = tid; i < 1024u; i += 128u) {
+        let c = i / 32u;
+        let d4 = i % 32u;
+        var kv = T4();
+        var vv = T4();
+        if (j0 + c < kvEnd) {
+          let g = (kvRow0 + j0 + c) * 32u + d4;
+          kv = kCache[g];
+          vv = vCache[g];
+        }
+        sh_128_32_4_lv_ep_sep_dbg_k[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_lv_ep_sep_dbg_k[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_lv_ep_sep_dbg_k[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_lv_ep_sep_dbg_k[c * 136u + d4 * 4u + 3u] = kv.w;
+        sh_128_32_4_lv_ep_sep_dbg_v[c * 136u + d4 * 4u] = vv.x; sh_128_32_4_lv_ep_sep_dbg_v[c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_lv_ep_sep_dbg_v[c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_lv_ep_sep_dbg_v[c * 136u + d4 * 4u + 3u] = vv.w;
+      }
+      workgroupBarrier();
+      if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[18560u + i] = f32(sh_128_32_4_lv_ep_sep_dbg_k[i]); } }
+
+      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+      {
+        var s = subgroup_matrix_result<f32, 16, 16>();
+        s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 0u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 16u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 32u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 48u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 64u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 80u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 96u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 112u + lv, 136u), s);
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, s, 36u);
+      }
+      {
+        var s = subgroup_matrix_result<f32, 16, 16>();
+        s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 2176u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 2192u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 2208u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 2224u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 2240u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 2256u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 2272u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 2288u + lv, 136u), s);
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, s, 36u);
+      }
+      workgroupBarrier();
+      if (dbgOn && j0 == 0u) { for (var i = tid; i < 2304u; i += 128u) { dbg[i] = ss_128_32_4_lv_ep_sep_dbg[i]; } }
+
+      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+      var mx = NEG;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let x = select(NEG, ss_128_32_4_lv_ep_sep_dbg[sb + c] * scale2, i32(j0 + c) <= rowLim);
+        mx = max(mx, x);
+      }
+      mx = max(mx, subgroupShuffleXor(mx, 16u));
+      var alpha = 1.0;
+      if (mx > m + TH) {
+        alpha = exp2(m - mx);
+        if (m > 0.5 * NEG) { anyNeed_128_32_4_lv_ep_sep_dbg = 1u; } // O rows are nonzero only once the row has seen a key
+        m = mx;
+      }
+      var sum = 0.0;
+      let pb = 0u + row * 40u;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let e = select(0.0, exp2(fma(ss_128_32_4_lv_ep_sep_dbg[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+        sum += e;
+        sh_128_32_4_lv_ep_sep_dbg_p[pb + c] = f16(e);
+      }
+      l = l * alpha + sum;
+      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+      if (workgroupUniformLoad(&anyNeed_128_32_4_lv_ep_sep_dbg) != 0u) {
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, o1, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_ep_sep_dbg[sb + c] *= alpha; }
+        workgroupBarrier();
+        o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, o3, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_ep_sep_dbg[sb + c] *= alpha; }
+        workgroupBarrier();
+        o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, o5, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_ep_sep_dbg[sb + c] *= alpha; }
+        workgroupBarrier();
+        o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, o7, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_ep_sep_dbg[sb + c] *= alpha; }
+        workgroupBarrier();
+        o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, 36u);
+        workgroupBarrier();
+      }
+
+      if (dbgOn && j0 == 0u) { for (var i = tid; i < 2560u; i += 128u) { dbg[2304u + i] = f32(sh_128_32_4_lv_ep_sep_dbg_p[0u + i]); } }
+
+      // O += P·V.
+      {
+        var pm = subgroup_matrix_left<f16, 16, 16>();
+        pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_p, 0u + sg * 640u + 0u + lv, 40u);
+        o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 0u + lv, 136u), o0);
+        o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 16u + lv, 136u), o1);
+        o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 32u + lv, 136u), o2);
+        o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 48u + lv, 136u), o3);
+        o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 64u + lv, 136u), o4);
+        o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 80u + lv, 136u), o5);
+        o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 96u + lv, 136u), o6);
+        o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 112u + lv, 136u), o7);
+      }
+      {
+        var pm = subgroup_matrix_left<f16, 16, 16>();
+        pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_p, 0u + sg * 640u + 16u + lv, 40u);
+        o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 2176u + lv, 136u), o0);
+        o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 2192u + lv, 136u), o1);
+        o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 2208u + lv, 136u), o2);
+        o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 2224u + lv, 136u), o3);
+        o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 2240u + lv, 136u), o4);
+        o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 2256u + lv, 136u), o5);
+        o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 2272u + lv, 136u), o6);
+        o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 2288u + lv, 136u), o7);
+      }
+      if (j0 == 0u) {
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, o1, 36u);
+        workgroupBarrier();
+        if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (0u) / 32u * 2304u + i] = ss_128_32_4_lv_ep_sep_dbg[i]; } }
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, o3, 36u);
+        workgroupBarrier();
+        if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (32u) / 32u * 2304u + i] = ss_128_32_4_lv_ep_sep_dbg[i]; } }
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, o5, 36u);
+        workgroupBarrier();
+        if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (64u) / 32u * 2304u + i] = ss_128_32_4_lv_ep_sep_dbg[i]; } }
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, o7, 36u);
+        workgroupBarrier();
+        if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (96u) / 32u * 2304u + i] = ss_128_32_4_lv_ep_sep_dbg[i]; } }
+        workgroupBarrier();
+      }
+      workgroupBarrier();
+    }
+
+    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+    l += subgroupShuffleXor(l, 16u);
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, o1, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_lv_ep_sep_dbg[sb + c], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 1u)], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 2u)], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, o3, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_lv_ep_sep_dbg[sb + c], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 1u)], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 2u)], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, o5, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_lv_ep_sep_dbg[sb + c], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 1u)], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 2u)], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, o7, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_lv_ep_sep_dbg[sb + c], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 1u)], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 2u)], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    if (hh == 0u) { rowM_128_32_4_lv_ep_sep_dbg[row] = m; rowL_128_32_4_lv_ep_sep_dbg[row] = l; }
+    if (dbgOn && hh == 0u) { dbg[14080u + row * 2u] = m; dbg[14080u + row * 2u + 1u] = l; }
+
+  }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_lv_ep_sep_dbg_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  {
+    let h = wid.y;
+    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+    let dbgOn = t0 == 0u && h == 0u;
+    let sg = tid / 32u;
+    let ln = tid % 32u;
+    let kvh = h / p.group;
+    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+    let scale2 = p.scale * LOG2E;
+    let kvLen = min(p.kvLen, p.capacity);
+    var kvEnd = kvLen;                      // keys visible to the block's last row
+    if (p.causal != 0u) {
+      let lastRow = min(t0 + 64u, p.T) - 1u;
+      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+    }
+    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+    let r = ln % 16u;
+    let hh = ln / 16u;
+    let rot = select(0u, 1u, r >= 8u);
+    let row = sg * 16u + r;
+    let t = t0 + row;
+    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+    let sb0 = sg * 576u;              // the subgroup's scratch
+    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+    // Q: staged (zero past T) in chunks of 32 rows, loaded once into 8 left matrices.
+    var q0 = subgroup_matrix_left<f16, 16, 16>();
+    var q1 = subgroup_matrix_left<f16, 16, 16>();
+    var q2 = subgroup_matrix_left<f16, 16, 16>();
+    var q3 = subgroup_matrix_left<f16, 16, 16>();
+    var q4 = subgroup_matrix_left<f16, 16, 16>();
+    var q5 = subgroup_matrix_left<f16, 16, 16>();
+    var q6 = subgroup_matrix_left<f16, 16, 16>();
+    var q7 = subgroup_matrix_left<f16, 16, 16>();
+    for (var c0 = 0u; c0 < 64u; c0 += 32u) {
+      for (var i = tid; i < 1024u; i += 128u) {
+        let rr = i / 32u;
+        let d4 = i % 32u;
+        let tt = t0 + c0 + rr;
+        var v = T4();
+        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+        sh_128_32_4_lv_ep_sep_dbg_q[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_lv_ep_sep_dbg_q[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_lv_ep_sep_dbg_q[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_lv_ep_sep_dbg_q[rr * 136u + d4 * 4u + 3u] = v.w;
+      }
+      workgroupBarrier();
+      if (dbgOn && c0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[14208u + i] = f32(sh_128_32_4_lv_ep_sep_dbg_q[i]); } }
+      if (sg * 16u >= c0 && sg * 16u < c0 + 32u) {
+        let qo = (sg * 16u - c0) * 136u;
+        q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_q, qo + 0u, 136u);
+        q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_q, qo + 16u, 136u);
+        q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_q, qo + 32u, 136u);
+        q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_q, qo + 48u, 136u);
+        q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_q, qo + 64u, 136u);
+        q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_q, qo + 80u, 136u);
+        q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_q, qo + 96u, 136u);
+        q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_q, qo + 112u, 136u);
+      }
+      workgroupBarrier();
+    }
+
+    var o0 = subgroup_matrix_result<f32, 16, 16>();
+    var o1 = subgroup_matrix_result<f32, 16, 16>();
+    var o2 = subgroup_matrix_result<f32, 16, 16>();
+    var o3 = subgroup_matrix_result<f32, 16, 16>();
+    var o4 = subgroup_matrix_result<f32, 16, 16>();
+    var o5 = subgroup_matrix_result<f32, 16, 16>();
+    var o6 = subgroup_matrix_result<f32, 16, 16>();
+    var o7 = subgroup_matrix_result<f32, 16, 16>();
+    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+    var l = 0.0;   // this invocation's part of the row sum (relative to m)
+    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+      if (tid == 0u) { anyNeed_128_32_4_lv_ep_sep_dbg = 0u; }
+      lv = j0 * p.zero;
+      for (var i = tid; i < 1024u; i += 128u) {
+        let c = i / 32u;
+        let d4 = i % 32u;
+        var kv = T4();
+        var vv = T4();
+        if (j0 + c < kvEnd) {
+          let g = (kvRow0 + j0 + c) * 32u + d4;
+          kv = kCache[g];
+          vv = vCache[g];
+        }
+        sh_128_32_4_lv_ep_sep_dbg_k[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_lv_ep_sep_dbg_k[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_lv_ep_sep_dbg_k[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_lv_ep_sep_dbg_k[c * 136u + d4 * 4u + 3u] = kv.w;
+        sh_128_32_4_lv_ep_sep_dbg_v[c * 136u + d4 * 4u] = vv.x; sh_128_32_4_lv_ep_sep_dbg_v[c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_lv_ep_sep_dbg_v[c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_lv_ep_sep_dbg_v[c * 136u + d4 * 4u + 3u] = vv.w;
+      }
+      workgroupBarrier();
+      if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[18560u + i] = f32(sh_128_32_4_lv_ep_sep_dbg_k[i]); } }
+
+      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+      {
+        var s = subgroup_matrix_result<f32, 16, 16>();
+        s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 0u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 16u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 32u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 48u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 64u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 80u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 96u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 112u + lv, 136u), s);
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, s, 36u);
+      }
+      {
+        var s = subgroup_matrix_result<f32, 16, 16>();
+        s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 2176u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 2192u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 2208u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 2224u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 2240u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 2256u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 2272u + lv, 136u), s);
+        s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_lv_ep_sep_dbg_k, 2288u + lv, 136u), s);
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, s, 36u);
+      }
+      workgroupBarrier();
+      if (dbgOn && j0 == 0u) { for (var i = tid; i < 2304u; i += 128u) { dbg[i] = ss_128_32_4_lv_ep_sep_dbg[i]; } }
+
+      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+      var mx = NEG;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let x = select(NEG, ss_128_32_4_lv_ep_sep_dbg[sb + c] * scale2, i32(j0 + c) <= rowLim);
+        mx = max(mx, x);
+      }
+      mx = max(mx, subgroupShuffleXor(mx, 16u));
+      var alpha = 1.0;
+      if (mx > m + TH) {
+        alpha = exp2(m - mx);
+        if (m > 0.5 * NEG) { anyNeed_128_32_4_lv_ep_sep_dbg = 1u; } // O rows are nonzero only once the row has seen a key
+        m = mx;
+      }
+      var sum = 0.0;
+      let pb = 0u + row * 40u;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let e = select(0.0, exp2(fma(ss_128_32_4_lv_ep_sep_dbg[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+        sum += e;
+        sh_128_32_4_lv_ep_sep_dbg_p[pb + c] = f16(e);
+      }
+      l = l * alpha + sum;
+      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+      if (workgroupUniformLoad(&anyNeed_128_32_4_lv_ep_sep_dbg) != 0u) {
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, o1, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_ep_sep_dbg[sb + c] *= alpha; }
+        workgroupBarrier();
+        o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, o3, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_ep_sep_dbg[sb + c] *= alpha; }
+        workgroupBarrier();
+        o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, o5, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_ep_sep_dbg[sb + c] *= alpha; }
+        workgroupBarrier();
+        o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, 36u);
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, o7, 36u);
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_ep_sep_dbg[sb + c] *= alpha; }
+        workgroupBarrier();
+        o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, 36u);
+        workgroupBarrier();
+      }
+
+      if (dbgOn && j0 == 0u) { for (var i = tid; i < 2560u; i += 128u) { dbg[2304u + i] = f32(sh_128_32_4_lv_ep_sep_dbg_p[0u + i]); } }
+
+      // O += P·V.
+      {
+        var pm = subgroup_matrix_left<f16, 16, 16>();
+        pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_p, 0u + sg * 640u + 0u + lv, 40u);
+        o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 0u + lv, 136u), o0);
+        o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 16u + lv, 136u), o1);
+        o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 32u + lv, 136u), o2);
+        o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 48u + lv, 136u), o3);
+        o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 64u + lv, 136u), o4);
+        o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 80u + lv, 136u), o5);
+        o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 96u + lv, 136u), o6);
+        o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 112u + lv, 136u), o7);
+      }
+      {
+        var pm = subgroup_matrix_left<f16, 16, 16>();
+        pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_p, 0u + sg * 640u + 16u + lv, 40u);
+        o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 2176u + lv, 136u), o0);
+        o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 2192u + lv, 136u), o1);
+        o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 2208u + lv, 136u), o2);
+        o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 2224u + lv, 136u), o3);
+        o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 2240u + lv, 136u), o4);
+        o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 2256u + lv, 136u), o5);
+        o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 2272u + lv, 136u), o6);
+        o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_lv_ep_sep_dbg_v, 2288u + lv, 136u), o7);
+      }
+      if (j0 == 0u) {
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, o1, 36u);
+        workgroupBarrier();
+        if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (0u) / 32u * 2304u + i] = ss_128_32_4_lv_ep_sep_dbg[i]; } }
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, o3, 36u);
+        workgroupBarrier();
+        if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (32u) / 32u * 2304u + i] = ss_128_32_4_lv_ep_sep_dbg[i]; } }
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, o5, 36u);
+        workgroupBarrier();
+        if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (64u) / 32u * 2304u + i] = ss_128_32_4_lv_ep_sep_dbg[i]; } }
+        workgroupBarrier();
+        subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, o7, 36u);
+        workgroupBarrier();
+        if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (96u) / 32u * 2304u + i] = ss_128_32_4_lv_ep_sep_dbg[i]; } }
+        workgroupBarrier();
+      }
+      workgroupBarrier();
+    }
+
+    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+    l += subgroupShuffleXor(l, 16u);
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, o1, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_lv_ep_sep_dbg[sb + c], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 1u)], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 2u)], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, o3, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_lv_ep_sep_dbg[sb + c], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 1u)], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 2u)], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, o5, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_lv_ep_sep_dbg[sb + c], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 1u)], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 2u)], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_lv_ep_sep_dbg, sb0 + 1u * 16u + lv, o7, 36u);
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_lv_ep_sep_dbg[sb + c], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 1u)], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 2u)], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+    if (hh == 0u) { rowM_128_32_4_lv_ep_sep_dbg[row] = m; rowL_128_32_4_lv_ep_sep_dbg[row] = l; }
+    if (dbgOn && hh == 0u) { dbg[14080u + row * 2u] = m; dbg[14080u + row * 2u + 1u] = l; }
+
+  }
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_lv_ep_sep_dbg[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_lv_ep_sep_dbg[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}

@@ -6849,3 +6849,2104 @@ fn fa_sgm_64_64_4_lv_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
     lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_64_4_lv[tid] + log2(sum)) * LN2, sum > 0.0);
   }
 }
+
+// ==== 128_32_4_ep: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// sh_128_32_4_ep: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_ep: array<f16, 8704>;
+var<workgroup> ss_128_32_4_ep: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_ep: array<f32, 64>;
+var<workgroup> rowL_128_32_4_ep: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_ep: u32;
+
+var<private> em_128_32_4_ep: array<f32, 4864>;
+fn emu_zero_128_32_4_ep(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_ep[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_ep(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_ep[m * 256u + e] = f32(sh_128_32_4_ep[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_ep(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_ep[m * 256u + e] = ss_128_32_4_ep[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_ep(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_ep[off + (e / 16u) * stride + e % 16u] = em_128_32_4_ep[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_ep(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_ep[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_ep[a * 256u + i * 16u + k], em_128_32_4_ep[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_ep[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_ep(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  {
+    let h = wid.y;
+    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+    let sg = tid / 32u;
+    let ln = tid % 32u;
+    let kvh = h / p.group;
+    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+    let scale2 = p.scale * LOG2E;
+    let kvLen = min(p.kvLen, p.capacity);
+    var kvEnd = kvLen;                      // keys visible to the block's last row
+    if (p.causal != 0u) {
+      let lastRow = min(t0 + 64u, p.T) - 1u;
+      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+    }
+    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+    let r = ln % 16u;
+    let hh = ln / 16u;
+    let rot = select(0u, 1u, r >= 8u);
+    let row = sg * 16u + r;
+    let t = t0 + row;
+    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+    let sb0 = sg * 576u;              // the subgroup's scratch
+    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+    // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+
+    for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+      for (var i = tid; i < 2048u; i += 128u) {
+        let rr = i / 32u;
+        let d4 = i % 32u;
+        let tt = t0 + c0 + rr;
+        var v = T4();
+        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+        sh_128_32_4_ep[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_ep[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_ep[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_ep[rr * 136u + d4 * 4u + 3u] = v.w;
+      }
+      workgroupBarrier();
+      if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+        let qo = (sg * 16u - c0) * 136u;
+        for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_ep(k, qo + k * 16u, 136u, false); }
+      }
+      workgroupBarrier();
+    }
+
+    for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_ep(8u + n); }
+    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+    var l = 0.0;   // this invocation's part of the row sum (relative to m)
+    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+      if (tid == 0u) { anyNeed_128_32_4_ep = 0u; }
+      lv = j0 * p.zero;
+      for (var i = tid; i < 1024u; i += 128u) {
+        let c = i / 32u;
+        let d4 = i % 32u;
+        var kv = T4();
+        var vv = T4();
+        if (j0 + c < kvEnd) {
+          let g = (kvRow0 + j0 + c) * 32u + d4;
+          kv = kCache[g];
+          vv = vCache[g];
+        }
+        sh_128_32_4_ep[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_ep[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_ep[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_ep[c * 136u + d4 * 4u + 3u] = kv.w;
+        sh_128_32_4_ep[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_ep[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_ep[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_ep[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+      }
+      workgroupBarrier();
+
+      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+      for (var n = 0u; n < 2u; n++) {
+        emu_zero_128_32_4_ep(16u);
+        for (var k = 0u; k < 8u; k++) {
+          emu_ld_128_32_4_ep(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_ep(k, 18u, 16u);
+        }
+        emu_st_acc_128_32_4_ep(16u, sb0 + n * 16u, 36u, ln);
+      }
+      workgroupBarrier();
+
+      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+      var mx = NEG;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let x = select(NEG, ss_128_32_4_ep[sb + c] * scale2, i32(j0 + c) <= rowLim);
+        mx = max(mx, x);
+      }
+      mx = max(mx, emu_xor16(mx, tid));
+      var alpha = 1.0;
+      if (mx > m + TH) {
+        alpha = exp2(m - mx);
+        if (m > 0.5 * NEG) { anyNeed_128_32_4_ep = 1u; } // O rows are nonzero only once the row has seen a key
+        m = mx;
+      }
+      var sum = 0.0;
+      let pb = 0u + row * 40u;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let e = select(0.0, exp2(fma(ss_128_32_4_ep[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+        sum += e;
+        sh_128_32_4_ep[pb + c] = f16(e);
+      }
+      l = l * alpha + sum;
+      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+      if (workgroupUniformLoad(&anyNeed_128_32_4_ep) != 0u) {
+        for (var rd = 0u; rd < 4u; rd++) {
+          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+          workgroupBarrier();
+          for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep[sb + c] *= alpha; }
+          workgroupBarrier();
+          for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_ep(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+          workgroupBarrier();
+        }
+      }
+
+
+      // O += P·V.
+      for (var kk = 0u; kk < 2u; kk++) {
+        emu_ld_128_32_4_ep(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+        for (var n = 0u; n < 8u; n++) {
+          emu_ld_128_32_4_ep(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_ep(17u, 18u, 8u + n);
+        }
+      }
+      workgroupBarrier();
+    }
+
+    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+    l += emu_xor16(l, tid);
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    for (var rd = 0u; rd < 4u; rd++) {
+      for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+      workgroupBarrier();
+      if (t < p.T) {
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+          let v = vec4f(ss_128_32_4_ep[sb + c], ss_128_32_4_ep[sb + (c + 1u)], ss_128_32_4_ep[sb + (c + 2u)], ss_128_32_4_ep[sb + (c + 3u)]) * inv;
+          out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+        }
+      }
+      workgroupBarrier();
+    }
+    if (hh == 0u) { rowM_128_32_4_ep[row] = m; rowL_128_32_4_ep[row] = l; }
+
+  }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_ep_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  {
+    let h = wid.y;
+    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+    let sg = tid / 32u;
+    let ln = tid % 32u;
+    let kvh = h / p.group;
+    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+    let scale2 = p.scale * LOG2E;
+    let kvLen = min(p.kvLen, p.capacity);
+    var kvEnd = kvLen;                      // keys visible to the block's last row
+    if (p.causal != 0u) {
+      let lastRow = min(t0 + 64u, p.T) - 1u;
+      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+    }
+    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+    let r = ln % 16u;
+    let hh = ln / 16u;
+    let rot = select(0u, 1u, r >= 8u);
+    let row = sg * 16u + r;
+    let t = t0 + row;
+    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+    let sb0 = sg * 576u;              // the subgroup's scratch
+    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+    // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+
+    for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+      for (var i = tid; i < 2048u; i += 128u) {
+        let rr = i / 32u;
+        let d4 = i % 32u;
+        let tt = t0 + c0 + rr;
+        var v = T4();
+        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+        sh_128_32_4_ep[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_ep[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_ep[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_ep[rr * 136u + d4 * 4u + 3u] = v.w;
+      }
+      workgroupBarrier();
+      if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+        let qo = (sg * 16u - c0) * 136u;
+        for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_ep(k, qo + k * 16u, 136u, false); }
+      }
+      workgroupBarrier();
+    }
+
+    for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_ep(8u + n); }
+    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+    var l = 0.0;   // this invocation's part of the row sum (relative to m)
+    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+      if (tid == 0u) { anyNeed_128_32_4_ep = 0u; }
+      lv = j0 * p.zero;
+      for (var i = tid; i < 1024u; i += 128u) {
+        let c = i / 32u;
+        let d4 = i % 32u;
+        var kv = T4();
+        var vv = T4();
+        if (j0 + c < kvEnd) {
+          let g = (kvRow0 + j0 + c) * 32u + d4;
+          kv = kCache[g];
+          vv = vCache[g];
+        }
+        sh_128_32_4_ep[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_ep[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_ep[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_ep[c * 136u + d4 * 4u + 3u] = kv.w;
+        sh_128_32_4_ep[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_ep[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_ep[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_ep[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+      }
+      workgroupBarrier();
+
+      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+      for (var n = 0u; n < 2u; n++) {
+        emu_zero_128_32_4_ep(16u);
+        for (var k = 0u; k < 8u; k++) {
+          emu_ld_128_32_4_ep(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_ep(k, 18u, 16u);
+        }
+        emu_st_acc_128_32_4_ep(16u, sb0 + n * 16u, 36u, ln);
+      }
+      workgroupBarrier();
+
+      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+      var mx = NEG;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let x = select(NEG, ss_128_32_4_ep[sb + c] * scale2, i32(j0 + c) <= rowLim);
+        mx = max(mx, x);
+      }
+      mx = max(mx, emu_xor16(mx, tid));
+      var alpha = 1.0;
+      if (mx > m + TH) {
+        alpha = exp2(m - mx);
+        if (m > 0.5 * NEG) { anyNeed_128_32_4_ep = 1u; } // O rows are nonzero only once the row has seen a key
+        m = mx;
+      }
+      var sum = 0.0;
+      let pb = 0u + row * 40u;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let e = select(0.0, exp2(fma(ss_128_32_4_ep[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+        sum += e;
+        sh_128_32_4_ep[pb + c] = f16(e);
+      }
+      l = l * alpha + sum;
+      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+      if (workgroupUniformLoad(&anyNeed_128_32_4_ep) != 0u) {
+        for (var rd = 0u; rd < 4u; rd++) {
+          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+          workgroupBarrier();
+          for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep[sb + c] *= alpha; }
+          workgroupBarrier();
+          for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_ep(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+          workgroupBarrier();
+        }
+      }
+
+
+      // O += P·V.
+      for (var kk = 0u; kk < 2u; kk++) {
+        emu_ld_128_32_4_ep(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+        for (var n = 0u; n < 8u; n++) {
+          emu_ld_128_32_4_ep(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_ep(17u, 18u, 8u + n);
+        }
+      }
+      workgroupBarrier();
+    }
+
+    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+    l += emu_xor16(l, tid);
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    for (var rd = 0u; rd < 4u; rd++) {
+      for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+      workgroupBarrier();
+      if (t < p.T) {
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+          let v = vec4f(ss_128_32_4_ep[sb + c], ss_128_32_4_ep[sb + (c + 1u)], ss_128_32_4_ep[sb + (c + 2u)], ss_128_32_4_ep[sb + (c + 3u)]) * inv;
+          out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+        }
+      }
+      workgroupBarrier();
+    }
+    if (hh == 0u) { rowM_128_32_4_ep[row] = m; rowL_128_32_4_ep[row] = l; }
+
+  }
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_ep[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_ep[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_sep: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 40964 bytes of workgroup memory ====
+// sh_128_32_4_sep: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 8704.
+var<workgroup> sh_128_32_4_sep: array<f16, 15616>;
+var<workgroup> ss_128_32_4_sep: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_sep: array<f32, 64>;
+var<workgroup> rowL_128_32_4_sep: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_sep: u32;
+
+var<private> em_128_32_4_sep: array<f32, 4864>;
+fn emu_zero_128_32_4_sep(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_sep[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_sep(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_sep[m * 256u + e] = f32(sh_128_32_4_sep[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_sep(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_sep[m * 256u + e] = ss_128_32_4_sep[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_sep(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_sep[off + (e / 16u) * stride + e % 16u] = em_128_32_4_sep[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_sep(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_sep[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_sep[a * 256u + i * 16u + k], em_128_32_4_sep[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_sep[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_sep(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 32 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 32u) {
+    for (var i = tid; i < 1024u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_sep[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_sep[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_sep[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_sep[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 32u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_sep(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_sep(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_sep = 0u; }
+    lv = j0 * p.zero;
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_sep[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_sep[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_sep[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_sep[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_sep[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_sep[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_sep[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_sep[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_sep(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_sep(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_sep(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_sep(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_sep[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_sep = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_sep[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_sep[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_sep) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_sep[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_sep(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_sep(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_sep(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_sep[sb + c], ss_128_32_4_sep[sb + (c + 1u)], ss_128_32_4_sep[sb + (c + 2u)], ss_128_32_4_sep[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_sep[row] = m; rowL_128_32_4_sep[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_sep(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_sep(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_sep_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_sep(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_sep[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_sep[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_ep_sep: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 40964 bytes of workgroup memory ====
+// sh_128_32_4_ep_sep: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 8704.
+var<workgroup> sh_128_32_4_ep_sep: array<f16, 15616>;
+var<workgroup> ss_128_32_4_ep_sep: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_ep_sep: array<f32, 64>;
+var<workgroup> rowL_128_32_4_ep_sep: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_ep_sep: u32;
+
+var<private> em_128_32_4_ep_sep: array<f32, 4864>;
+fn emu_zero_128_32_4_ep_sep(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_ep_sep[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_ep_sep(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_ep_sep[m * 256u + e] = f32(sh_128_32_4_ep_sep[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_ep_sep(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_ep_sep[m * 256u + e] = ss_128_32_4_ep_sep[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_ep_sep(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_ep_sep[off + (e / 16u) * stride + e % 16u] = em_128_32_4_ep_sep[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_ep_sep(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_ep_sep[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_ep_sep[a * 256u + i * 16u + k], em_128_32_4_ep_sep[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_ep_sep[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_ep_sep(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  {
+    let h = wid.y;
+    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+    let sg = tid / 32u;
+    let ln = tid % 32u;
+    let kvh = h / p.group;
+    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+    let scale2 = p.scale * LOG2E;
+    let kvLen = min(p.kvLen, p.capacity);
+    var kvEnd = kvLen;                      // keys visible to the block's last row
+    if (p.causal != 0u) {
+      let lastRow = min(t0 + 64u, p.T) - 1u;
+      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+    }
+    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+    let r = ln % 16u;
+    let hh = ln / 16u;
+    let rot = select(0u, 1u, r >= 8u);
+    let row = sg * 16u + r;
+    let t = t0 + row;
+    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+    let sb0 = sg * 576u;              // the subgroup's scratch
+    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+    // Q: staged (zero past T) in chunks of 32 rows, loaded once into 8 left matrices.
+
+    for (var c0 = 0u; c0 < 64u; c0 += 32u) {
+      for (var i = tid; i < 1024u; i += 128u) {
+        let rr = i / 32u;
+        let d4 = i % 32u;
+        let tt = t0 + c0 + rr;
+        var v = T4();
+        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+        sh_128_32_4_ep_sep[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_ep_sep[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_ep_sep[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_ep_sep[rr * 136u + d4 * 4u + 3u] = v.w;
+      }
+      workgroupBarrier();
+      if (sg * 16u >= c0 && sg * 16u < c0 + 32u) {
+        let qo = (sg * 16u - c0) * 136u;
+        for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_ep_sep(k, qo + k * 16u, 136u, false); }
+      }
+      workgroupBarrier();
+    }
+
+    for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_ep_sep(8u + n); }
+    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+    var l = 0.0;   // this invocation's part of the row sum (relative to m)
+    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+      if (tid == 0u) { anyNeed_128_32_4_ep_sep = 0u; }
+      lv = j0 * p.zero;
+      for (var i = tid; i < 1024u; i += 128u) {
+        let c = i / 32u;
+        let d4 = i % 32u;
+        var kv = T4();
+        var vv = T4();
+        if (j0 + c < kvEnd) {
+          let g = (kvRow0 + j0 + c) * 32u + d4;
+          kv = kCache[g];
+          vv = vCache[g];
+        }
+        sh_128_32_4_ep_sep[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_ep_sep[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_ep_sep[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_ep_sep[c * 136u + d4 * 4u + 3u] = kv.w;
+        sh_128_32_4_ep_sep[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_ep_sep[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_ep_sep[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_ep_sep[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+      }
+      workgroupBarrier();
+
+      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+      for (var n = 0u; n < 2u; n++) {
+        emu_zero_128_32_4_ep_sep(16u);
+        for (var k = 0u; k < 8u; k++) {
+          emu_ld_128_32_4_ep_sep(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_ep_sep(k, 18u, 16u);
+        }
+        emu_st_acc_128_32_4_ep_sep(16u, sb0 + n * 16u, 36u, ln);
+      }
+      workgroupBarrier();
+
+      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+      var mx = NEG;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let x = select(NEG, ss_128_32_4_ep_sep[sb + c] * scale2, i32(j0 + c) <= rowLim);
+        mx = max(mx, x);
+      }
+      mx = max(mx, emu_xor16(mx, tid));
+      var alpha = 1.0;
+      if (mx > m + TH) {
+        alpha = exp2(m - mx);
+        if (m > 0.5 * NEG) { anyNeed_128_32_4_ep_sep = 1u; } // O rows are nonzero only once the row has seen a key
+        m = mx;
+      }
+      var sum = 0.0;
+      let pb = 8704u + row * 40u;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let e = select(0.0, exp2(fma(ss_128_32_4_ep_sep[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+        sum += e;
+        sh_128_32_4_ep_sep[pb + c] = f16(e);
+      }
+      l = l * alpha + sum;
+      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+      if (workgroupUniformLoad(&anyNeed_128_32_4_ep_sep) != 0u) {
+        for (var rd = 0u; rd < 4u; rd++) {
+          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+          workgroupBarrier();
+          for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep_sep[sb + c] *= alpha; }
+          workgroupBarrier();
+          for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_ep_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+          workgroupBarrier();
+        }
+      }
+
+
+      // O += P·V.
+      for (var kk = 0u; kk < 2u; kk++) {
+        emu_ld_128_32_4_ep_sep(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+        for (var n = 0u; n < 8u; n++) {
+          emu_ld_128_32_4_ep_sep(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_ep_sep(17u, 18u, 8u + n);
+        }
+      }
+      workgroupBarrier();
+    }
+
+    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+    l += emu_xor16(l, tid);
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    for (var rd = 0u; rd < 4u; rd++) {
+      for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+      workgroupBarrier();
+      if (t < p.T) {
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+          let v = vec4f(ss_128_32_4_ep_sep[sb + c], ss_128_32_4_ep_sep[sb + (c + 1u)], ss_128_32_4_ep_sep[sb + (c + 2u)], ss_128_32_4_ep_sep[sb + (c + 3u)]) * inv;
+          out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+        }
+      }
+      workgroupBarrier();
+    }
+    if (hh == 0u) { rowM_128_32_4_ep_sep[row] = m; rowL_128_32_4_ep_sep[row] = l; }
+
+  }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_ep_sep_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  {
+    let h = wid.y;
+    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+    let sg = tid / 32u;
+    let ln = tid % 32u;
+    let kvh = h / p.group;
+    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+    let scale2 = p.scale * LOG2E;
+    let kvLen = min(p.kvLen, p.capacity);
+    var kvEnd = kvLen;                      // keys visible to the block's last row
+    if (p.causal != 0u) {
+      let lastRow = min(t0 + 64u, p.T) - 1u;
+      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+    }
+    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+    let r = ln % 16u;
+    let hh = ln / 16u;
+    let rot = select(0u, 1u, r >= 8u);
+    let row = sg * 16u + r;
+    let t = t0 + row;
+    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+    let sb0 = sg * 576u;              // the subgroup's scratch
+    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+    // Q: staged (zero past T) in chunks of 32 rows, loaded once into 8 left matrices.
+
+    for (var c0 = 0u; c0 < 64u; c0 += 32u) {
+      for (var i = tid; i < 1024u; i += 128u) {
+        let rr = i / 32u;
+        let d4 = i % 32u;
+        let tt = t0 + c0 + rr;
+        var v = T4();
+        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+        sh_128_32_4_ep_sep[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_ep_sep[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_ep_sep[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_ep_sep[rr * 136u + d4 * 4u + 3u] = v.w;
+      }
+      workgroupBarrier();
+      if (sg * 16u >= c0 && sg * 16u < c0 + 32u) {
+        let qo = (sg * 16u - c0) * 136u;
+        for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_ep_sep(k, qo + k * 16u, 136u, false); }
+      }
+      workgroupBarrier();
+    }
+
+    for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_ep_sep(8u + n); }
+    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+    var l = 0.0;   // this invocation's part of the row sum (relative to m)
+    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+      if (tid == 0u) { anyNeed_128_32_4_ep_sep = 0u; }
+      lv = j0 * p.zero;
+      for (var i = tid; i < 1024u; i += 128u) {
+        let c = i / 32u;
+        let d4 = i % 32u;
+        var kv = T4();
+        var vv = T4();
+        if (j0 + c < kvEnd) {
+          let g = (kvRow0 + j0 + c) * 32u + d4;
+          kv = kCache[g];
+          vv = vCache[g];
+        }
+        sh_128_32_4_ep_sep[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_ep_sep[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_ep_sep[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_ep_sep[c * 136u + d4 * 4u + 3u] = kv.w;
+        sh_128_32_4_ep_sep[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_ep_sep[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_ep_sep[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_ep_sep[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+      }
+      workgroupBarrier();
+
+      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+      for (var n = 0u; n < 2u; n++) {
+        emu_zero_128_32_4_ep_sep(16u);
+        for (var k = 0u; k < 8u; k++) {
+          emu_ld_128_32_4_ep_sep(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_ep_sep(k, 18u, 16u);
+        }
+        emu_st_acc_128_32_4_ep_sep(16u, sb0 + n * 16u, 36u, ln);
+      }
+      workgroupBarrier();
+
+      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+      var mx = NEG;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let x = select(NEG, ss_128_32_4_ep_sep[sb + c] * scale2, i32(j0 + c) <= rowLim);
+        mx = max(mx, x);
+      }
+      mx = max(mx, emu_xor16(mx, tid));
+      var alpha = 1.0;
+      if (mx > m + TH) {
+        alpha = exp2(m - mx);
+        if (m > 0.5 * NEG) { anyNeed_128_32_4_ep_sep = 1u; } // O rows are nonzero only once the row has seen a key
+        m = mx;
+      }
+      var sum = 0.0;
+      let pb = 8704u + row * 40u;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let e = select(0.0, exp2(fma(ss_128_32_4_ep_sep[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+        sum += e;
+        sh_128_32_4_ep_sep[pb + c] = f16(e);
+      }
+      l = l * alpha + sum;
+      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+      if (workgroupUniformLoad(&anyNeed_128_32_4_ep_sep) != 0u) {
+        for (var rd = 0u; rd < 4u; rd++) {
+          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+          workgroupBarrier();
+          for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep_sep[sb + c] *= alpha; }
+          workgroupBarrier();
+          for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_ep_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+          workgroupBarrier();
+        }
+      }
+
+
+      // O += P·V.
+      for (var kk = 0u; kk < 2u; kk++) {
+        emu_ld_128_32_4_ep_sep(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+        for (var n = 0u; n < 8u; n++) {
+          emu_ld_128_32_4_ep_sep(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_ep_sep(17u, 18u, 8u + n);
+        }
+      }
+      workgroupBarrier();
+    }
+
+    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+    l += emu_xor16(l, tid);
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    for (var rd = 0u; rd < 4u; rd++) {
+      for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+      workgroupBarrier();
+      if (t < p.T) {
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+          let v = vec4f(ss_128_32_4_ep_sep[sb + c], ss_128_32_4_ep_sep[sb + (c + 1u)], ss_128_32_4_ep_sep[sb + (c + 2u)], ss_128_32_4_ep_sep[sb + (c + 3u)]) * inv;
+          out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+        }
+      }
+      workgroupBarrier();
+    }
+    if (hh == 0u) { rowM_128_32_4_ep_sep[row] = m; rowL_128_32_4_ep_sep[row] = l; }
+
+  }
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_ep_sep[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_ep_sep[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_lv_ep_sep: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 40964 bytes of workgroup memory ====
+// sh_128_32_4_lv_ep_sep: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 8704.
+var<workgroup> sh_128_32_4_lv_ep_sep: array<f16, 15616>;
+var<workgroup> ss_128_32_4_lv_ep_sep: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_lv_ep_sep: array<f32, 64>;
+var<workgroup> rowL_128_32_4_lv_ep_sep: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_lv_ep_sep: u32;
+
+var<private> em_128_32_4_lv_ep_sep: array<f32, 4864>;
+fn emu_zero_128_32_4_lv_ep_sep(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_lv_ep_sep[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_lv_ep_sep(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_lv_ep_sep[m * 256u + e] = f32(sh_128_32_4_lv_ep_sep[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_lv_ep_sep(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_lv_ep_sep[m * 256u + e] = ss_128_32_4_lv_ep_sep[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_lv_ep_sep(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_lv_ep_sep[off + (e / 16u) * stride + e % 16u] = em_128_32_4_lv_ep_sep[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_lv_ep_sep(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_lv_ep_sep[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_lv_ep_sep[a * 256u + i * 16u + k], em_128_32_4_lv_ep_sep[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_lv_ep_sep[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_lv_ep_sep(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  {
+    let h = wid.y;
+    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+    let sg = tid / 32u;
+    let ln = tid % 32u;
+    let kvh = h / p.group;
+    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+    let scale2 = p.scale * LOG2E;
+    let kvLen = min(p.kvLen, p.capacity);
+    var kvEnd = kvLen;                      // keys visible to the block's last row
+    if (p.causal != 0u) {
+      let lastRow = min(t0 + 64u, p.T) - 1u;
+      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+    }
+    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+    let r = ln % 16u;
+    let hh = ln / 16u;
+    let rot = select(0u, 1u, r >= 8u);
+    let row = sg * 16u + r;
+    let t = t0 + row;
+    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+    let sb0 = sg * 576u;              // the subgroup's scratch
+    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+    // Q: staged (zero past T) in chunks of 32 rows, loaded once into 8 left matrices.
+
+    for (var c0 = 0u; c0 < 64u; c0 += 32u) {
+      for (var i = tid; i < 1024u; i += 128u) {
+        let rr = i / 32u;
+        let d4 = i % 32u;
+        let tt = t0 + c0 + rr;
+        var v = T4();
+        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+        sh_128_32_4_lv_ep_sep[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_lv_ep_sep[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_lv_ep_sep[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_lv_ep_sep[rr * 136u + d4 * 4u + 3u] = v.w;
+      }
+      workgroupBarrier();
+      if (sg * 16u >= c0 && sg * 16u < c0 + 32u) {
+        let qo = (sg * 16u - c0) * 136u;
+        for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_lv_ep_sep(k, qo + k * 16u, 136u, false); }
+      }
+      workgroupBarrier();
+    }
+
+    for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_lv_ep_sep(8u + n); }
+    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+    var l = 0.0;   // this invocation's part of the row sum (relative to m)
+    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+      if (tid == 0u) { anyNeed_128_32_4_lv_ep_sep = 0u; }
+      lv = j0 * p.zero;
+      for (var i = tid; i < 1024u; i += 128u) {
+        let c = i / 32u;
+        let d4 = i % 32u;
+        var kv = T4();
+        var vv = T4();
+        if (j0 + c < kvEnd) {
+          let g = (kvRow0 + j0 + c) * 32u + d4;
+          kv = kCache[g];
+          vv = vCache[g];
+        }
+        sh_128_32_4_lv_ep_sep[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_lv_ep_sep[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_lv_ep_sep[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_lv_ep_sep[c * 136u + d4 * 4u + 3u] = kv.w;
+        sh_128_32_4_lv_ep_sep[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_lv_ep_sep[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_lv_ep_sep[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_lv_ep_sep[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+      }
+      workgroupBarrier();
+
+      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+      for (var n = 0u; n < 2u; n++) {
+        emu_zero_128_32_4_lv_ep_sep(16u);
+        for (var k = 0u; k < 8u; k++) {
+          emu_ld_128_32_4_lv_ep_sep(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_lv_ep_sep(k, 18u, 16u);
+        }
+        emu_st_acc_128_32_4_lv_ep_sep(16u, sb0 + n * 16u, 36u, ln);
+      }
+      workgroupBarrier();
+
+      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+      var mx = NEG;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let x = select(NEG, ss_128_32_4_lv_ep_sep[sb + c] * scale2, i32(j0 + c) <= rowLim);
+        mx = max(mx, x);
+      }
+      mx = max(mx, emu_xor16(mx, tid));
+      var alpha = 1.0;
+      if (mx > m + TH) {
+        alpha = exp2(m - mx);
+        if (m > 0.5 * NEG) { anyNeed_128_32_4_lv_ep_sep = 1u; } // O rows are nonzero only once the row has seen a key
+        m = mx;
+      }
+      var sum = 0.0;
+      let pb = 8704u + row * 40u;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let e = select(0.0, exp2(fma(ss_128_32_4_lv_ep_sep[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+        sum += e;
+        sh_128_32_4_lv_ep_sep[pb + c] = f16(e);
+      }
+      l = l * alpha + sum;
+      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+      if (workgroupUniformLoad(&anyNeed_128_32_4_lv_ep_sep) != 0u) {
+        for (var rd = 0u; rd < 4u; rd++) {
+          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_ep_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+          workgroupBarrier();
+          for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_ep_sep[sb + c] *= alpha; }
+          workgroupBarrier();
+          for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_lv_ep_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+          workgroupBarrier();
+        }
+      }
+
+
+      // O += P·V.
+      for (var kk = 0u; kk < 2u; kk++) {
+        emu_ld_128_32_4_lv_ep_sep(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+        for (var n = 0u; n < 8u; n++) {
+          emu_ld_128_32_4_lv_ep_sep(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_lv_ep_sep(17u, 18u, 8u + n);
+        }
+      }
+      workgroupBarrier();
+    }
+
+    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+    l += emu_xor16(l, tid);
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    for (var rd = 0u; rd < 4u; rd++) {
+      for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_ep_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+      workgroupBarrier();
+      if (t < p.T) {
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+          let v = vec4f(ss_128_32_4_lv_ep_sep[sb + c], ss_128_32_4_lv_ep_sep[sb + (c + 1u)], ss_128_32_4_lv_ep_sep[sb + (c + 2u)], ss_128_32_4_lv_ep_sep[sb + (c + 3u)]) * inv;
+          out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+        }
+      }
+      workgroupBarrier();
+    }
+    if (hh == 0u) { rowM_128_32_4_lv_ep_sep[row] = m; rowL_128_32_4_lv_ep_sep[row] = l; }
+
+  }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_lv_ep_sep_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  {
+    let h = wid.y;
+    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+    let sg = tid / 32u;
+    let ln = tid % 32u;
+    let kvh = h / p.group;
+    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+    let scale2 = p.scale * LOG2E;
+    let kvLen = min(p.kvLen, p.capacity);
+    var kvEnd = kvLen;                      // keys visible to the block's last row
+    if (p.causal != 0u) {
+      let lastRow = min(t0 + 64u, p.T) - 1u;
+      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+    }
+    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+    let r = ln % 16u;
+    let hh = ln / 16u;
+    let rot = select(0u, 1u, r >= 8u);
+    let row = sg * 16u + r;
+    let t = t0 + row;
+    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+    let sb0 = sg * 576u;              // the subgroup's scratch
+    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+    // Q: staged (zero past T) in chunks of 32 rows, loaded once into 8 left matrices.
+
+    for (var c0 = 0u; c0 < 64u; c0 += 32u) {
+      for (var i = tid; i < 1024u; i += 128u) {
+        let rr = i / 32u;
+        let d4 = i % 32u;
+        let tt = t0 + c0 + rr;
+        var v = T4();
+        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+        sh_128_32_4_lv_ep_sep[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_lv_ep_sep[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_lv_ep_sep[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_lv_ep_sep[rr * 136u + d4 * 4u + 3u] = v.w;
+      }
+      workgroupBarrier();
+      if (sg * 16u >= c0 && sg * 16u < c0 + 32u) {
+        let qo = (sg * 16u - c0) * 136u;
+        for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_lv_ep_sep(k, qo + k * 16u, 136u, false); }
+      }
+      workgroupBarrier();
+    }
+
+    for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_lv_ep_sep(8u + n); }
+    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+    var l = 0.0;   // this invocation's part of the row sum (relative to m)
+    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+      if (tid == 0u) { anyNeed_128_32_4_lv_ep_sep = 0u; }
+      lv = j0 * p.zero;
+      for (var i = tid; i < 1024u; i += 128u) {
+        let c = i / 32u;
+        let d4 = i % 32u;
+        var kv = T4();
+        var vv = T4();
+        if (j0 + c < kvEnd) {
+          let g = (kvRow0 + j0 + c) * 32u + d4;
+          kv = kCache[g];
+          vv = vCache[g];
+        }
+        sh_128_32_4_lv_ep_sep[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_lv_ep_sep[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_lv_ep_sep[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_lv_ep_sep[c * 136u + d4 * 4u + 3u] = kv.w;
+        sh_128_32_4_lv_ep_sep[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_lv_ep_sep[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_lv_ep_sep[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_lv_ep_sep[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+      }
+      workgroupBarrier();
+
+      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+      for (var n = 0u; n < 2u; n++) {
+        emu_zero_128_32_4_lv_ep_sep(16u);
+        for (var k = 0u; k < 8u; k++) {
+          emu_ld_128_32_4_lv_ep_sep(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_lv_ep_sep(k, 18u, 16u);
+        }
+        emu_st_acc_128_32_4_lv_ep_sep(16u, sb0 + n * 16u, 36u, ln);
+      }
+      workgroupBarrier();
+
+      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+      var mx = NEG;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let x = select(NEG, ss_128_32_4_lv_ep_sep[sb + c] * scale2, i32(j0 + c) <= rowLim);
+        mx = max(mx, x);
+      }
+      mx = max(mx, emu_xor16(mx, tid));
+      var alpha = 1.0;
+      if (mx > m + TH) {
+        alpha = exp2(m - mx);
+        if (m > 0.5 * NEG) { anyNeed_128_32_4_lv_ep_sep = 1u; } // O rows are nonzero only once the row has seen a key
+        m = mx;
+      }
+      var sum = 0.0;
+      let pb = 8704u + row * 40u;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let e = select(0.0, exp2(fma(ss_128_32_4_lv_ep_sep[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+        sum += e;
+        sh_128_32_4_lv_ep_sep[pb + c] = f16(e);
+      }
+      l = l * alpha + sum;
+      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+      if (workgroupUniformLoad(&anyNeed_128_32_4_lv_ep_sep) != 0u) {
+        for (var rd = 0u; rd < 4u; rd++) {
+          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_ep_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+          workgroupBarrier();
+          for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_ep_sep[sb + c] *= alpha; }
+          workgroupBarrier();
+          for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_lv_ep_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+          workgroupBarrier();
+        }
+      }
+
+
+      // O += P·V.
+      for (var kk = 0u; kk < 2u; kk++) {
+        emu_ld_128_32_4_lv_ep_sep(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+        for (var n = 0u; n < 8u; n++) {
+          emu_ld_128_32_4_lv_ep_sep(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_lv_ep_sep(17u, 18u, 8u + n);
+        }
+      }
+      workgroupBarrier();
+    }
+
+    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+    l += emu_xor16(l, tid);
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    for (var rd = 0u; rd < 4u; rd++) {
+      for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_ep_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+      workgroupBarrier();
+      if (t < p.T) {
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+          let v = vec4f(ss_128_32_4_lv_ep_sep[sb + c], ss_128_32_4_lv_ep_sep[sb + (c + 1u)], ss_128_32_4_lv_ep_sep[sb + (c + 2u)], ss_128_32_4_lv_ep_sep[sb + (c + 3u)]) * inv;
+          out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+        }
+      }
+      workgroupBarrier();
+    }
+    if (hh == 0u) { rowM_128_32_4_lv_ep_sep[row] = m; rowL_128_32_4_lv_ep_sep[row] = l; }
+
+  }
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_lv_ep_sep[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_lv_ep_sep[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_ep_dbg: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// sh_128_32_4_ep_dbg: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_ep_dbg: array<f16, 8704>;
+var<workgroup> ss_128_32_4_ep_dbg: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_ep_dbg: array<f32, 64>;
+var<workgroup> rowL_128_32_4_ep_dbg: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_ep_dbg: u32;
+
+var<private> em_128_32_4_ep_dbg: array<f32, 4864>;
+fn emu_zero_128_32_4_ep_dbg(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_ep_dbg[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_ep_dbg(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_ep_dbg[m * 256u + e] = f32(sh_128_32_4_ep_dbg[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_ep_dbg(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_ep_dbg[m * 256u + e] = ss_128_32_4_ep_dbg[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_ep_dbg(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_ep_dbg[off + (e / 16u) * stride + e % 16u] = em_128_32_4_ep_dbg[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_ep_dbg(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_ep_dbg[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_ep_dbg[a * 256u + i * 16u + k], em_128_32_4_ep_dbg[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_ep_dbg[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_ep_dbg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  {
+    let h = wid.y;
+    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+    let dbgOn = t0 == 0u && h == 0u;
+    let sg = tid / 32u;
+    let ln = tid % 32u;
+    let kvh = h / p.group;
+    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+    let scale2 = p.scale * LOG2E;
+    let kvLen = min(p.kvLen, p.capacity);
+    var kvEnd = kvLen;                      // keys visible to the block's last row
+    if (p.causal != 0u) {
+      let lastRow = min(t0 + 64u, p.T) - 1u;
+      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+    }
+    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+    let r = ln % 16u;
+    let hh = ln / 16u;
+    let rot = select(0u, 1u, r >= 8u);
+    let row = sg * 16u + r;
+    let t = t0 + row;
+    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+    let sb0 = sg * 576u;              // the subgroup's scratch
+    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+    // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+
+    for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+      for (var i = tid; i < 2048u; i += 128u) {
+        let rr = i / 32u;
+        let d4 = i % 32u;
+        let tt = t0 + c0 + rr;
+        var v = T4();
+        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+        sh_128_32_4_ep_dbg[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_ep_dbg[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_ep_dbg[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_ep_dbg[rr * 136u + d4 * 4u + 3u] = v.w;
+      }
+      workgroupBarrier();
+      if (dbgOn && c0 == 0u) { for (var i = tid; i < 8704u; i += 128u) { dbg[14208u + i] = f32(sh_128_32_4_ep_dbg[i]); } }
+      if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+        let qo = (sg * 16u - c0) * 136u;
+        for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_ep_dbg(k, qo + k * 16u, 136u, false); }
+      }
+      workgroupBarrier();
+    }
+
+    for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_ep_dbg(8u + n); }
+    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+    var l = 0.0;   // this invocation's part of the row sum (relative to m)
+    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+      if (tid == 0u) { anyNeed_128_32_4_ep_dbg = 0u; }
+      lv = j0 * p.zero;
+      for (var i = tid; i < 1024u; i += 128u) {
+        let c = i / 32u;
+        let d4 = i % 32u;
+        var kv = T4();
+        var vv = T4();
+        if (j0 + c < kvEnd) {
+          let g = (kvRow0 + j0 + c) * 32u + d4;
+          kv = kCache[g];
+          vv = vCache[g];
+        }
+        sh_128_32_4_ep_dbg[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_ep_dbg[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_ep_dbg[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_ep_dbg[c * 136u + d4 * 4u + 3u] = kv.w;
+        sh_128_32_4_ep_dbg[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_ep_dbg[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_ep_dbg[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_ep_dbg[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+      }
+      workgroupBarrier();
+      if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[22912u + i] = f32(sh_128_32_4_ep_dbg[i]); } }
+
+      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+      for (var n = 0u; n < 2u; n++) {
+        emu_zero_128_32_4_ep_dbg(16u);
+        for (var k = 0u; k < 8u; k++) {
+          emu_ld_128_32_4_ep_dbg(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_ep_dbg(k, 18u, 16u);
+        }
+        emu_st_acc_128_32_4_ep_dbg(16u, sb0 + n * 16u, 36u, ln);
+      }
+      workgroupBarrier();
+      if (dbgOn && j0 == 0u) { for (var i = tid; i < 2304u; i += 128u) { dbg[i] = ss_128_32_4_ep_dbg[i]; } }
+
+      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+      var mx = NEG;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let x = select(NEG, ss_128_32_4_ep_dbg[sb + c] * scale2, i32(j0 + c) <= rowLim);
+        mx = max(mx, x);
+      }
+      mx = max(mx, emu_xor16(mx, tid));
+      var alpha = 1.0;
+      if (mx > m + TH) {
+        alpha = exp2(m - mx);
+        if (m > 0.5 * NEG) { anyNeed_128_32_4_ep_dbg = 1u; } // O rows are nonzero only once the row has seen a key
+        m = mx;
+      }
+      var sum = 0.0;
+      let pb = 0u + row * 40u;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let e = select(0.0, exp2(fma(ss_128_32_4_ep_dbg[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+        sum += e;
+        sh_128_32_4_ep_dbg[pb + c] = f16(e);
+      }
+      l = l * alpha + sum;
+      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+      if (workgroupUniformLoad(&anyNeed_128_32_4_ep_dbg) != 0u) {
+        for (var rd = 0u; rd < 4u; rd++) {
+          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+          workgroupBarrier();
+          for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep_dbg[sb + c] *= alpha; }
+          workgroupBarrier();
+          for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_ep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+          workgroupBarrier();
+        }
+      }
+
+      if (dbgOn && j0 == 0u) { for (var i = tid; i < 2560u; i += 128u) { dbg[2304u + i] = f32(sh_128_32_4_ep_dbg[0u + i]); } }
+
+      // O += P·V.
+      for (var kk = 0u; kk < 2u; kk++) {
+        emu_ld_128_32_4_ep_dbg(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+        for (var n = 0u; n < 8u; n++) {
+          emu_ld_128_32_4_ep_dbg(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_ep_dbg(17u, 18u, 8u + n);
+        }
+      }
+      if (j0 == 0u) {
+        for (var rd = 0u; rd < 4u; rd++) {
+          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+          workgroupBarrier();
+          if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (rd * 32u) / 32u * 2304u + i] = ss_128_32_4_ep_dbg[i]; } }
+          workgroupBarrier();
+        }
+      }
+      workgroupBarrier();
+    }
+
+    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+    l += emu_xor16(l, tid);
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    for (var rd = 0u; rd < 4u; rd++) {
+      for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+      workgroupBarrier();
+      if (t < p.T) {
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+          let v = vec4f(ss_128_32_4_ep_dbg[sb + c], ss_128_32_4_ep_dbg[sb + (c + 1u)], ss_128_32_4_ep_dbg[sb + (c + 2u)], ss_128_32_4_ep_dbg[sb + (c + 3u)]) * inv;
+          out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+        }
+      }
+      workgroupBarrier();
+    }
+    if (hh == 0u) { rowM_128_32_4_ep_dbg[row] = m; rowL_128_32_4_ep_dbg[row] = l; }
+    if (dbgOn && hh == 0u) { dbg[14080u + row * 2u] = m; dbg[14080u + row * 2u + 1u] = l; }
+
+  }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_ep_dbg_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  {
+    let h = wid.y;
+    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+    let dbgOn = t0 == 0u && h == 0u;
+    let sg = tid / 32u;
+    let ln = tid % 32u;
+    let kvh = h / p.group;
+    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+    let scale2 = p.scale * LOG2E;
+    let kvLen = min(p.kvLen, p.capacity);
+    var kvEnd = kvLen;                      // keys visible to the block's last row
+    if (p.causal != 0u) {
+      let lastRow = min(t0 + 64u, p.T) - 1u;
+      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+    }
+    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+    let r = ln % 16u;
+    let hh = ln / 16u;
+    let rot = select(0u, 1u, r >= 8u);
+    let row = sg * 16u + r;
+    let t = t0 + row;
+    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+    let sb0 = sg * 576u;              // the subgroup's scratch
+    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+    // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+
+    for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+      for (var i = tid; i < 2048u; i += 128u) {
+        let rr = i / 32u;
+        let d4 = i % 32u;
+        let tt = t0 + c0 + rr;
+        var v = T4();
+        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+        sh_128_32_4_ep_dbg[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_ep_dbg[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_ep_dbg[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_ep_dbg[rr * 136u + d4 * 4u + 3u] = v.w;
+      }
+      workgroupBarrier();
+      if (dbgOn && c0 == 0u) { for (var i = tid; i < 8704u; i += 128u) { dbg[14208u + i] = f32(sh_128_32_4_ep_dbg[i]); } }
+      if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+        let qo = (sg * 16u - c0) * 136u;
+        for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_ep_dbg(k, qo + k * 16u, 136u, false); }
+      }
+      workgroupBarrier();
+    }
+
+    for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_ep_dbg(8u + n); }
+    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+    var l = 0.0;   // this invocation's part of the row sum (relative to m)
+    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+      if (tid == 0u) { anyNeed_128_32_4_ep_dbg = 0u; }
+      lv = j0 * p.zero;
+      for (var i = tid; i < 1024u; i += 128u) {
+        let c = i / 32u;
+        let d4 = i % 32u;
+        var kv = T4();
+        var vv = T4();
+        if (j0 + c < kvEnd) {
+          let g = (kvRow0 + j0 + c) * 32u + d4;
+          kv = kCache[g];
+          vv = vCache[g];
+        }
+        sh_128_32_4_ep_dbg[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_ep_dbg[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_ep_dbg[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_ep_dbg[c * 136u + d4 * 4u + 3u] = kv.w;
+        sh_128_32_4_ep_dbg[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_ep_dbg[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_ep_dbg[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_ep_dbg[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+      }
+      workgroupBarrier();
+      if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[22912u + i] = f32(sh_128_32_4_ep_dbg[i]); } }
+
+      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+      for (var n = 0u; n < 2u; n++) {
+        emu_zero_128_32_4_ep_dbg(16u);
+        for (var k = 0u; k < 8u; k++) {
+          emu_ld_128_32_4_ep_dbg(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_ep_dbg(k, 18u, 16u);
+        }
+        emu_st_acc_128_32_4_ep_dbg(16u, sb0 + n * 16u, 36u, ln);
+      }
+      workgroupBarrier();
+      if (dbgOn && j0 == 0u) { for (var i = tid; i < 2304u; i += 128u) { dbg[i] = ss_128_32_4_ep_dbg[i]; } }
+
+      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+      var mx = NEG;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let x = select(NEG, ss_128_32_4_ep_dbg[sb + c] * scale2, i32(j0 + c) <= rowLim);
+        mx = max(mx, x);
+      }
+      mx = max(mx, emu_xor16(mx, tid));
+      var alpha = 1.0;
+      if (mx > m + TH) {
+        alpha = exp2(m - mx);
+        if (m > 0.5 * NEG) { anyNeed_128_32_4_ep_dbg = 1u; } // O rows are nonzero only once the row has seen a key
+        m = mx;
+      }
+      var sum = 0.0;
+      let pb = 0u + row * 40u;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let e = select(0.0, exp2(fma(ss_128_32_4_ep_dbg[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+        sum += e;
+        sh_128_32_4_ep_dbg[pb + c] = f16(e);
+      }
+      l = l * alpha + sum;
+      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+      if (workgroupUniformLoad(&anyNeed_128_32_4_ep_dbg) != 0u) {
+        for (var rd = 0u; rd < 4u; rd++) {
+          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+          workgroupBarrier();
+          for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep_dbg[sb + c] *= alpha; }
+          workgroupBarrier();
+          for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_ep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+          workgroupBarrier();
+        }
+      }
+
+      if (dbgOn && j0 == 0u) { for (var i = tid; i < 2560u; i += 128u) { dbg[2304u + i] = f32(sh_128_32_4_ep_dbg[0u + i]); } }
+
+      // O += P·V.
+      for (var kk = 0u; kk < 2u; kk++) {
+        emu_ld_128_32_4_ep_dbg(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+        for (var n = 0u; n < 8u; n++) {
+          emu_ld_128_32_4_ep_dbg(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_ep_dbg(17u, 18u, 8u + n);
+        }
+      }
+      if (j0 == 0u) {
+        for (var rd = 0u; rd < 4u; rd++) {
+          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+          workgroupBarrier();
+          if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (rd * 32u) / 32u * 2304u + i] = ss_128_32_4_ep_dbg[i]; } }
+          workgroupBarrier();
+        }
+      }
+      workgroupBarrier();
+    }
+
+    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+    l += emu_xor16(l, tid);
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    for (var rd = 0u; rd < 4u; rd++) {
+      for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+      workgroupBarrier();
+      if (t < p.T) {
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+          let v = vec4f(ss_128_32_4_ep_dbg[sb + c], ss_128_32_4_ep_dbg[sb + (c + 1u)], ss_128_32_4_ep_dbg[sb + (c + 2u)], ss_128_32_4_ep_dbg[sb + (c + 3u)]) * inv;
+          out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+        }
+      }
+      workgroupBarrier();
+    }
+    if (hh == 0u) { rowM_128_32_4_ep_dbg[row] = m; rowL_128_32_4_ep_dbg[row] = l; }
+    if (dbgOn && hh == 0u) { dbg[14080u + row * 2u] = m; dbg[14080u + row * 2u + 1u] = l; }
+
+  }
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_ep_dbg[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_ep_dbg[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_sep_dbg: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 40964 bytes of workgroup memory ====
+// sh_128_32_4_sep_dbg: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 8704.
+var<workgroup> sh_128_32_4_sep_dbg: array<f16, 15616>;
+var<workgroup> ss_128_32_4_sep_dbg: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_sep_dbg: array<f32, 64>;
+var<workgroup> rowL_128_32_4_sep_dbg: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_sep_dbg: u32;
+
+var<private> em_128_32_4_sep_dbg: array<f32, 4864>;
+fn emu_zero_128_32_4_sep_dbg(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_sep_dbg[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_sep_dbg(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_sep_dbg[m * 256u + e] = f32(sh_128_32_4_sep_dbg[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_sep_dbg(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_sep_dbg[m * 256u + e] = ss_128_32_4_sep_dbg[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_sep_dbg(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_sep_dbg[off + (e / 16u) * stride + e % 16u] = em_128_32_4_sep_dbg[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_sep_dbg(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_sep_dbg[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_sep_dbg[a * 256u + i * 16u + k], em_128_32_4_sep_dbg[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_sep_dbg[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_sep_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let dbgOn = t0 == 0u && h == 0u;
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 32 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 32u) {
+    for (var i = tid; i < 1024u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_sep_dbg[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_sep_dbg[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_sep_dbg[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_sep_dbg[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (dbgOn && c0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[14208u + i] = f32(sh_128_32_4_sep_dbg[i]); } }
+    if (sg * 16u >= c0 && sg * 16u < c0 + 32u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_sep_dbg(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_sep_dbg(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_sep_dbg = 0u; }
+    lv = j0 * p.zero;
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_sep_dbg[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_sep_dbg[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_sep_dbg[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_sep_dbg[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_4_sep_dbg[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_sep_dbg[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_sep_dbg[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_sep_dbg[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[18560u + i] = f32(sh_128_32_4_sep_dbg[i]); } }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_sep_dbg(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_sep_dbg(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_sep_dbg(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_sep_dbg(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2304u; i += 128u) { dbg[i] = ss_128_32_4_sep_dbg[i]; } }
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_sep_dbg[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_sep_dbg = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_sep_dbg[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_sep_dbg[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_sep_dbg) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_sep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_sep_dbg[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_sep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2560u; i += 128u) { dbg[2304u + i] = f32(sh_128_32_4_sep_dbg[8704u + i]); } }
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_sep_dbg(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_sep_dbg(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_sep_dbg(17u, 18u, 8u + n);
+      }
+    }
+    if (j0 == 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_sep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (rd * 32u) / 32u * 2304u + i] = ss_128_32_4_sep_dbg[i]; } }
+        workgroupBarrier();
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_sep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_sep_dbg[sb + c], ss_128_32_4_sep_dbg[sb + (c + 1u)], ss_128_32_4_sep_dbg[sb + (c + 2u)], ss_128_32_4_sep_dbg[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_sep_dbg[row] = m; rowL_128_32_4_sep_dbg[row] = l; }
+  if (dbgOn && hh == 0u) { dbg[14080u + row * 2u] = m; dbg[14080u + row * 2u + 1u] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_sep_dbg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_sep_dbg(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_sep_dbg_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_sep_dbg(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_sep_dbg[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_sep_dbg[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_lv_ep_sep_dbg: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 40964 bytes of workgroup memory ====
+// sh_128_32_4_lv_ep_sep_dbg: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 8704.
+var<workgroup> sh_128_32_4_lv_ep_sep_dbg: array<f16, 15616>;
+var<workgroup> ss_128_32_4_lv_ep_sep_dbg: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_lv_ep_sep_dbg: array<f32, 64>;
+var<workgroup> rowL_128_32_4_lv_ep_sep_dbg: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_lv_ep_sep_dbg: u32;
+
+var<private> em_128_32_4_lv_ep_sep_dbg: array<f32, 4864>;
+fn emu_zero_128_32_4_lv_ep_sep_dbg(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_lv_ep_sep_dbg[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_lv_ep_sep_dbg(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_lv_ep_sep_dbg[m * 256u + e] = f32(sh_128_32_4_lv_ep_sep_dbg[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_lv_ep_sep_dbg(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_lv_ep_sep_dbg[m * 256u + e] = ss_128_32_4_lv_ep_sep_dbg[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_lv_ep_sep_dbg(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_lv_ep_sep_dbg[off + (e / 16u) * stride + e % 16u] = em_128_32_4_lv_ep_sep_dbg[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_lv_ep_sep_dbg(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_lv_ep_sep_dbg[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_lv_ep_sep_dbg[a * 256u + i * 16u + k], em_128_32_4_lv_ep_sep_dbg[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_lv_ep_sep_dbg[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_lv_ep_sep_dbg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  {
+    let h = wid.y;
+    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+    let dbgOn = t0 == 0u && h == 0u;
+    let sg = tid / 32u;
+    let ln = tid % 32u;
+    let kvh = h / p.group;
+    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+    let scale2 = p.scale * LOG2E;
+    let kvLen = min(p.kvLen, p.capacity);
+    var kvEnd = kvLen;                      // keys visible to the block's last row
+    if (p.causal != 0u) {
+      let lastRow = min(t0 + 64u, p.T) - 1u;
+      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+    }
+    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+    let r = ln % 16u;
+    let hh = ln / 16u;
+    let rot = select(0u, 1u, r >= 8u);
+    let row = sg * 16u + r;
+    let t = t0 + row;
+    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+    let sb0 = sg * 576u;              // the subgroup's scratch
+    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+    // Q: staged (zero past T) in chunks of 32 rows, loaded once into 8 left matrices.
+
+    for (var c0 = 0u; c0 < 64u; c0 += 32u) {
+      for (var i = tid; i < 1024u; i += 128u) {
+        let rr = i / 32u;
+        let d4 = i % 32u;
+        let tt = t0 + c0 + rr;
+        var v = T4();
+        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+        sh_128_32_4_lv_ep_sep_dbg[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_lv_ep_sep_dbg[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_lv_ep_sep_dbg[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_lv_ep_sep_dbg[rr * 136u + d4 * 4u + 3u] = v.w;
+      }
+      workgroupBarrier();
+      if (dbgOn && c0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[14208u + i] = f32(sh_128_32_4_lv_ep_sep_dbg[i]); } }
+      if (sg * 16u >= c0 && sg * 16u < c0 + 32u) {
+        let qo = (sg * 16u - c0) * 136u;
+        for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_lv_ep_sep_dbg(k, qo + k * 16u, 136u, false); }
+      }
+      workgroupBarrier();
+    }
+
+    for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_lv_ep_sep_dbg(8u + n); }
+    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+    var l = 0.0;   // this invocation's part of the row sum (relative to m)
+    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+      if (tid == 0u) { anyNeed_128_32_4_lv_ep_sep_dbg = 0u; }
+      lv = j0 * p.zero;
+      for (var i = tid; i < 1024u; i += 128u) {
+        let c = i / 32u;
+        let d4 = i % 32u;
+        var kv = T4();
+        var vv = T4();
+        if (j0 + c < kvEnd) {
+          let g = (kvRow0 + j0 + c) * 32u + d4;
+          kv = kCache[g];
+          vv = vCache[g];
+        }
+        sh_128_32_4_lv_ep_sep_dbg[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_lv_ep_sep_dbg[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_lv_ep_sep_dbg[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_lv_ep_sep_dbg[c * 136u + d4 * 4u + 3u] = kv.w;
+        sh_128_32_4_lv_ep_sep_dbg[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_lv_ep_sep_dbg[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_lv_ep_sep_dbg[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_lv_ep_sep_dbg[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+      }
+      workgroupBarrier();
+      if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[18560u + i] = f32(sh_128_32_4_lv_ep_sep_dbg[i]); } }
+
+      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+      for (var n = 0u; n < 2u; n++) {
+        emu_zero_128_32_4_lv_ep_sep_dbg(16u);
+        for (var k = 0u; k < 8u; k++) {
+          emu_ld_128_32_4_lv_ep_sep_dbg(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_lv_ep_sep_dbg(k, 18u, 16u);
+        }
+        emu_st_acc_128_32_4_lv_ep_sep_dbg(16u, sb0 + n * 16u, 36u, ln);
+      }
+      workgroupBarrier();
+      if (dbgOn && j0 == 0u) { for (var i = tid; i < 2304u; i += 128u) { dbg[i] = ss_128_32_4_lv_ep_sep_dbg[i]; } }
+
+      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+      var mx = NEG;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let x = select(NEG, ss_128_32_4_lv_ep_sep_dbg[sb + c] * scale2, i32(j0 + c) <= rowLim);
+        mx = max(mx, x);
+      }
+      mx = max(mx, emu_xor16(mx, tid));
+      var alpha = 1.0;
+      if (mx > m + TH) {
+        alpha = exp2(m - mx);
+        if (m > 0.5 * NEG) { anyNeed_128_32_4_lv_ep_sep_dbg = 1u; } // O rows are nonzero only once the row has seen a key
+        m = mx;
+      }
+      var sum = 0.0;
+      let pb = 8704u + row * 40u;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let e = select(0.0, exp2(fma(ss_128_32_4_lv_ep_sep_dbg[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+        sum += e;
+        sh_128_32_4_lv_ep_sep_dbg[pb + c] = f16(e);
+      }
+      l = l * alpha + sum;
+      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+      if (workgroupUniformLoad(&anyNeed_128_32_4_lv_ep_sep_dbg) != 0u) {
+        for (var rd = 0u; rd < 4u; rd++) {
+          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_ep_sep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+          workgroupBarrier();
+          for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_ep_sep_dbg[sb + c] *= alpha; }
+          workgroupBarrier();
+          for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_lv_ep_sep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+          workgroupBarrier();
+        }
+      }
+
+      if (dbgOn && j0 == 0u) { for (var i = tid; i < 2560u; i += 128u) { dbg[2304u + i] = f32(sh_128_32_4_lv_ep_sep_dbg[8704u + i]); } }
+
+      // O += P·V.
+      for (var kk = 0u; kk < 2u; kk++) {
+        emu_ld_128_32_4_lv_ep_sep_dbg(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+        for (var n = 0u; n < 8u; n++) {
+          emu_ld_128_32_4_lv_ep_sep_dbg(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_lv_ep_sep_dbg(17u, 18u, 8u + n);
+        }
+      }
+      if (j0 == 0u) {
+        for (var rd = 0u; rd < 4u; rd++) {
+          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_ep_sep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+          workgroupBarrier();
+          if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (rd * 32u) / 32u * 2304u + i] = ss_128_32_4_lv_ep_sep_dbg[i]; } }
+          workgroupBarrier();
+        }
+      }
+      workgroupBarrier();
+    }
+
+    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+    l += emu_xor16(l, tid);
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    for (var rd = 0u; rd < 4u; rd++) {
+      for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_ep_sep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+      workgroupBarrier();
+      if (t < p.T) {
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+          let v = vec4f(ss_128_32_4_lv_ep_sep_dbg[sb + c], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 1u)], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 2u)], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 3u)]) * inv;
+          out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+        }
+      }
+      workgroupBarrier();
+    }
+    if (hh == 0u) { rowM_128_32_4_lv_ep_sep_dbg[row] = m; rowL_128_32_4_lv_ep_sep_dbg[row] = l; }
+    if (dbgOn && hh == 0u) { dbg[14080u + row * 2u] = m; dbg[14080u + row * 2u + 1u] = l; }
+
+  }
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_lv_ep_sep_dbg_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  {
+    let h = wid.y;
+    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+    let dbgOn = t0 == 0u && h == 0u;
+    let sg = tid / 32u;
+    let ln = tid % 32u;
+    let kvh = h / p.group;
+    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+    let scale2 = p.scale * LOG2E;
+    let kvLen = min(p.kvLen, p.capacity);
+    var kvEnd = kvLen;                      // keys visible to the block's last row
+    if (p.causal != 0u) {
+      let lastRow = min(t0 + 64u, p.T) - 1u;
+      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+    }
+    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+    let r = ln % 16u;
+    let hh = ln / 16u;
+    let rot = select(0u, 1u, r >= 8u);
+    let row = sg * 16u + r;
+    let t = t0 + row;
+    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+    let sb0 = sg * 576u;              // the subgroup's scratch
+    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+    // Q: staged (zero past T) in chunks of 32 rows, loaded once into 8 left matrices.
+
+    for (var c0 = 0u; c0 < 64u; c0 += 32u) {
+      for (var i = tid; i < 1024u; i += 128u) {
+        let rr = i / 32u;
+        let d4 = i % 32u;
+        let tt = t0 + c0 + rr;
+        var v = T4();
+        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+        sh_128_32_4_lv_ep_sep_dbg[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_lv_ep_sep_dbg[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_lv_ep_sep_dbg[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_lv_ep_sep_dbg[rr * 136u + d4 * 4u + 3u] = v.w;
+      }
+      workgroupBarrier();
+      if (dbgOn && c0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[14208u + i] = f32(sh_128_32_4_lv_ep_sep_dbg[i]); } }
+      if (sg * 16u >= c0 && sg * 16u < c0 + 32u) {
+        let qo = (sg * 16u - c0) * 136u;
+        for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_lv_ep_sep_dbg(k, qo + k * 16u, 136u, false); }
+      }
+      workgroupBarrier();
+    }
+
+    for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_lv_ep_sep_dbg(8u + n); }
+    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+    var l = 0.0;   // this invocation's part of the row sum (relative to m)
+    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+      if (tid == 0u) { anyNeed_128_32_4_lv_ep_sep_dbg = 0u; }
+      lv = j0 * p.zero;
+      for (var i = tid; i < 1024u; i += 128u) {
+        let c = i / 32u;
+        let d4 = i % 32u;
+        var kv = T4();
+        var vv = T4();
+        if (j0 + c < kvEnd) {
+          let g = (kvRow0 + j0 + c) * 32u + d4;
+          kv = kCache[g];
+          vv = vCache[g];
+        }
+        sh_128_32_4_lv_ep_sep_dbg[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_lv_ep_sep_dbg[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_lv_ep_sep_dbg[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_lv_ep_sep_dbg[c * 136u + d4 * 4u + 3u] = kv.w;
+        sh_128_32_4_lv_ep_sep_dbg[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_lv_ep_sep_dbg[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_lv_ep_sep_dbg[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_lv_ep_sep_dbg[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+      }
+      workgroupBarrier();
+      if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[18560u + i] = f32(sh_128_32_4_lv_ep_sep_dbg[i]); } }
+
+      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+      for (var n = 0u; n < 2u; n++) {
+        emu_zero_128_32_4_lv_ep_sep_dbg(16u);
+        for (var k = 0u; k < 8u; k++) {
+          emu_ld_128_32_4_lv_ep_sep_dbg(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_lv_ep_sep_dbg(k, 18u, 16u);
+        }
+        emu_st_acc_128_32_4_lv_ep_sep_dbg(16u, sb0 + n * 16u, 36u, ln);
+      }
+      workgroupBarrier();
+      if (dbgOn && j0 == 0u) { for (var i = tid; i < 2304u; i += 128u) { dbg[i] = ss_128_32_4_lv_ep_sep_dbg[i]; } }
+
+      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+      var mx = NEG;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let x = select(NEG, ss_128_32_4_lv_ep_sep_dbg[sb + c] * scale2, i32(j0 + c) <= rowLim);
+        mx = max(mx, x);
+      }
+      mx = max(mx, emu_xor16(mx, tid));
+      var alpha = 1.0;
+      if (mx > m + TH) {
+        alpha = exp2(m - mx);
+        if (m > 0.5 * NEG) { anyNeed_128_32_4_lv_ep_sep_dbg = 1u; } // O rows are nonzero only once the row has seen a key
+        m = mx;
+      }
+      var sum = 0.0;
+      let pb = 8704u + row * 40u;
+      for (var j = 0u; j < 16u; j++) {
+        let c = hh + 2u * ((j + rot) % 16u);
+        let e = select(0.0, exp2(fma(ss_128_32_4_lv_ep_sep_dbg[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+        sum += e;
+        sh_128_32_4_lv_ep_sep_dbg[pb + c] = f16(e);
+      }
+      l = l * alpha + sum;
+      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+      if (workgroupUniformLoad(&anyNeed_128_32_4_lv_ep_sep_dbg) != 0u) {
+        for (var rd = 0u; rd < 4u; rd++) {
+          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_ep_sep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+          workgroupBarrier();
+          for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_ep_sep_dbg[sb + c] *= alpha; }
+          workgroupBarrier();
+          for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_lv_ep_sep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+          workgroupBarrier();
+        }
+      }
+
+      if (dbgOn && j0 == 0u) { for (var i = tid; i < 2560u; i += 128u) { dbg[2304u + i] = f32(sh_128_32_4_lv_ep_sep_dbg[8704u + i]); } }
+
+      // O += P·V.
+      for (var kk = 0u; kk < 2u; kk++) {
+        emu_ld_128_32_4_lv_ep_sep_dbg(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+        for (var n = 0u; n < 8u; n++) {
+          emu_ld_128_32_4_lv_ep_sep_dbg(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_lv_ep_sep_dbg(17u, 18u, 8u + n);
+        }
+      }
+      if (j0 == 0u) {
+        for (var rd = 0u; rd < 4u; rd++) {
+          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_ep_sep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+          workgroupBarrier();
+          if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (rd * 32u) / 32u * 2304u + i] = ss_128_32_4_lv_ep_sep_dbg[i]; } }
+          workgroupBarrier();
+        }
+      }
+      workgroupBarrier();
+    }
+
+    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+    l += emu_xor16(l, tid);
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    for (var rd = 0u; rd < 4u; rd++) {
+      for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_ep_sep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+      workgroupBarrier();
+      if (t < p.T) {
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+          let v = vec4f(ss_128_32_4_lv_ep_sep_dbg[sb + c], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 1u)], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 2u)], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 3u)]) * inv;
+          out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+        }
+      }
+      workgroupBarrier();
+    }
+    if (hh == 0u) { rowM_128_32_4_lv_ep_sep_dbg[row] = m; rowL_128_32_4_lv_ep_sep_dbg[row] = l; }
+    if (dbgOn && hh == 0u) { dbg[14080u + row * 2u] = m; dbg[14080u + row * 2u + 1u] = l; }
+
+  }
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_lv_ep_sep_dbg[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_lv_ep_sep_dbg[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}

@@ -195,7 +195,7 @@ const SGM_CASES: PrefillCase[] = [
   { T: 70, nHeads: 2, nKv: 1, d: 64, qPos0: 9, kvBase: 0, kvLen: 79, cap: 80, scale: 1, grow: 8, what: 'growing scores (rescales mid-row)' },
   { T: 33, nHeads: 2, nKv: 2, d: 128, qPos0: 0, kvBase: 0, kvLen: 150, cap: 150, causal: false, scale: 0.5, grow: 10, what: 'non-causal, growing scores' },
 ];
-const EMU_CONFIGS = new Set(['128_32_4_pf', '128_32_4_sb', '64_16_4_qs_vt_sb', '128_32_4_rx']);
+const EMU_CONFIGS = new Set(['128_32_4_pf', '128_32_4_sb', '64_16_4_qs_vt_sb', '128_32_4_rx', '128_32_4_lv_ep_sep']);
 const EMU_CASES = new Set(['cached prefix, MQA', 'one full block', 'KV block of a pool rank (early rows see nothing)', 'empty cache',
   'growing scores (rescales mid-row)', 'non-causal, growing scores']);
 
@@ -285,6 +285,7 @@ describe('flashPrefill on subgroup matrices', () => {
         }, T * D),
       };
       console.info(`[attention] ${emulate ? 'emulated ' : ''}${sgmEntryName(entry)} stage errors: ${JSON.stringify(errs)} seed=${r.seed}`);
+      if (errs.S > 1e-2 || emulate) console.info(`[attention] ${sgmEntryName(entry)} what S is: ${explainS((t, j) => d[L.s(t, j)]!, q, k, v, T, n, D)}`);
       for (const [stage, e] of Object.entries(errs)) expect(e, `stage ${stage}`).toBeLessThan(1e-2);
       g.release(qt, kt, vt, out, dbg);
     });
@@ -310,6 +311,83 @@ describe('flashPrefill on subgroup matrices', () => {
     }
   }
 });
+
+/**
+ * What a dumped S (T × n) is made of, for a device whose S is wrong: its error against candidate products
+ * (the truth Q·Kᵀ, stale staging read instead of K or Q, zero, transposed 16×16 blocks) and, per 16×16 block,
+ * a least-squares fit on the 64 partial products Q[:, 16a..]·K[:, 16b..]ᵀ (which head-dim slices got paired).
+ */
+function explainS(S: (t: number, j: number) => number, q: Float64Array, k: Float64Array, v: Float64Array, T: number, n: number, D: number): string {
+  const dot = (a: Float64Array, ia: number, b: Float64Array, ib: number, c0 = 0, c1 = D) => {
+    let s = 0;
+    for (let c = c0; c < c1; c++) s += a[ia * D + c]! * b[ib * D + c]!;
+    return s;
+  };
+  // Rows of the unified staging after K/V staging: 0..n-1 K, n..2n-1 V (what stale Q registers would hold).
+  const staged = (t: number) => (t < n ? [k, t] : t < 2 * n ? [v, t - n] : [q, t]) as [Float64Array, number];
+  const hyp: Record<string, (t: number, j: number) => number> = {
+    'Q·Kᵀ (truth)': (t, j) => dot(q, t, k, j),
+    'Q·Q[0..n)ᵀ (K read the Q staging)': (t, j) => dot(q, t, q, j),
+    'staged K/V rows·Kᵀ (Q read after K/V staging)': (t, j) => { const [a, i] = staged(t); return dot(a, i, k, j); },
+    'Q·Vᵀ': (t, j) => dot(q, t, v, j),
+    'zero': () => 0,
+    'blocks transposed': (t, j) => dot(q, (t & ~15) + (j & 15), k, (j & ~15) + (t & 15)),
+    'Q of subgroup 0 for every row block': (t, j) => dot(q, t & 15, k, j),
+  };
+  const err = (f: (t: number, j: number) => number) => {
+    let e = 0, mx = 0;
+    for (let t = 0; t < T; t++) for (let j = 0; j < n; j++) { const w = f(t, j); e = Math.max(e, Math.abs(S(t, j) - w)); mx = Math.max(mx, Math.abs(w)); }
+    return mx > 0 ? e / mx : e;
+  };
+  const parts = Object.entries(hyp).map(([name, f]) => `${name} ${err(f).toPrecision(3)}`);
+  // Per block: S ≈ Σ c[a][b] · Q[rows, 16a..16a+16)·K[keys, 16b..16b+16)ᵀ (normal equations, 64 unknowns).
+  const nd = D / 16, nu = nd * nd;
+  for (let rb = 0; rb < T / 16; rb++) {
+    for (let kb = 0; kb < n / 16; kb++) {
+      const X: number[][] = [], y: number[] = [];
+      for (let t = rb * 16; t < rb * 16 + 16; t++) {
+        for (let j = kb * 16; j < kb * 16 + 16; j++) {
+          const row: number[] = [];
+          for (let a = 0; a < nd; a++) for (let b = 0; b < nd; b++) row.push(dotSlices(q, t, 16 * a, k, j, 16 * b, D));
+          X.push(row); y.push(S(t, j));
+        }
+      }
+      const c = leastSquares(X, y, nu);
+      const terms = c.map((x, i) => [x, i] as const).filter(([x]) => Math.abs(x) > 0.05)
+        .map(([x, i]) => `${x.toFixed(2)}·q${Math.floor(i / nd)}k${i % nd}`);
+      let res = 0, tot = 0;
+      X.forEach((row, i) => { const f = row.reduce((s, x, u) => s + x * c[u]!, 0); res += (y[i]! - f) ** 2; tot += y[i]! ** 2; });
+      parts.push(`block r${rb}k${kb}: ${terms.slice(0, 12).join(' + ') || '0'}${terms.length > 12 ? ` (+${terms.length - 12} terms)` : ''}, residual ${Math.sqrt(res / Math.max(tot, 1e-30)).toPrecision(2)}`);
+    }
+  }
+  return parts.join('; ');
+}
+
+/** Σ_c a[ia, ca + c] · b[ib, cb + c] over 16 columns. */
+function dotSlices(a: Float64Array, ia: number, ca: number, b: Float64Array, ib: number, cb: number, D: number): number {
+  let s = 0;
+  for (let c = 0; c < 16; c++) s += a[ia * D + ca + c]! * b[ib * D + cb + c]!;
+  return s;
+}
+
+/** Least squares min |X c − y| by the normal equations and Gaussian elimination (small, well-conditioned systems). */
+function leastSquares(X: number[][], y: number[], nu: number): number[] {
+  const A = Array.from({ length: nu }, () => new Float64Array(nu + 1));
+  X.forEach((row, i) => { for (let u = 0; u < nu; u++) { for (let w = 0; w < nu; w++) A[u]![w]! += row[u]! * row[w]!; A[u]![nu]! += row[u]! * y[i]!; } });
+  for (let c = 0; c < nu; c++) {
+    let piv = c;
+    for (let r2 = c + 1; r2 < nu; r2++) if (Math.abs(A[r2]![c]!) > Math.abs(A[piv]![c]!)) piv = r2;
+    [A[c], A[piv]] = [A[piv]!, A[c]!];
+    const d = A[c]![c]!;
+    if (Math.abs(d) < 1e-12) continue;
+    for (let r2 = 0; r2 < nu; r2++) {
+      if (r2 === c) continue;
+      const f = A[r2]![c]! / d;
+      if (f !== 0) for (let w = c; w <= nu; w++) A[r2]![w]! -= f * A[c]![w]!;
+    }
+  }
+  return Array.from({ length: nu }, (_, u) => (Math.abs(A[u]![u]!) < 1e-12 ? 0 : A[u]![nu]! / A[u]![u]!));
+}
 
 interface DecodeCase { lengths: number[]; cap: number; nHeads: number; nKv: number; d: number; maxSplits?: number; minChunk?: number; what: string }
 

@@ -109,6 +109,10 @@ export interface SgmPrefillConfig {
   rowMaxBoth?: boolean;
   /** Matrix offsets in the tile loop made loop-variant (+ j0·zero, zero a uniform 0) so no load can be hoisted. */
   loopVariant?: boolean;
+  /** The kernel body written into each entry point (else a helper function both entries call). */
+  inlineBody?: boolean;
+  /** One workgroup array per operand (Q staging, K, V, P), nothing aliased (else one array, P over the dead K). */
+  separateArrays?: boolean;
   /** Device debugging (entry 128_32_4_dbg): dump the intermediate values of rows 0.. of head 0 into PrefillArgs.debugOut. */
   debug?: boolean;
   /** Scalar emulation of the matrix operations (flash_attn_prefill_sgm_emu.wgsl): tests the control logic where there are no tensor cores. */
@@ -116,10 +120,10 @@ export interface SgmPrefillConfig {
 }
 
 /** A generated entry (shaders/flash_attn_prefill_sgm.gen.mjs CONFIGS). */
-export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; sb: boolean; xs: boolean; rx: boolean; lv: boolean; dbg: boolean }
+export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; sb: boolean; xs: boolean; rx: boolean; lv: boolean; ep: boolean; sep: boolean; dbg: boolean }
 
 const E = (d: number, bc: number, sg: number, o: Partial<SgmPrefillEntry> = {}): SgmPrefillEntry =>
-  ({ d, bc, sg, pf: false, qs: false, vt: false, sb: false, xs: false, rx: false, lv: false, dbg: false, ...o });
+  ({ d, bc, sg, pf: false, qs: false, vt: false, sb: false, xs: false, rx: false, lv: false, ep: false, sep: false, dbg: false, ...o });
 
 /** The generated entries, in the generator's order. */
 export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
@@ -133,28 +137,38 @@ export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
   E(128, 32, 4, { rx: true }), E(128, 32, 4, { pf: true, rx: true }), E(128, 32, 8, { rx: true }), E(64, 64, 4, { rx: true }),
   E(128, 32, 4, { dbg: true }), E(128, 32, 4, { sb: true, dbg: true }), E(128, 32, 4, { qs: true, vt: true, sb: true, xs: true, dbg: true }),
   E(128, 32, 4, { lv: true, dbg: true }), E(128, 32, 4, { lv: true }), E(128, 32, 4, { lv: true, pf: true }), E(64, 64, 4, { lv: true }),
+  E(128, 32, 4, { ep: true }), E(128, 32, 4, { sep: true }), E(128, 32, 4, { ep: true, sep: true }), E(128, 32, 4, { ep: true, sep: true, lv: true }),
+  E(128, 32, 4, { ep: true, dbg: true }), E(128, 32, 4, { sep: true, dbg: true }), E(128, 32, 4, { ep: true, sep: true, lv: true, dbg: true }),
 ];
 
 export const sgmEntryName = (e: SgmPrefillEntry): string =>
-  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.sb ? '_sb' : ''}${e.xs ? '_xs' : ''}${e.rx ? '_rx' : ''}${e.lv ? '_lv' : ''}${e.dbg ? '_dbg' : ''}`;
+  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.sb ? '_sb' : ''}${e.xs ? '_xs' : ''}${e.rx ? '_rx' : ''}${e.lv ? '_lv' : ''}${e.ep ? '_ep' : ''}${e.sep ? '_sep' : ''}${e.dbg ? '_dbg' : ''}`;
 
 function entryOf(d: number, c: SgmPrefillConfig): SgmPrefillEntry {
-  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, sb: c.blockScratch ?? false, xs: c.wgExchange ?? false, rx: c.rowMaxBoth ?? false, lv: c.loopVariant ?? false, dbg: c.debug ?? false };
+  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, sb: c.blockScratch ?? false, xs: c.wgExchange ?? false, rx: c.rowMaxBoth ?? false, lv: c.loopVariant ?? false, ep: c.inlineBody ?? false, sep: c.separateArrays ?? false, dbg: c.debug ?? false };
 }
 
 /** The config of a generated entry (sweeps and tests enumerate SGM_PREFILL_CONFIGS). */
 export function sgmConfigOf(e: SgmPrefillEntry, extra: Partial<SgmPrefillConfig> = {}): SgmPrefillConfig {
-  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, blockScratch: e.sb, wgExchange: e.xs, rowMaxBoth: e.rx, loopVariant: e.lv, debug: e.dbg, ...extra };
+  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, blockScratch: e.sb, wgExchange: e.xs, rowMaxBoth: e.rx, loopVariant: e.lv, inlineBody: e.ep, separateArrays: e.sep, debug: e.dbg, ...extra };
 }
 
 /** Workgroup memory of a generated entry in bytes (mirrors layout() in the generator); +1 KiB for the emulation's exchange array. */
 export function sgmPrefillStorageBytes(e: SgmPrefillEntry, emulate = false): number {
+  const { halves, ssPer, br } = sgmHalves(e);
+  return halves * 2 + e.sg * ssPer * 4 + 2 * br * 4 + 4 + ((e.xs || e.rx) && !emulate ? 128 * e.sg : 0) + (emulate ? 1024 : 0);
+}
+
+/** f16 elements of workgroup memory and the Q rows staged per chunk (mirrors layout() in the generator). */
+function sgmHalves(e: SgmPrefillEntry): { halves: number; qc: number; ssPer: number; br: number } {
   const lk = e.d + 8, lv = e.vt ? e.bc + 8 : e.d + 8, lp = e.bc + 8, ss = e.bc + 4, br = 16 * e.sg;
   const kSize = e.bc * lk, vSize = e.vt ? e.d * lv : e.bc * lk;
   const pNeed = e.sg * 16 * lp;
-  const halves = kSize + vSize + (e.qs ? br * lk : 0) + (pNeed <= kSize ? 0 : pNeed);
-  const ssPer = e.sb ? (e.bc / 16) * 256 : 16 * ss;
-  return halves * 2 + e.sg * ssPer * 4 + 2 * br * 4 + 4 + ((e.xs || e.rx) && !emulate ? 128 * e.sg : 0) + (emulate ? 1024 : 0);
+  const pSeparate = e.sep || pNeed > kSize;
+  const qStage = e.sep && !e.qs ? Math.min(br, 32) * lk : 0;
+  const halves = kSize + vSize + (e.qs ? br * lk : 0) + (pSeparate ? pNeed : 0) + qStage;
+  const qc = e.sep ? Math.min(br, 32) : Math.min(br, Math.floor(halves / lk / 16) * 16);
+  return { halves, qc, ssPer: e.sb ? (e.bc / 16) * 256 : 16 * ss, br };
 }
 
 /**
@@ -166,11 +180,8 @@ export function sgmDebugLayout(e: SgmPrefillEntry): {
   lk: number; lp: number; ssPer: number; p: number; o: number; ml: number; q: number; qRows: number; k: number; size: number;
   s: (t: number, c: number) => number;
 } {
-  const ss = e.bc + 4, lp = e.bc + 8, lk = e.d + 8, br = 16 * e.sg;
-  const ssPer = e.sb ? (e.bc / 16) * 256 : 16 * ss;
-  const kSize = e.bc * lk, vSize = e.vt ? e.d * (e.bc + 8) : kSize, pNeed = e.sg * 16 * lp;
-  const halves = kSize + vSize + (e.qs ? br * lk : 0) + (pNeed <= kSize ? 0 : pNeed);
-  const qc = Math.min(br, Math.floor(halves / lk / 16) * 16), qRows = e.qs ? br : qc;
+  const ss = e.bc + 4, lp = e.bc + 8, lk = e.d + 8;
+  const { qc, ssPer, br } = sgmHalves(e), qRows = e.qs ? br : qc;
   const p = e.sg * ssPer, o = p + e.sg * 16 * lp, ml = o + (e.d / e.bc) * e.sg * ssPer, q = ml + 2 * br, k = q + qRows * lk;
   const s = (t: number, c: number) => (t >> 4) * ssPer + (e.sb ? Math.floor(c / 16) * 256 + (t & 15) * 16 + (c % 16) : (t & 15) * ss + c);
   return { lk, lp, ssPer, p, o, ml, q, qRows, k, size: k + e.bc * lk, s };
