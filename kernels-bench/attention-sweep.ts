@@ -289,11 +289,9 @@ async function main(): Promise<void> {
   device = describeCaps(gpu.caps);
   console.log(`device: ${device}; sgm prefill: ${hasSgmPrefill(gpu.caps)}; sg decode: ${sgDecodeApplies(gpu.caps, 'f16', 128)}`);
   const only = (s: string) => !args.only || s.includes(args.only);
-  // With --defaults, one non-default candidate is checked (and timed if correct): the tensor-core prefill with
-  // loop-variant offsets, the round-3 test of why every tensor-core variant was wrong in round 2.
-  const lv = SGM_PREFILL_CONFIGS.find((e) => sgmEntryName(e) === '128_32_4_lv');
+  // With --defaults: the default selection, plus the tiled (f32-FMA) prefill as the baseline it replaced.
   const pv: PVariant[] = args.defaults
-    ? [{ name: 'default', opt: {} }, ...(hasSgmPrefill(gpu.caps) && lv ? [{ name: 'sgm 128_32_4_lv (candidate)', d: 128, opt: { sgm: sgmConfigOf(lv) } }] : [])]
+    ? [{ name: 'default', opt: {} }, { name: 'tiled (f32 FMA, v0)', opt: { path: 'tiled' } }]
     : prefillVariants(gpu).filter((v) => only(v.name));
   const dv = args.defaults ? [{ name: 'default', opt: {} }, { name: 'split (v0)', opt: { kernel: 'split' as const } }] : decodeVariants(gpu).filter((v) => only(v.name));
   for (const shuffle of hasSgmPrefill(gpu.caps) && !args.defaults ? [true, false] : []) {

@@ -14,38 +14,28 @@ import { fileURLToPath } from 'node:url';
  * qs — Q fragments are re-loaded from workgroup memory before every product (else held in registers);
  * vt — V staged transposed ([d][key]) and loaded column-major like K (else row-major [key][d]);
  * sb — the S/O scratch holds separate 16×16 blocks with stride 16 (else rows of BC with stride BC + 4);
- * xs — the two invocations of a row exchange through workgroup memory (else subgroupShuffleXor: a shader
- *      with both cooperative matrices and subgroup operations is suspected on NVIDIA's driver);
- * rx — both invocations of a row compute its max over all BC columns (no exchange in the tile loop); the
- *      row sum is exchanged once at the end through workgroup memory. No subgroup operations either;
- * lv — every matrix load/store offset in the tile loop gets + j0·zero (a uniform that is 0): the offsets are
- *      no longer loop-invariant, so a compiler cannot hoist the loads out of the loop (a suspected cause of
- *      the wrong results on the H200: hoisted loads would read the Q staging instead of K/V/P);
- * ep — the kernel body is written into each entry point (else one helper function both entries call);
- * sep — one workgroup array per operand (Q staging, K, V, P), nothing aliased (else one f16 array holding
- *      K, V and P over the dead K, with Q staged where K and V go): the GEMM kernels that are right on the
- *      H200 have separate arrays, so this takes away the one layout difference left.
+ * il — the BC/16 score blocks accumulate interleaved (independent product chains; else one block after the other);
+ * db — K/V (and P over K) double-buffered by tile parity: the next tile stages into the other buffer, so the
+ *      barrier at the end of each tile goes (3 barriers a tile instead of 4);
+ * dbg — dumps its intermediate values (binding dbg) for the block of rows 0.. of head 0 (device debugging).
+ * Every matrix load/store offset inside the tile loop carries + j0·zero (p.zero, a uniform that is always 0):
+ * NVIDIA's compiler (driver 580, H200) hoists subgroup-matrix loads with loop-invariant offsets out of the
+ * tile loop — above the staging of K/V/P they must read — which made every tensor-core prefill wrong
+ * (kernels-bench/notes/attn.md, session 3). Loop-variant offsets cannot be hoisted.
  */
-const C = (D, BC, SG, o = {}) => ({ D, BC, SG, pf: false, qs: false, vt: false, sb: false, xs: false, rx: false, lv: false, ep: false, sep: false, dbg: false, ...o });
+const C = (D, BC, SG, o = {}) => ({ D, BC, SG, pf: false, qs: false, vt: false, sb: false, il: false, db: false, dbg: false, ...o });
 export const CONFIGS = [
-  C(128, 32, 4), C(128, 32, 8), C(128, 16, 8), C(64, 64, 4), C(64, 32, 4), C(64, 32, 8),
-  C(128, 32, 4, { pf: true }), C(128, 32, 8, { pf: true }), C(64, 64, 4, { pf: true }),
-  // Round 2: the first kernels were wrong on the H200 (right in emulation); these isolate the cause.
-  C(128, 32, 4, { qs: true }), C(128, 32, 4, { vt: true }), C(128, 32, 4, { sb: true }),
-  C(128, 32, 4, { qs: true, vt: true, sb: true }), C(128, 32, 4, { qs: true, vt: true, sb: true, pf: true }),
-  C(128, 32, 8, { vt: true, sb: true }), C(64, 64, 4, { qs: true, vt: true, sb: true }),
-  C(64, 16, 4, { qs: true, vt: true, sb: true }),
-  C(128, 32, 4, { xs: true }), C(128, 32, 4, { qs: true, vt: true, sb: true, xs: true }), C(64, 64, 4, { xs: true }),
-  C(128, 32, 4, { rx: true }), C(128, 32, 4, { pf: true, rx: true }), C(128, 32, 8, { rx: true }), C(64, 64, 4, { rx: true }),
-  // Device debugging: 128_32_4 dumping its intermediate values (binding dbg) for the block of rows 0.. of head 0.
-  C(128, 32, 4, { dbg: true }), C(128, 32, 4, { sb: true, dbg: true }), C(128, 32, 4, { qs: true, vt: true, sb: true, xs: true, dbg: true }),
-  C(128, 32, 4, { lv: true, dbg: true }), C(128, 32, 4, { lv: true }), C(128, 32, 4, { lv: true, pf: true }), C(64, 64, 4, { lv: true }),
-  // Session 3: the body in the entry point, and separate arrays (alone, together, with lv), each with a dump.
-  C(128, 32, 4, { ep: true }), C(128, 32, 4, { sep: true }), C(128, 32, 4, { ep: true, sep: true }), C(128, 32, 4, { ep: true, sep: true, lv: true }),
-  C(128, 32, 4, { ep: true, dbg: true }), C(128, 32, 4, { sep: true, dbg: true }), C(128, 32, 4, { ep: true, sep: true, lv: true, dbg: true }),
+  C(128, 32, 4), C(128, 32, 4, { pf: true }), C(128, 32, 8), C(128, 32, 8, { pf: true }), C(128, 16, 8, { pf: true }),
+  C(128, 32, 4, { pf: true, vt: true }), C(128, 32, 4, { pf: true, sb: true }), C(128, 32, 4, { pf: true, qs: true }),
+  C(128, 32, 4, { pf: true, vt: true, sb: true }), C(128, 32, 8, { pf: true, vt: true, sb: true }),
+  C(128, 32, 4, { pf: true, il: true }), C(128, 32, 8, { pf: true, il: true }), C(128, 32, 4, { pf: true, vt: true, sb: true, il: true }),
+  C(128, 32, 4, { pf: true, il: true, db: true }), C(128, 32, 4, { pf: true, vt: true, sb: true, il: true, db: true }), C(128, 32, 4, { db: true }),
+  C(64, 32, 4, { pf: true, il: true, db: true }), C(64, 16, 4, { pf: true, il: true, db: true }),
+  C(64, 64, 4), C(64, 64, 4, { pf: true }), C(64, 32, 4, { pf: true }), C(64, 32, 8, { pf: true }), C(64, 16, 4, { qs: true, vt: true, sb: true }),
+  C(128, 32, 4, { dbg: true }),
 ];
 
-export const configName = (c) => `${c.D}_${c.BC}_${c.SG}${c.pf ? '_pf' : ''}${c.qs ? '_qs' : ''}${c.vt ? '_vt' : ''}${c.sb ? '_sb' : ''}${c.xs ? '_xs' : ''}${c.rx ? '_rx' : ''}${c.lv ? '_lv' : ''}${c.ep ? '_ep' : ''}${c.sep ? '_sep' : ''}${c.dbg ? '_dbg' : ''}`;
+export const configName = (c) => `${c.D}_${c.BC}_${c.SG}${c.pf ? '_pf' : ''}${c.qs ? '_qs' : ''}${c.vt ? '_vt' : ''}${c.sb ? '_sb' : ''}${c.il ? '_il' : ''}${c.db ? '_db' : ''}${c.dbg ? '_dbg' : ''}`;
 
 /** Workgroup-memory layout of a config (mirrored by sgmPrefillStorageBytes in src/kernels/attention.ts). */
 export function layout(c) {
@@ -53,24 +43,22 @@ export function layout(c) {
   const LK = D + 8, LV = c.vt ? BC + 8 : D + 8, LP = BC + 8, SS = BC + 4, BR = 16 * SG;
   const kSize = BC * LK, vSize = c.vt ? D * LV : BC * LK;
   const vOff = kSize;
-  const qOff = c.qs ? kSize + vSize : -1;
+  const buf = kSize + vSize, nbuf = c.db ? 2 : 1;   // one K/V buffer (db: two, by tile parity, at buf apart)
+  const qOff = c.qs ? nbuf * buf : -1;
   const pNeed = SG * 16 * LP;
   const pInK = pNeed <= kSize;         // P fits where K was (K is dead once S is stored)
-  const base = kSize + vSize + (c.qs ? BR * LK : 0);
-  const pOff = pInK && !c.sep ? 0 : base;
-  // sep: the Q staging (registers) gets its own array of 32 rows (two chunks for 64 rows: the whole
-  // K/V/Q/P set stays under 48 KiB), then P.
-  const qStage = c.sep && !c.qs ? Math.min(BR, 32) * LK : 0;
-  const halves = base + (pInK && !c.sep ? 0 : pNeed) + qStage;
-  const qc = c.sep ? Math.min(BR, 32) : Math.min(BR, Math.floor(halves / LK / 16) * 16); // query rows staged per chunk (Q in registers)
+  const base = nbuf * buf + (c.qs ? BR * LK : 0);
+  const pOff = pInK ? 0 : base;
+  const halves = base + (pInK ? 0 : pNeed);
+  const qc = Math.min(BR, Math.floor(halves / LK / 16) * 16); // query rows staged per chunk (Q in registers)
   const ssPer = c.sb ? (BC / 16) * 256 : 16 * SS;            // f32 scratch per subgroup
-  const bytes = halves * 2 + SG * ssPer * 4 + 2 * BR * 4 + 4 + (c.xs || c.rx ? 32 * SG * 4 : 0);
+  const bytes = halves * 2 + SG * ssPer * 4 + 2 * BR * 4 + 4;
   // dbg dump (f32): S scratch of the first tile at 0, P at dbgP, O after the first tile (D/BC rounds of the
   // scratch) at dbgO, then (m, l) per row at dbgML.
   // ... then the staged Q rows (the first chunk, or the Q region) at dbgQ and the staged K tile at dbgK.
   const dbgP = SG * ssPer, dbgO = dbgP + SG * 16 * LP, dbgML = dbgO + (D / BC) * SG * ssPer;
   const qRows = c.qs ? BR : qc, dbgQ = dbgML + 2 * BR, dbgK = dbgQ + qRows * LK, dbgSize = dbgK + BC * LK;
-  return { LK, LV, LP, SS, BR, kSize, vSize, pNeed, vOff, qOff, pOff, halves, qc, ssPer, bytes, dbgP, dbgO, dbgML, qRows, dbgQ, dbgK, dbgSize };
+  return { LK, LV, LP, SS, BR, kSize, vSize, buf, pNeed, vOff, qOff, pOff, halves, qc, ssPer, bytes, dbgP, dbgO, dbgML, qRows, dbgQ, dbgK, dbgSize };
 }
 
 const HEADER = (emu) => `// Generated by shaders/flash_attn_prefill_sgm.gen.mjs: edit that, then regenerate.
@@ -96,7 +84,7 @@ const HEADER = (emu) => `// Generated by shaders/flash_attn_prefill_sgm.gen.mjs:
 struct Params {
   T: u32, nHeads: u32, group: u32, nKv: u32,
   capacity: u32, slot: u32, qPos0: u32, kvBase: u32,
-  kvLen: u32, causal: u32, scale: f32, zero: u32,   // zero: always 0 (loop-variant offsets of the lv entries)
+  kvLen: u32, causal: u32, scale: f32, zero: u32,   // zero: always 0 (loop-variant matrix offsets, see the generator)
 }
 
 override TH: f32 = 8.0;  // lazy-rescale threshold in log2 units (0: rescale whenever a row max grows)
@@ -137,12 +125,10 @@ function gen(cfg, emu) {
   const X = configName(cfg);
   const WG = 32 * SG, D4 = D / 4, ND = D / 16, NB = BC / 16, HALF = BC / 2;
   const sh = `sh_${X}`, ss = `ss_${X}`;
-  // Regions of workgroup f16 memory: one array (offsets of the unified layout) or, with sep (real kernel
-  // only; the emulation keeps one array), an array each with offsets from 0. B(reg): the region's base.
-  const SEP = cfg.sep && !emu;
-  const RBASE = { k: 0, v: L.vOff, q: cfg.qs ? L.qOff : (SEP ? L.halves - L.qc * L.LK : 0), p: L.pOff };
-  const A = (reg) => SEP ? `${sh}_${reg}` : sh;
-  const B = (reg) => SEP ? 0 : RBASE[reg];
+  // Regions of the one workgroup f16 array: K, V, Q (qs: its own; else staged where K and V go), P.
+  const RBASE = { k: 0, v: L.vOff, q: cfg.qs ? L.qOff : 0, p: L.pOff };
+  const A = () => sh;
+  const B = (reg) => RBASE[reg];
   const range = (n) => [...Array(n).keys()];
   const ind = (t, n) => t.split('\n').map((l) => (l ? ' '.repeat(n) + l : l)).join('\n');
   // Matrix slots of the emulation: q0.., o0.., s, pm, and a temporary for right operands.
@@ -162,43 +148,33 @@ function gen(cfg, emu) {
     : `${v} = subgroupMatrixLoad<${RA}, row_major>(&${ss}, ${off}, ${stride});`;
   const stA = (off, v, stride) => emu ? `emu_st_acc_${X}(${slot(v)}u, ${off}, ${stride}, ln);`
     : `subgroupMatrixStore<row_major>(&${ss}, ${off}, ${v}, ${stride});`;
-  const xor16 = (x) => emu ? `emu_xor16(${x}, tid)` : cfg.xs || cfg.rx ? `xor16_${X}(${x}, tid)` : `subgroupShuffleXor(${x}, 16u)`;
+  const xor16 = (x) => emu ? `emu_xor16(${x}, tid)` : `subgroupShuffleXor(${x}, 16u)`;
   // The scratch: block i of the subgroup (matrix offset and stride), and element (r, c) of its rows.
-  const LV = cfg.lv && !emu ? ' + lv' : '';
+  const LV = emu ? '' : ' + lv';   // loop-variant offsets (see CONFIGS)
   const blkOff = (i) => (cfg.sb ? `sb0 + ${i} * 256u` : `sb0 + ${i} * 16u`) + LV;
   const blkStride = cfg.sb ? '16u' : `${L.SS}u`;
   const sAt = (c) => cfg.sb ? `${ss}[sb0 + (${c} / 16u) * 256u + r * 16u + ${c} % 16u]` : `${ss}[sb + ${c}]`;
   // K rows [key][d] are the columns of Kᵀ; V is [key][d] (row-major right operand) or [d][key] (column-major).
-  const kOff = (n, k) => `${n * 16 * L.LK + k * 16}u${LV}`;
-  const vLoad = (kk, n) => cfg.vt ? [true, `${B('v') + n * 16 * L.LV + kk * 16}u${LV}`, `${L.LV}u`] : [false, `${B('v') + kk * 16 * L.LK + n * 16}u${LV}`, `${L.LK}u`];
+  // db: the tile's K/V buffer (and P where it sits over K) is at + kb.
+  const KB = cfg.db ? ' + kb' : '', PKB = cfg.db && L.pOff === 0 ? ' + kb' : '';
+  const kOff = (n, k) => `${n * 16 * L.LK + k * 16}u${LV}${KB}`;
+  const vLoad = (kk, n) => cfg.vt ? [true, `${B('v') + n * 16 * L.LV + kk * 16}u${LV}${KB}`, `${L.LV}u`] : [false, `${B('v') + kk * 16 * L.LK + n * 16}u${LV}${KB}`, `${L.LK}u`];
   const stage4 = (dst, src, reg) => `${A(reg)}[${dst}] = ${src}.x; ${A(reg)}[${dst} + 1u] = ${src}.y; ${A(reg)}[${dst} + 2u] = ${src}.z; ${A(reg)}[${dst} + 3u] = ${src}.w;`;
   // Stage K row c, columns 4·d4.. (and V: the same, or transposed).
-  const vb = B('v') ? `${B('v')}u + ` : '';
-  const stageKV = (c, d4, kv, vv) => `${stage4(`${c} * ${L.LK}u + ${d4} * 4u`, kv, 'k')}
+  const vb = `${B('v') ? `${B('v')}u + ` : ''}${cfg.db ? 'kb + ' : ''}`;
+  const stageKV = (c, d4, kv, vv) => `${stage4(`${c} * ${L.LK}u + ${d4} * 4u${KB}`, kv, 'k')}
 ${cfg.vt ? `${A('v')}[${vb}(${d4} * 4u) * ${L.LV}u + ${c}] = ${vv}.x; ${A('v')}[${vb}(${d4} * 4u + 1u) * ${L.LV}u + ${c}] = ${vv}.y; ${A('v')}[${vb}(${d4} * 4u + 2u) * ${L.LV}u + ${c}] = ${vv}.z; ${A('v')}[${vb}(${d4} * 4u + 3u) * ${L.LV}u + ${c}] = ${vv}.w;`
     : stage4(`${vb}${c} * ${L.LK}u + ${d4} * 4u`, vv, 'v')}`;
 
   let o = `
 // ==== ${X}: D = ${D}, BC = ${BC}, SG = ${SG}${cfg.pf ? ', prefetch' : ''}${cfg.qs ? ', Q from workgroup memory' : ''}${cfg.vt ? ', V transposed' : ''}${cfg.sb ? ', 16×16 scratch blocks' : ''}: BR = ${L.BR} rows, ${WG} invocations, ${L.bytes} bytes of workgroup memory ====
 // ${sh}: K tile [${BC}][${L.LK}] at 0, V ${cfg.vt ? `[${D}][${L.LV}]` : `[${BC}][${L.LK}]`} at ${L.vOff}${cfg.qs ? `, Q [${L.BR}][${L.LK}] at ${L.qOff}` : ''}, P [${SG * 16}][${L.LP}] at ${L.pOff}.
-${SEP ? `var<workgroup> ${sh}_k: array<f16, ${L.kSize}>;
-var<workgroup> ${sh}_v: array<f16, ${L.vSize}>;
-var<workgroup> ${sh}_q: array<f16, ${cfg.qs ? L.BR * L.LK : L.qc * L.LK}>;
-var<workgroup> ${sh}_p: array<f16, ${L.pNeed}>;` : `var<workgroup> ${sh}: array<f16, ${L.halves}>;`}
+var<workgroup> ${sh}: array<f16, ${L.halves}>;
 var<workgroup> ${ss}: array<f32, ${SG * L.ssPer}>;   // per subgroup: S / O scratch
 var<workgroup> rowM_${X}: array<f32, ${L.BR}>;
 var<workgroup> rowL_${X}: array<f32, ${L.BR}>;
 var<workgroup> anyNeed_${X}: u32;
-${(cfg.xs || cfg.rx) && !emu ? `var<workgroup> xch_${X}: array<f32, ${32 * SG}>;
-// The other half-row's value (invocation tid ^ 16) through workgroup memory.
-fn xor16_${X}(x: f32, tid: u32) -> f32 {
-  xch_${X}[tid] = x;
-  workgroupBarrier();
-  let y = xch_${X}[tid ^ 16u];
-  workgroupBarrier();
-  return y;
-}
-` : ''}`;
+`;
   if (emu) {
     o += `
 var<private> em_${X}: array<f32, ${NM * 256}>;
@@ -249,9 +225,13 @@ ${reload ? range(NB).map((i) => ldA(`o${rd * NB + i}`, blkOff(`${i}u`), blkStrid
   const sBlock = emu ? `    for (var n = 0u; n < ${NB}u; n++) {
       emu_zero_${X}(${slot('s')}u);
       for (var k = 0u; k < ${ND}u; k++) {
-${cfg.qs ? `        emu_ld_${X}(k, ${L.qOff}u + sg * ${16 * L.LK}u + k * 16u, ${L.LK}u, false);\n` : ''}        emu_ld_${X}(${slot('tmp')}u, n * ${16 * L.LK}u + k * 16u, ${L.LK}u, true); emu_mma_${X}(k, ${slot('tmp')}u, ${slot('s')}u);
+${cfg.qs ? `        emu_ld_${X}(k, ${L.qOff}u + sg * ${16 * L.LK}u + k * 16u, ${L.LK}u, false);\n` : ''}        emu_ld_${X}(${slot('tmp')}u, n * ${16 * L.LK}u + k * 16u${KB}, ${L.LK}u, true); emu_mma_${X}(k, ${slot('tmp')}u, ${slot('s')}u);
       }
       emu_st_acc_${X}(${slot('s')}u, ${blkOff('n')}, ${blkStride}, ln);
+    }` : cfg.il && !cfg.qs ? `    {
+${range(NB).map((n) => `      var s${n} = ${RA}();`).join('\n')}
+${range(ND).map((k) => range(NB).map((n) => `      ${mmaR(`q${k}`, true, kOff(n, k), `${L.LK}u`, `s${n}`, 'k')}`).join('\n')).join('\n')}
+${range(NB).map((n) => `      ${stA(blkOff(`${n}u`), `s${n}`, blkStride)}`).join('\n')}
     }` : range(NB).map((n) => `    {
       ${declA('s')}
 ${range(ND).map((k) => cfg.qs
@@ -260,13 +240,13 @@ ${range(ND).map((k) => cfg.qs
       ${stA(blkOff(`${n}u`), 's', blkStride)}
     }`).join('\n');
   const pvBlock = emu ? `    for (var kk = 0u; kk < ${NB}u; kk++) {
-      emu_ld_${X}(${slot('pm')}u, ${L.pOff}u + sg * ${16 * L.LP}u + kk * 16u, ${L.LP}u, false);
+      emu_ld_${X}(${slot('pm')}u, ${L.pOff}u + sg * ${16 * L.LP}u + kk * 16u${PKB}, ${L.LP}u, false);
       for (var n = 0u; n < ${ND}u; n++) {
-        emu_ld_${X}(${slot('tmp')}u, ${cfg.vt ? `${L.vOff}u + n * ${16 * L.LV}u + kk * 16u, ${L.LV}u, true` : `${L.vOff}u + kk * ${16 * L.LK}u + n * 16u, ${L.LK}u, false`}); emu_mma_${X}(${slot('pm')}u, ${slot('tmp')}u, ${ND}u + n);
+        emu_ld_${X}(${slot('tmp')}u, ${cfg.vt ? `${L.vOff}u + n * ${16 * L.LV}u + kk * 16u${KB}, ${L.LV}u, true` : `${L.vOff}u + kk * ${16 * L.LK}u + n * 16u${KB}, ${L.LK}u, false`}); emu_mma_${X}(${slot('pm')}u, ${slot('tmp')}u, ${ND}u + n);
       }
     }` : range(NB).map((kk) => `    {
       var pm = ${RL}();
-      ${ldL('pm', `${B('p')}u + sg * ${16 * L.LP}u + ${kk * 16}u${LV}`, `${L.LP}u`, 'p')}
+      ${ldL('pm', `${B('p')}u + sg * ${16 * L.LP}u + ${kk * 16}u${LV}${PKB}`, `${L.LP}u`, 'p')}
 ${range(ND).map((n) => { const [cm, off, st] = vLoad(kk, n); return `      ${mmaR('pm', cm, off, st, `o${n}`, 'v')}`; }).join('\n')}
     }`).join('\n');
   // Q: held in registers (staged in chunks through sh, loaded once) or staged once into its own region.
@@ -365,27 +345,24 @@ ${qSetup}
 ${oInit}
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
 ${prologue}  for (var j0 = 0u; j0 < kvEnd; j0 += ${BC}u) {
     if (tid == 0u) { anyNeed_${X} = 0u; }
     lv = j0 * p.zero;
-${stageTile}${cfg.dbg ? `    if (dbgOn && j0 == 0u) { for (var i = tid; i < ${BC * L.LK}u; i += ${WG}u) { dbg[${L.dbgK}u + i] = f32(${A('k')}[i]); } }\n` : ''}
+${cfg.db ? `    let kb = select(0u, ${L.buf}u, ((j0 / ${BC}u) & 1u) == 1u);   // this tile's K/V buffer
+` : ''}${stageTile}${cfg.dbg ? `    if (dbgOn && j0 == 0u) { for (var i = tid; i < ${BC * L.LK}u; i += ${WG}u) { dbg[${L.dbgK}u + i] = f32(${A('k')}[i]); } }\n` : ''}
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
 ${sBlock}
     workgroupBarrier();
 ${cfg.dbg ? `    if (dbgOn && j0 == 0u) { for (var i = tid; i < ${SG * L.ssPer}u; i += ${WG}u) { dbg[i] = ${ss}[i]; } }\n` : ''}
     // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
     var mx = NEG;
-${cfg.rx ? `    for (var j = 0u; j < ${BC}u; j++) {
-      let c = (j + 2u * rot + hh) % ${BC}u;   // both halves of the row read the whole row
-      let x = select(NEG, ${sAt('c')} * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }` : `    for (var j = 0u; j < ${HALF}u; j++) {
+    for (var j = 0u; j < ${HALF}u; j++) {
       let c = hh + 2u * ((j + rot) % ${HALF}u);
       let x = select(NEG, ${sAt('c')} * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
-    mx = max(mx, ${xor16('mx')});`}
+    mx = max(mx, ${xor16('mx')});
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
@@ -393,7 +370,7 @@ ${cfg.rx ? `    for (var j = 0u; j < ${BC}u; j++) {
       m = mx;
     }
     var sum = 0.0;
-    let pb = ${B('p')}u + row * ${L.LP}u;
+    let pb = ${B('p')}u + row * ${L.LP}u${PKB};
     for (var j = 0u; j < ${HALF}u; j++) {
       let c = hh + 2u * ((j + rot) % ${HALF}u);
       let e = select(0.0, exp2(fma(${sAt('c')}, scale2, -m)), i32(j0 + c) <= rowLim);
@@ -412,8 +389,7 @@ ${pvBlock}
 ${cfg.dbg ? `    if (j0 == 0u) {
 ${ind(oRounds((rd) => `if (dbgOn) { for (var i = tid; i < ${SG * L.ssPer}u; i += ${WG}u) { dbg[${L.dbgO}u + (${rd}) / ${BC}u * ${SG * L.ssPer}u + i] = ${ss}[i]; } }`, false).trimEnd(), 6)}
     }
-` : ''}    workgroupBarrier();
-  }
+` : ''}${cfg.db ? '    // (db: no barrier here; the next tile stages into the other buffer)\n' : '    workgroupBarrier();\n'}  }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += ${xor16('l')};
@@ -426,13 +402,12 @@ ${ind(oRounds((rd) => `if (t < p.T) {
 }`, false).trimEnd(), 2)}
   if (hh == 0u) { rowM_${X}[row] = m; rowL_${X}[row] = l; }
 ${cfg.dbg ? `  if (dbgOn && hh == 0u) { dbg[${L.dbgML}u + row * 2u] = m; dbg[${L.dbgML}u + row * 2u + 1u] = l; }\n` : ''}`;
-  // ep: the body written into each entry point (a block, so the _lse entry's names do not clash).
-  const call = cfg.ep ? `  {\n${ind(body, 2)}\n  }` : `  attend_${X}(wid, nwg, tid);`;
-  o += `${cfg.ep ? '' : `
+  const call = `  attend_${X}(wid, nwg, tid);`;
+  o += `
 fn attend_${X}(wid: vec3u, nwg: vec3u, tid: u32) {
 ${body}
 }
-`}
+
 @compute @workgroup_size(${WG})
 fn fa_sgm_${X}(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32) {

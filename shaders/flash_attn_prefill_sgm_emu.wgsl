@@ -22,7 +22,7 @@
 struct Params {
   T: u32, nHeads: u32, group: u32, nKv: u32,
   capacity: u32, slot: u32, qPos0: u32, kvBase: u32,
-  kvLen: u32, causal: u32, scale: f32, zero: u32,   // zero: always 0 (loop-variant offsets of the lv entries)
+  kvLen: u32, causal: u32, scale: f32, zero: u32,   // zero: always 0 (loop-variant matrix offsets, see the generator)
 }
 
 override TH: f32 = 8.0;  // lazy-rescale threshold in log2 units (0: rescale whenever a row max grows)
@@ -137,7 +137,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4(8u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4 = 0u; }
     lv = j0 * p.zero;
@@ -249,971 +249,6 @@ fn fa_sgm_128_32_4_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
   }
 }
 
-// ==== 128_32_8: D = 128, BC = 32, SG = 8: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
-// sh_128_32_8: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
-var<workgroup> sh_128_32_8: array<f16, 13824>;
-var<workgroup> ss_128_32_8: array<f32, 4608>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_8: array<f32, 128>;
-var<workgroup> rowL_128_32_8: array<f32, 128>;
-var<workgroup> anyNeed_128_32_8: u32;
-
-var<private> em_128_32_8: array<f32, 4864>;
-fn emu_zero_128_32_8(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_8[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_8(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_8[m * 256u + e] = f32(sh_128_32_8[i]);
-  }
-}
-fn emu_ld_acc_128_32_8(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_8[m * 256u + e] = ss_128_32_8[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_8(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8[off + (e / 16u) * stride + e % 16u] = em_128_32_8[m * 256u + e]; }
-}
-fn emu_mma_128_32_8(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_8[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8[a * 256u + i * 16u + k], em_128_32_8[b * 256u + k * 16u + j], acc); }
-      em_128_32_8[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 128u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
-
-  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
-    for (var i = tid; i < 3072u; i += 256u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_8[rr * 136u + d4 * 4u] = v.x; sh_128_32_8[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
-      let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8(k, qo + k * 16u, 136u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8(8u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8 = 0u; }
-    lv = j0 * p.zero;
-    for (var i = tid; i < 1024u; i += 256u) {
-      let c = i / 32u;
-      let d4 = i % 32u;
-      var kv = T4();
-      var vv = T4();
-      if (j0 + c < kvEnd) {
-        let g = (kvRow0 + j0 + c) * 32u + d4;
-        kv = kCache[g];
-        vv = vCache[g];
-      }
-      sh_128_32_8[c * 136u + d4 * 4u] = kv.x; sh_128_32_8[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_8[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_8[c * 136u + d4 * 4u + 3u] = kv.w;
-      sh_128_32_8[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_8[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_8[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_8[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
-    }
-    workgroupBarrier();
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 2u; n++) {
-      emu_zero_128_32_8(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_8(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8(k, 18u, 16u);
-      }
-      emu_st_acc_128_32_8(16u, sb0 + n * 16u, 36u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_8[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor16(mx, tid));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8 = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 8704u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_8[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_8[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8[sb + c] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_8(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 8u; n++) {
-        emu_ld_128_32_8(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_8(17u, 18u, 8u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_8[sb + c], ss_128_32_8[sb + (c + 1u)], ss_128_32_8[sb + (c + 2u)], ss_128_32_8[sb + (c + 3u)]) * inv;
-        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_128_32_8[row] = m; rowL_128_32_8[row] = l; }
-
-}
-
-@compute @workgroup_size(256)
-fn fa_sgm_128_32_8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_8(wid, nwg, tid);
-}
-
-@compute @workgroup_size(256)
-fn fa_sgm_128_32_8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_8(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 128u + tid;
-  if (tid < 128u && t < p.T) {
-    let sum = rowL_128_32_8[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_16_8: D = 128, BC = 16, SG = 8: BR = 128 rows, 256 invocations, 26116 bytes of workgroup memory ====
-// sh_128_16_8: K tile [16][136] at 0, V [16][136] at 2176, P [128][24] at 4352.
-var<workgroup> sh_128_16_8: array<f16, 7424>;
-var<workgroup> ss_128_16_8: array<f32, 2560>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_16_8: array<f32, 128>;
-var<workgroup> rowL_128_16_8: array<f32, 128>;
-var<workgroup> anyNeed_128_16_8: u32;
-
-var<private> em_128_16_8: array<f32, 4864>;
-fn emu_zero_128_16_8(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_16_8[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_16_8(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_16_8[m * 256u + e] = f32(sh_128_16_8[i]);
-  }
-}
-fn emu_ld_acc_128_16_8(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_16_8[m * 256u + e] = ss_128_16_8[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_16_8(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_16_8[off + (e / 16u) * stride + e % 16u] = em_128_16_8[m * 256u + e]; }
-}
-fn emu_mma_128_16_8(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_16_8[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_16_8[a * 256u + i * 16u + k], em_128_16_8[b * 256u + k * 16u + j], acc); }
-      em_128_16_8[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_128_16_8(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 128u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 320u;              // the subgroup's scratch
-  let sb = sb0 + r * 20u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 48 rows, loaded once into 8 left matrices.
-
-  for (var c0 = 0u; c0 < 128u; c0 += 48u) {
-    for (var i = tid; i < 1536u; i += 256u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_16_8[rr * 136u + d4 * 4u] = v.x; sh_128_16_8[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_16_8[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_16_8[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (sg * 16u >= c0 && sg * 16u < c0 + 48u) {
-      let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_16_8(k, qo + k * 16u, 136u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 8u; n++) { emu_zero_128_16_8(8u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-  for (var j0 = 0u; j0 < kvEnd; j0 += 16u) {
-    if (tid == 0u) { anyNeed_128_16_8 = 0u; }
-    lv = j0 * p.zero;
-    for (var i = tid; i < 512u; i += 256u) {
-      let c = i / 32u;
-      let d4 = i % 32u;
-      var kv = T4();
-      var vv = T4();
-      if (j0 + c < kvEnd) {
-        let g = (kvRow0 + j0 + c) * 32u + d4;
-        kv = kCache[g];
-        vv = vCache[g];
-      }
-      sh_128_16_8[c * 136u + d4 * 4u] = kv.x; sh_128_16_8[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_16_8[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_16_8[c * 136u + d4 * 4u + 3u] = kv.w;
-      sh_128_16_8[2176u + c * 136u + d4 * 4u] = vv.x; sh_128_16_8[2176u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_16_8[2176u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_16_8[2176u + c * 136u + d4 * 4u + 3u] = vv.w;
-    }
-    workgroupBarrier();
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 1u; n++) {
-      emu_zero_128_16_8(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_16_8(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_16_8(k, 18u, 16u);
-      }
-      emu_st_acc_128_16_8(16u, sb0 + n * 16u, 20u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 8u; j++) {
-      let c = hh + 2u * ((j + rot) % 8u);
-      let x = select(NEG, ss_128_16_8[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor16(mx, tid));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_16_8 = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 4352u + row * 24u;
-    for (var j = 0u; j < 8u; j++) {
-      let c = hh + 2u * ((j + rot) % 8u);
-      let e = select(0.0, exp2(fma(ss_128_16_8[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_16_8[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_16_8) != 0u) {
-      for (var rd = 0u; rd < 8u; rd++) {
-        for (var i = 0u; i < 1u; i++) { emu_st_acc_128_16_8(8u + rd * 1u + i, sb0 + i * 16u, 20u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8[sb + c] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 1u; i++) { emu_ld_acc_128_16_8(8u + rd * 1u + i, sb0 + i * 16u, 20u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 1u; kk++) {
-      emu_ld_128_16_8(17u, 4352u + sg * 384u + kk * 16u, 24u, false);
-      for (var n = 0u; n < 8u; n++) {
-        emu_ld_128_16_8(18u, 2176u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_16_8(17u, 18u, 8u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 8u; rd++) {
-    for (var i = 0u; i < 1u; i++) { emu_st_acc_128_16_8(8u + rd * 1u + i, sb0 + i * 16u, 20u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
-        let v = vec4f(ss_128_16_8[sb + c], ss_128_16_8[sb + (c + 1u)], ss_128_16_8[sb + (c + 2u)], ss_128_16_8[sb + (c + 3u)]) * inv;
-        out[(t * p.nHeads + h) * 32u + (rd * 16u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_128_16_8[row] = m; rowL_128_16_8[row] = l; }
-
-}
-
-@compute @workgroup_size(256)
-fn fa_sgm_128_16_8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_16_8(wid, nwg, tid);
-}
-
-@compute @workgroup_size(256)
-fn fa_sgm_128_16_8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_16_8(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 128u + tid;
-  if (tid < 128u && t < p.T) {
-    let sum = rowL_128_16_8[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_16_8[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 64_64_4: D = 64, BC = 64, SG = 4: BR = 64 rows, 128 invocations, 36356 bytes of workgroup memory ====
-// sh_64_64_4: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
-var<workgroup> sh_64_64_4: array<f16, 9216>;
-var<workgroup> ss_64_64_4: array<f32, 4352>;   // per subgroup: S / O scratch
-var<workgroup> rowM_64_64_4: array<f32, 64>;
-var<workgroup> rowL_64_64_4: array<f32, 64>;
-var<workgroup> anyNeed_64_64_4: u32;
-
-var<private> em_64_64_4: array<f32, 2816>;
-fn emu_zero_64_64_4(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_64_64_4[m * 256u + e] = 0.0; }
-}
-fn emu_ld_64_64_4(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_64_64_4[m * 256u + e] = f32(sh_64_64_4[i]);
-  }
-}
-fn emu_ld_acc_64_64_4(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_64_64_4[m * 256u + e] = ss_64_64_4[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_64_64_4(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_64_64_4[off + (e / 16u) * stride + e % 16u] = em_64_64_4[m * 256u + e]; }
-}
-fn emu_mma_64_64_4(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_64_64_4[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_64_64_4[a * 256u + i * 16u + k], em_64_64_4[b * 256u + k * 16u + j], acc); }
-      em_64_64_4[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 1088u;              // the subgroup's scratch
-  let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
-
-  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 1024u; i += 128u) {
-      let rr = i / 16u;
-      let d4 = i % 16u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
-      sh_64_64_4[rr * 72u + d4 * 4u] = v.x; sh_64_64_4[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_64_4[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_64_4[rr * 72u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-      let qo = (sg * 16u - c0) * 72u;
-      for (var k = 0u; k < 4u; k++) { emu_ld_64_64_4(k, qo + k * 16u, 72u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 4u; n++) { emu_zero_64_64_4(4u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-  for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
-    if (tid == 0u) { anyNeed_64_64_4 = 0u; }
-    lv = j0 * p.zero;
-    for (var i = tid; i < 1024u; i += 128u) {
-      let c = i / 16u;
-      let d4 = i % 16u;
-      var kv = T4();
-      var vv = T4();
-      if (j0 + c < kvEnd) {
-        let g = (kvRow0 + j0 + c) * 16u + d4;
-        kv = kCache[g];
-        vv = vCache[g];
-      }
-      sh_64_64_4[c * 72u + d4 * 4u] = kv.x; sh_64_64_4[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_64_4[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_64_4[c * 72u + d4 * 4u + 3u] = kv.w;
-      sh_64_64_4[4608u + c * 72u + d4 * 4u] = vv.x; sh_64_64_4[4608u + c * 72u + d4 * 4u + 1u] = vv.y; sh_64_64_4[4608u + c * 72u + d4 * 4u + 2u] = vv.z; sh_64_64_4[4608u + c * 72u + d4 * 4u + 3u] = vv.w;
-    }
-    workgroupBarrier();
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 4u; n++) {
-      emu_zero_64_64_4(8u);
-      for (var k = 0u; k < 4u; k++) {
-        emu_ld_64_64_4(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_64_4(k, 10u, 8u);
-      }
-      emu_st_acc_64_64_4(8u, sb0 + n * 16u, 68u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 32u; j++) {
-      let c = hh + 2u * ((j + rot) % 32u);
-      let x = select(NEG, ss_64_64_4[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor16(mx, tid));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_64_64_4 = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 72u;
-    for (var j = 0u; j < 32u; j++) {
-      let c = hh + 2u * ((j + rot) % 32u);
-      let e = select(0.0, exp2(fma(ss_64_64_4[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_64_64_4[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_64_64_4) != 0u) {
-      for (var rd = 0u; rd < 1u; rd++) {
-        for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4(4u + rd * 4u + i, sb0 + i * 16u, 68u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 32u; c < (hh + 1u) * 32u; c++) { ss_64_64_4[sb + c] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 4u; i++) { emu_ld_acc_64_64_4(4u + rd * 4u + i, sb0 + i * 16u, 68u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 4u; kk++) {
-      emu_ld_64_64_4(9u, 0u + sg * 1152u + kk * 16u, 72u, false);
-      for (var n = 0u; n < 4u; n++) {
-        emu_ld_64_64_4(10u, 4608u + kk * 1152u + n * 16u, 72u, false); emu_mma_64_64_4(9u, 10u, 4u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 1u; rd++) {
-    for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4(4u + rd * 4u + i, sb0 + i * 16u, 68u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 32u; c < (hh + 1u) * 32u; c += 4u) {
-        let v = vec4f(ss_64_64_4[sb + c], ss_64_64_4[sb + (c + 1u)], ss_64_64_4[sb + (c + 2u)], ss_64_64_4[sb + (c + 3u)]) * inv;
-        out[(t * p.nHeads + h) * 16u + (rd * 64u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_64_64_4[row] = m; rowL_64_64_4[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_64_64_4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_64_64_4(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_64_64_4_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_64_64_4(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_64_64_4[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_64_4[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 64_32_4: D = 64, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 24068 bytes of workgroup memory ====
-// sh_64_32_4: K tile [32][72] at 0, V [32][72] at 2304, P [64][40] at 4608.
-var<workgroup> sh_64_32_4: array<f16, 7168>;
-var<workgroup> ss_64_32_4: array<f32, 2304>;   // per subgroup: S / O scratch
-var<workgroup> rowM_64_32_4: array<f32, 64>;
-var<workgroup> rowL_64_32_4: array<f32, 64>;
-var<workgroup> anyNeed_64_32_4: u32;
-
-var<private> em_64_32_4: array<f32, 2816>;
-fn emu_zero_64_32_4(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_64_32_4[m * 256u + e] = 0.0; }
-}
-fn emu_ld_64_32_4(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_64_32_4[m * 256u + e] = f32(sh_64_32_4[i]);
-  }
-}
-fn emu_ld_acc_64_32_4(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_64_32_4[m * 256u + e] = ss_64_32_4[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_64_32_4(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_64_32_4[off + (e / 16u) * stride + e % 16u] = em_64_32_4[m * 256u + e]; }
-}
-fn emu_mma_64_32_4(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_64_32_4[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_64_32_4[a * 256u + i * 16u + k], em_64_32_4[b * 256u + k * 16u + j], acc); }
-      em_64_32_4[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_64_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
-
-  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 1024u; i += 128u) {
-      let rr = i / 16u;
-      let d4 = i % 16u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
-      sh_64_32_4[rr * 72u + d4 * 4u] = v.x; sh_64_32_4[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_32_4[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_32_4[rr * 72u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-      let qo = (sg * 16u - c0) * 72u;
-      for (var k = 0u; k < 4u; k++) { emu_ld_64_32_4(k, qo + k * 16u, 72u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 4u; n++) { emu_zero_64_32_4(4u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_64_32_4 = 0u; }
-    lv = j0 * p.zero;
-    for (var i = tid; i < 512u; i += 128u) {
-      let c = i / 16u;
-      let d4 = i % 16u;
-      var kv = T4();
-      var vv = T4();
-      if (j0 + c < kvEnd) {
-        let g = (kvRow0 + j0 + c) * 16u + d4;
-        kv = kCache[g];
-        vv = vCache[g];
-      }
-      sh_64_32_4[c * 72u + d4 * 4u] = kv.x; sh_64_32_4[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_32_4[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_32_4[c * 72u + d4 * 4u + 3u] = kv.w;
-      sh_64_32_4[2304u + c * 72u + d4 * 4u] = vv.x; sh_64_32_4[2304u + c * 72u + d4 * 4u + 1u] = vv.y; sh_64_32_4[2304u + c * 72u + d4 * 4u + 2u] = vv.z; sh_64_32_4[2304u + c * 72u + d4 * 4u + 3u] = vv.w;
-    }
-    workgroupBarrier();
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 2u; n++) {
-      emu_zero_64_32_4(8u);
-      for (var k = 0u; k < 4u; k++) {
-        emu_ld_64_32_4(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_32_4(k, 10u, 8u);
-      }
-      emu_st_acc_64_32_4(8u, sb0 + n * 16u, 36u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_64_32_4[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor16(mx, tid));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_64_32_4 = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 4608u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_64_32_4[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_64_32_4[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_64_32_4) != 0u) {
-      for (var rd = 0u; rd < 2u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_64_32_4(4u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_4[sb + c] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_64_32_4(4u + rd * 2u + i, sb0 + i * 16u, 36u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_64_32_4(9u, 4608u + sg * 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 4u; n++) {
-        emu_ld_64_32_4(10u, 2304u + kk * 1152u + n * 16u, 72u, false); emu_mma_64_32_4(9u, 10u, 4u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 2u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_64_32_4(4u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_64_32_4[sb + c], ss_64_32_4[sb + (c + 1u)], ss_64_32_4[sb + (c + 2u)], ss_64_32_4[sb + (c + 3u)]) * inv;
-        out[(t * p.nHeads + h) * 16u + (rd * 32u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_64_32_4[row] = m; rowL_64_32_4[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_64_32_4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_64_32_4(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_64_32_4_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_64_32_4(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_64_32_4[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_32_4[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 64_32_8: D = 64, BC = 32, SG = 8: BR = 128 rows, 256 invocations, 38916 bytes of workgroup memory ====
-// sh_64_32_8: K tile [32][72] at 0, V [32][72] at 2304, P [128][40] at 4608.
-var<workgroup> sh_64_32_8: array<f16, 9728>;
-var<workgroup> ss_64_32_8: array<f32, 4608>;   // per subgroup: S / O scratch
-var<workgroup> rowM_64_32_8: array<f32, 128>;
-var<workgroup> rowL_64_32_8: array<f32, 128>;
-var<workgroup> anyNeed_64_32_8: u32;
-
-var<private> em_64_32_8: array<f32, 2816>;
-fn emu_zero_64_32_8(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_64_32_8[m * 256u + e] = 0.0; }
-}
-fn emu_ld_64_32_8(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_64_32_8[m * 256u + e] = f32(sh_64_32_8[i]);
-  }
-}
-fn emu_ld_acc_64_32_8(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_64_32_8[m * 256u + e] = ss_64_32_8[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_64_32_8(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_64_32_8[off + (e / 16u) * stride + e % 16u] = em_64_32_8[m * 256u + e]; }
-}
-fn emu_mma_64_32_8(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_64_32_8[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_64_32_8[a * 256u + i * 16u + k], em_64_32_8[b * 256u + k * 16u + j], acc); }
-      em_64_32_8[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_64_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 128u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 128 rows, loaded once into 4 left matrices.
-
-  for (var c0 = 0u; c0 < 128u; c0 += 128u) {
-    for (var i = tid; i < 2048u; i += 256u) {
-      let rr = i / 16u;
-      let d4 = i % 16u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
-      sh_64_32_8[rr * 72u + d4 * 4u] = v.x; sh_64_32_8[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_32_8[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_32_8[rr * 72u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (sg * 16u >= c0 && sg * 16u < c0 + 128u) {
-      let qo = (sg * 16u - c0) * 72u;
-      for (var k = 0u; k < 4u; k++) { emu_ld_64_32_8(k, qo + k * 16u, 72u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 4u; n++) { emu_zero_64_32_8(4u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_64_32_8 = 0u; }
-    lv = j0 * p.zero;
-    for (var i = tid; i < 512u; i += 256u) {
-      let c = i / 16u;
-      let d4 = i % 16u;
-      var kv = T4();
-      var vv = T4();
-      if (j0 + c < kvEnd) {
-        let g = (kvRow0 + j0 + c) * 16u + d4;
-        kv = kCache[g];
-        vv = vCache[g];
-      }
-      sh_64_32_8[c * 72u + d4 * 4u] = kv.x; sh_64_32_8[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_32_8[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_32_8[c * 72u + d4 * 4u + 3u] = kv.w;
-      sh_64_32_8[2304u + c * 72u + d4 * 4u] = vv.x; sh_64_32_8[2304u + c * 72u + d4 * 4u + 1u] = vv.y; sh_64_32_8[2304u + c * 72u + d4 * 4u + 2u] = vv.z; sh_64_32_8[2304u + c * 72u + d4 * 4u + 3u] = vv.w;
-    }
-    workgroupBarrier();
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 2u; n++) {
-      emu_zero_64_32_8(8u);
-      for (var k = 0u; k < 4u; k++) {
-        emu_ld_64_32_8(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_32_8(k, 10u, 8u);
-      }
-      emu_st_acc_64_32_8(8u, sb0 + n * 16u, 36u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_64_32_8[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor16(mx, tid));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_64_32_8 = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 4608u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_64_32_8[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_64_32_8[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_64_32_8) != 0u) {
-      for (var rd = 0u; rd < 2u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_64_32_8(4u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_8[sb + c] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_64_32_8(4u + rd * 2u + i, sb0 + i * 16u, 36u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_64_32_8(9u, 4608u + sg * 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 4u; n++) {
-        emu_ld_64_32_8(10u, 2304u + kk * 1152u + n * 16u, 72u, false); emu_mma_64_32_8(9u, 10u, 4u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 2u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_64_32_8(4u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_64_32_8[sb + c], ss_64_32_8[sb + (c + 1u)], ss_64_32_8[sb + (c + 2u)], ss_64_32_8[sb + (c + 3u)]) * inv;
-        out[(t * p.nHeads + h) * 16u + (rd * 32u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_64_32_8[row] = m; rowL_64_32_8[row] = l; }
-
-}
-
-@compute @workgroup_size(256)
-fn fa_sgm_64_32_8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_64_32_8(wid, nwg, tid);
-}
-
-@compute @workgroup_size(256)
-fn fa_sgm_64_32_8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_64_32_8(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 128u + tid;
-  if (tid < 128u && t < p.T) {
-    let sum = rowL_64_32_8[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_32_8[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
 // ==== 128_32_4_pf: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
 // sh_128_32_4_pf: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf: array<f16, 8704>;
@@ -1295,7 +330,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_pf(8u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
   var pk0 = T4();
   var pv0 = T4();
   var pk1 = T4();
@@ -1555,6 +590,199 @@ fn fa_sgm_128_32_4_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
   }
 }
 
+// ==== 128_32_8: D = 128, BC = 32, SG = 8: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8: array<f16, 13824>;
+var<workgroup> ss_128_32_8: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8: array<f32, 128>;
+var<workgroup> rowL_128_32_8: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8: u32;
+
+var<private> em_128_32_8: array<f32, 4864>;
+fn emu_zero_128_32_8(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_8(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_8[m * 256u + e] = f32(sh_128_32_8[i]);
+  }
+}
+fn emu_ld_acc_128_32_8(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8[m * 256u + e] = ss_128_32_8[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_8(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8[off + (e / 16u) * stride + e % 16u] = em_128_32_8[m * 256u + e]; }
+}
+fn emu_mma_128_32_8(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_8[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8[a * 256u + i * 16u + k], em_128_32_8[b * 256u + k * 16u + j], acc); }
+      em_128_32_8[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8[rr * 136u + d4 * 4u] = v.x; sh_128_32_8[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8 = 0u; }
+    lv = j0 * p.zero;
+    for (var i = tid; i < 1024u; i += 256u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_8[c * 136u + d4 * 4u] = kv.x; sh_128_32_8[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_8[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_8[c * 136u + d4 * 4u + 3u] = kv.w;
+      sh_128_32_8[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_8[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_8[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_8[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_8(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_8(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_8(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8 = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_8(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_8(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_8(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_8[sb + c], ss_128_32_8[sb + (c + 1u)], ss_128_32_8[sb + (c + 2u)], ss_128_32_8[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_8[row] = m; rowL_128_32_8[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
 // ==== 128_32_8_pf: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
 // sh_128_32_8_pf: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf: array<f16, 13824>;
@@ -1636,7 +864,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_pf(8u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
   var pk0 = T4();
   var pv0 = T4();
   var pk1 = T4();
@@ -1816,6 +1044,4343 @@ fn fa_sgm_128_32_8_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
   }
 }
 
+// ==== 128_16_8_pf: D = 128, BC = 16, SG = 8, prefetch: BR = 128 rows, 256 invocations, 26116 bytes of workgroup memory ====
+// sh_128_16_8_pf: K tile [16][136] at 0, V [16][136] at 2176, P [128][24] at 4352.
+var<workgroup> sh_128_16_8_pf: array<f16, 7424>;
+var<workgroup> ss_128_16_8_pf: array<f32, 2560>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_16_8_pf: array<f32, 128>;
+var<workgroup> rowL_128_16_8_pf: array<f32, 128>;
+var<workgroup> anyNeed_128_16_8_pf: u32;
+
+var<private> em_128_16_8_pf: array<f32, 4864>;
+fn emu_zero_128_16_8_pf(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_16_8_pf[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_16_8_pf(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_16_8_pf[m * 256u + e] = f32(sh_128_16_8_pf[i]);
+  }
+}
+fn emu_ld_acc_128_16_8_pf(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_16_8_pf[m * 256u + e] = ss_128_16_8_pf[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_16_8_pf(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_16_8_pf[off + (e / 16u) * stride + e % 16u] = em_128_16_8_pf[m * 256u + e]; }
+}
+fn emu_mma_128_16_8_pf(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_16_8_pf[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_16_8_pf[a * 256u + i * 16u + k], em_128_16_8_pf[b * 256u + k * 16u + j], acc); }
+      em_128_16_8_pf[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 320u;              // the subgroup's scratch
+  let sb = sb0 + r * 20u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 48 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 128u; c0 += 48u) {
+    for (var i = tid; i < 1536u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_16_8_pf[rr * 136u + d4 * 4u] = v.x; sh_128_16_8_pf[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_16_8_pf[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_16_8_pf[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 48u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_16_8_pf(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_16_8_pf(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 16u) {
+    if (tid == 0u) { anyNeed_128_16_8_pf = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_16_8_pf[c * 136u + d4 * 4u] = pk0.x; sh_128_16_8_pf[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_16_8_pf[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_16_8_pf[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_16_8_pf[2176u + c * 136u + d4 * 4u] = pv0.x; sh_128_16_8_pf[2176u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_16_8_pf[2176u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_16_8_pf[2176u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_16_8_pf[c * 136u + d4 * 4u] = pk1.x; sh_128_16_8_pf[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_16_8_pf[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_16_8_pf[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_16_8_pf[2176u + c * 136u + d4 * 4u] = pv1.x; sh_128_16_8_pf[2176u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_16_8_pf[2176u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_16_8_pf[2176u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 16u + c < kvEnd) { let g = (kvRow0 + j0 + 16u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 16u + c < kvEnd) { let g = (kvRow0 + j0 + 16u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 1u; n++) {
+      emu_zero_128_16_8_pf(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_16_8_pf(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_16_8_pf(k, 18u, 16u);
+      }
+      emu_st_acc_128_16_8_pf(16u, sb0 + n * 16u, 20u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 8u; j++) {
+      let c = hh + 2u * ((j + rot) % 8u);
+      let x = select(NEG, ss_128_16_8_pf[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_16_8_pf = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 4352u + row * 24u;
+    for (var j = 0u; j < 8u; j++) {
+      let c = hh + 2u * ((j + rot) % 8u);
+      let e = select(0.0, exp2(fma(ss_128_16_8_pf[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_16_8_pf[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_16_8_pf) != 0u) {
+      for (var rd = 0u; rd < 8u; rd++) {
+        for (var i = 0u; i < 1u; i++) { emu_st_acc_128_16_8_pf(8u + rd * 1u + i, sb0 + i * 16u, 20u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8_pf[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 1u; i++) { emu_ld_acc_128_16_8_pf(8u + rd * 1u + i, sb0 + i * 16u, 20u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 1u; kk++) {
+      emu_ld_128_16_8_pf(17u, 4352u + sg * 384u + kk * 16u, 24u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_16_8_pf(18u, 2176u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_16_8_pf(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 8u; rd++) {
+    for (var i = 0u; i < 1u; i++) { emu_st_acc_128_16_8_pf(8u + rd * 1u + i, sb0 + i * 16u, 20u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
+        let v = vec4f(ss_128_16_8_pf[sb + c], ss_128_16_8_pf[sb + (c + 1u)], ss_128_16_8_pf[sb + (c + 2u)], ss_128_16_8_pf[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 16u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_16_8_pf[row] = m; rowL_128_16_8_pf[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_16_8_pf(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_16_8_pf(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_16_8_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_16_8_pf(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_16_8_pf[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_16_8_pf[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_pf_vt: D = 128, BC = 32, SG = 4, prefetch, V transposed: BR = 64 rows, 128 invocations, 28676 bytes of workgroup memory ====
+// sh_128_32_4_pf_vt: K tile [32][136] at 0, V [128][40] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_pf_vt: array<f16, 9472>;
+var<workgroup> ss_128_32_4_pf_vt: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_pf_vt: array<f32, 64>;
+var<workgroup> rowL_128_32_4_pf_vt: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_pf_vt: u32;
+
+var<private> em_128_32_4_pf_vt: array<f32, 4864>;
+fn emu_zero_128_32_4_pf_vt(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_vt[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_pf_vt(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_pf_vt[m * 256u + e] = f32(sh_128_32_4_pf_vt[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_pf_vt(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_vt[m * 256u + e] = ss_128_32_4_pf_vt[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_pf_vt(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_pf_vt[off + (e / 16u) * stride + e % 16u] = em_128_32_4_pf_vt[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_pf_vt(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_pf_vt[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_pf_vt[a * 256u + i * 16u + k], em_128_32_4_pf_vt[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_pf_vt[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_pf_vt[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_vt[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_vt[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_vt[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf_vt(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_pf_vt(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  var pk4 = T4();
+  var pv4 = T4();
+  var pk5 = T4();
+  var pv5 = T4();
+  var pk6 = T4();
+  var pv6 = T4();
+  var pk7 = T4();
+  var pv7 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 128u) / 32u;
+    let d4 = (tid + 128u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 384u) / 32u;
+    let d4 = (tid + 384u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk4 = T4(); pv4 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+  }
+  {
+    let c = (tid + 640u) / 32u;
+    let d4 = (tid + 640u) % 32u;
+    pk5 = T4(); pv5 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk6 = T4(); pv6 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+  }
+  {
+    let c = (tid + 896u) / 32u;
+    let d4 = (tid + 896u) % 32u;
+    pk7 = T4(); pv7 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_pf_vt = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_4_pf_vt[c * 136u + d4 * 4u] = pk0.x; sh_128_32_4_pf_vt[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_4_pf_vt[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_4_pf_vt[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_4_pf_vt[4352u + (d4 * 4u) * 40u + c] = pv0.x; sh_128_32_4_pf_vt[4352u + (d4 * 4u + 1u) * 40u + c] = pv0.y; sh_128_32_4_pf_vt[4352u + (d4 * 4u + 2u) * 40u + c] = pv0.z; sh_128_32_4_pf_vt[4352u + (d4 * 4u + 3u) * 40u + c] = pv0.w;
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      sh_128_32_4_pf_vt[c * 136u + d4 * 4u] = pk1.x; sh_128_32_4_pf_vt[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_4_pf_vt[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_4_pf_vt[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_4_pf_vt[4352u + (d4 * 4u) * 40u + c] = pv1.x; sh_128_32_4_pf_vt[4352u + (d4 * 4u + 1u) * 40u + c] = pv1.y; sh_128_32_4_pf_vt[4352u + (d4 * 4u + 2u) * 40u + c] = pv1.z; sh_128_32_4_pf_vt[4352u + (d4 * 4u + 3u) * 40u + c] = pv1.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_4_pf_vt[c * 136u + d4 * 4u] = pk2.x; sh_128_32_4_pf_vt[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_4_pf_vt[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_4_pf_vt[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_4_pf_vt[4352u + (d4 * 4u) * 40u + c] = pv2.x; sh_128_32_4_pf_vt[4352u + (d4 * 4u + 1u) * 40u + c] = pv2.y; sh_128_32_4_pf_vt[4352u + (d4 * 4u + 2u) * 40u + c] = pv2.z; sh_128_32_4_pf_vt[4352u + (d4 * 4u + 3u) * 40u + c] = pv2.w;
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      sh_128_32_4_pf_vt[c * 136u + d4 * 4u] = pk3.x; sh_128_32_4_pf_vt[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_4_pf_vt[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_4_pf_vt[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_4_pf_vt[4352u + (d4 * 4u) * 40u + c] = pv3.x; sh_128_32_4_pf_vt[4352u + (d4 * 4u + 1u) * 40u + c] = pv3.y; sh_128_32_4_pf_vt[4352u + (d4 * 4u + 2u) * 40u + c] = pv3.z; sh_128_32_4_pf_vt[4352u + (d4 * 4u + 3u) * 40u + c] = pv3.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_4_pf_vt[c * 136u + d4 * 4u] = pk4.x; sh_128_32_4_pf_vt[c * 136u + d4 * 4u + 1u] = pk4.y; sh_128_32_4_pf_vt[c * 136u + d4 * 4u + 2u] = pk4.z; sh_128_32_4_pf_vt[c * 136u + d4 * 4u + 3u] = pk4.w;
+      sh_128_32_4_pf_vt[4352u + (d4 * 4u) * 40u + c] = pv4.x; sh_128_32_4_pf_vt[4352u + (d4 * 4u + 1u) * 40u + c] = pv4.y; sh_128_32_4_pf_vt[4352u + (d4 * 4u + 2u) * 40u + c] = pv4.z; sh_128_32_4_pf_vt[4352u + (d4 * 4u + 3u) * 40u + c] = pv4.w;
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      sh_128_32_4_pf_vt[c * 136u + d4 * 4u] = pk5.x; sh_128_32_4_pf_vt[c * 136u + d4 * 4u + 1u] = pk5.y; sh_128_32_4_pf_vt[c * 136u + d4 * 4u + 2u] = pk5.z; sh_128_32_4_pf_vt[c * 136u + d4 * 4u + 3u] = pk5.w;
+      sh_128_32_4_pf_vt[4352u + (d4 * 4u) * 40u + c] = pv5.x; sh_128_32_4_pf_vt[4352u + (d4 * 4u + 1u) * 40u + c] = pv5.y; sh_128_32_4_pf_vt[4352u + (d4 * 4u + 2u) * 40u + c] = pv5.z; sh_128_32_4_pf_vt[4352u + (d4 * 4u + 3u) * 40u + c] = pv5.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_4_pf_vt[c * 136u + d4 * 4u] = pk6.x; sh_128_32_4_pf_vt[c * 136u + d4 * 4u + 1u] = pk6.y; sh_128_32_4_pf_vt[c * 136u + d4 * 4u + 2u] = pk6.z; sh_128_32_4_pf_vt[c * 136u + d4 * 4u + 3u] = pk6.w;
+      sh_128_32_4_pf_vt[4352u + (d4 * 4u) * 40u + c] = pv6.x; sh_128_32_4_pf_vt[4352u + (d4 * 4u + 1u) * 40u + c] = pv6.y; sh_128_32_4_pf_vt[4352u + (d4 * 4u + 2u) * 40u + c] = pv6.z; sh_128_32_4_pf_vt[4352u + (d4 * 4u + 3u) * 40u + c] = pv6.w;
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      sh_128_32_4_pf_vt[c * 136u + d4 * 4u] = pk7.x; sh_128_32_4_pf_vt[c * 136u + d4 * 4u + 1u] = pk7.y; sh_128_32_4_pf_vt[c * 136u + d4 * 4u + 2u] = pk7.z; sh_128_32_4_pf_vt[c * 136u + d4 * 4u + 3u] = pk7.w;
+      sh_128_32_4_pf_vt[4352u + (d4 * 4u) * 40u + c] = pv7.x; sh_128_32_4_pf_vt[4352u + (d4 * 4u + 1u) * 40u + c] = pv7.y; sh_128_32_4_pf_vt[4352u + (d4 * 4u + 2u) * 40u + c] = pv7.z; sh_128_32_4_pf_vt[4352u + (d4 * 4u + 3u) * 40u + c] = pv7.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk4 = T4(); pv4 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      pk5 = T4(); pv5 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk6 = T4(); pv6 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      pk7 = T4(); pv7 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_pf_vt(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_pf_vt(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_pf_vt(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_pf_vt(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_pf_vt[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_vt = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_pf_vt[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_pf_vt[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_vt) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_vt(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_pf_vt(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_pf_vt(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_pf_vt(18u, 4352u + n * 640u + kk * 16u, 40u, true); emu_mma_128_32_4_pf_vt(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_vt(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_pf_vt[sb + c], ss_128_32_4_pf_vt[sb + (c + 1u)], ss_128_32_4_pf_vt[sb + (c + 2u)], ss_128_32_4_pf_vt[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_pf_vt[row] = m; rowL_128_32_4_pf_vt[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_vt(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_vt(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_vt(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_pf_vt[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_vt[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_pf_sb: D = 128, BC = 32, SG = 4, prefetch, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 26116 bytes of workgroup memory ====
+// sh_128_32_4_pf_sb: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_pf_sb: array<f16, 8704>;
+var<workgroup> ss_128_32_4_pf_sb: array<f32, 2048>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_pf_sb: array<f32, 64>;
+var<workgroup> rowL_128_32_4_pf_sb: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_pf_sb: u32;
+
+var<private> em_128_32_4_pf_sb: array<f32, 4864>;
+fn emu_zero_128_32_4_pf_sb(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_sb[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_pf_sb(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_pf_sb[m * 256u + e] = f32(sh_128_32_4_pf_sb[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_pf_sb(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_sb[m * 256u + e] = ss_128_32_4_pf_sb[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_pf_sb(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_pf_sb[off + (e / 16u) * stride + e % 16u] = em_128_32_4_pf_sb[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_pf_sb(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_pf_sb[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_pf_sb[a * 256u + i * 16u + k], em_128_32_4_pf_sb[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_pf_sb[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_pf_sb(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 512u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_pf_sb[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_sb[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_sb[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_sb[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf_sb(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_pf_sb(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  var pk4 = T4();
+  var pv4 = T4();
+  var pk5 = T4();
+  var pv5 = T4();
+  var pk6 = T4();
+  var pv6 = T4();
+  var pk7 = T4();
+  var pv7 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 128u) / 32u;
+    let d4 = (tid + 128u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 384u) / 32u;
+    let d4 = (tid + 384u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk4 = T4(); pv4 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+  }
+  {
+    let c = (tid + 640u) / 32u;
+    let d4 = (tid + 640u) % 32u;
+    pk5 = T4(); pv5 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk6 = T4(); pv6 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+  }
+  {
+    let c = (tid + 896u) / 32u;
+    let d4 = (tid + 896u) % 32u;
+    pk7 = T4(); pv7 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_pf_sb = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_4_pf_sb[c * 136u + d4 * 4u] = pk0.x; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      sh_128_32_4_pf_sb[c * 136u + d4 * 4u] = pk1.x; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_4_pf_sb[c * 136u + d4 * 4u] = pk2.x; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      sh_128_32_4_pf_sb[c * 136u + d4 * 4u] = pk3.x; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_4_pf_sb[c * 136u + d4 * 4u] = pk4.x; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 1u] = pk4.y; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 2u] = pk4.z; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 3u] = pk4.w;
+      sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u] = pv4.x; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 1u] = pv4.y; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 2u] = pv4.z; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 3u] = pv4.w;
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      sh_128_32_4_pf_sb[c * 136u + d4 * 4u] = pk5.x; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 1u] = pk5.y; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 2u] = pk5.z; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 3u] = pk5.w;
+      sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u] = pv5.x; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 1u] = pv5.y; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 2u] = pv5.z; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 3u] = pv5.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_4_pf_sb[c * 136u + d4 * 4u] = pk6.x; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 1u] = pk6.y; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 2u] = pk6.z; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 3u] = pk6.w;
+      sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u] = pv6.x; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 1u] = pv6.y; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 2u] = pv6.z; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 3u] = pv6.w;
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      sh_128_32_4_pf_sb[c * 136u + d4 * 4u] = pk7.x; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 1u] = pk7.y; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 2u] = pk7.z; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 3u] = pk7.w;
+      sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u] = pv7.x; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 1u] = pv7.y; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 2u] = pv7.z; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 3u] = pv7.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk4 = T4(); pv4 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      pk5 = T4(); pv5 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk6 = T4(); pv6 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      pk7 = T4(); pv7 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_pf_sb(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_pf_sb(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_pf_sb(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_pf_sb(16u, sb0 + n * 256u, 16u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_pf_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_sb = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_pf_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_pf_sb[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_sb) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_pf_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_pf_sb(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_pf_sb(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_pf_sb(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_pf_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_pf_sb[row] = m; rowL_128_32_4_pf_sb[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_sb(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_sb(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_pf_sb[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_sb[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_pf_qs: D = 128, BC = 32, SG = 4, prefetch, Q from workgroup memory: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
+// sh_128_32_4_pf_qs: K tile [32][136] at 0, V [32][136] at 4352, Q [64][136] at 8704, P [64][40] at 0.
+var<workgroup> sh_128_32_4_pf_qs: array<f16, 17408>;
+var<workgroup> ss_128_32_4_pf_qs: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_pf_qs: array<f32, 64>;
+var<workgroup> rowL_128_32_4_pf_qs: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_pf_qs: u32;
+
+var<private> em_128_32_4_pf_qs: array<f32, 4864>;
+fn emu_zero_128_32_4_pf_qs(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_qs[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_pf_qs(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_pf_qs[m * 256u + e] = f32(sh_128_32_4_pf_qs[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_pf_qs(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_qs[m * 256u + e] = ss_128_32_4_pf_qs[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_pf_qs(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_pf_qs[off + (e / 16u) * stride + e % 16u] = em_128_32_4_pf_qs[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_pf_qs(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_pf_qs[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_pf_qs[a * 256u + i * 16u + k], em_128_32_4_pf_qs[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_pf_qs[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged once (zero past T) into its region; fragments are loaded before every product.
+  for (var i = tid; i < 2048u; i += 128u) {
+    let rr = i / 32u;
+    let d4 = i % 32u;
+    let tt = t0 + rr;
+    var v = T4();
+    if (tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+    sh_128_32_4_pf_qs[8704u + rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_qs[8704u + rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_qs[8704u + rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_qs[8704u + rr * 136u + d4 * 4u + 3u] = v.w;
+  }
+  workgroupBarrier();
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_pf_qs(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  var pk4 = T4();
+  var pv4 = T4();
+  var pk5 = T4();
+  var pv5 = T4();
+  var pk6 = T4();
+  var pv6 = T4();
+  var pk7 = T4();
+  var pv7 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 128u) / 32u;
+    let d4 = (tid + 128u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 384u) / 32u;
+    let d4 = (tid + 384u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk4 = T4(); pv4 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+  }
+  {
+    let c = (tid + 640u) / 32u;
+    let d4 = (tid + 640u) % 32u;
+    pk5 = T4(); pv5 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk6 = T4(); pv6 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+  }
+  {
+    let c = (tid + 896u) / 32u;
+    let d4 = (tid + 896u) % 32u;
+    pk7 = T4(); pv7 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_pf_qs = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_4_pf_qs[c * 136u + d4 * 4u] = pk0.x; sh_128_32_4_pf_qs[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_4_pf_qs[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_4_pf_qs[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      sh_128_32_4_pf_qs[c * 136u + d4 * 4u] = pk1.x; sh_128_32_4_pf_qs[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_4_pf_qs[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_4_pf_qs[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_4_pf_qs[c * 136u + d4 * 4u] = pk2.x; sh_128_32_4_pf_qs[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_4_pf_qs[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_4_pf_qs[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      sh_128_32_4_pf_qs[c * 136u + d4 * 4u] = pk3.x; sh_128_32_4_pf_qs[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_4_pf_qs[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_4_pf_qs[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_4_pf_qs[c * 136u + d4 * 4u] = pk4.x; sh_128_32_4_pf_qs[c * 136u + d4 * 4u + 1u] = pk4.y; sh_128_32_4_pf_qs[c * 136u + d4 * 4u + 2u] = pk4.z; sh_128_32_4_pf_qs[c * 136u + d4 * 4u + 3u] = pk4.w;
+      sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u] = pv4.x; sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u + 1u] = pv4.y; sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u + 2u] = pv4.z; sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u + 3u] = pv4.w;
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      sh_128_32_4_pf_qs[c * 136u + d4 * 4u] = pk5.x; sh_128_32_4_pf_qs[c * 136u + d4 * 4u + 1u] = pk5.y; sh_128_32_4_pf_qs[c * 136u + d4 * 4u + 2u] = pk5.z; sh_128_32_4_pf_qs[c * 136u + d4 * 4u + 3u] = pk5.w;
+      sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u] = pv5.x; sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u + 1u] = pv5.y; sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u + 2u] = pv5.z; sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u + 3u] = pv5.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_4_pf_qs[c * 136u + d4 * 4u] = pk6.x; sh_128_32_4_pf_qs[c * 136u + d4 * 4u + 1u] = pk6.y; sh_128_32_4_pf_qs[c * 136u + d4 * 4u + 2u] = pk6.z; sh_128_32_4_pf_qs[c * 136u + d4 * 4u + 3u] = pk6.w;
+      sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u] = pv6.x; sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u + 1u] = pv6.y; sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u + 2u] = pv6.z; sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u + 3u] = pv6.w;
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      sh_128_32_4_pf_qs[c * 136u + d4 * 4u] = pk7.x; sh_128_32_4_pf_qs[c * 136u + d4 * 4u + 1u] = pk7.y; sh_128_32_4_pf_qs[c * 136u + d4 * 4u + 2u] = pk7.z; sh_128_32_4_pf_qs[c * 136u + d4 * 4u + 3u] = pk7.w;
+      sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u] = pv7.x; sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u + 1u] = pv7.y; sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u + 2u] = pv7.z; sh_128_32_4_pf_qs[4352u + c * 136u + d4 * 4u + 3u] = pv7.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk4 = T4(); pv4 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      pk5 = T4(); pv5 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk6 = T4(); pv6 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      pk7 = T4(); pv7 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_pf_qs(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_pf_qs(k, 8704u + sg * 2176u + k * 16u, 136u, false);
+        emu_ld_128_32_4_pf_qs(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_pf_qs(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_pf_qs(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_pf_qs[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_qs = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_pf_qs[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_pf_qs[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_qs) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_qs(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_qs[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_pf_qs(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_pf_qs(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_pf_qs(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_pf_qs(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_qs(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_pf_qs[sb + c], ss_128_32_4_pf_qs[sb + (c + 1u)], ss_128_32_4_pf_qs[sb + (c + 2u)], ss_128_32_4_pf_qs[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_pf_qs[row] = m; rowL_128_32_4_pf_qs[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_qs(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_qs(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_qs_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_qs(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_pf_qs[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_qs[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_pf_vt_sb: D = 128, BC = 32, SG = 4, prefetch, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 27652 bytes of workgroup memory ====
+// sh_128_32_4_pf_vt_sb: K tile [32][136] at 0, V [128][40] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_pf_vt_sb: array<f16, 9472>;
+var<workgroup> ss_128_32_4_pf_vt_sb: array<f32, 2048>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_pf_vt_sb: array<f32, 64>;
+var<workgroup> rowL_128_32_4_pf_vt_sb: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_pf_vt_sb: u32;
+
+var<private> em_128_32_4_pf_vt_sb: array<f32, 4864>;
+fn emu_zero_128_32_4_pf_vt_sb(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_vt_sb[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_pf_vt_sb(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_pf_vt_sb[m * 256u + e] = f32(sh_128_32_4_pf_vt_sb[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_pf_vt_sb(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_vt_sb[m * 256u + e] = ss_128_32_4_pf_vt_sb[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_pf_vt_sb(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_pf_vt_sb[off + (e / 16u) * stride + e % 16u] = em_128_32_4_pf_vt_sb[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_pf_vt_sb(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_pf_vt_sb[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_pf_vt_sb[a * 256u + i * 16u + k], em_128_32_4_pf_vt_sb[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_pf_vt_sb[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_pf_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 512u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_pf_vt_sb[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_vt_sb[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_vt_sb[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_vt_sb[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf_vt_sb(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_pf_vt_sb(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  var pk4 = T4();
+  var pv4 = T4();
+  var pk5 = T4();
+  var pv5 = T4();
+  var pk6 = T4();
+  var pv6 = T4();
+  var pk7 = T4();
+  var pv7 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 128u) / 32u;
+    let d4 = (tid + 128u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 384u) / 32u;
+    let d4 = (tid + 384u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk4 = T4(); pv4 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+  }
+  {
+    let c = (tid + 640u) / 32u;
+    let d4 = (tid + 640u) % 32u;
+    pk5 = T4(); pv5 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk6 = T4(); pv6 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+  }
+  {
+    let c = (tid + 896u) / 32u;
+    let d4 = (tid + 896u) % 32u;
+    pk7 = T4(); pv7 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_pf_vt_sb = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u] = pk0.x; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv0.x; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv0.y; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv0.z; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv0.w;
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u] = pk1.x; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv1.x; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv1.y; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv1.z; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv1.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u] = pk2.x; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv2.x; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv2.y; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv2.z; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv2.w;
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u] = pk3.x; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv3.x; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv3.y; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv3.z; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv3.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u] = pk4.x; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk4.y; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk4.z; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk4.w;
+      sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv4.x; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv4.y; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv4.z; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv4.w;
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u] = pk5.x; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk5.y; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk5.z; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk5.w;
+      sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv5.x; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv5.y; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv5.z; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv5.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u] = pk6.x; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk6.y; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk6.z; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk6.w;
+      sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv6.x; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv6.y; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv6.z; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv6.w;
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u] = pk7.x; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk7.y; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk7.z; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk7.w;
+      sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv7.x; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv7.y; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv7.z; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv7.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk4 = T4(); pv4 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      pk5 = T4(); pv5 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk6 = T4(); pv6 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      pk7 = T4(); pv7 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_pf_vt_sb(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_pf_vt_sb(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_pf_vt_sb(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_pf_vt_sb(16u, sb0 + n * 256u, 16u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_vt_sb = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_pf_vt_sb[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_vt_sb) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_pf_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_pf_vt_sb(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_pf_vt_sb(18u, 4352u + n * 640u + kk * 16u, 40u, true); emu_mma_128_32_4_pf_vt_sb(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_pf_vt_sb[row] = m; rowL_128_32_4_pf_vt_sb[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_vt_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_vt_sb(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_vt_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_vt_sb(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_pf_vt_sb[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_vt_sb[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_vt_sb: D = 128, BC = 32, SG = 8, prefetch, V transposed, 16×16 scratch blocks: BR = 128 rows, 256 invocations, 46596 bytes of workgroup memory ====
+// sh_128_32_8_pf_vt_sb: K tile [32][136] at 0, V [128][40] at 4352, P [128][40] at 9472.
+var<workgroup> sh_128_32_8_pf_vt_sb: array<f16, 14592>;
+var<workgroup> ss_128_32_8_pf_vt_sb: array<f32, 4096>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_vt_sb: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_vt_sb: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_vt_sb: u32;
+
+var<private> em_128_32_8_pf_vt_sb: array<f32, 4864>;
+fn emu_zero_128_32_8_pf_vt_sb(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_vt_sb[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_8_pf_vt_sb(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_8_pf_vt_sb[m * 256u + e] = f32(sh_128_32_8_pf_vt_sb[i]);
+  }
+}
+fn emu_ld_acc_128_32_8_pf_vt_sb(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_vt_sb[m * 256u + e] = ss_128_32_8_pf_vt_sb[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_8_pf_vt_sb(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_pf_vt_sb[off + (e / 16u) * stride + e % 16u] = em_128_32_8_pf_vt_sb[m * 256u + e]; }
+}
+fn emu_mma_128_32_8_pf_vt_sb(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_8_pf_vt_sb[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_pf_vt_sb[a * 256u + i * 16u + k], em_128_32_8_pf_vt_sb[b * 256u + k * 16u + j], acc); }
+      em_128_32_8_pf_vt_sb[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_8_pf_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 512u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_vt_sb[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_vt_sb[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_vt_sb[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_vt_sb[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_vt_sb(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_pf_vt_sb(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_vt_sb = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv0.x; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv0.y; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv0.z; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv1.x; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv1.y; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv1.z; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv2.x; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv2.y; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv2.z; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv3.x; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv3.y; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv3.z; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_8_pf_vt_sb(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_8_pf_vt_sb(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_pf_vt_sb(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_8_pf_vt_sb(16u, sb0 + n * 256u, 16u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_vt_sb = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 9472u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_vt_sb[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_vt_sb) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8_pf_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_8_pf_vt_sb(17u, 9472u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_8_pf_vt_sb(18u, 4352u + n * 640u + kk * 16u, 40u, true); emu_mma_128_32_8_pf_vt_sb(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_8_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_8_pf_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_8_pf_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_8_pf_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_8_pf_vt_sb[row] = m; rowL_128_32_8_pf_vt_sb[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_vt_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_vt_sb(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_vt_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_vt_sb(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_vt_sb[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_vt_sb[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_pf_il: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// sh_128_32_4_pf_il: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_pf_il: array<f16, 8704>;
+var<workgroup> ss_128_32_4_pf_il: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_pf_il: array<f32, 64>;
+var<workgroup> rowL_128_32_4_pf_il: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_pf_il: u32;
+
+var<private> em_128_32_4_pf_il: array<f32, 4864>;
+fn emu_zero_128_32_4_pf_il(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_il[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_pf_il(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_pf_il[m * 256u + e] = f32(sh_128_32_4_pf_il[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_pf_il(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_il[m * 256u + e] = ss_128_32_4_pf_il[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_pf_il(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_pf_il[off + (e / 16u) * stride + e % 16u] = em_128_32_4_pf_il[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_pf_il(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_pf_il[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_pf_il[a * 256u + i * 16u + k], em_128_32_4_pf_il[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_pf_il[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_pf_il[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_il[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_il[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_il[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf_il(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_pf_il(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  var pk4 = T4();
+  var pv4 = T4();
+  var pk5 = T4();
+  var pv5 = T4();
+  var pk6 = T4();
+  var pv6 = T4();
+  var pk7 = T4();
+  var pv7 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 128u) / 32u;
+    let d4 = (tid + 128u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 384u) / 32u;
+    let d4 = (tid + 384u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk4 = T4(); pv4 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+  }
+  {
+    let c = (tid + 640u) / 32u;
+    let d4 = (tid + 640u) % 32u;
+    pk5 = T4(); pv5 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk6 = T4(); pv6 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+  }
+  {
+    let c = (tid + 896u) / 32u;
+    let d4 = (tid + 896u) % 32u;
+    pk7 = T4(); pv7 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_pf_il = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_4_pf_il[c * 136u + d4 * 4u] = pk0.x; sh_128_32_4_pf_il[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_4_pf_il[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_4_pf_il[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      sh_128_32_4_pf_il[c * 136u + d4 * 4u] = pk1.x; sh_128_32_4_pf_il[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_4_pf_il[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_4_pf_il[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_4_pf_il[c * 136u + d4 * 4u] = pk2.x; sh_128_32_4_pf_il[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_4_pf_il[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_4_pf_il[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      sh_128_32_4_pf_il[c * 136u + d4 * 4u] = pk3.x; sh_128_32_4_pf_il[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_4_pf_il[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_4_pf_il[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_4_pf_il[c * 136u + d4 * 4u] = pk4.x; sh_128_32_4_pf_il[c * 136u + d4 * 4u + 1u] = pk4.y; sh_128_32_4_pf_il[c * 136u + d4 * 4u + 2u] = pk4.z; sh_128_32_4_pf_il[c * 136u + d4 * 4u + 3u] = pk4.w;
+      sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u] = pv4.x; sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u + 1u] = pv4.y; sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u + 2u] = pv4.z; sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u + 3u] = pv4.w;
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      sh_128_32_4_pf_il[c * 136u + d4 * 4u] = pk5.x; sh_128_32_4_pf_il[c * 136u + d4 * 4u + 1u] = pk5.y; sh_128_32_4_pf_il[c * 136u + d4 * 4u + 2u] = pk5.z; sh_128_32_4_pf_il[c * 136u + d4 * 4u + 3u] = pk5.w;
+      sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u] = pv5.x; sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u + 1u] = pv5.y; sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u + 2u] = pv5.z; sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u + 3u] = pv5.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_4_pf_il[c * 136u + d4 * 4u] = pk6.x; sh_128_32_4_pf_il[c * 136u + d4 * 4u + 1u] = pk6.y; sh_128_32_4_pf_il[c * 136u + d4 * 4u + 2u] = pk6.z; sh_128_32_4_pf_il[c * 136u + d4 * 4u + 3u] = pk6.w;
+      sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u] = pv6.x; sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u + 1u] = pv6.y; sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u + 2u] = pv6.z; sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u + 3u] = pv6.w;
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      sh_128_32_4_pf_il[c * 136u + d4 * 4u] = pk7.x; sh_128_32_4_pf_il[c * 136u + d4 * 4u + 1u] = pk7.y; sh_128_32_4_pf_il[c * 136u + d4 * 4u + 2u] = pk7.z; sh_128_32_4_pf_il[c * 136u + d4 * 4u + 3u] = pk7.w;
+      sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u] = pv7.x; sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u + 1u] = pv7.y; sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u + 2u] = pv7.z; sh_128_32_4_pf_il[4352u + c * 136u + d4 * 4u + 3u] = pv7.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk4 = T4(); pv4 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      pk5 = T4(); pv5 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk6 = T4(); pv6 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      pk7 = T4(); pv7 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_pf_il(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_pf_il(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_pf_il(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_pf_il(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_pf_il[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_il = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_pf_il[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_pf_il[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_il) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_il(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_pf_il(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_pf_il(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_pf_il(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_pf_il(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_il(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_pf_il[sb + c], ss_128_32_4_pf_il[sb + (c + 1u)], ss_128_32_4_pf_il[sb + (c + 2u)], ss_128_32_4_pf_il[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_pf_il[row] = m; rowL_128_32_4_pf_il[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_il(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_il(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_il_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_il(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_pf_il[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_il[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_il: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_il: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_il: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_il: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_il: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_il: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_il: u32;
+
+var<private> em_128_32_8_pf_il: array<f32, 4864>;
+fn emu_zero_128_32_8_pf_il(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_il[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_8_pf_il(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_8_pf_il[m * 256u + e] = f32(sh_128_32_8_pf_il[i]);
+  }
+}
+fn emu_ld_acc_128_32_8_pf_il(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_il[m * 256u + e] = ss_128_32_8_pf_il[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_8_pf_il(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_pf_il[off + (e / 16u) * stride + e % 16u] = em_128_32_8_pf_il[m * 256u + e]; }
+}
+fn emu_mma_128_32_8_pf_il(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_8_pf_il[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_pf_il[a * 256u + i * 16u + k], em_128_32_8_pf_il[b * 256u + k * 16u + j], acc); }
+      em_128_32_8_pf_il[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_il[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_il[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_il[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_il[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_il(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_pf_il(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_il = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_il[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_il[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_il[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_il[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_il[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_il[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_il[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_il[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_il[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_il[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_il[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_il[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_il[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_il[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_il[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_il[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_il[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_il[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_il[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_il[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_il[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_il[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_il[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_il[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_il[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_il[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_il[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_il[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_il[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_il[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_il[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_il[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_8_pf_il(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_8_pf_il(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_pf_il(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_8_pf_il(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_il[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_il = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_il[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_il[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_il) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_il(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_il[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8_pf_il(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_8_pf_il(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_8_pf_il(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_8_pf_il(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_il(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_8_pf_il[sb + c], ss_128_32_8_pf_il[sb + (c + 1u)], ss_128_32_8_pf_il[sb + (c + 2u)], ss_128_32_8_pf_il[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_8_pf_il[row] = m; rowL_128_32_8_pf_il[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_il(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_il(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_il_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_il(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_il[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_il[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_pf_vt_sb_il: D = 128, BC = 32, SG = 4, prefetch, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 27652 bytes of workgroup memory ====
+// sh_128_32_4_pf_vt_sb_il: K tile [32][136] at 0, V [128][40] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_pf_vt_sb_il: array<f16, 9472>;
+var<workgroup> ss_128_32_4_pf_vt_sb_il: array<f32, 2048>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_pf_vt_sb_il: array<f32, 64>;
+var<workgroup> rowL_128_32_4_pf_vt_sb_il: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_pf_vt_sb_il: u32;
+
+var<private> em_128_32_4_pf_vt_sb_il: array<f32, 4864>;
+fn emu_zero_128_32_4_pf_vt_sb_il(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_vt_sb_il[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_pf_vt_sb_il(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_pf_vt_sb_il[m * 256u + e] = f32(sh_128_32_4_pf_vt_sb_il[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_pf_vt_sb_il(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_vt_sb_il[m * 256u + e] = ss_128_32_4_pf_vt_sb_il[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_pf_vt_sb_il(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_pf_vt_sb_il[off + (e / 16u) * stride + e % 16u] = em_128_32_4_pf_vt_sb_il[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_pf_vt_sb_il(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_pf_vt_sb_il[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_pf_vt_sb_il[a * 256u + i * 16u + k], em_128_32_4_pf_vt_sb_il[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_pf_vt_sb_il[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_pf_vt_sb_il(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 512u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_pf_vt_sb_il[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_vt_sb_il[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_vt_sb_il[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_vt_sb_il[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf_vt_sb_il(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_pf_vt_sb_il(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  var pk4 = T4();
+  var pv4 = T4();
+  var pk5 = T4();
+  var pv5 = T4();
+  var pk6 = T4();
+  var pv6 = T4();
+  var pk7 = T4();
+  var pv7 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 128u) / 32u;
+    let d4 = (tid + 128u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 384u) / 32u;
+    let d4 = (tid + 384u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk4 = T4(); pv4 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+  }
+  {
+    let c = (tid + 640u) / 32u;
+    let d4 = (tid + 640u) % 32u;
+    pk5 = T4(); pv5 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk6 = T4(); pv6 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+  }
+  {
+    let c = (tid + 896u) / 32u;
+    let d4 = (tid + 896u) % 32u;
+    pk7 = T4(); pv7 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_pf_vt_sb_il = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u] = pk0.x; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u) * 40u + c] = pv0.x; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 1u) * 40u + c] = pv0.y; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 2u) * 40u + c] = pv0.z; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 3u) * 40u + c] = pv0.w;
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u] = pk1.x; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u) * 40u + c] = pv1.x; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 1u) * 40u + c] = pv1.y; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 2u) * 40u + c] = pv1.z; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 3u) * 40u + c] = pv1.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u] = pk2.x; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u) * 40u + c] = pv2.x; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 1u) * 40u + c] = pv2.y; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 2u) * 40u + c] = pv2.z; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 3u) * 40u + c] = pv2.w;
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u] = pk3.x; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u) * 40u + c] = pv3.x; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 1u) * 40u + c] = pv3.y; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 2u) * 40u + c] = pv3.z; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 3u) * 40u + c] = pv3.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u] = pk4.x; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 1u] = pk4.y; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 2u] = pk4.z; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 3u] = pk4.w;
+      sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u) * 40u + c] = pv4.x; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 1u) * 40u + c] = pv4.y; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 2u) * 40u + c] = pv4.z; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 3u) * 40u + c] = pv4.w;
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u] = pk5.x; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 1u] = pk5.y; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 2u] = pk5.z; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 3u] = pk5.w;
+      sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u) * 40u + c] = pv5.x; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 1u) * 40u + c] = pv5.y; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 2u) * 40u + c] = pv5.z; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 3u) * 40u + c] = pv5.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u] = pk6.x; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 1u] = pk6.y; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 2u] = pk6.z; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 3u] = pk6.w;
+      sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u) * 40u + c] = pv6.x; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 1u) * 40u + c] = pv6.y; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 2u) * 40u + c] = pv6.z; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 3u) * 40u + c] = pv6.w;
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u] = pk7.x; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 1u] = pk7.y; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 2u] = pk7.z; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 3u] = pk7.w;
+      sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u) * 40u + c] = pv7.x; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 1u) * 40u + c] = pv7.y; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 2u) * 40u + c] = pv7.z; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 3u) * 40u + c] = pv7.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk4 = T4(); pv4 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      pk5 = T4(); pv5 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk6 = T4(); pv6 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      pk7 = T4(); pv7 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_pf_vt_sb_il(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_pf_vt_sb_il(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_pf_vt_sb_il(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_pf_vt_sb_il(16u, sb0 + n * 256u, 16u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_pf_vt_sb_il[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_vt_sb_il = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_pf_vt_sb_il[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_pf_vt_sb_il[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_vt_sb_il) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_vt_sb_il(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt_sb_il[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_pf_vt_sb_il(8u + rd * 2u + i, sb0 + i * 256u, 16u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_pf_vt_sb_il(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_pf_vt_sb_il(18u, 4352u + n * 640u + kk * 16u, 40u, true); emu_mma_128_32_4_pf_vt_sb_il(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_vt_sb_il(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_pf_vt_sb_il[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_vt_sb_il[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_vt_sb_il[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_vt_sb_il[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_pf_vt_sb_il[row] = m; rowL_128_32_4_pf_vt_sb_il[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_vt_sb_il(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_vt_sb_il(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_vt_sb_il_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_vt_sb_il(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_pf_vt_sb_il[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_vt_sb_il[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_pf_il_db: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
+// sh_128_32_4_pf_il_db: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_pf_il_db: array<f16, 17408>;
+var<workgroup> ss_128_32_4_pf_il_db: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_pf_il_db: array<f32, 64>;
+var<workgroup> rowL_128_32_4_pf_il_db: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_pf_il_db: u32;
+
+var<private> em_128_32_4_pf_il_db: array<f32, 4864>;
+fn emu_zero_128_32_4_pf_il_db(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_il_db[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_pf_il_db(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_pf_il_db[m * 256u + e] = f32(sh_128_32_4_pf_il_db[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_pf_il_db(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_il_db[m * 256u + e] = ss_128_32_4_pf_il_db[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_pf_il_db(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_pf_il_db[off + (e / 16u) * stride + e % 16u] = em_128_32_4_pf_il_db[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_pf_il_db(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_pf_il_db[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_pf_il_db[a * 256u + i * 16u + k], em_128_32_4_pf_il_db[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_pf_il_db[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_pf_il_db[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_il_db[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_il_db[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_il_db[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf_il_db(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_pf_il_db(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  var pk4 = T4();
+  var pv4 = T4();
+  var pk5 = T4();
+  var pv5 = T4();
+  var pk6 = T4();
+  var pv6 = T4();
+  var pk7 = T4();
+  var pv7 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 128u) / 32u;
+    let d4 = (tid + 128u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 384u) / 32u;
+    let d4 = (tid + 384u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk4 = T4(); pv4 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+  }
+  {
+    let c = (tid + 640u) / 32u;
+    let d4 = (tid + 640u) % 32u;
+    pk5 = T4(); pv5 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk6 = T4(); pv6 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+  }
+  {
+    let c = (tid + 896u) / 32u;
+    let d4 = (tid + 896u) % 32u;
+    pk7 = T4(); pv7 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_pf_il_db = 0u; }
+    lv = j0 * p.zero;
+    let kb = select(0u, 8704u, ((j0 / 32u) & 1u) == 1u);   // this tile's K/V buffer
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb] = pk0.x; sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb + 1u] = pk0.y; sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb + 2u] = pk0.z; sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb + 3u] = pk0.w;
+      sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u] = pv0.x; sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb] = pk1.x; sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb + 1u] = pk1.y; sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb + 2u] = pk1.z; sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb + 3u] = pk1.w;
+      sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u] = pv1.x; sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb] = pk2.x; sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb + 1u] = pk2.y; sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb + 2u] = pk2.z; sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb + 3u] = pk2.w;
+      sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u] = pv2.x; sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb] = pk3.x; sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb + 1u] = pk3.y; sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb + 2u] = pk3.z; sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb + 3u] = pk3.w;
+      sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u] = pv3.x; sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb] = pk4.x; sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb + 1u] = pk4.y; sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb + 2u] = pk4.z; sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb + 3u] = pk4.w;
+      sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u] = pv4.x; sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u + 1u] = pv4.y; sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u + 2u] = pv4.z; sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u + 3u] = pv4.w;
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb] = pk5.x; sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb + 1u] = pk5.y; sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb + 2u] = pk5.z; sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb + 3u] = pk5.w;
+      sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u] = pv5.x; sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u + 1u] = pv5.y; sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u + 2u] = pv5.z; sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u + 3u] = pv5.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb] = pk6.x; sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb + 1u] = pk6.y; sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb + 2u] = pk6.z; sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb + 3u] = pk6.w;
+      sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u] = pv6.x; sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u + 1u] = pv6.y; sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u + 2u] = pv6.z; sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u + 3u] = pv6.w;
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb] = pk7.x; sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb + 1u] = pk7.y; sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb + 2u] = pk7.z; sh_128_32_4_pf_il_db[c * 136u + d4 * 4u + kb + 3u] = pk7.w;
+      sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u] = pv7.x; sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u + 1u] = pv7.y; sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u + 2u] = pv7.z; sh_128_32_4_pf_il_db[4352u + kb + c * 136u + d4 * 4u + 3u] = pv7.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk4 = T4(); pv4 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      pk5 = T4(); pv5 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk6 = T4(); pv6 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      pk7 = T4(); pv7 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_pf_il_db(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_pf_il_db(18u, n * 2176u + k * 16u + kb, 136u, true); emu_mma_128_32_4_pf_il_db(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_pf_il_db(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_pf_il_db[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_il_db = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u + kb;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_pf_il_db[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_pf_il_db[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_il_db) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_il_db(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il_db[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_pf_il_db(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_pf_il_db(17u, 0u + sg * 640u + kk * 16u + kb, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_pf_il_db(18u, 4352u + kk * 2176u + n * 16u + kb, 136u, false); emu_mma_128_32_4_pf_il_db(17u, 18u, 8u + n);
+      }
+    }
+    // (db: no barrier here; the next tile stages into the other buffer)
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_il_db(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_pf_il_db[sb + c], ss_128_32_4_pf_il_db[sb + (c + 1u)], ss_128_32_4_pf_il_db[sb + (c + 2u)], ss_128_32_4_pf_il_db[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_pf_il_db[row] = m; rowL_128_32_4_pf_il_db[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_il_db(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_il_db(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_il_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_il_db(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_pf_il_db[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_il_db[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_pf_vt_sb_il_db: D = 128, BC = 32, SG = 4, prefetch, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 46596 bytes of workgroup memory ====
+// sh_128_32_4_pf_vt_sb_il_db: K tile [32][136] at 0, V [128][40] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_pf_vt_sb_il_db: array<f16, 18944>;
+var<workgroup> ss_128_32_4_pf_vt_sb_il_db: array<f32, 2048>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_pf_vt_sb_il_db: array<f32, 64>;
+var<workgroup> rowL_128_32_4_pf_vt_sb_il_db: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_pf_vt_sb_il_db: u32;
+
+var<private> em_128_32_4_pf_vt_sb_il_db: array<f32, 4864>;
+fn emu_zero_128_32_4_pf_vt_sb_il_db(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_vt_sb_il_db[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_pf_vt_sb_il_db(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_pf_vt_sb_il_db[m * 256u + e] = f32(sh_128_32_4_pf_vt_sb_il_db[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_pf_vt_sb_il_db(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_vt_sb_il_db[m * 256u + e] = ss_128_32_4_pf_vt_sb_il_db[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_pf_vt_sb_il_db(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_pf_vt_sb_il_db[off + (e / 16u) * stride + e % 16u] = em_128_32_4_pf_vt_sb_il_db[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_pf_vt_sb_il_db(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_pf_vt_sb_il_db[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_pf_vt_sb_il_db[a * 256u + i * 16u + k], em_128_32_4_pf_vt_sb_il_db[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_pf_vt_sb_il_db[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_pf_vt_sb_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 512u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_pf_vt_sb_il_db[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_vt_sb_il_db[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_vt_sb_il_db[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_vt_sb_il_db[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf_vt_sb_il_db(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_pf_vt_sb_il_db(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  var pk4 = T4();
+  var pv4 = T4();
+  var pk5 = T4();
+  var pv5 = T4();
+  var pk6 = T4();
+  var pv6 = T4();
+  var pk7 = T4();
+  var pv7 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 128u) / 32u;
+    let d4 = (tid + 128u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 384u) / 32u;
+    let d4 = (tid + 384u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk4 = T4(); pv4 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+  }
+  {
+    let c = (tid + 640u) / 32u;
+    let d4 = (tid + 640u) % 32u;
+    pk5 = T4(); pv5 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk6 = T4(); pv6 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+  }
+  {
+    let c = (tid + 896u) / 32u;
+    let d4 = (tid + 896u) % 32u;
+    pk7 = T4(); pv7 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_pf_vt_sb_il_db = 0u; }
+    lv = j0 * p.zero;
+    let kb = select(0u, 9472u, ((j0 / 32u) & 1u) == 1u);   // this tile's K/V buffer
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb] = pk0.x; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 1u] = pk0.y; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 2u] = pk0.z; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 3u] = pk0.w;
+      sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u) * 40u + c] = pv0.x; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 1u) * 40u + c] = pv0.y; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 2u) * 40u + c] = pv0.z; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 3u) * 40u + c] = pv0.w;
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb] = pk1.x; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 1u] = pk1.y; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 2u] = pk1.z; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 3u] = pk1.w;
+      sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u) * 40u + c] = pv1.x; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 1u) * 40u + c] = pv1.y; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 2u) * 40u + c] = pv1.z; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 3u) * 40u + c] = pv1.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb] = pk2.x; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 1u] = pk2.y; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 2u] = pk2.z; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 3u] = pk2.w;
+      sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u) * 40u + c] = pv2.x; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 1u) * 40u + c] = pv2.y; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 2u) * 40u + c] = pv2.z; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 3u) * 40u + c] = pv2.w;
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb] = pk3.x; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 1u] = pk3.y; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 2u] = pk3.z; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 3u] = pk3.w;
+      sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u) * 40u + c] = pv3.x; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 1u) * 40u + c] = pv3.y; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 2u) * 40u + c] = pv3.z; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 3u) * 40u + c] = pv3.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb] = pk4.x; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 1u] = pk4.y; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 2u] = pk4.z; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 3u] = pk4.w;
+      sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u) * 40u + c] = pv4.x; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 1u) * 40u + c] = pv4.y; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 2u) * 40u + c] = pv4.z; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 3u) * 40u + c] = pv4.w;
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb] = pk5.x; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 1u] = pk5.y; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 2u] = pk5.z; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 3u] = pk5.w;
+      sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u) * 40u + c] = pv5.x; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 1u) * 40u + c] = pv5.y; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 2u) * 40u + c] = pv5.z; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 3u) * 40u + c] = pv5.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb] = pk6.x; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 1u] = pk6.y; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 2u] = pk6.z; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 3u] = pk6.w;
+      sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u) * 40u + c] = pv6.x; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 1u) * 40u + c] = pv6.y; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 2u) * 40u + c] = pv6.z; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 3u) * 40u + c] = pv6.w;
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb] = pk7.x; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 1u] = pk7.y; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 2u] = pk7.z; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 3u] = pk7.w;
+      sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u) * 40u + c] = pv7.x; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 1u) * 40u + c] = pv7.y; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 2u) * 40u + c] = pv7.z; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 3u) * 40u + c] = pv7.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk4 = T4(); pv4 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      pk5 = T4(); pv5 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk6 = T4(); pv6 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      pk7 = T4(); pv7 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_pf_vt_sb_il_db(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_pf_vt_sb_il_db(18u, n * 2176u + k * 16u + kb, 136u, true); emu_mma_128_32_4_pf_vt_sb_il_db(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_pf_vt_sb_il_db(16u, sb0 + n * 256u, 16u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_pf_vt_sb_il_db[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_vt_sb_il_db = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u + kb;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_pf_vt_sb_il_db[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_pf_vt_sb_il_db[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_vt_sb_il_db) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_vt_sb_il_db(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt_sb_il_db[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_pf_vt_sb_il_db(8u + rd * 2u + i, sb0 + i * 256u, 16u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_pf_vt_sb_il_db(17u, 0u + sg * 640u + kk * 16u + kb, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_pf_vt_sb_il_db(18u, 4352u + n * 640u + kk * 16u + kb, 40u, true); emu_mma_128_32_4_pf_vt_sb_il_db(17u, 18u, 8u + n);
+      }
+    }
+    // (db: no barrier here; the next tile stages into the other buffer)
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_vt_sb_il_db(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_pf_vt_sb_il_db[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_vt_sb_il_db[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_vt_sb_il_db[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_vt_sb_il_db[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_pf_vt_sb_il_db[row] = m; rowL_128_32_4_pf_vt_sb_il_db[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_vt_sb_il_db(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_vt_sb_il_db(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_vt_sb_il_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_vt_sb_il_db(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_pf_vt_sb_il_db[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_vt_sb_il_db[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_db: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
+// sh_128_32_4_db: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_db: array<f16, 17408>;
+var<workgroup> ss_128_32_4_db: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_db: array<f32, 64>;
+var<workgroup> rowL_128_32_4_db: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_db: u32;
+
+var<private> em_128_32_4_db: array<f32, 4864>;
+fn emu_zero_128_32_4_db(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_db[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_db(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_db[m * 256u + e] = f32(sh_128_32_4_db[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_db(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_db[m * 256u + e] = ss_128_32_4_db[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_db(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_db[off + (e / 16u) * stride + e % 16u] = em_128_32_4_db[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_db(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_db[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_db[a * 256u + i * 16u + k], em_128_32_4_db[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_db[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_db[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_db[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_db[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_db[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_db(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_db(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_db = 0u; }
+    lv = j0 * p.zero;
+    let kb = select(0u, 8704u, ((j0 / 32u) & 1u) == 1u);   // this tile's K/V buffer
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 32u;
+      let d4 = i % 32u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 32u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_128_32_4_db[c * 136u + d4 * 4u + kb] = kv.x; sh_128_32_4_db[c * 136u + d4 * 4u + kb + 1u] = kv.y; sh_128_32_4_db[c * 136u + d4 * 4u + kb + 2u] = kv.z; sh_128_32_4_db[c * 136u + d4 * 4u + kb + 3u] = kv.w;
+      sh_128_32_4_db[4352u + kb + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_db[4352u + kb + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_db[4352u + kb + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_db[4352u + kb + c * 136u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_db(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_db(18u, n * 2176u + k * 16u + kb, 136u, true); emu_mma_128_32_4_db(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_db(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_db[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_db = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u + kb;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_db[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_db[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_db) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_db(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_db[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_db(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_db(17u, 0u + sg * 640u + kk * 16u + kb, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_db(18u, 4352u + kk * 2176u + n * 16u + kb, 136u, false); emu_mma_128_32_4_db(17u, 18u, 8u + n);
+      }
+    }
+    // (db: no barrier here; the next tile stages into the other buffer)
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_db(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_db[sb + c], ss_128_32_4_db[sb + (c + 1u)], ss_128_32_4_db[sb + (c + 2u)], ss_128_32_4_db[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_db[row] = m; rowL_128_32_4_db[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_db(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_db(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_db(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_db[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_db[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 64_32_4_pf_il_db: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 33284 bytes of workgroup memory ====
+// sh_64_32_4_pf_il_db: K tile [32][72] at 0, V [32][72] at 2304, P [64][40] at 9216.
+var<workgroup> sh_64_32_4_pf_il_db: array<f16, 11776>;
+var<workgroup> ss_64_32_4_pf_il_db: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_64_32_4_pf_il_db: array<f32, 64>;
+var<workgroup> rowL_64_32_4_pf_il_db: array<f32, 64>;
+var<workgroup> anyNeed_64_32_4_pf_il_db: u32;
+
+var<private> em_64_32_4_pf_il_db: array<f32, 2816>;
+fn emu_zero_64_32_4_pf_il_db(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_32_4_pf_il_db[m * 256u + e] = 0.0; }
+}
+fn emu_ld_64_32_4_pf_il_db(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_64_32_4_pf_il_db[m * 256u + e] = f32(sh_64_32_4_pf_il_db[i]);
+  }
+}
+fn emu_ld_acc_64_32_4_pf_il_db(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_32_4_pf_il_db[m * 256u + e] = ss_64_32_4_pf_il_db[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_64_32_4_pf_il_db(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_64_32_4_pf_il_db[off + (e / 16u) * stride + e % 16u] = em_64_32_4_pf_il_db[m * 256u + e]; }
+}
+fn emu_mma_64_32_4_pf_il_db(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_64_32_4_pf_il_db[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_64_32_4_pf_il_db[a * 256u + i * 16u + k], em_64_32_4_pf_il_db[b * 256u + k * 16u + j], acc); }
+      em_64_32_4_pf_il_db[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 1024u; i += 128u) {
+      let rr = i / 16u;
+      let d4 = i % 16u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
+      sh_64_32_4_pf_il_db[rr * 72u + d4 * 4u] = v.x; sh_64_32_4_pf_il_db[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_32_4_pf_il_db[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_32_4_pf_il_db[rr * 72u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 72u;
+      for (var k = 0u; k < 4u; k++) { emu_ld_64_32_4_pf_il_db(k, qo + k * 16u, 72u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 4u; n++) { emu_zero_64_32_4_pf_il_db(4u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 16u;
+    let d4 = (tid + 0u) % 16u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 128u) / 16u;
+    let d4 = (tid + 128u) % 16u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 16u;
+    let d4 = (tid + 256u) % 16u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 384u) / 16u;
+    let d4 = (tid + 384u) % 16u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_64_32_4_pf_il_db = 0u; }
+    lv = j0 * p.zero;
+    let kb = select(0u, 4608u, ((j0 / 32u) & 1u) == 1u);   // this tile's K/V buffer
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      sh_64_32_4_pf_il_db[c * 72u + d4 * 4u + kb] = pk0.x; sh_64_32_4_pf_il_db[c * 72u + d4 * 4u + kb + 1u] = pk0.y; sh_64_32_4_pf_il_db[c * 72u + d4 * 4u + kb + 2u] = pk0.z; sh_64_32_4_pf_il_db[c * 72u + d4 * 4u + kb + 3u] = pk0.w;
+      sh_64_32_4_pf_il_db[2304u + kb + c * 72u + d4 * 4u] = pv0.x; sh_64_32_4_pf_il_db[2304u + kb + c * 72u + d4 * 4u + 1u] = pv0.y; sh_64_32_4_pf_il_db[2304u + kb + c * 72u + d4 * 4u + 2u] = pv0.z; sh_64_32_4_pf_il_db[2304u + kb + c * 72u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
+      sh_64_32_4_pf_il_db[c * 72u + d4 * 4u + kb] = pk1.x; sh_64_32_4_pf_il_db[c * 72u + d4 * 4u + kb + 1u] = pk1.y; sh_64_32_4_pf_il_db[c * 72u + d4 * 4u + kb + 2u] = pk1.z; sh_64_32_4_pf_il_db[c * 72u + d4 * 4u + kb + 3u] = pk1.w;
+      sh_64_32_4_pf_il_db[2304u + kb + c * 72u + d4 * 4u] = pv1.x; sh_64_32_4_pf_il_db[2304u + kb + c * 72u + d4 * 4u + 1u] = pv1.y; sh_64_32_4_pf_il_db[2304u + kb + c * 72u + d4 * 4u + 2u] = pv1.z; sh_64_32_4_pf_il_db[2304u + kb + c * 72u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      sh_64_32_4_pf_il_db[c * 72u + d4 * 4u + kb] = pk2.x; sh_64_32_4_pf_il_db[c * 72u + d4 * 4u + kb + 1u] = pk2.y; sh_64_32_4_pf_il_db[c * 72u + d4 * 4u + kb + 2u] = pk2.z; sh_64_32_4_pf_il_db[c * 72u + d4 * 4u + kb + 3u] = pk2.w;
+      sh_64_32_4_pf_il_db[2304u + kb + c * 72u + d4 * 4u] = pv2.x; sh_64_32_4_pf_il_db[2304u + kb + c * 72u + d4 * 4u + 1u] = pv2.y; sh_64_32_4_pf_il_db[2304u + kb + c * 72u + d4 * 4u + 2u] = pv2.z; sh_64_32_4_pf_il_db[2304u + kb + c * 72u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 384u) / 16u;
+      let d4 = (tid + 384u) % 16u;
+      sh_64_32_4_pf_il_db[c * 72u + d4 * 4u + kb] = pk3.x; sh_64_32_4_pf_il_db[c * 72u + d4 * 4u + kb + 1u] = pk3.y; sh_64_32_4_pf_il_db[c * 72u + d4 * 4u + kb + 2u] = pk3.z; sh_64_32_4_pf_il_db[c * 72u + d4 * 4u + kb + 3u] = pk3.w;
+      sh_64_32_4_pf_il_db[2304u + kb + c * 72u + d4 * 4u] = pv3.x; sh_64_32_4_pf_il_db[2304u + kb + c * 72u + d4 * 4u + 1u] = pv3.y; sh_64_32_4_pf_il_db[2304u + kb + c * 72u + d4 * 4u + 2u] = pv3.z; sh_64_32_4_pf_il_db[2304u + kb + c * 72u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 384u) / 16u;
+      let d4 = (tid + 384u) % 16u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_64_32_4_pf_il_db(8u);
+      for (var k = 0u; k < 4u; k++) {
+        emu_ld_64_32_4_pf_il_db(10u, n * 1152u + k * 16u + kb, 72u, true); emu_mma_64_32_4_pf_il_db(k, 10u, 8u);
+      }
+      emu_st_acc_64_32_4_pf_il_db(8u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_64_32_4_pf_il_db[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_64_32_4_pf_il_db = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 9216u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_64_32_4_pf_il_db[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_64_32_4_pf_il_db[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_64_32_4_pf_il_db) != 0u) {
+      for (var rd = 0u; rd < 2u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_64_32_4_pf_il_db(4u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_4_pf_il_db[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_64_32_4_pf_il_db(4u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_64_32_4_pf_il_db(9u, 9216u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 4u; n++) {
+        emu_ld_64_32_4_pf_il_db(10u, 2304u + kk * 1152u + n * 16u + kb, 72u, false); emu_mma_64_32_4_pf_il_db(9u, 10u, 4u + n);
+      }
+    }
+    // (db: no barrier here; the next tile stages into the other buffer)
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 2u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_64_32_4_pf_il_db(4u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_64_32_4_pf_il_db[sb + c], ss_64_32_4_pf_il_db[sb + (c + 1u)], ss_64_32_4_pf_il_db[sb + (c + 2u)], ss_64_32_4_pf_il_db[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 16u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_64_32_4_pf_il_db[row] = m; rowL_64_32_4_pf_il_db[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_32_4_pf_il_db(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_32_4_pf_il_db(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_32_4_pf_il_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_32_4_pf_il_db(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_64_32_4_pf_il_db[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_32_4_pf_il_db[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 64_16_4_pf_il_db: D = 64, BC = 16, SG = 4, prefetch: BR = 64 rows, 128 invocations, 17924 bytes of workgroup memory ====
+// sh_64_16_4_pf_il_db: K tile [16][72] at 0, V [16][72] at 1152, P [64][24] at 4608.
+var<workgroup> sh_64_16_4_pf_il_db: array<f16, 6144>;
+var<workgroup> ss_64_16_4_pf_il_db: array<f32, 1280>;   // per subgroup: S / O scratch
+var<workgroup> rowM_64_16_4_pf_il_db: array<f32, 64>;
+var<workgroup> rowL_64_16_4_pf_il_db: array<f32, 64>;
+var<workgroup> anyNeed_64_16_4_pf_il_db: u32;
+
+var<private> em_64_16_4_pf_il_db: array<f32, 2816>;
+fn emu_zero_64_16_4_pf_il_db(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_16_4_pf_il_db[m * 256u + e] = 0.0; }
+}
+fn emu_ld_64_16_4_pf_il_db(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_64_16_4_pf_il_db[m * 256u + e] = f32(sh_64_16_4_pf_il_db[i]);
+  }
+}
+fn emu_ld_acc_64_16_4_pf_il_db(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_16_4_pf_il_db[m * 256u + e] = ss_64_16_4_pf_il_db[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_64_16_4_pf_il_db(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_64_16_4_pf_il_db[off + (e / 16u) * stride + e % 16u] = em_64_16_4_pf_il_db[m * 256u + e]; }
+}
+fn emu_mma_64_16_4_pf_il_db(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_64_16_4_pf_il_db[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_64_16_4_pf_il_db[a * 256u + i * 16u + k], em_64_16_4_pf_il_db[b * 256u + k * 16u + j], acc); }
+      em_64_16_4_pf_il_db[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 320u;              // the subgroup's scratch
+  let sb = sb0 + r * 20u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 1024u; i += 128u) {
+      let rr = i / 16u;
+      let d4 = i % 16u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
+      sh_64_16_4_pf_il_db[rr * 72u + d4 * 4u] = v.x; sh_64_16_4_pf_il_db[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_16_4_pf_il_db[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_16_4_pf_il_db[rr * 72u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 72u;
+      for (var k = 0u; k < 4u; k++) { emu_ld_64_16_4_pf_il_db(k, qo + k * 16u, 72u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 4u; n++) { emu_zero_64_16_4_pf_il_db(4u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  {
+    let c = (tid + 0u) / 16u;
+    let d4 = (tid + 0u) % 16u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 128u) / 16u;
+    let d4 = (tid + 128u) % 16u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 16u) {
+    if (tid == 0u) { anyNeed_64_16_4_pf_il_db = 0u; }
+    lv = j0 * p.zero;
+    let kb = select(0u, 2304u, ((j0 / 16u) & 1u) == 1u);   // this tile's K/V buffer
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      sh_64_16_4_pf_il_db[c * 72u + d4 * 4u + kb] = pk0.x; sh_64_16_4_pf_il_db[c * 72u + d4 * 4u + kb + 1u] = pk0.y; sh_64_16_4_pf_il_db[c * 72u + d4 * 4u + kb + 2u] = pk0.z; sh_64_16_4_pf_il_db[c * 72u + d4 * 4u + kb + 3u] = pk0.w;
+      sh_64_16_4_pf_il_db[1152u + kb + c * 72u + d4 * 4u] = pv0.x; sh_64_16_4_pf_il_db[1152u + kb + c * 72u + d4 * 4u + 1u] = pv0.y; sh_64_16_4_pf_il_db[1152u + kb + c * 72u + d4 * 4u + 2u] = pv0.z; sh_64_16_4_pf_il_db[1152u + kb + c * 72u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
+      sh_64_16_4_pf_il_db[c * 72u + d4 * 4u + kb] = pk1.x; sh_64_16_4_pf_il_db[c * 72u + d4 * 4u + kb + 1u] = pk1.y; sh_64_16_4_pf_il_db[c * 72u + d4 * 4u + kb + 2u] = pk1.z; sh_64_16_4_pf_il_db[c * 72u + d4 * 4u + kb + 3u] = pk1.w;
+      sh_64_16_4_pf_il_db[1152u + kb + c * 72u + d4 * 4u] = pv1.x; sh_64_16_4_pf_il_db[1152u + kb + c * 72u + d4 * 4u + 1u] = pv1.y; sh_64_16_4_pf_il_db[1152u + kb + c * 72u + d4 * 4u + 2u] = pv1.z; sh_64_16_4_pf_il_db[1152u + kb + c * 72u + d4 * 4u + 3u] = pv1.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 16u + c < kvEnd) { let g = (kvRow0 + j0 + 16u + c) * 16u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 16u + c < kvEnd) { let g = (kvRow0 + j0 + 16u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 1u; n++) {
+      emu_zero_64_16_4_pf_il_db(8u);
+      for (var k = 0u; k < 4u; k++) {
+        emu_ld_64_16_4_pf_il_db(10u, n * 1152u + k * 16u + kb, 72u, true); emu_mma_64_16_4_pf_il_db(k, 10u, 8u);
+      }
+      emu_st_acc_64_16_4_pf_il_db(8u, sb0 + n * 16u, 20u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 8u; j++) {
+      let c = hh + 2u * ((j + rot) % 8u);
+      let x = select(NEG, ss_64_16_4_pf_il_db[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_64_16_4_pf_il_db = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 4608u + row * 24u;
+    for (var j = 0u; j < 8u; j++) {
+      let c = hh + 2u * ((j + rot) % 8u);
+      let e = select(0.0, exp2(fma(ss_64_16_4_pf_il_db[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_64_16_4_pf_il_db[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_64_16_4_pf_il_db) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 1u; i++) { emu_st_acc_64_16_4_pf_il_db(4u + rd * 1u + i, sb0 + i * 16u, 20u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_pf_il_db[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 1u; i++) { emu_ld_acc_64_16_4_pf_il_db(4u + rd * 1u + i, sb0 + i * 16u, 20u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 1u; kk++) {
+      emu_ld_64_16_4_pf_il_db(9u, 4608u + sg * 384u + kk * 16u, 24u, false);
+      for (var n = 0u; n < 4u; n++) {
+        emu_ld_64_16_4_pf_il_db(10u, 1152u + kk * 1152u + n * 16u + kb, 72u, false); emu_mma_64_16_4_pf_il_db(9u, 10u, 4u + n);
+      }
+    }
+    // (db: no barrier here; the next tile stages into the other buffer)
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 1u; i++) { emu_st_acc_64_16_4_pf_il_db(4u + rd * 1u + i, sb0 + i * 16u, 20u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
+        let v = vec4f(ss_64_16_4_pf_il_db[sb + c], ss_64_16_4_pf_il_db[sb + (c + 1u)], ss_64_16_4_pf_il_db[sb + (c + 2u)], ss_64_16_4_pf_il_db[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 16u + (rd * 16u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_64_16_4_pf_il_db[row] = m; rowL_64_16_4_pf_il_db[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_16_4_pf_il_db(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_16_4_pf_il_db(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_16_4_pf_il_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_16_4_pf_il_db(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_64_16_4_pf_il_db[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_16_4_pf_il_db[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 64_64_4: D = 64, BC = 64, SG = 4: BR = 64 rows, 128 invocations, 36356 bytes of workgroup memory ====
+// sh_64_64_4: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
+var<workgroup> sh_64_64_4: array<f16, 9216>;
+var<workgroup> ss_64_64_4: array<f32, 4352>;   // per subgroup: S / O scratch
+var<workgroup> rowM_64_64_4: array<f32, 64>;
+var<workgroup> rowL_64_64_4: array<f32, 64>;
+var<workgroup> anyNeed_64_64_4: u32;
+
+var<private> em_64_64_4: array<f32, 2816>;
+fn emu_zero_64_64_4(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_64_4[m * 256u + e] = 0.0; }
+}
+fn emu_ld_64_64_4(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_64_64_4[m * 256u + e] = f32(sh_64_64_4[i]);
+  }
+}
+fn emu_ld_acc_64_64_4(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_64_4[m * 256u + e] = ss_64_64_4[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_64_64_4(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_64_64_4[off + (e / 16u) * stride + e % 16u] = em_64_64_4[m * 256u + e]; }
+}
+fn emu_mma_64_64_4(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_64_64_4[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_64_64_4[a * 256u + i * 16u + k], em_64_64_4[b * 256u + k * 16u + j], acc); }
+      em_64_64_4[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 1088u;              // the subgroup's scratch
+  let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 1024u; i += 128u) {
+      let rr = i / 16u;
+      let d4 = i % 16u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
+      sh_64_64_4[rr * 72u + d4 * 4u] = v.x; sh_64_64_4[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_64_4[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_64_4[rr * 72u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 72u;
+      for (var k = 0u; k < 4u; k++) { emu_ld_64_64_4(k, qo + k * 16u, 72u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 4u; n++) { emu_zero_64_64_4(4u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
+    if (tid == 0u) { anyNeed_64_64_4 = 0u; }
+    lv = j0 * p.zero;
+    for (var i = tid; i < 1024u; i += 128u) {
+      let c = i / 16u;
+      let d4 = i % 16u;
+      var kv = T4();
+      var vv = T4();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 16u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
+      }
+      sh_64_64_4[c * 72u + d4 * 4u] = kv.x; sh_64_64_4[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_64_4[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_64_4[c * 72u + d4 * 4u + 3u] = kv.w;
+      sh_64_64_4[4608u + c * 72u + d4 * 4u] = vv.x; sh_64_64_4[4608u + c * 72u + d4 * 4u + 1u] = vv.y; sh_64_64_4[4608u + c * 72u + d4 * 4u + 2u] = vv.z; sh_64_64_4[4608u + c * 72u + d4 * 4u + 3u] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 4u; n++) {
+      emu_zero_64_64_4(8u);
+      for (var k = 0u; k < 4u; k++) {
+        emu_ld_64_64_4(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_64_4(k, 10u, 8u);
+      }
+      emu_st_acc_64_64_4(8u, sb0 + n * 16u, 68u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 32u; j++) {
+      let c = hh + 2u * ((j + rot) % 32u);
+      let x = select(NEG, ss_64_64_4[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_64_64_4 = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 72u;
+    for (var j = 0u; j < 32u; j++) {
+      let c = hh + 2u * ((j + rot) % 32u);
+      let e = select(0.0, exp2(fma(ss_64_64_4[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_64_64_4[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_64_64_4) != 0u) {
+      for (var rd = 0u; rd < 1u; rd++) {
+        for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4(4u + rd * 4u + i, sb0 + i * 16u, 68u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 32u; c < (hh + 1u) * 32u; c++) { ss_64_64_4[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 4u; i++) { emu_ld_acc_64_64_4(4u + rd * 4u + i, sb0 + i * 16u, 68u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 4u; kk++) {
+      emu_ld_64_64_4(9u, 0u + sg * 1152u + kk * 16u, 72u, false);
+      for (var n = 0u; n < 4u; n++) {
+        emu_ld_64_64_4(10u, 4608u + kk * 1152u + n * 16u, 72u, false); emu_mma_64_64_4(9u, 10u, 4u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 1u; rd++) {
+    for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4(4u + rd * 4u + i, sb0 + i * 16u, 68u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 32u; c < (hh + 1u) * 32u; c += 4u) {
+        let v = vec4f(ss_64_64_4[sb + c], ss_64_64_4[sb + (c + 1u)], ss_64_64_4[sb + (c + 2u)], ss_64_64_4[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 16u + (rd * 64u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_64_64_4[row] = m; rowL_64_64_4[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_64_4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_64_4(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_64_4_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_64_4(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_64_64_4[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_64_4[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
 // ==== 64_64_4_pf: D = 64, BC = 64, SG = 4, prefetch: BR = 64 rows, 128 invocations, 36356 bytes of workgroup memory ====
 // sh_64_64_4_pf: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
 var<workgroup> sh_64_64_4_pf: array<f16, 9216>;
@@ -1897,7 +5462,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 4u; n++) { emu_zero_64_64_4_pf(4u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
   var pk0 = T4();
   var pv0 = T4();
   var pk1 = T4();
@@ -2157,41 +5722,41 @@ fn fa_sgm_64_64_4_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
   }
 }
 
-// ==== 128_32_4_qs: D = 128, BC = 32, SG = 4, Q from workgroup memory: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
-// sh_128_32_4_qs: K tile [32][136] at 0, V [32][136] at 4352, Q [64][136] at 8704, P [64][40] at 0.
-var<workgroup> sh_128_32_4_qs: array<f16, 17408>;
-var<workgroup> ss_128_32_4_qs: array<f32, 2304>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_qs: array<f32, 64>;
-var<workgroup> rowL_128_32_4_qs: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_qs: u32;
+// ==== 64_32_4_pf: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 24068 bytes of workgroup memory ====
+// sh_64_32_4_pf: K tile [32][72] at 0, V [32][72] at 2304, P [64][40] at 4608.
+var<workgroup> sh_64_32_4_pf: array<f16, 7168>;
+var<workgroup> ss_64_32_4_pf: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_64_32_4_pf: array<f32, 64>;
+var<workgroup> rowL_64_32_4_pf: array<f32, 64>;
+var<workgroup> anyNeed_64_32_4_pf: u32;
 
-var<private> em_128_32_4_qs: array<f32, 4864>;
-fn emu_zero_128_32_4_qs(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_qs[m * 256u + e] = 0.0; }
+var<private> em_64_32_4_pf: array<f32, 2816>;
+fn emu_zero_64_32_4_pf(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_32_4_pf[m * 256u + e] = 0.0; }
 }
-fn emu_ld_128_32_4_qs(m: u32, off: u32, stride: u32, colMajor: bool) {
+fn emu_ld_64_32_4_pf(m: u32, off: u32, stride: u32, colMajor: bool) {
   for (var e = 0u; e < 256u; e++) {
     let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_qs[m * 256u + e] = f32(sh_128_32_4_qs[i]);
+    em_64_32_4_pf[m * 256u + e] = f32(sh_64_32_4_pf[i]);
   }
 }
-fn emu_ld_acc_128_32_4_qs(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_qs[m * 256u + e] = ss_128_32_4_qs[off + (e / 16u) * stride + e % 16u]; }
+fn emu_ld_acc_64_32_4_pf(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_32_4_pf[m * 256u + e] = ss_64_32_4_pf[off + (e / 16u) * stride + e % 16u]; }
 }
-fn emu_st_acc_128_32_4_qs(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_qs[off + (e / 16u) * stride + e % 16u] = em_128_32_4_qs[m * 256u + e]; }
+fn emu_st_acc_64_32_4_pf(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_64_32_4_pf[off + (e / 16u) * stride + e % 16u] = em_64_32_4_pf[m * 256u + e]; }
 }
-fn emu_mma_128_32_4_qs(a: u32, b: u32, c: u32) {
+fn emu_mma_64_32_4_pf(a: u32, b: u32, c: u32) {
   for (var i = 0u; i < 16u; i++) {
     for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_qs[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_qs[a * 256u + i * 16u + k], em_128_32_4_qs[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_qs[c * 256u + i * 16u + j] = acc;
+      var acc = em_64_32_4_pf[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_64_32_4_pf[a * 256u + i * 16u + k], em_64_32_4_pf[b * 256u + k * 16u + j], acc); }
+      em_64_32_4_pf[c * 256u + i * 16u + j] = acc;
     }
   }
 }
 
-fn attend_128_32_4_qs(wid: vec3u, nwg: vec3u, tid: u32) {
+fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
   let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
   let sg = tid / 32u;
@@ -2216,779 +5781,29 @@ fn attend_128_32_4_qs(wid: vec3u, nwg: vec3u, tid: u32) {
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
-  // Q: staged once (zero past T) into its region; fragments are loaded before every product.
-  for (var i = tid; i < 2048u; i += 128u) {
-    let rr = i / 32u;
-    let d4 = i % 32u;
-    let tt = t0 + rr;
-    var v = T4();
-    if (tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-    sh_128_32_4_qs[8704u + rr * 136u + d4 * 4u] = v.x; sh_128_32_4_qs[8704u + rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_qs[8704u + rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_qs[8704u + rr * 136u + d4 * 4u + 3u] = v.w;
-  }
-  workgroupBarrier();
-
-  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_qs(8u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_qs = 0u; }
-    lv = j0 * p.zero;
-    for (var i = tid; i < 1024u; i += 128u) {
-      let c = i / 32u;
-      let d4 = i % 32u;
-      var kv = T4();
-      var vv = T4();
-      if (j0 + c < kvEnd) {
-        let g = (kvRow0 + j0 + c) * 32u + d4;
-        kv = kCache[g];
-        vv = vCache[g];
-      }
-      sh_128_32_4_qs[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_qs[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_qs[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_qs[c * 136u + d4 * 4u + 3u] = kv.w;
-      sh_128_32_4_qs[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_qs[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_qs[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_qs[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
-    }
-    workgroupBarrier();
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 2u; n++) {
-      emu_zero_128_32_4_qs(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_qs(k, 8704u + sg * 2176u + k * 16u, 136u, false);
-        emu_ld_128_32_4_qs(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_qs(k, 18u, 16u);
-      }
-      emu_st_acc_128_32_4_qs(16u, sb0 + n * 16u, 36u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_4_qs[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor16(mx, tid));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_qs = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_qs[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_4_qs[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_qs) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_qs(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_qs[sb + c] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_qs(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_qs(17u, 0u + sg * 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 8u; n++) {
-        emu_ld_128_32_4_qs(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_qs(17u, 18u, 8u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_qs(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_4_qs[sb + c], ss_128_32_4_qs[sb + (c + 1u)], ss_128_32_4_qs[sb + (c + 2u)], ss_128_32_4_qs[sb + (c + 3u)]) * inv;
-        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_128_32_4_qs[row] = m; rowL_128_32_4_qs[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_qs(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_qs(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_qs_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_qs(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_qs[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_qs[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_4_vt: D = 128, BC = 32, SG = 4, V transposed: BR = 64 rows, 128 invocations, 28676 bytes of workgroup memory ====
-// sh_128_32_4_vt: K tile [32][136] at 0, V [128][40] at 4352, P [64][40] at 0.
-var<workgroup> sh_128_32_4_vt: array<f16, 9472>;
-var<workgroup> ss_128_32_4_vt: array<f32, 2304>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_vt: array<f32, 64>;
-var<workgroup> rowL_128_32_4_vt: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_vt: u32;
-
-var<private> em_128_32_4_vt: array<f32, 4864>;
-fn emu_zero_128_32_4_vt(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_vt[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_4_vt(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_vt[m * 256u + e] = f32(sh_128_32_4_vt[i]);
-  }
-}
-fn emu_ld_acc_128_32_4_vt(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_vt[m * 256u + e] = ss_128_32_4_vt[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_4_vt(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_vt[off + (e / 16u) * stride + e % 16u] = em_128_32_4_vt[m * 256u + e]; }
-}
-fn emu_mma_128_32_4_vt(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_vt[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_vt[a * 256u + i * 16u + k], em_128_32_4_vt[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_vt[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_128_32_4_vt(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
 
   for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 2048u; i += 128u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
+    for (var i = tid; i < 1024u; i += 128u) {
+      let rr = i / 16u;
+      let d4 = i % 16u;
       let tt = t0 + c0 + rr;
       var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_4_vt[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_vt[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_vt[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_vt[rr * 136u + d4 * 4u + 3u] = v.w;
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
+      sh_64_32_4_pf[rr * 72u + d4 * 4u] = v.x; sh_64_32_4_pf[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_32_4_pf[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_32_4_pf[rr * 72u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-      let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_vt(k, qo + k * 16u, 136u, false); }
+      let qo = (sg * 16u - c0) * 72u;
+      for (var k = 0u; k < 4u; k++) { emu_ld_64_32_4_pf(k, qo + k * 16u, 72u, false); }
     }
     workgroupBarrier();
   }
 
-  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_vt(8u + n); }
+  for (var n = 0u; n < 4u; n++) { emu_zero_64_32_4_pf(4u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_vt = 0u; }
-    lv = j0 * p.zero;
-    for (var i = tid; i < 1024u; i += 128u) {
-      let c = i / 32u;
-      let d4 = i % 32u;
-      var kv = T4();
-      var vv = T4();
-      if (j0 + c < kvEnd) {
-        let g = (kvRow0 + j0 + c) * 32u + d4;
-        kv = kCache[g];
-        vv = vCache[g];
-      }
-      sh_128_32_4_vt[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_vt[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_vt[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_vt[c * 136u + d4 * 4u + 3u] = kv.w;
-      sh_128_32_4_vt[4352u + (d4 * 4u) * 40u + c] = vv.x; sh_128_32_4_vt[4352u + (d4 * 4u + 1u) * 40u + c] = vv.y; sh_128_32_4_vt[4352u + (d4 * 4u + 2u) * 40u + c] = vv.z; sh_128_32_4_vt[4352u + (d4 * 4u + 3u) * 40u + c] = vv.w;
-    }
-    workgroupBarrier();
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 2u; n++) {
-      emu_zero_128_32_4_vt(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_vt(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_vt(k, 18u, 16u);
-      }
-      emu_st_acc_128_32_4_vt(16u, sb0 + n * 16u, 36u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_4_vt[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor16(mx, tid));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_vt = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_vt[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_4_vt[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_vt) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_vt(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_vt[sb + c] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_vt(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_vt(17u, 0u + sg * 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 8u; n++) {
-        emu_ld_128_32_4_vt(18u, 4352u + n * 640u + kk * 16u, 40u, true); emu_mma_128_32_4_vt(17u, 18u, 8u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_vt(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_4_vt[sb + c], ss_128_32_4_vt[sb + (c + 1u)], ss_128_32_4_vt[sb + (c + 2u)], ss_128_32_4_vt[sb + (c + 3u)]) * inv;
-        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_128_32_4_vt[row] = m; rowL_128_32_4_vt[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_vt(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_vt(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_vt(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_vt[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_vt[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_4_sb: D = 128, BC = 32, SG = 4, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 26116 bytes of workgroup memory ====
-// sh_128_32_4_sb: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
-var<workgroup> sh_128_32_4_sb: array<f16, 8704>;
-var<workgroup> ss_128_32_4_sb: array<f32, 2048>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_sb: array<f32, 64>;
-var<workgroup> rowL_128_32_4_sb: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_sb: u32;
-
-var<private> em_128_32_4_sb: array<f32, 4864>;
-fn emu_zero_128_32_4_sb(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_sb[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_4_sb(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_sb[m * 256u + e] = f32(sh_128_32_4_sb[i]);
-  }
-}
-fn emu_ld_acc_128_32_4_sb(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_sb[m * 256u + e] = ss_128_32_4_sb[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_4_sb(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_sb[off + (e / 16u) * stride + e % 16u] = em_128_32_4_sb[m * 256u + e]; }
-}
-fn emu_mma_128_32_4_sb(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_sb[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_sb[a * 256u + i * 16u + k], em_128_32_4_sb[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_sb[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_128_32_4_sb(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 512u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
-
-  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 2048u; i += 128u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_4_sb[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_sb[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_sb[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_sb[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-      let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_sb(k, qo + k * 16u, 136u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_sb(8u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_sb = 0u; }
-    lv = j0 * p.zero;
-    for (var i = tid; i < 1024u; i += 128u) {
-      let c = i / 32u;
-      let d4 = i % 32u;
-      var kv = T4();
-      var vv = T4();
-      if (j0 + c < kvEnd) {
-        let g = (kvRow0 + j0 + c) * 32u + d4;
-        kv = kCache[g];
-        vv = vCache[g];
-      }
-      sh_128_32_4_sb[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_sb[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_sb[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_sb[c * 136u + d4 * 4u + 3u] = kv.w;
-      sh_128_32_4_sb[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_sb[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_sb[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_sb[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
-    }
-    workgroupBarrier();
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 2u; n++) {
-      emu_zero_128_32_4_sb(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_sb(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_sb(k, 18u, 16u);
-      }
-      emu_st_acc_128_32_4_sb(16u, sb0 + n * 256u, 16u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_4_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor16(mx, tid));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_sb = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_4_sb[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_sb) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_sb(17u, 0u + sg * 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 8u; n++) {
-        emu_ld_128_32_4_sb(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_sb(17u, 18u, 8u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_4_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_128_32_4_sb[row] = m; rowL_128_32_4_sb[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_sb(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_sb(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_sb[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_sb[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_4_qs_vt_sb: D = 128, BC = 32, SG = 4, Q from workgroup memory, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 45060 bytes of workgroup memory ====
-// sh_128_32_4_qs_vt_sb: K tile [32][136] at 0, V [128][40] at 4352, Q [64][136] at 9472, P [64][40] at 0.
-var<workgroup> sh_128_32_4_qs_vt_sb: array<f16, 18176>;
-var<workgroup> ss_128_32_4_qs_vt_sb: array<f32, 2048>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_qs_vt_sb: array<f32, 64>;
-var<workgroup> rowL_128_32_4_qs_vt_sb: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_qs_vt_sb: u32;
-
-var<private> em_128_32_4_qs_vt_sb: array<f32, 4864>;
-fn emu_zero_128_32_4_qs_vt_sb(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_qs_vt_sb[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_4_qs_vt_sb(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_qs_vt_sb[m * 256u + e] = f32(sh_128_32_4_qs_vt_sb[i]);
-  }
-}
-fn emu_ld_acc_128_32_4_qs_vt_sb(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_qs_vt_sb[m * 256u + e] = ss_128_32_4_qs_vt_sb[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_4_qs_vt_sb(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_qs_vt_sb[off + (e / 16u) * stride + e % 16u] = em_128_32_4_qs_vt_sb[m * 256u + e]; }
-}
-fn emu_mma_128_32_4_qs_vt_sb(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_qs_vt_sb[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_qs_vt_sb[a * 256u + i * 16u + k], em_128_32_4_qs_vt_sb[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_qs_vt_sb[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_128_32_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 512u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged once (zero past T) into its region; fragments are loaded before every product.
-  for (var i = tid; i < 2048u; i += 128u) {
-    let rr = i / 32u;
-    let d4 = i % 32u;
-    let tt = t0 + rr;
-    var v = T4();
-    if (tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-    sh_128_32_4_qs_vt_sb[9472u + rr * 136u + d4 * 4u] = v.x; sh_128_32_4_qs_vt_sb[9472u + rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_qs_vt_sb[9472u + rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_qs_vt_sb[9472u + rr * 136u + d4 * 4u + 3u] = v.w;
-  }
-  workgroupBarrier();
-
-  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_qs_vt_sb(8u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_qs_vt_sb = 0u; }
-    lv = j0 * p.zero;
-    for (var i = tid; i < 1024u; i += 128u) {
-      let c = i / 32u;
-      let d4 = i % 32u;
-      var kv = T4();
-      var vv = T4();
-      if (j0 + c < kvEnd) {
-        let g = (kvRow0 + j0 + c) * 32u + d4;
-        kv = kCache[g];
-        vv = vCache[g];
-      }
-      sh_128_32_4_qs_vt_sb[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_qs_vt_sb[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_qs_vt_sb[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_qs_vt_sb[c * 136u + d4 * 4u + 3u] = kv.w;
-      sh_128_32_4_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = vv.x; sh_128_32_4_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = vv.y; sh_128_32_4_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = vv.z; sh_128_32_4_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = vv.w;
-    }
-    workgroupBarrier();
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 2u; n++) {
-      emu_zero_128_32_4_qs_vt_sb(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_qs_vt_sb(k, 9472u + sg * 2176u + k * 16u, 136u, false);
-        emu_ld_128_32_4_qs_vt_sb(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_qs_vt_sb(k, 18u, 16u);
-      }
-      emu_st_acc_128_32_4_qs_vt_sb(16u, sb0 + n * 256u, 16u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor16(mx, tid));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_qs_vt_sb = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_4_qs_vt_sb[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_qs_vt_sb) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_qs_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_qs_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_qs_vt_sb(17u, 0u + sg * 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 8u; n++) {
-        emu_ld_128_32_4_qs_vt_sb(18u, 4352u + n * 640u + kk * 16u, 40u, true); emu_mma_128_32_4_qs_vt_sb(17u, 18u, 8u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_qs_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_qs_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_qs_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_qs_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_128_32_4_qs_vt_sb[row] = m; rowL_128_32_4_qs_vt_sb[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_qs_vt_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_qs_vt_sb(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_qs_vt_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_qs_vt_sb(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_qs_vt_sb[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_qs_vt_sb[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_4_pf_qs_vt_sb: D = 128, BC = 32, SG = 4, prefetch, Q from workgroup memory, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 45060 bytes of workgroup memory ====
-// sh_128_32_4_pf_qs_vt_sb: K tile [32][136] at 0, V [128][40] at 4352, Q [64][136] at 9472, P [64][40] at 0.
-var<workgroup> sh_128_32_4_pf_qs_vt_sb: array<f16, 18176>;
-var<workgroup> ss_128_32_4_pf_qs_vt_sb: array<f32, 2048>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_pf_qs_vt_sb: array<f32, 64>;
-var<workgroup> rowL_128_32_4_pf_qs_vt_sb: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_pf_qs_vt_sb: u32;
-
-var<private> em_128_32_4_pf_qs_vt_sb: array<f32, 4864>;
-fn emu_zero_128_32_4_pf_qs_vt_sb(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_qs_vt_sb[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_4_pf_qs_vt_sb(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_pf_qs_vt_sb[m * 256u + e] = f32(sh_128_32_4_pf_qs_vt_sb[i]);
-  }
-}
-fn emu_ld_acc_128_32_4_pf_qs_vt_sb(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_qs_vt_sb[m * 256u + e] = ss_128_32_4_pf_qs_vt_sb[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_4_pf_qs_vt_sb(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_pf_qs_vt_sb[off + (e / 16u) * stride + e % 16u] = em_128_32_4_pf_qs_vt_sb[m * 256u + e]; }
-}
-fn emu_mma_128_32_4_pf_qs_vt_sb(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_pf_qs_vt_sb[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_pf_qs_vt_sb[a * 256u + i * 16u + k], em_128_32_4_pf_qs_vt_sb[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_pf_qs_vt_sb[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_128_32_4_pf_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 512u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged once (zero past T) into its region; fragments are loaded before every product.
-  for (var i = tid; i < 2048u; i += 128u) {
-    let rr = i / 32u;
-    let d4 = i % 32u;
-    let tt = t0 + rr;
-    var v = T4();
-    if (tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-    sh_128_32_4_pf_qs_vt_sb[9472u + rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_qs_vt_sb[9472u + rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_qs_vt_sb[9472u + rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_qs_vt_sb[9472u + rr * 136u + d4 * 4u + 3u] = v.w;
-  }
-  workgroupBarrier();
-
-  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_pf_qs_vt_sb(8u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
   var pk0 = T4();
   var pv0 = T4();
   var pk1 = T4();
@@ -2997,172 +5812,91 @@ fn attend_128_32_4_pf_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   var pv2 = T4();
   var pk3 = T4();
   var pv3 = T4();
-  var pk4 = T4();
-  var pv4 = T4();
-  var pk5 = T4();
-  var pv5 = T4();
-  var pk6 = T4();
-  var pv6 = T4();
-  var pk7 = T4();
-  var pv7 = T4();
   {
-    let c = (tid + 0u) / 32u;
-    let d4 = (tid + 0u) % 32u;
+    let c = (tid + 0u) / 16u;
+    let d4 = (tid + 0u) % 16u;
     pk0 = T4(); pv0 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
   }
   {
-    let c = (tid + 128u) / 32u;
-    let d4 = (tid + 128u) % 32u;
+    let c = (tid + 128u) / 16u;
+    let d4 = (tid + 128u) % 16u;
     pk1 = T4(); pv1 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
   }
   {
-    let c = (tid + 256u) / 32u;
-    let d4 = (tid + 256u) % 32u;
+    let c = (tid + 256u) / 16u;
+    let d4 = (tid + 256u) % 16u;
     pk2 = T4(); pv2 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
   }
   {
-    let c = (tid + 384u) / 32u;
-    let d4 = (tid + 384u) % 32u;
+    let c = (tid + 384u) / 16u;
+    let d4 = (tid + 384u) % 16u;
     pk3 = T4(); pv3 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-  }
-  {
-    let c = (tid + 512u) / 32u;
-    let d4 = (tid + 512u) % 32u;
-    pk4 = T4(); pv4 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-  }
-  {
-    let c = (tid + 640u) / 32u;
-    let d4 = (tid + 640u) % 32u;
-    pk5 = T4(); pv5 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-  }
-  {
-    let c = (tid + 768u) / 32u;
-    let d4 = (tid + 768u) % 32u;
-    pk6 = T4(); pv6 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-  }
-  {
-    let c = (tid + 896u) / 32u;
-    let d4 = (tid + 896u) % 32u;
-    pk7 = T4(); pv7 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_pf_qs_vt_sb = 0u; }
+    if (tid == 0u) { anyNeed_64_32_4_pf = 0u; }
     lv = j0 * p.zero;
     {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u] = pk0.x; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 3u] = pk0.w;
-      sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv0.x; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv0.y; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv0.z; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv0.w;
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      sh_64_32_4_pf[c * 72u + d4 * 4u] = pk0.x; sh_64_32_4_pf[c * 72u + d4 * 4u + 1u] = pk0.y; sh_64_32_4_pf[c * 72u + d4 * 4u + 2u] = pk0.z; sh_64_32_4_pf[c * 72u + d4 * 4u + 3u] = pk0.w;
+      sh_64_32_4_pf[2304u + c * 72u + d4 * 4u] = pv0.x; sh_64_32_4_pf[2304u + c * 72u + d4 * 4u + 1u] = pv0.y; sh_64_32_4_pf[2304u + c * 72u + d4 * 4u + 2u] = pv0.z; sh_64_32_4_pf[2304u + c * 72u + d4 * 4u + 3u] = pv0.w;
     }
     {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
-      sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u] = pk1.x; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 3u] = pk1.w;
-      sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv1.x; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv1.y; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv1.z; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv1.w;
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
+      sh_64_32_4_pf[c * 72u + d4 * 4u] = pk1.x; sh_64_32_4_pf[c * 72u + d4 * 4u + 1u] = pk1.y; sh_64_32_4_pf[c * 72u + d4 * 4u + 2u] = pk1.z; sh_64_32_4_pf[c * 72u + d4 * 4u + 3u] = pk1.w;
+      sh_64_32_4_pf[2304u + c * 72u + d4 * 4u] = pv1.x; sh_64_32_4_pf[2304u + c * 72u + d4 * 4u + 1u] = pv1.y; sh_64_32_4_pf[2304u + c * 72u + d4 * 4u + 2u] = pv1.z; sh_64_32_4_pf[2304u + c * 72u + d4 * 4u + 3u] = pv1.w;
     }
     {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u] = pk2.x; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 3u] = pk2.w;
-      sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv2.x; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv2.y; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv2.z; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv2.w;
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      sh_64_32_4_pf[c * 72u + d4 * 4u] = pk2.x; sh_64_32_4_pf[c * 72u + d4 * 4u + 1u] = pk2.y; sh_64_32_4_pf[c * 72u + d4 * 4u + 2u] = pk2.z; sh_64_32_4_pf[c * 72u + d4 * 4u + 3u] = pk2.w;
+      sh_64_32_4_pf[2304u + c * 72u + d4 * 4u] = pv2.x; sh_64_32_4_pf[2304u + c * 72u + d4 * 4u + 1u] = pv2.y; sh_64_32_4_pf[2304u + c * 72u + d4 * 4u + 2u] = pv2.z; sh_64_32_4_pf[2304u + c * 72u + d4 * 4u + 3u] = pv2.w;
     }
     {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
-      sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u] = pk3.x; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 3u] = pk3.w;
-      sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv3.x; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv3.y; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv3.z; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv3.w;
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u] = pk4.x; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 1u] = pk4.y; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 2u] = pk4.z; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 3u] = pk4.w;
-      sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv4.x; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv4.y; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv4.z; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv4.w;
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u] = pk5.x; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 1u] = pk5.y; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 2u] = pk5.z; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 3u] = pk5.w;
-      sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv5.x; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv5.y; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv5.z; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv5.w;
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u] = pk6.x; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 1u] = pk6.y; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 2u] = pk6.z; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 3u] = pk6.w;
-      sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv6.x; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv6.y; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv6.z; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv6.w;
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u] = pk7.x; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 1u] = pk7.y; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 2u] = pk7.z; sh_128_32_4_pf_qs_vt_sb[c * 136u + d4 * 4u + 3u] = pk7.w;
-      sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv7.x; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv7.y; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv7.z; sh_128_32_4_pf_qs_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv7.w;
+      let c = (tid + 384u) / 16u;
+      let d4 = (tid + 384u) % 16u;
+      sh_64_32_4_pf[c * 72u + d4 * 4u] = pk3.x; sh_64_32_4_pf[c * 72u + d4 * 4u + 1u] = pk3.y; sh_64_32_4_pf[c * 72u + d4 * 4u + 2u] = pk3.z; sh_64_32_4_pf[c * 72u + d4 * 4u + 3u] = pk3.w;
+      sh_64_32_4_pf[2304u + c * 72u + d4 * 4u] = pv3.x; sh_64_32_4_pf[2304u + c * 72u + d4 * 4u + 1u] = pv3.y; sh_64_32_4_pf[2304u + c * 72u + d4 * 4u + 2u] = pv3.z; sh_64_32_4_pf[2304u + c * 72u + d4 * 4u + 3u] = pv3.w;
     }
     workgroupBarrier();
     // Next tile's K/V into registers while this one is computed.
     {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
       pk0 = T4(); pv0 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
     }
     {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
       pk1 = T4(); pv1 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
     }
     {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
       pk2 = T4(); pv2 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
     }
     {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
+      let c = (tid + 384u) / 16u;
+      let d4 = (tid + 384u) % 16u;
       pk3 = T4(); pv3 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      pk4 = T4(); pv4 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      pk5 = T4(); pv5 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      pk6 = T4(); pv6 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      pk7 = T4(); pv7 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
     }
 
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     for (var n = 0u; n < 2u; n++) {
-      emu_zero_128_32_4_pf_qs_vt_sb(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_pf_qs_vt_sb(k, 9472u + sg * 2176u + k * 16u, 136u, false);
-        emu_ld_128_32_4_pf_qs_vt_sb(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_pf_qs_vt_sb(k, 18u, 16u);
+      emu_zero_64_32_4_pf(8u);
+      for (var k = 0u; k < 4u; k++) {
+        emu_ld_64_32_4_pf(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_32_4_pf(k, 10u, 8u);
       }
-      emu_st_acc_128_32_4_pf_qs_vt_sb(16u, sb0 + n * 256u, 16u, ln);
+      emu_st_acc_64_32_4_pf(8u, sb0 + n * 16u, 36u, ln);
     }
     workgroupBarrier();
 
@@ -3170,33 +5904,33 @@ fn attend_128_32_4_pf_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
     var mx = NEG;
     for (var j = 0u; j < 16u; j++) {
       let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_4_pf_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      let x = select(NEG, ss_64_32_4_pf[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
     mx = max(mx, emu_xor16(mx, tid));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_qs_vt_sb = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_64_32_4_pf = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
-    let pb = 0u + row * 40u;
+    let pb = 4608u + row * 40u;
     for (var j = 0u; j < 16u; j++) {
       let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_pf_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      let e = select(0.0, exp2(fma(ss_64_32_4_pf[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
       sum += e;
-      sh_128_32_4_pf_qs_vt_sb[pb + c] = f16(e);
+      sh_64_32_4_pf[pb + c] = f16(e);
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_qs_vt_sb) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_qs_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+    if (workgroupUniformLoad(&anyNeed_64_32_4_pf) != 0u) {
+      for (var rd = 0u; rd < 2u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_64_32_4_pf(4u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
         workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_4_pf[sb + c] *= alpha; }
         workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_pf_qs_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u); }
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_64_32_4_pf(4u + rd * 2u + i, sb0 + i * 16u, 36u); }
         workgroupBarrier();
       }
     }
@@ -3204,9 +5938,9 @@ fn attend_128_32_4_pf_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_pf_qs_vt_sb(17u, 0u + sg * 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 8u; n++) {
-        emu_ld_128_32_4_pf_qs_vt_sb(18u, 4352u + n * 640u + kk * 16u, 40u, true); emu_mma_128_32_4_pf_qs_vt_sb(17u, 18u, 8u + n);
+      emu_ld_64_32_4_pf(9u, 4608u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 4u; n++) {
+        emu_ld_64_32_4_pf(10u, 2304u + kk * 1152u + n * 16u, 72u, false); emu_mma_64_32_4_pf(9u, 10u, 4u + n);
       }
     }
     workgroupBarrier();
@@ -3215,75 +5949,75 @@ fn attend_128_32_4_pf_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += emu_xor16(l, tid);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_qs_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+  for (var rd = 0u; rd < 2u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_64_32_4_pf(4u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
     workgroupBarrier();
     if (t < p.T) {
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_4_pf_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_qs_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_qs_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_qs_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+        let v = vec4f(ss_64_32_4_pf[sb + c], ss_64_32_4_pf[sb + (c + 1u)], ss_64_32_4_pf[sb + (c + 2u)], ss_64_32_4_pf[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 16u + (rd * 32u + c) / 4u] = T4(v);
       }
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_4_pf_qs_vt_sb[row] = m; rowL_128_32_4_pf_qs_vt_sb[row] = l; }
+  if (hh == 0u) { rowM_64_32_4_pf[row] = m; rowL_64_32_4_pf[row] = l; }
 
 }
 
 @compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_qs_vt_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn fa_sgm_64_32_4_pf(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_qs_vt_sb(wid, nwg, tid);
+  attend_64_32_4_pf(wid, nwg, tid);
 }
 
 @compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_qs_vt_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn fa_sgm_64_32_4_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_qs_vt_sb(wid, nwg, tid);
+  attend_64_32_4_pf(wid, nwg, tid);
   workgroupBarrier();
   let t = (nwg.x - 1u - wid.x) * 64u + tid;
   if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_pf_qs_vt_sb[tid];
+    let sum = rowL_64_32_4_pf[tid];
     // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_qs_vt_sb[tid] + log2(sum)) * LN2, sum > 0.0);
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_32_4_pf[tid] + log2(sum)) * LN2, sum > 0.0);
   }
 }
 
-// ==== 128_32_8_vt_sb: D = 128, BC = 32, SG = 8, V transposed, 16×16 scratch blocks: BR = 128 rows, 256 invocations, 46596 bytes of workgroup memory ====
-// sh_128_32_8_vt_sb: K tile [32][136] at 0, V [128][40] at 4352, P [128][40] at 9472.
-var<workgroup> sh_128_32_8_vt_sb: array<f16, 14592>;
-var<workgroup> ss_128_32_8_vt_sb: array<f32, 4096>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_8_vt_sb: array<f32, 128>;
-var<workgroup> rowL_128_32_8_vt_sb: array<f32, 128>;
-var<workgroup> anyNeed_128_32_8_vt_sb: u32;
+// ==== 64_32_8_pf: D = 64, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 38916 bytes of workgroup memory ====
+// sh_64_32_8_pf: K tile [32][72] at 0, V [32][72] at 2304, P [128][40] at 4608.
+var<workgroup> sh_64_32_8_pf: array<f16, 9728>;
+var<workgroup> ss_64_32_8_pf: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_64_32_8_pf: array<f32, 128>;
+var<workgroup> rowL_64_32_8_pf: array<f32, 128>;
+var<workgroup> anyNeed_64_32_8_pf: u32;
 
-var<private> em_128_32_8_vt_sb: array<f32, 4864>;
-fn emu_zero_128_32_8_vt_sb(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_8_vt_sb[m * 256u + e] = 0.0; }
+var<private> em_64_32_8_pf: array<f32, 2816>;
+fn emu_zero_64_32_8_pf(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_32_8_pf[m * 256u + e] = 0.0; }
 }
-fn emu_ld_128_32_8_vt_sb(m: u32, off: u32, stride: u32, colMajor: bool) {
+fn emu_ld_64_32_8_pf(m: u32, off: u32, stride: u32, colMajor: bool) {
   for (var e = 0u; e < 256u; e++) {
     let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_8_vt_sb[m * 256u + e] = f32(sh_128_32_8_vt_sb[i]);
+    em_64_32_8_pf[m * 256u + e] = f32(sh_64_32_8_pf[i]);
   }
 }
-fn emu_ld_acc_128_32_8_vt_sb(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_8_vt_sb[m * 256u + e] = ss_128_32_8_vt_sb[off + (e / 16u) * stride + e % 16u]; }
+fn emu_ld_acc_64_32_8_pf(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_32_8_pf[m * 256u + e] = ss_64_32_8_pf[off + (e / 16u) * stride + e % 16u]; }
 }
-fn emu_st_acc_128_32_8_vt_sb(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_vt_sb[off + (e / 16u) * stride + e % 16u] = em_128_32_8_vt_sb[m * 256u + e]; }
+fn emu_st_acc_64_32_8_pf(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_64_32_8_pf[off + (e / 16u) * stride + e % 16u] = em_64_32_8_pf[m * 256u + e]; }
 }
-fn emu_mma_128_32_8_vt_sb(a: u32, b: u32, c: u32) {
+fn emu_mma_64_32_8_pf(a: u32, b: u32, c: u32) {
   for (var i = 0u; i < 16u; i++) {
     for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_8_vt_sb[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_vt_sb[a * 256u + i * 16u + k], em_128_32_8_vt_sb[b * 256u + k * 16u + j], acc); }
-      em_128_32_8_vt_sb[c * 256u + i * 16u + j] = acc;
+      var acc = em_64_32_8_pf[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_64_32_8_pf[a * 256u + i * 16u + k], em_64_32_8_pf[b * 256u + k * 16u + j], acc); }
+      em_64_32_8_pf[c * 256u + i * 16u + j] = acc;
     }
   }
 }
 
-fn attend_128_32_8_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
+fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
   let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
   let sg = tid / 32u;
@@ -3305,57 +6039,85 @@ fn attend_128_32_8_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 512u;              // the subgroup's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
-  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+  // Q: staged (zero past T) in chunks of 128 rows, loaded once into 4 left matrices.
 
-  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
-    for (var i = tid; i < 3072u; i += 256u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
+  for (var c0 = 0u; c0 < 128u; c0 += 128u) {
+    for (var i = tid; i < 2048u; i += 256u) {
+      let rr = i / 16u;
+      let d4 = i % 16u;
       let tt = t0 + c0 + rr;
       var v = T4();
-      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_8_vt_sb[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_vt_sb[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_vt_sb[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_vt_sb[rr * 136u + d4 * 4u + 3u] = v.w;
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
+      sh_64_32_8_pf[rr * 72u + d4 * 4u] = v.x; sh_64_32_8_pf[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_32_8_pf[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_32_8_pf[rr * 72u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
-    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
-      let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_vt_sb(k, qo + k * 16u, 136u, false); }
+    if (sg * 16u >= c0 && sg * 16u < c0 + 128u) {
+      let qo = (sg * 16u - c0) * 72u;
+      for (var k = 0u; k < 4u; k++) { emu_ld_64_32_8_pf(k, qo + k * 16u, 72u, false); }
     }
     workgroupBarrier();
   }
 
-  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_vt_sb(8u + n); }
+  for (var n = 0u; n < 4u; n++) { emu_zero_64_32_8_pf(4u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  {
+    let c = (tid + 0u) / 16u;
+    let d4 = (tid + 0u) % 16u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 16u;
+    let d4 = (tid + 256u) % 16u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_vt_sb = 0u; }
+    if (tid == 0u) { anyNeed_64_32_8_pf = 0u; }
     lv = j0 * p.zero;
-    for (var i = tid; i < 1024u; i += 256u) {
-      let c = i / 32u;
-      let d4 = i % 32u;
-      var kv = T4();
-      var vv = T4();
-      if (j0 + c < kvEnd) {
-        let g = (kvRow0 + j0 + c) * 32u + d4;
-        kv = kCache[g];
-        vv = vCache[g];
-      }
-      sh_128_32_8_vt_sb[c * 136u + d4 * 4u] = kv.x; sh_128_32_8_vt_sb[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_8_vt_sb[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_8_vt_sb[c * 136u + d4 * 4u + 3u] = kv.w;
-      sh_128_32_8_vt_sb[4352u + (d4 * 4u) * 40u + c] = vv.x; sh_128_32_8_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = vv.y; sh_128_32_8_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = vv.z; sh_128_32_8_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = vv.w;
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      sh_64_32_8_pf[c * 72u + d4 * 4u] = pk0.x; sh_64_32_8_pf[c * 72u + d4 * 4u + 1u] = pk0.y; sh_64_32_8_pf[c * 72u + d4 * 4u + 2u] = pk0.z; sh_64_32_8_pf[c * 72u + d4 * 4u + 3u] = pk0.w;
+      sh_64_32_8_pf[2304u + c * 72u + d4 * 4u] = pv0.x; sh_64_32_8_pf[2304u + c * 72u + d4 * 4u + 1u] = pv0.y; sh_64_32_8_pf[2304u + c * 72u + d4 * 4u + 2u] = pv0.z; sh_64_32_8_pf[2304u + c * 72u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      sh_64_32_8_pf[c * 72u + d4 * 4u] = pk1.x; sh_64_32_8_pf[c * 72u + d4 * 4u + 1u] = pk1.y; sh_64_32_8_pf[c * 72u + d4 * 4u + 2u] = pk1.z; sh_64_32_8_pf[c * 72u + d4 * 4u + 3u] = pk1.w;
+      sh_64_32_8_pf[2304u + c * 72u + d4 * 4u] = pv1.x; sh_64_32_8_pf[2304u + c * 72u + d4 * 4u + 1u] = pv1.y; sh_64_32_8_pf[2304u + c * 72u + d4 * 4u + 2u] = pv1.z; sh_64_32_8_pf[2304u + c * 72u + d4 * 4u + 3u] = pv1.w;
     }
     workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
 
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     for (var n = 0u; n < 2u; n++) {
-      emu_zero_128_32_8_vt_sb(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_8_vt_sb(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_vt_sb(k, 18u, 16u);
+      emu_zero_64_32_8_pf(8u);
+      for (var k = 0u; k < 4u; k++) {
+        emu_ld_64_32_8_pf(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_32_8_pf(k, 10u, 8u);
       }
-      emu_st_acc_128_32_8_vt_sb(16u, sb0 + n * 256u, 16u, ln);
+      emu_st_acc_64_32_8_pf(8u, sb0 + n * 16u, 36u, ln);
     }
     workgroupBarrier();
 
@@ -3363,33 +6125,33 @@ fn attend_128_32_8_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
     var mx = NEG;
     for (var j = 0u; j < 16u; j++) {
       let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_8_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      let x = select(NEG, ss_64_32_8_pf[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
     mx = max(mx, emu_xor16(mx, tid));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8_vt_sb = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_64_32_8_pf = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
-    let pb = 9472u + row * 40u;
+    let pb = 4608u + row * 40u;
     for (var j = 0u; j < 16u; j++) {
       let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_8_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      let e = select(0.0, exp2(fma(ss_64_32_8_pf[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
       sum += e;
-      sh_128_32_8_vt_sb[pb + c] = f16(e);
+      sh_64_32_8_pf[pb + c] = f16(e);
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_vt_sb) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+    if (workgroupUniformLoad(&anyNeed_64_32_8_pf) != 0u) {
+      for (var rd = 0u; rd < 2u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_64_32_8_pf(4u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
         workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_8_pf[sb + c] *= alpha; }
         workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u); }
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_64_32_8_pf(4u + rd * 2u + i, sb0 + i * 16u, 36u); }
         workgroupBarrier();
       }
     }
@@ -3397,9 +6159,9 @@ fn attend_128_32_8_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_8_vt_sb(17u, 9472u + sg * 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 8u; n++) {
-        emu_ld_128_32_8_vt_sb(18u, 4352u + n * 640u + kk * 16u, 40u, true); emu_mma_128_32_8_vt_sb(17u, 18u, 8u + n);
+      emu_ld_64_32_8_pf(9u, 4608u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 4u; n++) {
+        emu_ld_64_32_8_pf(10u, 2304u + kk * 1152u + n * 16u, 72u, false); emu_mma_64_32_8_pf(9u, 10u, 4u + n);
       }
     }
     workgroupBarrier();
@@ -3408,223 +6170,37 @@ fn attend_128_32_8_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += emu_xor16(l, tid);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+  for (var rd = 0u; rd < 2u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_64_32_8_pf(4u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
     workgroupBarrier();
     if (t < p.T) {
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_8_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_8_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_8_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_8_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+        let v = vec4f(ss_64_32_8_pf[sb + c], ss_64_32_8_pf[sb + (c + 1u)], ss_64_32_8_pf[sb + (c + 2u)], ss_64_32_8_pf[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 16u + (rd * 32u + c) / 4u] = T4(v);
       }
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_8_vt_sb[row] = m; rowL_128_32_8_vt_sb[row] = l; }
+  if (hh == 0u) { rowM_64_32_8_pf[row] = m; rowL_64_32_8_pf[row] = l; }
 
 }
 
 @compute @workgroup_size(256)
-fn fa_sgm_128_32_8_vt_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn fa_sgm_64_32_8_pf(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_8_vt_sb(wid, nwg, tid);
+  attend_64_32_8_pf(wid, nwg, tid);
 }
 
 @compute @workgroup_size(256)
-fn fa_sgm_128_32_8_vt_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn fa_sgm_64_32_8_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_8_vt_sb(wid, nwg, tid);
+  attend_64_32_8_pf(wid, nwg, tid);
   workgroupBarrier();
   let t = (nwg.x - 1u - wid.x) * 128u + tid;
   if (tid < 128u && t < p.T) {
-    let sum = rowL_128_32_8_vt_sb[tid];
+    let sum = rowL_64_32_8_pf[tid];
     // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_vt_sb[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 64_64_4_qs_vt_sb: D = 64, BC = 64, SG = 4, Q from workgroup memory, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
-// sh_64_64_4_qs_vt_sb: K tile [64][72] at 0, V [64][72] at 4608, Q [64][72] at 9216, P [64][72] at 0.
-var<workgroup> sh_64_64_4_qs_vt_sb: array<f16, 13824>;
-var<workgroup> ss_64_64_4_qs_vt_sb: array<f32, 4096>;   // per subgroup: S / O scratch
-var<workgroup> rowM_64_64_4_qs_vt_sb: array<f32, 64>;
-var<workgroup> rowL_64_64_4_qs_vt_sb: array<f32, 64>;
-var<workgroup> anyNeed_64_64_4_qs_vt_sb: u32;
-
-var<private> em_64_64_4_qs_vt_sb: array<f32, 2816>;
-fn emu_zero_64_64_4_qs_vt_sb(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_64_64_4_qs_vt_sb[m * 256u + e] = 0.0; }
-}
-fn emu_ld_64_64_4_qs_vt_sb(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_64_64_4_qs_vt_sb[m * 256u + e] = f32(sh_64_64_4_qs_vt_sb[i]);
-  }
-}
-fn emu_ld_acc_64_64_4_qs_vt_sb(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_64_64_4_qs_vt_sb[m * 256u + e] = ss_64_64_4_qs_vt_sb[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_64_64_4_qs_vt_sb(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_64_64_4_qs_vt_sb[off + (e / 16u) * stride + e % 16u] = em_64_64_4_qs_vt_sb[m * 256u + e]; }
-}
-fn emu_mma_64_64_4_qs_vt_sb(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_64_64_4_qs_vt_sb[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_64_64_4_qs_vt_sb[a * 256u + i * 16u + k], em_64_64_4_qs_vt_sb[b * 256u + k * 16u + j], acc); }
-      em_64_64_4_qs_vt_sb[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_64_64_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 1024u;              // the subgroup's scratch
-  let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
-
-  // Q: staged once (zero past T) into its region; fragments are loaded before every product.
-  for (var i = tid; i < 1024u; i += 128u) {
-    let rr = i / 16u;
-    let d4 = i % 16u;
-    let tt = t0 + rr;
-    var v = T4();
-    if (tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
-    sh_64_64_4_qs_vt_sb[9216u + rr * 72u + d4 * 4u] = v.x; sh_64_64_4_qs_vt_sb[9216u + rr * 72u + d4 * 4u + 1u] = v.y; sh_64_64_4_qs_vt_sb[9216u + rr * 72u + d4 * 4u + 2u] = v.z; sh_64_64_4_qs_vt_sb[9216u + rr * 72u + d4 * 4u + 3u] = v.w;
-  }
-  workgroupBarrier();
-
-  for (var n = 0u; n < 4u; n++) { emu_zero_64_64_4_qs_vt_sb(4u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-  for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
-    if (tid == 0u) { anyNeed_64_64_4_qs_vt_sb = 0u; }
-    lv = j0 * p.zero;
-    for (var i = tid; i < 1024u; i += 128u) {
-      let c = i / 16u;
-      let d4 = i % 16u;
-      var kv = T4();
-      var vv = T4();
-      if (j0 + c < kvEnd) {
-        let g = (kvRow0 + j0 + c) * 16u + d4;
-        kv = kCache[g];
-        vv = vCache[g];
-      }
-      sh_64_64_4_qs_vt_sb[c * 72u + d4 * 4u] = kv.x; sh_64_64_4_qs_vt_sb[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_64_4_qs_vt_sb[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_64_4_qs_vt_sb[c * 72u + d4 * 4u + 3u] = kv.w;
-      sh_64_64_4_qs_vt_sb[4608u + (d4 * 4u) * 72u + c] = vv.x; sh_64_64_4_qs_vt_sb[4608u + (d4 * 4u + 1u) * 72u + c] = vv.y; sh_64_64_4_qs_vt_sb[4608u + (d4 * 4u + 2u) * 72u + c] = vv.z; sh_64_64_4_qs_vt_sb[4608u + (d4 * 4u + 3u) * 72u + c] = vv.w;
-    }
-    workgroupBarrier();
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 4u; n++) {
-      emu_zero_64_64_4_qs_vt_sb(8u);
-      for (var k = 0u; k < 4u; k++) {
-        emu_ld_64_64_4_qs_vt_sb(k, 9216u + sg * 1152u + k * 16u, 72u, false);
-        emu_ld_64_64_4_qs_vt_sb(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_64_4_qs_vt_sb(k, 10u, 8u);
-      }
-      emu_st_acc_64_64_4_qs_vt_sb(8u, sb0 + n * 256u, 16u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 32u; j++) {
-      let c = hh + 2u * ((j + rot) % 32u);
-      let x = select(NEG, ss_64_64_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor16(mx, tid));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_64_64_4_qs_vt_sb = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 72u;
-    for (var j = 0u; j < 32u; j++) {
-      let c = hh + 2u * ((j + rot) % 32u);
-      let e = select(0.0, exp2(fma(ss_64_64_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_64_64_4_qs_vt_sb[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_64_64_4_qs_vt_sb) != 0u) {
-      for (var rd = 0u; rd < 1u; rd++) {
-        for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4_qs_vt_sb(4u + rd * 4u + i, sb0 + i * 256u, 16u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 32u; c < (hh + 1u) * 32u; c++) { ss_64_64_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 4u; i++) { emu_ld_acc_64_64_4_qs_vt_sb(4u + rd * 4u + i, sb0 + i * 256u, 16u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 4u; kk++) {
-      emu_ld_64_64_4_qs_vt_sb(9u, 0u + sg * 1152u + kk * 16u, 72u, false);
-      for (var n = 0u; n < 4u; n++) {
-        emu_ld_64_64_4_qs_vt_sb(10u, 4608u + n * 1152u + kk * 16u, 72u, true); emu_mma_64_64_4_qs_vt_sb(9u, 10u, 4u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 1u; rd++) {
-    for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4_qs_vt_sb(4u + rd * 4u + i, sb0 + i * 256u, 16u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 32u; c < (hh + 1u) * 32u; c += 4u) {
-        let v = vec4f(ss_64_64_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_64_64_4_qs_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_64_64_4_qs_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_64_64_4_qs_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-        out[(t * p.nHeads + h) * 16u + (rd * 64u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_64_64_4_qs_vt_sb[row] = m; rowL_64_64_4_qs_vt_sb[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_64_64_4_qs_vt_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_64_64_4_qs_vt_sb(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_64_64_4_qs_vt_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_64_64_4_qs_vt_sb(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_64_64_4_qs_vt_sb[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_64_4_qs_vt_sb[tid] + log2(sum)) * LN2, sum > 0.0);
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_32_8_pf[tid] + log2(sum)) * LN2, sum > 0.0);
   }
 }
 
@@ -3701,7 +6277,7 @@ fn attend_64_16_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 4u; n++) { emu_zero_64_16_4_qs_vt_sb(4u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
   for (var j0 = 0u; j0 < kvEnd; j0 += 16u) {
     if (tid == 0u) { anyNeed_64_16_4_qs_vt_sb = 0u; }
     lv = j0 * p.zero;
@@ -3814,1494 +6390,6 @@ fn fa_sgm_64_16_4_qs_vt_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   }
 }
 
-// ==== 128_32_4_xs: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27652 bytes of workgroup memory ====
-// sh_128_32_4_xs: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
-var<workgroup> sh_128_32_4_xs: array<f16, 8704>;
-var<workgroup> ss_128_32_4_xs: array<f32, 2304>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_xs: array<f32, 64>;
-var<workgroup> rowL_128_32_4_xs: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_xs: u32;
-
-var<private> em_128_32_4_xs: array<f32, 4864>;
-fn emu_zero_128_32_4_xs(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_xs[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_4_xs(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_xs[m * 256u + e] = f32(sh_128_32_4_xs[i]);
-  }
-}
-fn emu_ld_acc_128_32_4_xs(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_xs[m * 256u + e] = ss_128_32_4_xs[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_4_xs(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_xs[off + (e / 16u) * stride + e % 16u] = em_128_32_4_xs[m * 256u + e]; }
-}
-fn emu_mma_128_32_4_xs(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_xs[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_xs[a * 256u + i * 16u + k], em_128_32_4_xs[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_xs[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_128_32_4_xs(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
-
-  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 2048u; i += 128u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_4_xs[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_xs[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_xs[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_xs[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-      let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_xs(k, qo + k * 16u, 136u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_xs(8u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_xs = 0u; }
-    lv = j0 * p.zero;
-    for (var i = tid; i < 1024u; i += 128u) {
-      let c = i / 32u;
-      let d4 = i % 32u;
-      var kv = T4();
-      var vv = T4();
-      if (j0 + c < kvEnd) {
-        let g = (kvRow0 + j0 + c) * 32u + d4;
-        kv = kCache[g];
-        vv = vCache[g];
-      }
-      sh_128_32_4_xs[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_xs[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_xs[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_xs[c * 136u + d4 * 4u + 3u] = kv.w;
-      sh_128_32_4_xs[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_xs[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_xs[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_xs[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
-    }
-    workgroupBarrier();
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 2u; n++) {
-      emu_zero_128_32_4_xs(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_xs(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_xs(k, 18u, 16u);
-      }
-      emu_st_acc_128_32_4_xs(16u, sb0 + n * 16u, 36u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_4_xs[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor16(mx, tid));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_xs = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_xs[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_4_xs[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_xs) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_xs(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_xs[sb + c] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_xs(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_xs(17u, 0u + sg * 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 8u; n++) {
-        emu_ld_128_32_4_xs(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_xs(17u, 18u, 8u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_xs(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_4_xs[sb + c], ss_128_32_4_xs[sb + (c + 1u)], ss_128_32_4_xs[sb + (c + 2u)], ss_128_32_4_xs[sb + (c + 3u)]) * inv;
-        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_128_32_4_xs[row] = m; rowL_128_32_4_xs[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_xs(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_xs(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_xs_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_xs(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_xs[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_xs[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_4_qs_vt_sb_xs: D = 128, BC = 32, SG = 4, Q from workgroup memory, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 45572 bytes of workgroup memory ====
-// sh_128_32_4_qs_vt_sb_xs: K tile [32][136] at 0, V [128][40] at 4352, Q [64][136] at 9472, P [64][40] at 0.
-var<workgroup> sh_128_32_4_qs_vt_sb_xs: array<f16, 18176>;
-var<workgroup> ss_128_32_4_qs_vt_sb_xs: array<f32, 2048>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_qs_vt_sb_xs: array<f32, 64>;
-var<workgroup> rowL_128_32_4_qs_vt_sb_xs: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_qs_vt_sb_xs: u32;
-
-var<private> em_128_32_4_qs_vt_sb_xs: array<f32, 4864>;
-fn emu_zero_128_32_4_qs_vt_sb_xs(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_qs_vt_sb_xs[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_4_qs_vt_sb_xs(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_qs_vt_sb_xs[m * 256u + e] = f32(sh_128_32_4_qs_vt_sb_xs[i]);
-  }
-}
-fn emu_ld_acc_128_32_4_qs_vt_sb_xs(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_qs_vt_sb_xs[m * 256u + e] = ss_128_32_4_qs_vt_sb_xs[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_4_qs_vt_sb_xs(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_qs_vt_sb_xs[off + (e / 16u) * stride + e % 16u] = em_128_32_4_qs_vt_sb_xs[m * 256u + e]; }
-}
-fn emu_mma_128_32_4_qs_vt_sb_xs(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_qs_vt_sb_xs[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_qs_vt_sb_xs[a * 256u + i * 16u + k], em_128_32_4_qs_vt_sb_xs[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_qs_vt_sb_xs[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_128_32_4_qs_vt_sb_xs(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 512u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged once (zero past T) into its region; fragments are loaded before every product.
-  for (var i = tid; i < 2048u; i += 128u) {
-    let rr = i / 32u;
-    let d4 = i % 32u;
-    let tt = t0 + rr;
-    var v = T4();
-    if (tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-    sh_128_32_4_qs_vt_sb_xs[9472u + rr * 136u + d4 * 4u] = v.x; sh_128_32_4_qs_vt_sb_xs[9472u + rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_qs_vt_sb_xs[9472u + rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_qs_vt_sb_xs[9472u + rr * 136u + d4 * 4u + 3u] = v.w;
-  }
-  workgroupBarrier();
-
-  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_qs_vt_sb_xs(8u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_qs_vt_sb_xs = 0u; }
-    lv = j0 * p.zero;
-    for (var i = tid; i < 1024u; i += 128u) {
-      let c = i / 32u;
-      let d4 = i % 32u;
-      var kv = T4();
-      var vv = T4();
-      if (j0 + c < kvEnd) {
-        let g = (kvRow0 + j0 + c) * 32u + d4;
-        kv = kCache[g];
-        vv = vCache[g];
-      }
-      sh_128_32_4_qs_vt_sb_xs[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_qs_vt_sb_xs[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_qs_vt_sb_xs[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_qs_vt_sb_xs[c * 136u + d4 * 4u + 3u] = kv.w;
-      sh_128_32_4_qs_vt_sb_xs[4352u + (d4 * 4u) * 40u + c] = vv.x; sh_128_32_4_qs_vt_sb_xs[4352u + (d4 * 4u + 1u) * 40u + c] = vv.y; sh_128_32_4_qs_vt_sb_xs[4352u + (d4 * 4u + 2u) * 40u + c] = vv.z; sh_128_32_4_qs_vt_sb_xs[4352u + (d4 * 4u + 3u) * 40u + c] = vv.w;
-    }
-    workgroupBarrier();
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 2u; n++) {
-      emu_zero_128_32_4_qs_vt_sb_xs(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_qs_vt_sb_xs(k, 9472u + sg * 2176u + k * 16u, 136u, false);
-        emu_ld_128_32_4_qs_vt_sb_xs(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_qs_vt_sb_xs(k, 18u, 16u);
-      }
-      emu_st_acc_128_32_4_qs_vt_sb_xs(16u, sb0 + n * 256u, 16u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_4_qs_vt_sb_xs[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor16(mx, tid));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_qs_vt_sb_xs = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_qs_vt_sb_xs[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_4_qs_vt_sb_xs[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_qs_vt_sb_xs) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_qs_vt_sb_xs(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_qs_vt_sb_xs[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_qs_vt_sb_xs(8u + rd * 2u + i, sb0 + i * 256u, 16u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_qs_vt_sb_xs(17u, 0u + sg * 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 8u; n++) {
-        emu_ld_128_32_4_qs_vt_sb_xs(18u, 4352u + n * 640u + kk * 16u, 40u, true); emu_mma_128_32_4_qs_vt_sb_xs(17u, 18u, 8u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_qs_vt_sb_xs(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_4_qs_vt_sb_xs[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_qs_vt_sb_xs[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_qs_vt_sb_xs[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_qs_vt_sb_xs[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_128_32_4_qs_vt_sb_xs[row] = m; rowL_128_32_4_qs_vt_sb_xs[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_qs_vt_sb_xs(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_qs_vt_sb_xs(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_qs_vt_sb_xs_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_qs_vt_sb_xs(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_qs_vt_sb_xs[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_qs_vt_sb_xs[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 64_64_4_xs: D = 64, BC = 64, SG = 4: BR = 64 rows, 128 invocations, 36868 bytes of workgroup memory ====
-// sh_64_64_4_xs: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
-var<workgroup> sh_64_64_4_xs: array<f16, 9216>;
-var<workgroup> ss_64_64_4_xs: array<f32, 4352>;   // per subgroup: S / O scratch
-var<workgroup> rowM_64_64_4_xs: array<f32, 64>;
-var<workgroup> rowL_64_64_4_xs: array<f32, 64>;
-var<workgroup> anyNeed_64_64_4_xs: u32;
-
-var<private> em_64_64_4_xs: array<f32, 2816>;
-fn emu_zero_64_64_4_xs(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_64_64_4_xs[m * 256u + e] = 0.0; }
-}
-fn emu_ld_64_64_4_xs(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_64_64_4_xs[m * 256u + e] = f32(sh_64_64_4_xs[i]);
-  }
-}
-fn emu_ld_acc_64_64_4_xs(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_64_64_4_xs[m * 256u + e] = ss_64_64_4_xs[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_64_64_4_xs(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_64_64_4_xs[off + (e / 16u) * stride + e % 16u] = em_64_64_4_xs[m * 256u + e]; }
-}
-fn emu_mma_64_64_4_xs(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_64_64_4_xs[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_64_64_4_xs[a * 256u + i * 16u + k], em_64_64_4_xs[b * 256u + k * 16u + j], acc); }
-      em_64_64_4_xs[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_64_64_4_xs(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 1088u;              // the subgroup's scratch
-  let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
-
-  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 1024u; i += 128u) {
-      let rr = i / 16u;
-      let d4 = i % 16u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
-      sh_64_64_4_xs[rr * 72u + d4 * 4u] = v.x; sh_64_64_4_xs[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_64_4_xs[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_64_4_xs[rr * 72u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-      let qo = (sg * 16u - c0) * 72u;
-      for (var k = 0u; k < 4u; k++) { emu_ld_64_64_4_xs(k, qo + k * 16u, 72u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 4u; n++) { emu_zero_64_64_4_xs(4u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-  for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
-    if (tid == 0u) { anyNeed_64_64_4_xs = 0u; }
-    lv = j0 * p.zero;
-    for (var i = tid; i < 1024u; i += 128u) {
-      let c = i / 16u;
-      let d4 = i % 16u;
-      var kv = T4();
-      var vv = T4();
-      if (j0 + c < kvEnd) {
-        let g = (kvRow0 + j0 + c) * 16u + d4;
-        kv = kCache[g];
-        vv = vCache[g];
-      }
-      sh_64_64_4_xs[c * 72u + d4 * 4u] = kv.x; sh_64_64_4_xs[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_64_4_xs[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_64_4_xs[c * 72u + d4 * 4u + 3u] = kv.w;
-      sh_64_64_4_xs[4608u + c * 72u + d4 * 4u] = vv.x; sh_64_64_4_xs[4608u + c * 72u + d4 * 4u + 1u] = vv.y; sh_64_64_4_xs[4608u + c * 72u + d4 * 4u + 2u] = vv.z; sh_64_64_4_xs[4608u + c * 72u + d4 * 4u + 3u] = vv.w;
-    }
-    workgroupBarrier();
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 4u; n++) {
-      emu_zero_64_64_4_xs(8u);
-      for (var k = 0u; k < 4u; k++) {
-        emu_ld_64_64_4_xs(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_64_4_xs(k, 10u, 8u);
-      }
-      emu_st_acc_64_64_4_xs(8u, sb0 + n * 16u, 68u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 32u; j++) {
-      let c = hh + 2u * ((j + rot) % 32u);
-      let x = select(NEG, ss_64_64_4_xs[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor16(mx, tid));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_64_64_4_xs = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 72u;
-    for (var j = 0u; j < 32u; j++) {
-      let c = hh + 2u * ((j + rot) % 32u);
-      let e = select(0.0, exp2(fma(ss_64_64_4_xs[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_64_64_4_xs[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_64_64_4_xs) != 0u) {
-      for (var rd = 0u; rd < 1u; rd++) {
-        for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4_xs(4u + rd * 4u + i, sb0 + i * 16u, 68u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 32u; c < (hh + 1u) * 32u; c++) { ss_64_64_4_xs[sb + c] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 4u; i++) { emu_ld_acc_64_64_4_xs(4u + rd * 4u + i, sb0 + i * 16u, 68u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 4u; kk++) {
-      emu_ld_64_64_4_xs(9u, 0u + sg * 1152u + kk * 16u, 72u, false);
-      for (var n = 0u; n < 4u; n++) {
-        emu_ld_64_64_4_xs(10u, 4608u + kk * 1152u + n * 16u, 72u, false); emu_mma_64_64_4_xs(9u, 10u, 4u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 1u; rd++) {
-    for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4_xs(4u + rd * 4u + i, sb0 + i * 16u, 68u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 32u; c < (hh + 1u) * 32u; c += 4u) {
-        let v = vec4f(ss_64_64_4_xs[sb + c], ss_64_64_4_xs[sb + (c + 1u)], ss_64_64_4_xs[sb + (c + 2u)], ss_64_64_4_xs[sb + (c + 3u)]) * inv;
-        out[(t * p.nHeads + h) * 16u + (rd * 64u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_64_64_4_xs[row] = m; rowL_64_64_4_xs[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_64_64_4_xs(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_64_64_4_xs(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_64_64_4_xs_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_64_64_4_xs(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_64_64_4_xs[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_64_4_xs[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_4_rx: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27652 bytes of workgroup memory ====
-// sh_128_32_4_rx: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
-var<workgroup> sh_128_32_4_rx: array<f16, 8704>;
-var<workgroup> ss_128_32_4_rx: array<f32, 2304>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_rx: array<f32, 64>;
-var<workgroup> rowL_128_32_4_rx: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_rx: u32;
-
-var<private> em_128_32_4_rx: array<f32, 4864>;
-fn emu_zero_128_32_4_rx(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_rx[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_4_rx(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_rx[m * 256u + e] = f32(sh_128_32_4_rx[i]);
-  }
-}
-fn emu_ld_acc_128_32_4_rx(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_rx[m * 256u + e] = ss_128_32_4_rx[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_4_rx(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_rx[off + (e / 16u) * stride + e % 16u] = em_128_32_4_rx[m * 256u + e]; }
-}
-fn emu_mma_128_32_4_rx(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_rx[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_rx[a * 256u + i * 16u + k], em_128_32_4_rx[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_rx[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_128_32_4_rx(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
-
-  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 2048u; i += 128u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_4_rx[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_rx[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_rx[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_rx[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-      let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_rx(k, qo + k * 16u, 136u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_rx(8u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_rx = 0u; }
-    lv = j0 * p.zero;
-    for (var i = tid; i < 1024u; i += 128u) {
-      let c = i / 32u;
-      let d4 = i % 32u;
-      var kv = T4();
-      var vv = T4();
-      if (j0 + c < kvEnd) {
-        let g = (kvRow0 + j0 + c) * 32u + d4;
-        kv = kCache[g];
-        vv = vCache[g];
-      }
-      sh_128_32_4_rx[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_rx[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_rx[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_rx[c * 136u + d4 * 4u + 3u] = kv.w;
-      sh_128_32_4_rx[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_rx[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_rx[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_rx[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
-    }
-    workgroupBarrier();
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 2u; n++) {
-      emu_zero_128_32_4_rx(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_rx(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_rx(k, 18u, 16u);
-      }
-      emu_st_acc_128_32_4_rx(16u, sb0 + n * 16u, 36u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 32u; j++) {
-      let c = (j + 2u * rot + hh) % 32u;   // both halves of the row read the whole row
-      let x = select(NEG, ss_128_32_4_rx[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_rx = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_rx[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_4_rx[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_rx) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_rx(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_rx[sb + c] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_rx(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_rx(17u, 0u + sg * 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 8u; n++) {
-        emu_ld_128_32_4_rx(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_rx(17u, 18u, 8u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_rx(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_4_rx[sb + c], ss_128_32_4_rx[sb + (c + 1u)], ss_128_32_4_rx[sb + (c + 2u)], ss_128_32_4_rx[sb + (c + 3u)]) * inv;
-        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_128_32_4_rx[row] = m; rowL_128_32_4_rx[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_rx(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_rx(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_rx_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_rx(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_rx[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_rx[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_4_pf_rx: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 27652 bytes of workgroup memory ====
-// sh_128_32_4_pf_rx: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
-var<workgroup> sh_128_32_4_pf_rx: array<f16, 8704>;
-var<workgroup> ss_128_32_4_pf_rx: array<f32, 2304>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_pf_rx: array<f32, 64>;
-var<workgroup> rowL_128_32_4_pf_rx: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_pf_rx: u32;
-
-var<private> em_128_32_4_pf_rx: array<f32, 4864>;
-fn emu_zero_128_32_4_pf_rx(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_rx[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_4_pf_rx(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_pf_rx[m * 256u + e] = f32(sh_128_32_4_pf_rx[i]);
-  }
-}
-fn emu_ld_acc_128_32_4_pf_rx(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_rx[m * 256u + e] = ss_128_32_4_pf_rx[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_4_pf_rx(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_pf_rx[off + (e / 16u) * stride + e % 16u] = em_128_32_4_pf_rx[m * 256u + e]; }
-}
-fn emu_mma_128_32_4_pf_rx(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_pf_rx[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_pf_rx[a * 256u + i * 16u + k], em_128_32_4_pf_rx[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_pf_rx[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_128_32_4_pf_rx(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
-
-  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 2048u; i += 128u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_4_pf_rx[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_rx[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_rx[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_rx[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-      let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf_rx(k, qo + k * 16u, 136u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_pf_rx(8u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-  var pk0 = T4();
-  var pv0 = T4();
-  var pk1 = T4();
-  var pv1 = T4();
-  var pk2 = T4();
-  var pv2 = T4();
-  var pk3 = T4();
-  var pv3 = T4();
-  var pk4 = T4();
-  var pv4 = T4();
-  var pk5 = T4();
-  var pv5 = T4();
-  var pk6 = T4();
-  var pv6 = T4();
-  var pk7 = T4();
-  var pv7 = T4();
-  {
-    let c = (tid + 0u) / 32u;
-    let d4 = (tid + 0u) % 32u;
-    pk0 = T4(); pv0 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-  }
-  {
-    let c = (tid + 128u) / 32u;
-    let d4 = (tid + 128u) % 32u;
-    pk1 = T4(); pv1 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-  }
-  {
-    let c = (tid + 256u) / 32u;
-    let d4 = (tid + 256u) % 32u;
-    pk2 = T4(); pv2 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-  }
-  {
-    let c = (tid + 384u) / 32u;
-    let d4 = (tid + 384u) % 32u;
-    pk3 = T4(); pv3 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-  }
-  {
-    let c = (tid + 512u) / 32u;
-    let d4 = (tid + 512u) % 32u;
-    pk4 = T4(); pv4 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-  }
-  {
-    let c = (tid + 640u) / 32u;
-    let d4 = (tid + 640u) % 32u;
-    pk5 = T4(); pv5 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-  }
-  {
-    let c = (tid + 768u) / 32u;
-    let d4 = (tid + 768u) % 32u;
-    pk6 = T4(); pv6 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-  }
-  {
-    let c = (tid + 896u) / 32u;
-    let d4 = (tid + 896u) % 32u;
-    pk7 = T4(); pv7 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
-  }
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_pf_rx = 0u; }
-    lv = j0 * p.zero;
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      sh_128_32_4_pf_rx[c * 136u + d4 * 4u] = pk0.x; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 3u] = pk0.w;
-      sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
-    }
-    {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
-      sh_128_32_4_pf_rx[c * 136u + d4 * 4u] = pk1.x; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 3u] = pk1.w;
-      sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      sh_128_32_4_pf_rx[c * 136u + d4 * 4u] = pk2.x; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 3u] = pk2.w;
-      sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
-    }
-    {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
-      sh_128_32_4_pf_rx[c * 136u + d4 * 4u] = pk3.x; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 3u] = pk3.w;
-      sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      sh_128_32_4_pf_rx[c * 136u + d4 * 4u] = pk4.x; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 1u] = pk4.y; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 2u] = pk4.z; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 3u] = pk4.w;
-      sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u] = pv4.x; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 1u] = pv4.y; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 2u] = pv4.z; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 3u] = pv4.w;
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      sh_128_32_4_pf_rx[c * 136u + d4 * 4u] = pk5.x; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 1u] = pk5.y; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 2u] = pk5.z; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 3u] = pk5.w;
-      sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u] = pv5.x; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 1u] = pv5.y; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 2u] = pv5.z; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 3u] = pv5.w;
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      sh_128_32_4_pf_rx[c * 136u + d4 * 4u] = pk6.x; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 1u] = pk6.y; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 2u] = pk6.z; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 3u] = pk6.w;
-      sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u] = pv6.x; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 1u] = pv6.y; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 2u] = pv6.z; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 3u] = pv6.w;
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      sh_128_32_4_pf_rx[c * 136u + d4 * 4u] = pk7.x; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 1u] = pk7.y; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 2u] = pk7.z; sh_128_32_4_pf_rx[c * 136u + d4 * 4u + 3u] = pk7.w;
-      sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u] = pv7.x; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 1u] = pv7.y; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 2u] = pv7.z; sh_128_32_4_pf_rx[4352u + c * 136u + d4 * 4u + 3u] = pv7.w;
-    }
-    workgroupBarrier();
-    // Next tile's K/V into registers while this one is computed.
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      pk0 = T4(); pv0 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-    }
-    {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
-      pk1 = T4(); pv1 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      pk2 = T4(); pv2 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-    }
-    {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
-      pk3 = T4(); pv3 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      pk4 = T4(); pv4 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      pk5 = T4(); pv5 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      pk6 = T4(); pv6 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      pk7 = T4(); pv7 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
-    }
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 2u; n++) {
-      emu_zero_128_32_4_pf_rx(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_pf_rx(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_pf_rx(k, 18u, 16u);
-      }
-      emu_st_acc_128_32_4_pf_rx(16u, sb0 + n * 16u, 36u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 32u; j++) {
-      let c = (j + 2u * rot + hh) % 32u;   // both halves of the row read the whole row
-      let x = select(NEG, ss_128_32_4_pf_rx[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_rx = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_pf_rx[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_4_pf_rx[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_rx) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_rx(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_rx[sb + c] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_pf_rx(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_pf_rx(17u, 0u + sg * 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 8u; n++) {
-        emu_ld_128_32_4_pf_rx(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_pf_rx(17u, 18u, 8u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_rx(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_4_pf_rx[sb + c], ss_128_32_4_pf_rx[sb + (c + 1u)], ss_128_32_4_pf_rx[sb + (c + 2u)], ss_128_32_4_pf_rx[sb + (c + 3u)]) * inv;
-        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_128_32_4_pf_rx[row] = m; rowL_128_32_4_pf_rx[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_rx(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_rx(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_rx_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_rx(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_pf_rx[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_rx[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_8_rx: D = 128, BC = 32, SG = 8: BR = 128 rows, 256 invocations, 48132 bytes of workgroup memory ====
-// sh_128_32_8_rx: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
-var<workgroup> sh_128_32_8_rx: array<f16, 13824>;
-var<workgroup> ss_128_32_8_rx: array<f32, 4608>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_8_rx: array<f32, 128>;
-var<workgroup> rowL_128_32_8_rx: array<f32, 128>;
-var<workgroup> anyNeed_128_32_8_rx: u32;
-
-var<private> em_128_32_8_rx: array<f32, 4864>;
-fn emu_zero_128_32_8_rx(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_8_rx[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_8_rx(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_8_rx[m * 256u + e] = f32(sh_128_32_8_rx[i]);
-  }
-}
-fn emu_ld_acc_128_32_8_rx(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_8_rx[m * 256u + e] = ss_128_32_8_rx[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_8_rx(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_rx[off + (e / 16u) * stride + e % 16u] = em_128_32_8_rx[m * 256u + e]; }
-}
-fn emu_mma_128_32_8_rx(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_8_rx[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_rx[a * 256u + i * 16u + k], em_128_32_8_rx[b * 256u + k * 16u + j], acc); }
-      em_128_32_8_rx[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_128_32_8_rx(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 128u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
-
-  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
-    for (var i = tid; i < 3072u; i += 256u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_8_rx[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_rx[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_rx[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_rx[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
-      let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_rx(k, qo + k * 16u, 136u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_rx(8u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_rx = 0u; }
-    lv = j0 * p.zero;
-    for (var i = tid; i < 1024u; i += 256u) {
-      let c = i / 32u;
-      let d4 = i % 32u;
-      var kv = T4();
-      var vv = T4();
-      if (j0 + c < kvEnd) {
-        let g = (kvRow0 + j0 + c) * 32u + d4;
-        kv = kCache[g];
-        vv = vCache[g];
-      }
-      sh_128_32_8_rx[c * 136u + d4 * 4u] = kv.x; sh_128_32_8_rx[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_8_rx[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_8_rx[c * 136u + d4 * 4u + 3u] = kv.w;
-      sh_128_32_8_rx[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_8_rx[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_8_rx[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_8_rx[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
-    }
-    workgroupBarrier();
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 2u; n++) {
-      emu_zero_128_32_8_rx(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_8_rx(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_rx(k, 18u, 16u);
-      }
-      emu_st_acc_128_32_8_rx(16u, sb0 + n * 16u, 36u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 32u; j++) {
-      let c = (j + 2u * rot + hh) % 32u;   // both halves of the row read the whole row
-      let x = select(NEG, ss_128_32_8_rx[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8_rx = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 8704u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_8_rx[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_8_rx[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_rx) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_rx(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_rx[sb + c] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8_rx(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_8_rx(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 8u; n++) {
-        emu_ld_128_32_8_rx(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_8_rx(17u, 18u, 8u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_rx(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_8_rx[sb + c], ss_128_32_8_rx[sb + (c + 1u)], ss_128_32_8_rx[sb + (c + 2u)], ss_128_32_8_rx[sb + (c + 3u)]) * inv;
-        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_128_32_8_rx[row] = m; rowL_128_32_8_rx[row] = l; }
-
-}
-
-@compute @workgroup_size(256)
-fn fa_sgm_128_32_8_rx(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_8_rx(wid, nwg, tid);
-}
-
-@compute @workgroup_size(256)
-fn fa_sgm_128_32_8_rx_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_8_rx(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 128u + tid;
-  if (tid < 128u && t < p.T) {
-    let sum = rowL_128_32_8_rx[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_rx[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 64_64_4_rx: D = 64, BC = 64, SG = 4: BR = 64 rows, 128 invocations, 36868 bytes of workgroup memory ====
-// sh_64_64_4_rx: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
-var<workgroup> sh_64_64_4_rx: array<f16, 9216>;
-var<workgroup> ss_64_64_4_rx: array<f32, 4352>;   // per subgroup: S / O scratch
-var<workgroup> rowM_64_64_4_rx: array<f32, 64>;
-var<workgroup> rowL_64_64_4_rx: array<f32, 64>;
-var<workgroup> anyNeed_64_64_4_rx: u32;
-
-var<private> em_64_64_4_rx: array<f32, 2816>;
-fn emu_zero_64_64_4_rx(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_64_64_4_rx[m * 256u + e] = 0.0; }
-}
-fn emu_ld_64_64_4_rx(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_64_64_4_rx[m * 256u + e] = f32(sh_64_64_4_rx[i]);
-  }
-}
-fn emu_ld_acc_64_64_4_rx(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_64_64_4_rx[m * 256u + e] = ss_64_64_4_rx[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_64_64_4_rx(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_64_64_4_rx[off + (e / 16u) * stride + e % 16u] = em_64_64_4_rx[m * 256u + e]; }
-}
-fn emu_mma_64_64_4_rx(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_64_64_4_rx[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_64_64_4_rx[a * 256u + i * 16u + k], em_64_64_4_rx[b * 256u + k * 16u + j], acc); }
-      em_64_64_4_rx[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_64_64_4_rx(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 1088u;              // the subgroup's scratch
-  let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
-
-  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 1024u; i += 128u) {
-      let rr = i / 16u;
-      let d4 = i % 16u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
-      sh_64_64_4_rx[rr * 72u + d4 * 4u] = v.x; sh_64_64_4_rx[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_64_4_rx[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_64_4_rx[rr * 72u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-      let qo = (sg * 16u - c0) * 72u;
-      for (var k = 0u; k < 4u; k++) { emu_ld_64_64_4_rx(k, qo + k * 16u, 72u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 4u; n++) { emu_zero_64_64_4_rx(4u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-  for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
-    if (tid == 0u) { anyNeed_64_64_4_rx = 0u; }
-    lv = j0 * p.zero;
-    for (var i = tid; i < 1024u; i += 128u) {
-      let c = i / 16u;
-      let d4 = i % 16u;
-      var kv = T4();
-      var vv = T4();
-      if (j0 + c < kvEnd) {
-        let g = (kvRow0 + j0 + c) * 16u + d4;
-        kv = kCache[g];
-        vv = vCache[g];
-      }
-      sh_64_64_4_rx[c * 72u + d4 * 4u] = kv.x; sh_64_64_4_rx[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_64_4_rx[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_64_4_rx[c * 72u + d4 * 4u + 3u] = kv.w;
-      sh_64_64_4_rx[4608u + c * 72u + d4 * 4u] = vv.x; sh_64_64_4_rx[4608u + c * 72u + d4 * 4u + 1u] = vv.y; sh_64_64_4_rx[4608u + c * 72u + d4 * 4u + 2u] = vv.z; sh_64_64_4_rx[4608u + c * 72u + d4 * 4u + 3u] = vv.w;
-    }
-    workgroupBarrier();
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 4u; n++) {
-      emu_zero_64_64_4_rx(8u);
-      for (var k = 0u; k < 4u; k++) {
-        emu_ld_64_64_4_rx(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_64_4_rx(k, 10u, 8u);
-      }
-      emu_st_acc_64_64_4_rx(8u, sb0 + n * 16u, 68u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 64u; j++) {
-      let c = (j + 2u * rot + hh) % 64u;   // both halves of the row read the whole row
-      let x = select(NEG, ss_64_64_4_rx[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_64_64_4_rx = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 72u;
-    for (var j = 0u; j < 32u; j++) {
-      let c = hh + 2u * ((j + rot) % 32u);
-      let e = select(0.0, exp2(fma(ss_64_64_4_rx[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_64_64_4_rx[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_64_64_4_rx) != 0u) {
-      for (var rd = 0u; rd < 1u; rd++) {
-        for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4_rx(4u + rd * 4u + i, sb0 + i * 16u, 68u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 32u; c < (hh + 1u) * 32u; c++) { ss_64_64_4_rx[sb + c] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 4u; i++) { emu_ld_acc_64_64_4_rx(4u + rd * 4u + i, sb0 + i * 16u, 68u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 4u; kk++) {
-      emu_ld_64_64_4_rx(9u, 0u + sg * 1152u + kk * 16u, 72u, false);
-      for (var n = 0u; n < 4u; n++) {
-        emu_ld_64_64_4_rx(10u, 4608u + kk * 1152u + n * 16u, 72u, false); emu_mma_64_64_4_rx(9u, 10u, 4u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 1u; rd++) {
-    for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4_rx(4u + rd * 4u + i, sb0 + i * 16u, 68u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 32u; c < (hh + 1u) * 32u; c += 4u) {
-        let v = vec4f(ss_64_64_4_rx[sb + c], ss_64_64_4_rx[sb + (c + 1u)], ss_64_64_4_rx[sb + (c + 2u)], ss_64_64_4_rx[sb + (c + 3u)]) * inv;
-        out[(t * p.nHeads + h) * 16u + (rd * 64u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_64_64_4_rx[row] = m; rowL_64_64_4_rx[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_64_64_4_rx(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_64_64_4_rx(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_64_64_4_rx_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_64_64_4_rx(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_64_64_4_rx[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_64_4_rx[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
 // ==== 128_32_4_dbg: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
 // sh_128_32_4_dbg: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_dbg: array<f16, 8704>;
@@ -5385,7 +6473,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
   for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_dbg(8u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
     if (tid == 0u) { anyNeed_128_32_4_dbg = 0u; }
     lv = j0 * p.zero;
@@ -5506,3447 +6594,5 @@ fn fa_sgm_128_32_4_dbg_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workg
     let sum = rowL_128_32_4_dbg[tid];
     // Natural-log LSE of the scaled scores: m is in base-2 units.
     lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_dbg[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_4_sb_dbg: D = 128, BC = 32, SG = 4, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 26116 bytes of workgroup memory ====
-// sh_128_32_4_sb_dbg: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
-var<workgroup> sh_128_32_4_sb_dbg: array<f16, 8704>;
-var<workgroup> ss_128_32_4_sb_dbg: array<f32, 2048>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_sb_dbg: array<f32, 64>;
-var<workgroup> rowL_128_32_4_sb_dbg: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_sb_dbg: u32;
-
-var<private> em_128_32_4_sb_dbg: array<f32, 4864>;
-fn emu_zero_128_32_4_sb_dbg(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_sb_dbg[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_4_sb_dbg(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_sb_dbg[m * 256u + e] = f32(sh_128_32_4_sb_dbg[i]);
-  }
-}
-fn emu_ld_acc_128_32_4_sb_dbg(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_sb_dbg[m * 256u + e] = ss_128_32_4_sb_dbg[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_4_sb_dbg(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_sb_dbg[off + (e / 16u) * stride + e % 16u] = em_128_32_4_sb_dbg[m * 256u + e]; }
-}
-fn emu_mma_128_32_4_sb_dbg(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_sb_dbg[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_sb_dbg[a * 256u + i * 16u + k], em_128_32_4_sb_dbg[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_sb_dbg[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_128_32_4_sb_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let dbgOn = t0 == 0u && h == 0u;
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 512u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
-
-  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 2048u; i += 128u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_4_sb_dbg[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_sb_dbg[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_sb_dbg[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_sb_dbg[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (dbgOn && c0 == 0u) { for (var i = tid; i < 8704u; i += 128u) { dbg[12928u + i] = f32(sh_128_32_4_sb_dbg[i]); } }
-    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-      let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_sb_dbg(k, qo + k * 16u, 136u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_sb_dbg(8u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_sb_dbg = 0u; }
-    lv = j0 * p.zero;
-    for (var i = tid; i < 1024u; i += 128u) {
-      let c = i / 32u;
-      let d4 = i % 32u;
-      var kv = T4();
-      var vv = T4();
-      if (j0 + c < kvEnd) {
-        let g = (kvRow0 + j0 + c) * 32u + d4;
-        kv = kCache[g];
-        vv = vCache[g];
-      }
-      sh_128_32_4_sb_dbg[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_sb_dbg[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_sb_dbg[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_sb_dbg[c * 136u + d4 * 4u + 3u] = kv.w;
-      sh_128_32_4_sb_dbg[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_sb_dbg[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_sb_dbg[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_sb_dbg[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
-    }
-    workgroupBarrier();
-    if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[21632u + i] = f32(sh_128_32_4_sb_dbg[i]); } }
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 2u; n++) {
-      emu_zero_128_32_4_sb_dbg(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_sb_dbg(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_sb_dbg(k, 18u, 16u);
-      }
-      emu_st_acc_128_32_4_sb_dbg(16u, sb0 + n * 256u, 16u, ln);
-    }
-    workgroupBarrier();
-    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2048u; i += 128u) { dbg[i] = ss_128_32_4_sb_dbg[i]; } }
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_4_sb_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor16(mx, tid));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_sb_dbg = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_sb_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_4_sb_dbg[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_sb_dbg) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_sb_dbg(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_sb_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_sb_dbg(8u + rd * 2u + i, sb0 + i * 256u, 16u); }
-        workgroupBarrier();
-      }
-    }
-
-    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2560u; i += 128u) { dbg[2048u + i] = f32(sh_128_32_4_sb_dbg[0u + i]); } }
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_sb_dbg(17u, 0u + sg * 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 8u; n++) {
-        emu_ld_128_32_4_sb_dbg(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_sb_dbg(17u, 18u, 8u + n);
-      }
-    }
-    if (j0 == 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_sb_dbg(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
-        workgroupBarrier();
-        if (dbgOn) { for (var i = tid; i < 2048u; i += 128u) { dbg[4608u + (rd * 32u) / 32u * 2048u + i] = ss_128_32_4_sb_dbg[i]; } }
-        workgroupBarrier();
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_sb_dbg(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_4_sb_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_sb_dbg[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_sb_dbg[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_sb_dbg[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_128_32_4_sb_dbg[row] = m; rowL_128_32_4_sb_dbg[row] = l; }
-  if (dbgOn && hh == 0u) { dbg[12800u + row * 2u] = m; dbg[12800u + row * 2u + 1u] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_sb_dbg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_sb_dbg(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_sb_dbg_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_sb_dbg(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_sb_dbg[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_sb_dbg[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_4_qs_vt_sb_xs_dbg: D = 128, BC = 32, SG = 4, Q from workgroup memory, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 45572 bytes of workgroup memory ====
-// sh_128_32_4_qs_vt_sb_xs_dbg: K tile [32][136] at 0, V [128][40] at 4352, Q [64][136] at 9472, P [64][40] at 0.
-var<workgroup> sh_128_32_4_qs_vt_sb_xs_dbg: array<f16, 18176>;
-var<workgroup> ss_128_32_4_qs_vt_sb_xs_dbg: array<f32, 2048>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_qs_vt_sb_xs_dbg: array<f32, 64>;
-var<workgroup> rowL_128_32_4_qs_vt_sb_xs_dbg: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_qs_vt_sb_xs_dbg: u32;
-
-var<private> em_128_32_4_qs_vt_sb_xs_dbg: array<f32, 4864>;
-fn emu_zero_128_32_4_qs_vt_sb_xs_dbg(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_qs_vt_sb_xs_dbg[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_4_qs_vt_sb_xs_dbg(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_qs_vt_sb_xs_dbg[m * 256u + e] = f32(sh_128_32_4_qs_vt_sb_xs_dbg[i]);
-  }
-}
-fn emu_ld_acc_128_32_4_qs_vt_sb_xs_dbg(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_qs_vt_sb_xs_dbg[m * 256u + e] = ss_128_32_4_qs_vt_sb_xs_dbg[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_4_qs_vt_sb_xs_dbg(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_qs_vt_sb_xs_dbg[off + (e / 16u) * stride + e % 16u] = em_128_32_4_qs_vt_sb_xs_dbg[m * 256u + e]; }
-}
-fn emu_mma_128_32_4_qs_vt_sb_xs_dbg(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_qs_vt_sb_xs_dbg[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_qs_vt_sb_xs_dbg[a * 256u + i * 16u + k], em_128_32_4_qs_vt_sb_xs_dbg[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_qs_vt_sb_xs_dbg[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_128_32_4_qs_vt_sb_xs_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let dbgOn = t0 == 0u && h == 0u;
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 512u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged once (zero past T) into its region; fragments are loaded before every product.
-  for (var i = tid; i < 2048u; i += 128u) {
-    let rr = i / 32u;
-    let d4 = i % 32u;
-    let tt = t0 + rr;
-    var v = T4();
-    if (tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-    sh_128_32_4_qs_vt_sb_xs_dbg[9472u + rr * 136u + d4 * 4u] = v.x; sh_128_32_4_qs_vt_sb_xs_dbg[9472u + rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_qs_vt_sb_xs_dbg[9472u + rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_qs_vt_sb_xs_dbg[9472u + rr * 136u + d4 * 4u + 3u] = v.w;
-  }
-  workgroupBarrier();
-  if (dbgOn) { for (var i = tid; i < 8704u; i += 128u) { dbg[12928u + i] = f32(sh_128_32_4_qs_vt_sb_xs_dbg[9472u + i]); } }
-
-  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_qs_vt_sb_xs_dbg(8u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_qs_vt_sb_xs_dbg = 0u; }
-    lv = j0 * p.zero;
-    for (var i = tid; i < 1024u; i += 128u) {
-      let c = i / 32u;
-      let d4 = i % 32u;
-      var kv = T4();
-      var vv = T4();
-      if (j0 + c < kvEnd) {
-        let g = (kvRow0 + j0 + c) * 32u + d4;
-        kv = kCache[g];
-        vv = vCache[g];
-      }
-      sh_128_32_4_qs_vt_sb_xs_dbg[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_qs_vt_sb_xs_dbg[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_qs_vt_sb_xs_dbg[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_qs_vt_sb_xs_dbg[c * 136u + d4 * 4u + 3u] = kv.w;
-      sh_128_32_4_qs_vt_sb_xs_dbg[4352u + (d4 * 4u) * 40u + c] = vv.x; sh_128_32_4_qs_vt_sb_xs_dbg[4352u + (d4 * 4u + 1u) * 40u + c] = vv.y; sh_128_32_4_qs_vt_sb_xs_dbg[4352u + (d4 * 4u + 2u) * 40u + c] = vv.z; sh_128_32_4_qs_vt_sb_xs_dbg[4352u + (d4 * 4u + 3u) * 40u + c] = vv.w;
-    }
-    workgroupBarrier();
-    if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[21632u + i] = f32(sh_128_32_4_qs_vt_sb_xs_dbg[i]); } }
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 2u; n++) {
-      emu_zero_128_32_4_qs_vt_sb_xs_dbg(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_qs_vt_sb_xs_dbg(k, 9472u + sg * 2176u + k * 16u, 136u, false);
-        emu_ld_128_32_4_qs_vt_sb_xs_dbg(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_qs_vt_sb_xs_dbg(k, 18u, 16u);
-      }
-      emu_st_acc_128_32_4_qs_vt_sb_xs_dbg(16u, sb0 + n * 256u, 16u, ln);
-    }
-    workgroupBarrier();
-    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2048u; i += 128u) { dbg[i] = ss_128_32_4_qs_vt_sb_xs_dbg[i]; } }
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor16(mx, tid));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_qs_vt_sb_xs_dbg = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_4_qs_vt_sb_xs_dbg[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_qs_vt_sb_xs_dbg) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_qs_vt_sb_xs_dbg(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_qs_vt_sb_xs_dbg(8u + rd * 2u + i, sb0 + i * 256u, 16u); }
-        workgroupBarrier();
-      }
-    }
-
-    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2560u; i += 128u) { dbg[2048u + i] = f32(sh_128_32_4_qs_vt_sb_xs_dbg[0u + i]); } }
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_qs_vt_sb_xs_dbg(17u, 0u + sg * 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 8u; n++) {
-        emu_ld_128_32_4_qs_vt_sb_xs_dbg(18u, 4352u + n * 640u + kk * 16u, 40u, true); emu_mma_128_32_4_qs_vt_sb_xs_dbg(17u, 18u, 8u + n);
-      }
-    }
-    if (j0 == 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_qs_vt_sb_xs_dbg(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
-        workgroupBarrier();
-        if (dbgOn) { for (var i = tid; i < 2048u; i += 128u) { dbg[4608u + (rd * 32u) / 32u * 2048u + i] = ss_128_32_4_qs_vt_sb_xs_dbg[i]; } }
-        workgroupBarrier();
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_qs_vt_sb_xs_dbg(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_qs_vt_sb_xs_dbg[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_128_32_4_qs_vt_sb_xs_dbg[row] = m; rowL_128_32_4_qs_vt_sb_xs_dbg[row] = l; }
-  if (dbgOn && hh == 0u) { dbg[12800u + row * 2u] = m; dbg[12800u + row * 2u + 1u] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_qs_vt_sb_xs_dbg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_qs_vt_sb_xs_dbg(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_qs_vt_sb_xs_dbg_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_qs_vt_sb_xs_dbg(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_qs_vt_sb_xs_dbg[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_qs_vt_sb_xs_dbg[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_4_lv_dbg: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
-// sh_128_32_4_lv_dbg: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
-var<workgroup> sh_128_32_4_lv_dbg: array<f16, 8704>;
-var<workgroup> ss_128_32_4_lv_dbg: array<f32, 2304>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_lv_dbg: array<f32, 64>;
-var<workgroup> rowL_128_32_4_lv_dbg: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_lv_dbg: u32;
-
-var<private> em_128_32_4_lv_dbg: array<f32, 4864>;
-fn emu_zero_128_32_4_lv_dbg(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_lv_dbg[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_4_lv_dbg(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_lv_dbg[m * 256u + e] = f32(sh_128_32_4_lv_dbg[i]);
-  }
-}
-fn emu_ld_acc_128_32_4_lv_dbg(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_lv_dbg[m * 256u + e] = ss_128_32_4_lv_dbg[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_4_lv_dbg(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_lv_dbg[off + (e / 16u) * stride + e % 16u] = em_128_32_4_lv_dbg[m * 256u + e]; }
-}
-fn emu_mma_128_32_4_lv_dbg(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_lv_dbg[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_lv_dbg[a * 256u + i * 16u + k], em_128_32_4_lv_dbg[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_lv_dbg[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_128_32_4_lv_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let dbgOn = t0 == 0u && h == 0u;
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
-
-  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 2048u; i += 128u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_4_lv_dbg[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_lv_dbg[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_lv_dbg[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_lv_dbg[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (dbgOn && c0 == 0u) { for (var i = tid; i < 8704u; i += 128u) { dbg[14208u + i] = f32(sh_128_32_4_lv_dbg[i]); } }
-    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-      let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_lv_dbg(k, qo + k * 16u, 136u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_lv_dbg(8u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_lv_dbg = 0u; }
-    lv = j0 * p.zero;
-    for (var i = tid; i < 1024u; i += 128u) {
-      let c = i / 32u;
-      let d4 = i % 32u;
-      var kv = T4();
-      var vv = T4();
-      if (j0 + c < kvEnd) {
-        let g = (kvRow0 + j0 + c) * 32u + d4;
-        kv = kCache[g];
-        vv = vCache[g];
-      }
-      sh_128_32_4_lv_dbg[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_lv_dbg[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_lv_dbg[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_lv_dbg[c * 136u + d4 * 4u + 3u] = kv.w;
-      sh_128_32_4_lv_dbg[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_lv_dbg[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_lv_dbg[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_lv_dbg[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
-    }
-    workgroupBarrier();
-    if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[22912u + i] = f32(sh_128_32_4_lv_dbg[i]); } }
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 2u; n++) {
-      emu_zero_128_32_4_lv_dbg(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_lv_dbg(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_lv_dbg(k, 18u, 16u);
-      }
-      emu_st_acc_128_32_4_lv_dbg(16u, sb0 + n * 16u, 36u, ln);
-    }
-    workgroupBarrier();
-    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2304u; i += 128u) { dbg[i] = ss_128_32_4_lv_dbg[i]; } }
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_4_lv_dbg[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor16(mx, tid));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_lv_dbg = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_lv_dbg[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_4_lv_dbg[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_lv_dbg) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_dbg[sb + c] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_lv_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
-        workgroupBarrier();
-      }
-    }
-
-    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2560u; i += 128u) { dbg[2304u + i] = f32(sh_128_32_4_lv_dbg[0u + i]); } }
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_lv_dbg(17u, 0u + sg * 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 8u; n++) {
-        emu_ld_128_32_4_lv_dbg(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_lv_dbg(17u, 18u, 8u + n);
-      }
-    }
-    if (j0 == 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-        workgroupBarrier();
-        if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (rd * 32u) / 32u * 2304u + i] = ss_128_32_4_lv_dbg[i]; } }
-        workgroupBarrier();
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_4_lv_dbg[sb + c], ss_128_32_4_lv_dbg[sb + (c + 1u)], ss_128_32_4_lv_dbg[sb + (c + 2u)], ss_128_32_4_lv_dbg[sb + (c + 3u)]) * inv;
-        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_128_32_4_lv_dbg[row] = m; rowL_128_32_4_lv_dbg[row] = l; }
-  if (dbgOn && hh == 0u) { dbg[14080u + row * 2u] = m; dbg[14080u + row * 2u + 1u] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_lv_dbg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_lv_dbg(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_lv_dbg_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_lv_dbg(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_lv_dbg[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_lv_dbg[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_4_lv: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
-// sh_128_32_4_lv: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
-var<workgroup> sh_128_32_4_lv: array<f16, 8704>;
-var<workgroup> ss_128_32_4_lv: array<f32, 2304>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_lv: array<f32, 64>;
-var<workgroup> rowL_128_32_4_lv: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_lv: u32;
-
-var<private> em_128_32_4_lv: array<f32, 4864>;
-fn emu_zero_128_32_4_lv(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_lv[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_4_lv(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_lv[m * 256u + e] = f32(sh_128_32_4_lv[i]);
-  }
-}
-fn emu_ld_acc_128_32_4_lv(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_lv[m * 256u + e] = ss_128_32_4_lv[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_4_lv(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_lv[off + (e / 16u) * stride + e % 16u] = em_128_32_4_lv[m * 256u + e]; }
-}
-fn emu_mma_128_32_4_lv(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_lv[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_lv[a * 256u + i * 16u + k], em_128_32_4_lv[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_lv[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_128_32_4_lv(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
-
-  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 2048u; i += 128u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_4_lv[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_lv[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_lv[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_lv[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-      let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_lv(k, qo + k * 16u, 136u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_lv(8u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_lv = 0u; }
-    lv = j0 * p.zero;
-    for (var i = tid; i < 1024u; i += 128u) {
-      let c = i / 32u;
-      let d4 = i % 32u;
-      var kv = T4();
-      var vv = T4();
-      if (j0 + c < kvEnd) {
-        let g = (kvRow0 + j0 + c) * 32u + d4;
-        kv = kCache[g];
-        vv = vCache[g];
-      }
-      sh_128_32_4_lv[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_lv[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_lv[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_lv[c * 136u + d4 * 4u + 3u] = kv.w;
-      sh_128_32_4_lv[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_lv[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_lv[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_lv[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
-    }
-    workgroupBarrier();
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 2u; n++) {
-      emu_zero_128_32_4_lv(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_lv(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_lv(k, 18u, 16u);
-      }
-      emu_st_acc_128_32_4_lv(16u, sb0 + n * 16u, 36u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_4_lv[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor16(mx, tid));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_lv = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_lv[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_4_lv[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_lv) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv[sb + c] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_lv(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_lv(17u, 0u + sg * 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 8u; n++) {
-        emu_ld_128_32_4_lv(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_lv(17u, 18u, 8u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_4_lv[sb + c], ss_128_32_4_lv[sb + (c + 1u)], ss_128_32_4_lv[sb + (c + 2u)], ss_128_32_4_lv[sb + (c + 3u)]) * inv;
-        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_128_32_4_lv[row] = m; rowL_128_32_4_lv[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_lv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_lv(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_lv_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_lv(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_lv[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_lv[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_4_pf_lv: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
-// sh_128_32_4_pf_lv: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
-var<workgroup> sh_128_32_4_pf_lv: array<f16, 8704>;
-var<workgroup> ss_128_32_4_pf_lv: array<f32, 2304>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_pf_lv: array<f32, 64>;
-var<workgroup> rowL_128_32_4_pf_lv: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_pf_lv: u32;
-
-var<private> em_128_32_4_pf_lv: array<f32, 4864>;
-fn emu_zero_128_32_4_pf_lv(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_lv[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_4_pf_lv(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_pf_lv[m * 256u + e] = f32(sh_128_32_4_pf_lv[i]);
-  }
-}
-fn emu_ld_acc_128_32_4_pf_lv(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_lv[m * 256u + e] = ss_128_32_4_pf_lv[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_4_pf_lv(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_pf_lv[off + (e / 16u) * stride + e % 16u] = em_128_32_4_pf_lv[m * 256u + e]; }
-}
-fn emu_mma_128_32_4_pf_lv(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_pf_lv[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_pf_lv[a * 256u + i * 16u + k], em_128_32_4_pf_lv[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_pf_lv[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_128_32_4_pf_lv(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
-
-  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 2048u; i += 128u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_4_pf_lv[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_lv[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_lv[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_lv[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-      let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf_lv(k, qo + k * 16u, 136u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_pf_lv(8u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-  var pk0 = T4();
-  var pv0 = T4();
-  var pk1 = T4();
-  var pv1 = T4();
-  var pk2 = T4();
-  var pv2 = T4();
-  var pk3 = T4();
-  var pv3 = T4();
-  var pk4 = T4();
-  var pv4 = T4();
-  var pk5 = T4();
-  var pv5 = T4();
-  var pk6 = T4();
-  var pv6 = T4();
-  var pk7 = T4();
-  var pv7 = T4();
-  {
-    let c = (tid + 0u) / 32u;
-    let d4 = (tid + 0u) % 32u;
-    pk0 = T4(); pv0 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-  }
-  {
-    let c = (tid + 128u) / 32u;
-    let d4 = (tid + 128u) % 32u;
-    pk1 = T4(); pv1 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-  }
-  {
-    let c = (tid + 256u) / 32u;
-    let d4 = (tid + 256u) % 32u;
-    pk2 = T4(); pv2 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-  }
-  {
-    let c = (tid + 384u) / 32u;
-    let d4 = (tid + 384u) % 32u;
-    pk3 = T4(); pv3 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-  }
-  {
-    let c = (tid + 512u) / 32u;
-    let d4 = (tid + 512u) % 32u;
-    pk4 = T4(); pv4 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-  }
-  {
-    let c = (tid + 640u) / 32u;
-    let d4 = (tid + 640u) % 32u;
-    pk5 = T4(); pv5 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-  }
-  {
-    let c = (tid + 768u) / 32u;
-    let d4 = (tid + 768u) % 32u;
-    pk6 = T4(); pv6 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-  }
-  {
-    let c = (tid + 896u) / 32u;
-    let d4 = (tid + 896u) % 32u;
-    pk7 = T4(); pv7 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
-  }
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_pf_lv = 0u; }
-    lv = j0 * p.zero;
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      sh_128_32_4_pf_lv[c * 136u + d4 * 4u] = pk0.x; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 3u] = pk0.w;
-      sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
-    }
-    {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
-      sh_128_32_4_pf_lv[c * 136u + d4 * 4u] = pk1.x; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 3u] = pk1.w;
-      sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      sh_128_32_4_pf_lv[c * 136u + d4 * 4u] = pk2.x; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 3u] = pk2.w;
-      sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
-    }
-    {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
-      sh_128_32_4_pf_lv[c * 136u + d4 * 4u] = pk3.x; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 3u] = pk3.w;
-      sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      sh_128_32_4_pf_lv[c * 136u + d4 * 4u] = pk4.x; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 1u] = pk4.y; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 2u] = pk4.z; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 3u] = pk4.w;
-      sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u] = pv4.x; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 1u] = pv4.y; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 2u] = pv4.z; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 3u] = pv4.w;
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      sh_128_32_4_pf_lv[c * 136u + d4 * 4u] = pk5.x; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 1u] = pk5.y; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 2u] = pk5.z; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 3u] = pk5.w;
-      sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u] = pv5.x; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 1u] = pv5.y; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 2u] = pv5.z; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 3u] = pv5.w;
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      sh_128_32_4_pf_lv[c * 136u + d4 * 4u] = pk6.x; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 1u] = pk6.y; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 2u] = pk6.z; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 3u] = pk6.w;
-      sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u] = pv6.x; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 1u] = pv6.y; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 2u] = pv6.z; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 3u] = pv6.w;
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      sh_128_32_4_pf_lv[c * 136u + d4 * 4u] = pk7.x; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 1u] = pk7.y; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 2u] = pk7.z; sh_128_32_4_pf_lv[c * 136u + d4 * 4u + 3u] = pk7.w;
-      sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u] = pv7.x; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 1u] = pv7.y; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 2u] = pv7.z; sh_128_32_4_pf_lv[4352u + c * 136u + d4 * 4u + 3u] = pv7.w;
-    }
-    workgroupBarrier();
-    // Next tile's K/V into registers while this one is computed.
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      pk0 = T4(); pv0 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-    }
-    {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
-      pk1 = T4(); pv1 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      pk2 = T4(); pv2 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-    }
-    {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
-      pk3 = T4(); pv3 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      pk4 = T4(); pv4 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      pk5 = T4(); pv5 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      pk6 = T4(); pv6 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      pk7 = T4(); pv7 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
-    }
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 2u; n++) {
-      emu_zero_128_32_4_pf_lv(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_pf_lv(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_pf_lv(k, 18u, 16u);
-      }
-      emu_st_acc_128_32_4_pf_lv(16u, sb0 + n * 16u, 36u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_4_pf_lv[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor16(mx, tid));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_lv = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_pf_lv[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_4_pf_lv[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_lv) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_lv(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_lv[sb + c] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_pf_lv(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_pf_lv(17u, 0u + sg * 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 8u; n++) {
-        emu_ld_128_32_4_pf_lv(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_pf_lv(17u, 18u, 8u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_lv(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_4_pf_lv[sb + c], ss_128_32_4_pf_lv[sb + (c + 1u)], ss_128_32_4_pf_lv[sb + (c + 2u)], ss_128_32_4_pf_lv[sb + (c + 3u)]) * inv;
-        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_128_32_4_pf_lv[row] = m; rowL_128_32_4_pf_lv[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_lv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_lv(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_lv_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_lv(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_pf_lv[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_lv[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 64_64_4_lv: D = 64, BC = 64, SG = 4: BR = 64 rows, 128 invocations, 36356 bytes of workgroup memory ====
-// sh_64_64_4_lv: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
-var<workgroup> sh_64_64_4_lv: array<f16, 9216>;
-var<workgroup> ss_64_64_4_lv: array<f32, 4352>;   // per subgroup: S / O scratch
-var<workgroup> rowM_64_64_4_lv: array<f32, 64>;
-var<workgroup> rowL_64_64_4_lv: array<f32, 64>;
-var<workgroup> anyNeed_64_64_4_lv: u32;
-
-var<private> em_64_64_4_lv: array<f32, 2816>;
-fn emu_zero_64_64_4_lv(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_64_64_4_lv[m * 256u + e] = 0.0; }
-}
-fn emu_ld_64_64_4_lv(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_64_64_4_lv[m * 256u + e] = f32(sh_64_64_4_lv[i]);
-  }
-}
-fn emu_ld_acc_64_64_4_lv(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_64_64_4_lv[m * 256u + e] = ss_64_64_4_lv[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_64_64_4_lv(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_64_64_4_lv[off + (e / 16u) * stride + e % 16u] = em_64_64_4_lv[m * 256u + e]; }
-}
-fn emu_mma_64_64_4_lv(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_64_64_4_lv[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_64_64_4_lv[a * 256u + i * 16u + k], em_64_64_4_lv[b * 256u + k * 16u + j], acc); }
-      em_64_64_4_lv[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_64_64_4_lv(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 1088u;              // the subgroup's scratch
-  let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
-
-  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 1024u; i += 128u) {
-      let rr = i / 16u;
-      let d4 = i % 16u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
-      sh_64_64_4_lv[rr * 72u + d4 * 4u] = v.x; sh_64_64_4_lv[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_64_4_lv[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_64_4_lv[rr * 72u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-      let qo = (sg * 16u - c0) * 72u;
-      for (var k = 0u; k < 4u; k++) { emu_ld_64_64_4_lv(k, qo + k * 16u, 72u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 4u; n++) { emu_zero_64_64_4_lv(4u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-  for (var j0 = 0u; j0 < kvEnd; j0 += 64u) {
-    if (tid == 0u) { anyNeed_64_64_4_lv = 0u; }
-    lv = j0 * p.zero;
-    for (var i = tid; i < 1024u; i += 128u) {
-      let c = i / 16u;
-      let d4 = i % 16u;
-      var kv = T4();
-      var vv = T4();
-      if (j0 + c < kvEnd) {
-        let g = (kvRow0 + j0 + c) * 16u + d4;
-        kv = kCache[g];
-        vv = vCache[g];
-      }
-      sh_64_64_4_lv[c * 72u + d4 * 4u] = kv.x; sh_64_64_4_lv[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_64_4_lv[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_64_4_lv[c * 72u + d4 * 4u + 3u] = kv.w;
-      sh_64_64_4_lv[4608u + c * 72u + d4 * 4u] = vv.x; sh_64_64_4_lv[4608u + c * 72u + d4 * 4u + 1u] = vv.y; sh_64_64_4_lv[4608u + c * 72u + d4 * 4u + 2u] = vv.z; sh_64_64_4_lv[4608u + c * 72u + d4 * 4u + 3u] = vv.w;
-    }
-    workgroupBarrier();
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 4u; n++) {
-      emu_zero_64_64_4_lv(8u);
-      for (var k = 0u; k < 4u; k++) {
-        emu_ld_64_64_4_lv(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_64_4_lv(k, 10u, 8u);
-      }
-      emu_st_acc_64_64_4_lv(8u, sb0 + n * 16u, 68u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 32u; j++) {
-      let c = hh + 2u * ((j + rot) % 32u);
-      let x = select(NEG, ss_64_64_4_lv[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor16(mx, tid));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_64_64_4_lv = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 72u;
-    for (var j = 0u; j < 32u; j++) {
-      let c = hh + 2u * ((j + rot) % 32u);
-      let e = select(0.0, exp2(fma(ss_64_64_4_lv[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_64_64_4_lv[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_64_64_4_lv) != 0u) {
-      for (var rd = 0u; rd < 1u; rd++) {
-        for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4_lv(4u + rd * 4u + i, sb0 + i * 16u, 68u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 32u; c < (hh + 1u) * 32u; c++) { ss_64_64_4_lv[sb + c] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 4u; i++) { emu_ld_acc_64_64_4_lv(4u + rd * 4u + i, sb0 + i * 16u, 68u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 4u; kk++) {
-      emu_ld_64_64_4_lv(9u, 0u + sg * 1152u + kk * 16u, 72u, false);
-      for (var n = 0u; n < 4u; n++) {
-        emu_ld_64_64_4_lv(10u, 4608u + kk * 1152u + n * 16u, 72u, false); emu_mma_64_64_4_lv(9u, 10u, 4u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 1u; rd++) {
-    for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4_lv(4u + rd * 4u + i, sb0 + i * 16u, 68u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 32u; c < (hh + 1u) * 32u; c += 4u) {
-        let v = vec4f(ss_64_64_4_lv[sb + c], ss_64_64_4_lv[sb + (c + 1u)], ss_64_64_4_lv[sb + (c + 2u)], ss_64_64_4_lv[sb + (c + 3u)]) * inv;
-        out[(t * p.nHeads + h) * 16u + (rd * 64u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_64_64_4_lv[row] = m; rowL_64_64_4_lv[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_64_64_4_lv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_64_64_4_lv(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_64_64_4_lv_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_64_64_4_lv(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_64_64_4_lv[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_64_4_lv[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_4_ep: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
-// sh_128_32_4_ep: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
-var<workgroup> sh_128_32_4_ep: array<f16, 8704>;
-var<workgroup> ss_128_32_4_ep: array<f32, 2304>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_ep: array<f32, 64>;
-var<workgroup> rowL_128_32_4_ep: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_ep: u32;
-
-var<private> em_128_32_4_ep: array<f32, 4864>;
-fn emu_zero_128_32_4_ep(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_ep[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_4_ep(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_ep[m * 256u + e] = f32(sh_128_32_4_ep[i]);
-  }
-}
-fn emu_ld_acc_128_32_4_ep(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_ep[m * 256u + e] = ss_128_32_4_ep[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_4_ep(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_ep[off + (e / 16u) * stride + e % 16u] = em_128_32_4_ep[m * 256u + e]; }
-}
-fn emu_mma_128_32_4_ep(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_ep[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_ep[a * 256u + i * 16u + k], em_128_32_4_ep[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_ep[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_ep(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  {
-    let h = wid.y;
-    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-    let sg = tid / 32u;
-    let ln = tid % 32u;
-    let kvh = h / p.group;
-    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-    let scale2 = p.scale * LOG2E;
-    let kvLen = min(p.kvLen, p.capacity);
-    var kvEnd = kvLen;                      // keys visible to the block's last row
-    if (p.causal != 0u) {
-      let lastRow = min(t0 + 64u, p.T) - 1u;
-      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-    }
-    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-    let r = ln % 16u;
-    let hh = ln / 16u;
-    let rot = select(0u, 1u, r >= 8u);
-    let row = sg * 16u + r;
-    let t = t0 + row;
-    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-    let sb0 = sg * 576u;              // the subgroup's scratch
-    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-    // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
-
-    for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-      for (var i = tid; i < 2048u; i += 128u) {
-        let rr = i / 32u;
-        let d4 = i % 32u;
-        let tt = t0 + c0 + rr;
-        var v = T4();
-        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-        sh_128_32_4_ep[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_ep[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_ep[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_ep[rr * 136u + d4 * 4u + 3u] = v.w;
-      }
-      workgroupBarrier();
-      if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-        let qo = (sg * 16u - c0) * 136u;
-        for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_ep(k, qo + k * 16u, 136u, false); }
-      }
-      workgroupBarrier();
-    }
-
-    for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_ep(8u + n); }
-    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-    var l = 0.0;   // this invocation's part of the row sum (relative to m)
-    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-      if (tid == 0u) { anyNeed_128_32_4_ep = 0u; }
-      lv = j0 * p.zero;
-      for (var i = tid; i < 1024u; i += 128u) {
-        let c = i / 32u;
-        let d4 = i % 32u;
-        var kv = T4();
-        var vv = T4();
-        if (j0 + c < kvEnd) {
-          let g = (kvRow0 + j0 + c) * 32u + d4;
-          kv = kCache[g];
-          vv = vCache[g];
-        }
-        sh_128_32_4_ep[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_ep[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_ep[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_ep[c * 136u + d4 * 4u + 3u] = kv.w;
-        sh_128_32_4_ep[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_ep[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_ep[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_ep[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
-      }
-      workgroupBarrier();
-
-      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-      for (var n = 0u; n < 2u; n++) {
-        emu_zero_128_32_4_ep(16u);
-        for (var k = 0u; k < 8u; k++) {
-          emu_ld_128_32_4_ep(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_ep(k, 18u, 16u);
-        }
-        emu_st_acc_128_32_4_ep(16u, sb0 + n * 16u, 36u, ln);
-      }
-      workgroupBarrier();
-
-      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-      var mx = NEG;
-      for (var j = 0u; j < 16u; j++) {
-        let c = hh + 2u * ((j + rot) % 16u);
-        let x = select(NEG, ss_128_32_4_ep[sb + c] * scale2, i32(j0 + c) <= rowLim);
-        mx = max(mx, x);
-      }
-      mx = max(mx, emu_xor16(mx, tid));
-      var alpha = 1.0;
-      if (mx > m + TH) {
-        alpha = exp2(m - mx);
-        if (m > 0.5 * NEG) { anyNeed_128_32_4_ep = 1u; } // O rows are nonzero only once the row has seen a key
-        m = mx;
-      }
-      var sum = 0.0;
-      let pb = 0u + row * 40u;
-      for (var j = 0u; j < 16u; j++) {
-        let c = hh + 2u * ((j + rot) % 16u);
-        let e = select(0.0, exp2(fma(ss_128_32_4_ep[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-        sum += e;
-        sh_128_32_4_ep[pb + c] = f16(e);
-      }
-      l = l * alpha + sum;
-      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-      if (workgroupUniformLoad(&anyNeed_128_32_4_ep) != 0u) {
-        for (var rd = 0u; rd < 4u; rd++) {
-          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-          workgroupBarrier();
-          for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep[sb + c] *= alpha; }
-          workgroupBarrier();
-          for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_ep(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
-          workgroupBarrier();
-        }
-      }
-
-
-      // O += P·V.
-      for (var kk = 0u; kk < 2u; kk++) {
-        emu_ld_128_32_4_ep(17u, 0u + sg * 640u + kk * 16u, 40u, false);
-        for (var n = 0u; n < 8u; n++) {
-          emu_ld_128_32_4_ep(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_ep(17u, 18u, 8u + n);
-        }
-      }
-      workgroupBarrier();
-    }
-
-    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-    l += emu_xor16(l, tid);
-    let inv = select(0.0, 1.0 / l, l > 0.0);
-    for (var rd = 0u; rd < 4u; rd++) {
-      for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-      workgroupBarrier();
-      if (t < p.T) {
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-          let v = vec4f(ss_128_32_4_ep[sb + c], ss_128_32_4_ep[sb + (c + 1u)], ss_128_32_4_ep[sb + (c + 2u)], ss_128_32_4_ep[sb + (c + 3u)]) * inv;
-          out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-        }
-      }
-      workgroupBarrier();
-    }
-    if (hh == 0u) { rowM_128_32_4_ep[row] = m; rowL_128_32_4_ep[row] = l; }
-
-  }
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_ep_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  {
-    let h = wid.y;
-    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-    let sg = tid / 32u;
-    let ln = tid % 32u;
-    let kvh = h / p.group;
-    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-    let scale2 = p.scale * LOG2E;
-    let kvLen = min(p.kvLen, p.capacity);
-    var kvEnd = kvLen;                      // keys visible to the block's last row
-    if (p.causal != 0u) {
-      let lastRow = min(t0 + 64u, p.T) - 1u;
-      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-    }
-    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-    let r = ln % 16u;
-    let hh = ln / 16u;
-    let rot = select(0u, 1u, r >= 8u);
-    let row = sg * 16u + r;
-    let t = t0 + row;
-    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-    let sb0 = sg * 576u;              // the subgroup's scratch
-    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-    // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
-
-    for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-      for (var i = tid; i < 2048u; i += 128u) {
-        let rr = i / 32u;
-        let d4 = i % 32u;
-        let tt = t0 + c0 + rr;
-        var v = T4();
-        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-        sh_128_32_4_ep[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_ep[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_ep[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_ep[rr * 136u + d4 * 4u + 3u] = v.w;
-      }
-      workgroupBarrier();
-      if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-        let qo = (sg * 16u - c0) * 136u;
-        for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_ep(k, qo + k * 16u, 136u, false); }
-      }
-      workgroupBarrier();
-    }
-
-    for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_ep(8u + n); }
-    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-    var l = 0.0;   // this invocation's part of the row sum (relative to m)
-    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-      if (tid == 0u) { anyNeed_128_32_4_ep = 0u; }
-      lv = j0 * p.zero;
-      for (var i = tid; i < 1024u; i += 128u) {
-        let c = i / 32u;
-        let d4 = i % 32u;
-        var kv = T4();
-        var vv = T4();
-        if (j0 + c < kvEnd) {
-          let g = (kvRow0 + j0 + c) * 32u + d4;
-          kv = kCache[g];
-          vv = vCache[g];
-        }
-        sh_128_32_4_ep[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_ep[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_ep[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_ep[c * 136u + d4 * 4u + 3u] = kv.w;
-        sh_128_32_4_ep[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_ep[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_ep[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_ep[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
-      }
-      workgroupBarrier();
-
-      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-      for (var n = 0u; n < 2u; n++) {
-        emu_zero_128_32_4_ep(16u);
-        for (var k = 0u; k < 8u; k++) {
-          emu_ld_128_32_4_ep(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_ep(k, 18u, 16u);
-        }
-        emu_st_acc_128_32_4_ep(16u, sb0 + n * 16u, 36u, ln);
-      }
-      workgroupBarrier();
-
-      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-      var mx = NEG;
-      for (var j = 0u; j < 16u; j++) {
-        let c = hh + 2u * ((j + rot) % 16u);
-        let x = select(NEG, ss_128_32_4_ep[sb + c] * scale2, i32(j0 + c) <= rowLim);
-        mx = max(mx, x);
-      }
-      mx = max(mx, emu_xor16(mx, tid));
-      var alpha = 1.0;
-      if (mx > m + TH) {
-        alpha = exp2(m - mx);
-        if (m > 0.5 * NEG) { anyNeed_128_32_4_ep = 1u; } // O rows are nonzero only once the row has seen a key
-        m = mx;
-      }
-      var sum = 0.0;
-      let pb = 0u + row * 40u;
-      for (var j = 0u; j < 16u; j++) {
-        let c = hh + 2u * ((j + rot) % 16u);
-        let e = select(0.0, exp2(fma(ss_128_32_4_ep[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-        sum += e;
-        sh_128_32_4_ep[pb + c] = f16(e);
-      }
-      l = l * alpha + sum;
-      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-      if (workgroupUniformLoad(&anyNeed_128_32_4_ep) != 0u) {
-        for (var rd = 0u; rd < 4u; rd++) {
-          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-          workgroupBarrier();
-          for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep[sb + c] *= alpha; }
-          workgroupBarrier();
-          for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_ep(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
-          workgroupBarrier();
-        }
-      }
-
-
-      // O += P·V.
-      for (var kk = 0u; kk < 2u; kk++) {
-        emu_ld_128_32_4_ep(17u, 0u + sg * 640u + kk * 16u, 40u, false);
-        for (var n = 0u; n < 8u; n++) {
-          emu_ld_128_32_4_ep(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_ep(17u, 18u, 8u + n);
-        }
-      }
-      workgroupBarrier();
-    }
-
-    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-    l += emu_xor16(l, tid);
-    let inv = select(0.0, 1.0 / l, l > 0.0);
-    for (var rd = 0u; rd < 4u; rd++) {
-      for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-      workgroupBarrier();
-      if (t < p.T) {
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-          let v = vec4f(ss_128_32_4_ep[sb + c], ss_128_32_4_ep[sb + (c + 1u)], ss_128_32_4_ep[sb + (c + 2u)], ss_128_32_4_ep[sb + (c + 3u)]) * inv;
-          out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-        }
-      }
-      workgroupBarrier();
-    }
-    if (hh == 0u) { rowM_128_32_4_ep[row] = m; rowL_128_32_4_ep[row] = l; }
-
-  }
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_ep[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_ep[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_4_sep: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 40964 bytes of workgroup memory ====
-// sh_128_32_4_sep: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 8704.
-var<workgroup> sh_128_32_4_sep: array<f16, 15616>;
-var<workgroup> ss_128_32_4_sep: array<f32, 2304>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_sep: array<f32, 64>;
-var<workgroup> rowL_128_32_4_sep: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_sep: u32;
-
-var<private> em_128_32_4_sep: array<f32, 4864>;
-fn emu_zero_128_32_4_sep(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_sep[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_4_sep(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_sep[m * 256u + e] = f32(sh_128_32_4_sep[i]);
-  }
-}
-fn emu_ld_acc_128_32_4_sep(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_sep[m * 256u + e] = ss_128_32_4_sep[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_4_sep(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_sep[off + (e / 16u) * stride + e % 16u] = em_128_32_4_sep[m * 256u + e]; }
-}
-fn emu_mma_128_32_4_sep(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_sep[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_sep[a * 256u + i * 16u + k], em_128_32_4_sep[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_sep[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_128_32_4_sep(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 32 rows, loaded once into 8 left matrices.
-
-  for (var c0 = 0u; c0 < 64u; c0 += 32u) {
-    for (var i = tid; i < 1024u; i += 128u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_4_sep[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_sep[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_sep[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_sep[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (sg * 16u >= c0 && sg * 16u < c0 + 32u) {
-      let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_sep(k, qo + k * 16u, 136u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_sep(8u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_sep = 0u; }
-    lv = j0 * p.zero;
-    for (var i = tid; i < 1024u; i += 128u) {
-      let c = i / 32u;
-      let d4 = i % 32u;
-      var kv = T4();
-      var vv = T4();
-      if (j0 + c < kvEnd) {
-        let g = (kvRow0 + j0 + c) * 32u + d4;
-        kv = kCache[g];
-        vv = vCache[g];
-      }
-      sh_128_32_4_sep[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_sep[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_sep[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_sep[c * 136u + d4 * 4u + 3u] = kv.w;
-      sh_128_32_4_sep[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_sep[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_sep[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_sep[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
-    }
-    workgroupBarrier();
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 2u; n++) {
-      emu_zero_128_32_4_sep(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_sep(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_sep(k, 18u, 16u);
-      }
-      emu_st_acc_128_32_4_sep(16u, sb0 + n * 16u, 36u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_4_sep[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor16(mx, tid));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_sep = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 8704u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_sep[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_4_sep[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_sep) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_sep[sb + c] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_sep(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 8u; n++) {
-        emu_ld_128_32_4_sep(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_sep(17u, 18u, 8u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_4_sep[sb + c], ss_128_32_4_sep[sb + (c + 1u)], ss_128_32_4_sep[sb + (c + 2u)], ss_128_32_4_sep[sb + (c + 3u)]) * inv;
-        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_128_32_4_sep[row] = m; rowL_128_32_4_sep[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_sep(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_sep(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_sep_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_sep(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_sep[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_sep[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_4_ep_sep: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 40964 bytes of workgroup memory ====
-// sh_128_32_4_ep_sep: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 8704.
-var<workgroup> sh_128_32_4_ep_sep: array<f16, 15616>;
-var<workgroup> ss_128_32_4_ep_sep: array<f32, 2304>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_ep_sep: array<f32, 64>;
-var<workgroup> rowL_128_32_4_ep_sep: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_ep_sep: u32;
-
-var<private> em_128_32_4_ep_sep: array<f32, 4864>;
-fn emu_zero_128_32_4_ep_sep(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_ep_sep[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_4_ep_sep(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_ep_sep[m * 256u + e] = f32(sh_128_32_4_ep_sep[i]);
-  }
-}
-fn emu_ld_acc_128_32_4_ep_sep(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_ep_sep[m * 256u + e] = ss_128_32_4_ep_sep[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_4_ep_sep(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_ep_sep[off + (e / 16u) * stride + e % 16u] = em_128_32_4_ep_sep[m * 256u + e]; }
-}
-fn emu_mma_128_32_4_ep_sep(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_ep_sep[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_ep_sep[a * 256u + i * 16u + k], em_128_32_4_ep_sep[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_ep_sep[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_ep_sep(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  {
-    let h = wid.y;
-    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-    let sg = tid / 32u;
-    let ln = tid % 32u;
-    let kvh = h / p.group;
-    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-    let scale2 = p.scale * LOG2E;
-    let kvLen = min(p.kvLen, p.capacity);
-    var kvEnd = kvLen;                      // keys visible to the block's last row
-    if (p.causal != 0u) {
-      let lastRow = min(t0 + 64u, p.T) - 1u;
-      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-    }
-    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-    let r = ln % 16u;
-    let hh = ln / 16u;
-    let rot = select(0u, 1u, r >= 8u);
-    let row = sg * 16u + r;
-    let t = t0 + row;
-    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-    let sb0 = sg * 576u;              // the subgroup's scratch
-    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-    // Q: staged (zero past T) in chunks of 32 rows, loaded once into 8 left matrices.
-
-    for (var c0 = 0u; c0 < 64u; c0 += 32u) {
-      for (var i = tid; i < 1024u; i += 128u) {
-        let rr = i / 32u;
-        let d4 = i % 32u;
-        let tt = t0 + c0 + rr;
-        var v = T4();
-        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-        sh_128_32_4_ep_sep[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_ep_sep[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_ep_sep[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_ep_sep[rr * 136u + d4 * 4u + 3u] = v.w;
-      }
-      workgroupBarrier();
-      if (sg * 16u >= c0 && sg * 16u < c0 + 32u) {
-        let qo = (sg * 16u - c0) * 136u;
-        for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_ep_sep(k, qo + k * 16u, 136u, false); }
-      }
-      workgroupBarrier();
-    }
-
-    for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_ep_sep(8u + n); }
-    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-    var l = 0.0;   // this invocation's part of the row sum (relative to m)
-    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-      if (tid == 0u) { anyNeed_128_32_4_ep_sep = 0u; }
-      lv = j0 * p.zero;
-      for (var i = tid; i < 1024u; i += 128u) {
-        let c = i / 32u;
-        let d4 = i % 32u;
-        var kv = T4();
-        var vv = T4();
-        if (j0 + c < kvEnd) {
-          let g = (kvRow0 + j0 + c) * 32u + d4;
-          kv = kCache[g];
-          vv = vCache[g];
-        }
-        sh_128_32_4_ep_sep[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_ep_sep[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_ep_sep[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_ep_sep[c * 136u + d4 * 4u + 3u] = kv.w;
-        sh_128_32_4_ep_sep[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_ep_sep[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_ep_sep[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_ep_sep[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
-      }
-      workgroupBarrier();
-
-      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-      for (var n = 0u; n < 2u; n++) {
-        emu_zero_128_32_4_ep_sep(16u);
-        for (var k = 0u; k < 8u; k++) {
-          emu_ld_128_32_4_ep_sep(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_ep_sep(k, 18u, 16u);
-        }
-        emu_st_acc_128_32_4_ep_sep(16u, sb0 + n * 16u, 36u, ln);
-      }
-      workgroupBarrier();
-
-      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-      var mx = NEG;
-      for (var j = 0u; j < 16u; j++) {
-        let c = hh + 2u * ((j + rot) % 16u);
-        let x = select(NEG, ss_128_32_4_ep_sep[sb + c] * scale2, i32(j0 + c) <= rowLim);
-        mx = max(mx, x);
-      }
-      mx = max(mx, emu_xor16(mx, tid));
-      var alpha = 1.0;
-      if (mx > m + TH) {
-        alpha = exp2(m - mx);
-        if (m > 0.5 * NEG) { anyNeed_128_32_4_ep_sep = 1u; } // O rows are nonzero only once the row has seen a key
-        m = mx;
-      }
-      var sum = 0.0;
-      let pb = 8704u + row * 40u;
-      for (var j = 0u; j < 16u; j++) {
-        let c = hh + 2u * ((j + rot) % 16u);
-        let e = select(0.0, exp2(fma(ss_128_32_4_ep_sep[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-        sum += e;
-        sh_128_32_4_ep_sep[pb + c] = f16(e);
-      }
-      l = l * alpha + sum;
-      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-      if (workgroupUniformLoad(&anyNeed_128_32_4_ep_sep) != 0u) {
-        for (var rd = 0u; rd < 4u; rd++) {
-          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-          workgroupBarrier();
-          for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep_sep[sb + c] *= alpha; }
-          workgroupBarrier();
-          for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_ep_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
-          workgroupBarrier();
-        }
-      }
-
-
-      // O += P·V.
-      for (var kk = 0u; kk < 2u; kk++) {
-        emu_ld_128_32_4_ep_sep(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
-        for (var n = 0u; n < 8u; n++) {
-          emu_ld_128_32_4_ep_sep(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_ep_sep(17u, 18u, 8u + n);
-        }
-      }
-      workgroupBarrier();
-    }
-
-    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-    l += emu_xor16(l, tid);
-    let inv = select(0.0, 1.0 / l, l > 0.0);
-    for (var rd = 0u; rd < 4u; rd++) {
-      for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-      workgroupBarrier();
-      if (t < p.T) {
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-          let v = vec4f(ss_128_32_4_ep_sep[sb + c], ss_128_32_4_ep_sep[sb + (c + 1u)], ss_128_32_4_ep_sep[sb + (c + 2u)], ss_128_32_4_ep_sep[sb + (c + 3u)]) * inv;
-          out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-        }
-      }
-      workgroupBarrier();
-    }
-    if (hh == 0u) { rowM_128_32_4_ep_sep[row] = m; rowL_128_32_4_ep_sep[row] = l; }
-
-  }
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_ep_sep_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  {
-    let h = wid.y;
-    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-    let sg = tid / 32u;
-    let ln = tid % 32u;
-    let kvh = h / p.group;
-    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-    let scale2 = p.scale * LOG2E;
-    let kvLen = min(p.kvLen, p.capacity);
-    var kvEnd = kvLen;                      // keys visible to the block's last row
-    if (p.causal != 0u) {
-      let lastRow = min(t0 + 64u, p.T) - 1u;
-      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-    }
-    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-    let r = ln % 16u;
-    let hh = ln / 16u;
-    let rot = select(0u, 1u, r >= 8u);
-    let row = sg * 16u + r;
-    let t = t0 + row;
-    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-    let sb0 = sg * 576u;              // the subgroup's scratch
-    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-    // Q: staged (zero past T) in chunks of 32 rows, loaded once into 8 left matrices.
-
-    for (var c0 = 0u; c0 < 64u; c0 += 32u) {
-      for (var i = tid; i < 1024u; i += 128u) {
-        let rr = i / 32u;
-        let d4 = i % 32u;
-        let tt = t0 + c0 + rr;
-        var v = T4();
-        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-        sh_128_32_4_ep_sep[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_ep_sep[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_ep_sep[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_ep_sep[rr * 136u + d4 * 4u + 3u] = v.w;
-      }
-      workgroupBarrier();
-      if (sg * 16u >= c0 && sg * 16u < c0 + 32u) {
-        let qo = (sg * 16u - c0) * 136u;
-        for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_ep_sep(k, qo + k * 16u, 136u, false); }
-      }
-      workgroupBarrier();
-    }
-
-    for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_ep_sep(8u + n); }
-    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-    var l = 0.0;   // this invocation's part of the row sum (relative to m)
-    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-      if (tid == 0u) { anyNeed_128_32_4_ep_sep = 0u; }
-      lv = j0 * p.zero;
-      for (var i = tid; i < 1024u; i += 128u) {
-        let c = i / 32u;
-        let d4 = i % 32u;
-        var kv = T4();
-        var vv = T4();
-        if (j0 + c < kvEnd) {
-          let g = (kvRow0 + j0 + c) * 32u + d4;
-          kv = kCache[g];
-          vv = vCache[g];
-        }
-        sh_128_32_4_ep_sep[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_ep_sep[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_ep_sep[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_ep_sep[c * 136u + d4 * 4u + 3u] = kv.w;
-        sh_128_32_4_ep_sep[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_ep_sep[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_ep_sep[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_ep_sep[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
-      }
-      workgroupBarrier();
-
-      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-      for (var n = 0u; n < 2u; n++) {
-        emu_zero_128_32_4_ep_sep(16u);
-        for (var k = 0u; k < 8u; k++) {
-          emu_ld_128_32_4_ep_sep(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_ep_sep(k, 18u, 16u);
-        }
-        emu_st_acc_128_32_4_ep_sep(16u, sb0 + n * 16u, 36u, ln);
-      }
-      workgroupBarrier();
-
-      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-      var mx = NEG;
-      for (var j = 0u; j < 16u; j++) {
-        let c = hh + 2u * ((j + rot) % 16u);
-        let x = select(NEG, ss_128_32_4_ep_sep[sb + c] * scale2, i32(j0 + c) <= rowLim);
-        mx = max(mx, x);
-      }
-      mx = max(mx, emu_xor16(mx, tid));
-      var alpha = 1.0;
-      if (mx > m + TH) {
-        alpha = exp2(m - mx);
-        if (m > 0.5 * NEG) { anyNeed_128_32_4_ep_sep = 1u; } // O rows are nonzero only once the row has seen a key
-        m = mx;
-      }
-      var sum = 0.0;
-      let pb = 8704u + row * 40u;
-      for (var j = 0u; j < 16u; j++) {
-        let c = hh + 2u * ((j + rot) % 16u);
-        let e = select(0.0, exp2(fma(ss_128_32_4_ep_sep[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-        sum += e;
-        sh_128_32_4_ep_sep[pb + c] = f16(e);
-      }
-      l = l * alpha + sum;
-      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-      if (workgroupUniformLoad(&anyNeed_128_32_4_ep_sep) != 0u) {
-        for (var rd = 0u; rd < 4u; rd++) {
-          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-          workgroupBarrier();
-          for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep_sep[sb + c] *= alpha; }
-          workgroupBarrier();
-          for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_ep_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
-          workgroupBarrier();
-        }
-      }
-
-
-      // O += P·V.
-      for (var kk = 0u; kk < 2u; kk++) {
-        emu_ld_128_32_4_ep_sep(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
-        for (var n = 0u; n < 8u; n++) {
-          emu_ld_128_32_4_ep_sep(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_ep_sep(17u, 18u, 8u + n);
-        }
-      }
-      workgroupBarrier();
-    }
-
-    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-    l += emu_xor16(l, tid);
-    let inv = select(0.0, 1.0 / l, l > 0.0);
-    for (var rd = 0u; rd < 4u; rd++) {
-      for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-      workgroupBarrier();
-      if (t < p.T) {
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-          let v = vec4f(ss_128_32_4_ep_sep[sb + c], ss_128_32_4_ep_sep[sb + (c + 1u)], ss_128_32_4_ep_sep[sb + (c + 2u)], ss_128_32_4_ep_sep[sb + (c + 3u)]) * inv;
-          out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-        }
-      }
-      workgroupBarrier();
-    }
-    if (hh == 0u) { rowM_128_32_4_ep_sep[row] = m; rowL_128_32_4_ep_sep[row] = l; }
-
-  }
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_ep_sep[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_ep_sep[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_4_lv_ep_sep: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 40964 bytes of workgroup memory ====
-// sh_128_32_4_lv_ep_sep: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 8704.
-var<workgroup> sh_128_32_4_lv_ep_sep: array<f16, 15616>;
-var<workgroup> ss_128_32_4_lv_ep_sep: array<f32, 2304>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_lv_ep_sep: array<f32, 64>;
-var<workgroup> rowL_128_32_4_lv_ep_sep: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_lv_ep_sep: u32;
-
-var<private> em_128_32_4_lv_ep_sep: array<f32, 4864>;
-fn emu_zero_128_32_4_lv_ep_sep(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_lv_ep_sep[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_4_lv_ep_sep(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_lv_ep_sep[m * 256u + e] = f32(sh_128_32_4_lv_ep_sep[i]);
-  }
-}
-fn emu_ld_acc_128_32_4_lv_ep_sep(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_lv_ep_sep[m * 256u + e] = ss_128_32_4_lv_ep_sep[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_4_lv_ep_sep(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_lv_ep_sep[off + (e / 16u) * stride + e % 16u] = em_128_32_4_lv_ep_sep[m * 256u + e]; }
-}
-fn emu_mma_128_32_4_lv_ep_sep(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_lv_ep_sep[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_lv_ep_sep[a * 256u + i * 16u + k], em_128_32_4_lv_ep_sep[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_lv_ep_sep[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_lv_ep_sep(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  {
-    let h = wid.y;
-    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-    let sg = tid / 32u;
-    let ln = tid % 32u;
-    let kvh = h / p.group;
-    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-    let scale2 = p.scale * LOG2E;
-    let kvLen = min(p.kvLen, p.capacity);
-    var kvEnd = kvLen;                      // keys visible to the block's last row
-    if (p.causal != 0u) {
-      let lastRow = min(t0 + 64u, p.T) - 1u;
-      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-    }
-    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-    let r = ln % 16u;
-    let hh = ln / 16u;
-    let rot = select(0u, 1u, r >= 8u);
-    let row = sg * 16u + r;
-    let t = t0 + row;
-    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-    let sb0 = sg * 576u;              // the subgroup's scratch
-    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-    // Q: staged (zero past T) in chunks of 32 rows, loaded once into 8 left matrices.
-
-    for (var c0 = 0u; c0 < 64u; c0 += 32u) {
-      for (var i = tid; i < 1024u; i += 128u) {
-        let rr = i / 32u;
-        let d4 = i % 32u;
-        let tt = t0 + c0 + rr;
-        var v = T4();
-        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-        sh_128_32_4_lv_ep_sep[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_lv_ep_sep[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_lv_ep_sep[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_lv_ep_sep[rr * 136u + d4 * 4u + 3u] = v.w;
-      }
-      workgroupBarrier();
-      if (sg * 16u >= c0 && sg * 16u < c0 + 32u) {
-        let qo = (sg * 16u - c0) * 136u;
-        for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_lv_ep_sep(k, qo + k * 16u, 136u, false); }
-      }
-      workgroupBarrier();
-    }
-
-    for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_lv_ep_sep(8u + n); }
-    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-    var l = 0.0;   // this invocation's part of the row sum (relative to m)
-    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-      if (tid == 0u) { anyNeed_128_32_4_lv_ep_sep = 0u; }
-      lv = j0 * p.zero;
-      for (var i = tid; i < 1024u; i += 128u) {
-        let c = i / 32u;
-        let d4 = i % 32u;
-        var kv = T4();
-        var vv = T4();
-        if (j0 + c < kvEnd) {
-          let g = (kvRow0 + j0 + c) * 32u + d4;
-          kv = kCache[g];
-          vv = vCache[g];
-        }
-        sh_128_32_4_lv_ep_sep[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_lv_ep_sep[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_lv_ep_sep[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_lv_ep_sep[c * 136u + d4 * 4u + 3u] = kv.w;
-        sh_128_32_4_lv_ep_sep[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_lv_ep_sep[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_lv_ep_sep[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_lv_ep_sep[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
-      }
-      workgroupBarrier();
-
-      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-      for (var n = 0u; n < 2u; n++) {
-        emu_zero_128_32_4_lv_ep_sep(16u);
-        for (var k = 0u; k < 8u; k++) {
-          emu_ld_128_32_4_lv_ep_sep(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_lv_ep_sep(k, 18u, 16u);
-        }
-        emu_st_acc_128_32_4_lv_ep_sep(16u, sb0 + n * 16u, 36u, ln);
-      }
-      workgroupBarrier();
-
-      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-      var mx = NEG;
-      for (var j = 0u; j < 16u; j++) {
-        let c = hh + 2u * ((j + rot) % 16u);
-        let x = select(NEG, ss_128_32_4_lv_ep_sep[sb + c] * scale2, i32(j0 + c) <= rowLim);
-        mx = max(mx, x);
-      }
-      mx = max(mx, emu_xor16(mx, tid));
-      var alpha = 1.0;
-      if (mx > m + TH) {
-        alpha = exp2(m - mx);
-        if (m > 0.5 * NEG) { anyNeed_128_32_4_lv_ep_sep = 1u; } // O rows are nonzero only once the row has seen a key
-        m = mx;
-      }
-      var sum = 0.0;
-      let pb = 8704u + row * 40u;
-      for (var j = 0u; j < 16u; j++) {
-        let c = hh + 2u * ((j + rot) % 16u);
-        let e = select(0.0, exp2(fma(ss_128_32_4_lv_ep_sep[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-        sum += e;
-        sh_128_32_4_lv_ep_sep[pb + c] = f16(e);
-      }
-      l = l * alpha + sum;
-      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-      if (workgroupUniformLoad(&anyNeed_128_32_4_lv_ep_sep) != 0u) {
-        for (var rd = 0u; rd < 4u; rd++) {
-          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_ep_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-          workgroupBarrier();
-          for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_ep_sep[sb + c] *= alpha; }
-          workgroupBarrier();
-          for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_lv_ep_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
-          workgroupBarrier();
-        }
-      }
-
-
-      // O += P·V.
-      for (var kk = 0u; kk < 2u; kk++) {
-        emu_ld_128_32_4_lv_ep_sep(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
-        for (var n = 0u; n < 8u; n++) {
-          emu_ld_128_32_4_lv_ep_sep(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_lv_ep_sep(17u, 18u, 8u + n);
-        }
-      }
-      workgroupBarrier();
-    }
-
-    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-    l += emu_xor16(l, tid);
-    let inv = select(0.0, 1.0 / l, l > 0.0);
-    for (var rd = 0u; rd < 4u; rd++) {
-      for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_ep_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-      workgroupBarrier();
-      if (t < p.T) {
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-          let v = vec4f(ss_128_32_4_lv_ep_sep[sb + c], ss_128_32_4_lv_ep_sep[sb + (c + 1u)], ss_128_32_4_lv_ep_sep[sb + (c + 2u)], ss_128_32_4_lv_ep_sep[sb + (c + 3u)]) * inv;
-          out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-        }
-      }
-      workgroupBarrier();
-    }
-    if (hh == 0u) { rowM_128_32_4_lv_ep_sep[row] = m; rowL_128_32_4_lv_ep_sep[row] = l; }
-
-  }
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_lv_ep_sep_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  {
-    let h = wid.y;
-    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-    let sg = tid / 32u;
-    let ln = tid % 32u;
-    let kvh = h / p.group;
-    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-    let scale2 = p.scale * LOG2E;
-    let kvLen = min(p.kvLen, p.capacity);
-    var kvEnd = kvLen;                      // keys visible to the block's last row
-    if (p.causal != 0u) {
-      let lastRow = min(t0 + 64u, p.T) - 1u;
-      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-    }
-    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-    let r = ln % 16u;
-    let hh = ln / 16u;
-    let rot = select(0u, 1u, r >= 8u);
-    let row = sg * 16u + r;
-    let t = t0 + row;
-    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-    let sb0 = sg * 576u;              // the subgroup's scratch
-    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-    // Q: staged (zero past T) in chunks of 32 rows, loaded once into 8 left matrices.
-
-    for (var c0 = 0u; c0 < 64u; c0 += 32u) {
-      for (var i = tid; i < 1024u; i += 128u) {
-        let rr = i / 32u;
-        let d4 = i % 32u;
-        let tt = t0 + c0 + rr;
-        var v = T4();
-        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-        sh_128_32_4_lv_ep_sep[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_lv_ep_sep[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_lv_ep_sep[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_lv_ep_sep[rr * 136u + d4 * 4u + 3u] = v.w;
-      }
-      workgroupBarrier();
-      if (sg * 16u >= c0 && sg * 16u < c0 + 32u) {
-        let qo = (sg * 16u - c0) * 136u;
-        for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_lv_ep_sep(k, qo + k * 16u, 136u, false); }
-      }
-      workgroupBarrier();
-    }
-
-    for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_lv_ep_sep(8u + n); }
-    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-    var l = 0.0;   // this invocation's part of the row sum (relative to m)
-    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-      if (tid == 0u) { anyNeed_128_32_4_lv_ep_sep = 0u; }
-      lv = j0 * p.zero;
-      for (var i = tid; i < 1024u; i += 128u) {
-        let c = i / 32u;
-        let d4 = i % 32u;
-        var kv = T4();
-        var vv = T4();
-        if (j0 + c < kvEnd) {
-          let g = (kvRow0 + j0 + c) * 32u + d4;
-          kv = kCache[g];
-          vv = vCache[g];
-        }
-        sh_128_32_4_lv_ep_sep[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_lv_ep_sep[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_lv_ep_sep[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_lv_ep_sep[c * 136u + d4 * 4u + 3u] = kv.w;
-        sh_128_32_4_lv_ep_sep[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_lv_ep_sep[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_lv_ep_sep[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_lv_ep_sep[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
-      }
-      workgroupBarrier();
-
-      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-      for (var n = 0u; n < 2u; n++) {
-        emu_zero_128_32_4_lv_ep_sep(16u);
-        for (var k = 0u; k < 8u; k++) {
-          emu_ld_128_32_4_lv_ep_sep(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_lv_ep_sep(k, 18u, 16u);
-        }
-        emu_st_acc_128_32_4_lv_ep_sep(16u, sb0 + n * 16u, 36u, ln);
-      }
-      workgroupBarrier();
-
-      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-      var mx = NEG;
-      for (var j = 0u; j < 16u; j++) {
-        let c = hh + 2u * ((j + rot) % 16u);
-        let x = select(NEG, ss_128_32_4_lv_ep_sep[sb + c] * scale2, i32(j0 + c) <= rowLim);
-        mx = max(mx, x);
-      }
-      mx = max(mx, emu_xor16(mx, tid));
-      var alpha = 1.0;
-      if (mx > m + TH) {
-        alpha = exp2(m - mx);
-        if (m > 0.5 * NEG) { anyNeed_128_32_4_lv_ep_sep = 1u; } // O rows are nonzero only once the row has seen a key
-        m = mx;
-      }
-      var sum = 0.0;
-      let pb = 8704u + row * 40u;
-      for (var j = 0u; j < 16u; j++) {
-        let c = hh + 2u * ((j + rot) % 16u);
-        let e = select(0.0, exp2(fma(ss_128_32_4_lv_ep_sep[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-        sum += e;
-        sh_128_32_4_lv_ep_sep[pb + c] = f16(e);
-      }
-      l = l * alpha + sum;
-      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-      if (workgroupUniformLoad(&anyNeed_128_32_4_lv_ep_sep) != 0u) {
-        for (var rd = 0u; rd < 4u; rd++) {
-          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_ep_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-          workgroupBarrier();
-          for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_ep_sep[sb + c] *= alpha; }
-          workgroupBarrier();
-          for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_lv_ep_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
-          workgroupBarrier();
-        }
-      }
-
-
-      // O += P·V.
-      for (var kk = 0u; kk < 2u; kk++) {
-        emu_ld_128_32_4_lv_ep_sep(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
-        for (var n = 0u; n < 8u; n++) {
-          emu_ld_128_32_4_lv_ep_sep(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_lv_ep_sep(17u, 18u, 8u + n);
-        }
-      }
-      workgroupBarrier();
-    }
-
-    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-    l += emu_xor16(l, tid);
-    let inv = select(0.0, 1.0 / l, l > 0.0);
-    for (var rd = 0u; rd < 4u; rd++) {
-      for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_ep_sep(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-      workgroupBarrier();
-      if (t < p.T) {
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-          let v = vec4f(ss_128_32_4_lv_ep_sep[sb + c], ss_128_32_4_lv_ep_sep[sb + (c + 1u)], ss_128_32_4_lv_ep_sep[sb + (c + 2u)], ss_128_32_4_lv_ep_sep[sb + (c + 3u)]) * inv;
-          out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-        }
-      }
-      workgroupBarrier();
-    }
-    if (hh == 0u) { rowM_128_32_4_lv_ep_sep[row] = m; rowL_128_32_4_lv_ep_sep[row] = l; }
-
-  }
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_lv_ep_sep[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_lv_ep_sep[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_4_ep_dbg: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
-// sh_128_32_4_ep_dbg: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
-var<workgroup> sh_128_32_4_ep_dbg: array<f16, 8704>;
-var<workgroup> ss_128_32_4_ep_dbg: array<f32, 2304>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_ep_dbg: array<f32, 64>;
-var<workgroup> rowL_128_32_4_ep_dbg: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_ep_dbg: u32;
-
-var<private> em_128_32_4_ep_dbg: array<f32, 4864>;
-fn emu_zero_128_32_4_ep_dbg(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_ep_dbg[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_4_ep_dbg(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_ep_dbg[m * 256u + e] = f32(sh_128_32_4_ep_dbg[i]);
-  }
-}
-fn emu_ld_acc_128_32_4_ep_dbg(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_ep_dbg[m * 256u + e] = ss_128_32_4_ep_dbg[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_4_ep_dbg(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_ep_dbg[off + (e / 16u) * stride + e % 16u] = em_128_32_4_ep_dbg[m * 256u + e]; }
-}
-fn emu_mma_128_32_4_ep_dbg(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_ep_dbg[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_ep_dbg[a * 256u + i * 16u + k], em_128_32_4_ep_dbg[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_ep_dbg[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_ep_dbg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  {
-    let h = wid.y;
-    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-    let dbgOn = t0 == 0u && h == 0u;
-    let sg = tid / 32u;
-    let ln = tid % 32u;
-    let kvh = h / p.group;
-    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-    let scale2 = p.scale * LOG2E;
-    let kvLen = min(p.kvLen, p.capacity);
-    var kvEnd = kvLen;                      // keys visible to the block's last row
-    if (p.causal != 0u) {
-      let lastRow = min(t0 + 64u, p.T) - 1u;
-      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-    }
-    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-    let r = ln % 16u;
-    let hh = ln / 16u;
-    let rot = select(0u, 1u, r >= 8u);
-    let row = sg * 16u + r;
-    let t = t0 + row;
-    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-    let sb0 = sg * 576u;              // the subgroup's scratch
-    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-    // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
-
-    for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-      for (var i = tid; i < 2048u; i += 128u) {
-        let rr = i / 32u;
-        let d4 = i % 32u;
-        let tt = t0 + c0 + rr;
-        var v = T4();
-        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-        sh_128_32_4_ep_dbg[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_ep_dbg[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_ep_dbg[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_ep_dbg[rr * 136u + d4 * 4u + 3u] = v.w;
-      }
-      workgroupBarrier();
-      if (dbgOn && c0 == 0u) { for (var i = tid; i < 8704u; i += 128u) { dbg[14208u + i] = f32(sh_128_32_4_ep_dbg[i]); } }
-      if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-        let qo = (sg * 16u - c0) * 136u;
-        for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_ep_dbg(k, qo + k * 16u, 136u, false); }
-      }
-      workgroupBarrier();
-    }
-
-    for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_ep_dbg(8u + n); }
-    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-    var l = 0.0;   // this invocation's part of the row sum (relative to m)
-    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-      if (tid == 0u) { anyNeed_128_32_4_ep_dbg = 0u; }
-      lv = j0 * p.zero;
-      for (var i = tid; i < 1024u; i += 128u) {
-        let c = i / 32u;
-        let d4 = i % 32u;
-        var kv = T4();
-        var vv = T4();
-        if (j0 + c < kvEnd) {
-          let g = (kvRow0 + j0 + c) * 32u + d4;
-          kv = kCache[g];
-          vv = vCache[g];
-        }
-        sh_128_32_4_ep_dbg[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_ep_dbg[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_ep_dbg[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_ep_dbg[c * 136u + d4 * 4u + 3u] = kv.w;
-        sh_128_32_4_ep_dbg[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_ep_dbg[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_ep_dbg[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_ep_dbg[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
-      }
-      workgroupBarrier();
-      if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[22912u + i] = f32(sh_128_32_4_ep_dbg[i]); } }
-
-      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-      for (var n = 0u; n < 2u; n++) {
-        emu_zero_128_32_4_ep_dbg(16u);
-        for (var k = 0u; k < 8u; k++) {
-          emu_ld_128_32_4_ep_dbg(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_ep_dbg(k, 18u, 16u);
-        }
-        emu_st_acc_128_32_4_ep_dbg(16u, sb0 + n * 16u, 36u, ln);
-      }
-      workgroupBarrier();
-      if (dbgOn && j0 == 0u) { for (var i = tid; i < 2304u; i += 128u) { dbg[i] = ss_128_32_4_ep_dbg[i]; } }
-
-      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-      var mx = NEG;
-      for (var j = 0u; j < 16u; j++) {
-        let c = hh + 2u * ((j + rot) % 16u);
-        let x = select(NEG, ss_128_32_4_ep_dbg[sb + c] * scale2, i32(j0 + c) <= rowLim);
-        mx = max(mx, x);
-      }
-      mx = max(mx, emu_xor16(mx, tid));
-      var alpha = 1.0;
-      if (mx > m + TH) {
-        alpha = exp2(m - mx);
-        if (m > 0.5 * NEG) { anyNeed_128_32_4_ep_dbg = 1u; } // O rows are nonzero only once the row has seen a key
-        m = mx;
-      }
-      var sum = 0.0;
-      let pb = 0u + row * 40u;
-      for (var j = 0u; j < 16u; j++) {
-        let c = hh + 2u * ((j + rot) % 16u);
-        let e = select(0.0, exp2(fma(ss_128_32_4_ep_dbg[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-        sum += e;
-        sh_128_32_4_ep_dbg[pb + c] = f16(e);
-      }
-      l = l * alpha + sum;
-      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-      if (workgroupUniformLoad(&anyNeed_128_32_4_ep_dbg) != 0u) {
-        for (var rd = 0u; rd < 4u; rd++) {
-          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-          workgroupBarrier();
-          for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep_dbg[sb + c] *= alpha; }
-          workgroupBarrier();
-          for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_ep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
-          workgroupBarrier();
-        }
-      }
-
-      if (dbgOn && j0 == 0u) { for (var i = tid; i < 2560u; i += 128u) { dbg[2304u + i] = f32(sh_128_32_4_ep_dbg[0u + i]); } }
-
-      // O += P·V.
-      for (var kk = 0u; kk < 2u; kk++) {
-        emu_ld_128_32_4_ep_dbg(17u, 0u + sg * 640u + kk * 16u, 40u, false);
-        for (var n = 0u; n < 8u; n++) {
-          emu_ld_128_32_4_ep_dbg(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_ep_dbg(17u, 18u, 8u + n);
-        }
-      }
-      if (j0 == 0u) {
-        for (var rd = 0u; rd < 4u; rd++) {
-          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-          workgroupBarrier();
-          if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (rd * 32u) / 32u * 2304u + i] = ss_128_32_4_ep_dbg[i]; } }
-          workgroupBarrier();
-        }
-      }
-      workgroupBarrier();
-    }
-
-    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-    l += emu_xor16(l, tid);
-    let inv = select(0.0, 1.0 / l, l > 0.0);
-    for (var rd = 0u; rd < 4u; rd++) {
-      for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-      workgroupBarrier();
-      if (t < p.T) {
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-          let v = vec4f(ss_128_32_4_ep_dbg[sb + c], ss_128_32_4_ep_dbg[sb + (c + 1u)], ss_128_32_4_ep_dbg[sb + (c + 2u)], ss_128_32_4_ep_dbg[sb + (c + 3u)]) * inv;
-          out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-        }
-      }
-      workgroupBarrier();
-    }
-    if (hh == 0u) { rowM_128_32_4_ep_dbg[row] = m; rowL_128_32_4_ep_dbg[row] = l; }
-    if (dbgOn && hh == 0u) { dbg[14080u + row * 2u] = m; dbg[14080u + row * 2u + 1u] = l; }
-
-  }
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_ep_dbg_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  {
-    let h = wid.y;
-    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-    let dbgOn = t0 == 0u && h == 0u;
-    let sg = tid / 32u;
-    let ln = tid % 32u;
-    let kvh = h / p.group;
-    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-    let scale2 = p.scale * LOG2E;
-    let kvLen = min(p.kvLen, p.capacity);
-    var kvEnd = kvLen;                      // keys visible to the block's last row
-    if (p.causal != 0u) {
-      let lastRow = min(t0 + 64u, p.T) - 1u;
-      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-    }
-    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-    let r = ln % 16u;
-    let hh = ln / 16u;
-    let rot = select(0u, 1u, r >= 8u);
-    let row = sg * 16u + r;
-    let t = t0 + row;
-    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-    let sb0 = sg * 576u;              // the subgroup's scratch
-    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-    // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
-
-    for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-      for (var i = tid; i < 2048u; i += 128u) {
-        let rr = i / 32u;
-        let d4 = i % 32u;
-        let tt = t0 + c0 + rr;
-        var v = T4();
-        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-        sh_128_32_4_ep_dbg[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_ep_dbg[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_ep_dbg[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_ep_dbg[rr * 136u + d4 * 4u + 3u] = v.w;
-      }
-      workgroupBarrier();
-      if (dbgOn && c0 == 0u) { for (var i = tid; i < 8704u; i += 128u) { dbg[14208u + i] = f32(sh_128_32_4_ep_dbg[i]); } }
-      if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-        let qo = (sg * 16u - c0) * 136u;
-        for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_ep_dbg(k, qo + k * 16u, 136u, false); }
-      }
-      workgroupBarrier();
-    }
-
-    for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_ep_dbg(8u + n); }
-    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-    var l = 0.0;   // this invocation's part of the row sum (relative to m)
-    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-      if (tid == 0u) { anyNeed_128_32_4_ep_dbg = 0u; }
-      lv = j0 * p.zero;
-      for (var i = tid; i < 1024u; i += 128u) {
-        let c = i / 32u;
-        let d4 = i % 32u;
-        var kv = T4();
-        var vv = T4();
-        if (j0 + c < kvEnd) {
-          let g = (kvRow0 + j0 + c) * 32u + d4;
-          kv = kCache[g];
-          vv = vCache[g];
-        }
-        sh_128_32_4_ep_dbg[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_ep_dbg[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_ep_dbg[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_ep_dbg[c * 136u + d4 * 4u + 3u] = kv.w;
-        sh_128_32_4_ep_dbg[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_ep_dbg[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_ep_dbg[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_ep_dbg[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
-      }
-      workgroupBarrier();
-      if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[22912u + i] = f32(sh_128_32_4_ep_dbg[i]); } }
-
-      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-      for (var n = 0u; n < 2u; n++) {
-        emu_zero_128_32_4_ep_dbg(16u);
-        for (var k = 0u; k < 8u; k++) {
-          emu_ld_128_32_4_ep_dbg(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_ep_dbg(k, 18u, 16u);
-        }
-        emu_st_acc_128_32_4_ep_dbg(16u, sb0 + n * 16u, 36u, ln);
-      }
-      workgroupBarrier();
-      if (dbgOn && j0 == 0u) { for (var i = tid; i < 2304u; i += 128u) { dbg[i] = ss_128_32_4_ep_dbg[i]; } }
-
-      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-      var mx = NEG;
-      for (var j = 0u; j < 16u; j++) {
-        let c = hh + 2u * ((j + rot) % 16u);
-        let x = select(NEG, ss_128_32_4_ep_dbg[sb + c] * scale2, i32(j0 + c) <= rowLim);
-        mx = max(mx, x);
-      }
-      mx = max(mx, emu_xor16(mx, tid));
-      var alpha = 1.0;
-      if (mx > m + TH) {
-        alpha = exp2(m - mx);
-        if (m > 0.5 * NEG) { anyNeed_128_32_4_ep_dbg = 1u; } // O rows are nonzero only once the row has seen a key
-        m = mx;
-      }
-      var sum = 0.0;
-      let pb = 0u + row * 40u;
-      for (var j = 0u; j < 16u; j++) {
-        let c = hh + 2u * ((j + rot) % 16u);
-        let e = select(0.0, exp2(fma(ss_128_32_4_ep_dbg[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-        sum += e;
-        sh_128_32_4_ep_dbg[pb + c] = f16(e);
-      }
-      l = l * alpha + sum;
-      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-      if (workgroupUniformLoad(&anyNeed_128_32_4_ep_dbg) != 0u) {
-        for (var rd = 0u; rd < 4u; rd++) {
-          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-          workgroupBarrier();
-          for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_ep_dbg[sb + c] *= alpha; }
-          workgroupBarrier();
-          for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_ep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
-          workgroupBarrier();
-        }
-      }
-
-      if (dbgOn && j0 == 0u) { for (var i = tid; i < 2560u; i += 128u) { dbg[2304u + i] = f32(sh_128_32_4_ep_dbg[0u + i]); } }
-
-      // O += P·V.
-      for (var kk = 0u; kk < 2u; kk++) {
-        emu_ld_128_32_4_ep_dbg(17u, 0u + sg * 640u + kk * 16u, 40u, false);
-        for (var n = 0u; n < 8u; n++) {
-          emu_ld_128_32_4_ep_dbg(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_ep_dbg(17u, 18u, 8u + n);
-        }
-      }
-      if (j0 == 0u) {
-        for (var rd = 0u; rd < 4u; rd++) {
-          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-          workgroupBarrier();
-          if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (rd * 32u) / 32u * 2304u + i] = ss_128_32_4_ep_dbg[i]; } }
-          workgroupBarrier();
-        }
-      }
-      workgroupBarrier();
-    }
-
-    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-    l += emu_xor16(l, tid);
-    let inv = select(0.0, 1.0 / l, l > 0.0);
-    for (var rd = 0u; rd < 4u; rd++) {
-      for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_ep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-      workgroupBarrier();
-      if (t < p.T) {
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-          let v = vec4f(ss_128_32_4_ep_dbg[sb + c], ss_128_32_4_ep_dbg[sb + (c + 1u)], ss_128_32_4_ep_dbg[sb + (c + 2u)], ss_128_32_4_ep_dbg[sb + (c + 3u)]) * inv;
-          out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-        }
-      }
-      workgroupBarrier();
-    }
-    if (hh == 0u) { rowM_128_32_4_ep_dbg[row] = m; rowL_128_32_4_ep_dbg[row] = l; }
-    if (dbgOn && hh == 0u) { dbg[14080u + row * 2u] = m; dbg[14080u + row * 2u + 1u] = l; }
-
-  }
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_ep_dbg[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_ep_dbg[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_4_sep_dbg: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 40964 bytes of workgroup memory ====
-// sh_128_32_4_sep_dbg: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 8704.
-var<workgroup> sh_128_32_4_sep_dbg: array<f16, 15616>;
-var<workgroup> ss_128_32_4_sep_dbg: array<f32, 2304>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_sep_dbg: array<f32, 64>;
-var<workgroup> rowL_128_32_4_sep_dbg: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_sep_dbg: u32;
-
-var<private> em_128_32_4_sep_dbg: array<f32, 4864>;
-fn emu_zero_128_32_4_sep_dbg(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_sep_dbg[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_4_sep_dbg(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_sep_dbg[m * 256u + e] = f32(sh_128_32_4_sep_dbg[i]);
-  }
-}
-fn emu_ld_acc_128_32_4_sep_dbg(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_sep_dbg[m * 256u + e] = ss_128_32_4_sep_dbg[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_4_sep_dbg(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_sep_dbg[off + (e / 16u) * stride + e % 16u] = em_128_32_4_sep_dbg[m * 256u + e]; }
-}
-fn emu_mma_128_32_4_sep_dbg(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_sep_dbg[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_sep_dbg[a * 256u + i * 16u + k], em_128_32_4_sep_dbg[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_sep_dbg[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_128_32_4_sep_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let dbgOn = t0 == 0u && h == 0u;
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 32 rows, loaded once into 8 left matrices.
-
-  for (var c0 = 0u; c0 < 64u; c0 += 32u) {
-    for (var i = tid; i < 1024u; i += 128u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_4_sep_dbg[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_sep_dbg[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_sep_dbg[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_sep_dbg[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (dbgOn && c0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[14208u + i] = f32(sh_128_32_4_sep_dbg[i]); } }
-    if (sg * 16u >= c0 && sg * 16u < c0 + 32u) {
-      let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_sep_dbg(k, qo + k * 16u, 136u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_sep_dbg(8u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_sep_dbg = 0u; }
-    lv = j0 * p.zero;
-    for (var i = tid; i < 1024u; i += 128u) {
-      let c = i / 32u;
-      let d4 = i % 32u;
-      var kv = T4();
-      var vv = T4();
-      if (j0 + c < kvEnd) {
-        let g = (kvRow0 + j0 + c) * 32u + d4;
-        kv = kCache[g];
-        vv = vCache[g];
-      }
-      sh_128_32_4_sep_dbg[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_sep_dbg[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_sep_dbg[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_sep_dbg[c * 136u + d4 * 4u + 3u] = kv.w;
-      sh_128_32_4_sep_dbg[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_sep_dbg[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_sep_dbg[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_sep_dbg[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
-    }
-    workgroupBarrier();
-    if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[18560u + i] = f32(sh_128_32_4_sep_dbg[i]); } }
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 2u; n++) {
-      emu_zero_128_32_4_sep_dbg(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_sep_dbg(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_sep_dbg(k, 18u, 16u);
-      }
-      emu_st_acc_128_32_4_sep_dbg(16u, sb0 + n * 16u, 36u, ln);
-    }
-    workgroupBarrier();
-    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2304u; i += 128u) { dbg[i] = ss_128_32_4_sep_dbg[i]; } }
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_4_sep_dbg[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor16(mx, tid));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_sep_dbg = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 8704u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_sep_dbg[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_4_sep_dbg[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_sep_dbg) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_sep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_sep_dbg[sb + c] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_sep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
-        workgroupBarrier();
-      }
-    }
-
-    if (dbgOn && j0 == 0u) { for (var i = tid; i < 2560u; i += 128u) { dbg[2304u + i] = f32(sh_128_32_4_sep_dbg[8704u + i]); } }
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_sep_dbg(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 8u; n++) {
-        emu_ld_128_32_4_sep_dbg(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_sep_dbg(17u, 18u, 8u + n);
-      }
-    }
-    if (j0 == 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_sep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-        workgroupBarrier();
-        if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (rd * 32u) / 32u * 2304u + i] = ss_128_32_4_sep_dbg[i]; } }
-        workgroupBarrier();
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_sep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_4_sep_dbg[sb + c], ss_128_32_4_sep_dbg[sb + (c + 1u)], ss_128_32_4_sep_dbg[sb + (c + 2u)], ss_128_32_4_sep_dbg[sb + (c + 3u)]) * inv;
-        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_128_32_4_sep_dbg[row] = m; rowL_128_32_4_sep_dbg[row] = l; }
-  if (dbgOn && hh == 0u) { dbg[14080u + row * 2u] = m; dbg[14080u + row * 2u + 1u] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_sep_dbg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_sep_dbg(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_sep_dbg_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_sep_dbg(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_sep_dbg[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_sep_dbg[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_4_lv_ep_sep_dbg: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 40964 bytes of workgroup memory ====
-// sh_128_32_4_lv_ep_sep_dbg: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 8704.
-var<workgroup> sh_128_32_4_lv_ep_sep_dbg: array<f16, 15616>;
-var<workgroup> ss_128_32_4_lv_ep_sep_dbg: array<f32, 2304>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_lv_ep_sep_dbg: array<f32, 64>;
-var<workgroup> rowL_128_32_4_lv_ep_sep_dbg: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_lv_ep_sep_dbg: u32;
-
-var<private> em_128_32_4_lv_ep_sep_dbg: array<f32, 4864>;
-fn emu_zero_128_32_4_lv_ep_sep_dbg(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_lv_ep_sep_dbg[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_4_lv_ep_sep_dbg(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_lv_ep_sep_dbg[m * 256u + e] = f32(sh_128_32_4_lv_ep_sep_dbg[i]);
-  }
-}
-fn emu_ld_acc_128_32_4_lv_ep_sep_dbg(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_lv_ep_sep_dbg[m * 256u + e] = ss_128_32_4_lv_ep_sep_dbg[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_4_lv_ep_sep_dbg(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_lv_ep_sep_dbg[off + (e / 16u) * stride + e % 16u] = em_128_32_4_lv_ep_sep_dbg[m * 256u + e]; }
-}
-fn emu_mma_128_32_4_lv_ep_sep_dbg(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_lv_ep_sep_dbg[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_lv_ep_sep_dbg[a * 256u + i * 16u + k], em_128_32_4_lv_ep_sep_dbg[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_lv_ep_sep_dbg[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_lv_ep_sep_dbg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  {
-    let h = wid.y;
-    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-    let dbgOn = t0 == 0u && h == 0u;
-    let sg = tid / 32u;
-    let ln = tid % 32u;
-    let kvh = h / p.group;
-    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-    let scale2 = p.scale * LOG2E;
-    let kvLen = min(p.kvLen, p.capacity);
-    var kvEnd = kvLen;                      // keys visible to the block's last row
-    if (p.causal != 0u) {
-      let lastRow = min(t0 + 64u, p.T) - 1u;
-      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-    }
-    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-    let r = ln % 16u;
-    let hh = ln / 16u;
-    let rot = select(0u, 1u, r >= 8u);
-    let row = sg * 16u + r;
-    let t = t0 + row;
-    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-    let sb0 = sg * 576u;              // the subgroup's scratch
-    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-    // Q: staged (zero past T) in chunks of 32 rows, loaded once into 8 left matrices.
-
-    for (var c0 = 0u; c0 < 64u; c0 += 32u) {
-      for (var i = tid; i < 1024u; i += 128u) {
-        let rr = i / 32u;
-        let d4 = i % 32u;
-        let tt = t0 + c0 + rr;
-        var v = T4();
-        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-        sh_128_32_4_lv_ep_sep_dbg[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_lv_ep_sep_dbg[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_lv_ep_sep_dbg[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_lv_ep_sep_dbg[rr * 136u + d4 * 4u + 3u] = v.w;
-      }
-      workgroupBarrier();
-      if (dbgOn && c0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[14208u + i] = f32(sh_128_32_4_lv_ep_sep_dbg[i]); } }
-      if (sg * 16u >= c0 && sg * 16u < c0 + 32u) {
-        let qo = (sg * 16u - c0) * 136u;
-        for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_lv_ep_sep_dbg(k, qo + k * 16u, 136u, false); }
-      }
-      workgroupBarrier();
-    }
-
-    for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_lv_ep_sep_dbg(8u + n); }
-    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-    var l = 0.0;   // this invocation's part of the row sum (relative to m)
-    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-      if (tid == 0u) { anyNeed_128_32_4_lv_ep_sep_dbg = 0u; }
-      lv = j0 * p.zero;
-      for (var i = tid; i < 1024u; i += 128u) {
-        let c = i / 32u;
-        let d4 = i % 32u;
-        var kv = T4();
-        var vv = T4();
-        if (j0 + c < kvEnd) {
-          let g = (kvRow0 + j0 + c) * 32u + d4;
-          kv = kCache[g];
-          vv = vCache[g];
-        }
-        sh_128_32_4_lv_ep_sep_dbg[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_lv_ep_sep_dbg[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_lv_ep_sep_dbg[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_lv_ep_sep_dbg[c * 136u + d4 * 4u + 3u] = kv.w;
-        sh_128_32_4_lv_ep_sep_dbg[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_lv_ep_sep_dbg[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_lv_ep_sep_dbg[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_lv_ep_sep_dbg[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
-      }
-      workgroupBarrier();
-      if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[18560u + i] = f32(sh_128_32_4_lv_ep_sep_dbg[i]); } }
-
-      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-      for (var n = 0u; n < 2u; n++) {
-        emu_zero_128_32_4_lv_ep_sep_dbg(16u);
-        for (var k = 0u; k < 8u; k++) {
-          emu_ld_128_32_4_lv_ep_sep_dbg(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_lv_ep_sep_dbg(k, 18u, 16u);
-        }
-        emu_st_acc_128_32_4_lv_ep_sep_dbg(16u, sb0 + n * 16u, 36u, ln);
-      }
-      workgroupBarrier();
-      if (dbgOn && j0 == 0u) { for (var i = tid; i < 2304u; i += 128u) { dbg[i] = ss_128_32_4_lv_ep_sep_dbg[i]; } }
-
-      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-      var mx = NEG;
-      for (var j = 0u; j < 16u; j++) {
-        let c = hh + 2u * ((j + rot) % 16u);
-        let x = select(NEG, ss_128_32_4_lv_ep_sep_dbg[sb + c] * scale2, i32(j0 + c) <= rowLim);
-        mx = max(mx, x);
-      }
-      mx = max(mx, emu_xor16(mx, tid));
-      var alpha = 1.0;
-      if (mx > m + TH) {
-        alpha = exp2(m - mx);
-        if (m > 0.5 * NEG) { anyNeed_128_32_4_lv_ep_sep_dbg = 1u; } // O rows are nonzero only once the row has seen a key
-        m = mx;
-      }
-      var sum = 0.0;
-      let pb = 8704u + row * 40u;
-      for (var j = 0u; j < 16u; j++) {
-        let c = hh + 2u * ((j + rot) % 16u);
-        let e = select(0.0, exp2(fma(ss_128_32_4_lv_ep_sep_dbg[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-        sum += e;
-        sh_128_32_4_lv_ep_sep_dbg[pb + c] = f16(e);
-      }
-      l = l * alpha + sum;
-      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-      if (workgroupUniformLoad(&anyNeed_128_32_4_lv_ep_sep_dbg) != 0u) {
-        for (var rd = 0u; rd < 4u; rd++) {
-          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_ep_sep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-          workgroupBarrier();
-          for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_ep_sep_dbg[sb + c] *= alpha; }
-          workgroupBarrier();
-          for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_lv_ep_sep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
-          workgroupBarrier();
-        }
-      }
-
-      if (dbgOn && j0 == 0u) { for (var i = tid; i < 2560u; i += 128u) { dbg[2304u + i] = f32(sh_128_32_4_lv_ep_sep_dbg[8704u + i]); } }
-
-      // O += P·V.
-      for (var kk = 0u; kk < 2u; kk++) {
-        emu_ld_128_32_4_lv_ep_sep_dbg(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
-        for (var n = 0u; n < 8u; n++) {
-          emu_ld_128_32_4_lv_ep_sep_dbg(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_lv_ep_sep_dbg(17u, 18u, 8u + n);
-        }
-      }
-      if (j0 == 0u) {
-        for (var rd = 0u; rd < 4u; rd++) {
-          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_ep_sep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-          workgroupBarrier();
-          if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (rd * 32u) / 32u * 2304u + i] = ss_128_32_4_lv_ep_sep_dbg[i]; } }
-          workgroupBarrier();
-        }
-      }
-      workgroupBarrier();
-    }
-
-    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-    l += emu_xor16(l, tid);
-    let inv = select(0.0, 1.0 / l, l > 0.0);
-    for (var rd = 0u; rd < 4u; rd++) {
-      for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_ep_sep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-      workgroupBarrier();
-      if (t < p.T) {
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-          let v = vec4f(ss_128_32_4_lv_ep_sep_dbg[sb + c], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 1u)], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 2u)], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 3u)]) * inv;
-          out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-        }
-      }
-      workgroupBarrier();
-    }
-    if (hh == 0u) { rowM_128_32_4_lv_ep_sep_dbg[row] = m; rowL_128_32_4_lv_ep_sep_dbg[row] = l; }
-    if (dbgOn && hh == 0u) { dbg[14080u + row * 2u] = m; dbg[14080u + row * 2u + 1u] = l; }
-
-  }
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_lv_ep_sep_dbg_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  {
-    let h = wid.y;
-    let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-    let dbgOn = t0 == 0u && h == 0u;
-    let sg = tid / 32u;
-    let ln = tid % 32u;
-    let kvh = h / p.group;
-    let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-    let scale2 = p.scale * LOG2E;
-    let kvLen = min(p.kvLen, p.capacity);
-    var kvEnd = kvLen;                      // keys visible to the block's last row
-    if (p.causal != 0u) {
-      let lastRow = min(t0 + 64u, p.T) - 1u;
-      kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-    }
-    // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-    let r = ln % 16u;
-    let hh = ln / 16u;
-    let rot = select(0u, 1u, r >= 8u);
-    let row = sg * 16u + r;
-    let t = t0 + row;
-    var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-    if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-    let sb0 = sg * 576u;              // the subgroup's scratch
-    let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-    // Q: staged (zero past T) in chunks of 32 rows, loaded once into 8 left matrices.
-
-    for (var c0 = 0u; c0 < 64u; c0 += 32u) {
-      for (var i = tid; i < 1024u; i += 128u) {
-        let rr = i / 32u;
-        let d4 = i % 32u;
-        let tt = t0 + c0 + rr;
-        var v = T4();
-        if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-        sh_128_32_4_lv_ep_sep_dbg[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_lv_ep_sep_dbg[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_lv_ep_sep_dbg[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_lv_ep_sep_dbg[rr * 136u + d4 * 4u + 3u] = v.w;
-      }
-      workgroupBarrier();
-      if (dbgOn && c0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[14208u + i] = f32(sh_128_32_4_lv_ep_sep_dbg[i]); } }
-      if (sg * 16u >= c0 && sg * 16u < c0 + 32u) {
-        let qo = (sg * 16u - c0) * 136u;
-        for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_lv_ep_sep_dbg(k, qo + k * 16u, 136u, false); }
-      }
-      workgroupBarrier();
-    }
-
-    for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_lv_ep_sep_dbg(8u + n); }
-    var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-    var l = 0.0;   // this invocation's part of the row sum (relative to m)
-    var lv = 0u;   // lv entries: j0·zero (= 0) added to every matrix offset in the loop
-    for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-      if (tid == 0u) { anyNeed_128_32_4_lv_ep_sep_dbg = 0u; }
-      lv = j0 * p.zero;
-      for (var i = tid; i < 1024u; i += 128u) {
-        let c = i / 32u;
-        let d4 = i % 32u;
-        var kv = T4();
-        var vv = T4();
-        if (j0 + c < kvEnd) {
-          let g = (kvRow0 + j0 + c) * 32u + d4;
-          kv = kCache[g];
-          vv = vCache[g];
-        }
-        sh_128_32_4_lv_ep_sep_dbg[c * 136u + d4 * 4u] = kv.x; sh_128_32_4_lv_ep_sep_dbg[c * 136u + d4 * 4u + 1u] = kv.y; sh_128_32_4_lv_ep_sep_dbg[c * 136u + d4 * 4u + 2u] = kv.z; sh_128_32_4_lv_ep_sep_dbg[c * 136u + d4 * 4u + 3u] = kv.w;
-        sh_128_32_4_lv_ep_sep_dbg[4352u + c * 136u + d4 * 4u] = vv.x; sh_128_32_4_lv_ep_sep_dbg[4352u + c * 136u + d4 * 4u + 1u] = vv.y; sh_128_32_4_lv_ep_sep_dbg[4352u + c * 136u + d4 * 4u + 2u] = vv.z; sh_128_32_4_lv_ep_sep_dbg[4352u + c * 136u + d4 * 4u + 3u] = vv.w;
-      }
-      workgroupBarrier();
-      if (dbgOn && j0 == 0u) { for (var i = tid; i < 4352u; i += 128u) { dbg[18560u + i] = f32(sh_128_32_4_lv_ep_sep_dbg[i]); } }
-
-      // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-      for (var n = 0u; n < 2u; n++) {
-        emu_zero_128_32_4_lv_ep_sep_dbg(16u);
-        for (var k = 0u; k < 8u; k++) {
-          emu_ld_128_32_4_lv_ep_sep_dbg(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_lv_ep_sep_dbg(k, 18u, 16u);
-        }
-        emu_st_acc_128_32_4_lv_ep_sep_dbg(16u, sb0 + n * 16u, 36u, ln);
-      }
-      workgroupBarrier();
-      if (dbgOn && j0 == 0u) { for (var i = tid; i < 2304u; i += 128u) { dbg[i] = ss_128_32_4_lv_ep_sep_dbg[i]; } }
-
-      // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-      var mx = NEG;
-      for (var j = 0u; j < 16u; j++) {
-        let c = hh + 2u * ((j + rot) % 16u);
-        let x = select(NEG, ss_128_32_4_lv_ep_sep_dbg[sb + c] * scale2, i32(j0 + c) <= rowLim);
-        mx = max(mx, x);
-      }
-      mx = max(mx, emu_xor16(mx, tid));
-      var alpha = 1.0;
-      if (mx > m + TH) {
-        alpha = exp2(m - mx);
-        if (m > 0.5 * NEG) { anyNeed_128_32_4_lv_ep_sep_dbg = 1u; } // O rows are nonzero only once the row has seen a key
-        m = mx;
-      }
-      var sum = 0.0;
-      let pb = 8704u + row * 40u;
-      for (var j = 0u; j < 16u; j++) {
-        let c = hh + 2u * ((j + rot) % 16u);
-        let e = select(0.0, exp2(fma(ss_128_32_4_lv_ep_sep_dbg[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-        sum += e;
-        sh_128_32_4_lv_ep_sep_dbg[pb + c] = f16(e);
-      }
-      l = l * alpha + sum;
-      // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-      if (workgroupUniformLoad(&anyNeed_128_32_4_lv_ep_sep_dbg) != 0u) {
-        for (var rd = 0u; rd < 4u; rd++) {
-          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_ep_sep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-          workgroupBarrier();
-          for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_lv_ep_sep_dbg[sb + c] *= alpha; }
-          workgroupBarrier();
-          for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_lv_ep_sep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
-          workgroupBarrier();
-        }
-      }
-
-      if (dbgOn && j0 == 0u) { for (var i = tid; i < 2560u; i += 128u) { dbg[2304u + i] = f32(sh_128_32_4_lv_ep_sep_dbg[8704u + i]); } }
-
-      // O += P·V.
-      for (var kk = 0u; kk < 2u; kk++) {
-        emu_ld_128_32_4_lv_ep_sep_dbg(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
-        for (var n = 0u; n < 8u; n++) {
-          emu_ld_128_32_4_lv_ep_sep_dbg(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_lv_ep_sep_dbg(17u, 18u, 8u + n);
-        }
-      }
-      if (j0 == 0u) {
-        for (var rd = 0u; rd < 4u; rd++) {
-          for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_ep_sep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-          workgroupBarrier();
-          if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (rd * 32u) / 32u * 2304u + i] = ss_128_32_4_lv_ep_sep_dbg[i]; } }
-          workgroupBarrier();
-        }
-      }
-      workgroupBarrier();
-    }
-
-    // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-    l += emu_xor16(l, tid);
-    let inv = select(0.0, 1.0 / l, l > 0.0);
-    for (var rd = 0u; rd < 4u; rd++) {
-      for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_lv_ep_sep_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
-      workgroupBarrier();
-      if (t < p.T) {
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-          let v = vec4f(ss_128_32_4_lv_ep_sep_dbg[sb + c], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 1u)], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 2u)], ss_128_32_4_lv_ep_sep_dbg[sb + (c + 3u)]) * inv;
-          out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-        }
-      }
-      workgroupBarrier();
-    }
-    if (hh == 0u) { rowM_128_32_4_lv_ep_sep_dbg[row] = m; rowL_128_32_4_lv_ep_sep_dbg[row] = l; }
-    if (dbgOn && hh == 0u) { dbg[14080u + row * 2u] = m; dbg[14080u + row * 2u + 1u] = l; }
-
-  }
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_lv_ep_sep_dbg[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_lv_ep_sep_dbg[tid] + log2(sum)) * LN2, sum > 0.0);
   }
 }

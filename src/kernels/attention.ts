@@ -4,7 +4,7 @@
 import {
   LimitError, ShapeError, ceilDiv, defineProgram, type Caps, type Dispatch, type DType, type Gpu, type Tensor,
 } from '../gpu/index.js';
-import { expectDistinct, expectDtype, expectRank, expectShape, rowWorkgroupSize, typeSpec } from './common.js';
+import { envVar, expectDistinct, expectDtype, expectRank, expectShape, rowWorkgroupSize, typeSpec } from './common.js';
 import { SGM_DIAGNOSTIC, hasSubgroupMatrixF16 } from './gemm-sgm.js';
 
 /** Largest head dim: register tiles in the kernels are sized for D/4 ≤ 64 (TC threads × DN ≤ 8 vec4). */
@@ -103,16 +103,10 @@ export interface SgmPrefillConfig {
   vTransposed?: boolean;
   /** S/O scratch as separate 16×16 blocks with stride 16 (else rows of BC with stride BC + 4). */
   blockScratch?: boolean;
-  /** Row halves exchange through workgroup memory (else subgroupShuffleXor). */
-  wgExchange?: boolean;
-  /** Both halves of a row compute the row max over all columns (no exchange in the tile loop; no subgroup operations). */
-  rowMaxBoth?: boolean;
-  /** Matrix offsets in the tile loop made loop-variant (+ j0·zero, zero a uniform 0) so no load can be hoisted. */
-  loopVariant?: boolean;
-  /** The kernel body written into each entry point (else a helper function both entries call). */
-  inlineBody?: boolean;
-  /** One workgroup array per operand (Q staging, K, V, P), nothing aliased (else one array, P over the dead K). */
-  separateArrays?: boolean;
+  /** The score blocks of a tile accumulate interleaved (independent product chains). */
+  interleaved?: boolean;
+  /** K/V double-buffered by tile parity (one barrier a tile fewer). */
+  doubleBuffer?: boolean;
   /** Device debugging (entry 128_32_4_dbg): dump the intermediate values of rows 0.. of head 0 into PrefillArgs.debugOut. */
   debug?: boolean;
   /** Scalar emulation of the matrix operations (flash_attn_prefill_sgm_emu.wgsl): tests the control logic where there are no tensor cores. */
@@ -120,43 +114,39 @@ export interface SgmPrefillConfig {
 }
 
 /** A generated entry (shaders/flash_attn_prefill_sgm.gen.mjs CONFIGS). */
-export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; sb: boolean; xs: boolean; rx: boolean; lv: boolean; ep: boolean; sep: boolean; dbg: boolean }
+export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; sb: boolean; il: boolean; db: boolean; dbg: boolean }
 
 const E = (d: number, bc: number, sg: number, o: Partial<SgmPrefillEntry> = {}): SgmPrefillEntry =>
-  ({ d, bc, sg, pf: false, qs: false, vt: false, sb: false, xs: false, rx: false, lv: false, ep: false, sep: false, dbg: false, ...o });
+  ({ d, bc, sg, pf: false, qs: false, vt: false, sb: false, il: false, db: false, dbg: false, ...o });
 
 /** The generated entries, in the generator's order. */
 export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
-  E(128, 32, 4), E(128, 32, 8), E(128, 16, 8), E(64, 64, 4), E(64, 32, 4), E(64, 32, 8),
-  E(128, 32, 4, { pf: true }), E(128, 32, 8, { pf: true }), E(64, 64, 4, { pf: true }),
-  E(128, 32, 4, { qs: true }), E(128, 32, 4, { vt: true }), E(128, 32, 4, { sb: true }),
-  E(128, 32, 4, { qs: true, vt: true, sb: true }), E(128, 32, 4, { qs: true, vt: true, sb: true, pf: true }),
-  E(128, 32, 8, { vt: true, sb: true }), E(64, 64, 4, { qs: true, vt: true, sb: true }),
-  E(64, 16, 4, { qs: true, vt: true, sb: true }),
-  E(128, 32, 4, { xs: true }), E(128, 32, 4, { qs: true, vt: true, sb: true, xs: true }), E(64, 64, 4, { xs: true }),
-  E(128, 32, 4, { rx: true }), E(128, 32, 4, { pf: true, rx: true }), E(128, 32, 8, { rx: true }), E(64, 64, 4, { rx: true }),
-  E(128, 32, 4, { dbg: true }), E(128, 32, 4, { sb: true, dbg: true }), E(128, 32, 4, { qs: true, vt: true, sb: true, xs: true, dbg: true }),
-  E(128, 32, 4, { lv: true, dbg: true }), E(128, 32, 4, { lv: true }), E(128, 32, 4, { lv: true, pf: true }), E(64, 64, 4, { lv: true }),
-  E(128, 32, 4, { ep: true }), E(128, 32, 4, { sep: true }), E(128, 32, 4, { ep: true, sep: true }), E(128, 32, 4, { ep: true, sep: true, lv: true }),
-  E(128, 32, 4, { ep: true, dbg: true }), E(128, 32, 4, { sep: true, dbg: true }), E(128, 32, 4, { ep: true, sep: true, lv: true, dbg: true }),
+  E(128, 32, 4), E(128, 32, 4, { pf: true }), E(128, 32, 8), E(128, 32, 8, { pf: true }), E(128, 16, 8, { pf: true }),
+  E(128, 32, 4, { pf: true, vt: true }), E(128, 32, 4, { pf: true, sb: true }), E(128, 32, 4, { pf: true, qs: true }),
+  E(128, 32, 4, { pf: true, vt: true, sb: true }), E(128, 32, 8, { pf: true, vt: true, sb: true }),
+  E(128, 32, 4, { pf: true, il: true }), E(128, 32, 8, { pf: true, il: true }), E(128, 32, 4, { pf: true, vt: true, sb: true, il: true }),
+  E(128, 32, 4, { pf: true, il: true, db: true }), E(128, 32, 4, { pf: true, vt: true, sb: true, il: true, db: true }), E(128, 32, 4, { db: true }),
+  E(64, 32, 4, { pf: true, il: true, db: true }), E(64, 16, 4, { pf: true, il: true, db: true }),
+  E(64, 64, 4), E(64, 64, 4, { pf: true }), E(64, 32, 4, { pf: true }), E(64, 32, 8, { pf: true }), E(64, 16, 4, { qs: true, vt: true, sb: true }),
+  E(128, 32, 4, { dbg: true }),
 ];
 
 export const sgmEntryName = (e: SgmPrefillEntry): string =>
-  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.sb ? '_sb' : ''}${e.xs ? '_xs' : ''}${e.rx ? '_rx' : ''}${e.lv ? '_lv' : ''}${e.ep ? '_ep' : ''}${e.sep ? '_sep' : ''}${e.dbg ? '_dbg' : ''}`;
+  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.sb ? '_sb' : ''}${e.il ? '_il' : ''}${e.db ? '_db' : ''}${e.dbg ? '_dbg' : ''}`;
 
 function entryOf(d: number, c: SgmPrefillConfig): SgmPrefillEntry {
-  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, sb: c.blockScratch ?? false, xs: c.wgExchange ?? false, rx: c.rowMaxBoth ?? false, lv: c.loopVariant ?? false, ep: c.inlineBody ?? false, sep: c.separateArrays ?? false, dbg: c.debug ?? false };
+  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, sb: c.blockScratch ?? false, il: c.interleaved ?? false, db: c.doubleBuffer ?? false, dbg: c.debug ?? false };
 }
 
 /** The config of a generated entry (sweeps and tests enumerate SGM_PREFILL_CONFIGS). */
 export function sgmConfigOf(e: SgmPrefillEntry, extra: Partial<SgmPrefillConfig> = {}): SgmPrefillConfig {
-  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, blockScratch: e.sb, wgExchange: e.xs, rowMaxBoth: e.rx, loopVariant: e.lv, inlineBody: e.ep, separateArrays: e.sep, debug: e.dbg, ...extra };
+  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, blockScratch: e.sb, interleaved: e.il, doubleBuffer: e.db, debug: e.dbg, ...extra };
 }
 
 /** Workgroup memory of a generated entry in bytes (mirrors layout() in the generator); +1 KiB for the emulation's exchange array. */
 export function sgmPrefillStorageBytes(e: SgmPrefillEntry, emulate = false): number {
   const { halves, ssPer, br } = sgmHalves(e);
-  return halves * 2 + e.sg * ssPer * 4 + 2 * br * 4 + 4 + ((e.xs || e.rx) && !emulate ? 128 * e.sg : 0) + (emulate ? 1024 : 0);
+  return halves * 2 + e.sg * ssPer * 4 + 2 * br * 4 + 4 + (emulate ? 1024 : 0);
 }
 
 /** f16 elements of workgroup memory and the Q rows staged per chunk (mirrors layout() in the generator). */
@@ -164,10 +154,8 @@ function sgmHalves(e: SgmPrefillEntry): { halves: number; qc: number; ssPer: num
   const lk = e.d + 8, lv = e.vt ? e.bc + 8 : e.d + 8, lp = e.bc + 8, ss = e.bc + 4, br = 16 * e.sg;
   const kSize = e.bc * lk, vSize = e.vt ? e.d * lv : e.bc * lk;
   const pNeed = e.sg * 16 * lp;
-  const pSeparate = e.sep || pNeed > kSize;
-  const qStage = e.sep && !e.qs ? Math.min(br, 32) * lk : 0;
-  const halves = kSize + vSize + (e.qs ? br * lk : 0) + (pSeparate ? pNeed : 0) + qStage;
-  const qc = e.sep ? Math.min(br, 32) : Math.min(br, Math.floor(halves / lk / 16) * 16);
+  const halves = (e.db ? 2 : 1) * (kSize + vSize) + (e.qs ? br * lk : 0) + (pNeed > kSize ? pNeed : 0);
+  const qc = Math.min(br, Math.floor(halves / lk / 16) * 16);
   return { halves, qc, ssPer: e.sb ? (e.bc / 16) * 256 : 16 * ss, br };
 }
 
@@ -201,17 +189,26 @@ function sgmConfigFits(caps: Caps, d: number, c: SgmPrefillConfig): boolean {
 
 // Default per head dim until the H200 sweep says otherwise (kernels-bench/notes/attn.md).
 const SGM_DEFAULT: Readonly<Record<number, SgmPrefillConfig>> = {
-  128: { bc: 32, subgroups: 4 }, 64: { bc: 64, subgroups: 4 },
+  128: { bc: 32, subgroups: 4, prefetch: true }, 64: { bc: 64, subgroups: 4, prefetch: true },
 };
 
-/** The subgroup-matrix prefill config for head dim d on this device, or null when none applies. */
+/**
+ * The subgroup-matrix prefill config for head dim d on this device, or null when none applies.
+ * FAPOOL_FA_PREFILL=<generated entry, e.g. 128_32_8_pf> picks another (benchmarks); =tiled turns the path off.
+ */
 export function chooseSgmPrefill(caps: Caps, d: number): SgmPrefillConfig | null {
-  const c = SGM_DEFAULT[d];
+  const env = envVar('FAPOOL_FA_PREFILL');
+  if (env === 'tiled') return null;
+  const named = env ? SGM_PREFILL_CONFIGS.find((e) => e.d === d && !e.dbg && sgmEntryName(e) === env) : undefined;
+  if (env && !named && SGM_PREFILL_CONFIGS.every((e) => sgmEntryName(e) !== env)) {
+    throw new LimitError(`FAPOOL_FA_PREFILL=${env}: not a generated entry (have tiled, ${SGM_PREFILL_CONFIGS.filter((e) => !e.dbg).map(sgmEntryName).join(', ')})`);
+  }
+  const c = named ? sgmConfigOf(named) : SGM_DEFAULT[d];
   return c && sgmConfigFits(caps, d, c) ? c : null;
 }
 
-/** Off until the kernel has passed on the H200 (device round 1): then the default for the shapes that suit. */
-export const SGM_PREFILL_DEFAULT = false;
+/** On since session 3: correct on the H200 once the matrix offsets in the tile loop are loop-variant. */
+export const SGM_PREFILL_DEFAULT = true;
 
 /** Tensor cores when the device has them and the shape suits (f16, head dim 64 or 128); else f32 FMAs. */
 export function choosePrefillPath(caps: Caps, dtype: DType, d: number): PrefillPath {

@@ -35,3 +35,8 @@ export function expectDistinct(kernel: string, ...ts: [string, Tensor][]): void 
       `${kernel}: ${ts[i]![0]} and ${ts[j]![0]} must not alias (a writable binding cannot share memory)`);
   }
 }
+
+/** An environment variable where there is a process (Node); undefined in the browser. Kernel choices read it. */
+export function envVar(name: string): string | undefined {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
+}
