@@ -9,7 +9,7 @@ export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,temperature.gpu --format=csv,noheader > "$R/gpu.txt" 2>&1
 timeout 40 python3 kernels-bench/torch_bench.py --only attention --out "$R/torch.json" > "$R/torch.log" 2>&1 || echo "torch_bench rc=$?"
 timeout ${FA_SWEEP_S:-170} node dist/kernels-bench/attention-sweep.js --only "sgm 128" --torch "$R/torch.json" --out "$R/sweep.json" > "$R/sweep.log" 2>&1
-echo "sweep rc=$?"; grep -E "FAILED|err [0-9.]+e\+|passing|prefill " "$R/sweep.log" | grep -v '^\[' | head -60
+echo "sweep rc=$?"; grep -E "FAILED|e\+0|passing|^prefill " "$R/sweep.log" | cut -c1-160 | head -70
 BEST=$(node -e '
   const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   const ok = d.rows.filter((r) => r.kind === "prefill" && /S=16384/.test(r.shape) && typeof r.tflops === "number" && r.errSampled < 2e-2);
