@@ -13,7 +13,6 @@ import { fileURLToPath } from 'node:url';
  * switches: pf — the next tile's K/V are loaded into registers while this one is computed;
  * qs — Q fragments are re-loaded from workgroup memory before every product (else held in registers);
  * vt — V staged transposed ([d][key]) and loaded column-major like K (else row-major [key][d]);
- * sb — the S/O scratch holds separate 16×16 blocks with stride 16 (else rows of BC with stride BC + 4);
  * il — the BC/16 score blocks accumulate interleaved (independent product chains; else one block after the other);
  * db — K/V (and P over K) double-buffered by tile parity: the next tile stages into the other buffer, so the
  *      barrier at the end of each tile goes (3 barriers a tile instead of 4);
@@ -23,19 +22,20 @@ import { fileURLToPath } from 'node:url';
  * tile loop — above the staging of K/V/P they must read — which made every tensor-core prefill wrong
  * (kernels-bench/notes/attn.md, session 3). Loop-variant offsets cannot be hoisted.
  */
-const C = (D, BC, SG, o = {}) => ({ D, BC, SG, pf: false, qs: false, vt: false, sb: false, il: false, db: false, dbg: false, ...o });
+const C = (D, BC, SG, o = {}) => ({ D, BC, SG, pf: false, qs: false, vt: false, il: false, db: false, dbg: false, ...o });
+// (A switch sb — the scratch as 16×16 blocks of stride 16 — was wrong on the H200 even with loop-variant offsets,
+// right in emulation; unexplained, removed in session 3.)
 export const CONFIGS = [
   C(128, 32, 4), C(128, 32, 4, { pf: true }), C(128, 32, 8), C(128, 32, 8, { pf: true }), C(128, 16, 8, { pf: true }),
-  C(128, 32, 4, { pf: true, vt: true }), C(128, 32, 4, { pf: true, sb: true }), C(128, 32, 4, { pf: true, qs: true }),
-  C(128, 32, 4, { pf: true, vt: true, sb: true }), C(128, 32, 8, { pf: true, vt: true, sb: true }),
-  C(128, 32, 4, { pf: true, il: true }), C(128, 32, 8, { pf: true, il: true }), C(128, 32, 4, { pf: true, vt: true, sb: true, il: true }),
-  C(128, 32, 4, { pf: true, il: true, db: true }), C(128, 32, 4, { pf: true, vt: true, sb: true, il: true, db: true }), C(128, 32, 4, { db: true }),
+  C(128, 32, 4, { pf: true, vt: true }), C(128, 32, 4, { pf: true, qs: true }), C(128, 32, 8, { pf: true, vt: true }),
+  C(128, 32, 4, { pf: true, il: true }), C(128, 32, 8, { pf: true, il: true }),
+  C(128, 32, 4, { pf: true, il: true, db: true }), C(128, 32, 4, { db: true }),
   C(64, 32, 4, { pf: true, il: true, db: true }), C(64, 16, 4, { pf: true, il: true, db: true }),
-  C(64, 64, 4), C(64, 64, 4, { pf: true }), C(64, 32, 4, { pf: true }), C(64, 32, 8, { pf: true }), C(64, 16, 4, { qs: true, vt: true, sb: true }),
+  C(64, 64, 4), C(64, 64, 4, { pf: true }), C(64, 32, 4, { pf: true }), C(64, 32, 8, { pf: true }), C(64, 16, 4, { qs: true, vt: true }),
   C(128, 32, 4, { dbg: true }),
 ];
 
-export const configName = (c) => `${c.D}_${c.BC}_${c.SG}${c.pf ? '_pf' : ''}${c.qs ? '_qs' : ''}${c.vt ? '_vt' : ''}${c.sb ? '_sb' : ''}${c.il ? '_il' : ''}${c.db ? '_db' : ''}${c.dbg ? '_dbg' : ''}`;
+export const configName = (c) => `${c.D}_${c.BC}_${c.SG}${c.pf ? '_pf' : ''}${c.qs ? '_qs' : ''}${c.vt ? '_vt' : ''}${c.il ? '_il' : ''}${c.db ? '_db' : ''}${c.dbg ? '_dbg' : ''}`;
 
 /** Workgroup-memory layout of a config (mirrored by sgmPrefillStorageBytes in src/kernels/attention.ts). */
 export function layout(c) {
@@ -51,7 +51,7 @@ export function layout(c) {
   const pOff = pInK ? 0 : base;
   const halves = base + (pInK ? 0 : pNeed);
   const qc = Math.min(BR, Math.floor(halves / LK / 16) * 16); // query rows staged per chunk (Q in registers)
-  const ssPer = c.sb ? (BC / 16) * 256 : 16 * SS;            // f32 scratch per subgroup
+  const ssPer = 16 * SS;            // f32 scratch per subgroup: 16 rows of BC (+4: 16-byte aligned rows)
   const bytes = halves * 2 + SG * ssPer * 4 + 2 * BR * 4 + 4;
   // dbg dump (f32): S scratch of the first tile at 0, P at dbgP, O after the first tile (D/BC rounds of the
   // scratch) at dbgO, then (m, l) per row at dbgML.
@@ -151,9 +151,9 @@ function gen(cfg, emu) {
   const xor16 = (x) => emu ? `emu_xor16(${x}, tid)` : `subgroupShuffleXor(${x}, 16u)`;
   // The scratch: block i of the subgroup (matrix offset and stride), and element (r, c) of its rows.
   const LV = emu ? '' : ' + lv';   // loop-variant offsets (see CONFIGS)
-  const blkOff = (i) => (cfg.sb ? `sb0 + ${i} * 256u` : `sb0 + ${i} * 16u`) + LV;
-  const blkStride = cfg.sb ? '16u' : `${L.SS}u`;
-  const sAt = (c) => cfg.sb ? `${ss}[sb0 + (${c} / 16u) * 256u + r * 16u + ${c} % 16u]` : `${ss}[sb + ${c}]`;
+  const blkOff = (i) => `sb0 + ${i} * 16u` + LV;
+  const blkStride = `${L.SS}u`;
+  const sAt = (c) => `${ss}[sb + ${c}]`;
   // K rows [key][d] are the columns of Kᵀ; V is [key][d] (row-major right operand) or [d][key] (column-major).
   // db: the tile's K/V buffer (and P where it sits over K) is at + kb.
   const KB = cfg.db ? ' + kb' : '', PKB = cfg.db && L.pOff === 0 ? ' + kb' : '';
@@ -167,7 +167,7 @@ ${cfg.vt ? `${A('v')}[${vb}(${d4} * 4u) * ${L.LV}u + ${c}] = ${vv}.x; ${A('v')}[
     : stage4(`${vb}${c} * ${L.LK}u + ${d4} * 4u`, vv, 'v')}`;
 
   let o = `
-// ==== ${X}: D = ${D}, BC = ${BC}, SG = ${SG}${cfg.pf ? ', prefetch' : ''}${cfg.qs ? ', Q from workgroup memory' : ''}${cfg.vt ? ', V transposed' : ''}${cfg.sb ? ', 16×16 scratch blocks' : ''}: BR = ${L.BR} rows, ${WG} invocations, ${L.bytes} bytes of workgroup memory ====
+// ==== ${X}: D = ${D}, BC = ${BC}, SG = ${SG}${cfg.pf ? ', prefetch' : ''}${cfg.qs ? ', Q from workgroup memory' : ''}${cfg.vt ? ', V transposed' : ''}: BR = ${L.BR} rows, ${WG} invocations, ${L.bytes} bytes of workgroup memory ====
 // ${sh}: K tile [${BC}][${L.LK}] at 0, V ${cfg.vt ? `[${D}][${L.LV}]` : `[${BC}][${L.LK}]`} at ${L.vOff}${cfg.qs ? `, Q [${L.BR}][${L.LK}] at ${L.qOff}` : ''}, P [${SG * 16}][${L.LP}] at ${L.pOff}.
 var<workgroup> ${sh}: array<f16, ${L.halves}>;
 var<workgroup> ${ss}: array<f32, ${SG * L.ssPer}>;   // per subgroup: S / O scratch

@@ -2055,418 +2055,6 @@ fn fa_sgm_128_32_4_pf_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   }
 }
 
-// ==== 128_32_4_pf_sb: D = 128, BC = 32, SG = 4, prefetch, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 26116 bytes of workgroup memory ====
-// sh_128_32_4_pf_sb: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
-var<workgroup> sh_128_32_4_pf_sb: array<f16, 8704>;
-var<workgroup> ss_128_32_4_pf_sb: array<f32, 2048>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_pf_sb: array<f32, 64>;
-var<workgroup> rowL_128_32_4_pf_sb: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_pf_sb: u32;
-
-fn attend_128_32_4_pf_sb(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 512u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
-  var q0 = subgroup_matrix_left<f16, 16, 16>();
-  var q1 = subgroup_matrix_left<f16, 16, 16>();
-  var q2 = subgroup_matrix_left<f16, 16, 16>();
-  var q3 = subgroup_matrix_left<f16, 16, 16>();
-  var q4 = subgroup_matrix_left<f16, 16, 16>();
-  var q5 = subgroup_matrix_left<f16, 16, 16>();
-  var q6 = subgroup_matrix_left<f16, 16, 16>();
-  var q7 = subgroup_matrix_left<f16, 16, 16>();
-  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 2048u; i += 128u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_4_pf_sb[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_sb[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_sb[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_sb[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-      let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, qo + 112u, 136u);
-    }
-    workgroupBarrier();
-  }
-
-  var o0 = subgroup_matrix_result<f32, 16, 16>();
-  var o1 = subgroup_matrix_result<f32, 16, 16>();
-  var o2 = subgroup_matrix_result<f32, 16, 16>();
-  var o3 = subgroup_matrix_result<f32, 16, 16>();
-  var o4 = subgroup_matrix_result<f32, 16, 16>();
-  var o5 = subgroup_matrix_result<f32, 16, 16>();
-  var o6 = subgroup_matrix_result<f32, 16, 16>();
-  var o7 = subgroup_matrix_result<f32, 16, 16>();
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
-  var pk0 = T4();
-  var pv0 = T4();
-  var pk1 = T4();
-  var pv1 = T4();
-  var pk2 = T4();
-  var pv2 = T4();
-  var pk3 = T4();
-  var pv3 = T4();
-  var pk4 = T4();
-  var pv4 = T4();
-  var pk5 = T4();
-  var pv5 = T4();
-  var pk6 = T4();
-  var pv6 = T4();
-  var pk7 = T4();
-  var pv7 = T4();
-  {
-    let c = (tid + 0u) / 32u;
-    let d4 = (tid + 0u) % 32u;
-    pk0 = T4(); pv0 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-  }
-  {
-    let c = (tid + 128u) / 32u;
-    let d4 = (tid + 128u) % 32u;
-    pk1 = T4(); pv1 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-  }
-  {
-    let c = (tid + 256u) / 32u;
-    let d4 = (tid + 256u) % 32u;
-    pk2 = T4(); pv2 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-  }
-  {
-    let c = (tid + 384u) / 32u;
-    let d4 = (tid + 384u) % 32u;
-    pk3 = T4(); pv3 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-  }
-  {
-    let c = (tid + 512u) / 32u;
-    let d4 = (tid + 512u) % 32u;
-    pk4 = T4(); pv4 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-  }
-  {
-    let c = (tid + 640u) / 32u;
-    let d4 = (tid + 640u) % 32u;
-    pk5 = T4(); pv5 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-  }
-  {
-    let c = (tid + 768u) / 32u;
-    let d4 = (tid + 768u) % 32u;
-    pk6 = T4(); pv6 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-  }
-  {
-    let c = (tid + 896u) / 32u;
-    let d4 = (tid + 896u) % 32u;
-    pk7 = T4(); pv7 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
-  }
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_pf_sb = 0u; }
-    lv = j0 * p.zero;
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      sh_128_32_4_pf_sb[c * 136u + d4 * 4u] = pk0.x; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 3u] = pk0.w;
-      sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
-    }
-    {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
-      sh_128_32_4_pf_sb[c * 136u + d4 * 4u] = pk1.x; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 3u] = pk1.w;
-      sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      sh_128_32_4_pf_sb[c * 136u + d4 * 4u] = pk2.x; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 3u] = pk2.w;
-      sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
-    }
-    {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
-      sh_128_32_4_pf_sb[c * 136u + d4 * 4u] = pk3.x; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 3u] = pk3.w;
-      sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      sh_128_32_4_pf_sb[c * 136u + d4 * 4u] = pk4.x; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 1u] = pk4.y; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 2u] = pk4.z; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 3u] = pk4.w;
-      sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u] = pv4.x; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 1u] = pv4.y; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 2u] = pv4.z; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 3u] = pv4.w;
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      sh_128_32_4_pf_sb[c * 136u + d4 * 4u] = pk5.x; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 1u] = pk5.y; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 2u] = pk5.z; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 3u] = pk5.w;
-      sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u] = pv5.x; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 1u] = pv5.y; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 2u] = pv5.z; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 3u] = pv5.w;
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      sh_128_32_4_pf_sb[c * 136u + d4 * 4u] = pk6.x; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 1u] = pk6.y; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 2u] = pk6.z; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 3u] = pk6.w;
-      sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u] = pv6.x; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 1u] = pv6.y; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 2u] = pv6.z; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 3u] = pv6.w;
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      sh_128_32_4_pf_sb[c * 136u + d4 * 4u] = pk7.x; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 1u] = pk7.y; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 2u] = pk7.z; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 3u] = pk7.w;
-      sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u] = pv7.x; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 1u] = pv7.y; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 2u] = pv7.z; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 3u] = pv7.w;
-    }
-    workgroupBarrier();
-    // Next tile's K/V into registers while this one is computed.
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      pk0 = T4(); pv0 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-    }
-    {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
-      pk1 = T4(); pv1 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      pk2 = T4(); pv2 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-    }
-    {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
-      pk3 = T4(); pv3 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      pk4 = T4(); pv4 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      pk5 = T4(); pv5 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      pk6 = T4(); pv6 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      pk7 = T4(); pv7 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
-    }
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    {
-      var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sb, 0u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sb, 16u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sb, 32u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sb, 48u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sb, 64u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sb, 80u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sb, 96u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sb, 112u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sb, sb0 + 0u * 256u + lv, s, 16u);
-    }
-    {
-      var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sb, 2176u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sb, 2192u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sb, 2208u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sb, 2224u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sb, 2240u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sb, 2256u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sb, 2272u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sb, 2288u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sb, sb0 + 1u * 256u + lv, s, 16u);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_4_pf_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, subgroupShuffleXor(mx, 16u));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_sb = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_pf_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_4_pf_sb[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_sb) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sb, sb0 + 0u * 256u + lv, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sb, sb0 + 1u * 256u + lv, o1, 16u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-      workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_sb, sb0 + 0u * 256u + lv, 16u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_sb, sb0 + 1u * 256u + lv, 16u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sb, sb0 + 0u * 256u + lv, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sb, sb0 + 1u * 256u + lv, o3, 16u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_sb, sb0 + 0u * 256u + lv, 16u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_sb, sb0 + 1u * 256u + lv, 16u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sb, sb0 + 0u * 256u + lv, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sb, sb0 + 1u * 256u + lv, o5, 16u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-      workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_sb, sb0 + 0u * 256u + lv, 16u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_sb, sb0 + 1u * 256u + lv, 16u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sb, sb0 + 0u * 256u + lv, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sb, sb0 + 1u * 256u + lv, o7, 16u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-      workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_sb, sb0 + 0u * 256u + lv, 16u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_sb, sb0 + 1u * 256u + lv, 16u);
-      workgroupBarrier();
-    }
-
-
-    // O += P·V.
-    {
-      var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, 0u + sg * 640u + 0u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, 4352u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, 4368u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, 4384u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, 4400u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, 4416u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, 4432u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, 4448u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, 4464u + lv, 136u), o7);
-    }
-    {
-      var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, 0u + sg * 640u + 16u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, 6528u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, 6544u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, 6560u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, 6576u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, 6592u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, 6608u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, 6624u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sb, 6640u + lv, 136u), o7);
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += subgroupShuffleXor(l, 16u);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sb, sb0 + 0u * 256u + lv, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sb, sb0 + 1u * 256u + lv, o1, 16u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4_pf_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sb, sb0 + 0u * 256u + lv, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sb, sb0 + 1u * 256u + lv, o3, 16u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4_pf_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sb, sb0 + 0u * 256u + lv, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sb, sb0 + 1u * 256u + lv, o5, 16u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4_pf_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sb, sb0 + 0u * 256u + lv, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sb, sb0 + 1u * 256u + lv, o7, 16u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4_pf_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_4_pf_sb[row] = m; rowL_128_32_4_pf_sb[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_sb(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_sb(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_pf_sb[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_sb[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
 // ==== 128_32_4_pf_qs: D = 128, BC = 32, SG = 4, prefetch, Q from workgroup memory: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
 // sh_128_32_4_pf_qs: K tile [32][136] at 0, V [32][136] at 4352, Q [64][136] at 8704, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf_qs: array<f16, 17408>;
@@ -2857,427 +2445,15 @@ fn fa_sgm_128_32_4_pf_qs_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   }
 }
 
-// ==== 128_32_4_pf_vt_sb: D = 128, BC = 32, SG = 4, prefetch, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 27652 bytes of workgroup memory ====
-// sh_128_32_4_pf_vt_sb: K tile [32][136] at 0, V [128][40] at 4352, P [64][40] at 0.
-var<workgroup> sh_128_32_4_pf_vt_sb: array<f16, 9472>;
-var<workgroup> ss_128_32_4_pf_vt_sb: array<f32, 2048>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_pf_vt_sb: array<f32, 64>;
-var<workgroup> rowL_128_32_4_pf_vt_sb: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_pf_vt_sb: u32;
+// ==== 128_32_8_pf_vt: D = 128, BC = 32, SG = 8, prefetch, V transposed: BR = 128 rows, 256 invocations, 48644 bytes of workgroup memory ====
+// sh_128_32_8_pf_vt: K tile [32][136] at 0, V [128][40] at 4352, P [128][40] at 9472.
+var<workgroup> sh_128_32_8_pf_vt: array<f16, 14592>;
+var<workgroup> ss_128_32_8_pf_vt: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_vt: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_vt: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_vt: u32;
 
-fn attend_128_32_4_pf_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 512u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
-  var q0 = subgroup_matrix_left<f16, 16, 16>();
-  var q1 = subgroup_matrix_left<f16, 16, 16>();
-  var q2 = subgroup_matrix_left<f16, 16, 16>();
-  var q3 = subgroup_matrix_left<f16, 16, 16>();
-  var q4 = subgroup_matrix_left<f16, 16, 16>();
-  var q5 = subgroup_matrix_left<f16, 16, 16>();
-  var q6 = subgroup_matrix_left<f16, 16, 16>();
-  var q7 = subgroup_matrix_left<f16, 16, 16>();
-  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 2048u; i += 128u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_4_pf_vt_sb[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_vt_sb[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_vt_sb[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_vt_sb[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-      let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb, qo + 112u, 136u);
-    }
-    workgroupBarrier();
-  }
-
-  var o0 = subgroup_matrix_result<f32, 16, 16>();
-  var o1 = subgroup_matrix_result<f32, 16, 16>();
-  var o2 = subgroup_matrix_result<f32, 16, 16>();
-  var o3 = subgroup_matrix_result<f32, 16, 16>();
-  var o4 = subgroup_matrix_result<f32, 16, 16>();
-  var o5 = subgroup_matrix_result<f32, 16, 16>();
-  var o6 = subgroup_matrix_result<f32, 16, 16>();
-  var o7 = subgroup_matrix_result<f32, 16, 16>();
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
-  var pk0 = T4();
-  var pv0 = T4();
-  var pk1 = T4();
-  var pv1 = T4();
-  var pk2 = T4();
-  var pv2 = T4();
-  var pk3 = T4();
-  var pv3 = T4();
-  var pk4 = T4();
-  var pv4 = T4();
-  var pk5 = T4();
-  var pv5 = T4();
-  var pk6 = T4();
-  var pv6 = T4();
-  var pk7 = T4();
-  var pv7 = T4();
-  {
-    let c = (tid + 0u) / 32u;
-    let d4 = (tid + 0u) % 32u;
-    pk0 = T4(); pv0 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-  }
-  {
-    let c = (tid + 128u) / 32u;
-    let d4 = (tid + 128u) % 32u;
-    pk1 = T4(); pv1 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-  }
-  {
-    let c = (tid + 256u) / 32u;
-    let d4 = (tid + 256u) % 32u;
-    pk2 = T4(); pv2 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-  }
-  {
-    let c = (tid + 384u) / 32u;
-    let d4 = (tid + 384u) % 32u;
-    pk3 = T4(); pv3 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-  }
-  {
-    let c = (tid + 512u) / 32u;
-    let d4 = (tid + 512u) % 32u;
-    pk4 = T4(); pv4 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-  }
-  {
-    let c = (tid + 640u) / 32u;
-    let d4 = (tid + 640u) % 32u;
-    pk5 = T4(); pv5 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-  }
-  {
-    let c = (tid + 768u) / 32u;
-    let d4 = (tid + 768u) % 32u;
-    pk6 = T4(); pv6 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-  }
-  {
-    let c = (tid + 896u) / 32u;
-    let d4 = (tid + 896u) % 32u;
-    pk7 = T4(); pv7 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
-  }
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_pf_vt_sb = 0u; }
-    lv = j0 * p.zero;
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u] = pk0.x; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk0.w;
-      sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv0.x; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv0.y; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv0.z; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv0.w;
-    }
-    {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
-      sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u] = pk1.x; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk1.w;
-      sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv1.x; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv1.y; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv1.z; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv1.w;
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u] = pk2.x; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk2.w;
-      sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv2.x; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv2.y; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv2.z; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv2.w;
-    }
-    {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
-      sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u] = pk3.x; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk3.w;
-      sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv3.x; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv3.y; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv3.z; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv3.w;
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u] = pk4.x; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk4.y; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk4.z; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk4.w;
-      sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv4.x; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv4.y; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv4.z; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv4.w;
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u] = pk5.x; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk5.y; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk5.z; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk5.w;
-      sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv5.x; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv5.y; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv5.z; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv5.w;
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u] = pk6.x; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk6.y; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk6.z; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk6.w;
-      sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv6.x; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv6.y; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv6.z; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv6.w;
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u] = pk7.x; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk7.y; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk7.z; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk7.w;
-      sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv7.x; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv7.y; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv7.z; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv7.w;
-    }
-    workgroupBarrier();
-    // Next tile's K/V into registers while this one is computed.
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      pk0 = T4(); pv0 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-    }
-    {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
-      pk1 = T4(); pv1 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      pk2 = T4(); pv2 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-    }
-    {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
-      pk3 = T4(); pv3 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      pk4 = T4(); pv4 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      pk5 = T4(); pv5 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      pk6 = T4(); pv6 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      pk7 = T4(); pv7 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
-    }
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    {
-      var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 0u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 16u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 32u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 48u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 64u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 80u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 96u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 112u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 0u * 256u + lv, s, 16u);
-    }
-    {
-      var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 2176u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 2192u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 2208u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 2224u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 2240u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 2256u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 2272u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 2288u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 1u * 256u + lv, s, 16u);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_4_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, subgroupShuffleXor(mx, 16u));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_vt_sb = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_4_pf_vt_sb[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_vt_sb) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 0u * 256u + lv, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 1u * 256u + lv, o1, 16u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-      workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 0u * 256u + lv, 16u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 1u * 256u + lv, 16u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 0u * 256u + lv, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 1u * 256u + lv, o3, 16u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 0u * 256u + lv, 16u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 1u * 256u + lv, 16u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 0u * 256u + lv, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 1u * 256u + lv, o5, 16u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-      workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 0u * 256u + lv, 16u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 1u * 256u + lv, 16u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 0u * 256u + lv, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 1u * 256u + lv, o7, 16u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-      workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 0u * 256u + lv, 16u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 1u * 256u + lv, 16u);
-      workgroupBarrier();
-    }
-
-
-    // O += P·V.
-    {
-      var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb, 0u + sg * 640u + 0u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 4352u + lv, 40u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 4992u + lv, 40u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 5632u + lv, 40u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 6272u + lv, 40u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 6912u + lv, 40u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 7552u + lv, 40u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 8192u + lv, 40u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 8832u + lv, 40u), o7);
-    }
-    {
-      var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb, 0u + sg * 640u + 16u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 4368u + lv, 40u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 5008u + lv, 40u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 5648u + lv, 40u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 6288u + lv, 40u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 6928u + lv, 40u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 7568u + lv, 40u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 8208u + lv, 40u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb, 8848u + lv, 40u), o7);
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += subgroupShuffleXor(l, 16u);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 0u * 256u + lv, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 1u * 256u + lv, o1, 16u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 0u * 256u + lv, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 1u * 256u + lv, o3, 16u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 0u * 256u + lv, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 1u * 256u + lv, o5, 16u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 0u * 256u + lv, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb, sb0 + 1u * 256u + lv, o7, 16u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_4_pf_vt_sb[row] = m; rowL_128_32_4_pf_vt_sb[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_vt_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_vt_sb(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_vt_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_vt_sb(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_pf_vt_sb[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_vt_sb[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_8_pf_vt_sb: D = 128, BC = 32, SG = 8, prefetch, V transposed, 16×16 scratch blocks: BR = 128 rows, 256 invocations, 46596 bytes of workgroup memory ====
-// sh_128_32_8_pf_vt_sb: K tile [32][136] at 0, V [128][40] at 4352, P [128][40] at 9472.
-var<workgroup> sh_128_32_8_pf_vt_sb: array<f16, 14592>;
-var<workgroup> ss_128_32_8_pf_vt_sb: array<f32, 4096>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_8_pf_vt_sb: array<f32, 128>;
-var<workgroup> rowL_128_32_8_pf_vt_sb: array<f32, 128>;
-var<workgroup> anyNeed_128_32_8_pf_vt_sb: u32;
-
-fn attend_128_32_8_pf_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
+fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
   let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
   let sg = tid / 32u;
@@ -3299,7 +2475,7 @@ fn attend_128_32_8_pf_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 512u;              // the subgroup's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
@@ -3318,19 +2494,19 @@ fn attend_128_32_8_pf_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
       let tt = t0 + c0 + rr;
       var v = T4();
       if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_8_pf_vt_sb[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_vt_sb[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_vt_sb[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_vt_sb[rr * 136u + d4 * 4u + 3u] = v.w;
+      sh_128_32_8_pf_vt[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_vt[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_vt[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_vt[rr * 136u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt_sb, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt_sb, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt_sb, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt_sb, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt_sb, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt_sb, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt_sb, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt_sb, qo + 112u, 136u);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 112u, 136u);
     }
     workgroupBarrier();
   }
@@ -3379,31 +2555,31 @@ fn attend_128_32_8_pf_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_pf_vt_sb = 0u; }
+    if (tid == 0u) { anyNeed_128_32_8_pf_vt = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
       let d4 = (tid + 0u) % 32u;
-      sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk0.w;
-      sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv0.x; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv0.y; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv0.z; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv0.w;
+      sh_128_32_8_pf_vt[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_vt[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_vt[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_vt[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_vt[4352u + (d4 * 4u) * 40u + c] = pv0.x; sh_128_32_8_pf_vt[4352u + (d4 * 4u + 1u) * 40u + c] = pv0.y; sh_128_32_8_pf_vt[4352u + (d4 * 4u + 2u) * 40u + c] = pv0.z; sh_128_32_8_pf_vt[4352u + (d4 * 4u + 3u) * 40u + c] = pv0.w;
     }
     {
       let c = (tid + 256u) / 32u;
       let d4 = (tid + 256u) % 32u;
-      sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk1.w;
-      sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv1.x; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv1.y; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv1.z; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv1.w;
+      sh_128_32_8_pf_vt[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_vt[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_vt[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_vt[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_vt[4352u + (d4 * 4u) * 40u + c] = pv1.x; sh_128_32_8_pf_vt[4352u + (d4 * 4u + 1u) * 40u + c] = pv1.y; sh_128_32_8_pf_vt[4352u + (d4 * 4u + 2u) * 40u + c] = pv1.z; sh_128_32_8_pf_vt[4352u + (d4 * 4u + 3u) * 40u + c] = pv1.w;
     }
     {
       let c = (tid + 512u) / 32u;
       let d4 = (tid + 512u) % 32u;
-      sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk2.w;
-      sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv2.x; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv2.y; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv2.z; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv2.w;
+      sh_128_32_8_pf_vt[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_vt[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_vt[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_vt[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_vt[4352u + (d4 * 4u) * 40u + c] = pv2.x; sh_128_32_8_pf_vt[4352u + (d4 * 4u + 1u) * 40u + c] = pv2.y; sh_128_32_8_pf_vt[4352u + (d4 * 4u + 2u) * 40u + c] = pv2.z; sh_128_32_8_pf_vt[4352u + (d4 * 4u + 3u) * 40u + c] = pv2.w;
     }
     {
       let c = (tid + 768u) / 32u;
       let d4 = (tid + 768u) % 32u;
-      sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk3.w;
-      sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv3.x; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv3.y; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv3.z; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv3.w;
+      sh_128_32_8_pf_vt[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_vt[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_vt[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_vt[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_vt[4352u + (d4 * 4u) * 40u + c] = pv3.x; sh_128_32_8_pf_vt[4352u + (d4 * 4u + 1u) * 40u + c] = pv3.y; sh_128_32_8_pf_vt[4352u + (d4 * 4u + 2u) * 40u + c] = pv3.z; sh_128_32_8_pf_vt[4352u + (d4 * 4u + 3u) * 40u + c] = pv3.w;
     }
     workgroupBarrier();
     // Next tile's K/V into registers while this one is computed.
@@ -3435,27 +2611,27 @@ fn attend_128_32_8_pf_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 0u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 16u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 32u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 48u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 64u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 80u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 96u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 112u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 0u * 256u + lv, s, 16u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, s, 36u);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 2176u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 2192u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 2208u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 2224u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 2240u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 2256u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 2272u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 2288u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 1u * 256u + lv, s, 16u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, s, 36u);
     }
     workgroupBarrier();
 
@@ -3463,50 +2639,50 @@ fn attend_128_32_8_pf_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
     var mx = NEG;
     for (var j = 0u; j < 16u; j++) {
       let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_8_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      let x = select(NEG, ss_128_32_8_pf_vt[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
     mx = max(mx, subgroupShuffleXor(mx, 16u));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_vt_sb = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_vt = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
     let pb = 9472u + row * 40u;
     for (var j = 0u; j < 16u; j++) {
       let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_8_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_vt[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
       sum += e;
-      sh_128_32_8_pf_vt_sb[pb + c] = f16(e);
+      sh_128_32_8_pf_vt[pb + c] = f16(e);
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_vt_sb) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 0u * 256u + lv, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 1u * 256u + lv, o1, 16u);
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_vt) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o1, 36u);
       workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 0u * 256u + lv, 16u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 1u * 256u + lv, 16u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 0u * 256u + lv, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 1u * 256u + lv, o3, 16u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o3, 36u);
       workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 0u * 256u + lv, 16u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 1u * 256u + lv, 16u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 0u * 256u + lv, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 1u * 256u + lv, o5, 16u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o5, 36u);
       workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 0u * 256u + lv, 16u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 1u * 256u + lv, 16u);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 0u * 256u + lv, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 1u * 256u + lv, o7, 16u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o7, 36u);
       workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 0u * 256u + lv, 16u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 1u * 256u + lv, 16u);
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
     }
 
@@ -3514,27 +2690,27 @@ fn attend_128_32_8_pf_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt_sb, 9472u + sg * 640u + 0u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 4352u + lv, 40u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 4992u + lv, 40u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 5632u + lv, 40u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 6272u + lv, 40u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 6912u + lv, 40u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 7552u + lv, 40u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 8192u + lv, 40u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 8832u + lv, 40u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, 9472u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 4352u + lv, 40u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 4992u + lv, 40u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 5632u + lv, 40u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 6272u + lv, 40u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 6912u + lv, 40u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 7552u + lv, 40u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 8192u + lv, 40u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 8832u + lv, 40u), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt_sb, 9472u + sg * 640u + 16u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 4368u + lv, 40u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 5008u + lv, 40u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 5648u + lv, 40u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 6288u + lv, 40u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 6928u + lv, 40u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 7568u + lv, 40u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 8208u + lv, 40u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt_sb, 8848u + lv, 40u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, 9472u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 4368u + lv, 40u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 5008u + lv, 40u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 5648u + lv, 40u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 6288u + lv, 40u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 6928u + lv, 40u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 7568u + lv, 40u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 8208u + lv, 40u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 8848u + lv, 40u), o7);
     }
     workgroupBarrier();
   }
@@ -3542,62 +2718,62 @@ fn attend_128_32_8_pf_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 0u * 256u + lv, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 1u * 256u + lv, o1, 16u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_8_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_8_pf_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_8_pf_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_8_pf_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      let v = vec4f(ss_128_32_8_pf_vt[sb + c], ss_128_32_8_pf_vt[sb + (c + 1u)], ss_128_32_8_pf_vt[sb + (c + 2u)], ss_128_32_8_pf_vt[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 0u * 256u + lv, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 1u * 256u + lv, o3, 16u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_8_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_8_pf_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_8_pf_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_8_pf_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      let v = vec4f(ss_128_32_8_pf_vt[sb + c], ss_128_32_8_pf_vt[sb + (c + 1u)], ss_128_32_8_pf_vt[sb + (c + 2u)], ss_128_32_8_pf_vt[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 0u * 256u + lv, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 1u * 256u + lv, o5, 16u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o5, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_8_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_8_pf_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_8_pf_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_8_pf_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      let v = vec4f(ss_128_32_8_pf_vt[sb + c], ss_128_32_8_pf_vt[sb + (c + 1u)], ss_128_32_8_pf_vt[sb + (c + 2u)], ss_128_32_8_pf_vt[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 0u * 256u + lv, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt_sb, sb0 + 1u * 256u + lv, o7, 16u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o7, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_8_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_8_pf_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_8_pf_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_8_pf_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      let v = vec4f(ss_128_32_8_pf_vt[sb + c], ss_128_32_8_pf_vt[sb + (c + 1u)], ss_128_32_8_pf_vt[sb + (c + 2u)], ss_128_32_8_pf_vt[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_8_pf_vt_sb[row] = m; rowL_128_32_8_pf_vt_sb[row] = l; }
+  if (hh == 0u) { rowM_128_32_8_pf_vt[row] = m; rowL_128_32_8_pf_vt[row] = l; }
 
 }
 
 @compute @workgroup_size(256)
-fn fa_sgm_128_32_8_pf_vt_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn fa_sgm_128_32_8_pf_vt(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_8_pf_vt_sb(wid, nwg, tid);
+  attend_128_32_8_pf_vt(wid, nwg, tid);
 }
 
 @compute @workgroup_size(256)
-fn fa_sgm_128_32_8_pf_vt_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn fa_sgm_128_32_8_pf_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_8_pf_vt_sb(wid, nwg, tid);
+  attend_128_32_8_pf_vt(wid, nwg, tid);
   workgroupBarrier();
   let t = (nwg.x - 1u - wid.x) * 128u + tid;
   if (tid < 128u && t < p.T) {
-    let sum = rowL_128_32_8_pf_vt_sb[tid];
+    let sum = rowL_128_32_8_pf_vt[tid];
     // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_vt_sb[tid] + log2(sum)) * LN2, sum > 0.0);
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_vt[tid] + log2(sum)) * LN2, sum > 0.0);
   }
 }
 
@@ -4341,416 +3517,6 @@ fn fa_sgm_128_32_8_pf_il_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   }
 }
 
-// ==== 128_32_4_pf_vt_sb_il: D = 128, BC = 32, SG = 4, prefetch, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 27652 bytes of workgroup memory ====
-// sh_128_32_4_pf_vt_sb_il: K tile [32][136] at 0, V [128][40] at 4352, P [64][40] at 0.
-var<workgroup> sh_128_32_4_pf_vt_sb_il: array<f16, 9472>;
-var<workgroup> ss_128_32_4_pf_vt_sb_il: array<f32, 2048>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_pf_vt_sb_il: array<f32, 64>;
-var<workgroup> rowL_128_32_4_pf_vt_sb_il: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_pf_vt_sb_il: u32;
-
-fn attend_128_32_4_pf_vt_sb_il(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 512u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
-  var q0 = subgroup_matrix_left<f16, 16, 16>();
-  var q1 = subgroup_matrix_left<f16, 16, 16>();
-  var q2 = subgroup_matrix_left<f16, 16, 16>();
-  var q3 = subgroup_matrix_left<f16, 16, 16>();
-  var q4 = subgroup_matrix_left<f16, 16, 16>();
-  var q5 = subgroup_matrix_left<f16, 16, 16>();
-  var q6 = subgroup_matrix_left<f16, 16, 16>();
-  var q7 = subgroup_matrix_left<f16, 16, 16>();
-  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 2048u; i += 128u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_4_pf_vt_sb_il[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_vt_sb_il[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_vt_sb_il[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_vt_sb_il[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-      let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb_il, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb_il, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb_il, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb_il, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb_il, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb_il, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb_il, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb_il, qo + 112u, 136u);
-    }
-    workgroupBarrier();
-  }
-
-  var o0 = subgroup_matrix_result<f32, 16, 16>();
-  var o1 = subgroup_matrix_result<f32, 16, 16>();
-  var o2 = subgroup_matrix_result<f32, 16, 16>();
-  var o3 = subgroup_matrix_result<f32, 16, 16>();
-  var o4 = subgroup_matrix_result<f32, 16, 16>();
-  var o5 = subgroup_matrix_result<f32, 16, 16>();
-  var o6 = subgroup_matrix_result<f32, 16, 16>();
-  var o7 = subgroup_matrix_result<f32, 16, 16>();
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
-  var pk0 = T4();
-  var pv0 = T4();
-  var pk1 = T4();
-  var pv1 = T4();
-  var pk2 = T4();
-  var pv2 = T4();
-  var pk3 = T4();
-  var pv3 = T4();
-  var pk4 = T4();
-  var pv4 = T4();
-  var pk5 = T4();
-  var pv5 = T4();
-  var pk6 = T4();
-  var pv6 = T4();
-  var pk7 = T4();
-  var pv7 = T4();
-  {
-    let c = (tid + 0u) / 32u;
-    let d4 = (tid + 0u) % 32u;
-    pk0 = T4(); pv0 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-  }
-  {
-    let c = (tid + 128u) / 32u;
-    let d4 = (tid + 128u) % 32u;
-    pk1 = T4(); pv1 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-  }
-  {
-    let c = (tid + 256u) / 32u;
-    let d4 = (tid + 256u) % 32u;
-    pk2 = T4(); pv2 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-  }
-  {
-    let c = (tid + 384u) / 32u;
-    let d4 = (tid + 384u) % 32u;
-    pk3 = T4(); pv3 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-  }
-  {
-    let c = (tid + 512u) / 32u;
-    let d4 = (tid + 512u) % 32u;
-    pk4 = T4(); pv4 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-  }
-  {
-    let c = (tid + 640u) / 32u;
-    let d4 = (tid + 640u) % 32u;
-    pk5 = T4(); pv5 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-  }
-  {
-    let c = (tid + 768u) / 32u;
-    let d4 = (tid + 768u) % 32u;
-    pk6 = T4(); pv6 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-  }
-  {
-    let c = (tid + 896u) / 32u;
-    let d4 = (tid + 896u) % 32u;
-    pk7 = T4(); pv7 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
-  }
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_pf_vt_sb_il = 0u; }
-    lv = j0 * p.zero;
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u] = pk0.x; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 3u] = pk0.w;
-      sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u) * 40u + c] = pv0.x; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 1u) * 40u + c] = pv0.y; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 2u) * 40u + c] = pv0.z; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 3u) * 40u + c] = pv0.w;
-    }
-    {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
-      sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u] = pk1.x; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 3u] = pk1.w;
-      sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u) * 40u + c] = pv1.x; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 1u) * 40u + c] = pv1.y; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 2u) * 40u + c] = pv1.z; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 3u) * 40u + c] = pv1.w;
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u] = pk2.x; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 3u] = pk2.w;
-      sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u) * 40u + c] = pv2.x; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 1u) * 40u + c] = pv2.y; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 2u) * 40u + c] = pv2.z; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 3u) * 40u + c] = pv2.w;
-    }
-    {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
-      sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u] = pk3.x; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 3u] = pk3.w;
-      sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u) * 40u + c] = pv3.x; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 1u) * 40u + c] = pv3.y; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 2u) * 40u + c] = pv3.z; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 3u) * 40u + c] = pv3.w;
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u] = pk4.x; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 1u] = pk4.y; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 2u] = pk4.z; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 3u] = pk4.w;
-      sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u) * 40u + c] = pv4.x; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 1u) * 40u + c] = pv4.y; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 2u) * 40u + c] = pv4.z; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 3u) * 40u + c] = pv4.w;
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u] = pk5.x; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 1u] = pk5.y; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 2u] = pk5.z; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 3u] = pk5.w;
-      sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u) * 40u + c] = pv5.x; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 1u) * 40u + c] = pv5.y; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 2u) * 40u + c] = pv5.z; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 3u) * 40u + c] = pv5.w;
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u] = pk6.x; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 1u] = pk6.y; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 2u] = pk6.z; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 3u] = pk6.w;
-      sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u) * 40u + c] = pv6.x; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 1u) * 40u + c] = pv6.y; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 2u) * 40u + c] = pv6.z; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 3u) * 40u + c] = pv6.w;
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u] = pk7.x; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 1u] = pk7.y; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 2u] = pk7.z; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 3u] = pk7.w;
-      sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u) * 40u + c] = pv7.x; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 1u) * 40u + c] = pv7.y; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 2u) * 40u + c] = pv7.z; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 3u) * 40u + c] = pv7.w;
-    }
-    workgroupBarrier();
-    // Next tile's K/V into registers while this one is computed.
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      pk0 = T4(); pv0 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-    }
-    {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
-      pk1 = T4(); pv1 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      pk2 = T4(); pv2 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-    }
-    {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
-      pk3 = T4(); pv3 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      pk4 = T4(); pv4 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      pk5 = T4(); pv5 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      pk6 = T4(); pv6 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      pk7 = T4(); pv7 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
-    }
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    {
-      var s0 = subgroup_matrix_result<f32, 16, 16>();
-      var s1 = subgroup_matrix_result<f32, 16, 16>();
-      s0 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 0u + lv, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 2176u + lv, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 16u + lv, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 2192u + lv, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 32u + lv, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 2208u + lv, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 48u + lv, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 2224u + lv, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 64u + lv, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 2240u + lv, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 80u + lv, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 2256u + lv, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 96u + lv, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 2272u + lv, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 112u + lv, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 2288u + lv, 136u), s1);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 0u * 256u + lv, s0, 16u);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 1u * 256u + lv, s1, 16u);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_4_pf_vt_sb_il[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, subgroupShuffleXor(mx, 16u));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_vt_sb_il = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_pf_vt_sb_il[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_4_pf_vt_sb_il[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_vt_sb_il) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 0u * 256u + lv, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 1u * 256u + lv, o1, 16u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt_sb_il[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-      workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 0u * 256u + lv, 16u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 1u * 256u + lv, 16u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 0u * 256u + lv, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 1u * 256u + lv, o3, 16u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt_sb_il[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 0u * 256u + lv, 16u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 1u * 256u + lv, 16u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 0u * 256u + lv, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 1u * 256u + lv, o5, 16u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt_sb_il[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-      workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 0u * 256u + lv, 16u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 1u * 256u + lv, 16u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 0u * 256u + lv, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 1u * 256u + lv, o7, 16u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt_sb_il[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-      workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 0u * 256u + lv, 16u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 1u * 256u + lv, 16u);
-      workgroupBarrier();
-    }
-
-
-    // O += P·V.
-    {
-      var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb_il, 0u + sg * 640u + 0u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 4352u + lv, 40u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 4992u + lv, 40u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 5632u + lv, 40u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 6272u + lv, 40u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 6912u + lv, 40u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 7552u + lv, 40u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 8192u + lv, 40u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 8832u + lv, 40u), o7);
-    }
-    {
-      var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb_il, 0u + sg * 640u + 16u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 4368u + lv, 40u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 5008u + lv, 40u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 5648u + lv, 40u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 6288u + lv, 40u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 6928u + lv, 40u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 7568u + lv, 40u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 8208u + lv, 40u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il, 8848u + lv, 40u), o7);
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += subgroupShuffleXor(l, 16u);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 0u * 256u + lv, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 1u * 256u + lv, o1, 16u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4_pf_vt_sb_il[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_vt_sb_il[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_vt_sb_il[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_vt_sb_il[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 0u * 256u + lv, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 1u * 256u + lv, o3, 16u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4_pf_vt_sb_il[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_vt_sb_il[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_vt_sb_il[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_vt_sb_il[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 0u * 256u + lv, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 1u * 256u + lv, o5, 16u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4_pf_vt_sb_il[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_vt_sb_il[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_vt_sb_il[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_vt_sb_il[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 0u * 256u + lv, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il, sb0 + 1u * 256u + lv, o7, 16u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4_pf_vt_sb_il[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_vt_sb_il[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_vt_sb_il[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_vt_sb_il[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_4_pf_vt_sb_il[row] = m; rowL_128_32_4_pf_vt_sb_il[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_vt_sb_il(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_vt_sb_il(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_vt_sb_il_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_vt_sb_il(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_pf_vt_sb_il[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_vt_sb_il[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
 // ==== 128_32_4_pf_il_db: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
 // sh_128_32_4_pf_il_db: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf_il_db: array<f16, 17408>;
@@ -5159,417 +3925,6 @@ fn fa_sgm_128_32_4_pf_il_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_
     let sum = rowL_128_32_4_pf_il_db[tid];
     // Natural-log LSE of the scaled scores: m is in base-2 units.
     lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_il_db[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_4_pf_vt_sb_il_db: D = 128, BC = 32, SG = 4, prefetch, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 46596 bytes of workgroup memory ====
-// sh_128_32_4_pf_vt_sb_il_db: K tile [32][136] at 0, V [128][40] at 4352, P [64][40] at 0.
-var<workgroup> sh_128_32_4_pf_vt_sb_il_db: array<f16, 18944>;
-var<workgroup> ss_128_32_4_pf_vt_sb_il_db: array<f32, 2048>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_pf_vt_sb_il_db: array<f32, 64>;
-var<workgroup> rowL_128_32_4_pf_vt_sb_il_db: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_pf_vt_sb_il_db: u32;
-
-fn attend_128_32_4_pf_vt_sb_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 512u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
-  var q0 = subgroup_matrix_left<f16, 16, 16>();
-  var q1 = subgroup_matrix_left<f16, 16, 16>();
-  var q2 = subgroup_matrix_left<f16, 16, 16>();
-  var q3 = subgroup_matrix_left<f16, 16, 16>();
-  var q4 = subgroup_matrix_left<f16, 16, 16>();
-  var q5 = subgroup_matrix_left<f16, 16, 16>();
-  var q6 = subgroup_matrix_left<f16, 16, 16>();
-  var q7 = subgroup_matrix_left<f16, 16, 16>();
-  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 2048u; i += 128u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_4_pf_vt_sb_il_db[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_vt_sb_il_db[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_vt_sb_il_db[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_vt_sb_il_db[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-      let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb_il_db, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb_il_db, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb_il_db, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb_il_db, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb_il_db, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb_il_db, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb_il_db, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb_il_db, qo + 112u, 136u);
-    }
-    workgroupBarrier();
-  }
-
-  var o0 = subgroup_matrix_result<f32, 16, 16>();
-  var o1 = subgroup_matrix_result<f32, 16, 16>();
-  var o2 = subgroup_matrix_result<f32, 16, 16>();
-  var o3 = subgroup_matrix_result<f32, 16, 16>();
-  var o4 = subgroup_matrix_result<f32, 16, 16>();
-  var o5 = subgroup_matrix_result<f32, 16, 16>();
-  var o6 = subgroup_matrix_result<f32, 16, 16>();
-  var o7 = subgroup_matrix_result<f32, 16, 16>();
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
-  var pk0 = T4();
-  var pv0 = T4();
-  var pk1 = T4();
-  var pv1 = T4();
-  var pk2 = T4();
-  var pv2 = T4();
-  var pk3 = T4();
-  var pv3 = T4();
-  var pk4 = T4();
-  var pv4 = T4();
-  var pk5 = T4();
-  var pv5 = T4();
-  var pk6 = T4();
-  var pv6 = T4();
-  var pk7 = T4();
-  var pv7 = T4();
-  {
-    let c = (tid + 0u) / 32u;
-    let d4 = (tid + 0u) % 32u;
-    pk0 = T4(); pv0 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-  }
-  {
-    let c = (tid + 128u) / 32u;
-    let d4 = (tid + 128u) % 32u;
-    pk1 = T4(); pv1 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-  }
-  {
-    let c = (tid + 256u) / 32u;
-    let d4 = (tid + 256u) % 32u;
-    pk2 = T4(); pv2 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-  }
-  {
-    let c = (tid + 384u) / 32u;
-    let d4 = (tid + 384u) % 32u;
-    pk3 = T4(); pv3 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-  }
-  {
-    let c = (tid + 512u) / 32u;
-    let d4 = (tid + 512u) % 32u;
-    pk4 = T4(); pv4 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-  }
-  {
-    let c = (tid + 640u) / 32u;
-    let d4 = (tid + 640u) % 32u;
-    pk5 = T4(); pv5 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-  }
-  {
-    let c = (tid + 768u) / 32u;
-    let d4 = (tid + 768u) % 32u;
-    pk6 = T4(); pv6 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-  }
-  {
-    let c = (tid + 896u) / 32u;
-    let d4 = (tid + 896u) % 32u;
-    pk7 = T4(); pv7 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
-  }
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_pf_vt_sb_il_db = 0u; }
-    lv = j0 * p.zero;
-    let kb = select(0u, 9472u, ((j0 / 32u) & 1u) == 1u);   // this tile's K/V buffer
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb] = pk0.x; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 1u] = pk0.y; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 2u] = pk0.z; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 3u] = pk0.w;
-      sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u) * 40u + c] = pv0.x; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 1u) * 40u + c] = pv0.y; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 2u) * 40u + c] = pv0.z; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 3u) * 40u + c] = pv0.w;
-    }
-    {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
-      sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb] = pk1.x; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 1u] = pk1.y; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 2u] = pk1.z; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 3u] = pk1.w;
-      sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u) * 40u + c] = pv1.x; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 1u) * 40u + c] = pv1.y; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 2u) * 40u + c] = pv1.z; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 3u) * 40u + c] = pv1.w;
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb] = pk2.x; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 1u] = pk2.y; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 2u] = pk2.z; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 3u] = pk2.w;
-      sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u) * 40u + c] = pv2.x; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 1u) * 40u + c] = pv2.y; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 2u) * 40u + c] = pv2.z; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 3u) * 40u + c] = pv2.w;
-    }
-    {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
-      sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb] = pk3.x; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 1u] = pk3.y; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 2u] = pk3.z; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 3u] = pk3.w;
-      sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u) * 40u + c] = pv3.x; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 1u) * 40u + c] = pv3.y; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 2u) * 40u + c] = pv3.z; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 3u) * 40u + c] = pv3.w;
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb] = pk4.x; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 1u] = pk4.y; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 2u] = pk4.z; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 3u] = pk4.w;
-      sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u) * 40u + c] = pv4.x; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 1u) * 40u + c] = pv4.y; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 2u) * 40u + c] = pv4.z; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 3u) * 40u + c] = pv4.w;
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb] = pk5.x; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 1u] = pk5.y; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 2u] = pk5.z; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 3u] = pk5.w;
-      sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u) * 40u + c] = pv5.x; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 1u) * 40u + c] = pv5.y; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 2u) * 40u + c] = pv5.z; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 3u) * 40u + c] = pv5.w;
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb] = pk6.x; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 1u] = pk6.y; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 2u] = pk6.z; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 3u] = pk6.w;
-      sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u) * 40u + c] = pv6.x; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 1u) * 40u + c] = pv6.y; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 2u) * 40u + c] = pv6.z; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 3u) * 40u + c] = pv6.w;
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb] = pk7.x; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 1u] = pk7.y; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 2u] = pk7.z; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 3u] = pk7.w;
-      sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u) * 40u + c] = pv7.x; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 1u) * 40u + c] = pv7.y; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 2u) * 40u + c] = pv7.z; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 3u) * 40u + c] = pv7.w;
-    }
-    workgroupBarrier();
-    // Next tile's K/V into registers while this one is computed.
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      pk0 = T4(); pv0 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-    }
-    {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
-      pk1 = T4(); pv1 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      pk2 = T4(); pv2 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-    }
-    {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
-      pk3 = T4(); pv3 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      pk4 = T4(); pv4 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      pk5 = T4(); pv5 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      pk6 = T4(); pv6 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      pk7 = T4(); pv7 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
-    }
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    {
-      var s0 = subgroup_matrix_result<f32, 16, 16>();
-      var s1 = subgroup_matrix_result<f32, 16, 16>();
-      s0 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 0u + lv + kb, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 2176u + lv + kb, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 16u + lv + kb, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 2192u + lv + kb, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 32u + lv + kb, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 2208u + lv + kb, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 48u + lv + kb, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 2224u + lv + kb, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 64u + lv + kb, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 2240u + lv + kb, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 80u + lv + kb, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 2256u + lv + kb, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 96u + lv + kb, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 2272u + lv + kb, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 112u + lv + kb, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 2288u + lv + kb, 136u), s1);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 0u * 256u + lv, s0, 16u);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 1u * 256u + lv, s1, 16u);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_4_pf_vt_sb_il_db[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, subgroupShuffleXor(mx, 16u));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_vt_sb_il_db = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 40u + kb;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_pf_vt_sb_il_db[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_4_pf_vt_sb_il_db[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_vt_sb_il_db) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 0u * 256u + lv, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 1u * 256u + lv, o1, 16u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt_sb_il_db[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-      workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 0u * 256u + lv, 16u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 1u * 256u + lv, 16u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 0u * 256u + lv, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 1u * 256u + lv, o3, 16u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt_sb_il_db[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 0u * 256u + lv, 16u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 1u * 256u + lv, 16u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 0u * 256u + lv, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 1u * 256u + lv, o5, 16u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt_sb_il_db[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-      workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 0u * 256u + lv, 16u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 1u * 256u + lv, 16u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 0u * 256u + lv, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 1u * 256u + lv, o7, 16u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt_sb_il_db[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-      workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 0u * 256u + lv, 16u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 1u * 256u + lv, 16u);
-      workgroupBarrier();
-    }
-
-
-    // O += P·V.
-    {
-      var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb_il_db, 0u + sg * 640u + 0u + lv + kb, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 4352u + lv + kb, 40u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 4992u + lv + kb, 40u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 5632u + lv + kb, 40u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 6272u + lv + kb, 40u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 6912u + lv + kb, 40u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 7552u + lv + kb, 40u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 8192u + lv + kb, 40u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 8832u + lv + kb, 40u), o7);
-    }
-    {
-      var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt_sb_il_db, 0u + sg * 640u + 16u + lv + kb, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 4368u + lv + kb, 40u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 5008u + lv + kb, 40u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 5648u + lv + kb, 40u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 6288u + lv + kb, 40u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 6928u + lv + kb, 40u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 7568u + lv + kb, 40u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 8208u + lv + kb, 40u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt_sb_il_db, 8848u + lv + kb, 40u), o7);
-    }
-    // (db: no barrier here; the next tile stages into the other buffer)
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += subgroupShuffleXor(l, 16u);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 0u * 256u + lv, o0, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 1u * 256u + lv, o1, 16u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4_pf_vt_sb_il_db[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_vt_sb_il_db[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_vt_sb_il_db[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_vt_sb_il_db[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 0u * 256u + lv, o2, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 1u * 256u + lv, o3, 16u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4_pf_vt_sb_il_db[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_vt_sb_il_db[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_vt_sb_il_db[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_vt_sb_il_db[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 0u * 256u + lv, o4, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 1u * 256u + lv, o5, 16u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4_pf_vt_sb_il_db[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_vt_sb_il_db[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_vt_sb_il_db[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_vt_sb_il_db[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 0u * 256u + lv, o6, 16u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt_sb_il_db, sb0 + 1u * 256u + lv, o7, 16u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4_pf_vt_sb_il_db[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_vt_sb_il_db[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_vt_sb_il_db[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_vt_sb_il_db[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_4_pf_vt_sb_il_db[row] = m; rowL_128_32_4_pf_vt_sb_il_db[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_vt_sb_il_db(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_vt_sb_il_db(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_vt_sb_il_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_vt_sb_il_db(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_pf_vt_sb_il_db[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_vt_sb_il_db[tid] + log2(sum)) * LN2, sum > 0.0);
   }
 }
 
@@ -7462,15 +5817,15 @@ fn fa_sgm_64_32_8_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
   }
 }
 
-// ==== 64_16_4_qs_vt_sb: D = 64, BC = 16, SG = 4, Q from workgroup memory, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 22276 bytes of workgroup memory ====
-// sh_64_16_4_qs_vt_sb: K tile [16][72] at 0, V [64][24] at 1152, Q [64][72] at 2688, P [64][24] at 7296.
-var<workgroup> sh_64_16_4_qs_vt_sb: array<f16, 8832>;
-var<workgroup> ss_64_16_4_qs_vt_sb: array<f32, 1024>;   // per subgroup: S / O scratch
-var<workgroup> rowM_64_16_4_qs_vt_sb: array<f32, 64>;
-var<workgroup> rowL_64_16_4_qs_vt_sb: array<f32, 64>;
-var<workgroup> anyNeed_64_16_4_qs_vt_sb: u32;
+// ==== 64_16_4_qs_vt: D = 64, BC = 16, SG = 4, Q from workgroup memory, V transposed: BR = 64 rows, 128 invocations, 23300 bytes of workgroup memory ====
+// sh_64_16_4_qs_vt: K tile [16][72] at 0, V [64][24] at 1152, Q [64][72] at 2688, P [64][24] at 7296.
+var<workgroup> sh_64_16_4_qs_vt: array<f16, 8832>;
+var<workgroup> ss_64_16_4_qs_vt: array<f32, 1280>;   // per subgroup: S / O scratch
+var<workgroup> rowM_64_16_4_qs_vt: array<f32, 64>;
+var<workgroup> rowL_64_16_4_qs_vt: array<f32, 64>;
+var<workgroup> anyNeed_64_16_4_qs_vt: u32;
 
-fn attend_64_16_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
+fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
   let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
   let sg = tid / 32u;
@@ -7492,7 +5847,7 @@ fn attend_64_16_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 256u;              // the subgroup's scratch
+  let sb0 = sg * 320u;              // the subgroup's scratch
   let sb = sb0 + r * 20u;               // this invocation's row in it (row layout)
 
   // Q: staged once (zero past T) into its region; fragments are loaded before every product.
@@ -7502,7 +5857,7 @@ fn attend_64_16_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
     let tt = t0 + rr;
     var v = T4();
     if (tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
-    sh_64_16_4_qs_vt_sb[2688u + rr * 72u + d4 * 4u] = v.x; sh_64_16_4_qs_vt_sb[2688u + rr * 72u + d4 * 4u + 1u] = v.y; sh_64_16_4_qs_vt_sb[2688u + rr * 72u + d4 * 4u + 2u] = v.z; sh_64_16_4_qs_vt_sb[2688u + rr * 72u + d4 * 4u + 3u] = v.w;
+    sh_64_16_4_qs_vt[2688u + rr * 72u + d4 * 4u] = v.x; sh_64_16_4_qs_vt[2688u + rr * 72u + d4 * 4u + 1u] = v.y; sh_64_16_4_qs_vt[2688u + rr * 72u + d4 * 4u + 2u] = v.z; sh_64_16_4_qs_vt[2688u + rr * 72u + d4 * 4u + 3u] = v.w;
   }
   workgroupBarrier();
 
@@ -7514,7 +5869,7 @@ fn attend_64_16_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
   var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
   for (var j0 = 0u; j0 < kvEnd; j0 += 16u) {
-    if (tid == 0u) { anyNeed_64_16_4_qs_vt_sb = 0u; }
+    if (tid == 0u) { anyNeed_64_16_4_qs_vt = 0u; }
     lv = j0 * p.zero;
     for (var i = tid; i < 256u; i += 128u) {
       let c = i / 16u;
@@ -7526,19 +5881,19 @@ fn attend_64_16_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
         kv = kCache[g];
         vv = vCache[g];
       }
-      sh_64_16_4_qs_vt_sb[c * 72u + d4 * 4u] = kv.x; sh_64_16_4_qs_vt_sb[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_16_4_qs_vt_sb[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_16_4_qs_vt_sb[c * 72u + d4 * 4u + 3u] = kv.w;
-      sh_64_16_4_qs_vt_sb[1152u + (d4 * 4u) * 24u + c] = vv.x; sh_64_16_4_qs_vt_sb[1152u + (d4 * 4u + 1u) * 24u + c] = vv.y; sh_64_16_4_qs_vt_sb[1152u + (d4 * 4u + 2u) * 24u + c] = vv.z; sh_64_16_4_qs_vt_sb[1152u + (d4 * 4u + 3u) * 24u + c] = vv.w;
+      sh_64_16_4_qs_vt[c * 72u + d4 * 4u] = kv.x; sh_64_16_4_qs_vt[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_16_4_qs_vt[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_16_4_qs_vt[c * 72u + d4 * 4u + 3u] = kv.w;
+      sh_64_16_4_qs_vt[1152u + (d4 * 4u) * 24u + c] = vv.x; sh_64_16_4_qs_vt[1152u + (d4 * 4u + 1u) * 24u + c] = vv.y; sh_64_16_4_qs_vt[1152u + (d4 * 4u + 2u) * 24u + c] = vv.z; sh_64_16_4_qs_vt[1152u + (d4 * 4u + 3u) * 24u + c] = vv.w;
     }
     workgroupBarrier();
 
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt_sb, 2688u + sg * 1152u + 0u + lv, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt_sb, 0u + lv, 72u), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt_sb, 2688u + sg * 1152u + 16u + lv, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt_sb, 16u + lv, 72u), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt_sb, 2688u + sg * 1152u + 32u + lv, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt_sb, 32u + lv, 72u), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt_sb, 2688u + sg * 1152u + 48u + lv, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt_sb, 48u + lv, 72u), s); }
-      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u + lv, s, 16u);
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt, 2688u + sg * 1152u + 0u + lv, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 0u + lv, 72u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt, 2688u + sg * 1152u + 16u + lv, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 16u + lv, 72u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt, 2688u + sg * 1152u + 32u + lv, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 32u + lv, 72u), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt, 2688u + sg * 1152u + 48u + lv, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 48u + lv, 72u), s); }
+      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, s, 20u);
     }
     workgroupBarrier();
 
@@ -7546,50 +5901,50 @@ fn attend_64_16_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
     var mx = NEG;
     for (var j = 0u; j < 8u; j++) {
       let c = hh + 2u * ((j + rot) % 8u);
-      let x = select(NEG, ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      let x = select(NEG, ss_64_16_4_qs_vt[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
     mx = max(mx, subgroupShuffleXor(mx, 16u));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_64_16_4_qs_vt_sb = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_64_16_4_qs_vt = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
     let pb = 7296u + row * 24u;
     for (var j = 0u; j < 8u; j++) {
       let c = hh + 2u * ((j + rot) % 8u);
-      let e = select(0.0, exp2(fma(ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      let e = select(0.0, exp2(fma(ss_64_16_4_qs_vt[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
       sum += e;
-      sh_64_16_4_qs_vt_sb[pb + c] = f16(e);
+      sh_64_16_4_qs_vt[pb + c] = f16(e);
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_64_16_4_qs_vt_sb) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u + lv, o0, 16u);
+    if (workgroupUniformLoad(&anyNeed_64_16_4_qs_vt) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o0, 20u);
       workgroupBarrier();
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_qs_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u + lv, 16u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, 20u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u + lv, o1, 16u);
+      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o1, 20u);
       workgroupBarrier();
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_qs_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u + lv, 16u);
+      o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, 20u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u + lv, o2, 16u);
+      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o2, 20u);
       workgroupBarrier();
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_qs_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u + lv, 16u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, 20u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u + lv, o3, 16u);
+      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o3, 20u);
       workgroupBarrier();
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_qs_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u + lv, 16u);
+      o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, 20u);
       workgroupBarrier();
     }
 
@@ -7597,11 +5952,11 @@ fn attend_64_16_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt_sb, 7296u + sg * 384u + 0u + lv, 24u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt_sb, 1152u + lv, 24u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt_sb, 1536u + lv, 24u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt_sb, 1920u + lv, 24u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt_sb, 2304u + lv, 24u), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt, 7296u + sg * 384u + 0u + lv, 24u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 1152u + lv, 24u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 1536u + lv, 24u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 1920u + lv, 24u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 2304u + lv, 24u), o3);
     }
     workgroupBarrier();
   }
@@ -7609,62 +5964,62 @@ fn attend_64_16_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u + lv, o0, 16u);
+  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o0, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
-      let v = vec4f(ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      let v = vec4f(ss_64_16_4_qs_vt[sb + c], ss_64_16_4_qs_vt[sb + (c + 1u)], ss_64_16_4_qs_vt[sb + (c + 2u)], ss_64_16_4_qs_vt[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 16u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u + lv, o1, 16u);
+  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o1, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
-      let v = vec4f(ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      let v = vec4f(ss_64_16_4_qs_vt[sb + c], ss_64_16_4_qs_vt[sb + (c + 1u)], ss_64_16_4_qs_vt[sb + (c + 2u)], ss_64_16_4_qs_vt[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 16u + (16u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u + lv, o2, 16u);
+  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o2, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
-      let v = vec4f(ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      let v = vec4f(ss_64_16_4_qs_vt[sb + c], ss_64_16_4_qs_vt[sb + (c + 1u)], ss_64_16_4_qs_vt[sb + (c + 2u)], ss_64_16_4_qs_vt[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 16u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt_sb, sb0 + 0u * 256u + lv, o3, 16u);
+  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o3, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
-      let v = vec4f(ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+      let v = vec4f(ss_64_16_4_qs_vt[sb + c], ss_64_16_4_qs_vt[sb + (c + 1u)], ss_64_16_4_qs_vt[sb + (c + 2u)], ss_64_16_4_qs_vt[sb + (c + 3u)]) * inv;
       out[(t * p.nHeads + h) * 16u + (48u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_64_16_4_qs_vt_sb[row] = m; rowL_64_16_4_qs_vt_sb[row] = l; }
+  if (hh == 0u) { rowM_64_16_4_qs_vt[row] = m; rowL_64_16_4_qs_vt[row] = l; }
 
 }
 
 @compute @workgroup_size(128)
-fn fa_sgm_64_16_4_qs_vt_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn fa_sgm_64_16_4_qs_vt(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32) {
-  attend_64_16_4_qs_vt_sb(wid, nwg, tid);
+  attend_64_16_4_qs_vt(wid, nwg, tid);
 }
 
 @compute @workgroup_size(128)
-fn fa_sgm_64_16_4_qs_vt_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn fa_sgm_64_16_4_qs_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32) {
-  attend_64_16_4_qs_vt_sb(wid, nwg, tid);
+  attend_64_16_4_qs_vt(wid, nwg, tid);
   workgroupBarrier();
   let t = (nwg.x - 1u - wid.x) * 64u + tid;
   if (tid < 64u && t < p.T) {
-    let sum = rowL_64_16_4_qs_vt_sb[tid];
+    let sum = rowL_64_16_4_qs_vt[tid];
     // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_16_4_qs_vt_sb[tid] + log2(sum)) * LN2, sum > 0.0);
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_16_4_qs_vt[tid] + log2(sum)) * LN2, sum > 0.0);
   }
 }
 

@@ -1606,347 +1606,6 @@ fn fa_sgm_128_32_4_pf_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   }
 }
 
-// ==== 128_32_4_pf_sb: D = 128, BC = 32, SG = 4, prefetch, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 26116 bytes of workgroup memory ====
-// sh_128_32_4_pf_sb: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
-var<workgroup> sh_128_32_4_pf_sb: array<f16, 8704>;
-var<workgroup> ss_128_32_4_pf_sb: array<f32, 2048>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_pf_sb: array<f32, 64>;
-var<workgroup> rowL_128_32_4_pf_sb: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_pf_sb: u32;
-
-var<private> em_128_32_4_pf_sb: array<f32, 4864>;
-fn emu_zero_128_32_4_pf_sb(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_sb[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_4_pf_sb(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_pf_sb[m * 256u + e] = f32(sh_128_32_4_pf_sb[i]);
-  }
-}
-fn emu_ld_acc_128_32_4_pf_sb(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_sb[m * 256u + e] = ss_128_32_4_pf_sb[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_4_pf_sb(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_pf_sb[off + (e / 16u) * stride + e % 16u] = em_128_32_4_pf_sb[m * 256u + e]; }
-}
-fn emu_mma_128_32_4_pf_sb(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_pf_sb[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_pf_sb[a * 256u + i * 16u + k], em_128_32_4_pf_sb[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_pf_sb[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_128_32_4_pf_sb(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 512u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
-
-  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 2048u; i += 128u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_4_pf_sb[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_sb[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_sb[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_sb[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-      let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf_sb(k, qo + k * 16u, 136u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_pf_sb(8u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
-  var pk0 = T4();
-  var pv0 = T4();
-  var pk1 = T4();
-  var pv1 = T4();
-  var pk2 = T4();
-  var pv2 = T4();
-  var pk3 = T4();
-  var pv3 = T4();
-  var pk4 = T4();
-  var pv4 = T4();
-  var pk5 = T4();
-  var pv5 = T4();
-  var pk6 = T4();
-  var pv6 = T4();
-  var pk7 = T4();
-  var pv7 = T4();
-  {
-    let c = (tid + 0u) / 32u;
-    let d4 = (tid + 0u) % 32u;
-    pk0 = T4(); pv0 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-  }
-  {
-    let c = (tid + 128u) / 32u;
-    let d4 = (tid + 128u) % 32u;
-    pk1 = T4(); pv1 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-  }
-  {
-    let c = (tid + 256u) / 32u;
-    let d4 = (tid + 256u) % 32u;
-    pk2 = T4(); pv2 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-  }
-  {
-    let c = (tid + 384u) / 32u;
-    let d4 = (tid + 384u) % 32u;
-    pk3 = T4(); pv3 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-  }
-  {
-    let c = (tid + 512u) / 32u;
-    let d4 = (tid + 512u) % 32u;
-    pk4 = T4(); pv4 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-  }
-  {
-    let c = (tid + 640u) / 32u;
-    let d4 = (tid + 640u) % 32u;
-    pk5 = T4(); pv5 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-  }
-  {
-    let c = (tid + 768u) / 32u;
-    let d4 = (tid + 768u) % 32u;
-    pk6 = T4(); pv6 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-  }
-  {
-    let c = (tid + 896u) / 32u;
-    let d4 = (tid + 896u) % 32u;
-    pk7 = T4(); pv7 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
-  }
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_pf_sb = 0u; }
-    lv = j0 * p.zero;
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      sh_128_32_4_pf_sb[c * 136u + d4 * 4u] = pk0.x; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 3u] = pk0.w;
-      sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
-    }
-    {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
-      sh_128_32_4_pf_sb[c * 136u + d4 * 4u] = pk1.x; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 3u] = pk1.w;
-      sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      sh_128_32_4_pf_sb[c * 136u + d4 * 4u] = pk2.x; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 3u] = pk2.w;
-      sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
-    }
-    {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
-      sh_128_32_4_pf_sb[c * 136u + d4 * 4u] = pk3.x; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 3u] = pk3.w;
-      sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      sh_128_32_4_pf_sb[c * 136u + d4 * 4u] = pk4.x; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 1u] = pk4.y; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 2u] = pk4.z; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 3u] = pk4.w;
-      sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u] = pv4.x; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 1u] = pv4.y; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 2u] = pv4.z; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 3u] = pv4.w;
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      sh_128_32_4_pf_sb[c * 136u + d4 * 4u] = pk5.x; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 1u] = pk5.y; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 2u] = pk5.z; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 3u] = pk5.w;
-      sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u] = pv5.x; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 1u] = pv5.y; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 2u] = pv5.z; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 3u] = pv5.w;
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      sh_128_32_4_pf_sb[c * 136u + d4 * 4u] = pk6.x; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 1u] = pk6.y; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 2u] = pk6.z; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 3u] = pk6.w;
-      sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u] = pv6.x; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 1u] = pv6.y; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 2u] = pv6.z; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 3u] = pv6.w;
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      sh_128_32_4_pf_sb[c * 136u + d4 * 4u] = pk7.x; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 1u] = pk7.y; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 2u] = pk7.z; sh_128_32_4_pf_sb[c * 136u + d4 * 4u + 3u] = pk7.w;
-      sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u] = pv7.x; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 1u] = pv7.y; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 2u] = pv7.z; sh_128_32_4_pf_sb[4352u + c * 136u + d4 * 4u + 3u] = pv7.w;
-    }
-    workgroupBarrier();
-    // Next tile's K/V into registers while this one is computed.
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      pk0 = T4(); pv0 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-    }
-    {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
-      pk1 = T4(); pv1 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      pk2 = T4(); pv2 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-    }
-    {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
-      pk3 = T4(); pv3 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      pk4 = T4(); pv4 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      pk5 = T4(); pv5 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      pk6 = T4(); pv6 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      pk7 = T4(); pv7 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
-    }
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 2u; n++) {
-      emu_zero_128_32_4_pf_sb(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_pf_sb(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_pf_sb(k, 18u, 16u);
-      }
-      emu_st_acc_128_32_4_pf_sb(16u, sb0 + n * 256u, 16u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_4_pf_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor16(mx, tid));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_sb = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_pf_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_4_pf_sb[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_sb) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_pf_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_pf_sb(17u, 0u + sg * 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 8u; n++) {
-        emu_ld_128_32_4_pf_sb(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_pf_sb(17u, 18u, 8u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_4_pf_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_128_32_4_pf_sb[row] = m; rowL_128_32_4_pf_sb[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_sb(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_sb(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_pf_sb[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_sb[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
 // ==== 128_32_4_pf_qs: D = 128, BC = 32, SG = 4, prefetch, Q from workgroup memory: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
 // sh_128_32_4_pf_qs: K tile [32][136] at 0, V [32][136] at 4352, Q [64][136] at 8704, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf_qs: array<f16, 17408>;
@@ -2281,382 +1940,41 @@ fn fa_sgm_128_32_4_pf_qs_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   }
 }
 
-// ==== 128_32_4_pf_vt_sb: D = 128, BC = 32, SG = 4, prefetch, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 27652 bytes of workgroup memory ====
-// sh_128_32_4_pf_vt_sb: K tile [32][136] at 0, V [128][40] at 4352, P [64][40] at 0.
-var<workgroup> sh_128_32_4_pf_vt_sb: array<f16, 9472>;
-var<workgroup> ss_128_32_4_pf_vt_sb: array<f32, 2048>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_pf_vt_sb: array<f32, 64>;
-var<workgroup> rowL_128_32_4_pf_vt_sb: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_pf_vt_sb: u32;
+// ==== 128_32_8_pf_vt: D = 128, BC = 32, SG = 8, prefetch, V transposed: BR = 128 rows, 256 invocations, 48644 bytes of workgroup memory ====
+// sh_128_32_8_pf_vt: K tile [32][136] at 0, V [128][40] at 4352, P [128][40] at 9472.
+var<workgroup> sh_128_32_8_pf_vt: array<f16, 14592>;
+var<workgroup> ss_128_32_8_pf_vt: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_vt: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_vt: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_vt: u32;
 
-var<private> em_128_32_4_pf_vt_sb: array<f32, 4864>;
-fn emu_zero_128_32_4_pf_vt_sb(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_vt_sb[m * 256u + e] = 0.0; }
+var<private> em_128_32_8_pf_vt: array<f32, 4864>;
+fn emu_zero_128_32_8_pf_vt(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_vt[m * 256u + e] = 0.0; }
 }
-fn emu_ld_128_32_4_pf_vt_sb(m: u32, off: u32, stride: u32, colMajor: bool) {
+fn emu_ld_128_32_8_pf_vt(m: u32, off: u32, stride: u32, colMajor: bool) {
   for (var e = 0u; e < 256u; e++) {
     let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_pf_vt_sb[m * 256u + e] = f32(sh_128_32_4_pf_vt_sb[i]);
+    em_128_32_8_pf_vt[m * 256u + e] = f32(sh_128_32_8_pf_vt[i]);
   }
 }
-fn emu_ld_acc_128_32_4_pf_vt_sb(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_vt_sb[m * 256u + e] = ss_128_32_4_pf_vt_sb[off + (e / 16u) * stride + e % 16u]; }
+fn emu_ld_acc_128_32_8_pf_vt(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_vt[m * 256u + e] = ss_128_32_8_pf_vt[off + (e / 16u) * stride + e % 16u]; }
 }
-fn emu_st_acc_128_32_4_pf_vt_sb(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_pf_vt_sb[off + (e / 16u) * stride + e % 16u] = em_128_32_4_pf_vt_sb[m * 256u + e]; }
+fn emu_st_acc_128_32_8_pf_vt(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_pf_vt[off + (e / 16u) * stride + e % 16u] = em_128_32_8_pf_vt[m * 256u + e]; }
 }
-fn emu_mma_128_32_4_pf_vt_sb(a: u32, b: u32, c: u32) {
+fn emu_mma_128_32_8_pf_vt(a: u32, b: u32, c: u32) {
   for (var i = 0u; i < 16u; i++) {
     for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_pf_vt_sb[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_pf_vt_sb[a * 256u + i * 16u + k], em_128_32_4_pf_vt_sb[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_pf_vt_sb[c * 256u + i * 16u + j] = acc;
+      var acc = em_128_32_8_pf_vt[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_pf_vt[a * 256u + i * 16u + k], em_128_32_8_pf_vt[b * 256u + k * 16u + j], acc); }
+      em_128_32_8_pf_vt[c * 256u + i * 16u + j] = acc;
     }
   }
 }
 
-fn attend_128_32_4_pf_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 512u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
-
-  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 2048u; i += 128u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_4_pf_vt_sb[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_vt_sb[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_vt_sb[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_vt_sb[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-      let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf_vt_sb(k, qo + k * 16u, 136u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_pf_vt_sb(8u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
-  var pk0 = T4();
-  var pv0 = T4();
-  var pk1 = T4();
-  var pv1 = T4();
-  var pk2 = T4();
-  var pv2 = T4();
-  var pk3 = T4();
-  var pv3 = T4();
-  var pk4 = T4();
-  var pv4 = T4();
-  var pk5 = T4();
-  var pv5 = T4();
-  var pk6 = T4();
-  var pv6 = T4();
-  var pk7 = T4();
-  var pv7 = T4();
-  {
-    let c = (tid + 0u) / 32u;
-    let d4 = (tid + 0u) % 32u;
-    pk0 = T4(); pv0 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-  }
-  {
-    let c = (tid + 128u) / 32u;
-    let d4 = (tid + 128u) % 32u;
-    pk1 = T4(); pv1 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-  }
-  {
-    let c = (tid + 256u) / 32u;
-    let d4 = (tid + 256u) % 32u;
-    pk2 = T4(); pv2 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-  }
-  {
-    let c = (tid + 384u) / 32u;
-    let d4 = (tid + 384u) % 32u;
-    pk3 = T4(); pv3 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-  }
-  {
-    let c = (tid + 512u) / 32u;
-    let d4 = (tid + 512u) % 32u;
-    pk4 = T4(); pv4 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-  }
-  {
-    let c = (tid + 640u) / 32u;
-    let d4 = (tid + 640u) % 32u;
-    pk5 = T4(); pv5 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-  }
-  {
-    let c = (tid + 768u) / 32u;
-    let d4 = (tid + 768u) % 32u;
-    pk6 = T4(); pv6 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-  }
-  {
-    let c = (tid + 896u) / 32u;
-    let d4 = (tid + 896u) % 32u;
-    pk7 = T4(); pv7 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
-  }
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_pf_vt_sb = 0u; }
-    lv = j0 * p.zero;
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u] = pk0.x; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk0.w;
-      sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv0.x; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv0.y; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv0.z; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv0.w;
-    }
-    {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
-      sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u] = pk1.x; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk1.w;
-      sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv1.x; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv1.y; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv1.z; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv1.w;
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u] = pk2.x; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk2.w;
-      sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv2.x; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv2.y; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv2.z; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv2.w;
-    }
-    {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
-      sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u] = pk3.x; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk3.w;
-      sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv3.x; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv3.y; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv3.z; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv3.w;
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u] = pk4.x; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk4.y; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk4.z; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk4.w;
-      sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv4.x; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv4.y; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv4.z; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv4.w;
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u] = pk5.x; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk5.y; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk5.z; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk5.w;
-      sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv5.x; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv5.y; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv5.z; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv5.w;
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u] = pk6.x; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk6.y; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk6.z; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk6.w;
-      sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv6.x; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv6.y; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv6.z; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv6.w;
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u] = pk7.x; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk7.y; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk7.z; sh_128_32_4_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk7.w;
-      sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv7.x; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv7.y; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv7.z; sh_128_32_4_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv7.w;
-    }
-    workgroupBarrier();
-    // Next tile's K/V into registers while this one is computed.
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      pk0 = T4(); pv0 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-    }
-    {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
-      pk1 = T4(); pv1 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      pk2 = T4(); pv2 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-    }
-    {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
-      pk3 = T4(); pv3 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      pk4 = T4(); pv4 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      pk5 = T4(); pv5 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      pk6 = T4(); pv6 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      pk7 = T4(); pv7 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
-    }
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 2u; n++) {
-      emu_zero_128_32_4_pf_vt_sb(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_pf_vt_sb(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_pf_vt_sb(k, 18u, 16u);
-      }
-      emu_st_acc_128_32_4_pf_vt_sb(16u, sb0 + n * 256u, 16u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_4_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor16(mx, tid));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_vt_sb = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_4_pf_vt_sb[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_vt_sb) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_pf_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_pf_vt_sb(17u, 0u + sg * 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 8u; n++) {
-        emu_ld_128_32_4_pf_vt_sb(18u, 4352u + n * 640u + kk * 16u, 40u, true); emu_mma_128_32_4_pf_vt_sb(17u, 18u, 8u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_4_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_128_32_4_pf_vt_sb[row] = m; rowL_128_32_4_pf_vt_sb[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_vt_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_vt_sb(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_vt_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_vt_sb(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_pf_vt_sb[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_vt_sb[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_8_pf_vt_sb: D = 128, BC = 32, SG = 8, prefetch, V transposed, 16×16 scratch blocks: BR = 128 rows, 256 invocations, 46596 bytes of workgroup memory ====
-// sh_128_32_8_pf_vt_sb: K tile [32][136] at 0, V [128][40] at 4352, P [128][40] at 9472.
-var<workgroup> sh_128_32_8_pf_vt_sb: array<f16, 14592>;
-var<workgroup> ss_128_32_8_pf_vt_sb: array<f32, 4096>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_8_pf_vt_sb: array<f32, 128>;
-var<workgroup> rowL_128_32_8_pf_vt_sb: array<f32, 128>;
-var<workgroup> anyNeed_128_32_8_pf_vt_sb: u32;
-
-var<private> em_128_32_8_pf_vt_sb: array<f32, 4864>;
-fn emu_zero_128_32_8_pf_vt_sb(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_vt_sb[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_8_pf_vt_sb(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_8_pf_vt_sb[m * 256u + e] = f32(sh_128_32_8_pf_vt_sb[i]);
-  }
-}
-fn emu_ld_acc_128_32_8_pf_vt_sb(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_vt_sb[m * 256u + e] = ss_128_32_8_pf_vt_sb[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_8_pf_vt_sb(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_pf_vt_sb[off + (e / 16u) * stride + e % 16u] = em_128_32_8_pf_vt_sb[m * 256u + e]; }
-}
-fn emu_mma_128_32_8_pf_vt_sb(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_8_pf_vt_sb[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_pf_vt_sb[a * 256u + i * 16u + k], em_128_32_8_pf_vt_sb[b * 256u + k * 16u + j], acc); }
-      em_128_32_8_pf_vt_sb[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_128_32_8_pf_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
+fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
   let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
   let sg = tid / 32u;
@@ -2678,7 +1996,7 @@ fn attend_128_32_8_pf_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 512u;              // the subgroup's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
@@ -2690,17 +2008,17 @@ fn attend_128_32_8_pf_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
       let tt = t0 + c0 + rr;
       var v = T4();
       if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_8_pf_vt_sb[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_vt_sb[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_vt_sb[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_vt_sb[rr * 136u + d4 * 4u + 3u] = v.w;
+      sh_128_32_8_pf_vt[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_vt[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_vt[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_vt[rr * 136u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
       let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_vt_sb(k, qo + k * 16u, 136u, false); }
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_vt(k, qo + k * 16u, 136u, false); }
     }
     workgroupBarrier();
   }
 
-  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_pf_vt_sb(8u + n); }
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_pf_vt(8u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
   var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
@@ -2737,31 +2055,31 @@ fn attend_128_32_8_pf_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_pf_vt_sb = 0u; }
+    if (tid == 0u) { anyNeed_128_32_8_pf_vt = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
       let d4 = (tid + 0u) % 32u;
-      sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk0.w;
-      sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv0.x; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv0.y; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv0.z; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv0.w;
+      sh_128_32_8_pf_vt[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_vt[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_vt[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_vt[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_vt[4352u + (d4 * 4u) * 40u + c] = pv0.x; sh_128_32_8_pf_vt[4352u + (d4 * 4u + 1u) * 40u + c] = pv0.y; sh_128_32_8_pf_vt[4352u + (d4 * 4u + 2u) * 40u + c] = pv0.z; sh_128_32_8_pf_vt[4352u + (d4 * 4u + 3u) * 40u + c] = pv0.w;
     }
     {
       let c = (tid + 256u) / 32u;
       let d4 = (tid + 256u) % 32u;
-      sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk1.w;
-      sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv1.x; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv1.y; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv1.z; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv1.w;
+      sh_128_32_8_pf_vt[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_vt[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_vt[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_vt[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_vt[4352u + (d4 * 4u) * 40u + c] = pv1.x; sh_128_32_8_pf_vt[4352u + (d4 * 4u + 1u) * 40u + c] = pv1.y; sh_128_32_8_pf_vt[4352u + (d4 * 4u + 2u) * 40u + c] = pv1.z; sh_128_32_8_pf_vt[4352u + (d4 * 4u + 3u) * 40u + c] = pv1.w;
     }
     {
       let c = (tid + 512u) / 32u;
       let d4 = (tid + 512u) % 32u;
-      sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk2.w;
-      sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv2.x; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv2.y; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv2.z; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv2.w;
+      sh_128_32_8_pf_vt[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_vt[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_vt[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_vt[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_vt[4352u + (d4 * 4u) * 40u + c] = pv2.x; sh_128_32_8_pf_vt[4352u + (d4 * 4u + 1u) * 40u + c] = pv2.y; sh_128_32_8_pf_vt[4352u + (d4 * 4u + 2u) * 40u + c] = pv2.z; sh_128_32_8_pf_vt[4352u + (d4 * 4u + 3u) * 40u + c] = pv2.w;
     }
     {
       let c = (tid + 768u) / 32u;
       let d4 = (tid + 768u) % 32u;
-      sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_vt_sb[c * 136u + d4 * 4u + 3u] = pk3.w;
-      sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u) * 40u + c] = pv3.x; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 1u) * 40u + c] = pv3.y; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 2u) * 40u + c] = pv3.z; sh_128_32_8_pf_vt_sb[4352u + (d4 * 4u + 3u) * 40u + c] = pv3.w;
+      sh_128_32_8_pf_vt[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_vt[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_vt[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_vt[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_vt[4352u + (d4 * 4u) * 40u + c] = pv3.x; sh_128_32_8_pf_vt[4352u + (d4 * 4u + 1u) * 40u + c] = pv3.y; sh_128_32_8_pf_vt[4352u + (d4 * 4u + 2u) * 40u + c] = pv3.z; sh_128_32_8_pf_vt[4352u + (d4 * 4u + 3u) * 40u + c] = pv3.w;
     }
     workgroupBarrier();
     // Next tile's K/V into registers while this one is computed.
@@ -2792,11 +2110,11 @@ fn attend_128_32_8_pf_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     for (var n = 0u; n < 2u; n++) {
-      emu_zero_128_32_8_pf_vt_sb(16u);
+      emu_zero_128_32_8_pf_vt(16u);
       for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_8_pf_vt_sb(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_pf_vt_sb(k, 18u, 16u);
+        emu_ld_128_32_8_pf_vt(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_pf_vt(k, 18u, 16u);
       }
-      emu_st_acc_128_32_8_pf_vt_sb(16u, sb0 + n * 256u, 16u, ln);
+      emu_st_acc_128_32_8_pf_vt(16u, sb0 + n * 16u, 36u, ln);
     }
     workgroupBarrier();
 
@@ -2804,33 +2122,33 @@ fn attend_128_32_8_pf_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
     var mx = NEG;
     for (var j = 0u; j < 16u; j++) {
       let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_8_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      let x = select(NEG, ss_128_32_8_pf_vt[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
     mx = max(mx, emu_xor16(mx, tid));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_vt_sb = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_vt = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
     let pb = 9472u + row * 40u;
     for (var j = 0u; j < 16u; j++) {
       let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_8_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_vt[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
       sum += e;
-      sh_128_32_8_pf_vt_sb[pb + c] = f16(e);
+      sh_128_32_8_pf_vt[pb + c] = f16(e);
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_vt_sb) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_vt) != 0u) {
       for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_vt(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
         workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_vt[sb + c] *= alpha; }
         workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8_pf_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u); }
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8_pf_vt(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
         workgroupBarrier();
       }
     }
@@ -2838,9 +2156,9 @@ fn attend_128_32_8_pf_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_8_pf_vt_sb(17u, 9472u + sg * 640u + kk * 16u, 40u, false);
+      emu_ld_128_32_8_pf_vt(17u, 9472u + sg * 640u + kk * 16u, 40u, false);
       for (var n = 0u; n < 8u; n++) {
-        emu_ld_128_32_8_pf_vt_sb(18u, 4352u + n * 640u + kk * 16u, 40u, true); emu_mma_128_32_8_pf_vt_sb(17u, 18u, 8u + n);
+        emu_ld_128_32_8_pf_vt(18u, 4352u + n * 640u + kk * 16u, 40u, true); emu_mma_128_32_8_pf_vt(17u, 18u, 8u + n);
       }
     }
     workgroupBarrier();
@@ -2850,36 +2168,36 @@ fn attend_128_32_8_pf_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   l += emu_xor16(l, tid);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_vt_sb(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_vt(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
     workgroupBarrier();
     if (t < p.T) {
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_8_pf_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_8_pf_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_8_pf_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_8_pf_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+        let v = vec4f(ss_128_32_8_pf_vt[sb + c], ss_128_32_8_pf_vt[sb + (c + 1u)], ss_128_32_8_pf_vt[sb + (c + 2u)], ss_128_32_8_pf_vt[sb + (c + 3u)]) * inv;
         out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
       }
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_8_pf_vt_sb[row] = m; rowL_128_32_8_pf_vt_sb[row] = l; }
+  if (hh == 0u) { rowM_128_32_8_pf_vt[row] = m; rowL_128_32_8_pf_vt[row] = l; }
 
 }
 
 @compute @workgroup_size(256)
-fn fa_sgm_128_32_8_pf_vt_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn fa_sgm_128_32_8_pf_vt(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_8_pf_vt_sb(wid, nwg, tid);
+  attend_128_32_8_pf_vt(wid, nwg, tid);
 }
 
 @compute @workgroup_size(256)
-fn fa_sgm_128_32_8_pf_vt_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn fa_sgm_128_32_8_pf_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_8_pf_vt_sb(wid, nwg, tid);
+  attend_128_32_8_pf_vt(wid, nwg, tid);
   workgroupBarrier();
   let t = (nwg.x - 1u - wid.x) * 128u + tid;
   if (tid < 128u && t < p.T) {
-    let sum = rowL_128_32_8_pf_vt_sb[tid];
+    let sum = rowL_128_32_8_pf_vt[tid];
     // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_vt_sb[tid] + log2(sum)) * LN2, sum > 0.0);
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_vt[tid] + log2(sum)) * LN2, sum > 0.0);
   }
 }
 
@@ -3485,347 +2803,6 @@ fn fa_sgm_128_32_8_pf_il_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   }
 }
 
-// ==== 128_32_4_pf_vt_sb_il: D = 128, BC = 32, SG = 4, prefetch, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 27652 bytes of workgroup memory ====
-// sh_128_32_4_pf_vt_sb_il: K tile [32][136] at 0, V [128][40] at 4352, P [64][40] at 0.
-var<workgroup> sh_128_32_4_pf_vt_sb_il: array<f16, 9472>;
-var<workgroup> ss_128_32_4_pf_vt_sb_il: array<f32, 2048>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_pf_vt_sb_il: array<f32, 64>;
-var<workgroup> rowL_128_32_4_pf_vt_sb_il: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_pf_vt_sb_il: u32;
-
-var<private> em_128_32_4_pf_vt_sb_il: array<f32, 4864>;
-fn emu_zero_128_32_4_pf_vt_sb_il(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_vt_sb_il[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_4_pf_vt_sb_il(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_pf_vt_sb_il[m * 256u + e] = f32(sh_128_32_4_pf_vt_sb_il[i]);
-  }
-}
-fn emu_ld_acc_128_32_4_pf_vt_sb_il(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_vt_sb_il[m * 256u + e] = ss_128_32_4_pf_vt_sb_il[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_4_pf_vt_sb_il(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_pf_vt_sb_il[off + (e / 16u) * stride + e % 16u] = em_128_32_4_pf_vt_sb_il[m * 256u + e]; }
-}
-fn emu_mma_128_32_4_pf_vt_sb_il(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_pf_vt_sb_il[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_pf_vt_sb_il[a * 256u + i * 16u + k], em_128_32_4_pf_vt_sb_il[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_pf_vt_sb_il[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_128_32_4_pf_vt_sb_il(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 512u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
-
-  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 2048u; i += 128u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_4_pf_vt_sb_il[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_vt_sb_il[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_vt_sb_il[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_vt_sb_il[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-      let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf_vt_sb_il(k, qo + k * 16u, 136u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_pf_vt_sb_il(8u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
-  var pk0 = T4();
-  var pv0 = T4();
-  var pk1 = T4();
-  var pv1 = T4();
-  var pk2 = T4();
-  var pv2 = T4();
-  var pk3 = T4();
-  var pv3 = T4();
-  var pk4 = T4();
-  var pv4 = T4();
-  var pk5 = T4();
-  var pv5 = T4();
-  var pk6 = T4();
-  var pv6 = T4();
-  var pk7 = T4();
-  var pv7 = T4();
-  {
-    let c = (tid + 0u) / 32u;
-    let d4 = (tid + 0u) % 32u;
-    pk0 = T4(); pv0 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-  }
-  {
-    let c = (tid + 128u) / 32u;
-    let d4 = (tid + 128u) % 32u;
-    pk1 = T4(); pv1 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-  }
-  {
-    let c = (tid + 256u) / 32u;
-    let d4 = (tid + 256u) % 32u;
-    pk2 = T4(); pv2 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-  }
-  {
-    let c = (tid + 384u) / 32u;
-    let d4 = (tid + 384u) % 32u;
-    pk3 = T4(); pv3 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-  }
-  {
-    let c = (tid + 512u) / 32u;
-    let d4 = (tid + 512u) % 32u;
-    pk4 = T4(); pv4 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-  }
-  {
-    let c = (tid + 640u) / 32u;
-    let d4 = (tid + 640u) % 32u;
-    pk5 = T4(); pv5 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-  }
-  {
-    let c = (tid + 768u) / 32u;
-    let d4 = (tid + 768u) % 32u;
-    pk6 = T4(); pv6 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-  }
-  {
-    let c = (tid + 896u) / 32u;
-    let d4 = (tid + 896u) % 32u;
-    pk7 = T4(); pv7 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
-  }
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_pf_vt_sb_il = 0u; }
-    lv = j0 * p.zero;
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u] = pk0.x; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 3u] = pk0.w;
-      sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u) * 40u + c] = pv0.x; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 1u) * 40u + c] = pv0.y; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 2u) * 40u + c] = pv0.z; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 3u) * 40u + c] = pv0.w;
-    }
-    {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
-      sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u] = pk1.x; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 3u] = pk1.w;
-      sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u) * 40u + c] = pv1.x; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 1u) * 40u + c] = pv1.y; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 2u) * 40u + c] = pv1.z; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 3u) * 40u + c] = pv1.w;
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u] = pk2.x; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 3u] = pk2.w;
-      sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u) * 40u + c] = pv2.x; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 1u) * 40u + c] = pv2.y; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 2u) * 40u + c] = pv2.z; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 3u) * 40u + c] = pv2.w;
-    }
-    {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
-      sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u] = pk3.x; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 3u] = pk3.w;
-      sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u) * 40u + c] = pv3.x; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 1u) * 40u + c] = pv3.y; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 2u) * 40u + c] = pv3.z; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 3u) * 40u + c] = pv3.w;
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u] = pk4.x; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 1u] = pk4.y; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 2u] = pk4.z; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 3u] = pk4.w;
-      sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u) * 40u + c] = pv4.x; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 1u) * 40u + c] = pv4.y; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 2u) * 40u + c] = pv4.z; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 3u) * 40u + c] = pv4.w;
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u] = pk5.x; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 1u] = pk5.y; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 2u] = pk5.z; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 3u] = pk5.w;
-      sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u) * 40u + c] = pv5.x; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 1u) * 40u + c] = pv5.y; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 2u) * 40u + c] = pv5.z; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 3u) * 40u + c] = pv5.w;
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u] = pk6.x; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 1u] = pk6.y; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 2u] = pk6.z; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 3u] = pk6.w;
-      sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u) * 40u + c] = pv6.x; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 1u) * 40u + c] = pv6.y; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 2u) * 40u + c] = pv6.z; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 3u) * 40u + c] = pv6.w;
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u] = pk7.x; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 1u] = pk7.y; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 2u] = pk7.z; sh_128_32_4_pf_vt_sb_il[c * 136u + d4 * 4u + 3u] = pk7.w;
-      sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u) * 40u + c] = pv7.x; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 1u) * 40u + c] = pv7.y; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 2u) * 40u + c] = pv7.z; sh_128_32_4_pf_vt_sb_il[4352u + (d4 * 4u + 3u) * 40u + c] = pv7.w;
-    }
-    workgroupBarrier();
-    // Next tile's K/V into registers while this one is computed.
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      pk0 = T4(); pv0 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-    }
-    {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
-      pk1 = T4(); pv1 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      pk2 = T4(); pv2 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-    }
-    {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
-      pk3 = T4(); pv3 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      pk4 = T4(); pv4 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      pk5 = T4(); pv5 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      pk6 = T4(); pv6 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      pk7 = T4(); pv7 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
-    }
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 2u; n++) {
-      emu_zero_128_32_4_pf_vt_sb_il(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_pf_vt_sb_il(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_pf_vt_sb_il(k, 18u, 16u);
-      }
-      emu_st_acc_128_32_4_pf_vt_sb_il(16u, sb0 + n * 256u, 16u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_4_pf_vt_sb_il[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor16(mx, tid));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_vt_sb_il = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_pf_vt_sb_il[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_4_pf_vt_sb_il[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_vt_sb_il) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_vt_sb_il(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt_sb_il[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_pf_vt_sb_il(8u + rd * 2u + i, sb0 + i * 256u, 16u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_pf_vt_sb_il(17u, 0u + sg * 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 8u; n++) {
-        emu_ld_128_32_4_pf_vt_sb_il(18u, 4352u + n * 640u + kk * 16u, 40u, true); emu_mma_128_32_4_pf_vt_sb_il(17u, 18u, 8u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_vt_sb_il(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_4_pf_vt_sb_il[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_vt_sb_il[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_vt_sb_il[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_vt_sb_il[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_128_32_4_pf_vt_sb_il[row] = m; rowL_128_32_4_pf_vt_sb_il[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_vt_sb_il(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_vt_sb_il(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_vt_sb_il_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_vt_sb_il(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_pf_vt_sb_il[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_vt_sb_il[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
 // ==== 128_32_4_pf_il_db: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
 // sh_128_32_4_pf_il_db: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf_il_db: array<f16, 17408>;
@@ -4165,348 +3142,6 @@ fn fa_sgm_128_32_4_pf_il_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_
     let sum = rowL_128_32_4_pf_il_db[tid];
     // Natural-log LSE of the scaled scores: m is in base-2 units.
     lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_il_db[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_4_pf_vt_sb_il_db: D = 128, BC = 32, SG = 4, prefetch, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 46596 bytes of workgroup memory ====
-// sh_128_32_4_pf_vt_sb_il_db: K tile [32][136] at 0, V [128][40] at 4352, P [64][40] at 0.
-var<workgroup> sh_128_32_4_pf_vt_sb_il_db: array<f16, 18944>;
-var<workgroup> ss_128_32_4_pf_vt_sb_il_db: array<f32, 2048>;   // per subgroup: S / O scratch
-var<workgroup> rowM_128_32_4_pf_vt_sb_il_db: array<f32, 64>;
-var<workgroup> rowL_128_32_4_pf_vt_sb_il_db: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_pf_vt_sb_il_db: u32;
-
-var<private> em_128_32_4_pf_vt_sb_il_db: array<f32, 4864>;
-fn emu_zero_128_32_4_pf_vt_sb_il_db(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_vt_sb_il_db[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_4_pf_vt_sb_il_db(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_pf_vt_sb_il_db[m * 256u + e] = f32(sh_128_32_4_pf_vt_sb_il_db[i]);
-  }
-}
-fn emu_ld_acc_128_32_4_pf_vt_sb_il_db(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_vt_sb_il_db[m * 256u + e] = ss_128_32_4_pf_vt_sb_il_db[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_4_pf_vt_sb_il_db(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_pf_vt_sb_il_db[off + (e / 16u) * stride + e % 16u] = em_128_32_4_pf_vt_sb_il_db[m * 256u + e]; }
-}
-fn emu_mma_128_32_4_pf_vt_sb_il_db(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_pf_vt_sb_il_db[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_pf_vt_sb_il_db[a * 256u + i * 16u + k], em_128_32_4_pf_vt_sb_il_db[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_pf_vt_sb_il_db[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_128_32_4_pf_vt_sb_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
-  let r = ln % 16u;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 512u;              // the subgroup's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
-
-  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 2048u; i += 128u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_4_pf_vt_sb_il_db[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_vt_sb_il_db[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_vt_sb_il_db[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_vt_sb_il_db[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
-      let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf_vt_sb_il_db(k, qo + k * 16u, 136u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_pf_vt_sb_il_db(8u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
-  var pk0 = T4();
-  var pv0 = T4();
-  var pk1 = T4();
-  var pv1 = T4();
-  var pk2 = T4();
-  var pv2 = T4();
-  var pk3 = T4();
-  var pv3 = T4();
-  var pk4 = T4();
-  var pv4 = T4();
-  var pk5 = T4();
-  var pv5 = T4();
-  var pk6 = T4();
-  var pv6 = T4();
-  var pk7 = T4();
-  var pv7 = T4();
-  {
-    let c = (tid + 0u) / 32u;
-    let d4 = (tid + 0u) % 32u;
-    pk0 = T4(); pv0 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-  }
-  {
-    let c = (tid + 128u) / 32u;
-    let d4 = (tid + 128u) % 32u;
-    pk1 = T4(); pv1 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-  }
-  {
-    let c = (tid + 256u) / 32u;
-    let d4 = (tid + 256u) % 32u;
-    pk2 = T4(); pv2 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-  }
-  {
-    let c = (tid + 384u) / 32u;
-    let d4 = (tid + 384u) % 32u;
-    pk3 = T4(); pv3 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-  }
-  {
-    let c = (tid + 512u) / 32u;
-    let d4 = (tid + 512u) % 32u;
-    pk4 = T4(); pv4 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-  }
-  {
-    let c = (tid + 640u) / 32u;
-    let d4 = (tid + 640u) % 32u;
-    pk5 = T4(); pv5 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-  }
-  {
-    let c = (tid + 768u) / 32u;
-    let d4 = (tid + 768u) % 32u;
-    pk6 = T4(); pv6 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-  }
-  {
-    let c = (tid + 896u) / 32u;
-    let d4 = (tid + 896u) % 32u;
-    pk7 = T4(); pv7 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
-  }
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_pf_vt_sb_il_db = 0u; }
-    lv = j0 * p.zero;
-    let kb = select(0u, 9472u, ((j0 / 32u) & 1u) == 1u);   // this tile's K/V buffer
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb] = pk0.x; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 1u] = pk0.y; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 2u] = pk0.z; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 3u] = pk0.w;
-      sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u) * 40u + c] = pv0.x; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 1u) * 40u + c] = pv0.y; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 2u) * 40u + c] = pv0.z; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 3u) * 40u + c] = pv0.w;
-    }
-    {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
-      sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb] = pk1.x; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 1u] = pk1.y; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 2u] = pk1.z; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 3u] = pk1.w;
-      sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u) * 40u + c] = pv1.x; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 1u) * 40u + c] = pv1.y; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 2u) * 40u + c] = pv1.z; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 3u) * 40u + c] = pv1.w;
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb] = pk2.x; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 1u] = pk2.y; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 2u] = pk2.z; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 3u] = pk2.w;
-      sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u) * 40u + c] = pv2.x; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 1u) * 40u + c] = pv2.y; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 2u) * 40u + c] = pv2.z; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 3u) * 40u + c] = pv2.w;
-    }
-    {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
-      sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb] = pk3.x; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 1u] = pk3.y; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 2u] = pk3.z; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 3u] = pk3.w;
-      sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u) * 40u + c] = pv3.x; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 1u) * 40u + c] = pv3.y; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 2u) * 40u + c] = pv3.z; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 3u) * 40u + c] = pv3.w;
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb] = pk4.x; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 1u] = pk4.y; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 2u] = pk4.z; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 3u] = pk4.w;
-      sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u) * 40u + c] = pv4.x; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 1u) * 40u + c] = pv4.y; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 2u) * 40u + c] = pv4.z; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 3u) * 40u + c] = pv4.w;
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb] = pk5.x; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 1u] = pk5.y; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 2u] = pk5.z; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 3u] = pk5.w;
-      sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u) * 40u + c] = pv5.x; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 1u) * 40u + c] = pv5.y; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 2u) * 40u + c] = pv5.z; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 3u) * 40u + c] = pv5.w;
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb] = pk6.x; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 1u] = pk6.y; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 2u] = pk6.z; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 3u] = pk6.w;
-      sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u) * 40u + c] = pv6.x; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 1u) * 40u + c] = pv6.y; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 2u) * 40u + c] = pv6.z; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 3u) * 40u + c] = pv6.w;
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb] = pk7.x; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 1u] = pk7.y; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 2u] = pk7.z; sh_128_32_4_pf_vt_sb_il_db[c * 136u + d4 * 4u + kb + 3u] = pk7.w;
-      sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u) * 40u + c] = pv7.x; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 1u) * 40u + c] = pv7.y; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 2u) * 40u + c] = pv7.z; sh_128_32_4_pf_vt_sb_il_db[4352u + kb + (d4 * 4u + 3u) * 40u + c] = pv7.w;
-    }
-    workgroupBarrier();
-    // Next tile's K/V into registers while this one is computed.
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      pk0 = T4(); pv0 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-    }
-    {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
-      pk1 = T4(); pv1 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      pk2 = T4(); pv2 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-    }
-    {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
-      pk3 = T4(); pv3 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      pk4 = T4(); pv4 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      pk5 = T4(); pv5 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      pk6 = T4(); pv6 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      pk7 = T4(); pv7 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
-    }
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 2u; n++) {
-      emu_zero_128_32_4_pf_vt_sb_il_db(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_pf_vt_sb_il_db(18u, n * 2176u + k * 16u + kb, 136u, true); emu_mma_128_32_4_pf_vt_sb_il_db(k, 18u, 16u);
-      }
-      emu_st_acc_128_32_4_pf_vt_sb_il_db(16u, sb0 + n * 256u, 16u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_4_pf_vt_sb_il_db[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor16(mx, tid));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_vt_sb_il_db = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 40u + kb;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_pf_vt_sb_il_db[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_4_pf_vt_sb_il_db[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_vt_sb_il_db) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_vt_sb_il_db(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt_sb_il_db[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_pf_vt_sb_il_db(8u + rd * 2u + i, sb0 + i * 256u, 16u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_pf_vt_sb_il_db(17u, 0u + sg * 640u + kk * 16u + kb, 40u, false);
-      for (var n = 0u; n < 8u; n++) {
-        emu_ld_128_32_4_pf_vt_sb_il_db(18u, 4352u + n * 640u + kk * 16u + kb, 40u, true); emu_mma_128_32_4_pf_vt_sb_il_db(17u, 18u, 8u + n);
-      }
-    }
-    // (db: no barrier here; the next tile stages into the other buffer)
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l += emu_xor16(l, tid);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_vt_sb_il_db(8u + rd * 2u + i, sb0 + i * 256u, 16u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_4_pf_vt_sb_il_db[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_128_32_4_pf_vt_sb_il_db[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_128_32_4_pf_vt_sb_il_db[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_128_32_4_pf_vt_sb_il_db[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
-        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_128_32_4_pf_vt_sb_il_db[row] = m; rowL_128_32_4_pf_vt_sb_il_db[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_vt_sb_il_db(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_vt_sb_il_db(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_vt_sb_il_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_vt_sb_il_db(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_pf_vt_sb_il_db[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_vt_sb_il_db[tid] + log2(sum)) * LN2, sum > 0.0);
   }
 }
 
@@ -6204,41 +4839,41 @@ fn fa_sgm_64_32_8_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
   }
 }
 
-// ==== 64_16_4_qs_vt_sb: D = 64, BC = 16, SG = 4, Q from workgroup memory, V transposed, 16×16 scratch blocks: BR = 64 rows, 128 invocations, 22276 bytes of workgroup memory ====
-// sh_64_16_4_qs_vt_sb: K tile [16][72] at 0, V [64][24] at 1152, Q [64][72] at 2688, P [64][24] at 7296.
-var<workgroup> sh_64_16_4_qs_vt_sb: array<f16, 8832>;
-var<workgroup> ss_64_16_4_qs_vt_sb: array<f32, 1024>;   // per subgroup: S / O scratch
-var<workgroup> rowM_64_16_4_qs_vt_sb: array<f32, 64>;
-var<workgroup> rowL_64_16_4_qs_vt_sb: array<f32, 64>;
-var<workgroup> anyNeed_64_16_4_qs_vt_sb: u32;
+// ==== 64_16_4_qs_vt: D = 64, BC = 16, SG = 4, Q from workgroup memory, V transposed: BR = 64 rows, 128 invocations, 23300 bytes of workgroup memory ====
+// sh_64_16_4_qs_vt: K tile [16][72] at 0, V [64][24] at 1152, Q [64][72] at 2688, P [64][24] at 7296.
+var<workgroup> sh_64_16_4_qs_vt: array<f16, 8832>;
+var<workgroup> ss_64_16_4_qs_vt: array<f32, 1280>;   // per subgroup: S / O scratch
+var<workgroup> rowM_64_16_4_qs_vt: array<f32, 64>;
+var<workgroup> rowL_64_16_4_qs_vt: array<f32, 64>;
+var<workgroup> anyNeed_64_16_4_qs_vt: u32;
 
-var<private> em_64_16_4_qs_vt_sb: array<f32, 2816>;
-fn emu_zero_64_16_4_qs_vt_sb(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_64_16_4_qs_vt_sb[m * 256u + e] = 0.0; }
+var<private> em_64_16_4_qs_vt: array<f32, 2816>;
+fn emu_zero_64_16_4_qs_vt(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_16_4_qs_vt[m * 256u + e] = 0.0; }
 }
-fn emu_ld_64_16_4_qs_vt_sb(m: u32, off: u32, stride: u32, colMajor: bool) {
+fn emu_ld_64_16_4_qs_vt(m: u32, off: u32, stride: u32, colMajor: bool) {
   for (var e = 0u; e < 256u; e++) {
     let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_64_16_4_qs_vt_sb[m * 256u + e] = f32(sh_64_16_4_qs_vt_sb[i]);
+    em_64_16_4_qs_vt[m * 256u + e] = f32(sh_64_16_4_qs_vt[i]);
   }
 }
-fn emu_ld_acc_64_16_4_qs_vt_sb(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_64_16_4_qs_vt_sb[m * 256u + e] = ss_64_16_4_qs_vt_sb[off + (e / 16u) * stride + e % 16u]; }
+fn emu_ld_acc_64_16_4_qs_vt(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_16_4_qs_vt[m * 256u + e] = ss_64_16_4_qs_vt[off + (e / 16u) * stride + e % 16u]; }
 }
-fn emu_st_acc_64_16_4_qs_vt_sb(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_64_16_4_qs_vt_sb[off + (e / 16u) * stride + e % 16u] = em_64_16_4_qs_vt_sb[m * 256u + e]; }
+fn emu_st_acc_64_16_4_qs_vt(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_64_16_4_qs_vt[off + (e / 16u) * stride + e % 16u] = em_64_16_4_qs_vt[m * 256u + e]; }
 }
-fn emu_mma_64_16_4_qs_vt_sb(a: u32, b: u32, c: u32) {
+fn emu_mma_64_16_4_qs_vt(a: u32, b: u32, c: u32) {
   for (var i = 0u; i < 16u; i++) {
     for (var j = 0u; j < 16u; j++) {
-      var acc = em_64_16_4_qs_vt_sb[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_64_16_4_qs_vt_sb[a * 256u + i * 16u + k], em_64_16_4_qs_vt_sb[b * 256u + k * 16u + j], acc); }
-      em_64_16_4_qs_vt_sb[c * 256u + i * 16u + j] = acc;
+      var acc = em_64_16_4_qs_vt[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_64_16_4_qs_vt[a * 256u + i * 16u + k], em_64_16_4_qs_vt[b * 256u + k * 16u + j], acc); }
+      em_64_16_4_qs_vt[c * 256u + i * 16u + j] = acc;
     }
   }
 }
 
-fn attend_64_16_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
+fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
   let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
   let sg = tid / 32u;
@@ -6260,7 +4895,7 @@ fn attend_64_16_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 256u;              // the subgroup's scratch
+  let sb0 = sg * 320u;              // the subgroup's scratch
   let sb = sb0 + r * 20u;               // this invocation's row in it (row layout)
 
   // Q: staged once (zero past T) into its region; fragments are loaded before every product.
@@ -6270,16 +4905,16 @@ fn attend_64_16_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
     let tt = t0 + rr;
     var v = T4();
     if (tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
-    sh_64_16_4_qs_vt_sb[2688u + rr * 72u + d4 * 4u] = v.x; sh_64_16_4_qs_vt_sb[2688u + rr * 72u + d4 * 4u + 1u] = v.y; sh_64_16_4_qs_vt_sb[2688u + rr * 72u + d4 * 4u + 2u] = v.z; sh_64_16_4_qs_vt_sb[2688u + rr * 72u + d4 * 4u + 3u] = v.w;
+    sh_64_16_4_qs_vt[2688u + rr * 72u + d4 * 4u] = v.x; sh_64_16_4_qs_vt[2688u + rr * 72u + d4 * 4u + 1u] = v.y; sh_64_16_4_qs_vt[2688u + rr * 72u + d4 * 4u + 2u] = v.z; sh_64_16_4_qs_vt[2688u + rr * 72u + d4 * 4u + 3u] = v.w;
   }
   workgroupBarrier();
 
-  for (var n = 0u; n < 4u; n++) { emu_zero_64_16_4_qs_vt_sb(4u + n); }
+  for (var n = 0u; n < 4u; n++) { emu_zero_64_16_4_qs_vt(4u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
   var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
   for (var j0 = 0u; j0 < kvEnd; j0 += 16u) {
-    if (tid == 0u) { anyNeed_64_16_4_qs_vt_sb = 0u; }
+    if (tid == 0u) { anyNeed_64_16_4_qs_vt = 0u; }
     lv = j0 * p.zero;
     for (var i = tid; i < 256u; i += 128u) {
       let c = i / 16u;
@@ -6291,19 +4926,19 @@ fn attend_64_16_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
         kv = kCache[g];
         vv = vCache[g];
       }
-      sh_64_16_4_qs_vt_sb[c * 72u + d4 * 4u] = kv.x; sh_64_16_4_qs_vt_sb[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_16_4_qs_vt_sb[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_16_4_qs_vt_sb[c * 72u + d4 * 4u + 3u] = kv.w;
-      sh_64_16_4_qs_vt_sb[1152u + (d4 * 4u) * 24u + c] = vv.x; sh_64_16_4_qs_vt_sb[1152u + (d4 * 4u + 1u) * 24u + c] = vv.y; sh_64_16_4_qs_vt_sb[1152u + (d4 * 4u + 2u) * 24u + c] = vv.z; sh_64_16_4_qs_vt_sb[1152u + (d4 * 4u + 3u) * 24u + c] = vv.w;
+      sh_64_16_4_qs_vt[c * 72u + d4 * 4u] = kv.x; sh_64_16_4_qs_vt[c * 72u + d4 * 4u + 1u] = kv.y; sh_64_16_4_qs_vt[c * 72u + d4 * 4u + 2u] = kv.z; sh_64_16_4_qs_vt[c * 72u + d4 * 4u + 3u] = kv.w;
+      sh_64_16_4_qs_vt[1152u + (d4 * 4u) * 24u + c] = vv.x; sh_64_16_4_qs_vt[1152u + (d4 * 4u + 1u) * 24u + c] = vv.y; sh_64_16_4_qs_vt[1152u + (d4 * 4u + 2u) * 24u + c] = vv.z; sh_64_16_4_qs_vt[1152u + (d4 * 4u + 3u) * 24u + c] = vv.w;
     }
     workgroupBarrier();
 
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     for (var n = 0u; n < 1u; n++) {
-      emu_zero_64_16_4_qs_vt_sb(8u);
+      emu_zero_64_16_4_qs_vt(8u);
       for (var k = 0u; k < 4u; k++) {
-        emu_ld_64_16_4_qs_vt_sb(k, 2688u + sg * 1152u + k * 16u, 72u, false);
-        emu_ld_64_16_4_qs_vt_sb(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_16_4_qs_vt_sb(k, 10u, 8u);
+        emu_ld_64_16_4_qs_vt(k, 2688u + sg * 1152u + k * 16u, 72u, false);
+        emu_ld_64_16_4_qs_vt(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_16_4_qs_vt(k, 10u, 8u);
       }
-      emu_st_acc_64_16_4_qs_vt_sb(8u, sb0 + n * 256u, 16u, ln);
+      emu_st_acc_64_16_4_qs_vt(8u, sb0 + n * 16u, 20u, ln);
     }
     workgroupBarrier();
 
@@ -6311,33 +4946,33 @@ fn attend_64_16_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
     var mx = NEG;
     for (var j = 0u; j < 8u; j++) {
       let c = hh + 2u * ((j + rot) % 8u);
-      let x = select(NEG, ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] * scale2, i32(j0 + c) <= rowLim);
+      let x = select(NEG, ss_64_16_4_qs_vt[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
     mx = max(mx, emu_xor16(mx, tid));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_64_16_4_qs_vt_sb = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_64_16_4_qs_vt = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
     let pb = 7296u + row * 24u;
     for (var j = 0u; j < 8u; j++) {
       let c = hh + 2u * ((j + rot) % 8u);
-      let e = select(0.0, exp2(fma(ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], scale2, -m)), i32(j0 + c) <= rowLim);
+      let e = select(0.0, exp2(fma(ss_64_16_4_qs_vt[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
       sum += e;
-      sh_64_16_4_qs_vt_sb[pb + c] = f16(e);
+      sh_64_16_4_qs_vt[pb + c] = f16(e);
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_64_16_4_qs_vt_sb) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_64_16_4_qs_vt) != 0u) {
       for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 1u; i++) { emu_st_acc_64_16_4_qs_vt_sb(4u + rd * 1u + i, sb0 + i * 256u, 16u, ln); }
+        for (var i = 0u; i < 1u; i++) { emu_st_acc_64_16_4_qs_vt(4u + rd * 1u + i, sb0 + i * 16u, 20u, ln); }
         workgroupBarrier();
-        for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u] *= alpha; }
+        for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_qs_vt[sb + c] *= alpha; }
         workgroupBarrier();
-        for (var i = 0u; i < 1u; i++) { emu_ld_acc_64_16_4_qs_vt_sb(4u + rd * 1u + i, sb0 + i * 256u, 16u); }
+        for (var i = 0u; i < 1u; i++) { emu_ld_acc_64_16_4_qs_vt(4u + rd * 1u + i, sb0 + i * 16u, 20u); }
         workgroupBarrier();
       }
     }
@@ -6345,9 +4980,9 @@ fn attend_64_16_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // O += P·V.
     for (var kk = 0u; kk < 1u; kk++) {
-      emu_ld_64_16_4_qs_vt_sb(9u, 7296u + sg * 384u + kk * 16u, 24u, false);
+      emu_ld_64_16_4_qs_vt(9u, 7296u + sg * 384u + kk * 16u, 24u, false);
       for (var n = 0u; n < 4u; n++) {
-        emu_ld_64_16_4_qs_vt_sb(10u, 1152u + n * 384u + kk * 16u, 24u, true); emu_mma_64_16_4_qs_vt_sb(9u, 10u, 4u + n);
+        emu_ld_64_16_4_qs_vt(10u, 1152u + n * 384u + kk * 16u, 24u, true); emu_mma_64_16_4_qs_vt(9u, 10u, 4u + n);
       }
     }
     workgroupBarrier();
@@ -6357,36 +4992,36 @@ fn attend_64_16_4_qs_vt_sb(wid: vec3u, nwg: vec3u, tid: u32) {
   l += emu_xor16(l, tid);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 1u; i++) { emu_st_acc_64_16_4_qs_vt_sb(4u + rd * 1u + i, sb0 + i * 256u, 16u, ln); }
+    for (var i = 0u; i < 1u; i++) { emu_st_acc_64_16_4_qs_vt(4u + rd * 1u + i, sb0 + i * 16u, 20u, ln); }
     workgroupBarrier();
     if (t < p.T) {
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
-        let v = vec4f(ss_64_16_4_qs_vt_sb[sb0 + (c / 16u) * 256u + r * 16u + c % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 1u) / 16u) * 256u + r * 16u + (c + 1u) % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 2u) / 16u) * 256u + r * 16u + (c + 2u) % 16u], ss_64_16_4_qs_vt_sb[sb0 + ((c + 3u) / 16u) * 256u + r * 16u + (c + 3u) % 16u]) * inv;
+        let v = vec4f(ss_64_16_4_qs_vt[sb + c], ss_64_16_4_qs_vt[sb + (c + 1u)], ss_64_16_4_qs_vt[sb + (c + 2u)], ss_64_16_4_qs_vt[sb + (c + 3u)]) * inv;
         out[(t * p.nHeads + h) * 16u + (rd * 16u + c) / 4u] = T4(v);
       }
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_64_16_4_qs_vt_sb[row] = m; rowL_64_16_4_qs_vt_sb[row] = l; }
+  if (hh == 0u) { rowM_64_16_4_qs_vt[row] = m; rowL_64_16_4_qs_vt[row] = l; }
 
 }
 
 @compute @workgroup_size(128)
-fn fa_sgm_64_16_4_qs_vt_sb(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn fa_sgm_64_16_4_qs_vt(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32) {
-  attend_64_16_4_qs_vt_sb(wid, nwg, tid);
+  attend_64_16_4_qs_vt(wid, nwg, tid);
 }
 
 @compute @workgroup_size(128)
-fn fa_sgm_64_16_4_qs_vt_sb_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn fa_sgm_64_16_4_qs_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32) {
-  attend_64_16_4_qs_vt_sb(wid, nwg, tid);
+  attend_64_16_4_qs_vt(wid, nwg, tid);
   workgroupBarrier();
   let t = (nwg.x - 1u - wid.x) * 64u + tid;
   if (tid < 64u && t < p.T) {
-    let sum = rowL_64_16_4_qs_vt_sb[tid];
+    let sum = rowL_64_16_4_qs_vt[tid];
     // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_16_4_qs_vt_sb[tid] + log2(sum)) * LN2, sum > 0.0);
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_16_4_qs_vt[tid] + log2(sum)) * LN2, sum > 0.0);
   }
 }
 

@@ -101,8 +101,6 @@ export interface SgmPrefillConfig {
   qShared?: boolean;
   /** V staged transposed and loaded column-major like K (else row-major). */
   vTransposed?: boolean;
-  /** S/O scratch as separate 16×16 blocks with stride 16 (else rows of BC with stride BC + 4). */
-  blockScratch?: boolean;
   /** The score blocks of a tile accumulate interleaved (independent product chains). */
   interleaved?: boolean;
   /** K/V double-buffered by tile parity (one barrier a tile fewer). */
@@ -114,33 +112,32 @@ export interface SgmPrefillConfig {
 }
 
 /** A generated entry (shaders/flash_attn_prefill_sgm.gen.mjs CONFIGS). */
-export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; sb: boolean; il: boolean; db: boolean; dbg: boolean }
+export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; il: boolean; db: boolean; dbg: boolean }
 
 const E = (d: number, bc: number, sg: number, o: Partial<SgmPrefillEntry> = {}): SgmPrefillEntry =>
-  ({ d, bc, sg, pf: false, qs: false, vt: false, sb: false, il: false, db: false, dbg: false, ...o });
+  ({ d, bc, sg, pf: false, qs: false, vt: false, il: false, db: false, dbg: false, ...o });
 
 /** The generated entries, in the generator's order. */
 export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
   E(128, 32, 4), E(128, 32, 4, { pf: true }), E(128, 32, 8), E(128, 32, 8, { pf: true }), E(128, 16, 8, { pf: true }),
-  E(128, 32, 4, { pf: true, vt: true }), E(128, 32, 4, { pf: true, sb: true }), E(128, 32, 4, { pf: true, qs: true }),
-  E(128, 32, 4, { pf: true, vt: true, sb: true }), E(128, 32, 8, { pf: true, vt: true, sb: true }),
-  E(128, 32, 4, { pf: true, il: true }), E(128, 32, 8, { pf: true, il: true }), E(128, 32, 4, { pf: true, vt: true, sb: true, il: true }),
-  E(128, 32, 4, { pf: true, il: true, db: true }), E(128, 32, 4, { pf: true, vt: true, sb: true, il: true, db: true }), E(128, 32, 4, { db: true }),
+  E(128, 32, 4, { pf: true, vt: true }), E(128, 32, 4, { pf: true, qs: true }), E(128, 32, 8, { pf: true, vt: true }),
+  E(128, 32, 4, { pf: true, il: true }), E(128, 32, 8, { pf: true, il: true }),
+  E(128, 32, 4, { pf: true, il: true, db: true }), E(128, 32, 4, { db: true }),
   E(64, 32, 4, { pf: true, il: true, db: true }), E(64, 16, 4, { pf: true, il: true, db: true }),
-  E(64, 64, 4), E(64, 64, 4, { pf: true }), E(64, 32, 4, { pf: true }), E(64, 32, 8, { pf: true }), E(64, 16, 4, { qs: true, vt: true, sb: true }),
+  E(64, 64, 4), E(64, 64, 4, { pf: true }), E(64, 32, 4, { pf: true }), E(64, 32, 8, { pf: true }), E(64, 16, 4, { qs: true, vt: true }),
   E(128, 32, 4, { dbg: true }),
 ];
 
 export const sgmEntryName = (e: SgmPrefillEntry): string =>
-  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.sb ? '_sb' : ''}${e.il ? '_il' : ''}${e.db ? '_db' : ''}${e.dbg ? '_dbg' : ''}`;
+  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.il ? '_il' : ''}${e.db ? '_db' : ''}${e.dbg ? '_dbg' : ''}`;
 
 function entryOf(d: number, c: SgmPrefillConfig): SgmPrefillEntry {
-  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, sb: c.blockScratch ?? false, il: c.interleaved ?? false, db: c.doubleBuffer ?? false, dbg: c.debug ?? false };
+  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, il: c.interleaved ?? false, db: c.doubleBuffer ?? false, dbg: c.debug ?? false };
 }
 
 /** The config of a generated entry (sweeps and tests enumerate SGM_PREFILL_CONFIGS). */
 export function sgmConfigOf(e: SgmPrefillEntry, extra: Partial<SgmPrefillConfig> = {}): SgmPrefillConfig {
-  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, blockScratch: e.sb, interleaved: e.il, doubleBuffer: e.db, debug: e.dbg, ...extra };
+  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, interleaved: e.il, doubleBuffer: e.db, debug: e.dbg, ...extra };
 }
 
 /** Workgroup memory of a generated entry in bytes (mirrors layout() in the generator); +1 KiB for the emulation's exchange array. */
@@ -156,13 +153,13 @@ function sgmHalves(e: SgmPrefillEntry): { halves: number; qc: number; ssPer: num
   const pNeed = e.sg * 16 * lp;
   const halves = (e.db ? 2 : 1) * (kSize + vSize) + (e.qs ? br * lk : 0) + (pNeed > kSize ? pNeed : 0);
   const qc = Math.min(br, Math.floor(halves / lk / 16) * 16);
-  return { halves, qc, ssPer: e.sb ? (e.bc / 16) * 256 : 16 * ss, br };
+  return { halves, qc, ssPer: 16 * ss, br };
 }
 
 /**
  * The debug dump of a `dbg` entry (f32 elements; mirrors layout() in the generator): S scratch after the
  * first tile, P, O after the first tile (D/BC rounds of the scratch), (m, l) per row, the staged Q rows, the
- * staged K tile. s(t, c): scratch index of row t, column c (row or 16×16-block layout).
+ * staged K tile. s(t, c): scratch index of row t, column c.
  */
 export function sgmDebugLayout(e: SgmPrefillEntry): {
   lk: number; lp: number; ssPer: number; p: number; o: number; ml: number; q: number; qRows: number; k: number; size: number;
@@ -171,7 +168,7 @@ export function sgmDebugLayout(e: SgmPrefillEntry): {
   const ss = e.bc + 4, lp = e.bc + 8, lk = e.d + 8;
   const { qc, ssPer, br } = sgmHalves(e), qRows = e.qs ? br : qc;
   const p = e.sg * ssPer, o = p + e.sg * 16 * lp, ml = o + (e.d / e.bc) * e.sg * ssPer, q = ml + 2 * br, k = q + qRows * lk;
-  const s = (t: number, c: number) => (t >> 4) * ssPer + (e.sb ? Math.floor(c / 16) * 256 + (t & 15) * 16 + (c % 16) : (t & 15) * ss + c);
+  const s = (t: number, c: number) => (t >> 4) * ssPer + (t & 15) * ss + c;
   return { lk, lp, ssPer, p, o, ml, q, qRows, k, size: k + e.bc * lk, s };
 }
 
@@ -189,7 +186,8 @@ function sgmConfigFits(caps: Caps, d: number, c: SgmPrefillConfig): boolean {
 
 // Default per head dim until the H200 sweep says otherwise (kernels-bench/notes/attn.md).
 const SGM_DEFAULT: Readonly<Record<number, SgmPrefillConfig>> = {
-  128: { bc: 32, subgroups: 4, prefetch: true }, 64: { bc: 64, subgroups: 4, prefetch: true },
+  // H200 (session 3, kernels-bench/notes/attn.md): 128_32_8_pf 72 TF/s at 16K causal, 60 at 4K (128_32_4_pf 41 / 37).
+  128: { bc: 32, subgroups: 8, prefetch: true }, 64: { bc: 64, subgroups: 4, prefetch: true },
 };
 
 /**
