@@ -2,13 +2,15 @@
 """cuBLAS (PyTorch) baseline for kernels-bench/gemm-sweep.ts, same shapes, same card, same call.
 
     python3 kernels-bench/gemm-cublas.py --out cublas.json [--quick] [--prefill-m 2048,4096] [--no-decode]
+        [--decode-shapes 12288x4096,4096x4096,16384x4096g,4096x16384,32000x4096] [--decode-m 1,8,16,32,64]
+        (--prefill-m '' skips the prefill shapes)
 
 Keys: "f16 MxNxK" / "f32 MxNxK" (y = x @ w.T, x [M, K], w [N, K]) and "gated f16 MxFxK" (one GEMM
 against the gate and up weights concatenated, [2F, K]: the matrix work of the gated projection, no
 epilogue). Decode shapes (M <= 64) rotate 3 weight copies so that L2 never holds the one being read.
 Plus "copy": device-to-device copy bandwidth (GB/s, read + write) and the fp32/fp16 4096^3 rates.
 """
-import argparse, functools, json, time
+import argparse, functools, json, re, time
 
 import torch
 
@@ -29,7 +31,11 @@ def main():
     ap.add_argument('--quick', action='store_true')
     ap.add_argument('--prefill-m', default=','.join(map(str, PREFILL_M)), help='prefill M values (comma-separated)')
     ap.add_argument('--no-decode', action='store_true', help='skip the decode shapes (M <= 64)')
+    ap.add_argument('--decode-shapes', default='', help="decode projections 'NxK[g],...' (g: gated, N = F); default SEED_SHAPES")
+    ap.add_argument('--decode-m', default=','.join(map(str, DECODE_M)), help='decode M values (comma-separated)')
     args = ap.parse_args()
+    decode_shapes = [(int(n), int(k), g == 'g') for n, k, g in
+                     (re.fullmatch(r'(\d+)x(\d+)(g?)', t.strip()).groups() for t in args.decode_shapes.split(',') if t.strip())] or SEED_SHAPES
     torch.backends.cuda.matmul.allow_tf32 = False
     dev = 'cuda'
     gen = torch.Generator(device=dev).manual_seed(0)
@@ -60,8 +66,8 @@ def main():
         for M in [int(m) for m in args.prefill_m.split(',') if m]:
             for N, K, gated in SEED_SHAPES:
                 gemm(M, 2 * N if gated else N, K, torch.float16, key=f"{'gated ' if gated else ''}f16 {M}x{N}x{K}")
-        for M in [] if args.no_decode else DECODE_M:
-            for N, K, gated in SEED_SHAPES:
+        for M in [] if args.no_decode else [int(m) for m in args.decode_m.split(',') if m]:
+            for N, K, gated in decode_shapes:
                 gemm(M, 2 * N if gated else N, K, torch.float16, rot=3, key=f"{'gated ' if gated else ''}f16 {M}x{N}x{K}")
     res['ms'] = ms
     with open(args.out, 'w') as f:

@@ -6,8 +6,11 @@
 //            --repeat fresh buffer sets (min/median/max).
 //   prefill  seed-4l prefill projections (M = 2048, 4096: qkv 4096→6144, o 4096→4096, gated 4096→2×16384,
 //            down 16384→4096) for the fastest tile shapes of `square` and the current defaults.
-//   decode   the same projections at M = 1, 8, 16, 32, 64: GEMV variants (M ≤ 8), skinny tensor-core
-//            variants (M ≥ 16) and the default path; 3 weight copies rotate so L2 never holds the one read.
+//   decode   the same projections at M = 1, 8, 16, 32, 64 (--decode-m): GEMV variants (M ≤ 8), the array skinny
+//            tensor-core variants (M ≥ 16), the generated skinny configurations ('sgen <id>', any M they take)
+//            and the default path; 3 weight copies rotate so L2 never holds the one read. --decode-shapes
+//            'NxK[g],…' replaces the projections (g: gated, N = F), e.g. seed-4l's
+//            12288x4096,4096x4096,16384x4096g,4096x16384,32000x4096.
 //   f32      f32 quad-kernel shapes at 4096³.
 // --no-robustness opens the device with Dawn's `disable_robustness` toggle (a process of its own):
 // what the bounds clamps Tint adds to every array access cost (our kernels check bounds themselves).
@@ -29,8 +32,9 @@ import { DAWN_FLAGS } from '../src/gpu/backend-node.js';
 import { registerShaderLoader } from '../src/gpu/shader-source.js';
 import { chooseGemmPath, linear, type GemmPath, type GemmTuning } from '../src/kernels/gemm.js';
 import {
-  SGM_SKINNY_SHAPES, SGM_TILE_GATED_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_IDS, SGM_TILE_SHAPES,
-  hasSubgroupMatrixF16, sgmSkinnyApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, tileGenGeometry
+  SGM_SKINNY_GEN_BIG, SGM_SKINNY_GEN_IDS, SGM_SKINNY_SHAPES, SGM_TILE_GATED_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_IDS,
+  SGM_TILE_SHAPES, hasSubgroupMatrixF16, sgmSkinnyApplies, sgmSkinnyFits, sgmSkinnyGenApplies, sgmSkinnyGenFits,
+  sgmTileFits, sgmTileGenFits, skinnyGenGeometry, tileGenGeometry
 } from '../src/kernels/gemm-sgm.js';
 import { gatedLinear } from '../src/kernels/ffn.js';
 import { fillRandom } from './random-fill.js';
@@ -53,6 +57,8 @@ const { values: args } = parseArgs({
     'prefill-m': { type: 'string', default: '2048,4096' },
     'prefill-all': { type: 'boolean', default: false },
     emulate: { type: 'boolean', default: false },
+    'decode-shapes': { type: 'string' },
+    'decode-m': { type: 'string', default: '1,8,16,32,64' },
   },
 });
 
@@ -283,8 +289,25 @@ async function squarePart(gpu: Gpu, part: string, list: Variant[], S = 4096): Pr
   return out;
 }
 
-/** seed-4l projections: (N or F, K, gated). */
+/** Projections: (N or F, K, gated). The default list (rounds 1–4) took qkv as 4096→6144. */
 const SEED: [number, number, boolean][] = [[6144, 4096, false], [4096, 4096, false], [16384, 4096, true], [4096, 16384, false]];
+
+/** --decode-shapes 'NxK[g],…' (g: gated, N = F). */
+function parseShapes(v: string): [number, number, boolean][] {
+  return v.split(',').filter(Boolean).map((t) => {
+    const m = /^(\d+)x(\d+)(g?)$/.exec(t.trim());
+    if (!m) throw new Error(`--decode-shapes: bad shape '${t}' (NxK or NxKg)`);
+    return [Number(m[1]), Number(m[2]), m[3] === 'g'];
+  });
+}
+
+/** Generated skinny variants for M rows ('sgen <id>'): the big configurations, or emulated the small ones. */
+function skinnyGenVariants(gpu: Gpu, M: number, gated: boolean, emulate: boolean): Variant[] {
+  const ids = emulate ? SGM_SKINNY_GEN_IDS.filter((id) => !SGM_SKINNY_GEN_BIG.includes(id)) : SGM_SKINNY_GEN_BIG;
+  return ids.filter((id) => skinnyGenGeometry(id).gated === gated && sgmSkinnyGenApplies(id, M, 4096, 4096)
+    && sgmSkinnyGenFits(gpu.caps, { kind: 'skinny-gen', id, emulate }))
+    .map((id): Variant => ({ name: `sgen ${id}`, dtype: 'f16', path: 'subgroup-matrix', gated, tune: { sgm: { kind: 'skinny-gen', id, emulate } } }));
+}
 
 const picked = args.pick ? args.pick.split('|') : null;
 const pickedName = (name: string) => !picked || picked.some((p) => p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : p === name);
@@ -294,9 +317,10 @@ function only(l: Variant[]): Variant[] {
 }
 
 /** A shape's weights (rotating copies) shared by every variant and M; x per M. */
-async function projectionPart(gpu: Gpu, part: string, Ms: number[], variantsFor: (M: number, gated: boolean) => Variant[], copies: number): Promise<void> {
+async function projectionPart(gpu: Gpu, part: string, Ms: number[], variantsFor: (M: number, gated: boolean) => Variant[], copies: number,
+  shapes = SEED): Promise<void> {
   const div = Number(args['shape-div']);
-  for (const [N0, K0, gated] of SEED) {
+  for (const [N0, K0, gated] of shapes) {
     const N = N0 / div, K = K0 / div;
     if (!Ms.some((M) => only(variantsFor(M, gated)).length)) continue;
     const ws: Tensor[] = [], us: Tensor[] = [];
@@ -389,7 +413,8 @@ async function main(): Promise<void> {
     await projectionPart(gpu, 'prefill', Ms, (_M, g) => [defaultVariant(g), ...(g ? gatedV : plain)], 1);
   }
   if (parts.has('decode')) {
-    await projectionPart(gpu, 'decode', [1, 8, 16, 32, 64], (M, g) => {
+    const decodeMs = args['decode-m']!.split(',').filter(Boolean).map(Number);
+    await projectionPart(gpu, 'decode', decodeMs, (M, g) => {
       const v: Variant[] = [{ ...defaultVariant(g), name: `default path (${chooseGemmPath(gpu.caps, M, 4096, 4096, 'f16')})` }];
       if (M <= 8) {
         v.push({ name: 'gemv vec4 (h8 off)', dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { h8: false } } });
@@ -406,8 +431,9 @@ async function main(): Promise<void> {
           if (sgmSkinnyFits(gpu.caps, s, g)) v.push({ name, dtype: 'f16', path: 'subgroup-matrix', gated: g, tune: { sgm: s } });
         }
       }
+      if (sgm || args.emulate) v.push(...skinnyGenVariants(gpu, M, g, !sgm));
       return v;
-    }, Number(args.copies));
+    }, Number(args.copies), args['decode-shapes'] ? parseShapes(args['decode-shapes']) : SEED);
   }
   if (parts.has('f32')) await squarePart(gpu, 'f32', only(f32Variants()), S);
   save();

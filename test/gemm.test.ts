@@ -4,12 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, programSource, reflectLayout, type Gpu } from '../src/gpu/index.js';
-import { chooseGemmPath, chooseQuad, linear, type GemmTuning } from '../src/kernels/gemm.js';
+import { chooseGemmPath, chooseQuad, linear, normPrologueApplies, type GemmTuning } from '../src/kernels/gemm.js';
 import { type Activation } from '../src/kernels/gemm-common.js';
 import {
-  GEMM_PREFILL_DEFAULT, SGM_DIAGNOSTIC, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_IDS, SGM_TILE_SHAPES,
-  chooseSgmKernel, gemmPrefillOverride, hasSubgroupMatrixF16, sgmDirectApplies, sgmSkinnyFits, sgmTileFits,
-  sgmTileGenFits, tileGenGeometry, type SgmSkinnyShape, type SgmTileShape
+  GEMM_PREFILL_DEFAULT, GEMM_SKINNY_DEFAULT, SGM_DIAGNOSTIC, SGM_SKINNY_GEN_BIG, SGM_SKINNY_GEN_IDS, SGM_SKINNY_SHAPES,
+  SGM_TILE_GEN_BIG, SGM_TILE_GEN_IDS, SGM_TILE_SHAPES, SKINNY_GEN_AUTO, chooseSgmKernel, chooseSkinnyGen,
+  gemmPrefillOverride, gemmSkinnyOverride, hasSubgroupMatrixF16, sgmDirectApplies, sgmSkinnyFits, sgmSkinnyGenFits,
+  sgmTileFits, sgmTileGenFits, skinnyGenGeometry, tileGenGeometry, type SgmSkinnyShape, type SgmTileShape
 } from '../src/kernels/gemm-sgm.js';
 import { gatedLinear } from '../src/kernels/ffn.js';
 import { checkLinear, type LinearCase } from './check-linear.js';
@@ -377,6 +378,131 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
   });
 });
 
+// Generated skinny kernel (gemm_sgm_skinny_gen.wgsl): every big configuration on tensor cores where the adapter
+// has them; elsewhere the emulated twin (same generated text, scalar matrix ops) of the small configurations on
+// several shapes (staged and direct x, prefetch, partial rounds, gated gate/up, SK partial sums) and, on one
+// shape, of the big ones a FAPOOL_GEMM_SKINNY=gen choice takes by default (lavapipe compiles the others' emulation
+// in 5–20 s each).
+const SKINNY_GEN_EMU_BIG = new Set([...Object.values(SKINNY_GEN_AUTO), 'tm1_sn1_sk8_tn1_u4_xs_p']);
+describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-gen)', () => {
+  async function checkGated(g: Gpu, M: number, F: number, K: number, sgm: GemmTuning['sgm'], act: 'gelu_tanh' | 'gelu_erf'): Promise<void> {
+    const r = rng();
+    const x = randomArray(r, M * K, 'f16'), wg = randomArray(r, F * K, 'f16'), wu = randomArray(r, F * K, 'f16');
+    const xs = upload(g, x, [M, K], 'f16', 'x'), gs = upload(g, wg, [F, K], 'f16', 'wg'), us = upload(g, wu, [F, K], 'f16', 'wu');
+    const out = poisoned(g, [M, F], 'f16');
+    const d = gatedLinear(g, { x: xs, wGate: gs, wUp: us, out, act }, { path: 'subgroup-matrix', tune: { sgm } });
+    await g.run([d]);
+    expectClose(await download(g, out), gatedRef(x, wg, wu, M, F, K, act), 'f16', `gated ${JSON.stringify(sgm)} ${M}x${F}x${K} seed=${r.seed}`);
+    d.release();
+    g.release(xs, gs, us, out);
+  }
+
+  for (const id of SGM_SKINNY_GEN_IDS) {
+    const geo = skinnyGenGeometry(id);
+    const big = SGM_SKINNY_GEN_BIG.includes(id);
+    it(`${id} on ragged M, N and K tails${geo.gated ? '' : ' with epilogues'}`, async () => {
+      const g = await gpu();
+      const real = hasSubgroupMatrixF16(g.caps);
+      if (!g.caps.f16 || (real && !big) || (!real && big && !SKINNY_GEN_EMU_BIG.has(id))) return;
+      const sgm = { kind: 'skinny-gen' as const, id, emulate: !real };
+      if (!sgmSkinnyGenFits(g.caps, sgm)) { console.info(`[gemm] skinny-gen ${id}: does not fit this device`); return; }
+      // Rows: the fewest and most the entry takes and a ragged count between; N: more than one workgroup with a
+      // clamped last column block; K: whole rounds plus a partial one (and, direct, a tail of single steps).
+      const lo = geo.minM, hi = geo.maxM;
+      const Ms = [...new Set([lo, Math.max(lo, hi - 5), hi, ...(geo.staged && hi > 16 ? [17] : [])])];
+      const N = 2 * geo.bn + 5, K = 2 * geo.kr + 48;
+      const cases = big && !real ? [[Math.max(lo, hi - 5), geo.bn + 3, geo.kr + 48]] : Ms.map((M) => [M, N, K]);
+      if (geo.gated) {
+        for (const [M, F, KK] of cases) await checkGated(g, M!, F!, KK!, sgm, 'gelu_tanh');
+        if (!big || real) await checkGated(g, lo, 40, 96, sgm, 'gelu_erf');
+        return;
+      }
+      for (const [M, NN, KK] of cases) await check(g, { M: M!, N: NN!, K: KK!, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm } });
+      if (big && !real) return;
+      await check(g, { M: hi, N: 45, K: 96, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm }, bias: true, act: 'gelu_tanh', accumulate: true });
+      await check(g, { M: lo, N: 40, K: 48, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm }, bias: true, act: 'gelu_erf', residual: true });
+    }, 300_000);
+  }
+
+  it('refuses the wrong product, rows out of range, K % 16 != 0 and unknown ids', async () => {
+    const g = await gpu();
+    if (!g.caps.f16) return;
+    const real = hasSubgroupMatrixF16(g.caps);
+    const sgm = (id: string) => ({ sgm: { kind: 'skinny-gen' as const, id, emulate: !real } });
+    const t = (M: number, K: number) => g.tensor([M, K], 'f16');
+    const lin = (M: number, N: number, K: number, id: string) => linear(g, { x: t(M, K), w: t(N, K), out: t(M, N) }, { path: 'subgroup-matrix', tune: sgm(id) });
+    expect(() => lin(8, 32, 32, 'gm1_sn1_sk2_tn1_u2_xs_p')).toThrow(/gated/);
+    expect(() => lin(17, 32, 32, 'tm1_sn2_sk2_tn1_u2_xs')).toThrow(ShapeError);      // rows > 16·MT
+    expect(() => lin(8, 32, 32, 'tm2_sn1_sk2_tn2_u1_xd_p')).toThrow(ShapeError);     // direct x needs M ≥ 16
+    expect(() => lin(8, 32, 40, 'tm1_sn2_sk2_tn1_u2_xs')).toThrow(ShapeError);       // K % 16
+    expect(() => lin(8, 8, 32, 'tm1_sn2_sk2_tn1_u2_xs')).toThrow(ShapeError);        // N < 16
+    expect(() => skinnyGenGeometry('tm3_sn1_sk8_tn1_u4_xs')).toThrow(LimitError);
+  });
+
+  it('FAPOOL_GEMM_SKINNY gives decode rows to the generated kernel (default: today\'s kernels), the norm prologue follows', () => {
+    expect(GEMM_SKINNY_DEFAULT).toBe('array');
+    expect(gemmSkinnyOverride(undefined)).toEqual(gemmSkinnyOverride(GEMM_SKINNY_DEFAULT));
+    expect(gemmSkinnyOverride('array').gen).toBe(false);
+    expect(gemmSkinnyOverride('gen')).toEqual({ gen: true, minM: 9, ids: SKINNY_GEN_AUTO });
+    expect(gemmSkinnyOverride('gen:min=8,tm1_sn1_sk16_tn1_u2_xs')).toMatchObject({ gen: true, minM: 8, ids: { t1: 'tm1_sn1_sk16_tn1_u2_xs', g1: SKINNY_GEN_AUTO.g1 } });
+    expect(gemmSkinnyOverride('tm2_sn1_sk8_tn2_u2_xd,gm4_sn1_sk8_tn1_u2_xd_p')).toMatchObject({ gen: true, ids: { t2: 'tm2_sn1_sk8_tn2_u2_xd', g4: 'gm4_sn1_sk8_tn1_u2_xd_p' } });
+    for (const bad of ['fast', 'gen:min=10', 'gen:min=0', 'gen:tm9_x', 'tm1_nope']) expect(() => gemmSkinnyOverride(bad), bad).toThrow(LimitError);
+    for (const id of Object.values(SKINNY_GEN_AUTO)) expect(SGM_SKINNY_GEN_BIG).toContain(id);
+    const caps = {
+      f16: true, subgroups: true, subgroupMinSize: 32, subgroupMaxSize: 32, maxInvocations: 1024, maxWorkgroupSizeX: 1024,
+      maxWorkgroupStorage: 49152, subgroupMatrix: [{ M: 16, N: 16, K: 16, componentType: 'f16', resultComponentType: 'f32' }],
+    } as unknown as Parameters<typeof chooseSgmKernel>[0];
+    const prev = process.env.FAPOOL_GEMM_SKINNY;
+    try {
+      delete process.env.FAPOOL_GEMM_SKINNY;   // the default: GEMV ≤ 8 (norm fused at M ≤ 2), array skinny 16..64
+      expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
+      expect(normPrologueApplies(caps, 1, 4096, 4096, 'f16')).toBe(true);
+      expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toMatchObject({ kind: 'skinny' });
+      expect(chooseSkinnyGen(caps, 16, 4096, 4096, false)).toBeNull();
+      process.env.FAPOOL_GEMM_SKINNY = 'gen';
+      expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
+      expect(chooseSgmKernel(caps, 9, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
+      expect(chooseSgmKernel(caps, 16, 4096, 4096, true)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.g1 });
+      expect(chooseSgmKernel(caps, 17, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t2 });
+      expect(chooseSgmKernel(caps, 64, 4096, 4096, true)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.g4 });
+      expect(chooseSgmKernel(caps, 65, 4096, 4096, false)).toMatchObject({ kind: 'tile-gen' });
+      expect(chooseSgmKernel(caps, 32, 4096, 4100, false)).not.toMatchObject({ kind: 'skinny-gen' });   // K % 16
+      process.env.FAPOOL_GEMM_SKINNY = 'gen:min=1';
+      for (const M of [1, 2, 8]) {
+        expect(chooseGemmPath(caps, M, 4096, 4096, 'f16')).toBe('subgroup-matrix');
+        expect(chooseGemmPath(caps, M, 4096, 4096, 'f16', true)).toBe('subgroup-matrix');
+        expect(normPrologueApplies(caps, M, 4096, 4096, 'f16')).toBe(false);   // the model then launches the norm itself
+        expect(normPrologueApplies(caps, M, 4096, 4096, 'f16', true)).toBe(false);
+      }
+      expect(chooseGemmPath(caps, 1, 4096, 4096, 'f32')).toBe('gemv');
+      expect(chooseGemmPath(caps, 1, 4096, 4100, 'f16')).toBe('gemv');
+      expect(normPrologueApplies(caps, 1, 4096, 4100, 'f16')).toBe(true);
+      // A direct-x configuration named for class 2 gives way to the auto one where it does not apply.
+      process.env.FAPOOL_GEMM_SKINNY = 'gen:min=8,tm2_sn1_sk8_tn2_u2_xd';
+      expect(chooseSgmKernel(caps, 20, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: 'tm2_sn1_sk8_tn2_u2_xd' });
+      expect(chooseGemmPath(caps, 7, 4096, 4096, 'f16')).toBe('gemv');
+      expect(chooseSgmKernel(caps, 8, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
+      // No subgroup matrices: never chosen.
+      expect(chooseGemmPath({ ...caps, subgroupMatrix: [] } as typeof caps, 8, 4096, 4096, 'f16')).toBe('gemv');
+    } finally {
+      if (prev === undefined) delete process.env.FAPOOL_GEMM_SKINNY; else process.env.FAPOOL_GEMM_SKINNY = prev;
+    }
+  });
+
+  it('generated entries (builtins) reflect to the expected bindings', async () => {
+    await gpu(); // registers the shader loader
+    const spec = {
+      enables: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'] as const, diagnostics: [SGM_DIAGNOSTIC],
+      aliases: { T: 'f16', T4: 'vec4<f16>', XTile: 'array<f16, 8320>', Scratch: 'array<f32, 4096>' },
+    };
+    const src = programSource({ file: 'gemm_sgm_skinny_gen.wgsl', includes: ['gemm_epilogue.wgsl'] }, spec);
+    expect(reflectLayout(src, 'sk_tm1_sn1_sk8_tn1_u4_xs', spec.aliases).storage.map((b) => b.name)).toEqual(['w', 'y', 'bias', 'residual', 'x4']);
+    expect(reflectLayout(src, 'sk_tm4_sn1_sk8_tn2_u2_xd_p', spec.aliases).storage.map((b) => b.name)).toEqual(['x', 'w', 'y', 'bias', 'residual']);
+    expect(reflectLayout(src, 'sk_gm1_sn1_sk8_tn1_u2_xs', spec.aliases).storage.map((b) => b.name)).toEqual(['y', 'x4', 'wg', 'wu']);
+    expect(reflectLayout(src, 'sk_gm4_sn1_sk8_tn1_u2_xd', spec.aliases).storage.map((b) => b.name)).toEqual(['x', 'y', 'wg', 'wu']);
+  });
+});
+
 describe('generated WGSL', () => {
   const url = (f: string) => new URL(`../shaders/${f}`, import.meta.url);
   it('shaders/gemm_sgm_direct.wgsl is exactly what its generator writes', () => {
@@ -395,5 +521,22 @@ describe('generated WGSL', () => {
     }
     const gen = await import(url('gemm_sgm_tile_gen.gen.mjs').href) as { CONFIGS: string[] };
     expect(gen.CONFIGS).toEqual(SGM_TILE_GEN_IDS);
+  });
+  it('shaders/gemm_sgm_skinny_gen{,_emu}.wgsl are exactly what their generator writes, for the ids gemm-sgm.ts knows', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gemm-skinny-gen-'));
+    try {
+      execFileSync(process.execPath, [url('gemm_sgm_skinny_gen.gen.mjs').pathname, '--out', dir]);
+      const files = readdirSync(dir).sort();
+      expect(files).toEqual(['gemm_sgm_skinny_gen.wgsl', 'gemm_sgm_skinny_gen_emu.wgsl']);
+      for (const f of files) expect(readFileSync(join(dir, f), 'utf8'), f).toBe(readFileSync(url(f), 'utf8'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const gen = await import(url('gemm_sgm_skinny_gen.gen.mjs').href) as { CONFIGS: string[]; parseId: (id: string) => { bytes: number; wg: number } };
+    expect(gen.CONFIGS).toEqual(SGM_SKINNY_GEN_IDS);
+    for (const id of SGM_SKINNY_GEN_IDS) {
+      const g = skinnyGenGeometry(id);
+      expect({ bytes: g.bytes, wg: g.wg }, id).toEqual({ bytes: gen.parseId(id).bytes, wg: gen.parseId(id).wg });
+    }
   });
 });

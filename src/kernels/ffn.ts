@@ -7,7 +7,7 @@ import {
   chooseGemmPath, expectActivations, expectNormPrologue, expectOwnBuffer, launchGemm, type GemmPath, type GemmTuning
 } from './gemm.js';
 import { type NormPrologue } from './gemm-common.js';
-import { sgmDirectApplies } from './gemm-sgm.js';
+import { chooseSkinnyGen, sgmDirectApplies } from './gemm-sgm.js';
 
 export interface GatedArgs {
   x: Tensor;      // [M, K]
@@ -39,8 +39,9 @@ export function gatedLinear(gpu: Gpu, a: GatedArgs, opts: { path?: GemmPath; tun
   }
   expectOwnBuffer(k, a.out, ['x', a.x], ['wGate', a.wGate], ['wUp', a.wUp], ['norm.weight', a.norm?.weight]);
   if (a.act !== 'gelu_erf' && a.act !== 'gelu_tanh') throw new ShapeError(`${k}: act must be gelu_erf or gelu_tanh, got '${String(a.act)}'`);
-  let path = opts.path ?? chooseGemmPath(gpu.caps, M, F, K, dtype);
-  if (path === 'subgroup-matrix' && opts.path === undefined && !sgmDirectApplies(M, F, K)) path = 'tiled';
+  let path = opts.path ?? chooseGemmPath(gpu.caps, M, F, K, dtype, true);
+  // The generated skinny kernel takes decode rows of any count (M < 16 included); other tensor-core kernels need M, F ≥ 16.
+  if (path === 'subgroup-matrix' && opts.path === undefined && !sgmDirectApplies(M, F, K) && !chooseSkinnyGen(gpu.caps, M, F, K, true)) path = 'tiled';
   return launchGemm(gpu, {
     kind: 'gated', dtype, M, N: F, K, x: a.x, wGate: a.wGate, wUp: a.wUp, out: a.out, norm: a.norm,
     epi: { act: a.act, bias: false, residual: false, accumulate: false },

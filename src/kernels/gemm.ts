@@ -7,7 +7,7 @@ import {
 } from '../gpu/index.js';
 import { expectDtype, expectRank, expectShape, typeSpec } from './common.js';
 import { epilogueConstants, isActivation, type Activation, type Epilogue, type GemmLaunch, type NormPrologue } from './gemm-common.js';
-import { hasSubgroupMatrixF16, launchSgm, type SgmKernelChoice } from './gemm-sgm.js';
+import { chooseSkinnyGen, hasSubgroupMatrixF16, launchSgm, type SgmKernelChoice } from './gemm-sgm.js';
 import { GEMV_MAX_M, launchGemv } from './gemv.js';
 
 export type GemmPath = 'tiled' | 'gemv' | 'subgroup-matrix';
@@ -26,13 +26,15 @@ export interface LinearArgs {
 
 /**
  * Path for an [M, K] × [N, K]ᵀ product:
- * - M ≤ 8 (decode): 'gemv' — weight-bandwidth-bound, every row of x shares each weight load.
+ * - M ≤ 8 (decode): 'gemv' — weight-bandwidth-bound, every row of x shares each weight load — unless
+ *   FAPOOL_GEMM_SKINNY / GEMM_SKINNY_DEFAULT gives these rows to the generated skinny tensor-core kernel
+ *   (chooseSkinnyGen; gated: its gated configuration). normPrologueApplies follows this choice.
  * - f16 with a 16×16×16 f16→f32 subgroup-matrix config and K % 4 == 0: 'subgroup-matrix' (tensor
  *   cores; ragged M and N are handled, ragged K falls back to 'tiled').
  * - otherwise 'tiled'.
  */
-export function chooseGemmPath(caps: Caps, M: number, _N: number, K: number, dtype: DType): GemmPath {
-  if (M <= GEMV_MAX_M) return 'gemv';
+export function chooseGemmPath(caps: Caps, M: number, N: number, K: number, dtype: DType, gated = false): GemmPath {
+  if (M <= GEMV_MAX_M) return dtype === 'f16' && chooseSkinnyGen(caps, M, N, K, gated) ? 'subgroup-matrix' : 'gemv';
   if (dtype === 'f16' && K % 4 === 0 && hasSubgroupMatrixF16(caps)) return 'subgroup-matrix';
   return 'tiled';
 }
@@ -142,10 +144,12 @@ export function chooseQuad(caps: Caps, M: number, N: number): QuadShape | null {
 
 /**
  * Whether an [M, K] × [N, K]ᵀ product can take the RMSNorm prologue (LinearArgs.norm): on the GEMV path
- * (decode), where every column's threads stream all of x anyway. Elsewhere the norm is its own launch.
+ * (decode), where every column's threads stream all of x anyway. Elsewhere the norm is its own launch —
+ * also for decode rows that FAPOOL_GEMM_SKINNY gives to the generated skinny kernel (chooseGemmPath). `gated`:
+ * the product is gatedLinear's (its path choice is asked).
  */
-export function normPrologueApplies(caps: Caps, M: number, N: number, K: number, dtype: DType): boolean {
-  return M <= NORM_PROLOGUE_MAX_M && chooseGemmPath(caps, M, N, K, dtype) === 'gemv';
+export function normPrologueApplies(caps: Caps, M: number, N: number, K: number, dtype: DType, gated = false): boolean {
+  return M <= NORM_PROLOGUE_MAX_M && chooseGemmPath(caps, M, N, K, dtype, gated) === 'gemv';
 }
 
 /**

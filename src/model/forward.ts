@@ -24,12 +24,13 @@ export interface LayerProgram {
 
 /**
  * out = f(norm(x)): one launch where the product's path reads x through an RMSNorm prologue (the GEMV path:
- * decode, at most 8 rows), else the norm into xn and then the product of xn (prefill).
+ * decode, at most NORM_PROLOGUE_MAX_M rows, and not given to the skinny kernel by FAPOOL_GEMM_SKINNY), else the
+ * norm into xn and then the product of xn. `gated`: the product is gatedLinear's (its path is the one asked).
  */
 function normThen(gpu: Gpu, c: ModelConfig, x: Tensor, weight: Tensor, xn: Tensor, N: number,
-  product: (x: Tensor, norm?: NormPrologue) => Dispatch): Step[] {
+  product: (x: Tensor, norm?: NormPrologue) => Dispatch, gated = false): Step[] {
   const [M, K] = x.shape as [number, number];
-  if (normPrologueApplies(gpu.caps, M, N, K, x.dtype)) return [product(x, { weight, eps: c.normEps })];
+  if (normPrologueApplies(gpu.caps, M, N, K, x.dtype, gated)) return [product(x, { weight, eps: c.normEps })];
   return [rmsnorm(gpu, { x, weight, out: xn, eps: c.normEps }), product(xn)];
 }
 
@@ -58,7 +59,7 @@ export function buildLayer(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepVie
     ],
     oProj: [project(reshape(v.attn, [T, c.nHeads * c.headDim]), w.wo)],
     ffn: [
-      ...normThen(gpu, c, v.x, w.ffnNorm, v.xn, w.wGate.shape[0]!, (x, norm) => gatedLinear(gpu, { x, wGate: w.wGate, wUp: w.wUp, out: v.ffnH, act: c.act, norm })),
+      ...normThen(gpu, c, v.x, w.ffnNorm, v.xn, w.wGate.shape[0]!, (x, norm) => gatedLinear(gpu, { x, wGate: w.wGate, wUp: w.wUp, out: v.ffnH, act: c.act, norm }), true),
       project(v.ffnH, w.wDown),
     ],
   };
