@@ -381,11 +381,25 @@ export function skinnyGenGeometry(id: string): SkinnyGenGeometry {
   const gated = m[1] === 'g', staged = m[7] === 'xs';
   const [mt, sn, sk, tn, u] = m.slice(2, 7).map(Number) as [number, number, number, number, number];
   const kr = 16 * u * sk, lds = kr + 8;
-  const bytes = (staged ? 2 * 16 * mt * lds : 0) + 4 * 256 * sn * sk * (gated ? 2 : 1);
+  const bytes = (staged ? 2 * skinnyXTileHalves() : 0) + 4 * 256 * sn * sk * (gated ? 2 : 1);
   return {
     gated, mt, sn, sk, tn, u, staged, prefetch: m[8] === '_p', wg: 32 * sn * sk, bn: 16 * tn * sn, kr, lds, bytes,
     minM: staged ? 1 : 16, maxM: 16 * mt,
   };
+}
+
+/**
+ * Halves of the staged-x tile Xs: the largest any staged entry needs. Every entry of the module shares the one
+ * declaration, and Tint checks each entry's constant-offset matrix loads against it (the whole module is
+ * validated, not only the entry compiled), so it is sized for all of them.
+ */
+function skinnyXTileHalves(): number {
+  let halves = 0;
+  for (const id of SGM_SKINNY_GEN_IDS) {
+    const m = /^[tg]m(\d+)_sn\d+_sk(\d+)_tn\d+_u(\d+)_xs/.exec(id);
+    if (m) halves = Math.max(halves, 16 * Number(m[1]) * (16 * Number(m[3]) * Number(m[2]) + 8));
+  }
+  return halves;
 }
 
 /** The shape conditions of a generated skinny configuration: its rows, N ≥ 16 (clamped column blocks), K % 16 == 0. */
@@ -411,8 +425,7 @@ function sgmSkinnyGenSpec(c: SgmSkinnyGenCfg, emulate: boolean): Specialization 
     diagnostics: emulate ? [] : [SGM_DIAGNOSTIC],
     aliases: {
       T: 'f16', T4: 'vec4<f16>',
-      // Direct-x entries do not use the tile: one element keeps the declaration valid.
-      XTile: `array<f16, ${g.staged ? 16 * g.mt * g.lds : 1}>`,
+      XTile: `array<f16, ${skinnyXTileHalves()}>`,
       Scratch: `array<f32, ${256 * g.sn * g.sk * (g.gated ? 2 : 1)}>`,
     },
     constants: epilogueConstants(c.epi),
