@@ -30,6 +30,10 @@ export const CONFIGS = [
 
 const SG = 32;   // lanes per subgroup (NVIDIA's; the emulation's lane mapping)
 
+/** f16 elements of the shared staged-x tile: the largest 16·MT × (16·U·SK + 8) of the staged entries. */
+export const X_TILE_HALVES = Math.max(...CONFIGS.map((id) => /^[tg]m(\d+)_sn\d+_sk(\d+)_tn\d+_u(\d+)_xs/.exec(id))
+  .filter(Boolean).map((m) => 16 * Number(m[1]) * (16 * Number(m[3]) * Number(m[2]) + 8)));
+
 export function parseId(id) {
   const m = /^([tg])m([124])_sn(\d+)_sk(\d+)_tn(\d+)_u(\d+)_(xs|xd)(_p)?$/.exec(id);
   if (!m) throw new Error(`bad skinny-gen id ${id}`);
@@ -41,7 +45,9 @@ export function parseId(id) {
   const nst = staged ? (xrows * qk) / wg : 0;   // staged vec4 registers per thread
   const ok = sn >= 1 && sk >= 1 && tn >= 1 && u >= 1 && wg <= 1024 && (!staged || (Number.isInteger(nst) && nst >= 1));
   if (!ok) throw new Error(`skinny-gen id ${id}: not a whole number of staged chunks per thread`);
-  const bytes = (staged ? 2 * xrows * lds : 0) + 4 * 256 * sn * sk * (gated ? 2 : 1);
+  // The staged tile Xs is one declaration for the module, sized for the largest staged entry (Tint checks every
+  // entry's matrix loads against it): a staged entry uses that much (X_TILE_HALVES).
+  const bytes = (staged ? 2 * X_TILE_HALVES : 0) + 4 * 256 * sn * sk * (gated ? 2 : 1);
   return { id, gated, mt, sn, sk, tn, u, staged, pre, wg, nb, bn, kr, lds, qk, xrows, nst, bytes };
 }
 
@@ -112,7 +118,7 @@ function header(emu) {
 // End: per result matrix, every subgroup stores its partial into the f32 scratch Cs, the workgroup sums the
 // SK partials of each column group and applies the epilogue (gemm_epilogue.wgsl) or, gated, act(gate) ⊙ up.
 // Specialised by: enable f16${emu ? '' : ' + subgroups + chromium_experimental_subgroup_matrix, the uniformity diagnostic off'},
-// aliases T = f16, T4 = vec4<f16>, XTile = array<f16, 16·MT·(KR + 8)> (xs entries), Scratch = array<f32,
+// aliases T = f16, T4 = vec4<f16>, XTile = array<f16, the largest staged entry's 16·MT·(KR + 8)> (shared), Scratch = array<f32,
 // 256·SN·SK (·2 gated)> for the configuration's entry; the epilogue overrides.
 
 struct Params { M: u32, N: u32, K: u32, _pad: u32 }

@@ -26,7 +26,7 @@
 // End: per result matrix, every subgroup stores its partial into the f32 scratch Cs, the workgroup sums the
 // SK partials of each column group and applies the epilogue (gemm_epilogue.wgsl) or, gated, act(gate) ⊙ up.
 // Specialised by: enable f16,
-// aliases T = f16, T4 = vec4<f16>, XTile = array<f16, 16·MT·(KR + 8)> (xs entries), Scratch = array<f32,
+// aliases T = f16, T4 = vec4<f16>, XTile = array<f16, the largest staged entry's 16·MT·(KR + 8)> (shared), Scratch = array<f32,
 // 256·SN·SK (·2 gated)> for the configuration's entry; the epilogue overrides.
 
 struct Params { M: u32, N: u32, K: u32, _pad: u32 }
