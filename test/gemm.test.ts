@@ -358,7 +358,7 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
       expect(() => chooseSgmKernel(small, 2048, 4096, 4096, false)).toThrow(LimitError);
       expect(chooseSgmKernel(caps, 2048, 4096, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x256_sg2x4_k32_b1' });
       expect(chooseSgmKernel(caps, 2048, 4096, 4096, true)).toMatchObject({ tm: 2, tn: 4 });   // gated: default kept
-      expect(chooseSgmKernel(caps, 64, 4096, 4096, false)).toMatchObject({ kind: 'skinny' });
+      expect(chooseSgmKernel(caps, 64, 4096, 4096, false)).toMatchObject({ kind: 'skinny-gen' });   // decode rows: not the prefill choice
       process.env.FAPOOL_GEMM_PREFILL = 'tile-gen:g128x128_sg2x4_k32_b1';
       expect(chooseSgmKernel(caps, 65, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g128x128_sg2x4_k32_b1' });
     } finally {
@@ -439,8 +439,8 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
     expect(() => skinnyGenGeometry('tm3_sn1_sk8_tn1_u4_xs')).toThrow(LimitError);
   });
 
-  it('FAPOOL_GEMM_SKINNY gives decode rows to the generated kernel (default: today\'s kernels), the norm prologue follows', () => {
-    expect(GEMM_SKINNY_DEFAULT).toBe('array');
+  it('FAPOOL_GEMM_SKINNY gives decode rows to the generated kernel (default: 9..64 rows), the norm prologue follows', () => {
+    expect(GEMM_SKINNY_DEFAULT).toBe('gen');
     expect(gemmSkinnyOverride(undefined)).toEqual(gemmSkinnyOverride(GEMM_SKINNY_DEFAULT));
     expect(gemmSkinnyOverride('array').gen).toBe(false);
     expect(gemmSkinnyOverride('gen')).toEqual({ gen: true, minM: 9, ids: SKINNY_GEN_AUTO });
@@ -454,9 +454,11 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
     } as unknown as Parameters<typeof chooseSgmKernel>[0];
     const prev = process.env.FAPOOL_GEMM_SKINNY;
     try {
-      delete process.env.FAPOOL_GEMM_SKINNY;   // the default: GEMV ≤ 8 (norm fused at M ≤ 2), array skinny 16..64
+      delete process.env.FAPOOL_GEMM_SKINNY;   // the default ('gen'): GEMV ≤ 8 (norm fused at M ≤ 2), generated 9..64
       expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
       expect(normPrologueApplies(caps, 1, 4096, 4096, 'f16')).toBe(true);
+      expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
+      process.env.FAPOOL_GEMM_SKINNY = 'array';   // the array kernel, by request
       expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toMatchObject({ kind: 'skinny' });
       expect(chooseSkinnyGen(caps, 16, 4096, 4096, false)).toBeNull();
       process.env.FAPOOL_GEMM_SKINNY = 'gen';

@@ -455,16 +455,19 @@ function launchSgmSkinnyGen(gpu: Gpu, l: GemmLaunch, s: SgmSkinnyGenShape): Disp
 
 /**
  * Decode rows (M ≤ SKINNY_MAX_M) on the generated skinny kernel when FAPOOL_GEMM_SKINNY is unset, in the
- * variable's syntax (gemmSkinnyOverride). 'array' keeps the measured behaviour: the GEMV for M ≤ 8, the array
- * skinny kernel for 16 ≤ M ≤ 64. The H200 round kernels-bench/rounds/skinny.sh decides whether to flip it
- * (e.g. to 'gen' or 'gen:min=8'); until a device measurement shows the generated kernel ahead, it stays.
+ * variable's syntax (gemmSkinnyOverride): 'gen' — 9 ≤ M ≤ 64 on the generated kernel (SKINNY_GEN_AUTO), the
+ * GEMV for M ≤ 8. H200 (rounds/skinny.sh, session 3): at 16/32/64 rows the picks below are 1.3–4.5× the array
+ * kernel on every seed-4l projection; at 8 rows the GEMV stays ahead on the plain products. 'array' is the old one.
  */
-export const GEMM_SKINNY_DEFAULT = 'array';
+export const GEMM_SKINNY_DEFAULT = 'gen';
 
-/** The generated configuration per (gated, MT) when 'gen' names none (predicted best; the sweep decides). */
+/**
+ * The generated configuration per (gated, MT): the lowest summed time over seed-4l's projections (qkv, o, down;
+ * gate+up gated) at 16 / 32 / 64 rows in the H200 sweep (kernels-bench/notes/gemm.md, round 5).
+ */
 export const SKINNY_GEN_AUTO: Readonly<Record<string, string>> = {
-  't1': 'tm1_sn1_sk8_tn1_u4_xs', 't2': 'tm2_sn1_sk8_tn1_u4_xd', 't4': 'tm4_sn1_sk8_tn2_u2_xd',
-  'g1': 'gm1_sn1_sk8_tn1_u2_xs', 'g2': 'gm2_sn1_sk8_tn1_u2_xd', 'g4': 'gm4_sn1_sk8_tn1_u2_xd',
+  't1': 'tm1_sn1_sk8_tn2_u2_xs', 't2': 'tm2_sn1_sk8_tn2_u2_xd', 't4': 'tm4_sn1_sk8_tn2_u2_xd',
+  'g1': 'gm1_sn1_sk8_tn1_u4_xs_p', 'g2': 'gm2_sn1_sk8_tn1_u2_xs', 'g4': 'gm4_sn1_sk8_tn1_u2_xd',
 };
 
 /** Rows from which 'gen' takes a product when min= is not given: the rows the GEMV does not take. */
