@@ -12,6 +12,7 @@ export type { ModelConfig } from './model/config.js';
 export type { SamplingParams } from './kernels/sampling.js';
 export type { PoolTier, RoutingPolicy } from './orchestrator/pool/policy.js';
 export type { StaticPlacement } from './orchestrator/baselines/placement.js';
+export type { CompileProgress, PipelineMode } from './gpu/program-cache.js';
 export {
-  DeviceLostError, FapoolError, GpuValidationError, InputError, LimitError, NoAdapterError, ShapeError,
+  DeviceLostError, FapoolError, GpuValidationError, InputError, LimitError, NoAdapterError, ShaderError, ShapeError,
 } from './gpu/errors.js';

@@ -61,6 +61,27 @@ describe('engine.precompile', () => {
       await e.dispose();
     }
   });
+
+  it('pipelines created concurrently (the default) and one by one give the same pipelines and tokens; progress counts them', async () => {
+    const lens = [29, 6], req = { maxNewTokens: 5, prefillChunk: 8 };
+    const prompts = lens.map((n, i) => Array.from({ length: n }, (_, j) => (11 * i + 5 * j) % 256));
+    const runs = await Promise.all((['async', 'sync'] as const).map(async (pipelines) => {
+      const e = await createEngine({ preset: 'tiny', dtype: 'f32', pipelines });
+      try {
+        const progress: [number, number][] = [];
+        const c = await e.precompile({ promptLengths: lens, ...req, onProgress: (d, t) => progress.push([d, t]) });
+        expect(progress.at(-1)).toEqual([c.pipelines, c.pipelines]);
+        const before = e.gpu!.programCount;
+        const tokens = (await e.run({ prompts, ...req, stopAtEos: false })).result.tokens;
+        expect(e.gpu!.programCount).toBe(before);
+        return { pipelines: c.pipelines, tokens };
+      } finally {
+        await e.dispose();
+      }
+    }));
+    expect(runs[0]!.pipelines).toBeGreaterThan(5);
+    expect(runs[0]).toEqual(runs[1]);
+  });
 });
 
 describe('engine.run again with a larger batch capacity', () => {

@@ -173,8 +173,12 @@ export async function main(argv: string[]): Promise<number> {
       : batchPrompts(base ?? syntheticPrompt(o.promptLen!, vocab, o.seed), batch);
     const total = prompts.reduce((a, p) => a + p.length, 0);
     // Every pipeline this run launches is compiled now, as part of loading: TTFT is the first request's own time.
-    const compiled = await engine.precompile({ promptLengths: prompts.map((p) => p.length), maxNewTokens: o.maxNewTokens, prefillChunk: o.prefillChunk });
-    log(`compiled ${compiled.pipelines} pipelines in ${compiled.ms.toFixed(0)} ms`);
+    // Its summary line ("compile: N pipelines in S s") replaces the old log line.
+    const compileBar = new Progress('compile', !o.quiet);
+    const compiled = await engine.precompile({
+      promptLengths: prompts.map((p) => p.length), maxNewTokens: o.maxNewTokens, prefillChunk: o.prefillChunk,
+      onProgress: (d, t) => compileBar.update(d, t, 'pipelines'),
+    });
 
     const prefillBar = new Progress('prefill', !o.quiet && total > 256);
     if (!o.json && o.promptLen === undefined && !o.promptLens) out(tok.decode(prompts[0]!));

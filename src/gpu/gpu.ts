@@ -3,9 +3,8 @@
 import { probeCaps, type Caps } from './caps.js';
 import { Dispatch, checkGrid } from './dispatch.js';
 import { DeviceLostError, GpuValidationError, LimitError, ShapeError } from './errors.js';
-import {
-  buildProgram, dtypeMatchesElem, programKey, type CompiledProgram, type ProgramDef,
-} from './program.js';
+import { dtypeMatchesElem, type CompiledProgram, type ProgramDef } from './program.js';
+import { ProgramCache, type CompileProgress, type PipelineMode } from './program-cache.js';
 import { byteSize, hostArrayFor, shapeStr, tensorBytes, type DType, type HostArray, type Tensor } from './tensor.js';
 import { UniformArena } from './uniform-arena.js';
 
@@ -40,7 +39,7 @@ export interface DispatchArgs {
 
 export class Gpu {
   readonly caps: Caps;
-  private readonly programs = new Map<string, CompiledProgram>();
+  private readonly programs: ProgramCache;
   private readonly arena: UniformArena;
   private readonly live = new Map<GPUBuffer, number>();
   private lostInfo: GPUDeviceLostInfo | null = null;
@@ -52,6 +51,7 @@ export class Gpu {
   constructor(readonly adapter: GPUAdapter, readonly device: GPUDevice) {
     this.caps = probeCaps(adapter, device);
     this.arena = new UniformArena(device, this.caps.minUniformOffsetAlign);
+    this.programs = new ProgramCache(device);
     void device.lost.then((info) => { this.lostInfo = info; });
     device.addEventListener('uncapturederror', (ev) => {
       const err = (ev as GPUUncapturedErrorEvent).error;
@@ -66,6 +66,9 @@ export class Gpu {
   /** Bytes held in live buffers (weights, caches, activations). */
   get liveBytes(): number { let n = 0; for (const b of this.live.values()) n += b; return n; }
   get programCount(): number { return this.programs.size; }
+  /** How compileAll() creates pipelines: 'async' (concurrently, the default) or 'sync' (one by one, for comparison). */
+  get pipelines(): PipelineMode { return this.programs.mode; }
+  set pipelines(mode: PipelineMode) { this.programs.mode = mode; }
   /** Prepared launches (with uniforms) not yet released: flat in steady state. */
   get liveDispatches(): number { return this.arena.inUse; }
   get isLost(): boolean { return this.lostInfo !== null || this.destroyed; }
@@ -245,13 +248,17 @@ export class Gpu {
     if (spec.enables?.includes('subgroups') && !this.caps.subgroups) {
       throw new LimitError(`${def.name}: this variant needs subgroups, which this device lacks`);
     }
-    const key = programKey(def as ProgramDef<unknown>, spec);
-    let p = this.programs.get(key);
-    if (!p) {
-      p = buildProgram(this.device, def as ProgramDef<unknown>, spec, key);
-      this.programs.set(key, p);
-    }
-    return p;
+    return this.programs.get(def as ProgramDef<unknown>, spec);
+  }
+
+  /**
+   * Run `collect` (it builds launches without running them), creating the pipelines it meets concurrently, and
+   * return once all exist: a failed one is a ShaderError naming the kernel. Launches built inside may not be
+   * encoded before this returns.
+   */
+  async compileAll(collect: () => void | Promise<void>, onProgress?: CompileProgress): Promise<void> {
+    this.ensureAlive();
+    await this.programs.compileAll(collect, onProgress);
   }
 
   /** Prepare a launch: every binding checked against the WGSL's declaration and the device limits. */

@@ -7,3 +7,4 @@ export * from './gpu.js';
 export * from './program.js';
 export * from './tensor.js';
 export * from './profiler.js';
+export * from './program-cache.js';

@@ -4,6 +4,7 @@
 import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { ShaderError } from './errors.js';
 import { shaderSource } from './shader-source.js';
+import { entrySource } from './wgsl-prune.js';
 import type { DType } from './tensor.js';
 
 export type WgslEnable = 'f16' | 'subgroups' | 'chromium_experimental_subgroup_matrix';
@@ -105,14 +106,23 @@ export function reflectableSource(code: string): string {
     .replace(/\b(subgroupMatrix\w*)<[^<>()]*>\(/g, '$1(');
 }
 
+/** wgsl_reflect's parse of a WGSL text (see reflectableSource). */
+export function parseWgsl(code: string, what: string): WgslReflect {
+  try {
+    return new WgslReflect(reflectableSource(code));
+  } catch (e) {
+    throw new ShaderError(`WGSL parse failed (${what}): ${(e as Error).message}`);
+  }
+}
+
 /** Reflect the bindings the entry point uses. Group 0 only; one uniform struct at most. */
 export function reflectLayout(code: string, entry: string, aliases: Readonly<Record<string, string>> = {}): ProgramLayout {
-  let reflect: WgslReflect;
-  try {
-    reflect = new WgslReflect(reflectableSource(code));
-  } catch (e) {
-    throw new ShaderError(`WGSL parse failed (${entry}): ${(e as Error).message}`);
-  }
+  // Only what the entry can reach is parsed: the layout is the same, the parse far shorter for many-entry files.
+  return entryLayout(parseWgsl(entrySource(code, entry), entry), entry, aliases);
+}
+
+/** The layout of one entry point of a parsed WGSL text. */
+export function entryLayout(reflect: WgslReflect, entry: string, aliases: Readonly<Record<string, string>> = {}): ProgramLayout {
   const fn = reflect.entry.compute.find((f: { name: string }) => f.name === entry);
   if (!fn) throw new ShaderError(`no compute entry point '${entry}'`);
   const storage: BindingInfo[] = [];
@@ -142,13 +152,29 @@ export function reflectLayout(code: string, entry: string, aliases: Readonly<Rec
   return { storage, uniform };
 }
 
-export interface CompiledProgram {
-  readonly key: string;
-  readonly label: string;
-  readonly pipeline: GPUComputePipeline;
-  readonly bindGroupLayout: GPUBindGroupLayout;
-  readonly layout: ProgramLayout;
-  readonly constants: Readonly<Record<string, number | boolean>>;
+/**
+ * A kernel program: its bindings and the pipeline that runs it. Created synchronously the pipeline exists at
+ * once; created through createComputePipelineAsync (ProgramCache.compileAll) it is provided when ready.
+ */
+export class CompiledProgram {
+  private made: GPUComputePipeline | null = null;
+  constructor(
+    readonly key: string,
+    readonly label: string,
+    readonly bindGroupLayout: GPUBindGroupLayout,
+    readonly layout: ProgramLayout,
+    readonly constants: Readonly<Record<string, number | boolean>>,
+  ) {}
+
+  get ready(): boolean { return this.made !== null; }
+
+  get pipeline(): GPUComputePipeline {
+    // Only reachable by encoding a launch while compileAll() still waits for it: a bug, not a device state.
+    if (!this.made) throw new ShaderError(`${this.label}: launched before its pipeline was created (wait for compileAll)`);
+    return this.made;
+  }
+
+  provide(pipeline: GPUComputePipeline): void { this.made = pipeline; }
 }
 
 /** The WGSL a program compiles: specialisation header, shared includes, then the file itself. */
@@ -156,10 +182,29 @@ export function programSource(def: Pick<ProgramDef<unknown>, 'file' | 'includes'
   return specializationHeader(spec) + (def.includes ?? []).map((f) => shaderSource(f) + '\n').join('') + shaderSource(def.file);
 }
 
-export function buildProgram(device: GPUDevice, def: ProgramDef<unknown>, spec: Specialization, key: string): CompiledProgram {
+/** What a program's pipeline is made from, before it is made. */
+export interface ProgramRecipe {
+  readonly program: CompiledProgram;
+  readonly code: string;
+  readonly descriptor: GPUComputePipelineDescriptor;
+}
+
+/** Parsed WGSL shared between programs of one code string (the specialisations that differ only in constants). */
+export interface ModuleSource {
+  layout(code: string, entry: string, aliases: Readonly<Record<string, string>>): ProgramLayout;
+  module(code: string, label: string): GPUShaderModule;
+}
+
+/** Without sharing: each program parses and creates its own module. */
+export function unsharedModules(device: GPUDevice): ModuleSource {
+  return { layout: reflectLayout, module: (code, label) => device.createShaderModule({ label, code }) };
+}
+
+/** Everything but the pipeline: reflected layout, bind-group and pipeline layouts, module (all cheap next to the pipeline). */
+export function programRecipe(device: GPUDevice, def: ProgramDef<unknown>, spec: Specialization, key: string, src: ModuleSource = unsharedModules(device)): ProgramRecipe {
   const code = programSource(def, spec);
   const entry = spec.entry ?? def.entry;
-  const layout = reflectLayout(code, entry, spec.aliases);
+  const layout = src.layout(code, entry, spec.aliases ?? {});
   const label = variantLabel(def, spec);
   const entries: GPUBindGroupLayoutEntry[] = layout.storage.map((b) => ({
     binding: b.binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: b.kind },
@@ -168,15 +213,21 @@ export function buildProgram(device: GPUDevice, def: ProgramDef<unknown>, spec: 
     entries.push({ binding: layout.uniform.binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
   }
   const bindGroupLayout = device.createBindGroupLayout({ label, entries });
-  const module = device.createShaderModule({ label, code });
   const constants: Record<string, number> = {};
   for (const [k, v] of Object.entries(spec.constants ?? {})) constants[k] = typeof v === 'boolean' ? Number(v) : v;
-  const pipeline = device.createComputePipeline({
+  const descriptor: GPUComputePipelineDescriptor = {
     label,
     layout: device.createPipelineLayout({ label, bindGroupLayouts: [bindGroupLayout] }),
-    compute: { module, entryPoint: entry, constants },
-  });
-  return { key, label, pipeline, bindGroupLayout, layout, constants: spec.constants ?? {} };
+    compute: { module: src.module(code, label), entryPoint: entry, constants },
+  };
+  return { program: new CompiledProgram(key, label, bindGroupLayout, layout, spec.constants ?? {}), code, descriptor };
+}
+
+/** A program with its pipeline, created synchronously (errors arrive as uncaptured device errors). */
+export function buildProgram(device: GPUDevice, def: ProgramDef<unknown>, spec: Specialization, key: string, src?: ModuleSource): CompiledProgram {
+  const r = programRecipe(device, def, spec, key, src);
+  r.program.provide(device.createComputePipeline(r.descriptor));
+  return r.program;
 }
 
 export function dtypeMatchesElem(dtype: DType, elem: string | null): boolean {

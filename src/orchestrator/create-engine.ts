@@ -1,7 +1,7 @@
 // Building an engine in Node from options: bind this process to its GPU, find the model (a file, a folder, or a
 // preset's deterministic random weights), load it, and set up the strategy — one device, FA Pool (attention
 // pool ranks in this process, in worker processes, or on other hosts), or the static TP × PP baseline.
-import { describeCaps, isSoftwareAdapter, openGpu, type DType, type Gpu } from '../gpu/index.js';
+import { describeCaps, isSoftwareAdapter, openGpu, type DType, type Gpu, type PipelineMode } from '../gpu/index.js';
 import { InputError } from '../gpu/errors.js';
 import { applyGpuBinding, checkPciDevice, planGpuBinding } from '../gpu/select.js';
 import { loadWeights, type LoadProgress } from '../model/load-weights.js';
@@ -58,6 +58,11 @@ export interface EngineOptions extends Partial<ModelSource> {
   gpu?: string;
   onLoad?: LoadProgress;
   log?: (line: string) => void;
+  /**
+   * How precompile creates pipelines: 'async' (all in flight at once, the default) or 'sync' (one after another,
+   * the old path, for comparison). Default: the FAPOOL_PIPELINES environment variable, else 'async'.
+   */
+  pipelines?: PipelineMode;
   /** Continuous batching of submitted requests (a server's): batch slots, context per slot, prefill chunk. */
   schedule?: SchedulerOptions;
 }
@@ -75,6 +80,13 @@ export function routingPolicy(o: EngineOptions['policy'] = {}): RoutingPolicy {
   return p;
 }
 
+/** FAPOOL_PIPELINES=sync|async (device rounds compare the two in separate processes). */
+export function pipelineModeFromEnv(value = process.env.FAPOOL_PIPELINES): PipelineMode {
+  if (value === undefined || value === '' || value === 'async') return 'async';
+  if (value === 'sync') return 'sync';
+  throw new InputError(`FAPOOL_PIPELINES must be 'async' or 'sync', got ${JSON.stringify(value)}`);
+}
+
 /** Open this process's GPU, load the model and build the strategy. */
 export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
   const log = o.log ?? (() => {});
@@ -82,7 +94,9 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
   if (binding.pci) checkPciDevice(binding.pci, o.gpu ?? 'auto');
   applyGpuBinding(binding);
   for (const w of binding.warnings) log(`warning: ${w}`);
+  const pipelines = o.pipelines ?? pipelineModeFromEnv();
   const gpu = await openGpu({ label: 'fapool', f16: o.dtype !== 'f32' });
+  gpu.pipelines = pipelines;
   setBusyPollFor(isSoftwareAdapter(gpu.caps)); // the links to workers made below
   const cleanups: (() => Promise<void> | void)[] = [() => gpu.destroy()];
   const cleanup = async () => { for (const c of cleanups.reverse()) await c(); cleanups.length = 0; };

@@ -2,7 +2,7 @@
 // interface. `generate` streams token events as an AsyncIterable and ends with the paper's metrics; `dispose`
 // frees every device, worker and buffer. This file has no Node dependency (the browser demo uses it);
 // create-engine.ts builds an engine from options in Node.
-import { FapoolError, InputError, describeCaps, type DType, type Gpu, type Step } from '../gpu/index.js';
+import { FapoolError, InputError, describeCaps, type CompileProgress, type DType, type Gpu, type Step } from '../gpu/index.js';
 import type { SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from '../model/config.js';
 import { batchShape, chunkSizes, generate, type ForwardExecutor, type GenerateResult } from '../model/generation.js';
@@ -115,30 +115,35 @@ export class Engine {
 
   /**
    * Compile now what a generation of this shape will launch (prefill chunks of its prompt lengths, the decode
-   * step), so that its first request pays no pipeline creation. Strategies without a single-device program (the
-   * static baseline) compile nothing here. Returns the time taken and the pipelines created on the base device.
+   * step), so that its first request pays no pipeline creation. The pipelines are created concurrently; progress
+   * counts them. Strategies without a single-device program (the static baseline) compile nothing here. Returns
+   * the time taken and the pipelines created on the base device.
    */
-  precompile(o: { promptLengths: readonly number[]; maxNewTokens: number; prefillChunk?: number; sampling?: Partial<SamplingParams> }): Promise<{ ms: number; pipelines: number }> {
+  precompile(o: {
+    promptLengths: readonly number[]; maxNewTokens: number; prefillChunk?: number; sampling?: Partial<SamplingParams>;
+    onProgress?: CompileProgress;
+  }): Promise<{ ms: number; pipelines: number }> {
     const ex = this.parts.executor;
     return this.compiling(async () => {
       if (!ex.precompile) return;
       const shape = batchShape(this.parts.config, o.promptLengths.map((n) => new Array<number>(n).fill(0)), o);
       await ex.precompile(shape, { ...GREEDY, ...o.sampling }, chunkSizes(shape.promptLengths, shape.chunk));
-    });
+    }, o.onProgress);
   }
 
   /** precompile() for the request stream of submit(): the scheduler's batch shape and prefill chunk. */
-  precompileServing(): Promise<{ ms: number; pipelines: number }> {
-    return this.compiling(() => this.scheduler.precompile(GREEDY));
+  precompileServing(onProgress?: CompileProgress): Promise<{ ms: number; pipelines: number }> {
+    return this.compiling(() => this.scheduler.precompile(GREEDY), onProgress);
   }
 
-  /** Run `build` alone on the executor; its time and the pipelines it created on the base device. */
-  private compiling(build: () => Promise<void>): Promise<{ ms: number; pipelines: number }> {
+  /** Run `build` alone on the executor, its pipelines created together; its time and the pipelines it created on the base device. */
+  private compiling(build: () => Promise<void>, onProgress?: CompileProgress): Promise<{ ms: number; pipelines: number }> {
     if (this.disposed) throw new Error('this engine is disposed');
+    const gpu = this.parts.gpu;
     return this.exclusive(async () => {
-      const t0 = performance.now(), before = this.parts.gpu?.programCount ?? 0;
-      await build();
-      return { ms: performance.now() - t0, pipelines: (this.parts.gpu?.programCount ?? 0) - before };
+      const t0 = performance.now(), before = gpu?.programCount ?? 0;
+      await (gpu ? gpu.compileAll(build, onProgress) : build());
+      return { ms: performance.now() - t0, pipelines: (gpu?.programCount ?? 0) - before };
     });
   }
 

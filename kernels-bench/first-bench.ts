@@ -1,0 +1,57 @@
+// The first request of a process against warm ones, with the run's pipelines compiled at load (issue 15,
+// "no first-request penalty"). One process, the same code as run-inference.js (parseCli, engineOptions,
+// createEngine, precompile): load, precompile (split into the collect pass on the main thread and the wait
+// for the pipelines), the first request, then --warm more; then what reflection costs now against parsing
+// each program's whole WGSL (the old way). FAPOOL_PIPELINES=sync|async picks the creation path. One JSON line.
+//
+//   FAPOOL_PIPELINES=sync node dist/kernels-bench/first-bench.js --model W --dtype f16 --prompt-len 4096 --max-new-tokens 16 --warm 2
+import { parseCli } from '../src/cli/args.js';
+import { engineOptions } from '../src/cli/engine-options.js';
+import { syntheticPrompt } from '../src/cli/main.js';
+import { parseWgsl, reflectLayout } from '../src/gpu/program.js';
+import { createEngine, pipelineModeFromEnv } from '../src/orchestrator/create-engine.js';
+
+const argv = process.argv.slice(2);
+const at = argv.indexOf('--warm');
+const warm = at >= 0 ? Number(argv.splice(at, 2)[1]) : 2;
+const o = parseCli(argv);
+const engine = await createEngine(engineOptions(o));
+try {
+  const dev = engine.gpu!.device;
+  // Which (source, entry) each new pipeline compiles: for the reflection figures at the end.
+  const codes = new Map<GPUShaderModule, string>(), programs: { code: string; entry: string }[] = [];
+  const mod = dev.createShaderModule.bind(dev), sync = dev.createComputePipeline.bind(dev), async_ = dev.createComputePipelineAsync.bind(dev);
+  const note = (d: GPUComputePipelineDescriptor) => { programs.push({ code: codes.get(d.compute.module) ?? '', entry: d.compute.entryPoint ?? '' }); };
+  dev.createShaderModule = (d) => { const m = mod(d); codes.set(m, d.code); return m; };
+  dev.createComputePipeline = (d) => { note(d); return sync(d); };
+  dev.createComputePipelineAsync = (d) => { note(d); return async_(d); };
+
+  const vocab = Math.min(engine.config.vocab, engine.tokenizer.vocabSize);
+  const prompts = [syntheticPrompt(o.promptLen!, vocab, o.seed)];
+  const t0 = performance.now();
+  let collected = 0;
+  const c = await engine.precompile({
+    promptLengths: [o.promptLen!], maxNewTokens: o.maxNewTokens, prefillChunk: o.prefillChunk,
+    onProgress: (d) => { if (d === 0) collected = performance.now() - t0; },
+  });
+  const gen = { prompts, maxNewTokens: o.maxNewTokens, prefillChunk: o.prefillChunk, stopAtEos: false };
+  const before = engine.gpu!.programCount;
+  const ttft: number[] = [];
+  for (let r = 0; r <= warm; r++) ttft.push((await engine.run(gen)).result.prefillMs);
+  const created = engine.gpu!.programCount - before;
+
+  // Reflection: each program parsed its whole source before; now its entry's reachable part, once per (source, entry).
+  const time = (f: () => unknown) => { const s = performance.now(); f(); return performance.now() - s; };
+  const wholeMs = programs.reduce((a, p) => a + time(() => parseWgsl(p.code, p.entry)), 0);
+  const distinct = new Map(programs.map((p) => [`${p.entry}\n${p.code}`, p]));
+  const prunedMs = [...distinct.values()].reduce((a, p) => a + time(() => reflectLayout(p.code, p.entry)), 0);
+  const r1 = (x: number) => Math.round(x * 10) / 10;
+  console.log(JSON.stringify({
+    pipelines: pipelineModeFromEnv(), promptLen: o.promptLen, device: engine.device,
+    compileMs: r1(c.ms), collectMs: r1(collected), waitMs: r1(c.ms - collected), compiled: c.pipelines, createdByRequests: created,
+    firstTtftMs: r1(ttft[0]!), warmTtftMs: r1(Math.min(...ttft.slice(1))), ttftMs: ttft.map(r1),
+    reflect: { programs: programs.length, sources: new Set(programs.map((p) => p.code)).size, wholeMs: r1(wholeMs), prunedMs: r1(prunedMs) },
+  }));
+} finally {
+  await engine.dispose();
+}

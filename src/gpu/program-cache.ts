@@ -1,0 +1,140 @@
+// A device's program cache: one compiled program per (files, entry, specialisation), one parsed WGSL layout
+// and one shader module per distinct source text. Inside compileAll() the pipelines it meets are created with
+// createComputePipelineAsync, all in flight at once (Dawn compiles them on worker threads), so a load waits for
+// about its slowest pipeline rather than their sum; anywhere else a pipeline is created where it is first met.
+import { DeviceLostError, ShaderError } from './errors.js';
+import {
+  programKey, programRecipe, reflectLayout, type CompiledProgram, type ModuleSource, type ProgramDef, type ProgramLayout,
+  type Specialization,
+} from './program.js';
+
+/** 'async': compileAll() creates its pipelines concurrently; 'sync': each as it is met (the old path, kept for comparison). */
+export type PipelineMode = 'async' | 'sync';
+
+/** Pipelines created so far of those a compileAll() started (total is known once its collect pass is done). */
+export type CompileProgress = (done: number, total: number) => void;
+
+interface SharedModule {
+  readonly module: GPUShaderModule;
+  /** Its WGSL errors, when it was created inside compileAll (outside, they are uncaptured device errors as before). */
+  readonly error: Promise<GPUError | null> | null;
+}
+
+interface Pending {
+  readonly program: CompiledProgram;
+  readonly code: string;
+  readonly created: Promise<GPUComputePipeline>;
+  readonly wgslError: Promise<GPUError | null> | null;
+}
+
+export class ProgramCache implements ModuleSource {
+  private readonly programs = new Map<string, CompiledProgram>();
+  private readonly modules = new Map<string, SharedModule>();
+  private readonly layouts = new Map<string, ProgramLayout>();
+  /** Creations started by the compileAll() now running, if one is. */
+  private pending: Pending[] | null = null;
+  mode: PipelineMode = 'async';
+
+  constructor(private readonly device: GPUDevice) {}
+
+  get size(): number { return this.programs.size; }
+
+  private get deferring(): boolean { return this.pending !== null && this.mode === 'async'; }
+
+  get(def: ProgramDef<unknown>, spec: Specialization): CompiledProgram {
+    const key = programKey(def, spec);
+    const hit = this.programs.get(key);
+    if (hit) return hit;
+    const r = programRecipe(this.device, def, spec, key, this);
+    if (this.deferring) {
+      const wgslError = this.modules.get(r.code)?.error ?? null;
+      this.pending!.push({ program: r.program, code: r.code, created: this.device.createComputePipelineAsync(r.descriptor), wgslError });
+    } else {
+      const pipeline = this.device.createComputePipeline(r.descriptor);
+      r.program.provide(pipeline);
+      // Counted in compileAll's progress all the same (sync mode: already made).
+      this.pending?.push({ program: r.program, code: r.code, created: Promise.resolve(pipeline), wgslError: null });
+    }
+    this.programs.set(key, r.program);
+    return r.program;
+  }
+
+  /** Reflection parses the whole WGSL in JS (generated files are thousands of lines): once per source and entry. */
+  layout(code: string, entry: string, aliases: Readonly<Record<string, string>>): ProgramLayout {
+    const k = `${entry}\n${code}`; // the aliases are part of the code (its header)
+    let l = this.layouts.get(k);
+    if (!l) { l = reflectLayout(code, entry, aliases); this.layouts.set(k, l); }
+    return l;
+  }
+
+  /** One module per source text: the variants that differ only in override constants or entry share it. */
+  module(code: string, label: string): GPUShaderModule {
+    let m = this.modules.get(code);
+    if (!m) {
+      const scoped = this.deferring;
+      if (scoped) this.device.pushErrorScope('validation');
+      const module = this.device.createShaderModule({ label, code });
+      m = { module, error: scoped ? this.device.popErrorScope() : null };
+      this.modules.set(code, m);
+    }
+    return m.module;
+  }
+
+  /**
+   * Run `collect` (it builds launches; their programs come from get() as usual), then wait for every pipeline
+   * it started. A failed pipeline leaves the cache and fails the call with a ShaderError naming each kernel;
+   * a lost device fails it with DeviceLostError instead of waiting forever.
+   */
+  async compileAll(collect: () => void | Promise<void>, onProgress?: CompileProgress): Promise<void> {
+    if (this.pending) throw new Error('compileAll() is already running on this device');
+    const pending: Pending[] = [];
+    this.pending = pending;
+    let collectError: { e: unknown } | null = null;
+    try {
+      await collect();
+    } catch (e) {
+      collectError = { e };
+    } finally {
+      this.pending = null;
+    }
+    const failures = await this.settle(pending, collectError ? undefined : onProgress);
+    if (collectError) throw collectError.e;
+    if (failures.length) {
+      const shown = failures.slice(0, 4).join('; ') + (failures.length > 4 ? `; and ${failures.length - 4} more` : '');
+      throw new ShaderError(`${failures.length} of ${pending.length} pipelines failed to compile: ${shown}`);
+    }
+  }
+
+  private async settle(pending: readonly Pending[], onProgress?: CompileProgress): Promise<string[]> {
+    const failures: string[] = [];
+    let done = 0;
+    onProgress?.(0, pending.length);
+    const all = Promise.all(pending.map(async (p) => {
+      try {
+        p.program.provide(await p.created);
+      } catch (e) {
+        failures.push(await this.describe(p, e));
+        this.programs.delete(p.program.key); // a later get() makes it again, synchronously
+        this.modules.delete(p.code);
+      }
+      onProgress?.(++done, pending.length);
+    }));
+    const lost = await Promise.race([all.then(() => null), this.device.lost]);
+    if (lost) throw new DeviceLostError(`GPU device '${this.device.label}' was lost while compiling pipelines (${lost.reason}): ${lost.message || 'no message'}`);
+    return failures;
+  }
+
+  /** The kernel, its file and entry, and the compiler's words (the module's WGSL errors when it had some). */
+  private async describe(p: Pending, e: unknown): Promise<string> {
+    const wgsl = await p.wgslError;
+    const why = (wgsl?.message ?? (e as Error)?.message ?? String(e)).trim();
+    // Tint follows an error with its candidate overloads: the first paragraph says what is wrong.
+    return `${p.program.label} (${p.program.key.split('{')[0]}): ${why.split('\n\n')[0]!.slice(0, 600)}`;
+  }
+
+  clear(): void {
+    this.programs.clear();
+    this.modules.clear();
+    this.layouts.clear();
+  }
+}
