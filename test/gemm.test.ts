@@ -443,10 +443,11 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
     expect(GEMM_SKINNY_DEFAULT).toBe('gen');
     expect(gemmSkinnyOverride(undefined)).toEqual(gemmSkinnyOverride(GEMM_SKINNY_DEFAULT));
     expect(gemmSkinnyOverride('array').gen).toBe(false);
-    expect(gemmSkinnyOverride('gen')).toEqual({ gen: true, minM: 9, ids: SKINNY_GEN_AUTO });
+    expect(gemmSkinnyOverride('gen')).toEqual({ gen: true, minM: 9, maxM: 64, ids: SKINNY_GEN_AUTO });
+    expect(gemmSkinnyOverride('gen:max=16').maxM).toBe(16);
     expect(gemmSkinnyOverride('gen:min=8,tm1_sn1_sk16_tn1_u2_xs')).toMatchObject({ gen: true, minM: 8, ids: { t1: 'tm1_sn1_sk16_tn1_u2_xs', g1: SKINNY_GEN_AUTO.g1 } });
     expect(gemmSkinnyOverride('tm2_sn1_sk8_tn2_u2_xd,gm4_sn1_sk8_tn1_u2_xd_p')).toMatchObject({ gen: true, ids: { t2: 'tm2_sn1_sk8_tn2_u2_xd', g4: 'gm4_sn1_sk8_tn1_u2_xd_p' } });
-    for (const bad of ['fast', 'gen:min=10', 'gen:min=0', 'gen:tm9_x', 'tm1_nope']) expect(() => gemmSkinnyOverride(bad), bad).toThrow(LimitError);
+    for (const bad of ['fast', 'gen:min=10', 'gen:min=0', 'gen:max=8', 'gen:max=65', 'gen:tm9_x', 'tm1_nope']) expect(() => gemmSkinnyOverride(bad), bad).toThrow(LimitError);
     for (const id of Object.values(SKINNY_GEN_AUTO)) expect(SGM_SKINNY_GEN_BIG).toContain(id);
     const caps = {
       f16: true, subgroups: true, subgroupMinSize: 32, subgroupMaxSize: 32, maxInvocations: 1024, maxWorkgroupSizeX: 1024,
@@ -469,6 +470,10 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
       expect(chooseSgmKernel(caps, 64, 4096, 4096, true)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.g4 });
       expect(chooseSgmKernel(caps, 65, 4096, 4096, false)).toMatchObject({ kind: 'tile-gen' });
       expect(chooseSgmKernel(caps, 32, 4096, 4100, false)).not.toMatchObject({ kind: 'skinny-gen' });   // K % 16
+      process.env.FAPOOL_GEMM_SKINNY = 'gen:max=16';   // rows above 16 take the prefill tile kernel
+      expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
+      expect(chooseSgmKernel(caps, 17, 4096, 4096, false)).toMatchObject({ kind: 'tile-gen' });
+      expect(chooseSgmKernel(caps, 64, 4096, 4096, true)).toMatchObject({ kind: 'tile-gen' });
       process.env.FAPOOL_GEMM_SKINNY = 'gen:min=1';
       for (const M of [1, 2, 8]) {
         expect(chooseGemmPath(caps, M, 4096, 4096, 'f16')).toBe('subgroup-matrix');

@@ -477,6 +477,8 @@ export interface SkinnyOverride {
   /** The generated kernel for rows minM..SKINNY_MAX_M; false: today's kernels ('array'). */
   gen: boolean;
   minM: number;
+  /** Rows above it (≤ SKINNY_MAX_M) take the prefill tile kernel instead of a skinny one ('max=M'). */
+  maxM: number;
   /** Chosen configuration per `${t|g}${MT}` (SKINNY_GEN_AUTO where not named). */
   ids: Record<string, string>;
 }
@@ -494,11 +496,11 @@ export function gemmSkinnyOverride(
   value = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FAPOOL_GEMM_SKINNY ?? GEMM_SKINNY_DEFAULT,
 ): SkinnyOverride {
   const v = (value ?? '').trim();
-  const out: SkinnyOverride = { gen: false, minM: SKINNY_GEN_MIN_M, ids: { ...SKINNY_GEN_AUTO } };
+  const out: SkinnyOverride = { gen: false, minM: SKINNY_GEN_MIN_M, maxM: SKINNY_MAX_M, ids: { ...SKINNY_GEN_AUTO } };
   if (!v || v === 'array') return out;
   const items = v === 'gen' ? [] : v.startsWith('gen:') ? v.slice(4).split(',') : v.split(',');
   if (v !== 'gen' && !v.startsWith('gen:') && !/^[tg]m\d/.test(v)) {
-    throw new LimitError(`FAPOOL_GEMM_SKINNY='${v}': expected 'array', 'gen', 'gen:<id|min=M>[,…]' or '<id>[,<id>]'`);
+    throw new LimitError(`FAPOOL_GEMM_SKINNY='${v}': expected 'array', 'gen', 'gen:<id|min=M|max=M>[,…]' or '<id>[,<id>]'`);
   }
   out.gen = true;
   for (const item of items.map((t) => t.trim()).filter(Boolean)) {
@@ -507,6 +509,13 @@ export function gemmSkinnyOverride(
       const n = Number(mm[1]);
       if (n < 1 || n > SKINNY_GEN_MIN_M) throw new LimitError(`FAPOOL_GEMM_SKINNY: min=${n} must be 1..${SKINNY_GEN_MIN_M}`);
       out.minM = n;
+      continue;
+    }
+    const mx = /^max=(\d+)$/.exec(item);
+    if (mx) {
+      const n = Number(mx[1]);
+      if (n < 16 || n > SKINNY_MAX_M) throw new LimitError(`FAPOOL_GEMM_SKINNY: max=${n} must be 16..${SKINNY_MAX_M}`);
+      out.maxM = n;
       continue;
     }
     const g = skinnyGenGeometry(item);
@@ -522,7 +531,7 @@ export function gemmSkinnyOverride(
  * one, then to null, for rows it does not take.
  */
 export function chooseSkinnyGen(caps: Caps, M: number, N: number, K: number, gated: boolean, o = gemmSkinnyOverride()): SgmSkinnyGenShape | null {
-  if (!o.gen || M < o.minM || M > SKINNY_MAX_M || !hasSubgroupMatrixF16(caps)) return null;
+  if (!o.gen || M < o.minM || M > o.maxM || !hasSubgroupMatrixF16(caps)) return null;
   const key = `${gated ? 'g' : 't'}${Math.max(1, Math.ceil(M / 16))}`;
   for (const id of [o.ids[key], SKINNY_GEN_AUTO[key]]) {
     if (!id) continue;
@@ -580,9 +589,10 @@ export function sgmTileFits(caps: Caps, s: SgmTileShape, gated: boolean): boolea
  * (gemmPrefillOverride); FAPOOL_GEMM_SKINNY=gen[:…] the generated skinny kernel for decode rows (chooseSkinnyGen).
  */
 export function chooseSgmKernel(caps: Caps, M: number, N: number, K: number, gated: boolean): SgmKernelChoice {
-  const gen = chooseSkinnyGen(caps, M, N, K, gated);
+  const skinny = gemmSkinnyOverride();
+  const gen = chooseSkinnyGen(caps, M, N, K, gated, skinny);
   if (gen) return gen;
-  if (M > SKINNY_MAX_M) {
+  if (M > SKINNY_MAX_M || (skinny.gen && M > skinny.maxM)) {
     const o = gemmPrefillOverride()[gated ? 'gated' : 'plain'];
     if (o) {
       if (sgmTileGenFits(caps, o)) return o;
