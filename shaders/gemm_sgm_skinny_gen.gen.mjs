@@ -14,9 +14,7 @@
 // issued before their products; xs: x staged through workgroup memory zero-padded to 16·MT rows (any M ≥ 1),
 // xd: x read straight from storage with clamped row blocks (M ≥ 16); _p: the next round's weight loads are
 // issued before this round's products (twice the loads in flight, twice the registers).
-import { writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { realAndEmulatedFiles, writeWhenRun } from './generate.mjs';
 
 /** Every generated configuration (the H200 candidates, then small ones the emulation tests on lavapipe). */
 export const CONFIGS = [
@@ -312,18 +310,7 @@ function entry(o, c) {
 }
 
 export function generate() {
-  const files = {};
-  for (const emu of [false, true]) {
-    const o = ops(emu);
-    let t = header(emu);
-    for (const id of CONFIGS) t += '\n' + entry(o, parseId(id));
-    files[`gemm_sgm_skinny_gen${emu ? '_emu' : ''}.wgsl`] = t;
-  }
-  return files;
+  return realAndEmulatedFiles('gemm_sgm_skinny_gen', { header, ops, entry, parseId, configs: CONFIGS });
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const i = process.argv.indexOf('--out');
-  const dir = i >= 0 ? process.argv[i + 1] : dirname(fileURLToPath(import.meta.url));
-  for (const [name, text] of Object.entries(generate())) writeFileSync(join(dir, name), text);
-}
+writeWhenRun(import.meta.url, generate);

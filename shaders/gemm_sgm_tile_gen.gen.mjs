@@ -11,9 +11,7 @@
 // Configuration ids (src/kernels/gemm.ts parses the same ids): {t|g}{BM}x{BN}_sg{R}x{C}_k{BK}_b{NBUF}
 // — t plain, g gated; R × C subgroups of 32 lanes, each (BM / R) × (BN / C) outputs as 16×16 matrices;
 // BK-deep K slices staged in NBUF workgroup tiles.
-import { writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { realAndEmulatedFiles, writeWhenRun } from './generate.mjs';
 
 /** Every generated configuration (the H200 candidates, then small ones the emulation tests on lavapipe). */
 export const CONFIGS = [
@@ -265,18 +263,7 @@ function entry(o, c) {
 }
 
 export function generate() {
-  const files = {};
-  for (const emu of [false, true]) {
-    const o = ops(emu);
-    let t = header(emu);
-    for (const id of CONFIGS) t += '\n' + entry(o, parseId(id));
-    files[`gemm_sgm_tile_gen${emu ? '_emu' : ''}.wgsl`] = t;
-  }
-  return files;
+  return realAndEmulatedFiles('gemm_sgm_tile_gen', { header, ops, entry, parseId, configs: CONFIGS });
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const i = process.argv.indexOf('--out');
-  const dir = i >= 0 ? process.argv[i + 1] : dirname(fileURLToPath(import.meta.url));
-  for (const [name, text] of Object.entries(generate())) writeFileSync(join(dir, name), text);
-}
+writeWhenRun(import.meta.url, generate);

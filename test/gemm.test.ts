@@ -278,23 +278,24 @@ describe('linear: subgroup-matrix tile and skinny kernels (scalar-emulated on ad
   });
 });
 
+/** A gated product on the subgroup-matrix path with the given kernel, against float64. */
+async function checkGated(g: Gpu, M: number, F: number, K: number, sgm: GemmTuning['sgm'], act: 'gelu_tanh' | 'gelu_erf'): Promise<void> {
+  const r = rng();
+  const x = randomArray(r, M * K, 'f16'), wg = randomArray(r, F * K, 'f16'), wu = randomArray(r, F * K, 'f16');
+  const xs = upload(g, x, [M, K], 'f16', 'x'), gs = upload(g, wg, [F, K], 'f16', 'wg'), us = upload(g, wu, [F, K], 'f16', 'wu');
+  const out = poisoned(g, [M, F], 'f16');
+  const d = gatedLinear(g, { x: xs, wGate: gs, wUp: us, out, act }, { path: 'subgroup-matrix', tune: { sgm } });
+  await g.run([d]);
+  expectClose(await download(g, out), gatedRef(x, wg, wu, M, F, K, act), 'f16', `gated ${JSON.stringify(sgm)} ${M}x${F}x${K} seed=${r.seed}`);
+  d.release();
+  g.release(xs, gs, us, out);
+}
+
 // Generated staged kernel (gemm_sgm_tile_gen.wgsl): every big configuration on tensor cores where the adapter
 // has them; elsewhere the emulated twin (same generated text, scalar matrix ops) of the configurations
 // lavapipe compiles in seconds (≤ 4 accumulators per subgroup), which run the same generator paths
 // (1 and 2 tiles, several staged rows per thread, 2 K steps per slice, gated gate/up rows).
 describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-gen)', () => {
-  async function checkGated(g: Gpu, M: number, F: number, K: number, sgm: GemmTuning['sgm'], act: 'gelu_tanh' | 'gelu_erf'): Promise<void> {
-    const r = rng();
-    const x = randomArray(r, M * K, 'f16'), wg = randomArray(r, F * K, 'f16'), wu = randomArray(r, F * K, 'f16');
-    const xs = upload(g, x, [M, K], 'f16', 'x'), gs = upload(g, wg, [F, K], 'f16', 'wg'), us = upload(g, wu, [F, K], 'f16', 'wu');
-    const out = poisoned(g, [M, F], 'f16');
-    const d = gatedLinear(g, { x: xs, wGate: gs, wUp: us, out, act }, { path: 'subgroup-matrix', tune: { sgm } });
-    await g.run([d]);
-    expectClose(await download(g, out), gatedRef(x, wg, wu, M, F, K, act), 'f16', `gated ${JSON.stringify(sgm)} ${M}x${F}x${K} seed=${r.seed}`);
-    d.release();
-    g.release(xs, gs, us, out);
-  }
-
   for (const id of SGM_TILE_GEN_IDS) {
     const geo = tileGenGeometry(id);
     it(`${id} on ragged M, N, K${geo.gated ? '' : ' with epilogues'}`, async () => {
@@ -385,18 +386,6 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
 // in 5–20 s each).
 const SKINNY_GEN_EMU_BIG = new Set([...Object.values(SKINNY_GEN_AUTO), 'tm1_sn1_sk8_tn1_u4_xs_p']);
 describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-gen)', () => {
-  async function checkGated(g: Gpu, M: number, F: number, K: number, sgm: GemmTuning['sgm'], act: 'gelu_tanh' | 'gelu_erf'): Promise<void> {
-    const r = rng();
-    const x = randomArray(r, M * K, 'f16'), wg = randomArray(r, F * K, 'f16'), wu = randomArray(r, F * K, 'f16');
-    const xs = upload(g, x, [M, K], 'f16', 'x'), gs = upload(g, wg, [F, K], 'f16', 'wg'), us = upload(g, wu, [F, K], 'f16', 'wu');
-    const out = poisoned(g, [M, F], 'f16');
-    const d = gatedLinear(g, { x: xs, wGate: gs, wUp: us, out, act }, { path: 'subgroup-matrix', tune: { sgm } });
-    await g.run([d]);
-    expectClose(await download(g, out), gatedRef(x, wg, wu, M, F, K, act), 'f16', `gated ${JSON.stringify(sgm)} ${M}x${F}x${K} seed=${r.seed}`);
-    d.release();
-    g.release(xs, gs, us, out);
-  }
-
   for (const id of SGM_SKINNY_GEN_IDS) {
     const geo = skinnyGenGeometry(id);
     const big = SGM_SKINNY_GEN_BIG.includes(id);
