@@ -9,7 +9,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rea
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCli, UsageError } from '../src/cli/args.js';
+import { helpText, parseCli, UsageError } from '../src/cli/args.js';
 import { exitCodeOf } from '../src/cli/exit.js';
 import { checkRunFits } from '../src/cli/main.js';
 import { InputError, NonFiniteError } from '../src/gpu/errors.js';
@@ -99,6 +99,22 @@ describe('option parser', () => {
       expect(() => parseCli(argv)).toThrow(msg);
     });
   }
+
+  it('--help names every FAPOOL_* variable the runtime reads (but the tests\' own)', () => {
+    const read = new Set<string>();
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (e.name.endsWith('.ts')) for (const m of readFileSync(p, 'utf8').matchAll(/FAPOOL_[A-Z_]+/g)) read.add(m[0]);
+      }
+    };
+    walk(new URL('../src', import.meta.url).pathname);
+    const testOnly = new Set(['FAPOOL_PCI_DEVICES']);   // a fake sysfs for the GPU-binding tests
+    expect(read.size).toBeGreaterThan(4);
+    const help = helpText();
+    for (const v of read) if (!testOnly.has(v)) expect(help, v).toContain(v);
+  });
 
   it('keeps valid values, and says which given options change nothing', () => {
     const o = parseCli(['--seed', '4294967295', '--top-p', '1e-3', '--temperature', '.5', '--prompt-len', '007']);
