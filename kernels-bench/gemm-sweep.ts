@@ -32,10 +32,13 @@ import { DAWN_FLAGS } from '../src/gpu/backend-node.js';
 import { registerShaderLoader } from '../src/gpu/shader-source.js';
 import { chooseGemmPath, linear, type GemmPath, type GemmTuning } from '../src/kernels/gemm.js';
 import {
-  SGM_SKINNY_GEN_BIG, SGM_SKINNY_GEN_IDS, SGM_SKINNY_SHAPES, SGM_TILE_GATED_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_IDS,
-  SGM_TILE_SHAPES, hasSubgroupMatrixF16, sgmSkinnyApplies, sgmSkinnyFits, sgmSkinnyGenApplies, sgmSkinnyGenFits,
-  sgmTileFits, sgmTileGenFits, skinnyGenGeometry, tileGenGeometry
+  SGM_SKINNY_SHAPES, SGM_TILE_GATED_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_IDS, SGM_TILE_SHAPES, sgmSkinnyApplies,
+  sgmSkinnyFits, sgmTileFits, sgmTileGenFits, tileGenGeometry
 } from '../src/kernels/gemm-sgm.js';
+import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
+import {
+  SGM_SKINNY_GEN_BIG, SGM_SKINNY_GEN_IDS, sgmSkinnyGenApplies, sgmSkinnyGenFits, skinnyGenGeometry
+} from '../src/kernels/gemm-skinny-gen.js';
 import { gatedLinear } from '../src/kernels/ffn.js';
 import { fillRandom } from './random-fill.js';
 

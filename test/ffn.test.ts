@@ -3,9 +3,9 @@ import { LimitError, ShapeError, type Gpu } from '../src/gpu/index.js';
 import { gatedLinear } from '../src/kernels/ffn.js';
 import { chooseGemmPath, linear, type GemmPath, type GemmTuning } from '../src/kernels/gemm.js';
 import {
-  SGM_SKINNY_SHAPES, SGM_TILE_GATED_SHAPES, hasSubgroupMatrixF16, sgmSkinnyFits, sgmTileFits, type SgmSkinnyShape,
-  type SgmTileShape
+  SGM_SKINNY_SHAPES, SGM_TILE_GATED_SHAPES, sgmSkinnyFits, sgmTileFits, type SgmSkinnyShape, type SgmTileShape
 } from '../src/kernels/gemm-sgm.js';
+import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';
 import { gatedRef, linearRef } from './ref/gemm.js';
 

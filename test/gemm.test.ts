@@ -7,11 +7,15 @@ import { LimitError, ShapeError, programSource, reflectLayout, type Gpu } from '
 import { chooseGemmPath, chooseQuad, linear, normPrologueApplies, type GemmTuning } from '../src/kernels/gemm.js';
 import { type Activation } from '../src/kernels/gemm-common.js';
 import {
-  GEMM_PREFILL_DEFAULT, GEMM_SKINNY_DEFAULT, SGM_DIAGNOSTIC, SGM_SKINNY_GEN_BIG, SGM_SKINNY_GEN_IDS, SGM_SKINNY_SHAPES,
-  SGM_TILE_GEN_BIG, SGM_TILE_GEN_IDS, SGM_TILE_SHAPES, SKINNY_GEN_AUTO, chooseSgmKernel, chooseSkinnyGen,
-  gemmPrefillOverride, gemmSkinnyOverride, hasSubgroupMatrixF16, sgmDirectApplies, sgmSkinnyFits, sgmSkinnyGenFits,
-  sgmTileFits, sgmTileGenFits, skinnyGenGeometry, tileGenGeometry, type SgmSkinnyShape, type SgmTileShape
+  GEMM_PREFILL_DEFAULT, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_IDS, SGM_TILE_SHAPES, chooseSgmKernel,
+  gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, tileGenGeometry,
+  type SgmSkinnyShape, type SgmTileShape
 } from '../src/kernels/gemm-sgm.js';
+import { SGM_DIAGNOSTIC, hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
+import {
+  GEMM_SKINNY_DEFAULT, SGM_SKINNY_GEN_BIG, SGM_SKINNY_GEN_IDS, SKINNY_GEN_AUTO, chooseSkinnyGen, gemmSkinnyOverride,
+  sgmSkinnyGenFits, skinnyGenGeometry
+} from '../src/kernels/gemm-skinny-gen.js';
 import { gatedLinear } from '../src/kernels/ffn.js';
 import { checkLinear, type LinearCase } from './check-linear.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';

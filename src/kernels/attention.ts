@@ -5,7 +5,7 @@ import {
   LimitError, ShapeError, ceilDiv, defineProgram, type Caps, type Dispatch, type DType, type Gpu, type Tensor,
 } from '../gpu/index.js';
 import { envVar, expectDistinct, expectDtype, expectRank, expectShape, rowWorkgroupSize, typeSpec } from './common.js';
-import { SGM_DIAGNOSTIC, hasSubgroupMatrixF16 } from './gemm-sgm.js';
+import { SGM_DIAGNOSTIC, hasSubgroupMatrixF16 } from './gemm-sgm-common.js';
 
 /** Largest head dim: register tiles in the kernels are sized for D/4 ≤ 64 (TC threads × DN ≤ 8 vec4). */
 export const MAX_HEAD_DIM = 256;

@@ -7,7 +7,8 @@ import {
   chooseGemmPath, expectActivations, expectNormPrologue, expectOwnBuffer, launchGemm, type GemmPath, type GemmTuning
 } from './gemm.js';
 import { type NormPrologue } from './gemm-common.js';
-import { chooseSkinnyGen, sgmDirectApplies } from './gemm-sgm.js';
+import { sgmDirectApplies } from './gemm-sgm.js';
+import { chooseSkinnyGen } from './gemm-skinny-gen.js';
 
 export interface GatedArgs {
   x: Tensor;      // [M, K]

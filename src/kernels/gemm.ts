@@ -7,7 +7,9 @@ import {
 } from '../gpu/index.js';
 import { expectDtype, expectRank, expectShape, typeSpec } from './common.js';
 import { epilogueConstants, isActivation, type Activation, type Epilogue, type GemmLaunch, type NormPrologue } from './gemm-common.js';
-import { chooseSkinnyGen, hasSubgroupMatrixF16, launchSgm, type SgmKernelChoice } from './gemm-sgm.js';
+import { launchSgm, type SgmKernelChoice } from './gemm-sgm.js';
+import { hasSubgroupMatrixF16 } from './gemm-sgm-common.js';
+import { chooseSkinnyGen } from './gemm-skinny-gen.js';
 import { GEMV_MAX_M, launchGemv } from './gemv.js';
 
 export type GemmPath = 'tiled' | 'gemv' | 'subgroup-matrix';
