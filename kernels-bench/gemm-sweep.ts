@@ -31,6 +31,7 @@ import {
 import { DAWN_FLAGS } from '../src/gpu/backend-node.js';
 import { registerShaderLoader } from '../src/gpu/shader-source.js';
 import { chooseGemmPath, linear, type GemmPath, type GemmTuning } from '../src/kernels/gemm.js';
+import { gemvSgApplies } from '../src/kernels/gemv.js';
 import {
   SGM_SKINNY_SHAPES, SGM_TILE_GATED_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_IDS, SGM_TILE_SHAPES, sgmSkinnyApplies,
   sgmSkinnyFits, sgmTileFits, sgmTileGenFits, tileGenGeometry
@@ -423,6 +424,11 @@ async function main(): Promise<void> {
         v.push({ name: 'gemv vec4 (h8 off)', dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { h8: false } } });
         for (const lanes of [undefined, 32]) {
           v.push({ name: `gemv h8 lanes ${lanes ?? 'auto'}`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { h8: true, lanes } } });
+        }
+        for (const cpt of [1, 2, 4, 8]) {
+          if (gemvSgApplies(gpu.caps, { M, K: 4096, dtype: 'f16' }, cpt)) {
+            v.push({ name: `gemv sg cpt${cpt}`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { cpt } } });
+          }
         }
       }
       if (sgm && M >= 16) {

@@ -5,7 +5,7 @@ import {
   NORM_PROLOGUE_MAX_M, chooseGemmPath, linear, normPrologueApplies, type GemmTuning
 } from '../src/kernels/gemm.js';
 import { type Activation } from '../src/kernels/gemm-common.js';
-import { GEMV_MAX_M } from '../src/kernels/gemv.js';
+import { GEMV_MAX_M, gemvCptDefault, gemvSgApplies } from '../src/kernels/gemv.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';
 import { gatedRef, linearRef } from './ref/gemm.js';
 import { rmsnormRef } from './ref/rmsnorm.js';
@@ -158,5 +158,48 @@ describe('gemv: RMSNorm prologue', () => {
     expect(() => linear(g, { x: x1, w, out: out1, norm: { weight: g.tensor([15], 'f32'), eps: 1e-5 } })).toThrow(/norm.weight must be \[16\]/);
     expect(() => linear(g, { x: x1, w, out: out1, norm: { weight: nw, eps: 0 } })).toThrow(ShapeError);
     expect(() => linear(g, { x: x1, w, out: out1, norm: { weight: g.tensor([16], 'f16'), eps: 1e-5 } })).toThrow(/norm.weight must be f32/);
+  });
+});
+
+// The subgroup kernel (shaders/gemv_sg.wgsl): CPT columns per subgroup, x read once for all of them, sums by
+// subgroupAdd. Ragged N (columns past N clamp their loads and are not written), epilogues, gated, several CPT.
+describe('gemv: subgroup kernel (columns per subgroup)', () => {
+  const cases: { M: number; N: number; K: number; cpt: number; extra?: Partial<Case> }[] = [
+    { M: 8, N: 37, K: 1032, cpt: 4 },
+    { M: 2, N: 5, K: 8, cpt: 8 },
+    { M: 3, N: 129, K: 512, cpt: 2, extra: { bias: true, act: 'gelu_erf', residual: true } },
+    { M: 5, N: 33, K: 264, cpt: 1, extra: { bias: true, act: 'gelu_tanh', accumulate: true } },
+    { M: 1, N: 70, K: 2048, cpt: 4 },
+  ];
+  for (const c of cases) {
+    it(`M=${c.M} N=${c.N} K=${c.K} cpt=${c.cpt}${c.extra ? ' with epilogues' : ''}`, async (ctx) => {
+      const g = await gpu();
+      if (!gemvSgApplies(g.caps, { M: c.M, K: c.K, dtype: 'f16' }, c.cpt)) { ctx.skip(); return; }
+      await checkLinear(g, { M: c.M, N: c.N, K: c.K, dtype: 'f16', path: 'gemv', tune: { gemv: { cpt: c.cpt } }, ...c.extra }, 'gemv sg');
+    });
+  }
+  for (const [M, F, K, cpt] of [[8, 45, 1032, 4], [4, 17, 256, 2]] as const) {
+    it(`gated M=${M} F=${F} K=${K} cpt=${cpt}`, async (ctx) => {
+      const g = await gpu();
+      if (!gemvSgApplies(g.caps, { M, K, dtype: 'f16' }, cpt)) { ctx.skip(); return; }
+      const r = rng();
+      const x = randomArray(r, M * K, 'f16'), wg = randomArray(r, F * K, 'f16'), wu = randomArray(r, F * K, 'f16');
+      const xs = upload(g, x, [M, K], 'f16', 'x'), gs = upload(g, wg, [F, K], 'f16', 'wg'), us = upload(g, wu, [F, K], 'f16', 'wu');
+      const out = poisoned(g, [M, F], 'f16');
+      const d = gatedLinear(g, { x: xs, wGate: gs, wUp: us, out, act: 'gelu_tanh' }, { path: 'gemv', tune: { gemv: { cpt } } });
+      await g.run([d]);
+      expectClose(await download(g, out), gatedRef(x, wg, wu, M, F, K, 'gelu_tanh'), 'f16', `gemv sg gated cpt ${cpt} seed=${r.seed}`);
+      d.release();
+      g.release(xs, gs, us, out);
+    });
+  }
+  it('FAPOOL_GEMV_CPT: 0..8, else a LimitError; a cpt the kernel cannot take is refused', async () => {
+    expect(gemvCptDefault(undefined)).toBe(0);
+    expect(gemvCptDefault('4')).toBe(4);
+    for (const bad of ['9', '-1', '2.5', 'sg']) expect(() => gemvCptDefault(bad), bad).toThrow(LimitError);
+    const g = await gpu();
+    const x = g.tensor([8, 16], 'f16'), w = g.tensor([4, 16], 'f16'), out = g.tensor([8, 4], 'f16');
+    expect(() => linear(g, { x, w, out }, { path: 'gemv', tune: { gemv: { cpt: 8 } } })).toThrow(LimitError);   // 8 rows × 8 > 32
+    g.release(x, w, out);
   });
 });

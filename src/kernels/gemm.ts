@@ -10,7 +10,7 @@ import { epilogueConstants, isActivation, type Activation, type Epilogue, type G
 import { launchSgm, type SgmKernelChoice } from './gemm-sgm.js';
 import { hasSubgroupMatrixF16 } from './gemm-sgm-common.js';
 import { chooseSkinnyGen } from './gemm-skinny-gen.js';
-import { GEMV_MAX_M, launchGemv } from './gemv.js';
+import { GEMV_MAX_M, launchGemv, type GemvTuning } from './gemv.js';
 
 export type GemmPath = 'tiled' | 'gemv' | 'subgroup-matrix';
 
@@ -170,7 +170,7 @@ export interface GemmTuning {
   /** Tiled path: the quad kernel with this shape, or the classic gemm.wgsl tile ('classic'). */
   tiled?: QuadShape | 'classic';
   /** GEMV path: threads per output column, and the 16-byte f16 loads (entries *_h8; f16, K % 8 == 0). */
-  gemv?: { lanes?: number; h8?: boolean };
+  gemv?: GemvTuning;
   /**
    * Subgroup-matrix path: the staged tile kernel (array or generated), the skinny kernel, the direct-load
    * kernel with this shape, or the staged v0 kernel ('staged').

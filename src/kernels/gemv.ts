@@ -1,7 +1,7 @@
 // The decode GEMV (shaders/gemv.wgsl): y = x · Wᵀ for M ≤ GEMV_MAX_M rows of x, every row sharing each weight
 // load; plain or gated, f32/f16 (16-byte f16 loads by default), the shared epilogues, an optional RMSNorm prologue.
 import { LimitError, ceilDiv, defineProgram, isSoftwareAdapter, type Caps, type Dispatch, type DType, type Gpu, type Tensor } from '../gpu/index.js';
-import { typeSpec } from './common.js';
+import { envVar, typeSpec } from './common.js';
 import { epilogueConstants, foldGrid, type Epilogue, type GemmLaunch } from './gemm-common.js';
 
 /** Largest M the GEMV path takes (its accumulators are registers, one per row of x). */
@@ -27,18 +27,69 @@ function gemvShape(caps: Caps, K: number): { lanes: number; rpw: number } {
   return { lanes, rpw: Math.max(1, Math.floor(wg / lanes)) };
 }
 
-/** Tuning for benchmarks and tests: threads per output column, and the 16-byte f16 loads (entries *_h8). */
-export interface GemvTuning { lanes?: number; h8?: boolean }
+/**
+ * Tuning for benchmarks and tests: threads per output column, the 16-byte f16 loads (entries *_h8), and `cpt`:
+ * columns per subgroup on the subgroup kernel (shaders/gemv_sg.wgsl; 0 = the per-column kernel).
+ */
+export interface GemvTuning { lanes?: number; h8?: boolean; cpt?: number }
+
+// ---- subgroup kernel (shaders/gemv_sg.wgsl): one subgroup per CPT columns, x read once for all of them ----
+
+interface GemvSgCfg { entry: string; mr: number; cpt: number; sgs: number; spw: number; epi: Epilogue }
+
+const gemvSgProgram = defineProgram<GemvSgCfg>({
+  name: 'gemv_sg', file: 'gemv_sg.wgsl', includes: ['gemm_epilogue.wgsl'], entry: 'gemv_sg',
+  specialize: (c) => ({
+    entry: c.entry, enables: ['f16', 'subgroups'], aliases: { T: 'f16', T4: 'vec4<f16>' },
+    constants: { MR: c.mr, CPT: c.cpt, SGS: c.sgs, SPW: c.spw, ...epilogueConstants(c.epi) },
+  }),
+});
+
+/** Columns per subgroup the subgroup kernel may take (its accumulators: MR · CPT ≤ 32). */
+export const GEMV_SG_MAX_CPT = 8;
+
+/**
+ * Columns per subgroup for GEMVs of 2..8 rows from FAPOOL_GEMV_CPT (0 or unset: the per-column kernel, still the
+ * default: the subgroup kernel has not been measured on a GPU yet).
+ */
+export function gemvCptDefault(value = envVar('FAPOOL_GEMV_CPT')): number {
+  if (value === undefined || value.trim() === '') return 0;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > GEMV_SG_MAX_CPT) throw new LimitError(`FAPOOL_GEMV_CPT='${value}': expected 0..${GEMV_SG_MAX_CPT} columns per subgroup`);
+  return n;
+}
+
+/** The subgroup kernel takes f16 with K % 8 == 0, no RMSNorm prologue, on a fixed power-of-two subgroup size. */
+export function gemvSgApplies(caps: Caps, l: Pick<GemmLaunch, 'M' | 'K' | 'dtype' | 'norm'>, cpt: number): boolean {
+  const sgs = caps.subgroupMaxSize;
+  return cpt >= 1 && cpt <= GEMV_SG_MAX_CPT && l.M * cpt <= 32 && l.dtype === 'f16' && caps.f16 && caps.subgroups && sgs > 0
+    && caps.subgroupMinSize === sgs && (sgs & (sgs - 1)) === 0 && l.K % 8 === 0 && l.norm === undefined;
+}
+
+function launchGemvSg(gpu: Gpu, l: GemmLaunch, cpt: number): Dispatch {
+  const caps = gpu.caps, gated = l.kind === 'gated';
+  const sgs = caps.subgroupMaxSize;
+  const spw = Math.max(1, Math.floor(Math.min(256, caps.maxInvocations, caps.maxWorkgroupSizeX) / sgs));
+  const prog = gpu.program(gemvSgProgram, { entry: gated ? 'gemv_sg_gated' : 'gemv_sg', mr: l.M, cpt, sgs, spw, epi: l.epi });
+  const [gx, gy] = foldGrid(caps, ceilDiv(l.N, spw * cpt));
+  const bind: Record<string, Tensor> = gated
+    ? { x8: l.x, wg8: l.wGate!, wu8: l.wUp!, y: l.out }
+    : { x8: l.x, w8: l.w!, y: l.out, bias: l.bias ?? l.x, residual: l.residual ?? l.x };
+  return gpu.dispatch(prog, { bind, uniforms: { M: l.M, N: l.N, K: l.K }, workgroups: [gx, gy] });
+}
 
 export function launchGemv(gpu: Gpu, l: GemmLaunch, tune: GemvTuning = {}): Dispatch {
   const caps = gpu.caps;
+  if (l.M > GEMV_MAX_M) throw new LimitError(`gemv: M = ${l.M} rows of x; the GEMV path takes at most ${GEMV_MAX_M}`);
+  const cpt = tune.cpt ?? (l.M >= 2 ? gemvCptDefault() : 0);
+  if (cpt > 0 && gemvSgApplies(caps, l, cpt)) return launchGemvSg(gpu, l, cpt);
+  if (tune.cpt) throw new LimitError(`gemv: the subgroup kernel (cpt ${tune.cpt}) does not apply to ${l.M}x${l.N}x${l.K} ${l.dtype}${l.norm ? ' with the norm prologue' : ''} here`);
   const vec4 = l.K % 4 === 0, gated = l.kind === 'gated', suffix = vec4 ? '4' : '';
   const uniforms = { M: l.M, N: l.N, K: l.K };
   // Unused optional operands bind x as a placeholder (read-only, never read: the override is off).
   const bind: Record<string, Tensor> = gated
     ? { [`x${suffix}`]: l.x, y: l.out, [`wg${suffix}`]: l.wGate!, [`wu${suffix}`]: l.wUp! }
     : { [`x${suffix}`]: l.x, y: l.out, [`w${suffix}`]: l.w!, bias: l.bias ?? l.x, residual: l.residual ?? l.x };
-  if (l.M > GEMV_MAX_M) throw new LimitError(`gemv: M = ${l.M} rows of x; the GEMV path takes at most ${GEMV_MAX_M}`);
   let { lanes, rpw } = gemvShape(caps, l.K);
   if (tune.lanes) {
     lanes = tune.lanes;
