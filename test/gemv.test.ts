@@ -194,7 +194,8 @@ describe('gemv: subgroup kernel (columns per subgroup)', () => {
     });
   }
   it('FAPOOL_GEMV_CPT: 0..8, else a LimitError; a cpt the kernel cannot take is refused', async () => {
-    expect(gemvCptDefault(undefined)).toBe(0);
+    expect(gemvCptDefault(undefined)).toBeUndefined();
+    expect(gemvCptDefault('0')).toBe(0);
     expect(gemvCptDefault('4')).toBe(4);
     for (const bad of ['9', '-1', '2.5', 'sg']) expect(() => gemvCptDefault(bad), bad).toThrow(LimitError);
     const g = await gpu();

@@ -113,7 +113,7 @@ export function helpText(): string {
     '  FAPOOL_PIPELINES      async (pipelines created concurrently at load, default) or sync',
     '  FAPOOL_GEMM_PREFILL   prefill GEMM on tensor cores: tile-gen:<id>[,<id>] or direct',
     '  FAPOOL_GEMM_SKINNY    decode rows 9-64 on tensor cores: gen[:<id>,min=M,max=M] (default) or array',
-    '  FAPOOL_GEMV_CPT       decode GEMVs of 2-8 rows on the subgroup kernel with this many columns per subgroup (0: off, default)',
+    '  FAPOOL_GEMV_CPT       columns per subgroup of the decode GEMV for 2-8 rows (default: 2 for plain products; 0: per-column kernel)',
     '  FAPOOL_FA_PREFILL     flash-attention prefill: a generated tensor-core entry (e.g. 128_32_8_pf) or tiled',
     '', 'Exit status:',
     '  0    done',

@@ -49,11 +49,16 @@ const gemvSgProgram = defineProgram<GemvSgCfg>({
 export const GEMV_SG_MAX_CPT = 8;
 
 /**
- * Columns per subgroup for GEMVs of 2..8 rows from FAPOOL_GEMV_CPT (0 or unset: the per-column kernel, still the
- * default: the subgroup kernel has not been measured on a GPU yet).
+ * Columns per subgroup for plain (not gated) GEMVs of 2..8 rows. H200 (kernels-bench/rounds/gemvsg.sh): at 8 rows
+ * 2 columns per subgroup took 0.058 / 0.025 / 0.088 / 0.138 ms on seed-4l's qkv / o / down / head against the
+ * per-column kernel's 0.067 / 0.029 / 0.116 / 0.156, at 2 rows 0.027 / 0.014 / 0.045 / 0.064 against 0.041 /
+ * 0.018 / 0.049 / 0.096; 4 and 8 lost (registers), and the gated product lost at 8 rows (0.180 vs 0.140).
  */
-export function gemvCptDefault(value = envVar('FAPOOL_GEMV_CPT')): number {
-  if (value === undefined || value.trim() === '') return 0;
+export const GEMV_SG_DEFAULT_CPT = 2;
+
+/** FAPOOL_GEMV_CPT: columns per subgroup for every GEMV of 2..8 rows (0: the per-column kernel); unset: undefined. */
+export function gemvCptDefault(value = envVar('FAPOOL_GEMV_CPT')): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > GEMV_SG_MAX_CPT) throw new LimitError(`FAPOOL_GEMV_CPT='${value}': expected 0..${GEMV_SG_MAX_CPT} columns per subgroup`);
   return n;
@@ -81,7 +86,7 @@ function launchGemvSg(gpu: Gpu, l: GemmLaunch, cpt: number): Dispatch {
 export function launchGemv(gpu: Gpu, l: GemmLaunch, tune: GemvTuning = {}): Dispatch {
   const caps = gpu.caps;
   if (l.M > GEMV_MAX_M) throw new LimitError(`gemv: M = ${l.M} rows of x; the GEMV path takes at most ${GEMV_MAX_M}`);
-  const cpt = tune.cpt ?? (l.M >= 2 ? gemvCptDefault() : 0);
+  const cpt = tune.cpt ?? (l.M >= 2 ? gemvCptDefault() ?? (l.kind === 'gated' ? 0 : GEMV_SG_DEFAULT_CPT) : 0);
   if (cpt > 0 && gemvSgApplies(caps, l, cpt)) return launchGemvSg(gpu, l, cpt);
   if (tune.cpt) throw new LimitError(`gemv: the subgroup kernel (cpt ${tune.cpt}) does not apply to ${l.M}x${l.N}x${l.K} ${l.dtype}${l.norm ? ' with the norm prologue' : ''} here`);
   const vec4 = l.K % 4 === 0, gated = l.kind === 'gated', suffix = vec4 ? '4' : '';
