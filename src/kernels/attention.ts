@@ -1,5 +1,6 @@
-// Flash attention: causal prefill (shaders/flash_attn_prefill.wgsl) and split-KV decode with an exact
-// merge of (O, LSE) partials (shaders/flash_attn_decode.wgsl). The merge is also the cross-device
+// Flash attention: causal prefill (on tensor cores, shaders/flash_attn_prefill_sgm.wgsl, where the device has
+// 16×16×16 f16 matrices; else on f32 FMAs, shaders/flash_attn_prefill.wgsl) and split-KV decode with an exact
+// merge of (O, LSE) partials (shaders/flash_attn_decode{,_sg}.wgsl). The merge is also the cross-device
 // reduce of the attention pool: partials computed on different devices merge exactly.
 import {
   LimitError, ShapeError, ceilDiv, defineProgram, type Caps, type Dispatch, type DType, type Gpu, type Tensor,
