@@ -7,6 +7,7 @@ import {
   LimitError, assertShape, ceilDiv, defineProgram,
   type Caps, type Dispatch, type Gpu, type Specialization, type Tensor,
 } from '../gpu/index.js';
+import { envVar } from './common.js';
 import { epilogueConstants, type Epilogue, type GemmLaunch } from './gemm-common.js';
 import { SGM_DIAGNOSTIC, SKINNY_MAX_M, SKINNY_MIN_M, checkSgmOperands, realAndEmulated } from './gemm-sgm-common.js';
 import { chooseSkinnyGen, gemmSkinnyOverride, launchSgmSkinnyGen, type SgmSkinnyGenShape } from './gemm-skinny-gen.js';
@@ -229,7 +230,7 @@ export const GEMM_PREFILL_DEFAULT = 'tile-gen:t128x256_sg2x4_k32_b1,g128x128_sg2
  * process sets it before it builds its dispatches.
  */
 export function gemmPrefillOverride(
-  value = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FAPOOL_GEMM_PREFILL ?? GEMM_PREFILL_DEFAULT,
+  value = envVar('FAPOOL_GEMM_PREFILL') ?? GEMM_PREFILL_DEFAULT,
 ): { plain?: SgmTileGenShape; gated?: SgmTileGenShape } {
   const v = value?.trim();
   if (!v || v === 'direct') return {};
@@ -362,7 +363,7 @@ export function chooseSgmKernel(caps: Caps, M: number, N: number, K: number, gat
     if (o) {
       if (sgmTileGenFits(caps, o)) return o;
       // Asked for by name: say so. The built-in default that does not fit a device leaves it the kernels below.
-      const asked = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FAPOOL_GEMM_PREFILL;
+      const asked = envVar('FAPOOL_GEMM_PREFILL');
       if (asked !== undefined) throw new LimitError(`FAPOOL_GEMM_PREFILL: generated tile '${o.id}' does not fit this device`);
     }
   }

@@ -4,6 +4,7 @@
 import {
   LimitError, assertShape, ceilDiv, type Caps, type Dispatch, type Gpu, type Specialization, type Tensor,
 } from '../gpu/index.js';
+import { envVar } from './common.js';
 import { epilogueConstants, type Epilogue, type GemmLaunch } from './gemm-common.js';
 import { SGM_DIAGNOSTIC, SKINNY_MAX_M, checkSgmOperands, hasSubgroupMatrixF16, realAndEmulated } from './gemm-sgm-common.js';
 
@@ -162,7 +163,7 @@ export interface SkinnyOverride {
  * Read at every choice (cheap): a process sets it before it builds its dispatches.
  */
 export function gemmSkinnyOverride(
-  value = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FAPOOL_GEMM_SKINNY ?? GEMM_SKINNY_DEFAULT,
+  value = envVar('FAPOOL_GEMM_SKINNY') ?? GEMM_SKINNY_DEFAULT,
 ): SkinnyOverride {
   const v = (value ?? '').trim();
   const out: SkinnyOverride = { gen: false, minM: SKINNY_GEN_MIN_M, maxM: SKINNY_MAX_M, ids: { ...SKINNY_GEN_AUTO } };
