@@ -125,9 +125,8 @@ function gen(cfg, emu) {
   const X = configName(cfg);
   const WG = 32 * SG, D4 = D / 4, ND = D / 16, NB = BC / 16, HALF = BC / 2;
   const sh = `sh_${X}`, ss = `ss_${X}`;
-  // Regions of the one workgroup f16 array: K, V, Q (qs: its own; else staged where K and V go), P.
+  // Region bases in the one workgroup f16 array: K, V, Q (qs: its own; else staged where K and V go), P.
   const RBASE = { k: 0, v: L.vOff, q: cfg.qs ? L.qOff : 0, p: L.pOff };
-  const A = () => sh;
   const B = (reg) => RBASE[reg];
   const range = (n) => [...Array(n).keys()];
   const ind = (t, n) => t.split('\n').map((l) => (l ? ' '.repeat(n) + l : l)).join('\n');
@@ -138,12 +137,12 @@ function gen(cfg, emu) {
   const RL = 'subgroup_matrix_left<f16, 16, 16>', RR = 'subgroup_matrix_right<f16, 16, 16>', RA = 'subgroup_matrix_result<f32, 16, 16>';
   // Statements: real subgroup-matrix builtins, or the emulation helpers of this config.
   const declA = (v) => emu ? `emu_zero_${X}(${slot(v)}u);` : `var ${v} = ${RA}();`;
-  const ldL = (v, off, stride, reg) => emu ? `emu_ld_${X}(${slot(v)}u, ${off}, ${stride}, false);`
-    : `${v} = subgroupMatrixLoad<${RL}, row_major>(&${A(reg)}, ${off}, ${stride});`;
+  const ldL = (v, off, stride) => emu ? `emu_ld_${X}(${slot(v)}u, ${off}, ${stride}, false);`
+    : `${v} = subgroupMatrixLoad<${RL}, row_major>(&${sh}, ${off}, ${stride});`;
   // c += a · (right operand loaded from sh, column- or row-major)
-  const mmaR = (a, colMajor, off, stride, c, reg) => emu
+  const mmaR = (a, colMajor, off, stride, c) => emu
     ? `emu_ld_${X}(${slot('tmp')}u, ${off}, ${stride}, ${colMajor}); emu_mma_${X}(${slot(a)}u, ${slot('tmp')}u, ${slot(c)}u);`
-    : `${c} = subgroupMatrixMultiplyAccumulate(${a}, subgroupMatrixLoad<${RR}, ${colMajor ? 'col_major' : 'row_major'}>(&${A(reg)}, ${off}, ${stride}), ${c});`;
+    : `${c} = subgroupMatrixMultiplyAccumulate(${a}, subgroupMatrixLoad<${RR}, ${colMajor ? 'col_major' : 'row_major'}>(&${sh}, ${off}, ${stride}), ${c});`;
   const ldA = (v, off, stride) => emu ? `emu_ld_acc_${X}(${slot(v)}u, ${off}, ${stride});`
     : `${v} = subgroupMatrixLoad<${RA}, row_major>(&${ss}, ${off}, ${stride});`;
   const stA = (off, v, stride) => emu ? `emu_st_acc_${X}(${slot(v)}u, ${off}, ${stride}, ln);`
@@ -159,12 +158,12 @@ function gen(cfg, emu) {
   const KB = cfg.db ? ' + kb' : '', PKB = cfg.db && L.pOff === 0 ? ' + kb' : '';
   const kOff = (n, k) => `${n * 16 * L.LK + k * 16}u${LV}${KB}`;
   const vLoad = (kk, n) => cfg.vt ? [true, `${B('v') + n * 16 * L.LV + kk * 16}u${LV}${KB}`, `${L.LV}u`] : [false, `${B('v') + kk * 16 * L.LK + n * 16}u${LV}${KB}`, `${L.LK}u`];
-  const stage4 = (dst, src, reg) => `${A(reg)}[${dst}] = ${src}.x; ${A(reg)}[${dst} + 1u] = ${src}.y; ${A(reg)}[${dst} + 2u] = ${src}.z; ${A(reg)}[${dst} + 3u] = ${src}.w;`;
+  const stage4 = (dst, src) => `${sh}[${dst}] = ${src}.x; ${sh}[${dst} + 1u] = ${src}.y; ${sh}[${dst} + 2u] = ${src}.z; ${sh}[${dst} + 3u] = ${src}.w;`;
   // Stage K row c, columns 4·d4.. (and V: the same, or transposed).
   const vb = `${B('v') ? `${B('v')}u + ` : ''}${cfg.db ? 'kb + ' : ''}`;
-  const stageKV = (c, d4, kv, vv) => `${stage4(`${c} * ${L.LK}u + ${d4} * 4u${KB}`, kv, 'k')}
-${cfg.vt ? `${A('v')}[${vb}(${d4} * 4u) * ${L.LV}u + ${c}] = ${vv}.x; ${A('v')}[${vb}(${d4} * 4u + 1u) * ${L.LV}u + ${c}] = ${vv}.y; ${A('v')}[${vb}(${d4} * 4u + 2u) * ${L.LV}u + ${c}] = ${vv}.z; ${A('v')}[${vb}(${d4} * 4u + 3u) * ${L.LV}u + ${c}] = ${vv}.w;`
-    : stage4(`${vb}${c} * ${L.LK}u + ${d4} * 4u`, vv, 'v')}`;
+  const stageKV = (c, d4, kv, vv) => `${stage4(`${c} * ${L.LK}u + ${d4} * 4u${KB}`, kv)}
+${cfg.vt ? `${sh}[${vb}(${d4} * 4u) * ${L.LV}u + ${c}] = ${vv}.x; ${sh}[${vb}(${d4} * 4u + 1u) * ${L.LV}u + ${c}] = ${vv}.y; ${sh}[${vb}(${d4} * 4u + 2u) * ${L.LV}u + ${c}] = ${vv}.z; ${sh}[${vb}(${d4} * 4u + 3u) * ${L.LV}u + ${c}] = ${vv}.w;`
+    : stage4(`${vb}${c} * ${L.LK}u + ${d4} * 4u`, vv)}`;
 
   let o = `
 // ==== ${X}: D = ${D}, BC = ${BC}, SG = ${SG}${cfg.pf ? ', prefetch' : ''}${cfg.qs ? ', Q from workgroup memory' : ''}${cfg.vt ? ', V transposed' : ''}: BR = ${L.BR} rows, ${WG} invocations, ${L.bytes} bytes of workgroup memory ====
@@ -230,13 +229,13 @@ ${cfg.qs ? `        emu_ld_${X}(k, ${L.qOff}u + sg * ${16 * L.LK}u + k * 16u, ${
       emu_st_acc_${X}(${slot('s')}u, ${blkOff('n')}, ${blkStride}, ln);
     }` : cfg.il && !cfg.qs ? `    {
 ${range(NB).map((n) => `      var s${n} = ${RA}();`).join('\n')}
-${range(ND).map((k) => range(NB).map((n) => `      ${mmaR(`q${k}`, true, kOff(n, k), `${L.LK}u`, `s${n}`, 'k')}`).join('\n')).join('\n')}
+${range(ND).map((k) => range(NB).map((n) => `      ${mmaR(`q${k}`, true, kOff(n, k), `${L.LK}u`, `s${n}`)}`).join('\n')).join('\n')}
 ${range(NB).map((n) => `      ${stA(blkOff(`${n}u`), `s${n}`, blkStride)}`).join('\n')}
     }` : range(NB).map((n) => `    {
       ${declA('s')}
 ${range(ND).map((k) => cfg.qs
-    ? `      { var qf = ${RL}(); ${ldL('qf', qFrag(k), `${L.LK}u`, 'q')} ${mmaR('qf', true, kOff(n, k), `${L.LK}u`, 's', 'k')} }`
-    : `      ${mmaR(`q${k}`, true, kOff(n, k), `${L.LK}u`, 's', 'k')}`).join('\n')}
+    ? `      { var qf = ${RL}(); ${ldL('qf', qFrag(k), `${L.LK}u`)} ${mmaR('qf', true, kOff(n, k), `${L.LK}u`, 's')} }`
+    : `      ${mmaR(`q${k}`, true, kOff(n, k), `${L.LK}u`, 's')}`).join('\n')}
       ${stA(blkOff(`${n}u`), 's', blkStride)}
     }`).join('\n');
   const pvBlock = emu ? `    for (var kk = 0u; kk < ${NB}u; kk++) {
@@ -246,8 +245,8 @@ ${range(ND).map((k) => cfg.qs
       }
     }` : range(NB).map((kk) => `    {
       var pm = ${RL}();
-      ${ldL('pm', `${B('p')}u + sg * ${16 * L.LP}u + ${kk * 16}u${LV}${PKB}`, `${L.LP}u`, 'p')}
-${range(ND).map((n) => { const [cm, off, st] = vLoad(kk, n); return `      ${mmaR('pm', cm, off, st, `o${n}`, 'v')}`; }).join('\n')}
+      ${ldL('pm', `${B('p')}u + sg * ${16 * L.LP}u + ${kk * 16}u${LV}${PKB}`, `${L.LP}u`)}
+${range(ND).map((n) => { const [cm, off, st] = vLoad(kk, n); return `      ${mmaR('pm', cm, off, st, `o${n}`)}`; }).join('\n')}
     }`).join('\n');
   // Q: held in registers (staged in chunks through sh, loaded once) or staged once into its own region.
   const qSetup = cfg.qs ? `  // Q: staged once (zero past T) into its region; fragments are loaded before every product.
@@ -257,10 +256,10 @@ ${range(ND).map((n) => { const [cm, off, st] = vLoad(kk, n); return `      ${mma
     let tt = t0 + rr;
     var v = T4();
     if (tt < p.T) { v = q[(tt * p.nHeads + h) * ${D4}u + d4]; }
-    ${stage4(`${B('q')}u + rr * ${L.LK}u + d4 * 4u`, 'v', 'q')}
+    ${stage4(`${B('q')}u + rr * ${L.LK}u + d4 * 4u`, 'v')}
   }
   workgroupBarrier();
-${cfg.dbg ? `  if (dbgOn) { for (var i = tid; i < ${L.BR * L.LK}u; i += ${WG}u) { dbg[${L.dbgQ}u + i] = f32(${A('q')}[${B('q')}u + i]); } }\n` : ''}` : `  // Q: staged (zero past T) in chunks of ${L.qc} rows, loaded once into ${ND} left matrices.
+${cfg.dbg ? `  if (dbgOn) { for (var i = tid; i < ${L.BR * L.LK}u; i += ${WG}u) { dbg[${L.dbgQ}u + i] = f32(${sh}[${B('q')}u + i]); } }\n` : ''}` : `  // Q: staged (zero past T) in chunks of ${L.qc} rows, loaded once into ${ND} left matrices.
 ${emu ? '' : range(ND).map((k) => `  var q${k} = ${RL}();`).join('\n')}
   for (var c0 = 0u; c0 < ${L.BR}u; c0 += ${L.qc}u) {
     for (var i = tid; i < ${L.qc * D4}u; i += ${WG}u) {
@@ -269,14 +268,14 @@ ${emu ? '' : range(ND).map((k) => `  var q${k} = ${RL}();`).join('\n')}
       let tt = t0 + c0 + rr;
       var v = T4();
       if (c0 + rr < ${L.BR}u && tt < p.T) { v = q[(tt * p.nHeads + h) * ${D4}u + d4]; }
-      ${stage4(`${B('q') ? `${B('q')}u + ` : ''}rr * ${L.LK}u + d4 * 4u`, 'v', 'q')}
+      ${stage4(`${B('q') ? `${B('q')}u + ` : ''}rr * ${L.LK}u + d4 * 4u`, 'v')}
     }
     workgroupBarrier();${cfg.dbg ? `
-    if (dbgOn && c0 == 0u) { for (var i = tid; i < ${L.qc * L.LK}u; i += ${WG}u) { dbg[${L.dbgQ}u + i] = f32(${A('q')}[${B('q') ? `${B('q')}u + ` : ''}i]); } }` : ''}
+    if (dbgOn && c0 == 0u) { for (var i = tid; i < ${L.qc * L.LK}u; i += ${WG}u) { dbg[${L.dbgQ}u + i] = f32(${sh}[${B('q') ? `${B('q')}u + ` : ''}i]); } }` : ''}
     if (sg * 16u >= c0 && sg * 16u < c0 + ${L.qc}u) {
       let qo = ${B('q') ? `${B('q')}u + ` : ''}(sg * 16u - c0) * ${L.LK}u;
 ${emu ? `      for (var k = 0u; k < ${ND}u; k++) { emu_ld_${X}(k, qo + k * 16u, ${L.LK}u, false); }`
-    : range(ND).map((k) => `      ${ldL(`q${k}`, `qo + ${k * 16}u`, `${L.LK}u`, 'q')}`).join('\n')}
+    : range(ND).map((k) => `      ${ldL(`q${k}`, `qo + ${k * 16}u`, `${L.LK}u`)}`).join('\n')}
     }
     workgroupBarrier();
   }
@@ -350,7 +349,7 @@ ${prologue}  for (var j0 = 0u; j0 < kvEnd; j0 += ${BC}u) {
     if (tid == 0u) { anyNeed_${X} = 0u; }
     lv = j0 * p.zero;
 ${cfg.db ? `    let kb = select(0u, ${L.buf}u, ((j0 / ${BC}u) & 1u) == 1u);   // this tile's K/V buffer
-` : ''}${stageTile}${cfg.dbg ? `    if (dbgOn && j0 == 0u) { for (var i = tid; i < ${BC * L.LK}u; i += ${WG}u) { dbg[${L.dbgK}u + i] = f32(${A('k')}[i]); } }\n` : ''}
+` : ''}${stageTile}${cfg.dbg ? `    if (dbgOn && j0 == 0u) { for (var i = tid; i < ${BC * L.LK}u; i += ${WG}u) { dbg[${L.dbgK}u + i] = f32(${sh}[i]); } }\n` : ''}
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
 ${sBlock}
     workgroupBarrier();
@@ -375,7 +374,7 @@ ${cfg.dbg ? `    if (dbgOn && j0 == 0u) { for (var i = tid; i < ${SG * L.ssPer}u
       let c = hh + 2u * ((j + rot) % ${HALF}u);
       let e = select(0.0, exp2(fma(${sAt('c')}, scale2, -m)), i32(j0 + c) <= rowLim);
       sum += e;
-      ${A('p')}[pb + c] = f16(e);
+      ${sh}[pb + c] = f16(e);
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
@@ -383,7 +382,7 @@ ${cfg.dbg ? `    if (dbgOn && j0 == 0u) { for (var i = tid; i < ${SG * L.ssPer}u
 ${ind(oRounds(() => `for (var c = hh * ${HALF}u; c < (hh + 1u) * ${HALF}u; c++) { ${sAt('c')} *= alpha; }`, true).trimEnd(), 6)}
     }
 
-${cfg.dbg ? `    if (dbgOn && j0 == 0u) { for (var i = tid; i < ${SG * 16 * L.LP}u; i += ${WG}u) { dbg[${L.dbgP}u + i] = f32(${A('p')}[${B('p')}u + i]); } }\n` : ''}
+${cfg.dbg ? `    if (dbgOn && j0 == 0u) { for (var i = tid; i < ${SG * 16 * L.LP}u; i += ${WG}u) { dbg[${L.dbgP}u + i] = f32(${sh}[${B('p')}u + i]); } }\n` : ''}
     // O += P·V.
 ${pvBlock}
 ${cfg.dbg ? `    if (j0 == 0u) {
