@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, type DType, type Gpu, type Tensor } from '../src/gpu/index.js';
 import {
-  SGM_PREFILL_CONFIGS, SGM_PROBE_SLOTS, flashDecode, flashPrefill, hasSgmPrefill, mergeAttention, prefillTiles, runSgmProbe, sgDecodeApplies,
+  SGM_PREFILL_CONFIGS, SGM_PROBE_SLOTS, chooseSgmPrefill, flashDecode, flashPrefill, hasSgmPrefill, mergeAttention, prefillTiles, runSgmProbe, sgDecodeApplies,
   sgmConfigOf, sgmDebugLayout, sgmEntryName, sgmPrefillStorageBytes, type DecodeArgs, type PrefillArgs, type PrefillTiles, type SgmPrefillConfig,
 } from '../src/kernels/attention.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu, type Rng } from './helpers.js';
@@ -539,6 +539,29 @@ describe('mergeAttention', () => {
       g.release(pOt, pLt, out, lse);
     });
   }
+});
+
+describe('FAPOOL_FA_PREFILL', () => {
+  it('names an entry that runs, or is refused: unknown, another head dim, a debug entry, one that does not fit', () => {
+    const caps = { maxWorkgroupStorage: 49152, maxInvocations: 1024, maxWorkgroupSizeX: 1024 } as unknown as Parameters<typeof chooseSgmPrefill>[0];
+    const prev = process.env.FAPOOL_FA_PREFILL;
+    try {
+      delete process.env.FAPOOL_FA_PREFILL;
+      expect(chooseSgmPrefill(caps, 128)).toMatchObject({ bc: 32, subgroups: 8, prefetch: true });
+      process.env.FAPOOL_FA_PREFILL = 'tiled';
+      expect(chooseSgmPrefill(caps, 128)).toBeNull();
+      process.env.FAPOOL_FA_PREFILL = '128_32_4_pf';
+      expect(chooseSgmPrefill(caps, 128)).toMatchObject({ bc: 32, subgroups: 4, prefetch: true });
+      for (const bad of ['fast', '64_64_4_pf', '128_32_4_dbg']) {
+        process.env.FAPOOL_FA_PREFILL = bad;
+        expect(() => chooseSgmPrefill(caps, 128), bad).toThrow(LimitError);
+      }
+      process.env.FAPOOL_FA_PREFILL = '128_32_8_pf';
+      expect(() => chooseSgmPrefill({ ...caps, maxWorkgroupStorage: 16384 } as typeof caps, 128)).toThrow(/does not fit/);
+    } finally {
+      if (prev === undefined) delete process.env.FAPOOL_FA_PREFILL; else process.env.FAPOOL_FA_PREFILL = prev;
+    }
+  });
 });
 
 describe('attention errors', () => {

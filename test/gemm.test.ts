@@ -302,13 +302,13 @@ async function checkGated(g: Gpu, M: number, F: number, K: number, sgm: GemmTuni
 describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-gen)', () => {
   for (const id of SGM_TILE_GEN_IDS) {
     const geo = tileGenGeometry(id);
-    it(`${id} on ragged M, N, K${geo.gated ? '' : ' with epilogues'}`, async () => {
+    it(`${id} on ragged M, N, K${geo.gated ? '' : ' with epilogues'}`, async (ctx) => {
       const g = await gpu();
       const real = hasSubgroupMatrixF16(g.caps);
       const big = SGM_TILE_GEN_BIG.includes(id);
-      if (!g.caps.f16 || (real && !big) || (!real && geo.tm * geo.tn > 4)) return;
+      if (!g.caps.f16 || (real && !big) || (!real && geo.tm * geo.tn > 4)) { ctx.skip(); return; }
       const sgm = { kind: 'tile-gen' as const, id, emulate: !real };
-      if (!sgmTileGenFits(g.caps, sgm)) { console.info(`[gemm] tile-gen ${id}: does not fit this device`); return; }
+      if (!sgmTileGenFits(g.caps, sgm)) { console.info(`[gemm] tile-gen ${id}: does not fit this device`); ctx.skip(); return; }
       // Ragged in every direction, more than one workgroup and slice, K % BK != 0; then an exact multiple.
       const shapes = [[geo.bm + 13, geo.bn + 7, 2 * geo.bk + 20], [17, 33, 36], [2 * geo.bm, 2 * geo.bn, 3 * geo.bk]] as const;
       if (geo.gated) {
@@ -393,12 +393,12 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
   for (const id of SGM_SKINNY_GEN_IDS) {
     const geo = skinnyGenGeometry(id);
     const big = SGM_SKINNY_GEN_BIG.includes(id);
-    it(`${id} on ragged M, N and K tails${geo.gated ? '' : ' with epilogues'}`, async () => {
+    it(`${id} on ragged M, N and K tails${geo.gated ? '' : ' with epilogues'}`, async (ctx) => {
       const g = await gpu();
       const real = hasSubgroupMatrixF16(g.caps);
-      if (!g.caps.f16 || (real && !big) || (!real && big && !SKINNY_GEN_EMU_BIG.has(id))) return;
+      if (!g.caps.f16 || (real && !big) || (!real && big && !SKINNY_GEN_EMU_BIG.has(id))) { ctx.skip(); return; }
       const sgm = { kind: 'skinny-gen' as const, id, emulate: !real };
-      if (!sgmSkinnyGenFits(g.caps, sgm)) { console.info(`[gemm] skinny-gen ${id}: does not fit this device`); return; }
+      if (!sgmSkinnyGenFits(g.caps, sgm)) { console.info(`[gemm] skinny-gen ${id}: does not fit this device`); ctx.skip(); return; }
       // Rows: the fewest and most the entry takes and a ragged count between; N: more than one workgroup with a
       // clamped last column block; K: whole rounds plus a partial one (and, direct, a tail of single steps).
       const lo = geo.minM, hi = geo.maxM;

@@ -87,11 +87,14 @@ describe('compileAll', () => {
     const bad = defineProgram<null>({ name: 'too_wide', file: 'testing.wgsl', entry: 'scale_copy',
       specialize: () => ({ aliases: { T: 'f32' }, constants: { WG: 100000 } }) });
     const before = g.programCount;
+    let kept: { pipeline: unknown } | null = null;
     const err = await g.compileAll(() => {
-      g.program(bad, null);
+      kept = g.program(bad, null);   // as a launch built in the collect pass would hold it
       g.program(scaleCopy, { dtype: 'f32', wg: 56 }); // a good one beside it is kept
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ShaderError);
+    // Using the failed program later says why it failed, not that it was launched too early.
+    expect(() => kept!.pipeline).toThrow(/pipeline failed to compile: too_wide_f32/);
     expect((err as Error).message).toMatch(/1 of 2 pipelines failed to compile: too_wide_f32 \(testing\.wgsl#scale_copy\): .*(workgroup|invocations|limit)/is);
     expect(g.programCount).toBe(before + 1);
     await g.sync(); // no uncaptured error left for a later sync

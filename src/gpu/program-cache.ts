@@ -113,7 +113,10 @@ export class ProgramCache implements ModuleSource {
       try {
         p.program.provide(await p.created);
       } catch (e) {
-        failures.push(await this.describe(p, e));
+        const why = await this.describe(p, e);
+        failures.push(why);
+        // Launches built during the collect pass hold this program: running one says why, not "launched early".
+        p.program.fail(new ShaderError(`pipeline failed to compile: ${why}`));
         this.programs.delete(p.program.key); // a later get() makes it again, synchronously
         this.modules.delete(p.code);
       }

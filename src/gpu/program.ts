@@ -158,6 +158,7 @@ export function entryLayout(reflect: WgslReflect, entry: string, aliases: Readon
  */
 export class CompiledProgram {
   private made: GPUComputePipeline | null = null;
+  private failed: Error | null = null;
   constructor(
     readonly key: string,
     readonly label: string,
@@ -169,12 +170,16 @@ export class CompiledProgram {
   get ready(): boolean { return this.made !== null; }
 
   get pipeline(): GPUComputePipeline {
+    if (this.failed) throw this.failed;
     // Only reachable by encoding a launch while compileAll() still waits for it: a bug, not a device state.
     if (!this.made) throw new ShaderError(`${this.label}: launched before its pipeline was created (wait for compileAll)`);
     return this.made;
   }
 
   provide(pipeline: GPUComputePipeline): void { this.made = pipeline; }
+
+  /** Its pipeline could not be made (compileAll): every later use rethrows why. */
+  fail(e: Error): void { this.failed = e; }
 }
 
 /** The WGSL a program compiles: specialisation header, shared includes, then the file itself. */

@@ -196,13 +196,18 @@ const SGM_DEFAULT: Readonly<Record<number, SgmPrefillConfig>> = {
  * FAPOOL_FA_PREFILL=<generated entry, e.g. 128_32_8_pf> picks another (benchmarks); =tiled turns the path off.
  */
 export function chooseSgmPrefill(caps: Caps, d: number): SgmPrefillConfig | null {
-  const env = envVar('FAPOOL_FA_PREFILL');
+  const env = envVar('FAPOOL_FA_PREFILL')?.trim();
   if (env === 'tiled') return null;
-  const named = env ? SGM_PREFILL_CONFIGS.find((e) => e.d === d && !e.dbg && sgmEntryName(e) === env) : undefined;
-  if (env && !named && SGM_PREFILL_CONFIGS.every((e) => sgmEntryName(e) !== env)) {
-    throw new LimitError(`FAPOOL_FA_PREFILL=${env}: not a generated entry (have tiled, ${SGM_PREFILL_CONFIGS.filter((e) => !e.dbg).map(sgmEntryName).join(', ')})`);
+  if (env) {
+    // Asked for by name: it runs, or the request is refused (never a silent fallback).
+    const e = SGM_PREFILL_CONFIGS.find((g) => !g.dbg && sgmEntryName(g) === env);
+    if (!e) throw new LimitError(`FAPOOL_FA_PREFILL=${env}: not a generated entry (have tiled, ${SGM_PREFILL_CONFIGS.filter((g) => !g.dbg).map(sgmEntryName).join(', ')})`);
+    if (e.d !== d) throw new LimitError(`FAPOOL_FA_PREFILL=${env}: an entry for head dim ${e.d}, the model's is ${d}`);
+    const c = sgmConfigOf(e);
+    if (!sgmConfigFits(caps, d, c)) throw new LimitError(`FAPOOL_FA_PREFILL=${env}: does not fit this device (${sgmPrefillStorageBytes(e)} bytes of workgroup memory, ${32 * e.sg} invocations)`);
+    return c;
   }
-  const c = named ? sgmConfigOf(named) : SGM_DEFAULT[d];
+  const c = SGM_DEFAULT[d];
   return c && sgmConfigFits(caps, d, c) ? c : null;
 }
 

@@ -86,7 +86,9 @@ function launchGemvSg(gpu: Gpu, l: GemmLaunch, cpt: number): Dispatch {
 export function launchGemv(gpu: Gpu, l: GemmLaunch, tune: GemvTuning = {}): Dispatch {
   const caps = gpu.caps;
   if (l.M > GEMV_MAX_M) throw new LimitError(`gemv: M = ${l.M} rows of x; the GEMV path takes at most ${GEMV_MAX_M}`);
-  const cpt = tune.cpt ?? (l.M >= 2 ? gemvCptDefault() ?? (l.kind === 'gated' ? 0 : GEMV_SG_DEFAULT_CPT) : 0);
+  // A per-column tuning (lanes, h8) asks for the per-column kernel.
+  const perColumn = tune.lanes !== undefined || tune.h8 !== undefined;
+  const cpt = tune.cpt ?? (l.M < 2 || perColumn ? 0 : gemvCptDefault() ?? (l.kind === 'gated' ? 0 : GEMV_SG_DEFAULT_CPT));
   if (cpt > 0 && gemvSgApplies(caps, l, cpt)) return launchGemvSg(gpu, l, cpt);
   if (tune.cpt) throw new LimitError(`gemv: the subgroup kernel (cpt ${tune.cpt}) does not apply to ${l.M}x${l.N}x${l.K} ${l.dtype}${l.norm ? ' with the norm prologue' : ''} here`);
   const vec4 = l.K % 4 === 0, gated = l.kind === 'gated', suffix = vec4 ? '4' : '';
