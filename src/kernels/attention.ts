@@ -5,7 +5,7 @@
 import {
   LimitError, ShapeError, ceilDiv, defineProgram, type Caps, type Dispatch, type DType, type Gpu, type Tensor,
 } from '../gpu/index.js';
-import { envVar, expectDistinct, expectDtype, expectRank, expectShape, rowWorkgroupSize, typeSpec } from './common.js';
+import { envVar, expectDistinct, fixedSubgroupSize, expectDtype, expectRank, expectShape, rowWorkgroupSize, typeSpec } from './common.js';
 import { SGM_DIAGNOSTIC, hasSubgroupMatrixF16 } from './gemm-sgm-common.js';
 
 /** Largest head dim: register tiles in the kernels are sized for D/4 ≤ 64 (TC threads × DN ≤ 8 vec4). */
@@ -385,9 +385,8 @@ export const SG_DECODE_DEFAULT = true;
 
 /** The subgroup decode kernel applies: f16, head dim a multiple of 8 (≤ 8·4 chunks per lane), one known subgroup size. */
 export function sgDecodeApplies(caps: Caps, dtype: DType, d: number): boolean {
-  const sgs = caps.subgroupMaxSize;
-  return dtype === 'f16' && caps.f16 && caps.subgroups && sgs > 0 && caps.subgroupMinSize === sgs && (sgs & (sgs - 1)) === 0
-    && d % 8 === 0 && d / 8 <= sgs * MAX_SG_CPL && d / 4 <= 1024;
+  const sgs = fixedSubgroupSize(caps);
+  return dtype === 'f16' && caps.f16 && sgs > 0 && d % 8 === 0 && d / 8 <= sgs * MAX_SG_CPL && d / 4 <= 1024;
 }
 
 export function chooseDecodeKernel(caps: Caps, dtype: DType, d: number): DecodeKernel {

@@ -1,5 +1,5 @@
 // Shared pieces of the kernel bindings: dtype specialisation and shape checks.
-import { assertShape, type DType, type Gpu, type Specialization, type Tensor, shapeStr } from '../gpu/index.js';
+import { assertShape, type Caps, type DType, type Gpu, type Specialization, type Tensor, shapeStr } from '../gpu/index.js';
 
 /** The WGSL type aliases and enables for a storage dtype: `T` is the element type. */
 export function typeSpec(dtype: DType): Pick<Specialization, 'enables' | 'aliases'> {
@@ -34,6 +34,15 @@ export function expectDistinct(kernel: string, ...ts: [string, Tensor][]): void 
     assertShape(ts[i]![1].buffer !== ts[j]![1].buffer || ts[i]![1].offset !== ts[j]![1].offset,
       `${kernel}: ${ts[i]![0]} and ${ts[j]![0]} must not alias (a writable binding cannot share memory)`);
   }
+}
+
+/**
+ * The device's subgroup size when subgroups have one power-of-two size (kernels that sum across lanes compile it
+ * in), else 0.
+ */
+export function fixedSubgroupSize(caps: Caps): number {
+  const sgs = caps.subgroupMaxSize;
+  return caps.subgroups && sgs > 0 && caps.subgroupMinSize === sgs && (sgs & (sgs - 1)) === 0 ? sgs : 0;
 }
 
 /** An environment variable where there is a process (Node); undefined in the browser. Kernel choices read it. */

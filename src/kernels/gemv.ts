@@ -1,7 +1,7 @@
 // The decode GEMV (shaders/gemv.wgsl): y = x · Wᵀ for M ≤ GEMV_MAX_M rows of x, every row sharing each weight
 // load; plain or gated, f32/f16 (16-byte f16 loads by default), the shared epilogues, an optional RMSNorm prologue.
 import { LimitError, ceilDiv, defineProgram, isSoftwareAdapter, type Caps, type Dispatch, type DType, type Gpu, type Tensor } from '../gpu/index.js';
-import { envVar, typeSpec } from './common.js';
+import { envVar, fixedSubgroupSize, typeSpec } from './common.js';
 import { epilogueConstants, foldGrid, type Epilogue, type GemmLaunch } from './gemm-common.js';
 
 /** Largest M the GEMV path takes (its accumulators are registers, one per row of x). */
@@ -10,7 +10,7 @@ export const GEMV_MAX_M = 8;
 interface GemvCfg { dtype: DType; entry: string; mr: number; lanes: number; rpw: number; parts: number; epi: Epilogue; norm: boolean }
 
 const gemvProgram = defineProgram<GemvCfg>({
-  name: 'gemv', file: 'gemv.wgsl', includes: ['gemm_epilogue.wgsl'], entry: 'gemv',
+  name: 'gemv', file: 'gemv.wgsl', includes: ['gemm_epilogue.wgsl', 'half8.wgsl'], entry: 'gemv',
   specialize: (c) => ({
     entry: c.entry, ...typeSpec(c.dtype),
     constants: { MR: c.mr, LANES: c.lanes, RPW: c.rpw, PARTS: c.parts, NORM: c.norm, ...epilogueConstants(c.epi) },
@@ -38,7 +38,7 @@ export interface GemvTuning { lanes?: number; h8?: boolean; cpt?: number }
 interface GemvSgCfg { entry: string; mr: number; cpt: number; sgs: number; spw: number; epi: Epilogue }
 
 const gemvSgProgram = defineProgram<GemvSgCfg>({
-  name: 'gemv_sg', file: 'gemv_sg.wgsl', includes: ['gemm_epilogue.wgsl'], entry: 'gemv_sg',
+  name: 'gemv_sg', file: 'gemv_sg.wgsl', includes: ['gemm_epilogue.wgsl', 'half8.wgsl'], entry: 'gemv_sg',
   specialize: (c) => ({
     entry: c.entry, enables: ['f16', 'subgroups'], aliases: { T: 'f16', T4: 'vec4<f16>' },
     constants: { MR: c.mr, CPT: c.cpt, SGS: c.sgs, SPW: c.spw, ...epilogueConstants(c.epi) },
@@ -66,14 +66,13 @@ export function gemvCptDefault(value = envVar('FAPOOL_GEMV_CPT')): number | unde
 
 /** The subgroup kernel takes f16 with K % 8 == 0, no RMSNorm prologue, on a fixed power-of-two subgroup size. */
 export function gemvSgApplies(caps: Caps, l: Pick<GemmLaunch, 'M' | 'K' | 'dtype' | 'norm'>, cpt: number): boolean {
-  const sgs = caps.subgroupMaxSize;
-  return cpt >= 1 && cpt <= GEMV_SG_MAX_CPT && l.M * cpt <= 32 && l.dtype === 'f16' && caps.f16 && caps.subgroups && sgs > 0
-    && caps.subgroupMinSize === sgs && (sgs & (sgs - 1)) === 0 && l.K % 8 === 0 && l.norm === undefined;
+  return cpt >= 1 && cpt <= GEMV_SG_MAX_CPT && l.M * cpt <= 32 && l.dtype === 'f16' && caps.f16 && fixedSubgroupSize(caps) > 0
+    && l.K % 8 === 0 && l.norm === undefined;
 }
 
 function launchGemvSg(gpu: Gpu, l: GemmLaunch, cpt: number): Dispatch {
   const caps = gpu.caps, gated = l.kind === 'gated';
-  const sgs = caps.subgroupMaxSize;
+  const sgs = fixedSubgroupSize(caps);
   const spw = Math.max(1, Math.floor(Math.min(256, caps.maxInvocations, caps.maxWorkgroupSizeX) / sgs));
   const prog = gpu.program(gemvSgProgram, { entry: gated ? 'gemv_sg_gated' : 'gemv_sg', mr: l.M, cpt, sgs, spw, epi: l.epi });
   const [gx, gy] = foldGrid(caps, ceilDiv(l.N, spw * cpt));
