@@ -202,14 +202,8 @@ fn dots_gated8(n: u32, lane: u32) {
 }
 
 // The h8 loops with the RMSNorm prologue (kept apart so the plain ones stay as tuned): 8 halves as two
-// vec4f, the weights scaled by norm_w as loaded.
-struct F8 { lo: vec4f, hi: vec4f }
-
-fn unpack8(a: vec4<u32>) -> F8 {
-  return F8(vec4f(unpack2x16float(a.x), unpack2x16float(a.y)), vec4f(unpack2x16float(a.z), unpack2x16float(a.w)));
-}
+// vec4f (F8, unpack8, dot8f: shaders/half8.wgsl), the weights scaled by norm_w as loaded.
 fn scaled8(a: vec4<u32>, s: F8) -> F8 { let u = unpack8(a); return F8(u.lo * s.lo, u.hi * s.hi); }
-fn dot8f(a: F8, b: F8) -> f32 { return dot(a.lo, b.lo) + dot(a.hi, b.hi); }
 
 fn dots8_norm(n: u32, lane: u32) {
   let K8 = p.K / 8u; let wb = n * K8;

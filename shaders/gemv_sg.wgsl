@@ -32,15 +32,8 @@ override WG: u32 = SGS * SPW;
 var<private> acc: array<f32, MAXACC>;    // [MR][CPT]
 var<private> acc2: array<f32, MAXACC>;   // up products (gated)
 
-// Epilogue switches, activate() and epilogue(m, n, v): shaders/gemm_epilogue.wgsl (ProgramDef.includes).
-
-struct F8 { lo: vec4f, hi: vec4f }
-
-fn unpack8(a: vec4<u32>) -> F8 {
-  return F8(vec4f(unpack2x16float(a.x), unpack2x16float(a.y)), vec4f(unpack2x16float(a.z), unpack2x16float(a.w)));
-}
-
-fn dot8f(a: F8, b: F8) -> f32 { return dot(a.lo, b.lo) + dot(a.hi, b.hi); }
+// Epilogue switches, activate() and epilogue(m, n, v): shaders/gemm_epilogue.wgsl; F8, unpack8, dot8f:
+// shaders/half8.wgsl (ProgramDef.includes).
 
 // The subgroup's first column: workgroups fold into (x, y) past the per-dimension limit.
 fn first_col(wid: vec3u, nwg: vec3u, tid: u32) -> u32 {
