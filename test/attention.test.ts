@@ -7,7 +7,7 @@ import {
   SGM_PREFILL_CONFIGS, SGM_PROBE_SLOTS, chooseSgmPrefill, flashDecode, flashPrefill, hasSgmPrefill, mergeAttention, prefillTiles, runSgmProbe, sgDecodeApplies,
   sgmConfigOf, sgmDebugLayout, sgmEntryName, sgmPrefillStorageBytes, type DecodeArgs, type PrefillArgs, type PrefillTiles, type SgmPrefillConfig,
 } from '../src/kernels/attention.js';
-import { download, expectClose, poisoned, randomArray, rng, upload, useGpu, type Rng } from './helpers.js';
+import { download, expectClose, poisoned, randomArray, rng, upload, useGpu, restoringEnv, type Rng } from './helpers.js';
 import { roundF16, toF16Array } from '../src/gpu/index.js';
 import { attentionRef, decodeRef, mergeRef } from './ref/attention.js';
 
@@ -544,8 +544,7 @@ describe('mergeAttention', () => {
 describe('FAPOOL_FA_PREFILL', () => {
   it('names an entry that runs, or is refused: unknown, another head dim, a debug entry, one that does not fit', () => {
     const caps = { maxWorkgroupStorage: 49152, maxInvocations: 1024, maxWorkgroupSizeX: 1024 } as unknown as Parameters<typeof chooseSgmPrefill>[0];
-    const prev = process.env.FAPOOL_FA_PREFILL;
-    try {
+    restoringEnv('FAPOOL_FA_PREFILL', () => {
       delete process.env.FAPOOL_FA_PREFILL;
       expect(chooseSgmPrefill(caps, 128)).toMatchObject({ bc: 32, subgroups: 8, prefetch: true });
       process.env.FAPOOL_FA_PREFILL = 'tiled';
@@ -558,9 +557,7 @@ describe('FAPOOL_FA_PREFILL', () => {
       }
       process.env.FAPOOL_FA_PREFILL = '128_32_8_pf';
       expect(() => chooseSgmPrefill({ ...caps, maxWorkgroupStorage: 16384 } as typeof caps, 128)).toThrow(/does not fit/);
-    } finally {
-      if (prev === undefined) delete process.env.FAPOOL_FA_PREFILL; else process.env.FAPOOL_FA_PREFILL = prev;
-    }
+    });
   });
 });
 

@@ -1,10 +1,11 @@
-// One linear() check shared by the GEMM and GEMV tests: fresh random inputs (and a random `out` when it
-// accumulates, else a poisoned one), the float64 reference, the dtype's tolerance.
+// One linear() check and one gatedLinear() check shared by the GEMM and GEMV tests: fresh random inputs (and a
+// random `out` when it accumulates, else a poisoned one), the float64 reference, the dtype's tolerance.
 import type { Gpu } from '../src/gpu/index.js';
 import type { Activation } from '../src/kernels/gemm-common.js';
+import { gatedLinear } from '../src/kernels/ffn.js';
 import { linear, type GemmPath, type GemmTuning } from '../src/kernels/gemm.js';
 import { download, expectClose, poisoned, randomArray, rng, upload } from './helpers.js';
-import { linearRef } from './ref/gemm.js';
+import { gatedRef, linearRef } from './ref/gemm.js';
 
 export interface LinearCase {
   M: number; N: number; K: number; dtype: 'f32' | 'f16'; path?: GemmPath; tune?: GemmTuning;
@@ -28,4 +29,18 @@ export async function checkLinear(g: Gpu, c: LinearCase, what = 'linear'): Promi
   expectClose(await download(g, out), want, dtype, `${what} ${JSON.stringify(c)} seed=${r.seed}`);
   d.release();
   g.release(xs, ws, bs, rs, out);
+}
+
+/** gatedLinear() in f16, act(x·wgᵀ) ⊙ (x·wuᵀ) for M rows and F columns, on the given path and kernel tuning. */
+export async function checkGatedLinear(g: Gpu, M: number, F: number, K: number, act: 'gelu_tanh' | 'gelu_erf',
+  o: { path: GemmPath; tune: GemmTuning }, what = 'gated'): Promise<void> {
+  const r = rng();
+  const x = randomArray(r, M * K, 'f16'), wg = randomArray(r, F * K, 'f16'), wu = randomArray(r, F * K, 'f16');
+  const xs = upload(g, x, [M, K], 'f16', 'x'), gs = upload(g, wg, [F, K], 'f16', 'wg'), us = upload(g, wu, [F, K], 'f16', 'wu');
+  const out = poisoned(g, [M, F], 'f16');
+  const d = gatedLinear(g, { x: xs, wGate: gs, wUp: us, out, act }, o);
+  await g.run([d]);
+  expectClose(await download(g, out), gatedRef(x, wg, wu, M, F, K, act), 'f16', `${what} ${JSON.stringify(o.tune)} ${M}x${F}x${K} seed=${r.seed}`);
+  d.release();
+  g.release(xs, gs, us, out);
 }

@@ -16,10 +16,9 @@ import {
   GEMM_SKINNY_DEFAULT, SGM_SKINNY_GEN_BIG, SGM_SKINNY_GEN_IDS, SKINNY_GEN_AUTO, chooseSkinnyGen, gemmSkinnyOverride,
   sgmSkinnyGenFits, skinnyGenGeometry
 } from '../src/kernels/gemm-skinny-gen.js';
-import { gatedLinear } from '../src/kernels/ffn.js';
-import { checkLinear, type LinearCase } from './check-linear.js';
-import { download, expectClose, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';
-import { erfRef, gatedRef, linearRef } from './ref/gemm.js';
+import { checkGatedLinear, checkLinear, type LinearCase } from './check-linear.js';
+import { download, expectClose, poisoned, randomArray, rng, upload, useGpu, restoringEnv } from './helpers.js';
+import { erfRef, linearRef } from './ref/gemm.js';
 
 const gpu = useGpu();
 
@@ -283,17 +282,8 @@ describe('linear: subgroup-matrix tile and skinny kernels (scalar-emulated on ad
 });
 
 /** A gated product on the subgroup-matrix path with the given kernel, against float64. */
-async function checkGated(g: Gpu, M: number, F: number, K: number, sgm: GemmTuning['sgm'], act: 'gelu_tanh' | 'gelu_erf'): Promise<void> {
-  const r = rng();
-  const x = randomArray(r, M * K, 'f16'), wg = randomArray(r, F * K, 'f16'), wu = randomArray(r, F * K, 'f16');
-  const xs = upload(g, x, [M, K], 'f16', 'x'), gs = upload(g, wg, [F, K], 'f16', 'wg'), us = upload(g, wu, [F, K], 'f16', 'wu');
-  const out = poisoned(g, [M, F], 'f16');
-  const d = gatedLinear(g, { x: xs, wGate: gs, wUp: us, out, act }, { path: 'subgroup-matrix', tune: { sgm } });
-  await g.run([d]);
-  expectClose(await download(g, out), gatedRef(x, wg, wu, M, F, K, act), 'f16', `gated ${JSON.stringify(sgm)} ${M}x${F}x${K} seed=${r.seed}`);
-  d.release();
-  g.release(xs, gs, us, out);
-}
+const checkGated = (g: Gpu, M: number, F: number, K: number, sgm: GemmTuning['sgm'], act: 'gelu_tanh' | 'gelu_erf') =>
+  checkGatedLinear(g, M, F, K, act, { path: 'subgroup-matrix', tune: { sgm } });
 
 // Generated staged kernel (gemm_sgm_tile_gen.wgsl): every big configuration on tensor cores where the adapter
 // has them; elsewhere the emulated twin (same generated text, scalar matrix ops) of the configurations
@@ -348,8 +338,7 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
       f16: true, subgroups: true, subgroupMinSize: 32, subgroupMaxSize: 32, maxInvocations: 1024, maxWorkgroupSizeX: 1024,
       maxWorkgroupStorage: 49152, subgroupMatrix: [{ M: 16, N: 16, K: 16, componentType: 'f16', resultComponentType: 'f32' }],
     } as unknown as Parameters<typeof chooseSgmKernel>[0];
-    const prev = process.env.FAPOOL_GEMM_PREFILL;
-    try {
+    restoringEnv('FAPOOL_GEMM_PREFILL', () => {
       delete process.env.FAPOOL_GEMM_PREFILL;
       expect(chooseSgmKernel(caps, 2048, 4096, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x256_sg2x4_k32_b1' });
       expect(chooseSgmKernel(caps, 2048, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g128x128_sg2x4_k32_b1' });
@@ -366,9 +355,7 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
       expect(chooseSgmKernel(caps, 64, 4096, 4096, false)).toMatchObject({ kind: 'skinny-gen' });   // decode rows: not the prefill choice
       process.env.FAPOOL_GEMM_PREFILL = 'tile-gen:g128x128_sg2x4_k32_b1';
       expect(chooseSgmKernel(caps, 65, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g128x128_sg2x4_k32_b1' });
-    } finally {
-      if (prev === undefined) delete process.env.FAPOOL_GEMM_PREFILL; else process.env.FAPOOL_GEMM_PREFILL = prev;
-    }
+    });
   });
 
   it('generated entries (builtins) reflect to the expected bindings', async () => {
@@ -446,8 +433,7 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
       f16: true, subgroups: true, subgroupMinSize: 32, subgroupMaxSize: 32, maxInvocations: 1024, maxWorkgroupSizeX: 1024,
       maxWorkgroupStorage: 49152, subgroupMatrix: [{ M: 16, N: 16, K: 16, componentType: 'f16', resultComponentType: 'f32' }],
     } as unknown as Parameters<typeof chooseSgmKernel>[0];
-    const prev = process.env.FAPOOL_GEMM_SKINNY;
-    try {
+    restoringEnv('FAPOOL_GEMM_SKINNY', () => {
       delete process.env.FAPOOL_GEMM_SKINNY;   // the default ('gen'): GEMV ≤ 8 (norm fused at M ≤ 2), generated 9..64
       expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
       expect(normPrologueApplies(caps, 1, 4096, 4096, 'f16')).toBe(true);
@@ -484,9 +470,7 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
       expect(chooseSgmKernel(caps, 8, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
       // No subgroup matrices: never chosen.
       expect(chooseGemmPath({ ...caps, subgroupMatrix: [] } as typeof caps, 8, 4096, 4096, 'f16')).toBe('gemv');
-    } finally {
-      if (prev === undefined) delete process.env.FAPOOL_GEMM_SKINNY; else process.env.FAPOOL_GEMM_SKINNY = prev;
-    }
+    });
   });
 
   it('generated entries (builtins) reflect to the expected bindings', async () => {

@@ -9,7 +9,7 @@ import { GEMV_MAX_M, gemvCptDefault, gemvSgApplies } from '../src/kernels/gemv.j
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';
 import { gatedRef, linearRef } from './ref/gemm.js';
 import { rmsnormRef } from './ref/rmsnorm.js';
-import { checkLinear, type LinearCase } from './check-linear.js';
+import { checkGatedLinear, checkLinear, type LinearCase } from './check-linear.js';
 
 const gpu = useGpu();
 
@@ -182,15 +182,7 @@ describe('gemv: subgroup kernel (columns per subgroup)', () => {
     it(`gated M=${M} F=${F} K=${K} cpt=${cpt}`, async (ctx) => {
       const g = await gpu();
       if (!gemvSgApplies(g.caps, { M, K, dtype: 'f16' }, cpt)) { ctx.skip(); return; }
-      const r = rng();
-      const x = randomArray(r, M * K, 'f16'), wg = randomArray(r, F * K, 'f16'), wu = randomArray(r, F * K, 'f16');
-      const xs = upload(g, x, [M, K], 'f16', 'x'), gs = upload(g, wg, [F, K], 'f16', 'wg'), us = upload(g, wu, [F, K], 'f16', 'wu');
-      const out = poisoned(g, [M, F], 'f16');
-      const d = gatedLinear(g, { x: xs, wGate: gs, wUp: us, out, act: 'gelu_tanh' }, { path: 'gemv', tune: { gemv: { cpt } } });
-      await g.run([d]);
-      expectClose(await download(g, out), gatedRef(x, wg, wu, M, F, K, 'gelu_tanh'), 'f16', `gemv sg gated cpt ${cpt} seed=${r.seed}`);
-      d.release();
-      g.release(xs, gs, us, out);
+      await checkGatedLinear(g, M, F, K, 'gelu_tanh', { path: 'gemv', tune: { gemv: { cpt } } }, 'gemv sg gated');
     });
   }
   it('FAPOOL_GEMV_CPT: 0..8, else a LimitError; a cpt the kernel cannot take is refused', async () => {

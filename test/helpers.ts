@@ -16,6 +16,16 @@ let shared: Promise<Gpu> | null = null;
 for (const f of readdirSync(TEST_SHADERS)) provideShader(f, readFileSync(join(TEST_SHADERS, f), 'utf8'));
 
 /** The file's GPU device (lavapipe in CI), opened once and destroyed after the file's tests. */
+/** Runs fn, which may set or delete process.env[name], and puts the variable back as it was. */
+export function restoringEnv(name: string, fn: () => void): void {
+  const prev = process.env[name];
+  try {
+    fn();
+  } finally {
+    if (prev === undefined) delete process.env[name]; else process.env[name] = prev;
+  }
+}
+
 export function useGpu(): () => Promise<Gpu> {
   afterAll(async () => { if (shared) (await shared).destroy(); shared = null; });
   return () => (shared ??= openGpu({ label: 'test' }).then((g) => {
