@@ -30,7 +30,7 @@ interface Pending {
 export class ProgramCache implements ModuleSource {
   private readonly programs = new Map<string, CompiledProgram>();
   private readonly modules = new Map<string, SharedModule>();
-  private readonly layouts = new Map<string, ProgramLayout>();
+  private readonly layouts = new Map<string, Map<string, ProgramLayout>>();   // source text → entry → layout
   /** Creations started by the compileAll() now running, if one is. */
   private pending: Pending[] | null = null;
   mode: PipelineMode = 'async';
@@ -61,9 +61,11 @@ export class ProgramCache implements ModuleSource {
 
   /** Reflection parses the whole WGSL in JS (generated files are thousands of lines): once per source and entry. */
   layout(code: string, entry: string, aliases: Readonly<Record<string, string>>): ProgramLayout {
-    const k = `${entry}\n${code}`; // the aliases are part of the code (its header)
-    let l = this.layouts.get(k);
-    if (!l) { l = reflectLayout(code, entry, aliases); this.layouts.set(k, l); }
+    // Keyed by the code itself (the aliases are part of it: its header), then the entry: no per-entry copy of the text.
+    let byEntry = this.layouts.get(code);
+    if (!byEntry) { byEntry = new Map(); this.layouts.set(code, byEntry); }
+    let l = byEntry.get(entry);
+    if (!l) { l = reflectLayout(code, entry, aliases); byEntry.set(entry, l); }
     return l;
   }
 
