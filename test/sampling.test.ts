@@ -97,6 +97,14 @@ describe('sampler', () => {
     g.release(lt, out);
   });
 
+  it('acceptedTokens: a token lighter than the slack, between u - slack and u + slack, is accepted; far ones are not', () => {
+    const l = [0, -30, 0, 0]; // token 1 weighs e^-30 ≈ 1e-13: its slice of the CDF sits at 1/3
+    const p = { temperature: 1, topK: 0, topP: 1 };
+    expect([...acceptedTokens(l, p, 1 / 3)].sort()).toEqual([0, 1, 2]);
+    expect([...acceptedTokens(l, p, 0.1)]).toEqual([0]);
+    expect([...acceptedTokens(l, p, 0.9)]).toEqual([3]);
+  });
+
   it('samplingUniform is a 24-bit uniform that depends on seed, step and row', () => {
     const seen = new Set<number>();
     let sum = 0;

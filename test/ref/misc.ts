@@ -84,9 +84,18 @@ export function sampleRowRef(l: ArrayLike<number>, p: SamplingRefParams, u: numb
   return { token: kept[kept.length - 1]!, kept };
 }
 
-/** Tokens the GPU may legitimately return: the exact one, plus those reached when topP or u move by slack. */
+/**
+ * Tokens the GPU may legitimately return: every token whose slice of the cumulative distribution meets
+ * [u - slack, u + slack], for topP at and slack either side of its value. A range, not three points: a
+ * token lighter than 2·slack can sit between the draws at u ± slack (f32 accumulation lands on it).
+ */
 export function acceptedTokens(l: ArrayLike<number>, p: SamplingRefParams, u: number, slack = 1e-5): Set<number> {
   const out = new Set<number>();
-  for (const ps of [0, -slack, slack]) for (const us of [0, -slack, slack]) out.add(sampleRowRef(l, p, u, ps, us).token);
+  for (const ps of [0, -slack, slack]) {
+    const lo = sampleRowRef(l, p, u, ps, -slack), hi = sampleRowRef(l, p, u, ps, slack);
+    const a = lo.kept.indexOf(lo.token), b = hi.kept.indexOf(hi.token);
+    for (let i = a; i <= b; i++) out.add(hi.kept[i]!);
+    out.add(sampleRowRef(l, p, u, ps, 0).token);
+  }
   return out;
 }
