@@ -6,7 +6,8 @@
 // single device's. Prints a table; writes JSON.
 //
 // Configurations (--configs): single, pool (--pool N in-process ranks), pool-replica, pool-pingpong,
-// pool-worker (one worker process, --spawn none:1), static-tp2 (--spawn none:1), static-tp2pp2 (--spawn none:3).
+// pool-prefill-pool (long prompts prefilled on the ranks, the mode before KV streaming), pool-worker (one worker
+// process, --spawn none:1), pool-worker-prefill-pool, static-tp2 (--spawn none:1), static-tp2pp2 (--spawn none:3).
 //
 //   node dist/kernels-bench/pool-bench.js --model /tmp/seed-4l-f16.safetensors --batches a,b --pool 1 --out pool.json
 import { writeFileSync } from 'node:fs';
@@ -24,8 +25,8 @@ const BATCHES: Record<string, number[]> = {
 
 interface Row {
   batch: string; config: string; prompts: number; inputTokens: number; outputTokens: number;
-  ttftMs: number; tpotMs: number; stepMs: number; tps: number; baseGpuBytes: number; poolGpuBytes?: number;
-  handoffMs: number; prefillIntoPoolMs: number; pooledSteps: number; perLayerOverheadMs?: number; sameTokens?: boolean;
+  ttftMs: number; tpotMs: number; stepMs: number; tps: number; baseGpuBytes: number; basePeakGpuBytes?: number; poolGpuBytes?: number;
+  handoffMs: number; prefillIntoPoolMs: number; streamWaitMs: number; streamBytes: number; pooledSteps: number; perLayerOverheadMs?: number; sameTokens?: boolean;
   layer?: Record<string, number>; split?: Record<string, number>; warmupMs: number; error?: string;
 }
 
@@ -76,10 +77,12 @@ async function main(): Promise<void> {
       case 'pool': return pooled({ inProcess: pool }, pool, `${pool} in-process rank`);
       case 'pool-replica': return pooled({ inProcess: pool, replica: true }, pool, `${pool} in-process rank, base replica`);
       case 'pool-pingpong': return pooled({ inProcess: pool, pingPong: true }, pool, `${pool} in-process rank, ping-pong`);
+      case 'pool-prefill-pool': return pooled({ inProcess: pool, prefill: 'pool' }, pool, `${pool} in-process rank, prefill on the pool`);
+      case 'pool-worker-prefill-pool': return pooled({ spawn: 'none:1', prefill: 'pool' }, 1, '1 worker process, prefill on the pool');
       case 'pool-worker': return pooled({ spawn: 'none:1' }, 1, '1 worker process');
       case 'static-tp2': return { opts: { ...base, strategy: 'static', placement: 'tp=2', pool: { spawn: 'none:1' } }, label: 'static tp=2 (1 worker process)' };
       case 'static-tp2pp2': return { opts: { ...base, strategy: 'static', placement: 'tp=2,pp=2', pool: { spawn: 'none:3' } }, label: 'static tp=2,pp=2 (3 worker processes)' };
-      default: throw new Error(`unknown configuration '${config}' (single, pool, pool-replica, pool-pingpong, pool-worker, static-tp2, static-tp2pp2)`);
+      default: throw new Error(`unknown configuration '${config}' (single, pool, pool-replica, pool-pingpong, pool-prefill-pool, pool-worker, pool-worker-prefill-pool, static-tp2, static-tp2pp2)`);
     }
   };
   const rows: Row[] = [];
@@ -98,8 +101,9 @@ async function main(): Promise<void> {
         const steps = Math.max(1, r.outputTokens / prompts.length - 1);
         const row: Row = {
           batch: name, config: label, prompts: prompts.length, inputTokens: r.inputTokens, outputTokens: r.outputTokens,
-          ttftMs: r.prefillMs, tpotMs: r.tpotMs, stepMs: r.decodeMs / steps, tps: r.tps, baseGpuBytes: r.gpuBytes, poolGpuBytes: split.poolGpuBytes,
-          handoffMs: split.migrateMs ?? 0, prefillIntoPoolMs: split.prefillIntoPoolMs ?? 0, pooledSteps: split.pooledSteps ?? 0, warmupMs,
+          ttftMs: r.prefillMs, tpotMs: r.tpotMs, stepMs: r.decodeMs / steps, tps: r.tps, baseGpuBytes: r.gpuBytes, basePeakGpuBytes: r.gpuPeakBytes, poolGpuBytes: split.poolGpuBytes,
+          handoffMs: split.migrateMs ?? 0, prefillIntoPoolMs: split.prefillIntoPoolMs ?? 0,
+          streamWaitMs: split.prefillStreamWaitMs ?? 0, streamBytes: split.prefillStreamBytes ?? 0, pooledSteps: split.pooledSteps ?? 0, warmupMs,
           layer: Object.fromEntries(Object.entries(split).filter(([k]) => k.startsWith('layer.')).map(([k, x]) => [k.slice(6), x])),
           split,
         };
@@ -113,7 +117,8 @@ async function main(): Promise<void> {
         rows.push(row);
         save(rows);
         console.log(`${name} ${label.padEnd(34)} TTFT ${row.ttftMs.toFixed(0).padStart(7)} ms  TPOT ${row.tpotMs.toFixed(2).padStart(7)} ms  step ${row.stepMs.toFixed(2).padStart(7)} ms` +
-          `  base mem ${(row.baseGpuBytes / 2 ** 30).toFixed(2)} GiB${row.poolGpuBytes !== undefined ? `  pool mem ${(row.poolGpuBytes / 2 ** 30).toFixed(2)} GiB` : ''}  migration ${row.handoffMs.toFixed(0)} ms  prefill into pool ${row.prefillIntoPoolMs.toFixed(0)} ms` +
+          `  base mem ${(row.baseGpuBytes / 2 ** 30).toFixed(2)} GiB${row.basePeakGpuBytes !== undefined ? ` (peak ${(row.basePeakGpuBytes / 2 ** 30).toFixed(2)})` : ''}${row.poolGpuBytes !== undefined ? `  pool mem ${(row.poolGpuBytes / 2 ** 30).toFixed(2)} GiB` : ''}  migration ${row.handoffMs.toFixed(0)} ms  prefill into pool ${row.prefillIntoPoolMs.toFixed(0)} ms` +
+          (row.streamBytes ? `  KV streamed ${(row.streamBytes / 2 ** 30).toFixed(2)} GiB (waited ${row.streamWaitMs.toFixed(0)} ms)` : '') +
           (row.perLayerOverheadMs !== undefined ? `  per-layer overhead ${row.perLayerOverheadMs.toFixed(3)} ms  tokens ${row.sameTokens ? 'same' : 'DIFFER'}` : ''));
         if (split.allReduces) {
           console.log(`   all-reduces ${split.allReduces} (prefill and decode): rank write ${(split.rankWriteMs ?? 0).toFixed(0)}, rank run ${(split.rankRunMs ?? 0).toFixed(0)}, transport ${(split.transportMs ?? 0).toFixed(0)} ms` +

@@ -84,6 +84,8 @@ describe('option parser', () => {
     ['--spawn with too few workers for the placement', ['--strategy', 'static', '--placement', '2x2', '--spawn', 'none:2'], /needs 3 worker processes besides this one; --spawn none:2 starts 2/],
     ['--kv-replica with --strategy static', ['--strategy', 'static', '--kv-replica'], /--kv-replica: FA Pool options/],
     ['--ping-pong without a pool', ['--ping-pong'], /--ping-pong is an FA Pool option, but there is no pool/],
+    ['--pool-prefill without a pool', ['--pool-prefill', 'pool'], /--pool-prefill is an FA Pool option, but there is no pool/],
+    ['an unknown --pool-prefill', ['--pool', '1', '--pool-prefill', 'remote'], /--pool-prefill must be local or pool, got 'remote'/],
     ['a malformed --placement', ['--strategy', 'static', '--placement', 'tp=0'], /--placement: placement 'tp=0': tp must be a positive integer/],
     ['--batch with --prompt-lens', ['--batch', '2', '--prompt-lens', '3,4'], /--batch with --prompt-lens/],
     ['--threshold 16 --tiers 100:0,inf:1 (a 41-token sequence went to the pool)', ['--pool', '1', '--threshold', '16', '--tiers', '100:0,inf:1'],
@@ -128,7 +130,8 @@ describe('option parser', () => {
     const st = parseCli(['--strategy', 'static', '--placement', 'tp=2,pp=2', '--spawn', 'none:3', '--deadline', '5']);
     expect([st.spawn, st.placement, st.deadlineMs, st.warnings]).toEqual(['none:3', 'tp=2,pp=2', 5, []]);
     const fp = parseCli(['--pool', '1', '--kv-replica', '--ping-pong']);
-    expect([fp.kvReplica, fp.pingPong]).toEqual([true, true]);
+    expect([fp.kvReplica, fp.pingPong, fp.poolPrefill]).toEqual([true, true, 'local']);
+    expect(parseCli(['--spawn', 'none:1', '--pool-prefill', 'pool']).poolPrefill).toBe('pool');
     // --tiers alone: its 0-rank tiers say where the pool starts.
     expect(parseCli(['--pool', '1', '--tiers', '100:0,inf:1']).threshold).toBe(100);
     expect(parseCli(['--pool', '1', '--tiers', 'inf:2']).threshold).toBe(4096);

@@ -56,18 +56,26 @@ describe('FA Pool with in-process ranks', () => {
     gen.dispose();
   });
 
-  for (const n of [1, 2, 3]) {
-    it(`${n} pool rank(s): same greedy tokens; the long prompt prefills into the pool, a growing one migrates`, async () => {
-      const exec = new PoolAttention(members(n), POLICY, { minBlock: 8 });
+  for (const [n, prefill] of [[1, 'local'], [2, 'local'], [3, 'local'], [1, 'pool'], [3, 'pool']] as const) {
+    it(`${n} pool rank(s), prefill ${prefill}: same greedy tokens; the long prompt's cache goes to the pool, a growing one migrates`, async () => {
+      const exec = new PoolAttention(members(n), POLICY, { minBlock: 8, prefill });
       const gen = new Generator(await gpu(), cfg, weights, 'f32', exec);
-      const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY });
+      const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY, prefillChunk: 8 });
       const baseKv = gen.model.kv.capacities;
       gen.dispose(); exec.dispose(await gpu());
       expect(res.tokens).toEqual(reference);
       const st = exec.stats;
-      expect(baseKv[1], 'no base cache for the 30-token prompt').toBe(0);
-      expect(st.events.some((e) => e.kind === 'prefill-to-pool' && e.seq === 1), JSON.stringify(st.events)).toBe(true);
-      expect(st.prefillLayers, 'its prompt went through the pool layer by layer').toBe(cfg.nLayers);
+      expect(baseKv[1], 'no base cache for the 30-token prompt once it is prefilled').toBe(0);
+      const placed = st.events.find((e) => e.kind === 'prefill-to-pool' && e.seq === 1);
+      expect(placed, JSON.stringify(st.events)).toBeDefined();
+      // 30 tokens in chunks of 8: 4 chunks, each layer's K/V streamed (local) or its attention on the ranks (pool).
+      if (prefill === 'local') {
+        expect(placed!.detail).toMatch(/prefilled on the base, K\/V streamed to/);
+        expect([st.stream.layers, st.prefillLayers], 'every chunk-layer streamed, none sent for attention').toEqual([4 * cfg.nLayers, 0]);
+        expect(st.stream.bytes).toBe(2 * cfg.nLayers * 30 * cfg.nKvHeads * cfg.headDim * 4);
+      } else {
+        expect([st.stream.layers, st.prefillLayers], 'its prompt went through the pool layer by layer').toEqual([0, 4 * cfg.nLayers]);
+      }
       expect(st.perSeq[1]!.poolSteps, 'the 30-token prompt decodes on the pool').toBe(13);
       expect(st.perSeq[2]!.poolSteps, 'the 3-token prompt never reaches the threshold').toBe(0);
       expect(st.perSeq[0]!.poolSteps, 'the 10-token prompt crosses 16 while decoding').toBeGreaterThan(0);
@@ -76,6 +84,30 @@ describe('FA Pool with in-process ranks', () => {
       for (const r of ranks) expect(r.rank.sequences, 'pool state freed at the end').toBe(0);
     });
   }
+
+  it('prefill local, a rank that fails while K/V streams to it: the sequence keeps its cache on the base, same tokens', async () => {
+    const failLoad = (i: number, h: RankHandler): RankHandler => {
+      let calls = 0;
+      return async (msg, t, client) => {
+        if (i === 1 && msg.kind === 'load_kv' && ++calls > 3) throw new Error('simulated fault in load_kv');
+        return h(msg, t, client);
+      };
+    };
+    const exec = new PoolAttention(members(2, failLoad), POLICY, { minBlock: 8 });
+    const gen = new Generator(await gpu(), cfg, weights, 'f32', exec);
+    const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY, prefillChunk: 8 });
+    const baseKv = [...gen.model.kv.capacities];
+    gen.dispose(); exec.dispose(await gpu());
+    expect(res.tokens).toEqual(reference);
+    const ev = exec.stats.events;
+    expect(ev.some((e) => e.kind === 'fault' && /simulated fault in load_kv/.test(e.detail)), JSON.stringify(ev)).toBe(true);
+    expect(ev.some((e) => e.kind === 'fallback' && e.seq === 1 && /stays on the base/.test(e.detail)), JSON.stringify(ev)).toBe(true);
+    expect(baseKv[1], 'the 30-token prompt kept the cache it was prefilled in').toBeGreaterThanOrEqual(30 + 14 - 1);
+    expect(exec.stats.perSeq[1]!.poolSteps, 'and decodes on the base').toBe(0);
+    expect(exec.members[1]!.alive).toBe(false);
+    expect(ranks[0]!.rank.sequences, 'the surviving rank\'s state freed at the end').toBe(0);
+    ranks[1]!.rank.dispose();
+  });
 
   for (const [what, lens] of [['the pooled sequence in one micro-batch', [10, 30, 3]], ['pooled sequences in both', [30, 3, 28, 5]]] as const) {
     it(`micro-batch ping-pong (${what}): same greedy tokens`, async () => {

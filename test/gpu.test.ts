@@ -163,6 +163,43 @@ describe('transfers', () => {
     await g.run([g.dispatch(g.program(fillIndex, { dtype: 'f32' }), { bind: { dst }, workgroups: [16] })]);
     g.release(t, dst);
   });
+
+  it('withMapped hands over the copied bytes without a copy and unmaps after; a failing user still unmaps', async () => {
+    const g = await gpu();
+    const x = randomArray(rng(), 301, 'f32');
+    const t = upload(g, x, [301], 'f32');
+    const rb = g.readbackBuffer(301 * 4, 'test.rb');
+    const copy = () => g.submit([{ copy: { src: t.buffer, srcOffset: 0, dst: rb, dstOffset: 0, size: 301 * 4 } }]);
+    copy();
+    let kept: Float32Array | null = null;
+    const sum = await g.withMapped(rb, 301 * 4, async (bytes) => {
+      kept = new Float32Array(bytes.buffer, bytes.byteOffset, 301);
+      return Array.from(kept).reduce((a, v) => a + v, 0);
+    });
+    expect(sum).toBeCloseTo(Array.from(x).reduce((a, v) => a + v, 0), 3);
+    expect(kept!.length, 'the view is detached once the mapping ends').toBe(0);
+    copy();
+    await expect(g.withMapped(rb, 16, async () => { throw new Error('user failed'); })).rejects.toThrow('user failed');
+    copy(); // the buffer was unmapped: it takes the next copy
+    expect(Array.from(new Float32Array((await g.readMapped(rb, 301 * 4)).buffer, 0, 301))).toEqual(Array.from(x));
+    g.release(t, rb);
+  });
+
+  it('peakBytes: the most live bytes since resetPeak, transient buffers included', async () => {
+    const g = await gpu();
+    g.resetPeak();
+    const start = g.liveBytes;
+    expect(g.peakBytes).toBe(start);
+    const a = g.tensor([1 << 16], 'f32', 'peak.a'), b = g.tensor([1 << 15], 'f32', 'peak.b');
+    g.release(a);
+    const c = g.tensor([1 << 10], 'f32', 'peak.c');
+    expect(g.liveBytes).toBe(start + (1 << 17) + (1 << 12));
+    expect(g.peakBytes).toBe(start + (1 << 18) + (1 << 17));
+    g.release(b, c);
+    expect(g.liveBytes).toBe(start);
+    g.resetPeak();
+    expect(g.peakBytes).toBe(start);
+  });
 });
 
 describe('device', () => {

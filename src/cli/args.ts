@@ -7,7 +7,7 @@ import { parsePciAddress } from '../gpu/select.js';
 import { PRESETS } from '../model/config.js';
 import { randomWeightsFileKind } from '../model/model-files.js';
 import { parsePlacement, placementStr, type StaticPlacement } from '../orchestrator/baselines/placement.js';
-import { parseTiers, type PoolTier } from '../orchestrator/pool/policy.js';
+import { POOL_PREFILL_MODES, parseTiers, type PoolPrefill, type PoolTier } from '../orchestrator/pool/policy.js';
 import { UsageError } from './usage-error.js';
 import { serveHelpSummary } from './serve-args.js';
 import { workerHelpSummary } from './worker-cli.js';
@@ -47,6 +47,7 @@ export interface CliOptions {
   /** FA Pool: keep a base copy of pooled caches; decode in two ping-pong micro-batches. */
   kvReplica: boolean;
   pingPong: boolean;
+  poolPrefill: PoolPrefill;
   gpu: string;
   quiet: boolean;
   help: boolean;
@@ -83,6 +84,7 @@ const SPEC = {
   placement: { type: 'string', default: 'tp=1,pp=1', help: 'static strategy: tensor × pipeline parallel degrees, e.g. tp=2,pp=2; rank 0 runs here, ranks 1.. in the --spawn/--cluster workers (one per GPU), or without workers on more devices of this process\'s adapter' },
   deadline: { type: 'string', default: '30000', help: 'ms a pool rank may take to answer before its sequences fall back to the base (static: before a worker rank\'s silence fails the run)' },
   'kv-replica': { type: 'boolean', default: false, help: 'FA Pool: keep a copy of pooled sequences\' KV caches on the base too (faster fallback, no memory saved on the base)' },
+  'pool-prefill': { type: 'string', default: 'local', help: 'FA Pool: where a prompt longer than --threshold is prefilled: local (on the base, its KV streamed to the pool as it is made; the base holds one such prompt\'s KV meanwhile) or pool (on the ranks, a round trip per chunk and layer; for a base that cannot hold one prompt\'s KV)' },
   'ping-pong': { type: 'boolean', default: false, help: 'FA Pool: decode in two micro-batches, the base computing one while the pool answers for the other (pays when the pool\'s round trip exceeds a micro-batch\'s layer)' },
   'dump-logits': { type: 'string', help: 'write sequence 0\'s prompt ids, first-token logits and tokens to this JSON file (fidelity checks)' },
   quiet: { type: 'boolean', default: false, help: 'no progress bars' },
@@ -233,6 +235,7 @@ export function parseCli(argv: string[]): CliOptions {
   if ([s('prompt'), s('prompt-len'), s('prompt-lens')].filter((v) => v !== undefined).length > 1) throw new UsageError('give one of --prompt, --prompt-len, --prompt-lens');
   const promptLens = s('prompt-lens')?.split(',').map((v) => int('prompt-lens', v.trim(), 1));
   const strat = oneOf('strategy', s('strategy')!, ['fapool', 'static'] as const);
+  const poolPrefill = oneOf('pool-prefill', s('pool-prefill')!, POOL_PREFILL_MODES);
   const pool = int('pool', s('pool')!, 0, MAX_LOCAL_RANKS);
   const spawn = s('spawn') === undefined ? undefined : spawnList(s('spawn')!);
   const cluster = s('cluster');
@@ -244,7 +247,7 @@ export function parseCli(argv: string[]): CliOptions {
   // Options that would be ignored: an error, or a warning where ignoring them changes nothing.
   const hasPool = pool > 0 || cluster !== undefined || spawn !== undefined;
   if (strat === 'static') {
-    const poolOpts = ['pool', 'tiers', 'kv-replica', 'ping-pong'].filter((k) => given.has(k));
+    const poolOpts = ['pool', 'tiers', 'kv-replica', 'ping-pong', 'pool-prefill'].filter((k) => given.has(k));
     if (poolOpts.length) throw new UsageError(`${poolOpts.map((k) => `--${k}`).join(', ')}: FA Pool options; --strategy static places ranks 1.. in --spawn/--cluster workers, or in this process without them (--placement)`);
     if (given.has('threshold')) warnings.push('--threshold has no effect with --strategy static');
     let pl: StaticPlacement;
@@ -257,7 +260,7 @@ export function parseCli(argv: string[]): CliOptions {
     }
   } else {
     if (given.has('placement')) throw new UsageError('--placement sets the static baseline\'s degrees: add --strategy static (FA Pool ranks come from --pool, --cluster or --spawn)');
-    if (!hasPool) for (const k of ['kv-replica', 'ping-pong']) if (given.has(k)) throw new UsageError(`--${k} is an FA Pool option, but there is no pool: add --pool N, --cluster FILE or --spawn`);
+    if (!hasPool) for (const k of ['kv-replica', 'ping-pong', 'pool-prefill']) if (given.has(k)) throw new UsageError(`--${k} is an FA Pool option, but there is no pool: add --pool N, --cluster FILE or --spawn`);
     if (!hasPool) {
       if (given.has('tiers')) throw new UsageError('--tiers sizes the attention pool, but there is none: add --pool N, --cluster FILE or --spawn');
       for (const k of ['threshold', 'deadline']) if (given.has(k)) warnings.push(`--${k} has no effect without a pool (--pool, --cluster or --spawn)`);
@@ -303,7 +306,7 @@ export function parseCli(argv: string[]): CliOptions {
     json: Boolean(values.json), stream: Boolean(values.stream), dumpLogits,
     strategy: strat, pool, cluster, spawn,
     gpu: s('gpu')!, threshold, tiers: s('tiers'), placement: s('placement')!, deadlineMs: int('deadline', s('deadline')!, 1),
-    kvReplica: Boolean(values['kv-replica']), pingPong: Boolean(values['ping-pong']),
+    kvReplica: Boolean(values['kv-replica']), pingPong: Boolean(values['ping-pong']), poolPrefill,
     quiet: Boolean(values.quiet), help: Boolean(values.help), warnings,
   };
 }

@@ -42,6 +42,8 @@ export class Gpu {
   private readonly programs: ProgramCache;
   private readonly arena: UniformArena;
   private readonly live = new Map<GPUBuffer, number>();
+  private liveTotal = 0; // bytes in `live`
+  private peak = 0;
   private lostInfo: GPUDeviceLostInfo | null = null;
   private firstError: GPUError | null = null;
   private destroyed = false;
@@ -64,7 +66,10 @@ export class Gpu {
   /** Live GPU buffers created through this Gpu (for steady-state checks). */
   get liveBuffers(): number { return this.live.size + this.arena.bufferCount; }
   /** Bytes held in live buffers (weights, caches, activations). */
-  get liveBytes(): number { let n = 0; for (const b of this.live.values()) n += b; return n; }
+  get liveBytes(): number { return this.liveTotal; }
+  /** The most bytes live at once since the last resetPeak() (transient buffers such as a prompt's cache included). */
+  get peakBytes(): number { return this.peak; }
+  resetPeak(): void { this.peak = this.liveTotal; }
   get programCount(): number { return this.programs.size; }
   /** How compileAll() creates pipelines: 'async' (concurrently, the default) or 'sync' (one by one, for comparison). */
   get pipelines(): PipelineMode { return this.programs.mode; }
@@ -108,6 +113,8 @@ export class Gpu {
     void this.device.popErrorScope().then((e) => { if (e) this.firstError ??= e; });
     void this.device.popErrorScope().then((e) => { if (e) this.firstError ??= e; });
     this.live.set(buffer, buffer.size);
+    this.liveTotal += buffer.size;
+    this.peak = Math.max(this.peak, this.liveTotal);
     return buffer;
   }
 
@@ -148,6 +155,22 @@ export class Gpu {
     }
   }
 
+  /**
+   * Map `bytes` of a read-back buffer once the GPU is done with it and hand the mapped bytes to `use` without a
+   * copy; the mapping ends when `use` settles (a view kept after that is detached). For bytes that only pass
+   * through on their way elsewhere (KV streamed to a pool rank).
+   */
+  async withMapped<T>(buffer: GPUBuffer, bytes: number, use: (range: Uint8Array) => Promise<T>): Promise<T> {
+    const size = Math.ceil(bytes / 4) * 4;
+    await this.mapRead(buffer, 0, size);
+    try {
+      return await use(new Uint8Array(buffer.getMappedRange(0, size), 0, bytes));
+    } finally {
+      buffer.unmap();
+      this.throwIfError();
+    }
+  }
+
   /** A device tensor (storage, copy src/dst). Contents are undefined until written. */
   tensor(shape: readonly number[], dtype: DType, label = 'tensor'): Tensor {
     const bytes = byteSize(shape, dtype);
@@ -162,7 +185,8 @@ export class Gpu {
     for (const t of tensors) {
       if (!t) continue;
       const b = 'buffer' in t ? t.buffer : t;
-      if (this.live.delete(b)) b.destroy();
+      const size = this.live.get(b);
+      if (size !== undefined) { this.live.delete(b); this.liveTotal -= size; b.destroy(); }
     }
   }
 
@@ -354,6 +378,7 @@ export class Gpu {
     this.destroyed = true;
     for (const b of this.live.keys()) b.destroy();
     this.live.clear();
+    this.liveTotal = 0;
     this.arena.destroy();
     this.programs.clear();
     this.device.destroy();

@@ -80,6 +80,7 @@ export class DeviceModel {
   private headProg: { sampler: Sampler; head: Step[] } | null = null;
   private shape: BatchShape & { maxTokens: number } = { B: 0, promptLengths: [], capacities: [], chunk: 0, maxTokens: 0 };
   private noCache: [Tensor, Tensor] | null = null;
+  private readonly added = new Set<KvGroup>(); // cache groups addKv made (they last one batch at most)
   private savedIds: Tensor | null = null; // [slots] u32: next inputs kept while other slots get their first token // [1, nKvHeads, 1, headDim] k and v: rows that keep their cache elsewhere
   private sampling: SamplingParams | null = null;
   /** The KV capacity each slot gets here (default: the batch's); 0 for a sequence whose cache is elsewhere. */
@@ -104,6 +105,7 @@ export class DeviceModel {
   prepare(shape: BatchShape, sampling: SamplingParams): void {
     this.sampling = sampling;
     this.headProg?.sampler.setParams(sampling);
+    if (this.cache) for (const g of [...this.added]) this.removeKv(g.first); // a new batch: slots start as its shape says
     const s = this.shape;
     const capacities = this.capacities?.(shape) ?? shape.capacities;
     const held = this.cache?.capacities;
@@ -199,15 +201,21 @@ export class DeviceModel {
     return this.decodeProg;
   }
 
+  /** Whether addKv can give `slot` a cache group of its own (its rows of q and the attention output bind at it). */
+  canAddKv(slot: number): boolean {
+    const rowBytes = this.cfg.nHeads * this.cfg.headDim * DTYPE_BYTES[this.dtype];
+    return (slot * rowBytes) % this.gpu.caps.minStorageOffsetAlign === 0;
+  }
+
   /**
-   * Give a slot that has no cache here one (its attention must come back to this device): a group of its own.
-   * The step's launches are rebuilt on next use.
+   * Give a slot that has no cache here one (a prompt prefilled here on its way to the pool, or attention that
+   * must come back to this device): a group of its own, kept until removeKv or the next batch. The step's
+   * launches are rebuilt on next use.
    */
   addKv(slot: number, capacity: number): void {
     const kv = this.kv;
     if (kvSlot(kv, slot)) return;
-    const rowBytes = this.cfg.nHeads * this.cfg.headDim * DTYPE_BYTES[this.dtype];
-    if ((slot * rowBytes) % this.gpu.caps.minStorageOffsetAlign !== 0) {
+    if (!this.canAddKv(slot)) {
       throw new LimitError(`cannot give sequence ${slot} a KV cache here: its rows are not ${this.gpu.caps.minStorageOffsetAlign}-byte aligned`);
     }
     const one = allocKvCache(this.gpu, this.cfg, this.dtype, [capacity], this.weights.layers.length).groups[0]!;
@@ -215,7 +223,18 @@ export class DeviceModel {
     kv.groups.push(group);
     kv.groups.sort((a, b) => a.first - b.first);
     (kv.capacities as number[])[slot] = capacity;
+    this.added.add(group);
     this.releasePrograms();
+  }
+
+  /** Take back the cache addKv gave a slot (none else). Its launches are rebuilt on next use. */
+  removeKv(slot: number): void {
+    const kv = this.kv, at = kvSlot(kv, slot);
+    if (!at || !this.added.delete(at.group)) return;
+    this.releasePrograms();
+    kv.groups.splice(kv.groups.indexOf(at.group), 1);
+    this.gpu.release(...at.group.k, ...at.group.v, at.group.lengths);
+    (kv.capacities as number[])[slot] = 0;
   }
 
   /** The first row of the second micro-batch, when the step is prepared as two. */
@@ -326,6 +345,7 @@ export class DeviceModel {
     const gpu = this.gpu;
     if (this.st) releaseRunState(gpu, this.st);
     if (this.cache) releaseKvCache(gpu, this.cache);
+    this.added.clear();
     gpu.release(this.logitsAct ?? undefined, this.savedIds ?? undefined, ...(this.noCache ?? []), ...this.readBufs, ...(this.halves?.rows ?? []));
     this.savedIds = null;
     this.st = null; this.cache = null; this.logitsAct = null; this.noCache = null; this.readBufs = []; this.halves = null; this.split = null;

@@ -33,6 +33,8 @@ export interface GenerateResult {
   tpotMs: number;
   tps: number;
   gpuBytes: number;
+  /** The most GPU memory this device held during the generation (a prompt's transient cache included), where known. */
+  gpuPeakBytes?: number;
   /** [batch][vocab] logits of the last prompt position, when captureLogits was set. */
   firstLogits?: Float32Array[];
 }
@@ -40,8 +42,12 @@ export interface GenerateResult {
 /** Buffer sizes of a batch: slots (sequences), each one's prompt length and KV capacity, rows per prefill launch. */
 export interface BatchShape { B: number; promptLengths: number[]; capacities: number[]; chunk: number }
 
-/** One prefill launch: rows [p0, p0+n) of sequence b, with its (slot, position) table and token ids filled in. */
-export interface PrefillChunk { b: number; p0: number; n: number; last: boolean; rows: Uint32Array; ids: Uint32Array }
+/**
+ * One prefill launch: rows [p0, p0+n) of sequence b, with its (slot, position) table and token ids filled in.
+ * `end`: the chunk that ends what is prefilled of b now (its prompt, or a rebuilt cache's tokens); `last`: its
+ * last row is kept for the first token (the prompt's end, not a rebuild's).
+ */
+export interface PrefillChunk { b: number; p0: number; n: number; end: boolean; last: boolean; rows: Uint32Array; ids: Uint32Array }
 
 /** What one decode step needs: the row table and lengths to upload. */
 export interface DecodeStepInput {
@@ -85,6 +91,9 @@ export interface ForwardExecutor {
   precompile?(shape: BatchShape, sampling: SamplingParams, chunks: readonly number[]): Promise<void>;
   /** Bytes of GPU memory in use (all devices). */
   readonly gpuBytes: number;
+  /** The most bytes in use on this device since resetGpuPeak (where the executor tracks it). */
+  readonly gpuPeakBytes?: number;
+  resetGpuPeak?(): void;
 }
 
 /**
@@ -131,7 +140,8 @@ export function* prefillChunks(prompts: readonly (readonly number[])[], chunk: n
     for (let p0 = 0; p0 < p.length; p0 += chunk) {
       const n = Math.min(chunk, p.length - p0);
       for (let r = 0; r < n; r++) { rowsHost[2 * r] = b; rowsHost[2 * r + 1] = p0 + r; }
-      yield { b, p0, n, last: p0 + n === p.length, rows: rowsHost.subarray(0, 2 * n), ids: Uint32Array.from(p.slice(p0, p0 + n)) };
+      const end = p0 + n === p.length;
+      yield { b, p0, n, end, last: end, rows: rowsHost.subarray(0, 2 * n), ids: Uint32Array.from(p.slice(p0, p0 + n)) };
     }
   }
 }
@@ -209,6 +219,7 @@ export function generationMetrics(out: number[][], inputTokens: number, t0: numb
 export async function generate(ex: ForwardExecutor, prompts: readonly (readonly number[])[], o: GenerateOptions): Promise<GenerateResult> {
   const shape = batchShape(ex.cfg, prompts, o);
   await ex.prepare(shape, o.sampling);
+  ex.resetGpuPeak?.();
   const t0 = performance.now();
 
   // ---- prefill: each sequence in chunks
@@ -250,5 +261,5 @@ export async function generate(ex: ForwardExecutor, prompts: readonly (readonly 
   }
   await (ex.finish ? ex.finish() : ex.sync());
   const tEnd = performance.now();
-  return { ...generationMetrics(batch.out, inputTokens, t0, tFirst, tEnd), gpuBytes: ex.gpuBytes, firstLogits };
+  return { ...generationMetrics(batch.out, inputTokens, t0, tFirst, tEnd), gpuBytes: ex.gpuBytes, gpuPeakBytes: ex.gpuPeakBytes, firstLogits };
 }

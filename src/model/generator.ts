@@ -18,8 +18,15 @@ export interface DecodePart { part: 'embed' | 'pre' | 'attention' | 'oProj' | 'f
 export interface AttentionPlacement {
   /** The KV capacity each slot gets on this device: 0 for a sequence whose cache lives elsewhere. */
   baseCapacities?(shape: BatchShape): number[];
-  /** A prefill chunk of a sequence with no cache here: hooks that run its attention elsewhere. */
-  prefillHooks?(m: DeviceModel, c: PrefillChunk): Promise<LayerHooks>;
+  /** Before a prefill chunk's launches are chosen: may give its slot a cache here for the prompt's duration. */
+  beforePrefillChunk?(m: DeviceModel, c: PrefillChunk): Promise<void>;
+  /**
+   * A prefill chunk's attention: `local` runs it on this device (null when the slot has no cache here); the
+   * answer may add to it (streaming the chunk's K/V elsewhere) or run it elsewhere.
+   */
+  prefillHooks?(m: DeviceModel, c: PrefillChunk, local: LayerHooks | null): Promise<LayerHooks>;
+  /** After a prefill chunk is submitted (at `c.end`, a streamed hand-off completes). */
+  afterPrefillChunk?(m: DeviceModel, c: PrefillChunk): Promise<void>;
   /** After the first tokens, before the first decode step: place the sequences. */
   afterPrefill?(m: DeviceModel, promptLengths: readonly number[]): Promise<void>;
   /**
@@ -84,19 +91,24 @@ export class Generator implements ForwardExecutor {
   private promptOf(b: number, end: number): number[] { return (this.prompts.get(b) ?? []).slice(0, end); }
 
   private async prefillOnce(c: PrefillChunk): Promise<void> {
-    const m = this.model, s = m.state, prog = m.prefill(c.n, c.b);
+    const m = this.model, s = m.state;
+    await this.placement?.beforePrefillChunk?.(m, c);
+    const prog = m.prefill(c.n, c.b);
     if (c.p0 === 0) this.prompts.set(c.b, []);
     const seen = this.prompts.get(c.b)!;
     if (seen.length === c.p0) seen.push(...c.ids);
     this.gpu.write(s.rows, c.rows);
     this.gpu.write(s.ids, c.ids);
     for (const a of prog.attn) a.set(c.b, c.p0);
-    const hooks = prog.attn.length ? localAttention(prog.attn.map((a) => a.steps)) : await this.placement!.prefillHooks!(m, c);
+    const local = prog.attn.length ? localAttention(prog.attn.map((a) => a.steps)) : null;
+    const hooks = this.placement?.prefillHooks ? await this.placement.prefillHooks(m, c, local) : local;
+    if (!hooks) throw new Error(`sequence ${c.b} has no cache on this device and no placement runs its attention`);
     const rec = new Recorder(this.gpu);
     rec.record(...prog.embed);
     await runLayers(prog.layers, hooks, rec);
     if (c.last) rec.record(m.keepLast(c.n, c.b));
     rec.submit();
+    await this.placement?.afterPrefillChunk?.(m, c);
   }
 
   /** Place lost sequences again and rebuild their caches from their tokens (chunked prefills, nothing kept). */
@@ -199,6 +211,8 @@ export class Generator implements ForwardExecutor {
   async freeSlot(b: number): Promise<void> { await this.placement?.freeSlot?.(this.model, b); }
 
   get gpuBytes(): number { return this.gpu.liveBytes; }
+  get gpuPeakBytes(): number { return this.gpu.peakBytes; }
+  resetGpuPeak(): void { this.gpu.resetPeak(); }
 
   dispose(): void { this.model.dispose(); }
 }

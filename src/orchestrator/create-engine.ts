@@ -15,7 +15,7 @@ import { Engine, localEngine, type PlacementReport } from './engine.js';
 import type { SchedulerOptions } from './scheduler.js';
 import { AttentionRank } from './pool/attention-rank.js';
 import { PAPER_TIERS, parseTiers, validatePolicy, type PoolTier, type RoutingPolicy } from './pool/policy.js';
-import { PoolAttention, type PoolMember } from './pool/pool-attention.js';
+import { PoolAttention, type PoolMember, type PoolPrefill } from './pool/pool-attention.js';
 import { connectCluster, HANDSHAKE_MS } from './transport/cluster.js';
 import { inProcessLink, type RankLink } from './transport/link.js';
 import { listLocalGpus, spawnLocalWorkers } from './transport/spawn.js';
@@ -38,6 +38,12 @@ export interface PoolOptions {
    * is longer than a micro-batch's layer).
    */
   pingPong?: boolean;
+  /**
+   * Where a prompt longer than the threshold is prefilled: 'local' (default: here, its K/V streamed to the
+   * ranks as it is made; the base holds one such prompt's KV meanwhile) or 'pool' (on the ranks, a round trip
+   * per chunk and layer: for a base that cannot hold one prompt's KV).
+   */
+  prefill?: PoolPrefill;
 }
 
 export interface EngineOptions extends Partial<ModelSource> {
@@ -154,7 +160,7 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
     const poolGpus: Gpu[] = [];
     const members = await poolMembers(o.pool ?? {}, dtype, cleanups, log, dropped, poolGpus);
     if (members.length === 0) return localEngine({ gpu, config: cfg, weights, dtype, tokenizer: m.tokenizer, dispose: cleanup, schedule: o.schedule });
-    const pool = new PoolAttention(members, routingPolicy(o.policy), { deadlineMs: o.pool?.deadlineMs, replica: o.pool?.replica });
+    const pool = new PoolAttention(members, routingPolicy(o.policy), { deadlineMs: o.pool?.deadlineMs, replica: o.pool?.replica, prefill: o.pool?.prefill });
     cleanups.push(() => pool.dispose(gpu));
     // Cluster workers that did not answer at start: the pool runs without them; the report says so.
     pool.stats.events.push(...dropped.map((detail) => ({ step: 0, seq: -1, kind: 'fault' as const, detail })));
@@ -164,7 +170,9 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
       perSeq: pool.stats.perSeq, events: pool.stats.events,
       split: {
         poolWaitMs: pool.stats.poolWaitMs, transferMs: pool.stats.transferMs, migrateMs: pool.stats.migrateMs, pooledSteps: pool.stats.steps,
-        prefillIntoPoolMs: pool.stats.prefillMs, prefillLayers: pool.stats.prefillLayers, rebuilds: pool.stats.rebuilds, ...prefixed('layer.', pool.stats.layer),
+        prefillIntoPoolMs: pool.stats.prefillMs, prefillLayers: pool.stats.prefillLayers,
+        prefillStreamLayers: pool.stats.stream.layers, prefillStreamBytes: pool.stats.stream.bytes, prefillStreamWaitMs: pool.stats.stream.waitMs,
+        rebuilds: pool.stats.rebuilds, ...prefixed('layer.', pool.stats.layer),
         // GPU memory of the in-process ranks (KV shards, staging); worker processes report theirs in their logs.
         ...(poolGpus.length ? { poolGpuBytes: poolGpus.reduce((a, g) => a + g.liveBytes, 0) } : {}),
       },

@@ -11,6 +11,10 @@ export interface PoolTier {
   poolSize: number;
 }
 
+/** Where a prompt longer than the threshold is prefilled (PoolAttentionOptions.prefill). */
+export const POOL_PREFILL_MODES = ['local', 'pool'] as const;
+export type PoolPrefill = (typeof POOL_PREFILL_MODES)[number];
+
 export interface RoutingPolicy {
   /** Sequences longer than this (strictly) run attention on the pool. */
   threshold: number;

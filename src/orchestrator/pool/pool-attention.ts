@@ -1,8 +1,9 @@
 // FA Pool on the base group's side. Sequences longer than the threshold have their attention computed on the
 // attention pool, and (by default) their KV cache lives there only: a prompt longer than the threshold is
-// prefilled INTO the pool (its rows' q, k, v go to the ranks chunk by chunk; the ranks keep k, v and return
-// the chunk's attention), and a sequence that grows past the threshold while decoding has its cache migrated
-// from the base. Per decode layer the base records its projections (RoPE leaves each token's q, k, v in its qkv
+// prefilled on the base in a cache of its own, its K/V streamed to the ranks as each layer of each chunk makes
+// them (kv-stream.ts), the cache dropped once they have it; or (prefill: 'pool') prefilled INTO the pool (its
+// rows' q, k, v go to the ranks chunk by chunk; the ranks keep k, v and return the chunk's attention). A
+// sequence that grows past the threshold while decoding has its cache migrated from the base. Per decode layer the base records its projections (RoPE leaves each token's q, k, v in its qkv
 // row), copies the pooled rows to a mapped staging buffer and runs its own sequences' attention; meanwhile each
 // pool rank gets one message with every pooled row it serves and answers with O (and LSE). When every head of a
 // sequence is on one rank, O is final and goes straight into the attention output; when ranks split positions,
@@ -20,8 +21,11 @@ import type { BatchShape, DecodeStepInput, PrefillChunk } from '../../model/gene
 import { AttentionLost, type AttentionPlacement } from '../../model/generator.js';
 import { kvSlot, type KvCache } from '../../model/run-state.js';
 import { errorMessage, type RankLink } from '../transport/link.js';
-import type { AttendItem, TensorFrame } from '../transport/messages.js';
-import { planShards, poolSizeFor, routeOf, type PoolShard, type RoutingPolicy } from './policy.js';
+import { floatFrame, type AttendItem, type TensorFrame } from '../transport/messages.js';
+import { KvStream, type StreamTotals } from './kv-stream.js';
+import { planShards, poolSizeFor, routeOf, type PoolPrefill, type PoolShard, type RoutingPolicy } from './policy.js';
+
+export type { PoolPrefill } from './policy.js';
 
 /** `sameHost`: the rank's wall clock is this process's (in-process, or a worker on this host): legs can be timed. */
 export interface PoolMember { link: RankLink; alive: boolean; sameHost?: boolean }
@@ -55,6 +59,8 @@ export interface PoolStats {
   poolWaitMs: number; transferMs: number; migrateMs: number; steps: number;
   /** Prompts prefilled into the pool: chunks × layers sent, and the time they took (ms). */
   prefillLayers: number; prefillMs: number;
+  /** Prompts prefilled on the base and streamed: chunk-layers and bytes handed off, ms the base waited for it. */
+  stream: StreamTotals;
   /** Caches rebuilt after a rank was lost. */
   rebuilds: number;
   layer: LayerBreakdown;
@@ -67,7 +73,14 @@ export interface PoolAttentionOptions {
   minBlock?: number;
   /** Keep a copy of every pooled sequence's cache on the base too (fallback without rebuilding; no capacity gain). */
   replica?: boolean;
+  /**
+   * Where a prompt longer than the threshold is prefilled. 'local' (default): on the base, in a cache of its
+   * own held for the prompt's duration (one prompt's KV at a time), its K/V streamed to the ranks meanwhile.
+   * 'pool': on the ranks, a round trip per chunk and layer (for a base that cannot hold one prompt's KV).
+   */
+  prefill?: PoolPrefill;
 }
+
 
 interface Placement {
   shards: PoolShard[]; members: number[]; len: number; poolSize: number;
@@ -114,7 +127,12 @@ export class PoolAttention implements AttentionPlacement {
   private countedStep = -1;
   readonly stats: PoolStats = {
     perSeq: [], events: [], poolWaitMs: 0, transferMs: 0, migrateMs: 0, steps: 0, prefillLayers: 0, prefillMs: 0, rebuilds: 0, layer: emptyBreakdown(),
+    stream: { layers: 0, bytes: 0, waitMs: 0 },
   };
+  /** The hand-off of prompts prefilled here (made on first use). */
+  private stream: KvStream | null = null;
+  /** Slots whose prompt is being prefilled here and streamed to their ranks. */
+  private readonly streaming = new Set<number>();
 
   constructor(readonly members: PoolMember[], readonly policy: RoutingPolicy, readonly opts: PoolAttentionOptions = {}) {}
 
@@ -126,6 +144,7 @@ export class PoolAttention implements AttentionPlacement {
   /** No base cache for a prompt that starts on the pool (unless a replica is kept, or no rank is alive). */
   baseCapacities(shape: BatchShape): number[] {
     for (const b of this.placement.keys()) this.placement.set(b, null); // a new batch: earlier placements were freed at finish
+    this.pinned.clear();
     this.step = 0; // its events count steps from its start
     if (this.opts.replica || this.alive().length === 0) return shape.capacities;
     return shape.capacities.map((c, b) => (routeOf(shape.promptLengths[b]!, this.policy) === 'pool' ? 0 : c));
@@ -159,21 +178,70 @@ export class PoolAttention implements AttentionPlacement {
     return this.buf;
   }
 
-  // ---- prefill into the pool
+  // ---- prefill of a sequence whose cache goes to the pool
 
-  /** The attention of a prompt chunk whose sequence keeps its cache on the pool. */
-  async prefillHooks(m: DeviceModel, c: PrefillChunk): Promise<LayerHooks> {
+  /** A prompt (or a rebuild) of a sequence with no cache here starts: prefill it here and stream, where it can be. */
+  async beforePrefillChunk(m: DeviceModel, c: PrefillChunk): Promise<void> {
+    if (c.p0 !== 0) return;
+    this.streaming.delete(c.b);
+    if ((this.opts.prefill ?? 'local') !== 'local' || kvSlot(m.kv, c.b) || !m.canAddKv(c.b) || this.alive().length === 0) return;
+    await this.placeForPrefill(m, c.b, 'prefilled on the base, K/V streamed to');
+    m.addKv(c.b, m.batch.capacities[c.b]!);
+    this.streaming.add(c.b);
+    this.streamFor(m).begin();
+  }
+
+  /** A chunk's attention: here (streaming its K/V when the sequence is on its way to the pool), or on the ranks. */
+  async prefillHooks(m: DeviceModel, c: PrefillChunk, local: LayerHooks | null): Promise<LayerHooks> {
+    if (local && this.streaming.has(c.b)) return this.streamingHooks(m, c, local);
+    if (local) return local;
     let p = this.placement.get(c.b) ?? null;
     if (c.p0 === 0 || !p) p = await this.placeForPrefill(m, c.b);
     const placed = p;
     return { attention: (l, rec) => this.prefillLayer(m, c, placed, l, rec) };
   }
 
+  /** The base's own attention for each layer, then that layer's new K/V rows on their way to the ranks. */
+  private streamingHooks(m: DeviceModel, c: PrefillChunk, local: LayerHooks): LayerHooks {
+    const p = this.placement.get(c.b)!, at = kvSlot(m.kv, c.b)!, stream = this.stream!;
+    return {
+      attention: async (l, rec) => {
+        await local.attention(l, rec);
+        rec.submit(); // the layer's work runs while a staging slot is waited for
+        const { copies, ticket } = await stream.stage(at.group, at.slot, l, c.p0, c.n);
+        rec.record(...copies);
+        rec.submit();
+        stream.send(ticket, p.shards, (i, layer, k, v) => this.members[p.members[i]!]!.link.request(
+          { kind: 'load_kv', seq: c.b, layer, kvHeads: p.shards[i]!.kvHeads, pos0: c.p0, count: c.n }, [k, v], this.opts.deadlineMs));
+      },
+    };
+  }
+
+  /** The end of a streamed prefill: once the ranks hold every row, the base's cache goes; if one failed, the sequence stays here. */
+  async afterPrefillChunk(m: DeviceModel, c: PrefillChunk): Promise<void> {
+    if (!c.end || !this.streaming.delete(c.b)) return;
+    const stream = this.stream!;
+    await stream.flush();
+    const p = this.placement.get(c.b)!, f = stream.failure;
+    if (f) {
+      this.fault(c.b, p, p.members[Math.max(0, f.shard)]!, f.cause);
+      this.pinned.add(c.b);
+      this.event({ step: this.step, seq: c.b, kind: 'fallback', detail: 'its prefilled cache stays on the base group, and its attention there' });
+      return;
+    }
+    m.removeKv(c.b);
+  }
+
+  private streamFor(m: DeviceModel): KvStream {
+    this.stream ??= new KvStream(m.gpu, m.dtype, m.cfg.nKvHeads, m.cfg.headDim, this.stats.stream);
+    return this.stream;
+  }
+
   /**
    * Shards for a sequence whose cache starts on the pool: split by kv heads only (so every head's attention is
    * whole on one rank), sized for the whole sequence (prompt and new tokens).
    */
-  private async placeForPrefill(m: DeviceModel, b: number): Promise<Placement> {
+  private async placeForPrefill(m: DeviceModel, b: number, how = 'on'): Promise<Placement> {
     const old = this.placement.get(b);
     if (old) await this.release(b, old);
     this.placement.set(b, null);
@@ -189,7 +257,7 @@ export class PoolAttention implements AttentionPlacement {
       throw new AttentionLost([b], `pool rank ${this.name(failed.member)} failed while sequence ${b} was placed: ${errorMessage(failed.cause)}`);
     }
     this.placement.set(b, p);
-    this.event({ step: this.step, seq: b, kind: 'prefill-to-pool', detail: `prompt ${len}: ${shards.length} shard(s) on ${p.members.map((mi) => this.name(mi)).join(', ')}` });
+    this.event({ step: this.step, seq: b, kind: 'prefill-to-pool', detail: `prompt ${len}: ${how} ${shards.length} shard(s) on ${p.members.map((mi) => this.name(mi)).join(', ')}` });
     return p;
   }
 
@@ -246,7 +314,7 @@ export class PoolAttention implements AttentionPlacement {
       }
       return this.members[p.members[si]!]!.link.request(
         { kind: 'prefill', seq: c.b, layer: l, pos0: c.p0, count: n, group: g, kvHeads: kvc },
-        [frame(data, [n * kvc * (g + 2), D])], this.opts.deadlineMs);
+        [floatFrame(data, [n * kvc * (g + 2), D])], this.opts.deadlineMs);
     }));
     const bad = replies.findIndex((r) => r.status === 'rejected');
     if (bad >= 0) {
@@ -272,7 +340,6 @@ export class PoolAttention implements AttentionPlacement {
 
   async afterPrefill(m: DeviceModel, promptLengths: readonly number[]): Promise<void> {
     this.buffers(m);
-    this.pinned.clear();
     for (let b = 0; b < promptLengths.length; b++) {
       if (!this.placement.get(b)) this.placement.set(b, null);
       this.stats.perSeq[b] ??= { baseSteps: 0, poolSteps: 0, ranks: [] };
@@ -368,7 +435,7 @@ export class PoolAttention implements AttentionPlacement {
         gpu.submit(steps);
         const host = await gpu.read(tmp) as Float32Array | Uint16Array;
         const half = kvc * count * D;
-        const frames = [host.subarray(0, half), host.subarray(half)].map((data) => frame(data, [kvc, count, D]));
+        const frames = [host.subarray(0, half), host.subarray(half)].map((data) => floatFrame(data, [kvc, count, D]));
         await link.request({ kind: 'load_kv', seq: b, layer: l, kvHeads: sh.kvHeads, pos0: begin, count }, frames, this.opts.deadlineMs);
       }
     } finally {
@@ -533,7 +600,7 @@ export class PoolAttention implements AttentionPlacement {
         data = pack.subarray(packed, packed + n);
         packed += n;
       }
-      r.message = { step, layer, group: g, items: r.items, frame: frame(data, [r.rows, D]) };
+      r.message = { step, layer, group: g, items: r.items, frame: floatFrame(data, [r.rows, D]) };
     }
     return perRank;
   }
@@ -622,11 +689,12 @@ export class PoolAttention implements AttentionPlacement {
     buf.copies.clear(); // compact indices changed
   }
 
-  async freeSlot(_m: DeviceModel, b: number): Promise<void> {
+  async freeSlot(m: DeviceModel, b: number): Promise<void> {
     const p = this.placement.get(b);
     if (p) await this.release(b, p);
     this.placement.set(b, null);
     this.pinned.delete(b);
+    m.removeKv(b); // a cache given here (fallback, rebuild): the slot's next sequence starts as its shape says
   }
 
   async finish(): Promise<void> {
@@ -655,6 +723,7 @@ export class PoolAttention implements AttentionPlacement {
     this.releaseBuffers(gpu);
     if (this.prefillStaging) gpu.release(this.prefillStaging.buffer);
     this.prefillStaging = null;
+    this.stream?.release();
   }
 }
 
@@ -687,10 +756,6 @@ function elems(bytes: Uint8Array, dtype: string): Float32Array | Uint16Array {
 function floatDtype(d: string): 'f32' | 'f16' {
   if (d !== 'f32' && d !== 'f16') throw new Error(`the attention pool holds f32 or f16 caches, not ${d}`);
   return d;
-}
-
-function frame(data: Float32Array | Uint16Array, shape: number[]): TensorFrame {
-  return data instanceof Uint16Array ? { dtype: 'f16', shape, data } : { dtype: 'f32', shape, data };
 }
 
 /** Which position block (0..P−1) of its kv-head group a shard is: partials of one head merge by block. */

@@ -16,6 +16,11 @@ export const FRAME_DTYPE_BYTES: Record<FrameDType, number> = { f32: 4, f16: 2, u
 export interface TensorFrame { dtype: FrameDType; shape: number[]; data: Float32Array | Uint16Array | Uint32Array }
 export interface FrameDesc { dtype: FrameDType; shape: number[] }
 
+/** A frame of model-dtype elements: f16 bits or f32. */
+export function floatFrame(data: Float32Array | Uint16Array, shape: number[]): TensorFrame {
+  return data instanceof Uint16Array ? { dtype: 'f16', shape, data } : { dtype: 'f32', shape, data };
+}
+
 /** Longest `error` message a rank sends (longer ones are cut). */
 export const ERROR_MESSAGE_MAX = 8192;
 
