@@ -119,6 +119,20 @@ describe('cost model: calibration', () => {
     expect(below.split.attentionMs + below.split.syncMs + below.split.transferMs).toBe(0);
   });
 
+  it('prefill: streamed from the base, a long prompt\'s TTFT is the larger of its compute and its KV hand-off; through the ranks, their sum and more', () => {
+    const cl = a100(), tiers = PAPER_TIERS;
+    const pl = (prefill: 'local' | 'pool'): Placement => ({ kind: 'fapool', baseTp: 8, threshold: 4096, tiers, prefill });
+    const none: Placement = { kind: 'fapool', baseTp: 8, threshold: Infinity, tiers };
+    const w = wl(32768);
+    const single = predict(seed4l, cl, none, w).ttftMs, local = predict(seed4l, cl, pl('local'), w).ttftMs, pool = predict(seed4l, cl, pl('pool'), w).ttftMs;
+    expect(local).toBeGreaterThanOrEqual(single);
+    expect(pool).toBeGreaterThan(local);
+    // A slow link: the hand-off is what the prompt waits for (one pass of its KV), not the compute.
+    const slow = { ...cl, inter: { gbps: 0.5, latencyMs: 1 } };
+    const kvPerLayer = w.batch * 32768 * 2 * seed4l.nKvHeads * seed4l.headDim * 2; // 8 base GPUs, a link each
+    expect(predict(seed4l, slow, pl('local'), w).ttftMs).toBeCloseTo(4 * (1 + kvPerLayer / (0.5e6 * 8)) + cl.device.stepMs, 3);
+  });
+
   it('calibrate recovers the constants that generated a synthetic sweep', () => {
     const r = rng().next;
     const truth: Cluster = {

@@ -38,10 +38,12 @@ export interface Cluster {
 export type Placement =
   /**
    * `replica`: prompts longer than the threshold prefill on the base and their KV migrates to the pool (the base
-   * keeps a replica); without it (the default) they prefill straight into the pool and only a sequence that
-   * crosses the threshold during the decode migrates.
+   * keeps a replica); without it (the default) their KV goes to the pool during the prefill — `prefill: 'local'`
+   * (the runtime's default): computed on the base, K/V streamed to the ranks alongside; 'pool': each chunk's q, k, v
+   * out and O back per layer, attention on the ranks — and only a sequence that crosses the threshold during the
+   * decode migrates.
    */
-  | { kind: 'fapool'; baseTp: number; threshold: number; tiers: PoolTier[]; maxPool?: number; replica?: boolean }
+  | { kind: 'fapool'; baseTp: number; threshold: number; tiers: PoolTier[]; maxPool?: number; replica?: boolean; prefill?: 'local' | 'pool' }
   | { kind: 'static'; tp: number; pp: number };
 
 export interface Workload { seqLen: number; batch: number; newTokens: number; bytesPerEl: number }
@@ -138,11 +140,16 @@ export function predict(c: Shape, cl: Cluster, pl: Placement, w: Workload): Pred
       const moved = !startPool ? pl.threshold : pl.replica ? w.seqLen : 0;
       if (moved > 0) split.syncMs = (cl.migrateFixedMs + linkMs(cl.inter, L * kvBytesPerLayer(c, w, moved), links)) / steps;
     }
-    // Prefilled into the pool: every chunk's q, k, v go out and its O comes back, per layer.
-    const intoPool = startPool > 0 && !pl.replica
-      ? L * (2 * cl.inter.latencyMs + (B * w.seqLen * ((c.nHeads + 2 * c.nKvHeads) * c.headDim * el + c.nHeads * c.headDim * el)) / (cl.inter.gbps * 1e6))
-      : 0;
-    ttft = prefillMs(c, cl, w, tp, L * perLayerAr + intoPool);
+    const toPool = startPool > 0 && !pl.replica;
+    if (toPool && pl.prefill === 'pool') {
+      // Prefilled into the pool: every chunk's q, k, v go out and its O comes back, per layer, on the prefill's path.
+      const intoPool = L * (2 * cl.inter.latencyMs + (B * w.seqLen * ((c.nHeads + 2 * c.nKvHeads) * c.headDim * el + c.nHeads * c.headDim * el)) / (cl.inter.gbps * 1e6));
+      ttft = prefillMs(c, cl, w, tp, L * perLayerAr + intoPool);
+    } else {
+      // Prefilled on the base; a pooled prompt's K/V streams to its ranks while the prefill computes.
+      const stream = toPool ? L * linkMs(cl.inter, kvBytesPerLayer(c, w, w.seqLen), Math.min(pl.baseTp, startPool)) : 0;
+      ttft = Math.max(prefillMs(c, cl, w, tp, L * perLayerAr), stream + d.stepMs);
+    }
   } else {
     const { pp } = pl, tp = par(pl.tp);
     const perLayerAr = 2 * allReduceMs(cl.intra, hidBytes, pl.tp);
@@ -217,7 +224,7 @@ export interface MeasuredPoint {
   seqLen: number; batch: number; newTokens: number; bytesPerEl: number;
   pool: number; poolSize: number; placement: { tp: number; pp: number };
   ttftMs: number; tpotMs: number; tps: number; decodeMs: number; decodeSteps: number;
-  split: { poolWaitMs?: number; transferMs?: number; migrateMs?: number; pooledSteps?: number; allReduceMs?: number; stageTransferMs?: number; waitMs?: number; transportMs?: number };
+  split: { poolWaitMs?: number; transferMs?: number; migrateMs?: number; pooledSteps?: number; prefillLayers?: number; allReduceMs?: number; stageTransferMs?: number; waitMs?: number; transportMs?: number };
 }
 
 export interface Calibration { cluster: Cluster; notes: string[] }

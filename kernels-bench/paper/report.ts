@@ -52,16 +52,16 @@ function paperPredictions(cl: Cluster): { len: number; fapool: Prediction; basel
 }
 
 // ---- measured sets
-interface Measured { file: string; label: string; shape: Shape; pts: SweepPoint[]; cluster: Cluster; notes: string[]; threshold: number; tiers: string | undefined; replica: boolean; validation: { strategy: string; len: number; measured: number; model: number; errPct: number }[] }
+interface Measured { file: string; label: string; shape: Shape; pts: SweepPoint[]; cluster: Cluster; notes: string[]; threshold: number; tiers: string | undefined; replica: boolean; prefill: 'local' | 'pool'; validation: { strategy: string; len: number; measured: number; model: number; errPct: number }[] }
 
 function argOf(args: string[], flag: string): string | undefined {
   const i = args.indexOf(flag);
   return i >= 0 ? args[i + 1] : undefined;
 }
 
-function placementFor(m: { threshold: number; tiers: string | undefined; replica: boolean }, p: MeasuredPoint): Placement {
+function placementFor(m: { threshold: number; tiers: string | undefined; replica: boolean; prefill: 'local' | 'pool' }, p: MeasuredPoint): Placement {
   if (p.strategy === 'static') return { kind: 'static', tp: p.placement.tp, pp: p.placement.pp };
-  return { kind: 'fapool', baseTp: 1, threshold: m.threshold, tiers: m.tiers ? parseTiers(m.tiers) : PAPER_TIERS, maxPool: p.pool, replica: m.replica };
+  return { kind: 'fapool', baseTp: 1, threshold: m.threshold, tiers: m.tiers ? parseTiers(m.tiers) : PAPER_TIERS, maxPool: p.pool, replica: m.replica, prefill: m.prefill };
 }
 
 function modelPoint(m: Measured, cl: Cluster, p: MeasuredPoint): Prediction {
@@ -80,10 +80,12 @@ function loadMeasured(file: string): Measured {
   if (/H100|H200/i.test(pts[0]?.device ?? '')) { start.device.memGBs = fitKernelRates(H100_KERNELS_V0, start.device).memGBs; }
   const m: Measured = {
     file, label: f.label, shape, pts, cluster: start, notes: [], threshold: Number(argOf(f.args, '--threshold') ?? 4096),
-    tiers: argOf(f.args, '--tiers'), validation: [], replica: false,
+    tiers: argOf(f.args, '--tiers'), validation: [], replica: false, prefill: 'local',
   };
-  // Sweeps from before prefill-into-pool (or run with a replica) migrated long prompts after their prefill.
+  // Sweeps from before prefill-into-pool (or run with a replica) migrated long prompts after their prefill; those
+  // whose long prompts went through the ranks layer by layer prefilled on the pool (before KV streaming).
   m.replica = pts.some((p) => p.strategy === 'fapool' && p.seqLen > m.threshold && (p.split.migrateMs ?? 0) > 0);
+  m.prefill = pts.some((p) => p.strategy === 'fapool' && (p.split.prefillLayers ?? 0) > 0) ? 'pool' : 'local';
   const lens = [...new Set(pts.map((p) => p.seqLen))].sort((a, b) => a - b);
   // Validation: fit on every other length, predict the rest (out of sample).
   const fitLens = new Set(lens.filter((_, i) => i % 2 === 0));
