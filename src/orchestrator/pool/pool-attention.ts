@@ -518,10 +518,14 @@ export class PoolAttention implements AttentionPlacement {
     const rowBytes = this.rowElems(m) * DTYPE_BYTES[m.dtype];
     const i0 = pooled[0]!.i, n = pooled.length; // this micro-batch's pooled rows are i0 .. i0 + n − 1
     for (const { b, i } of pooled) rec.record(this.copy(buf, `stage${half}.${l % 2}`, b, i, () => stagingCopy(m, b, staging, i)));
-    rec.record(...localSteps); // the base's own sequences, while the pool works
+    // The pooled rows' q, k, v in a submission of their own: a map completes with the last submission that used
+    // its buffer, so their read-back does not wait for the base's own attention, which runs while the pool works.
     rec.submit();
     const t0 = performance.now();
-    await m.gpu.readMapped(staging, n * rowBytes, buf.stagingHost.subarray(i0 * rowBytes, (i0 + n) * rowBytes), i0 * rowBytes);
+    const staged = m.gpu.readMapped(staging, n * rowBytes, buf.stagingHost.subarray(i0 * rowBytes, (i0 + n) * rowBytes), i0 * rowBytes);
+    rec.record(...localSteps);
+    rec.submit();
+    await staged;
     const t1 = performance.now();
     const requests = this.requests(m, pooled, buf.stagingHost, input.step, l, i0);
     const t2 = performance.now();
