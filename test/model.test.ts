@@ -90,7 +90,19 @@ describe('tiny decoder vs float64 reference', () => {
       expect(gen.model.kv.groups.length, 'cache groups').toBeGreaterThan(1);
       for (const [i, p] of prompts.entries()) {
         const alone = await gen.generate([p], { maxNewTokens: 8, sampling: GREEDY });
-        expect(batch.tokens[i], `${dtype} seq ${i} (seed ${r.seed})`).toEqual(alone.tokens[0]);
+        const a = alone.tokens[0]!, b = batch.tokens[i]!, what = `${dtype} seq ${i} (seed ${r.seed})`;
+        if (dtype === 'f32') { expect(b, what).toEqual(a); continue; }
+        // f16: a batch splits attention over KV differently from one sequence alone (its group's longest length
+        // sets the split), so the sums round differently; greedy paths may part only where two logits tie within
+        // f16 rounding, judged on the float64 reference fed the common prefix.
+        const k = a.findIndex((t, s) => t !== b[s]);
+        if (k < 0) continue;
+        const ref = new RefModel(cfg, refWeights);
+        let logits = new Float64Array();
+        for (const t of [...p, ...a.slice(0, k)]) logits = ref.step(t);
+        const top = Math.max(...logits), scale = Math.max(...logits.map(Math.abs));
+        const gap = (t: number) => (top - logits[t]!) / scale;
+        expect(Math.max(gap(a[k]!), gap(b[k]!)), `${what}: paths part at step ${k} (${a[k]} alone, ${b[k]} in the batch) away from a tie`).toBeLessThan(5e-3);
       }
     }
   });
