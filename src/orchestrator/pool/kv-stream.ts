@@ -29,7 +29,7 @@ export class KvStream {
   constructor(private readonly gpu: Gpu, private readonly dtype: DType, private readonly nKv: number, private readonly headDim: number,
     readonly totals: StreamTotals = { layers: 0, bytes: 0, waitMs: 0 }) {}
 
-  /** The first shard that failed, and why (the rest of the hand-off was skipped). */
+  /** The first shard that failed, and why (the rest of the hand-off was skipped); shard -1: the base's own read-back. */
   get failure(): { shard: number; cause: unknown } | null { return this.failed; }
 
   /** Start a sequence's hand-off (a failure of the previous one is forgotten). */

@@ -223,8 +223,9 @@ export class PoolAttention implements AttentionPlacement {
     const stream = this.stream!;
     await stream.flush();
     const p = this.placement.get(c.b)!, f = stream.failure;
+    if (f && f.shard < 0) throw f.cause; // the base's own read-back failed: not a rank's fault
     if (f) {
-      this.fault(c.b, p, p.members[Math.max(0, f.shard)]!, f.cause);
+      this.fault(c.b, p, p.members[f.shard]!, f.cause);
       this.pinned.add(c.b);
       this.event({ step: this.step, seq: c.b, kind: 'fallback', detail: 'its prefilled cache stays on the base group, and its attention there' });
       return;
