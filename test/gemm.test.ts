@@ -7,7 +7,7 @@ import { LimitError, ShapeError, programSource, reflectLayout, type Gpu } from '
 import { chooseGemmPath, chooseQuad, linear, normPrologueApplies, type GemmTuning } from '../src/kernels/gemm.js';
 import { type Activation } from '../src/kernels/gemm-common.js';
 import {
-  GEMM_PREFILL_DEFAULT, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_IDS, SGM_TILE_SHAPES, chooseSgmKernel,
+  GEMM_PREFILL_DEFAULT, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_IDS, SGM_TILE_SHAPES, chooseSgmDirect, chooseSgmKernel,
   gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, tileGenGeometry,
   type SgmSkinnyShape, type SgmTileShape
 } from '../src/kernels/gemm-sgm.js';
@@ -453,6 +453,11 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
       expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
       expect(chooseSgmKernel(caps, 17, 4096, 4096, false)).toMatchObject({ kind: 'tile-gen' });
       expect(chooseSgmKernel(caps, 64, 4096, 4096, true)).toMatchObject({ kind: 'tile-gen' });
+      restoringEnv('FAPOOL_GEMM_PREFILL', () => {   // … or the direct one, when the prefill takes it: not a skinny kernel
+        process.env.FAPOOL_GEMM_PREFILL = 'direct';
+        expect(chooseSgmKernel(caps, 17, 4096, 4096, false)).toEqual(chooseSgmDirect(caps, false));
+        expect(chooseSgmKernel(caps, 32, 4096, 4096, true)).toEqual(chooseSgmDirect(caps, true));
+      });
       process.env.FAPOOL_GEMM_SKINNY = 'gen:min=1';
       for (const M of [1, 2, 8]) {
         expect(chooseGemmPath(caps, M, 4096, 4096, 'f16')).toBe('subgroup-matrix');

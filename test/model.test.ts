@@ -98,7 +98,7 @@ describe('tiny decoder vs float64 reference', () => {
         const k = a.findIndex((t, s) => t !== b[s]);
         if (k < 0) continue;
         const ref = new RefModel(cfg, refWeights);
-        let logits = new Float64Array();
+        let logits: Float64Array = new Float64Array();
         for (const t of [...p, ...a.slice(0, k)]) logits = ref.step(t);
         const top = Math.max(...logits), scale = Math.max(...logits.map(Math.abs));
         const gap = (t: number) => (top - logits[t]!) / scale;

@@ -358,7 +358,9 @@ export function chooseSgmKernel(caps: Caps, M: number, N: number, K: number, gat
   const skinny = gemmSkinnyOverride();
   const gen = chooseSkinnyGen(caps, M, N, K, gated, skinny);
   if (gen) return gen;
-  if (M > SKINNY_MAX_M || (skinny.gen && M > skinny.maxM)) {
+  // Rows the prefill kernels take: above the skinny range, or above FAPOOL_GEMM_SKINNY's max=M.
+  const prefillRows = M > SKINNY_MAX_M || (skinny.gen && M > skinny.maxM);
+  if (prefillRows) {
     const o = gemmPrefillOverride()[gated ? 'gated' : 'plain'];
     if (o) {
       if (sgmTileGenFits(caps, o)) return o;
@@ -367,7 +369,7 @@ export function chooseSgmKernel(caps: Caps, M: number, N: number, K: number, gat
       if (asked !== undefined) throw new LimitError(`FAPOOL_GEMM_PREFILL: generated tile '${o.id}' does not fit this device`);
     }
   }
-  if (sgmSkinnyApplies(M, N, K) && (!gated || M <= 32)) {
+  if (!prefillRows && sgmSkinnyApplies(M, N, K) && (!gated || M <= 32)) {
     const name = gated ? (M <= 16 ? 's sn2 sk4 tn1 u2' : 's sn1 sk8 tn4 u2') : (M <= 16 ? 's sn1 sk8 tn1 u4' : 's sn1 sk8 tn2 u4');
     const s = SGM_SKINNY_SHAPES[name]!;
     if (sgmSkinnyFits(caps, s, gated)) return s;
