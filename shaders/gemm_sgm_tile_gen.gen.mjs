@@ -8,9 +8,9 @@
 // kernel and 140–156 for a probe with this staging and named matrices.
 //   node shaders/gemm_sgm_tile_gen.gen.mjs            write both files next to this script
 //   node shaders/gemm_sgm_tile_gen.gen.mjs --out DIR  write them into DIR (the test compares them)
-// Configuration ids (src/kernels/gemm.ts parses the same ids): {t|g}{BM}x{BN}_sg{R}x{C}_k{BK}_b{NBUF}
+// Configuration ids (src/kernels/gemm.ts parses the same ids): {t|g}{BM}x{BN}_sg{R}x{C}_k{BK}_b{NBUF}[_g{G}]
 // — t plain, g gated; R × C subgroups of 32 lanes, each (BM / R) × (BN / C) outputs as 16×16 matrices;
-// BK-deep K slices staged in NBUF workgroup tiles.
+// BK-deep K slices staged in NBUF workgroup tiles; _g{G}: grouped tile order (below).
 import { realAndEmulatedFiles, writeWhenRun } from './generate.mjs';
 
 /** Every generated configuration (the H200 candidates, then small ones the emulation tests on lavapipe). */
@@ -18,23 +18,26 @@ export const CONFIGS = [
   't128x256_sg2x4_k32_b1', 't128x256_sg2x4_k16_b2', 't256x128_sg4x2_k32_b1', 't256x128_sg4x2_k16_b2',
   't128x128_sg2x2_k32_b1', 't128x128_sg2x2_k32_b2', 't128x128_sg2x2_k16_b2', 't128x128_sg4x2_k32_b1',
   'g128x128_sg2x4_k32_b1', 'g128x64_sg2x2_k32_b2',
+  't128x256_sg2x4_k32_b1_g8', 't128x128_sg2x2_k32_b1_g8', 't256x128_sg4x2_k32_b1_g8', 't128x256_sg2x4_k32_b1_g16',
+  'g128x128_sg2x4_k32_b1_g8',
   't32x32_sg2x2_k32_b1', 't64x32_sg2x1_k16_b2', 'g32x32_sg1x2_k32_b2', 'g32x16_sg2x1_k16_b1',
+  't32x32_sg2x2_k32_b1_g3', 'g32x16_sg2x1_k16_b1_g2',
 ];
 
 const SG = 32;   // lanes per subgroup (NVIDIA's; the emulation's EMU_SG)
 
 export function parseId(id) {
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])$/.exec(id);
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?$/.exec(id);
   if (!m) throw new Error(`bad tile-gen id ${id}`);
-  const [gated, bm, bn, sgRows, sgCols, bk, nbuf] = [m[1] === 'g', ...m.slice(2).map(Number)];
+  const [gated, bm, bn, sgRows, sgCols, bk, nbuf, group] = [m[1] === 'g', ...m.slice(2, 8).map(Number), Number(m[8] ?? 0)];
   const tm = bm / (16 * sgRows), tn = bn / (16 * sgCols);
   const wg = SG * sgRows * sgCols, qk = bk / 4, brows = gated ? 2 * bn : bn;
   const rpt = wg / qk;   // staged rows per pass of the workgroup
   const ok = Number.isInteger(tm) && Number.isInteger(tn) && tm >= 1 && tn >= 1 && bk % 16 === 0
-    && wg % qk === 0 && bm % rpt === 0 && brows % rpt === 0;
+    && wg % qk === 0 && bm % rpt === 0 && brows % rpt === 0 && group !== 1;
   if (!ok) throw new Error(`tile-gen id ${id}: not a whole number of matrices and staged rows per thread`);
   const lds = bk + 8;
-  return { id, gated, bm, bn, sgRows, sgCols, bk, nbuf, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
+  return { id, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
 }
 
 const range = (n) => [...Array(n).keys()];
@@ -70,6 +73,11 @@ function header(emu) {
 // with vec4<f16> loads: a thread always loads the same 4-column chunk (tid % (BK/4)) of rows tid / (BK/4)
 // + t · (WG·4/BK), registers s0, s1, …; the next slice's loads go to those registers before this slice's
 // matrix math (register prefetch). NBUF 1: two barriers per slice; NBUF 2: tiles alternate, one barrier.
+// Tile order: workgroup (x, y) computes column block x and row block y, so the GPU, launching workgroups in
+// order, sweeps every column block of a row block before the next: each w block is fetched again for every row
+// block, far apart in time. _g{G} renumbers them: consecutive workgroups cover G row blocks of one column
+// block, then the next column block, so the G row blocks' x and the column block's w stay in L2 together
+// (the last group takes the rows left over).
 // Ragged M, N, K (K % 4 == 0, the host checks): rows past M or N and chunks past K load 0 (clamped
 // addresses, selected away); the epilogue writes in-range outputs only.
 // Epilogue: each result matrix goes through the subgroup's 16×16 f32 scratch in Cs, then its lanes apply
@@ -144,15 +152,24 @@ fn flush_gated(cb: u32, m0: u32, n0: u32, lane: u32) {
 }
 
 function entry(o, c) {
-  const { gated, bm, bn, sgCols, bk, nbuf, tm, tn, wg, qk, rpt, lds, na, nb } = c;
+  const { gated, bm, bn, sgCols, bk, nbuf, group, tm, tn, wg, qk, rpt, lds, na, nb } = c;
   const I = range(tm), J = range(tn), T = range(na + nb), S = range(bk / 16);
   const aStage = bm * lds, bStage = c.brows * lds;
   const accs = gated ? I.flatMap((i) => J.flatMap((j) => [`g${i}${j}`, `u${i}${j}`])) : I.flatMap((i) => J.map((j) => `c${i}${j}`));
   const b = [];
   const P = (s) => b.push(s);
   P('@compute @workgroup_size(' + wg + ')');
-  P(`fn tg_${c.id}(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {`);
-  P(`  let row0 = wid.y * ${u(bm)}; let col0 = wid.x * ${u(bn)};`);
+  if (group) {
+    P(`fn tg_${c.id}(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) tid: u32) {`);
+    P(`  let pid = wid.y * nwg.x + wid.x;   // launch order`);
+    P(`  let first = (pid / (${u(group)} * nwg.x)) * ${u(group)};   // the group's first row block`);
+    P(`  let gsz = min(nwg.y - first, ${u(group)});`);
+    P(`  let inner = pid - first * nwg.x;`);
+    P(`  let row0 = (first + inner % gsz) * ${u(bm)}; let col0 = (inner / gsz) * ${u(bn)};`);
+  } else {
+    P(`fn tg_${c.id}(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {`);
+    P(`  let row0 = wid.y * ${u(bm)}; let col0 = wid.x * ${u(bn)};`);
+  }
   P('  let sg = tid / 32u;');
   P('  let lane = tid % 32u;');
   P(`  let sa = (sg / ${u(sgCols)}) * ${u(16 * tm * lds)};   // the subgroup's first A-tile row (offset)`);

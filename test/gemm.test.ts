@@ -300,7 +300,9 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
       const sgm = { kind: 'tile-gen' as const, id, emulate: !real };
       if (!sgmTileGenFits(g.caps, sgm)) { console.info(`[gemm] tile-gen ${id}: does not fit this device`); ctx.skip(); return; }
       // Ragged in every direction, more than one workgroup and slice, K % BK != 0; then an exact multiple.
-      const shapes = [[geo.bm + 13, geo.bn + 7, 2 * geo.bk + 20], [17, 33, 36], [2 * geo.bm, 2 * geo.bn, 3 * geo.bk]] as const;
+      const shapes: (readonly [number, number, number])[] = [[geo.bm + 13, geo.bn + 7, 2 * geo.bk + 20], [17, 33, 36], [2 * geo.bm, 2 * geo.bn, 3 * geo.bk]];
+      // Grouped order: whole groups of row blocks and a short last one, several column blocks.
+      if (geo.group) shapes.push([(2 * geo.group + 1) * geo.bm - 3, 3 * geo.bn + 5, geo.bk + 4]);
       if (geo.gated) {
         for (const [M, F, K] of shapes) await checkGated(g, M, F, K, sgm, 'gelu_tanh');
         await checkGated(g, 45, 77, 96, sgm, 'gelu_erf');

@@ -149,7 +149,10 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   't128x256_sg2x4_k32_b1', 't128x256_sg2x4_k16_b2', 't256x128_sg4x2_k32_b1', 't256x128_sg4x2_k16_b2',
   't128x128_sg2x2_k32_b1', 't128x128_sg2x2_k32_b2', 't128x128_sg2x2_k16_b2', 't128x128_sg4x2_k32_b1',
   'g128x128_sg2x4_k32_b1', 'g128x64_sg2x2_k32_b2',
+  't128x256_sg2x4_k32_b1_g8', 't128x128_sg2x2_k32_b1_g8', 't256x128_sg4x2_k32_b1_g8', 't128x256_sg2x4_k32_b1_g16',
+  'g128x128_sg2x4_k32_b1_g8',
   't32x32_sg2x2_k32_b1', 't64x32_sg2x1_k16_b2', 'g32x32_sg1x2_k32_b2', 'g32x16_sg2x1_k16_b1',
+  't32x32_sg2x2_k32_b1_g3', 'g32x16_sg2x1_k16_b1_g2',
 ];
 
 /** The generated configurations meant for big GPUs (the rest are small ones for the emulation tests). */
@@ -157,18 +160,20 @@ export const SGM_TILE_GEN_BIG: readonly string[] = SGM_TILE_GEN_IDS.filter((id) 
 
 export interface TileGenGeometry {
   gated: boolean; bm: number; bn: number; sgRows: number; sgCols: number; bk: number; nbuf: number;
+  /** Row blocks per group of the grouped tile order (_g{G}); 0: plain order. */
+  group: number;
   tm: number; tn: number; wg: number; brows: number; lds: number; bytes: number;
 }
 
 /** Geometry of a generated configuration id (the generator's parseId, same rules). */
 export function tileGenGeometry(id: string): TileGenGeometry {
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])$/.exec(id);
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?$/.exec(id);
   if (!m || !SGM_TILE_GEN_IDS.includes(id)) throw new LimitError(`gemm: no generated tile configuration '${id}' (have: ${SGM_TILE_GEN_IDS.join(', ')})`);
-  const gated = m[1] === 'g';
-  const [bm, bn, sgRows, sgCols, bk, nbuf] = m.slice(2).map(Number) as [number, number, number, number, number, number];
+  const gated = m[1] === 'g', group = Number(m[8] ?? 0);
+  const [bm, bn, sgRows, sgCols, bk, nbuf] = m.slice(2, 8).map(Number) as [number, number, number, number, number, number];
   const brows = gated ? 2 * bn : bn, lds = bk + 8, subgroups = sgRows * sgCols;
   const bytes = 2 * nbuf * (bm + brows) * lds + 4 * 256 * subgroups * (gated ? 2 : 1);
-  return { gated, bm, bn, sgRows, sgCols, bk, nbuf, tm: bm / (16 * sgRows), tn: bn / (16 * sgCols), wg: 32 * subgroups, brows, lds, bytes };
+  return { gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm: bm / (16 * sgRows), tn: bn / (16 * sgCols), wg: 32 * subgroups, brows, lds, bytes };
 }
 
 interface SgmTileGenCfg { id: string; epi: Epilogue }
