@@ -1,6 +1,6 @@
 // Prometheus text exposition (format 0.0.4), hand-written: counters and histograms with labels, gauges read
 // when scraped. Enough for a server's few metrics without a dependency.
-import { POOL_EVENT_KINDS } from '../orchestrator/pool/pool-attention.js';
+import { POOL_EVENT_KINDS } from '../orchestrator/pool/pool-stats.js';
 
 type Labels = Record<string, string>;
 

@@ -3,11 +3,13 @@
 // prefilled on the base in a cache of its own, its K/V streamed to the ranks as each layer of each chunk makes
 // them (kv-stream.ts), the cache dropped once they have it; or (prefill: 'pool') prefilled INTO the pool (its
 // rows' q, k, v go to the ranks chunk by chunk; the ranks keep k, v and return the chunk's attention). A
-// sequence that grows past the threshold while decoding has its cache migrated from the base. Per decode layer the base records its projections (RoPE leaves each token's q, k, v in its qkv
-// row), copies the pooled rows to a mapped staging buffer and runs its own sequences' attention; meanwhile each
-// pool rank gets one message with every pooled row it serves and answers with O (and LSE). When every head of a
-// sequence is on one rank, O is final and goes straight into the attention output; when ranks split positions,
-// their (O, LSE) partials are merged exactly on the base GPU (mergeAttention).
+// sequence that grows past the threshold while decoding has its cache migrated from the base.
+// Per decode layer the base records its projections (RoPE leaves each token's q, k, v in its qkv row), copies
+// the pooled rows to a mapped staging buffer (a submission of its own, read back while the base's own
+// sequences' attention runs) and each pool rank gets one message with every pooled row it serves
+// (attend-requests.ts) and answers with O (and LSE). When every head of a sequence is on one rank, O is final and
+// goes straight into the attention output; when ranks split positions, their (O, LSE) partials are merged
+// exactly on the base GPU (mergeAttention).
 // A rank that fails or misses its deadline is dropped. Without a replica its sequences' caches are rebuilt from
 // their tokens (on the ranks left, else on the base) and the step runs again: the same tokens. With a replica
 // (`replica: true`) they fall back to the base's copy.
@@ -21,50 +23,17 @@ import type { BatchShape, DecodeStepInput, PrefillChunk } from '../../model/gene
 import { AttentionLost, type AttentionPlacement } from '../../model/generator.js';
 import { kvSlot, type KvCache } from '../../model/run-state.js';
 import { errorMessage, type RankLink } from '../transport/link.js';
-import { floatFrame, type AttendItem, type TensorFrame } from '../transport/messages.js';
-import { KvStream, type StreamTotals } from './kv-stream.js';
+import { floatFrame, type TensorFrame } from '../transport/messages.js';
+import { attendRequests, modelElems, type Placement, type Pooled, type RankRequest } from './attend-requests.js';
+import { KvStream } from './kv-stream.js';
 import { planShards, poolSizeFor, routeOf, type PoolPrefill, type PoolShard, type RoutingPolicy } from './policy.js';
+import { emptyPoolStats, pushEvent, type PoolEvent, type PoolStats } from './pool-stats.js';
 
 export type { PoolPrefill } from './policy.js';
 
 /** `sameHost`: the rank's wall clock is this process's (in-process, or a worker on this host): legs can be timed. */
 export interface PoolMember { link: RankLink; alive: boolean; sameHost?: boolean }
 
-/** What happened to a sequence on the pool: moved there (at prefill or when it grew), resharded, a rank fault, back to the base replica, cache rebuilt. */
-export const POOL_EVENT_KINDS = ['to-pool', 'prefill-to-pool', 'reshard', 'fault', 'fallback', 'rebuild'] as const;
-export interface PoolEvent { step: number; seq: number; kind: (typeof POOL_EVENT_KINDS)[number]; detail: string }
-
-/** Where the time of pooled layers goes (ms, summed over pooled decode layers). */
-export interface LayerBreakdown {
-  layers: number;
-  baseMap: number;   // waiting for the staging copy (the base's projections and local attention run meanwhile)
-  encode: number;    // building the requests
-  roundTrip: number; // request sent → reply in (transport + the rank's work)
-  rankWrite: number; // on the rank: uploads and launches
-  rankWait: number;  // on the rank: its GPU work and read-back
-  toRank: number;    // request sent → the rank starts on it (encode, transport, decode, queue); ranks on this host
-  fromRank: number;  // the rank's reply ready → here (encode, transport, decode); ranks on this host
-  decode: number;    // placing the replies for the base GPU
-  baseWrite: number; // uploading them
-}
-
-/** Events kept in PoolStats.events. */
-export const MAX_EVENTS = 4096;
-
-export interface PoolStats {
-  /** Per sequence: decode steps whose attention ran on the base, and on the pool (with the ranks used). */
-  perSeq: { baseSteps: number; poolSteps: number; ranks: string[] }[];
-  events: PoolEvent[];
-  /** Wall-clock split of pooled decode steps (ms): waiting for the pool, moving data, migrating KV. */
-  poolWaitMs: number; transferMs: number; migrateMs: number; steps: number;
-  /** Prompts prefilled into the pool: chunks × layers sent, and the time they took (ms). */
-  prefillLayers: number; prefillMs: number;
-  /** Prompts prefilled on the base and streamed: chunk-layers and bytes handed off, ms the base waited for it. */
-  stream: StreamTotals;
-  /** Caches rebuilt after a rank was lost. */
-  rebuilds: number;
-  layer: LayerBreakdown;
-}
 
 export interface PoolAttentionOptions {
   /** ms a rank may take to answer before it counts as failed (default 60 s). */
@@ -82,13 +51,6 @@ export interface PoolAttentionOptions {
 }
 
 
-interface Placement {
-  shards: PoolShard[]; members: number[]; len: number; poolSize: number;
-  /** Every head on exactly one rank (no position blocks): O comes back final. */
-  direct: boolean;
-}
-/** A sequence whose attention runs on the pool this step; `i` is its row in the compact staging/partials. */
-interface Pooled { b: number; len: number; p: Placement; i: number }
 
 interface BaseBuffers {
   kv: KvCache;                    // the cache they were made for (fallback plans are bound to it)
@@ -114,7 +76,6 @@ class MemberFailure extends Error {
   constructor(readonly member: number, override readonly cause: unknown) { super(errorMessage(cause)); }
 }
 
-const emptyBreakdown = (): LayerBreakdown => ({ layers: 0, baseMap: 0, encode: 0, roundTrip: 0, rankWrite: 0, rankWait: 0, toRank: 0, fromRank: 0, decode: 0, baseWrite: 0 });
 
 export class PoolAttention implements AttentionPlacement {
   private readonly placement = new Map<number, Placement | null>();
@@ -125,10 +86,8 @@ export class PoolAttention implements AttentionPlacement {
   private gpu: Gpu | null = null;
   private step = 0;
   private countedStep = -1;
-  readonly stats: PoolStats = {
-    perSeq: [], events: [], poolWaitMs: 0, transferMs: 0, migrateMs: 0, steps: 0, prefillLayers: 0, prefillMs: 0, rebuilds: 0, layer: emptyBreakdown(),
-    stream: { layers: 0, bytes: 0, waitMs: 0 },
-  };
+  readonly stats: PoolStats = emptyPoolStats();
+
   /** The hand-off of prompts prefilled here (made on first use). */
   private stream: KvStream | null = null;
   /** Slots whose prompt is being prefilled here and streamed to their ranks. */
@@ -294,8 +253,8 @@ export class PoolAttention implements AttentionPlacement {
     const bytes = n * rowElems * DTYPE_BYTES[dtype];
     rec.record({ copy: { src: state.qkv.buffer, srcOffset: state.qkv.offset, dst: st.buffer, dstOffset: 0, size: bytes } });
     rec.submit();
-    const rows = elems(await m.gpu.readMapped(st.buffer, bytes, st.host.subarray(0, bytes)), dtype);
-    const pack = elems(st.pack, dtype);
+    const rows = modelElems(await m.gpu.readMapped(st.buffer, bytes, st.host.subarray(0, bytes)), dtype);
+    const pack = modelElems(st.pack, dtype);
     let packed = 0; // each rank's frame in its own part of the pack buffer: it is read when the rank gets to it
     const replies = await Promise.allSettled(p.shards.map((sh, si) => {
       const kvc = sh.kvHeads[1] - sh.kvHeads[0];
@@ -528,7 +487,7 @@ export class PoolAttention implements AttentionPlacement {
     rec.submit();
     await staged;
     const t1 = performance.now();
-    const requests = this.requests(m, pooled, buf.stagingHost, input.step, l, i0);
+    const requests = attendRequests(m.cfg, m.dtype, pooled, buf.stagingHost, buf.packHost, input.step, l, i0);
     const t2 = performance.now();
     const direct = pooled.every((x) => x.p.direct);
     const failed = await this.exchange(m, pooled, requests, direct);
@@ -539,7 +498,7 @@ export class PoolAttention implements AttentionPlacement {
     const nH = m.cfg.nHeads, D = m.cfg.headDim;
     let from: Tensor;
     if (direct) {
-      m.gpu.write(buf.directOut, elems(buf.outHost, m.dtype).subarray(i0 * nH * D, (i0 + n) * nH * D), i0 * nH * D);
+      m.gpu.write(buf.directOut, modelElems(buf.outHost, m.dtype).subarray(i0 * nH * D, (i0 + n) * nH * D), i0 * nH * D);
       from = buf.directOut;
     } else {
       m.gpu.write(buf.partO, buf.partOHost.subarray(0, pooled.length * nH * buf.P * D));
@@ -565,51 +524,6 @@ export class PoolAttention implements AttentionPlacement {
     return c;
   }
 
-  /** Per rank: its items and one frame of their rows (q heads of its kv heads, then new k and v). */
-  private requests(m: DeviceModel, pooled: Pooled[], staged: Uint8Array, step: number, layer: number, i0 = 0): Map<number, RankRequest> {
-    const { cfg } = m;
-    const nH = cfg.nHeads, nKv = cfg.nKvHeads, D = cfg.headDim, g = nH / nKv;
-    const rowElems = this.rowElems(m);
-    const all = elems(staged, m.dtype);
-    const perRank = new Map<number, RankRequest>();
-    for (const { b, len, p, i } of pooled) {
-      p.shards.forEach((sh, si) => {
-        const blockEnd = Math.min(sh.positions[1], len);
-        if (blockEnd <= sh.positions[0]) return;
-        const mi = p.members[si]!;
-        const newPos = len - 1 >= sh.positions[0] && len - 1 < sh.positions[1] ? len - 1 : -1;
-        let r = perRank.get(mi);
-        if (!r) perRank.set(mi, (r = { items: [], parts: [], slots: [], rows: 0 }));
-        const kvc = sh.kvHeads[1] - sh.kvHeads[0];
-        r.items.push({ seq: b, kvHeads: kvc, len, newPos });
-        const row = i * rowElems;
-        r.parts.push([row + sh.kvHeads[0] * g * D, kvc * g * D]);
-        if (newPos >= 0) r.parts.push([row + (nH + sh.kvHeads[0]) * D, kvc * D], [row + (nH + nKv + sh.kvHeads[0]) * D, kvc * D]);
-        r.rows += kvc * (g + (newPos >= 0 ? 2 : 0));
-        r.slots.push({ i, heads: [sh.kvHeads[0] * g, sh.kvHeads[1] * g], block: positionBlockIndex(p.shards, sh) });
-      });
-    }
-    // One frame per rank: the staged rows themselves when they are exactly what it needs, else packed once (in
-    // this micro-batch's part of the pack buffer).
-    let packed = i0 * rowElems;
-    const pack = elems(this.buf!.packHost, m.dtype);
-    for (const r of perRank.values()) {
-      const contiguous = r.parts.every(([at], k) => at === (k === 0 ? r.parts[0]![0] : r.parts[k - 1]![0] + r.parts[k - 1]![1]));
-      const n = r.rows * D;
-      let data: Float32Array | Uint16Array;
-      if (contiguous) {
-        data = all.subarray(r.parts[0]![0], r.parts[0]![0] + n);
-      } else {
-        let o = packed;
-        for (const [at, len] of r.parts) { pack.set(all.subarray(at, at + len), o); o += len; }
-        data = pack.subarray(packed, packed + n);
-        packed += n;
-      }
-      r.message = { step, layer, group: g, items: r.items, frame: floatFrame(data, [r.rows, D]) };
-    }
-    return perRank;
-  }
-
   /**
    * Send every rank its request, all in flight together, and place the answers: O straight into the compact
    * output (direct), or (O, LSE) into the partials. Returns the sequences whose rank failed.
@@ -621,7 +535,7 @@ export class PoolAttention implements AttentionPlacement {
       buf.partLseHost.fill(-Infinity, 0, pooled.length * nH * P);
       buf.partOHost.fill(0, 0, pooled.length * nH * P * D);
     }
-    const out = elems(buf.outHost, m.dtype);
+    const out = modelElems(buf.outHost, m.dtype);
     const failed = new Set<number>();
     await Promise.all([...requests.entries()].map(async ([mi, r]) => {
       const mem = this.members[mi]!;
@@ -717,12 +631,7 @@ export class PoolAttention implements AttentionPlacement {
     }
   }
 
-  /** Records an event; the log keeps the latest MAX_EVENTS (an engine may live for millions of steps). */
-  private event(e: PoolEvent): void {
-    const ev = this.stats.events;
-    ev.push(e);
-    if (ev.length > MAX_EVENTS) ev.splice(0, ev.length - MAX_EVENTS);
-  }
+  private event(e: PoolEvent): void { pushEvent(this.stats, e); }
 
   dispose(gpu: Gpu): void {
     this.releaseBuffers(gpu);
@@ -732,14 +641,6 @@ export class PoolAttention implements AttentionPlacement {
   }
 }
 
-interface RankRequest {
-  items: AttendItem[];
-  /** [element offset, count] of each part of the frame in the staged rows, in order. */
-  parts: [number, number][];
-  rows: number;
-  slots: { i: number; heads: [number, number]; block: number }[];
-  message?: { step: number; layer: number; group: number; items: AttendItem[]; frame: TensorFrame };
-}
 
 /** Copy of slot b's qkv row (q, k, v as attention sees them) into row i of a staging buffer. */
 function stagingCopy(m: DeviceModel, b: number, staging: GPUBuffer, i: number): CopyStep {
@@ -753,17 +654,9 @@ function rowCopy(src: Tensor, from: number, dst: Tensor, to: number): CopyStep {
   return copyStep(src, from * n, dst, to * n, n);
 }
 
-/** Bytes as elements of the model dtype (f16 bits or f32). */
-function elems(bytes: Uint8Array, dtype: string): Float32Array | Uint16Array {
-  return dtype === 'f16' ? new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 1) : new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2);
-}
 
 function floatDtype(d: string): 'f32' | 'f16' {
   if (d !== 'f32' && d !== 'f16') throw new Error(`the attention pool holds f32 or f16 caches, not ${d}`);
   return d;
 }
 
-/** Which position block (0..P−1) of its kv-head group a shard is: partials of one head merge by block. */
-function positionBlockIndex(shards: PoolShard[], sh: PoolShard): number {
-  return shards.filter((s) => s.kvHeads[0] === sh.kvHeads[0] && s.positions[0] < sh.positions[0]).length;
-}
