@@ -2,7 +2,7 @@
 // in its progress, shared shader modules, and failures that name the kernel (a pipeline the device refuses,
 // WGSL that does not compile) instead of hanging or leaving an error for a later sync().
 import { describe, expect, it } from 'vitest';
-import { ShaderError, defineProgram, type DType, type Gpu } from '../src/gpu/index.js';
+import { ShaderError, defineProgram, openGpu, type DType, type Gpu } from '../src/gpu/index.js';
 import { provideShader } from '../src/gpu/shader-source.js';
 import { typeSpec } from '../src/kernels/common.js';
 import { pipelineModeFromEnv } from '../src/orchestrator/create-engine.js';
@@ -128,6 +128,19 @@ describe('compileAll', () => {
 });
 
 describe('FAPOOL_PIPELINES', () => {
+  it('a module holds what its entry reaches, shared by the variants that differ in constants only', async () => {
+    const g = await openGpu({ label: 'modules' });   // a device of its own: nothing made before
+    const codes: string[] = [];
+    const dev = g.device, orig = dev.createShaderModule;
+    dev.createShaderModule = (d) => { codes.push(d.code); return orig.call(dev, d); };
+    try {
+      await scaleRuns(g, 17); await scaleRuns(g, 19);   // two workgroup sizes (override constants): one module
+    } finally { dev.createShaderModule = orig; g.destroy(); }
+    expect(codes).toHaveLength(1);
+    expect(codes[0]).toContain('fn scale_copy');
+    expect(codes[0]).not.toContain('fn fill_index');   // the file's other entry
+  });
+
   it('is async by default, sync on request, and anything else is refused', () => {
     expect(pipelineModeFromEnv(undefined)).toBe('async');
     expect(pipelineModeFromEnv('sync')).toBe('sync');

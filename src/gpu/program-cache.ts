@@ -1,5 +1,5 @@
 // A device's program cache: one compiled program per (files, entry, specialisation), one parsed WGSL layout
-// and one shader module per distinct source text. Inside compileAll() the pipelines it meets are created with
+// per source text and entry, and one shader module per distinct entry source (what the entry reaches). Inside compileAll() the pipelines it meets are created with
 // createComputePipelineAsync, all in flight at once (Dawn compiles them on worker threads), so a load waits for
 // about its slowest pipeline rather than their sum; anywhere else a pipeline is created where it is first met.
 import { DeviceLostError, ShaderError } from './errors.js';
@@ -7,6 +7,7 @@ import {
   programKey, programRecipe, reflectLayout, type CompiledProgram, type ModuleSource, type ProgramDef, type ProgramLayout,
   type Specialization,
 } from './program.js';
+import { entrySource } from './wgsl-prune.js';
 
 /** 'async': compileAll() creates its pipelines concurrently; 'sync': each as it is met (the old path, kept for comparison). */
 export type PipelineMode = 'async' | 'sync';
@@ -22,14 +23,15 @@ interface SharedModule {
 
 interface Pending {
   readonly program: CompiledProgram;
-  readonly code: string;
+  readonly moduleCode: string;   // the module's source (its key in `modules`)
   readonly created: Promise<GPUComputePipeline>;
   readonly wgslError: Promise<GPUError | null> | null;
 }
 
 export class ProgramCache implements ModuleSource {
   private readonly programs = new Map<string, CompiledProgram>();
-  private readonly modules = new Map<string, SharedModule>();
+  private readonly modules = new Map<string, SharedModule>();   // entry source → module
+  private readonly entrySources = new Map<string, Map<string, string>>();   // source text → entry → entry source
   private readonly layouts = new Map<string, Map<string, ProgramLayout>>();   // source text → entry → layout
   /** Creations started by the compileAll() now running, if one is. */
   private pending: Pending[] | null = null;
@@ -46,14 +48,15 @@ export class ProgramCache implements ModuleSource {
     const hit = this.programs.get(key);
     if (hit) return hit;
     const r = programRecipe(this.device, def, spec, key, this);
+    const moduleCode = this.entrySource(r.code, r.descriptor.compute.entryPoint!);
     if (this.deferring) {
-      const wgslError = this.modules.get(r.code)?.error ?? null;
-      this.pending!.push({ program: r.program, code: r.code, created: this.device.createComputePipelineAsync(r.descriptor), wgslError });
+      const wgslError = this.modules.get(moduleCode)?.error ?? null;
+      this.pending!.push({ program: r.program, moduleCode, created: this.device.createComputePipelineAsync(r.descriptor), wgslError });
     } else {
       const pipeline = this.device.createComputePipeline(r.descriptor);
       r.program.provide(pipeline);
       // Counted in compileAll's progress all the same (sync mode: already made).
-      this.pending?.push({ program: r.program, code: r.code, created: Promise.resolve(pipeline), wgslError: null });
+      this.pending?.push({ program: r.program, moduleCode, created: Promise.resolve(pipeline), wgslError: null });
     }
     this.programs.set(key, r.program);
     return r.program;
@@ -65,19 +68,29 @@ export class ProgramCache implements ModuleSource {
     let byEntry = this.layouts.get(code);
     if (!byEntry) { byEntry = new Map(); this.layouts.set(code, byEntry); }
     let l = byEntry.get(entry);
-    if (!l) { l = reflectLayout(code, entry, aliases); byEntry.set(entry, l); }
+    if (!l) { l = reflectLayout(this.entrySource(code, entry), entry, aliases); byEntry.set(entry, l); }
     return l;
   }
 
-  /** One module per source text: the variants that differ only in override constants or entry share it. */
-  module(code: string, label: string): GPUShaderModule {
-    let m = this.modules.get(code);
+  /** What `entry` of `code` reaches (computed once per source and entry). */
+  private entrySource(code: string, entry: string): string {
+    let byEntry = this.entrySources.get(code);
+    if (!byEntry) { byEntry = new Map(); this.entrySources.set(code, byEntry); }
+    let s = byEntry.get(entry);
+    if (s === undefined) { s = entrySource(code, entry); byEntry.set(entry, s); }
+    return s;
+  }
+
+  /** One module per entry source: the variants that differ only in override constants share it. */
+  module(code: string, entry: string, label: string): GPUShaderModule {
+    const src = this.entrySource(code, entry);
+    let m = this.modules.get(src);
     if (!m) {
       const scoped = this.deferring;
       if (scoped) this.device.pushErrorScope('validation');
-      const module = this.device.createShaderModule({ label, code });
+      const module = this.device.createShaderModule({ label, code: src });
       m = { module, error: scoped ? this.device.popErrorScope() : null };
-      this.modules.set(code, m);
+      this.modules.set(src, m);
     }
     return m.module;
   }
@@ -120,7 +133,7 @@ export class ProgramCache implements ModuleSource {
         // Launches built during the collect pass hold this program: running one says why, not "launched early".
         p.program.fail(new ShaderError(`pipeline failed to compile: ${why}`));
         this.programs.delete(p.program.key); // a later get() makes it again, synchronously
-        this.modules.delete(p.code);
+        this.modules.delete(p.moduleCode);
       }
       onProgress?.(++done, pending.length);
     }));
@@ -140,6 +153,7 @@ export class ProgramCache implements ModuleSource {
   clear(): void {
     this.programs.clear();
     this.modules.clear();
+    this.entrySources.clear();
     this.layouts.clear();
   }
 }

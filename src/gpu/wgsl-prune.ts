@@ -1,7 +1,9 @@
-// The WGSL one entry point needs, for reflection: wgsl_reflect parses in JS, and a generated file of many
-// entries (flash_attn_prefill_sgm.wgsl: 8.7K lines, 62 entries) takes over a second on a CPU adapter's host,
-// on the main thread, for each variant. Reflection only asks which bindings the entry's call graph uses, so
-// every declaration but the functions it cannot reach is kept, unchanged and in order.
+// The WGSL one entry point needs, for reflection and for its shader module: wgsl_reflect parses in JS, and a
+// generated file of many entries (flash_attn_prefill_sgm.wgsl: 8.7K lines, 62 entries) takes over a second on a
+// CPU adapter's host, on the main thread, for each variant; the WGSL compiler parses and validates every
+// function of a module (a 200 KB generated file: 190–400 ms a module on that host, its one entry's part 4–5 ms).
+// Every declaration but the functions the entry cannot reach is kept, unchanged and in order: overrides,
+// bindings, aliases and directives stay, so the pipeline's constants and layout are the whole file's.
 
 /** Comments removed (WGSL has no string literals; block comments nest). Newlines are kept for error lines. */
 export function stripComments(code: string): string {
