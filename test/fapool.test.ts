@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openGpu, type Gpu } from '../src/gpu/index.js';
+import { LimitError, openGpu, type Gpu } from '../src/gpu/index.js';
 import { presetConfig } from '../src/model/config.js';
 import { Generator } from '../src/model/generator.js';
 import { loadWeights } from '../src/model/load-weights.js';
@@ -107,6 +107,22 @@ describe('FA Pool with in-process ranks', () => {
     expect(exec.members[1]!.alive).toBe(false);
     expect(ranks[0]!.rank.sequences, 'the surviving rank\'s state freed at the end').toBe(0);
     ranks[1]!.rank.dispose();
+  });
+
+  it('prefill local, no room here for the prompt\'s cache (LimitError): its ranks prefill it instead, same tokens', async () => {
+    const exec = new PoolAttention(members(2), POLICY, { minBlock: 8 });
+    const gen = new Generator(await gpu(), cfg, weights, 'f32', exec);
+    const addKv = gen.model.addKv.bind(gen.model);
+    gen.model.addKv = (slot, capacity) => {
+      if (slot === 1) throw new LimitError(`a KV cache of ${capacity} positions exceeds this device's storage binding`);
+      addKv(slot, capacity);
+    };
+    const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY, prefillChunk: 8 });
+    gen.dispose(); exec.dispose(await gpu());
+    expect(res.tokens).toEqual(reference);
+    expect([exec.stats.stream.layers, exec.stats.prefillLayers], 'its prompt went through the ranks').toEqual([0, 4 * cfg.nLayers]);
+    expect(exec.stats.perSeq[1]!.poolSteps).toBe(13);
+    for (const r of ranks.slice(0, 2)) expect(r.rank.sequences).toBe(0);
   });
 
   for (const [what, lens] of [['the pooled sequence in one micro-batch', [10, 30, 3]], ['pooled sequences in both', [30, 3, 28, 5]]] as const) {

@@ -14,7 +14,7 @@
 // their tokens (on the ranks left, else on the base) and the step runs again: the same tokens. With a replica
 // (`replica: true`) they fall back to the base's copy.
 import {
-  DTYPE_BYTES, copyStep, fromF16Array, sliceRows, type CopyStep, type Dispatch, type Gpu, type Tensor,
+  DTYPE_BYTES, LimitError, copyStep, fromF16Array, sliceRows, type CopyStep, type Dispatch, type Gpu, type Tensor,
 } from '../../gpu/index.js';
 import { flashDecode, mergeAttention, type DecodePlan } from '../../kernels/attention.js';
 import type { DeviceModel } from '../../model/device-model.js';
@@ -144,8 +144,18 @@ export class PoolAttention implements AttentionPlacement {
     if (c.p0 !== 0) return;
     this.streaming.delete(c.b);
     if ((this.opts.prefill ?? 'local') !== 'local' || kvSlot(m.kv, c.b) || !m.canAddKv(c.b) || this.alive().length === 0) return;
-    await this.placeForPrefill(m, c.b, 'prefilled on the base, K/V streamed to');
-    m.addKv(c.b, m.batch.capacities[c.b]!);
+    try {
+      m.addKv(c.b, m.batch.capacities[c.b]!);
+    } catch (e) {
+      if (!(e instanceof LimitError)) throw e;
+      return; // a cache too large for one binding here: the ranks prefill it (prefillHooks)
+    }
+    try {
+      await this.placeForPrefill(m, c.b, 'prefilled on the base, K/V streamed to');
+    } catch (e) {
+      m.removeKv(c.b);
+      throw e;
+    }
     this.streaming.add(c.b);
     this.streamFor(m).begin();
   }
