@@ -81,6 +81,18 @@ async function main(): Promise<void> {
       groups.set(kernel, g);
     }
     const wholeMs = whole.ms;
+    // Host time to encode and submit one step's launches (what a step costs the CPU besides its uniform writes):
+    // if the wall step exceeds the GPU time by about this much, the host, not the GPU, sets the pace.
+    const all = parts.flatMap((p) => p.steps);
+    const hostUs: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const t = performance.now();
+      gpu.submit(all);
+      hostUs.push((performance.now() - t) * 1e3);
+      if (i % 8 === 7) await gpu.sync();
+    }
+    await gpu.sync();
+    const encodeUs = hostUs.sort((a, b) => a - b)[hostUs.length >> 1]!;
     const sumAloneMs = [...groups.values()].reduce((a, g) => a + g.ms, 0);
     const table: Group[] = [...groups.entries()].map(([kernel, g]) => ({
       kernel, count: g.count, usPerStep: g.ms * 1e3, pctOfStep: (100 * g.ms) / wholeMs,
@@ -94,12 +106,13 @@ async function main(): Promise<void> {
     }
     console.log(`launches per step: ${launches.length}`);
     console.log(`GPU time of the whole step (one pass, ${whole.method}, ×${whole.inner}): ${(wholeMs * 1e3).toFixed(1)} µs; launches alone summed: ${(sumAloneMs * 1e3).toFixed(1)} µs (difference ${((wholeMs - sumAloneMs) * 1e3).toFixed(1)} µs)`);
+    console.log(`host: encode + submit of one step ${encodeUs.toFixed(1)} µs (median of 40)`);
     console.log(`wall: TPOT ${r.tpotMs.toFixed(3)} ms, decode step ${stepMs.toFixed(3)} ms (${newTokens} new tokens), TTFT ${r.prefillMs.toFixed(0)} ms, warm-up ${warmupMs.toFixed(0)} ms`);
     if (v.out) {
       writeFileSync(String(v.out), JSON.stringify({
         created: new Date().toISOString(), args: process.argv.slice(2), device: engine.device, model: cfg.name,
         dtype: engine.dtype, batch: B, context, newTokens, launches: launches.length,
-        stepGpuUs: wholeMs * 1e3, stepGpuMethod: whole.method, sumAloneUs: sumAloneMs * 1e3,
+        stepGpuUs: wholeMs * 1e3, stepGpuMethod: whole.method, sumAloneUs: sumAloneMs * 1e3, hostEncodeUs: encodeUs,
         tpotMs: r.tpotMs, stepWallMs: stepMs, ttftMs: r.prefillMs, warmupMs, kernels: table, perLaunch,
       }, null, 1));
     }
