@@ -141,30 +141,24 @@ export class Gpu {
    * Map `bytes` of a read-back buffer (from byte `offset`, a multiple of 8) once the GPU is done with it, and
    * return a copy of them (the mapping is released before this returns, so the buffer can take the next copy).
    */
-  async readMapped(buffer: GPUBuffer, bytes: number, into?: Uint8Array, offset = 0): Promise<Uint8Array> {
-    const size = Math.ceil(bytes / 4) * 4;
-    await this.mapRead(buffer, offset, size);
-    try {
-      const range = new Uint8Array(buffer.getMappedRange(offset, size), 0, bytes);
+  readMapped(buffer: GPUBuffer, bytes: number, into?: Uint8Array, offset = 0): Promise<Uint8Array> {
+    return this.withMapped(buffer, bytes, async (range) => {
       if (!into) return range.slice();
       into.set(range);
       return into;
-    } finally {
-      buffer.unmap();
-      this.throwIfError();
-    }
+    }, offset);
   }
 
   /**
-   * Map `bytes` of a read-back buffer once the GPU is done with it and hand the mapped bytes to `use` without a
-   * copy; the mapping ends when `use` settles (a view kept after that is detached). For bytes that only pass
-   * through on their way elsewhere (KV streamed to a pool rank).
+   * Map `bytes` of a read-back buffer (from byte `offset`, a multiple of 8) once the GPU is done with it and hand
+   * the mapped bytes to `use` without a copy; the mapping ends when `use` settles (a view kept after that is
+   * detached). For bytes that only pass through on their way elsewhere (KV streamed to a pool rank).
    */
-  async withMapped<T>(buffer: GPUBuffer, bytes: number, use: (range: Uint8Array) => Promise<T>): Promise<T> {
+  async withMapped<T>(buffer: GPUBuffer, bytes: number, use: (range: Uint8Array) => Promise<T>, offset = 0): Promise<T> {
     const size = Math.ceil(bytes / 4) * 4;
-    await this.mapRead(buffer, 0, size);
+    await this.mapRead(buffer, offset, size);
     try {
-      return await use(new Uint8Array(buffer.getMappedRange(0, size), 0, bytes));
+      return await use(new Uint8Array(buffer.getMappedRange(offset, size), 0, bytes));
     } finally {
       buffer.unmap();
       this.throwIfError();

@@ -4,7 +4,7 @@
 // about its slowest pipeline rather than their sum; anywhere else a pipeline is created where it is first met.
 import { DeviceLostError, ShaderError } from './errors.js';
 import {
-  programKey, programRecipe, reflectLayout, type CompiledProgram, type ModuleSource, type ProgramDef, type ProgramLayout,
+  entryLayout, parseWgsl, programKey, programRecipe, type CompiledProgram, type ModuleSource, type ProgramDef, type ProgramLayout,
   type Specialization,
 } from './program.js';
 import { entrySource } from './wgsl-prune.js';
@@ -21,6 +21,8 @@ interface SharedModule {
   readonly error: Promise<GPUError | null> | null;
 }
 
+interface EntryInfo { readonly source: string; layout?: ProgramLayout }
+
 interface Pending {
   readonly program: CompiledProgram;
   readonly moduleCode: string;   // the module's source (its key in `modules`)
@@ -31,8 +33,7 @@ interface Pending {
 export class ProgramCache implements ModuleSource {
   private readonly programs = new Map<string, CompiledProgram>();
   private readonly modules = new Map<string, SharedModule>();   // entry source → module
-  private readonly entrySources = new Map<string, Map<string, string>>();   // source text → entry → entry source
-  private readonly layouts = new Map<string, Map<string, ProgramLayout>>();   // source text → entry → layout
+  private readonly entries = new Map<string, Map<string, EntryInfo>>();   // source text → entry → what it reaches
   /** Creations started by the compileAll() now running, if one is. */
   private pending: Pending[] | null = null;
   mode: PipelineMode = 'async';
@@ -48,7 +49,7 @@ export class ProgramCache implements ModuleSource {
     const hit = this.programs.get(key);
     if (hit) return hit;
     const r = programRecipe(this.device, def, spec, key, this);
-    const moduleCode = this.entrySource(r.code, r.descriptor.compute.entryPoint!);
+    const moduleCode = this.entry(r.code, r.descriptor.compute.entryPoint!).source;
     if (this.deferring) {
       const wgslError = this.modules.get(moduleCode)?.error ?? null;
       this.pending!.push({ program: r.program, moduleCode, created: this.device.createComputePipelineAsync(r.descriptor), wgslError });
@@ -62,28 +63,24 @@ export class ProgramCache implements ModuleSource {
     return r.program;
   }
 
-  /** Reflection parses the whole WGSL in JS (generated files are thousands of lines): once per source and entry. */
+  /** Reflection parses WGSL in JS (generated files are thousands of lines): once per source and entry, of what the entry reaches. */
   layout(code: string, entry: string, aliases: Readonly<Record<string, string>>): ProgramLayout {
-    // Keyed by the code itself (the aliases are part of it: its header), then the entry: no per-entry copy of the text.
-    let byEntry = this.layouts.get(code);
-    if (!byEntry) { byEntry = new Map(); this.layouts.set(code, byEntry); }
-    let l = byEntry.get(entry);
-    if (!l) { l = reflectLayout(this.entrySource(code, entry), entry, aliases); byEntry.set(entry, l); }
-    return l;
+    const e = this.entry(code, entry);
+    return (e.layout ??= entryLayout(parseWgsl(e.source, entry), entry, aliases));
   }
 
-  /** What `entry` of `code` reaches (computed once per source and entry). */
-  private entrySource(code: string, entry: string): string {
-    let byEntry = this.entrySources.get(code);
-    if (!byEntry) { byEntry = new Map(); this.entrySources.set(code, byEntry); }
-    let s = byEntry.get(entry);
-    if (s === undefined) { s = entrySource(code, entry); byEntry.set(entry, s); }
-    return s;
+  /** What `entry` of `code` reaches, and its layout once reflected. Keyed by the code itself (its header holds the aliases), then the entry. */
+  private entry(code: string, entry: string): EntryInfo {
+    let byEntry = this.entries.get(code);
+    if (!byEntry) { byEntry = new Map(); this.entries.set(code, byEntry); }
+    let e = byEntry.get(entry);
+    if (!e) { e = { source: entrySource(code, entry) }; byEntry.set(entry, e); }
+    return e;
   }
 
   /** One module per entry source: the variants that differ only in override constants share it. */
   module(code: string, entry: string, label: string): GPUShaderModule {
-    const src = this.entrySource(code, entry);
+    const src = this.entry(code, entry).source;
     let m = this.modules.get(src);
     if (!m) {
       const scoped = this.deferring;
@@ -153,7 +150,6 @@ export class ProgramCache implements ModuleSource {
   clear(): void {
     this.programs.clear();
     this.modules.clear();
-    this.entrySources.clear();
-    this.layouts.clear();
+    this.entries.clear();
   }
 }
