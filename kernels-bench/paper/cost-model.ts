@@ -5,7 +5,7 @@
 // after the other (no micro-batching). Batch B enters as B rows in every GEMM (M = B), B·S positions
 // of KV read by attention, and B rows in every transfer; batch rows are not split across GPUs.
 import type { ModelConfig } from '../../src/model/config.js';
-import { PAPER_TIERS, type PoolTier } from '../../src/orchestrator/pool/policy.js';
+import { PAPER_TIERS, type PoolPrefill, type PoolTier } from '../../src/orchestrator/pool/policy.js';
 
 export type Shape = Pick<ModelConfig, 'nLayers' | 'hidden' | 'nHeads' | 'nKvHeads' | 'headDim' | 'ffn' | 'vocab' | 'gatedFfn'>;
 
@@ -43,7 +43,7 @@ export type Placement =
    * out and O back per layer, attention on the ranks — and only a sequence that crosses the threshold during the
    * decode migrates.
    */
-  | { kind: 'fapool'; baseTp: number; threshold: number; tiers: PoolTier[]; maxPool?: number; replica?: boolean; prefill?: 'local' | 'pool' }
+  | { kind: 'fapool'; baseTp: number; threshold: number; tiers: PoolTier[]; maxPool?: number; replica?: boolean; prefill?: PoolPrefill }
   | { kind: 'static'; tp: number; pp: number };
 
 export interface Workload { seqLen: number; batch: number; newTokens: number; bytesPerEl: number }

@@ -11,7 +11,7 @@ import { PRESETS } from '../../src/model/config.js';
 import {
   calibrate, fitKernelRates, H100_KERNELS_V0, predict, type Cluster, type MeasuredPoint, type Placement, type Prediction, type Shape,
 } from './cost-model.js';
-import { PAPER_TIERS, parseTiers } from '../../src/orchestrator/pool/policy.js';
+import { PAPER_TIERS, parseTiers, type PoolPrefill } from '../../src/orchestrator/pool/policy.js';
 import { PAPER } from './paper-data.js';
 import type { SweepFile, SweepPoint } from './sweep.js';
 import { chart, type Series } from './svg.js';
@@ -52,14 +52,14 @@ function paperPredictions(cl: Cluster): { len: number; fapool: Prediction; basel
 }
 
 // ---- measured sets
-interface Measured { file: string; label: string; shape: Shape; pts: SweepPoint[]; cluster: Cluster; notes: string[]; threshold: number; tiers: string | undefined; replica: boolean; prefill: 'local' | 'pool'; validation: { strategy: string; len: number; measured: number; model: number; errPct: number }[] }
+interface Measured { file: string; label: string; shape: Shape; pts: SweepPoint[]; cluster: Cluster; notes: string[]; threshold: number; tiers: string | undefined; replica: boolean; prefill: PoolPrefill; validation: { strategy: string; len: number; measured: number; model: number; errPct: number }[] }
 
 function argOf(args: string[], flag: string): string | undefined {
   const i = args.indexOf(flag);
   return i >= 0 ? args[i + 1] : undefined;
 }
 
-function placementFor(m: { threshold: number; tiers: string | undefined; replica: boolean; prefill: 'local' | 'pool' }, p: MeasuredPoint): Placement {
+function placementFor(m: { threshold: number; tiers: string | undefined; replica: boolean; prefill: PoolPrefill }, p: MeasuredPoint): Placement {
   if (p.strategy === 'static') return { kind: 'static', tp: p.placement.tp, pp: p.placement.pp };
   return { kind: 'fapool', baseTp: 1, threshold: m.threshold, tiers: m.tiers ? parseTiers(m.tiers) : PAPER_TIERS, maxPool: p.pool, replica: m.replica, prefill: m.prefill };
 }

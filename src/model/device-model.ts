@@ -201,12 +201,6 @@ export class DeviceModel {
     return this.decodeProg;
   }
 
-  /** Whether addKv can give `slot` a cache group of its own (its rows of q and the attention output bind at it). */
-  canAddKv(slot: number): boolean {
-    const rowBytes = this.cfg.nHeads * this.cfg.headDim * DTYPE_BYTES[this.dtype];
-    return (slot * rowBytes) % this.gpu.caps.minStorageOffsetAlign === 0;
-  }
-
   /**
    * Give a slot that has no cache here one (a prompt prefilled here on its way to the pool, or attention that
    * must come back to this device): a group of its own, kept until removeKv or the next batch. The step's
@@ -215,7 +209,8 @@ export class DeviceModel {
   addKv(slot: number, capacity: number): void {
     const kv = this.kv;
     if (kvSlot(kv, slot)) return;
-    if (!this.canAddKv(slot)) {
+    const rowBytes = this.cfg.nHeads * this.cfg.headDim * DTYPE_BYTES[this.dtype];
+    if ((slot * rowBytes) % this.gpu.caps.minStorageOffsetAlign !== 0) {
       throw new LimitError(`cannot give sequence ${slot} a KV cache here: its rows are not ${this.gpu.caps.minStorageOffsetAlign}-byte aligned`);
     }
     const one = allocKvCache(this.gpu, this.cfg, this.dtype, [capacity], this.weights.layers.length).groups[0]!;

@@ -14,8 +14,8 @@ import type { StaticRankHandle } from './baselines/static-rank.js';
 import { Engine, localEngine, type PlacementReport } from './engine.js';
 import type { SchedulerOptions } from './scheduler.js';
 import { AttentionRank } from './pool/attention-rank.js';
-import { PAPER_TIERS, parseTiers, validatePolicy, type PoolTier, type RoutingPolicy } from './pool/policy.js';
-import { PoolAttention, type PoolMember, type PoolPrefill } from './pool/pool-attention.js';
+import { PAPER_TIERS, parseTiers, validatePolicy, type PoolPrefill, type PoolTier, type RoutingPolicy } from './pool/policy.js';
+import { PoolAttention, type PoolMember } from './pool/pool-attention.js';
 import { connectCluster, HANDSHAKE_MS } from './transport/cluster.js';
 import { inProcessLink, type RankLink } from './transport/link.js';
 import { listLocalGpus, spawnLocalWorkers } from './transport/spawn.js';
@@ -38,11 +38,7 @@ export interface PoolOptions {
    * is longer than a micro-batch's layer).
    */
   pingPong?: boolean;
-  /**
-   * Where a prompt longer than the threshold is prefilled: 'local' (default: here, its K/V streamed to the
-   * ranks as it is made; the base holds one such prompt's KV meanwhile) or 'pool' (on the ranks, a round trip
-   * per chunk and layer: for a base that cannot hold one prompt's KV).
-   */
+  /** Where a prompt longer than the threshold is prefilled: 'local' (default) or 'pool' (PoolAttentionOptions.prefill). */
   prefill?: PoolPrefill;
 }
 

@@ -4,7 +4,7 @@
 // reply's heads go back (direct O, or the (O, LSE) partial of a position block).
 import type { DType } from '../../gpu/index.js';
 import type { ModelConfig } from '../../model/config.js';
-import { floatFrame, type AttendItem, type TensorFrame } from '../transport/messages.js';
+import { floatFrame, modelElems, type AttendItem, type TensorFrame } from '../transport/messages.js';
 import type { PoolShard } from './policy.js';
 
 /** Where a sequence's cache lives on the pool: its shards and the members holding them. */
@@ -72,11 +72,6 @@ step: number, layer: number, i0 = 0): Map<number, RankRequest> {
     r.message = { step, layer, group: g, items: r.items, frame: floatFrame(data, [r.rows, D]) };
   }
   return perRank;
-}
-
-/** Bytes as elements of the model dtype (f16 bits or f32). */
-export function modelElems(bytes: Uint8Array, dtype: string): Float32Array | Uint16Array {
-  return dtype === 'f16' ? new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 1) : new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2);
 }
 
 /** Which position block (0..P−1) of its kv-head group a shard is: partials of one head merge by block. */

@@ -7,7 +7,7 @@
 // meanwhile costs the hand-off only (the sequence stays on the base).
 import { DTYPE_BYTES, copyStep, type CopyStep, type DType, type Gpu, type Tensor } from '../../gpu/index.js';
 import type { KvGroup } from '../../model/run-state.js';
-import { floatFrame, type TensorFrame } from '../transport/messages.js';
+import { floatFrame, modelElems, type TensorFrame } from '../transport/messages.js';
 import type { PoolShard } from './policy.js';
 
 /** Staging slots in flight: one per layer of a chunk lets a whole chunk's hand-off overlap the next chunk. */
@@ -58,7 +58,7 @@ export class KvStream {
     this.totals.bytes += bytes;
     s.inFlight = this.gpu.withMapped(s.staging.buffer, bytes, async (range) => {
       if (this.failed) return;
-      const all = this.dtype === 'f16' ? new Uint16Array(range.buffer, range.byteOffset, range.byteLength >> 1) : new Float32Array(range.buffer, range.byteOffset, range.byteLength >> 2);
+      const all = modelElems(range, this.dtype);
       const part = (j: number, sh: PoolShard) => {
         const kvc = sh.kvHeads[1] - sh.kvHeads[0], at = (j * nKv + sh.kvHeads[0]) * n * D;
         return floatFrame(all.subarray(at, at + kvc * n * D), [kvc, n, D]);
@@ -85,8 +85,7 @@ export class KvStream {
 
   private async slotFor(elems: number): Promise<Slot> {
     if (elems > this.slotElems) {
-      await this.flushSlots();
-      this.release();
+      await this.flush();
       this.slotElems = elems;
       const bytes = elems * DTYPE_BYTES[this.dtype];
       this.slots = Array.from({ length: SLOTS }, (_, i) => ({
@@ -103,8 +102,6 @@ export class KvStream {
     }
     return s;
   }
-
-  private async flushSlots(): Promise<void> { await Promise.all(this.slots.map((s) => s.inFlight)); }
 }
 
 /** A staged chunk-layer waiting for its copies to be submitted. */

@@ -23,17 +23,14 @@ import type { BatchShape, DecodeStepInput, PrefillChunk } from '../../model/gene
 import { AttentionLost, type AttentionPlacement } from '../../model/generator.js';
 import { kvSlot, type KvCache } from '../../model/run-state.js';
 import { errorMessage, type RankLink } from '../transport/link.js';
-import { floatFrame, type TensorFrame } from '../transport/messages.js';
-import { attendRequests, modelElems, type Placement, type Pooled, type RankRequest } from './attend-requests.js';
+import { floatFrame, modelElems, type TensorFrame } from '../transport/messages.js';
+import { attendRequests, type Placement, type Pooled, type RankRequest } from './attend-requests.js';
 import { KvStream } from './kv-stream.js';
 import { planShards, poolSizeFor, routeOf, type PoolPrefill, type PoolShard, type RoutingPolicy } from './policy.js';
 import { emptyPoolStats, pushEvent, type PoolEvent, type PoolStats } from './pool-stats.js';
 
-export type { PoolPrefill } from './policy.js';
-
 /** `sameHost`: the rank's wall clock is this process's (in-process, or a worker on this host): legs can be timed. */
 export interface PoolMember { link: RankLink; alive: boolean; sameHost?: boolean }
-
 
 export interface PoolAttentionOptions {
   /** ms a rank may take to answer before it counts as failed (default 60 s). */
@@ -49,8 +46,6 @@ export interface PoolAttentionOptions {
    */
   prefill?: PoolPrefill;
 }
-
-
 
 interface BaseBuffers {
   kv: KvCache;                    // the cache they were made for (fallback plans are bound to it)
@@ -75,7 +70,6 @@ interface PrefillStaging { buffer: GPUBuffer; bytes: number; host: Uint8Array; p
 class MemberFailure extends Error {
   constructor(readonly member: number, override readonly cause: unknown) { super(errorMessage(cause)); }
 }
-
 
 export class PoolAttention implements AttentionPlacement {
   private readonly placement = new Map<number, Placement | null>();
@@ -143,12 +137,12 @@ export class PoolAttention implements AttentionPlacement {
   async beforePrefillChunk(m: DeviceModel, c: PrefillChunk): Promise<void> {
     if (c.p0 !== 0) return;
     this.streaming.delete(c.b);
-    if ((this.opts.prefill ?? 'local') !== 'local' || kvSlot(m.kv, c.b) || !m.canAddKv(c.b) || this.alive().length === 0) return;
+    if ((this.opts.prefill ?? 'local') !== 'local' || kvSlot(m.kv, c.b) || this.alive().length === 0) return;
     try {
       m.addKv(c.b, m.batch.capacities[c.b]!);
     } catch (e) {
       if (!(e instanceof LimitError)) throw e;
-      return; // a cache too large for one binding here: the ranks prefill it (prefillHooks)
+      return; // no cache of its own here (too large for one binding, rows not aligned): the ranks prefill it
     }
     try {
       await this.placeForPrefill(m, c.b, 'prefilled on the base, K/V streamed to');

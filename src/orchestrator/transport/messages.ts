@@ -16,6 +16,11 @@ export const FRAME_DTYPE_BYTES: Record<FrameDType, number> = { f32: 4, f16: 2, u
 export interface TensorFrame { dtype: FrameDType; shape: number[]; data: Float32Array | Uint16Array | Uint32Array }
 export interface FrameDesc { dtype: FrameDType; shape: number[] }
 
+/** Bytes as elements of the model dtype (f16 bits or f32). */
+export function modelElems(bytes: Uint8Array, dtype: string): Float32Array | Uint16Array {
+  return dtype === 'f16' ? new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 1) : new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2);
+}
+
 /** A frame of model-dtype elements: f16 bits or f32. */
 export function floatFrame(data: Float32Array | Uint16Array, shape: number[]): TensorFrame {
   return data instanceof Uint16Array ? { dtype: 'f16', shape, data } : { dtype: 'f32', shape, data };
