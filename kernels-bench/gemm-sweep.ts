@@ -426,8 +426,10 @@ async function main(): Promise<void> {
           v.push({ name: `gemv h8 lanes ${lanes ?? 'auto'}`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { h8: true, lanes } } });
         }
         for (const cpt of [1, 2, 4, 8]) {
-          if (gemvSgApplies(gpu.caps, { M, K: 4096, dtype: 'f16' }, cpt)) {
-            v.push({ name: `gemv sg cpt${cpt}`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { cpt } } });
+          for (const u of [1, 2]) {
+            if (gemvSgApplies(gpu.caps, { M, K: 4096, dtype: 'f16', kind: g ? 'gated' : 'linear' }, cpt, u)) {
+              v.push({ name: `gemv sg cpt${cpt} u${u}`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { cpt, u } } });
+            }
           }
         }
       }

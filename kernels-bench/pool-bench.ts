@@ -3,7 +3,8 @@
 // weights, greedy. Per configuration: a warm-up generation (same batch size, short prompts: compiles every
 // pipeline), then the measured run. Reports TTFT, TPOT, per-step time, the per-layer overhead ((step − single
 // step) ÷ layers), base GPU memory, KV hand-off time, the per-layer breakdown, and whether the tokens equal the
-// single device's. Prints a table; writes JSON.
+// single device's (where they part: the sequences, the step, and how near a tie the single device's logits put the
+// parting, --tie-checks of them). Prints a table; writes JSON.
 //
 // Configurations (--configs): single, pool (--pool N in-process ranks), pool-replica, pool-pingpong,
 // pool-prefill-pool (long prompts prefilled on the ranks, the mode before KV streaming), pool-worker (one worker
@@ -27,7 +28,46 @@ interface Row {
   batch: string; config: string; prompts: number; inputTokens: number; outputTokens: number;
   ttftMs: number; tpotMs: number; stepMs: number; tps: number; baseGpuBytes: number; basePeakGpuBytes?: number; poolGpuBytes?: number;
   handoffMs: number; prefillIntoPoolMs: number; streamWaitMs: number; streamBytes: number; pooledSteps: number; perLayerOverheadMs?: number; sameTokens?: boolean;
+  /** Where the greedy paths part from the single device's (sequence, first differing step, the two tokens) and, for those checked, the tie. */
+  divergences?: Divergence[];
   layer?: Record<string, number>; split?: Record<string, number>; warmupMs: number; error?: string;
+}
+
+/**
+ * Sequence `seq` first parts from the single device's path at output step `step`. `gap`: how far from a tie the
+ * single device's own logits put it, fed the prompt and the common prefix (batch of one): (top − logit of each
+ * token) ÷ max |logit|, the larger of the two (the model tests call a parting with gap < 5e-3 a near-tie).
+ */
+interface Divergence { seq: number; step: number; single: number; other: number; gap?: number }
+
+/** Each sequence's first parting from the reference tokens. */
+export function divergences(ref: number[][], got: number[][]): Divergence[] {
+  const out: Divergence[] = [];
+  ref.forEach((r, seq) => {
+    const g = got[seq] ?? [];
+    const step = r.findIndex((t, i) => g[i] !== t);
+    if (step >= 0) out.push({ seq, step, single: r[step]!, other: g[step] ?? -1 });
+  });
+  return out;
+}
+
+/** Fills each divergence's gap (up to `limit` of them, earliest steps first) from one device's logits. */
+async function measureTies(opts: EngineOptions, prompts: number[][], ref: number[][], ds: Divergence[], limit: number): Promise<void> {
+  const todo = [...ds].sort((a, b) => a.step - b.step).slice(0, limit);
+  if (!todo.length) return;
+  const engine = await createEngine(opts);
+  try {
+    for (const d of todo) {
+      const prompt = [...prompts[d.seq]!, ...ref[d.seq]!.slice(0, d.step)];
+      const done = await engine.run({ prompts: [prompt], maxNewTokens: 1, stopAtEos: false, captureLogits: true });
+      const L = done.result.firstLogits![0]!;
+      let top = -Infinity, scale = 0;
+      for (const x of L) { top = Math.max(top, x); scale = Math.max(scale, Math.abs(x)); }
+      d.gap = Math.max(top - L[d.single]!, top - L[d.other]!) / scale;
+    }
+  } finally {
+    await engine.dispose();
+  }
 }
 
 async function run(opts: EngineOptions, prompts: number[][], newTokens: number, cumulative: boolean): Promise<{ done: Extract<GenerationEvent, { type: 'done' }>; split: Record<string, number>; warmupMs: number; layers: number }> {
@@ -60,6 +100,7 @@ async function main(): Promise<void> {
       threshold: { type: 'string', default: '4096' }, 'new-tokens': { type: 'string', default: '64' },
       'prefill-chunk': { type: 'string', default: '2048' }, scale: { type: 'string', default: '1' },
       configs: { type: 'string', default: 'single,pool,pool-replica,pool-pingpong' }, out: { type: 'string' },
+      'tie-checks': { type: 'string', default: '4' },
     },
   });
   const newTokens = Number(v['new-tokens']), scale = Number(v.scale);
@@ -113,6 +154,7 @@ async function main(): Promise<void> {
           const pooledStep = (r.decodeMs - row.handoffMs) / steps;
           row.perLayerOverheadMs = (pooledStep - single.stepMs) / layers;
           row.sameTokens = JSON.stringify(r.tokens) === JSON.stringify(singleTokens);
+          if (!row.sameTokens) row.divergences = divergences(singleTokens, r.tokens);
         }
         rows.push(row);
         save(rows);
@@ -123,6 +165,18 @@ async function main(): Promise<void> {
         if (split.allReduces) {
           console.log(`   all-reduces ${split.allReduces} (prefill and decode): rank write ${(split.rankWriteMs ?? 0).toFixed(0)}, rank run ${(split.rankRunMs ?? 0).toFixed(0)}, transport ${(split.transportMs ?? 0).toFixed(0)} ms` +
             (row.perLayerOverheadMs !== undefined ? `; per decode all-reduce (2 a layer) ${(row.perLayerOverheadMs / 2).toFixed(3)} ms` : ''));
+        }
+        if (row.divergences?.length) {
+          // Parted paths: a near-tie (float rounding of a different but valid summation order) or a fault? Ask the single device's logits.
+          try {
+            await measureTies(configOf('single').opts, prompts, singleTokens!, row.divergences, Number(v['tie-checks']));
+          } catch (e) { console.log(`   tie check failed: ${(e as Error)?.message ?? e}`); }
+          save(rows);
+          const ds = row.divergences;
+          const checked = ds.filter((d) => d.gap !== undefined);
+          console.log(`   tokens part in ${ds.length} of ${prompts.length} sequences (first at step ${Math.min(...ds.map((d) => d.step))});` +
+            ` tie gap of the ${checked.length} earliest (single device's logits, fed the common prefix): ${checked.map((d) => `seq ${d.seq} step ${d.step}: ${d.gap!.toExponential(1)}`).join(', ')}` +
+            (checked.every((d) => d.gap! < 5e-3) ? ' — all near-ties (< 5e-3)' : ' — NOT all near-ties'));
         }
         if (row.layer && row.layer.layers) {
           const n = row.layer.layers;

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { LimitError, ShapeError, type Gpu } from '../src/gpu/index.js';
+import { readFileSync } from 'node:fs';
+import { LimitError, ShapeError, isSoftwareAdapter, type Gpu } from '../src/gpu/index.js';
 import { gatedLinear } from '../src/kernels/ffn.js';
 import {
   NORM_PROLOGUE_MAX_M, chooseGemmPath, linear, normPrologueApplies, type GemmTuning
 } from '../src/kernels/gemm.js';
 import { type Activation } from '../src/kernels/gemm-common.js';
-import { GEMV_MAX_M, gemvCptDefault, gemvSgApplies } from '../src/kernels/gemv.js';
+import { GEMV_MAX_M, gemvCptDefault, gemvSgApplies, gemvSgEntry } from '../src/kernels/gemv.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';
 import { gatedRef, linearRef } from './ref/gemm.js';
 import { rmsnormRef } from './ref/rmsnorm.js';
@@ -152,6 +153,10 @@ describe('gemv: RMSNorm prologue', () => {
     expect(normPrologueApplies(g.caps, 1, 4, 16, 'f32')).toBe(true);
     expect(normPrologueApplies(g.caps, NORM_PROLOGUE_MAX_M, 4, 16, 'f32')).toBe(true);
     expect(normPrologueApplies(g.caps, NORM_PROLOGUE_MAX_M + 1, 4, 16, 'f32')).toBe(false);
+    // f16 from 2 rows: where the subgroup kernel takes the product, it (and a norm launch) runs instead.
+    const sg = gemvSgApplies(g.caps, { M: 2, K: 16, dtype: 'f16' }, 2, 2);
+    expect(normPrologueApplies(g.caps, 2, 4, 16, 'f16')).toBe(g.caps.f16 && !sg);
+    expect(normPrologueApplies(g.caps, 1, 4, 16, 'f16')).toBe(true);
     expect(() => linear(g, { x, w, out, norm: { weight: nw, eps: 1e-5 } })).toThrow(LimitError);
     expect(() => gatedLinear(g, { x, wGate: w, wUp: w, out, act: 'gelu_tanh', norm: { weight: nw, eps: 1e-5 } })).toThrow(LimitError);
     const x1 = g.tensor([1, 16], 'f32'), out1 = g.tensor([1, 4], 'f32');
@@ -161,38 +166,53 @@ describe('gemv: RMSNorm prologue', () => {
   });
 });
 
-// The subgroup kernel (shaders/gemv_sg.wgsl): CPT columns per subgroup, x read once for all of them, sums by
-// subgroupAdd. Ragged N (columns past N clamp their loads and are not written), epilogues, gated, several CPT.
+// The subgroup kernel (shaders/gemv_sg.wgsl, generated): CPT columns per subgroup, x read once for all of them,
+// sums by subgroupAdd. Every generated entry on a ragged shape (columns past N clamp their loads and are not
+// written; K's vectors not a whole number of U·SGS trips, so the tail loop runs), the plain ones with epilogues
+// in turn, and the generator's entry list equals the host's rule. A CPU adapter compiles each unrolled entry in
+// ~0.5–2 s, so there a spread of them runs (every M, CPT and U value at least once); GPUs run all.
+const CPU_SUBSET = new Set(['gsg_p_m1_c1_u1', 'gsg_p_m2_c8_u2', 'gsg_p_m3_c2_u1', 'gsg_p_m5_c1_u2', 'gsg_p_m6_c4_u1', 'gsg_p_m8_c2_u1',
+  'gsg_p_m8_c4_u2', 'gsg_g_m1_c2_u2', 'gsg_g_m4_c4_u1', 'gsg_g_m7_c1_u1', 'gsg_g_m8_c2_u2']);
 describe('gemv: subgroup kernel (columns per subgroup)', () => {
-  const cases: { M: number; N: number; K: number; cpt: number; extra?: Partial<Case> }[] = [
-    { M: 8, N: 37, K: 1032, cpt: 4 },
-    { M: 2, N: 5, K: 8, cpt: 8 },
-    { M: 3, N: 129, K: 512, cpt: 2, extra: { bias: true, act: 'gelu_erf', residual: true } },
-    { M: 5, N: 33, K: 264, cpt: 1, extra: { bias: true, act: 'gelu_tanh', accumulate: true } },
-    { M: 1, N: 70, K: 2048, cpt: 4 },
-  ];
-  for (const c of cases) {
-    it(`M=${c.M} N=${c.N} K=${c.K} cpt=${c.cpt}${c.extra ? ' with epilogues' : ''}`, async (ctx) => {
-      const g = await gpu();
-      if (!gemvSgApplies(g.caps, { M: c.M, K: c.K, dtype: 'f16' }, c.cpt)) { ctx.skip(); return; }
-      await checkLinear(g, { M: c.M, N: c.N, K: c.K, dtype: 'f16', path: 'gemv', tune: { gemv: { cpt: c.cpt } }, ...c.extra }, 'gemv sg');
-    });
+  const epis: Partial<Case>[] = [{}, { bias: true, act: 'gelu_erf', residual: true }, { bias: true, act: 'gelu_tanh', accumulate: true }];
+  for (const gated of [false, true]) {
+    for (let M = 1; M <= GEMV_MAX_M; M++) {
+      for (const cpt of [1, 2, 4, 8]) {
+        for (const u of [1, 2]) {
+          if (!gemvSgEntry(gated, M, cpt, u)) continue;
+          // K: 8·(odd vector count) so no subgroup size divides it; N: a few subgroups' columns and a short last one.
+          const K = 8 * (2 * ((M + cpt + u) % 5) + 37), N = 3 * cpt + (M % 3) + 1, extra = epis[(M + cpt) % epis.length]!;
+          it(`${gated ? 'gated' : 'plain'} M=${M} cpt=${cpt} u=${u} (N=${N}, K=${K})`, async (ctx) => {
+            const g = await gpu();
+            const soft = isSoftwareAdapter(g.caps) && !CPU_SUBSET.has(gemvSgEntry(gated, M, cpt, u)!);
+            if (soft || !gemvSgApplies(g.caps, { M, K, dtype: 'f16', kind: gated ? 'gated' : 'linear' }, cpt, u)) { ctx.skip(); return; }
+            const tune = { gemv: { cpt, u } };
+            if (gated) await checkGatedLinear(g, M, N, K, 'gelu_tanh', { path: 'gemv', tune }, 'gemv sg gated');
+            else await checkLinear(g, { M, N, K, dtype: 'f16', path: 'gemv', tune, ...extra }, 'gemv sg');
+          });
+        }
+      }
+    }
   }
-  for (const [M, F, K, cpt] of [[8, 45, 1032, 4], [4, 17, 256, 2]] as const) {
-    it(`gated M=${M} F=${F} K=${K} cpt=${cpt}`, async (ctx) => {
-      const g = await gpu();
-      if (!gemvSgApplies(g.caps, { M, K, dtype: 'f16' }, cpt)) { ctx.skip(); return; }
-      await checkGatedLinear(g, M, F, K, 'gelu_tanh', { path: 'gemv', tune: { gemv: { cpt } } }, 'gemv sg gated');
-    });
-  }
-  it('FAPOOL_GEMV_CPT: 0..8, else a LimitError; a cpt the kernel cannot take is refused', async () => {
+  it('the generator writes exactly the entries the host may ask for, and the file is its output', async () => {
+    const gen = await import(new URL('../shaders/gemv_sg.gen.mjs', import.meta.url).href) as { CONFIGS: string[]; file(): string };
+    const host: string[] = [];
+    for (const gated of [false, true]) for (let M = 1; M <= 8; M++) for (let c = 1; c <= 8; c++) for (const u of [1, 2, 3]) {
+      const id = gemvSgEntry(gated, M, c, u);
+      if (id) host.push(id);
+    }
+    expect(host.sort()).toEqual([...gen.CONFIGS].sort());
+    expect(gen.file() === readFileSync(new URL('../shaders/gemv_sg.wgsl', import.meta.url), 'utf8'), 'run node shaders/gemv_sg.gen.mjs').toBe(true);
+  });
+  it('FAPOOL_GEMV_CPT: 0..8 with an optional u1/u2, else a LimitError; a cpt the kernel cannot take is refused', async () => {
     expect(gemvCptDefault(undefined)).toBeUndefined();
-    expect(gemvCptDefault('0')).toBe(0);
-    expect(gemvCptDefault('4')).toBe(4);
-    for (const bad of ['9', '-1', '2.5', 'sg']) expect(() => gemvCptDefault(bad), bad).toThrow(LimitError);
+    expect(gemvCptDefault('0')).toEqual({ cpt: 0, u: 1 });
+    expect(gemvCptDefault('4')).toEqual({ cpt: 4, u: 1 });
+    expect(gemvCptDefault(' 2u2 ')).toEqual({ cpt: 2, u: 2 });
+    for (const bad of ['9', '-1', '2.5', 'sg', '4u3', 'u2']) expect(() => gemvCptDefault(bad), bad).toThrow(LimitError);
     const g = await gpu();
     const x = g.tensor([8, 16], 'f16'), w = g.tensor([4, 16], 'f16'), out = g.tensor([8, 4], 'f16');
-    expect(() => linear(g, { x, w, out }, { path: 'gemv', tune: { gemv: { cpt: 8 } } })).toThrow(LimitError);   // 8 rows × 8 > 32
+    expect(() => linear(g, { x, w, out }, { path: 'gemv', tune: { gemv: { cpt: 8 } } })).toThrow(LimitError);   // no 8-row entry with 8 columns
     g.release(x, w, out);
   });
 });

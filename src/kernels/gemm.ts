@@ -10,7 +10,7 @@ import { epilogueConstants, isActivation, type Activation, type Epilogue, type G
 import { launchSgm, type SgmKernelChoice } from './gemm-sgm.js';
 import { hasSubgroupMatrixF16 } from './gemm-sgm-common.js';
 import { chooseSkinnyGen } from './gemm-skinny-gen.js';
-import { GEMV_MAX_M, launchGemv, type GemvTuning } from './gemv.js';
+import { GEMV_MAX_M, gemvCptDefault, gemvSgApplies, gemvSgDefault, launchGemv, type GemvTuning } from './gemv.js';
 
 export type GemmPath = 'tiled' | 'gemv' | 'subgroup-matrix';
 
@@ -151,14 +151,19 @@ export function chooseQuad(caps: Caps, M: number, N: number): QuadShape | null {
  * the product is gatedLinear's (its path choice is asked).
  */
 export function normPrologueApplies(caps: Caps, M: number, N: number, K: number, dtype: DType, gated = false): boolean {
-  return M <= NORM_PROLOGUE_MAX_M && chooseGemmPath(caps, M, N, K, dtype, gated) === 'gemv';
+  if (M > NORM_PROLOGUE_MAX_M || chooseGemmPath(caps, M, N, K, dtype, gated) !== 'gemv') return false;
+  // From 2 rows the subgroup kernel (no prologue) plus a norm launch beats the per-column kernel with it.
+  const sg = gemvCptDefault() ?? gemvSgDefault(gated, M);
+  return M === 1 || !(sg.cpt > 0 && gemvSgApplies(caps, { M, K, dtype, kind: gated ? 'gated' : 'linear' }, sg.cpt, sg.u));
 }
 
 /**
  * Rows up to which the RMSNorm rides in the GEMV's prologue. H200, seed-4l (kernels-bench/NOTES.md, decode
  * launches): at M = 1 the fused GEMVs cost what norm + GEMV did (qkv 35 µs, gate+up 70 µs) and save the norm's
  * launches; at M = 8 they were 1.5–1.75× the plain GEMVs (the sums of squares grow with the rows, the weight
- * bytes do not), so there the separate norm kernel stays.
+ * bytes do not), so there the separate norm kernel stays. At 2 rows it applies only where the subgroup kernel
+ * does not (f32, no fixed subgroup size): the subgroup kernel took 0.027 ms on qkv and 0.068 on gate+up against
+ * the per-column kernel's 0.041 / 0.080 without the prologue (session 5 sweep), more than a norm launch.
  */
 export const NORM_PROLOGUE_MAX_M = 2;
 
