@@ -443,7 +443,7 @@ async function main(): Promise<void> {
         }
       }
       if (sgm || args.emulate) v.push(...skinnyGenVariants(gpu, M, g, !sgm));
-      if (sgm && M >= 16) v.push(...tileGenVariants(gpu, g, false));   // the prefill tiles on decode rows
+      if (sgm && M >= 8) v.push(...tileGenVariants(gpu, g, false));   // the prefill and decode tiles on decode rows
       return v;
     }, Number(args.copies), args['decode-shapes'] ? parseShapes(args['decode-shapes']) : SEED);
   }
