@@ -7,7 +7,7 @@ import { LimitError, ShapeError, programSource, reflectLayout, type Gpu } from '
 import { chooseGemmPath, chooseQuad, linear, normPrologueApplies, type GemmTuning } from '../src/kernels/gemm.js';
 import { type Activation } from '../src/kernels/gemm-common.js';
 import {
-  GEMM_PREFILL_DEFAULT, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_SHAPES, chooseSgmDirect, chooseSgmKernel,
+  DECODE_TILE_MIN_N, GEMM_PREFILL_DEFAULT, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_SHAPES, chooseSgmDirect, chooseSgmKernel,
   gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, tileGenGeometry,
   type SgmSkinnyShape, type SgmTileShape
 } from '../src/kernels/gemm-sgm.js';
@@ -442,6 +442,15 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
       expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
       expect(normPrologueApplies(caps, 1, 4096, 4096, 'f16')).toBe(true);
       expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
+      // Wide products (N ≥ DECODE_TILE_MIN_N) of 9..64 rows take the decode tiles; narrow ones keep the skinny kernel.
+      expect(chooseSgmKernel(caps, 9, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1' });
+      expect(chooseSgmKernel(caps, 32, 32000, 4096, false)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1' });
+      expect(chooseSgmKernel(caps, 33, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1' });
+      expect(chooseSgmKernel(caps, 16, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g16x64_sg1x4_k64_b1' });
+      expect(chooseSgmKernel(caps, 17, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g32x64_sg1x4_k64_b1' });
+      expect(chooseSgmKernel(caps, 64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1' });
+      expect(chooseSgmKernel(caps, 64, DECODE_TILE_MIN_N - 16, 4096, false)).toMatchObject({ kind: 'skinny-gen' });
+      expect(chooseSgmKernel(caps, 65, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x256_sg2x4_k32_b1' });   // prefill rows
       process.env.FAPOOL_GEMM_SKINNY = 'array';   // the array kernel, by request
       expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toMatchObject({ kind: 'skinny' });
       expect(chooseSkinnyGen(caps, 16, 4096, 4096, false)).toBeNull();
@@ -453,6 +462,7 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
       expect(chooseSgmKernel(caps, 64, 4096, 4096, true)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.g4 });
       expect(chooseSgmKernel(caps, 65, 4096, 4096, false)).toMatchObject({ kind: 'tile-gen' });
       expect(chooseSgmKernel(caps, 32, 4096, 4100, false)).not.toMatchObject({ kind: 'skinny-gen' });   // K % 16
+      expect(chooseSgmKernel(caps, 32, 12288, 4096, false)).toMatchObject({ kind: 'skinny-gen' });   // asked for by name: no decode tile
       process.env.FAPOOL_GEMM_SKINNY = 'gen:max=16';   // rows above 16 take the prefill tile kernel
       expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
       expect(chooseSgmKernel(caps, 17, 4096, 4096, false)).toMatchObject({ kind: 'tile-gen' });

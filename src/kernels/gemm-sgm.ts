@@ -9,7 +9,7 @@ import {
 } from '../gpu/index.js';
 import { envVar } from './common.js';
 import { epilogueConstants, type Epilogue, type GemmLaunch } from './gemm-common.js';
-import { SGM_DIAGNOSTIC, SKINNY_MAX_M, SKINNY_MIN_M, checkSgmOperands, realAndEmulated } from './gemm-sgm-common.js';
+import { SGM_DIAGNOSTIC, SKINNY_MAX_M, SKINNY_MIN_M, checkSgmOperands, hasSubgroupMatrixF16, realAndEmulated } from './gemm-sgm-common.js';
 import { chooseSkinnyGen, gemmSkinnyOverride, launchSgmSkinnyGen, type SgmSkinnyGenShape } from './gemm-skinny-gen.js';
 
 // ---- subgroup matrix ------------------------------------------------------------------------------
@@ -367,8 +367,31 @@ export function sgmTileFits(caps: Caps, s: SgmTileShape, gated: boolean): boolea
  * staged v0 kernel. FAPOOL_GEMM_PREFILL=tile-gen:<id>[,<id>] picks a generated staged kernel for M > 64
  * (gemmPrefillOverride); FAPOOL_GEMM_SKINNY=gen[:…] the generated skinny kernel for decode rows (chooseSkinnyGen).
  */
+/**
+ * The decode tile for 9..64 rows of a wide product (N ≥ DECODE_TILE_MIN_N: qkv, gate+up, the LM head), where its
+ * staged 16-byte weight loads beat the skinny kernels. H200 sweep (session 5, `rounds/dec6.sh`, ms at 16 / 32 / 64
+ * rows; skinny kernel in brackets): qkv 4096→12288 t32x64 0.073 / 0.074 (0.104 / 0.116), t64x64 at 64 0.091 (0.604);
+ * LM head 4096→32000 0.146 / 0.147 (0.267 / 0.339), t64x64 at 64 0.179 (0.471); gate+up 4096→2·16384 g16x64 0.148
+ * (0.236), g32x64 0.163 (0.310), g64x64 0.177 (0.471). Narrow products (N = 4096: o, down) give these tiles 64
+ * workgroups and lose or tie; they keep the skinny kernel. Null when another kernel should take it.
+ */
+export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, gated: boolean): SgmTileGenShape | null {
+  if (M < SKINNY_MIN_M_GEN || M > SKINNY_MAX_M || N < DECODE_TILE_MIN_N || K % 4 !== 0) return null;
+  const id = gated ? (M <= 16 ? 'g16x64_sg1x4_k64_b1' : M <= 32 ? 'g32x64_sg1x4_k64_b1' : 'g64x64_sg2x2_k32_b1')
+    : (M <= 32 ? 't32x64_sg1x4_k64_b1' : 't64x64_sg1x4_k64_b1');
+  const s: SgmTileGenShape = { kind: 'tile-gen', id };
+  return hasSubgroupMatrixF16(caps) && sgmTileGenFits(caps, s) ? s : null;
+}
+
+/** Columns from which decode rows take the decode tiles (N/64 ≥ 128 workgroups). */
+export const DECODE_TILE_MIN_N = 8192;
+const SKINNY_MIN_M_GEN = 9; // the rows above the GEMV path (GEMV_MAX_M = 8)
+
 export function chooseSgmKernel(caps: Caps, M: number, N: number, K: number, gated: boolean): SgmKernelChoice {
   const skinny = gemmSkinnyOverride();
+  // FAPOOL_GEMM_SKINNY set (any value) asks for the skinny kernels by name: no decode tiles then.
+  const tile = envVar('FAPOOL_GEMM_SKINNY') === undefined ? chooseDecodeTile(caps, M, N, K, gated) : null;
+  if (tile) return tile;
   const gen = chooseSkinnyGen(caps, M, N, K, gated, skinny);
   if (gen) return gen;
   // Rows the prefill kernels take: above the skinny range, or above FAPOOL_GEMM_SKINNY's max=M.

@@ -153,7 +153,7 @@ export function chooseQuad(caps: Caps, M: number, N: number): QuadShape | null {
 export function normPrologueApplies(caps: Caps, M: number, N: number, K: number, dtype: DType, gated = false): boolean {
   if (M > NORM_PROLOGUE_MAX_M || chooseGemmPath(caps, M, N, K, dtype, gated) !== 'gemv') return false;
   // From 2 rows the subgroup kernel (no prologue) plus a norm launch beats the per-column kernel with it.
-  const sg = gemvCptDefault() ?? gemvSgDefault(gated, M);
+  const sg = gemvCptDefault() ?? gemvSgDefault(gated, M, K);
   return M === 1 || !(sg.cpt > 0 && gemvSgApplies(caps, { M, K, dtype, kind: gated ? 'gated' : 'linear' }, sg.cpt, sg.u));
 }
 

@@ -64,13 +64,15 @@ export function gemvSgEntry(gated: boolean, mr: number, cpt: number, u: number):
  * H200 sweep of the generated entries (session 5, `kernels-bench/rounds/dec5.sh`, seed-4l's projections, ms):
  * plain 2 and 4 rows: 2 columns, 2 vectors per trip (qkv 0.027 / 0.034, o 0.014 / 0.016, down 0.045 / 0.048, head
  * 0.065 / 0.073 against 2 columns, 1 vector: 0.030 / 0.043, 0.016 / 0.018, 0.065 / 0.071, 0.068 / 0.084); 8 rows:
- * 2 columns, 1 vector (0.047, 0.021, 0.081, 0.112: the best or within 2%). Gated (gate+up 4096→2·16384), where the
- * per-column kernel took 0.080 / 0.103 / 0.140 at 2 / 4 / 8 rows: 2 columns up to 4 rows (0.068 / 0.074), 1
- * column from 5 (0.111 at 8). The rows between take their neighbours' choice.
+ * 2 columns, 1 vector (0.047, 0.021, 0.081, 0.112: the best or within 2%), except a long K (down, 16384): inside the
+ * decode step there 4 columns, 2 vectors took 89 µs a layer against 133 (alone both ≈ 0.082). Gated (gate+up
+ * 4096→2·16384), where the per-column kernel took 0.080 / 0.103 / 0.140 at 2 / 4 / 8 rows: 2 columns up to 4 rows
+ * (0.068 / 0.074), 1 column from 5 (0.111 at 8). The rows between take their neighbours' choice.
  */
-export function gemvSgDefault(gated: boolean, M: number): { cpt: number; u: number } {
+export function gemvSgDefault(gated: boolean, M: number, K = 0): { cpt: number; u: number } {
   if (gated) return M <= 4 ? { cpt: 2, u: 1 } : { cpt: 1, u: 1 };
-  return M <= 4 ? { cpt: 2, u: 2 } : { cpt: 2, u: 1 };
+  if (M <= 4) return { cpt: 2, u: 2 };
+  return K >= 8192 ? { cpt: 4, u: 2 } : { cpt: 2, u: 1 };
 }
 
 /**
@@ -108,7 +110,7 @@ export function launchGemv(gpu: Gpu, l: GemmLaunch, tune: GemvTuning = {}): Disp
   if (l.M > GEMV_MAX_M) throw new LimitError(`gemv: M = ${l.M} rows of x; the GEMV path takes at most ${GEMV_MAX_M}`);
   // A per-column tuning (lanes, h8) asks for the per-column kernel.
   const perColumn = tune.lanes !== undefined || tune.h8 !== undefined;
-  const auto = l.M >= 2 && !perColumn ? gemvCptDefault() ?? gemvSgDefault(l.kind === 'gated', l.M) : { cpt: 0, u: 1 };
+  const auto = l.M >= 2 && !perColumn ? gemvCptDefault() ?? gemvSgDefault(l.kind === 'gated', l.M, l.K) : { cpt: 0, u: 1 };
   const cpt = tune.cpt ?? auto.cpt;
   const u = tune.u ?? (tune.cpt === undefined ? auto.u : 1);
   if (cpt > 0 && gemvSgApplies(caps, l, cpt, u)) return launchGemvSg(gpu, l, cpt, u);
