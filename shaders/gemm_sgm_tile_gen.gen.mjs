@@ -22,6 +22,7 @@ export const CONFIGS = [
   'g128x128_sg2x4_k32_b1_g8',
   't16x64_sg1x4_k64_b2', 't16x64_sg1x4_k128_b1', 't16x128_sg1x4_k64_b1', 't32x64_sg1x4_k64_b1', 't64x64_sg2x2_k32_b2', 't64x64_sg1x4_k64_b1',
   'g16x64_sg1x4_k64_b1', 'g32x64_sg1x4_k64_b1', 'g64x64_sg2x2_k32_b1',
+  't64x16_sg4x1_k64_b1', 't32x16_sg2x1_k64_b1', 't64x32_sg2x2_k64_b1', 't64x32_sg4x1_k64_b1', 't16x32_sg1x2_k128_b1', 't32x32_sg2x1_k64_b1',
   't32x32_sg2x2_k32_b1', 't64x32_sg2x1_k16_b2', 'g32x32_sg1x2_k32_b2', 'g32x16_sg2x1_k16_b1',
   't32x32_sg2x2_k32_b1_g3', 'g32x16_sg2x1_k16_b1_g2',
 ];

@@ -3960,6 +3960,804 @@ fn tg_g64x64_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
 }
 
 @compute @workgroup_size(128)
+fn tg_t64x16_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 16u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 1u) * 1152u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 1u) * 1152u;   // and B-tile row
+  let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let r0 = tid / 16u;   // its first staged row; then every 8 rows
+  let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
+  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
+  let v1 = row0 + r0 + 8u < p.M; let o1 = min(row0 + r0 + 8u, p.M - 1u) * K4;
+  let v2 = row0 + r0 + 16u < p.M; let o2 = min(row0 + r0 + 16u, p.M - 1u) * K4;
+  let v3 = row0 + r0 + 24u < p.M; let o3 = min(row0 + r0 + 24u, p.M - 1u) * K4;
+  let v4 = row0 + r0 + 32u < p.M; let o4 = min(row0 + r0 + 32u, p.M - 1u) * K4;
+  let v5 = row0 + r0 + 40u < p.M; let o5 = min(row0 + r0 + 40u, p.M - 1u) * K4;
+  let v6 = row0 + r0 + 48u < p.M; let o6 = min(row0 + r0 + 48u, p.M - 1u) * K4;
+  let v7 = row0 + r0 + 56u < p.M; let o7 = min(row0 + r0 + 56u, p.M - 1u) * K4;
+  let v8 = col0 + r0 + 0u < p.N; let o8 = min(col0 + r0 + 0u, p.N - 1u) * K4;
+  let v9 = col0 + r0 + 8u < p.N; let o9 = min(col0 + r0 + 8u, p.N - 1u) * K4;
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  let nk = (p.K + 63u) / 64u;
+  {
+    let k4 = 0u * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+    s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
+    s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
+    s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
+    s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
+    s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+    s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+  }
+  for (var kt = 0u; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 576u] = s1.x; As[ea + 576u + 1u] = s1.y; As[ea + 576u + 2u] = s1.z; As[ea + 576u + 3u] = s1.w;
+      As[ea + 1152u] = s2.x; As[ea + 1152u + 1u] = s2.y; As[ea + 1152u + 2u] = s2.z; As[ea + 1152u + 3u] = s2.w;
+      As[ea + 1728u] = s3.x; As[ea + 1728u + 1u] = s3.y; As[ea + 1728u + 2u] = s3.z; As[ea + 1728u + 3u] = s3.w;
+      As[ea + 2304u] = s4.x; As[ea + 2304u + 1u] = s4.y; As[ea + 2304u + 2u] = s4.z; As[ea + 2304u + 3u] = s4.w;
+      As[ea + 2880u] = s5.x; As[ea + 2880u + 1u] = s5.y; As[ea + 2880u + 2u] = s5.z; As[ea + 2880u + 3u] = s5.w;
+      As[ea + 3456u] = s6.x; As[ea + 3456u + 1u] = s6.y; As[ea + 3456u + 2u] = s6.z; As[ea + 3456u + 3u] = s6.w;
+      As[ea + 4032u] = s7.x; As[ea + 4032u + 1u] = s7.y; As[ea + 4032u + 2u] = s7.z; As[ea + 4032u + 3u] = s7.w;
+      Bs[eb] = s8.x; Bs[eb + 1u] = s8.y; Bs[eb + 2u] = s8.z; Bs[eb + 3u] = s8.w;
+      Bs[eb + 576u] = s9.x; Bs[eb + 576u + 1u] = s9.y; Bs[eb + 576u + 2u] = s9.z; Bs[eb + 576u + 3u] = s9.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+        s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
+        s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
+        s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
+        s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
+        s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+        s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(64)
+fn tg_t32x16_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 16u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 1u) * 1152u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 1u) * 1152u;   // and B-tile row
+  let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let r0 = tid / 16u;   // its first staged row; then every 4 rows
+  let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
+  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
+  let v1 = row0 + r0 + 4u < p.M; let o1 = min(row0 + r0 + 4u, p.M - 1u) * K4;
+  let v2 = row0 + r0 + 8u < p.M; let o2 = min(row0 + r0 + 8u, p.M - 1u) * K4;
+  let v3 = row0 + r0 + 12u < p.M; let o3 = min(row0 + r0 + 12u, p.M - 1u) * K4;
+  let v4 = row0 + r0 + 16u < p.M; let o4 = min(row0 + r0 + 16u, p.M - 1u) * K4;
+  let v5 = row0 + r0 + 20u < p.M; let o5 = min(row0 + r0 + 20u, p.M - 1u) * K4;
+  let v6 = row0 + r0 + 24u < p.M; let o6 = min(row0 + r0 + 24u, p.M - 1u) * K4;
+  let v7 = row0 + r0 + 28u < p.M; let o7 = min(row0 + r0 + 28u, p.M - 1u) * K4;
+  let v8 = col0 + r0 + 0u < p.N; let o8 = min(col0 + r0 + 0u, p.N - 1u) * K4;
+  let v9 = col0 + r0 + 4u < p.N; let o9 = min(col0 + r0 + 4u, p.N - 1u) * K4;
+  let v10 = col0 + r0 + 8u < p.N; let o10 = min(col0 + r0 + 8u, p.N - 1u) * K4;
+  let v11 = col0 + r0 + 12u < p.N; let o11 = min(col0 + r0 + 12u, p.N - 1u) * K4;
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  let nk = (p.K + 63u) / 64u;
+  {
+    let k4 = 0u * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+    s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
+    s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
+    s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
+    s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
+    s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+    s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+    s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+    s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+  }
+  for (var kt = 0u; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 288u] = s1.x; As[ea + 288u + 1u] = s1.y; As[ea + 288u + 2u] = s1.z; As[ea + 288u + 3u] = s1.w;
+      As[ea + 576u] = s2.x; As[ea + 576u + 1u] = s2.y; As[ea + 576u + 2u] = s2.z; As[ea + 576u + 3u] = s2.w;
+      As[ea + 864u] = s3.x; As[ea + 864u + 1u] = s3.y; As[ea + 864u + 2u] = s3.z; As[ea + 864u + 3u] = s3.w;
+      As[ea + 1152u] = s4.x; As[ea + 1152u + 1u] = s4.y; As[ea + 1152u + 2u] = s4.z; As[ea + 1152u + 3u] = s4.w;
+      As[ea + 1440u] = s5.x; As[ea + 1440u + 1u] = s5.y; As[ea + 1440u + 2u] = s5.z; As[ea + 1440u + 3u] = s5.w;
+      As[ea + 1728u] = s6.x; As[ea + 1728u + 1u] = s6.y; As[ea + 1728u + 2u] = s6.z; As[ea + 1728u + 3u] = s6.w;
+      As[ea + 2016u] = s7.x; As[ea + 2016u + 1u] = s7.y; As[ea + 2016u + 2u] = s7.z; As[ea + 2016u + 3u] = s7.w;
+      Bs[eb] = s8.x; Bs[eb + 1u] = s8.y; Bs[eb + 2u] = s8.z; Bs[eb + 3u] = s8.w;
+      Bs[eb + 288u] = s9.x; Bs[eb + 288u + 1u] = s9.y; Bs[eb + 288u + 2u] = s9.z; Bs[eb + 288u + 3u] = s9.w;
+      Bs[eb + 576u] = s10.x; Bs[eb + 576u + 1u] = s10.y; Bs[eb + 576u + 2u] = s10.z; Bs[eb + 576u + 3u] = s10.w;
+      Bs[eb + 864u] = s11.x; Bs[eb + 864u + 1u] = s11.y; Bs[eb + 864u + 2u] = s11.z; Bs[eb + 864u + 3u] = s11.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+        s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
+        s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
+        s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
+        s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
+        s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+        s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+        s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+        s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t64x32_sg2x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2304u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1152u;   // and B-tile row
+  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let r0 = tid / 16u;   // its first staged row; then every 8 rows
+  let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
+  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
+  let v1 = row0 + r0 + 8u < p.M; let o1 = min(row0 + r0 + 8u, p.M - 1u) * K4;
+  let v2 = row0 + r0 + 16u < p.M; let o2 = min(row0 + r0 + 16u, p.M - 1u) * K4;
+  let v3 = row0 + r0 + 24u < p.M; let o3 = min(row0 + r0 + 24u, p.M - 1u) * K4;
+  let v4 = row0 + r0 + 32u < p.M; let o4 = min(row0 + r0 + 32u, p.M - 1u) * K4;
+  let v5 = row0 + r0 + 40u < p.M; let o5 = min(row0 + r0 + 40u, p.M - 1u) * K4;
+  let v6 = row0 + r0 + 48u < p.M; let o6 = min(row0 + r0 + 48u, p.M - 1u) * K4;
+  let v7 = row0 + r0 + 56u < p.M; let o7 = min(row0 + r0 + 56u, p.M - 1u) * K4;
+  let v8 = col0 + r0 + 0u < p.N; let o8 = min(col0 + r0 + 0u, p.N - 1u) * K4;
+  let v9 = col0 + r0 + 8u < p.N; let o9 = min(col0 + r0 + 8u, p.N - 1u) * K4;
+  let v10 = col0 + r0 + 16u < p.N; let o10 = min(col0 + r0 + 16u, p.N - 1u) * K4;
+  let v11 = col0 + r0 + 24u < p.N; let o11 = min(col0 + r0 + 24u, p.N - 1u) * K4;
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  let nk = (p.K + 63u) / 64u;
+  {
+    let k4 = 0u * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+    s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
+    s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
+    s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
+    s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
+    s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+    s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+    s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+    s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+  }
+  for (var kt = 0u; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 576u] = s1.x; As[ea + 576u + 1u] = s1.y; As[ea + 576u + 2u] = s1.z; As[ea + 576u + 3u] = s1.w;
+      As[ea + 1152u] = s2.x; As[ea + 1152u + 1u] = s2.y; As[ea + 1152u + 2u] = s2.z; As[ea + 1152u + 3u] = s2.w;
+      As[ea + 1728u] = s3.x; As[ea + 1728u + 1u] = s3.y; As[ea + 1728u + 2u] = s3.z; As[ea + 1728u + 3u] = s3.w;
+      As[ea + 2304u] = s4.x; As[ea + 2304u + 1u] = s4.y; As[ea + 2304u + 2u] = s4.z; As[ea + 2304u + 3u] = s4.w;
+      As[ea + 2880u] = s5.x; As[ea + 2880u + 1u] = s5.y; As[ea + 2880u + 2u] = s5.z; As[ea + 2880u + 3u] = s5.w;
+      As[ea + 3456u] = s6.x; As[ea + 3456u + 1u] = s6.y; As[ea + 3456u + 2u] = s6.z; As[ea + 3456u + 3u] = s6.w;
+      As[ea + 4032u] = s7.x; As[ea + 4032u + 1u] = s7.y; As[ea + 4032u + 2u] = s7.z; As[ea + 4032u + 3u] = s7.w;
+      Bs[eb] = s8.x; Bs[eb + 1u] = s8.y; Bs[eb + 2u] = s8.z; Bs[eb + 3u] = s8.w;
+      Bs[eb + 576u] = s9.x; Bs[eb + 576u + 1u] = s9.y; Bs[eb + 576u + 2u] = s9.z; Bs[eb + 576u + 3u] = s9.w;
+      Bs[eb + 1152u] = s10.x; Bs[eb + 1152u + 1u] = s10.y; Bs[eb + 1152u + 2u] = s10.z; Bs[eb + 1152u + 3u] = s10.w;
+      Bs[eb + 1728u] = s11.x; Bs[eb + 1728u + 1u] = s11.y; Bs[eb + 1728u + 2u] = s11.z; Bs[eb + 1728u + 3u] = s11.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+        s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
+        s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
+        s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
+        s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
+        s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+        s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+        s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+        s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t64x32_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 1u) * 1152u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 1u) * 2304u;   // and B-tile row
+  let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 32u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let r0 = tid / 16u;   // its first staged row; then every 8 rows
+  let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
+  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
+  let v1 = row0 + r0 + 8u < p.M; let o1 = min(row0 + r0 + 8u, p.M - 1u) * K4;
+  let v2 = row0 + r0 + 16u < p.M; let o2 = min(row0 + r0 + 16u, p.M - 1u) * K4;
+  let v3 = row0 + r0 + 24u < p.M; let o3 = min(row0 + r0 + 24u, p.M - 1u) * K4;
+  let v4 = row0 + r0 + 32u < p.M; let o4 = min(row0 + r0 + 32u, p.M - 1u) * K4;
+  let v5 = row0 + r0 + 40u < p.M; let o5 = min(row0 + r0 + 40u, p.M - 1u) * K4;
+  let v6 = row0 + r0 + 48u < p.M; let o6 = min(row0 + r0 + 48u, p.M - 1u) * K4;
+  let v7 = row0 + r0 + 56u < p.M; let o7 = min(row0 + r0 + 56u, p.M - 1u) * K4;
+  let v8 = col0 + r0 + 0u < p.N; let o8 = min(col0 + r0 + 0u, p.N - 1u) * K4;
+  let v9 = col0 + r0 + 8u < p.N; let o9 = min(col0 + r0 + 8u, p.N - 1u) * K4;
+  let v10 = col0 + r0 + 16u < p.N; let o10 = min(col0 + r0 + 16u, p.N - 1u) * K4;
+  let v11 = col0 + r0 + 24u < p.N; let o11 = min(col0 + r0 + 24u, p.N - 1u) * K4;
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  let nk = (p.K + 63u) / 64u;
+  {
+    let k4 = 0u * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+    s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
+    s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
+    s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
+    s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
+    s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+    s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+    s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+    s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+  }
+  for (var kt = 0u; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 576u] = s1.x; As[ea + 576u + 1u] = s1.y; As[ea + 576u + 2u] = s1.z; As[ea + 576u + 3u] = s1.w;
+      As[ea + 1152u] = s2.x; As[ea + 1152u + 1u] = s2.y; As[ea + 1152u + 2u] = s2.z; As[ea + 1152u + 3u] = s2.w;
+      As[ea + 1728u] = s3.x; As[ea + 1728u + 1u] = s3.y; As[ea + 1728u + 2u] = s3.z; As[ea + 1728u + 3u] = s3.w;
+      As[ea + 2304u] = s4.x; As[ea + 2304u + 1u] = s4.y; As[ea + 2304u + 2u] = s4.z; As[ea + 2304u + 3u] = s4.w;
+      As[ea + 2880u] = s5.x; As[ea + 2880u + 1u] = s5.y; As[ea + 2880u + 2u] = s5.z; As[ea + 2880u + 3u] = s5.w;
+      As[ea + 3456u] = s6.x; As[ea + 3456u + 1u] = s6.y; As[ea + 3456u + 2u] = s6.z; As[ea + 3456u + 3u] = s6.w;
+      As[ea + 4032u] = s7.x; As[ea + 4032u + 1u] = s7.y; As[ea + 4032u + 2u] = s7.z; As[ea + 4032u + 3u] = s7.w;
+      Bs[eb] = s8.x; Bs[eb + 1u] = s8.y; Bs[eb + 2u] = s8.z; Bs[eb + 3u] = s8.w;
+      Bs[eb + 576u] = s9.x; Bs[eb + 576u + 1u] = s9.y; Bs[eb + 576u + 2u] = s9.z; Bs[eb + 576u + 3u] = s9.w;
+      Bs[eb + 1152u] = s10.x; Bs[eb + 1152u + 1u] = s10.y; Bs[eb + 1152u + 2u] = s10.z; Bs[eb + 1152u + 3u] = s10.w;
+      Bs[eb + 1728u] = s11.x; Bs[eb + 1728u + 1u] = s11.y; Bs[eb + 1728u + 2u] = s11.z; Bs[eb + 1728u + 3u] = s11.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+        s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
+        s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
+        s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
+        s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
+        s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+        s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+        s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+        s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+}
+
+@compute @workgroup_size(64)
+fn tg_t16x32_sg1x2_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 16u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2176u;   // and B-tile row
+  let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 32u;   // the thread's vec4 chunk of every staged row
+  let r0 = tid / 32u;   // its first staged row; then every 2 rows
+  let ws = r0 * 136u + 4u * c4;   // its first workgroup-tile element
+  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
+  let v1 = row0 + r0 + 2u < p.M; let o1 = min(row0 + r0 + 2u, p.M - 1u) * K4;
+  let v2 = row0 + r0 + 4u < p.M; let o2 = min(row0 + r0 + 4u, p.M - 1u) * K4;
+  let v3 = row0 + r0 + 6u < p.M; let o3 = min(row0 + r0 + 6u, p.M - 1u) * K4;
+  let v4 = row0 + r0 + 8u < p.M; let o4 = min(row0 + r0 + 8u, p.M - 1u) * K4;
+  let v5 = row0 + r0 + 10u < p.M; let o5 = min(row0 + r0 + 10u, p.M - 1u) * K4;
+  let v6 = row0 + r0 + 12u < p.M; let o6 = min(row0 + r0 + 12u, p.M - 1u) * K4;
+  let v7 = row0 + r0 + 14u < p.M; let o7 = min(row0 + r0 + 14u, p.M - 1u) * K4;
+  let v8 = col0 + r0 + 0u < p.N; let o8 = min(col0 + r0 + 0u, p.N - 1u) * K4;
+  let v9 = col0 + r0 + 2u < p.N; let o9 = min(col0 + r0 + 2u, p.N - 1u) * K4;
+  let v10 = col0 + r0 + 4u < p.N; let o10 = min(col0 + r0 + 4u, p.N - 1u) * K4;
+  let v11 = col0 + r0 + 6u < p.N; let o11 = min(col0 + r0 + 6u, p.N - 1u) * K4;
+  let v12 = col0 + r0 + 8u < p.N; let o12 = min(col0 + r0 + 8u, p.N - 1u) * K4;
+  let v13 = col0 + r0 + 10u < p.N; let o13 = min(col0 + r0 + 10u, p.N - 1u) * K4;
+  let v14 = col0 + r0 + 12u < p.N; let o14 = min(col0 + r0 + 12u, p.N - 1u) * K4;
+  let v15 = col0 + r0 + 14u < p.N; let o15 = min(col0 + r0 + 14u, p.N - 1u) * K4;
+  let v16 = col0 + r0 + 16u < p.N; let o16 = min(col0 + r0 + 16u, p.N - 1u) * K4;
+  let v17 = col0 + r0 + 18u < p.N; let o17 = min(col0 + r0 + 18u, p.N - 1u) * K4;
+  let v18 = col0 + r0 + 20u < p.N; let o18 = min(col0 + r0 + 20u, p.N - 1u) * K4;
+  let v19 = col0 + r0 + 22u < p.N; let o19 = min(col0 + r0 + 22u, p.N - 1u) * K4;
+  let v20 = col0 + r0 + 24u < p.N; let o20 = min(col0 + r0 + 24u, p.N - 1u) * K4;
+  let v21 = col0 + r0 + 26u < p.N; let o21 = min(col0 + r0 + 26u, p.N - 1u) * K4;
+  let v22 = col0 + r0 + 28u < p.N; let o22 = min(col0 + r0 + 28u, p.N - 1u) * K4;
+  let v23 = col0 + r0 + 30u < p.N; let o23 = min(col0 + r0 + 30u, p.N - 1u) * K4;
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var s12 = vec4<f16>();
+  var s13 = vec4<f16>();
+  var s14 = vec4<f16>();
+  var s15 = vec4<f16>();
+  var s16 = vec4<f16>();
+  var s17 = vec4<f16>();
+  var s18 = vec4<f16>();
+  var s19 = vec4<f16>();
+  var s20 = vec4<f16>();
+  var s21 = vec4<f16>();
+  var s22 = vec4<f16>();
+  var s23 = vec4<f16>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  let nk = (p.K + 127u) / 128u;
+  {
+    let k4 = 0u * 32u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+    s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
+    s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
+    s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
+    s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
+    s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+    s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+    s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+    s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+    s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
+    s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
+    s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
+    s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
+    s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
+    s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
+    s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
+    s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
+    s20 = select(vec4<f16>(), w4[o20 + kc], v20 && kin);
+    s21 = select(vec4<f16>(), w4[o21 + kc], v21 && kin);
+    s22 = select(vec4<f16>(), w4[o22 + kc], v22 && kin);
+    s23 = select(vec4<f16>(), w4[o23 + kc], v23 && kin);
+  }
+  for (var kt = 0u; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 272u] = s1.x; As[ea + 272u + 1u] = s1.y; As[ea + 272u + 2u] = s1.z; As[ea + 272u + 3u] = s1.w;
+      As[ea + 544u] = s2.x; As[ea + 544u + 1u] = s2.y; As[ea + 544u + 2u] = s2.z; As[ea + 544u + 3u] = s2.w;
+      As[ea + 816u] = s3.x; As[ea + 816u + 1u] = s3.y; As[ea + 816u + 2u] = s3.z; As[ea + 816u + 3u] = s3.w;
+      As[ea + 1088u] = s4.x; As[ea + 1088u + 1u] = s4.y; As[ea + 1088u + 2u] = s4.z; As[ea + 1088u + 3u] = s4.w;
+      As[ea + 1360u] = s5.x; As[ea + 1360u + 1u] = s5.y; As[ea + 1360u + 2u] = s5.z; As[ea + 1360u + 3u] = s5.w;
+      As[ea + 1632u] = s6.x; As[ea + 1632u + 1u] = s6.y; As[ea + 1632u + 2u] = s6.z; As[ea + 1632u + 3u] = s6.w;
+      As[ea + 1904u] = s7.x; As[ea + 1904u + 1u] = s7.y; As[ea + 1904u + 2u] = s7.z; As[ea + 1904u + 3u] = s7.w;
+      Bs[eb] = s8.x; Bs[eb + 1u] = s8.y; Bs[eb + 2u] = s8.z; Bs[eb + 3u] = s8.w;
+      Bs[eb + 272u] = s9.x; Bs[eb + 272u + 1u] = s9.y; Bs[eb + 272u + 2u] = s9.z; Bs[eb + 272u + 3u] = s9.w;
+      Bs[eb + 544u] = s10.x; Bs[eb + 544u + 1u] = s10.y; Bs[eb + 544u + 2u] = s10.z; Bs[eb + 544u + 3u] = s10.w;
+      Bs[eb + 816u] = s11.x; Bs[eb + 816u + 1u] = s11.y; Bs[eb + 816u + 2u] = s11.z; Bs[eb + 816u + 3u] = s11.w;
+      Bs[eb + 1088u] = s12.x; Bs[eb + 1088u + 1u] = s12.y; Bs[eb + 1088u + 2u] = s12.z; Bs[eb + 1088u + 3u] = s12.w;
+      Bs[eb + 1360u] = s13.x; Bs[eb + 1360u + 1u] = s13.y; Bs[eb + 1360u + 2u] = s13.z; Bs[eb + 1360u + 3u] = s13.w;
+      Bs[eb + 1632u] = s14.x; Bs[eb + 1632u + 1u] = s14.y; Bs[eb + 1632u + 2u] = s14.z; Bs[eb + 1632u + 3u] = s14.w;
+      Bs[eb + 1904u] = s15.x; Bs[eb + 1904u + 1u] = s15.y; Bs[eb + 1904u + 2u] = s15.z; Bs[eb + 1904u + 3u] = s15.w;
+      Bs[eb + 2176u] = s16.x; Bs[eb + 2176u + 1u] = s16.y; Bs[eb + 2176u + 2u] = s16.z; Bs[eb + 2176u + 3u] = s16.w;
+      Bs[eb + 2448u] = s17.x; Bs[eb + 2448u + 1u] = s17.y; Bs[eb + 2448u + 2u] = s17.z; Bs[eb + 2448u + 3u] = s17.w;
+      Bs[eb + 2720u] = s18.x; Bs[eb + 2720u + 1u] = s18.y; Bs[eb + 2720u + 2u] = s18.z; Bs[eb + 2720u + 3u] = s18.w;
+      Bs[eb + 2992u] = s19.x; Bs[eb + 2992u + 1u] = s19.y; Bs[eb + 2992u + 2u] = s19.z; Bs[eb + 2992u + 3u] = s19.w;
+      Bs[eb + 3264u] = s20.x; Bs[eb + 3264u + 1u] = s20.y; Bs[eb + 3264u + 2u] = s20.z; Bs[eb + 3264u + 3u] = s20.w;
+      Bs[eb + 3536u] = s21.x; Bs[eb + 3536u + 1u] = s21.y; Bs[eb + 3536u + 2u] = s21.z; Bs[eb + 3536u + 3u] = s21.w;
+      Bs[eb + 3808u] = s22.x; Bs[eb + 3808u + 1u] = s22.y; Bs[eb + 3808u + 2u] = s22.z; Bs[eb + 3808u + 3u] = s22.w;
+      Bs[eb + 4080u] = s23.x; Bs[eb + 4080u + 1u] = s23.y; Bs[eb + 4080u + 2u] = s23.z; Bs[eb + 4080u + 3u] = s23.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 32u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+        s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
+        s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
+        s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
+        s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
+        s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+        s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+        s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+        s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+        s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
+        s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
+        s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
+        s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
+        s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
+        s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
+        s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
+        s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
+        s20 = select(vec4<f16>(), w4[o20 + kc], v20 && kin);
+        s21 = select(vec4<f16>(), w4[o21 + kc], v21 && kin);
+        s22 = select(vec4<f16>(), w4[o22 + kc], v22 && kin);
+        s23 = select(vec4<f16>(), w4[o23 + kc], v23 && kin);
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 64u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 64u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 80u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 80u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 96u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 96u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 112u, 136u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 112u, 136u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(64)
+fn tg_t32x32_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 1u) * 1152u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 1u) * 2304u;   // and B-tile row
+  let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 32u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let r0 = tid / 16u;   // its first staged row; then every 4 rows
+  let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
+  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
+  let v1 = row0 + r0 + 4u < p.M; let o1 = min(row0 + r0 + 4u, p.M - 1u) * K4;
+  let v2 = row0 + r0 + 8u < p.M; let o2 = min(row0 + r0 + 8u, p.M - 1u) * K4;
+  let v3 = row0 + r0 + 12u < p.M; let o3 = min(row0 + r0 + 12u, p.M - 1u) * K4;
+  let v4 = row0 + r0 + 16u < p.M; let o4 = min(row0 + r0 + 16u, p.M - 1u) * K4;
+  let v5 = row0 + r0 + 20u < p.M; let o5 = min(row0 + r0 + 20u, p.M - 1u) * K4;
+  let v6 = row0 + r0 + 24u < p.M; let o6 = min(row0 + r0 + 24u, p.M - 1u) * K4;
+  let v7 = row0 + r0 + 28u < p.M; let o7 = min(row0 + r0 + 28u, p.M - 1u) * K4;
+  let v8 = col0 + r0 + 0u < p.N; let o8 = min(col0 + r0 + 0u, p.N - 1u) * K4;
+  let v9 = col0 + r0 + 4u < p.N; let o9 = min(col0 + r0 + 4u, p.N - 1u) * K4;
+  let v10 = col0 + r0 + 8u < p.N; let o10 = min(col0 + r0 + 8u, p.N - 1u) * K4;
+  let v11 = col0 + r0 + 12u < p.N; let o11 = min(col0 + r0 + 12u, p.N - 1u) * K4;
+  let v12 = col0 + r0 + 16u < p.N; let o12 = min(col0 + r0 + 16u, p.N - 1u) * K4;
+  let v13 = col0 + r0 + 20u < p.N; let o13 = min(col0 + r0 + 20u, p.N - 1u) * K4;
+  let v14 = col0 + r0 + 24u < p.N; let o14 = min(col0 + r0 + 24u, p.N - 1u) * K4;
+  let v15 = col0 + r0 + 28u < p.N; let o15 = min(col0 + r0 + 28u, p.N - 1u) * K4;
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var s12 = vec4<f16>();
+  var s13 = vec4<f16>();
+  var s14 = vec4<f16>();
+  var s15 = vec4<f16>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  let nk = (p.K + 63u) / 64u;
+  {
+    let k4 = 0u * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+    s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
+    s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
+    s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
+    s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
+    s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+    s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+    s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+    s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+    s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
+    s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
+    s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
+    s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
+  }
+  for (var kt = 0u; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 288u] = s1.x; As[ea + 288u + 1u] = s1.y; As[ea + 288u + 2u] = s1.z; As[ea + 288u + 3u] = s1.w;
+      As[ea + 576u] = s2.x; As[ea + 576u + 1u] = s2.y; As[ea + 576u + 2u] = s2.z; As[ea + 576u + 3u] = s2.w;
+      As[ea + 864u] = s3.x; As[ea + 864u + 1u] = s3.y; As[ea + 864u + 2u] = s3.z; As[ea + 864u + 3u] = s3.w;
+      As[ea + 1152u] = s4.x; As[ea + 1152u + 1u] = s4.y; As[ea + 1152u + 2u] = s4.z; As[ea + 1152u + 3u] = s4.w;
+      As[ea + 1440u] = s5.x; As[ea + 1440u + 1u] = s5.y; As[ea + 1440u + 2u] = s5.z; As[ea + 1440u + 3u] = s5.w;
+      As[ea + 1728u] = s6.x; As[ea + 1728u + 1u] = s6.y; As[ea + 1728u + 2u] = s6.z; As[ea + 1728u + 3u] = s6.w;
+      As[ea + 2016u] = s7.x; As[ea + 2016u + 1u] = s7.y; As[ea + 2016u + 2u] = s7.z; As[ea + 2016u + 3u] = s7.w;
+      Bs[eb] = s8.x; Bs[eb + 1u] = s8.y; Bs[eb + 2u] = s8.z; Bs[eb + 3u] = s8.w;
+      Bs[eb + 288u] = s9.x; Bs[eb + 288u + 1u] = s9.y; Bs[eb + 288u + 2u] = s9.z; Bs[eb + 288u + 3u] = s9.w;
+      Bs[eb + 576u] = s10.x; Bs[eb + 576u + 1u] = s10.y; Bs[eb + 576u + 2u] = s10.z; Bs[eb + 576u + 3u] = s10.w;
+      Bs[eb + 864u] = s11.x; Bs[eb + 864u + 1u] = s11.y; Bs[eb + 864u + 2u] = s11.z; Bs[eb + 864u + 3u] = s11.w;
+      Bs[eb + 1152u] = s12.x; Bs[eb + 1152u + 1u] = s12.y; Bs[eb + 1152u + 2u] = s12.z; Bs[eb + 1152u + 3u] = s12.w;
+      Bs[eb + 1440u] = s13.x; Bs[eb + 1440u + 1u] = s13.y; Bs[eb + 1440u + 2u] = s13.z; Bs[eb + 1440u + 3u] = s13.w;
+      Bs[eb + 1728u] = s14.x; Bs[eb + 1728u + 1u] = s14.y; Bs[eb + 1728u + 2u] = s14.z; Bs[eb + 1728u + 3u] = s14.w;
+      Bs[eb + 2016u] = s15.x; Bs[eb + 2016u + 1u] = s15.y; Bs[eb + 2016u + 2u] = s15.z; Bs[eb + 2016u + 3u] = s15.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+        s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
+        s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
+        s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
+        s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
+        s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+        s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+        s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+        s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+        s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
+        s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
+        s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
+        s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+}
+
+@compute @workgroup_size(128)
 fn tg_t32x32_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;

@@ -153,15 +153,21 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   'g128x128_sg2x4_k32_b1_g8',
   't16x64_sg1x4_k64_b2', 't16x64_sg1x4_k128_b1', 't16x128_sg1x4_k64_b1', 't32x64_sg1x4_k64_b1', 't64x64_sg2x2_k32_b2', 't64x64_sg1x4_k64_b1',
   'g16x64_sg1x4_k64_b1', 'g32x64_sg1x4_k64_b1', 'g64x64_sg2x2_k32_b1',
+  't64x16_sg4x1_k64_b1', 't32x16_sg2x1_k64_b1', 't64x32_sg2x2_k64_b1', 't64x32_sg4x1_k64_b1', 't16x32_sg1x2_k128_b1', 't32x32_sg2x1_k64_b1',
   't32x32_sg2x2_k32_b1', 't64x32_sg2x1_k16_b2', 'g32x32_sg1x2_k32_b2', 'g32x16_sg2x1_k16_b1',
   't32x32_sg2x2_k32_b1_g3', 'g32x16_sg2x1_k16_b1_g2',
 ];
 
 /**
- * Tiles for decode rows (16–64 rows, 64–128 columns: many workgroups on skinny products, weights staged with
+ * Tiles for decode rows (16–64 rows × 16–128 columns: many workgroups on skinny products, weights staged with
  * vector loads; session 5, against the skinny kernels that read weights straight into matrices at 0.6–1 TB/s).
  */
-export const SGM_TILE_GEN_DECODE: readonly string[] = SGM_TILE_GEN_IDS.filter((id) => /^[tg](?:16|32|64)x(?:64|128)_/.test(id));
+export const SGM_TILE_GEN_DECODE: readonly string[] = [
+  't16x64_sg1x4_k64_b2', 't16x64_sg1x4_k128_b1', 't16x128_sg1x4_k64_b1', 't32x64_sg1x4_k64_b1', 't64x64_sg2x2_k32_b2', 't64x64_sg1x4_k64_b1',
+  'g16x64_sg1x4_k64_b1', 'g32x64_sg1x4_k64_b1', 'g64x64_sg2x2_k32_b1',
+  // Narrow column blocks (16–32) for the narrow products (N = 4096: o, down): 128–256 workgroups.
+  't64x16_sg4x1_k64_b1', 't32x16_sg2x1_k64_b1', 't64x32_sg2x2_k64_b1', 't64x32_sg4x1_k64_b1', 't16x32_sg1x2_k128_b1', 't32x32_sg2x1_k64_b1',
+];
 
 /** The generated configurations meant for big GPUs (the rest are small ones for the emulation tests). */
 export const SGM_TILE_GEN_BIG: readonly string[] = SGM_TILE_GEN_IDS.filter((id) => /^[tg](?:128|256)x/.test(id) || SGM_TILE_GEN_DECODE.includes(id));
