@@ -4,6 +4,7 @@
 // the bounded queue and bad requests behave.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, InputError, QueueFullError, type CompletionEvent, type Engine } from '../src/index.js';
+import type { ForwardExecutor } from '../src/model/generation.js';
 
 let single: Engine, pooled: Engine;
 const PROMPTS = ['Hello there', 'The attention pool takes the long sequences', 'A', 'Once upon a time in a land far away, a'];
@@ -116,6 +117,34 @@ describe.each([['one device', () => single], ['FA Pool (2 in-process ranks)', ()
 });
 
 describe('engine.submit behaviour', () => {
+  it('requests of different lengths that join and leave mid-batch each get the tokens they get alone', async () => {
+    const lens = [3, 11, 6, 9];
+    const want = await Promise.all(PROMPTS.map(async (p, i) => alone(single, p, lens[i]!)));
+    const got = await Promise.all(PROMPTS.map(async (p, i) => {
+      await new Promise((r) => setTimeout(r, 5 * i));
+      return collect(single.submit({ prompt: p, maxTokens: lens[i]! }));
+    }));
+    got.forEach((g, i) => expect(g.done.tokens, `request ${i}`).toEqual(want[i]));
+    expect(single.load()).toMatchObject({ running: 0, queued: 0 });
+  });
+
+  it('decode steps are pipelined: the next step is submitted before the last one is read', async () => {
+    const ex = (single as unknown as { parts: { executor: ForwardExecutor } }).parts.executor;
+    const calls: string[] = [];
+    const orig = { decode: ex.decode, readTokens: ex.readTokens };
+    const decode = ex.decode.bind(ex), read = ex.readTokens.bind(ex);
+    ex.decode = async (input, buf) => { calls.push('D'); return decode(input, buf); };
+    ex.readTokens = async (buf) => { calls.push('R'); return read(buf); };
+    try {
+      const { done } = await collect(single.submit({ prompt: 'Hello there', maxTokens: 6 }));
+      expect(done.tokens).toEqual(await alone(single, 'Hello there', 6));
+    } finally {
+      Object.assign(ex, orig);
+    }
+    // First token, then 5 steps: step 2 goes in before step 1 is read, and so on; the last one is read alone.
+    expect(calls.slice(0, 11).join('')).toBe('RDDRDRDRDRR');
+  });
+
   it('a stop string ends the request; the text stops before it', async () => {
     const full = single.tokenizer.decode(await alone(single, 'Hello there', 12));
     const stopAt = full.slice(3, 5);

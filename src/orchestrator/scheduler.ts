@@ -3,6 +3,9 @@
 // step, so running sequences keep streaming), its first token is sampled while the others keep their next
 // input, and it leaves (its slot freed) when done, stopped or cancelled. Requests decode together only with
 // the same sampling parameters (the sampler's parameters are per batch); others wait for the batch to drain.
+// Decode steps are pipelined: step s + 1 is submitted before step s's tokens are read (its inputs are step s's
+// samples, already on the GPU), so the GPU does not wait for the host's read-back and encoding between steps. A
+// sequence that turns out to have ended at step s (end of sequence, a stop) has its step-s+1 token dropped.
 import { InputError } from '../gpu/index.js';
 import { NONFINITE_ID, nonFiniteLogits, type SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from '../model/config.js';
@@ -39,6 +42,7 @@ interface Slot {
   pending: PrefillChunk | null; // the next chunk to run (already taken from the iterator)
   prefilled: boolean;
   generated: number;            // tokens emitted
+  inFlight: boolean;            // a submitted decode step will give it a token not read yet
   done: boolean;
 }
 
@@ -50,6 +54,8 @@ export class Scheduler {
   private running: Promise<void> | null = null;
   private batchKey: string | null = null;
   private step = 0;
+  /** The decode step submitted and not read yet: its read-back buffer. */
+  private inFlight: { buf: number } | null = null;
   readonly maxBatch: number;
   readonly maxContext: number;
   readonly chunk: number;
@@ -119,6 +125,7 @@ export class Scheduler {
         await this.firstTokens();
         await this.decodeStep();
       } catch (e) {
+        this.inFlight = null;
         for (const [b, s] of this.slots.entries()) if (s) { s.req.onError(e); this.slots[b] = null; }
         return;
       }
@@ -137,7 +144,7 @@ export class Scheduler {
       this.batchKey = key;
       this.waiting.splice(i, 1);
       const chunks = prefillChunks([req.prompt], this.chunk, [free]);
-      this.slots[free] = { req, chunks, pending: chunks.next().value ?? null, prefilled: false, generated: 0, done: false };
+      this.slots[free] = { req, chunks, pending: chunks.next().value ?? null, prefilled: false, generated: 0, inFlight: false, done: false };
       this.emitted.set(free, []);
       req.onStart(free);
     }
@@ -156,8 +163,9 @@ export class Scheduler {
 
   /** Sample the first token of slots whose prompt is done; the decoding ones keep their next input. */
   private async firstTokens(): Promise<void> {
-    const fresh = this.slots.flatMap((s, b) => (s && s.prefilled && s.generated === 0 && !s.done ? [b] : []));
+    const fresh = this.slots.flatMap((s, b) => (s && s.prefilled && s.generated === 0 && !s.inFlight && !s.done ? [b] : []));
     if (fresh.length === 0) return;
+    await this.drain(); // its read-back buffer may be the one the first tokens use
     const keep = this.slots.flatMap((s, b) => (s && s.generated > 0 && !s.done ? [b] : []));
     await this.ex.sampleFirst(0, keep);
     const ids = await this.ex.readTokens(0);
@@ -177,7 +185,11 @@ export class Scheduler {
     if (s.generated >= s.req.maxTokens) { s.done = true; s.req.onDone('length'); }
   }
 
-  /** One decode step of every slot that has its first token and wants more. */
+  /**
+   * Submit one decode step of every slot that has its first token (or one in flight) and wants more, then read the
+   * step before it. A slot whose last token is in flight gets no row; one that has ended unseen gets a row whose
+   * token is dropped. With nothing to submit, the step in flight is read.
+   */
   private async decodeStep(): Promise<void> {
     const B = this.maxBatch;
     const rows = new Uint32Array(2 * B), lengths = new Uint32Array(B);
@@ -186,23 +198,41 @@ export class Scheduler {
       const s = this.slots[b];
       rows[2 * b] = b;
       rows[2 * b + 1] = NO_POSITION;
-      if (!s || s.done || s.generated === 0) continue;
+      if (!s || s.done) continue;
+      const have = s.generated + (s.inFlight ? 1 : 0); // tokens sampled, read or not
+      if (have === 0 || have >= s.req.maxTokens) continue;
       if (s.req.isStopped()) { s.done = true; s.req.onDone('stopped'); continue; }
-      // The step's input is the last token (in the next-input buffer) at position prompt + generated − 1.
-      const pos = s.req.prompt.length + s.generated - 1;
+      // The step's input is the last token sampled (in the next-input buffer) at position prompt + have − 1.
+      const pos = s.req.prompt.length + have - 1;
       rows[2 * b + 1] = pos;
       lengths[b] = pos + 1;
       any = true;
     }
-    if (!any) return;
+    if (!any) { await this.drain(); return; }
     this.step++;
+    // Cache rebuilds need the tokens before the step's input: emitted already (the input may still be in flight).
     const history = (b: number) => {
       const s = this.slots[b]!;
       return [...s.req.prompt, ...this.emitted.get(b)!].slice(0, lengths[b]! - 1);
     };
-    await this.ex.decode({ step: this.step, rows, lengths, history }, 1);
-    const ids = await this.ex.readTokens(1);
-    for (let b = 0; b < B; b++) if (lengths[b]) this.take(b, ids[b]!);
+    const buf = this.step % 2;
+    await this.ex.decode({ step: this.step, rows, lengths, history }, buf);
+    await this.drain();
+    for (let b = 0; b < B; b++) if (lengths[b]) this.slots[b]!.inFlight = true;
+    this.inFlight = { buf };
+  }
+
+  /** Read the step in flight, if any, and hand each of its slots its token (dropped where the slot has ended). */
+  private async drain(): Promise<void> {
+    const f = this.inFlight;
+    if (!f) return;
+    this.inFlight = null;
+    const ids = await this.ex.readTokens(f.buf);
+    for (const [b, s] of this.slots.entries()) {
+      if (!s?.inFlight) continue;
+      s.inFlight = false;
+      if (!s.done) this.take(b, ids[b]!);
+    }
   }
 
   /** Tokens each slot emitted (a rebuilt cache needs them). */
@@ -210,7 +240,7 @@ export class Scheduler {
 
   private async release(): Promise<void> {
     for (const [b, s] of this.slots.entries()) {
-      if (!s?.done) continue;
+      if (!s?.done || s.inFlight) continue;
       await this.ex.freeSlot?.(b);
       this.slots[b] = null;
       this.emitted.delete(b);
