@@ -128,6 +128,19 @@ describe('engine.submit behaviour', () => {
     expect(single.load()).toMatchObject({ running: 0, queued: 0 });
   });
 
+  it('a request with other sampling parameters waits for the batch to drain, then samples with its own', async () => {
+    const hot = { temperature: 1.5, topK: 0, topP: 1, seed: 11 };
+    const wantHot = (await single.run({ prompts: ['Hello there'], maxNewTokens: 8, stopAtEos: false, sampling: hot })).result.tokens[0]!;
+    const wantGreedy = await alone(single, 'A', 6);
+    expect(wantHot, 'the hot draws differ from greedy (else this test proves nothing)').not.toEqual(await alone(single, 'Hello there', 8));
+    const [greedy, hotOne] = await Promise.all([
+      collect(single.submit({ prompt: 'A', maxTokens: 6 })),
+      collect(single.submit({ prompt: 'Hello there', maxTokens: 8, sampling: hot })),
+    ]);
+    expect(greedy.done.tokens).toEqual(wantGreedy);
+    expect(hotOne.done.tokens).toEqual(wantHot);
+  });
+
   it('decode steps are pipelined: the next step is submitted before the last one is read', async () => {
     const ex = (single as unknown as { parts: { executor: ForwardExecutor } }).parts.executor;
     const calls: string[] = [];

@@ -89,7 +89,8 @@ export class Scheduler {
     this.running ??= this.lock(() => this.loop()).finally(() => { this.running = null; if (this.waiting.length) this.startLoop(); });
   }
 
-  private prepared = false;
+  /** The sampling parameters (paramsKey) the executor's batch was prepared for; null: prepare before use. */
+  private preparedKey: string | null = null;
 
   private get shape(): BatchShape {
     const B = this.maxBatch;
@@ -98,7 +99,7 @@ export class Scheduler {
 
   private async prepare(sampling: SamplingParams): Promise<void> {
     await this.ex.prepare(this.shape, sampling);
-    this.prepared = true;
+    this.preparedKey = paramsKey(sampling);
   }
 
   /** Compile the launches of this schedule (full prefill chunks, a one-row chunk, the decode step) before any request. */
@@ -108,7 +109,7 @@ export class Scheduler {
 
   /** Admit what fits; one prefill chunk; first tokens of the prompts just done; one decode step. Until idle. */
   private async loop(): Promise<void> {
-    this.prepared = false; // the batch API may have prepared other shapes in between
+    this.preparedKey = null; // the batch API may have prepared other shapes in between
     for (;;) {
       await this.admit();
       const live = this.slots.filter((s): s is Slot => s !== null);
@@ -126,7 +127,8 @@ export class Scheduler {
         await this.decodeStep();
       } catch (e) {
         this.inFlight = null;
-        for (const [b, s] of this.slots.entries()) if (s) { s.req.onError(e); this.slots[b] = null; }
+        // A slot already done (its token may still have been in flight) has had its end: it is only freed.
+        for (const [b, s] of this.slots.entries()) if (s) { if (!s.done) s.req.onError(e); this.slots[b] = null; }
         return;
       }
       await this.release();
@@ -140,7 +142,8 @@ export class Scheduler {
       const free = this.slots.indexOf(null);
       if (free < 0) return;
       if (this.batchKey !== null && key !== this.batchKey) { i++; continue; }
-      if (!this.prepared) await this.prepare(req.sampling);
+      // A batch with other sampling parameters (after the last one drained) prepares the sampler for them.
+      if (this.preparedKey !== key) await this.prepare(req.sampling);
       this.batchKey = key;
       this.waiting.splice(i, 1);
       const chunks = prefillChunks([req.prompt], this.chunk, [free]);
