@@ -11,6 +11,7 @@ import { envVar } from './common.js';
 import { epilogueConstants, type Epilogue, type GemmLaunch } from './gemm-common.js';
 import { SGM_DIAGNOSTIC, SKINNY_MAX_M, SKINNY_MIN_M, checkSgmOperands, hasSubgroupMatrixF16, realAndEmulated } from './gemm-sgm-common.js';
 import { chooseSkinnyGen, gemmSkinnyOverride, launchSgmSkinnyGen, type SgmSkinnyGenShape } from './gemm-skinny-gen.js';
+import { GEMV_MAX_M } from './gemv.js';
 
 // ---- subgroup matrix ------------------------------------------------------------------------------
 
@@ -366,14 +367,6 @@ export function sgmTileFits(caps: Caps, s: SgmTileShape, gated: boolean): boolea
 }
 
 /**
- * The subgroup-matrix kernel for a shape, from the H200 sweeps (kernels-bench/notes/gemm.md, rounds 1–2):
- * batched decode (16 ≤ M ≤ 64) takes the skinny kernel where it beat the direct kernel — every plain
- * projection (2–9× faster) and the gated product up to M = 32; larger M takes direct loads where they apply
- * (the staged tile kernel is correct but ran at 18–20 TFLOP/s against the direct kernel's 57), else the
- * staged v0 kernel. FAPOOL_GEMM_PREFILL=tile-gen:<id>[,<id>] picks a generated staged kernel for M > 64
- * (gemmPrefillOverride); FAPOOL_GEMM_SKINNY=gen[:…] the generated skinny kernel for decode rows (chooseSkinnyGen).
- */
-/**
  * The decode tile for 9..64 rows of a wide product (N ≥ DECODE_TILE_MIN_N: qkv, gate+up, the LM head), where its
  * staged 16-byte weight loads beat the skinny kernels. H200 sweep (session 5, `rounds/dec6.sh`, ms at 16 / 32 / 64
  * rows; skinny kernel in brackets): qkv 4096→12288 t32x64 0.073 / 0.074 (0.104 / 0.116), t64x64 at 64 0.091 (0.604);
@@ -382,7 +375,7 @@ export function sgmTileFits(caps: Caps, s: SgmTileShape, gated: boolean): boolea
  * workgroups and lose or tie; they keep the skinny kernel. Null when another kernel should take it.
  */
 export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, gated: boolean): SgmTileGenShape | null {
-  if (M < SKINNY_MIN_M_GEN || M > SKINNY_MAX_M || N < DECODE_TILE_MIN_N || K % 4 !== 0) return null;
+  if (M <= GEMV_MAX_M || M > SKINNY_MAX_M || N < DECODE_TILE_MIN_N || K % 4 !== 0) return null;
   const id = gated ? (M <= 16 ? 'g16x64_sg1x4_k64_b1' : M <= 32 ? 'g32x64_sg1x4_k64_b1' : 'g64x64_sg2x2_k32_b1')
     : (M <= 32 ? 't32x64_sg1x4_k64_b1' : 't64x64_sg1x4_k64_b1');
   const s: SgmTileGenShape = { kind: 'tile-gen', id };
@@ -391,8 +384,16 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
 
 /** Columns from which decode rows take the decode tiles (N/64 ≥ 128 workgroups). */
 export const DECODE_TILE_MIN_N = 8192;
-const SKINNY_MIN_M_GEN = 9; // the rows above the GEMV path (GEMV_MAX_M = 8)
 
+/**
+ * The subgroup-matrix kernel for a shape, from the H200 sweeps (kernels-bench/notes/gemm.md, rounds 1–2):
+ * batched decode (16 ≤ M ≤ 64) takes the skinny kernel where it beat the direct kernel — every plain
+ * projection (2–9× faster) and the gated product up to M = 32; larger M takes direct loads where they apply
+ * (the staged tile kernel is correct but ran at 18–20 TFLOP/s against the direct kernel's 57), else the
+ * staged v0 kernel. FAPOOL_GEMM_PREFILL=tile-gen:<id>[,<id>] picks a generated staged kernel for M > 64
+ * (gemmPrefillOverride); FAPOOL_GEMM_SKINNY=gen[:…] the generated skinny kernel for decode rows (chooseSkinnyGen). Before
+ * all of these, wide products of 9–64 rows take the decode tiles (chooseDecodeTile) unless FAPOOL_GEMM_SKINNY is set.
+ */
 export function chooseSgmKernel(caps: Caps, M: number, N: number, K: number, gated: boolean): SgmKernelChoice {
   const skinny = gemmSkinnyOverride();
   // FAPOOL_GEMM_SKINNY set (any value) asks for the skinny kernels by name: no decode tiles then.

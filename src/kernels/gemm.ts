@@ -10,7 +10,7 @@ import { epilogueConstants, isActivation, type Activation, type Epilogue, type G
 import { launchSgm, type SgmKernelChoice } from './gemm-sgm.js';
 import { hasSubgroupMatrixF16 } from './gemm-sgm-common.js';
 import { chooseSkinnyGen } from './gemm-skinny-gen.js';
-import { GEMV_MAX_M, gemvCptDefault, gemvSgApplies, gemvSgDefault, launchGemv, type GemvTuning } from './gemv.js';
+import { GEMV_MAX_M, gemvSgChoice, launchGemv, type GemvTuning } from './gemv.js';
 
 export type GemmPath = 'tiled' | 'gemv' | 'subgroup-matrix';
 
@@ -153,8 +153,7 @@ export function chooseQuad(caps: Caps, M: number, N: number): QuadShape | null {
 export function normPrologueApplies(caps: Caps, M: number, N: number, K: number, dtype: DType, gated = false): boolean {
   if (M > NORM_PROLOGUE_MAX_M || chooseGemmPath(caps, M, N, K, dtype, gated) !== 'gemv') return false;
   // From 2 rows the subgroup kernel (no prologue) plus a norm launch beats the per-column kernel with it.
-  const sg = gemvCptDefault() ?? gemvSgDefault(gated, M, K);
-  return M === 1 || !(sg.cpt > 0 && gemvSgApplies(caps, { M, K, dtype, kind: gated ? 'gated' : 'linear' }, sg.cpt, sg.u));
+  return gemvSgChoice(caps, { M, K, dtype, kind: gated ? 'gated' : 'linear' }) === null;
 }
 
 /**

@@ -93,6 +93,16 @@ export function gemvSgApplies(caps: Caps, l: Pick<GemmLaunch, 'M' | 'K' | 'dtype
     && l.K % 8 === 0 && l.norm === undefined;
 }
 
+/**
+ * What a GEMV of 2..8 rows takes by default on the subgroup kernel (FAPOOL_GEMV_CPT, else gemvSgDefault), or null
+ * where the per-column kernel runs (one row, f32, the norm prologue, FAPOOL_GEMV_CPT=0, no entry).
+ */
+export function gemvSgChoice(caps: Caps, l: Pick<GemmLaunch, 'M' | 'K' | 'dtype' | 'norm'> & { kind?: GemmLaunch['kind'] }): { cpt: number; u: number } | null {
+  if (l.M < 2) return null;
+  const c = gemvCptDefault() ?? gemvSgDefault(l.kind === 'gated', l.M, l.K);
+  return c.cpt > 0 && gemvSgApplies(caps, l, c.cpt, c.u) ? c : null;
+}
+
 function launchGemvSg(gpu: Gpu, l: GemmLaunch, cpt: number, u: number): Dispatch {
   const caps = gpu.caps, gated = l.kind === 'gated';
   const sgs = fixedSubgroupSize(caps);
@@ -110,11 +120,15 @@ export function launchGemv(gpu: Gpu, l: GemmLaunch, tune: GemvTuning = {}): Disp
   if (l.M > GEMV_MAX_M) throw new LimitError(`gemv: M = ${l.M} rows of x; the GEMV path takes at most ${GEMV_MAX_M}`);
   // A per-column tuning (lanes, h8) asks for the per-column kernel.
   const perColumn = tune.lanes !== undefined || tune.h8 !== undefined;
-  const auto = l.M >= 2 && !perColumn ? gemvCptDefault() ?? gemvSgDefault(l.kind === 'gated', l.M, l.K) : { cpt: 0, u: 1 };
-  const cpt = tune.cpt ?? auto.cpt;
-  const u = tune.u ?? (tune.cpt === undefined ? auto.u : 1);
-  if (cpt > 0 && gemvSgApplies(caps, l, cpt, u)) return launchGemvSg(gpu, l, cpt, u);
-  if (tune.cpt) throw new LimitError(`gemv: the subgroup kernel (cpt ${tune.cpt}, u ${u}) does not apply to ${l.M}x${l.N}x${l.K} ${l.dtype}${l.kind === 'gated' ? ' gated' : ''}${l.norm ? ' with the norm prologue' : ''} here`);
+  if (tune.cpt === undefined) {
+    const c = perColumn ? null : gemvSgChoice(caps, l);
+    const u = tune.u ?? c?.u ?? 1;
+    if (c && gemvSgApplies(caps, l, c.cpt, u)) return launchGemvSg(gpu, l, c.cpt, u);
+  } else if (tune.cpt > 0) {
+    const u = tune.u ?? 1;
+    if (gemvSgApplies(caps, l, tune.cpt, u)) return launchGemvSg(gpu, l, tune.cpt, u);
+    throw new LimitError(`gemv: the subgroup kernel (cpt ${tune.cpt}, u ${u}) does not apply to ${l.M}x${l.N}x${l.K} ${l.dtype}${l.kind === 'gated' ? ' gated' : ''}${l.norm ? ' with the norm prologue' : ''} here`);
+  }
   const vec4 = l.K % 4 === 0, gated = l.kind === 'gated', suffix = vec4 ? '4' : '';
   const uniforms = { M: l.M, N: l.N, K: l.K };
   // Unused optional operands bind x as a placeholder (read-only, never read: the override is off).

@@ -166,7 +166,7 @@ export class Scheduler {
 
   /** Sample the first token of slots whose prompt is done; the decoding ones keep their next input. */
   private async firstTokens(): Promise<void> {
-    const fresh = this.slots.flatMap((s, b) => (s && s.prefilled && s.generated === 0 && !s.inFlight && !s.done ? [b] : []));
+    const fresh = this.slots.flatMap((s, b) => (s && s.prefilled && s.generated === 0 && !s.done ? [b] : []));
     if (fresh.length === 0) return;
     await this.drain(); // its read-back buffer may be the one the first tokens use
     const keep = this.slots.flatMap((s, b) => (s && s.generated > 0 && !s.done ? [b] : []));
