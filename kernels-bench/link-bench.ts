@@ -1,7 +1,8 @@
 // The pool's hop, taken apart: where the time of one decode-layer request goes between the base and a pool rank.
 // Four measurements on this machine, same payloads as seed-4l's pooled decode layer (q, new k, new v of one
 // sequence: 32 + 2·32 rows of 128 f16 = 24 KiB out; O 8 KiB + LSE back):
-//   raw      plain zeromq.js DEALER → ROUTER echo between two processes (the transport's floor)
+//   raw      plain zeromq.js DEALER → ROUTER echo between two processes (the transport's floor); then with the
+//            server's thread busy 0.2–1 ms before each answer (ZeroMQ's I/O threads idle meanwhile, as in a decode)
 //   ping     our link (msgpackr header, schema checks) to a worker process, no GPU work
 //   refused  the attend payload to a worker that refuses it after decoding (no GPU work)
 //   attend   our link to a worker process whose AttentionRank runs the layer on its GPU (rank time reported)
@@ -29,29 +30,53 @@ function stats(xs: number[]): { p10: number; p50: number; p90: number } {
   return { p10: at(0.1), p50: at(0.5), p90: at(0.9) };
 }
 
-/** The raw echo server (child process): replies to each request with `replyBytes` bytes. */
-async function rawServer(endpoint: string, replyBytes: number): Promise<void> {
+/**
+ * The raw echo server (child process): replies to each request with `replyBytes` bytes, after spinning `holdMs`
+ * (its JavaScript thread busy, ZeroMQ's I/O threads idle: the gap a rank's GPU work leaves between messages).
+ */
+async function rawServer(endpoint: string, replyBytes: number, holdMs: number): Promise<void> {
   const { Router } = await import('zeromq');
   const sock = new Router({ linger: 0 });
   await sock.bind(endpoint);
   process.send?.('ready');
   const reply = Buffer.alloc(replyBytes, 1);
-  for await (const [rid] of sock) await sock.send([rid!, Buffer.from('h'), reply]);
+  for await (const [rid, head] of sock) {
+    if (head?.length === 1 && head[0] === 0x6b) continue; // 'k': a keep-alive, no answer
+    const until = performance.now() + holdMs;
+    while (performance.now() < until) { /* the rank's work */ }
+    await sock.send([rid!, Buffer.from('h'), reply]);
+  }
 }
 
-async function rawRtt(reps: number, reqBytes: number, replyBytes: number): Promise<number[]> {
-  const endpoint = `ipc://${join(tmpdir(), `fapool-link-bench-${process.pid}.sock`)}`;
-  const child = fork(fileURLToPath(import.meta.url), ['--raw-server', endpoint, '--reply-bytes', String(replyBytes)], { stdio: 'inherit' });
+/**
+ * Round trips (minus the server's hold) of raw ZeroMQ; `keepAliveMs` > 0: while waiting, the client sends a
+ * one-byte message that often (the server drops it), so neither side's I/O thread goes idle.
+ */
+async function rawRtt(reps: number, reqBytes: number, replyBytes: number, holdMs = 0, keepAliveMs = 0): Promise<number[]> {
+  const endpoint = `ipc://${join(tmpdir(), `fapool-link-bench-${process.pid}-${holdMs}.sock`)}`;
+  const child = fork(fileURLToPath(import.meta.url), ['--raw-server', endpoint, '--reply-bytes', String(replyBytes), '--hold-ms', String(holdMs)], { stdio: 'inherit' });
   await new Promise<void>((res) => child.once('message', () => res()));
   const { Dealer } = await import('zeromq');
   const sock = new Dealer({ linger: 0 });
   sock.connect(endpoint);
-  const payload = Buffer.alloc(reqBytes, 2), out: number[] = [];
+  const payload = Buffer.alloc(reqBytes, 2), out: number[] = [], k = Buffer.from('k');
   for (let i = 0; i < reps + 20; i++) {
     const t0 = performance.now();
     await sock.send([Buffer.from('h'), payload]);
-    await sock.receive();
-    if (i >= 20) out.push(performance.now() - t0);
+    const reply = sock.receive();
+    if (keepAliveMs > 0) {
+      let done = false, next = performance.now() + keepAliveMs;
+      void reply.then(() => { done = true; });
+      while (!done) {
+        await new Promise<void>((r) => setImmediate(r));
+        if (!done && performance.now() >= next) { next = performance.now() + keepAliveMs; await sock.send([k]); }
+      }
+    }
+    await reply;
+    if (i >= 20) out.push(performance.now() - t0 - holdMs);
+    // With a hold, the client's own work between two layers' messages too (its thread busy, its I/O thread idle).
+    const pause = performance.now() + (holdMs > 0 ? 0.4 : 0);
+    while (performance.now() < pause) { /* busy */ }
   }
   sock.close();
   child.kill();
@@ -90,10 +115,10 @@ async function main(): Promise<void> {
   const { values: v } = parseArgs({
     options: {
       len: { type: 'string', default: '32768' }, reps: { type: 'string', default: '300' }, out: { type: 'string' },
-      'raw-server': { type: 'string' }, 'reply-bytes': { type: 'string', default: '0' },
+      'raw-server': { type: 'string' }, 'reply-bytes': { type: 'string', default: '0' }, 'hold-ms': { type: 'string', default: '0' },
     },
   });
-  if (v['raw-server']) return rawServer(String(v['raw-server']), Number(v['reply-bytes']));
+  if (v['raw-server']) return rawServer(String(v['raw-server']), Number(v['reply-bytes']), Number(v['hold-ms']));
   const len = Number(v.len), reps = Number(v.reps);
   const reqBytes = 3 * HEADS * D * 2, replyBytes = HEADS * D * 2 + HEADS * 4;
   const rows: Record<string, unknown>[] = [];
@@ -106,6 +131,9 @@ async function main(): Promise<void> {
   };
 
   show(`raw zeromq, ${reqBytes} B → ${replyBytes} B`, await rawRtt(reps, reqBytes, replyBytes));
+  // The same with the server's thread busy before it answers (no GPU): is a gap between messages what costs?
+  for (const hold of [0.2, 0.5, 1]) show(`  the same, server busy ${hold} ms first (round trip − ${hold})`, await rawRtt(reps, reqBytes, replyBytes, hold));
+  for (const hold of [0.5, 1]) show(`  busy ${hold} ms, keep-alives every 0.1 ms meanwhile`, await rawRtt(reps, reqBytes, replyBytes, hold, 0.1));
   const workers = await spawnLocalWorkers(['none']);
   const link = workers.members[0]!.link;
   let gpu: Gpu | null = null;

@@ -11,7 +11,8 @@
 // process, --spawn none:1), pool-worker-prefill-pool, static-tp2 (--spawn none:1), static-tp2pp2 (--spawn none:3).
 //
 //   node dist/kernels-bench/pool-bench.js --model /tmp/seed-4l-f16.safetensors --batches a,b --pool 1 --out pool.json
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createEngine, type EngineOptions } from '../src/orchestrator/create-engine.js';
 import type { GenerationEvent } from '../src/orchestrator/engine.js';
@@ -92,6 +93,16 @@ async function run(opts: EngineOptions, prompts: number[][], newTokens: number, 
   }
 }
 
+/**
+ * The host a run measured: the hop's legs depend on how fast a sleeping thread wakes, which differs between the
+ * lent machines' runtimes (a gVisor sandbox reports kernel 4.4.0; a Firecracker microVM its own kernel).
+ */
+function hostFacts(): { kernel: string; cpus: number; cpu: string; hypervisor: boolean } {
+  let info = '';
+  try { info = readFileSync('/proc/cpuinfo', 'utf8'); } catch { /* not Linux */ }
+  return { kernel: release(), cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', hypervisor: /^flags\s*:.*\bhypervisor\b/m.test(info) };
+}
+
 async function main(): Promise<void> {
   const { values: v } = parseArgs({
     options: {
@@ -128,7 +139,9 @@ async function main(): Promise<void> {
   };
   const rows: Row[] = [];
   // Written after every row: a run cut short by its time limit still leaves what it measured.
-  const save = (r: Row[]) => { if (v.out) writeFileSync(String(v.out), JSON.stringify({ created: new Date().toISOString(), args: process.argv.slice(2), rows: r }, null, 1)); };
+  const host = hostFacts();
+  console.log(`host: kernel ${host.kernel}, ${host.cpus} CPUs (${host.cpu})${host.hypervisor ? ', under a hypervisor' : ''}`);
+  const save = (r: Row[]) => { if (v.out) writeFileSync(String(v.out), JSON.stringify({ created: new Date().toISOString(), args: process.argv.slice(2), host, rows: r }, null, 1)); };
   for (const name of String(v.batches).split(',')) {
     const lens = BATCHES[name]?.map((n) => Math.max(1, Math.round(n / scale)));
     if (!lens) throw new Error(`unknown batch '${name}' (a, b, c)`);

@@ -7,10 +7,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DType, Gpu } from '../src/gpu/index.js';
 import { presetConfig, type ModelConfig } from '../src/model/config.js';
+import { batchShape, prefillChunks } from '../src/model/generation.js';
 import { Generator } from '../src/model/generator.js';
 import { loadWeights } from '../src/model/load-weights.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
 import { openSafetensors } from '../src/model/safetensors-node.js';
+import { NO_POSITION } from '../src/model/run-state.js';
 import { expectedWeights } from '../src/model/weight-names.js';
 import type { Weights } from '../src/model/weights.js';
 import { compare, rng, useGpu } from './helpers.js';
@@ -77,6 +79,35 @@ describe('tiny decoder vs float64 reference', () => {
     }
     expect(batch.inputTokens).toBe(51);
     expect(batch.outputTokens).toBe(30);
+  });
+
+  it('a step over the busy rows only: the rows a step runs, the same tokens, idle slots\' ids left as they are', async () => {
+    const g = await gpu();
+    const gen = await generator(g, 'f32');
+    const m = gen.model;
+    const r = rng();
+    const prompts = [prompt(r, 9), prompt(r, 5), prompt(r, 7), prompt(r, 3), prompt(r, 4), prompt(r, 6)];
+    const shape = batchShape(cfg, prompts, { maxNewTokens: 6 });
+    gen.prepare(shape, GREEDY);
+    expect(m.rowClasses()).toEqual([1, 2, 4, 6]);
+    const busy = (...at: number[]) => m.busyRows(Uint32Array.from({ length: 6 }, (_, b) => (at.includes(b) ? 9 : 0)));
+    expect([busy(), busy(0), busy(1), busy(0, 2), busy(3), busy(5), busy(0, 4)]).toEqual([1, 1, 2, 4, 4, 6, 6]);
+    for (const c of prefillChunks(prompts, shape.chunk)) await gen.prefill(c);
+    await gen.sampleFirst(0);
+    const tokens = [(await gen.readTokens(0))[0]!];
+    const idle = Array.from(await g.read(m.state.nextIds) as Uint32Array).slice(1);
+    // Slot 0 alone decodes: one row a step.
+    let len = prompts[0]!.length;
+    for (let step = 1; step < 6; step++, len++) {
+      const rows = new Uint32Array(12), lengths = new Uint32Array(6);
+      for (let b = 0; b < 6; b++) { rows[2 * b] = b; rows[2 * b + 1] = NO_POSITION; }
+      rows[1] = len;
+      lengths[0] = len + 1;
+      await gen.decode({ step, rows, lengths, history: () => [] }, step % 2);
+      tokens.push((await gen.readTokens(step % 2))[0]!);
+    }
+    expect(tokens, `seed ${r.seed}`).toEqual(new RefModel(cfg, refWeights).greedy(prompts[0]!, 6).tokens);
+    expect(Array.from(await g.read(m.state.nextIds) as Uint32Array).slice(1)).toEqual(idle);
   });
 
   it('sequences of very different lengths get separate cache groups and decode as each alone (f32 and f16)', async () => {

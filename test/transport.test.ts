@@ -11,7 +11,7 @@ import {
 } from '../src/orchestrator/transport/link.js';
 import { decodeMessage, encodeMessage, validateMessage } from '../src/orchestrator/transport/codec.js';
 import { FrameError, type AttendItem, type RequestMsg, type TensorFrame } from '../src/orchestrator/transport/messages.js';
-import { busyPoll, connectRank, serveRank } from '../src/orchestrator/transport/zmq-link.js';
+import { KEEPALIVE_WINDOW_MS, busyPoll, connectRank, serveRank } from '../src/orchestrator/transport/zmq-link.js';
 import { rng, type Rng } from './helpers.js';
 
 const numelOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -433,6 +433,61 @@ describe('zmq failure paths', () => {
       raw.close();
       await link.close();
       await server.close();
+    }
+  });
+});
+
+describe('keep-alives', () => {
+  it('flow while a reply is awaited (within the window), never reach the handler, and stop once it is in', async () => {
+    const seen: string[] = [];
+    // Our server: the rank takes 20 ms while keep-alives come every 0.2 ms.
+    const server = await serveRank('tcp://127.0.0.1:0', async (req) => {
+      seen.push(req.kind);
+      if (req.kind === 'ping') await new Promise((r) => setTimeout(r, 20));
+      return { header: { kind: 'pong' } };
+    });
+    const link = await connectRank(server.endpoint, { name: 'ka', keepAliveMs: 0.2 });
+    try {
+      seen.length = 0;
+      await link.request({ kind: 'ping' });
+      expect(seen).toEqual(['ping']); // the handler saw the request only
+      await link.request({ kind: 'ping' });
+      expect(seen).toEqual(['ping', 'ping']);
+    } finally {
+      await link.close();
+      await server.close();
+    }
+    // On the wire: a ROUTER of our own sees them as messages of kind keepalive, while a reply is awaited only.
+    const { Router } = await import('zeromq');
+    const raw = new Router({ linger: 0 });
+    await raw.bind('tcp://127.0.0.1:0');
+    const counted = { keepalive: 0, other: 0 };
+    let answer: ((rid: Buffer, id: number) => void) | null = null;
+    const reading = (async () => {
+      for await (const [rid, ...parts] of raw) {
+        if (parts.length === 1 && parts[0]!.byteLength === 0) continue; // not ROUTER_NOTIFY here, but harmless
+        const { header } = decodeMessage(parts);
+        if (header.kind === 'keepalive') { counted.keepalive++; continue; }
+        counted.other++;
+        answer?.(rid!, header.id);
+      }
+    })();
+    answer = (rid, id) => void raw.send([rid, ...encodeMessage({ kind: 'pong', v: 2, id })]);
+    const link2 = await connectRank(raw.lastEndpoint!, { name: 'ka2', keepAliveMs: 0.2 });
+    try {
+      const before = counted.keepalive;
+      answer = (rid, id) => { setTimeout(() => void raw.send([rid, ...encodeMessage({ kind: 'pong', v: 2, id })]), 3); };
+      await link2.request({ kind: 'ping' });
+      const during = counted.keepalive - before;
+      expect(during).toBeGreaterThan(3); // ~3 ms of waiting at one per 0.2 ms
+      await new Promise((r) => setTimeout(r, KEEPALIVE_WINDOW_MS + 20));
+      const after = counted.keepalive;
+      await new Promise((r) => setTimeout(r, 20));
+      expect(counted.keepalive).toBe(after); // the reply is in: none after it
+    } finally {
+      await link2.close();
+      raw.close();
+      await reading.catch(() => undefined);
     }
   });
 });

@@ -19,7 +19,7 @@ fi
 echo "== server bench"
 # The results file is rewritten after every level: a run cut by the timeout keeps its finished levels.
 timeout ${SRV_TIMEOUT:-80} node dist/kernels-bench/server-bench.js --model $W --dtype f16 \
-  --lens 256,256,512,1024,2048,4096,8192,32768 --max-tokens 32 --levels ${SRV_LEVELS:-1:8,8:24} \
+  --lens ${SRV_LENS:-256,256,512,1024,2048,4096,8192,32768} --max-tokens 32 --levels ${SRV_LEVELS:-1:8,8:24} \
   --out "$R/server.json" --metrics "$R/metrics.txt" > "$R/bench.log" 2>&1
 echo "bench exit $?"
 grep -v '^Warning' "$R/bench.log" | tail -n 25

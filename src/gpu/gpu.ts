@@ -347,10 +347,24 @@ export class Gpu {
 
   /** Encode and submit steps in order (one command buffer). */
   submit(dispatches: readonly Step[]): void {
+    this.submitBuffers([this.commandBuffer(dispatches)]);
+  }
+
+  /**
+   * Encode steps into a command buffer now, to submit later (submitBuffers). Uniform values are uploaded now: a
+   * launch's values set after this do not reach this buffer.
+   */
+  commandBuffer(dispatches: readonly Step[]): GPUCommandBuffer {
     this.ensureAlive();
     const enc = this.device.createCommandEncoder();
     this.encode(enc, dispatches);
-    this.device.queue.submit([enc.finish()]);
+    return enc.finish();
+  }
+
+  /** Submit command buffers in order (one queue submission). */
+  submitBuffers(buffers: GPUCommandBuffer[]): void {
+    this.ensureAlive();
+    this.device.queue.submit(buffers);
     this.counts.submits++;
   }
 

@@ -76,8 +76,9 @@ export class DeviceModel {
   private logitsAct: Tensor | null = null; // [slots, vocab] in the model dtype, cast to f32 logits
   private readBufs: GPUBuffer[] = [];
   private readonly prefillPrograms = new LruCache<number, PrefillProgram>(PREFILL_PROGRAM_CACHE, (p) => releasePrefill(p));
-  private decodeProg: DecodeProgram | null = null;
-  private headProg: { sampler: Sampler; head: Step[] } | null = null;
+  /** Decode steps over the first n slots' rows, and heads over the first n rows, by n (the whole batch: n = slots). */
+  private readonly decodeProgs = new Map<number, DecodeProgram>();
+  private readonly headProgs = new Map<number, { sampler: Sampler; head: Step[] }>();
   private shape: BatchShape & { maxTokens: number } = { B: 0, promptLengths: [], capacities: [], chunk: 0, maxTokens: 0 };
   private noCache: [Tensor, Tensor] | null = null;
   private readonly added = new Set<KvGroup>(); // cache groups addKv made (they last one batch at most)
@@ -104,7 +105,7 @@ export class DeviceModel {
   /** (Re)build buffers for a batch shape; reused (with their launches) while the shape fits. */
   prepare(shape: BatchShape, sampling: SamplingParams): void {
     this.sampling = sampling;
-    this.headProg?.sampler.setParams(sampling);
+    for (const h of this.headProgs.values()) h.sampler.setParams(sampling);
     if (this.cache) for (const g of [...this.added]) this.removeKv(g.first); // a new batch: slots start as its shape says
     const s = this.shape;
     const capacities = this.capacities?.(shape) ?? shape.capacities;
@@ -187,18 +188,51 @@ export class DeviceModel {
   }
 
   /** The launches of one decode step of every slot (built once per batch shape). */
-  decode(): DecodeProgram {
-    if (!this.decodeProg) {
-      const s = this.state, kv = this.kv, B = this.slots, v = this.views(B);
-      this.decodeProg = {
-        embed: this.embed(s.nextIds, v.x),
-        layers: this.layers(v, B, kv.groups),
-        plans: this.weights.layers.map((_, l) => kv.groups.map((g) => flashDecode(this.gpu, {
-          q: sliceRows(v.q, g.first, g.slots), out: sliceRows(v.attn, g.first, g.slots), kCache: g.k[l]!, vCache: g.v[l]!, lengths: g.lengths,
-        }))),
+  decode(): DecodeProgram { return this.decodeRows(this.slots); }
+
+  /**
+   * One decode step of the first n slots only (their rows; the others' tokens are left as they are): a batch
+   * whose later slots are empty does not pay for their rows in every projection. Built once per n.
+   */
+  decodeRows(n: number): DecodeProgram {
+    if (!Number.isInteger(n) || n < 1 || n > this.slots) throw new RangeError(`decodeRows: ${n} rows of ${this.slots} slots`);
+    let prog = this.decodeProgs.get(n);
+    if (!prog) {
+      const s = this.state, kv = this.kv, v = this.views(n);
+      const groups = kv.groups.filter((g) => g.first < n);
+      prog = {
+        embed: this.embed(sliceRows(s.nextIds, 0, n), v.x),
+        layers: this.layers(v, n, groups),
+        plans: this.weights.layers.map((_, l) => groups.map((g) => {
+          const k = Math.min(g.slots, n - g.first), all = k === g.slots;
+          return flashDecode(this.gpu, {
+            q: sliceRows(v.q, g.first, k), out: sliceRows(v.attn, g.first, k),
+            kCache: all ? g.k[l]! : sliceRows(g.k[l]!, 0, k), vCache: all ? g.v[l]! : sliceRows(g.v[l]!, 0, k), lengths: all ? g.lengths : sliceRows(g.lengths, 0, k),
+          });
+        })),
       };
+      this.decodeProgs.set(n, prog);
     }
-    return this.decodeProg;
+    return prog;
+  }
+
+  /**
+   * The rows a decode step needs for these per-slot lengths (0: an empty slot): the last busy slot's, rounded up
+   * to a power of two (few programs, one per size class), at most every slot.
+   */
+  busyRows(lengths: ArrayLike<number>): number {
+    let last = 0;
+    for (let b = 0; b < this.slots; b++) if (lengths[b]! > 0) last = b + 1;
+    let n = 1;
+    while (n < last) n *= 2;
+    return Math.min(n, this.slots);
+  }
+
+  /** Every row count busyRows can answer (what a server may run; compiled at load). */
+  rowClasses(): number[] {
+    const out: number[] = [];
+    for (let n = 1; n < this.slots; n *= 2) out.push(n);
+    return [...out, this.slots];
   }
 
   /**
@@ -268,24 +302,30 @@ export class DeviceModel {
   /** Upload a decode step's per-slot lengths and size each group's attention for its longest. */
   setLengths(lengths: Uint32Array): void {
     const max = writeKvLengths(this.gpu, this.kv, lengths);
-    for (const layer of this.decode().plans) layer.forEach((p, g) => p.update(max[g]!));
+    this.decode();
+    for (const prog of this.decodeProgs.values()) for (const layer of prog.plans) layer.forEach((p, g) => p.update(max[g]!));
   }
 
   /** Final norm, LM head (and cast to f32 logits), sampling over the first B rows of x. */
-  head(): { steps: Step[]; sampler: Sampler } {
-    if (!this.headProg) {
+  head(): { steps: Step[]; sampler: Sampler } { return this.headRows(this.slots); }
+
+  /** The head over the first n rows (their logits and ids; the other rows' are left as they are). */
+  headRows(n: number): { steps: Step[]; sampler: Sampler } {
+    let h = this.headProgs.get(n);
+    if (!h) {
       const w = this.weights;
       if (!w.lmHead || !w.finalNorm) throw new Error('DeviceModel: this device does not hold the LM head');
       const { gpu, cfg } = this;
-      const s = this.state, B = this.slots;
-      const logits = this.logitsAct ?? s.logits;
-      const steps: Step[] = headSteps(gpu, cfg, { finalNorm: w.finalNorm, lmHead: w.lmHead }, sliceRows(s.x, 0, B), sliceRows(s.xn, 0, B), logits);
-      if (this.logitsAct) steps.push(cast(gpu, { x: this.logitsAct, out: s.logits }));
-      const sampler = makeSampler(gpu, { logits: s.logits, out: s.nextIds, params: this.sampling! });
+      const s = this.state, all = n === this.slots;
+      const logits = sliceRows(s.logits, 0, n), act = this.logitsAct ? sliceRows(this.logitsAct, 0, n) : logits;
+      const steps: Step[] = headSteps(gpu, cfg, { finalNorm: w.finalNorm, lmHead: w.lmHead }, sliceRows(s.x, 0, n), sliceRows(s.xn, 0, n), all ? this.logitsAct ?? s.logits : act);
+      if (this.logitsAct) steps.push(cast(gpu, { x: all ? this.logitsAct : act, out: all ? s.logits : logits }));
+      const sampler = makeSampler(gpu, { logits: all ? s.logits : logits, out: all ? s.nextIds : sliceRows(s.nextIds, 0, n), params: this.sampling! });
       steps.push(sampler.dispatch);
-      this.headProg = { sampler, head: steps };
+      h = { sampler, head: steps };
+      this.headProgs.set(n, h);
     }
-    return { steps: this.headProg.head, sampler: this.headProg.sampler };
+    return { steps: h.head, sampler: h.sampler };
   }
 
   /** Keep the last row of a prefill chunk of `tokens` rows as sequence `slot`'s hidden state. */
@@ -304,10 +344,10 @@ export class DeviceModel {
     return [copyStep(s.nextIds, 0, saved, 0, this.slots), ...steps, ...keep.map((b) => copyStep(saved, b, s.nextIds, b, 1))];
   }
 
-  /** Copy of the sampled ids into read-back buffer `buf`. */
-  readbackStep(buf: number): Step {
+  /** Copy of the sampled ids (of the first `rows` slots) into read-back buffer `buf`. */
+  readbackStep(buf: number, rows = this.slots): Step {
     const s = this.state;
-    return { copy: { src: s.nextIds.buffer, srcOffset: s.nextIds.offset, dst: this.readBufs[buf]!, dstOffset: 0, size: this.slots * 4 } };
+    return { copy: { src: s.nextIds.buffer, srcOffset: s.nextIds.offset, dst: this.readBufs[buf]!, dstOffset: 0, size: rows * 4 } };
   }
 
   async readTokens(buf: number): Promise<Uint32Array> {
@@ -315,20 +355,21 @@ export class DeviceModel {
     return new Uint32Array(bytes.buffer, bytes.byteOffset, this.slots);
   }
 
-  setStep(step: number): void { this.head().sampler.setStep(step); }
+  setStep(step: number): void {
+    this.head();
+    for (const h of this.headProgs.values()) h.sampler.setStep(step);
+  }
 
   private releasePrograms(): void {
     this.prefillPrograms.clear();
-    if (this.decodeProg) {
-      releaseLayers(this.decodeProg.layers);
-      for (const st of this.decodeProg.embed) if ('release' in st) st.release();
-      for (const p of this.decodeProg.plans.flat()) p.release();
-      this.decodeProg = null;
+    for (const prog of this.decodeProgs.values()) {
+      releaseLayers(prog.layers);
+      for (const st of prog.embed) if ('release' in st) st.release();
+      for (const p of prog.plans.flat()) p.release();
     }
-    if (this.headProg) {
-      for (const st of this.headProg.head) if ('release' in st) st.release();
-      this.headProg = null;
-    }
+    this.decodeProgs.clear();
+    for (const h of this.headProgs.values()) for (const st of h.head) if ('release' in st) st.release();
+    this.headProgs.clear();
     if (this.halves?.progs) {
       for (const p of this.halves.progs) releaseLayers(p.layers); // their attention plans are the full program's
       this.halves.progs = null;

@@ -84,13 +84,26 @@ export function keepLastRow(x: Tensor, row: number, lastHidden: Tensor, slot: nu
 /** Collects launches in order; a hook that needs the host in the middle of a step submits what is pending. */
 export class Recorder {
   private pending: Step[] = [];
+  private sealed: GPUCommandBuffer[] = [];
   constructor(readonly gpu: Gpu) {}
   record(...steps: Step[]): void { for (const s of steps) this.pending.push(s); }
-  /** Submit what is recorded (one command buffer). */
-  submit(): void {
+  /**
+   * Encode what is recorded now (while the host would otherwise wait), to go with the next submit. Steps
+   * recorded after this run after these; queue writes made before that submit land before any of them.
+   */
+  seal(): void {
     if (this.pending.length === 0) return;
-    this.gpu.submit(this.pending);
+    this.sealed.push(this.gpu.commandBuffer(this.pending));
     this.pending = [];
+  }
+  /** Submit what is sealed and recorded, in order (one queue submission). */
+  submit(): void {
+    if (this.pending.length) this.sealed.push(this.gpu.commandBuffer(this.pending));
+    this.pending = [];
+    if (this.sealed.length === 0) return;
+    const buffers = this.sealed;
+    this.sealed = [];
+    this.gpu.submitBuffers(buffers);
   }
 }
 
@@ -98,20 +111,39 @@ export class Recorder {
 export interface LayerHooks {
   /** Layer l's attention (its `pre` is recorded): record its launches, or submit and wait for another device. */
   attention(l: number, rec: Recorder): void | Promise<void>;
+  /**
+   * Every hook records all its launches before it first waits (after that it only writes to the queue): while a
+   * hook waits, the layer loop records and encodes what follows it, up to the next hook.
+   */
+  overlap?: boolean;
   /** Tensor parallelism: reduce the partial sums a block just wrote (absent on one device). */
   reduce?(l: number, block: 'attn' | 'ffn', rec: Recorder): Promise<void>;
 }
 
 /** The layer loop. Synchronous hooks keep the whole step in one submission. */
 export async function runLayers(layers: readonly LayerProgram[], hooks: LayerHooks, rec: Recorder): Promise<void> {
+  // The step as a list: launches to record, and hook calls between them.
+  const plan: ({ steps: readonly Step[] } | { call: () => void | Promise<void> })[] = [];
   for (const [l, p] of layers.entries()) {
-    rec.record(...p.pre);
-    const a = hooks.attention(l, rec);
-    if (a) await a;
-    rec.record(...p.oProj);
-    if (hooks.reduce) await hooks.reduce(l, 'attn', rec);
-    rec.record(...p.ffn);
-    if (hooks.reduce) await hooks.reduce(l, 'ffn', rec);
+    plan.push({ steps: p.pre }, { call: () => hooks.attention(l, rec) }, { steps: p.oProj });
+    if (hooks.reduce) plan.push({ call: () => hooks.reduce!(l, 'attn', rec) });
+    plan.push({ steps: p.ffn });
+    if (hooks.reduce) plan.push({ call: () => hooks.reduce!(l, 'ffn', rec) });
+  }
+  let recorded = -1; // plan entries before this one are recorded
+  for (let i = 0; i < plan.length; i++) {
+    const e = plan[i]!;
+    if ('steps' in e) { if (i > recorded) rec.record(...e.steps); continue; }
+    const wait = e.call();
+    if (!wait) continue;
+    if (hooks.overlap) {
+      // The GPU idles until the hook's answer is in: record and encode what follows it (up to the next hook) now.
+      let j = i + 1;
+      for (; j < plan.length && 'steps' in plan[j]!; j++) rec.record(...(plan[j] as { steps: readonly Step[] }).steps);
+      recorded = j - 1;
+      rec.seal();
+    }
+    await wait;
   }
 }
 

@@ -144,9 +144,12 @@ export class Generator implements ForwardExecutor {
   }
 
   private async decodeOnce(input: DecodeStepInput, buf: number): Promise<void> {
-    const m = this.model, prog = m.decode();
+    const m = this.model;
     m.setStep(input.step);
     let hooks = this.placement ? await this.placement.decodeHooks(m, input, m.splitPoint) : null;
+    // All on this device: only the rows up to the last busy slot (a server's batch is rarely full).
+    const rows = hooks ? m.slots : m.busyRows(input.lengths);
+    const prog = m.decodeRows(rows);
     if (!hooks) {
       m.setRows(input.rows);
       m.setLengths(input.lengths);
@@ -168,7 +171,7 @@ export class Generator implements ForwardExecutor {
       const failed = runs.find((x): x is PromiseRejectedResult => x.status === 'rejected');
       if (failed) throw failed.reason; // both have stopped: a retry may reuse the buffers
     }
-    rec.record(...m.head().steps, m.readbackStep(buf));
+    rec.record(...m.headRows(rows).steps, m.readbackStep(buf, rows));
     rec.submit();
   }
 
@@ -178,7 +181,10 @@ export class Generator implements ForwardExecutor {
     const m = this.model;
     m.prepare(shape, sampling);
     for (const n of chunks) m.prefill(n, 0);
-    m.decode();
+    for (const n of m.rowClasses()) {
+      m.decodeRows(n);
+      if (m.hasHead) m.headRows(n);
+    }
     if (m.hasHead) m.firstTokenSteps();
   }
 

@@ -181,22 +181,25 @@ export class StaticRank {
     const m = this.model, s = m.state;
     const rec = new Recorder(this.gpu);
     rec.record(...embed);
+    const n = T * this.full.hidden;
     const hooks: LayerHooks = !s.partial ? attention : {
       attention: attention.attention,
+      // The sum is recorded before the wait (LayerHooks.overlap): the partials' writes land before it runs.
+      overlap: true,
       reduce: async () => {
-        const partial = await this.readRows(rec, sliceRows(s.partial!, 0, T), T);
+        const reading = this.readRows(rec, sliceRows(s.partial!, 0, T), T);
+        // The sum is the new x (rank 0 added the residual); the pass records on after it.
+        this.sumK!.set(n, this.share.tp);
+        rec.record(this.sumK!.dispatch);
+        const partial = await reading;
         this.stop({ reduce: true, partial });
         let others = this.early.shift();
         if (others) { this.t0 = performance.now(); this.earlyPartials++; } // they were here first: the rank's time starts now
         else others = await (this.sumWait = deferred<readonly HostArray[]>()).promise;
-        const n = T * this.full.hidden;
         others.forEach((p, j) => {
           if (p.length !== n) throw new Error(`static rank: a partial of ${p.length} elements, the all-reduce sums ${n}`);
           this.gpu.write(this.others!, p, j * n);
         });
-        // The sum is the new x (rank 0 added the residual); the pass records on after it.
-        this.sumK!.set(n, this.share.tp);
-        rec.record(this.sumK!.dispatch);
         this.writeMs = performance.now() - this.t0;
       },
     };

@@ -24,6 +24,21 @@ interface Shard {
   appends: AppendKv[];        // per layer: rows → q and the cache
 }
 
+/** An attend request, checked: each item's shard and where its rows sit in the frame. */
+interface AttendJob {
+  key: string;                // what the launches depend on (not the rows themselves): the layer and `at`
+  at: string;                 // everything but the layer
+  client: string; layer: number; group: number; dtype: 'f32' | 'f16'; D: number;
+  items: MessageOf<'attend'>['items'];
+  work: { s: Shard; row: number; local: number; newLocal: number }[];
+  rows: number; heads: number; oBytes: number;
+}
+
+const attendKey = (layer: number, at: string): string => `${layer}|${at}`;
+
+/** Launches encoded ahead for the request that most likely comes next (the next layer, or the next step's first). */
+interface Speculation { key: string; reply: GPUBuffer; commands: GPUCommandBuffer }
+
 /** Rows of one prompt chunk on the device, grown to the largest chunk seen. */
 interface PrefillStage { key: string; rows: number; src: Tensor; q: Tensor; out: Tensor; lse: Tensor }
 
@@ -34,13 +49,23 @@ export class AttentionRank {
   private readback: GPUBuffer | null = null;
   private readbackBytes = 0;
   private stage: PrefillStage | null = null;
+  private speculation: Speculation | null = null;
+  /** The job to encode ahead once the current reply is on its way. */
+  private ahead: AttendJob | null = null;
 
   constructor(readonly gpu: Gpu, readonly rank: number) {}
 
-  /** Requests are served one at a time (GPU state is shared between them). */
+  /**
+   * Requests are served one at a time (GPU state is shared between them). After an attend, the launches of the
+   * request that most likely comes next are encoded while the base computes (a later turn of the event loop: the
+   * reply goes out first); a request that differs encodes its own.
+   */
   readonly handler: RankHandler = (req, tensors, client) => {
     const run = this.queue.then(() => this.handle(req, tensors, client));
-    this.queue = run.catch(() => undefined);
+    this.queue = run.catch(() => undefined).then(() => new Promise<void>((done) => setImmediate(() => {
+      try { this.encodeAhead(); } catch { this.speculation = null; } // a guess that fails costs nothing
+      done();
+    })));
     return run;
   };
 
@@ -48,6 +73,8 @@ export class AttentionRank {
   get sequences(): number { let n = 0; for (const c of this.clients.values()) n += c.size; return n; }
 
   private async handle(req: RequestMsg, t: TensorFrame[], client: string): Promise<HandlerReply> {
+    this.ahead = null;
+    if (req.kind !== 'attend' && req.kind !== 'ping' && req.kind !== 'hello') this.speculation = null; // shards may change
     switch (req.kind) {
       case 'hello': return { header: { kind: 'hello_ok', rank: this.rank, device: this.gpu.caps.device || this.gpu.caps.vendor, pid: typeof process !== 'undefined' ? process.pid : 0 } };
       case 'ping': return { header: { kind: 'pong' } };
@@ -109,6 +136,7 @@ export class AttentionRank {
 
   /** Frees every shard of a client (it is gone). */
   dropClient(client: string): void {
+    this.speculation = null;
     for (const seq of [...(this.clients.get(client)?.keys() ?? [])]) this.free(client, seq);
   }
 
@@ -122,9 +150,11 @@ export class AttentionRank {
     if (layer >= s.nLayers) throw new FrameError(`${what}: layer ${layer} of seq ${seq} (${s.nLayers} layers)`);
   }
 
-  private checkFrame(f: TensorFrame, s: Shard, what: string): void {
-    if (f.dtype !== s.dtype) throw new FrameError(`${what}: frame is ${f.dtype}, the shard is ${s.dtype}`);
-    if (f.shape[f.shape.length - 1] !== s.headDim) throw new FrameError(`${what}: rows of ${f.shape.at(-1)} elements, the shard's head dim is ${s.headDim}`);
+  private checkFrame(f: TensorFrame, s: Shard, what: string): void { this.checkRows(f.dtype, f.shape.at(-1), s, what); }
+
+  private checkRows(dtype: string, D: number | undefined, s: Shard, what: string): void {
+    if (dtype !== s.dtype) throw new FrameError(`${what}: frame is ${dtype}, the shard is ${s.dtype}`);
+    if (D !== s.headDim) throw new FrameError(`${what}: rows of ${D} elements, the shard's head dim is ${s.headDim}`);
   }
 
   /** Migration: K and V [kvHeads, count, D] of absolute positions [pos0, pos0 + count). */
@@ -158,19 +188,44 @@ export class AttentionRank {
   /** One decode step of one layer: every item's q (+ new k, v) in one frame; O and LSE of all of them back. */
   private async attend(client: string, h: MessageOf<'attend'>, frame: TensorFrame): Promise<HandlerReply> {
     const t0 = performance.now();
-    // Check everything before touching the GPU.
+    const job = this.checkAttend(client, h.layer, h.group, h.items, frame.dtype, frame.shape[1]!);
+    if (frame.shape[0] !== job.rows) throw new FrameError(`attend: the frame has ${frame.shape[0]} rows, the items need ${job.rows}`);
+    const { D, heads, oBytes } = job;
+    const reply = this.replyBuffer(oBytes + heads * 4);
+    for (const { s, row: r, newLocal } of job.work) {
+      const n = (s.heads + (newLocal >= 0 ? 2 * s.kvHeads : 0)) * D;
+      this.gpu.write(s.rows, frame.data.subarray(r * D, r * D + n) as Float32Array);
+    }
+    const tEnc = performance.now();
+    const spec = this.speculation;
+    this.speculation = null;
+    const commands = spec && spec.key === job.key && spec.reply === reply ? spec.commands : this.encodeAttend(job, reply);
+    this.gpu.submitBuffers([commands]);
+    const t1 = performance.now();
+    this.ahead = this.nextJob(job);
+    const bytes = await this.gpu.readMapped(reply, oBytes + heads * 4);
+    const o = frame.dtype === 'f16' ? new Uint16Array(bytes.buffer, 0, heads * D) : new Float32Array(bytes.buffer, 0, heads * D);
+    const lse = new Float32Array(bytes.buffer, oBytes, heads);
+    return {
+      header: { kind: 'attend_ok', rankMs: { write: t1 - t0, wait: performance.now() - t1, at: performance.timeOrigin + t0, submit: t1 - tEnc } },
+      tensors: [{ dtype: frame.dtype === 'f16' ? 'f16' : 'f32', shape: [heads, D], data: o }, { dtype: 'f32', shape: [heads], data: lse }],
+    };
+  }
+
+  /** Checks an attend request whole before any GPU work (every item's shard, layer, heads, positions). */
+  private checkAttend(client: string, layer: number, group: number, items: MessageOf<'attend'>['items'], dtype: string, D: number): AttendJob {
     const seen = new Set<number>();
-    let row = 0, heads = 0;
-    const work: { s: Shard; row: number; local: number; newLocal: number }[] = [];
-    for (const it of h.items) {
+    let row = 0, heads = 0, itemsKey = '';
+    const work: AttendJob['work'] = [];
+    for (const it of items) {
       if (seen.has(it.seq)) throw new FrameError(`attend: sequence ${it.seq} is listed twice`);
       seen.add(it.seq);
       const s = this.shard(client, it.seq);
-      this.checkLayer(s, h.layer, 'attend', it.seq);
-      if (s.kvHeads !== it.kvHeads || s.heads !== it.kvHeads * h.group) {
-        throw new FrameError(`attend: seq ${it.seq} has ${s.kvHeads} kv heads × ${s.heads / s.kvHeads} on this rank, the request says ${it.kvHeads} × ${h.group}`);
+      this.checkLayer(s, layer, 'attend', it.seq);
+      if (s.kvHeads !== it.kvHeads || s.heads !== it.kvHeads * group) {
+        throw new FrameError(`attend: seq ${it.seq} has ${s.kvHeads} kv heads × ${s.heads / s.kvHeads} on this rank, the request says ${it.kvHeads} × ${group}`);
       }
-      this.checkFrame(frame, s, 'attend');
+      this.checkRows(dtype, D, s, 'attend');
       const local = Math.min(it.len - s.posBase, s.capacity); // keys of this block the new query sees
       if (local < 1) throw new FrameError(`attend: seq ${it.seq} of length ${it.len} has no keys in this block (positions ${s.posBase}+)`);
       const newLocal = it.newPos >= 0 ? it.newPos - s.posBase : -1;
@@ -180,38 +235,51 @@ export class AttentionRank {
       work.push({ s, row, local, newLocal });
       row += s.heads + (it.newPos >= 0 ? 2 * s.kvHeads : 0);
       heads += s.heads;
+      itemsKey += `|${it.seq},${it.len},${it.newPos},${it.kvHeads}`;
     }
-    if (frame.shape[0] !== row) throw new FrameError(`attend: the frame has ${frame.shape[0]} rows, the items need ${row}`);
-    const el = DTYPE_BYTES[frame.dtype === 'f16' ? 'f16' : 'f32'];
-    const D = frame.shape[1]!;
-    const oBytes = Math.ceil(heads * D * el / 4) * 4;
-    const reply = this.replyBuffer(oBytes + heads * 4);
+    const el = DTYPE_BYTES[dtype === 'f16' ? 'f16' : 'f32'];
+    const at = `${group}|${dtype}|${D}|${client}${itemsKey}`;
+    return { key: attendKey(layer, at), at, client, layer, group, dtype: dtype === 'f16' ? 'f16' : 'f32', D, items, work, rows: row, heads, oBytes: Math.ceil(heads * D * el / 4) * 4 };
+  }
 
-    const steps: Step[] = [];
+  /** The job's launches (uniforms and lengths uploaded now), every copy out after them (they share one pass). */
+  private encodeAttend(job: AttendJob, reply: GPUBuffer): GPUCommandBuffer {
+    const { D, oBytes, layer } = job, el = DTYPE_BYTES[job.dtype];
+    const steps: Step[] = [], copies: Step[] = [];
     let hOff = 0;
-    for (const { s, row: r, local, newLocal } of work) {
-      const n = (s.heads + (newLocal >= 0 ? 2 * s.kvHeads : 0)) * D;
-      this.gpu.write(s.rows, frame.data.subarray(r * D, r * D + n) as Float32Array);
-      s.appends[h.layer]!.set({ srcRow: 0, stride: s.heads + 2 * s.kvHeads, qRows: s.heads, qTokens: 1, kvTokens: newLocal >= 0 ? 1 : 0, pos0: newLocal });
+    for (const { s, local, newLocal } of job.work) {
+      s.appends[layer]!.set({ srcRow: 0, stride: s.heads + 2 * s.kvHeads, qRows: s.heads, qTokens: 1, kvTokens: newLocal >= 0 ? 1 : 0, pos0: newLocal });
       this.lenHost[0] = local;
       this.gpu.write(s.lengths, this.lenHost);
-      const plan = s.plans[h.layer]!;
+      const plan = s.plans[layer]!;
       plan.update(local);
-      steps.push(s.appends[h.layer]!.dispatch, ...plan.dispatches,
+      steps.push(s.appends[layer]!.dispatch, ...plan.dispatches);
+      copies.push(
         { copy: { src: s.out.buffer, srcOffset: s.out.offset, dst: reply, dstOffset: hOff * D * el, size: s.heads * D * el } },
         { copy: { src: s.lse.buffer, srcOffset: s.lse.offset, dst: reply, dstOffset: oBytes + hOff * 4, size: s.heads * 4 } });
       hOff += s.heads;
     }
-    // Each item uploads into its own shard's tensors: one submission for all of them.
-    this.gpu.submit(steps);
-    const t1 = performance.now();
-    const bytes = await this.gpu.readMapped(reply, oBytes + heads * 4);
-    const o = frame.dtype === 'f16' ? new Uint16Array(bytes.buffer, 0, heads * D) : new Float32Array(bytes.buffer, 0, heads * D);
-    const lse = new Float32Array(bytes.buffer, oBytes, heads);
-    return {
-      header: { kind: 'attend_ok', rankMs: { write: t1 - t0, wait: performance.now() - t1, at: performance.timeOrigin + t0 } },
-      tensors: [{ dtype: frame.dtype === 'f16' ? 'f16' : 'f32', shape: [heads, D], data: o }, { dtype: 'f32', shape: [heads], data: lse }],
-    };
+    return this.gpu.commandBuffer([...steps, ...copies]);
+  }
+
+  /** The request a decode sends after this one: the next layer, or after the last the next step's first. */
+  private nextJob(job: AttendJob): AttendJob | null {
+    const nLayers = job.work[0]?.s.nLayers ?? 0;
+    if (job.layer + 1 < nLayers) return { ...job, layer: job.layer + 1, key: attendKey(job.layer + 1, job.at) };
+    if (job.items.some((it) => it.newPos < 0)) return null;
+    try {
+      return this.checkAttend(job.client, 0, job.group, job.items.map((it) => ({ ...it, len: it.len + 1, newPos: it.newPos + 1 })), job.dtype, job.D);
+    } catch {
+      return null; // a shard full: no next step here
+    }
+  }
+
+  /** Encode the expected next request's launches (called once the reply has gone). */
+  private encodeAhead(): void {
+    const job = this.ahead;
+    this.ahead = null;
+    if (!job || !this.readback) return;
+    this.speculation = { key: job.key, reply: this.readback, commands: this.encodeAttend(job, this.readback) };
   }
 
   private prefillStage(s: Shard, count: number): PrefillStage {
@@ -271,6 +339,7 @@ export class AttentionRank {
   }
 
   dispose(): void {
+    this.ahead = null;
     for (const client of [...this.clients.keys()]) this.dropClient(client);
     const st = this.stage;
     if (st) this.gpu.release(st.src, st.q, st.out, st.lse);

@@ -455,13 +455,16 @@ export class PoolAttention implements AttentionPlacement {
     for (const { b } of pooled) buf.localLengths[b] = 0;
     this.setLocal(m, input.rows, buf.localLengths);
     const halves = split !== null && !this.opts.replica && pooled.every((x) => x.p.direct);
-    if (!halves) return [{ attention: (l, rec) => this.layer(m, input, pooled, l, rec, 0) }];
+    // Without a replica a failed rank ends the step (it runs again): the answers' landing can be recorded before
+    // they come, and the rest of the layer encoded while they are awaited (LayerHooks.overlap).
+    const overlap = !this.opts.replica;
+    if (!halves) return [{ attention: (l, rec) => this.layer(m, input, pooled, l, rec, 0), overlap }];
     const groups = m.decode().plans;
     const parts = [pooled.filter((x) => x.b < split), pooled.filter((x) => x.b >= split)];
     // A micro-batch's local attention: the groups inside it (DeviceModel.decodeHalves keeps them apart).
     const local = (h: number) => (l: number) => m.kv.groups.flatMap((g, gi) => ((g.first < split) === (h === 0) ? groups[l]![gi]!.dispatches : []));
     return parts.map((part, h): LayerHooks => (part.length
-      ? { attention: (l, rec) => this.layer(m, input, part, l, rec, h, local(h)(l)) }
+      ? { attention: (l, rec) => this.layer(m, input, part, l, rec, h, local(h)(l)), overlap }
       : { attention: (l, rec) => rec.record(...local(h)(l)) }));
   }
 
@@ -472,7 +475,9 @@ export class PoolAttention implements AttentionPlacement {
 
   /**
    * One layer of one micro-batch (`half`): stage its pooled rows, run its local attention, ask the pool, place
-   * the answers (fall back to a replica where needed). `pooled` keeps the batch-wide compact indices.
+   * the answers (fall back to a replica where needed). `pooled` keeps the batch-wide compact indices. Without a
+   * replica the answers' landing (merge, row copies) is recorded before the first wait, and only queue writes
+   * follow it (LayerHooks.overlap).
    */
   private async layer(m: DeviceModel, input: DecodeStepInput, pooled: Pooled[], l: number, rec: Recorder, half: number,
     localSteps: readonly Dispatch[] = m.decode().plans[l]!.flatMap((p) => p.dispatches)): Promise<void> {
@@ -489,34 +494,42 @@ export class PoolAttention implements AttentionPlacement {
     const staged = m.gpu.readMapped(staging, n * rowBytes, buf.stagingHost.subarray(i0 * rowBytes, (i0 + n) * rowBytes), i0 * rowBytes);
     rec.record(...localSteps);
     rec.submit();
+    const direct = pooled.every((x) => x.p.direct);
+    const early = !this.opts.replica;
+    if (early) this.recordLanding(m, pooled, direct, rec, new Set());
     await staged;
     const t1 = performance.now();
     const requests = attendRequests(m.cfg, m.dtype, pooled, buf.stagingHost, buf.packHost, input.step, l, i0);
     const t2 = performance.now();
-    const direct = pooled.every((x) => x.p.direct);
     const failed = await this.exchange(m, pooled, requests, direct);
     const t3 = performance.now();
     if (failed.size && !this.opts.replica) {
       throw new AttentionLost([...failed], `pool rank lost at layer ${l} of step ${input.step}: sequence(s) ${[...failed].join(', ')} rebuild their caches`);
     }
     const nH = m.cfg.nHeads, D = m.cfg.headDim;
-    let from: Tensor;
     if (direct) {
       m.gpu.write(buf.directOut, modelElems(buf.outHost, m.dtype).subarray(i0 * nH * D, (i0 + n) * nH * D), i0 * nH * D);
-      from = buf.directOut;
     } else {
       m.gpu.write(buf.partO, buf.partOHost.subarray(0, pooled.length * nH * buf.P * D));
       m.gpu.write(buf.partLse, buf.partLseHost.subarray(0, pooled.length * nH * buf.P));
-      buf.merge.setGrid(nH, pooled.length);
-      rec.record(buf.merge);
-      from = buf.mergeOut;
     }
     const t4 = performance.now();
-    for (const { b, i } of pooled) if (!failed.has(b)) rec.record(this.copy(buf, direct ? 'direct' : 'merged', i, b, () => rowCopy(from, i, m.state.attn, b)));
+    if (!early) this.recordLanding(m, pooled, direct, rec, failed);
     if (failed.size) this.fallBack(m, input, pooled, failed, l, rec);
     br.layers++; br.baseMap += t1 - t0; br.encode += t2 - t1; br.baseWrite += t4 - t3;
     this.stats.transferMs += t1 - t0 + t4 - t3;
     this.stats.poolWaitMs += t3 - t2;
+  }
+
+  /** The answers into the attention output: the merge of partials (when ranks split positions), then row copies. */
+  private recordLanding(m: DeviceModel, pooled: Pooled[], direct: boolean, rec: Recorder, failed: Set<number>): void {
+    const buf = this.buf!;
+    if (!direct) {
+      buf.merge.setGrid(m.cfg.nHeads, pooled.length);
+      rec.record(buf.merge);
+    }
+    const from = direct ? buf.directOut : buf.mergeOut;
+    for (const { b, i } of pooled) if (!failed.has(b)) rec.record(this.copy(buf, direct ? 'direct' : 'merged', i, b, () => rowCopy(from, i, m.state.attn, b)));
   }
 
   private rowElems(m: DeviceModel): number { return (m.cfg.nHeads + 2 * m.cfg.nKvHeads) * m.cfg.headDim; }
@@ -551,6 +564,7 @@ export class PoolAttention implements AttentionPlacement {
         br.roundTrip += t1 - t0;
         const ms = reply.header.rankMs;
         br.rankWrite += ms?.write ?? 0;
+        br.rankSubmit += ms?.submit ?? 0;
         br.rankWait += ms?.wait ?? 0;
         if (mem.sameHost && ms?.at !== undefined) {
           br.toRank += ms.at - (performance.timeOrigin + t0);

@@ -14,6 +14,7 @@ export interface LayerBreakdown {
   encode: number;    // building the requests
   roundTrip: number; // request sent → reply in (transport + the rank's work)
   rankWrite: number; // on the rank: uploads and launches
+  rankSubmit: number; // of rankWrite: encoding and submitting the launches (the rest: checks and uploads)
   rankWait: number;  // on the rank: its GPU work and read-back
   toRank: number;    // request sent → the rank starts on it (encode, transport, decode, queue); ranks on this host
   fromRank: number;  // the rank's reply ready → here (encode, transport, decode); ranks on this host
@@ -39,7 +40,7 @@ export interface PoolStats {
   layer: LayerBreakdown;
 }
 
-export const emptyBreakdown = (): LayerBreakdown => ({ layers: 0, baseMap: 0, encode: 0, roundTrip: 0, rankWrite: 0, rankWait: 0, toRank: 0, fromRank: 0, decode: 0, baseWrite: 0 });
+export const emptyBreakdown = (): LayerBreakdown => ({ layers: 0, baseMap: 0, encode: 0, roundTrip: 0, rankWrite: 0, rankSubmit: 0, rankWait: 0, toRank: 0, fromRank: 0, decode: 0, baseWrite: 0 });
 
 export function emptyPoolStats(): PoolStats {
   return {

@@ -65,6 +65,8 @@ const SPECS = {
   hello_ok: kind({ rank: int(), device: str, pid: int() }),
   ping: kind({}),
   pong: kind({}),
+  /** One way, no answer: keeps the peers' ZeroMQ I/O threads awake while a reply is awaited (zmq-link.ts). */
+  keepalive: kind({}),
   ok: kind({}),
   error: kind({ message: str }),
   /**
@@ -113,10 +115,11 @@ const SPECS = {
    * with the rank's own time split (ms): uploading and launching, waiting for the GPU and the read-back.
    */
   /**
-   * rankMs: the rank's own time (write: uploads and launches, wait: GPU work and read-back) and `at`, when it
-   * started on the request (wall clock, ms since the epoch: legs of the trip are timed where both ends share a clock).
+   * rankMs: the rank's own time (write: uploads and launches, of which submit: encoding and submitting them; wait: GPU
+   * work and read-back) and `at`, when it started on the request (wall clock, ms since the epoch: legs of the trip
+   * are timed where both ends share a clock).
    */
-  attend_ok: kind({ rankMs: optional(object({ write: num, wait: num, at: optional(num) })) }, (_h, f, at) => {
+  attend_ok: kind({ rankMs: optional(object({ write: num, wait: num, at: optional(num), submit: optional(num) })) }, (_h, f, at) => {
     expectCount(f, 2, at);
     const [o, lse] = f as [FrameDesc, FrameDesc];
     if (!isFloat(o) || o.shape.length !== 2) throw new FrameError(`${at}: O must be f32/f16 [rows, headDim], got ${fmt(o)}`);

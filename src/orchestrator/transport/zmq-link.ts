@@ -30,6 +30,8 @@ export interface ConnectOptions {
   maxMessageBytes?: number;
   /** Busy-poll for this many ms after each request and reply (see busyPoll; default: defaultSpinMs). */
   spinMs?: number;
+  /** While a reply is awaited (its first KEEPALIVE_WINDOW_MS), send a keep-alive this often (ms; 0: never; default FAPOOL_KEEPALIVE_MS or 0). */
+  keepAliveMs?: number;
 }
 
 /** Default largest message: 1 GiB (a 2048-row prefill chunk of a 4096-wide model in f32 is ~100 MiB). */
@@ -77,6 +79,41 @@ function defaultSpinMs(): number {
   return Number.isFinite(v) && v > 0 ? v : 0;
 }
 
+/** How long after a request keep-alives go on while its reply is awaited (a decode layer's answer comes well within it). */
+export const KEEPALIVE_WINDOW_MS = 5;
+
+function defaultKeepAliveMs(): number {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FAPOOL_KEEPALIVE_MS;
+  const v = env === undefined || env === '' ? 0 : Number(env);
+  return Number.isFinite(v) && v > 0 ? v : 0;
+}
+
+/**
+ * Keeps both ends' ZeroMQ I/O threads from going idle while a reply is awaited: a one-way `keepalive` message
+ * every `ms`, for KEEPALIVE_WINDOW_MS after each request. An I/O thread idle for ~0.3 ms or more sleeps, and on a
+ * virtual machine its CPU halts and wakes late: each leg of a hop wakes two of them (busyPoll keeps only the
+ * JavaScript thread awake). `ms` ≤ 0: never.
+ */
+function keepAlive(ms: number, send: (parts: Buffer[]) => Promise<void>, waiting: () => boolean): { touch(): void } {
+  if (!(ms > 0)) return { touch() {} };
+  const parts = encodeMessage({ kind: 'keepalive', v: PROTOCOL_VERSION, id: 0 });
+  let until = 0, next = 0, running = false;
+  const turn = () => {
+    const now = performance.now();
+    if (now >= until || !waiting()) { running = false; return; }
+    if (now >= next) { next = now + ms; send(parts).catch(() => {}); }
+    setImmediate(turn);
+  };
+  return {
+    touch() {
+      const now = performance.now();
+      until = now + KEEPALIVE_WINDOW_MS;
+      next = now + ms;
+      if (!running) { running = true; setImmediate(turn); }
+    },
+  };
+}
+
 /** A one-at-a-time send queue: zeromq.js rejects a send while another is still blocked on the same socket. */
 function sender(sock: Dealer | Router): (parts: Buffer[]) => Promise<void> {
   let tail: Promise<void> = Promise.resolve();
@@ -96,6 +133,7 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
   const spin = busyPoll(opts.spinMs ?? defaultSpinMs());
   const nextId = idCounter();
   const pending = new Map<number, { req: RequestMsg; resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  const awake = keepAlive(opts.keepAliveMs ?? defaultKeepAliveMs(), send, () => pending.size > 0);
   let closed = false;
   let everConnected = false;
   let connected = false;
@@ -144,6 +182,7 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
       const parts = encodeMessage(req, tensors);
       const answered = new Promise<Reply>((resolve, reject) => pending.set(id, { req, resolve, reject }));
       spin.touch();
+      awake.touch();
       send(parts).catch((e) => {
         const p = pending.get(id);
         if (p) { pending.delete(id); p.reject(new RankDeadError(`${name}: send failed: ${errorMessage(e)}`)); }
@@ -244,6 +283,7 @@ export async function serveRank(endpoint: string, handler: RankHandler, opts: Se
     let req: RequestMsg, tensors: TensorFrame[];
     try {
       const m = decodeMessage(parts, opts.limits);
+      if (m.header.kind === 'keepalive') return; // one way: nothing to answer
       if (!isRequest(m.header)) throw new FrameError(`"${m.header.kind}" is not a request kind`);
       req = m.header;
       tensors = m.tensors;

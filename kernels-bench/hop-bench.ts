@@ -1,0 +1,99 @@
+// The same-GPU hop taken apart, in one process (no transport): what a pooled decode layer pays between two
+// GPUDevices of one adapter, and whether a second device slows the first one's read-backs.
+//   map1      one device: write 24 KiB, copy it to a mappable buffer, map (the read-back floor)
+//   map1 after onSubmittedWorkDone: the same, waiting for the queue before asking for the map
+//   map1+idle the same with a second device open and idle
+//   hop       A → B → A: A copies and maps 24 KiB, B gets it (writeBuffer), copies and maps 8 KiB, A writes them
+//   tick      host time of one event-loop turn while a read-back is pending (Dawn polls its events once a turn),
+//             with one and with two devices waiting
+//
+//   node dist/kernels-bench/hop-bench.js --reps 500 --out hop.json
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { openGpu, type Gpu, type Tensor } from '../src/gpu/index.js';
+
+const OUT_BYTES = 24 * 1024, BACK_BYTES = 8 * 1024;
+
+function p(xs: number[], q: number): number { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))]!; }
+
+interface Side { gpu: Gpu; t: Tensor; read: GPUBuffer; host: Uint16Array }
+
+function side(gpu: Gpu, bytes: number): Side {
+  const host = new Uint16Array(bytes / 2);
+  for (let i = 0; i < host.length; i++) host[i] = 0x3000 | (i & 0x3ff); // never zeros
+  return { gpu, t: gpu.tensor([bytes / 2], 'f16', 'hop.t'), read: gpu.readbackBuffer(bytes, 'hop.read'), host };
+}
+
+/** Copy the side's tensor to its read-back buffer and map it; `workDone`: wait for the queue first, then map. */
+async function readBack(s: Side, bytes: number, workDone = false): Promise<Uint8Array> {
+  s.gpu.submit([{ copy: { src: s.t.buffer, srcOffset: 0, dst: s.read, dstOffset: 0, size: bytes } }]);
+  if (workDone) await s.gpu.device.queue.onSubmittedWorkDone();
+  return s.gpu.readMapped(s.read, bytes);
+}
+
+async function timeIt(reps: number, f: () => Promise<unknown>): Promise<number[]> {
+  const xs: number[] = [];
+  for (let i = 0; i < reps + 20; i++) {
+    const t0 = performance.now();
+    await f();
+    if (i >= 20) xs.push(performance.now() - t0);
+  }
+  return xs;
+}
+
+/** Event-loop turns while `pending` read-backs wait behind a long copy on each device: ms per turn. */
+async function tick(sides: { s: Side; big: Tensor; big2: Tensor }[]): Promise<number> {
+  let turns = 0, done = false;
+  const waits = sides.map(({ s, big, big2 }) => {
+    s.gpu.submit([{ copy: { src: big.buffer, srcOffset: 0, dst: big2.buffer, dstOffset: 0, size: big.buffer.size } },
+      { copy: { src: s.t.buffer, srcOffset: 0, dst: s.read, dstOffset: 0, size: OUT_BYTES } }]);
+    return s.gpu.readMapped(s.read, OUT_BYTES);
+  });
+  const t0 = performance.now();
+  const spin = () => { turns++; if (!done) setImmediate(spin); };
+  setImmediate(spin);
+  await Promise.all(waits);
+  done = true;
+  return (performance.now() - t0) / Math.max(1, turns);
+}
+
+async function main(): Promise<void> {
+  const { values: v } = parseArgs({ options: { reps: { type: 'string', default: '500' }, out: { type: 'string' } } });
+  const reps = Number(v.reps);
+  const rows: Record<string, unknown>[] = [];
+  const show = (what: string, xs: number[]) => {
+    const r = { what, p10: p(xs, 0.1), p50: p(xs, 0.5), p90: p(xs, 0.9) };
+    rows.push(r);
+    console.log(`${what.padEnd(40)} p50 ${r.p50.toFixed(3)} ms  (p10 ${r.p10.toFixed(3)}, p90 ${r.p90.toFixed(3)})`);
+  };
+  const gA = await openGpu({ label: 'hop.A' });
+  const A = side(gA, OUT_BYTES);
+  gA.write(A.t, A.host);
+  show('map1: one device, 24 KiB read-back', await timeIt(reps, () => readBack(A, OUT_BYTES)));
+  show('map1 after onSubmittedWorkDone', await timeIt(reps, () => readBack(A, OUT_BYTES, true)));
+  show('onSubmittedWorkDone alone', await timeIt(reps, async () => { A.gpu.submit([]); await A.gpu.device.queue.onSubmittedWorkDone(); }));
+  const gB = await openGpu({ label: 'hop.B' });
+  const B = side(gB, OUT_BYTES), Aback = gA.tensor([BACK_BYTES / 2], 'f16', 'hop.back');
+  show('map1+idle: a second device open', await timeIt(reps, () => readBack(A, OUT_BYTES)));
+  show('map on B alone', await timeIt(reps, () => readBack(B, BACK_BYTES)));
+  show('hop A → B → A (24 KiB out, 8 KiB back)', await timeIt(reps, async () => {
+    const out = await readBack(A, OUT_BYTES);
+    gB.write(B.t, new Uint16Array(out.buffer, out.byteOffset, OUT_BYTES / 2));
+    const back = await readBack(B, BACK_BYTES);
+    gA.write(Aback, new Uint16Array(back.buffer, back.byteOffset, BACK_BYTES / 2));
+  }));
+  const bigBytes = 64 << 20; // a copy of ~30 µs on the H200, a few ms on a CPU adapter
+  const mk = (g: Gpu) => ({ big: g.tensor([bigBytes / 4], 'f32', 'hop.big'), big2: g.tensor([bigBytes / 4], 'f32', 'hop.big2') });
+  const bA = mk(gA), bB = mk(gB);
+  const one: number[] = [], two: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    one.push(await tick([{ s: A, ...bA }]));
+    two.push(await tick([{ s: A, ...bA }, { s: B, ...bB }]));
+  }
+  show('tick: one device waiting (ms a turn)', one);
+  show('tick: two devices waiting (ms a turn)', two);
+  gA.destroy(); gB.destroy();
+  if (v.out) writeFileSync(String(v.out), JSON.stringify({ created: new Date().toISOString(), reps, rows }, null, 1));
+}
+
+main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
