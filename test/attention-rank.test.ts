@@ -57,6 +57,7 @@ describe('attention-pool rank: decode requests against a float64 reference', () 
         const frame = new Float32Array(rows.reduce((n, x) => n + x.length, 0));
         let at = 0;
         for (const x of rows) { frame.set(x, at); at += x.length; }
+        await new Promise((r) => setImmediate(r)); // the base waits on its GPU between two requests (the rank encodes ahead meanwhile)
         const reply = await link.request({ kind: 'attend', step: 0, layer, group: G, items: items.map((seq) => ({ seq, kvHeads: KV, len: seqs.get(seq)!.len + 1, newPos: seqs.get(seq)!.len })) },
           [{ dtype: 'f32', shape: [frame.length / D, D], data: frame }]);
         const o = reply.tensors[0]!.data as Float32Array, lse = reply.tensors[1]!.data as Float32Array;
@@ -72,7 +73,16 @@ describe('attention-pool rank: decode requests against a float64 reference', () 
       await place(0, 7);
       await place(1, 12);
       await step([0, 1], 'step 1');
+      const h0 = rank.guessed.hits;
       await step([0, 1], 'step 2 (every request as guessed)');
+      expect(rank.guessed.hits - h0, 'step 2 ran on launches encoded ahead').toBe(L);
+      // Two micro-batches taking turns (ping-pong): each keeps its own guess.
+      const h1 = rank.guessed.hits;
+      for (let l = 0; l < L; l++) { await attend(l, [0], `step 2b, seq 0, layer ${l}`); await attend(l, [1], `step 2b, seq 1, layer ${l}`); }
+      for (const s of [0, 1]) seqs.get(s)!.len++;
+      for (let l = 0; l < L; l++) { await attend(l, [0], `step 2c, seq 0, layer ${l}`); await attend(l, [1], `step 2c, seq 1, layer ${l}`); }
+      for (const s of [0, 1]) seqs.get(s)!.len++;
+      expect(rank.guessed.hits - h1, 'the turns of step 2c and the later layers of 2b were guessed').toBeGreaterThanOrEqual(2 * L + 2 * (L - 1));
       await step([1], 'step 3, seq 1 alone');
       await step([0, 1], 'step 4, seq 0 a step behind');
       // A layer sent again (a retry after a lost rank rewrites the same position), then the step goes on.

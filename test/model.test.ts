@@ -14,7 +14,7 @@ import { writeRandomWeights } from '../src/model/random-weights.js';
 import { openSafetensors } from '../src/model/safetensors-node.js';
 import { NO_POSITION } from '../src/model/run-state.js';
 import { expectedWeights } from '../src/model/weight-names.js';
-import type { Weights } from '../src/model/weights.js';
+import { releaseWeights, type Weights } from '../src/model/weights.js';
 import { compare, rng, useGpu } from './helpers.js';
 import { RefModel, type RefWeights } from './ref/model.js';
 
@@ -79,6 +79,42 @@ describe('tiny decoder vs float64 reference', () => {
     }
     expect(batch.inputTokens).toBe(51);
     expect(batch.outputTokens).toBe(30);
+  });
+
+  it('a seeded draw does not depend on whether its row class was built before the step (a fresh generator vs a compiled one)', async () => {
+    const g = await gpu();
+    const r = rng();
+    const prompts = [prompt(r, 9), prompt(r, 5), prompt(r, 7), prompt(r, 3)];
+    const sampling = { temperature: 1.5, topK: 0, topP: 1, seed: 1234 };
+    const f = await openSafetensors(path);
+    const { weights } = await loadWeights(g, f.source(), cfg, 'f32');
+    await f.close();
+    const runs: number[][] = [];
+    for (const compiled of [false, true]) {
+      const gen = new Generator(g, cfg, weights, 'f32');
+      try {
+        const shape = batchShape(cfg, prompts, { maxNewTokens: 6 });
+        if (compiled) await gen.precompile(shape, sampling, [shape.chunk]);
+        gen.prepare(shape, sampling);
+        for (const c of prefillChunks(prompts, shape.chunk)) await gen.prefill(c);
+        await gen.sampleFirst(0);
+        const tokens = [(await gen.readTokens(0))[0]!];
+        let len = prompts[0]!.length;
+        for (let step = 1; step < 6; step++, len++) { // slot 0 alone: a one-row step, built mid-generation when not compiled
+          const rows = new Uint32Array(8), lengths = new Uint32Array(4);
+          for (let b = 0; b < 4; b++) { rows[2 * b] = b; rows[2 * b + 1] = NO_POSITION; }
+          rows[1] = len;
+          lengths[0] = len + 1;
+          await gen.decode({ step, rows, lengths, history: () => [] }, step % 2);
+          tokens.push((await gen.readTokens(step % 2))[0]!);
+        }
+        runs.push(tokens);
+      } finally {
+        gen.model.dispose();
+      }
+    }
+    releaseWeights(g, weights);
+    expect(runs[0], `seed ${r.seed}`).toEqual(runs[1]);
   });
 
   it('a step over the busy rows only: the rows a step runs, the same tokens, idle slots\' ids left as they are', async () => {

@@ -462,24 +462,24 @@ describe('keep-alives', () => {
     const raw = new Router({ linger: 0 });
     await raw.bind('tcp://127.0.0.1:0');
     const counted = { keepalive: 0, other: 0 };
-    let answer: ((rid: Buffer, id: number) => void) | null = null;
+    let answer = (_rid: Buffer, _id: number): void => undefined;
     const reading = (async () => {
       for await (const [rid, ...parts] of raw) {
         if (parts.length === 1 && parts[0]!.byteLength === 0) continue; // not ROUTER_NOTIFY here, but harmless
         const { header } = decodeMessage(parts);
         if (header.kind === 'keepalive') { counted.keepalive++; continue; }
         counted.other++;
-        answer?.(rid!, header.id);
+        answer(rid!, header.id);
       }
     })();
     answer = (rid, id) => void raw.send([rid, ...encodeMessage({ kind: 'pong', v: 2, id })]);
     const link2 = await connectRank(raw.lastEndpoint!, { name: 'ka2', keepAliveMs: 0.2 });
     try {
       const before = counted.keepalive;
-      answer = (rid, id) => { setTimeout(() => void raw.send([rid, ...encodeMessage({ kind: 'pong', v: 2, id })]), 3); };
+      answer = (rid, id) => { setTimeout(() => void raw.send([rid, ...encodeMessage({ kind: 'pong', v: 2, id })]), 10); };
       await link2.request({ kind: 'ping' });
       const during = counted.keepalive - before;
-      expect(during).toBeGreaterThan(3); // ~3 ms of waiting at one per 0.2 ms
+      expect(during).toBeGreaterThanOrEqual(3); // up to the 5 ms window at one per 0.2 ms (fewer on a loaded machine)
       await new Promise((r) => setTimeout(r, KEEPALIVE_WINDOW_MS + 20));
       const after = counted.keepalive;
       await new Promise((r) => setTimeout(r, 20));

@@ -351,8 +351,9 @@ export class Gpu {
   }
 
   /**
-   * Encode steps into a command buffer now, to submit later (submitBuffers). Uniform values are uploaded now: a
-   * launch's values set after this do not reach this buffer.
+   * Encode steps into a command buffer now, to submit later (submitBuffers). Their grids are fixed now; their
+   * uniforms are read from the shared arena when the GPU runs them (every encode uploads what changed), so a
+   * launch's values must not change between this and the submit.
    */
   commandBuffer(dispatches: readonly Step[]): GPUCommandBuffer {
     this.ensureAlive();

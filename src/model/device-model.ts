@@ -76,6 +76,8 @@ export class DeviceModel {
   private logitsAct: Tensor | null = null; // [slots, vocab] in the model dtype, cast to f32 logits
   private readBufs: GPUBuffer[] = [];
   private readonly prefillPrograms = new LruCache<number, PrefillProgram>(PREFILL_PROGRAM_CACHE, (p) => releasePrefill(p));
+  /** The sampling step (setStep). */
+  private step = 0;
   /** Decode steps over the first n slots' rows, and heads over the first n rows, by n (the whole batch: n = slots). */
   private readonly decodeProgs = new Map<number, DecodeProgram>();
   private readonly headProgs = new Map<number, { sampler: Sampler; head: Step[] }>();
@@ -321,6 +323,7 @@ export class DeviceModel {
       const steps: Step[] = headSteps(gpu, cfg, { finalNorm: w.finalNorm, lmHead: w.lmHead }, sliceRows(s.x, 0, n), sliceRows(s.xn, 0, n), all ? this.logitsAct ?? s.logits : act);
       if (this.logitsAct) steps.push(cast(gpu, { x: all ? this.logitsAct : act, out: all ? s.logits : logits }));
       const sampler = makeSampler(gpu, { logits: all ? s.logits : logits, out: all ? s.nextIds : sliceRows(s.nextIds, 0, n), params: this.sampling! });
+      sampler.setStep(this.step); // a row class first used mid-generation draws for the current step
       steps.push(sampler.dispatch);
       h = { sampler, head: steps };
       this.headProgs.set(n, h);
@@ -355,8 +358,9 @@ export class DeviceModel {
     return new Uint32Array(bytes.buffer, bytes.byteOffset, this.slots);
   }
 
+  /** The step the samplers draw for (every row class's, and those built later). */
   setStep(step: number): void {
-    this.head();
+    this.step = step;
     for (const h of this.headProgs.values()) h.sampler.setStep(step);
   }
 

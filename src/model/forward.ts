@@ -89,7 +89,8 @@ export class Recorder {
   record(...steps: Step[]): void { for (const s of steps) this.pending.push(s); }
   /**
    * Encode what is recorded now (while the host would otherwise wait), to go with the next submit. Steps
-   * recorded after this run after these; queue writes made before that submit land before any of them.
+   * recorded after this run after these; queue writes made before that submit land before any of them. The
+   * sealed launches' uniforms and grids must not change until then.
    */
   seal(): void {
     if (this.pending.length === 0) return;

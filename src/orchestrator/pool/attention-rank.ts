@@ -37,7 +37,10 @@ interface AttendJob {
 const attendKey = (layer: number, at: string): string => `${layer}|${at}`;
 
 /** Launches encoded ahead for the request that most likely comes next (the next layer, or the next step's first). */
-interface Speculation { key: string; reply: GPUBuffer; commands: GPUCommandBuffer }
+interface Speculation { key: string; client: string; seqs: number[]; reply: GPUBuffer; commands: GPUCommandBuffer }
+
+/** Guesses kept (one per client and set of sequences: the micro-batches of a ping-pong decode take turns). */
+const MAX_GUESSES = 4;
 
 /** Rows of one prompt chunk on the device, grown to the largest chunk seen. */
 interface PrefillStage { key: string; rows: number; src: Tensor; q: Tensor; out: Tensor; lse: Tensor }
@@ -49,9 +52,14 @@ export class AttentionRank {
   private readback: GPUBuffer | null = null;
   private readbackBytes = 0;
   private stage: PrefillStage | null = null;
-  private speculation: Speculation | null = null;
+  /** Launches encoded ahead, by client and sequences (AttendJob.at). */
+  private readonly guesses = new Map<string, Speculation>();
   /** The job to encode ahead once the current reply is on its way. */
   private ahead: AttendJob | null = null;
+  /** Requests handed in and not started: a guess is not encoded while one waits. */
+  private waiting = 0;
+  /** Attend requests whose launches were encoded ahead (hits) or not (misses). */
+  readonly guessed = { hits: 0, misses: 0 };
 
   constructor(readonly gpu: Gpu, readonly rank: number) {}
 
@@ -61,9 +69,10 @@ export class AttentionRank {
    * reply goes out first); a request that differs encodes its own.
    */
   readonly handler: RankHandler = (req, tensors, client) => {
-    const run = this.queue.then(() => this.handle(req, tensors, client));
+    this.waiting++;
+    const run = this.queue.then(() => { this.waiting--; return this.handle(req, tensors, client); });
     this.queue = run.catch(() => undefined).then(() => new Promise<void>((done) => setImmediate(() => {
-      try { this.encodeAhead(); } catch { this.speculation = null; } // a guess that fails costs nothing
+      try { this.encodeAhead(); } catch { this.guesses.clear(); } // a guess that fails costs nothing
       done();
     })));
     return run;
@@ -74,7 +83,7 @@ export class AttentionRank {
 
   private async handle(req: RequestMsg, t: TensorFrame[], client: string): Promise<HandlerReply> {
     this.ahead = null;
-    if (req.kind !== 'attend' && req.kind !== 'ping' && req.kind !== 'hello') this.speculation = null; // shards may change
+    if (req.kind !== 'attend' && req.kind !== 'ping' && req.kind !== 'hello') this.guesses.clear(); // shards may change
     switch (req.kind) {
       case 'hello': return { header: { kind: 'hello_ok', rank: this.rank, device: this.gpu.caps.device || this.gpu.caps.vendor, pid: typeof process !== 'undefined' ? process.pid : 0 } };
       case 'ping': return { header: { kind: 'pong' } };
@@ -136,7 +145,8 @@ export class AttentionRank {
 
   /** Frees every shard of a client (it is gone). */
   dropClient(client: string): void {
-    this.speculation = null;
+    this.guesses.clear();
+    this.ahead = null;
     for (const seq of [...(this.clients.get(client)?.keys() ?? [])]) this.free(client, seq);
   }
 
@@ -197,9 +207,13 @@ export class AttentionRank {
       this.gpu.write(s.rows, frame.data.subarray(r * D, r * D + n) as Float32Array);
     }
     const tEnc = performance.now();
-    const spec = this.speculation;
-    this.speculation = null;
-    const commands = spec && spec.key === job.key && spec.reply === reply ? spec.commands : this.encodeAttend(job, reply);
+    const guess = this.guesses.get(job.at);
+    const hit = guess !== undefined && guess.key === job.key && guess.reply === reply;
+    // Guesses over any of these sequences are spent or stale now (this request sets their lengths and uniforms).
+    const seqs = new Set(job.items.map((it) => it.seq));
+    for (const [at, g] of this.guesses) if (g.client === client && g.seqs.some((s) => seqs.has(s))) this.guesses.delete(at);
+    if (hit) this.guessed.hits++; else this.guessed.misses++;
+    const commands = hit ? guess.commands : this.encodeAttend(job, reply);
     this.gpu.submitBuffers([commands]);
     const t1 = performance.now();
     this.ahead = this.nextJob(job);
@@ -274,12 +288,15 @@ export class AttentionRank {
     }
   }
 
-  /** Encode the expected next request's launches (called once the reply has gone). */
+  /** Encode the expected next request's launches (once the reply has gone, and no request is waiting). */
   private encodeAhead(): void {
     const job = this.ahead;
     this.ahead = null;
-    if (!job || !this.readback) return;
-    this.speculation = { key: job.key, reply: this.readback, commands: this.encodeAttend(job, this.readback) };
+    if (!job || !this.readback || this.waiting > 0) return;
+    if (this.guesses.size >= MAX_GUESSES) this.guesses.delete(this.guesses.keys().next().value!);
+    this.guesses.set(job.at, {
+      key: job.key, client: job.client, seqs: job.items.map((it) => it.seq), reply: this.readback, commands: this.encodeAttend(job, this.readback),
+    });
   }
 
   private prefillStage(s: Shard, count: number): PrefillStage {
@@ -340,6 +357,7 @@ export class AttentionRank {
 
   dispose(): void {
     this.ahead = null;
+    this.guesses.clear();
     for (const client of [...this.clients.keys()]) this.dropClient(client);
     const st = this.stage;
     if (st) this.gpu.release(st.src, st.q, st.out, st.lse);

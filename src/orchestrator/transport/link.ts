@@ -3,7 +3,7 @@
 import { FapoolError } from '../../gpu/errors.js';
 import { validateMessage } from './codec.js';
 import {
-  ERROR_MESSAGE_MAX, FrameError, PROTOCOL_VERSION, REQUESTS, isRequest,
+  ERROR_MESSAGE_MAX, FrameError, KEEPALIVE_ID, PROTOCOL_VERSION, REQUESTS, isRequest,
   type Body, type Message, type MessageOf, type ReplyBody, type RequestKind, type RequestMsg, type TensorFrame,
 } from './messages.js';
 
@@ -77,7 +77,12 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: () => string): P
 /** Request ids: u32, wrapping. */
 export function idCounter(): () => number {
   let next = 0;
-  return () => { const id = next; next = (next + 1) >>> 0; return id; };
+  return () => {
+    const id = next;
+    next = (next + 1) >>> 0;
+    if (next === KEEPALIVE_ID) next = 0;
+    return id;
+  };
 }
 
 /** An error as one line for an `error` reply, cut to what the protocol carries. */

@@ -26,6 +26,9 @@ export function floatFrame(data: Float32Array | Uint16Array, shape: number[]): T
   return data instanceof Uint16Array ? { dtype: 'f16', shape, data } : { dtype: 'f32', shape, data };
 }
 
+/** The id every keep-alive carries (no request gets it: a stray answer to one is dropped). */
+export const KEEPALIVE_ID = 0xffffffff;
+
 /** Longest `error` message a rank sends (longer ones are cut). */
 export const ERROR_MESSAGE_MAX = 8192;
 

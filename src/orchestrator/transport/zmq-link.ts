@@ -10,7 +10,7 @@ function loadZmq(): Promise<typeof import('zeromq')> {
 }
 import { decodeHeaderObject, decodeMessage, encodeMessage, type DecodeLimits } from './codec.js';
 import {
-  FrameError, PROTOCOL_VERSION, isRequest, type Body, type ReplyBody, type RequestKind, type RequestMsg, type TensorFrame,
+  FrameError, KEEPALIVE_ID, PROTOCOL_VERSION, isRequest, type Body, type ReplyBody, type RequestKind, type RequestMsg, type TensorFrame,
 } from './messages.js';
 import {
   checkReply, DEFAULT_TIMEOUT_MS, errorMessage, idCounter, RankDeadError, RankTimeoutError, requestMessage, serveOne, withTimeout,
@@ -96,7 +96,7 @@ function defaultKeepAliveMs(): number {
  */
 function keepAlive(ms: number, send: (parts: Buffer[]) => Promise<void>, waiting: () => boolean): { touch(): void } {
   if (!(ms > 0)) return { touch() {} };
-  const parts = encodeMessage({ kind: 'keepalive', v: PROTOCOL_VERSION, id: 0 });
+  const parts = encodeMessage({ kind: 'keepalive', v: PROTOCOL_VERSION, id: KEEPALIVE_ID });
   let until = 0, next = 0, running = false;
   const turn = () => {
     const now = performance.now();
@@ -275,6 +275,7 @@ export async function serveRank(endpoint: string, handler: RankHandler, opts: Se
   const refuse = (rid: Buffer, parts: Buffer[], why: string) => {
     let id: unknown;
     try { id = decodeHeaderObject(parts[0] ?? Buffer.alloc(0), opts.limits).id; } catch { /* unreadable */ }
+    if (id === KEEPALIVE_ID) return; // one way, whatever it carries
     if (typeof id === 'number' && Number.isInteger(id) && id >= 0 && id <= 0xffffffff) reply(rid, id, { kind: 'error', message: why });
     else report(new FrameError(why));
   };
