@@ -38,6 +38,20 @@ async function generator(g: Gpu, dtype: DType): Promise<Generator> {
   return e.gen;
 }
 
+/** `steps` decode steps of slot 0 alone (every other slot idle) after its prompt of `len` tokens: its tokens. */
+async function decodeSlot0(gen: Generator, len: number, steps: number): Promise<number[]> {
+  const B = gen.model.slots, out: number[] = [];
+  for (let step = 1; step <= steps; step++, len++) {
+    const rows = new Uint32Array(2 * B), lengths = new Uint32Array(B);
+    for (let b = 0; b < B; b++) { rows[2 * b] = b; rows[2 * b + 1] = NO_POSITION; }
+    rows[1] = len;
+    lengths[0] = len + 1;
+    await gen.decode({ step, rows, lengths, history: () => [] }, step % 2);
+    out.push((await gen.readTokens(step % 2))[0]!);
+  }
+  return out;
+}
+
 function prompt(r: ReturnType<typeof rng>, n: number): number[] {
   return Array.from({ length: n }, () => r.int(0, cfg.vocab));
 }
@@ -98,17 +112,8 @@ describe('tiny decoder vs float64 reference', () => {
         gen.prepare(shape, sampling);
         for (const c of prefillChunks(prompts, shape.chunk)) await gen.prefill(c);
         await gen.sampleFirst(0);
-        const tokens = [(await gen.readTokens(0))[0]!];
-        let len = prompts[0]!.length;
-        for (let step = 1; step < 6; step++, len++) { // slot 0 alone: a one-row step, built mid-generation when not compiled
-          const rows = new Uint32Array(8), lengths = new Uint32Array(4);
-          for (let b = 0; b < 4; b++) { rows[2 * b] = b; rows[2 * b + 1] = NO_POSITION; }
-          rows[1] = len;
-          lengths[0] = len + 1;
-          await gen.decode({ step, rows, lengths, history: () => [] }, step % 2);
-          tokens.push((await gen.readTokens(step % 2))[0]!);
-        }
-        runs.push(tokens);
+        // Slot 0 alone: a one-row step, built mid-generation when not compiled.
+        runs.push([(await gen.readTokens(0))[0]!, ...await decodeSlot0(gen, prompts[0]!.length, 5)]);
       } finally {
         gen.model.dispose();
       }
@@ -130,18 +135,9 @@ describe('tiny decoder vs float64 reference', () => {
     expect([busy(), busy(0), busy(1), busy(0, 2), busy(3), busy(5), busy(0, 4)]).toEqual([1, 1, 2, 4, 4, 6, 6]);
     for (const c of prefillChunks(prompts, shape.chunk)) await gen.prefill(c);
     await gen.sampleFirst(0);
-    const tokens = [(await gen.readTokens(0))[0]!];
+    const first = (await gen.readTokens(0))[0]!;
     const idle = Array.from(await g.read(m.state.nextIds) as Uint32Array).slice(1);
-    // Slot 0 alone decodes: one row a step.
-    let len = prompts[0]!.length;
-    for (let step = 1; step < 6; step++, len++) {
-      const rows = new Uint32Array(12), lengths = new Uint32Array(6);
-      for (let b = 0; b < 6; b++) { rows[2 * b] = b; rows[2 * b + 1] = NO_POSITION; }
-      rows[1] = len;
-      lengths[0] = len + 1;
-      await gen.decode({ step, rows, lengths, history: () => [] }, step % 2);
-      tokens.push((await gen.readTokens(step % 2))[0]!);
-    }
+    const tokens = [first, ...await decodeSlot0(gen, prompts[0]!.length, 5)]; // slot 0 alone: one row a step
     expect(tokens, `seed ${r.seed}`).toEqual(new RefModel(cfg, refWeights).greedy(prompts[0]!, 6).tokens);
     expect(Array.from(await g.read(m.state.nextIds) as Uint32Array).slice(1)).toEqual(idle);
   });

@@ -112,6 +112,7 @@ export function helpText(): string {
     '', 'Environment (kernel choices default to what measured best on an H200):',
     '  FAPOOL_CACHE          where random weights and other generated files are kept (default: the package\'s .cache)',
     '  FAPOOL_SPIN_MS        ms a process busy-polls its links after each message (default 3 on a hardware GPU, 0 on a CPU adapter)',
+    '  FAPOOL_KEEPALIVE_MS   while a rank\'s reply is awaited, send it a one-way keep-alive every this many ms (default 0: none)',
     '  FAPOOL_PIPELINES      async (pipelines created concurrently at load, default) or sync',
     '  FAPOOL_GEMM_PREFILL   prefill GEMM on tensor cores: tile-gen:<id>[,<id>] or direct',
     '  FAPOOL_GEMM_SKINNY    decode rows 9-64 on tensor cores: gen[:<id>,min=M,max=M] or array (unset: decode tiles for',
