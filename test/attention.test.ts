@@ -443,6 +443,34 @@ describe('flashDecode', () => {
     }
   }
 
+  it('f16 subgroup kernel, default splits: a row alone and the same row in a batch of 8 give the same bits (FA Pool ranks vs one device)', async (ctx) => {
+    const g = await gpu();
+    const nHeads = 8, nKv = 8, d = 128, cap = 2048, len = 2000, B = 8, at = 3, dtype = 'f16';
+    if (!sgDecodeApplies(g.caps, dtype, d)) { ctx.skip(); return; }
+    const r = rng();
+    const cache = makeCache(g, r, dtype, B, nKv, cap, d, Array(B).fill(len));
+    const q = randomArray(r, B * nHeads * d, dtype);
+    const row = (t: Float64Array, n: number) => t.slice(at * n, (at + 1) * n);
+    const run = async (rows: number, qv: Float64Array, k: Float64Array, v: Float64Array) => {
+      const kt = upload(g, k, [rows, nKv, cap, d], dtype), vt = upload(g, v, [rows, nKv, cap, d], dtype);
+      const qt = upload(g, qv, [rows, nHeads, d], dtype), lt = upload(g, Array(rows).fill(len), [rows], 'u32');
+      const out = poisoned(g, [rows, nHeads, d], dtype), lse = poisoned(g, [rows, nHeads], 'f32');
+      const plan = flashDecode(g, { q: qt, out, lse, kCache: kt, vCache: vt, lengths: lt });
+      plan.update(len);
+      await g.run(plan.dispatches);
+      const o = await download(g, out), l = await download(g, lse);
+      plan.release();
+      g.release(kt, vt, qt, lt, out, lse);
+      return { o, l };
+    };
+    const kv = nKv * cap * d;
+    const batch = await run(B, q, cache.k, cache.v);
+    const alone = await run(1, row(q, nHeads * d), row(cache.k, kv), row(cache.v, kv));
+    g.release(cache.kt, cache.vt);
+    expect(Array.from(alone.o)).toEqual(Array.from(row(batch.o, nHeads * d)));
+    expect(Array.from(alone.l)).toEqual(Array.from(row(batch.l, nHeads)));
+  });
+
   it('f16 plan reused across steps: new lengths, update(maxLen) changes splits, no new buffers', async () => {
     const g = await gpu();
     const r = rng();

@@ -121,6 +121,7 @@ export function helpText(): string {
     '                        (default: per row count and product, gemvSgDefault; 0: the per-column kernel; where the subgroup',
     '                        kernel cannot take a product, e.g. f32 or 8 rows × 8 columns, the per-column one runs)',
     '  FAPOOL_FA_PREFILL     flash-attention prefill: a generated tensor-core entry (e.g. 128_32_8_pf) or tiled',
+    '  FAPOOL_DECODE_SPLITS  decode attention split count chosen per row (row, default: the same split whatever the batch) or per batch (rows)',
     '', 'Exit status:',
     '  0    done',
     '  1    failed while running: unreadable or corrupt model files, non-finite weights or logits, a GPU or pool worker failure',

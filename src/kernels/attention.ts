@@ -406,6 +406,22 @@ function defaultSplits(subgroupKernel: boolean, pairs: number): number {
   return subgroupKernel ? Math.min(64, Math.max(8, ceilDiv(512, pairs))) : Math.min(128, Math.max(1, ceilDiv(2048, pairs)));
 }
 
+/**
+ * The pairs the split count is chosen for. The subgroup kernel by default takes one row's head groups: a
+ * sequence's attention is split the same way whatever else its cache group holds, so an FA Pool rank (a one-row
+ * shard) sums it exactly as the single device does in an 8-row group — the same bits (with 8 rows' pairs the two
+ * split 16 vs 8 ways and could part at a near-tie). The H200 sweep above puts the cost at 8 rows of 32K at 1%
+ * (16 splits 3.80 TB/s, 8: 3.83); its partials are ≤ 64 splits. The split kernel (f32, CPU adapters) keeps the
+ * rows' pairs: one row's would give it up to 128 splits a row at any batch. FAPOOL_DECODE_SPLITS=rows chooses
+ * per (rows × head groups) for both.
+ */
+function splitPairs(subgroupKernel: boolean, rows: number, headGroups: number): number {
+  const v = envVar('FAPOOL_DECODE_SPLITS')?.trim();
+  if (v === undefined || v === '' || v === 'row') return subgroupKernel ? headGroups : rows * headGroups;
+  if (v === 'rows') return rows * headGroups;
+  throw new LimitError(`FAPOOL_DECODE_SPLITS=${v}: 'row' (one row's head groups, the default) or 'rows' (all rows')`);
+}
+
 function decodeSgConfig(gpu: Gpu, d: number, group: number, unroll: number): DecodeSgCfg {
   let gh = 1;
   for (let g = 1; g <= Math.min(group, MAX_GH); g++) if (group % g === 0) gh = g;
@@ -469,7 +485,7 @@ export function flashDecode(gpu: Gpu, a: DecodeArgs): DecodePlan {
   // Keys a workgroup takes per step: chunks are whole steps once a split spans one.
   const bk = sgCfg ? (sgCfg.sgs * sgCfg.nsg / sgCfg.lpk) * sgCfg.u : cfg!.wg / cfg!.td;
   const headGroups = s.nHeads / (sgCfg ? sgCfg.gh : cfg!.gh);
-  const maxSplits = a.maxSplits ?? defaultSplits(sgCfg !== null, B * headGroups);
+  const maxSplits = a.maxSplits ?? defaultSplits(sgCfg !== null, splitPairs(sgCfg !== null, B, headGroups));
   checkIndex(k, 'maxSplits', maxSplits, gpu.caps.maxWorkgroupsPerDim);
   if (maxSplits < 1) throw new ShapeError(`${k}: maxSplits must be >= 1`);
   const minChunk = a.minChunk ?? 2 * bk;
