@@ -1,10 +1,11 @@
 // FA Pool benchmark: one device vs FA Pool (attention-pool ranks in this process, or a worker process) and the
 // static TP × PP baseline (its other ranks in worker processes on the same GPU) on the same batches, same
 // weights, greedy. Per configuration: a warm-up generation (same batch size, short prompts: compiles every
-// pipeline), then the measured run. Reports TTFT, TPOT, per-step time, the per-layer overhead ((step − single
-// step) ÷ layers), base GPU memory, KV hand-off time, the per-layer breakdown, and whether the tokens equal the
-// single device's (where they part: the sequences, the step, and how near a tie the single device's logits put the
-// parting, --tie-checks of them). Prints a table; writes JSON.
+// pipeline), then the measured run (--repeat N: N of them on the same engine, the median's figures reported:
+// runs of one build spread by ±0.15 ms a layer on the H200). Reports TTFT, TPOT, per-step time, the per-layer
+// overhead ((step − single step) ÷ layers), base GPU memory, KV hand-off time, the per-layer breakdown, and
+// whether the tokens equal the single device's (where they part: the sequences, the step, and how near a tie the
+// single device's logits put the parting, --tie-checks of them). Prints a table; writes JSON.
 //
 // Configurations (--configs): single, pool (--pool N in-process ranks), pool-replica, pool-pingpong,
 // pool-prefill-pool (long prompts prefilled on the ranks, the mode before KV streaming), pool-worker (one worker
@@ -27,7 +28,7 @@ const BATCHES: Record<string, number[]> = {
 
 interface Row {
   batch: string; config: string; prompts: number; inputTokens: number; outputTokens: number;
-  ttftMs: number; tpotMs: number; stepMs: number; tps: number; baseGpuBytes: number; basePeakGpuBytes?: number; poolGpuBytes?: number;
+  ttftMs: number; tpotMs: number; stepMs: number; stepMsRuns: number[]; tps: number; baseGpuBytes: number; basePeakGpuBytes?: number; poolGpuBytes?: number;
   handoffMs: number; prefillIntoPoolMs: number; streamWaitMs: number; streamBytes: number; pooledSteps: number; perLayerOverheadMs?: number; sameTokens?: boolean;
   /** Where the greedy paths part from the single device's (sequence, first differing step, the two tokens) and, for those checked, the tie. */
   divergences?: Divergence[];
@@ -71,23 +72,35 @@ async function measureTies(opts: EngineOptions, prompts: number[][], ref: number
   }
 }
 
-async function run(opts: EngineOptions, prompts: number[][], newTokens: number, cumulative: boolean): Promise<{ done: Extract<GenerationEvent, { type: 'done' }>; split: Record<string, number>; warmupMs: number; layers: number }> {
+type Done = Extract<GenerationEvent, { type: 'done' }>;
+
+/**
+ * A configuration's measured runs: a warm-up, then `repeat` generations of the batch on the same engine; the one
+ * with the median decode time is returned whole, every run's decode time beside it.
+ */
+async function run(opts: EngineOptions, prompts: number[][], newTokens: number, cumulative: boolean, repeat: number):
+  Promise<{ done: Done; split: Record<string, number>; warmupMs: number; layers: number; decodeMsRuns: number[] }> {
   const engine = await createEngine(opts);
   try {
     const t0 = performance.now();
     // Warm-up: the same batch size with short prompts compiles the pipelines the measured run needs.
     await engine.run({ prompts: prompts.map((p) => p.slice(0, 64)), maxNewTokens: 4, stopAtEos: false });
     const warmupMs = performance.now() - t0;
-    // The pool's counters run across generations (the static baseline's restart at each).
-    const before = cumulative ? { ...(engine.report().split ?? {}) } : {};
-    // The pool's GPU memory while the batch decodes (read once, at the second step: its shards are freed at the end).
-    let poolGpuBytes: number | undefined;
-    const done = await engine.run({ prompts, maxNewTokens: newTokens, stopAtEos: false }, (e) => {
-      if (e.type === 'token' && e.seq === 0 && e.step === 1) poolGpuBytes = engine.report().split?.poolGpuBytes;
-    });
-    const split = Object.fromEntries(Object.entries(done.placement.split ?? {}).map(([k, x]) => [k, x - (before[k] ?? 0)]));
-    if (poolGpuBytes !== undefined) split.poolGpuBytes = poolGpuBytes; else delete split.poolGpuBytes;
-    return { done, split, warmupMs, layers: engine.config.nLayers };
+    const runs: { done: Done; split: Record<string, number> }[] = [];
+    for (let i = 0; i < repeat; i++) {
+      // The pool's counters run across generations (the static baseline's restart at each).
+      const before = cumulative ? { ...(engine.report().split ?? {}) } : {};
+      // The pool's GPU memory while the batch decodes (read once, at the second step: its shards are freed at the end).
+      let poolGpuBytes: number | undefined;
+      const done = await engine.run({ prompts, maxNewTokens: newTokens, stopAtEos: false }, (e) => {
+        if (e.type === 'token' && e.seq === 0 && e.step === 1) poolGpuBytes = engine.report().split?.poolGpuBytes;
+      });
+      const split = Object.fromEntries(Object.entries(done.placement.split ?? {}).map(([k, x]) => [k, x - (before[k] ?? 0)]));
+      if (poolGpuBytes !== undefined) split.poolGpuBytes = poolGpuBytes; else delete split.poolGpuBytes;
+      runs.push({ done, split });
+    }
+    const median = [...runs].sort((a, b) => a.done.result.decodeMs - b.done.result.decodeMs)[(runs.length - 1) >> 1]!;
+    return { ...median, warmupMs, layers: engine.config.nLayers, decodeMsRuns: runs.map((r) => r.done.result.decodeMs) };
   } finally {
     await engine.dispose();
   }
@@ -111,10 +124,11 @@ async function main(): Promise<void> {
       threshold: { type: 'string', default: '4096' }, 'new-tokens': { type: 'string', default: '64' },
       'prefill-chunk': { type: 'string', default: '2048' }, scale: { type: 'string', default: '1' },
       configs: { type: 'string', default: 'single,pool,pool-replica,pool-pingpong' }, out: { type: 'string' },
-      'tie-checks': { type: 'string', default: '4' },
+      'tie-checks': { type: 'string', default: '4' }, repeat: { type: 'string', default: '1' },
     },
   });
-  const newTokens = Number(v['new-tokens']), scale = Number(v.scale);
+  const newTokens = Number(v['new-tokens']), scale = Number(v.scale), repeat = Number(v.repeat);
+  if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat must be a positive integer, got ${v.repeat}`);
   const base: EngineOptions = {
     model: v.model, preset: v.preset, init: v.model ? undefined : 'random', dtype: v.dtype as 'f32' | 'f16',
   };
@@ -150,12 +164,13 @@ async function main(): Promise<void> {
     for (const config of String(v.configs).split(',')) {
       const { opts, label } = configOf(config);
       try {
-        const { done, split, warmupMs, layers } = await run(opts, prompts, newTokens, !config.startsWith('static'));
+        const { done, split, warmupMs, layers, decodeMsRuns } = await run(opts, prompts, newTokens, !config.startsWith('static'), repeat);
         const r = done.result;
         const steps = Math.max(1, r.outputTokens / prompts.length - 1);
+        const stepMsRuns = decodeMsRuns.map((ms) => ms / steps);
         const row: Row = {
           batch: name, config: label, prompts: prompts.length, inputTokens: r.inputTokens, outputTokens: r.outputTokens,
-          ttftMs: r.prefillMs, tpotMs: r.tpotMs, stepMs: r.decodeMs / steps, tps: r.tps, baseGpuBytes: r.gpuBytes, basePeakGpuBytes: r.gpuPeakBytes, poolGpuBytes: split.poolGpuBytes,
+          ttftMs: r.prefillMs, tpotMs: r.tpotMs, stepMs: r.decodeMs / steps, stepMsRuns, tps: r.tps, baseGpuBytes: r.gpuBytes, basePeakGpuBytes: r.gpuPeakBytes, poolGpuBytes: split.poolGpuBytes,
           handoffMs: split.migrateMs ?? 0, prefillIntoPoolMs: split.prefillIntoPoolMs ?? 0,
           streamWaitMs: split.prefillStreamWaitMs ?? 0, streamBytes: split.prefillStreamBytes ?? 0, pooledSteps: split.pooledSteps ?? 0, warmupMs,
           layer: Object.fromEntries(Object.entries(split).filter(([k]) => k.startsWith('layer.')).map(([k, x]) => [k.slice(6), x])),
@@ -172,6 +187,7 @@ async function main(): Promise<void> {
         rows.push(row);
         save(rows);
         console.log(`${name} ${label.padEnd(34)} TTFT ${row.ttftMs.toFixed(0).padStart(7)} ms  TPOT ${row.tpotMs.toFixed(2).padStart(7)} ms  step ${row.stepMs.toFixed(2).padStart(7)} ms` +
+          (stepMsRuns.length > 1 ? ` (median of ${stepMsRuns.map((x) => x.toFixed(2)).join(' / ')})` : '') +
           `  base mem ${(row.baseGpuBytes / 2 ** 30).toFixed(2)} GiB${row.basePeakGpuBytes !== undefined ? ` (peak ${(row.basePeakGpuBytes / 2 ** 30).toFixed(2)})` : ''}${row.poolGpuBytes !== undefined ? `  pool mem ${(row.poolGpuBytes / 2 ** 30).toFixed(2)} GiB` : ''}  migration ${row.handoffMs.toFixed(0)} ms  prefill into pool ${row.prefillIntoPoolMs.toFixed(0)} ms` +
           (row.streamBytes ? `  KV streamed ${(row.streamBytes / 2 ** 30).toFixed(2)} GiB (waited ${row.streamWaitMs.toFixed(0)} ms)` : '') +
           (row.perLayerOverheadMs !== undefined ? `  per-layer overhead ${row.perLayerOverheadMs.toFixed(3)} ms  tokens ${row.sameTokens ? 'same' : 'DIFFER'}` : ''));
