@@ -121,7 +121,10 @@ export interface LayerHooks {
   reduce?(l: number, block: 'attn' | 'ffn', rec: Recorder): Promise<void>;
 }
 
-/** The layer loop. Synchronous hooks keep the whole step in one submission. */
+/**
+ * The layer loop. Synchronous hooks keep the whole step in one submission; with LayerHooks.overlap what follows a
+ * waiting hook is encoded while it waits.
+ */
 export async function runLayers(layers: readonly LayerProgram[], hooks: LayerHooks, rec: Recorder): Promise<void> {
   // The step as a list: launches to record, and hook calls between them.
   const plan: ({ steps: readonly Step[] } | { call: () => void | Promise<void> })[] = [];
@@ -131,7 +134,7 @@ export async function runLayers(layers: readonly LayerProgram[], hooks: LayerHoo
     plan.push({ steps: p.ffn });
     if (hooks.reduce) plan.push({ call: () => hooks.reduce!(l, 'ffn', rec) });
   }
-  let recorded = -1; // plan entries before this one are recorded
+  let recorded = -1; // the plan's entries up to this index are recorded already
   for (let i = 0; i < plan.length; i++) {
     const e = plan[i]!;
     if ('steps' in e) { if (i > recorded) rec.record(...e.steps); continue; }
