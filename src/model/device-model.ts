@@ -206,10 +206,10 @@ export class DeviceModel {
         embed: this.embed(sliceRows(s.nextIds, 0, n), v.x),
         layers: this.layers(v, n, groups),
         plans: this.weights.layers.map((_, l) => groups.map((g) => {
-          const k = Math.min(g.slots, n - g.first), all = k === g.slots;
+          const k = Math.min(g.slots, n - g.first); // the group's slots among the first n
           return flashDecode(this.gpu, {
             q: sliceRows(v.q, g.first, k), out: sliceRows(v.attn, g.first, k),
-            kCache: all ? g.k[l]! : sliceRows(g.k[l]!, 0, k), vCache: all ? g.v[l]! : sliceRows(g.v[l]!, 0, k), lengths: all ? g.lengths : sliceRows(g.lengths, 0, k),
+            kCache: sliceRows(g.k[l]!, 0, k), vCache: sliceRows(g.v[l]!, 0, k), lengths: sliceRows(g.lengths, 0, k),
           });
         })),
       };
@@ -318,11 +318,11 @@ export class DeviceModel {
       const w = this.weights;
       if (!w.lmHead || !w.finalNorm) throw new Error('DeviceModel: this device does not hold the LM head');
       const { gpu, cfg } = this;
-      const s = this.state, all = n === this.slots;
+      const s = this.state;
       const logits = sliceRows(s.logits, 0, n), act = this.logitsAct ? sliceRows(this.logitsAct, 0, n) : logits;
-      const steps: Step[] = headSteps(gpu, cfg, { finalNorm: w.finalNorm, lmHead: w.lmHead }, sliceRows(s.x, 0, n), sliceRows(s.xn, 0, n), all ? this.logitsAct ?? s.logits : act);
-      if (this.logitsAct) steps.push(cast(gpu, { x: all ? this.logitsAct : act, out: all ? s.logits : logits }));
-      const sampler = makeSampler(gpu, { logits: all ? s.logits : logits, out: all ? s.nextIds : sliceRows(s.nextIds, 0, n), params: this.sampling! });
+      const steps: Step[] = headSteps(gpu, cfg, { finalNorm: w.finalNorm, lmHead: w.lmHead }, sliceRows(s.x, 0, n), sliceRows(s.xn, 0, n), act);
+      if (this.logitsAct) steps.push(cast(gpu, { x: act, out: logits }));
+      const sampler = makeSampler(gpu, { logits, out: sliceRows(s.nextIds, 0, n), params: this.sampling! });
       sampler.setStep(this.step); // a row class first used mid-generation draws for the current step
       steps.push(sampler.dispatch);
       h = { sampler, head: steps };

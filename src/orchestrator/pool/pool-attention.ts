@@ -455,9 +455,7 @@ export class PoolAttention implements AttentionPlacement {
     for (const { b } of pooled) buf.localLengths[b] = 0;
     this.setLocal(m, input.rows, buf.localLengths);
     const halves = split !== null && !this.opts.replica && pooled.every((x) => x.p.direct);
-    // Without a replica a failed rank ends the step (it runs again): the answers' landing can be recorded before
-    // they come, and the rest of the layer encoded while they are awaited (LayerHooks.overlap).
-    const overlap = !this.opts.replica;
+    const overlap = this.overlap;
     if (!halves) return [{ attention: (l, rec) => this.layer(m, input, pooled, l, rec, 0), overlap }];
     const groups = m.decode().plans;
     const parts = [pooled.filter((x) => x.b < split), pooled.filter((x) => x.b >= split)];
@@ -467,6 +465,13 @@ export class PoolAttention implements AttentionPlacement {
       ? { attention: (l, rec) => this.layer(m, input, part, l, rec, h, local(h)(l)), overlap }
       : { attention: (l, rec) => rec.record(...local(h)(l)) }));
   }
+
+  /**
+   * Without a replica a failed rank ends the step (it runs again): a layer's answers can land by launches recorded
+   * before they come, and the rest of the layer be encoded while they are awaited (LayerHooks.overlap). With one,
+   * a failed rank's sequences fall back mid-layer, so the landing is recorded once the answers are in.
+   */
+  private get overlap(): boolean { return !this.opts.replica; }
 
   private setLocal(m: DeviceModel, rows: Uint32Array, lengths: Uint32Array): void {
     m.setRows(rows);
@@ -495,8 +500,7 @@ export class PoolAttention implements AttentionPlacement {
     rec.record(...localSteps);
     rec.submit();
     const direct = pooled.every((x) => x.p.direct);
-    const early = !this.opts.replica;
-    if (early) this.recordLanding(m, pooled, direct, rec, new Set());
+    if (this.overlap) this.recordLanding(m, pooled, direct, rec, new Set());
     await staged;
     const t1 = performance.now();
     const requests = attendRequests(m.cfg, m.dtype, pooled, buf.stagingHost, buf.packHost, input.step, l, i0);
@@ -514,7 +518,7 @@ export class PoolAttention implements AttentionPlacement {
       m.gpu.write(buf.partLse, buf.partLseHost.subarray(0, pooled.length * nH * buf.P));
     }
     const t4 = performance.now();
-    if (!early) this.recordLanding(m, pooled, direct, rec, failed);
+    if (!this.overlap) this.recordLanding(m, pooled, direct, rec, failed);
     if (failed.size) this.fallBack(m, input, pooled, failed, l, rec);
     br.layers++; br.baseMap += t1 - t0; br.encode += t2 - t1; br.baseWrite += t4 - t3;
     this.stats.transferMs += t1 - t0 + t4 - t3;

@@ -72,21 +72,21 @@ export function setBusyPollFor(softwareAdapter: boolean): void {
   processSpinMs = softwareAdapter ? 0 : BUSY_POLL_MS;
 }
 
-/** Busy-poll window (ms) when none is given: FAPOOL_SPIN_MS, else this process's (setBusyPollFor; 0 until set). */
-function defaultSpinMs(): number {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FAPOOL_SPIN_MS;
-  const v = env === undefined || env === '' ? processSpinMs : Number(env);
+/** A period (ms) from environment variable `name`, else `fallback`; anything not a positive number is 0 (off). */
+function envMs(name: string, fallback: number): number {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
+  const v = env === undefined || env === '' ? fallback : Number(env);
   return Number.isFinite(v) && v > 0 ? v : 0;
 }
+
+/** Busy-poll window (ms) when none is given: FAPOOL_SPIN_MS, else this process's (setBusyPollFor; 0 until set). */
+const defaultSpinMs = () => envMs('FAPOOL_SPIN_MS', processSpinMs);
 
 /** How long after a request keep-alives go on while its reply is awaited (a decode layer's answer comes well within it). */
 export const KEEPALIVE_WINDOW_MS = 5;
 
-function defaultKeepAliveMs(): number {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FAPOOL_KEEPALIVE_MS;
-  const v = env === undefined || env === '' ? 0 : Number(env);
-  return Number.isFinite(v) && v > 0 ? v : 0;
-}
+/** Keep-alive period (ms) when none is given: FAPOOL_KEEPALIVE_MS, else off. */
+const defaultKeepAliveMs = () => envMs('FAPOOL_KEEPALIVE_MS', 0);
 
 /**
  * Keeps both ends' ZeroMQ I/O threads from going idle while a reply is awaited: a one-way `keepalive` message
