@@ -6,9 +6,17 @@
 //   hop       A → B → A: A copies and maps 24 KiB, B gets it (writeBuffer), copies and maps 8 KiB, A writes them
 //   tick      host time of one event-loop turn while a read-back is pending (Dawn polls its events once a turn),
 //             with one and with two devices waiting
+//   xhop      the same hop with B in a child process, raw ZeroMQ between them (no codec), each side's event loop
+//             spinning as a rank's does: every leg timed on the shared clock (A's map, leg out, B's write + copy +
+//             map, leg back); then with B's GPU work left out (echo), and with A's left out — which of the GPU
+//             context switch across processes and the transport makes a worker's hop cost more than in process
 //
 //   node dist/kernels-bench/hop-bench.js --reps 500 --out hop.json
+import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openGpu, type Gpu, type Tensor } from '../src/gpu/index.js';
 
@@ -57,8 +65,81 @@ async function tick(sides: { s: Side; big: Tensor; big2: Tensor }[]): Promise<nu
   return (performance.now() - t0) / Math.max(1, turns);
 }
 
+/** Keeps this process's event loop turning (as a rank's busy-poll does) until stopped. */
+function spinLoop(): () => void {
+  let on = true;
+  const turn = () => { if (on) setImmediate(turn); };
+  setImmediate(turn);
+  return () => { on = false; };
+}
+
+/**
+ * The child side of xhop: B on its own GPUDevice behind a ROUTER. Each request's first frame says whether to do
+ * the GPU part ('g': write the 24 KiB, copy + map 8 KiB back) or echo; the reply's first frame carries B's
+ * arrival and departure times on the shared clock (timeOrigin + now, f64).
+ */
+async function hopChild(endpoint: string): Promise<void> {
+  const { Router } = await import('zeromq');
+  const gB = await openGpu({ label: 'hop.xB' });
+  const B = side(gB, OUT_BYTES);
+  const sock = new Router({ linger: 0 });
+  await sock.bind(endpoint);
+  const stop = spinLoop();
+  process.send?.('ready');
+  const echo = new Uint8Array(BACK_BYTES).fill(7);
+  for await (const [rid, head, body] of sock) {
+    const tIn = performance.timeOrigin + performance.now();
+    if (head!.length === 1 && head![0] === 0x71) break; // 'q'
+    let back: Uint8Array = echo;
+    if (head![0] === 0x67) { // 'g'
+      gB.write(B.t, new Uint16Array(body!.buffer, body!.byteOffset, OUT_BYTES / 2));
+      back = await readBack(B, BACK_BYTES);
+    }
+    const times = new Float64Array([tIn, performance.timeOrigin + performance.now()]);
+    await sock.send([rid!, Buffer.from(times.buffer), Buffer.from(back.buffer, back.byteOffset, back.byteLength)]);
+  }
+  stop();
+  sock.close();
+  gB.destroy();
+}
+
+/** xhop from A's side: `gpuA`/`gpuB` say which sides do their GPU part. Per rep: [A's part, leg out, B's part, leg back, A's write, total]. */
+async function xhop(A: Side, Aback: Tensor, reps: number, gpuA: boolean, gpuB: boolean): Promise<number[][]> {
+  const endpoint = `ipc://${join(tmpdir(), `fapool-hop-${process.pid}-${gpuA}-${gpuB}.sock`)}`;
+  const child = fork(fileURLToPath(import.meta.url), ['--hop-child', endpoint], { stdio: 'inherit' });
+  await new Promise<void>((res) => child.once('message', () => res()));
+  const { Dealer } = await import('zeromq');
+  const sock = new Dealer({ linger: 0 });
+  sock.connect(endpoint);
+  const stop = spinLoop();
+  const now = () => performance.timeOrigin + performance.now();
+  const rows: number[][] = [];
+  const idle = new Uint8Array(OUT_BYTES).fill(3);
+  for (let i = 0; i < reps + 20; i++) {
+    const t0 = now();
+    const out = gpuA ? await readBack(A, OUT_BYTES) : idle;
+    const t1 = now();
+    await sock.send([Buffer.from(gpuB ? 'g' : 'e'), Buffer.from(out.buffer, out.byteOffset, OUT_BYTES)]);
+    const [times, back] = await sock.receive();
+    const t2 = now();
+    if (gpuA) A.gpu.write(Aback, new Uint16Array(back!.buffer, back!.byteOffset, BACK_BYTES / 2));
+    const t3 = now();
+    const [bIn, bOut] = new Float64Array(new Uint8Array(times!).slice().buffer);
+    if (i >= 20) rows.push([t1 - t0, bIn! - t1, bOut! - bIn!, t2 - bOut!, t3 - t2, t3 - t0]);
+    // A layer's own work between two hops (≈ 0.3 ms on the H200): both sides idle on the GPU meanwhile.
+    const until = performance.now() + 0.3;
+    while (performance.now() < until) { /* the base's layer */ }
+  }
+  await sock.send([Buffer.from('q')]);
+  stop();
+  sock.close();
+  await new Promise<void>((res) => { if (child.exitCode !== null) res(); else child.once('exit', () => res()); });
+  return rows;
+}
+
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({ options: { reps: { type: 'string', default: '500' }, out: { type: 'string' } } });
+  const { values: v } = parseArgs({ options: { reps: { type: 'string', default: '500' }, out: { type: 'string' }, 'hop-child': { type: 'string' } } });
+  if (v['hop-child']) return hopChild(String(v['hop-child']));
   const reps = Number(v.reps);
   const rows: Record<string, unknown>[] = [];
   const show = (what: string, xs: number[]) => {
@@ -92,7 +173,16 @@ async function main(): Promise<void> {
   }
   show('tick: one device waiting (ms a turn)', one);
   show('tick: two devices waiting (ms a turn)', two);
-  gA.destroy(); gB.destroy();
+  gB.destroy();
+  const parts = ['A read-back', 'leg out', 'B part', 'leg back', 'A write', 'total'];
+  for (const [what, ga, gb] of [['xhop A → B (child process) → A', true, true], ['xhop, B echoes (no GPU work in B)', true, false],
+    ['xhop, A sends host bytes (no GPU work in A)', false, true], ['xhop, no GPU work either side', false, false]] as const) {
+    const xs = await xhop(A, Aback, reps, ga, gb);
+    const med = parts.map((_, k) => p(xs.map((r) => r[k]!), 0.5));
+    rows.push({ what, parts, p50: med, p90total: p(xs.map((r) => r[5]!), 0.9) });
+    console.log(`${what.padEnd(44)} p50 ` + parts.map((n, k) => `${n} ${med[k]!.toFixed(3)}`).join(', ') + ' ms');
+  }
+  gA.destroy();
   if (v.out) writeFileSync(String(v.out), JSON.stringify({ created: new Date().toISOString(), reps, rows }, null, 1));
 }
 

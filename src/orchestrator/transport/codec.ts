@@ -125,7 +125,11 @@ export function validateMessage(header: object, tensors: readonly TensorFrame[] 
 
 /** [msgpack header, ...tensor frames]; tensor frames are views of the tensors' memory (no copy). */
 export function encodeMessage(header: object, tensors: readonly TensorFrame[] = []): Buffer[] {
-  const h = validateMessage(header, tensors);
+  return packMessage(validateMessage(header, tensors), tensors);
+}
+
+/** encodeMessage for a header validateMessage returned for these tensors (a request is checked once, not twice). */
+export function packMessage(h: Message, tensors: readonly TensorFrame[]): Buffer[] {
   return [pack(h), ...tensors.map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))];
 }
 

@@ -8,7 +8,7 @@ let zmq: Promise<typeof import('zeromq')> | null = null;
 function loadZmq(): Promise<typeof import('zeromq')> {
   return (zmq ??= import('zeromq'));
 }
-import { decodeHeaderObject, decodeMessage, encodeMessage, type DecodeLimits } from './codec.js';
+import { decodeHeaderObject, decodeMessage, encodeMessage, packMessage, type DecodeLimits } from './codec.js';
 import {
   FrameError, KEEPALIVE_ID, PROTOCOL_VERSION, isRequest, type Body, type ReplyBody, type RequestKind, type RequestMsg, type TensorFrame,
 } from './messages.js';
@@ -179,7 +179,7 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
       if (everConnected && !connected) throw new RankDeadError(`${name}: peer at ${endpoint} is disconnected`);
       const id = nextId();
       const req = requestMessage(name, body, id, tensors) as RequestMsg & { kind: K };
-      const parts = encodeMessage(req, tensors);
+      const parts = packMessage(req, tensors);
       const answered = new Promise<Reply>((resolve, reject) => pending.set(id, { req, resolve, reject }));
       spin.touch();
       awake.touch();
