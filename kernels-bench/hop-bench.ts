@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openGpu, type Gpu, type Tensor } from '../src/gpu/index.js';
+import { busyPoll } from '../src/orchestrator/transport/zmq-link.js';
 
 const OUT_BYTES = 24 * 1024, BACK_BYTES = 8 * 1024;
 
@@ -65,12 +66,11 @@ async function tick(sides: { s: Side; big: Tensor; big2: Tensor }[]): Promise<nu
   return (performance.now() - t0) / Math.max(1, turns);
 }
 
-/** Keeps this process's event loop turning (as a rank's busy-poll does) until stopped. */
+/** Keeps this process's event loop turning until stopped: a link's busy-poll with no end. */
 function spinLoop(): () => void {
-  let on = true;
-  const turn = () => { if (on) setImmediate(turn); };
-  setImmediate(turn);
-  return () => { on = false; };
+  const spin = busyPoll(Infinity);
+  spin.touch();
+  return () => spin.stop();
 }
 
 /**
