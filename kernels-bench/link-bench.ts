@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { openGpu, type Gpu } from '../src/gpu/index.js';
 import { AttentionRank } from '../src/orchestrator/pool/attention-rank.js';
 import { inProcessLink, type RankLink } from '../src/orchestrator/transport/link.js';
+import { attendItemsFrame } from '../src/orchestrator/transport/messages.js';
 import { spawnLocalWorkers } from '../src/orchestrator/transport/spawn.js';
 
 const HEADS = 32, D = 128;
@@ -101,8 +102,8 @@ async function attendRtt(link: RankLink, len: number, reps: number): Promise<{ r
   const rtt: number[] = [], rank: number[] = [];
   for (let i = 0; i < reps + 20; i++) {
     const t0 = performance.now();
-    const r = await link.request({ kind: 'attend', step: i, layer: 0, group: 1, items: [{ seq: 0, kvHeads: HEADS, len, newPos: len - 1 }] },
-      [{ dtype: 'f16', shape: [3 * HEADS, D], data: rows }]);
+    const r = await link.request({ kind: 'attend', step: i, layer: 0, group: 1 },
+      [attendItemsFrame([{ seq: 0, kvHeads: HEADS, len, newPos: len - 1 }]), { dtype: 'f16', shape: [3 * HEADS, D], data: rows }]);
     if (i < 20) continue;
     rtt.push(performance.now() - t0);
     rank.push((r.header.rankMs?.write ?? 0) + (r.header.rankMs?.wait ?? 0));
@@ -145,8 +146,8 @@ async function main(): Promise<void> {
     const rows = new Uint16Array(3 * HEADS * D).fill(0x3000), refused: number[] = [];
     for (let i = 0; i < reps + 20; i++) {
       const t0 = performance.now();
-      await link.request({ kind: 'attend', step: 0, layer: 0, group: 1, items: [{ seq: 99, kvHeads: HEADS, len: 8, newPos: 7 }] },
-        [{ dtype: 'f16', shape: [3 * HEADS, D], data: rows }]).catch(() => undefined);
+      await link.request({ kind: 'attend', step: 0, layer: 0, group: 1 },
+        [attendItemsFrame([{ seq: 99, kvHeads: HEADS, len: 8, newPos: 7 }]), { dtype: 'f16', shape: [3 * HEADS, D], data: rows }]).catch(() => undefined);
       if (i >= 20) refused.push(performance.now() - t0);
     }
     show('our link, attend payload refused (no GPU work)', refused);

@@ -153,7 +153,7 @@ async function hostile(endpoints: () => string[], untilMs: number, stats: Hostil
   const zmq = await import('zeromq');
   const { pack } = await import('msgpackr');
   const { encodeMessage } = await import('../src/orchestrator/transport/codec.js');
-  const { PROTOCOL_VERSION } = await import('../src/orchestrator/transport/messages.js');
+  const { PROTOCOL_VERSION, attendItemsFrame } = await import('../src/orchestrator/transport/messages.js');
   let seed = 0x1234567;
   const rand = (n: number) => { seed ^= seed << 13; seed >>>= 0; seed ^= seed >>> 17; seed ^= seed << 5; seed >>>= 0; return seed % n; };
   const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => rand(256)));
@@ -167,11 +167,11 @@ async function hostile(endpoints: () => string[], untilMs: number, stats: Hostil
     ['wrong protocol version', () => [[pack({ kind: 'ping', v: 99, id: 3 })]]],
     ['unknown kind', () => [[pack({ kind: 'toString', v: V, id: 4 })]]],
     ['fields of the wrong type', () => [[pack({ kind: 'alloc', v: V, id: 5, seq: 'x', nLayers: -1, kvHeads: [2, 0], headDim: 1e9, capacity: 0, posBase: 0.5, dtype: 'f64', nHeadsPerKv: 0 })]]],
-    ['frame descriptors that lie', () => [[pack({ kind: 'attend', v: V, id: 6, step: 1, layer: 0, group: 2, items: [{ seq: 0, kvHeads: 2, len: 4, newPos: -1 }], frames: [{ dtype: 'f32', shape: [1 << 20, 1 << 20] }] }), Buffer.alloc(64)]]],
-    ['attend to a sequence never allocated', () => [[...encodeMessage({ kind: 'attend', v: V, id: 7, step: 1, layer: 0, group: 2, items: [{ seq: 3, kvHeads: 2, len: 4, newPos: -1 }] }, [{ dtype: 'f32', shape: [4, 16], data: new Float32Array(64) }])]]],
+    ['frame descriptors that lie', () => [[pack({ kind: 'attend', v: V, id: 6, step: 1, layer: 0, group: 2, frames: [{ dtype: 'u32', shape: [1, 4] }, { dtype: 'f32', shape: [1 << 20, 1 << 20] }] }), Buffer.alloc(16), Buffer.alloc(64)]]],
+    ['attend to a sequence never allocated', () => [[...encodeMessage({ kind: 'attend', v: V, id: 7, step: 1, layer: 0, group: 2 }, [attendItemsFrame([{ seq: 3, kvHeads: 2, len: 4, newPos: -1 }]), { dtype: 'f32', shape: [4, 16], data: new Float32Array(64) }])]]],
     ['alloc, then attend listing the sequence twice', () => {
       const item = { seq: 0, kvHeads: 2, len: 4, newPos: -1 };
-      return [alloc(0), encodeMessage({ kind: 'attend', v: V, id: 8, step: 1, layer: 0, group: 2, items: [item, item] }, [{ dtype: 'f32', shape: [8, 16], data: new Float32Array(attendFrame(8).buffer) }])];
+      return [alloc(0), encodeMessage({ kind: 'attend', v: V, id: 8, step: 1, layer: 0, group: 2 }, [attendItemsFrame([item, item]), { dtype: 'f32', shape: [8, 16], data: new Float32Array(attendFrame(8).buffer) }])];
     }],
     ['alloc, then load_kv outside the shard', () => [alloc(1), encodeMessage({ kind: 'load_kv', v: V, id: 9, seq: 1, layer: 1, kvHeads: [0, 2], pos0: 30, count: 8 },
       [{ dtype: 'f32', shape: [2, 8, 16], data: new Float32Array(256) }, { dtype: 'f32', shape: [2, 8, 16], data: new Float32Array(256) }])]],

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { AttentionRank } from '../src/orchestrator/pool/attention-rank.js';
 import { inProcessLink, type RankLink } from '../src/orchestrator/transport/link.js';
+import { attendItemsFrame } from '../src/orchestrator/transport/messages.js';
 import { expectClose, randomArray, rng, useGpu } from './helpers.js';
 import { attentionRef } from './ref/attention.js';
 
@@ -58,8 +59,8 @@ describe('attention-pool rank: decode requests against a float64 reference', () 
         let at = 0;
         for (const x of rows) { frame.set(x, at); at += x.length; }
         await new Promise((r) => setImmediate(r)); // the base waits on its GPU between two requests (the rank encodes ahead meanwhile)
-        const reply = await link.request({ kind: 'attend', step: 0, layer, group: G, items: items.map((seq) => ({ seq, kvHeads: KV, len: seqs.get(seq)!.len + 1, newPos: seqs.get(seq)!.len })) },
-          [{ dtype: 'f32', shape: [frame.length / D, D], data: frame }]);
+        const reply = await link.request({ kind: 'attend', step: 0, layer, group: G },
+          [attendItemsFrame(items.map((seq) => ({ seq, kvHeads: KV, len: seqs.get(seq)!.len + 1, newPos: seqs.get(seq)!.len }))), { dtype: 'f32', shape: [frame.length / D, D], data: frame }]);
         const o = reply.tensors[0]!.data as Float32Array, lse = reply.tensors[1]!.data as Float32Array;
         refs.forEach((ref, i) => {
           expectClose(o.subarray(i * H * D, (i + 1) * H * D), ref.out, 'f32', `${what}: O of seq ${items[i]}`);

@@ -22,7 +22,7 @@ import { PoolAttention } from '../src/orchestrator/pool/pool-attention.js';
 import { connectMembers, ClusterError, HANDSHAKE_MS, type ClusterEntry } from '../src/orchestrator/transport/cluster.js';
 import { decodeHeaderObject, encodeMessage } from '../src/orchestrator/transport/codec.js';
 import { RankRemoteError, type RankLink } from '../src/orchestrator/transport/link.js';
-import { PROTOCOL_VERSION } from '../src/orchestrator/transport/messages.js';
+import { PROTOCOL_VERSION, attendItemsFrame } from '../src/orchestrator/transport/messages.js';
 import { connectRank } from '../src/orchestrator/transport/zmq-link.js';
 import { rng } from './helpers.js';
 import { privateDist } from './private-dist.js';
@@ -148,13 +148,24 @@ describe('one worker process, two coordinators', () => {
       await hostile.request({ kind: 'alloc', seq: 0, nLayers: cfg.nLayers, kvHeads: [0, cfg.nKvHeads], headDim: cfg.headDim, capacity: 32, posBase: 0, dtype: 'f32', nHeadsPerKv: cfg.nHeads / cfg.nKvHeads });
       const rows = 2 * cfg.nHeads; // q rows of two items, no new k/v
       const item = { seq: 0, kvHeads: cfg.nKvHeads, len: 4, newPos: -1 };
-      const err = await hostile.request({ kind: 'attend', step: 1, layer: 0, group: cfg.nHeads / cfg.nKvHeads, items: [item, item] },
-        [{ dtype: 'f32', shape: [rows, cfg.headDim], data: new Float32Array(rows * cfg.headDim) }]).catch((e: unknown) => e);
+      const group = cfg.nHeads / cfg.nKvHeads;
+      const err = await hostile.request({ kind: 'attend', step: 1, layer: 0, group },
+        [attendItemsFrame([item, item]), { dtype: 'f32', shape: [rows, cfg.headDim], data: new Float32Array(rows * cfg.headDim) }]).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(RankRemoteError);
       expect(String(err)).toMatch(/sequence 0 is listed twice/);
+      // Items travel as plain u32s: what they say is checked on the rank (rows, kv heads, the new position).
+      const half = cfg.nHeads * cfg.headDim;
+      for (const [bad, why] of [
+        [{ ...item, newPos: 3 }, /the items need/], [{ ...item, kvHeads: 0 }, /kv heads/], [{ ...item, newPos: 9 }, /not the last position/], [{ ...item, len: 0 }, /no keys/],
+      ] as const) {
+        const e = await hostile.request({ kind: 'attend', step: 1, layer: 0, group },
+          [attendItemsFrame([bad]), { dtype: 'f32', shape: [cfg.nHeads, cfg.headDim], data: new Float32Array(half).fill(0.5) }]).catch((x: unknown) => x);
+        expect(e, JSON.stringify(bad)).toBeInstanceOf(RankRemoteError);
+        expect(String(e)).toMatch(why);
+      }
       // Its own shard is intact and answers a valid attend.
-      const one = await hostile.request({ kind: 'attend', step: 1, layer: 0, group: cfg.nHeads / cfg.nKvHeads, items: [item] },
-        [{ dtype: 'f32', shape: [cfg.nHeads, cfg.headDim], data: new Float32Array(cfg.nHeads * cfg.headDim).fill(0.5) }]);
+      const one = await hostile.request({ kind: 'attend', step: 1, layer: 0, group },
+        [attendItemsFrame([item]), { dtype: 'f32', shape: [cfg.nHeads, cfg.headDim], data: new Float32Array(cfg.nHeads * cfg.headDim).fill(0.5) }]);
       expect(one.tensors[0]!.shape).toEqual([cfg.nHeads, cfg.headDim]);
       // The other client's generation (same sequence ids) is unaffected.
       expect((await pooledRun(g, w, good)).tokens).toEqual(reference);

@@ -10,7 +10,7 @@ import {
   inProcessLink, RankDeadError, RankRemoteError, RankTimeoutError, type RankHandler, type RankLink,
 } from '../src/orchestrator/transport/link.js';
 import { decodeMessage, encodeMessage, validateMessage } from '../src/orchestrator/transport/codec.js';
-import { FrameError, type AttendItem, type RequestMsg, type TensorFrame } from '../src/orchestrator/transport/messages.js';
+import { FrameError, attendItems, attendItemsFrame, type AttendItem, type RequestMsg, type TensorFrame } from '../src/orchestrator/transport/messages.js';
 import { KEEPALIVE_WINDOW_MS, busyPoll, connectRank, serveRank } from '../src/orchestrator/transport/zmq-link.js';
 import { rng, type Rng } from './helpers.js';
 
@@ -72,7 +72,7 @@ function fakeRank(rank = 3): FakeRank {
       case 'load_kv': return { header: { kind: 'ok' } };
       case 'attend': {
         await new Promise((res) => setTimeout(res, (header.step * 7) % 30)); // replies finish out of order
-        return { header: { kind: 'attend_ok' }, tensors: fakeAttend(header.items, header.group, tensors[0]!) };
+        return { header: { kind: 'attend_ok' }, tensors: fakeAttend(attendItems(tensors[0]!), header.group, tensors[1]!) };
       }
       default: throw new Error(`unexpected ${header.kind}`);
     }
@@ -113,7 +113,7 @@ describe.each(transports)('%s link', (_name, make) => {
   it('hello, ping, alloc, free round trip', async () => {
     const { link, rank } = await get();
     const hello = await link.request({ kind: 'hello' });
-    expect(hello.header).toMatchObject({ v: 2, kind: 'hello_ok', rank: 3, device: 'fake-gpu', pid: process.pid });
+    expect(hello.header).toMatchObject({ v: 3, kind: 'hello_ok', rank: 3, device: 'fake-gpu', pid: process.pid });
     expect((await link.request({ kind: 'ping' })).header.kind).toBe('pong');
     const alloc = { kind: 'alloc', seq: 12, nLayers: 4, kvHeads: [2, 6], headDim: 128, capacity: 40000, posBase: 8192, dtype: 'f16', nHeadsPerKv: 4 } as const;
     expect((await link.request({ ...alloc, kvHeads: [2, 6] })).header.kind).toBe('ok');
@@ -147,9 +147,10 @@ describe.each(transports)('%s link', (_name, make) => {
     ];
     for (const make of [f32, f16]) {
       const frame = attendFrame(r, items, group, D, make);
-      const reply = await link.request({ kind: 'attend', step: 3, layer: 0, group, items }, [frame]);
+      const reply = await link.request({ kind: 'attend', step: 3, layer: 0, group }, [attendItemsFrame(items), frame]);
       expect(reply.header.kind).toBe('attend_ok');
-      expect(rank.got.at(-1)!.tensors).toHaveLength(1);
+      expect(rank.got.at(-1)!.tensors).toHaveLength(2);
+      expect(attendItems(rank.got.at(-1)!.tensors[0]!)).toEqual(items);
       const want = fakeAttend(items, group, frame);
       expect(reply.tensors.map((t) => [t.dtype, t.shape])).toEqual(want.map((t) => [t.dtype, t.shape]));
       reply.tensors.forEach((t, i) => expect(t.data, `frame ${i}`).toEqual(want[i]!.data));
@@ -178,7 +179,7 @@ describe.each(transports)('%s link', (_name, make) => {
     const r = rng();
     const qs = Array.from({ length: 24 }, () => f32(r, [2, 8]));
     const replies = await Promise.all(qs.map((q, step) => link.request(
-      { kind: 'attend', step, layer: 0, group: 2, items: [{ seq: step, kvHeads: 1, len: step + 1, newPos: -1 }] }, [q])));
+      { kind: 'attend', step, layer: 0, group: 2 }, [attendItemsFrame([{ seq: step, kvHeads: 1, len: step + 1, newPos: -1 }]), q])));
     replies.forEach((rep, step) => {
       expect(rep.tensors[0]!.data).toEqual(qs[step]!.data);
       expect(Array.from(rep.tensors[1]!.data)).toEqual([step + 1, step + 2]);
@@ -203,7 +204,7 @@ describe.each(transports)('%s link', (_name, make) => {
     expect(sameBytes(got[0]!.data, K.data)).toBe(true);
     expect(sameBytes(got[1]!.data, V.data)).toBe(true);
     const q = f32(r, [32768, 128]); // 16 MiB, and 16 MiB of O back
-    const rep = await link.request({ kind: 'attend', step: 0, layer: 0, group: 1024, items: [{ seq: 9, kvHeads: 32, len: 16384, newPos: -1 }] }, [q]);
+    const rep = await link.request({ kind: 'attend', step: 0, layer: 0, group: 1024 }, [attendItemsFrame([{ seq: 9, kvHeads: 32, len: 16384, newPos: -1 }]), q]);
     expect(rep.tensors[0]!.shape).toEqual([32768, 128]);
     expect(sameBytes(rep.tensors[0]!.data, q.data)).toBe(true);
   }, 60_000);
@@ -221,14 +222,16 @@ describe('codec', () => {
   it('round-trips every kind with zero-copy aligned frames', () => {
     const r = rng();
     const q = f16(r, [8, 16]);
-    const parts = encodeMessage({ v: 2, id: 42, kind: 'attend', step: 1, layer: 2, group: 4, items: [{ seq: 0, kvHeads: 2, len: 3, newPos: -1 }] }, [q]);
-    expect(parts).toHaveLength(2);
-    expect(parts[1]!.buffer).toBe(q.data.buffer); // encoding does not copy
+    const items = [{ seq: 0, kvHeads: 2, len: 3, newPos: -1 }, { seq: 5, kvHeads: 1, len: 70000, newPos: 69999 }];
+    const parts = encodeMessage({ v: 3, id: 42, kind: 'attend', step: 1, layer: 2, group: 4 }, [attendItemsFrame(items), q]);
+    expect(parts).toHaveLength(3);
+    expect(parts[2]!.buffer).toBe(q.data.buffer); // encoding does not copy
     const { header, tensors } = decodeMessage(parts);
-    expect(header).toMatchObject({ v: 2, id: 42, kind: 'attend', step: 1, layer: 2 });
-    expect(tensors[0]!.data).toBeInstanceOf(Uint16Array);
-    expect(tensors[0]!.data.buffer).toBe(q.data.buffer); // nor does decoding, when aligned
-    expect(tensors[0]!.data).toEqual(q.data);
+    expect(header).toMatchObject({ v: 3, id: 42, kind: 'attend', step: 1, layer: 2 });
+    expect(attendItems(tensors[0]!)).toEqual(items);
+    expect(tensors[1]!.data).toBeInstanceOf(Uint16Array);
+    expect(tensors[1]!.data.buffer).toBe(q.data.buffer); // nor does decoding, when aligned
+    expect(tensors[1]!.data).toEqual(q.data);
 
     const all: { kind: string; [k: string]: unknown }[] = [
       { kind: 'hello' }, { kind: 'ping' }, { kind: 'pong' }, { kind: 'ok' }, { kind: 'error', message: 'x' },
@@ -238,14 +241,14 @@ describe('codec', () => {
     ];
     for (const h of all) {
       const frames = h.kind === 'attend_ok' ? [f32(r, [2, 4]), f32(r, [2])] : [];
-      expect(decodeMessage(encodeMessage({ ...h, v: 2, id: 0xffffffff }, frames)).header).toMatchObject(h);
+      expect(decodeMessage(encodeMessage({ ...h, v: 3, id: 0xffffffff }, frames)).header).toMatchObject(h);
     }
   });
 
   it('copies an unaligned frame instead of failing', () => {
     const r = rng();
     const o = f32(r, [3, 5]), lse = f32(r, [3]);
-    const [hd, ...frames] = encodeMessage({ v: 2, id: 1, kind: 'attend_ok' }, [o, lse]);
+    const [hd, ...frames] = encodeMessage({ v: 3, id: 1, kind: 'attend_ok' }, [o, lse]);
     const shifted = frames.map((f) => { const b = Buffer.alloc(f.length + 1); f.copy(b, 1); return b.subarray(1); });
     const { tensors } = decodeMessage([hd!, ...shifted]);
     expect(tensors[0]!.data).toEqual(o.data);
@@ -254,17 +257,15 @@ describe('codec', () => {
 
   it('encode checks tensors against their dtype and shape', () => {
     const t = f32(rng(), [2, 3]);
-    expect(() => encodeMessage({ v: 2, id: 1, kind: 'attend_ok' }, [{ ...t, shape: [2, 4] }, f32(rng(), [2])])).toThrow(/needs 8 elements/);
-    expect(() => encodeMessage({ v: 2, id: 1, kind: 'attend_ok' }, [{ ...t, dtype: 'f16' }, f32(rng(), [2])])).toThrow(/Uint16Array/);
-    expect(() => validateMessage({ v: 2, id: 1, kind: 'attend_ok' }, [t, f32(rng(), [3])])).toThrow(/LSE must be f32\[2\]/);
-    expect(() => validateMessage({ v: 2, id: 1, kind: 'attend_ok', rankMs: { write: 'slow', wait: 1 } }, [t, f32(rng(), [2])])).toThrow(/rankMs.write/);
+    expect(() => encodeMessage({ v: 3, id: 1, kind: 'attend_ok' }, [{ ...t, shape: [2, 4] }, f32(rng(), [2])])).toThrow(/needs 8 elements/);
+    expect(() => encodeMessage({ v: 3, id: 1, kind: 'attend_ok' }, [{ ...t, dtype: 'f16' }, f32(rng(), [2])])).toThrow(/Uint16Array/);
+    expect(() => validateMessage({ v: 3, id: 1, kind: 'attend_ok' }, [t, f32(rng(), [3])])).toThrow(/LSE must be f32\[2\]/);
+    expect(() => validateMessage({ v: 3, id: 1, kind: 'attend_ok', rankMs: { write: 'slow', wait: 1 } }, [t, f32(rng(), [2])])).toThrow(/rankMs.write/);
   });
 
   // Two items of 2 kv heads × 2 q heads each, the first with a new token: 4 + 2 + 2 + 4 rows of 8.
-  const valid = (r: Rng) => encodeMessage({
-    v: 2, id: r.int(0, 1000), kind: 'attend', step: 5, layer: 1, group: 2,
-    items: [{ seq: 1, kvHeads: 2, len: 10, newPos: 9 }, { seq: 2, kvHeads: 2, len: 5, newPos: -1 }],
-  }, [f32(r, [12, 8])]);
+  const valid = (r: Rng) => encodeMessage({ v: 3, id: r.int(0, 1000), kind: 'attend', step: 5, layer: 1, group: 2 },
+    [attendItemsFrame([{ seq: 1, kvHeads: 2, len: 10, newPos: 9 }, { seq: 2, kvHeads: 2, len: 5, newPos: -1 }]), f32(r, [12, 8])]);
   const hdr = (parts: Buffer[]) => decodeMessage(parts).header as unknown as Record<string, unknown>;
   const reencode = (parts: Buffer[], change: (h: Record<string, unknown>) => unknown) => {
     const h = structuredClone(hdr(parts));
@@ -280,17 +281,17 @@ describe('codec', () => {
     ['id over u32', (p) => reencode(p, (h) => { h.id = 2 ** 32; }), /\.id: /],
     ['float layer', (p) => reencode(p, (h) => { h.layer = 1.5; }), /\.layer: /],
     ['negative step', (p) => reencode(p, (h) => { h.step = -1; }), /\.step: /],
-    ['string seq', (p) => reencode(p, (h) => { (h.items as Record<string, unknown>[])[0]!.seq = '1'; }), /items\[0\]\.seq: /],
-    ['zero kv heads', (p) => reencode(p, (h) => { (h.items as Record<string, unknown>[])[0]!.kvHeads = 0; }), /items\[0\]\.kvHeads/],
-    ['newPos below -1', (p) => reencode(p, (h) => { (h.items as Record<string, unknown>[])[0]!.newPos = -2; }), /items\[0\]\.newPos/],
-    ['frame missing', (p) => p.slice(0, 1), /describes 1 tensor frames, message has 0/],
-    ['frame extra', (p) => [...p, Buffer.alloc(4)], /describes 1 tensor frames, message has 2/],
-    ['short frame', (p) => [p[0]!, p[1]!.subarray(0, 100)], /frame 0: f32\[12, 8\] needs 384 bytes, got 100/],
-    ['rows not what the items need', (p) => reencode(p, (h) => { (h.items as Record<string, unknown>[])[1]!.newPos = 4; }), /16 rows/],
-    ['huge shape', (p) => reencode(p, (h) => { (h.frames as { shape: number[] }[])[0]!.shape = [2 ** 20, 2 ** 20]; }), /over the limit/],
-    ['shape rank 5', (p) => reencode(p, (h) => { (h.frames as { shape: number[] }[])[0]!.shape = [1, 1, 1, 4, 8]; }), /at most 4 dims/],
-    ['negative dim', (p) => reencode(p, (h) => { (h.frames as { shape: number[] }[])[0]!.shape = [-4, -8]; }), /bad dimension -4/],
-    ['unknown dtype', (p) => reencode(p, (h) => { (h.frames as { dtype: string }[])[0]!.dtype = 'bf16'; }), /unknown dtype "bf16"/],
+    ['items as floats', (p) => reencode(p, (h) => { (h.frames as { dtype: string }[])[0]!.dtype = 'f32'; }), /items must be u32/],
+    ['items of 2 words', (p) => reencode(p, (h) => { (h.frames as { shape: number[] }[])[0]!.shape = [4, 2]; }), /items must be u32\[1…65536, 4\]/],
+    ['no items', (p) => { const q = reencode(p, (h) => { (h.frames as { shape: number[] }[])[0]!.shape = [0, 4]; }); return [q[0]!, Buffer.alloc(0), q[2]!]; }, /items must be u32\[1…65536, 4\], got u32\[0, 4\]/],
+    ['rows as ints', (p) => reencode(p, (h) => { (h.frames as { dtype: string }[])[1]!.dtype = 'u32'; }), /rows must be f32\/f16/],
+    ['frame missing', (p) => p.slice(0, 2), /describes 2 tensor frames, message has 1/],
+    ['frame extra', (p) => [...p, Buffer.alloc(4)], /describes 2 tensor frames, message has 3/],
+    ['short frame', (p) => [p[0]!, p[1]!, p[2]!.subarray(0, 100)], /frame 1: f32\[12, 8\] needs 384 bytes, got 100/],
+    ['huge shape', (p) => reencode(p, (h) => { (h.frames as { shape: number[] }[])[1]!.shape = [2 ** 20, 2 ** 20]; }), /over the limit/],
+    ['shape rank 5', (p) => reencode(p, (h) => { (h.frames as { shape: number[] }[])[1]!.shape = [1, 1, 1, 4, 8]; }), /at most 4 dims/],
+    ['negative dim', (p) => reencode(p, (h) => { (h.frames as { shape: number[] }[])[1]!.shape = [-4, -8]; }), /bad dimension -4/],
+    ['unknown dtype', (p) => reencode(p, (h) => { (h.frames as { dtype: string }[])[1]!.dtype = 'bf16'; }), /unknown dtype "bf16"/],
     ['header not a map', (p) => [pack([1, 2, 3]), ...p.slice(1)], /must be a msgpack map/],
     ['trailing bytes', (p) => [Buffer.concat([p[0]!, Buffer.from([0])]), ...p.slice(1)], /after the msgpack value/],
     ['deep msgpack', () => [Buffer.concat([Buffer.alloc(100000, 0x91), Buffer.from([0])])], /deeper than/],
@@ -298,7 +299,7 @@ describe('codec', () => {
     ['lying map length', () => [Buffer.from([0xdf, 0xff, 0xff, 0xff, 0xff, 0xa1, 0x61])], /truncated/],
     ['ext type', () => [Buffer.from([0xd6, 0xff, 0, 0, 0, 1])], /not allowed/],
     ['non-string key', () => [Buffer.from([0x81, 0x01, 0x02])], /only string keys/],
-    ['__proto__ key', () => [pack(JSON.parse('{"__proto__": {"kind": "ping"}, "v": 2, "id": 1}'))], /__proto__/],
+    ['__proto__ key', () => [pack(JSON.parse('{"__proto__": {"kind": "ping"}, "v": 3, "id": 1}'))], /__proto__/],
     ['huge header', () => [Buffer.alloc(2 << 20, 0xc0)], /exceeds/],
   ];
   it.each(cases)('rejects %s with FrameError', (_n, mutate, msg) => {
@@ -311,7 +312,7 @@ describe('codec', () => {
     const r = rng();
     const pick = <T>(a: T[]): T => a[r.int(0, a.length)]!;
     const nasty: unknown[] = [-1, 2 ** 53, 2 ** 64, NaN, Infinity, -Infinity, 1.5, '', 'x'.repeat(5000), null, true, [], {}, [[[[[[[[[[1]]]]]]]]]], { a: { b: { c: 1 } } }];
-    const fieldNames = ['v', 'id', 'kind', 'step', 'layer', 'group', 'items', 'frames', 'seq', 'message'];
+    const fieldNames = ['v', 'id', 'kind', 'step', 'layer', 'group', 'frames', 'seq', 'message'];
     const mutations: ((p: Buffer[]) => Buffer[])[] = [
       (p) => [p[0]!.subarray(0, r.int(0, p[0]!.length)), ...p.slice(1)], // truncate header
       (p) => { const b = Buffer.from(p[0]!); for (let i = r.int(1, 4); i > 0; i--) b[r.int(0, b.length)] = r.int(0, 256); return [b, ...p.slice(1)]; },
@@ -319,11 +320,10 @@ describe('codec', () => {
       (p) => p.slice(0, r.int(0, p.length)),
       (p) => [...p, ...Array.from({ length: r.int(1, 4) }, () => Buffer.alloc(r.int(0, 64)))],
       (p) => reencode(p, (h) => { h[pick(fieldNames)] = pick(nasty); }),
-      (p) => reencode(p, (h) => { const it = (h.items as Record<string, unknown>[])[r.int(0, 2)]!; it[pick(['seq', 'kvHeads', 'len', 'newPos'])] = pick(nasty); }),
-      (p) => reencode(p, (h) => { const f = (h.frames as Record<string, unknown>[])[0]!; f[pick(['dtype', 'shape'])] = pick(nasty); }),
-      (p) => reencode(p, (h) => { const f = (h.frames as { shape: number[] }[])[0]!; f.shape = f.shape.map(() => pick([0, -1, 2 ** 31, 2 ** 40, 3, 1.5])); }),
+      (p) => reencode(p, (h) => { const f = (h.frames as Record<string, unknown>[])[r.int(0, 2)]!; f[pick(['dtype', 'shape'])] = pick(nasty); }),
+      (p) => reencode(p, (h) => { const f = (h.frames as { shape: number[] }[])[r.int(0, 2)]!; f.shape = f.shape.map(() => pick([0, -1, 2 ** 31, 2 ** 40, 3, 4, 1.5])); }),
       (p) => reencode(p, (h) => { delete h[pick(fieldNames)]; }),
-      (p) => reencode(p, (h) => { h.items = Array.from({ length: r.int(0, 5) }, () => (h.items as unknown[])[0]); }),
+      (p) => reencode(p, (h) => { const f = h.frames as unknown[]; h.frames = Array.from({ length: r.int(0, 4) }, () => f[r.int(0, 2)]); }),
       () => [Buffer.from(Array.from({ length: r.int(0, 40) }, () => r.int(0, 256)))], // noise
       () => [Buffer.concat([Buffer.from([pick([0xdc, 0xdd, 0xde, 0xdf, 0xdb, 0xda, 0xc6])]), Buffer.from(Array.from({ length: r.int(0, 8) }, () => r.int(0, 256)))])],
     ];
@@ -382,7 +382,7 @@ describe('zmq failure paths', () => {
     const script = `
       import { Router } from 'zeromq'; import { pack, unpack } from 'msgpackr';
       const s = new Router({ linger: 0 }); await s.bind('tcp://127.0.0.1:0'); console.log(s.lastEndpoint);
-      for await (const [rid, h] of s) { const m = unpack(h); if (m.kind === 'ping') await s.send([rid, pack({ v: 2, id: m.id, kind: 'pong', frames: [] })]); }`;
+      for await (const [rid, h] of s) { const m = unpack(h); if (m.kind === 'ping') await s.send([rid, pack({ v: 3, id: m.id, kind: 'pong', frames: [] })]); }`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
       const endpoint = await new Promise<string>((res, rej) => {
@@ -414,9 +414,9 @@ describe('zmq failure paths', () => {
     const link = await connectRank(server.endpoint);
     try {
       await raw.send([Buffer.from('not msgpack at all')]); // no id: dropped, reported
-      await raw.send([pack({ v: 2, id: 5, kind: 'load_kv', seq: 1, layer: 0, kvHeads: [0, 1], pos0: 0, count: 1, frames: [] })]);
-      await raw.send([pack({ v: 2, id: 6, kind: 'pong', frames: [] })]);
-      await raw.send([pack({ v: 2, id: 7, kind: 'ping', frames: [{ dtype: 'f32', shape: [1 << 30] }] }), Buffer.alloc(4)]);
+      await raw.send([pack({ v: 3, id: 5, kind: 'load_kv', seq: 1, layer: 0, kvHeads: [0, 1], pos0: 0, count: 1, frames: [] })]);
+      await raw.send([pack({ v: 3, id: 6, kind: 'pong', frames: [] })]);
+      await raw.send([pack({ v: 3, id: 7, kind: 'ping', frames: [{ dtype: 'f32', shape: [1 << 30] }] }), Buffer.alloc(4)]);
       const replies: Record<string, unknown>[] = [];
       for (let i = 0; i < 3; i++) {
         const parts = await raw.receive();
@@ -472,11 +472,11 @@ describe('keep-alives', () => {
         answer(rid!, header.id);
       }
     })();
-    answer = (rid, id) => void raw.send([rid, ...encodeMessage({ kind: 'pong', v: 2, id })]);
+    answer = (rid, id) => void raw.send([rid, ...encodeMessage({ kind: 'pong', v: 3, id })]);
     const link2 = await connectRank(raw.lastEndpoint!, { name: 'ka2', keepAliveMs: 0.2 });
     try {
       const before = counted.keepalive;
-      answer = (rid, id) => { setTimeout(() => void raw.send([rid, ...encodeMessage({ kind: 'pong', v: 2, id })]), 10); };
+      answer = (rid, id) => { setTimeout(() => void raw.send([rid, ...encodeMessage({ kind: 'pong', v: 3, id })]), 10); };
       await link2.request({ kind: 'ping' });
       const during = counted.keepalive - before;
       expect(during).toBeGreaterThanOrEqual(3); // up to the 5 ms window at one per 0.2 ms (fewer on a loaded machine)

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { decodeMessage, encodeMessage, validateMessage } from '../../src/orchestrator/transport/codec.js';
-import { FrameError, type TensorFrame } from '../../src/orchestrator/transport/messages.js';
+import { FrameError, attendItemsFrame, type TensorFrame } from '../../src/orchestrator/transport/messages.js';
 import { fuzz, newStats, runCase, summary } from './harness.js';
 
 // 1 s per case: a hang bound, loose enough for a 2-core machine shared with GPU tests (cases take ≤ 20 ms alone).
@@ -28,13 +28,13 @@ const validArb = fc.oneof<fc.Arbitrary<[object, TensorFrame[]]>[]>(
     [{ kind: 'alloc', seq, nLayers, kvHeads: [h0, h0 + 1], headDim, capacity: 16, posBase: 0, dtype, nHeadsPerKv: 2 }, []]),
   fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 4 }), fc.constantFrom('f32' as const, 'f16' as const)).map(([heads, count, d, dt]) =>
     [{ kind: 'load_kv', seq: 0, layer: 1, kvHeads: [0, heads], pos0: 0, count }, [tensor(dt, [heads, count, d]), tensor(dt, [heads, count, d])]]),
-  fc.array(fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 8 }), fc.boolean()), { maxLength: 3 }).map((items) => {
+  fc.array(fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 8 }), fc.boolean()), { minLength: 1, maxLength: 3 }).map((items) => {
     let rows = 0;
     const its = items.map(([kvHeads, len, withNew], i) => {
       rows += kvHeads * (2 + (withNew ? 2 : 0));
       return { seq: i, kvHeads, len, newPos: withNew ? len - 1 : -1 };
     });
-    return [{ kind: 'attend', step: 3, layer: 0, group: 2, items: its }, [tensor('f32', [rows, 4])]] as [object, TensorFrame[]];
+    return [{ kind: 'attend', step: 3, layer: 0, group: 2 }, [attendItemsFrame(its), tensor('f32', [rows, 4])]] as [object, TensorFrame[]];
   }),
   fc.tuple(fc.integer({ min: 1, max: 4 }), fc.constantFrom('f32' as const, 'f16' as const)).map(([h, dt]) => [{ kind: 'attend_ok' }, [tensor(dt, [h, 4]), tensor('f32', [h])]]),
 );
@@ -47,7 +47,7 @@ const hostileHeader = fc.oneof(
     Buffer.from('db ffffffff 61'.replace(/ /g, ''), 'hex'),      // str32 claiming 4 GiB
     Buffer.from('c6 7fffffff 00'.replace(/ /g, ''), 'hex'),      // bin32
     Buffer.from('d4 72 00', 'hex'),                               // fixext (msgpackr records)
-    Buffer.from('81 a1 76 cf ffffffffffffffff'.replace(/ /g, ''), 'hex'), // {v: 2^64−1} (a BigInt in msgpackr)
+    Buffer.from('81 a1 76 cf ffffffffffffffff'.replace(/ /g, ''), 'hex'), // {v: 3^64−1} (a BigInt in msgpackr)
     Buffer.from('81 01 01'.replace(/ /g, ''), 'hex'),            // integer map key
     Buffer.from('81 a9 5f5f70726f746f5f5f 80'.replace(/ /g, ''), 'hex'), // {__proto__: {}}
     Buffer.alloc(0), Buffer.from([0xc1]), Buffer.from([0x80, 0x00]),
@@ -83,7 +83,7 @@ const mutArb: fc.Arbitrary<Mut> = fc.oneof(
 
 /** Applies mutations at the object level (re-packed without validation) or the byte level. */
 function mutate([header, tensors]: [object, TensorFrame[]], muts: Mut[]): unknown[] {
-  let parts: unknown[] = encodeMessage({ ...header, v: 2, id: 5 }, tensors).map((b) => Buffer.from(b));
+  let parts: unknown[] = encodeMessage({ ...header, v: 3, id: 5 }, tensors).map((b) => Buffer.from(b));
   for (const m of muts) {
     const hdr = Buffer.isBuffer(parts[0]) ? parts[0] : undefined;
     const frames = Math.max(0, parts.length - 1);
@@ -94,13 +94,13 @@ function mutate([header, tensors]: [object, TensorFrame[]], muts: Mut[]): unknow
       case 'dropFrame': if (frames) parts.splice(1 + (m.i % frames), 1); break;
       case 'addFrame': parts.push(Buffer.alloc(m.len, 1)); break;
       case 'resizeFrame': if (frames) { const i = 1 + (m.i % frames); const f = parts[i]; if (Buffer.isBuffer(f)) parts[i] = m.d < 0 ? f.subarray(0, Math.max(0, f.length + m.d)) : Buffer.concat([f, Buffer.alloc(m.d)]); } break;
-      case 'field': { const obj = { ...header, v: 2, id: 5, frames: tensors.map((t) => ({ dtype: t.dtype, shape: t.shape })) } as Record<string, unknown>;
+      case 'field': { const obj = { ...header, v: 3, id: 5, frames: tensors.map((t) => ({ dtype: t.dtype, shape: t.shape })) } as Record<string, unknown>;
         if (m.key in obj || m.key === 'kind') obj[m.key] = m.value;
         else if (Array.isArray(obj.items) && obj.items.length) (obj.items[0] as Record<string, unknown>)[m.key] = m.value;
         else obj[m.key] = m.value;
         try { parts[0] = pack(obj); } catch { /* value msgpackr cannot pack */ } break; }
       case 'hostile': parts[0] = m.header; break;
-      case 'frameDesc': { if (!tensors.length) break; const obj = { ...header, v: 2, id: 5, frames: tensors.map((t) => ({ dtype: t.dtype, shape: t.shape })) as unknown[] };
+      case 'frameDesc': { if (!tensors.length) break; const obj = { ...header, v: 3, id: 5, frames: tensors.map((t) => ({ dtype: t.dtype, shape: t.shape })) as unknown[] };
         obj.frames[m.i % tensors.length] = m.value; try { parts[0] = pack(obj); } catch { /* unpackable */ } break; }
       case 'unaligned': if (frames) { const i = 1 + (m.i % frames); const f = parts[i]; if (Buffer.isBuffer(f)) { const b = Buffer.alloc(f.length + 1); f.copy(b, 1); parts[i] = b.subarray(1); } } break;
       case 'noParts': parts = []; break;
@@ -133,8 +133,8 @@ describe('wire decoder fuzz', () => {
 
   it('a kind named like an Object.prototype member is an unknown kind (FrameError), not a crash or a message', () => {
     for (const kind of ['toString', 'constructor', 'hasOwnProperty', 'valueOf', '__proto__', 'isPrototypeOf']) {
-      expect(() => decodeMessage([pack({ v: 2, id: 1, kind })]), kind).toThrow(FrameError);
-      expect(() => decodeMessage([pack({ v: 2, id: 1, kind })]), kind).toThrow(/unknown message kind/);
+      expect(() => decodeMessage([pack({ v: 3, id: 1, kind })]), kind).toThrow(FrameError);
+      expect(() => decodeMessage([pack({ v: 3, id: 1, kind })]), kind).toThrow(/unknown message kind/);
     }
   });
 });

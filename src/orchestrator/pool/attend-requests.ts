@@ -4,7 +4,7 @@
 // reply's heads go back (direct O, or the (O, LSE) partial of a position block).
 import type { DType } from '../../gpu/index.js';
 import type { ModelConfig } from '../../model/config.js';
-import { floatFrame, modelElems, type AttendItem, type TensorFrame } from '../transport/messages.js';
+import { attendItemsFrame, floatFrame, modelElems, type AttendItem, type TensorFrame } from '../transport/messages.js';
 import type { PoolShard } from './policy.js';
 
 /** Where a sequence's cache lives on the pool: its shards and the members holding them. */
@@ -22,7 +22,8 @@ export interface RankRequest {
   parts: [number, number][];
   rows: number;
   slots: { i: number; heads: [number, number]; block: number }[];
-  message?: { step: number; layer: number; group: number; items: AttendItem[]; frame: TensorFrame };
+  /** The request: its fields, its items frame (attendItemsFrame) and its rows frame. */
+  message?: { step: number; layer: number; group: number; items: TensorFrame; frame: TensorFrame };
 }
 
 /**
@@ -69,7 +70,7 @@ step: number, layer: number, i0 = 0): Map<number, RankRequest> {
       data = packed16.subarray(packed, packed + n);
       packed += n;
     }
-    r.message = { step, layer, group: g, items: r.items, frame: floatFrame(data, [r.rows, D]) };
+    r.message = { step, layer, group: g, items: attendItemsFrame(r.items), frame: floatFrame(data, [r.rows, D]) };
   }
   return perRank;
 }

@@ -9,7 +9,7 @@ import { flashDecode, flashPrefill, type DecodePlan } from '../../kernels/attent
 import { appendKv, type AppendKv } from '../../kernels/kv-cache.js';
 import type { HandlerReply, RankHandler } from '../transport/link.js';
 import {
-  FrameError, type MessageOf, type RequestMsg, type TensorFrame,
+  FrameError, attendItems, type AttendItem, type MessageOf, type RequestMsg, type TensorFrame,
 } from '../transport/messages.js';
 
 interface Shard {
@@ -29,7 +29,7 @@ interface AttendJob {
   key: string;                // what the launches depend on (not the rows themselves): the layer and `at`
   at: string;                 // everything but the layer
   client: string; layer: number; group: number; dtype: 'f32' | 'f16'; D: number;
-  items: MessageOf<'attend'>['items'];
+  items: AttendItem[];
   work: { s: Shard; row: number; local: number; newLocal: number }[];
   rows: number; heads: number; oBytes: number;
 }
@@ -91,7 +91,7 @@ export class AttentionRank {
       case 'free': this.free(client, req.seq); return { header: { kind: 'ok' } };
       case 'load_kv': this.loadKv(this.shard(client, req.seq), req, t); return { header: { kind: 'ok' } };
       case 'prefill': return this.prefill(this.shard(client, req.seq), req, t[0]!);
-      case 'attend': return this.attend(client, req, t[0]!);
+      case 'attend': return this.attend(client, req, attendItems(t[0]!), t[1]!);
       default: throw new FrameError(`${req.kind} is not an attention-pool request`);
     }
   }
@@ -196,9 +196,9 @@ export class AttentionRank {
   }
 
   /** One decode step of one layer: every item's q (+ new k, v) in one frame; O and LSE of all of them back. */
-  private async attend(client: string, h: MessageOf<'attend'>, frame: TensorFrame): Promise<HandlerReply> {
+  private async attend(client: string, h: MessageOf<'attend'>, items: AttendItem[], frame: TensorFrame): Promise<HandlerReply> {
     const t0 = performance.now();
-    const job = this.checkAttend(client, h.layer, h.group, h.items, frame.dtype, frame.shape[1]!);
+    const job = this.checkAttend(client, h.layer, h.group, items, frame.dtype, frame.shape[1]!);
     if (frame.shape[0] !== job.rows) throw new FrameError(`attend: the frame has ${frame.shape[0]} rows, the items need ${job.rows}`);
     const { D, heads, oBytes } = job;
     const reply = this.replyBuffer(oBytes + heads * 4);
@@ -227,7 +227,7 @@ export class AttentionRank {
   }
 
   /** Checks an attend request whole before any GPU work (every item's shard, layer, heads, positions). */
-  private checkAttend(client: string, layer: number, group: number, items: MessageOf<'attend'>['items'], dtype: string, D: number): AttendJob {
+  private checkAttend(client: string, layer: number, group: number, items: AttendItem[], dtype: string, D: number): AttendJob {
     const seen = new Set<number>();
     let row = 0, heads = 0, itemsKey = '';
     const work: AttendJob['work'] = [];

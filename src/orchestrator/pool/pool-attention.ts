@@ -563,7 +563,7 @@ export class PoolAttention implements AttentionPlacement {
       const msg = r.message!;
       try {
         const t0 = performance.now();
-        const reply = await mem.link.request({ kind: 'attend', step: msg.step, layer: msg.layer, group: msg.group, items: msg.items }, [msg.frame], this.opts.deadlineMs);
+        const reply = await mem.link.request({ kind: 'attend', step: msg.step, layer: msg.layer, group: msg.group }, [msg.items, msg.frame], this.opts.deadlineMs);
         const t1 = performance.now();
         br.roundTrip += t1 - t0;
         const ms = reply.header.rankMs;

@@ -25,65 +25,74 @@ const fmt = (d: FrameDesc) => `${d.dtype}[${d.shape.join(', ')}]`;
 
 // ---------------------------------------------------------------- msgpack pre-scan
 
+/** Bytes that follow a fixed-size msgpack type byte (floats and ints); 0 where the type is not one of them. */
+const FIXED_SIZE = new Uint8Array(256);
+for (const [t, n] of [[0xca, 4], [0xcb, 8], [0xcc, 1], [0xcd, 2], [0xce, 4], [0xcf, 8], [0xd0, 1], [0xd1, 2], [0xd2, 4], [0xd3, 8]] as const) FIXED_SIZE[t] = n;
+/** "__proto__" in latin1: a map key that must never reach an object. */
+const PROTO_KEY = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f];
+
 /**
  * Walks a msgpack buffer without building anything, so a hostile header cannot make msgpackr allocate, recurse
  * deeply or decode extensions: only nil/bool/int/float/str/array/map with string keys, nesting ≤ MAX_DEPTH,
  * every length within the bytes left, nothing after the value. Returns silently or throws FrameError.
+ * It runs on every message (twice per pool hop and layer): no allocation, no closures, table lookups.
  */
 function prescan(b: Uint8Array): void {
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  let p = 0;
-  const need = (n: number) => { if (n > b.length - p) throw new FrameError(`header msgpack truncated at byte ${p}`); };
-  const len = (bytes: 1 | 2 | 4) => {
-    need(bytes);
-    const n = bytes === 1 ? b[p]! : bytes === 2 ? dv.getUint16(p) : dv.getUint32(p);
-    p += bytes;
-    return n;
-  };
-  const str = (n: number) => {
-    need(n);
-    p += n;
-  };
-  const value = (depth: number, isKey: boolean): void => {
-    if (depth > MAX_DEPTH) throw new FrameError(`header msgpack nested deeper than ${MAX_DEPTH}`);
-    need(1);
-    const t = b[p++]!;
-    let strLen = -1;
-    if (t >= 0xa0 && t <= 0xbf) strLen = t & 0x1f;
-    else if (t === 0xd9) strLen = len(1);
-    else if (t === 0xda) strLen = len(2);
-    else if (t === 0xdb) strLen = len(4);
-    if (strLen >= 0) {
-      if (strLen > MAX_STRING) throw new FrameError(`header string of ${strLen} bytes exceeds ${MAX_STRING}`);
-      const s = p;
-      str(strLen);
-      if (isKey && strLen === 9 && Buffer.from(b.buffer, b.byteOffset + s, 9).toString('latin1') === '__proto__') {
-        throw new FrameError('header key __proto__ is not allowed');
-      }
-      return;
-    }
-    if (isKey) throw new FrameError(`header map key of msgpack type 0x${t.toString(16)} (only string keys)`);
-    if (t <= 0x7f || t >= 0xe0 || t === 0xc0 || t === 0xc2 || t === 0xc3) return; // fixint, nil, bool
-    const fixed: Record<number, number> = { 0xca: 4, 0xcb: 8, 0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8, 0xd0: 1, 0xd1: 2, 0xd2: 4, 0xd3: 8 };
-    if (fixed[t] !== undefined) { need(fixed[t]); p += fixed[t]; return; }
-    let n = -1, perItem = 1;
-    if (t >= 0x90 && t <= 0x9f) n = t & 0x0f;
-    else if (t === 0xdc) n = len(2);
-    else if (t === 0xdd) n = len(4);
-    else if (t >= 0x80 && t <= 0x8f) { n = t & 0x0f; perItem = 2; }
-    else if (t === 0xde) { n = len(2); perItem = 2; }
-    else if (t === 0xdf) { n = len(4); perItem = 2; }
-    if (n < 0) throw new FrameError(`header msgpack type 0x${t.toString(16)} not allowed (bin/ext/reserved)`);
-    need(n * perItem); // every item takes at least one byte: a lying length fails here, before any work
-    for (let i = 0; i < n; i++) {
-      if (perItem === 2) value(depth + 1, true);
-      value(depth + 1, false);
-    }
-  };
-  value(0, false);
-  if (p !== b.length) throw new FrameError(`header has ${b.length - p} bytes after the msgpack value`);
+  const end = prescanValue(b, 0, 0, false);
+  if (end !== b.length) throw new FrameError(`header has ${b.length - end} bytes after the msgpack value`);
 }
 
+function truncated(p: number): never { throw new FrameError(`header msgpack truncated at byte ${p}`); }
+
+/** A big-endian length of `bytes` bytes at p (bounds already checked). */
+function readLen(b: Uint8Array, p: number, bytes: 1 | 2 | 4): number {
+  return bytes === 1 ? b[p]! : bytes === 2 ? (b[p]! << 8) | b[p + 1]! : ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+}
+
+/** Checks the value at p; returns the offset after it. */
+function prescanValue(b: Uint8Array, p: number, depth: number, isKey: boolean): number {
+  if (depth > MAX_DEPTH) throw new FrameError(`header msgpack nested deeper than ${MAX_DEPTH}`);
+  if (p >= b.length) truncated(p);
+  const t = b[p++]!;
+  let strLen = -1;
+  if (t >= 0xa0 && t <= 0xbf) strLen = t & 0x1f;
+  else if (t >= 0xd9 && t <= 0xdb) {
+    const w = t === 0xd9 ? 1 : t === 0xda ? 2 : 4;
+    if (w > b.length - p) truncated(p);
+    strLen = readLen(b, p, w);
+    p += w;
+  }
+  if (strLen >= 0) {
+    if (strLen > MAX_STRING) throw new FrameError(`header string of ${strLen} bytes exceeds ${MAX_STRING}`);
+    if (strLen > b.length - p) truncated(p);
+    if (isKey && strLen === 9 && PROTO_KEY.every((c, i) => b[p + i] === c)) throw new FrameError('header key __proto__ is not allowed');
+    return p + strLen;
+  }
+  if (isKey) throw new FrameError(`header map key of msgpack type 0x${t.toString(16)} (only string keys)`);
+  if (t <= 0x7f || t >= 0xe0 || t === 0xc0 || t === 0xc2 || t === 0xc3) return p; // fixint, nil, bool
+  const fixed = FIXED_SIZE[t]!;
+  if (fixed > 0) {
+    if (fixed > b.length - p) truncated(p);
+    return p + fixed;
+  }
+  let n = -1, perItem = 1;
+  if (t >= 0x90 && t <= 0x9f) n = t & 0x0f;
+  else if (t >= 0x80 && t <= 0x8f) { n = t & 0x0f; perItem = 2; }
+  else if (t === 0xdc || t === 0xdd || t === 0xde || t === 0xdf) {
+    const w = t === 0xdc || t === 0xde ? 2 : 4;
+    if (w > b.length - p) truncated(p);
+    n = readLen(b, p, w);
+    p += w;
+    if (t >= 0xde) perItem = 2;
+  }
+  if (n < 0) throw new FrameError(`header msgpack type 0x${t.toString(16)} not allowed (bin/ext/reserved)`);
+  if (n * perItem > b.length - p) truncated(p); // every item takes at least one byte: a lying length fails here, before any work
+  for (let i = 0; i < n; i++) {
+    if (perItem === 2) p = prescanValue(b, p, depth + 1, true);
+    p = prescanValue(b, p, depth + 1, false);
+  }
+  return p;
+}
 
 function frameDesc(d: unknown, i: number, limits: Required<DecodeLimits>): FrameDesc {
   if (!isRecord(d)) throw new FrameError(`frame ${i}: descriptor must be {dtype, shape}`);

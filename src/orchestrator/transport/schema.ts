@@ -51,10 +51,11 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 export function object<S extends Record<string, Field<unknown>>>(shape: S): Field<FieldsOf<S>> {
+  const fields = Object.entries(shape); // once: this runs on every message
   return (v, at) => {
     if (!isRecord(v)) fail(at, `must be an object, got ${describe(v)}`);
     const out: Record<string, unknown> = {};
-    for (const [k, check] of Object.entries(shape)) out[k] = check(own(v as object, k), `${at}.${k}`);
+    for (const [k, check] of fields) out[k] = check(own(v as object, k), `${at}.${k}`);
     return out as FieldsOf<S>;
   };
 }
