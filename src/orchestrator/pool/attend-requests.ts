@@ -4,7 +4,7 @@
 // reply's heads go back (direct O, or the (O, LSE) partial of a position block).
 import type { DType } from '../../gpu/index.js';
 import type { ModelConfig } from '../../model/config.js';
-import { attendItemsFrame, floatFrame, modelElems, type AttendItem, type TensorFrame } from '../transport/messages.js';
+import { ATTEND_ITEM_WORDS, attendItemsFrame, floatFrame, modelElems, type AttendItem, type TensorFrame } from '../transport/messages.js';
 import type { PoolShard } from './policy.js';
 
 /** Where a sequence's cache lives on the pool: its shards and the members holding them. */
@@ -29,10 +29,11 @@ export interface RankRequest {
 /**
  * Per rank: its items and one frame of their rows (q heads of its kv heads, then new k and v), from the pooled
  * rows staged at `staged` ([P, (nH + 2·nKv)·D] of the model dtype). `pack` holds the frames that are not plain
- * staged rows (this micro-batch's part, from row i0).
+ * staged rows, `items` the items frames ([P, maxShards, ATTEND_ITEM_WORDS]: a sequence has at most maxShards shards),
+ * both in this micro-batch's part, from row i0: the other micro-batch's messages may still be in flight.
  */
 export function attendRequests(cfg: ModelConfig, dtype: DType, pooled: readonly Pooled[], staged: Uint8Array, pack: Uint8Array,
-step: number, layer: number, i0 = 0): Map<number, RankRequest> {
+items: Uint32Array, maxShards: number, step: number, layer: number, i0 = 0): Map<number, RankRequest> {
   const nH = cfg.nHeads, nKv = cfg.nKvHeads, D = cfg.headDim, g = nH / nKv;
   const rowElems = (nH + 2 * nKv) * D;
   const all = modelElems(staged, dtype);
@@ -56,7 +57,7 @@ step: number, layer: number, i0 = 0): Map<number, RankRequest> {
   }
   // One frame per rank: the staged rows themselves when they are exactly what it needs, else packed once (in
   // this micro-batch's part of the pack buffer).
-  let packed = i0 * rowElems;
+  let packed = i0 * rowElems, itemWords = i0 * maxShards * ATTEND_ITEM_WORDS;
   const packed16 = modelElems(pack, dtype);
   for (const r of perRank.values()) {
     const contiguous = r.parts.every(([at], k) => at === (k === 0 ? r.parts[0]![0] : r.parts[k - 1]![0] + r.parts[k - 1]![1]));
@@ -70,7 +71,8 @@ step: number, layer: number, i0 = 0): Map<number, RankRequest> {
       data = packed16.subarray(packed, packed + n);
       packed += n;
     }
-    r.message = { step, layer, group: g, items: attendItemsFrame(r.items), frame: floatFrame(data, [r.rows, D]) };
+    const words = items.subarray(itemWords, (itemWords += r.items.length * ATTEND_ITEM_WORDS));
+    r.message = { step, layer, group: g, items: attendItemsFrame(r.items, words), frame: floatFrame(data, [r.rows, D]) };
   }
   return perRank;
 }

@@ -23,7 +23,7 @@ import type { BatchShape, DecodeStepInput, PrefillChunk } from '../../model/gene
 import { AttentionLost, type AttentionPlacement } from '../../model/generator.js';
 import { kvSlot, type KvCache } from '../../model/run-state.js';
 import { errorMessage, type RankLink } from '../transport/link.js';
-import { floatFrame, modelElems, type TensorFrame } from '../transport/messages.js';
+import { ATTEND_ITEM_WORDS, floatFrame, modelElems, type TensorFrame } from '../transport/messages.js';
 import { attendRequests, type Placement, type Pooled, type RankRequest } from './attend-requests.js';
 import { KvStream } from './kv-stream.js';
 import { planShards, poolSizeFor, routeOf, type PoolPrefill, type PoolShard, type RoutingPolicy } from './policy.js';
@@ -53,6 +53,7 @@ interface BaseBuffers {
   staging: GPUBuffer[];           // two per micro-batch, alternating by layer: pooled rows' qkv [P, (nH + 2·nKv)·D]
   stagingHost: Uint8Array;
   packHost: Uint8Array;           // per-rank frames that are not plain staging rows
+  itemsHost: Uint32Array;         // [B, P, ATTEND_ITEM_WORDS]: per-rank attend items (a sequence has ≤ P shards)
   partO: Tensor; partLse: Tensor; // [B, nH, P, D] f32, [B, nH, P] f32 (compact: pooled row i)
   partOHost: Float32Array; partLseHost: Float32Array;
   outHost: Uint8Array;            // [B, nH, D] of the model dtype: direct replies, compact
@@ -117,7 +118,7 @@ export class PoolAttention implements AttentionPlacement {
     this.buf = {
       kv, B,
       staging: [0, 1, 2, 3].map((i) => gpu.readbackBuffer(B * rowBytes, `pool.staging${i}`)),
-      stagingHost: new Uint8Array(B * rowBytes), packHost: new Uint8Array(B * rowBytes),
+      stagingHost: new Uint8Array(B * rowBytes), packHost: new Uint8Array(B * rowBytes), itemsHost: new Uint32Array(B * P * ATTEND_ITEM_WORDS),
       partO, partLse, partOHost: new Float32Array(B * nH * P * D), partLseHost: new Float32Array(B * nH * P),
       outHost: new Uint8Array(Math.ceil(B * nH * D * DTYPE_BYTES[dtype] / 4) * 4), directOut: gpu.tensor([B, nH, D], dtype, 'pool.direct'),
       mergeOut, merge: mergeAttention(gpu, { partialO: partO, partialLse: partLse, out: mergeOut }),
@@ -503,7 +504,7 @@ export class PoolAttention implements AttentionPlacement {
     if (this.overlap) this.recordLanding(m, pooled, direct, rec, new Set());
     await staged;
     const t1 = performance.now();
-    const requests = attendRequests(m.cfg, m.dtype, pooled, buf.stagingHost, buf.packHost, input.step, l, i0);
+    const requests = attendRequests(m.cfg, m.dtype, pooled, buf.stagingHost, buf.packHost, buf.itemsHost, buf.P, input.step, l, i0);
     const t2 = performance.now();
     const failed = await this.exchange(m, pooled, requests, direct);
     const t3 = performance.now();

@@ -69,9 +69,9 @@ export interface AttendItem {
  */
 export const ATTEND_ITEM_WORDS = 4;
 
-/** The items frame of an attend request. */
-export function attendItemsFrame(items: readonly AttendItem[]): TensorFrame {
-  const data = new Uint32Array(items.length * ATTEND_ITEM_WORDS);
+/** The items frame of an attend request, written into `data` (exactly items × ATTEND_ITEM_WORDS: persistent staging). */
+export function attendItemsFrame(items: readonly AttendItem[], data: Uint32Array = new Uint32Array(items.length * ATTEND_ITEM_WORDS)): TensorFrame {
+  if (data.length !== items.length * ATTEND_ITEM_WORDS) throw new RangeError(`attendItemsFrame: ${items.length} items need ${items.length * ATTEND_ITEM_WORDS} words, got ${data.length}`);
   items.forEach((it, i) => {
     const o = i * ATTEND_ITEM_WORDS;
     data[o] = it.seq; data[o + 1] = it.kvHeads; data[o + 2] = it.len; data[o + 3] = it.newPos + 1;
