@@ -10,6 +10,8 @@
 //             spinning as a rank's does: every leg timed on the shared clock (A's map, leg out, B's write + copy +
 //             map, leg back); then with B's GPU work left out (echo), and with A's left out — which of the GPU
 //             context switch across processes and the transport makes a worker's hop cost more than in process
+//   xlink     xhop over our link instead (connectRank / serveRank, attend and attend_ok through the codec, the
+//             rank's busy-poll): what the link adds to raw ZeroMQ with the same GPU work on both sides
 //
 //   node dist/kernels-bench/hop-bench.js --reps 500 --out hop.json
 import { fork } from 'node:child_process';
@@ -19,7 +21,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openGpu, type Gpu, type Tensor } from '../src/gpu/index.js';
-import { busyPoll } from '../src/orchestrator/transport/zmq-link.js';
+import { attendItemsFrame } from '../src/orchestrator/transport/messages.js';
+import { BUSY_POLL_MS, busyPoll, connectRank, serveRank } from '../src/orchestrator/transport/zmq-link.js';
 
 const OUT_BYTES = 24 * 1024, BACK_BYTES = 8 * 1024;
 
@@ -103,6 +106,63 @@ async function hopChild(endpoint: string): Promise<void> {
   gB.destroy();
 }
 
+/** xlink's child: B behind serveRank, answering attend with B's GPU part (as a pool rank's reply: O, LSE, rankMs). */
+async function linkChild(endpoint: string): Promise<void> {
+  const gB = await openGpu({ label: 'hop.lB' });
+  const B = side(gB, OUT_BYTES);
+  const lse = new Float32Array(BACK_BYTES / 256).fill(1.5);
+  let done!: () => void;
+  const quit = new Promise<void>((res) => { done = res; });
+  const server = await serveRank(endpoint, async (req, tensors) => {
+    if (req.kind === 'ping') return { header: { kind: 'pong' } };
+    if (req.kind !== 'attend') { done(); return { header: { kind: 'ok' } }; }
+    const t0 = performance.now();
+    const rows = tensors[1]!.data as Uint16Array;
+    gB.write(B.t, rows);
+    const t1 = performance.now();
+    const back = await readBack(B, BACK_BYTES);
+    return {
+      header: { kind: 'attend_ok', rankMs: { write: t1 - t0, wait: performance.now() - t1, at: performance.timeOrigin + t0 } },
+      tensors: [{ dtype: 'f16', shape: [BACK_BYTES / 256, 128], data: new Uint16Array(back.buffer, back.byteOffset, BACK_BYTES / 2) }, { dtype: 'f32', shape: [lse.length], data: lse }],
+    };
+  }, { spinMs: BUSY_POLL_MS });
+  process.send?.('ready');
+  await quit;
+  await server.close();
+  gB.destroy();
+}
+
+/** xhop over our link (A's side): per rep [A's part, leg out, B's part, leg back, A's write, total]. */
+async function xlink(A: Side, Aback: Tensor, reps: number): Promise<number[][]> {
+  const endpoint = `ipc://${join(tmpdir(), `fapool-hop-link-${process.pid}.sock`)}`;
+  const child = fork(fileURLToPath(import.meta.url), ['--link-child', endpoint], { stdio: 'inherit' });
+  await new Promise<void>((res) => child.once('message', () => res()));
+  const link = await connectRank(endpoint, { spinMs: BUSY_POLL_MS });
+  const now = () => performance.timeOrigin + performance.now();
+  const rows: number[][] = [];
+  // A seed-4l layer's request for one pooled sequence: 32 q heads + its new k and v (1 kv head each, GQA off).
+  const items = [{ seq: 0, kvHeads: 32, len: 32768, newPos: 32767 }];
+  for (let i = 0; i < reps + 20; i++) {
+    const t0 = now();
+    const out = await readBack(A, OUT_BYTES);
+    const t1 = now();
+    const reply = await link.request({ kind: 'attend', step: i, layer: 0, group: 1 },
+      [attendItemsFrame(items), { dtype: 'f16', shape: [OUT_BYTES / 256, 128], data: new Uint16Array(out.buffer, out.byteOffset, OUT_BYTES / 2) }]);
+    const t2 = now();
+    A.gpu.write(Aback, reply.tensors[0]!.data as Uint16Array);
+    const t3 = now();
+    const ms = reply.header.rankMs!;
+    const bIn = ms.at!, bOut = ms.at! + ms.write + ms.wait;
+    if (i >= 20) rows.push([t1 - t0, bIn - t1, bOut - bIn, t2 - bOut, t3 - t2, t3 - t0]);
+    const until = performance.now() + 0.3; // the base's layer between two hops
+    while (performance.now() < until) { /* busy */ }
+  }
+  await link.request({ kind: 'free', seq: 0 }).catch(() => undefined);
+  await link.close();
+  await new Promise<void>((res) => { if (child.exitCode !== null) res(); else child.once('exit', () => res()); });
+  return rows;
+}
+
 /** xhop from A's side: `gpuA`/`gpuB` say which sides do their GPU part. Per rep: [A's part, leg out, B's part, leg back, A's write, total]. */
 async function xhop(A: Side, Aback: Tensor, reps: number, gpuA: boolean, gpuB: boolean): Promise<number[][]> {
   const endpoint = `ipc://${join(tmpdir(), `fapool-hop-${process.pid}-${gpuA}-${gpuB}.sock`)}`;
@@ -138,8 +198,9 @@ async function xhop(A: Side, Aback: Tensor, reps: number, gpuA: boolean, gpuB: b
 }
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({ options: { reps: { type: 'string', default: '500' }, out: { type: 'string' }, 'hop-child': { type: 'string' } } });
+  const { values: v } = parseArgs({ options: { reps: { type: 'string', default: '500' }, out: { type: 'string' }, 'hop-child': { type: 'string' }, 'link-child': { type: 'string' } } });
   if (v['hop-child']) return hopChild(String(v['hop-child']));
+  if (v['link-child']) return linkChild(String(v['link-child']));
   const reps = Number(v.reps);
   const rows: Record<string, unknown>[] = [];
   const show = (what: string, xs: number[]) => {
@@ -176,8 +237,8 @@ async function main(): Promise<void> {
   gB.destroy();
   const parts = ['A read-back', 'leg out', 'B part', 'leg back', 'A write', 'total'];
   for (const [what, ga, gb] of [['xhop A → B (child process) → A', true, true], ['xhop, B echoes (no GPU work in B)', true, false],
-    ['xhop, A sends host bytes (no GPU work in A)', false, true], ['xhop, no GPU work either side', false, false]] as const) {
-    const xs = await xhop(A, Aback, reps, ga, gb);
+    ['xhop, A sends host bytes (no GPU work in A)', false, true], ['xhop, no GPU work either side', false, false], ['xlink: xhop over our link', true, true]] as const) {
+    const xs = what.startsWith('xlink') ? await xlink(A, Aback, reps) : await xhop(A, Aback, reps, ga, gb);
     const med = parts.map((_, k) => p(xs.map((r) => r[k]!), 0.5));
     rows.push({ what, parts, p50: med, p90total: p(xs.map((r) => r[5]!), 0.9) });
     console.log(`${what.padEnd(44)} p50 ` + parts.map((n, k) => `${n} ${med[k]!.toFixed(3)}`).join(', ') + ' ms');

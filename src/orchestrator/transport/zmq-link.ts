@@ -13,7 +13,7 @@ import {
   FrameError, KEEPALIVE_ID, PROTOCOL_VERSION, isRequest, type Body, type ReplyBody, type RequestKind, type RequestMsg, type TensorFrame,
 } from './messages.js';
 import {
-  checkReply, DEFAULT_TIMEOUT_MS, errorMessage, idCounter, RankDeadError, RankTimeoutError, requestMessage, serveOne, withTimeout,
+  checkReply, DEFAULT_TIMEOUT_MS, errorMessage, idCounter, RankDeadError, RankTimeoutError, requestMessage, serveOne,
   type RankHandler, type RankLink, type Reply, type ReplyOf,
 } from './link.js';
 
@@ -114,15 +114,52 @@ function keepAlive(ms: number, send: (parts: Buffer[]) => Promise<void>, waiting
   };
 }
 
-/** A one-at-a-time send queue: zeromq.js rejects a send while another is still blocked on the same socket. */
+/**
+ * A one-at-a-time send queue: zeromq.js rejects a send while another is still blocked on the same socket. With
+ * none unsettled the message goes out now, not a microtask later (a decode layer's request is on the critical path).
+ */
 function sender(sock: Dealer | Router): (parts: Buffer[]) => Promise<void> {
+  let unsettled = 0;
   let tail: Promise<void> = Promise.resolve();
   return (parts) => {
-    const sent = tail.then(() => sock.send(parts));
-    tail = sent.catch(() => {});
+    const sent = unsettled === 0 ? sock.send(parts) : tail.then(() => sock.send(parts));
+    unsettled++;
+    tail = sent.then(() => { unsettled--; }, () => { unsettled--; });
     return sent;
   };
 }
+
+/**
+ * Every request's deadline on one timer per link (a timer and a promise per request cost a decode layer's hop
+ * tens of µs): `watch` after adding a request; the timer, re-armed for the nearest deadline, fails what is late.
+ * Unref'd: a pending reply keeps the process alive through the socket, not through this timer.
+ */
+function deadlines(name: string, pending: Map<number, Pending>): { watch(deadline: number): void; stop(): void } {
+  let timer: ReturnType<typeof setTimeout> | null = null, armedFor = Infinity;
+  const arm = (at: number) => {
+    if (timer) clearTimeout(timer);
+    armedFor = at;
+    timer = setTimeout(sweep, Math.min(Math.max(0, at - performance.now()), 2 ** 31 - 1)); // a longer wait re-arms
+    timer.unref?.();
+  };
+  const sweep = () => {
+    timer = null; armedFor = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const p of [...pending.values()]) {
+      if (p.deadline > now) { next = Math.min(next, p.deadline); continue; }
+      pending.delete(p.req.id);
+      p.reject(new RankTimeoutError(`${name}: ${p.req.kind} #${p.req.id}: no reply within ${p.timeoutMs} ms`));
+    }
+    if (next < Infinity) arm(next);
+  };
+  return {
+    watch(deadline) { if (deadline < armedFor) arm(deadline); },
+    stop() { if (timer) clearTimeout(timer); timer = null; armedFor = Infinity; },
+  };
+}
+
+interface Pending { req: RequestMsg; resolve: (r: Reply) => void; reject: (e: Error) => void; deadline: number; timeoutMs: number }
 
 /** Connects to a rank served by serveRank and checks it answers a ping within connectTimeoutMs. */
 export async function connectRank(endpoint: string, opts: ConnectOptions = {}): Promise<RankLink> {
@@ -132,7 +169,8 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
   const send = sender(sock);
   const spin = busyPoll(opts.spinMs ?? defaultSpinMs());
   const nextId = idCounter();
-  const pending = new Map<number, { req: RequestMsg; resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  const pending = new Map<number, Pending>();
+  const late = deadlines(name, pending);
   const awake = keepAlive(opts.keepAliveMs ?? defaultKeepAliveMs(), send, () => pending.size > 0);
   let closed = false;
   let everConnected = false;
@@ -180,7 +218,9 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
       const id = nextId();
       const req = requestMessage(name, body, id, tensors) as RequestMsg & { kind: K };
       const parts = packMessage(req, tensors);
-      const answered = new Promise<Reply>((resolve, reject) => pending.set(id, { req, resolve, reject }));
+      const deadline = performance.now() + timeoutMs;
+      const answered = new Promise<Reply>((resolve, reject) => pending.set(id, { req, resolve, reject, deadline, timeoutMs }));
+      late.watch(deadline);
       spin.touch();
       awake.touch();
       send(parts).catch((e) => {
@@ -188,7 +228,7 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
         if (p) { pending.delete(id); p.reject(new RankDeadError(`${name}: send failed: ${errorMessage(e)}`)); }
       });
       try {
-        return checkReply<K>(name, req, await withTimeout(answered, timeoutMs, () => `${name}: ${req.kind} #${id}`));
+        return checkReply<K>(name, req, await answered);
       } finally {
         pending.delete(id); // a timed-out id's late reply finds nothing and is dropped
       }
@@ -197,6 +237,7 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
       if (closed) return;
       closed = true;
       spin.stop();
+      late.stop();
       failAll('link closed');
       sock.close();
       await receiving;
