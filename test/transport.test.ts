@@ -194,6 +194,18 @@ describe.each(transports)('%s link', (_name, make) => {
     expect((await link.request({ kind: 'ping' })).header.kind).toBe('pong');
   });
 
+  it('keeps each request\'s own deadline: a short one behind a long one fails on time, the long one at its own', async () => {
+    const { link } = await get();
+    const t0 = Date.now();
+    const long = link.request({ kind: 'free', seq: 777 }, [], 900).then(() => 'answered', (e: unknown) => e);
+    await expect(link.request({ kind: 'free', seq: 777 }, [], 100)).rejects.toThrow(RankTimeoutError);
+    expect(Date.now() - t0).toBeLessThan(800);
+    const e = await long;
+    expect(e).toBeInstanceOf(RankTimeoutError);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(850);
+    expect((await link.request({ kind: 'ping' })).header.kind).toBe('pong');
+  });
+
   it('moves 16 MiB frames both ways intact', async () => {
     const { link, rank } = await get();
     const r = rng();
