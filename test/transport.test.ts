@@ -257,6 +257,15 @@ describe('codec', () => {
     }
   });
 
+  it('attend items round-trip through their u32 frame; values that do not fit are refused, not wrapped', () => {
+    const items = [{ seq: 0, kvHeads: 1, len: 1, newPos: -1 }, { seq: 0xffffffff, kvHeads: 65536, len: 0xffffffff, newPos: 0xfffffffe }];
+    expect(attendItems(attendItemsFrame(items))).toEqual(items);
+    for (const bad of [{ seq: -1 }, { len: 2 ** 32 }, { newPos: -2 }, { kvHeads: 1.5 }, { seq: Number.NaN }]) {
+      expect(() => attendItemsFrame([{ ...items[0]!, ...bad }]), JSON.stringify(bad)).toThrow(/does not fit u32/);
+    }
+    expect(() => attendItemsFrame(items, new Uint32Array(4))).toThrow(RangeError);
+  });
+
   it('copies an unaligned frame instead of failing', () => {
     const r = rng();
     const o = f32(r, [3, 5]), lse = f32(r, [3]);

@@ -73,6 +73,9 @@ export const ATTEND_ITEM_WORDS = 4;
 export function attendItemsFrame(items: readonly AttendItem[], data: Uint32Array = new Uint32Array(items.length * ATTEND_ITEM_WORDS)): TensorFrame {
   if (data.length !== items.length * ATTEND_ITEM_WORDS) throw new RangeError(`attendItemsFrame: ${items.length} items need ${items.length * ATTEND_ITEM_WORDS} words, got ${data.length}`);
   items.forEach((it, i) => {
+    if (![it.seq, it.kvHeads, it.len, it.newPos + 1].every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff)) {
+      throw new FrameError(`attend item ${i} does not fit u32 words: ${describe(it)}`);
+    }
     const o = i * ATTEND_ITEM_WORDS;
     data[o] = it.seq; data[o + 1] = it.kvHeads; data[o + 2] = it.len; data[o + 3] = it.newPos + 1;
   });
