@@ -121,8 +121,11 @@ function keepAlive(ms: number, send: (parts: Buffer[]) => Promise<void>, waiting
 function sender(sock: Dealer | Router): (parts: Buffer[]) => Promise<void> {
   let unsettled = 0;
   let tail: Promise<void> = Promise.resolve();
+  const now = (parts: Buffer[]): Promise<void> => {
+    try { return sock.send(parts); } catch (e) { return Promise.reject(e); } // a throw fails this send, as queued ones do
+  };
   return (parts) => {
-    const sent = unsettled === 0 ? sock.send(parts) : tail.then(() => sock.send(parts));
+    const sent = unsettled === 0 ? now(parts) : tail.then(() => sock.send(parts));
     unsettled++;
     tail = sent.then(() => { unsettled--; }, () => { unsettled--; });
     return sent;
