@@ -66,10 +66,15 @@ export async function serveOne(handler: RankHandler, req: RequestMsg, tensors: T
   }
 }
 
+/** The error of a request (`what`: link, kind, id) that got no reply within ms. */
+export function noReplyError(what: string, ms: number): RankTimeoutError {
+  return new RankTimeoutError(`${what}: no reply within ${ms} ms`);
+}
+
 /** Rejects after ms with RankTimeoutError unless the promise settles first; the timer never outlives it. */
 export function withTimeout<T>(p: Promise<T>, ms: number, what: () => string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new RankTimeoutError(`${what()}: no reply within ${ms} ms`)), ms);
+    const timer = setTimeout(() => reject(noReplyError(what(), ms)), ms);
     p.then((v) => { clearTimeout(timer); resolve(v); }, (e) => { clearTimeout(timer); reject(e); });
   });
 }

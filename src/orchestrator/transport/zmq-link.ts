@@ -13,7 +13,7 @@ import {
   FrameError, KEEPALIVE_ID, PROTOCOL_VERSION, isRequest, type Body, type ReplyBody, type RequestKind, type RequestMsg, type TensorFrame,
 } from './messages.js';
 import {
-  checkReply, DEFAULT_TIMEOUT_MS, errorMessage, idCounter, RankDeadError, RankTimeoutError, requestMessage, serveOne,
+  checkReply, DEFAULT_TIMEOUT_MS, errorMessage, idCounter, noReplyError, RankDeadError, RankTimeoutError, requestMessage, serveOne,
   type RankHandler, type RankLink, type Reply, type ReplyOf,
 } from './link.js';
 
@@ -135,15 +135,15 @@ function sender(sock: Dealer | Router): (parts: Buffer[]) => Promise<void> {
 /**
  * Every request's deadline on one timer per link (a timer and a promise per request cost a decode layer's hop
  * tens of µs): `watch` after adding a request; the timer, re-armed for the nearest deadline, fails what is late.
- * Unref'd: a pending reply keeps the process alive through the socket, not through this timer.
+ * It keeps the process alive while a request waits (as a timer per request did) and not after: `idle` when none
+ * is left (ref/unref toggle the same timer, nothing is re-created per request).
  */
-function deadlines(name: string, pending: Map<number, Pending>): { watch(deadline: number): void; stop(): void } {
+function deadlines(name: string, pending: Map<number, Pending>): { watch(deadline: number): void; idle(): void; stop(): void } {
   let timer: ReturnType<typeof setTimeout> | null = null, armedFor = Infinity;
   const arm = (at: number) => {
     if (timer) clearTimeout(timer);
     armedFor = at;
     timer = setTimeout(sweep, Math.min(Math.max(0, at - performance.now()), 2 ** 31 - 1)); // a longer wait re-arms
-    timer.unref?.();
   };
   const sweep = () => {
     timer = null; armedFor = Infinity;
@@ -152,12 +152,13 @@ function deadlines(name: string, pending: Map<number, Pending>): { watch(deadlin
     for (const p of [...pending.values()]) {
       if (p.deadline > now) { next = Math.min(next, p.deadline); continue; }
       pending.delete(p.req.id);
-      p.reject(new RankTimeoutError(`${name}: ${p.req.kind} #${p.req.id}: no reply within ${p.timeoutMs} ms`));
+      p.reject(noReplyError(`${name}: ${p.req.kind} #${p.req.id}`, p.timeoutMs));
     }
     if (next < Infinity) arm(next);
   };
   return {
-    watch(deadline) { if (deadline < armedFor) arm(deadline); },
+    watch(deadline) { if (deadline < armedFor) arm(deadline); else timer?.ref?.(); },
+    idle() { timer?.unref?.(); },
     stop() { if (timer) clearTimeout(timer); timer = null; armedFor = Infinity; },
   };
 }
@@ -234,6 +235,7 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
         return checkReply<K>(name, req, await answered);
       } finally {
         pending.delete(id); // a timed-out id's late reply finds nothing and is dropped
+        if (pending.size === 0) late.idle();
       }
     },
     async close() {
