@@ -19,6 +19,8 @@ function kernelName(part: string, d: Dispatch): string {
   const on = Object.entries(d.program.constants).filter(([, v]) => v === true).map(([k]) => k);
   const act = d.program.constants.ACT;
   if (typeof act === 'number' && act > 0) on.push(act === 1 ? 'gelu_erf' : 'gelu_tanh');
+  // A split-K product: its launch and the reduce after it, timed together; S = the grid's z.
+  if (d.launches.length > 1) on.push(`splitK${d.workgroups[2]}`);
   return `${part}: ${d.label}${on.length ? ` +${on.join('+')}` : ''}`;
 }
 

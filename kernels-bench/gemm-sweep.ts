@@ -17,6 +17,7 @@
 // --pick 'a|b' runs only the variants with these exact names ('gen *': every name with that prefix).
 // --prefill-m 2048 (comma-separated M of the prefill part, default 2048,4096); --prefill-all: the prefill
 // part times every variant of `square` that --only/--pick leave instead of the --top fastest.
+// --splits 2,4,8 (decode part, M ≥ 8): every split-K configuration also with these splits ('gen <id> s<S>').
 // --emulate: the subgroup-matrix variants that have a scalar-emulated twin run emulated (the small
 // generated tile configurations), so the sweep runs end to end on a CPU adapter (smoke runs only).
 //   node dist/kernels-bench/gemm-sweep.js [--parts square,prefill,decode,f32] [--cublas cublas.json]
@@ -33,7 +34,7 @@ import { registerShaderLoader } from '../src/gpu/shader-source.js';
 import { chooseGemmPath, linear, type GemmPath, type GemmTuning } from '../src/kernels/gemm.js';
 import { gemvSgApplies } from '../src/kernels/gemv.js';
 import {
-  SGM_SKINNY_SHAPES, SGM_TILE_GATED_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_IDS, SGM_TILE_SHAPES, sgmSkinnyApplies,
+  SGM_SKINNY_SHAPES, SGM_TILE_GATED_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_IDS, SGM_TILE_GEN_SPLIT_K, SGM_TILE_SHAPES, sgmSkinnyApplies,
   sgmSkinnyFits, sgmTileFits, sgmTileGenFits, tileGenGeometry
 } from '../src/kernels/gemm-sgm.js';
 import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
@@ -63,6 +64,7 @@ const { values: args } = parseArgs({
     emulate: { type: 'boolean', default: false },
     'decode-shapes': { type: 'string' },
     'decode-m': { type: 'string', default: '1,8,16,32,64' },
+    splits: { type: 'string' },
   },
 });
 
@@ -226,6 +228,12 @@ function tileGenVariants(gpu: Gpu, gated: boolean, emulate: boolean): Variant[] 
   const ids = emulate ? SGM_TILE_GEN_IDS.filter((id) => !SGM_TILE_GEN_BIG.includes(id)) : SGM_TILE_GEN_BIG;
   return ids.filter((id) => tileGenGeometry(id).gated === gated && sgmTileGenFits(gpu.caps, { kind: 'tile-gen', id, emulate }))
     .map((id): Variant => ({ name: `gen ${id}`, dtype: 'f16', path: 'subgroup-matrix', gated, tune: { sgm: { kind: 'tile-gen', id, emulate } } }));
+}
+
+/** Split-K variants ('gen <id> s<S>') of every configuration with a split-K entry. */
+function splitVariants(gpu: Gpu, gated: boolean, splits: number[], emulate: boolean): Variant[] {
+  return SGM_TILE_GEN_SPLIT_K.filter((id) => tileGenGeometry(id).gated === gated && sgmTileGenFits(gpu.caps, { kind: 'tile-gen', id, emulate }))
+    .flatMap((id) => splits.map((n): Variant => ({ name: `gen ${id} s${n}`, dtype: 'f16', path: 'subgroup-matrix', gated, tune: { sgm: { kind: 'tile-gen', id, splits: n, emulate } } })));
 }
 
 function squareVariants(gpu: Gpu, sgm: boolean): Variant[] {
@@ -420,6 +428,7 @@ async function main(): Promise<void> {
     const decodeMs = args['decode-m']!.split(',').filter(Boolean).map(Number);
     await projectionPart(gpu, 'decode', decodeMs, (M, g) => {
       const v: Variant[] = [{ ...defaultVariant(g), name: `default path (${chooseGemmPath(gpu.caps, M, 4096, 4096, 'f16')})` }];
+      if ((sgm || args.emulate) && M >= 8 && args.splits) v.push(...splitVariants(gpu, g, args.splits.split(',').map(Number), !sgm));
       if (M <= 8) {
         v.push({ name: 'gemv vec4 (h8 off)', dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { h8: false } } });
         for (const lanes of [undefined, 32]) {

@@ -11,6 +11,9 @@
 // Configuration ids (src/kernels/gemm.ts parses the same ids): {t|g}{BM}x{BN}_sg{R}x{C}_k{BK}_b{NBUF}[_g{G}]
 // — t plain, g gated; R × C subgroups of 32 lanes, each (BM / R) × (BN / C) outputs as 16×16 matrices;
 // BK-deep K slices staged in NBUF workgroup tiles; _g{G}: grouped tile order (below).
+// SPLIT_K (the decode tiles) also get a split-K entry, tgs_{id}: workgroup z takes p.kper slices of K from slice
+// z · p.kper and writes its f32 partial sums to `part`; a reduce pass (shaders/gemm_splitk.wgsl) sums them and
+// applies the epilogue.
 import { realAndEmulatedFiles, writeWhenRun } from './generate.mjs';
 
 /** Every generated configuration (the H200 candidates, then small ones the emulation tests on lavapipe). */
@@ -27,9 +30,19 @@ export const CONFIGS = [
   't32x32_sg2x2_k32_b1_g3', 'g32x16_sg2x1_k16_b1_g2',
 ];
 
+/** Configurations that also get a split-K entry (the decode tiles: few rows, long K walked by few workgroups). */
+export const SPLIT_K = [
+  't16x64_sg1x4_k64_b2', 't16x64_sg1x4_k128_b1', 't16x128_sg1x4_k64_b1', 't32x64_sg1x4_k64_b1', 't64x64_sg2x2_k32_b2', 't64x64_sg1x4_k64_b1',
+  'g16x64_sg1x4_k64_b1', 'g32x64_sg1x4_k64_b1', 'g64x64_sg2x2_k32_b1',
+  't64x16_sg4x1_k64_b1', 't32x16_sg2x1_k64_b1', 't64x32_sg2x2_k64_b1', 't64x32_sg4x1_k64_b1', 't16x32_sg1x2_k128_b1', 't32x32_sg2x1_k64_b1',
+  't32x32_sg2x2_k32_b1', 'g32x16_sg2x1_k16_b1',
+];
+
 const SG = 32;   // lanes per subgroup (NVIDIA's; the emulation's EMU_SG)
 
-export function parseId(id) {
+/** A configuration's geometry; `<id>/split` is its split-K entry. */
+export function parseId(idSplit) {
+  const [id, mode] = idSplit.split('/');
   const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?$/.exec(id);
   if (!m) throw new Error(`bad tile-gen id ${id}`);
   const [gated, bm, bn, sgRows, sgCols, bk, nbuf, group] = [m[1] === 'g', ...m.slice(2, 8).map(Number), Number(m[8] ?? 0)];
@@ -40,7 +53,8 @@ export function parseId(id) {
     && wg % qk === 0 && bm % rpt === 0 && brows % rpt === 0 && group !== 1;
   if (!ok) throw new Error(`tile-gen id ${id}: not a whole number of matrices and staged rows per thread`);
   const lds = bk + 8;
-  return { id, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
+  if (mode !== undefined && (mode !== 'split' || group)) throw new Error(`tile-gen id ${idSplit}: only '<id>/split' of an ungrouped id`);
+  return { id, split: mode === 'split', gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
 }
 
 const range = (n) => [...Array(n).keys()];
@@ -85,11 +99,15 @@ function header(emu) {
 // addresses, selected away); the epilogue writes in-range outputs only.
 // Epilogue: each result matrix goes through the subgroup's 16×16 f32 scratch in Cs, then its lanes apply
 // bias / GELU / residual / accumulate (gemm_epilogue.wgsl) or, gated, y = act(gate) ⊙ up.
+// Split-K entries tgs_{id} (few rows: a tile walks all of K one slice at a time, latency-bound, so the slices are
+// shared out): workgroup (x, y, z) sums slices [z · kper, (z + 1) · kper) and writes f32 partials to part
+// [splits][M][NP] (NP = N; gated 2N: gate columns, then up); shaders/gemm_splitk.wgsl sums them and applies the
+// epilogue.
 // Specialised by: enable f16${emu ? '' : ' + subgroups + chromium_experimental_subgroup_matrix, the uniformity diagnostic off'},
 // aliases T = f16, T4 = vec4<f16>, TileA = array<f16, NBUF·BM·(BK+8)>, TileB = array<f16, NBUF·BROWS·(BK+8)>,
 // Scratch = array<f32, 256·R·C (·2 gated)> for the configuration's entry; the epilogue overrides.
 
-struct Params { M: u32, N: u32, K: u32, _pad: u32 }
+struct Params { M: u32, N: u32, K: u32, kper: u32 }   // kper: K slices per split (split-K entries only)
 
 @group(0) @binding(2) var<storage, read_write> y: array<T>;
 @group(0) @binding(3) var<uniform> p: Params;
@@ -99,6 +117,7 @@ struct Params { M: u32, N: u32, K: u32, _pad: u32 }
 @group(0) @binding(7) var<storage, read> w4: array<T4>;
 @group(0) @binding(10) var<storage, read> wg4: array<T4>;
 @group(0) @binding(11) var<storage, read> wu4: array<T4>;
+@group(0) @binding(12) var<storage, read_write> part: array<f32>;   // split-K: [splits][M][NP] f32 partial sums
 
 var<workgroup> As: TileA;     // [NBUF][BM][BK + 8]    x rows
 var<workgroup> Bs: TileB;     // [NBUF][BROWS][BK + 8] w rows (gated: gate rows, then up rows)
@@ -142,6 +161,16 @@ fn flush(cb: u32, m0: u32, n0: u32, lane: u32) {
   workgroupBarrier();
 }
 
+// Split-K: the 16×16 partial sum at Cs[cb..) into part[z][m][col + n] (row stride np), in-range outputs only.
+fn flush_part(cb: u32, m0: u32, n0: u32, lane: u32, z: u32, col: u32, np: u32) {
+  workgroupBarrier();
+  for (var e = lane; e < 256u; e += 32u) {
+    let m = m0 + e / 16u; let n = n0 + e % 16u;
+    if (m < p.M && n < p.N) { part[(z * p.M + m) * np + col + n] = Cs[cb + e]; }
+  }
+  workgroupBarrier();
+}
+
 // Gated: gate result at Cs[cb..), up result at Cs[cb + 256..): y = act(gate) ⊙ up.
 fn flush_gated(cb: u32, m0: u32, n0: u32, lane: u32) {
   workgroupBarrier();
@@ -170,7 +199,7 @@ function entry(o, c) {
     P(`  let inner = pid - first * nwg.x;`);
     P(`  let row0 = (first + inner % gsz) * ${u(bm)}; let col0 = (inner / gsz) * ${u(bn)};`);
   } else {
-    P(`fn tg_${c.id}(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {`);
+    P(`fn ${c.split ? 'tgs' : 'tg'}_${c.id}(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {`);
     P(`  let row0 = wid.y * ${u(bm)}; let col0 = wid.x * ${u(bn)};`);
   }
   P('  let sg = tid / 32u;');
@@ -237,10 +266,16 @@ function entry(o, c) {
       P(`${ind}}`);
     }
   };
-  P(`  let nk = (p.K + ${u(bk - 1)}) / ${u(bk)};`);
-  fetch('  ', '0u');
+  // Slices [k0, nk): all of K, or (split-K) this workgroup's share.
+  if (c.split) {
+    P(`  let nkAll = (p.K + ${u(bk - 1)}) / ${u(bk)};`);
+    P('  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);');
+  } else {
+    P(`  let k0 = 0u; let nk = (p.K + ${u(bk - 1)}) / ${u(bk)};`);
+  }
+  fetch('  ', 'k0');
   if (nbuf === 1) {
-    P('  for (var kt = 0u; kt < nk; kt++) {');
+    P('  for (var kt = k0; kt < nk; kt++) {');
     P('    workgroupBarrier();   // every subgroup is done with the previous slice');
     commit('    ', '0u');
     P('    workgroupBarrier();');
@@ -252,8 +287,8 @@ function entry(o, c) {
   } else {
     commit('  ', '0u');
     P('  workgroupBarrier();');
-    P('  for (var kt = 0u; kt < nk; kt++) {');
-    P('    let buf = kt & 1u;');
+    P('  for (var kt = k0; kt < nk; kt++) {');
+    P('    let buf = (kt - k0) & 1u;');
     P('    if (kt + 1u < nk) {');
     fetch('      ', '(kt + 1u)');
     P('    }');
@@ -271,7 +306,12 @@ function entry(o, c) {
   for (const i of I) {
     for (const j of J) {
       const at = `row0 + sr + ${u(16 * i)}, col0 + sc + ${u(16 * j)}, lane`;
-      if (gated) {
+      if (c.split && gated) {
+        P(`  ${o.store('cb', `g${i}${j}`)}; flush_part(cb, ${at}, wid.z, 0u, 2u * p.N);`);
+        P(`  ${o.store('cb', `u${i}${j}`)}; flush_part(cb, ${at}, wid.z, p.N, 2u * p.N);`);
+      } else if (c.split) {
+        P(`  ${o.store('cb', `c${i}${j}`)}; flush_part(cb, ${at}, wid.z, 0u, p.N);`);
+      } else if (gated) {
         P(`  ${o.store('cb', `g${i}${j}`)}; ${o.store('cb + 256u', `u${i}${j}`)}; flush_gated(cb, ${at});`);
       } else {
         P(`  ${o.store('cb', `c${i}${j}`)}; flush(cb, ${at});`);
@@ -283,7 +323,8 @@ function entry(o, c) {
 }
 
 export function generate() {
-  return realAndEmulatedFiles('gemm_sgm_tile_gen', { header, ops, entry, parseId, configs: CONFIGS });
+  const configs = [...CONFIGS, ...SPLIT_K.map((id) => `${id}/split`)];
+  return realAndEmulatedFiles('gemm_sgm_tile_gen', { header, ops, entry, parseId, configs });
 }
 
 writeWhenRun(import.meta.url, generate);

@@ -7,8 +7,9 @@ import { LimitError, ShapeError, programSource, reflectLayout, type Gpu } from '
 import { chooseGemmPath, chooseQuad, linear, normPrologueApplies, type GemmTuning } from '../src/kernels/gemm.js';
 import { type Activation } from '../src/kernels/gemm-common.js';
 import {
-  DECODE_TILE_MIN_N, GEMM_PREFILL_DEFAULT, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_SHAPES, chooseSgmDirect, chooseSgmKernel,
-  gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, tileGenGeometry,
+  DECODE_TILE_MIN_N, GEMM_PREFILL_DEFAULT, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_GEN_SPLIT_K,
+  SGM_TILE_SHAPES, SPLITK_MAX, SPLITK_TARGET_WORKGROUPS, chooseDecodeTile, chooseSgmDirect, chooseSgmKernel, decodeTilesMode,
+  gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenGeometry,
   type SgmSkinnyShape, type SgmTileShape
 } from '../src/kernels/gemm-sgm.js';
 import { SGM_DIAGNOSTIC, hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
@@ -357,7 +358,8 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
       expect(() => chooseSgmKernel(small, 2048, 4096, 4096, false)).toThrow(LimitError);
       expect(chooseSgmKernel(caps, 2048, 4096, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x256_sg2x4_k32_b1' });
       expect(chooseSgmKernel(caps, 2048, 4096, 4096, true)).toMatchObject({ tm: 2, tn: 4 });   // gated: default kept
-      expect(chooseSgmKernel(caps, 64, 4096, 4096, false)).toMatchObject({ kind: 'skinny-gen' });   // decode rows: not the prefill choice
+      expect(chooseSgmKernel(caps, 64, 4096, 4096, false)).toEqual(chooseDecodeTile(caps, 64, 4096, 4096, false));   // decode rows: not the prefill choice
+      expect(chooseSgmKernel(caps, 64, 4096, 4096, false)).not.toEqual({ kind: 'tile-gen', id: 't128x256_sg2x4_k32_b1' });
       process.env.FAPOOL_GEMM_PREFILL = 'tile-gen:g128x128_sg2x4_k32_b1';
       expect(chooseSgmKernel(caps, 65, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g128x128_sg2x4_k32_b1' });
     });
@@ -381,6 +383,96 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
 // shape, of the big ones a FAPOOL_GEMM_SKINNY=gen choice takes by default (lavapipe compiles the others' emulation
 // in 5–20 s each).
 const SKINNY_GEN_EMU_BIG = new Set([...Object.values(SKINNY_GEN_AUTO), 'tm1_sn1_sk8_tn1_u4_xs_p']);
+// Split-K (the tgs_ entries, then shaders/gemm_splitk.wgsl's reduce with the epilogue): every split-K configuration
+// on tensor cores; emulated on a CPU adapter, the small ones (one matrix per subgroup: seconds to compile) and one
+// double-buffered decode tile. Splits that do not divide the slices, more splits than slices, one row.
+describe('linear / gatedLinear: split-K decode tiles', () => {
+  const CPU_SPLIT = ['t32x16_sg2x1_k64_b1', 'g32x16_sg2x1_k16_b1', 't32x32_sg2x2_k32_b1', 't16x64_sg1x4_k64_b2'];
+  for (const id of SGM_TILE_GEN_SPLIT_K) {
+    const geo = tileGenGeometry(id);
+    it(`${id} split over K on ragged M, N, K${geo.gated ? '' : ' with epilogues'}`, async (ctx) => {
+      const g = await gpu();
+      const real = hasSubgroupMatrixF16(g.caps);
+      if (!g.caps.f16 || (!real && !CPU_SPLIT.includes(id) && process.env.FAPOOL_TEST_ALL_TILES !== '1')) { ctx.skip(); return; }
+      const sgm = (splits: number) => ({ kind: 'tile-gen' as const, id, splits, emulate: !real });
+      if (!sgmTileGenFits(g.caps, sgm(2))) { ctx.skip(); return; }
+      // [M, N, K, splits]: 5 slices (+ a ragged one) in 3 splits of 2, 2, 2; 8 asked of 3 slices; 4 of 8 slices.
+      const cases: [number, number, number, number][] = [[geo.bm + 5, geo.bn + 7, 5 * geo.bk + 20, 3], [1, 33, 2 * geo.bk + 4, 8], [2 * geo.bm, 2 * geo.bn, 8 * geo.bk, 4]];
+      if (geo.gated) {
+        for (const [M, F, K, s] of cases) await checkGated(g, M, F, K, sgm(s), 'gelu_tanh');
+        await checkGated(g, 7, 45, 3 * geo.bk, sgm(2), 'gelu_erf');
+        return;
+      }
+      for (const [M, N, K, s] of cases) await check(g, { M, N, K, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm(s) } });
+      await check(g, { M: 9, N: 77, K: 3 * geo.bk + 8, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm(2) }, bias: true, act: 'gelu_tanh', accumulate: true });
+      await check(g, { M: 13, N: 40, K: 4 * geo.bk, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm(4) }, bias: true, act: 'gelu_erf', residual: true });
+    }, 300_000);
+  }
+
+  it('a split-K product is one step of two launches that owns its partials; bad split counts are refused', async () => {
+    const g = await gpu();
+    if (!g.caps.f16) return;
+    const real = hasSubgroupMatrixF16(g.caps);
+    const x = g.tensor([20, 256], 'f16'), w = g.tensor([48, 256], 'f16'), out = g.tensor([20, 48], 'f16');
+    const before = g.liveBuffers;
+    const d = linear(g, { x, w, out }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x16_sg2x1_k64_b1', splits: 4, emulate: !real } } });
+    expect(d.launches.map((l) => l.label)).toEqual([expect.stringMatching(/^tgs_t32x16_sg2x1_k64_b1/), expect.stringMatching(/^splitk_reduce/)]);
+    expect(d.launches[0]!.workgroups).toEqual([3, 1, 4]);
+    expect(g.liveBuffers).toBe(before + 1);   // the shared split-K scratch (f32 partials [4, 20, 48] in it)
+    const launches = g.counts.launches;
+    await g.run([d]);
+    expect(g.counts.launches - launches).toBe(2);
+    d.release();
+    expect(g.liveBuffers).toBe(before);
+    const tune = (id: string, splits: number) => ({ path: 'subgroup-matrix' as const, tune: { sgm: { kind: 'tile-gen' as const, id, splits, emulate: !real } } });
+    expect(() => linear(g, { x, w, out }, tune('t128x128_sg2x2_k32_b1', 2))).toThrow(/no split-K entry/);
+    expect(() => linear(g, { x, w, out }, tune('t32x16_sg2x1_k64_b1', 1.5))).toThrow(ShapeError);
+    expect(() => linear(g, { x, w, out }, tune('t32x16_sg2x1_k64_b1', 0))).toThrow(ShapeError);
+    expect(g.liveBuffers).toBe(before);
+    g.release(x, w, out);
+  });
+
+  it('split-K products share one scratch buffer and stay right back to back in one submission', async () => {
+    const g = await gpu();
+    if (!g.caps.f16) return;
+    const real = hasSubgroupMatrixF16(g.caps);
+    const r = rng();
+    const M = 11, K = 320, Ns = [48, 8192, 72];   // the second needs more than 1 MiB of scratch: the buffer is replaced
+    const x = randomArray(r, M * K, 'f16'), xs = upload(g, x, [M, K], 'f16', 'x');
+    const ws = Ns.map((N) => randomArray(r, N * K, 'f16'));
+    const wts = ws.map((w, i) => upload(g, w, [Ns[i]!, K], 'f16', 'w'));
+    const outs = Ns.map((N) => poisoned(g, [M, N], 'f16'));
+    const before = g.liveBuffers;
+    const ds = Ns.map((_, i) => linear(g, { x: xs, w: wts[i]!, out: outs[i]! },
+      { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x16_sg2x1_k64_b1', splits: 3, emulate: !real } } }));
+    expect(g.liveBuffers).toBe(before + 2);   // the first buffer (kept by the first product) and its replacement
+    await g.run(ds);
+    for (let i = 0; i < Ns.length; i++) {
+      expectClose(await download(g, outs[i]!), linearRef({ x, w: ws[i]!, M, N: Ns[i]!, K }), 'f16', `product ${i} seed=${r.seed}`);
+    }
+    ds[0]!.release();
+    expect(g.liveBuffers).toBe(before + 1);
+    for (const d of ds) d.release();
+    expect(g.liveBuffers).toBe(before);
+    g.release(xs, ...wts, ...outs);
+  });
+
+  it('splitKCount: whole grids up to the target, ≥ 4 slices a split, partials ≤ ¼ of the weight bytes', () => {
+    const geo = { bm: 32, bn: 64, bk: 64 };
+    expect(splitKCount(16, 4096, 4096, geo)).toBe(16);   // 64 tiles, 64 slices: 4 a split
+    expect(splitKCount(32, 4096, 16384, geo)).toBe(SPLITK_MAX);
+    expect(splitKCount(32, 32000, 4096, geo)).toBe(4);   // 500 tiles: 2000 workgroups
+    expect(splitKCount(64, 4096, 4096, { bm: 64, bn: 64, bk: 64 })).toBe(4);   // partials: 4·64·4 ≤ 4096 / 4
+    expect(splitKCount(9, 64, 192, geo)).toBe(1);   // 3 slices
+    for (const [M, N, K] of [[9, 12288, 4096], [64, 32000, 4096], [40, 4096, 16384], [16, 16384, 4096]] as const) {
+      const s = splitKCount(M, N, K, geo);
+      expect(Math.ceil(N / 64) * Math.ceil(M / 32) * s).toBeLessThanOrEqual(Math.max(SPLITK_TARGET_WORKGROUPS, Math.ceil(N / 64) * Math.ceil(M / 32)));
+      expect(Math.ceil(K / 64) / s).toBeGreaterThanOrEqual(4);
+      expect(8 * s * M * N).toBeLessThanOrEqual(0.25 * 2 * N * K);
+    }
+  });
+});
+
 describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-gen)', () => {
   for (const id of SGM_SKINNY_GEN_IDS) {
     const geo = skinnyGenGeometry(id);
@@ -442,54 +534,73 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
       delete process.env.FAPOOL_GEMM_SKINNY;   // the default ('gen'): GEMV ≤ 8 (norm fused at M ≤ 2), generated 9..64
       expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
       expect(normPrologueApplies(caps, 1, 4096, 4096, 'f16')).toBe(true);
-      expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
-      // Wide products (N ≥ DECODE_TILE_MIN_N) of 9..64 rows take the decode tiles; narrow ones keep the skinny kernel.
-      expect(chooseSgmKernel(caps, 9, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1' });
-      expect(chooseSgmKernel(caps, 32, 32000, 4096, false)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1' });
-      expect(chooseSgmKernel(caps, 33, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1' });
-      expect(chooseSgmKernel(caps, 16, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g16x64_sg1x4_k64_b1' });
-      expect(chooseSgmKernel(caps, 17, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g32x64_sg1x4_k64_b1' });
-      expect(chooseSgmKernel(caps, 64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1' });
-      expect(chooseSgmKernel(caps, 64, DECODE_TILE_MIN_N - 16, 4096, false)).toMatchObject({ kind: 'skinny-gen' });
-      expect(chooseSgmKernel(caps, 65, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x256_sg2x4_k32_b1' });   // prefill rows
-      process.env.FAPOOL_GEMM_SKINNY = 'array';   // the array kernel, by request
-      expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toMatchObject({ kind: 'skinny' });
-      expect(chooseSkinnyGen(caps, 16, 4096, 4096, false)).toBeNull();
-      process.env.FAPOOL_GEMM_SKINNY = 'gen';
-      expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
-      expect(chooseSgmKernel(caps, 9, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
-      expect(chooseSgmKernel(caps, 16, 4096, 4096, true)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.g1 });
-      expect(chooseSgmKernel(caps, 17, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t2 });
-      expect(chooseSgmKernel(caps, 64, 4096, 4096, true)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.g4 });
-      expect(chooseSgmKernel(caps, 65, 4096, 4096, false)).toMatchObject({ kind: 'tile-gen' });
-      expect(chooseSgmKernel(caps, 32, 4096, 4100, false)).not.toMatchObject({ kind: 'skinny-gen' });   // K % 16
-      expect(chooseSgmKernel(caps, 32, 12288, 4096, false)).toMatchObject({ kind: 'skinny-gen' });   // asked for by name: no decode tile
-      process.env.FAPOOL_GEMM_SKINNY = 'gen:max=16';   // rows above 16 take the prefill tile kernel
-      expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
-      expect(chooseSgmKernel(caps, 17, 4096, 4096, false)).toMatchObject({ kind: 'tile-gen' });
-      expect(chooseSgmKernel(caps, 64, 4096, 4096, true)).toMatchObject({ kind: 'tile-gen' });
-      restoringEnv('FAPOOL_GEMM_PREFILL', () => {   // … or the direct one, when the prefill takes it: not a skinny kernel
-        process.env.FAPOOL_GEMM_PREFILL = 'direct';
-        expect(chooseSgmKernel(caps, 17, 4096, 4096, false)).toEqual(chooseSgmDirect(caps, false));
-        expect(chooseSgmKernel(caps, 32, 4096, 4096, true)).toEqual(chooseSgmDirect(caps, true));
+      restoringEnv('FAPOOL_DECODE_TILES', () => {
+        delete process.env.FAPOOL_DECODE_TILES;   // the default: every product of 9..64 rows on a decode tile, K split
+        const tile = (M: number, N: number, K: number, gated = false) => chooseDecodeTile(caps, M, N, K, gated);
+        expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toEqual(tile(16, 4096, 4096));
+        expect(tile(16, 4096, 4096)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1', splits: 16 });
+        expect(tile(9, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1', splits: 8 });
+        expect(tile(33, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1', splits: 4 });
+        expect(tile(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1', splits: 16 });
+        expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1', splits: 4 });
+        expect(tile(17, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g32x64_sg1x4_k64_b1', splits: 8 });
+        expect(tile(9, 16, 64)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1' });   // one slice: nothing to split
+        expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
+        expect(chooseSgmKernel(caps, 65, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x256_sg2x4_k32_b1' });   // prefill rows
+        process.env.FAPOOL_DECODE_TILES = 'split:rows=5';   // the GEMV's rows 5..8 too
+        expect(chooseGemmPath(caps, 5, 4096, 4096, 'f16')).toBe('subgroup-matrix');
+        expect(chooseGemmPath(caps, 4, 4096, 4096, 'f16')).toBe('gemv');
+        expect(chooseSgmKernel(caps, 8, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g16x64_sg1x4_k64_b1', splits: 16 });
+        process.env.FAPOOL_DECODE_TILES = 'nosplit';   // session 5: wide products only, whole K per workgroup
+        expect(chooseSgmKernel(caps, 9, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1' });
+        expect(chooseSgmKernel(caps, 32, 32000, 4096, false)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1' });
+        expect(chooseSgmKernel(caps, 64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1' });
+        expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
+        expect(chooseSgmKernel(caps, 64, DECODE_TILE_MIN_N - 16, 4096, false)).toMatchObject({ kind: 'skinny-gen' });
+        for (const bad of ['splits', 'split:rows=0', 'split:rows=65', 'split:max=4']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
+        expect(decodeTilesMode('')).toEqual({ split: true, minRows: 9 });
       });
-      process.env.FAPOOL_GEMM_SKINNY = 'gen:min=1';
-      for (const M of [1, 2, 8]) {
-        expect(chooseGemmPath(caps, M, 4096, 4096, 'f16')).toBe('subgroup-matrix');
-        expect(chooseGemmPath(caps, M, 4096, 4096, 'f16', true)).toBe('subgroup-matrix');
-        expect(normPrologueApplies(caps, M, 4096, 4096, 'f16')).toBe(false);   // the model then launches the norm itself
-        expect(normPrologueApplies(caps, M, 4096, 4096, 'f16', true)).toBe(false);
-      }
-      expect(chooseGemmPath(caps, 1, 4096, 4096, 'f32')).toBe('gemv');
-      expect(chooseGemmPath(caps, 1, 4096, 4100, 'f16')).toBe('gemv');
-      expect(normPrologueApplies(caps, 1, 4096, 4100, 'f16')).toBe(true);
-      // A direct-x configuration named for class 2 gives way to the auto one where it does not apply.
-      process.env.FAPOOL_GEMM_SKINNY = 'gen:min=8,tm2_sn1_sk8_tn2_u2_xd';
-      expect(chooseSgmKernel(caps, 20, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: 'tm2_sn1_sk8_tn2_u2_xd' });
-      expect(chooseGemmPath(caps, 7, 4096, 4096, 'f16')).toBe('gemv');
-      expect(chooseSgmKernel(caps, 8, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
-      // No subgroup matrices: never chosen.
-      expect(chooseGemmPath({ ...caps, subgroupMatrix: [] } as typeof caps, 8, 4096, 4096, 'f16')).toBe('gemv');
+      restoringEnv('FAPOOL_DECODE_TILES', () => {
+        process.env.FAPOOL_DECODE_TILES = 'nosplit';   // below: the skinny kernels' own choices
+        process.env.FAPOOL_GEMM_SKINNY = 'array';   // the array kernel, by request
+        expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toMatchObject({ kind: 'skinny' });
+        expect(chooseSkinnyGen(caps, 16, 4096, 4096, false)).toBeNull();
+        process.env.FAPOOL_GEMM_SKINNY = 'gen';
+        expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
+        expect(chooseSgmKernel(caps, 9, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
+        expect(chooseSgmKernel(caps, 16, 4096, 4096, true)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.g1 });
+        expect(chooseSgmKernel(caps, 17, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t2 });
+        expect(chooseSgmKernel(caps, 64, 4096, 4096, true)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.g4 });
+        expect(chooseSgmKernel(caps, 65, 4096, 4096, false)).toMatchObject({ kind: 'tile-gen' });
+        expect(chooseSgmKernel(caps, 32, 4096, 4100, false)).not.toMatchObject({ kind: 'skinny-gen' });   // K % 16
+        expect(chooseSgmKernel(caps, 32, 12288, 4096, false)).toMatchObject({ kind: 'skinny-gen' });   // asked for by name: no decode tile
+        process.env.FAPOOL_GEMM_SKINNY = 'gen:max=16';   // rows above 16 take the prefill tile kernel
+        expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
+        expect(chooseSgmKernel(caps, 17, 4096, 4096, false)).toMatchObject({ kind: 'tile-gen' });
+        expect(chooseSgmKernel(caps, 64, 4096, 4096, true)).toMatchObject({ kind: 'tile-gen' });
+        restoringEnv('FAPOOL_GEMM_PREFILL', () => {   // … or the direct one, when the prefill takes it: not a skinny kernel
+          process.env.FAPOOL_GEMM_PREFILL = 'direct';
+          expect(chooseSgmKernel(caps, 17, 4096, 4096, false)).toEqual(chooseSgmDirect(caps, false));
+          expect(chooseSgmKernel(caps, 32, 4096, 4096, true)).toEqual(chooseSgmDirect(caps, true));
+        });
+        process.env.FAPOOL_GEMM_SKINNY = 'gen:min=1';
+        for (const M of [1, 2, 8]) {
+          expect(chooseGemmPath(caps, M, 4096, 4096, 'f16')).toBe('subgroup-matrix');
+          expect(chooseGemmPath(caps, M, 4096, 4096, 'f16', true)).toBe('subgroup-matrix');
+          expect(normPrologueApplies(caps, M, 4096, 4096, 'f16')).toBe(false);   // the model then launches the norm itself
+          expect(normPrologueApplies(caps, M, 4096, 4096, 'f16', true)).toBe(false);
+        }
+        expect(chooseGemmPath(caps, 1, 4096, 4096, 'f32')).toBe('gemv');
+        expect(chooseGemmPath(caps, 1, 4096, 4100, 'f16')).toBe('gemv');
+        expect(normPrologueApplies(caps, 1, 4096, 4100, 'f16')).toBe(true);
+        // A direct-x configuration named for class 2 gives way to the auto one where it does not apply.
+        process.env.FAPOOL_GEMM_SKINNY = 'gen:min=8,tm2_sn1_sk8_tn2_u2_xd';
+        expect(chooseSgmKernel(caps, 20, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: 'tm2_sn1_sk8_tn2_u2_xd' });
+        expect(chooseGemmPath(caps, 7, 4096, 4096, 'f16')).toBe('gemv');
+        expect(chooseSgmKernel(caps, 8, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
+        // No subgroup matrices: never chosen.
+        expect(chooseGemmPath({ ...caps, subgroupMatrix: [] } as typeof caps, 8, 4096, 4096, 'f16')).toBe('gemv');
+      });
     });
   });
 
@@ -523,8 +634,9 @@ describe('generated WGSL', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    const gen = await import(url('gemm_sgm_tile_gen.gen.mjs').href) as { CONFIGS: string[] };
+    const gen = await import(url('gemm_sgm_tile_gen.gen.mjs').href) as { CONFIGS: string[]; SPLIT_K: string[] };
     expect(gen.CONFIGS).toEqual(SGM_TILE_GEN_IDS);
+    expect(gen.SPLIT_K).toEqual(SGM_TILE_GEN_SPLIT_K);
   });
   it('shaders/gemm_sgm_skinny_gen{,_emu}.wgsl are exactly what their generator writes, for the ids gemm-sgm.ts knows', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gemm-skinny-gen-'));

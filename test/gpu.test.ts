@@ -202,6 +202,32 @@ describe('transfers', () => {
   });
 });
 
+describe('shared scratch', () => {
+  it('hands out views of one buffer per name, grows by replacing it, frees a buffer with its last view', async () => {
+    const g = await gpu();
+    const before = g.liveBuffers, bytes = g.liveBytes;
+    const a = g.scratch('t', [4, 8], 'f32'), b = g.scratch('t', [100], 'f32'), other = g.scratch('u', [2], 'f32');
+    expect(a.tensor.buffer).toBe(b.tensor.buffer);
+    expect(a.tensor.shape).toEqual([4, 8]);
+    expect(other.tensor.buffer).not.toBe(a.tensor.buffer);
+    expect(g.liveBytes - bytes).toBe(2 * (1 << 20));   // 1 MiB at least each
+    const big = g.scratch('t', [1 << 19], 'f32');   // 2 MiB: a new buffer; a and b keep the old one
+    expect(big.tensor.buffer).not.toBe(a.tensor.buffer);
+    expect(g.liveBuffers).toBe(before + 3);
+    a.free(); a.free();   // twice: once counted
+    expect(g.liveBuffers).toBe(before + 3);
+    b.free();
+    expect(g.liveBuffers).toBe(before + 2);   // the replaced buffer went with its last view
+    const small = g.scratch('t', [16], 'f32');
+    expect(small.tensor.buffer).toBe(big.tensor.buffer);   // the current one, big enough
+    big.free();
+    expect(g.liveBuffers).toBe(before + 2);   // a view is still out
+    small.free(); other.free();
+    expect(g.liveBuffers).toBe(before);
+    expect(() => g.scratch('t', [g.caps.maxStorageBinding], 'f32')).toThrow(LimitError);
+  });
+});
+
 describe('device', () => {
   it('turns device loss into DeviceLostError', async () => {
     const { openGpu } = await import('../src/gpu/index.js');

@@ -8,6 +8,8 @@ export type Uniforms = Readonly<Record<string, number>>;
 
 export class Dispatch {
   private released = false;
+  private readonly all: Dispatch[] = [this];
+  private freeExtra: (() => void) | null = null;
   constructor(
     readonly program: CompiledProgram,
     readonly bindGroup: GPUBindGroup,
@@ -17,6 +19,23 @@ export class Dispatch {
   ) {}
 
   get label(): string { return this.program.label; }
+
+  /**
+   * This launch, then the ones chained to it: one step that takes several passes (a split-K product and its
+   * reduce). Encoders record them in this order, back to back.
+   */
+  get launches(): readonly Dispatch[] { return this.all; }
+
+  /** Chain `next` after this launch (see launches); `free` runs on release (buffers the chain owns). */
+  chain(next: Dispatch, free?: () => void): this {
+    if (next.all.length > 1) throw new ShapeError(`${this.label}: cannot chain ${next.label}, which has launches chained to it`);
+    this.all.push(next);
+    if (free) {
+      const before = this.freeExtra;
+      this.freeExtra = before ? () => { before(); free(); } : free;
+    }
+    return this;
+  }
 
   /** Update uniform values by name (checked against the WGSL Params struct). */
   set(values: Uniforms): this {
@@ -39,6 +58,8 @@ export class Dispatch {
     if (this.released) return;
     this.released = true;
     if (this.slot) this.arena.release(this.slot);
+    for (const d of this.all) if (d !== this) d.release();
+    this.freeExtra?.();
   }
 }
 

@@ -45,6 +45,9 @@ export class Gpu {
   private liveTotal = 0; // bytes in `live`
   private peak = 0;
   private lostInfo: GPUDeviceLostInfo | null = null;
+  /** Shared scratch buffers by name (scratch()), and the views held of each buffer, replaced ones included. */
+  private readonly scratches = new Map<string, { buffer: GPUBuffer; bytes: number }>();
+  private readonly scratchViews = new Map<GPUBuffer, number>();
   private firstError: GPUError | null = null;
   private destroyed = false;
   /** Host staging size for uploads/readbacks (tests lower it to exercise chunking). */
@@ -173,6 +176,42 @@ export class Gpu {
     }
     const buffer = this.createBuffer(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label);
     return { shape: [...shape], dtype, buffer, offset: 0, label };
+  }
+
+  /**
+   * A view of this device's shared scratch buffer `name` with this shape, for intermediates that live only
+   * between two launches of one step (a split-K product's partial sums): every launch that asks shares it, since
+   * launches on one queue run in order and WebGPU orders each dispatch's reads and writes after the previous
+   * one's. A request larger than the buffer replaces it (sizes round up to powers of two from 1 MiB; launches
+   * prepared before keep the old one). `free()` drops the view; a buffer goes when its last view does.
+   */
+  scratch(name: string, shape: readonly number[], dtype: DType): { tensor: Tensor; free(): void } {
+    const label = `scratch.${name}`;
+    const bytes = byteSize(shape, dtype);
+    if (bytes > this.caps.maxStorageBinding) {
+      throw new LimitError(`scratch '${name}' ${dtype}[${shape.join(', ')}] needs ${bytes} bytes; this device binds at most ${this.caps.maxStorageBinding} bytes per storage buffer (maxStorageBufferBindingSize)`);
+    }
+    let cur = this.scratches.get(name);
+    if (!cur || cur.bytes < bytes) {
+      const size = Math.min(Math.max(2 ** Math.ceil(Math.log2(bytes)), 1 << 20), this.caps.maxStorageBinding);
+      cur = { buffer: this.createBuffer(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label), bytes: size };
+      this.scratches.set(name, cur);   // a replaced buffer stays until its views are freed (scratchViews)
+    }
+    const buffer = cur.buffer;
+    this.scratchViews.set(buffer, (this.scratchViews.get(buffer) ?? 0) + 1);
+    let freed = false;
+    return {
+      tensor: { shape: [...shape], dtype, buffer, offset: 0, label },
+      free: () => {
+        if (freed) return;
+        freed = true;
+        const left = this.scratchViews.get(buffer)! - 1;
+        if (left > 0) { this.scratchViews.set(buffer, left); return; }
+        this.scratchViews.delete(buffer);
+        if (this.scratches.get(name)?.buffer === buffer) this.scratches.delete(name);
+        this.release(buffer);
+      },
+    };
   }
 
   release(...tensors: (Tensor | GPUBuffer | undefined)[]): void {
@@ -333,13 +372,15 @@ export class Gpu {
         this.counts.copies++;
         continue;
       }
-      const [x, y, z] = s.workgroups;
-      if (x === 0 || y === 0 || z === 0) continue;
-      this.counts.launches++;
-      pass ??= encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
-      pass.setPipeline(s.program.pipeline);
-      pass.setBindGroup(0, s.bindGroup);
-      pass.dispatchWorkgroups(x, y, z);
+      for (const d of s.launches) {
+        const [x, y, z] = d.workgroups;
+        if (x === 0 || y === 0 || z === 0) continue;
+        this.counts.launches++;
+        pass ??= encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
+        pass.setPipeline(d.program.pipeline);
+        pass.setBindGroup(0, d.bindGroup);
+        pass.dispatchWorkgroups(x, y, z);
+      }
     }
     if (!pass && timestampWrites) pass = encoder.beginComputePass({ timestampWrites });
     pass?.end();
@@ -387,6 +428,8 @@ export class Gpu {
     this.destroyed = true;
     for (const b of this.live.keys()) b.destroy();
     this.live.clear();
+    this.scratches.clear();
+    this.scratchViews.clear();
     this.liveTotal = 0;
     this.arena.destroy();
     this.programs.clear();

@@ -4,11 +4,11 @@
 // kernel (gemm_subgroup_matrix.wgsl), with their shapes, fit checks and the choice among them all; scalar-emulated
 // twins let CPU adapters test them.
 import {
-  LimitError, assertShape, ceilDiv, defineProgram,
+  LimitError, ShapeError, assertShape, ceilDiv, defineProgram,
   type Caps, type Dispatch, type Gpu, type Specialization, type Tensor,
 } from '../gpu/index.js';
 import { envVar } from './common.js';
-import { epilogueConstants, type Epilogue, type GemmLaunch } from './gemm-common.js';
+import { epilogueConstants, foldGrid, type Epilogue, type GemmLaunch } from './gemm-common.js';
 import { SGM_DIAGNOSTIC, SKINNY_MAX_M, SKINNY_MIN_M, checkSgmOperands, hasSubgroupMatrixF16, realAndEmulated } from './gemm-sgm-common.js';
 import { chooseSkinnyGen, gemmSkinnyOverride, launchSgmSkinnyGen, type SgmSkinnyGenShape } from './gemm-skinny-gen.js';
 import { GEMV_MAX_M } from './gemv.js';
@@ -141,6 +141,12 @@ const [sgmTileProgram, sgmTileEmuProgram] = realAndEmulated<SgmTileCfg>({
 export interface SgmTileGenShape {
   kind: 'tile-gen';
   id: string;
+  /**
+   * Split-K: K's slices shared out over this many workgroups per tile (the id's tgs_ entry, ids in
+   * SGM_TILE_GEN_SPLIT_K), their f32 partial sums then reduced with the epilogue (shaders/gemm_splitk.wgsl).
+   * Absent or 1: one workgroup walks all of K. Fewer run when K has fewer slices (every split gets some).
+   */
+  splits?: number;
   /** The scalar-emulated twin (gemm_sgm_tile_gen_emu.wgsl): tests on adapters without subgroup matrices. */
   emulate?: boolean;
 }
@@ -170,6 +176,14 @@ export const SGM_TILE_GEN_DECODE: readonly string[] = [
   't64x16_sg4x1_k64_b1', 't32x16_sg2x1_k64_b1', 't64x32_sg2x2_k64_b1', 't64x32_sg4x1_k64_b1', 't16x32_sg1x2_k128_b1', 't32x32_sg2x1_k64_b1',
 ];
 
+/** Configurations with a split-K entry (SPLIT_K in shaders/gemm_sgm_tile_gen.gen.mjs; a test keeps them equal). */
+export const SGM_TILE_GEN_SPLIT_K: readonly string[] = [
+  't16x64_sg1x4_k64_b2', 't16x64_sg1x4_k128_b1', 't16x128_sg1x4_k64_b1', 't32x64_sg1x4_k64_b1', 't64x64_sg2x2_k32_b2', 't64x64_sg1x4_k64_b1',
+  'g16x64_sg1x4_k64_b1', 'g32x64_sg1x4_k64_b1', 'g64x64_sg2x2_k32_b1',
+  't64x16_sg4x1_k64_b1', 't32x16_sg2x1_k64_b1', 't64x32_sg2x2_k64_b1', 't64x32_sg4x1_k64_b1', 't16x32_sg1x2_k128_b1', 't32x32_sg2x1_k64_b1',
+  't32x32_sg2x2_k32_b1', 'g32x16_sg2x1_k16_b1',
+];
+
 /** The generated configurations meant for big GPUs (the rest are small ones for the emulation tests). */
 export const SGM_TILE_GEN_BIG: readonly string[] = SGM_TILE_GEN_IDS.filter((id) => /^[tg](?:128|256)x/.test(id) || SGM_TILE_GEN_DECODE.includes(id));
 
@@ -191,12 +205,12 @@ export function tileGenGeometry(id: string): TileGenGeometry {
   return { gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm: bm / (16 * sgRows), tn: bn / (16 * sgCols), wg: 32 * subgroups, brows, lds, bytes };
 }
 
-interface SgmTileGenCfg { id: string; epi: Epilogue }
+interface SgmTileGenCfg { id: string; epi: Epilogue; split: boolean }
 
 function sgmTileGenSpec(c: SgmTileGenCfg, emulate: boolean): Specialization {
   const g = tileGenGeometry(c.id);
   return {
-    entry: `tg_${c.id}`,
+    entry: `${c.split ? 'tgs' : 'tg'}_${c.id}`,
     enables: emulate ? ['f16'] : ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix'],
     diagnostics: emulate ? [] : [SGM_DIAGNOSTIC],
     aliases: {
@@ -227,12 +241,53 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, s: SgmTileGenShape): Dispatch
   assertShape(g.gated === gated, `gemm: generated tile '${s.id}' is for the ${g.gated ? 'gated' : 'plain'} product, this is ${gated ? 'gated' : 'plain'}`);
   assertShape(l.K % 4 === 0, `gemm: the subgroup-matrix tile kernel needs K % 4 == 0, got K = ${l.K}`);
   if (!sgmTileGenFits(caps, s)) throw new LimitError(`gemm: generated tile '${s.id}' does not fit this device (32-lane subgroups, ${g.wg} invocations, ${g.bytes} bytes of workgroup memory)`);
-  const prog = gpu.program(s.emulate ? sgmTileGenEmuProgram : sgmTileGenProgram, { id: s.id, epi: l.epi });
-  const bind: Record<string, Tensor> = gated
-    ? { x4: l.x, y: l.out, wg4: l.wGate!, wu4: l.wUp! }
-    : { x4: l.x, y: l.out, w4: l.w!, bias: l.bias ?? l.x, residual: l.residual ?? l.x };
-  return gpu.dispatch(prog, { bind, uniforms: { M: l.M, N: l.N, K: l.K }, workgroups: [ceilDiv(l.N, g.bn), ceilDiv(l.M, g.bm)] });
+  const program = s.emulate ? sgmTileGenEmuProgram : sgmTileGenProgram;
+  const grid = (z: number): [number, number, number] => [ceilDiv(l.N, g.bn), ceilDiv(l.M, g.bm), z];
+  const weights: Record<string, Tensor> = gated ? { wg4: l.wGate!, wu4: l.wUp! } : { w4: l.w! };
+  const splits = s.splits ?? 1;
+  if (splits === 1) {
+    const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false });
+    const bind: Record<string, Tensor> = { x4: l.x, y: l.out, ...weights, ...(gated ? {} : { bias: l.bias ?? l.x, residual: l.residual ?? l.x }) };
+    return gpu.dispatch(prog, { bind, uniforms: { M: l.M, N: l.N, K: l.K, kper: 0 }, workgroups: grid(1) });
+  }
+  if (!Number.isInteger(splits) || splits < 1) throw new ShapeError(`gemm: split-K count must be a positive integer, got ${splits}`);
+  if (!SGM_TILE_GEN_SPLIT_K.includes(s.id)) throw new LimitError(`gemm: generated tile '${s.id}' has no split-K entry (have: ${SGM_TILE_GEN_SPLIT_K.join(', ')})`);
+  // Every split gets at least one slice: `splits` is an upper bound when K has few slices.
+  const slices = ceilDiv(l.K, g.bk), kper = ceilDiv(slices, splits), S = ceilDiv(slices, kper);
+  // f32 partial sums in the device's shared split-K scratch: one step's products run one after another.
+  const scratch = gpu.scratch('gemm.splitK', [S, l.M, gated ? 2 * l.N : l.N], 'f32');
+  const part = scratch.tensor;
+  let head: Dispatch | undefined;
+  try {
+    head = gpu.dispatch(gpu.program(program, { id: s.id, epi: NO_EPILOGUE, split: true }), {
+      bind: { x4: l.x, part, ...weights }, uniforms: { M: l.M, N: l.N, K: l.K, kper }, workgroups: grid(S),
+    });
+    const reduce = gpu.dispatch(gpu.program(splitKProgram, { gated, epi: l.epi }), {
+      bind: gated ? { part, y: l.out } : { part, y: l.out, bias: l.bias ?? l.x, residual: l.residual ?? l.x },
+      uniforms: { M: l.M, N: l.N, S }, workgroups: foldGrid(caps, ceilDiv(l.M * l.N, SPLITK_REDUCE_WG)),
+    });
+    return head.chain(reduce, scratch.free);
+  } catch (e) {
+    head?.release();
+    scratch.free();
+    throw e;
+  }
 }
+
+const NO_EPILOGUE: Epilogue = { act: 'none', bias: false, residual: false, accumulate: false };
+
+/** Invocations per workgroup of the split-K reduce (WG in shaders/gemm_splitk.wgsl). */
+const SPLITK_REDUCE_WG = 256;
+
+interface SplitKCfg { gated: boolean; epi: Epilogue }
+
+/** The split-K reduce pass: Σ partials → the product's epilogue (gated: act(gate) ⊙ up). */
+const splitKProgram = defineProgram<SplitKCfg>({
+  name: 'gemm_splitk', file: 'gemm_splitk.wgsl', includes: ['gemm_epilogue.wgsl'], entry: 'splitk_reduce',
+  specialize: (c) => ({
+    entry: c.gated ? 'splitk_reduce_gated' : 'splitk_reduce', enables: ['f16'], aliases: { T: 'f16' }, constants: epilogueConstants(c.epi),
+  }),
+});
 
 /**
  * The prefill kernel (M > SKINNY_MAX_M, subgroup-matrix path) when FAPOOL_GEMM_PREFILL is unset, in the
@@ -367,23 +422,66 @@ export function sgmTileFits(caps: Caps, s: SgmTileShape, gated: boolean): boolea
 }
 
 /**
- * The decode tile for 9..64 rows of a wide product (N ≥ DECODE_TILE_MIN_N: qkv, gate+up, the LM head), where its
- * staged 16-byte weight loads beat the skinny kernels. H200 sweep (session 5, `rounds/dec6.sh`, ms at 16 / 32 / 64
- * rows; skinny kernel in brackets): qkv 4096→12288 t32x64 0.073 / 0.074 (0.104 / 0.116), t64x64 at 64 0.091 (0.604);
- * LM head 4096→32000 0.146 / 0.147 (0.267 / 0.339), t64x64 at 64 0.179 (0.471); gate+up 4096→2·16384 g16x64 0.148
- * (0.236), g32x64 0.163 (0.310), g64x64 0.177 (0.471). Narrow products (N = 4096: o, down) give these tiles 64
- * workgroups and lose or tie; they keep the skinny kernel. Null when another kernel should take it.
+ * The decode tile for decode rows (9..64, or from FAPOOL_DECODE_TILES' rows=), from the H200 sweeps. Session 5
+ * (`rounds/dec6.sh`, ms at 16 / 32 / 64 rows; skinny kernel in brackets): qkv 4096→12288 t32x64 0.073 / 0.074
+ * (0.104 / 0.116), t64x64 at 64 0.091 (0.604); LM head 4096→32000 0.146 / 0.147 (0.267 / 0.339), t64x64 at 64
+ * 0.179 (0.471); gate+up 4096→2·16384 g16x64 0.148 (0.236), g32x64 0.163 (0.310), g64x64 0.177 (0.471) — about a
+ * slice of K (≈ 1 µs: a DRAM round trip and two barriers) per workgroup step whatever the rows, so the narrow
+ * products (N = 4096: 64 workgroups) lost or tied. Split-K (splitKCount) shares each tile's slices out over
+ * several workgroups: every product takes a tile then. FAPOOL_DECODE_TILES=nosplit keeps session 5's choice (wide
+ * products only, one workgroup per tile). Null when another kernel should take it.
  */
-export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, gated: boolean): SgmTileGenShape | null {
-  if (M <= GEMV_MAX_M || M > SKINNY_MAX_M || N < DECODE_TILE_MIN_N || K % 4 !== 0) return null;
+export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, gated: boolean, mode = decodeTilesMode()): SgmTileGenShape | null {
+  if (M < mode.minRows || M > SKINNY_MAX_M || K % 4 !== 0) return null;
+  if (!mode.split && (M <= GEMV_MAX_M || N < DECODE_TILE_MIN_N)) return null;
   const id = gated ? (M <= 16 ? 'g16x64_sg1x4_k64_b1' : M <= 32 ? 'g32x64_sg1x4_k64_b1' : 'g64x64_sg2x2_k32_b1')
     : (M <= 32 ? 't32x64_sg1x4_k64_b1' : 't64x64_sg1x4_k64_b1');
-  const s: SgmTileGenShape = { kind: 'tile-gen', id };
+  const splits = mode.split ? splitKCount(M, N, K, tileGenGeometry(id)) : 1;
+  const s: SgmTileGenShape = splits > 1 ? { kind: 'tile-gen', id, splits } : { kind: 'tile-gen', id };
   return hasSubgroupMatrixF16(caps) && sgmTileGenFits(caps, s) ? s : null;
 }
 
-/** Columns from which decode rows take the decode tiles (N/64 ≥ 128 workgroups). */
+/** The decode tile the default choice gives these rows: chooseDecodeTile's, unless FAPOOL_GEMM_SKINNY (any value) asks for the skinny kernels by name. */
+export function decodeTileFor(caps: Caps, M: number, N: number, K: number, gated: boolean): SgmTileGenShape | null {
+  return envVar('FAPOOL_GEMM_SKINNY') === undefined ? chooseDecodeTile(caps, M, N, K, gated) : null;
+}
+
+/** Columns from which decode rows take the decode tiles without split-K (N/64 ≥ 128 workgroups). */
 export const DECODE_TILE_MIN_N = 8192;
+
+/** Workgroups a split-K product aims at: ≈ 14 resident per SM (128 invocations, ≤ 16 KiB each) × 132 SMs. */
+export const SPLITK_TARGET_WORKGROUPS = 2048;
+/** Most splits per tile. */
+export const SPLITK_MAX = 16;
+
+/**
+ * Splits of K for an M × N × K product on a tile: doubled while the grid stays within SPLITK_TARGET_WORKGROUPS,
+ * every split keeps ≥ 4 slices, and the f32 partials written and read back (8·S·M·N bytes) stay ≤ ¼ of the
+ * weight bytes (2·N·K): S ≤ K / (16·M).
+ */
+export function splitKCount(M: number, N: number, K: number, g: Pick<TileGenGeometry, 'bm' | 'bn' | 'bk'>): number {
+  const tiles = ceilDiv(N, g.bn) * ceilDiv(M, g.bm), slices = ceilDiv(K, g.bk);
+  let s = 1;
+  while (2 * s <= SPLITK_MAX && 2 * s * tiles <= SPLITK_TARGET_WORKGROUPS && slices >= 8 * s && 32 * s * M <= K) s *= 2;
+  return s;
+}
+
+/** How decode rows use the decode tiles (FAPOOL_DECODE_TILES). */
+export interface DecodeTilesMode { split: boolean; minRows: number }
+
+/**
+ * FAPOOL_DECODE_TILES: `split` (the default: every product of 9..64 rows on a tile, K split per splitKCount),
+ * `split:rows=<lo>` (from lo rows: below 9 the GEMV's rows go to the tiles too), or `nosplit` (session 5's
+ * choice: wide products of 9..64 rows, one workgroup per tile).
+ */
+export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTilesMode {
+  const v = value?.trim() || 'split';
+  if (v === 'nosplit') return { split: false, minRows: GEMV_MAX_M + 1 };
+  const m = /^split(?::rows=(\d+))?$/.exec(v);
+  const lo = m ? Number(m[1] ?? GEMV_MAX_M + 1) : NaN;
+  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M)) throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' or 'nosplit'`);
+  return { split: true, minRows: lo };
+}
 
 /**
  * The subgroup-matrix kernel for a shape, from the H200 sweeps (kernels-bench/notes/gemm.md, rounds 1–2):
@@ -396,8 +494,7 @@ export const DECODE_TILE_MIN_N = 8192;
  */
 export function chooseSgmKernel(caps: Caps, M: number, N: number, K: number, gated: boolean): SgmKernelChoice {
   const skinny = gemmSkinnyOverride();
-  // FAPOOL_GEMM_SKINNY set (any value) asks for the skinny kernels by name: no decode tiles then.
-  const tile = envVar('FAPOOL_GEMM_SKINNY') === undefined ? chooseDecodeTile(caps, M, N, K, gated) : null;
+  const tile = decodeTileFor(caps, M, N, K, gated);
   if (tile) return tile;
   const gen = chooseSkinnyGen(caps, M, N, K, gated, skinny);
   if (gen) return gen;

@@ -7,7 +7,7 @@ import {
 } from '../gpu/index.js';
 import { expectDtype, expectRank, expectShape, typeSpec } from './common.js';
 import { epilogueConstants, isActivation, type Activation, type Epilogue, type GemmLaunch, type NormPrologue } from './gemm-common.js';
-import { launchSgm, type SgmKernelChoice } from './gemm-sgm.js';
+import { decodeTileFor, launchSgm, type SgmKernelChoice } from './gemm-sgm.js';
 import { hasSubgroupMatrixF16 } from './gemm-sgm-common.js';
 import { chooseSkinnyGen } from './gemm-skinny-gen.js';
 import { GEMV_MAX_M, gemvSgChoice, launchGemv, type GemvTuning } from './gemv.js';
@@ -30,13 +30,14 @@ export interface LinearArgs {
  * Path for an [M, K] × [N, K]ᵀ product:
  * - M ≤ 8 (decode): 'gemv' — weight-bandwidth-bound, every row of x shares each weight load — unless
  *   FAPOOL_GEMM_SKINNY / GEMM_SKINNY_DEFAULT gives these rows to the generated skinny tensor-core kernel
- *   (chooseSkinnyGen; gated: its gated configuration). normPrologueApplies follows this choice.
+ *   (chooseSkinnyGen; gated: its gated configuration) or FAPOOL_DECODE_TILES=split:rows=… to the decode tiles
+ *   (decodeTileFor). normPrologueApplies follows this choice.
  * - f16 with a 16×16×16 f16→f32 subgroup-matrix config and K % 4 == 0: 'subgroup-matrix' (tensor
  *   cores; ragged M and N are handled, ragged K falls back to 'tiled').
  * - otherwise 'tiled'.
  */
 export function chooseGemmPath(caps: Caps, M: number, N: number, K: number, dtype: DType, gated = false): GemmPath {
-  if (M <= GEMV_MAX_M) return dtype === 'f16' && chooseSkinnyGen(caps, M, N, K, gated) ? 'subgroup-matrix' : 'gemv';
+  if (M <= GEMV_MAX_M) return dtype === 'f16' && (chooseSkinnyGen(caps, M, N, K, gated) || decodeTileFor(caps, M, N, K, gated)) ? 'subgroup-matrix' : 'gemv';
   if (dtype === 'f16' && K % 4 === 0 && hasSubgroupMatrixF16(caps)) return 'subgroup-matrix';
   return 'tiled';
 }
