@@ -8,7 +8,7 @@ import { chooseGemmPath, chooseQuad, linear, normPrologueApplies, type GemmTunin
 import { type Activation } from '../src/kernels/gemm-common.js';
 import {
   DECODE_TILE_MIN_N, GEMM_PREFILL_DEFAULT, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_GEN_SPLIT_K,
-  SGM_TILE_SHAPES, SPLITK_MAX, SPLITK_TARGET_WORKGROUPS, chooseDecodeTile, chooseSgmDirect, chooseSgmKernel, decodeTilesMode,
+  SGM_TILE_SHAPES, SPLITK_MAX, SPLITK_TARGET_SUBGROUPS, chooseDecodeTile, chooseSgmDirect, chooseSgmKernel, decodeTilesMode,
   gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenGeometry,
   type SgmSkinnyShape, type SgmTileShape
 } from '../src/kernels/gemm-sgm.js';
@@ -457,16 +457,18 @@ describe('linear / gatedLinear: split-K decode tiles', () => {
     g.release(xs, ...wts, ...outs);
   });
 
-  it('splitKCount: whole grids up to the target, ≥ 4 slices a split, partials ≤ ¼ of the weight bytes', () => {
-    const geo = { bm: 32, bn: 64, bk: 64 };
-    expect(splitKCount(16, 4096, 4096, geo)).toBe(16);   // 64 tiles, 64 slices: 4 a split
-    expect(splitKCount(32, 4096, 16384, geo)).toBe(SPLITK_MAX);
-    expect(splitKCount(32, 32000, 4096, geo)).toBe(4);   // 500 tiles: 2000 workgroups
-    expect(splitKCount(64, 4096, 4096, { bm: 64, bn: 64, bk: 64 })).toBe(4);   // partials: 4·64·4 ≤ 4096 / 4
+  it('splitKCount: grids up to the target subgroups, ≥ 4 slices a split, partials ≤ ¼ of the weight bytes', () => {
+    const geo = { bm: 32, bn: 64, bk: 64, wg: 128 };
+    expect(splitKCount(16, 4096, 4096, geo)).toBe(4);    // 64 tiles of 4 subgroups: ×4 makes 1024
+    expect(splitKCount(32, 4096, 16384, geo)).toBe(4);
+    expect(splitKCount(32, 32000, 4096, geo)).toBe(1);   // 500 tiles fill the GPU alone
+    expect(splitKCount(8, 4096, 16384, { bm: 16, bn: 32, bk: 128, wg: 64 })).toBe(4);   // 128 tiles of 2 subgroups
+    expect(splitKCount(64, 1024, 4096, { bm: 64, bn: 64, bk: 64, wg: 128 })).toBe(4);   // 16 tiles, but partials: 4·64·16 ≤ 4096
     expect(splitKCount(9, 64, 192, geo)).toBe(1);   // 3 slices
-    for (const [M, N, K] of [[9, 12288, 4096], [64, 32000, 4096], [40, 4096, 16384], [16, 16384, 4096]] as const) {
-      const s = splitKCount(M, N, K, geo);
-      expect(Math.ceil(N / 64) * Math.ceil(M / 32) * s).toBeLessThanOrEqual(Math.max(SPLITK_TARGET_WORKGROUPS, Math.ceil(N / 64) * Math.ceil(M / 32)));
+    for (const [M, N, K] of [[9, 12288, 4096], [64, 32000, 4096], [40, 4096, 16384], [16, 16384, 4096], [8, 512, 16384]] as const) {
+      const s = splitKCount(M, N, K, geo), sgs = Math.ceil(N / 64) * Math.ceil(M / 32) * 4;
+      expect(s).toBeLessThanOrEqual(SPLITK_MAX);
+      expect(sgs * s).toBeLessThanOrEqual(Math.max(SPLITK_TARGET_SUBGROUPS, sgs));
       expect(Math.ceil(K / 64) / s).toBeGreaterThanOrEqual(4);
       expect(8 * s * M * N).toBeLessThanOrEqual(0.25 * 2 * N * K);
     }
@@ -538,19 +540,25 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
         delete process.env.FAPOOL_DECODE_TILES;   // the default: every product of 9..64 rows on a decode tile, K split
         const tile = (M: number, N: number, K: number, gated = false) => chooseDecodeTile(caps, M, N, K, gated);
         expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toEqual(tile(16, 4096, 4096));
-        expect(tile(16, 4096, 4096)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1', splits: 16 });
-        expect(tile(9, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1', splits: 8 });
-        expect(tile(33, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1', splits: 4 });
-        expect(tile(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1', splits: 16 });
-        expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1', splits: 4 });
-        expect(tile(17, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g32x64_sg1x4_k64_b1', splits: 8 });
+        // Narrow products split (64 tiles of 4 subgroups: ×4), wide ones do not; wide ones up to 16 rows on t16x32.
+        expect(tile(16, 4096, 4096)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1', splits: 4 });
+        expect(tile(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1', splits: 4 });
+        expect(tile(9, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1' });
+        expect(tile(17, 32000, 4096)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1' });
+        expect(tile(33, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1' });
+        expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1' });
+        expect(tile(17, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g32x64_sg1x4_k64_b1' });
         expect(tile(9, 16, 64)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1' });   // one slice: nothing to split
+        // The GEMV keeps 1..8 rows, but for a narrow long-K product (down) from 5.
         expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
+        expect(chooseGemmPath(caps, 8, 4096, 16384, 'f16')).toBe('subgroup-matrix');
+        expect(tile(5, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1', splits: 4 });
+        expect(chooseGemmPath(caps, 4, 4096, 16384, 'f16')).toBe('gemv');
         expect(chooseSgmKernel(caps, 65, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x256_sg2x4_k32_b1' });   // prefill rows
         process.env.FAPOOL_DECODE_TILES = 'split:rows=5';   // the GEMV's rows 5..8 too
         expect(chooseGemmPath(caps, 5, 4096, 4096, 'f16')).toBe('subgroup-matrix');
         expect(chooseGemmPath(caps, 4, 4096, 4096, 'f16')).toBe('gemv');
-        expect(chooseSgmKernel(caps, 8, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g16x64_sg1x4_k64_b1', splits: 16 });
+        expect(chooseSgmKernel(caps, 8, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g16x64_sg1x4_k64_b1', splits: 4 });
         process.env.FAPOOL_DECODE_TILES = 'nosplit';   // session 5: wide products only, whole K per workgroup
         expect(chooseSgmKernel(caps, 9, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1' });
         expect(chooseSgmKernel(caps, 32, 32000, 4096, false)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1' });

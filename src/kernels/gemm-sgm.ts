@@ -422,20 +422,28 @@ export function sgmTileFits(caps: Caps, s: SgmTileShape, gated: boolean): boolea
 }
 
 /**
- * The decode tile for decode rows (9..64, or from FAPOOL_DECODE_TILES' rows=), from the H200 sweeps. Session 5
- * (`rounds/dec6.sh`, ms at 16 / 32 / 64 rows; skinny kernel in brackets): qkv 4096→12288 t32x64 0.073 / 0.074
- * (0.104 / 0.116), t64x64 at 64 0.091 (0.604); LM head 4096→32000 0.146 / 0.147 (0.267 / 0.339), t64x64 at 64
- * 0.179 (0.471); gate+up 4096→2·16384 g16x64 0.148 (0.236), g32x64 0.163 (0.310), g64x64 0.177 (0.471) — about a
- * slice of K (≈ 1 µs: a DRAM round trip and two barriers) per workgroup step whatever the rows, so the narrow
- * products (N = 4096: 64 workgroups) lost or tied. Split-K (splitKCount) shares each tile's slices out over
- * several workgroups: every product takes a tile then. FAPOOL_DECODE_TILES=nosplit keeps session 5's choice (wide
- * products only, one workgroup per tile). Null when another kernel should take it.
+ * The decode tile for decode rows (9..64, or from FAPOOL_DECODE_TILES' rows=; a narrow long-K product such as down
+ * from 5), from the H200 sweeps. Session 5 (`rounds/dec6.sh`) found the tiles latency-bound per workgroup: about a
+ * slice of K (≈ 1 µs: a DRAM round trip and two barriers) per step whatever the rows, so the narrow products (N =
+ * 4096: 64 workgroups) lost or tied against the skinny kernels. Session 9 (`rounds/dec9.sh`, ms at 8 / 16 / 32 / 64
+ * rows, results/h200-2026-12-03-s9): split-K fixes the narrow ones — o t32x64 ×4 splits 0.025 / 0.025 / 0.026,
+ * t64x64 ×4 0.031 (unsplit 0.066–0.078; the skinny kernel was 0.034–0.063); down t32x64 ×4 0.076 / 0.076 / 0.078,
+ * t64x64 ×4 0.092 (unsplit 0.25–0.30, skinny 0.089–0.238, GEMV at 8 rows 0.086) — while the wide ones lose with
+ * splits (their 192–500 tiles already fill the GPU; gate+up g64x64 0.176 → 0.225 at ×4, LM head 0.180 → 0.222) and
+ * up to 16 rows run best on the narrow tile t16x32 (qkv 0.050 vs t32x64's 0.074, LM head 0.128 vs 0.147). At 8 rows
+ * the GEMV stays ahead on every product but down. FAPOOL_DECODE_TILES=nosplit keeps session 5's choice (wide
+ * products of 9..64 rows, one workgroup per tile). Null when another kernel should take it.
  */
 export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, gated: boolean, mode = decodeTilesMode()): SgmTileGenShape | null {
-  if (M < mode.minRows || M > SKINNY_MAX_M || K % 4 !== 0) return null;
-  if (!mode.split && (M <= GEMV_MAX_M || N < DECODE_TILE_MIN_N)) return null;
+  if (M > SKINNY_MAX_M || K % 4 !== 0) return null;
+  const wide = N >= DECODE_TILE_MIN_N;
+  if (!mode.split) {
+    if (M <= GEMV_MAX_M || !wide) return null;
+  } else if (M < mode.minRows && !(M >= DECODE_TILE_NARROW_MIN_M && !gated && 4 * N <= K)) {
+    return null;
+  }
   const id = gated ? (M <= 16 ? 'g16x64_sg1x4_k64_b1' : M <= 32 ? 'g32x64_sg1x4_k64_b1' : 'g64x64_sg2x2_k32_b1')
-    : (M <= 32 ? 't32x64_sg1x4_k64_b1' : 't64x64_sg1x4_k64_b1');
+    : mode.split && wide && M <= 16 ? 't16x32_sg1x2_k128_b1' : M <= 32 ? 't32x64_sg1x4_k64_b1' : 't64x64_sg1x4_k64_b1';
   const splits = mode.split ? splitKCount(M, N, K, tileGenGeometry(id)) : 1;
   const s: SgmTileGenShape = splits > 1 ? { kind: 'tile-gen', id, splits } : { kind: 'tile-gen', id };
   return hasSubgroupMatrixF16(caps) && sgmTileGenFits(caps, s) ? s : null;
@@ -446,23 +454,25 @@ export function decodeTileFor(caps: Caps, M: number, N: number, K: number, gated
   return envVar('FAPOOL_GEMM_SKINNY') === undefined ? chooseDecodeTile(caps, M, N, K, gated) : null;
 }
 
-/** Columns from which decode rows take the decode tiles without split-K (N/64 ≥ 128 workgroups). */
+/** Columns from which a product counts as wide (N / 64 ≥ 128 tiles): unsplit tiles fill the GPU. */
 export const DECODE_TILE_MIN_N = 8192;
+/** Rows from which a narrow long-K product (N ≤ K / 4: down) leaves the GEMV for a split tile (sweep: 8 rows 0.076 vs 0.086 ms). */
+export const DECODE_TILE_NARROW_MIN_M = 5;
 
-/** Workgroups a split-K product aims at: ≈ 14 resident per SM (128 invocations, ≤ 16 KiB each) × 132 SMs. */
-export const SPLITK_TARGET_WORKGROUPS = 2048;
+/** Subgroups a split-K product aims at (session 9 sweep: 64 tiles of 4 subgroups ran best at ×4, 1024). */
+export const SPLITK_TARGET_SUBGROUPS = 1024;
 /** Most splits per tile. */
 export const SPLITK_MAX = 16;
 
 /**
- * Splits of K for an M × N × K product on a tile: doubled while the grid stays within SPLITK_TARGET_WORKGROUPS,
+ * Splits of K for an M × N × K product on a tile: doubled while the grid stays within SPLITK_TARGET_SUBGROUPS,
  * every split keeps ≥ 4 slices, and the f32 partials written and read back (8·S·M·N bytes) stay ≤ ¼ of the
- * weight bytes (2·N·K): S ≤ K / (16·M).
+ * weight bytes (2·N·K): S ≤ K / (16·M). A grid that fills the target alone is not split.
  */
-export function splitKCount(M: number, N: number, K: number, g: Pick<TileGenGeometry, 'bm' | 'bn' | 'bk'>): number {
-  const tiles = ceilDiv(N, g.bn) * ceilDiv(M, g.bm), slices = ceilDiv(K, g.bk);
+export function splitKCount(M: number, N: number, K: number, g: Pick<TileGenGeometry, 'bm' | 'bn' | 'bk' | 'wg'>): number {
+  const subgroups = ceilDiv(N, g.bn) * ceilDiv(M, g.bm) * (g.wg / 32), slices = ceilDiv(K, g.bk);
   let s = 1;
-  while (2 * s <= SPLITK_MAX && 2 * s * tiles <= SPLITK_TARGET_WORKGROUPS && slices >= 8 * s && 32 * s * M <= K) s *= 2;
+  while (2 * s <= SPLITK_MAX && 2 * s * subgroups <= SPLITK_TARGET_SUBGROUPS && slices >= 8 * s && 32 * s * M <= K) s *= 2;
   return s;
 }
 
@@ -470,8 +480,9 @@ export function splitKCount(M: number, N: number, K: number, g: Pick<TileGenGeom
 export interface DecodeTilesMode { split: boolean; minRows: number }
 
 /**
- * FAPOOL_DECODE_TILES: `split` (the default: every product of 9..64 rows on a tile, K split per splitKCount),
- * `split:rows=<lo>` (from lo rows: below 9 the GEMV's rows go to the tiles too), or `nosplit` (session 5's
+ * FAPOOL_DECODE_TILES: `split` (the default: every product of 9..64 rows on a tile, K split per splitKCount, and a
+ * narrow long-K one from DECODE_TILE_NARROW_MIN_M rows), `split:rows=<lo>` (every product from lo rows: below 9 the
+ * GEMV's rows go to the tiles too), or `nosplit` (session 5's
  * choice: wide products of 9..64 rows, one workgroup per tile).
  */
 export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTilesMode {
