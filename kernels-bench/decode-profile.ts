@@ -63,8 +63,16 @@ async function main(): Promise<void> {
     await engine.run({ prompts: prompts.map((p) => p.slice(0, 64)), maxNewTokens: 4, stopAtEos: false });
     const warmupMs = performance.now() - t0;
     // The real generation (wall TPOT); its decode step is then the one profiled (KV lengths ≈ context + new tokens).
+    // Sequence 0's token times: the gaps between steps give the steady step apart from the first one (which
+    // builds the step's launches for the new batch shape).
+    const tokenAt: number[] = [];
     t0 = performance.now();
-    const done = await engine.run({ prompts, maxNewTokens: newTokens, stopAtEos: false });
+    const done = await engine.run({ prompts, maxNewTokens: newTokens, stopAtEos: false }, (e) => {
+      if (e.type === 'token' && e.seq === 0) tokenAt.push(performance.now());
+    });
+    const gaps = tokenAt.slice(1).map((t, i) => t - tokenAt[i]!);
+    const firstStepMs = gaps[0] ?? NaN;
+    const steadyStepMs = gaps.length > 2 ? [...gaps.slice(1)].sort((a, b) => a - b)[(gaps.length - 1) >> 1]! : NaN;
     const r = done.result;
     const steps = Math.max(1, r.outputTokens / B - 1);
     const stepMs = r.decodeMs / steps;
@@ -110,12 +118,13 @@ async function main(): Promise<void> {
     console.log(`GPU time of the whole step (one pass, ${whole.method}, ×${whole.inner}): ${(wholeMs * 1e3).toFixed(1)} µs; launches alone summed: ${(sumAloneMs * 1e3).toFixed(1)} µs (difference ${((wholeMs - sumAloneMs) * 1e3).toFixed(1)} µs)`);
     console.log(`host: encode + submit of one step ${encodeUs.toFixed(1)} µs (median of 40)`);
     console.log(`wall: TPOT ${r.tpotMs.toFixed(3)} ms, decode step ${stepMs.toFixed(3)} ms (${newTokens} new tokens), TTFT ${r.prefillMs.toFixed(0)} ms, warm-up ${warmupMs.toFixed(0)} ms`);
+    console.log(`wall per step: first ${firstStepMs.toFixed(3)} ms, steady ${steadyStepMs.toFixed(3)} ms (median of the later steps' token gaps)`);
     if (v.out) {
       writeFileSync(String(v.out), JSON.stringify({
         created: new Date().toISOString(), args: process.argv.slice(2), device: engine.device, model: cfg.name,
         dtype: engine.dtype, batch: B, context, newTokens, launches: launches.length,
         stepGpuUs: wholeMs * 1e3, stepGpuMethod: whole.method, sumAloneUs: sumAloneMs * 1e3, hostEncodeUs: encodeUs,
-        tpotMs: r.tpotMs, stepWallMs: stepMs, ttftMs: r.prefillMs, warmupMs, kernels: table, perLaunch,
+        tpotMs: r.tpotMs, stepWallMs: stepMs, firstStepMs, steadyStepMs, ttftMs: r.prefillMs, warmupMs, kernels: table, perLaunch,
       }, null, 1));
     }
   } finally {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, programSource, reflectLayout, type Gpu } from '../src/gpu/index.js';
+import { chooseGatedPath } from '../src/kernels/ffn.js';
 import { chooseGemmPath, chooseQuad, linear, normPrologueApplies, type GemmTuning } from '../src/kernels/gemm.js';
 import { type Activation } from '../src/kernels/gemm-common.js';
 import {
@@ -557,6 +558,7 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
         expect(chooseSgmKernel(caps, 65, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x256_sg2x4_k32_b1' });   // prefill rows
         process.env.FAPOOL_DECODE_TILES = 'split:rows=5';   // the GEMV's rows 5..8 too
         expect(chooseGemmPath(caps, 5, 4096, 4096, 'f16')).toBe('subgroup-matrix');
+        expect(chooseGatedPath(caps, 8, 16384, 4096, 'f16')).toBe('subgroup-matrix');   // not the tiled fallback of M < 16
         expect(chooseGemmPath(caps, 4, 4096, 4096, 'f16')).toBe('gemv');
         expect(chooseSgmKernel(caps, 8, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g16x64_sg1x4_k64_b1', splits: 4 });
         process.env.FAPOOL_DECODE_TILES = 'nosplit';   // session 5: wide products only, whole K per workgroup

@@ -1,14 +1,13 @@
 // Gated FFN projection: out = act(x · Wgateᵀ) ⊙ (x · Wupᵀ), both products in one kernel (one pass
 // over x, activation and product fused in the epilogue). The FFN block is then
 // linear(gatedLinear output, Wdown, accumulate) onto the residual stream.
-import { ShapeError, assertShape, shapeStr, type Dispatch, type Gpu, type Tensor } from '../gpu/index.js';
+import { ShapeError, assertShape, shapeStr, type Caps, type Dispatch, type DType, type Gpu, type Tensor } from '../gpu/index.js';
 import { expectDtype, expectRank, expectShape } from './common.js';
 import {
   chooseGemmPath, expectActivations, expectNormPrologue, expectOwnBuffer, launchGemm, type GemmPath, type GemmTuning
 } from './gemm.js';
 import { type NormPrologue } from './gemm-common.js';
-import { sgmDirectApplies } from './gemm-sgm.js';
-import { chooseSkinnyGen } from './gemm-skinny-gen.js';
+import { chooseSgmKernel, isGeneratedChoice, sgmDirectApplies } from './gemm-sgm.js';
 
 export interface GatedArgs {
   x: Tensor;      // [M, K]
@@ -40,11 +39,18 @@ export function gatedLinear(gpu: Gpu, a: GatedArgs, opts: { path?: GemmPath; tun
   }
   expectOwnBuffer(k, a.out, ['x', a.x], ['wGate', a.wGate], ['wUp', a.wUp], ['norm.weight', a.norm?.weight]);
   if (a.act !== 'gelu_erf' && a.act !== 'gelu_tanh') throw new ShapeError(`${k}: act must be gelu_erf or gelu_tanh, got '${String(a.act)}'`);
-  let path = opts.path ?? chooseGemmPath(gpu.caps, M, F, K, dtype, true);
-  // The generated skinny kernel takes decode rows of any count (M < 16 included); other tensor-core kernels need M, F ≥ 16.
-  if (path === 'subgroup-matrix' && opts.path === undefined && !sgmDirectApplies(M, F, K) && !chooseSkinnyGen(gpu.caps, M, F, K, true)) path = 'tiled';
+  const path = opts.path ?? chooseGatedPath(gpu.caps, M, F, K, dtype);
   return launchGemm(gpu, {
     kind: 'gated', dtype, M, N: F, K, x: a.x, wGate: a.wGate, wUp: a.wUp, out: a.out, norm: a.norm,
     epi: { act: a.act, bias: false, residual: false, accumulate: false },
   }, path, opts.tune);
+}
+
+/**
+ * The gated product's path: linear's choice, except that the tensor-core kernels other than the generated ones
+ * (decode tiles, skinny: any number of rows) need M, F ≥ 16: what they would get and cannot, the tiled kernel takes.
+ */
+export function chooseGatedPath(caps: Caps, M: number, F: number, K: number, dtype: DType): GemmPath {
+  const path = chooseGemmPath(caps, M, F, K, dtype, true);
+  return path === 'subgroup-matrix' && !sgmDirectApplies(M, F, K) && !isGeneratedChoice(chooseSgmKernel(caps, M, F, K, true)) ? 'tiled' : path;
 }

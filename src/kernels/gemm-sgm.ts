@@ -530,6 +530,11 @@ export function chooseSgmKernel(caps: Caps, M: number, N: number, K: number, gat
 
 export type SgmKernelChoice = SgmTileShape | SgmTileGenShape | SgmSkinnyShape | SgmSkinnyGenShape | SgmDirectShape | 'staged';
 
+/** A generated kernel (decode tile, skinny): these take any number of rows, M < 16 included. */
+export function isGeneratedChoice(c: SgmKernelChoice): c is SgmTileGenShape | SgmSkinnyGenShape {
+  return typeof c === 'object' && 'kind' in c && (c.kind === 'tile-gen' || c.kind === 'skinny-gen');
+}
+
 /** A launch on the subgroup-matrix path: the given kernel, else chooseSgmKernel's. */
 export function launchSgm(gpu: Gpu, l: GemmLaunch, pick?: SgmKernelChoice): Dispatch {
   const caps = gpu.caps;
