@@ -8,10 +8,9 @@
 // kernel and 140–156 for a probe with this staging and named matrices.
 //   node shaders/gemm_sgm_tile_gen.gen.mjs            write both files next to this script
 //   node shaders/gemm_sgm_tile_gen.gen.mjs --out DIR  write them into DIR (the test compares them)
-// Configuration ids (src/kernels/gemm.ts parses the same ids): {t|g}{BM}x{BN}_sg{R}x{C}_k{BK}_b{NBUF}[_p2][_g{G}]
+// Configuration ids (src/kernels/gemm.ts parses the same ids): {t|g}{BM}x{BN}_sg{R}x{C}_k{BK}_b{NBUF}[_g{G}]
 // — t plain, g gated; R × C subgroups of 32 lanes, each (BM / R) × (BN / C) outputs as 16×16 matrices;
-// BK-deep K slices staged in NBUF workgroup tiles; _p2 (NBUF 1): two slices' loads in flight, not one;
-// _g{G}: grouped tile order (below).
+// BK-deep K slices staged in NBUF workgroup tiles; _g{G}: grouped tile order (below).
 // SPLIT_K (the decode tiles) also get a split-K entry, tgs_{id}: workgroup z takes p.kper slices of K from slice
 // z · p.kper and writes its f32 partial sums to `part`; a reduce pass (shaders/gemm_splitk.wgsl) sums them and
 // applies the epilogue.
@@ -29,8 +28,6 @@ export const CONFIGS = [
   't64x16_sg4x1_k64_b1', 't32x16_sg2x1_k64_b1', 't64x32_sg2x2_k64_b1', 't64x32_sg4x1_k64_b1', 't16x32_sg1x2_k128_b1', 't32x32_sg2x1_k64_b1',
   't32x32_sg2x2_k32_b1', 't64x32_sg2x1_k16_b2', 'g32x32_sg1x2_k32_b2', 'g32x16_sg2x1_k16_b1',
   't32x32_sg2x2_k32_b1_g3', 'g32x16_sg2x1_k16_b1_g2',
-  't16x32_sg1x2_k128_b1_p2', 't32x64_sg1x4_k64_b1_p2', 't64x64_sg1x4_k64_b1_p2', 'g16x64_sg1x4_k64_b1_p2', 'g32x64_sg1x4_k64_b1_p2',
-  'g64x64_sg2x2_k32_b1_p2', 't32x16_sg2x1_k64_b1_p2', 'g32x16_sg2x1_k16_b1_p2',
 ];
 
 /** Configurations that also get a split-K entry (the decode tiles: few rows, long K walked by few workgroups). */
@@ -39,7 +36,6 @@ export const SPLIT_K = [
   'g16x64_sg1x4_k64_b1', 'g32x64_sg1x4_k64_b1', 'g64x64_sg2x2_k32_b1',
   't64x16_sg4x1_k64_b1', 't32x16_sg2x1_k64_b1', 't64x32_sg2x2_k64_b1', 't64x32_sg4x1_k64_b1', 't16x32_sg1x2_k128_b1', 't32x32_sg2x1_k64_b1',
   't32x32_sg2x2_k32_b1', 'g32x16_sg2x1_k16_b1',
-  't16x32_sg1x2_k128_b1_p2', 't32x64_sg1x4_k64_b1_p2', 't64x64_sg1x4_k64_b1_p2', 't32x16_sg2x1_k64_b1_p2',
 ];
 
 const SG = 32;   // lanes per subgroup (NVIDIA's; the emulation's EMU_SG)
@@ -47,19 +43,18 @@ const SG = 32;   // lanes per subgroup (NVIDIA's; the emulation's EMU_SG)
 /** A configuration's geometry; `<id>/split` is its split-K entry. */
 export function parseId(idSplit) {
   const [id, mode] = idSplit.split('/');
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(_p2)?(?:_g(\d+))?$/.exec(id);
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?$/.exec(id);
   if (!m) throw new Error(`bad tile-gen id ${id}`);
-  const [gated, bm, bn, sgRows, sgCols, bk, nbuf, group] = [m[1] === 'g', ...m.slice(2, 8).map(Number), Number(m[9] ?? 0)];
-  const depth = m[8] ? 2 : 1;
+  const [gated, bm, bn, sgRows, sgCols, bk, nbuf, group] = [m[1] === 'g', ...m.slice(2, 8).map(Number), Number(m[8] ?? 0)];
   const tm = bm / (16 * sgRows), tn = bn / (16 * sgCols);
   const wg = SG * sgRows * sgCols, qk = bk / 4, brows = gated ? 2 * bn : bn;
   const rpt = wg / qk;   // staged rows per pass of the workgroup
   const ok = Number.isInteger(tm) && Number.isInteger(tn) && tm >= 1 && tn >= 1 && bk % 16 === 0
-    && wg % qk === 0 && bm % rpt === 0 && brows % rpt === 0 && group !== 1 && (depth === 1 || nbuf === 1);
+    && wg % qk === 0 && bm % rpt === 0 && brows % rpt === 0 && group !== 1;
   if (!ok) throw new Error(`tile-gen id ${id}: not a whole number of matrices and staged rows per thread`);
   const lds = bk + 8;
   if (mode !== undefined && (mode !== 'split' || group)) throw new Error(`tile-gen id ${idSplit}: only '<id>/split' of an ungrouped id`);
-  return { id, split: mode === 'split', gated, bm, bn, sgRows, sgCols, bk, nbuf, depth, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
+  return { id, split: mode === 'split', gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
 }
 
 const range = (n) => [...Array(n).keys()];
@@ -95,8 +90,6 @@ function header(emu) {
 // with vec4<f16> loads: a thread always loads the same 4-column chunk (tid % (BK/4)) of rows tid / (BK/4)
 // + t · (WG·4/BK), registers s0, s1, …; the next slice's loads go to those registers before this slice's
 // matrix math (register prefetch). NBUF 1: two barriers per slice; NBUF 2: tiles alternate, one barrier.
-// _p2 (NBUF 1): a second register set q0, q1, … holds the slice after, so two slices' loads are in flight while
-// one is multiplied (decode rows: a workgroup's time is its chain of DRAM round trips, not its math).
 // Tile order: workgroup (x, y) computes column block x and row block y, so the GPU, launching workgroups in
 // order, sweeps every column block of a row block before the next: each w block is fetched again for every row
 // block, far apart in time. _g{G} renumbers them: consecutive workgroups cover G row blocks of one column
@@ -228,23 +221,21 @@ function entry(o, c) {
     }
   }
   const src = (t) => t < na ? 'x4' : gated ? ((t - na) * rpt < bn ? 'wg4' : 'wu4') : 'w4';
-  // Staging registers: s… for a slice's loads; q… for the next one's (_p2: they alternate).
   for (const t of T) P(`  var s${t} = vec4<f16>();`);
-  if (c.depth === 2) for (const t of T) P(`  var q${t} = vec4<f16>();`);
   for (const a of accs) P(`  var ${a} = ${o.zero};`);
-  const fetch = (ind, kt, r = 's') => {
+  const fetch = (ind, kt) => {
     P(`${ind}{`);
     P(`${ind}  let k4 = ${kt} * ${u(qk)} + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);`);
-    for (const t of T) P(`${ind}  ${r}${t} = select(vec4<f16>(), ${src(t)}[o${t} + kc], v${t} && kin);`);
+    for (const t of T) P(`${ind}  s${t} = select(vec4<f16>(), ${src(t)}[o${t} + kc], v${t} && kin);`);
     P(`${ind}}`);
   };
-  const commit = (ind, bufExpr, r = 's') => {
+  const commit = (ind, bufExpr) => {
     P(`${ind}{`);
     P(`${ind}  let ea = ${bufExpr === '0u' ? '' : `${bufExpr} * ${u(aStage)} + `}ws; let eb = ${bufExpr === '0u' ? '' : `${bufExpr} * ${u(bStage)} + `}ws;`);
     for (const t of T) {
       const [arr, e, off] = t < na ? ['As', 'ea', t * rpt * lds] : ['Bs', 'eb', (t - na) * rpt * lds];
       const base = off ? `${e} + ${u(off)}` : e;
-      P(`${ind}  ${arr}[${base}] = ${r}${t}.x; ${arr}[${base} + 1u] = ${r}${t}.y; ${arr}[${base} + 2u] = ${r}${t}.z; ${arr}[${base} + 3u] = ${r}${t}.w;`);
+      P(`${ind}  ${arr}[${base}] = s${t}.x; ${arr}[${base} + 1u] = s${t}.y; ${arr}[${base} + 2u] = s${t}.z; ${arr}[${base} + 3u] = s${t}.w;`);
     }
     P(`${ind}}`);
   };
@@ -283,31 +274,7 @@ function entry(o, c) {
     P(`  let k0 = 0u; let nk = (p.K + ${u(bk - 1)}) / ${u(bk)};`);
   }
   fetch('  ', 'k0');
-  if (c.depth === 2) {
-    // Two slices in flight: slice kt's loads sit in s… while kt + 1's are in q…; each set, once in the tile,
-    // loads the slice two ahead.
-    P('  if (k0 + 1u < nk) {');
-    fetch('    ', '(k0 + 1u)', 'q');
-    P('  }');
-    P('  for (var kt = k0; kt < nk; kt += 2u) {');
-    P('    workgroupBarrier();   // every subgroup is done with the previous slice');
-    commit('    ', '0u', 's');
-    P('    workgroupBarrier();');
-    P('    if (kt + 2u < nk) {');
-    fetch('      ', '(kt + 2u)', 's');
-    P('    }');
-    math('    ', 'sa', 'sb');
-    P('    if (kt + 1u < nk) {');
-    P('      workgroupBarrier();');
-    commit('      ', '0u', 'q');
-    P('      workgroupBarrier();');
-    P('      if (kt + 3u < nk) {');
-    fetch('        ', '(kt + 3u)', 'q');
-    P('      }');
-    math('      ', 'sa', 'sb');
-    P('    }');
-    P('  }');
-  } else if (nbuf === 1) {
+  if (nbuf === 1) {
     P('  for (var kt = k0; kt < nk; kt++) {');
     P('    workgroupBarrier();   // every subgroup is done with the previous slice');
     commit('    ', '0u');

@@ -135,9 +135,8 @@ const [sgmTileProgram, sgmTileEmuProgram] = realAndEmulated<SgmTileCfg>({
 
 /**
  * The staged tensor-core kernel with every matrix and staged register a named variable, one generated
- * entry point per configuration (shaders/gemm_sgm_tile_gen.gen.mjs). `id` = {t|g}{BM}x{BN}_sg{R}x{C}_k{BK}_b{NBUF}[_p2][_g{G}]:
- * plain (t) or gated (g), R × C subgroups of 32 lanes, BK-deep slices in NBUF workgroup tiles, _p2: two slices' loads
- * in flight, _g: grouped tile order.
+ * entry point per configuration (shaders/gemm_sgm_tile_gen.gen.mjs). `id` = {t|g}{BM}x{BN}_sg{R}x{C}_k{BK}_b{NBUF}:
+ * plain (t) or gated (g), R × C subgroups of 32 lanes, BK-deep slices in NBUF workgroup tiles.
  */
 export interface SgmTileGenShape {
   kind: 'tile-gen';
@@ -164,8 +163,6 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   't64x16_sg4x1_k64_b1', 't32x16_sg2x1_k64_b1', 't64x32_sg2x2_k64_b1', 't64x32_sg4x1_k64_b1', 't16x32_sg1x2_k128_b1', 't32x32_sg2x1_k64_b1',
   't32x32_sg2x2_k32_b1', 't64x32_sg2x1_k16_b2', 'g32x32_sg1x2_k32_b2', 'g32x16_sg2x1_k16_b1',
   't32x32_sg2x2_k32_b1_g3', 'g32x16_sg2x1_k16_b1_g2',
-  't16x32_sg1x2_k128_b1_p2', 't32x64_sg1x4_k64_b1_p2', 't64x64_sg1x4_k64_b1_p2', 'g16x64_sg1x4_k64_b1_p2', 'g32x64_sg1x4_k64_b1_p2',
-  'g64x64_sg2x2_k32_b1_p2', 't32x16_sg2x1_k64_b1_p2', 'g32x16_sg2x1_k16_b1_p2',
 ];
 
 /**
@@ -177,9 +174,6 @@ export const SGM_TILE_GEN_DECODE: readonly string[] = [
   'g16x64_sg1x4_k64_b1', 'g32x64_sg1x4_k64_b1', 'g64x64_sg2x2_k32_b1',
   // Narrow column blocks (16–32) for the narrow products (N = 4096: o, down): 128–256 workgroups.
   't64x16_sg4x1_k64_b1', 't32x16_sg2x1_k64_b1', 't64x32_sg2x2_k64_b1', 't64x32_sg4x1_k64_b1', 't16x32_sg1x2_k128_b1', 't32x32_sg2x1_k64_b1',
-  // Two slices' loads in flight per thread (_p2; session 9).
-  't16x32_sg1x2_k128_b1_p2', 't32x64_sg1x4_k64_b1_p2', 't64x64_sg1x4_k64_b1_p2', 'g16x64_sg1x4_k64_b1_p2', 'g32x64_sg1x4_k64_b1_p2',
-  'g64x64_sg2x2_k32_b1_p2',
 ];
 
 /** Configurations with a split-K entry (SPLIT_K in shaders/gemm_sgm_tile_gen.gen.mjs; a test keeps them equal). */
@@ -188,7 +182,6 @@ export const SGM_TILE_GEN_SPLIT_K: readonly string[] = [
   'g16x64_sg1x4_k64_b1', 'g32x64_sg1x4_k64_b1', 'g64x64_sg2x2_k32_b1',
   't64x16_sg4x1_k64_b1', 't32x16_sg2x1_k64_b1', 't64x32_sg2x2_k64_b1', 't64x32_sg4x1_k64_b1', 't16x32_sg1x2_k128_b1', 't32x32_sg2x1_k64_b1',
   't32x32_sg2x2_k32_b1', 'g32x16_sg2x1_k16_b1',
-  't16x32_sg1x2_k128_b1_p2', 't32x64_sg1x4_k64_b1_p2', 't64x64_sg1x4_k64_b1_p2', 't32x16_sg2x1_k64_b1_p2',
 ];
 
 /** The generated configurations meant for big GPUs (the rest are small ones for the emulation tests). */
@@ -203,9 +196,9 @@ export interface TileGenGeometry {
 
 /** Geometry of a generated configuration id (the generator's parseId, same rules). */
 export function tileGenGeometry(id: string): TileGenGeometry {
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(_p2)?(?:_g(\d+))?$/.exec(id);
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?$/.exec(id);
   if (!m || !SGM_TILE_GEN_IDS.includes(id)) throw new LimitError(`gemm: no generated tile configuration '${id}' (have: ${SGM_TILE_GEN_IDS.join(', ')})`);
-  const gated = m[1] === 'g', group = Number(m[9] ?? 0);
+  const gated = m[1] === 'g', group = Number(m[8] ?? 0);
   const [bm, bn, sgRows, sgCols, bk, nbuf] = m.slice(2, 8).map(Number) as [number, number, number, number, number, number];
   const brows = gated ? 2 * bn : bn, lds = bk + 8, subgroups = sgRows * sgCols;
   const bytes = 2 * nbuf * (bm + brows) * lds + 4 * 256 * subgroups * (gated ? 2 : 1);
