@@ -72,7 +72,12 @@ async function main(): Promise<void> {
     });
     const gaps = tokenAt.slice(1).map((t, i) => t - tokenAt[i]!);
     const firstStepMs = gaps[0] ?? NaN;
-    const steadyStepMs = gaps.length > 2 ? [...gaps.slice(1)].sort((a, b) => a - b)[(gaps.length - 1) >> 1]! : NaN;
+    const later = gaps.slice(1).sort((a, b) => a - b);
+    const steadyStepMs = later.length > 1 ? later[(later.length - 1) >> 1]! : NaN;
+    const p90StepMs = later.length > 1 ? later[Math.floor(0.9 * (later.length - 1))]! : NaN;
+    // Stalls: later steps over 1.5× the steady one, and the time they add beyond it.
+    const stalls = later.filter((g) => g > 1.5 * steadyStepMs);
+    const stallMs = stalls.reduce((a, g) => a + g - steadyStepMs, 0);
     const r = done.result;
     const steps = Math.max(1, r.outputTokens / B - 1);
     const stepMs = r.decodeMs / steps;
@@ -118,13 +123,13 @@ async function main(): Promise<void> {
     console.log(`GPU time of the whole step (one pass, ${whole.method}, ×${whole.inner}): ${(wholeMs * 1e3).toFixed(1)} µs; launches alone summed: ${(sumAloneMs * 1e3).toFixed(1)} µs (difference ${((wholeMs - sumAloneMs) * 1e3).toFixed(1)} µs)`);
     console.log(`host: encode + submit of one step ${encodeUs.toFixed(1)} µs (median of 40)`);
     console.log(`wall: TPOT ${r.tpotMs.toFixed(3)} ms, decode step ${stepMs.toFixed(3)} ms (${newTokens} new tokens), TTFT ${r.prefillMs.toFixed(0)} ms, warm-up ${warmupMs.toFixed(0)} ms`);
-    console.log(`wall per step: first ${firstStepMs.toFixed(3)} ms, steady ${steadyStepMs.toFixed(3)} ms (median of the later steps' token gaps)`);
+    console.log(`wall per step: first ${firstStepMs.toFixed(3)} ms, steady ${steadyStepMs.toFixed(3)} ms (median of the later steps' token gaps), p90 ${p90StepMs.toFixed(3)}, max ${(later.at(-1) ?? NaN).toFixed(3)}; ${stalls.length} stalls (> 1.5× steady) add ${stallMs.toFixed(1)} ms`);
     if (v.out) {
       writeFileSync(String(v.out), JSON.stringify({
         created: new Date().toISOString(), args: process.argv.slice(2), device: engine.device, model: cfg.name,
         dtype: engine.dtype, batch: B, context, newTokens, launches: launches.length,
         stepGpuUs: wholeMs * 1e3, stepGpuMethod: whole.method, sumAloneUs: sumAloneMs * 1e3, hostEncodeUs: encodeUs,
-        tpotMs: r.tpotMs, stepWallMs: stepMs, firstStepMs, steadyStepMs, ttftMs: r.prefillMs, warmupMs, kernels: table, perLaunch,
+        tpotMs: r.tpotMs, stepWallMs: stepMs, firstStepMs, steadyStepMs, p90StepMs, stallMs, stepGapsMs: gaps, ttftMs: r.prefillMs, warmupMs, kernels: table, perLaunch,
       }, null, 1));
     }
   } finally {
