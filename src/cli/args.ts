@@ -114,6 +114,8 @@ export function helpText(): string {
     '  FAPOOL_SPIN_MS        ms a process busy-polls its links after each message (default 3 on a hardware GPU, 0 on a CPU adapter)',
     '  FAPOOL_KEEPALIVE_MS   while a rank\'s reply is awaited, send it a one-way keep-alive every this many ms (default 0: none)',
     '  FAPOOL_PIPELINES      async (pipelines created concurrently at load, default) or sync',
+    '  FAPOOL_READ_PACING    on (default: a step\'s tokens are read shortly before the step is due, so Dawn does not tick',
+    '                        the whole step and garbage-collection pauses stay out of the token stream) or off',
     '  FAPOOL_GEMM_PREFILL   prefill GEMM on tensor cores: tile-gen:<id>[,<id>] or direct',
     '  FAPOOL_GEMM_SKINNY    decode rows 9-64 on the skinny tensor-core kernels: gen[:<id>,min=M,max=M] or array (unset:',
     '                        the decode tiles of FAPOOL_DECODE_TILES; set to any value: no decode tiles)',

@@ -5,6 +5,7 @@
 import { InputError } from '../gpu/index.js';
 import { NONFINITE_ID, nonFiniteLogits, type SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from './config.js';
+import { ReadPacer } from './read-pacer.js';
 import { NO_POSITION } from './run-state.js';
 
 export interface GenerateOptions {
@@ -245,6 +246,7 @@ export async function generate(ex: ForwardExecutor, prompts: readonly (readonly 
 
   // A step is submitted while any sequence wants more; its tokens are read while the next one runs.
   let step = 0;
+  const pacer = new ReadPacer();   // reads start shortly before a step is due (see read-pacer.ts)
   let pending = -1; // the step computing on the GPU whose tokens are not read yet
   // What sequence b's cache holds before this step: its prompt and outputs, up to (not with) the step's input token.
   const history = (b: number) => [...prompts[b]!, ...batch.out[b]!].slice(0, Math.max(0, batch.lengths[b]! - 1));
@@ -255,7 +257,11 @@ export async function generate(ex: ForwardExecutor, prompts: readonly (readonly 
       await ex.decode({ step, rows: batch.rows, lengths: batch.lengths, history }, step % 2);
       submitted = step;
     }
-    if (pending >= 0) batch.record(await ex.readTokens(pending % 2), pending);
+    if (pending >= 0) {
+      await pacer.untilDue();
+      batch.record(await ex.readTokens(pending % 2), pending);
+      pacer.arrived();
+    }
     if (submitted < 0) break;
     pending = submitted;
   }
