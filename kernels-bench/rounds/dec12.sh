@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Session 9, fourth round (R = output folder): the decode loop's stalls. decode-profile's token gaps (steady step,
-# p90, max, stalls > 1.5× steady and the time they add) with V8's GC traced, at batch 1 and 8 (4K, 64 new tokens),
+# p90, max, stalls > 1.5× steady and the time they add) with V8's GC traced, at batch 8 (4K, 64 new tokens),
 # 8 (32K, 96) and 64 (4K, 64), the token reads paced (FAPOOL_READ_PACING=on, the default: Dawn ticks only near a
 # step's end) against off (Dawn ticks — and makes garbage — the whole step).
 set -uo pipefail
@@ -14,7 +14,6 @@ dec() { # name, batch, context, new tokens, pacing
   echo "   $(grep -oE 'GPU time of the whole step[^;]*' "$R/dec-$1.log"); GC: $(grep -c 'Mark-Compact' "$R/dec-$1.log") mark-compact, $(grep -c 'Scavenge' "$R/dec-$1.log") scavenges; longest pauses (ms): $(grep -oE '(Mark-Compact|Scavenge)[^,]*, [0-9.]+' "$R/dec-$1.log" | grep -oE '[0-9.]+$' | sort -rn | head -4 | tr '\n' ' ')"
 }
 for p in on off; do
-  dec c4096-b1-$p 1 4096 64 $p
   dec c4096-b8-$p 8 4096 64 $p
   dec c32768-b8-$p 8 32768 96 $p
   dec c4096-b64-$p 64 4096 64 $p
