@@ -246,7 +246,9 @@ export async function generate(ex: ForwardExecutor, prompts: readonly (readonly 
 
   // A step is submitted while any sequence wants more; its tokens are read while the next one runs.
   let step = 0;
-  const pacer = new ReadPacer();   // reads start shortly before a step is due (see read-pacer.ts)
+  // Reads start shortly before a step is due (read-pacer.ts): this loop's steps follow each other without gaps, so
+  // recent arrivals say when the next is due. (The server's scheduler interleaves prefills and idles: not paced.)
+  const pacer = new ReadPacer();
   let pending = -1; // the step computing on the GPU whose tokens are not read yet
   // What sequence b's cache holds before this step: its prompt and outputs, up to (not with) the step's input token.
   const history = (b: number) => [...prompts[b]!, ...batch.out[b]!].slice(0, Math.max(0, batch.lengths[b]! - 1));

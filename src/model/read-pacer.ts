@@ -5,7 +5,9 @@
 // the old generation, and its mark-compacts (35–60 ms on this project's CPU machine) stall the token stream: on
 // lavapipe, batch 16, 10 stalls added 308 ms to 64 steps (session 9, kernels-bench/NOTES.md). The pacer sleeps on a
 // plain timer until shortly before the step in flight is due — the median gap between recent token arrivals — and
-// only then starts the read, so Dawn ticks for about PACE_MARGIN_MS a step instead of the whole step.
+// only then starts the read, so Dawn ticks for about PACE_MARGIN_MS a step instead of the whole step. For loops whose
+// steps follow each other without gaps (generate()): a loop that idles or interleaves other work between steps would
+// inflate the estimate and sleep past the step.
 import { envVar } from '../kernels/common.js';
 
 /** How long before a step is due the read starts (ms): a timer fires up to ≈ 1 ms late. */

@@ -10,7 +10,6 @@ import { InputError } from '../gpu/index.js';
 import { NONFINITE_ID, nonFiniteLogits, type SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from '../model/config.js';
 import { prefillChunks, type BatchShape, type ForwardExecutor, type PrefillChunk } from '../model/generation.js';
-import { ReadPacer } from '../model/read-pacer.js';
 import { NO_POSITION } from '../model/run-state.js';
 
 /** One request as the scheduler runs it; the engine turns its callbacks into events. */
@@ -231,18 +230,13 @@ export class Scheduler {
     const f = this.inFlight;
     if (!f) return;
     this.inFlight = null;
-    await this.pacer.untilDue();
     const ids = await this.ex.readTokens(f.buf);
-    this.pacer.arrived();
     for (const [b, s] of this.slots.entries()) {
       if (!s?.inFlight) continue;
       s.inFlight = false;
       if (!s.done) this.take(b, ids[b]!);
     }
   }
-
-  /** Starts each read shortly before its step is due (read-pacer.ts). */
-  private readonly pacer = new ReadPacer();
 
   /** Tokens each slot emitted (a rebuilt cache needs them). */
   private readonly emitted = new Map<number, number[]>();
