@@ -46,7 +46,7 @@ export class Gpu {
   private peak = 0;
   private lostInfo: GPUDeviceLostInfo | null = null;
   /** Shared scratch buffers by name (scratch()), and the views held of each buffer, replaced ones included. */
-  private readonly scratches = new Map<string, { buffer: GPUBuffer; bytes: number }>();
+  private readonly scratches = new Map<string, GPUBuffer>();
   private readonly scratchViews = new Map<GPUBuffer, number>();
   private firstError: GPUError | null = null;
   private destroyed = false;
@@ -191,13 +191,12 @@ export class Gpu {
     if (bytes > this.caps.maxStorageBinding) {
       throw new LimitError(`scratch '${name}' ${dtype}[${shape.join(', ')}] needs ${bytes} bytes; this device binds at most ${this.caps.maxStorageBinding} bytes per storage buffer (maxStorageBufferBindingSize)`);
     }
-    let cur = this.scratches.get(name);
-    if (!cur || cur.bytes < bytes) {
+    let buffer = this.scratches.get(name);
+    if (!buffer || buffer.size < bytes) {
       const size = Math.min(Math.max(2 ** Math.ceil(Math.log2(bytes)), 1 << 20), this.caps.maxStorageBinding);
-      cur = { buffer: this.createBuffer(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label), bytes: size };
-      this.scratches.set(name, cur);   // a replaced buffer stays until its views are freed (scratchViews)
+      buffer = this.createBuffer(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label);
+      this.scratches.set(name, buffer);   // a replaced buffer stays until its views are freed (scratchViews)
     }
-    const buffer = cur.buffer;
     this.scratchViews.set(buffer, (this.scratchViews.get(buffer) ?? 0) + 1);
     let freed = false;
     return {
@@ -208,7 +207,7 @@ export class Gpu {
         const left = this.scratchViews.get(buffer)! - 1;
         if (left > 0) { this.scratchViews.set(buffer, left); return; }
         this.scratchViews.delete(buffer);
-        if (this.scratches.get(name)?.buffer === buffer) this.scratches.delete(name);
+        if (this.scratches.get(name) === buffer) this.scratches.delete(name);
         this.release(buffer);
       },
     };
