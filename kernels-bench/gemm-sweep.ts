@@ -3,7 +3,7 @@
 // same call. Parts (--parts, comma-separated):
 //   square   4096³ f32 and f16 (every tile shape, the direct kernel, gated variants): ragged shape against
 //            a full float64 reference, 4096³ against float64 on sampled outputs, poisoned output, timed on
-//            --repeat fresh buffer sets (min/median/max).
+//            --repeat buffer sets that every variant shares (min/median/max).
 //   prefill  seed-4l prefill projections (M = 2048, 4096: qkv 4096→6144, o 4096→4096, gated 4096→2×16384,
 //            down 16384→4096) for the fastest tile shapes of `square` and the current defaults.
 //   decode   the same projections at M = 1, 8, 16, 32, 64 (--decode-m): GEMV variants (M ≤ 8), the array skinny
@@ -266,36 +266,52 @@ function f32Variants(): Variant[] {
   return [{ name: 'f32 default path', dtype: 'f32', tune: {} }, q(16, 16, 8), q(16, 16, 8, 4, 2), q(16, 16, 8, 2, 4), q(16, 8, 8, 4, 2), q(16, 16, 16, 4, 2)];
 }
 
-/** 4096³ (or --size) per variant: ragged full check, sampled big check, fresh buffer sets timed. */
+/**
+ * 4096³ (or --size) per variant: ragged full check, sampled big check, timed on --repeat buffer sets. Every
+ * variant of a set runs on the same buffers (one set per dtype and gated-ness): a tile's time moved up to 2× with
+ * the buffers it got (session 10, H200), so variants are compared on shared ones, each set in turn.
+ */
 async function squarePart(gpu: Gpu, part: string, list: Variant[], S = 4096): Promise<Row[]> {
-  const out: Row[] = [];
-  for (const v of list) {
-    const row: Row = { part, name: v.name, M: S, N: S, K: S, gated: !!v.gated };
-    out.push(row); rows.push(row);
-    try {
-      row.errRagged = await raggedCheck(gpu, v, 333, 197, 288);
-      const times: number[] = [];
-      for (let rep = 0; rep < Number(args.repeat); rep++) {
-        const x = gpu.tensor([S, S], v.dtype, 'x'), w = gpu.tensor([S, S], v.dtype, 'w');
-        const wu = v.gated ? gpu.tensor([S, S], v.dtype, 'wu') : null;
-        const o = gpu.tensor([S, S], v.dtype, 'out');
-        for (const t of [w, wu]) if (t) fillRandom(gpu, t);
-        fillX(gpu, x, !!v.gated);
-        poison(gpu, o);
-        const d = launch(gpu, v, x, w, wu, o);
+  const out: Row[] = list.map((v) => ({ part, name: v.name, M: S, N: S, K: S, gated: !!v.gated }));
+  rows.push(...out);
+  const times: number[][] = list.map(() => []);
+  for (const [i, v] of list.entries()) {
+    try { out[i]!.errRagged = await raggedCheck(gpu, v, 333, 197, 288); } catch (e) { out[i]!.error = errMsg(e); }
+  }
+  for (let rep = 0; rep < Number(args.repeat); rep++) {
+    const sets = new Map<string, { x: Tensor; w: Tensor; wu: Tensor | null; o: Tensor }>();
+    for (const [i, v] of list.entries()) {
+      const row = out[i]!;
+      if (row.error) continue;
+      try {
+        const key = `${v.dtype}${v.gated ? ' gated' : ''}`;
+        let b = sets.get(key);
+        if (!b) {
+          b = { x: gpu.tensor([S, S], v.dtype, 'x'), w: gpu.tensor([S, S], v.dtype, 'w'), wu: v.gated ? gpu.tensor([S, S], v.dtype, 'wu') : null, o: gpu.tensor([S, S], v.dtype, 'out') };
+          for (const t of [b.w, b.wu]) if (t) fillRandom(gpu, t);
+          fillX(gpu, b.x, !!v.gated);
+          sets.set(key, b);
+        }
+        const d = launch(gpu, v, b.x, b.w, b.wu, b.o);
         if (rep === 0) {
+          poison(gpu, b.o);
           await gpu.run([d]);
-          const c = await sampledCheck(gpu, v, await rowsOf(gpu, x), await rowsOf(gpu, w), wu ? await rowsOf(gpu, wu) : null, o);
+          const c = await sampledCheck(gpu, v, await rowsOf(gpu, b.x), await rowsOf(gpu, b.w), b.wu ? await rowsOf(gpu, b.wu) : null, b.o);
           row.errSampled = c.err; row.unwritten = c.unwritten;
         }
-        times.push(await timeList(gpu, [d]));
-        d.release(); gpu.release(x, w, o, ...(wu ? [wu] : []));
-      }
-      times.sort((a, b) => a - b);
-      row.ms = times[Math.floor(times.length / 2)]; row.msMin = times[0]; row.msMax = times[times.length - 1];
+        times[i]!.push(await timeList(gpu, [d]));
+        d.release();
+      } catch (e) { row.error = errMsg(e); }
+    }
+    for (const b of sets.values()) gpu.release(b.x, b.w, b.o, ...(b.wu ? [b.wu] : []));
+  }
+  for (const [i, v] of list.entries()) {
+    const row = out[i]!, t = times[i]!.sort((a, b) => a - b);
+    if (t.length) {
+      row.ms = t[Math.floor(t.length / 2)]; row.msMin = t[0]; row.msMax = t[t.length - 1];
       const el = v.dtype === 'f16' ? 2 : 4;
       finish(row, v, (v.gated ? 4 : 2) * S * S * S, el * S * S * (v.gated ? 4 : 3));
-    } catch (e) { row.error = errMsg(e); }
+    }
     print(row);
   }
   return out;

@@ -10,7 +10,8 @@
 //   node shaders/gemm_sgm_tile_gen.gen.mjs --out DIR  write them into DIR (the test compares them)
 // Configuration ids (src/kernels/gemm.ts parses the same ids): {t|g}{BM}x{BN}_sg{R}x{C}_k{BK}_b{NBUF}[_g{G}]
 // — t plain, g gated; R × C subgroups of 32 lanes, each (BM / R) × (BN / C) outputs as 16×16 matrices;
-// BK-deep K slices staged in NBUF workgroup tiles; _g{G}: grouped tile order (below).
+// BK-deep K slices staged in NBUF workgroup tiles; _g{G}: grouped tile order (below); _u: unchecked staging
+// (below).
 // SPLIT_K (the decode tiles) also get a split-K entry, tgs_{id}: workgroup z takes p.kper slices of K from slice
 // z · p.kper and writes its f32 partial sums to `part`; a reduce pass (shaders/gemm_splitk.wgsl) sums them and
 // applies the epilogue.
@@ -21,6 +22,7 @@ export const CONFIGS = [
   't128x256_sg2x4_k32_b1', 't128x256_sg2x4_k16_b2', 't256x128_sg4x2_k32_b1', 't256x128_sg4x2_k16_b2',
   't128x128_sg2x2_k32_b1', 't128x128_sg2x2_k32_b2', 't128x128_sg2x2_k16_b2', 't128x128_sg4x2_k32_b1',
   'g128x128_sg2x4_k32_b1', 'g128x64_sg2x2_k32_b2',
+  't128x128_sg2x2_k64_b1', 'g128x64_sg2x2_k64_b1',
   't128x128_sg2x2_k32_b1_g8',
   'g128x128_sg2x4_k32_b1_g8',
   't16x64_sg1x4_k64_b2', 't16x64_sg1x4_k128_b1', 't16x128_sg1x4_k64_b1', 't32x64_sg1x4_k64_b1', 't64x64_sg2x2_k32_b2', 't64x64_sg1x4_k64_b1',
@@ -28,6 +30,9 @@ export const CONFIGS = [
   't64x16_sg4x1_k64_b1', 't32x16_sg2x1_k64_b1', 't64x32_sg2x2_k64_b1', 't64x32_sg4x1_k64_b1', 't16x32_sg1x2_k128_b1', 't32x32_sg2x1_k64_b1',
   't32x32_sg2x2_k32_b1', 't64x32_sg2x1_k16_b2', 'g32x32_sg1x2_k32_b2', 'g32x16_sg2x1_k16_b1',
   't32x32_sg2x2_k32_b1_g3', 'g32x16_sg2x1_k16_b1_g2',
+  't128x256_sg2x4_k32_b1_u', 't128x256_sg2x4_k16_b2_u', 't256x128_sg4x2_k32_b1_u', 't128x128_sg2x2_k32_b1_u', 't128x128_sg2x2_k32_b2_u',
+  't128x128_sg2x2_k64_b1_u', 'g128x128_sg2x4_k32_b1_u', 'g128x64_sg2x2_k32_b2_u', 'g128x64_sg2x2_k64_b1_u',
+  't32x32_sg2x2_k32_b1_u', 't64x32_sg2x1_k16_b2_u', 'g32x16_sg2x1_k16_b1_u',
 ];
 
 /** Configurations that also get a split-K entry (the decode tiles: few rows, long K walked by few workgroups). */
@@ -43,9 +48,10 @@ const SG = 32;   // lanes per subgroup (NVIDIA's; the emulation's EMU_SG)
 /** A configuration's geometry; `<id>/split` is its split-K entry. */
 export function parseId(idSplit) {
   const [id, mode] = idSplit.split('/');
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?$/.exec(id);
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u)?$/.exec(id);
   if (!m) throw new Error(`bad tile-gen id ${id}`);
   const [gated, bm, bn, sgRows, sgCols, bk, nbuf, group] = [m[1] === 'g', ...m.slice(2, 8).map(Number), Number(m[8] ?? 0)];
+  const unchecked = m[9] !== undefined;
   const tm = bm / (16 * sgRows), tn = bn / (16 * sgCols);
   const wg = SG * sgRows * sgCols, qk = bk / 4, brows = gated ? 2 * bn : bn;
   const rpt = wg / qk;   // staged rows per pass of the workgroup
@@ -53,8 +59,8 @@ export function parseId(idSplit) {
     && wg % qk === 0 && bm % rpt === 0 && brows % rpt === 0 && group !== 1;
   if (!ok) throw new Error(`tile-gen id ${id}: not a whole number of matrices and staged rows per thread`);
   const lds = bk + 8;
-  if (mode !== undefined && (mode !== 'split' || group)) throw new Error(`tile-gen id ${idSplit}: only '<id>/split' of an ungrouped id`);
-  return { id, split: mode === 'split', gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
+  if (mode !== undefined && (mode !== 'split' || group || unchecked)) throw new Error(`tile-gen id ${idSplit}: only '<id>/split' of an ungrouped, checked id`);
+  return { id, split: mode === 'split', unchecked, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
 }
 
 const range = (n) => [...Array(n).keys()];
@@ -97,6 +103,10 @@ function header(emu) {
 // (the last group takes the rows left over).
 // Ragged M, N, K (K % 4 == 0, the host checks): rows past M or N and chunks past K load 0 (clamped
 // addresses, selected away); the epilogue writes in-range outputs only.
+// _u (unchecked; the host allows it only when K % BK == 0): no per-register bounds, clamps or selects — fewer
+// registers (the H200 driver gave the checked 128×256 tile 232 per thread, the double-buffered ones spill). Rows
+// past M or N load whatever lies there (past the binding: Tint's robustness clamps the address); such a row only
+// feeds outputs past M or N, which are never written, and every K chunk is in range.
 // Epilogue: each result matrix goes through the subgroup's 16×16 f32 scratch in Cs, then its lanes apply
 // bias / GELU / residual / accumulate (gemm_epilogue.wgsl) or, gated, y = act(gate) ⊙ up.
 // Split-K entries tgs_{id} (few rows: a tile walks all of K one slice at a time, latency-bound, so the slices are
@@ -211,8 +221,14 @@ function entry(o, c) {
   P(`  let c4 = tid % ${u(qk)};   // the thread's vec4 chunk of every staged row`);
   P(`  let r0 = tid / ${u(qk)};   // its first staged row; then every ${rpt} rows`);
   P(`  let ws = r0 * ${u(lds)} + 4u * c4;   // its first workgroup-tile element`);
-  // Global row offsets (clamped into the matrix) and their validity, per staged register.
+  // Global row offsets (clamped into the matrix) and their validity, per staged register; unchecked: one base
+  // offset per operand, the registers' rows at constant steps from it.
+  if (c.unchecked) {
+    P('  let xb = (row0 + r0) * K4 + c4;   // the thread\'s first x chunk');
+    P('  let wb = (col0 + r0) * K4 + c4;   // and w chunk');
+  }
   for (const t of T) {
+    if (c.unchecked) continue;
     if (t < na) {
       P(`  let v${t} = row0 + r0 + ${u(t * rpt)} < p.M; let o${t} = min(row0 + r0 + ${u(t * rpt)}, p.M - 1u) * K4;`);
     } else {
@@ -224,6 +240,16 @@ function entry(o, c) {
   for (const t of T) P(`  var s${t} = vec4<f16>();`);
   for (const a of accs) P(`  var ${a} = ${o.zero};`);
   const fetch = (ind, kt) => {
+    if (c.unchecked) {
+      P(`${ind}{`);
+      P(`${ind}  let k4 = ${kt} * ${u(qk)};`);
+      for (const t of T) {
+        const [base, row] = t < na ? ['xb', t * rpt] : ['wb', gated ? ((t - na) * rpt) % bn : (t - na) * rpt];
+        P(`${ind}  s${t} = ${src(t)}[${base} + ${row ? `${u(row)} * K4 + ` : ''}k4];`);
+      }
+      P(`${ind}}`);
+      return;
+    }
     P(`${ind}{`);
     P(`${ind}  let k4 = ${kt} * ${u(qk)} + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);`);
     for (const t of T) P(`${ind}  s${t} = select(vec4<f16>(), ${src(t)}[o${t} + kc], v${t} && kin);`);

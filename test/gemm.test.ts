@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LimitError, ShapeError, programSource, reflectLayout, type Gpu } from '../src/gpu/index.js';
-import { chooseGatedPath } from '../src/kernels/ffn.js';
+import { LimitError, ShapeError, programSource, reflectLayout, sliceRows, toF16Array, type Gpu } from '../src/gpu/index.js';
+import { chooseGatedPath, gatedLinear } from '../src/kernels/ffn.js';
 import { chooseGemmPath, chooseQuad, linear, normPrologueApplies, type GemmTuning } from '../src/kernels/gemm.js';
 import { type Activation } from '../src/kernels/gemm-common.js';
 import {
@@ -20,7 +20,7 @@ import {
 } from '../src/kernels/gemm-skinny-gen.js';
 import { checkGatedLinear, checkLinear, type LinearCase } from './check-linear.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu, restoringEnv } from './helpers.js';
-import { erfRef, linearRef } from './ref/gemm.js';
+import { erfRef, gatedRef, linearRef } from './ref/gemm.js';
 
 const gpu = useGpu();
 
@@ -287,6 +287,37 @@ describe('linear: subgroup-matrix tile and skinny kernels (scalar-emulated on ad
 const checkGated = (g: Gpu, M: number, F: number, K: number, sgm: GemmTuning['sgm'], act: 'gelu_tanh' | 'gelu_erf') =>
   checkGatedLinear(g, M, F, K, act, { path: 'subgroup-matrix', tune: { sgm } });
 
+/**
+ * An unchecked tile (_u) reads the rows past M and N that its blocks cover: here they hold NaN (x and the weights
+ * are the first rows of taller tensors), and every written output must still equal the float64 product.
+ */
+async function checkNanPadding(g: Gpu, M: number, N: number, K: number, sgm: GemmTuning['sgm'], gated: boolean): Promise<void> {
+  const r = rng();
+  const padded = (rows: number, pad: number) => {
+    const v = randomArray(r, rows * K, 'f16');
+    const t = g.tensor([rows + pad, K], 'f16', 'padded');
+    g.write(t, new Uint16Array((rows + pad) * K).fill(0x7e00));
+    g.write(t, toF16Array(Float32Array.from(v)));
+    return { v, t, view: sliceRows(t, 0, rows) };
+  };
+  const x = padded(M, 128), out = poisoned(g, [M, N], 'f16');
+  if (gated) {
+    const wg = padded(N, 256), wu = padded(N, 256);
+    const d = gatedLinear(g, { x: x.view, wGate: wg.view, wUp: wu.view, out, act: 'gelu_tanh' }, { path: 'subgroup-matrix', tune: { sgm } });
+    await g.run([d]);
+    expectClose(await download(g, out), gatedRef(x.v, wg.v, wu.v, M, N, K, 'gelu_tanh'), 'f16', `gated NaN padding ${JSON.stringify(sgm)} seed=${r.seed}`);
+    d.release();
+    g.release(x.t, wg.t, wu.t, out);
+    return;
+  }
+  const w = padded(N, 256);
+  const d = linear(g, { x: x.view, w: w.view, out }, { path: 'subgroup-matrix', tune: { sgm } });
+  await g.run([d]);
+  expectClose(await download(g, out), linearRef({ x: x.v, w: w.v, M, N, K }), 'f16', `NaN padding ${JSON.stringify(sgm)} seed=${r.seed}`);
+  d.release();
+  g.release(x.t, w.t, out);
+}
+
 // Generated staged kernel (gemm_sgm_tile_gen.wgsl): every big configuration on tensor cores where the adapter
 // has them; elsewhere the emulated twin (same generated text, scalar matrix ops) of the configurations
 // lavapipe compiles in seconds (≤ 4 accumulators per subgroup), which run the same generator paths
@@ -305,19 +336,33 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
       const sgm = { kind: 'tile-gen' as const, id, emulate: !real };
       if (!sgmTileGenFits(g.caps, sgm)) { console.info(`[gemm] tile-gen ${id}: does not fit this device`); ctx.skip(); return; }
       // Ragged in every direction, more than one workgroup and slice, K % BK != 0; then an exact multiple.
-      const shapes: (readonly [number, number, number])[] = [[geo.bm + 13, geo.bn + 7, 2 * geo.bk + 20], [17, 33, 36], [2 * geo.bm, 2 * geo.bn, 3 * geo.bk]];
+      // Unchecked tiles (_u) take K % BK == 0 only: K rounded up to whole slices.
+      const k = (n: number) => geo.unchecked ? Math.ceil(n / geo.bk) * geo.bk : n;
+      const shapes: (readonly [number, number, number])[] = [[geo.bm + 13, geo.bn + 7, k(2 * geo.bk + 20)], [17, 33, k(36)], [2 * geo.bm, 2 * geo.bn, 3 * geo.bk]];
       // Grouped order: whole groups of row blocks and a short last one, several column blocks.
-      if (geo.group) shapes.push([(2 * geo.group + 1) * geo.bm - 3, 3 * geo.bn + 5, geo.bk + 4]);
+      if (geo.group) shapes.push([(2 * geo.group + 1) * geo.bm - 3, 3 * geo.bn + 5, k(geo.bk + 4)]);
       if (geo.gated) {
         for (const [M, F, K] of shapes) await checkGated(g, M, F, K, sgm, 'gelu_tanh');
-        await checkGated(g, 45, 77, 96, sgm, 'gelu_erf');
+        await checkGated(g, 45, 77, k(96), sgm, 'gelu_erf');
+        if (geo.unchecked) await checkNanPadding(g, geo.bm + 13, geo.bn + 7, 2 * geo.bk, sgm, true);
         return;
       }
       for (const [M, N, K] of shapes) await check(g, { M, N, K, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm } });
-      await check(g, { M: 45, N: 77, K: 96, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm }, bias: true, act: 'gelu_tanh', accumulate: true });
-      await check(g, { M: 64, N: 40, K: 52, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm }, bias: true, act: 'gelu_erf', residual: true });
+      await check(g, { M: 45, N: 77, K: k(96), dtype: 'f16', path: 'subgroup-matrix', tune: { sgm }, bias: true, act: 'gelu_tanh', accumulate: true });
+      await check(g, { M: 64, N: 40, K: k(52), dtype: 'f16', path: 'subgroup-matrix', tune: { sgm }, bias: true, act: 'gelu_erf', residual: true });
+      if (geo.unchecked) await checkNanPadding(g, geo.bm + 13, geo.bn + 7, 2 * geo.bk, sgm, false);
     }, 300_000);
   }
+
+  it('an unchecked tile refuses K % BK != 0', async () => {
+    const g = await gpu();
+    if (!g.caps.f16) return;
+    const real = hasSubgroupMatrixF16(g.caps);
+    const x = g.tensor([32, 40], 'f16'), o = g.tensor([32, 32], 'f16');
+    expect(() => linear(g, { x, w: g.tensor([32, 40], 'f16'), out: o },
+      { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_u', emulate: !real } } })).toThrow(/K % 32 == 0/);
+    g.release(x, o);
+  });
 
   it('refuses the wrong product, K % 4 != 0 and unknown ids', async () => {
     const g = await gpu();

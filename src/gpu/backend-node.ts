@@ -8,8 +8,12 @@ import { registerShaderLoader } from './shader-source.js';
 
 let gpuSingleton: GPU | null = null;
 
-/** Dawn toggles: f16 on NVIDIA Vulkan is off below driver 615.71 unless forced; subgroup matrices need unsafe APIs. */
-export const DAWN_FLAGS = ['backend=vulkan', 'enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia'];
+/**
+ * Dawn toggles: f16 on NVIDIA Vulkan is off below driver 615.71 unless forced; subgroup matrices need unsafe APIs.
+ * With FAPOOL_PIPESTATS_DIR set (the pipeline-statistics layer, kernels-bench/pipeline-stats/) the SPIR-V keeps
+ * the WGSL names, so the layer can name each pipeline's files after its entry point (no effect on the code made).
+ */
+export const DAWN_FLAGS = ['backend=vulkan', `enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia${process.env.FAPOOL_PIPESTATS_DIR ? ',disable_symbol_renaming' : ''}`];
 
 export async function nodeGpu(): Promise<GPU> {
   if (gpuSingleton) return gpuSingleton;

@@ -156,6 +156,7 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   't128x256_sg2x4_k32_b1', 't128x256_sg2x4_k16_b2', 't256x128_sg4x2_k32_b1', 't256x128_sg4x2_k16_b2',
   't128x128_sg2x2_k32_b1', 't128x128_sg2x2_k32_b2', 't128x128_sg2x2_k16_b2', 't128x128_sg4x2_k32_b1',
   'g128x128_sg2x4_k32_b1', 'g128x64_sg2x2_k32_b2',
+  't128x128_sg2x2_k64_b1', 'g128x64_sg2x2_k64_b1',
   't128x128_sg2x2_k32_b1_g8',
   'g128x128_sg2x4_k32_b1_g8',
   't16x64_sg1x4_k64_b2', 't16x64_sg1x4_k128_b1', 't16x128_sg1x4_k64_b1', 't32x64_sg1x4_k64_b1', 't64x64_sg2x2_k32_b2', 't64x64_sg1x4_k64_b1',
@@ -163,6 +164,9 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   't64x16_sg4x1_k64_b1', 't32x16_sg2x1_k64_b1', 't64x32_sg2x2_k64_b1', 't64x32_sg4x1_k64_b1', 't16x32_sg1x2_k128_b1', 't32x32_sg2x1_k64_b1',
   't32x32_sg2x2_k32_b1', 't64x32_sg2x1_k16_b2', 'g32x32_sg1x2_k32_b2', 'g32x16_sg2x1_k16_b1',
   't32x32_sg2x2_k32_b1_g3', 'g32x16_sg2x1_k16_b1_g2',
+  't128x256_sg2x4_k32_b1_u', 't128x256_sg2x4_k16_b2_u', 't256x128_sg4x2_k32_b1_u', 't128x128_sg2x2_k32_b1_u', 't128x128_sg2x2_k32_b2_u',
+  't128x128_sg2x2_k64_b1_u', 'g128x128_sg2x4_k32_b1_u', 'g128x64_sg2x2_k32_b2_u', 'g128x64_sg2x2_k64_b1_u',
+  't32x32_sg2x2_k32_b1_u', 't64x32_sg2x1_k16_b2_u', 'g32x16_sg2x1_k16_b1_u',
 ];
 
 /**
@@ -191,18 +195,20 @@ export interface TileGenGeometry {
   gated: boolean; bm: number; bn: number; sgRows: number; sgCols: number; bk: number; nbuf: number;
   /** Row blocks per group of the grouped tile order (_g{G}); 0: plain order. */
   group: number;
+  /** _u: staging without bounds checks (fewer registers); only for K % bk == 0. */
+  unchecked: boolean;
   tm: number; tn: number; wg: number; brows: number; lds: number; bytes: number;
 }
 
 /** Geometry of a generated configuration id (the generator's parseId, same rules). */
 export function tileGenGeometry(id: string): TileGenGeometry {
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?$/.exec(id);
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u)?$/.exec(id);
   if (!m || !SGM_TILE_GEN_IDS.includes(id)) throw new LimitError(`gemm: no generated tile configuration '${id}' (have: ${SGM_TILE_GEN_IDS.join(', ')})`);
   const gated = m[1] === 'g', group = Number(m[8] ?? 0);
   const [bm, bn, sgRows, sgCols, bk, nbuf] = m.slice(2, 8).map(Number) as [number, number, number, number, number, number];
   const brows = gated ? 2 * bn : bn, lds = bk + 8, subgroups = sgRows * sgCols;
   const bytes = 2 * nbuf * (bm + brows) * lds + 4 * 256 * subgroups * (gated ? 2 : 1);
-  return { gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm: bm / (16 * sgRows), tn: bn / (16 * sgCols), wg: 32 * subgroups, brows, lds, bytes };
+  return { gated, bm, bn, sgRows, sgCols, bk, nbuf, group, unchecked: m[9] !== undefined, tm: bm / (16 * sgRows), tn: bn / (16 * sgCols), wg: 32 * subgroups, brows, lds, bytes };
 }
 
 interface SgmTileGenCfg { id: string; epi: Epilogue; split: boolean }
@@ -240,6 +246,7 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, s: SgmTileGenShape): Dispatch
   checkSgmOperands(caps, l, s.emulate === true);
   assertShape(g.gated === gated, `gemm: generated tile '${s.id}' is for the ${g.gated ? 'gated' : 'plain'} product, this is ${gated ? 'gated' : 'plain'}`);
   assertShape(l.K % 4 === 0, `gemm: the subgroup-matrix tile kernel needs K % 4 == 0, got K = ${l.K}`);
+  assertShape(!g.unchecked || l.K % g.bk === 0, `gemm: the unchecked tile '${s.id}' needs K % ${g.bk} == 0, got K = ${l.K}`);
   if (!sgmTileGenFits(caps, s)) throw new LimitError(`gemm: generated tile '${s.id}' does not fit this device (32-lane subgroups, ${g.wg} invocations, ${g.bytes} bytes of workgroup memory)`);
   const program = s.emulate ? sgmTileGenEmuProgram : sgmTileGenProgram;
   const grid = (z: number): [number, number, number] => [ceilDiv(l.N, g.bn), ceilDiv(l.M, g.bm), z];

@@ -1,0 +1,271 @@
+// A Vulkan layer that asks the driver what it made of each compute pipeline: the statistics and internal
+// representations of VK_KHR_pipeline_executable_properties (registers, shared memory, spills, instruction counts,
+// and whatever text the driver offers), written per pipeline into $FAPOOL_PIPESTATS_DIR with the SPIR-V Dawn
+// handed over. Dawn cannot be asked for this (WebGPU exposes no such thing), so the layer sits between Dawn and
+// the driver. Enable it for one process:
+//   VK_LAYER_PATH=kernels-bench/pipeline-stats/build VK_INSTANCE_LAYERS=VK_LAYER_FAPOOL_pipeline_stats FAPOOL_PIPESTATS_DIR=/tmp/stats node …
+// Build: kernels-bench/pipeline-stats/build.sh. Nothing changes when the driver lacks the extension (the files
+// then hold only the SPIR-V and a line saying so).
+#include <vulkan/vulkan.h>
+#include <vulkan/vk_layer.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXPORT __attribute__((visibility("default")))
+#define EXT_NAME "VK_KHR_pipeline_executable_properties"
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static PFN_vkGetInstanceProcAddr next_gipa;
+static PFN_vkGetDeviceProcAddr next_gdpa;
+static VkInstance last_instance;
+static int enabled_on_device;   // the extension and its feature were enabled on the devices created so far
+static unsigned seq;
+
+// SPIR-V of live shader modules (a short list: Dawn creates a module, then its pipeline).
+struct module { VkShaderModule m; uint32_t *code; size_t size; struct module *next; };
+static struct module *modules;
+
+
+static const char *out_dir(void) { return getenv("FAPOOL_PIPESTATS_DIR"); }
+
+static VKAPI_ATTR VkResult VKAPI_CALL fp_CreateInstance(const VkInstanceCreateInfo *ci, const VkAllocationCallbacks *a, VkInstance *inst) {
+  VkLayerInstanceCreateInfo *li = (VkLayerInstanceCreateInfo *)ci->pNext;
+  while (li && !(li->sType == VK_STRUCTURE_TYPE_LOADER_INSTANCE_CREATE_INFO && li->function == VK_LAYER_LINK_INFO))
+    li = (VkLayerInstanceCreateInfo *)li->pNext;
+  if (!li) return VK_ERROR_INITIALIZATION_FAILED;
+  PFN_vkGetInstanceProcAddr gipa = li->u.pLayerInfo->pfnNextGetInstanceProcAddr;
+  li->u.pLayerInfo = li->u.pLayerInfo->pNext;
+  PFN_vkCreateInstance create = (PFN_vkCreateInstance)gipa(VK_NULL_HANDLE, "vkCreateInstance");
+  VkResult r = create(ci, a, inst);
+  if (r == VK_SUCCESS) { pthread_mutex_lock(&lock); next_gipa = gipa; last_instance = *inst; pthread_mutex_unlock(&lock); }
+  return r;
+}
+
+static int has_extension(PFN_vkGetInstanceProcAddr gipa, VkPhysicalDevice pd) {
+  PFN_vkEnumerateDeviceExtensionProperties en = (PFN_vkEnumerateDeviceExtensionProperties)gipa(last_instance, "vkEnumerateDeviceExtensionProperties");
+  uint32_t n = 0;
+  if (!en || en(pd, NULL, &n, NULL) != VK_SUCCESS || !n) return 0;
+  VkExtensionProperties *p = calloc(n, sizeof *p);
+  int found = 0;
+  if (p && en(pd, NULL, &n, p) == VK_SUCCESS)
+    for (uint32_t i = 0; i < n; i++) if (!strcmp(p[i].extensionName, EXT_NAME)) found = 1;
+  free(p);
+  return found;
+}
+
+static VKAPI_ATTR VkResult VKAPI_CALL fp_CreateDevice(VkPhysicalDevice pd, const VkDeviceCreateInfo *ci, const VkAllocationCallbacks *a, VkDevice *dev) {
+  VkLayerDeviceCreateInfo *li = (VkLayerDeviceCreateInfo *)ci->pNext;
+  while (li && !(li->sType == VK_STRUCTURE_TYPE_LOADER_DEVICE_CREATE_INFO && li->function == VK_LAYER_LINK_INFO))
+    li = (VkLayerDeviceCreateInfo *)li->pNext;
+  if (!li) return VK_ERROR_INITIALIZATION_FAILED;
+  PFN_vkGetInstanceProcAddr gipa = li->u.pLayerInfo->pfnNextGetInstanceProcAddr;
+  PFN_vkGetDeviceProcAddr gdpa = li->u.pLayerInfo->pfnNextGetDeviceProcAddr;
+  li->u.pLayerInfo = li->u.pLayerInfo->pNext;
+  PFN_vkCreateDevice create = (PFN_vkCreateDevice)gipa(last_instance, "vkCreateDevice");
+  VkDeviceCreateInfo c = *ci;
+  VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR feat = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR, .pNext = (void *)ci->pNext, .pipelineExecutableInfo = VK_TRUE,
+  };
+  const char **names = NULL;
+  int ext = has_extension(gipa, pd);
+  if (ext) {
+    int already = 0;
+    for (uint32_t i = 0; i < ci->enabledExtensionCount; i++) if (!strcmp(ci->ppEnabledExtensionNames[i], EXT_NAME)) already = 1;
+    names = calloc(ci->enabledExtensionCount + 1, sizeof *names);
+    memcpy(names, ci->ppEnabledExtensionNames, ci->enabledExtensionCount * sizeof *names);
+    if (!already) names[c.enabledExtensionCount++] = EXT_NAME;
+    c.ppEnabledExtensionNames = names;
+    c.pNext = &feat;
+  }
+  VkResult r = create(pd, &c, a, dev);
+  free(names);
+  if (r == VK_SUCCESS) { pthread_mutex_lock(&lock); next_gdpa = gdpa; enabled_on_device = ext; pthread_mutex_unlock(&lock); }
+  return r;
+}
+
+static VKAPI_ATTR VkResult VKAPI_CALL fp_CreateShaderModule(VkDevice d, const VkShaderModuleCreateInfo *ci, const VkAllocationCallbacks *a, VkShaderModule *m) {
+  PFN_vkCreateShaderModule next = (PFN_vkCreateShaderModule)next_gdpa(d, "vkCreateShaderModule");
+  VkResult r = next(d, ci, a, m);
+  if (r == VK_SUCCESS && out_dir()) {
+    struct module *e = malloc(sizeof *e);
+    if (e && (e->code = malloc(ci->codeSize))) {
+      memcpy(e->code, ci->pCode, ci->codeSize);
+      e->size = ci->codeSize; e->m = *m;
+      pthread_mutex_lock(&lock); e->next = modules; modules = e; pthread_mutex_unlock(&lock);
+    } else free(e);
+  }
+  return r;
+}
+
+static VKAPI_ATTR void VKAPI_CALL fp_DestroyShaderModule(VkDevice d, VkShaderModule m, const VkAllocationCallbacks *a) {
+  pthread_mutex_lock(&lock);
+  for (struct module **p = &modules; *p; p = &(*p)->next) {
+    if ((*p)->m == m) { struct module *e = *p; *p = e->next; free(e->code); free(e); break; }
+  }
+  pthread_mutex_unlock(&lock);
+  ((PFN_vkDestroyShaderModule)next_gdpa(d, "vkDestroyShaderModule"))(d, m, a);
+}
+
+static void write_spirv(const char *base, VkShaderModule m) {
+  char path[1100];
+  pthread_mutex_lock(&lock);
+  for (struct module *e = modules; e; e = e->next) {
+    if (e->m != m) continue;
+    snprintf(path, sizeof path, "%s.spv", base);
+    FILE *f = fopen(path, "wb");
+    if (f) { fwrite(e->code, 1, e->size, f); fclose(f); }
+    break;
+  }
+  pthread_mutex_unlock(&lock);
+}
+
+// The original name of the entry point `entry` of a module: Dawn renames every entry point to dawn_entry_point,
+// but with its disable_symbol_renaming toggle (src/gpu/backend-node.ts sets it when FAPOOL_PIPESTATS_DIR is set)
+// the SPIR-V keeps an OpName of the entry function with the WGSL name.
+static void entry_name(VkShaderModule m, const char *entry, char *out, size_t cap) {
+  snprintf(out, cap, "%s", entry);
+  pthread_mutex_lock(&lock);
+  for (struct module *e = modules; e; e = e->next) {
+    if (e->m != m) continue;
+    const uint32_t *w = e->code; size_t n = e->size / 4, i = 5;
+    uint32_t fn = 0;
+    for (size_t j = i; j < n && (w[j] >> 16); j += w[j] >> 16)   // OpEntryPoint (15): model, function id, name
+      if ((w[j] & 0xffff) == 15 && (w[j] >> 16) > 3 && !strncmp((const char *)&w[j + 3], entry, 4 * ((w[j] >> 16) - 3))) fn = w[j + 2];
+    for (size_t j = i; fn && j < n && (w[j] >> 16); j += w[j] >> 16)   // OpName (5): target id, name
+      if ((w[j] & 0xffff) == 5 && (w[j] >> 16) > 2 && w[j + 1] == fn) { snprintf(out, cap, "%.*s", (int)(4 * ((w[j] >> 16) - 2)), (const char *)&w[j + 2]); break; }
+    break;
+  }
+  pthread_mutex_unlock(&lock);
+}
+
+static void stat_value(FILE *f, const VkPipelineExecutableStatisticKHR *s) {
+  switch (s->format) {
+    case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_BOOL32_KHR: fprintf(f, "%s", s->value.b32 ? "true" : "false"); break;
+    case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_INT64_KHR: fprintf(f, "%lld", (long long)s->value.i64); break;
+    case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_UINT64_KHR: fprintf(f, "%llu", (unsigned long long)s->value.u64); break;
+    case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_FLOAT64_KHR: fprintf(f, "%g", s->value.f64); break;
+    default: fprintf(f, "?");
+  }
+}
+
+// The statistics and internal representations of every executable of pipeline p, into <base>.txt (and binary
+// representations into <base>.<k>.<i>.bin).
+static void write_stats(VkDevice d, VkPipeline p, const char *base, const char *entry) {
+  char path[1100];
+  snprintf(path, sizeof path, "%s.txt", base);
+  FILE *f = fopen(path, "w");
+  if (!f) return;
+  fprintf(f, "entry: %s\n", entry);
+  if (!enabled_on_device) { fprintf(f, "the driver does not offer " EXT_NAME "\n"); fclose(f); return; }
+  PFN_vkGetPipelineExecutablePropertiesKHR props = (PFN_vkGetPipelineExecutablePropertiesKHR)next_gdpa(d, "vkGetPipelineExecutablePropertiesKHR");
+  PFN_vkGetPipelineExecutableStatisticsKHR stats = (PFN_vkGetPipelineExecutableStatisticsKHR)next_gdpa(d, "vkGetPipelineExecutableStatisticsKHR");
+  PFN_vkGetPipelineExecutableInternalRepresentationsKHR irs = (PFN_vkGetPipelineExecutableInternalRepresentationsKHR)next_gdpa(d, "vkGetPipelineExecutableInternalRepresentationsKHR");
+  VkPipelineInfoKHR pi = { .sType = VK_STRUCTURE_TYPE_PIPELINE_INFO_KHR, .pipeline = p };
+  uint32_t n = 0;
+  if (!props || props(d, &pi, &n, NULL) != VK_SUCCESS) { fprintf(f, "vkGetPipelineExecutablePropertiesKHR failed\n"); fclose(f); return; }
+  VkPipelineExecutablePropertiesKHR *ex = calloc(n, sizeof *ex);
+  for (uint32_t k = 0; k < n; k++) ex[k].sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_PROPERTIES_KHR;
+  props(d, &pi, &n, ex);
+  for (uint32_t k = 0; k < n; k++) {
+    fprintf(f, "executable %u: %s (%s), subgroup size %u\n", k, ex[k].name, ex[k].description, ex[k].subgroupSize);
+    VkPipelineExecutableInfoKHR ei = { .sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INFO_KHR, .pipeline = p, .executableIndex = k };
+    uint32_t ns = 0;
+    if (stats && stats(d, &ei, &ns, NULL) == VK_SUCCESS && ns) {
+      VkPipelineExecutableStatisticKHR *s = calloc(ns, sizeof *s);
+      for (uint32_t i = 0; i < ns; i++) s[i].sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_STATISTIC_KHR;
+      stats(d, &ei, &ns, s);
+      for (uint32_t i = 0; i < ns; i++) { fprintf(f, "stat %s: ", s[i].name); stat_value(f, &s[i]); fprintf(f, "   # %s\n", s[i].description); }
+      free(s);
+    }
+    uint32_t nr = 0;
+    if (irs && irs(d, &ei, &nr, NULL) == VK_SUCCESS && nr) {
+      VkPipelineExecutableInternalRepresentationKHR *r = calloc(nr, sizeof *r);
+      for (uint32_t i = 0; i < nr; i++) r[i].sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INTERNAL_REPRESENTATION_KHR;
+      irs(d, &ei, &nr, r);   // sizes first
+      for (uint32_t i = 0; i < nr; i++) r[i].pData = malloc(r[i].dataSize ? r[i].dataSize : 1);
+      irs(d, &ei, &nr, r);
+      for (uint32_t i = 0; i < nr; i++) {
+        fprintf(f, "representation %u: %s (%s), %zu bytes%s\n", i, r[i].name, r[i].description, r[i].dataSize, r[i].isText ? ", text:" : ", binary");
+        if (r[i].isText) { fwrite(r[i].pData, 1, strnlen(r[i].pData, r[i].dataSize), f); fputc('\n', f); }
+        else {
+          char bin[1200];
+          snprintf(bin, sizeof bin, "%s.%u.%u.bin", base, k, i);
+          FILE *b = fopen(bin, "wb");
+          if (b) { fwrite(r[i].pData, 1, r[i].dataSize, b); fclose(b); }
+        }
+        free(r[i].pData);
+      }
+      free(r);
+    }
+  }
+  free(ex);
+  fclose(f);
+}
+
+static VKAPI_ATTR VkResult VKAPI_CALL fp_CreateComputePipelines(VkDevice d, VkPipelineCache cache, uint32_t n, const VkComputePipelineCreateInfo *ci,
+    const VkAllocationCallbacks *a, VkPipeline *p) {
+  PFN_vkCreateComputePipelines next = (PFN_vkCreateComputePipelines)next_gdpa(d, "vkCreateComputePipelines");
+  const char *dir = out_dir();
+  if (!dir) return next(d, cache, n, ci, a, p);
+  VkComputePipelineCreateInfo *c = calloc(n, sizeof *c);
+  memcpy(c, ci, n * sizeof *c);
+  if (enabled_on_device)
+    for (uint32_t i = 0; i < n; i++) c[i].flags |= VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR | VK_PIPELINE_CREATE_CAPTURE_INTERNAL_REPRESENTATIONS_BIT_KHR;
+  VkResult r = next(d, cache, n, c, a, p);
+  if (r == VK_SUCCESS) {
+    for (uint32_t i = 0; i < n; i++) {
+      pthread_mutex_lock(&lock);
+      unsigned k = seq++;
+      pthread_mutex_unlock(&lock);
+      char base[1024], name[256];
+      const char *entry = c[i].stage.pName ? c[i].stage.pName : "main";
+      entry_name(c[i].stage.module, entry, name, sizeof name);
+      snprintf(base, sizeof base, "%.700s/%04u_%.200s", dir, k, name);
+      write_spirv(base, c[i].stage.module);
+      write_stats(d, p[i], base, entry);
+    }
+  }
+  free(c);
+  return r;
+}
+
+static PFN_vkVoidFunction ours(const char *name);
+
+static VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL fp_GetDeviceProcAddr(VkDevice d, const char *name) {
+  PFN_vkVoidFunction f = ours(name);
+  if (f && strcmp(name, "vkCreateInstance") && strcmp(name, "vkCreateDevice")) return f;
+  return next_gdpa ? next_gdpa(d, name) : NULL;
+}
+
+static VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL fp_GetInstanceProcAddr(VkInstance inst, const char *name) {
+  PFN_vkVoidFunction f = ours(name);
+  if (f) return f;
+  return next_gipa ? next_gipa(inst, name) : NULL;
+}
+
+static PFN_vkVoidFunction ours(const char *name) {
+  static const struct { const char *name; PFN_vkVoidFunction f; } table[] = {
+    { "vkGetInstanceProcAddr", (PFN_vkVoidFunction)fp_GetInstanceProcAddr },
+    { "vkGetDeviceProcAddr", (PFN_vkVoidFunction)fp_GetDeviceProcAddr },
+    { "vkCreateInstance", (PFN_vkVoidFunction)fp_CreateInstance },
+    { "vkCreateDevice", (PFN_vkVoidFunction)fp_CreateDevice },
+    { "vkCreateShaderModule", (PFN_vkVoidFunction)fp_CreateShaderModule },
+    { "vkDestroyShaderModule", (PFN_vkVoidFunction)fp_DestroyShaderModule },
+    { "vkCreateComputePipelines", (PFN_vkVoidFunction)fp_CreateComputePipelines },
+  };
+  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) if (!strcmp(name, table[i].name)) return table[i].f;
+  return NULL;
+}
+
+EXPORT VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL vkGetInstanceProcAddr(VkInstance inst, const char *name) { return fp_GetInstanceProcAddr(inst, name); }
+EXPORT VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL vkGetDeviceProcAddr(VkDevice d, const char *name) { return fp_GetDeviceProcAddr(d, name); }
+
+EXPORT VKAPI_ATTR VkResult VKAPI_CALL vkNegotiateLoaderLayerInterfaceVersion(VkNegotiateLayerInterface *v) {
+  if (v->loaderLayerInterfaceVersion > 2) v->loaderLayerInterfaceVersion = 2;
+  v->pfnGetInstanceProcAddr = fp_GetInstanceProcAddr;
+  v->pfnGetDeviceProcAddr = fp_GetDeviceProcAddr;
+  v->pfnGetPhysicalDeviceProcAddr = NULL;
+  return VK_SUCCESS;
+}
