@@ -20,6 +20,10 @@
 // registers (the H200 driver gave the checked 128×256 tile 232 per thread, the double-buffered ones spill). Rows
 // past M or N load whatever lies there (past the binding: Tint's robustness clamps the address); such a row only
 // feeds outputs past M or N, which are never written, and every K chunk is in range.
+// _m (matrix staging; the host allows it only for whole tiles: M % BM, N % BN, K % BK all 0): the slice is moved
+// as 16×16 blocks, each loaded by one subgroup as a matrix from the operand and stored as a matrix into the tile,
+// instead of four scalar f16 stores per vec4 (subgroupMatrixLoad needs an array<f16> tile, so vec4 stores cannot
+// be written in WGSL; a matrix store is the driver's own vector store).
 // Epilogue: each result matrix goes through the subgroup's 16×16 f32 scratch in Cs, then its lanes apply
 // bias / GELU / residual / accumulate (gemm_epilogue.wgsl) or, gated, y = act(gate) ⊙ up.
 // Split-K entries tgs_{id} (few rows: a tile walks all of K one slice at a time, latency-bound, so the slices are
@@ -41,6 +45,11 @@ struct Params { M: u32, N: u32, K: u32, kper: u32 }   // kper: K slices per spli
 @group(0) @binding(10) var<storage, read> wg4: array<T4>;
 @group(0) @binding(11) var<storage, read> wu4: array<T4>;
 @group(0) @binding(12) var<storage, read_write> part: array<f32>;   // split-K: [splits][M][NP] f32 partial sums
+// _m: the same operands as x4, w4, wg4, wu4, read as 16×16 matrices.
+@group(0) @binding(0) var<storage, read> x: array<T>;
+@group(0) @binding(1) var<storage, read> w: array<T>;
+@group(0) @binding(8) var<storage, read> wg: array<T>;
+@group(0) @binding(9) var<storage, read> wu: array<T>;
 
 var<workgroup> As: TileA;     // [NBUF][BM][BK + 8]    x rows
 var<workgroup> Bs: TileB;     // [NBUF][BROWS][BK + 8] w rows (gated: gate rows, then up rows)
@@ -7369,6 +7378,1006 @@ fn tg_g32x16_sg2x1_k16_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   }
   let cb = sg * 512u;
   subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(256)
+fn tg_t128x256_sg2x4_k32_b1_m(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 256u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2560u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 64u;
+  let q0 = sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g0 = (row0 + 16u * (q0 / 2u)) * p.K + 16u * (q0 % 2u);
+  let e0 = (q0 / 2u) * 640u + 16u * (q0 % 2u);
+  let q1 = 8u + sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g1 = (row0 + 16u * (q1 / 2u)) * p.K + 16u * (q1 % 2u);
+  let e1 = (q1 / 2u) * 640u + 16u * (q1 % 2u);
+  let q2 = sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g2 = (col0 + 16u * (q2 / 2u)) * p.K + 16u * (q2 % 2u);
+  let e2 = (q2 / 2u) * 640u + 16u * (q2 % 2u);
+  let q3 = 8u + sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g3 = (col0 + 16u * (q3 / 2u)) * p.K + 16u * (q3 % 2u);
+  let e3 = (q3 / 2u) * 640u + 16u * (q3 % 2u);
+  let q4 = 16u + sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g4 = (col0 + 16u * (q4 / 2u)) * p.K + 16u * (q4 % 2u);
+  let e4 = (q4 / 2u) * 640u + 16u * (q4 % 2u);
+  let q5 = 24u + sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g5 = (col0 + 16u * (q5 / 2u)) * p.K + 16u * (q5 % 2u);
+  let e5 = (q5 / 2u) * 640u + 16u * (q5 % 2u);
+  var m0 = subgroup_matrix_left<f16, 16, 16>();
+  var m1 = subgroup_matrix_left<f16, 16, 16>();
+  var m2 = subgroup_matrix_left<f16, 16, 16>();
+  var m3 = subgroup_matrix_left<f16, 16, 16>();
+  var m4 = subgroup_matrix_left<f16, 16, 16>();
+  var m5 = subgroup_matrix_left<f16, 16, 16>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c02 = subgroup_matrix_result<f32, 16, 16>();
+  var c03 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c12 = subgroup_matrix_result<f32, 16, 16>();
+  var c13 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c21 = subgroup_matrix_result<f32, 16, 16>();
+  var c22 = subgroup_matrix_result<f32, 16, 16>();
+  var c23 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  var c31 = subgroup_matrix_result<f32, 16, 16>();
+  var c32 = subgroup_matrix_result<f32, 16, 16>();
+  var c33 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k = k0 * 32u;
+    m0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g0 + k, p.K);
+    m1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g1 + k, p.K);
+    m2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g2 + k, p.K);
+    m3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g3 + k, p.K);
+    m4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g4 + k, p.K);
+    m5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g5 + k, p.K);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    subgroupMatrixStore<row_major>(&As, e0, m0, 40u);
+    subgroupMatrixStore<row_major>(&As, e1, m1, 40u);
+    subgroupMatrixStore<row_major>(&Bs, e2, m2, 40u);
+    subgroupMatrixStore<row_major>(&Bs, e3, m3, 40u);
+    subgroupMatrixStore<row_major>(&Bs, e4, m4, 40u);
+    subgroupMatrixStore<row_major>(&Bs, e5, m5, 40u);
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k = (kt + 1u) * 32u;
+        m0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g0 + k, p.K);
+        m1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g1 + k, p.K);
+        m2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g2 + k, p.K);
+        m3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g3 + k, p.K);
+        m4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g4 + k, p.K);
+        m5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g5 + k, p.K);
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1280u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1920u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1920u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1296u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1936u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1296u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1936u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(256)
+fn tg_t256x128_sg4x2_k32_b1_m(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 256u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
+  let q0 = sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g0 = (row0 + 16u * (q0 / 2u)) * p.K + 16u * (q0 % 2u);
+  let e0 = (q0 / 2u) * 640u + 16u * (q0 % 2u);
+  let q1 = 8u + sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g1 = (row0 + 16u * (q1 / 2u)) * p.K + 16u * (q1 % 2u);
+  let e1 = (q1 / 2u) * 640u + 16u * (q1 % 2u);
+  let q2 = 16u + sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g2 = (row0 + 16u * (q2 / 2u)) * p.K + 16u * (q2 % 2u);
+  let e2 = (q2 / 2u) * 640u + 16u * (q2 % 2u);
+  let q3 = 24u + sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g3 = (row0 + 16u * (q3 / 2u)) * p.K + 16u * (q3 % 2u);
+  let e3 = (q3 / 2u) * 640u + 16u * (q3 % 2u);
+  let q4 = sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g4 = (col0 + 16u * (q4 / 2u)) * p.K + 16u * (q4 % 2u);
+  let e4 = (q4 / 2u) * 640u + 16u * (q4 % 2u);
+  let q5 = 8u + sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g5 = (col0 + 16u * (q5 / 2u)) * p.K + 16u * (q5 % 2u);
+  let e5 = (q5 / 2u) * 640u + 16u * (q5 % 2u);
+  var m0 = subgroup_matrix_left<f16, 16, 16>();
+  var m1 = subgroup_matrix_left<f16, 16, 16>();
+  var m2 = subgroup_matrix_left<f16, 16, 16>();
+  var m3 = subgroup_matrix_left<f16, 16, 16>();
+  var m4 = subgroup_matrix_left<f16, 16, 16>();
+  var m5 = subgroup_matrix_left<f16, 16, 16>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c02 = subgroup_matrix_result<f32, 16, 16>();
+  var c03 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c12 = subgroup_matrix_result<f32, 16, 16>();
+  var c13 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c21 = subgroup_matrix_result<f32, 16, 16>();
+  var c22 = subgroup_matrix_result<f32, 16, 16>();
+  var c23 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  var c31 = subgroup_matrix_result<f32, 16, 16>();
+  var c32 = subgroup_matrix_result<f32, 16, 16>();
+  var c33 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k = k0 * 32u;
+    m0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g0 + k, p.K);
+    m1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g1 + k, p.K);
+    m2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g2 + k, p.K);
+    m3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g3 + k, p.K);
+    m4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g4 + k, p.K);
+    m5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g5 + k, p.K);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    subgroupMatrixStore<row_major>(&As, e0, m0, 40u);
+    subgroupMatrixStore<row_major>(&As, e1, m1, 40u);
+    subgroupMatrixStore<row_major>(&As, e2, m2, 40u);
+    subgroupMatrixStore<row_major>(&As, e3, m3, 40u);
+    subgroupMatrixStore<row_major>(&Bs, e4, m4, 40u);
+    subgroupMatrixStore<row_major>(&Bs, e5, m5, 40u);
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k = (kt + 1u) * 32u;
+        m0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g0 + k, p.K);
+        m1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g1 + k, p.K);
+        m2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g2 + k, p.K);
+        m3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g3 + k, p.K);
+        m4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g4 + k, p.K);
+        m5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g5 + k, p.K);
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1280u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1920u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1920u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1296u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1936u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1296u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1936u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t128x128_sg2x2_k32_b1_m(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
+  let q0 = sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g0 = (row0 + 16u * (q0 / 2u)) * p.K + 16u * (q0 % 2u);
+  let e0 = (q0 / 2u) * 640u + 16u * (q0 % 2u);
+  let q1 = 4u + sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g1 = (row0 + 16u * (q1 / 2u)) * p.K + 16u * (q1 % 2u);
+  let e1 = (q1 / 2u) * 640u + 16u * (q1 % 2u);
+  let q2 = 8u + sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g2 = (row0 + 16u * (q2 / 2u)) * p.K + 16u * (q2 % 2u);
+  let e2 = (q2 / 2u) * 640u + 16u * (q2 % 2u);
+  let q3 = 12u + sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g3 = (row0 + 16u * (q3 / 2u)) * p.K + 16u * (q3 % 2u);
+  let e3 = (q3 / 2u) * 640u + 16u * (q3 % 2u);
+  let q4 = sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g4 = (col0 + 16u * (q4 / 2u)) * p.K + 16u * (q4 % 2u);
+  let e4 = (q4 / 2u) * 640u + 16u * (q4 % 2u);
+  let q5 = 4u + sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g5 = (col0 + 16u * (q5 / 2u)) * p.K + 16u * (q5 % 2u);
+  let e5 = (q5 / 2u) * 640u + 16u * (q5 % 2u);
+  let q6 = 8u + sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g6 = (col0 + 16u * (q6 / 2u)) * p.K + 16u * (q6 % 2u);
+  let e6 = (q6 / 2u) * 640u + 16u * (q6 % 2u);
+  let q7 = 12u + sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g7 = (col0 + 16u * (q7 / 2u)) * p.K + 16u * (q7 % 2u);
+  let e7 = (q7 / 2u) * 640u + 16u * (q7 % 2u);
+  var m0 = subgroup_matrix_left<f16, 16, 16>();
+  var m1 = subgroup_matrix_left<f16, 16, 16>();
+  var m2 = subgroup_matrix_left<f16, 16, 16>();
+  var m3 = subgroup_matrix_left<f16, 16, 16>();
+  var m4 = subgroup_matrix_left<f16, 16, 16>();
+  var m5 = subgroup_matrix_left<f16, 16, 16>();
+  var m6 = subgroup_matrix_left<f16, 16, 16>();
+  var m7 = subgroup_matrix_left<f16, 16, 16>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c02 = subgroup_matrix_result<f32, 16, 16>();
+  var c03 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c12 = subgroup_matrix_result<f32, 16, 16>();
+  var c13 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c21 = subgroup_matrix_result<f32, 16, 16>();
+  var c22 = subgroup_matrix_result<f32, 16, 16>();
+  var c23 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  var c31 = subgroup_matrix_result<f32, 16, 16>();
+  var c32 = subgroup_matrix_result<f32, 16, 16>();
+  var c33 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k = k0 * 32u;
+    m0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g0 + k, p.K);
+    m1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g1 + k, p.K);
+    m2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g2 + k, p.K);
+    m3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g3 + k, p.K);
+    m4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g4 + k, p.K);
+    m5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g5 + k, p.K);
+    m6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g6 + k, p.K);
+    m7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g7 + k, p.K);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    subgroupMatrixStore<row_major>(&As, e0, m0, 40u);
+    subgroupMatrixStore<row_major>(&As, e1, m1, 40u);
+    subgroupMatrixStore<row_major>(&As, e2, m2, 40u);
+    subgroupMatrixStore<row_major>(&As, e3, m3, 40u);
+    subgroupMatrixStore<row_major>(&Bs, e4, m4, 40u);
+    subgroupMatrixStore<row_major>(&Bs, e5, m5, 40u);
+    subgroupMatrixStore<row_major>(&Bs, e6, m6, 40u);
+    subgroupMatrixStore<row_major>(&Bs, e7, m7, 40u);
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k = (kt + 1u) * 32u;
+        m0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g0 + k, p.K);
+        m1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g1 + k, p.K);
+        m2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g2 + k, p.K);
+        m3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g3 + k, p.K);
+        m4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g4 + k, p.K);
+        m5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g5 + k, p.K);
+        m6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g6 + k, p.K);
+        m7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g7 + k, p.K);
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1280u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1920u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1920u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1296u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1936u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1296u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1936u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t128x128_sg2x2_k32_b2_m(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
+  let q0 = sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g0 = (row0 + 16u * (q0 / 2u)) * p.K + 16u * (q0 % 2u);
+  let e0 = (q0 / 2u) * 640u + 16u * (q0 % 2u);
+  let q1 = 4u + sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g1 = (row0 + 16u * (q1 / 2u)) * p.K + 16u * (q1 % 2u);
+  let e1 = (q1 / 2u) * 640u + 16u * (q1 % 2u);
+  let q2 = 8u + sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g2 = (row0 + 16u * (q2 / 2u)) * p.K + 16u * (q2 % 2u);
+  let e2 = (q2 / 2u) * 640u + 16u * (q2 % 2u);
+  let q3 = 12u + sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g3 = (row0 + 16u * (q3 / 2u)) * p.K + 16u * (q3 % 2u);
+  let e3 = (q3 / 2u) * 640u + 16u * (q3 % 2u);
+  let q4 = sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g4 = (col0 + 16u * (q4 / 2u)) * p.K + 16u * (q4 % 2u);
+  let e4 = (q4 / 2u) * 640u + 16u * (q4 % 2u);
+  let q5 = 4u + sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g5 = (col0 + 16u * (q5 / 2u)) * p.K + 16u * (q5 % 2u);
+  let e5 = (q5 / 2u) * 640u + 16u * (q5 % 2u);
+  let q6 = 8u + sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g6 = (col0 + 16u * (q6 / 2u)) * p.K + 16u * (q6 % 2u);
+  let e6 = (q6 / 2u) * 640u + 16u * (q6 % 2u);
+  let q7 = 12u + sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g7 = (col0 + 16u * (q7 / 2u)) * p.K + 16u * (q7 % 2u);
+  let e7 = (q7 / 2u) * 640u + 16u * (q7 % 2u);
+  var m0 = subgroup_matrix_left<f16, 16, 16>();
+  var m1 = subgroup_matrix_left<f16, 16, 16>();
+  var m2 = subgroup_matrix_left<f16, 16, 16>();
+  var m3 = subgroup_matrix_left<f16, 16, 16>();
+  var m4 = subgroup_matrix_left<f16, 16, 16>();
+  var m5 = subgroup_matrix_left<f16, 16, 16>();
+  var m6 = subgroup_matrix_left<f16, 16, 16>();
+  var m7 = subgroup_matrix_left<f16, 16, 16>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c02 = subgroup_matrix_result<f32, 16, 16>();
+  var c03 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c12 = subgroup_matrix_result<f32, 16, 16>();
+  var c13 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c21 = subgroup_matrix_result<f32, 16, 16>();
+  var c22 = subgroup_matrix_result<f32, 16, 16>();
+  var c23 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  var c31 = subgroup_matrix_result<f32, 16, 16>();
+  var c32 = subgroup_matrix_result<f32, 16, 16>();
+  var c33 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k = k0 * 32u;
+    m0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g0 + k, p.K);
+    m1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g1 + k, p.K);
+    m2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g2 + k, p.K);
+    m3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g3 + k, p.K);
+    m4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g4 + k, p.K);
+    m5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g5 + k, p.K);
+    m6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g6 + k, p.K);
+    m7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g7 + k, p.K);
+  }
+  subgroupMatrixStore<row_major>(&As, e0, m0, 40u);
+  subgroupMatrixStore<row_major>(&As, e1, m1, 40u);
+  subgroupMatrixStore<row_major>(&As, e2, m2, 40u);
+  subgroupMatrixStore<row_major>(&As, e3, m3, 40u);
+  subgroupMatrixStore<row_major>(&Bs, e4, m4, 40u);
+  subgroupMatrixStore<row_major>(&Bs, e5, m5, 40u);
+  subgroupMatrixStore<row_major>(&Bs, e6, m6, 40u);
+  subgroupMatrixStore<row_major>(&Bs, e7, m7, 40u);
+  workgroupBarrier();
+  for (var kt = k0; kt < nk; kt++) {
+    let buf = (kt - k0) & 1u;
+    if (kt + 1u < nk) {
+      {
+        let k = (kt + 1u) * 32u;
+        m0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g0 + k, p.K);
+        m1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g1 + k, p.K);
+        m2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g2 + k, p.K);
+        m3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g3 + k, p.K);
+        m4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g4 + k, p.K);
+        m5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g5 + k, p.K);
+        m6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g6 + k, p.K);
+        m7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g7 + k, p.K);
+      }
+    }
+    let ta = buf * 5120u + sa; let tb = buf * 5120u + sb;
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, ta + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, ta + 640u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, ta + 1280u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, ta + 1920u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, tb + 0u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, tb + 640u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, tb + 1280u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, tb + 1920u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, ta + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, ta + 656u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, ta + 1296u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, ta + 1936u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, tb + 16u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, tb + 656u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, tb + 1296u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, tb + 1936u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+    // The other tile was last read in slice kt − 1, which every subgroup finished before the barrier
+    // that ended it: overwrite it now; one barrier orders it before slice kt + 1.
+    if (kt + 1u < nk) {
+      subgroupMatrixStore<row_major>(&As, (1u - buf) * 5120u + e0, m0, 40u);
+      subgroupMatrixStore<row_major>(&As, (1u - buf) * 5120u + e1, m1, 40u);
+      subgroupMatrixStore<row_major>(&As, (1u - buf) * 5120u + e2, m2, 40u);
+      subgroupMatrixStore<row_major>(&As, (1u - buf) * 5120u + e3, m3, 40u);
+      subgroupMatrixStore<row_major>(&Bs, (1u - buf) * 5120u + e4, m4, 40u);
+      subgroupMatrixStore<row_major>(&Bs, (1u - buf) * 5120u + e5, m5, 40u);
+      subgroupMatrixStore<row_major>(&Bs, (1u - buf) * 5120u + e6, m6, 40u);
+      subgroupMatrixStore<row_major>(&Bs, (1u - buf) * 5120u + e7, m7, 40u);
+    }
+    workgroupBarrier();
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(256)
+fn tg_g128x128_sg2x4_k32_b1_m(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1280u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
+  let q0 = sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g0 = (row0 + 16u * (q0 / 2u)) * p.K + 16u * (q0 % 2u);
+  let e0 = (q0 / 2u) * 640u + 16u * (q0 % 2u);
+  let q1 = 8u + sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g1 = (row0 + 16u * (q1 / 2u)) * p.K + 16u * (q1 % 2u);
+  let e1 = (q1 / 2u) * 640u + 16u * (q1 % 2u);
+  let q2 = sg;   // wg block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g2 = (col0 + 16u * (q2 / 2u)) * p.K + 16u * (q2 % 2u);
+  let e2 = (q2 / 2u) * 640u + 16u * (q2 % 2u);
+  let q3 = 8u + sg;   // wg block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g3 = (col0 + 16u * (q3 / 2u)) * p.K + 16u * (q3 % 2u);
+  let e3 = (q3 / 2u) * 640u + 16u * (q3 % 2u);
+  let q4 = sg;   // wu block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g4 = (col0 + 16u * (q4 / 2u)) * p.K + 16u * (q4 % 2u);
+  let e4 = 5120u + (q4 / 2u) * 640u + 16u * (q4 % 2u);
+  let q5 = 8u + sg;   // wu block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g5 = (col0 + 16u * (q5 / 2u)) * p.K + 16u * (q5 % 2u);
+  let e5 = 5120u + (q5 / 2u) * 640u + 16u * (q5 % 2u);
+  var m0 = subgroup_matrix_left<f16, 16, 16>();
+  var m1 = subgroup_matrix_left<f16, 16, 16>();
+  var m2 = subgroup_matrix_left<f16, 16, 16>();
+  var m3 = subgroup_matrix_left<f16, 16, 16>();
+  var m4 = subgroup_matrix_left<f16, 16, 16>();
+  var m5 = subgroup_matrix_left<f16, 16, 16>();
+  var g00 = subgroup_matrix_result<f32, 16, 16>();
+  var u00 = subgroup_matrix_result<f32, 16, 16>();
+  var g01 = subgroup_matrix_result<f32, 16, 16>();
+  var u01 = subgroup_matrix_result<f32, 16, 16>();
+  var g10 = subgroup_matrix_result<f32, 16, 16>();
+  var u10 = subgroup_matrix_result<f32, 16, 16>();
+  var g11 = subgroup_matrix_result<f32, 16, 16>();
+  var u11 = subgroup_matrix_result<f32, 16, 16>();
+  var g20 = subgroup_matrix_result<f32, 16, 16>();
+  var u20 = subgroup_matrix_result<f32, 16, 16>();
+  var g21 = subgroup_matrix_result<f32, 16, 16>();
+  var u21 = subgroup_matrix_result<f32, 16, 16>();
+  var g30 = subgroup_matrix_result<f32, 16, 16>();
+  var u30 = subgroup_matrix_result<f32, 16, 16>();
+  var g31 = subgroup_matrix_result<f32, 16, 16>();
+  var u31 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k = k0 * 32u;
+    m0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g0 + k, p.K);
+    m1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g1 + k, p.K);
+    m2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&wg, g2 + k, p.K);
+    m3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&wg, g3 + k, p.K);
+    m4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&wu, g4 + k, p.K);
+    m5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&wu, g5 + k, p.K);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    subgroupMatrixStore<row_major>(&As, e0, m0, 40u);
+    subgroupMatrixStore<row_major>(&As, e1, m1, 40u);
+    subgroupMatrixStore<row_major>(&Bs, e2, m2, 40u);
+    subgroupMatrixStore<row_major>(&Bs, e3, m3, 40u);
+    subgroupMatrixStore<row_major>(&Bs, e4, m4, 40u);
+    subgroupMatrixStore<row_major>(&Bs, e5, m5, 40u);
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k = (kt + 1u) * 32u;
+        m0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g0 + k, p.K);
+        m1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g1 + k, p.K);
+        m2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&wg, g2 + k, p.K);
+        m3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&wg, g3 + k, p.K);
+        m4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&wu, g4 + k, p.K);
+        m5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&wu, g5 + k, p.K);
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1280u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1920u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5120u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5760u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+      u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+      g20 = subgroupMatrixMultiplyAccumulate(a2, bg0, g20);
+      u20 = subgroupMatrixMultiplyAccumulate(a2, bu0, u20);
+      g21 = subgroupMatrixMultiplyAccumulate(a2, bg1, g21);
+      u21 = subgroupMatrixMultiplyAccumulate(a2, bu1, u21);
+      g30 = subgroupMatrixMultiplyAccumulate(a3, bg0, g30);
+      u30 = subgroupMatrixMultiplyAccumulate(a3, bu0, u30);
+      g31 = subgroupMatrixMultiplyAccumulate(a3, bg1, g31);
+      u31 = subgroupMatrixMultiplyAccumulate(a3, bu1, u31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1296u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1936u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5136u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5776u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+      u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+      g20 = subgroupMatrixMultiplyAccumulate(a2, bg0, g20);
+      u20 = subgroupMatrixMultiplyAccumulate(a2, bu0, u20);
+      g21 = subgroupMatrixMultiplyAccumulate(a2, bg1, g21);
+      u21 = subgroupMatrixMultiplyAccumulate(a2, bu1, u21);
+      g30 = subgroupMatrixMultiplyAccumulate(a3, bg0, g30);
+      u30 = subgroupMatrixMultiplyAccumulate(a3, bu0, u30);
+      g31 = subgroupMatrixMultiplyAccumulate(a3, bg1, g31);
+      u31 = subgroupMatrixMultiplyAccumulate(a3, bu1, u31);
+    }
+  }
+  let cb = sg * 512u;
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g20, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u20, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g21, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u21, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g30, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u30, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g31, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u31, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t32x32_sg2x2_k32_b1_m(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
+  let q0 = sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g0 = (row0 + 16u * (q0 / 2u)) * p.K + 16u * (q0 % 2u);
+  let e0 = (q0 / 2u) * 640u + 16u * (q0 % 2u);
+  let q1 = sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g1 = (col0 + 16u * (q1 / 2u)) * p.K + 16u * (q1 % 2u);
+  let e1 = (q1 / 2u) * 640u + 16u * (q1 % 2u);
+  var m0 = subgroup_matrix_left<f16, 16, 16>();
+  var m1 = subgroup_matrix_left<f16, 16, 16>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k = k0 * 32u;
+    m0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g0 + k, p.K);
+    m1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g1 + k, p.K);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    subgroupMatrixStore<row_major>(&As, e0, m0, 40u);
+    subgroupMatrixStore<row_major>(&Bs, e1, m1, 40u);
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k = (kt + 1u) * 32u;
+        m0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g0 + k, p.K);
+        m1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g1 + k, p.K);
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(64)
+fn tg_t64x32_sg2x1_k16_b2_m(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 1u) * 768u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 1u) * 768u;   // and B-tile row
+  let sr = (sg / 1u) * 32u; let sc = (sg % 1u) * 32u;
+  let q0 = sg;   // x block: rows 16 · (q / 1), K columns 16 · (q % 1)
+  let g0 = (row0 + 16u * (q0 / 1u)) * p.K + 16u * (q0 % 1u);
+  let e0 = (q0 / 1u) * 384u + 16u * (q0 % 1u);
+  let q1 = 2u + sg;   // x block: rows 16 · (q / 1), K columns 16 · (q % 1)
+  let g1 = (row0 + 16u * (q1 / 1u)) * p.K + 16u * (q1 % 1u);
+  let e1 = (q1 / 1u) * 384u + 16u * (q1 % 1u);
+  let q2 = sg;   // w block: rows 16 · (q / 1), K columns 16 · (q % 1)
+  let g2 = (col0 + 16u * (q2 / 1u)) * p.K + 16u * (q2 % 1u);
+  let e2 = (q2 / 1u) * 384u + 16u * (q2 % 1u);
+  var m0 = subgroup_matrix_left<f16, 16, 16>();
+  var m1 = subgroup_matrix_left<f16, 16, 16>();
+  var m2 = subgroup_matrix_left<f16, 16, 16>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 15u) / 16u;
+  {
+    let k = k0 * 16u;
+    m0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g0 + k, p.K);
+    m1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g1 + k, p.K);
+    m2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g2 + k, p.K);
+  }
+  subgroupMatrixStore<row_major>(&As, e0, m0, 24u);
+  subgroupMatrixStore<row_major>(&As, e1, m1, 24u);
+  subgroupMatrixStore<row_major>(&Bs, e2, m2, 24u);
+  workgroupBarrier();
+  for (var kt = k0; kt < nk; kt++) {
+    let buf = (kt - k0) & 1u;
+    if (kt + 1u < nk) {
+      {
+        let k = (kt + 1u) * 16u;
+        m0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g0 + k, p.K);
+        m1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g1 + k, p.K);
+        m2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&w, g2 + k, p.K);
+      }
+    }
+    let ta = buf * 1536u + sa; let tb = buf * 768u + sb;
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, ta + 0u, 24u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, ta + 384u, 24u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, tb + 0u, 24u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, tb + 384u, 24u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+    }
+    // The other tile was last read in slice kt − 1, which every subgroup finished before the barrier
+    // that ended it: overwrite it now; one barrier orders it before slice kt + 1.
+    if (kt + 1u < nk) {
+      subgroupMatrixStore<row_major>(&As, (1u - buf) * 1536u + e0, m0, 24u);
+      subgroupMatrixStore<row_major>(&As, (1u - buf) * 1536u + e1, m1, 24u);
+      subgroupMatrixStore<row_major>(&Bs, (1u - buf) * 768u + e2, m2, 24u);
+    }
+    workgroupBarrier();
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+}
+
+@compute @workgroup_size(64)
+fn tg_g32x32_sg2x1_k32_b1_m(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 1u) * 640u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 1u) * 1280u;   // and B-tile row
+  let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 32u;
+  let q0 = sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g0 = (row0 + 16u * (q0 / 2u)) * p.K + 16u * (q0 % 2u);
+  let e0 = (q0 / 2u) * 640u + 16u * (q0 % 2u);
+  let q1 = 2u + sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g1 = (row0 + 16u * (q1 / 2u)) * p.K + 16u * (q1 % 2u);
+  let e1 = (q1 / 2u) * 640u + 16u * (q1 % 2u);
+  let q2 = sg;   // wg block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g2 = (col0 + 16u * (q2 / 2u)) * p.K + 16u * (q2 % 2u);
+  let e2 = (q2 / 2u) * 640u + 16u * (q2 % 2u);
+  let q3 = 2u + sg;   // wg block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g3 = (col0 + 16u * (q3 / 2u)) * p.K + 16u * (q3 % 2u);
+  let e3 = (q3 / 2u) * 640u + 16u * (q3 % 2u);
+  let q4 = sg;   // wu block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g4 = (col0 + 16u * (q4 / 2u)) * p.K + 16u * (q4 % 2u);
+  let e4 = 1280u + (q4 / 2u) * 640u + 16u * (q4 % 2u);
+  let q5 = 2u + sg;   // wu block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g5 = (col0 + 16u * (q5 / 2u)) * p.K + 16u * (q5 % 2u);
+  let e5 = 1280u + (q5 / 2u) * 640u + 16u * (q5 % 2u);
+  var m0 = subgroup_matrix_left<f16, 16, 16>();
+  var m1 = subgroup_matrix_left<f16, 16, 16>();
+  var m2 = subgroup_matrix_left<f16, 16, 16>();
+  var m3 = subgroup_matrix_left<f16, 16, 16>();
+  var m4 = subgroup_matrix_left<f16, 16, 16>();
+  var m5 = subgroup_matrix_left<f16, 16, 16>();
+  var g00 = subgroup_matrix_result<f32, 16, 16>();
+  var u00 = subgroup_matrix_result<f32, 16, 16>();
+  var g01 = subgroup_matrix_result<f32, 16, 16>();
+  var u01 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k = k0 * 32u;
+    m0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g0 + k, p.K);
+    m1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g1 + k, p.K);
+    m2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&wg, g2 + k, p.K);
+    m3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&wg, g3 + k, p.K);
+    m4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&wu, g4 + k, p.K);
+    m5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&wu, g5 + k, p.K);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    subgroupMatrixStore<row_major>(&As, e0, m0, 40u);
+    subgroupMatrixStore<row_major>(&As, e1, m1, 40u);
+    subgroupMatrixStore<row_major>(&Bs, e2, m2, 40u);
+    subgroupMatrixStore<row_major>(&Bs, e3, m3, 40u);
+    subgroupMatrixStore<row_major>(&Bs, e4, m4, 40u);
+    subgroupMatrixStore<row_major>(&Bs, e5, m5, 40u);
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k = (kt + 1u) * 32u;
+        m0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g0 + k, p.K);
+        m1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&x, g1 + k, p.K);
+        m2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&wg, g2 + k, p.K);
+        m3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&wg, g3 + k, p.K);
+        m4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&wu, g4 + k, p.K);
+        m5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&wu, g5 + k, p.K);
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1920u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1296u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1936u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+    }
+  }
+  let cb = sg * 512u;
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
 }
 
 @compute @workgroup_size(128)

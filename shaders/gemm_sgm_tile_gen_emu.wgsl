@@ -23,6 +23,10 @@
 // registers (the H200 driver gave the checked 128×256 tile 232 per thread, the double-buffered ones spill). Rows
 // past M or N load whatever lies there (past the binding: Tint's robustness clamps the address); such a row only
 // feeds outputs past M or N, which are never written, and every K chunk is in range.
+// _m (matrix staging; the host allows it only for whole tiles: M % BM, N % BN, K % BK all 0): the slice is moved
+// as 16×16 blocks, each loaded by one subgroup as a matrix from the operand and stored as a matrix into the tile,
+// instead of four scalar f16 stores per vec4 (subgroupMatrixLoad needs an array<f16> tile, so vec4 stores cannot
+// be written in WGSL; a matrix store is the driver's own vector store).
 // Epilogue: each result matrix goes through the subgroup's 16×16 f32 scratch in Cs, then its lanes apply
 // bias / GELU / residual / accumulate (gemm_epilogue.wgsl) or, gated, y = act(gate) ⊙ up.
 // Split-K entries tgs_{id} (few rows: a tile walks all of K one slice at a time, latency-bound, so the slices are
@@ -44,6 +48,11 @@ struct Params { M: u32, N: u32, K: u32, kper: u32 }   // kper: K slices per spli
 @group(0) @binding(10) var<storage, read> wg4: array<T4>;
 @group(0) @binding(11) var<storage, read> wu4: array<T4>;
 @group(0) @binding(12) var<storage, read_write> part: array<f32>;   // split-K: [splits][M][NP] f32 partial sums
+// _m: the same operands as x4, w4, wg4, wu4, read as 16×16 matrices.
+@group(0) @binding(0) var<storage, read> x: array<T>;
+@group(0) @binding(1) var<storage, read> w: array<T>;
+@group(0) @binding(8) var<storage, read> wg: array<T>;
+@group(0) @binding(9) var<storage, read> wu: array<T>;
 
 var<workgroup> As: TileA;     // [NBUF][BM][BK + 8]    x rows
 var<workgroup> Bs: TileB;     // [NBUF][BROWS][BK + 8] w rows (gated: gate rows, then up rows)
@@ -71,6 +80,42 @@ fn mma_e(a: u32, b: u32, c: SmC, lds: u32, lane: u32) -> SmC {
 
 fn store_e(o: u32, c: SmC, lane: u32) {
   for (var t = 0u; t < emu_n(8u); t++) { Cs[o + (2u * (lane / 4u) + t / 4u) * 16u + 4u * (lane % 4u) + t % 4u] = c[t]; }
+}
+
+// _m staging: a 16×16 f16 block copied row-major from an operand (row stride st) into a tile (stride lds); lane l
+// holds row l / 2, columns 8 · (l % 2) + {0..7}.
+alias SmS = array<f16, 8>;
+fn sload_x(o: u32, st: u32, lane: u32) -> SmS {
+  var r: SmS;
+  let s = o + (lane / 2u) * st + 8u * (lane % 2u);
+  for (var e = 0u; e < emu_n(8u); e++) { r[e] = x[s + e]; }
+  return r;
+}
+fn sload_w(o: u32, st: u32, lane: u32) -> SmS {
+  var r: SmS;
+  let s = o + (lane / 2u) * st + 8u * (lane % 2u);
+  for (var e = 0u; e < emu_n(8u); e++) { r[e] = w[s + e]; }
+  return r;
+}
+fn sload_wg(o: u32, st: u32, lane: u32) -> SmS {
+  var r: SmS;
+  let s = o + (lane / 2u) * st + 8u * (lane % 2u);
+  for (var e = 0u; e < emu_n(8u); e++) { r[e] = wg[s + e]; }
+  return r;
+}
+fn sload_wu(o: u32, st: u32, lane: u32) -> SmS {
+  var r: SmS;
+  let s = o + (lane / 2u) * st + 8u * (lane % 2u);
+  for (var e = 0u; e < emu_n(8u); e++) { r[e] = wu[s + e]; }
+  return r;
+}
+fn sstore_As(o: u32, v: SmS, lds: u32, lane: u32) {
+  let s = o + (lane / 2u) * lds + 8u * (lane % 2u);
+  for (var e = 0u; e < emu_n(8u); e++) { As[s + e] = v[e]; }
+}
+fn sstore_Bs(o: u32, v: SmS, lds: u32, lane: u32) {
+  let s = o + (lane / 2u) * lds + 8u * (lane % 2u);
+  for (var e = 0u; e < emu_n(8u); e++) { Bs[s + e] = v[e]; }
 }
 
 // Epilogue switches (ACT, HAS_BIAS, HAS_RESIDUAL, ACCUMULATE), activate() and epilogue(m, n, v):
@@ -7396,6 +7441,1006 @@ fn tg_g32x16_sg2x1_k16_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   }
   let cb = sg * 512u;
   store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(256)
+fn tg_t128x256_sg2x4_k32_b1_m(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 256u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2560u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 64u;
+  let q0 = sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g0 = (row0 + 16u * (q0 / 2u)) * p.K + 16u * (q0 % 2u);
+  let e0 = (q0 / 2u) * 640u + 16u * (q0 % 2u);
+  let q1 = 8u + sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g1 = (row0 + 16u * (q1 / 2u)) * p.K + 16u * (q1 % 2u);
+  let e1 = (q1 / 2u) * 640u + 16u * (q1 % 2u);
+  let q2 = sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g2 = (col0 + 16u * (q2 / 2u)) * p.K + 16u * (q2 % 2u);
+  let e2 = (q2 / 2u) * 640u + 16u * (q2 % 2u);
+  let q3 = 8u + sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g3 = (col0 + 16u * (q3 / 2u)) * p.K + 16u * (q3 % 2u);
+  let e3 = (q3 / 2u) * 640u + 16u * (q3 % 2u);
+  let q4 = 16u + sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g4 = (col0 + 16u * (q4 / 2u)) * p.K + 16u * (q4 % 2u);
+  let e4 = (q4 / 2u) * 640u + 16u * (q4 % 2u);
+  let q5 = 24u + sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g5 = (col0 + 16u * (q5 / 2u)) * p.K + 16u * (q5 % 2u);
+  let e5 = (q5 / 2u) * 640u + 16u * (q5 % 2u);
+  var m0 = SmS();
+  var m1 = SmS();
+  var m2 = SmS();
+  var m3 = SmS();
+  var m4 = SmS();
+  var m5 = SmS();
+  var c00 = SmC();
+  var c01 = SmC();
+  var c02 = SmC();
+  var c03 = SmC();
+  var c10 = SmC();
+  var c11 = SmC();
+  var c12 = SmC();
+  var c13 = SmC();
+  var c20 = SmC();
+  var c21 = SmC();
+  var c22 = SmC();
+  var c23 = SmC();
+  var c30 = SmC();
+  var c31 = SmC();
+  var c32 = SmC();
+  var c33 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k = k0 * 32u;
+    m0 = sload_x(g0 + k, p.K, lane);
+    m1 = sload_x(g1 + k, p.K, lane);
+    m2 = sload_w(g2 + k, p.K, lane);
+    m3 = sload_w(g3 + k, p.K, lane);
+    m4 = sload_w(g4 + k, p.K, lane);
+    m5 = sload_w(g5 + k, p.K, lane);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    sstore_As(e0, m0, 40u, lane);
+    sstore_As(e1, m1, 40u, lane);
+    sstore_Bs(e2, m2, 40u, lane);
+    sstore_Bs(e3, m3, 40u, lane);
+    sstore_Bs(e4, m4, 40u, lane);
+    sstore_Bs(e5, m5, 40u, lane);
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k = (kt + 1u) * 32u;
+        m0 = sload_x(g0 + k, p.K, lane);
+        m1 = sload_x(g1 + k, p.K, lane);
+        m2 = sload_w(g2 + k, p.K, lane);
+        m3 = sload_w(g3 + k, p.K, lane);
+        m4 = sload_w(g4 + k, p.K, lane);
+        m5 = sload_w(g5 + k, p.K, lane);
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 640u;
+      let a2 = sa + 1280u;
+      let a3 = sa + 1920u;
+      let b0 = sb + 0u;
+      let b1 = sb + 640u;
+      let b2 = sb + 1280u;
+      let b3 = sb + 1920u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 656u;
+      let a2 = sa + 1296u;
+      let a3 = sa + 1936u;
+      let b0 = sb + 16u;
+      let b1 = sb + 656u;
+      let b2 = sb + 1296u;
+      let b3 = sb + 1936u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(256)
+fn tg_t256x128_sg4x2_k32_b1_m(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 256u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
+  let q0 = sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g0 = (row0 + 16u * (q0 / 2u)) * p.K + 16u * (q0 % 2u);
+  let e0 = (q0 / 2u) * 640u + 16u * (q0 % 2u);
+  let q1 = 8u + sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g1 = (row0 + 16u * (q1 / 2u)) * p.K + 16u * (q1 % 2u);
+  let e1 = (q1 / 2u) * 640u + 16u * (q1 % 2u);
+  let q2 = 16u + sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g2 = (row0 + 16u * (q2 / 2u)) * p.K + 16u * (q2 % 2u);
+  let e2 = (q2 / 2u) * 640u + 16u * (q2 % 2u);
+  let q3 = 24u + sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g3 = (row0 + 16u * (q3 / 2u)) * p.K + 16u * (q3 % 2u);
+  let e3 = (q3 / 2u) * 640u + 16u * (q3 % 2u);
+  let q4 = sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g4 = (col0 + 16u * (q4 / 2u)) * p.K + 16u * (q4 % 2u);
+  let e4 = (q4 / 2u) * 640u + 16u * (q4 % 2u);
+  let q5 = 8u + sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g5 = (col0 + 16u * (q5 / 2u)) * p.K + 16u * (q5 % 2u);
+  let e5 = (q5 / 2u) * 640u + 16u * (q5 % 2u);
+  var m0 = SmS();
+  var m1 = SmS();
+  var m2 = SmS();
+  var m3 = SmS();
+  var m4 = SmS();
+  var m5 = SmS();
+  var c00 = SmC();
+  var c01 = SmC();
+  var c02 = SmC();
+  var c03 = SmC();
+  var c10 = SmC();
+  var c11 = SmC();
+  var c12 = SmC();
+  var c13 = SmC();
+  var c20 = SmC();
+  var c21 = SmC();
+  var c22 = SmC();
+  var c23 = SmC();
+  var c30 = SmC();
+  var c31 = SmC();
+  var c32 = SmC();
+  var c33 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k = k0 * 32u;
+    m0 = sload_x(g0 + k, p.K, lane);
+    m1 = sload_x(g1 + k, p.K, lane);
+    m2 = sload_x(g2 + k, p.K, lane);
+    m3 = sload_x(g3 + k, p.K, lane);
+    m4 = sload_w(g4 + k, p.K, lane);
+    m5 = sload_w(g5 + k, p.K, lane);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    sstore_As(e0, m0, 40u, lane);
+    sstore_As(e1, m1, 40u, lane);
+    sstore_As(e2, m2, 40u, lane);
+    sstore_As(e3, m3, 40u, lane);
+    sstore_Bs(e4, m4, 40u, lane);
+    sstore_Bs(e5, m5, 40u, lane);
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k = (kt + 1u) * 32u;
+        m0 = sload_x(g0 + k, p.K, lane);
+        m1 = sload_x(g1 + k, p.K, lane);
+        m2 = sload_x(g2 + k, p.K, lane);
+        m3 = sload_x(g3 + k, p.K, lane);
+        m4 = sload_w(g4 + k, p.K, lane);
+        m5 = sload_w(g5 + k, p.K, lane);
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 640u;
+      let a2 = sa + 1280u;
+      let a3 = sa + 1920u;
+      let b0 = sb + 0u;
+      let b1 = sb + 640u;
+      let b2 = sb + 1280u;
+      let b3 = sb + 1920u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 656u;
+      let a2 = sa + 1296u;
+      let a3 = sa + 1936u;
+      let b0 = sb + 16u;
+      let b1 = sb + 656u;
+      let b2 = sb + 1296u;
+      let b3 = sb + 1936u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t128x128_sg2x2_k32_b1_m(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
+  let q0 = sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g0 = (row0 + 16u * (q0 / 2u)) * p.K + 16u * (q0 % 2u);
+  let e0 = (q0 / 2u) * 640u + 16u * (q0 % 2u);
+  let q1 = 4u + sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g1 = (row0 + 16u * (q1 / 2u)) * p.K + 16u * (q1 % 2u);
+  let e1 = (q1 / 2u) * 640u + 16u * (q1 % 2u);
+  let q2 = 8u + sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g2 = (row0 + 16u * (q2 / 2u)) * p.K + 16u * (q2 % 2u);
+  let e2 = (q2 / 2u) * 640u + 16u * (q2 % 2u);
+  let q3 = 12u + sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g3 = (row0 + 16u * (q3 / 2u)) * p.K + 16u * (q3 % 2u);
+  let e3 = (q3 / 2u) * 640u + 16u * (q3 % 2u);
+  let q4 = sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g4 = (col0 + 16u * (q4 / 2u)) * p.K + 16u * (q4 % 2u);
+  let e4 = (q4 / 2u) * 640u + 16u * (q4 % 2u);
+  let q5 = 4u + sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g5 = (col0 + 16u * (q5 / 2u)) * p.K + 16u * (q5 % 2u);
+  let e5 = (q5 / 2u) * 640u + 16u * (q5 % 2u);
+  let q6 = 8u + sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g6 = (col0 + 16u * (q6 / 2u)) * p.K + 16u * (q6 % 2u);
+  let e6 = (q6 / 2u) * 640u + 16u * (q6 % 2u);
+  let q7 = 12u + sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g7 = (col0 + 16u * (q7 / 2u)) * p.K + 16u * (q7 % 2u);
+  let e7 = (q7 / 2u) * 640u + 16u * (q7 % 2u);
+  var m0 = SmS();
+  var m1 = SmS();
+  var m2 = SmS();
+  var m3 = SmS();
+  var m4 = SmS();
+  var m5 = SmS();
+  var m6 = SmS();
+  var m7 = SmS();
+  var c00 = SmC();
+  var c01 = SmC();
+  var c02 = SmC();
+  var c03 = SmC();
+  var c10 = SmC();
+  var c11 = SmC();
+  var c12 = SmC();
+  var c13 = SmC();
+  var c20 = SmC();
+  var c21 = SmC();
+  var c22 = SmC();
+  var c23 = SmC();
+  var c30 = SmC();
+  var c31 = SmC();
+  var c32 = SmC();
+  var c33 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k = k0 * 32u;
+    m0 = sload_x(g0 + k, p.K, lane);
+    m1 = sload_x(g1 + k, p.K, lane);
+    m2 = sload_x(g2 + k, p.K, lane);
+    m3 = sload_x(g3 + k, p.K, lane);
+    m4 = sload_w(g4 + k, p.K, lane);
+    m5 = sload_w(g5 + k, p.K, lane);
+    m6 = sload_w(g6 + k, p.K, lane);
+    m7 = sload_w(g7 + k, p.K, lane);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    sstore_As(e0, m0, 40u, lane);
+    sstore_As(e1, m1, 40u, lane);
+    sstore_As(e2, m2, 40u, lane);
+    sstore_As(e3, m3, 40u, lane);
+    sstore_Bs(e4, m4, 40u, lane);
+    sstore_Bs(e5, m5, 40u, lane);
+    sstore_Bs(e6, m6, 40u, lane);
+    sstore_Bs(e7, m7, 40u, lane);
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k = (kt + 1u) * 32u;
+        m0 = sload_x(g0 + k, p.K, lane);
+        m1 = sload_x(g1 + k, p.K, lane);
+        m2 = sload_x(g2 + k, p.K, lane);
+        m3 = sload_x(g3 + k, p.K, lane);
+        m4 = sload_w(g4 + k, p.K, lane);
+        m5 = sload_w(g5 + k, p.K, lane);
+        m6 = sload_w(g6 + k, p.K, lane);
+        m7 = sload_w(g7 + k, p.K, lane);
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 640u;
+      let a2 = sa + 1280u;
+      let a3 = sa + 1920u;
+      let b0 = sb + 0u;
+      let b1 = sb + 640u;
+      let b2 = sb + 1280u;
+      let b3 = sb + 1920u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 656u;
+      let a2 = sa + 1296u;
+      let a3 = sa + 1936u;
+      let b0 = sb + 16u;
+      let b1 = sb + 656u;
+      let b2 = sb + 1296u;
+      let b3 = sb + 1936u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t128x128_sg2x2_k32_b2_m(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
+  let q0 = sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g0 = (row0 + 16u * (q0 / 2u)) * p.K + 16u * (q0 % 2u);
+  let e0 = (q0 / 2u) * 640u + 16u * (q0 % 2u);
+  let q1 = 4u + sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g1 = (row0 + 16u * (q1 / 2u)) * p.K + 16u * (q1 % 2u);
+  let e1 = (q1 / 2u) * 640u + 16u * (q1 % 2u);
+  let q2 = 8u + sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g2 = (row0 + 16u * (q2 / 2u)) * p.K + 16u * (q2 % 2u);
+  let e2 = (q2 / 2u) * 640u + 16u * (q2 % 2u);
+  let q3 = 12u + sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g3 = (row0 + 16u * (q3 / 2u)) * p.K + 16u * (q3 % 2u);
+  let e3 = (q3 / 2u) * 640u + 16u * (q3 % 2u);
+  let q4 = sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g4 = (col0 + 16u * (q4 / 2u)) * p.K + 16u * (q4 % 2u);
+  let e4 = (q4 / 2u) * 640u + 16u * (q4 % 2u);
+  let q5 = 4u + sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g5 = (col0 + 16u * (q5 / 2u)) * p.K + 16u * (q5 % 2u);
+  let e5 = (q5 / 2u) * 640u + 16u * (q5 % 2u);
+  let q6 = 8u + sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g6 = (col0 + 16u * (q6 / 2u)) * p.K + 16u * (q6 % 2u);
+  let e6 = (q6 / 2u) * 640u + 16u * (q6 % 2u);
+  let q7 = 12u + sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g7 = (col0 + 16u * (q7 / 2u)) * p.K + 16u * (q7 % 2u);
+  let e7 = (q7 / 2u) * 640u + 16u * (q7 % 2u);
+  var m0 = SmS();
+  var m1 = SmS();
+  var m2 = SmS();
+  var m3 = SmS();
+  var m4 = SmS();
+  var m5 = SmS();
+  var m6 = SmS();
+  var m7 = SmS();
+  var c00 = SmC();
+  var c01 = SmC();
+  var c02 = SmC();
+  var c03 = SmC();
+  var c10 = SmC();
+  var c11 = SmC();
+  var c12 = SmC();
+  var c13 = SmC();
+  var c20 = SmC();
+  var c21 = SmC();
+  var c22 = SmC();
+  var c23 = SmC();
+  var c30 = SmC();
+  var c31 = SmC();
+  var c32 = SmC();
+  var c33 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k = k0 * 32u;
+    m0 = sload_x(g0 + k, p.K, lane);
+    m1 = sload_x(g1 + k, p.K, lane);
+    m2 = sload_x(g2 + k, p.K, lane);
+    m3 = sload_x(g3 + k, p.K, lane);
+    m4 = sload_w(g4 + k, p.K, lane);
+    m5 = sload_w(g5 + k, p.K, lane);
+    m6 = sload_w(g6 + k, p.K, lane);
+    m7 = sload_w(g7 + k, p.K, lane);
+  }
+  sstore_As(e0, m0, 40u, lane);
+  sstore_As(e1, m1, 40u, lane);
+  sstore_As(e2, m2, 40u, lane);
+  sstore_As(e3, m3, 40u, lane);
+  sstore_Bs(e4, m4, 40u, lane);
+  sstore_Bs(e5, m5, 40u, lane);
+  sstore_Bs(e6, m6, 40u, lane);
+  sstore_Bs(e7, m7, 40u, lane);
+  workgroupBarrier();
+  for (var kt = k0; kt < nk; kt++) {
+    let buf = (kt - k0) & 1u;
+    if (kt + 1u < nk) {
+      {
+        let k = (kt + 1u) * 32u;
+        m0 = sload_x(g0 + k, p.K, lane);
+        m1 = sload_x(g1 + k, p.K, lane);
+        m2 = sload_x(g2 + k, p.K, lane);
+        m3 = sload_x(g3 + k, p.K, lane);
+        m4 = sload_w(g4 + k, p.K, lane);
+        m5 = sload_w(g5 + k, p.K, lane);
+        m6 = sload_w(g6 + k, p.K, lane);
+        m7 = sload_w(g7 + k, p.K, lane);
+      }
+    }
+    let ta = buf * 5120u + sa; let tb = buf * 5120u + sb;
+    {
+      let a0 = ta + 0u;
+      let a1 = ta + 640u;
+      let a2 = ta + 1280u;
+      let a3 = ta + 1920u;
+      let b0 = tb + 0u;
+      let b1 = tb + 640u;
+      let b2 = tb + 1280u;
+      let b3 = tb + 1920u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+    {
+      let a0 = ta + 16u;
+      let a1 = ta + 656u;
+      let a2 = ta + 1296u;
+      let a3 = ta + 1936u;
+      let b0 = tb + 16u;
+      let b1 = tb + 656u;
+      let b2 = tb + 1296u;
+      let b3 = tb + 1936u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+    // The other tile was last read in slice kt − 1, which every subgroup finished before the barrier
+    // that ended it: overwrite it now; one barrier orders it before slice kt + 1.
+    if (kt + 1u < nk) {
+      sstore_As((1u - buf) * 5120u + e0, m0, 40u, lane);
+      sstore_As((1u - buf) * 5120u + e1, m1, 40u, lane);
+      sstore_As((1u - buf) * 5120u + e2, m2, 40u, lane);
+      sstore_As((1u - buf) * 5120u + e3, m3, 40u, lane);
+      sstore_Bs((1u - buf) * 5120u + e4, m4, 40u, lane);
+      sstore_Bs((1u - buf) * 5120u + e5, m5, 40u, lane);
+      sstore_Bs((1u - buf) * 5120u + e6, m6, 40u, lane);
+      sstore_Bs((1u - buf) * 5120u + e7, m7, 40u, lane);
+    }
+    workgroupBarrier();
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(256)
+fn tg_g128x128_sg2x4_k32_b1_m(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1280u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
+  let q0 = sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g0 = (row0 + 16u * (q0 / 2u)) * p.K + 16u * (q0 % 2u);
+  let e0 = (q0 / 2u) * 640u + 16u * (q0 % 2u);
+  let q1 = 8u + sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g1 = (row0 + 16u * (q1 / 2u)) * p.K + 16u * (q1 % 2u);
+  let e1 = (q1 / 2u) * 640u + 16u * (q1 % 2u);
+  let q2 = sg;   // wg block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g2 = (col0 + 16u * (q2 / 2u)) * p.K + 16u * (q2 % 2u);
+  let e2 = (q2 / 2u) * 640u + 16u * (q2 % 2u);
+  let q3 = 8u + sg;   // wg block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g3 = (col0 + 16u * (q3 / 2u)) * p.K + 16u * (q3 % 2u);
+  let e3 = (q3 / 2u) * 640u + 16u * (q3 % 2u);
+  let q4 = sg;   // wu block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g4 = (col0 + 16u * (q4 / 2u)) * p.K + 16u * (q4 % 2u);
+  let e4 = 5120u + (q4 / 2u) * 640u + 16u * (q4 % 2u);
+  let q5 = 8u + sg;   // wu block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g5 = (col0 + 16u * (q5 / 2u)) * p.K + 16u * (q5 % 2u);
+  let e5 = 5120u + (q5 / 2u) * 640u + 16u * (q5 % 2u);
+  var m0 = SmS();
+  var m1 = SmS();
+  var m2 = SmS();
+  var m3 = SmS();
+  var m4 = SmS();
+  var m5 = SmS();
+  var g00 = SmC();
+  var u00 = SmC();
+  var g01 = SmC();
+  var u01 = SmC();
+  var g10 = SmC();
+  var u10 = SmC();
+  var g11 = SmC();
+  var u11 = SmC();
+  var g20 = SmC();
+  var u20 = SmC();
+  var g21 = SmC();
+  var u21 = SmC();
+  var g30 = SmC();
+  var u30 = SmC();
+  var g31 = SmC();
+  var u31 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k = k0 * 32u;
+    m0 = sload_x(g0 + k, p.K, lane);
+    m1 = sload_x(g1 + k, p.K, lane);
+    m2 = sload_wg(g2 + k, p.K, lane);
+    m3 = sload_wg(g3 + k, p.K, lane);
+    m4 = sload_wu(g4 + k, p.K, lane);
+    m5 = sload_wu(g5 + k, p.K, lane);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    sstore_As(e0, m0, 40u, lane);
+    sstore_As(e1, m1, 40u, lane);
+    sstore_Bs(e2, m2, 40u, lane);
+    sstore_Bs(e3, m3, 40u, lane);
+    sstore_Bs(e4, m4, 40u, lane);
+    sstore_Bs(e5, m5, 40u, lane);
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k = (kt + 1u) * 32u;
+        m0 = sload_x(g0 + k, p.K, lane);
+        m1 = sload_x(g1 + k, p.K, lane);
+        m2 = sload_wg(g2 + k, p.K, lane);
+        m3 = sload_wg(g3 + k, p.K, lane);
+        m4 = sload_wu(g4 + k, p.K, lane);
+        m5 = sload_wu(g5 + k, p.K, lane);
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 640u;
+      let a2 = sa + 1280u;
+      let a3 = sa + 1920u;
+      let bg0 = sb + 0u;
+      let bu0 = sb + 5120u;
+      let bg1 = sb + 640u;
+      let bu1 = sb + 5760u;
+      g00 = mma_e(a0, bg0, g00, 40u, lane);
+      u00 = mma_e(a0, bu0, u00, 40u, lane);
+      g01 = mma_e(a0, bg1, g01, 40u, lane);
+      u01 = mma_e(a0, bu1, u01, 40u, lane);
+      g10 = mma_e(a1, bg0, g10, 40u, lane);
+      u10 = mma_e(a1, bu0, u10, 40u, lane);
+      g11 = mma_e(a1, bg1, g11, 40u, lane);
+      u11 = mma_e(a1, bu1, u11, 40u, lane);
+      g20 = mma_e(a2, bg0, g20, 40u, lane);
+      u20 = mma_e(a2, bu0, u20, 40u, lane);
+      g21 = mma_e(a2, bg1, g21, 40u, lane);
+      u21 = mma_e(a2, bu1, u21, 40u, lane);
+      g30 = mma_e(a3, bg0, g30, 40u, lane);
+      u30 = mma_e(a3, bu0, u30, 40u, lane);
+      g31 = mma_e(a3, bg1, g31, 40u, lane);
+      u31 = mma_e(a3, bu1, u31, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 656u;
+      let a2 = sa + 1296u;
+      let a3 = sa + 1936u;
+      let bg0 = sb + 16u;
+      let bu0 = sb + 5136u;
+      let bg1 = sb + 656u;
+      let bu1 = sb + 5776u;
+      g00 = mma_e(a0, bg0, g00, 40u, lane);
+      u00 = mma_e(a0, bu0, u00, 40u, lane);
+      g01 = mma_e(a0, bg1, g01, 40u, lane);
+      u01 = mma_e(a0, bu1, u01, 40u, lane);
+      g10 = mma_e(a1, bg0, g10, 40u, lane);
+      u10 = mma_e(a1, bu0, u10, 40u, lane);
+      g11 = mma_e(a1, bg1, g11, 40u, lane);
+      u11 = mma_e(a1, bu1, u11, 40u, lane);
+      g20 = mma_e(a2, bg0, g20, 40u, lane);
+      u20 = mma_e(a2, bu0, u20, 40u, lane);
+      g21 = mma_e(a2, bg1, g21, 40u, lane);
+      u21 = mma_e(a2, bu1, u21, 40u, lane);
+      g30 = mma_e(a3, bg0, g30, 40u, lane);
+      u30 = mma_e(a3, bu0, u30, 40u, lane);
+      g31 = mma_e(a3, bg1, g31, 40u, lane);
+      u31 = mma_e(a3, bu1, u31, 40u, lane);
+    }
+  }
+  let cb = sg * 512u;
+  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, g20, lane); store_e(cb + 256u, u20, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, g21, lane); store_e(cb + 256u, u21, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, g30, lane); store_e(cb + 256u, u30, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, g31, lane); store_e(cb + 256u, u31, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t32x32_sg2x2_k32_b1_m(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
+  let q0 = sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g0 = (row0 + 16u * (q0 / 2u)) * p.K + 16u * (q0 % 2u);
+  let e0 = (q0 / 2u) * 640u + 16u * (q0 % 2u);
+  let q1 = sg;   // w block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g1 = (col0 + 16u * (q1 / 2u)) * p.K + 16u * (q1 % 2u);
+  let e1 = (q1 / 2u) * 640u + 16u * (q1 % 2u);
+  var m0 = SmS();
+  var m1 = SmS();
+  var c00 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k = k0 * 32u;
+    m0 = sload_x(g0 + k, p.K, lane);
+    m1 = sload_w(g1 + k, p.K, lane);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    sstore_As(e0, m0, 40u, lane);
+    sstore_Bs(e1, m1, 40u, lane);
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k = (kt + 1u) * 32u;
+        m0 = sload_x(g0 + k, p.K, lane);
+        m1 = sload_w(g1 + k, p.K, lane);
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let b0 = sb + 0u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let b0 = sb + 16u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(64)
+fn tg_t64x32_sg2x1_k16_b2_m(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 1u) * 768u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 1u) * 768u;   // and B-tile row
+  let sr = (sg / 1u) * 32u; let sc = (sg % 1u) * 32u;
+  let q0 = sg;   // x block: rows 16 · (q / 1), K columns 16 · (q % 1)
+  let g0 = (row0 + 16u * (q0 / 1u)) * p.K + 16u * (q0 % 1u);
+  let e0 = (q0 / 1u) * 384u + 16u * (q0 % 1u);
+  let q1 = 2u + sg;   // x block: rows 16 · (q / 1), K columns 16 · (q % 1)
+  let g1 = (row0 + 16u * (q1 / 1u)) * p.K + 16u * (q1 % 1u);
+  let e1 = (q1 / 1u) * 384u + 16u * (q1 % 1u);
+  let q2 = sg;   // w block: rows 16 · (q / 1), K columns 16 · (q % 1)
+  let g2 = (col0 + 16u * (q2 / 1u)) * p.K + 16u * (q2 % 1u);
+  let e2 = (q2 / 1u) * 384u + 16u * (q2 % 1u);
+  var m0 = SmS();
+  var m1 = SmS();
+  var m2 = SmS();
+  var c00 = SmC();
+  var c01 = SmC();
+  var c10 = SmC();
+  var c11 = SmC();
+  let k0 = 0u; let nk = (p.K + 15u) / 16u;
+  {
+    let k = k0 * 16u;
+    m0 = sload_x(g0 + k, p.K, lane);
+    m1 = sload_x(g1 + k, p.K, lane);
+    m2 = sload_w(g2 + k, p.K, lane);
+  }
+  sstore_As(e0, m0, 24u, lane);
+  sstore_As(e1, m1, 24u, lane);
+  sstore_Bs(e2, m2, 24u, lane);
+  workgroupBarrier();
+  for (var kt = k0; kt < nk; kt++) {
+    let buf = (kt - k0) & 1u;
+    if (kt + 1u < nk) {
+      {
+        let k = (kt + 1u) * 16u;
+        m0 = sload_x(g0 + k, p.K, lane);
+        m1 = sload_x(g1 + k, p.K, lane);
+        m2 = sload_w(g2 + k, p.K, lane);
+      }
+    }
+    let ta = buf * 1536u + sa; let tb = buf * 768u + sb;
+    {
+      let a0 = ta + 0u;
+      let a1 = ta + 384u;
+      let b0 = tb + 0u;
+      let b1 = tb + 384u;
+      c00 = mma_e(a0, b0, c00, 24u, lane);
+      c01 = mma_e(a0, b1, c01, 24u, lane);
+      c10 = mma_e(a1, b0, c10, 24u, lane);
+      c11 = mma_e(a1, b1, c11, 24u, lane);
+    }
+    // The other tile was last read in slice kt − 1, which every subgroup finished before the barrier
+    // that ended it: overwrite it now; one barrier orders it before slice kt + 1.
+    if (kt + 1u < nk) {
+      sstore_As((1u - buf) * 1536u + e0, m0, 24u, lane);
+      sstore_As((1u - buf) * 1536u + e1, m1, 24u, lane);
+      sstore_Bs((1u - buf) * 768u + e2, m2, 24u, lane);
+    }
+    workgroupBarrier();
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+}
+
+@compute @workgroup_size(64)
+fn tg_g32x32_sg2x1_k32_b1_m(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 1u) * 640u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 1u) * 1280u;   // and B-tile row
+  let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 32u;
+  let q0 = sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g0 = (row0 + 16u * (q0 / 2u)) * p.K + 16u * (q0 % 2u);
+  let e0 = (q0 / 2u) * 640u + 16u * (q0 % 2u);
+  let q1 = 2u + sg;   // x block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g1 = (row0 + 16u * (q1 / 2u)) * p.K + 16u * (q1 % 2u);
+  let e1 = (q1 / 2u) * 640u + 16u * (q1 % 2u);
+  let q2 = sg;   // wg block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g2 = (col0 + 16u * (q2 / 2u)) * p.K + 16u * (q2 % 2u);
+  let e2 = (q2 / 2u) * 640u + 16u * (q2 % 2u);
+  let q3 = 2u + sg;   // wg block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g3 = (col0 + 16u * (q3 / 2u)) * p.K + 16u * (q3 % 2u);
+  let e3 = (q3 / 2u) * 640u + 16u * (q3 % 2u);
+  let q4 = sg;   // wu block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g4 = (col0 + 16u * (q4 / 2u)) * p.K + 16u * (q4 % 2u);
+  let e4 = 1280u + (q4 / 2u) * 640u + 16u * (q4 % 2u);
+  let q5 = 2u + sg;   // wu block: rows 16 · (q / 2), K columns 16 · (q % 2)
+  let g5 = (col0 + 16u * (q5 / 2u)) * p.K + 16u * (q5 % 2u);
+  let e5 = 1280u + (q5 / 2u) * 640u + 16u * (q5 % 2u);
+  var m0 = SmS();
+  var m1 = SmS();
+  var m2 = SmS();
+  var m3 = SmS();
+  var m4 = SmS();
+  var m5 = SmS();
+  var g00 = SmC();
+  var u00 = SmC();
+  var g01 = SmC();
+  var u01 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k = k0 * 32u;
+    m0 = sload_x(g0 + k, p.K, lane);
+    m1 = sload_x(g1 + k, p.K, lane);
+    m2 = sload_wg(g2 + k, p.K, lane);
+    m3 = sload_wg(g3 + k, p.K, lane);
+    m4 = sload_wu(g4 + k, p.K, lane);
+    m5 = sload_wu(g5 + k, p.K, lane);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    sstore_As(e0, m0, 40u, lane);
+    sstore_As(e1, m1, 40u, lane);
+    sstore_Bs(e2, m2, 40u, lane);
+    sstore_Bs(e3, m3, 40u, lane);
+    sstore_Bs(e4, m4, 40u, lane);
+    sstore_Bs(e5, m5, 40u, lane);
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k = (kt + 1u) * 32u;
+        m0 = sload_x(g0 + k, p.K, lane);
+        m1 = sload_x(g1 + k, p.K, lane);
+        m2 = sload_wg(g2 + k, p.K, lane);
+        m3 = sload_wg(g3 + k, p.K, lane);
+        m4 = sload_wu(g4 + k, p.K, lane);
+        m5 = sload_wu(g5 + k, p.K, lane);
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let bg0 = sb + 0u;
+      let bu0 = sb + 1280u;
+      let bg1 = sb + 640u;
+      let bu1 = sb + 1920u;
+      g00 = mma_e(a0, bg0, g00, 40u, lane);
+      u00 = mma_e(a0, bu0, u00, 40u, lane);
+      g01 = mma_e(a0, bg1, g01, 40u, lane);
+      u01 = mma_e(a0, bu1, u01, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let bg0 = sb + 16u;
+      let bu0 = sb + 1296u;
+      let bg1 = sb + 656u;
+      let bu1 = sb + 1936u;
+      g00 = mma_e(a0, bg0, g00, 40u, lane);
+      u00 = mma_e(a0, bu0, u00, 40u, lane);
+      g01 = mma_e(a0, bg1, g01, 40u, lane);
+      u01 = mma_e(a0, bu1, u01, 40u, lane);
+    }
+  }
+  let cb = sg * 512u;
+  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
 }
 
 @compute @workgroup_size(128)

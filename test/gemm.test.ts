@@ -338,6 +338,16 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
       // Ragged in every direction, more than one workgroup and slice, K % BK != 0; then an exact multiple.
       // Unchecked tiles (_u) take K % BK == 0 only: K rounded up to whole slices.
       const k = (n: number) => geo.unchecked ? Math.ceil(n / geo.bk) * geo.bk : n;
+      // Matrix-staged tiles (_m) take whole tiles only: several row and column blocks, one to three slices.
+      if (geo.matrices) {
+        const { bm, bn, bk } = geo;
+        for (const [M, N, K] of [[bm, bn, bk], [2 * bm, 3 * bn, 2 * bk], [3 * bm, bn, 3 * bk]] as const) {
+          if (geo.gated) await checkGated(g, M, N, K, sgm, 'gelu_tanh');
+          else await check(g, { M, N, K, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm } });
+        }
+        if (!geo.gated) await check(g, { M: 2 * bm, N: 2 * bn, K: 2 * bk, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm }, bias: true, act: 'gelu_erf', residual: true });
+        return;
+      }
       const shapes: (readonly [number, number, number])[] = [[geo.bm + 13, geo.bn + 7, k(2 * geo.bk + 20)], [17, 33, k(36)], [2 * geo.bm, 2 * geo.bn, 3 * geo.bk]];
       // Grouped order: whole groups of row blocks and a short last one, several column blocks.
       if (geo.group) shapes.push([(2 * geo.group + 1) * geo.bm - 3, 3 * geo.bn + 5, k(geo.bk + 4)]);
@@ -354,14 +364,19 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
     }, 300_000);
   }
 
-  it('an unchecked tile refuses K % BK != 0', async () => {
+  it('an unchecked tile refuses K % BK != 0, a matrix-staged one also partial tiles', async () => {
     const g = await gpu();
     if (!g.caps.f16) return;
     const real = hasSubgroupMatrixF16(g.caps);
-    const x = g.tensor([32, 40], 'f16'), o = g.tensor([32, 32], 'f16');
-    expect(() => linear(g, { x, w: g.tensor([32, 40], 'f16'), out: o },
-      { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_u', emulate: !real } } })).toThrow(/K % 32 == 0/);
-    g.release(x, o);
+    const run = (M: number, N: number, K: number, id: string) => {
+      const x = g.tensor([M, K], 'f16'), w = g.tensor([N, K], 'f16'), o = g.tensor([M, N], 'f16');
+      try { linear(g, { x, w, out: o }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id, emulate: !real } } }).release(); } finally { g.release(x, w, o); }
+    };
+    expect(() => run(32, 32, 40, 't32x32_sg2x2_k32_b1_u')).toThrow(/K % 32 == 0/);
+    expect(() => run(32, 32, 40, 't32x32_sg2x2_k32_b1_m')).toThrow(/K % 32 == 0/);
+    expect(() => run(33, 32, 64, 't32x32_sg2x2_k32_b1_m')).toThrow(/whole tiles/);
+    expect(() => run(32, 48, 64, 't32x32_sg2x2_k32_b1_m')).toThrow(/whole tiles/);
+    expect(() => run(64, 32, 64, 't32x32_sg2x2_k32_b1_m')).not.toThrow();
   });
 
   it('refuses the wrong product, K % 4 != 0 and unknown ids', async () => {

@@ -167,6 +167,8 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   't128x256_sg2x4_k32_b1_u', 't128x256_sg2x4_k16_b2_u', 't256x128_sg4x2_k32_b1_u', 't128x128_sg2x2_k32_b1_u', 't128x128_sg2x2_k32_b2_u',
   't128x128_sg2x2_k64_b1_u', 'g128x128_sg2x4_k32_b1_u', 'g128x64_sg2x2_k32_b2_u', 'g128x64_sg2x2_k64_b1_u',
   't32x32_sg2x2_k32_b1_u', 't64x32_sg2x1_k16_b2_u', 'g32x16_sg2x1_k16_b1_u',
+  't128x256_sg2x4_k32_b1_m', 't256x128_sg4x2_k32_b1_m', 't128x128_sg2x2_k32_b1_m', 't128x128_sg2x2_k32_b2_m', 'g128x128_sg2x4_k32_b1_m',
+  't32x32_sg2x2_k32_b1_m', 't64x32_sg2x1_k16_b2_m', 'g32x32_sg2x1_k32_b1_m',
 ];
 
 /**
@@ -195,20 +197,22 @@ export interface TileGenGeometry {
   gated: boolean; bm: number; bn: number; sgRows: number; sgCols: number; bk: number; nbuf: number;
   /** Row blocks per group of the grouped tile order (_g{G}); 0: plain order. */
   group: number;
-  /** _u: staging without bounds checks (fewer registers); only for K % bk == 0. */
+  /** _u, _m: staging without bounds checks; only for K % bk == 0. */
   unchecked: boolean;
+  /** _m: staging by 16×16 matrices (vector stores into the tile); only for whole tiles (M % bm, N % bn, K % bk all 0). */
+  matrices: boolean;
   tm: number; tn: number; wg: number; brows: number; lds: number; bytes: number;
 }
 
 /** Geometry of a generated configuration id (the generator's parseId, same rules). */
 export function tileGenGeometry(id: string): TileGenGeometry {
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u)?$/.exec(id);
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_m)?$/.exec(id);
   if (!m || !SGM_TILE_GEN_IDS.includes(id)) throw new LimitError(`gemm: no generated tile configuration '${id}' (have: ${SGM_TILE_GEN_IDS.join(', ')})`);
   const gated = m[1] === 'g', group = Number(m[8] ?? 0);
   const [bm, bn, sgRows, sgCols, bk, nbuf] = m.slice(2, 8).map(Number) as [number, number, number, number, number, number];
   const brows = gated ? 2 * bn : bn, lds = bk + 8, subgroups = sgRows * sgCols;
   const bytes = 2 * nbuf * (bm + brows) * lds + 4 * 256 * subgroups * (gated ? 2 : 1);
-  return { gated, bm, bn, sgRows, sgCols, bk, nbuf, group, unchecked: m[9] !== undefined, tm: bm / (16 * sgRows), tn: bn / (16 * sgCols), wg: 32 * subgroups, brows, lds, bytes };
+  return { gated, bm, bn, sgRows, sgCols, bk, nbuf, group, unchecked: m[9] !== undefined, matrices: m[9] === '_m', tm: bm / (16 * sgRows), tn: bn / (16 * sgCols), wg: 32 * subgroups, brows, lds, bytes };
 }
 
 interface SgmTileGenCfg { id: string; epi: Epilogue; split: boolean }
@@ -247,14 +251,18 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, s: SgmTileGenShape): Dispatch
   assertShape(g.gated === gated, `gemm: generated tile '${s.id}' is for the ${g.gated ? 'gated' : 'plain'} product, this is ${gated ? 'gated' : 'plain'}`);
   assertShape(l.K % 4 === 0, `gemm: the subgroup-matrix tile kernel needs K % 4 == 0, got K = ${l.K}`);
   assertShape(!g.unchecked || l.K % g.bk === 0, `gemm: the unchecked tile '${s.id}' needs K % ${g.bk} == 0, got K = ${l.K}`);
+  assertShape(!g.matrices || (l.M % g.bm === 0 && l.N % g.bn === 0), `gemm: the matrix-staged tile '${s.id}' needs whole tiles (M % ${g.bm}, N % ${g.bn} == 0), got M = ${l.M}, N = ${l.N}`);
   if (!sgmTileGenFits(caps, s)) throw new LimitError(`gemm: generated tile '${s.id}' does not fit this device (32-lane subgroups, ${g.wg} invocations, ${g.bytes} bytes of workgroup memory)`);
   const program = s.emulate ? sgmTileGenEmuProgram : sgmTileGenProgram;
   const grid = (z: number): [number, number, number] => [ceilDiv(l.N, g.bn), ceilDiv(l.M, g.bm), z];
-  const weights: Record<string, Tensor> = gated ? { wg4: l.wGate!, wu4: l.wUp! } : { w4: l.w! };
+  // _m tiles read the same buffers as 16×16 matrices (bindings x, w, wg, wu instead of the vec4 ones).
+  const weights: Record<string, Tensor> = g.matrices ? (gated ? { wg: l.wGate!, wu: l.wUp! } : { w: l.w! })
+    : gated ? { wg4: l.wGate!, wu4: l.wUp! } : { w4: l.w! };
+  const xs: Record<string, Tensor> = g.matrices ? { x: l.x } : { x4: l.x };
   const splits = s.splits ?? 1;
   if (splits === 1) {
     const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false });
-    const bind: Record<string, Tensor> = { x4: l.x, y: l.out, ...weights, ...(gated ? {} : { bias: l.bias ?? l.x, residual: l.residual ?? l.x }) };
+    const bind: Record<string, Tensor> = { ...xs, y: l.out, ...weights, ...(gated ? {} : { bias: l.bias ?? l.x, residual: l.residual ?? l.x }) };
     return gpu.dispatch(prog, { bind, uniforms: { M: l.M, N: l.N, K: l.K, kper: 0 }, workgroups: grid(1) });
   }
   if (!Number.isInteger(splits) || splits < 1) throw new ShapeError(`gemm: split-K count must be a positive integer, got ${splits}`);
