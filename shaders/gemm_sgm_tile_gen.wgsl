@@ -8287,6 +8287,125 @@ fn tg_t64x32_sg2x1_k16_b2_m(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
 }
 
 @compute @workgroup_size(64)
+fn tg_g32x32_sg2x1_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 1u) * 640u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 1u) * 1280u;   // and B-tile row
+  let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 32u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 8 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
+  let v1 = row0 + r0 + 8u < p.M; let o1 = min(row0 + r0 + 8u, p.M - 1u) * K4;
+  let v2 = row0 + r0 + 16u < p.M; let o2 = min(row0 + r0 + 16u, p.M - 1u) * K4;
+  let v3 = row0 + r0 + 24u < p.M; let o3 = min(row0 + r0 + 24u, p.M - 1u) * K4;
+  let v4 = col0 + r0 + 0u < p.N; let o4 = min(col0 + r0 + 0u, p.N - 1u) * K4;
+  let v5 = col0 + r0 + 8u < p.N; let o5 = min(col0 + r0 + 8u, p.N - 1u) * K4;
+  let v6 = col0 + r0 + 16u < p.N; let o6 = min(col0 + r0 + 16u, p.N - 1u) * K4;
+  let v7 = col0 + r0 + 24u < p.N; let o7 = min(col0 + r0 + 24u, p.N - 1u) * K4;
+  let v8 = col0 + r0 + 0u < p.N; let o8 = min(col0 + r0 + 0u, p.N - 1u) * K4;
+  let v9 = col0 + r0 + 8u < p.N; let o9 = min(col0 + r0 + 8u, p.N - 1u) * K4;
+  let v10 = col0 + r0 + 16u < p.N; let o10 = min(col0 + r0 + 16u, p.N - 1u) * K4;
+  let v11 = col0 + r0 + 24u < p.N; let o11 = min(col0 + r0 + 24u, p.N - 1u) * K4;
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var g00 = subgroup_matrix_result<f32, 16, 16>();
+  var u00 = subgroup_matrix_result<f32, 16, 16>();
+  var g01 = subgroup_matrix_result<f32, 16, 16>();
+  var u01 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+    s4 = select(vec4<f16>(), wg4[o4 + kc], v4 && kin);
+    s5 = select(vec4<f16>(), wg4[o5 + kc], v5 && kin);
+    s6 = select(vec4<f16>(), wg4[o6 + kc], v6 && kin);
+    s7 = select(vec4<f16>(), wg4[o7 + kc], v7 && kin);
+    s8 = select(vec4<f16>(), wu4[o8 + kc], v8 && kin);
+    s9 = select(vec4<f16>(), wu4[o9 + kc], v9 && kin);
+    s10 = select(vec4<f16>(), wu4[o10 + kc], v10 && kin);
+    s11 = select(vec4<f16>(), wu4[o11 + kc], v11 && kin);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 320u] = s1.x; As[ea + 320u + 1u] = s1.y; As[ea + 320u + 2u] = s1.z; As[ea + 320u + 3u] = s1.w;
+      As[ea + 640u] = s2.x; As[ea + 640u + 1u] = s2.y; As[ea + 640u + 2u] = s2.z; As[ea + 640u + 3u] = s2.w;
+      As[ea + 960u] = s3.x; As[ea + 960u + 1u] = s3.y; As[ea + 960u + 2u] = s3.z; As[ea + 960u + 3u] = s3.w;
+      Bs[eb] = s4.x; Bs[eb + 1u] = s4.y; Bs[eb + 2u] = s4.z; Bs[eb + 3u] = s4.w;
+      Bs[eb + 320u] = s5.x; Bs[eb + 320u + 1u] = s5.y; Bs[eb + 320u + 2u] = s5.z; Bs[eb + 320u + 3u] = s5.w;
+      Bs[eb + 640u] = s6.x; Bs[eb + 640u + 1u] = s6.y; Bs[eb + 640u + 2u] = s6.z; Bs[eb + 640u + 3u] = s6.w;
+      Bs[eb + 960u] = s7.x; Bs[eb + 960u + 1u] = s7.y; Bs[eb + 960u + 2u] = s7.z; Bs[eb + 960u + 3u] = s7.w;
+      Bs[eb + 1280u] = s8.x; Bs[eb + 1280u + 1u] = s8.y; Bs[eb + 1280u + 2u] = s8.z; Bs[eb + 1280u + 3u] = s8.w;
+      Bs[eb + 1600u] = s9.x; Bs[eb + 1600u + 1u] = s9.y; Bs[eb + 1600u + 2u] = s9.z; Bs[eb + 1600u + 3u] = s9.w;
+      Bs[eb + 1920u] = s10.x; Bs[eb + 1920u + 1u] = s10.y; Bs[eb + 1920u + 2u] = s10.z; Bs[eb + 1920u + 3u] = s10.w;
+      Bs[eb + 2240u] = s11.x; Bs[eb + 2240u + 1u] = s11.y; Bs[eb + 2240u + 2u] = s11.z; Bs[eb + 2240u + 3u] = s11.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+        s4 = select(vec4<f16>(), wg4[o4 + kc], v4 && kin);
+        s5 = select(vec4<f16>(), wg4[o5 + kc], v5 && kin);
+        s6 = select(vec4<f16>(), wg4[o6 + kc], v6 && kin);
+        s7 = select(vec4<f16>(), wg4[o7 + kc], v7 && kin);
+        s8 = select(vec4<f16>(), wu4[o8 + kc], v8 && kin);
+        s9 = select(vec4<f16>(), wu4[o9 + kc], v9 && kin);
+        s10 = select(vec4<f16>(), wu4[o10 + kc], v10 && kin);
+        s11 = select(vec4<f16>(), wu4[o11 + kc], v11 && kin);
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1920u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1296u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1936u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+    }
+  }
+  let cb = sg * 512u;
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+}
+
+@compute @workgroup_size(64)
 fn tg_g32x32_sg2x1_k32_b1_m(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;

@@ -10,7 +10,7 @@ import { type Activation } from '../src/kernels/gemm-common.js';
 import {
   DECODE_TILE_MIN_N, GEMM_PREFILL_DEFAULT, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_GEN_SPLIT_K,
   SGM_TILE_SHAPES, SPLITK_MAX, SPLITK_TARGET_SUBGROUPS, chooseDecodeTile, chooseSgmDirect, chooseSgmKernel, decodeTilesMode,
-  gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenGeometry,
+  gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenForShape, tileGenGeometry,
   type SgmSkinnyShape, type SgmTileShape
 } from '../src/kernels/gemm-sgm.js';
 import { SGM_DIAGNOSTIC, hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
@@ -363,6 +363,26 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
       if (geo.unchecked) await checkNanPadding(g, geo.bm + 13, geo.bn + 7, 2 * geo.bk, sgm, false);
     }, 300_000);
   }
+
+  it('a prefill product takes the checked twin of an _m / _u tile where its shape is not whole', () => {
+    expect(tileGenForShape('t128x256_sg2x4_k32_b1_m', 2048, 4096, 4096)).toBe('t128x256_sg2x4_k32_b1_m');
+    expect(tileGenForShape('t128x256_sg2x4_k32_b1_m', 2047, 4096, 4096)).toBe('t128x256_sg2x4_k32_b1');
+    expect(tileGenForShape('t128x256_sg2x4_k32_b1_m', 2048, 4000, 4096)).toBe('t128x256_sg2x4_k32_b1');
+    expect(tileGenForShape('g128x128_sg2x4_k32_b1_m', 256, 16384, 4100)).toBe('g128x128_sg2x4_k32_b1');
+    expect(tileGenForShape('t128x256_sg2x4_k32_b1_u', 2047, 4000, 4096)).toBe('t128x256_sg2x4_k32_b1_u');
+    expect(tileGenForShape('t128x256_sg2x4_k32_b1_u', 2048, 4096, 4100)).toBe('t128x256_sg2x4_k32_b1');
+    expect(tileGenForShape('t128x256_sg2x4_k32_b1', 7, 9, 12)).toBe('t128x256_sg2x4_k32_b1');
+    // Every _m / _u configuration has its checked twin.
+    for (const id of SGM_TILE_GEN_IDS.filter((i) => /_[um]$/.test(i))) expect(SGM_TILE_GEN_IDS).toContain(id.replace(/_[um]$/, ''));
+    // Through the prefill choice (FAPOOL_GEMM_PREFILL names an _m tile): a ragged chunk gets the twin.
+    restoringEnv('FAPOOL_GEMM_PREFILL', () => {
+      process.env.FAPOOL_GEMM_PREFILL = 'tile-gen:t128x256_sg2x4_k32_b1_m,g128x128_sg2x4_k32_b1_m';
+      const caps = { subgroupMaxSize: 32, maxInvocations: 1024, maxWorkgroupSizeX: 1024, maxWorkgroupStorage: 49152 } as unknown as Parameters<typeof chooseSgmKernel>[0];
+      expect(chooseSgmKernel(caps, 2048, 4096, 4096, false)).toMatchObject({ id: 't128x256_sg2x4_k32_b1_m' });
+      expect(chooseSgmKernel(caps, 1000, 4096, 4096, false)).toMatchObject({ id: 't128x256_sg2x4_k32_b1' });
+      expect(chooseSgmKernel(caps, 1000, 16384, 4096, true)).toMatchObject({ id: 'g128x128_sg2x4_k32_b1' });
+    });
+  });
 
   it('an unchecked tile refuses K % BK != 0, a matrix-staged one also partial tiles', async () => {
     const g = await gpu();

@@ -168,7 +168,7 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   't128x128_sg2x2_k64_b1_u', 'g128x128_sg2x4_k32_b1_u', 'g128x64_sg2x2_k32_b2_u', 'g128x64_sg2x2_k64_b1_u',
   't32x32_sg2x2_k32_b1_u', 't64x32_sg2x1_k16_b2_u', 'g32x16_sg2x1_k16_b1_u',
   't128x256_sg2x4_k32_b1_m', 't256x128_sg4x2_k32_b1_m', 't128x128_sg2x2_k32_b1_m', 't128x128_sg2x2_k32_b2_m', 'g128x128_sg2x4_k32_b1_m',
-  't32x32_sg2x2_k32_b1_m', 't64x32_sg2x1_k16_b2_m', 'g32x32_sg2x1_k32_b1_m',
+  't32x32_sg2x2_k32_b1_m', 't64x32_sg2x1_k16_b2_m', 'g32x32_sg2x1_k32_b1', 'g32x32_sg2x1_k32_b1_m',
 ];
 
 /**
@@ -235,6 +235,17 @@ function sgmTileGenSpec(c: SgmTileGenCfg, emulate: boolean): Specialization {
 const [sgmTileGenProgram, sgmTileGenEmuProgram] = realAndEmulated<SgmTileGenCfg>({
   name: 'gemm_sgm_tile_gen', files: ['gemm_sgm_tile_gen.wgsl', 'gemm_sgm_tile_gen_emu.wgsl'], entry: 'tg_t128x256_sg2x4_k32_b1', spec: sgmTileGenSpec,
 });
+
+/**
+ * The configuration to run for an M×N×K product: `id` itself, or its checked twin where the shape is not one the
+ * id takes (a matrix-staged `_m` tile needs whole tiles, an unchecked `_u` one whole K slices).
+ */
+export function tileGenForShape(id: string, M: number, N: number, K: number): string {
+  const g = tileGenGeometry(id);
+  const whole = M % g.bm === 0 && N % g.bn === 0 && K % g.bk === 0;
+  if ((g.matrices && !whole) || (g.unchecked && K % g.bk !== 0)) return id.replace(/_[um]$/, '');
+  return id;
+}
 
 /** Whether a generated configuration runs here: 32-lane subgroups (or emulated), workgroup size and memory. */
 export function sgmTileGenFits(caps: Caps, s: SgmTileGenShape): boolean {
@@ -527,7 +538,8 @@ export function chooseSgmKernel(caps: Caps, M: number, N: number, K: number, gat
   // Rows the prefill kernels take: above the skinny range, or above FAPOOL_GEMM_SKINNY's max=M.
   const prefillRows = M > SKINNY_MAX_M || (skinny.gen && M > skinny.maxM);
   if (prefillRows) {
-    const o = gemmPrefillOverride()[gated ? 'gated' : 'plain'];
+    const named = gemmPrefillOverride()[gated ? 'gated' : 'plain'];
+    const o = named && { ...named, id: tileGenForShape(named.id, M, N, K) };
     if (o) {
       if (sgmTileGenFits(caps, o)) return o;
       // Asked for by name: say so. The built-in default that does not fit a device leaves it the kernels below.
