@@ -1,6 +1,7 @@
 // Is a GEMM's time a property of the kernel, or of where its buffers landed? The same pipeline timed (a) on
 // --sets fresh buffer sets, one after another (each allocated, filled, timed, released), (b) --sets times on
-// one set kept, (c) on --sets fresh "arenas" (x, w, out as views of one buffer), with the sweep's timing (timestamp queries, median of 8 samples of ~10 ms). The H200 sweeps of
+// one set kept, (c) on --sets fresh "arenas" (x and w as views of one buffer), (d) on --sets sets of buffers four
+// times the tensors' size (the tensors their first rows), with the sweep's timing (timestamp queries, median of 8 samples of ~10 ms). The H200 sweeps of
 // session 10 timed one pipeline at 0.90 and 1.63 ms a few seconds apart (4096³, t128x256), and a variant's rank
 // moved between calls: this says whether the buffers are the cause.
 //   node dist/kernels-bench/gemm-stability.js [--size 4096] [--sets 6] [--ids t128x256_sg2x4_k32_b1,…] [--out f.json]
@@ -26,24 +27,30 @@ async function timeOne(gpu: Gpu, d: Dispatch): Promise<number> {
   return (await timeDispatches(gpu, [d], { warmup: 2, samples: 8, inner })).medianMs;
 }
 
-/** x, w, out as three buffers, or (arena) as row views of one buffer three times their size; then what to release. */
-function freshSet(gpu: Gpu, arena = false): { t: Tensor[]; own: Tensor[] } {
-  if (arena) {
-    const a = gpu.tensor([3 * S, S], 'f16', 'arena');
-    const t = [0, 1, 2].map((i) => sliceRows(a, i * S, S));
-    fillRandom(gpu, t[0]!); fillRandom(gpu, t[1]!);
-    return { t, own: [a] };
+/**
+ * x, w, out as three buffers ('fresh'); x and w as row views of one buffer, out its own ('arena'); or each the first
+ * rows of a buffer four times its size ('big'). Returns the tensors and what to release.
+ */
+function freshSet(gpu: Gpu, mode: 'fresh' | 'arena' | 'big' = 'fresh'): { t: Tensor[]; own: Tensor[] } {
+  let t: Tensor[], own: Tensor[];
+  if (mode === 'arena') {
+    const a = gpu.tensor([2 * S, S], 'f16', 'arena'), o = gpu.tensor([S, S], 'f16', 'out');
+    t = [sliceRows(a, 0, S), sliceRows(a, S, S), o]; own = [a, o];
+  } else if (mode === 'big') {
+    own = [0, 1, 2].map(() => gpu.tensor([4 * S, S], 'f16', 'big'));
+    t = own.map((b) => sliceRows(b, 0, S));
+  } else {
+    t = own = [gpu.tensor([S, S], 'f16', 'x'), gpu.tensor([S, S], 'f16', 'w'), gpu.tensor([S, S], 'f16', 'out')];
   }
-  const x = gpu.tensor([S, S], 'f16', 'x'), w = gpu.tensor([S, S], 'f16', 'w'), o = gpu.tensor([S, S], 'f16', 'out');
-  fillRandom(gpu, x); fillRandom(gpu, w);
-  return { t: [x, w, o], own: [x, w, o] };
+  fillRandom(gpu, t[0]!); fillRandom(gpu, t[1]!);
+  return { t, own };
 }
 
 async function main(): Promise<void> {
   const gpu = await openGpu();
   if (!hasSubgroupMatrixF16(gpu.caps)) throw new Error('this adapter has no f16 subgroup matrices: nothing to measure');
   const tflops = (ms: number) => 2 * S ** 3 / ms / 1e9;
-  const result: Record<string, { fresh: number[]; kept: number[]; arena: number[] }> = {};
+  const result: Record<string, Record<string, number[]>> = {};
   for (const id of String(v.ids).split(',')) {
     const tune = { sgm: { kind: 'tile-gen' as const, id } };
     const run = async (set: { t: Tensor[]; own: Tensor[] }, times: number[], n: number) => {
@@ -52,13 +59,14 @@ async function main(): Promise<void> {
       for (let i = 0; i < n; i++) times.push(await timeOne(gpu, d));
       d.release(); gpu.release(...set.own);
     };
-    const fresh: number[] = [], kept: number[] = [], arena: number[] = [];
-    for (let i = 0; i < sets; i++) await run(freshSet(gpu), fresh, 1);
-    await run(freshSet(gpu), kept, sets);
-    for (let i = 0; i < sets; i++) await run(freshSet(gpu, true), arena, 1);
-    result[id] = { fresh, kept, arena };
+    const r: Record<string, number[]> = { fresh: [], kept: [], arena: [], big: [] };
+    for (let i = 0; i < sets; i++) await run(freshSet(gpu), r.fresh!, 1);
+    await run(freshSet(gpu), r.kept!, sets);
+    for (let i = 0; i < sets; i++) await run(freshSet(gpu, 'arena'), r.arena!, 1);
+    for (let i = 0; i < sets; i++) await run(freshSet(gpu, 'big'), r.big!, 1);
+    result[id] = r;
     const f = (a: number[]) => a.map((ms) => tflops(ms).toFixed(0)).join(' ');
-    console.log(`${id.padEnd(28)} ${S}³ TFLOP/s  fresh sets: ${f(fresh)}  |  one set kept: ${f(kept)}  |  fresh arenas: ${f(arena)}`);
+    console.log(`${id.padEnd(28)} ${S}³ TFLOP/s  fresh sets: ${f(r.fresh!)} | one set kept: ${f(r.kept!)} | x+w arenas: ${f(r.arena!)} | 4× buffers: ${f(r.big!)}`);
     if (v.out) writeFileSync(String(v.out), JSON.stringify({ size: S, result }, null, 1));
   }
   gpu.destroy();

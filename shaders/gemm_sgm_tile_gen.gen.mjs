@@ -32,6 +32,8 @@ export const CONFIGS = [
   't32x32_sg2x2_k32_b1_g3', 'g32x16_sg2x1_k16_b1_g2',
   't128x256_sg2x4_k32_b1_u', 't128x256_sg2x4_k16_b2_u', 't256x128_sg4x2_k32_b1_u', 't128x128_sg2x2_k32_b1_u', 't128x128_sg2x2_k32_b2_u',
   't128x128_sg2x2_k64_b1_u', 'g128x128_sg2x4_k32_b1_u', 'g128x64_sg2x2_k32_b2_u', 'g128x64_sg2x2_k64_b1_u',
+  't128x64_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1', 'g128x64_sg2x2_k32_b1',
+  't128x128_sg2x2_k16_b2_u', 't128x64_sg2x2_k32_b1_u', 't64x128_sg2x2_k32_b1_u', 't128x128_sg4x2_k32_b1_u', 't128x128_sg2x2_k32_b1_g8_u', 'g128x64_sg2x2_k32_b1_u',
   't32x32_sg2x2_k32_b1_u', 't64x32_sg2x1_k16_b2_u', 'g32x16_sg2x1_k16_b1_u',
   't128x256_sg2x4_k32_b1_m', 't256x128_sg4x2_k32_b1_m', 't128x128_sg2x2_k32_b1_m', 't128x128_sg2x2_k32_b2_m', 'g128x128_sg2x4_k32_b1_m',
   't32x32_sg2x2_k32_b1_m', 't64x32_sg2x1_k16_b2_m', 'g32x32_sg2x1_k32_b1', 'g32x32_sg2x1_k32_b1_m',

@@ -166,6 +166,8 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   't32x32_sg2x2_k32_b1_g3', 'g32x16_sg2x1_k16_b1_g2',
   't128x256_sg2x4_k32_b1_u', 't128x256_sg2x4_k16_b2_u', 't256x128_sg4x2_k32_b1_u', 't128x128_sg2x2_k32_b1_u', 't128x128_sg2x2_k32_b2_u',
   't128x128_sg2x2_k64_b1_u', 'g128x128_sg2x4_k32_b1_u', 'g128x64_sg2x2_k32_b2_u', 'g128x64_sg2x2_k64_b1_u',
+  't128x64_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1', 'g128x64_sg2x2_k32_b1',
+  't128x128_sg2x2_k16_b2_u', 't128x64_sg2x2_k32_b1_u', 't64x128_sg2x2_k32_b1_u', 't128x128_sg4x2_k32_b1_u', 't128x128_sg2x2_k32_b1_g8_u', 'g128x64_sg2x2_k32_b1_u',
   't32x32_sg2x2_k32_b1_u', 't64x32_sg2x1_k16_b2_u', 'g32x16_sg2x1_k16_b1_u',
   't128x256_sg2x4_k32_b1_m', 't256x128_sg4x2_k32_b1_m', 't128x128_sg2x2_k32_b1_m', 't128x128_sg2x2_k32_b2_m', 'g128x128_sg2x4_k32_b1_m',
   't32x32_sg2x2_k32_b1_m', 't64x32_sg2x1_k16_b2_m', 'g32x32_sg2x1_k32_b1', 'g32x32_sg2x1_k32_b1_m',
@@ -191,7 +193,7 @@ export const SGM_TILE_GEN_SPLIT_K: readonly string[] = [
 ];
 
 /** The generated configurations meant for big GPUs (the rest are small ones for the emulation tests). */
-export const SGM_TILE_GEN_BIG: readonly string[] = SGM_TILE_GEN_IDS.filter((id) => /^[tg](?:128|256)x/.test(id) || SGM_TILE_GEN_DECODE.includes(id));
+export const SGM_TILE_GEN_BIG: readonly string[] = SGM_TILE_GEN_IDS.filter((id) => /^[tg](?:128|256)x|^t64x128/.test(id) || SGM_TILE_GEN_DECODE.includes(id));
 
 export interface TileGenGeometry {
   gated: boolean; bm: number; bn: number; sgRows: number; sgCols: number; bk: number; nbuf: number;
@@ -318,11 +320,13 @@ const splitKProgram = defineProgram<SplitKCfg>({
 /**
  * The prefill kernel (M > SKINNY_MAX_M, subgroup-matrix path) when FAPOOL_GEMM_PREFILL is unset, in the
  * variable's syntax: 'direct' (the direct-load kernel, H200 rounds 1–3) or 'tile-gen:<id>[,<id>]'.
- * H200 round 4 (2026-12-02, kernels-bench/notes/gemm.md): t128x256 145–158 TFLOP/s on every seed-4l prefill
- * shape at M = 2048 and 151 on 4096³ (direct 42–58); gated g128x128 148.5 at 2048×2·16384×4096 (direct 38.5);
- * each checked there against float64 by the sweep. A device it does not fit keeps the direct kernel.
+ * H200 session 10 (kernels-bench/notes/gemm.md, round 8): the 128×128 tile of four subgroups with unchecked
+ * staging, 182 TFLOP/s on 4096³ against 152 for session 2's t128x256 (gemm-stability.js, 5 buffer sets each, ±1);
+ * gated g128x128 unchecked 173 against 157; seed-4l warm TTFT 4K 72.5–81.8 → 68.0 ms, 32K 1025–1074 → 977 ms.
+ * An _u tile runs where K % 32 == 0; elsewhere its checked twin (tileGenForShape). A device it does not fit keeps
+ * the direct kernel.
  */
-export const GEMM_PREFILL_DEFAULT = 'tile-gen:t128x256_sg2x4_k32_b1,g128x128_sg2x4_k32_b1';
+export const GEMM_PREFILL_DEFAULT = 'tile-gen:t128x128_sg2x2_k32_b1_u,g128x128_sg2x4_k32_b1_u';
 
 /**
  * Prefill kernel choice (M > SKINNY_MAX_M on the subgroup-matrix path), from FAPOOL_GEMM_PREFILL, else
