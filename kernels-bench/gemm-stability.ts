@@ -8,6 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { openGpu, sliceRows, timeDispatches, type Dispatch, type Gpu, type Tensor } from '../src/gpu/index.js';
+import { gatedLinear } from '../src/kernels/ffn.js';
 import { linear } from '../src/kernels/gemm.js';
 import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
 import { fillRandom } from './random-fill.js';
@@ -53,9 +54,12 @@ async function main(): Promise<void> {
   const result: Record<string, Record<string, number[]>> = {};
   for (const id of String(v.ids).split(',')) {
     const tune = { sgm: { kind: 'tile-gen' as const, id } };
+    // A gated id (g…): act(x·wᵀ) ⊙ (x·wᵀ) with one weight as both halves (the kernel reads them as two operands).
+    const gated = id.startsWith('g');
     const run = async (set: { t: Tensor[]; own: Tensor[] }, times: number[], n: number) => {
       const [x, w, o] = set.t;
-      const d = linear(gpu, { x: x!, w: w!, out: o! }, { path: 'subgroup-matrix', tune });
+      const d = gated ? gatedLinear(gpu, { x: x!, wGate: w!, wUp: w!, out: o!, act: 'gelu_tanh' }, { path: 'subgroup-matrix', tune })
+        : linear(gpu, { x: x!, w: w!, out: o! }, { path: 'subgroup-matrix', tune });
       for (let i = 0; i < n; i++) times.push(await timeOne(gpu, d));
       d.release(); gpu.release(...set.own);
     };
@@ -65,8 +69,8 @@ async function main(): Promise<void> {
     for (let i = 0; i < sets; i++) await run(freshSet(gpu, 'arena'), r.arena!, 1);
     for (let i = 0; i < sets; i++) await run(freshSet(gpu, 'big'), r.big!, 1);
     result[id] = r;
-    const f = (a: number[]) => a.map((ms) => tflops(ms).toFixed(0)).join(' ');
-    console.log(`${id.padEnd(28)} ${S}³ TFLOP/s  fresh sets: ${f(r.fresh!)} | one set kept: ${f(r.kept!)} | x+w arenas: ${f(r.arena!)} | 4× buffers: ${f(r.big!)}`);
+    const f = (a: number[]) => a.map((ms) => ((gated ? 2 : 1) * tflops(ms)).toFixed(0)).join(' ');
+    console.log(`${id.padEnd(28)} ${S}³${gated ? ' gated' : ''} TFLOP/s  fresh sets: ${f(r.fresh!)} | one set kept: ${f(r.kept!)} | x+w arenas: ${f(r.arena!)} | 4× buffers: ${f(r.big!)}`);
     if (v.out) writeFileSync(String(v.out), JSON.stringify({ size: S, result }, null, 1));
   }
   gpu.destroy();

@@ -11,7 +11,8 @@
 // Configuration ids (src/kernels/gemm.ts parses the same ids): {t|g}{BM}x{BN}_sg{R}x{C}_k{BK}_b{NBUF}[_g{G}]
 // — t plain, g gated; R × C subgroups of 32 lanes, each (BM / R) × (BN / C) outputs as 16×16 matrices;
 // BK-deep K slices staged in NBUF workgroup tiles; _g{G}: grouped tile order (below); _u: unchecked staging,
-// _m: staging by 16×16 matrices (below).
+// _m: staging by 16×16 matrices (below); _un: unchecked without the register prefetch of the next slice; _uf:
+// unchecked with the B fragments loaded one at a time (plain tiles).
 // SPLIT_K (the decode tiles) also get a split-K entry, tgs_{id}: workgroup z takes p.kper slices of K from slice
 // z · p.kper and writes its f32 partial sums to `part`; a reduce pass (shaders/gemm_splitk.wgsl) sums them and
 // applies the epilogue.
@@ -34,6 +35,7 @@ export const CONFIGS = [
   't128x128_sg2x2_k64_b1_u', 'g128x128_sg2x4_k32_b1_u', 'g128x64_sg2x2_k32_b2_u', 'g128x64_sg2x2_k64_b1_u',
   't128x64_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1', 'g128x64_sg2x2_k32_b1',
   't128x128_sg2x2_k16_b2_u', 't128x64_sg2x2_k32_b1_u', 't64x128_sg2x2_k32_b1_u', 't128x128_sg4x2_k32_b1_u', 't128x128_sg2x2_k32_b1_g8_u', 'g128x64_sg2x2_k32_b1_u',
+  't128x128_sg2x2_k32_b1_un', 't128x128_sg2x2_k32_b1_uf', 't128x256_sg2x4_k32_b1_un', 'g128x128_sg2x4_k32_b1_un', 't32x32_sg2x2_k32_b1_un', 't32x32_sg2x2_k32_b1_uf',
   't32x32_sg2x2_k32_b1_u', 't64x32_sg2x1_k16_b2_u', 'g32x16_sg2x1_k16_b1_u',
   't128x256_sg2x4_k32_b1_m', 't256x128_sg4x2_k32_b1_m', 't128x128_sg2x2_k32_b1_m', 't128x128_sg2x2_k32_b2_m', 'g128x128_sg2x4_k32_b1_m',
   't32x32_sg2x2_k32_b1_m', 't64x32_sg2x1_k16_b2_m', 'g32x32_sg2x1_k32_b1', 'g32x32_sg2x1_k32_b1_m',
@@ -52,10 +54,11 @@ const SG = 32;   // lanes per subgroup (NVIDIA's; the emulation's EMU_SG)
 /** A configuration's geometry; `<id>/split` is its split-K entry. */
 export function parseId(idSplit) {
   const [id, mode] = idSplit.split('/');
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_m)?$/.exec(id);
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_m|_un|_uf)?$/.exec(id);
   if (!m) throw new Error(`bad tile-gen id ${id}`);
   const [gated, bm, bn, sgRows, sgCols, bk, nbuf, group] = [m[1] === 'g', ...m.slice(2, 8).map(Number), Number(m[8] ?? 0)];
-  const unchecked = m[9] !== undefined, matrices = m[9] === '_m';
+  const unchecked = m[9] !== undefined, matrices = m[9] === '_m', noPrefetch = m[9] === '_un', streamB = m[9] === '_uf';
+  if (noPrefetch && nbuf !== 1) throw new Error(`tile-gen id ${id}: _un (no prefetch) is for one tile buffer`);
   const tm = bm / (16 * sgRows), tn = bn / (16 * sgCols);
   const wg = SG * sgRows * sgCols, qk = bk / 4, brows = gated ? 2 * bn : bn;
   const rpt = wg / qk;   // staged rows per pass of the workgroup
@@ -68,7 +71,7 @@ export function parseId(idSplit) {
   const sgs = sgRows * sgCols, kb = bk / 16, nmA = (bm / 16) * kb, nmB = ((gated ? 2 * bn : bn) / 16) * kb;
   if (matrices && (nmA % sgs || nmB % sgs || (gated && ((bn / 16) * kb) % sgs))) throw new Error(`tile-gen id ${id}: its matrices do not share out evenly over the subgroups`);
   if (mode !== undefined && (mode !== 'split' || group || unchecked)) throw new Error(`tile-gen id ${idSplit}: only '<id>/split' of an ungrouped, checked id`);
-  return { id, split: mode === 'split', unchecked, matrices, sgs, kb, nmA, nmB, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
+  return { id, split: mode === 'split', unchecked, matrices, noPrefetch, streamB, sgs, kb, nmA, nmB, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
 }
 
 const range = (n) => [...Array(n).keys()];
@@ -342,6 +345,16 @@ function entry(o, c) {
       const k = 16 * s;
       const off = (base, rows) => `${base} + ${u(rows * lds + k)}`;
       for (const i of I) P(`${ind}  let a${i} = ${o.loadA(off(ta, 16 * i), lds)};`);
+      if (c.streamB && !gated) {
+        // _uf: one B fragment at a time, its products right after it (4 fragment registers live, not 4·TN).
+        for (const j of J) {
+          P(`${ind}  { let b = ${o.loadB(off(tb, 16 * j), lds)};`);
+          for (const i of I) P(`${ind}    c${i}${j} = ${o.mma(`a${i}`, 'b', `c${i}${j}`, lds)};`);
+          P(`${ind}  }`);
+        }
+        P(`${ind}}`);
+        continue;
+      }
       for (const j of J) {
         if (gated) {
           P(`${ind}  let bg${j} = ${o.loadB(off(tb, 16 * j), lds)};`);
@@ -370,8 +383,20 @@ function entry(o, c) {
   } else {
     P(`  let k0 = 0u; let nk = (p.K + ${u(bk - 1)}) / ${u(bk)};`);
   }
-  fetch('  ', 'k0');
-  if (nbuf === 1) {
+  if (c.noPrefetch) {
+    // _un: each slice loaded right before it is stored (no registers held across the math; the load latency is
+    // exposed unless other workgroups on the SM cover it).
+    P('  for (var kt = k0; kt < nk; kt++) {');
+    P('    workgroupBarrier();   // every subgroup is done with the previous slice');
+    fetch('    ', 'kt');
+    commit('    ', '0u');
+    P('    workgroupBarrier();');
+    math('    ', 'sa', 'sb');
+    P('  }');
+  } else fetch('  ', 'k0');
+  if (c.noPrefetch) {
+    // (the loop above)
+  } else if (nbuf === 1) {
     P('  for (var kt = k0; kt < nk; kt++) {');
     P('    workgroupBarrier();   // every subgroup is done with the previous slice');
     commit('    ', '0u');

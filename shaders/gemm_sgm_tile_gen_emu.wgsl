@@ -8568,6 +8568,758 @@ fn tg_g128x64_sg2x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
 }
 
 @compute @workgroup_size(128)
+fn tg_t128x128_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var s12 = vec4<f16>();
+  var s13 = vec4<f16>();
+  var s14 = vec4<f16>();
+  var s15 = vec4<f16>();
+  var c00 = SmC();
+  var c01 = SmC();
+  var c02 = SmC();
+  var c03 = SmC();
+  var c10 = SmC();
+  var c11 = SmC();
+  var c12 = SmC();
+  var c13 = SmC();
+  var c20 = SmC();
+  var c21 = SmC();
+  var c22 = SmC();
+  var c23 = SmC();
+  var c30 = SmC();
+  var c31 = SmC();
+  var c32 = SmC();
+  var c33 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 8u;
+      s0 = x4[xb + k4];
+      s1 = x4[xb + 16u * K4 + k4];
+      s2 = x4[xb + 32u * K4 + k4];
+      s3 = x4[xb + 48u * K4 + k4];
+      s4 = x4[xb + 64u * K4 + k4];
+      s5 = x4[xb + 80u * K4 + k4];
+      s6 = x4[xb + 96u * K4 + k4];
+      s7 = x4[xb + 112u * K4 + k4];
+      s8 = w4[wb + k4];
+      s9 = w4[wb + 16u * K4 + k4];
+      s10 = w4[wb + 32u * K4 + k4];
+      s11 = w4[wb + 48u * K4 + k4];
+      s12 = w4[wb + 64u * K4 + k4];
+      s13 = w4[wb + 80u * K4 + k4];
+      s14 = w4[wb + 96u * K4 + k4];
+      s15 = w4[wb + 112u * K4 + k4];
+    }
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 640u] = s1.x; As[ea + 640u + 1u] = s1.y; As[ea + 640u + 2u] = s1.z; As[ea + 640u + 3u] = s1.w;
+      As[ea + 1280u] = s2.x; As[ea + 1280u + 1u] = s2.y; As[ea + 1280u + 2u] = s2.z; As[ea + 1280u + 3u] = s2.w;
+      As[ea + 1920u] = s3.x; As[ea + 1920u + 1u] = s3.y; As[ea + 1920u + 2u] = s3.z; As[ea + 1920u + 3u] = s3.w;
+      As[ea + 2560u] = s4.x; As[ea + 2560u + 1u] = s4.y; As[ea + 2560u + 2u] = s4.z; As[ea + 2560u + 3u] = s4.w;
+      As[ea + 3200u] = s5.x; As[ea + 3200u + 1u] = s5.y; As[ea + 3200u + 2u] = s5.z; As[ea + 3200u + 3u] = s5.w;
+      As[ea + 3840u] = s6.x; As[ea + 3840u + 1u] = s6.y; As[ea + 3840u + 2u] = s6.z; As[ea + 3840u + 3u] = s6.w;
+      As[ea + 4480u] = s7.x; As[ea + 4480u + 1u] = s7.y; As[ea + 4480u + 2u] = s7.z; As[ea + 4480u + 3u] = s7.w;
+      Bs[eb] = s8.x; Bs[eb + 1u] = s8.y; Bs[eb + 2u] = s8.z; Bs[eb + 3u] = s8.w;
+      Bs[eb + 640u] = s9.x; Bs[eb + 640u + 1u] = s9.y; Bs[eb + 640u + 2u] = s9.z; Bs[eb + 640u + 3u] = s9.w;
+      Bs[eb + 1280u] = s10.x; Bs[eb + 1280u + 1u] = s10.y; Bs[eb + 1280u + 2u] = s10.z; Bs[eb + 1280u + 3u] = s10.w;
+      Bs[eb + 1920u] = s11.x; Bs[eb + 1920u + 1u] = s11.y; Bs[eb + 1920u + 2u] = s11.z; Bs[eb + 1920u + 3u] = s11.w;
+      Bs[eb + 2560u] = s12.x; Bs[eb + 2560u + 1u] = s12.y; Bs[eb + 2560u + 2u] = s12.z; Bs[eb + 2560u + 3u] = s12.w;
+      Bs[eb + 3200u] = s13.x; Bs[eb + 3200u + 1u] = s13.y; Bs[eb + 3200u + 2u] = s13.z; Bs[eb + 3200u + 3u] = s13.w;
+      Bs[eb + 3840u] = s14.x; Bs[eb + 3840u + 1u] = s14.y; Bs[eb + 3840u + 2u] = s14.z; Bs[eb + 3840u + 3u] = s14.w;
+      Bs[eb + 4480u] = s15.x; Bs[eb + 4480u + 1u] = s15.y; Bs[eb + 4480u + 2u] = s15.z; Bs[eb + 4480u + 3u] = s15.w;
+    }
+    workgroupBarrier();
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 640u;
+      let a2 = sa + 1280u;
+      let a3 = sa + 1920u;
+      let b0 = sb + 0u;
+      let b1 = sb + 640u;
+      let b2 = sb + 1280u;
+      let b3 = sb + 1920u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 656u;
+      let a2 = sa + 1296u;
+      let a3 = sa + 1936u;
+      let b0 = sb + 16u;
+      let b1 = sb + 656u;
+      let b2 = sb + 1296u;
+      let b3 = sb + 1936u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t128x128_sg2x2_k32_b1_uf(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var s12 = vec4<f16>();
+  var s13 = vec4<f16>();
+  var s14 = vec4<f16>();
+  var s15 = vec4<f16>();
+  var c00 = SmC();
+  var c01 = SmC();
+  var c02 = SmC();
+  var c03 = SmC();
+  var c10 = SmC();
+  var c11 = SmC();
+  var c12 = SmC();
+  var c13 = SmC();
+  var c20 = SmC();
+  var c21 = SmC();
+  var c22 = SmC();
+  var c23 = SmC();
+  var c30 = SmC();
+  var c31 = SmC();
+  var c32 = SmC();
+  var c33 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 8u;
+    s0 = x4[xb + k4];
+    s1 = x4[xb + 16u * K4 + k4];
+    s2 = x4[xb + 32u * K4 + k4];
+    s3 = x4[xb + 48u * K4 + k4];
+    s4 = x4[xb + 64u * K4 + k4];
+    s5 = x4[xb + 80u * K4 + k4];
+    s6 = x4[xb + 96u * K4 + k4];
+    s7 = x4[xb + 112u * K4 + k4];
+    s8 = w4[wb + k4];
+    s9 = w4[wb + 16u * K4 + k4];
+    s10 = w4[wb + 32u * K4 + k4];
+    s11 = w4[wb + 48u * K4 + k4];
+    s12 = w4[wb + 64u * K4 + k4];
+    s13 = w4[wb + 80u * K4 + k4];
+    s14 = w4[wb + 96u * K4 + k4];
+    s15 = w4[wb + 112u * K4 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 640u] = s1.x; As[ea + 640u + 1u] = s1.y; As[ea + 640u + 2u] = s1.z; As[ea + 640u + 3u] = s1.w;
+      As[ea + 1280u] = s2.x; As[ea + 1280u + 1u] = s2.y; As[ea + 1280u + 2u] = s2.z; As[ea + 1280u + 3u] = s2.w;
+      As[ea + 1920u] = s3.x; As[ea + 1920u + 1u] = s3.y; As[ea + 1920u + 2u] = s3.z; As[ea + 1920u + 3u] = s3.w;
+      As[ea + 2560u] = s4.x; As[ea + 2560u + 1u] = s4.y; As[ea + 2560u + 2u] = s4.z; As[ea + 2560u + 3u] = s4.w;
+      As[ea + 3200u] = s5.x; As[ea + 3200u + 1u] = s5.y; As[ea + 3200u + 2u] = s5.z; As[ea + 3200u + 3u] = s5.w;
+      As[ea + 3840u] = s6.x; As[ea + 3840u + 1u] = s6.y; As[ea + 3840u + 2u] = s6.z; As[ea + 3840u + 3u] = s6.w;
+      As[ea + 4480u] = s7.x; As[ea + 4480u + 1u] = s7.y; As[ea + 4480u + 2u] = s7.z; As[ea + 4480u + 3u] = s7.w;
+      Bs[eb] = s8.x; Bs[eb + 1u] = s8.y; Bs[eb + 2u] = s8.z; Bs[eb + 3u] = s8.w;
+      Bs[eb + 640u] = s9.x; Bs[eb + 640u + 1u] = s9.y; Bs[eb + 640u + 2u] = s9.z; Bs[eb + 640u + 3u] = s9.w;
+      Bs[eb + 1280u] = s10.x; Bs[eb + 1280u + 1u] = s10.y; Bs[eb + 1280u + 2u] = s10.z; Bs[eb + 1280u + 3u] = s10.w;
+      Bs[eb + 1920u] = s11.x; Bs[eb + 1920u + 1u] = s11.y; Bs[eb + 1920u + 2u] = s11.z; Bs[eb + 1920u + 3u] = s11.w;
+      Bs[eb + 2560u] = s12.x; Bs[eb + 2560u + 1u] = s12.y; Bs[eb + 2560u + 2u] = s12.z; Bs[eb + 2560u + 3u] = s12.w;
+      Bs[eb + 3200u] = s13.x; Bs[eb + 3200u + 1u] = s13.y; Bs[eb + 3200u + 2u] = s13.z; Bs[eb + 3200u + 3u] = s13.w;
+      Bs[eb + 3840u] = s14.x; Bs[eb + 3840u + 1u] = s14.y; Bs[eb + 3840u + 2u] = s14.z; Bs[eb + 3840u + 3u] = s14.w;
+      Bs[eb + 4480u] = s15.x; Bs[eb + 4480u + 1u] = s15.y; Bs[eb + 4480u + 2u] = s15.z; Bs[eb + 4480u + 3u] = s15.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u;
+        s0 = x4[xb + k4];
+        s1 = x4[xb + 16u * K4 + k4];
+        s2 = x4[xb + 32u * K4 + k4];
+        s3 = x4[xb + 48u * K4 + k4];
+        s4 = x4[xb + 64u * K4 + k4];
+        s5 = x4[xb + 80u * K4 + k4];
+        s6 = x4[xb + 96u * K4 + k4];
+        s7 = x4[xb + 112u * K4 + k4];
+        s8 = w4[wb + k4];
+        s9 = w4[wb + 16u * K4 + k4];
+        s10 = w4[wb + 32u * K4 + k4];
+        s11 = w4[wb + 48u * K4 + k4];
+        s12 = w4[wb + 64u * K4 + k4];
+        s13 = w4[wb + 80u * K4 + k4];
+        s14 = w4[wb + 96u * K4 + k4];
+        s15 = w4[wb + 112u * K4 + k4];
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 640u;
+      let a2 = sa + 1280u;
+      let a3 = sa + 1920u;
+      { let b = sb + 0u;
+        c00 = mma_e(a0, b, c00, 40u, lane);
+        c10 = mma_e(a1, b, c10, 40u, lane);
+        c20 = mma_e(a2, b, c20, 40u, lane);
+        c30 = mma_e(a3, b, c30, 40u, lane);
+      }
+      { let b = sb + 640u;
+        c01 = mma_e(a0, b, c01, 40u, lane);
+        c11 = mma_e(a1, b, c11, 40u, lane);
+        c21 = mma_e(a2, b, c21, 40u, lane);
+        c31 = mma_e(a3, b, c31, 40u, lane);
+      }
+      { let b = sb + 1280u;
+        c02 = mma_e(a0, b, c02, 40u, lane);
+        c12 = mma_e(a1, b, c12, 40u, lane);
+        c22 = mma_e(a2, b, c22, 40u, lane);
+        c32 = mma_e(a3, b, c32, 40u, lane);
+      }
+      { let b = sb + 1920u;
+        c03 = mma_e(a0, b, c03, 40u, lane);
+        c13 = mma_e(a1, b, c13, 40u, lane);
+        c23 = mma_e(a2, b, c23, 40u, lane);
+        c33 = mma_e(a3, b, c33, 40u, lane);
+      }
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 656u;
+      let a2 = sa + 1296u;
+      let a3 = sa + 1936u;
+      { let b = sb + 16u;
+        c00 = mma_e(a0, b, c00, 40u, lane);
+        c10 = mma_e(a1, b, c10, 40u, lane);
+        c20 = mma_e(a2, b, c20, 40u, lane);
+        c30 = mma_e(a3, b, c30, 40u, lane);
+      }
+      { let b = sb + 656u;
+        c01 = mma_e(a0, b, c01, 40u, lane);
+        c11 = mma_e(a1, b, c11, 40u, lane);
+        c21 = mma_e(a2, b, c21, 40u, lane);
+        c31 = mma_e(a3, b, c31, 40u, lane);
+      }
+      { let b = sb + 1296u;
+        c02 = mma_e(a0, b, c02, 40u, lane);
+        c12 = mma_e(a1, b, c12, 40u, lane);
+        c22 = mma_e(a2, b, c22, 40u, lane);
+        c32 = mma_e(a3, b, c32, 40u, lane);
+      }
+      { let b = sb + 1936u;
+        c03 = mma_e(a0, b, c03, 40u, lane);
+        c13 = mma_e(a1, b, c13, 40u, lane);
+        c23 = mma_e(a2, b, c23, 40u, lane);
+        c33 = mma_e(a3, b, c33, 40u, lane);
+      }
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(256)
+fn tg_t128x256_sg2x4_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 256u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2560u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 64u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var c00 = SmC();
+  var c01 = SmC();
+  var c02 = SmC();
+  var c03 = SmC();
+  var c10 = SmC();
+  var c11 = SmC();
+  var c12 = SmC();
+  var c13 = SmC();
+  var c20 = SmC();
+  var c21 = SmC();
+  var c22 = SmC();
+  var c23 = SmC();
+  var c30 = SmC();
+  var c31 = SmC();
+  var c32 = SmC();
+  var c33 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 8u;
+      s0 = x4[xb + k4];
+      s1 = x4[xb + 32u * K4 + k4];
+      s2 = x4[xb + 64u * K4 + k4];
+      s3 = x4[xb + 96u * K4 + k4];
+      s4 = w4[wb + k4];
+      s5 = w4[wb + 32u * K4 + k4];
+      s6 = w4[wb + 64u * K4 + k4];
+      s7 = w4[wb + 96u * K4 + k4];
+      s8 = w4[wb + 128u * K4 + k4];
+      s9 = w4[wb + 160u * K4 + k4];
+      s10 = w4[wb + 192u * K4 + k4];
+      s11 = w4[wb + 224u * K4 + k4];
+    }
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 1280u] = s1.x; As[ea + 1280u + 1u] = s1.y; As[ea + 1280u + 2u] = s1.z; As[ea + 1280u + 3u] = s1.w;
+      As[ea + 2560u] = s2.x; As[ea + 2560u + 1u] = s2.y; As[ea + 2560u + 2u] = s2.z; As[ea + 2560u + 3u] = s2.w;
+      As[ea + 3840u] = s3.x; As[ea + 3840u + 1u] = s3.y; As[ea + 3840u + 2u] = s3.z; As[ea + 3840u + 3u] = s3.w;
+      Bs[eb] = s4.x; Bs[eb + 1u] = s4.y; Bs[eb + 2u] = s4.z; Bs[eb + 3u] = s4.w;
+      Bs[eb + 1280u] = s5.x; Bs[eb + 1280u + 1u] = s5.y; Bs[eb + 1280u + 2u] = s5.z; Bs[eb + 1280u + 3u] = s5.w;
+      Bs[eb + 2560u] = s6.x; Bs[eb + 2560u + 1u] = s6.y; Bs[eb + 2560u + 2u] = s6.z; Bs[eb + 2560u + 3u] = s6.w;
+      Bs[eb + 3840u] = s7.x; Bs[eb + 3840u + 1u] = s7.y; Bs[eb + 3840u + 2u] = s7.z; Bs[eb + 3840u + 3u] = s7.w;
+      Bs[eb + 5120u] = s8.x; Bs[eb + 5120u + 1u] = s8.y; Bs[eb + 5120u + 2u] = s8.z; Bs[eb + 5120u + 3u] = s8.w;
+      Bs[eb + 6400u] = s9.x; Bs[eb + 6400u + 1u] = s9.y; Bs[eb + 6400u + 2u] = s9.z; Bs[eb + 6400u + 3u] = s9.w;
+      Bs[eb + 7680u] = s10.x; Bs[eb + 7680u + 1u] = s10.y; Bs[eb + 7680u + 2u] = s10.z; Bs[eb + 7680u + 3u] = s10.w;
+      Bs[eb + 8960u] = s11.x; Bs[eb + 8960u + 1u] = s11.y; Bs[eb + 8960u + 2u] = s11.z; Bs[eb + 8960u + 3u] = s11.w;
+    }
+    workgroupBarrier();
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 640u;
+      let a2 = sa + 1280u;
+      let a3 = sa + 1920u;
+      let b0 = sb + 0u;
+      let b1 = sb + 640u;
+      let b2 = sb + 1280u;
+      let b3 = sb + 1920u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 656u;
+      let a2 = sa + 1296u;
+      let a3 = sa + 1936u;
+      let b0 = sb + 16u;
+      let b1 = sb + 656u;
+      let b2 = sb + 1296u;
+      let b3 = sb + 1936u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(256)
+fn tg_g128x128_sg2x4_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1280u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var g00 = SmC();
+  var u00 = SmC();
+  var g01 = SmC();
+  var u01 = SmC();
+  var g10 = SmC();
+  var u10 = SmC();
+  var g11 = SmC();
+  var u11 = SmC();
+  var g20 = SmC();
+  var u20 = SmC();
+  var g21 = SmC();
+  var u21 = SmC();
+  var g30 = SmC();
+  var u30 = SmC();
+  var g31 = SmC();
+  var u31 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 8u;
+      s0 = x4[xb + k4];
+      s1 = x4[xb + 32u * K4 + k4];
+      s2 = x4[xb + 64u * K4 + k4];
+      s3 = x4[xb + 96u * K4 + k4];
+      s4 = wg4[wb + k4];
+      s5 = wg4[wb + 32u * K4 + k4];
+      s6 = wg4[wb + 64u * K4 + k4];
+      s7 = wg4[wb + 96u * K4 + k4];
+      s8 = wu4[wb + k4];
+      s9 = wu4[wb + 32u * K4 + k4];
+      s10 = wu4[wb + 64u * K4 + k4];
+      s11 = wu4[wb + 96u * K4 + k4];
+    }
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 1280u] = s1.x; As[ea + 1280u + 1u] = s1.y; As[ea + 1280u + 2u] = s1.z; As[ea + 1280u + 3u] = s1.w;
+      As[ea + 2560u] = s2.x; As[ea + 2560u + 1u] = s2.y; As[ea + 2560u + 2u] = s2.z; As[ea + 2560u + 3u] = s2.w;
+      As[ea + 3840u] = s3.x; As[ea + 3840u + 1u] = s3.y; As[ea + 3840u + 2u] = s3.z; As[ea + 3840u + 3u] = s3.w;
+      Bs[eb] = s4.x; Bs[eb + 1u] = s4.y; Bs[eb + 2u] = s4.z; Bs[eb + 3u] = s4.w;
+      Bs[eb + 1280u] = s5.x; Bs[eb + 1280u + 1u] = s5.y; Bs[eb + 1280u + 2u] = s5.z; Bs[eb + 1280u + 3u] = s5.w;
+      Bs[eb + 2560u] = s6.x; Bs[eb + 2560u + 1u] = s6.y; Bs[eb + 2560u + 2u] = s6.z; Bs[eb + 2560u + 3u] = s6.w;
+      Bs[eb + 3840u] = s7.x; Bs[eb + 3840u + 1u] = s7.y; Bs[eb + 3840u + 2u] = s7.z; Bs[eb + 3840u + 3u] = s7.w;
+      Bs[eb + 5120u] = s8.x; Bs[eb + 5120u + 1u] = s8.y; Bs[eb + 5120u + 2u] = s8.z; Bs[eb + 5120u + 3u] = s8.w;
+      Bs[eb + 6400u] = s9.x; Bs[eb + 6400u + 1u] = s9.y; Bs[eb + 6400u + 2u] = s9.z; Bs[eb + 6400u + 3u] = s9.w;
+      Bs[eb + 7680u] = s10.x; Bs[eb + 7680u + 1u] = s10.y; Bs[eb + 7680u + 2u] = s10.z; Bs[eb + 7680u + 3u] = s10.w;
+      Bs[eb + 8960u] = s11.x; Bs[eb + 8960u + 1u] = s11.y; Bs[eb + 8960u + 2u] = s11.z; Bs[eb + 8960u + 3u] = s11.w;
+    }
+    workgroupBarrier();
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 640u;
+      let a2 = sa + 1280u;
+      let a3 = sa + 1920u;
+      let bg0 = sb + 0u;
+      let bu0 = sb + 5120u;
+      let bg1 = sb + 640u;
+      let bu1 = sb + 5760u;
+      g00 = mma_e(a0, bg0, g00, 40u, lane);
+      u00 = mma_e(a0, bu0, u00, 40u, lane);
+      g01 = mma_e(a0, bg1, g01, 40u, lane);
+      u01 = mma_e(a0, bu1, u01, 40u, lane);
+      g10 = mma_e(a1, bg0, g10, 40u, lane);
+      u10 = mma_e(a1, bu0, u10, 40u, lane);
+      g11 = mma_e(a1, bg1, g11, 40u, lane);
+      u11 = mma_e(a1, bu1, u11, 40u, lane);
+      g20 = mma_e(a2, bg0, g20, 40u, lane);
+      u20 = mma_e(a2, bu0, u20, 40u, lane);
+      g21 = mma_e(a2, bg1, g21, 40u, lane);
+      u21 = mma_e(a2, bu1, u21, 40u, lane);
+      g30 = mma_e(a3, bg0, g30, 40u, lane);
+      u30 = mma_e(a3, bu0, u30, 40u, lane);
+      g31 = mma_e(a3, bg1, g31, 40u, lane);
+      u31 = mma_e(a3, bu1, u31, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 656u;
+      let a2 = sa + 1296u;
+      let a3 = sa + 1936u;
+      let bg0 = sb + 16u;
+      let bu0 = sb + 5136u;
+      let bg1 = sb + 656u;
+      let bu1 = sb + 5776u;
+      g00 = mma_e(a0, bg0, g00, 40u, lane);
+      u00 = mma_e(a0, bu0, u00, 40u, lane);
+      g01 = mma_e(a0, bg1, g01, 40u, lane);
+      u01 = mma_e(a0, bu1, u01, 40u, lane);
+      g10 = mma_e(a1, bg0, g10, 40u, lane);
+      u10 = mma_e(a1, bu0, u10, 40u, lane);
+      g11 = mma_e(a1, bg1, g11, 40u, lane);
+      u11 = mma_e(a1, bu1, u11, 40u, lane);
+      g20 = mma_e(a2, bg0, g20, 40u, lane);
+      u20 = mma_e(a2, bu0, u20, 40u, lane);
+      g21 = mma_e(a2, bg1, g21, 40u, lane);
+      u21 = mma_e(a2, bu1, u21, 40u, lane);
+      g30 = mma_e(a3, bg0, g30, 40u, lane);
+      u30 = mma_e(a3, bu0, u30, 40u, lane);
+      g31 = mma_e(a3, bg1, g31, 40u, lane);
+      u31 = mma_e(a3, bu1, u31, 40u, lane);
+    }
+  }
+  let cb = sg * 512u;
+  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, g20, lane); store_e(cb + 256u, u20, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, g21, lane); store_e(cb + 256u, u21, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, g30, lane); store_e(cb + 256u, u30, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, g31, lane); store_e(cb + 256u, u31, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t32x32_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var c00 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 8u;
+      s0 = x4[xb + k4];
+      s1 = x4[xb + 16u * K4 + k4];
+      s2 = w4[wb + k4];
+      s3 = w4[wb + 16u * K4 + k4];
+    }
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 640u] = s1.x; As[ea + 640u + 1u] = s1.y; As[ea + 640u + 2u] = s1.z; As[ea + 640u + 3u] = s1.w;
+      Bs[eb] = s2.x; Bs[eb + 1u] = s2.y; Bs[eb + 2u] = s2.z; Bs[eb + 3u] = s2.w;
+      Bs[eb + 640u] = s3.x; Bs[eb + 640u + 1u] = s3.y; Bs[eb + 640u + 2u] = s3.z; Bs[eb + 640u + 3u] = s3.w;
+    }
+    workgroupBarrier();
+    {
+      let a0 = sa + 0u;
+      let b0 = sb + 0u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let b0 = sb + 16u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t32x32_sg2x2_k32_b1_uf(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var c00 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 8u;
+    s0 = x4[xb + k4];
+    s1 = x4[xb + 16u * K4 + k4];
+    s2 = w4[wb + k4];
+    s3 = w4[wb + 16u * K4 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 640u] = s1.x; As[ea + 640u + 1u] = s1.y; As[ea + 640u + 2u] = s1.z; As[ea + 640u + 3u] = s1.w;
+      Bs[eb] = s2.x; Bs[eb + 1u] = s2.y; Bs[eb + 2u] = s2.z; Bs[eb + 3u] = s2.w;
+      Bs[eb + 640u] = s3.x; Bs[eb + 640u + 1u] = s3.y; Bs[eb + 640u + 2u] = s3.z; Bs[eb + 640u + 3u] = s3.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u;
+        s0 = x4[xb + k4];
+        s1 = x4[xb + 16u * K4 + k4];
+        s2 = w4[wb + k4];
+        s3 = w4[wb + 16u * K4 + k4];
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      { let b = sb + 0u;
+        c00 = mma_e(a0, b, c00, 40u, lane);
+      }
+    }
+    {
+      let a0 = sa + 16u;
+      { let b = sb + 16u;
+        c00 = mma_e(a0, b, c00, 40u, lane);
+      }
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
 fn tg_t32x32_sg2x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let row0 = wid.y * 32u; let col0 = wid.x * 32u;
   let sg = tid / 32u;

@@ -373,7 +373,7 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
     expect(tileGenForShape('t128x256_sg2x4_k32_b1_u', 2048, 4096, 4100)).toBe('t128x256_sg2x4_k32_b1');
     expect(tileGenForShape('t128x256_sg2x4_k32_b1', 7, 9, 12)).toBe('t128x256_sg2x4_k32_b1');
     // Every _m / _u configuration has its checked twin.
-    for (const id of SGM_TILE_GEN_IDS.filter((i) => /_[um]$/.test(i))) expect(SGM_TILE_GEN_IDS).toContain(id.replace(/_[um]$/, ''));
+    for (const id of SGM_TILE_GEN_IDS.filter((i) => /_(u|m|un|uf)$/.test(i))) expect(SGM_TILE_GEN_IDS).toContain(id.replace(/_(u|m|un|uf)$/, ''));
     // Through the prefill choice (FAPOOL_GEMM_PREFILL names an _m tile): a ragged chunk gets the twin.
     restoringEnv('FAPOOL_GEMM_PREFILL', () => {
       process.env.FAPOOL_GEMM_PREFILL = 'tile-gen:t128x256_sg2x4_k32_b1_m,g128x128_sg2x4_k32_b1_m';

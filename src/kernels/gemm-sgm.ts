@@ -168,6 +168,7 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   't128x128_sg2x2_k64_b1_u', 'g128x128_sg2x4_k32_b1_u', 'g128x64_sg2x2_k32_b2_u', 'g128x64_sg2x2_k64_b1_u',
   't128x64_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1', 'g128x64_sg2x2_k32_b1',
   't128x128_sg2x2_k16_b2_u', 't128x64_sg2x2_k32_b1_u', 't64x128_sg2x2_k32_b1_u', 't128x128_sg4x2_k32_b1_u', 't128x128_sg2x2_k32_b1_g8_u', 'g128x64_sg2x2_k32_b1_u',
+  't128x128_sg2x2_k32_b1_un', 't128x128_sg2x2_k32_b1_uf', 't128x256_sg2x4_k32_b1_un', 'g128x128_sg2x4_k32_b1_un', 't32x32_sg2x2_k32_b1_un', 't32x32_sg2x2_k32_b1_uf',
   't32x32_sg2x2_k32_b1_u', 't64x32_sg2x1_k16_b2_u', 'g32x16_sg2x1_k16_b1_u',
   't128x256_sg2x4_k32_b1_m', 't256x128_sg4x2_k32_b1_m', 't128x128_sg2x2_k32_b1_m', 't128x128_sg2x2_k32_b2_m', 'g128x128_sg2x4_k32_b1_m',
   't32x32_sg2x2_k32_b1_m', 't64x32_sg2x1_k16_b2_m', 'g32x32_sg2x1_k32_b1', 'g32x32_sg2x1_k32_b1_m',
@@ -208,7 +209,7 @@ export interface TileGenGeometry {
 
 /** Geometry of a generated configuration id (the generator's parseId, same rules). */
 export function tileGenGeometry(id: string): TileGenGeometry {
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_m)?$/.exec(id);
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_m|_un|_uf)?$/.exec(id);
   if (!m || !SGM_TILE_GEN_IDS.includes(id)) throw new LimitError(`gemm: no generated tile configuration '${id}' (have: ${SGM_TILE_GEN_IDS.join(', ')})`);
   const gated = m[1] === 'g', group = Number(m[8] ?? 0);
   const [bm, bn, sgRows, sgCols, bk, nbuf] = m.slice(2, 8).map(Number) as [number, number, number, number, number, number];
@@ -245,7 +246,7 @@ const [sgmTileGenProgram, sgmTileGenEmuProgram] = realAndEmulated<SgmTileGenCfg>
 export function tileGenForShape(id: string, M: number, N: number, K: number): string {
   const g = tileGenGeometry(id);
   const whole = M % g.bm === 0 && N % g.bn === 0 && K % g.bk === 0;
-  if ((g.matrices && !whole) || (g.unchecked && K % g.bk !== 0)) return id.replace(/_[um]$/, '');
+  if ((g.matrices && !whole) || (g.unchecked && K % g.bk !== 0)) return id.replace(/_(u|m|un|uf)$/, '');
   return id;
 }
 
