@@ -11,8 +11,9 @@
 // Configuration ids (src/kernels/gemm.ts parses the same ids): {t|g}{BM}x{BN}_sg{R}x{C}_k{BK}_b{NBUF}[_g{G}]
 // — t plain, g gated; R × C subgroups of 32 lanes, each (BM / R) × (BN / C) outputs as 16×16 matrices;
 // BK-deep K slices staged in NBUF workgroup tiles; _g{G}: grouped tile order (below); _u: unchecked staging,
-// _m: staging by 16×16 matrices (below); _un: unchecked without the register prefetch of the next slice; _uf:
-// unchecked with the B fragments loaded one at a time (plain tiles).
+// _un: unchecked without the register prefetch of the next slice; _uf: unchecked with the B fragments loaded one at
+// a time (plain tiles). (Session 10 also tried _m, the slice staged as 16×16 matrices loaded from storage: 2–4×
+// slower; commit 59e4191.)
 // SPLIT_K (the decode tiles) also get a split-K entry, tgs_{id}: workgroup z takes p.kper slices of K from slice
 // z · p.kper and writes its f32 partial sums to `part`; a reduce pass (shaders/gemm_splitk.wgsl) sums them and
 // applies the epilogue.
@@ -23,7 +24,7 @@ export const CONFIGS = [
   't128x256_sg2x4_k32_b1', 't128x256_sg2x4_k16_b2', 't256x128_sg4x2_k32_b1', 't256x128_sg4x2_k16_b2',
   't128x128_sg2x2_k32_b1', 't128x128_sg2x2_k32_b2', 't128x128_sg2x2_k16_b2', 't128x128_sg4x2_k32_b1',
   'g128x128_sg2x4_k32_b1', 'g128x64_sg2x2_k32_b2',
-  't128x128_sg2x2_k64_b1', 'g128x64_sg2x2_k64_b1',
+ 
   't128x128_sg2x2_k32_b1_g8',
   'g128x128_sg2x4_k32_b1_g8',
   't16x64_sg1x4_k64_b2', 't16x64_sg1x4_k128_b1', 't16x128_sg1x4_k64_b1', 't32x64_sg1x4_k64_b1', 't64x64_sg2x2_k32_b2', 't64x64_sg1x4_k64_b1',
@@ -31,14 +32,14 @@ export const CONFIGS = [
   't64x16_sg4x1_k64_b1', 't32x16_sg2x1_k64_b1', 't64x32_sg2x2_k64_b1', 't64x32_sg4x1_k64_b1', 't16x32_sg1x2_k128_b1', 't32x32_sg2x1_k64_b1',
   't32x32_sg2x2_k32_b1', 't64x32_sg2x1_k16_b2', 'g32x32_sg1x2_k32_b2', 'g32x16_sg2x1_k16_b1',
   't32x32_sg2x2_k32_b1_g3', 'g32x16_sg2x1_k16_b1_g2',
-  't128x256_sg2x4_k32_b1_u', 't128x256_sg2x4_k16_b2_u', 't256x128_sg4x2_k32_b1_u', 't128x128_sg2x2_k32_b1_u', 't128x128_sg2x2_k32_b2_u',
-  't128x128_sg2x2_k64_b1_u', 'g128x128_sg2x4_k32_b1_u', 'g128x64_sg2x2_k32_b2_u', 'g128x64_sg2x2_k64_b1_u',
-  't128x64_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1', 'g128x64_sg2x2_k32_b1',
-  't128x128_sg2x2_k16_b2_u', 't128x64_sg2x2_k32_b1_u', 't64x128_sg2x2_k32_b1_u', 't128x128_sg4x2_k32_b1_u', 't128x128_sg2x2_k32_b1_g8_u', 'g128x64_sg2x2_k32_b1_u',
+  't128x256_sg2x4_k32_b1_u', 't256x128_sg4x2_k32_b1_u', 't128x128_sg2x2_k32_b1_u',
+  'g128x128_sg2x4_k32_b1_u',
+ 
+ 
   't128x128_sg2x2_k32_b1_un', 't128x128_sg2x2_k32_b1_uf', 't128x256_sg2x4_k32_b1_un', 'g128x128_sg2x4_k32_b1_un', 't32x32_sg2x2_k32_b1_un', 't32x32_sg2x2_k32_b1_uf',
   't32x32_sg2x2_k32_b1_u', 't64x32_sg2x1_k16_b2_u', 'g32x16_sg2x1_k16_b1_u',
-  't128x256_sg2x4_k32_b1_m', 't256x128_sg4x2_k32_b1_m', 't128x128_sg2x2_k32_b1_m', 't128x128_sg2x2_k32_b2_m', 'g128x128_sg2x4_k32_b1_m',
-  't32x32_sg2x2_k32_b1_m', 't64x32_sg2x1_k16_b2_m', 'g32x32_sg2x1_k32_b1', 'g32x32_sg2x1_k32_b1_m',
+ 
+ 
 ];
 
 /** Configurations that also get a split-K entry (the decode tiles: few rows, long K walked by few workgroups). */
@@ -54,10 +55,10 @@ const SG = 32;   // lanes per subgroup (NVIDIA's; the emulation's EMU_SG)
 /** A configuration's geometry; `<id>/split` is its split-K entry. */
 export function parseId(idSplit) {
   const [id, mode] = idSplit.split('/');
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_m|_un|_uf)?$/.exec(id);
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf)?$/.exec(id);
   if (!m) throw new Error(`bad tile-gen id ${id}`);
   const [gated, bm, bn, sgRows, sgCols, bk, nbuf, group] = [m[1] === 'g', ...m.slice(2, 8).map(Number), Number(m[8] ?? 0)];
-  const unchecked = m[9] !== undefined, matrices = m[9] === '_m', noPrefetch = m[9] === '_un', streamB = m[9] === '_uf';
+  const unchecked = m[9] !== undefined, noPrefetch = m[9] === '_un', streamB = m[9] === '_uf';
   if (noPrefetch && nbuf !== 1) throw new Error(`tile-gen id ${id}: _un (no prefetch) is for one tile buffer`);
   const tm = bm / (16 * sgRows), tn = bn / (16 * sgCols);
   const wg = SG * sgRows * sgCols, qk = bk / 4, brows = gated ? 2 * bn : bn;
@@ -66,12 +67,7 @@ export function parseId(idSplit) {
     && wg % qk === 0 && bm % rpt === 0 && brows % rpt === 0 && group !== 1;
   if (!ok) throw new Error(`tile-gen id ${id}: not a whole number of matrices and staged rows per thread`);
   const lds = bk + 8;
-  // _m: the slice is staged as 16×16 matrices, subgroup sg taking matrices t · SGS + sg (t = 0, 1, …) of the A
-  // blocks, then the B blocks (gated: gate, then up): each register t stays within one operand.
-  const sgs = sgRows * sgCols, kb = bk / 16, nmA = (bm / 16) * kb, nmB = ((gated ? 2 * bn : bn) / 16) * kb;
-  if (matrices && (nmA % sgs || nmB % sgs || (gated && ((bn / 16) * kb) % sgs))) throw new Error(`tile-gen id ${id}: its matrices do not share out evenly over the subgroups`);
-  if (mode !== undefined && (mode !== 'split' || group || unchecked)) throw new Error(`tile-gen id ${idSplit}: only '<id>/split' of an ungrouped, checked id`);
-  return { id, split: mode === 'split', unchecked, matrices, noPrefetch, streamB, sgs, kb, nmA, nmB, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
+  return { id, split: mode === 'split', unchecked, noPrefetch, streamB, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
 }
 
 const range = (n) => [...Array(n).keys()];
@@ -83,18 +79,12 @@ function ops(emu) {
     loadA: (o) => o, loadB: (o) => o,
     mma: (a, b, c, lds) => `mma_e(${a}, ${b}, ${c}, ${u(lds)}, lane)`,
     store: (o, c) => `store_e(${o}, ${c}, lane)`,
-    stageZero: 'SmS()',
-    stageLoad: (buf, off) => `sload_${buf}(${off}, p.K, lane)`,
-    stageStore: (arr, off, m, lds) => `sstore_${arr}(${off}, ${m}, ${u(lds)}, lane)`,
   } : {
     zero: 'subgroup_matrix_result<f32, 16, 16>()',
     loadA: (o, lds) => `subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, ${o}, ${u(lds)})`,
     loadB: (o, lds) => `subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, ${o}, ${u(lds)})`,
     mma: (a, b, c) => `subgroupMatrixMultiplyAccumulate(${a}, ${b}, ${c})`,
     store: (o, c) => `subgroupMatrixStore<row_major>(&Cs, ${o}, ${c}, 16u)`,
-    stageZero: 'subgroup_matrix_left<f16, 16, 16>()',
-    stageLoad: (buf, off) => `subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&${buf}, ${off}, p.K)`,
-    stageStore: (arr, off, m, lds) => `subgroupMatrixStore<row_major>(&${arr}, ${off}, ${m}, ${u(lds)})`,
   };
 }
 
@@ -124,10 +114,6 @@ function header(emu) {
 // registers (the H200 driver gave the checked 128×256 tile 232 per thread, the double-buffered ones spill). Rows
 // past M or N load whatever lies there (past the binding: Tint's robustness clamps the address); such a row only
 // feeds outputs past M or N, which are never written, and every K chunk is in range.
-// _m (matrix staging; the host allows it only for whole tiles: M % BM, N % BN, K % BK all 0): the slice is moved
-// as 16×16 blocks, each loaded by one subgroup as a matrix from the operand and stored as a matrix into the tile,
-// instead of four scalar f16 stores per vec4 (subgroupMatrixLoad needs an array<f16> tile, so vec4 stores cannot
-// be written in WGSL; a matrix store is the driver's own vector store).
 // Epilogue: each result matrix goes through the subgroup's 16×16 f32 scratch in Cs, then its lanes apply
 // bias / GELU / residual / accumulate (gemm_epilogue.wgsl) or, gated, y = act(gate) ⊙ up.
 // Split-K entries tgs_{id} (few rows: a tile walks all of K one slice at a time, latency-bound, so the slices are
@@ -149,11 +135,6 @@ struct Params { M: u32, N: u32, K: u32, kper: u32 }   // kper: K slices per spli
 @group(0) @binding(10) var<storage, read> wg4: array<T4>;
 @group(0) @binding(11) var<storage, read> wu4: array<T4>;
 @group(0) @binding(12) var<storage, read_write> part: array<f32>;   // split-K: [splits][M][NP] f32 partial sums
-// _m: the same operands as x4, w4, wg4, wu4, read as 16×16 matrices.
-@group(0) @binding(0) var<storage, read> x: array<T>;
-@group(0) @binding(1) var<storage, read> w: array<T>;
-@group(0) @binding(8) var<storage, read> wg: array<T>;
-@group(0) @binding(9) var<storage, read> wu: array<T>;
 
 var<workgroup> As: TileA;     // [NBUF][BM][BK + 8]    x rows
 var<workgroup> Bs: TileB;     // [NBUF][BROWS][BK + 8] w rows (gated: gate rows, then up rows)
@@ -183,19 +164,6 @@ fn store_e(o: u32, c: SmC, lane: u32) {
   for (var t = 0u; t < emu_n(8u); t++) { Cs[o + (2u * (lane / 4u) + t / 4u) * 16u + 4u * (lane % 4u) + t % 4u] = c[t]; }
 }
 
-// _m staging: a 16×16 f16 block copied row-major from an operand (row stride st) into a tile (stride lds); lane l
-// holds row l / 2, columns 8 · (l % 2) + {0..7}.
-alias SmS = array<f16, 8>;
-${['x', 'w', 'wg', 'wu'].map((b) => `fn sload_${b}(o: u32, st: u32, lane: u32) -> SmS {
-  var r: SmS;
-  let s = o + (lane / 2u) * st + 8u * (lane % 2u);
-  for (var e = 0u; e < emu_n(8u); e++) { r[e] = ${b}[s + e]; }
-  return r;
-}`).join('\n')}
-${['As', 'Bs'].map((a) => `fn sstore_${a}(o: u32, v: SmS, lds: u32, lane: u32) {
-  let s = o + (lane / 2u) * lds + 8u * (lane % 2u);
-  for (var e = 0u; e < emu_n(8u); e++) { ${a}[s + e] = v[e]; }
-}`).join('\n')}
 ` : ''}
 // Epilogue switches (ACT, HAS_BIAS, HAS_RESIDUAL, ACCUMULATE), activate() and epilogue(m, n, v):
 // shaders/gemm_epilogue.wgsl, prepended by the runtime (ProgramDef.includes).
@@ -257,31 +225,13 @@ function entry(o, c) {
   P(`  let sa = (sg / ${u(sgCols)}) * ${u(16 * tm * lds)};   // the subgroup's first A-tile row (offset)`);
   P(`  let sb = (sg % ${u(sgCols)}) * ${u(16 * tn * lds)};   // and B-tile row`);
   P(`  let sr = (sg / ${u(sgCols)}) * ${u(16 * tm)}; let sc = (sg % ${u(sgCols)}) * ${u(16 * tn)};`);
-  if (!c.matrices) {
-    P('  let K4 = p.K / 4u;');
-    P(`  let c4 = tid % ${u(qk)};   // the thread's vec4 chunk of every staged row`);
-    P(`  let r0 = tid / ${u(qk)};   // its first staged row; then every ${rpt} rows`);
-    P(`  let ws = r0 * ${u(lds)} + 4u * c4;   // its first workgroup-tile element`);
-  }
-  // _m: staged matrix t is block q = t · SGS + sg of its operand (A blocks, then B blocks): its operand element
-  // offset at slice 0 (g{t}) and its tile offset (e{t}).
-  const MT = c.matrices ? range((c.nmA + c.nmB) / c.sgs) : [];
-  const mOperand = (t) => {
-    const q0 = t * c.sgs;
-    if (q0 < c.nmA) return { buf: 'x', arr: 'As', first: q0, rowBase: 'row0', tileRow: 0 };
-    const qb = q0 - c.nmA, gateBlocks = (bn / 16) * c.kb;
-    if (!gated) return { buf: 'w', arr: 'Bs', first: qb, rowBase: 'col0', tileRow: 0 };
-    return qb < gateBlocks ? { buf: 'wg', arr: 'Bs', first: qb, rowBase: 'col0', tileRow: 0 } : { buf: 'wu', arr: 'Bs', first: qb - gateBlocks, rowBase: 'col0', tileRow: bn };
-  };
-  for (const t of MT) {
-    const mo = mOperand(t);
-    P(`  let q${t} = ${mo.first ? `${u(mo.first)} + ` : ''}sg;   // ${mo.buf} block: rows 16 · (q / ${c.kb}), K columns 16 · (q % ${c.kb})`);
-    P(`  let g${t} = (${mo.rowBase} + 16u * (q${t} / ${u(c.kb)})) * p.K + 16u * (q${t} % ${u(c.kb)});`);
-    P(`  let e${t} = ${mo.tileRow ? `${u(mo.tileRow * lds)} + ` : ''}(q${t} / ${u(c.kb)}) * ${u(16 * lds)} + 16u * (q${t} % ${u(c.kb)});`);
-  }
+  P('  let K4 = p.K / 4u;');
+  P(`  let c4 = tid % ${u(qk)};   // the thread's vec4 chunk of every staged row`);
+  P(`  let r0 = tid / ${u(qk)};   // its first staged row; then every ${rpt} rows`);
+  P(`  let ws = r0 * ${u(lds)} + 4u * c4;   // its first workgroup-tile element`);
   // Global row offsets (clamped into the matrix) and their validity, per staged register; unchecked: one base
   // offset per operand, the registers' rows at constant steps from it.
-  if (c.unchecked && !c.matrices) {
+  if (c.unchecked) {
     P('  let xb = (row0 + r0) * K4 + c4;   // the thread\'s first x chunk');
     P('  let wb = (col0 + r0) * K4 + c4;   // and w chunk');
   }
@@ -295,17 +245,9 @@ function entry(o, c) {
     }
   }
   const src = (t) => t < na ? 'x4' : gated ? ((t - na) * rpt < bn ? 'wg4' : 'wu4') : 'w4';
-  if (c.matrices) for (const t of MT) P(`  var m${t} = ${o.stageZero};`);
-  else for (const t of T) P(`  var s${t} = vec4<f16>();`);
+  for (const t of T) P(`  var s${t} = vec4<f16>();`);
   for (const a of accs) P(`  var ${a} = ${o.zero};`);
   const fetch = (ind, kt) => {
-    if (c.matrices) {
-      P(`${ind}{`);
-      P(`${ind}  let k = ${kt} * ${u(bk)};`);
-      for (const t of MT) P(`${ind}  m${t} = ${o.stageLoad(mOperand(t).buf, `g${t} + k`)};`);
-      P(`${ind}}`);
-      return;
-    }
     if (c.unchecked) {
       P(`${ind}{`);
       P(`${ind}  let k4 = ${kt} * ${u(qk)};`);
@@ -322,14 +264,6 @@ function entry(o, c) {
     P(`${ind}}`);
   };
   const commit = (ind, bufExpr) => {
-    if (c.matrices) {
-      for (const t of MT) {
-        const mo = mOperand(t), stage = mo.arr === 'As' ? aStage : bStage;
-        const off = bufExpr === '0u' ? `e${t}` : `${bufExpr} * ${u(stage)} + e${t}`;
-        P(`${ind}${o.stageStore(mo.arr, off, `m${t}`, lds)};`);
-      }
-      return;
-    }
     P(`${ind}{`);
     P(`${ind}  let ea = ${bufExpr === '0u' ? '' : `${bufExpr} * ${u(aStage)} + `}ws; let eb = ${bufExpr === '0u' ? '' : `${bufExpr} * ${u(bStage)} + `}ws;`);
     for (const t of T) {

@@ -338,16 +338,6 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
       // Ragged in every direction, more than one workgroup and slice, K % BK != 0; then an exact multiple.
       // Unchecked tiles (_u) take K % BK == 0 only: K rounded up to whole slices.
       const k = (n: number) => geo.unchecked ? Math.ceil(n / geo.bk) * geo.bk : n;
-      // Matrix-staged tiles (_m) take whole tiles only: several row and column blocks, one to three slices.
-      if (geo.matrices) {
-        const { bm, bn, bk } = geo;
-        for (const [M, N, K] of [[bm, bn, bk], [2 * bm, 3 * bn, 2 * bk], [3 * bm, bn, 3 * bk]] as const) {
-          if (geo.gated) await checkGated(g, M, N, K, sgm, 'gelu_tanh');
-          else await check(g, { M, N, K, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm } });
-        }
-        if (!geo.gated) await check(g, { M: 2 * bm, N: 2 * bn, K: 2 * bk, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm }, bias: true, act: 'gelu_erf', residual: true });
-        return;
-      }
       const shapes: (readonly [number, number, number])[] = [[geo.bm + 13, geo.bn + 7, k(2 * geo.bk + 20)], [17, 33, k(36)], [2 * geo.bm, 2 * geo.bn, 3 * geo.bk]];
       // Grouped order: whole groups of row blocks and a short last one, several column blocks.
       if (geo.group) shapes.push([(2 * geo.group + 1) * geo.bm - 3, 3 * geo.bn + 5, k(geo.bk + 4)]);
@@ -364,27 +354,17 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
     }, 300_000);
   }
 
-  it('a prefill product takes the checked twin of an _m / _u tile where its shape is not whole', () => {
-    expect(tileGenForShape('t128x256_sg2x4_k32_b1_m', 2048, 4096, 4096)).toBe('t128x256_sg2x4_k32_b1_m');
-    expect(tileGenForShape('t128x256_sg2x4_k32_b1_m', 2047, 4096, 4096)).toBe('t128x256_sg2x4_k32_b1');
-    expect(tileGenForShape('t128x256_sg2x4_k32_b1_m', 2048, 4000, 4096)).toBe('t128x256_sg2x4_k32_b1');
-    expect(tileGenForShape('g128x128_sg2x4_k32_b1_m', 256, 16384, 4100)).toBe('g128x128_sg2x4_k32_b1');
-    expect(tileGenForShape('t128x256_sg2x4_k32_b1_u', 2047, 4000, 4096)).toBe('t128x256_sg2x4_k32_b1_u');
-    expect(tileGenForShape('t128x256_sg2x4_k32_b1_u', 2048, 4096, 4100)).toBe('t128x256_sg2x4_k32_b1');
-    expect(tileGenForShape('t128x256_sg2x4_k32_b1', 7, 9, 12)).toBe('t128x256_sg2x4_k32_b1');
-    // Every _m / _u configuration has its checked twin.
-    for (const id of SGM_TILE_GEN_IDS.filter((i) => /_(u|m|un|uf)$/.test(i))) expect(SGM_TILE_GEN_IDS).toContain(id.replace(/_(u|m|un|uf)$/, ''));
-    // Through the prefill choice (FAPOOL_GEMM_PREFILL names an _m tile): a ragged chunk gets the twin.
-    restoringEnv('FAPOOL_GEMM_PREFILL', () => {
-      process.env.FAPOOL_GEMM_PREFILL = 'tile-gen:t128x256_sg2x4_k32_b1_m,g128x128_sg2x4_k32_b1_m';
-      const caps = { subgroupMaxSize: 32, maxInvocations: 1024, maxWorkgroupSizeX: 1024, maxWorkgroupStorage: 49152 } as unknown as Parameters<typeof chooseSgmKernel>[0];
-      expect(chooseSgmKernel(caps, 2048, 4096, 4096, false)).toMatchObject({ id: 't128x256_sg2x4_k32_b1_m' });
-      expect(chooseSgmKernel(caps, 1000, 4096, 4096, false)).toMatchObject({ id: 't128x256_sg2x4_k32_b1' });
-      expect(chooseSgmKernel(caps, 1000, 16384, 4096, true)).toMatchObject({ id: 'g128x128_sg2x4_k32_b1' });
-    });
+  it('a prefill product takes the checked twin of an unchecked tile where K % BK != 0', () => {
+    expect(tileGenForShape('t128x128_sg2x2_k32_b1_u', 4096)).toBe('t128x128_sg2x2_k32_b1_u');
+    expect(tileGenForShape('t128x128_sg2x2_k32_b1_u', 4100)).toBe('t128x128_sg2x2_k32_b1');
+    expect(tileGenForShape('g128x128_sg2x4_k32_b1_u', 4100)).toBe('g128x128_sg2x4_k32_b1');
+    expect(tileGenForShape('t128x128_sg2x2_k32_b1_un', 36)).toBe('t128x128_sg2x2_k32_b1');
+    expect(tileGenForShape('t128x256_sg2x4_k32_b1', 12)).toBe('t128x256_sg2x4_k32_b1');
+    // Every unchecked configuration has its checked twin.
+    for (const id of SGM_TILE_GEN_IDS.filter((i) => /_(u|un|uf)$/.test(i))) expect(SGM_TILE_GEN_IDS).toContain(id.replace(/_(u|un|uf)$/, ''));
   });
 
-  it('an unchecked tile refuses K % BK != 0, a matrix-staged one also partial tiles', async () => {
+  it('an unchecked tile refuses K % BK != 0', async () => {
     const g = await gpu();
     if (!g.caps.f16) return;
     const real = hasSubgroupMatrixF16(g.caps);
@@ -393,10 +373,8 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
       try { linear(g, { x, w, out: o }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id, emulate: !real } } }).release(); } finally { g.release(x, w, o); }
     };
     expect(() => run(32, 32, 40, 't32x32_sg2x2_k32_b1_u')).toThrow(/K % 32 == 0/);
-    expect(() => run(32, 32, 40, 't32x32_sg2x2_k32_b1_m')).toThrow(/K % 32 == 0/);
-    expect(() => run(33, 32, 64, 't32x32_sg2x2_k32_b1_m')).toThrow(/whole tiles/);
-    expect(() => run(32, 48, 64, 't32x32_sg2x2_k32_b1_m')).toThrow(/whole tiles/);
-    expect(() => run(64, 32, 64, 't32x32_sg2x2_k32_b1_m')).not.toThrow();
+    expect(() => run(32, 32, 40, 't32x32_sg2x2_k32_b1_un')).toThrow(/K % 32 == 0/);
+    expect(() => run(33, 31, 64, 't32x32_sg2x2_k32_b1_u')).not.toThrow();
   });
 
   it('refuses the wrong product, K % 4 != 0 and unknown ids', async () => {

@@ -156,7 +156,7 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   't128x256_sg2x4_k32_b1', 't128x256_sg2x4_k16_b2', 't256x128_sg4x2_k32_b1', 't256x128_sg4x2_k16_b2',
   't128x128_sg2x2_k32_b1', 't128x128_sg2x2_k32_b2', 't128x128_sg2x2_k16_b2', 't128x128_sg4x2_k32_b1',
   'g128x128_sg2x4_k32_b1', 'g128x64_sg2x2_k32_b2',
-  't128x128_sg2x2_k64_b1', 'g128x64_sg2x2_k64_b1',
+ 
   't128x128_sg2x2_k32_b1_g8',
   'g128x128_sg2x4_k32_b1_g8',
   't16x64_sg1x4_k64_b2', 't16x64_sg1x4_k128_b1', 't16x128_sg1x4_k64_b1', 't32x64_sg1x4_k64_b1', 't64x64_sg2x2_k32_b2', 't64x64_sg1x4_k64_b1',
@@ -164,14 +164,14 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   't64x16_sg4x1_k64_b1', 't32x16_sg2x1_k64_b1', 't64x32_sg2x2_k64_b1', 't64x32_sg4x1_k64_b1', 't16x32_sg1x2_k128_b1', 't32x32_sg2x1_k64_b1',
   't32x32_sg2x2_k32_b1', 't64x32_sg2x1_k16_b2', 'g32x32_sg1x2_k32_b2', 'g32x16_sg2x1_k16_b1',
   't32x32_sg2x2_k32_b1_g3', 'g32x16_sg2x1_k16_b1_g2',
-  't128x256_sg2x4_k32_b1_u', 't128x256_sg2x4_k16_b2_u', 't256x128_sg4x2_k32_b1_u', 't128x128_sg2x2_k32_b1_u', 't128x128_sg2x2_k32_b2_u',
-  't128x128_sg2x2_k64_b1_u', 'g128x128_sg2x4_k32_b1_u', 'g128x64_sg2x2_k32_b2_u', 'g128x64_sg2x2_k64_b1_u',
-  't128x64_sg2x2_k32_b1', 't64x128_sg2x2_k32_b1', 'g128x64_sg2x2_k32_b1',
-  't128x128_sg2x2_k16_b2_u', 't128x64_sg2x2_k32_b1_u', 't64x128_sg2x2_k32_b1_u', 't128x128_sg4x2_k32_b1_u', 't128x128_sg2x2_k32_b1_g8_u', 'g128x64_sg2x2_k32_b1_u',
+  't128x256_sg2x4_k32_b1_u', 't256x128_sg4x2_k32_b1_u', 't128x128_sg2x2_k32_b1_u',
+  'g128x128_sg2x4_k32_b1_u',
+ 
+ 
   't128x128_sg2x2_k32_b1_un', 't128x128_sg2x2_k32_b1_uf', 't128x256_sg2x4_k32_b1_un', 'g128x128_sg2x4_k32_b1_un', 't32x32_sg2x2_k32_b1_un', 't32x32_sg2x2_k32_b1_uf',
   't32x32_sg2x2_k32_b1_u', 't64x32_sg2x1_k16_b2_u', 'g32x16_sg2x1_k16_b1_u',
-  't128x256_sg2x4_k32_b1_m', 't256x128_sg4x2_k32_b1_m', 't128x128_sg2x2_k32_b1_m', 't128x128_sg2x2_k32_b2_m', 'g128x128_sg2x4_k32_b1_m',
-  't32x32_sg2x2_k32_b1_m', 't64x32_sg2x1_k16_b2_m', 'g32x32_sg2x1_k32_b1', 'g32x32_sg2x1_k32_b1_m',
+ 
+ 
 ];
 
 /**
@@ -200,22 +200,20 @@ export interface TileGenGeometry {
   gated: boolean; bm: number; bn: number; sgRows: number; sgCols: number; bk: number; nbuf: number;
   /** Row blocks per group of the grouped tile order (_g{G}); 0: plain order. */
   group: number;
-  /** _u, _m: staging without bounds checks; only for K % bk == 0. */
+  /** _u, _un, _uf: staging without bounds checks; only for K % bk == 0. */
   unchecked: boolean;
-  /** _m: staging by 16×16 matrices (vector stores into the tile); only for whole tiles (M % bm, N % bn, K % bk all 0). */
-  matrices: boolean;
   tm: number; tn: number; wg: number; brows: number; lds: number; bytes: number;
 }
 
 /** Geometry of a generated configuration id (the generator's parseId, same rules). */
 export function tileGenGeometry(id: string): TileGenGeometry {
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_m|_un|_uf)?$/.exec(id);
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf)?$/.exec(id);
   if (!m || !SGM_TILE_GEN_IDS.includes(id)) throw new LimitError(`gemm: no generated tile configuration '${id}' (have: ${SGM_TILE_GEN_IDS.join(', ')})`);
   const gated = m[1] === 'g', group = Number(m[8] ?? 0);
   const [bm, bn, sgRows, sgCols, bk, nbuf] = m.slice(2, 8).map(Number) as [number, number, number, number, number, number];
   const brows = gated ? 2 * bn : bn, lds = bk + 8, subgroups = sgRows * sgCols;
   const bytes = 2 * nbuf * (bm + brows) * lds + 4 * 256 * subgroups * (gated ? 2 : 1);
-  return { gated, bm, bn, sgRows, sgCols, bk, nbuf, group, unchecked: m[9] !== undefined, matrices: m[9] === '_m', tm: bm / (16 * sgRows), tn: bn / (16 * sgCols), wg: 32 * subgroups, brows, lds, bytes };
+  return { gated, bm, bn, sgRows, sgCols, bk, nbuf, group, unchecked: m[9] !== undefined, tm: bm / (16 * sgRows), tn: bn / (16 * sgCols), wg: 32 * subgroups, brows, lds, bytes };
 }
 
 interface SgmTileGenCfg { id: string; epi: Epilogue; split: boolean }
@@ -239,15 +237,10 @@ const [sgmTileGenProgram, sgmTileGenEmuProgram] = realAndEmulated<SgmTileGenCfg>
   name: 'gemm_sgm_tile_gen', files: ['gemm_sgm_tile_gen.wgsl', 'gemm_sgm_tile_gen_emu.wgsl'], entry: 'tg_t128x256_sg2x4_k32_b1', spec: sgmTileGenSpec,
 });
 
-/**
- * The configuration to run for an M×N×K product: `id` itself, or its checked twin where the shape is not one the
- * id takes (a matrix-staged `_m` tile needs whole tiles, an unchecked `_u` one whole K slices).
- */
-export function tileGenForShape(id: string, M: number, N: number, K: number): string {
+/** The configuration to run for a product of depth K: `id`, or its checked twin where an unchecked id needs K % BK == 0. */
+export function tileGenForShape(id: string, K: number): string {
   const g = tileGenGeometry(id);
-  const whole = M % g.bm === 0 && N % g.bn === 0 && K % g.bk === 0;
-  if ((g.matrices && !whole) || (g.unchecked && K % g.bk !== 0)) return id.replace(/_(u|m|un|uf)$/, '');
-  return id;
+  return g.unchecked && K % g.bk !== 0 ? id.replace(/_(u|un|uf)$/, '') : id;
 }
 
 /** Whether a generated configuration runs here: 32-lane subgroups (or emulated), workgroup size and memory. */
@@ -265,18 +258,14 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, s: SgmTileGenShape): Dispatch
   assertShape(g.gated === gated, `gemm: generated tile '${s.id}' is for the ${g.gated ? 'gated' : 'plain'} product, this is ${gated ? 'gated' : 'plain'}`);
   assertShape(l.K % 4 === 0, `gemm: the subgroup-matrix tile kernel needs K % 4 == 0, got K = ${l.K}`);
   assertShape(!g.unchecked || l.K % g.bk === 0, `gemm: the unchecked tile '${s.id}' needs K % ${g.bk} == 0, got K = ${l.K}`);
-  assertShape(!g.matrices || (l.M % g.bm === 0 && l.N % g.bn === 0), `gemm: the matrix-staged tile '${s.id}' needs whole tiles (M % ${g.bm}, N % ${g.bn} == 0), got M = ${l.M}, N = ${l.N}`);
   if (!sgmTileGenFits(caps, s)) throw new LimitError(`gemm: generated tile '${s.id}' does not fit this device (32-lane subgroups, ${g.wg} invocations, ${g.bytes} bytes of workgroup memory)`);
   const program = s.emulate ? sgmTileGenEmuProgram : sgmTileGenProgram;
   const grid = (z: number): [number, number, number] => [ceilDiv(l.N, g.bn), ceilDiv(l.M, g.bm), z];
-  // _m tiles read the same buffers as 16×16 matrices (bindings x, w, wg, wu instead of the vec4 ones).
-  const weights: Record<string, Tensor> = g.matrices ? (gated ? { wg: l.wGate!, wu: l.wUp! } : { w: l.w! })
-    : gated ? { wg4: l.wGate!, wu4: l.wUp! } : { w4: l.w! };
-  const xs: Record<string, Tensor> = g.matrices ? { x: l.x } : { x4: l.x };
+  const weights: Record<string, Tensor> = gated ? { wg4: l.wGate!, wu4: l.wUp! } : { w4: l.w! };
   const splits = s.splits ?? 1;
   if (splits === 1) {
     const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false });
-    const bind: Record<string, Tensor> = { ...xs, y: l.out, ...weights, ...(gated ? {} : { bias: l.bias ?? l.x, residual: l.residual ?? l.x }) };
+    const bind: Record<string, Tensor> = { x4: l.x, y: l.out, ...weights, ...(gated ? {} : { bias: l.bias ?? l.x, residual: l.residual ?? l.x }) };
     return gpu.dispatch(prog, { bind, uniforms: { M: l.M, N: l.N, K: l.K, kper: 0 }, workgroups: grid(1) });
   }
   if (!Number.isInteger(splits) || splits < 1) throw new ShapeError(`gemm: split-K count must be a positive integer, got ${splits}`);
@@ -544,7 +533,7 @@ export function chooseSgmKernel(caps: Caps, M: number, N: number, K: number, gat
   const prefillRows = M > SKINNY_MAX_M || (skinny.gen && M > skinny.maxM);
   if (prefillRows) {
     const named = gemmPrefillOverride()[gated ? 'gated' : 'plain'];
-    const o = named && { ...named, id: tileGenForShape(named.id, M, N, K) };
+    const o = named && { ...named, id: tileGenForShape(named.id, K) };
     if (o) {
       if (sgmTileGenFits(caps, o)) return o;
       // Asked for by name: say so. The built-in default that does not fit a device leaves it the kernels below.
