@@ -24,7 +24,6 @@ export const CONFIGS = [
   't128x256_sg2x4_k32_b1', 't128x256_sg2x4_k16_b2', 't256x128_sg4x2_k32_b1', 't256x128_sg4x2_k16_b2',
   't128x128_sg2x2_k32_b1', 't128x128_sg2x2_k32_b2', 't128x128_sg2x2_k16_b2', 't128x128_sg4x2_k32_b1',
   'g128x128_sg2x4_k32_b1', 'g128x64_sg2x2_k32_b2',
- 
   't128x128_sg2x2_k32_b1_g8',
   'g128x128_sg2x4_k32_b1_g8',
   't16x64_sg1x4_k64_b2', 't16x64_sg1x4_k128_b1', 't16x128_sg1x4_k64_b1', 't32x64_sg1x4_k64_b1', 't64x64_sg2x2_k32_b2', 't64x64_sg1x4_k64_b1',
@@ -34,12 +33,8 @@ export const CONFIGS = [
   't32x32_sg2x2_k32_b1_g3', 'g32x16_sg2x1_k16_b1_g2',
   't128x256_sg2x4_k32_b1_u', 't256x128_sg4x2_k32_b1_u', 't128x128_sg2x2_k32_b1_u',
   'g128x128_sg2x4_k32_b1_u',
- 
- 
   't128x128_sg2x2_k32_b1_un', 't128x128_sg2x2_k32_b1_uf', 't128x256_sg2x4_k32_b1_un', 'g128x128_sg2x4_k32_b1_un', 't32x32_sg2x2_k32_b1_un', 't32x32_sg2x2_k32_b1_uf',
   't32x32_sg2x2_k32_b1_u', 't64x32_sg2x1_k16_b2_u', 'g32x16_sg2x1_k16_b1_u',
- 
- 
 ];
 
 /** Configurations that also get a split-K entry (the decode tiles: few rows, long K walked by few workgroups). */

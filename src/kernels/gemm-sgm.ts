@@ -156,7 +156,6 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   't128x256_sg2x4_k32_b1', 't128x256_sg2x4_k16_b2', 't256x128_sg4x2_k32_b1', 't256x128_sg4x2_k16_b2',
   't128x128_sg2x2_k32_b1', 't128x128_sg2x2_k32_b2', 't128x128_sg2x2_k16_b2', 't128x128_sg4x2_k32_b1',
   'g128x128_sg2x4_k32_b1', 'g128x64_sg2x2_k32_b2',
- 
   't128x128_sg2x2_k32_b1_g8',
   'g128x128_sg2x4_k32_b1_g8',
   't16x64_sg1x4_k64_b2', 't16x64_sg1x4_k128_b1', 't16x128_sg1x4_k64_b1', 't32x64_sg1x4_k64_b1', 't64x64_sg2x2_k32_b2', 't64x64_sg1x4_k64_b1',
@@ -166,12 +165,8 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   't32x32_sg2x2_k32_b1_g3', 'g32x16_sg2x1_k16_b1_g2',
   't128x256_sg2x4_k32_b1_u', 't256x128_sg4x2_k32_b1_u', 't128x128_sg2x2_k32_b1_u',
   'g128x128_sg2x4_k32_b1_u',
- 
- 
   't128x128_sg2x2_k32_b1_un', 't128x128_sg2x2_k32_b1_uf', 't128x256_sg2x4_k32_b1_un', 'g128x128_sg2x4_k32_b1_un', 't32x32_sg2x2_k32_b1_un', 't32x32_sg2x2_k32_b1_uf',
   't32x32_sg2x2_k32_b1_u', 't64x32_sg2x1_k16_b2_u', 'g32x16_sg2x1_k16_b1_u',
- 
- 
 ];
 
 /**
@@ -194,7 +189,7 @@ export const SGM_TILE_GEN_SPLIT_K: readonly string[] = [
 ];
 
 /** The generated configurations meant for big GPUs (the rest are small ones for the emulation tests). */
-export const SGM_TILE_GEN_BIG: readonly string[] = SGM_TILE_GEN_IDS.filter((id) => /^[tg](?:128|256)x|^t64x128/.test(id) || SGM_TILE_GEN_DECODE.includes(id));
+export const SGM_TILE_GEN_BIG: readonly string[] = SGM_TILE_GEN_IDS.filter((id) => /^[tg](?:128|256)x/.test(id) || SGM_TILE_GEN_DECODE.includes(id));
 
 export interface TileGenGeometry {
   gated: boolean; bm: number; bn: number; sgRows: number; sgCols: number; bk: number; nbuf: number;
@@ -311,8 +306,8 @@ const splitKProgram = defineProgram<SplitKCfg>({
  * The prefill kernel (M > SKINNY_MAX_M, subgroup-matrix path) when FAPOOL_GEMM_PREFILL is unset, in the
  * variable's syntax: 'direct' (the direct-load kernel, H200 rounds 1–3) or 'tile-gen:<id>[,<id>]'.
  * H200 session 10 (kernels-bench/notes/gemm.md, round 8): the 128×128 tile of four subgroups with unchecked
- * staging, 182 TFLOP/s on 4096³ against 152 for session 2's t128x256 (gemm-stability.js, 5 buffer sets each, ±1);
- * gated g128x128 unchecked 173 against 157; seed-4l warm TTFT 4K 72.5–81.8 → 68.0 ms, 32K 1025–1074 → 977 ms.
+ * staging, 181–184 TFLOP/s on 4096³ against 151–153 for session 2's t128x256 (gemm-stability.js, ±1 over buffer
+ * sets); gated g128x128 unchecked 180–184 against 157; seed-4l warm TTFT 4K 72.3 → 65 ms, 32K 1059–1162 → 1023–1031 ms.
  * An _u tile runs where K % 32 == 0; elsewhere its checked twin (tileGenForShape). A device it does not fit keeps
  * the direct kernel.
  */
