@@ -9,7 +9,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
-  describeCaps, fromF16Array, openGpu, timeDispatches, toF16Array, type Dispatch, type Gpu, type Tensor,
+  describeCaps, fromF16Array, openGpu, timeDispatchesFor, toF16Array, type Dispatch, type Gpu, type Tensor,
 } from '../src/gpu/index.js';
 import {
   SGM_PREFILL_CONFIGS, SGM_PROBE_SLOTS, flashDecode, flashPrefill, hasSgmPrefill, runSgmProbe, sgDecodeApplies, sgmConfigOf,
@@ -98,9 +98,7 @@ function hostRandom(n: number, seed: number): Uint16Array {
 async function readF16(gpu: Gpu, t: Tensor): Promise<Uint16Array> { return await gpu.read(t) as Uint16Array; }
 
 async function time(gpu: Gpu, list: Dispatch[]): Promise<{ ms: number; method: string }> {
-  const probe = await timeDispatches(gpu, list, { warmup: 2, samples: 3 });
-  const inner = Math.max(1, Math.min(200, Math.ceil(10 / Math.max(probe.medianMs, 1e-3))));
-  const t = await timeDispatches(gpu, list, { warmup: 2, samples: Number(args.samples), inner });
+  const t = await timeDispatchesFor(gpu, list, { samples: Number(args.samples) });
   return { ms: t.medianMs, method: t.method };
 }
 

@@ -9,7 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { syntheticPrompt } from '../src/cli/main.js';
-import { timeDispatches, type Dispatch, type Gpu, type Step } from '../src/gpu/index.js';
+import { timeDispatchesFor, type Dispatch, type Gpu, type Step } from '../src/gpu/index.js';
 import { createEngine } from '../src/orchestrator/create-engine.js';
 
 interface Group { kernel: string; count: number; usPerStep: number; pctOfStep: number }
@@ -30,10 +30,8 @@ function isLaunch(s: Step): s is Dispatch {
 
 /** Median ms of one execution of `list`, repeated so that a sample takes about `targetMs`. */
 async function timeList(gpu: Gpu, list: readonly Step[], samples: number, targetMs: number, maxInner: number): Promise<{ ms: number; inner: number; method: string }> {
-  const probe = await timeDispatches(gpu, list, { warmup: 2, samples: 3, inner: 1 });
-  const inner = Math.max(1, Math.min(maxInner, Math.ceil(targetMs / Math.max(probe.medianMs, 1e-4))));
-  const t = await timeDispatches(gpu, list, { warmup: 2, samples, inner });
-  return { ms: t.medianMs, inner, method: t.method };
+  const t = await timeDispatchesFor(gpu, list, { samples, targetMs, maxInner });
+  return { ms: t.medianMs, inner: t.inner, method: t.method };
 }
 
 async function main(): Promise<void> {

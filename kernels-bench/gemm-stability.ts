@@ -7,7 +7,7 @@
 //   node dist/kernels-bench/gemm-stability.js [--size 4096] [--sets 6] [--ids t128x256_sg2x4_k32_b1,…] [--out f.json]
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { openGpu, sliceRows, timeDispatches, type Dispatch, type Gpu, type Tensor } from '../src/gpu/index.js';
+import { openGpu, sliceRows, timeDispatchesFor, type Dispatch, type Gpu, type Tensor } from '../src/gpu/index.js';
 import { gatedLinear } from '../src/kernels/ffn.js';
 import { linear } from '../src/kernels/gemm.js';
 import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
@@ -23,9 +23,7 @@ const { values: v } = parseArgs({
 const S = Number(v.size), sets = Number(v.sets);
 
 async function timeOne(gpu: Gpu, d: Dispatch): Promise<number> {
-  const probe = await timeDispatches(gpu, [d], { warmup: 2, samples: 3 });
-  const inner = Math.max(1, Math.min(200, Math.ceil(10 / Math.max(probe.medianMs, 1e-3))));
-  return (await timeDispatches(gpu, [d], { warmup: 2, samples: 8, inner })).medianMs;
+  return (await timeDispatchesFor(gpu, [d], { samples: 8 })).medianMs;
 }
 
 /**

@@ -26,7 +26,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
-  Gpu, describeCaps, featuresToRequest, fromF16Array, limitsToRequest, openGpu, timeDispatches, toF16Array,
+  Gpu, describeCaps, featuresToRequest, fromF16Array, limitsToRequest, openGpu, timeDispatchesFor, toF16Array,
   type Dispatch, type DType, type HostArray, type Tensor,
 } from '../src/gpu/index.js';
 import { DAWN_FLAGS } from '../src/gpu/backend-node.js';
@@ -190,9 +190,7 @@ async function sampledCheck(gpu: Gpu, v: Variant, xr: Rows, wr: Rows, ur: Rows |
 }
 
 async function timeList(gpu: Gpu, list: Dispatch[]): Promise<number> {
-  const probe = await timeDispatches(gpu, list, { warmup: 2, samples: 3 });
-  const inner = Math.max(1, Math.min(200, Math.ceil(10 / Math.max(probe.medianMs, 1e-3))));
-  return (await timeDispatches(gpu, list, { warmup: 2, samples: SAMPLES, inner })).medianMs;
+  return (await timeDispatchesFor(gpu, list, { samples: SAMPLES })).medianMs;
 }
 
 function finish(row: Row, v: Variant, flops: number, bytes: number): void {

@@ -3,7 +3,7 @@
 //   node dist/kernels-bench/run.js [--quick] [--only NAME] [--baseline torch.json] [--out ours.json]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { describeCaps, openGpu, timeDispatches } from '../src/gpu/index.js';
+import { describeCaps, openGpu, timeDispatchesFor } from '../src/gpu/index.js';
 import { fullCases, quickCases, type BenchCase } from './cases.js';
 
 interface Row {
@@ -61,9 +61,7 @@ async function main(): Promise<void> {
       built = c.build(gpu);
       await gpu.sync();
       // Enough launches per sample that one sample takes ~10+ ms.
-      const probe = await timeDispatches(gpu, built.list, { warmup: 2, samples: 3, inner: 1 });
-      const inner = Math.max(1, Math.min(200, Math.ceil(10 / Math.max(probe.medianMs, 1e-3))));
-      const t = await timeDispatches(gpu, built.list, { warmup: 3, samples, inner });
+      const t = await timeDispatchesFor(gpu, built.list, { warmup: 3, samples });
       const tflops = c.flops ? c.flops / t.medianMs / 1e9 : null;
       const gbs = c.bytes ? c.bytes / t.medianMs / 1e6 : null;
       const roofMs = Math.max(c.flops / (peakTf(c.dtype) * 1e9) || 0, c.bytes / (peakGbs * 1e6) || 0);

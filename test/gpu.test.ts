@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
   DeviceLostError, LimitError, ShaderError, ShapeError, defineProgram, programKey, reflectLayout,
-  specializationHeader, stableKey, timeDispatches, type DType,
+  specializationHeader, stableKey, timeDispatches, timeDispatchesFor, type DType,
 } from '../src/gpu/index.js';
 import { typeSpec } from '../src/kernels/common.js';
 import { download, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';
@@ -131,6 +131,11 @@ describe('dispatch', () => {
     const t = await timeDispatches(g, [d], { warmup: 1, samples: 3, inner: 4 });
     expect(t.medianMs).toBeGreaterThan(0);
     expect(t.samplesMs).toHaveLength(3);
+    // Sized to a target: at most maxInner executions a sample, and at least one.
+    const long = await timeDispatchesFor(g, [d], { samples: 2, targetMs: 1e6, maxInner: 5 });
+    expect(long.inner).toBe(5);
+    expect(long.samplesMs).toHaveLength(2);
+    expect((await timeDispatchesFor(g, [d], { samples: 2, targetMs: 1e-9 })).inner).toBe(1);
     g.release(dst);
   });
 });

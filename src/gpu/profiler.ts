@@ -68,3 +68,23 @@ export async function timeDispatches(gpu: Gpu, list: readonly Step[], o: TimeOpt
   }
   return { medianMs: median(out), minMs: Math.min(...out), samplesMs: out, method: 'wall' };
 }
+
+export interface TimeForOptions {
+  /** About how long one sample should take (ms): the list is repeated ceil(targetMs ÷ a probe's time) times. */
+  targetMs?: number;
+  /** At most this many executions per sample. */
+  maxInner?: number;
+  samples?: number;
+  warmup?: number;
+}
+
+/**
+ * timeDispatches with the executions per sample sized from a short probe, so that a sample takes about targetMs
+ * (timer quantisation and launch overhead spread over many executions). Also returns the count chosen.
+ */
+export async function timeDispatchesFor(gpu: Gpu, list: readonly Step[], o: TimeForOptions = {}): Promise<Timing & { inner: number }> {
+  const targetMs = o.targetMs ?? 10, maxInner = o.maxInner ?? 200;
+  const probe = await timeDispatches(gpu, list, { warmup: 2, samples: 3, inner: 1 });
+  const inner = Math.max(1, Math.min(maxInner, Math.ceil(targetMs / Math.max(probe.medianMs, 1e-4))));
+  return { ...await timeDispatches(gpu, list, { warmup: o.warmup ?? 2, samples: o.samples, inner }), inner };
+}
