@@ -224,19 +224,18 @@ function entry(o, c) {
   P(`  let c4 = tid % ${u(qk)};   // the thread's vec4 chunk of every staged row`);
   P(`  let r0 = tid / ${u(qk)};   // its first staged row; then every ${rpt} rows`);
   P(`  let ws = r0 * ${u(lds)} + 4u * c4;   // its first workgroup-tile element`);
-  // Global row offsets (clamped into the matrix) and their validity, per staged register; unchecked: one base
-  // offset per operand, the registers' rows at constant steps from it.
+  // Staged register t's row, from the thread's first row of its operand (x: from row0; w: from col0, gated: the
+  // gate rows, then the up rows, both from col0).
+  const stagedRow = (t) => t < na ? t * rpt : gated ? ((t - na) * rpt) % bn : (t - na) * rpt;
   if (c.unchecked) {
+    // One base offset per operand, the registers' rows at constant steps from it.
     P('  let xb = (row0 + r0) * K4 + c4;   // the thread\'s first x chunk');
     P('  let wb = (col0 + r0) * K4 + c4;   // and w chunk');
-  }
-  for (const t of T) {
-    if (c.unchecked) continue;
-    if (t < na) {
-      P(`  let v${t} = row0 + r0 + ${u(t * rpt)} < p.M; let o${t} = min(row0 + r0 + ${u(t * rpt)}, p.M - 1u) * K4;`);
-    } else {
-      const rb = (t - na) * rpt, nrow = gated ? rb % bn : rb;
-      P(`  let v${t} = col0 + r0 + ${u(nrow)} < p.N; let o${t} = min(col0 + r0 + ${u(nrow)}, p.N - 1u) * K4;`);
+  } else {
+    // Global row offsets (clamped into the matrix) and their validity, per staged register.
+    for (const t of T) {
+      const [first, bound] = t < na ? ['row0', 'p.M'] : ['col0', 'p.N'];
+      P(`  let v${t} = ${first} + r0 + ${u(stagedRow(t))} < ${bound}; let o${t} = min(${first} + r0 + ${u(stagedRow(t))}, ${bound} - 1u) * K4;`);
     }
   }
   const src = (t) => t < na ? 'x4' : gated ? ((t - na) * rpt < bn ? 'wg4' : 'wu4') : 'w4';
@@ -247,8 +246,8 @@ function entry(o, c) {
       P(`${ind}{`);
       P(`${ind}  let k4 = ${kt} * ${u(qk)};`);
       for (const t of T) {
-        const [base, row] = t < na ? ['xb', t * rpt] : ['wb', gated ? ((t - na) * rpt) % bn : (t - na) * rpt];
-        P(`${ind}  s${t} = ${src(t)}[${base} + ${row ? `${u(row)} * K4 + ` : ''}k4];`);
+        const row = stagedRow(t);
+        P(`${ind}  s${t} = ${src(t)}[${t < na ? 'xb' : 'wb'} + ${row ? `${u(row)} * K4 + ` : ''}k4];`);
       }
       P(`${ind}}`);
       return;
@@ -322,10 +321,8 @@ function entry(o, c) {
     P('    workgroupBarrier();');
     math('    ', 'sa', 'sb');
     P('  }');
-  } else fetch('  ', 'k0');
-  if (c.noPrefetch) {
-    // (the loop above)
   } else if (nbuf === 1) {
+    fetch('  ', 'k0');
     P('  for (var kt = k0; kt < nk; kt++) {');
     P('    workgroupBarrier();   // every subgroup is done with the previous slice');
     commit('    ', '0u');
@@ -336,6 +333,7 @@ function entry(o, c) {
     math('    ', 'sa', 'sb');
     P('  }');
   } else {
+    fetch('  ', 'k0');
     commit('  ', '0u');
     P('  workgroupBarrier();');
     P('  for (var kt = k0; kt < nk; kt++) {');

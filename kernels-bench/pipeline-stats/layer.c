@@ -27,6 +27,11 @@ static unsigned seq;
 struct module { VkShaderModule m; uint32_t *code; size_t size; struct module *next; };
 static struct module *modules;
 
+// The recorded SPIR-V of module m, or NULL (the caller holds `lock`).
+static struct module *find_module(VkShaderModule m) {
+  for (struct module *e = modules; e; e = e->next) if (e->m == m) return e;
+  return NULL;
+}
 
 static const char *out_dir(void) { return getenv("FAPOOL_PIPESTATS_DIR"); }
 
@@ -111,12 +116,11 @@ static VKAPI_ATTR void VKAPI_CALL fp_DestroyShaderModule(VkDevice d, VkShaderMod
 static void write_spirv(const char *base, VkShaderModule m) {
   char path[1100];
   pthread_mutex_lock(&lock);
-  for (struct module *e = modules; e; e = e->next) {
-    if (e->m != m) continue;
+  struct module *e = find_module(m);
+  if (e) {
     snprintf(path, sizeof path, "%s.spv", base);
     FILE *f = fopen(path, "wb");
     if (f) { fwrite(e->code, 1, e->size, f); fclose(f); }
-    break;
   }
   pthread_mutex_unlock(&lock);
 }
@@ -127,15 +131,14 @@ static void write_spirv(const char *base, VkShaderModule m) {
 static void entry_name(VkShaderModule m, const char *entry, char *out, size_t cap) {
   snprintf(out, cap, "%s", entry);
   pthread_mutex_lock(&lock);
-  for (struct module *e = modules; e; e = e->next) {
-    if (e->m != m) continue;
+  struct module *e = find_module(m);
+  if (e) {
     const uint32_t *w = e->code; size_t n = e->size / 4, i = 5;
     uint32_t fn = 0;
     for (size_t j = i; j < n && (w[j] >> 16); j += w[j] >> 16)   // OpEntryPoint (15): model, function id, name
       if ((w[j] & 0xffff) == 15 && (w[j] >> 16) > 3 && !strncmp((const char *)&w[j + 3], entry, 4 * ((w[j] >> 16) - 3))) fn = w[j + 2];
     for (size_t j = i; fn && j < n && (w[j] >> 16); j += w[j] >> 16)   // OpName (5): target id, name
       if ((w[j] & 0xffff) == 5 && (w[j] >> 16) > 2 && w[j + 1] == fn) { snprintf(out, cap, "%.*s", (int)(4 * ((w[j] >> 16) - 2)), (const char *)&w[j + 2]); break; }
-    break;
   }
   pthread_mutex_unlock(&lock);
 }
