@@ -2,7 +2,7 @@
 // (small ragged shapes on every output; the timed shapes on sampled rows, or against the reference
 // kernel where the caches are too big to read back) and timed (timestamp queries, median), next to
 // PyTorch SDPA from the same call (kernels-bench/torch_bench.py --only attention).
-//   node dist/kernels-bench/attention-sweep.js [--torch torch.json] [--out sweep.json] [--only SUBSTR] [--quick] [--defaults]
+//   node dist/kernels-bench/attention-sweep.js [--torch torch.json] [--out sweep.json] [--only 'SUBSTR|SUBSTR'] [--quick] [--defaults]
 // --defaults: only the default selection (what flashPrefill / flashDecode pick with no options) and the v0
 // kernels, no probe: the last device round's proof of the defaults.
 // The JSON is rewritten after every row, so a run cut short by a timeout still leaves its results.
@@ -286,7 +286,7 @@ async function main(): Promise<void> {
   const gpu = await openGpu({ label: 'attention-sweep' });
   device = describeCaps(gpu.caps);
   console.log(`device: ${device}; sgm prefill: ${hasSgmPrefill(gpu.caps)}; sg decode: ${sgDecodeApplies(gpu.caps, 'f16', 128)}`);
-  const only = (s: string) => !args.only || s.includes(args.only);
+  const only = (s: string) => !args.only || args.only.split('|').some((x) => s.includes(x));
   // With --defaults: the default selection, plus the tiled (f32-FMA) prefill as the baseline it replaced.
   const pv: PVariant[] = args.defaults
     ? [{ name: 'default', opt: {} }, { name: 'tiled (f32 FMA, v0)', opt: { path: 'tiled' } }]
