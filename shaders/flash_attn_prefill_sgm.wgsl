@@ -46,7 +46,7 @@ fn neg_inf() -> f32 {
 // ==== 128_32_4: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
 // sh_128_32_4: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4: array<f16, 8704>;
-var<workgroup> ss_128_32_4: array<f32, 2304>;   // per group of 16 rows: S / O scratch
+var<workgroup> ss_128_32_4: array<f32, 2304>;   // per row group (16 rows): S / O scratch
 var<workgroup> rowM_128_32_4: array<f32, 64>;
 var<workgroup> rowL_128_32_4: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4: u32;
@@ -310,7 +310,7 @@ fn fa_sgm_128_32_4_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 // ==== 128_32_4_pf: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
 // sh_128_32_4_pf: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf: array<f16, 8704>;
-var<workgroup> ss_128_32_4_pf: array<f32, 2304>;   // per group of 16 rows: S / O scratch
+var<workgroup> ss_128_32_4_pf: array<f32, 2304>;   // per row group (16 rows): S / O scratch
 var<workgroup> rowM_128_32_4_pf: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4_pf: u32;
@@ -722,7 +722,7 @@ fn fa_sgm_128_32_4_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
 // ==== 128_32_8: D = 128, BC = 32, SG = 8: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
 // sh_128_32_8: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8: array<f16, 13824>;
-var<workgroup> ss_128_32_8: array<f32, 4608>;   // per group of 16 rows: S / O scratch
+var<workgroup> ss_128_32_8: array<f32, 4608>;   // per row group (16 rows): S / O scratch
 var<workgroup> rowM_128_32_8: array<f32, 128>;
 var<workgroup> rowL_128_32_8: array<f32, 128>;
 var<workgroup> anyNeed_128_32_8: u32;
@@ -986,7 +986,7 @@ fn fa_sgm_128_32_8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 // ==== 128_32_8_pf: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
 // sh_128_32_8_pf: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf: array<f16, 13824>;
-var<workgroup> ss_128_32_8_pf: array<f32, 4608>;   // per group of 16 rows: S / O scratch
+var<workgroup> ss_128_32_8_pf: array<f32, 4608>;   // per row group (16 rows): S / O scratch
 var<workgroup> rowM_128_32_8_pf: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf: array<f32, 128>;
 var<workgroup> anyNeed_128_32_8_pf: u32;
@@ -1318,7 +1318,7 @@ fn fa_sgm_128_32_8_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
 // ==== 128_16_8_pf: D = 128, BC = 16, SG = 8, prefetch: BR = 128 rows, 256 invocations, 26116 bytes of workgroup memory ====
 // sh_128_16_8_pf: K tile [16][136] at 0, V [16][136] at 2176, P [128][24] at 4352.
 var<workgroup> sh_128_16_8_pf: array<f16, 7424>;
-var<workgroup> ss_128_16_8_pf: array<f32, 2560>;   // per group of 16 rows: S / O scratch
+var<workgroup> ss_128_16_8_pf: array<f32, 2560>;   // per row group (16 rows): S / O scratch
 var<workgroup> rowM_128_16_8_pf: array<f32, 128>;
 var<workgroup> rowL_128_16_8_pf: array<f32, 128>;
 var<workgroup> anyNeed_128_16_8_pf: u32;
@@ -1646,7 +1646,7 @@ fn fa_sgm_128_16_8_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
 // ==== 128_32_4_pf_vt: D = 128, BC = 32, SG = 4, prefetch, V transposed: BR = 64 rows, 128 invocations, 28676 bytes of workgroup memory ====
 // sh_128_32_4_pf_vt: K tile [32][136] at 0, V [128][40] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf_vt: array<f16, 9472>;
-var<workgroup> ss_128_32_4_pf_vt: array<f32, 2304>;   // per group of 16 rows: S / O scratch
+var<workgroup> ss_128_32_4_pf_vt: array<f32, 2304>;   // per row group (16 rows): S / O scratch
 var<workgroup> rowM_128_32_4_pf_vt: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf_vt: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4_pf_vt: u32;
@@ -2058,7 +2058,7 @@ fn fa_sgm_128_32_4_pf_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
 // ==== 128_32_4_pf_qs: D = 128, BC = 32, SG = 4, prefetch, Q from workgroup memory: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
 // sh_128_32_4_pf_qs: K tile [32][136] at 0, V [32][136] at 4352, Q [64][136] at 8704, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf_qs: array<f16, 17408>;
-var<workgroup> ss_128_32_4_pf_qs: array<f32, 2304>;   // per group of 16 rows: S / O scratch
+var<workgroup> ss_128_32_4_pf_qs: array<f32, 2304>;   // per row group (16 rows): S / O scratch
 var<workgroup> rowM_128_32_4_pf_qs: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf_qs: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4_pf_qs: u32;
@@ -2448,7 +2448,7 @@ fn fa_sgm_128_32_4_pf_qs_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
 // ==== 128_32_8_pf_vt: D = 128, BC = 32, SG = 8, prefetch, V transposed: BR = 128 rows, 256 invocations, 48644 bytes of workgroup memory ====
 // sh_128_32_8_pf_vt: K tile [32][136] at 0, V [128][40] at 4352, P [128][40] at 9472.
 var<workgroup> sh_128_32_8_pf_vt: array<f16, 14592>;
-var<workgroup> ss_128_32_8_pf_vt: array<f32, 4608>;   // per group of 16 rows: S / O scratch
+var<workgroup> ss_128_32_8_pf_vt: array<f32, 4608>;   // per row group (16 rows): S / O scratch
 var<workgroup> rowM_128_32_8_pf_vt: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf_vt: array<f32, 128>;
 var<workgroup> anyNeed_128_32_8_pf_vt: u32;
@@ -2780,7 +2780,7 @@ fn fa_sgm_128_32_8_pf_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
 // ==== 128_32_4_pf_il: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
 // sh_128_32_4_pf_il: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf_il: array<f16, 8704>;
-var<workgroup> ss_128_32_4_pf_il: array<f32, 2304>;   // per group of 16 rows: S / O scratch
+var<workgroup> ss_128_32_4_pf_il: array<f32, 2304>;   // per row group (16 rows): S / O scratch
 var<workgroup> rowM_128_32_4_pf_il: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf_il: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4_pf_il: u32;
@@ -3190,7 +3190,7 @@ fn fa_sgm_128_32_4_pf_il_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
 // ==== 128_32_8_pf_il: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
 // sh_128_32_8_pf_il: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf_il: array<f16, 13824>;
-var<workgroup> ss_128_32_8_pf_il: array<f32, 4608>;   // per group of 16 rows: S / O scratch
+var<workgroup> ss_128_32_8_pf_il: array<f32, 4608>;   // per row group (16 rows): S / O scratch
 var<workgroup> rowM_128_32_8_pf_il: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf_il: array<f32, 128>;
 var<workgroup> anyNeed_128_32_8_pf_il: u32;
@@ -3520,7 +3520,7 @@ fn fa_sgm_128_32_8_pf_il_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
 // ==== 128_32_4_pf_il_db: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
 // sh_128_32_4_pf_il_db: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf_il_db: array<f16, 17408>;
-var<workgroup> ss_128_32_4_pf_il_db: array<f32, 2304>;   // per group of 16 rows: S / O scratch
+var<workgroup> ss_128_32_4_pf_il_db: array<f32, 2304>;   // per row group (16 rows): S / O scratch
 var<workgroup> rowM_128_32_4_pf_il_db: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf_il_db: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4_pf_il_db: u32;
@@ -3931,7 +3931,7 @@ fn fa_sgm_128_32_4_pf_il_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_
 // ==== 128_32_4_db: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
 // sh_128_32_4_db: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_db: array<f16, 17408>;
-var<workgroup> ss_128_32_4_db: array<f32, 2304>;   // per group of 16 rows: S / O scratch
+var<workgroup> ss_128_32_4_db: array<f32, 2304>;   // per row group (16 rows): S / O scratch
 var<workgroup> rowM_128_32_4_db: array<f32, 64>;
 var<workgroup> rowL_128_32_4_db: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4_db: u32;
@@ -4196,7 +4196,7 @@ fn fa_sgm_128_32_4_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
 // ==== 64_32_4_pf_il_db: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 33284 bytes of workgroup memory ====
 // sh_64_32_4_pf_il_db: K tile [32][72] at 0, V [32][72] at 2304, P [64][40] at 9216.
 var<workgroup> sh_64_32_4_pf_il_db: array<f16, 11776>;
-var<workgroup> ss_64_32_4_pf_il_db: array<f32, 2304>;   // per group of 16 rows: S / O scratch
+var<workgroup> ss_64_32_4_pf_il_db: array<f32, 2304>;   // per row group (16 rows): S / O scratch
 var<workgroup> rowM_64_32_4_pf_il_db: array<f32, 64>;
 var<workgroup> rowL_64_32_4_pf_il_db: array<f32, 64>;
 var<workgroup> anyNeed_64_32_4_pf_il_db: u32;
@@ -4469,7 +4469,7 @@ fn fa_sgm_64_32_4_pf_il_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
 // ==== 64_16_4_pf_il_db: D = 64, BC = 16, SG = 4, prefetch: BR = 64 rows, 128 invocations, 17924 bytes of workgroup memory ====
 // sh_64_16_4_pf_il_db: K tile [16][72] at 0, V [16][72] at 1152, P [64][24] at 4608.
 var<workgroup> sh_64_16_4_pf_il_db: array<f16, 6144>;
-var<workgroup> ss_64_16_4_pf_il_db: array<f32, 1280>;   // per group of 16 rows: S / O scratch
+var<workgroup> ss_64_16_4_pf_il_db: array<f32, 1280>;   // per row group (16 rows): S / O scratch
 var<workgroup> rowM_64_16_4_pf_il_db: array<f32, 64>;
 var<workgroup> rowL_64_16_4_pf_il_db: array<f32, 64>;
 var<workgroup> anyNeed_64_16_4_pf_il_db: u32;
@@ -4718,7 +4718,7 @@ fn fa_sgm_64_16_4_pf_il_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
 // ==== 64_64_4: D = 64, BC = 64, SG = 4: BR = 64 rows, 128 invocations, 36356 bytes of workgroup memory ====
 // sh_64_64_4: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
 var<workgroup> sh_64_64_4: array<f16, 9216>;
-var<workgroup> ss_64_64_4: array<f32, 4352>;   // per group of 16 rows: S / O scratch
+var<workgroup> ss_64_64_4: array<f32, 4352>;   // per row group (16 rows): S / O scratch
 var<workgroup> rowM_64_64_4: array<f32, 64>;
 var<workgroup> rowL_64_64_4: array<f32, 64>;
 var<workgroup> anyNeed_64_64_4: u32;
@@ -4941,7 +4941,7 @@ fn fa_sgm_64_64_4_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
 // ==== 64_64_4_pf: D = 64, BC = 64, SG = 4, prefetch: BR = 64 rows, 128 invocations, 36356 bytes of workgroup memory ====
 // sh_64_64_4_pf: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
 var<workgroup> sh_64_64_4_pf: array<f16, 9216>;
-var<workgroup> ss_64_64_4_pf: array<f32, 4352>;   // per group of 16 rows: S / O scratch
+var<workgroup> ss_64_64_4_pf: array<f32, 4352>;   // per row group (16 rows): S / O scratch
 var<workgroup> rowM_64_64_4_pf: array<f32, 64>;
 var<workgroup> rowL_64_64_4_pf: array<f32, 64>;
 var<workgroup> anyNeed_64_64_4_pf: u32;
@@ -5312,7 +5312,7 @@ fn fa_sgm_64_64_4_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
 // ==== 64_32_4_pf: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 24068 bytes of workgroup memory ====
 // sh_64_32_4_pf: K tile [32][72] at 0, V [32][72] at 2304, P [64][40] at 4608.
 var<workgroup> sh_64_32_4_pf: array<f16, 7168>;
-var<workgroup> ss_64_32_4_pf: array<f32, 2304>;   // per group of 16 rows: S / O scratch
+var<workgroup> ss_64_32_4_pf: array<f32, 2304>;   // per row group (16 rows): S / O scratch
 var<workgroup> rowM_64_32_4_pf: array<f32, 64>;
 var<workgroup> rowL_64_32_4_pf: array<f32, 64>;
 var<workgroup> anyNeed_64_32_4_pf: u32;
@@ -5586,7 +5586,7 @@ fn fa_sgm_64_32_4_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
 // ==== 64_32_8_pf: D = 64, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 38916 bytes of workgroup memory ====
 // sh_64_32_8_pf: K tile [32][72] at 0, V [32][72] at 2304, P [128][40] at 4608.
 var<workgroup> sh_64_32_8_pf: array<f16, 9728>;
-var<workgroup> ss_64_32_8_pf: array<f32, 4608>;   // per group of 16 rows: S / O scratch
+var<workgroup> ss_64_32_8_pf: array<f32, 4608>;   // per row group (16 rows): S / O scratch
 var<workgroup> rowM_64_32_8_pf: array<f32, 128>;
 var<workgroup> rowL_64_32_8_pf: array<f32, 128>;
 var<workgroup> anyNeed_64_32_8_pf: u32;
@@ -5820,7 +5820,7 @@ fn fa_sgm_64_32_8_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
 // ==== 64_16_4_qs_vt: D = 64, BC = 16, SG = 4, Q from workgroup memory, V transposed: BR = 64 rows, 128 invocations, 23300 bytes of workgroup memory ====
 // sh_64_16_4_qs_vt: K tile [16][72] at 0, V [64][24] at 1152, Q [64][72] at 2688, P [64][24] at 7296.
 var<workgroup> sh_64_16_4_qs_vt: array<f16, 8832>;
-var<workgroup> ss_64_16_4_qs_vt: array<f32, 1280>;   // per group of 16 rows: S / O scratch
+var<workgroup> ss_64_16_4_qs_vt: array<f32, 1280>;   // per row group (16 rows): S / O scratch
 var<workgroup> rowM_64_16_4_qs_vt: array<f32, 64>;
 var<workgroup> rowL_64_16_4_qs_vt: array<f32, 64>;
 var<workgroup> anyNeed_64_16_4_qs_vt: u32;
@@ -6026,7 +6026,7 @@ fn fa_sgm_64_16_4_qs_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_work
 // ==== 128_32_8_pf_sd: D = 128, BC = 32, SG = 8, prefetch, D split over subgroup pairs: BR = 64 rows, 256 invocations, 27140 bytes of workgroup memory ====
 // sh_128_32_8_pf_sd: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_8_pf_sd: array<f16, 8704>;
-var<workgroup> ss_128_32_8_pf_sd: array<f32, 2304>;   // per group of 16 rows: S / O scratch
+var<workgroup> ss_128_32_8_pf_sd: array<f32, 2304>;   // per row group (16 rows): S / O scratch
 var<workgroup> rowM_128_32_8_pf_sd: array<f32, 64>;
 var<workgroup> rowL_128_32_8_pf_sd: array<f32, 64>;
 var<workgroup> anyNeed_128_32_8_pf_sd: u32;
@@ -6340,7 +6340,7 @@ fn fa_sgm_128_32_8_pf_sd_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
 // ==== 128_32_16_pf_sd: D = 128, BC = 32, SG = 16, prefetch, D split over subgroup pairs: BR = 128 rows, 512 invocations, 47108 bytes of workgroup memory ====
 // sh_128_32_16_pf_sd: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_16_pf_sd: array<f16, 13824>;
-var<workgroup> ss_128_32_16_pf_sd: array<f32, 4608>;   // per group of 16 rows: S / O scratch
+var<workgroup> ss_128_32_16_pf_sd: array<f32, 4608>;   // per row group (16 rows): S / O scratch
 var<workgroup> rowM_128_32_16_pf_sd: array<f32, 128>;
 var<workgroup> rowL_128_32_16_pf_sd: array<f32, 128>;
 var<workgroup> anyNeed_128_32_16_pf_sd: u32;
@@ -6611,10 +6611,768 @@ fn fa_sgm_128_32_16_pf_sd_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wo
   }
 }
 
+// ==== 128_32_4_pf_sd_r2: D = 128, BC = 32, SG = 4, prefetch, D split over subgroup pairs, 2 row blocks a subgroup: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// sh_128_32_4_pf_sd_r2: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_pf_sd_r2: array<f16, 8704>;
+var<workgroup> ss_128_32_4_pf_sd_r2: array<f32, 2304>;   // per row group (32 rows): S / O scratch
+var<workgroup> rowM_128_32_4_pf_sd_r2: array<f32, 64>;
+var<workgroup> rowL_128_32_4_pf_sd_r2: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_pf_sd_r2: u32;
+
+fn attend_128_32_4_pf_sd_r2(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Split D: the pair (rg, half) shares 16 rows; half picks its score blocks, O columns, softmax rows.
+  let half = sg % 2u;
+  let rg = sg / 2u;
+  let hb = half * 16u;           // its score blocks in the row group's scratch
+  let kn0 = half * 2176u;   // its keys of the tile
+  let vn0 = half * 64u;          // its columns of V and O
+  // Softmax layout: invocation (r, hh) owns row r (0–15: half 0, 16–31: half 1) and every other column from hh.
+  let r = ln % 16u + 16u * half;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, ln % 16u >= 8u);
+  let row = rg * 32u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = rg * 1152u;              // the row group's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  var q0_1 = subgroup_matrix_left<f16, 16, 16>();
+  var q1_1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2_1 = subgroup_matrix_left<f16, 16, 16>();
+  var q3_1 = subgroup_matrix_left<f16, 16, 16>();
+  var q4_1 = subgroup_matrix_left<f16, 16, 16>();
+  var q5_1 = subgroup_matrix_left<f16, 16, 16>();
+  var q6_1 = subgroup_matrix_left<f16, 16, 16>();
+  var q7_1 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_pf_sd_r2[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_sd_r2[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_sd_r2[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_sd_r2[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (rg * 32u >= c0 && rg * 32u < c0 + 64u) {
+      let qo = (rg * 32u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 112u, 136u);
+    }
+    if (rg * 32u + 16u >= c0 && rg * 32u + 16u < c0 + 64u) {
+      let qo = (rg * 32u + 16u - c0) * 136u;
+      q0_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 0u, 136u);
+      q1_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 16u, 136u);
+      q2_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 32u, 136u);
+      q3_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 48u, 136u);
+      q4_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 64u, 136u);
+      q5_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 80u, 136u);
+      q6_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 96u, 136u);
+      q7_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 112u, 136u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o0_1 = subgroup_matrix_result<f32, 16, 16>();
+  var o1_1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2_1 = subgroup_matrix_result<f32, 16, 16>();
+  var o3_1 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  var pk4 = T4();
+  var pv4 = T4();
+  var pk5 = T4();
+  var pv5 = T4();
+  var pk6 = T4();
+  var pv6 = T4();
+  var pk7 = T4();
+  var pv7 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 128u) / 32u;
+    let d4 = (tid + 128u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 384u) / 32u;
+    let d4 = (tid + 384u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk4 = T4(); pv4 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+  }
+  {
+    let c = (tid + 640u) / 32u;
+    let d4 = (tid + 640u) % 32u;
+    pk5 = T4(); pv5 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk6 = T4(); pv6 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+  }
+  {
+    let c = (tid + 896u) / 32u;
+    let d4 = (tid + 896u) % 32u;
+    pk7 = T4(); pv7 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_pf_sd_r2 = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u] = pk0.x; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u] = pk1.x; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u] = pk2.x; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u] = pk3.x; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u] = pk4.x; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk4.y; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk4.z; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk4.w;
+      sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv4.x; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv4.y; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv4.z; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv4.w;
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u] = pk5.x; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk5.y; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk5.z; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk5.w;
+      sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv5.x; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv5.y; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv5.z; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv5.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u] = pk6.x; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk6.y; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk6.z; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk6.w;
+      sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv6.x; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv6.y; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv6.z; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv6.w;
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u] = pk7.x; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk7.y; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk7.z; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk7.w;
+      sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv7.x; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv7.y; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv7.z; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv7.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 128u) / 32u;
+      let d4 = (tid + 128u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 384u) / 32u;
+      let d4 = (tid + 384u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk4 = T4(); pv4 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
+    }
+    {
+      let c = (tid + 640u) / 32u;
+      let d4 = (tid + 640u) % 32u;
+      pk5 = T4(); pv5 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk6 = T4(); pv6 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
+    }
+    {
+      let c = (tid + 896u) / 32u;
+      let d4 = (tid + 896u) % 32u;
+      pk7 = T4(); pv7 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      var s_1 = subgroup_matrix_result<f32, 16, 16>();
+      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sd_r2, 0u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q0, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q0_1, kf, s_1); }
+      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sd_r2, 16u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q1, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q1_1, kf, s_1); }
+      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sd_r2, 32u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q2, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q2_1, kf, s_1); }
+      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sd_r2, 48u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q3, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q3_1, kf, s_1); }
+      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sd_r2, 64u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q4, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q4_1, kf, s_1); }
+      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sd_r2, 80u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q5, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q5_1, kf, s_1); }
+      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sd_r2, 96u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q6, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q6_1, kf, s_1); }
+      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sd_r2, 112u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q7, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q7_1, kf, s_1); }
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, s, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, s_1, 36u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_pf_sd_r2[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_sd_r2 = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_pf_sd_r2[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_pf_sd_r2[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_sd_r2) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o0_1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_sd_r2[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, 36u); o0_1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o1, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o1_1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_sd_r2[sb + c] *= alpha; }
+      workgroupBarrier();
+      o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, 36u); o1_1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o2_1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_sd_r2[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, 36u); o2_1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o3, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o3_1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_sd_r2[sb + c] *= alpha; }
+      workgroupBarrier();
+      o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, 36u); o3_1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, 36u);
+      workgroupBarrier();
+    }
+
+
+    // O += P·V.
+    {
+      var pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, 0u + rg * 1280u + 0u + lv, 40u);
+      var pm_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, 0u + rg * 1280u + 640u + lv, 40u);
+      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, 4352u + vn0 + lv, 136u); o0 = subgroupMatrixMultiplyAccumulate(pm, vf, o0); o0_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o0_1); }
+      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, 4368u + vn0 + lv, 136u); o1 = subgroupMatrixMultiplyAccumulate(pm, vf, o1); o1_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o1_1); }
+      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, 4384u + vn0 + lv, 136u); o2 = subgroupMatrixMultiplyAccumulate(pm, vf, o2); o2_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o2_1); }
+      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, 4400u + vn0 + lv, 136u); o3 = subgroupMatrixMultiplyAccumulate(pm, vf, o3); o3_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o3_1); }
+    }
+    {
+      var pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, 0u + rg * 1280u + 16u + lv, 40u);
+      var pm_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, 0u + rg * 1280u + 656u + lv, 40u);
+      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, 6528u + vn0 + lv, 136u); o0 = subgroupMatrixMultiplyAccumulate(pm, vf, o0); o0_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o0_1); }
+      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, 6544u + vn0 + lv, 136u); o1 = subgroupMatrixMultiplyAccumulate(pm, vf, o1); o1_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o1_1); }
+      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, 6560u + vn0 + lv, 136u); o2 = subgroupMatrixMultiplyAccumulate(pm, vf, o2); o2_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o2_1); }
+      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, 6576u + vn0 + lv, 136u); o3 = subgroupMatrixMultiplyAccumulate(pm, vf, o3); o3_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o3_1); }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l = l + subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o0_1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_pf_sd_r2[sb + c], ss_128_32_4_pf_sd_r2[sb + (c + 1u)], ss_128_32_4_pf_sd_r2[sb + (c + 2u)], ss_128_32_4_pf_sd_r2[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + 0u * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o1, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o1_1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_pf_sd_r2[sb + c], ss_128_32_4_pf_sd_r2[sb + (c + 1u)], ss_128_32_4_pf_sd_r2[sb + (c + 2u)], ss_128_32_4_pf_sd_r2[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + 1u * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o2_1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_pf_sd_r2[sb + c], ss_128_32_4_pf_sd_r2[sb + (c + 1u)], ss_128_32_4_pf_sd_r2[sb + (c + 2u)], ss_128_32_4_pf_sd_r2[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + 2u * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o3, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o3_1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_pf_sd_r2[sb + c], ss_128_32_4_pf_sd_r2[sb + (c + 1u)], ss_128_32_4_pf_sd_r2[sb + (c + 2u)], ss_128_32_4_pf_sd_r2[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + 3u * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_4_pf_sd_r2[row] = m; rowL_128_32_4_pf_sd_r2[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_sd_r2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_sd_r2(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_sd_r2_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_sd_r2(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_pf_sd_r2[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_sd_r2[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_sd_r2: D = 128, BC = 32, SG = 8, prefetch, D split over subgroup pairs, 2 row blocks a subgroup: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_sd_r2: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_sd_r2: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_sd_r2: array<f32, 4608>;   // per row group (32 rows): S / O scratch
+var<workgroup> rowM_128_32_8_pf_sd_r2: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_sd_r2: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_sd_r2: u32;
+
+fn attend_128_32_8_pf_sd_r2(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Split D: the pair (rg, half) shares 16 rows; half picks its score blocks, O columns, softmax rows.
+  let half = sg % 2u;
+  let rg = sg / 2u;
+  let hb = half * 16u;           // its score blocks in the row group's scratch
+  let kn0 = half * 2176u;   // its keys of the tile
+  let vn0 = half * 64u;          // its columns of V and O
+  // Softmax layout: invocation (r, hh) owns row r (0–15: half 0, 16–31: half 1) and every other column from hh.
+  let r = ln % 16u + 16u * half;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, ln % 16u >= 8u);
+  let row = rg * 32u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = rg * 1152u;              // the row group's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  var q0_1 = subgroup_matrix_left<f16, 16, 16>();
+  var q1_1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2_1 = subgroup_matrix_left<f16, 16, 16>();
+  var q3_1 = subgroup_matrix_left<f16, 16, 16>();
+  var q4_1 = subgroup_matrix_left<f16, 16, 16>();
+  var q5_1 = subgroup_matrix_left<f16, 16, 16>();
+  var q6_1 = subgroup_matrix_left<f16, 16, 16>();
+  var q7_1 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_sd_r2[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_sd_r2[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_sd_r2[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_sd_r2[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (rg * 32u >= c0 && rg * 32u < c0 + 96u) {
+      let qo = (rg * 32u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 112u, 136u);
+    }
+    if (rg * 32u + 16u >= c0 && rg * 32u + 16u < c0 + 96u) {
+      let qo = (rg * 32u + 16u - c0) * 136u;
+      q0_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 0u, 136u);
+      q1_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 16u, 136u);
+      q2_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 32u, 136u);
+      q3_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 48u, 136u);
+      q4_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 64u, 136u);
+      q5_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 80u, 136u);
+      q6_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 96u, 136u);
+      q7_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 112u, 136u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o0_1 = subgroup_matrix_result<f32, 16, 16>();
+  var o1_1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2_1 = subgroup_matrix_result<f32, 16, 16>();
+  var o3_1 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_sd_r2 = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      var s_1 = subgroup_matrix_result<f32, 16, 16>();
+      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_sd_r2, 0u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q0, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q0_1, kf, s_1); }
+      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_sd_r2, 16u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q1, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q1_1, kf, s_1); }
+      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_sd_r2, 32u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q2, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q2_1, kf, s_1); }
+      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_sd_r2, 48u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q3, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q3_1, kf, s_1); }
+      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_sd_r2, 64u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q4, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q4_1, kf, s_1); }
+      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_sd_r2, 80u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q5, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q5_1, kf, s_1); }
+      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_sd_r2, 96u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q6, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q6_1, kf, s_1); }
+      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_sd_r2, 112u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q7, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q7_1, kf, s_1); }
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, s, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, s_1, 36u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_sd_r2[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_sd_r2 = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_sd_r2[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_sd_r2[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_sd_r2) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o0_1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_sd_r2[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, 36u); o0_1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o1, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o1_1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_sd_r2[sb + c] *= alpha; }
+      workgroupBarrier();
+      o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, 36u); o1_1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o2_1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_sd_r2[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, 36u); o2_1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o3, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o3_1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_sd_r2[sb + c] *= alpha; }
+      workgroupBarrier();
+      o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, 36u); o3_1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, 36u);
+      workgroupBarrier();
+    }
+
+
+    // O += P·V.
+    {
+      var pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, 8704u + rg * 1280u + 0u + lv, 40u);
+      var pm_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, 8704u + rg * 1280u + 640u + lv, 40u);
+      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, 4352u + vn0 + lv, 136u); o0 = subgroupMatrixMultiplyAccumulate(pm, vf, o0); o0_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o0_1); }
+      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, 4368u + vn0 + lv, 136u); o1 = subgroupMatrixMultiplyAccumulate(pm, vf, o1); o1_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o1_1); }
+      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, 4384u + vn0 + lv, 136u); o2 = subgroupMatrixMultiplyAccumulate(pm, vf, o2); o2_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o2_1); }
+      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, 4400u + vn0 + lv, 136u); o3 = subgroupMatrixMultiplyAccumulate(pm, vf, o3); o3_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o3_1); }
+    }
+    {
+      var pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, 8704u + rg * 1280u + 16u + lv, 40u);
+      var pm_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, 8704u + rg * 1280u + 656u + lv, 40u);
+      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, 6528u + vn0 + lv, 136u); o0 = subgroupMatrixMultiplyAccumulate(pm, vf, o0); o0_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o0_1); }
+      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, 6544u + vn0 + lv, 136u); o1 = subgroupMatrixMultiplyAccumulate(pm, vf, o1); o1_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o1_1); }
+      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, 6560u + vn0 + lv, 136u); o2 = subgroupMatrixMultiplyAccumulate(pm, vf, o2); o2_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o2_1); }
+      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, 6576u + vn0 + lv, 136u); o3 = subgroupMatrixMultiplyAccumulate(pm, vf, o3); o3_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o3_1); }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l = l + subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o0_1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_sd_r2[sb + c], ss_128_32_8_pf_sd_r2[sb + (c + 1u)], ss_128_32_8_pf_sd_r2[sb + (c + 2u)], ss_128_32_8_pf_sd_r2[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + 0u * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o1, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o1_1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_sd_r2[sb + c], ss_128_32_8_pf_sd_r2[sb + (c + 1u)], ss_128_32_8_pf_sd_r2[sb + (c + 2u)], ss_128_32_8_pf_sd_r2[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + 1u * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o2_1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_sd_r2[sb + c], ss_128_32_8_pf_sd_r2[sb + (c + 1u)], ss_128_32_8_pf_sd_r2[sb + (c + 2u)], ss_128_32_8_pf_sd_r2[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + 2u * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o3, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o3_1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_sd_r2[sb + c], ss_128_32_8_pf_sd_r2[sb + (c + 1u)], ss_128_32_8_pf_sd_r2[sb + (c + 2u)], ss_128_32_8_pf_sd_r2[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + 3u * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_8_pf_sd_r2[row] = m; rowL_128_32_8_pf_sd_r2[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_sd_r2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_sd_r2(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_sd_r2_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_sd_r2(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_sd_r2[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_sd_r2[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
 // ==== 128_32_4_dbg: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
 // sh_128_32_4_dbg: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_dbg: array<f16, 8704>;
-var<workgroup> ss_128_32_4_dbg: array<f32, 2304>;   // per group of 16 rows: S / O scratch
+var<workgroup> ss_128_32_4_dbg: array<f32, 2304>;   // per row group (16 rows): S / O scratch
 var<workgroup> rowM_128_32_4_dbg: array<f32, 64>;
 var<workgroup> rowL_128_32_4_dbg: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4_dbg: u32;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Session 11 (issue 15): the flash-attention prefill with D split over subgroup pairs (_sd: 4 O accumulators a
-# subgroup, so 512 invocations fit the register file for 128 rows) against the default 128_32_8_pf — float64
+# subgroup, so 512 invocations fit the register file for 128 rows) and with two row blocks a subgroup (_r2: each
+# K/V fragment feeds two products) against the default 128_32_8_pf — float64
 # checks (ragged shape, every output; timed shapes on sampled rows), 4K/16K causal next to SDPA, registers from
 # the pipeline-statistics layer; the no-prefetch GEMM tile (_un) through the sweep's float64 checks; then
 # seed-4l warm TTFT at 4K/32K with the defaults, the fastest correct FA entry, and both with _un, PyTorch in the same call.
@@ -11,7 +12,7 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,temperature.gpu --format=cs
 L=$PWD/kernels-bench/pipeline-stats/build; mkdir -p "$R/stats-attn" "$R/stats-gemm"
 layer() { local d=$1; shift; VK_LAYER_PATH=$L VK_INSTANCE_LAYERS=VK_LAYER_FAPOOL_pipeline_stats FAPOOL_PIPESTATS_DIR=$d "$@"; }
 timeout 40 python3 kernels-bench/torch_bench.py --only attention --out "$R/torch-attn.json" > "$R/torch-attn.log" 2>&1 || echo "torch_bench rc=$?"
-layer "$R/stats-attn" timeout -k 2 ${FA_SWEEP_S:-170} node dist/kernels-bench/attention-sweep.js --only "sgm 128_32_8_pf th|sgm 128_32_8_pf_sd|sgm 128_32_16_pf_sd" \
+layer "$R/stats-attn" timeout -k 2 ${FA_SWEEP_S:-170} node dist/kernels-bench/attention-sweep.js --only "sgm 128_32_8_pf th|sgm 128_32_8_pf_sd|sgm 128_32_16_pf_sd|sgm 128_32_4_pf_sd_r2" \
   --torch "$R/torch-attn.json" --out "$R/attn.json" > "$R/attn.log" 2>&1
 echo "attention sweep rc=$?"; grep -E "FAILED|e\+0|^prefill " "$R/attn.log" | cut -c1-170 | head -30
 BEST=$(node -e '

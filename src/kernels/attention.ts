@@ -108,6 +108,8 @@ export interface SgmPrefillConfig {
   doubleBuffer?: boolean;
   /** Subgroups in pairs per 16 query rows, each with half of the score columns and of O's columns (16 rows per pair). */
   splitD?: boolean;
+  /** Row blocks of 16 per subgroup (pair): 2 = each K/V fragment loaded feeds two products (needs splitD). */
+  rowBlocks?: number;
   /** Device debugging (entry 128_32_4_dbg): dump the intermediate values of rows 0.. of head 0 into PrefillArgs.debugOut. */
   debug?: boolean;
   /** Scalar emulation of the matrix operations (flash_attn_prefill_sgm_emu.wgsl): tests the control logic where there are no tensor cores. */
@@ -115,10 +117,10 @@ export interface SgmPrefillConfig {
 }
 
 /** A generated entry (shaders/flash_attn_prefill_sgm.gen.mjs CONFIGS). */
-export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; il: boolean; db: boolean; sd: boolean; dbg: boolean }
+export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; il: boolean; db: boolean; sd: boolean; rb: number; dbg: boolean }
 
 const E = (d: number, bc: number, sg: number, o: Partial<SgmPrefillEntry> = {}): SgmPrefillEntry =>
-  ({ d, bc, sg, pf: false, qs: false, vt: false, il: false, db: false, sd: false, dbg: false, ...o });
+  ({ d, bc, sg, pf: false, qs: false, vt: false, il: false, db: false, sd: false, rb: 1, dbg: false, ...o });
 
 /** The generated entries, in the generator's order. */
 export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
@@ -129,29 +131,30 @@ export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
   E(64, 32, 4, { pf: true, il: true, db: true }), E(64, 16, 4, { pf: true, il: true, db: true }),
   E(64, 64, 4), E(64, 64, 4, { pf: true }), E(64, 32, 4, { pf: true }), E(64, 32, 8, { pf: true }), E(64, 16, 4, { qs: true, vt: true }),
   E(128, 32, 8, { pf: true, sd: true }), E(128, 32, 16, { pf: true, sd: true }),
+  E(128, 32, 4, { pf: true, sd: true, rb: 2 }), E(128, 32, 8, { pf: true, sd: true, rb: 2 }),
   E(128, 32, 4, { dbg: true }),
 ];
 
 export const sgmEntryName = (e: SgmPrefillEntry): string =>
-  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.il ? '_il' : ''}${e.db ? '_db' : ''}${e.sd ? '_sd' : ''}${e.dbg ? '_dbg' : ''}`;
+  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.il ? '_il' : ''}${e.db ? '_db' : ''}${e.sd ? '_sd' : ''}${e.rb > 1 ? `_r${e.rb}` : ''}${e.dbg ? '_dbg' : ''}`;
 
 function entryOf(d: number, c: SgmPrefillConfig): SgmPrefillEntry {
-  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, il: c.interleaved ?? false, db: c.doubleBuffer ?? false, sd: c.splitD ?? false, dbg: c.debug ?? false };
+  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, il: c.interleaved ?? false, db: c.doubleBuffer ?? false, sd: c.splitD ?? false, rb: c.rowBlocks ?? 1, dbg: c.debug ?? false };
 }
 
 /** The config of a generated entry (sweeps and tests enumerate SGM_PREFILL_CONFIGS). */
 export function sgmConfigOf(e: SgmPrefillEntry, extra: Partial<SgmPrefillConfig> = {}): SgmPrefillConfig {
-  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, interleaved: e.il, doubleBuffer: e.db, splitD: e.sd, debug: e.dbg, ...extra };
+  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, interleaved: e.il, doubleBuffer: e.db, splitD: e.sd, rowBlocks: e.rb, debug: e.dbg, ...extra };
 }
 
 /** Workgroup memory of a generated entry in bytes (mirrors layout() in the generator); +2 KiB for the emulation's exchange array. */
 export function sgmPrefillStorageBytes(e: SgmPrefillEntry, emulate = false): number {
   const { halves, ssPer, br } = sgmHalves(e);
-  return halves * 2 + (br / 16) * ssPer * 4 + 2 * br * 4 + 4 + (emulate ? 2048 : 0);
+  return halves * 2 + (br / (16 * e.rb)) * ssPer * 4 + 2 * br * 4 + 4 + (emulate ? 2048 : 0);
 }
 
-/** Query rows per workgroup: 16 per subgroup (sd: per pair of subgroups). */
-const sgmRows = (e: Pick<SgmPrefillEntry, 'sg' | 'sd'>): number => 16 * (e.sd ? e.sg / 2 : e.sg);
+/** Query rows per workgroup: 16·rb per subgroup (sd: per pair of subgroups). */
+const sgmRows = (e: Pick<SgmPrefillEntry, 'sg' | 'sd' | 'rb'>): number => 16 * e.rb * (e.sd ? e.sg / 2 : e.sg);
 
 /** f16 elements of workgroup memory and the Q rows staged per chunk (mirrors layout() in the generator). */
 function sgmHalves(e: SgmPrefillEntry): { halves: number; qc: number; ssPer: number; br: number } {
@@ -160,7 +163,7 @@ function sgmHalves(e: SgmPrefillEntry): { halves: number; qc: number; ssPer: num
   const pNeed = br * lp;
   const halves = (e.db ? 2 : 1) * (kSize + vSize) + (e.qs ? br * lk : 0) + (pNeed > kSize ? pNeed : 0);
   const qc = Math.min(br, Math.floor(halves / lk / 16) * 16);
-  return { halves, qc, ssPer: 16 * ss, br };
+  return { halves, qc, ssPer: 16 * e.rb * ss, br };
 }
 
 /**
