@@ -9,24 +9,11 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { syntheticPrompt } from '../src/cli/main.js';
-import { timeDispatchesFor, type Dispatch, type Gpu, type Step } from '../src/gpu/index.js';
+import { timeDispatchesFor, type Gpu, type Step } from '../src/gpu/index.js';
 import { createEngine } from '../src/orchestrator/create-engine.js';
+import { isLaunch, kernelName } from './launch-groups.js';
 
 interface Group { kernel: string; count: number; usPerStep: number; pctOfStep: number }
-
-/** A launch's row name: its part of the step, its label, and the switches it compiles in (NORM, ACCUMULATE, …). */
-function kernelName(part: string, d: Dispatch): string {
-  const on = Object.entries(d.program.constants).filter(([, v]) => v === true).map(([k]) => k);
-  const act = d.program.constants.ACT;
-  if (typeof act === 'number' && act > 0) on.push(act === 1 ? 'gelu_erf' : 'gelu_tanh');
-  // A split-K product: its launch and the reduce after it, timed together; S = the grid's z.
-  if (d.launches.length > 1) on.push(`splitK${d.workgroups[2]}`);
-  return `${part}: ${d.label}${on.length ? ` +${on.join('+')}` : ''}`;
-}
-
-function isLaunch(s: Step): s is Dispatch {
-  return !('copy' in s) && s.workgroups.every((n) => n > 0);
-}
 
 /** Median ms of one execution of `list`, repeated so that a sample takes about `targetMs`. */
 async function timeList(gpu: Gpu, list: readonly Step[], samples: number, targetMs: number, maxInner: number): Promise<{ ms: number; inner: number; method: string }> {

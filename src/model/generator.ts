@@ -205,6 +205,23 @@ export class Generator implements ForwardExecutor {
   /** Every launch of one all-local decode step, in order (kernel profiles). */
   decodeLaunches(): Step[] { return this.decodeParts().flatMap((p) => p.steps); }
 
+  /**
+   * Every launch of prefill chunk [p0, p0 + tokens) of sequence 0 on this device, by part (kernel profiles): its
+   * attention is pointed at that chunk; the rows' positions are whatever the last chunk left (rope costs the same).
+   */
+  prefillParts(tokens: number, p0: number): DecodePart[] {
+    const prog = this.model.prefill(tokens, 0);
+    if (prog.attn.length !== prog.layers.length) throw new Error('prefillParts: sequence 0 has no cache on this device');
+    for (const a of prog.attn) a.set(0, p0);
+    return [
+      { part: 'embed', layer: null, steps: prog.embed },
+      ...prog.layers.flatMap((l, i): DecodePart[] => [
+        { part: 'pre', layer: i, steps: l.pre }, { part: 'attention', layer: i, steps: prog.attn[i]!.steps },
+        { part: 'oProj', layer: i, steps: l.oProj }, { part: 'ffn', layer: i, steps: l.ffn },
+      ]),
+    ];
+  }
+
   async readLogits(): Promise<Float32Array> { return await this.gpu.read(this.model.state.logits) as Float32Array; }
 
   async finish(): Promise<void> {

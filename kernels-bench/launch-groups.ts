@@ -1,0 +1,17 @@
+// Shared by the kernel profiles (decode-profile, prefill-profile): a launch's row name, and which steps are
+// launches (not copies, not empty grids).
+import type { Dispatch, Step } from '../src/gpu/index.js';
+
+/** A launch's row name: its part of the step, its label, and the switches it compiles in (NORM, ACCUMULATE, …). */
+export function kernelName(part: string, d: Dispatch): string {
+  const on = Object.entries(d.program.constants).filter(([, v]) => v === true).map(([k]) => k);
+  const act = d.program.constants.ACT;
+  if (typeof act === 'number' && act > 0) on.push(act === 1 ? 'gelu_erf' : 'gelu_tanh');
+  // A split-K product: its launch and the reduce after it, timed together; S = the grid's z.
+  if (d.launches.length > 1) on.push(`splitK${d.workgroups[2]}`);
+  return `${part}: ${d.label}${on.length ? ` +${on.join('+')}` : ''}`;
+}
+
+export function isLaunch(s: Step): s is Dispatch {
+  return !('copy' in s) && s.workgroups.every((n) => n > 0);
+}
