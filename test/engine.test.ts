@@ -44,6 +44,18 @@ describe('engine.generate', () => {
   });
 });
 
+describe('engine.prefillParts (kernel profiles)', () => {
+  it("gives a chunk's launches by part (attention in every layer), and they run", async () => {
+    const prompt = Array.from({ length: 40 }, (_, j) => (5 * j + 1) % 256);
+    await single.run({ prompts: [prompt], maxNewTokens: 2, prefillChunk: 16, stopAtEos: false });
+    const parts = single.prefillParts(16, 16);
+    const L = single.config.nLayers;
+    expect(parts.map((p) => p.part)).toEqual(['embed', ...Array.from({ length: L }, () => ['pre', 'attention', 'oProj', 'ffn']).flat()]);
+    for (const p of parts.filter((x) => x.part === 'attention')) expect(p.steps.length).toBeGreaterThan(0);
+    await single.gpu!.run(parts.flatMap((p) => p.steps));
+  });
+});
+
 describe('engine.precompile', () => {
   it('compiles every pipeline a run of that shape launches: the run itself creates none', async () => {
     const e = await createEngine({ preset: 'tiny', dtype: 'f32' }); // its own device: nothing compiled yet
