@@ -16,19 +16,17 @@ import { fileURLToPath } from 'node:url';
  * il — the BC/16 score blocks accumulate interleaved (independent product chains; else one block after the other);
  * db — K/V (and P over K) double-buffered by tile parity: the next tile stages into the other buffer, so the
  *      barrier at the end of each tile goes (3 barriers a tile instead of 4);
- * sd — split D: the subgroups work in pairs on 16 query rows; each computes half of a tile's score columns
- *      (full Q) and half of O's columns (P·V over its half of D), so a subgroup holds 4 of the 8 O accumulators
- *      (D = 128) and the compiler can fit twice the warps (512 invocations for 128 rows) in the register file;
- *      the softmax runs with 4 invocations a row (the pair's subgroup of rows 0–7 and of rows 8–15);
- * rb — row blocks: each subgroup (sd: pair) owns rb·16 query rows (rb = 2: every K and V fragment loaded
- *      from workgroup memory feeds two products instead of one; needs sd to keep the accumulators in registers);
+ * x — an ablation for timing only (wrong results, never a default or a test entry): the tile loop leaves one
+ *      stage out — sm: the softmax (no S reads, no P writes); s: the S = Q·Kᵀ products and S stores; pv: the
+ *      O += P·V products; ld: the K/V global loads and staging stores; bar: the barriers after S and at the
+ *      tile's end. The time saved against the full entry bounds what that stage costs;
  * dbg — dumps its intermediate values (binding dbg) for the block of rows 0.. of head 0 (device debugging).
  * Every matrix load/store offset inside the tile loop carries + j0·zero (p.zero, a uniform that is always 0):
  * NVIDIA's compiler (driver 580, H200) hoists subgroup-matrix loads with loop-invariant offsets out of the
  * tile loop — above the staging of K/V/P they must read — which made every tensor-core prefill wrong
  * (kernels-bench/notes/attn.md, session 3). Loop-variant offsets cannot be hoisted.
  */
-const C = (D, BC, SG, o = {}) => ({ D, BC, SG, pf: false, qs: false, vt: false, il: false, db: false, sd: false, rb: 1, dbg: false, ...o });
+const C = (D, BC, SG, o = {}) => ({ D, BC, SG, pf: false, qs: false, vt: false, il: false, db: false, x: '', dbg: false, ...o });
 // (A switch sb — the scratch as 16×16 blocks of stride 16 — was wrong on the H200 even with loop-variant offsets,
 // right in emulation; unexplained, removed in session 3.)
 export const CONFIGS = [
@@ -38,36 +36,34 @@ export const CONFIGS = [
   C(128, 32, 4, { pf: true, il: true, db: true }), C(128, 32, 4, { db: true }),
   C(64, 32, 4, { pf: true, il: true, db: true }), C(64, 16, 4, { pf: true, il: true, db: true }),
   C(64, 64, 4), C(64, 64, 4, { pf: true }), C(64, 32, 4, { pf: true }), C(64, 32, 8, { pf: true }), C(64, 16, 4, { qs: true, vt: true }),
-  C(128, 32, 8, { pf: true, sd: true }), C(128, 32, 16, { pf: true, sd: true }),
-  C(128, 32, 4, { pf: true, sd: true, rb: 2 }), C(128, 32, 8, { pf: true, sd: true, rb: 2 }),
+  ...['sm', 's', 'pv', 'ld', 'bar'].map((x) => C(128, 32, 8, { pf: true, x })),
   C(128, 32, 4, { dbg: true }),
 ];
 
-export const configName = (c) => `${c.D}_${c.BC}_${c.SG}${c.pf ? '_pf' : ''}${c.qs ? '_qs' : ''}${c.vt ? '_vt' : ''}${c.il ? '_il' : ''}${c.db ? '_db' : ''}${c.sd ? '_sd' : ''}${c.rb > 1 ? `_r${c.rb}` : ''}${c.dbg ? '_dbg' : ''}`;
+export const configName = (c) => `${c.D}_${c.BC}_${c.SG}${c.pf ? '_pf' : ''}${c.qs ? '_qs' : ''}${c.vt ? '_vt' : ''}${c.il ? '_il' : ''}${c.db ? '_db' : ''}${c.x ? `_x${c.x}` : ''}${c.dbg ? '_dbg' : ''}`;
 
 /** Workgroup-memory layout of a config (mirrored by sgmPrefillStorageBytes in src/kernels/attention.ts). */
 export function layout(c) {
   const { D, BC, SG } = c;
-  const RG = c.sd ? SG / 2 : SG;   // row groups of 16·rb query rows (sd: a pair of subgroups each)
-  const LK = D + 8, LV = c.vt ? BC + 8 : D + 8, LP = BC + 8, SS = BC + 4, BR = 16 * c.rb * RG;
+  const LK = D + 8, LV = c.vt ? BC + 8 : D + 8, LP = BC + 8, SS = BC + 4, BR = 16 * SG;
   const kSize = BC * LK, vSize = c.vt ? D * LV : BC * LK;
   const vOff = kSize;
   const buf = kSize + vSize, nbuf = c.db ? 2 : 1;   // one K/V buffer (db: two, by tile parity, at buf apart)
   const qOff = c.qs ? nbuf * buf : -1;
-  const pNeed = BR * LP;
+  const pNeed = SG * 16 * LP;
   const pInK = pNeed <= kSize;         // P fits where K was (K is dead once S is stored)
   const base = nbuf * buf + (c.qs ? BR * LK : 0);
   const pOff = pInK ? 0 : base;
   const halves = base + (pInK ? 0 : pNeed);
   const qc = Math.min(BR, Math.floor(halves / LK / 16) * 16); // query rows staged per chunk (Q in registers)
-  const ssPer = 16 * c.rb * SS;     // f32 scratch per row group: 16·rb rows of BC (+4: 16-byte aligned rows)
-  const bytes = halves * 2 + RG * ssPer * 4 + 2 * BR * 4 + 4;
+  const ssPer = 16 * SS;            // f32 scratch per subgroup: 16 rows of BC (+4: 16-byte aligned rows)
+  const bytes = halves * 2 + SG * ssPer * 4 + 2 * BR * 4 + 4;
   // dbg dump (f32): S scratch of the first tile at 0, P at dbgP, O after the first tile (D/BC rounds of the
   // scratch) at dbgO, then (m, l) per row at dbgML.
   // ... then the staged Q rows (the first chunk, or the Q region) at dbgQ and the staged K tile at dbgK.
-  const dbgP = RG * ssPer, dbgO = dbgP + BR * LP, dbgML = dbgO + (D / BC) * RG * ssPer;
+  const dbgP = SG * ssPer, dbgO = dbgP + SG * 16 * LP, dbgML = dbgO + (D / BC) * SG * ssPer;
   const qRows = c.qs ? BR : qc, dbgQ = dbgML + 2 * BR, dbgK = dbgQ + qRows * LK, dbgSize = dbgK + BC * LK;
-  return { RG, LK, LV, LP, SS, BR, kSize, vSize, buf, pNeed, vOff, qOff, pOff, halves, qc, ssPer, bytes, dbgP, dbgO, dbgML, qRows, dbgQ, dbgK, dbgSize };
+  return { LK, LV, LP, SS, BR, kSize, vSize, buf, pNeed, vOff, qOff, pOff, halves, qc, ssPer, bytes, dbgP, dbgO, dbgML, qRows, dbgQ, dbgK, dbgSize };
 }
 
 const HEADER = (emu) => `// Generated by shaders/flash_attn_prefill_sgm.gen.mjs: edit that, then regenerate.
@@ -116,13 +112,13 @@ fn neg_inf() -> f32 {
 ${emu ? `
 // ---- emulation: every invocation holds full 16×16 copies of the matrices (row-major f32) in a private
 // array; a matrix variable is a slot index there, and operations work in place (no array copies) ----
-var<workgroup> xch: array<f32, 512>;
+var<workgroup> xch: array<f32, 256>;
 
-// The value of invocation tid ^ mask (a subgroup shuffle on the real kernel).
-fn emu_xor(x: f32, tid: u32, mask: u32) -> f32 {
+// The other half-row's value: invocation tid ^ 16 (a subgroup shuffle on the real kernel).
+fn emu_xor16(x: f32, tid: u32) -> f32 {
   xch[tid] = x;
   workgroupBarrier();
-  let y = xch[tid ^ mask];
+  let y = xch[tid ^ 16u];
   workgroupBarrier();
   return y;
 }
@@ -132,30 +128,17 @@ function gen(cfg, emu) {
   const { D, BC, SG } = cfg;
   const L = layout(cfg);
   const X = configName(cfg);
-  const WG = 32 * SG, D4 = D / 4, ND = D / 16, NB = BC / 16;
-  const SD = cfg.sd;
-  if (SD && (SG % 2 || NB % 2 || cfg.qs || cfg.vt || cfg.il || cfg.db || cfg.dbg)) throw new Error(`sd needs an even SG and BC/16 and none of qs, vt, il, db, dbg (${X})`);
-  const RB = cfg.rb;
-  if (RB !== 1 && (RB !== 2 || !SD)) throw new Error(`rb 2 needs sd (${X})`);
-  // Per subgroup: score blocks NB2 of a tile, O accumulators ND2; per row: NQ invocations of CPI columns each.
-  const NB2 = SD ? NB / 2 : NB, ND2 = SD ? ND / 2 : ND, NQ = (SD ? 64 : 32) / (16 * RB), CPI = BC / NQ;
-  const GR = 16 * RB;               // query rows of a row group
-  const RGV = SD ? 'rg' : 'sg';     // the subgroup's group of 16 query rows
-  const colOf = NQ === 4 ? 'hh + 4u * j' : `hh + 2u * ((j + rot) % ${CPI}u)`;   // the j-th column of invocation hh
-  // Matrix names of row block b: Q fragments, O accumulators, score accumulators, P fragments.
-  const qN = (b, k) => b ? `q${k}_${b}` : `q${k}`, oN = (b, n) => b ? `o${n}_${b}` : `o${n}`;
-  const sN = (b, n) => `s${n === undefined ? '' : n}${b ? `_${b}` : ''}`, pN = (b) => b ? `pm_${b}` : 'pm';
+  const WG = 32 * SG, D4 = D / 4, ND = D / 16, NB = BC / 16, HALF = BC / 2;
   const sh = `sh_${X}`, ss = `ss_${X}`;
   // Region bases in the one workgroup f16 array: K, V, Q (qs: its own; else staged where K and V go), P.
   const RBASE = { k: 0, v: L.vOff, q: cfg.qs ? L.qOff : 0, p: L.pOff };
   const B = (reg) => RBASE[reg];
   const range = (n) => [...Array(n).keys()];
   const ind = (t, n) => t.split('\n').map((l) => (l ? ' '.repeat(n) + l : l)).join('\n');
-  // Matrix slots of the emulation, per row block b: Q b·ND + k, O (RB + b)·ND + n, S 2·RB·ND + b; then pm, tmp.
-  const QS = (b, k) => `${b * ND}u + ${k}`, OS = (b, n) => `${(RB + b) * ND}u + ${n}`, SSL = (b) => 2 * RB * ND + b;
-  const slot = (v) => v === 's' ? SSL(0) : v === 'pm' ? 2 * RB * ND + RB : v === 'tmp' ? 2 * RB * ND + RB + 1
-    : v[0] === 'q' ? Number(v.slice(1)) : ND * RB + Number(v.slice(1));
-  const NM = 2 * RB * ND + RB + 2;
+  // Matrix slots of the emulation: q0.., o0.., s, pm, and a temporary for right operands.
+  const slot = (v) => v === 's' ? 2 * ND : v === 'pm' ? 2 * ND + 1 : v === 'tmp' ? 2 * ND + 2
+    : v[0] === 'q' ? Number(v.slice(1)) : ND + Number(v.slice(1));
+  const NM = 2 * ND + 3;
   const RL = 'subgroup_matrix_left<f16, 16, 16>', RR = 'subgroup_matrix_right<f16, 16, 16>', RA = 'subgroup_matrix_result<f32, 16, 16>';
   // Statements: real subgroup-matrix builtins, or the emulation helpers of this config.
   const declA = (v) => emu ? `emu_zero_${X}(${slot(v)}u);` : `var ${v} = ${RA}();`;
@@ -169,21 +152,17 @@ function gen(cfg, emu) {
     : `${v} = subgroupMatrixLoad<${RA}, row_major>(&${ss}, ${off}, ${stride});`;
   const stA = (off, v, stride) => emu ? `emu_st_acc_${X}(${slot(v)}u, ${off}, ${stride}, ln);`
     : `subgroupMatrixStore<row_major>(&${ss}, ${off}, ${v}, ${stride});`;
-  const xor = (x, m) => emu ? `emu_xor(${x}, tid, ${m}u)` : `subgroupShuffleXor(${x}, ${m}u)`;
-  // Reduction over the NQ invocations of a row (lanes r + 16·hh, or r + 8·hh when NQ = 4).
-  const rowReduce = (v, op) => (NQ === 4 ? [8, 16] : [16]).map((m) => `${v} = ${op(v, xor(v, m))};`).join(' ');
+  const xor16 = (x) => emu ? `emu_xor16(${x}, tid)` : `subgroupShuffleXor(${x}, 16u)`;
   // The scratch: block i of the subgroup (matrix offset and stride), and element (r, c) of its rows.
   const LV = emu ? '' : ' + lv';   // loop-variant offsets (see CONFIGS)
-  const blkOff = (i, b = 0) => `sb0 + ${b ? `${b * 16 * L.SS}u + ` : ''}${i} * 16u` + (SD ? ' + hb' : '') + LV;
+  const blkOff = (i) => `sb0 + ${i} * 16u` + LV;
   const blkStride = `${L.SS}u`;
   const sAt = (c) => `${ss}[sb + ${c}]`;
   // K rows [key][d] are the columns of Kᵀ; V is [key][d] (row-major right operand) or [d][key] (column-major).
   // db: the tile's K/V buffer (and P where it sits over K) is at + kb.
   const KB = cfg.db ? ' + kb' : '', PKB = cfg.db && L.pOff === 0 ? ' + kb' : '';
-  // sd: + kn0 / vn0 select the subgroup's half of the tile's keys / of D.
-  const KN = SD ? ' + kn0' : '', VN = SD ? ' + vn0' : '';
-  const kOff = (n, k) => `${n * 16 * L.LK + k * 16}u${KN}${LV}${KB}`;
-  const vLoad = (kk, n) => cfg.vt ? [true, `${B('v') + n * 16 * L.LV + kk * 16}u${LV}${KB}`, `${L.LV}u`] : [false, `${B('v') + kk * 16 * L.LK + n * 16}u${VN}${LV}${KB}`, `${L.LK}u`];
+  const kOff = (n, k) => `${n * 16 * L.LK + k * 16}u${LV}${KB}`;
+  const vLoad = (kk, n) => cfg.vt ? [true, `${B('v') + n * 16 * L.LV + kk * 16}u${LV}${KB}`, `${L.LV}u`] : [false, `${B('v') + kk * 16 * L.LK + n * 16}u${LV}${KB}`, `${L.LK}u`];
   const stage4 = (dst, src) => `${sh}[${dst}] = ${src}.x; ${sh}[${dst} + 1u] = ${src}.y; ${sh}[${dst} + 2u] = ${src}.z; ${sh}[${dst} + 3u] = ${src}.w;`;
   // Stage K row c, columns 4·d4.. (and V: the same, or transposed).
   const vb = `${B('v') ? `${B('v')}u + ` : ''}${cfg.db ? 'kb + ' : ''}`;
@@ -192,10 +171,10 @@ ${cfg.vt ? `${sh}[${vb}(${d4} * 4u) * ${L.LV}u + ${c}] = ${vv}.x; ${sh}[${vb}(${
     : stage4(`${vb}${c} * ${L.LK}u + ${d4} * 4u`, vv)}`;
 
   let o = `
-// ==== ${X}: D = ${D}, BC = ${BC}, SG = ${SG}${cfg.pf ? ', prefetch' : ''}${cfg.qs ? ', Q from workgroup memory' : ''}${cfg.vt ? ', V transposed' : ''}${SD ? ', D split over subgroup pairs' : ''}${RB > 1 ? `, ${RB} row blocks a subgroup` : ''}: BR = ${L.BR} rows, ${WG} invocations, ${L.bytes} bytes of workgroup memory ====
-// ${sh}: K tile [${BC}][${L.LK}] at 0, V ${cfg.vt ? `[${D}][${L.LV}]` : `[${BC}][${L.LK}]`} at ${L.vOff}${cfg.qs ? `, Q [${L.BR}][${L.LK}] at ${L.qOff}` : ''}, P [${L.BR}][${L.LP}] at ${L.pOff}.
+// ==== ${X}: D = ${D}, BC = ${BC}, SG = ${SG}${cfg.pf ? ', prefetch' : ''}${cfg.qs ? ', Q from workgroup memory' : ''}${cfg.vt ? ', V transposed' : ''}: BR = ${L.BR} rows, ${WG} invocations, ${L.bytes} bytes of workgroup memory ====
+// ${sh}: K tile [${BC}][${L.LK}] at 0, V ${cfg.vt ? `[${D}][${L.LV}]` : `[${BC}][${L.LK}]`} at ${L.vOff}${cfg.qs ? `, Q [${L.BR}][${L.LK}] at ${L.qOff}` : ''}, P [${SG * 16}][${L.LP}] at ${L.pOff}.
 var<workgroup> ${sh}: array<f16, ${L.halves}>;
-var<workgroup> ${ss}: array<f32, ${L.RG * L.ssPer}>;   // per row group (${GR} rows): S / O scratch
+var<workgroup> ${ss}: array<f32, ${SG * L.ssPer}>;   // per subgroup: S / O scratch
 var<workgroup> rowM_${X}: array<f32, ${L.BR}>;
 var<workgroup> rowL_${X}: array<f32, ${L.BR}>;
 var<workgroup> anyNeed_${X}: u32;
@@ -232,41 +211,32 @@ fn emu_mma_${X}(a: u32, b: u32, c: u32) {
   // Store/scale/reload or store/normalise/write the O accumulators in rounds of NB matrices (the scratch
   // holds BC columns per row). The emulation loops where the real kernel unrolls (lavapipe's compile
   // time grows with code size).
-  // Each round a subgroup stores NB2 accumulators (sd: into its half of the row group's scratch); body(rd)
-  // gets the round's index (an expression) and finds O's column for scratch column c through dCol.
-  const rounds = ND2 / NB2;
-  const blocks = range(RB);
+  const rounds = D / BC;
   const oRounds = (body, reload) => emu ? `for (var rd = 0u; rd < ${rounds}u; rd++) {
-${blocks.map((b) => `  for (var i = 0u; i < ${NB2}u; i++) { emu_st_acc_${X}(${OS(b, `rd * ${NB2}u + i`)}, ${blkOff('i', b)}, ${blkStride}, ln); }`).join('\n')}
+  for (var i = 0u; i < ${NB}u; i++) { emu_st_acc_${X}(${ND}u + rd * ${NB}u + i, ${blkOff('i')}, ${blkStride}, ln); }
   workgroupBarrier();
-${ind(body('rd'), 2)}
+${ind(body(`rd * ${BC}u`), 2)}
   workgroupBarrier();
-${reload ? `${blocks.map((b) => `  for (var i = 0u; i < ${NB2}u; i++) { emu_ld_acc_${X}(${OS(b, `rd * ${NB2}u + i`)}, ${blkOff('i', b)}, ${blkStride}); }`).join('\n')}
+${reload ? `  for (var i = 0u; i < ${NB}u; i++) { emu_ld_acc_${X}(${ND}u + rd * ${NB}u + i, ${blkOff('i')}, ${blkStride}); }
   workgroupBarrier();
 ` : ''}}
-` : range(rounds).map((rd) => `${blocks.flatMap((b) => range(NB2).map((i) => stA(blkOff(`${i}u`, b), oN(b, rd * NB2 + i), blkStride))).join(' ')}
+` : range(rounds).map((rd) => `${range(NB).map((i) => stA(blkOff(`${i}u`), `o${rd * NB + i}`, blkStride)).join(' ')}
 workgroupBarrier();
-${body(`${rd}u`)}
+${body(`${rd * BC}u`)}
 workgroupBarrier();
-${reload ? blocks.flatMap((b) => range(NB2).map((i) => ldA(oN(b, rd * NB2 + i), blkOff(`${i}u`, b), blkStride))).join(' ') + '\nworkgroupBarrier();\n' : ''}`).join('');
-  // O's column of scratch column c in round rd (sd: columns 16·NB2·half.. hold subgroup half's accumulators).
-  const dCol = (rd, c) => SD ? `((${c} / ${16 * NB2}u) * ${ND2}u + ${rd} * ${NB2}u + (${c} / 16u) % ${NB2}u) * 16u + ${c} % 16u` : `${rd} * ${BC}u + ${c}`;
+${reload ? range(NB).map((i) => ldA(`o${rd * NB + i}`, blkOff(`${i}u`), blkStride)).join(' ') + '\nworkgroupBarrier();\n' : ''}`).join('');
   const qFrag = (k) => cfg.qs ? `${B('q')}u + sg * ${16 * L.LK}u + ${k * 16}u${LV}` : null;
-  const sBlock = emu ? `    for (var n = 0u; n < ${NB2}u; n++) {
-${blocks.map((b) => `      emu_zero_${X}(${SSL(b)}u);`).join('\n')}
+  const sBlock = emu ? `    for (var n = 0u; n < ${NB}u; n++) {
+      emu_zero_${X}(${slot('s')}u);
       for (var k = 0u; k < ${ND}u; k++) {
-${cfg.qs ? `        emu_ld_${X}(k, ${L.qOff}u + sg * ${16 * L.LK}u + k * 16u, ${L.LK}u, false);\n` : ''}        emu_ld_${X}(${slot('tmp')}u, n * ${16 * L.LK}u + k * 16u${KN}${KB}, ${L.LK}u, true);${blocks.map((b) => ` emu_mma_${X}(${QS(b, 'k')}, ${slot('tmp')}u, ${SSL(b)}u);`).join('')}
+${cfg.qs ? `        emu_ld_${X}(k, ${L.qOff}u + sg * ${16 * L.LK}u + k * 16u, ${L.LK}u, false);\n` : ''}        emu_ld_${X}(${slot('tmp')}u, n * ${16 * L.LK}u + k * 16u${KB}, ${L.LK}u, true); emu_mma_${X}(k, ${slot('tmp')}u, ${slot('s')}u);
       }
-${blocks.map((b) => `      emu_st_acc_${X}(${SSL(b)}u, ${blkOff('n', b)}, ${blkStride}, ln);`).join('\n')}
-    }` : RB > 1 ? range(NB2).map((n) => `    {
-${blocks.map((b) => `      var ${sN(b)} = ${RA}();`).join('\n')}
-${range(ND).map((k) => `      { var kf = subgroupMatrixLoad<${RR}, col_major>(&${sh}, ${kOff(n, k)}, ${L.LK}u);${blocks.map((b) => ` ${sN(b)} = subgroupMatrixMultiplyAccumulate(${qN(b, k)}, kf, ${sN(b)});`).join('')} }`).join('\n')}
-${blocks.map((b) => `      ${stA(blkOff(`${n}u`, b), sN(b), blkStride)}`).join('\n')}
-    }`).join('\n') : cfg.il && !cfg.qs ? `    {
+      emu_st_acc_${X}(${slot('s')}u, ${blkOff('n')}, ${blkStride}, ln);
+    }` : cfg.il && !cfg.qs ? `    {
 ${range(NB).map((n) => `      var s${n} = ${RA}();`).join('\n')}
 ${range(ND).map((k) => range(NB).map((n) => `      ${mmaR(`q${k}`, true, kOff(n, k), `${L.LK}u`, `s${n}`)}`).join('\n')).join('\n')}
 ${range(NB).map((n) => `      ${stA(blkOff(`${n}u`), `s${n}`, blkStride)}`).join('\n')}
-    }` : range(NB2).map((n) => `    {
+    }` : range(NB).map((n) => `    {
       ${declA('s')}
 ${range(ND).map((k) => cfg.qs
     ? `      { var qf = ${RL}(); ${ldL('qf', qFrag(k), `${L.LK}u`)} ${mmaR('qf', true, kOff(n, k), `${L.LK}u`, 's')} }`
@@ -274,17 +244,14 @@ ${range(ND).map((k) => cfg.qs
       ${stA(blkOff(`${n}u`), 's', blkStride)}
     }`).join('\n');
   const pvBlock = emu ? `    for (var kk = 0u; kk < ${NB}u; kk++) {
-${blocks.map((b) => `      emu_ld_${X}(${slot('pm')}u, ${L.pOff}u + ${RGV} * ${GR * L.LP}u + ${b * 16 * L.LP}u + kk * 16u${PKB}, ${L.LP}u, false);
-      for (var n = 0u; n < ${ND2}u; n++) {
-        emu_ld_${X}(${slot('tmp')}u, ${cfg.vt ? `${L.vOff}u + n * ${16 * L.LV}u + kk * 16u${KB}, ${L.LV}u, true` : `${L.vOff}u + kk * ${16 * L.LK}u + n * 16u${VN}${KB}, ${L.LK}u, false`}); emu_mma_${X}(${slot('pm')}u, ${slot('tmp')}u, ${OS(b, 'n')});
-      }`).join('\n')}
-    }` : RB > 1 ? range(NB).map((kk) => `    {
-${blocks.map((b) => `      var ${pN(b)} = subgroupMatrixLoad<${RL}, row_major>(&${sh}, ${B('p')}u + ${RGV} * ${GR * L.LP}u + ${b * 16 * L.LP + kk * 16}u${LV}${PKB}, ${L.LP}u);`).join('\n')}
-${range(ND2).map((n) => { const [, off, st] = vLoad(kk, n); return `      { var vf = subgroupMatrixLoad<${RR}, row_major>(&${sh}, ${off}, ${st});${blocks.map((b) => ` ${oN(b, n)} = subgroupMatrixMultiplyAccumulate(${pN(b)}, vf, ${oN(b, n)});`).join('')} }`; }).join('\n')}
-    }`).join('\n') : range(NB).map((kk) => `    {
+      emu_ld_${X}(${slot('pm')}u, ${L.pOff}u + sg * ${16 * L.LP}u + kk * 16u${PKB}, ${L.LP}u, false);
+      for (var n = 0u; n < ${ND}u; n++) {
+        emu_ld_${X}(${slot('tmp')}u, ${cfg.vt ? `${L.vOff}u + n * ${16 * L.LV}u + kk * 16u${KB}, ${L.LV}u, true` : `${L.vOff}u + kk * ${16 * L.LK}u + n * 16u${KB}, ${L.LK}u, false`}); emu_mma_${X}(${slot('pm')}u, ${slot('tmp')}u, ${ND}u + n);
+      }
+    }` : range(NB).map((kk) => `    {
       var pm = ${RL}();
-      ${ldL('pm', `${B('p')}u + ${RGV} * ${16 * L.LP}u + ${kk * 16}u${LV}${PKB}`, `${L.LP}u`)}
-${range(ND2).map((n) => { const [cm, off, st] = vLoad(kk, n); return `      ${mmaR('pm', cm, off, st, `o${n}`)}`; }).join('\n')}
+      ${ldL('pm', `${B('p')}u + sg * ${16 * L.LP}u + ${kk * 16}u${LV}${PKB}`, `${L.LP}u`)}
+${range(ND).map((n) => { const [cm, off, st] = vLoad(kk, n); return `      ${mmaR('pm', cm, off, st, `o${n}`)}`; }).join('\n')}
     }`).join('\n');
   // Q: held in registers (staged in chunks through sh, loaded once) or staged once into its own region.
   const qSetup = cfg.qs ? `  // Q: staged once (zero past T) into its region; fragments are loaded before every product.
@@ -298,7 +265,7 @@ ${range(ND2).map((n) => { const [cm, off, st] = vLoad(kk, n); return `      ${mm
   }
   workgroupBarrier();
 ${cfg.dbg ? `  if (dbgOn) { for (var i = tid; i < ${L.BR * L.LK}u; i += ${WG}u) { dbg[${L.dbgQ}u + i] = f32(${sh}[${B('q')}u + i]); } }\n` : ''}` : `  // Q: staged (zero past T) in chunks of ${L.qc} rows, loaded once into ${ND} left matrices.
-${emu ? '' : blocks.flatMap((b) => range(ND).map((k) => `  var ${qN(b, k)} = ${RL}();`)).join('\n')}
+${emu ? '' : range(ND).map((k) => `  var q${k} = ${RL}();`).join('\n')}
   for (var c0 = 0u; c0 < ${L.BR}u; c0 += ${L.qc}u) {
     for (var i = tid; i < ${L.qc * D4}u; i += ${WG}u) {
       let rr = i / ${D4}u;
@@ -310,16 +277,16 @@ ${emu ? '' : blocks.flatMap((b) => range(ND).map((k) => `  var ${qN(b, k)} = ${R
     }
     workgroupBarrier();${cfg.dbg ? `
     if (dbgOn && c0 == 0u) { for (var i = tid; i < ${L.qc * L.LK}u; i += ${WG}u) { dbg[${L.dbgQ}u + i] = f32(${sh}[${B('q') ? `${B('q')}u + ` : ''}i]); } }` : ''}
-${blocks.map((b) => { const r0 = `${RGV} * ${GR}u${b ? ` + ${16 * b}u` : ''}`; return `    if (${r0} >= c0 && ${r0} < c0 + ${L.qc}u) {
-      let qo = ${B('q') ? `${B('q')}u + ` : ''}(${r0} - c0) * ${L.LK}u;
-${emu ? `      for (var k = 0u; k < ${ND}u; k++) { emu_ld_${X}(${QS(b, 'k')}, qo + k * 16u, ${L.LK}u, false); }`
-    : range(ND).map((k) => `      ${ldL(qN(b, k), `qo + ${k * 16}u`, `${L.LK}u`)}`).join('\n')}
-    }`; }).join('\n')}
+    if (sg * 16u >= c0 && sg * 16u < c0 + ${L.qc}u) {
+      let qo = ${B('q') ? `${B('q')}u + ` : ''}(sg * 16u - c0) * ${L.LK}u;
+${emu ? `      for (var k = 0u; k < ${ND}u; k++) { emu_ld_${X}(k, qo + k * 16u, ${L.LK}u, false); }`
+    : range(ND).map((k) => `      ${ldL(`q${k}`, `qo + ${k * 16}u`, `${L.LK}u`)}`).join('\n')}
+    }
     workgroupBarrier();
   }
 `;
-  const oInit = emu ? blocks.map((b) => `  for (var n = 0u; n < ${ND2}u; n++) { emu_zero_${X}(${OS(b, 'n')}); }`).join('\n')
-    : blocks.flatMap((b) => range(ND2).map((n) => `  ${declA(oN(b, n))}`)).join('\n');
+  const oInit = emu ? `  for (var n = 0u; n < ${ND}u; n++) { emu_zero_${X}(${ND}u + n); }`
+    : range(ND).map((n) => `  ${declA(`o${n}`)}`).join('\n');
   // Register prefetch (pf): invocation tid owns elements tid + u·WG of the tile (NPT of them).
   const NPT = (BC * D4) / WG;
   if (cfg.pf && !Number.isInteger(NPT)) throw new Error(`prefetch needs WG | BC·D/4 (${X})`);
@@ -329,7 +296,7 @@ ${emu ? `      for (var k = 0u; k < ${ND}u; k++) { emu_ld_${X}(${QS(b, 'k')}, qo
       pk${u} = T4(); pv${u} = T4();
       if (${j} + c < kvEnd) { let g = (kvRow0 + ${j} + c) * ${D4}u + d4; pk${u} = kCache[g]; pv${u} = vCache[g]; }
     }`).join('\n');
-  const stageTile = cfg.pf ? `${range(NPT).map((u) => `    {
+  const stageTile = cfg.x === 'ld' ? '    // (ablation: no K/V loads or staging)\n    workgroupBarrier();\n' : cfg.pf ? `${range(NPT).map((u) => `    {
       let c = (tid + ${u * WG}u) / ${D4}u;
       let d4 = (tid + ${u * WG}u) % ${D4}u;
 ${ind(stageKV('c', 'd4', `pk${u}`, `pv${u}`), 6)}
@@ -351,7 +318,7 @@ ${ind(stageKV('c', 'd4', 'kv', 'vv'), 6)}
     }
     workgroupBarrier();
 `;
-  const prologue = cfg.pf ? `${range(NPT).map((u) => `  var pk${u} = T4();\n  var pv${u} = T4();`).join('\n')}
+  const prologue = cfg.pf && cfg.x !== 'ld' ? `${range(NPT).map((u) => `  var pk${u} = T4();\n  var pv${u} = T4();`).join('\n')}
 ${pfLoad('0u').replace(/^    /gm, '  ')}
 ` : '';
   const body = `  let h = wid.y;
@@ -367,28 +334,15 @@ ${cfg.dbg ? '  let dbgOn = t0 == 0u && h == 0u;\n' : ''}  let sg = tid / 32u;
     let lastRow = min(t0 + ${L.BR}u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-${SD ? `  // Split D: the pair (rg, half) shares 16 rows; half picks its score blocks, O columns, softmax rows.
-  let half = sg % 2u;
-  let rg = sg / 2u;
-  let hb = half * ${16 * NB2}u;           // its score blocks in the row group's scratch
-  let kn0 = half * ${16 * NB2 * L.LK}u;   // its keys of the tile
-  let vn0 = half * ${16 * ND2}u;          // its columns of V and O
-${NQ === 4 ? `  // Softmax layout: invocation (r, hh) owns row r (0–7: half 0, 8–15: half 1) and every 4th column from hh
-  // (bank of element (r, c): 4r + hh + 4j, 32 distinct).
-  let r = ln % 8u + 8u * half;
-  let hh = ln / 8u;` : `  // Softmax layout: invocation (r, hh) owns row r (0–15: half 0, 16–31: half 1) and every other column from hh.
-  let r = ln % 16u + 16u * half;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, ln % 16u >= 8u);`}
-  let row = rg * ${GR}u + r;` : `  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
   let r = ln % 16u;
   let hh = ln / 16u;
   let rot = select(0u, 1u, r >= 8u);
-  let row = sg * 16u + r;`}
+  let row = sg * 16u + r;
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = ${RGV} * ${L.ssPer}u;              // the row group's scratch
+  let sb0 = sg * ${L.ssPer}u;              // the subgroup's scratch
   let sb = sb0 + r * ${L.SS}u;               // this invocation's row in it (row layout)
 
 ${qSetup}
@@ -402,17 +356,17 @@ ${prologue}  for (var j0 = 0u; j0 < kvEnd; j0 += ${BC}u) {
 ${cfg.db ? `    let kb = select(0u, ${L.buf}u, ((j0 / ${BC}u) & 1u) == 1u);   // this tile's K/V buffer
 ` : ''}${stageTile}${cfg.dbg ? `    if (dbgOn && j0 == 0u) { for (var i = tid; i < ${BC * L.LK}u; i += ${WG}u) { dbg[${L.dbgK}u + i] = f32(${sh}[i]); } }\n` : ''}
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-${sBlock}
-    workgroupBarrier();
-${cfg.dbg ? `    if (dbgOn && j0 == 0u) { for (var i = tid; i < ${L.RG * L.ssPer}u; i += ${WG}u) { dbg[i] = ${ss}[i]; } }\n` : ''}
+${cfg.x === 's' ? '    // (ablation: no S)' : sBlock}
+${cfg.x === 'bar' ? '    // (ablation: no barrier)' : '    workgroupBarrier();'}
+${cfg.dbg ? `    if (dbgOn && j0 == 0u) { for (var i = tid; i < ${SG * L.ssPer}u; i += ${WG}u) { dbg[i] = ${ss}[i]; } }\n` : ''}
     // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < ${CPI}u; j++) {
-      let c = ${colOf};
+${cfg.x === 'sm' ? '    // (ablation: no softmax)\n    let alpha = 1.0;\n' : `    var mx = NEG;
+    for (var j = 0u; j < ${HALF}u; j++) {
+      let c = hh + 2u * ((j + rot) % ${HALF}u);
       let x = select(NEG, ${sAt('c')} * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
-    ${rowReduce('mx', (a, b) => `max(${a}, ${b})`)}
+    mx = max(mx, ${xor16('mx')});
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
@@ -421,33 +375,33 @@ ${cfg.dbg ? `    if (dbgOn && j0 == 0u) { for (var i = tid; i < ${L.RG * L.ssPer
     }
     var sum = 0.0;
     let pb = ${B('p')}u + row * ${L.LP}u${PKB};
-    for (var j = 0u; j < ${CPI}u; j++) {
-      let c = ${colOf};
+    for (var j = 0u; j < ${HALF}u; j++) {
+      let c = hh + 2u * ((j + rot) % ${HALF}u);
       let e = select(0.0, exp2(fma(${sAt('c')}, scale2, -m)), i32(j0 + c) <= rowLim);
       sum += e;
       ${sh}[pb + c] = f16(e);
     }
     l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+`}    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_${X}) != 0u) {
-${ind(oRounds(() => `for (var c = hh * ${CPI}u; c < (hh + 1u) * ${CPI}u; c++) { ${sAt('c')} *= alpha; }`, true).trimEnd(), 6)}
+${ind(oRounds(() => `for (var c = hh * ${HALF}u; c < (hh + 1u) * ${HALF}u; c++) { ${sAt('c')} *= alpha; }`, true).trimEnd(), 6)}
     }
 
 ${cfg.dbg ? `    if (dbgOn && j0 == 0u) { for (var i = tid; i < ${SG * 16 * L.LP}u; i += ${WG}u) { dbg[${L.dbgP}u + i] = f32(${sh}[${B('p')}u + i]); } }\n` : ''}
     // O += P·V.
-${pvBlock}
+${cfg.x === 'pv' ? '    // (ablation: no P·V)' : pvBlock}
 ${cfg.dbg ? `    if (j0 == 0u) {
-${ind(oRounds((rd) => `if (dbgOn) { for (var i = tid; i < ${L.RG * L.ssPer}u; i += ${WG}u) { dbg[${L.dbgO}u + ${rd} * ${L.RG * L.ssPer}u + i] = ${ss}[i]; } }`, false).trimEnd(), 6)}
+${ind(oRounds((rd) => `if (dbgOn) { for (var i = tid; i < ${SG * L.ssPer}u; i += ${WG}u) { dbg[${L.dbgO}u + (${rd}) / ${BC}u * ${SG * L.ssPer}u + i] = ${ss}[i]; } }`, false).trimEnd(), 6)}
     }
-` : ''}${cfg.db ? '    // (db: no barrier here; the next tile stages into the other buffer)\n' : '    workgroupBarrier();\n'}  }
+` : ''}${cfg.db ? '    // (db: no barrier here; the next tile stages into the other buffer)\n' : cfg.x === 'bar' ? '    // (ablation: no barrier)\n' : '    workgroupBarrier();\n'}  }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  ${rowReduce('l', (a, b) => `${a} + ${b}`)}
+  l += ${xor16('l')};
   let inv = select(0.0, 1.0 / l, l > 0.0);
 ${ind(oRounds((rd) => `if (t < p.T) {
-  for (var c = hh * ${CPI}u; c < (hh + 1u) * ${CPI}u; c += 4u) {
+  for (var c = hh * ${HALF}u; c < (hh + 1u) * ${HALF}u; c += 4u) {
     let v = vec4f(${sAt('c')}, ${sAt('(c + 1u)')}, ${sAt('(c + 2u)')}, ${sAt('(c + 3u)')}) * inv;
-    out[(t * p.nHeads + h) * ${D4}u + (${dCol(rd, 'c')}) / 4u] = T4(v);
+    out[(t * p.nHeads + h) * ${D4}u + (${rd} + c) / 4u] = T4(v);
   }
 }`, false).trimEnd(), 2)}
   if (hh == 0u) { rowM_${X}[row] = m; rowL_${X}[row] = l; }

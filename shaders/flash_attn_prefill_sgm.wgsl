@@ -46,7 +46,7 @@ fn neg_inf() -> f32 {
 // ==== 128_32_4: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
 // sh_128_32_4: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4: array<f16, 8704>;
-var<workgroup> ss_128_32_4: array<f32, 2304>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_32_4: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4: array<f32, 64>;
 var<workgroup> rowL_128_32_4: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4: u32;
@@ -73,7 +73,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
@@ -246,14 +246,14 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + subgroupShuffleXor(l, 16u);
+  l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4[sb + c], ss_128_32_4[sb + (c + 1u)], ss_128_32_4[sb + (c + 2u)], ss_128_32_4[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (0u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -262,7 +262,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4[sb + c], ss_128_32_4[sb + (c + 1u)], ss_128_32_4[sb + (c + 2u)], ss_128_32_4[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (1u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -271,7 +271,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4[sb + c], ss_128_32_4[sb + (c + 1u)], ss_128_32_4[sb + (c + 2u)], ss_128_32_4[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (2u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -280,7 +280,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4[sb + c], ss_128_32_4[sb + (c + 1u)], ss_128_32_4[sb + (c + 2u)], ss_128_32_4[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (3u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -310,7 +310,7 @@ fn fa_sgm_128_32_4_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 // ==== 128_32_4_pf: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
 // sh_128_32_4_pf: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf: array<f16, 8704>;
-var<workgroup> ss_128_32_4_pf: array<f32, 2304>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_32_4_pf: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_pf: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4_pf: u32;
@@ -337,7 +337,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
@@ -658,14 +658,14 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + subgroupShuffleXor(l, 16u);
+  l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_pf[sb + c], ss_128_32_4_pf[sb + (c + 1u)], ss_128_32_4_pf[sb + (c + 2u)], ss_128_32_4_pf[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (0u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -674,7 +674,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_pf[sb + c], ss_128_32_4_pf[sb + (c + 1u)], ss_128_32_4_pf[sb + (c + 2u)], ss_128_32_4_pf[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (1u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -683,7 +683,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_pf[sb + c], ss_128_32_4_pf[sb + (c + 1u)], ss_128_32_4_pf[sb + (c + 2u)], ss_128_32_4_pf[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (2u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -692,7 +692,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_pf[sb + c], ss_128_32_4_pf[sb + (c + 1u)], ss_128_32_4_pf[sb + (c + 2u)], ss_128_32_4_pf[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (3u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -722,7 +722,7 @@ fn fa_sgm_128_32_4_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
 // ==== 128_32_8: D = 128, BC = 32, SG = 8: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
 // sh_128_32_8: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8: array<f16, 13824>;
-var<workgroup> ss_128_32_8: array<f32, 4608>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_32_8: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8: array<f32, 128>;
 var<workgroup> rowL_128_32_8: array<f32, 128>;
 var<workgroup> anyNeed_128_32_8: u32;
@@ -749,7 +749,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
@@ -922,14 +922,14 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + subgroupShuffleXor(l, 16u);
+  l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_8[sb + c], ss_128_32_8[sb + (c + 1u)], ss_128_32_8[sb + (c + 2u)], ss_128_32_8[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (0u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -938,7 +938,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_8[sb + c], ss_128_32_8[sb + (c + 1u)], ss_128_32_8[sb + (c + 2u)], ss_128_32_8[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (1u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -947,7 +947,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_8[sb + c], ss_128_32_8[sb + (c + 1u)], ss_128_32_8[sb + (c + 2u)], ss_128_32_8[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (2u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -956,7 +956,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_8[sb + c], ss_128_32_8[sb + (c + 1u)], ss_128_32_8[sb + (c + 2u)], ss_128_32_8[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (3u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -986,7 +986,7 @@ fn fa_sgm_128_32_8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 // ==== 128_32_8_pf: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
 // sh_128_32_8_pf: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf: array<f16, 13824>;
-var<workgroup> ss_128_32_8_pf: array<f32, 4608>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_32_8_pf: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8_pf: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf: array<f32, 128>;
 var<workgroup> anyNeed_128_32_8_pf: u32;
@@ -1013,7 +1013,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
@@ -1254,14 +1254,14 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + subgroupShuffleXor(l, 16u);
+  l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_8_pf[sb + c], ss_128_32_8_pf[sb + (c + 1u)], ss_128_32_8_pf[sb + (c + 2u)], ss_128_32_8_pf[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (0u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -1270,7 +1270,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_8_pf[sb + c], ss_128_32_8_pf[sb + (c + 1u)], ss_128_32_8_pf[sb + (c + 2u)], ss_128_32_8_pf[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (1u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -1279,7 +1279,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_8_pf[sb + c], ss_128_32_8_pf[sb + (c + 1u)], ss_128_32_8_pf[sb + (c + 2u)], ss_128_32_8_pf[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (2u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -1288,7 +1288,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_8_pf[sb + c], ss_128_32_8_pf[sb + (c + 1u)], ss_128_32_8_pf[sb + (c + 2u)], ss_128_32_8_pf[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (3u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -1318,7 +1318,7 @@ fn fa_sgm_128_32_8_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
 // ==== 128_16_8_pf: D = 128, BC = 16, SG = 8, prefetch: BR = 128 rows, 256 invocations, 26116 bytes of workgroup memory ====
 // sh_128_16_8_pf: K tile [16][136] at 0, V [16][136] at 2176, P [128][24] at 4352.
 var<workgroup> sh_128_16_8_pf: array<f16, 7424>;
-var<workgroup> ss_128_16_8_pf: array<f32, 2560>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_16_8_pf: array<f32, 2560>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_16_8_pf: array<f32, 128>;
 var<workgroup> rowL_128_16_8_pf: array<f32, 128>;
 var<workgroup> anyNeed_128_16_8_pf: u32;
@@ -1345,7 +1345,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 320u;              // the row group's scratch
+  let sb0 = sg * 320u;              // the subgroup's scratch
   let sb = sb0 + r * 20u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 48 rows, loaded once into 8 left matrices.
@@ -1546,14 +1546,14 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + subgroupShuffleXor(l, 16u);
+  l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o0, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
       let v = vec4f(ss_128_16_8_pf[sb + c], ss_128_16_8_pf[sb + (c + 1u)], ss_128_16_8_pf[sb + (c + 2u)], ss_128_16_8_pf[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (0u * 16u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -1562,7 +1562,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
       let v = vec4f(ss_128_16_8_pf[sb + c], ss_128_16_8_pf[sb + (c + 1u)], ss_128_16_8_pf[sb + (c + 2u)], ss_128_16_8_pf[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (1u * 16u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (16u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -1571,7 +1571,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
       let v = vec4f(ss_128_16_8_pf[sb + c], ss_128_16_8_pf[sb + (c + 1u)], ss_128_16_8_pf[sb + (c + 2u)], ss_128_16_8_pf[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (2u * 16u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -1580,7 +1580,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
       let v = vec4f(ss_128_16_8_pf[sb + c], ss_128_16_8_pf[sb + (c + 1u)], ss_128_16_8_pf[sb + (c + 2u)], ss_128_16_8_pf[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (3u * 16u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (48u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -1589,7 +1589,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
       let v = vec4f(ss_128_16_8_pf[sb + c], ss_128_16_8_pf[sb + (c + 1u)], ss_128_16_8_pf[sb + (c + 2u)], ss_128_16_8_pf[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (4u * 16u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -1598,7 +1598,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
       let v = vec4f(ss_128_16_8_pf[sb + c], ss_128_16_8_pf[sb + (c + 1u)], ss_128_16_8_pf[sb + (c + 2u)], ss_128_16_8_pf[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (5u * 16u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (80u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -1607,7 +1607,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
       let v = vec4f(ss_128_16_8_pf[sb + c], ss_128_16_8_pf[sb + (c + 1u)], ss_128_16_8_pf[sb + (c + 2u)], ss_128_16_8_pf[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (6u * 16u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -1616,7 +1616,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
       let v = vec4f(ss_128_16_8_pf[sb + c], ss_128_16_8_pf[sb + (c + 1u)], ss_128_16_8_pf[sb + (c + 2u)], ss_128_16_8_pf[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (7u * 16u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (112u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -1646,7 +1646,7 @@ fn fa_sgm_128_16_8_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
 // ==== 128_32_4_pf_vt: D = 128, BC = 32, SG = 4, prefetch, V transposed: BR = 64 rows, 128 invocations, 28676 bytes of workgroup memory ====
 // sh_128_32_4_pf_vt: K tile [32][136] at 0, V [128][40] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf_vt: array<f16, 9472>;
-var<workgroup> ss_128_32_4_pf_vt: array<f32, 2304>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_32_4_pf_vt: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_pf_vt: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf_vt: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4_pf_vt: u32;
@@ -1673,7 +1673,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
@@ -1994,14 +1994,14 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + subgroupShuffleXor(l, 16u);
+  l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_pf_vt[sb + c], ss_128_32_4_pf_vt[sb + (c + 1u)], ss_128_32_4_pf_vt[sb + (c + 2u)], ss_128_32_4_pf_vt[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (0u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -2010,7 +2010,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_pf_vt[sb + c], ss_128_32_4_pf_vt[sb + (c + 1u)], ss_128_32_4_pf_vt[sb + (c + 2u)], ss_128_32_4_pf_vt[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (1u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -2019,7 +2019,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_pf_vt[sb + c], ss_128_32_4_pf_vt[sb + (c + 1u)], ss_128_32_4_pf_vt[sb + (c + 2u)], ss_128_32_4_pf_vt[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (2u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -2028,7 +2028,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_pf_vt[sb + c], ss_128_32_4_pf_vt[sb + (c + 1u)], ss_128_32_4_pf_vt[sb + (c + 2u)], ss_128_32_4_pf_vt[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (3u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -2058,7 +2058,7 @@ fn fa_sgm_128_32_4_pf_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
 // ==== 128_32_4_pf_qs: D = 128, BC = 32, SG = 4, prefetch, Q from workgroup memory: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
 // sh_128_32_4_pf_qs: K tile [32][136] at 0, V [32][136] at 4352, Q [64][136] at 8704, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf_qs: array<f16, 17408>;
-var<workgroup> ss_128_32_4_pf_qs: array<f32, 2304>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_32_4_pf_qs: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_pf_qs: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf_qs: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4_pf_qs: u32;
@@ -2085,7 +2085,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged once (zero past T) into its region; fragments are loaded before every product.
@@ -2384,14 +2384,14 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + subgroupShuffleXor(l, 16u);
+  l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_pf_qs[sb + c], ss_128_32_4_pf_qs[sb + (c + 1u)], ss_128_32_4_pf_qs[sb + (c + 2u)], ss_128_32_4_pf_qs[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (0u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -2400,7 +2400,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_pf_qs[sb + c], ss_128_32_4_pf_qs[sb + (c + 1u)], ss_128_32_4_pf_qs[sb + (c + 2u)], ss_128_32_4_pf_qs[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (1u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -2409,7 +2409,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_pf_qs[sb + c], ss_128_32_4_pf_qs[sb + (c + 1u)], ss_128_32_4_pf_qs[sb + (c + 2u)], ss_128_32_4_pf_qs[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (2u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -2418,7 +2418,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_pf_qs[sb + c], ss_128_32_4_pf_qs[sb + (c + 1u)], ss_128_32_4_pf_qs[sb + (c + 2u)], ss_128_32_4_pf_qs[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (3u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -2448,7 +2448,7 @@ fn fa_sgm_128_32_4_pf_qs_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
 // ==== 128_32_8_pf_vt: D = 128, BC = 32, SG = 8, prefetch, V transposed: BR = 128 rows, 256 invocations, 48644 bytes of workgroup memory ====
 // sh_128_32_8_pf_vt: K tile [32][136] at 0, V [128][40] at 4352, P [128][40] at 9472.
 var<workgroup> sh_128_32_8_pf_vt: array<f16, 14592>;
-var<workgroup> ss_128_32_8_pf_vt: array<f32, 4608>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_32_8_pf_vt: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8_pf_vt: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf_vt: array<f32, 128>;
 var<workgroup> anyNeed_128_32_8_pf_vt: u32;
@@ -2475,7 +2475,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
@@ -2716,14 +2716,14 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + subgroupShuffleXor(l, 16u);
+  l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_8_pf_vt[sb + c], ss_128_32_8_pf_vt[sb + (c + 1u)], ss_128_32_8_pf_vt[sb + (c + 2u)], ss_128_32_8_pf_vt[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (0u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -2732,7 +2732,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_8_pf_vt[sb + c], ss_128_32_8_pf_vt[sb + (c + 1u)], ss_128_32_8_pf_vt[sb + (c + 2u)], ss_128_32_8_pf_vt[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (1u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -2741,7 +2741,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_8_pf_vt[sb + c], ss_128_32_8_pf_vt[sb + (c + 1u)], ss_128_32_8_pf_vt[sb + (c + 2u)], ss_128_32_8_pf_vt[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (2u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -2750,7 +2750,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_8_pf_vt[sb + c], ss_128_32_8_pf_vt[sb + (c + 1u)], ss_128_32_8_pf_vt[sb + (c + 2u)], ss_128_32_8_pf_vt[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (3u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -2780,7 +2780,7 @@ fn fa_sgm_128_32_8_pf_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
 // ==== 128_32_4_pf_il: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
 // sh_128_32_4_pf_il: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf_il: array<f16, 8704>;
-var<workgroup> ss_128_32_4_pf_il: array<f32, 2304>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_32_4_pf_il: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_pf_il: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf_il: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4_pf_il: u32;
@@ -2807,7 +2807,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
@@ -3126,14 +3126,14 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + subgroupShuffleXor(l, 16u);
+  l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_pf_il[sb + c], ss_128_32_4_pf_il[sb + (c + 1u)], ss_128_32_4_pf_il[sb + (c + 2u)], ss_128_32_4_pf_il[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (0u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -3142,7 +3142,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_pf_il[sb + c], ss_128_32_4_pf_il[sb + (c + 1u)], ss_128_32_4_pf_il[sb + (c + 2u)], ss_128_32_4_pf_il[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (1u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -3151,7 +3151,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_pf_il[sb + c], ss_128_32_4_pf_il[sb + (c + 1u)], ss_128_32_4_pf_il[sb + (c + 2u)], ss_128_32_4_pf_il[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (2u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -3160,7 +3160,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_pf_il[sb + c], ss_128_32_4_pf_il[sb + (c + 1u)], ss_128_32_4_pf_il[sb + (c + 2u)], ss_128_32_4_pf_il[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (3u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -3190,7 +3190,7 @@ fn fa_sgm_128_32_4_pf_il_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
 // ==== 128_32_8_pf_il: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
 // sh_128_32_8_pf_il: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf_il: array<f16, 13824>;
-var<workgroup> ss_128_32_8_pf_il: array<f32, 4608>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_32_8_pf_il: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8_pf_il: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf_il: array<f32, 128>;
 var<workgroup> anyNeed_128_32_8_pf_il: u32;
@@ -3217,7 +3217,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
@@ -3456,14 +3456,14 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + subgroupShuffleXor(l, 16u);
+  l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_8_pf_il[sb + c], ss_128_32_8_pf_il[sb + (c + 1u)], ss_128_32_8_pf_il[sb + (c + 2u)], ss_128_32_8_pf_il[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (0u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -3472,7 +3472,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_8_pf_il[sb + c], ss_128_32_8_pf_il[sb + (c + 1u)], ss_128_32_8_pf_il[sb + (c + 2u)], ss_128_32_8_pf_il[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (1u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -3481,7 +3481,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_8_pf_il[sb + c], ss_128_32_8_pf_il[sb + (c + 1u)], ss_128_32_8_pf_il[sb + (c + 2u)], ss_128_32_8_pf_il[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (2u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -3490,7 +3490,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_8_pf_il[sb + c], ss_128_32_8_pf_il[sb + (c + 1u)], ss_128_32_8_pf_il[sb + (c + 2u)], ss_128_32_8_pf_il[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (3u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -3520,7 +3520,7 @@ fn fa_sgm_128_32_8_pf_il_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
 // ==== 128_32_4_pf_il_db: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
 // sh_128_32_4_pf_il_db: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf_il_db: array<f16, 17408>;
-var<workgroup> ss_128_32_4_pf_il_db: array<f32, 2304>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_32_4_pf_il_db: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_pf_il_db: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf_il_db: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4_pf_il_db: u32;
@@ -3547,7 +3547,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
@@ -3867,14 +3867,14 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + subgroupShuffleXor(l, 16u);
+  l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_pf_il_db[sb + c], ss_128_32_4_pf_il_db[sb + (c + 1u)], ss_128_32_4_pf_il_db[sb + (c + 2u)], ss_128_32_4_pf_il_db[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (0u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -3883,7 +3883,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_pf_il_db[sb + c], ss_128_32_4_pf_il_db[sb + (c + 1u)], ss_128_32_4_pf_il_db[sb + (c + 2u)], ss_128_32_4_pf_il_db[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (1u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -3892,7 +3892,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_pf_il_db[sb + c], ss_128_32_4_pf_il_db[sb + (c + 1u)], ss_128_32_4_pf_il_db[sb + (c + 2u)], ss_128_32_4_pf_il_db[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (2u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -3901,7 +3901,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_pf_il_db[sb + c], ss_128_32_4_pf_il_db[sb + (c + 1u)], ss_128_32_4_pf_il_db[sb + (c + 2u)], ss_128_32_4_pf_il_db[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (3u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -3931,7 +3931,7 @@ fn fa_sgm_128_32_4_pf_il_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_
 // ==== 128_32_4_db: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
 // sh_128_32_4_db: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_db: array<f16, 17408>;
-var<workgroup> ss_128_32_4_db: array<f32, 2304>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_32_4_db: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_db: array<f32, 64>;
 var<workgroup> rowL_128_32_4_db: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4_db: u32;
@@ -3958,7 +3958,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
@@ -4132,14 +4132,14 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + subgroupShuffleXor(l, 16u);
+  l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_db[sb + c], ss_128_32_4_db[sb + (c + 1u)], ss_128_32_4_db[sb + (c + 2u)], ss_128_32_4_db[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (0u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -4148,7 +4148,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_db[sb + c], ss_128_32_4_db[sb + (c + 1u)], ss_128_32_4_db[sb + (c + 2u)], ss_128_32_4_db[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (1u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -4157,7 +4157,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_db[sb + c], ss_128_32_4_db[sb + (c + 1u)], ss_128_32_4_db[sb + (c + 2u)], ss_128_32_4_db[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (2u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -4166,7 +4166,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_db[sb + c], ss_128_32_4_db[sb + (c + 1u)], ss_128_32_4_db[sb + (c + 2u)], ss_128_32_4_db[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (3u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -4196,7 +4196,7 @@ fn fa_sgm_128_32_4_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
 // ==== 64_32_4_pf_il_db: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 33284 bytes of workgroup memory ====
 // sh_64_32_4_pf_il_db: K tile [32][72] at 0, V [32][72] at 2304, P [64][40] at 9216.
 var<workgroup> sh_64_32_4_pf_il_db: array<f16, 11776>;
-var<workgroup> ss_64_32_4_pf_il_db: array<f32, 2304>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_64_32_4_pf_il_db: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_32_4_pf_il_db: array<f32, 64>;
 var<workgroup> rowL_64_32_4_pf_il_db: array<f32, 64>;
 var<workgroup> anyNeed_64_32_4_pf_il_db: u32;
@@ -4223,7 +4223,7 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
@@ -4423,14 +4423,14 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + subgroupShuffleXor(l, 16u);
+  l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_64_32_4_pf_il_db[sb + c], ss_64_32_4_pf_il_db[sb + (c + 1u)], ss_64_32_4_pf_il_db[sb + (c + 2u)], ss_64_32_4_pf_il_db[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 16u + (0u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 16u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -4439,7 +4439,7 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_64_32_4_pf_il_db[sb + c], ss_64_32_4_pf_il_db[sb + (c + 1u)], ss_64_32_4_pf_il_db[sb + (c + 2u)], ss_64_32_4_pf_il_db[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 16u + (1u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 16u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -4469,7 +4469,7 @@ fn fa_sgm_64_32_4_pf_il_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
 // ==== 64_16_4_pf_il_db: D = 64, BC = 16, SG = 4, prefetch: BR = 64 rows, 128 invocations, 17924 bytes of workgroup memory ====
 // sh_64_16_4_pf_il_db: K tile [16][72] at 0, V [16][72] at 1152, P [64][24] at 4608.
 var<workgroup> sh_64_16_4_pf_il_db: array<f16, 6144>;
-var<workgroup> ss_64_16_4_pf_il_db: array<f32, 1280>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_64_16_4_pf_il_db: array<f32, 1280>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_16_4_pf_il_db: array<f32, 64>;
 var<workgroup> rowL_64_16_4_pf_il_db: array<f32, 64>;
 var<workgroup> anyNeed_64_16_4_pf_il_db: u32;
@@ -4496,7 +4496,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 320u;              // the row group's scratch
+  let sb0 = sg * 320u;              // the subgroup's scratch
   let sb = sb0 + r * 20u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
@@ -4654,14 +4654,14 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + subgroupShuffleXor(l, 16u);
+  l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
       let v = vec4f(ss_64_16_4_pf_il_db[sb + c], ss_64_16_4_pf_il_db[sb + (c + 1u)], ss_64_16_4_pf_il_db[sb + (c + 2u)], ss_64_16_4_pf_il_db[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 16u + (0u * 16u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 16u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -4670,7 +4670,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
       let v = vec4f(ss_64_16_4_pf_il_db[sb + c], ss_64_16_4_pf_il_db[sb + (c + 1u)], ss_64_16_4_pf_il_db[sb + (c + 2u)], ss_64_16_4_pf_il_db[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 16u + (1u * 16u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 16u + (16u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -4679,7 +4679,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
       let v = vec4f(ss_64_16_4_pf_il_db[sb + c], ss_64_16_4_pf_il_db[sb + (c + 1u)], ss_64_16_4_pf_il_db[sb + (c + 2u)], ss_64_16_4_pf_il_db[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 16u + (2u * 16u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 16u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -4688,7 +4688,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
       let v = vec4f(ss_64_16_4_pf_il_db[sb + c], ss_64_16_4_pf_il_db[sb + (c + 1u)], ss_64_16_4_pf_il_db[sb + (c + 2u)], ss_64_16_4_pf_il_db[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 16u + (3u * 16u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 16u + (48u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -4718,7 +4718,7 @@ fn fa_sgm_64_16_4_pf_il_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
 // ==== 64_64_4: D = 64, BC = 64, SG = 4: BR = 64 rows, 128 invocations, 36356 bytes of workgroup memory ====
 // sh_64_64_4: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
 var<workgroup> sh_64_64_4: array<f16, 9216>;
-var<workgroup> ss_64_64_4: array<f32, 4352>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_64_64_4: array<f32, 4352>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_64_4: array<f32, 64>;
 var<workgroup> rowL_64_64_4: array<f32, 64>;
 var<workgroup> anyNeed_64_64_4: u32;
@@ -4745,7 +4745,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 1088u;              // the row group's scratch
+  let sb0 = sg * 1088u;              // the subgroup's scratch
   let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
@@ -4904,14 +4904,14 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + subgroupShuffleXor(l, 16u);
+  l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 0u * 16u + lv, o0, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 1u * 16u + lv, o1, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 2u * 16u + lv, o2, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 3u * 16u + lv, o3, 68u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 32u; c < (hh + 1u) * 32u; c += 4u) {
       let v = vec4f(ss_64_64_4[sb + c], ss_64_64_4[sb + (c + 1u)], ss_64_64_4[sb + (c + 2u)], ss_64_64_4[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 16u + (0u * 64u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 16u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -4941,7 +4941,7 @@ fn fa_sgm_64_64_4_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
 // ==== 64_64_4_pf: D = 64, BC = 64, SG = 4, prefetch: BR = 64 rows, 128 invocations, 36356 bytes of workgroup memory ====
 // sh_64_64_4_pf: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
 var<workgroup> sh_64_64_4_pf: array<f16, 9216>;
-var<workgroup> ss_64_64_4_pf: array<f32, 4352>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_64_64_4_pf: array<f32, 4352>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_64_4_pf: array<f32, 64>;
 var<workgroup> rowL_64_64_4_pf: array<f32, 64>;
 var<workgroup> anyNeed_64_64_4_pf: u32;
@@ -4968,7 +4968,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 1088u;              // the row group's scratch
+  let sb0 = sg * 1088u;              // the subgroup's scratch
   let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
@@ -5275,14 +5275,14 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + subgroupShuffleXor(l, 16u);
+  l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 0u * 16u + lv, o0, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 1u * 16u + lv, o1, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 2u * 16u + lv, o2, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 3u * 16u + lv, o3, 68u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 32u; c < (hh + 1u) * 32u; c += 4u) {
       let v = vec4f(ss_64_64_4_pf[sb + c], ss_64_64_4_pf[sb + (c + 1u)], ss_64_64_4_pf[sb + (c + 2u)], ss_64_64_4_pf[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 16u + (0u * 64u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 16u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -5312,7 +5312,7 @@ fn fa_sgm_64_64_4_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
 // ==== 64_32_4_pf: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 24068 bytes of workgroup memory ====
 // sh_64_32_4_pf: K tile [32][72] at 0, V [32][72] at 2304, P [64][40] at 4608.
 var<workgroup> sh_64_32_4_pf: array<f16, 7168>;
-var<workgroup> ss_64_32_4_pf: array<f32, 2304>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_64_32_4_pf: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_32_4_pf: array<f32, 64>;
 var<workgroup> rowL_64_32_4_pf: array<f32, 64>;
 var<workgroup> anyNeed_64_32_4_pf: u32;
@@ -5339,7 +5339,7 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
@@ -5540,14 +5540,14 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + subgroupShuffleXor(l, 16u);
+  l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_64_32_4_pf[sb + c], ss_64_32_4_pf[sb + (c + 1u)], ss_64_32_4_pf[sb + (c + 2u)], ss_64_32_4_pf[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 16u + (0u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 16u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -5556,7 +5556,7 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_64_32_4_pf[sb + c], ss_64_32_4_pf[sb + (c + 1u)], ss_64_32_4_pf[sb + (c + 2u)], ss_64_32_4_pf[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 16u + (1u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 16u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -5586,7 +5586,7 @@ fn fa_sgm_64_32_4_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
 // ==== 64_32_8_pf: D = 64, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 38916 bytes of workgroup memory ====
 // sh_64_32_8_pf: K tile [32][72] at 0, V [32][72] at 2304, P [128][40] at 4608.
 var<workgroup> sh_64_32_8_pf: array<f16, 9728>;
-var<workgroup> ss_64_32_8_pf: array<f32, 4608>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_64_32_8_pf: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_32_8_pf: array<f32, 128>;
 var<workgroup> rowL_64_32_8_pf: array<f32, 128>;
 var<workgroup> anyNeed_64_32_8_pf: u32;
@@ -5613,7 +5613,7 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 128 rows, loaded once into 4 left matrices.
@@ -5774,14 +5774,14 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + subgroupShuffleXor(l, 16u);
+  l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_64_32_8_pf[sb + c], ss_64_32_8_pf[sb + (c + 1u)], ss_64_32_8_pf[sb + (c + 2u)], ss_64_32_8_pf[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 16u + (0u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 16u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -5790,7 +5790,7 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_64_32_8_pf[sb + c], ss_64_32_8_pf[sb + (c + 1u)], ss_64_32_8_pf[sb + (c + 2u)], ss_64_32_8_pf[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 16u + (1u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 16u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -5820,7 +5820,7 @@ fn fa_sgm_64_32_8_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
 // ==== 64_16_4_qs_vt: D = 64, BC = 16, SG = 4, Q from workgroup memory, V transposed: BR = 64 rows, 128 invocations, 23300 bytes of workgroup memory ====
 // sh_64_16_4_qs_vt: K tile [16][72] at 0, V [64][24] at 1152, Q [64][72] at 2688, P [64][24] at 7296.
 var<workgroup> sh_64_16_4_qs_vt: array<f16, 8832>;
-var<workgroup> ss_64_16_4_qs_vt: array<f32, 1280>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_64_16_4_qs_vt: array<f32, 1280>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_16_4_qs_vt: array<f32, 64>;
 var<workgroup> rowL_64_16_4_qs_vt: array<f32, 64>;
 var<workgroup> anyNeed_64_16_4_qs_vt: u32;
@@ -5847,7 +5847,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 320u;              // the row group's scratch
+  let sb0 = sg * 320u;              // the subgroup's scratch
   let sb = sb0 + r * 20u;               // this invocation's row in it (row layout)
 
   // Q: staged once (zero past T) into its region; fragments are loaded before every product.
@@ -5962,14 +5962,14 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + subgroupShuffleXor(l, 16u);
+  l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o0, 20u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
       let v = vec4f(ss_64_16_4_qs_vt[sb + c], ss_64_16_4_qs_vt[sb + (c + 1u)], ss_64_16_4_qs_vt[sb + (c + 2u)], ss_64_16_4_qs_vt[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 16u + (0u * 16u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 16u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -5978,7 +5978,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
       let v = vec4f(ss_64_16_4_qs_vt[sb + c], ss_64_16_4_qs_vt[sb + (c + 1u)], ss_64_16_4_qs_vt[sb + (c + 2u)], ss_64_16_4_qs_vt[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 16u + (1u * 16u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 16u + (16u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -5987,7 +5987,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
       let v = vec4f(ss_64_16_4_qs_vt[sb + c], ss_64_16_4_qs_vt[sb + (c + 1u)], ss_64_16_4_qs_vt[sb + (c + 2u)], ss_64_16_4_qs_vt[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 16u + (2u * 16u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 16u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -5996,7 +5996,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
       let v = vec4f(ss_64_16_4_qs_vt[sb + c], ss_64_16_4_qs_vt[sb + (c + 1u)], ss_64_16_4_qs_vt[sb + (c + 2u)], ss_64_16_4_qs_vt[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 16u + (3u * 16u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 16u + (48u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -6023,329 +6023,15 @@ fn fa_sgm_64_16_4_qs_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_work
   }
 }
 
-// ==== 128_32_8_pf_sd: D = 128, BC = 32, SG = 8, prefetch, D split over subgroup pairs: BR = 64 rows, 256 invocations, 27140 bytes of workgroup memory ====
-// sh_128_32_8_pf_sd: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
-var<workgroup> sh_128_32_8_pf_sd: array<f16, 8704>;
-var<workgroup> ss_128_32_8_pf_sd: array<f32, 2304>;   // per row group (16 rows): S / O scratch
-var<workgroup> rowM_128_32_8_pf_sd: array<f32, 64>;
-var<workgroup> rowL_128_32_8_pf_sd: array<f32, 64>;
-var<workgroup> anyNeed_128_32_8_pf_sd: u32;
+// ==== 128_32_8_pf_xsm: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_xsm: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_xsm: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_xsm: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_xsm: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_xsm: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_xsm: u32;
 
-fn attend_128_32_8_pf_sd(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Split D: the pair (rg, half) shares 16 rows; half picks its score blocks, O columns, softmax rows.
-  let half = sg % 2u;
-  let rg = sg / 2u;
-  let hb = half * 16u;           // its score blocks in the row group's scratch
-  let kn0 = half * 2176u;   // its keys of the tile
-  let vn0 = half * 64u;          // its columns of V and O
-  // Softmax layout: invocation (r, hh) owns row r (0–7: half 0, 8–15: half 1) and every 4th column from hh
-  // (bank of element (r, c): 4r + hh + 4j, 32 distinct).
-  let r = ln % 8u + 8u * half;
-  let hh = ln / 8u;
-  let row = rg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = rg * 576u;              // the row group's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
-  var q0 = subgroup_matrix_left<f16, 16, 16>();
-  var q1 = subgroup_matrix_left<f16, 16, 16>();
-  var q2 = subgroup_matrix_left<f16, 16, 16>();
-  var q3 = subgroup_matrix_left<f16, 16, 16>();
-  var q4 = subgroup_matrix_left<f16, 16, 16>();
-  var q5 = subgroup_matrix_left<f16, 16, 16>();
-  var q6 = subgroup_matrix_left<f16, 16, 16>();
-  var q7 = subgroup_matrix_left<f16, 16, 16>();
-  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 2048u; i += 256u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_8_pf_sd[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_sd[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_sd[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_sd[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (rg * 16u >= c0 && rg * 16u < c0 + 64u) {
-      let qo = (rg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd, qo + 112u, 136u);
-    }
-    workgroupBarrier();
-  }
-
-  var o0 = subgroup_matrix_result<f32, 16, 16>();
-  var o1 = subgroup_matrix_result<f32, 16, 16>();
-  var o2 = subgroup_matrix_result<f32, 16, 16>();
-  var o3 = subgroup_matrix_result<f32, 16, 16>();
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
-  var pk0 = T4();
-  var pv0 = T4();
-  var pk1 = T4();
-  var pv1 = T4();
-  var pk2 = T4();
-  var pv2 = T4();
-  var pk3 = T4();
-  var pv3 = T4();
-  {
-    let c = (tid + 0u) / 32u;
-    let d4 = (tid + 0u) % 32u;
-    pk0 = T4(); pv0 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-  }
-  {
-    let c = (tid + 256u) / 32u;
-    let d4 = (tid + 256u) % 32u;
-    pk1 = T4(); pv1 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-  }
-  {
-    let c = (tid + 512u) / 32u;
-    let d4 = (tid + 512u) % 32u;
-    pk2 = T4(); pv2 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-  }
-  {
-    let c = (tid + 768u) / 32u;
-    let d4 = (tid + 768u) % 32u;
-    pk3 = T4(); pv3 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-  }
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_pf_sd = 0u; }
-    lv = j0 * p.zero;
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      sh_128_32_8_pf_sd[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_sd[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_sd[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_sd[c * 136u + d4 * 4u + 3u] = pk0.w;
-      sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      sh_128_32_8_pf_sd[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_sd[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_sd[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_sd[c * 136u + d4 * 4u + 3u] = pk1.w;
-      sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      sh_128_32_8_pf_sd[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_sd[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_sd[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_sd[c * 136u + d4 * 4u + 3u] = pk2.w;
-      sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      sh_128_32_8_pf_sd[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_sd[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_sd[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_sd[c * 136u + d4 * 4u + 3u] = pk3.w;
-      sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
-    }
-    workgroupBarrier();
-    // Next tile's K/V into registers while this one is computed.
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      pk0 = T4(); pv0 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      pk1 = T4(); pv1 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      pk2 = T4(); pv2 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      pk3 = T4(); pv3 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-    }
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    {
-      var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_sd, 0u + kn0 + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_sd, 16u + kn0 + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_sd, 32u + kn0 + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_sd, 48u + kn0 + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_sd, 64u + kn0 + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_sd, 80u + kn0 + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_sd, 96u + kn0 + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_sd, 112u + kn0 + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd, sb0 + 0u * 16u + hb + lv, s, 36u);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 8u; j++) {
-      let c = hh + 4u * j;
-      let x = select(NEG, ss_128_32_8_pf_sd[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, subgroupShuffleXor(mx, 8u)); mx = max(mx, subgroupShuffleXor(mx, 16u));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_sd = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 40u;
-    for (var j = 0u; j < 8u; j++) {
-      let c = hh + 4u * j;
-      let e = select(0.0, exp2(fma(ss_128_32_8_pf_sd[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_8_pf_sd[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_sd) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd, sb0 + 0u * 16u + hb + lv, o0, 36u);
-      workgroupBarrier();
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_32_8_pf_sd[sb + c] *= alpha; }
-      workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_sd, sb0 + 0u * 16u + hb + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd, sb0 + 0u * 16u + hb + lv, o1, 36u);
-      workgroupBarrier();
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_32_8_pf_sd[sb + c] *= alpha; }
-      workgroupBarrier();
-      o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_sd, sb0 + 0u * 16u + hb + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd, sb0 + 0u * 16u + hb + lv, o2, 36u);
-      workgroupBarrier();
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_32_8_pf_sd[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_sd, sb0 + 0u * 16u + hb + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd, sb0 + 0u * 16u + hb + lv, o3, 36u);
-      workgroupBarrier();
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_32_8_pf_sd[sb + c] *= alpha; }
-      workgroupBarrier();
-      o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_sd, sb0 + 0u * 16u + hb + lv, 36u);
-      workgroupBarrier();
-    }
-
-
-    // O += P·V.
-    {
-      var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd, 0u + rg * 640u + 0u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd, 4352u + vn0 + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd, 4368u + vn0 + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd, 4384u + vn0 + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd, 4400u + vn0 + lv, 136u), o3);
-    }
-    {
-      var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd, 0u + rg * 640u + 16u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd, 6528u + vn0 + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd, 6544u + vn0 + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd, 6560u + vn0 + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd, 6576u + vn0 + lv, 136u), o3);
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + subgroupShuffleXor(l, 8u); l = l + subgroupShuffleXor(l, 16u);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd, sb0 + 0u * 16u + hb + lv, o0, 36u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
-      let v = vec4f(ss_128_32_8_pf_sd[sb + c], ss_128_32_8_pf_sd[sb + (c + 1u)], ss_128_32_8_pf_sd[sb + (c + 2u)], ss_128_32_8_pf_sd[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + 0u * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd, sb0 + 0u * 16u + hb + lv, o1, 36u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
-      let v = vec4f(ss_128_32_8_pf_sd[sb + c], ss_128_32_8_pf_sd[sb + (c + 1u)], ss_128_32_8_pf_sd[sb + (c + 2u)], ss_128_32_8_pf_sd[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + 1u * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd, sb0 + 0u * 16u + hb + lv, o2, 36u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
-      let v = vec4f(ss_128_32_8_pf_sd[sb + c], ss_128_32_8_pf_sd[sb + (c + 1u)], ss_128_32_8_pf_sd[sb + (c + 2u)], ss_128_32_8_pf_sd[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + 2u * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd, sb0 + 0u * 16u + hb + lv, o3, 36u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
-      let v = vec4f(ss_128_32_8_pf_sd[sb + c], ss_128_32_8_pf_sd[sb + (c + 1u)], ss_128_32_8_pf_sd[sb + (c + 2u)], ss_128_32_8_pf_sd[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + 3u * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_8_pf_sd[row] = m; rowL_128_32_8_pf_sd[row] = l; }
-
-}
-
-@compute @workgroup_size(256)
-fn fa_sgm_128_32_8_pf_sd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_8_pf_sd(wid, nwg, tid);
-}
-
-@compute @workgroup_size(256)
-fn fa_sgm_128_32_8_pf_sd_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_8_pf_sd(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_8_pf_sd[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_sd[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_16_pf_sd: D = 128, BC = 32, SG = 16, prefetch, D split over subgroup pairs: BR = 128 rows, 512 invocations, 47108 bytes of workgroup memory ====
-// sh_128_32_16_pf_sd: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
-var<workgroup> sh_128_32_16_pf_sd: array<f16, 13824>;
-var<workgroup> ss_128_32_16_pf_sd: array<f32, 4608>;   // per row group (16 rows): S / O scratch
-var<workgroup> rowM_128_32_16_pf_sd: array<f32, 128>;
-var<workgroup> rowL_128_32_16_pf_sd: array<f32, 128>;
-var<workgroup> anyNeed_128_32_16_pf_sd: u32;
-
-fn attend_128_32_16_pf_sd(wid: vec3u, nwg: vec3u, tid: u32) {
+fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
   let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
   let sg = tid / 32u;
@@ -6359,21 +6045,15 @@ fn attend_128_32_16_pf_sd(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 128u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Split D: the pair (rg, half) shares 16 rows; half picks its score blocks, O columns, softmax rows.
-  let half = sg % 2u;
-  let rg = sg / 2u;
-  let hb = half * 16u;           // its score blocks in the row group's scratch
-  let kn0 = half * 2176u;   // its keys of the tile
-  let vn0 = half * 64u;          // its columns of V and O
-  // Softmax layout: invocation (r, hh) owns row r (0–7: half 0, 8–15: half 1) and every 4th column from hh
-  // (bank of element (r, c): 4r + hh + 4j, 32 distinct).
-  let r = ln % 8u + 8u * half;
-  let hh = ln / 8u;
-  let row = rg * 16u + r;
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = rg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
@@ -6385,707 +6065,6 @@ fn attend_128_32_16_pf_sd(wid: vec3u, nwg: vec3u, tid: u32) {
   var q5 = subgroup_matrix_left<f16, 16, 16>();
   var q6 = subgroup_matrix_left<f16, 16, 16>();
   var q7 = subgroup_matrix_left<f16, 16, 16>();
-  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
-    for (var i = tid; i < 3072u; i += 512u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_16_pf_sd[rr * 136u + d4 * 4u] = v.x; sh_128_32_16_pf_sd[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_16_pf_sd[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_16_pf_sd[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (rg * 16u >= c0 && rg * 16u < c0 + 96u) {
-      let qo = (rg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_16_pf_sd, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_16_pf_sd, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_16_pf_sd, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_16_pf_sd, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_16_pf_sd, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_16_pf_sd, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_16_pf_sd, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_16_pf_sd, qo + 112u, 136u);
-    }
-    workgroupBarrier();
-  }
-
-  var o0 = subgroup_matrix_result<f32, 16, 16>();
-  var o1 = subgroup_matrix_result<f32, 16, 16>();
-  var o2 = subgroup_matrix_result<f32, 16, 16>();
-  var o3 = subgroup_matrix_result<f32, 16, 16>();
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
-  var pk0 = T4();
-  var pv0 = T4();
-  var pk1 = T4();
-  var pv1 = T4();
-  {
-    let c = (tid + 0u) / 32u;
-    let d4 = (tid + 0u) % 32u;
-    pk0 = T4(); pv0 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-  }
-  {
-    let c = (tid + 512u) / 32u;
-    let d4 = (tid + 512u) % 32u;
-    pk1 = T4(); pv1 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-  }
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_16_pf_sd = 0u; }
-    lv = j0 * p.zero;
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      sh_128_32_16_pf_sd[c * 136u + d4 * 4u] = pk0.x; sh_128_32_16_pf_sd[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_16_pf_sd[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_16_pf_sd[c * 136u + d4 * 4u + 3u] = pk0.w;
-      sh_128_32_16_pf_sd[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_16_pf_sd[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_16_pf_sd[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_16_pf_sd[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      sh_128_32_16_pf_sd[c * 136u + d4 * 4u] = pk1.x; sh_128_32_16_pf_sd[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_16_pf_sd[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_16_pf_sd[c * 136u + d4 * 4u + 3u] = pk1.w;
-      sh_128_32_16_pf_sd[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_16_pf_sd[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_16_pf_sd[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_16_pf_sd[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
-    }
-    workgroupBarrier();
-    // Next tile's K/V into registers while this one is computed.
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      pk0 = T4(); pv0 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      pk1 = T4(); pv1 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-    }
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    {
-      var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_16_pf_sd, 0u + kn0 + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_16_pf_sd, 16u + kn0 + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_16_pf_sd, 32u + kn0 + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_16_pf_sd, 48u + kn0 + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_16_pf_sd, 64u + kn0 + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_16_pf_sd, 80u + kn0 + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_16_pf_sd, 96u + kn0 + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_16_pf_sd, 112u + kn0 + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_16_pf_sd, sb0 + 0u * 16u + hb + lv, s, 36u);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 8u; j++) {
-      let c = hh + 4u * j;
-      let x = select(NEG, ss_128_32_16_pf_sd[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, subgroupShuffleXor(mx, 8u)); mx = max(mx, subgroupShuffleXor(mx, 16u));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_16_pf_sd = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 8704u + row * 40u;
-    for (var j = 0u; j < 8u; j++) {
-      let c = hh + 4u * j;
-      let e = select(0.0, exp2(fma(ss_128_32_16_pf_sd[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_16_pf_sd[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_16_pf_sd) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_16_pf_sd, sb0 + 0u * 16u + hb + lv, o0, 36u);
-      workgroupBarrier();
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_32_16_pf_sd[sb + c] *= alpha; }
-      workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_16_pf_sd, sb0 + 0u * 16u + hb + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_16_pf_sd, sb0 + 0u * 16u + hb + lv, o1, 36u);
-      workgroupBarrier();
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_32_16_pf_sd[sb + c] *= alpha; }
-      workgroupBarrier();
-      o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_16_pf_sd, sb0 + 0u * 16u + hb + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_16_pf_sd, sb0 + 0u * 16u + hb + lv, o2, 36u);
-      workgroupBarrier();
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_32_16_pf_sd[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_16_pf_sd, sb0 + 0u * 16u + hb + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_16_pf_sd, sb0 + 0u * 16u + hb + lv, o3, 36u);
-      workgroupBarrier();
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_32_16_pf_sd[sb + c] *= alpha; }
-      workgroupBarrier();
-      o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_16_pf_sd, sb0 + 0u * 16u + hb + lv, 36u);
-      workgroupBarrier();
-    }
-
-
-    // O += P·V.
-    {
-      var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_16_pf_sd, 8704u + rg * 640u + 0u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_16_pf_sd, 4352u + vn0 + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_16_pf_sd, 4368u + vn0 + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_16_pf_sd, 4384u + vn0 + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_16_pf_sd, 4400u + vn0 + lv, 136u), o3);
-    }
-    {
-      var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_16_pf_sd, 8704u + rg * 640u + 16u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_16_pf_sd, 6528u + vn0 + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_16_pf_sd, 6544u + vn0 + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_16_pf_sd, 6560u + vn0 + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_16_pf_sd, 6576u + vn0 + lv, 136u), o3);
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + subgroupShuffleXor(l, 8u); l = l + subgroupShuffleXor(l, 16u);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_16_pf_sd, sb0 + 0u * 16u + hb + lv, o0, 36u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
-      let v = vec4f(ss_128_32_16_pf_sd[sb + c], ss_128_32_16_pf_sd[sb + (c + 1u)], ss_128_32_16_pf_sd[sb + (c + 2u)], ss_128_32_16_pf_sd[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + 0u * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_16_pf_sd, sb0 + 0u * 16u + hb + lv, o1, 36u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
-      let v = vec4f(ss_128_32_16_pf_sd[sb + c], ss_128_32_16_pf_sd[sb + (c + 1u)], ss_128_32_16_pf_sd[sb + (c + 2u)], ss_128_32_16_pf_sd[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + 1u * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_16_pf_sd, sb0 + 0u * 16u + hb + lv, o2, 36u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
-      let v = vec4f(ss_128_32_16_pf_sd[sb + c], ss_128_32_16_pf_sd[sb + (c + 1u)], ss_128_32_16_pf_sd[sb + (c + 2u)], ss_128_32_16_pf_sd[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + 2u * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_16_pf_sd, sb0 + 0u * 16u + hb + lv, o3, 36u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
-      let v = vec4f(ss_128_32_16_pf_sd[sb + c], ss_128_32_16_pf_sd[sb + (c + 1u)], ss_128_32_16_pf_sd[sb + (c + 2u)], ss_128_32_16_pf_sd[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + 3u * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_16_pf_sd[row] = m; rowL_128_32_16_pf_sd[row] = l; }
-
-}
-
-@compute @workgroup_size(512)
-fn fa_sgm_128_32_16_pf_sd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_16_pf_sd(wid, nwg, tid);
-}
-
-@compute @workgroup_size(512)
-fn fa_sgm_128_32_16_pf_sd_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_16_pf_sd(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 128u + tid;
-  if (tid < 128u && t < p.T) {
-    let sum = rowL_128_32_16_pf_sd[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_16_pf_sd[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_4_pf_sd_r2: D = 128, BC = 32, SG = 4, prefetch, D split over subgroup pairs, 2 row blocks a subgroup: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
-// sh_128_32_4_pf_sd_r2: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
-var<workgroup> sh_128_32_4_pf_sd_r2: array<f16, 8704>;
-var<workgroup> ss_128_32_4_pf_sd_r2: array<f32, 2304>;   // per row group (32 rows): S / O scratch
-var<workgroup> rowM_128_32_4_pf_sd_r2: array<f32, 64>;
-var<workgroup> rowL_128_32_4_pf_sd_r2: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_pf_sd_r2: u32;
-
-fn attend_128_32_4_pf_sd_r2(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Split D: the pair (rg, half) shares 16 rows; half picks its score blocks, O columns, softmax rows.
-  let half = sg % 2u;
-  let rg = sg / 2u;
-  let hb = half * 16u;           // its score blocks in the row group's scratch
-  let kn0 = half * 2176u;   // its keys of the tile
-  let vn0 = half * 64u;          // its columns of V and O
-  // Softmax layout: invocation (r, hh) owns row r (0–15: half 0, 16–31: half 1) and every other column from hh.
-  let r = ln % 16u + 16u * half;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, ln % 16u >= 8u);
-  let row = rg * 32u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = rg * 1152u;              // the row group's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
-  var q0 = subgroup_matrix_left<f16, 16, 16>();
-  var q1 = subgroup_matrix_left<f16, 16, 16>();
-  var q2 = subgroup_matrix_left<f16, 16, 16>();
-  var q3 = subgroup_matrix_left<f16, 16, 16>();
-  var q4 = subgroup_matrix_left<f16, 16, 16>();
-  var q5 = subgroup_matrix_left<f16, 16, 16>();
-  var q6 = subgroup_matrix_left<f16, 16, 16>();
-  var q7 = subgroup_matrix_left<f16, 16, 16>();
-  var q0_1 = subgroup_matrix_left<f16, 16, 16>();
-  var q1_1 = subgroup_matrix_left<f16, 16, 16>();
-  var q2_1 = subgroup_matrix_left<f16, 16, 16>();
-  var q3_1 = subgroup_matrix_left<f16, 16, 16>();
-  var q4_1 = subgroup_matrix_left<f16, 16, 16>();
-  var q5_1 = subgroup_matrix_left<f16, 16, 16>();
-  var q6_1 = subgroup_matrix_left<f16, 16, 16>();
-  var q7_1 = subgroup_matrix_left<f16, 16, 16>();
-  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 2048u; i += 128u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_4_pf_sd_r2[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_sd_r2[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_sd_r2[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_sd_r2[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (rg * 32u >= c0 && rg * 32u < c0 + 64u) {
-      let qo = (rg * 32u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 112u, 136u);
-    }
-    if (rg * 32u + 16u >= c0 && rg * 32u + 16u < c0 + 64u) {
-      let qo = (rg * 32u + 16u - c0) * 136u;
-      q0_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 0u, 136u);
-      q1_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 16u, 136u);
-      q2_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 32u, 136u);
-      q3_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 48u, 136u);
-      q4_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 64u, 136u);
-      q5_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 80u, 136u);
-      q6_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 96u, 136u);
-      q7_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, qo + 112u, 136u);
-    }
-    workgroupBarrier();
-  }
-
-  var o0 = subgroup_matrix_result<f32, 16, 16>();
-  var o1 = subgroup_matrix_result<f32, 16, 16>();
-  var o2 = subgroup_matrix_result<f32, 16, 16>();
-  var o3 = subgroup_matrix_result<f32, 16, 16>();
-  var o0_1 = subgroup_matrix_result<f32, 16, 16>();
-  var o1_1 = subgroup_matrix_result<f32, 16, 16>();
-  var o2_1 = subgroup_matrix_result<f32, 16, 16>();
-  var o3_1 = subgroup_matrix_result<f32, 16, 16>();
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
-  var pk0 = T4();
-  var pv0 = T4();
-  var pk1 = T4();
-  var pv1 = T4();
-  var pk2 = T4();
-  var pv2 = T4();
-  var pk3 = T4();
-  var pv3 = T4();
-  var pk4 = T4();
-  var pv4 = T4();
-  var pk5 = T4();
-  var pv5 = T4();
-  var pk6 = T4();
-  var pv6 = T4();
-  var pk7 = T4();
-  var pv7 = T4();
-  {
-    let c = (tid + 0u) / 32u;
-    let d4 = (tid + 0u) % 32u;
-    pk0 = T4(); pv0 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-  }
-  {
-    let c = (tid + 128u) / 32u;
-    let d4 = (tid + 128u) % 32u;
-    pk1 = T4(); pv1 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-  }
-  {
-    let c = (tid + 256u) / 32u;
-    let d4 = (tid + 256u) % 32u;
-    pk2 = T4(); pv2 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-  }
-  {
-    let c = (tid + 384u) / 32u;
-    let d4 = (tid + 384u) % 32u;
-    pk3 = T4(); pv3 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-  }
-  {
-    let c = (tid + 512u) / 32u;
-    let d4 = (tid + 512u) % 32u;
-    pk4 = T4(); pv4 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-  }
-  {
-    let c = (tid + 640u) / 32u;
-    let d4 = (tid + 640u) % 32u;
-    pk5 = T4(); pv5 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-  }
-  {
-    let c = (tid + 768u) / 32u;
-    let d4 = (tid + 768u) % 32u;
-    pk6 = T4(); pv6 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-  }
-  {
-    let c = (tid + 896u) / 32u;
-    let d4 = (tid + 896u) % 32u;
-    pk7 = T4(); pv7 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
-  }
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_pf_sd_r2 = 0u; }
-    lv = j0 * p.zero;
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u] = pk0.x; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk0.w;
-      sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
-    }
-    {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
-      sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u] = pk1.x; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk1.w;
-      sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u] = pk2.x; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk2.w;
-      sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
-    }
-    {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
-      sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u] = pk3.x; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk3.w;
-      sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u] = pk4.x; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk4.y; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk4.z; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk4.w;
-      sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv4.x; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv4.y; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv4.z; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv4.w;
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u] = pk5.x; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk5.y; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk5.z; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk5.w;
-      sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv5.x; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv5.y; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv5.z; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv5.w;
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u] = pk6.x; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk6.y; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk6.z; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk6.w;
-      sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv6.x; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv6.y; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv6.z; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv6.w;
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u] = pk7.x; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk7.y; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk7.z; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk7.w;
-      sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv7.x; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv7.y; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv7.z; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv7.w;
-    }
-    workgroupBarrier();
-    // Next tile's K/V into registers while this one is computed.
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      pk0 = T4(); pv0 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-    }
-    {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
-      pk1 = T4(); pv1 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      pk2 = T4(); pv2 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-    }
-    {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
-      pk3 = T4(); pv3 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      pk4 = T4(); pv4 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      pk5 = T4(); pv5 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      pk6 = T4(); pv6 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      pk7 = T4(); pv7 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
-    }
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    {
-      var s = subgroup_matrix_result<f32, 16, 16>();
-      var s_1 = subgroup_matrix_result<f32, 16, 16>();
-      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sd_r2, 0u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q0, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q0_1, kf, s_1); }
-      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sd_r2, 16u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q1, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q1_1, kf, s_1); }
-      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sd_r2, 32u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q2, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q2_1, kf, s_1); }
-      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sd_r2, 48u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q3, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q3_1, kf, s_1); }
-      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sd_r2, 64u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q4, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q4_1, kf, s_1); }
-      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sd_r2, 80u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q5, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q5_1, kf, s_1); }
-      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sd_r2, 96u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q6, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q6_1, kf, s_1); }
-      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_sd_r2, 112u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q7, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q7_1, kf, s_1); }
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, s, 36u);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, s_1, 36u);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_4_pf_sd_r2[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, subgroupShuffleXor(mx, 16u));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_sd_r2 = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_pf_sd_r2[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_4_pf_sd_r2[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_sd_r2) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o0_1, 36u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_sd_r2[sb + c] *= alpha; }
-      workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, 36u); o0_1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o1, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o1_1, 36u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_sd_r2[sb + c] *= alpha; }
-      workgroupBarrier();
-      o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, 36u); o1_1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o2_1, 36u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_sd_r2[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, 36u); o2_1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o3, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o3_1, 36u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_sd_r2[sb + c] *= alpha; }
-      workgroupBarrier();
-      o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, 36u); o3_1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, 36u);
-      workgroupBarrier();
-    }
-
-
-    // O += P·V.
-    {
-      var pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, 0u + rg * 1280u + 0u + lv, 40u);
-      var pm_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, 0u + rg * 1280u + 640u + lv, 40u);
-      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, 4352u + vn0 + lv, 136u); o0 = subgroupMatrixMultiplyAccumulate(pm, vf, o0); o0_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o0_1); }
-      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, 4368u + vn0 + lv, 136u); o1 = subgroupMatrixMultiplyAccumulate(pm, vf, o1); o1_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o1_1); }
-      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, 4384u + vn0 + lv, 136u); o2 = subgroupMatrixMultiplyAccumulate(pm, vf, o2); o2_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o2_1); }
-      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, 4400u + vn0 + lv, 136u); o3 = subgroupMatrixMultiplyAccumulate(pm, vf, o3); o3_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o3_1); }
-    }
-    {
-      var pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, 0u + rg * 1280u + 16u + lv, 40u);
-      var pm_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, 0u + rg * 1280u + 656u + lv, 40u);
-      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, 6528u + vn0 + lv, 136u); o0 = subgroupMatrixMultiplyAccumulate(pm, vf, o0); o0_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o0_1); }
-      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, 6544u + vn0 + lv, 136u); o1 = subgroupMatrixMultiplyAccumulate(pm, vf, o1); o1_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o1_1); }
-      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, 6560u + vn0 + lv, 136u); o2 = subgroupMatrixMultiplyAccumulate(pm, vf, o2); o2_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o2_1); }
-      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_sd_r2, 6576u + vn0 + lv, 136u); o3 = subgroupMatrixMultiplyAccumulate(pm, vf, o3); o3_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o3_1); }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + subgroupShuffleXor(l, 16u);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o0_1, 36u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4_pf_sd_r2[sb + c], ss_128_32_4_pf_sd_r2[sb + (c + 1u)], ss_128_32_4_pf_sd_r2[sb + (c + 2u)], ss_128_32_4_pf_sd_r2[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + 0u * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o1, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o1_1, 36u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4_pf_sd_r2[sb + c], ss_128_32_4_pf_sd_r2[sb + (c + 1u)], ss_128_32_4_pf_sd_r2[sb + (c + 2u)], ss_128_32_4_pf_sd_r2[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + 1u * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o2_1, 36u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4_pf_sd_r2[sb + c], ss_128_32_4_pf_sd_r2[sb + (c + 1u)], ss_128_32_4_pf_sd_r2[sb + (c + 2u)], ss_128_32_4_pf_sd_r2[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + 2u * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o3, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o3_1, 36u);
-  workgroupBarrier();
-  if (t < p.T) {
-    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_4_pf_sd_r2[sb + c], ss_128_32_4_pf_sd_r2[sb + (c + 1u)], ss_128_32_4_pf_sd_r2[sb + (c + 2u)], ss_128_32_4_pf_sd_r2[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + 3u * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
-    }
-  }
-  workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_4_pf_sd_r2[row] = m; rowL_128_32_4_pf_sd_r2[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_sd_r2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_sd_r2(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_sd_r2_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_sd_r2(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_pf_sd_r2[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_sd_r2[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_8_pf_sd_r2: D = 128, BC = 32, SG = 8, prefetch, D split over subgroup pairs, 2 row blocks a subgroup: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
-// sh_128_32_8_pf_sd_r2: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
-var<workgroup> sh_128_32_8_pf_sd_r2: array<f16, 13824>;
-var<workgroup> ss_128_32_8_pf_sd_r2: array<f32, 4608>;   // per row group (32 rows): S / O scratch
-var<workgroup> rowM_128_32_8_pf_sd_r2: array<f32, 128>;
-var<workgroup> rowL_128_32_8_pf_sd_r2: array<f32, 128>;
-var<workgroup> anyNeed_128_32_8_pf_sd_r2: u32;
-
-fn attend_128_32_8_pf_sd_r2(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 128u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Split D: the pair (rg, half) shares 16 rows; half picks its score blocks, O columns, softmax rows.
-  let half = sg % 2u;
-  let rg = sg / 2u;
-  let hb = half * 16u;           // its score blocks in the row group's scratch
-  let kn0 = half * 2176u;   // its keys of the tile
-  let vn0 = half * 64u;          // its columns of V and O
-  // Softmax layout: invocation (r, hh) owns row r (0–15: half 0, 16–31: half 1) and every other column from hh.
-  let r = ln % 16u + 16u * half;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, ln % 16u >= 8u);
-  let row = rg * 32u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = rg * 1152u;              // the row group's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
-  var q0 = subgroup_matrix_left<f16, 16, 16>();
-  var q1 = subgroup_matrix_left<f16, 16, 16>();
-  var q2 = subgroup_matrix_left<f16, 16, 16>();
-  var q3 = subgroup_matrix_left<f16, 16, 16>();
-  var q4 = subgroup_matrix_left<f16, 16, 16>();
-  var q5 = subgroup_matrix_left<f16, 16, 16>();
-  var q6 = subgroup_matrix_left<f16, 16, 16>();
-  var q7 = subgroup_matrix_left<f16, 16, 16>();
-  var q0_1 = subgroup_matrix_left<f16, 16, 16>();
-  var q1_1 = subgroup_matrix_left<f16, 16, 16>();
-  var q2_1 = subgroup_matrix_left<f16, 16, 16>();
-  var q3_1 = subgroup_matrix_left<f16, 16, 16>();
-  var q4_1 = subgroup_matrix_left<f16, 16, 16>();
-  var q5_1 = subgroup_matrix_left<f16, 16, 16>();
-  var q6_1 = subgroup_matrix_left<f16, 16, 16>();
-  var q7_1 = subgroup_matrix_left<f16, 16, 16>();
   for (var c0 = 0u; c0 < 128u; c0 += 96u) {
     for (var i = tid; i < 3072u; i += 256u) {
       let rr = i / 32u;
@@ -7093,30 +6072,19 @@ fn attend_128_32_8_pf_sd_r2(wid: vec3u, nwg: vec3u, tid: u32) {
       let tt = t0 + c0 + rr;
       var v = T4();
       if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_8_pf_sd_r2[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_sd_r2[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_sd_r2[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_sd_r2[rr * 136u + d4 * 4u + 3u] = v.w;
+      sh_128_32_8_pf_xsm[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_xsm[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_xsm[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_xsm[rr * 136u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
-    if (rg * 32u >= c0 && rg * 32u < c0 + 96u) {
-      let qo = (rg * 32u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 112u, 136u);
-    }
-    if (rg * 32u + 16u >= c0 && rg * 32u + 16u < c0 + 96u) {
-      let qo = (rg * 32u + 16u - c0) * 136u;
-      q0_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 0u, 136u);
-      q1_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 16u, 136u);
-      q2_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 32u, 136u);
-      q3_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 48u, 136u);
-      q4_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 64u, 136u);
-      q5_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 80u, 136u);
-      q6_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 96u, 136u);
-      q7_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, qo + 112u, 136u);
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 112u, 136u);
     }
     workgroupBarrier();
   }
@@ -7125,10 +6093,10 @@ fn attend_128_32_8_pf_sd_r2(wid: vec3u, nwg: vec3u, tid: u32) {
   var o1 = subgroup_matrix_result<f32, 16, 16>();
   var o2 = subgroup_matrix_result<f32, 16, 16>();
   var o3 = subgroup_matrix_result<f32, 16, 16>();
-  var o0_1 = subgroup_matrix_result<f32, 16, 16>();
-  var o1_1 = subgroup_matrix_result<f32, 16, 16>();
-  var o2_1 = subgroup_matrix_result<f32, 16, 16>();
-  var o3_1 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
   var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
@@ -7165,31 +6133,31 @@ fn attend_128_32_8_pf_sd_r2(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_pf_sd_r2 = 0u; }
+    if (tid == 0u) { anyNeed_128_32_8_pf_xsm = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
       let d4 = (tid + 0u) % 32u;
-      sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk0.w;
-      sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+      sh_128_32_8_pf_xsm[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_xsm[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_xsm[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_xsm[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
     }
     {
       let c = (tid + 256u) / 32u;
       let d4 = (tid + 256u) % 32u;
-      sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk1.w;
-      sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+      sh_128_32_8_pf_xsm[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_xsm[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_xsm[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_xsm[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
     }
     {
       let c = (tid + 512u) / 32u;
       let d4 = (tid + 512u) % 32u;
-      sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk2.w;
-      sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+      sh_128_32_8_pf_xsm[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_xsm[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_xsm[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_xsm[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
     }
     {
       let c = (tid + 768u) / 32u;
       let d4 = (tid + 768u) % 32u;
-      sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk3.w;
-      sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+      sh_128_32_8_pf_xsm[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_xsm[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_xsm[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_xsm[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
     }
     workgroupBarrier();
     // Next tile's K/V into registers while this one is computed.
@@ -7221,17 +6189,648 @@ fn attend_128_32_8_pf_sd_r2(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      var s_1 = subgroup_matrix_result<f32, 16, 16>();
-      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_sd_r2, 0u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q0, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q0_1, kf, s_1); }
-      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_sd_r2, 16u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q1, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q1_1, kf, s_1); }
-      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_sd_r2, 32u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q2, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q2_1, kf, s_1); }
-      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_sd_r2, 48u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q3, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q3_1, kf, s_1); }
-      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_sd_r2, 64u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q4, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q4_1, kf, s_1); }
-      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_sd_r2, 80u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q5, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q5_1, kf, s_1); }
-      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_sd_r2, 96u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q6, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q6_1, kf, s_1); }
-      { var kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_sd_r2, 112u + kn0 + lv, 136u); s = subgroupMatrixMultiplyAccumulate(q7, kf, s); s_1 = subgroupMatrixMultiplyAccumulate(q7_1, kf, s_1); }
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, s, 36u);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, s_1, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, s, 36u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, s, 36u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    // (ablation: no softmax)
+    let alpha = 1.0;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xsm) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xsm[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o3, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xsm[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o5, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xsm[sb + c] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xsm[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+    }
+
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 8704u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4464u + lv, 136u), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 8704u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6640u + lv, 136u), o7);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_xsm[sb + c], ss_128_32_8_pf_xsm[sb + (c + 1u)], ss_128_32_8_pf_xsm[sb + (c + 2u)], ss_128_32_8_pf_xsm[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o3, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_xsm[sb + c], ss_128_32_8_pf_xsm[sb + (c + 1u)], ss_128_32_8_pf_xsm[sb + (c + 2u)], ss_128_32_8_pf_xsm[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o5, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_xsm[sb + c], ss_128_32_8_pf_xsm[sb + (c + 1u)], ss_128_32_8_pf_xsm[sb + (c + 2u)], ss_128_32_8_pf_xsm[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o7, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_xsm[sb + c], ss_128_32_8_pf_xsm[sb + (c + 1u)], ss_128_32_8_pf_xsm[sb + (c + 2u)], ss_128_32_8_pf_xsm[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_8_pf_xsm[row] = m; rowL_128_32_8_pf_xsm[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_xsm(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_xsm(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_xsm_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_xsm(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_xsm[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_xsm[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_xs: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_xs: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_xs: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_xs: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_xs: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_xs: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_xs: u32;
+
+fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_xs[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_xs[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_xs[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_xs[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 112u, 136u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_xs = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_xs[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_xs[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_xs[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_xs[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_xs[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_xs[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_xs[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_xs[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_xs[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_xs[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_xs[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_xs[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_xs[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_xs[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_xs[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_xs[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    // (ablation: no S)
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_xs[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_xs = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_xs[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_xs[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xs) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xs[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o3, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xs[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o5, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xs[sb + c] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xs[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+    }
+
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 8704u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4464u + lv, 136u), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 8704u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6640u + lv, 136u), o7);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_xs[sb + c], ss_128_32_8_pf_xs[sb + (c + 1u)], ss_128_32_8_pf_xs[sb + (c + 2u)], ss_128_32_8_pf_xs[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o3, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_xs[sb + c], ss_128_32_8_pf_xs[sb + (c + 1u)], ss_128_32_8_pf_xs[sb + (c + 2u)], ss_128_32_8_pf_xs[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o5, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_xs[sb + c], ss_128_32_8_pf_xs[sb + (c + 1u)], ss_128_32_8_pf_xs[sb + (c + 2u)], ss_128_32_8_pf_xs[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o7, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_xs[sb + c], ss_128_32_8_pf_xs[sb + (c + 1u)], ss_128_32_8_pf_xs[sb + (c + 2u)], ss_128_32_8_pf_xs[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_8_pf_xs[row] = m; rowL_128_32_8_pf_xs[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_xs(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_xs(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_xs_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_xs(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_xs[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_xs[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_xpv: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_xpv: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_xpv: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_xpv: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_xpv: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_xpv: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_xpv: u32;
+
+fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_xpv[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_xpv[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_xpv[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_xpv[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 112u, 136u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_xpv = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_xpv[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_xpv[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_xpv[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_xpv[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_xpv[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_xpv[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_xpv[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_xpv[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_xpv[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_xpv[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_xpv[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_xpv[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_xpv[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_xpv[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_xpv[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_xpv[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, s, 36u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, s, 36u);
     }
     workgroupBarrier();
 
@@ -7239,140 +6838,709 @@ fn attend_128_32_8_pf_sd_r2(wid: vec3u, nwg: vec3u, tid: u32) {
     var mx = NEG;
     for (var j = 0u; j < 16u; j++) {
       let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_8_pf_sd_r2[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      let x = select(NEG, ss_128_32_8_pf_xpv[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
     mx = max(mx, subgroupShuffleXor(mx, 16u));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_sd_r2 = 1u; } // O rows are nonzero only once the row has seen a key
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_xpv = 1u; } // O rows are nonzero only once the row has seen a key
       m = mx;
     }
     var sum = 0.0;
     let pb = 8704u + row * 40u;
     for (var j = 0u; j < 16u; j++) {
       let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_8_pf_sd_r2[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_xpv[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
       sum += e;
-      sh_128_32_8_pf_sd_r2[pb + c] = f16(e);
+      sh_128_32_8_pf_xpv[pb + c] = f16(e);
     }
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_sd_r2) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o0_1, 36u);
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xpv) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o1, 36u);
       workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_sd_r2[sb + c] *= alpha; }
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xpv[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, 36u); o0_1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o1, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o1_1, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o3, 36u);
       workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_sd_r2[sb + c] *= alpha; }
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xpv[sb + c] *= alpha; }
       workgroupBarrier();
-      o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, 36u); o1_1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o2_1, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o5, 36u);
       workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_sd_r2[sb + c] *= alpha; }
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xpv[sb + c] *= alpha; }
       workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, 36u); o2_1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, 36u);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o3, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o3_1, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o7, 36u);
       workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_sd_r2[sb + c] *= alpha; }
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xpv[sb + c] *= alpha; }
       workgroupBarrier();
-      o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, 36u); o3_1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, 36u);
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+    }
+
+
+    // O += P·V.
+    // (ablation: no P·V)
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_xpv[sb + c], ss_128_32_8_pf_xpv[sb + (c + 1u)], ss_128_32_8_pf_xpv[sb + (c + 2u)], ss_128_32_8_pf_xpv[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o3, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_xpv[sb + c], ss_128_32_8_pf_xpv[sb + (c + 1u)], ss_128_32_8_pf_xpv[sb + (c + 2u)], ss_128_32_8_pf_xpv[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o5, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_xpv[sb + c], ss_128_32_8_pf_xpv[sb + (c + 1u)], ss_128_32_8_pf_xpv[sb + (c + 2u)], ss_128_32_8_pf_xpv[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o7, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_xpv[sb + c], ss_128_32_8_pf_xpv[sb + (c + 1u)], ss_128_32_8_pf_xpv[sb + (c + 2u)], ss_128_32_8_pf_xpv[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_8_pf_xpv[row] = m; rowL_128_32_8_pf_xpv[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_xpv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_xpv(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_xpv_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_xpv(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_xpv[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_xpv[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_xld: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_xld: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_xld: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_xld: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_xld: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_xld: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_xld: u32;
+
+fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_xld[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_xld[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_xld[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_xld[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 112u, 136u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_xld = 0u; }
+    lv = j0 * p.zero;
+    // (ablation: no K/V loads or staging)
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, s, 36u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, s, 36u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_xld[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_xld = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_xld[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_xld[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xld) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xld[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o3, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xld[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o5, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xld[sb + c] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xld[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, 36u);
       workgroupBarrier();
     }
 
 
     // O += P·V.
     {
-      var pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, 8704u + rg * 1280u + 0u + lv, 40u);
-      var pm_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, 8704u + rg * 1280u + 640u + lv, 40u);
-      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, 4352u + vn0 + lv, 136u); o0 = subgroupMatrixMultiplyAccumulate(pm, vf, o0); o0_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o0_1); }
-      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, 4368u + vn0 + lv, 136u); o1 = subgroupMatrixMultiplyAccumulate(pm, vf, o1); o1_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o1_1); }
-      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, 4384u + vn0 + lv, 136u); o2 = subgroupMatrixMultiplyAccumulate(pm, vf, o2); o2_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o2_1); }
-      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, 4400u + vn0 + lv, 136u); o3 = subgroupMatrixMultiplyAccumulate(pm, vf, o3); o3_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o3_1); }
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 8704u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4464u + lv, 136u), o7);
     }
     {
-      var pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, 8704u + rg * 1280u + 16u + lv, 40u);
-      var pm_1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, 8704u + rg * 1280u + 656u + lv, 40u);
-      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, 6528u + vn0 + lv, 136u); o0 = subgroupMatrixMultiplyAccumulate(pm, vf, o0); o0_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o0_1); }
-      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, 6544u + vn0 + lv, 136u); o1 = subgroupMatrixMultiplyAccumulate(pm, vf, o1); o1_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o1_1); }
-      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, 6560u + vn0 + lv, 136u); o2 = subgroupMatrixMultiplyAccumulate(pm, vf, o2); o2_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o2_1); }
-      { var vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_sd_r2, 6576u + vn0 + lv, 136u); o3 = subgroupMatrixMultiplyAccumulate(pm, vf, o3); o3_1 = subgroupMatrixMultiplyAccumulate(pm_1, vf, o3_1); }
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 8704u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6640u + lv, 136u), o7);
     }
     workgroupBarrier();
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + subgroupShuffleXor(l, 16u);
+  l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o0_1, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_8_pf_sd_r2[sb + c], ss_128_32_8_pf_sd_r2[sb + (c + 1u)], ss_128_32_8_pf_sd_r2[sb + (c + 2u)], ss_128_32_8_pf_sd_r2[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + 0u * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
+      let v = vec4f(ss_128_32_8_pf_xld[sb + c], ss_128_32_8_pf_xld[sb + (c + 1u)], ss_128_32_8_pf_xld[sb + (c + 2u)], ss_128_32_8_pf_xld[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o1, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o1_1, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o3, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_8_pf_sd_r2[sb + c], ss_128_32_8_pf_sd_r2[sb + (c + 1u)], ss_128_32_8_pf_sd_r2[sb + (c + 2u)], ss_128_32_8_pf_sd_r2[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + 1u * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
+      let v = vec4f(ss_128_32_8_pf_xld[sb + c], ss_128_32_8_pf_xld[sb + (c + 1u)], ss_128_32_8_pf_xld[sb + (c + 2u)], ss_128_32_8_pf_xld[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o2_1, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o5, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_8_pf_sd_r2[sb + c], ss_128_32_8_pf_sd_r2[sb + (c + 1u)], ss_128_32_8_pf_sd_r2[sb + (c + 2u)], ss_128_32_8_pf_sd_r2[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + 2u * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
+      let v = vec4f(ss_128_32_8_pf_xld[sb + c], ss_128_32_8_pf_xld[sb + (c + 1u)], ss_128_32_8_pf_xld[sb + (c + 2u)], ss_128_32_8_pf_xld[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 0u * 16u + hb + lv, o3, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_sd_r2, sb0 + 576u + 0u * 16u + hb + lv, o3_1, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o7, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-      let v = vec4f(ss_128_32_8_pf_sd_r2[sb + c], ss_128_32_8_pf_sd_r2[sb + (c + 1u)], ss_128_32_8_pf_sd_r2[sb + (c + 2u)], ss_128_32_8_pf_sd_r2[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + 3u * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
+      let v = vec4f(ss_128_32_8_pf_xld[sb + c], ss_128_32_8_pf_xld[sb + (c + 1u)], ss_128_32_8_pf_xld[sb + (c + 2u)], ss_128_32_8_pf_xld[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
-  if (hh == 0u) { rowM_128_32_8_pf_sd_r2[row] = m; rowL_128_32_8_pf_sd_r2[row] = l; }
+  if (hh == 0u) { rowM_128_32_8_pf_xld[row] = m; rowL_128_32_8_pf_xld[row] = l; }
 
 }
 
 @compute @workgroup_size(256)
-fn fa_sgm_128_32_8_pf_sd_r2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn fa_sgm_128_32_8_pf_xld(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_8_pf_sd_r2(wid, nwg, tid);
+  attend_128_32_8_pf_xld(wid, nwg, tid);
 }
 
 @compute @workgroup_size(256)
-fn fa_sgm_128_32_8_pf_sd_r2_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn fa_sgm_128_32_8_pf_xld_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_8_pf_sd_r2(wid, nwg, tid);
+  attend_128_32_8_pf_xld(wid, nwg, tid);
   workgroupBarrier();
   let t = (nwg.x - 1u - wid.x) * 128u + tid;
   if (tid < 128u && t < p.T) {
-    let sum = rowL_128_32_8_pf_sd_r2[tid];
+    let sum = rowL_128_32_8_pf_xld[tid];
     // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_sd_r2[tid] + log2(sum)) * LN2, sum > 0.0);
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_xld[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_xbar: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_xbar: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_xbar: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_xbar: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_xbar: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_xbar: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_xbar: u32;
+
+fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_xbar[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_xbar[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_xbar[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_xbar[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 112u, 136u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_xbar = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_xbar[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_xbar[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_xbar[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_xbar[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_xbar[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_xbar[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_xbar[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_xbar[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_xbar[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_xbar[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_xbar[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_xbar[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_xbar[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_xbar[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_xbar[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_xbar[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, s, 36u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, s, 36u);
+    }
+    // (ablation: no barrier)
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_xbar[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_xbar = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_xbar[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_xbar[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xbar) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xbar[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o3, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xbar[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o5, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xbar[sb + c] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xbar[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+    }
+
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 8704u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4464u + lv, 136u), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 8704u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6640u + lv, 136u), o7);
+    }
+    // (ablation: no barrier)
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_xbar[sb + c], ss_128_32_8_pf_xbar[sb + (c + 1u)], ss_128_32_8_pf_xbar[sb + (c + 2u)], ss_128_32_8_pf_xbar[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o3, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_xbar[sb + c], ss_128_32_8_pf_xbar[sb + (c + 1u)], ss_128_32_8_pf_xbar[sb + (c + 2u)], ss_128_32_8_pf_xbar[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o5, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_xbar[sb + c], ss_128_32_8_pf_xbar[sb + (c + 1u)], ss_128_32_8_pf_xbar[sb + (c + 2u)], ss_128_32_8_pf_xbar[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o7, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_xbar[sb + c], ss_128_32_8_pf_xbar[sb + (c + 1u)], ss_128_32_8_pf_xbar[sb + (c + 2u)], ss_128_32_8_pf_xbar[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_8_pf_xbar[row] = m; rowL_128_32_8_pf_xbar[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_xbar(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_xbar(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_xbar_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_xbar(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_xbar[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_xbar[tid] + log2(sum)) * LN2, sum > 0.0);
   }
 }
 
 // ==== 128_32_4_dbg: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
 // sh_128_32_4_dbg: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_dbg: array<f16, 8704>;
-var<workgroup> ss_128_32_4_dbg: array<f32, 2304>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_32_4_dbg: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_dbg: array<f32, 64>;
 var<workgroup> rowL_128_32_4_dbg: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4_dbg: u32;
@@ -7400,7 +7568,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
@@ -7576,33 +7744,33 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     if (j0 == 0u) {
       subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o1, 36u);
       workgroupBarrier();
-      if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + 0u * 2304u + i] = ss_128_32_4_dbg[i]; } }
+      if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (0u) / 32u * 2304u + i] = ss_128_32_4_dbg[i]; } }
       workgroupBarrier();
       subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o3, 36u);
       workgroupBarrier();
-      if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + 1u * 2304u + i] = ss_128_32_4_dbg[i]; } }
+      if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (32u) / 32u * 2304u + i] = ss_128_32_4_dbg[i]; } }
       workgroupBarrier();
       subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o5, 36u);
       workgroupBarrier();
-      if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + 2u * 2304u + i] = ss_128_32_4_dbg[i]; } }
+      if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (64u) / 32u * 2304u + i] = ss_128_32_4_dbg[i]; } }
       workgroupBarrier();
       subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o7, 36u);
       workgroupBarrier();
-      if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + 3u * 2304u + i] = ss_128_32_4_dbg[i]; } }
+      if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (96u) / 32u * 2304u + i] = ss_128_32_4_dbg[i]; } }
       workgroupBarrier();
     }
     workgroupBarrier();
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + subgroupShuffleXor(l, 16u);
+  l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o1, 36u);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_dbg[sb + c], ss_128_32_4_dbg[sb + (c + 1u)], ss_128_32_4_dbg[sb + (c + 2u)], ss_128_32_4_dbg[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (0u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -7611,7 +7779,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_dbg[sb + c], ss_128_32_4_dbg[sb + (c + 1u)], ss_128_32_4_dbg[sb + (c + 2u)], ss_128_32_4_dbg[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (1u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -7620,7 +7788,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_dbg[sb + c], ss_128_32_4_dbg[sb + (c + 1u)], ss_128_32_4_dbg[sb + (c + 2u)], ss_128_32_4_dbg[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (2u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();
@@ -7629,7 +7797,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
       let v = vec4f(ss_128_32_4_dbg[sb + c], ss_128_32_4_dbg[sb + (c + 1u)], ss_128_32_4_dbg[sb + (c + 2u)], ss_128_32_4_dbg[sb + (c + 3u)]) * inv;
-      out[(t * p.nHeads + h) * 32u + (3u * 32u + c) / 4u] = T4(v);
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
     }
   }
   workgroupBarrier();

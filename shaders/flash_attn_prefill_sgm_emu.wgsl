@@ -45,13 +45,13 @@ fn neg_inf() -> f32 {
 
 // ---- emulation: every invocation holds full 16×16 copies of the matrices (row-major f32) in a private
 // array; a matrix variable is a slot index there, and operations work in place (no array copies) ----
-var<workgroup> xch: array<f32, 512>;
+var<workgroup> xch: array<f32, 256>;
 
-// The value of invocation tid ^ mask (a subgroup shuffle on the real kernel).
-fn emu_xor(x: f32, tid: u32, mask: u32) -> f32 {
+// The other half-row's value: invocation tid ^ 16 (a subgroup shuffle on the real kernel).
+fn emu_xor16(x: f32, tid: u32) -> f32 {
   xch[tid] = x;
   workgroupBarrier();
-  let y = xch[tid ^ mask];
+  let y = xch[tid ^ 16u];
   workgroupBarrier();
   return y;
 }
@@ -59,7 +59,7 @@ fn emu_xor(x: f32, tid: u32, mask: u32) -> f32 {
 // ==== 128_32_4: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
 // sh_128_32_4: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4: array<f16, 8704>;
-var<workgroup> ss_128_32_4: array<f32, 2304>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_32_4: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4: array<f32, 64>;
 var<workgroup> rowL_128_32_4: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4: u32;
@@ -112,7 +112,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
@@ -129,7 +129,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4(0u + k, qo + k * 16u, 136u, false); }
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4(k, qo + k * 16u, 136u, false); }
     }
     workgroupBarrier();
   }
@@ -160,7 +160,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     for (var n = 0u; n < 2u; n++) {
       emu_zero_128_32_4(16u);
       for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4(0u + k, 18u, 16u);
+        emu_ld_128_32_4(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4(k, 18u, 16u);
       }
       emu_st_acc_128_32_4(16u, sb0 + n * 16u, 36u, ln);
     }
@@ -173,7 +173,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
       let x = select(NEG, ss_128_32_4[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
-    mx = max(mx, emu_xor(mx, tid, 16u));
+    mx = max(mx, emu_xor16(mx, tid));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
@@ -204,7 +204,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4(17u, 0u + sg * 640u + 0u + kk * 16u, 40u, false);
+      emu_ld_128_32_4(17u, 0u + sg * 640u + kk * 16u, 40u, false);
       for (var n = 0u; n < 8u; n++) {
         emu_ld_128_32_4(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4(17u, 18u, 8u + n);
       }
@@ -213,7 +213,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + emu_xor(l, tid, 16u);
+  l += emu_xor16(l, tid);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   for (var rd = 0u; rd < 4u; rd++) {
     for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
@@ -252,7 +252,7 @@ fn fa_sgm_128_32_4_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 // ==== 128_32_4_pf: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
 // sh_128_32_4_pf: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf: array<f16, 8704>;
-var<workgroup> ss_128_32_4_pf: array<f32, 2304>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_32_4_pf: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_pf: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4_pf: u32;
@@ -305,7 +305,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
@@ -322,7 +322,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf(0u + k, qo + k * 16u, 136u, false); }
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf(k, qo + k * 16u, 136u, false); }
     }
     workgroupBarrier();
   }
@@ -501,7 +501,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     for (var n = 0u; n < 2u; n++) {
       emu_zero_128_32_4_pf(16u);
       for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_pf(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_pf(0u + k, 18u, 16u);
+        emu_ld_128_32_4_pf(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_pf(k, 18u, 16u);
       }
       emu_st_acc_128_32_4_pf(16u, sb0 + n * 16u, 36u, ln);
     }
@@ -514,7 +514,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
       let x = select(NEG, ss_128_32_4_pf[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
-    mx = max(mx, emu_xor(mx, tid, 16u));
+    mx = max(mx, emu_xor16(mx, tid));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
@@ -545,7 +545,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_pf(17u, 0u + sg * 640u + 0u + kk * 16u, 40u, false);
+      emu_ld_128_32_4_pf(17u, 0u + sg * 640u + kk * 16u, 40u, false);
       for (var n = 0u; n < 8u; n++) {
         emu_ld_128_32_4_pf(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_pf(17u, 18u, 8u + n);
       }
@@ -554,7 +554,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + emu_xor(l, tid, 16u);
+  l += emu_xor16(l, tid);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   for (var rd = 0u; rd < 4u; rd++) {
     for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
@@ -593,7 +593,7 @@ fn fa_sgm_128_32_4_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
 // ==== 128_32_8: D = 128, BC = 32, SG = 8: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
 // sh_128_32_8: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8: array<f16, 13824>;
-var<workgroup> ss_128_32_8: array<f32, 4608>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_32_8: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8: array<f32, 128>;
 var<workgroup> rowL_128_32_8: array<f32, 128>;
 var<workgroup> anyNeed_128_32_8: u32;
@@ -646,7 +646,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
@@ -663,7 +663,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
       let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8(0u + k, qo + k * 16u, 136u, false); }
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8(k, qo + k * 16u, 136u, false); }
     }
     workgroupBarrier();
   }
@@ -694,7 +694,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     for (var n = 0u; n < 2u; n++) {
       emu_zero_128_32_8(16u);
       for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_8(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8(0u + k, 18u, 16u);
+        emu_ld_128_32_8(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8(k, 18u, 16u);
       }
       emu_st_acc_128_32_8(16u, sb0 + n * 16u, 36u, ln);
     }
@@ -707,7 +707,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
       let x = select(NEG, ss_128_32_8[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
-    mx = max(mx, emu_xor(mx, tid, 16u));
+    mx = max(mx, emu_xor16(mx, tid));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
@@ -738,7 +738,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_8(17u, 8704u + sg * 640u + 0u + kk * 16u, 40u, false);
+      emu_ld_128_32_8(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
       for (var n = 0u; n < 8u; n++) {
         emu_ld_128_32_8(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_8(17u, 18u, 8u + n);
       }
@@ -747,7 +747,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + emu_xor(l, tid, 16u);
+  l += emu_xor16(l, tid);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   for (var rd = 0u; rd < 4u; rd++) {
     for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
@@ -786,7 +786,7 @@ fn fa_sgm_128_32_8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
 // ==== 128_32_8_pf: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
 // sh_128_32_8_pf: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf: array<f16, 13824>;
-var<workgroup> ss_128_32_8_pf: array<f32, 4608>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_32_8_pf: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8_pf: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf: array<f32, 128>;
 var<workgroup> anyNeed_128_32_8_pf: u32;
@@ -839,7 +839,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
@@ -856,7 +856,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
       let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf(0u + k, qo + k * 16u, 136u, false); }
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf(k, qo + k * 16u, 136u, false); }
     }
     workgroupBarrier();
   }
@@ -955,7 +955,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     for (var n = 0u; n < 2u; n++) {
       emu_zero_128_32_8_pf(16u);
       for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_8_pf(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_pf(0u + k, 18u, 16u);
+        emu_ld_128_32_8_pf(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_pf(k, 18u, 16u);
       }
       emu_st_acc_128_32_8_pf(16u, sb0 + n * 16u, 36u, ln);
     }
@@ -968,7 +968,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
       let x = select(NEG, ss_128_32_8_pf[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
-    mx = max(mx, emu_xor(mx, tid, 16u));
+    mx = max(mx, emu_xor16(mx, tid));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
@@ -999,7 +999,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_8_pf(17u, 8704u + sg * 640u + 0u + kk * 16u, 40u, false);
+      emu_ld_128_32_8_pf(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
       for (var n = 0u; n < 8u; n++) {
         emu_ld_128_32_8_pf(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_8_pf(17u, 18u, 8u + n);
       }
@@ -1008,7 +1008,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + emu_xor(l, tid, 16u);
+  l += emu_xor16(l, tid);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   for (var rd = 0u; rd < 4u; rd++) {
     for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
@@ -1047,7 +1047,7 @@ fn fa_sgm_128_32_8_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
 // ==== 128_16_8_pf: D = 128, BC = 16, SG = 8, prefetch: BR = 128 rows, 256 invocations, 26116 bytes of workgroup memory ====
 // sh_128_16_8_pf: K tile [16][136] at 0, V [16][136] at 2176, P [128][24] at 4352.
 var<workgroup> sh_128_16_8_pf: array<f16, 7424>;
-var<workgroup> ss_128_16_8_pf: array<f32, 2560>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_16_8_pf: array<f32, 2560>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_16_8_pf: array<f32, 128>;
 var<workgroup> rowL_128_16_8_pf: array<f32, 128>;
 var<workgroup> anyNeed_128_16_8_pf: u32;
@@ -1100,7 +1100,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 320u;              // the row group's scratch
+  let sb0 = sg * 320u;              // the subgroup's scratch
   let sb = sb0 + r * 20u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 48 rows, loaded once into 8 left matrices.
@@ -1117,7 +1117,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 48u) {
       let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_16_8_pf(0u + k, qo + k * 16u, 136u, false); }
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_16_8_pf(k, qo + k * 16u, 136u, false); }
     }
     workgroupBarrier();
   }
@@ -1176,7 +1176,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     for (var n = 0u; n < 1u; n++) {
       emu_zero_128_16_8_pf(16u);
       for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_16_8_pf(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_16_8_pf(0u + k, 18u, 16u);
+        emu_ld_128_16_8_pf(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_16_8_pf(k, 18u, 16u);
       }
       emu_st_acc_128_16_8_pf(16u, sb0 + n * 16u, 20u, ln);
     }
@@ -1189,7 +1189,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
       let x = select(NEG, ss_128_16_8_pf[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
-    mx = max(mx, emu_xor(mx, tid, 16u));
+    mx = max(mx, emu_xor16(mx, tid));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
@@ -1220,7 +1220,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // O += P·V.
     for (var kk = 0u; kk < 1u; kk++) {
-      emu_ld_128_16_8_pf(17u, 4352u + sg * 384u + 0u + kk * 16u, 24u, false);
+      emu_ld_128_16_8_pf(17u, 4352u + sg * 384u + kk * 16u, 24u, false);
       for (var n = 0u; n < 8u; n++) {
         emu_ld_128_16_8_pf(18u, 2176u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_16_8_pf(17u, 18u, 8u + n);
       }
@@ -1229,7 +1229,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + emu_xor(l, tid, 16u);
+  l += emu_xor16(l, tid);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   for (var rd = 0u; rd < 8u; rd++) {
     for (var i = 0u; i < 1u; i++) { emu_st_acc_128_16_8_pf(8u + rd * 1u + i, sb0 + i * 16u, 20u, ln); }
@@ -1268,7 +1268,7 @@ fn fa_sgm_128_16_8_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
 // ==== 128_32_4_pf_vt: D = 128, BC = 32, SG = 4, prefetch, V transposed: BR = 64 rows, 128 invocations, 28676 bytes of workgroup memory ====
 // sh_128_32_4_pf_vt: K tile [32][136] at 0, V [128][40] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf_vt: array<f16, 9472>;
-var<workgroup> ss_128_32_4_pf_vt: array<f32, 2304>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_32_4_pf_vt: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_pf_vt: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf_vt: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4_pf_vt: u32;
@@ -1321,7 +1321,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
@@ -1338,7 +1338,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf_vt(0u + k, qo + k * 16u, 136u, false); }
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf_vt(k, qo + k * 16u, 136u, false); }
     }
     workgroupBarrier();
   }
@@ -1517,7 +1517,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     for (var n = 0u; n < 2u; n++) {
       emu_zero_128_32_4_pf_vt(16u);
       for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_pf_vt(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_pf_vt(0u + k, 18u, 16u);
+        emu_ld_128_32_4_pf_vt(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_pf_vt(k, 18u, 16u);
       }
       emu_st_acc_128_32_4_pf_vt(16u, sb0 + n * 16u, 36u, ln);
     }
@@ -1530,7 +1530,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
       let x = select(NEG, ss_128_32_4_pf_vt[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
-    mx = max(mx, emu_xor(mx, tid, 16u));
+    mx = max(mx, emu_xor16(mx, tid));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
@@ -1561,7 +1561,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_pf_vt(17u, 0u + sg * 640u + 0u + kk * 16u, 40u, false);
+      emu_ld_128_32_4_pf_vt(17u, 0u + sg * 640u + kk * 16u, 40u, false);
       for (var n = 0u; n < 8u; n++) {
         emu_ld_128_32_4_pf_vt(18u, 4352u + n * 640u + kk * 16u, 40u, true); emu_mma_128_32_4_pf_vt(17u, 18u, 8u + n);
       }
@@ -1570,7 +1570,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + emu_xor(l, tid, 16u);
+  l += emu_xor16(l, tid);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   for (var rd = 0u; rd < 4u; rd++) {
     for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_vt(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
@@ -1609,7 +1609,7 @@ fn fa_sgm_128_32_4_pf_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
 // ==== 128_32_4_pf_qs: D = 128, BC = 32, SG = 4, prefetch, Q from workgroup memory: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
 // sh_128_32_4_pf_qs: K tile [32][136] at 0, V [32][136] at 4352, Q [64][136] at 8704, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf_qs: array<f16, 17408>;
-var<workgroup> ss_128_32_4_pf_qs: array<f32, 2304>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_32_4_pf_qs: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_pf_qs: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf_qs: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4_pf_qs: u32;
@@ -1662,7 +1662,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged once (zero past T) into its region; fragments are loaded before every product.
@@ -1851,7 +1851,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
       emu_zero_128_32_4_pf_qs(16u);
       for (var k = 0u; k < 8u; k++) {
         emu_ld_128_32_4_pf_qs(k, 8704u + sg * 2176u + k * 16u, 136u, false);
-        emu_ld_128_32_4_pf_qs(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_pf_qs(0u + k, 18u, 16u);
+        emu_ld_128_32_4_pf_qs(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_pf_qs(k, 18u, 16u);
       }
       emu_st_acc_128_32_4_pf_qs(16u, sb0 + n * 16u, 36u, ln);
     }
@@ -1864,7 +1864,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
       let x = select(NEG, ss_128_32_4_pf_qs[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
-    mx = max(mx, emu_xor(mx, tid, 16u));
+    mx = max(mx, emu_xor16(mx, tid));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
@@ -1895,7 +1895,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_pf_qs(17u, 0u + sg * 640u + 0u + kk * 16u, 40u, false);
+      emu_ld_128_32_4_pf_qs(17u, 0u + sg * 640u + kk * 16u, 40u, false);
       for (var n = 0u; n < 8u; n++) {
         emu_ld_128_32_4_pf_qs(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_pf_qs(17u, 18u, 8u + n);
       }
@@ -1904,7 +1904,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + emu_xor(l, tid, 16u);
+  l += emu_xor16(l, tid);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   for (var rd = 0u; rd < 4u; rd++) {
     for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_qs(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
@@ -1943,7 +1943,7 @@ fn fa_sgm_128_32_4_pf_qs_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
 // ==== 128_32_8_pf_vt: D = 128, BC = 32, SG = 8, prefetch, V transposed: BR = 128 rows, 256 invocations, 48644 bytes of workgroup memory ====
 // sh_128_32_8_pf_vt: K tile [32][136] at 0, V [128][40] at 4352, P [128][40] at 9472.
 var<workgroup> sh_128_32_8_pf_vt: array<f16, 14592>;
-var<workgroup> ss_128_32_8_pf_vt: array<f32, 4608>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_32_8_pf_vt: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8_pf_vt: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf_vt: array<f32, 128>;
 var<workgroup> anyNeed_128_32_8_pf_vt: u32;
@@ -1996,7 +1996,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
@@ -2013,7 +2013,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
       let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_vt(0u + k, qo + k * 16u, 136u, false); }
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_vt(k, qo + k * 16u, 136u, false); }
     }
     workgroupBarrier();
   }
@@ -2112,7 +2112,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     for (var n = 0u; n < 2u; n++) {
       emu_zero_128_32_8_pf_vt(16u);
       for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_8_pf_vt(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_pf_vt(0u + k, 18u, 16u);
+        emu_ld_128_32_8_pf_vt(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_pf_vt(k, 18u, 16u);
       }
       emu_st_acc_128_32_8_pf_vt(16u, sb0 + n * 16u, 36u, ln);
     }
@@ -2125,7 +2125,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
       let x = select(NEG, ss_128_32_8_pf_vt[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
-    mx = max(mx, emu_xor(mx, tid, 16u));
+    mx = max(mx, emu_xor16(mx, tid));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
@@ -2156,7 +2156,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_8_pf_vt(17u, 9472u + sg * 640u + 0u + kk * 16u, 40u, false);
+      emu_ld_128_32_8_pf_vt(17u, 9472u + sg * 640u + kk * 16u, 40u, false);
       for (var n = 0u; n < 8u; n++) {
         emu_ld_128_32_8_pf_vt(18u, 4352u + n * 640u + kk * 16u, 40u, true); emu_mma_128_32_8_pf_vt(17u, 18u, 8u + n);
       }
@@ -2165,7 +2165,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + emu_xor(l, tid, 16u);
+  l += emu_xor16(l, tid);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   for (var rd = 0u; rd < 4u; rd++) {
     for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_vt(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
@@ -2204,7 +2204,7 @@ fn fa_sgm_128_32_8_pf_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
 // ==== 128_32_4_pf_il: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
 // sh_128_32_4_pf_il: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf_il: array<f16, 8704>;
-var<workgroup> ss_128_32_4_pf_il: array<f32, 2304>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_32_4_pf_il: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_pf_il: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf_il: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4_pf_il: u32;
@@ -2257,7 +2257,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
@@ -2274,7 +2274,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf_il(0u + k, qo + k * 16u, 136u, false); }
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf_il(k, qo + k * 16u, 136u, false); }
     }
     workgroupBarrier();
   }
@@ -2453,7 +2453,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     for (var n = 0u; n < 2u; n++) {
       emu_zero_128_32_4_pf_il(16u);
       for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_pf_il(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_pf_il(0u + k, 18u, 16u);
+        emu_ld_128_32_4_pf_il(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_pf_il(k, 18u, 16u);
       }
       emu_st_acc_128_32_4_pf_il(16u, sb0 + n * 16u, 36u, ln);
     }
@@ -2466,7 +2466,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
       let x = select(NEG, ss_128_32_4_pf_il[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
-    mx = max(mx, emu_xor(mx, tid, 16u));
+    mx = max(mx, emu_xor16(mx, tid));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
@@ -2497,7 +2497,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_pf_il(17u, 0u + sg * 640u + 0u + kk * 16u, 40u, false);
+      emu_ld_128_32_4_pf_il(17u, 0u + sg * 640u + kk * 16u, 40u, false);
       for (var n = 0u; n < 8u; n++) {
         emu_ld_128_32_4_pf_il(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_pf_il(17u, 18u, 8u + n);
       }
@@ -2506,7 +2506,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + emu_xor(l, tid, 16u);
+  l += emu_xor16(l, tid);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   for (var rd = 0u; rd < 4u; rd++) {
     for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_il(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
@@ -2545,7 +2545,7 @@ fn fa_sgm_128_32_4_pf_il_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
 // ==== 128_32_8_pf_il: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
 // sh_128_32_8_pf_il: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf_il: array<f16, 13824>;
-var<workgroup> ss_128_32_8_pf_il: array<f32, 4608>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_32_8_pf_il: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_8_pf_il: array<f32, 128>;
 var<workgroup> rowL_128_32_8_pf_il: array<f32, 128>;
 var<workgroup> anyNeed_128_32_8_pf_il: u32;
@@ -2598,7 +2598,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
@@ -2615,7 +2615,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
       let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_il(0u + k, qo + k * 16u, 136u, false); }
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_il(k, qo + k * 16u, 136u, false); }
     }
     workgroupBarrier();
   }
@@ -2714,7 +2714,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     for (var n = 0u; n < 2u; n++) {
       emu_zero_128_32_8_pf_il(16u);
       for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_8_pf_il(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_pf_il(0u + k, 18u, 16u);
+        emu_ld_128_32_8_pf_il(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_pf_il(k, 18u, 16u);
       }
       emu_st_acc_128_32_8_pf_il(16u, sb0 + n * 16u, 36u, ln);
     }
@@ -2727,7 +2727,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
       let x = select(NEG, ss_128_32_8_pf_il[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
-    mx = max(mx, emu_xor(mx, tid, 16u));
+    mx = max(mx, emu_xor16(mx, tid));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
@@ -2758,7 +2758,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_8_pf_il(17u, 8704u + sg * 640u + 0u + kk * 16u, 40u, false);
+      emu_ld_128_32_8_pf_il(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
       for (var n = 0u; n < 8u; n++) {
         emu_ld_128_32_8_pf_il(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_8_pf_il(17u, 18u, 8u + n);
       }
@@ -2767,7 +2767,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + emu_xor(l, tid, 16u);
+  l += emu_xor16(l, tid);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   for (var rd = 0u; rd < 4u; rd++) {
     for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_il(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
@@ -2806,7 +2806,7 @@ fn fa_sgm_128_32_8_pf_il_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
 // ==== 128_32_4_pf_il_db: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
 // sh_128_32_4_pf_il_db: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_pf_il_db: array<f16, 17408>;
-var<workgroup> ss_128_32_4_pf_il_db: array<f32, 2304>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_32_4_pf_il_db: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_pf_il_db: array<f32, 64>;
 var<workgroup> rowL_128_32_4_pf_il_db: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4_pf_il_db: u32;
@@ -2859,7 +2859,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
@@ -2876,7 +2876,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf_il_db(0u + k, qo + k * 16u, 136u, false); }
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf_il_db(k, qo + k * 16u, 136u, false); }
     }
     workgroupBarrier();
   }
@@ -3056,7 +3056,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     for (var n = 0u; n < 2u; n++) {
       emu_zero_128_32_4_pf_il_db(16u);
       for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_pf_il_db(18u, n * 2176u + k * 16u + kb, 136u, true); emu_mma_128_32_4_pf_il_db(0u + k, 18u, 16u);
+        emu_ld_128_32_4_pf_il_db(18u, n * 2176u + k * 16u + kb, 136u, true); emu_mma_128_32_4_pf_il_db(k, 18u, 16u);
       }
       emu_st_acc_128_32_4_pf_il_db(16u, sb0 + n * 16u, 36u, ln);
     }
@@ -3069,7 +3069,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
       let x = select(NEG, ss_128_32_4_pf_il_db[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
-    mx = max(mx, emu_xor(mx, tid, 16u));
+    mx = max(mx, emu_xor16(mx, tid));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
@@ -3100,7 +3100,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_pf_il_db(17u, 0u + sg * 640u + 0u + kk * 16u + kb, 40u, false);
+      emu_ld_128_32_4_pf_il_db(17u, 0u + sg * 640u + kk * 16u + kb, 40u, false);
       for (var n = 0u; n < 8u; n++) {
         emu_ld_128_32_4_pf_il_db(18u, 4352u + kk * 2176u + n * 16u + kb, 136u, false); emu_mma_128_32_4_pf_il_db(17u, 18u, 8u + n);
       }
@@ -3109,7 +3109,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + emu_xor(l, tid, 16u);
+  l += emu_xor16(l, tid);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   for (var rd = 0u; rd < 4u; rd++) {
     for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_il_db(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
@@ -3148,7 +3148,7 @@ fn fa_sgm_128_32_4_pf_il_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_
 // ==== 128_32_4_db: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
 // sh_128_32_4_db: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_db: array<f16, 17408>;
-var<workgroup> ss_128_32_4_db: array<f32, 2304>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_32_4_db: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_db: array<f32, 64>;
 var<workgroup> rowL_128_32_4_db: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4_db: u32;
@@ -3201,7 +3201,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
@@ -3218,7 +3218,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_db(0u + k, qo + k * 16u, 136u, false); }
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_db(k, qo + k * 16u, 136u, false); }
     }
     workgroupBarrier();
   }
@@ -3250,7 +3250,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
     for (var n = 0u; n < 2u; n++) {
       emu_zero_128_32_4_db(16u);
       for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_db(18u, n * 2176u + k * 16u + kb, 136u, true); emu_mma_128_32_4_db(0u + k, 18u, 16u);
+        emu_ld_128_32_4_db(18u, n * 2176u + k * 16u + kb, 136u, true); emu_mma_128_32_4_db(k, 18u, 16u);
       }
       emu_st_acc_128_32_4_db(16u, sb0 + n * 16u, 36u, ln);
     }
@@ -3263,7 +3263,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
       let x = select(NEG, ss_128_32_4_db[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
-    mx = max(mx, emu_xor(mx, tid, 16u));
+    mx = max(mx, emu_xor16(mx, tid));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
@@ -3294,7 +3294,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_db(17u, 0u + sg * 640u + 0u + kk * 16u + kb, 40u, false);
+      emu_ld_128_32_4_db(17u, 0u + sg * 640u + kk * 16u + kb, 40u, false);
       for (var n = 0u; n < 8u; n++) {
         emu_ld_128_32_4_db(18u, 4352u + kk * 2176u + n * 16u + kb, 136u, false); emu_mma_128_32_4_db(17u, 18u, 8u + n);
       }
@@ -3303,7 +3303,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + emu_xor(l, tid, 16u);
+  l += emu_xor16(l, tid);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   for (var rd = 0u; rd < 4u; rd++) {
     for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_db(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
@@ -3342,7 +3342,7 @@ fn fa_sgm_128_32_4_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
 // ==== 64_32_4_pf_il_db: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 33284 bytes of workgroup memory ====
 // sh_64_32_4_pf_il_db: K tile [32][72] at 0, V [32][72] at 2304, P [64][40] at 9216.
 var<workgroup> sh_64_32_4_pf_il_db: array<f16, 11776>;
-var<workgroup> ss_64_32_4_pf_il_db: array<f32, 2304>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_64_32_4_pf_il_db: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_32_4_pf_il_db: array<f32, 64>;
 var<workgroup> rowL_64_32_4_pf_il_db: array<f32, 64>;
 var<workgroup> anyNeed_64_32_4_pf_il_db: u32;
@@ -3395,7 +3395,7 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
@@ -3412,7 +3412,7 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 72u;
-      for (var k = 0u; k < 4u; k++) { emu_ld_64_32_4_pf_il_db(0u + k, qo + k * 16u, 72u, false); }
+      for (var k = 0u; k < 4u; k++) { emu_ld_64_32_4_pf_il_db(k, qo + k * 16u, 72u, false); }
     }
     workgroupBarrier();
   }
@@ -3512,7 +3512,7 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     for (var n = 0u; n < 2u; n++) {
       emu_zero_64_32_4_pf_il_db(8u);
       for (var k = 0u; k < 4u; k++) {
-        emu_ld_64_32_4_pf_il_db(10u, n * 1152u + k * 16u + kb, 72u, true); emu_mma_64_32_4_pf_il_db(0u + k, 10u, 8u);
+        emu_ld_64_32_4_pf_il_db(10u, n * 1152u + k * 16u + kb, 72u, true); emu_mma_64_32_4_pf_il_db(k, 10u, 8u);
       }
       emu_st_acc_64_32_4_pf_il_db(8u, sb0 + n * 16u, 36u, ln);
     }
@@ -3525,7 +3525,7 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
       let x = select(NEG, ss_64_32_4_pf_il_db[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
-    mx = max(mx, emu_xor(mx, tid, 16u));
+    mx = max(mx, emu_xor16(mx, tid));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
@@ -3556,7 +3556,7 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_64_32_4_pf_il_db(9u, 9216u + sg * 640u + 0u + kk * 16u, 40u, false);
+      emu_ld_64_32_4_pf_il_db(9u, 9216u + sg * 640u + kk * 16u, 40u, false);
       for (var n = 0u; n < 4u; n++) {
         emu_ld_64_32_4_pf_il_db(10u, 2304u + kk * 1152u + n * 16u + kb, 72u, false); emu_mma_64_32_4_pf_il_db(9u, 10u, 4u + n);
       }
@@ -3565,7 +3565,7 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + emu_xor(l, tid, 16u);
+  l += emu_xor16(l, tid);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   for (var rd = 0u; rd < 2u; rd++) {
     for (var i = 0u; i < 2u; i++) { emu_st_acc_64_32_4_pf_il_db(4u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
@@ -3604,7 +3604,7 @@ fn fa_sgm_64_32_4_pf_il_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
 // ==== 64_16_4_pf_il_db: D = 64, BC = 16, SG = 4, prefetch: BR = 64 rows, 128 invocations, 17924 bytes of workgroup memory ====
 // sh_64_16_4_pf_il_db: K tile [16][72] at 0, V [16][72] at 1152, P [64][24] at 4608.
 var<workgroup> sh_64_16_4_pf_il_db: array<f16, 6144>;
-var<workgroup> ss_64_16_4_pf_il_db: array<f32, 1280>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_64_16_4_pf_il_db: array<f32, 1280>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_16_4_pf_il_db: array<f32, 64>;
 var<workgroup> rowL_64_16_4_pf_il_db: array<f32, 64>;
 var<workgroup> anyNeed_64_16_4_pf_il_db: u32;
@@ -3657,7 +3657,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 320u;              // the row group's scratch
+  let sb0 = sg * 320u;              // the subgroup's scratch
   let sb = sb0 + r * 20u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
@@ -3674,7 +3674,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 72u;
-      for (var k = 0u; k < 4u; k++) { emu_ld_64_16_4_pf_il_db(0u + k, qo + k * 16u, 72u, false); }
+      for (var k = 0u; k < 4u; k++) { emu_ld_64_16_4_pf_il_db(k, qo + k * 16u, 72u, false); }
     }
     workgroupBarrier();
   }
@@ -3734,7 +3734,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     for (var n = 0u; n < 1u; n++) {
       emu_zero_64_16_4_pf_il_db(8u);
       for (var k = 0u; k < 4u; k++) {
-        emu_ld_64_16_4_pf_il_db(10u, n * 1152u + k * 16u + kb, 72u, true); emu_mma_64_16_4_pf_il_db(0u + k, 10u, 8u);
+        emu_ld_64_16_4_pf_il_db(10u, n * 1152u + k * 16u + kb, 72u, true); emu_mma_64_16_4_pf_il_db(k, 10u, 8u);
       }
       emu_st_acc_64_16_4_pf_il_db(8u, sb0 + n * 16u, 20u, ln);
     }
@@ -3747,7 +3747,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
       let x = select(NEG, ss_64_16_4_pf_il_db[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
-    mx = max(mx, emu_xor(mx, tid, 16u));
+    mx = max(mx, emu_xor16(mx, tid));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
@@ -3778,7 +3778,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // O += P·V.
     for (var kk = 0u; kk < 1u; kk++) {
-      emu_ld_64_16_4_pf_il_db(9u, 4608u + sg * 384u + 0u + kk * 16u, 24u, false);
+      emu_ld_64_16_4_pf_il_db(9u, 4608u + sg * 384u + kk * 16u, 24u, false);
       for (var n = 0u; n < 4u; n++) {
         emu_ld_64_16_4_pf_il_db(10u, 1152u + kk * 1152u + n * 16u + kb, 72u, false); emu_mma_64_16_4_pf_il_db(9u, 10u, 4u + n);
       }
@@ -3787,7 +3787,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + emu_xor(l, tid, 16u);
+  l += emu_xor16(l, tid);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   for (var rd = 0u; rd < 4u; rd++) {
     for (var i = 0u; i < 1u; i++) { emu_st_acc_64_16_4_pf_il_db(4u + rd * 1u + i, sb0 + i * 16u, 20u, ln); }
@@ -3826,7 +3826,7 @@ fn fa_sgm_64_16_4_pf_il_db_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
 // ==== 64_64_4: D = 64, BC = 64, SG = 4: BR = 64 rows, 128 invocations, 36356 bytes of workgroup memory ====
 // sh_64_64_4: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
 var<workgroup> sh_64_64_4: array<f16, 9216>;
-var<workgroup> ss_64_64_4: array<f32, 4352>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_64_64_4: array<f32, 4352>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_64_4: array<f32, 64>;
 var<workgroup> rowL_64_64_4: array<f32, 64>;
 var<workgroup> anyNeed_64_64_4: u32;
@@ -3879,7 +3879,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 1088u;              // the row group's scratch
+  let sb0 = sg * 1088u;              // the subgroup's scratch
   let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
@@ -3896,7 +3896,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 72u;
-      for (var k = 0u; k < 4u; k++) { emu_ld_64_64_4(0u + k, qo + k * 16u, 72u, false); }
+      for (var k = 0u; k < 4u; k++) { emu_ld_64_64_4(k, qo + k * 16u, 72u, false); }
     }
     workgroupBarrier();
   }
@@ -3927,7 +3927,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
     for (var n = 0u; n < 4u; n++) {
       emu_zero_64_64_4(8u);
       for (var k = 0u; k < 4u; k++) {
-        emu_ld_64_64_4(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_64_4(0u + k, 10u, 8u);
+        emu_ld_64_64_4(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_64_4(k, 10u, 8u);
       }
       emu_st_acc_64_64_4(8u, sb0 + n * 16u, 68u, ln);
     }
@@ -3940,7 +3940,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
       let x = select(NEG, ss_64_64_4[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
-    mx = max(mx, emu_xor(mx, tid, 16u));
+    mx = max(mx, emu_xor16(mx, tid));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
@@ -3971,7 +3971,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // O += P·V.
     for (var kk = 0u; kk < 4u; kk++) {
-      emu_ld_64_64_4(9u, 0u + sg * 1152u + 0u + kk * 16u, 72u, false);
+      emu_ld_64_64_4(9u, 0u + sg * 1152u + kk * 16u, 72u, false);
       for (var n = 0u; n < 4u; n++) {
         emu_ld_64_64_4(10u, 4608u + kk * 1152u + n * 16u, 72u, false); emu_mma_64_64_4(9u, 10u, 4u + n);
       }
@@ -3980,7 +3980,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + emu_xor(l, tid, 16u);
+  l += emu_xor16(l, tid);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   for (var rd = 0u; rd < 1u; rd++) {
     for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4(4u + rd * 4u + i, sb0 + i * 16u, 68u, ln); }
@@ -4019,7 +4019,7 @@ fn fa_sgm_64_64_4_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
 // ==== 64_64_4_pf: D = 64, BC = 64, SG = 4, prefetch: BR = 64 rows, 128 invocations, 36356 bytes of workgroup memory ====
 // sh_64_64_4_pf: K tile [64][72] at 0, V [64][72] at 4608, P [64][72] at 0.
 var<workgroup> sh_64_64_4_pf: array<f16, 9216>;
-var<workgroup> ss_64_64_4_pf: array<f32, 4352>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_64_64_4_pf: array<f32, 4352>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_64_4_pf: array<f32, 64>;
 var<workgroup> rowL_64_64_4_pf: array<f32, 64>;
 var<workgroup> anyNeed_64_64_4_pf: u32;
@@ -4072,7 +4072,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 1088u;              // the row group's scratch
+  let sb0 = sg * 1088u;              // the subgroup's scratch
   let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
@@ -4089,7 +4089,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 72u;
-      for (var k = 0u; k < 4u; k++) { emu_ld_64_64_4_pf(0u + k, qo + k * 16u, 72u, false); }
+      for (var k = 0u; k < 4u; k++) { emu_ld_64_64_4_pf(k, qo + k * 16u, 72u, false); }
     }
     workgroupBarrier();
   }
@@ -4268,7 +4268,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     for (var n = 0u; n < 4u; n++) {
       emu_zero_64_64_4_pf(8u);
       for (var k = 0u; k < 4u; k++) {
-        emu_ld_64_64_4_pf(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_64_4_pf(0u + k, 10u, 8u);
+        emu_ld_64_64_4_pf(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_64_4_pf(k, 10u, 8u);
       }
       emu_st_acc_64_64_4_pf(8u, sb0 + n * 16u, 68u, ln);
     }
@@ -4281,7 +4281,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
       let x = select(NEG, ss_64_64_4_pf[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
-    mx = max(mx, emu_xor(mx, tid, 16u));
+    mx = max(mx, emu_xor16(mx, tid));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
@@ -4312,7 +4312,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // O += P·V.
     for (var kk = 0u; kk < 4u; kk++) {
-      emu_ld_64_64_4_pf(9u, 0u + sg * 1152u + 0u + kk * 16u, 72u, false);
+      emu_ld_64_64_4_pf(9u, 0u + sg * 1152u + kk * 16u, 72u, false);
       for (var n = 0u; n < 4u; n++) {
         emu_ld_64_64_4_pf(10u, 4608u + kk * 1152u + n * 16u, 72u, false); emu_mma_64_64_4_pf(9u, 10u, 4u + n);
       }
@@ -4321,7 +4321,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + emu_xor(l, tid, 16u);
+  l += emu_xor16(l, tid);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   for (var rd = 0u; rd < 1u; rd++) {
     for (var i = 0u; i < 4u; i++) { emu_st_acc_64_64_4_pf(4u + rd * 4u + i, sb0 + i * 16u, 68u, ln); }
@@ -4360,7 +4360,7 @@ fn fa_sgm_64_64_4_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
 // ==== 64_32_4_pf: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 24068 bytes of workgroup memory ====
 // sh_64_32_4_pf: K tile [32][72] at 0, V [32][72] at 2304, P [64][40] at 4608.
 var<workgroup> sh_64_32_4_pf: array<f16, 7168>;
-var<workgroup> ss_64_32_4_pf: array<f32, 2304>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_64_32_4_pf: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_32_4_pf: array<f32, 64>;
 var<workgroup> rowL_64_32_4_pf: array<f32, 64>;
 var<workgroup> anyNeed_64_32_4_pf: u32;
@@ -4413,7 +4413,7 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
@@ -4430,7 +4430,7 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 72u;
-      for (var k = 0u; k < 4u; k++) { emu_ld_64_32_4_pf(0u + k, qo + k * 16u, 72u, false); }
+      for (var k = 0u; k < 4u; k++) { emu_ld_64_32_4_pf(k, qo + k * 16u, 72u, false); }
     }
     workgroupBarrier();
   }
@@ -4529,7 +4529,7 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     for (var n = 0u; n < 2u; n++) {
       emu_zero_64_32_4_pf(8u);
       for (var k = 0u; k < 4u; k++) {
-        emu_ld_64_32_4_pf(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_32_4_pf(0u + k, 10u, 8u);
+        emu_ld_64_32_4_pf(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_32_4_pf(k, 10u, 8u);
       }
       emu_st_acc_64_32_4_pf(8u, sb0 + n * 16u, 36u, ln);
     }
@@ -4542,7 +4542,7 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
       let x = select(NEG, ss_64_32_4_pf[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
-    mx = max(mx, emu_xor(mx, tid, 16u));
+    mx = max(mx, emu_xor16(mx, tid));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
@@ -4573,7 +4573,7 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_64_32_4_pf(9u, 4608u + sg * 640u + 0u + kk * 16u, 40u, false);
+      emu_ld_64_32_4_pf(9u, 4608u + sg * 640u + kk * 16u, 40u, false);
       for (var n = 0u; n < 4u; n++) {
         emu_ld_64_32_4_pf(10u, 2304u + kk * 1152u + n * 16u, 72u, false); emu_mma_64_32_4_pf(9u, 10u, 4u + n);
       }
@@ -4582,7 +4582,7 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + emu_xor(l, tid, 16u);
+  l += emu_xor16(l, tid);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   for (var rd = 0u; rd < 2u; rd++) {
     for (var i = 0u; i < 2u; i++) { emu_st_acc_64_32_4_pf(4u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
@@ -4621,7 +4621,7 @@ fn fa_sgm_64_32_4_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
 // ==== 64_32_8_pf: D = 64, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 38916 bytes of workgroup memory ====
 // sh_64_32_8_pf: K tile [32][72] at 0, V [32][72] at 2304, P [128][40] at 4608.
 var<workgroup> sh_64_32_8_pf: array<f16, 9728>;
-var<workgroup> ss_64_32_8_pf: array<f32, 4608>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_64_32_8_pf: array<f32, 4608>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_32_8_pf: array<f32, 128>;
 var<workgroup> rowL_64_32_8_pf: array<f32, 128>;
 var<workgroup> anyNeed_64_32_8_pf: u32;
@@ -4674,7 +4674,7 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 128 rows, loaded once into 4 left matrices.
@@ -4691,7 +4691,7 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 128u) {
       let qo = (sg * 16u - c0) * 72u;
-      for (var k = 0u; k < 4u; k++) { emu_ld_64_32_8_pf(0u + k, qo + k * 16u, 72u, false); }
+      for (var k = 0u; k < 4u; k++) { emu_ld_64_32_8_pf(k, qo + k * 16u, 72u, false); }
     }
     workgroupBarrier();
   }
@@ -4750,7 +4750,7 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     for (var n = 0u; n < 2u; n++) {
       emu_zero_64_32_8_pf(8u);
       for (var k = 0u; k < 4u; k++) {
-        emu_ld_64_32_8_pf(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_32_8_pf(0u + k, 10u, 8u);
+        emu_ld_64_32_8_pf(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_32_8_pf(k, 10u, 8u);
       }
       emu_st_acc_64_32_8_pf(8u, sb0 + n * 16u, 36u, ln);
     }
@@ -4763,7 +4763,7 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
       let x = select(NEG, ss_64_32_8_pf[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
-    mx = max(mx, emu_xor(mx, tid, 16u));
+    mx = max(mx, emu_xor16(mx, tid));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
@@ -4794,7 +4794,7 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_64_32_8_pf(9u, 4608u + sg * 640u + 0u + kk * 16u, 40u, false);
+      emu_ld_64_32_8_pf(9u, 4608u + sg * 640u + kk * 16u, 40u, false);
       for (var n = 0u; n < 4u; n++) {
         emu_ld_64_32_8_pf(10u, 2304u + kk * 1152u + n * 16u, 72u, false); emu_mma_64_32_8_pf(9u, 10u, 4u + n);
       }
@@ -4803,7 +4803,7 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + emu_xor(l, tid, 16u);
+  l += emu_xor16(l, tid);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   for (var rd = 0u; rd < 2u; rd++) {
     for (var i = 0u; i < 2u; i++) { emu_st_acc_64_32_8_pf(4u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
@@ -4842,7 +4842,7 @@ fn fa_sgm_64_32_8_pf_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
 // ==== 64_16_4_qs_vt: D = 64, BC = 16, SG = 4, Q from workgroup memory, V transposed: BR = 64 rows, 128 invocations, 23300 bytes of workgroup memory ====
 // sh_64_16_4_qs_vt: K tile [16][72] at 0, V [64][24] at 1152, Q [64][72] at 2688, P [64][24] at 7296.
 var<workgroup> sh_64_16_4_qs_vt: array<f16, 8832>;
-var<workgroup> ss_64_16_4_qs_vt: array<f32, 1280>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_64_16_4_qs_vt: array<f32, 1280>;   // per subgroup: S / O scratch
 var<workgroup> rowM_64_16_4_qs_vt: array<f32, 64>;
 var<workgroup> rowL_64_16_4_qs_vt: array<f32, 64>;
 var<workgroup> anyNeed_64_16_4_qs_vt: u32;
@@ -4895,7 +4895,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 320u;              // the row group's scratch
+  let sb0 = sg * 320u;              // the subgroup's scratch
   let sb = sb0 + r * 20u;               // this invocation's row in it (row layout)
 
   // Q: staged once (zero past T) into its region; fragments are loaded before every product.
@@ -4936,7 +4936,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
       emu_zero_64_16_4_qs_vt(8u);
       for (var k = 0u; k < 4u; k++) {
         emu_ld_64_16_4_qs_vt(k, 2688u + sg * 1152u + k * 16u, 72u, false);
-        emu_ld_64_16_4_qs_vt(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_16_4_qs_vt(0u + k, 10u, 8u);
+        emu_ld_64_16_4_qs_vt(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_16_4_qs_vt(k, 10u, 8u);
       }
       emu_st_acc_64_16_4_qs_vt(8u, sb0 + n * 16u, 20u, ln);
     }
@@ -4949,7 +4949,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
       let x = select(NEG, ss_64_16_4_qs_vt[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
-    mx = max(mx, emu_xor(mx, tid, 16u));
+    mx = max(mx, emu_xor16(mx, tid));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
@@ -4980,7 +4980,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // O += P·V.
     for (var kk = 0u; kk < 1u; kk++) {
-      emu_ld_64_16_4_qs_vt(9u, 7296u + sg * 384u + 0u + kk * 16u, 24u, false);
+      emu_ld_64_16_4_qs_vt(9u, 7296u + sg * 384u + kk * 16u, 24u, false);
       for (var n = 0u; n < 4u; n++) {
         emu_ld_64_16_4_qs_vt(10u, 1152u + n * 384u + kk * 16u, 24u, true); emu_mma_64_16_4_qs_vt(9u, 10u, 4u + n);
       }
@@ -4989,7 +4989,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + emu_xor(l, tid, 16u);
+  l += emu_xor16(l, tid);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   for (var rd = 0u; rd < 4u; rd++) {
     for (var i = 0u; i < 1u; i++) { emu_st_acc_64_16_4_qs_vt(4u + rd * 1u + i, sb0 + i * 16u, 20u, ln); }
@@ -5025,308 +5025,41 @@ fn fa_sgm_64_16_4_qs_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_work
   }
 }
 
-// ==== 128_32_8_pf_sd: D = 128, BC = 32, SG = 8, prefetch, D split over subgroup pairs: BR = 64 rows, 256 invocations, 27140 bytes of workgroup memory ====
-// sh_128_32_8_pf_sd: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
-var<workgroup> sh_128_32_8_pf_sd: array<f16, 8704>;
-var<workgroup> ss_128_32_8_pf_sd: array<f32, 2304>;   // per row group (16 rows): S / O scratch
-var<workgroup> rowM_128_32_8_pf_sd: array<f32, 64>;
-var<workgroup> rowL_128_32_8_pf_sd: array<f32, 64>;
-var<workgroup> anyNeed_128_32_8_pf_sd: u32;
+// ==== 128_32_8_pf_xsm: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_xsm: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_xsm: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_xsm: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_xsm: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_xsm: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_xsm: u32;
 
-var<private> em_128_32_8_pf_sd: array<f32, 4864>;
-fn emu_zero_128_32_8_pf_sd(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_sd[m * 256u + e] = 0.0; }
+var<private> em_128_32_8_pf_xsm: array<f32, 4864>;
+fn emu_zero_128_32_8_pf_xsm(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_xsm[m * 256u + e] = 0.0; }
 }
-fn emu_ld_128_32_8_pf_sd(m: u32, off: u32, stride: u32, colMajor: bool) {
+fn emu_ld_128_32_8_pf_xsm(m: u32, off: u32, stride: u32, colMajor: bool) {
   for (var e = 0u; e < 256u; e++) {
     let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_8_pf_sd[m * 256u + e] = f32(sh_128_32_8_pf_sd[i]);
+    em_128_32_8_pf_xsm[m * 256u + e] = f32(sh_128_32_8_pf_xsm[i]);
   }
 }
-fn emu_ld_acc_128_32_8_pf_sd(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_sd[m * 256u + e] = ss_128_32_8_pf_sd[off + (e / 16u) * stride + e % 16u]; }
+fn emu_ld_acc_128_32_8_pf_xsm(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_xsm[m * 256u + e] = ss_128_32_8_pf_xsm[off + (e / 16u) * stride + e % 16u]; }
 }
-fn emu_st_acc_128_32_8_pf_sd(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_pf_sd[off + (e / 16u) * stride + e % 16u] = em_128_32_8_pf_sd[m * 256u + e]; }
+fn emu_st_acc_128_32_8_pf_xsm(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_pf_xsm[off + (e / 16u) * stride + e % 16u] = em_128_32_8_pf_xsm[m * 256u + e]; }
 }
-fn emu_mma_128_32_8_pf_sd(a: u32, b: u32, c: u32) {
+fn emu_mma_128_32_8_pf_xsm(a: u32, b: u32, c: u32) {
   for (var i = 0u; i < 16u; i++) {
     for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_8_pf_sd[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_pf_sd[a * 256u + i * 16u + k], em_128_32_8_pf_sd[b * 256u + k * 16u + j], acc); }
-      em_128_32_8_pf_sd[c * 256u + i * 16u + j] = acc;
+      var acc = em_128_32_8_pf_xsm[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_pf_xsm[a * 256u + i * 16u + k], em_128_32_8_pf_xsm[b * 256u + k * 16u + j], acc); }
+      em_128_32_8_pf_xsm[c * 256u + i * 16u + j] = acc;
     }
   }
 }
 
-fn attend_128_32_8_pf_sd(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Split D: the pair (rg, half) shares 16 rows; half picks its score blocks, O columns, softmax rows.
-  let half = sg % 2u;
-  let rg = sg / 2u;
-  let hb = half * 16u;           // its score blocks in the row group's scratch
-  let kn0 = half * 2176u;   // its keys of the tile
-  let vn0 = half * 64u;          // its columns of V and O
-  // Softmax layout: invocation (r, hh) owns row r (0–7: half 0, 8–15: half 1) and every 4th column from hh
-  // (bank of element (r, c): 4r + hh + 4j, 32 distinct).
-  let r = ln % 8u + 8u * half;
-  let hh = ln / 8u;
-  let row = rg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = rg * 576u;              // the row group's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
-
-  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 2048u; i += 256u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_8_pf_sd[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_sd[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_sd[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_sd[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (rg * 16u >= c0 && rg * 16u < c0 + 64u) {
-      let qo = (rg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_sd(0u + k, qo + k * 16u, 136u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 4u; n++) { emu_zero_128_32_8_pf_sd(8u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
-  var pk0 = T4();
-  var pv0 = T4();
-  var pk1 = T4();
-  var pv1 = T4();
-  var pk2 = T4();
-  var pv2 = T4();
-  var pk3 = T4();
-  var pv3 = T4();
-  {
-    let c = (tid + 0u) / 32u;
-    let d4 = (tid + 0u) % 32u;
-    pk0 = T4(); pv0 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-  }
-  {
-    let c = (tid + 256u) / 32u;
-    let d4 = (tid + 256u) % 32u;
-    pk1 = T4(); pv1 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-  }
-  {
-    let c = (tid + 512u) / 32u;
-    let d4 = (tid + 512u) % 32u;
-    pk2 = T4(); pv2 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-  }
-  {
-    let c = (tid + 768u) / 32u;
-    let d4 = (tid + 768u) % 32u;
-    pk3 = T4(); pv3 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-  }
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_pf_sd = 0u; }
-    lv = j0 * p.zero;
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      sh_128_32_8_pf_sd[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_sd[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_sd[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_sd[c * 136u + d4 * 4u + 3u] = pk0.w;
-      sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      sh_128_32_8_pf_sd[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_sd[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_sd[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_sd[c * 136u + d4 * 4u + 3u] = pk1.w;
-      sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      sh_128_32_8_pf_sd[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_sd[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_sd[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_sd[c * 136u + d4 * 4u + 3u] = pk2.w;
-      sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      sh_128_32_8_pf_sd[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_sd[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_sd[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_sd[c * 136u + d4 * 4u + 3u] = pk3.w;
-      sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_sd[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
-    }
-    workgroupBarrier();
-    // Next tile's K/V into registers while this one is computed.
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      pk0 = T4(); pv0 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      pk1 = T4(); pv1 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      pk2 = T4(); pv2 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      pk3 = T4(); pv3 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-    }
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 1u; n++) {
-      emu_zero_128_32_8_pf_sd(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_8_pf_sd(18u, n * 2176u + k * 16u + kn0, 136u, true); emu_mma_128_32_8_pf_sd(0u + k, 18u, 16u);
-      }
-      emu_st_acc_128_32_8_pf_sd(16u, sb0 + n * 16u + hb, 36u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 8u; j++) {
-      let c = hh + 4u * j;
-      let x = select(NEG, ss_128_32_8_pf_sd[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor(mx, tid, 8u)); mx = max(mx, emu_xor(mx, tid, 16u));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_sd = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 40u;
-    for (var j = 0u; j < 8u; j++) {
-      let c = hh + 4u * j;
-      let e = select(0.0, exp2(fma(ss_128_32_8_pf_sd[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_8_pf_sd[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_sd) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 1u; i++) { emu_st_acc_128_32_8_pf_sd(8u + rd * 1u + i, sb0 + i * 16u + hb, 36u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_32_8_pf_sd[sb + c] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 1u; i++) { emu_ld_acc_128_32_8_pf_sd(8u + rd * 1u + i, sb0 + i * 16u + hb, 36u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_8_pf_sd(17u, 0u + rg * 640u + 0u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 4u; n++) {
-        emu_ld_128_32_8_pf_sd(18u, 4352u + kk * 2176u + n * 16u + vn0, 136u, false); emu_mma_128_32_8_pf_sd(17u, 18u, 8u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + emu_xor(l, tid, 8u); l = l + emu_xor(l, tid, 16u);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 1u; i++) { emu_st_acc_128_32_8_pf_sd(8u + rd * 1u + i, sb0 + i * 16u + hb, 36u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
-        let v = vec4f(ss_128_32_8_pf_sd[sb + c], ss_128_32_8_pf_sd[sb + (c + 1u)], ss_128_32_8_pf_sd[sb + (c + 2u)], ss_128_32_8_pf_sd[sb + (c + 3u)]) * inv;
-        out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + rd * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_128_32_8_pf_sd[row] = m; rowL_128_32_8_pf_sd[row] = l; }
-
-}
-
-@compute @workgroup_size(256)
-fn fa_sgm_128_32_8_pf_sd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_8_pf_sd(wid, nwg, tid);
-}
-
-@compute @workgroup_size(256)
-fn fa_sgm_128_32_8_pf_sd_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_8_pf_sd(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_8_pf_sd[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_sd[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_16_pf_sd: D = 128, BC = 32, SG = 16, prefetch, D split over subgroup pairs: BR = 128 rows, 512 invocations, 47108 bytes of workgroup memory ====
-// sh_128_32_16_pf_sd: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
-var<workgroup> sh_128_32_16_pf_sd: array<f16, 13824>;
-var<workgroup> ss_128_32_16_pf_sd: array<f32, 4608>;   // per row group (16 rows): S / O scratch
-var<workgroup> rowM_128_32_16_pf_sd: array<f32, 128>;
-var<workgroup> rowL_128_32_16_pf_sd: array<f32, 128>;
-var<workgroup> anyNeed_128_32_16_pf_sd: u32;
-
-var<private> em_128_32_16_pf_sd: array<f32, 4864>;
-fn emu_zero_128_32_16_pf_sd(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_16_pf_sd[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_16_pf_sd(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_16_pf_sd[m * 256u + e] = f32(sh_128_32_16_pf_sd[i]);
-  }
-}
-fn emu_ld_acc_128_32_16_pf_sd(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_16_pf_sd[m * 256u + e] = ss_128_32_16_pf_sd[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_16_pf_sd(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_16_pf_sd[off + (e / 16u) * stride + e % 16u] = em_128_32_16_pf_sd[m * 256u + e]; }
-}
-fn emu_mma_128_32_16_pf_sd(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_16_pf_sd[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_16_pf_sd[a * 256u + i * 16u + k], em_128_32_16_pf_sd[b * 256u + k * 16u + j], acc); }
-      em_128_32_16_pf_sd[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_128_32_16_pf_sd(wid: vec3u, nwg: vec3u, tid: u32) {
+fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
   let h = wid.y;
   let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
   let sg = tid / 32u;
@@ -5340,609 +5073,15 @@ fn attend_128_32_16_pf_sd(wid: vec3u, nwg: vec3u, tid: u32) {
     let lastRow = min(t0 + 128u, p.T) - 1u;
     kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
   }
-  // Split D: the pair (rg, half) shares 16 rows; half picks its score blocks, O columns, softmax rows.
-  let half = sg % 2u;
-  let rg = sg / 2u;
-  let hb = half * 16u;           // its score blocks in the row group's scratch
-  let kn0 = half * 2176u;   // its keys of the tile
-  let vn0 = half * 64u;          // its columns of V and O
-  // Softmax layout: invocation (r, hh) owns row r (0–7: half 0, 8–15: half 1) and every 4th column from hh
-  // (bank of element (r, c): 4r + hh + 4j, 32 distinct).
-  let r = ln % 8u + 8u * half;
-  let hh = ln / 8u;
-  let row = rg * 16u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = rg * 576u;              // the row group's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
-
-  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
-    for (var i = tid; i < 3072u; i += 512u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_16_pf_sd[rr * 136u + d4 * 4u] = v.x; sh_128_32_16_pf_sd[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_16_pf_sd[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_16_pf_sd[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (rg * 16u >= c0 && rg * 16u < c0 + 96u) {
-      let qo = (rg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_16_pf_sd(0u + k, qo + k * 16u, 136u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 4u; n++) { emu_zero_128_32_16_pf_sd(8u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
-  var pk0 = T4();
-  var pv0 = T4();
-  var pk1 = T4();
-  var pv1 = T4();
-  {
-    let c = (tid + 0u) / 32u;
-    let d4 = (tid + 0u) % 32u;
-    pk0 = T4(); pv0 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-  }
-  {
-    let c = (tid + 512u) / 32u;
-    let d4 = (tid + 512u) % 32u;
-    pk1 = T4(); pv1 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-  }
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_16_pf_sd = 0u; }
-    lv = j0 * p.zero;
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      sh_128_32_16_pf_sd[c * 136u + d4 * 4u] = pk0.x; sh_128_32_16_pf_sd[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_16_pf_sd[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_16_pf_sd[c * 136u + d4 * 4u + 3u] = pk0.w;
-      sh_128_32_16_pf_sd[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_16_pf_sd[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_16_pf_sd[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_16_pf_sd[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      sh_128_32_16_pf_sd[c * 136u + d4 * 4u] = pk1.x; sh_128_32_16_pf_sd[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_16_pf_sd[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_16_pf_sd[c * 136u + d4 * 4u + 3u] = pk1.w;
-      sh_128_32_16_pf_sd[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_16_pf_sd[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_16_pf_sd[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_16_pf_sd[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
-    }
-    workgroupBarrier();
-    // Next tile's K/V into registers while this one is computed.
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      pk0 = T4(); pv0 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      pk1 = T4(); pv1 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-    }
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 1u; n++) {
-      emu_zero_128_32_16_pf_sd(16u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_16_pf_sd(18u, n * 2176u + k * 16u + kn0, 136u, true); emu_mma_128_32_16_pf_sd(0u + k, 18u, 16u);
-      }
-      emu_st_acc_128_32_16_pf_sd(16u, sb0 + n * 16u + hb, 36u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 8u; j++) {
-      let c = hh + 4u * j;
-      let x = select(NEG, ss_128_32_16_pf_sd[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor(mx, tid, 8u)); mx = max(mx, emu_xor(mx, tid, 16u));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_16_pf_sd = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 8704u + row * 40u;
-    for (var j = 0u; j < 8u; j++) {
-      let c = hh + 4u * j;
-      let e = select(0.0, exp2(fma(ss_128_32_16_pf_sd[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_16_pf_sd[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_16_pf_sd) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 1u; i++) { emu_st_acc_128_32_16_pf_sd(8u + rd * 1u + i, sb0 + i * 16u + hb, 36u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_32_16_pf_sd[sb + c] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 1u; i++) { emu_ld_acc_128_32_16_pf_sd(8u + rd * 1u + i, sb0 + i * 16u + hb, 36u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_16_pf_sd(17u, 8704u + rg * 640u + 0u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 4u; n++) {
-        emu_ld_128_32_16_pf_sd(18u, 4352u + kk * 2176u + n * 16u + vn0, 136u, false); emu_mma_128_32_16_pf_sd(17u, 18u, 8u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + emu_xor(l, tid, 8u); l = l + emu_xor(l, tid, 16u);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 1u; i++) { emu_st_acc_128_32_16_pf_sd(8u + rd * 1u + i, sb0 + i * 16u + hb, 36u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
-        let v = vec4f(ss_128_32_16_pf_sd[sb + c], ss_128_32_16_pf_sd[sb + (c + 1u)], ss_128_32_16_pf_sd[sb + (c + 2u)], ss_128_32_16_pf_sd[sb + (c + 3u)]) * inv;
-        out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + rd * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_128_32_16_pf_sd[row] = m; rowL_128_32_16_pf_sd[row] = l; }
-
-}
-
-@compute @workgroup_size(512)
-fn fa_sgm_128_32_16_pf_sd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_16_pf_sd(wid, nwg, tid);
-}
-
-@compute @workgroup_size(512)
-fn fa_sgm_128_32_16_pf_sd_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_16_pf_sd(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 128u + tid;
-  if (tid < 128u && t < p.T) {
-    let sum = rowL_128_32_16_pf_sd[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_16_pf_sd[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_4_pf_sd_r2: D = 128, BC = 32, SG = 4, prefetch, D split over subgroup pairs, 2 row blocks a subgroup: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
-// sh_128_32_4_pf_sd_r2: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
-var<workgroup> sh_128_32_4_pf_sd_r2: array<f16, 8704>;
-var<workgroup> ss_128_32_4_pf_sd_r2: array<f32, 2304>;   // per row group (32 rows): S / O scratch
-var<workgroup> rowM_128_32_4_pf_sd_r2: array<f32, 64>;
-var<workgroup> rowL_128_32_4_pf_sd_r2: array<f32, 64>;
-var<workgroup> anyNeed_128_32_4_pf_sd_r2: u32;
-
-var<private> em_128_32_4_pf_sd_r2: array<f32, 9216>;
-fn emu_zero_128_32_4_pf_sd_r2(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_sd_r2[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_4_pf_sd_r2(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_4_pf_sd_r2[m * 256u + e] = f32(sh_128_32_4_pf_sd_r2[i]);
-  }
-}
-fn emu_ld_acc_128_32_4_pf_sd_r2(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_sd_r2[m * 256u + e] = ss_128_32_4_pf_sd_r2[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_4_pf_sd_r2(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_pf_sd_r2[off + (e / 16u) * stride + e % 16u] = em_128_32_4_pf_sd_r2[m * 256u + e]; }
-}
-fn emu_mma_128_32_4_pf_sd_r2(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_4_pf_sd_r2[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_pf_sd_r2[a * 256u + i * 16u + k], em_128_32_4_pf_sd_r2[b * 256u + k * 16u + j], acc); }
-      em_128_32_4_pf_sd_r2[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_128_32_4_pf_sd_r2(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 64u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Split D: the pair (rg, half) shares 16 rows; half picks its score blocks, O columns, softmax rows.
-  let half = sg % 2u;
-  let rg = sg / 2u;
-  let hb = half * 16u;           // its score blocks in the row group's scratch
-  let kn0 = half * 2176u;   // its keys of the tile
-  let vn0 = half * 64u;          // its columns of V and O
-  // Softmax layout: invocation (r, hh) owns row r (0–15: half 0, 16–31: half 1) and every other column from hh.
-  let r = ln % 16u + 16u * half;
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
   let hh = ln / 16u;
-  let rot = select(0u, 1u, ln % 16u >= 8u);
-  let row = rg * 32u + r;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = rg * 1152u;              // the row group's scratch
-  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
-
-  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
-
-  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
-    for (var i = tid; i < 2048u; i += 128u) {
-      let rr = i / 32u;
-      let d4 = i % 32u;
-      let tt = t0 + c0 + rr;
-      var v = T4();
-      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_4_pf_sd_r2[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_sd_r2[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_sd_r2[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_sd_r2[rr * 136u + d4 * 4u + 3u] = v.w;
-    }
-    workgroupBarrier();
-    if (rg * 32u >= c0 && rg * 32u < c0 + 64u) {
-      let qo = (rg * 32u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf_sd_r2(0u + k, qo + k * 16u, 136u, false); }
-    }
-    if (rg * 32u + 16u >= c0 && rg * 32u + 16u < c0 + 64u) {
-      let qo = (rg * 32u + 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf_sd_r2(8u + k, qo + k * 16u, 136u, false); }
-    }
-    workgroupBarrier();
-  }
-
-  for (var n = 0u; n < 4u; n++) { emu_zero_128_32_4_pf_sd_r2(16u + n); }
-  for (var n = 0u; n < 4u; n++) { emu_zero_128_32_4_pf_sd_r2(24u + n); }
-  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
-  var l = 0.0;   // this invocation's part of the row sum (relative to m)
-  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
-  var pk0 = T4();
-  var pv0 = T4();
-  var pk1 = T4();
-  var pv1 = T4();
-  var pk2 = T4();
-  var pv2 = T4();
-  var pk3 = T4();
-  var pv3 = T4();
-  var pk4 = T4();
-  var pv4 = T4();
-  var pk5 = T4();
-  var pv5 = T4();
-  var pk6 = T4();
-  var pv6 = T4();
-  var pk7 = T4();
-  var pv7 = T4();
-  {
-    let c = (tid + 0u) / 32u;
-    let d4 = (tid + 0u) % 32u;
-    pk0 = T4(); pv0 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-  }
-  {
-    let c = (tid + 128u) / 32u;
-    let d4 = (tid + 128u) % 32u;
-    pk1 = T4(); pv1 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-  }
-  {
-    let c = (tid + 256u) / 32u;
-    let d4 = (tid + 256u) % 32u;
-    pk2 = T4(); pv2 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-  }
-  {
-    let c = (tid + 384u) / 32u;
-    let d4 = (tid + 384u) % 32u;
-    pk3 = T4(); pv3 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-  }
-  {
-    let c = (tid + 512u) / 32u;
-    let d4 = (tid + 512u) % 32u;
-    pk4 = T4(); pv4 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-  }
-  {
-    let c = (tid + 640u) / 32u;
-    let d4 = (tid + 640u) % 32u;
-    pk5 = T4(); pv5 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-  }
-  {
-    let c = (tid + 768u) / 32u;
-    let d4 = (tid + 768u) % 32u;
-    pk6 = T4(); pv6 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-  }
-  {
-    let c = (tid + 896u) / 32u;
-    let d4 = (tid + 896u) % 32u;
-    pk7 = T4(); pv7 = T4();
-    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
-  }
-  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_4_pf_sd_r2 = 0u; }
-    lv = j0 * p.zero;
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u] = pk0.x; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk0.w;
-      sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
-    }
-    {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
-      sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u] = pk1.x; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk1.w;
-      sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u] = pk2.x; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk2.w;
-      sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
-    }
-    {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
-      sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u] = pk3.x; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk3.w;
-      sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u] = pk4.x; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk4.y; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk4.z; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk4.w;
-      sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv4.x; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv4.y; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv4.z; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv4.w;
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u] = pk5.x; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk5.y; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk5.z; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk5.w;
-      sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv5.x; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv5.y; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv5.z; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv5.w;
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u] = pk6.x; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk6.y; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk6.z; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk6.w;
-      sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv6.x; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv6.y; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv6.z; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv6.w;
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u] = pk7.x; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk7.y; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk7.z; sh_128_32_4_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk7.w;
-      sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv7.x; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv7.y; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv7.z; sh_128_32_4_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv7.w;
-    }
-    workgroupBarrier();
-    // Next tile's K/V into registers while this one is computed.
-    {
-      let c = (tid + 0u) / 32u;
-      let d4 = (tid + 0u) % 32u;
-      pk0 = T4(); pv0 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
-    }
-    {
-      let c = (tid + 128u) / 32u;
-      let d4 = (tid + 128u) % 32u;
-      pk1 = T4(); pv1 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
-    }
-    {
-      let c = (tid + 256u) / 32u;
-      let d4 = (tid + 256u) % 32u;
-      pk2 = T4(); pv2 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
-    }
-    {
-      let c = (tid + 384u) / 32u;
-      let d4 = (tid + 384u) % 32u;
-      pk3 = T4(); pv3 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
-    }
-    {
-      let c = (tid + 512u) / 32u;
-      let d4 = (tid + 512u) % 32u;
-      pk4 = T4(); pv4 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk4 = kCache[g]; pv4 = vCache[g]; }
-    }
-    {
-      let c = (tid + 640u) / 32u;
-      let d4 = (tid + 640u) % 32u;
-      pk5 = T4(); pv5 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk5 = kCache[g]; pv5 = vCache[g]; }
-    }
-    {
-      let c = (tid + 768u) / 32u;
-      let d4 = (tid + 768u) % 32u;
-      pk6 = T4(); pv6 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk6 = kCache[g]; pv6 = vCache[g]; }
-    }
-    {
-      let c = (tid + 896u) / 32u;
-      let d4 = (tid + 896u) % 32u;
-      pk7 = T4(); pv7 = T4();
-      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk7 = kCache[g]; pv7 = vCache[g]; }
-    }
-
-    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 1u; n++) {
-      emu_zero_128_32_4_pf_sd_r2(32u);
-      emu_zero_128_32_4_pf_sd_r2(33u);
-      for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_pf_sd_r2(35u, n * 2176u + k * 16u + kn0, 136u, true); emu_mma_128_32_4_pf_sd_r2(0u + k, 35u, 32u); emu_mma_128_32_4_pf_sd_r2(8u + k, 35u, 33u);
-      }
-      emu_st_acc_128_32_4_pf_sd_r2(32u, sb0 + n * 16u + hb, 36u, ln);
-      emu_st_acc_128_32_4_pf_sd_r2(33u, sb0 + 576u + n * 16u + hb, 36u, ln);
-    }
-    workgroupBarrier();
-
-    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_4_pf_sd_r2[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor(mx, tid, 16u));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_sd_r2 = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 0u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_4_pf_sd_r2[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_4_pf_sd_r2[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
-    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_sd_r2) != 0u) {
-      for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 1u; i++) { emu_st_acc_128_32_4_pf_sd_r2(16u + rd * 1u + i, sb0 + i * 16u + hb, 36u, ln); }
-        for (var i = 0u; i < 1u; i++) { emu_st_acc_128_32_4_pf_sd_r2(24u + rd * 1u + i, sb0 + 576u + i * 16u + hb, 36u, ln); }
-        workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_sd_r2[sb + c] *= alpha; }
-        workgroupBarrier();
-        for (var i = 0u; i < 1u; i++) { emu_ld_acc_128_32_4_pf_sd_r2(16u + rd * 1u + i, sb0 + i * 16u + hb, 36u); }
-        for (var i = 0u; i < 1u; i++) { emu_ld_acc_128_32_4_pf_sd_r2(24u + rd * 1u + i, sb0 + 576u + i * 16u + hb, 36u); }
-        workgroupBarrier();
-      }
-    }
-
-
-    // O += P·V.
-    for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_pf_sd_r2(34u, 0u + rg * 1280u + 0u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 4u; n++) {
-        emu_ld_128_32_4_pf_sd_r2(35u, 4352u + kk * 2176u + n * 16u + vn0, 136u, false); emu_mma_128_32_4_pf_sd_r2(34u, 35u, 16u + n);
-      }
-      emu_ld_128_32_4_pf_sd_r2(34u, 0u + rg * 1280u + 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 4u; n++) {
-        emu_ld_128_32_4_pf_sd_r2(35u, 4352u + kk * 2176u + n * 16u + vn0, 136u, false); emu_mma_128_32_4_pf_sd_r2(34u, 35u, 24u + n);
-      }
-    }
-    workgroupBarrier();
-  }
-
-  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + emu_xor(l, tid, 16u);
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 1u; i++) { emu_st_acc_128_32_4_pf_sd_r2(16u + rd * 1u + i, sb0 + i * 16u + hb, 36u, ln); }
-    for (var i = 0u; i < 1u; i++) { emu_st_acc_128_32_4_pf_sd_r2(24u + rd * 1u + i, sb0 + 576u + i * 16u + hb, 36u, ln); }
-    workgroupBarrier();
-    if (t < p.T) {
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_4_pf_sd_r2[sb + c], ss_128_32_4_pf_sd_r2[sb + (c + 1u)], ss_128_32_4_pf_sd_r2[sb + (c + 2u)], ss_128_32_4_pf_sd_r2[sb + (c + 3u)]) * inv;
-        out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + rd * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
-      }
-    }
-    workgroupBarrier();
-  }
-  if (hh == 0u) { rowM_128_32_4_pf_sd_r2[row] = m; rowL_128_32_4_pf_sd_r2[row] = l; }
-
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_sd_r2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_sd_r2(wid, nwg, tid);
-}
-
-@compute @workgroup_size(128)
-fn fa_sgm_128_32_4_pf_sd_r2_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_4_pf_sd_r2(wid, nwg, tid);
-  workgroupBarrier();
-  let t = (nwg.x - 1u - wid.x) * 64u + tid;
-  if (tid < 64u && t < p.T) {
-    let sum = rowL_128_32_4_pf_sd_r2[tid];
-    // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_sd_r2[tid] + log2(sum)) * LN2, sum > 0.0);
-  }
-}
-
-// ==== 128_32_8_pf_sd_r2: D = 128, BC = 32, SG = 8, prefetch, D split over subgroup pairs, 2 row blocks a subgroup: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
-// sh_128_32_8_pf_sd_r2: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
-var<workgroup> sh_128_32_8_pf_sd_r2: array<f16, 13824>;
-var<workgroup> ss_128_32_8_pf_sd_r2: array<f32, 4608>;   // per row group (32 rows): S / O scratch
-var<workgroup> rowM_128_32_8_pf_sd_r2: array<f32, 128>;
-var<workgroup> rowL_128_32_8_pf_sd_r2: array<f32, 128>;
-var<workgroup> anyNeed_128_32_8_pf_sd_r2: u32;
-
-var<private> em_128_32_8_pf_sd_r2: array<f32, 9216>;
-fn emu_zero_128_32_8_pf_sd_r2(m: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_sd_r2[m * 256u + e] = 0.0; }
-}
-fn emu_ld_128_32_8_pf_sd_r2(m: u32, off: u32, stride: u32, colMajor: bool) {
-  for (var e = 0u; e < 256u; e++) {
-    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
-    em_128_32_8_pf_sd_r2[m * 256u + e] = f32(sh_128_32_8_pf_sd_r2[i]);
-  }
-}
-fn emu_ld_acc_128_32_8_pf_sd_r2(m: u32, off: u32, stride: u32) {
-  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_sd_r2[m * 256u + e] = ss_128_32_8_pf_sd_r2[off + (e / 16u) * stride + e % 16u]; }
-}
-fn emu_st_acc_128_32_8_pf_sd_r2(m: u32, off: u32, stride: u32, ln: u32) {
-  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_pf_sd_r2[off + (e / 16u) * stride + e % 16u] = em_128_32_8_pf_sd_r2[m * 256u + e]; }
-}
-fn emu_mma_128_32_8_pf_sd_r2(a: u32, b: u32, c: u32) {
-  for (var i = 0u; i < 16u; i++) {
-    for (var j = 0u; j < 16u; j++) {
-      var acc = em_128_32_8_pf_sd_r2[c * 256u + i * 16u + j];
-      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_pf_sd_r2[a * 256u + i * 16u + k], em_128_32_8_pf_sd_r2[b * 256u + k * 16u + j], acc); }
-      em_128_32_8_pf_sd_r2[c * 256u + i * 16u + j] = acc;
-    }
-  }
-}
-
-fn attend_128_32_8_pf_sd_r2(wid: vec3u, nwg: vec3u, tid: u32) {
-  let h = wid.y;
-  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
-  let sg = tid / 32u;
-  let ln = tid % 32u;
-  let kvh = h / p.group;
-  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
-  let scale2 = p.scale * LOG2E;
-  let kvLen = min(p.kvLen, p.capacity);
-  var kvEnd = kvLen;                      // keys visible to the block's last row
-  if (p.causal != 0u) {
-    let lastRow = min(t0 + 128u, p.T) - 1u;
-    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
-  }
-  // Split D: the pair (rg, half) shares 16 rows; half picks its score blocks, O columns, softmax rows.
-  let half = sg % 2u;
-  let rg = sg / 2u;
-  let hb = half * 16u;           // its score blocks in the row group's scratch
-  let kn0 = half * 2176u;   // its keys of the tile
-  let vn0 = half * 64u;          // its columns of V and O
-  // Softmax layout: invocation (r, hh) owns row r (0–15: half 0, 16–31: half 1) and every other column from hh.
-  let r = ln % 16u + 16u * half;
-  let hh = ln / 16u;
-  let rot = select(0u, 1u, ln % 16u >= 8u);
-  let row = rg * 32u + r;
-  let t = t0 + row;
-  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
-  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = rg * 1152u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
@@ -5954,22 +5093,17 @@ fn attend_128_32_8_pf_sd_r2(wid: vec3u, nwg: vec3u, tid: u32) {
       let tt = t0 + c0 + rr;
       var v = T4();
       if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
-      sh_128_32_8_pf_sd_r2[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_sd_r2[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_sd_r2[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_sd_r2[rr * 136u + d4 * 4u + 3u] = v.w;
+      sh_128_32_8_pf_xsm[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_xsm[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_xsm[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_xsm[rr * 136u + d4 * 4u + 3u] = v.w;
     }
     workgroupBarrier();
-    if (rg * 32u >= c0 && rg * 32u < c0 + 96u) {
-      let qo = (rg * 32u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_sd_r2(0u + k, qo + k * 16u, 136u, false); }
-    }
-    if (rg * 32u + 16u >= c0 && rg * 32u + 16u < c0 + 96u) {
-      let qo = (rg * 32u + 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_sd_r2(8u + k, qo + k * 16u, 136u, false); }
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_xsm(k, qo + k * 16u, 136u, false); }
     }
     workgroupBarrier();
   }
 
-  for (var n = 0u; n < 4u; n++) { emu_zero_128_32_8_pf_sd_r2(16u + n); }
-  for (var n = 0u; n < 4u; n++) { emu_zero_128_32_8_pf_sd_r2(24u + n); }
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_pf_xsm(8u + n); }
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
   var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
@@ -6006,31 +5140,31 @@ fn attend_128_32_8_pf_sd_r2(wid: vec3u, nwg: vec3u, tid: u32) {
     if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
   }
   for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
-    if (tid == 0u) { anyNeed_128_32_8_pf_sd_r2 = 0u; }
+    if (tid == 0u) { anyNeed_128_32_8_pf_xsm = 0u; }
     lv = j0 * p.zero;
     {
       let c = (tid + 0u) / 32u;
       let d4 = (tid + 0u) % 32u;
-      sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk0.w;
-      sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+      sh_128_32_8_pf_xsm[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_xsm[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_xsm[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_xsm[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
     }
     {
       let c = (tid + 256u) / 32u;
       let d4 = (tid + 256u) % 32u;
-      sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk1.w;
-      sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+      sh_128_32_8_pf_xsm[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_xsm[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_xsm[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_xsm[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
     }
     {
       let c = (tid + 512u) / 32u;
       let d4 = (tid + 512u) % 32u;
-      sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk2.w;
-      sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+      sh_128_32_8_pf_xsm[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_xsm[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_xsm[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_xsm[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
     }
     {
       let c = (tid + 768u) / 32u;
       let d4 = (tid + 768u) % 32u;
-      sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_sd_r2[c * 136u + d4 * 4u + 3u] = pk3.w;
-      sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_sd_r2[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+      sh_128_32_8_pf_xsm[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_xsm[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_xsm[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_xsm[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_xsm[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
     }
     workgroupBarrier();
     // Next tile's K/V into registers while this one is computed.
@@ -6060,50 +5194,26 @@ fn attend_128_32_8_pf_sd_r2(wid: vec3u, nwg: vec3u, tid: u32) {
     }
 
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
-    for (var n = 0u; n < 1u; n++) {
-      emu_zero_128_32_8_pf_sd_r2(32u);
-      emu_zero_128_32_8_pf_sd_r2(33u);
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_8_pf_xsm(16u);
       for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_8_pf_sd_r2(35u, n * 2176u + k * 16u + kn0, 136u, true); emu_mma_128_32_8_pf_sd_r2(0u + k, 35u, 32u); emu_mma_128_32_8_pf_sd_r2(8u + k, 35u, 33u);
+        emu_ld_128_32_8_pf_xsm(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_pf_xsm(k, 18u, 16u);
       }
-      emu_st_acc_128_32_8_pf_sd_r2(32u, sb0 + n * 16u + hb, 36u, ln);
-      emu_st_acc_128_32_8_pf_sd_r2(33u, sb0 + 576u + n * 16u + hb, 36u, ln);
+      emu_st_acc_128_32_8_pf_xsm(16u, sb0 + n * 16u, 36u, ln);
     }
     workgroupBarrier();
 
     // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-    var mx = NEG;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let x = select(NEG, ss_128_32_8_pf_sd_r2[sb + c] * scale2, i32(j0 + c) <= rowLim);
-      mx = max(mx, x);
-    }
-    mx = max(mx, emu_xor(mx, tid, 16u));
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_sd_r2 = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    var sum = 0.0;
-    let pb = 8704u + row * 40u;
-    for (var j = 0u; j < 16u; j++) {
-      let c = hh + 2u * ((j + rot) % 16u);
-      let e = select(0.0, exp2(fma(ss_128_32_8_pf_sd_r2[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
-      sum += e;
-      sh_128_32_8_pf_sd_r2[pb + c] = f16(e);
-    }
-    l = l * alpha + sum;
+    // (ablation: no softmax)
+    let alpha = 1.0;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
-    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_sd_r2) != 0u) {
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xsm) != 0u) {
       for (var rd = 0u; rd < 4u; rd++) {
-        for (var i = 0u; i < 1u; i++) { emu_st_acc_128_32_8_pf_sd_r2(16u + rd * 1u + i, sb0 + i * 16u + hb, 36u, ln); }
-        for (var i = 0u; i < 1u; i++) { emu_st_acc_128_32_8_pf_sd_r2(24u + rd * 1u + i, sb0 + 576u + i * 16u + hb, 36u, ln); }
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_xsm(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
         workgroupBarrier();
-        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_sd_r2[sb + c] *= alpha; }
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xsm[sb + c] *= alpha; }
         workgroupBarrier();
-        for (var i = 0u; i < 1u; i++) { emu_ld_acc_128_32_8_pf_sd_r2(16u + rd * 1u + i, sb0 + i * 16u + hb, 36u); }
-        for (var i = 0u; i < 1u; i++) { emu_ld_acc_128_32_8_pf_sd_r2(24u + rd * 1u + i, sb0 + 576u + i * 16u + hb, 36u); }
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8_pf_xsm(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
         workgroupBarrier();
       }
     }
@@ -6111,60 +5221,1008 @@ fn attend_128_32_8_pf_sd_r2(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_8_pf_sd_r2(34u, 8704u + rg * 1280u + 0u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 4u; n++) {
-        emu_ld_128_32_8_pf_sd_r2(35u, 4352u + kk * 2176u + n * 16u + vn0, 136u, false); emu_mma_128_32_8_pf_sd_r2(34u, 35u, 16u + n);
-      }
-      emu_ld_128_32_8_pf_sd_r2(34u, 8704u + rg * 1280u + 640u + kk * 16u, 40u, false);
-      for (var n = 0u; n < 4u; n++) {
-        emu_ld_128_32_8_pf_sd_r2(35u, 4352u + kk * 2176u + n * 16u + vn0, 136u, false); emu_mma_128_32_8_pf_sd_r2(34u, 35u, 24u + n);
+      emu_ld_128_32_8_pf_xsm(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_8_pf_xsm(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_8_pf_xsm(17u, 18u, 8u + n);
       }
     }
     workgroupBarrier();
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + emu_xor(l, tid, 16u);
+  l += emu_xor16(l, tid);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   for (var rd = 0u; rd < 4u; rd++) {
-    for (var i = 0u; i < 1u; i++) { emu_st_acc_128_32_8_pf_sd_r2(16u + rd * 1u + i, sb0 + i * 16u + hb, 36u, ln); }
-    for (var i = 0u; i < 1u; i++) { emu_st_acc_128_32_8_pf_sd_r2(24u + rd * 1u + i, sb0 + 576u + i * 16u + hb, 36u, ln); }
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_xsm(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
     workgroupBarrier();
     if (t < p.T) {
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
-        let v = vec4f(ss_128_32_8_pf_sd_r2[sb + c], ss_128_32_8_pf_sd_r2[sb + (c + 1u)], ss_128_32_8_pf_sd_r2[sb + (c + 2u)], ss_128_32_8_pf_sd_r2[sb + (c + 3u)]) * inv;
-        out[(t * p.nHeads + h) * 32u + (((c / 16u) * 4u + rd * 1u + (c / 16u) % 1u) * 16u + c % 16u) / 4u] = T4(v);
+        let v = vec4f(ss_128_32_8_pf_xsm[sb + c], ss_128_32_8_pf_xsm[sb + (c + 1u)], ss_128_32_8_pf_xsm[sb + (c + 2u)], ss_128_32_8_pf_xsm[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
       }
     }
     workgroupBarrier();
   }
-  if (hh == 0u) { rowM_128_32_8_pf_sd_r2[row] = m; rowL_128_32_8_pf_sd_r2[row] = l; }
+  if (hh == 0u) { rowM_128_32_8_pf_xsm[row] = m; rowL_128_32_8_pf_xsm[row] = l; }
 
 }
 
 @compute @workgroup_size(256)
-fn fa_sgm_128_32_8_pf_sd_r2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn fa_sgm_128_32_8_pf_xsm(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_8_pf_sd_r2(wid, nwg, tid);
+  attend_128_32_8_pf_xsm(wid, nwg, tid);
 }
 
 @compute @workgroup_size(256)
-fn fa_sgm_128_32_8_pf_sd_r2_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn fa_sgm_128_32_8_pf_xsm_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32) {
-  attend_128_32_8_pf_sd_r2(wid, nwg, tid);
+  attend_128_32_8_pf_xsm(wid, nwg, tid);
   workgroupBarrier();
   let t = (nwg.x - 1u - wid.x) * 128u + tid;
   if (tid < 128u && t < p.T) {
-    let sum = rowL_128_32_8_pf_sd_r2[tid];
+    let sum = rowL_128_32_8_pf_xsm[tid];
     // Natural-log LSE of the scaled scores: m is in base-2 units.
-    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_sd_r2[tid] + log2(sum)) * LN2, sum > 0.0);
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_xsm[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_xs: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_xs: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_xs: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_xs: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_xs: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_xs: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_xs: u32;
+
+var<private> em_128_32_8_pf_xs: array<f32, 4864>;
+fn emu_zero_128_32_8_pf_xs(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_xs[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_8_pf_xs(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_8_pf_xs[m * 256u + e] = f32(sh_128_32_8_pf_xs[i]);
+  }
+}
+fn emu_ld_acc_128_32_8_pf_xs(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_xs[m * 256u + e] = ss_128_32_8_pf_xs[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_8_pf_xs(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_pf_xs[off + (e / 16u) * stride + e % 16u] = em_128_32_8_pf_xs[m * 256u + e]; }
+}
+fn emu_mma_128_32_8_pf_xs(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_8_pf_xs[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_pf_xs[a * 256u + i * 16u + k], em_128_32_8_pf_xs[b * 256u + k * 16u + j], acc); }
+      em_128_32_8_pf_xs[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_xs[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_xs[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_xs[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_xs[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_xs(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_pf_xs(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_xs = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_xs[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_xs[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_xs[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_xs[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_xs[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_xs[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_xs[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_xs[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_xs[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_xs[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_xs[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_xs[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_xs[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_xs[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_xs[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_xs[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_xs[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    // (ablation: no S)
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_xs[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_xs = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_xs[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_xs[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xs) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_xs(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xs[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8_pf_xs(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_8_pf_xs(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_8_pf_xs(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_8_pf_xs(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_xs(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_8_pf_xs[sb + c], ss_128_32_8_pf_xs[sb + (c + 1u)], ss_128_32_8_pf_xs[sb + (c + 2u)], ss_128_32_8_pf_xs[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_8_pf_xs[row] = m; rowL_128_32_8_pf_xs[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_xs(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_xs(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_xs_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_xs(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_xs[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_xs[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_xpv: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_xpv: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_xpv: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_xpv: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_xpv: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_xpv: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_xpv: u32;
+
+var<private> em_128_32_8_pf_xpv: array<f32, 4864>;
+fn emu_zero_128_32_8_pf_xpv(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_xpv[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_8_pf_xpv(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_8_pf_xpv[m * 256u + e] = f32(sh_128_32_8_pf_xpv[i]);
+  }
+}
+fn emu_ld_acc_128_32_8_pf_xpv(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_xpv[m * 256u + e] = ss_128_32_8_pf_xpv[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_8_pf_xpv(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_pf_xpv[off + (e / 16u) * stride + e % 16u] = em_128_32_8_pf_xpv[m * 256u + e]; }
+}
+fn emu_mma_128_32_8_pf_xpv(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_8_pf_xpv[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_pf_xpv[a * 256u + i * 16u + k], em_128_32_8_pf_xpv[b * 256u + k * 16u + j], acc); }
+      em_128_32_8_pf_xpv[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_xpv[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_xpv[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_xpv[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_xpv[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_xpv(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_pf_xpv(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_xpv = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_xpv[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_xpv[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_xpv[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_xpv[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_xpv[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_xpv[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_xpv[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_xpv[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_xpv[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_xpv[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_xpv[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_xpv[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_xpv[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_xpv[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_xpv[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_xpv[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_xpv[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_8_pf_xpv(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_8_pf_xpv(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_pf_xpv(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_8_pf_xpv(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_xpv[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_xpv = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_xpv[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_xpv[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xpv) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_xpv(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xpv[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8_pf_xpv(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    // (ablation: no P·V)
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_xpv(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_8_pf_xpv[sb + c], ss_128_32_8_pf_xpv[sb + (c + 1u)], ss_128_32_8_pf_xpv[sb + (c + 2u)], ss_128_32_8_pf_xpv[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_8_pf_xpv[row] = m; rowL_128_32_8_pf_xpv[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_xpv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_xpv(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_xpv_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_xpv(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_xpv[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_xpv[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_xld: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_xld: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_xld: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_xld: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_xld: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_xld: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_xld: u32;
+
+var<private> em_128_32_8_pf_xld: array<f32, 4864>;
+fn emu_zero_128_32_8_pf_xld(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_xld[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_8_pf_xld(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_8_pf_xld[m * 256u + e] = f32(sh_128_32_8_pf_xld[i]);
+  }
+}
+fn emu_ld_acc_128_32_8_pf_xld(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_xld[m * 256u + e] = ss_128_32_8_pf_xld[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_8_pf_xld(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_pf_xld[off + (e / 16u) * stride + e % 16u] = em_128_32_8_pf_xld[m * 256u + e]; }
+}
+fn emu_mma_128_32_8_pf_xld(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_8_pf_xld[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_pf_xld[a * 256u + i * 16u + k], em_128_32_8_pf_xld[b * 256u + k * 16u + j], acc); }
+      em_128_32_8_pf_xld[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_xld[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_xld[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_xld[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_xld[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_xld(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_pf_xld(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_xld = 0u; }
+    lv = j0 * p.zero;
+    // (ablation: no K/V loads or staging)
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_8_pf_xld(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_8_pf_xld(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_pf_xld(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_8_pf_xld(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_xld[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_xld = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_xld[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_xld[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xld) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_xld(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xld[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8_pf_xld(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_8_pf_xld(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_8_pf_xld(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_8_pf_xld(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_xld(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_8_pf_xld[sb + c], ss_128_32_8_pf_xld[sb + (c + 1u)], ss_128_32_8_pf_xld[sb + (c + 2u)], ss_128_32_8_pf_xld[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_8_pf_xld[row] = m; rowL_128_32_8_pf_xld[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_xld(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_xld(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_xld_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_xld(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_xld[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_xld[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_xbar: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_xbar: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_xbar: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_xbar: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_xbar: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_xbar: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_xbar: u32;
+
+var<private> em_128_32_8_pf_xbar: array<f32, 4864>;
+fn emu_zero_128_32_8_pf_xbar(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_xbar[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_8_pf_xbar(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_8_pf_xbar[m * 256u + e] = f32(sh_128_32_8_pf_xbar[i]);
+  }
+}
+fn emu_ld_acc_128_32_8_pf_xbar(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_xbar[m * 256u + e] = ss_128_32_8_pf_xbar[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_8_pf_xbar(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_pf_xbar[off + (e / 16u) * stride + e % 16u] = em_128_32_8_pf_xbar[m * 256u + e]; }
+}
+fn emu_mma_128_32_8_pf_xbar(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_8_pf_xbar[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_pf_xbar[a * 256u + i * 16u + k], em_128_32_8_pf_xbar[b * 256u + k * 16u + j], acc); }
+      em_128_32_8_pf_xbar[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_xbar[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_xbar[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_xbar[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_xbar[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_xbar(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_pf_xbar(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_xbar = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_xbar[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_xbar[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_xbar[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_xbar[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_xbar[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_xbar[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_xbar[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_xbar[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_xbar[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_xbar[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_xbar[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_xbar[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_xbar[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_xbar[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_xbar[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_xbar[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_xbar[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_8_pf_xbar(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_8_pf_xbar(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_pf_xbar(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_8_pf_xbar(16u, sb0 + n * 16u, 36u, ln);
+    }
+    // (ablation: no barrier)
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_xbar[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_xbar = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_xbar[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_xbar[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xbar) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_xbar(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xbar[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8_pf_xbar(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_8_pf_xbar(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_8_pf_xbar(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_8_pf_xbar(17u, 18u, 8u + n);
+      }
+    }
+    // (ablation: no barrier)
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_xbar(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_8_pf_xbar[sb + c], ss_128_32_8_pf_xbar[sb + (c + 1u)], ss_128_32_8_pf_xbar[sb + (c + 2u)], ss_128_32_8_pf_xbar[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_8_pf_xbar[row] = m; rowL_128_32_8_pf_xbar[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_xbar(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_xbar(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_xbar_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_xbar(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_xbar[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_xbar[tid] + log2(sum)) * LN2, sum > 0.0);
   }
 }
 
 // ==== 128_32_4_dbg: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
 // sh_128_32_4_dbg: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_dbg: array<f16, 8704>;
-var<workgroup> ss_128_32_4_dbg: array<f32, 2304>;   // per row group (16 rows): S / O scratch
+var<workgroup> ss_128_32_4_dbg: array<f32, 2304>;   // per subgroup: S / O scratch
 var<workgroup> rowM_128_32_4_dbg: array<f32, 64>;
 var<workgroup> rowL_128_32_4_dbg: array<f32, 64>;
 var<workgroup> anyNeed_128_32_4_dbg: u32;
@@ -6218,7 +6276,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-  let sb0 = sg * 576u;              // the row group's scratch
+  let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
@@ -6236,7 +6294,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     if (dbgOn && c0 == 0u) { for (var i = tid; i < 8704u; i += 128u) { dbg[14208u + i] = f32(sh_128_32_4_dbg[i]); } }
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 136u;
-      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_dbg(0u + k, qo + k * 16u, 136u, false); }
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_dbg(k, qo + k * 16u, 136u, false); }
     }
     workgroupBarrier();
   }
@@ -6268,7 +6326,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     for (var n = 0u; n < 2u; n++) {
       emu_zero_128_32_4_dbg(16u);
       for (var k = 0u; k < 8u; k++) {
-        emu_ld_128_32_4_dbg(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_dbg(0u + k, 18u, 16u);
+        emu_ld_128_32_4_dbg(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_dbg(k, 18u, 16u);
       }
       emu_st_acc_128_32_4_dbg(16u, sb0 + n * 16u, 36u, ln);
     }
@@ -6282,7 +6340,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
       let x = select(NEG, ss_128_32_4_dbg[sb + c] * scale2, i32(j0 + c) <= rowLim);
       mx = max(mx, x);
     }
-    mx = max(mx, emu_xor(mx, tid, 16u));
+    mx = max(mx, emu_xor16(mx, tid));
     var alpha = 1.0;
     if (mx > m + TH) {
       alpha = exp2(m - mx);
@@ -6314,7 +6372,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
 
     // O += P·V.
     for (var kk = 0u; kk < 2u; kk++) {
-      emu_ld_128_32_4_dbg(17u, 0u + sg * 640u + 0u + kk * 16u, 40u, false);
+      emu_ld_128_32_4_dbg(17u, 0u + sg * 640u + kk * 16u, 40u, false);
       for (var n = 0u; n < 8u; n++) {
         emu_ld_128_32_4_dbg(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_dbg(17u, 18u, 8u + n);
       }
@@ -6323,7 +6381,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
       for (var rd = 0u; rd < 4u; rd++) {
         for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
         workgroupBarrier();
-        if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + rd * 2304u + i] = ss_128_32_4_dbg[i]; } }
+        if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (rd * 32u) / 32u * 2304u + i] = ss_128_32_4_dbg[i]; } }
         workgroupBarrier();
       }
     }
@@ -6331,7 +6389,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
   }
 
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
-  l = l + emu_xor(l, tid, 16u);
+  l += emu_xor16(l, tid);
   let inv = select(0.0, 1.0 / l, l > 0.0);
   for (var rd = 0u; rd < 4u; rd++) {
     for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_dbg(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }

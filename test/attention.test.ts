@@ -195,7 +195,7 @@ const SGM_CASES: PrefillCase[] = [
   { T: 70, nHeads: 2, nKv: 1, d: 64, qPos0: 9, kvBase: 0, kvLen: 79, cap: 80, scale: 1, grow: 8, what: 'growing scores (rescales mid-row)' },
   { T: 33, nHeads: 2, nKv: 2, d: 128, qPos0: 0, kvBase: 0, kvLen: 150, cap: 150, causal: false, scale: 0.5, grow: 10, what: 'non-causal, growing scores' },
 ];
-const EMU_CONFIGS = new Set(['128_32_4_pf', '64_16_4_pf_il_db', '64_16_4_qs_vt', '128_32_8', '128_32_8_pf_sd', '128_32_4_pf_sd_r2']);
+const EMU_CONFIGS = new Set(['128_32_4_pf', '64_16_4_pf_il_db', '64_16_4_qs_vt', '128_32_8']);
 const EMU_CASES = new Set(['cached prefix, MQA', 'one full block', 'KV block of a pool rank (early rows see nothing)', 'empty cache',
   'growing scores (rescales mid-row)', 'non-causal, growing scores']);
 
@@ -287,7 +287,7 @@ describe('flashPrefill on subgroup matrices', () => {
     });
   }
 
-  for (const cfg of SGM_PREFILL_CONFIGS.filter((e) => !e.dbg)) {
+  for (const cfg of SGM_PREFILL_CONFIGS.filter((e) => !e.dbg && !e.x)) {
     const name = sgmEntryName(cfg);
     for (const emulate of [false, true]) {
       // Emulation compiles slowly on lavapipe (~30 s a config): these cover every switch.

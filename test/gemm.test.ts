@@ -405,7 +405,7 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
     } as unknown as Parameters<typeof chooseSgmKernel>[0];
     restoringEnv('FAPOOL_GEMM_PREFILL', () => {
       delete process.env.FAPOOL_GEMM_PREFILL;
-      expect(chooseSgmKernel(caps, 2048, 4096, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x128_sg2x2_k32_b1_u' });
+      expect(chooseSgmKernel(caps, 2048, 4096, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x128_sg2x2_k32_b1_un' });
       expect(chooseSgmKernel(caps, 2048, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g128x128_sg2x4_k32_b1_u' });
       // K % 32 != 0: the checked twins.
       expect(chooseSgmKernel(caps, 2048, 4096, 4100, false)).toEqual({ kind: 'tile-gen', id: 't128x128_sg2x2_k32_b1' });
@@ -616,7 +616,7 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
         expect(chooseGemmPath(caps, 8, 4096, 16384, 'f16')).toBe('subgroup-matrix');
         expect(tile(5, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1', splits: 4 });
         expect(chooseGemmPath(caps, 4, 4096, 16384, 'f16')).toBe('gemv');
-        expect(chooseSgmKernel(caps, 65, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x128_sg2x2_k32_b1_u' });   // prefill rows
+        expect(chooseSgmKernel(caps, 65, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x128_sg2x2_k32_b1_un' });   // prefill rows
         process.env.FAPOOL_DECODE_TILES = 'split:rows=5';   // the GEMV's rows 5..8 too
         expect(chooseGemmPath(caps, 5, 4096, 4096, 'f16')).toBe('subgroup-matrix');
         expect(chooseGatedPath(caps, 8, 16384, 4096, 'f16')).toBe('subgroup-matrix');   // not the tiled fallback of M < 16

@@ -106,10 +106,8 @@ export interface SgmPrefillConfig {
   interleaved?: boolean;
   /** K/V double-buffered by tile parity (one barrier a tile fewer). */
   doubleBuffer?: boolean;
-  /** Subgroups in pairs per 16 query rows, each with half of the score columns and of O's columns (16 rows per pair). */
-  splitD?: boolean;
-  /** Row blocks of 16 per subgroup (pair): 2 = each K/V fragment loaded feeds two products (needs splitD). */
-  rowBlocks?: number;
+  /** Timing ablation (entries …_x<stage>, wrong results): the tile loop leaves out sm, s, pv, ld or bar (see the generator). */
+  ablation?: string;
   /** Device debugging (entry 128_32_4_dbg): dump the intermediate values of rows 0.. of head 0 into PrefillArgs.debugOut. */
   debug?: boolean;
   /** Scalar emulation of the matrix operations (flash_attn_prefill_sgm_emu.wgsl): tests the control logic where there are no tensor cores. */
@@ -117,10 +115,10 @@ export interface SgmPrefillConfig {
 }
 
 /** A generated entry (shaders/flash_attn_prefill_sgm.gen.mjs CONFIGS). */
-export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; il: boolean; db: boolean; sd: boolean; rb: number; dbg: boolean }
+export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; il: boolean; db: boolean; x: string; dbg: boolean }
 
 const E = (d: number, bc: number, sg: number, o: Partial<SgmPrefillEntry> = {}): SgmPrefillEntry =>
-  ({ d, bc, sg, pf: false, qs: false, vt: false, il: false, db: false, sd: false, rb: 1, dbg: false, ...o });
+  ({ d, bc, sg, pf: false, qs: false, vt: false, il: false, db: false, x: '', dbg: false, ...o });
 
 /** The generated entries, in the generator's order. */
 export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
@@ -130,40 +128,36 @@ export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
   E(128, 32, 4, { pf: true, il: true, db: true }), E(128, 32, 4, { db: true }),
   E(64, 32, 4, { pf: true, il: true, db: true }), E(64, 16, 4, { pf: true, il: true, db: true }),
   E(64, 64, 4), E(64, 64, 4, { pf: true }), E(64, 32, 4, { pf: true }), E(64, 32, 8, { pf: true }), E(64, 16, 4, { qs: true, vt: true }),
-  E(128, 32, 8, { pf: true, sd: true }), E(128, 32, 16, { pf: true, sd: true }),
-  E(128, 32, 4, { pf: true, sd: true, rb: 2 }), E(128, 32, 8, { pf: true, sd: true, rb: 2 }),
+  ...['sm', 's', 'pv', 'ld', 'bar'].map((x) => E(128, 32, 8, { pf: true, x })),
   E(128, 32, 4, { dbg: true }),
 ];
 
 export const sgmEntryName = (e: SgmPrefillEntry): string =>
-  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.il ? '_il' : ''}${e.db ? '_db' : ''}${e.sd ? '_sd' : ''}${e.rb > 1 ? `_r${e.rb}` : ''}${e.dbg ? '_dbg' : ''}`;
+  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.il ? '_il' : ''}${e.db ? '_db' : ''}${e.x ? `_x${e.x}` : ''}${e.dbg ? '_dbg' : ''}`;
 
 function entryOf(d: number, c: SgmPrefillConfig): SgmPrefillEntry {
-  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, il: c.interleaved ?? false, db: c.doubleBuffer ?? false, sd: c.splitD ?? false, rb: c.rowBlocks ?? 1, dbg: c.debug ?? false };
+  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, il: c.interleaved ?? false, db: c.doubleBuffer ?? false, x: c.ablation ?? '', dbg: c.debug ?? false };
 }
 
 /** The config of a generated entry (sweeps and tests enumerate SGM_PREFILL_CONFIGS). */
 export function sgmConfigOf(e: SgmPrefillEntry, extra: Partial<SgmPrefillConfig> = {}): SgmPrefillConfig {
-  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, interleaved: e.il, doubleBuffer: e.db, splitD: e.sd, rowBlocks: e.rb, debug: e.dbg, ...extra };
+  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, interleaved: e.il, doubleBuffer: e.db, ablation: e.x || undefined, debug: e.dbg, ...extra };
 }
 
-/** Workgroup memory of a generated entry in bytes (mirrors layout() in the generator); +2 KiB for the emulation's exchange array. */
+/** Workgroup memory of a generated entry in bytes (mirrors layout() in the generator); +1 KiB for the emulation's exchange array. */
 export function sgmPrefillStorageBytes(e: SgmPrefillEntry, emulate = false): number {
   const { halves, ssPer, br } = sgmHalves(e);
-  return halves * 2 + (br / (16 * e.rb)) * ssPer * 4 + 2 * br * 4 + 4 + (emulate ? 2048 : 0);
+  return halves * 2 + e.sg * ssPer * 4 + 2 * br * 4 + 4 + (emulate ? 1024 : 0);
 }
-
-/** Query rows per workgroup: 16·rb per subgroup (sd: per pair of subgroups). */
-const sgmRows = (e: Pick<SgmPrefillEntry, 'sg' | 'sd' | 'rb'>): number => 16 * e.rb * (e.sd ? e.sg / 2 : e.sg);
 
 /** f16 elements of workgroup memory and the Q rows staged per chunk (mirrors layout() in the generator). */
 function sgmHalves(e: SgmPrefillEntry): { halves: number; qc: number; ssPer: number; br: number } {
-  const lk = e.d + 8, lv = e.vt ? e.bc + 8 : e.d + 8, lp = e.bc + 8, ss = e.bc + 4, br = sgmRows(e);
+  const lk = e.d + 8, lv = e.vt ? e.bc + 8 : e.d + 8, lp = e.bc + 8, ss = e.bc + 4, br = 16 * e.sg;
   const kSize = e.bc * lk, vSize = e.vt ? e.d * lv : e.bc * lk;
-  const pNeed = br * lp;
+  const pNeed = e.sg * 16 * lp;
   const halves = (e.db ? 2 : 1) * (kSize + vSize) + (e.qs ? br * lk : 0) + (pNeed > kSize ? pNeed : 0);
   const qc = Math.min(br, Math.floor(halves / lk / 16) * 16);
-  return { halves, qc, ssPer: 16 * e.rb * ss, br };
+  return { halves, qc, ssPer: 16 * ss, br };
 }
 
 /**
@@ -177,7 +171,7 @@ export function sgmDebugLayout(e: SgmPrefillEntry): {
 } {
   const ss = e.bc + 4, lp = e.bc + 8, lk = e.d + 8;
   const { qc, ssPer, br } = sgmHalves(e), qRows = e.qs ? br : qc;
-  const p = (br / 16) * ssPer, o = p + br * lp, ml = o + (e.d / e.bc) * (br / 16) * ssPer, q = ml + 2 * br, k = q + qRows * lk;
+  const p = e.sg * ssPer, o = p + e.sg * 16 * lp, ml = o + (e.d / e.bc) * e.sg * ssPer, q = ml + 2 * br, k = q + qRows * lk;
   const s = (t: number, c: number) => (t >> 4) * ssPer + (t & 15) * ss + c;
   return { lk, lp, ssPer, p, o, ml, q, qRows, k, size: k + e.bc * lk, s };
 }
@@ -209,8 +203,8 @@ export function chooseSgmPrefill(caps: Caps, d: number): SgmPrefillConfig | null
   if (env === 'tiled') return null;
   if (env) {
     // Asked for by name: it runs, or the request is refused (never a silent fallback).
-    const e = SGM_PREFILL_CONFIGS.find((g) => !g.dbg && sgmEntryName(g) === env);
-    if (!e) throw new LimitError(`FAPOOL_FA_PREFILL=${env}: not a generated entry (have tiled, ${SGM_PREFILL_CONFIGS.filter((g) => !g.dbg).map(sgmEntryName).join(', ')})`);
+    const e = SGM_PREFILL_CONFIGS.find((g) => !g.dbg && !g.x && sgmEntryName(g) === env);
+    if (!e) throw new LimitError(`FAPOOL_FA_PREFILL=${env}: not a generated entry (have tiled, ${SGM_PREFILL_CONFIGS.filter((g) => !g.dbg && !g.x).map(sgmEntryName).join(', ')})`);
     if (e.d !== d) throw new LimitError(`FAPOOL_FA_PREFILL=${env}: an entry for head dim ${e.d}, the model's is ${d}`);
     const c = sgmConfigOf(e);
     if (!sgmConfigFits(caps, d, c)) throw new LimitError(`FAPOOL_FA_PREFILL=${env}: does not fit this device (${sgmPrefillStorageBytes(e)} bytes of workgroup memory, ${32 * e.sg} invocations)`);
@@ -324,7 +318,7 @@ export function flashPrefill(gpu: Gpu, a: PrefillArgs): Dispatch {
       if (!a.debugOut) throw new ShapeError(`${k}: sgm.debug needs debugOut`);
       bind.dbg = a.debugOut;
     }
-    return gpu.dispatch(prog, { bind, uniforms: { ...uniforms, zero: 0 }, workgroups: [ceilDiv(T, sgmRows(entryOf(s.d, c))), s.nHeads] });
+    return gpu.dispatch(prog, { bind, uniforms: { ...uniforms, zero: 0 }, workgroups: [ceilDiv(T, 16 * c.subgroups), s.nHeads] });
   }
   const tiles = a.tiles ?? prefillTiles(gpu.caps, s.dtype, s.d);
   if (a.tiles) {

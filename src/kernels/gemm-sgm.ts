@@ -308,10 +308,12 @@ const splitKProgram = defineProgram<SplitKCfg>({
  * H200 session 10 (kernels-bench/notes/gemm.md, round 8): the 128×128 tile of four subgroups with unchecked
  * staging, 181–184 TFLOP/s on 4096³ against 151–153 for session 2's t128x256 (gemm-stability.js, ±1 over buffer
  * sets); gated g128x128 unchecked 180–184 against 157; seed-4l warm TTFT 4K 72.3 → 65 ms, 32K 1059–1162 → 1023–1031 ms.
- * An _u tile runs where K % 32 == 0; elsewhere its checked twin (tileGenForShape). A device it does not fit keeps
- * the direct kernel.
+ * Session 11: the plain tile without register prefetch (_un, 200 registers against 235) 186–189 TFLOP/s in
+ * gemm-stability (session 10) and the same float64 errors as _u in the H200 sweep (ragged 2.1e-4, 4096³ sampled
+ * 2.5e-4); the gated one stays _u (its _un: 167). An _u/_un tile runs where K % 32 == 0; elsewhere its checked
+ * twin (tileGenForShape). A device it does not fit keeps the direct kernel.
  */
-export const GEMM_PREFILL_DEFAULT = 'tile-gen:t128x128_sg2x2_k32_b1_u,g128x128_sg2x4_k32_b1_u';
+export const GEMM_PREFILL_DEFAULT = 'tile-gen:t128x128_sg2x2_k32_b1_un,g128x128_sg2x4_k32_b1_u';
 
 /**
  * Prefill kernel choice (M > SKINNY_MAX_M on the subgroup-matrix path), from FAPOOL_GEMM_PREFILL, else
