@@ -5025,6 +5025,556 @@ fn fa_sgm_64_16_4_qs_vt_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_work
   }
 }
 
+// ==== 128_32_8_pf_sv: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_sv: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_sv: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_sv: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_sv: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_sv: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_sv: u32;
+
+var<private> em_128_32_8_pf_sv: array<f32, 4864>;
+fn emu_zero_128_32_8_pf_sv(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_sv[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_8_pf_sv(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_8_pf_sv[m * 256u + e] = f32(sh_128_32_8_pf_sv[i]);
+  }
+}
+fn emu_ld_acc_128_32_8_pf_sv(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_sv[m * 256u + e] = ss_128_32_8_pf_sv[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_8_pf_sv(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_pf_sv[off + (e / 16u) * stride + e % 16u] = em_128_32_8_pf_sv[m * 256u + e]; }
+}
+fn emu_mma_128_32_8_pf_sv(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_8_pf_sv[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_pf_sv[a * 256u + i * 16u + k], em_128_32_8_pf_sv[b * 256u + k * 16u + j], acc); }
+      em_128_32_8_pf_sv[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_8_pf_sv(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  var blockLim = i32(kvLen) - 1;          // the smallest rowLim of the block (its first row): tiles up to it need no mask
+  if (p.causal != 0u) { blockLim = min(blockLim, i32(p.qPos0 + t0) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_sv[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_sv[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_sv[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_sv[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_sv(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_pf_sv(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_sv = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_sv[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_sv[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_sv[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_sv[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_sv[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_sv[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_sv[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_sv[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_sv[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_sv[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_sv[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_sv[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_sv[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_sv[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_sv[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_sv[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_sv[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_sv[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_sv[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_sv[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_sv[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_sv[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_sv[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_sv[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_sv[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_sv[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_sv[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_sv[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_sv[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_sv[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_sv[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_sv[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_8_pf_sv(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_8_pf_sv(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_pf_sv(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_8_pf_sv(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    let c0 = hh * 16u;
+    let s0 = vec4f(ss_128_32_8_pf_sv[sb + c0 + 0u], ss_128_32_8_pf_sv[sb + c0 + 1u], ss_128_32_8_pf_sv[sb + c0 + 2u], ss_128_32_8_pf_sv[sb + c0 + 3u]) * scale2;
+    let s1 = vec4f(ss_128_32_8_pf_sv[sb + c0 + 4u], ss_128_32_8_pf_sv[sb + c0 + 5u], ss_128_32_8_pf_sv[sb + c0 + 6u], ss_128_32_8_pf_sv[sb + c0 + 7u]) * scale2;
+    let s2 = vec4f(ss_128_32_8_pf_sv[sb + c0 + 8u], ss_128_32_8_pf_sv[sb + c0 + 9u], ss_128_32_8_pf_sv[sb + c0 + 10u], ss_128_32_8_pf_sv[sb + c0 + 11u]) * scale2;
+    let s3 = vec4f(ss_128_32_8_pf_sv[sb + c0 + 12u], ss_128_32_8_pf_sv[sb + c0 + 13u], ss_128_32_8_pf_sv[sb + c0 + 14u], ss_128_32_8_pf_sv[sb + c0 + 15u]) * scale2;
+    let whole = i32(j0 + 31u) <= blockLim;   // workgroup-uniform: no key of the tile is past any row's limit
+    var x = array<f32, 16>(s0.x, s0.y, s0.z, s0.w, s1.x, s1.y, s1.z, s1.w, s2.x, s2.y, s2.z, s2.w, s3.x, s3.y, s3.z, s3.w);
+    if (!whole) {
+      x[0] = select(NEG, x[0], i32(j0 + c0 + 0u) <= rowLim);
+      x[1] = select(NEG, x[1], i32(j0 + c0 + 1u) <= rowLim);
+      x[2] = select(NEG, x[2], i32(j0 + c0 + 2u) <= rowLim);
+      x[3] = select(NEG, x[3], i32(j0 + c0 + 3u) <= rowLim);
+      x[4] = select(NEG, x[4], i32(j0 + c0 + 4u) <= rowLim);
+      x[5] = select(NEG, x[5], i32(j0 + c0 + 5u) <= rowLim);
+      x[6] = select(NEG, x[6], i32(j0 + c0 + 6u) <= rowLim);
+      x[7] = select(NEG, x[7], i32(j0 + c0 + 7u) <= rowLim);
+      x[8] = select(NEG, x[8], i32(j0 + c0 + 8u) <= rowLim);
+      x[9] = select(NEG, x[9], i32(j0 + c0 + 9u) <= rowLim);
+      x[10] = select(NEG, x[10], i32(j0 + c0 + 10u) <= rowLim);
+      x[11] = select(NEG, x[11], i32(j0 + c0 + 11u) <= rowLim);
+      x[12] = select(NEG, x[12], i32(j0 + c0 + 12u) <= rowLim);
+      x[13] = select(NEG, x[13], i32(j0 + c0 + 13u) <= rowLim);
+      x[14] = select(NEG, x[14], i32(j0 + c0 + 14u) <= rowLim);
+      x[15] = select(NEG, x[15], i32(j0 + c0 + 15u) <= rowLim);
+    }
+    var mx = max(max(max(max(x[0], x[1]), max(x[2], x[3])), max(max(x[4], x[5]), max(x[6], x[7]))), max(max(max(x[8], x[9]), max(x[10], x[11])), max(max(x[12], x[13]), max(x[14], x[15]))));
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_sv = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    let pb = 8704u + row * 40u + c0;
+    let e0 = select(0.0, exp2(x[0] - m), x[0] > 0.5 * NEG);
+    let e1 = select(0.0, exp2(x[1] - m), x[1] > 0.5 * NEG);
+    let e2 = select(0.0, exp2(x[2] - m), x[2] > 0.5 * NEG);
+    let e3 = select(0.0, exp2(x[3] - m), x[3] > 0.5 * NEG);
+    let e4 = select(0.0, exp2(x[4] - m), x[4] > 0.5 * NEG);
+    let e5 = select(0.0, exp2(x[5] - m), x[5] > 0.5 * NEG);
+    let e6 = select(0.0, exp2(x[6] - m), x[6] > 0.5 * NEG);
+    let e7 = select(0.0, exp2(x[7] - m), x[7] > 0.5 * NEG);
+    let e8 = select(0.0, exp2(x[8] - m), x[8] > 0.5 * NEG);
+    let e9 = select(0.0, exp2(x[9] - m), x[9] > 0.5 * NEG);
+    let e10 = select(0.0, exp2(x[10] - m), x[10] > 0.5 * NEG);
+    let e11 = select(0.0, exp2(x[11] - m), x[11] > 0.5 * NEG);
+    let e12 = select(0.0, exp2(x[12] - m), x[12] > 0.5 * NEG);
+    let e13 = select(0.0, exp2(x[13] - m), x[13] > 0.5 * NEG);
+    let e14 = select(0.0, exp2(x[14] - m), x[14] > 0.5 * NEG);
+    let e15 = select(0.0, exp2(x[15] - m), x[15] > 0.5 * NEG);
+    sh_128_32_8_pf_sv[pb + 0u] = f16(e0);
+    sh_128_32_8_pf_sv[pb + 1u] = f16(e1);
+    sh_128_32_8_pf_sv[pb + 2u] = f16(e2);
+    sh_128_32_8_pf_sv[pb + 3u] = f16(e3);
+    sh_128_32_8_pf_sv[pb + 4u] = f16(e4);
+    sh_128_32_8_pf_sv[pb + 5u] = f16(e5);
+    sh_128_32_8_pf_sv[pb + 6u] = f16(e6);
+    sh_128_32_8_pf_sv[pb + 7u] = f16(e7);
+    sh_128_32_8_pf_sv[pb + 8u] = f16(e8);
+    sh_128_32_8_pf_sv[pb + 9u] = f16(e9);
+    sh_128_32_8_pf_sv[pb + 10u] = f16(e10);
+    sh_128_32_8_pf_sv[pb + 11u] = f16(e11);
+    sh_128_32_8_pf_sv[pb + 12u] = f16(e12);
+    sh_128_32_8_pf_sv[pb + 13u] = f16(e13);
+    sh_128_32_8_pf_sv[pb + 14u] = f16(e14);
+    sh_128_32_8_pf_sv[pb + 15u] = f16(e15);
+    l = l * alpha + ((((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))) + (((e8 + e9) + (e10 + e11)) + ((e12 + e13) + (e14 + e15))));
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_sv) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_sv(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_sv[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8_pf_sv(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_8_pf_sv(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_8_pf_sv(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_8_pf_sv(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_sv(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_8_pf_sv[sb + c], ss_128_32_8_pf_sv[sb + (c + 1u)], ss_128_32_8_pf_sv[sb + (c + 2u)], ss_128_32_8_pf_sv[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_8_pf_sv[row] = m; rowL_128_32_8_pf_sv[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_sv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_sv(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_sv_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_sv(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_sv[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_sv[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_16_8_pf_sv: D = 128, BC = 16, SG = 8, prefetch: BR = 128 rows, 256 invocations, 26116 bytes of workgroup memory ====
+// sh_128_16_8_pf_sv: K tile [16][136] at 0, V [16][136] at 2176, P [128][24] at 4352.
+var<workgroup> sh_128_16_8_pf_sv: array<f16, 7424>;
+var<workgroup> ss_128_16_8_pf_sv: array<f32, 2560>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_16_8_pf_sv: array<f32, 128>;
+var<workgroup> rowL_128_16_8_pf_sv: array<f32, 128>;
+var<workgroup> anyNeed_128_16_8_pf_sv: u32;
+
+var<private> em_128_16_8_pf_sv: array<f32, 4864>;
+fn emu_zero_128_16_8_pf_sv(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_16_8_pf_sv[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_16_8_pf_sv(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_16_8_pf_sv[m * 256u + e] = f32(sh_128_16_8_pf_sv[i]);
+  }
+}
+fn emu_ld_acc_128_16_8_pf_sv(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_16_8_pf_sv[m * 256u + e] = ss_128_16_8_pf_sv[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_16_8_pf_sv(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_16_8_pf_sv[off + (e / 16u) * stride + e % 16u] = em_128_16_8_pf_sv[m * 256u + e]; }
+}
+fn emu_mma_128_16_8_pf_sv(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_16_8_pf_sv[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_16_8_pf_sv[a * 256u + i * 16u + k], em_128_16_8_pf_sv[b * 256u + k * 16u + j], acc); }
+      em_128_16_8_pf_sv[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_16_8_pf_sv(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  var blockLim = i32(kvLen) - 1;          // the smallest rowLim of the block (its first row): tiles up to it need no mask
+  if (p.causal != 0u) { blockLim = min(blockLim, i32(p.qPos0 + t0) - i32(p.kvBase)); }
+  let sb0 = sg * 320u;              // the subgroup's scratch
+  let sb = sb0 + r * 20u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 48 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 128u; c0 += 48u) {
+    for (var i = tid; i < 1536u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_16_8_pf_sv[rr * 136u + d4 * 4u] = v.x; sh_128_16_8_pf_sv[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_16_8_pf_sv[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_16_8_pf_sv[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 48u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_16_8_pf_sv(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_16_8_pf_sv(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 16u) {
+    if (tid == 0u) { anyNeed_128_16_8_pf_sv = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_16_8_pf_sv[c * 136u + d4 * 4u] = pk0.x; sh_128_16_8_pf_sv[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_16_8_pf_sv[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_16_8_pf_sv[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_16_8_pf_sv[2176u + c * 136u + d4 * 4u] = pv0.x; sh_128_16_8_pf_sv[2176u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_16_8_pf_sv[2176u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_16_8_pf_sv[2176u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_16_8_pf_sv[c * 136u + d4 * 4u] = pk1.x; sh_128_16_8_pf_sv[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_16_8_pf_sv[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_16_8_pf_sv[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_16_8_pf_sv[2176u + c * 136u + d4 * 4u] = pv1.x; sh_128_16_8_pf_sv[2176u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_16_8_pf_sv[2176u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_16_8_pf_sv[2176u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 16u + c < kvEnd) { let g = (kvRow0 + j0 + 16u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 16u + c < kvEnd) { let g = (kvRow0 + j0 + 16u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 1u; n++) {
+      emu_zero_128_16_8_pf_sv(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_16_8_pf_sv(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_16_8_pf_sv(k, 18u, 16u);
+      }
+      emu_st_acc_128_16_8_pf_sv(16u, sb0 + n * 16u, 20u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    let c0 = hh * 8u;
+    let s0 = vec4f(ss_128_16_8_pf_sv[sb + c0 + 0u], ss_128_16_8_pf_sv[sb + c0 + 1u], ss_128_16_8_pf_sv[sb + c0 + 2u], ss_128_16_8_pf_sv[sb + c0 + 3u]) * scale2;
+    let s1 = vec4f(ss_128_16_8_pf_sv[sb + c0 + 4u], ss_128_16_8_pf_sv[sb + c0 + 5u], ss_128_16_8_pf_sv[sb + c0 + 6u], ss_128_16_8_pf_sv[sb + c0 + 7u]) * scale2;
+    let whole = i32(j0 + 15u) <= blockLim;   // workgroup-uniform: no key of the tile is past any row's limit
+    var x = array<f32, 8>(s0.x, s0.y, s0.z, s0.w, s1.x, s1.y, s1.z, s1.w);
+    if (!whole) {
+      x[0] = select(NEG, x[0], i32(j0 + c0 + 0u) <= rowLim);
+      x[1] = select(NEG, x[1], i32(j0 + c0 + 1u) <= rowLim);
+      x[2] = select(NEG, x[2], i32(j0 + c0 + 2u) <= rowLim);
+      x[3] = select(NEG, x[3], i32(j0 + c0 + 3u) <= rowLim);
+      x[4] = select(NEG, x[4], i32(j0 + c0 + 4u) <= rowLim);
+      x[5] = select(NEG, x[5], i32(j0 + c0 + 5u) <= rowLim);
+      x[6] = select(NEG, x[6], i32(j0 + c0 + 6u) <= rowLim);
+      x[7] = select(NEG, x[7], i32(j0 + c0 + 7u) <= rowLim);
+    }
+    var mx = max(max(max(x[0], x[1]), max(x[2], x[3])), max(max(x[4], x[5]), max(x[6], x[7])));
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_16_8_pf_sv = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    let pb = 4352u + row * 24u + c0;
+    let e0 = select(0.0, exp2(x[0] - m), x[0] > 0.5 * NEG);
+    let e1 = select(0.0, exp2(x[1] - m), x[1] > 0.5 * NEG);
+    let e2 = select(0.0, exp2(x[2] - m), x[2] > 0.5 * NEG);
+    let e3 = select(0.0, exp2(x[3] - m), x[3] > 0.5 * NEG);
+    let e4 = select(0.0, exp2(x[4] - m), x[4] > 0.5 * NEG);
+    let e5 = select(0.0, exp2(x[5] - m), x[5] > 0.5 * NEG);
+    let e6 = select(0.0, exp2(x[6] - m), x[6] > 0.5 * NEG);
+    let e7 = select(0.0, exp2(x[7] - m), x[7] > 0.5 * NEG);
+    sh_128_16_8_pf_sv[pb + 0u] = f16(e0);
+    sh_128_16_8_pf_sv[pb + 1u] = f16(e1);
+    sh_128_16_8_pf_sv[pb + 2u] = f16(e2);
+    sh_128_16_8_pf_sv[pb + 3u] = f16(e3);
+    sh_128_16_8_pf_sv[pb + 4u] = f16(e4);
+    sh_128_16_8_pf_sv[pb + 5u] = f16(e5);
+    sh_128_16_8_pf_sv[pb + 6u] = f16(e6);
+    sh_128_16_8_pf_sv[pb + 7u] = f16(e7);
+    l = l * alpha + (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7)));
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_16_8_pf_sv) != 0u) {
+      for (var rd = 0u; rd < 8u; rd++) {
+        for (var i = 0u; i < 1u; i++) { emu_st_acc_128_16_8_pf_sv(8u + rd * 1u + i, sb0 + i * 16u, 20u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8_pf_sv[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 1u; i++) { emu_ld_acc_128_16_8_pf_sv(8u + rd * 1u + i, sb0 + i * 16u, 20u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 1u; kk++) {
+      emu_ld_128_16_8_pf_sv(17u, 4352u + sg * 384u + kk * 16u, 24u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_16_8_pf_sv(18u, 2176u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_16_8_pf_sv(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 8u; rd++) {
+    for (var i = 0u; i < 1u; i++) { emu_st_acc_128_16_8_pf_sv(8u + rd * 1u + i, sb0 + i * 16u, 20u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
+        let v = vec4f(ss_128_16_8_pf_sv[sb + c], ss_128_16_8_pf_sv[sb + (c + 1u)], ss_128_16_8_pf_sv[sb + (c + 2u)], ss_128_16_8_pf_sv[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 16u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_16_8_pf_sv[row] = m; rowL_128_16_8_pf_sv[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_16_8_pf_sv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_16_8_pf_sv(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_16_8_pf_sv_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_16_8_pf_sv(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_16_8_pf_sv[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_16_8_pf_sv[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
 // ==== 128_32_8_pf_xsm: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
 // sh_128_32_8_pf_xsm: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
 var<workgroup> sh_128_32_8_pf_xsm: array<f16, 13824>;
