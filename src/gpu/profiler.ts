@@ -76,6 +76,12 @@ export interface TimeForOptions {
   maxInner?: number;
   samples?: number;
   warmup?: number;
+  /**
+   * Keep the GPU busy with the list for about this long (ms) before the probe (default 100): after seconds of
+   * host-side work (read-backs, float64 references) the first kernel timed ran at ≈ ¼ speed on the H200 (idle
+   * clocks), 4× the same kernel's time a moment later (kernels-bench/NOTES.md, session 11). 0: no such warm-up.
+   */
+  busyMs?: number;
 }
 
 /**
@@ -83,8 +89,13 @@ export interface TimeForOptions {
  * (timer quantisation and launch overhead spread over many executions). Also returns the count chosen.
  */
 export async function timeDispatchesFor(gpu: Gpu, list: readonly Step[], o: TimeForOptions = {}): Promise<Timing & { inner: number }> {
-  const targetMs = o.targetMs ?? 10, maxInner = o.maxInner ?? 200;
-  const probe = await timeDispatches(gpu, list, { warmup: 2, samples: 3, inner: 1 });
+  const targetMs = o.targetMs ?? 10, maxInner = o.maxInner ?? 200, busyMs = o.busyMs ?? 100;
+  let probe = await timeDispatches(gpu, list, { warmup: 2, samples: 3, inner: 1 });
+  if (busyMs > 0 && probe.medianMs * 5 < busyMs) {
+    const reps = Math.min(10_000, Math.ceil(busyMs / Math.max(probe.medianMs, 1e-3)));
+    await timeDispatches(gpu, list, { warmup: 0, samples: 1, inner: reps });
+    probe = await timeDispatches(gpu, list, { warmup: 0, samples: 3, inner: 1 });
+  }
   const inner = Math.max(1, Math.min(maxInner, Math.ceil(targetMs / Math.max(probe.medianMs, 1e-4))));
   return { ...await timeDispatches(gpu, list, { warmup: o.warmup ?? 2, samples: o.samples, inner }), inner };
 }
