@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Session 11, call 4: the first-variant artefact (the first kernel timed in a process after host work ran ≈ 4×
-# slow at 4K: idle clocks?) with timeDispatchesFor's new busy warm-up (100 ms of the list before the probe):
+# Session 11, calls 4–5: the first-variant artefact (the first kernels timed in a process ran ≈ 4×
+# slow at 4K: idle clocks?) with timeDispatchesFor's busy warm-up (call 4: 100 ms before the probe; call 5: 1.5 s on a process's first timing, 0.3 s after, by the clock):
 # the FA sweep as in call 3, and the GEMM sweep's square part that ranked tiles by luck in session 10.
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)

@@ -77,23 +77,28 @@ export interface TimeForOptions {
   samples?: number;
   warmup?: number;
   /**
-   * Keep the GPU busy with the list for about this long (ms) before the probe (default 100): after seconds of
-   * host-side work (read-backs, float64 references) the first kernel timed ran at ≈ ¼ speed on the H200 (idle
-   * clocks), 4× the same kernel's time a moment later (kernels-bench/NOTES.md, session 11). 0: no such warm-up.
+   * Keep the GPU busy with the list for about this long (ms) before the probe (default 300; the first call of a
+   * process 1500): on the H200 the clocks sit at 345 MHz when idle, and the first kernels timed in a process ran
+   * 3–5× slow for about a second, 100 ms of warm-up did not help (kernels-bench/NOTES.md, session 11). 0: none.
    */
   busyMs?: number;
 }
+
+/** Whether this process has run a timing already (the first one warms the clocks for longer). */
+let clocksWarmed = false;
 
 /**
  * timeDispatches with the executions per sample sized from a short probe, so that a sample takes about targetMs
  * (timer quantisation and launch overhead spread over many executions). Also returns the count chosen.
  */
 export async function timeDispatchesFor(gpu: Gpu, list: readonly Step[], o: TimeForOptions = {}): Promise<Timing & { inner: number }> {
-  const targetMs = o.targetMs ?? 10, maxInner = o.maxInner ?? 200, busyMs = o.busyMs ?? 100;
+  const targetMs = o.targetMs ?? 10, maxInner = o.maxInner ?? 200, busyMs = o.busyMs ?? (clocksWarmed ? 300 : 1500);
+  clocksWarmed = true;
   let probe = await timeDispatches(gpu, list, { warmup: 2, samples: 3, inner: 1 });
   if (busyMs > 0 && probe.medianMs * 5 < busyMs) {
-    const reps = Math.min(10_000, Math.ceil(busyMs / Math.max(probe.medianMs, 1e-3)));
-    await timeDispatches(gpu, list, { warmup: 0, samples: 1, inner: reps });
+    // By the clock, not by a count from the probe: the probe itself may have run at idle clocks.
+    const reps = Math.min(10_000, Math.ceil(50 / Math.max(probe.medianMs, 1e-3)));
+    for (const t0 = performance.now(); performance.now() - t0 < busyMs;) await timeDispatches(gpu, list, { warmup: 0, samples: 1, inner: reps });
     probe = await timeDispatches(gpu, list, { warmup: 0, samples: 3, inner: 1 });
   }
   const inner = Math.max(1, Math.min(maxInner, Math.ceil(targetMs / Math.max(probe.medianMs, 1e-4))));
