@@ -16,10 +16,6 @@ import { fileURLToPath } from 'node:url';
  * il — the BC/16 score blocks accumulate interleaved (independent product chains; else one block after the other);
  * db — K/V (and P over K) double-buffered by tile parity: the next tile stages into the other buffer, so the
  *      barrier at the end of each tile goes (3 barriers a tile instead of 4);
- * sv — the softmax as straight-line code over a contiguous run of BC/2 columns an invocation: S read once
- *      (4-wide, conflict-free with the scratch's BC+4 stride), kept in registers for the max and the exponentials,
- *      and no per-element causal mask on tiles every row of the block sees whole (session 11's ablation: the
- *      softmax is 23 % of the tile time);
  * x — an ablation for timing only (wrong results, never a default or a test entry): the tile loop leaves one
  *      stage out — sm: the softmax (no S reads, no P writes); s: the S = Q·Kᵀ products and S stores; pv: the
  *      O += P·V products; ld: the K/V global loads and staging stores; bar: the barriers after S and at the
@@ -30,7 +26,7 @@ import { fileURLToPath } from 'node:url';
  * tile loop — above the staging of K/V/P they must read — which made every tensor-core prefill wrong
  * (kernels-bench/notes/attn.md, session 3). Loop-variant offsets cannot be hoisted.
  */
-const C = (D, BC, SG, o = {}) => ({ D, BC, SG, pf: false, qs: false, vt: false, il: false, db: false, sv: false, x: '', dbg: false, ...o });
+const C = (D, BC, SG, o = {}) => ({ D, BC, SG, pf: false, qs: false, vt: false, il: false, db: false, x: '', dbg: false, ...o });
 // (A switch sb — the scratch as 16×16 blocks of stride 16 — was wrong on the H200 even with loop-variant offsets,
 // right in emulation; unexplained, removed in session 3.)
 export const CONFIGS = [
@@ -40,12 +36,11 @@ export const CONFIGS = [
   C(128, 32, 4, { pf: true, il: true, db: true }), C(128, 32, 4, { db: true }),
   C(64, 32, 4, { pf: true, il: true, db: true }), C(64, 16, 4, { pf: true, il: true, db: true }),
   C(64, 64, 4), C(64, 64, 4, { pf: true }), C(64, 32, 4, { pf: true }), C(64, 32, 8, { pf: true }), C(64, 16, 4, { qs: true, vt: true }),
-  C(128, 32, 8, { pf: true, sv: true }), C(128, 16, 8, { pf: true, sv: true }),
   ...['sm', 's', 'pv', 'ld', 'bar'].map((x) => C(128, 32, 8, { pf: true, x })),
   C(128, 32, 4, { dbg: true }),
 ];
 
-export const configName = (c) => `${c.D}_${c.BC}_${c.SG}${c.pf ? '_pf' : ''}${c.qs ? '_qs' : ''}${c.vt ? '_vt' : ''}${c.il ? '_il' : ''}${c.db ? '_db' : ''}${c.sv ? '_sv' : ''}${c.x ? `_x${c.x}` : ''}${c.dbg ? '_dbg' : ''}`;
+export const configName = (c) => `${c.D}_${c.BC}_${c.SG}${c.pf ? '_pf' : ''}${c.qs ? '_qs' : ''}${c.vt ? '_vt' : ''}${c.il ? '_il' : ''}${c.db ? '_db' : ''}${c.x ? `_x${c.x}` : ''}${c.dbg ? '_dbg' : ''}`;
 
 /** Workgroup-memory layout of a config (mirrored by sgmPrefillStorageBytes in src/kernels/attention.ts). */
 export function layout(c) {
@@ -326,29 +321,6 @@ ${ind(stageKV('c', 'd4', 'kv', 'vv'), 6)}
   const prologue = cfg.pf && cfg.x !== 'ld' ? `${range(NPT).map((u) => `  var pk${u} = T4();\n  var pv${u} = T4();`).join('\n')}
 ${pfLoad('0u').replace(/^    /gm, '  ')}
 ` : '';
-  // sv: invocation (r, hh) reads its row's columns hh·HALF .. hh·HALF + HALF − 1 once (HALF/4 runs of 4).
-  const xs = range(HALF), runs = range(HALF / 4);
-  const tree = (v, op) => (v.length === 1 ? v[0] : tree(range(Math.ceil(v.length / 2)).map((i) => (2 * i + 1 < v.length ? op(v[2 * i], v[2 * i + 1]) : v[2 * i])), op));
-  const svSoftmax = `    let c0 = hh * ${HALF}u;
-${runs.map((i) => `    let s${i} = vec4f(${range(4).map((k) => sAt(`c0 + ${4 * i + k}u`)).join(', ')}) * scale2;`).join('\n')}
-    let whole = i32(j0 + ${BC - 1}u) <= blockLim;   // workgroup-uniform: no key of the tile is past any row's limit
-    var x = array<f32, ${HALF}>(${xs.map((j) => `s${j >> 2}.${'xyzw'[j & 3]}`).join(', ')});
-    if (!whole) {
-${xs.map((j) => `      x[${j}] = select(NEG, x[${j}], i32(j0 + c0 + ${j}u) <= rowLim);`).join('\n')}
-    }
-    var mx = ${tree(xs.map((j) => `x[${j}]`), (a, b) => `max(${a}, ${b})`)};
-    mx = max(mx, ${xor16('mx')});
-    var alpha = 1.0;
-    if (mx > m + TH) {
-      alpha = exp2(m - mx);
-      if (m > 0.5 * NEG) { anyNeed_${X} = 1u; } // O rows are nonzero only once the row has seen a key
-      m = mx;
-    }
-    let pb = ${B('p')}u + row * ${L.LP}u${PKB} + c0;
-${xs.map((j) => `    let e${j} = select(0.0, exp2(x[${j}] - m), x[${j}] > 0.5 * NEG);`).join('\n')}
-${xs.map((j) => `    ${sh}[pb + ${j}u] = f16(e${j});`).join('\n')}
-    l = l * alpha + ${tree(xs.map((j) => `e${j}`), (a, b) => `(${a} + ${b})`)};
-`;
   const body = `  let h = wid.y;
   let t0 = (nwg.x - 1u - wid.x) * ${L.BR}u;  // longest (most keys) blocks first
 ${cfg.dbg ? '  let dbgOn = t0 == 0u && h == 0u;\n' : ''}  let sg = tid / 32u;
@@ -370,9 +342,7 @@ ${cfg.dbg ? '  let dbgOn = t0 == 0u && h == 0u;\n' : ''}  let sg = tid / 32u;
   let t = t0 + row;
   var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
-${cfg.sv ? `  var blockLim = i32(kvLen) - 1;          // the smallest rowLim of the block (its first row): tiles up to it need no mask
-  if (p.causal != 0u) { blockLim = min(blockLim, i32(p.qPos0 + t0) - i32(p.kvBase)); }
-` : ''}  let sb0 = sg * ${L.ssPer}u;              // the subgroup's scratch
+  let sb0 = sg * ${L.ssPer}u;              // the subgroup's scratch
   let sb = sb0 + r * ${L.SS}u;               // this invocation's row in it (row layout)
 
 ${qSetup}
@@ -390,7 +360,7 @@ ${cfg.x === 's' ? '    // (ablation: no S)' : sBlock}
 ${cfg.x === 'bar' ? '    // (ablation: no barrier)' : '    workgroupBarrier();'}
 ${cfg.dbg ? `    if (dbgOn && j0 == 0u) { for (var i = tid; i < ${SG * L.ssPer}u; i += ${WG}u) { dbg[i] = ${ss}[i]; } }\n` : ''}
     // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
-${cfg.x === 'sm' ? '    // (ablation: no softmax)\n    let alpha = 1.0;\n' : cfg.sv ? svSoftmax : `    var mx = NEG;
+${cfg.x === 'sm' ? '    // (ablation: no softmax)\n    let alpha = 1.0;\n' : `    var mx = NEG;
     for (var j = 0u; j < ${HALF}u; j++) {
       let c = hh + 2u * ((j + rot) % ${HALF}u);
       let x = select(NEG, ${sAt('c')} * scale2, i32(j0 + c) <= rowLim);
