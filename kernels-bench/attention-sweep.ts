@@ -2,7 +2,7 @@
 // (small ragged shapes on every output; the timed shapes on sampled rows, or against the reference
 // kernel where the caches are too big to read back) and timed (timestamp queries, median), next to
 // PyTorch SDPA from the same call (kernels-bench/torch_bench.py --only attention).
-//   node dist/kernels-bench/attention-sweep.js [--torch torch.json] [--out sweep.json] [--only 'SUBSTR|SUBSTR'] [--quick] [--defaults]
+//   node dist/kernels-bench/attention-sweep.js [--torch torch.json] [--out sweep.json] [--only 'SUBSTR|SUBSTR'] [--keep 6] [--quick] [--defaults]
 // --defaults: only the default selection (what flashPrefill / flashDecode pick with no options) and the v0
 // kernels, no probe: the last device round's proof of the defaults.
 // The JSON is rewritten after every row, so a run cut short by a timeout still leaves its results.
@@ -22,6 +22,7 @@ const { values: args } = parseArgs({
     torch: { type: 'string' },
     out: { type: 'string' },
     only: { type: 'string' },
+    keep: { type: 'string', default: '6' },
     quick: { type: 'boolean', default: false },
     samples: { type: 'string', default: '10' },
     defaults: { type: 'boolean', default: false },
@@ -322,11 +323,12 @@ async function main(): Promise<void> {
   const okPre = pv.filter((v) => v.name.startsWith('tiled') || v.name === 'default' || /_x[a-z]+ /.test(v.name) || rows.some((r) => r.kind === 'prefill-ragged' && r.name === v.name && typeof r.err === 'number' && (r.err as number) < 2e-2));
   log(`prefill variants passing the ragged check: ${okPre.map((v) => v.name).join(', ')}`);
   for (const S of big.pre) {
-    // At the larger sizes only the six fastest of the previous size.
+    // At the larger sizes only the --keep (6) fastest of the previous size.
     let list = okPre;
+    const keep = Number(args.keep);
     const prev = rows.filter((r) => r.kind === 'prefill' && typeof r.tflops === 'number');
-    if (prev.length > 6) {
-      const best = new Set(prev.sort((x, y) => (y.tflops as number) - (x.tflops as number)).slice(0, 6).map((r) => r.name as string));
+    if (prev.length > keep) {
+      const best = new Set(prev.sort((x, y) => (y.tflops as number) - (x.tflops as number)).slice(0, keep).map((r) => r.name as string));
       list = okPre.filter((v) => best.has(v.name));
     }
     await prefillBig(gpu, list, S);
