@@ -16,8 +16,6 @@ import { fileURLToPath } from 'node:url';
  * il — the BC/16 score blocks accumulate interleaved (independent product chains; else one block after the other);
  * db — K/V (and P over K) double-buffered by tile parity: the next tile stages into the other buffer, so the
  *      barrier at the end of each tile goes (3 barriers a tile instead of 4);
- * nu — the tile loop's stride carries + p.zero, so the driver cannot tell its trip count from its bounds (does
- *      it then leave the loop rolled? session 11 saw binaries of 45–287 KB from small source changes);
  * x — an ablation for timing only (wrong results, never a default or a test entry): the tile loop leaves one
  *      stage out — sm: the softmax (no S reads, no P writes); s: the S = Q·Kᵀ products and S stores; pv: the
  *      O += P·V products; ld: the K/V global loads and staging stores; bar: the barriers after S and at the
@@ -28,7 +26,7 @@ import { fileURLToPath } from 'node:url';
  * tile loop — above the staging of K/V/P they must read — which made every tensor-core prefill wrong
  * (kernels-bench/notes/attn.md, session 3). Loop-variant offsets cannot be hoisted.
  */
-const C = (D, BC, SG, o = {}) => ({ D, BC, SG, pf: false, qs: false, vt: false, il: false, db: false, nu: false, x: '', dbg: false, ...o });
+const C = (D, BC, SG, o = {}) => ({ D, BC, SG, pf: false, qs: false, vt: false, il: false, db: false, x: '', dbg: false, ...o });
 // (A switch sb — the scratch as 16×16 blocks of stride 16 — was wrong on the H200 even with loop-variant offsets,
 // right in emulation; unexplained, removed in session 3.)
 export const CONFIGS = [
@@ -39,11 +37,10 @@ export const CONFIGS = [
   C(64, 32, 4, { pf: true, il: true, db: true }), C(64, 16, 4, { pf: true, il: true, db: true }),
   C(64, 64, 4), C(64, 64, 4, { pf: true }), C(64, 32, 4, { pf: true }), C(64, 32, 8, { pf: true }), C(64, 16, 4, { qs: true, vt: true }),
   ...['sm', 's', 'pv', 'ld', 'bar'].map((x) => C(128, 32, 8, { pf: true, x })),
-  C(128, 32, 8, { pf: true, nu: true }), ...['sm', 's', 'pv'].map((x) => C(128, 32, 8, { pf: true, nu: true, x })),
   C(128, 32, 4, { dbg: true }),
 ];
 
-export const configName = (c) => `${c.D}_${c.BC}_${c.SG}${c.pf ? '_pf' : ''}${c.qs ? '_qs' : ''}${c.vt ? '_vt' : ''}${c.il ? '_il' : ''}${c.db ? '_db' : ''}${c.nu ? '_nu' : ''}${c.x ? `_x${c.x}` : ''}${c.dbg ? '_dbg' : ''}`;
+export const configName = (c) => `${c.D}_${c.BC}_${c.SG}${c.pf ? '_pf' : ''}${c.qs ? '_qs' : ''}${c.vt ? '_vt' : ''}${c.il ? '_il' : ''}${c.db ? '_db' : ''}${c.x ? `_x${c.x}` : ''}${c.dbg ? '_dbg' : ''}`;
 
 /** Workgroup-memory layout of a config (mirrored by sgmPrefillStorageBytes in src/kernels/attention.ts). */
 export function layout(c) {
@@ -353,7 +350,7 @@ ${oInit}
   var m = NEG;   // running row max (log2 units; lags the true max by < TH)
   var l = 0.0;   // this invocation's part of the row sum (relative to m)
   var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
-${prologue}  for (var j0 = 0u; j0 < kvEnd; j0 += ${BC}u${cfg.nu ? ' + p.zero' : ''}) {
+${prologue}  for (var j0 = 0u; j0 < kvEnd; j0 += ${BC}u) {
     if (tid == 0u) { anyNeed_${X} = 0u; }
     lv = j0 * p.zero;
 ${cfg.db ? `    let kb = select(0u, ${L.buf}u, ((j0 / ${BC}u) & 1u) == 1u);   // this tile's K/V buffer
