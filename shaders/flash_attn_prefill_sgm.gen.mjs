@@ -18,7 +18,8 @@ import { fileURLToPath } from 'node:url';
  *      barrier at the end of each tile goes (3 barriers a tile instead of 4);
  * x — an ablation for timing only (wrong results, never a default or a test entry): the tile loop leaves one
  *      stage out — sm: the softmax (no S reads, no P writes); s: the S = Q·Kᵀ products and S stores; pv: the
- *      O += P·V products; ld: the K/V global loads and staging stores; bar: the barriers after S and at the
+ *      O += P·V products; ld: the K/V loads and staging in the loop (the first tile's prefetch stays: it keeps the
+ *      cache bindings in the entry's layout); bar: the barriers after S and at the
  *      tile's end. The time saved against the full entry bounds what that stage costs;
  * dbg — dumps its intermediate values (binding dbg) for the block of rows 0.. of head 0 (device debugging).
  * Every matrix load/store offset inside the tile loop carries + j0·zero (p.zero, a uniform that is always 0):
@@ -318,7 +319,7 @@ ${ind(stageKV('c', 'd4', 'kv', 'vv'), 6)}
     }
     workgroupBarrier();
 `;
-  const prologue = cfg.pf && cfg.x !== 'ld' ? `${range(NPT).map((u) => `  var pk${u} = T4();\n  var pv${u} = T4();`).join('\n')}
+  const prologue = cfg.pf ? `${range(NPT).map((u) => `  var pk${u} = T4();\n  var pv${u} = T4();`).join('\n')}
 ${pfLoad('0u').replace(/^    /gm, '  ')}
 ` : '';
   const body = `  let h = wid.y;

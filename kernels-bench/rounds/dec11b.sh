@@ -7,3 +7,6 @@ set -uo pipefail
 timeout 40 python3 kernels-bench/torch_bench.py --only attention --out "$R/torch-attn.json" > "$R/torch-attn.log" 2>&1 || echo "torch_bench rc=$?"
 timeout -k 2 200 node dist/kernels-bench/attention-sweep.js --only "sg u2" --torch "$R/torch-attn.json" --out "$R/attn.json" > "$R/attn.log" 2>&1
 echo "attention sweep rc=$?"; grep -E "^decode " "$R/attn.log" | cut -c1-130
+# And the flash-attention prefill's no-load ablation, which failed in call 2 (its cache bindings had left the layout).
+timeout -k 2 100 node dist/kernels-bench/attention-sweep.js --only "sgm 128_32_8_pf th|sgm 128_32_8_pf_xld" --out "$R/fa-xld.json" > "$R/fa-xld.log" 2>&1
+echo "xld sweep rc=$?"; grep -E "^prefill " "$R/fa-xld.log" | cut -c1-120
