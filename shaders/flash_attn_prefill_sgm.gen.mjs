@@ -19,8 +19,9 @@ import { fileURLToPath } from 'node:url';
  * x — an ablation for timing only (wrong results, never a default or a test entry): the tile loop leaves one
  *      stage out — sm: the softmax (no S reads, no P writes); s: the S = Q·Kᵀ products and S stores; pv: the
  *      O += P·V products; ld: the K/V loads and staging in the loop (the first tile's prefetch stays: it keeps the
- *      cache bindings in the entry's layout); bar: the barriers after S and at the
- *      tile's end. The time saved against the full entry bounds what that stage costs;
+ *      cache bindings in the entry's layout); bar: the barriers after S and at the tile's end. The difference
+ *      to the full entry is that stage's cost only where the driver's code stays alike: session 11 saw no-S,
+ *      no-P·V and no-load binaries of 222–287 KB against 54 KB, all slower than the full kernel;
  * dbg — dumps its intermediate values (binding dbg) for the block of rows 0.. of head 0 (device debugging).
  * Every matrix load/store offset inside the tile loop carries + j0·zero (p.zero, a uniform that is always 0):
  * NVIDIA's compiler (driver 580, H200) hoists subgroup-matrix loads with loop-invariant offsets out of the

@@ -570,7 +570,7 @@ describe('mergeAttention', () => {
 });
 
 describe('FAPOOL_FA_PREFILL', () => {
-  it('names an entry that runs, or is refused: unknown, another head dim, a debug entry, one that does not fit', () => {
+  it('names an entry that runs, or is refused: unknown, another head dim, a debug or ablation entry, one that does not fit', () => {
     const caps = { maxWorkgroupStorage: 49152, maxInvocations: 1024, maxWorkgroupSizeX: 1024 } as unknown as Parameters<typeof chooseSgmPrefill>[0];
     restoringEnv('FAPOOL_FA_PREFILL', () => {
       delete process.env.FAPOOL_FA_PREFILL;
@@ -579,7 +579,7 @@ describe('FAPOOL_FA_PREFILL', () => {
       expect(chooseSgmPrefill(caps, 128)).toBeNull();
       process.env.FAPOOL_FA_PREFILL = '128_32_4_pf';
       expect(chooseSgmPrefill(caps, 128)).toMatchObject({ bc: 32, subgroups: 4, prefetch: true });
-      for (const bad of ['fast', '64_64_4_pf', '128_32_4_dbg']) {
+      for (const bad of ['fast', '64_64_4_pf', '128_32_4_dbg', '128_32_8_pf_xsm']) {
         process.env.FAPOOL_FA_PREFILL = bad;
         expect(() => chooseSgmPrefill(caps, 128), bad).toThrow(LimitError);
       }
