@@ -4,6 +4,7 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parsePciAddress } from '../gpu/select.js';
+import { GEMM_PREFILL_DEFAULT } from '../kernels/gemm-sgm.js';
 import { PRESETS } from '../model/config.js';
 import { randomWeightsFileKind } from '../model/model-files.js';
 import { parsePlacement, placementStr, type StaticPlacement } from '../orchestrator/baselines/placement.js';
@@ -117,7 +118,7 @@ export function helpText(): string {
     '  FAPOOL_READ_PACING    on (default: a batch generation reads a step\'s tokens shortly before the step is due, so Dawn',
     '                        does not tick the whole step and garbage-collection pauses stay out of the token stream) or off',
     '  FAPOOL_GEMM_PREFILL   prefill GEMM on tensor cores: tile-gen:<id>[,<id>] or direct (default: the unchecked 128×128',
-    '                        tiles, tile-gen:t128x128_sg2x2_k32_b1_u,g128x128_sg2x4_k32_b1_u; their checked twins where K % 32 != 0)',
+    `                        tiles, ${GEMM_PREFILL_DEFAULT}; their checked twins where K % 32 != 0)`,
     '  FAPOOL_GEMM_SKINNY    decode rows 9-64 on the skinny tensor-core kernels: gen[:<id>,min=M,max=M] or array (unset:',
     '                        the decode tiles of FAPOOL_DECODE_TILES; set to any value: no decode tiles)',
     '  FAPOOL_DECODE_TILES   decode rows on the staged tensor-core tiles: split (default: 9-64 rows, K split over workgroups',
