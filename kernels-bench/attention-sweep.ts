@@ -26,6 +26,10 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     samples: { type: 'string', default: '10' },
     defaults: { type: 'boolean', default: false },
+    /** Decode variants instead of the built-in list: comma-separated u<U>s<splits>[n<subgroups>][p] (p: prefetch), e.g. u2s12n8,u2s16n4p. */
+    dec: { type: 'string' },
+    /** Decode shapes instead of the built-in list: comma-separated <context>x<batch>, e.g. 4096x1,32768x8. */
+    'dec-shapes': { type: 'string' },
   },
 });
 
@@ -197,6 +201,15 @@ async function prefillBig(gpu: Gpu, vs: PVariant[], S: number): Promise<void> {
 interface DVariant { name: string; opt: Partial<DecodeArgs> }
 
 function decodeVariants(gpu: Gpu): DVariant[] {
+  if (args.dec) {
+    return args.dec.split(',').map((spec) => {
+      const m = /^u(\d)s(\d+)(?:n(\d+))?(p?)$/.exec(spec.trim());
+      if (!m) throw new Error(`--dec ${spec}: expected u<U>s<splits>[n<subgroups>][p]`);
+      const opt: Partial<DecodeArgs> = { kernel: 'subgroup', unroll: Number(m[1]), maxSplits: Number(m[2]), prefetch: m[4] === 'p' };
+      if (m[3]) opt.subgroups = Number(m[3]);
+      return { name: `sg u${m[1]} s${m[2]}${m[3] ? ` n${m[3]}` : ''}${m[4] ? ' pf' : ''}`, opt };
+    });
+  }
   const v: DVariant[] = [{ name: 'split (v0 default)', opt: { kernel: 'split' } }, { name: 'split s64', opt: { kernel: 'split', maxSplits: 64 } }];
   if (!sgDecodeApplies(gpu.caps, 'f16', 128)) return v;
   for (const s of [16, 32, 64]) v.push({ name: `sg u2 s${s}`, opt: { kernel: 'subgroup', unroll: 2, maxSplits: s } });
@@ -318,6 +331,7 @@ async function main(): Promise<void> {
   }
   save();
   const big = args.quick ? { pre: [512], dec: [[1024, 1], [1024, 4]] } : { pre: [4096, 16384], dec: [[4096, 1], [8192, 1], [16384, 1], [32768, 1], [4096, 8], [8192, 8], [16384, 8], [32768, 8]] };
+  if (args['dec-shapes']) big.dec = args['dec-shapes'].split(',').map((x) => x.trim().split('x').map(Number));
   // Prefill variants that passed the ragged check (and the f32-FMA baseline) are timed first.
   // Ablations (…_x<stage>) are wrong by design: timed whatever their check says.
   const okPre = pv.filter((v) => v.name.startsWith('tiled') || v.name === 'default' || /_x[a-z]+ /.test(v.name) || rows.some((r) => r.kind === 'prefill-ragged' && r.name === v.name && typeof r.err === 'number' && (r.err as number) < 2e-2));

@@ -13,7 +13,8 @@
 // through shuffles, the NSG subgroups through workgroup memory (one head at a time).
 // Specialised by: enable f16 + subgroups, alias T4 = vec4<f16>, overrides SGS (the device's subgroup
 // size: must equal the runtime size), LPK (lanes per key, a power of 2 ≤ SGS), CPL (chunks per lane:
-// LPK·CPL = D/8), GH, NSG (subgroups per workgroup), U.
+// LPK·CPL = D/8), GH, NSG (subgroups per workgroup), U, PF (prefetch: the next step's K/V rows are loaded
+// before this step's arithmetic, two steps in flight per lane at twice the load registers).
 
 struct Params {
   nHeads: u32, group: u32, nKv: u32, capacity: u32,
@@ -26,6 +27,7 @@ override CPL: u32 = 1u;
 override GH: u32 = 1u;
 override NSG: u32 = 8u;
 override U: u32 = 2u;
+override PF: bool = false;
 override WG: u32 = SGS * NSG;
 
 const MAX_GH = 8u;
@@ -35,6 +37,8 @@ const MAX_NSG = 16u;
 const NEG = -1e30;
 const LOG2E = 1.4426950408889634;
 const LN2 = 0.6931471805599453;
+
+alias KvRows = array<array<vec4<u32>, MAX_CPL>, MAX_U>;   // [U][CPL] 8-half chunks of K or V rows
 
 @group(0) @binding(0) var<storage, read> q: array<T4>;
 @group(0) @binding(1) var<storage, read> kCache: array<vec4<u32>>;   // 8 halves per element
@@ -51,6 +55,22 @@ var<workgroup> sacc: array<vec4f, 1024>;   // [NSG][2·LPK·CPL] (NSG · D/4 ≤
 fn neg_inf() -> f32 {
   let bits = 0xff800000u; // a let, not a const: -inf may not appear in constant evaluation
   return bitcast<f32>(bits);
+}
+
+// One step's loads for a key group: U rows of K and V from key j0 + kg·U on (rows past `end` keep old values;
+// the step masks their scores).
+fn load_step(j0: u32, end: u32, kg: u32, li: u32, kvRow0: u32, kr: ptr<function, KvRows>, vr: ptr<function, KvRows>) {
+  let CH = LPK * CPL;
+  for (var u = 0u; u < U; u++) {
+    let key = j0 + kg * U + u;
+    if (key < end) {
+      let row = (kvRow0 + key) * CH + li;
+      for (var c = 0u; c < CPL; c++) {
+        (*kr)[u][c] = kCache[row + c * LPK];
+        (*vr)[u][c] = vCache[row + c * LPK];
+      }
+    }
+  }
 }
 
 fn lo4(c: vec4<u32>) -> vec4f { return vec4f(unpack2x16float(c.x), unpack2x16float(c.y)); }
@@ -95,19 +115,19 @@ fn decode_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
   var acc: array<array<vec4f, 2 * MAX_CPL>, MAX_GH>;
   for (var g = 0u; g < GH; g++) { m[g] = NEG; }
 
+  var kc: KvRows;   // this step's rows
+  var vc: KvRows;
+  var kn: KvRows;   // the next step's (PF)
+  var vn: KvRows;
+  if (PF) { load_step(start, end, kg, li, kvRow0, &kn, &vn); }
   for (var j0 = start; j0 < end; j0 += KG * U) {
-    // Issue every load of the step first: U rows of K and V per lane.
-    var kc: array<array<vec4<u32>, MAX_CPL>, MAX_U>;
-    var vc: array<array<vec4<u32>, MAX_CPL>, MAX_U>;
-    for (var u = 0u; u < U; u++) {
-      let key = j0 + kg * U + u;
-      if (key < end) {
-        let row = (kvRow0 + key) * CH + li;
-        for (var c = 0u; c < CPL; c++) {
-          kc[u][c] = kCache[row + c * LPK];
-          vc[u][c] = vCache[row + c * LPK];
-        }
-      }
+    // Issue every load of the step first: U rows of K and V per lane (with PF, the next step's).
+    if (PF) {
+      kc = kn;
+      vc = vn;
+      load_step(j0 + KG * U, end, kg, li, kvRow0, &kn, &vn);
+    } else {
+      load_step(j0, end, kg, li, kvRow0, &kc, &vc);
     }
     for (var g = 0u; g < GH; g++) {
       var s: array<f32, MAX_U>;

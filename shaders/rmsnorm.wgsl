@@ -1,6 +1,8 @@
 // RMSNorm over the rows of x: y = x * rsqrt(mean(x^2) + eps) * weight.
 // One workgroup per row; statistics in f32 whatever the storage type T.
-// Specialised by: alias T (storage element type), override WG (threads per row, a power of two).
+// rmsnorm_vec4 takes vec4 views (cols % 4 == 0; p.cols still counts elements): a quarter of the loads, which
+// is what a decode step's few rows wait on (one workgroup per row: latency, not bandwidth).
+// Specialised by: alias T (storage element type) and T4, override WG (threads per row, a power of two).
 
 struct Params { rows: u32, cols: u32, eps: f32, _pad: u32 }
 
@@ -10,6 +12,9 @@ override WG: u32 = 256u;
 @group(0) @binding(1) var<storage, read> weight: array<T>;
 @group(0) @binding(2) var<storage, read_write> y: array<T>;
 @group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read> x4: array<T4>;
+@group(0) @binding(5) var<storage, read> weight4: array<T4>;
+@group(0) @binding(6) var<storage, read_write> y4: array<T4>;
 
 var<workgroup> partial: array<f32, WG>;
 
@@ -35,5 +40,19 @@ fn rmsnorm(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t
   let inv = inverseSqrt(reduce_sum(tid, ss) / f32(p.cols) + p.eps);
   for (var c = tid; c < p.cols; c += WG) {
     y[base + c] = T(f32(x[base + c]) * inv * f32(weight[c]));
+  }
+}
+
+@compute @workgroup_size(WG)
+fn rmsnorm_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row = wid.x;
+  if (row >= p.rows) { return; }
+  let n4 = p.cols / 4u;
+  let base = row * n4;
+  var ss = 0.0;
+  for (var c = tid; c < n4; c += WG) { let v = vec4f(x4[base + c]); ss += dot(v, v); }
+  let inv = inverseSqrt(reduce_sum(tid, ss) / f32(p.cols) + p.eps);
+  for (var c = tid; c < n4; c += WG) {
+    y4[base + c] = T4(vec4f(x4[base + c]) * inv * vec4f(weight4[c]));
   }
 }

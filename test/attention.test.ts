@@ -441,6 +441,12 @@ describe('flashDecode', () => {
         await runDecode(g, c, 'f16', { kernel: 'subgroup', unroll });
       });
     }
+    // Prefetch (the next step's rows loaded ahead) and a workgroup of other than the default subgroup count.
+    it(`f16 subgroup kernel prefetch, 2 subgroups: ${c.what} lengths=[${c.lengths}] H=${c.nHeads}/${c.nKv} D=${c.d}`, async (ctx) => {
+      const g = await gpu();
+      if (!sgDecodeApplies(g.caps, 'f16', c.d)) { ctx.skip(); return; }
+      await runDecode(g, c, 'f16', { kernel: 'subgroup', unroll: c.lengths.length === 8 ? 1 : 2, prefetch: true, subgroups: 2 });
+    });
   }
 
   it('f16 subgroup kernel, default splits: a row alone and the same row in a batch of 8 give the same bits (FA Pool ranks vs one device)', async (ctx) => {
@@ -469,6 +475,35 @@ describe('flashDecode', () => {
     g.release(cache.kt, cache.vt);
     expect(Array.from(alone.o)).toEqual(Array.from(row(batch.o, nHeads * d)));
     expect(Array.from(alone.l)).toEqual(Array.from(row(batch.l, nHeads)));
+  });
+
+  it('FAPOOL_DECODE_SG sets the subgroup kernel\'s workgroups per row (splits = wgs ÷ head groups, 4..64) and prefetch; bad values are refused', async (ctx) => {
+    const g = await gpu();
+    const nHeads = 8, d = 128, cap = 1024;
+    if (!sgDecodeApplies(g.caps, 'f16', d)) { ctx.skip(); return; }
+    const q = g.tensor([1, nHeads, d], 'f16'), out = g.tensor([1, nHeads, d], 'f16'), lt = g.tensor([1], 'u32');
+    const kc = g.tensor([1, nHeads, cap, d], 'f16'), vc = g.tensor([1, nHeads, cap, d], 'f16');
+    const splits = (env: string | undefined): number => {
+      let n = 0;
+      restoringEnv('FAPOOL_DECODE_SG', () => {
+        if (env === undefined) delete process.env.FAPOOL_DECODE_SG; else process.env.FAPOOL_DECODE_SG = env;
+        const plan = flashDecode(g, { q, out, kCache: kc, vCache: vc, lengths: lt, kernel: 'subgroup', minChunk: 1 });
+        n = plan.dispatches[0]!.workgroups[0]!;
+        plan.release();
+      });
+      return n;
+    };
+    expect(splits('wgs=64')).toBe(8);
+    expect(splits('wgs=64,pf=0')).toBe(8);
+    expect(splits('pf=1,wgs=16')).toBe(4);   // never fewer than 4
+    expect(splits(undefined)).toBe(32);      // DECODE_SG_DEFAULT: 256 workgroups
+    expect(splits('sg=2,wgs=64')).toBe(8);
+    for (const bad of ['wgs=0', 'pf=2', 'sg=0', 'splits=8', 'wgs=64;pf=1']) expect(() => splits(bad)).toThrow(/FAPOOL_DECODE_SG/);
+    restoringEnv('FAPOOL_DECODE_SG', () => {   // a subgroup count the device cannot hold is refused by the kernel
+      process.env.FAPOOL_DECODE_SG = 'sg=99';
+      expect(() => flashDecode(g, { q, out, kCache: kc, vCache: vc, lengths: lt, kernel: 'subgroup' })).toThrow(/subgroups 99/);
+    });
+    g.release(q, out, lt, kc, vc);
   });
 
   it('f16 plan reused across steps: new lengths, update(maxLen) changes splits, no new buffers', async () => {

@@ -55,6 +55,21 @@ describe('sampler', () => {
     }
   }
 
+  it('greedy ties: the lowest index of the maximum, whatever thread and load slot each tied index falls in', async () => {
+    const g = await gpu();
+    const r = rng();
+    const V = 4101, starts = [0, 1, 300, 2047, 4100];   // every logit from start on equals the row maximum
+    const logits = new Float64Array(starts.length * V);
+    starts.forEach((st, b) => {
+      for (let i = 0; i < V; i++) logits[b * V + i] = i >= st ? 5 : Math.fround(r.normal());
+    });
+    const lt = upload(g, logits, [starts.length, V], 'f32'), out = poisoned(g, [starts.length], 'u32');
+    const s = sampler(g, { logits: lt, out, params: { temperature: 0, topK: 0, topP: 1, seed: 1 } });
+    await g.run([s.dispatch]);
+    expect(Array.from(await download(g, out))).toEqual(starts);
+    g.release(lt, out);
+  });
+
   it('distribution: frequencies match the probabilities; top-k and top-p never leave their sets', async () => {
     const g = await gpu();
     const r = rng();

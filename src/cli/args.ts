@@ -129,6 +129,8 @@ export function helpText(): string {
     '                        kernel cannot take a product, e.g. f32 or 8 rows × 8 columns, the per-column one runs)',
     '  FAPOOL_FA_PREFILL     flash-attention prefill: a generated tensor-core entry (e.g. 128_32_8_pf) or tiled',
     '  FAPOOL_DECODE_SPLITS  decode attention split count chosen per row (row, default: the same split whatever the batch) or per batch (rows)',
+    '  FAPOOL_DECODE_SG      decode attention (subgroup kernel) launch: wgs=<workgroups per row, default 256>,',
+    '                        sg=<subgroups per workgroup, default 512 threads\' worth>,pf=<0|1: prefetch, default 1>',
     '  FAPOOL_PIPESTATS_DIR  with the pipeline-statistics Vulkan layer on (kernels-bench/pipeline-stats): keep WGSL names in the',
     '                        SPIR-V so the layer can write each pipeline\'s registers and shared memory into this folder',
     '', 'Exit status:',

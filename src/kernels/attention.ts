@@ -347,14 +347,14 @@ const decodeProgram = defineProgram<DecodeCfg>({
   }),
 });
 
-interface DecodeSgCfg { sgs: number; lpk: number; cpl: number; gh: number; nsg: number; u: number }
+interface DecodeSgCfg { sgs: number; lpk: number; cpl: number; gh: number; nsg: number; u: number; pf: boolean }
 
 const decodeSgProgram = defineProgram<DecodeSgCfg>({
   name: 'flash_decode_sg', file: 'flash_attn_decode_sg.wgsl', entry: 'decode_sg',
   specialize: (c) => ({
     enables: ['f16', 'subgroups'],
     aliases: { T: 'f16', T4: 'vec4<f16>' },
-    constants: { SGS: c.sgs, LPK: c.lpk, CPL: c.cpl, GH: c.gh, NSG: c.nsg, U: c.u },
+    constants: { SGS: c.sgs, LPK: c.lpk, CPL: c.cpl, GH: c.gh, NSG: c.nsg, U: c.u, PF: c.pf },
   }),
 });
 
@@ -379,6 +379,10 @@ export interface DecodeArgs {
   kernel?: DecodeKernel;
   /** Subgroup kernel: keys in flight per key group per step (1–4, default 2). */
   unroll?: number;
+  /** Subgroup kernel: subgroups per workgroup (default: as many as DECODE_SG_DEFAULT.threads hold, ≤ 16). */
+  subgroups?: number;
+  /** Subgroup kernel: load the next step's K/V rows before this step's arithmetic (default DECODE_SG_DEFAULT). */
+  prefetch?: boolean;
 }
 
 export type DecodeKernel = 'split' | 'subgroup';
@@ -399,14 +403,39 @@ export function chooseDecodeKernel(caps: Caps, dtype: DType, d: number): DecodeK
 const MAX_SG_CPL = 4, MAX_SG_NSG = 16, MAX_SG_U = 4;
 
 /**
+ * The subgroup kernel's launch defaults (H200 sweeps, kernels-bench/NOTES.md session 12): the next step's K/V
+ * loaded before this step's arithmetic (prefetch: 76 registers, 71 without), ~256 workgroups per sequence's head
+ * groups (8 splits for 32 heads) of 512 threads (2 per SM at 64 registers; 16 splits of 256 threads, the old
+ * default, ran 512 workgroups as 1.3 waves of 396). FAPOOL_DECODE_SG=wgs=<n>,sg=<subgroups>,pf=<0|1> overrides
+ * any of them (benchmarks).
+ */
+export const DECODE_SG_DEFAULT = { workgroups: 256, threads: 512, prefetch: true };
+
+interface DecodeSgLaunch { workgroups: number; subgroups?: number; prefetch: boolean }
+
+function decodeSgDefaults(): DecodeSgLaunch {
+  const v = envVar('FAPOOL_DECODE_SG')?.trim();
+  const out: DecodeSgLaunch = { workgroups: DECODE_SG_DEFAULT.workgroups, prefetch: DECODE_SG_DEFAULT.prefetch };
+  if (!v) return out;
+  for (const part of v.split(',')) {
+    const m = /^(wgs|sg|pf)=(\d+)$/.exec(part.trim());
+    if (!m || (m[1] === 'pf' && m[2] !== '0' && m[2] !== '1') || (m[1] !== 'pf' && Number(m[2]) < 1)) {
+      throw new LimitError(`FAPOOL_DECODE_SG=${v}: expected wgs=<workgroups ≥ 1>,sg=<subgroups ≥ 1>,pf=<0|1> (any may be left out)`);
+    }
+    if (m[1] === 'wgs') out.workgroups = Number(m[2]);
+    else if (m[1] === 'sg') out.subgroups = Number(m[2]);
+    else out.prefetch = m[2] === '1';
+  }
+  return out;
+}
+
+/**
  * Split count per (batch row, head group) pair count:
  * - split kernel: ~2048 workgroups (H100, S=32K: 64 splits × 32 heads beat 32 and 128);
- * - subgroup kernel (H200 sweep, kernels-bench/notes/attn.md): 16 splits for one sequence of 32 heads
- *   (3.43 TB/s at 32K vs 3.14 with 32 and 2.77 with 64; best at 4K–16K too) and 8 for 8 sequences
- *   (3.83 TB/s at 32K; 16: 3.80, 64: 3.57): ~512 workgroups, never fewer than 8 splits.
+ * - subgroup kernel: DECODE_SG_DEFAULT.workgroups, never fewer than 4 splits nor more than 64.
  */
 function defaultSplits(subgroupKernel: boolean, pairs: number): number {
-  return subgroupKernel ? Math.min(64, Math.max(8, ceilDiv(512, pairs))) : Math.min(128, Math.max(1, ceilDiv(2048, pairs)));
+  return subgroupKernel ? Math.min(64, Math.max(4, ceilDiv(decodeSgDefaults().workgroups, pairs))) : Math.min(128, Math.max(1, ceilDiv(2048, pairs)));
 }
 
 /**
@@ -425,16 +454,20 @@ function splitPairs(subgroupKernel: boolean, rows: number, headGroups: number): 
   throw new LimitError(`FAPOOL_DECODE_SPLITS=${v}: 'row' (one row's head groups, the default) or 'rows' (all rows')`);
 }
 
-function decodeSgConfig(gpu: Gpu, d: number, group: number, unroll: number): DecodeSgCfg {
+function decodeSgConfig(gpu: Gpu, d: number, group: number, unroll: number, subgroups?: number, prefetch = false): DecodeSgCfg {
   let gh = 1;
   for (let g = 1; g <= Math.min(group, MAX_GH); g++) if (group % g === 0) gh = g;
   const sgs = gpu.caps.subgroupMaxSize, ch = d / 8;
   let lpk = 1;
   while (lpk * 2 <= Math.min(ch, sgs) && ch % (lpk * 2) === 0) lpk *= 2;
-  const wg = rowWorkgroupSize(gpu, 256);
-  const nsg = Math.min(MAX_SG_NSG, Math.floor(wg / sgs), Math.floor(1024 / (d / 4)));
+  const wg = rowWorkgroupSize(gpu, DECODE_SG_DEFAULT.threads);
+  const most = Math.min(MAX_SG_NSG, Math.floor(gpu.caps.maxInvocations / sgs), Math.floor(1024 / (d / 4)));
+  if (subgroups !== undefined && (!Number.isInteger(subgroups) || subgroups < 1 || subgroups > most)) {
+    throw new ShapeError(`flashDecode: subgroups ${subgroups} must be an integer in [1, ${most}] (head dim ${d}, subgroups of ${sgs})`);
+  }
+  const nsg = subgroups ?? Math.min(most, Math.floor(wg / sgs));
   if (nsg < 1 || ch / lpk > MAX_SG_CPL) throw new LimitError(`flashDecode: no subgroup-kernel shape for head dim ${d} with subgroups of ${sgs}`);
-  return { sgs, lpk, cpl: ch / lpk, gh, nsg, u: unroll };
+  return { sgs, lpk, cpl: ch / lpk, gh, nsg, u: unroll, pf: prefetch };
 }
 
 export interface DecodePlan {
@@ -483,7 +516,7 @@ export function flashDecode(gpu: Gpu, a: DecodeArgs): DecodePlan {
   }
   const unroll = a.unroll ?? 2;
   if (!Number.isInteger(unroll) || unroll < 1 || unroll > MAX_SG_U) throw new ShapeError(`${k}: unroll ${unroll} must be an integer in [1, ${MAX_SG_U}]`);
-  const sgCfg = kernel === 'subgroup' ? decodeSgConfig(gpu, s.d, group, unroll) : null;
+  const sgCfg = kernel === 'subgroup' ? decodeSgConfig(gpu, s.d, group, unroll, a.subgroups ?? decodeSgDefaults().subgroups, a.prefetch ?? decodeSgDefaults().prefetch) : null;
   const cfg = sgCfg ? null : decodeConfig(gpu, s.dtype, d4, group);
   // Keys a workgroup takes per step: chunks are whole steps once a split spans one.
   const bk = sgCfg ? (sgCfg.sgs * sgCfg.nsg / sgCfg.lpk) * sgCfg.u : cfg!.wg / cfg!.td;

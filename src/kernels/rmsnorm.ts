@@ -3,11 +3,11 @@
 import { defineProgram, type Dispatch, type DType, type Gpu, type Tensor } from '../gpu/index.js';
 import { expectDistinct, expectDtype, expectRank, expectShape, rowWorkgroupSize, typeSpec } from './common.js';
 
-interface RmsNormCfg { dtype: DType; wg: number }
+interface RmsNormCfg { dtype: DType; wg: number; vec4: boolean }
 
 const program = defineProgram<RmsNormCfg>({
   name: 'rmsnorm', file: 'rmsnorm.wgsl', entry: 'rmsnorm',
-  specialize: (c) => ({ ...typeSpec(c.dtype), constants: { WG: c.wg } }),
+  specialize: (c) => ({ ...typeSpec(c.dtype), entry: c.vec4 ? 'rmsnorm_vec4' : 'rmsnorm', constants: { WG: c.wg } }),
 });
 
 export interface RmsNormArgs {
@@ -26,6 +26,8 @@ export function rmsnorm(gpu: Gpu, a: RmsNormArgs): Dispatch {
   expectShape(a.out, [rows, cols], 'out', k);
   for (const [n, t] of [['weight', a.weight], ['out', a.out]] as const) expectDtype(t, dtype, n, k);
   expectDistinct(k, ['out', a.out], ['x', a.x]);
-  const prog = gpu.program(program, { dtype, wg: rowWorkgroupSize(gpu) });
-  return gpu.dispatch(prog, { bind: { x: a.x, weight: a.weight, y: a.out }, uniforms: { rows, cols, eps: a.eps }, workgroups: [rows] });
+  const vec4 = cols % 4 === 0;
+  const prog = gpu.program(program, { dtype, wg: rowWorkgroupSize(gpu), vec4 });
+  const bind: Record<string, Tensor> = vec4 ? { x4: a.x, weight4: a.weight, y4: a.out } : { x: a.x, weight: a.weight, y: a.out };
+  return gpu.dispatch(prog, { bind, uniforms: { rows, cols, eps: a.eps }, workgroups: [rows] });
 }
