@@ -442,8 +442,8 @@ function defaultSplits(subgroupKernel: boolean, pairs: number): number {
  * The pairs the split count is chosen for. The subgroup kernel by default takes one row's head groups: a
  * sequence's attention is split the same way whatever else its cache group holds, so an FA Pool rank (a one-row
  * shard) sums it exactly as the single device does in an 8-row group — the same bits (with 8 rows' pairs the two
- * split 16 vs 8 ways and could part at a near-tie). The H200 sweep above puts the cost at 8 rows of 32K at 1%
- * (16 splits 3.80 TB/s, 8: 3.83); its partials are ≤ 64 splits. The split kernel (f32, CPU adapters) keeps the
+ * split 16 vs 8 ways and could part at a near-tie). Session 12's sweep puts the cost within 1–3% at 8 and 32 rows
+ * (8 × 32K: 8 splits 0.977 ms, 16: 0.947; 4 splits would gain ≤ 3% at 4K); its partials are ≤ 64 splits. The split kernel (f32, CPU adapters) keeps the
  * rows' pairs: one row's would give it up to 128 splits a row at any batch. FAPOOL_DECODE_SPLITS=rows chooses
  * per (rows × head groups) for both.
  */
