@@ -23,3 +23,7 @@ for v in default 2u2; do
     --out "$R/dec-b8-$v.json" > "$R/dec-b8-$v.log" 2>&1
   echo "decode b8 $v rc $?: $(grep -oE 'GPU time of the whole step[^;]*' "$R/dec-b8-$v.log")"; grep -E "pre: g|oProj|ffn: g|ffn: t|head: g" "$R/dec-b8-$v.log" | tr -s ' '
 done
+# FA Pool batch (b) (8 × 32768 + 56 × 1024, attention-heavy) with the new decode attention: single device and one
+# in-process rank, tokens checked.
+timeout 150 node dist/kernels-bench/pool-bench.js --model $W --batches b --pool 1 --new-tokens 64 --configs single,pool --repeat 2 \
+  --out "$R/pool-b.json" 2>&1 | grep -v '^Warning' | grep -v '^host:'
