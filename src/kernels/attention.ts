@@ -434,8 +434,8 @@ function decodeSgDefaults(): DecodeSgLaunch {
  * - split kernel: ~2048 workgroups (H100, S=32K: 64 splits × 32 heads beat 32 and 128);
  * - subgroup kernel: DECODE_SG_DEFAULT.workgroups, never fewer than 4 splits nor more than 64.
  */
-function defaultSplits(subgroupKernel: boolean, pairs: number): number {
-  return subgroupKernel ? Math.min(64, Math.max(4, ceilDiv(decodeSgDefaults().workgroups, pairs))) : Math.min(128, Math.max(1, ceilDiv(2048, pairs)));
+function defaultSplits(sg: DecodeSgLaunch | null, pairs: number): number {
+  return sg ? Math.min(64, Math.max(4, ceilDiv(sg.workgroups, pairs))) : Math.min(128, Math.max(1, ceilDiv(2048, pairs)));
 }
 
 /**
@@ -516,12 +516,13 @@ export function flashDecode(gpu: Gpu, a: DecodeArgs): DecodePlan {
   }
   const unroll = a.unroll ?? 2;
   if (!Number.isInteger(unroll) || unroll < 1 || unroll > MAX_SG_U) throw new ShapeError(`${k}: unroll ${unroll} must be an integer in [1, ${MAX_SG_U}]`);
-  const sgCfg = kernel === 'subgroup' ? decodeSgConfig(gpu, s.d, group, unroll, a.subgroups ?? decodeSgDefaults().subgroups, a.prefetch ?? decodeSgDefaults().prefetch) : null;
+  const sgLaunch = kernel === 'subgroup' ? decodeSgDefaults() : null;
+  const sgCfg = sgLaunch ? decodeSgConfig(gpu, s.d, group, unroll, a.subgroups ?? sgLaunch.subgroups, a.prefetch ?? sgLaunch.prefetch) : null;
   const cfg = sgCfg ? null : decodeConfig(gpu, s.dtype, d4, group);
   // Keys a workgroup takes per step: chunks are whole steps once a split spans one.
   const bk = sgCfg ? (sgCfg.sgs * sgCfg.nsg / sgCfg.lpk) * sgCfg.u : cfg!.wg / cfg!.td;
   const headGroups = s.nHeads / (sgCfg ? sgCfg.gh : cfg!.gh);
-  const maxSplits = a.maxSplits ?? defaultSplits(sgCfg !== null, splitPairs(sgCfg !== null, B, headGroups));
+  const maxSplits = a.maxSplits ?? defaultSplits(sgLaunch, splitPairs(sgCfg !== null, B, headGroups));
   checkIndex(k, 'maxSplits', maxSplits, gpu.caps.maxWorkgroupsPerDim);
   if (maxSplits < 1) throw new ShapeError(`${k}: maxSplits must be >= 1`);
   const minChunk = a.minChunk ?? 2 * bk;
