@@ -30,6 +30,8 @@ const { values: args } = parseArgs({
     dec: { type: 'string' },
     /** Decode shapes instead of the built-in list: comma-separated <context>x<batch>, e.g. 4096x1,32768x8. */
     'dec-shapes': { type: 'string' },
+    /** KV heads of the timed decode shapes (32 query heads; default 32: no GQA). */
+    'dec-kv': { type: 'string', default: '32' },
   },
 });
 
@@ -248,24 +250,25 @@ async function decodeRagged(gpu: Gpu, v: DVariant): Promise<number> {
 }
 
 async function decodeBig(gpu: Gpu, vs: DVariant[], S: number, B: number): Promise<void> {
-  const H = 32, D = 128;
+  const H = 32, D = 128, nKv = Number(args['dec-kv']);
+  if (!Number.isInteger(nKv) || nKv < 1 || H % nKv !== 0) throw new Error(`--dec-kv ${args['dec-kv']}: a divisor of ${H}`);
   // One binding holds at most 2 GiB − 4 bytes: batch 8 at 32K uses 32760 positions.
-  const cap = B * H * S * D * 2 > gpu.caps.maxStorageBinding ? Math.floor(gpu.caps.maxStorageBinding / (B * H * D * 2) / 8) * 8 : S;
-  const q = gpu.tensor([B, H, D], 'f16'), k = gpu.tensor([B, H, cap, D], 'f16'), v = gpu.tensor([B, H, cap, D], 'f16');
+  const cap = B * nKv * S * D * 2 > gpu.caps.maxStorageBinding ? Math.floor(gpu.caps.maxStorageBinding / (B * nKv * D * 2) / 8) * 8 : S;
+  const q = gpu.tensor([B, H, D], 'f16'), k = gpu.tensor([B, nKv, cap, D], 'f16'), v = gpu.tensor([B, nKv, cap, D], 'f16');
   const out = gpu.tensor([B, H, D], 'f16'), lt = gpu.tensor([B], 'u32');
   for (const t of [q, k, v]) { fillRandom(gpu, t); await gpu.sync(); }
   gpu.write(lt, new Uint32Array(B).fill(cap));
   // float64 reference on sampled rows where the caches can be read back (≤ 300 MB each); else the first variant's output.
   const sampled: [number, number][] = [[0, 0], [0, 13], [B - 1, H - 1]];
   let want: Float64Array[] | null = null;
-  if (B * H * cap * D * 2 <= 300e6) {
+  if (B * nKv * cap * D * 2 <= 300e6) {
     const h: Host = { q: await readF16(gpu, q), k: await readF16(gpu, k), v: await readF16(gpu, v) };
-    const g: Geo = { T: 1, H, nKv: H, D, cap, qPos0: 0, kvLen: cap, causal: false };
-    want = sampled.map(([b, hd]) => refRow(h, g, 0, hd, (b * H + hd) * D, b * H * cap * D));
+    const g: Geo = { T: 1, H, nKv, D, cap, qPos0: 0, kvLen: cap, causal: false };
+    want = sampled.map(([b, hd]) => refRow(h, g, 0, hd, (b * H + hd) * D, b * nKv * cap * D));
   }
-  const bytes = 2 * 2 * B * H * cap * D;
-  const shape = `S=${S} B=${B} ${H}x${D}`;
-  const base = torchMs('fa_decode_f16', `S=${S} B=${B} ${H}x${D}`);
+  const bytes = 2 * 2 * B * nKv * cap * D;
+  const shape = `S=${S} B=${B} ${H}${nKv === H ? '' : `/${nKv}`}x${D}`;
+  const base = nKv === H ? torchMs('fa_decode_f16', `S=${S} B=${B} ${H}x${D}`) : undefined;   // SDPA was timed without GQA
   for (const vr of vs) {
     const row: Record<string, unknown> = { kind: 'decode', name: vr.name, shape, positions: cap };
     rows.push(row);
