@@ -441,6 +441,16 @@ describe('flashDecode', () => {
         await runDecode(g, c, 'f16', { kernel: 'subgroup', unroll });
       });
     }
+    // Several query heads of a GQA group per workgroup (one K/V read for all of them; the default is one head).
+    const group = c.nHeads / c.nKv;
+    if (group > 1) {
+      const heads = Math.max(...[1, 2, 4, 8].filter((h) => group % h === 0));
+      it(`f16 subgroup kernel, ${heads} heads per workgroup: ${c.what} lengths=[${c.lengths}] H=${c.nHeads}/${c.nKv} D=${c.d}`, async (ctx) => {
+        const g = await gpu();
+        if (!sgDecodeApplies(g.caps, 'f16', c.d)) { ctx.skip(); return; }
+        await runDecode(g, c, 'f16', { kernel: 'subgroup', headsPerWorkgroup: heads, prefetch: heads === 8 });
+      });
+    }
     // Prefetch (the next step's rows loaded ahead) and a workgroup of other than the default subgroup count.
     it(`f16 subgroup kernel prefetch, 2 subgroups: ${c.what} lengths=[${c.lengths}] H=${c.nHeads}/${c.nKv} D=${c.d}`, async (ctx) => {
       const g = await gpu();
@@ -498,6 +508,7 @@ describe('flashDecode', () => {
     expect(splits('pf=1,wgs=16')).toBe(4);   // never fewer than 4
     expect(splits(undefined)).toBe(32);      // DECODE_SG_DEFAULT: 256 workgroups
     expect(splits('sg=2,wgs=64')).toBe(8);
+    expect(() => flashDecode(g, { q, out, kCache: kc, vCache: vc, lengths: lt, kernel: 'subgroup', headsPerWorkgroup: 2 })).toThrow(/headsPerWorkgroup 2 must divide the GQA group \(1\)/);
     for (const bad of ['wgs=0', 'pf=2', 'sg=0', 'splits=8', 'wgs=64;pf=1']) expect(() => splits(bad)).toThrow(/FAPOOL_DECODE_SG/);
     restoringEnv('FAPOOL_DECODE_SG', () => {   // a subgroup count the device cannot hold is refused by the kernel
       process.env.FAPOOL_DECODE_SG = 'sg=99';

@@ -383,6 +383,13 @@ export interface DecodeArgs {
   subgroups?: number;
   /** Subgroup kernel: load the next step's K/V rows before this step's arithmetic (default DECODE_SG_DEFAULT). */
   prefetch?: boolean;
+  /**
+   * Subgroup kernel: query heads of one GQA group per workgroup, sharing each K/V row it reads (default 1). On
+   * the H200 4 heads a workgroup put the kernel's per-head arrays in local memory (2.4 KB a thread) and ran at
+   * 3–12 % of the copy rate (session 12); one head a workgroup is the MHA kernel, reading each K/V row once per
+   * head (from L2 where the group's workgroups run together).
+   */
+  headsPerWorkgroup?: number;
 }
 
 export type DecodeKernel = 'split' | 'subgroup';
@@ -454,9 +461,11 @@ function splitPairs(subgroupKernel: boolean, rows: number, headGroups: number): 
   throw new LimitError(`FAPOOL_DECODE_SPLITS=${v}: 'row' (one row's head groups, the default) or 'rows' (all rows')`);
 }
 
-function decodeSgConfig(gpu: Gpu, d: number, group: number, unroll: number, subgroups?: number, prefetch = false): DecodeSgCfg {
-  let gh = 1;
-  for (let g = 1; g <= Math.min(group, MAX_GH); g++) if (group % g === 0) gh = g;
+function decodeSgConfig(gpu: Gpu, d: number, group: number, unroll: number, subgroups?: number, prefetch = false, heads = 1): DecodeSgCfg {
+  if (!Number.isInteger(heads) || heads < 1 || heads > MAX_GH || group % heads !== 0) {
+    throw new ShapeError(`flashDecode: headsPerWorkgroup ${heads} must divide the GQA group (${group}) and be at most ${MAX_GH}`);
+  }
+  const gh = heads;
   const sgs = gpu.caps.subgroupMaxSize, ch = d / 8;
   let lpk = 1;
   while (lpk * 2 <= Math.min(ch, sgs) && ch % (lpk * 2) === 0) lpk *= 2;
@@ -517,7 +526,7 @@ export function flashDecode(gpu: Gpu, a: DecodeArgs): DecodePlan {
   const unroll = a.unroll ?? 2;
   if (!Number.isInteger(unroll) || unroll < 1 || unroll > MAX_SG_U) throw new ShapeError(`${k}: unroll ${unroll} must be an integer in [1, ${MAX_SG_U}]`);
   const sgLaunch = kernel === 'subgroup' ? decodeSgDefaults() : null;
-  const sgCfg = sgLaunch ? decodeSgConfig(gpu, s.d, group, unroll, a.subgroups ?? sgLaunch.subgroups, a.prefetch ?? sgLaunch.prefetch) : null;
+  const sgCfg = sgLaunch ? decodeSgConfig(gpu, s.d, group, unroll, a.subgroups ?? sgLaunch.subgroups, a.prefetch ?? sgLaunch.prefetch, a.headsPerWorkgroup) : null;
   const cfg = sgCfg ? null : decodeConfig(gpu, s.dtype, d4, group);
   // Keys a workgroup takes per step: chunks are whole steps once a split spans one.
   const bk = sgCfg ? (sgCfg.sgs * sgCfg.nsg / sgCfg.lpk) * sgCfg.u : cfg!.wg / cfg!.td;
