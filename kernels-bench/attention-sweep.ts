@@ -26,7 +26,8 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     samples: { type: 'string', default: '10' },
     defaults: { type: 'boolean', default: false },
-    /** Decode variants instead of the built-in list: comma-separated u<U>s<splits>[n<subgroups>][p] (p: prefetch), e.g. u2s12n8,u2s16n4p. */
+    /** Decode variants instead of the built-in list: comma-separated u<U>s<splits>[n<subgroups>][p][h<heads>] (p: prefetch,
+     *  h: query heads per workgroup under GQA), e.g. u2s12n8,u2s16n4p,u2s8n16ph4. */
     dec: { type: 'string' },
     /** Decode shapes instead of the built-in list: comma-separated <context>x<batch>, e.g. 4096x1,32768x8. */
     'dec-shapes': { type: 'string' },
@@ -205,11 +206,12 @@ interface DVariant { name: string; opt: Partial<DecodeArgs> }
 function decodeVariants(gpu: Gpu): DVariant[] {
   if (args.dec) {
     return args.dec.split(',').map((spec) => {
-      const m = /^u(\d)s(\d+)(?:n(\d+))?(p?)$/.exec(spec.trim());
-      if (!m) throw new Error(`--dec ${spec}: expected u<U>s<splits>[n<subgroups>][p]`);
+      const m = /^u(\d)s(\d+)(?:n(\d+))?(p?)(?:h(\d))?$/.exec(spec.trim());
+      if (!m) throw new Error(`--dec ${spec}: expected u<U>s<splits>[n<subgroups>][p][h<heads>]`);
       const opt: Partial<DecodeArgs> = { kernel: 'subgroup', unroll: Number(m[1]), maxSplits: Number(m[2]), prefetch: m[4] === 'p' };
       if (m[3]) opt.subgroups = Number(m[3]);
-      return { name: `sg u${m[1]} s${m[2]}${m[3] ? ` n${m[3]}` : ''}${m[4] ? ' pf' : ''}`, opt };
+      if (m[5]) opt.headsPerWorkgroup = Number(m[5]);
+      return { name: `sg u${m[1]} s${m[2]}${m[3] ? ` n${m[3]}` : ''}${m[4] ? ' pf' : ''}${m[5] ? ` h${m[5]}` : ''}`, opt };
     });
   }
   const v: DVariant[] = [{ name: 'split (v0 default)', opt: { kernel: 'split' } }, { name: 'split s64', opt: { kernel: 'split', maxSplits: 64 } }];
