@@ -450,8 +450,8 @@ function defaultSplits(sg: DecodeSgLaunch | null, pairs: number): number {
  * sequence's attention is split the same way whatever else its cache group holds, so an FA Pool rank (a one-row
  * shard) sums it exactly as the single device does in an 8-row group — the same bits (with 8 rows' pairs the two
  * split 16 vs 8 ways and could part at a near-tie). Session 12's sweep puts the cost within 1–3% at 8 and 32 rows
- * (8 × 32K: 8 splits 0.977 ms, 16: 0.947; 4 splits would gain ≤ 3% at 4K); its partials are ≤ 64 splits. The split kernel (f32, CPU adapters) keeps the
- * rows' pairs: one row's would give it up to 128 splits a row at any batch. FAPOOL_DECODE_SPLITS=rows chooses
+ * (8 × 32K: 8 splits 0.977 ms, 16: 0.947; 4 splits would gain ≤ 3% at 4K); its partials are ≤ 64 splits. The
+ * split kernel (f32, CPU adapters) keeps the rows' pairs: one row's would give it up to 128 splits a row at any batch. FAPOOL_DECODE_SPLITS=rows chooses
  * per (rows × head groups) for both.
  */
 function splitPairs(subgroupKernel: boolean, rows: number, headGroups: number): number {
@@ -461,7 +461,9 @@ function splitPairs(subgroupKernel: boolean, rows: number, headGroups: number): 
   throw new LimitError(`FAPOOL_DECODE_SPLITS=${v}: 'row' (one row's head groups, the default) or 'rows' (all rows')`);
 }
 
-function decodeSgConfig(gpu: Gpu, d: number, group: number, unroll: number, subgroups?: number, prefetch = false, heads = 1): DecodeSgCfg {
+interface DecodeSgChoice { unroll: number; subgroups?: number | undefined; prefetch: boolean; heads?: number | undefined }
+
+function decodeSgConfig(gpu: Gpu, d: number, group: number, { unroll, subgroups, prefetch, heads = 1 }: DecodeSgChoice): DecodeSgCfg {
   if (!Number.isInteger(heads) || heads < 1 || heads > MAX_GH || group % heads !== 0) {
     throw new ShapeError(`flashDecode: headsPerWorkgroup ${heads} must divide the GQA group (${group}) and be at most ${MAX_GH}`);
   }
@@ -526,7 +528,9 @@ export function flashDecode(gpu: Gpu, a: DecodeArgs): DecodePlan {
   const unroll = a.unroll ?? 2;
   if (!Number.isInteger(unroll) || unroll < 1 || unroll > MAX_SG_U) throw new ShapeError(`${k}: unroll ${unroll} must be an integer in [1, ${MAX_SG_U}]`);
   const sgLaunch = kernel === 'subgroup' ? decodeSgDefaults() : null;
-  const sgCfg = sgLaunch ? decodeSgConfig(gpu, s.d, group, unroll, a.subgroups ?? sgLaunch.subgroups, a.prefetch ?? sgLaunch.prefetch, a.headsPerWorkgroup) : null;
+  const sgCfg = sgLaunch ? decodeSgConfig(gpu, s.d, group, {
+    unroll, subgroups: a.subgroups ?? sgLaunch.subgroups, prefetch: a.prefetch ?? sgLaunch.prefetch, heads: a.headsPerWorkgroup,
+  }) : null;
   const cfg = sgCfg ? null : decodeConfig(gpu, s.dtype, d4, group);
   // Keys a workgroup takes per step: chunks are whole steps once a split spans one.
   const bk = sgCfg ? (sgCfg.sgs * sgCfg.nsg / sgCfg.lpk) * sgCfg.u : cfg!.wg / cfg!.td;
