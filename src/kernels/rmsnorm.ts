@@ -1,5 +1,6 @@
-// RMSNorm (shaders/rmsnorm.wgsl). The residual adds of the decoder live in the GEMM epilogues; a decode step's
-// norms run inside its GEMVs (LinearArgs.norm), so this launch is the prefill's.
+// RMSNorm (shaders/rmsnorm.wgsl). The residual adds of the decoder live in the GEMM epilogues; a decode step of
+// up to NORM_PROLOGUE_MAX_M rows runs its norms inside its GEMVs (LinearArgs.norm), so this launch is the
+// prefill's and the larger decode batches'.
 import { defineProgram, type Dispatch, type DType, type Gpu, type Tensor } from '../gpu/index.js';
 import { expectDistinct, expectDtype, expectRank, expectShape, rowWorkgroupSize, typeSpec } from './common.js';
 
