@@ -591,11 +591,12 @@ describe('flashDecode', () => {
 });
 
 describe('mergeAttention', () => {
-  for (const dtype of DTYPES) {
-    it(`${dtype} random partials with empty (-inf) ones, all-empty rows give 0 / -inf, no NaN`, async () => {
+  // P = 7 and 19: one short trip of the merge's 8 partials, and two whole trips plus a short one.
+  for (const [dtype, P] of DTYPES.flatMap((t) => [[t, 7], [t, 19]] as const)) {
+    it(`${dtype} P=${P}: random partials with empty (-inf) ones, all-empty rows give 0 / -inf, no NaN`, async () => {
       const g = await gpu();
       const r = rng();
-      const B = 3, nHeads = 5, P = 7, d = 20, R = B * nHeads;
+      const B = 3, nHeads = 5, d = 20, R = B * nHeads;
       const pO = randomArray(r, R * P * d), pL = randomArray(r, R * P, 'f32', -30, 30);
       for (let i = 0; i < R * P; i++) if (r.next() < 0.3) pL[i] = -Infinity;
       pL.fill(-Infinity, 2 * P, 3 * P); // row 2: every partial empty
