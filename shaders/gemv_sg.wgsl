@@ -26,6 +26,7 @@ override WG: u32 = SGS * SPW;
 @group(0) @binding(13) var<storage, read> w8: array<vec4<u32>>;
 @group(0) @binding(14) var<storage, read> wg8: array<vec4<u32>>;
 @group(0) @binding(15) var<storage, read> wu8: array<vec4<u32>>;
+@group(0) @binding(16) var<storage, read> xf: array<vec4f>;   // _xf entries: x as f32, two vec4f per 8 values
 
 // Epilogue switches, activate() and epilogue(m, n, v): shaders/gemm_epilogue.wgsl; F8, unpack8, dot8f:
 // shaders/half8.wgsl (ProgramDef.includes).
@@ -7774,6 +7775,477 @@ fn gsg_g_m8_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
     let x5_0 = unpack8(x8[5u * K8 + j]);
     let x6_0 = unpack8(x8[6u * K8 + j]);
     let x7_0 = unpack8(x8[7u * K8 + j]);
+    ag0_0 += dot8f(wg0_0, x0_0);
+    ag0_1 += dot8f(wg1_0, x0_0);
+    au0_0 += dot8f(wu0_0, x0_0);
+    au0_1 += dot8f(wu1_0, x0_0);
+    ag1_0 += dot8f(wg0_0, x1_0);
+    ag1_1 += dot8f(wg1_0, x1_0);
+    au1_0 += dot8f(wu0_0, x1_0);
+    au1_1 += dot8f(wu1_0, x1_0);
+    ag2_0 += dot8f(wg0_0, x2_0);
+    ag2_1 += dot8f(wg1_0, x2_0);
+    au2_0 += dot8f(wu0_0, x2_0);
+    au2_1 += dot8f(wu1_0, x2_0);
+    ag3_0 += dot8f(wg0_0, x3_0);
+    ag3_1 += dot8f(wg1_0, x3_0);
+    au3_0 += dot8f(wu0_0, x3_0);
+    au3_1 += dot8f(wu1_0, x3_0);
+    ag4_0 += dot8f(wg0_0, x4_0);
+    ag4_1 += dot8f(wg1_0, x4_0);
+    au4_0 += dot8f(wu0_0, x4_0);
+    au4_1 += dot8f(wu1_0, x4_0);
+    ag5_0 += dot8f(wg0_0, x5_0);
+    ag5_1 += dot8f(wg1_0, x5_0);
+    au5_0 += dot8f(wu0_0, x5_0);
+    au5_1 += dot8f(wu1_0, x5_0);
+    ag6_0 += dot8f(wg0_0, x6_0);
+    ag6_1 += dot8f(wg1_0, x6_0);
+    au6_0 += dot8f(wu0_0, x6_0);
+    au6_1 += dot8f(wu1_0, x6_0);
+    ag7_0 += dot8f(wg0_0, x7_0);
+    ag7_1 += dot8f(wg1_0, x7_0);
+    au7_0 += dot8f(wu0_0, x7_0);
+    au7_1 += dot8f(wu1_0, x7_0);
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag0_1); let v = subgroupAdd(au0_1);
+    if (lane == 1u % SGS && n0 + 1u < p.N) { y[0u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_1); let v = subgroupAdd(au1_1);
+    if (lane == 3u % SGS && n0 + 1u < p.N) { y[1u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_1); let v = subgroupAdd(au2_1);
+    if (lane == 5u % SGS && n0 + 1u < p.N) { y[2u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_1); let v = subgroupAdd(au3_1);
+    if (lane == 7u % SGS && n0 + 1u < p.N) { y[3u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 8u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_1); let v = subgroupAdd(au4_1);
+    if (lane == 9u % SGS && n0 + 1u < p.N) { y[4u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 10u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_1); let v = subgroupAdd(au5_1);
+    if (lane == 11u % SGS && n0 + 1u < p.N) { y[5u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 12u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_1); let v = subgroupAdd(au6_1);
+    if (lane == 13u % SGS && n0 + 1u < p.N) { y[6u * p.N + n0 + 1u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
+    if (lane == 14u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_1); let v = subgroupAdd(au7_1);
+    if (lane == 15u % SGS && n0 + 1u < p.N) { y[7u * p.N + n0 + 1u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c2_u1_xf(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let x0_0 = F8(xf[2u * (j)], xf[2u * (j) + 1u]);
+    let x1_0 = F8(xf[2u * (1u * K8 + j)], xf[2u * (1u * K8 + j) + 1u]);
+    let x2_0 = F8(xf[2u * (2u * K8 + j)], xf[2u * (2u * K8 + j) + 1u]);
+    let x3_0 = F8(xf[2u * (3u * K8 + j)], xf[2u * (3u * K8 + j) + 1u]);
+    let x4_0 = F8(xf[2u * (4u * K8 + j)], xf[2u * (4u * K8 + j) + 1u]);
+    let x5_0 = F8(xf[2u * (5u * K8 + j)], xf[2u * (5u * K8 + j) + 1u]);
+    let x6_0 = F8(xf[2u * (6u * K8 + j)], xf[2u * (6u * K8 + j) + 1u]);
+    let x7_0 = F8(xf[2u * (7u * K8 + j)], xf[2u * (7u * K8 + j) + 1u]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+    a1_0 += dot8f(w0_0, x1_0);
+    a1_1 += dot8f(w1_0, x1_0);
+    a2_0 += dot8f(w0_0, x2_0);
+    a2_1 += dot8f(w1_0, x2_0);
+    a3_0 += dot8f(w0_0, x3_0);
+    a3_1 += dot8f(w1_0, x3_0);
+    a4_0 += dot8f(w0_0, x4_0);
+    a4_1 += dot8f(w1_0, x4_0);
+    a5_0 += dot8f(w0_0, x5_0);
+    a5_1 += dot8f(w1_0, x5_0);
+    a6_0 += dot8f(w0_0, x6_0);
+    a6_1 += dot8f(w1_0, x6_0);
+    a7_0 += dot8f(w0_0, x7_0);
+    a7_1 += dot8f(w1_0, x7_0);
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 2u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 3u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 6u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 7u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 10u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 11u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a7_0); if (lane == 14u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a7_1); if (lane == 15u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_p_m8_c4_u2_xf(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  let o2 = row8(n0 + 2u, K8);
+  let o3 = row8(n0 + 3u, K8);
+  var a0_0 = 0.0;
+  var a0_1 = 0.0;
+  var a0_2 = 0.0;
+  var a0_3 = 0.0;
+  var a1_0 = 0.0;
+  var a1_1 = 0.0;
+  var a1_2 = 0.0;
+  var a1_3 = 0.0;
+  var a2_0 = 0.0;
+  var a2_1 = 0.0;
+  var a2_2 = 0.0;
+  var a2_3 = 0.0;
+  var a3_0 = 0.0;
+  var a3_1 = 0.0;
+  var a3_2 = 0.0;
+  var a3_3 = 0.0;
+  var a4_0 = 0.0;
+  var a4_1 = 0.0;
+  var a4_2 = 0.0;
+  var a4_3 = 0.0;
+  var a5_0 = 0.0;
+  var a5_1 = 0.0;
+  var a5_2 = 0.0;
+  var a5_3 = 0.0;
+  var a6_0 = 0.0;
+  var a6_1 = 0.0;
+  var a6_2 = 0.0;
+  var a6_3 = 0.0;
+  var a7_0 = 0.0;
+  var a7_1 = 0.0;
+  var a7_2 = 0.0;
+  var a7_3 = 0.0;
+  var j = lane;
+  for (; j + 1u * SGS < K8; j += 2u * SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let w2_0 = unpack8(w8[o2 + j]);
+    let w3_0 = unpack8(w8[o3 + j]);
+    let x0_0 = F8(xf[2u * (j)], xf[2u * (j) + 1u]);
+    let x1_0 = F8(xf[2u * (1u * K8 + j)], xf[2u * (1u * K8 + j) + 1u]);
+    let x2_0 = F8(xf[2u * (2u * K8 + j)], xf[2u * (2u * K8 + j) + 1u]);
+    let x3_0 = F8(xf[2u * (3u * K8 + j)], xf[2u * (3u * K8 + j) + 1u]);
+    let x4_0 = F8(xf[2u * (4u * K8 + j)], xf[2u * (4u * K8 + j) + 1u]);
+    let x5_0 = F8(xf[2u * (5u * K8 + j)], xf[2u * (5u * K8 + j) + 1u]);
+    let x6_0 = F8(xf[2u * (6u * K8 + j)], xf[2u * (6u * K8 + j) + 1u]);
+    let x7_0 = F8(xf[2u * (7u * K8 + j)], xf[2u * (7u * K8 + j) + 1u]);
+    let w0_1 = unpack8(w8[o0 + j + 1u * SGS]);
+    let w1_1 = unpack8(w8[o1 + j + 1u * SGS]);
+    let w2_1 = unpack8(w8[o2 + j + 1u * SGS]);
+    let w3_1 = unpack8(w8[o3 + j + 1u * SGS]);
+    let x0_1 = F8(xf[2u * (j + 1u * SGS)], xf[2u * (j + 1u * SGS) + 1u]);
+    let x1_1 = F8(xf[2u * (1u * K8 + j + 1u * SGS)], xf[2u * (1u * K8 + j + 1u * SGS) + 1u]);
+    let x2_1 = F8(xf[2u * (2u * K8 + j + 1u * SGS)], xf[2u * (2u * K8 + j + 1u * SGS) + 1u]);
+    let x3_1 = F8(xf[2u * (3u * K8 + j + 1u * SGS)], xf[2u * (3u * K8 + j + 1u * SGS) + 1u]);
+    let x4_1 = F8(xf[2u * (4u * K8 + j + 1u * SGS)], xf[2u * (4u * K8 + j + 1u * SGS) + 1u]);
+    let x5_1 = F8(xf[2u * (5u * K8 + j + 1u * SGS)], xf[2u * (5u * K8 + j + 1u * SGS) + 1u]);
+    let x6_1 = F8(xf[2u * (6u * K8 + j + 1u * SGS)], xf[2u * (6u * K8 + j + 1u * SGS) + 1u]);
+    let x7_1 = F8(xf[2u * (7u * K8 + j + 1u * SGS)], xf[2u * (7u * K8 + j + 1u * SGS) + 1u]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+    a0_2 += dot8f(w2_0, x0_0);
+    a0_3 += dot8f(w3_0, x0_0);
+    a1_0 += dot8f(w0_0, x1_0);
+    a1_1 += dot8f(w1_0, x1_0);
+    a1_2 += dot8f(w2_0, x1_0);
+    a1_3 += dot8f(w3_0, x1_0);
+    a2_0 += dot8f(w0_0, x2_0);
+    a2_1 += dot8f(w1_0, x2_0);
+    a2_2 += dot8f(w2_0, x2_0);
+    a2_3 += dot8f(w3_0, x2_0);
+    a3_0 += dot8f(w0_0, x3_0);
+    a3_1 += dot8f(w1_0, x3_0);
+    a3_2 += dot8f(w2_0, x3_0);
+    a3_3 += dot8f(w3_0, x3_0);
+    a4_0 += dot8f(w0_0, x4_0);
+    a4_1 += dot8f(w1_0, x4_0);
+    a4_2 += dot8f(w2_0, x4_0);
+    a4_3 += dot8f(w3_0, x4_0);
+    a5_0 += dot8f(w0_0, x5_0);
+    a5_1 += dot8f(w1_0, x5_0);
+    a5_2 += dot8f(w2_0, x5_0);
+    a5_3 += dot8f(w3_0, x5_0);
+    a6_0 += dot8f(w0_0, x6_0);
+    a6_1 += dot8f(w1_0, x6_0);
+    a6_2 += dot8f(w2_0, x6_0);
+    a6_3 += dot8f(w3_0, x6_0);
+    a7_0 += dot8f(w0_0, x7_0);
+    a7_1 += dot8f(w1_0, x7_0);
+    a7_2 += dot8f(w2_0, x7_0);
+    a7_3 += dot8f(w3_0, x7_0);
+    a0_0 += dot8f(w0_1, x0_1);
+    a0_1 += dot8f(w1_1, x0_1);
+    a0_2 += dot8f(w2_1, x0_1);
+    a0_3 += dot8f(w3_1, x0_1);
+    a1_0 += dot8f(w0_1, x1_1);
+    a1_1 += dot8f(w1_1, x1_1);
+    a1_2 += dot8f(w2_1, x1_1);
+    a1_3 += dot8f(w3_1, x1_1);
+    a2_0 += dot8f(w0_1, x2_1);
+    a2_1 += dot8f(w1_1, x2_1);
+    a2_2 += dot8f(w2_1, x2_1);
+    a2_3 += dot8f(w3_1, x2_1);
+    a3_0 += dot8f(w0_1, x3_1);
+    a3_1 += dot8f(w1_1, x3_1);
+    a3_2 += dot8f(w2_1, x3_1);
+    a3_3 += dot8f(w3_1, x3_1);
+    a4_0 += dot8f(w0_1, x4_1);
+    a4_1 += dot8f(w1_1, x4_1);
+    a4_2 += dot8f(w2_1, x4_1);
+    a4_3 += dot8f(w3_1, x4_1);
+    a5_0 += dot8f(w0_1, x5_1);
+    a5_1 += dot8f(w1_1, x5_1);
+    a5_2 += dot8f(w2_1, x5_1);
+    a5_3 += dot8f(w3_1, x5_1);
+    a6_0 += dot8f(w0_1, x6_1);
+    a6_1 += dot8f(w1_1, x6_1);
+    a6_2 += dot8f(w2_1, x6_1);
+    a6_3 += dot8f(w3_1, x6_1);
+    a7_0 += dot8f(w0_1, x7_1);
+    a7_1 += dot8f(w1_1, x7_1);
+    a7_2 += dot8f(w2_1, x7_1);
+    a7_3 += dot8f(w3_1, x7_1);
+  }
+  for (; j < K8; j += SGS) {
+    let w0_0 = unpack8(w8[o0 + j]);
+    let w1_0 = unpack8(w8[o1 + j]);
+    let w2_0 = unpack8(w8[o2 + j]);
+    let w3_0 = unpack8(w8[o3 + j]);
+    let x0_0 = F8(xf[2u * (j)], xf[2u * (j) + 1u]);
+    let x1_0 = F8(xf[2u * (1u * K8 + j)], xf[2u * (1u * K8 + j) + 1u]);
+    let x2_0 = F8(xf[2u * (2u * K8 + j)], xf[2u * (2u * K8 + j) + 1u]);
+    let x3_0 = F8(xf[2u * (3u * K8 + j)], xf[2u * (3u * K8 + j) + 1u]);
+    let x4_0 = F8(xf[2u * (4u * K8 + j)], xf[2u * (4u * K8 + j) + 1u]);
+    let x5_0 = F8(xf[2u * (5u * K8 + j)], xf[2u * (5u * K8 + j) + 1u]);
+    let x6_0 = F8(xf[2u * (6u * K8 + j)], xf[2u * (6u * K8 + j) + 1u]);
+    let x7_0 = F8(xf[2u * (7u * K8 + j)], xf[2u * (7u * K8 + j) + 1u]);
+    a0_0 += dot8f(w0_0, x0_0);
+    a0_1 += dot8f(w1_0, x0_0);
+    a0_2 += dot8f(w2_0, x0_0);
+    a0_3 += dot8f(w3_0, x0_0);
+    a1_0 += dot8f(w0_0, x1_0);
+    a1_1 += dot8f(w1_0, x1_0);
+    a1_2 += dot8f(w2_0, x1_0);
+    a1_3 += dot8f(w3_0, x1_0);
+    a2_0 += dot8f(w0_0, x2_0);
+    a2_1 += dot8f(w1_0, x2_0);
+    a2_2 += dot8f(w2_0, x2_0);
+    a2_3 += dot8f(w3_0, x2_0);
+    a3_0 += dot8f(w0_0, x3_0);
+    a3_1 += dot8f(w1_0, x3_0);
+    a3_2 += dot8f(w2_0, x3_0);
+    a3_3 += dot8f(w3_0, x3_0);
+    a4_0 += dot8f(w0_0, x4_0);
+    a4_1 += dot8f(w1_0, x4_0);
+    a4_2 += dot8f(w2_0, x4_0);
+    a4_3 += dot8f(w3_0, x4_0);
+    a5_0 += dot8f(w0_0, x5_0);
+    a5_1 += dot8f(w1_0, x5_0);
+    a5_2 += dot8f(w2_0, x5_0);
+    a5_3 += dot8f(w3_0, x5_0);
+    a6_0 += dot8f(w0_0, x6_0);
+    a6_1 += dot8f(w1_0, x6_0);
+    a6_2 += dot8f(w2_0, x6_0);
+    a6_3 += dot8f(w3_0, x6_0);
+    a7_0 += dot8f(w0_0, x7_0);
+    a7_1 += dot8f(w1_0, x7_0);
+    a7_2 += dot8f(w2_0, x7_0);
+    a7_3 += dot8f(w3_0, x7_0);
+  }
+  { let v = subgroupAdd(a0_0); if (lane == 0u % SGS && n0 + 0u < p.N) { epilogue(0u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a0_1); if (lane == 1u % SGS && n0 + 1u < p.N) { epilogue(0u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a0_2); if (lane == 2u % SGS && n0 + 2u < p.N) { epilogue(0u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a0_3); if (lane == 3u % SGS && n0 + 3u < p.N) { epilogue(0u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a1_0); if (lane == 4u % SGS && n0 + 0u < p.N) { epilogue(1u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a1_1); if (lane == 5u % SGS && n0 + 1u < p.N) { epilogue(1u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a1_2); if (lane == 6u % SGS && n0 + 2u < p.N) { epilogue(1u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a1_3); if (lane == 7u % SGS && n0 + 3u < p.N) { epilogue(1u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a2_0); if (lane == 8u % SGS && n0 + 0u < p.N) { epilogue(2u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a2_1); if (lane == 9u % SGS && n0 + 1u < p.N) { epilogue(2u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a2_2); if (lane == 10u % SGS && n0 + 2u < p.N) { epilogue(2u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a2_3); if (lane == 11u % SGS && n0 + 3u < p.N) { epilogue(2u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a3_0); if (lane == 12u % SGS && n0 + 0u < p.N) { epilogue(3u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a3_1); if (lane == 13u % SGS && n0 + 1u < p.N) { epilogue(3u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a3_2); if (lane == 14u % SGS && n0 + 2u < p.N) { epilogue(3u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a3_3); if (lane == 15u % SGS && n0 + 3u < p.N) { epilogue(3u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a4_0); if (lane == 16u % SGS && n0 + 0u < p.N) { epilogue(4u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a4_1); if (lane == 17u % SGS && n0 + 1u < p.N) { epilogue(4u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a4_2); if (lane == 18u % SGS && n0 + 2u < p.N) { epilogue(4u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a4_3); if (lane == 19u % SGS && n0 + 3u < p.N) { epilogue(4u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a5_0); if (lane == 20u % SGS && n0 + 0u < p.N) { epilogue(5u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a5_1); if (lane == 21u % SGS && n0 + 1u < p.N) { epilogue(5u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a5_2); if (lane == 22u % SGS && n0 + 2u < p.N) { epilogue(5u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a5_3); if (lane == 23u % SGS && n0 + 3u < p.N) { epilogue(5u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a6_0); if (lane == 24u % SGS && n0 + 0u < p.N) { epilogue(6u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a6_1); if (lane == 25u % SGS && n0 + 1u < p.N) { epilogue(6u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a6_2); if (lane == 26u % SGS && n0 + 2u < p.N) { epilogue(6u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a6_3); if (lane == 27u % SGS && n0 + 3u < p.N) { epilogue(6u, n0 + 3u, v); } }
+  { let v = subgroupAdd(a7_0); if (lane == 28u % SGS && n0 + 0u < p.N) { epilogue(7u, n0 + 0u, v); } }
+  { let v = subgroupAdd(a7_1); if (lane == 29u % SGS && n0 + 1u < p.N) { epilogue(7u, n0 + 1u, v); } }
+  { let v = subgroupAdd(a7_2); if (lane == 30u % SGS && n0 + 2u < p.N) { epilogue(7u, n0 + 2u, v); } }
+  { let v = subgroupAdd(a7_3); if (lane == 31u % SGS && n0 + 3u < p.N) { epilogue(7u, n0 + 3u, v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m8_c1_u1_xf(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  var ag0_0 = 0.0;
+  var ag1_0 = 0.0;
+  var ag2_0 = 0.0;
+  var ag3_0 = 0.0;
+  var ag4_0 = 0.0;
+  var ag5_0 = 0.0;
+  var ag6_0 = 0.0;
+  var ag7_0 = 0.0;
+  var au0_0 = 0.0;
+  var au1_0 = 0.0;
+  var au2_0 = 0.0;
+  var au3_0 = 0.0;
+  var au4_0 = 0.0;
+  var au5_0 = 0.0;
+  var au6_0 = 0.0;
+  var au7_0 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = unpack8(wg8[o0 + j]);
+    let wu0_0 = unpack8(wu8[o0 + j]);
+    let x0_0 = F8(xf[2u * (j)], xf[2u * (j) + 1u]);
+    let x1_0 = F8(xf[2u * (1u * K8 + j)], xf[2u * (1u * K8 + j) + 1u]);
+    let x2_0 = F8(xf[2u * (2u * K8 + j)], xf[2u * (2u * K8 + j) + 1u]);
+    let x3_0 = F8(xf[2u * (3u * K8 + j)], xf[2u * (3u * K8 + j) + 1u]);
+    let x4_0 = F8(xf[2u * (4u * K8 + j)], xf[2u * (4u * K8 + j) + 1u]);
+    let x5_0 = F8(xf[2u * (5u * K8 + j)], xf[2u * (5u * K8 + j) + 1u]);
+    let x6_0 = F8(xf[2u * (6u * K8 + j)], xf[2u * (6u * K8 + j) + 1u]);
+    let x7_0 = F8(xf[2u * (7u * K8 + j)], xf[2u * (7u * K8 + j) + 1u]);
+    ag0_0 += dot8f(wg0_0, x0_0);
+    au0_0 += dot8f(wu0_0, x0_0);
+    ag1_0 += dot8f(wg0_0, x1_0);
+    au1_0 += dot8f(wu0_0, x1_0);
+    ag2_0 += dot8f(wg0_0, x2_0);
+    au2_0 += dot8f(wu0_0, x2_0);
+    ag3_0 += dot8f(wg0_0, x3_0);
+    au3_0 += dot8f(wu0_0, x3_0);
+    ag4_0 += dot8f(wg0_0, x4_0);
+    au4_0 += dot8f(wu0_0, x4_0);
+    ag5_0 += dot8f(wg0_0, x5_0);
+    au5_0 += dot8f(wu0_0, x5_0);
+    ag6_0 += dot8f(wg0_0, x6_0);
+    au6_0 += dot8f(wu0_0, x6_0);
+    ag7_0 += dot8f(wg0_0, x7_0);
+    au7_0 += dot8f(wu0_0, x7_0);
+  }
+  { let g = subgroupAdd(ag0_0); let v = subgroupAdd(au0_0);
+    if (lane == 0u % SGS && n0 + 0u < p.N) { y[0u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag1_0); let v = subgroupAdd(au1_0);
+    if (lane == 1u % SGS && n0 + 0u < p.N) { y[1u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag2_0); let v = subgroupAdd(au2_0);
+    if (lane == 2u % SGS && n0 + 0u < p.N) { y[2u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag3_0); let v = subgroupAdd(au3_0);
+    if (lane == 3u % SGS && n0 + 0u < p.N) { y[3u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag4_0); let v = subgroupAdd(au4_0);
+    if (lane == 4u % SGS && n0 + 0u < p.N) { y[4u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag5_0); let v = subgroupAdd(au5_0);
+    if (lane == 5u % SGS && n0 + 0u < p.N) { y[5u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag6_0); let v = subgroupAdd(au6_0);
+    if (lane == 6u % SGS && n0 + 0u < p.N) { y[6u * p.N + n0 + 0u] = T(activate(g) * v); } }
+  { let g = subgroupAdd(ag7_0); let v = subgroupAdd(au7_0);
+    if (lane == 7u % SGS && n0 + 0u < p.N) { y[7u * p.N + n0 + 0u] = T(activate(g) * v); } }
+}
+
+@compute @workgroup_size(WG)
+fn gsg_g_m8_c2_u1_xf(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
+  let K8 = p.K / 8u;
+  let o0 = row8(n0 + 0u, K8);
+  let o1 = row8(n0 + 1u, K8);
+  var ag0_0 = 0.0;
+  var ag0_1 = 0.0;
+  var ag1_0 = 0.0;
+  var ag1_1 = 0.0;
+  var ag2_0 = 0.0;
+  var ag2_1 = 0.0;
+  var ag3_0 = 0.0;
+  var ag3_1 = 0.0;
+  var ag4_0 = 0.0;
+  var ag4_1 = 0.0;
+  var ag5_0 = 0.0;
+  var ag5_1 = 0.0;
+  var ag6_0 = 0.0;
+  var ag6_1 = 0.0;
+  var ag7_0 = 0.0;
+  var ag7_1 = 0.0;
+  var au0_0 = 0.0;
+  var au0_1 = 0.0;
+  var au1_0 = 0.0;
+  var au1_1 = 0.0;
+  var au2_0 = 0.0;
+  var au2_1 = 0.0;
+  var au3_0 = 0.0;
+  var au3_1 = 0.0;
+  var au4_0 = 0.0;
+  var au4_1 = 0.0;
+  var au5_0 = 0.0;
+  var au5_1 = 0.0;
+  var au6_0 = 0.0;
+  var au6_1 = 0.0;
+  var au7_0 = 0.0;
+  var au7_1 = 0.0;
+  var j = lane;
+  for (; j < K8; j += SGS) {
+    let wg0_0 = unpack8(wg8[o0 + j]);
+    let wg1_0 = unpack8(wg8[o1 + j]);
+    let wu0_0 = unpack8(wu8[o0 + j]);
+    let wu1_0 = unpack8(wu8[o1 + j]);
+    let x0_0 = F8(xf[2u * (j)], xf[2u * (j) + 1u]);
+    let x1_0 = F8(xf[2u * (1u * K8 + j)], xf[2u * (1u * K8 + j) + 1u]);
+    let x2_0 = F8(xf[2u * (2u * K8 + j)], xf[2u * (2u * K8 + j) + 1u]);
+    let x3_0 = F8(xf[2u * (3u * K8 + j)], xf[2u * (3u * K8 + j) + 1u]);
+    let x4_0 = F8(xf[2u * (4u * K8 + j)], xf[2u * (4u * K8 + j) + 1u]);
+    let x5_0 = F8(xf[2u * (5u * K8 + j)], xf[2u * (5u * K8 + j) + 1u]);
+    let x6_0 = F8(xf[2u * (6u * K8 + j)], xf[2u * (6u * K8 + j) + 1u]);
+    let x7_0 = F8(xf[2u * (7u * K8 + j)], xf[2u * (7u * K8 + j) + 1u]);
     ag0_0 += dot8f(wg0_0, x0_0);
     ag0_1 += dot8f(wg1_0, x0_0);
     au0_0 += dot8f(wu0_0, x0_0);
