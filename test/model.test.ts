@@ -77,8 +77,13 @@ describe('tiny decoder vs float64 reference', () => {
       const c = compare(res.firstLogits![0]!, ref.logits[0]!);
       // f32: accumulated rounding of 2 layers; f16 storage of activations/weights: ~1e-3 relative.
       expect(c.rel, `logits rel error (seed ${r.seed})`).toBeLessThan(dtype === 'f32' ? 1e-5 : 1e-2);
-      if (dtype === 'f32') expect(res.tokens[0], `seed ${r.seed}`).toEqual(ref.tokens);
-      else expect(res.tokens[0]!.slice(0, 3), `seed ${r.seed}`).toEqual(ref.tokens.slice(0, 3));
+      if (dtype === 'f32') { expect(res.tokens[0], `seed ${r.seed}`).toEqual(ref.tokens); return; }
+      // f16: the first 3 tokens follow the float64 path unless it parts at a near-tie (two logits within f16
+      // rounding of each other in the float64 reference at that step): then the GPU's pick must be one of them.
+      const got = res.tokens[0]!, k = got.slice(0, 3).findIndex((t, i) => t !== ref.tokens[i]);
+      if (k < 0) return;
+      const logits = ref.logits[k]!, top = Math.max(...logits), scale = Math.max(...logits.map(Math.abs));
+      expect((top - logits[got[k]!]!) / scale, `seed ${r.seed}: step ${k} took ${got[k]} against the reference's ${ref.tokens[k]}, not a near-tie`).toBeLessThan(5e-3);
     });
   }
 
