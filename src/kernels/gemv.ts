@@ -57,8 +57,8 @@ export const GEMV_SG_MAX_CPT = 8;
 export function gemvSgEntry(gated: boolean, mr: number, cpt: number, u: number, xf = false): string | undefined {
   const cpts = gated ? [1, 2, ...(mr <= 4 ? [4] : [])] : [1, 2, 4, ...(mr <= 4 ? [8] : [])];
   const ok = Number.isInteger(mr) && mr >= 1 && mr <= GEMV_MAX_M && cpts.includes(cpt) && (u === 1 || u === 2);
-  const id = `gsg_${gated ? 'g' : 'p'}_m${mr}_c${cpt}_u${u}`;
   if (!ok) return undefined;
+  const id = `gsg_${gated ? 'g' : 'p'}_m${mr}_c${cpt}_u${u}`;
   return xf ? (GEMV_SG_XF.has(`${id}_xf`) ? `${id}_xf` : undefined) : id;
 }
 

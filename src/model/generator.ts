@@ -14,6 +14,17 @@ import type { Weights } from './weights.js';
 /** A part of the decode step's launch list: the embedding, a layer's pre/attention/oProj/ffn, the head. */
 export interface DecodePart { part: 'embed' | 'pre' | 'attention' | 'oProj' | 'ffn' | 'head'; layer: number | null; steps: Step[] }
 
+/** A pass's launches by part: the embedding, then each layer's pre-attention, attention, O projection and FFN. */
+function layerParts(embed: Step[], layers: readonly { pre: Step[]; oProj: Step[]; ffn: Step[] }[], attn: readonly Step[][]): DecodePart[] {
+  return [
+    { part: 'embed', layer: null, steps: embed },
+    ...layers.flatMap((l, i): DecodePart[] => [
+      { part: 'pre', layer: i, steps: l.pre }, { part: 'attention', layer: i, steps: attn[i]! },
+      { part: 'oProj', layer: i, steps: l.oProj }, { part: 'ffn', layer: i, steps: l.ffn },
+    ]),
+  ];
+}
+
 /** Where attention runs when not all of it runs on this device (the FA Pool's attention pool). */
 export interface AttentionPlacement {
   /** The KV capacity each slot gets on this device: 0 for a sequence whose cache lives elsewhere. */
@@ -192,14 +203,7 @@ export class Generator implements ForwardExecutor {
   decodeParts(): DecodePart[] {
     const m = this.model, prog = m.decode();
     const attn = decodeLaunches(prog.plans);
-    return [
-      { part: 'embed', layer: null, steps: prog.embed },
-      ...prog.layers.flatMap((l, i): DecodePart[] => [
-        { part: 'pre', layer: i, steps: l.pre }, { part: 'attention', layer: i, steps: attn[i]! },
-        { part: 'oProj', layer: i, steps: l.oProj }, { part: 'ffn', layer: i, steps: l.ffn },
-      ]),
-      { part: 'head', layer: null, steps: m.head().steps },
-    ];
+    return [...layerParts(prog.embed, prog.layers, attn), { part: 'head', layer: null, steps: m.head().steps }];
   }
 
   /** Every launch of one all-local decode step, in order (kernel profiles). */
@@ -213,13 +217,7 @@ export class Generator implements ForwardExecutor {
     const prog = this.model.prefill(tokens, 0);
     if (prog.attn.length !== prog.layers.length) throw new Error('prefillParts: sequence 0 has no cache on this device');
     for (const a of prog.attn) a.set(0, p0);
-    return [
-      { part: 'embed', layer: null, steps: prog.embed },
-      ...prog.layers.flatMap((l, i): DecodePart[] => [
-        { part: 'pre', layer: i, steps: l.pre }, { part: 'attention', layer: i, steps: prog.attn[i]!.steps },
-        { part: 'oProj', layer: i, steps: l.oProj }, { part: 'ffn', layer: i, steps: l.ffn },
-      ]),
-    ];
+    return layerParts(prog.embed, prog.layers, prog.attn.map((a) => a.steps));
   }
 
   async readLogits(): Promise<Float32Array> { return await this.gpu.read(this.model.state.logits) as Float32Array; }
