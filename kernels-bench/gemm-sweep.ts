@@ -32,7 +32,7 @@ import {
 import { DAWN_FLAGS } from '../src/gpu/backend-node.js';
 import { registerShaderLoader } from '../src/gpu/shader-source.js';
 import { chooseGemmPath, linear, type GemmPath, type GemmTuning } from '../src/kernels/gemm.js';
-import { gemvSgApplies, gemvSgEntry } from '../src/kernels/gemv.js';
+import { gemvSgApplies } from '../src/kernels/gemv.js';
 import {
   SGM_SKINNY_SHAPES, SGM_TILE_GATED_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_IDS, SGM_TILE_GEN_SPLIT_K, SGM_TILE_SHAPES, sgmSkinnyApplies,
   sgmSkinnyFits, sgmTileFits, sgmTileGenFits, tileGenGeometry
@@ -452,8 +452,6 @@ async function main(): Promise<void> {
           for (const u of [1, 2]) {
             if (gemvSgApplies(gpu.caps, { M, K: 4096, dtype: 'f16', kind: g ? 'gated' : 'linear' }, cpt, u)) {
               v.push({ name: `gemv sg cpt${cpt} u${u}`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { cpt, u } } });
-              // x converted to f32 once (a cast chained before the product, timed with it)
-              if (gemvSgEntry(g, M, cpt, u, true)) v.push({ name: `gemv sg cpt${cpt} u${u} xf`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { cpt, u, xf: true } } });
             }
           }
         }

@@ -6,7 +6,7 @@ import {
   NORM_PROLOGUE_MAX_M, chooseGemmPath, linear, normPrologueApplies, type GemmTuning
 } from '../src/kernels/gemm.js';
 import { type Activation } from '../src/kernels/gemm-common.js';
-import { GEMV_MAX_M, gemvCptDefault, gemvSgApplies, gemvSgEntry, gemvXfDefault } from '../src/kernels/gemv.js';
+import { GEMV_MAX_M, gemvCptDefault, gemvSgApplies, gemvSgEntry } from '../src/kernels/gemv.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';
 import { gatedRef, linearRef } from './ref/gemm.js';
 import { rmsnormRef } from './ref/rmsnorm.js';
@@ -194,25 +194,12 @@ describe('gemv: subgroup kernel (columns per subgroup)', () => {
       }
     }
   }
-  // The _xf entries (x converted to f32 once by a cast launch chained before the product).
-  for (const [gated, cpt, u] of [[false, 2, 1], [false, 4, 2], [true, 1, 1], [true, 2, 1]] as const) {
-    const M = 8, K = 8 * 41, N = 3 * cpt + 2;
-    it(`${gated ? 'gated' : 'plain'} M=8 cpt=${cpt} u=${u}, x as f32 (xf; N=${N}, K=${K})`, async (ctx) => {
-      const g = await gpu();
-      if (!gemvSgApplies(g.caps, { M, K, dtype: 'f16', kind: gated ? 'gated' : 'linear' }, cpt, u)) { ctx.skip(); return; }
-      const tune = { gemv: { cpt, u, xf: true } };
-      if (gated) await checkGatedLinear(g, M, N, K, 'gelu_tanh', { path: 'gemv', tune }, 'gemv sg gated xf');
-      else await checkLinear(g, { M, N, K, dtype: 'f16', path: 'gemv', tune, bias: true, residual: true }, 'gemv sg xf');
-    });
-  }
   it('the generator writes exactly the entries the host may ask for, and the file is its output', async () => {
     const gen = await import(new URL('../shaders/gemv_sg.gen.mjs', import.meta.url).href) as { CONFIGS: string[]; file(): string };
     const host: string[] = [];
     for (const gated of [false, true]) for (let M = 1; M <= 8; M++) for (let c = 1; c <= 8; c++) for (const u of [1, 2, 3]) {
-      for (const xf of [false, true]) {
-        const id = gemvSgEntry(gated, M, c, u, xf);
-        if (id) host.push(id);
-      }
+      const id = gemvSgEntry(gated, M, c, u);
+      if (id) host.push(id);
     }
     expect(host.sort()).toEqual([...gen.CONFIGS].sort());
     expect(gen.file() === readFileSync(new URL('../shaders/gemv_sg.wgsl', import.meta.url), 'utf8'), 'run node shaders/gemv_sg.gen.mjs').toBe(true);
@@ -223,8 +210,6 @@ describe('gemv: subgroup kernel (columns per subgroup)', () => {
     expect(gemvCptDefault('4')).toEqual({ cpt: 4, u: 1 });
     expect(gemvCptDefault(' 2u2 ')).toEqual({ cpt: 2, u: 2 });
     for (const bad of ['9', '-1', '2.5', 'sg', '4u3', 'u2']) expect(() => gemvCptDefault(bad), bad).toThrow(LimitError);
-    expect([gemvXfDefault(undefined), gemvXfDefault('0'), gemvXfDefault(' 1 ')]).toEqual([false, false, true]);
-    expect(() => gemvXfDefault('yes')).toThrow(/FAPOOL_GEMV_XF/);
     const g = await gpu();
     const x = g.tensor([8, 16], 'f16'), w = g.tensor([4, 16], 'f16'), out = g.tensor([8, 4], 'f16');
     expect(() => linear(g, { x, w, out }, { path: 'gemv', tune: { gemv: { cpt: 8 } } })).toThrow(LimitError);   // no 8-row entry with 8 columns
