@@ -8,6 +8,7 @@
 // The JSON is rewritten after every row, so a run cut short by a timeout still leaves its results.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { openGpuWithoutRobustness } from './no-robustness.js';
 import {
   describeCaps, fromF16Array, openGpu, timeDispatchesFor, toF16Array, type Dispatch, type Gpu, type Tensor,
 } from '../src/gpu/index.js';
@@ -33,6 +34,8 @@ const { values: args } = parseArgs({
     'dec-shapes': { type: 'string' },
     /** KV heads of the timed decode shapes (32 query heads; default 32: no GQA). */
     'dec-kv': { type: 'string', default: '32' },
+    /** Run without robust buffer access (what Tint's bounds checks cost; never the runtime's setting). */
+    'no-robustness': { type: 'boolean', default: false },
   },
 });
 
@@ -302,7 +305,7 @@ async function decodeBig(gpu: Gpu, vs: DVariant[], S: number, B: number): Promis
 }
 
 async function main(): Promise<void> {
-  const gpu = await openGpu({ label: 'attention-sweep' });
+  const gpu = args['no-robustness'] ? await openGpuWithoutRobustness() : await openGpu({ label: 'attention-sweep' });
   device = describeCaps(gpu.caps);
   console.log(`device: ${device}; sgm prefill: ${hasSgmPrefill(gpu.caps)}; sg decode: ${sgDecodeApplies(gpu.caps, 'f16', 128)}`);
   const only = (s: string) => !args.only || args.only.split('|').some((x) => s.includes(x));

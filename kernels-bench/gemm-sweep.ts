@@ -26,11 +26,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
-  Gpu, describeCaps, featuresToRequest, fromF16Array, limitsToRequest, openGpu, timeDispatchesFor, toF16Array,
-  type Dispatch, type DType, type HostArray, type Tensor,
+  describeCaps, fromF16Array, openGpu, timeDispatchesFor, toF16Array, type Dispatch, type DType, type Gpu, type HostArray, type Tensor,
 } from '../src/gpu/index.js';
-import { DAWN_FLAGS } from '../src/gpu/backend-node.js';
-import { registerShaderLoader } from '../src/gpu/shader-source.js';
+import { openGpuWithoutRobustness } from './no-robustness.js';
 import { chooseGemmPath, linear, type GemmPath, type GemmTuning } from '../src/kernels/gemm.js';
 import { gemvSgApplies } from '../src/kernels/gemv.js';
 import {
@@ -385,23 +383,6 @@ async function projectionPart(gpu: Gpu, part: string, Ms: number[], variantsFor:
     }
     gpu.release(...ws, ...us);
   }
-}
-
-let instance: GPU | null = null;
-
-/** A device without robust buffer access (Dawn toggle, needs allow_unsafe_apis). */
-async function openGpuWithoutRobustness(): Promise<Gpu> {
-  // What nodeGpu() does, with one more toggle (a second Dawn instance in one process has crashed dawn.node).
-  const root = new URL('../../', import.meta.url);
-  registerShaderLoader((f) => readFileSync(new URL(`shaders/${f}`, root), 'utf8'));
-  const { create, globals } = await import('webgpu');
-  Object.assign(globalThis, globals);
-  const flags = DAWN_FLAGS.map((f) => f.startsWith('enable-dawn-features=') ? `${f},disable_robustness` : f);
-  instance = create(flags);   // kept: a collected instance takes its devices down
-  const adapter = await instance.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) throw new Error('no adapter with disable_robustness');
-  const device = await adapter.requestDevice({ label: 'norobust', requiredFeatures: featuresToRequest(adapter), requiredLimits: limitsToRequest(adapter) });
-  return new Gpu(adapter, device);
 }
 
 function bestTiles(square: Row[], gated: boolean, n: number): string[] {

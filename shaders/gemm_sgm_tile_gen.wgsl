@@ -5396,6 +5396,605 @@ fn tg_g128x128_sg2x4_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
 }
 
 @compute @workgroup_size(128)
+fn tg_t128x128_sg2x2_k32_b1_unc(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let ab = sg / 2u; let bb = sg % 2u;   // the subgroup's A and B tile blocks
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var s12 = vec4<f16>();
+  var s13 = vec4<f16>();
+  var s14 = vec4<f16>();
+  var s15 = vec4<f16>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c02 = subgroup_matrix_result<f32, 16, 16>();
+  var c03 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c12 = subgroup_matrix_result<f32, 16, 16>();
+  var c13 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c21 = subgroup_matrix_result<f32, 16, 16>();
+  var c22 = subgroup_matrix_result<f32, 16, 16>();
+  var c23 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  var c31 = subgroup_matrix_result<f32, 16, 16>();
+  var c32 = subgroup_matrix_result<f32, 16, 16>();
+  var c33 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 8u;
+      s0 = x4[xb + k4];
+      s1 = x4[xb + 16u * K4 + k4];
+      s2 = x4[xb + 32u * K4 + k4];
+      s3 = x4[xb + 48u * K4 + k4];
+      s4 = x4[xb + 64u * K4 + k4];
+      s5 = x4[xb + 80u * K4 + k4];
+      s6 = x4[xb + 96u * K4 + k4];
+      s7 = x4[xb + 112u * K4 + k4];
+      s8 = w4[wb + k4];
+      s9 = w4[wb + 16u * K4 + k4];
+      s10 = w4[wb + 32u * K4 + k4];
+      s11 = w4[wb + 48u * K4 + k4];
+      s12 = w4[wb + 64u * K4 + k4];
+      s13 = w4[wb + 80u * K4 + k4];
+      s14 = w4[wb + 96u * K4 + k4];
+      s15 = w4[wb + 112u * K4 + k4];
+    }
+    {
+      As[0][ws + 0u] = s0.x; As[0][ws + 1u] = s0.y; As[0][ws + 2u] = s0.z; As[0][ws + 3u] = s0.w;
+      As[0][ws + 640u] = s1.x; As[0][ws + 641u] = s1.y; As[0][ws + 642u] = s1.z; As[0][ws + 643u] = s1.w;
+      As[0][ws + 1280u] = s2.x; As[0][ws + 1281u] = s2.y; As[0][ws + 1282u] = s2.z; As[0][ws + 1283u] = s2.w;
+      As[0][ws + 1920u] = s3.x; As[0][ws + 1921u] = s3.y; As[0][ws + 1922u] = s3.z; As[0][ws + 1923u] = s3.w;
+      As[1][ws + 0u] = s4.x; As[1][ws + 1u] = s4.y; As[1][ws + 2u] = s4.z; As[1][ws + 3u] = s4.w;
+      As[1][ws + 640u] = s5.x; As[1][ws + 641u] = s5.y; As[1][ws + 642u] = s5.z; As[1][ws + 643u] = s5.w;
+      As[1][ws + 1280u] = s6.x; As[1][ws + 1281u] = s6.y; As[1][ws + 1282u] = s6.z; As[1][ws + 1283u] = s6.w;
+      As[1][ws + 1920u] = s7.x; As[1][ws + 1921u] = s7.y; As[1][ws + 1922u] = s7.z; As[1][ws + 1923u] = s7.w;
+      Bs[0][ws + 0u] = s8.x; Bs[0][ws + 1u] = s8.y; Bs[0][ws + 2u] = s8.z; Bs[0][ws + 3u] = s8.w;
+      Bs[0][ws + 640u] = s9.x; Bs[0][ws + 641u] = s9.y; Bs[0][ws + 642u] = s9.z; Bs[0][ws + 643u] = s9.w;
+      Bs[0][ws + 1280u] = s10.x; Bs[0][ws + 1281u] = s10.y; Bs[0][ws + 1282u] = s10.z; Bs[0][ws + 1283u] = s10.w;
+      Bs[0][ws + 1920u] = s11.x; Bs[0][ws + 1921u] = s11.y; Bs[0][ws + 1922u] = s11.z; Bs[0][ws + 1923u] = s11.w;
+      Bs[1][ws + 0u] = s12.x; Bs[1][ws + 1u] = s12.y; Bs[1][ws + 2u] = s12.z; Bs[1][ws + 3u] = s12.w;
+      Bs[1][ws + 640u] = s13.x; Bs[1][ws + 641u] = s13.y; Bs[1][ws + 642u] = s13.z; Bs[1][ws + 643u] = s13.w;
+      Bs[1][ws + 1280u] = s14.x; Bs[1][ws + 1281u] = s14.y; Bs[1][ws + 1282u] = s14.z; Bs[1][ws + 1283u] = s14.w;
+      Bs[1][ws + 1920u] = s15.x; Bs[1][ws + 1921u] = s15.y; Bs[1][ws + 1922u] = s15.z; Bs[1][ws + 1923u] = s15.w;
+    }
+    workgroupBarrier();
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 640u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 1280u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 1920u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 0u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 640u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 1280u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 1920u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 656u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 1296u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 1936u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 16u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 656u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 1296u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 1936u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(256)
+fn tg_g128x128_sg2x4_k32_b1_uc(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let ab = sg / 4u; let bb = sg % 4u;   // the subgroup's A and B tile blocks
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var g00 = subgroup_matrix_result<f32, 16, 16>();
+  var u00 = subgroup_matrix_result<f32, 16, 16>();
+  var g01 = subgroup_matrix_result<f32, 16, 16>();
+  var u01 = subgroup_matrix_result<f32, 16, 16>();
+  var g10 = subgroup_matrix_result<f32, 16, 16>();
+  var u10 = subgroup_matrix_result<f32, 16, 16>();
+  var g11 = subgroup_matrix_result<f32, 16, 16>();
+  var u11 = subgroup_matrix_result<f32, 16, 16>();
+  var g20 = subgroup_matrix_result<f32, 16, 16>();
+  var u20 = subgroup_matrix_result<f32, 16, 16>();
+  var g21 = subgroup_matrix_result<f32, 16, 16>();
+  var u21 = subgroup_matrix_result<f32, 16, 16>();
+  var g30 = subgroup_matrix_result<f32, 16, 16>();
+  var u30 = subgroup_matrix_result<f32, 16, 16>();
+  var g31 = subgroup_matrix_result<f32, 16, 16>();
+  var u31 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 8u;
+    s0 = x4[xb + k4];
+    s1 = x4[xb + 32u * K4 + k4];
+    s2 = x4[xb + 64u * K4 + k4];
+    s3 = x4[xb + 96u * K4 + k4];
+    s4 = wg4[wb + k4];
+    s5 = wg4[wb + 32u * K4 + k4];
+    s6 = wg4[wb + 64u * K4 + k4];
+    s7 = wg4[wb + 96u * K4 + k4];
+    s8 = wu4[wb + k4];
+    s9 = wu4[wb + 32u * K4 + k4];
+    s10 = wu4[wb + 64u * K4 + k4];
+    s11 = wu4[wb + 96u * K4 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      As[0][ws + 0u] = s0.x; As[0][ws + 1u] = s0.y; As[0][ws + 2u] = s0.z; As[0][ws + 3u] = s0.w;
+      As[0][ws + 1280u] = s1.x; As[0][ws + 1281u] = s1.y; As[0][ws + 1282u] = s1.z; As[0][ws + 1283u] = s1.w;
+      As[1][ws + 0u] = s2.x; As[1][ws + 1u] = s2.y; As[1][ws + 2u] = s2.z; As[1][ws + 3u] = s2.w;
+      As[1][ws + 1280u] = s3.x; As[1][ws + 1281u] = s3.y; As[1][ws + 1282u] = s3.z; As[1][ws + 1283u] = s3.w;
+      Bs[0][ws + 0u] = s4.x; Bs[0][ws + 1u] = s4.y; Bs[0][ws + 2u] = s4.z; Bs[0][ws + 3u] = s4.w;
+      Bs[1][ws + 0u] = s5.x; Bs[1][ws + 1u] = s5.y; Bs[1][ws + 2u] = s5.z; Bs[1][ws + 3u] = s5.w;
+      Bs[2][ws + 0u] = s6.x; Bs[2][ws + 1u] = s6.y; Bs[2][ws + 2u] = s6.z; Bs[2][ws + 3u] = s6.w;
+      Bs[3][ws + 0u] = s7.x; Bs[3][ws + 1u] = s7.y; Bs[3][ws + 2u] = s7.z; Bs[3][ws + 3u] = s7.w;
+      Bs[0][ws + 1280u] = s8.x; Bs[0][ws + 1281u] = s8.y; Bs[0][ws + 1282u] = s8.z; Bs[0][ws + 1283u] = s8.w;
+      Bs[1][ws + 1280u] = s9.x; Bs[1][ws + 1281u] = s9.y; Bs[1][ws + 1282u] = s9.z; Bs[1][ws + 1283u] = s9.w;
+      Bs[2][ws + 1280u] = s10.x; Bs[2][ws + 1281u] = s10.y; Bs[2][ws + 1282u] = s10.z; Bs[2][ws + 1283u] = s10.w;
+      Bs[3][ws + 1280u] = s11.x; Bs[3][ws + 1281u] = s11.y; Bs[3][ws + 1282u] = s11.z; Bs[3][ws + 1283u] = s11.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u;
+        s0 = x4[xb + k4];
+        s1 = x4[xb + 32u * K4 + k4];
+        s2 = x4[xb + 64u * K4 + k4];
+        s3 = x4[xb + 96u * K4 + k4];
+        s4 = wg4[wb + k4];
+        s5 = wg4[wb + 32u * K4 + k4];
+        s6 = wg4[wb + 64u * K4 + k4];
+        s7 = wg4[wb + 96u * K4 + k4];
+        s8 = wu4[wb + k4];
+        s9 = wu4[wb + 32u * K4 + k4];
+        s10 = wu4[wb + 64u * K4 + k4];
+        s11 = wu4[wb + 96u * K4 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 640u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 1280u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 1920u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 0u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 1280u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 640u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 1920u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+      u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+      g20 = subgroupMatrixMultiplyAccumulate(a2, bg0, g20);
+      u20 = subgroupMatrixMultiplyAccumulate(a2, bu0, u20);
+      g21 = subgroupMatrixMultiplyAccumulate(a2, bg1, g21);
+      u21 = subgroupMatrixMultiplyAccumulate(a2, bu1, u21);
+      g30 = subgroupMatrixMultiplyAccumulate(a3, bg0, g30);
+      u30 = subgroupMatrixMultiplyAccumulate(a3, bu0, u30);
+      g31 = subgroupMatrixMultiplyAccumulate(a3, bg1, g31);
+      u31 = subgroupMatrixMultiplyAccumulate(a3, bu1, u31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 656u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 1296u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 1936u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 16u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 1296u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 656u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 1936u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+      u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+      g20 = subgroupMatrixMultiplyAccumulate(a2, bg0, g20);
+      u20 = subgroupMatrixMultiplyAccumulate(a2, bu0, u20);
+      g21 = subgroupMatrixMultiplyAccumulate(a2, bg1, g21);
+      u21 = subgroupMatrixMultiplyAccumulate(a2, bu1, u21);
+      g30 = subgroupMatrixMultiplyAccumulate(a3, bg0, g30);
+      u30 = subgroupMatrixMultiplyAccumulate(a3, bu0, u30);
+      g31 = subgroupMatrixMultiplyAccumulate(a3, bg1, g31);
+      u31 = subgroupMatrixMultiplyAccumulate(a3, bu1, u31);
+    }
+  }
+  let cb = sg * 512u;
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g20, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u20, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g21, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u21, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g30, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u30, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g31, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u31, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t128x128_sg2x2_k32_b1_uc(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let ab = sg / 2u; let bb = sg % 2u;   // the subgroup's A and B tile blocks
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var s12 = vec4<f16>();
+  var s13 = vec4<f16>();
+  var s14 = vec4<f16>();
+  var s15 = vec4<f16>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c02 = subgroup_matrix_result<f32, 16, 16>();
+  var c03 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c12 = subgroup_matrix_result<f32, 16, 16>();
+  var c13 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c21 = subgroup_matrix_result<f32, 16, 16>();
+  var c22 = subgroup_matrix_result<f32, 16, 16>();
+  var c23 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  var c31 = subgroup_matrix_result<f32, 16, 16>();
+  var c32 = subgroup_matrix_result<f32, 16, 16>();
+  var c33 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 8u;
+    s0 = x4[xb + k4];
+    s1 = x4[xb + 16u * K4 + k4];
+    s2 = x4[xb + 32u * K4 + k4];
+    s3 = x4[xb + 48u * K4 + k4];
+    s4 = x4[xb + 64u * K4 + k4];
+    s5 = x4[xb + 80u * K4 + k4];
+    s6 = x4[xb + 96u * K4 + k4];
+    s7 = x4[xb + 112u * K4 + k4];
+    s8 = w4[wb + k4];
+    s9 = w4[wb + 16u * K4 + k4];
+    s10 = w4[wb + 32u * K4 + k4];
+    s11 = w4[wb + 48u * K4 + k4];
+    s12 = w4[wb + 64u * K4 + k4];
+    s13 = w4[wb + 80u * K4 + k4];
+    s14 = w4[wb + 96u * K4 + k4];
+    s15 = w4[wb + 112u * K4 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      As[0][ws + 0u] = s0.x; As[0][ws + 1u] = s0.y; As[0][ws + 2u] = s0.z; As[0][ws + 3u] = s0.w;
+      As[0][ws + 640u] = s1.x; As[0][ws + 641u] = s1.y; As[0][ws + 642u] = s1.z; As[0][ws + 643u] = s1.w;
+      As[0][ws + 1280u] = s2.x; As[0][ws + 1281u] = s2.y; As[0][ws + 1282u] = s2.z; As[0][ws + 1283u] = s2.w;
+      As[0][ws + 1920u] = s3.x; As[0][ws + 1921u] = s3.y; As[0][ws + 1922u] = s3.z; As[0][ws + 1923u] = s3.w;
+      As[1][ws + 0u] = s4.x; As[1][ws + 1u] = s4.y; As[1][ws + 2u] = s4.z; As[1][ws + 3u] = s4.w;
+      As[1][ws + 640u] = s5.x; As[1][ws + 641u] = s5.y; As[1][ws + 642u] = s5.z; As[1][ws + 643u] = s5.w;
+      As[1][ws + 1280u] = s6.x; As[1][ws + 1281u] = s6.y; As[1][ws + 1282u] = s6.z; As[1][ws + 1283u] = s6.w;
+      As[1][ws + 1920u] = s7.x; As[1][ws + 1921u] = s7.y; As[1][ws + 1922u] = s7.z; As[1][ws + 1923u] = s7.w;
+      Bs[0][ws + 0u] = s8.x; Bs[0][ws + 1u] = s8.y; Bs[0][ws + 2u] = s8.z; Bs[0][ws + 3u] = s8.w;
+      Bs[0][ws + 640u] = s9.x; Bs[0][ws + 641u] = s9.y; Bs[0][ws + 642u] = s9.z; Bs[0][ws + 643u] = s9.w;
+      Bs[0][ws + 1280u] = s10.x; Bs[0][ws + 1281u] = s10.y; Bs[0][ws + 1282u] = s10.z; Bs[0][ws + 1283u] = s10.w;
+      Bs[0][ws + 1920u] = s11.x; Bs[0][ws + 1921u] = s11.y; Bs[0][ws + 1922u] = s11.z; Bs[0][ws + 1923u] = s11.w;
+      Bs[1][ws + 0u] = s12.x; Bs[1][ws + 1u] = s12.y; Bs[1][ws + 2u] = s12.z; Bs[1][ws + 3u] = s12.w;
+      Bs[1][ws + 640u] = s13.x; Bs[1][ws + 641u] = s13.y; Bs[1][ws + 642u] = s13.z; Bs[1][ws + 643u] = s13.w;
+      Bs[1][ws + 1280u] = s14.x; Bs[1][ws + 1281u] = s14.y; Bs[1][ws + 1282u] = s14.z; Bs[1][ws + 1283u] = s14.w;
+      Bs[1][ws + 1920u] = s15.x; Bs[1][ws + 1921u] = s15.y; Bs[1][ws + 1922u] = s15.z; Bs[1][ws + 1923u] = s15.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u;
+        s0 = x4[xb + k4];
+        s1 = x4[xb + 16u * K4 + k4];
+        s2 = x4[xb + 32u * K4 + k4];
+        s3 = x4[xb + 48u * K4 + k4];
+        s4 = x4[xb + 64u * K4 + k4];
+        s5 = x4[xb + 80u * K4 + k4];
+        s6 = x4[xb + 96u * K4 + k4];
+        s7 = x4[xb + 112u * K4 + k4];
+        s8 = w4[wb + k4];
+        s9 = w4[wb + 16u * K4 + k4];
+        s10 = w4[wb + 32u * K4 + k4];
+        s11 = w4[wb + 48u * K4 + k4];
+        s12 = w4[wb + 64u * K4 + k4];
+        s13 = w4[wb + 80u * K4 + k4];
+        s14 = w4[wb + 96u * K4 + k4];
+        s15 = w4[wb + 112u * K4 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 640u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 1280u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 1920u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 0u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 640u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 1280u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 1920u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 656u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 1296u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 1936u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 16u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 656u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 1296u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 1936u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t32x32_sg2x2_k32_b1_unc(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let ab = sg / 2u; let bb = sg % 2u;   // the subgroup's A and B tile blocks
+  let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 8u;
+      s0 = x4[xb + k4];
+      s1 = x4[xb + 16u * K4 + k4];
+      s2 = w4[wb + k4];
+      s3 = w4[wb + 16u * K4 + k4];
+    }
+    {
+      As[0][ws + 0u] = s0.x; As[0][ws + 1u] = s0.y; As[0][ws + 2u] = s0.z; As[0][ws + 3u] = s0.w;
+      As[1][ws + 0u] = s1.x; As[1][ws + 1u] = s1.y; As[1][ws + 2u] = s1.z; As[1][ws + 3u] = s1.w;
+      Bs[0][ws + 0u] = s2.x; Bs[0][ws + 1u] = s2.y; Bs[0][ws + 2u] = s2.z; Bs[0][ws + 3u] = s2.w;
+      Bs[1][ws + 0u] = s3.x; Bs[1][ws + 1u] = s3.y; Bs[1][ws + 2u] = s3.z; Bs[1][ws + 3u] = s3.w;
+    }
+    workgroupBarrier();
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 0u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 0u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 16u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 16u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(64)
+fn tg_g32x16_sg2x1_k16_b1_uc(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 16u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let ab = sg / 1u; let bb = sg % 1u;   // the subgroup's A and B tile blocks
+  let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 4u;   // the thread's vec4 chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 16 rows
+  let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var g00 = subgroup_matrix_result<f32, 16, 16>();
+  var u00 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 15u) / 16u;
+  {
+    let k4 = k0 * 4u;
+    s0 = x4[xb + k4];
+    s1 = x4[xb + 16u * K4 + k4];
+    s2 = wg4[wb + k4];
+    s3 = wu4[wb + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      As[0][ws + 0u] = s0.x; As[0][ws + 1u] = s0.y; As[0][ws + 2u] = s0.z; As[0][ws + 3u] = s0.w;
+      As[1][ws + 0u] = s1.x; As[1][ws + 1u] = s1.y; As[1][ws + 2u] = s1.z; As[1][ws + 3u] = s1.w;
+      Bs[0][ws + 0u] = s2.x; Bs[0][ws + 1u] = s2.y; Bs[0][ws + 2u] = s2.z; Bs[0][ws + 3u] = s2.w;
+      Bs[0][ws + 384u] = s3.x; Bs[0][ws + 385u] = s3.y; Bs[0][ws + 386u] = s3.z; Bs[0][ws + 387u] = s3.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 4u;
+        s0 = x4[xb + k4];
+        s1 = x4[xb + 16u * K4 + k4];
+        s2 = wg4[wb + k4];
+        s3 = wu4[wb + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 0u, 24u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 0u, 24u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 384u, 24u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+    }
+  }
+  let cb = sg * 512u;
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
 fn tg_t128x128_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let row0 = wid.y * 128u; let col0 = wid.x * 128u;
   let sg = tid / 32u;

@@ -5424,6 +5424,605 @@ fn tg_g128x128_sg2x4_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
 }
 
 @compute @workgroup_size(128)
+fn tg_t128x128_sg2x2_k32_b1_unc(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let ab = sg / 2u; let bb = sg % 2u;   // the subgroup's A and B tile blocks
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var s12 = vec4<f16>();
+  var s13 = vec4<f16>();
+  var s14 = vec4<f16>();
+  var s15 = vec4<f16>();
+  var c00 = SmC();
+  var c01 = SmC();
+  var c02 = SmC();
+  var c03 = SmC();
+  var c10 = SmC();
+  var c11 = SmC();
+  var c12 = SmC();
+  var c13 = SmC();
+  var c20 = SmC();
+  var c21 = SmC();
+  var c22 = SmC();
+  var c23 = SmC();
+  var c30 = SmC();
+  var c31 = SmC();
+  var c32 = SmC();
+  var c33 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 8u;
+      s0 = x4[xb + k4];
+      s1 = x4[xb + 16u * K4 + k4];
+      s2 = x4[xb + 32u * K4 + k4];
+      s3 = x4[xb + 48u * K4 + k4];
+      s4 = x4[xb + 64u * K4 + k4];
+      s5 = x4[xb + 80u * K4 + k4];
+      s6 = x4[xb + 96u * K4 + k4];
+      s7 = x4[xb + 112u * K4 + k4];
+      s8 = w4[wb + k4];
+      s9 = w4[wb + 16u * K4 + k4];
+      s10 = w4[wb + 32u * K4 + k4];
+      s11 = w4[wb + 48u * K4 + k4];
+      s12 = w4[wb + 64u * K4 + k4];
+      s13 = w4[wb + 80u * K4 + k4];
+      s14 = w4[wb + 96u * K4 + k4];
+      s15 = w4[wb + 112u * K4 + k4];
+    }
+    {
+      As[0u + ws + 0u] = s0.x; As[0u + ws + 1u] = s0.y; As[0u + ws + 2u] = s0.z; As[0u + ws + 3u] = s0.w;
+      As[0u + ws + 640u] = s1.x; As[0u + ws + 641u] = s1.y; As[0u + ws + 642u] = s1.z; As[0u + ws + 643u] = s1.w;
+      As[0u + ws + 1280u] = s2.x; As[0u + ws + 1281u] = s2.y; As[0u + ws + 1282u] = s2.z; As[0u + ws + 1283u] = s2.w;
+      As[0u + ws + 1920u] = s3.x; As[0u + ws + 1921u] = s3.y; As[0u + ws + 1922u] = s3.z; As[0u + ws + 1923u] = s3.w;
+      As[2560u + ws + 0u] = s4.x; As[2560u + ws + 1u] = s4.y; As[2560u + ws + 2u] = s4.z; As[2560u + ws + 3u] = s4.w;
+      As[2560u + ws + 640u] = s5.x; As[2560u + ws + 641u] = s5.y; As[2560u + ws + 642u] = s5.z; As[2560u + ws + 643u] = s5.w;
+      As[2560u + ws + 1280u] = s6.x; As[2560u + ws + 1281u] = s6.y; As[2560u + ws + 1282u] = s6.z; As[2560u + ws + 1283u] = s6.w;
+      As[2560u + ws + 1920u] = s7.x; As[2560u + ws + 1921u] = s7.y; As[2560u + ws + 1922u] = s7.z; As[2560u + ws + 1923u] = s7.w;
+      Bs[0u + ws + 0u] = s8.x; Bs[0u + ws + 1u] = s8.y; Bs[0u + ws + 2u] = s8.z; Bs[0u + ws + 3u] = s8.w;
+      Bs[0u + ws + 640u] = s9.x; Bs[0u + ws + 641u] = s9.y; Bs[0u + ws + 642u] = s9.z; Bs[0u + ws + 643u] = s9.w;
+      Bs[0u + ws + 1280u] = s10.x; Bs[0u + ws + 1281u] = s10.y; Bs[0u + ws + 1282u] = s10.z; Bs[0u + ws + 1283u] = s10.w;
+      Bs[0u + ws + 1920u] = s11.x; Bs[0u + ws + 1921u] = s11.y; Bs[0u + ws + 1922u] = s11.z; Bs[0u + ws + 1923u] = s11.w;
+      Bs[2560u + ws + 0u] = s12.x; Bs[2560u + ws + 1u] = s12.y; Bs[2560u + ws + 2u] = s12.z; Bs[2560u + ws + 3u] = s12.w;
+      Bs[2560u + ws + 640u] = s13.x; Bs[2560u + ws + 641u] = s13.y; Bs[2560u + ws + 642u] = s13.z; Bs[2560u + ws + 643u] = s13.w;
+      Bs[2560u + ws + 1280u] = s14.x; Bs[2560u + ws + 1281u] = s14.y; Bs[2560u + ws + 1282u] = s14.z; Bs[2560u + ws + 1283u] = s14.w;
+      Bs[2560u + ws + 1920u] = s15.x; Bs[2560u + ws + 1921u] = s15.y; Bs[2560u + ws + 1922u] = s15.z; Bs[2560u + ws + 1923u] = s15.w;
+    }
+    workgroupBarrier();
+    {
+      let a0 = ab * 2560u + 0u;
+      let a1 = ab * 2560u + 640u;
+      let a2 = ab * 2560u + 1280u;
+      let a3 = ab * 2560u + 1920u;
+      let b0 = bb * 2560u + 0u;
+      let b1 = bb * 2560u + 640u;
+      let b2 = bb * 2560u + 1280u;
+      let b3 = bb * 2560u + 1920u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+    {
+      let a0 = ab * 2560u + 16u;
+      let a1 = ab * 2560u + 656u;
+      let a2 = ab * 2560u + 1296u;
+      let a3 = ab * 2560u + 1936u;
+      let b0 = bb * 2560u + 16u;
+      let b1 = bb * 2560u + 656u;
+      let b2 = bb * 2560u + 1296u;
+      let b3 = bb * 2560u + 1936u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(256)
+fn tg_g128x128_sg2x4_k32_b1_uc(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let ab = sg / 4u; let bb = sg % 4u;   // the subgroup's A and B tile blocks
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var g00 = SmC();
+  var u00 = SmC();
+  var g01 = SmC();
+  var u01 = SmC();
+  var g10 = SmC();
+  var u10 = SmC();
+  var g11 = SmC();
+  var u11 = SmC();
+  var g20 = SmC();
+  var u20 = SmC();
+  var g21 = SmC();
+  var u21 = SmC();
+  var g30 = SmC();
+  var u30 = SmC();
+  var g31 = SmC();
+  var u31 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 8u;
+    s0 = x4[xb + k4];
+    s1 = x4[xb + 32u * K4 + k4];
+    s2 = x4[xb + 64u * K4 + k4];
+    s3 = x4[xb + 96u * K4 + k4];
+    s4 = wg4[wb + k4];
+    s5 = wg4[wb + 32u * K4 + k4];
+    s6 = wg4[wb + 64u * K4 + k4];
+    s7 = wg4[wb + 96u * K4 + k4];
+    s8 = wu4[wb + k4];
+    s9 = wu4[wb + 32u * K4 + k4];
+    s10 = wu4[wb + 64u * K4 + k4];
+    s11 = wu4[wb + 96u * K4 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      As[0u + ws + 0u] = s0.x; As[0u + ws + 1u] = s0.y; As[0u + ws + 2u] = s0.z; As[0u + ws + 3u] = s0.w;
+      As[0u + ws + 1280u] = s1.x; As[0u + ws + 1281u] = s1.y; As[0u + ws + 1282u] = s1.z; As[0u + ws + 1283u] = s1.w;
+      As[2560u + ws + 0u] = s2.x; As[2560u + ws + 1u] = s2.y; As[2560u + ws + 2u] = s2.z; As[2560u + ws + 3u] = s2.w;
+      As[2560u + ws + 1280u] = s3.x; As[2560u + ws + 1281u] = s3.y; As[2560u + ws + 1282u] = s3.z; As[2560u + ws + 1283u] = s3.w;
+      Bs[0u + ws + 0u] = s4.x; Bs[0u + ws + 1u] = s4.y; Bs[0u + ws + 2u] = s4.z; Bs[0u + ws + 3u] = s4.w;
+      Bs[2560u + ws + 0u] = s5.x; Bs[2560u + ws + 1u] = s5.y; Bs[2560u + ws + 2u] = s5.z; Bs[2560u + ws + 3u] = s5.w;
+      Bs[5120u + ws + 0u] = s6.x; Bs[5120u + ws + 1u] = s6.y; Bs[5120u + ws + 2u] = s6.z; Bs[5120u + ws + 3u] = s6.w;
+      Bs[7680u + ws + 0u] = s7.x; Bs[7680u + ws + 1u] = s7.y; Bs[7680u + ws + 2u] = s7.z; Bs[7680u + ws + 3u] = s7.w;
+      Bs[0u + ws + 1280u] = s8.x; Bs[0u + ws + 1281u] = s8.y; Bs[0u + ws + 1282u] = s8.z; Bs[0u + ws + 1283u] = s8.w;
+      Bs[2560u + ws + 1280u] = s9.x; Bs[2560u + ws + 1281u] = s9.y; Bs[2560u + ws + 1282u] = s9.z; Bs[2560u + ws + 1283u] = s9.w;
+      Bs[5120u + ws + 1280u] = s10.x; Bs[5120u + ws + 1281u] = s10.y; Bs[5120u + ws + 1282u] = s10.z; Bs[5120u + ws + 1283u] = s10.w;
+      Bs[7680u + ws + 1280u] = s11.x; Bs[7680u + ws + 1281u] = s11.y; Bs[7680u + ws + 1282u] = s11.z; Bs[7680u + ws + 1283u] = s11.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u;
+        s0 = x4[xb + k4];
+        s1 = x4[xb + 32u * K4 + k4];
+        s2 = x4[xb + 64u * K4 + k4];
+        s3 = x4[xb + 96u * K4 + k4];
+        s4 = wg4[wb + k4];
+        s5 = wg4[wb + 32u * K4 + k4];
+        s6 = wg4[wb + 64u * K4 + k4];
+        s7 = wg4[wb + 96u * K4 + k4];
+        s8 = wu4[wb + k4];
+        s9 = wu4[wb + 32u * K4 + k4];
+        s10 = wu4[wb + 64u * K4 + k4];
+        s11 = wu4[wb + 96u * K4 + k4];
+      }
+    }
+    {
+      let a0 = ab * 2560u + 0u;
+      let a1 = ab * 2560u + 640u;
+      let a2 = ab * 2560u + 1280u;
+      let a3 = ab * 2560u + 1920u;
+      let bg0 = bb * 2560u + 0u;
+      let bu0 = bb * 2560u + 1280u;
+      let bg1 = bb * 2560u + 640u;
+      let bu1 = bb * 2560u + 1920u;
+      g00 = mma_e(a0, bg0, g00, 40u, lane);
+      u00 = mma_e(a0, bu0, u00, 40u, lane);
+      g01 = mma_e(a0, bg1, g01, 40u, lane);
+      u01 = mma_e(a0, bu1, u01, 40u, lane);
+      g10 = mma_e(a1, bg0, g10, 40u, lane);
+      u10 = mma_e(a1, bu0, u10, 40u, lane);
+      g11 = mma_e(a1, bg1, g11, 40u, lane);
+      u11 = mma_e(a1, bu1, u11, 40u, lane);
+      g20 = mma_e(a2, bg0, g20, 40u, lane);
+      u20 = mma_e(a2, bu0, u20, 40u, lane);
+      g21 = mma_e(a2, bg1, g21, 40u, lane);
+      u21 = mma_e(a2, bu1, u21, 40u, lane);
+      g30 = mma_e(a3, bg0, g30, 40u, lane);
+      u30 = mma_e(a3, bu0, u30, 40u, lane);
+      g31 = mma_e(a3, bg1, g31, 40u, lane);
+      u31 = mma_e(a3, bu1, u31, 40u, lane);
+    }
+    {
+      let a0 = ab * 2560u + 16u;
+      let a1 = ab * 2560u + 656u;
+      let a2 = ab * 2560u + 1296u;
+      let a3 = ab * 2560u + 1936u;
+      let bg0 = bb * 2560u + 16u;
+      let bu0 = bb * 2560u + 1296u;
+      let bg1 = bb * 2560u + 656u;
+      let bu1 = bb * 2560u + 1936u;
+      g00 = mma_e(a0, bg0, g00, 40u, lane);
+      u00 = mma_e(a0, bu0, u00, 40u, lane);
+      g01 = mma_e(a0, bg1, g01, 40u, lane);
+      u01 = mma_e(a0, bu1, u01, 40u, lane);
+      g10 = mma_e(a1, bg0, g10, 40u, lane);
+      u10 = mma_e(a1, bu0, u10, 40u, lane);
+      g11 = mma_e(a1, bg1, g11, 40u, lane);
+      u11 = mma_e(a1, bu1, u11, 40u, lane);
+      g20 = mma_e(a2, bg0, g20, 40u, lane);
+      u20 = mma_e(a2, bu0, u20, 40u, lane);
+      g21 = mma_e(a2, bg1, g21, 40u, lane);
+      u21 = mma_e(a2, bu1, u21, 40u, lane);
+      g30 = mma_e(a3, bg0, g30, 40u, lane);
+      u30 = mma_e(a3, bu0, u30, 40u, lane);
+      g31 = mma_e(a3, bg1, g31, 40u, lane);
+      u31 = mma_e(a3, bu1, u31, 40u, lane);
+    }
+  }
+  let cb = sg * 512u;
+  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, g20, lane); store_e(cb + 256u, u20, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, g21, lane); store_e(cb + 256u, u21, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, g30, lane); store_e(cb + 256u, u30, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, g31, lane); store_e(cb + 256u, u31, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t128x128_sg2x2_k32_b1_uc(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let ab = sg / 2u; let bb = sg % 2u;   // the subgroup's A and B tile blocks
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var s12 = vec4<f16>();
+  var s13 = vec4<f16>();
+  var s14 = vec4<f16>();
+  var s15 = vec4<f16>();
+  var c00 = SmC();
+  var c01 = SmC();
+  var c02 = SmC();
+  var c03 = SmC();
+  var c10 = SmC();
+  var c11 = SmC();
+  var c12 = SmC();
+  var c13 = SmC();
+  var c20 = SmC();
+  var c21 = SmC();
+  var c22 = SmC();
+  var c23 = SmC();
+  var c30 = SmC();
+  var c31 = SmC();
+  var c32 = SmC();
+  var c33 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 8u;
+    s0 = x4[xb + k4];
+    s1 = x4[xb + 16u * K4 + k4];
+    s2 = x4[xb + 32u * K4 + k4];
+    s3 = x4[xb + 48u * K4 + k4];
+    s4 = x4[xb + 64u * K4 + k4];
+    s5 = x4[xb + 80u * K4 + k4];
+    s6 = x4[xb + 96u * K4 + k4];
+    s7 = x4[xb + 112u * K4 + k4];
+    s8 = w4[wb + k4];
+    s9 = w4[wb + 16u * K4 + k4];
+    s10 = w4[wb + 32u * K4 + k4];
+    s11 = w4[wb + 48u * K4 + k4];
+    s12 = w4[wb + 64u * K4 + k4];
+    s13 = w4[wb + 80u * K4 + k4];
+    s14 = w4[wb + 96u * K4 + k4];
+    s15 = w4[wb + 112u * K4 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      As[0u + ws + 0u] = s0.x; As[0u + ws + 1u] = s0.y; As[0u + ws + 2u] = s0.z; As[0u + ws + 3u] = s0.w;
+      As[0u + ws + 640u] = s1.x; As[0u + ws + 641u] = s1.y; As[0u + ws + 642u] = s1.z; As[0u + ws + 643u] = s1.w;
+      As[0u + ws + 1280u] = s2.x; As[0u + ws + 1281u] = s2.y; As[0u + ws + 1282u] = s2.z; As[0u + ws + 1283u] = s2.w;
+      As[0u + ws + 1920u] = s3.x; As[0u + ws + 1921u] = s3.y; As[0u + ws + 1922u] = s3.z; As[0u + ws + 1923u] = s3.w;
+      As[2560u + ws + 0u] = s4.x; As[2560u + ws + 1u] = s4.y; As[2560u + ws + 2u] = s4.z; As[2560u + ws + 3u] = s4.w;
+      As[2560u + ws + 640u] = s5.x; As[2560u + ws + 641u] = s5.y; As[2560u + ws + 642u] = s5.z; As[2560u + ws + 643u] = s5.w;
+      As[2560u + ws + 1280u] = s6.x; As[2560u + ws + 1281u] = s6.y; As[2560u + ws + 1282u] = s6.z; As[2560u + ws + 1283u] = s6.w;
+      As[2560u + ws + 1920u] = s7.x; As[2560u + ws + 1921u] = s7.y; As[2560u + ws + 1922u] = s7.z; As[2560u + ws + 1923u] = s7.w;
+      Bs[0u + ws + 0u] = s8.x; Bs[0u + ws + 1u] = s8.y; Bs[0u + ws + 2u] = s8.z; Bs[0u + ws + 3u] = s8.w;
+      Bs[0u + ws + 640u] = s9.x; Bs[0u + ws + 641u] = s9.y; Bs[0u + ws + 642u] = s9.z; Bs[0u + ws + 643u] = s9.w;
+      Bs[0u + ws + 1280u] = s10.x; Bs[0u + ws + 1281u] = s10.y; Bs[0u + ws + 1282u] = s10.z; Bs[0u + ws + 1283u] = s10.w;
+      Bs[0u + ws + 1920u] = s11.x; Bs[0u + ws + 1921u] = s11.y; Bs[0u + ws + 1922u] = s11.z; Bs[0u + ws + 1923u] = s11.w;
+      Bs[2560u + ws + 0u] = s12.x; Bs[2560u + ws + 1u] = s12.y; Bs[2560u + ws + 2u] = s12.z; Bs[2560u + ws + 3u] = s12.w;
+      Bs[2560u + ws + 640u] = s13.x; Bs[2560u + ws + 641u] = s13.y; Bs[2560u + ws + 642u] = s13.z; Bs[2560u + ws + 643u] = s13.w;
+      Bs[2560u + ws + 1280u] = s14.x; Bs[2560u + ws + 1281u] = s14.y; Bs[2560u + ws + 1282u] = s14.z; Bs[2560u + ws + 1283u] = s14.w;
+      Bs[2560u + ws + 1920u] = s15.x; Bs[2560u + ws + 1921u] = s15.y; Bs[2560u + ws + 1922u] = s15.z; Bs[2560u + ws + 1923u] = s15.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u;
+        s0 = x4[xb + k4];
+        s1 = x4[xb + 16u * K4 + k4];
+        s2 = x4[xb + 32u * K4 + k4];
+        s3 = x4[xb + 48u * K4 + k4];
+        s4 = x4[xb + 64u * K4 + k4];
+        s5 = x4[xb + 80u * K4 + k4];
+        s6 = x4[xb + 96u * K4 + k4];
+        s7 = x4[xb + 112u * K4 + k4];
+        s8 = w4[wb + k4];
+        s9 = w4[wb + 16u * K4 + k4];
+        s10 = w4[wb + 32u * K4 + k4];
+        s11 = w4[wb + 48u * K4 + k4];
+        s12 = w4[wb + 64u * K4 + k4];
+        s13 = w4[wb + 80u * K4 + k4];
+        s14 = w4[wb + 96u * K4 + k4];
+        s15 = w4[wb + 112u * K4 + k4];
+      }
+    }
+    {
+      let a0 = ab * 2560u + 0u;
+      let a1 = ab * 2560u + 640u;
+      let a2 = ab * 2560u + 1280u;
+      let a3 = ab * 2560u + 1920u;
+      let b0 = bb * 2560u + 0u;
+      let b1 = bb * 2560u + 640u;
+      let b2 = bb * 2560u + 1280u;
+      let b3 = bb * 2560u + 1920u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+    {
+      let a0 = ab * 2560u + 16u;
+      let a1 = ab * 2560u + 656u;
+      let a2 = ab * 2560u + 1296u;
+      let a3 = ab * 2560u + 1936u;
+      let b0 = bb * 2560u + 16u;
+      let b1 = bb * 2560u + 656u;
+      let b2 = bb * 2560u + 1296u;
+      let b3 = bb * 2560u + 1936u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t32x32_sg2x2_k32_b1_unc(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let ab = sg / 2u; let bb = sg % 2u;   // the subgroup's A and B tile blocks
+  let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var c00 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 8u;
+      s0 = x4[xb + k4];
+      s1 = x4[xb + 16u * K4 + k4];
+      s2 = w4[wb + k4];
+      s3 = w4[wb + 16u * K4 + k4];
+    }
+    {
+      As[0u + ws + 0u] = s0.x; As[0u + ws + 1u] = s0.y; As[0u + ws + 2u] = s0.z; As[0u + ws + 3u] = s0.w;
+      As[640u + ws + 0u] = s1.x; As[640u + ws + 1u] = s1.y; As[640u + ws + 2u] = s1.z; As[640u + ws + 3u] = s1.w;
+      Bs[0u + ws + 0u] = s2.x; Bs[0u + ws + 1u] = s2.y; Bs[0u + ws + 2u] = s2.z; Bs[0u + ws + 3u] = s2.w;
+      Bs[640u + ws + 0u] = s3.x; Bs[640u + ws + 1u] = s3.y; Bs[640u + ws + 2u] = s3.z; Bs[640u + ws + 3u] = s3.w;
+    }
+    workgroupBarrier();
+    {
+      let a0 = ab * 640u + 0u;
+      let b0 = bb * 640u + 0u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+    }
+    {
+      let a0 = ab * 640u + 16u;
+      let b0 = bb * 640u + 16u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(64)
+fn tg_g32x16_sg2x1_k16_b1_uc(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 16u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let ab = sg / 1u; let bb = sg % 1u;   // the subgroup's A and B tile blocks
+  let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 4u;   // the thread's vec4 chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 16 rows
+  let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var g00 = SmC();
+  var u00 = SmC();
+  let k0 = 0u; let nk = (p.K + 15u) / 16u;
+  {
+    let k4 = k0 * 4u;
+    s0 = x4[xb + k4];
+    s1 = x4[xb + 16u * K4 + k4];
+    s2 = wg4[wb + k4];
+    s3 = wu4[wb + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      As[0u + ws + 0u] = s0.x; As[0u + ws + 1u] = s0.y; As[0u + ws + 2u] = s0.z; As[0u + ws + 3u] = s0.w;
+      As[384u + ws + 0u] = s1.x; As[384u + ws + 1u] = s1.y; As[384u + ws + 2u] = s1.z; As[384u + ws + 3u] = s1.w;
+      Bs[0u + ws + 0u] = s2.x; Bs[0u + ws + 1u] = s2.y; Bs[0u + ws + 2u] = s2.z; Bs[0u + ws + 3u] = s2.w;
+      Bs[0u + ws + 384u] = s3.x; Bs[0u + ws + 385u] = s3.y; Bs[0u + ws + 386u] = s3.z; Bs[0u + ws + 387u] = s3.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 4u;
+        s0 = x4[xb + k4];
+        s1 = x4[xb + 16u * K4 + k4];
+        s2 = wg4[wb + k4];
+        s3 = wu4[wb + k4];
+      }
+    }
+    {
+      let a0 = ab * 384u + 0u;
+      let bg0 = bb * 768u + 0u;
+      let bu0 = bb * 768u + 384u;
+      g00 = mma_e(a0, bg0, g00, 24u, lane);
+      u00 = mma_e(a0, bu0, u00, 24u, lane);
+    }
+  }
+  let cb = sg * 512u;
+  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
 fn tg_t128x128_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let row0 = wid.y * 128u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
