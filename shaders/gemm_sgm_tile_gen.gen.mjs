@@ -13,8 +13,9 @@
 // BK-deep K slices staged in NBUF workgroup tiles; _g{G}: grouped tile order (below); _u: unchecked staging,
 // _un: unchecked without the register prefetch of the next slice; _uf: unchecked with the B fragments loaded one at
 // a time (plain tiles); _uc / _unc: _u / _un with the tiles split per subgroup row (A) and column (B) as nested
-// arrays, so every matrix load has a literal offset into its subgroup's part: Tint's robustness check of a matrix
-// load (offset + stride·15 + 16 ≤ length, a branch per load) folds away (session 13: the robust build runs the
+// arrays, so every matrix load has a literal offset into its subgroup's part (the part's index carries the loop's
+// + kt·p.kper = 0, against the driver's hoisting): Tint's robustness check of a matrix load (offset + stride·15 + 16
+// ≤ length, a branch per load) folds away (session 13: the robust build runs the
 // 128×128 tile at 188 TFLOP/s, without robustness 216). (Session 10 also tried _m, the slice staged as 16×16 matrices loaded from storage: 2–4×
 // slower; commit 59e4191.)
 // SPLIT_K (the decode tiles) also get a split-K entry, tgs_{id}: workgroup z takes p.kper slices of K from slice
@@ -344,17 +345,20 @@ function entry(o, c) {
     }
   };
   // Per-subgroup tiles: every matrix load at a literal offset into the subgroup's block (ab, bb).
+  // The block indices carry + kt·p.kper (p.kper is 0 outside split-K): loop-variant, so the driver cannot hoist
+  // the loads above the barriers (it did so with loop-invariant offsets: flash_attn_prefill_sgm.gen.mjs).
   const mathPerSg = (ind) => {
+    P(`${ind}let ia = ab + kt * p.kper; let ib = bb + kt * p.kper;`);
     for (const s of S) {
       P(`${ind}{`);
       const k = 16 * s;
-      for (const i of I) P(`${ind}  let a${i} = ${o.loadAs('ab', c.blkA, 16 * i * lds + k, lds)};`);
+      for (const i of I) P(`${ind}  let a${i} = ${o.loadAs('ia', c.blkA, 16 * i * lds + k, lds)};`);
       for (const j of J) {
         if (gated) {
-          P(`${ind}  let bg${j} = ${o.loadBs('bb', c.blkB, 16 * j * lds + k, lds)};`);
-          P(`${ind}  let bu${j} = ${o.loadBs('bb', c.blkB, (16 * tn + 16 * j) * lds + k, lds)};`);
+          P(`${ind}  let bg${j} = ${o.loadBs('ib', c.blkB, 16 * j * lds + k, lds)};`);
+          P(`${ind}  let bu${j} = ${o.loadBs('ib', c.blkB, (16 * tn + 16 * j) * lds + k, lds)};`);
         } else {
-          P(`${ind}  let b${j} = ${o.loadBs('bb', c.blkB, 16 * j * lds + k, lds)};`);
+          P(`${ind}  let b${j} = ${o.loadBs('ib', c.blkB, 16 * j * lds + k, lds)};`);
         }
       }
       for (const i of I) {

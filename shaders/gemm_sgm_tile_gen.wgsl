@@ -5481,15 +5481,16 @@ fn tg_t128x128_sg2x2_k32_b1_unc(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       Bs[1][ws + 1920u] = s15.x; Bs[1][ws + 1921u] = s15.y; Bs[1][ws + 1922u] = s15.z; Bs[1][ws + 1923u] = s15.w;
     }
     workgroupBarrier();
+    let ia = ab + kt * p.kper; let ib = bb + kt * p.kper;
     {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 0u, 40u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 640u, 40u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 1280u, 40u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 1920u, 40u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 0u, 40u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 640u, 40u);
-      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 1280u, 40u);
-      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 1920u, 40u);
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 640u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 1280u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 1920u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 0u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 640u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 1280u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 1920u, 40u);
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
       c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
       c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
@@ -5508,14 +5509,14 @@ fn tg_t128x128_sg2x2_k32_b1_unc(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
     }
     {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 16u, 40u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 656u, 40u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 1296u, 40u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 1936u, 40u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 16u, 40u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 656u, 40u);
-      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 1296u, 40u);
-      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 1936u, 40u);
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 656u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 1296u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 1936u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 16u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 656u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 1296u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 1936u, 40u);
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
       c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
       c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
@@ -5644,15 +5645,16 @@ fn tg_g128x128_sg2x4_k32_b1_uc(@builtin(workgroup_id) wid: vec3u, @builtin(local
         s11 = wu4[wb + 96u * K4 + k4];
       }
     }
+    let ia = ab + kt * p.kper; let ib = bb + kt * p.kper;
     {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 0u, 40u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 640u, 40u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 1280u, 40u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 1920u, 40u);
-      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 0u, 40u);
-      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 1280u, 40u);
-      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 640u, 40u);
-      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 1920u, 40u);
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 640u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 1280u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 1920u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 0u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 1280u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 640u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 1920u, 40u);
       g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
       u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
       g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
@@ -5671,14 +5673,14 @@ fn tg_g128x128_sg2x4_k32_b1_uc(@builtin(workgroup_id) wid: vec3u, @builtin(local
       u31 = subgroupMatrixMultiplyAccumulate(a3, bu1, u31);
     }
     {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 16u, 40u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 656u, 40u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 1296u, 40u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 1936u, 40u);
-      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 16u, 40u);
-      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 1296u, 40u);
-      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 656u, 40u);
-      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 1936u, 40u);
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 656u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 1296u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 1936u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 16u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 1296u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 656u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 1936u, 40u);
       g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
       u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
       g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
@@ -5815,15 +5817,16 @@ fn tg_t128x128_sg2x2_k32_b1_uc(@builtin(workgroup_id) wid: vec3u, @builtin(local
         s15 = w4[wb + 112u * K4 + k4];
       }
     }
+    let ia = ab + kt * p.kper; let ib = bb + kt * p.kper;
     {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 0u, 40u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 640u, 40u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 1280u, 40u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 1920u, 40u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 0u, 40u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 640u, 40u);
-      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 1280u, 40u);
-      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 1920u, 40u);
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 640u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 1280u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 1920u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 0u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 640u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 1280u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 1920u, 40u);
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
       c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
       c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
@@ -5842,14 +5845,14 @@ fn tg_t128x128_sg2x2_k32_b1_uc(@builtin(workgroup_id) wid: vec3u, @builtin(local
       c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
     }
     {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 16u, 40u);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 656u, 40u);
-      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 1296u, 40u);
-      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 1936u, 40u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 16u, 40u);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 656u, 40u);
-      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 1296u, 40u);
-      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 1936u, 40u);
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 656u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 1296u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 1936u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 16u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 656u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 1296u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 1936u, 40u);
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
       c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
       c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
@@ -5922,14 +5925,15 @@ fn tg_t32x32_sg2x2_k32_b1_unc(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       Bs[1][ws + 0u] = s3.x; Bs[1][ws + 1u] = s3.y; Bs[1][ws + 2u] = s3.z; Bs[1][ws + 3u] = s3.w;
     }
     workgroupBarrier();
+    let ia = ab + kt * p.kper; let ib = bb + kt * p.kper;
     {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 0u, 40u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 0u, 40u);
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 0u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 0u, 40u);
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
     {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 16u, 40u);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 16u, 40u);
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 16u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 16u, 40u);
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
     }
   }
@@ -5982,10 +5986,11 @@ fn tg_g32x16_sg2x1_k16_b1_uc(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
         s3 = wu4[wb + k4];
       }
     }
+    let ia = ab + kt * p.kper; let ib = bb + kt * p.kper;
     {
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ab], 0u, 24u);
-      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 0u, 24u);
-      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[bb], 384u, 24u);
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[ia], 0u, 24u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 0u, 24u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[ib], 384u, 24u);
       g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
       u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
     }

@@ -5509,15 +5509,16 @@ fn tg_t128x128_sg2x2_k32_b1_unc(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       Bs[2560u + ws + 1920u] = s15.x; Bs[2560u + ws + 1921u] = s15.y; Bs[2560u + ws + 1922u] = s15.z; Bs[2560u + ws + 1923u] = s15.w;
     }
     workgroupBarrier();
+    let ia = ab + kt * p.kper; let ib = bb + kt * p.kper;
     {
-      let a0 = ab * 2560u + 0u;
-      let a1 = ab * 2560u + 640u;
-      let a2 = ab * 2560u + 1280u;
-      let a3 = ab * 2560u + 1920u;
-      let b0 = bb * 2560u + 0u;
-      let b1 = bb * 2560u + 640u;
-      let b2 = bb * 2560u + 1280u;
-      let b3 = bb * 2560u + 1920u;
+      let a0 = ia * 2560u + 0u;
+      let a1 = ia * 2560u + 640u;
+      let a2 = ia * 2560u + 1280u;
+      let a3 = ia * 2560u + 1920u;
+      let b0 = ib * 2560u + 0u;
+      let b1 = ib * 2560u + 640u;
+      let b2 = ib * 2560u + 1280u;
+      let b3 = ib * 2560u + 1920u;
       c00 = mma_e(a0, b0, c00, 40u, lane);
       c01 = mma_e(a0, b1, c01, 40u, lane);
       c02 = mma_e(a0, b2, c02, 40u, lane);
@@ -5536,14 +5537,14 @@ fn tg_t128x128_sg2x2_k32_b1_unc(@builtin(workgroup_id) wid: vec3u, @builtin(loca
       c33 = mma_e(a3, b3, c33, 40u, lane);
     }
     {
-      let a0 = ab * 2560u + 16u;
-      let a1 = ab * 2560u + 656u;
-      let a2 = ab * 2560u + 1296u;
-      let a3 = ab * 2560u + 1936u;
-      let b0 = bb * 2560u + 16u;
-      let b1 = bb * 2560u + 656u;
-      let b2 = bb * 2560u + 1296u;
-      let b3 = bb * 2560u + 1936u;
+      let a0 = ia * 2560u + 16u;
+      let a1 = ia * 2560u + 656u;
+      let a2 = ia * 2560u + 1296u;
+      let a3 = ia * 2560u + 1936u;
+      let b0 = ib * 2560u + 16u;
+      let b1 = ib * 2560u + 656u;
+      let b2 = ib * 2560u + 1296u;
+      let b3 = ib * 2560u + 1936u;
       c00 = mma_e(a0, b0, c00, 40u, lane);
       c01 = mma_e(a0, b1, c01, 40u, lane);
       c02 = mma_e(a0, b2, c02, 40u, lane);
@@ -5672,15 +5673,16 @@ fn tg_g128x128_sg2x4_k32_b1_uc(@builtin(workgroup_id) wid: vec3u, @builtin(local
         s11 = wu4[wb + 96u * K4 + k4];
       }
     }
+    let ia = ab + kt * p.kper; let ib = bb + kt * p.kper;
     {
-      let a0 = ab * 2560u + 0u;
-      let a1 = ab * 2560u + 640u;
-      let a2 = ab * 2560u + 1280u;
-      let a3 = ab * 2560u + 1920u;
-      let bg0 = bb * 2560u + 0u;
-      let bu0 = bb * 2560u + 1280u;
-      let bg1 = bb * 2560u + 640u;
-      let bu1 = bb * 2560u + 1920u;
+      let a0 = ia * 2560u + 0u;
+      let a1 = ia * 2560u + 640u;
+      let a2 = ia * 2560u + 1280u;
+      let a3 = ia * 2560u + 1920u;
+      let bg0 = ib * 2560u + 0u;
+      let bu0 = ib * 2560u + 1280u;
+      let bg1 = ib * 2560u + 640u;
+      let bu1 = ib * 2560u + 1920u;
       g00 = mma_e(a0, bg0, g00, 40u, lane);
       u00 = mma_e(a0, bu0, u00, 40u, lane);
       g01 = mma_e(a0, bg1, g01, 40u, lane);
@@ -5699,14 +5701,14 @@ fn tg_g128x128_sg2x4_k32_b1_uc(@builtin(workgroup_id) wid: vec3u, @builtin(local
       u31 = mma_e(a3, bu1, u31, 40u, lane);
     }
     {
-      let a0 = ab * 2560u + 16u;
-      let a1 = ab * 2560u + 656u;
-      let a2 = ab * 2560u + 1296u;
-      let a3 = ab * 2560u + 1936u;
-      let bg0 = bb * 2560u + 16u;
-      let bu0 = bb * 2560u + 1296u;
-      let bg1 = bb * 2560u + 656u;
-      let bu1 = bb * 2560u + 1936u;
+      let a0 = ia * 2560u + 16u;
+      let a1 = ia * 2560u + 656u;
+      let a2 = ia * 2560u + 1296u;
+      let a3 = ia * 2560u + 1936u;
+      let bg0 = ib * 2560u + 16u;
+      let bu0 = ib * 2560u + 1296u;
+      let bg1 = ib * 2560u + 656u;
+      let bu1 = ib * 2560u + 1936u;
       g00 = mma_e(a0, bg0, g00, 40u, lane);
       u00 = mma_e(a0, bu0, u00, 40u, lane);
       g01 = mma_e(a0, bg1, g01, 40u, lane);
@@ -5843,15 +5845,16 @@ fn tg_t128x128_sg2x2_k32_b1_uc(@builtin(workgroup_id) wid: vec3u, @builtin(local
         s15 = w4[wb + 112u * K4 + k4];
       }
     }
+    let ia = ab + kt * p.kper; let ib = bb + kt * p.kper;
     {
-      let a0 = ab * 2560u + 0u;
-      let a1 = ab * 2560u + 640u;
-      let a2 = ab * 2560u + 1280u;
-      let a3 = ab * 2560u + 1920u;
-      let b0 = bb * 2560u + 0u;
-      let b1 = bb * 2560u + 640u;
-      let b2 = bb * 2560u + 1280u;
-      let b3 = bb * 2560u + 1920u;
+      let a0 = ia * 2560u + 0u;
+      let a1 = ia * 2560u + 640u;
+      let a2 = ia * 2560u + 1280u;
+      let a3 = ia * 2560u + 1920u;
+      let b0 = ib * 2560u + 0u;
+      let b1 = ib * 2560u + 640u;
+      let b2 = ib * 2560u + 1280u;
+      let b3 = ib * 2560u + 1920u;
       c00 = mma_e(a0, b0, c00, 40u, lane);
       c01 = mma_e(a0, b1, c01, 40u, lane);
       c02 = mma_e(a0, b2, c02, 40u, lane);
@@ -5870,14 +5873,14 @@ fn tg_t128x128_sg2x2_k32_b1_uc(@builtin(workgroup_id) wid: vec3u, @builtin(local
       c33 = mma_e(a3, b3, c33, 40u, lane);
     }
     {
-      let a0 = ab * 2560u + 16u;
-      let a1 = ab * 2560u + 656u;
-      let a2 = ab * 2560u + 1296u;
-      let a3 = ab * 2560u + 1936u;
-      let b0 = bb * 2560u + 16u;
-      let b1 = bb * 2560u + 656u;
-      let b2 = bb * 2560u + 1296u;
-      let b3 = bb * 2560u + 1936u;
+      let a0 = ia * 2560u + 16u;
+      let a1 = ia * 2560u + 656u;
+      let a2 = ia * 2560u + 1296u;
+      let a3 = ia * 2560u + 1936u;
+      let b0 = ib * 2560u + 16u;
+      let b1 = ib * 2560u + 656u;
+      let b2 = ib * 2560u + 1296u;
+      let b3 = ib * 2560u + 1936u;
       c00 = mma_e(a0, b0, c00, 40u, lane);
       c01 = mma_e(a0, b1, c01, 40u, lane);
       c02 = mma_e(a0, b2, c02, 40u, lane);
@@ -5950,14 +5953,15 @@ fn tg_t32x32_sg2x2_k32_b1_unc(@builtin(workgroup_id) wid: vec3u, @builtin(local_
       Bs[640u + ws + 0u] = s3.x; Bs[640u + ws + 1u] = s3.y; Bs[640u + ws + 2u] = s3.z; Bs[640u + ws + 3u] = s3.w;
     }
     workgroupBarrier();
+    let ia = ab + kt * p.kper; let ib = bb + kt * p.kper;
     {
-      let a0 = ab * 640u + 0u;
-      let b0 = bb * 640u + 0u;
+      let a0 = ia * 640u + 0u;
+      let b0 = ib * 640u + 0u;
       c00 = mma_e(a0, b0, c00, 40u, lane);
     }
     {
-      let a0 = ab * 640u + 16u;
-      let b0 = bb * 640u + 16u;
+      let a0 = ia * 640u + 16u;
+      let b0 = ib * 640u + 16u;
       c00 = mma_e(a0, b0, c00, 40u, lane);
     }
   }
@@ -6010,10 +6014,11 @@ fn tg_g32x16_sg2x1_k16_b1_uc(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
         s3 = wu4[wb + k4];
       }
     }
+    let ia = ab + kt * p.kper; let ib = bb + kt * p.kper;
     {
-      let a0 = ab * 384u + 0u;
-      let bg0 = bb * 768u + 0u;
-      let bu0 = bb * 768u + 384u;
+      let a0 = ia * 384u + 0u;
+      let bg0 = ib * 768u + 0u;
+      let bu0 = ib * 768u + 384u;
       g00 = mma_e(a0, bg0, g00, 24u, lane);
       u00 = mma_e(a0, bu0, u00, 24u, lane);
     }

@@ -21,3 +21,11 @@ for mode in robust norobust; do
   timeout -k 2 100 node dist/kernels-bench/attention-sweep.js "${flag[@]}" --only "sgm 128_32_8_pf th8" --keep 2 --out "$R/attn-$mode.json" > "$R/attn-$mode.log" 2>&1
   echo "attention $mode rc=$?"; grep -E "^prefill |ragged prefill" "$R/attn-$mode.log" | cut -c1-120
 done
+# End to end: warm TTFT at 4K and 32K with the per-subgroup tiles against the default pair, alternating.
+source kernels-bench/rounds/seed4l.sh
+ttft() { # name, prompt length, FAPOOL_GEMM_PREFILL (empty: default)
+  env ${3:+FAPOOL_GEMM_PREFILL=$3} timeout 60 node dist/kernels-bench/first-bench.js --model $W --dtype f16 --prompt-len $2 --max-new-tokens 16 --warm 3 > "$R/$1.json" 2> "$R/$1.log"
+  echo "$1: rc $? $(cut -c1-300 "$R/$1.json")"
+}
+pc=tile-gen:t128x128_sg2x2_k32_b1_unc,g128x128_sg2x4_k32_b1_uc
+for n in 4096 32768; do ttft "def-$n-a" $n ''; ttft "psg-$n-a" $n $pc; ttft "def-$n-b" $n ''; ttft "psg-$n-b" $n $pc; done
