@@ -12,11 +12,7 @@
 // — t plain, g gated; R × C subgroups of 32 lanes, each (BM / R) × (BN / C) outputs as 16×16 matrices;
 // BK-deep K slices staged in NBUF workgroup tiles; _g{G}: grouped tile order (below); _u: unchecked staging,
 // _un: unchecked without the register prefetch of the next slice; _uf: unchecked with the B fragments loaded one at
-// a time (plain tiles); _uc / _unc: _u / _un with the tiles split per subgroup row (A) and column (B) as nested
-// arrays, so every matrix load has a literal offset into its subgroup's part (the part's index carries the loop's
-// + kt·p.kper = 0, against the driver's hoisting): Tint's robustness check of a matrix load (offset + stride·15 + 16
-// ≤ length, a branch per load) folds away (session 13: the robust build runs the
-// 128×128 tile at 188 TFLOP/s, without robustness 216). (Session 10 also tried _m, the slice staged as 16×16 matrices loaded from storage: 2–4×
+// a time (plain tiles). (Session 10 also tried _m, the slice staged as 16×16 matrices loaded from storage: 2–4×
 // slower; commit 59e4191.)
 // SPLIT_K (the decode tiles) also get a split-K entry, tgs_{id}: workgroup z takes p.kper slices of K from slice
 // z · p.kper and writes its f32 partial sums to `part`; a reduce pass (shaders/gemm_splitk.wgsl) sums them and
@@ -36,8 +32,7 @@ export const CONFIGS = [
   't32x32_sg2x2_k32_b1', 't64x32_sg2x1_k16_b2', 'g32x32_sg1x2_k32_b2', 'g32x16_sg2x1_k16_b1',
   't32x32_sg2x2_k32_b1_g3', 'g32x16_sg2x1_k16_b1_g2',
   't128x256_sg2x4_k32_b1_u', 't256x128_sg4x2_k32_b1_u', 't128x128_sg2x2_k32_b1_u',
-  'g128x128_sg2x4_k32_b1_u', 't128x128_sg2x2_k32_b1_unc', 'g128x128_sg2x4_k32_b1_uc', 't128x128_sg2x2_k32_b1_uc',
-  't32x32_sg2x2_k32_b1_unc', 'g32x16_sg2x1_k16_b1_uc',
+  'g128x128_sg2x4_k32_b1_u',
   't128x128_sg2x2_k32_b1_un', 't128x128_sg2x2_k32_b1_uf', 't128x256_sg2x4_k32_b1_un', 'g128x128_sg2x4_k32_b1_un', 't32x32_sg2x2_k32_b1_un', 't32x32_sg2x2_k32_b1_uf',
   't32x32_sg2x2_k32_b1_u', 't64x32_sg2x1_k16_b2_u', 'g32x16_sg2x1_k16_b1_u',
 ];
@@ -55,11 +50,10 @@ const SG = 32;   // lanes per subgroup (NVIDIA's; the emulation's EMU_SG)
 /** A configuration's geometry; `<id>/split` is its split-K entry. */
 export function parseId(idSplit) {
   const [id, mode] = idSplit.split('/');
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf|_uc|_unc)?$/.exec(id);
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf)?$/.exec(id);
   if (!m) throw new Error(`bad tile-gen id ${id}`);
   const [gated, bm, bn, sgRows, sgCols, bk, nbuf, group] = [m[1] === 'g', ...m.slice(2, 8).map(Number), Number(m[8] ?? 0)];
-  const unchecked = m[9] !== undefined, noPrefetch = m[9] === '_un' || m[9] === '_unc', streamB = m[9] === '_uf';
-  const split = m[9] === '_uc' || m[9] === '_unc';
+  const unchecked = m[9] !== undefined, noPrefetch = m[9] === '_un', streamB = m[9] === '_uf';
   if (noPrefetch && nbuf !== 1) throw new Error(`tile-gen id ${id}: _un (no prefetch) is for one tile buffer`);
   const tm = bm / (16 * sgRows), tn = bn / (16 * sgCols);
   const wg = SG * sgRows * sgCols, qk = bk / 4, brows = gated ? 2 * bn : bn;
@@ -67,45 +61,23 @@ export function parseId(idSplit) {
   const ok = Number.isInteger(tm) && Number.isInteger(tn) && tm >= 1 && tn >= 1 && bk % 16 === 0
     && wg % qk === 0 && bm % rpt === 0 && brows % rpt === 0 && group !== 1;
   if (!ok) throw new Error(`tile-gen id ${id}: not a whole number of matrices and staged rows per thread`);
-  // _uc / _unc: each staged register's row falls in one subgroup block (the thread's first row is < rpt).
-  if (split && (nbuf !== 1 || group || mode === 'split' || (16 * tm) % rpt !== 0 || (16 * tn) % rpt !== 0)) {
-    throw new Error(`tile-gen id ${id}: per-subgroup tiles need one buffer, plain order, and whole staged rows per subgroup block`);
-  }
   const lds = bk + 8;
-  // Per-subgroup tiles: A as [R][16·TM·lds], B as [C][(2·)16·TN·lds] (gated: the block's gate rows, then its up rows).
-  const blkA = 16 * tm * lds, blkB = (gated ? 2 : 1) * 16 * tn * lds;
-  return { id, split: mode === 'split', perSg: split, blkA, blkB, unchecked, noPrefetch, streamB, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
+  return { id, split: mode === 'split', unchecked, noPrefetch, streamB, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
 }
 
 const range = (n) => [...Array(n).keys()];
 const u = (n) => `${n}u`;
 
-/**
- * Per-subgroup tiles: staged row `row` (of A, or of B's gate rows then up rows when gated) → [block, row in the
- * block's part]; a block holds `per` rows (gated B: its `per` gate rows, then its `per` up rows). `row` is a
- * multiple of the rows per pass, which divides `per`, so the thread's first row (< rows per pass) stays in it.
- */
-function sgBlock(row, per, bn) {
-  if (bn && row >= bn) return [Math.floor((row - bn) / per), per + (row - bn) % per];
-  return [Math.floor(row / per), row % per];
-}
-
 function ops(emu) {
   return emu ? {
     zero: 'SmC()',
     loadA: (o) => o, loadB: (o) => o,
-    // Per-subgroup tiles (_uc, _unc), flat here: block b of size n at b·n.
-    loadAs: (blk, n, off) => `${blk} * ${u(n)} + ${u(off)}`, loadBs: (blk, n, off) => `${blk} * ${u(n)} + ${u(off)}`,
-    st: (arr, blk, n, inner) => `${arr}[${u(blk * n)} + ${inner}]`,
     mma: (a, b, c, lds) => `mma_e(${a}, ${b}, ${c}, ${u(lds)}, lane)`,
     store: (o, c) => `store_e(${o}, ${c}, lane)`,
   } : {
     zero: 'subgroup_matrix_result<f32, 16, 16>()',
     loadA: (o, lds) => `subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, ${o}, ${u(lds)})`,
     loadB: (o, lds) => `subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, ${o}, ${u(lds)})`,
-    loadAs: (blk, _n, off, lds) => `subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As[${blk}], ${u(off)}, ${u(lds)})`,
-    loadBs: (blk, _n, off, lds) => `subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs[${blk}], ${u(off)}, ${u(lds)})`,
-    st: (arr, blk, _n, inner) => `${arr}[${blk}][${inner}]`,
     mma: (a, b, c) => `subgroupMatrixMultiplyAccumulate(${a}, ${b}, ${c})`,
     store: (o, c) => `subgroupMatrixStore<row_major>(&Cs, ${o}, ${c}, 16u)`,
   };
@@ -245,12 +217,8 @@ function entry(o, c) {
   }
   P('  let sg = tid / 32u;');
   P('  let lane = tid % 32u;');
-  if (c.perSg) {
-    P(`  let ab = sg / ${u(sgCols)}; let bb = sg % ${u(sgCols)};   // the subgroup's A and B tile blocks`);
-  } else {
-    P(`  let sa = (sg / ${u(sgCols)}) * ${u(16 * tm * lds)};   // the subgroup's first A-tile row (offset)`);
-    P(`  let sb = (sg % ${u(sgCols)}) * ${u(16 * tn * lds)};   // and B-tile row`);
-  }
+  P(`  let sa = (sg / ${u(sgCols)}) * ${u(16 * tm * lds)};   // the subgroup's first A-tile row (offset)`);
+  P(`  let sb = (sg % ${u(sgCols)}) * ${u(16 * tn * lds)};   // and B-tile row`);
   P(`  let sr = (sg / ${u(sgCols)}) * ${u(16 * tm)}; let sc = (sg % ${u(sgCols)}) * ${u(16 * tn)};`);
   P('  let K4 = p.K / 4u;');
   P(`  let c4 = tid % ${u(qk)};   // the thread's vec4 chunk of every staged row`);
@@ -291,15 +259,8 @@ function entry(o, c) {
   };
   const commit = (ind, bufExpr) => {
     P(`${ind}{`);
-    if (!c.perSg) P(`${ind}  let ea = ${bufExpr === '0u' ? '' : `${bufExpr} * ${u(aStage)} + `}ws; let eb = ${bufExpr === '0u' ? '' : `${bufExpr} * ${u(bStage)} + `}ws;`);
+    P(`${ind}  let ea = ${bufExpr === '0u' ? '' : `${bufExpr} * ${u(aStage)} + `}ws; let eb = ${bufExpr === '0u' ? '' : `${bufExpr} * ${u(bStage)} + `}ws;`);
     for (const t of T) {
-      if (c.perSg) {
-        // The register's row block and its row in it (the thread's own row r0 < rpt only adds to ws).
-        const [arr, blk, row, n] = t < na ? ['As', ...sgBlock(t * rpt, 16 * tm, 0), c.blkA] : ['Bs', ...sgBlock((t - na) * rpt, 16 * tn, gated ? bn : 0), c.blkB];
-        const at = (k) => o.st(arr, blk, n, `ws + ${u(row * lds + k)}`);
-        P(`${ind}  ${at(0)} = s${t}.x; ${at(1)} = s${t}.y; ${at(2)} = s${t}.z; ${at(3)} = s${t}.w;`);
-        continue;
-      }
       const [arr, e, off] = t < na ? ['As', 'ea', t * rpt * lds] : ['Bs', 'eb', (t - na) * rpt * lds];
       const base = off ? `${e} + ${u(off)}` : e;
       P(`${ind}  ${arr}[${base}] = s${t}.x; ${arr}[${base} + 1u] = s${t}.y; ${arr}[${base} + 2u] = s${t}.z; ${arr}[${base} + 3u] = s${t}.w;`);
@@ -307,7 +268,6 @@ function entry(o, c) {
     P(`${ind}}`);
   };
   const math = (ind, ta, tb) => {
-    if (c.perSg) return mathPerSg(ind);
     for (const s of S) {
       P(`${ind}{`);
       const k = 16 * s;
@@ -329,36 +289,6 @@ function entry(o, c) {
           P(`${ind}  let bu${j} = ${o.loadB(off(tb, bn + 16 * j), lds)};`);
         } else {
           P(`${ind}  let b${j} = ${o.loadB(off(tb, 16 * j), lds)};`);
-        }
-      }
-      for (const i of I) {
-        for (const j of J) {
-          if (gated) {
-            P(`${ind}  g${i}${j} = ${o.mma(`a${i}`, `bg${j}`, `g${i}${j}`, lds)};`);
-            P(`${ind}  u${i}${j} = ${o.mma(`a${i}`, `bu${j}`, `u${i}${j}`, lds)};`);
-          } else {
-            P(`${ind}  c${i}${j} = ${o.mma(`a${i}`, `b${j}`, `c${i}${j}`, lds)};`);
-          }
-        }
-      }
-      P(`${ind}}`);
-    }
-  };
-  // Per-subgroup tiles: every matrix load at a literal offset into the subgroup's block (ab, bb).
-  // The block indices carry + kt·p.kper (p.kper is 0 outside split-K): loop-variant, so the driver cannot hoist
-  // the loads above the barriers (it did so with loop-invariant offsets: flash_attn_prefill_sgm.gen.mjs).
-  const mathPerSg = (ind) => {
-    P(`${ind}let ia = ab + kt * p.kper; let ib = bb + kt * p.kper;`);
-    for (const s of S) {
-      P(`${ind}{`);
-      const k = 16 * s;
-      for (const i of I) P(`${ind}  let a${i} = ${o.loadAs('ia', c.blkA, 16 * i * lds + k, lds)};`);
-      for (const j of J) {
-        if (gated) {
-          P(`${ind}  let bg${j} = ${o.loadBs('ib', c.blkB, 16 * j * lds + k, lds)};`);
-          P(`${ind}  let bu${j} = ${o.loadBs('ib', c.blkB, (16 * tn + 16 * j) * lds + k, lds)};`);
-        } else {
-          P(`${ind}  let b${j} = ${o.loadBs('ib', c.blkB, 16 * j * lds + k, lds)};`);
         }
       }
       for (const i of I) {

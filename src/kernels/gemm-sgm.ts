@@ -165,8 +165,7 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   't32x32_sg2x2_k32_b1', 't64x32_sg2x1_k16_b2', 'g32x32_sg1x2_k32_b2', 'g32x16_sg2x1_k16_b1',
   't32x32_sg2x2_k32_b1_g3', 'g32x16_sg2x1_k16_b1_g2',
   't128x256_sg2x4_k32_b1_u', 't256x128_sg4x2_k32_b1_u', 't128x128_sg2x2_k32_b1_u',
-  'g128x128_sg2x4_k32_b1_u', 't128x128_sg2x2_k32_b1_unc', 'g128x128_sg2x4_k32_b1_uc', 't128x128_sg2x2_k32_b1_uc',
-  't32x32_sg2x2_k32_b1_unc', 'g32x16_sg2x1_k16_b1_uc',
+  'g128x128_sg2x4_k32_b1_u',
   't128x128_sg2x2_k32_b1_un', 't128x128_sg2x2_k32_b1_uf', 't128x256_sg2x4_k32_b1_un', 'g128x128_sg2x4_k32_b1_un', 't32x32_sg2x2_k32_b1_un', 't32x32_sg2x2_k32_b1_uf',
   't32x32_sg2x2_k32_b1_u', 't64x32_sg2x1_k16_b2_u', 'g32x16_sg2x1_k16_b1_u',
 ];
@@ -197,23 +196,20 @@ export interface TileGenGeometry {
   gated: boolean; bm: number; bn: number; sgRows: number; sgCols: number; bk: number; nbuf: number;
   /** Row blocks per group of the grouped tile order (_g{G}); 0: plain order. */
   group: number;
-  /** _u, _un, _uf, _uc, _unc: staging without bounds checks; only for K % bk == 0. */
+  /** _u, _un, _uf: staging without bounds checks; only for K % bk == 0. */
   unchecked: boolean;
-  /** _uc, _unc: the tiles as nested arrays, one part per subgroup row (A) and column (B). */
-  perSubgroup: boolean;
   tm: number; tn: number; wg: number; brows: number; lds: number; bytes: number;
 }
 
 /** Geometry of a generated configuration id (the generator's parseId, same rules). */
 export function tileGenGeometry(id: string): TileGenGeometry {
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf|_uc|_unc)?$/.exec(id);
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf)?$/.exec(id);
   if (!m || !SGM_TILE_GEN_IDS.includes(id)) throw new LimitError(`gemm: no generated tile configuration '${id}' (have: ${SGM_TILE_GEN_IDS.join(', ')})`);
   const gated = m[1] === 'g', group = Number(m[8] ?? 0);
   const [bm, bn, sgRows, sgCols, bk, nbuf] = m.slice(2, 8).map(Number) as [number, number, number, number, number, number];
   const brows = gated ? 2 * bn : bn, lds = bk + 8, subgroups = sgRows * sgCols;
   const bytes = 2 * nbuf * (bm + brows) * lds + 4 * 256 * subgroups * (gated ? 2 : 1);
-  const perSubgroup = m[9] === '_uc' || m[9] === '_unc';
-  return { gated, bm, bn, sgRows, sgCols, bk, nbuf, group, unchecked: m[9] !== undefined, perSubgroup, tm: bm / (16 * sgRows), tn: bn / (16 * sgCols), wg: 32 * subgroups, brows, lds, bytes };
+  return { gated, bm, bn, sgRows, sgCols, bk, nbuf, group, unchecked: m[9] !== undefined, tm: bm / (16 * sgRows), tn: bn / (16 * sgCols), wg: 32 * subgroups, brows, lds, bytes };
 }
 
 interface SgmTileGenCfg { id: string; epi: Epilogue; split: boolean }
@@ -226,10 +222,7 @@ function sgmTileGenSpec(c: SgmTileGenCfg, emulate: boolean): Specialization {
     diagnostics: emulate ? [] : [SGM_DIAGNOSTIC],
     aliases: {
       T: 'f16', T4: 'vec4<f16>',
-      // Per-subgroup tiles are nested on tensor cores (literal offsets into each part), flat when emulated.
-      ...(g.perSubgroup && !emulate
-        ? { TileA: `array<array<f16, ${g.bm * g.lds / g.sgRows}>, ${g.sgRows}>`, TileB: `array<array<f16, ${g.brows * g.lds / g.sgCols}>, ${g.sgCols}>` }
-        : { TileA: `array<f16, ${g.nbuf * g.bm * g.lds}>`, TileB: `array<f16, ${g.nbuf * g.brows * g.lds}>` }),
+      TileA: `array<f16, ${g.nbuf * g.bm * g.lds}>`, TileB: `array<f16, ${g.nbuf * g.brows * g.lds}>`,
       Scratch: `array<f32, ${256 * g.sgRows * g.sgCols * (g.gated ? 2 : 1)}>`,
     },
     constants: epilogueConstants(c.epi),
@@ -243,7 +236,7 @@ const [sgmTileGenProgram, sgmTileGenEmuProgram] = realAndEmulated<SgmTileGenCfg>
 /** The configuration to run for a product of depth K: `id`, or its checked twin where an unchecked id needs K % BK == 0. */
 export function tileGenForShape(id: string, K: number): string {
   const g = tileGenGeometry(id);
-  return g.unchecked && K % g.bk !== 0 ? id.replace(/_(u|un|uf|uc|unc)$/, '') : id;
+  return g.unchecked && K % g.bk !== 0 ? id.replace(/_(u|un|uf)$/, '') : id;
 }
 
 /** Whether a generated configuration runs here: 32-lane subgroups (or emulated), workgroup size and memory. */
