@@ -4,7 +4,9 @@
 // PyTorch SDPA from the same call (kernels-bench/torch_bench.py --only attention).
 //   node dist/kernels-bench/attention-sweep.js [--torch torch.json] [--out sweep.json] [--only 'SUBSTR|SUBSTR'] [--keep 6] [--quick] [--defaults]
 // --defaults: only the default selection (what flashPrefill / flashDecode pick with no options) and the v0
-// kernels, no probe: the last device round's proof of the defaults.
+// kernels, no probe: the last device round's proof of the defaults. --no-robustness: a device without robust
+// buffer access (what Tint's bounds checks cost); --emulate: without subgroup matrices, the tensor-core prefill
+// variants run emulated (their indexing, not their speed).
 // The JSON is rewritten after every row, so a run cut short by a timeout still leaves its results.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -36,6 +38,8 @@ const { values: args } = parseArgs({
     'dec-kv': { type: 'string', default: '32' },
     /** Run without robust buffer access (what Tint's bounds checks cost; never the runtime's setting). */
     'no-robustness': { type: 'boolean', default: false },
+    /** Without subgroup matrices: the subgroup-matrix prefill variants run emulated (indexing checks, not speed). */
+    emulate: { type: 'boolean', default: false },
   },
 });
 
@@ -119,11 +123,12 @@ interface PVariant { name: string; opt: Partial<PrefillArgs>; d?: number }
 
 function prefillVariants(gpu: Gpu): PVariant[] {
   const v: PVariant[] = [{ name: 'tiled (f32 FMA, v0)', opt: { path: 'tiled' } }];
-  if (!hasSgmPrefill(gpu.caps)) return v;
+  const emulate = !hasSgmPrefill(gpu.caps);
+  if (emulate && !args.emulate) return v;
   for (const c of SGM_PREFILL_CONFIGS) {
     const name = sgmEntryName(c);
     for (const th of name === '128_32_4' ? [8, 0] : [8]) {
-      v.push({ name: `sgm ${name} th${th}`, d: c.d, opt: { sgm: sgmConfigOf(c, { lazyThreshold: th }) } });
+      v.push({ name: `sgm ${name} th${th}`, d: c.d, opt: { sgm: sgmConfigOf(c, { lazyThreshold: th, emulate }) } });
     }
   }
   return v;
@@ -344,7 +349,8 @@ async function main(): Promise<void> {
   // Ablations (…_x<stage>) are wrong by design: timed whatever their check says.
   const okPre = pv.filter((v) => v.name.startsWith('tiled') || v.name === 'default' || /_x[a-z]+ /.test(v.name) || rows.some((r) => r.kind === 'prefill-ragged' && r.name === v.name && typeof r.err === 'number' && (r.err as number) < 2e-2));
   log(`prefill variants passing the ragged check: ${okPre.map((v) => v.name).join(', ')}`);
-  for (const S of big.pre) {
+  // Emulated variants are for their indexing: the ragged check is their result, not a time.
+  for (const S of args.emulate && !hasSgmPrefill(gpu.caps) ? [] : big.pre) {
     // At the larger sizes only the --keep (6) fastest of the previous size.
     let list = okPre;
     const keep = Number(args.keep);
