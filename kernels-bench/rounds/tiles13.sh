@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Session 13, last call (issue 16): the decode tiles at 64 rows re-ranked with warm clocks. Session 9 chose them
+# (and their split counts) before session 11 found the idle-clock artefact of the sweeps; batch 64's projections
+# take 1.75 ms a step against cuBLAS's ≈ 1.1. Every decode tile, unsplit and split 2 / 4 / 8 ways, seed-4l's five
+# products, cuBLAS same call.
+set -uo pipefail
+: "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
+export PYTHONUNBUFFERED=1
+SH=12288x4096,4096x4096,16384x4096g,4096x16384,32000x4096
+timeout -k 2 40 python3 kernels-bench/gemm-cublas.py --out "$R/cublas.json" --prefill-m= --decode-m 64 --decode-shapes $SH > "$R/cublas.log" 2>&1; echo "cublas rc=$?"
+cub=(); [ -s "$R/cublas.json" ] && cub=(--cublas "$R/cublas.json")
+timeout -k 2 200 node dist/kernels-bench/gemm-sweep.js --parts decode --decode-shapes $SH --decode-m 64 --splits 2,4,8 \
+  --pick 'default path*|gen t16*|gen t32*|gen t64*|gen g16*|gen g32*|gen g64*' --copies 3 --samples 6 "${cub[@]}" \
+  --out "$R/sweep.json" --md "$R/sweep.md" 2>&1 | grep -v '^Warning' > "$R/sweep.log"
+echo "sweep rc=${PIPESTATUS[0]}"
+python3 - "$R/sweep.json" <<'PY'
+import json, sys
+rows = [r for r in json.load(open(sys.argv[1]))['rows'] if r.get('ms')]
+key = lambda r: f"{r['M']}x{r['N']}x{r['K']}{' g' if r.get('gated') else ''}"
+for shape in sorted({key(r) for r in rows}):
+    rs = sorted([r for r in rows if key(r) == shape], key=lambda r: r['ms'])
+    d = next((r for r in rs if r['name'].startswith('default')), None)
+    print(shape, 'default', d and round(d['ms'], 4), '| best:', ', '.join(f"{r['name'][4:]} {r['ms']:.4f}" for r in rs[:4]))
+PY
