@@ -12,7 +12,8 @@
 // — t plain, g gated; R × C subgroups of 32 lanes, each (BM / R) × (BN / C) outputs as 16×16 matrices;
 // BK-deep K slices staged in NBUF workgroup tiles; _g{G}: grouped tile order (below); _u: unchecked staging,
 // _un: unchecked without the register prefetch of the next slice; _uf: unchecked with the B fragments loaded one at
-// a time (plain tiles). (Session 10 also tried _m, the slice staged as 16×16 matrices loaded from storage: 2–4×
+// a time (plain tiles); _u8 / _un8: _u / _un staging 16-byte chunks (vec4<u32>: 8 halves a load, half the loads
+// and half their robustness clamps; the workgroup stores stay scalar). (Session 10 also tried _m, the slice staged as 16×16 matrices loaded from storage: 2–4×
 // slower; commit 59e4191.)
 // SPLIT_K (the decode tiles) also get a split-K entry, tgs_{id}: workgroup z takes p.kper slices of K from slice
 // z · p.kper and writes its f32 partial sums to `part`; a reduce pass (shaders/gemm_splitk.wgsl) sums them and
@@ -32,7 +33,8 @@ export const CONFIGS = [
   't32x32_sg2x2_k32_b1', 't64x32_sg2x1_k16_b2', 'g32x32_sg1x2_k32_b2', 'g32x16_sg2x1_k16_b1',
   't32x32_sg2x2_k32_b1_g3', 'g32x16_sg2x1_k16_b1_g2',
   't128x256_sg2x4_k32_b1_u', 't256x128_sg4x2_k32_b1_u', 't128x128_sg2x2_k32_b1_u',
-  'g128x128_sg2x4_k32_b1_u',
+  'g128x128_sg2x4_k32_b1_u', 't128x128_sg2x2_k32_b1_un8', 'g128x128_sg2x4_k32_b1_u8', 't64x64_sg1x4_k64_b1_u8', 'g64x64_sg2x2_k32_b1_u8',
+  't32x32_sg2x2_k32_b1_un8', 'g32x32_sg1x2_k32_b2_u8',
   't128x128_sg2x2_k32_b1_un', 't128x128_sg2x2_k32_b1_uf', 't128x256_sg2x4_k32_b1_un', 'g128x128_sg2x4_k32_b1_un', 't32x32_sg2x2_k32_b1_un', 't32x32_sg2x2_k32_b1_uf',
   't32x32_sg2x2_k32_b1_u', 't64x32_sg2x1_k16_b2_u', 'g32x16_sg2x1_k16_b1_u',
 ];
@@ -50,19 +52,20 @@ const SG = 32;   // lanes per subgroup (NVIDIA's; the emulation's EMU_SG)
 /** A configuration's geometry; `<id>/split` is its split-K entry. */
 export function parseId(idSplit) {
   const [id, mode] = idSplit.split('/');
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf)?$/.exec(id);
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf|_u8|_un8)?$/.exec(id);
   if (!m) throw new Error(`bad tile-gen id ${id}`);
   const [gated, bm, bn, sgRows, sgCols, bk, nbuf, group] = [m[1] === 'g', ...m.slice(2, 8).map(Number), Number(m[8] ?? 0)];
-  const unchecked = m[9] !== undefined, noPrefetch = m[9] === '_un', streamB = m[9] === '_uf';
+  const unchecked = m[9] !== undefined, noPrefetch = m[9] === '_un' || m[9] === '_un8', streamB = m[9] === '_uf';
+  const cw = m[9] === '_u8' || m[9] === '_un8' ? 8 : 4;   // halves per staged chunk (one load)
   if (noPrefetch && nbuf !== 1) throw new Error(`tile-gen id ${id}: _un (no prefetch) is for one tile buffer`);
   const tm = bm / (16 * sgRows), tn = bn / (16 * sgCols);
-  const wg = SG * sgRows * sgCols, qk = bk / 4, brows = gated ? 2 * bn : bn;
+  const wg = SG * sgRows * sgCols, qk = bk / cw, brows = gated ? 2 * bn : bn;
   const rpt = wg / qk;   // staged rows per pass of the workgroup
   const ok = Number.isInteger(tm) && Number.isInteger(tn) && tm >= 1 && tn >= 1 && bk % 16 === 0
-    && wg % qk === 0 && bm % rpt === 0 && brows % rpt === 0 && group !== 1;
+    && wg % qk === 0 && bm % rpt === 0 && brows % rpt === 0 && (!gated || bn % rpt === 0) && group !== 1;
   if (!ok) throw new Error(`tile-gen id ${id}: not a whole number of matrices and staged rows per thread`);
   const lds = bk + 8;
-  return { id, split: mode === 'split', unchecked, noPrefetch, streamB, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
+  return { id, split: mode === 'split', cw, unchecked, noPrefetch, streamB, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
 }
 
 const range = (n) => [...Array(n).keys()];
@@ -129,7 +132,11 @@ struct Params { M: u32, N: u32, K: u32, kper: u32 }   // kper: K slices per spli
 @group(0) @binding(7) var<storage, read> w4: array<T4>;
 @group(0) @binding(10) var<storage, read> wg4: array<T4>;
 @group(0) @binding(11) var<storage, read> wu4: array<T4>;
-@group(0) @binding(12) var<storage, read_write> part: array<f32>;   // split-K: [splits][M][NP] f32 partial sums
+@group(0) @binding(12) var<storage, read_write> part: array<f32>;
+@group(0) @binding(13) var<storage, read> x8: array<vec4<u32>>;    // _u8 / _un8: 8 halves a load
+@group(0) @binding(14) var<storage, read> w8: array<vec4<u32>>;
+@group(0) @binding(15) var<storage, read> wg8: array<vec4<u32>>;
+@group(0) @binding(16) var<storage, read> wu8: array<vec4<u32>>;   // split-K: [splits][M][NP] f32 partial sums
 
 var<workgroup> As: TileA;     // [NBUF][BM][BK + 8]    x rows
 var<workgroup> Bs: TileB;     // [NBUF][BROWS][BK + 8] w rows (gated: gate rows, then up rows)
@@ -220,10 +227,11 @@ function entry(o, c) {
   P(`  let sa = (sg / ${u(sgCols)}) * ${u(16 * tm * lds)};   // the subgroup's first A-tile row (offset)`);
   P(`  let sb = (sg % ${u(sgCols)}) * ${u(16 * tn * lds)};   // and B-tile row`);
   P(`  let sr = (sg / ${u(sgCols)}) * ${u(16 * tm)}; let sc = (sg % ${u(sgCols)}) * ${u(16 * tn)};`);
-  P('  let K4 = p.K / 4u;');
-  P(`  let c4 = tid % ${u(qk)};   // the thread's vec4 chunk of every staged row`);
+  const cw = c.cw;   // halves per staged chunk: 4 (vec4<f16>) or 8 (vec4<u32>)
+  P(`  let K4 = p.K / ${u(cw)};`);
+  P(`  let c4 = tid % ${u(qk)};   // the thread's ${cw}-half chunk of every staged row`);
   P(`  let r0 = tid / ${u(qk)};   // its first staged row; then every ${rpt} rows`);
-  P(`  let ws = r0 * ${u(lds)} + 4u * c4;   // its first workgroup-tile element`);
+  P(`  let ws = r0 * ${u(lds)} + ${u(cw)} * c4;   // its first workgroup-tile element`);
   // Staged register t's row, from the thread's first row of its operand (x: from row0; w: from col0, gated: the
   // gate rows, then the up rows, both from col0).
   const stagedRow = (t) => t < na ? t * rpt : gated ? ((t - na) * rpt) % bn : (t - na) * rpt;
@@ -238,8 +246,8 @@ function entry(o, c) {
       P(`  let v${t} = ${first} + r0 + ${u(stagedRow(t))} < ${bound}; let o${t} = min(${first} + r0 + ${u(stagedRow(t))}, ${bound} - 1u) * K4;`);
     }
   }
-  const src = (t) => t < na ? 'x4' : gated ? ((t - na) * rpt < bn ? 'wg4' : 'wu4') : 'w4';
-  for (const t of T) P(`  var s${t} = vec4<f16>();`);
+  const src = (t) => (t < na ? 'x' : gated ? ((t - na) * rpt < bn ? 'wg' : 'wu') : 'w') + cw;
+  for (const t of T) P(`  var s${t} = ${cw === 8 ? 'vec4<u32>' : 'vec4<f16>'}();`);
   for (const a of accs) P(`  var ${a} = ${o.zero};`);
   const fetch = (ind, kt) => {
     if (c.unchecked) {
@@ -263,6 +271,13 @@ function entry(o, c) {
     for (const t of T) {
       const [arr, e, off] = t < na ? ['As', 'ea', t * rpt * lds] : ['Bs', 'eb', (t - na) * rpt * lds];
       const base = off ? `${e} + ${u(off)}` : e;
+      if (cw === 8) {
+        // 8 halves: each u32 of the chunk is two of them (low half first, as in memory).
+        const h = ['x', 'y', 'z', 'w'].map((q, i) => `let h${t}_${i} = bitcast<vec2<f16>>(s${t}.${q});`).join(' ');
+        P(`${ind}  ${h}`);
+        P(`${ind}  ${[0, 1, 2, 3].map((i) => `${arr}[${base}${i ? ` + ${u(2 * i)}` : ''}] = h${t}_${i}.x; ${arr}[${base} + ${u(2 * i + 1)}] = h${t}_${i}.y;`).join(' ')}`);
+        continue;
+      }
       P(`${ind}  ${arr}[${base}] = s${t}.x; ${arr}[${base} + 1u] = s${t}.y; ${arr}[${base} + 2u] = s${t}.z; ${arr}[${base} + 3u] = s${t}.w;`);
     }
     P(`${ind}}`);

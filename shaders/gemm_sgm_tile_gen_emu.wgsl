@@ -43,7 +43,11 @@ struct Params { M: u32, N: u32, K: u32, kper: u32 }   // kper: K slices per spli
 @group(0) @binding(7) var<storage, read> w4: array<T4>;
 @group(0) @binding(10) var<storage, read> wg4: array<T4>;
 @group(0) @binding(11) var<storage, read> wu4: array<T4>;
-@group(0) @binding(12) var<storage, read_write> part: array<f32>;   // split-K: [splits][M][NP] f32 partial sums
+@group(0) @binding(12) var<storage, read_write> part: array<f32>;
+@group(0) @binding(13) var<storage, read> x8: array<vec4<u32>>;    // _u8 / _un8: 8 halves a load
+@group(0) @binding(14) var<storage, read> w8: array<vec4<u32>>;
+@group(0) @binding(15) var<storage, read> wg8: array<vec4<u32>>;
+@group(0) @binding(16) var<storage, read> wu8: array<vec4<u32>>;   // split-K: [splits][M][NP] f32 partial sums
 
 var<workgroup> As: TileA;     // [NBUF][BM][BK + 8]    x rows
 var<workgroup> Bs: TileB;     // [NBUF][BROWS][BK + 8] w rows (gated: gate rows, then up rows)
@@ -117,7 +121,7 @@ fn tg_t128x256_sg2x4_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sb = (sg % 4u) * 2560u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 64u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -292,7 +296,7 @@ fn tg_t128x256_sg2x4_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sb = (sg % 4u) * 1536u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 64u;
   let K4 = p.K / 4u;
-  let c4 = tid % 4u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 64 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -426,7 +430,7 @@ fn tg_t256x128_sg4x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -601,7 +605,7 @@ fn tg_t256x128_sg4x2_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sb = (sg % 2u) * 1536u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let K4 = p.K / 4u;
-  let c4 = tid % 4u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 64 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -735,7 +739,7 @@ fn tg_t128x128_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -930,7 +934,7 @@ fn tg_t128x128_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -1150,7 +1154,7 @@ fn tg_t128x128_sg2x2_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sb = (sg % 2u) * 1536u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let K4 = p.K / 4u;
-  let c4 = tid % 4u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 32 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -1296,7 +1300,7 @@ fn tg_t128x128_sg4x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 64u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -1415,7 +1419,7 @@ fn tg_g128x128_sg2x4_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sb = (sg % 4u) * 1280u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -1582,7 +1586,7 @@ fn tg_g128x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sb = (sg % 2u) * 1280u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 32u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -1798,7 +1802,7 @@ fn tg_t128x128_sg2x2_k32_b1_g8(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -1997,7 +2001,7 @@ fn tg_g128x128_sg2x4_k32_b1_g8(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   let sb = (sg % 4u) * 1280u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -2164,7 +2168,7 @@ fn tg_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -2286,7 +2290,7 @@ fn tg_t16x64_sg1x4_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sb = (sg % 4u) * 2176u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 32u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 32u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 32u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -2459,7 +2463,7 @@ fn tg_t16x128_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sb = (sg % 4u) * 2304u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 32u;
   let K4 = p.K / 4u;
-  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -2612,7 +2616,7 @@ fn tg_t32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -2735,7 +2739,7 @@ fn tg_t64x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sb = (sg % 2u) * 1280u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -2851,7 +2855,7 @@ fn tg_t64x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -3014,7 +3018,7 @@ fn tg_g16x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -3166,7 +3170,7 @@ fn tg_g32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -3343,7 +3347,7 @@ fn tg_g64x64_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sb = (sg % 2u) * 1280u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -3478,7 +3482,7 @@ fn tg_t64x16_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sb = (sg % 1u) * 1152u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -3581,7 +3585,7 @@ fn tg_t32x16_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sb = (sg % 1u) * 1152u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -3694,7 +3698,7 @@ fn tg_t64x32_sg2x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sb = (sg % 2u) * 1152u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -3817,7 +3821,7 @@ fn tg_t64x32_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sb = (sg % 1u) * 2304u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 32u;
   let K4 = p.K / 4u;
-  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -3940,7 +3944,7 @@ fn tg_t16x32_sg1x2_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sb = (sg % 2u) * 2176u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 32u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 32u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 32u;   // its first staged row; then every 2 rows
   let ws = r0 * 136u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -4133,7 +4137,7 @@ fn tg_t32x32_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sb = (sg % 1u) * 2304u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 32u;
   let K4 = p.K / 4u;
-  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -4276,7 +4280,7 @@ fn tg_t32x32_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -4339,7 +4343,7 @@ fn tg_t64x32_sg2x1_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sb = (sg % 1u) * 768u;   // and B-tile row
   let sr = (sg / 1u) * 32u; let sc = (sg % 1u) * 32u;
   let K4 = p.K / 4u;
-  let c4 = tid % 4u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -4433,7 +4437,7 @@ fn tg_g32x32_sg1x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 8 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -4571,7 +4575,7 @@ fn tg_g32x16_sg2x1_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sb = (sg % 1u) * 384u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 4u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -4636,7 +4640,7 @@ fn tg_t32x32_sg2x2_k32_b1_g3(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -4703,7 +4707,7 @@ fn tg_g32x16_sg2x1_k16_b1_g2(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   let sb = (sg % 1u) * 384u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 4u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -4764,7 +4768,7 @@ fn tg_t128x256_sg2x4_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sb = (sg % 4u) * 2560u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 64u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -4929,7 +4933,7 @@ fn tg_t256x128_sg4x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -5094,7 +5098,7 @@ fn tg_t128x128_sg2x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -5275,7 +5279,7 @@ fn tg_g128x128_sg2x4_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sb = (sg % 4u) * 1280u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -5424,6 +5428,679 @@ fn tg_g128x128_sg2x4_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
 }
 
 @compute @workgroup_size(128)
+fn tg_t128x128_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var c00 = SmC();
+  var c01 = SmC();
+  var c02 = SmC();
+  var c03 = SmC();
+  var c10 = SmC();
+  var c11 = SmC();
+  var c12 = SmC();
+  var c13 = SmC();
+  var c20 = SmC();
+  var c21 = SmC();
+  var c22 = SmC();
+  var c23 = SmC();
+  var c30 = SmC();
+  var c31 = SmC();
+  var c32 = SmC();
+  var c33 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 4u;
+      s0 = x8[xb + k4];
+      s1 = x8[xb + 32u * K4 + k4];
+      s2 = x8[xb + 64u * K4 + k4];
+      s3 = x8[xb + 96u * K4 + k4];
+      s4 = w8[wb + k4];
+      s5 = w8[wb + 32u * K4 + k4];
+      s6 = w8[wb + 64u * K4 + k4];
+      s7 = w8[wb + 96u * K4 + k4];
+    }
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      As[ea + 2560u] = h2_0.x; As[ea + 2560u + 1u] = h2_0.y; As[ea + 2560u + 2u] = h2_1.x; As[ea + 2560u + 3u] = h2_1.y; As[ea + 2560u + 4u] = h2_2.x; As[ea + 2560u + 5u] = h2_2.y; As[ea + 2560u + 6u] = h2_3.x; As[ea + 2560u + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      As[ea + 3840u] = h3_0.x; As[ea + 3840u + 1u] = h3_0.y; As[ea + 3840u + 2u] = h3_1.x; As[ea + 3840u + 3u] = h3_1.y; As[ea + 3840u + 4u] = h3_2.x; As[ea + 3840u + 5u] = h3_2.y; As[ea + 3840u + 6u] = h3_3.x; As[ea + 3840u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 1280u] = h5_0.x; Bs[eb + 1280u + 1u] = h5_0.y; Bs[eb + 1280u + 2u] = h5_1.x; Bs[eb + 1280u + 3u] = h5_1.y; Bs[eb + 1280u + 4u] = h5_2.x; Bs[eb + 1280u + 5u] = h5_2.y; Bs[eb + 1280u + 6u] = h5_3.x; Bs[eb + 1280u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 2560u] = h6_0.x; Bs[eb + 2560u + 1u] = h6_0.y; Bs[eb + 2560u + 2u] = h6_1.x; Bs[eb + 2560u + 3u] = h6_1.y; Bs[eb + 2560u + 4u] = h6_2.x; Bs[eb + 2560u + 5u] = h6_2.y; Bs[eb + 2560u + 6u] = h6_3.x; Bs[eb + 2560u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 3840u] = h7_0.x; Bs[eb + 3840u + 1u] = h7_0.y; Bs[eb + 3840u + 2u] = h7_1.x; Bs[eb + 3840u + 3u] = h7_1.y; Bs[eb + 3840u + 4u] = h7_2.x; Bs[eb + 3840u + 5u] = h7_2.y; Bs[eb + 3840u + 6u] = h7_3.x; Bs[eb + 3840u + 7u] = h7_3.y;
+    }
+    workgroupBarrier();
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 640u;
+      let a2 = sa + 1280u;
+      let a3 = sa + 1920u;
+      let b0 = sb + 0u;
+      let b1 = sb + 640u;
+      let b2 = sb + 1280u;
+      let b3 = sb + 1920u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 656u;
+      let a2 = sa + 1296u;
+      let a3 = sa + 1936u;
+      let b0 = sb + 16u;
+      let b1 = sb + 656u;
+      let b2 = sb + 1296u;
+      let b3 = sb + 1936u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(256)
+fn tg_g128x128_sg2x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1280u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 64 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var g00 = SmC();
+  var u00 = SmC();
+  var g01 = SmC();
+  var u01 = SmC();
+  var g10 = SmC();
+  var u10 = SmC();
+  var g11 = SmC();
+  var u11 = SmC();
+  var g20 = SmC();
+  var u20 = SmC();
+  var g21 = SmC();
+  var u21 = SmC();
+  var g30 = SmC();
+  var u30 = SmC();
+  var g31 = SmC();
+  var u31 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 64u * K4 + k4];
+    s2 = wg8[wb + k4];
+    s3 = wg8[wb + 64u * K4 + k4];
+    s4 = wu8[wb + k4];
+    s5 = wu8[wb + 64u * K4 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 2560u] = h1_0.x; As[ea + 2560u + 1u] = h1_0.y; As[ea + 2560u + 2u] = h1_1.x; As[ea + 2560u + 3u] = h1_1.y; As[ea + 2560u + 4u] = h1_2.x; As[ea + 2560u + 5u] = h1_2.y; As[ea + 2560u + 6u] = h1_3.x; As[ea + 2560u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 2560u] = h3_0.x; Bs[eb + 2560u + 1u] = h3_0.y; Bs[eb + 2560u + 2u] = h3_1.x; Bs[eb + 2560u + 3u] = h3_1.y; Bs[eb + 2560u + 4u] = h3_2.x; Bs[eb + 2560u + 5u] = h3_2.y; Bs[eb + 2560u + 6u] = h3_3.x; Bs[eb + 2560u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 5120u] = h4_0.x; Bs[eb + 5120u + 1u] = h4_0.y; Bs[eb + 5120u + 2u] = h4_1.x; Bs[eb + 5120u + 3u] = h4_1.y; Bs[eb + 5120u + 4u] = h4_2.x; Bs[eb + 5120u + 5u] = h4_2.y; Bs[eb + 5120u + 6u] = h4_3.x; Bs[eb + 5120u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 7680u] = h5_0.x; Bs[eb + 7680u + 1u] = h5_0.y; Bs[eb + 7680u + 2u] = h5_1.x; Bs[eb + 7680u + 3u] = h5_1.y; Bs[eb + 7680u + 4u] = h5_2.x; Bs[eb + 7680u + 5u] = h5_2.y; Bs[eb + 7680u + 6u] = h5_3.x; Bs[eb + 7680u + 7u] = h5_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 64u * K4 + k4];
+        s2 = wg8[wb + k4];
+        s3 = wg8[wb + 64u * K4 + k4];
+        s4 = wu8[wb + k4];
+        s5 = wu8[wb + 64u * K4 + k4];
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 640u;
+      let a2 = sa + 1280u;
+      let a3 = sa + 1920u;
+      let bg0 = sb + 0u;
+      let bu0 = sb + 5120u;
+      let bg1 = sb + 640u;
+      let bu1 = sb + 5760u;
+      g00 = mma_e(a0, bg0, g00, 40u, lane);
+      u00 = mma_e(a0, bu0, u00, 40u, lane);
+      g01 = mma_e(a0, bg1, g01, 40u, lane);
+      u01 = mma_e(a0, bu1, u01, 40u, lane);
+      g10 = mma_e(a1, bg0, g10, 40u, lane);
+      u10 = mma_e(a1, bu0, u10, 40u, lane);
+      g11 = mma_e(a1, bg1, g11, 40u, lane);
+      u11 = mma_e(a1, bu1, u11, 40u, lane);
+      g20 = mma_e(a2, bg0, g20, 40u, lane);
+      u20 = mma_e(a2, bu0, u20, 40u, lane);
+      g21 = mma_e(a2, bg1, g21, 40u, lane);
+      u21 = mma_e(a2, bu1, u21, 40u, lane);
+      g30 = mma_e(a3, bg0, g30, 40u, lane);
+      u30 = mma_e(a3, bu0, u30, 40u, lane);
+      g31 = mma_e(a3, bg1, g31, 40u, lane);
+      u31 = mma_e(a3, bu1, u31, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 656u;
+      let a2 = sa + 1296u;
+      let a3 = sa + 1936u;
+      let bg0 = sb + 16u;
+      let bu0 = sb + 5136u;
+      let bg1 = sb + 656u;
+      let bu1 = sb + 5776u;
+      g00 = mma_e(a0, bg0, g00, 40u, lane);
+      u00 = mma_e(a0, bu0, u00, 40u, lane);
+      g01 = mma_e(a0, bg1, g01, 40u, lane);
+      u01 = mma_e(a0, bu1, u01, 40u, lane);
+      g10 = mma_e(a1, bg0, g10, 40u, lane);
+      u10 = mma_e(a1, bu0, u10, 40u, lane);
+      g11 = mma_e(a1, bg1, g11, 40u, lane);
+      u11 = mma_e(a1, bu1, u11, 40u, lane);
+      g20 = mma_e(a2, bg0, g20, 40u, lane);
+      u20 = mma_e(a2, bu0, u20, 40u, lane);
+      g21 = mma_e(a2, bg1, g21, 40u, lane);
+      u21 = mma_e(a2, bu1, u21, 40u, lane);
+      g30 = mma_e(a3, bg0, g30, 40u, lane);
+      u30 = mma_e(a3, bu0, u30, 40u, lane);
+      g31 = mma_e(a3, bg1, g31, 40u, lane);
+      u31 = mma_e(a3, bu1, u31, 40u, lane);
+    }
+  }
+  let cb = sg * 512u;
+  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, g20, lane); store_e(cb + 256u, u20, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, g21, lane); store_e(cb + 256u, u21, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, g30, lane); store_e(cb + 256u, u30, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, g31, lane); store_e(cb + 256u, u31, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1152u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var c00 = SmC();
+  var c10 = SmC();
+  var c20 = SmC();
+  var c30 = SmC();
+  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  {
+    let k4 = k0 * 8u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 16u * K4 + k4];
+    s2 = x8[xb + 32u * K4 + k4];
+    s3 = x8[xb + 48u * K4 + k4];
+    s4 = w8[wb + k4];
+    s5 = w8[wb + 16u * K4 + k4];
+    s6 = w8[wb + 32u * K4 + k4];
+    s7 = w8[wb + 48u * K4 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      As[ea + 2304u] = h2_0.x; As[ea + 2304u + 1u] = h2_0.y; As[ea + 2304u + 2u] = h2_1.x; As[ea + 2304u + 3u] = h2_1.y; As[ea + 2304u + 4u] = h2_2.x; As[ea + 2304u + 5u] = h2_2.y; As[ea + 2304u + 6u] = h2_3.x; As[ea + 2304u + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      As[ea + 3456u] = h3_0.x; As[ea + 3456u + 1u] = h3_0.y; As[ea + 3456u + 2u] = h3_1.x; As[ea + 3456u + 3u] = h3_1.y; As[ea + 3456u + 4u] = h3_2.x; As[ea + 3456u + 5u] = h3_2.y; As[ea + 3456u + 6u] = h3_3.x; As[ea + 3456u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 1152u] = h5_0.x; Bs[eb + 1152u + 1u] = h5_0.y; Bs[eb + 1152u + 2u] = h5_1.x; Bs[eb + 1152u + 3u] = h5_1.y; Bs[eb + 1152u + 4u] = h5_2.x; Bs[eb + 1152u + 5u] = h5_2.y; Bs[eb + 1152u + 6u] = h5_3.x; Bs[eb + 1152u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 2304u] = h6_0.x; Bs[eb + 2304u + 1u] = h6_0.y; Bs[eb + 2304u + 2u] = h6_1.x; Bs[eb + 2304u + 3u] = h6_1.y; Bs[eb + 2304u + 4u] = h6_2.x; Bs[eb + 2304u + 5u] = h6_2.y; Bs[eb + 2304u + 6u] = h6_3.x; Bs[eb + 2304u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 3456u] = h7_0.x; Bs[eb + 3456u + 1u] = h7_0.y; Bs[eb + 3456u + 2u] = h7_1.x; Bs[eb + 3456u + 3u] = h7_1.y; Bs[eb + 3456u + 4u] = h7_2.x; Bs[eb + 3456u + 5u] = h7_2.y; Bs[eb + 3456u + 6u] = h7_3.x; Bs[eb + 3456u + 7u] = h7_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 16u * K4 + k4];
+        s2 = x8[xb + 32u * K4 + k4];
+        s3 = x8[xb + 48u * K4 + k4];
+        s4 = w8[wb + k4];
+        s5 = w8[wb + 16u * K4 + k4];
+        s6 = w8[wb + 32u * K4 + k4];
+        s7 = w8[wb + 48u * K4 + k4];
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 1152u;
+      let a2 = sa + 2304u;
+      let a3 = sa + 3456u;
+      let b0 = sb + 0u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 1168u;
+      let a2 = sa + 2320u;
+      let a3 = sa + 3472u;
+      let b0 = sb + 16u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+    }
+    {
+      let a0 = sa + 32u;
+      let a1 = sa + 1184u;
+      let a2 = sa + 2336u;
+      let a3 = sa + 3488u;
+      let b0 = sb + 32u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+    }
+    {
+      let a0 = sa + 48u;
+      let a1 = sa + 1200u;
+      let a2 = sa + 2352u;
+      let a3 = sa + 3504u;
+      let b0 = sb + 48u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1280u;   // and B-tile row
+  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var g00 = SmC();
+  var u00 = SmC();
+  var g01 = SmC();
+  var u01 = SmC();
+  var g10 = SmC();
+  var u10 = SmC();
+  var g11 = SmC();
+  var u11 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 32u * K4 + k4];
+    s2 = wg8[wb + k4];
+    s3 = wg8[wb + 32u * K4 + k4];
+    s4 = wu8[wb + k4];
+    s5 = wu8[wb + 32u * K4 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 32u * K4 + k4];
+        s2 = wg8[wb + k4];
+        s3 = wg8[wb + 32u * K4 + k4];
+        s4 = wu8[wb + k4];
+        s5 = wu8[wb + 32u * K4 + k4];
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 640u;
+      let bg0 = sb + 0u;
+      let bu0 = sb + 2560u;
+      let bg1 = sb + 640u;
+      let bu1 = sb + 3200u;
+      g00 = mma_e(a0, bg0, g00, 40u, lane);
+      u00 = mma_e(a0, bu0, u00, 40u, lane);
+      g01 = mma_e(a0, bg1, g01, 40u, lane);
+      u01 = mma_e(a0, bu1, u01, 40u, lane);
+      g10 = mma_e(a1, bg0, g10, 40u, lane);
+      u10 = mma_e(a1, bu0, u10, 40u, lane);
+      g11 = mma_e(a1, bg1, g11, 40u, lane);
+      u11 = mma_e(a1, bu1, u11, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 656u;
+      let bg0 = sb + 16u;
+      let bu0 = sb + 2576u;
+      let bg1 = sb + 656u;
+      let bu1 = sb + 3216u;
+      g00 = mma_e(a0, bg0, g00, 40u, lane);
+      u00 = mma_e(a0, bu0, u00, 40u, lane);
+      g01 = mma_e(a0, bg1, g01, 40u, lane);
+      u01 = mma_e(a0, bu1, u01, 40u, lane);
+      g10 = mma_e(a1, bg0, g10, 40u, lane);
+      u10 = mma_e(a1, bu0, u10, 40u, lane);
+      g11 = mma_e(a1, bg1, g11, 40u, lane);
+      u11 = mma_e(a1, bu1, u11, 40u, lane);
+    }
+  }
+  let cb = sg * 512u;
+  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var c00 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 4u;
+      s0 = x8[xb + k4];
+      s1 = w8[wb + k4];
+    }
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+    }
+    workgroupBarrier();
+    {
+      let a0 = sa + 0u;
+      let b0 = sb + 0u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let b0 = sb + 16u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(64)
+fn tg_g32x32_sg1x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 16 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var g00 = SmC();
+  var u00 = SmC();
+  var g10 = SmC();
+  var u10 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 16u * K4 + k4];
+    s2 = wg8[wb + k4];
+    s3 = wg8[wb + 16u * K4 + k4];
+    s4 = wu8[wb + k4];
+    s5 = wu8[wb + 16u * K4 + k4];
+  }
+  {
+    let ea = ws; let eb = ws;
+    let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+    As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+    let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+    As[ea + 640u] = h1_0.x; As[ea + 640u + 1u] = h1_0.y; As[ea + 640u + 2u] = h1_1.x; As[ea + 640u + 3u] = h1_1.y; As[ea + 640u + 4u] = h1_2.x; As[ea + 640u + 5u] = h1_2.y; As[ea + 640u + 6u] = h1_3.x; As[ea + 640u + 7u] = h1_3.y;
+    let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+    Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+    let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+    Bs[eb + 640u] = h3_0.x; Bs[eb + 640u + 1u] = h3_0.y; Bs[eb + 640u + 2u] = h3_1.x; Bs[eb + 640u + 3u] = h3_1.y; Bs[eb + 640u + 4u] = h3_2.x; Bs[eb + 640u + 5u] = h3_2.y; Bs[eb + 640u + 6u] = h3_3.x; Bs[eb + 640u + 7u] = h3_3.y;
+    let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+    Bs[eb + 1280u] = h4_0.x; Bs[eb + 1280u + 1u] = h4_0.y; Bs[eb + 1280u + 2u] = h4_1.x; Bs[eb + 1280u + 3u] = h4_1.y; Bs[eb + 1280u + 4u] = h4_2.x; Bs[eb + 1280u + 5u] = h4_2.y; Bs[eb + 1280u + 6u] = h4_3.x; Bs[eb + 1280u + 7u] = h4_3.y;
+    let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+    Bs[eb + 1920u] = h5_0.x; Bs[eb + 1920u + 1u] = h5_0.y; Bs[eb + 1920u + 2u] = h5_1.x; Bs[eb + 1920u + 3u] = h5_1.y; Bs[eb + 1920u + 4u] = h5_2.x; Bs[eb + 1920u + 5u] = h5_2.y; Bs[eb + 1920u + 6u] = h5_3.x; Bs[eb + 1920u + 7u] = h5_3.y;
+  }
+  workgroupBarrier();
+  for (var kt = k0; kt < nk; kt++) {
+    let buf = (kt - k0) & 1u;
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 16u * K4 + k4];
+        s2 = wg8[wb + k4];
+        s3 = wg8[wb + 16u * K4 + k4];
+        s4 = wu8[wb + k4];
+        s5 = wu8[wb + 16u * K4 + k4];
+      }
+    }
+    let ta = buf * 1280u + sa; let tb = buf * 2560u + sb;
+    {
+      let a0 = ta + 0u;
+      let a1 = ta + 640u;
+      let bg0 = tb + 0u;
+      let bu0 = tb + 1280u;
+      g00 = mma_e(a0, bg0, g00, 40u, lane);
+      u00 = mma_e(a0, bu0, u00, 40u, lane);
+      g10 = mma_e(a1, bg0, g10, 40u, lane);
+      u10 = mma_e(a1, bu0, u10, 40u, lane);
+    }
+    {
+      let a0 = ta + 16u;
+      let a1 = ta + 656u;
+      let bg0 = tb + 16u;
+      let bu0 = tb + 1296u;
+      g00 = mma_e(a0, bg0, g00, 40u, lane);
+      u00 = mma_e(a0, bu0, u00, 40u, lane);
+      g10 = mma_e(a1, bg0, g10, 40u, lane);
+      u10 = mma_e(a1, bu0, u10, 40u, lane);
+    }
+    // The other tile was last read in slice kt − 1, which every subgroup finished before the barrier
+    // that ended it: overwrite it now; one barrier orders it before slice kt + 1.
+    if (kt + 1u < nk) {
+      {
+        let ea = (1u - buf) * 1280u + ws; let eb = (1u - buf) * 2560u + ws;
+        let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+        As[ea + 640u] = h1_0.x; As[ea + 640u + 1u] = h1_0.y; As[ea + 640u + 2u] = h1_1.x; As[ea + 640u + 3u] = h1_1.y; As[ea + 640u + 4u] = h1_2.x; As[ea + 640u + 5u] = h1_2.y; As[ea + 640u + 6u] = h1_3.x; As[ea + 640u + 7u] = h1_3.y;
+        let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+        Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+        let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+        Bs[eb + 640u] = h3_0.x; Bs[eb + 640u + 1u] = h3_0.y; Bs[eb + 640u + 2u] = h3_1.x; Bs[eb + 640u + 3u] = h3_1.y; Bs[eb + 640u + 4u] = h3_2.x; Bs[eb + 640u + 5u] = h3_2.y; Bs[eb + 640u + 6u] = h3_3.x; Bs[eb + 640u + 7u] = h3_3.y;
+        let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+        Bs[eb + 1280u] = h4_0.x; Bs[eb + 1280u + 1u] = h4_0.y; Bs[eb + 1280u + 2u] = h4_1.x; Bs[eb + 1280u + 3u] = h4_1.y; Bs[eb + 1280u + 4u] = h4_2.x; Bs[eb + 1280u + 5u] = h4_2.y; Bs[eb + 1280u + 6u] = h4_3.x; Bs[eb + 1280u + 7u] = h4_3.y;
+        let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+        Bs[eb + 1920u] = h5_0.x; Bs[eb + 1920u + 1u] = h5_0.y; Bs[eb + 1920u + 2u] = h5_1.x; Bs[eb + 1920u + 3u] = h5_1.y; Bs[eb + 1920u + 4u] = h5_2.x; Bs[eb + 1920u + 5u] = h5_2.y; Bs[eb + 1920u + 6u] = h5_3.x; Bs[eb + 1920u + 7u] = h5_3.y;
+      }
+    }
+    workgroupBarrier();
+  }
+  let cb = sg * 512u;
+  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
 fn tg_t128x128_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let row0 = wid.y * 128u; let col0 = wid.x * 128u;
   let sg = tid / 32u;
@@ -5432,7 +6109,7 @@ fn tg_t128x128_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -5592,7 +6269,7 @@ fn tg_t128x128_sg2x2_k32_b1_uf(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -5781,7 +6458,7 @@ fn tg_t128x256_sg2x4_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sb = (sg % 4u) * 2560u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 64u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -5929,7 +6606,7 @@ fn tg_g128x128_sg2x4_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sb = (sg % 4u) * 1280u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -6069,7 +6746,7 @@ fn tg_t32x32_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -6121,7 +6798,7 @@ fn tg_t32x32_sg2x2_k32_b1_uf(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -6184,7 +6861,7 @@ fn tg_t32x32_sg2x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -6245,7 +6922,7 @@ fn tg_t64x32_sg2x1_k16_b2_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sb = (sg % 1u) * 768u;   // and B-tile row
   let sr = (sg / 1u) * 32u; let sc = (sg % 1u) * 32u;
   let K4 = p.K / 4u;
-  let c4 = tid % 4u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -6335,7 +7012,7 @@ fn tg_g32x16_sg2x1_k16_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sb = (sg % 1u) * 384u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 4u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
   let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
@@ -6394,7 +7071,7 @@ fn tgs_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -6517,7 +7194,7 @@ fn tgs_t16x64_sg1x4_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sb = (sg % 4u) * 2176u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 32u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 32u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 32u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -6691,7 +7368,7 @@ fn tgs_t16x128_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sb = (sg % 4u) * 2304u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 32u;
   let K4 = p.K / 4u;
-  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -6845,7 +7522,7 @@ fn tgs_t32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -6969,7 +7646,7 @@ fn tgs_t64x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sb = (sg % 2u) * 1280u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -7086,7 +7763,7 @@ fn tgs_t64x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -7250,7 +7927,7 @@ fn tgs_g16x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -7404,7 +8081,7 @@ fn tgs_g32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -7584,7 +8261,7 @@ fn tgs_g64x64_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sb = (sg % 2u) * 1280u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -7724,7 +8401,7 @@ fn tgs_t64x16_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sb = (sg % 1u) * 1152u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -7828,7 +8505,7 @@ fn tgs_t32x16_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sb = (sg % 1u) * 1152u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -7942,7 +8619,7 @@ fn tgs_t64x32_sg2x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sb = (sg % 2u) * 1152u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -8066,7 +8743,7 @@ fn tgs_t64x32_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sb = (sg % 1u) * 2304u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 32u;
   let K4 = p.K / 4u;
-  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -8190,7 +8867,7 @@ fn tgs_t16x32_sg1x2_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sb = (sg % 2u) * 2176u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 32u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 32u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 32u;   // its first staged row; then every 2 rows
   let ws = r0 * 136u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -8384,7 +9061,7 @@ fn tgs_t32x32_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sb = (sg % 1u) * 2304u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 32u;
   let K4 = p.K / 4u;
-  let c4 = tid % 16u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -8528,7 +9205,7 @@ fn tgs_t32x32_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 8u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
@@ -8592,7 +9269,7 @@ fn tgs_g32x16_sg2x1_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sb = (sg % 1u) * 384u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
   let K4 = p.K / 4u;
-  let c4 = tid % 4u;   // the thread's vec4 chunk of every staged row
+  let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
   let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
