@@ -43,11 +43,11 @@ struct Params { M: u32, N: u32, K: u32, kper: u32 }   // kper: K slices per spli
 @group(0) @binding(7) var<storage, read> w4: array<T4>;
 @group(0) @binding(10) var<storage, read> wg4: array<T4>;
 @group(0) @binding(11) var<storage, read> wu4: array<T4>;
-@group(0) @binding(12) var<storage, read_write> part: array<f32>;
+@group(0) @binding(12) var<storage, read_write> part: array<f32>;   // split-K: [splits][M][NP] f32 partial sums
 @group(0) @binding(13) var<storage, read> x8: array<vec4<u32>>;    // _u8 / _un8: 8 halves a load
 @group(0) @binding(14) var<storage, read> w8: array<vec4<u32>>;
 @group(0) @binding(15) var<storage, read> wg8: array<vec4<u32>>;
-@group(0) @binding(16) var<storage, read> wu8: array<vec4<u32>>;   // split-K: [splits][M][NP] f32 partial sums
+@group(0) @binding(16) var<storage, read> wu8: array<vec4<u32>>;
 
 var<workgroup> As: TileA;     // [NBUF][BM][BK + 8]    x rows
 var<workgroup> Bs: TileB;     // [NBUF][BROWS][BK + 8] w rows (gated: gate rows, then up rows)

@@ -468,7 +468,6 @@ function decodeSgConfig(gpu: Gpu, d: number, group: number, { unroll, subgroups,
   if (!Number.isInteger(heads) || heads < 1 || heads > MAX_GH || group % heads !== 0) {
     throw new ShapeError(`flashDecode: headsPerWorkgroup ${heads} must divide the GQA group (${group}) and be at most ${MAX_GH}`);
   }
-  const gh = heads;
   const sgs = gpu.caps.subgroupMaxSize, ch = d / 8;
   let lpk = 1;
   while (lpk * 2 <= Math.min(ch, sgs) && ch % (lpk * 2) === 0) lpk *= 2;
@@ -479,7 +478,7 @@ function decodeSgConfig(gpu: Gpu, d: number, group: number, { unroll, subgroups,
   }
   const nsg = subgroups ?? Math.min(most, Math.floor(wg / sgs));
   if (nsg < 1 || ch / lpk > MAX_SG_CPL) throw new LimitError(`flashDecode: no subgroup-kernel shape for head dim ${d} with subgroups of ${sgs}`);
-  return { sgs, lpk, cpl: ch / lpk, gh, nsg, u: unroll, pf: prefetch };
+  return { sgs, lpk, cpl: ch / lpk, gh: heads, nsg, u: unroll, pf: prefetch };
 }
 
 export interface DecodePlan {

@@ -262,11 +262,11 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, s: SgmTileGenShape): Dispatch
   const grid = (z: number): [number, number, number] => [ceilDiv(l.N, g.bn), ceilDiv(l.M, g.bm), z];
   // The operands' views: vec4<f16> (x4, w4, …), or 16-byte vec4<u32> ones (x8, w8, …) for the _u8 / _un8 entries.
   const v = g.wide ? '8' : '4';
-  const weights: Record<string, Tensor> = gated ? { [`wg${v}`]: l.wGate!, [`wu${v}`]: l.wUp! } : { [`w${v}`]: l.w! };
+  const operands: Record<string, Tensor> = { [`x${v}`]: l.x, ...(gated ? { [`wg${v}`]: l.wGate!, [`wu${v}`]: l.wUp! } : { [`w${v}`]: l.w! }) };
   const splits = s.splits ?? 1;
   if (splits === 1) {
     const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false });
-    const bind: Record<string, Tensor> = { [`x${v}`]: l.x, y: l.out, ...weights, ...(gated ? {} : { bias: l.bias ?? l.x, residual: l.residual ?? l.x }) };
+    const bind: Record<string, Tensor> = { ...operands, y: l.out, ...(gated ? {} : { bias: l.bias ?? l.x, residual: l.residual ?? l.x }) };
     return gpu.dispatch(prog, { bind, uniforms: { M: l.M, N: l.N, K: l.K, kper: 0 }, workgroups: grid(1) });
   }
   if (!Number.isInteger(splits) || splits < 1) throw new ShapeError(`gemm: split-K count must be a positive integer, got ${splits}`);
@@ -274,7 +274,7 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, s: SgmTileGenShape): Dispatch
   // Every split gets at least one slice: `splits` is an upper bound when K has few slices.
   const slices = ceilDiv(l.K, g.bk), kper = ceilDiv(slices, splits), S = ceilDiv(slices, kper);
   return splitKReduce(gpu, l, S, (part) => gpu.dispatch(gpu.program(program, { id: s.id, epi: NO_EPILOGUE, split: true }), {
-    bind: { x4: l.x, part, ...weights }, uniforms: { M: l.M, N: l.N, K: l.K, kper }, workgroups: grid(S),
+    bind: { ...operands, part }, uniforms: { M: l.M, N: l.N, K: l.K, kper }, workgroups: grid(S),
   }));
 }
 
