@@ -6101,6 +6101,1172 @@ fn tg_g32x32_sg1x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
 }
 
 @compute @workgroup_size(128)
+fn tg_t128x128_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var c00 = SmC();
+  var c01 = SmC();
+  var c02 = SmC();
+  var c03 = SmC();
+  var c10 = SmC();
+  var c11 = SmC();
+  var c12 = SmC();
+  var c13 = SmC();
+  var c20 = SmC();
+  var c21 = SmC();
+  var c22 = SmC();
+  var c23 = SmC();
+  var c30 = SmC();
+  var c31 = SmC();
+  var c32 = SmC();
+  var c33 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 32u * K4 + k4];
+    s2 = x8[xb + 64u * K4 + k4];
+    s3 = x8[xb + 96u * K4 + k4];
+    s4 = w8[wb + k4];
+    s5 = w8[wb + 32u * K4 + k4];
+    s6 = w8[wb + 64u * K4 + k4];
+    s7 = w8[wb + 96u * K4 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      As[ea + 2560u] = h2_0.x; As[ea + 2560u + 1u] = h2_0.y; As[ea + 2560u + 2u] = h2_1.x; As[ea + 2560u + 3u] = h2_1.y; As[ea + 2560u + 4u] = h2_2.x; As[ea + 2560u + 5u] = h2_2.y; As[ea + 2560u + 6u] = h2_3.x; As[ea + 2560u + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      As[ea + 3840u] = h3_0.x; As[ea + 3840u + 1u] = h3_0.y; As[ea + 3840u + 2u] = h3_1.x; As[ea + 3840u + 3u] = h3_1.y; As[ea + 3840u + 4u] = h3_2.x; As[ea + 3840u + 5u] = h3_2.y; As[ea + 3840u + 6u] = h3_3.x; As[ea + 3840u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 1280u] = h5_0.x; Bs[eb + 1280u + 1u] = h5_0.y; Bs[eb + 1280u + 2u] = h5_1.x; Bs[eb + 1280u + 3u] = h5_1.y; Bs[eb + 1280u + 4u] = h5_2.x; Bs[eb + 1280u + 5u] = h5_2.y; Bs[eb + 1280u + 6u] = h5_3.x; Bs[eb + 1280u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 2560u] = h6_0.x; Bs[eb + 2560u + 1u] = h6_0.y; Bs[eb + 2560u + 2u] = h6_1.x; Bs[eb + 2560u + 3u] = h6_1.y; Bs[eb + 2560u + 4u] = h6_2.x; Bs[eb + 2560u + 5u] = h6_2.y; Bs[eb + 2560u + 6u] = h6_3.x; Bs[eb + 2560u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 3840u] = h7_0.x; Bs[eb + 3840u + 1u] = h7_0.y; Bs[eb + 3840u + 2u] = h7_1.x; Bs[eb + 3840u + 3u] = h7_1.y; Bs[eb + 3840u + 4u] = h7_2.x; Bs[eb + 3840u + 5u] = h7_2.y; Bs[eb + 3840u + 6u] = h7_3.x; Bs[eb + 3840u + 7u] = h7_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 32u * K4 + k4];
+        s2 = x8[xb + 64u * K4 + k4];
+        s3 = x8[xb + 96u * K4 + k4];
+        s4 = w8[wb + k4];
+        s5 = w8[wb + 32u * K4 + k4];
+        s6 = w8[wb + 64u * K4 + k4];
+        s7 = w8[wb + 96u * K4 + k4];
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 640u;
+      let a2 = sa + 1280u;
+      let a3 = sa + 1920u;
+      let b0 = sb + 0u;
+      let b1 = sb + 640u;
+      let b2 = sb + 1280u;
+      let b3 = sb + 1920u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 656u;
+      let a2 = sa + 1296u;
+      let a3 = sa + 1936u;
+      let b0 = sb + 16u;
+      let b1 = sb + 656u;
+      let b2 = sb + 1296u;
+      let b3 = sb + 1936u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(256)
+fn tg_t128x128_sg2x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1280u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 64 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var c00 = SmC();
+  var c01 = SmC();
+  var c10 = SmC();
+  var c11 = SmC();
+  var c20 = SmC();
+  var c21 = SmC();
+  var c30 = SmC();
+  var c31 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 64u * K4 + k4];
+    s2 = w8[wb + k4];
+    s3 = w8[wb + 64u * K4 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 2560u] = h1_0.x; As[ea + 2560u + 1u] = h1_0.y; As[ea + 2560u + 2u] = h1_1.x; As[ea + 2560u + 3u] = h1_1.y; As[ea + 2560u + 4u] = h1_2.x; As[ea + 2560u + 5u] = h1_2.y; As[ea + 2560u + 6u] = h1_3.x; As[ea + 2560u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 2560u] = h3_0.x; Bs[eb + 2560u + 1u] = h3_0.y; Bs[eb + 2560u + 2u] = h3_1.x; Bs[eb + 2560u + 3u] = h3_1.y; Bs[eb + 2560u + 4u] = h3_2.x; Bs[eb + 2560u + 5u] = h3_2.y; Bs[eb + 2560u + 6u] = h3_3.x; Bs[eb + 2560u + 7u] = h3_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 64u * K4 + k4];
+        s2 = w8[wb + k4];
+        s3 = w8[wb + 64u * K4 + k4];
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 640u;
+      let a2 = sa + 1280u;
+      let a3 = sa + 1920u;
+      let b0 = sb + 0u;
+      let b1 = sb + 640u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 656u;
+      let a2 = sa + 1296u;
+      let a3 = sa + 1936u;
+      let b0 = sb + 16u;
+      let b1 = sb + 656u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+}
+
+@compute @workgroup_size(256)
+fn tg_t128x128_sg2x4_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1280u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 64 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var c00 = SmC();
+  var c01 = SmC();
+  var c10 = SmC();
+  var c11 = SmC();
+  var c20 = SmC();
+  var c21 = SmC();
+  var c30 = SmC();
+  var c31 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 4u;
+      s0 = x8[xb + k4];
+      s1 = x8[xb + 64u * K4 + k4];
+      s2 = w8[wb + k4];
+      s3 = w8[wb + 64u * K4 + k4];
+    }
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 2560u] = h1_0.x; As[ea + 2560u + 1u] = h1_0.y; As[ea + 2560u + 2u] = h1_1.x; As[ea + 2560u + 3u] = h1_1.y; As[ea + 2560u + 4u] = h1_2.x; As[ea + 2560u + 5u] = h1_2.y; As[ea + 2560u + 6u] = h1_3.x; As[ea + 2560u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 2560u] = h3_0.x; Bs[eb + 2560u + 1u] = h3_0.y; Bs[eb + 2560u + 2u] = h3_1.x; Bs[eb + 2560u + 3u] = h3_1.y; Bs[eb + 2560u + 4u] = h3_2.x; Bs[eb + 2560u + 5u] = h3_2.y; Bs[eb + 2560u + 6u] = h3_3.x; Bs[eb + 2560u + 7u] = h3_3.y;
+    }
+    workgroupBarrier();
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 640u;
+      let a2 = sa + 1280u;
+      let a3 = sa + 1920u;
+      let b0 = sb + 0u;
+      let b1 = sb + 640u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 656u;
+      let a2 = sa + 1296u;
+      let a3 = sa + 1936u;
+      let b0 = sb + 16u;
+      let b1 = sb + 656u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+}
+
+@compute @workgroup_size(256)
+fn tg_t128x256_sg2x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 256u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2560u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 64u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 64 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var c00 = SmC();
+  var c01 = SmC();
+  var c02 = SmC();
+  var c03 = SmC();
+  var c10 = SmC();
+  var c11 = SmC();
+  var c12 = SmC();
+  var c13 = SmC();
+  var c20 = SmC();
+  var c21 = SmC();
+  var c22 = SmC();
+  var c23 = SmC();
+  var c30 = SmC();
+  var c31 = SmC();
+  var c32 = SmC();
+  var c33 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 64u * K4 + k4];
+    s2 = w8[wb + k4];
+    s3 = w8[wb + 64u * K4 + k4];
+    s4 = w8[wb + 128u * K4 + k4];
+    s5 = w8[wb + 192u * K4 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 2560u] = h1_0.x; As[ea + 2560u + 1u] = h1_0.y; As[ea + 2560u + 2u] = h1_1.x; As[ea + 2560u + 3u] = h1_1.y; As[ea + 2560u + 4u] = h1_2.x; As[ea + 2560u + 5u] = h1_2.y; As[ea + 2560u + 6u] = h1_3.x; As[ea + 2560u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 2560u] = h3_0.x; Bs[eb + 2560u + 1u] = h3_0.y; Bs[eb + 2560u + 2u] = h3_1.x; Bs[eb + 2560u + 3u] = h3_1.y; Bs[eb + 2560u + 4u] = h3_2.x; Bs[eb + 2560u + 5u] = h3_2.y; Bs[eb + 2560u + 6u] = h3_3.x; Bs[eb + 2560u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 5120u] = h4_0.x; Bs[eb + 5120u + 1u] = h4_0.y; Bs[eb + 5120u + 2u] = h4_1.x; Bs[eb + 5120u + 3u] = h4_1.y; Bs[eb + 5120u + 4u] = h4_2.x; Bs[eb + 5120u + 5u] = h4_2.y; Bs[eb + 5120u + 6u] = h4_3.x; Bs[eb + 5120u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 7680u] = h5_0.x; Bs[eb + 7680u + 1u] = h5_0.y; Bs[eb + 7680u + 2u] = h5_1.x; Bs[eb + 7680u + 3u] = h5_1.y; Bs[eb + 7680u + 4u] = h5_2.x; Bs[eb + 7680u + 5u] = h5_2.y; Bs[eb + 7680u + 6u] = h5_3.x; Bs[eb + 7680u + 7u] = h5_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 64u * K4 + k4];
+        s2 = w8[wb + k4];
+        s3 = w8[wb + 64u * K4 + k4];
+        s4 = w8[wb + 128u * K4 + k4];
+        s5 = w8[wb + 192u * K4 + k4];
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 640u;
+      let a2 = sa + 1280u;
+      let a3 = sa + 1920u;
+      let b0 = sb + 0u;
+      let b1 = sb + 640u;
+      let b2 = sb + 1280u;
+      let b3 = sb + 1920u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 656u;
+      let a2 = sa + 1296u;
+      let a3 = sa + 1936u;
+      let b0 = sb + 16u;
+      let b1 = sb + 656u;
+      let b2 = sb + 1296u;
+      let b3 = sb + 1936u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t128x128_sg2x2_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 4608u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 4608u;   // and B-tile row
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var s9 = vec4<u32>();
+  var s10 = vec4<u32>();
+  var s11 = vec4<u32>();
+  var s12 = vec4<u32>();
+  var s13 = vec4<u32>();
+  var s14 = vec4<u32>();
+  var s15 = vec4<u32>();
+  var c00 = SmC();
+  var c01 = SmC();
+  var c02 = SmC();
+  var c03 = SmC();
+  var c10 = SmC();
+  var c11 = SmC();
+  var c12 = SmC();
+  var c13 = SmC();
+  var c20 = SmC();
+  var c21 = SmC();
+  var c22 = SmC();
+  var c23 = SmC();
+  var c30 = SmC();
+  var c31 = SmC();
+  var c32 = SmC();
+  var c33 = SmC();
+  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  {
+    let k4 = k0 * 8u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 16u * K4 + k4];
+    s2 = x8[xb + 32u * K4 + k4];
+    s3 = x8[xb + 48u * K4 + k4];
+    s4 = x8[xb + 64u * K4 + k4];
+    s5 = x8[xb + 80u * K4 + k4];
+    s6 = x8[xb + 96u * K4 + k4];
+    s7 = x8[xb + 112u * K4 + k4];
+    s8 = w8[wb + k4];
+    s9 = w8[wb + 16u * K4 + k4];
+    s10 = w8[wb + 32u * K4 + k4];
+    s11 = w8[wb + 48u * K4 + k4];
+    s12 = w8[wb + 64u * K4 + k4];
+    s13 = w8[wb + 80u * K4 + k4];
+    s14 = w8[wb + 96u * K4 + k4];
+    s15 = w8[wb + 112u * K4 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      As[ea + 2304u] = h2_0.x; As[ea + 2304u + 1u] = h2_0.y; As[ea + 2304u + 2u] = h2_1.x; As[ea + 2304u + 3u] = h2_1.y; As[ea + 2304u + 4u] = h2_2.x; As[ea + 2304u + 5u] = h2_2.y; As[ea + 2304u + 6u] = h2_3.x; As[ea + 2304u + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      As[ea + 3456u] = h3_0.x; As[ea + 3456u + 1u] = h3_0.y; As[ea + 3456u + 2u] = h3_1.x; As[ea + 3456u + 3u] = h3_1.y; As[ea + 3456u + 4u] = h3_2.x; As[ea + 3456u + 5u] = h3_2.y; As[ea + 3456u + 6u] = h3_3.x; As[ea + 3456u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      As[ea + 4608u] = h4_0.x; As[ea + 4608u + 1u] = h4_0.y; As[ea + 4608u + 2u] = h4_1.x; As[ea + 4608u + 3u] = h4_1.y; As[ea + 4608u + 4u] = h4_2.x; As[ea + 4608u + 5u] = h4_2.y; As[ea + 4608u + 6u] = h4_3.x; As[ea + 4608u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      As[ea + 5760u] = h5_0.x; As[ea + 5760u + 1u] = h5_0.y; As[ea + 5760u + 2u] = h5_1.x; As[ea + 5760u + 3u] = h5_1.y; As[ea + 5760u + 4u] = h5_2.x; As[ea + 5760u + 5u] = h5_2.y; As[ea + 5760u + 6u] = h5_3.x; As[ea + 5760u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      As[ea + 6912u] = h6_0.x; As[ea + 6912u + 1u] = h6_0.y; As[ea + 6912u + 2u] = h6_1.x; As[ea + 6912u + 3u] = h6_1.y; As[ea + 6912u + 4u] = h6_2.x; As[ea + 6912u + 5u] = h6_2.y; As[ea + 6912u + 6u] = h6_3.x; As[ea + 6912u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      As[ea + 8064u] = h7_0.x; As[ea + 8064u + 1u] = h7_0.y; As[ea + 8064u + 2u] = h7_1.x; As[ea + 8064u + 3u] = h7_1.y; As[ea + 8064u + 4u] = h7_2.x; As[ea + 8064u + 5u] = h7_2.y; As[ea + 8064u + 6u] = h7_3.x; As[ea + 8064u + 7u] = h7_3.y;
+      let h8_0 = bitcast<vec2<f16>>(s8.x); let h8_1 = bitcast<vec2<f16>>(s8.y); let h8_2 = bitcast<vec2<f16>>(s8.z); let h8_3 = bitcast<vec2<f16>>(s8.w);
+      Bs[eb] = h8_0.x; Bs[eb + 1u] = h8_0.y; Bs[eb + 2u] = h8_1.x; Bs[eb + 3u] = h8_1.y; Bs[eb + 4u] = h8_2.x; Bs[eb + 5u] = h8_2.y; Bs[eb + 6u] = h8_3.x; Bs[eb + 7u] = h8_3.y;
+      let h9_0 = bitcast<vec2<f16>>(s9.x); let h9_1 = bitcast<vec2<f16>>(s9.y); let h9_2 = bitcast<vec2<f16>>(s9.z); let h9_3 = bitcast<vec2<f16>>(s9.w);
+      Bs[eb + 1152u] = h9_0.x; Bs[eb + 1152u + 1u] = h9_0.y; Bs[eb + 1152u + 2u] = h9_1.x; Bs[eb + 1152u + 3u] = h9_1.y; Bs[eb + 1152u + 4u] = h9_2.x; Bs[eb + 1152u + 5u] = h9_2.y; Bs[eb + 1152u + 6u] = h9_3.x; Bs[eb + 1152u + 7u] = h9_3.y;
+      let h10_0 = bitcast<vec2<f16>>(s10.x); let h10_1 = bitcast<vec2<f16>>(s10.y); let h10_2 = bitcast<vec2<f16>>(s10.z); let h10_3 = bitcast<vec2<f16>>(s10.w);
+      Bs[eb + 2304u] = h10_0.x; Bs[eb + 2304u + 1u] = h10_0.y; Bs[eb + 2304u + 2u] = h10_1.x; Bs[eb + 2304u + 3u] = h10_1.y; Bs[eb + 2304u + 4u] = h10_2.x; Bs[eb + 2304u + 5u] = h10_2.y; Bs[eb + 2304u + 6u] = h10_3.x; Bs[eb + 2304u + 7u] = h10_3.y;
+      let h11_0 = bitcast<vec2<f16>>(s11.x); let h11_1 = bitcast<vec2<f16>>(s11.y); let h11_2 = bitcast<vec2<f16>>(s11.z); let h11_3 = bitcast<vec2<f16>>(s11.w);
+      Bs[eb + 3456u] = h11_0.x; Bs[eb + 3456u + 1u] = h11_0.y; Bs[eb + 3456u + 2u] = h11_1.x; Bs[eb + 3456u + 3u] = h11_1.y; Bs[eb + 3456u + 4u] = h11_2.x; Bs[eb + 3456u + 5u] = h11_2.y; Bs[eb + 3456u + 6u] = h11_3.x; Bs[eb + 3456u + 7u] = h11_3.y;
+      let h12_0 = bitcast<vec2<f16>>(s12.x); let h12_1 = bitcast<vec2<f16>>(s12.y); let h12_2 = bitcast<vec2<f16>>(s12.z); let h12_3 = bitcast<vec2<f16>>(s12.w);
+      Bs[eb + 4608u] = h12_0.x; Bs[eb + 4608u + 1u] = h12_0.y; Bs[eb + 4608u + 2u] = h12_1.x; Bs[eb + 4608u + 3u] = h12_1.y; Bs[eb + 4608u + 4u] = h12_2.x; Bs[eb + 4608u + 5u] = h12_2.y; Bs[eb + 4608u + 6u] = h12_3.x; Bs[eb + 4608u + 7u] = h12_3.y;
+      let h13_0 = bitcast<vec2<f16>>(s13.x); let h13_1 = bitcast<vec2<f16>>(s13.y); let h13_2 = bitcast<vec2<f16>>(s13.z); let h13_3 = bitcast<vec2<f16>>(s13.w);
+      Bs[eb + 5760u] = h13_0.x; Bs[eb + 5760u + 1u] = h13_0.y; Bs[eb + 5760u + 2u] = h13_1.x; Bs[eb + 5760u + 3u] = h13_1.y; Bs[eb + 5760u + 4u] = h13_2.x; Bs[eb + 5760u + 5u] = h13_2.y; Bs[eb + 5760u + 6u] = h13_3.x; Bs[eb + 5760u + 7u] = h13_3.y;
+      let h14_0 = bitcast<vec2<f16>>(s14.x); let h14_1 = bitcast<vec2<f16>>(s14.y); let h14_2 = bitcast<vec2<f16>>(s14.z); let h14_3 = bitcast<vec2<f16>>(s14.w);
+      Bs[eb + 6912u] = h14_0.x; Bs[eb + 6912u + 1u] = h14_0.y; Bs[eb + 6912u + 2u] = h14_1.x; Bs[eb + 6912u + 3u] = h14_1.y; Bs[eb + 6912u + 4u] = h14_2.x; Bs[eb + 6912u + 5u] = h14_2.y; Bs[eb + 6912u + 6u] = h14_3.x; Bs[eb + 6912u + 7u] = h14_3.y;
+      let h15_0 = bitcast<vec2<f16>>(s15.x); let h15_1 = bitcast<vec2<f16>>(s15.y); let h15_2 = bitcast<vec2<f16>>(s15.z); let h15_3 = bitcast<vec2<f16>>(s15.w);
+      Bs[eb + 8064u] = h15_0.x; Bs[eb + 8064u + 1u] = h15_0.y; Bs[eb + 8064u + 2u] = h15_1.x; Bs[eb + 8064u + 3u] = h15_1.y; Bs[eb + 8064u + 4u] = h15_2.x; Bs[eb + 8064u + 5u] = h15_2.y; Bs[eb + 8064u + 6u] = h15_3.x; Bs[eb + 8064u + 7u] = h15_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 16u * K4 + k4];
+        s2 = x8[xb + 32u * K4 + k4];
+        s3 = x8[xb + 48u * K4 + k4];
+        s4 = x8[xb + 64u * K4 + k4];
+        s5 = x8[xb + 80u * K4 + k4];
+        s6 = x8[xb + 96u * K4 + k4];
+        s7 = x8[xb + 112u * K4 + k4];
+        s8 = w8[wb + k4];
+        s9 = w8[wb + 16u * K4 + k4];
+        s10 = w8[wb + 32u * K4 + k4];
+        s11 = w8[wb + 48u * K4 + k4];
+        s12 = w8[wb + 64u * K4 + k4];
+        s13 = w8[wb + 80u * K4 + k4];
+        s14 = w8[wb + 96u * K4 + k4];
+        s15 = w8[wb + 112u * K4 + k4];
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 1152u;
+      let a2 = sa + 2304u;
+      let a3 = sa + 3456u;
+      let b0 = sb + 0u;
+      let b1 = sb + 1152u;
+      let b2 = sb + 2304u;
+      let b3 = sb + 3456u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+      c02 = mma_e(a0, b2, c02, 72u, lane);
+      c03 = mma_e(a0, b3, c03, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c11 = mma_e(a1, b1, c11, 72u, lane);
+      c12 = mma_e(a1, b2, c12, 72u, lane);
+      c13 = mma_e(a1, b3, c13, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c21 = mma_e(a2, b1, c21, 72u, lane);
+      c22 = mma_e(a2, b2, c22, 72u, lane);
+      c23 = mma_e(a2, b3, c23, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+      c31 = mma_e(a3, b1, c31, 72u, lane);
+      c32 = mma_e(a3, b2, c32, 72u, lane);
+      c33 = mma_e(a3, b3, c33, 72u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 1168u;
+      let a2 = sa + 2320u;
+      let a3 = sa + 3472u;
+      let b0 = sb + 16u;
+      let b1 = sb + 1168u;
+      let b2 = sb + 2320u;
+      let b3 = sb + 3472u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+      c02 = mma_e(a0, b2, c02, 72u, lane);
+      c03 = mma_e(a0, b3, c03, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c11 = mma_e(a1, b1, c11, 72u, lane);
+      c12 = mma_e(a1, b2, c12, 72u, lane);
+      c13 = mma_e(a1, b3, c13, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c21 = mma_e(a2, b1, c21, 72u, lane);
+      c22 = mma_e(a2, b2, c22, 72u, lane);
+      c23 = mma_e(a2, b3, c23, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+      c31 = mma_e(a3, b1, c31, 72u, lane);
+      c32 = mma_e(a3, b2, c32, 72u, lane);
+      c33 = mma_e(a3, b3, c33, 72u, lane);
+    }
+    {
+      let a0 = sa + 32u;
+      let a1 = sa + 1184u;
+      let a2 = sa + 2336u;
+      let a3 = sa + 3488u;
+      let b0 = sb + 32u;
+      let b1 = sb + 1184u;
+      let b2 = sb + 2336u;
+      let b3 = sb + 3488u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+      c02 = mma_e(a0, b2, c02, 72u, lane);
+      c03 = mma_e(a0, b3, c03, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c11 = mma_e(a1, b1, c11, 72u, lane);
+      c12 = mma_e(a1, b2, c12, 72u, lane);
+      c13 = mma_e(a1, b3, c13, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c21 = mma_e(a2, b1, c21, 72u, lane);
+      c22 = mma_e(a2, b2, c22, 72u, lane);
+      c23 = mma_e(a2, b3, c23, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+      c31 = mma_e(a3, b1, c31, 72u, lane);
+      c32 = mma_e(a3, b2, c32, 72u, lane);
+      c33 = mma_e(a3, b3, c33, 72u, lane);
+    }
+    {
+      let a0 = sa + 48u;
+      let a1 = sa + 1200u;
+      let a2 = sa + 2352u;
+      let a3 = sa + 3504u;
+      let b0 = sb + 48u;
+      let b1 = sb + 1200u;
+      let b2 = sb + 2352u;
+      let b3 = sb + 3504u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+      c02 = mma_e(a0, b2, c02, 72u, lane);
+      c03 = mma_e(a0, b3, c03, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c11 = mma_e(a1, b1, c11, 72u, lane);
+      c12 = mma_e(a1, b2, c12, 72u, lane);
+      c13 = mma_e(a1, b3, c13, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c21 = mma_e(a2, b1, c21, 72u, lane);
+      c22 = mma_e(a2, b2, c22, 72u, lane);
+      c23 = mma_e(a2, b3, c23, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+      c31 = mma_e(a3, b1, c31, 72u, lane);
+      c32 = mma_e(a3, b2, c32, 72u, lane);
+      c33 = mma_e(a3, b3, c33, 72u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(256)
+fn tg_g128x128_sg2x4_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1280u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 64 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var g00 = SmC();
+  var u00 = SmC();
+  var g01 = SmC();
+  var u01 = SmC();
+  var g10 = SmC();
+  var u10 = SmC();
+  var g11 = SmC();
+  var u11 = SmC();
+  var g20 = SmC();
+  var u20 = SmC();
+  var g21 = SmC();
+  var u21 = SmC();
+  var g30 = SmC();
+  var u30 = SmC();
+  var g31 = SmC();
+  var u31 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 4u;
+      s0 = x8[xb + k4];
+      s1 = x8[xb + 64u * K4 + k4];
+      s2 = wg8[wb + k4];
+      s3 = wg8[wb + 64u * K4 + k4];
+      s4 = wu8[wb + k4];
+      s5 = wu8[wb + 64u * K4 + k4];
+    }
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 2560u] = h1_0.x; As[ea + 2560u + 1u] = h1_0.y; As[ea + 2560u + 2u] = h1_1.x; As[ea + 2560u + 3u] = h1_1.y; As[ea + 2560u + 4u] = h1_2.x; As[ea + 2560u + 5u] = h1_2.y; As[ea + 2560u + 6u] = h1_3.x; As[ea + 2560u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 2560u] = h3_0.x; Bs[eb + 2560u + 1u] = h3_0.y; Bs[eb + 2560u + 2u] = h3_1.x; Bs[eb + 2560u + 3u] = h3_1.y; Bs[eb + 2560u + 4u] = h3_2.x; Bs[eb + 2560u + 5u] = h3_2.y; Bs[eb + 2560u + 6u] = h3_3.x; Bs[eb + 2560u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 5120u] = h4_0.x; Bs[eb + 5120u + 1u] = h4_0.y; Bs[eb + 5120u + 2u] = h4_1.x; Bs[eb + 5120u + 3u] = h4_1.y; Bs[eb + 5120u + 4u] = h4_2.x; Bs[eb + 5120u + 5u] = h4_2.y; Bs[eb + 5120u + 6u] = h4_3.x; Bs[eb + 5120u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 7680u] = h5_0.x; Bs[eb + 7680u + 1u] = h5_0.y; Bs[eb + 7680u + 2u] = h5_1.x; Bs[eb + 7680u + 3u] = h5_1.y; Bs[eb + 7680u + 4u] = h5_2.x; Bs[eb + 7680u + 5u] = h5_2.y; Bs[eb + 7680u + 6u] = h5_3.x; Bs[eb + 7680u + 7u] = h5_3.y;
+    }
+    workgroupBarrier();
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 640u;
+      let a2 = sa + 1280u;
+      let a3 = sa + 1920u;
+      let bg0 = sb + 0u;
+      let bu0 = sb + 5120u;
+      let bg1 = sb + 640u;
+      let bu1 = sb + 5760u;
+      g00 = mma_e(a0, bg0, g00, 40u, lane);
+      u00 = mma_e(a0, bu0, u00, 40u, lane);
+      g01 = mma_e(a0, bg1, g01, 40u, lane);
+      u01 = mma_e(a0, bu1, u01, 40u, lane);
+      g10 = mma_e(a1, bg0, g10, 40u, lane);
+      u10 = mma_e(a1, bu0, u10, 40u, lane);
+      g11 = mma_e(a1, bg1, g11, 40u, lane);
+      u11 = mma_e(a1, bu1, u11, 40u, lane);
+      g20 = mma_e(a2, bg0, g20, 40u, lane);
+      u20 = mma_e(a2, bu0, u20, 40u, lane);
+      g21 = mma_e(a2, bg1, g21, 40u, lane);
+      u21 = mma_e(a2, bu1, u21, 40u, lane);
+      g30 = mma_e(a3, bg0, g30, 40u, lane);
+      u30 = mma_e(a3, bu0, u30, 40u, lane);
+      g31 = mma_e(a3, bg1, g31, 40u, lane);
+      u31 = mma_e(a3, bu1, u31, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 656u;
+      let a2 = sa + 1296u;
+      let a3 = sa + 1936u;
+      let bg0 = sb + 16u;
+      let bu0 = sb + 5136u;
+      let bg1 = sb + 656u;
+      let bu1 = sb + 5776u;
+      g00 = mma_e(a0, bg0, g00, 40u, lane);
+      u00 = mma_e(a0, bu0, u00, 40u, lane);
+      g01 = mma_e(a0, bg1, g01, 40u, lane);
+      u01 = mma_e(a0, bu1, u01, 40u, lane);
+      g10 = mma_e(a1, bg0, g10, 40u, lane);
+      u10 = mma_e(a1, bu0, u10, 40u, lane);
+      g11 = mma_e(a1, bg1, g11, 40u, lane);
+      u11 = mma_e(a1, bu1, u11, 40u, lane);
+      g20 = mma_e(a2, bg0, g20, 40u, lane);
+      u20 = mma_e(a2, bu0, u20, 40u, lane);
+      g21 = mma_e(a2, bg1, g21, 40u, lane);
+      u21 = mma_e(a2, bu1, u21, 40u, lane);
+      g30 = mma_e(a3, bg0, g30, 40u, lane);
+      u30 = mma_e(a3, bu0, u30, 40u, lane);
+      g31 = mma_e(a3, bg1, g31, 40u, lane);
+      u31 = mma_e(a3, bu1, u31, 40u, lane);
+    }
+  }
+  let cb = sg * 512u;
+  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, g20, lane); store_e(cb + 256u, u20, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, g21, lane); store_e(cb + 256u, u21, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, g30, lane); store_e(cb + 256u, u30, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, g31, lane); store_e(cb + 256u, u31, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_g128x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 64u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1280u;   // and B-tile row
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 32u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var g00 = SmC();
+  var u00 = SmC();
+  var g01 = SmC();
+  var u01 = SmC();
+  var g10 = SmC();
+  var u10 = SmC();
+  var g11 = SmC();
+  var u11 = SmC();
+  var g20 = SmC();
+  var u20 = SmC();
+  var g21 = SmC();
+  var u21 = SmC();
+  var g30 = SmC();
+  var u30 = SmC();
+  var g31 = SmC();
+  var u31 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 32u * K4 + k4];
+    s2 = x8[xb + 64u * K4 + k4];
+    s3 = x8[xb + 96u * K4 + k4];
+    s4 = wg8[wb + k4];
+    s5 = wg8[wb + 32u * K4 + k4];
+    s6 = wu8[wb + k4];
+    s7 = wu8[wb + 32u * K4 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      As[ea + 2560u] = h2_0.x; As[ea + 2560u + 1u] = h2_0.y; As[ea + 2560u + 2u] = h2_1.x; As[ea + 2560u + 3u] = h2_1.y; As[ea + 2560u + 4u] = h2_2.x; As[ea + 2560u + 5u] = h2_2.y; As[ea + 2560u + 6u] = h2_3.x; As[ea + 2560u + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      As[ea + 3840u] = h3_0.x; As[ea + 3840u + 1u] = h3_0.y; As[ea + 3840u + 2u] = h3_1.x; As[ea + 3840u + 3u] = h3_1.y; As[ea + 3840u + 4u] = h3_2.x; As[ea + 3840u + 5u] = h3_2.y; As[ea + 3840u + 6u] = h3_3.x; As[ea + 3840u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 1280u] = h5_0.x; Bs[eb + 1280u + 1u] = h5_0.y; Bs[eb + 1280u + 2u] = h5_1.x; Bs[eb + 1280u + 3u] = h5_1.y; Bs[eb + 1280u + 4u] = h5_2.x; Bs[eb + 1280u + 5u] = h5_2.y; Bs[eb + 1280u + 6u] = h5_3.x; Bs[eb + 1280u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 2560u] = h6_0.x; Bs[eb + 2560u + 1u] = h6_0.y; Bs[eb + 2560u + 2u] = h6_1.x; Bs[eb + 2560u + 3u] = h6_1.y; Bs[eb + 2560u + 4u] = h6_2.x; Bs[eb + 2560u + 5u] = h6_2.y; Bs[eb + 2560u + 6u] = h6_3.x; Bs[eb + 2560u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 3840u] = h7_0.x; Bs[eb + 3840u + 1u] = h7_0.y; Bs[eb + 3840u + 2u] = h7_1.x; Bs[eb + 3840u + 3u] = h7_1.y; Bs[eb + 3840u + 4u] = h7_2.x; Bs[eb + 3840u + 5u] = h7_2.y; Bs[eb + 3840u + 6u] = h7_3.x; Bs[eb + 3840u + 7u] = h7_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 32u * K4 + k4];
+        s2 = x8[xb + 64u * K4 + k4];
+        s3 = x8[xb + 96u * K4 + k4];
+        s4 = wg8[wb + k4];
+        s5 = wg8[wb + 32u * K4 + k4];
+        s6 = wu8[wb + k4];
+        s7 = wu8[wb + 32u * K4 + k4];
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 640u;
+      let a2 = sa + 1280u;
+      let a3 = sa + 1920u;
+      let bg0 = sb + 0u;
+      let bu0 = sb + 2560u;
+      let bg1 = sb + 640u;
+      let bu1 = sb + 3200u;
+      g00 = mma_e(a0, bg0, g00, 40u, lane);
+      u00 = mma_e(a0, bu0, u00, 40u, lane);
+      g01 = mma_e(a0, bg1, g01, 40u, lane);
+      u01 = mma_e(a0, bu1, u01, 40u, lane);
+      g10 = mma_e(a1, bg0, g10, 40u, lane);
+      u10 = mma_e(a1, bu0, u10, 40u, lane);
+      g11 = mma_e(a1, bg1, g11, 40u, lane);
+      u11 = mma_e(a1, bu1, u11, 40u, lane);
+      g20 = mma_e(a2, bg0, g20, 40u, lane);
+      u20 = mma_e(a2, bu0, u20, 40u, lane);
+      g21 = mma_e(a2, bg1, g21, 40u, lane);
+      u21 = mma_e(a2, bu1, u21, 40u, lane);
+      g30 = mma_e(a3, bg0, g30, 40u, lane);
+      u30 = mma_e(a3, bu0, u30, 40u, lane);
+      g31 = mma_e(a3, bg1, g31, 40u, lane);
+      u31 = mma_e(a3, bu1, u31, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 656u;
+      let a2 = sa + 1296u;
+      let a3 = sa + 1936u;
+      let bg0 = sb + 16u;
+      let bu0 = sb + 2576u;
+      let bg1 = sb + 656u;
+      let bu1 = sb + 3216u;
+      g00 = mma_e(a0, bg0, g00, 40u, lane);
+      u00 = mma_e(a0, bu0, u00, 40u, lane);
+      g01 = mma_e(a0, bg1, g01, 40u, lane);
+      u01 = mma_e(a0, bu1, u01, 40u, lane);
+      g10 = mma_e(a1, bg0, g10, 40u, lane);
+      u10 = mma_e(a1, bu0, u10, 40u, lane);
+      g11 = mma_e(a1, bg1, g11, 40u, lane);
+      u11 = mma_e(a1, bu1, u11, 40u, lane);
+      g20 = mma_e(a2, bg0, g20, 40u, lane);
+      u20 = mma_e(a2, bu0, u20, 40u, lane);
+      g21 = mma_e(a2, bg1, g21, 40u, lane);
+      u21 = mma_e(a2, bu1, u21, 40u, lane);
+      g30 = mma_e(a3, bg0, g30, 40u, lane);
+      u30 = mma_e(a3, bu0, u30, 40u, lane);
+      g31 = mma_e(a3, bg1, g31, 40u, lane);
+      u31 = mma_e(a3, bu1, u31, 40u, lane);
+    }
+  }
+  let cb = sg * 512u;
+  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, g20, lane); store_e(cb + 256u, u20, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, g21, lane); store_e(cb + 256u, u21, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, g30, lane); store_e(cb + 256u, u30, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, g31, lane); store_e(cb + 256u, u31, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+}
+
+@compute @workgroup_size(256)
+fn tg_g128x128_sg2x4_k32_b1_g8_u8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let pid = wid.y * nwg.x + wid.x;   // launch order
+  let first = (pid / (8u * nwg.x)) * 8u;   // the group's first row block
+  let gsz = min(nwg.y - first, 8u);
+  let inner = pid - first * nwg.x;
+  let row0 = (first + inner % gsz) * 128u; let col0 = (inner / gsz) * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1280u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 64 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var g00 = SmC();
+  var u00 = SmC();
+  var g01 = SmC();
+  var u01 = SmC();
+  var g10 = SmC();
+  var u10 = SmC();
+  var g11 = SmC();
+  var u11 = SmC();
+  var g20 = SmC();
+  var u20 = SmC();
+  var g21 = SmC();
+  var u21 = SmC();
+  var g30 = SmC();
+  var u30 = SmC();
+  var g31 = SmC();
+  var u31 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 64u * K4 + k4];
+    s2 = wg8[wb + k4];
+    s3 = wg8[wb + 64u * K4 + k4];
+    s4 = wu8[wb + k4];
+    s5 = wu8[wb + 64u * K4 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 2560u] = h1_0.x; As[ea + 2560u + 1u] = h1_0.y; As[ea + 2560u + 2u] = h1_1.x; As[ea + 2560u + 3u] = h1_1.y; As[ea + 2560u + 4u] = h1_2.x; As[ea + 2560u + 5u] = h1_2.y; As[ea + 2560u + 6u] = h1_3.x; As[ea + 2560u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 2560u] = h3_0.x; Bs[eb + 2560u + 1u] = h3_0.y; Bs[eb + 2560u + 2u] = h3_1.x; Bs[eb + 2560u + 3u] = h3_1.y; Bs[eb + 2560u + 4u] = h3_2.x; Bs[eb + 2560u + 5u] = h3_2.y; Bs[eb + 2560u + 6u] = h3_3.x; Bs[eb + 2560u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 5120u] = h4_0.x; Bs[eb + 5120u + 1u] = h4_0.y; Bs[eb + 5120u + 2u] = h4_1.x; Bs[eb + 5120u + 3u] = h4_1.y; Bs[eb + 5120u + 4u] = h4_2.x; Bs[eb + 5120u + 5u] = h4_2.y; Bs[eb + 5120u + 6u] = h4_3.x; Bs[eb + 5120u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 7680u] = h5_0.x; Bs[eb + 7680u + 1u] = h5_0.y; Bs[eb + 7680u + 2u] = h5_1.x; Bs[eb + 7680u + 3u] = h5_1.y; Bs[eb + 7680u + 4u] = h5_2.x; Bs[eb + 7680u + 5u] = h5_2.y; Bs[eb + 7680u + 6u] = h5_3.x; Bs[eb + 7680u + 7u] = h5_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 64u * K4 + k4];
+        s2 = wg8[wb + k4];
+        s3 = wg8[wb + 64u * K4 + k4];
+        s4 = wu8[wb + k4];
+        s5 = wu8[wb + 64u * K4 + k4];
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 640u;
+      let a2 = sa + 1280u;
+      let a3 = sa + 1920u;
+      let bg0 = sb + 0u;
+      let bu0 = sb + 5120u;
+      let bg1 = sb + 640u;
+      let bu1 = sb + 5760u;
+      g00 = mma_e(a0, bg0, g00, 40u, lane);
+      u00 = mma_e(a0, bu0, u00, 40u, lane);
+      g01 = mma_e(a0, bg1, g01, 40u, lane);
+      u01 = mma_e(a0, bu1, u01, 40u, lane);
+      g10 = mma_e(a1, bg0, g10, 40u, lane);
+      u10 = mma_e(a1, bu0, u10, 40u, lane);
+      g11 = mma_e(a1, bg1, g11, 40u, lane);
+      u11 = mma_e(a1, bu1, u11, 40u, lane);
+      g20 = mma_e(a2, bg0, g20, 40u, lane);
+      u20 = mma_e(a2, bu0, u20, 40u, lane);
+      g21 = mma_e(a2, bg1, g21, 40u, lane);
+      u21 = mma_e(a2, bu1, u21, 40u, lane);
+      g30 = mma_e(a3, bg0, g30, 40u, lane);
+      u30 = mma_e(a3, bu0, u30, 40u, lane);
+      g31 = mma_e(a3, bg1, g31, 40u, lane);
+      u31 = mma_e(a3, bu1, u31, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 656u;
+      let a2 = sa + 1296u;
+      let a3 = sa + 1936u;
+      let bg0 = sb + 16u;
+      let bu0 = sb + 5136u;
+      let bg1 = sb + 656u;
+      let bu1 = sb + 5776u;
+      g00 = mma_e(a0, bg0, g00, 40u, lane);
+      u00 = mma_e(a0, bu0, u00, 40u, lane);
+      g01 = mma_e(a0, bg1, g01, 40u, lane);
+      u01 = mma_e(a0, bu1, u01, 40u, lane);
+      g10 = mma_e(a1, bg0, g10, 40u, lane);
+      u10 = mma_e(a1, bu0, u10, 40u, lane);
+      g11 = mma_e(a1, bg1, g11, 40u, lane);
+      u11 = mma_e(a1, bu1, u11, 40u, lane);
+      g20 = mma_e(a2, bg0, g20, 40u, lane);
+      u20 = mma_e(a2, bu0, u20, 40u, lane);
+      g21 = mma_e(a2, bg1, g21, 40u, lane);
+      u21 = mma_e(a2, bu1, u21, 40u, lane);
+      g30 = mma_e(a3, bg0, g30, 40u, lane);
+      u30 = mma_e(a3, bu0, u30, 40u, lane);
+      g31 = mma_e(a3, bg1, g31, 40u, lane);
+      u31 = mma_e(a3, bu1, u31, 40u, lane);
+    }
+  }
+  let cb = sg * 512u;
+  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, g20, lane); store_e(cb + 256u, u20, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, g21, lane); store_e(cb + 256u, u21, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, g30, lane); store_e(cb + 256u, u30, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, g31, lane); store_e(cb + 256u, u31, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+}
+
+@compute @workgroup_size(128)
 fn tg_t128x128_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let row0 = wid.y * 128u; let col0 = wid.x * 128u;
   let sg = tid / 32u;

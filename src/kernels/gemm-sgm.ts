@@ -167,6 +167,8 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   't128x256_sg2x4_k32_b1_u', 't256x128_sg4x2_k32_b1_u', 't128x128_sg2x2_k32_b1_u',
   'g128x128_sg2x4_k32_b1_u', 't128x128_sg2x2_k32_b1_un8', 'g128x128_sg2x4_k32_b1_u8', 't64x64_sg1x4_k64_b1_u8', 'g64x64_sg2x2_k32_b1_u8',
   't32x32_sg2x2_k32_b1_un8', 'g32x32_sg1x2_k32_b2_u8',
+  't128x128_sg2x2_k32_b1_u8', 't128x128_sg2x4_k32_b1_u8', 't128x128_sg2x4_k32_b1_un8', 't128x256_sg2x4_k32_b1_u8', 't128x128_sg2x2_k64_b1_u8',
+  'g128x128_sg2x4_k32_b1_un8', 'g128x64_sg2x2_k32_b1_u8', 'g128x128_sg2x4_k32_b1_g8_u8',
   't128x128_sg2x2_k32_b1_un', 't128x128_sg2x2_k32_b1_uf', 't128x256_sg2x4_k32_b1_un', 'g128x128_sg2x4_k32_b1_un', 't32x32_sg2x2_k32_b1_un', 't32x32_sg2x2_k32_b1_uf',
   't32x32_sg2x2_k32_b1_u', 't64x32_sg2x1_k16_b2_u', 'g32x16_sg2x1_k16_b1_u',
 ];
@@ -191,7 +193,7 @@ export const SGM_TILE_GEN_SPLIT_K: readonly string[] = [
 ];
 
 /** The generated configurations meant for big GPUs (the rest are small ones for the emulation tests). */
-export const SGM_TILE_GEN_BIG: readonly string[] = SGM_TILE_GEN_IDS.filter((id) => /^[tg](?:128|256)x/.test(id) || SGM_TILE_GEN_DECODE.includes(id));
+export const SGM_TILE_GEN_BIG: readonly string[] = SGM_TILE_GEN_IDS.filter((id) => /^[tg](?:128|256)x|^[tg]64x64_/.test(id) || SGM_TILE_GEN_DECODE.includes(id));
 
 export interface TileGenGeometry {
   gated: boolean; bm: number; bn: number; sgRows: number; sgCols: number; bk: number; nbuf: number;
