@@ -37,6 +37,7 @@ export const CONFIGS = [
   't32x32_sg2x2_k32_b1_un8', 'g32x32_sg1x2_k32_b2_u8',
   't128x128_sg2x2_k32_b1_u8', 't128x128_sg2x4_k32_b1_u8', 't128x128_sg2x4_k32_b1_un8', 't128x256_sg2x4_k32_b1_u8', 't128x128_sg2x2_k64_b1_u8',
   'g128x128_sg2x4_k32_b1_un8', 'g128x64_sg2x2_k32_b1_u8', 'g128x128_sg2x4_k32_b1_g8_u8',
+  't16x32_sg1x2_k128_b1_u8', 't32x64_sg1x4_k64_b1_u8', 'g16x64_sg1x4_k64_b1_u8', 'g32x64_sg1x4_k64_b1_u8',
   't128x128_sg2x2_k32_b1_un', 't128x128_sg2x2_k32_b1_uf', 't128x256_sg2x4_k32_b1_un', 'g128x128_sg2x4_k32_b1_un', 't32x32_sg2x2_k32_b1_un', 't32x32_sg2x2_k32_b1_uf',
   't32x32_sg2x2_k32_b1_u', 't64x32_sg2x1_k16_b2_u', 'g32x16_sg2x1_k16_b1_u',
 ];
@@ -47,6 +48,8 @@ export const SPLIT_K = [
   'g16x64_sg1x4_k64_b1', 'g32x64_sg1x4_k64_b1', 'g64x64_sg2x2_k32_b1',
   't64x16_sg4x1_k64_b1', 't32x16_sg2x1_k64_b1', 't64x32_sg2x2_k64_b1', 't64x32_sg4x1_k64_b1', 't16x32_sg1x2_k128_b1', 't32x32_sg2x1_k64_b1',
   't32x32_sg2x2_k32_b1', 'g32x16_sg2x1_k16_b1',
+  't16x32_sg1x2_k128_b1_u8', 't32x64_sg1x4_k64_b1_u8', 't64x64_sg1x4_k64_b1_u8', 'g16x64_sg1x4_k64_b1_u8', 'g32x64_sg1x4_k64_b1_u8', 'g64x64_sg2x2_k32_b1_u8',
+  't32x32_sg2x2_k32_b1_un8',
 ];
 
 const SG = 32;   // lanes per subgroup (NVIDIA's; the emulation's EMU_SG)

@@ -9,7 +9,7 @@ import { chooseGemmPath, chooseQuad, linear, normPrologueApplies, type GemmTunin
 import { type Activation } from '../src/kernels/gemm-common.js';
 import {
   DECODE_TILE_MIN_N, GEMM_PREFILL_DEFAULT, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_GEN_SPLIT_K,
-  SGM_TILE_SHAPES, SPLITK_MAX, SPLITK_TARGET_SUBGROUPS, chooseDecodeTile, chooseSgmDirect, chooseSgmKernel, decodeTilesMode,
+  DECODE_TILES_WIDE, SGM_TILE_SHAPES, SPLITK_MAX, SPLITK_TARGET_SUBGROUPS, chooseDecodeTile, chooseSgmDirect, chooseSgmKernel, decodeTilesMode,
   gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenForShape, tileGenGeometry,
   type SgmSkinnyShape, type SgmTileShape
 } from '../src/kernels/gemm-sgm.js';
@@ -405,8 +405,8 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
     } as unknown as Parameters<typeof chooseSgmKernel>[0];
     restoringEnv('FAPOOL_GEMM_PREFILL', () => {
       delete process.env.FAPOOL_GEMM_PREFILL;
-      expect(chooseSgmKernel(caps, 2048, 4096, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x128_sg2x2_k32_b1_un' });
-      expect(chooseSgmKernel(caps, 2048, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g128x128_sg2x4_k32_b1_u' });
+      expect(chooseSgmKernel(caps, 2048, 4096, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x128_sg2x2_k32_b1_u8' });
+      expect(chooseSgmKernel(caps, 2048, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g128x128_sg2x4_k32_b1_u8' });
       // K % 32 != 0: the checked twins.
       expect(chooseSgmKernel(caps, 2048, 4096, 4100, false)).toEqual({ kind: 'tile-gen', id: 't128x128_sg2x2_k32_b1' });
       expect(chooseSgmKernel(caps, 2048, 4096, 4100, true)).toEqual({ kind: 'tile-gen', id: 'g128x128_sg2x4_k32_b1' });
@@ -449,7 +449,7 @@ const SKINNY_GEN_EMU_BIG = new Set([...Object.values(SKINNY_GEN_AUTO), 'tm1_sn1_
 // on tensor cores; emulated on a CPU adapter, the small ones (one matrix per subgroup: seconds to compile) and one
 // double-buffered decode tile. Splits that do not divide the slices, more splits than slices, one row.
 describe('linear / gatedLinear: split-K decode tiles', () => {
-  const CPU_SPLIT = ['t32x16_sg2x1_k64_b1', 'g32x16_sg2x1_k16_b1', 't32x32_sg2x2_k32_b1', 't16x64_sg1x4_k64_b2'];
+  const CPU_SPLIT = ['t32x16_sg2x1_k64_b1', 'g32x16_sg2x1_k16_b1', 't32x32_sg2x2_k32_b1', 't16x64_sg1x4_k64_b2', 't32x32_sg2x2_k32_b1_un8'];
   for (const id of SGM_TILE_GEN_SPLIT_K) {
     const geo = tileGenGeometry(id);
     it(`${id} split over K on ragged M, N, K${geo.gated ? '' : ' with epilogues'}`, async (ctx) => {
@@ -459,14 +459,16 @@ describe('linear / gatedLinear: split-K decode tiles', () => {
       const sgm = (splits: number) => ({ kind: 'tile-gen' as const, id, splits, emulate: !real });
       if (!sgmTileGenFits(g.caps, sgm(2))) { ctx.skip(); return; }
       // [M, N, K, splits]: 5 slices (+ a ragged one) in 3 splits of 2, 2, 2; 8 asked of 3 slices; 4 of 8 slices.
-      const cases: [number, number, number, number][] = [[geo.bm + 5, geo.bn + 7, 5 * geo.bk + 20, 3], [1, 33, 2 * geo.bk + 4, 8], [2 * geo.bm, 2 * geo.bn, 8 * geo.bk, 4]];
+      // Unchecked tiles (_u8, _un8) take whole slices only: K rounded up.
+      const k = (n: number) => geo.unchecked ? Math.ceil(n / geo.bk) * geo.bk : n;
+      const cases: [number, number, number, number][] = [[geo.bm + 5, geo.bn + 7, k(5 * geo.bk + 20), 3], [1, 33, k(2 * geo.bk + 4), 8], [2 * geo.bm, 2 * geo.bn, 8 * geo.bk, 4]];
       if (geo.gated) {
         for (const [M, F, K, s] of cases) await checkGated(g, M, F, K, sgm(s), 'gelu_tanh');
         await checkGated(g, 7, 45, 3 * geo.bk, sgm(2), 'gelu_erf');
         return;
       }
       for (const [M, N, K, s] of cases) await check(g, { M, N, K, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm(s) } });
-      await check(g, { M: 9, N: 77, K: 3 * geo.bk + 8, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm(2) }, bias: true, act: 'gelu_tanh', accumulate: true });
+      await check(g, { M: 9, N: 77, K: k(3 * geo.bk + 8), dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm(2) }, bias: true, act: 'gelu_tanh', accumulate: true });
       await check(g, { M: 13, N: 40, K: 4 * geo.bk, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm(4) }, bias: true, act: 'gelu_erf', residual: true });
     }, 300_000);
   }
@@ -601,35 +603,46 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
       restoringEnv('FAPOOL_DECODE_TILES', () => {
         delete process.env.FAPOOL_DECODE_TILES;   // the default: every product of 9..64 rows on a decode tile, K split
         const tile = (M: number, N: number, K: number, gated = false) => chooseDecodeTile(caps, M, N, K, gated);
+        const w = (id: string) => DECODE_TILES_WIDE ? `${id}_u8` : id;   // the default staging's twin
         expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toEqual(tile(16, 4096, 4096));
         // Narrow products split (64 tiles of 4 subgroups: ×4), wide ones do not; wide ones up to 16 rows on t16x32.
-        expect(tile(16, 4096, 4096)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1', splits: 4 });
-        expect(tile(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1', splits: 4 });
-        expect(tile(9, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1' });
-        expect(tile(17, 32000, 4096)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1' });
-        expect(tile(33, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1' });
-        expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1' });
-        expect(tile(17, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g32x64_sg1x4_k64_b1' });
-        expect(tile(9, 16, 64)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1' });   // one slice: nothing to split
+        expect(tile(16, 4096, 4096)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1'), splits: 4 });
+        expect(tile(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: w('t64x64_sg1x4_k64_b1'), splits: 4 });
+        expect(tile(9, 12288, 4096)).toEqual({ kind: 'tile-gen', id: w('t16x32_sg1x2_k128_b1') });
+        expect(tile(17, 32000, 4096)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });
+        expect(tile(33, 12288, 4096)).toEqual({ kind: 'tile-gen', id: w('t64x64_sg1x4_k64_b1') });
+        expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: w('g64x64_sg2x2_k32_b1') });
+        expect(tile(17, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: w('g32x64_sg1x4_k64_b1') });
+        expect(tile(9, 16, 64)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });   // one slice: nothing to split
         // The GEMV keeps 1..8 rows, but for a narrow long-K product (down) from 5.
         expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
         expect(chooseGemmPath(caps, 8, 4096, 16384, 'f16')).toBe('subgroup-matrix');
-        expect(tile(5, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1', splits: 4 });
+        expect(tile(5, 4096, 16384)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1'), splits: 4 });
         expect(chooseGemmPath(caps, 4, 4096, 16384, 'f16')).toBe('gemv');
-        expect(chooseSgmKernel(caps, 65, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x128_sg2x2_k32_b1_un' });   // prefill rows
+        expect(chooseSgmKernel(caps, 65, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x128_sg2x2_k32_b1_u8' });   // prefill rows
         process.env.FAPOOL_DECODE_TILES = 'split:rows=5';   // the GEMV's rows 5..8 too
         expect(chooseGemmPath(caps, 5, 4096, 4096, 'f16')).toBe('subgroup-matrix');
         expect(chooseGatedPath(caps, 8, 16384, 4096, 'f16')).toBe('subgroup-matrix');   // not the tiled fallback of M < 16
         expect(chooseGemmPath(caps, 4, 4096, 4096, 'f16')).toBe('gemv');
-        expect(chooseSgmKernel(caps, 8, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g16x64_sg1x4_k64_b1', splits: 4 });
+        expect(chooseSgmKernel(caps, 8, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: w('g16x64_sg1x4_k64_b1'), splits: 4 });
         process.env.FAPOOL_DECODE_TILES = 'nosplit';   // session 5: wide products only, whole K per workgroup
-        expect(chooseSgmKernel(caps, 9, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1' });
-        expect(chooseSgmKernel(caps, 32, 32000, 4096, false)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1' });
-        expect(chooseSgmKernel(caps, 64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1' });
+        expect(chooseSgmKernel(caps, 9, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });
+        expect(chooseSgmKernel(caps, 32, 32000, 4096, false)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });
+        expect(chooseSgmKernel(caps, 64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: w('g64x64_sg2x2_k32_b1') });
         expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
         expect(chooseSgmKernel(caps, 64, DECODE_TILE_MIN_N - 16, 4096, false)).toMatchObject({ kind: 'skinny-gen' });
-        for (const bad of ['splits', 'split:rows=0', 'split:rows=65', 'split:max=4']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
-        expect(decodeTilesMode('')).toEqual({ split: true, minRows: 9 });
+        // 16-byte staging on request (or by default): the _u8 twin, its checked base where K % BK != 0.
+        process.env.FAPOOL_DECODE_TILES = 'split:u8';
+        expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1_u8' });
+        expect(tile(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_u8', splits: 4 });
+        expect(tile(9, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8' });
+        expect(tile(33, 12288, 4100)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1' });
+        process.env.FAPOOL_DECODE_TILES = 'split:u4';
+        expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1' });
+        expect(decodeTilesMode('nosplit:u8')).toEqual({ split: false, minRows: 9, wide: true });
+        expect(decodeTilesMode('split:rows=5:u4')).toEqual({ split: true, minRows: 5, wide: false });
+        for (const bad of ['splits', 'split:rows=0', 'split:rows=65', 'split:max=4', 'split:u16', 'u8', 'split:u8:rows=5']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
+        expect(decodeTilesMode('')).toEqual({ split: true, minRows: 9, wide: DECODE_TILES_WIDE });
       });
       restoringEnv('FAPOOL_DECODE_TILES', () => {
         process.env.FAPOOL_DECODE_TILES = 'nosplit';   // below: the skinny kernels' own choices

@@ -169,6 +169,7 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   't32x32_sg2x2_k32_b1_un8', 'g32x32_sg1x2_k32_b2_u8',
   't128x128_sg2x2_k32_b1_u8', 't128x128_sg2x4_k32_b1_u8', 't128x128_sg2x4_k32_b1_un8', 't128x256_sg2x4_k32_b1_u8', 't128x128_sg2x2_k64_b1_u8',
   'g128x128_sg2x4_k32_b1_un8', 'g128x64_sg2x2_k32_b1_u8', 'g128x128_sg2x4_k32_b1_g8_u8',
+  't16x32_sg1x2_k128_b1_u8', 't32x64_sg1x4_k64_b1_u8', 'g16x64_sg1x4_k64_b1_u8', 'g32x64_sg1x4_k64_b1_u8',
   't128x128_sg2x2_k32_b1_un', 't128x128_sg2x2_k32_b1_uf', 't128x256_sg2x4_k32_b1_un', 'g128x128_sg2x4_k32_b1_un', 't32x32_sg2x2_k32_b1_un', 't32x32_sg2x2_k32_b1_uf',
   't32x32_sg2x2_k32_b1_u', 't64x32_sg2x1_k16_b2_u', 'g32x16_sg2x1_k16_b1_u',
 ];
@@ -182,6 +183,8 @@ export const SGM_TILE_GEN_DECODE: readonly string[] = [
   'g16x64_sg1x4_k64_b1', 'g32x64_sg1x4_k64_b1', 'g64x64_sg2x2_k32_b1',
   // Narrow column blocks (16–32) for the narrow products (N = 4096: o, down): 128–256 workgroups.
   't64x16_sg4x1_k64_b1', 't32x16_sg2x1_k64_b1', 't64x32_sg2x2_k64_b1', 't64x32_sg4x1_k64_b1', 't16x32_sg1x2_k128_b1', 't32x32_sg2x1_k64_b1',
+  // The default tiles' 16-byte-staging twins (session 14).
+  't16x32_sg1x2_k128_b1_u8', 't32x64_sg1x4_k64_b1_u8', 't64x64_sg1x4_k64_b1_u8', 'g16x64_sg1x4_k64_b1_u8', 'g32x64_sg1x4_k64_b1_u8', 'g64x64_sg2x2_k32_b1_u8',
 ];
 
 /** Configurations with a split-K entry (SPLIT_K in shaders/gemm_sgm_tile_gen.gen.mjs; a test keeps them equal). */
@@ -190,6 +193,8 @@ export const SGM_TILE_GEN_SPLIT_K: readonly string[] = [
   'g16x64_sg1x4_k64_b1', 'g32x64_sg1x4_k64_b1', 'g64x64_sg2x2_k32_b1',
   't64x16_sg4x1_k64_b1', 't32x16_sg2x1_k64_b1', 't64x32_sg2x2_k64_b1', 't64x32_sg4x1_k64_b1', 't16x32_sg1x2_k128_b1', 't32x32_sg2x1_k64_b1',
   't32x32_sg2x2_k32_b1', 'g32x16_sg2x1_k16_b1',
+  't16x32_sg1x2_k128_b1_u8', 't32x64_sg1x4_k64_b1_u8', 't64x64_sg1x4_k64_b1_u8', 'g16x64_sg1x4_k64_b1_u8', 'g32x64_sg1x4_k64_b1_u8', 'g64x64_sg2x2_k32_b1_u8',
+  't32x32_sg2x2_k32_b1_un8',
 ];
 
 /** The generated configurations meant for big GPUs (the rest are small ones for the emulation tests). */
@@ -290,10 +295,13 @@ const NO_EPILOGUE: Epilogue = { act: 'none', bias: false, residual: false, accum
  * sets); gated g128x128 unchecked 180–184 against 157; seed-4l warm TTFT 4K 72.3 → 65 ms, 32K 1059–1162 → 1023–1031 ms.
  * Session 11: the plain tile without register prefetch (_un, 200 registers against 235) 186–189 TFLOP/s in
  * gemm-stability (session 10) and the same float64 errors as _u in the H200 sweep (ragged 2.1e-4, 4096³ sampled
- * 2.5e-4); the gated one stays _u (its _un: 167). An _u/_un tile runs where K % 32 == 0; elsewhere its checked
- * twin (tileGenForShape). A device it does not fit keeps the direct kernel.
+ * 2.5e-4); the gated one stays _u (its _un: 167). Session 14: 16-byte staging loads with register prefetch (_u8:
+ * half the loads and half their robustness clamps), plain 197.0 TFLOP/s against _un's 188.2, gated 207.1 against
+ * _u's 172.7–173.2 (same errors); warm TTFT 4K 63.7–64.4 → 57.0–57.3 ms, 32K 972–998 → 910–941 (calls 1–2). An
+ * unchecked tile runs where K % 32 == 0; elsewhere its checked twin (tileGenForShape). A device it does not fit
+ * keeps the direct kernel.
  */
-export const GEMM_PREFILL_DEFAULT = 'tile-gen:t128x128_sg2x2_k32_b1_un,g128x128_sg2x4_k32_b1_u';
+export const GEMM_PREFILL_DEFAULT = 'tile-gen:t128x128_sg2x2_k32_b1_u8,g128x128_sg2x4_k32_b1_u8';
 
 /**
  * Prefill kernel choice (M > SKINNY_MAX_M on the subgroup-matrix path), from FAPOOL_GEMM_PREFILL, else
@@ -439,8 +447,9 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
   } else if (M < mode.minRows && !(M >= DECODE_TILE_NARROW_MIN_M && !gated && 4 * N <= K)) {
     return null;
   }
-  const id = gated ? (M <= 16 ? 'g16x64_sg1x4_k64_b1' : M <= 32 ? 'g32x64_sg1x4_k64_b1' : 'g64x64_sg2x2_k32_b1')
+  const base = gated ? (M <= 16 ? 'g16x64_sg1x4_k64_b1' : M <= 32 ? 'g32x64_sg1x4_k64_b1' : 'g64x64_sg2x2_k32_b1')
     : mode.split && wide && M <= 16 ? 't16x32_sg1x2_k128_b1' : M <= 32 ? 't32x64_sg1x4_k64_b1' : 't64x64_sg1x4_k64_b1';
+  const id = mode.wide ? tileGenForShape(`${base}_u8`, K) : base;
   const splits = mode.split ? splitKCount(M, N, K, tileGenGeometry(id)) : 1;
   const s: SgmTileGenShape = splits > 1 ? { kind: 'tile-gen', id, splits } : { kind: 'tile-gen', id };
   return hasSubgroupMatrixF16(caps) && sgmTileGenFits(caps, s) ? s : null;
@@ -473,22 +482,26 @@ export function splitKCount(M: number, N: number, K: number, g: Pick<TileGenGeom
   return s;
 }
 
-/** How decode rows use the decode tiles (FAPOOL_DECODE_TILES). */
-export interface DecodeTilesMode { split: boolean; minRows: number }
+/** How decode rows use the decode tiles (FAPOOL_DECODE_TILES); `wide`: the tiles' 16-byte-staging twins (_u8) where K % BK == 0. */
+export interface DecodeTilesMode { split: boolean; minRows: number; wide: boolean }
+
+/** Whether the decode tiles stage 16 bytes a load (_u8 twins) unless FAPOOL_DECODE_TILES says `:u4` / `:u8`. */
+export const DECODE_TILES_WIDE = false;
 
 /**
  * FAPOOL_DECODE_TILES: `split` (the default: every product of 9..64 rows on a tile, K split per splitKCount, and a
  * narrow long-K one from DECODE_TILE_NARROW_MIN_M rows), `split:rows=<lo>` (every product from lo rows: below 9 the
- * GEMV's rows go to the tiles too), or `nosplit` (session 5's
- * choice: wide products of 9..64 rows, one workgroup per tile).
+ * GEMV's rows go to the tiles too), or `nosplit` (session 5's choice: wide products of 9..64 rows, one workgroup
+ * per tile); then optionally `:u8` (16-byte staging loads) or `:u4` (8-byte ones).
  */
 export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTilesMode {
   const v = value?.trim() || 'split';
-  if (v === 'nosplit') return { split: false, minRows: GEMV_MAX_M + 1 };
-  const m = /^split(?::rows=(\d+))?$/.exec(v);
-  const lo = m ? Number(m[1] ?? GEMV_MAX_M + 1) : NaN;
-  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M)) throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' or 'nosplit'`);
-  return { split: true, minRows: lo };
+  const m = /^(?:(nosplit)|split(?::rows=(\d+))?)(?::(u4|u8))?$/.exec(v);
+  const lo = m ? (m[1] ? GEMV_MAX_M + 1 : Number(m[2] ?? GEMV_MAX_M + 1)) : NaN;
+  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M)) {
+    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' or 'nosplit', then optionally ':u4' or ':u8'`);
+  }
+  return { split: !m[1], minRows: lo, wide: m[3] ? m[3] === 'u8' : DECODE_TILES_WIDE };
 }
 
 /**
