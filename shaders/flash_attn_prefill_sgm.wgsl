@@ -37,6 +37,8 @@ const LN2 = 0.6931471805599453;
 @group(0) @binding(4) var<uniform> p: Params;
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dbg: array<f32>;   // the _dbg entries only
+@group(0) @binding(7) var<storage, read> kCache8: array<vec4<u32>>;   // the _w8 entries: K and V, 8 halves a load
+@group(0) @binding(8) var<storage, read> vCache8: array<vec4<u32>>;
 
 fn neg_inf() -> f32 {
   let bits = 0xff800000u; // a let, not a const: -inf may not appear in constant evaluation
@@ -7854,5 +7856,1458 @@ fn fa_sgm_128_32_4_dbg_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workg
     let sum = rowL_128_32_4_dbg[tid];
     // Natural-log LSE of the scaled scores: m is in base-2 units.
     lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_dbg[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_w8: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_w8: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_w8: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_w8: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_w8: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_w8: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_w8: u32;
+
+fn attend_128_32_8_pf_w8(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_w8[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_w8[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_w8[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_w8[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, qo + 112u, 136u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = vec4<u32>();
+  var pv0 = vec4<u32>();
+  var pk1 = vec4<u32>();
+  var pv1 = vec4<u32>();
+  {
+    let c = (tid + 0u) / 16u;
+    let d4 = (tid + 0u) % 16u;
+    pk0 = vec4<u32>(); pv0 = vec4<u32>();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk0 = kCache8[g]; pv0 = vCache8[g]; }
+  }
+  {
+    let c = (tid + 256u) / 16u;
+    let d4 = (tid + 256u) % 16u;
+    pk1 = vec4<u32>(); pv1 = vec4<u32>();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk1 = kCache8[g]; pv1 = vCache8[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_w8 = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      { let h2 = bitcast<vec2<f16>>(pk0.x); sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk0.y); sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk0.z); sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk0.w); sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(pv0.x); sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv0.y); sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv0.z); sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv0.w); sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 7u] = h2.y; }
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      { let h2 = bitcast<vec2<f16>>(pk1.x); sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk1.y); sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk1.z); sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk1.w); sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(pv1.x); sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv1.y); sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv1.z); sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv1.w); sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 7u] = h2.y; }
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      pk0 = vec4<u32>(); pv0 = vec4<u32>();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk0 = kCache8[g]; pv0 = vCache8[g]; }
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      pk1 = vec4<u32>(); pv1 = vec4<u32>();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk1 = kCache8[g]; pv1 = vCache8[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_w8, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_w8, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_w8, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_w8, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_w8, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_w8, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_w8, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_w8, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_w8, sb0 + 0u * 16u + lv, s, 36u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_w8, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_w8, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_w8, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_w8, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_w8, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_w8, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_w8, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_w8, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_w8, sb0 + 1u * 16u + lv, s, 36u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_w8[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_w8 = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_w8[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_w8[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_w8) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_w8, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_w8, sb0 + 1u * 16u + lv, o1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_w8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_w8, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_w8, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_w8, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_w8, sb0 + 1u * 16u + lv, o3, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_w8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_w8, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_w8, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_w8, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_w8, sb0 + 1u * 16u + lv, o5, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_w8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_w8, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_w8, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_w8, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_w8, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_w8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_w8, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_w8, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+    }
+
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, 8704u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, 4464u + lv, 136u), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, 8704u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_w8, 6640u + lv, 136u), o7);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_w8, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_w8, sb0 + 1u * 16u + lv, o1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_w8[sb + c], ss_128_32_8_pf_w8[sb + (c + 1u)], ss_128_32_8_pf_w8[sb + (c + 2u)], ss_128_32_8_pf_w8[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_w8, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_w8, sb0 + 1u * 16u + lv, o3, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_w8[sb + c], ss_128_32_8_pf_w8[sb + (c + 1u)], ss_128_32_8_pf_w8[sb + (c + 2u)], ss_128_32_8_pf_w8[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_w8, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_w8, sb0 + 1u * 16u + lv, o5, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_w8[sb + c], ss_128_32_8_pf_w8[sb + (c + 1u)], ss_128_32_8_pf_w8[sb + (c + 2u)], ss_128_32_8_pf_w8[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_w8, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_w8, sb0 + 1u * 16u + lv, o7, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_w8[sb + c], ss_128_32_8_pf_w8[sb + (c + 1u)], ss_128_32_8_pf_w8[sb + (c + 2u)], ss_128_32_8_pf_w8[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_8_pf_w8[row] = m; rowL_128_32_8_pf_w8[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_w8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_w8(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_w8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_w8(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_w8[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_w8[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_pf_w8: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// sh_128_32_4_pf_w8: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_pf_w8: array<f16, 8704>;
+var<workgroup> ss_128_32_4_pf_w8: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_pf_w8: array<f32, 64>;
+var<workgroup> rowL_128_32_4_pf_w8: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_pf_w8: u32;
+
+fn attend_128_32_4_pf_w8(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_pf_w8[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_w8[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_w8[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_w8[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, qo + 112u, 136u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = vec4<u32>();
+  var pv0 = vec4<u32>();
+  var pk1 = vec4<u32>();
+  var pv1 = vec4<u32>();
+  var pk2 = vec4<u32>();
+  var pv2 = vec4<u32>();
+  var pk3 = vec4<u32>();
+  var pv3 = vec4<u32>();
+  {
+    let c = (tid + 0u) / 16u;
+    let d4 = (tid + 0u) % 16u;
+    pk0 = vec4<u32>(); pv0 = vec4<u32>();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk0 = kCache8[g]; pv0 = vCache8[g]; }
+  }
+  {
+    let c = (tid + 128u) / 16u;
+    let d4 = (tid + 128u) % 16u;
+    pk1 = vec4<u32>(); pv1 = vec4<u32>();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk1 = kCache8[g]; pv1 = vCache8[g]; }
+  }
+  {
+    let c = (tid + 256u) / 16u;
+    let d4 = (tid + 256u) % 16u;
+    pk2 = vec4<u32>(); pv2 = vec4<u32>();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk2 = kCache8[g]; pv2 = vCache8[g]; }
+  }
+  {
+    let c = (tid + 384u) / 16u;
+    let d4 = (tid + 384u) % 16u;
+    pk3 = vec4<u32>(); pv3 = vec4<u32>();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk3 = kCache8[g]; pv3 = vCache8[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_pf_w8 = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      { let h2 = bitcast<vec2<f16>>(pk0.x); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk0.y); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk0.z); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk0.w); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(pv0.x); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv0.y); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv0.z); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv0.w); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 7u] = h2.y; }
+    }
+    {
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
+      { let h2 = bitcast<vec2<f16>>(pk1.x); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk1.y); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk1.z); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk1.w); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(pv1.x); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv1.y); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv1.z); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv1.w); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 7u] = h2.y; }
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      { let h2 = bitcast<vec2<f16>>(pk2.x); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk2.y); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk2.z); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk2.w); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(pv2.x); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv2.y); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv2.z); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv2.w); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 7u] = h2.y; }
+    }
+    {
+      let c = (tid + 384u) / 16u;
+      let d4 = (tid + 384u) % 16u;
+      { let h2 = bitcast<vec2<f16>>(pk3.x); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk3.y); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk3.z); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk3.w); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(pv3.x); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv3.y); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv3.z); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv3.w); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 7u] = h2.y; }
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      pk0 = vec4<u32>(); pv0 = vec4<u32>();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk0 = kCache8[g]; pv0 = vCache8[g]; }
+    }
+    {
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
+      pk1 = vec4<u32>(); pv1 = vec4<u32>();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk1 = kCache8[g]; pv1 = vCache8[g]; }
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      pk2 = vec4<u32>(); pv2 = vec4<u32>();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk2 = kCache8[g]; pv2 = vCache8[g]; }
+    }
+    {
+      let c = (tid + 384u) / 16u;
+      let d4 = (tid + 384u) % 16u;
+      pk3 = vec4<u32>(); pv3 = vec4<u32>();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk3 = kCache8[g]; pv3 = vCache8[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_w8, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_w8, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_w8, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_w8, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_w8, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_w8, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_w8, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_w8, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_w8, sb0 + 0u * 16u + lv, s, 36u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_w8, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_w8, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_w8, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_w8, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_w8, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_w8, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_w8, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_w8, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_w8, sb0 + 1u * 16u + lv, s, 36u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_pf_w8[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_w8 = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_pf_w8[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_pf_w8[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_w8) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_w8, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_w8, sb0 + 1u * 16u + lv, o1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_w8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_w8, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_w8, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_w8, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_w8, sb0 + 1u * 16u + lv, o3, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_w8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_w8, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_w8, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_w8, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_w8, sb0 + 1u * 16u + lv, o5, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_w8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_w8, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_w8, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_w8, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_w8, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_w8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_w8, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_w8, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+    }
+
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, 0u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, 4464u + lv, 136u), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, 0u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_w8, 6640u + lv, 136u), o7);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_w8, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_w8, sb0 + 1u * 16u + lv, o1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_pf_w8[sb + c], ss_128_32_4_pf_w8[sb + (c + 1u)], ss_128_32_4_pf_w8[sb + (c + 2u)], ss_128_32_4_pf_w8[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_w8, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_w8, sb0 + 1u * 16u + lv, o3, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_pf_w8[sb + c], ss_128_32_4_pf_w8[sb + (c + 1u)], ss_128_32_4_pf_w8[sb + (c + 2u)], ss_128_32_4_pf_w8[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_w8, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_w8, sb0 + 1u * 16u + lv, o5, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_pf_w8[sb + c], ss_128_32_4_pf_w8[sb + (c + 1u)], ss_128_32_4_pf_w8[sb + (c + 2u)], ss_128_32_4_pf_w8[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_w8, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_w8, sb0 + 1u * 16u + lv, o7, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_pf_w8[sb + c], ss_128_32_4_pf_w8[sb + (c + 1u)], ss_128_32_4_pf_w8[sb + (c + 2u)], ss_128_32_4_pf_w8[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_4_pf_w8[row] = m; rowL_128_32_4_pf_w8[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_w8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_w8(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_w8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_w8(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_pf_w8[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_w8[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_w8: D = 128, BC = 32, SG = 8: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_w8: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_w8: array<f16, 13824>;
+var<workgroup> ss_128_32_8_w8: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_w8: array<f32, 128>;
+var<workgroup> rowL_128_32_8_w8: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_w8: u32;
+
+fn attend_128_32_8_w8(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_w8[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_w8[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_w8[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_w8[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_w8, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_w8, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_w8, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_w8, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_w8, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_w8, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_w8, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_w8, qo + 112u, 136u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_w8 = 0u; }
+    lv = j0 * p.zero;
+    for (var i = tid; i < 512u; i += 256u) {
+      let c = i / 16u;
+      let d4 = i % 16u;
+      var kv = vec4<u32>();
+      var vv = vec4<u32>();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 16u + d4;
+        kv = kCache8[g];
+        vv = vCache8[g];
+      }
+      { let h2 = bitcast<vec2<f16>>(kv.x); sh_128_32_8_w8[c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_8_w8[c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(kv.y); sh_128_32_8_w8[c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_8_w8[c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(kv.z); sh_128_32_8_w8[c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_8_w8[c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(kv.w); sh_128_32_8_w8[c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_8_w8[c * 136u + d4 * 8u + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(vv.x); sh_128_32_8_w8[4352u + c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_8_w8[4352u + c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(vv.y); sh_128_32_8_w8[4352u + c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_8_w8[4352u + c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(vv.z); sh_128_32_8_w8[4352u + c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_8_w8[4352u + c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(vv.w); sh_128_32_8_w8[4352u + c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_8_w8[4352u + c * 136u + d4 * 8u + 7u] = h2.y; }
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_w8, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_w8, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_w8, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_w8, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_w8, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_w8, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_w8, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_w8, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_w8, sb0 + 0u * 16u + lv, s, 36u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_w8, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_w8, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_w8, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_w8, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_w8, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_w8, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_w8, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_w8, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_w8, sb0 + 1u * 16u + lv, s, 36u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_w8[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_w8 = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_w8[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_w8[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_w8) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_w8, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_w8, sb0 + 1u * 16u + lv, o1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_w8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_w8, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_w8, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_w8, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_w8, sb0 + 1u * 16u + lv, o3, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_w8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_w8, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_w8, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_w8, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_w8, sb0 + 1u * 16u + lv, o5, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_w8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_w8, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_w8, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_w8, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_w8, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_w8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_w8, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_w8, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+    }
+
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_w8, 8704u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_w8, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_w8, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_w8, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_w8, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_w8, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_w8, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_w8, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_w8, 4464u + lv, 136u), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_w8, 8704u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_w8, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_w8, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_w8, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_w8, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_w8, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_w8, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_w8, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_w8, 6640u + lv, 136u), o7);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_w8, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_w8, sb0 + 1u * 16u + lv, o1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_w8[sb + c], ss_128_32_8_w8[sb + (c + 1u)], ss_128_32_8_w8[sb + (c + 2u)], ss_128_32_8_w8[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_w8, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_w8, sb0 + 1u * 16u + lv, o3, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_w8[sb + c], ss_128_32_8_w8[sb + (c + 1u)], ss_128_32_8_w8[sb + (c + 2u)], ss_128_32_8_w8[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_w8, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_w8, sb0 + 1u * 16u + lv, o5, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_w8[sb + c], ss_128_32_8_w8[sb + (c + 1u)], ss_128_32_8_w8[sb + (c + 2u)], ss_128_32_8_w8[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_w8, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_w8, sb0 + 1u * 16u + lv, o7, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_w8[sb + c], ss_128_32_8_w8[sb + (c + 1u)], ss_128_32_8_w8[sb + (c + 2u)], ss_128_32_8_w8[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_8_w8[row] = m; rowL_128_32_8_w8[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_w8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_w8(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_w8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_w8(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_w8[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_w8[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_pf_il_db_w8: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
+// sh_128_32_4_pf_il_db_w8: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_pf_il_db_w8: array<f16, 17408>;
+var<workgroup> ss_128_32_4_pf_il_db_w8: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_pf_il_db_w8: array<f32, 64>;
+var<workgroup> rowL_128_32_4_pf_il_db_w8: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_pf_il_db_w8: u32;
+
+fn attend_128_32_4_pf_il_db_w8(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_pf_il_db_w8[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_il_db_w8[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_il_db_w8[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_il_db_w8[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, qo + 112u, 136u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = vec4<u32>();
+  var pv0 = vec4<u32>();
+  var pk1 = vec4<u32>();
+  var pv1 = vec4<u32>();
+  var pk2 = vec4<u32>();
+  var pv2 = vec4<u32>();
+  var pk3 = vec4<u32>();
+  var pv3 = vec4<u32>();
+  {
+    let c = (tid + 0u) / 16u;
+    let d4 = (tid + 0u) % 16u;
+    pk0 = vec4<u32>(); pv0 = vec4<u32>();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk0 = kCache8[g]; pv0 = vCache8[g]; }
+  }
+  {
+    let c = (tid + 128u) / 16u;
+    let d4 = (tid + 128u) % 16u;
+    pk1 = vec4<u32>(); pv1 = vec4<u32>();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk1 = kCache8[g]; pv1 = vCache8[g]; }
+  }
+  {
+    let c = (tid + 256u) / 16u;
+    let d4 = (tid + 256u) % 16u;
+    pk2 = vec4<u32>(); pv2 = vec4<u32>();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk2 = kCache8[g]; pv2 = vCache8[g]; }
+  }
+  {
+    let c = (tid + 384u) / 16u;
+    let d4 = (tid + 384u) % 16u;
+    pk3 = vec4<u32>(); pv3 = vec4<u32>();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk3 = kCache8[g]; pv3 = vCache8[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_pf_il_db_w8 = 0u; }
+    lv = j0 * p.zero;
+    let kb = select(0u, 8704u, ((j0 / 32u) & 1u) == 1u);   // this tile's K/V buffer
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      { let h2 = bitcast<vec2<f16>>(pk0.x); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 0u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk0.y); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 2u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk0.z); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 4u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk0.w); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 6u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(pv0.x); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv0.y); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv0.z); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv0.w); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 7u] = h2.y; }
+    }
+    {
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
+      { let h2 = bitcast<vec2<f16>>(pk1.x); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 0u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk1.y); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 2u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk1.z); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 4u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk1.w); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 6u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(pv1.x); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv1.y); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv1.z); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv1.w); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 7u] = h2.y; }
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      { let h2 = bitcast<vec2<f16>>(pk2.x); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 0u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk2.y); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 2u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk2.z); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 4u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk2.w); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 6u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(pv2.x); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv2.y); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv2.z); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv2.w); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 7u] = h2.y; }
+    }
+    {
+      let c = (tid + 384u) / 16u;
+      let d4 = (tid + 384u) % 16u;
+      { let h2 = bitcast<vec2<f16>>(pk3.x); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 0u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk3.y); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 2u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk3.z); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 4u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk3.w); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 6u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(pv3.x); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv3.y); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv3.z); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv3.w); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 7u] = h2.y; }
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      pk0 = vec4<u32>(); pv0 = vec4<u32>();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk0 = kCache8[g]; pv0 = vCache8[g]; }
+    }
+    {
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
+      pk1 = vec4<u32>(); pv1 = vec4<u32>();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk1 = kCache8[g]; pv1 = vCache8[g]; }
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      pk2 = vec4<u32>(); pv2 = vec4<u32>();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk2 = kCache8[g]; pv2 = vCache8[g]; }
+    }
+    {
+      let c = (tid + 384u) / 16u;
+      let d4 = (tid + 384u) % 16u;
+      pk3 = vec4<u32>(); pv3 = vec4<u32>();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk3 = kCache8[g]; pv3 = vCache8[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s0 = subgroup_matrix_result<f32, 16, 16>();
+      var s1 = subgroup_matrix_result<f32, 16, 16>();
+      s0 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db_w8, 0u + lv + kb, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db_w8, 2176u + lv + kb, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db_w8, 16u + lv + kb, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db_w8, 2192u + lv + kb, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db_w8, 32u + lv + kb, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db_w8, 2208u + lv + kb, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db_w8, 48u + lv + kb, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db_w8, 2224u + lv + kb, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db_w8, 64u + lv + kb, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db_w8, 2240u + lv + kb, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db_w8, 80u + lv + kb, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db_w8, 2256u + lv + kb, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db_w8, 96u + lv + kb, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db_w8, 2272u + lv + kb, 136u), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db_w8, 112u + lv + kb, 136u), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db_w8, 2288u + lv + kb, 136u), s1);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 0u * 16u + lv, s0, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 1u * 16u + lv, s1, 36u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_pf_il_db_w8[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_il_db_w8 = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u + kb;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_pf_il_db_w8[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_pf_il_db_w8[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_il_db_w8) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 1u * 16u + lv, o1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il_db_w8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 1u * 16u + lv, o3, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il_db_w8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 1u * 16u + lv, o5, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il_db_w8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il_db_w8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+    }
+
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, 0u + sg * 640u + 0u + lv + kb, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, 4352u + lv + kb, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, 4368u + lv + kb, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, 4384u + lv + kb, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, 4400u + lv + kb, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, 4416u + lv + kb, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, 4432u + lv + kb, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, 4448u + lv + kb, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, 4464u + lv + kb, 136u), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, 0u + sg * 640u + 16u + lv + kb, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, 6528u + lv + kb, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, 6544u + lv + kb, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, 6560u + lv + kb, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, 6576u + lv + kb, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, 6592u + lv + kb, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, 6608u + lv + kb, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, 6624u + lv + kb, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db_w8, 6640u + lv + kb, 136u), o7);
+    }
+    // (db: no barrier here; the next tile stages into the other buffer)
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 1u * 16u + lv, o1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_pf_il_db_w8[sb + c], ss_128_32_4_pf_il_db_w8[sb + (c + 1u)], ss_128_32_4_pf_il_db_w8[sb + (c + 2u)], ss_128_32_4_pf_il_db_w8[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 1u * 16u + lv, o3, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_pf_il_db_w8[sb + c], ss_128_32_4_pf_il_db_w8[sb + (c + 1u)], ss_128_32_4_pf_il_db_w8[sb + (c + 2u)], ss_128_32_4_pf_il_db_w8[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 1u * 16u + lv, o5, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_pf_il_db_w8[sb + c], ss_128_32_4_pf_il_db_w8[sb + (c + 1u)], ss_128_32_4_pf_il_db_w8[sb + (c + 2u)], ss_128_32_4_pf_il_db_w8[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db_w8, sb0 + 1u * 16u + lv, o7, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_4_pf_il_db_w8[sb + c], ss_128_32_4_pf_il_db_w8[sb + (c + 1u)], ss_128_32_4_pf_il_db_w8[sb + (c + 2u)], ss_128_32_4_pf_il_db_w8[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_4_pf_il_db_w8[row] = m; rowL_128_32_4_pf_il_db_w8[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_il_db_w8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_il_db_w8(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_il_db_w8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_il_db_w8(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_pf_il_db_w8[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_il_db_w8[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 64_32_4_pf_w8: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 24068 bytes of workgroup memory ====
+// sh_64_32_4_pf_w8: K tile [32][72] at 0, V [32][72] at 2304, P [64][40] at 4608.
+var<workgroup> sh_64_32_4_pf_w8: array<f16, 7168>;
+var<workgroup> ss_64_32_4_pf_w8: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_64_32_4_pf_w8: array<f32, 64>;
+var<workgroup> rowL_64_32_4_pf_w8: array<f32, 64>;
+var<workgroup> anyNeed_64_32_4_pf_w8: u32;
+
+fn attend_64_32_4_pf_w8(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 1024u; i += 128u) {
+      let rr = i / 16u;
+      let d4 = i % 16u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
+      sh_64_32_4_pf_w8[rr * 72u + d4 * 4u] = v.x; sh_64_32_4_pf_w8[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_32_4_pf_w8[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_32_4_pf_w8[rr * 72u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 72u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_w8, qo + 0u, 72u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_w8, qo + 16u, 72u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_w8, qo + 32u, 72u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_w8, qo + 48u, 72u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = vec4<u32>();
+  var pv0 = vec4<u32>();
+  var pk1 = vec4<u32>();
+  var pv1 = vec4<u32>();
+  {
+    let c = (tid + 0u) / 8u;
+    let d4 = (tid + 0u) % 8u;
+    pk0 = vec4<u32>(); pv0 = vec4<u32>();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 8u + d4; pk0 = kCache8[g]; pv0 = vCache8[g]; }
+  }
+  {
+    let c = (tid + 128u) / 8u;
+    let d4 = (tid + 128u) % 8u;
+    pk1 = vec4<u32>(); pv1 = vec4<u32>();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 8u + d4; pk1 = kCache8[g]; pv1 = vCache8[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_64_32_4_pf_w8 = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 8u;
+      let d4 = (tid + 0u) % 8u;
+      { let h2 = bitcast<vec2<f16>>(pk0.x); sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 0u] = h2.x; sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk0.y); sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 2u] = h2.x; sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk0.z); sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 4u] = h2.x; sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk0.w); sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 6u] = h2.x; sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(pv0.x); sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 0u] = h2.x; sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv0.y); sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 2u] = h2.x; sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv0.z); sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 4u] = h2.x; sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv0.w); sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 6u] = h2.x; sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 7u] = h2.y; }
+    }
+    {
+      let c = (tid + 128u) / 8u;
+      let d4 = (tid + 128u) % 8u;
+      { let h2 = bitcast<vec2<f16>>(pk1.x); sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 0u] = h2.x; sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk1.y); sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 2u] = h2.x; sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk1.z); sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 4u] = h2.x; sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk1.w); sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 6u] = h2.x; sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(pv1.x); sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 0u] = h2.x; sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv1.y); sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 2u] = h2.x; sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv1.z); sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 4u] = h2.x; sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv1.w); sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 6u] = h2.x; sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 7u] = h2.y; }
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 8u;
+      let d4 = (tid + 0u) % 8u;
+      pk0 = vec4<u32>(); pv0 = vec4<u32>();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 8u + d4; pk0 = kCache8[g]; pv0 = vCache8[g]; }
+    }
+    {
+      let c = (tid + 128u) / 8u;
+      let d4 = (tid + 128u) % 8u;
+      pk1 = vec4<u32>(); pv1 = vec4<u32>();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 8u + d4; pk1 = kCache8[g]; pv1 = vCache8[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_w8, 0u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_w8, 16u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_w8, 32u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_w8, 48u + lv, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_w8, sb0 + 0u * 16u + lv, s, 36u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_w8, 1152u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_w8, 1168u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_w8, 1184u + lv, 72u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_w8, 1200u + lv, 72u), s);
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_w8, sb0 + 1u * 16u + lv, s, 36u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_64_32_4_pf_w8[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_64_32_4_pf_w8 = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 4608u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_64_32_4_pf_w8[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_64_32_4_pf_w8[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_64_32_4_pf_w8) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_w8, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_w8, sb0 + 1u * 16u + lv, o1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_4_pf_w8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_w8, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_w8, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_w8, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_w8, sb0 + 1u * 16u + lv, o3, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_4_pf_w8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_w8, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_w8, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+    }
+
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_w8, 4608u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_w8, 2304u + lv, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_w8, 2320u + lv, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_w8, 2336u + lv, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_w8, 2352u + lv, 72u), o3);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_w8, 4608u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_w8, 3456u + lv, 72u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_w8, 3472u + lv, 72u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_w8, 3488u + lv, 72u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_w8, 3504u + lv, 72u), o3);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_64_32_4_pf_w8, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_w8, sb0 + 1u * 16u + lv, o1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_64_32_4_pf_w8[sb + c], ss_64_32_4_pf_w8[sb + (c + 1u)], ss_64_32_4_pf_w8[sb + (c + 2u)], ss_64_32_4_pf_w8[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 16u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_64_32_4_pf_w8, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_w8, sb0 + 1u * 16u + lv, o3, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_64_32_4_pf_w8[sb + c], ss_64_32_4_pf_w8[sb + (c + 1u)], ss_64_32_4_pf_w8[sb + (c + 2u)], ss_64_32_4_pf_w8[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 16u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_64_32_4_pf_w8[row] = m; rowL_64_32_4_pf_w8[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_32_4_pf_w8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_32_4_pf_w8(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_32_4_pf_w8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_32_4_pf_w8(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_64_32_4_pf_w8[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_32_4_pf_w8[tid] + log2(sum)) * LN2, sum > 0.0);
   }
 }

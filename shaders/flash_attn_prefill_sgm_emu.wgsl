@@ -37,6 +37,8 @@ const LN2 = 0.6931471805599453;
 @group(0) @binding(4) var<uniform> p: Params;
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dbg: array<f32>;   // the _dbg entries only
+@group(0) @binding(7) var<storage, read> kCache8: array<vec4<u32>>;   // the _w8 entries: K and V, 8 halves a load
+@group(0) @binding(8) var<storage, read> vCache8: array<vec4<u32>>;
 
 fn neg_inf() -> f32 {
   let bits = 0xff800000u; // a let, not a const: -inf may not appear in constant evaluation
@@ -6455,5 +6457,1163 @@ fn fa_sgm_128_32_4_dbg_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workg
     let sum = rowL_128_32_4_dbg[tid];
     // Natural-log LSE of the scaled scores: m is in base-2 units.
     lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_dbg[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_w8: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_w8: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_w8: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_w8: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_w8: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_w8: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_w8: u32;
+
+var<private> em_128_32_8_pf_w8: array<f32, 4864>;
+fn emu_zero_128_32_8_pf_w8(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_w8[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_8_pf_w8(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_8_pf_w8[m * 256u + e] = f32(sh_128_32_8_pf_w8[i]);
+  }
+}
+fn emu_ld_acc_128_32_8_pf_w8(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_w8[m * 256u + e] = ss_128_32_8_pf_w8[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_8_pf_w8(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_pf_w8[off + (e / 16u) * stride + e % 16u] = em_128_32_8_pf_w8[m * 256u + e]; }
+}
+fn emu_mma_128_32_8_pf_w8(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_8_pf_w8[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_pf_w8[a * 256u + i * 16u + k], em_128_32_8_pf_w8[b * 256u + k * 16u + j], acc); }
+      em_128_32_8_pf_w8[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_8_pf_w8(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_w8[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_w8[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_w8[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_w8[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_w8(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_pf_w8(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = vec4<u32>();
+  var pv0 = vec4<u32>();
+  var pk1 = vec4<u32>();
+  var pv1 = vec4<u32>();
+  {
+    let c = (tid + 0u) / 16u;
+    let d4 = (tid + 0u) % 16u;
+    pk0 = vec4<u32>(); pv0 = vec4<u32>();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk0 = kCache8[g]; pv0 = vCache8[g]; }
+  }
+  {
+    let c = (tid + 256u) / 16u;
+    let d4 = (tid + 256u) % 16u;
+    pk1 = vec4<u32>(); pv1 = vec4<u32>();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk1 = kCache8[g]; pv1 = vCache8[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_w8 = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      { let h2 = bitcast<vec2<f16>>(pk0.x); sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk0.y); sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk0.z); sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk0.w); sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(pv0.x); sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv0.y); sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv0.z); sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv0.w); sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 7u] = h2.y; }
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      { let h2 = bitcast<vec2<f16>>(pk1.x); sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk1.y); sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk1.z); sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk1.w); sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_8_pf_w8[c * 136u + d4 * 8u + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(pv1.x); sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv1.y); sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv1.z); sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv1.w); sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_8_pf_w8[4352u + c * 136u + d4 * 8u + 7u] = h2.y; }
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      pk0 = vec4<u32>(); pv0 = vec4<u32>();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk0 = kCache8[g]; pv0 = vCache8[g]; }
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      pk1 = vec4<u32>(); pv1 = vec4<u32>();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk1 = kCache8[g]; pv1 = vCache8[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_8_pf_w8(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_8_pf_w8(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_pf_w8(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_8_pf_w8(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_w8[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_w8 = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_w8[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_w8[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_w8) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_w8(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_w8[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8_pf_w8(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_8_pf_w8(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_8_pf_w8(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_8_pf_w8(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_w8(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_8_pf_w8[sb + c], ss_128_32_8_pf_w8[sb + (c + 1u)], ss_128_32_8_pf_w8[sb + (c + 2u)], ss_128_32_8_pf_w8[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_8_pf_w8[row] = m; rowL_128_32_8_pf_w8[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_w8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_w8(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_w8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_w8(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_w8[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_w8[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_pf_w8: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
+// sh_128_32_4_pf_w8: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_pf_w8: array<f16, 8704>;
+var<workgroup> ss_128_32_4_pf_w8: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_pf_w8: array<f32, 64>;
+var<workgroup> rowL_128_32_4_pf_w8: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_pf_w8: u32;
+
+var<private> em_128_32_4_pf_w8: array<f32, 4864>;
+fn emu_zero_128_32_4_pf_w8(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_w8[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_pf_w8(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_pf_w8[m * 256u + e] = f32(sh_128_32_4_pf_w8[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_pf_w8(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_w8[m * 256u + e] = ss_128_32_4_pf_w8[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_pf_w8(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_pf_w8[off + (e / 16u) * stride + e % 16u] = em_128_32_4_pf_w8[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_pf_w8(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_pf_w8[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_pf_w8[a * 256u + i * 16u + k], em_128_32_4_pf_w8[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_pf_w8[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_pf_w8(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_pf_w8[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_w8[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_w8[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_w8[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf_w8(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_pf_w8(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = vec4<u32>();
+  var pv0 = vec4<u32>();
+  var pk1 = vec4<u32>();
+  var pv1 = vec4<u32>();
+  var pk2 = vec4<u32>();
+  var pv2 = vec4<u32>();
+  var pk3 = vec4<u32>();
+  var pv3 = vec4<u32>();
+  {
+    let c = (tid + 0u) / 16u;
+    let d4 = (tid + 0u) % 16u;
+    pk0 = vec4<u32>(); pv0 = vec4<u32>();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk0 = kCache8[g]; pv0 = vCache8[g]; }
+  }
+  {
+    let c = (tid + 128u) / 16u;
+    let d4 = (tid + 128u) % 16u;
+    pk1 = vec4<u32>(); pv1 = vec4<u32>();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk1 = kCache8[g]; pv1 = vCache8[g]; }
+  }
+  {
+    let c = (tid + 256u) / 16u;
+    let d4 = (tid + 256u) % 16u;
+    pk2 = vec4<u32>(); pv2 = vec4<u32>();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk2 = kCache8[g]; pv2 = vCache8[g]; }
+  }
+  {
+    let c = (tid + 384u) / 16u;
+    let d4 = (tid + 384u) % 16u;
+    pk3 = vec4<u32>(); pv3 = vec4<u32>();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk3 = kCache8[g]; pv3 = vCache8[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_pf_w8 = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      { let h2 = bitcast<vec2<f16>>(pk0.x); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk0.y); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk0.z); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk0.w); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(pv0.x); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv0.y); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv0.z); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv0.w); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 7u] = h2.y; }
+    }
+    {
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
+      { let h2 = bitcast<vec2<f16>>(pk1.x); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk1.y); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk1.z); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk1.w); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(pv1.x); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv1.y); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv1.z); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv1.w); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 7u] = h2.y; }
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      { let h2 = bitcast<vec2<f16>>(pk2.x); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk2.y); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk2.z); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk2.w); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(pv2.x); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv2.y); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv2.z); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv2.w); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 7u] = h2.y; }
+    }
+    {
+      let c = (tid + 384u) / 16u;
+      let d4 = (tid + 384u) % 16u;
+      { let h2 = bitcast<vec2<f16>>(pk3.x); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk3.y); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk3.z); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk3.w); sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_4_pf_w8[c * 136u + d4 * 8u + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(pv3.x); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv3.y); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv3.z); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv3.w); sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_4_pf_w8[4352u + c * 136u + d4 * 8u + 7u] = h2.y; }
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      pk0 = vec4<u32>(); pv0 = vec4<u32>();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk0 = kCache8[g]; pv0 = vCache8[g]; }
+    }
+    {
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
+      pk1 = vec4<u32>(); pv1 = vec4<u32>();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk1 = kCache8[g]; pv1 = vCache8[g]; }
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      pk2 = vec4<u32>(); pv2 = vec4<u32>();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk2 = kCache8[g]; pv2 = vCache8[g]; }
+    }
+    {
+      let c = (tid + 384u) / 16u;
+      let d4 = (tid + 384u) % 16u;
+      pk3 = vec4<u32>(); pv3 = vec4<u32>();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk3 = kCache8[g]; pv3 = vCache8[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_pf_w8(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_pf_w8(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_4_pf_w8(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_pf_w8(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_pf_w8[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_w8 = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_pf_w8[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_pf_w8[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_w8) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_w8(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_w8[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_pf_w8(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_pf_w8(17u, 0u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_pf_w8(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_4_pf_w8(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_w8(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_pf_w8[sb + c], ss_128_32_4_pf_w8[sb + (c + 1u)], ss_128_32_4_pf_w8[sb + (c + 2u)], ss_128_32_4_pf_w8[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_pf_w8[row] = m; rowL_128_32_4_pf_w8[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_w8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_w8(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_w8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_w8(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_pf_w8[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_w8[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_w8: D = 128, BC = 32, SG = 8: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_w8: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_w8: array<f16, 13824>;
+var<workgroup> ss_128_32_8_w8: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_w8: array<f32, 128>;
+var<workgroup> rowL_128_32_8_w8: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_w8: u32;
+
+var<private> em_128_32_8_w8: array<f32, 4864>;
+fn emu_zero_128_32_8_w8(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_w8[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_8_w8(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_8_w8[m * 256u + e] = f32(sh_128_32_8_w8[i]);
+  }
+}
+fn emu_ld_acc_128_32_8_w8(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_w8[m * 256u + e] = ss_128_32_8_w8[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_8_w8(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_w8[off + (e / 16u) * stride + e % 16u] = em_128_32_8_w8[m * 256u + e]; }
+}
+fn emu_mma_128_32_8_w8(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_8_w8[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_w8[a * 256u + i * 16u + k], em_128_32_8_w8[b * 256u + k * 16u + j], acc); }
+      em_128_32_8_w8[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_8_w8(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_w8[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_w8[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_w8[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_w8[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_w8(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_w8(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_w8 = 0u; }
+    lv = j0 * p.zero;
+    for (var i = tid; i < 512u; i += 256u) {
+      let c = i / 16u;
+      let d4 = i % 16u;
+      var kv = vec4<u32>();
+      var vv = vec4<u32>();
+      if (j0 + c < kvEnd) {
+        let g = (kvRow0 + j0 + c) * 16u + d4;
+        kv = kCache8[g];
+        vv = vCache8[g];
+      }
+      { let h2 = bitcast<vec2<f16>>(kv.x); sh_128_32_8_w8[c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_8_w8[c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(kv.y); sh_128_32_8_w8[c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_8_w8[c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(kv.z); sh_128_32_8_w8[c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_8_w8[c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(kv.w); sh_128_32_8_w8[c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_8_w8[c * 136u + d4 * 8u + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(vv.x); sh_128_32_8_w8[4352u + c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_8_w8[4352u + c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(vv.y); sh_128_32_8_w8[4352u + c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_8_w8[4352u + c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(vv.z); sh_128_32_8_w8[4352u + c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_8_w8[4352u + c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(vv.w); sh_128_32_8_w8[4352u + c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_8_w8[4352u + c * 136u + d4 * 8u + 7u] = h2.y; }
+    }
+    workgroupBarrier();
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_8_w8(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_8_w8(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_w8(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_8_w8(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_w8[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_w8 = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_w8[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_w8[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_w8) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_w8(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_w8[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8_w8(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_8_w8(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_8_w8(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_8_w8(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_w8(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_8_w8[sb + c], ss_128_32_8_w8[sb + (c + 1u)], ss_128_32_8_w8[sb + (c + 2u)], ss_128_32_8_w8[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_8_w8[row] = m; rowL_128_32_8_w8[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_w8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_w8(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_w8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_w8(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_w8[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_w8[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_4_pf_il_db_w8: D = 128, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 44548 bytes of workgroup memory ====
+// sh_128_32_4_pf_il_db_w8: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
+var<workgroup> sh_128_32_4_pf_il_db_w8: array<f16, 17408>;
+var<workgroup> ss_128_32_4_pf_il_db_w8: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_4_pf_il_db_w8: array<f32, 64>;
+var<workgroup> rowL_128_32_4_pf_il_db_w8: array<f32, 64>;
+var<workgroup> anyNeed_128_32_4_pf_il_db_w8: u32;
+
+var<private> em_128_32_4_pf_il_db_w8: array<f32, 4864>;
+fn emu_zero_128_32_4_pf_il_db_w8(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_il_db_w8[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_4_pf_il_db_w8(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_4_pf_il_db_w8[m * 256u + e] = f32(sh_128_32_4_pf_il_db_w8[i]);
+  }
+}
+fn emu_ld_acc_128_32_4_pf_il_db_w8(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_4_pf_il_db_w8[m * 256u + e] = ss_128_32_4_pf_il_db_w8[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_4_pf_il_db_w8(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_4_pf_il_db_w8[off + (e / 16u) * stride + e % 16u] = em_128_32_4_pf_il_db_w8[m * 256u + e]; }
+}
+fn emu_mma_128_32_4_pf_il_db_w8(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_4_pf_il_db_w8[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_4_pf_il_db_w8[a * 256u + i * 16u + k], em_128_32_4_pf_il_db_w8[b * 256u + k * 16u + j], acc); }
+      em_128_32_4_pf_il_db_w8[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_4_pf_il_db_w8(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 2048u; i += 128u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_4_pf_il_db_w8[rr * 136u + d4 * 4u] = v.x; sh_128_32_4_pf_il_db_w8[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_4_pf_il_db_w8[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_4_pf_il_db_w8[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_4_pf_il_db_w8(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_4_pf_il_db_w8(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = vec4<u32>();
+  var pv0 = vec4<u32>();
+  var pk1 = vec4<u32>();
+  var pv1 = vec4<u32>();
+  var pk2 = vec4<u32>();
+  var pv2 = vec4<u32>();
+  var pk3 = vec4<u32>();
+  var pv3 = vec4<u32>();
+  {
+    let c = (tid + 0u) / 16u;
+    let d4 = (tid + 0u) % 16u;
+    pk0 = vec4<u32>(); pv0 = vec4<u32>();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk0 = kCache8[g]; pv0 = vCache8[g]; }
+  }
+  {
+    let c = (tid + 128u) / 16u;
+    let d4 = (tid + 128u) % 16u;
+    pk1 = vec4<u32>(); pv1 = vec4<u32>();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk1 = kCache8[g]; pv1 = vCache8[g]; }
+  }
+  {
+    let c = (tid + 256u) / 16u;
+    let d4 = (tid + 256u) % 16u;
+    pk2 = vec4<u32>(); pv2 = vec4<u32>();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk2 = kCache8[g]; pv2 = vCache8[g]; }
+  }
+  {
+    let c = (tid + 384u) / 16u;
+    let d4 = (tid + 384u) % 16u;
+    pk3 = vec4<u32>(); pv3 = vec4<u32>();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 16u + d4; pk3 = kCache8[g]; pv3 = vCache8[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_4_pf_il_db_w8 = 0u; }
+    lv = j0 * p.zero;
+    let kb = select(0u, 8704u, ((j0 / 32u) & 1u) == 1u);   // this tile's K/V buffer
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      { let h2 = bitcast<vec2<f16>>(pk0.x); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 0u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk0.y); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 2u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk0.z); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 4u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk0.w); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 6u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(pv0.x); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv0.y); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv0.z); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv0.w); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 7u] = h2.y; }
+    }
+    {
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
+      { let h2 = bitcast<vec2<f16>>(pk1.x); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 0u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk1.y); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 2u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk1.z); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 4u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk1.w); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 6u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(pv1.x); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv1.y); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv1.z); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv1.w); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 7u] = h2.y; }
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      { let h2 = bitcast<vec2<f16>>(pk2.x); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 0u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk2.y); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 2u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk2.z); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 4u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk2.w); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 6u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(pv2.x); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv2.y); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv2.z); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv2.w); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 7u] = h2.y; }
+    }
+    {
+      let c = (tid + 384u) / 16u;
+      let d4 = (tid + 384u) % 16u;
+      { let h2 = bitcast<vec2<f16>>(pk3.x); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 0u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk3.y); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 2u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk3.z); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 4u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk3.w); sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 6u] = h2.x; sh_128_32_4_pf_il_db_w8[c * 136u + d4 * 8u + kb + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(pv3.x); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 0u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv3.y); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 2u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv3.z); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 4u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv3.w); sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 6u] = h2.x; sh_128_32_4_pf_il_db_w8[4352u + kb + c * 136u + d4 * 8u + 7u] = h2.y; }
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 16u;
+      let d4 = (tid + 0u) % 16u;
+      pk0 = vec4<u32>(); pv0 = vec4<u32>();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk0 = kCache8[g]; pv0 = vCache8[g]; }
+    }
+    {
+      let c = (tid + 128u) / 16u;
+      let d4 = (tid + 128u) % 16u;
+      pk1 = vec4<u32>(); pv1 = vec4<u32>();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk1 = kCache8[g]; pv1 = vCache8[g]; }
+    }
+    {
+      let c = (tid + 256u) / 16u;
+      let d4 = (tid + 256u) % 16u;
+      pk2 = vec4<u32>(); pv2 = vec4<u32>();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk2 = kCache8[g]; pv2 = vCache8[g]; }
+    }
+    {
+      let c = (tid + 384u) / 16u;
+      let d4 = (tid + 384u) % 16u;
+      pk3 = vec4<u32>(); pv3 = vec4<u32>();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 16u + d4; pk3 = kCache8[g]; pv3 = vCache8[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_4_pf_il_db_w8(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_4_pf_il_db_w8(18u, n * 2176u + k * 16u + kb, 136u, true); emu_mma_128_32_4_pf_il_db_w8(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_4_pf_il_db_w8(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_4_pf_il_db_w8[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_4_pf_il_db_w8 = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 0u + row * 40u + kb;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_4_pf_il_db_w8[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_4_pf_il_db_w8[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_4_pf_il_db_w8) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_il_db_w8(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il_db_w8[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_4_pf_il_db_w8(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_4_pf_il_db_w8(17u, 0u + sg * 640u + kk * 16u + kb, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_4_pf_il_db_w8(18u, 4352u + kk * 2176u + n * 16u + kb, 136u, false); emu_mma_128_32_4_pf_il_db_w8(17u, 18u, 8u + n);
+      }
+    }
+    // (db: no barrier here; the next tile stages into the other buffer)
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_4_pf_il_db_w8(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_4_pf_il_db_w8[sb + c], ss_128_32_4_pf_il_db_w8[sb + (c + 1u)], ss_128_32_4_pf_il_db_w8[sb + (c + 2u)], ss_128_32_4_pf_il_db_w8[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_4_pf_il_db_w8[row] = m; rowL_128_32_4_pf_il_db_w8[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_il_db_w8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_il_db_w8(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_128_32_4_pf_il_db_w8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_4_pf_il_db_w8(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_128_32_4_pf_il_db_w8[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_4_pf_il_db_w8[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 64_32_4_pf_w8: D = 64, BC = 32, SG = 4, prefetch: BR = 64 rows, 128 invocations, 24068 bytes of workgroup memory ====
+// sh_64_32_4_pf_w8: K tile [32][72] at 0, V [32][72] at 2304, P [64][40] at 4608.
+var<workgroup> sh_64_32_4_pf_w8: array<f16, 7168>;
+var<workgroup> ss_64_32_4_pf_w8: array<f32, 2304>;   // per subgroup: S / O scratch
+var<workgroup> rowM_64_32_4_pf_w8: array<f32, 64>;
+var<workgroup> rowL_64_32_4_pf_w8: array<f32, 64>;
+var<workgroup> anyNeed_64_32_4_pf_w8: u32;
+
+var<private> em_64_32_4_pf_w8: array<f32, 2816>;
+fn emu_zero_64_32_4_pf_w8(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_32_4_pf_w8[m * 256u + e] = 0.0; }
+}
+fn emu_ld_64_32_4_pf_w8(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_64_32_4_pf_w8[m * 256u + e] = f32(sh_64_32_4_pf_w8[i]);
+  }
+}
+fn emu_ld_acc_64_32_4_pf_w8(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_64_32_4_pf_w8[m * 256u + e] = ss_64_32_4_pf_w8[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_64_32_4_pf_w8(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_64_32_4_pf_w8[off + (e / 16u) * stride + e % 16u] = em_64_32_4_pf_w8[m * 256u + e]; }
+}
+fn emu_mma_64_32_4_pf_w8(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_64_32_4_pf_w8[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_64_32_4_pf_w8[a * 256u + i * 16u + k], em_64_32_4_pf_w8[b * 256u + k * 16u + j], acc); }
+      em_64_32_4_pf_w8[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_64_32_4_pf_w8(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 64u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 64u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
+
+  for (var c0 = 0u; c0 < 64u; c0 += 64u) {
+    for (var i = tid; i < 1024u; i += 128u) {
+      let rr = i / 16u;
+      let d4 = i % 16u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 64u && tt < p.T) { v = q[(tt * p.nHeads + h) * 16u + d4]; }
+      sh_64_32_4_pf_w8[rr * 72u + d4 * 4u] = v.x; sh_64_32_4_pf_w8[rr * 72u + d4 * 4u + 1u] = v.y; sh_64_32_4_pf_w8[rr * 72u + d4 * 4u + 2u] = v.z; sh_64_32_4_pf_w8[rr * 72u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
+      let qo = (sg * 16u - c0) * 72u;
+      for (var k = 0u; k < 4u; k++) { emu_ld_64_32_4_pf_w8(k, qo + k * 16u, 72u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 4u; n++) { emu_zero_64_32_4_pf_w8(4u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = vec4<u32>();
+  var pv0 = vec4<u32>();
+  var pk1 = vec4<u32>();
+  var pv1 = vec4<u32>();
+  {
+    let c = (tid + 0u) / 8u;
+    let d4 = (tid + 0u) % 8u;
+    pk0 = vec4<u32>(); pv0 = vec4<u32>();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 8u + d4; pk0 = kCache8[g]; pv0 = vCache8[g]; }
+  }
+  {
+    let c = (tid + 128u) / 8u;
+    let d4 = (tid + 128u) % 8u;
+    pk1 = vec4<u32>(); pv1 = vec4<u32>();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 8u + d4; pk1 = kCache8[g]; pv1 = vCache8[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_64_32_4_pf_w8 = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 8u;
+      let d4 = (tid + 0u) % 8u;
+      { let h2 = bitcast<vec2<f16>>(pk0.x); sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 0u] = h2.x; sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk0.y); sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 2u] = h2.x; sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk0.z); sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 4u] = h2.x; sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk0.w); sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 6u] = h2.x; sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(pv0.x); sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 0u] = h2.x; sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv0.y); sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 2u] = h2.x; sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv0.z); sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 4u] = h2.x; sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv0.w); sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 6u] = h2.x; sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 7u] = h2.y; }
+    }
+    {
+      let c = (tid + 128u) / 8u;
+      let d4 = (tid + 128u) % 8u;
+      { let h2 = bitcast<vec2<f16>>(pk1.x); sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 0u] = h2.x; sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk1.y); sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 2u] = h2.x; sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk1.z); sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 4u] = h2.x; sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pk1.w); sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 6u] = h2.x; sh_64_32_4_pf_w8[c * 72u + d4 * 8u + 7u] = h2.y; }
+      { let h2 = bitcast<vec2<f16>>(pv1.x); sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 0u] = h2.x; sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 1u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv1.y); sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 2u] = h2.x; sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 3u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv1.z); sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 4u] = h2.x; sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 5u] = h2.y; } { let h2 = bitcast<vec2<f16>>(pv1.w); sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 6u] = h2.x; sh_64_32_4_pf_w8[2304u + c * 72u + d4 * 8u + 7u] = h2.y; }
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 8u;
+      let d4 = (tid + 0u) % 8u;
+      pk0 = vec4<u32>(); pv0 = vec4<u32>();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 8u + d4; pk0 = kCache8[g]; pv0 = vCache8[g]; }
+    }
+    {
+      let c = (tid + 128u) / 8u;
+      let d4 = (tid + 128u) % 8u;
+      pk1 = vec4<u32>(); pv1 = vec4<u32>();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 8u + d4; pk1 = kCache8[g]; pv1 = vCache8[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_64_32_4_pf_w8(8u);
+      for (var k = 0u; k < 4u; k++) {
+        emu_ld_64_32_4_pf_w8(10u, n * 1152u + k * 16u, 72u, true); emu_mma_64_32_4_pf_w8(k, 10u, 8u);
+      }
+      emu_st_acc_64_32_4_pf_w8(8u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_64_32_4_pf_w8[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_64_32_4_pf_w8 = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 4608u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_64_32_4_pf_w8[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_64_32_4_pf_w8[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_64_32_4_pf_w8) != 0u) {
+      for (var rd = 0u; rd < 2u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_64_32_4_pf_w8(4u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_4_pf_w8[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_64_32_4_pf_w8(4u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_64_32_4_pf_w8(9u, 4608u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 4u; n++) {
+        emu_ld_64_32_4_pf_w8(10u, 2304u + kk * 1152u + n * 16u, 72u, false); emu_mma_64_32_4_pf_w8(9u, 10u, 4u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 2u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_64_32_4_pf_w8(4u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_64_32_4_pf_w8[sb + c], ss_64_32_4_pf_w8[sb + (c + 1u)], ss_64_32_4_pf_w8[sb + (c + 2u)], ss_64_32_4_pf_w8[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 16u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_64_32_4_pf_w8[row] = m; rowL_64_32_4_pf_w8[row] = l; }
+
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_32_4_pf_w8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_32_4_pf_w8(wid, nwg, tid);
+}
+
+@compute @workgroup_size(128)
+fn fa_sgm_64_32_4_pf_w8_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_64_32_4_pf_w8(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 64u + tid;
+  if (tid < 64u && t < p.T) {
+    let sum = rowL_64_32_4_pf_w8[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_64_32_4_pf_w8[tid] + log2(sum)) * LN2, sum > 0.0);
   }
 }

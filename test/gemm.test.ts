@@ -597,8 +597,8 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
       maxWorkgroupStorage: 49152, subgroupMatrix: [{ M: 16, N: 16, K: 16, componentType: 'f16', resultComponentType: 'f32' }],
     } as unknown as Parameters<typeof chooseSgmKernel>[0];
     restoringEnv('FAPOOL_GEMM_SKINNY', () => {
-      delete process.env.FAPOOL_GEMM_SKINNY;   // the default ('gen'): GEMV ≤ 8 (norm fused at M ≤ 2), generated 9..64
-      expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
+      delete process.env.FAPOOL_GEMM_SKINNY;   // the default ('gen'): GEMV ≤ 7 (norm fused at M ≤ 2), generated 8..64
+      expect(chooseGemmPath(caps, 7, 4096, 4096, 'f16')).toBe('gemv');
       expect(normPrologueApplies(caps, 1, 4096, 4096, 'f16')).toBe(true);
       restoringEnv('FAPOOL_DECODE_TILES', () => {
         delete process.env.FAPOOL_DECODE_TILES;   // the default: every product of 9..64 rows on a decode tile, K split
@@ -614,8 +614,11 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
         expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: w('g64x64_sg2x2_k32_b1') });
         expect(tile(17, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: w('g32x64_sg1x4_k64_b1') });
         expect(tile(9, 16, 64)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });   // one slice: nothing to split
-        // The GEMV keeps 1..8 rows, but for a narrow long-K product (down) from 5.
-        expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
+        // The GEMV keeps 1..8 rows, but for a narrow long-K product (down) from 5 and, with 16-byte staging, every
+        // plain product from 8.
+        expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe(DECODE_TILES_WIDE ? 'subgroup-matrix' : 'gemv');
+        expect(chooseGemmPath(caps, 7, 4096, 4096, 'f16')).toBe('gemv');
+        expect(chooseGemmPath(caps, 8, 16384, 4096, 'f16', true)).toBe('gemv');
         expect(chooseGemmPath(caps, 8, 4096, 16384, 'f16')).toBe('subgroup-matrix');
         expect(tile(5, 4096, 16384)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1'), splits: 4 });
         expect(chooseGemmPath(caps, 4, 4096, 16384, 'f16')).toBe('gemv');
@@ -637,8 +640,10 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
         expect(tile(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_u8', splits: 4 });
         expect(tile(9, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8' });
         expect(tile(33, 12288, 4100)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1' });
+        expect(tile(8, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8' });
         process.env.FAPOOL_DECODE_TILES = 'split:u4';
         expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1' });
+        expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
         expect(decodeTilesMode('nosplit:u8')).toEqual({ split: false, minRows: 9, wide: true });
         expect(decodeTilesMode('split:rows=5:u4')).toEqual({ split: true, minRows: 5, wide: false });
         for (const bad of ['splits', 'split:rows=0', 'split:rows=65', 'split:max=4', 'split:u16', 'u8', 'split:u8:rows=5']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);

@@ -444,7 +444,7 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
   const wide = N >= DECODE_TILE_MIN_N;
   if (!mode.split) {
     if (M <= GEMV_MAX_M || !wide) return null;
-  } else if (M < mode.minRows && !(M >= DECODE_TILE_NARROW_MIN_M && !gated && 4 * N <= K)) {
+  } else if (M < (gated ? mode.minRows : plainTileMinRows(mode, N, K))) {
     return null;
   }
   const base = gated ? (M <= 16 ? 'g16x64_sg1x4_k64_b1' : M <= 32 ? 'g32x64_sg1x4_k64_b1' : 'g64x64_sg2x2_k32_b1')
@@ -464,6 +464,16 @@ export function decodeTileFor(caps: Caps, M: number, N: number, K: number, gated
 export const DECODE_TILE_MIN_N = 8192;
 /** Rows from which a narrow long-K product (N ≤ K / 4: down) leaves the GEMV for a split tile (sweep: 8 rows 0.076 vs 0.086 ms). */
 export const DECODE_TILE_NARROW_MIN_M = 5;
+/**
+ * Rows from which every plain product leaves the GEMV for a 16-byte-staging tile (session 14, 8 rows: qkv 0.0411 vs
+ * 0.0475 ms, o 0.0214 vs 0.0216, LM head 0.1101 vs 0.1120; the gated product stays on the GEMV there: 0.1227 vs 0.1117).
+ */
+export const DECODE_TILE_WIDE_PLAIN_MIN_M = 8;
+
+/** Fewest rows at which a plain product of split mode takes a tile. */
+function plainTileMinRows(mode: DecodeTilesMode, N: number, K: number): number {
+  return Math.min(mode.minRows, 4 * N <= K ? DECODE_TILE_NARROW_MIN_M : Infinity, mode.wide ? DECODE_TILE_WIDE_PLAIN_MIN_M : Infinity);
+}
 
 /** Subgroups a split-K product aims at (session 9 sweep: 64 tiles of 4 subgroups ran best at ×4, 1024). */
 export const SPLITK_TARGET_SUBGROUPS = 1024;
@@ -485,8 +495,13 @@ export function splitKCount(M: number, N: number, K: number, g: Pick<TileGenGeom
 /** How decode rows use the decode tiles (FAPOOL_DECODE_TILES); `wide`: the tiles' 16-byte-staging twins (_u8) where K % BK == 0. */
 export interface DecodeTilesMode { split: boolean; minRows: number; wide: boolean }
 
-/** Whether the decode tiles stage 16 bytes a load (_u8 twins) unless FAPOOL_DECODE_TILES says `:u4` / `:u8`. */
-export const DECODE_TILES_WIDE = false;
+/**
+ * Whether the decode tiles stage 16 bytes a load (their _u8 twins) unless FAPOOL_DECODE_TILES says `:u4` / `:u8`.
+ * Session 14 (H200, seed-4l's products, ms, 8-byte / 16-byte): 64 rows qkv 0.0913 / 0.0715, o 0.0312 / 0.0258,
+ * gate+up 0.1773 / 0.1529, down 0.0923 / 0.0720, LM head 0.1812 / 0.1430; 16 and 32 rows −5 to −20 %; decode step
+ * (4K) b16 2.52 → 2.28, b32 3.87 → 3.63, b64 6.36 → 6.06.
+ */
+export const DECODE_TILES_WIDE = true;
 
 /**
  * FAPOOL_DECODE_TILES: `split` (the default: every product of 9..64 rows on a tile, K split per splitKCount, and a
