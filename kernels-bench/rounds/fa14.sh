@@ -19,11 +19,7 @@ PY
 )
 echo "fastest _w8 entry at 16K: $best"
 source kernels-bench/rounds/seed4l.sh
-ttft() { # name, prompt length, FAPOOL_FA_PREFILL (empty: default)
-  env ${3:+FAPOOL_FA_PREFILL=$3} timeout 60 node dist/kernels-bench/first-bench.js --model $W --dtype f16 --prompt-len $2 --max-new-tokens 16 --warm 3 > "$R/$1.json" 2> "$R/$1.log"
-  echo "$1: rc $? $(python3 -c "import json; d=json.load(open('$R/$1.json')); print('warm', d['warmTtftMs'], 'all', d['ttftMs'])" 2>&1 | tail -1)"
-}
-for n in 4096 32768; do for k in a b; do ttft "def-$n-$k" $n ''; ttft "w8-$n-$k" $n "$best"; done; done
+for n in 4096 32768; do for k in a b; do ttft "def-$n-$k" $n; ttft "w8-$n-$k" $n FAPOOL_FA_PREFILL="$best"; done; done
 dec() { # name, batch
   timeout 60 node dist/kernels-bench/decode-profile.js --model $W --dtype f16 --context 4096 --batch $2 --new-tokens 32 --samples 3 \
     --out "$R/dec-$1.json" > "$R/dec-$1.log" 2>&1

@@ -20,9 +20,5 @@ timeout -k 2 150 node dist/kernels-bench/gemm-sweep.js --parts decode --decode-s
   --copies 3 --samples 6 "${cub[@]}" --out "$R/decode.json" --md "$R/decode.md" 2>&1 | grep -v '^Warning' > "$R/decode.log"
 echo "decode rc=${PIPESTATUS[0]}"; grep -E '^\| decode' "$R/decode.md" | cut -d'|' -f3,4,5,7,8,10 | sed -E 's/ +/ /g'
 source kernels-bench/rounds/seed4l.sh
-ttft() { # name, prompt length, FAPOOL_GEMM_PREFILL (empty: default)
-  env ${3:+FAPOOL_GEMM_PREFILL=$3} timeout 60 node dist/kernels-bench/first-bench.js --model $W --dtype f16 --prompt-len $2 --max-new-tokens 16 --warm 3 > "$R/$1.json" 2> "$R/$1.log"
-  echo "$1: rc $? $(python3 -c "import json; d=json.load(open('$R/$1.json')); print('warm', d['warmTtftMs'], 'all', d['ttftMs'])" 2>&1 | tail -1)"
-}
 w8=tile-gen:t128x128_sg2x2_k32_b1_un8,g128x128_sg2x4_k32_b1_u8
-for n in 4096 32768; do ttft "def-$n-a" $n ''; ttft "u8-$n-a" $n $w8; ttft "def-$n-b" $n ''; ttft "u8-$n-b" $n $w8; done
+for n in 4096 32768; do ttft "def-$n-a" $n; ttft "u8-$n-a" $n FAPOOL_GEMM_PREFILL=$w8; ttft "def-$n-b" $n; ttft "u8-$n-b" $n FAPOOL_GEMM_PREFILL=$w8; done

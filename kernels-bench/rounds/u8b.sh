@@ -30,9 +30,5 @@ PY
 )
 echo "fastest pair: $best"
 source kernels-bench/rounds/seed4l.sh
-ttft() { # name, prompt length, FAPOOL_GEMM_PREFILL (empty: default)
-  env ${3:+FAPOOL_GEMM_PREFILL=$3} timeout 60 node dist/kernels-bench/first-bench.js --model $W --dtype f16 --prompt-len $2 --max-new-tokens 16 --warm 3 > "$R/$1.json" 2> "$R/$1.log"
-  echo "$1: rc $? $(python3 -c "import json; d=json.load(open('$R/$1.json')); print('warm', d['warmTtftMs'], 'all', d['ttftMs'])" 2>&1 | tail -1)"
-}
 g8=tile-gen:t128x128_sg2x2_k32_b1_un,g128x128_sg2x4_k32_b1_u8
-for n in 4096 32768; do for k in a b; do ttft "def-$n-$k" $n ''; ttft "g8-$n-$k" $n $g8; ttft "best-$n-$k" $n "$best"; done; done
+for n in 4096 32768; do for k in a b; do ttft "def-$n-$k" $n; ttft "g8-$n-$k" $n FAPOOL_GEMM_PREFILL=$g8; ttft "best-$n-$k" $n FAPOOL_GEMM_PREFILL="$best"; done; done
