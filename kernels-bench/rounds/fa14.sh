@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Session 14, call 4 (issues 15, 16): the flash-attention prefill's 16-byte K/V loads (_w8 entries) against the
 # default (128_32_8_pf) and its neighbours, 4K / 16K causal; warm TTFT 4K / 32K with the fastest _w8 entry against
-# the default (session 14's GEMM default in both); the decode step at batch 1 and 8 (4K) with session 14's decode
+# the default (session 14's GEMM default in both), and with prefill chunks of 4096 / 8192 rows (default 2048); the decode step at batch 1 and 8 (4K) with session 14's decode
 # tiles (plain 8-row products on the _u8 tiles), PyTorch's CUDA graph beside it. Prediction in kernels-bench/NOTES.md.
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
@@ -20,6 +20,12 @@ PY
 echo "fastest _w8 entry at 16K: $best"
 source kernels-bench/rounds/seed4l.sh
 for n in 4096 32768; do for k in a b; do ttft "def-$n-$k" $n; ttft "w8-$n-$k" $n FAPOOL_FA_PREFILL="$best"; done; done
+# Prefill chunk (default 2048 rows): one chunk for 4K; 4096 / 8192 for 32K (more query blocks per attention launch).
+for k in a b; do
+  TTFT_ARGS="--prefill-chunk 4096" ttft "c4096-4096-$k" 4096
+  TTFT_ARGS="--prefill-chunk 4096" ttft "c4096-32768-$k" 32768
+  TTFT_ARGS="--prefill-chunk 8192" ttft "c8192-32768-$k" 32768
+done
 dec() { # name, batch
   timeout 60 node dist/kernels-bench/decode-profile.js --model $W --dtype f16 --context 4096 --batch $2 --new-tokens 32 --samples 3 \
     --out "$R/dec-$1.json" > "$R/dec-$1.log" 2>&1

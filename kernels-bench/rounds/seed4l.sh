@@ -1,9 +1,10 @@
 # Sourced by the round scripts: W = seed-4l's f16 random weights (seed 0), written once per machine.
 W=/tmp/seed-4l-f16.safetensors
 [ -f $W ] || timeout 150 node run-inference.js --preset seed-4l --init random --seed 0 --model $W --dtype f16 --max-new-tokens 1 --quiet --json > /dev/null
-# Warm TTFT of seed-4l (3 warm requests after the first) into $R/<name>.json: ttft <name> <prompt length> [VAR=value…]
+# Warm TTFT of seed-4l (3 warm requests after the first) into $R/<name>.json: ttft <name> <prompt length> [VAR=value…];
+# TTFT_ARGS: more run-inference options (e.g. --prefill-chunk 8192).
 ttft() {
   local n=$1 len=$2; shift 2
-  env X=1 "$@" timeout 60 node dist/kernels-bench/first-bench.js --model $W --dtype f16 --prompt-len $len --max-new-tokens 16 --warm 3 > "$R/$n.json" 2> "$R/$n.log"
+  env X=1 "$@" timeout 60 node dist/kernels-bench/first-bench.js --model $W --dtype f16 --prompt-len $len --max-new-tokens 16 --warm 3 ${TTFT_ARGS:-} > "$R/$n.json" 2> "$R/$n.log"
   echo "$n: rc $? $(python3 -c "import json; d=json.load(open('$R/$n.json')); print('warm', d['warmTtftMs'], 'all', d['ttftMs'])" 2>&1 | tail -1)"
 }
