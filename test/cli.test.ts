@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { helpText, parseCli, UsageError } from '../src/cli/args.js';
 import { exitCodeOf } from '../src/cli/exit.js';
 import { checkRunFits } from '../src/cli/main.js';
+import { activationWidth, defaultPrefillChunk } from '../src/model/generation.js';
 import { InputError, NonFiniteError } from '../src/gpu/errors.js';
 import { GpuBindingError } from '../src/gpu/select.js';
 import { presetConfig } from '../src/model/config.js';
@@ -179,6 +180,19 @@ describe('sizes against the model and the device', () => {
       .toThrow(/--prompt-len: a KV cache of 4194320 positions .* exceeds/);
     expect(() => checkRunFits(cfg, 'f32', { maxStorageBinding: 2 ** 16, maxBufferSize: 2 ** 16 }, { longest: 400, batch: 1, maxNewTokens: 1, prefillChunk: 2048 }, { batch: '--batch', length: '--prompt-len' }))
       .toThrow(/--prefill-chunk: activations of 400 rows .* \(lower --prefill-chunk\)/);
+  });
+  it('the default prefill chunk: the largest whose widest activation takes at most half a binding', () => {
+    const seed = presetConfig('seed-4l');   // widest activation: the FFN's 16384 columns
+    expect(activationWidth(seed)).toBe(16384);
+    expect(defaultPrefillChunk(seed, 'f16', 2 ** 31 - 4)).toBe(16384);   // the H200: 512 MiB of 2 GiB
+    expect(defaultPrefillChunk(seed, 'f32', 2 ** 31 - 4)).toBe(8192);
+    expect(defaultPrefillChunk(seed, 'f16', 256 * 2 ** 20)).toBe(4096);
+    expect(defaultPrefillChunk(seed, 'f16', 128 * 2 ** 20)).toBe(2048);   // a browser's default binding limit
+    expect(defaultPrefillChunk(seed, 'f16', 2 ** 20)).toBe(2048);          // none fits: checkRunFits says so
+    expect(defaultPrefillChunk(seed, 'f16', 0)).toBe(2048);
+    expect(parseCli([]).prefillChunk).toBeUndefined();
+    expect(parseCli(['--prefill-chunk', '64']).prefillChunk).toBe(64);
+    expect(() => parseCli(['--prefill-chunk', '0'])).toThrow(UsageError);
   });
 });
 

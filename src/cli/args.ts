@@ -32,7 +32,8 @@ export interface CliOptions {
   temperature: number;
   topK: number;
   topP: number;
-  prefillChunk: number;
+  /** Rows per prefill launch; undefined: defaultPrefillChunk for the GPU. */
+  prefillChunk?: number;
   json: boolean;
   /** --json as JSON lines: token events as they come, then the result. */
   stream: boolean;
@@ -72,7 +73,7 @@ const SPEC = {
   temperature: { type: 'string', default: '0', help: 'sampling temperature; 0 = greedy (default)' },
   'top-k': { type: 'string', default: '0', help: 'top-k sampling (0 = off)' },
   'top-p': { type: 'string', default: '1', help: 'nucleus sampling mass (1 = off)' },
-  'prefill-chunk': { type: 'string', default: '2048', help: 'prompt tokens per prefill launch (bounds activation memory)' },
+  'prefill-chunk': { type: 'string', help: 'prompt tokens per prefill launch (bounds activation memory; default: the largest of 16384, 8192, 4096, 2048 whose widest activation takes at most half of the GPU\'s storage-binding limit)' },
   json: { type: 'boolean', default: false, help: 'print one JSON object (tokens, text, metrics) instead of text' },
   stream: { type: 'boolean', default: false, help: 'with --json: JSON lines, one {"type":"token","seq","step","token","text"} per token as it is generated, then the result object' },
   gpu: { type: 'string', default: 'auto', help: 'GPU of this (base) process: a PCI address or nvidia-smi index (needs the Mesa device-select layer on multi-GPU hosts), or auto' },
@@ -318,7 +319,7 @@ export function parseCli(argv: string[]): CliOptions {
     preset, model, config: s('config'), init, force,
     seed: int('seed', s('seed')!, 0, MAX_SEED), prompt: s('prompt'), promptLen: s('prompt-len') === undefined ? undefined : int('prompt-len', s('prompt-len')!, 1), promptLens,
     maxNewTokens: int('max-new-tokens', s('max-new-tokens')!, 1), batch: int('batch', s('batch')!, 1),
-    dtype, temperature, topK, topP, prefillChunk: int('prefill-chunk', s('prefill-chunk')!, 1),
+    dtype, temperature, topK, topP, prefillChunk: s('prefill-chunk') === undefined ? undefined : int('prefill-chunk', s('prefill-chunk')!, 1),
     json: Boolean(values.json), stream: Boolean(values.stream), dumpLogits,
     strategy: strat, pool, cluster, spawn,
     gpu: s('gpu')!, threshold, tiers: s('tiers'), placement: s('placement')!, deadlineMs: int('deadline', s('deadline')!, 1),

@@ -7,7 +7,7 @@ import { applyGpuBinding, checkPciDevice, planGpuBinding } from '../gpu/select.j
 import type { ModelConfig } from '../model/config.js';
 import { checkModelFits, type BindingLimits } from '../model/load-weights.js';
 import { peekModelConfig } from '../model/model-files.js';
-import { qkvRows } from '../model/weights.js';
+import { activationWidth, defaultPrefillChunk } from '../model/generation.js';
 import { createEngine } from '../orchestrator/create-engine.js';
 import type { PlacementReport } from '../orchestrator/engine.js';
 import { PAPER_TIERS, parseTiers } from '../orchestrator/pool/policy.js';
@@ -64,7 +64,7 @@ export function checkRunFits(cfg: ModelConfig, dtype: DType, limits: BindingLimi
       `at most ${Math.floor(limit / (cfg.vocab * 4))} sequences fit`);
   }
   const rows = Math.max(Math.min(r.prefillChunk, r.longest), r.batch);
-  const width = Math.max(cfg.hidden, qkvRows(cfg), cfg.nHeads * cfg.headDim, cfg.ffn);
+  const width = activationWidth(cfg);
   if (over(rows * width * el)) {
     throw new UsageError(`${rows === r.batch ? what.batch : '--prefill-chunk'}: activations of ${rows} rows (${dtype}[${rows}, ${width}], ${mib(rows * width * el)}) exceed ${device}; ` +
       `at most ${Math.floor(limit / (width * el))} rows fit${rows === r.batch ? '' : ' (lower --prefill-chunk)'}`);
@@ -107,7 +107,8 @@ async function preflight(o: CliOptions, warn: (m: string) => void): Promise<Pref
   }
   // A text prompt is tokenized later (its length is checked then); at least one token.
   const longest = o.promptLens ? o.promptLens.reduce((m, n) => Math.max(m, n), 0) : o.promptLen ?? 1;
-  checkRunFits(config, dtype, limits, { longest, batch: o.promptLens?.length ?? o.batch, maxNewTokens: o.maxNewTokens, prefillChunk: o.prefillChunk },
+  const prefillChunk = o.prefillChunk ?? defaultPrefillChunk(config, dtype, Math.min(limits.maxStorageBinding, limits.maxBufferSize));
+  checkRunFits(config, dtype, limits, { longest, batch: o.promptLens?.length ?? o.batch, maxNewTokens: o.maxNewTokens, prefillChunk },
     { batch: o.promptLens ? '--prompt-lens' : '--batch', length: o.promptLens ? '--prompt-lens' : o.promptLen !== undefined ? '--prompt-len' : '--max-new-tokens' });
 
   const hasPool = o.strategy === 'fapool' && (o.pool > 0 || o.cluster !== undefined || o.spawn !== undefined);
@@ -164,7 +165,8 @@ export async function main(argv: string[]): Promise<number> {
     if (base && base.length === 0) throw new UsageError('the prompt is empty');
     const longest = o.promptLens ? o.promptLens.reduce((m, n) => Math.max(m, n), 0) : base ? base.length : o.promptLen!;
     const batch = o.promptLens?.length ?? o.batch;
-    checkRunFits(cfg, engine.dtype, pre.limits, { longest, batch, maxNewTokens: o.maxNewTokens, prefillChunk: o.prefillChunk },
+    const prefillChunk = o.prefillChunk ?? engine.prefillChunk;
+    checkRunFits(cfg, engine.dtype, pre.limits, { longest, batch, maxNewTokens: o.maxNewTokens, prefillChunk },
       { batch: o.promptLens ? '--prompt-lens' : '--batch', length: o.promptLens ? '--prompt-lens' : base ? '--prompt' : '--prompt-len' });
     if (pre.hasPool && engine.report().strategy === 'single device' && longest + o.maxNewTokens - 1 > o.threshold) {
       throw new ClusterError(`a sequence of up to ${longest + o.maxNewTokens - 1} tokens needs the attention pool (--threshold ${o.threshold}), but no pool rank is reachable`);
@@ -176,14 +178,14 @@ export async function main(argv: string[]): Promise<number> {
     // Its summary line ("compile: N pipelines in S s") replaces the old log line.
     const compileBar = new Progress('compile', !o.quiet);
     const compiled = await engine.precompile({
-      promptLengths: prompts.map((p) => p.length), maxNewTokens: o.maxNewTokens, prefillChunk: o.prefillChunk,
+      promptLengths: prompts.map((p) => p.length), maxNewTokens: o.maxNewTokens, prefillChunk,
       onProgress: (d, t) => compileBar.update(d, t, 'pipelines'),
     });
 
     const prefillBar = new Progress('prefill', !o.quiet && total > 256);
     if (!o.json && o.promptLen === undefined && !o.promptLens) out(tok.decode(prompts[0]!));
     const done = await engine.run({
-      prompts, maxNewTokens: o.maxNewTokens, prefillChunk: o.prefillChunk, captureLogits: o.dumpLogits !== undefined,
+      prompts, maxNewTokens: o.maxNewTokens, prefillChunk, captureLogits: o.dumpLogits !== undefined,
       sampling: { temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed },
     }, (e) => {
       if (e.type === 'prefill' && total > 256) prefillBar.update(e.doneTokens, e.totalTokens, 'tok');

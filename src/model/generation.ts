@@ -2,11 +2,12 @@
 // steps for the whole batch until every sequence is done, with the next step's GPU work overlapping the read-back
 // of the previous step's tokens. A strategy (one device, FA Pool, static TP × PP) is a ForwardExecutor: it says
 // how a prefill chunk and a decode step run; this file owns the order, the bookkeeping and the paper's metrics.
-import { InputError } from '../gpu/index.js';
+import { InputError, type DType } from '../gpu/index.js';
 import { NONFINITE_ID, nonFiniteLogits, type SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from './config.js';
 import { ReadPacer } from './read-pacer.js';
 import { NO_POSITION } from './run-state.js';
+import { qkvRows } from './weights.js';
 
 export interface GenerateOptions {
   maxNewTokens: number;
@@ -98,6 +99,28 @@ export interface ForwardExecutor {
 }
 
 /**
+ * Prefill chunks (rows), largest first, that defaultPrefillChunk picks from. Larger chunks give the attention more
+ * query blocks per launch (H200, seed-4l f16, warm TTFT at 32K: 2048 rows 924–988 ms, 8192 880–895, 16384 842–846;
+ * 4K in one chunk of 4096: 56.3 ms against 57.3–58.1 in two; kernels-bench/NOTES.md, session 14).
+ */
+export const PREFILL_CHUNKS: readonly number[] = [16384, 8192, 4096, 2048];
+
+/** Elements a row of a prefill chunk's widest activation (the QKV or FFN output, …). */
+export function activationWidth(cfg: ModelConfig): number {
+  return Math.max(cfg.hidden, qkvRows(cfg), cfg.nHeads * cfg.headDim, cfg.ffn);
+}
+
+/**
+ * The prefill chunk when none is asked for: the largest of PREFILL_CHUNKS whose widest activation takes at most
+ * half of `bindingBytes` (the device's storage-binding limit), else the smallest (which checkRunFits and the
+ * tensor allocation check against the whole limit).
+ */
+export function defaultPrefillChunk(cfg: ModelConfig, dtype: DType, bindingBytes: number): number {
+  const rowBytes = activationWidth(cfg) * (dtype === 'f16' ? 2 : 4);
+  return PREFILL_CHUNKS.find((rows) => rows * rowBytes <= bindingBytes / 2) ?? PREFILL_CHUNKS[PREFILL_CHUNKS.length - 1]!;
+}
+
+/**
  * Check a batch of prompts against the model (non-empty, ids in the vocabulary, within the context) and size
  * its buffers: slots, each slot's KV capacity (its prompt and new tokens, rounded to 16) and prefill chunk.
  */
@@ -116,7 +139,7 @@ export function batchShape(cfg: ModelConfig, prompts: readonly (readonly number[
     B: prompts.length,
     promptLengths: prompts.map((p) => p.length),
     capacities: prompts.map((p) => Math.ceil((p.length + o.maxNewTokens) / 16) * 16),
-    chunk: Math.max(1, Math.min(o.prefillChunk ?? 2048, maxLen)),
+    chunk: Math.max(1, Math.min(o.prefillChunk ?? PREFILL_CHUNKS[PREFILL_CHUNKS.length - 1]!, maxLen)),
   };
 }
 

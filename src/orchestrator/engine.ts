@@ -5,7 +5,7 @@
 import { FapoolError, InputError, describeCaps, type CompileProgress, type DType, type Gpu, type Step } from '../gpu/index.js';
 import type { SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from '../model/config.js';
-import { batchShape, chunkSizes, generate, type ForwardExecutor, type GenerateResult } from '../model/generation.js';
+import { batchShape, chunkSizes, defaultPrefillChunk, generate, type ForwardExecutor, type GenerateResult } from '../model/generation.js';
 import { Generator, type AttentionPlacement, type DecodePart } from '../model/generator.js';
 import type { Tokenizer } from '../model/tokenizer.js';
 import type { Weights } from '../model/weights.js';
@@ -27,7 +27,7 @@ export interface GenerateRequest {
   maxNewTokens: number;
   /** Default: greedy (temperature 0), seed 0. */
   sampling?: Partial<SamplingParams>;
-  /** Prompt rows per prefill launch. */
+  /** Prompt rows per prefill launch (default: Engine.prefillChunk, from the GPU's binding limit). */
   prefillChunk?: number;
   /** Stop a sequence at the tokenizer's end-of-sequence token (default true). */
   stopAtEos?: boolean;
@@ -116,6 +116,12 @@ export class Engine {
   /** The device decodeLaunches() runs on, when the engine has such a program. */
   get gpu(): Gpu | undefined { return this.parts.gpu; }
 
+  /** The prefill chunk of a request that names none: defaultPrefillChunk for the base device's binding limit. */
+  get prefillChunk(): number {
+    const caps = this.parts.gpu?.caps;
+    return defaultPrefillChunk(this.parts.config, this.parts.dtype, caps ? Math.min(caps.maxStorageBinding, caps.maxBufferSize) : 0);
+  }
+
   /**
    * Compile now what a generation of this shape will launch (prefill chunks of its prompt lengths, the decode
    * step), so that its first request pays no pipeline creation. The pipelines are created concurrently; progress
@@ -129,7 +135,7 @@ export class Engine {
     const ex = this.parts.executor;
     return this.compiling(async () => {
       if (!ex.precompile) return;
-      const shape = batchShape(this.parts.config, o.promptLengths.map((n) => new Array<number>(n).fill(0)), o);
+      const shape = batchShape(this.parts.config, o.promptLengths.map((n) => new Array<number>(n).fill(0)), { ...o, prefillChunk: o.prefillChunk ?? this.prefillChunk });
       await ex.precompile(shape, { ...GREEDY, ...o.sampling }, chunkSizes(shape.promptLengths, shape.chunk));
     }, o.onProgress);
   }
@@ -169,7 +175,7 @@ export class Engine {
       maxNewTokens: req.maxNewTokens,
       sampling: { ...GREEDY, ...req.sampling },
       eosId: req.stopAtEos === false ? undefined : tok.eosId,
-      prefillChunk: req.prefillChunk,
+      prefillChunk: req.prefillChunk ?? this.prefillChunk,
       captureLogits: req.captureLogits,
       onPrefill: (doneTokens, totalTokens) => events.push({ type: 'prefill', doneTokens, totalTokens }),
       onToken: (seq, token, step) => events.push({ type: 'token', seq, token, step, text: decoders[seq]!.push(token) }),
