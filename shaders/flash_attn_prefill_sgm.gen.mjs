@@ -16,8 +16,6 @@ import { fileURLToPath } from 'node:url';
  * il — the BC/16 score blocks accumulate interleaved (independent product chains; else one block after the other);
  * db — K/V (and P over K) double-buffered by tile parity: the next tile stages into the other buffer, so the
  *      barrier at the end of each tile goes (3 barriers a tile instead of 4);
- * w8 — K/V read 16 bytes a load (vec4<u32> views kCache8 / vCache8: half the loads and half their robustness
- *      clamps; each word bitcast to two halves before the scalar workgroup stores); not with vt;
  * x — an ablation for timing only (wrong results, never a default or a test entry): the tile loop leaves one
  *      stage out — sm: the softmax (no S reads, no P writes); s: the S = Q·Kᵀ products and S stores; pv: the
  *      O += P·V products; ld: the K/V loads and staging in the loop (the first tile's prefetch stays: it keeps the
@@ -30,7 +28,7 @@ import { fileURLToPath } from 'node:url';
  * tile loop — above the staging of K/V/P they must read — which made every tensor-core prefill wrong
  * (kernels-bench/notes/attn.md, session 3). Loop-variant offsets cannot be hoisted.
  */
-const C = (D, BC, SG, o = {}) => ({ D, BC, SG, pf: false, qs: false, vt: false, il: false, db: false, w8: false, x: '', dbg: false, ...o });
+const C = (D, BC, SG, o = {}) => ({ D, BC, SG, pf: false, qs: false, vt: false, il: false, db: false, x: '', dbg: false, ...o });
 // (A switch sb — the scratch as 16×16 blocks of stride 16 — was wrong on the H200 even with loop-variant offsets,
 // right in emulation; unexplained, removed in session 3.)
 export const CONFIGS = [
@@ -42,11 +40,9 @@ export const CONFIGS = [
   C(64, 64, 4), C(64, 64, 4, { pf: true }), C(64, 32, 4, { pf: true }), C(64, 32, 8, { pf: true }), C(64, 16, 4, { qs: true, vt: true }),
   ...['sm', 's', 'pv', 'ld', 'bar'].map((x) => C(128, 32, 8, { pf: true, x })),
   C(128, 32, 4, { dbg: true }),
-  C(128, 32, 8, { pf: true, w8: true }), C(128, 32, 4, { pf: true, w8: true }), C(128, 32, 8, { w8: true }), C(128, 32, 4, { pf: true, il: true, db: true, w8: true }),
-  C(64, 32, 4, { pf: true, w8: true }),
 ];
 
-export const configName = (c) => `${c.D}_${c.BC}_${c.SG}${c.pf ? '_pf' : ''}${c.qs ? '_qs' : ''}${c.vt ? '_vt' : ''}${c.il ? '_il' : ''}${c.db ? '_db' : ''}${c.w8 ? '_w8' : ''}${c.x ? `_x${c.x}` : ''}${c.dbg ? '_dbg' : ''}`;
+export const configName = (c) => `${c.D}_${c.BC}_${c.SG}${c.pf ? '_pf' : ''}${c.qs ? '_qs' : ''}${c.vt ? '_vt' : ''}${c.il ? '_il' : ''}${c.db ? '_db' : ''}${c.x ? `_x${c.x}` : ''}${c.dbg ? '_dbg' : ''}`;
 
 /** Workgroup-memory layout of a config (mirrored by sgmPrefillStorageBytes in src/kernels/attention.ts). */
 export function layout(c) {
@@ -110,8 +106,6 @@ const LN2 = 0.6931471805599453;
 @group(0) @binding(4) var<uniform> p: Params;
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dbg: array<f32>;   // the _dbg entries only
-@group(0) @binding(7) var<storage, read> kCache8: array<vec4<u32>>;   // the _w8 entries: K and V, 8 halves a load
-@group(0) @binding(8) var<storage, read> vCache8: array<vec4<u32>>;
 
 fn neg_inf() -> f32 {
   let bits = 0xff800000u; // a let, not a const: -inf may not appear in constant evaluation
@@ -137,9 +131,6 @@ function gen(cfg, emu) {
   const L = layout(cfg);
   const X = configName(cfg);
   const WG = 32 * SG, D4 = D / 4, ND = D / 16, NB = BC / 16, HALF = BC / 2;
-  if (cfg.w8 && cfg.vt) throw new Error(`${configName(cfg)}: w8 stages V row-major only`);
-  // K/V staging: DC chunks of CW halves a key row, each one load of type KT from kc / vc.
-  const CW = cfg.w8 ? 8 : 4, DC = D / CW, KT = cfg.w8 ? 'vec4<u32>' : 'T4', kc = cfg.w8 ? 'kCache8' : 'kCache', vc = cfg.w8 ? 'vCache8' : 'vCache';
   const sh = `sh_${X}`, ss = `ss_${X}`;
   // Region bases in the one workgroup f16 array: K, V, Q (qs: its own; else staged where K and V go), P.
   const RBASE = { k: 0, v: L.vOff, q: cfg.qs ? L.qOff : 0, p: L.pOff };
@@ -177,10 +168,7 @@ function gen(cfg, emu) {
   const stage4 = (dst, src) => `${sh}[${dst}] = ${src}.x; ${sh}[${dst} + 1u] = ${src}.y; ${sh}[${dst} + 2u] = ${src}.z; ${sh}[${dst} + 3u] = ${src}.w;`;
   // Stage K row c, columns 4·d4.. (and V: the same, or transposed).
   const vb = `${B('v') ? `${B('v')}u + ` : ''}${cfg.db ? 'kb + ' : ''}`;
-  // w8: a vec4<u32> load holds 8 halves, two a word.
-  const stage8 = (dst, src) => ['x', 'y', 'z', 'w'].map((w, i) => `{ let h2 = bitcast<vec2<f16>>(${src}.${w}); ${sh}[${dst} + ${2 * i}u] = h2.x; ${sh}[${dst} + ${2 * i + 1}u] = h2.y; }`).join(' ');
-  const stageKV = cfg.w8 ? (c, d8, kv, vv) => `${stage8(`${c} * ${L.LK}u + ${d8} * 8u${KB}`, kv)}
-${stage8(`${vb}${c} * ${L.LK}u + ${d8} * 8u`, vv)}` : (c, d4, kv, vv) => `${stage4(`${c} * ${L.LK}u + ${d4} * 4u${KB}`, kv)}
+  const stageKV = (c, d4, kv, vv) => `${stage4(`${c} * ${L.LK}u + ${d4} * 4u${KB}`, kv)}
 ${cfg.vt ? `${sh}[${vb}(${d4} * 4u) * ${L.LV}u + ${c}] = ${vv}.x; ${sh}[${vb}(${d4} * 4u + 1u) * ${L.LV}u + ${c}] = ${vv}.y; ${sh}[${vb}(${d4} * 4u + 2u) * ${L.LV}u + ${c}] = ${vv}.z; ${sh}[${vb}(${d4} * 4u + 3u) * ${L.LV}u + ${c}] = ${vv}.w;`
     : stage4(`${vb}${c} * ${L.LK}u + ${d4} * 4u`, vv)}`;
 
@@ -302,37 +290,37 @@ ${emu ? `      for (var k = 0u; k < ${ND}u; k++) { emu_ld_${X}(k, qo + k * 16u, 
   const oInit = emu ? `  for (var n = 0u; n < ${ND}u; n++) { emu_zero_${X}(${ND}u + n); }`
     : range(ND).map((n) => `  ${declA(`o${n}`)}`).join('\n');
   // Register prefetch (pf): invocation tid owns elements tid + u·WG of the tile (NPT of them).
-  const NPT = (BC * DC) / WG;
-  if (cfg.pf && !Number.isInteger(NPT)) throw new Error(`prefetch needs WG | BC·D/${CW} (${X})`);
+  const NPT = (BC * D4) / WG;
+  if (cfg.pf && !Number.isInteger(NPT)) throw new Error(`prefetch needs WG | BC·D/4 (${X})`);
   const pfLoad = (j) => range(NPT).map((u) => `    {
-      let c = (tid + ${u * WG}u) / ${DC}u;
-      let d4 = (tid + ${u * WG}u) % ${DC}u;
-      pk${u} = ${KT}(); pv${u} = ${KT}();
-      if (${j} + c < kvEnd) { let g = (kvRow0 + ${j} + c) * ${DC}u + d4; pk${u} = ${kc}[g]; pv${u} = ${vc}[g]; }
+      let c = (tid + ${u * WG}u) / ${D4}u;
+      let d4 = (tid + ${u * WG}u) % ${D4}u;
+      pk${u} = T4(); pv${u} = T4();
+      if (${j} + c < kvEnd) { let g = (kvRow0 + ${j} + c) * ${D4}u + d4; pk${u} = kCache[g]; pv${u} = vCache[g]; }
     }`).join('\n');
   const stageTile = cfg.x === 'ld' ? '    // (ablation: no K/V loads or staging)\n    workgroupBarrier();\n' : cfg.pf ? `${range(NPT).map((u) => `    {
-      let c = (tid + ${u * WG}u) / ${DC}u;
-      let d4 = (tid + ${u * WG}u) % ${DC}u;
+      let c = (tid + ${u * WG}u) / ${D4}u;
+      let d4 = (tid + ${u * WG}u) % ${D4}u;
 ${ind(stageKV('c', 'd4', `pk${u}`, `pv${u}`), 6)}
     }`).join('\n')}
     workgroupBarrier();
     // Next tile's K/V into registers while this one is computed.
 ${pfLoad(`j0 + ${BC}u`)}
-` : `    for (var i = tid; i < ${BC * DC}u; i += ${WG}u) {
-      let c = i / ${DC}u;
-      let d4 = i % ${DC}u;
-      var kv = ${KT}();
-      var vv = ${KT}();
+` : `    for (var i = tid; i < ${BC * D4}u; i += ${WG}u) {
+      let c = i / ${D4}u;
+      let d4 = i % ${D4}u;
+      var kv = T4();
+      var vv = T4();
       if (j0 + c < kvEnd) {
-        let g = (kvRow0 + j0 + c) * ${DC}u + d4;
-        kv = ${kc}[g];
-        vv = ${vc}[g];
+        let g = (kvRow0 + j0 + c) * ${D4}u + d4;
+        kv = kCache[g];
+        vv = vCache[g];
       }
 ${ind(stageKV('c', 'd4', 'kv', 'vv'), 6)}
     }
     workgroupBarrier();
 `;
-  const prologue = cfg.pf ? `${range(NPT).map((u) => `  var pk${u} = ${KT}();\n  var pv${u} = ${KT}();`).join('\n')}
+  const prologue = cfg.pf ? `${range(NPT).map((u) => `  var pk${u} = T4();\n  var pv${u} = T4();`).join('\n')}
 ${pfLoad('0u').replace(/^    /gm, '  ')}
 ` : '';
   const body = `  let h = wid.y;

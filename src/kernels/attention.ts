@@ -106,8 +106,6 @@ export interface SgmPrefillConfig {
   interleaved?: boolean;
   /** K/V double-buffered by tile parity (one barrier a tile fewer). */
   doubleBuffer?: boolean;
-  /** K/V read 16 bytes a load (vec4<u32> views of the caches: half the loads and their robustness clamps). */
-  wideLoads?: boolean;
   /** Timing ablation (entries …_x<stage>, wrong results): the tile loop leaves out sm, s, pv, ld or bar (see the generator). */
   ablation?: string;
   /** Device debugging (entry 128_32_4_dbg): dump the intermediate values of rows 0.. of head 0 into PrefillArgs.debugOut. */
@@ -117,10 +115,10 @@ export interface SgmPrefillConfig {
 }
 
 /** A generated entry (shaders/flash_attn_prefill_sgm.gen.mjs CONFIGS). */
-export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; il: boolean; db: boolean; w8: boolean; x: string; dbg: boolean }
+export interface SgmPrefillEntry { d: number; bc: number; sg: number; pf: boolean; qs: boolean; vt: boolean; il: boolean; db: boolean; x: string; dbg: boolean }
 
 const E = (d: number, bc: number, sg: number, o: Partial<SgmPrefillEntry> = {}): SgmPrefillEntry =>
-  ({ d, bc, sg, pf: false, qs: false, vt: false, il: false, db: false, w8: false, x: '', dbg: false, ...o });
+  ({ d, bc, sg, pf: false, qs: false, vt: false, il: false, db: false, x: '', dbg: false, ...o });
 
 /** The generated entries, in the generator's order. */
 export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
@@ -132,20 +130,18 @@ export const SGM_PREFILL_CONFIGS: readonly SgmPrefillEntry[] = [
   E(64, 64, 4), E(64, 64, 4, { pf: true }), E(64, 32, 4, { pf: true }), E(64, 32, 8, { pf: true }), E(64, 16, 4, { qs: true, vt: true }),
   ...['sm', 's', 'pv', 'ld', 'bar'].map((x) => E(128, 32, 8, { pf: true, x })),
   E(128, 32, 4, { dbg: true }),
-  E(128, 32, 8, { pf: true, w8: true }), E(128, 32, 4, { pf: true, w8: true }), E(128, 32, 8, { w8: true }), E(128, 32, 4, { pf: true, il: true, db: true, w8: true }),
-  E(64, 32, 4, { pf: true, w8: true }),
 ];
 
 export const sgmEntryName = (e: SgmPrefillEntry): string =>
-  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.il ? '_il' : ''}${e.db ? '_db' : ''}${e.w8 ? '_w8' : ''}${e.x ? `_x${e.x}` : ''}${e.dbg ? '_dbg' : ''}`;
+  `${e.d}_${e.bc}_${e.sg}${e.pf ? '_pf' : ''}${e.qs ? '_qs' : ''}${e.vt ? '_vt' : ''}${e.il ? '_il' : ''}${e.db ? '_db' : ''}${e.x ? `_x${e.x}` : ''}${e.dbg ? '_dbg' : ''}`;
 
 function entryOf(d: number, c: SgmPrefillConfig): SgmPrefillEntry {
-  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, il: c.interleaved ?? false, db: c.doubleBuffer ?? false, w8: c.wideLoads ?? false, x: c.ablation ?? '', dbg: c.debug ?? false };
+  return { d, bc: c.bc, sg: c.subgroups, pf: c.prefetch ?? false, qs: c.qShared ?? false, vt: c.vTransposed ?? false, il: c.interleaved ?? false, db: c.doubleBuffer ?? false, x: c.ablation ?? '', dbg: c.debug ?? false };
 }
 
 /** The config of a generated entry (sweeps and tests enumerate SGM_PREFILL_CONFIGS). */
 export function sgmConfigOf(e: SgmPrefillEntry, extra: Partial<SgmPrefillConfig> = {}): SgmPrefillConfig {
-  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, interleaved: e.il, doubleBuffer: e.db, wideLoads: e.w8, ablation: e.x || undefined, debug: e.dbg, ...extra };
+  return { bc: e.bc, subgroups: e.sg, prefetch: e.pf, qShared: e.qs, vTransposed: e.vt, interleaved: e.il, doubleBuffer: e.db, ablation: e.x || undefined, debug: e.dbg, ...extra };
 }
 
 /** Workgroup memory of a generated entry in bytes (mirrors layout() in the generator); +1 KiB for the emulation's exchange array. */
@@ -302,8 +298,7 @@ export function flashPrefill(gpu: Gpu, a: PrefillArgs): Dispatch {
     qPos0: a.qPos0, kvBase: a.kvBase, kvLen: a.kvLen, causal: a.causal === false ? 0 : 1,
     scale: defaultScale(s.d, a.scale, k),
   };
-  const bind: Record<string, Tensor> = { q: a.q, out: a.out };
-  const caches = { kCache: a.kCache, vCache: a.vCache };
+  const bind: Record<string, Tensor> = { q: a.q, kCache: a.kCache, vCache: a.vCache, out: a.out };
   if (a.lse) bind.lse = a.lse;
   const path = a.path ?? (a.tiles ? 'tiled' : a.sgm ? 'subgroup-matrix' : choosePrefillPath(gpu.caps, s.dtype, s.d));
   if (path === 'subgroup-matrix') {
@@ -319,8 +314,6 @@ export function flashPrefill(gpu: Gpu, a: PrefillArgs): Dispatch {
     if (!Number.isFinite(th) || th < 0 || th > 12) throw new ShapeError(`${k}: lazyThreshold ${th} must be in [0, 12] (P ≤ 2^threshold must stay f16)`);
     const cfg: SgmPrefillCfg = { entry: sgmEntryName(entryOf(s.d, c)), th, lse: a.lse !== undefined };
     const prog = gpu.program(c.emulate ? sgmPrefillEmuProgram : sgmPrefillProgram, cfg);
-    // The _w8 entries read the same caches through their 16-byte views.
-    Object.assign(bind, c.wideLoads ? { kCache8: a.kCache, vCache8: a.vCache } : caches);
     if (c.debug) {
       if (!a.debugOut) throw new ShapeError(`${k}: sgm.debug needs debugOut`);
       bind.dbg = a.debugOut;
@@ -339,7 +332,7 @@ export function flashPrefill(gpu: Gpu, a: PrefillArgs): Dispatch {
   const d4 = s.d / 4;
   if (tiles.br / tr > MAX_RM || tiles.bc / tc > MAX_CN || ceilDiv(d4, tc) > MAX_DN) throw new Error(`${k}: internal tile bounds`);
   const prog = gpu.program(prefillProgram, { dtype: s.dtype, d4, br: tiles.br, bc: tiles.bc, tr, tc, lse: a.lse !== undefined });
-  return gpu.dispatch(prog, { bind: { ...bind, ...caches }, uniforms, workgroups: [ceilDiv(T, tiles.br), s.nHeads] });
+  return gpu.dispatch(prog, { bind, uniforms, workgroups: [ceilDiv(T, tiles.br), s.nHeads] });
 }
 
 // ---- decode -----------------------------------------------------------------------------------------
