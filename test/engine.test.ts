@@ -4,7 +4,7 @@
 // the bounded queue and bad requests behave.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, InputError, QueueFullError, type CompletionEvent, type Engine } from '../src/index.js';
-import type { ForwardExecutor } from '../src/model/generation.js';
+import { defaultPrefillChunk, PREFILL_CHUNKS, type ForwardExecutor } from '../src/model/generation.js';
 
 let single: Engine, pooled: Engine;
 const PROMPTS = ['Hello there', 'The attention pool takes the long sequences', 'A', 'Once upon a time in a land far away, a'];
@@ -41,6 +41,15 @@ describe('engine.generate', () => {
     expect(d.result.tokens).toEqual(seen);
     expect(d.texts).toHaveLength(2);
     expect(d.result.tpotMs).toBeGreaterThan(0);
+  });
+});
+
+describe('engine.prefillChunk', () => {
+  it('one device: the largest chunk its binding limit allows; with an attention pool the smallest', () => {
+    const caps = single.gpu!.caps;
+    expect(single.prefillChunk).toBe(defaultPrefillChunk(single.config, single.dtype, Math.min(caps.maxStorageBinding, caps.maxBufferSize)));
+    expect(single.prefillChunk).toBeGreaterThan(PREFILL_CHUNKS[PREFILL_CHUNKS.length - 1]!);   // tiny's activations are small
+    expect(pooled.prefillChunk).toBe(PREFILL_CHUNKS[PREFILL_CHUNKS.length - 1]);
   });
 });
 

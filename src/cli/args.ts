@@ -73,7 +73,7 @@ const SPEC = {
   temperature: { type: 'string', default: '0', help: 'sampling temperature; 0 = greedy (default)' },
   'top-k': { type: 'string', default: '0', help: 'top-k sampling (0 = off)' },
   'top-p': { type: 'string', default: '1', help: 'nucleus sampling mass (1 = off)' },
-  'prefill-chunk': { type: 'string', help: 'prompt tokens per prefill launch (bounds activation memory; default: the largest of 16384, 8192, 4096, 2048 whose widest activation takes at most half of the GPU\'s storage-binding limit)' },
+  'prefill-chunk': { type: 'string', help: 'prompt tokens per prefill launch (bounds activation memory; default on one GPU: the largest of 16384, 8192, 4096, 2048 whose widest activation takes at most half of its storage-binding limit; with an attention pool or the static baseline: 2048)' },
   json: { type: 'boolean', default: false, help: 'print one JSON object (tokens, text, metrics) instead of text' },
   stream: { type: 'boolean', default: false, help: 'with --json: JSON lines, one {"type":"token","seq","step","token","text"} per token as it is generated, then the result object' },
   gpu: { type: 'string', default: 'auto', help: 'GPU of this (base) process: a PCI address or nvidia-smi index (needs the Mesa device-select layer on multi-GPU hosts), or auto' },

@@ -5,7 +5,7 @@
 import { FapoolError, InputError, describeCaps, type CompileProgress, type DType, type Gpu, type Step } from '../gpu/index.js';
 import type { SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from '../model/config.js';
-import { batchShape, chunkSizes, defaultPrefillChunk, generate, type ForwardExecutor, type GenerateResult } from '../model/generation.js';
+import { batchShape, chunkSizes, defaultPrefillChunk, generate, PREFILL_CHUNKS, type ForwardExecutor, type GenerateResult } from '../model/generation.js';
 import { Generator, type AttentionPlacement, type DecodePart } from '../model/generator.js';
 import type { Tokenizer } from '../model/tokenizer.js';
 import type { Weights } from '../model/weights.js';
@@ -58,6 +58,8 @@ export interface EngineParts {
   gpu?: Gpu;
   /** Continuous batching of submitted requests: slots, context per slot, prefill chunk. */
   schedule?: SchedulerOptions;
+  /** The prefill chunk of a request that names none (default: the smallest of PREFILL_CHUNKS). */
+  prefillChunk?: number;
   dispose(): Promise<void>;
 }
 
@@ -116,11 +118,8 @@ export class Engine {
   /** The device decodeLaunches() runs on, when the engine has such a program. */
   get gpu(): Gpu | undefined { return this.parts.gpu; }
 
-  /** The prefill chunk of a request that names none: defaultPrefillChunk for the base device's binding limit. */
-  get prefillChunk(): number {
-    const caps = this.parts.gpu?.caps;
-    return defaultPrefillChunk(this.parts.config, this.parts.dtype, caps ? Math.min(caps.maxStorageBinding, caps.maxBufferSize) : 0);
-  }
+  /** The prefill chunk of a request that names none. */
+  get prefillChunk(): number { return this.parts.prefillChunk ?? PREFILL_CHUNKS[PREFILL_CHUNKS.length - 1]!; }
 
   /**
    * Compile now what a generation of this shape will launch (prefill chunks of its prompt lengths, the decode
@@ -345,6 +344,10 @@ export function localEngine(o: {
     prefillParts: (tokens, p0) => gen.prefillParts(tokens, p0),
     gpu: o.gpu,
     schedule: o.schedule,
+    // One device holding the whole model: chunks as large as its binding limit allows (TTFT). With an attention
+    // pool the smallest: the base's activations and KV hand-off staging grow with the chunk, and the pool is there
+    // to keep the base's memory small.
+    prefillChunk: o.placement ? undefined : defaultPrefillChunk(o.config, o.dtype, Math.min(o.gpu.caps.maxStorageBinding, o.gpu.caps.maxBufferSize)),
     dispose: async () => { gen.dispose(); await o.dispose?.(); },
   });
 }
