@@ -35,7 +35,7 @@ function checkOptions(o: CliOptions, args: string[]): void {
   const at = JSON.stringify(args);
   expect(Object.hasOwn(PRESETS, o.preset), at).toBe(true);
   expect(u(o.seed, 0, 0xffffffff), at).toBe(true);
-  expect(u(o.maxNewTokens, 1) && u(o.batch, 1) && u(o.prefillChunk, 1) && u(o.topK, 0) && u(o.pool, 0, 64) && u(o.threshold, 1) && u(o.deadlineMs, 1), at).toBe(true);
+  expect(u(o.maxNewTokens, 1) && u(o.batch, 1) && (o.prefillChunk === undefined || u(o.prefillChunk, 1)) && u(o.topK, 0) && u(o.pool, 0, 64) && u(o.threshold, 1) && u(o.deadlineMs, 1), at).toBe(true);
   expect(o.topP > 0 && o.topP <= 1 && o.temperature >= 0 && o.temperature <= 100, at).toBe(true);
   if (o.promptLen !== undefined) expect(u(o.promptLen, 1), at).toBe(true);
   for (const n of o.promptLens ?? []) expect(u(n, 1), at).toBe(true);
