@@ -78,7 +78,7 @@ type Done = Extract<GenerationEvent, { type: 'done' }>;
  * A configuration's measured runs: a warm-up, then `repeat` generations of the batch on the same engine; the one
  * with the median decode time is returned whole, every run's decode time beside it.
  */
-async function run(opts: EngineOptions, prompts: number[][], newTokens: number, cumulative: boolean, repeat: number):
+async function run(opts: EngineOptions, prompts: number[][], newTokens: number, cumulative: boolean, repeat: number, prefillChunk: number):
   Promise<{ done: Done; split: Record<string, number>; warmupMs: number; layers: number; decodeMsRuns: number[] }> {
   const engine = await createEngine(opts);
   try {
@@ -92,7 +92,7 @@ async function run(opts: EngineOptions, prompts: number[][], newTokens: number, 
       const before = cumulative ? { ...(engine.report().split ?? {}) } : {};
       // The pool's GPU memory while the batch decodes (read once, at the second step: its shards are freed at the end).
       let poolGpuBytes: number | undefined;
-      const done = await engine.run({ prompts, maxNewTokens: newTokens, stopAtEos: false }, (e) => {
+      const done = await engine.run({ prompts, maxNewTokens: newTokens, prefillChunk, stopAtEos: false }, (e) => {
         if (e.type === 'token' && e.seq === 0 && e.step === 1) poolGpuBytes = engine.report().split?.poolGpuBytes;
       });
       const split = Object.fromEntries(Object.entries(done.placement.split ?? {}).map(([k, x]) => [k, x - (before[k] ?? 0)]));
@@ -127,7 +127,9 @@ async function main(): Promise<void> {
       'tie-checks': { type: 'string', default: '4' }, repeat: { type: 'string', default: '1' },
     },
   });
-  const newTokens = Number(v['new-tokens']), scale = Number(v.scale), repeat = Number(v.repeat);
+  // One prefill chunk for every configuration (engines of different strategies default to different ones).
+  const newTokens = Number(v['new-tokens']), scale = Number(v.scale), repeat = Number(v.repeat), chunk = Number(v['prefill-chunk']);
+  if (!Number.isInteger(chunk) || chunk < 1) throw new Error(`--prefill-chunk must be a positive integer, got ${v['prefill-chunk']}`);
   if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat must be a positive integer, got ${v.repeat}`);
   const base: EngineOptions = {
     model: v.model, preset: v.preset, init: v.model ? undefined : 'random', dtype: v.dtype as 'f32' | 'f16',
@@ -164,7 +166,7 @@ async function main(): Promise<void> {
     for (const config of String(v.configs).split(',')) {
       const { opts, label } = configOf(config);
       try {
-        const { done, split, warmupMs, layers, decodeMsRuns } = await run(opts, prompts, newTokens, !config.startsWith('static'), repeat);
+        const { done, split, warmupMs, layers, decodeMsRuns } = await run(opts, prompts, newTokens, !config.startsWith('static'), repeat, chunk);
         const r = done.result;
         const steps = Math.max(1, r.outputTokens / prompts.length - 1);
         const stepMsRuns = decodeMsRuns.map((ms) => ms / steps);

@@ -21,12 +21,12 @@ async function main(): Promise<void> {
     options: {
       model: { type: 'string' }, preset: { type: 'string', default: 'seed-4l' }, init: { type: 'string' },
       dtype: { type: 'string', default: 'f16' }, 'prompt-len': { type: 'string', default: '4096' },
-      chunk: { type: 'string', default: '2048' }, samples: { type: 'string', default: '5' },
+      chunk: { type: 'string' }, samples: { type: 'string', default: '5' },
       'target-ms': { type: 'string', default: '20' }, out: { type: 'string' },
     },
   });
-  const L = Number(v['prompt-len']), chunk = Number(v.chunk), samples = Number(v.samples), targetMs = Number(v['target-ms']);
-  for (const [k, x] of [['prompt-len', L], ['chunk', chunk], ['samples', samples], ['target-ms', targetMs]] as const) {
+  const L = Number(v['prompt-len']), samples = Number(v.samples), targetMs = Number(v['target-ms']);
+  for (const [k, x] of [['prompt-len', L], ['chunk', Number(v.chunk ?? 1)], ['samples', samples], ['target-ms', targetMs]] as const) {
     if (!Number.isInteger(x) || x < 1) throw new Error(`--${k} must be a positive integer, got ${x}`);
   }
   const init = (v.init ?? (v.model ? undefined : 'random')) as 'random' | undefined;
@@ -35,6 +35,7 @@ async function main(): Promise<void> {
     const gpu = engine.gpu;
     if (!gpu) throw new Error('this engine has no single-device program to profile');
     const cfg = engine.config;
+    const chunk = v.chunk === undefined ? engine.prefillChunk : Number(v.chunk);   // default: what run-inference uses
     const prompt = syntheticPrompt(L, cfg.vocab, 7);
     const run = () => engine.run({ prompts: [prompt], maxNewTokens: 2, stopAtEos: false, prefillChunk: chunk });
     await run(); // warm-up: compiles the chunk shapes' pipelines

@@ -183,13 +183,15 @@ describe('sizes against the model and the device', () => {
   });
   it('the default prefill chunk: the largest whose widest activation takes at most half a binding', () => {
     const seed = presetConfig('seed-4l');   // widest activation: the FFN's 16384 columns
+    const lim = (binding: number) => ({ maxStorageBinding: binding, maxBufferSize: 2 ** 40 });
+    expect(defaultPrefillChunk(seed, 'f16', { maxStorageBinding: 2 ** 31 - 4, maxBufferSize: 256 * 2 ** 20 })).toBe(4096);   // the buffer limit binds too
     expect(activationWidth(seed)).toBe(16384);
-    expect(defaultPrefillChunk(seed, 'f16', 2 ** 31 - 4)).toBe(16384);   // the H200: 512 MiB of 2 GiB
-    expect(defaultPrefillChunk(seed, 'f32', 2 ** 31 - 4)).toBe(8192);
-    expect(defaultPrefillChunk(seed, 'f16', 256 * 2 ** 20)).toBe(4096);
-    expect(defaultPrefillChunk(seed, 'f16', 128 * 2 ** 20)).toBe(2048);   // a browser's default binding limit
-    expect(defaultPrefillChunk(seed, 'f16', 2 ** 20)).toBe(2048);          // none fits: checkRunFits says so
-    expect(defaultPrefillChunk(seed, 'f16', 0)).toBe(2048);
+    expect(defaultPrefillChunk(seed, 'f16', lim(2 ** 31 - 4))).toBe(16384);   // the H200: 512 MiB of 2 GiB
+    expect(defaultPrefillChunk(seed, 'f32', lim(2 ** 31 - 4))).toBe(8192);
+    expect(defaultPrefillChunk(seed, 'f16', lim(256 * 2 ** 20))).toBe(4096);
+    expect(defaultPrefillChunk(seed, 'f16', lim(128 * 2 ** 20))).toBe(2048);   // a browser's default binding limit
+    expect(defaultPrefillChunk(seed, 'f16', lim(2 ** 20))).toBe(2048);          // none fits: checkRunFits says so
+    expect(defaultPrefillChunk(seed, 'f16', lim(0))).toBe(2048);
     expect(parseCli([]).prefillChunk).toBeUndefined();
     expect(parseCli(['--prefill-chunk', '64']).prefillChunk).toBe(64);
     expect(() => parseCli(['--prefill-chunk', '0'])).toThrow(UsageError);

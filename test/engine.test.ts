@@ -4,7 +4,7 @@
 // the bounded queue and bad requests behave.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, InputError, QueueFullError, type CompletionEvent, type Engine } from '../src/index.js';
-import { defaultPrefillChunk, PREFILL_CHUNKS, type ForwardExecutor } from '../src/model/generation.js';
+import { defaultPrefillChunk, PREFILL_CHUNK_MIN, type ForwardExecutor } from '../src/model/generation.js';
 
 let single: Engine, pooled: Engine;
 const PROMPTS = ['Hello there', 'The attention pool takes the long sequences', 'A', 'Once upon a time in a land far away, a'];
@@ -46,10 +46,28 @@ describe('engine.generate', () => {
 
 describe('engine.prefillChunk', () => {
   it('one device: the largest chunk its binding limit allows; with an attention pool the smallest', () => {
-    const caps = single.gpu!.caps;
-    expect(single.prefillChunk).toBe(defaultPrefillChunk(single.config, single.dtype, Math.min(caps.maxStorageBinding, caps.maxBufferSize)));
-    expect(single.prefillChunk).toBeGreaterThan(PREFILL_CHUNKS[PREFILL_CHUNKS.length - 1]!);   // tiny's activations are small
-    expect(pooled.prefillChunk).toBe(PREFILL_CHUNKS[PREFILL_CHUNKS.length - 1]);
+    expect(single.prefillChunk).toBe(defaultPrefillChunk(single.config, single.dtype, single.gpu!.caps));
+    expect(single.prefillChunk).toBeGreaterThan(PREFILL_CHUNK_MIN);   // tiny's activations are small
+    expect(pooled.prefillChunk).toBe(PREFILL_CHUNK_MIN);
+  });
+  it('generate() and precompile() cut a prompt by it when the request names no chunk', async () => {
+    const internals = single as unknown as { parts: { executor: ForwardExecutor; prefillChunk?: number } };
+    const ex = internals.parts.executor, was = internals.parts.prefillChunk;
+    const orig = { prefill: ex.prefill, precompile: ex.precompile };
+    const rows: number[] = [], compiled: number[][] = [];
+    const prefill = ex.prefill.bind(ex), precompile = ex.precompile!.bind(ex);
+    ex.prefill = async (c) => { rows.push(c.n); return prefill(c); };
+    ex.precompile = async (shape, sampling, chunks) => { compiled.push([...chunks]); return precompile(shape, sampling, chunks); };
+    internals.parts.prefillChunk = 8;
+    try {
+      await single.precompile({ promptLengths: [20], maxNewTokens: 2 });
+      await single.run({ prompts: [Array.from({ length: 20 }, (_, i) => 1 + i)], maxNewTokens: 2, stopAtEos: false });
+    } finally {
+      Object.assign(ex, orig);
+      internals.parts.prefillChunk = was;
+    }
+    expect(compiled).toEqual([[8, 4]]);
+    expect(rows).toEqual([8, 8, 4]);
   });
 });
 

@@ -449,7 +449,7 @@ const SKINNY_GEN_EMU_BIG = new Set([...Object.values(SKINNY_GEN_AUTO), 'tm1_sn1_
 // on tensor cores; emulated on a CPU adapter, the small ones (one matrix per subgroup: seconds to compile) and one
 // double-buffered decode tile. Splits that do not divide the slices, more splits than slices, one row.
 describe('linear / gatedLinear: split-K decode tiles', () => {
-  const CPU_SPLIT = ['t32x16_sg2x1_k64_b1', 'g32x16_sg2x1_k16_b1', 't32x32_sg2x2_k32_b1', 't16x64_sg1x4_k64_b2', 't32x32_sg2x2_k32_b1_un8'];
+  const CPU_SPLIT = ['t32x16_sg2x1_k64_b1', 'g32x16_sg2x1_k16_b1', 't32x32_sg2x2_k32_b1', 't16x64_sg1x4_k64_b2', 't32x32_sg2x2_k32_b1_un8', 'g16x64_sg1x4_k64_b1_u8'];
   for (const id of SGM_TILE_GEN_SPLIT_K) {
     const geo = tileGenGeometry(id);
     it(`${id} split over K on ragged M, N, K${geo.gated ? '' : ' with epilogues'}`, async (ctx) => {
@@ -597,7 +597,7 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
       maxWorkgroupStorage: 49152, subgroupMatrix: [{ M: 16, N: 16, K: 16, componentType: 'f16', resultComponentType: 'f32' }],
     } as unknown as Parameters<typeof chooseSgmKernel>[0];
     restoringEnv('FAPOOL_GEMM_SKINNY', () => {
-      delete process.env.FAPOOL_GEMM_SKINNY;   // the default ('gen'): GEMV ≤ 7 (norm fused at M ≤ 2), generated 8..64
+      delete process.env.FAPOOL_GEMM_SKINNY;   // the default: GEMV ≤ 7 (norm fused at M ≤ 2; the gated product ≤ 8), decode tiles 8..64
       expect(chooseGemmPath(caps, 7, 4096, 4096, 'f16')).toBe('gemv');
       expect(normPrologueApplies(caps, 1, 4096, 4096, 'f16')).toBe(true);
       restoringEnv('FAPOOL_DECODE_TILES', () => {
@@ -640,6 +640,7 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
         expect(tile(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_u8', splits: 4 });
         expect(tile(9, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8' });
         expect(tile(33, 12288, 4100)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1' });
+        expect(tile(8, 12288, 4160)).toBeNull();   // K % 128 != 0: no 16-byte tile, so 8 rows stay on the GEMV
         expect(tile(8, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8' });
         process.env.FAPOOL_DECODE_TILES = 'split:u4';
         expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1' });

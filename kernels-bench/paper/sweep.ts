@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { GenerateResult } from '../../src/model/generation.js';
+import { PREFILL_CHUNK_MIN, type GenerateResult } from '../../src/model/generation.js';
 import type { MeasuredPoint } from './cost-model.js';
 
 export interface SweepPoint extends MeasuredPoint {
@@ -39,7 +39,8 @@ async function runPoint(flags: string[], batch: number, repeat: number): Promise
     const vocab = Math.min(engine.config.vocab, engine.tokenizer.vocabSize);
     const len = o.promptLen!;
     const prompts = Array.from({ length: batch }, (_, i) => syntheticPrompt(len, vocab, o.seed + i));
-    const gen = { prompts, maxNewTokens: o.maxNewTokens, sampling: { temperature: 0, topK: 0, topP: 1, seed: o.seed }, prefillChunk: o.prefillChunk, stopAtEos: false };
+    // One prefill chunk for every strategy (their engines default to different ones).
+    const gen = { prompts, maxNewTokens: o.maxNewTokens, sampling: { temperature: 0, topK: 0, topP: 1, seed: o.seed }, prefillChunk: o.prefillChunk ?? PREFILL_CHUNK_MIN, stopAtEos: false };
     // Warm-up: compiles every pipeline (and the pool's) so the measured run times steady state.
     await engine.run({ ...gen, maxNewTokens: Math.min(3, o.maxNewTokens) });
     // Several measured runs; keep the fastest: on a shared machine noise only ever adds time.

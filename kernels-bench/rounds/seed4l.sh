@@ -5,6 +5,6 @@ W=/tmp/seed-4l-f16.safetensors
 # TTFT_ARGS: more run-inference options (e.g. --prefill-chunk 8192).
 ttft() {
   local n=$1 len=$2; shift 2
-  env X=1 "$@" timeout 60 node dist/kernels-bench/first-bench.js --model $W --dtype f16 --prompt-len $len --max-new-tokens 16 --warm 3 ${TTFT_ARGS:-} > "$R/$n.json" 2> "$R/$n.log"
+  env "$@" timeout 60 node dist/kernels-bench/first-bench.js --model $W --dtype f16 --prompt-len $len --max-new-tokens 16 --warm 3 ${TTFT_ARGS:-} > "$R/$n.json" 2> "$R/$n.log"
   echo "$n: rc $? $(python3 -c "import json; d=json.load(open('$R/$n.json')); print('warm', d['warmTtftMs'], 'all', d['ttftMs'])" 2>&1 | tail -1)"
 }

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { parsePciAddress } from '../gpu/select.js';
 import { GEMM_PREFILL_DEFAULT } from '../kernels/gemm-sgm.js';
 import { PRESETS } from '../model/config.js';
+import { PREFILL_CHUNK_MIN, PREFILL_CHUNKS } from '../model/generation.js';
 import { randomWeightsFileKind } from '../model/model-files.js';
 import { parsePlacement, placementStr, type StaticPlacement } from '../orchestrator/baselines/placement.js';
 import { POOL_PREFILL_MODES, parseTiers, type PoolPrefill, type PoolTier } from '../orchestrator/pool/policy.js';
@@ -32,7 +33,7 @@ export interface CliOptions {
   temperature: number;
   topK: number;
   topP: number;
-  /** Rows per prefill launch; undefined: defaultPrefillChunk for the GPU. */
+  /** Rows per prefill launch; undefined: the engine's default (Engine.prefillChunk). */
   prefillChunk?: number;
   json: boolean;
   /** --json as JSON lines: token events as they come, then the result. */
@@ -73,7 +74,7 @@ const SPEC = {
   temperature: { type: 'string', default: '0', help: 'sampling temperature; 0 = greedy (default)' },
   'top-k': { type: 'string', default: '0', help: 'top-k sampling (0 = off)' },
   'top-p': { type: 'string', default: '1', help: 'nucleus sampling mass (1 = off)' },
-  'prefill-chunk': { type: 'string', help: 'prompt tokens per prefill launch (bounds activation memory; default on one GPU: the largest of 16384, 8192, 4096, 2048 whose widest activation takes at most half of its storage-binding limit; with an attention pool or the static baseline: 2048)' },
+  'prefill-chunk': { type: 'string', help: `prompt tokens per prefill launch (bounds activation memory; default on one GPU: the largest of ${PREFILL_CHUNKS.join(', ')} whose widest activation takes at most half of its storage-binding limit — lower it on a GPU short of memory; with an attention pool or the static baseline: ${PREFILL_CHUNK_MIN})` },
   json: { type: 'boolean', default: false, help: 'print one JSON object (tokens, text, metrics) instead of text' },
   stream: { type: 'boolean', default: false, help: 'with --json: JSON lines, one {"type":"token","seq","step","token","text"} per token as it is generated, then the result object' },
   gpu: { type: 'string', default: 'auto', help: 'GPU of this (base) process: a PCI address or nvidia-smi index (needs the Mesa device-select layer on multi-GPU hosts), or auto' },

@@ -107,7 +107,7 @@ async function preflight(o: CliOptions, warn: (m: string) => void): Promise<Pref
   }
   // A text prompt is tokenized later (its length is checked then); at least one token.
   const longest = o.promptLens ? o.promptLens.reduce((m, n) => Math.max(m, n), 0) : o.promptLen ?? 1;
-  const prefillChunk = o.prefillChunk ?? defaultPrefillChunk(config, dtype, Math.min(limits.maxStorageBinding, limits.maxBufferSize));
+  const prefillChunk = o.prefillChunk ?? defaultPrefillChunk(config, dtype, limits);   // the largest an engine would take
   checkRunFits(config, dtype, limits, { longest, batch: o.promptLens?.length ?? o.batch, maxNewTokens: o.maxNewTokens, prefillChunk },
     { batch: o.promptLens ? '--prompt-lens' : '--batch', length: o.promptLens ? '--prompt-lens' : o.promptLen !== undefined ? '--prompt-len' : '--max-new-tokens' });
 

@@ -198,7 +198,7 @@ export const SGM_TILE_GEN_SPLIT_K: readonly string[] = [
 ];
 
 /** The generated configurations meant for big GPUs (the rest are small ones for the emulation tests). */
-export const SGM_TILE_GEN_BIG: readonly string[] = SGM_TILE_GEN_IDS.filter((id) => /^[tg](?:128|256)x|^[tg]64x64_/.test(id) || SGM_TILE_GEN_DECODE.includes(id));
+export const SGM_TILE_GEN_BIG: readonly string[] = SGM_TILE_GEN_IDS.filter((id) => /^[tg](?:128|256)x/.test(id) || SGM_TILE_GEN_DECODE.includes(id));
 
 export interface TileGenGeometry {
   gated: boolean; bm: number; bn: number; sgRows: number; sgCols: number; bk: number; nbuf: number;
@@ -428,7 +428,7 @@ export function sgmTileFits(caps: Caps, s: SgmTileShape, gated: boolean): boolea
 
 /**
  * The decode tile for decode rows (9..64, or from FAPOOL_DECODE_TILES' rows=; a narrow long-K product such as down
- * from 5), from the H200 sweeps. Session 5 (`rounds/dec6.sh`) found the tiles latency-bound per workgroup: about a
+ * from 5; with 16-byte staging every plain product from 8), from the H200 sweeps. Session 5 (`rounds/dec6.sh`) found the tiles latency-bound per workgroup: about a
  * slice of K (≈ 1 µs: a DRAM round trip and two barriers) per step whatever the rows, so the narrow products (N =
  * 4096: 64 workgroups) lost or tied against the skinny kernels. Session 9 (`rounds/dec9.sh`, ms at 8 / 16 / 32 / 64
  * rows, results/h200-2026-12-03-s9): split-K fixes the narrow ones — o t32x64 ×4 splits 0.025 / 0.025 / 0.026,
@@ -436,20 +436,19 @@ export function sgmTileFits(caps: Caps, s: SgmTileShape, gated: boolean): boolea
  * t64x64 ×4 0.092 (unsplit 0.25–0.30, skinny 0.089–0.238, GEMV at 8 rows 0.086) — while the wide ones lose with
  * splits (their 192–500 tiles already fill the GPU; gate+up g64x64 0.176 → 0.225 at ×4, LM head 0.180 → 0.222) and
  * up to 16 rows run best on the narrow tile t16x32 (qkv 0.050 vs t32x64's 0.074, LM head 0.128 vs 0.147). At 8 rows
- * the GEMV stays ahead on every product but down. FAPOOL_DECODE_TILES=nosplit keeps session 5's choice (wide
+ * the GEMV stayed ahead of the 8-byte tiles on every product but down; the 16-byte ones (session 14) take every plain
+ * product there too (DECODE_TILE_WIDE_PLAIN_MIN_M). FAPOOL_DECODE_TILES=nosplit keeps session 5's choice (wide
  * products of 9..64 rows, one workgroup per tile). Null when another kernel should take it.
  */
 export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, gated: boolean, mode = decodeTilesMode()): SgmTileGenShape | null {
   if (M > SKINNY_MAX_M || K % 4 !== 0) return null;
   const wide = N >= DECODE_TILE_MIN_N;
-  if (!mode.split) {
-    if (M <= GEMV_MAX_M || !wide) return null;
-  } else if (M < (gated ? mode.minRows : plainTileMinRows(mode, N, K))) {
-    return null;
-  }
+  if (!mode.split && (M <= GEMV_MAX_M || !wide)) return null;
   const base = gated ? (M <= 16 ? 'g16x64_sg1x4_k64_b1' : M <= 32 ? 'g32x64_sg1x4_k64_b1' : 'g64x64_sg2x2_k32_b1')
     : mode.split && wide && M <= 16 ? 't16x32_sg1x2_k128_b1' : M <= 32 ? 't32x64_sg1x4_k64_b1' : 't64x64_sg1x4_k64_b1';
+  // The 16-byte twin where K is whole slices (else the checked base: 8-byte staging).
   const id = mode.wide ? tileGenForShape(`${base}_u8`, K) : base;
+  if (mode.split && M < (gated ? mode.minRows : plainTileMinRows(mode, N, K, tileGenGeometry(id).wide))) return null;
   const splits = mode.split ? splitKCount(M, N, K, tileGenGeometry(id)) : 1;
   const s: SgmTileGenShape = splits > 1 ? { kind: 'tile-gen', id, splits } : { kind: 'tile-gen', id };
   return hasSubgroupMatrixF16(caps) && sgmTileGenFits(caps, s) ? s : null;
@@ -470,9 +469,9 @@ export const DECODE_TILE_NARROW_MIN_M = 5;
  */
 export const DECODE_TILE_WIDE_PLAIN_MIN_M = 8;
 
-/** Fewest rows at which a plain product of split mode takes a tile. */
-function plainTileMinRows(mode: DecodeTilesMode, N: number, K: number): number {
-  return Math.min(mode.minRows, 4 * N <= K ? DECODE_TILE_NARROW_MIN_M : Infinity, mode.wide ? DECODE_TILE_WIDE_PLAIN_MIN_M : Infinity);
+/** Fewest rows at which a plain product of split mode takes a tile (`wide`: a 16-byte-staging one). */
+function plainTileMinRows(mode: DecodeTilesMode, N: number, K: number, wide: boolean): number {
+  return Math.min(mode.minRows, 4 * N <= K ? DECODE_TILE_NARROW_MIN_M : Infinity, wide ? DECODE_TILE_WIDE_PLAIN_MIN_M : Infinity);
 }
 
 /** Subgroups a split-K product aims at (session 9 sweep: 64 tiles of 4 subgroups ran best at ×4, 1024). */
@@ -504,8 +503,9 @@ export interface DecodeTilesMode { split: boolean; minRows: number; wide: boolea
 export const DECODE_TILES_WIDE = true;
 
 /**
- * FAPOOL_DECODE_TILES: `split` (the default: every product of 9..64 rows on a tile, K split per splitKCount, and a
- * narrow long-K one from DECODE_TILE_NARROW_MIN_M rows), `split:rows=<lo>` (every product from lo rows: below 9 the
+ * FAPOOL_DECODE_TILES: `split` (the default: every product of 9..64 rows on a tile, K split per splitKCount, a
+ * narrow long-K one from DECODE_TILE_NARROW_MIN_M rows and, on 16-byte tiles, every plain one from
+ * DECODE_TILE_WIDE_PLAIN_MIN_M), `split:rows=<lo>` (every product from lo rows: below 9 the
  * GEMV's rows go to the tiles too), or `nosplit` (session 5's choice: wide products of 9..64 rows, one workgroup
  * per tile); then optionally `:u8` (16-byte staging loads) or `:u4` (8-byte ones).
  */
@@ -526,7 +526,7 @@ export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTi
  * (the staged tile kernel is correct but ran at 18–20 TFLOP/s against the direct kernel's 57), else the
  * staged v0 kernel. FAPOOL_GEMM_PREFILL=tile-gen:<id>[,<id>] picks a generated staged kernel for M > 64
  * (gemmPrefillOverride); FAPOOL_GEMM_SKINNY=gen[:…] the generated skinny kernel for decode rows (chooseSkinnyGen). Before
- * all of these, wide products of 9–64 rows take the decode tiles (chooseDecodeTile) unless FAPOOL_GEMM_SKINNY is set.
+ * all of these, decode rows take the decode tiles (chooseDecodeTile: its rows and products) unless FAPOOL_GEMM_SKINNY is set.
  */
 export function chooseSgmKernel(caps: Caps, M: number, N: number, K: number, gated: boolean): SgmKernelChoice {
   const skinny = gemmSkinnyOverride();

@@ -30,8 +30,9 @@ export interface LinearArgs {
  * Path for an [M, K] × [N, K]ᵀ product:
  * - M ≤ 8 (decode): 'gemv' — weight-bandwidth-bound, every row of x shares each weight load — unless
  *   FAPOOL_GEMM_SKINNY / GEMM_SKINNY_DEFAULT gives these rows to the generated skinny tensor-core kernel
- *   (chooseSkinnyGen; gated: its gated configuration) or FAPOOL_DECODE_TILES=split:rows=… to the decode tiles
- *   (decodeTileFor). normPrologueApplies follows this choice.
+ *   (chooseSkinnyGen; gated: its gated configuration) or the decode tiles take them (decodeTileFor: by default a
+ *   narrow long-K product from 5 rows and, with 16-byte staging, every plain product from 8; every product from
+ *   FAPOOL_DECODE_TILES=split:rows=…). normPrologueApplies follows this choice.
  * - f16 with a 16×16×16 f16→f32 subgroup-matrix config and K % 4 == 0: 'subgroup-matrix' (tensor
  *   cores; ragged M and N are handled, ragged K falls back to 'tiled').
  * - otherwise 'tiled'.

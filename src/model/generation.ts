@@ -5,6 +5,7 @@
 import { InputError, type DType } from '../gpu/index.js';
 import { NONFINITE_ID, nonFiniteLogits, type SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from './config.js';
+import type { BindingLimits } from './load-weights.js';
 import { ReadPacer } from './read-pacer.js';
 import { NO_POSITION } from './run-state.js';
 import { qkvRows } from './weights.js';
@@ -14,7 +15,7 @@ export interface GenerateOptions {
   sampling: SamplingParams;
   /** Stop a sequence when it emits this token (not counted as output). */
   eosId?: number;
-  /** Prompt rows per prefill launch (bounds activation memory). */
+  /** Prompt rows per prefill launch (bounds activation memory; default PREFILL_CHUNK_MIN — the Engine picks its own). */
   prefillChunk?: number;
   onToken?: (seq: number, token: number, step: number) => void;
   onPrefill?: (doneTokens: number, totalTokens: number) => void;
@@ -104,6 +105,8 @@ export interface ForwardExecutor {
  * 4K in one chunk of 4096: 56.3 ms against 57.3–58.1 in two; kernels-bench/NOTES.md, session 14).
  */
 export const PREFILL_CHUNKS: readonly number[] = [16384, 8192, 4096, 2048];
+/** The smallest of them: the chunk of a request that names none on an engine of several devices, and of generate(). */
+export const PREFILL_CHUNK_MIN = 2048;
 
 /** Elements a row of a prefill chunk's widest activation (the QKV or FFN output, …). */
 export function activationWidth(cfg: ModelConfig): number {
@@ -111,13 +114,14 @@ export function activationWidth(cfg: ModelConfig): number {
 }
 
 /**
- * The prefill chunk when none is asked for: the largest of PREFILL_CHUNKS whose widest activation takes at most
- * half of `bindingBytes` (the device's storage-binding limit), else the smallest (which checkRunFits and the
- * tensor allocation check against the whole limit).
+ * The prefill chunk of one device holding the model when none is asked for: the largest of PREFILL_CHUNKS whose
+ * widest activation takes at most half of a storage binding (the smaller of the device's binding and buffer limits),
+ * else PREFILL_CHUNK_MIN (which checkRunFits and the tensor allocation check against the whole limit). Activation
+ * memory grows with it: ≈ 1.4 GiB for seed-4l f16 at 16384 rows, 0.18 at 2048.
  */
-export function defaultPrefillChunk(cfg: ModelConfig, dtype: DType, bindingBytes: number): number {
-  const rowBytes = activationWidth(cfg) * (dtype === 'f16' ? 2 : 4);
-  return PREFILL_CHUNKS.find((rows) => rows * rowBytes <= bindingBytes / 2) ?? PREFILL_CHUNKS[PREFILL_CHUNKS.length - 1]!;
+export function defaultPrefillChunk(cfg: ModelConfig, dtype: DType, limits: BindingLimits): number {
+  const rowBytes = activationWidth(cfg) * (dtype === 'f16' ? 2 : 4), binding = Math.min(limits.maxStorageBinding, limits.maxBufferSize);
+  return PREFILL_CHUNKS.find((rows) => rows * rowBytes <= binding / 2) ?? PREFILL_CHUNK_MIN;
 }
 
 /**
@@ -139,7 +143,7 @@ export function batchShape(cfg: ModelConfig, prompts: readonly (readonly number[
     B: prompts.length,
     promptLengths: prompts.map((p) => p.length),
     capacities: prompts.map((p) => Math.ceil((p.length + o.maxNewTokens) / 16) * 16),
-    chunk: Math.max(1, Math.min(o.prefillChunk ?? PREFILL_CHUNKS[PREFILL_CHUNKS.length - 1]!, maxLen)),
+    chunk: Math.max(1, Math.min(o.prefillChunk ?? PREFILL_CHUNK_MIN, maxLen)),
   };
 }
 

@@ -5,7 +5,7 @@
 import { FapoolError, InputError, describeCaps, type CompileProgress, type DType, type Gpu, type Step } from '../gpu/index.js';
 import type { SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from '../model/config.js';
-import { batchShape, chunkSizes, defaultPrefillChunk, generate, PREFILL_CHUNKS, type ForwardExecutor, type GenerateResult } from '../model/generation.js';
+import { batchShape, chunkSizes, defaultPrefillChunk, generate, PREFILL_CHUNK_MIN, type ForwardExecutor, type GenerateResult } from '../model/generation.js';
 import { Generator, type AttentionPlacement, type DecodePart } from '../model/generator.js';
 import type { Tokenizer } from '../model/tokenizer.js';
 import type { Weights } from '../model/weights.js';
@@ -27,7 +27,7 @@ export interface GenerateRequest {
   maxNewTokens: number;
   /** Default: greedy (temperature 0), seed 0. */
   sampling?: Partial<SamplingParams>;
-  /** Prompt rows per prefill launch (default: Engine.prefillChunk, from the GPU's binding limit). */
+  /** Prompt rows per prefill launch (default: Engine.prefillChunk — on one device from its binding limit, else 2048). */
   prefillChunk?: number;
   /** Stop a sequence at the tokenizer's end-of-sequence token (default true). */
   stopAtEos?: boolean;
@@ -58,7 +58,7 @@ export interface EngineParts {
   gpu?: Gpu;
   /** Continuous batching of submitted requests: slots, context per slot, prefill chunk. */
   schedule?: SchedulerOptions;
-  /** The prefill chunk of a request that names none (default: the smallest of PREFILL_CHUNKS). */
+  /** The prefill chunk of a generate() or precompile() request that names none (default PREFILL_CHUNK_MIN). */
   prefillChunk?: number;
   dispose(): Promise<void>;
 }
@@ -118,8 +118,8 @@ export class Engine {
   /** The device decodeLaunches() runs on, when the engine has such a program. */
   get gpu(): Gpu | undefined { return this.parts.gpu; }
 
-  /** The prefill chunk of a request that names none. */
-  get prefillChunk(): number { return this.parts.prefillChunk ?? PREFILL_CHUNKS[PREFILL_CHUNKS.length - 1]!; }
+  /** The prefill chunk of a generate() / run() / precompile() request that names none (submit() uses the schedule's). */
+  get prefillChunk(): number { return this.parts.prefillChunk ?? PREFILL_CHUNK_MIN; }
 
   /**
    * Compile now what a generation of this shape will launch (prefill chunks of its prompt lengths, the decode
@@ -347,7 +347,7 @@ export function localEngine(o: {
     // One device holding the whole model: chunks as large as its binding limit allows (TTFT). With an attention
     // pool the smallest: the base's activations and KV hand-off staging grow with the chunk, and the pool is there
     // to keep the base's memory small.
-    prefillChunk: o.placement ? undefined : defaultPrefillChunk(o.config, o.dtype, Math.min(o.gpu.caps.maxStorageBinding, o.gpu.caps.maxBufferSize)),
+    prefillChunk: o.placement ? undefined : defaultPrefillChunk(o.config, o.dtype, o.gpu.caps),
     dispose: async () => { gen.dispose(); await o.dispose?.(); },
   });
 }
