@@ -36,6 +36,7 @@ export const CONFIGS = [
   'g128x128_sg2x4_k32_b1_u', 't128x128_sg2x2_k32_b1_un8', 'g128x128_sg2x4_k32_b1_u8', 't64x64_sg1x4_k64_b1_u8', 'g64x64_sg2x2_k32_b1_u8',
   't32x32_sg2x2_k32_b1_un8', 'g32x32_sg1x2_k32_b2_u8',
   't128x128_sg2x2_k32_b1_u8',
+  't128x128_sg2x2_k32_b2_u8', 't256x128_sg4x2_k32_b1_u8', 't32x32_sg2x2_k32_b2_u8',
   't16x32_sg1x2_k128_b1_u8', 't32x64_sg1x4_k64_b1_u8', 'g16x64_sg1x4_k64_b1_u8', 'g32x64_sg1x4_k64_b1_u8',
   't128x128_sg2x2_k32_b1_un', 't128x128_sg2x2_k32_b1_uf', 't128x256_sg2x4_k32_b1_un', 'g128x128_sg2x4_k32_b1_un', 't32x32_sg2x2_k32_b1_un', 't32x32_sg2x2_k32_b1_uf',
   't32x32_sg2x2_k32_b1_u', 't64x32_sg2x1_k16_b2_u', 'g32x16_sg2x1_k16_b1_u',

@@ -6229,6 +6229,403 @@ fn tg_t128x128_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
 }
 
+@compute @workgroup_size(128)
+fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c02 = subgroup_matrix_result<f32, 16, 16>();
+  var c03 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c12 = subgroup_matrix_result<f32, 16, 16>();
+  var c13 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c21 = subgroup_matrix_result<f32, 16, 16>();
+  var c22 = subgroup_matrix_result<f32, 16, 16>();
+  var c23 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  var c31 = subgroup_matrix_result<f32, 16, 16>();
+  var c32 = subgroup_matrix_result<f32, 16, 16>();
+  var c33 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 32u * K4 + k4];
+    s2 = x8[xb + 64u * K4 + k4];
+    s3 = x8[xb + 96u * K4 + k4];
+    s4 = w8[wb + k4];
+    s5 = w8[wb + 32u * K4 + k4];
+    s6 = w8[wb + 64u * K4 + k4];
+    s7 = w8[wb + 96u * K4 + k4];
+  }
+  {
+    let ea = ws; let eb = ws;
+    let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+    As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+    let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+    As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
+    let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+    As[ea + 2560u] = h2_0.x; As[ea + 2560u + 1u] = h2_0.y; As[ea + 2560u + 2u] = h2_1.x; As[ea + 2560u + 3u] = h2_1.y; As[ea + 2560u + 4u] = h2_2.x; As[ea + 2560u + 5u] = h2_2.y; As[ea + 2560u + 6u] = h2_3.x; As[ea + 2560u + 7u] = h2_3.y;
+    let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+    As[ea + 3840u] = h3_0.x; As[ea + 3840u + 1u] = h3_0.y; As[ea + 3840u + 2u] = h3_1.x; As[ea + 3840u + 3u] = h3_1.y; As[ea + 3840u + 4u] = h3_2.x; As[ea + 3840u + 5u] = h3_2.y; As[ea + 3840u + 6u] = h3_3.x; As[ea + 3840u + 7u] = h3_3.y;
+    let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+    Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+    let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+    Bs[eb + 1280u] = h5_0.x; Bs[eb + 1280u + 1u] = h5_0.y; Bs[eb + 1280u + 2u] = h5_1.x; Bs[eb + 1280u + 3u] = h5_1.y; Bs[eb + 1280u + 4u] = h5_2.x; Bs[eb + 1280u + 5u] = h5_2.y; Bs[eb + 1280u + 6u] = h5_3.x; Bs[eb + 1280u + 7u] = h5_3.y;
+    let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+    Bs[eb + 2560u] = h6_0.x; Bs[eb + 2560u + 1u] = h6_0.y; Bs[eb + 2560u + 2u] = h6_1.x; Bs[eb + 2560u + 3u] = h6_1.y; Bs[eb + 2560u + 4u] = h6_2.x; Bs[eb + 2560u + 5u] = h6_2.y; Bs[eb + 2560u + 6u] = h6_3.x; Bs[eb + 2560u + 7u] = h6_3.y;
+    let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+    Bs[eb + 3840u] = h7_0.x; Bs[eb + 3840u + 1u] = h7_0.y; Bs[eb + 3840u + 2u] = h7_1.x; Bs[eb + 3840u + 3u] = h7_1.y; Bs[eb + 3840u + 4u] = h7_2.x; Bs[eb + 3840u + 5u] = h7_2.y; Bs[eb + 3840u + 6u] = h7_3.x; Bs[eb + 3840u + 7u] = h7_3.y;
+  }
+  workgroupBarrier();
+  for (var kt = k0; kt < nk; kt++) {
+    let buf = (kt - k0) & 1u;
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 32u * K4 + k4];
+        s2 = x8[xb + 64u * K4 + k4];
+        s3 = x8[xb + 96u * K4 + k4];
+        s4 = w8[wb + k4];
+        s5 = w8[wb + 32u * K4 + k4];
+        s6 = w8[wb + 64u * K4 + k4];
+        s7 = w8[wb + 96u * K4 + k4];
+      }
+    }
+    let ta = buf * 5120u + sa; let tb = buf * 5120u + sb;
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, ta + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, ta + 640u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, ta + 1280u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, ta + 1920u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, tb + 0u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, tb + 640u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, tb + 1280u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, tb + 1920u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, ta + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, ta + 656u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, ta + 1296u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, ta + 1936u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, tb + 16u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, tb + 656u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, tb + 1296u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, tb + 1936u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+    // The other tile was last read in slice kt − 1, which every subgroup finished before the barrier
+    // that ended it: overwrite it now; one barrier orders it before slice kt + 1.
+    if (kt + 1u < nk) {
+      {
+        let ea = (1u - buf) * 5120u + ws; let eb = (1u - buf) * 5120u + ws;
+        let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+        As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
+        let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+        As[ea + 2560u] = h2_0.x; As[ea + 2560u + 1u] = h2_0.y; As[ea + 2560u + 2u] = h2_1.x; As[ea + 2560u + 3u] = h2_1.y; As[ea + 2560u + 4u] = h2_2.x; As[ea + 2560u + 5u] = h2_2.y; As[ea + 2560u + 6u] = h2_3.x; As[ea + 2560u + 7u] = h2_3.y;
+        let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+        As[ea + 3840u] = h3_0.x; As[ea + 3840u + 1u] = h3_0.y; As[ea + 3840u + 2u] = h3_1.x; As[ea + 3840u + 3u] = h3_1.y; As[ea + 3840u + 4u] = h3_2.x; As[ea + 3840u + 5u] = h3_2.y; As[ea + 3840u + 6u] = h3_3.x; As[ea + 3840u + 7u] = h3_3.y;
+        let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+        Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+        let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+        Bs[eb + 1280u] = h5_0.x; Bs[eb + 1280u + 1u] = h5_0.y; Bs[eb + 1280u + 2u] = h5_1.x; Bs[eb + 1280u + 3u] = h5_1.y; Bs[eb + 1280u + 4u] = h5_2.x; Bs[eb + 1280u + 5u] = h5_2.y; Bs[eb + 1280u + 6u] = h5_3.x; Bs[eb + 1280u + 7u] = h5_3.y;
+        let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+        Bs[eb + 2560u] = h6_0.x; Bs[eb + 2560u + 1u] = h6_0.y; Bs[eb + 2560u + 2u] = h6_1.x; Bs[eb + 2560u + 3u] = h6_1.y; Bs[eb + 2560u + 4u] = h6_2.x; Bs[eb + 2560u + 5u] = h6_2.y; Bs[eb + 2560u + 6u] = h6_3.x; Bs[eb + 2560u + 7u] = h6_3.y;
+        let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+        Bs[eb + 3840u] = h7_0.x; Bs[eb + 3840u + 1u] = h7_0.y; Bs[eb + 3840u + 2u] = h7_1.x; Bs[eb + 3840u + 3u] = h7_1.y; Bs[eb + 3840u + 4u] = h7_2.x; Bs[eb + 3840u + 5u] = h7_2.y; Bs[eb + 3840u + 6u] = h7_3.x; Bs[eb + 3840u + 7u] = h7_3.y;
+      }
+    }
+    workgroupBarrier();
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(256)
+fn tg_t256x128_sg4x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 256u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 64 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c02 = subgroup_matrix_result<f32, 16, 16>();
+  var c03 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c12 = subgroup_matrix_result<f32, 16, 16>();
+  var c13 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c21 = subgroup_matrix_result<f32, 16, 16>();
+  var c22 = subgroup_matrix_result<f32, 16, 16>();
+  var c23 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  var c31 = subgroup_matrix_result<f32, 16, 16>();
+  var c32 = subgroup_matrix_result<f32, 16, 16>();
+  var c33 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 64u * K4 + k4];
+    s2 = x8[xb + 128u * K4 + k4];
+    s3 = x8[xb + 192u * K4 + k4];
+    s4 = w8[wb + k4];
+    s5 = w8[wb + 64u * K4 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 2560u] = h1_0.x; As[ea + 2560u + 1u] = h1_0.y; As[ea + 2560u + 2u] = h1_1.x; As[ea + 2560u + 3u] = h1_1.y; As[ea + 2560u + 4u] = h1_2.x; As[ea + 2560u + 5u] = h1_2.y; As[ea + 2560u + 6u] = h1_3.x; As[ea + 2560u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      As[ea + 5120u] = h2_0.x; As[ea + 5120u + 1u] = h2_0.y; As[ea + 5120u + 2u] = h2_1.x; As[ea + 5120u + 3u] = h2_1.y; As[ea + 5120u + 4u] = h2_2.x; As[ea + 5120u + 5u] = h2_2.y; As[ea + 5120u + 6u] = h2_3.x; As[ea + 5120u + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      As[ea + 7680u] = h3_0.x; As[ea + 7680u + 1u] = h3_0.y; As[ea + 7680u + 2u] = h3_1.x; As[ea + 7680u + 3u] = h3_1.y; As[ea + 7680u + 4u] = h3_2.x; As[ea + 7680u + 5u] = h3_2.y; As[ea + 7680u + 6u] = h3_3.x; As[ea + 7680u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 2560u] = h5_0.x; Bs[eb + 2560u + 1u] = h5_0.y; Bs[eb + 2560u + 2u] = h5_1.x; Bs[eb + 2560u + 3u] = h5_1.y; Bs[eb + 2560u + 4u] = h5_2.x; Bs[eb + 2560u + 5u] = h5_2.y; Bs[eb + 2560u + 6u] = h5_3.x; Bs[eb + 2560u + 7u] = h5_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 64u * K4 + k4];
+        s2 = x8[xb + 128u * K4 + k4];
+        s3 = x8[xb + 192u * K4 + k4];
+        s4 = w8[wb + k4];
+        s5 = w8[wb + 64u * K4 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1280u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1920u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1920u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1296u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1936u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1296u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1936u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = w8[wb + k4];
+  }
+  {
+    let ea = ws; let eb = ws;
+    let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+    As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+    let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+    Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+  }
+  workgroupBarrier();
+  for (var kt = k0; kt < nk; kt++) {
+    let buf = (kt - k0) & 1u;
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = w8[wb + k4];
+      }
+    }
+    let ta = buf * 1280u + sa; let tb = buf * 1280u + sb;
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, ta + 0u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, tb + 0u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, ta + 16u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, tb + 16u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+    }
+    // The other tile was last read in slice kt − 1, which every subgroup finished before the barrier
+    // that ended it: overwrite it now; one barrier orders it before slice kt + 1.
+    if (kt + 1u < nk) {
+      {
+        let ea = (1u - buf) * 1280u + ws; let eb = (1u - buf) * 1280u + ws;
+        let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+        Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+      }
+    }
+    workgroupBarrier();
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
 @compute @workgroup_size(64)
 fn tg_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let row0 = wid.y * 16u; let col0 = wid.x * 32u;
