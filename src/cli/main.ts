@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { isSoftwareAdapter, LimitError, requestAdapter, type Caps, type DType } from '../gpu/index.js';
 import { applyGpuBinding, checkPciDevice, planGpuBinding } from '../gpu/select.js';
 import type { ModelConfig } from '../model/config.js';
-import { checkModelFits, type BindingLimits } from '../model/load-weights.js';
+import { checkModelFits, tensorLimit, type BindingLimits } from '../model/load-weights.js';
 import { peekModelConfig } from '../model/model-files.js';
 import { activationWidth, defaultPrefillChunk } from '../model/generation.js';
 import { createEngine } from '../orchestrator/create-engine.js';
@@ -55,7 +55,7 @@ export function checkRunFits(cfg: ModelConfig, dtype: DType, limits: BindingLimi
     throw new UsageError(`prompt of ${r.longest} tokens + ${r.maxNewTokens} new tokens exceeds the model's context of ${cfg.maxSeq} tokens`);
   }
   const el = dtype === 'f16' ? 2 : 4;
-  const limit = Math.min(limits.maxStorageBinding, limits.maxBufferSize);
+  const limit = tensorLimit(limits);
   const over = (bytes: number) => bytes > limit;
   const device = `this GPU's limit of ${mib(limit)} per storage binding`;
   const logits = r.batch * cfg.vocab * 4;

@@ -246,7 +246,7 @@ const [sgmTileGenProgram, sgmTileGenEmuProgram] = realAndEmulated<SgmTileGenCfg>
 /** The configuration to run for a product of depth K: `id`, or its checked twin where an unchecked id needs K % BK == 0. */
 export function tileGenForShape(id: string, K: number): string {
   const g = tileGenGeometry(id);
-  return g.unchecked && K % g.bk !== 0 ? id.replace(/_(u|un|uf|u8|un8)$/, '') : id;
+  return g.unchecked && K % g.bk !== 0 ? id.slice(0, id.lastIndexOf('_')) : id;   // the staging suffix is the last part
 }
 
 /** Whether a generated configuration runs here: 32-lane subgroups (or emulated), workgroup size and memory. */

@@ -5,7 +5,7 @@
 import { InputError, type DType } from '../gpu/index.js';
 import { NONFINITE_ID, nonFiniteLogits, type SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from './config.js';
-import type { BindingLimits } from './load-weights.js';
+import { tensorLimit, type BindingLimits } from './load-weights.js';
 import { ReadPacer } from './read-pacer.js';
 import { NO_POSITION } from './run-state.js';
 import { qkvRows } from './weights.js';
@@ -106,7 +106,7 @@ export interface ForwardExecutor {
  */
 export const PREFILL_CHUNKS: readonly number[] = [16384, 8192, 4096, 2048];
 /** The smallest of them: the chunk of a request that names none on an engine of several devices, and of generate(). */
-export const PREFILL_CHUNK_MIN = 2048;
+export const PREFILL_CHUNK_MIN = PREFILL_CHUNKS[PREFILL_CHUNKS.length - 1]!;
 
 /** Elements a row of a prefill chunk's widest activation (the QKV or FFN output, …). */
 export function activationWidth(cfg: ModelConfig): number {
@@ -120,8 +120,8 @@ export function activationWidth(cfg: ModelConfig): number {
  * memory grows with it: ≈ 1.4 GiB for seed-4l f16 at 16384 rows, 0.18 at 2048.
  */
 export function defaultPrefillChunk(cfg: ModelConfig, dtype: DType, limits: BindingLimits): number {
-  const rowBytes = activationWidth(cfg) * (dtype === 'f16' ? 2 : 4), binding = Math.min(limits.maxStorageBinding, limits.maxBufferSize);
-  return PREFILL_CHUNKS.find((rows) => rows * rowBytes <= binding / 2) ?? PREFILL_CHUNK_MIN;
+  const rowBytes = activationWidth(cfg) * (dtype === 'f16' ? 2 : 4);
+  return PREFILL_CHUNKS.find((rows) => rows * rowBytes <= tensorLimit(limits) / 2) ?? PREFILL_CHUNK_MIN;
 }
 
 /**

@@ -49,6 +49,9 @@ export async function readHeader(src: ByteSource): Promise<SafetensorsHeader> {
 /** The two limits every tensor must fit (a Gpu's caps, or an adapter's limits before any device exists). */
 export interface BindingLimits { maxStorageBinding: number; maxBufferSize: number }
 
+/** The most bytes one tensor may have under these limits. */
+export function tensorLimit(l: BindingLimits): number { return Math.min(l.maxStorageBinding, l.maxBufferSize); }
+
 /**
  * Check that the model fits the device before allocating anything: every weight tensor must fit one
  * storage binding (maxStorageBufferBindingSize) and one buffer (maxBufferSize).
@@ -60,7 +63,7 @@ export function checkModelFits(target: Gpu | BindingLimits, cfg: ModelConfig, dt
     ...expectedWeights(cfg).map((s) => [s.name, s.shape] as [string, number[]]),
     ['wqkv (fused)', [qkvRows(cfg), cfg.hidden]],
   ];
-  const limit = Math.min(caps.maxStorageBinding, caps.maxBufferSize);
+  const limit = tensorLimit(caps);
   for (const [name, shape] of shapes) {
     const bytes = numel(shape) * el;
     if (bytes > limit) {
