@@ -185,6 +185,46 @@ describe('tiny decoder vs float64 reference', () => {
     expect(compare(chunked.firstLogits![0]!, whole.firstLogits![0]!).rel).toBeLessThan(1e-5);
   });
 
+  it("the prefill's last layer runs past its K/V only for the last row (widened to a bindable row), and in no chunk but the last", async () => {
+    const g = await gpu();
+    const gen = await generator(g, 'f16'); // tiny f16: a 64-wide row is 128 bytes, so rows bind in steps of 2
+    const r = rng();
+    for (const n of [21, 22]) {
+      const p = prompt(r, n);
+      const recorded = new Set<unknown>();
+      const encode = g.commandBuffer.bind(g);
+      g.commandBuffer = (steps) => { for (const st of steps) recorded.add(st); return encode(steps); };
+      let res;
+      const submits = g.counts.submits;
+      try {
+        res = await gen.generate([p], { maxNewTokens: 1, sampling: GREEDY, captureLogits: true });
+      } finally {
+        g.commandBuffer = encode;
+      }
+      // The prefill goes to the GPU in pieces (the GPU starts while the rest encode), then the first token's head.
+      expect(g.counts.submits - submits, 'submissions of a prefill and its first token').toBeGreaterThanOrEqual(3);
+      const prog = gen.model.prefill(n, 0), last = prog.layers[cfg.nLayers - 1]!;
+      expect(prog.tail?.rows, `prompt of ${n}`).toBe(n % 2 === 0 ? 2 : 1);
+      expect(prog.tail!.post.every((st) => recorded.has(st)) && prog.tail!.attn.steps.every((st) => recorded.has(st))).toBe(true);
+      expect([...last.oProj, ...last.ffn, ...prog.attn[cfg.nLayers - 1]!.steps].some((st) => recorded.has(st)), 'the whole chunk past the last K/V').toBe(false);
+      expect(last.pre.every((st) => recorded.has(st)), "the last layer's K/V for every row").toBe(true);
+      const ref = new RefModel(cfg, refWeights).greedy(p, 1);
+      expect(compare(res.firstLogits![0]!, ref.logits[0]!).rel, `logits rel error, prompt of ${n} (seed ${r.seed})`).toBeLessThan(1e-2);
+    }
+    // A chunk that is not the prompt's last records nothing past the last layer's K/V.
+    const p = prompt(r, 30), recorded = new Set<unknown>();
+    const encode = g.commandBuffer.bind(g);
+    g.commandBuffer = (steps) => { for (const st of steps) recorded.add(st); return encode(steps); };
+    try {
+      await gen.generate([p], { maxNewTokens: 1, sampling: GREEDY, prefillChunk: 16 });
+    } finally {
+      g.commandBuffer = encode;
+    }
+    const first = gen.model.prefill(16, 0), tail = gen.model.prefill(14, 0).tail!;
+    expect(first.tail!.post.some((st) => recorded.has(st)), 'the first chunk ran a tail').toBe(false);
+    expect(tail.post.every((st) => recorded.has(st)), 'the last chunk ran its tail').toBe(true);
+  });
+
   it('allocates nothing per token: the live buffer count stays flat over 300 tokens', async () => {
     const g = await gpu();
     const gen = await generator(g, 'f32');

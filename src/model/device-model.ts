@@ -9,7 +9,7 @@ import { cast } from '../kernels/elementwise.js';
 import { sampler as makeSampler, type Sampler, type SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from './config.js';
 import {
-  buildLayer, embedSteps, headSteps, keepLastRow, releaseLayers,
+  buildLayer, embedSteps, headSteps, keepLastRow, layerPost, releaseLayers,
   type BlockOutput, type LayerCache, type LayerHooks, type LayerProgram,
 } from './forward.js';
 import type { BatchShape } from './generation.js';
@@ -22,8 +22,15 @@ import type { PartialWeights } from './weights.js';
 /** Causal attention of one sequence's chunk of prompt rows against its cache slot (per layer). */
 export interface PrefillAttention { steps: Step[]; set(slot: number, qPos0: number): void }
 
-/** The launches of one prefill chunk length. */
-export interface PrefillProgram { embed: Step[]; layers: LayerProgram[]; attn: PrefillAttention[] }
+/**
+ * The last layer of a chunk whose attention runs here, past its K/V, for the rows whose output is used: the
+ * chunk's last row (its logits), widened down to a row where every activation can be bound. The other rows'
+ * attention, O projection and FFN in the last layer feed nothing (their K/V are in the cache already).
+ */
+export interface PrefillTail { rows: number; attn: PrefillAttention; post: Step[] }
+
+/** The launches of one prefill chunk length; `tail` where the chunk's attention is local and this device has the head. */
+export interface PrefillProgram { embed: Step[]; layers: LayerProgram[]; attn: PrefillAttention[]; tail?: PrefillTail }
 
 /** The launches of one decode step of the whole batch: per layer, one attention plan per cache group. */
 export interface DecodeProgram { embed: Step[]; layers: LayerProgram[]; plans: DecodePlan[][] }
@@ -181,11 +188,20 @@ export class DeviceModel {
     return this.prefillPrograms.get(tokens * 4096 + gi, () => {
       const { gpu } = this;
       const s = this.state, g = at.group, v = this.views(tokens);
-      const attn = g.k.map((k, l): PrefillAttention => {
-        const d = flashPrefill(gpu, { q: v.q, out: v.attn, kCache: k, vCache: g.v[l]!, slot: 0, qPos0: 0, kvBase: 0, kvLen: tokens });
-        return { steps: [d], set: (b, qPos0) => { d.set({ slot: b - g.first, qPos0, kvLen: qPos0 + tokens }); } };
-      });
-      return { embed: this.embed(sliceRows(s.ids, 0, tokens), v.x), layers: this.layers(v, tokens, [g]), attn };
+      // Rows [first, tokens) of the chunk attend (the chunk starts at qPos0; its keys end at qPos0 + tokens).
+      const attend = (l: number, first: number, vv: StepViews): PrefillAttention => {
+        const d = flashPrefill(gpu, { q: vv.q, out: vv.attn, kCache: g.k[l]!, vCache: g.v[l]!, slot: 0, qPos0: first, kvBase: 0, kvLen: tokens });
+        return { steps: [d], set: (b, qPos0) => { d.set({ slot: b - g.first, qPos0: qPos0 + first, kvLen: qPos0 + tokens }); } };
+      };
+      const attn = g.k.map((_, l) => attend(l, 0, v));
+      const prog: PrefillProgram = { embed: this.embed(sliceRows(s.ids, 0, tokens), v.x), layers: this.layers(v, tokens, [g]), attn };
+      if (this.hasHead && !this.opts.partialSums) {
+        const step = rowAlignment(this.cfg, this.dtype, gpu.caps.minStorageOffsetAlign);
+        const first = Math.floor((tokens - 1) / step) * step, vt = stepViews(s, tokens - first, first);
+        const last = this.weights.layers.length - 1, post = layerPost(gpu, this.cfg, this.weights.layers[last]!, vt, this.blockOutput(tokens - first));
+        prog.tail = { rows: tokens - first, attn: attend(last, first, vt), post: [...post.oProj, ...post.ffn] };
+      }
+      return prog;
     });
   }
 
@@ -397,5 +413,6 @@ export class DeviceModel {
 
 function releasePrefill(p: PrefillProgram): void {
   releaseLayers(p.layers);
-  for (const st of [...p.embed, ...p.attn.flatMap((a) => a.steps)]) if ('release' in st) st.release();
+  const tail = p.tail ? [...p.tail.attn.steps, ...p.tail.post] : [];
+  for (const st of [...p.embed, ...p.attn.flatMap((a) => a.steps), ...tail]) if ('release' in st) st.release();
 }

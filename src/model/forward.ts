@@ -45,18 +45,27 @@ export interface LayerCache { kCache: Tensor; vCache: Tensor; slotBase: number }
 
 /** `caches`: the layer's cache groups the rows may write to (at least one; the last writes q). */
 export function buildLayer(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepViews, caches: readonly LayerCache[], out: BlockOutput): LayerProgram {
+  return { pre: layerPre(gpu, c, w, v, caches), ...layerPost(gpu, c, w, v, out) };
+}
+
+/** A layer up to its attention: the norm, the QKV product, RoPE and the K/V of every row into the caches. */
+export function layerPre(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepViews, caches: readonly LayerCache[]): Step[] {
+  return [
+    ...normThen(gpu, c, v.x, w.attnNorm, v.xn, w.wqkv.shape[0]!, (x, norm) => linear(gpu, { x, w: w.wqkv, out: v.qkv, norm })),
+    ...caches.map((kv, i) => ropeQkv(gpu, {
+      qkv: v.qkv, rows: v.rows, q: v.q, kCache: kv.kCache, vCache: kv.vCache, slotBase: kv.slotBase, writeQ: i === caches.length - 1,
+      nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, theta: c.ropeTheta, writeBack: true,
+    })),
+  ];
+}
+
+/** A layer after its attention: the O projection and the FFN block, each added to the residual (or partial). */
+export function layerPost(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepViews, out: BlockOutput): Pick<LayerProgram, 'oProj' | 'ffn'> {
   const T = v.x.shape[0]!;
   const project = (x: Tensor, wt: Tensor) => (out.kind === 'residual'
     ? linear(gpu, { x, w: wt, out: v.x, accumulate: true })
     : linear(gpu, { x, w: wt, out: out.partial, residual: out.addResidual ? v.x : undefined }));
   return {
-    pre: [
-      ...normThen(gpu, c, v.x, w.attnNorm, v.xn, w.wqkv.shape[0]!, (x, norm) => linear(gpu, { x, w: w.wqkv, out: v.qkv, norm })),
-      ...caches.map((kv, i) => ropeQkv(gpu, {
-        qkv: v.qkv, rows: v.rows, q: v.q, kCache: kv.kCache, vCache: kv.vCache, slotBase: kv.slotBase, writeQ: i === caches.length - 1,
-        nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, theta: c.ropeTheta, writeBack: true,
-      })),
-    ],
     oProj: [project(reshape(v.attn, [T, c.nHeads * c.headDim]), w.wo)],
     ffn: [
       ...normThen(gpu, c, v.x, w.ffnNorm, v.xn, w.wGate.shape[0]!, (x, norm) => gatedLinear(gpu, { x, wGate: w.wGate, wUp: w.wUp, out: v.ffnH, act: c.act, norm }), true),
@@ -85,8 +94,16 @@ export function keepLastRow(x: Tensor, row: number, lastHidden: Tensor, slot: nu
 export class Recorder {
   private pending: Step[] = [];
   private sealed: GPUCommandBuffer[] = [];
-  constructor(readonly gpu: Gpu) {}
-  record(...steps: Step[]): void { for (const s of steps) this.pending.push(s); }
+  /**
+   * submitEvery: submit as soon as this many launches are pending, so the GPU starts on the first ones while the
+   * host encodes the rest (a long prefill's encoding would otherwise delay all of it). Only for steps whose hooks
+   * never wait: a waiting hook's followers must not be submitted before its answer is written.
+   */
+  constructor(readonly gpu: Gpu, private readonly submitEvery = Infinity) {}
+  record(...steps: Step[]): void {
+    for (const s of steps) this.pending.push(s);
+    if (this.pending.length >= this.submitEvery) this.submit();
+  }
   /**
    * Encode what is recorded now (while the host would otherwise wait), to go with the next submit. Steps
    * recorded after this run after these; queue writes made before that submit land before any of them. The

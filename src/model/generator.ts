@@ -68,6 +68,8 @@ export class AttentionLost extends FapoolError {
 
 /** How many times one chunk or step is tried again after losing ranks (each loss drops a rank: this bounds it). */
 const MAX_RETRIES = 8;
+/** A local prefill goes to the GPU this many launches at a time (about a layer: norm, QKV, RoPE, KV, attention, O, FFN). */
+const PREFILL_SUBMIT_STEPS = 12;
 
 export class Generator implements ForwardExecutor {
   readonly model: DeviceModel;
@@ -111,12 +113,22 @@ export class Generator implements ForwardExecutor {
     this.gpu.write(s.rows, c.rows);
     this.gpu.write(s.ids, c.ids);
     for (const a of prog.attn) a.set(c.b, c.p0);
+    prog.tail?.attn.set(c.b, c.p0);
     const local = prog.attn.length ? localAttention(prog.attn.map((a) => a.steps)) : null;
     const hooks = this.placement?.prefillHooks ? await this.placement.prefillHooks(m, c, local) : local;
     if (!hooks) throw new Error(`sequence ${c.b} has no cache on this device and no placement runs its attention`);
-    const rec = new Recorder(this.gpu);
+    // Local attention never waits: submit a layer's worth of launches at a time (the GPU starts while the rest encode).
+    const rec = new Recorder(this.gpu, hooks === local ? PREFILL_SUBMIT_STEPS : Infinity);
     rec.record(...prog.embed);
-    await runLayers(prog.layers, hooks, rec);
+    if (hooks === local && prog.tail) {
+      // The last layer past its K/V only for the rows whose output is used, and only in the prompt's last chunk.
+      const last = prog.layers.length - 1;
+      await runLayers(prog.layers.slice(0, last), hooks, rec);
+      rec.record(...prog.layers[last]!.pre);
+      if (c.last) rec.record(...prog.tail.attn.steps, ...prog.tail.post);
+    } else {
+      await runLayers(prog.layers, hooks, rec);
+    }
     if (c.last) rec.record(m.keepLast(c.n, c.b));
     rec.submit();
     await this.placement?.afterPrefillChunk?.(m, c);
