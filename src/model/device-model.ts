@@ -37,7 +37,7 @@ export interface DecodeProgram { embed: Step[]; layers: LayerProgram[]; plans: D
 
 /** All attention on this device: the launches of each layer recorded in line. */
 export function localAttention(perLayer: readonly (readonly Step[])[]): LayerHooks {
-  return { attention: (l, rec) => { rec.record(...perLayer[l]!); } };
+  return { attention: (l, rec) => { rec.record(...perLayer[l]!); }, cacheLocal: true };
 }
 
 /** Each layer's decode-attention launches, every cache group's. */

@@ -134,6 +134,14 @@ export interface LayerHooks {
    * hook waits, the layer loop records and encodes what follows it, up to the next hook.
    */
   overlap?: boolean;
+  /**
+   * The attention reads this device's cache (local attention, and hooks built on it): a prefill may then stop its
+   * last layer after the K/V for every row but the ones whose output is used (PrefillTail), calling `kvWritten`
+   * instead of `attention` for that layer.
+   */
+  cacheLocal?: boolean;
+  /** Layer l's K/V rows are recorded into the cache (what must follow them when its attention is skipped). */
+  kvWritten?(l: number, rec: Recorder): void | Promise<void>;
   /** Tensor parallelism: reduce the partial sums a block just wrote (absent on one device). */
   reduce?(l: number, block: 'attn' | 'ffn', rec: Recorder): Promise<void>;
 }

@@ -120,11 +120,12 @@ export class Generator implements ForwardExecutor {
     // Local attention never waits: submit a layer's worth of launches at a time (the GPU starts while the rest encode).
     const rec = new Recorder(this.gpu, hooks === local ? PREFILL_SUBMIT_STEPS : Infinity);
     rec.record(...prog.embed);
-    if (hooks === local && prog.tail) {
+    if (hooks.cacheLocal && prog.tail) {
       // The last layer past its K/V only for the rows whose output is used, and only in the prompt's last chunk.
       const last = prog.layers.length - 1;
       await runLayers(prog.layers.slice(0, last), hooks, rec);
       rec.record(...prog.layers[last]!.pre);
+      await hooks.kvWritten?.(last, rec);
       if (c.last) rec.record(...prog.tail.attn.steps, ...prog.tail.post);
     } else {
       await runLayers(prog.layers, hooks, rec);

@@ -168,16 +168,17 @@ export class PoolAttention implements AttentionPlacement {
   /** The base's own attention for each layer, then that layer's new K/V rows on their way to the ranks. */
   private streamingHooks(m: DeviceModel, c: PrefillChunk, local: LayerHooks): LayerHooks {
     const p = this.placement.get(c.b)!, at = kvSlot(m.kv, c.b)!, stream = this.stream!;
+    const kvWritten = async (l: number, rec: Recorder) => {
+      rec.submit(); // the layer's work runs while a staging slot is waited for
+      const { copies, ticket } = await stream.stage(at.group, at.slot, l, c.p0, c.n);
+      rec.record(...copies);
+      rec.submit();
+      stream.send(ticket, p.shards, (i, layer, k, v) => this.members[p.members[i]!]!.link.request(
+        { kind: 'load_kv', seq: c.b, layer, kvHeads: p.shards[i]!.kvHeads, pos0: c.p0, count: c.n }, [k, v], this.opts.deadlineMs));
+    };
     return {
-      attention: async (l, rec) => {
-        await local.attention(l, rec);
-        rec.submit(); // the layer's work runs while a staging slot is waited for
-        const { copies, ticket } = await stream.stage(at.group, at.slot, l, c.p0, c.n);
-        rec.record(...copies);
-        rec.submit();
-        stream.send(ticket, p.shards, (i, layer, k, v) => this.members[p.members[i]!]!.link.request(
-          { kind: 'load_kv', seq: c.b, layer, kvHeads: p.shards[i]!.kvHeads, pos0: c.p0, count: c.n }, [k, v], this.opts.deadlineMs));
-      },
+      cacheLocal: local.cacheLocal, kvWritten,
+      attention: async (l, rec) => { await local.attention(l, rec); await kvWritten(l, rec); },
     };
   }
 
