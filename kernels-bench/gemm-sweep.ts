@@ -29,7 +29,7 @@ import {
   describeCaps, fromF16Array, openGpu, timeDispatchesFor, toF16Array, type Dispatch, type DType, type Gpu, type HostArray, type Tensor,
 } from '../src/gpu/index.js';
 import { openGpuWithoutRobustness } from './no-robustness.js';
-import { chooseGemmPath, linear, QUAD_GEN_IDS, quadGenGeometry, type GemmPath, type GemmTuning, type QuadGenId } from '../src/kernels/gemm.js';
+import { chooseGemmPath, linear, type GemmPath, type GemmTuning } from '../src/kernels/gemm.js';
 import { gemvSgApplies } from '../src/kernels/gemv.js';
 import {
   SGM_SKINNY_SHAPES, SGM_TILE_GATED_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_IDS, SGM_TILE_GEN_SPLIT_K, SGM_TILE_SHAPES, sgmSkinnyApplies,
@@ -259,9 +259,7 @@ function f32Variants(): Variant[] {
     name: `f32 quad ${tx}x${ty} bk${bk}${qm !== 2 || qn !== 2 ? ` ${4 * qm}x${4 * qn}/thread` : ''}${db ? ' db' : ''}`,
     dtype: 'f32', path: 'tiled', tune: { tiled: { tx, ty, bk, db, qm, qn } },
   });
-  const gen = (id: QuadGenId): Variant => ({ name: `f32 gen ${id}`, dtype: 'f32', path: 'tiled', tune: { tiled: { gen: id } } });
-  return [{ name: 'f32 default path', dtype: 'f32', tune: {} }, q(16, 16, 8), q(16, 16, 8, 4, 2), q(16, 16, 8, 2, 4), q(16, 8, 8, 4, 2), q(16, 16, 16, 4, 2),
-    ...QUAD_GEN_IDS.filter((id) => quadGenGeometry(id).bm >= 64).map(gen)];
+  return [{ name: 'f32 default path', dtype: 'f32', tune: {} }, q(16, 16, 8), q(16, 16, 8, 4, 2), q(16, 16, 8, 2, 4), q(16, 8, 8, 4, 2), q(16, 16, 16, 4, 2)];
 }
 
 /**

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, programSource, reflectLayout, sliceRows, toF16Array, type Gpu } from '../src/gpu/index.js';
 import { chooseGatedPath, gatedLinear } from '../src/kernels/ffn.js';
-import { chooseGemmPath, chooseQuad, linear, normPrologueApplies, QUAD_GEN_IDS, quadGenFits, type GemmTuning } from '../src/kernels/gemm.js';
+import { chooseGemmPath, chooseQuad, linear, normPrologueApplies, type GemmTuning } from '../src/kernels/gemm.js';
 import { type Activation } from '../src/kernels/gemm-common.js';
 import {
   DECODE_TILE_MIN_N, GEMM_PREFILL_DEFAULT, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_GEN_SPLIT_K,
@@ -64,28 +64,6 @@ describe('linear: tiled kernel variants', () => {
     expect(4 * q.bk * 8 * (q.tx + q.ty)).toBeLessThanOrEqual(g.caps.maxWorkgroupStorage);
     expect(() => linear(g, { x: g.tensor([4, 8], 'f32'), w: g.tensor([4, 8], 'f32'), out: g.tensor([4, 4], 'f32') },
       { path: 'tiled', tune: { tiled: { tx: 64, ty: 64, bk: 16 } } })).toThrow(LimitError);
-  });
-});
-
-describe('linear: the generated quad kernel (every size a literal, named accumulators)', () => {
-  for (const id of QUAD_GEN_IDS) {
-    // Ragged in M and N, K a multiple of 4 but not of the slice; one shape crosses several 128-row tiles.
-    for (const [M, N, K, dtype] of [[70, 130, 36, 'f32'], [37, 29, 96, 'f32'], [19, 140, 36, 'f16'], [261, 257, 44, 'f32']] as const) {
-      it(`${id} ${dtype} M=${M} N=${N} K=${K}`, async () => {
-        const g = await gpu();
-        if (!quadGenFits(g.caps, id)) return; // a 256-thread tile on an adapter of fewer invocations
-        await check(g, { M, N, K, dtype, path: 'tiled', tune: { tiled: { gen: id } } });
-      });
-    }
-  }
-  it('with an epilogue (bias, GELU, accumulate) and with a residual', async () => {
-    await check(await gpu(), { M: 33, N: 17, K: 44, dtype: 'f32', path: 'tiled', tune: { tiled: { gen: 'gq_t32x32_k8' } }, bias: true, act: 'gelu_tanh', accumulate: true });
-    await check(await gpu(), { M: 9, N: 40, K: 12, dtype: 'f16', path: 'tiled', tune: { tiled: { gen: 'gq_t32x32_k8' } }, residual: true, act: 'gelu_erf' });
-  });
-  it('refuses K not a multiple of 4', async () => {
-    const g = await gpu();
-    expect(() => linear(g, { x: g.tensor([4, 6], 'f32'), w: g.tensor([4, 6], 'f32'), out: g.tensor([4, 4], 'f32') },
-      { path: 'tiled', tune: { tiled: { gen: 'gq_t32x32_k8' } } })).toThrow(ShapeError);
   });
 });
 
@@ -735,18 +713,6 @@ describe('generated WGSL', () => {
   it('shaders/gemm_sgm_direct.wgsl is exactly what its generator writes', () => {
     const generated = execFileSync(process.execPath, [url('gemm_sgm_direct.gen.mjs').pathname], { encoding: 'utf8' });
     expect(generated).toBe(readFileSync(url('gemm_sgm_direct.wgsl'), 'utf8'));
-  });
-  it('shaders/gemm_quad_gen.wgsl is exactly what its generator writes, for the ids gemm.ts knows', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gemm-quad-gen-'));
-    try {
-      execFileSync(process.execPath, [url('gemm_quad_gen.gen.mjs').pathname, '--out', dir]);
-      expect(readdirSync(dir)).toEqual(['gemm_quad_gen.wgsl']);
-      expect(readFileSync(join(dir, 'gemm_quad_gen.wgsl'), 'utf8')).toBe(readFileSync(url('gemm_quad_gen.wgsl'), 'utf8'));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-    const gen = await import(url('gemm_quad_gen.gen.mjs').href) as { CONFIGS: string[] };
-    expect(gen.CONFIGS).toEqual([...QUAD_GEN_IDS]);
   });
   it('shaders/gemm_sgm_tile_gen{,_emu}.wgsl are exactly what their generator writes, for the ids gemm.ts knows', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gemm-gen-'));
