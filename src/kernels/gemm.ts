@@ -144,34 +144,6 @@ export function chooseQuad(caps: Caps, M: number, N: number): QuadShape | null {
   return candidates.find((q) => quadFits(caps, q)) ?? null;
 }
 
-// ---- the generated quad GEMM (shaders/gemm_quad_gen.wgsl, written by gemm_quad_gen.gen.mjs) -----------
-
-/** The generated entries (gq_t{BM}x{BN}_k{BK}); must match CONFIGS in shaders/gemm_quad_gen.gen.mjs (a test checks). */
-export const QUAD_GEN_IDS = ['gq_t128x128_k8', 'gq_t128x128_k16', 'gq_t64x64_k8', 'gq_t32x32_k8'] as const;
-export type QuadGenId = (typeof QUAD_GEN_IDS)[number];
-
-interface QuadGenCfg { dtype: DType; id: QuadGenId; epi: Epilogue }
-
-const quadGenProgram = defineProgram<QuadGenCfg>({
-  name: 'gemm_quad_gen', file: 'gemm_quad_gen.wgsl', includes: ['gemm_epilogue.wgsl'], entry: 'gq_t128x128_k8',
-  specialize: (c) => {
-    const t = typeSpec(c.dtype);
-    return { entry: c.id, enables: t.enables, aliases: t.aliases, constants: epilogueConstants(c.epi) };
-  },
-});
-
-/** A generated entry's tile, K slice and threads (8×8 outputs a thread). */
-export function quadGenGeometry(id: QuadGenId): { bm: number; bn: number; bk: number; threads: number } {
-  const m = /^gq_t(\d+)x(\d+)_k(\d+)$/.exec(id)!;
-  const bm = Number(m[1]), bn = Number(m[2]), bk = Number(m[3]);
-  return { bm, bn, bk, threads: (bm / 8) * (bn / 8) };
-}
-
-export function quadGenFits(caps: Caps, id: QuadGenId): boolean {
-  const g = quadGenGeometry(id);
-  return g.threads <= caps.maxInvocations && g.threads <= caps.maxWorkgroupSizeX && 2 * 4 * g.bk * (g.bm + g.bn) <= caps.maxWorkgroupStorage;
-}
-
 // ---- the RMSNorm prologue (GEMV path) ---------------------------------------------------------------
 
 /**
@@ -201,11 +173,8 @@ export const NORM_PROLOGUE_MAX_M = 2;
  * functions pick from caps when absent.
  */
 export interface GemmTuning {
-  /**
-   * Tiled path: the quad kernel with this shape, its generated twin ({ gen: id }; K % 4 == 0), or the classic
-   * gemm.wgsl tile ('classic').
-   */
-  tiled?: QuadShape | { gen: QuadGenId } | 'classic';
+  /** Tiled path: the quad kernel with this shape, or the classic gemm.wgsl tile ('classic'). */
+  tiled?: QuadShape | 'classic';
   /** GEMV path: threads per output column, and the 16-byte f16 loads (entries *_h8; f16, K % 8 == 0). */
   gemv?: GemvTuning;
   /**
@@ -233,16 +202,8 @@ export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath, tune: GemmTu
   if (path === 'gemv') return launchGemv(gpu, l, tune.gemv);
   if (path === 'subgroup-matrix') return launchSgm(gpu, l, tune.sgm);
 
-  // The quad kernels have no gated entry: the gated product keeps gemm.wgsl.
-  const t = tune.tiled;
-  if (!gated && t !== undefined && t !== 'classic' && 'gen' in t) {
-    if (!vec4) throw new ShapeError(`gemm: the generated quad kernel needs K % 4 == 0, got K = ${l.K}`);
-    if (!quadGenFits(caps, t.gen)) throw new LimitError(`gemm: generated quad tile ${t.gen} does not fit this device`);
-    const { bm, bn } = quadGenGeometry(t.gen);
-    const prog = gpu.program(quadGenProgram, { dtype: l.dtype, id: t.gen, epi: l.epi });
-    return gpu.dispatch(prog, { bind, uniforms, workgroups: [ceilDiv(l.N, bn), ceilDiv(l.M, bm)] });
-  }
-  const quad = gated || t === 'classic' ? null : (t as QuadShape | undefined) ?? chooseQuad(caps, l.M, l.N);
+  // The quad kernel has no gated entry: the gated product keeps gemm.wgsl.
+  const quad = gated ? null : tune.tiled === 'classic' ? null : tune.tiled ?? chooseQuad(caps, l.M, l.N);
   if (quad) {
     if (!quadFits(caps, quad)) throw new LimitError(`gemm: quad tile ${JSON.stringify(quad)} does not fit this device`);
     const prog = gpu.program(quadProgram, { dtype: l.dtype, entry: vec4 ? 'gemm_quad_vec4' : 'gemm_quad', q: quad, epi: l.epi });
