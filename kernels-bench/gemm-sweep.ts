@@ -434,6 +434,9 @@ async function main(): Promise<void> {
             if (gemvSgApplies(gpu.caps, { M, K: 4096, dtype: 'f16', kind: g ? 'gated' : 'linear' }, cpt, u)) {
               v.push({ name: `gemv sg cpt${cpt} u${u}`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { cpt, u } } });
             }
+            if (gemvSgApplies(gpu.caps, { M, K: 4096, dtype: 'f16', kind: g ? 'gated' : 'linear' }, cpt, u, true)) {
+              v.push({ name: `gemv sg cpt${cpt} u${u} h`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { cpt, u, half: true } } });
+            }
           }
         }
       }

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Session 15 (issue 16): the 8-row GEMV with its products in f16 pairs (gemv_sg entries *_h: four HFMA2s per 16 bytes
+# of weight and row, an f16 partial of 8·U products added to the f32 sum, no conversions) against the f32-math
+# entries and cuBLAS at seed-4l's five products, 8 rows; then the decode step at batch 8 (4K, 32K) with
+# FAPOOL_GEMV_HALF=1 (the gated product takes them) against without, alternating; PyTorch's CUDA graph beside it.
+set -uo pipefail
+: "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
+export PYTHONUNBUFFERED=1
+SH=12288x4096,4096x4096,16384x4096g,4096x16384,32000x4096
+timeout -k 2 60 python3 kernels-bench/gemm-cublas.py --out "$R/cublas.json" --prefill-m= --decode-m 8 --decode-shapes $SH > "$R/cublas.log" 2>&1; echo "cublas rc=$?"
+cub=(); [ -s "$R/cublas.json" ] && cub=(--cublas "$R/cublas.json")
+timeout -k 2 200 node dist/kernels-bench/gemm-sweep.js --parts decode --decode-shapes $SH --decode-m 8 \
+  --pick 'default path*|gemv sg *' --copies 3 --samples 6 "${cub[@]}" --out "$R/sweep.json" --md "$R/sweep.md" 2>&1 | grep -v '^Warning' > "$R/sweep.log"
+echo "sweep rc=${PIPESTATUS[0]}"; grep -E '^\| decode' "$R/sweep.md" | cut -d'|' -f3,4,5,7,8,10 | sed -E 's/ +/ /g'
+source kernels-bench/rounds/seed4l.sh
+dec() { # name, batch, context, FAPOOL_GEMV_HALF
+  FAPOOL_GEMV_HALF=$4 timeout 60 node dist/kernels-bench/decode-profile.js --model $W --dtype f16 --context $3 --batch $2 --new-tokens 32 --samples 3 \
+    --out "$R/dec-$1.json" > "$R/dec-$1.log" 2>&1
+  echo "decode $1 rc $?: $(grep -oE 'GPU time of the whole step[^;]*' "$R/dec-$1.log") | $(grep -E '^wall per step' "$R/dec-$1.log" | cut -c1-90)"
+}
+for k in a b; do dec b8-4k-f32-$k 8 4096 0; dec b8-4k-h-$k 8 4096 1; done
+dec b8-32k-f32 8 32768 0; dec b8-32k-h 8 32768 1
+for n in 4096 32768; do
+  for h in 0 1; do
+    FAPOOL_GEMV_HALF=$h timeout 60 node run-inference.js --model $W --dtype f16 --prompt-len $n --batch 8 --max-new-tokens 32 --json --quiet > "$R/tok-$n-$h.json" 2>/dev/null
+  done
+  python3 -c "import json,sys; a,b=(json.load(open(f'$R/tok-$n-{h}.json'))['tokens'] for h in (0,1)); print('tokens $n: equal' if a==b else f'tokens $n: differ in {sum(x!=y for x,y in zip(a,b))} of {len(a)} sequences')"
+done
+timeout 100 python3 kernels-bench/torch_decode_graph.py --weights $W --configs 8x4096,8x32768 --out "$R/torch-graph.json" > "$R/torch-graph.log" 2>&1
+echo "torch graph exit $?"; grep -v '^DECODE_GRAPH' "$R/torch-graph.log" | tail -3 | cut -c1-100
