@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, programSource, reflectLayout, sliceRows, toF16Array, type Gpu } from '../src/gpu/index.js';
 import { chooseGatedPath, gatedLinear } from '../src/kernels/ffn.js';
 import { chooseGemmPath, chooseQuad, linear, normPrologueApplies, type GemmTuning } from '../src/kernels/gemm.js';
+import { gemvSgChoice } from '../src/kernels/gemv.js';
 import { type Activation } from '../src/kernels/gemm-common.js';
 import {
   DECODE_TILE_MIN_N, GEMM_PREFILL_DEFAULT, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_GEN_SPLIT_K,
@@ -600,96 +601,113 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
       delete process.env.FAPOOL_GEMM_SKINNY;   // the default: GEMV ≤ 7 (norm fused at M ≤ 2; the gated product ≤ 8), decode tiles 8..64
       expect(chooseGemmPath(caps, 7, 4096, 4096, 'f16')).toBe('gemv');
       expect(normPrologueApplies(caps, 1, 4096, 4096, 'f16')).toBe(true);
-      restoringEnv('FAPOOL_DECODE_TILES', () => {
-        delete process.env.FAPOOL_DECODE_TILES;   // the default: every product of 9..64 rows on a decode tile, K split
-        const tile = (M: number, N: number, K: number, gated = false) => chooseDecodeTile(caps, M, N, K, gated);
-        const w = (id: string) => DECODE_TILES_WIDE ? `${id}_u8` : id;   // the default staging's twin
-        expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toEqual(tile(16, 4096, 4096));
-        // Narrow products split (64 tiles of 4 subgroups: ×4), wide ones do not; wide ones up to 16 rows on t16x32.
-        expect(tile(16, 4096, 4096)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1'), splits: 4 });
-        expect(tile(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: w('t64x64_sg1x4_k64_b1'), splits: 4 });
-        expect(tile(9, 12288, 4096)).toEqual({ kind: 'tile-gen', id: w('t16x32_sg1x2_k128_b1') });
-        expect(tile(17, 32000, 4096)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });
-        expect(tile(33, 12288, 4096)).toEqual({ kind: 'tile-gen', id: w('t64x64_sg1x4_k64_b1') });
-        expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: w('g64x64_sg2x2_k32_b1') });
-        expect(tile(17, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: w('g32x64_sg1x4_k64_b1') });
-        expect(tile(9, 16, 64)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });   // one slice: nothing to split
-        // The GEMV keeps 1..8 rows, but for a narrow long-K product (down) from 5 and, with 16-byte staging, every
-        // plain product from 8.
-        expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe(DECODE_TILES_WIDE ? 'subgroup-matrix' : 'gemv');
-        expect(chooseGemmPath(caps, 7, 4096, 4096, 'f16')).toBe('gemv');
-        expect(chooseGemmPath(caps, 8, 16384, 4096, 'f16', true)).toBe('gemv');
-        expect(chooseGemmPath(caps, 8, 4096, 16384, 'f16')).toBe('subgroup-matrix');
-        expect(tile(5, 4096, 16384)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1'), splits: 4 });
-        expect(chooseGemmPath(caps, 4, 4096, 16384, 'f16')).toBe('gemv');
-        expect(chooseSgmKernel(caps, 65, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x128_sg2x2_k32_b1_u8' });   // prefill rows
-        process.env.FAPOOL_DECODE_TILES = 'split:rows=5';   // the GEMV's rows 5..8 too
-        expect(chooseGemmPath(caps, 5, 4096, 4096, 'f16')).toBe('subgroup-matrix');
-        expect(chooseGatedPath(caps, 8, 16384, 4096, 'f16')).toBe('subgroup-matrix');   // not the tiled fallback of M < 16
-        expect(chooseGemmPath(caps, 4, 4096, 4096, 'f16')).toBe('gemv');
-        expect(chooseSgmKernel(caps, 8, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: w('g16x64_sg1x4_k64_b1'), splits: 4 });
-        process.env.FAPOOL_DECODE_TILES = 'nosplit';   // session 5: wide products only, whole K per workgroup
-        expect(chooseSgmKernel(caps, 9, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });
-        expect(chooseSgmKernel(caps, 32, 32000, 4096, false)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });
-        expect(chooseSgmKernel(caps, 64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: w('g64x64_sg2x2_k32_b1') });
-        expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
-        expect(chooseSgmKernel(caps, 64, DECODE_TILE_MIN_N - 16, 4096, false)).toMatchObject({ kind: 'skinny-gen' });
-        // 16-byte staging on request (or by default): the _u8 twin, its checked base where K % BK != 0.
-        process.env.FAPOOL_DECODE_TILES = 'split:u8';
-        expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1_u8' });
-        expect(tile(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_u8', splits: 4 });
-        expect(tile(9, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8' });
-        expect(tile(33, 12288, 4100)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1' });
-        expect(tile(8, 12288, 4160)).toBeNull();   // K % 128 != 0: no 16-byte tile, so 8 rows stay on the GEMV
-        expect(tile(8, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8' });
-        process.env.FAPOOL_DECODE_TILES = 'split:u4';
-        expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1' });
-        expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
-        expect(decodeTilesMode('nosplit:u8')).toEqual({ split: false, minRows: 9, wide: true });
-        expect(decodeTilesMode('split:rows=5:u4')).toEqual({ split: true, minRows: 5, wide: false });
-        for (const bad of ['splits', 'split:rows=0', 'split:rows=65', 'split:max=4', 'split:u16', 'u8', 'split:u8:rows=5']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
-        expect(decodeTilesMode('')).toEqual({ split: true, minRows: 9, wide: DECODE_TILES_WIDE });
-      });
-      restoringEnv('FAPOOL_DECODE_TILES', () => {
-        process.env.FAPOOL_DECODE_TILES = 'nosplit';   // below: the skinny kernels' own choices
-        process.env.FAPOOL_GEMM_SKINNY = 'array';   // the array kernel, by request
-        expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toMatchObject({ kind: 'skinny' });
-        expect(chooseSkinnyGen(caps, 16, 4096, 4096, false)).toBeNull();
-        process.env.FAPOOL_GEMM_SKINNY = 'gen';
-        expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
-        expect(chooseSgmKernel(caps, 9, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
-        expect(chooseSgmKernel(caps, 16, 4096, 4096, true)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.g1 });
-        expect(chooseSgmKernel(caps, 17, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t2 });
-        expect(chooseSgmKernel(caps, 64, 4096, 4096, true)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.g4 });
-        expect(chooseSgmKernel(caps, 65, 4096, 4096, false)).toMatchObject({ kind: 'tile-gen' });
-        expect(chooseSgmKernel(caps, 32, 4096, 4100, false)).not.toMatchObject({ kind: 'skinny-gen' });   // K % 16
-        expect(chooseSgmKernel(caps, 32, 12288, 4096, false)).toMatchObject({ kind: 'skinny-gen' });   // asked for by name: no decode tile
-        process.env.FAPOOL_GEMM_SKINNY = 'gen:max=16';   // rows above 16 take the prefill tile kernel
-        expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
-        expect(chooseSgmKernel(caps, 17, 4096, 4096, false)).toMatchObject({ kind: 'tile-gen' });
-        expect(chooseSgmKernel(caps, 64, 4096, 4096, true)).toMatchObject({ kind: 'tile-gen' });
-        restoringEnv('FAPOOL_GEMM_PREFILL', () => {   // … or the direct one, when the prefill takes it: not a skinny kernel
-          process.env.FAPOOL_GEMM_PREFILL = 'direct';
-          expect(chooseSgmKernel(caps, 17, 4096, 4096, false)).toEqual(chooseSgmDirect(caps, false));
-          expect(chooseSgmKernel(caps, 32, 4096, 4096, true)).toEqual(chooseSgmDirect(caps, true));
-        });
-        process.env.FAPOOL_GEMM_SKINNY = 'gen:min=1';
-        for (const M of [1, 2, 8]) {
-          expect(chooseGemmPath(caps, M, 4096, 4096, 'f16')).toBe('subgroup-matrix');
-          expect(chooseGemmPath(caps, M, 4096, 4096, 'f16', true)).toBe('subgroup-matrix');
-          expect(normPrologueApplies(caps, M, 4096, 4096, 'f16')).toBe(false);   // the model then launches the norm itself
-          expect(normPrologueApplies(caps, M, 4096, 4096, 'f16', true)).toBe(false);
+      // The default: 5..8 rows on the GEMV with f16-pair products, every product (they beat the decode tiles there).
+      restoringEnv('FAPOOL_GEMV_HALF', () => {
+        delete process.env.FAPOOL_GEMV_HALF;
+        for (const [N, K, gated, cpt, u] of [[12288, 4096, false, 2, 1], [4096, 4096, false, 1, 2], [4096, 16384, false, 1, 2], [16384, 4096, true, 1, 1]] as const) {
+          expect(chooseGemmPath(caps, 8, N, K, 'f16', gated), `${N}x${K}`).toBe('gemv');
+          expect(gemvSgChoice(caps, { M: 8, N, K, dtype: 'f16', kind: gated ? 'gated' : 'linear' }), `${N}x${K}`).toEqual({ cpt, u, half: true });
         }
-        expect(chooseGemmPath(caps, 1, 4096, 4096, 'f32')).toBe('gemv');
-        expect(chooseGemmPath(caps, 1, 4096, 4100, 'f16')).toBe('gemv');
-        expect(normPrologueApplies(caps, 1, 4096, 4100, 'f16')).toBe(true);
-        // A direct-x configuration named for class 2 gives way to the auto one where it does not apply.
-        process.env.FAPOOL_GEMM_SKINNY = 'gen:min=8,tm2_sn1_sk8_tn2_u2_xd';
-        expect(chooseSgmKernel(caps, 20, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: 'tm2_sn1_sk8_tn2_u2_xd' });
-        expect(chooseGemmPath(caps, 7, 4096, 4096, 'f16')).toBe('gemv');
-        expect(chooseSgmKernel(caps, 8, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
-        // No subgroup matrices: never chosen.
-        expect(chooseGemmPath({ ...caps, subgroupMatrix: [] } as typeof caps, 8, 4096, 4096, 'f16')).toBe('gemv');
+        expect(gemvSgChoice(caps, { M: 4, N: 4096, K: 4096, dtype: 'f16' })).toEqual({ cpt: 2, u: 2, half: false });   // below 5 rows: f32 products
+        expect(gemvSgChoice(caps, { M: 8, N: 4096, K: 4100, dtype: 'f16' })).toBeNull();   // K % 8: the per-column kernel
+        process.env.FAPOOL_GEMV_HALF = '0';
+        expect(gemvSgChoice(caps, { M: 8, N: 16384, K: 4096, dtype: 'f16', kind: 'gated' })).toEqual({ cpt: 1, u: 1, half: false });
+        process.env.FAPOOL_GEMV_HALF = 'yes';
+        expect(() => gemvSgChoice(caps, { M: 8, N: 4096, K: 4096, dtype: 'f16' })).toThrow(LimitError);
+      });
+      restoringEnv('FAPOOL_GEMV_HALF', () => {
+        process.env.FAPOOL_GEMV_HALF = '0';   // below: the decode tiles' rules, with the GEMV's f32 products
+        restoringEnv('FAPOOL_DECODE_TILES', () => {
+          delete process.env.FAPOOL_DECODE_TILES;   // the default: every product of 9..64 rows on a decode tile, K split
+          const tile = (M: number, N: number, K: number, gated = false) => chooseDecodeTile(caps, M, N, K, gated);
+          const w = (id: string) => DECODE_TILES_WIDE ? `${id}_u8` : id;   // the default staging's twin
+          expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toEqual(tile(16, 4096, 4096));
+          // Narrow products split (64 tiles of 4 subgroups: ×4), wide ones do not; wide ones up to 16 rows on t16x32.
+          expect(tile(16, 4096, 4096)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1'), splits: 4 });
+          expect(tile(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: w('t64x64_sg1x4_k64_b1'), splits: 4 });
+          expect(tile(9, 12288, 4096)).toEqual({ kind: 'tile-gen', id: w('t16x32_sg1x2_k128_b1') });
+          expect(tile(17, 32000, 4096)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });
+          expect(tile(33, 12288, 4096)).toEqual({ kind: 'tile-gen', id: w('t64x64_sg1x4_k64_b1') });
+          expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: w('g64x64_sg2x2_k32_b1') });
+          expect(tile(17, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: w('g32x64_sg1x4_k64_b1') });
+          expect(tile(9, 16, 64)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });   // one slice: nothing to split
+          // The GEMV keeps 1..8 rows, but for a narrow long-K product (down) from 5 and, with 16-byte staging, every
+          // plain product from 8.
+          expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe(DECODE_TILES_WIDE ? 'subgroup-matrix' : 'gemv');
+          expect(chooseGemmPath(caps, 7, 4096, 4096, 'f16')).toBe('gemv');
+          expect(chooseGemmPath(caps, 8, 16384, 4096, 'f16', true)).toBe('gemv');
+          expect(chooseGemmPath(caps, 8, 4096, 16384, 'f16')).toBe('subgroup-matrix');
+          expect(tile(5, 4096, 16384)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1'), splits: 4 });
+          expect(chooseGemmPath(caps, 4, 4096, 16384, 'f16')).toBe('gemv');
+          expect(chooseSgmKernel(caps, 65, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x128_sg2x2_k32_b1_u8' });   // prefill rows
+          process.env.FAPOOL_DECODE_TILES = 'split:rows=5';   // the GEMV's rows 5..8 too
+          expect(chooseGemmPath(caps, 5, 4096, 4096, 'f16')).toBe('subgroup-matrix');
+          expect(chooseGatedPath(caps, 8, 16384, 4096, 'f16')).toBe('subgroup-matrix');   // not the tiled fallback of M < 16
+          expect(chooseGemmPath(caps, 4, 4096, 4096, 'f16')).toBe('gemv');
+          expect(chooseSgmKernel(caps, 8, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: w('g16x64_sg1x4_k64_b1'), splits: 4 });
+          process.env.FAPOOL_DECODE_TILES = 'nosplit';   // session 5: wide products only, whole K per workgroup
+          expect(chooseSgmKernel(caps, 9, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });
+          expect(chooseSgmKernel(caps, 32, 32000, 4096, false)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });
+          expect(chooseSgmKernel(caps, 64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: w('g64x64_sg2x2_k32_b1') });
+          expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
+          expect(chooseSgmKernel(caps, 64, DECODE_TILE_MIN_N - 16, 4096, false)).toMatchObject({ kind: 'skinny-gen' });
+          // 16-byte staging on request (or by default): the _u8 twin, its checked base where K % BK != 0.
+          process.env.FAPOOL_DECODE_TILES = 'split:u8';
+          expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1_u8' });
+          expect(tile(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_u8', splits: 4 });
+          expect(tile(9, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8' });
+          expect(tile(33, 12288, 4100)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1' });
+          expect(tile(8, 12288, 4160)).toBeNull();   // K % 128 != 0: no 16-byte tile, so 8 rows stay on the GEMV
+          expect(tile(8, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8' });
+          process.env.FAPOOL_DECODE_TILES = 'split:u4';
+          expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1' });
+          expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
+          expect(decodeTilesMode('nosplit:u8')).toEqual({ split: false, minRows: 9, wide: true, explicitRows: false });
+          expect(decodeTilesMode('split:rows=5:u4')).toEqual({ split: true, minRows: 5, wide: false, explicitRows: true });
+          for (const bad of ['splits', 'split:rows=0', 'split:rows=65', 'split:max=4', 'split:u16', 'u8', 'split:u8:rows=5']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
+          expect(decodeTilesMode('')).toEqual({ split: true, minRows: 9, wide: DECODE_TILES_WIDE, explicitRows: false });
+        });
+        restoringEnv('FAPOOL_DECODE_TILES', () => {
+          process.env.FAPOOL_DECODE_TILES = 'nosplit';   // below: the skinny kernels' own choices
+          process.env.FAPOOL_GEMM_SKINNY = 'array';   // the array kernel, by request
+          expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toMatchObject({ kind: 'skinny' });
+          expect(chooseSkinnyGen(caps, 16, 4096, 4096, false)).toBeNull();
+          process.env.FAPOOL_GEMM_SKINNY = 'gen';
+          expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
+          expect(chooseSgmKernel(caps, 9, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
+          expect(chooseSgmKernel(caps, 16, 4096, 4096, true)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.g1 });
+          expect(chooseSgmKernel(caps, 17, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t2 });
+          expect(chooseSgmKernel(caps, 64, 4096, 4096, true)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.g4 });
+          expect(chooseSgmKernel(caps, 65, 4096, 4096, false)).toMatchObject({ kind: 'tile-gen' });
+          expect(chooseSgmKernel(caps, 32, 4096, 4100, false)).not.toMatchObject({ kind: 'skinny-gen' });   // K % 16
+          expect(chooseSgmKernel(caps, 32, 12288, 4096, false)).toMatchObject({ kind: 'skinny-gen' });   // asked for by name: no decode tile
+          process.env.FAPOOL_GEMM_SKINNY = 'gen:max=16';   // rows above 16 take the prefill tile kernel
+          expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
+          expect(chooseSgmKernel(caps, 17, 4096, 4096, false)).toMatchObject({ kind: 'tile-gen' });
+          expect(chooseSgmKernel(caps, 64, 4096, 4096, true)).toMatchObject({ kind: 'tile-gen' });
+          restoringEnv('FAPOOL_GEMM_PREFILL', () => {   // … or the direct one, when the prefill takes it: not a skinny kernel
+            process.env.FAPOOL_GEMM_PREFILL = 'direct';
+            expect(chooseSgmKernel(caps, 17, 4096, 4096, false)).toEqual(chooseSgmDirect(caps, false));
+            expect(chooseSgmKernel(caps, 32, 4096, 4096, true)).toEqual(chooseSgmDirect(caps, true));
+          });
+          process.env.FAPOOL_GEMM_SKINNY = 'gen:min=1';
+          for (const M of [1, 2, 8]) {
+            expect(chooseGemmPath(caps, M, 4096, 4096, 'f16')).toBe('subgroup-matrix');
+            expect(chooseGemmPath(caps, M, 4096, 4096, 'f16', true)).toBe('subgroup-matrix');
+            expect(normPrologueApplies(caps, M, 4096, 4096, 'f16')).toBe(false);   // the model then launches the norm itself
+            expect(normPrologueApplies(caps, M, 4096, 4096, 'f16', true)).toBe(false);
+          }
+          expect(chooseGemmPath(caps, 1, 4096, 4096, 'f32')).toBe('gemv');
+          expect(chooseGemmPath(caps, 1, 4096, 4100, 'f16')).toBe('gemv');
+          expect(normPrologueApplies(caps, 1, 4096, 4100, 'f16')).toBe(true);
+          // A direct-x configuration named for class 2 gives way to the auto one where it does not apply.
+          process.env.FAPOOL_GEMM_SKINNY = 'gen:min=8,tm2_sn1_sk8_tn2_u2_xd';
+          expect(chooseSgmKernel(caps, 20, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: 'tm2_sn1_sk8_tn2_u2_xd' });
+          expect(chooseGemmPath(caps, 7, 4096, 4096, 'f16')).toBe('gemv');
+          expect(chooseSgmKernel(caps, 8, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
+          // No subgroup matrices: never chosen.
+          expect(chooseGemmPath({ ...caps, subgroupMatrix: [] } as typeof caps, 8, 4096, 4096, 'f16')).toBe('gemv');
+        });
       });
     });
   });

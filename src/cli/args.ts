@@ -130,6 +130,8 @@ export function helpText(): string {
     '  FAPOOL_GEMV_CPT       columns per subgroup of the decode GEMV for 2-8 rows, optionally with vectors per trip: 2, 4u2',
     '                        (default: per row count and product, gemvSgDefault; 0: the per-column kernel; where the subgroup',
     '                        kernel cannot take a product, e.g. f32 or 8 rows × 8 columns, the per-column one runs)',
+    '  FAPOOL_GEMV_HALF      0: the decode GEMV of 5-8 rows forms its products in f32 (default 1: in f16 pairs, an f16 partial',
+    '                        a trip summed in f32 — faster, with up to ~3x the rounding error of f32 products)',
     '  FAPOOL_FA_PREFILL     flash-attention prefill: a generated tensor-core entry (e.g. 128_32_8_pf) or tiled',
     '  FAPOOL_DECODE_SPLITS  decode attention split count chosen per row (row, default: the same split whatever the batch) or per batch (rows)',
     '  FAPOOL_DECODE_SG      decode attention (subgroup kernel) launch: wgs=<workgroups per row, default 256>,',

@@ -491,8 +491,11 @@ export function splitKCount(M: number, N: number, K: number, g: Pick<TileGenGeom
   return s;
 }
 
-/** How decode rows use the decode tiles (FAPOOL_DECODE_TILES); `wide`: the tiles' 16-byte-staging twins (_u8) where K % BK == 0. */
-export interface DecodeTilesMode { split: boolean; minRows: number; wide: boolean }
+/**
+ * How decode rows use the decode tiles (FAPOOL_DECODE_TILES); `wide`: the tiles' 16-byte-staging twins (_u8) where
+ * K % BK == 0; `explicitRows`: `rows=` asked for tiles from a row count (then the GEMV's rows take them too).
+ */
+export interface DecodeTilesMode { split: boolean; minRows: number; wide: boolean; explicitRows: boolean }
 
 /**
  * Whether the decode tiles stage 16 bytes a load (their _u8 twins) unless FAPOOL_DECODE_TILES says `:u4` / `:u8`.
@@ -516,7 +519,7 @@ export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTi
   if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M)) {
     throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' or 'nosplit', then optionally ':u4' or ':u8'`);
   }
-  return { split: !m[1], minRows: lo, wide: m[3] ? m[3] === 'u8' : DECODE_TILES_WIDE };
+  return { split: !m[1], minRows: lo, wide: m[3] ? m[3] === 'u8' : DECODE_TILES_WIDE, explicitRows: m[2] !== undefined };
 }
 
 /**

@@ -5,9 +5,9 @@ import {
   LimitError, ShapeError, assertShape, ceilDiv, defineProgram, isSoftwareAdapter, shapeStr,
   type Caps, type Dispatch, type DType, type Gpu, type Tensor,
 } from '../gpu/index.js';
-import { expectDtype, expectRank, expectShape, typeSpec } from './common.js';
+import { envVar, expectDtype, expectRank, expectShape, typeSpec } from './common.js';
 import { epilogueConstants, isActivation, type Activation, type Epilogue, type GemmLaunch, type NormPrologue } from './gemm-common.js';
-import { decodeTileFor, launchSgm, type SgmKernelChoice } from './gemm-sgm.js';
+import { decodeTileFor, decodeTilesMode, launchSgm, type SgmKernelChoice } from './gemm-sgm.js';
 import { hasSubgroupMatrixF16 } from './gemm-sgm-common.js';
 import { chooseSkinnyGen } from './gemm-skinny-gen.js';
 import { GEMV_MAX_M, gemvSgChoice, launchGemv, type GemvTuning } from './gemv.js';
@@ -38,7 +38,13 @@ export interface LinearArgs {
  * - otherwise 'tiled'.
  */
 export function chooseGemmPath(caps: Caps, M: number, N: number, K: number, dtype: DType, gated = false): GemmPath {
-  if (M <= GEMV_MAX_M) return dtype === 'f16' && (chooseSkinnyGen(caps, M, N, K, gated) || decodeTileFor(caps, M, N, K, gated)) ? 'subgroup-matrix' : 'gemv';
+  if (M <= GEMV_MAX_M) {
+    // The GEMV with f16-pair products beats the decode tiles on every product it takes (session 15, 8 rows), unless
+    // FAPOOL_DECODE_TILES=split:rows= or FAPOOL_GEMM_SKINNY name the kernels for these rows.
+    const named = decodeTilesMode().explicitRows || envVar('FAPOOL_GEMM_SKINNY') !== undefined;
+    if (!named && gemvSgChoice(caps, { M, N, K, dtype, kind: gated ? 'gated' : 'linear' })?.half) return 'gemv';
+    return dtype === 'f16' && (chooseSkinnyGen(caps, M, N, K, gated) || decodeTileFor(caps, M, N, K, gated)) ? 'subgroup-matrix' : 'gemv';
+  }
   if (dtype === 'f16' && K % 4 === 0 && hasSubgroupMatrixF16(caps)) return 'subgroup-matrix';
   return 'tiled';
 }
@@ -155,7 +161,7 @@ export function chooseQuad(caps: Caps, M: number, N: number): QuadShape | null {
 export function normPrologueApplies(caps: Caps, M: number, N: number, K: number, dtype: DType, gated = false): boolean {
   if (M > NORM_PROLOGUE_MAX_M || chooseGemmPath(caps, M, N, K, dtype, gated) !== 'gemv') return false;
   // From 2 rows the subgroup kernel (no prologue) plus a norm launch beats the per-column kernel with it.
-  return gemvSgChoice(caps, { M, K, dtype, kind: gated ? 'gated' : 'linear' }) === null;
+  return gemvSgChoice(caps, { M, N, K, dtype, kind: gated ? 'gated' : 'linear' }) === null;
 }
 
 /**

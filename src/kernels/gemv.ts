@@ -70,10 +70,38 @@ export function gemvSgEntry(gated: boolean, mr: number, cpt: number, u: number, 
  * 4096→2·16384), where the per-column kernel took 0.080 / 0.103 / 0.140 at 2 / 4 / 8 rows: 2 columns up to 4 rows
  * (0.068 / 0.074), 1 column from 5 (0.111 at 8). The rows between take their neighbours' choice.
  */
-export function gemvSgDefault(gated: boolean, M: number, K = 0): { cpt: number; u: number } {
+export function gemvSgDefault(gated: boolean, M: number, K = 0, N = 0, half = false): { cpt: number; u: number } {
+  if (half && M >= GEMV_HALF_MIN_M) {
+    // Session 15 (8 rows, ms): gate+up 1 column, 1 vector 0.098 (2, 1: 0.100); down (K 16384) 1, 2: 0.057; o (N 4096)
+    // 1, 2: 0.017; qkv 2, 1: 0.040; LM head 2, 1: 0.094.
+    if (gated) return { cpt: 1, u: 1 };
+    return K >= 8192 || N <= 4096 ? { cpt: 1, u: 2 } : { cpt: 2, u: 1 };
+  }
   if (gated) return M <= 4 ? { cpt: 2, u: 1 } : { cpt: 1, u: 1 };
   if (M <= 4) return { cpt: 2, u: 2 };
   return K >= 8192 ? { cpt: 4, u: 2 } : { cpt: 2, u: 1 };
+}
+
+/** Rows from which the subgroup GEMV's entries have f16-pair products (gemv_sg *_h). */
+export const GEMV_HALF_MIN_M = 5;
+
+/**
+ * Whether the GEMV of 5..8 rows forms its products in f16 pairs by default (FAPOOL_GEMV_HALF=0 / 1 overrides).
+ * Per 16 bytes of weight and row a lane issues four HFMA2s instead of eight f32 FMAs and the conversions of x and w,
+ * which bound the f32 entries (session 13: ≈ 100 instructions per 16 bytes at 8 rows). H200, 8 rows, ms (f32 entry
+ * or decode tile → f16 pairs; cuBLAS): gate+up 0.112 → 0.098 (0.088), down 0.063 → 0.057 (0.060), o 0.021 → 0.017
+ * (0.041), qkv 0.041 → 0.040 (0.050), LM head 0.110 → 0.094 (0.089). Each trip's 8·U products are summed in f16 and
+ * that partial added to the f32 sum: against float64 the sampled error grows 1.3e-4 → 1.4e-4 (plain) and 1.8e-4 →
+ * 5.1e-4 (gated), inside the f16 activations' own rounding class; a partial overflows only where 8·U products of
+ * one row reach f16's range, which the output (stored in f16) would reach first unless they cancel.
+ */
+export const GEMV_HALF_DEFAULT = true;
+
+export function gemvHalfDefault(value = envVar('FAPOOL_GEMV_HALF')): boolean {
+  const v = value?.trim() ?? '';
+  if (v === '') return GEMV_HALF_DEFAULT;
+  if (v === '0' || v === '1') return v === '1';
+  throw new LimitError(`FAPOOL_GEMV_HALF='${value}': expected 0 (f32 products) or 1 (f16 pairs)`);
 }
 
 /**
@@ -98,11 +126,11 @@ export function gemvSgApplies(caps: Caps, l: Pick<GemmLaunch, 'M' | 'K' | 'dtype
  * What a GEMV of 2..8 rows takes by default on the subgroup kernel (FAPOOL_GEMV_CPT, else gemvSgDefault), or null
  * where the per-column kernel runs (one row, f32, the norm prologue, FAPOOL_GEMV_CPT=0, no entry).
  */
-export function gemvSgChoice(caps: Caps, l: Pick<GemmLaunch, 'M' | 'K' | 'dtype' | 'norm'> & { kind?: GemmLaunch['kind'] }): { cpt: number; u: number; half: boolean } | null {
+export function gemvSgChoice(caps: Caps, l: Pick<GemmLaunch, 'M' | 'N' | 'K' | 'dtype' | 'norm'> & { kind?: GemmLaunch['kind'] }): { cpt: number; u: number; half: boolean } | null {
   if (l.M < 2) return null;
-  const c = gemvCptDefault() ?? gemvSgDefault(l.kind === 'gated', l.M, l.K);
-  // FAPOOL_GEMV_HALF=1 (benchmarks): the f16-pair products wherever an entry has them.
-  const half = envVar('FAPOOL_GEMV_HALF') === '1' && gemvSgApplies(caps, l, c.cpt, c.u, true);
+  const gated = l.kind === 'gated', wantHalf = gemvHalfDefault() && l.M >= GEMV_HALF_MIN_M;
+  const c = gemvCptDefault() ?? gemvSgDefault(gated, l.M, l.K, l.N, wantHalf);
+  const half = wantHalf && gemvSgApplies(caps, l, c.cpt, c.u, true); // FAPOOL_GEMV_CPT may name a shape without them
   return c.cpt > 0 && gemvSgApplies(caps, l, c.cpt, c.u, half) ? { ...c, half } : null;
 }
 
