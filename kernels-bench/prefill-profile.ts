@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     const firstFull = new Map<string, number>(); // non-attention kernel → ms (full-length chunks)
     for (let p0 = 0; p0 < L; p0 += chunk) {
       const tokens = Math.min(chunk, L - p0);
-      const parts = engine.prefillParts(tokens, p0);
+      const parts = engine.prefillParts(tokens, p0, p0 + tokens >= L);
       if (parts.length === 0) throw new Error('this engine does not expose its prefill launches');
       const launches = parts.flatMap((p) => p.steps.filter(isLaunch).map((d) => ({ part: p.part, d })));
       const whole = (await timeDispatchesFor(gpu, launches.map((l) => l.d), { samples, targetMs, maxInner: 50 })).medianMs;
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
       const reuse = tokens === chunk && firstFull.size > 0;
       for (const l of launches) {
         const kernel = kernelName(l.part, l.d);
-        if (l.part !== 'attention' && reuse) { add(kernel, firstFull.get(kernel)!); continue; }
+        if (l.part !== 'attention' && reuse && firstFull.has(kernel)) { add(kernel, firstFull.get(kernel)!); continue; }
         const ms = await alone(l.d);
         if (l.part === 'attention') attentionMs += ms;
         else if (tokens === chunk) firstFull.set(kernel, ms); // the same kernel name repeats per layer: the last one's time

@@ -598,23 +598,34 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
       maxWorkgroupStorage: 49152, subgroupMatrix: [{ M: 16, N: 16, K: 16, componentType: 'f16', resultComponentType: 'f32' }],
     } as unknown as Parameters<typeof chooseSgmKernel>[0];
     restoringEnv('FAPOOL_GEMM_SKINNY', () => {
-      delete process.env.FAPOOL_GEMM_SKINNY;   // the default: GEMV ≤ 7 (norm fused at M ≤ 2; the gated product ≤ 8), decode tiles 8..64
+      delete process.env.FAPOOL_GEMM_SKINNY;   // the default: GEMV ≤ 7 (norm fused at M ≤ 2; normed and gated products ≤ 8), decode tiles 8..64
       expect(chooseGemmPath(caps, 7, 4096, 4096, 'f16')).toBe('gemv');
       expect(normPrologueApplies(caps, 1, 4096, 4096, 'f16')).toBe(true);
-      // The default: 5..8 rows on the GEMV with f16-pair products, every product (they beat the decode tiles there).
-      restoringEnv('FAPOOL_GEMV_HALF', () => {
+      // The default: normed products of 5..8 rows (QKV, gate/up, LM head) on the GEMV with f16-pair products (they
+      // beat the decode tiles there); the others (O, down) keep f32 products, on the tiles from 8 rows.
+      restoringEnv('FAPOOL_GEMV_HALF', () => restoringEnv('FAPOOL_DECODE_TILES', () => {
         delete process.env.FAPOOL_GEMV_HALF;
-        for (const [N, K, gated, cpt, u] of [[12288, 4096, false, 2, 1], [4096, 4096, false, 1, 2], [4096, 16384, false, 1, 2], [16384, 4096, true, 1, 1]] as const) {
-          expect(chooseGemmPath(caps, 8, N, K, 'f16', gated), `${N}x${K}`).toBe('gemv');
-          expect(gemvSgChoice(caps, { M: 8, N, K, dtype: 'f16', kind: gated ? 'gated' : 'linear' }), `${N}x${K}`).toEqual({ cpt, u, half: true });
+        delete process.env.FAPOOL_DECODE_TILES;
+        for (const [N, K, gated, cpt, u] of [[12288, 4096, false, 2, 1], [32000, 4096, false, 2, 1], [4096, 4096, false, 1, 2], [16384, 4096, true, 1, 1]] as const) {
+          expect(chooseGemmPath(caps, 8, N, K, 'f16', gated, true), `${N}x${K}`).toBe('gemv');
+          expect(gemvSgChoice(caps, { M: 8, N, K, dtype: 'f16', normed: true, kind: gated ? 'gated' : 'linear' }), `${N}x${K}`).toEqual({ cpt, u, half: true });
         }
-        expect(gemvSgChoice(caps, { M: 4, N: 4096, K: 4096, dtype: 'f16' })).toEqual({ cpt: 2, u: 2, half: false });   // below 5 rows: f32 products
-        expect(gemvSgChoice(caps, { M: 8, N: 4096, K: 4100, dtype: 'f16' })).toBeNull();   // K % 8: the per-column kernel
+        expect(chooseGemmPath(caps, 8, 12288, 4096, 'f16')).toBe(DECODE_TILES_WIDE ? 'subgroup-matrix' : 'gemv');   // not normed: the tile
+        expect(gemvSgChoice(caps, { M: 8, N: 4096, K: 16384, dtype: 'f16' })).toEqual({ cpt: 4, u: 2, half: false });
+        expect(gemvSgChoice(caps, { M: 4, N: 4096, K: 4096, dtype: 'f16', normed: true })).toEqual({ cpt: 2, u: 2, half: false });   // below 5 rows
+        expect(gemvSgChoice(caps, { M: 8, N: 4096, K: 4100, dtype: 'f16', normed: true })).toBeNull();   // K % 8: the per-column kernel
+        expect(chooseGemmPath(caps, 8, 4096, 4096, 'f32', false, true)).toBe('gemv');
+        process.env.FAPOOL_DECODE_TILES = 'split:rows=9';   // tiles named from 9 rows only: 8 rows keep the f16 pairs
+        expect(chooseGemmPath(caps, 8, 12288, 4096, 'f16', false, true)).toBe('gemv');
+        process.env.FAPOOL_DECODE_TILES = 'split:rows=5';   // tiles named from 5 rows: they take them
+        expect(chooseGemmPath(caps, 5, 12288, 4096, 'f16', false, true)).toBe('subgroup-matrix');
+        delete process.env.FAPOOL_DECODE_TILES;
         process.env.FAPOOL_GEMV_HALF = '0';
-        expect(gemvSgChoice(caps, { M: 8, N: 16384, K: 4096, dtype: 'f16', kind: 'gated' })).toEqual({ cpt: 1, u: 1, half: false });
+        expect(gemvSgChoice(caps, { M: 8, N: 16384, K: 4096, dtype: 'f16', normed: true, kind: 'gated' })).toEqual({ cpt: 1, u: 1, half: false });
+        expect(chooseGemmPath(caps, 8, 12288, 4096, 'f16', false, true)).toBe(DECODE_TILES_WIDE ? 'subgroup-matrix' : 'gemv');
         process.env.FAPOOL_GEMV_HALF = 'yes';
-        expect(() => gemvSgChoice(caps, { M: 8, N: 4096, K: 4096, dtype: 'f16' })).toThrow(LimitError);
-      });
+        expect(() => gemvSgChoice(caps, { M: 8, N: 4096, K: 4096, dtype: 'f16', normed: true })).toThrow(LimitError);
+      }));
       restoringEnv('FAPOOL_GEMV_HALF', () => {
         process.env.FAPOOL_GEMV_HALF = '0';   // below: the decode tiles' rules, with the GEMV's f32 products
         restoringEnv('FAPOOL_DECODE_TILES', () => {

@@ -205,24 +205,31 @@ describe('tiny decoder vs float64 reference', () => {
       expect(g.counts.submits - submits, 'submissions of a prefill and its first token').toBeGreaterThanOrEqual(3);
       const prog = gen.model.prefill(n, 0), last = prog.layers[cfg.nLayers - 1]!;
       expect(prog.tail?.rows, `prompt of ${n}`).toBe(n % 2 === 0 ? 2 : 1);
-      expect(prog.tail!.post.every((st) => recorded.has(st)) && prog.tail!.attn.steps.every((st) => recorded.has(st))).toBe(true);
+      expect([...prog.tail!.oProj, ...prog.tail!.ffn, ...prog.tail!.attn.steps].every((st) => recorded.has(st))).toBe(true);
       expect([...last.oProj, ...last.ffn, ...prog.attn[cfg.nLayers - 1]!.steps].some((st) => recorded.has(st)), 'the whole chunk past the last K/V').toBe(false);
       expect(last.pre.every((st) => recorded.has(st)), "the last layer's K/V for every row").toBe(true);
       const ref = new RefModel(cfg, refWeights).greedy(p, 1);
       expect(compare(res.firstLogits![0]!, ref.logits[0]!).rel, `logits rel error, prompt of ${n} (seed ${r.seed})`).toBeLessThan(1e-2);
     }
-    // A chunk that is not the prompt's last records nothing past the last layer's K/V.
-    const p = prompt(r, 30), recorded = new Set<unknown>();
-    const encode = g.commandBuffer.bind(g);
-    g.commandBuffer = (steps) => { for (const st of steps) recorded.add(st); return encode(steps); };
-    try {
-      await gen.generate([p], { maxNewTokens: 1, sampling: GREEDY, prefillChunk: 16 });
-    } finally {
-      g.commandBuffer = encode;
+    // A chunk that is not the prompt's last records nothing past the last layer's K/V; the last one (with p0 > 0, of
+    // 14 rows and of 1) its tail, and the logits match the reference.
+    for (const n of [30, 17]) {
+      const p = prompt(r, n), recorded = new Set<unknown>();
+      const encode = g.commandBuffer.bind(g);
+      g.commandBuffer = (steps) => { for (const st of steps) recorded.add(st); return encode(steps); };
+      let res;
+      try {
+        res = await gen.generate([p], { maxNewTokens: 1, sampling: GREEDY, captureLogits: true, prefillChunk: 16 });
+      } finally {
+        g.commandBuffer = encode;
+      }
+      const first = gen.model.prefill(16, 0), lastL = cfg.nLayers - 1, tail = gen.model.prefill(n - 16, 0).tail!;
+      const full = [...first.layers[lastL]!.oProj, ...first.layers[lastL]!.ffn, ...first.attn[lastL]!.steps, ...first.tail!.oProj, ...first.tail!.ffn];
+      expect(full.some((st) => recorded.has(st)), `prompt of ${n}: the first chunk ran its last layer past the K/V`).toBe(false);
+      expect([...tail.oProj, ...tail.ffn, ...tail.attn.steps].every((st) => recorded.has(st)), `prompt of ${n}: the last chunk ran its tail`).toBe(true);
+      const ref = new RefModel(cfg, refWeights).greedy(p, 1);
+      expect(compare(res.firstLogits![0]!, ref.logits[0]!).rel, `logits rel error, prompt of ${n} in chunks of 16 (seed ${r.seed})`).toBeLessThan(1e-2);
     }
-    const first = gen.model.prefill(16, 0), tail = gen.model.prefill(14, 0).tail!;
-    expect(first.tail!.post.some((st) => recorded.has(st)), 'the first chunk ran a tail').toBe(false);
-    expect(tail.post.every((st) => recorded.has(st)), 'the last chunk ran its tail').toBe(true);
   });
 
   it('allocates nothing per token: the live buffer count stays flat over 300 tokens', async () => {

@@ -13,13 +13,8 @@ timeout -k 2 200 node dist/kernels-bench/gemm-sweep.js --parts decode --decode-s
   --pick 'default path*|gemv sg *' --copies 3 --samples 6 "${cub[@]}" --out "$R/sweep.json" --md "$R/sweep.md" 2>&1 | grep -v '^Warning' > "$R/sweep.log"
 echo "sweep rc=${PIPESTATUS[0]}"; grep -E '^\| decode' "$R/sweep.md" | cut -d'|' -f3,4,5,7,8,10 | sed -E 's/ +/ /g'
 source kernels-bench/rounds/seed4l.sh
-dec() { # name, batch, context, FAPOOL_GEMV_HALF
-  FAPOOL_GEMV_HALF=$4 timeout 60 node dist/kernels-bench/decode-profile.js --model $W --dtype f16 --context $3 --batch $2 --new-tokens 32 --samples 3 \
-    --out "$R/dec-$1.json" > "$R/dec-$1.log" 2>&1
-  echo "decode $1 rc $?: $(grep -oE 'GPU time of the whole step[^;]*' "$R/dec-$1.log") | $(grep -E '^wall per step' "$R/dec-$1.log" | cut -c1-90)"
-}
-for k in a b; do dec b8-4k-f32-$k 8 4096 0; dec b8-4k-h-$k 8 4096 1; done
-dec b8-32k-f32 8 32768 0; dec b8-32k-h 8 32768 1
+for k in a b; do decstep b8-4k-f32-$k 8 4096 FAPOOL_GEMV_HALF=0; decstep b8-4k-h-$k 8 4096 FAPOOL_GEMV_HALF=1; done
+decstep b8-32k-f32 8 32768 FAPOOL_GEMV_HALF=0; decstep b8-32k-h 8 32768 FAPOOL_GEMV_HALF=1
 for n in 4096 32768; do
   for h in 0 1; do
     FAPOOL_GEMV_HALF=$h timeout 60 node run-inference.js --model $W --dtype f16 --prompt-len $n --batch 8 --max-new-tokens 32 --json --quiet > "$R/tok-$n-$h.json" 2>/dev/null

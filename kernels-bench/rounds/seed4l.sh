@@ -8,3 +8,11 @@ ttft() {
   env "$@" timeout 60 node dist/kernels-bench/first-bench.js --model $W --dtype f16 --prompt-len $len --max-new-tokens 16 --warm 3 ${TTFT_ARGS:-} > "$R/$n.json" 2> "$R/$n.log"
   echo "$n: rc $? $(python3 -c "import json; d=json.load(open('$R/$n.json')); print('warm', d['warmTtftMs'], 'all', d['ttftMs'])" 2>&1 | tail -1)"
 }
+# The decode step of seed-4l (decode-profile.js: GPU time by timestamps, wall per step) into $R/dec-<name>.json:
+# decstep <name> <batch> <context> [VAR=value…]
+decstep() {
+  local n=$1 b=$2 c=$3; shift 3
+  env "$@" timeout 60 node dist/kernels-bench/decode-profile.js --model $W --dtype f16 --context $c --batch $b --new-tokens 32 --samples 3 \
+    --out "$R/dec-$n.json" > "$R/dec-$n.log" 2>&1
+  echo "decode $n rc $?: $(grep -oE 'GPU time of the whole step[^;]*' "$R/dec-$n.log") | $(grep -E '^wall per step' "$R/dec-$n.log" | cut -c1-90)"
+}

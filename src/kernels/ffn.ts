@@ -17,6 +17,8 @@ export interface GatedArgs {
   act: 'gelu_erf' | 'gelu_tanh';
   /** RMS-normalise x as it is read (the GEMV path only: normPrologueApplies). */
   norm?: NormPrologue;
+  /** x is an RMSNorm's output: as LinearArgs.normed. */
+  normed?: boolean;
 }
 
 /**
@@ -39,9 +41,10 @@ export function gatedLinear(gpu: Gpu, a: GatedArgs, opts: { path?: GemmPath; tun
   }
   expectOwnBuffer(k, a.out, ['x', a.x], ['wGate', a.wGate], ['wUp', a.wUp], ['norm.weight', a.norm?.weight]);
   if (a.act !== 'gelu_erf' && a.act !== 'gelu_tanh') throw new ShapeError(`${k}: act must be gelu_erf or gelu_tanh, got '${String(a.act)}'`);
-  const path = opts.path ?? chooseGatedPath(gpu.caps, M, F, K, dtype);
+  const normed = a.normed === true || a.norm !== undefined;
+  const path = opts.path ?? chooseGatedPath(gpu.caps, M, F, K, dtype, normed);
   return launchGemm(gpu, {
-    kind: 'gated', dtype, M, N: F, K, x: a.x, wGate: a.wGate, wUp: a.wUp, out: a.out, norm: a.norm,
+    kind: 'gated', dtype, M, N: F, K, x: a.x, wGate: a.wGate, wUp: a.wUp, out: a.out, norm: a.norm, normed,
     epi: { act: a.act, bias: false, residual: false, accumulate: false },
   }, path, opts.tune);
 }
@@ -50,7 +53,7 @@ export function gatedLinear(gpu: Gpu, a: GatedArgs, opts: { path?: GemmPath; tun
  * The gated product's path: linear's choice, except that the tensor-core kernels other than the generated ones
  * (decode tiles, skinny: any number of rows) need M, F ≥ 16: what they would get and cannot, the tiled kernel takes.
  */
-export function chooseGatedPath(caps: Caps, M: number, F: number, K: number, dtype: DType): GemmPath {
-  const path = chooseGemmPath(caps, M, F, K, dtype, true);
+export function chooseGatedPath(caps: Caps, M: number, F: number, K: number, dtype: DType, normed = false): GemmPath {
+  const path = chooseGemmPath(caps, M, F, K, dtype, true, normed);
   return path === 'subgroup-matrix' && !sgmDirectApplies(M, F, K) && !isGeneratedChoice(chooseSgmKernel(caps, M, F, K, true)) ? 'tiled' : path;
 }

@@ -31,6 +31,8 @@ export interface GemmLaunch {
   bias?: Tensor; residual?: Tensor;
   epi: Epilogue;
   norm?: NormPrologue;
+  /** x is an RMSNorm's output (LinearArgs.normed): the GEMV may form its products in f16 pairs. */
+  normed?: boolean;
 }
 
 /** Workgroup grid for `groups` workgroups, folded into 2D when over the per-dimension limit. */

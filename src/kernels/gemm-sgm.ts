@@ -437,7 +437,8 @@ export function sgmTileFits(caps: Caps, s: SgmTileShape, gated: boolean): boolea
  * splits (their 192–500 tiles already fill the GPU; gate+up g64x64 0.176 → 0.225 at ×4, LM head 0.180 → 0.222) and
  * up to 16 rows run best on the narrow tile t16x32 (qkv 0.050 vs t32x64's 0.074, LM head 0.128 vs 0.147). At 8 rows
  * the GEMV stayed ahead of the 8-byte tiles on every product but down; the 16-byte ones (session 14) take every plain
- * product there too (DECODE_TILE_WIDE_PLAIN_MIN_M). FAPOOL_DECODE_TILES=nosplit keeps session 5's choice (wide
+ * product there too (DECODE_TILE_WIDE_PLAIN_MIN_M) — except, since session 15, the products of normed x, which
+ * chooseGemmPath keeps on the GEMV's f16-pair products. FAPOOL_DECODE_TILES=nosplit keeps session 5's choice (wide
  * products of 9..64 rows, one workgroup per tile). Null when another kernel should take it.
  */
 export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, gated: boolean, mode = decodeTilesMode()): SgmTileGenShape | null {
@@ -466,6 +467,8 @@ export const DECODE_TILE_NARROW_MIN_M = 5;
 /**
  * Rows from which every plain product leaves the GEMV for a 16-byte-staging tile (session 14, 8 rows: qkv 0.0411 vs
  * 0.0475 ms, o 0.0214 vs 0.0216, LM head 0.1101 vs 0.1120; the gated product stays on the GEMV there: 0.1227 vs 0.1117).
+ * Since session 15 only those whose x is not normed (O): chooseGemmPath keeps QKV and the LM head on the GEMV's
+ * f16-pair products (0.0400, 0.0937).
  */
 export const DECODE_TILE_WIDE_PLAIN_MIN_M = 8;
 

@@ -5,7 +5,7 @@ import {
   LimitError, ShapeError, assertShape, ceilDiv, defineProgram, isSoftwareAdapter, shapeStr,
   type Caps, type Dispatch, type DType, type Gpu, type Tensor,
 } from '../gpu/index.js';
-import { envVar, expectDtype, expectRank, expectShape, typeSpec } from './common.js';
+import { expectDtype, expectRank, expectShape, typeSpec } from './common.js';
 import { epilogueConstants, isActivation, type Activation, type Epilogue, type GemmLaunch, type NormPrologue } from './gemm-common.js';
 import { decodeTileFor, decodeTilesMode, launchSgm, type SgmKernelChoice } from './gemm-sgm.js';
 import { hasSubgroupMatrixF16 } from './gemm-sgm-common.js';
@@ -24,6 +24,11 @@ export interface LinearArgs {
   accumulate?: boolean; // out += result, in place (out bound once, read_write) — the model's residual stream
   /** RMS-normalise x as it is read: y = (rmsnorm(x) ⊙ weight)·Wᵀ … (the GEMV path only: normPrologueApplies). */
   norm?: NormPrologue;
+  /**
+   * x is an RMSNorm's output (or `norm` makes it one), so |x_i| ≤ √K·|γ_i|: a GEMV of 5..8 rows may then form its
+   * products in f16 pairs (GEMV_HALF_DEFAULT). The model's QKV, gate/up and LM-head products say so.
+   */
+  normed?: boolean;
 }
 
 /**
@@ -32,18 +37,20 @@ export interface LinearArgs {
  *   FAPOOL_GEMM_SKINNY / GEMM_SKINNY_DEFAULT gives these rows to the generated skinny tensor-core kernel
  *   (chooseSkinnyGen; gated: its gated configuration) or the decode tiles take them (decodeTileFor: by default a
  *   narrow long-K product from 5 rows and, with 16-byte staging, every plain product from 8; every product from
- *   FAPOOL_DECODE_TILES=split:rows=…). normPrologueApplies follows this choice.
+ *   FAPOOL_DECODE_TILES=split:rows=…). A `normed` product of 5..8 rows stays on the GEMV when its f16-pair products
+ *   apply (they beat the tiles there) and the tiles or the skinny kernel are not named for its rows.
+ *   normPrologueApplies follows this choice.
  * - f16 with a 16×16×16 f16→f32 subgroup-matrix config and K % 4 == 0: 'subgroup-matrix' (tensor
  *   cores; ragged M and N are handled, ragged K falls back to 'tiled').
  * - otherwise 'tiled'.
  */
-export function chooseGemmPath(caps: Caps, M: number, N: number, K: number, dtype: DType, gated = false): GemmPath {
+export function chooseGemmPath(caps: Caps, M: number, N: number, K: number, dtype: DType, gated = false, normed = false): GemmPath {
   if (M <= GEMV_MAX_M) {
-    // The GEMV with f16-pair products beats the decode tiles on every product it takes (session 15, 8 rows), unless
-    // FAPOOL_DECODE_TILES=split:rows= or FAPOOL_GEMM_SKINNY name the kernels for these rows.
-    const named = decodeTilesMode().explicitRows || envVar('FAPOOL_GEMM_SKINNY') !== undefined;
-    if (!named && gemvSgChoice(caps, { M, N, K, dtype, kind: gated ? 'gated' : 'linear' })?.half) return 'gemv';
-    return dtype === 'f16' && (chooseSkinnyGen(caps, M, N, K, gated) || decodeTileFor(caps, M, N, K, gated)) ? 'subgroup-matrix' : 'gemv';
+    if (dtype !== 'f16') return 'gemv';
+    const mode = decodeTilesMode();
+    const named = (mode.explicitRows && M >= mode.minRows) || chooseSkinnyGen(caps, M, N, K, gated) !== null;
+    if (!named && gemvSgChoice(caps, { M, N, K, dtype, normed, kind: gated ? 'gated' : 'linear' })?.half) return 'gemv';
+    return chooseSkinnyGen(caps, M, N, K, gated) || decodeTileFor(caps, M, N, K, gated) ? 'subgroup-matrix' : 'gemv';
   }
   if (dtype === 'f16' && K % 4 === 0 && hasSubgroupMatrixF16(caps)) return 'subgroup-matrix';
   return 'tiled';
@@ -159,9 +166,9 @@ export function chooseQuad(caps: Caps, M: number, N: number): QuadShape | null {
  * the product is gatedLinear's (its path choice is asked).
  */
 export function normPrologueApplies(caps: Caps, M: number, N: number, K: number, dtype: DType, gated = false): boolean {
-  if (M > NORM_PROLOGUE_MAX_M || chooseGemmPath(caps, M, N, K, dtype, gated) !== 'gemv') return false;
+  if (M > NORM_PROLOGUE_MAX_M || chooseGemmPath(caps, M, N, K, dtype, gated, true) !== 'gemv') return false;
   // From 2 rows the subgroup kernel (no prologue) plus a norm launch beats the per-column kernel with it.
-  return gemvSgChoice(caps, { M, N, K, dtype, kind: gated ? 'gated' : 'linear' }) === null;
+  return gemvSgChoice(caps, { M, N, K, dtype, normed: true, kind: gated ? 'gated' : 'linear' }) === null;
 }
 
 /**
@@ -265,9 +272,10 @@ export function linear(gpu: Gpu, a: LinearArgs, opts: { path?: GemmPath; tune?: 
   expectOwnBuffer(k, a.out, ['x', a.x], ['w', a.w], ['bias', a.bias], ['residual', a.residual], ['norm.weight', a.norm?.weight]);
   const act = a.act ?? 'none';
   if (!isActivation(act)) throw new ShapeError(`${k}: unknown activation '${act}'`);
-  const path = opts.path ?? chooseGemmPath(gpu.caps, M, N, K, dtype);
+  const normed = a.normed === true || a.norm !== undefined;
+  const path = opts.path ?? chooseGemmPath(gpu.caps, M, N, K, dtype, false, normed);
   return launchGemm(gpu, {
-    kind: 'linear', dtype, M, N, K, x: a.x, w: a.w, out: a.out, bias: a.bias, residual: a.residual, norm: a.norm,
+    kind: 'linear', dtype, M, N, K, x: a.x, w: a.w, out: a.out, bias: a.bias, residual: a.residual, norm: a.norm, normed,
     epi: { act, bias: a.bias !== undefined, residual: a.residual !== undefined, accumulate: a.accumulate ?? false },
   }, path, opts.tune);
 }

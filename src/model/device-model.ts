@@ -27,9 +27,12 @@ export interface PrefillAttention { steps: Step[]; set(slot: number, qPos0: numb
  * chunk's last row (its logits), widened down to a row where every activation can be bound. The other rows'
  * attention, O projection and FFN in the last layer feed nothing (their K/V are in the cache already).
  */
-export interface PrefillTail { rows: number; attn: PrefillAttention; post: Step[] }
+export interface PrefillTail { rows: number; attn: PrefillAttention; oProj: Step[]; ffn: Step[] }
 
-/** The launches of one prefill chunk length; `tail` where the chunk's attention is local and this device has the head. */
+/**
+ * The launches of one prefill chunk length; `tail` where the chunk's attention is local and this device has the
+ * head and whole blocks (not on a tensor-parallel rank).
+ */
 export interface PrefillProgram { embed: Step[]; layers: LayerProgram[]; attn: PrefillAttention[]; tail?: PrefillTail }
 
 /** The launches of one decode step of the whole batch: per layer, one attention plan per cache group. */
@@ -199,7 +202,7 @@ export class DeviceModel {
         const step = rowAlignment(this.cfg, this.dtype, gpu.caps.minStorageOffsetAlign);
         const first = Math.floor((tokens - 1) / step) * step, vt = stepViews(s, tokens - first, first);
         const last = this.weights.layers.length - 1, post = layerPost(gpu, this.cfg, this.weights.layers[last]!, vt, this.blockOutput(tokens - first));
-        prog.tail = { rows: tokens - first, attn: attend(last, first, vt), post: [...post.oProj, ...post.ffn] };
+        prog.tail = { rows: tokens - first, attn: attend(last, first, vt), ...post };
       }
       return prog;
     });
@@ -413,6 +416,6 @@ export class DeviceModel {
 
 function releasePrefill(p: PrefillProgram): void {
   releaseLayers(p.layers);
-  const tail = p.tail ? [...p.tail.attn.steps, ...p.tail.post] : [];
+  const tail = p.tail ? [...p.tail.attn.steps, ...p.tail.oProj, ...p.tail.ffn] : [];
   for (const st of [...p.embed, ...p.attn.flatMap((a) => a.steps), ...tail]) if ('release' in st) st.release();
 }

@@ -51,7 +51,7 @@ export function buildLayer(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepVie
 /** A layer up to its attention: the norm, the QKV product, RoPE and the K/V of every row into the caches. */
 export function layerPre(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepViews, caches: readonly LayerCache[]): Step[] {
   return [
-    ...normThen(gpu, c, v.x, w.attnNorm, v.xn, w.wqkv.shape[0]!, (x, norm) => linear(gpu, { x, w: w.wqkv, out: v.qkv, norm })),
+    ...normThen(gpu, c, v.x, w.attnNorm, v.xn, w.wqkv.shape[0]!, (x, norm) => linear(gpu, { x, w: w.wqkv, out: v.qkv, norm, normed: true })),
     ...caches.map((kv, i) => ropeQkv(gpu, {
       qkv: v.qkv, rows: v.rows, q: v.q, kCache: kv.kCache, vCache: kv.vCache, slotBase: kv.slotBase, writeQ: i === caches.length - 1,
       nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, theta: c.ropeTheta, writeBack: true,
@@ -68,7 +68,7 @@ export function layerPost(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepView
   return {
     oProj: [project(reshape(v.attn, [T, c.nHeads * c.headDim]), w.wo)],
     ffn: [
-      ...normThen(gpu, c, v.x, w.ffnNorm, v.xn, w.wGate.shape[0]!, (x, norm) => gatedLinear(gpu, { x, wGate: w.wGate, wUp: w.wUp, out: v.ffnH, act: c.act, norm }), true),
+      ...normThen(gpu, c, v.x, w.ffnNorm, v.xn, w.wGate.shape[0]!, (x, norm) => gatedLinear(gpu, { x, wGate: w.wGate, wUp: w.wUp, out: v.ffnH, act: c.act, norm, normed: true }), true),
       project(v.ffnH, w.wDown),
     ],
   };
@@ -81,7 +81,7 @@ export function embedSteps(gpu: Gpu, c: ModelConfig, table: Tensor, ids: Tensor,
 
 /** logits = norm(x)·Wheadᵀ over the rows of x. */
 export function headSteps(gpu: Gpu, c: ModelConfig, w: Pick<Weights, 'finalNorm' | 'lmHead'>, x: Tensor, xn: Tensor, logits: Tensor): Step[] {
-  return normThen(gpu, c, x, w.finalNorm, xn, w.lmHead.shape[0]!, (xx, norm) => linear(gpu, { x: xx, w: w.lmHead, out: logits, norm }));
+  return normThen(gpu, c, x, w.finalNorm, xn, w.lmHead.shape[0]!, (xx, norm) => linear(gpu, { x: xx, w: w.lmHead, out: logits, norm, normed: true }));
 }
 
 /** Copy row `row` of x into row `slot` of lastHidden (a 4-byte aligned buffer copy). */

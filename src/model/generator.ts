@@ -126,7 +126,7 @@ export class Generator implements ForwardExecutor {
       await runLayers(prog.layers.slice(0, last), hooks, rec);
       rec.record(...prog.layers[last]!.pre);
       await hooks.kvWritten?.(last, rec);
-      if (c.last) rec.record(...prog.tail.attn.steps, ...prog.tail.post);
+      if (c.last) rec.record(...prog.tail.attn.steps, ...prog.tail.oProj, ...prog.tail.ffn);
     } else {
       await runLayers(prog.layers, hooks, rec);
     }
@@ -223,14 +223,21 @@ export class Generator implements ForwardExecutor {
   decodeLaunches(): Step[] { return this.decodeParts().flatMap((p) => p.steps); }
 
   /**
-   * Every launch of prefill chunk [p0, p0 + tokens) of sequence 0 on this device, by part (kernel profiles): its
+   * Every launch of prefill chunk [p0, p0 + tokens) of sequence 0 on this device, by part (kernel profiles), as a
+   * local prefill runs it (the last layer past its K/V only in the prompt's `last` chunk, for its tail rows): its
    * attention is pointed at that chunk; the rows' positions are whatever the last chunk left (rope costs the same).
    */
-  prefillParts(tokens: number, p0: number): DecodePart[] {
+  prefillParts(tokens: number, p0: number, last = true): DecodePart[] {
     const prog = this.model.prefill(tokens, 0);
     if (prog.attn.length !== prog.layers.length) throw new Error('prefillParts: sequence 0 has no cache on this device');
     for (const a of prog.attn) a.set(0, p0);
-    return layerParts(prog.embed, prog.layers, prog.attn.map((a) => a.steps));
+    prog.tail?.attn.set(0, p0);
+    const layers = [...prog.layers], attn = prog.attn.map((a) => a.steps), t = prog.tail, l = layers.length - 1;
+    if (t) {
+      layers[l] = { pre: layers[l]!.pre, oProj: last ? t.oProj : [], ffn: last ? t.ffn : [] };
+      attn[l] = last ? t.attn.steps : [];
+    }
+    return layerParts(prog.embed, layers, attn);
   }
 
   async readLogits(): Promise<Float32Array> { return await this.gpu.read(this.model.state.logits) as Float32Array; }

@@ -53,7 +53,7 @@ export interface EngineParts {
   /** The launches of one decode step on one device by part of the step, when there is such a program (kernel profiles). */
   decodeParts?(): DecodePart[];
   /** The launches of prefill chunk [p0, p0 + tokens) of sequence 0 of the last batch, by part (kernel profiles). */
-  prefillParts?(tokens: number, p0: number): DecodePart[];
+  prefillParts?(tokens: number, p0: number, last?: boolean): DecodePart[];
   /** The device those launches run on (kernel profiles time them there). */
   gpu?: Gpu;
   /** Continuous batching of submitted requests: slots, context per slot, prefill chunk. */
@@ -114,7 +114,7 @@ export class Engine {
   decodeLaunches(): Step[] { return this.decodeParts().flatMap((p) => p.steps); }
   /** The same launches by part of the step (embedding, each layer's pre/attention/oProj/ffn, head). */
   decodeParts(): DecodePart[] { return this.parts.decodeParts?.() ?? []; }
-  prefillParts(tokens: number, p0: number): DecodePart[] { return this.parts.prefillParts?.(tokens, p0) ?? []; }
+  prefillParts(tokens: number, p0: number, last = true): DecodePart[] { return this.parts.prefillParts?.(tokens, p0, last) ?? []; }
   /** The device decodeLaunches() runs on, when the engine has such a program. */
   get gpu(): Gpu | undefined { return this.parts.gpu; }
 
@@ -341,7 +341,7 @@ export function localEngine(o: {
     executor: gen, config: o.config, dtype: o.dtype, tokenizer: o.tokenizer, device: describeCaps(o.gpu.caps),
     report: o.report ?? (() => ({ strategy: 'single device', ranks: [o.gpu.label] })),
     decodeParts: () => gen.decodeParts(),
-    prefillParts: (tokens, p0) => gen.prefillParts(tokens, p0),
+    prefillParts: (tokens, p0, last) => gen.prefillParts(tokens, p0, last),
     gpu: o.gpu,
     schedule: o.schedule,
     // One device holding the whole model: chunks as large as its binding limit allows (TTFT). With an attention
