@@ -25,14 +25,12 @@ export interface PrefillAttention { steps: Step[]; set(slot: number, qPos0: numb
 /**
  * The last layer of a chunk whose attention runs here, past its K/V, for the rows whose output is used: the
  * chunk's last row (its logits), widened down to a row where every activation can be bound. The other rows'
- * attention, O projection and FFN in the last layer feed nothing (their K/V are in the cache already).
+ * attention, O projection and FFN in the last layer feed nothing (their K/V are in the cache already). On a
+ * tensor-parallel rank its blocks write the tail rows' partial sums at the partial's first rows.
  */
 export interface PrefillTail { rows: number; attn: PrefillAttention; oProj: Step[]; ffn: Step[] }
 
-/**
- * The launches of one prefill chunk length; `tail` where the chunk's attention is local and this device has the
- * head and whole blocks (not on a tensor-parallel rank).
- */
+/** The launches of one prefill chunk length; `tail` where this device's layers end the model (DeviceModelOptions.endsModel). */
 export interface PrefillProgram { embed: Step[]; layers: LayerProgram[]; attn: PrefillAttention[]; tail?: PrefillTail }
 
 /** The launches of one decode step of the whole batch: per layer, one attention plan per cache group. */
@@ -78,6 +76,11 @@ export class LruCache<K, V> {
 export interface DeviceModelOptions {
   /** Tensor parallelism: blocks write partial sums (the rank with addResidual folds in the residual stream). */
   partialSums?: { addResidual: boolean };
+  /**
+   * This device's layers end the model (default): its prefill programs carry a PrefillTail. False on a pipeline
+   * stage before the last, whose every row's output goes on to the next stage.
+   */
+  endsModel?: boolean;
 }
 
 export class DeviceModel {
@@ -198,7 +201,7 @@ export class DeviceModel {
       };
       const attn = g.k.map((_, l) => attend(l, 0, v));
       const prog: PrefillProgram = { embed: this.embed(sliceRows(s.ids, 0, tokens), v.x), layers: this.layers(v, tokens, [g]), attn };
-      if (this.hasHead && !this.opts.partialSums) {
+      if (this.opts.endsModel !== false) {
         const step = rowAlignment(this.cfg, this.dtype, gpu.caps.minStorageOffsetAlign);
         const first = Math.floor((tokens - 1) / step) * step, vt = stepViews(s, tokens - first, first);
         const last = this.weights.layers.length - 1, post = layerPost(gpu, this.cfg, this.weights.layers[last]!, vt, this.blockOutput(tokens - first));

@@ -8,7 +8,7 @@ import { DTYPE_BYTES, sliceRows, type DType, type Gpu, type HostArray, type Tens
 import { sumParts, type SumParts } from '../../kernels/elementwise.js';
 import type { SamplingParams } from '../../kernels/sampling.js';
 import type { ModelConfig } from '../../model/config.js';
-import { DeviceModel, decodeLaunches, localAttention } from '../../model/device-model.js';
+import { DeviceModel, decodeLaunches, localAttention, type PrefillTail } from '../../model/device-model.js';
 import { Recorder, runLayers, type LayerHooks, type LayerProgram } from '../../model/forward.js';
 import type { BatchShape } from '../../model/generation.js';
 import { shareConfig } from '../../model/load-weights.js';
@@ -66,6 +66,8 @@ export class StaticRank {
   /** Tensor parallelism: the other ranks' partials [tp − 1, rows · hidden] and the kernel summing them into x. */
   private others: Tensor | null = null;
   private sumK: SumParts | null = null;
+  /** Sums into x from a prefill tail's first row, by that row (they bind x and the partial from there). */
+  private readonly tailSums = new Map<number, SumParts>();
   /** When the current request arrived, and its upload time. */
   private t0 = 0;
   private writeMs = 0;
@@ -76,8 +78,8 @@ export class StaticRank {
    */
   constructor(readonly gpu: Gpu, readonly full: ModelConfig, readonly share: WeightShare, weights: PartialWeights, readonly dtype: DType,
     readonly sendsX: boolean) {
-    const tp = share.tpSize > 1;
-    this.model = new DeviceModel(gpu, shareConfig(full, share), weights, dtype, tp ? { partialSums: { addResidual: share.tp === 0 } } : {});
+    const tp = share.tpSize > 1, endsModel = share.layers[share.layers.length - 1] === full.nLayers - 1;
+    this.model = new DeviceModel(gpu, shareConfig(full, share), weights, dtype, { endsModel, ...(tp ? { partialSums: { addResidual: share.tp === 0 } } : {}) });
   }
 
   get isHead(): boolean { return this.model.hasHead; }
@@ -89,6 +91,7 @@ export class StaticRank {
       // Bound over the run state's x and partial, which prepare() may have replaced.
       this.sumK?.dispatch.release();
       this.sumK = null;
+      this.releaseTailSums();
       const need = (this.share.tpSize - 1) * rows * this.full.hidden;
       if (!this.others || this.others.shape[0]! < need) {
         this.gpu.release(this.others ?? undefined);
@@ -104,18 +107,36 @@ export class StaticRank {
     this.stagingRows = rows;
   }
 
+  /** The sum of the partials into x from row `first` (0: every row's sum, sumK; else a tail's, kept by row). */
+  private sumInto(first: number): SumParts {
+    if (first === 0) return this.sumK!;
+    let k = this.tailSums.get(first);
+    if (!k) {
+      const s = this.model.state, rows = s.x.shape[0]! - first;
+      k = sumParts(this.gpu, { mine: sliceRows(s.partial!, 0, rows), others: this.others!, out: sliceRows(s.x, first, rows), ranks: this.share.tpSize });
+      this.tailSums.set(first, k);
+    }
+    return k;
+  }
+
+  private releaseTailSums(): void {
+    for (const k of this.tailSums.values()) k.dispatch.release();
+    this.tailSums.clear();
+  }
+
   /** Start a pass; resolves at its first all-reduce, or at its end. */
   start(input: PassInput): Promise<RankOut> {
     if (this.running) throw new Error('static rank: a pass is already in flight');
     this.t0 = performance.now();
     const m = this.model, s = m.state, T = input.kind === 'prefill' ? input.n : m.slots;
-    let layers: LayerProgram[], embed, attention: LayerHooks;
+    let layers: LayerProgram[], embed, attention: LayerHooks, tail: PrefillTail | undefined;
     if (input.kind === 'prefill') {
       const p = m.prefill(input.n, input.slot);
       this.gpu.write(s.rows, input.rows);
       if (p.embed.length) this.gpu.write(s.ids, input.ids);
       for (const a of p.attn) a.set(input.slot, input.p0);
-      ({ layers, embed } = p);
+      p.tail?.attn.set(input.slot, input.p0);
+      ({ layers, embed, tail } = p);
       attention = localAttention(p.attn.map((a) => a.steps));
     } else {
       const p = m.decode();
@@ -131,7 +152,7 @@ export class StaticRank {
     const out = deferred<RankOut>();
     this.outs = [out];
     this.running = true;
-    void this.pass(input, T, layers, embed, attention).then(
+    void this.pass(input, T, layers, embed, attention, tail).then(
       (end) => {
         this.stop(end);
         this.finish(new Error('static rank: a continueWith came after the pass ended'));
@@ -177,33 +198,47 @@ export class StaticRank {
     return next.promise;
   }
 
-  private async pass(input: PassInput, T: number, layers: LayerProgram[], embed: LayerProgram['pre'], attention: LayerHooks): Promise<RankOut> {
+  private async pass(input: PassInput, T: number, layers: LayerProgram[], embed: LayerProgram['pre'], attention: LayerHooks,
+    tail: PrefillTail | undefined): Promise<RankOut> {
     const m = this.model, s = m.state;
     const rec = new Recorder(this.gpu);
     rec.record(...embed);
-    const n = T * this.full.hidden;
-    const hooks: LayerHooks = !s.partial ? attention : {
-      attention: attention.attention,
-      // The sum is recorded before the wait (LayerHooks.overlap): the partials' writes land before it runs.
-      overlap: true,
-      reduce: async () => {
-        const reading = this.readRows(rec, sliceRows(s.partial!, 0, T), T);
-        // The sum is the new x (rank 0 added the residual); the pass records on after it.
-        this.sumK!.set(n, this.share.tp);
-        rec.record(this.sumK!.dispatch);
-        const partial = await reading;
-        this.stop({ reduce: true, partial });
-        let others = this.early.shift();
-        if (others) { this.t0 = performance.now(); this.earlyPartials++; } // they were here first: the rank's time starts now
-        else others = await (this.sumWait = deferred<readonly HostArray[]>()).promise;
-        others.forEach((p, j) => {
-          if (p.length !== n) throw new Error(`static rank: a partial of ${p.length} elements, the all-reduce sums ${n}`);
-          this.gpu.write(this.others!, p, j * n);
-        });
-        this.writeMs = performance.now() - this.t0;
-      },
+    /** The all-reduce of `rows` rows of partial sums (from the partial's first row) into x from row `first`. */
+    const reduce = async (rows: number, first: number) => {
+      const n = rows * this.full.hidden;
+      const reading = this.readRows(rec, sliceRows(s.partial!, 0, rows), rows);
+      // The sum is the new x (rank 0 added the residual); the pass records on after it.
+      const sum = this.sumInto(first);
+      sum.set(n, this.share.tp);
+      rec.record(sum.dispatch);
+      const partial = await reading;
+      this.stop({ reduce: true, partial });
+      let others = this.early.shift();
+      if (others) { this.t0 = performance.now(); this.earlyPartials++; } // they were here first: the rank's time starts now
+      else others = await (this.sumWait = deferred<readonly HostArray[]>()).promise;
+      others.forEach((p, j) => {
+        if (p.length !== n) throw new Error(`static rank: a partial of ${p.length} elements, the all-reduce sums ${n}`);
+        this.gpu.write(this.others!, p, j * n);
+      });
+      this.writeMs = performance.now() - this.t0;
     };
-    await runLayers(layers, hooks, rec);
+    // The sum is recorded before the wait (LayerHooks.overlap): the partials' writes land before it runs.
+    const hooks: LayerHooks = !s.partial ? attention : { attention: attention.attention, overlap: true, reduce: () => reduce(T, 0) };
+    if (tail && input.kind === 'prefill') {
+      // As the Generator's prefill (PrefillTail): the last layer past its K/V only for the prompt's last rows, the
+      // all-reduces over those rows only; nothing past the K/V in a chunk that is not the prompt's last.
+      const last = layers.length - 1, first = T - tail.rows;
+      await runLayers(layers.slice(0, last), hooks, rec);
+      rec.record(...layers[last]!.pre);
+      if (input.last) {
+        rec.record(...tail.attn.steps, ...tail.oProj);
+        if (s.partial) await reduce(tail.rows, first);
+        rec.record(...tail.ffn);
+        if (s.partial) await reduce(tail.rows, first);
+      }
+    } else {
+      await runLayers(layers, hooks, rec);
+    }
     if (input.kind === 'prefill') {
       if (input.last && m.hasHead) rec.record(m.keepLast(input.n, input.slot));
       rec.submit();
@@ -244,6 +279,7 @@ export class StaticRank {
     this.model.dispose();
     releaseWeights(this.gpu, this.model.weights);
     this.sumK?.dispatch.release();
+    this.releaseTailSums();
     this.gpu.release(this.staging ?? undefined, this.others ?? undefined);
     this.staging = null; this.others = null; this.sumK = null;
     this.stagingRows = 0;
