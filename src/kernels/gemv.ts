@@ -50,8 +50,9 @@ const gemvSgProgram = defineProgram<GemvSgCfg>({
 export const GEMV_SG_MAX_CPT = 8;
 
 /**
- * The generated entry for (gated, rows, columns per subgroup, vectors per trip), or undefined where
- * shaders/gemv_sg.gen.mjs writes none: plain CPT 1, 2, 4 (8 up to 4 rows), gated CPT 1, 2 (4 up to 4 rows), U 1 or 2.
+ * The generated entry for (gated, rows, columns per subgroup, vectors per trip, f16-pair products), or undefined
+ * where shaders/gemv_sg.gen.mjs writes none: plain CPT 1, 2, 4 (8 up to 4 rows), gated CPT 1, 2 (4 up to 4 rows), U 1
+ * or 2; with `half` (the *_h entries) CPT 1, 2 from 5 rows.
  */
 export function gemvSgEntry(gated: boolean, mr: number, cpt: number, u: number, half = false): string | undefined {
   const cpts = half ? (mr >= 5 ? [1, 2] : []) : gated ? [1, 2, ...(mr <= 4 ? [4] : [])] : [1, 2, 4, ...(mr <= 4 ? [8] : [])];
@@ -125,7 +126,8 @@ export function gemvSgApplies(caps: Caps, l: Pick<GemmLaunch, 'M' | 'K' | 'dtype
 
 /**
  * What a GEMV of 2..8 rows takes by default on the subgroup kernel (FAPOOL_GEMV_CPT, else gemvSgDefault), or null
- * where the per-column kernel runs (one row, f32, the norm prologue, FAPOOL_GEMV_CPT=0, no entry).
+ * where the per-column kernel runs (one row, f32, the norm prologue, FAPOOL_GEMV_CPT=0, no entry); `half` where x is
+ * normed, from 5 rows, with GEMV_HALF_DEFAULT (FAPOOL_GEMV_HALF) on and an *_h entry for the shape.
  */
 export function gemvSgChoice(caps: Caps, l: Pick<GemmLaunch, 'M' | 'N' | 'K' | 'dtype' | 'norm' | 'normed'> & { kind?: GemmLaunch['kind'] }): { cpt: number; u: number; half: boolean } | null {
   if (l.M < 2) return null;
