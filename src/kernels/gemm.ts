@@ -47,10 +47,10 @@ export interface LinearArgs {
 export function chooseGemmPath(caps: Caps, M: number, N: number, K: number, dtype: DType, gated = false, normed = false): GemmPath {
   if (M <= GEMV_MAX_M) {
     if (dtype !== 'f16') return 'gemv';
-    const mode = decodeTilesMode();
-    const named = (mode.explicitRows && M >= mode.minRows) || chooseSkinnyGen(caps, M, N, K, gated) !== null;
+    const mode = decodeTilesMode(), skinny = chooseSkinnyGen(caps, M, N, K, gated);
+    const named = (mode.explicitRows && M >= mode.minRows) || skinny !== null;
     if (!named && gemvSgChoice(caps, { M, N, K, dtype, normed, kind: gated ? 'gated' : 'linear' })?.half) return 'gemv';
-    return chooseSkinnyGen(caps, M, N, K, gated) || decodeTileFor(caps, M, N, K, gated) ? 'subgroup-matrix' : 'gemv';
+    return skinny || decodeTileFor(caps, M, N, K, gated) ? 'subgroup-matrix' : 'gemv';
   }
   if (dtype === 'f16' && K % 4 === 0 && hasSubgroupMatrixF16(caps)) return 'subgroup-matrix';
   return 'tiled';

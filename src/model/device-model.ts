@@ -28,7 +28,7 @@ export interface PrefillAttention { steps: Step[]; set(slot: number, qPos0: numb
  * attention, O projection and FFN in the last layer feed nothing (their K/V are in the cache already). On a
  * tensor-parallel rank its blocks write the tail rows' partial sums at the partial's first rows.
  */
-export interface PrefillTail { rows: number; attn: PrefillAttention; oProj: Step[]; ffn: Step[] }
+export interface PrefillTail { first: number; rows: number; attn: PrefillAttention; oProj: Step[]; ffn: Step[] }  // rows [first, first + rows) of the chunk
 
 /** The launches of one prefill chunk length; `tail` where this device's layers end the model (DeviceModelOptions.endsModel). */
 export interface PrefillProgram { embed: Step[]; layers: LayerProgram[]; attn: PrefillAttention[]; tail?: PrefillTail }
@@ -205,7 +205,7 @@ export class DeviceModel {
         const step = rowAlignment(this.cfg, this.dtype, gpu.caps.minStorageOffsetAlign);
         const first = Math.floor((tokens - 1) / step) * step, vt = stepViews(s, tokens - first, first);
         const last = this.weights.layers.length - 1, post = layerPost(gpu, this.cfg, this.weights.layers[last]!, vt, this.blockOutput(tokens - first));
-        prog.tail = { rows: tokens - first, attn: attend(last, first, vt), ...post };
+        prog.tail = { first, rows: tokens - first, attn: attend(last, first, vt), ...post };
       }
       return prog;
     });

@@ -142,8 +142,11 @@ export interface LayerHooks {
   cacheLocal?: boolean;
   /** Layer l's K/V rows are recorded into the cache (what must follow them when its attention is skipped). */
   kvWritten?(l: number, rec: Recorder): void | Promise<void>;
-  /** Tensor parallelism: reduce the partial sums a block just wrote (absent on one device). */
-  reduce?(l: number, block: 'attn' | 'ffn', rec: Recorder): Promise<void>;
+  /**
+   * Tensor parallelism: reduce the partial sums a block just wrote (absent on one device); `rows`: a prefill tail's
+   * rows (the partial's first `count` rows, summed into x from row `first`), else every row of the step.
+   */
+  reduce?(l: number, block: 'attn' | 'ffn', rec: Recorder, rows?: { first: number; count: number }): Promise<void>;
 }
 
 /**
@@ -174,6 +177,25 @@ export async function runLayers(layers: readonly LayerProgram[], hooks: LayerHoo
     }
     await wait;
   }
+}
+
+/**
+ * A prefill chunk's layers with a tail (PrefillTail, structurally): the last layer past its K/V only in the prompt's
+ * `last` chunk and only for the tail's rows; `hooks.cacheLocal` must hold (the tail attends from this device's cache).
+ * The K/V's consumer (kvWritten) and the all-reduces (reduce, over the tail rows) run as in runLayers.
+ */
+export async function runLayersWithTail(layers: readonly LayerProgram[],
+  tail: { first: number; rows: number; attn: { steps: Step[] }; oProj: Step[]; ffn: Step[] }, hooks: LayerHooks, rec: Recorder, last: boolean): Promise<void> {
+  const l = layers.length - 1;
+  await runLayers(layers.slice(0, l), hooks, rec);
+  rec.record(...layers[l]!.pre);
+  await hooks.kvWritten?.(l, rec);
+  if (!last) return;
+  const rows = { first: tail.first, count: tail.rows };
+  rec.record(...tail.attn.steps, ...tail.oProj);
+  await hooks.reduce?.(l, 'attn', rec, rows);
+  rec.record(...tail.ffn);
+  await hooks.reduce?.(l, 'ffn', rec, rows);
 }
 
 /** Release every launch of a layer list (their uniform slots). */

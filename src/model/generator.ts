@@ -5,7 +5,7 @@ import { FapoolError, type DType, type Gpu, type Step } from '../gpu/index.js';
 import type { SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from './config.js';
 import { DeviceModel, decodeLaunches, localAttention } from './device-model.js';
-import { Recorder, runLayers, type LayerHooks } from './forward.js';
+import { Recorder, runLayers, runLayersWithTail, type LayerHooks } from './forward.js';
 import {
   generate, prefillChunks, type BatchShape, type DecodeStepInput, type ForwardExecutor, type GenerateOptions, type GenerateResult, type PrefillChunk,
 } from './generation.js';
@@ -120,16 +120,9 @@ export class Generator implements ForwardExecutor {
     // Local attention never waits: submit a layer's worth of launches at a time (the GPU starts while the rest encode).
     const rec = new Recorder(this.gpu, hooks === local ? PREFILL_SUBMIT_STEPS : Infinity);
     rec.record(...prog.embed);
-    if (hooks.cacheLocal && prog.tail) {
-      // The last layer past its K/V only for the rows whose output is used, and only in the prompt's last chunk.
-      const last = prog.layers.length - 1;
-      await runLayers(prog.layers.slice(0, last), hooks, rec);
-      rec.record(...prog.layers[last]!.pre);
-      await hooks.kvWritten?.(last, rec);
-      if (c.last) rec.record(...prog.tail.attn.steps, ...prog.tail.oProj, ...prog.tail.ffn);
-    } else {
-      await runLayers(prog.layers, hooks, rec);
-    }
+    // The last layer past its K/V only for the rows whose output is used, and only in the prompt's last chunk.
+    if (hooks.cacheLocal && prog.tail) await runLayersWithTail(prog.layers, prog.tail, hooks, rec, c.last);
+    else await runLayers(prog.layers, hooks, rec);
     if (c.last) rec.record(m.keepLast(c.n, c.b));
     rec.submit();
     await this.placement?.afterPrefillChunk?.(m, c);

@@ -9,7 +9,7 @@ import { sumParts, type SumParts } from '../../kernels/elementwise.js';
 import type { SamplingParams } from '../../kernels/sampling.js';
 import type { ModelConfig } from '../../model/config.js';
 import { DeviceModel, decodeLaunches, localAttention, type PrefillTail } from '../../model/device-model.js';
-import { Recorder, runLayers, type LayerHooks, type LayerProgram } from '../../model/forward.js';
+import { Recorder, runLayers, runLayersWithTail, type LayerHooks, type LayerProgram } from '../../model/forward.js';
 import type { BatchShape } from '../../model/generation.js';
 import { shareConfig } from '../../model/load-weights.js';
 import { releaseWeights, type PartialWeights, type WeightShare } from '../../model/weights.js';
@@ -65,9 +65,8 @@ export class StaticRank {
   earlyPartials = 0;
   /** Tensor parallelism: the other ranks' partials [tp − 1, rows · hidden] and the kernel summing them into x. */
   private others: Tensor | null = null;
-  private sumK: SumParts | null = null;
-  /** Sums into x from a prefill tail's first row, by that row (they bind x and the partial from there). */
-  private readonly tailSums = new Map<number, SumParts>();
+  /** Sums into x from row `first` (0: every row; else a prefill tail's first row), by that row. */
+  private readonly sums = new Map<number, SumParts>();
   /** When the current request arrived, and its upload time. */
   private t0 = 0;
   private writeMs = 0;
@@ -89,15 +88,12 @@ export class StaticRank {
     const rows = Math.max(shape.chunk, shape.B), s = this.model.state;
     if (s.partial) {
       // Bound over the run state's x and partial, which prepare() may have replaced.
-      this.sumK?.dispatch.release();
-      this.sumK = null;
-      this.releaseTailSums();
+      this.releaseSums();
       const need = (this.share.tpSize - 1) * rows * this.full.hidden;
       if (!this.others || this.others.shape[0]! < need) {
         this.gpu.release(this.others ?? undefined);
         this.others = this.gpu.tensor([need], this.dtype, 'static.others');
       }
-      this.sumK = sumParts(this.gpu, { mine: s.partial, others: this.others, out: s.x, ranks: this.share.tpSize });
     }
     if (rows <= this.stagingRows) return;
     const bytes = rows * this.full.hidden * DTYPE_BYTES[this.dtype];
@@ -107,21 +103,20 @@ export class StaticRank {
     this.stagingRows = rows;
   }
 
-  /** The sum of the partials into x from row `first` (0: every row's sum, sumK; else a tail's, kept by row). */
+  /** The sum of the partials (from the partial's first row) into x from row `first`, made on first use. */
   private sumInto(first: number): SumParts {
-    if (first === 0) return this.sumK!;
-    let k = this.tailSums.get(first);
+    let k = this.sums.get(first);
     if (!k) {
       const s = this.model.state, rows = s.x.shape[0]! - first;
       k = sumParts(this.gpu, { mine: sliceRows(s.partial!, 0, rows), others: this.others!, out: sliceRows(s.x, first, rows), ranks: this.share.tpSize });
-      this.tailSums.set(first, k);
+      this.sums.set(first, k);
     }
     return k;
   }
 
-  private releaseTailSums(): void {
-    for (const k of this.tailSums.values()) k.dispatch.release();
-    this.tailSums.clear();
+  private releaseSums(): void {
+    for (const k of this.sums.values()) k.dispatch.release();
+    this.sums.clear();
   }
 
   /** Start a pass; resolves at its first all-reduce, or at its end. */
@@ -223,22 +218,13 @@ export class StaticRank {
       this.writeMs = performance.now() - this.t0;
     };
     // The sum is recorded before the wait (LayerHooks.overlap): the partials' writes land before it runs.
-    const hooks: LayerHooks = !s.partial ? attention : { attention: attention.attention, overlap: true, reduce: () => reduce(T, 0) };
-    if (tail && input.kind === 'prefill') {
-      // As the Generator's prefill (PrefillTail): the last layer past its K/V only for the prompt's last rows, the
-      // all-reduces over those rows only; nothing past the K/V in a chunk that is not the prompt's last.
-      const last = layers.length - 1, first = T - tail.rows;
-      await runLayers(layers.slice(0, last), hooks, rec);
-      rec.record(...layers[last]!.pre);
-      if (input.last) {
-        rec.record(...tail.attn.steps, ...tail.oProj);
-        if (s.partial) await reduce(tail.rows, first);
-        rec.record(...tail.ffn);
-        if (s.partial) await reduce(tail.rows, first);
-      }
-    } else {
-      await runLayers(layers, hooks, rec);
-    }
+    const hooks: LayerHooks = !s.partial ? attention : {
+      ...attention, overlap: true, reduce: (_l, _block, _rec, rows) => reduce(rows?.count ?? T, rows?.first ?? 0),
+    };
+    // As the Generator's prefill (PrefillTail): the last layer past its K/V only for the prompt's last rows, its
+    // all-reduces over those rows only; nothing past the K/V in a chunk that is not the prompt's last.
+    if (tail && input.kind === 'prefill') await runLayersWithTail(layers, tail, hooks, rec, input.last);
+    else await runLayers(layers, hooks, rec);
     if (input.kind === 'prefill') {
       if (input.last && m.hasHead) rec.record(m.keepLast(input.n, input.slot));
       rec.submit();
@@ -278,10 +264,9 @@ export class StaticRank {
   dispose(): void {
     this.model.dispose();
     releaseWeights(this.gpu, this.model.weights);
-    this.sumK?.dispatch.release();
-    this.releaseTailSums();
+    this.releaseSums();
     this.gpu.release(this.staging ?? undefined, this.others ?? undefined);
-    this.staging = null; this.others = null; this.sumK = null;
+    this.staging = null; this.others = null;
     this.stagingRows = 0;
   }
 }
