@@ -28,7 +28,7 @@ async function main(): Promise<void> {
       dtype: { type: 'string', default: 'f16' }, context: { type: 'string', default: '4096' },
       batch: { type: 'string', default: '1' }, 'new-tokens': { type: 'string', default: '64' },
       samples: { type: 'string', default: '10' }, 'target-ms': { type: 'string', default: '10' },
-      out: { type: 'string' },
+      out: { type: 'string' }, 'leave-one-out': { type: 'boolean', default: false },
     },
   });
   const context = Number(v.context), B = Number(v.batch), newTokens = Number(v['new-tokens']);
@@ -81,6 +81,27 @@ async function main(): Promise<void> {
       groups.set(kernel, g);
     }
     const wholeMs = whole.ms;
+    // Each part's launches as one list against the same launches alone: where the whole step's gaps (or overlaps)
+    // between launches are (a part's list faster than its launches alone: they overlap; slower: gaps between them).
+    const byPart: { part: string; listUs: number; aloneUs: number; without: Record<string, number> }[] = [];
+    for (const part of [...new Set(launches.map((l) => l.part))]) {
+      const mine = launches.filter((l) => l.part === part);
+      const t = await timeList(gpu, mine.map((l) => l.d), samples, targetMs, 1000);
+      const alone = perLaunch.filter((p) => p.part === part).reduce((a, p) => a + p.us, 0);
+      // With --leave-one-out: the part's list without each of its kernels in turn (which one the list's gap is in).
+      const kinds = [...new Set(mine.map((l) => kernelName(l.part, l.d)))];
+      const without: Record<string, number> = {};
+      if (v['leave-one-out'] && kinds.length > 1) {
+        for (const k of kinds) {
+          const rest = mine.filter((l) => kernelName(l.part, l.d) !== k).map((l) => l.d);
+          without[k] = (await timeList(gpu, rest, samples, targetMs, 1000)).ms * 1e3;
+        }
+      }
+      byPart.push({ part, listUs: t.ms * 1e3, aloneUs: alone, without });
+    }
+    // The step without the attention (every other part's launches, in order): what the attention adds in place.
+    const rest = launches.filter((l) => l.part !== 'attention');
+    const restUs = rest.length < launches.length ? (await timeList(gpu, rest.map((l) => l.d), samples, targetMs, 1000)).ms * 1e3 : NaN;
     // Host time to encode and submit one step's launches (what a step costs the CPU besides its uniform writes):
     // if the wall step exceeds the GPU time by about this much, the host, not the GPU, sets the pace.
     const all = parts.flatMap((p) => p.steps);
@@ -106,6 +127,11 @@ async function main(): Promise<void> {
     }
     console.log(`launches per step: ${launches.length}`);
     console.log(`GPU time of the whole step (one pass, ${whole.method}, ×${whole.inner}): ${(wholeMs * 1e3).toFixed(1)} µs; launches alone summed: ${(sumAloneMs * 1e3).toFixed(1)} µs (difference ${((wholeMs - sumAloneMs) * 1e3).toFixed(1)} µs)`);
+    console.log(`by part, as one list / launches alone (µs): ${byPart.map((b) => `${b.part} ${b.listUs.toFixed(1)} / ${b.aloneUs.toFixed(1)}`).join(', ')}`);
+    for (const b of byPart) {
+      for (const [k, us] of Object.entries(b.without)) console.log(`  ${b.part} as one list without ${k}: ${us.toFixed(1)} µs (with it ${b.listUs.toFixed(1)})`);
+    }
+    console.log(`the step without its attention launches: ${restUs.toFixed(1)} µs (the whole step ${(wholeMs * 1e3).toFixed(1)})`);
     console.log(`host: encode + submit of one step ${encodeUs.toFixed(1)} µs (median of 40)`);
     console.log(`wall: TPOT ${r.tpotMs.toFixed(3)} ms, decode step ${stepMs.toFixed(3)} ms (${newTokens} new tokens), TTFT ${r.prefillMs.toFixed(0)} ms, warm-up ${warmupMs.toFixed(0)} ms`);
     console.log(`wall per step: first ${firstStepMs.toFixed(3)} ms, steady ${steadyStepMs.toFixed(3)} ms (median of the later steps' token gaps), p90 ${p90StepMs.toFixed(3)}, max ${(later.at(-1) ?? NaN).toFixed(3)}; ${stalls.length} stalls (> 1.5× steady) add ${stallMs.toFixed(1)} ms`);
@@ -113,7 +139,7 @@ async function main(): Promise<void> {
       writeFileSync(String(v.out), JSON.stringify({
         created: new Date().toISOString(), args: process.argv.slice(2), device: engine.device, model: cfg.name,
         dtype: engine.dtype, batch: B, context, newTokens, launches: launches.length,
-        stepGpuUs: wholeMs * 1e3, stepGpuMethod: whole.method, sumAloneUs: sumAloneMs * 1e3, hostEncodeUs: encodeUs,
+        stepGpuUs: wholeMs * 1e3, stepGpuMethod: whole.method, sumAloneUs: sumAloneMs * 1e3, byPart, withoutAttentionUs: restUs, hostEncodeUs: encodeUs,
         tpotMs: r.tpotMs, stepWallMs: stepMs, firstStepMs, steadyStepMs, p90StepMs, stallMs, stepGapsMs: gaps, ttftMs: r.prefillMs, warmupMs, kernels: table, perLaunch,
       }, null, 1));
     }

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
-  DeviceLostError, LimitError, ShaderError, ShapeError, defineProgram, programKey, reflectLayout,
+  DeviceLostError, LimitError, SETTLE_UPLOAD_BYTES, ShaderError, ShapeError, defineProgram, programKey, reflectLayout,
   specializationHeader, stableKey, timeDispatches, timeDispatchesFor, type DType,
 } from '../src/gpu/index.js';
 import { typeSpec } from '../src/kernels/common.js';
@@ -204,6 +204,33 @@ describe('transfers', () => {
     expect(g.liveBytes).toBe(start);
     g.resetPeak();
     expect(g.peakBytes).toBe(start);
+  });
+
+  it('a large write keeps the device ticked until the GPU has consumed it (one wait at a time, re-armed); a small one does not', async () => {
+    const g = await gpu();
+    const queue = g.device.queue;
+    const real = queue.onSubmittedWorkDone.bind(queue);
+    let asked = 0;
+    queue.onSubmittedWorkDone = () => { asked++; return real(); };
+    const big = g.tensor([SETTLE_UPLOAD_BYTES / 4 + 8], 'f32', 'settle.big');
+    const small = g.tensor([1024], 'f32', 'settle.small');
+    try {
+      const bigData = randomArray(rng(3), big.shape[0]!), smallData = randomArray(rng(4), 1024);
+      g.write(small, Float32Array.from(smallData));
+      expect(asked).toBe(0);
+      g.write(big, Float32Array.from(bigData));
+      expect(asked).toBe(1);
+      g.write(big, Float32Array.from(bigData)); // while the first wait is pending: no second one yet
+      expect(asked).toBe(1);
+      for (let i = 0; i < 200 && asked < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(asked).toBe(2);   // re-armed once for the write made meanwhile, then settled
+      expect(await download(g, big)).toEqual(bigData);
+      expect(await download(g, small)).toEqual(smallData);
+    } finally {
+      queue.onSubmittedWorkDone = real;
+      g.release(big, small);
+    }
   });
 });
 

@@ -11,6 +11,12 @@ import { UniformArena } from './uniform-arena.js';
 /** Largest host staging array: dawn.node misbehaves after JS-filled arrays >= 64 MiB (shared doc). */
 export const STAGING_BYTES = 32 * 1024 * 1024;
 
+/**
+ * Writes of at least this many bytes keep the device ticked until the GPU has consumed them (settleUploads): a
+ * prefill chunk's K/V rows of one head (2048 rows × 128 × f16 = 512 KiB) do, a decode step's rows do not.
+ */
+export const SETTLE_UPLOAD_BYTES = 256 * 1024;
+
 /** A buffer copy between kernels (row gathers, KV migration): 4-byte aligned offsets and size. */
 export interface CopyStep {
   readonly copy: { src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; size: number };
@@ -49,6 +55,9 @@ export class Gpu {
   private readonly scratches = new Map<string, GPUBuffer>();
   private readonly scratchViews = new Map<GPUBuffer, number>();
   private firstError: GPUError | null = null;
+  /** settleUploads(): an onSubmittedWorkDone pending, and uploads made since it was asked. */
+  private settling = false;
+  private unsettled = false;
   private destroyed = false;
   /** Host staging size for uploads/readbacks (tests lower it to exercise chunking). */
   stagingBytes = STAGING_BYTES;
@@ -248,6 +257,26 @@ export class Gpu {
       }
       this.device.queue.writeBuffer(t.buffer, t.offset + elemOffset * elemBytes + off, src, 0, len);
     }
+    if (total >= SETTLE_UPLOAD_BYTES) this.settleUploads();
+  }
+
+  /**
+   * Keeps Dawn ticking this device until the GPU has consumed the uploads made so far. Dawn recycles a write's
+   * staging memory only when it ticks the device after the copy is done, and dawn.node ticks a device only while
+   * some promise of it is pending: a worker process whose requests upload (a prompt's K/V streamed to a pool rank,
+   * a static rank's prefill partial sums) and return without waiting on the GPU would otherwise have every write
+   * allocate fresh staging, and the device's later calls slow down (H200, batch (a) with one worker process: the
+   * rank's write time in a static tp=2 run 4.4 → 1.8 s, the FA Pool's per-layer decode overhead 1.9–2.1 → 1.1–1.5
+   * ms; kernels-bench/NOTES.md, session 16).
+   */
+  private settleUploads(): void {
+    if (this.settling) { this.unsettled = true; return; }
+    this.settling = true;
+    const done = () => {
+      this.settling = false;
+      if (this.unsettled && !this.isLost) { this.unsettled = false; this.settleUploads(); }
+    };
+    this.device.queue.onSubmittedWorkDone().then(done, done);
   }
 
   /**
