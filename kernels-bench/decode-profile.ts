@@ -1,11 +1,14 @@
 // Where a decode step's time goes: the launches of one all-local decode step (engine.decodeParts()), timed
 // (a) as the whole list in one pass — the step's GPU time, launch gaps included — and (b) each launch alone,
 // repeated in its own pass, grouped by part of the step and kernel (embed, pre, attention, oProj, ffn, head ×
-// the launch's label and on-switches), summed per step. Also the wall TPOT of a real generation. Prints a
-// table; writes JSON.
+// the launch's label and on-switches), summed per step. Also the wall TPOT of a real generation. Then where the
+// whole step's gaps sit: each part's launches as one list against the same launches alone, the step without its
+// attention, and with --leave-one-out each part's list without each of its kernels in turn. Prints a table;
+// writes JSON.
 //
 //   node dist/kernels-bench/decode-profile.js --model /tmp/seed-4l-f16.safetensors --context 4096 --batch 1 --out dec.json
 //   node dist/kernels-bench/decode-profile.js --preset tiny --dtype f32 --context 64 --new-tokens 8   # any machine
+//   node dist/kernels-bench/decode-profile.js --model /tmp/seed-4l-f16.safetensors --batch 64 --leave-one-out
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { syntheticPrompt } from '../src/cli/main.js';
@@ -93,8 +96,8 @@ async function main(): Promise<void> {
       const without: Record<string, number> = {};
       if (v['leave-one-out'] && kinds.length > 1) {
         for (const k of kinds) {
-          const rest = mine.filter((l) => kernelName(l.part, l.d) !== k).map((l) => l.d);
-          without[k] = (await timeList(gpu, rest, samples, targetMs, 1000)).ms * 1e3;
+          const others = mine.filter((l) => kernelName(l.part, l.d) !== k).map((l) => l.d);
+          without[k] = (await timeList(gpu, others, samples, targetMs, 1000)).ms * 1e3;
         }
       }
       byPart.push({ part, listUs: t.ms * 1e3, aloneUs: alone, without });
@@ -129,9 +132,9 @@ async function main(): Promise<void> {
     console.log(`GPU time of the whole step (one pass, ${whole.method}, ×${whole.inner}): ${(wholeMs * 1e3).toFixed(1)} µs; launches alone summed: ${(sumAloneMs * 1e3).toFixed(1)} µs (difference ${((wholeMs - sumAloneMs) * 1e3).toFixed(1)} µs)`);
     console.log(`by part, as one list / launches alone (µs): ${byPart.map((b) => `${b.part} ${b.listUs.toFixed(1)} / ${b.aloneUs.toFixed(1)}`).join(', ')}`);
     for (const b of byPart) {
-      for (const [k, us] of Object.entries(b.without)) console.log(`  ${b.part} as one list without ${k}: ${us.toFixed(1)} µs (with it ${b.listUs.toFixed(1)})`);
+      for (const [k, us] of Object.entries(b.without)) console.log(`  ${b.part} as one list without ${k.slice(b.part.length + 2)}: ${us.toFixed(1)} µs (with it ${b.listUs.toFixed(1)})`);
     }
-    console.log(`the step without its attention launches: ${restUs.toFixed(1)} µs (the whole step ${(wholeMs * 1e3).toFixed(1)})`);
+    if (Number.isFinite(restUs)) console.log(`the step without its attention launches: ${restUs.toFixed(1)} µs (the whole step ${(wholeMs * 1e3).toFixed(1)})`);
     console.log(`host: encode + submit of one step ${encodeUs.toFixed(1)} µs (median of 40)`);
     console.log(`wall: TPOT ${r.tpotMs.toFixed(3)} ms, decode step ${stepMs.toFixed(3)} ms (${newTokens} new tokens), TTFT ${r.prefillMs.toFixed(0)} ms, warm-up ${warmupMs.toFixed(0)} ms`);
     console.log(`wall per step: first ${firstStepMs.toFixed(3)} ms, steady ${steadyStepMs.toFixed(3)} ms (median of the later steps' token gaps), p90 ${p90StepMs.toFixed(3)}, max ${(later.at(-1) ?? NaN).toFixed(3)}; ${stalls.length} stalls (> 1.5× steady) add ${stallMs.toFixed(1)} ms`);

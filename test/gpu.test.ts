@@ -208,27 +208,34 @@ describe('transfers', () => {
 
   it('a large write keeps the device ticked until the GPU has consumed it (one wait at a time, re-armed); a small one does not', async () => {
     const g = await gpu();
+    await g.sync();
+    await new Promise((r) => setTimeout(r, 20)); // an earlier test's settle (if any) is over
     const queue = g.device.queue;
+    const own = Object.getOwnPropertyDescriptor(queue, 'onSubmittedWorkDone');
     const real = queue.onSubmittedWorkDone.bind(queue);
-    let asked = 0;
-    queue.onSubmittedWorkDone = () => { asked++; return real(); };
+    let calls = 0;
+    let secondSettled: () => void = () => {};
+    const second = new Promise<void>((r) => { secondSettled = r; });
+    queue.onSubmittedWorkDone = () => { const n = ++calls; return real().finally(() => { if (n === 2) secondSettled(); }); };
     const big = g.tensor([SETTLE_UPLOAD_BYTES / 4 + 8], 'f32', 'settle.big');
     const small = g.tensor([1024], 'f32', 'settle.small');
     try {
       const bigData = randomArray(rng(3), big.shape[0]!), smallData = randomArray(rng(4), 1024);
       g.write(small, Float32Array.from(smallData));
-      expect(asked).toBe(0);
+      expect(calls).toBe(0);
       g.write(big, Float32Array.from(bigData));
-      expect(asked).toBe(1);
+      expect(calls).toBe(1);
       g.write(big, Float32Array.from(bigData)); // while the first wait is pending: no second one yet
-      expect(asked).toBe(1);
-      for (let i = 0; i < 200 && asked < 2; i++) await new Promise((r) => setTimeout(r, 10));
-      await new Promise((r) => setTimeout(r, 50));
-      expect(asked).toBe(2);   // re-armed once for the write made meanwhile, then settled
+      expect(calls).toBe(1);
+      // Re-armed once for the write made meanwhile; once that settles, nothing more.
+      await Promise.race([second, new Promise((r) => setTimeout(r, 2000))]);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(calls).toBe(2);
       expect(await download(g, big)).toEqual(bigData);
       expect(await download(g, small)).toEqual(smallData);
     } finally {
-      queue.onSubmittedWorkDone = real;
+      if (own) Object.defineProperty(queue, 'onSubmittedWorkDone', own);
+      else delete (queue as { onSubmittedWorkDone?: unknown }).onSubmittedWorkDone;
       g.release(big, small);
     }
   });

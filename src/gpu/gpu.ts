@@ -13,7 +13,9 @@ export const STAGING_BYTES = 32 * 1024 * 1024;
 
 /**
  * Writes of at least this many bytes keep the device ticked until the GPU has consumed them (settleUploads): a
- * prefill chunk's K/V rows of one head (2048 rows × 128 × f16 = 512 KiB) do, a decode step's rows do not.
+ * prefill chunk's K/V rows of one head (2048 rows × 128 × f16 = 512 KiB) do; a decode step's few rows do not (a
+ * static rank's f16 partial sums of a 4096-wide model reach it from 32 rows: then the device is ticked while the
+ * GPU finishes, as it is anyway while the rank waits on its read-back).
  */
 export const SETTLE_UPLOAD_BYTES = 256 * 1024;
 
@@ -266,8 +268,8 @@ export class Gpu {
    * some promise of it is pending: a worker process whose requests upload (a prompt's K/V streamed to a pool rank,
    * a static rank's prefill partial sums) and return without waiting on the GPU would otherwise have every write
    * allocate fresh staging, and the device's later calls slow down (H200, batch (a) with one worker process: the
-   * rank's write time in a static tp=2 run 4.4 → 1.8 s, the FA Pool's per-layer decode overhead 1.9–2.1 → 1.1–1.5
-   * ms; kernels-bench/NOTES.md, session 16).
+   * rank's write time in a static tp=2 run 4.4 → 1.8–3.6 s, the FA Pool's per-layer decode overhead 1.9–2.1 →
+   * 1.1–1.5 ms; kernels-bench/NOTES.md, session 16).
    */
   private settleUploads(): void {
     if (this.settling) { this.unsettled = true; return; }
@@ -276,7 +278,7 @@ export class Gpu {
       this.settling = false;
       if (this.unsettled && !this.isLost) { this.unsettled = false; this.settleUploads(); }
     };
-    this.device.queue.onSubmittedWorkDone().then(done, done);
+    void this.device.queue.onSubmittedWorkDone().then(done, done).catch(() => { this.settling = false; });
   }
 
   /**
