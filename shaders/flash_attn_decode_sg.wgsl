@@ -14,11 +14,15 @@
 // Specialised by: enable f16 + subgroups, alias T4 = vec4<f16>, overrides SGS (the device's subgroup
 // size: must equal the runtime size), LPK (lanes per key, a power of 2 ≤ SGS), CPL (chunks per lane:
 // LPK·CPL = D/8), GH, NSG (subgroups per workgroup), U, PF (prefetch: the next step's K/V rows are loaded
-// before this step's arithmetic, two steps in flight per lane at twice the load registers).
+// before this step's arithmetic, two steps in flight per lane at twice the load registers), SRC_LAST (each row's
+// last key and value come from `src`, the step's fused q/k/v rows, not from the cache: the decode step appends
+// them to the cache after its attention; row b of src is slot b's, its kv head h's K at element
+// (b·srcStride + srcK + h·D/8) of 8 halves, V at srcV likewise). Without SRC_LAST `src` is bound but not read.
 
 struct Params {
   nHeads: u32, group: u32, nKv: u32, capacity: u32,
   chunk: u32, pStride: u32, scale: f32, _pad: u32,
+  srcStride: u32, srcK: u32, srcV: u32, _pad1: u32,
 }
 
 override SGS: u32 = 32u;
@@ -28,6 +32,7 @@ override GH: u32 = 1u;
 override NSG: u32 = 8u;
 override U: u32 = 2u;
 override PF: bool = false;
+override SRC_LAST: bool = false;
 override WG: u32 = SGS * NSG;
 
 const MAX_GH = 8u;
@@ -47,6 +52,7 @@ alias KvRows = array<array<vec4<u32>, MAX_CPL>, MAX_U>;   // [U][CPL] 8-half chu
 @group(0) @binding(4) var<storage, read_write> partO: array<vec4f>;
 @group(0) @binding(5) var<storage, read_write> partLse: array<f32>;
 @group(0) @binding(6) var<uniform> p: Params;
+@group(0) @binding(7) var<storage, read> src: array<vec4<u32>>;      // 8 halves per element (SRC_LAST)
 
 var<workgroup> smax: array<f32, MAX_NSG>;
 var<workgroup> ssum: array<f32, MAX_NSG>;
@@ -58,16 +64,23 @@ fn neg_inf() -> f32 {
 }
 
 // One step's loads for a key group: U rows of K and V from key j0 + kg·U on (rows past `end` keep old values;
-// the step masks their scores).
-fn load_step(j0: u32, end: u32, kg: u32, li: u32, kvRow0: u32, kr: ptr<function, KvRows>, vr: ptr<function, KvRows>) {
+// the step masks their scores). With SRC_LAST, key `last` comes from src at element srcRow (+ p.srcK / p.srcV).
+fn load_step(j0: u32, end: u32, kg: u32, li: u32, kvRow0: u32, last: u32, srcRow: u32, kr: ptr<function, KvRows>, vr: ptr<function, KvRows>) {
   let CH = LPK * CPL;
   for (var u = 0u; u < U; u++) {
     let key = j0 + kg * U + u;
     if (key < end) {
-      let row = (kvRow0 + key) * CH + li;
-      for (var c = 0u; c < CPL; c++) {
-        (*kr)[u][c] = kCache[row + c * LPK];
-        (*vr)[u][c] = vCache[row + c * LPK];
+      if (SRC_LAST && key == last) {
+        for (var c = 0u; c < CPL; c++) {
+          (*kr)[u][c] = src[srcRow + p.srcK + li + c * LPK];
+          (*vr)[u][c] = src[srcRow + p.srcV + li + c * LPK];
+        }
+      } else {
+        let row = (kvRow0 + key) * CH + li;
+        for (var c = 0u; c < CPL; c++) {
+          (*kr)[u][c] = kCache[row + c * LPK];
+          (*vr)[u][c] = vCache[row + c * LPK];
+        }
       }
     }
   }
@@ -94,6 +107,8 @@ fn decode_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
   let end = min(len, start + p.chunk);
   let CH = LPK * CPL;                  // chunks per row (D / 8)
   let kvRow0 = (b * p.nKv + kvh) * p.capacity;
+  let last = len - 1u;                  // wraps for an empty row, which loads nothing
+  let srcRow = b * p.srcStride + kvh * CH; // this kv head's 8-half chunks in row b of src
   let scale2 = p.scale * LOG2E;
   let sg = tid / SGS;
   let ln = tid % SGS;
@@ -119,15 +134,15 @@ fn decode_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
   var vc: KvRows;
   var kn: KvRows;   // the next step's (PF)
   var vn: KvRows;
-  if (PF) { load_step(start, end, kg, li, kvRow0, &kn, &vn); }
+  if (PF) { load_step(start, end, kg, li, kvRow0, last, srcRow, &kn, &vn); }
   for (var j0 = start; j0 < end; j0 += KG * U) {
     // Issue every load of the step first: U rows of K and V per lane (with PF, the next step's).
     if (PF) {
       kc = kn;
       vc = vn;
-      load_step(j0 + KG * U, end, kg, li, kvRow0, &kn, &vn);
+      load_step(j0 + KG * U, end, kg, li, kvRow0, last, srcRow, &kn, &vn);
     } else {
-      load_step(j0, end, kg, li, kvRow0, &kc, &vc);
+      load_step(j0, end, kg, li, kvRow0, last, srcRow, &kc, &vc);
     }
     for (var g = 0u; g < GH; g++) {
       var s: array<f32, MAX_U>;

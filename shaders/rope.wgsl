@@ -19,7 +19,8 @@
 // and only the final turn fraction in [-1/2, 1/2) is converted to f32: the angle is within ~4e-7 rad of
 // the exact one at any position < 2^32, and sin/cos only ever see arguments in [-π, π).
 // Specialised by: alias T (storage type), override WG, override NEOX (true: rotate_half pairs, false: GPT-J),
-// override WRITE_BACK.
+// override WRITE_BACK, override ROTATE (false: copy k and v into the caches as they are — a decode step's append
+// after its attention, from qkv rows that an earlier pass rotated and wrote back).
 
 struct Params {
   tokens: u32, nHeads: u32, nKvHeads: u32, headDim: u32,
@@ -30,6 +31,7 @@ struct Params {
 override WG: u32 = 128u;
 override NEOX: bool = true;
 override WRITE_BACK: bool = false;
+override ROTATE: bool = true;
 
 @group(0) @binding(0) var<storage, read_write> qkv: array<T>;
 @group(0) @binding(1) var<storage, read> rows: array<vec2<u32>>;
@@ -65,7 +67,7 @@ fn rope_qkv(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wi
   let head = item / half;
   let w = item % half;
   let rhalf = p.ropeDim / 2u;
-  let rotate = w < rhalf && head < p.nHeads + p.nKvHeads;
+  let rotate = ROTATE && w < rhalf && head < p.nHeads + p.nKvHeads;
   var d0: u32;
   var d1: u32;
   if (w >= rhalf) { d0 = p.ropeDim + 2u * (w - rhalf); d1 = d0 + 1u; }

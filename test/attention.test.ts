@@ -459,6 +459,56 @@ describe('flashDecode', () => {
     });
   }
 
+  // lastFrom: each row's last key and value come from the step's q/k/v rows, not from the cache (whose entry there
+  // holds other random values: a kernel that read the cache would fail against the reference).
+  for (const [c, opt] of [
+    [SG_DECODE[4]!, { unroll: 1 }], [SG_DECODE[4]!, { unroll: 2, prefetch: true }], [SG_DECODE[5]!, {}], [SG_DECODE[0]!, { prefetch: true, subgroups: 2 }],
+  ] as [DecodeCase, Partial<DecodeArgs>][]) {
+    it(`f16 subgroup kernel, last key from the step's rows ${JSON.stringify(opt)}: ${c.what} lengths=[${c.lengths}] H=${c.nHeads}/${c.nKv} D=${c.d}`, async (ctx) => {
+      const g = await gpu();
+      if (!sgDecodeApplies(g.caps, 'f16', c.d)) { ctx.skip(); return; }
+      const r = rng(), dtype = 'f16', B = c.lengths.length, { nHeads, nKv, d, cap } = c, rowElems = (nHeads + 2 * nKv) * d;
+      const q = randomArray(r, B * nHeads * d, dtype), rows = randomArray(r, B * rowElems, dtype);
+      const cache = makeCache(g, r, dtype, B, nKv, cap, d, c.lengths);
+      const kRef = cache.k.slice(), vRef = cache.v.slice();
+      c.lengths.forEach((len, b) => {
+        if (len === 0) return;
+        for (let h = 0; h < nKv; h++) {
+          const at = ((b * nKv + h) * cap + len - 1) * d, src = b * rowElems + (nHeads + h) * d;
+          kRef.set(rows.subarray(src, src + d), at);
+          vRef.set(rows.subarray(src + nKv * d, src + nKv * d + d), at);
+        }
+      });
+      const qt = upload(g, q, [B, nHeads, d], dtype, 'q'), rt = upload(g, rows, [B, rowElems], dtype, 'rows');
+      const lt = upload(g, c.lengths, [B], 'u32', 'lengths');
+      const out = poisoned(g, [B, nHeads, d], dtype), lse = poisoned(g, [B, nHeads], 'f32');
+      const plan = flashDecode(g, { q: qt, out, lse, kCache: cache.kt, vCache: cache.vt, lengths: lt, lastFrom: rt, kernel: 'subgroup', maxSplits: c.maxSplits, minChunk: c.minChunk, ...opt });
+      plan.update(Math.max(...c.lengths));
+      await g.run(plan.dispatches);
+      const ref = decodeRef(q, kRef, vRef, c.lengths, nHeads, nKv, d, cap, 1 / Math.sqrt(d));
+      const what = `decode lastFrom ${c.what} ${JSON.stringify(opt)} seed=${r.seed}`;
+      const o = await download(g, out);
+      expectClose(o, ref.out, dtype, what);
+      expectZeroRows(o, ref.lse, d, what);
+      expectLse(await download(g, lse), ref.lse, what);
+      plan.release();
+      g.release(qt, rt, lt, out, lse, cache.kt, cache.vt);
+    });
+  }
+
+  it('lastFrom: refused off the subgroup kernel and for rows of the wrong shape', async () => {
+    const g = await gpu();
+    const nHeads = 4, nKv = 2, d = 16, cap = 8;
+    const q = g.tensor([2, nHeads, d], 'f16'), out = g.tensor([2, nHeads, d], 'f16'), lt = g.tensor([2], 'u32');
+    const kc = g.tensor([2, nKv, cap, d], 'f16'), vc = g.tensor([2, nKv, cap, d], 'f16');
+    const good = g.tensor([2, (nHeads + 2 * nKv) * d], 'f16'), bad = g.tensor([2, nHeads * d], 'f16');
+    expect(() => flashDecode(g, { q, out, kCache: kc, vCache: vc, lengths: lt, kernel: 'split', lastFrom: good })).toThrow(/lastFrom needs the subgroup kernel/);
+    if (sgDecodeApplies(g.caps, 'f16', d)) {
+      expect(() => flashDecode(g, { q, out, kCache: kc, vCache: vc, lengths: lt, kernel: 'subgroup', lastFrom: bad })).toThrow(/lastFrom/);
+    }
+    g.release(q, out, lt, kc, vc, good, bad);
+  });
+
   it('f16 subgroup kernel, default splits: a row alone and the same row in a batch of 8 give the same bits (FA Pool ranks vs one device)', async (ctx) => {
     const g = await gpu();
     const nHeads = 8, nKv = 8, d = 128, cap = 2048, len = 2000, B = 8, at = 3, dtype = 'f16';

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DType, Gpu } from '../src/gpu/index.js';
 import { presetConfig, type ModelConfig } from '../src/model/config.js';
 import { batchShape, prefillChunks } from '../src/model/generation.js';
+import { chooseDecodeKernel } from '../src/kernels/attention.js';
 import { Generator } from '../src/model/generator.js';
 import { loadWeights } from '../src/model/load-weights.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
@@ -173,6 +174,35 @@ describe('tiny decoder vs float64 reference', () => {
         expect(Math.max(gap(a[k]!), gap(b[k]!)), `${what}: paths part at step ${k} (${a[k]} alone, ${b[k]} in the batch) away from a tie`).toBeLessThan(5e-3);
       }
     }
+  });
+
+  it('FAPOOL_DECODE_APPEND=after (K/V appended after the attention, which reads them from qkv): the same tokens and logits, several cache groups and idle slots', async (ctx) => {
+    const g = await gpu();
+    if (!g.caps.f16 || chooseDecodeKernel(g.caps, 'f16', cfg.headDim) !== 'subgroup') { ctx.skip(); return; }
+    const r = rng();
+    const prompts = [prompt(r, 2), prompt(r, 200), prompt(r, 5), prompt(r, 220)];
+    await generator(g, 'f16');
+    const weights = loaded.get('f16')!.weights;
+    const run = async (mode: string | undefined) => {
+      const prev = process.env.FAPOOL_DECODE_APPEND;
+      if (mode === undefined) delete process.env.FAPOOL_DECODE_APPEND; else process.env.FAPOOL_DECODE_APPEND = mode;
+      const gen = new Generator(g, cfg, weights, 'f16');
+      try {
+        const batch = await gen.generate(prompts, { maxNewTokens: 8, sampling: GREEDY });
+        expect(gen.model.kv.groups.length, 'cache groups').toBeGreaterThan(1);
+        const alone = await gen.generate([prompts[1]!, prompts[3]!], { maxNewTokens: 6, sampling: GREEDY });
+        const appended = gen.model.decode().layers[0]!.oProj.length > 1;
+        return { tokens: [...batch.tokens, ...alone.tokens], logits: Array.from(await gen.readLogits()), appended };
+      } finally {
+        gen.dispose();
+        if (prev === undefined) delete process.env.FAPOOL_DECODE_APPEND; else process.env.FAPOOL_DECODE_APPEND = prev;
+      }
+    };
+    const base = await run(undefined), after = await run('after');
+    expect([base.appended, after.appended]).toEqual([false, true]);
+    expect(after.tokens, `seed ${r.seed}`).toEqual(base.tokens);
+    expect(after.logits).toEqual(base.logits);
+    await expect(run('later')).rejects.toThrow(/FAPOOL_DECODE_APPEND=later/);
   });
 
   it('chunked prefill gives the same logits as one launch', async () => {

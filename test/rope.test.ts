@@ -95,6 +95,34 @@ describe('ropeQkv', () => {
     g.release(qkvT, rowsT, q, kCache, vCache);
   });
 
+  it('rotate: false copies each row\'s k and v into the cache at its position as qkv holds them, and writes no q', async () => {
+    const g = await gpu();
+    const r = rng();
+    const H = 4, KV = 2, D = 16, T = 4, capacity = 8, slots = 3;
+    const qkv = randomArray(r, T * (H + 2 * KV) * D, 'f32', -2, 2);
+    // (slot, position): row 2 has no cache position, row 3 another group's slot (slotBase 1 holds slots 1..3).
+    const rows = [[1, 5], [3, 0], [2, capacity], [0, 4]];
+    const qkvT = upload(g, qkv, [T, (H + 2 * KV) * D], 'f32'), rowsT = upload(g, rows.flat(), [T, 2], 'u32');
+    const q = poisoned(g, [T, H, D], 'f32'), kCache = poisoned(g, [slots, KV, capacity, D], 'f32'), vCache = poisoned(g, [slots, KV, capacity, D], 'f32');
+    const qBefore = await download(g, q), kBefore = await download(g, kCache), vBefore = await download(g, vCache);
+    await g.run([ropeQkv(g, { qkv: qkvT, rows: rowsT, q, kCache, vCache, slotBase: 1, writeQ: false, rotate: false, nHeads: H, nKvHeads: KV, headDim: D, theta: 10000 })]);
+    const kWant = kBefore.slice(), vWant = vBefore.slice();
+    rows.forEach(([slot, pos], t) => {
+      const s = slot! - 1;
+      if (s < 0 || s >= slots || pos! >= capacity) return;
+      for (let h = 0; h < KV; h++) {
+        const at = ((s * KV + h) * capacity + pos!) * D, src = t * (H + 2 * KV) * D + (H + h) * D;
+        kWant.set(qkv.subarray(src, src + D), at);
+        vWant.set(qkv.subarray(src + KV * D, src + KV * D + D), at);
+      }
+    });
+    expect(Array.from(await download(g, kCache))).toEqual(Array.from(kWant));
+    expect(Array.from(await download(g, vCache))).toEqual(Array.from(vWant));
+    expect(Array.from(await download(g, q))).toEqual(Array.from(qBefore));
+    expect(Array.from(await download(g, qkvT))).toEqual(Array.from(qkv));
+    g.release(qkvT, rowsT, q, kCache, vCache);
+  });
+
   it('frequency words encode inv_freq / 2π to ~2^-53', () => {
     const w = ropeFrequencyWords(10000, 64);
     for (let i = 0; i < 32; i++) {

@@ -138,6 +138,8 @@ export function helpText(): string {
     '  FAPOOL_DECODE_SPLITS  decode attention split count chosen per row (row, default: the same split whatever the batch) or per batch (rows)',
     '  FAPOOL_DECODE_SG      decode attention (subgroup kernel) launch: wgs=<workgroups per row, default 256>,',
     '                        sg=<subgroups per workgroup, default 512 threads\' worth>,pf=<0|1: prefetch, default 1>',
+    '  FAPOOL_DECODE_APPEND  where a decode step writes its new K/V into the cache: rope (default: in the RoPE launch,',
+    '                        before the attention) or after (after the attention, which reads them from the qkv rows)',
     '  FAPOOL_PIPESTATS_DIR  with the pipeline-statistics Vulkan layer on (kernels-bench/pipeline-stats): keep WGSL names in the',
     '                        SPIR-V so the layer can write each pipeline\'s registers and shared memory into this folder',
     '', 'Exit status:',

@@ -347,14 +347,14 @@ const decodeProgram = defineProgram<DecodeCfg>({
   }),
 });
 
-interface DecodeSgCfg { sgs: number; lpk: number; cpl: number; gh: number; nsg: number; u: number; pf: boolean }
+interface DecodeSgCfg { sgs: number; lpk: number; cpl: number; gh: number; nsg: number; u: number; pf: boolean; srcLast?: boolean }
 
 const decodeSgProgram = defineProgram<DecodeSgCfg>({
   name: 'flash_decode_sg', file: 'flash_attn_decode_sg.wgsl', entry: 'decode_sg',
   specialize: (c) => ({
     enables: ['f16', 'subgroups'],
     aliases: { T: 'f16', T4: 'vec4<f16>' },
-    constants: { SGS: c.sgs, LPK: c.lpk, CPL: c.cpl, GH: c.gh, NSG: c.nsg, U: c.u, PF: c.pf },
+    constants: { SGS: c.sgs, LPK: c.lpk, CPL: c.cpl, GH: c.gh, NSG: c.nsg, U: c.u, PF: c.pf, SRC_LAST: c.srcLast ?? false },
   }),
 });
 
@@ -391,6 +391,12 @@ export interface DecodeArgs {
    * B = 8 at 4K, 19.6 / 103 / 113 µs against 74.5 / 368 / 416 with 4 heads a workgroup (session 13).
    */
   headsPerWorkgroup?: number;
+  /**
+   * Subgroup kernel: each row's last key and value (position length − 1) are read from these rows — the step's
+   * fused q/k/v, [B, (nHeads + 2·nKvHeads)·D], k rotated — not from the cache, which the step then appends to
+   * after its attention (FAPOOL_DECODE_APPEND=after).
+   */
+  lastFrom?: Tensor;
 }
 
 export type DecodeKernel = 'split' | 'subgroup';
@@ -531,6 +537,13 @@ export function flashDecode(gpu: Gpu, a: DecodeArgs): DecodePlan {
   const sgCfg = sgLaunch ? decodeSgConfig(gpu, s.d, group, {
     unroll, subgroups: a.subgroups ?? sgLaunch.subgroups, prefetch: a.prefetch ?? sgLaunch.prefetch, heads: a.headsPerWorkgroup,
   }) : null;
+  const rowElems = (s.nHeads + 2 * s.nKv) * s.d;
+  if (a.lastFrom) {
+    if (!sgCfg) throw new LimitError(`${k}: lastFrom needs the subgroup kernel (f16, head dim % 8 == 0, a fixed subgroup size)`);
+    expectShape(a.lastFrom, [B, rowElems], 'lastFrom', k);
+    expectDtype(a.lastFrom, s.dtype, 'lastFrom', k);
+    sgCfg.srcLast = true;
+  }
   const cfg = sgCfg ? null : decodeConfig(gpu, s.dtype, d4, group);
   // Keys a workgroup takes per step: chunks are whole steps once a split spans one.
   const bk = sgCfg ? (sgCfg.sgs * sgCfg.nsg / sgCfg.lpk) * sgCfg.u : cfg!.wg / cfg!.td;
@@ -546,12 +559,17 @@ export function flashDecode(gpu: Gpu, a: DecodeArgs): DecodePlan {
   const partLse = gpu.tensor([B, s.nHeads, maxSplits], 'f32', 'attn.partialLse');
   let split: Dispatch | undefined, merge: Dispatch | undefined;
   try {
+    const bind: Record<string, Tensor> = { q: a.q, kCache: a.kCache, vCache: a.vCache, lengths: a.lengths, partO, partLse };
+    const uniforms: Record<string, number> = {
+      nHeads: s.nHeads, group, nKv: s.nKv, capacity: s.capacity, chunk: s.capacity || 1, pStride: maxSplits, scale,
+    };
+    if (sgCfg) {
+      // src: the step's q/k/v rows (8 halves an element), or q where nothing is read from it.
+      bind.src = a.lastFrom ?? a.q;
+      Object.assign(uniforms, { srcStride: rowElems / 8, srcK: (s.nHeads * s.d) / 8, srcV: ((s.nHeads + s.nKv) * s.d) / 8 });
+    }
     split = gpu.dispatch(sgCfg ? gpu.program(decodeSgProgram, sgCfg) : gpu.program(decodeProgram, cfg!), {
-      bind: { q: a.q, kCache: a.kCache, vCache: a.vCache, lengths: a.lengths, partO, partLse },
-      uniforms: {
-        nHeads: s.nHeads, group, nKv: s.nKv, capacity: s.capacity, chunk: s.capacity || 1, pStride: maxSplits, scale,
-      },
-      workgroups: [1, headGroups, B],
+      bind, uniforms, workgroups: [1, headGroups, B],
     });
     merge = mergeDispatch(gpu, { partialO: partO, partialLse: partLse, out: a.out, lse: a.lse }, B, s.nHeads, maxSplits, s.d);
   } catch (e) {

@@ -5,11 +5,11 @@ import { expectDistinct, expectDtype, expectRank, expectShape, rowWorkgroupSize,
 /** neox = HF Llama "rotate_half": pairs (i, i + ropeDim/2); gptj: pairs (2i, 2i+1). */
 export type RopeStyle = 'neox' | 'gptj';
 
-interface RopeCfg { dtype: DType; neox: boolean; writeBack: boolean; wg: number }
+interface RopeCfg { dtype: DType; neox: boolean; writeBack: boolean; rotate: boolean; wg: number }
 
 const program = defineProgram<RopeCfg>({
   name: 'rope_qkv', file: 'rope.wgsl', entry: 'rope_qkv',
-  specialize: (c) => ({ ...typeSpec(c.dtype), constants: { WG: c.wg, NEOX: c.neox, WRITE_BACK: c.writeBack } }),
+  specialize: (c) => ({ ...typeSpec(c.dtype), constants: { WG: c.wg, NEOX: c.neox, WRITE_BACK: c.writeBack, ROTATE: c.rotate } }),
 });
 
 export interface RopeQkvArgs {
@@ -26,6 +26,11 @@ export interface RopeQkvArgs {
   ropeDim?: number; // partial rotary: the first ropeDim dims of each head rotate (default headDim)
   /** Also store the rotated q and k back into qkv (each qkv row then holds what attention sees). */
   writeBack?: boolean;
+  /**
+   * false: no rotation — k and v are copied into the caches as qkv holds them (a decode step's K/V append after
+   * its attention, from rows an earlier pass rotated and wrote back; give writeQ: false). Default true.
+   */
+  rotate?: boolean;
 }
 
 /**
@@ -93,7 +98,7 @@ export function ropeQkv(gpu: Gpu, a: RopeQkvArgs): Dispatch {
 
   const items = (nHeads + 2 * nKvHeads) * (D / 2);
   const wg = rowWorkgroupSize(gpu, Math.max(32, Math.min(128, items)));
-  const prog = gpu.program(program, { dtype, neox: (a.style ?? 'neox') === 'neox', writeBack: a.writeBack ?? false, wg });
+  const prog = gpu.program(program, { dtype, neox: (a.style ?? 'neox') === 'neox', writeBack: a.writeBack ?? false, rotate: a.rotate ?? true, wg });
   return gpu.dispatch(prog, {
     bind: { qkv: a.qkv, rows: a.rows, freqs: frequencyTable(gpu, theta, ropeDim), q: a.q, kCache: a.kCache, vCache: a.vCache },
     uniforms: { tokens: T, nHeads, nKvHeads, headDim: D, ropeDim, slots, capacity, slotBase: a.slotBase ?? 0, writeQ: a.writeQ === false ? 0 : 1 },

@@ -4,7 +4,9 @@
 import {
   DTYPE_BYTES, LimitError, copyStep, sliceRows, type DType, type Gpu, type Step, type Tensor,
 } from '../gpu/index.js';
-import { flashDecode, flashPrefill, type DecodePlan } from '../kernels/attention.js';
+import { chooseDecodeKernel, flashDecode, flashPrefill, type DecodePlan } from '../kernels/attention.js';
+import { envVar } from '../kernels/common.js';
+import { ropeQkv } from '../kernels/rope.js';
 import { cast } from '../kernels/elementwise.js';
 import { sampler as makeSampler, type Sampler, type SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from './config.js';
@@ -18,6 +20,19 @@ import {
   type KvCache, type KvGroup, type RunState, type StepViews,
 } from './run-state.js';
 import type { PartialWeights } from './weights.js';
+
+/**
+ * FAPOOL_DECODE_APPEND=after: a decode step appends its new K/V rows to the caches after its attention (which reads
+ * them from the step's qkv rows) instead of in the RoPE launch before it. An experiment (issue 16): at batch 64 on
+ * the H200 the RoPE's cache writes cost 0.5 ms a step in place against 5 µs alone (kernels-bench/NOTES.md, session
+ * 16); written after the attention that has just read those pages, they may cost less. Default: in the RoPE.
+ */
+export function decodeAppendAfter(): boolean {
+  const v = envVar('FAPOOL_DECODE_APPEND')?.trim();
+  if (v === undefined || v === '' || v === 'rope') return false;
+  if (v === 'after') return true;
+  throw new LimitError(`FAPOOL_DECODE_APPEND=${v}: 'rope' (the default) or 'after'`);
+}
 
 /** Causal attention of one sequence's chunk of prompt rows against its cache slot (per layer). */
 export interface PrefillAttention { steps: Step[]; set(slot: number, qPos0: number): void }
@@ -222,22 +237,42 @@ export class DeviceModel {
     if (!Number.isInteger(n) || n < 1 || n > this.slots) throw new RangeError(`decodeRows: ${n} rows of ${this.slots} slots`);
     let prog = this.decodeProgs.get(n);
     if (!prog) {
-      const s = this.state, kv = this.kv, v = this.views(n);
+      const s = this.state, kv = this.kv, v = this.views(n), { gpu, cfg } = this;
       const groups = kv.groups.filter((g) => g.first < n);
+      const after = decodeAppendAfter() && this.appendAfterApplies(groups);
+      // after: the RoPE writes no cache (one launch, rotated q and k back into qkv), each row's attention reads its
+      // new K/V from qkv, and the new rows go into the caches after the attention (at the O projection's start).
+      const layers = this.layers(v, n, after ? [] : groups);
       prog = {
         embed: this.embed(sliceRows(s.nextIds, 0, n), v.x),
-        layers: this.layers(v, n, groups),
+        layers,
         plans: this.weights.layers.map((_, l) => groups.map((g) => {
           const k = Math.min(g.slots, n - g.first); // the group's slots among the first n
-          return flashDecode(this.gpu, {
+          return flashDecode(gpu, {
             q: sliceRows(v.q, g.first, k), out: sliceRows(v.attn, g.first, k),
             kCache: sliceRows(g.k[l]!, 0, k), vCache: sliceRows(g.v[l]!, 0, k), lengths: sliceRows(g.lengths, 0, k),
+            lastFrom: after ? sliceRows(v.qkv, g.first, k) : undefined,
           });
         })),
       };
+      if (after) {
+        layers.forEach((lp, l) => {
+          lp.oProj = [...groups.map((g) => ropeQkv(gpu, {
+            qkv: v.qkv, rows: v.rows, q: v.q, kCache: g.k[l]!, vCache: g.v[l]!, slotBase: g.first, writeQ: false, rotate: false,
+            nHeads: cfg.nHeads, nKvHeads: cfg.nKvHeads, headDim: cfg.headDim, theta: cfg.ropeTheta,
+          })), ...lp.oProj];
+        });
+      }
       this.decodeProgs.set(n, prog);
     }
     return prog;
+  }
+
+  /** The K/V append after the attention applies: every group's attention on the subgroup kernel, its qkv rows bindable. */
+  private appendAfterApplies(groups: readonly KvGroup[]): boolean {
+    const rowBytes = this.state.qkv.shape[1]! * DTYPE_BYTES[this.dtype];
+    return chooseDecodeKernel(this.gpu.caps, this.dtype, this.cfg.headDim) === 'subgroup'
+      && groups.every((g) => (g.first * rowBytes) % this.gpu.caps.minStorageOffsetAlign === 0);
   }
 
   /**
