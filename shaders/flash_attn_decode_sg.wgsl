@@ -107,7 +107,7 @@ fn decode_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
   let end = min(len, start + p.chunk);
   let CH = LPK * CPL;                  // chunks per row (D / 8)
   let kvRow0 = (b * p.nKv + kvh) * p.capacity;
-  let last = len - 1u;                  // wraps for an empty row, which loads nothing
+  let last = lengths[b] - 1u;           // (uncapped: a row past the capacity reads the cache as without SRC_LAST; an empty row wraps and loads nothing)
   let srcRow = b * p.srcStride + kvh * CH; // this kv head's 8-half chunks in row b of src
   let scale2 = p.scale * LOG2E;
   let sg = tid / SGS;

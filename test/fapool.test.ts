@@ -12,7 +12,8 @@ import { Generator } from '../src/model/generator.js';
 import { loadWeights } from '../src/model/load-weights.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
 import { openSafetensors } from '../src/model/safetensors-node.js';
-import type { Weights } from '../src/model/weights.js';
+import { releaseWeights, type Weights } from '../src/model/weights.js';
+import { chooseDecodeKernel, type DecodePlan } from '../src/kernels/attention.js';
 import { AttentionRank } from '../src/orchestrator/pool/attention-rank.js';
 import { inProcessLink, type RankHandler } from '../src/orchestrator/transport/link.js';
 import { PoolAttention, type PoolMember } from '../src/orchestrator/pool/pool-attention.js';
@@ -192,6 +193,39 @@ describe('FA Pool with in-process ranks', () => {
     expect(exec.members.every((m) => !m.alive)).toBe(true);
     expect(exec.stats.events.some((e) => e.kind === 'rebuild' && /on the base group/.test(e.detail)), JSON.stringify(exec.stats.events)).toBe(true);
     for (const r of ranks) r.rank.dispose();
+  });
+
+  it('FAPOOL_DECODE_APPEND=after, f16, a replica and a rank that fails: the fallback reads the step\'s new K/V from qkv (the replica gets them after the attention), same tokens as the default', async (ctx) => {
+    const g = await gpu();
+    if (!g.caps.f16 || chooseDecodeKernel(g.caps, 'f16', cfg.headDim) !== 'subgroup') { ctx.skip(); return; }
+    const f = await openSafetensors(path);
+    const w16 = (await loadWeights(g, f.source(), cfg, 'f16')).weights;
+    await f.close();
+    const run = async (mode: string | undefined) => {
+      const prev = process.env.FAPOOL_DECODE_APPEND;
+      if (mode === undefined) delete process.env.FAPOOL_DECODE_APPEND; else process.env.FAPOOL_DECODE_APPEND = mode;
+      const exec = new PoolAttention(members(2, failing((c) => c > 6)), POLICY, { minBlock: 8, replica: true });
+      const gen = new Generator(g, cfg, w16, 'f16', exec);
+      try {
+        const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY });
+        expect(exec.stats.events.some((e) => e.kind === 'fallback'), `${mode}: a fallback`).toBe(true);
+        // The fallback's attention reads the step's new K/V from qkv exactly when the mode is on (one changed layer of
+        // one step rarely moves a greedy token of the tiny model, so the tokens alone would not tell).
+        const fb = (exec as unknown as { buf: { fallback: { plans: DecodePlan[] }[] } }).buf.fallback;
+        expect(fb.length).toBeGreaterThan(0);
+        for (const f of fb) for (const p of f.plans) expect(p.dispatches[0]!.program.constants.SRC_LAST, `${mode}`).toBe(mode === 'after');
+        return res.tokens;
+      } finally {
+        gen.dispose(); exec.dispose(g);
+        for (const r of ranks) r.rank.dispose();
+        if (prev === undefined) delete process.env.FAPOOL_DECODE_APPEND; else process.env.FAPOOL_DECODE_APPEND = prev;
+      }
+    };
+    try {
+      expect(await run('after')).toEqual(await run(undefined));
+    } finally {
+      releaseWeights(g, w16);
+    }
   });
 
   it('a rank that fails mid-generation (with a replica): its sequences fall back to the base copy, same tokens', async () => {

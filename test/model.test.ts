@@ -176,7 +176,7 @@ describe('tiny decoder vs float64 reference', () => {
     }
   });
 
-  it('FAPOOL_DECODE_APPEND=after (K/V appended after the attention, which reads them from qkv): the same tokens and logits, several cache groups and idle slots', async (ctx) => {
+  it('FAPOOL_DECODE_APPEND=after (K/V appended after the attention, which reads them from qkv): the same tokens and logits, several cache groups, idle slots', async (ctx) => {
     const g = await gpu();
     if (!g.caps.f16 || chooseDecodeKernel(g.caps, 'f16', cfg.headDim) !== 'subgroup') { ctx.skip(); return; }
     const r = rng();
@@ -192,7 +192,14 @@ describe('tiny decoder vs float64 reference', () => {
         expect(gen.model.kv.groups.length, 'cache groups').toBeGreaterThan(1);
         const alone = await gen.generate([prompts[1]!, prompts[3]!], { maxNewTokens: 6, sampling: GREEDY });
         const appended = gen.model.decode().layers[0]!.oProj.length > 1;
-        return { tokens: [...batch.tokens, ...alone.tokens], logits: Array.from(await gen.readLogits()), appended };
+        const logits = Array.from(await gen.readLogits());
+        // Slot 0 alone, the other slots idle (no position, length 0): steps over the busy rows only.
+        const shape = batchShape(cfg, prompts, { maxNewTokens: 6 });
+        gen.prepare(shape, GREEDY);
+        for (const c of prefillChunks(prompts, shape.chunk)) await gen.prefill(c);
+        await gen.sampleFirst(0);
+        const slot0 = [(await gen.readTokens(0))[0]!, ...await decodeSlot0(gen, prompts[0]!.length, 5)];
+        return { tokens: [...batch.tokens, ...alone.tokens, slot0], logits, appended };
       } finally {
         gen.dispose();
         if (prev === undefined) delete process.env.FAPOOL_DECODE_APPEND; else process.env.FAPOOL_DECODE_APPEND = prev;

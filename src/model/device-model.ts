@@ -23,9 +23,11 @@ import type { PartialWeights } from './weights.js';
 
 /**
  * FAPOOL_DECODE_APPEND=after: a decode step appends its new K/V rows to the caches after its attention (which reads
- * them from the step's qkv rows) instead of in the RoPE launch before it. An experiment (issue 16): at batch 64 on
- * the H200 the RoPE's cache writes cost 0.5 ms a step in place against 5 µs alone (kernels-bench/NOTES.md, session
- * 16); written after the attention that has just read those pages, they may cost less. Default: in the RoPE.
+ * them from the step's qkv rows; so does an FA Pool replica's fallback) instead of in the RoPE launch before it. An
+ * experiment (issue 16): at batch 64 on the H200 the RoPE's cache writes cost 0.5 ms a step in place against 5 µs
+ * alone (kernels-bench/NOTES.md, session 16); written after the attention that has just read those pages, they may
+ * cost less. Needs the subgroup decode kernel (else a LimitError when the batch's cache is allocated). Default: in
+ * the RoPE.
  */
 export function decodeAppendAfter(): boolean {
   const v = envVar('FAPOOL_DECODE_APPEND')?.trim();
@@ -155,6 +157,7 @@ export class DeviceModel {
     try {
       this.st = allocRunState(gpu, cfg, dtype, maxTokens, shape.B, { partial: this.opts.partialSums !== undefined });
       this.cache = allocKvCache(gpu, cfg, dtype, capacities, this.weights.layers.length, this.split ?? -1);
+      this.appendsAfter(); // FAPOOL_DECODE_APPEND checked now, before any prefill
       if (this.split !== null) {
         const r = [gpu.tensor([this.split, 2], 'u32', 'rows.a'), gpu.tensor([shape.B - this.split, 2], 'u32', 'rows.b')] as [Tensor, Tensor];
         this.halves = { rows: r, progs: null };
@@ -237,42 +240,60 @@ export class DeviceModel {
     if (!Number.isInteger(n) || n < 1 || n > this.slots) throw new RangeError(`decodeRows: ${n} rows of ${this.slots} slots`);
     let prog = this.decodeProgs.get(n);
     if (!prog) {
-      const s = this.state, kv = this.kv, v = this.views(n), { gpu, cfg } = this;
+      const s = this.state, kv = this.kv, v = this.views(n);
       const groups = kv.groups.filter((g) => g.first < n);
-      const after = decodeAppendAfter() && this.appendAfterApplies(groups);
-      // after: the RoPE writes no cache (one launch, rotated q and k back into qkv), each row's attention reads its
-      // new K/V from qkv, and the new rows go into the caches after the attention (at the O projection's start).
-      const layers = this.layers(v, n, after ? [] : groups);
       prog = {
         embed: this.embed(sliceRows(s.nextIds, 0, n), v.x),
-        layers,
+        layers: this.decodeLayers(v, n, groups),
         plans: this.weights.layers.map((_, l) => groups.map((g) => {
           const k = Math.min(g.slots, n - g.first); // the group's slots among the first n
-          return flashDecode(gpu, {
+          return flashDecode(this.gpu, {
             q: sliceRows(v.q, g.first, k), out: sliceRows(v.attn, g.first, k),
             kCache: sliceRows(g.k[l]!, 0, k), vCache: sliceRows(g.v[l]!, 0, k), lengths: sliceRows(g.lengths, 0, k),
-            lastFrom: after ? sliceRows(v.qkv, g.first, k) : undefined,
+            lastFrom: this.decodeLastFrom(g, k),
           });
         })),
       };
-      if (after) {
-        layers.forEach((lp, l) => {
-          lp.oProj = [...groups.map((g) => ropeQkv(gpu, {
-            qkv: v.qkv, rows: v.rows, q: v.q, kCache: g.k[l]!, vCache: g.v[l]!, slotBase: g.first, writeQ: false, rotate: false,
-            nHeads: cfg.nHeads, nKvHeads: cfg.nKvHeads, headDim: cfg.headDim, theta: cfg.ropeTheta,
-          })), ...lp.oProj];
-        });
-      }
       this.decodeProgs.set(n, prog);
     }
     return prog;
   }
 
-  /** The K/V append after the attention applies: every group's attention on the subgroup kernel, its qkv rows bindable. */
-  private appendAfterApplies(groups: readonly KvGroup[]): boolean {
+  /**
+   * FAPOOL_DECODE_APPEND=after for this batch's cache: every group's decode attention on the subgroup kernel and its
+   * qkv rows bindable, else a LimitError (the experiment never turns itself off unseen).
+   */
+  private appendsAfter(): boolean {
+    if (!decodeAppendAfter()) return false;
     const rowBytes = this.state.qkv.shape[1]! * DTYPE_BYTES[this.dtype];
-    return chooseDecodeKernel(this.gpu.caps, this.dtype, this.cfg.headDim) === 'subgroup'
-      && groups.every((g) => (g.first * rowBytes) % this.gpu.caps.minStorageOffsetAlign === 0);
+    if (chooseDecodeKernel(this.gpu.caps, this.dtype, this.cfg.headDim) !== 'subgroup') {
+      throw new LimitError(`FAPOOL_DECODE_APPEND=after needs the subgroup decode kernel (f16, head dim % 8 == 0, a fixed subgroup size); this model runs ${this.dtype} D=${this.cfg.headDim}`);
+    }
+    const off = this.kv.groups.find((g) => (g.first * rowBytes) % this.gpu.caps.minStorageOffsetAlign !== 0);
+    if (off) throw new LimitError(`FAPOOL_DECODE_APPEND=after: the qkv rows of the cache group at slot ${off.first} cannot be bound (offset alignment ${this.gpu.caps.minStorageOffsetAlign})`);
+    return true;
+  }
+
+  /** Where a group's decode attention reads each row's new K/V from: the step's qkv rows with appendsAfter, else the cache. */
+  decodeLastFrom(g: KvGroup, rows: number): Tensor | undefined {
+    return this.appendsAfter() ? sliceRows(this.state.qkv, g.first, rows) : undefined;
+  }
+
+  /**
+   * A decode step's layers over views v: the RoPE writes the groups' new K/V into their caches, or (appendsAfter)
+   * writes no cache — one launch, rotated q and k back into qkv — and each group's new rows are copied into its cache
+   * after the attention, at the O projection's start.
+   */
+  private decodeLayers(v: StepViews, n: number, groups: readonly KvGroup[]): LayerProgram[] {
+    if (!this.appendsAfter()) return this.layers(v, n, groups);
+    const { gpu, cfg } = this, layers = this.layers(v, n, []);
+    layers.forEach((lp, l) => {
+      lp.oProj = [...groups.map((g) => ropeQkv(gpu, {
+        qkv: v.qkv, rows: v.rows, q: v.q, kCache: g.k[l]!, vCache: g.v[l]!, slotBase: g.first, writeQ: false, rotate: false,
+        nHeads: cfg.nHeads, nKvHeads: cfg.nKvHeads, headDim: cfg.headDim, theta: cfg.ropeTheta,
+      })), ...lp.oProj];
+    });
+    return layers;
   }
 
   /**
@@ -341,7 +362,7 @@ export class DeviceModel {
         const inside = kv.groups.map((g, gi) => [g, gi] as const).filter(([g]) => g.first >= first && g.first + g.slots <= first + n);
         return {
           embed: [],
-          layers: this.layers(stepViews(this.state, n, first, h.rows[i]), n, inside.map(([g]) => g)),
+          layers: this.decodeLayers(stepViews(this.state, n, first, h.rows[i]), n, inside.map(([g]) => g)),
           plans: full.plans.map((layer) => inside.map(([, gi]) => layer[gi]!)),
         };
       }) as [DecodeProgram, DecodeProgram];
