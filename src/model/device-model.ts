@@ -113,6 +113,8 @@ export class DeviceModel {
   private readonly headProgs = new Map<number, { sampler: Sampler; head: Step[] }>();
   private shape: BatchShape & { maxTokens: number } = { B: 0, promptLengths: [], capacities: [], chunk: 0, maxTokens: 0 };
   private noCache: [Tensor, Tensor] | null = null;
+  /** FAPOOL_DECODE_APPEND=after for the allocated batch (checkAppendAfter). */
+  private appendAfter = false;
   private readonly added = new Set<KvGroup>(); // cache groups addKv made (they last one batch at most)
   private savedIds: Tensor | null = null; // [slots] u32: next inputs kept while other slots get their first token // [1, nKvHeads, 1, headDim] k and v: rows that keep their cache elsewhere
   private sampling: SamplingParams | null = null;
@@ -157,7 +159,7 @@ export class DeviceModel {
     try {
       this.st = allocRunState(gpu, cfg, dtype, maxTokens, shape.B, { partial: this.opts.partialSums !== undefined });
       this.cache = allocKvCache(gpu, cfg, dtype, capacities, this.weights.layers.length, this.split ?? -1);
-      this.appendsAfter(); // FAPOOL_DECODE_APPEND checked now, before any prefill
+      this.appendAfter = this.checkAppendAfter(); // before any prefill
       if (this.split !== null) {
         const r = [gpu.tensor([this.split, 2], 'u32', 'rows.a'), gpu.tensor([shape.B - this.split, 2], 'u32', 'rows.b')] as [Tensor, Tensor];
         this.halves = { rows: r, progs: null };
@@ -260,32 +262,32 @@ export class DeviceModel {
   }
 
   /**
-   * FAPOOL_DECODE_APPEND=after for this batch's cache: every group's decode attention on the subgroup kernel and its
-   * qkv rows bindable, else a LimitError (the experiment never turns itself off unseen).
+   * FAPOOL_DECODE_APPEND=after for a batch's cache, decided when it is allocated: its decode attention must run on
+   * the subgroup kernel, else a LimitError (the experiment never turns itself off unseen).
    */
-  private appendsAfter(): boolean {
+  private checkAppendAfter(): boolean {
     if (!decodeAppendAfter()) return false;
-    const rowBytes = this.state.qkv.shape[1]! * DTYPE_BYTES[this.dtype];
     if (chooseDecodeKernel(this.gpu.caps, this.dtype, this.cfg.headDim) !== 'subgroup') {
       throw new LimitError(`FAPOOL_DECODE_APPEND=after needs the subgroup decode kernel (f16, head dim % 8 == 0, a fixed subgroup size); this model runs ${this.dtype} D=${this.cfg.headDim}`);
     }
-    const off = this.kv.groups.find((g) => (g.first * rowBytes) % this.gpu.caps.minStorageOffsetAlign !== 0);
-    if (off) throw new LimitError(`FAPOOL_DECODE_APPEND=after: the qkv rows of the cache group at slot ${off.first} cannot be bound (offset alignment ${this.gpu.caps.minStorageOffsetAlign})`);
     return true;
   }
 
-  /** Where a group's decode attention reads each row's new K/V from: the step's qkv rows with appendsAfter, else the cache. */
+  /** Where a group's decode attention reads each row's new K/V from: the step's qkv rows with appendAfter, else the cache. */
   decodeLastFrom(g: KvGroup, rows: number): Tensor | undefined {
-    return this.appendsAfter() ? sliceRows(this.state.qkv, g.first, rows) : undefined;
+    if (!this.appendAfter) return undefined;
+    const rowBytes = this.state.qkv.shape[1]! * DTYPE_BYTES[this.dtype], align = this.gpu.caps.minStorageOffsetAlign;
+    if ((g.first * rowBytes) % align !== 0) throw new LimitError(`FAPOOL_DECODE_APPEND=after: the qkv rows of the cache group at slot ${g.first} cannot be bound (offset alignment ${align})`);
+    return sliceRows(this.state.qkv, g.first, rows);
   }
 
   /**
-   * A decode step's layers over views v: the RoPE writes the groups' new K/V into their caches, or (appendsAfter)
+   * A decode step's layers over views v: the RoPE writes the groups' new K/V into their caches, or (appendAfter)
    * writes no cache — one launch, rotated q and k back into qkv — and each group's new rows are copied into its cache
    * after the attention, at the O projection's start.
    */
   private decodeLayers(v: StepViews, n: number, groups: readonly KvGroup[]): LayerProgram[] {
-    if (!this.appendsAfter()) return this.layers(v, n, groups);
+    if (!this.appendAfter) return this.layers(v, n, groups);
     const { gpu, cfg } = this, layers = this.layers(v, n, []);
     layers.forEach((lp, l) => {
       lp.oProj = [...groups.map((g) => ropeQkv(gpu, {
