@@ -558,8 +558,10 @@ describe('flashDecode', () => {
     expect(splits('pf=1,wgs=16')).toBe(4);   // never fewer than 4
     expect(splits(undefined)).toBe(32);      // DECODE_SG_DEFAULT: 256 workgroups
     expect(splits('sg=2,wgs=64')).toBe(8);
+    expect(splits('splits=1,wgs=64')).toBe(1);   // splits= sets the count, below the floor of 4 too
+    expect(splits('splits=64')).toBe(64);
     expect(() => flashDecode(g, { q, out, kCache: kc, vCache: vc, lengths: lt, kernel: 'subgroup', headsPerWorkgroup: 2 })).toThrow(/headsPerWorkgroup 2 must divide the GQA group \(1\)/);
-    for (const bad of ['wgs=0', 'pf=2', 'sg=0', 'splits=8', 'wgs=64;pf=1']) expect(() => splits(bad)).toThrow(/FAPOOL_DECODE_SG/);
+    for (const bad of ['wgs=0', 'pf=2', 'sg=0', 'splits=0', 'splits=65', 'split=8', 'wgs=64;pf=1']) expect(() => splits(bad)).toThrow(/FAPOOL_DECODE_SG/);
     restoringEnv('FAPOOL_DECODE_SG', () => {   // a subgroup count the device cannot hold is refused by the kernel
       process.env.FAPOOL_DECODE_SG = 'sg=99';
       expect(() => flashDecode(g, { q, out, kCache: kc, vCache: vc, lengths: lt, kernel: 'subgroup' })).toThrow(/subgroups 99/);

@@ -222,7 +222,7 @@ describe('FA Pool with in-process ranks', () => {
       }
     };
     try {
-      expect(await run('after')).toEqual(await run(undefined));
+      expect(await run('after')).toEqual(await run('rope'));
     } finally {
       releaseWeights(g, w16);
     }

@@ -10,6 +10,7 @@ import { presetConfig, type ModelConfig } from '../src/model/config.js';
 import { batchShape, prefillChunks } from '../src/model/generation.js';
 import { chooseDecodeKernel } from '../src/kernels/attention.js';
 import { Generator } from '../src/model/generator.js';
+import { APPEND_AFTER_MIN_POSITIONS, appendAfter } from '../src/model/device-model.js';
 import { loadWeights } from '../src/model/load-weights.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
 import { openSafetensors } from '../src/model/safetensors-node.js';
@@ -205,11 +206,19 @@ describe('tiny decoder vs float64 reference', () => {
         if (prev === undefined) delete process.env.FAPOOL_DECODE_APPEND; else process.env.FAPOOL_DECODE_APPEND = prev;
       }
     };
-    const base = await run(undefined), after = await run('after');
-    expect([base.appended, after.appended]).toEqual([false, true]);
+    const base = await run('rope'), after = await run('after'), auto = await run(undefined);
+    expect([base.appended, after.appended, auto.appended], 'auto: rope for a cache this small').toEqual([false, true, false]);
+    expect(auto.tokens).toEqual(base.tokens);
     expect(after.tokens, `seed ${r.seed}`).toEqual(base.tokens);
     expect(after.logits).toEqual(base.logits);
     await expect(run('later')).rejects.toThrow(/FAPOOL_DECODE_APPEND=later/);
+  });
+
+  it('FAPOOL_DECODE_APPEND auto: after from APPEND_AFTER_MIN_POSITIONS cache positions on the subgroup kernel, rope otherwise; a forced after without it is refused', () => {
+    const n = APPEND_AFTER_MIN_POSITIONS;
+    expect([appendAfter('auto', true, n - 1, 'm'), appendAfter('auto', true, n, 'm'), appendAfter('auto', false, 4 * n, 'm')]).toEqual([false, true, false]);
+    expect([appendAfter('rope', true, 4 * n, 'm'), appendAfter('after', true, 1, 'm')]).toEqual([false, true]);
+    expect(() => appendAfter('after', false, n, 'f32 D=64')).toThrow(/needs the subgroup decode kernel.*f32 D=64/);
   });
 
   it('chunked prefill gives the same logits as one launch', async () => {

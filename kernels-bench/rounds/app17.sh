@@ -19,3 +19,5 @@ for h in rope after; do
   FAPOOL_DECODE_APPEND=$h timeout 60 node run-inference.js --model $W --dtype f16 --prompt-len 4096 --batch 64 --max-new-tokens 16 --json --quiet > "$R/tok-$h.json" 2>/dev/null
 done
 python3 -c "import json; a,b=(json.load(open(f'$R/tok-{h}.json'))['tokens'] for h in ('rope','after')); print('tokens b64 4K: equal' if a==b else f'tokens: differ in {sum(x!=y for x,y in zip(a,b))} of {len(a)} sequences')"
+timeout 120 python3 kernels-bench/torch_decode_graph.py --weights $W --configs 8x4096,64x4096,8x32768 --out "$R/torch-graph.json" > "$R/torch-graph.log" 2>&1
+echo "torch graph exit $?"; grep -v '^DECODE_GRAPH' "$R/torch-graph.log" | tail -5 | cut -c1-100

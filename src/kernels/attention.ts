@@ -425,19 +425,20 @@ const MAX_SG_CPL = 4, MAX_SG_NSG = 16, MAX_SG_U = 4;
  */
 export const DECODE_SG_DEFAULT = { workgroups: 256, threads: 512, prefetch: true };
 
-interface DecodeSgLaunch { workgroups: number; subgroups?: number; prefetch: boolean }
+interface DecodeSgLaunch { workgroups: number; subgroups?: number; prefetch: boolean; splits?: number }
 
 function decodeSgDefaults(): DecodeSgLaunch {
   const v = envVar('FAPOOL_DECODE_SG')?.trim();
   const out: DecodeSgLaunch = { workgroups: DECODE_SG_DEFAULT.workgroups, prefetch: DECODE_SG_DEFAULT.prefetch };
   if (!v) return out;
   for (const part of v.split(',')) {
-    const m = /^(wgs|sg|pf)=(\d+)$/.exec(part.trim());
-    if (!m || (m[1] === 'pf' && m[2] !== '0' && m[2] !== '1') || (m[1] !== 'pf' && Number(m[2]) < 1)) {
-      throw new LimitError(`FAPOOL_DECODE_SG=${v}: expected wgs=<workgroups ≥ 1>,sg=<subgroups ≥ 1>,pf=<0|1> (any may be left out)`);
+    const m = /^(wgs|sg|pf|splits)=(\d+)$/.exec(part.trim());
+    if (!m || (m[1] === 'pf' && m[2] !== '0' && m[2] !== '1') || (m[1] !== 'pf' && Number(m[2]) < 1) || (m[1] === 'splits' && Number(m[2]) > 64)) {
+      throw new LimitError(`FAPOOL_DECODE_SG=${v}: expected wgs=<workgroups ≥ 1>,sg=<subgroups ≥ 1>,pf=<0|1>,splits=<1..64> (any may be left out)`);
     }
     if (m[1] === 'wgs') out.workgroups = Number(m[2]);
     else if (m[1] === 'sg') out.subgroups = Number(m[2]);
+    else if (m[1] === 'splits') out.splits = Number(m[2]);
     else out.prefetch = m[2] === '1';
   }
   return out;
@@ -446,9 +447,11 @@ function decodeSgDefaults(): DecodeSgLaunch {
 /**
  * Split count per (batch row, head group) pair count:
  * - split kernel: ~2048 workgroups (H100, S=32K: 64 splits × 32 heads beat 32 and 128);
- * - subgroup kernel: DECODE_SG_DEFAULT.workgroups, never fewer than 4 splits nor more than 64.
+ * - subgroup kernel: DECODE_SG_DEFAULT.workgroups, never fewer than 4 splits nor more than 64 (FAPOOL_DECODE_SG's
+ *   splits=<n> sets it).
  */
 function defaultSplits(sg: DecodeSgLaunch | null, pairs: number): number {
+  if (sg?.splits !== undefined) return sg.splits;
   return sg ? Math.min(64, Math.max(4, ceilDiv(sg.workgroups, pairs))) : Math.min(128, Math.max(1, ceilDiv(2048, pairs)));
 }
 

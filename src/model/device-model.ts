@@ -22,18 +22,38 @@ import {
 import type { PartialWeights } from './weights.js';
 
 /**
- * FAPOOL_DECODE_APPEND=after: a decode step appends its new K/V rows to the caches after its attention (which reads
- * them from the step's qkv rows; so does an FA Pool replica's fallback) instead of in the RoPE launch before it. An
- * experiment (issue 16): at batch 64 on the H200 the RoPE's cache writes cost 0.5 ms a step in place against 5 µs
- * alone (kernels-bench/NOTES.md, session 16); written after the attention that has just read those pages, they may
- * cost less. Needs the subgroup decode kernel (else a LimitError when the batch's cache is allocated). Default: in
- * the RoPE.
+ * Where a decode step appends its new K/V rows to the caches (issue 16). 'rope': in the RoPE launch, before the
+ * attention. 'after': after the attention (which reads them from the step's qkv rows; so does an FA Pool replica's
+ * fallback), one copy launch per cache group; needs the subgroup decode kernel. On the H200 the RoPE's scattered
+ * writes into a large cache cost far more in place than alone (batch 64 at 4K: 0.5 ms a step against 5 µs), and
+ * after the attention that has just read those pages they cost less: batch 64 × 4K 6062 → 5603–5636 µs, 32 × 4K
+ * 3626 → 3495, 8 × 32K 5112 → 5046, but 8 × 4K 1606 → 1617 (the extra launches; kernels-bench/NOTES.md, session
+ * 17). FAPOOL_DECODE_APPEND=rope|after forces one; by default ('auto') 'after' where the subgroup kernel runs and
+ * the batch's cache holds at least APPEND_AFTER_MIN_POSITIONS positions.
  */
-export function decodeAppendAfter(): boolean {
+export type DecodeAppend = 'rope' | 'after' | 'auto';
+export function decodeAppendMode(): DecodeAppend {
   const v = envVar('FAPOOL_DECODE_APPEND')?.trim();
-  if (v === undefined || v === '' || v === 'rope') return false;
-  if (v === 'after') return true;
-  throw new LimitError(`FAPOOL_DECODE_APPEND=${v}: 'rope' (the default) or 'after'`);
+  if (v === undefined || v === '' || v === 'auto') return 'auto';
+  if (v === 'rope' || v === 'after') return v;
+  throw new LimitError(`FAPOOL_DECODE_APPEND=${v}: 'auto' (the default), 'rope' or 'after'`);
+}
+
+/** Cache positions (slots × capacity, summed) from which 'auto' appends after the attention: 32 × 4K measured a gain, 8 × 4K a loss. */
+export const APPEND_AFTER_MIN_POSITIONS = 1 << 17;
+
+/**
+ * The append decision for a batch: 'auto' appends after where the subgroup kernel runs and the cache holds at least
+ * APPEND_AFTER_MIN_POSITIONS positions; a forced 'after' where it does not run is a LimitError (never turned off
+ * unseen). `model` names the dtype and head dim for that error.
+ */
+export function appendAfter(mode: DecodeAppend, subgroupKernel: boolean, positions: number, model: string): boolean {
+  if (mode === 'rope') return false;
+  if (mode === 'auto') return subgroupKernel && positions >= APPEND_AFTER_MIN_POSITIONS;
+  if (!subgroupKernel) {
+    throw new LimitError(`FAPOOL_DECODE_APPEND=after needs the subgroup decode kernel (f16, head dim % 8 == 0, a fixed subgroup size); this model runs ${model}`);
+  }
+  return true;
 }
 
 /** Causal attention of one sequence's chunk of prompt rows against its cache slot (per layer). */
@@ -159,7 +179,7 @@ export class DeviceModel {
     try {
       this.st = allocRunState(gpu, cfg, dtype, maxTokens, shape.B, { partial: this.opts.partialSums !== undefined });
       this.cache = allocKvCache(gpu, cfg, dtype, capacities, this.weights.layers.length, this.split ?? -1);
-      this.appendAfter = this.checkAppendAfter(); // before any prefill
+      this.appendAfter = this.checkAppendAfter(capacities.reduce((a, c) => a + c, 0)); // before any prefill
       if (this.split !== null) {
         const r = [gpu.tensor([this.split, 2], 'u32', 'rows.a'), gpu.tensor([shape.B - this.split, 2], 'u32', 'rows.b')] as [Tensor, Tensor];
         this.halves = { rows: r, progs: null };
@@ -261,16 +281,10 @@ export class DeviceModel {
     return prog;
   }
 
-  /**
-   * FAPOOL_DECODE_APPEND=after for a batch's cache, decided when it is allocated: its decode attention must run on
-   * the subgroup kernel, else a LimitError (the experiment never turns itself off unseen).
-   */
-  private checkAppendAfter(): boolean {
-    if (!decodeAppendAfter()) return false;
-    if (chooseDecodeKernel(this.gpu.caps, this.dtype, this.cfg.headDim) !== 'subgroup') {
-      throw new LimitError(`FAPOOL_DECODE_APPEND=after needs the subgroup decode kernel (f16, head dim % 8 == 0, a fixed subgroup size); this model runs ${this.dtype} D=${this.cfg.headDim}`);
-    }
-    return true;
+  /** Whether this batch's decode steps append after their attention, decided when its cache is allocated. */
+  private checkAppendAfter(positions: number): boolean {
+    const sg = chooseDecodeKernel(this.gpu.caps, this.dtype, this.cfg.headDim) === 'subgroup';
+    return appendAfter(decodeAppendMode(), sg, positions, `${this.dtype} D=${this.cfg.headDim}`);
   }
 
   /** Where a group's decode attention reads each row's new K/V from: the step's qkv rows with appendAfter, else the cache. */
