@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# (FAPOOL_IDLE_SPIN was removed again after this call: commit 4ae4bcb has it; kernels-bench/NOTES.md, session 17.)
 # Session 17, call 4 (issues 13, 19): FAPOOL_IDLE_SPIN=all (while a process's links busy-poll, a SCHED_IDLE
 # spinner pinned on every CPU, so no vCPU halts and a ZeroMQ leg's two I/O-thread wake-ups land on running vCPUs)
 # against none, alternating: FA Pool batch (a) with one worker process (three pairs), the static tp=2 baseline's
