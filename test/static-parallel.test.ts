@@ -18,6 +18,7 @@ import { loadShares } from '../src/model/load-weights.js';
 import { PlacementError, parsePlacement, rankShares, sendsX, type StaticPlacement } from '../src/orchestrator/baselines/placement.js';
 import { StaticParallelGenerator } from '../src/orchestrator/baselines/static-parallel.js';
 import { localRank, StaticRank, type StaticRankHandle } from '../src/orchestrator/baselines/static-rank.js';
+import { chooseDecodeKernel } from '../src/kernels/attention.js';
 import { compare, rng } from './helpers.js';
 
 const cfg = presetConfig('tiny');
@@ -196,6 +197,28 @@ describe('static TP × PP vs the single-device Generator (f32)', () => {
 });
 
 describe('static TP × PP in f16', () => {
+  it('tp=2,pp=2 with FAPOOL_DECODE_APPEND=after (each rank appends its heads\' K/V after its attention, read from qkv): the tokens and last logits of rope', async (ctx) => {
+    if (!gpus.every((g) => g.caps.f16 && chooseDecodeKernel(g.caps, 'f16', cfg.headDim) === 'subgroup')) { ctx.skip(); return; }
+    const run = async (mode: string) => {
+      const prev = process.env.FAPOOL_DECODE_APPEND;
+      process.env.FAPOOL_DECODE_APPEND = mode;
+      const gen = await staticGen({ tp: 2, pp: 2 }, 'f16');
+      try {
+        const res = await gen.generate(prompts, { maxNewTokens: 8, sampling: GREEDY });
+        const ranks = (gen as unknown as { ranks: StaticRankHandle[] }).ranks;
+        const copies = ranks.map((r) => r.local!.model.decode().layers[0]!.oProj.length > 1);
+        return { tokens: res.tokens, logits: Array.from(await gen.readLogits()), copies };
+      } finally {
+        await gen.dispose();
+        if (prev === undefined) delete process.env.FAPOOL_DECODE_APPEND; else process.env.FAPOOL_DECODE_APPEND = prev;
+      }
+    };
+    const rope = await run('rope'), after = await run('after');
+    expect([rope.copies, after.copies]).toEqual([[false, false, false, false], [true, true, true, true]]);
+    expect(after.tokens, `seed ${seed}`).toEqual(rope.tokens);
+    expect(after.logits).toEqual(rope.logits);
+  });
+
   it('tp=2,pp=1: first-token logits close to the f16 Generator', async () => {
     if (!gpus.every((g) => g.caps.f16)) { console.info('[static-parallel] no shader-f16 on this adapter: f16 not checked'); return; }
     const ref = await reference('f16', { maxNewTokens: 2, sampling: GREEDY, captureLogits: true });

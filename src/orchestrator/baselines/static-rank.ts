@@ -44,6 +44,8 @@ export interface StaticRankHandle {
   /** Head rank: the logits of the last sampled step. */
   readLogits(): Promise<Float32Array>;
   readonly gpuBytes: number;
+  /** The rank itself where it runs in this process (tests look at its programs). */
+  readonly local?: StaticRank;
   dispose(): Promise<void>;
 }
 
@@ -275,6 +277,7 @@ export class StaticRank {
 export function localRank(name: string, rank: StaticRank): StaticRankHandle {
   return {
     name,
+    local: rank,
     prepare: async (shape, sampling) => rank.prepare(shape, sampling),
     start: (input) => rank.start(input),
     continueWith: (others) => rank.continueWith(others),
