@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Prepared in session 17 for the next device call (issue 16): at batch 64 the projections are the larger part of the
+# gap to the CUDA graph (1445 µs of kernels a step against ≈ 1060 for cuBLAS; gate+up 0.153 ms a layer against
+# 0.092). Session 13 re-ranked the 8-byte-staging decode tiles with splits; the 16-byte (`_u8`) ones were timed at 64
+# rows unsplit only (session 14). Every `_u8` decode tile at 64 rows, unsplit and split 2 / 4 ways, seed-4l's five
+# products, cuBLAS in the same call. Prediction: gate+up split 2 ways 0.153 → 0.12–0.14 ms (twice the bytes in
+# flight per column block for 17 MB more partial traffic), the others within ±5 % of the default.
+set -uo pipefail
+: "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
+export PYTHONUNBUFFERED=1
+# --pick takes prefixes: every _u8 decode tile by name (SPLIT_K in shaders/gemm_sgm_tile_gen.gen.mjs).
+U8='gen t16x32_sg1x2_k128_b1_u8*|gen t32x64_sg1x4_k64_b1_u8*|gen t64x64_sg1x4_k64_b1_u8*|gen g16x64_sg1x4_k64_b1_u8*|gen g32x64_sg1x4_k64_b1_u8*|gen g64x64_sg2x2_k32_b1_u8*|gen t32x32_sg2x2_k32_b1_un8*'
+SH=12288x4096,4096x4096,16384x4096g,4096x16384,32000x4096
+timeout -k 2 40 python3 kernels-bench/gemm-cublas.py --out "$R/cublas.json" --prefill-m= --decode-m 64 --decode-shapes $SH > "$R/cublas.log" 2>&1; echo "cublas rc=$?"
+cub=(); [ -s "$R/cublas.json" ] && cub=(--cublas "$R/cublas.json")
+timeout -k 2 200 node dist/kernels-bench/gemm-sweep.js --parts decode --decode-shapes $SH --decode-m 64 --splits 2,4 \
+  --pick "default path*|$U8" --copies 3 --samples 6 "${cub[@]}" \
+  --out "$R/sweep.json" --md "$R/sweep.md" 2>&1 | grep -v '^Warning' > "$R/sweep.log"
+echo "sweep rc=${PIPESTATUS[0]}"
+python3 - "$R/sweep.json" <<'PY'
+import json, sys
+rows = [r for r in json.load(open(sys.argv[1]))['rows'] if r.get('ms')]
+key = lambda r: f"{r['M']}x{r['N']}x{r['K']}{' g' if r.get('gated') else ''}"
+for shape in sorted({key(r) for r in rows}):
+    rs = sorted([r for r in rows if key(r) == shape], key=lambda r: r['ms'])
+    d = next((r for r in rs if r['name'].startswith('default')), None)
+    print(shape, 'default', d and round(d['ms'], 4), '| best:', ', '.join(f"{r['name'][4:]} {r['ms']:.4f}" for r in rs[:4]))
+PY
