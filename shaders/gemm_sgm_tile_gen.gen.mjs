@@ -14,7 +14,10 @@
 // _un: unchecked without the register prefetch of the next slice; _uf: unchecked with the B fragments loaded one at
 // a time (plain tiles); _u8 / _un8: _u / _un staging 16-byte chunks (vec4<u32>: 8 halves a load, half the loads
 // and half their robustness clamps; the workgroup stores stay scalar). (Session 10 also tried _m, the slice staged as 16×16 matrices loaded from storage: 2–4×
-// slower; commit 59e4191.)
+// slower; commit 59e4191.) _ks2 (after the staging suffix; unchecked, one buffer): twice the subgroups, the second
+// R × C group multiplying the second half of every staged BK-deep slice, so a workgroup stages twice the bytes per
+// barrier with the same accumulators per subgroup (more loads in flight where few workgroups walk a long K: the
+// decode rows); the two halves' sums meet in the epilogue (flush2, flush_gated2).
 // SPLIT_K (the decode tiles) also get a split-K entry, tgs_{id}: workgroup z takes p.kper slices of K from slice
 // z · p.kper and writes its f32 partial sums to `part`; a reduce pass (shaders/gemm_splitk.wgsl) sums them and
 // applies the epilogue.
@@ -40,6 +43,7 @@ export const CONFIGS = [
   't16x32_sg1x2_k128_b1_u8', 't32x64_sg1x4_k64_b1_u8', 'g16x64_sg1x4_k64_b1_u8', 'g32x64_sg1x4_k64_b1_u8',
   't128x128_sg2x2_k32_b1_un', 't128x128_sg2x2_k32_b1_uf', 't128x256_sg2x4_k32_b1_un', 'g128x128_sg2x4_k32_b1_un', 't32x32_sg2x2_k32_b1_un', 't32x32_sg2x2_k32_b1_uf',
   't32x32_sg2x2_k32_b1_u', 't64x32_sg2x1_k16_b2_u', 'g32x16_sg2x1_k16_b1_u',
+  'g64x64_sg2x2_k64_b1_u8_ks2', 't64x64_sg1x4_k128_b1_u8_ks2', 't32x32_sg2x2_k64_b1_u8_ks2', 'g32x32_sg1x2_k32_b1_u8_ks2',
 ];
 
 /** Configurations that also get a split-K entry (the decode tiles: few rows, long K walked by few workgroups). */
@@ -57,20 +61,22 @@ const SG = 32;   // lanes per subgroup (NVIDIA's; the emulation's EMU_SG)
 /** A configuration's geometry; `<id>/split` is its split-K entry. */
 export function parseId(idSplit) {
   const [id, mode] = idSplit.split('/');
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf|_u8|_un8)?$/.exec(id);
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf|_u8|_un8)?(_ks2)?$/.exec(id);
   if (!m) throw new Error(`bad tile-gen id ${id}`);
+  const ks = m[10] ? 2 : 1;   // _ks2: two groups of R × C subgroups, each multiplying one half of every staged slice
   const [gated, bm, bn, sgRows, sgCols, bk, nbuf, group] = [m[1] === 'g', ...m.slice(2, 8).map(Number), Number(m[8] ?? 0)];
   const unchecked = m[9] !== undefined, noPrefetch = m[9] === '_un' || m[9] === '_un8', streamB = m[9] === '_uf';
   const cw = m[9] === '_u8' || m[9] === '_un8' ? 8 : 4;   // halves per staged chunk (one load)
   if (noPrefetch && nbuf !== 1) throw new Error(`tile-gen id ${id}: _un (no prefetch) is for one tile buffer`);
   const tm = bm / (16 * sgRows), tn = bn / (16 * sgCols);
-  const wg = SG * sgRows * sgCols, qk = bk / cw, brows = gated ? 2 * bn : bn;
+  const wg = SG * sgRows * sgCols * ks, qk = bk / cw, brows = gated ? 2 * bn : bn;
   const rpt = wg / qk;   // staged rows per pass of the workgroup
   const ok = Number.isInteger(tm) && Number.isInteger(tn) && tm >= 1 && tn >= 1 && bk % 16 === 0
-    && wg % qk === 0 && bm % rpt === 0 && brows % rpt === 0 && (!gated || bn % rpt === 0) && group !== 1;
-  if (!ok) throw new Error(`tile-gen id ${id}: not a whole number of matrices and staged rows per thread`);
+    && wg % qk === 0 && bm % rpt === 0 && brows % rpt === 0 && (!gated || bn % rpt === 0) && group !== 1
+    && (ks === 1 || (bk % 32 === 0 && nbuf === 1 && !group && unchecked && mode !== 'split'));
+  if (!ok) throw new Error(`tile-gen id ${id}: not a whole number of matrices and staged rows per thread (_ks2: K halves of 16k, one unchecked tile buffer, no grouped order, no split-K)`);
   const lds = bk + 8;
-  return { id, split: mode === 'split', cw, unchecked, noPrefetch, streamB, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
+  return { id, split: mode === 'split', ks, cw, unchecked, noPrefetch, streamB, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
 }
 
 const range = (n) => [...Array(n).keys()];
@@ -205,12 +211,38 @@ fn flush_gated(cb: u32, m0: u32, n0: u32, lane: u32) {
   }
   workgroupBarrier();
 }
+
+// _ks2: the two K halves' results at Cs[cb..) and Cs[cb2..), summed by the first half's subgroup (\`on\`) and then
+// through the epilogue; every invocation calls it (barriers).
+fn flush2(cb: u32, cb2: u32, m0: u32, n0: u32, lane: u32, on: bool) {
+  workgroupBarrier();
+  if (on) {
+    for (var e = lane; e < 256u; e += 32u) {
+      let m = m0 + e / 16u; let n = n0 + e % 16u;
+      if (m < p.M && n < p.N) { epilogue(m, n, Cs[cb + e] + Cs[cb2 + e]); }
+    }
+  }
+  workgroupBarrier();
+}
+
+// _ks2, gated: gate halves at Cs[cb..), Cs[cb2..); up halves 256 further on.
+fn flush_gated2(cb: u32, cb2: u32, m0: u32, n0: u32, lane: u32, on: bool) {
+  workgroupBarrier();
+  if (on) {
+    for (var e = lane; e < 256u; e += 32u) {
+      let m = m0 + e / 16u; let n = n0 + e % 16u;
+      if (m < p.M && n < p.N) { y[m * p.N + n] = T(activate(Cs[cb + e] + Cs[cb2 + e]) * (Cs[cb + 256u + e] + Cs[cb2 + 256u + e])); }
+    }
+  }
+  workgroupBarrier();
+}
 `;
 }
 
 function entry(o, c) {
-  const { gated, bm, bn, sgCols, bk, nbuf, group, tm, tn, wg, qk, rpt, lds, na, nb } = c;
-  const I = range(tm), J = range(tn), T = range(na + nb), S = range(bk / 16);
+  const { gated, bm, bn, sgCols, bk, nbuf, group, tm, tn, wg, qk, rpt, lds, na, nb, ks } = c;
+  const I = range(tm), J = range(tn), T = range(na + nb), S = range(bk / 16 / ks);
+  const rc = c.sgRows * sgCols;   // subgroups per K half
   const aStage = bm * lds, bStage = c.brows * lds;
   const accs = gated ? I.flatMap((i) => J.flatMap((j) => [`g${i}${j}`, `u${i}${j}`])) : I.flatMap((i) => J.map((j) => `c${i}${j}`));
   const b = [];
@@ -227,10 +259,17 @@ function entry(o, c) {
     P(`fn ${c.split ? 'tgs' : 'tg'}_${c.id}(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {`);
     P(`  let row0 = wid.y * ${u(bm)}; let col0 = wid.x * ${u(bn)};`);
   }
-  P('  let sg = tid / 32u;');
+  if (ks > 1) {
+    P('  let sgw = tid / 32u;');
+    P(`  let kh = sgw / ${u(rc)};   // the K half of every slice this subgroup multiplies`);
+    P(`  let sg = sgw % ${u(rc)};   // its place among the R × C output blocks`);
+  } else {
+    P('  let sg = tid / 32u;');
+  }
   P('  let lane = tid % 32u;');
-  P(`  let sa = (sg / ${u(sgCols)}) * ${u(16 * tm * lds)};   // the subgroup's first A-tile row (offset)`);
-  P(`  let sb = (sg % ${u(sgCols)}) * ${u(16 * tn * lds)};   // and B-tile row`);
+  const kOff = ks > 1 ? ` + kh * ${u(bk / ks)}` : '';
+  P(`  let sa = (sg / ${u(sgCols)}) * ${u(16 * tm * lds)}${kOff};   // the subgroup's first A-tile row (offset)`);
+  P(`  let sb = (sg % ${u(sgCols)}) * ${u(16 * tn * lds)}${kOff};   // and B-tile row`);
   P(`  let sr = (sg / ${u(sgCols)}) * ${u(16 * tm)}; let sc = (sg % ${u(sgCols)}) * ${u(16 * tn)};`);
   const cw = c.cw;   // halves per staged chunk: 4 (vec4<f16>) or 8 (vec4<u32>)
   P(`  let K4 = p.K / ${u(cw)};`);
@@ -371,11 +410,16 @@ function entry(o, c) {
     P('    workgroupBarrier();');
     P('  }');
   }
-  P(`  let cb = sg * ${gated ? '512u' : '256u'};`);
+  P(`  let cb = ${ks > 1 ? 'sgw' : 'sg'} * ${gated ? '512u' : '256u'};`);
+  if (ks > 1) P(`  let cb2 = cb + ${u(rc * (gated ? 512 : 256))};   // the second half's partner (read by the first half)`);
   for (const i of I) {
     for (const j of J) {
       const at = `row0 + sr + ${u(16 * i)}, col0 + sc + ${u(16 * j)}, lane`;
-      if (c.split && gated) {
+      if (ks > 1 && gated) {
+        P(`  ${o.store('cb', `g${i}${j}`)}; ${o.store('cb + 256u', `u${i}${j}`)}; flush_gated2(cb, cb2, ${at}, kh == 0u);`);
+      } else if (ks > 1) {
+        P(`  ${o.store('cb', `c${i}${j}`)}; flush2(cb, cb2, ${at}, kh == 0u);`);
+      } else if (c.split && gated) {
         P(`  ${o.store('cb', `g${i}${j}`)}; flush_part(cb, ${at}, wid.z, 0u, 2u * p.N);`);
         P(`  ${o.store('cb', `u${i}${j}`)}; flush_part(cb, ${at}, wid.z, p.N, 2u * p.N);`);
       } else if (c.split) {

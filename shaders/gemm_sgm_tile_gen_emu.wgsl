@@ -112,6 +112,31 @@ fn flush_gated(cb: u32, m0: u32, n0: u32, lane: u32) {
   workgroupBarrier();
 }
 
+// _ks2: the two K halves' results at Cs[cb..) and Cs[cb2..), summed by the first half's subgroup (`on`) and then
+// through the epilogue; every invocation calls it (barriers).
+fn flush2(cb: u32, cb2: u32, m0: u32, n0: u32, lane: u32, on: bool) {
+  workgroupBarrier();
+  if (on) {
+    for (var e = lane; e < 256u; e += 32u) {
+      let m = m0 + e / 16u; let n = n0 + e % 16u;
+      if (m < p.M && n < p.N) { epilogue(m, n, Cs[cb + e] + Cs[cb2 + e]); }
+    }
+  }
+  workgroupBarrier();
+}
+
+// _ks2, gated: gate halves at Cs[cb..), Cs[cb2..); up halves 256 further on.
+fn flush_gated2(cb: u32, cb2: u32, m0: u32, n0: u32, lane: u32, on: bool) {
+  workgroupBarrier();
+  if (on) {
+    for (var e = lane; e < 256u; e += 32u) {
+      let m = m0 + e / 16u; let n = n0 + e % 16u;
+      if (m < p.M && n < p.N) { y[m * p.N + n] = T(activate(Cs[cb + e] + Cs[cb2 + e]) * (Cs[cb + 256u + e] + Cs[cb2 + 256u + e])); }
+    }
+  }
+  workgroupBarrier();
+}
+
 @compute @workgroup_size(256)
 fn tg_t128x256_sg2x4_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let row0 = wid.y * 128u; let col0 = wid.x * 256u;
@@ -8082,6 +8107,369 @@ fn tg_g32x16_sg2x1_k16_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   }
   let cb = sg * 512u;
   store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(256)
+fn tg_g64x64_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
+  let sgw = tid / 32u;
+  let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
+  let sg = sgw % 4u;   // its place among the R × C output blocks
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2304u + kh * 32u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2304u + kh * 32u;   // and B-tile row
+  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var g00 = SmC();
+  var u00 = SmC();
+  var g01 = SmC();
+  var u01 = SmC();
+  var g10 = SmC();
+  var u10 = SmC();
+  var g11 = SmC();
+  var u11 = SmC();
+  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  {
+    let k4 = k0 * 8u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 32u * K4 + k4];
+    s2 = wg8[wb + k4];
+    s3 = wg8[wb + 32u * K4 + k4];
+    s4 = wu8[wb + k4];
+    s5 = wu8[wb + 32u * K4 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 2304u] = h1_0.x; As[ea + 2304u + 1u] = h1_0.y; As[ea + 2304u + 2u] = h1_1.x; As[ea + 2304u + 3u] = h1_1.y; As[ea + 2304u + 4u] = h1_2.x; As[ea + 2304u + 5u] = h1_2.y; As[ea + 2304u + 6u] = h1_3.x; As[ea + 2304u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 2304u] = h3_0.x; Bs[eb + 2304u + 1u] = h3_0.y; Bs[eb + 2304u + 2u] = h3_1.x; Bs[eb + 2304u + 3u] = h3_1.y; Bs[eb + 2304u + 4u] = h3_2.x; Bs[eb + 2304u + 5u] = h3_2.y; Bs[eb + 2304u + 6u] = h3_3.x; Bs[eb + 2304u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 4608u] = h4_0.x; Bs[eb + 4608u + 1u] = h4_0.y; Bs[eb + 4608u + 2u] = h4_1.x; Bs[eb + 4608u + 3u] = h4_1.y; Bs[eb + 4608u + 4u] = h4_2.x; Bs[eb + 4608u + 5u] = h4_2.y; Bs[eb + 4608u + 6u] = h4_3.x; Bs[eb + 4608u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 6912u] = h5_0.x; Bs[eb + 6912u + 1u] = h5_0.y; Bs[eb + 6912u + 2u] = h5_1.x; Bs[eb + 6912u + 3u] = h5_1.y; Bs[eb + 6912u + 4u] = h5_2.x; Bs[eb + 6912u + 5u] = h5_2.y; Bs[eb + 6912u + 6u] = h5_3.x; Bs[eb + 6912u + 7u] = h5_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 32u * K4 + k4];
+        s2 = wg8[wb + k4];
+        s3 = wg8[wb + 32u * K4 + k4];
+        s4 = wu8[wb + k4];
+        s5 = wu8[wb + 32u * K4 + k4];
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 1152u;
+      let bg0 = sb + 0u;
+      let bu0 = sb + 4608u;
+      let bg1 = sb + 1152u;
+      let bu1 = sb + 5760u;
+      g00 = mma_e(a0, bg0, g00, 72u, lane);
+      u00 = mma_e(a0, bu0, u00, 72u, lane);
+      g01 = mma_e(a0, bg1, g01, 72u, lane);
+      u01 = mma_e(a0, bu1, u01, 72u, lane);
+      g10 = mma_e(a1, bg0, g10, 72u, lane);
+      u10 = mma_e(a1, bu0, u10, 72u, lane);
+      g11 = mma_e(a1, bg1, g11, 72u, lane);
+      u11 = mma_e(a1, bu1, u11, 72u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 1168u;
+      let bg0 = sb + 16u;
+      let bu0 = sb + 4624u;
+      let bg1 = sb + 1168u;
+      let bu1 = sb + 5776u;
+      g00 = mma_e(a0, bg0, g00, 72u, lane);
+      u00 = mma_e(a0, bu0, u00, 72u, lane);
+      g01 = mma_e(a0, bg1, g01, 72u, lane);
+      u01 = mma_e(a0, bu1, u01, 72u, lane);
+      g10 = mma_e(a1, bg0, g10, 72u, lane);
+      u10 = mma_e(a1, bu0, u10, 72u, lane);
+      g11 = mma_e(a1, bg1, g11, 72u, lane);
+      u11 = mma_e(a1, bu1, u11, 72u, lane);
+    }
+  }
+  let cb = sgw * 512u;
+  let cb2 = cb + 2048u;   // the second half's partner (read by the first half)
+  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated2(cb, cb2, row0 + sr + 0u, col0 + sc + 0u, lane, kh == 0u);
+  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated2(cb, cb2, row0 + sr + 0u, col0 + sc + 16u, lane, kh == 0u);
+  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated2(cb, cb2, row0 + sr + 16u, col0 + sc + 0u, lane, kh == 0u);
+  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated2(cb, cb2, row0 + sr + 16u, col0 + sc + 16u, lane, kh == 0u);
+}
+
+@compute @workgroup_size(256)
+fn tg_t64x64_sg1x4_k128_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
+  let sgw = tid / 32u;
+  let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
+  let sg = sgw % 4u;   // its place among the R × C output blocks
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 8704u + kh * 64u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2176u + kh * 64u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 16u;   // its first staged row; then every 16 rows
+  let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var c00 = SmC();
+  var c10 = SmC();
+  var c20 = SmC();
+  var c30 = SmC();
+  let k0 = 0u; let nk = (p.K + 127u) / 128u;
+  {
+    let k4 = k0 * 16u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 16u * K4 + k4];
+    s2 = x8[xb + 32u * K4 + k4];
+    s3 = x8[xb + 48u * K4 + k4];
+    s4 = w8[wb + k4];
+    s5 = w8[wb + 16u * K4 + k4];
+    s6 = w8[wb + 32u * K4 + k4];
+    s7 = w8[wb + 48u * K4 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 2176u] = h1_0.x; As[ea + 2176u + 1u] = h1_0.y; As[ea + 2176u + 2u] = h1_1.x; As[ea + 2176u + 3u] = h1_1.y; As[ea + 2176u + 4u] = h1_2.x; As[ea + 2176u + 5u] = h1_2.y; As[ea + 2176u + 6u] = h1_3.x; As[ea + 2176u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      As[ea + 4352u] = h2_0.x; As[ea + 4352u + 1u] = h2_0.y; As[ea + 4352u + 2u] = h2_1.x; As[ea + 4352u + 3u] = h2_1.y; As[ea + 4352u + 4u] = h2_2.x; As[ea + 4352u + 5u] = h2_2.y; As[ea + 4352u + 6u] = h2_3.x; As[ea + 4352u + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      As[ea + 6528u] = h3_0.x; As[ea + 6528u + 1u] = h3_0.y; As[ea + 6528u + 2u] = h3_1.x; As[ea + 6528u + 3u] = h3_1.y; As[ea + 6528u + 4u] = h3_2.x; As[ea + 6528u + 5u] = h3_2.y; As[ea + 6528u + 6u] = h3_3.x; As[ea + 6528u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 2176u] = h5_0.x; Bs[eb + 2176u + 1u] = h5_0.y; Bs[eb + 2176u + 2u] = h5_1.x; Bs[eb + 2176u + 3u] = h5_1.y; Bs[eb + 2176u + 4u] = h5_2.x; Bs[eb + 2176u + 5u] = h5_2.y; Bs[eb + 2176u + 6u] = h5_3.x; Bs[eb + 2176u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 4352u] = h6_0.x; Bs[eb + 4352u + 1u] = h6_0.y; Bs[eb + 4352u + 2u] = h6_1.x; Bs[eb + 4352u + 3u] = h6_1.y; Bs[eb + 4352u + 4u] = h6_2.x; Bs[eb + 4352u + 5u] = h6_2.y; Bs[eb + 4352u + 6u] = h6_3.x; Bs[eb + 4352u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 6528u] = h7_0.x; Bs[eb + 6528u + 1u] = h7_0.y; Bs[eb + 6528u + 2u] = h7_1.x; Bs[eb + 6528u + 3u] = h7_1.y; Bs[eb + 6528u + 4u] = h7_2.x; Bs[eb + 6528u + 5u] = h7_2.y; Bs[eb + 6528u + 6u] = h7_3.x; Bs[eb + 6528u + 7u] = h7_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 16u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 16u * K4 + k4];
+        s2 = x8[xb + 32u * K4 + k4];
+        s3 = x8[xb + 48u * K4 + k4];
+        s4 = w8[wb + k4];
+        s5 = w8[wb + 16u * K4 + k4];
+        s6 = w8[wb + 32u * K4 + k4];
+        s7 = w8[wb + 48u * K4 + k4];
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 2176u;
+      let a2 = sa + 4352u;
+      let a3 = sa + 6528u;
+      let b0 = sb + 0u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+      c10 = mma_e(a1, b0, c10, 136u, lane);
+      c20 = mma_e(a2, b0, c20, 136u, lane);
+      c30 = mma_e(a3, b0, c30, 136u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 2192u;
+      let a2 = sa + 4368u;
+      let a3 = sa + 6544u;
+      let b0 = sb + 16u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+      c10 = mma_e(a1, b0, c10, 136u, lane);
+      c20 = mma_e(a2, b0, c20, 136u, lane);
+      c30 = mma_e(a3, b0, c30, 136u, lane);
+    }
+    {
+      let a0 = sa + 32u;
+      let a1 = sa + 2208u;
+      let a2 = sa + 4384u;
+      let a3 = sa + 6560u;
+      let b0 = sb + 32u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+      c10 = mma_e(a1, b0, c10, 136u, lane);
+      c20 = mma_e(a2, b0, c20, 136u, lane);
+      c30 = mma_e(a3, b0, c30, 136u, lane);
+    }
+    {
+      let a0 = sa + 48u;
+      let a1 = sa + 2224u;
+      let a2 = sa + 4400u;
+      let a3 = sa + 6576u;
+      let b0 = sb + 48u;
+      c00 = mma_e(a0, b0, c00, 136u, lane);
+      c10 = mma_e(a1, b0, c10, 136u, lane);
+      c20 = mma_e(a2, b0, c20, 136u, lane);
+      c30 = mma_e(a3, b0, c30, 136u, lane);
+    }
+  }
+  let cb = sgw * 256u;
+  let cb2 = cb + 1024u;   // the second half's partner (read by the first half)
+  store_e(cb, c00, lane); flush2(cb, cb2, row0 + sr + 0u, col0 + sc + 0u, lane, kh == 0u);
+  store_e(cb, c10, lane); flush2(cb, cb2, row0 + sr + 16u, col0 + sc + 0u, lane, kh == 0u);
+  store_e(cb, c20, lane); flush2(cb, cb2, row0 + sr + 32u, col0 + sc + 0u, lane, kh == 0u);
+  store_e(cb, c30, lane); flush2(cb, cb2, row0 + sr + 48u, col0 + sc + 0u, lane, kh == 0u);
+}
+
+@compute @workgroup_size(256)
+fn tg_t32x32_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sgw = tid / 32u;
+  let kh = sgw / 4u;   // the K half of every slice this subgroup multiplies
+  let sg = sgw % 4u;   // its place among the R × C output blocks
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 1152u + kh * 32u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 1152u + kh * 32u;   // and B-tile row
+  let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 32 rows
+  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var c00 = SmC();
+  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  {
+    let k4 = k0 * 8u;
+    s0 = x8[xb + k4];
+    s1 = w8[wb + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u;
+        s0 = x8[xb + k4];
+        s1 = w8[wb + k4];
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let b0 = sb + 0u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let b0 = sb + 16u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+    }
+  }
+  let cb = sgw * 256u;
+  let cb2 = cb + 1024u;   // the second half's partner (read by the first half)
+  store_e(cb, c00, lane); flush2(cb, cb2, row0 + sr + 0u, col0 + sc + 0u, lane, kh == 0u);
+}
+
+@compute @workgroup_size(128)
+fn tg_g32x32_sg1x2_k32_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sgw = tid / 32u;
+  let kh = sgw / 2u;   // the K half of every slice this subgroup multiplies
+  let sg = sgw % 2u;   // its place among the R × C output blocks
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 1280u + kh * 16u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u + kh * 16u;   // and B-tile row
+  let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var g00 = SmC();
+  var u00 = SmC();
+  var g10 = SmC();
+  var u10 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = wg8[wb + k4];
+    s2 = wu8[wb + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb + 1280u] = h2_0.x; Bs[eb + 1280u + 1u] = h2_0.y; Bs[eb + 1280u + 2u] = h2_1.x; Bs[eb + 1280u + 3u] = h2_1.y; Bs[eb + 1280u + 4u] = h2_2.x; Bs[eb + 1280u + 5u] = h2_2.y; Bs[eb + 1280u + 6u] = h2_3.x; Bs[eb + 1280u + 7u] = h2_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = wg8[wb + k4];
+        s2 = wu8[wb + k4];
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 640u;
+      let bg0 = sb + 0u;
+      let bu0 = sb + 1280u;
+      g00 = mma_e(a0, bg0, g00, 40u, lane);
+      u00 = mma_e(a0, bu0, u00, 40u, lane);
+      g10 = mma_e(a1, bg0, g10, 40u, lane);
+      u10 = mma_e(a1, bu0, u10, 40u, lane);
+    }
+  }
+  let cb = sgw * 512u;
+  let cb2 = cb + 1024u;   // the second half's partner (read by the first half)
+  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated2(cb, cb2, row0 + sr + 0u, col0 + sc + 0u, lane, kh == 0u);
+  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated2(cb, cb2, row0 + sr + 16u, col0 + sc + 0u, lane, kh == 0u);
 }
 
 @compute @workgroup_size(128)

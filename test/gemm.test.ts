@@ -670,6 +670,15 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           expect(tile(33, 12288, 4100)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1' });
           expect(tile(8, 12288, 4160)).toBeNull();   // K % 128 != 0: no 16-byte tile, so 8 rows stay on the GEMV
           expect(tile(8, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8' });
+          // :ks2: the unsplit 64-row products on the _ks2 twins; split, narrow, fewer rows or ragged K as before.
+          process.env.FAPOOL_DECODE_TILES = 'split:u8:ks2';
+          expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k64_b1_u8_ks2' });
+          expect(tile(33, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k128_b1_u8_ks2' });
+          expect(tile(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_u8', splits: 4 });
+          expect(tile(32, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1_u8' });
+          expect(tile(64, 12288, 4160)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_u8' });   // K % 128 != 0
+          expect(decodeTilesMode('split:u8:ks2')).toEqual({ split: true, minRows: 9, wide: true, explicitRows: false, ks2: true });
+          expect(() => decodeTilesMode('split:u4:ks2')).toThrow(/16-byte tiles only/);
           process.env.FAPOOL_DECODE_TILES = 'split:u4';
           expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1' });
           expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');

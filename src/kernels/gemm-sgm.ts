@@ -172,6 +172,7 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   't16x32_sg1x2_k128_b1_u8', 't32x64_sg1x4_k64_b1_u8', 'g16x64_sg1x4_k64_b1_u8', 'g32x64_sg1x4_k64_b1_u8',
   't128x128_sg2x2_k32_b1_un', 't128x128_sg2x2_k32_b1_uf', 't128x256_sg2x4_k32_b1_un', 'g128x128_sg2x4_k32_b1_un', 't32x32_sg2x2_k32_b1_un', 't32x32_sg2x2_k32_b1_uf',
   't32x32_sg2x2_k32_b1_u', 't64x32_sg2x1_k16_b2_u', 'g32x16_sg2x1_k16_b1_u',
+  'g64x64_sg2x2_k64_b1_u8_ks2', 't64x64_sg1x4_k128_b1_u8_ks2', 't32x32_sg2x2_k64_b1_u8_ks2', 'g32x32_sg1x2_k32_b1_u8_ks2',
 ];
 
 /**
@@ -185,6 +186,9 @@ export const SGM_TILE_GEN_DECODE: readonly string[] = [
   't64x16_sg4x1_k64_b1', 't32x16_sg2x1_k64_b1', 't64x32_sg2x2_k64_b1', 't64x32_sg4x1_k64_b1', 't16x32_sg1x2_k128_b1', 't32x32_sg2x1_k64_b1',
   // The default tiles' 16-byte-staging twins (session 14).
   't16x32_sg1x2_k128_b1_u8', 't32x64_sg1x4_k64_b1_u8', 't64x64_sg1x4_k64_b1_u8', 'g16x64_sg1x4_k64_b1_u8', 'g32x64_sg1x4_k64_b1_u8', 'g64x64_sg2x2_k32_b1_u8',
+  // 64 rows with twice the bytes in flight a workgroup: two subgroup groups share out each staged slice's K halves
+  // (session 17, prepared: the 64-row gated product sat at 1.75 TB/s, cuBLAS 2.9).
+  'g64x64_sg2x2_k64_b1_u8_ks2', 't64x64_sg1x4_k128_b1_u8_ks2',
 ];
 
 /** Configurations with a split-K entry (SPLIT_K in shaders/gemm_sgm_tile_gen.gen.mjs; a test keeps them equal). */
@@ -208,18 +212,20 @@ export interface TileGenGeometry {
   unchecked: boolean;
   /** _u8, _un8: 16-byte staging loads (x and weights bound as vec4<u32> views). */
   wide: boolean;
+  /** _ks2: 2 (a second group of R × C subgroups multiplies the second half of every staged slice), else 1. */
+  ks: number;
   tm: number; tn: number; wg: number; brows: number; lds: number; bytes: number;
 }
 
 /** Geometry of a generated configuration id (the generator's parseId, same rules). */
 export function tileGenGeometry(id: string): TileGenGeometry {
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf|_u8|_un8)?$/.exec(id);
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf|_u8|_un8)?(_ks2)?$/.exec(id);
   if (!m || !SGM_TILE_GEN_IDS.includes(id)) throw new LimitError(`gemm: no generated tile configuration '${id}' (have: ${SGM_TILE_GEN_IDS.join(', ')})`);
-  const gated = m[1] === 'g', group = Number(m[8] ?? 0);
+  const gated = m[1] === 'g', group = Number(m[8] ?? 0), ks = m[10] ? 2 : 1;
   const [bm, bn, sgRows, sgCols, bk, nbuf] = m.slice(2, 8).map(Number) as [number, number, number, number, number, number];
-  const brows = gated ? 2 * bn : bn, lds = bk + 8, subgroups = sgRows * sgCols;
+  const brows = gated ? 2 * bn : bn, lds = bk + 8, subgroups = sgRows * sgCols * ks;
   const bytes = 2 * nbuf * (bm + brows) * lds + 4 * 256 * subgroups * (gated ? 2 : 1);
-  return { gated, bm, bn, sgRows, sgCols, bk, nbuf, group, unchecked: m[9] !== undefined, wide: m[9] === '_u8' || m[9] === '_un8', tm: bm / (16 * sgRows), tn: bn / (16 * sgCols), wg: 32 * subgroups, brows, lds, bytes };
+  return { gated, bm, bn, sgRows, sgCols, bk, nbuf, group, unchecked: m[9] !== undefined, wide: m[9] === '_u8' || m[9] === '_un8', ks, tm: bm / (16 * sgRows), tn: bn / (16 * sgCols), wg: 32 * subgroups, brows, lds, bytes };
 }
 
 interface SgmTileGenCfg { id: string; epi: Epilogue; split: boolean }
@@ -233,7 +239,7 @@ function sgmTileGenSpec(c: SgmTileGenCfg, emulate: boolean): Specialization {
     aliases: {
       T: 'f16', T4: 'vec4<f16>',
       TileA: `array<f16, ${g.nbuf * g.bm * g.lds}>`, TileB: `array<f16, ${g.nbuf * g.brows * g.lds}>`,
-      Scratch: `array<f32, ${256 * g.sgRows * g.sgCols * (g.gated ? 2 : 1)}>`,
+      Scratch: `array<f32, ${256 * g.sgRows * g.sgCols * g.ks * (g.gated ? 2 : 1)}>`,
     },
     constants: epilogueConstants(c.epi),
   };
@@ -246,6 +252,7 @@ const [sgmTileGenProgram, sgmTileGenEmuProgram] = realAndEmulated<SgmTileGenCfg>
 /** The configuration to run for a product of depth K: `id`, or its checked twin where an unchecked id needs K % BK == 0. */
 export function tileGenForShape(id: string, K: number): string {
   const g = tileGenGeometry(id);
+  if (g.ks > 1) return id;   // no checked twin: the launch refuses K % BK != 0
   return g.unchecked && K % g.bk !== 0 ? id.slice(0, id.lastIndexOf('_')) : id;   // the staging suffix is the last part
 }
 
@@ -451,8 +458,17 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
   const id = mode.wide ? tileGenForShape(`${base}_u8`, K) : base;
   if (mode.split && M < (gated ? mode.minRows : plainTileMinRows(mode, N, K, tileGenGeometry(id).wide))) return null;
   const splits = mode.split ? splitKCount(M, N, K, tileGenGeometry(id)) : 1;
+  const ks2 = mode.ks2 && splits === 1 ? ksTwin(id) : null;
+  if (ks2 && K % tileGenGeometry(ks2).bk === 0) return hasSubgroupMatrixF16(caps) && sgmTileGenFits(caps, { kind: 'tile-gen', id: ks2 }) ? { kind: 'tile-gen', id: ks2 } : null;
   const s: SgmTileGenShape = splits > 1 ? { kind: 'tile-gen', id, splits } : { kind: 'tile-gen', id };
   return hasSubgroupMatrixF16(caps) && sgmTileGenFits(caps, s) ? s : null;
+}
+
+/** A 16-byte decode tile's _ks2 twin (twice the K slice, the same output block and subgroups a K half), if generated. */
+function ksTwin(id: string): string | null {
+  const m = /^(.*)_k(\d+)_b1_u8$/.exec(id);
+  const twin = m ? `${m[1]}_k${2 * Number(m[2])}_b1_u8_ks2` : '';
+  return SGM_TILE_GEN_IDS.includes(twin) ? twin : null;
 }
 
 /** The decode tile the default choice gives these rows: chooseDecodeTile's, unless FAPOOL_GEMM_SKINNY (any value) asks for the skinny kernels by name. */
@@ -498,7 +514,11 @@ export function splitKCount(M: number, N: number, K: number, g: Pick<TileGenGeom
  * How decode rows use the decode tiles (FAPOOL_DECODE_TILES); `wide`: the tiles' 16-byte-staging twins (_u8) where
  * K % BK == 0; `explicitRows`: `rows=` asked for tiles from a row count (then the GEMV's rows take them too).
  */
-export interface DecodeTilesMode { split: boolean; minRows: number; wide: boolean; explicitRows: boolean }
+export interface DecodeTilesMode {
+  split: boolean; minRows: number; wide: boolean; explicitRows: boolean;
+  /** ':ks2' (an experiment, session 17): the unsplit 33..64-row products of 16-byte tiles on their _ks2 twins (twice the K slice, shared by two subgroup groups). */
+  ks2?: boolean;
+}
 
 /**
  * Whether the decode tiles stage 16 bytes a load (their _u8 twins) unless FAPOOL_DECODE_TILES says `:u4` / `:u8`.
@@ -517,12 +537,13 @@ export const DECODE_TILES_WIDE = true;
  */
 export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTilesMode {
   const v = value?.trim() || 'split';
-  const m = /^(?:(nosplit)|split(?::rows=(\d+))?)(?::(u4|u8))?$/.exec(v);
+  const m = /^(?:(nosplit)|split(?::rows=(\d+))?)(?::(u4|u8))?(:ks2)?$/.exec(v);
   const lo = m ? (m[1] ? GEMV_MAX_M + 1 : Number(m[2] ?? GEMV_MAX_M + 1)) : NaN;
-  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M)) {
-    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' or 'nosplit', then optionally ':u4' or ':u8'`);
+  const wide = m?.[3] ? m[3] === 'u8' : DECODE_TILES_WIDE;
+  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (m[4] && !wide)) {
+    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' or 'nosplit', then optionally ':u4' or ':u8', then ':ks2' (16-byte tiles only)`);
   }
-  return { split: !m[1], minRows: lo, wide: m[3] ? m[3] === 'u8' : DECODE_TILES_WIDE, explicitRows: m[2] !== undefined };
+  return { split: !m[1], minRows: lo, wide, explicitRows: m[2] !== undefined, ...(m[4] ? { ks2: true } : {}) };
 }
 
 /**
