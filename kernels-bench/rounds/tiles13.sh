@@ -13,12 +13,4 @@ timeout -k 2 200 node dist/kernels-bench/gemm-sweep.js --parts decode --decode-s
   --pick 'default path*|gen t16*|gen t32*|gen t64*|gen g16*|gen g32*|gen g64*' --copies 3 --samples 6 "${cub[@]}" \
   --out "$R/sweep.json" --md "$R/sweep.md" 2>&1 | grep -v '^Warning' > "$R/sweep.log"
 echo "sweep rc=${PIPESTATUS[0]}"
-python3 - "$R/sweep.json" <<'PY'
-import json, sys
-rows = [r for r in json.load(open(sys.argv[1]))['rows'] if r.get('ms')]
-key = lambda r: f"{r['M']}x{r['N']}x{r['K']}{' g' if r.get('gated') else ''}"
-for shape in sorted({key(r) for r in rows}):
-    rs = sorted([r for r in rows if key(r) == shape], key=lambda r: r['ms'])
-    d = next((r for r in rs if r['name'].startswith('default')), None)
-    print(shape, 'default', d and round(d['ms'], 4), '| best:', ', '.join(f"{r['name'][4:]} {r['ms']:.4f}" for r in rs[:4]))
-PY
+python3 kernels-bench/rounds/sweep-summary.py "$R/sweep.json"

@@ -22,15 +22,7 @@ timeout -k 2 200 node dist/kernels-bench/gemm-sweep.js --parts decode --decode-s
   --pick "default path*|$U8" --copies 3 --samples 6 "${cub[@]}" \
   --out "$R/sweep.json" --md "$R/sweep.md" 2>&1 | grep -v '^Warning' > "$R/sweep.log"
 echo "sweep rc=${PIPESTATUS[0]}"
-python3 - "$R/sweep.json" <<'PY'
-import json, sys
-rows = [r for r in json.load(open(sys.argv[1]))['rows'] if r.get('ms')]
-key = lambda r: f"{r['M']}x{r['N']}x{r['K']}{' g' if r.get('gated') else ''}"
-for shape in sorted({key(r) for r in rows}):
-    rs = sorted([r for r in rows if key(r) == shape], key=lambda r: r['ms'])
-    d = next((r for r in rs if r['name'].startswith('default')), None)
-    print(shape, 'default', d and round(d['ms'], 4), '| best:', ', '.join(f"{r['name'][4:]} {r['ms']:.4f}" for r in rs[:4]))
-PY
+python3 kernels-bench/rounds/sweep-summary.py "$R/sweep.json"
 source kernels-bench/rounds/seed4l.sh
 for k in a b; do
   decstep b64-$k 64 4096; decstep b64-ks2-$k 64 4096 FAPOOL_DECODE_TILES=split:u8:ks2
