@@ -106,7 +106,8 @@ function header(emu) {
 // f32 accumulation, 16×16×16 f16→f32 matrices. One entry point per configuration, tg_{id}, every size a
 // literal and every matrix a named variable (arrays of matrices indexed by loops stayed out of registers
 // on the H200: gemm_sgm_tile.wgsl ran at 18–20 TFLOP/s).
-// id = {t|g}{BM}x{BN}_sg{R}x{C}_k{BK}_b{NBUF}: a workgroup of R × C subgroups (32 lanes) computes a BM × BN
+// id = {t|g}{BM}x{BN}_sg{R}x{C}_k{BK}_b{NBUF}: a workgroup of R × C subgroups (32 lanes; twice that for _ks2, the
+// second group multiplying the second half of each slice) computes a BM × BN
 // block, each subgroup (BM/R) × (BN/C) outputs. Per BK-deep slice the workgroup copies x rows [BM][BK] and
 // w rows [BROWS][BK] (gated: BN gate rows then BN up rows) into padded tiles (row stride BK + 8 halves)
 // with vec4<f16> loads: a thread always loads the same 4-column chunk (tid % (BK/4)) of rows tid / (BK/4)
@@ -131,7 +132,7 @@ function header(emu) {
 // epilogue.
 // Specialised by: enable f16${emu ? '' : ' + subgroups + chromium_experimental_subgroup_matrix, the uniformity diagnostic off'},
 // aliases T = f16, T4 = vec4<f16>, TileA = array<f16, NBUF·BM·(BK+8)>, TileB = array<f16, NBUF·BROWS·(BK+8)>,
-// Scratch = array<f32, 256·R·C (·2 gated)> for the configuration's entry; the epilogue overrides.
+// Scratch = array<f32, 256·R·C (·2 gated, ·2 _ks2)> for the configuration's entry; the epilogue overrides.
 
 struct Params { M: u32, N: u32, K: u32, kper: u32 }   // kper: K slices per split (split-K entries only)
 

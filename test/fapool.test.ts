@@ -228,6 +228,38 @@ describe('FA Pool with in-process ranks', () => {
     }
   });
 
+  it('FAPOOL_DECODE_APPEND=after with micro-batch ping-pong, f16: each half appends its local rows after its attention, same tokens as rope', async (ctx) => {
+    const g = await gpu();
+    if (!g.caps.f16 || chooseDecodeKernel(g.caps, 'f16', cfg.headDim) !== 'subgroup') { ctx.skip(); return; }
+    const f = await openSafetensors(path);
+    const w16 = (await loadWeights(g, f.source(), cfg, 'f16')).weights;
+    await f.close();
+    const r = rng(7);
+    const batch = [10, 30, 3, 28, 5].map((n) => Array.from({ length: n }, () => r.int(0, cfg.vocab)));
+    const run = async (mode: string) => {
+      const prev = process.env.FAPOOL_DECODE_APPEND;
+      process.env.FAPOOL_DECODE_APPEND = mode;
+      const exec = new PoolAttention(members(2), POLICY, { minBlock: 8 });
+      const gen = new Generator(g, cfg, w16, 'f16', exec, { microBatches: true });
+      try {
+        const res = await gen.generate(batch, { maxNewTokens: 10, sampling: GREEDY });
+        expect(gen.model.splitPoint, 'two micro-batches').not.toBeNull();
+        expect((gen.model as unknown as { appendAfter: boolean }).appendAfter, mode).toBe(mode === 'after');
+        expect(exec.stats.steps).toBeGreaterThan(0);
+        return res.tokens;
+      } finally {
+        gen.dispose(); exec.dispose(g);
+        for (const rk of ranks) rk.rank.dispose();
+        if (prev === undefined) delete process.env.FAPOOL_DECODE_APPEND; else process.env.FAPOOL_DECODE_APPEND = prev;
+      }
+    };
+    try {
+      expect(await run('after')).toEqual(await run('rope'));
+    } finally {
+      releaseWeights(g, w16);
+    }
+  });
+
   it('a rank that fails mid-generation (with a replica): its sequences fall back to the base copy, same tokens', async () => {
     const exec = new PoolAttention(members(2, failing((c) => c > 6)), POLICY, { minBlock: 8, replica: true });
     const gen = new Generator(await gpu(), cfg, weights, 'f32', exec);

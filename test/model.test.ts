@@ -10,7 +10,7 @@ import { presetConfig, type ModelConfig } from '../src/model/config.js';
 import { batchShape, prefillChunks } from '../src/model/generation.js';
 import { chooseDecodeKernel } from '../src/kernels/attention.js';
 import { Generator } from '../src/model/generator.js';
-import { APPEND_AFTER_MIN_POSITIONS, appendAfter } from '../src/model/device-model.js';
+import { APPEND_AFTER_MIN_CACHE_BYTES, appendAfter } from '../src/model/device-model.js';
 import { loadWeights } from '../src/model/load-weights.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
 import { openSafetensors } from '../src/model/safetensors-node.js';
@@ -214,11 +214,15 @@ describe('tiny decoder vs float64 reference', () => {
     await expect(run('later')).rejects.toThrow(/FAPOOL_DECODE_APPEND=later/);
   });
 
-  it('FAPOOL_DECODE_APPEND auto: after from APPEND_AFTER_MIN_POSITIONS cache positions on the subgroup kernel, rope otherwise; a forced after without it is refused', () => {
-    const n = APPEND_AFTER_MIN_POSITIONS;
-    expect([appendAfter('auto', true, n - 1, 'm'), appendAfter('auto', true, n, 'm'), appendAfter('auto', false, 4 * n, 'm')]).toEqual([false, true, false]);
-    expect([appendAfter('rope', true, 4 * n, 'm'), appendAfter('after', true, 1, 'm')]).toEqual([false, true]);
-    expect(() => appendAfter('after', false, n, 'f32 D=64')).toThrow(/needs the subgroup decode kernel.*f32 D=64/);
+  it('FAPOOL_DECODE_APPEND auto: after from APPEND_AFTER_MIN_CACHE_BYTES a layer on the subgroup kernel where every qkv row binds, rope otherwise; a forced after without the kernel is refused', () => {
+    const n = APPEND_AFTER_MIN_CACHE_BYTES;
+    const f = (subgroupKernel: boolean, cacheBytes: number, qkvRowsAligned = true) => ({ subgroupKernel, cacheBytes, qkvRowsAligned });
+    expect([appendAfter('auto', f(true, n - 1), 'm'), appendAfter('auto', f(true, n), 'm'), appendAfter('auto', f(false, 4 * n), 'm'),
+      appendAfter('auto', f(true, 4 * n, false), 'm')]).toEqual([false, true, false, false]);
+    expect([appendAfter('rope', f(true, 4 * n), 'm'), appendAfter('after', f(true, 1), 'm')]).toEqual([false, true]);
+    expect(() => appendAfter('after', f(false, n), 'f32 D=64')).toThrow(/needs the subgroup decode kernel.*f32 D=64/);
+    // seed-4l (32 KV heads of 128, f16): 32 slots of 4K are the threshold, 8 are below it.
+    expect(2 * 32 * 4096 * 32 * 128 * 2).toBe(n);
   });
 
   it('chunked prefill gives the same logits as one launch', async () => {

@@ -5,7 +5,8 @@
 # rows unsplit only (session 14). Every `_u8` decode tile at 64 rows, unsplit and split 2 / 4 ways, and the new
 # `_ks2` tiles (session 17: two groups of subgroups share each staged slice's K halves, so a workgroup has twice the
 # bytes in flight with the same accumulators a subgroup), seed-4l's five products, cuBLAS in the same call; then the
-# decode step at 64 and 32 rows with FAPOOL_DECODE_TILES=split:u8:ks2 against the default, alternating.
+# decode step at 64 rows with FAPOOL_DECODE_TILES=split:u8:ks2 against the default, alternating (32 rows: a control,
+# their tiles have no _ks2 twin).
 # Prediction: if the 64-row tiles are latency-bound (bytes in flight), g64x64_sg2x2_k64_b1_u8_ks2 0.153 → 0.10–0.12
 # ms, t64x64_sg1x4_k128_b1_u8_ks2 on qkv 0.072 → 0.055–0.065 and the LM head 0.143 → 0.11–0.12; b64 step −0.2 to
 # −0.35 ms (5.60 → 5.25–5.4); if the 44 KB of workgroup memory leaves one workgroup a SM, ±5 %. Split 2 ways: gate+up

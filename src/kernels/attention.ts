@@ -448,7 +448,7 @@ function decodeSgDefaults(): DecodeSgLaunch {
  * Split count per (batch row, head group) pair count:
  * - split kernel: ~2048 workgroups (H100, S=32K: 64 splits × 32 heads beat 32 and 128);
  * - subgroup kernel: DECODE_SG_DEFAULT.workgroups, never fewer than 4 splits nor more than 64 (FAPOOL_DECODE_SG's
- *   splits=<n> sets it).
+ *   splits=<n> sets that most; short rows take fewer, update()'s minChunk).
  */
 function defaultSplits(sg: DecodeSgLaunch | null, pairs: number): number {
   if (sg?.splits !== undefined) return sg.splits;

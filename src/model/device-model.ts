@@ -28,8 +28,8 @@ import type { PartialWeights } from './weights.js';
  * writes into a large cache cost far more in place than alone (batch 64 at 4K: 0.5 ms a step against 5 µs), and
  * after the attention that has just read those pages they cost less: batch 64 × 4K 6062 → 5603–5636 µs, 32 × 4K
  * 3626 → 3495, 8 × 32K 5112 → 5046, but 8 × 4K 1606 → 1617 (the extra launches; kernels-bench/NOTES.md, session
- * 17). FAPOOL_DECODE_APPEND=rope|after forces one; by default ('auto') 'after' where the subgroup kernel runs and
- * the batch's cache holds at least APPEND_AFTER_MIN_POSITIONS positions.
+ * 17). FAPOOL_DECODE_APPEND=rope|after forces one; by default ('auto') 'after' where the subgroup kernel runs, the
+ * batch's cache holds at least APPEND_AFTER_MIN_CACHE_BYTES a layer, and every slot's qkv row can be bound.
  */
 export type DecodeAppend = 'rope' | 'after' | 'auto';
 export function decodeAppendMode(): DecodeAppend {
@@ -39,18 +39,26 @@ export function decodeAppendMode(): DecodeAppend {
   throw new LimitError(`FAPOOL_DECODE_APPEND=${v}: 'auto' (the default), 'rope' or 'after'`);
 }
 
-/** Cache positions (slots × capacity, summed) from which 'auto' appends after the attention: 32 × 4K measured a gain, 8 × 4K a loss. */
-export const APPEND_AFTER_MIN_POSITIONS = 1 << 17;
+/**
+ * K + V bytes of one layer's cache from which 'auto' appends after the attention: 2 GiB, seed-4l's 32 × 4K (32 KV
+ * heads of 128, f16: 2^17 positions; measured a gain), where 8 × 4K (512 MiB) measured a loss. Bytes, not
+ * positions: a GQA model or a TP rank's share holds fewer bytes a position.
+ */
+export const APPEND_AFTER_MIN_CACHE_BYTES = 2 ** 31;
+
+/** What the append decision looks at: the subgroup kernel, one layer's K + V bytes, and whether every qkv row can be bound. */
+export interface AppendFacts { subgroupKernel: boolean; cacheBytes: number; qkvRowsAligned: boolean }
 
 /**
- * The append decision for a batch: 'auto' appends after where the subgroup kernel runs and the cache holds at least
- * APPEND_AFTER_MIN_POSITIONS positions; a forced 'after' where it does not run is a LimitError (never turned off
- * unseen). `model` names the dtype and head dim for that error.
+ * The append decision for a batch: 'auto' appends after where the subgroup kernel runs, the cache is large
+ * (APPEND_AFTER_MIN_CACHE_BYTES) and a cache group may start at any slot (its qkv rows must be bound from there);
+ * a forced 'after' without the subgroup kernel is a LimitError (never turned off unseen). `model` names the dtype
+ * and head dim for that error.
  */
-export function appendAfter(mode: DecodeAppend, subgroupKernel: boolean, positions: number, model: string): boolean {
+export function appendAfter(mode: DecodeAppend, f: AppendFacts, model: string): boolean {
   if (mode === 'rope') return false;
-  if (mode === 'auto') return subgroupKernel && positions >= APPEND_AFTER_MIN_POSITIONS;
-  if (!subgroupKernel) {
+  if (mode === 'auto') return f.subgroupKernel && f.qkvRowsAligned && f.cacheBytes >= APPEND_AFTER_MIN_CACHE_BYTES;
+  if (!f.subgroupKernel) {
     throw new LimitError(`FAPOOL_DECODE_APPEND=after needs the subgroup decode kernel (f16, head dim % 8 == 0, a fixed subgroup size); this model runs ${model}`);
   }
   return true;
@@ -179,7 +187,7 @@ export class DeviceModel {
     try {
       this.st = allocRunState(gpu, cfg, dtype, maxTokens, shape.B, { partial: this.opts.partialSums !== undefined });
       this.cache = allocKvCache(gpu, cfg, dtype, capacities, this.weights.layers.length, this.split ?? -1);
-      this.appendAfter = this.checkAppendAfter(capacities.reduce((a, c) => a + c, 0)); // before any prefill
+      this.appendAfter = this.checkAppendAfter(capacities); // before any prefill
       if (this.split !== null) {
         const r = [gpu.tensor([this.split, 2], 'u32', 'rows.a'), gpu.tensor([shape.B - this.split, 2], 'u32', 'rows.b')] as [Tensor, Tensor];
         this.halves = { rows: r, progs: null };
@@ -281,10 +289,19 @@ export class DeviceModel {
     return prog;
   }
 
-  /** Whether this batch's decode steps append after their attention, decided when its cache is allocated. */
-  private checkAppendAfter(positions: number): boolean {
-    const sg = chooseDecodeKernel(this.gpu.caps, this.dtype, this.cfg.headDim) === 'subgroup';
-    return appendAfter(decodeAppendMode(), sg, positions, `${this.dtype} D=${this.cfg.headDim}`);
+  /**
+   * Whether this batch's decode steps append after their attention, decided when its cache is allocated (a later
+   * batch that reuses the buffers keeps the decision: it is about the cache held, and the mode read then).
+   */
+  private checkAppendAfter(capacities: readonly number[]): boolean {
+    const { cfg, dtype, gpu } = this;
+    const positions = capacities.reduce((a, c) => a + c, 0);
+    const qkvRowBytes = this.state.qkv.shape[1]! * DTYPE_BYTES[dtype];
+    return appendAfter(decodeAppendMode(), {
+      subgroupKernel: chooseDecodeKernel(gpu.caps, dtype, cfg.headDim) === 'subgroup',
+      cacheBytes: 2 * positions * cfg.nKvHeads * cfg.headDim * DTYPE_BYTES[dtype],
+      qkvRowsAligned: qkvRowBytes % gpu.caps.minStorageOffsetAlign === 0,
+    }, `${dtype} D=${cfg.headDim}`);
   }
 
   /** Where a group's decode attention reads each row's new K/V from: the step's qkv rows with appendAfter, else the cache. */
