@@ -40,6 +40,9 @@ const { values: args } = parseArgs({
     'no-robustness': { type: 'boolean', default: false },
     /** Without subgroup matrices: the subgroup-matrix prefill variants run emulated (indexing checks, not speed). */
     emulate: { type: 'boolean', default: false },
+    /** The prefill check's geometries instead of the one ragged shape: ';'-separated T,qPos0,kvLen,cap,H,nKv (D from
+     *  the variant), e.g. '256,0,256,256,8,8;300,37,337,345,8,2' — to find which edge a failing variant gets wrong. */
+    'prefill-geos': { type: 'string' },
   },
 });
 
@@ -134,17 +137,33 @@ function prefillVariants(gpu: Gpu): PVariant[] {
   return v;
 }
 
-/** Ragged causal prefill with a cached prefix and GQA, every output checked (reference computed once per D). */
-const raggedRef = new Map<number, { g: Geo; h: Host; want: Float64Array }>();
-async function prefillRagged(gpu: Gpu, v: PVariant, D: number): Promise<number> {
-  let R = raggedRef.get(D);
+/** The prefill check's geometries without D: --prefill-geos, else one ragged shape with a cached prefix and GQA. */
+type GeoNoD = Omit<Geo, 'D'>;
+const RAGGED_GEO: GeoNoD = { T: 300, H: 8, nKv: 2, cap: 345, qPos0: 37, kvLen: 337, causal: true };
+function prefillGeos(spec: string | undefined): GeoNoD[] {
+  if (!spec) return [RAGGED_GEO];
+  return spec.split(';').map((part) => {
+    const n = part.split(',').map(Number);
+    const [T, qPos0, kvLen, cap, H, nKv] = n as [number, number, number, number, number, number];
+    if (n.length !== 6 || !n.every((x) => Number.isInteger(x) && x >= 0) || T < 1 || H < 1 || nKv < 1 || H % nKv !== 0 || kvLen > cap || qPos0 + T > kvLen) {
+      throw new Error(`--prefill-geos '${part}': expected T,qPos0,kvLen,cap,H,nKv (integers; H a multiple of nKv; qPos0 + T ≤ kvLen ≤ cap)`);
+    }
+    return { T, qPos0, kvLen, cap, H, nKv, causal: true };
+  });
+}
+const geoStr = (g: GeoNoD, D: number) => `T=${g.T} qPos0=${g.qPos0} kv=${g.kvLen} cap=${g.cap} H=${g.H}/${g.nKv} D=${D}`;
+
+/** Causal prefill of geometry g, every output checked (reference computed once per shape). */
+const raggedRef = new Map<string, { g: Geo; h: Host; want: Float64Array }>();
+async function prefillRagged(gpu: Gpu, v: PVariant, D: number, g0: GeoNoD = RAGGED_GEO): Promise<number> {
+  let R = raggedRef.get(geoStr(g0, D));
   if (!R) {
-    const g: Geo = { T: 300, H: 8, nKv: 2, D, cap: 345, qPos0: 37, kvLen: 337, causal: true };
+    const g: Geo = { ...g0, D };
     const h: Host = { q: hostRandom(g.T * g.H * D, 3), k: hostRandom(g.nKv * g.cap * D, 5), v: hostRandom(g.nKv * g.cap * D, 7) };
     const want = new Float64Array(g.T * g.H * D);
     for (let t = 0; t < g.T; t++) for (let hd = 0; hd < g.H; hd++) want.set(refRow(h, g, t, hd, (t * g.H + hd) * D, 0), (t * g.H + hd) * D);
     R = { g, h, want };
-    raggedRef.set(D, R);
+    raggedRef.set(geoStr(g0, D), R);
   }
   const { g, h, want } = R;
   const q = gpu.tensor([g.T, g.H, D], 'f16'), k = gpu.tensor([1, g.nKv, g.cap, D], 'f16'), vv = gpu.tensor([1, g.nKv, g.cap, D], 'f16');
@@ -334,12 +353,15 @@ async function main(): Promise<void> {
     }
   }
   // Correctness on small ragged shapes (every output), then the timed shapes.
+  const geos = prefillGeos(args['prefill-geos']);
   for (const v of pv) {
     for (const D of v.d ? [v.d] : [64, 128]) {
-      const row: Record<string, unknown> = { kind: 'prefill-ragged', name: v.name, shape: `T=300 qPos0=37 kv=337 H=8/2 D=${D}` };
-      rows.push(row);
-      try { row.err = await prefillRagged(gpu, v, D); } catch (e) { row.error = (e as Error).message.split('\n').slice(0, 4).join(' | '); }
-      log(`ragged prefill D=${D} ${v.name.padEnd(26)} ${row.error ? `FAILED ${String(row.error)}` : `err ${(row.err as number).toExponential(2)}`}`);
+      for (const g of geos) {
+        const row: Record<string, unknown> = { kind: 'prefill-ragged', name: v.name, shape: geoStr(g, D) };
+        rows.push(row);
+        try { row.err = await prefillRagged(gpu, v, D, g); } catch (e) { row.error = (e as Error).message.split('\n').slice(0, 4).join(' | '); }
+        log(`ragged prefill ${geoStr(g, D)} ${v.name.padEnd(26)} ${row.error ? `FAILED ${String(row.error)}` : `err ${(row.err as number).toExponential(2)}`}`);
+      }
     }
   }
   save();
