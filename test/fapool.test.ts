@@ -18,7 +18,7 @@ import { AttentionRank } from '../src/orchestrator/pool/attention-rank.js';
 import { inProcessLink, type RankHandler } from '../src/orchestrator/transport/link.js';
 import { PoolAttention, type PoolMember } from '../src/orchestrator/pool/pool-attention.js';
 import type { RoutingPolicy } from '../src/orchestrator/pool/policy.js';
-import { rng, useGpu } from './helpers.js';
+import { rng, useGpu, withEnv } from './helpers.js';
 
 const gpu = useGpu();
 const cfg = presetConfig('tiny');
@@ -49,9 +49,8 @@ function prompts(seed?: number): number[][] {
 
 describe('FA Pool with in-process ranks', () => {
   let reference: number[][];
-  let ps: number[][];
+  const ps = prompts(); // here, not in the first test: a test run alone (-t) has its prompts too
   it('single device reference', async () => {
-    ps = prompts();
     const gen = new Generator(await gpu(), cfg, weights, 'f32');
     reference = (await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY })).tokens;
     gen.dispose();
@@ -195,15 +194,13 @@ describe('FA Pool with in-process ranks', () => {
     for (const r of ranks) r.rank.dispose();
   });
 
-  it('FAPOOL_DECODE_APPEND=after, f16, a replica and a rank that fails: the fallback reads the step\'s new K/V from qkv (the replica gets them after the attention), same tokens as the default', async (ctx) => {
+  it('FAPOOL_DECODE_APPEND=after, f16, a replica and a rank that fails: the fallback reads the step\'s new K/V from qkv (the replica gets them after the attention), same tokens as rope', async (ctx) => {
     const g = await gpu();
     if (!g.caps.f16 || chooseDecodeKernel(g.caps, 'f16', cfg.headDim) !== 'subgroup') { ctx.skip(); return; }
     const f = await openSafetensors(path);
     const w16 = (await loadWeights(g, f.source(), cfg, 'f16')).weights;
     await f.close();
-    const run = async (mode: string | undefined) => {
-      const prev = process.env.FAPOOL_DECODE_APPEND;
-      if (mode === undefined) delete process.env.FAPOOL_DECODE_APPEND; else process.env.FAPOOL_DECODE_APPEND = mode;
+    const run = (mode: string | undefined) => withEnv('FAPOOL_DECODE_APPEND', mode, async () => {
       const exec = new PoolAttention(members(2, failing((c) => c > 6)), POLICY, { minBlock: 8, replica: true });
       const gen = new Generator(g, cfg, w16, 'f16', exec);
       try {
@@ -218,9 +215,8 @@ describe('FA Pool with in-process ranks', () => {
       } finally {
         gen.dispose(); exec.dispose(g);
         for (const r of ranks) r.rank.dispose();
-        if (prev === undefined) delete process.env.FAPOOL_DECODE_APPEND; else process.env.FAPOOL_DECODE_APPEND = prev;
       }
-    };
+    });
     try {
       expect(await run('after')).toEqual(await run('rope'));
     } finally {
@@ -236,9 +232,7 @@ describe('FA Pool with in-process ranks', () => {
     await f.close();
     const r = rng(7);
     const batch = [10, 30, 3, 28, 5].map((n) => Array.from({ length: n }, () => r.int(0, cfg.vocab)));
-    const run = async (mode: string) => {
-      const prev = process.env.FAPOOL_DECODE_APPEND;
-      process.env.FAPOOL_DECODE_APPEND = mode;
+    const run = (mode: string) => withEnv('FAPOOL_DECODE_APPEND', mode, async () => {
       const exec = new PoolAttention(members(2), POLICY, { minBlock: 8 });
       const gen = new Generator(g, cfg, w16, 'f16', exec, { microBatches: true });
       try {
@@ -250,9 +244,8 @@ describe('FA Pool with in-process ranks', () => {
       } finally {
         gen.dispose(); exec.dispose(g);
         for (const rk of ranks) rk.rank.dispose();
-        if (prev === undefined) delete process.env.FAPOOL_DECODE_APPEND; else process.env.FAPOOL_DECODE_APPEND = prev;
       }
-    };
+    });
     try {
       expect(await run('after')).toEqual(await run('rope'));
     } finally {

@@ -26,6 +26,17 @@ export function restoringEnv(name: string, fn: () => void): void {
   }
 }
 
+/** Runs fn with environment variable `name` set to `value` (undefined: unset), then restores it. */
+export async function withEnv<T>(name: string, value: string | undefined, fn: () => Promise<T>): Promise<T> {
+  const prev = process.env[name];
+  if (value === undefined) delete process.env[name]; else process.env[name] = value;
+  try {
+    return await fn();
+  } finally {
+    if (prev === undefined) delete process.env[name]; else process.env[name] = prev;
+  }
+}
+
 export function useGpu(): () => Promise<Gpu> {
   afterAll(async () => { if (shared) (await shared).destroy(); shared = null; });
   return () => (shared ??= openGpu({ label: 'test' }).then((g) => {

@@ -17,7 +17,7 @@ import { openSafetensors } from '../src/model/safetensors-node.js';
 import { NO_POSITION } from '../src/model/run-state.js';
 import { expectedWeights } from '../src/model/weight-names.js';
 import { releaseWeights, type Weights } from '../src/model/weights.js';
-import { compare, rng, useGpu } from './helpers.js';
+import { compare, rng, useGpu, withEnv } from './helpers.js';
 import { RefModel, type RefWeights } from './ref/model.js';
 
 const gpu = useGpu();
@@ -184,9 +184,7 @@ describe('tiny decoder vs float64 reference', () => {
     const prompts = [prompt(r, 2), prompt(r, 200), prompt(r, 5), prompt(r, 220)];
     await generator(g, 'f16');
     const weights = loaded.get('f16')!.weights;
-    const run = async (mode: string | undefined) => {
-      const prev = process.env.FAPOOL_DECODE_APPEND;
-      if (mode === undefined) delete process.env.FAPOOL_DECODE_APPEND; else process.env.FAPOOL_DECODE_APPEND = mode;
+    const run = (mode: string | undefined) => withEnv('FAPOOL_DECODE_APPEND', mode, async () => {
       const gen = new Generator(g, cfg, weights, 'f16');
       try {
         const batch = await gen.generate(prompts, { maxNewTokens: 8, sampling: GREEDY });
@@ -203,9 +201,8 @@ describe('tiny decoder vs float64 reference', () => {
         return { tokens: [...batch.tokens, ...alone.tokens, slot0], logits, appended };
       } finally {
         gen.dispose();
-        if (prev === undefined) delete process.env.FAPOOL_DECODE_APPEND; else process.env.FAPOOL_DECODE_APPEND = prev;
       }
-    };
+    });
     const base = await run('rope'), after = await run('after'), auto = await run(undefined);
     expect([base.appended, after.appended, auto.appended], 'auto: rope for a cache this small').toEqual([false, true, false]);
     expect(auto.tokens).toEqual(base.tokens);

@@ -19,7 +19,7 @@ import { PlacementError, parsePlacement, rankShares, sendsX, type StaticPlacemen
 import { StaticParallelGenerator } from '../src/orchestrator/baselines/static-parallel.js';
 import { localRank, StaticRank, type StaticRankHandle } from '../src/orchestrator/baselines/static-rank.js';
 import { chooseDecodeKernel } from '../src/kernels/attention.js';
-import { compare, rng } from './helpers.js';
+import { compare, rng, withEnv } from './helpers.js';
 
 const cfg = presetConfig('tiny');
 const path = join(mkdtempSync(join(tmpdir(), 'fapool-static-')), 'tiny.safetensors');
@@ -199,9 +199,7 @@ describe('static TP × PP vs the single-device Generator (f32)', () => {
 describe('static TP × PP in f16', () => {
   it('tp=2,pp=2 with FAPOOL_DECODE_APPEND=after (each rank appends its heads\' K/V after its attention, read from qkv): the tokens and last logits of rope', async (ctx) => {
     if (!gpus.every((g) => g.caps.f16 && chooseDecodeKernel(g.caps, 'f16', cfg.headDim) === 'subgroup')) { ctx.skip(); return; }
-    const run = async (mode: string) => {
-      const prev = process.env.FAPOOL_DECODE_APPEND;
-      process.env.FAPOOL_DECODE_APPEND = mode;
+    const run = (mode: string) => withEnv('FAPOOL_DECODE_APPEND', mode, async () => {
       const gen = await staticGen({ tp: 2, pp: 2 }, 'f16');
       try {
         const res = await gen.generate(prompts, { maxNewTokens: 8, sampling: GREEDY });
@@ -210,9 +208,8 @@ describe('static TP × PP in f16', () => {
         return { tokens: res.tokens, logits: Array.from(await gen.readLogits()), copies };
       } finally {
         await gen.dispose();
-        if (prev === undefined) delete process.env.FAPOOL_DECODE_APPEND; else process.env.FAPOOL_DECODE_APPEND = prev;
       }
-    };
+    });
     const rope = await run('rope'), after = await run('after');
     expect([rope.copies, after.copies]).toEqual([[false, false, false, false], [true, true, true, true]]);
     expect(after.tokens, `seed ${seed}`).toEqual(rope.tokens);
