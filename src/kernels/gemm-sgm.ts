@@ -460,8 +460,8 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
   const splits = mode.split ? splitKCount(M, N, K, tileGenGeometry(id)) : 1;
   // :ks2 where the twin exists, K is whole slices of it and it fits (44 KB of workgroup memory); else as without.
   const ks2 = mode.ks2 && splits === 1 ? ksTwin(id) : null;
-  if (ks2 && K % tileGenGeometry(ks2).bk === 0 && hasSubgroupMatrixF16(caps) && sgmTileGenFits(caps, { kind: 'tile-gen', id: ks2 })) return { kind: 'tile-gen', id: ks2 };
-  const s: SgmTileGenShape = splits > 1 ? { kind: 'tile-gen', id, splits } : { kind: 'tile-gen', id };
+  const s: SgmTileGenShape = ks2 && K % tileGenGeometry(ks2).bk === 0 && sgmTileGenFits(caps, { kind: 'tile-gen', id: ks2 }) ? { kind: 'tile-gen', id: ks2 }
+    : splits > 1 ? { kind: 'tile-gen', id, splits } : { kind: 'tile-gen', id };
   return hasSubgroupMatrixF16(caps) && sgmTileGenFits(caps, s) ? s : null;
 }
 

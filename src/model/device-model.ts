@@ -272,15 +272,17 @@ export class DeviceModel {
     if (!prog) {
       const s = this.state, kv = this.kv, v = this.views(n);
       const groups = kv.groups.filter((g) => g.first < n);
+      const rows = groups.map((g) => Math.min(g.slots, n - g.first)); // each group's slots among the first n
+      const lastFrom = groups.map((g, gi) => this.decodeLastFrom(g, rows[gi]!)); // the same for every layer
       prog = {
         embed: this.embed(sliceRows(s.nextIds, 0, n), v.x),
         layers: this.decodeLayers(v, n, groups),
-        plans: this.weights.layers.map((_, l) => groups.map((g) => {
-          const k = Math.min(g.slots, n - g.first); // the group's slots among the first n
+        plans: this.weights.layers.map((_, l) => groups.map((g, gi) => {
+          const k = rows[gi]!;
           return flashDecode(this.gpu, {
             q: sliceRows(v.q, g.first, k), out: sliceRows(v.attn, g.first, k),
             kCache: sliceRows(g.k[l]!, 0, k), vCache: sliceRows(g.v[l]!, 0, k), lengths: sliceRows(g.lengths, 0, k),
-            lastFrom: this.decodeLastFrom(g, k),
+            lastFrom: lastFrom[gi],
           });
         })),
       };
@@ -296,19 +298,21 @@ export class DeviceModel {
   private checkAppendAfter(capacities: readonly number[]): boolean {
     const { cfg, dtype, gpu } = this;
     const positions = capacities.reduce((a, c) => a + c, 0);
-    const qkvRowBytes = this.state.qkv.shape[1]! * DTYPE_BYTES[dtype];
     return appendAfter(decodeAppendMode(), {
       subgroupKernel: chooseDecodeKernel(gpu.caps, dtype, cfg.headDim) === 'subgroup',
       cacheBytes: 2 * positions * cfg.nKvHeads * cfg.headDim * DTYPE_BYTES[dtype],
-      qkvRowsAligned: qkvRowBytes % gpu.caps.minStorageOffsetAlign === 0,
+      qkvRowsAligned: this.qkvRowBytes % gpu.caps.minStorageOffsetAlign === 0,
     }, `${dtype} D=${cfg.headDim}`);
   }
+
+  /** Bytes of one row of the step's fused q/k/v. */
+  private get qkvRowBytes(): number { return this.state.qkv.shape[1]! * DTYPE_BYTES[this.dtype]; }
 
   /** Where a group's decode attention reads each row's new K/V from: the step's qkv rows with appendAfter, else the cache. */
   decodeLastFrom(g: KvGroup, rows: number): Tensor | undefined {
     if (!this.appendAfter) return undefined;
-    const rowBytes = this.state.qkv.shape[1]! * DTYPE_BYTES[this.dtype], align = this.gpu.caps.minStorageOffsetAlign;
-    if ((g.first * rowBytes) % align !== 0) throw new LimitError(`FAPOOL_DECODE_APPEND=after: the qkv rows of the cache group at slot ${g.first} cannot be bound (offset alignment ${align})`);
+    const align = this.gpu.caps.minStorageOffsetAlign;
+    if ((g.first * this.qkvRowBytes) % align !== 0) throw new LimitError(`FAPOOL_DECODE_APPEND=after: the qkv rows of the cache group at slot ${g.first} cannot be bound (offset alignment ${align})`);
     return sliceRows(this.state.qkv, g.first, rows);
   }
 

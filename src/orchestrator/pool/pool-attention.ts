@@ -125,8 +125,9 @@ export class PoolAttention implements AttentionPlacement {
       fbOut, fallback: this.opts.replica ? kv.groups.map((g, gi) => {
         const lengths = gpu.tensor([g.slots], 'u32', `pool.fbLengths.${gi}`);
         const q = sliceRows(state.q, g.first, g.slots), out = sliceRows(fbOut, g.first, g.slots);
-        // lastFrom: with FAPOOL_DECODE_APPEND=after the replica gets a step's new K/V only after the attention.
-        return { lengths, plans: g.k.map((k, l) => flashDecode(gpu, { q, out, kCache: k, vCache: g.v[l]!, lengths, lastFrom: m.decodeLastFrom(g, g.slots) })) };
+        // lastFrom: when the model appends after its attention, the replica gets a step's new K/V only after it.
+        const lastFrom = m.decodeLastFrom(g, g.slots);
+        return { lengths, plans: g.k.map((k, l) => flashDecode(gpu, { q, out, kCache: k, vCache: g.v[l]!, lengths, lastFrom })) };
       }) : [],
       localLengths: new Uint32Array(B), fbHost: new Uint32Array(B), P, copies: new Map(),
     };
