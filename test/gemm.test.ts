@@ -639,7 +639,8 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           expect(tile(9, 12288, 4096)).toEqual({ kind: 'tile-gen', id: w('t16x32_sg1x2_k128_b1') });
           expect(tile(17, 32000, 4096)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });
           expect(tile(33, 12288, 4096)).toEqual({ kind: 'tile-gen', id: w('t64x64_sg1x4_k64_b1') });
-          expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: w('g64x64_sg2x2_k32_b1') });
+          // 33..64 gated rows: the _ks2 twin by default (16-byte tiles).
+          expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: DECODE_TILES_WIDE ? 'g64x64_sg2x2_k64_b1_u8_ks2' : 'g64x64_sg2x2_k32_b1' });
           expect(tile(17, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: w('g32x64_sg1x4_k64_b1') });
           expect(tile(9, 16, 64)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });   // one slice: nothing to split
           // The GEMV keeps 1..8 rows, but for a narrow long-K product (down) from 5 and, with 16-byte staging, every
@@ -659,33 +660,39 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           process.env.FAPOOL_DECODE_TILES = 'nosplit';   // session 5: wide products only, whole K per workgroup
           expect(chooseSgmKernel(caps, 9, 12288, 4096, false)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });
           expect(chooseSgmKernel(caps, 32, 32000, 4096, false)).toEqual({ kind: 'tile-gen', id: w('t32x64_sg1x4_k64_b1') });
-          expect(chooseSgmKernel(caps, 64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: w('g64x64_sg2x2_k32_b1') });
+          expect(chooseSgmKernel(caps, 64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: DECODE_TILES_WIDE ? 'g64x64_sg2x2_k64_b1_u8_ks2' : 'g64x64_sg2x2_k32_b1' });
           expect(chooseSgmKernel(caps, 16, 4096, 4096, false)).toEqual({ kind: 'skinny-gen', id: SKINNY_GEN_AUTO.t1 });
           expect(chooseSgmKernel(caps, 64, DECODE_TILE_MIN_N - 16, 4096, false)).toMatchObject({ kind: 'skinny-gen' });
           // 16-byte staging on request (or by default): the _u8 twin, its checked base where K % BK != 0.
-          process.env.FAPOOL_DECODE_TILES = 'split:u8';
+          process.env.FAPOOL_DECODE_TILES = 'split:u8:ks2=off';
           expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1_u8' });
+          process.env.FAPOOL_DECODE_TILES = 'split:u8';
+          expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k64_b1_u8_ks2' });   // gated: ks2 by default
           expect(tile(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_u8', splits: 4 });
           expect(tile(9, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8' });
           expect(tile(33, 12288, 4100)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1' });
           expect(tile(8, 12288, 4160)).toBeNull();   // K % 128 != 0: no 16-byte tile, so 8 rows stay on the GEMV
           expect(tile(8, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_u8' });
-          // :ks2: the unsplit 64-row products on the _ks2 twins; split, narrow, fewer rows or ragged K as before.
+          // :ks2 (all): the unsplit 64-row products on the _ks2 twins; split, narrow, fewer rows or ragged K as before.
           process.env.FAPOOL_DECODE_TILES = 'split:u8:ks2';
           expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k64_b1_u8_ks2' });
           expect(tile(33, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k128_b1_u8_ks2' });
           expect(tile(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_u8', splits: 4 });
           expect(tile(32, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1_u8' });
           expect(tile(64, 12288, 4160)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_u8' });   // K % 128 != 0
-          expect(decodeTilesMode('split:u8:ks2')).toEqual({ split: true, minRows: 9, wide: true, explicitRows: false, ks2: true });
+          expect(decodeTilesMode('split:u8:ks2')).toEqual({ split: true, minRows: 9, wide: true, explicitRows: false, ks2: 'all' });
+          expect(decodeTilesMode('split:ks2=gated')).toMatchObject({ ks2: 'gated' });
+          process.env.FAPOOL_DECODE_TILES = 'split:ks2=gated';
+          expect(tile(33, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_u8' });   // plain: not by default
           expect(() => decodeTilesMode('split:u4:ks2')).toThrow(/16-byte tiles only/);
+          expect(() => decodeTilesMode('split:u8:ks2=some')).toThrow(LimitError);
           process.env.FAPOOL_DECODE_TILES = 'split:u4';
           expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1' });
           expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
-          expect(decodeTilesMode('nosplit:u8')).toEqual({ split: false, minRows: 9, wide: true, explicitRows: false });
-          expect(decodeTilesMode('split:rows=5:u4')).toEqual({ split: true, minRows: 5, wide: false, explicitRows: true });
+          expect(decodeTilesMode('nosplit:u8')).toEqual({ split: false, minRows: 9, wide: true, explicitRows: false, ks2: 'gated' });
+          expect(decodeTilesMode('split:rows=5:u4')).toEqual({ split: true, minRows: 5, wide: false, explicitRows: true, ks2: 'off' });
           for (const bad of ['splits', 'split:rows=0', 'split:rows=65', 'split:max=4', 'split:u16', 'u8', 'split:u8:rows=5']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
-          expect(decodeTilesMode('')).toEqual({ split: true, minRows: 9, wide: DECODE_TILES_WIDE, explicitRows: false });
+          expect(decodeTilesMode('')).toEqual({ split: true, minRows: 9, wide: DECODE_TILES_WIDE, explicitRows: false, ks2: DECODE_TILES_WIDE ? 'gated' : 'off' });
         });
         restoringEnv('FAPOOL_DECODE_TILES', () => {
           process.env.FAPOOL_DECODE_TILES = 'nosplit';   // below: the skinny kernels' own choices

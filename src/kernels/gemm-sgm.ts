@@ -458,8 +458,9 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
   const id = mode.wide ? tileGenForShape(`${base}_u8`, K) : base;
   if (mode.split && M < (gated ? mode.minRows : plainTileMinRows(mode, N, K, tileGenGeometry(id).wide))) return null;
   const splits = mode.split ? splitKCount(M, N, K, tileGenGeometry(id)) : 1;
-  // :ks2 where the twin exists, K is whole slices of it and it fits (44 KB of workgroup memory); else as without.
-  const ks2 = mode.ks2 && splits === 1 ? ksTwin(id) : null;
+  // The _ks2 twin (gated products by default, :ks2=all every one) where it exists, K is whole slices of it and it
+  // fits (44 KB of workgroup memory); else as without.
+  const ks2 = (mode.ks2 === 'all' || (mode.ks2 === 'gated' && gated)) && splits === 1 ? ksTwin(id) : null;
   const s: SgmTileGenShape = ks2 && K % tileGenGeometry(ks2).bk === 0 && sgmTileGenFits(caps, { kind: 'tile-gen', id: ks2 }) ? { kind: 'tile-gen', id: ks2 }
     : splits > 1 ? { kind: 'tile-gen', id, splits } : { kind: 'tile-gen', id };
   return hasSubgroupMatrixF16(caps) && sgmTileGenFits(caps, s) ? s : null;
@@ -515,10 +516,16 @@ export function splitKCount(M: number, N: number, K: number, g: Pick<TileGenGeom
  * How decode rows use the decode tiles (FAPOOL_DECODE_TILES); `wide`: the tiles' 16-byte-staging twins (_u8) where
  * K % BK == 0; `explicitRows`: `rows=` asked for tiles from a row count (then the GEMV's rows take them too).
  */
+export type KsTwinMode = 'off' | 'gated' | 'all';
+
 export interface DecodeTilesMode {
   split: boolean; minRows: number; wide: boolean; explicitRows: boolean;
-  /** ':ks2' (an experiment, session 17): the unsplit 33..64-row products of 16-byte tiles on their _ks2 twins (twice the K slice, shared by two subgroup groups). */
-  ks2?: boolean;
+  /**
+   * Which unsplit 33..64-row products of 16-byte tiles run on their _ks2 twins (twice the K slice, shared by two
+   * subgroup groups): `gated` (the default; session 18, H200, 64 rows: gate+up 0.1524 → 0.1341 ms), `all` (the plain
+   * ones lose: qkv 0.0715 → 0.0826, LM head 0.1430 → 0.1660) or `off`.
+   */
+  ks2: KsTwinMode;
 }
 
 /**
@@ -534,17 +541,20 @@ export const DECODE_TILES_WIDE = true;
  * narrow long-K one from DECODE_TILE_NARROW_MIN_M rows and, on 16-byte tiles, every plain one from
  * DECODE_TILE_WIDE_PLAIN_MIN_M), `split:rows=<lo>` (every product from lo rows: below 9 the
  * GEMV's rows go to the tiles too), or `nosplit` (session 5's choice: wide products of 9..64 rows, one workgroup
- * per tile); then optionally `:u8` (16-byte staging loads) or `:u4` (8-byte ones).
+ * per tile); then optionally `:u8` (16-byte staging loads) or `:u4` (8-byte ones); then optionally `:ks2=<off|gated|all>`
+ * (which products take the _ks2 twins, DecodeTilesMode.ks2).
  */
 export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTilesMode {
   const v = value?.trim() || 'split';
-  const m = /^(?:(nosplit)|split(?::rows=(\d+))?)(?::(u4|u8))?(:ks2)?$/.exec(v);
+  const m = /^(?:(nosplit)|split(?::rows=(\d+))?)(?::(u4|u8))?(:ks2(?:=(off|gated|all))?)?$/.exec(v);
   const lo = m ? (m[1] ? GEMV_MAX_M + 1 : Number(m[2] ?? GEMV_MAX_M + 1)) : NaN;
   const wide = m?.[3] ? m[3] === 'u8' : DECODE_TILES_WIDE;
   if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (m[4] && !wide)) {
-    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' or 'nosplit', then optionally ':u4' or ':u8', then ':ks2' (16-byte tiles only)`);
+    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' or 'nosplit', then optionally ':u4' or ':u8', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all)`);
   }
-  return { split: !m[1], minRows: lo, wide, explicitRows: m[2] !== undefined, ...(m[4] ? { ks2: true } : {}) };
+  // The twins stage 16 bytes a load: none for 8-byte tiles.
+  const ks2: KsTwinMode = !wide ? 'off' : m[4] ? ((m[5] as KsTwinMode | undefined) ?? 'all') : 'gated';
+  return { split: !m[1], minRows: lo, wide, explicitRows: m[2] !== undefined, ks2 };
 }
 
 /**

@@ -60,7 +60,8 @@ function startOne(i: number, gpu: string, opts: SpawnOptions, entry: string): Pr
   const socket = `/tmp/fapool-${process.pid}-${socketCounter++}.sock`;
   rmSync(socket, { force: true });
   const args = [entry, 'worker', '--gpu', gpu, '--listen', `ipc://${socket}`, '--rank', String(i), '--label', `worker${i}`, '--exit-with-parent'];
-  const proc = spawn(opts.node ?? process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+  // FAPOOL_IDLE_SPIN=off: this process's spinners cover the host.
+  const proc = spawn(opts.node ?? process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, FAPOOL_IDLE_SPIN: 'off', ...opts.env } });
   track(proc);
   const tail: string[] = [];
   const stderrTail = () => tail.join('\n');
