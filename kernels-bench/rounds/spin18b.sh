@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Needs commit e568ba7 (FAPOOL_IDLE_SPIN, FAPOOL_IDLE_SPIN_FORM: removed after these calls, see NOTES.md session 18).
 # Session 18, call 4 (issues 13, 19): call 3 (spin18) found script-level pinned SCHED_IDLE spinners worth it (worker
 # overhead 1.19 / 1.31 / 1.25 → 0.88 / 1.04 / 1.05 ms a layer; legs 0.29–0.31 → 0.13–0.19 each way; static tp2
 # rank write 3140 → 1495 ms). The runtime form (src/orchestrator/transport/idle-spin.ts: spinner threads of the base

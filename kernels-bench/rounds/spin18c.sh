@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Needs commit e568ba7 (FAPOOL_IDLE_SPIN, FAPOOL_IDLE_SPIN_FORM: removed after these calls, see NOTES.md session 18).
 # Session 18, call 5 (issue 13): call 4 (spin18b) found the runtime's spinner threads weaker than call 3's script
 # spinners (worker overhead auto 1.27 / 1.20 / 1.06 against off 1.17 / 1.55 / 1.26; script processes 0.88 / 1.04 /
 # 1.05 against none 1.19 / 1.31 / 1.25). Four arms in one call, alternating, three rounds: off, threads (auto),

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Needs commit e568ba7 (FAPOOL_IDLE_SPIN, FAPOOL_IDLE_SPIN_FORM: removed after these calls, see NOTES.md session 18).
 # Session 18, call 6 (issue 13): the spinner threads now linger 100 ms after the last busy-poll window closes (call 5:
 # paused and resumed per window they gained little of what the script's always-on spinners did: off / thread /
 # process / script medians 1.68 / 1.57 / 1.73 / 1.37 ms a layer). FAPOOL_IDLE_SPIN=off against auto, alternating.

@@ -60,8 +60,7 @@ function startOne(i: number, gpu: string, opts: SpawnOptions, entry: string): Pr
   const socket = `/tmp/fapool-${process.pid}-${socketCounter++}.sock`;
   rmSync(socket, { force: true });
   const args = [entry, 'worker', '--gpu', gpu, '--listen', `ipc://${socket}`, '--rank', String(i), '--label', `worker${i}`, '--exit-with-parent'];
-  // FAPOOL_IDLE_SPIN=off: this process's spinners cover the host.
-  const proc = spawn(opts.node ?? process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, FAPOOL_IDLE_SPIN: 'off', ...opts.env } });
+  const proc = spawn(opts.node ?? process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   track(proc);
   const tail: string[] = [];
   const stderrTail = () => tail.join('\n');

@@ -8,7 +8,6 @@ let zmq: Promise<typeof import('zeromq')> | null = null;
 function loadZmq(): Promise<typeof import('zeromq')> {
   return (zmq ??= import('zeromq'));
 }
-import { processIdleSpinners, type IdleSpinners } from './idle-spin.js';
 import { decodeHeaderObject, decodeMessage, encodeMessage, packMessage, type DecodeLimits } from './codec.js';
 import {
   FrameError, KEEPALIVE_ID, PROTOCOL_VERSION, isRequest, type Body, type ReplyBody, type RequestKind, type RequestMsg, type TensorFrame,
@@ -43,21 +42,19 @@ const heartbeat = (ms: number) => (ms > 0 ? { heartbeatInterval: ms, heartbeatTi
 /**
  * Keeps this process's event loop turning (setImmediate: libuv polls its sockets without sleeping) for `ms` after
  * each touch(). A core that sleeps in epoll between messages can wake late (deep idle states), and a decode step
- * sends a message per layer: spinning trades a core for a shorter hop. `ms` ≤ 0: never spins. While a window is
- * open it holds `spinners` (FAPOOL_IDLE_SPIN: the host's other CPUs kept from halting).
+ * sends a message per layer: spinning trades a core for a shorter hop. `ms` ≤ 0: never spins.
  */
-export function busyPoll(ms: number, spinners?: Pick<IdleSpinners, 'acquire' | 'release'>): { touch(): void; stop(): void } {
+export function busyPoll(ms: number): { touch(): void; stop(): void } {
   let deadline = 0, running = false;
-  const idle = ms > 0 ? spinners ?? processIdleSpinners(ms) : null;
   const turn = () => {
     if (performance.now() < deadline) setImmediate(turn);
-    else { running = false; idle?.release(); }
+    else running = false;
   };
   return {
     touch() {
       if (!(ms > 0)) return;
       deadline = performance.now() + ms;
-      if (!running) { running = true; idle?.acquire(); setImmediate(turn); }
+      if (!running) { running = true; setImmediate(turn); }
     },
     stop() { deadline = 0; },
   };
