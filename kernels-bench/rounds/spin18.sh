@@ -10,24 +10,15 @@
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 source kernels-bench/rounds/seed4l.sh
-SP=()
-spin_on() {
-  for c in $(seq 0 $(( $(nproc) - 1 ))); do
-    taskset -c $c python3 -c 'import os
-os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-while True: pass' & SP+=($!)
-  done
-  sleep 0.5
-}
-spin_off() { kill "${SP[@]}" 2>/dev/null; wait "${SP[@]}" 2>/dev/null; SP=(); }
+source kernels-bench/rounds/spin-lib.sh
 pw() { # $1 tag
   timeout 150 node dist/kernels-bench/pool-bench.js --model $W --batches a --pool 1 --new-tokens 64 --configs single,pool-worker --repeat 2 \
     --out "$R/pw-$1.json" 2>&1 | grep -E 'FA Pool|per pooled' | cut -c1-240 | sed "s/^/$1: /"
 }
 for k in 1 2 3; do
   pw none-$k
-  spin_on; pw spin-$k; spin_off
+  spin_py 1; pw spin-$k; spin_off
 done
 st() { timeout 150 node dist/kernels-bench/pool-bench.js --model $W --batches a --new-tokens 64 --configs single,static-tp2 \
   --out "$R/st-$1.json" 2>&1 | grep -E 'all-reduce' | cut -c1-240 | sed "s/^/$1: /"; }
-st none; spin_on; st spin; spin_off
+st none; spin_py 1; st spin; spin_off

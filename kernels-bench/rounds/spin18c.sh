@@ -9,16 +9,7 @@
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 source kernels-bench/rounds/seed4l.sh
-SP=()
-spin_on() {
-  for c in $(seq 0 $(( $(nproc) - 1 ))); do
-    taskset -c $c python3 -c 'import os
-os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-while True: pass' & SP+=($!)
-  done
-  sleep 0.5
-}
-spin_off() { kill "${SP[@]}" 2>/dev/null; wait "${SP[@]}" 2>/dev/null; SP=(); }
+source kernels-bench/rounds/spin-lib.sh
 pw() { # $1 tag, then VAR=value…
   local t=$1; shift
   env "$@" timeout 150 node dist/kernels-bench/pool-bench.js --model $W --batches a --pool 1 --new-tokens 64 --configs single,pool-worker --repeat 2 \
@@ -28,13 +19,6 @@ for k in 1 2 3; do
   pw off-$k FAPOOL_IDLE_SPIN=off
   pw thread-$k FAPOOL_IDLE_SPIN=auto
   pw process-$k FAPOOL_IDLE_SPIN=auto FAPOOL_IDLE_SPIN_FORM=process
-  spin_on; pw script-$k FAPOOL_IDLE_SPIN=off; spin_off
+  spin_py 1; pw script-$k FAPOOL_IDLE_SPIN=off; spin_off
 done
-python3 - "$R" <<'PY'
-import json, glob, sys, statistics as st
-by = {}
-for f in sorted(glob.glob(sys.argv[1] + '/pw-*.json')):
-    rows = json.load(open(f))['rows']; p = [r for r in rows if 'worker' in r['config']][0]
-    by.setdefault(f.split('/')[-1][3:].rsplit('-', 1)[0], []).append(p.get('perLayerOverheadMs', float('nan')))
-for k, v in by.items(): print(f'{k:8s} overhead ms a layer', ' / '.join(f'{x:.3f}' for x in v), ' median', round(st.median(v), 3))
-PY
+pw_summary

@@ -7,16 +7,10 @@
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 source kernels-bench/rounds/seed4l.sh
+source kernels-bench/rounds/spin-lib.sh
 pw() { local t=$1; shift
   env "$@" timeout 60 node dist/kernels-bench/pool-bench.js --model $W --batches a --pool 1 --new-tokens 64 --configs single,pool-worker --repeat 2 \
     --out "$R/pw-$t.json" 2>&1 | grep -E 'per pooled|IDLE' | cut -c1-300 | sed "s/^/$t: /"
 }
 for k in 1 2 3; do pw off-$k FAPOOL_IDLE_SPIN=off; pw linger-$k FAPOOL_IDLE_SPIN=auto; done
-python3 - "$R" <<'PY'
-import json, glob, sys, statistics as st
-by = {}
-for f in sorted(glob.glob(sys.argv[1] + '/pw-*.json')):
-    rows = json.load(open(f))['rows']; p = [r for r in rows if 'worker' in r['config']][0]
-    by.setdefault(f.split('/')[-1][3:].rsplit('-', 1)[0], []).append(p.get('perLayerOverheadMs', float('nan')))
-for k, v in by.items(): print(f'{k:8s} overhead ms a layer', ' / '.join(f'{x:.3f}' for x in v), ' median', round(st.median(v), 3))
-PY
+pw_summary

@@ -15,18 +15,8 @@
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 source kernels-bench/rounds/seed4l.sh
-N=$(nproc); SP=()
-py_spin() { # $1: pin (1) or not (0)
-  for c in $(seq 0 $((N - 1))); do
-    if [ "$1" = 1 ]; then taskset -c $c python3 -c 'import os
-os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-while True: pass' & else python3 -c 'import os
-os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-while True: pass' & fi
-    SP+=($!)
-  done
-}
-sh_spin() { for c in $(seq 0 $((N - 1))); do taskset -c $c chrt -i 0 sh -c 'while :; do i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; done' & SP+=($!); done; }
+source kernels-bench/rounds/spin-lib.sh
+N=$(nproc)
 thread_spin() {
   node -e '
 const { Worker } = require("node:worker_threads"); const { execFileSync } = require("node:child_process");
@@ -36,21 +26,13 @@ for (let i = 0; i < n; i++) {
   w.once("message", (t) => { tids[i] = t; if (--left === 0) { tids.forEach((t, c) => { execFileSync("chrt", ["-i", "-p", "0", String(t)]); execFileSync("taskset", ["-p", "-c", String(c), String(t)], { stdio: "ignore" }); }); console.error("threads up", tids.join(",")); } });
 }' $N & SP+=($!)
 }
-spin_off() { [ ${#SP[@]} -gt 0 ] && { kill "${SP[@]}" 2>/dev/null; wait "${SP[@]}" 2>/dev/null; }; SP=(); }
 pw() { timeout 150 node dist/kernels-bench/pool-bench.js --model $W --batches a --pool 1 --new-tokens 64 --configs single,pool-worker --repeat 2 \
   --out "$R/pw-$1.json" 2>&1 | grep -E 'per pooled' | cut -c1-300 | sed "s/^/$1: /"; }
 for k in 1 2 3; do
   pw none-$k
-  py_spin 1; sleep 0.5; pw py-$k; spin_off
-  py_spin 0; sleep 0.5; pw pyfree-$k; spin_off
-  sh_spin; sleep 0.5; pw sh-$k; spin_off
+  spin_py 1; pw py-$k; spin_off
+  spin_py 0; pw pyfree-$k; spin_off
+  spin_sh; pw sh-$k; spin_off
   thread_spin; sleep 1.5; pw thread-$k; spin_off
 done
-python3 - "$R" <<'PY'
-import json, glob, sys, statistics as st
-by = {}
-for f in sorted(glob.glob(sys.argv[1] + '/pw-*.json')):
-    rows = json.load(open(f))['rows']; p = [r for r in rows if 'worker' in r['config']][0]
-    by.setdefault(f.split('/')[-1][3:].rsplit('-', 1)[0], []).append(p.get('perLayerOverheadMs', float('nan')))
-for k, v in by.items(): print(f'{k:8s} overhead ms a layer', ' / '.join(f'{x:.3f}' for x in v), ' median', round(st.median(v), 3))
-PY
+pw_summary
