@@ -2,7 +2,7 @@
 // disable_robustness, which needs allow_unsafe_apis). Never used by the runtime.
 import { readFileSync } from 'node:fs';
 import { Gpu, featuresToRequest, limitsToRequest } from '../src/gpu/index.js';
-import { DAWN_FLAGS } from '../src/gpu/backend-node.js';
+import { dawnFlags } from '../src/gpu/backend-node.js';
 import { registerShaderLoader } from '../src/gpu/shader-source.js';
 
 let instance: GPU | null = null;
@@ -13,7 +13,7 @@ export async function openGpuWithoutRobustness(): Promise<Gpu> {
   registerShaderLoader((f) => readFileSync(new URL(`shaders/${f}`, root), 'utf8'));
   const { create, globals } = await import('webgpu');
   Object.assign(globalThis, globals);
-  const flags = DAWN_FLAGS.map((f) => f.startsWith('enable-dawn-features=') ? `${f},disable_robustness` : f);
+  const flags = dawnFlags(['disable_robustness']);
   instance = create(flags);   // kept: a collected instance takes its devices down
   const adapter = await instance.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new Error('no adapter with disable_robustness');

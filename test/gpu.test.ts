@@ -278,6 +278,14 @@ describe('device', () => {
     await expect(g2.read(t)).rejects.toThrow(DeviceLostError);
   });
 
+  it('FAPOOL_DAWN_TOGGLES adds Dawn toggles and refuses what is not a toggle name', async () => {
+    const { dawnFlags, extraDawnToggles } = await import('../src/gpu/backend-node.js');
+    expect(extraDawnToggles(' disable_robustness, dump_shaders ,')).toEqual(['disable_robustness', 'dump_shaders']);
+    expect(extraDawnToggles(undefined)).toEqual([]);
+    for (const bad of ['a b', 'x;rm', 'Disable']) expect(() => extraDawnToggles(bad), bad).toThrow(/FAPOOL_DAWN_TOGGLES/);
+    expect(dawnFlags(['disable_robustness']).at(-1)).toMatch(/^enable-dawn-features=allow_unsafe_apis,.*,disable_robustness$/);
+  });
+
   it('explains how to get an adapter when none exists', () => {
     // A child process with no Vulkan driver visible: the error must name the fix, not crash.
     // Runs the compiled runtime (npm test builds dist/ first).

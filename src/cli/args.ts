@@ -116,6 +116,7 @@ export function helpText(): string {
     '  FAPOOL_CACHE          where random weights and other generated files are kept (default: the package\'s .cache)',
     '  FAPOOL_SPIN_MS        ms a process busy-polls its links after each message (default 3 on a hardware GPU, 0 on a CPU adapter)',
     '  FAPOOL_KEEPALIVE_MS   while a rank\'s reply is awaited, send it a one-way keep-alive every this many ms (default 0: none)',
+    '  FAPOOL_DAWN_TOGGLES   more Dawn toggles, comma-separated, for diagnostics (e.g. disable_robustness); none by default',
     '  FAPOOL_PIPELINES      async (pipelines created concurrently at load, default) or sync',
     '  FAPOOL_READ_PACING    on (default: a batch generation reads a step\'s tokens shortly before the step is due, so Dawn',
     '                        does not tick the whole step and garbage-collection pauses stay out of the token stream) or off',

@@ -2,7 +2,7 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NoAdapterError } from './errors.js';
+import { InputError, NoAdapterError } from './errors.js';
 import { packagePath } from './package-root.js';
 import { registerShaderLoader } from './shader-source.js';
 
@@ -13,7 +13,21 @@ let gpuSingleton: GPU | null = null;
  * With FAPOOL_PIPESTATS_DIR set (the pipeline-statistics layer, kernels-bench/pipeline-stats/) the SPIR-V keeps
  * the WGSL names, so the layer can name each pipeline's files after its entry point (no effect on the code made).
  */
-export const DAWN_FLAGS = ['backend=vulkan', `enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia${process.env.FAPOOL_PIPESTATS_DIR ? ',disable_symbol_renaming' : ''}`];
+export function dawnFlags(extra: readonly string[] = []): string[] {
+  return ['backend=vulkan', `enable-dawn-features=${['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia',
+    ...(process.env.FAPOOL_PIPESTATS_DIR ? ['disable_symbol_renaming'] : []), ...extraDawnToggles(), ...extra].join(',')}`];
+}
+
+/**
+ * FAPOOL_DAWN_TOGGLES: more Dawn toggles for diagnostics, comma-separated (e.g. disable_robustness: a stage dump
+ * without Tint's bounds clamps, kernels-bench/rounds/rob19.sh). Never needed to run a model.
+ */
+export function extraDawnToggles(value = process.env.FAPOOL_DAWN_TOGGLES): string[] {
+  const names = (value ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+  const bad = names.find((t) => !/^[a-z0-9_]+$/.test(t));
+  if (bad !== undefined) throw new InputError(`FAPOOL_DAWN_TOGGLES: '${bad}' is not a Dawn toggle name (lower case, digits and _)`);
+  return names;
+}
 
 export async function nodeGpu(): Promise<GPU> {
   if (gpuSingleton) return gpuSingleton;
@@ -26,7 +40,7 @@ export async function nodeGpu(): Promise<GPU> {
   }
   Object.assign(globalThis, mod.globals);
   registerShaderLoader((file) => readFileSync(packagePath('shaders', file), 'utf8'));
-  const gpu = mod.create(DAWN_FLAGS);
+  const gpu = mod.create(dawnFlags());
   // The instance enumerates its adapters inside its first requestAdapter() call, synchronously: do that
   // here with Dawn's limit notices filtered out (later calls reuse the enumeration and print nothing).
   let first: Promise<unknown> | undefined;
