@@ -512,12 +512,13 @@ export function splitKCount(M: number, N: number, K: number, g: Pick<TileGenGeom
   return s;
 }
 
+/** Which decode products run on their _ks2 twins (DecodeTilesMode.ks2). */
+export type KsTwinMode = 'off' | 'gated' | 'all';
+
 /**
  * How decode rows use the decode tiles (FAPOOL_DECODE_TILES); `wide`: the tiles' 16-byte-staging twins (_u8) where
  * K % BK == 0; `explicitRows`: `rows=` asked for tiles from a row count (then the GEMV's rows take them too).
  */
-export type KsTwinMode = 'off' | 'gated' | 'all';
-
 export interface DecodeTilesMode {
   split: boolean; minRows: number; wide: boolean; explicitRows: boolean;
   /**
