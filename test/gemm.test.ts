@@ -685,6 +685,8 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           process.env.FAPOOL_DECODE_TILES = 'split:ks2=gated';
           expect(tile(33, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_u8' });   // plain: not by default
           expect(() => decodeTilesMode('split:u4:ks2')).toThrow(/16-byte tiles only/);
+          expect(decodeTilesMode('split:u4:ks2=off')).toMatchObject({ wide: false, ks2: 'off' });
+          expect(decodeTilesMode('nosplit:ks2=off')).toMatchObject({ split: false, ks2: 'off' });
           expect(() => decodeTilesMode('split:u8:ks2=some')).toThrow(LimitError);
           process.env.FAPOOL_DECODE_TILES = 'split:u4';
           expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1' });

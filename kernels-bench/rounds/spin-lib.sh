@@ -5,6 +5,7 @@
 #   spin_off       stops whichever are running
 #   pw_summary     per arm (pw-<arm>-<k>.json in $R): the worker's per-layer overhead of each run and their median
 SP=()
+trap spin_off EXIT INT TERM   # a round cut short leaves no spinner on the machine
 spin_py() {
   for c in $(seq 0 $(( $(nproc) - 1 ))); do
     if [ "$1" = 1 ]; then pin=(taskset -c $c); else pin=(); fi
@@ -26,8 +27,12 @@ pw_summary() {
 import json, glob, sys, statistics as st
 by = {}
 for f in sorted(glob.glob(sys.argv[1] + '/pw-*.json')):
-    rows = json.load(open(f))['rows']; p = [r for r in rows if 'worker' in r['config']][0]
-    by.setdefault(f.split('/')[-1][3:].rsplit('-', 1)[0], []).append(p.get('perLayerOverheadMs', float('nan')))
+    try:
+        rows = json.load(open(f))['rows']; p = [r for r in rows if 'worker' in r['config']][0]
+        x = p.get('perLayerOverheadMs', float('nan'))
+    except Exception as e:
+        x = float('nan'); print(f.split('/')[-1], 'unreadable:', e)
+    by.setdefault(f.split('/')[-1][3:].rsplit('-', 1)[0], []).append(x)
 for k, v in by.items(): print(f'{k:8s} overhead ms a layer', ' / '.join(f'{x:.3f}' for x in v), ' median', round(st.median(v), 3))
 PY
 }

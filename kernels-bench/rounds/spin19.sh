@@ -24,7 +24,10 @@ const n = Number(process.argv[1]); let left = n; const tids = [];
 for (let i = 0; i < n; i++) {
   const w = new Worker(`require("node:worker_threads").parentPort.postMessage(Number(require("node:fs").readlinkSync("/proc/thread-self").split("/").pop())); for (;;) {}`, { eval: true });
   w.once("message", (t) => { tids[i] = t; if (--left === 0) { tids.forEach((t, c) => { execFileSync("chrt", ["-i", "-p", "0", String(t)]); execFileSync("taskset", ["-p", "-c", String(c), String(t)], { stdio: "ignore" }); }); console.error("threads up", tids.join(",")); } });
-}' $N & SP+=($!)
+}' $N 2> "$R/threads.log" & SP+=($!)
+  # Up only once every thread is SCHED_IDLE and pinned (it says so); else the arm would run as none.
+  for _ in $(seq 100); do grep -q "threads up" "$R/threads.log" 2>/dev/null && return 0; sleep 0.1; done
+  echo "thread spinners did not come up: $(cat "$R/threads.log")"
 }
 pw() { timeout 150 node dist/kernels-bench/pool-bench.js --model $W --batches a --pool 1 --new-tokens 64 --configs single,pool-worker --repeat 2 \
   --out "$R/pw-$1.json" 2>&1 | grep -E 'per pooled' | cut -c1-300 | sed "s/^/$1: /"; }
@@ -33,6 +36,6 @@ for k in 1 2 3; do
   spin_py 1; pw py-$k; spin_off
   spin_py 0; pw pyfree-$k; spin_off
   spin_sh; pw sh-$k; spin_off
-  thread_spin; sleep 1.5; pw thread-$k; spin_off
+  thread_spin && pw thread-$k; spin_off
 done
 pw_summary

@@ -40,6 +40,9 @@ export async function nodeGpu(): Promise<GPU> {
   }
   Object.assign(globalThis, mod.globals);
   registerShaderLoader((file) => readFileSync(packagePath('shaders', file), 'utf8'));
+  const extra = extraDawnToggles();
+  // Said once: Dawn ignores a toggle name it does not know, so a misspelt one would pass unnoticed.
+  if (extra.length) process.stderr.write(`fapool: extra Dawn toggles (FAPOOL_DAWN_TOGGLES): ${extra.join(', ')}\n`);
   const gpu = mod.create(dawnFlags());
   // The instance enumerates its adapters inside its first requestAdapter() call, synchronously: do that
   // here with Dawn's limit notices filtered out (later calls reuse the enumeration and print nothing).

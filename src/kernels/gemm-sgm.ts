@@ -446,7 +446,8 @@ export function sgmTileFits(caps: Caps, s: SgmTileShape, gated: boolean): boolea
  * the GEMV stayed ahead of the 8-byte tiles on every product but down; the 16-byte ones (session 14) take every plain
  * product there too (DECODE_TILE_WIDE_PLAIN_MIN_M) — except, since session 15, the products of normed x, which
  * chooseGemmPath keeps on the GEMV's f16-pair products. FAPOOL_DECODE_TILES=nosplit keeps session 5's choice (wide
- * products of 9..64 rows, one workgroup per tile). Null when another kernel should take it.
+ * products of 9..64 rows, one workgroup per tile; its gated 33..64 rows on the _ks2 twin unless :ks2=off). Every
+ * product of 9..64 rows comes here, a prefill chunk of that many tokens too. Null when another kernel should take it.
  */
 export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, gated: boolean, mode = decodeTilesMode()): SgmTileGenShape | null {
   if (M > SKINNY_MAX_M || K % 4 !== 0) return null;
@@ -550,7 +551,7 @@ export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTi
   const m = /^(?:(nosplit)|split(?::rows=(\d+))?)(?::(u4|u8))?(:ks2(?:=(off|gated|all))?)?$/.exec(v);
   const lo = m ? (m[1] ? GEMV_MAX_M + 1 : Number(m[2] ?? GEMV_MAX_M + 1)) : NaN;
   const wide = m?.[3] ? m[3] === 'u8' : DECODE_TILES_WIDE;
-  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (m[4] && !wide)) {
+  if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (m[4] && !wide && m[5] !== 'off')) {
     throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' or 'nosplit', then optionally ':u4' or ':u8', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all)`);
   }
   // The twins stage 16 bytes a load: none for 8-byte tiles.
