@@ -128,7 +128,7 @@ function prefillVariants(gpu: Gpu): PVariant[] {
   const v: PVariant[] = [{ name: 'tiled (f32 FMA, v0)', opt: { path: 'tiled' } }];
   const emulate = !hasSgmPrefill(gpu.caps);
   if (emulate && !args.emulate) return v;
-  for (const c of SGM_PREFILL_CONFIGS) {
+  for (const c of SGM_PREFILL_CONFIGS.filter((e) => !e.dbg)) { // the dump entries need a debugOut (vitest's stage dump)
     const name = sgmEntryName(c);
     for (const th of name === '128_32_4' ? [8, 0] : [8]) {
       v.push({ name: `sgm ${name} th${th}`, d: c.d, opt: { sgm: sgmConfigOf(c, { lazyThreshold: th, emulate }) } });

@@ -22,7 +22,7 @@
 struct Params {
   T: u32, nHeads: u32, group: u32, nKv: u32,
   capacity: u32, slot: u32, qPos0: u32, kvBase: u32,
-  kvLen: u32, causal: u32, scale: f32, zero: u32,   // zero: always 0 (loop-variant matrix offsets, see the generator)
+  kvLen: u32, causal: u32, scale: f32, zero: u32,   // zero: always 0 (loop-variant matrix offsets and dynamic strides, see the generator)
 }
 
 override TH: f32 = 8.0;  // lazy-rescale threshold in log2 units (0: rescale whenever a row max grows)
@@ -75,6 +75,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -97,14 +98,14 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 112u, 136u);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 0u, 136u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 16u, 136u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 32u, 136u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 48u, 136u + zs);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 64u, 136u + zs);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 80u, 136u + zs);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 96u, 136u + zs);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, qo + 112u, 136u + zs);
     }
     workgroupBarrier();
   }
@@ -141,27 +142,27 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 0u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 16u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 32u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 48u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 64u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 80u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 96u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 112u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 0u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 16u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 32u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 48u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 64u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 80u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 96u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 112u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, s, 36u + zs);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2176u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2192u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2208u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2224u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2240u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2256u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2272u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2288u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2176u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2192u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2208u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2224u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2240u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2256u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2272u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4, 2288u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, s, 36u + zs);
     }
     workgroupBarrier();
 
@@ -190,29 +191,29 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_128_32_4) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o1, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o3, 36u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o5, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o3, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o7, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o5, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, 36u);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
     }
 
@@ -220,27 +221,27 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, 0u + sg * 640u + 0u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4352u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4368u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4384u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4400u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4416u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4432u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4448u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4464u + lv, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, 0u + sg * 640u + 0u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4352u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4368u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4384u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4400u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4416u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4432u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4448u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 4464u + lv, 136u + zs), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, 0u + sg * 640u + 16u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6528u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6544u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6560u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6576u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6592u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6608u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6624u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6640u + lv, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4, 0u + sg * 640u + 16u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6528u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6544u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6560u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6576u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6592u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6608u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6624u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4, 6640u + lv, 136u + zs), o7);
     }
     workgroupBarrier();
   }
@@ -248,7 +249,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o1, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -257,7 +258,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o3, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -266,7 +267,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o5, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o5, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -275,7 +276,7 @@ fn attend_128_32_4(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o7, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4, sb0 + 1u * 16u + lv, o7, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -339,6 +340,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -361,14 +363,14 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 112u, 136u);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 0u, 136u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 16u, 136u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 32u, 136u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 48u, 136u + zs);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 64u, 136u + zs);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 80u, 136u + zs);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 96u, 136u + zs);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, qo + 112u, 136u + zs);
     }
     workgroupBarrier();
   }
@@ -553,27 +555,27 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 0u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 16u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 32u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 48u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 64u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 80u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 96u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 112u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 0u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 16u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 32u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 48u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 64u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 80u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 96u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 112u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, s, 36u + zs);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2176u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2192u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2208u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2224u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2240u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2256u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2272u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2288u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2176u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2192u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2208u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2224u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2240u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2256u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2272u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf, 2288u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, s, 36u + zs);
     }
     workgroupBarrier();
 
@@ -602,29 +604,29 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_128_32_4_pf) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o1, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o3, 36u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o5, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o3, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o7, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o5, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, 36u);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
     }
 
@@ -632,27 +634,27 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 0u + sg * 640u + 0u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4352u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4368u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4384u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4400u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4416u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4432u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4448u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4464u + lv, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 0u + sg * 640u + 0u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4352u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4368u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4384u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4400u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4416u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4432u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4448u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 4464u + lv, 136u + zs), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 0u + sg * 640u + 16u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6528u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6544u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6560u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6576u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6592u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6608u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6624u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6640u + lv, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 0u + sg * 640u + 16u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6528u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6544u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6560u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6576u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6592u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6608u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6624u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf, 6640u + lv, 136u + zs), o7);
     }
     workgroupBarrier();
   }
@@ -660,7 +662,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o1, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -669,7 +671,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o3, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -678,7 +680,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o5, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o5, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -687,7 +689,7 @@ fn attend_128_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o7, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf, sb0 + 1u * 16u + lv, o7, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -751,6 +753,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -773,14 +776,14 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 112u, 136u);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 0u, 136u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 16u, 136u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 32u, 136u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 48u, 136u + zs);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 64u, 136u + zs);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 80u, 136u + zs);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 96u, 136u + zs);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, qo + 112u, 136u + zs);
     }
     workgroupBarrier();
   }
@@ -817,27 +820,27 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 0u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 16u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 32u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 48u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 64u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 80u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 96u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 112u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 0u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 16u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 32u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 48u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 64u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 80u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 96u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 112u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, s, 36u + zs);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2176u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2192u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2208u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2224u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2240u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2256u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2272u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2288u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2176u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2192u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2208u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2224u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2240u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2256u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2272u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8, 2288u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, s, 36u + zs);
     }
     workgroupBarrier();
 
@@ -866,29 +869,29 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_128_32_8) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o1, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o3, 36u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o5, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o3, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o7, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o5, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, 36u);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
     }
 
@@ -896,27 +899,27 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, 8704u + sg * 640u + 0u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4352u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4368u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4384u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4400u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4416u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4432u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4448u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4464u + lv, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, 8704u + sg * 640u + 0u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4352u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4368u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4384u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4400u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4416u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4432u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4448u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 4464u + lv, 136u + zs), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, 8704u + sg * 640u + 16u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6528u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6544u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6560u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6576u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6592u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6608u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6624u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6640u + lv, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8, 8704u + sg * 640u + 16u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6528u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6544u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6560u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6576u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6592u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6608u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6624u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8, 6640u + lv, 136u + zs), o7);
     }
     workgroupBarrier();
   }
@@ -924,7 +927,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o1, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -933,7 +936,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o3, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -942,7 +945,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o5, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o5, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -951,7 +954,7 @@ fn attend_128_32_8(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o7, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8, sb0 + 1u * 16u + lv, o7, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -1015,6 +1018,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -1037,14 +1041,14 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 112u, 136u);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 0u, 136u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 16u, 136u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 32u, 136u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 48u, 136u + zs);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 64u, 136u + zs);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 80u, 136u + zs);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 96u, 136u + zs);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, qo + 112u, 136u + zs);
     }
     workgroupBarrier();
   }
@@ -1149,27 +1153,27 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 0u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 16u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 32u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 48u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 64u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 80u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 96u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 112u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 0u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 16u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 32u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 48u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 64u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 80u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 96u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 112u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, s, 36u + zs);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2176u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2192u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2208u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2224u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2240u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2256u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2272u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2288u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2176u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2192u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2208u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2224u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2240u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2256u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2272u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf, 2288u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, s, 36u + zs);
     }
     workgroupBarrier();
 
@@ -1198,29 +1202,29 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_128_32_8_pf) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o1, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o3, 36u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o5, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o3, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o7, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o5, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, 36u);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
     }
 
@@ -1228,27 +1232,27 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 8704u + sg * 640u + 0u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4352u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4368u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4384u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4400u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4416u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4432u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4448u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4464u + lv, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 8704u + sg * 640u + 0u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4352u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4368u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4384u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4400u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4416u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4432u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4448u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 4464u + lv, 136u + zs), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 8704u + sg * 640u + 16u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6528u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6544u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6560u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6576u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6592u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6608u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6624u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6640u + lv, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 8704u + sg * 640u + 16u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6528u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6544u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6560u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6576u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6592u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6608u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6624u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf, 6640u + lv, 136u + zs), o7);
     }
     workgroupBarrier();
   }
@@ -1256,7 +1260,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o1, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -1265,7 +1269,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o3, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -1274,7 +1278,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o5, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o5, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -1283,7 +1287,7 @@ fn attend_128_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o7, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf, sb0 + 1u * 16u + lv, o7, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -1347,6 +1351,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 320u;              // the subgroup's scratch
   let sb = sb0 + r * 20u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 48 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -1369,14 +1374,14 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 48u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 112u, 136u);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 0u, 136u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 16u, 136u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 32u, 136u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 48u, 136u + zs);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 64u, 136u + zs);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 80u, 136u + zs);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 96u, 136u + zs);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, qo + 112u, 136u + zs);
     }
     workgroupBarrier();
   }
@@ -1441,15 +1446,15 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 0u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 16u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 32u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 48u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 64u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 80u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 96u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 112u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, s, 20u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 0u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 16u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 32u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 48u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 64u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 80u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 96u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_16_8_pf, 112u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, s, 20u + zs);
     }
     workgroupBarrier();
 
@@ -1478,53 +1483,53 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_128_16_8_pf) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o0, 20u);
+      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o0, 20u + zs);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o1, 20u);
-      workgroupBarrier();
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8_pf[sb + c] *= alpha; }
-      workgroupBarrier();
-      o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o2, 20u);
+      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o1, 20u + zs);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u);
+      o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o3, 20u);
-      workgroupBarrier();
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8_pf[sb + c] *= alpha; }
-      workgroupBarrier();
-      o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o4, 20u);
+      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o2, 20u + zs);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o5, 20u);
-      workgroupBarrier();
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8_pf[sb + c] *= alpha; }
-      workgroupBarrier();
-      o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o6, 20u);
+      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o3, 20u + zs);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u);
+      o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o7, 20u);
+      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o4, 20u + zs);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o5, 20u + zs);
+      workgroupBarrier();
+      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8_pf[sb + c] *= alpha; }
+      workgroupBarrier();
+      o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o6, 20u + zs);
+      workgroupBarrier();
+      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8_pf[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o7, 20u + zs);
+      workgroupBarrier();
+      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_128_16_8_pf[sb + c] *= alpha; }
+      workgroupBarrier();
+      o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, 20u + zs);
       workgroupBarrier();
     }
 
@@ -1532,15 +1537,15 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 4352u + sg * 384u + 0u + lv, 24u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2176u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2192u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2208u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2224u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2240u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2256u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2272u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2288u + lv, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 4352u + sg * 384u + 0u + lv, 24u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2176u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2192u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2208u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2224u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2240u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2256u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2272u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_16_8_pf, 2288u + lv, 136u + zs), o7);
     }
     workgroupBarrier();
   }
@@ -1548,7 +1553,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o0, 20u);
+  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o0, 20u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -1557,7 +1562,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o1, 20u);
+  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o1, 20u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -1566,7 +1571,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o2, 20u);
+  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o2, 20u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -1575,7 +1580,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o3, 20u);
+  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o3, 20u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -1584,7 +1589,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o4, 20u);
+  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o4, 20u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -1593,7 +1598,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o5, 20u);
+  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o5, 20u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -1602,7 +1607,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o6, 20u);
+  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o6, 20u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -1611,7 +1616,7 @@ fn attend_128_16_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o7, 20u);
+  subgroupMatrixStore<row_major>(&ss_128_16_8_pf, sb0 + 0u * 16u + lv, o7, 20u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -1675,6 +1680,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -1697,14 +1703,14 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 112u, 136u);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 0u, 136u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 16u, 136u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 32u, 136u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 48u, 136u + zs);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 64u, 136u + zs);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 80u, 136u + zs);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 96u, 136u + zs);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, qo + 112u, 136u + zs);
     }
     workgroupBarrier();
   }
@@ -1889,27 +1895,27 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 0u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 16u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 32u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 48u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 64u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 80u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 96u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 112u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 0u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 16u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 32u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 48u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 64u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 80u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 96u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 112u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, s, 36u + zs);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2176u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2192u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2208u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2224u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2240u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2256u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2272u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2288u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2176u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2192u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2208u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2224u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2240u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2256u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2272u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 2288u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, s, 36u + zs);
     }
     workgroupBarrier();
 
@@ -1938,29 +1944,29 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_128_32_4_pf_vt) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o1, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o3, 36u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o5, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o3, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o7, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o5, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, 36u);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_vt[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
     }
 
@@ -1968,27 +1974,27 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, 0u + sg * 640u + 0u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 4352u + lv, 40u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 4992u + lv, 40u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 5632u + lv, 40u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 6272u + lv, 40u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 6912u + lv, 40u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 7552u + lv, 40u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 8192u + lv, 40u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 8832u + lv, 40u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, 0u + sg * 640u + 0u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 4352u + lv, 40u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 4992u + lv, 40u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 5632u + lv, 40u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 6272u + lv, 40u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 6912u + lv, 40u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 7552u + lv, 40u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 8192u + lv, 40u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 8832u + lv, 40u + zs), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, 0u + sg * 640u + 16u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 4368u + lv, 40u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 5008u + lv, 40u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 5648u + lv, 40u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 6288u + lv, 40u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 6928u + lv, 40u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 7568u + lv, 40u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 8208u + lv, 40u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 8848u + lv, 40u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_vt, 0u + sg * 640u + 16u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 4368u + lv, 40u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 5008u + lv, 40u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 5648u + lv, 40u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 6288u + lv, 40u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 6928u + lv, 40u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 7568u + lv, 40u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 8208u + lv, 40u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_vt, 8848u + lv, 40u + zs), o7);
     }
     workgroupBarrier();
   }
@@ -1996,7 +2002,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o1, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -2005,7 +2011,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o3, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -2014,7 +2020,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o5, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o5, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -2023,7 +2029,7 @@ fn attend_128_32_4_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o7, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_vt, sb0 + 1u * 16u + lv, o7, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -2087,6 +2093,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged once (zero past T) into its region; fragments are loaded before every product.
   for (var i = tid; i < 2048u; i += 128u) {
@@ -2279,27 +2286,27 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 0u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 0u + lv, 136u), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 16u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 16u + lv, 136u), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 32u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 32u + lv, 136u), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 48u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 48u + lv, 136u), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 64u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 64u + lv, 136u), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 80u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 80u + lv, 136u), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 96u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 96u + lv, 136u), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 112u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 112u + lv, 136u), s); }
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, s, 36u);
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 0u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 0u + lv, 136u + zs), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 16u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 16u + lv, 136u + zs), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 32u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 32u + lv, 136u + zs), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 48u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 48u + lv, 136u + zs), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 64u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 64u + lv, 136u + zs), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 80u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 80u + lv, 136u + zs), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 96u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 96u + lv, 136u + zs), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 112u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 112u + lv, 136u + zs), s); }
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, s, 36u + zs);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 0u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2176u + lv, 136u), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 16u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2192u + lv, 136u), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 32u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2208u + lv, 136u), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 48u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2224u + lv, 136u), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 64u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2240u + lv, 136u), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 80u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2256u + lv, 136u), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 96u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2272u + lv, 136u), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 112u + lv, 136u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2288u + lv, 136u), s); }
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, s, 36u);
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 0u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2176u + lv, 136u + zs), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 16u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2192u + lv, 136u + zs), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 32u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2208u + lv, 136u + zs), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 48u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2224u + lv, 136u + zs), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 64u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2240u + lv, 136u + zs), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 80u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2256u + lv, 136u + zs), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 96u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2272u + lv, 136u + zs), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 8704u + sg * 2176u + 112u + lv, 136u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_qs, 2288u + lv, 136u + zs), s); }
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, s, 36u + zs);
     }
     workgroupBarrier();
 
@@ -2328,29 +2335,29 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_128_32_4_pf_qs) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o1, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_qs[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o3, 36u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_qs[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o5, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o3, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_qs[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o7, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o5, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_qs[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, 36u);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_qs[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
     }
 
@@ -2358,27 +2365,27 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 0u + sg * 640u + 0u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4352u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4368u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4384u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4400u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4416u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4432u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4448u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4464u + lv, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 0u + sg * 640u + 0u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4352u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4368u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4384u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4400u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4416u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4432u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4448u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 4464u + lv, 136u + zs), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 0u + sg * 640u + 16u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6528u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6544u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6560u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6576u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6592u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6608u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6624u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6640u + lv, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 0u + sg * 640u + 16u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6528u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6544u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6560u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6576u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6592u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6608u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6624u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_qs, 6640u + lv, 136u + zs), o7);
     }
     workgroupBarrier();
   }
@@ -2386,7 +2393,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o1, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -2395,7 +2402,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o3, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -2404,7 +2411,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o5, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o5, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -2413,7 +2420,7 @@ fn attend_128_32_4_pf_qs(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o7, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_qs, sb0 + 1u * 16u + lv, o7, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -2477,6 +2484,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -2499,14 +2507,14 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 112u, 136u);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 0u, 136u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 16u, 136u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 32u, 136u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 48u, 136u + zs);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 64u, 136u + zs);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 80u, 136u + zs);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 96u, 136u + zs);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, qo + 112u, 136u + zs);
     }
     workgroupBarrier();
   }
@@ -2611,27 +2619,27 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 0u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 16u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 32u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 48u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 64u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 80u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 96u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 112u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 0u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 16u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 32u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 48u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 64u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 80u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 96u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 112u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, s, 36u + zs);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2176u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2192u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2208u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2224u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2240u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2256u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2272u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2288u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2176u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2192u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2208u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2224u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2240u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2256u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2272u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 2288u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, s, 36u + zs);
     }
     workgroupBarrier();
 
@@ -2660,29 +2668,29 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_128_32_8_pf_vt) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o1, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o3, 36u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_vt[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o5, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o3, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o7, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o5, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, 36u);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_vt[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
     }
 
@@ -2690,27 +2698,27 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, 9472u + sg * 640u + 0u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 4352u + lv, 40u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 4992u + lv, 40u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 5632u + lv, 40u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 6272u + lv, 40u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 6912u + lv, 40u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 7552u + lv, 40u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 8192u + lv, 40u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 8832u + lv, 40u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, 9472u + sg * 640u + 0u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 4352u + lv, 40u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 4992u + lv, 40u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 5632u + lv, 40u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 6272u + lv, 40u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 6912u + lv, 40u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 7552u + lv, 40u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 8192u + lv, 40u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 8832u + lv, 40u + zs), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, 9472u + sg * 640u + 16u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 4368u + lv, 40u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 5008u + lv, 40u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 5648u + lv, 40u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 6288u + lv, 40u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 6928u + lv, 40u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 7568u + lv, 40u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 8208u + lv, 40u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 8848u + lv, 40u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_vt, 9472u + sg * 640u + 16u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 4368u + lv, 40u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 5008u + lv, 40u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 5648u + lv, 40u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 6288u + lv, 40u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 6928u + lv, 40u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 7568u + lv, 40u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 8208u + lv, 40u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_vt, 8848u + lv, 40u + zs), o7);
     }
     workgroupBarrier();
   }
@@ -2718,7 +2726,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o1, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -2727,7 +2735,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o3, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -2736,7 +2744,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o5, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o5, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -2745,7 +2753,7 @@ fn attend_128_32_8_pf_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o7, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_vt, sb0 + 1u * 16u + lv, o7, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -2809,6 +2817,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -2831,14 +2840,14 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 112u, 136u);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 0u, 136u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 16u, 136u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 32u, 136u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 48u, 136u + zs);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 64u, 136u + zs);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 80u, 136u + zs);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 96u, 136u + zs);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, qo + 112u, 136u + zs);
     }
     workgroupBarrier();
   }
@@ -3024,24 +3033,24 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     {
       var s0 = subgroup_matrix_result<f32, 16, 16>();
       var s1 = subgroup_matrix_result<f32, 16, 16>();
-      s0 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 0u + lv, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2176u + lv, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 16u + lv, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2192u + lv, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 32u + lv, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2208u + lv, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 48u + lv, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2224u + lv, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 64u + lv, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2240u + lv, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 80u + lv, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2256u + lv, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 96u + lv, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2272u + lv, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 112u + lv, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2288u + lv, 136u), s1);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, s0, 36u);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, s1, 36u);
+      s0 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 0u + lv, 136u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2176u + lv, 136u + zs), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 16u + lv, 136u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2192u + lv, 136u + zs), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 32u + lv, 136u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2208u + lv, 136u + zs), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 48u + lv, 136u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2224u + lv, 136u + zs), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 64u + lv, 136u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2240u + lv, 136u + zs), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 80u + lv, 136u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2256u + lv, 136u + zs), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 96u + lv, 136u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2272u + lv, 136u + zs), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 112u + lv, 136u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il, 2288u + lv, 136u + zs), s1);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, s0, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, s1, 36u + zs);
     }
     workgroupBarrier();
 
@@ -3070,29 +3079,29 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_128_32_4_pf_il) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o1, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o3, 36u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o5, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o3, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o7, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o5, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, 36u);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
     }
 
@@ -3100,27 +3109,27 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 0u + sg * 640u + 0u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4352u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4368u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4384u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4400u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4416u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4432u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4448u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4464u + lv, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 0u + sg * 640u + 0u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4352u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4368u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4384u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4400u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4416u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4432u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4448u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 4464u + lv, 136u + zs), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 0u + sg * 640u + 16u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6528u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6544u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6560u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6576u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6592u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6608u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6624u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6640u + lv, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 0u + sg * 640u + 16u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6528u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6544u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6560u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6576u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6592u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6608u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6624u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il, 6640u + lv, 136u + zs), o7);
     }
     workgroupBarrier();
   }
@@ -3128,7 +3137,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o1, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -3137,7 +3146,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o3, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -3146,7 +3155,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o5, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o5, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -3155,7 +3164,7 @@ fn attend_128_32_4_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o7, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il, sb0 + 1u * 16u + lv, o7, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -3219,6 +3228,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -3241,14 +3251,14 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 112u, 136u);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 0u, 136u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 16u, 136u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 32u, 136u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 48u, 136u + zs);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 64u, 136u + zs);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 80u, 136u + zs);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 96u, 136u + zs);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, qo + 112u, 136u + zs);
     }
     workgroupBarrier();
   }
@@ -3354,24 +3364,24 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     {
       var s0 = subgroup_matrix_result<f32, 16, 16>();
       var s1 = subgroup_matrix_result<f32, 16, 16>();
-      s0 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 0u + lv, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2176u + lv, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 16u + lv, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2192u + lv, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 32u + lv, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2208u + lv, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 48u + lv, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2224u + lv, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 64u + lv, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2240u + lv, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 80u + lv, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2256u + lv, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 96u + lv, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2272u + lv, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 112u + lv, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2288u + lv, 136u), s1);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, s0, 36u);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, s1, 36u);
+      s0 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 0u + lv, 136u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2176u + lv, 136u + zs), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 16u + lv, 136u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2192u + lv, 136u + zs), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 32u + lv, 136u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2208u + lv, 136u + zs), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 48u + lv, 136u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2224u + lv, 136u + zs), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 64u + lv, 136u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2240u + lv, 136u + zs), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 80u + lv, 136u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2256u + lv, 136u + zs), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 96u + lv, 136u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2272u + lv, 136u + zs), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 112u + lv, 136u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_il, 2288u + lv, 136u + zs), s1);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, s0, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, s1, 36u + zs);
     }
     workgroupBarrier();
 
@@ -3400,29 +3410,29 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_128_32_8_pf_il) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o1, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_il[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o3, 36u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_il[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o5, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o3, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_il[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o7, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o5, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_il[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, 36u);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_il[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
     }
 
@@ -3430,27 +3440,27 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 8704u + sg * 640u + 0u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4352u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4368u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4384u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4400u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4416u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4432u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4448u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4464u + lv, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 8704u + sg * 640u + 0u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4352u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4368u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4384u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4400u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4416u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4432u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4448u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 4464u + lv, 136u + zs), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 8704u + sg * 640u + 16u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6528u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6544u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6560u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6576u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6592u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6608u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6624u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6640u + lv, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 8704u + sg * 640u + 16u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6528u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6544u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6560u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6576u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6592u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6608u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6624u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_il, 6640u + lv, 136u + zs), o7);
     }
     workgroupBarrier();
   }
@@ -3458,7 +3468,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o1, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -3467,7 +3477,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o3, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -3476,7 +3486,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o5, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o5, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -3485,7 +3495,7 @@ fn attend_128_32_8_pf_il(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o7, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_il, sb0 + 1u * 16u + lv, o7, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -3549,6 +3559,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -3571,14 +3582,14 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 112u, 136u);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 0u, 136u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 16u, 136u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 32u, 136u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 48u, 136u + zs);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 64u, 136u + zs);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 80u, 136u + zs);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 96u, 136u + zs);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, qo + 112u, 136u + zs);
     }
     workgroupBarrier();
   }
@@ -3765,24 +3776,24 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     {
       var s0 = subgroup_matrix_result<f32, 16, 16>();
       var s1 = subgroup_matrix_result<f32, 16, 16>();
-      s0 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 0u + lv + kb, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2176u + lv + kb, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 16u + lv + kb, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2192u + lv + kb, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 32u + lv + kb, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2208u + lv + kb, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 48u + lv + kb, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2224u + lv + kb, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 64u + lv + kb, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2240u + lv + kb, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 80u + lv + kb, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2256u + lv + kb, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 96u + lv + kb, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2272u + lv + kb, 136u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 112u + lv + kb, 136u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2288u + lv + kb, 136u), s1);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, s0, 36u);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, s1, 36u);
+      s0 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 0u + lv + kb, 136u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2176u + lv + kb, 136u + zs), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 16u + lv + kb, 136u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2192u + lv + kb, 136u + zs), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 32u + lv + kb, 136u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2208u + lv + kb, 136u + zs), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 48u + lv + kb, 136u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2224u + lv + kb, 136u + zs), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 64u + lv + kb, 136u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2240u + lv + kb, 136u + zs), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 80u + lv + kb, 136u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2256u + lv + kb, 136u + zs), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 96u + lv + kb, 136u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2272u + lv + kb, 136u + zs), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 112u + lv + kb, 136u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_pf_il_db, 2288u + lv + kb, 136u + zs), s1);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, s0, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, s1, 36u + zs);
     }
     workgroupBarrier();
 
@@ -3811,29 +3822,29 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_128_32_4_pf_il_db) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o1, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il_db[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o3, 36u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il_db[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o5, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o3, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il_db[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o7, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o5, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il_db[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, 36u);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_pf_il_db[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
     }
 
@@ -3841,27 +3852,27 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 0u + sg * 640u + 0u + lv + kb, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4352u + lv + kb, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4368u + lv + kb, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4384u + lv + kb, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4400u + lv + kb, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4416u + lv + kb, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4432u + lv + kb, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4448u + lv + kb, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4464u + lv + kb, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 0u + sg * 640u + 0u + lv + kb, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4352u + lv + kb, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4368u + lv + kb, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4384u + lv + kb, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4400u + lv + kb, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4416u + lv + kb, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4432u + lv + kb, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4448u + lv + kb, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 4464u + lv + kb, 136u + zs), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 0u + sg * 640u + 16u + lv + kb, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6528u + lv + kb, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6544u + lv + kb, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6560u + lv + kb, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6576u + lv + kb, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6592u + lv + kb, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6608u + lv + kb, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6624u + lv + kb, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6640u + lv + kb, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 0u + sg * 640u + 16u + lv + kb, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6528u + lv + kb, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6544u + lv + kb, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6560u + lv + kb, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6576u + lv + kb, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6592u + lv + kb, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6608u + lv + kb, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6624u + lv + kb, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_pf_il_db, 6640u + lv + kb, 136u + zs), o7);
     }
     // (db: no barrier here; the next tile stages into the other buffer)
   }
@@ -3869,7 +3880,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o1, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -3878,7 +3889,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o3, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -3887,7 +3898,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o5, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o5, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -3896,7 +3907,7 @@ fn attend_128_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o7, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_pf_il_db, sb0 + 1u * 16u + lv, o7, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -3960,6 +3971,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -3982,14 +3994,14 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 112u, 136u);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 0u, 136u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 16u, 136u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 32u, 136u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 48u, 136u + zs);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 64u, 136u + zs);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 80u, 136u + zs);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 96u, 136u + zs);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, qo + 112u, 136u + zs);
     }
     workgroupBarrier();
   }
@@ -4027,27 +4039,27 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 0u + lv + kb, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 16u + lv + kb, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 32u + lv + kb, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 48u + lv + kb, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 64u + lv + kb, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 80u + lv + kb, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 96u + lv + kb, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 112u + lv + kb, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 0u + lv + kb, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 16u + lv + kb, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 32u + lv + kb, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 48u + lv + kb, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 64u + lv + kb, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 80u + lv + kb, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 96u + lv + kb, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 112u + lv + kb, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, s, 36u + zs);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2176u + lv + kb, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2192u + lv + kb, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2208u + lv + kb, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2224u + lv + kb, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2240u + lv + kb, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2256u + lv + kb, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2272u + lv + kb, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2288u + lv + kb, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2176u + lv + kb, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2192u + lv + kb, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2208u + lv + kb, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2224u + lv + kb, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2240u + lv + kb, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2256u + lv + kb, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2272u + lv + kb, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_db, 2288u + lv + kb, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, s, 36u + zs);
     }
     workgroupBarrier();
 
@@ -4076,29 +4088,29 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_128_32_4_db) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o1, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_db[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o3, 36u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_db[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o5, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o3, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_db[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o7, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o5, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_db[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, 36u);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_db[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
     }
 
@@ -4106,27 +4118,27 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, 0u + sg * 640u + 0u + lv + kb, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4352u + lv + kb, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4368u + lv + kb, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4384u + lv + kb, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4400u + lv + kb, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4416u + lv + kb, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4432u + lv + kb, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4448u + lv + kb, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4464u + lv + kb, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, 0u + sg * 640u + 0u + lv + kb, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4352u + lv + kb, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4368u + lv + kb, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4384u + lv + kb, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4400u + lv + kb, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4416u + lv + kb, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4432u + lv + kb, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4448u + lv + kb, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 4464u + lv + kb, 136u + zs), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, 0u + sg * 640u + 16u + lv + kb, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6528u + lv + kb, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6544u + lv + kb, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6560u + lv + kb, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6576u + lv + kb, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6592u + lv + kb, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6608u + lv + kb, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6624u + lv + kb, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6640u + lv + kb, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_db, 0u + sg * 640u + 16u + lv + kb, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6528u + lv + kb, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6544u + lv + kb, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6560u + lv + kb, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6576u + lv + kb, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6592u + lv + kb, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6608u + lv + kb, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6624u + lv + kb, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_db, 6640u + lv + kb, 136u + zs), o7);
     }
     // (db: no barrier here; the next tile stages into the other buffer)
   }
@@ -4134,7 +4146,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o1, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -4143,7 +4155,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o3, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -4152,7 +4164,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o5, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o5, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -4161,7 +4173,7 @@ fn attend_128_32_4_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o7, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_db, sb0 + 1u * 16u + lv, o7, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -4225,6 +4237,7 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -4243,10 +4256,10 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 72u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, qo + 0u, 72u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, qo + 16u, 72u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, qo + 32u, 72u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, qo + 48u, 72u);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, qo + 0u, 72u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, qo + 16u, 72u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, qo + 32u, 72u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, qo + 48u, 72u + zs);
     }
     workgroupBarrier();
   }
@@ -4349,16 +4362,16 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     {
       var s0 = subgroup_matrix_result<f32, 16, 16>();
       var s1 = subgroup_matrix_result<f32, 16, 16>();
-      s0 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 0u + lv + kb, 72u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 1152u + lv + kb, 72u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 16u + lv + kb, 72u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 1168u + lv + kb, 72u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 32u + lv + kb, 72u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 1184u + lv + kb, 72u), s1);
-      s0 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 48u + lv + kb, 72u), s0);
-      s1 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 1200u + lv + kb, 72u), s1);
-      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, s0, 36u);
-      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, s1, 36u);
+      s0 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 0u + lv + kb, 72u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 1152u + lv + kb, 72u + zs), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 16u + lv + kb, 72u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 1168u + lv + kb, 72u + zs), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 32u + lv + kb, 72u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 1184u + lv + kb, 72u + zs), s1);
+      s0 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 48u + lv + kb, 72u + zs), s0);
+      s1 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf_il_db, 1200u + lv + kb, 72u + zs), s1);
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, s0, 36u + zs);
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, s1, 36u + zs);
     }
     workgroupBarrier();
 
@@ -4387,17 +4400,17 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_64_32_4_pf_il_db) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, o1, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_4_pf_il_db[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, o3, 36u);
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, o3, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_4_pf_il_db[sb + c] *= alpha; }
       workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
     }
 
@@ -4405,19 +4418,19 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 9216u + sg * 640u + 0u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 2304u + lv + kb, 72u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 2320u + lv + kb, 72u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 2336u + lv + kb, 72u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 2352u + lv + kb, 72u), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 9216u + sg * 640u + 0u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 2304u + lv + kb, 72u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 2320u + lv + kb, 72u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 2336u + lv + kb, 72u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 2352u + lv + kb, 72u + zs), o3);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 9216u + sg * 640u + 16u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 3456u + lv + kb, 72u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 3472u + lv + kb, 72u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 3488u + lv + kb, 72u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 3504u + lv + kb, 72u), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 9216u + sg * 640u + 16u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 3456u + lv + kb, 72u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 3472u + lv + kb, 72u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 3488u + lv + kb, 72u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf_il_db, 3504u + lv + kb, 72u + zs), o3);
     }
     // (db: no barrier here; the next tile stages into the other buffer)
   }
@@ -4425,7 +4438,7 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, o1, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -4434,7 +4447,7 @@ fn attend_64_32_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_64_32_4_pf_il_db, sb0 + 1u * 16u + lv, o3, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -4498,6 +4511,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 320u;              // the subgroup's scratch
   let sb = sb0 + r * 20u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -4516,10 +4530,10 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 72u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, qo + 0u, 72u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, qo + 16u, 72u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, qo + 32u, 72u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, qo + 48u, 72u);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, qo + 0u, 72u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, qo + 16u, 72u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, qo + 32u, 72u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, qo + 48u, 72u + zs);
     }
     workgroupBarrier();
   }
@@ -4581,11 +4595,11 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s0 = subgroup_matrix_result<f32, 16, 16>();
-      s0 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_pf_il_db, 0u + lv + kb, 72u), s0);
-      s0 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_pf_il_db, 16u + lv + kb, 72u), s0);
-      s0 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_pf_il_db, 32u + lv + kb, 72u), s0);
-      s0 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_pf_il_db, 48u + lv + kb, 72u), s0);
-      subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, s0, 20u);
+      s0 = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_pf_il_db, 0u + lv + kb, 72u + zs), s0);
+      s0 = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_pf_il_db, 16u + lv + kb, 72u + zs), s0);
+      s0 = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_pf_il_db, 32u + lv + kb, 72u + zs), s0);
+      s0 = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_pf_il_db, 48u + lv + kb, 72u + zs), s0);
+      subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, s0, 20u + zs);
     }
     workgroupBarrier();
 
@@ -4614,29 +4628,29 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_64_16_4_pf_il_db) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 20u);
+      subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 20u + zs);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_pf_il_db[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, 20u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, 20u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o1, 20u);
-      workgroupBarrier();
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_pf_il_db[sb + c] *= alpha; }
-      workgroupBarrier();
-      o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, 20u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o2, 20u);
+      subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o1, 20u + zs);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_pf_il_db[sb + c] *= alpha; }
       workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, 20u);
+      o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, 20u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o3, 20u);
+      subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o2, 20u + zs);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_pf_il_db[sb + c] *= alpha; }
       workgroupBarrier();
-      o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, 20u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, 20u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o3, 20u + zs);
+      workgroupBarrier();
+      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_pf_il_db[sb + c] *= alpha; }
+      workgroupBarrier();
+      o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, 20u + zs);
       workgroupBarrier();
     }
 
@@ -4644,11 +4658,11 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, 4608u + sg * 384u + 0u + lv, 24u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, 1152u + lv + kb, 72u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, 1168u + lv + kb, 72u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, 1184u + lv + kb, 72u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, 1200u + lv + kb, 72u), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, 4608u + sg * 384u + 0u + lv, 24u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, 1152u + lv + kb, 72u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, 1168u + lv + kb, 72u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, 1184u + lv + kb, 72u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_16_4_pf_il_db, 1200u + lv + kb, 72u + zs), o3);
     }
     // (db: no barrier here; the next tile stages into the other buffer)
   }
@@ -4656,7 +4670,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 20u);
+  subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o0, 20u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -4665,7 +4679,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o1, 20u);
+  subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o1, 20u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -4674,7 +4688,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o2, 20u);
+  subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o2, 20u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -4683,7 +4697,7 @@ fn attend_64_16_4_pf_il_db(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o3, 20u);
+  subgroupMatrixStore<row_major>(&ss_64_16_4_pf_il_db, sb0 + 0u * 16u + lv, o3, 20u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -4747,6 +4761,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 1088u;              // the subgroup's scratch
   let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -4765,10 +4780,10 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 72u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, qo + 0u, 72u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, qo + 16u, 72u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, qo + 32u, 72u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, qo + 48u, 72u);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, qo + 0u, 72u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, qo + 16u, 72u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, qo + 32u, 72u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, qo + 48u, 72u + zs);
     }
     workgroupBarrier();
   }
@@ -4801,35 +4816,35 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 0u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 16u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 32u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 48u + lv, 72u), s);
-      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 0u * 16u + lv, s, 68u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 0u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 16u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 32u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 48u + lv, 72u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 0u * 16u + lv, s, 68u + zs);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 1152u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 1168u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 1184u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 1200u + lv, 72u), s);
-      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 1u * 16u + lv, s, 68u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 1152u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 1168u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 1184u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 1200u + lv, 72u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 1u * 16u + lv, s, 68u + zs);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 2304u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 2320u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 2336u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 2352u + lv, 72u), s);
-      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 2u * 16u + lv, s, 68u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 2304u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 2320u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 2336u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 2352u + lv, 72u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 2u * 16u + lv, s, 68u + zs);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 3456u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 3472u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 3488u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 3504u + lv, 72u), s);
-      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 3u * 16u + lv, s, 68u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 3456u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 3472u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 3488u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4, 3504u + lv, 72u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 3u * 16u + lv, s, 68u + zs);
     }
     workgroupBarrier();
 
@@ -4858,11 +4873,11 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_64_64_4) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 0u * 16u + lv, o0, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 1u * 16u + lv, o1, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 2u * 16u + lv, o2, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 3u * 16u + lv, o3, 68u);
+      subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 0u * 16u + lv, o0, 68u + zs); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 1u * 16u + lv, o1, 68u + zs); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 2u * 16u + lv, o2, 68u + zs); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 3u * 16u + lv, o3, 68u + zs);
       workgroupBarrier();
       for (var c = hh * 32u; c < (hh + 1u) * 32u; c++) { ss_64_64_4[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4, sb0 + 0u * 16u + lv, 68u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4, sb0 + 1u * 16u + lv, 68u); o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4, sb0 + 2u * 16u + lv, 68u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4, sb0 + 3u * 16u + lv, 68u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4, sb0 + 0u * 16u + lv, 68u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4, sb0 + 1u * 16u + lv, 68u + zs); o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4, sb0 + 2u * 16u + lv, 68u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4, sb0 + 3u * 16u + lv, 68u + zs);
       workgroupBarrier();
     }
 
@@ -4870,35 +4885,35 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, 0u + sg * 1152u + 0u + lv, 72u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 4608u + lv, 72u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 4624u + lv, 72u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 4640u + lv, 72u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 4656u + lv, 72u), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, 0u + sg * 1152u + 0u + lv, 72u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 4608u + lv, 72u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 4624u + lv, 72u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 4640u + lv, 72u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 4656u + lv, 72u + zs), o3);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, 0u + sg * 1152u + 16u + lv, 72u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 5760u + lv, 72u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 5776u + lv, 72u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 5792u + lv, 72u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 5808u + lv, 72u), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, 0u + sg * 1152u + 16u + lv, 72u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 5760u + lv, 72u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 5776u + lv, 72u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 5792u + lv, 72u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 5808u + lv, 72u + zs), o3);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, 0u + sg * 1152u + 32u + lv, 72u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 6912u + lv, 72u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 6928u + lv, 72u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 6944u + lv, 72u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 6960u + lv, 72u), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, 0u + sg * 1152u + 32u + lv, 72u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 6912u + lv, 72u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 6928u + lv, 72u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 6944u + lv, 72u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 6960u + lv, 72u + zs), o3);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, 0u + sg * 1152u + 48u + lv, 72u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 8064u + lv, 72u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 8080u + lv, 72u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 8096u + lv, 72u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 8112u + lv, 72u), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4, 0u + sg * 1152u + 48u + lv, 72u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 8064u + lv, 72u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 8080u + lv, 72u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 8096u + lv, 72u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4, 8112u + lv, 72u + zs), o3);
     }
     workgroupBarrier();
   }
@@ -4906,7 +4921,7 @@ fn attend_64_64_4(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 0u * 16u + lv, o0, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 1u * 16u + lv, o1, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 2u * 16u + lv, o2, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 3u * 16u + lv, o3, 68u);
+  subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 0u * 16u + lv, o0, 68u + zs); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 1u * 16u + lv, o1, 68u + zs); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 2u * 16u + lv, o2, 68u + zs); subgroupMatrixStore<row_major>(&ss_64_64_4, sb0 + 3u * 16u + lv, o3, 68u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 32u; c < (hh + 1u) * 32u; c += 4u) {
@@ -4970,6 +4985,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 1088u;              // the subgroup's scratch
   let sb = sb0 + r * 68u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -4988,10 +5004,10 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 72u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, qo + 0u, 72u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, qo + 16u, 72u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, qo + 32u, 72u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, qo + 48u, 72u);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, qo + 0u, 72u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, qo + 16u, 72u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, qo + 32u, 72u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, qo + 48u, 72u + zs);
     }
     workgroupBarrier();
   }
@@ -5172,35 +5188,35 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 0u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 16u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 32u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 48u + lv, 72u), s);
-      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 0u * 16u + lv, s, 68u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 0u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 16u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 32u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 48u + lv, 72u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 0u * 16u + lv, s, 68u + zs);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 1152u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 1168u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 1184u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 1200u + lv, 72u), s);
-      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 1u * 16u + lv, s, 68u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 1152u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 1168u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 1184u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 1200u + lv, 72u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 1u * 16u + lv, s, 68u + zs);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 2304u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 2320u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 2336u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 2352u + lv, 72u), s);
-      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 2u * 16u + lv, s, 68u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 2304u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 2320u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 2336u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 2352u + lv, 72u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 2u * 16u + lv, s, 68u + zs);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 3456u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 3472u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 3488u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 3504u + lv, 72u), s);
-      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 3u * 16u + lv, s, 68u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 3456u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 3472u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 3488u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_64_4_pf, 3504u + lv, 72u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 3u * 16u + lv, s, 68u + zs);
     }
     workgroupBarrier();
 
@@ -5229,11 +5245,11 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_64_64_4_pf) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 0u * 16u + lv, o0, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 1u * 16u + lv, o1, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 2u * 16u + lv, o2, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 3u * 16u + lv, o3, 68u);
+      subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 0u * 16u + lv, o0, 68u + zs); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 1u * 16u + lv, o1, 68u + zs); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 2u * 16u + lv, o2, 68u + zs); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 3u * 16u + lv, o3, 68u + zs);
       workgroupBarrier();
       for (var c = hh * 32u; c < (hh + 1u) * 32u; c++) { ss_64_64_4_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_pf, sb0 + 0u * 16u + lv, 68u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_pf, sb0 + 1u * 16u + lv, 68u); o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_pf, sb0 + 2u * 16u + lv, 68u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_pf, sb0 + 3u * 16u + lv, 68u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_pf, sb0 + 0u * 16u + lv, 68u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_pf, sb0 + 1u * 16u + lv, 68u + zs); o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_pf, sb0 + 2u * 16u + lv, 68u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_64_4_pf, sb0 + 3u * 16u + lv, 68u + zs);
       workgroupBarrier();
     }
 
@@ -5241,35 +5257,35 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 0u + sg * 1152u + 0u + lv, 72u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 4608u + lv, 72u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 4624u + lv, 72u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 4640u + lv, 72u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 4656u + lv, 72u), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 0u + sg * 1152u + 0u + lv, 72u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 4608u + lv, 72u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 4624u + lv, 72u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 4640u + lv, 72u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 4656u + lv, 72u + zs), o3);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 0u + sg * 1152u + 16u + lv, 72u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 5760u + lv, 72u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 5776u + lv, 72u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 5792u + lv, 72u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 5808u + lv, 72u), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 0u + sg * 1152u + 16u + lv, 72u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 5760u + lv, 72u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 5776u + lv, 72u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 5792u + lv, 72u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 5808u + lv, 72u + zs), o3);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 0u + sg * 1152u + 32u + lv, 72u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 6912u + lv, 72u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 6928u + lv, 72u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 6944u + lv, 72u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 6960u + lv, 72u), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 0u + sg * 1152u + 32u + lv, 72u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 6912u + lv, 72u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 6928u + lv, 72u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 6944u + lv, 72u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 6960u + lv, 72u + zs), o3);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 0u + sg * 1152u + 48u + lv, 72u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 8064u + lv, 72u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 8080u + lv, 72u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 8096u + lv, 72u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 8112u + lv, 72u), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 0u + sg * 1152u + 48u + lv, 72u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 8064u + lv, 72u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 8080u + lv, 72u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 8096u + lv, 72u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_64_4_pf, 8112u + lv, 72u + zs), o3);
     }
     workgroupBarrier();
   }
@@ -5277,7 +5293,7 @@ fn attend_64_64_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 0u * 16u + lv, o0, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 1u * 16u + lv, o1, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 2u * 16u + lv, o2, 68u); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 3u * 16u + lv, o3, 68u);
+  subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 0u * 16u + lv, o0, 68u + zs); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 1u * 16u + lv, o1, 68u + zs); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 2u * 16u + lv, o2, 68u + zs); subgroupMatrixStore<row_major>(&ss_64_64_4_pf, sb0 + 3u * 16u + lv, o3, 68u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 32u; c < (hh + 1u) * 32u; c += 4u) {
@@ -5341,6 +5357,7 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 4 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -5359,10 +5376,10 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 72u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf, qo + 0u, 72u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf, qo + 16u, 72u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf, qo + 32u, 72u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf, qo + 48u, 72u);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf, qo + 0u, 72u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf, qo + 16u, 72u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf, qo + 32u, 72u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf, qo + 48u, 72u + zs);
     }
     workgroupBarrier();
   }
@@ -5463,19 +5480,19 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 0u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 16u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 32u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 48u + lv, 72u), s);
-      subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 0u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 16u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 32u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 48u + lv, 72u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, s, 36u + zs);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 1152u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 1168u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 1184u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 1200u + lv, 72u), s);
-      subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 1152u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 1168u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 1184u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_4_pf, 1200u + lv, 72u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, s, 36u + zs);
     }
     workgroupBarrier();
 
@@ -5504,17 +5521,17 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_64_32_4_pf) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, o1, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_4_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, o3, 36u);
+      subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, o3, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_4_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
     }
 
@@ -5522,19 +5539,19 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 4608u + sg * 640u + 0u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 2304u + lv, 72u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 2320u + lv, 72u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 2336u + lv, 72u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 2352u + lv, 72u), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 4608u + sg * 640u + 0u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 2304u + lv, 72u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 2320u + lv, 72u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 2336u + lv, 72u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 2352u + lv, 72u + zs), o3);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 4608u + sg * 640u + 16u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 3456u + lv, 72u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 3472u + lv, 72u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 3488u + lv, 72u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 3504u + lv, 72u), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 4608u + sg * 640u + 16u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 3456u + lv, 72u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 3472u + lv, 72u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 3488u + lv, 72u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_4_pf, 3504u + lv, 72u + zs), o3);
     }
     workgroupBarrier();
   }
@@ -5542,7 +5559,7 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, o1, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -5551,7 +5568,7 @@ fn attend_64_32_4_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_64_32_4_pf, sb0 + 1u * 16u + lv, o3, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -5615,6 +5632,7 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 128 rows, loaded once into 4 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -5633,10 +5651,10 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 128u) {
       let qo = (sg * 16u - c0) * 72u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_8_pf, qo + 0u, 72u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_8_pf, qo + 16u, 72u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_8_pf, qo + 32u, 72u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_8_pf, qo + 48u, 72u);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_8_pf, qo + 0u, 72u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_8_pf, qo + 16u, 72u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_8_pf, qo + 32u, 72u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_8_pf, qo + 48u, 72u + zs);
     }
     workgroupBarrier();
   }
@@ -5697,19 +5715,19 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 0u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 16u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 32u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 48u + lv, 72u), s);
-      subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 0u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 16u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 32u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 48u + lv, 72u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, s, 36u + zs);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 1152u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 1168u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 1184u + lv, 72u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 1200u + lv, 72u), s);
-      subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 1152u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 1168u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 1184u + lv, 72u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_32_8_pf, 1200u + lv, 72u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, s, 36u + zs);
     }
     workgroupBarrier();
 
@@ -5738,17 +5756,17 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_64_32_8_pf) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, o1, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_8_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, o3, 36u);
+      subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, o3, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_64_32_8_pf[sb + c] *= alpha; }
       workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
     }
 
@@ -5756,19 +5774,19 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 4608u + sg * 640u + 0u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 2304u + lv, 72u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 2320u + lv, 72u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 2336u + lv, 72u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 2352u + lv, 72u), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 4608u + sg * 640u + 0u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 2304u + lv, 72u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 2320u + lv, 72u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 2336u + lv, 72u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 2352u + lv, 72u + zs), o3);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 4608u + sg * 640u + 16u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 3456u + lv, 72u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 3472u + lv, 72u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 3488u + lv, 72u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 3504u + lv, 72u), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 4608u + sg * 640u + 16u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 3456u + lv, 72u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 3472u + lv, 72u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 3488u + lv, 72u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_64_32_8_pf, 3504u + lv, 72u + zs), o3);
     }
     workgroupBarrier();
   }
@@ -5776,7 +5794,7 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, o1, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -5785,7 +5803,7 @@ fn attend_64_32_8_pf(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_64_32_8_pf, sb0 + 1u * 16u + lv, o3, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -5849,6 +5867,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 320u;              // the subgroup's scratch
   let sb = sb0 + r * 20u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged once (zero past T) into its region; fragments are loaded before every product.
   for (var i = tid; i < 1024u; i += 128u) {
@@ -5889,11 +5908,11 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt, 2688u + sg * 1152u + 0u + lv, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 0u + lv, 72u), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt, 2688u + sg * 1152u + 16u + lv, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 16u + lv, 72u), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt, 2688u + sg * 1152u + 32u + lv, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 32u + lv, 72u), s); }
-      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt, 2688u + sg * 1152u + 48u + lv, 72u); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 48u + lv, 72u), s); }
-      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, s, 20u);
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt, 2688u + sg * 1152u + 0u + lv, 72u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 0u + lv, 72u + zs), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt, 2688u + sg * 1152u + 16u + lv, 72u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 16u + lv, 72u + zs), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt, 2688u + sg * 1152u + 32u + lv, 72u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 32u + lv, 72u + zs), s); }
+      { var qf = subgroup_matrix_left<f16, 16, 16>(); qf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt, 2688u + sg * 1152u + 48u + lv, 72u + zs); s = subgroupMatrixMultiplyAccumulate(qf, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 48u + lv, 72u + zs), s); }
+      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, s, 20u + zs);
     }
     workgroupBarrier();
 
@@ -5922,29 +5941,29 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_64_16_4_qs_vt) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o0, 20u);
+      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o0, 20u + zs);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_qs_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, 20u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, 20u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o1, 20u);
-      workgroupBarrier();
-      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_qs_vt[sb + c] *= alpha; }
-      workgroupBarrier();
-      o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, 20u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o2, 20u);
+      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o1, 20u + zs);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_qs_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, 20u);
+      o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, 20u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o3, 20u);
+      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o2, 20u + zs);
       workgroupBarrier();
       for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_qs_vt[sb + c] *= alpha; }
       workgroupBarrier();
-      o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, 20u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, 20u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o3, 20u + zs);
+      workgroupBarrier();
+      for (var c = hh * 8u; c < (hh + 1u) * 8u; c++) { ss_64_16_4_qs_vt[sb + c] *= alpha; }
+      workgroupBarrier();
+      o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, 20u + zs);
       workgroupBarrier();
     }
 
@@ -5952,11 +5971,11 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt, 7296u + sg * 384u + 0u + lv, 24u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 1152u + lv, 24u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 1536u + lv, 24u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 1920u + lv, 24u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 2304u + lv, 24u), o3);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_64_16_4_qs_vt, 7296u + sg * 384u + 0u + lv, 24u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 1152u + lv, 24u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 1536u + lv, 24u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 1920u + lv, 24u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_64_16_4_qs_vt, 2304u + lv, 24u + zs), o3);
     }
     workgroupBarrier();
   }
@@ -5964,7 +5983,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o0, 20u);
+  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o0, 20u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -5973,7 +5992,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o1, 20u);
+  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o1, 20u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -5982,7 +6001,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o2, 20u);
+  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o2, 20u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -5991,7 +6010,7 @@ fn attend_64_16_4_qs_vt(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o3, 20u);
+  subgroupMatrixStore<row_major>(&ss_64_16_4_qs_vt, sb0 + 0u * 16u + lv, o3, 20u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 8u; c < (hh + 1u) * 8u; c += 4u) {
@@ -6055,6 +6074,7 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -6077,14 +6097,14 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 112u, 136u);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 0u, 136u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 16u, 136u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 32u, 136u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 48u, 136u + zs);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 64u, 136u + zs);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 80u, 136u + zs);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 96u, 136u + zs);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, qo + 112u, 136u + zs);
     }
     workgroupBarrier();
   }
@@ -6189,27 +6209,27 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 0u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 16u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 32u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 48u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 64u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 80u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 96u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 112u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 0u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 16u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 32u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 48u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 64u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 80u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 96u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 112u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, s, 36u + zs);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2176u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2192u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2208u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2224u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2240u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2256u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2272u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2288u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2176u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2192u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2208u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2224u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2240u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2256u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2272u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xsm, 2288u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, s, 36u + zs);
     }
     workgroupBarrier();
 
@@ -6218,29 +6238,29 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
     let alpha = 1.0;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xsm) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o1, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xsm[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o3, 36u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xsm[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o5, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o3, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xsm[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o7, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o5, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xsm[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, 36u);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xsm[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
     }
 
@@ -6248,27 +6268,27 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 8704u + sg * 640u + 0u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4352u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4368u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4384u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4400u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4416u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4432u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4448u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4464u + lv, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 8704u + sg * 640u + 0u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4352u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4368u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4384u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4400u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4416u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4432u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4448u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 4464u + lv, 136u + zs), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 8704u + sg * 640u + 16u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6528u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6544u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6560u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6576u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6592u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6608u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6624u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6640u + lv, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 8704u + sg * 640u + 16u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6528u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6544u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6560u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6576u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6592u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6608u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6624u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xsm, 6640u + lv, 136u + zs), o7);
     }
     workgroupBarrier();
   }
@@ -6276,7 +6296,7 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o1, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -6285,7 +6305,7 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o3, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -6294,7 +6314,7 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o5, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o5, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -6303,7 +6323,7 @@ fn attend_128_32_8_pf_xsm(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o7, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xsm, sb0 + 1u * 16u + lv, o7, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -6367,6 +6387,7 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -6389,14 +6410,14 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 112u, 136u);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 0u, 136u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 16u, 136u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 32u, 136u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 48u, 136u + zs);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 64u, 136u + zs);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 80u, 136u + zs);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 96u, 136u + zs);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, qo + 112u, 136u + zs);
     }
     workgroupBarrier();
   }
@@ -6527,29 +6548,29 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xs) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o1, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xs[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o3, 36u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xs[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o5, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o3, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xs[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o7, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o5, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xs[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, 36u);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xs[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
     }
 
@@ -6557,27 +6578,27 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 8704u + sg * 640u + 0u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4352u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4368u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4384u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4400u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4416u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4432u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4448u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4464u + lv, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 8704u + sg * 640u + 0u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4352u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4368u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4384u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4400u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4416u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4432u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4448u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 4464u + lv, 136u + zs), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 8704u + sg * 640u + 16u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6528u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6544u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6560u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6576u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6592u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6608u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6624u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6640u + lv, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 8704u + sg * 640u + 16u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6528u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6544u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6560u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6576u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6592u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6608u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6624u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xs, 6640u + lv, 136u + zs), o7);
     }
     workgroupBarrier();
   }
@@ -6585,7 +6606,7 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o1, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -6594,7 +6615,7 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o3, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -6603,7 +6624,7 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o5, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o5, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -6612,7 +6633,7 @@ fn attend_128_32_8_pf_xs(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o7, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xs, sb0 + 1u * 16u + lv, o7, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -6676,6 +6697,7 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -6698,14 +6720,14 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 112u, 136u);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 0u, 136u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 16u, 136u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 32u, 136u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 48u, 136u + zs);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 64u, 136u + zs);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 80u, 136u + zs);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 96u, 136u + zs);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xpv, qo + 112u, 136u + zs);
     }
     workgroupBarrier();
   }
@@ -6810,27 +6832,27 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 0u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 16u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 32u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 48u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 64u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 80u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 96u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 112u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 0u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 16u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 32u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 48u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 64u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 80u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 96u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 112u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, s, 36u + zs);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2176u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2192u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2208u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2224u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2240u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2256u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2272u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2288u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2176u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2192u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2208u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2224u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2240u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2256u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2272u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xpv, 2288u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, s, 36u + zs);
     }
     workgroupBarrier();
 
@@ -6859,29 +6881,29 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xpv) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o1, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xpv[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o3, 36u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xpv[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o5, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o3, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xpv[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o7, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o5, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xpv[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, 36u);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xpv[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
     }
 
@@ -6894,7 +6916,7 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o1, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -6903,7 +6925,7 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o3, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -6912,7 +6934,7 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o5, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o5, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -6921,7 +6943,7 @@ fn attend_128_32_8_pf_xpv(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o7, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xpv, sb0 + 1u * 16u + lv, o7, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -6985,6 +7007,7 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -7007,14 +7030,14 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 112u, 136u);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 0u, 136u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 16u, 136u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 32u, 136u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 48u, 136u + zs);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 64u, 136u + zs);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 80u, 136u + zs);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 96u, 136u + zs);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, qo + 112u, 136u + zs);
     }
     workgroupBarrier();
   }
@@ -7071,27 +7094,27 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 0u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 16u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 32u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 48u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 64u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 80u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 96u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 112u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 0u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 16u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 32u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 48u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 64u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 80u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 96u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 112u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, s, 36u + zs);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2176u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2192u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2208u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2224u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2240u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2256u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2272u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2288u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2176u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2192u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2208u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2224u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2240u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2256u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2272u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xld, 2288u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, s, 36u + zs);
     }
     workgroupBarrier();
 
@@ -7120,29 +7143,29 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xld) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o1, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xld[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o3, 36u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xld[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o5, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o3, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xld[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o7, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o5, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xld[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, 36u);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xld[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
     }
 
@@ -7150,27 +7173,27 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 8704u + sg * 640u + 0u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4352u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4368u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4384u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4400u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4416u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4432u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4448u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4464u + lv, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 8704u + sg * 640u + 0u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4352u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4368u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4384u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4400u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4416u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4432u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4448u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 4464u + lv, 136u + zs), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 8704u + sg * 640u + 16u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6528u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6544u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6560u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6576u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6592u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6608u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6624u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6640u + lv, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 8704u + sg * 640u + 16u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6528u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6544u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6560u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6576u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6592u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6608u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6624u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xld, 6640u + lv, 136u + zs), o7);
     }
     workgroupBarrier();
   }
@@ -7178,7 +7201,7 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o1, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -7187,7 +7210,7 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o3, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -7196,7 +7219,7 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o5, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o5, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -7205,7 +7228,7 @@ fn attend_128_32_8_pf_xld(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o7, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xld, sb0 + 1u * 16u + lv, o7, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -7269,6 +7292,7 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -7291,14 +7315,14 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
     workgroupBarrier();
     if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 112u, 136u);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 0u, 136u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 16u, 136u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 32u, 136u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 48u, 136u + zs);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 64u, 136u + zs);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 80u, 136u + zs);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 96u, 136u + zs);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, qo + 112u, 136u + zs);
     }
     workgroupBarrier();
   }
@@ -7403,27 +7427,27 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 0u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 16u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 32u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 48u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 64u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 80u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 96u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 112u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 0u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 16u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 32u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 48u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 64u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 80u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 96u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 112u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, s, 36u + zs);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2176u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2192u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2208u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2224u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2240u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2256u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2272u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2288u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2176u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2192u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2208u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2224u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2240u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2256u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2272u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_xbar, 2288u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, s, 36u + zs);
     }
     // (ablation: no barrier)
 
@@ -7452,29 +7476,29 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_128_32_8_pf_xbar) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o1, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xbar[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o3, 36u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xbar[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o5, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o3, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xbar[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o7, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o5, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xbar[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, 36u);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_xbar[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
     }
 
@@ -7482,27 +7506,27 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 8704u + sg * 640u + 0u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4352u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4368u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4384u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4400u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4416u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4432u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4448u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4464u + lv, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 8704u + sg * 640u + 0u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4352u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4368u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4384u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4400u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4416u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4432u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4448u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 4464u + lv, 136u + zs), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 8704u + sg * 640u + 16u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6528u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6544u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6560u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6576u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6592u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6608u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6624u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6640u + lv, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 8704u + sg * 640u + 16u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6528u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6544u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6560u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6576u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6592u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6608u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6624u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_xbar, 6640u + lv, 136u + zs), o7);
     }
     // (ablation: no barrier)
   }
@@ -7510,7 +7534,7 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o1, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -7519,7 +7543,7 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o3, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -7528,7 +7552,7 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o5, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o5, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -7537,7 +7561,7 @@ fn attend_128_32_8_pf_xbar(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o7, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_xbar, sb0 + 1u * 16u + lv, o7, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -7602,6 +7626,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
   if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
   let sb0 = sg * 576u;              // the subgroup's scratch
   let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
 
   // Q: staged (zero past T) in chunks of 64 rows, loaded once into 8 left matrices.
   var q0 = subgroup_matrix_left<f16, 16, 16>();
@@ -7625,14 +7650,14 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     if (dbgOn && c0 == 0u) { for (var i = tid; i < 8704u; i += 128u) { dbg[14208u + i] = f32(sh_128_32_4_dbg[i]); } }
     if (sg * 16u >= c0 && sg * 16u < c0 + 64u) {
       let qo = (sg * 16u - c0) * 136u;
-      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 0u, 136u);
-      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 16u, 136u);
-      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 32u, 136u);
-      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 48u, 136u);
-      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 64u, 136u);
-      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 80u, 136u);
-      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 96u, 136u);
-      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 112u, 136u);
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 0u, 136u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 16u, 136u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 32u, 136u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 48u, 136u + zs);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 64u, 136u + zs);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 80u, 136u + zs);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 96u, 136u + zs);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, qo + 112u, 136u + zs);
     }
     workgroupBarrier();
   }
@@ -7670,27 +7695,27 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 0u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 16u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 32u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 48u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 64u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 80u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 96u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 112u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 0u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 16u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 32u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 48u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 64u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 80u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 96u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 112u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, s, 36u + zs);
     }
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2176u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2192u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2208u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2224u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2240u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2256u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2272u + lv, 136u), s);
-      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2288u + lv, 136u), s);
-      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, s, 36u);
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2176u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2192u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2208u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2224u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2240u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2256u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2272u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_4_dbg, 2288u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, s, 36u + zs);
     }
     workgroupBarrier();
     if (dbgOn && j0 == 0u) { for (var i = tid; i < 2304u; i += 128u) { dbg[i] = ss_128_32_4_dbg[i]; } }
@@ -7720,29 +7745,29 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     l = l * alpha + sum;
     // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
     if (workgroupUniformLoad(&anyNeed_128_32_4_dbg) != 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o1, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_dbg[sb + c] *= alpha; }
       workgroupBarrier();
-      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, 36u);
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o3, 36u);
-      workgroupBarrier();
-      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_dbg[sb + c] *= alpha; }
-      workgroupBarrier();
-      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, 36u);
-      workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o5, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o3, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_dbg[sb + c] *= alpha; }
       workgroupBarrier();
-      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, 36u);
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o7, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o5, 36u + zs);
       workgroupBarrier();
       for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_dbg[sb + c] *= alpha; }
       workgroupBarrier();
-      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, 36u);
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_4_dbg[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, 36u + zs);
       workgroupBarrier();
     }
 
@@ -7751,42 +7776,42 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     // O += P·V.
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 0u + sg * 640u + 0u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4352u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4368u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4384u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4400u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4416u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4432u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4448u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4464u + lv, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 0u + sg * 640u + 0u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4352u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4368u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4384u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4400u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4416u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4432u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4448u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 4464u + lv, 136u + zs), o7);
     }
     {
       var pm = subgroup_matrix_left<f16, 16, 16>();
-      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 0u + sg * 640u + 16u + lv, 40u);
-      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6528u + lv, 136u), o0);
-      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6544u + lv, 136u), o1);
-      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6560u + lv, 136u), o2);
-      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6576u + lv, 136u), o3);
-      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6592u + lv, 136u), o4);
-      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6608u + lv, 136u), o5);
-      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6624u + lv, 136u), o6);
-      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6640u + lv, 136u), o7);
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 0u + sg * 640u + 16u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6528u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6544u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6560u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6576u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6592u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6608u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6624u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_4_dbg, 6640u + lv, 136u + zs), o7);
     }
     if (j0 == 0u) {
-      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o1, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o1, 36u + zs);
       workgroupBarrier();
       if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (0u) / 32u * 2304u + i] = ss_128_32_4_dbg[i]; } }
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o3, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o3, 36u + zs);
       workgroupBarrier();
       if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (32u) / 32u * 2304u + i] = ss_128_32_4_dbg[i]; } }
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o5, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o5, 36u + zs);
       workgroupBarrier();
       if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (64u) / 32u * 2304u + i] = ss_128_32_4_dbg[i]; } }
       workgroupBarrier();
-      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o7, 36u);
+      subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o7, 36u + zs);
       workgroupBarrier();
       if (dbgOn) { for (var i = tid; i < 2304u; i += 128u) { dbg[4864u + (96u) / 32u * 2304u + i] = ss_128_32_4_dbg[i]; } }
       workgroupBarrier();
@@ -7797,7 +7822,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
   // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
   l += subgroupShuffleXor(l, 16u);
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o1, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o1, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -7806,7 +7831,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o3, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o3, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -7815,7 +7840,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o5, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o5, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
@@ -7824,7 +7849,7 @@ fn attend_128_32_4_dbg(wid: vec3u, nwg: vec3u, tid: u32) {
     }
   }
   workgroupBarrier();
-  subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o7, 36u);
+  subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_4_dbg, sb0 + 1u * 16u + lv, o7, 36u + zs);
   workgroupBarrier();
   if (t < p.T) {
     for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
