@@ -14,26 +14,34 @@ import { exitCodeOf } from '../src/cli/exit.js';
 import { checkRunFits } from '../src/cli/main.js';
 import { activationWidth, defaultPrefillChunk } from '../src/model/generation.js';
 import { InputError, NonFiniteError } from '../src/gpu/errors.js';
+import { isSoftwareAdapter } from '../src/gpu/index.js';
 import { GpuBindingError } from '../src/gpu/select.js';
 import { presetConfig } from '../src/model/config.js';
 import { randomWeightSpec } from '../src/model/random-weights-core.js';
 import { writeSafetensors, type RawArray } from '../src/model/safetensors-node.js';
 import { PlacementError } from '../src/orchestrator/baselines/placement.js';
 import { PolicyError } from '../src/orchestrator/pool/policy.js';
+import { useGpu } from './helpers.js';
 import { privateDist } from './private-dist.js';
 
 const { BUILD, ENTRY, build: buildPrivateDist } = privateDist('cli');
 const tmp = mkdtempSync(join(tmpdir(), 'fapool-cli-'));
 const cache = join(tmp, 'cache');
 const cfg = presetConfig('tiny');
+const gpu = useGpu();
 
+/** The dtype run-inference.js takes without --dtype on this machine's GPU (its preflight: f16 with shader-f16, but not on a CPU adapter). */
+async function cliDtype(): Promise<'f32' | 'f16'> {
+  const g = await gpu();
+  return g.caps.f16 && !isSoftwareAdapter(g.caps) ? 'f16' : 'f32';
+}
 
 interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; errorLines: string[]; ms: number }
 
-function cli(args: string[], opts: { timeoutMs?: number } = {}): Run {
+function cli(args: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Run {
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [ENTRY, ...args], {
-    encoding: 'utf8', timeout: opts.timeoutMs ?? 90_000, env: { ...process.env, FAPOOL_CACHE: cache }, maxBuffer: 64 * 2 ** 20,
+    encoding: 'utf8', timeout: opts.timeoutMs ?? 90_000, env: { ...process.env, FAPOOL_CACHE: cache, ...opts.env }, maxBuffer: 64 * 2 ** 20,
   });
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, errorLines: r.stderr.split('\n').filter((l) => l.startsWith('error:')), ms: performance.now() - t0 };
 }
@@ -201,7 +209,8 @@ describe('sizes against the model and the device', () => {
 // ------------------------------------------------------------------ the command, end to end
 
 describe('run-inference.js: one line, exit 2, before any work', () => {
-  const cases: [string, () => string[], RegExp, number?][] = [
+  // The fourth entry, where given: whether the case's premise holds on this device (else it is skipped).
+  const cases: [string, () => string[], RegExp, (() => Promise<boolean>)?][] = [
     ['--top-p 0 --temperature 1', () => ['--preset', 'tiny', '--top-p', '0', '--temperature', '1'], /--top-p must be a number in \(0, 1\]/],
     ['--seed 5000000000 (no cache file named with it)', () => ['--preset', 'tiny', '--seed', '5000000000'], /--seed must be an integer in \[0, 4294967295\]/],
     ['--spawn none:abc', () => ['--preset', 'tiny', '--spawn', 'none:abc'], /--spawn none:N/],
@@ -210,12 +219,18 @@ describe('run-inference.js: one line, exit 2, before any work', () => {
     ['--preset nope', () => ['--preset', 'nope'], /--preset must be one of/],
     ['--prompt-len 1000000000 (built the prompt, out of memory after 22 s)', () => ['--preset', 'tiny', '--prompt-len', '1000000000'], /prompt of 1000000000 tokens \+ 32 new tokens exceeds the model's context of 512/],
     ['--batch 1000000000 (hung)', () => ['--preset', 'tiny', '--batch', '1000000000'], /--batch: the logits of 1000000000 sequences/],
-    ['--preset seed-4l on lavapipe (wrote 5.3 GB first)', () => ['--preset', 'seed-4l'], /model 'seed-4l' is too big for this GPU: tensor 'embed'/],
+    // Refused where its largest tensor, the embedding, exceeds a binding or buffer at the default dtype (lavapipe: f32,
+    // 500 MiB against 128 MiB); the H200 (f16, 250 MiB against 2 GiB) runs it.
+    ['--preset seed-4l on lavapipe (wrote 5.3 GB first)', () => ['--preset', 'seed-4l'], /model 'seed-4l' is too big for this GPU: tensor 'embed'/, async () => {
+      const g = await gpu(), seed = presetConfig('seed-4l');
+      return seed.vocab * seed.hidden * (await cliDtype() === 'f16' ? 2 : 4) > Math.min(g.caps.maxStorageBinding, g.caps.maxBufferSize);
+    }],
     ['a --gpu PCI address that does not exist (ran on the default adapter)', () => ['--preset', 'tiny', '--gpu', '0000:99:1f.7'], /--gpu 0000:99:1f\.7: no PCI device at 0000:99:1f\.7/],
     ['a --cluster file that is not JSON', () => { const f = join(tmp, 'bad-cluster.json'); writeFileSync(f, '{'); return ['--preset', 'tiny', '--cluster', f]; }, /cluster file .*bad-cluster\.json is not JSON/],
   ];
-  for (const [what, args, msg] of cases) {
-    it(what, () => {
+  for (const [what, args, msg, premise] of cases) {
+    it(what, async (ctx) => {
+      if (premise && !(await premise())) { ctx.skip(); return; }
       const before = readdirSync(cache);
       const r = cli(args());
       expectUsageError(r, msg);
@@ -259,6 +274,17 @@ describe('run-inference.js: output and interrupts', () => {
     const r = cli(['--preset', 'tiny', '--quiet', '--json', '--prompt-len', '8', '--batch', '6', '--max-new-tokens', '40']);
     expect(r.code, r.stderr).toBe(0);
     expect((JSON.parse(r.stdout) as { tokens: number[][] }).tokens.map((t) => t.length)).toEqual(Array(6).fill(40));
+  });
+
+  it('FAPOOL_ROBUSTNESS=off: the same tokens; a value other than on / off exits 2', () => {
+    const args = ['--preset', 'tiny', '--json', '--prompt-len', '8', '--batch', '3', '--max-new-tokens', '12'];
+    const on = cli(args, { env: { FAPOOL_ROBUSTNESS: 'on' } }), off = cli(args, { env: { FAPOOL_ROBUSTNESS: 'off' } });
+    expect(on.code, on.stderr).toBe(0);
+    expect(off.code, off.stderr).toBe(0);
+    expect((JSON.parse(off.stdout) as { tokens: number[][] }).tokens).toEqual((JSON.parse(on.stdout) as { tokens: number[][] }).tokens);
+    const bad = cli(['--preset', 'tiny', '--max-new-tokens', '1'], { env: { FAPOOL_ROBUSTNESS: 'maybe' } });
+    expect(bad.code).toBe(2);
+    expect(bad.errorLines).toEqual(["error: FAPOOL_ROBUSTNESS='maybe': expected on (the default) or off"]);
   });
 
   it('--json --stream: one JSON line per token, in order per sequence, then the result with the same tokens', () => {
@@ -349,10 +375,18 @@ describe('run-inference.js: non-finite weights and logits are errors', () => {
 
   it('finite weights whose logits overflow to ±Inf: exit 1, "not finite" (a token before)', async () => {
     const f = await weightsWith(join(tmp, 'huge-head.safetensors'), (n, c) => { if (n === 'lm_head') c.fill(3e38); });
-    const r = cli(['--model', f, '--quiet', '--prompt-len', '5', '--max-new-tokens', '3']);
+    // f32 weights (lavapipe's default): 3e38 loads, the logits overflow.
+    const r = cli(['--model', f, '--quiet', '--dtype', 'f32', '--prompt-len', '5', '--max-new-tokens', '3']);
     expect(r.code, r.stderr).toBe(1);
     expect(r.errorLines, r.stderr).toHaveLength(1);
     expect(r.errorLines[0]).toMatch(/logits .* are not finite \(NaN or ±Inf\)/);
+    // Where the default is f16 (the H200), 3e38 is beyond f16 and the load refuses the file before any logits.
+    if (await cliDtype() === 'f16') {
+      const d = cli(['--model', f, '--quiet', '--prompt-len', '5', '--max-new-tokens', '3']);
+      expect(d.code, d.stderr).toBe(1);
+      expect(d.errorLines, d.stderr).toEqual([`error: ${f}: tensor 'lm_head' has 16384 non-finite values (NaN or ±Inf), the first at element 0 (row 0, column 0): ` +
+        `the file holds ${Math.fround(3e38)}, beyond f16's range (±65504); load it with --dtype f32`]);
+    }
   });
 
   it('a value beyond f16 in an f32 file, loaded as f16: the error says so and what to do', async () => {

@@ -286,6 +286,23 @@ describe('device', () => {
     expect(dawnFlags(['disable_robustness']).at(-1)).toMatch(/^enable-dawn-features=allow_unsafe_apis,.*,disable_robustness$/);
   });
 
+  it('FAPOOL_ROBUSTNESS=off turns robust buffer access off, and nothing else does', async () => {
+    const { dawnFlags, robustnessOff } = await import('../src/gpu/backend-node.js');
+    for (const on of ['', 'on', ' ON ']) expect(robustnessOff(on), String(on)).toBe(false);
+    expect(robustnessOff('off')).toBe(true);
+    expect(robustnessOff(' Off ')).toBe(true);
+    for (const bad of ['0', 'false', 'no']) expect(() => robustnessOff(bad), bad).toThrow(/FAPOOL_ROBUSTNESS='.*': expected on/);
+    const saved = process.env.FAPOOL_ROBUSTNESS;
+    try {
+      process.env.FAPOOL_ROBUSTNESS = 'off';
+      expect(dawnFlags().at(-1)).toMatch(/[=,]disable_robustness(,|$)/);
+      process.env.FAPOOL_ROBUSTNESS = 'on';
+      expect(dawnFlags().at(-1)).not.toMatch(/disable_robustness/);
+    } finally {
+      if (saved === undefined) delete process.env.FAPOOL_ROBUSTNESS; else process.env.FAPOOL_ROBUSTNESS = saved;
+    }
+  });
+
   it('explains how to get an adapter when none exists', () => {
     // A child process with no Vulkan driver visible: the error must name the fix, not crash.
     // Runs the compiled runtime (npm test builds dist/ first).

@@ -15,7 +15,23 @@ let gpuSingleton: GPU | null = null;
  */
 export function dawnFlags(extra: readonly string[] = []): string[] {
   return ['backend=vulkan', `enable-dawn-features=${['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia',
-    ...(process.env.FAPOOL_PIPESTATS_DIR ? ['disable_symbol_renaming'] : []), ...extraDawnToggles(), ...extra].join(',')}`];
+    ...(process.env.FAPOOL_PIPESTATS_DIR ? ['disable_symbol_renaming'] : []), ...(robustnessOff() ? ['disable_robustness'] : []),
+    ...extraDawnToggles(), ...extra].join(',')}`];
+}
+
+/**
+ * FAPOOL_ROBUSTNESS=off: kernels without robust buffer access (Dawn's disable_robustness: no bounds clamp on any
+ * array index, no check around any matrix load). H200, session 19 (kernels-bench/NOTES.md): the flash-attention
+ * prefill 72 → 97 TFLOP/s at 16K, but the prefill GEMM tiles slower (4096³ plain 198 → 189, gated 207 → 164
+ * TFLOP/s): seed-4l warm TTFT 32K 659 → 608 ms, 4K 45 → 49 ms. Every test's float64 check passed without it there.
+ * The cost: a kernel bug that indexes out of bounds touches memory it does not own instead of a clamped element.
+ * Default on (the browser always has it).
+ */
+export function robustnessOff(value = process.env.FAPOOL_ROBUSTNESS): boolean {
+  const v = (value ?? '').trim().toLowerCase();
+  if (v === '' || v === 'on') return false;
+  if (v === 'off') return true;
+  throw new InputError(`FAPOOL_ROBUSTNESS='${value}': expected on (the default) or off`);
 }
 
 /**
