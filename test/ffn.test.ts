@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, type Gpu } from '../src/gpu/index.js';
-import { gatedLinear } from '../src/kernels/ffn.js';
+import { chooseGatedPath, gatedLinear } from '../src/kernels/ffn.js';
 import { chooseGemmPath, linear, type GemmPath, type GemmTuning } from '../src/kernels/gemm.js';
 import {
-  SGM_SKINNY_SHAPES, SGM_TILE_GATED_SHAPES, sgmSkinnyFits, sgmTileFits, type SgmSkinnyShape, type SgmTileShape
+  SGM_SKINNY_SHAPES, SGM_TILE_GATED_SHAPES, chooseSgmKernel, isGeneratedChoice, sgmSkinnyFits, sgmTileFits, type SgmSkinnyShape, type SgmTileShape
 } from '../src/kernels/gemm-sgm.js';
 import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';
@@ -67,16 +67,27 @@ describe('gatedLinear: subgroup-matrix path', () => {
       return;
     }
     expect(chooseGemmPath(g.caps, 64, 64, 64, 'f16')).toBe('subgroup-matrix');
-    // Default (direct gated 2x2), the 2x4 variant, ragged M/F; K % 16 != 0 falls back to tiled by default.
-    // Defaults: skinny for M ≤ 32 (16, 30), direct loads above (45, 64, 333).
+    // The default choice and the direct-load gated kernel by name (2x4 matrices a subgroup, 2x2 subgroups), ragged M/F.
     for (const [M, F, K] of [[64, 64, 64], [333, 197, 272], [16, 17, 16], [45, 130, 96], [30, 70, 64]] as const) {
       await checkGated(g, M, F, K, 'f16', 'gelu_tanh');
       await checkGated(g, M, F, K, 'f16', 'gelu_erf', 'subgroup-matrix', { sgm: { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: false } });
     }
+    // K % 16 != 0: no direct kernel. A generated decode tile (checked staging, any K % 4 == 0) takes 40 rows where
+    // FAPOOL_DECODE_TILES gives them one (split, the default: 9..64 rows); else the default is the tiled kernel and
+    // the subgroup-matrix path refuses the shape.
+    const tile = isGeneratedChoice(chooseSgmKernel(g.caps, 40, 48, 36, true));
+    expect(chooseGatedPath(g.caps, 40, 48, 36, 'f16')).toBe(tile ? 'subgroup-matrix' : 'tiled');
     await checkGated(g, 40, 48, 36, 'f16', 'gelu_erf');
     const x = g.tensor([40, 36], 'f16'), w = g.tensor([48, 36], 'f16'), out = g.tensor([40, 48], 'f16');
-    expect(() => gatedLinear(g, { x, wGate: w, wUp: w, out, act: 'gelu_tanh' }, { path: 'subgroup-matrix' })).toThrow(ShapeError);
-    console.info('[ffn] subgroup-matrix gated: 4 shapes x 2 variants + fallback + refusal');
+    if (tile) await checkGated(g, 40, 48, 36, 'f16', 'gelu_tanh', 'subgroup-matrix');
+    else expect(() => gatedLinear(g, { x, wGate: w, wUp: w, out, act: 'gelu_tanh' }, { path: 'subgroup-matrix' })).toThrow(ShapeError);
+    // K % 4 != 0: no tensor-core kernel takes it, whatever the policy.
+    const x34 = g.tensor([40, 34], 'f16'), w34 = g.tensor([48, 34], 'f16');
+    const forced34 = () => gatedLinear(g, { x: x34, wGate: w34, wUp: w34, out, act: 'gelu_tanh' }, { path: 'subgroup-matrix' });
+    expect(forced34).toThrow(ShapeError);
+    expect(forced34).toThrow(/K % 4 == 0/);
+    g.release(x, w, out, x34, w34);
+    console.info(`[ffn] subgroup-matrix gated: 5 shapes x 2 variants, K % 16 != 0 on ${tile ? 'a decode tile' : 'the tiled fallback (refused when forced)'}, K % 4 != 0 refused`);
   });
 });
 

@@ -6,6 +6,8 @@ import {
   NORM_PROLOGUE_MAX_M, chooseGemmPath, linear, normPrologueApplies, type GemmTuning
 } from '../src/kernels/gemm.js';
 import { type Activation } from '../src/kernels/gemm-common.js';
+import { chooseSgmKernel, isGeneratedChoice } from '../src/kernels/gemm-sgm.js';
+import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
 import { GEMV_MAX_M, gemvCptDefault, gemvSgApplies, gemvSgEntry } from '../src/kernels/gemv.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu } from './helpers.js';
 import { gatedRef, linearRef } from './ref/gemm.js';
@@ -16,9 +18,14 @@ const gpu = useGpu();
 
 type Case = Omit<LinearCase, 'path'>;
 
-/** linear() on the GEMV path (which the shape must choose by itself) against the float64 reference. */
+/**
+ * linear() on the GEMV path against the float64 reference. The shape chooses the GEMV by itself unless a tensor-core
+ * decode kernel takes its rows (subgroup matrices only: FAPOOL_DECODE_TILES's tiles take an f16 narrow long-K
+ * product from 5 rows, and more from 8); the GEMV runs here either way (the path is given).
+ */
 async function check(g: Gpu, c: Case): Promise<void> {
-  expect(chooseGemmPath(g.caps, c.M, c.N, c.K, c.dtype)).toBe('gemv');
+  const decodeKernel = c.dtype === 'f16' && hasSubgroupMatrixF16(g.caps) && isGeneratedChoice(chooseSgmKernel(g.caps, c.M, c.N, c.K, false));
+  expect(chooseGemmPath(g.caps, c.M, c.N, c.K, c.dtype)).toBe(decodeKernel ? 'subgroup-matrix' : 'gemv');
   await checkLinear(g, { ...c, path: 'gemv' }, 'gemv');
 }
 
@@ -108,7 +115,9 @@ async function checkNorm(g: Gpu, c: NormCase): Promise<void> {
   const bs = bias && upload(g, bias, [N], dtype, 'bias');
   const rs = residual && upload(g, residual, [M, N], dtype, 'residual');
   const out = prev ? upload(g, prev, [M, N], dtype, 'out') : poisoned(g, [M, N], dtype);
-  expect(chooseGemmPath(g.caps, M, N, K, dtype)).toBe('gemv'); // the kernel takes a norm for any GEMV row count
+  // The choice linear() / gatedLinear() make for a product with a norm (normed x: 5..8 rows keep the GEMV's f16-pair
+  // products, not the decode tiles); the kernel takes a norm for any GEMV row count.
+  expect(chooseGemmPath(g.caps, M, N, K, dtype, c.gated === true, true)).toBe('gemv');
   const norm = { weight: ns, eps };
   const d = us
     ? gatedLinear(g, { x: xs, wGate: ws, wUp: us, out, act: c.act === 'gelu_erf' ? 'gelu_erf' : 'gelu_tanh', norm }, { tune: c.tune })
