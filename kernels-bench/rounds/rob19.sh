@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Ran in session 19 (call 1): the stage dump failed (the device's node_modules lacked vitest: re-pack with
+# rounds/pack-device.sh after prepare.sh, not DEVICE_SLIM=1); rob20 ran it.
 # Prepared in session 18 (issue 15): why is the tensor-core flash-attention prefill wrong without robust buffer
 # access on every geometry, aligned ones included (session 18, rob18: error 1.37–1.43 against 2.5e-4), when a review
 # of the WGSL finds every access in bounds? Two checks:
@@ -10,13 +12,7 @@
 # from the first tile; every entry wrong. If staged Q or K is wrong already, the staging itself misbehaves instead.
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
-for rb in no with; do
-  tog=; [ $rb = no ] && tog=disable_robustness
-  FAPOOL_DAWN_TOGGLES=$tog timeout 120 node_modules/.bin/vitest run test/attention.test.ts -t "stage dump" > "$R/dump-$rb.log" 2>&1
-  echo "== stage dump, $rb robustness: rc $?"
-  sed 's/\x1b\[[0-9;]*m//g' "$R/dump-$rb.log" | grep -E "stage|AssertionError|expected|Tests  " | cut -c1-600 | head -20
-done
-flag=--no-robustness
-timeout -k 2 200 node dist/kernels-bench/attention-sweep.js --quick --only 'sgm' $flag --out "$R/sweep-no.json" > "$R/sweep-no.log" 2>&1
-echo "== every tensor-core prefill entry without robustness: rc $?"
-grep -E "ragged prefill" "$R/sweep-no.log" | sed -E 's/^\[ *[0-9.]+s\] //' | head -40
+source kernels-bench/rounds/fa-lib.sh
+stage_dumps no-robustness FAPOOL_DAWN_TOGGLES=disable_robustness
+stage_dumps with-robustness
+ragged_check sgm
