@@ -36,7 +36,7 @@ const { values: args } = parseArgs({
     'dec-shapes': { type: 'string' },
     /** KV heads of the timed decode shapes (32 query heads; default 32: no GQA). */
     'dec-kv': { type: 'string', default: '32' },
-    /** Run without robust buffer access (what Tint's bounds checks cost; never the runtime's setting). */
+    /** Run without robust buffer access (what Tint's bounds checks cost; the runtime's FAPOOL_ROBUSTNESS=off). */
     'no-robustness': { type: 'boolean', default: false },
     /** Without subgroup matrices: the subgroup-matrix prefill variants run emulated (indexing checks, not speed). */
     emulate: { type: 'boolean', default: false },

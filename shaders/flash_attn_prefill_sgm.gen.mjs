@@ -146,18 +146,19 @@ function gen(cfg, emu) {
     : v[0] === 'q' ? Number(v.slice(1)) : ND + Number(v.slice(1));
   const NM = 2 * ND + 3;
   const RL = 'subgroup_matrix_left<f16, 16, 16>', RR = 'subgroup_matrix_right<f16, 16, 16>', RA = 'subgroup_matrix_result<f32, 16, 16>';
-  // Statements: real subgroup-matrix builtins, or the emulation helpers of this config.
+  // Statements: real subgroup-matrix builtins, or the emulation helpers of this config. A real matrix access's
+  // stride is always + zs (dynamic: see CONFIGS).
   const declA = (v) => emu ? `emu_zero_${X}(${slot(v)}u);` : `var ${v} = ${RA}();`;
   const ldL = (v, off, stride) => emu ? `emu_ld_${X}(${slot(v)}u, ${off}, ${stride}, false);`
-    : `${v} = subgroupMatrixLoad<${RL}, row_major>(&${sh}, ${off}, ${stride});`;
+    : `${v} = subgroupMatrixLoad<${RL}, row_major>(&${sh}, ${off}, ${stride} + zs);`;
   // c += a · (right operand loaded from sh, column- or row-major)
   const mmaR = (a, colMajor, off, stride, c) => emu
     ? `emu_ld_${X}(${slot('tmp')}u, ${off}, ${stride}, ${colMajor}); emu_mma_${X}(${slot(a)}u, ${slot('tmp')}u, ${slot(c)}u);`
-    : `${c} = subgroupMatrixMultiplyAccumulate(${a}, subgroupMatrixLoad<${RR}, ${colMajor ? 'col_major' : 'row_major'}>(&${sh}, ${off}, ${stride}), ${c});`;
+    : `${c} = subgroupMatrixMultiplyAccumulate(${a}, subgroupMatrixLoad<${RR}, ${colMajor ? 'col_major' : 'row_major'}>(&${sh}, ${off}, ${stride} + zs), ${c});`;
   const ldA = (v, off, stride) => emu ? `emu_ld_acc_${X}(${slot(v)}u, ${off}, ${stride});`
-    : `${v} = subgroupMatrixLoad<${RA}, row_major>(&${ss}, ${off}, ${stride});`;
+    : `${v} = subgroupMatrixLoad<${RA}, row_major>(&${ss}, ${off}, ${stride} + zs);`;
   const stA = (off, v, stride) => emu ? `emu_st_acc_${X}(${slot(v)}u, ${off}, ${stride}, ln);`
-    : `subgroupMatrixStore<row_major>(&${ss}, ${off}, ${v}, ${stride});`;
+    : `subgroupMatrixStore<row_major>(&${ss}, ${off}, ${v}, ${stride} + zs);`;
   const xor16 = (x) => emu ? `emu_xor16(${x}, tid)` : `subgroupShuffleXor(${x}, 16u)`;
   // The scratch: block i of the subgroup (matrix offset and stride), and element (r, c) of its rows.
   const LV = emu ? '' : ' + lv';   // loop-variant offsets (see CONFIGS)
@@ -437,8 +438,7 @@ ${call}
   }
 }
 `;
-  // Every matrix load/store stride (its last argument, a literal) + zs (see CONFIGS).
-  return emu ? o : o.replace(/(subgroupMatrix(?:Load|Store)[^;]*?, )(\d+u)\)/g, '$1$2 + zs)');
+  return o;
 }
 
 export function file(emu) {

@@ -206,6 +206,16 @@ describe('generated WGSL', () => {
       expect(gen.file(emu) === readFileSync(new URL(`../shaders/${name}`, import.meta.url), 'utf8'), `${name}: run node shaders/flash_attn_prefill_sgm.gen.mjs`).toBe(true);
     }
   });
+
+  it('every subgroup-matrix load and store has a dynamic stride (+ zs): literal ones are wrong on the H200 without robustness', async () => {
+    // Session 19: NVIDIA's driver gets these accesses wrong with a literal stride unless robust buffer access makes it
+    // dynamic; nothing on lavapipe can see that, so the text is checked. Each call's last argument before ')' or '),'.
+    const gen = await import(new URL('../shaders/flash_attn_prefill_sgm.gen.mjs', import.meta.url).href) as { file(emu: boolean): string };
+    const calls = [...gen.file(false).matchAll(/subgroupMatrix(Load|Store)<[^>]*(?:<[^>]*>)?[^>]*>\(([^;]*?)\)(?=[;,])/g)];
+    expect(calls.length).toBeGreaterThan(1000);
+    const literal = calls.filter((c) => !/, [0-9]+u \+ zs$/.test(c[2]!)).map((c) => c[0]);
+    expect(literal, 'matrix accesses without + zs').toEqual([]);
+  });
 });
 
 describe('flashPrefill on subgroup matrices', () => {

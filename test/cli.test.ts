@@ -281,7 +281,11 @@ describe('run-inference.js: output and interrupts', () => {
     const on = cli(args, { env: { FAPOOL_ROBUSTNESS: 'on' } }), off = cli(args, { env: { FAPOOL_ROBUSTNESS: 'off' } });
     expect(on.code, on.stderr).toBe(0);
     expect(off.code, off.stderr).toBe(0);
-    expect((JSON.parse(off.stdout) as { tokens: number[][] }).tokens).toEqual((JSON.parse(on.stdout) as { tokens: number[][] }).tokens);
+    const [jOn, jOff] = [on, off].map((r) => JSON.parse(r.stdout) as { tokens: number[][]; device: string });
+    expect(jOff!.tokens).toEqual(jOn!.tokens);
+    // The result says how its kernels ran.
+    expect(jOff!.device).toMatch(/, robust buffer access off$/);
+    expect(jOn!.device).not.toMatch(/robust buffer access/);
     const bad = cli(['--preset', 'tiny', '--max-new-tokens', '1'], { env: { FAPOOL_ROBUSTNESS: 'maybe' } });
     expect(bad.code).toBe(2);
     expect(bad.errorLines).toEqual(["error: FAPOOL_ROBUSTNESS='maybe': expected on (the default) or off"]);

@@ -292,14 +292,16 @@ describe('device', () => {
     expect(robustnessOff('off')).toBe(true);
     expect(robustnessOff(' Off ')).toBe(true);
     for (const bad of ['0', 'false', 'no']) expect(() => robustnessOff(bad), bad).toThrow(/FAPOOL_ROBUSTNESS='.*': expected on/);
-    const saved = process.env.FAPOOL_ROBUSTNESS;
+    const saved = process.env.FAPOOL_ROBUSTNESS, savedToggles = process.env.FAPOOL_DAWN_TOGGLES;
     try {
+      delete process.env.FAPOOL_DAWN_TOGGLES;   // a round script's extra toggles would name disable_robustness too
       process.env.FAPOOL_ROBUSTNESS = 'off';
       expect(dawnFlags().at(-1)).toMatch(/[=,]disable_robustness(,|$)/);
       process.env.FAPOOL_ROBUSTNESS = 'on';
       expect(dawnFlags().at(-1)).not.toMatch(/disable_robustness/);
     } finally {
       if (saved === undefined) delete process.env.FAPOOL_ROBUSTNESS; else process.env.FAPOOL_ROBUSTNESS = saved;
+      if (savedToggles !== undefined) process.env.FAPOOL_DAWN_TOGGLES = savedToggles;
     }
   });
 

@@ -1,5 +1,5 @@
 # Sourced by the flash-attention prefill rounds of sessions 18-19 (rob19, rob20, rob21, spv20); needs R.
-# stage_dumps <label> [VAR=value…]: vitest's stage dumps of the _dbg entries into $R/dump-<label>.log, their errors printed.
+# stage_dumps <label> [VAR=value…] (assignments only: anything else would run as the command): vitest's stage dumps of the _dbg entries into $R/dump-<label>.log, their errors printed.
 stage_dumps() {
   local label=$1; shift
   env "$@" timeout 120 node_modules/.bin/vitest run test/attention.test.ts -t "stage dump" > "$R/dump-$label.log" 2>&1

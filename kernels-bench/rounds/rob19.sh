@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Refactored after the run onto fa-lib.sh: its log names (dump-no-robustness.log …) and headings differ from the results'.
 # Ran in session 19 (call 1): the stage dump failed (the device's node_modules lacked vitest: re-pack with
 # rounds/pack-device.sh after prepare.sh, not DEVICE_SLIM=1); rob20 ran it.
 # Prepared in session 18 (issue 15): why is the tensor-core flash-attention prefill wrong without robust buffer

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Refactored after the run onto fa-lib.sh: its log names (dump-no-robustness.log …) and headings differ from the results'.
 # Ran in session 19 (call 2, results/h200-2026-12-04-s19/call2). The …_dep entries it names were removed afterwards
 # (they did not fix it: S error 0.16 without robustness); every entry now has rob21's dynamic strides.
 # Session 19 (issue 15): the tensor-core flash-attention prefill is wrong without robust buffer access on every

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Refactored after the run onto fa-lib.sh: its log names (dump-no-robustness.log …) and headings differ from the results'.
 # Ran in session 19 (call 4, results/h200-2026-12-04-s19/call4): the _ds entries were right without robustness and
 # cost ≤ 1 % with it, so every generated entry now has dynamic strides and the _ds / _dep names are gone (to rerun,
 # use the plain names).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Ran in session 19 (call 3, results/h200-2026-12-04-s19/call3): medians none 1.40, py 1.31, pyfree 1.28, sh 1.24,
-# thread 1.27 ms a layer — every arm inside none's spread (1.13–1.57): no form of spinner is a clear gain on this machine.
+# thread 1.27 ms a layer — every arm's median inside none's spread (1.13–1.57): no form of spinner is a clear gain here.
 # Prepared in session 18 (issue 13, and 19's all-reduce, which pays the same legs): which property of the round
 # scripts' spinners makes a worker's hop faster? Session 18: pinned SCHED_IDLE Python spinners started by the script
 # before the runs took the worker's overhead 1.19–1.31 → 0.88–1.05 ms a layer (and 1.68 → 1.37 on a slower machine),

@@ -116,7 +116,7 @@ export function helpText(): string {
     '  FAPOOL_CACHE          where random weights and other generated files are kept (default: the package\'s .cache)',
     '  FAPOOL_SPIN_MS        ms a process busy-polls its links after each message (default 3 on a hardware GPU, 0 on a CPU adapter)',
     '  FAPOOL_KEEPALIVE_MS   while a rank\'s reply is awaited, send it a one-way keep-alive every this many ms (default 0: none)',
-    '  FAPOOL_ROBUSTNESS     on (default: every array index clamped, every matrix load checked) or off (Dawn\'s',
+    '  FAPOOL_ROBUSTNESS     on (default: every array index clamped, every matrix load and store checked) or off (Dawn\'s',
     '                        disable_robustness: no bounds checks; on the H200 a faster flash-attention prefill but',
     '                        slower GEMM tiles, a 32K prompt\'s TTFT -8 %, a 4K one\'s +9 %)',
     '  FAPOOL_DAWN_TOGGLES   more Dawn toggles, comma-separated, for diagnostics (e.g. disable_robustness); none by default',

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError, NoAdapterError } from './errors.js';
 import { packagePath } from './package-root.js';
+import { setHostRobustBufferAccess } from './caps.js';
 import { registerShaderLoader } from './shader-source.js';
 
 let gpuSingleton: GPU | null = null;
@@ -21,7 +22,7 @@ export function dawnFlags(extra: readonly string[] = []): string[] {
 
 /**
  * FAPOOL_ROBUSTNESS=off: kernels without robust buffer access (Dawn's disable_robustness: no bounds clamp on any
- * array index, no check around any matrix load). H200, session 19 (kernels-bench/NOTES.md): the flash-attention
+ * array index, no check around any matrix load or store). H200, session 19 (kernels-bench/NOTES.md): the flash-attention
  * prefill 72 → 97 TFLOP/s at 16K, but the prefill GEMM tiles slower (4096³ plain 198 → 189, gated 207 → 164
  * TFLOP/s): seed-4l warm TTFT 32K 659 → 608 ms, 4K 45 → 49 ms. Every test's float64 check passed without it there.
  * The cost: a kernel bug that indexes out of bounds touches memory it does not own instead of a clamped element.
@@ -59,7 +60,9 @@ export async function nodeGpu(): Promise<GPU> {
   const extra = extraDawnToggles();
   // Said once: Dawn ignores a toggle name it does not know, so a misspelt one would pass unnoticed.
   if (extra.length) process.stderr.write(`fapool: extra Dawn toggles (FAPOOL_DAWN_TOGGLES): ${extra.join(', ')}\n`);
-  const gpu = mod.create(dawnFlags());
+  const flags = dawnFlags();
+  setHostRobustBufferAccess(!flags.some((f) => /[=,]disable_robustness(,|$)/.test(f)));
+  const gpu = mod.create(flags);
   // The instance enumerates its adapters inside its first requestAdapter() call, synchronously: do that
   // here with Dawn's limit notices filtered out (later calls reuse the enumeration and print nothing).
   let first: Promise<unknown> | undefined;

@@ -26,7 +26,13 @@ export interface Caps {
   readonly maxStorageBuffersPerStage: number;
   readonly minStorageOffsetAlign: number;
   readonly minUniformOffsetAlign: number;
+  /** False where the host opened the device without robust buffer access (FAPOOL_ROBUSTNESS=off); absent: on. */
+  readonly robustBufferAccess?: boolean;
 }
+
+// Robust buffer access is a setting of the host's WebGPU instance, not of an adapter: the Node host says which.
+let hostRobustBufferAccess = true;
+export function setHostRobustBufferAccess(on: boolean): void { hostRobustBufferAccess = on; }
 
 const WANT_FEATURES = [
   'shader-f16', 'subgroups', 'timestamp-query', 'chromium-experimental-subgroup-matrix',
@@ -71,6 +77,7 @@ export function probeCaps(adapter: GPUAdapter, device: GPUDevice): Caps {
     subgroupMaxSize: info.subgroupMaxSize ?? 0,
     subgroupMatrix: has('chromium-experimental-subgroup-matrix') ? [...(info.subgroupMatrixConfigs ?? [])] : [],
     timestampQuery: has('timestamp-query'),
+    robustBufferAccess: hostRobustBufferAccess,
     maxWorkgroupStorage: l.maxComputeWorkgroupStorageSize,
     maxInvocations: l.maxComputeInvocationsPerWorkgroup,
     maxWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
@@ -87,7 +94,9 @@ export function describeCaps(c: Caps): string {
   const feats = [c.f16 && 'f16', c.subgroups && `subgroups(${c.subgroupMinSize}-${c.subgroupMaxSize})`,
     c.subgroupMatrix.length > 0 && `subgroup-matrix(${c.subgroupMatrix.map((m) => `${m.M}x${m.N}x${m.K}:${m.componentType}>${m.resultComponentType}`).join(',')})`,
     c.timestampQuery && 'timestamps'].filter(Boolean).join(' ');
-  return `${c.vendor} ${c.device || c.architecture}${c.isFallbackAdapter ? ' (fallback)' : ''}: ${feats || 'no optional features'}`;
+  // Said where it is off, so every log and result JSON records how the kernels ran.
+  const robust = c.robustBufferAccess === false ? ', robust buffer access off' : '';
+  return `${c.vendor} ${c.device || c.architecture}${c.isFallbackAdapter ? ' (fallback)' : ''}: ${feats || 'no optional features'}${robust}`;
 }
 
 /** CPU rasterisers (lavapipe, SwiftShader, fallback adapters): small tiles, f32 by default. */
