@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Ran in session 19 (call 5, results/h200-2026-12-04-s19/call5); its vsum moved to vitest-lib.sh afterwards.
 # Session 19, call 5 (issue 15): FAPOOL_ROBUSTNESS=off (new; Dawn's disable_robustness) now that every
 # flash-attention prefill entry has dynamic matrix strides (rob21: right without robustness, 97.5 against 72.5 TF/s
 # at 16K). (1) seed-4l warm TTFT at 4K and 32K, robustness on / off alternating, PyTorch eager SDPA in the same call;
@@ -14,9 +15,7 @@ for k in 1 2; do
 done
 timeout 100 python3 test/fidelity/torch_reference.py --weights $W --dtype float16 --device cuda --time 4096,32768 --new-tokens 16 --out "$R/torch.json" > "$R/torch.log" 2>&1
 echo "torch exit $?"; grep -iv warn "$R/torch.log" | tail -4 | cut -c1-200
-vsum() { python3 -c "
-import json,sys; d=json.load(open(sys.argv[1])); bad=[a['fullName'] for f in d['testResults'] for a in f['assertionResults'] if a['status']=='failed']
-print(sys.argv[2], d['numPassedTests'], 'passed,', d['numFailedTests'], 'failed,', d['numPendingTests'], 'skipped'); [print('  FAILED', b[:200]) for b in bad[:20]]" "$1" "$2" 2>&1 | tail -22; }
+source kernels-bench/rounds/vitest-lib.sh
 timeout 90 node_modules/.bin/vitest run test/attention.test.ts --reporter=json --outputFile="$R/vitest-attn-on.json" > "$R/vitest-attn-on.log" 2>&1
 vsum "$R/vitest-attn-on.json" "attention tests, robustness on:"
 FAPOOL_ROBUSTNESS=off timeout 320 node_modules/.bin/vitest run --exclude '**/demo.e2e.test.ts' --reporter=json --outputFile="$R/vitest-off.json" > "$R/vitest-off.log" 2>&1
