@@ -14,7 +14,7 @@ import { exitCodeOf } from '../src/cli/exit.js';
 import { checkRunFits } from '../src/cli/main.js';
 import { activationWidth, defaultPrefillChunk } from '../src/model/generation.js';
 import { InputError, NonFiniteError } from '../src/gpu/errors.js';
-import { isSoftwareAdapter } from '../src/gpu/index.js';
+import { defaultDType } from '../src/gpu/index.js';
 import { GpuBindingError } from '../src/gpu/select.js';
 import { presetConfig } from '../src/model/config.js';
 import { randomWeightSpec } from '../src/model/random-weights-core.js';
@@ -30,10 +30,9 @@ const cache = join(tmp, 'cache');
 const cfg = presetConfig('tiny');
 const gpu = useGpu();
 
-/** The dtype run-inference.js takes without --dtype on this machine's GPU (its preflight: f16 with shader-f16, but not on a CPU adapter). */
+/** The dtype run-inference.js takes without --dtype on this machine's GPU. */
 async function cliDtype(): Promise<'f32' | 'f16'> {
-  const g = await gpu();
-  return g.caps.f16 && !isSoftwareAdapter(g.caps) ? 'f16' : 'f32';
+  return defaultDType((await gpu()).caps);
 }
 
 interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; errorLines: string[]; ms: number }

@@ -2,7 +2,7 @@
 // metrics. Errors a user can cause end in one clear line and a non-zero exit; every size is checked against
 // the model and the device before any work (no weights written, no prompts built, no GPU memory taken).
 import { writeFileSync } from 'node:fs';
-import { isSoftwareAdapter, LimitError, requestAdapter, type Caps, type DType } from '../gpu/index.js';
+import { defaultDType, LimitError, requestAdapter, type DType } from '../gpu/index.js';
 import { applyGpuBinding, checkPciDevice, planGpuBinding } from '../gpu/select.js';
 import type { ModelConfig } from '../model/config.js';
 import { checkModelFits, tensorLimit, type BindingLimits } from '../model/load-weights.js';
@@ -92,10 +92,9 @@ async function preflight(o: CliOptions, warn: (m: string) => void): Promise<Pref
   const adapter = await requestAdapter();
   const info = adapter.info;
   const f16 = adapter.features.has('shader-f16');
-  const software = isSoftwareAdapter({ vendor: info.vendor ?? '', architecture: info.architecture ?? '', device: info.device ?? info.description ?? '',
-    isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter) } as Caps);
   if (o.dtype === 'f16' && !f16) throw new UsageError('--dtype f16 needs shader-f16, which this GPU lacks; use --dtype f32');
-  const dtype: 'f32' | 'f16' = o.dtype ?? (f16 && !software ? 'f16' : 'f32');
+  const dtype: 'f32' | 'f16' = o.dtype ?? defaultDType({ f16, vendor: info.vendor ?? '', architecture: info.architecture ?? '', device: info.device ?? info.description ?? '',
+    isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter) });
   const limits: BindingLimits = { maxStorageBinding: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize };
 
   const { config } = await peekModelConfig({ preset: o.preset, model: o.model, config: o.config, init: o.init, seed: o.seed }, dtype);

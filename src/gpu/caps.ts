@@ -100,6 +100,11 @@ export function describeCaps(c: Caps): string {
 }
 
 /** CPU rasterisers (lavapipe, SwiftShader, fallback adapters): small tiles, f32 by default. */
-export function isSoftwareAdapter(c: Caps): boolean {
+export function isSoftwareAdapter(c: Pick<Caps, 'isFallbackAdapter' | 'vendor' | 'architecture' | 'device'>): boolean {
   return c.isFallbackAdapter || /software|cpu|llvmpipe|lavapipe|swiftshader/i.test(`${c.vendor} ${c.architecture} ${c.device}`);
+}
+
+/** The weights' dtype when none is asked for: f16 where the GPU has shader-f16, except on a CPU adapter. */
+export function defaultDType(c: Pick<Caps, 'f16' | 'isFallbackAdapter' | 'vendor' | 'architecture' | 'device'>): 'f16' | 'f32' {
+  return c.f16 && !isSoftwareAdapter(c) ? 'f16' : 'f32';
 }

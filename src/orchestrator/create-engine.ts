@@ -1,7 +1,7 @@
 // Building an engine in Node from options: bind this process to its GPU, find the model (a file, a folder, or a
 // preset's deterministic random weights), load it, and set up the strategy — one device, FA Pool (attention
 // pool ranks in this process, in worker processes, or on other hosts), or the static TP × PP baseline.
-import { describeCaps, isSoftwareAdapter, openGpu, type DType, type Gpu, type PipelineMode } from '../gpu/index.js';
+import { defaultDType, describeCaps, isSoftwareAdapter, openGpu, type DType, type Gpu, type PipelineMode } from '../gpu/index.js';
 import { InputError } from '../gpu/errors.js';
 import { applyGpuBinding, checkPciDevice, planGpuBinding } from '../gpu/select.js';
 import { loadWeights, type LoadProgress } from '../model/load-weights.js';
@@ -103,7 +103,7 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
   const cleanups: (() => Promise<void> | void)[] = [() => gpu.destroy()];
   const cleanup = async () => { for (const c of cleanups.reverse()) await c(); cleanups.length = 0; };
   try {
-    const dtype: DType = o.dtype ?? (gpu.caps.f16 && !isSoftwareAdapter(gpu.caps) ? 'f16' : 'f32');
+    const dtype: DType = o.dtype ?? defaultDType(gpu.caps);
     if (dtype === 'f16' && !gpu.caps.f16) throw new InputError('dtype f16 needs shader-f16, which this GPU lacks; use f32');
     if (dtype !== 'f32' && dtype !== 'f16') throw new InputError(`dtype must be f32 or f16, got ${dtype}`);
     log(`gpu: ${describeCaps(gpu.caps)}`);
