@@ -60,9 +60,8 @@ export async function nodeGpu(): Promise<GPU> {
   const extra = extraDawnToggles();
   // Said once: Dawn ignores a toggle name it does not know, so a misspelt one would pass unnoticed.
   if (extra.length) process.stderr.write(`fapool: extra Dawn toggles (FAPOOL_DAWN_TOGGLES): ${extra.join(', ')}\n`);
-  const flags = dawnFlags();
-  setHostRobustBufferAccess(!flags.some((f) => /[=,]disable_robustness(,|$)/.test(f)));
-  const gpu = mod.create(flags);
+  setHostRobustBufferAccess(!robustnessOff() && !extra.includes('disable_robustness'));
+  const gpu = mod.create(dawnFlags());
   // The instance enumerates its adapters inside its first requestAdapter() call, synchronously: do that
   // here with Dawn's limit notices filtered out (later calls reuse the enumeration and print nothing).
   let first: Promise<unknown> | undefined;
