@@ -7593,6 +7593,2004 @@ fn fa_sgm_128_32_8_pf_xbar_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   }
 }
 
+// ==== 128_32_8_pf_Lk: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_Lk: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_Lk: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_Lk: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_Lk: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_Lk: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_Lk: u32;
+
+fn attend_128_32_8_pf_Lk(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_Lk[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_Lk[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_Lk[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_Lk[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, qo + 0u, 136u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, qo + 16u, 136u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, qo + 32u, 136u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, qo + 48u, 136u + zs);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, qo + 64u, 136u + zs);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, qo + 80u, 136u + zs);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, qo + 96u, 136u + zs);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, qo + 112u, 136u + zs);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_Lk = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_Lk[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_Lk[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_Lk[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_Lk[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_Lk[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_Lk[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_Lk[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_Lk[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_Lk[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_Lk[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_Lk[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_Lk[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_Lk[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_Lk[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_Lk[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_Lk[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lk, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lk, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lk, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lk, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lk, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lk, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lk, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lk, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lk, sb0 + 0u * 16u + lv, s, 36u + zs);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lk, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lk, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lk, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lk, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lk, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lk, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lk, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lk, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lk, sb0 + 1u * 16u + lv, s, 36u + zs);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_Lk[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_Lk = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_Lk[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_Lk[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_Lk) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lk, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lk, sb0 + 1u * 16u + lv, o1, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Lk[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lk, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lk, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lk, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lk, sb0 + 1u * 16u + lv, o3, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Lk[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lk, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lk, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lk, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lk, sb0 + 1u * 16u + lv, o5, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Lk[sb + c] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lk, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lk, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lk, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lk, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Lk[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lk, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lk, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+    }
+
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, 8704u + sg * 640u + 0u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, 4352u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, 4368u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, 4384u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, 4400u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, 4416u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, 4432u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, 4448u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, 4464u + lv, 136u + zs), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, 8704u + sg * 640u + 16u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, 6528u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, 6544u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, 6560u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, 6576u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, 6592u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, 6608u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, 6624u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lk, 6640u + lv, 136u + zs), o7);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lk, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lk, sb0 + 1u * 16u + lv, o1, 36u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_Lk[sb + c], ss_128_32_8_pf_Lk[sb + (c + 1u)], ss_128_32_8_pf_Lk[sb + (c + 2u)], ss_128_32_8_pf_Lk[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lk, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lk, sb0 + 1u * 16u + lv, o3, 36u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_Lk[sb + c], ss_128_32_8_pf_Lk[sb + (c + 1u)], ss_128_32_8_pf_Lk[sb + (c + 2u)], ss_128_32_8_pf_Lk[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lk, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lk, sb0 + 1u * 16u + lv, o5, 36u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_Lk[sb + c], ss_128_32_8_pf_Lk[sb + (c + 1u)], ss_128_32_8_pf_Lk[sb + (c + 2u)], ss_128_32_8_pf_Lk[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lk, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lk, sb0 + 1u * 16u + lv, o7, 36u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_Lk[sb + c], ss_128_32_8_pf_Lk[sb + (c + 1u)], ss_128_32_8_pf_Lk[sb + (c + 2u)], ss_128_32_8_pf_Lk[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_8_pf_Lk[row] = m; rowL_128_32_8_pf_Lk[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_Lk(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_Lk(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_Lk_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_Lk(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_Lk[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_Lk[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_Lv: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_Lv: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_Lv: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_Lv: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_Lv: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_Lv: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_Lv: u32;
+
+fn attend_128_32_8_pf_Lv(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_Lv[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_Lv[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_Lv[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_Lv[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, qo + 0u, 136u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, qo + 16u, 136u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, qo + 32u, 136u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, qo + 48u, 136u + zs);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, qo + 64u, 136u + zs);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, qo + 80u, 136u + zs);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, qo + 96u, 136u + zs);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, qo + 112u, 136u + zs);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_Lv = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_Lv[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_Lv[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_Lv[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_Lv[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_Lv[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_Lv[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_Lv[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_Lv[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_Lv[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_Lv[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_Lv[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_Lv[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_Lv[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_Lv[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_Lv[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_Lv[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lv, 0u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lv, 16u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lv, 32u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lv, 48u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lv, 64u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lv, 80u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lv, 96u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lv, 112u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lv, sb0 + 0u * 16u + lv, s, 36u + zs);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lv, 2176u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lv, 2192u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lv, 2208u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lv, 2224u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lv, 2240u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lv, 2256u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lv, 2272u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lv, 2288u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lv, sb0 + 1u * 16u + lv, s, 36u + zs);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_Lv[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_Lv = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_Lv[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_Lv[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_Lv) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lv, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lv, sb0 + 1u * 16u + lv, o1, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Lv[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lv, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lv, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lv, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lv, sb0 + 1u * 16u + lv, o3, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Lv[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lv, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lv, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lv, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lv, sb0 + 1u * 16u + lv, o5, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Lv[sb + c] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lv, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lv, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lv, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lv, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Lv[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lv, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lv, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+    }
+
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, 8704u + sg * 640u + 0u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, 4464u + lv, 136u), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, 8704u + sg * 640u + 16u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lv, 6640u + lv, 136u), o7);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lv, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lv, sb0 + 1u * 16u + lv, o1, 36u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_Lv[sb + c], ss_128_32_8_pf_Lv[sb + (c + 1u)], ss_128_32_8_pf_Lv[sb + (c + 2u)], ss_128_32_8_pf_Lv[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lv, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lv, sb0 + 1u * 16u + lv, o3, 36u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_Lv[sb + c], ss_128_32_8_pf_Lv[sb + (c + 1u)], ss_128_32_8_pf_Lv[sb + (c + 2u)], ss_128_32_8_pf_Lv[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lv, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lv, sb0 + 1u * 16u + lv, o5, 36u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_Lv[sb + c], ss_128_32_8_pf_Lv[sb + (c + 1u)], ss_128_32_8_pf_Lv[sb + (c + 2u)], ss_128_32_8_pf_Lv[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lv, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lv, sb0 + 1u * 16u + lv, o7, 36u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_Lv[sb + c], ss_128_32_8_pf_Lv[sb + (c + 1u)], ss_128_32_8_pf_Lv[sb + (c + 2u)], ss_128_32_8_pf_Lv[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_8_pf_Lv[row] = m; rowL_128_32_8_pf_Lv[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_Lv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_Lv(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_Lv_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_Lv(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_Lv[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_Lv[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_Lp: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_Lp: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_Lp: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_Lp: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_Lp: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_Lp: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_Lp: u32;
+
+fn attend_128_32_8_pf_Lp(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_Lp[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_Lp[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_Lp[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_Lp[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, qo + 0u, 136u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, qo + 16u, 136u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, qo + 32u, 136u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, qo + 48u, 136u + zs);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, qo + 64u, 136u + zs);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, qo + 80u, 136u + zs);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, qo + 96u, 136u + zs);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, qo + 112u, 136u + zs);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_Lp = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_Lp[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_Lp[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_Lp[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_Lp[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_Lp[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_Lp[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_Lp[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_Lp[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_Lp[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_Lp[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_Lp[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_Lp[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_Lp[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_Lp[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_Lp[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_Lp[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lp, 0u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lp, 16u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lp, 32u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lp, 48u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lp, 64u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lp, 80u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lp, 96u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lp, 112u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lp, sb0 + 0u * 16u + lv, s, 36u + zs);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lp, 2176u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lp, 2192u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lp, 2208u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lp, 2224u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lp, 2240u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lp, 2256u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lp, 2272u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lp, 2288u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lp, sb0 + 1u * 16u + lv, s, 36u + zs);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_Lp[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_Lp = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_Lp[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_Lp[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_Lp) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lp, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lp, sb0 + 1u * 16u + lv, o1, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Lp[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lp, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lp, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lp, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lp, sb0 + 1u * 16u + lv, o3, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Lp[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lp, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lp, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lp, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lp, sb0 + 1u * 16u + lv, o5, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Lp[sb + c] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lp, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lp, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lp, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lp, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Lp[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lp, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lp, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+    }
+
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, 8704u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, 4352u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, 4368u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, 4384u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, 4400u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, 4416u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, 4432u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, 4448u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, 4464u + lv, 136u + zs), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, 8704u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, 6528u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, 6544u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, 6560u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, 6576u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, 6592u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, 6608u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, 6624u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lp, 6640u + lv, 136u + zs), o7);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lp, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lp, sb0 + 1u * 16u + lv, o1, 36u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_Lp[sb + c], ss_128_32_8_pf_Lp[sb + (c + 1u)], ss_128_32_8_pf_Lp[sb + (c + 2u)], ss_128_32_8_pf_Lp[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lp, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lp, sb0 + 1u * 16u + lv, o3, 36u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_Lp[sb + c], ss_128_32_8_pf_Lp[sb + (c + 1u)], ss_128_32_8_pf_Lp[sb + (c + 2u)], ss_128_32_8_pf_Lp[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lp, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lp, sb0 + 1u * 16u + lv, o5, 36u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_Lp[sb + c], ss_128_32_8_pf_Lp[sb + (c + 1u)], ss_128_32_8_pf_Lp[sb + (c + 2u)], ss_128_32_8_pf_Lp[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lp, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lp, sb0 + 1u * 16u + lv, o7, 36u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_Lp[sb + c], ss_128_32_8_pf_Lp[sb + (c + 1u)], ss_128_32_8_pf_Lp[sb + (c + 2u)], ss_128_32_8_pf_Lp[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_8_pf_Lp[row] = m; rowL_128_32_8_pf_Lp[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_Lp(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_Lp(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_Lp_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_Lp(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_Lp[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_Lp[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_Lq: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_Lq: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_Lq: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_Lq: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_Lq: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_Lq: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_Lq: u32;
+
+fn attend_128_32_8_pf_Lq(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_Lq[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_Lq[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_Lq[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_Lq[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, qo + 0u, 136u);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, qo + 16u, 136u);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, qo + 32u, 136u);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, qo + 48u, 136u);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, qo + 64u, 136u);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, qo + 80u, 136u);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, qo + 96u, 136u);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, qo + 112u, 136u);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_Lq = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_Lq[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_Lq[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_Lq[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_Lq[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_Lq[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_Lq[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_Lq[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_Lq[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_Lq[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_Lq[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_Lq[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_Lq[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_Lq[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_Lq[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_Lq[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_Lq[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lq, 0u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lq, 16u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lq, 32u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lq, 48u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lq, 64u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lq, 80u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lq, 96u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lq, 112u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lq, sb0 + 0u * 16u + lv, s, 36u + zs);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lq, 2176u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lq, 2192u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lq, 2208u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lq, 2224u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lq, 2240u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lq, 2256u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lq, 2272u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lq, 2288u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lq, sb0 + 1u * 16u + lv, s, 36u + zs);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_Lq[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_Lq = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_Lq[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_Lq[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_Lq) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lq, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lq, sb0 + 1u * 16u + lv, o1, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Lq[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lq, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lq, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lq, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lq, sb0 + 1u * 16u + lv, o3, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Lq[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lq, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lq, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lq, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lq, sb0 + 1u * 16u + lv, o5, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Lq[sb + c] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lq, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lq, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lq, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lq, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Lq[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lq, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lq, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+    }
+
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, 8704u + sg * 640u + 0u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, 4352u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, 4368u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, 4384u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, 4400u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, 4416u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, 4432u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, 4448u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, 4464u + lv, 136u + zs), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, 8704u + sg * 640u + 16u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, 6528u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, 6544u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, 6560u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, 6576u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, 6592u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, 6608u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, 6624u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lq, 6640u + lv, 136u + zs), o7);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lq, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lq, sb0 + 1u * 16u + lv, o1, 36u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_Lq[sb + c], ss_128_32_8_pf_Lq[sb + (c + 1u)], ss_128_32_8_pf_Lq[sb + (c + 2u)], ss_128_32_8_pf_Lq[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lq, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lq, sb0 + 1u * 16u + lv, o3, 36u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_Lq[sb + c], ss_128_32_8_pf_Lq[sb + (c + 1u)], ss_128_32_8_pf_Lq[sb + (c + 2u)], ss_128_32_8_pf_Lq[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lq, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lq, sb0 + 1u * 16u + lv, o5, 36u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_Lq[sb + c], ss_128_32_8_pf_Lq[sb + (c + 1u)], ss_128_32_8_pf_Lq[sb + (c + 2u)], ss_128_32_8_pf_Lq[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lq, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lq, sb0 + 1u * 16u + lv, o7, 36u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_Lq[sb + c], ss_128_32_8_pf_Lq[sb + (c + 1u)], ss_128_32_8_pf_Lq[sb + (c + 2u)], ss_128_32_8_pf_Lq[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_8_pf_Lq[row] = m; rowL_128_32_8_pf_Lq[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_Lq(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_Lq(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_Lq_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_Lq(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_Lq[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_Lq[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_Ls: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_Ls: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_Ls: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_Ls: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_Ls: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_Ls: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_Ls: u32;
+
+fn attend_128_32_8_pf_Ls(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_Ls[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_Ls[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_Ls[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_Ls[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, qo + 0u, 136u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, qo + 16u, 136u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, qo + 32u, 136u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, qo + 48u, 136u + zs);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, qo + 64u, 136u + zs);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, qo + 80u, 136u + zs);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, qo + 96u, 136u + zs);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, qo + 112u, 136u + zs);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_Ls = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_Ls[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_Ls[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_Ls[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_Ls[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_Ls[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_Ls[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_Ls[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_Ls[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_Ls[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_Ls[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_Ls[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_Ls[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_Ls[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_Ls[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_Ls[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_Ls[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Ls, 0u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Ls, 16u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Ls, 32u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Ls, 48u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Ls, 64u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Ls, 80u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Ls, 96u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Ls, 112u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Ls, sb0 + 0u * 16u + lv, s, 36u);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Ls, 2176u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Ls, 2192u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Ls, 2208u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Ls, 2224u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Ls, 2240u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Ls, 2256u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Ls, 2272u + lv, 136u + zs), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Ls, 2288u + lv, 136u + zs), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Ls, sb0 + 1u * 16u + lv, s, 36u);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_Ls[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_Ls = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_Ls[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_Ls[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_Ls) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Ls, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Ls, sb0 + 1u * 16u + lv, o1, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Ls[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Ls, sb0 + 0u * 16u + lv, 36u); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Ls, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Ls, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Ls, sb0 + 1u * 16u + lv, o3, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Ls[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Ls, sb0 + 0u * 16u + lv, 36u); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Ls, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Ls, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Ls, sb0 + 1u * 16u + lv, o5, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Ls[sb + c] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Ls, sb0 + 0u * 16u + lv, 36u); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Ls, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Ls, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Ls, sb0 + 1u * 16u + lv, o7, 36u);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Ls[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Ls, sb0 + 0u * 16u + lv, 36u); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Ls, sb0 + 1u * 16u + lv, 36u);
+      workgroupBarrier();
+    }
+
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, 8704u + sg * 640u + 0u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, 4352u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, 4368u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, 4384u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, 4400u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, 4416u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, 4432u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, 4448u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, 4464u + lv, 136u + zs), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, 8704u + sg * 640u + 16u + lv, 40u + zs);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, 6528u + lv, 136u + zs), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, 6544u + lv, 136u + zs), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, 6560u + lv, 136u + zs), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, 6576u + lv, 136u + zs), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, 6592u + lv, 136u + zs), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, 6608u + lv, 136u + zs), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, 6624u + lv, 136u + zs), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Ls, 6640u + lv, 136u + zs), o7);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Ls, sb0 + 0u * 16u + lv, o0, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Ls, sb0 + 1u * 16u + lv, o1, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_Ls[sb + c], ss_128_32_8_pf_Ls[sb + (c + 1u)], ss_128_32_8_pf_Ls[sb + (c + 2u)], ss_128_32_8_pf_Ls[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Ls, sb0 + 0u * 16u + lv, o2, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Ls, sb0 + 1u * 16u + lv, o3, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_Ls[sb + c], ss_128_32_8_pf_Ls[sb + (c + 1u)], ss_128_32_8_pf_Ls[sb + (c + 2u)], ss_128_32_8_pf_Ls[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Ls, sb0 + 0u * 16u + lv, o4, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Ls, sb0 + 1u * 16u + lv, o5, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_Ls[sb + c], ss_128_32_8_pf_Ls[sb + (c + 1u)], ss_128_32_8_pf_Ls[sb + (c + 2u)], ss_128_32_8_pf_Ls[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Ls, sb0 + 0u * 16u + lv, o6, 36u); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Ls, sb0 + 1u * 16u + lv, o7, 36u);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_Ls[sb + c], ss_128_32_8_pf_Ls[sb + (c + 1u)], ss_128_32_8_pf_Ls[sb + (c + 2u)], ss_128_32_8_pf_Ls[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_8_pf_Ls[row] = m; rowL_128_32_8_pf_Ls[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_Ls(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_Ls(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_Ls_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_Ls(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_Ls[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_Ls[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_Lkvp: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_Lkvp: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_Lkvp: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_Lkvp: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_Lkvp: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_Lkvp: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_Lkvp: u32;
+
+fn attend_128_32_8_pf_Lkvp(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+  let zs = p.zero;   // 0: added to every matrix stride (see the generator)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+  var q0 = subgroup_matrix_left<f16, 16, 16>();
+  var q1 = subgroup_matrix_left<f16, 16, 16>();
+  var q2 = subgroup_matrix_left<f16, 16, 16>();
+  var q3 = subgroup_matrix_left<f16, 16, 16>();
+  var q4 = subgroup_matrix_left<f16, 16, 16>();
+  var q5 = subgroup_matrix_left<f16, 16, 16>();
+  var q6 = subgroup_matrix_left<f16, 16, 16>();
+  var q7 = subgroup_matrix_left<f16, 16, 16>();
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_Lkvp[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_Lkvp[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_Lkvp[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_Lkvp[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      q0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, qo + 0u, 136u + zs);
+      q1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, qo + 16u, 136u + zs);
+      q2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, qo + 32u, 136u + zs);
+      q3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, qo + 48u, 136u + zs);
+      q4 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, qo + 64u, 136u + zs);
+      q5 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, qo + 80u, 136u + zs);
+      q6 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, qo + 96u, 136u + zs);
+      q7 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, qo + 112u, 136u + zs);
+    }
+    workgroupBarrier();
+  }
+
+  var o0 = subgroup_matrix_result<f32, 16, 16>();
+  var o1 = subgroup_matrix_result<f32, 16, 16>();
+  var o2 = subgroup_matrix_result<f32, 16, 16>();
+  var o3 = subgroup_matrix_result<f32, 16, 16>();
+  var o4 = subgroup_matrix_result<f32, 16, 16>();
+  var o5 = subgroup_matrix_result<f32, 16, 16>();
+  var o6 = subgroup_matrix_result<f32, 16, 16>();
+  var o7 = subgroup_matrix_result<f32, 16, 16>();
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_Lkvp = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lkvp, 0u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lkvp, 16u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lkvp, 32u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lkvp, 48u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lkvp, 64u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lkvp, 80u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lkvp, 96u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lkvp, 112u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 0u * 16u + lv, s, 36u + zs);
+    }
+    {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      s = subgroupMatrixMultiplyAccumulate(q0, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lkvp, 2176u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q1, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lkvp, 2192u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q2, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lkvp, 2208u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q3, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lkvp, 2224u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q4, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lkvp, 2240u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q5, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lkvp, 2256u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q6, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lkvp, 2272u + lv, 136u), s);
+      s = subgroupMatrixMultiplyAccumulate(q7, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&sh_128_32_8_pf_Lkvp, 2288u + lv, 136u), s);
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 1u * 16u + lv, s, 36u + zs);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_Lkvp[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, subgroupShuffleXor(mx, 16u));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_Lkvp = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_Lkvp[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_Lkvp[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_Lkvp) != 0u) {
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 1u * 16u + lv, o1, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Lkvp[sb + c] *= alpha; }
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 0u * 16u + lv, 36u + zs); o1 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 1u * 16u + lv, o3, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Lkvp[sb + c] *= alpha; }
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 0u * 16u + lv, 36u + zs); o3 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 1u * 16u + lv, o5, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Lkvp[sb + c] *= alpha; }
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 0u * 16u + lv, 36u + zs); o5 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 1u * 16u + lv, o7, 36u + zs);
+      workgroupBarrier();
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Lkvp[sb + c] *= alpha; }
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 0u * 16u + lv, 36u + zs); o7 = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 1u * 16u + lv, 36u + zs);
+      workgroupBarrier();
+    }
+
+
+    // O += P·V.
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, 8704u + sg * 640u + 0u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, 4352u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, 4368u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, 4384u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, 4400u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, 4416u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, 4432u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, 4448u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, 4464u + lv, 136u), o7);
+    }
+    {
+      var pm = subgroup_matrix_left<f16, 16, 16>();
+      pm = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, 8704u + sg * 640u + 16u + lv, 40u);
+      o0 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, 6528u + lv, 136u), o0);
+      o1 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, 6544u + lv, 136u), o1);
+      o2 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, 6560u + lv, 136u), o2);
+      o3 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, 6576u + lv, 136u), o3);
+      o4 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, 6592u + lv, 136u), o4);
+      o5 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, 6608u + lv, 136u), o5);
+      o6 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, 6624u + lv, 136u), o6);
+      o7 = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&sh_128_32_8_pf_Lkvp, 6640u + lv, 136u), o7);
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += subgroupShuffleXor(l, 16u);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 0u * 16u + lv, o0, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 1u * 16u + lv, o1, 36u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_Lkvp[sb + c], ss_128_32_8_pf_Lkvp[sb + (c + 1u)], ss_128_32_8_pf_Lkvp[sb + (c + 2u)], ss_128_32_8_pf_Lkvp[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (0u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 0u * 16u + lv, o2, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 1u * 16u + lv, o3, 36u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_Lkvp[sb + c], ss_128_32_8_pf_Lkvp[sb + (c + 1u)], ss_128_32_8_pf_Lkvp[sb + (c + 2u)], ss_128_32_8_pf_Lkvp[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (32u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 0u * 16u + lv, o4, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 1u * 16u + lv, o5, 36u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_Lkvp[sb + c], ss_128_32_8_pf_Lkvp[sb + (c + 1u)], ss_128_32_8_pf_Lkvp[sb + (c + 2u)], ss_128_32_8_pf_Lkvp[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (64u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 0u * 16u + lv, o6, 36u + zs); subgroupMatrixStore<row_major>(&ss_128_32_8_pf_Lkvp, sb0 + 1u * 16u + lv, o7, 36u + zs);
+  workgroupBarrier();
+  if (t < p.T) {
+    for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+      let v = vec4f(ss_128_32_8_pf_Lkvp[sb + c], ss_128_32_8_pf_Lkvp[sb + (c + 1u)], ss_128_32_8_pf_Lkvp[sb + (c + 2u)], ss_128_32_8_pf_Lkvp[sb + (c + 3u)]) * inv;
+      out[(t * p.nHeads + h) * 32u + (96u + c) / 4u] = T4(v);
+    }
+  }
+  workgroupBarrier();
+  if (hh == 0u) { rowM_128_32_8_pf_Lkvp[row] = m; rowL_128_32_8_pf_Lkvp[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_Lkvp(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_Lkvp(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_Lkvp_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_Lkvp(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_Lkvp[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_Lkvp[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
 // ==== 128_32_4_dbg: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
 // sh_128_32_4_dbg: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_dbg: array<f16, 8704>;

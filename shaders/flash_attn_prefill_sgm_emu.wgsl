@@ -6251,6 +6251,1572 @@ fn fa_sgm_128_32_8_pf_xbar_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   }
 }
 
+// ==== 128_32_8_pf_Lk: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_Lk: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_Lk: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_Lk: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_Lk: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_Lk: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_Lk: u32;
+
+var<private> em_128_32_8_pf_Lk: array<f32, 4864>;
+fn emu_zero_128_32_8_pf_Lk(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_Lk[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_8_pf_Lk(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_8_pf_Lk[m * 256u + e] = f32(sh_128_32_8_pf_Lk[i]);
+  }
+}
+fn emu_ld_acc_128_32_8_pf_Lk(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_Lk[m * 256u + e] = ss_128_32_8_pf_Lk[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_8_pf_Lk(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_pf_Lk[off + (e / 16u) * stride + e % 16u] = em_128_32_8_pf_Lk[m * 256u + e]; }
+}
+fn emu_mma_128_32_8_pf_Lk(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_8_pf_Lk[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_pf_Lk[a * 256u + i * 16u + k], em_128_32_8_pf_Lk[b * 256u + k * 16u + j], acc); }
+      em_128_32_8_pf_Lk[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_8_pf_Lk(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_Lk[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_Lk[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_Lk[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_Lk[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_Lk(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_pf_Lk(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_Lk = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_Lk[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_Lk[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_Lk[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_Lk[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_Lk[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_Lk[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_Lk[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_Lk[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_Lk[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_Lk[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_Lk[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_Lk[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_Lk[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_Lk[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_Lk[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_Lk[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_Lk[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_8_pf_Lk(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_8_pf_Lk(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_pf_Lk(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_8_pf_Lk(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_Lk[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_Lk = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_Lk[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_Lk[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_Lk) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_Lk(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Lk[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8_pf_Lk(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_8_pf_Lk(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_8_pf_Lk(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_8_pf_Lk(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_Lk(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_8_pf_Lk[sb + c], ss_128_32_8_pf_Lk[sb + (c + 1u)], ss_128_32_8_pf_Lk[sb + (c + 2u)], ss_128_32_8_pf_Lk[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_8_pf_Lk[row] = m; rowL_128_32_8_pf_Lk[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_Lk(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_Lk(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_Lk_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_Lk(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_Lk[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_Lk[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_Lv: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_Lv: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_Lv: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_Lv: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_Lv: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_Lv: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_Lv: u32;
+
+var<private> em_128_32_8_pf_Lv: array<f32, 4864>;
+fn emu_zero_128_32_8_pf_Lv(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_Lv[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_8_pf_Lv(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_8_pf_Lv[m * 256u + e] = f32(sh_128_32_8_pf_Lv[i]);
+  }
+}
+fn emu_ld_acc_128_32_8_pf_Lv(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_Lv[m * 256u + e] = ss_128_32_8_pf_Lv[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_8_pf_Lv(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_pf_Lv[off + (e / 16u) * stride + e % 16u] = em_128_32_8_pf_Lv[m * 256u + e]; }
+}
+fn emu_mma_128_32_8_pf_Lv(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_8_pf_Lv[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_pf_Lv[a * 256u + i * 16u + k], em_128_32_8_pf_Lv[b * 256u + k * 16u + j], acc); }
+      em_128_32_8_pf_Lv[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_8_pf_Lv(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_Lv[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_Lv[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_Lv[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_Lv[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_Lv(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_pf_Lv(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_Lv = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_Lv[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_Lv[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_Lv[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_Lv[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_Lv[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_Lv[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_Lv[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_Lv[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_Lv[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_Lv[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_Lv[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_Lv[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_Lv[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_Lv[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_Lv[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_Lv[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_Lv[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_8_pf_Lv(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_8_pf_Lv(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_pf_Lv(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_8_pf_Lv(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_Lv[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_Lv = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_Lv[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_Lv[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_Lv) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_Lv(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Lv[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8_pf_Lv(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_8_pf_Lv(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_8_pf_Lv(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_8_pf_Lv(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_Lv(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_8_pf_Lv[sb + c], ss_128_32_8_pf_Lv[sb + (c + 1u)], ss_128_32_8_pf_Lv[sb + (c + 2u)], ss_128_32_8_pf_Lv[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_8_pf_Lv[row] = m; rowL_128_32_8_pf_Lv[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_Lv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_Lv(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_Lv_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_Lv(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_Lv[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_Lv[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_Lp: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_Lp: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_Lp: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_Lp: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_Lp: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_Lp: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_Lp: u32;
+
+var<private> em_128_32_8_pf_Lp: array<f32, 4864>;
+fn emu_zero_128_32_8_pf_Lp(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_Lp[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_8_pf_Lp(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_8_pf_Lp[m * 256u + e] = f32(sh_128_32_8_pf_Lp[i]);
+  }
+}
+fn emu_ld_acc_128_32_8_pf_Lp(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_Lp[m * 256u + e] = ss_128_32_8_pf_Lp[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_8_pf_Lp(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_pf_Lp[off + (e / 16u) * stride + e % 16u] = em_128_32_8_pf_Lp[m * 256u + e]; }
+}
+fn emu_mma_128_32_8_pf_Lp(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_8_pf_Lp[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_pf_Lp[a * 256u + i * 16u + k], em_128_32_8_pf_Lp[b * 256u + k * 16u + j], acc); }
+      em_128_32_8_pf_Lp[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_8_pf_Lp(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_Lp[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_Lp[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_Lp[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_Lp[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_Lp(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_pf_Lp(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_Lp = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_Lp[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_Lp[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_Lp[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_Lp[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_Lp[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_Lp[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_Lp[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_Lp[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_Lp[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_Lp[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_Lp[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_Lp[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_Lp[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_Lp[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_Lp[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_Lp[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_Lp[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_8_pf_Lp(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_8_pf_Lp(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_pf_Lp(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_8_pf_Lp(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_Lp[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_Lp = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_Lp[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_Lp[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_Lp) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_Lp(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Lp[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8_pf_Lp(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_8_pf_Lp(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_8_pf_Lp(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_8_pf_Lp(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_Lp(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_8_pf_Lp[sb + c], ss_128_32_8_pf_Lp[sb + (c + 1u)], ss_128_32_8_pf_Lp[sb + (c + 2u)], ss_128_32_8_pf_Lp[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_8_pf_Lp[row] = m; rowL_128_32_8_pf_Lp[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_Lp(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_Lp(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_Lp_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_Lp(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_Lp[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_Lp[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_Lq: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_Lq: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_Lq: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_Lq: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_Lq: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_Lq: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_Lq: u32;
+
+var<private> em_128_32_8_pf_Lq: array<f32, 4864>;
+fn emu_zero_128_32_8_pf_Lq(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_Lq[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_8_pf_Lq(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_8_pf_Lq[m * 256u + e] = f32(sh_128_32_8_pf_Lq[i]);
+  }
+}
+fn emu_ld_acc_128_32_8_pf_Lq(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_Lq[m * 256u + e] = ss_128_32_8_pf_Lq[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_8_pf_Lq(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_pf_Lq[off + (e / 16u) * stride + e % 16u] = em_128_32_8_pf_Lq[m * 256u + e]; }
+}
+fn emu_mma_128_32_8_pf_Lq(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_8_pf_Lq[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_pf_Lq[a * 256u + i * 16u + k], em_128_32_8_pf_Lq[b * 256u + k * 16u + j], acc); }
+      em_128_32_8_pf_Lq[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_8_pf_Lq(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_Lq[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_Lq[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_Lq[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_Lq[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_Lq(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_pf_Lq(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_Lq = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_Lq[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_Lq[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_Lq[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_Lq[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_Lq[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_Lq[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_Lq[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_Lq[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_Lq[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_Lq[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_Lq[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_Lq[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_Lq[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_Lq[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_Lq[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_Lq[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_Lq[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_8_pf_Lq(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_8_pf_Lq(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_pf_Lq(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_8_pf_Lq(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_Lq[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_Lq = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_Lq[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_Lq[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_Lq) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_Lq(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Lq[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8_pf_Lq(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_8_pf_Lq(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_8_pf_Lq(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_8_pf_Lq(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_Lq(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_8_pf_Lq[sb + c], ss_128_32_8_pf_Lq[sb + (c + 1u)], ss_128_32_8_pf_Lq[sb + (c + 2u)], ss_128_32_8_pf_Lq[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_8_pf_Lq[row] = m; rowL_128_32_8_pf_Lq[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_Lq(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_Lq(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_Lq_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_Lq(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_Lq[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_Lq[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_Ls: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_Ls: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_Ls: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_Ls: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_Ls: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_Ls: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_Ls: u32;
+
+var<private> em_128_32_8_pf_Ls: array<f32, 4864>;
+fn emu_zero_128_32_8_pf_Ls(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_Ls[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_8_pf_Ls(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_8_pf_Ls[m * 256u + e] = f32(sh_128_32_8_pf_Ls[i]);
+  }
+}
+fn emu_ld_acc_128_32_8_pf_Ls(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_Ls[m * 256u + e] = ss_128_32_8_pf_Ls[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_8_pf_Ls(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_pf_Ls[off + (e / 16u) * stride + e % 16u] = em_128_32_8_pf_Ls[m * 256u + e]; }
+}
+fn emu_mma_128_32_8_pf_Ls(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_8_pf_Ls[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_pf_Ls[a * 256u + i * 16u + k], em_128_32_8_pf_Ls[b * 256u + k * 16u + j], acc); }
+      em_128_32_8_pf_Ls[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_8_pf_Ls(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_Ls[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_Ls[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_Ls[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_Ls[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_Ls(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_pf_Ls(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_Ls = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_Ls[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_Ls[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_Ls[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_Ls[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_Ls[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_Ls[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_Ls[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_Ls[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_Ls[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_Ls[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_Ls[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_Ls[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_Ls[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_Ls[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_Ls[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_Ls[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_Ls[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_8_pf_Ls(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_8_pf_Ls(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_pf_Ls(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_8_pf_Ls(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_Ls[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_Ls = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_Ls[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_Ls[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_Ls) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_Ls(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Ls[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8_pf_Ls(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_8_pf_Ls(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_8_pf_Ls(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_8_pf_Ls(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_Ls(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_8_pf_Ls[sb + c], ss_128_32_8_pf_Ls[sb + (c + 1u)], ss_128_32_8_pf_Ls[sb + (c + 2u)], ss_128_32_8_pf_Ls[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_8_pf_Ls[row] = m; rowL_128_32_8_pf_Ls[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_Ls(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_Ls(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_Ls_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_Ls(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_Ls[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_Ls[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
+// ==== 128_32_8_pf_Lkvp: D = 128, BC = 32, SG = 8, prefetch: BR = 128 rows, 256 invocations, 47108 bytes of workgroup memory ====
+// sh_128_32_8_pf_Lkvp: K tile [32][136] at 0, V [32][136] at 4352, P [128][40] at 8704.
+var<workgroup> sh_128_32_8_pf_Lkvp: array<f16, 13824>;
+var<workgroup> ss_128_32_8_pf_Lkvp: array<f32, 4608>;   // per subgroup: S / O scratch
+var<workgroup> rowM_128_32_8_pf_Lkvp: array<f32, 128>;
+var<workgroup> rowL_128_32_8_pf_Lkvp: array<f32, 128>;
+var<workgroup> anyNeed_128_32_8_pf_Lkvp: u32;
+
+var<private> em_128_32_8_pf_Lkvp: array<f32, 4864>;
+fn emu_zero_128_32_8_pf_Lkvp(m: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_Lkvp[m * 256u + e] = 0.0; }
+}
+fn emu_ld_128_32_8_pf_Lkvp(m: u32, off: u32, stride: u32, colMajor: bool) {
+  for (var e = 0u; e < 256u; e++) {
+    let i = select(off + (e / 16u) * stride + e % 16u, off + (e % 16u) * stride + e / 16u, colMajor);
+    em_128_32_8_pf_Lkvp[m * 256u + e] = f32(sh_128_32_8_pf_Lkvp[i]);
+  }
+}
+fn emu_ld_acc_128_32_8_pf_Lkvp(m: u32, off: u32, stride: u32) {
+  for (var e = 0u; e < 256u; e++) { em_128_32_8_pf_Lkvp[m * 256u + e] = ss_128_32_8_pf_Lkvp[off + (e / 16u) * stride + e % 16u]; }
+}
+fn emu_st_acc_128_32_8_pf_Lkvp(m: u32, off: u32, stride: u32, ln: u32) {
+  for (var e = ln; e < 256u; e += 32u) { ss_128_32_8_pf_Lkvp[off + (e / 16u) * stride + e % 16u] = em_128_32_8_pf_Lkvp[m * 256u + e]; }
+}
+fn emu_mma_128_32_8_pf_Lkvp(a: u32, b: u32, c: u32) {
+  for (var i = 0u; i < 16u; i++) {
+    for (var j = 0u; j < 16u; j++) {
+      var acc = em_128_32_8_pf_Lkvp[c * 256u + i * 16u + j];
+      for (var k = 0u; k < 16u; k++) { acc = fma(em_128_32_8_pf_Lkvp[a * 256u + i * 16u + k], em_128_32_8_pf_Lkvp[b * 256u + k * 16u + j], acc); }
+      em_128_32_8_pf_Lkvp[c * 256u + i * 16u + j] = acc;
+    }
+  }
+}
+
+fn attend_128_32_8_pf_Lkvp(wid: vec3u, nwg: vec3u, tid: u32) {
+  let h = wid.y;
+  let t0 = (nwg.x - 1u - wid.x) * 128u;  // longest (most keys) blocks first
+  let sg = tid / 32u;
+  let ln = tid % 32u;
+  let kvh = h / p.group;
+  let kvRow0 = (p.slot * p.nKv + kvh) * p.capacity;
+  let scale2 = p.scale * LOG2E;
+  let kvLen = min(p.kvLen, p.capacity);
+  var kvEnd = kvLen;                      // keys visible to the block's last row
+  if (p.causal != 0u) {
+    let lastRow = min(t0 + 128u, p.T) - 1u;
+    kvEnd = min(kvLen, u32(max(i32(p.qPos0) + i32(lastRow) - i32(p.kvBase) + 1, 0)));
+  }
+  // Softmax layout: invocation (r, hh) owns row r of the subgroup's 16 and every other column from hh.
+  let r = ln % 16u;
+  let hh = ln / 16u;
+  let rot = select(0u, 1u, r >= 8u);
+  let row = sg * 16u + r;
+  let t = t0 + row;
+  var rowLim = i32(kvLen) - 1;            // largest visible key index of this row (may be < 0)
+  if (p.causal != 0u) { rowLim = min(rowLim, i32(p.qPos0 + t) - i32(p.kvBase)); }
+  let sb0 = sg * 576u;              // the subgroup's scratch
+  let sb = sb0 + r * 36u;               // this invocation's row in it (row layout)
+
+  // Q: staged (zero past T) in chunks of 96 rows, loaded once into 8 left matrices.
+
+  for (var c0 = 0u; c0 < 128u; c0 += 96u) {
+    for (var i = tid; i < 3072u; i += 256u) {
+      let rr = i / 32u;
+      let d4 = i % 32u;
+      let tt = t0 + c0 + rr;
+      var v = T4();
+      if (c0 + rr < 128u && tt < p.T) { v = q[(tt * p.nHeads + h) * 32u + d4]; }
+      sh_128_32_8_pf_Lkvp[rr * 136u + d4 * 4u] = v.x; sh_128_32_8_pf_Lkvp[rr * 136u + d4 * 4u + 1u] = v.y; sh_128_32_8_pf_Lkvp[rr * 136u + d4 * 4u + 2u] = v.z; sh_128_32_8_pf_Lkvp[rr * 136u + d4 * 4u + 3u] = v.w;
+    }
+    workgroupBarrier();
+    if (sg * 16u >= c0 && sg * 16u < c0 + 96u) {
+      let qo = (sg * 16u - c0) * 136u;
+      for (var k = 0u; k < 8u; k++) { emu_ld_128_32_8_pf_Lkvp(k, qo + k * 16u, 136u, false); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var n = 0u; n < 8u; n++) { emu_zero_128_32_8_pf_Lkvp(8u + n); }
+  var m = NEG;   // running row max (log2 units; lags the true max by < TH)
+  var l = 0.0;   // this invocation's part of the row sum (relative to m)
+  var lv = 0u;   // j0·zero (= 0) added to every matrix offset in the loop: NVIDIA's compiler hoists loop-invariant ones
+  var pk0 = T4();
+  var pv0 = T4();
+  var pk1 = T4();
+  var pv1 = T4();
+  var pk2 = T4();
+  var pv2 = T4();
+  var pk3 = T4();
+  var pv3 = T4();
+  {
+    let c = (tid + 0u) / 32u;
+    let d4 = (tid + 0u) % 32u;
+    pk0 = T4(); pv0 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+  }
+  {
+    let c = (tid + 256u) / 32u;
+    let d4 = (tid + 256u) % 32u;
+    pk1 = T4(); pv1 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+  }
+  {
+    let c = (tid + 512u) / 32u;
+    let d4 = (tid + 512u) % 32u;
+    pk2 = T4(); pv2 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+  }
+  {
+    let c = (tid + 768u) / 32u;
+    let d4 = (tid + 768u) % 32u;
+    pk3 = T4(); pv3 = T4();
+    if (0u + c < kvEnd) { let g = (kvRow0 + 0u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+  }
+  for (var j0 = 0u; j0 < kvEnd; j0 += 32u) {
+    if (tid == 0u) { anyNeed_128_32_8_pf_Lkvp = 0u; }
+    lv = j0 * p.zero;
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u] = pk0.x; sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u + 1u] = pk0.y; sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u + 2u] = pk0.z; sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u + 3u] = pk0.w;
+      sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u] = pv0.x; sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u + 1u] = pv0.y; sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u + 2u] = pv0.z; sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u + 3u] = pv0.w;
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u] = pk1.x; sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u + 1u] = pk1.y; sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u + 2u] = pk1.z; sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u + 3u] = pk1.w;
+      sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u] = pv1.x; sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u + 1u] = pv1.y; sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u + 2u] = pv1.z; sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u + 3u] = pv1.w;
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u] = pk2.x; sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u + 1u] = pk2.y; sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u + 2u] = pk2.z; sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u + 3u] = pk2.w;
+      sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u] = pv2.x; sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u + 1u] = pv2.y; sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u + 2u] = pv2.z; sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u + 3u] = pv2.w;
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u] = pk3.x; sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u + 1u] = pk3.y; sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u + 2u] = pk3.z; sh_128_32_8_pf_Lkvp[c * 136u + d4 * 4u + 3u] = pk3.w;
+      sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u] = pv3.x; sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u + 1u] = pv3.y; sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u + 2u] = pv3.z; sh_128_32_8_pf_Lkvp[4352u + c * 136u + d4 * 4u + 3u] = pv3.w;
+    }
+    workgroupBarrier();
+    // Next tile's K/V into registers while this one is computed.
+    {
+      let c = (tid + 0u) / 32u;
+      let d4 = (tid + 0u) % 32u;
+      pk0 = T4(); pv0 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk0 = kCache[g]; pv0 = vCache[g]; }
+    }
+    {
+      let c = (tid + 256u) / 32u;
+      let d4 = (tid + 256u) % 32u;
+      pk1 = T4(); pv1 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk1 = kCache[g]; pv1 = vCache[g]; }
+    }
+    {
+      let c = (tid + 512u) / 32u;
+      let d4 = (tid + 512u) % 32u;
+      pk2 = T4(); pv2 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk2 = kCache[g]; pv2 = vCache[g]; }
+    }
+    {
+      let c = (tid + 768u) / 32u;
+      let d4 = (tid + 768u) % 32u;
+      pk3 = T4(); pv3 = T4();
+      if (j0 + 32u + c < kvEnd) { let g = (kvRow0 + j0 + 32u + c) * 32u + d4; pk3 = kCache[g]; pv3 = vCache[g]; }
+    }
+
+    // S = Q·Kᵀ, one 16×16 block of keys at a time (K rows are the columns of Kᵀ: col-major).
+    for (var n = 0u; n < 2u; n++) {
+      emu_zero_128_32_8_pf_Lkvp(16u);
+      for (var k = 0u; k < 8u; k++) {
+        emu_ld_128_32_8_pf_Lkvp(18u, n * 2176u + k * 16u, 136u, true); emu_mma_128_32_8_pf_Lkvp(k, 18u, 16u);
+      }
+      emu_st_acc_128_32_8_pf_Lkvp(16u, sb0 + n * 16u, 36u, ln);
+    }
+    workgroupBarrier();
+
+    // Softmax: row max, lazy rescale decision, P = exp2(S·scale2 − m) as f16.
+    var mx = NEG;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let x = select(NEG, ss_128_32_8_pf_Lkvp[sb + c] * scale2, i32(j0 + c) <= rowLim);
+      mx = max(mx, x);
+    }
+    mx = max(mx, emu_xor16(mx, tid));
+    var alpha = 1.0;
+    if (mx > m + TH) {
+      alpha = exp2(m - mx);
+      if (m > 0.5 * NEG) { anyNeed_128_32_8_pf_Lkvp = 1u; } // O rows are nonzero only once the row has seen a key
+      m = mx;
+    }
+    var sum = 0.0;
+    let pb = 8704u + row * 40u;
+    for (var j = 0u; j < 16u; j++) {
+      let c = hh + 2u * ((j + rot) % 16u);
+      let e = select(0.0, exp2(fma(ss_128_32_8_pf_Lkvp[sb + c], scale2, -m)), i32(j0 + c) <= rowLim);
+      sum += e;
+      sh_128_32_8_pf_Lkvp[pb + c] = f16(e);
+    }
+    l = l * alpha + sum;
+    // Workgroup-uniform: some row's max jumped by more than TH; also the barrier that publishes P.
+    if (workgroupUniformLoad(&anyNeed_128_32_8_pf_Lkvp) != 0u) {
+      for (var rd = 0u; rd < 4u; rd++) {
+        for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_Lkvp(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+        workgroupBarrier();
+        for (var c = hh * 16u; c < (hh + 1u) * 16u; c++) { ss_128_32_8_pf_Lkvp[sb + c] *= alpha; }
+        workgroupBarrier();
+        for (var i = 0u; i < 2u; i++) { emu_ld_acc_128_32_8_pf_Lkvp(8u + rd * 2u + i, sb0 + i * 16u, 36u); }
+        workgroupBarrier();
+      }
+    }
+
+
+    // O += P·V.
+    for (var kk = 0u; kk < 2u; kk++) {
+      emu_ld_128_32_8_pf_Lkvp(17u, 8704u + sg * 640u + kk * 16u, 40u, false);
+      for (var n = 0u; n < 8u; n++) {
+        emu_ld_128_32_8_pf_Lkvp(18u, 4352u + kk * 2176u + n * 16u, 136u, false); emu_mma_128_32_8_pf_Lkvp(17u, 18u, 8u + n);
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Normalise by the row sum and write out (rows < T), in rounds through the scratch.
+  l += emu_xor16(l, tid);
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var rd = 0u; rd < 4u; rd++) {
+    for (var i = 0u; i < 2u; i++) { emu_st_acc_128_32_8_pf_Lkvp(8u + rd * 2u + i, sb0 + i * 16u, 36u, ln); }
+    workgroupBarrier();
+    if (t < p.T) {
+      for (var c = hh * 16u; c < (hh + 1u) * 16u; c += 4u) {
+        let v = vec4f(ss_128_32_8_pf_Lkvp[sb + c], ss_128_32_8_pf_Lkvp[sb + (c + 1u)], ss_128_32_8_pf_Lkvp[sb + (c + 2u)], ss_128_32_8_pf_Lkvp[sb + (c + 3u)]) * inv;
+        out[(t * p.nHeads + h) * 32u + (rd * 32u + c) / 4u] = T4(v);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (hh == 0u) { rowM_128_32_8_pf_Lkvp[row] = m; rowL_128_32_8_pf_Lkvp[row] = l; }
+
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_Lkvp(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_Lkvp(wid, nwg, tid);
+}
+
+@compute @workgroup_size(256)
+fn fa_sgm_128_32_8_pf_Lkvp_lse(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) tid: u32) {
+  attend_128_32_8_pf_Lkvp(wid, nwg, tid);
+  workgroupBarrier();
+  let t = (nwg.x - 1u - wid.x) * 128u + tid;
+  if (tid < 128u && t < p.T) {
+    let sum = rowL_128_32_8_pf_Lkvp[tid];
+    // Natural-log LSE of the scaled scores: m is in base-2 units.
+    lse[t * p.nHeads + wid.y] = select(neg_inf(), (rowM_128_32_8_pf_Lkvp[tid] + log2(sum)) * LN2, sum > 0.0);
+  }
+}
+
 // ==== 128_32_4_dbg: D = 128, BC = 32, SG = 4: BR = 64 rows, 128 invocations, 27140 bytes of workgroup memory ====
 // sh_128_32_4_dbg: K tile [32][136] at 0, V [32][136] at 4352, P [64][40] at 0.
 var<workgroup> sh_128_32_4_dbg: array<f16, 8704>;
