@@ -22,10 +22,7 @@ import { fileURLToPath } from 'node:url';
  *      cache bindings in the entry's layout); bar: the barriers after S and at the tile's end. The difference
  *      to the full entry is that stage's cost only where the driver's code stays alike: session 11 saw no-S,
  *      no-P·V and no-load binaries of 222–287 KB against 54 KB, all slower than the full kernel;
- * dbg — dumps its intermediate values (binding dbg) for the block of rows 0.. of head 0 (device debugging);
- * ls — a diagnostic (never a default): the matrix accesses of these phases keep a literal stride (k: K in S = Q·Kᵀ,
- *      v: V in O += P·V, p: P, q: Q, s: the f32 S / O scratch), to find which of them the driver gets wrong without
- *      robust buffer access (below) — a dynamic stride costs the GEMM tiles 14–43 %.
+ * dbg — dumps its intermediate values (binding dbg) for the block of rows 0.. of head 0 (device debugging).
  * Every matrix load/store offset inside the tile loop carries + j0·zero (p.zero, a uniform that is always 0):
  * NVIDIA's compiler (driver 580, H200) hoists subgroup-matrix loads with loop-invariant offsets out of the
  * tile loop — above the staging of K/V/P they must read — which made every tensor-core prefill wrong
@@ -33,9 +30,11 @@ import { fileURLToPath } from 'node:url';
  * Every matrix load/store stride is + zs (p.zero again): with a literal stride the same driver gets the kernel wrong
  * (S wrong from the first tile with Q and K staged right) unless robust buffer access is on — whose clamp selects the
  * stride too, making it dynamic, the one difference it makes to these loads' SPIR-V (session 19: rounds/spv20.sh,
- * rob21.sh). Dynamic strides are right with robustness off too, where the kernel runs 34 % faster.
+ * rob21.sh). Dynamic strides are right with robustness off too, where the kernel runs 34 % faster. A literal stride in any
+ * one phase alone is wrong as well — the 16 K loads, the 16 V loads, the 2 P loads, even the 8 Q loads before the loop
+ * (session 20, rounds/s20d.sh on commit a809102) — so no access can keep one.
  */
-const C = (D, BC, SG, o = {}) => ({ D, BC, SG, pf: false, qs: false, vt: false, il: false, db: false, ls: '', x: '', dbg: false, ...o });
+const C = (D, BC, SG, o = {}) => ({ D, BC, SG, pf: false, qs: false, vt: false, il: false, db: false, x: '', dbg: false, ...o });
 // (A switch sb — the scratch as 16×16 blocks of stride 16 — was wrong on the H200 even with loop-variant offsets,
 // right in emulation; unexplained, removed in session 3.)
 export const CONFIGS = [
@@ -46,11 +45,10 @@ export const CONFIGS = [
   C(64, 32, 4, { pf: true, il: true, db: true }), C(64, 16, 4, { pf: true, il: true, db: true }),
   C(64, 64, 4), C(64, 64, 4, { pf: true }), C(64, 32, 4, { pf: true }), C(64, 32, 8, { pf: true }), C(64, 16, 4, { qs: true, vt: true }),
   ...['sm', 's', 'pv', 'ld', 'bar'].map((x) => C(128, 32, 8, { pf: true, x })),
-  ...['k', 'v', 'p', 'q', 's', 'kvp'].map((ls) => C(128, 32, 8, { pf: true, ls })),
   C(128, 32, 4, { dbg: true }),
 ];
 
-export const configName = (c) => `${c.D}_${c.BC}_${c.SG}${c.pf ? '_pf' : ''}${c.qs ? '_qs' : ''}${c.vt ? '_vt' : ''}${c.il ? '_il' : ''}${c.db ? '_db' : ''}${c.ls ? `_L${c.ls}` : ''}${c.x ? `_x${c.x}` : ''}${c.dbg ? '_dbg' : ''}`;
+export const configName = (c) => `${c.D}_${c.BC}_${c.SG}${c.pf ? '_pf' : ''}${c.qs ? '_qs' : ''}${c.vt ? '_vt' : ''}${c.il ? '_il' : ''}${c.db ? '_db' : ''}${c.x ? `_x${c.x}` : ''}${c.dbg ? '_dbg' : ''}`;
 
 /** Workgroup-memory layout of a config (mirrored by sgmPrefillStorageBytes in src/kernels/attention.ts). */
 export function layout(c) {
@@ -153,18 +151,16 @@ function gen(cfg, emu) {
   // Statements: real subgroup-matrix builtins, or the emulation helpers of this config. A real matrix access's
   // stride is always + zs (dynamic: see CONFIGS).
   const declA = (v) => emu ? `emu_zero_${X}(${slot(v)}u);` : `var ${v} = ${RA}();`;
-  // ls: the phases whose strides stay literal (a diagnostic of which access the driver gets wrong, see CONFIGS).
-  const dyn = (stride, ph) => cfg.ls.includes(ph) ? stride : `${stride} + zs`;
-  const ldL = (v, off, stride, ph) => emu ? `emu_ld_${X}(${slot(v)}u, ${off}, ${stride}, false);`
-    : `${v} = subgroupMatrixLoad<${RL}, row_major>(&${sh}, ${off}, ${dyn(stride, ph)});`;
+  const ldL = (v, off, stride) => emu ? `emu_ld_${X}(${slot(v)}u, ${off}, ${stride}, false);`
+    : `${v} = subgroupMatrixLoad<${RL}, row_major>(&${sh}, ${off}, ${stride} + zs);`;
   // c += a · (right operand loaded from sh, column- or row-major)
-  const mmaR = (a, colMajor, off, stride, c, ph) => emu
+  const mmaR = (a, colMajor, off, stride, c) => emu
     ? `emu_ld_${X}(${slot('tmp')}u, ${off}, ${stride}, ${colMajor}); emu_mma_${X}(${slot(a)}u, ${slot('tmp')}u, ${slot(c)}u);`
-    : `${c} = subgroupMatrixMultiplyAccumulate(${a}, subgroupMatrixLoad<${RR}, ${colMajor ? 'col_major' : 'row_major'}>(&${sh}, ${off}, ${dyn(stride, ph)}), ${c});`;
+    : `${c} = subgroupMatrixMultiplyAccumulate(${a}, subgroupMatrixLoad<${RR}, ${colMajor ? 'col_major' : 'row_major'}>(&${sh}, ${off}, ${stride} + zs), ${c});`;
   const ldA = (v, off, stride) => emu ? `emu_ld_acc_${X}(${slot(v)}u, ${off}, ${stride});`
-    : `${v} = subgroupMatrixLoad<${RA}, row_major>(&${ss}, ${off}, ${dyn(stride, 's')});`;
+    : `${v} = subgroupMatrixLoad<${RA}, row_major>(&${ss}, ${off}, ${stride} + zs);`;
   const stA = (off, v, stride) => emu ? `emu_st_acc_${X}(${slot(v)}u, ${off}, ${stride}, ln);`
-    : `subgroupMatrixStore<row_major>(&${ss}, ${off}, ${v}, ${dyn(stride, 's')});`;
+    : `subgroupMatrixStore<row_major>(&${ss}, ${off}, ${v}, ${stride} + zs);`;
   const xor16 = (x) => emu ? `emu_xor16(${x}, tid)` : `subgroupShuffleXor(${x}, 16u)`;
   // The scratch: block i of the subgroup (matrix offset and stride), and element (r, c) of its rows.
   const LV = emu ? '' : ' + lv';   // loop-variant offsets (see CONFIGS)
@@ -247,13 +243,13 @@ ${cfg.qs ? `        emu_ld_${X}(k, ${L.qOff}u + sg * ${16 * L.LK}u + k * 16u, ${
       emu_st_acc_${X}(${slot('s')}u, ${blkOff('n')}, ${blkStride}, ln);
     }` : cfg.il && !cfg.qs ? `    {
 ${range(NB).map((n) => `      var s${n} = ${RA}();`).join('\n')}
-${range(ND).map((k) => range(NB).map((n) => `      ${mmaR(`q${k}`, true, kOff(n, k), `${L.LK}u`, `s${n}`, 'k')}`).join('\n')).join('\n')}
+${range(ND).map((k) => range(NB).map((n) => `      ${mmaR(`q${k}`, true, kOff(n, k), `${L.LK}u`, `s${n}`)}`).join('\n')).join('\n')}
 ${range(NB).map((n) => `      ${stA(blkOff(`${n}u`), `s${n}`, blkStride)}`).join('\n')}
     }` : range(NB).map((n) => `    {
       ${declA('s')}
 ${range(ND).map((k) => cfg.qs
-    ? `      { var qf = ${RL}(); ${ldL('qf', qFrag(k), `${L.LK}u`, 'q')} ${mmaR('qf', true, kOff(n, k), `${L.LK}u`, 's', 'k')} }`
-    : `      ${mmaR(`q${k}`, true, kOff(n, k), `${L.LK}u`, 's', 'k')}`).join('\n')}
+    ? `      { var qf = ${RL}(); ${ldL('qf', qFrag(k), `${L.LK}u`)} ${mmaR('qf', true, kOff(n, k), `${L.LK}u`, 's')} }`
+    : `      ${mmaR(`q${k}`, true, kOff(n, k), `${L.LK}u`, 's')}`).join('\n')}
       ${stA(blkOff(`${n}u`), 's', blkStride)}
     }`).join('\n');
   const pvBlock = emu ? `    for (var kk = 0u; kk < ${NB}u; kk++) {
@@ -263,8 +259,8 @@ ${range(ND).map((k) => cfg.qs
       }
     }` : range(NB).map((kk) => `    {
       var pm = ${RL}();
-      ${ldL('pm', `${B('p')}u + sg * ${16 * L.LP}u + ${kk * 16}u${LV}${PKB}`, `${L.LP}u`, 'p')}
-${range(ND).map((n) => { const [cm, off, st] = vLoad(kk, n); return `      ${mmaR('pm', cm, off, st, `o${n}`, 'v')}`; }).join('\n')}
+      ${ldL('pm', `${B('p')}u + sg * ${16 * L.LP}u + ${kk * 16}u${LV}${PKB}`, `${L.LP}u`)}
+${range(ND).map((n) => { const [cm, off, st] = vLoad(kk, n); return `      ${mmaR('pm', cm, off, st, `o${n}`)}`; }).join('\n')}
     }`).join('\n');
   // Q: held in registers (staged in chunks through sh, loaded once) or staged once into its own region.
   const qSetup = cfg.qs ? `  // Q: staged once (zero past T) into its region; fragments are loaded before every product.
@@ -293,7 +289,7 @@ ${emu ? '' : range(ND).map((k) => `  var q${k} = ${RL}();`).join('\n')}
     if (sg * 16u >= c0 && sg * 16u < c0 + ${L.qc}u) {
       let qo = ${B('q') ? `${B('q')}u + ` : ''}(sg * 16u - c0) * ${L.LK}u;
 ${emu ? `      for (var k = 0u; k < ${ND}u; k++) { emu_ld_${X}(k, qo + k * 16u, ${L.LK}u, false); }`
-    : range(ND).map((k) => `      ${ldL(`q${k}`, `qo + ${k * 16}u`, `${L.LK}u`, 'q')}`).join('\n')}
+    : range(ND).map((k) => `      ${ldL(`q${k}`, `qo + ${k * 16}u`, `${L.LK}u`)}`).join('\n')}
     }
     workgroupBarrier();
   }

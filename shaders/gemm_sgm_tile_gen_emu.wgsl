@@ -8473,6 +8473,134 @@ fn tg_g32x32_sg1x2_k32_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated2(cb, cb2, row0 + sr + 16u, col0 + sc + 0u, lane, kh == 0u);
 }
 
+@compute @workgroup_size(256)
+fn tg_g128x128_sg2x4_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1280u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 64 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var g00 = SmC();
+  var u00 = SmC();
+  var g01 = SmC();
+  var u01 = SmC();
+  var g10 = SmC();
+  var u10 = SmC();
+  var g11 = SmC();
+  var u11 = SmC();
+  var g20 = SmC();
+  var u20 = SmC();
+  var g21 = SmC();
+  var u21 = SmC();
+  var g30 = SmC();
+  var u30 = SmC();
+  var g31 = SmC();
+  var u31 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 4u;
+      s0 = x8[xb + k4];
+      s1 = x8[xb + 64u * K4 + k4];
+      s2 = wg8[wb + k4];
+      s3 = wg8[wb + 64u * K4 + k4];
+      s4 = wu8[wb + k4];
+      s5 = wu8[wb + 64u * K4 + k4];
+    }
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 2560u] = h1_0.x; As[ea + 2560u + 1u] = h1_0.y; As[ea + 2560u + 2u] = h1_1.x; As[ea + 2560u + 3u] = h1_1.y; As[ea + 2560u + 4u] = h1_2.x; As[ea + 2560u + 5u] = h1_2.y; As[ea + 2560u + 6u] = h1_3.x; As[ea + 2560u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 2560u] = h3_0.x; Bs[eb + 2560u + 1u] = h3_0.y; Bs[eb + 2560u + 2u] = h3_1.x; Bs[eb + 2560u + 3u] = h3_1.y; Bs[eb + 2560u + 4u] = h3_2.x; Bs[eb + 2560u + 5u] = h3_2.y; Bs[eb + 2560u + 6u] = h3_3.x; Bs[eb + 2560u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 5120u] = h4_0.x; Bs[eb + 5120u + 1u] = h4_0.y; Bs[eb + 5120u + 2u] = h4_1.x; Bs[eb + 5120u + 3u] = h4_1.y; Bs[eb + 5120u + 4u] = h4_2.x; Bs[eb + 5120u + 5u] = h4_2.y; Bs[eb + 5120u + 6u] = h4_3.x; Bs[eb + 5120u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 7680u] = h5_0.x; Bs[eb + 7680u + 1u] = h5_0.y; Bs[eb + 7680u + 2u] = h5_1.x; Bs[eb + 7680u + 3u] = h5_1.y; Bs[eb + 7680u + 4u] = h5_2.x; Bs[eb + 7680u + 5u] = h5_2.y; Bs[eb + 7680u + 6u] = h5_3.x; Bs[eb + 7680u + 7u] = h5_3.y;
+    }
+    workgroupBarrier();
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 640u;
+      let a2 = sa + 1280u;
+      let a3 = sa + 1920u;
+      let bg0 = sb + 0u;
+      let bu0 = sb + 5120u;
+      let bg1 = sb + 640u;
+      let bu1 = sb + 5760u;
+      g00 = mma_e(a0, bg0, g00, 40u, lane);
+      u00 = mma_e(a0, bu0, u00, 40u, lane);
+      g01 = mma_e(a0, bg1, g01, 40u, lane);
+      u01 = mma_e(a0, bu1, u01, 40u, lane);
+      g10 = mma_e(a1, bg0, g10, 40u, lane);
+      u10 = mma_e(a1, bu0, u10, 40u, lane);
+      g11 = mma_e(a1, bg1, g11, 40u, lane);
+      u11 = mma_e(a1, bu1, u11, 40u, lane);
+      g20 = mma_e(a2, bg0, g20, 40u, lane);
+      u20 = mma_e(a2, bu0, u20, 40u, lane);
+      g21 = mma_e(a2, bg1, g21, 40u, lane);
+      u21 = mma_e(a2, bu1, u21, 40u, lane);
+      g30 = mma_e(a3, bg0, g30, 40u, lane);
+      u30 = mma_e(a3, bu0, u30, 40u, lane);
+      g31 = mma_e(a3, bg1, g31, 40u, lane);
+      u31 = mma_e(a3, bu1, u31, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 656u;
+      let a2 = sa + 1296u;
+      let a3 = sa + 1936u;
+      let bg0 = sb + 16u;
+      let bu0 = sb + 5136u;
+      let bg1 = sb + 656u;
+      let bu1 = sb + 5776u;
+      g00 = mma_e(a0, bg0, g00, 40u, lane);
+      u00 = mma_e(a0, bu0, u00, 40u, lane);
+      g01 = mma_e(a0, bg1, g01, 40u, lane);
+      u01 = mma_e(a0, bu1, u01, 40u, lane);
+      g10 = mma_e(a1, bg0, g10, 40u, lane);
+      u10 = mma_e(a1, bu0, u10, 40u, lane);
+      g11 = mma_e(a1, bg1, g11, 40u, lane);
+      u11 = mma_e(a1, bu1, u11, 40u, lane);
+      g20 = mma_e(a2, bg0, g20, 40u, lane);
+      u20 = mma_e(a2, bu0, u20, 40u, lane);
+      g21 = mma_e(a2, bg1, g21, 40u, lane);
+      u21 = mma_e(a2, bu1, u21, 40u, lane);
+      g30 = mma_e(a3, bg0, g30, 40u, lane);
+      u30 = mma_e(a3, bu0, u30, 40u, lane);
+      g31 = mma_e(a3, bg1, g31, 40u, lane);
+      u31 = mma_e(a3, bu1, u31, 40u, lane);
+    }
+  }
+  let cb = sg * 512u;
+  store_e(cb, g00, lane); store_e(cb + 256u, u00, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, g01, lane); store_e(cb + 256u, u01, lane); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, g10, lane); store_e(cb + 256u, u10, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, g11, lane); store_e(cb + 256u, u11, lane); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, g20, lane); store_e(cb + 256u, u20, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, g21, lane); store_e(cb + 256u, u21, lane); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, g30, lane); store_e(cb + 256u, u30, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, g31, lane); store_e(cb + 256u, u31, lane); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+}
+
 @compute @workgroup_size(128)
 fn tgs_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;

@@ -9,7 +9,7 @@ import { chooseGemmPath, chooseQuad, linear, normPrologueApplies, type GemmTunin
 import { gemvSgChoice } from '../src/kernels/gemv.js';
 import { type Activation } from '../src/kernels/gemm-common.js';
 import {
-  DECODE_TILE_MIN_N, GEMM_PREFILL_DEFAULT, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_GEN_SPLIT_K,
+  DECODE_TILE_MIN_N, GEMM_PREFILL_DEFAULT, GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS, gemmPrefillDefault, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_GEN_SPLIT_K,
   DECODE_TILES_WIDE, SGM_TILE_SHAPES, SPLITK_MAX, SPLITK_TARGET_SUBGROUPS, chooseDecodeTile, chooseSgmDirect, chooseSgmKernel, decodeTilesMode,
   gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenForShape, tileGenGeometry,
   type SgmSkinnyShape, type SgmTileShape
@@ -408,6 +408,13 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
       delete process.env.FAPOOL_GEMM_PREFILL;
       expect(chooseSgmKernel(caps, 2048, 4096, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x128_sg2x2_k32_b1_u8' });
       expect(chooseSgmKernel(caps, 2048, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g128x128_sg2x4_k32_b1_u8' });
+      // Without robust buffer access the tiles without register prefetch (GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS).
+      const bare = { ...caps, robustBufferAccess: false } as typeof caps;
+      expect(gemmPrefillDefault(bare)).toBe(GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS);
+      expect(gemmPrefillDefault(caps)).toBe(GEMM_PREFILL_DEFAULT);
+      expect(chooseSgmKernel(bare, 2048, 4096, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x128_sg2x2_k32_b1_un' });
+      expect(chooseSgmKernel(bare, 2048, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g128x128_sg2x4_k32_b1_un' });
+      expect(chooseSgmKernel(bare, 2048, 4096, 4100, true)).toEqual({ kind: 'tile-gen', id: 'g128x128_sg2x4_k32_b1' });
       // K % 32 != 0: the checked twins.
       expect(chooseSgmKernel(caps, 2048, 4096, 4100, false)).toEqual({ kind: 'tile-gen', id: 't128x128_sg2x2_k32_b1' });
       expect(chooseSgmKernel(caps, 2048, 4096, 4100, true)).toEqual({ kind: 'tile-gen', id: 'g128x128_sg2x4_k32_b1' });

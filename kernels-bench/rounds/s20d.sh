@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Ran in session 20 (call 4, results/h200-2026-12-04-s20/call4) on commit a809102, whose generator had the _L entries
+# (removed after: every phase with a literal stride was wrong without robustness; kernels-bench/notes/attn.md, session 20).
 # Session 20, call 4 (issue 15): which of the flash-attention prefill's matrix accesses does NVIDIA's driver get wrong
 # with a literal stride (session 19: all literal → wrong without robust buffer access; all dynamic → right, and a
 # dynamic stride costs the GEMM tiles 14–43 %)? Entries 128_32_8_pf_L<phases> keep literal strides in one phase each

@@ -4,7 +4,7 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parsePciAddress } from '../gpu/select.js';
-import { GEMM_PREFILL_DEFAULT } from '../kernels/gemm-sgm.js';
+import { GEMM_PREFILL_DEFAULT, GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS } from '../kernels/gemm-sgm.js';
 import { PRESETS } from '../model/config.js';
 import { PREFILL_CHUNK_MIN, PREFILL_CHUNKS } from '../model/generation.js';
 import { randomWeightsFileKind } from '../model/model-files.js';
@@ -117,14 +117,17 @@ export function helpText(): string {
     '  FAPOOL_SPIN_MS        ms a process busy-polls its links after each message (default 3 on a hardware GPU, 0 on a CPU adapter)',
     '  FAPOOL_KEEPALIVE_MS   while a rank\'s reply is awaited, send it a one-way keep-alive every this many ms (default 0: none)',
     '  FAPOOL_ROBUSTNESS     on (default: every array index clamped, every matrix load and store checked) or off (Dawn\'s',
-    '                        disable_robustness: no bounds checks; on the H200 a faster flash-attention prefill but',
-    '                        slower GEMM tiles, a 32K prompt\'s TTFT -8 %, a 4K one\'s +9 %)',
+    '                        disable_robustness: no bounds checks, and the prefill GEMM tiles made for it; on the H200 a',
+    '                        32K prompt\'s TTFT -14 %, a 4K one\'s -3 %, a batch-1 decode step -3 %, batch 64 +5 %)',
     '  FAPOOL_DAWN_TOGGLES   more Dawn toggles, comma-separated, for diagnostics (e.g. disable_robustness); none by default',
     '  FAPOOL_PIPELINES      async (pipelines created concurrently at load, default) or sync',
     '  FAPOOL_READ_PACING    on (default: a batch generation reads a step\'s tokens shortly before the step is due, so Dawn',
     '                        does not tick the whole step and garbage-collection pauses stay out of the token stream) or off',
     '  FAPOOL_GEMM_PREFILL   prefill GEMM on tensor cores: tile-gen:<id>[,<id>] or direct (default: the unchecked 128×128',
-    `                        tiles with 16-byte staging, ${GEMM_PREFILL_DEFAULT}; their checked twins where K % 32 != 0)`,
+    `                        tiles with 16-byte staging, ${GEMM_PREFILL_DEFAULT};`,
+    '                        with FAPOOL_ROBUSTNESS=off the tiles without register prefetch,',
+    `                        ${GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS};`,
+    '                        their checked twins where K % 32 != 0)',
     '  FAPOOL_GEMM_SKINNY    decode rows 9-64 on the skinny tensor-core kernels: gen[:<id>,min=M,max=M] or array (unset:',
     '                        the decode tiles of FAPOOL_DECODE_TILES; set to any value: no decode tiles)',
     '  FAPOOL_DECODE_TILES   decode rows on the staged tensor-core tiles: split (default: 9-64 rows, K split over workgroups',

@@ -173,6 +173,7 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   't128x128_sg2x2_k32_b1_un', 't128x128_sg2x2_k32_b1_uf', 't128x256_sg2x4_k32_b1_un', 'g128x128_sg2x4_k32_b1_un', 't32x32_sg2x2_k32_b1_un', 't32x32_sg2x2_k32_b1_uf',
   't32x32_sg2x2_k32_b1_u', 't64x32_sg2x1_k16_b2_u', 'g32x16_sg2x1_k16_b1_u',
   'g64x64_sg2x2_k64_b1_u8_ks2', 't64x64_sg1x4_k128_b1_u8_ks2', 't32x32_sg2x2_k64_b1_u8_ks2', 'g32x32_sg1x2_k32_b1_u8_ks2',
+  'g128x128_sg2x4_k32_b1_un8',
 ];
 
 /**
@@ -309,6 +310,21 @@ const NO_EPILOGUE: Epilogue = { act: 'none', bias: false, residual: false, accum
  * keeps the direct kernel.
  */
 export const GEMM_PREFILL_DEFAULT = 'tile-gen:t128x128_sg2x2_k32_b1_u8,g128x128_sg2x4_k32_b1_u8';
+
+/**
+ * The same choice on a device without robust buffer access (FAPOOL_ROBUSTNESS=off). There the driver compiles the
+ * prefetching tiles into 2–3× the machine code at the 255-register cap with spills (the _u8 pair: 50.7 / 48.3 KB,
+ * against 19.2 / 36.7 KB and 242 / 223 registers with robustness, whose clamps and selects seem to keep it from
+ * scheduling the prefetch that far ahead), and the tiles without register prefetch win. H200 session 20, 4096³
+ * TFLOP/s without robustness (rounds/s20a.sh): plain _un 215.1, _un8 201.1, _u8 188.2; gated _un 193.2, _u8 162.4
+ * (with robustness, same call: plain _u8 197.0, _un 188.2; gated _u8 207.8, _u 173.2).
+ */
+export const GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS = 'tile-gen:t128x128_sg2x2_k32_b1_un,g128x128_sg2x4_k32_b1_un';
+
+/** The built-in prefill choice for a device: robust buffer access changes which tiles the driver compiles best. */
+export function gemmPrefillDefault(caps: Pick<Caps, 'robustBufferAccess'>): string {
+  return caps.robustBufferAccess === false ? GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS : GEMM_PREFILL_DEFAULT;
+}
 
 /**
  * Prefill kernel choice (M > SKINNY_MAX_M on the subgroup-matrix path), from FAPOOL_GEMM_PREFILL, else
@@ -577,7 +593,7 @@ export function chooseSgmKernel(caps: Caps, M: number, N: number, K: number, gat
   // Rows the prefill kernels take: above the skinny range, or above FAPOOL_GEMM_SKINNY's max=M.
   const prefillRows = M > SKINNY_MAX_M || (skinny.gen && M > skinny.maxM);
   if (prefillRows) {
-    const named = gemmPrefillOverride()[gated ? 'gated' : 'plain'];
+    const named = gemmPrefillOverride(envVar('FAPOOL_GEMM_PREFILL') ?? gemmPrefillDefault(caps))[gated ? 'gated' : 'plain'];
     const o = named && { ...named, id: tileGenForShape(named.id, K) };
     if (o) {
       if (sgmTileGenFits(caps, o)) return o;
