@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Ran in session 20 (call 2, results/h200-2026-12-04-s20/call2); the gated _un8 tile it times was removed afterwards (commit 8af770b).
 # Session 20, call 2 (issue 15): the prefill GEMM pair without robust buffer access is now the tiles without register
 # prefetch (GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS: call 1 timed them at 215 / 193 TFLOP/s off against the _u8 pair's 188 /
 # 162). (1) 4096³ off: the new gated _un8 against _un, and the wider plain tiles without prefetch; (2) seed-4l warm
