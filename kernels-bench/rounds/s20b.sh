@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Ran in session 20 (call 2, results/h200-2026-12-04-s20/call2); the gated _un8 tile it times was removed afterwards (commit 8af770b).
+# Ran in session 20 (call 2, results/h200-2026-12-04-s20/call2), before its sweep moved to rounds/gemm-lib.sh; the
+# gated _un8 tile it times was removed afterwards (commit 8af770b).
 # Session 20, call 2 (issue 15): the prefill GEMM pair without robust buffer access is now the tiles without register
 # prefetch (GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS: call 1 timed them at 215 / 193 TFLOP/s off against the _u8 pair's 188 /
 # 162). (1) 4096³ off: the new gated _un8 against _un, and the wider plain tiles without prefetch; (2) seed-4l warm
@@ -10,10 +11,8 @@
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
-timeout -k 2 70 node dist/kernels-bench/gemm-sweep.js --parts square --no-robustness --samples 6 --repeat 2 \
-  --pick 'gen g128x128_sg2x4_k32_b1_un8|gen g128x128_sg2x4_k32_b1_un|gen t128x128_sg2x2_k32_b1_un|gen t128x256_sg2x4_k32_b1_un|gen t256x128_sg4x2_k32_b1_u8' \
-  --out "$R/square-off.json" --md "$R/square-off.md" 2>&1 | grep -v '^Warning' > "$R/square-off.log"
-echo "== square off rc ${PIPESTATUS[0]}"; sed 's/\x1b\[[0-9;]*m//g' "$R/square-off.log" | sed -E 's/ +/ /g' | grep -E "TF/s" | cut -c1-150
+source kernels-bench/rounds/gemm-lib.sh
+square_off 70 'gen g128x128_sg2x4_k32_b1_un8|gen g128x128_sg2x4_k32_b1_un|gen t128x128_sg2x2_k32_b1_un|gen t128x256_sg2x4_k32_b1_un|gen t256x128_sg4x2_k32_b1_u8'
 source kernels-bench/rounds/seed4l.sh
 for k in 1 2; do
   for n in 4096 32768; do ttft on-$n-$k $n; ttft off-$n-$k $n FAPOOL_ROBUSTNESS=off; done

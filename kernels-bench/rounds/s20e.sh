@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Ran in session 20 (call 6, results/h200-2026-12-04-s20/call6). Its k64 ids failed the sweep's ragged check (K = 288 is no
-# multiple of 64 and they have no checked twin) and were removed untimed.
+# Ran in session 20 (call 6, results/h200-2026-12-04-s20/call6), before its sweep moved to rounds/gemm-lib.sh. Its k64
+# ids failed the sweep's ragged check (K = 288 is no multiple of 64; no checked twin) and were removed untimed.
 # Session 20, call 6. (1) Issue 15: the plain tile without register prefetch with 64-deep K slices (half the barriers
 # per K; new ids t128x128_sg2x2_k64_b1_un / _un8) against _un at 4096³ without robustness. Prediction: ±5 % of _un's
 # 215. (2) Issue 16: the decode step of seed-4l at batch 1 and 8, 4K and 32K, ours (robustness on) against PyTorch with
@@ -9,10 +9,8 @@
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
-timeout -k 2 60 node dist/kernels-bench/gemm-sweep.js --parts square --no-robustness --samples 6 --repeat 2 \
-  --pick 'gen t128x128_sg2x2_k64_b1_un|gen t128x128_sg2x2_k64_b1_un8|gen t128x128_sg2x2_k32_b1_un' \
-  --out "$R/square-off.json" --md "$R/square-off.md" 2>&1 | grep -v '^Warning' > "$R/square-off.log"
-echo "== square off rc ${PIPESTATUS[0]}"; sed 's/\x1b\[[0-9;]*m//g' "$R/square-off.log" | sed -E 's/ +/ /g' | grep -E "TF/s" | cut -c1-150
+source kernels-bench/rounds/gemm-lib.sh
+square_off 60 'gen t128x128_sg2x2_k64_b1_un|gen t128x128_sg2x2_k64_b1_un8|gen t128x128_sg2x2_k32_b1_un'
 source kernels-bench/rounds/seed4l.sh
 timeout 150 python3 kernels-bench/torch_decode_graph.py --weights $W --configs 1x4096,8x4096,1x32768,8x32768 --out "$R/graph.json" > "$R/graph.log" 2>&1
 echo "graph rc $?"; grep -iv warn "$R/graph.log" | tail -8 | cut -c1-200

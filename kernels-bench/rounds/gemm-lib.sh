@@ -1,0 +1,7 @@
+# Sourced by the GEMM round scripts. square_off <timeout s> <--pick list>: those generated tiles at 4096³ without
+# robust buffer access (two repeats of 6 samples) into $R/square-off.{json,md,log}, their TFLOP/s lines printed.
+square_off() {
+  timeout -k 2 "$1" node dist/kernels-bench/gemm-sweep.js --parts square --no-robustness --samples 6 --repeat 2 --pick "$2" \
+    --out "$R/square-off.json" --md "$R/square-off.md" 2>&1 | grep -v '^Warning' > "$R/square-off.log"
+  echo "== square off rc ${PIPESTATUS[0]}"; sed 's/\x1b\[[0-9;]*m//g' "$R/square-off.log" | sed -E 's/ +/ /g' | grep -E "TF/s" | cut -c1-150
+}
