@@ -20,7 +20,7 @@ describe('ReadPacer', () => {
     expect(paced.map((x, i) => x || i < 3 ? '' : i + 1).filter(Boolean)).toEqual([PROBE_EVERY, 2 * PROBE_EVERY, 3 * PROBE_EVERY]);
   });
 
-  it("a paced loop whose timer wakes late by the margin falls back to the GPU's pace (the H200's batch-1 trap)", () => {
+  it("a paced loop whose timer wakes late by the margin falls back to the GPU's pace (a median of the gaps holds any pace there)", () => {
     // generate()'s loop on a virtual clock: submit step i (0.17 ms of host), pace, read step i − 1 (0.1 ms after it is
     // done, or after the wake-up). The first steps run 3 ms (a GPU that is still clocking up), then 0.8 ms. The timer
     // wakes PACE_MARGIN_MS + 0.1 ms late: the worst case, where a gap only measures the pacer's own wait.

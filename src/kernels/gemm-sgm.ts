@@ -326,10 +326,11 @@ export function gemmPrefillDefault(caps: Pick<Caps, 'robustBufferAccess'>): stri
 }
 
 /**
- * Prefill kernel choice (M > SKINNY_MAX_M on the subgroup-matrix path), from FAPOOL_GEMM_PREFILL, else
- * GEMM_PREFILL_DEFAULT: `direct` or `tile-gen:<id>[,<id>]` — a plain (t…) and/or a gated (g…) generated
- * configuration; a product without one keeps the direct kernel. Read at every choice (cheap), so a
- * process sets it before it builds its dispatches.
+ * Prefill kernel choice (M > SKINNY_MAX_M on the subgroup-matrix path) parsed from a value in FAPOOL_GEMM_PREFILL's
+ * syntax — chooseSgmKernel passes the variable, else gemmPrefillDefault(caps); with no argument, the variable, else the
+ * robust default: `direct` or `tile-gen:<id>[,<id>]` — a plain (t…) and/or a gated (g…) generated configuration; a
+ * product without one keeps the direct kernel. Read at every choice (cheap), so a process sets it before it builds
+ * its dispatches.
  */
 export function gemmPrefillOverride(
   value = envVar('FAPOOL_GEMM_PREFILL') ?? GEMM_PREFILL_DEFAULT,
