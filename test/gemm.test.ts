@@ -390,8 +390,6 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
   });
 
   it('FAPOOL_GEMM_PREFILL picks a generated configuration for M > 64 only', () => {
-    // Unset: the built-in default (GEMM_PREFILL_DEFAULT), the generated pair measured best on the H200.
-    expect(gemmPrefillOverride(undefined)).toEqual(gemmPrefillOverride(GEMM_PREFILL_DEFAULT));
     expect(gemmPrefillOverride(GEMM_PREFILL_DEFAULT).plain?.kind).toBe('tile-gen');
     expect(gemmPrefillOverride('direct')).toEqual({});
     expect(gemmPrefillOverride('tile-gen:t128x256_sg2x4_k32_b1,g128x128_sg2x4_k32_b1')).toEqual({
@@ -409,12 +407,16 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
       expect(chooseSgmKernel(caps, 2048, 4096, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x128_sg2x2_k32_b1_u8' });
       expect(chooseSgmKernel(caps, 2048, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g128x128_sg2x4_k32_b1_u8' });
       // Without robust buffer access the tiles without register prefetch (GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS).
-      const bare = { ...caps, robustBufferAccess: false } as typeof caps;
+      const bare = { ...caps, robustBufferAccess: false };
       expect(gemmPrefillDefault(bare)).toBe(GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS);
       expect(gemmPrefillDefault(caps)).toBe(GEMM_PREFILL_DEFAULT);
       expect(chooseSgmKernel(bare, 2048, 4096, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x128_sg2x2_k32_b1_un' });
       expect(chooseSgmKernel(bare, 2048, 4096, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g128x128_sg2x4_k32_b1_un' });
       expect(chooseSgmKernel(bare, 2048, 4096, 4100, true)).toEqual({ kind: 'tile-gen', id: 'g128x128_sg2x4_k32_b1' });
+      expect(chooseSgmKernel(bare, 2048, 4096, 4100, false)).toEqual({ kind: 'tile-gen', id: 't128x128_sg2x2_k32_b1' });
+      process.env.FAPOOL_GEMM_PREFILL = 'tile-gen:t128x256_sg2x4_k32_b1';   // the variable wins there too
+      expect(chooseSgmKernel(bare, 2048, 4096, 4096, false)).toEqual({ kind: 'tile-gen', id: 't128x256_sg2x4_k32_b1' });
+      delete process.env.FAPOOL_GEMM_PREFILL;
       // K % 32 != 0: the checked twins.
       expect(chooseSgmKernel(caps, 2048, 4096, 4100, false)).toEqual({ kind: 'tile-gen', id: 't128x128_sg2x2_k32_b1' });
       expect(chooseSgmKernel(caps, 2048, 4096, 4100, true)).toEqual({ kind: 'tile-gen', id: 'g128x128_sg2x4_k32_b1' });

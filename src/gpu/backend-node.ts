@@ -22,11 +22,12 @@ export function dawnFlags(extra: readonly string[] = []): string[] {
 
 /**
  * FAPOOL_ROBUSTNESS=off: kernels without robust buffer access (Dawn's disable_robustness: no bounds clamp on any
- * array index, no check around any matrix load or store). H200, session 19 (kernels-bench/NOTES.md): the flash-attention
- * prefill 72 → 97 TFLOP/s at 16K, but the prefill GEMM tiles slower (4096³ plain 198 → 189, gated 207 → 164
- * TFLOP/s): seed-4l warm TTFT 32K 659 → 608 ms, 4K 45 → 49 ms. Every test's float64 check passed without it there.
- * The cost: a kernel bug that indexes out of bounds touches memory it does not own instead of a clamped element.
- * Default on (the browser always has it).
+ * array index, no check around any matrix load or store). H200 (kernels-bench/NOTES.md, sessions 19–20): the
+ * flash-attention prefill 72 → 97 TFLOP/s at 16K, and with the GEMM tiles chosen for it (gemmPrefillDefault) seed-4l's
+ * warm TTFT 32K 657 → 564 ms, 4K 45 → 43.6 ms; the batch-64 decode step 5.54 → 5.80 ms. Every test passed without it
+ * there. The cost: an index out of bounds touches memory it does not own instead of a clamped element — a kernel bug,
+ * and also the unchecked GEMM tiles' loads of the rows past a ragged M or N (results unaffected: those rows feed only
+ * outputs that are never written; see shaders/gemm_sgm_tile_gen.gen.mjs). Default on (the browser always has it).
  */
 export function robustnessOff(value = process.env.FAPOOL_ROBUSTNESS): boolean {
   const v = (value ?? '').trim().toLowerCase();
