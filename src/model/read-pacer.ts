@@ -4,17 +4,10 @@
 // Create once, reuse"). Those outlive V8's young generation, so a loop that awaits the GPU for most of each step fills
 // the old generation, and its mark-compacts (35–60 ms on this project's CPU machine) stall the token stream: on
 // lavapipe, batch 16, 10 stalls added 308 ms to 64 steps (session 9, kernels-bench/NOTES.md). The pacer sleeps on a
-// plain timer until shortly before the step in flight is due — the median gap between recent token arrivals, or the
-// last unpaced read's gap where that is shorter (below) — and
+// plain timer until shortly before the step in flight is due — the median gap between recent token arrivals — and
 // only then starts the read, so Dawn ticks for about PACE_MARGIN_MS a step instead of the whole step. For loops whose
 // steps follow each other without gaps (generate()): a loop that idles or interleaves other work between steps would
 // inflate the estimate and sleep past the step.
-// A paced gap is the wait plus the timer's lateness plus the read, so it measures the pacer as much as the GPU: where
-// lateness and read come to the margin, any estimate reproduces itself, and a few slow first steps would set the pace
-// for good (test/read-pacer.test.ts simulates it: the median alone, the estimate until session 20, grows without
-// bound there). So every PROBE_EVERY-th read starts at once — its gap is the GPU's — and the estimate never exceeds
-// the latest probe's gap. (The median, not the shortest gap, otherwise: with jittery steps the shortest follows the
-// fastest step and the reads start early, ticking Dawn longer.)
 import { envVar } from '../kernels/common.js';
 
 /** How long before a step is due the read starts (ms): a timer fires up to ≈ 1 ms late. */
@@ -23,43 +16,32 @@ export const PACE_MARGIN_MS = 1.5;
 export const PACE_MIN_WAIT_MS = 1;
 /** Token arrivals the estimate looks back over. */
 const WINDOW = 9;
-/** Every this many reads one is not paced: a probe of the unpaced gap. */
-export const PROBE_EVERY = 8;
 
 export class ReadPacer {
   private last = -1;
   private readonly gaps: number[] = [];
   private readonly sorted: number[] = [];
-  private reads = 0;
-  private probeGap = Infinity;   // the gap of the latest probe's read
-  /** probeEvery 0: no probes (the median alone; for the test that shows why they are there). */
-  constructor(readonly enabled = readPacingEnabled(), private readonly probeEvery = PROBE_EVERY) {}
+  constructor(readonly enabled = readPacingEnabled()) {}
 
   /** A step's tokens have arrived. */
   arrived(now = performance.now()): void {
     if (this.last >= 0) {
       this.gaps.push(now - this.last);
       if (this.gaps.length > WINDOW) this.gaps.shift();
-      if (this.isProbe()) this.probeGap = now - this.last;
     }
     this.last = now;
-    this.reads++;
   }
 
   /** A new run of steps (a new batch): earlier gaps say nothing about it. */
-  reset(): void { this.last = -1; this.gaps.length = 0; this.reads = 0; this.probeGap = Infinity; }
-
-  /** Whether the read in flight (after `reads` arrivals) is a probe. */
-  private isProbe(): boolean { return this.probeEvery > 0 && this.reads % this.probeEvery === 0; }
+  reset(): void { this.last = -1; this.gaps.length = 0; }
 
   /** How long to wait before reading the step in flight (ms; 0: read now). */
   waitMs(now = performance.now()): number {
-    if (!this.enabled || this.gaps.length < 3 || this.isProbe()) return 0;
+    if (!this.enabled || this.gaps.length < 3) return 0;
     this.sorted.length = 0;
     for (const g of this.gaps) this.sorted.push(g);
     this.sorted.sort((a, b) => a - b);
-    const estimate = Math.min(this.sorted[this.sorted.length >> 1]!, this.probeGap);
-    const wait = this.last + estimate - now - PACE_MARGIN_MS;
+    const wait = this.last + this.sorted[this.sorted.length >> 1]! - now - PACE_MARGIN_MS;
     return wait >= PACE_MIN_WAIT_MS ? wait : 0;
   }
 
