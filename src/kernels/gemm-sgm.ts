@@ -306,18 +306,17 @@ const NO_EPILOGUE: Epilogue = { act: 'none', bias: false, residual: false, accum
  * half the loads and half their robustness clamps), plain 197.0 TFLOP/s against _un's 188.2, gated 207.1 against
  * _u's 172.7–173.2 (same errors); warm TTFT 4K 63.7–64.4 → 57.0–57.3 ms, 32K 972–998 → 910–941 (calls 1–2). An
  * unchecked tile runs where K % 32 == 0; elsewhere its checked twin (tileGenForShape). A device it does not fit
- * keeps the direct kernel.
+ * keeps the direct kernel. This is the choice with robust buffer access; without it GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS.
  */
-/** (With robust buffer access; without it GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS, below.) */
 export const GEMM_PREFILL_DEFAULT = 'tile-gen:t128x128_sg2x2_k32_b1_u8,g128x128_sg2x4_k32_b1_u8';
 
 /**
  * The same choice on a device without robust buffer access (FAPOOL_ROBUSTNESS=off). There the driver compiles the
  * 128×128 tiles of four subgroups to the 255-register cap with spills and more machine code (plain 2.6–2.9×, gated
  * 1.3–1.6×; the _u8 pair: 50.7 / 48.3 KB against 19.2 / 36.7 KB and 242 / 223 registers with robustness, whose clamps
- * and selects seem to keep it from scheduling the prefetch that far ahead), and the tiles without register prefetch win. H200 session 20, 4096³
- * TFLOP/s without robustness (rounds/s20a.sh): plain _un 215.1, _un8 201.1, _u8 188.2; gated _un 193.2, _u8 162.4
- * (with robustness, same call: plain _u8 197.0, _un 188.2; gated _u8 207.8, _u 173.2).
+ * and selects seem to keep it from scheduling the prefetch that far ahead), and the tiles without register prefetch
+ * win. H200 session 20, 4096³ TFLOP/s without robustness (rounds/s20a.sh): plain _un 215.1, _un8 201.1, _u8 188.2;
+ * gated _un 193.2, _u8 162.4 (with robustness, same call: plain _u8 197.0, _un 188.2; gated _u8 207.8, _u 173.2).
  */
 export const GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS = 'tile-gen:t128x128_sg2x2_k32_b1_un,g128x128_sg2x4_k32_b1_un';
 
@@ -333,7 +332,7 @@ export function gemmPrefillDefault(caps: Pick<Caps, 'robustBufferAccess'>): stri
  * configuration; a product without one keeps the direct kernel.
  */
 export function gemmPrefillOverride(value: string): { plain?: SgmTileGenShape; gated?: SgmTileGenShape } {
-  const v = value?.trim();
+  const v = value.trim();
   if (!v || v === 'direct') return {};
   if (!v.startsWith('tile-gen:')) throw new LimitError(`FAPOOL_GEMM_PREFILL='${v}': expected 'direct' or 'tile-gen:<id>[,<id>]'`);
   const out: { plain?: SgmTileGenShape; gated?: SgmTileGenShape } = {};
