@@ -329,7 +329,7 @@ async function decodeBig(gpu: Gpu, vs: DVariant[], S: number, B: number): Promis
 }
 
 async function main(): Promise<void> {
-  const gpu = args['no-robustness'] ? await openGpuWithoutRobustness() : await openGpu({ label: 'attention-sweep' });
+  const gpu = args['no-robustness'] ? await openGpuWithoutRobustness('attention-sweep') : await openGpu({ label: 'attention-sweep' });
   device = describeCaps(gpu.caps);
   console.log(`device: ${device}; sgm prefill: ${hasSgmPrefill(gpu.caps)}; sg decode: ${sgDecodeApplies(gpu.caps, 'f16', 128)}`);
   const only = (s: string) => !args.only || args.only.split('|').some((x) => s.includes(x));

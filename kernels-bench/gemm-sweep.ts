@@ -396,7 +396,7 @@ function defaultVariant(gated: boolean): Variant {
 
 async function main(): Promise<void> {
   // One Dawn instance per process: a second create() in the same process has crashed dawn.node.
-  const gpu = args['no-robustness'] ? await openGpuWithoutRobustness() : await openGpu({ label: 'gemm-sweep' });
+  const gpu = args['no-robustness'] ? await openGpuWithoutRobustness('gemm-sweep') : await openGpu({ label: 'gemm-sweep' });
   const sgm = hasSubgroupMatrixF16(gpu.caps);
   deviceName = `${describeCaps(gpu.caps)} (${new Date().toISOString()})`;
   console.log(`device: ${deviceName}; subgroup-matrix f16: ${sgm}; cuBLAS file: ${args.cublas ?? 'none'}`);
