@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# In place of session 19's prepared, never-run sqoff.sh and faoff.sh (removed): this call ran both sweeps.
 # Session 20, call 1. (1) Issue 15: every 128×128 prefill tile at 4096³ without robust buffer access, the driver's
 # registers / spills per pipeline (pipeline-statistics layer), then the default pair with robustness in the same
 # call. Prediction: a pair exists that is ≥ 200 TFLOP/s plain and ≥ 195 gated without robustness (session 13's _un
