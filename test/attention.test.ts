@@ -4,10 +4,10 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, type DType, type Gpu, type Tensor } from '../src/gpu/index.js';
 import {
-  SGM_PREFILL_CONFIGS, SGM_PROBE_SLOTS, chooseSgmPrefill, flashDecode, flashPrefill, hasSgmPrefill, mergeAttention, prefillTiles, runSgmProbe, sgDecodeApplies,
+  SGM_PREFILL_CONFIGS, SGM_PROBE_SLOTS, appendsInMerge, chooseSgmPrefill, flashDecode, flashPrefill, hasSgmPrefill, mergeAttention, prefillTiles, runSgmProbe, sgDecodeApplies,
   sgmConfigOf, sgmDebugLayout, sgmEntryName, sgmPrefillStorageBytes, type DecodeArgs, type PrefillArgs, type PrefillTiles, type SgmPrefillConfig,
 } from '../src/kernels/attention.js';
-import { download, expectClose, poisoned, randomArray, rng, upload, useGpu, restoringEnv, type Rng } from './helpers.js';
+import { download, expectClose, poisoned, randomArray, rng, upload, useGpu, restoringEnv, withEnv, type Rng } from './helpers.js';
 import { roundF16, toF16Array } from '../src/gpu/index.js';
 import { attentionRef, decodeRef, mergeRef } from './ref/attention.js';
 
@@ -505,6 +505,75 @@ describe('flashDecode', () => {
       g.release(qt, rt, lt, out, lse, cache.kt, cache.vt);
     });
   }
+
+  // append: the merge also writes each row's new K/V (from lastFrom) into the caches at rows[rowBase + b] = (slot +
+  // slotBase, position): the entries at len − 1 start as NaN and must hold the rows' values after; a row whose slot is
+  // not the caches' and an empty row (no position) write nothing. The attention itself still reads them from the rows.
+  for (const c of [SG_DECODE[4]!, SG_DECODE[0]!]) {
+    it(`f16 subgroup merge appends the step's K/V (FAPOOL_DECODE_APPEND=after in one launch): ${c.what} lengths=[${c.lengths}] H=${c.nHeads}/${c.nKv} D=${c.d}`, async (ctx) => {
+      const g = await gpu();
+      if (!appendsInMerge(g.caps, 'f16', c.d)) { ctx.skip(); return; }
+      const r = rng(), dtype = 'f16', B = c.lengths.length, { nHeads, nKv, d, cap } = c, rowElems = (nHeads + 2 * nKv) * d;
+      const rowBase = 2, slotBase = 5, stray = c.lengths.findIndex((len) => len > 0); // stray: a row of another slot
+      const q = randomArray(r, B * nHeads * d, dtype), src = randomArray(r, B * rowElems, dtype);
+      const cache = makeCache(g, r, dtype, B, nKv, cap, d, c.lengths.map((len) => Math.max(0, len - 1)));
+      const kRef = cache.k.slice(), vRef = cache.v.slice(), kWant = cache.k.slice(), vWant = cache.v.slice();
+      const table = new Uint32Array(2 * (rowBase + B + 1)).fill(7);
+      c.lengths.forEach((len, b) => {
+        table[2 * (rowBase + b)] = slotBase + (b === stray ? B + 3 : b);
+        table[2 * (rowBase + b) + 1] = len > 0 ? len - 1 : 0xffffffff;
+        if (len === 0) return;
+        for (let h = 0; h < nKv; h++) {
+          const at = ((b * nKv + h) * cap + len - 1) * d, from = b * rowElems + (nHeads + h) * d;
+          const kNew = src.subarray(from, from + d), vNew = src.subarray(from + nKv * d, from + nKv * d + d);
+          kRef.set(kNew, at);
+          vRef.set(vNew, at);
+          if (b !== stray) { kWant.set(kNew, at); vWant.set(vNew, at); }
+        }
+      });
+      const qt = upload(g, q, [B, nHeads, d], dtype, 'q'), st = upload(g, src, [B, rowElems], dtype, 'src');
+      const lt = upload(g, c.lengths, [B], 'u32', 'lengths'), rt = upload(g, table, [rowBase + B + 1, 2], 'u32', 'rows');
+      const out = poisoned(g, [B, nHeads, d], dtype);
+      const plan = flashDecode(g, {
+        q: qt, out, kCache: cache.kt, vCache: cache.vt, lengths: lt, lastFrom: st, kernel: 'subgroup', maxSplits: c.maxSplits, minChunk: c.minChunk,
+        append: { rows: rt, rowBase, slotBase },
+      });
+      expect(plan.dispatches.length).toBe(2); // the attention and its merge: no copy launch
+      plan.update(Math.max(...c.lengths));
+      await g.run(plan.dispatches);
+      const what = `decode append ${c.what} seed=${r.seed}`;
+      const ref = decodeRef(q, kRef, vRef, c.lengths, nHeads, nKv, d, cap, 1 / Math.sqrt(d));
+      const o = await download(g, out);
+      expectClose(o, ref.out, dtype, what);
+      expectZeroRows(o, ref.lse, d, what);
+      const same = (got: Float64Array, want: Float64Array, name: string) => {
+        const bad = want.findIndex((w, i) => !Object.is(w, got[i]) && !(Number.isNaN(w) && Number.isNaN(got[i]!)));
+        if (bad >= 0) throw new Error(`${what}: ${name}[${bad}] = ${got[bad]}, want ${want[bad]}`);
+      };
+      same(await download(g, cache.kt), kWant, 'kCache');
+      same(await download(g, cache.vt), vWant, 'vCache');
+      plan.release();
+      g.release(qt, st, lt, rt, out, cache.kt, cache.vt);
+    });
+  }
+
+  it('FAPOOL_DECODE_MERGE: plain gives the same outputs within rounding; append is refused there and without lastFrom; bad values refused', async (ctx) => {
+    const g = await gpu();
+    const c = SG_DECODE[0]!;
+    if (!sgDecodeApplies(g.caps, 'f16', c.d)) { ctx.skip(); return; }
+    await withEnv('FAPOOL_DECODE_MERGE', 'plain', () => runDecode(g, c, 'f16', { kernel: 'subgroup' }));
+    const q = g.tensor([1, 4, 16], 'f16'), out = g.tensor([1, 4, 16], 'f16'), lt = g.tensor([1], 'u32'), rows = g.tensor([1, 2], 'u32');
+    const kc = g.tensor([1, 2, 8, 16], 'f16'), vc = g.tensor([1, 2, 8, 16], 'f16'), last = g.tensor([1, 8 * 16], 'f16');
+    const args = { q, out, kCache: kc, vCache: vc, lengths: lt, kernel: 'subgroup' as const, append: { rows, rowBase: 0, slotBase: 0 } };
+    expect(() => flashDecode(g, args)).toThrow(/append copies the rows of lastFrom/);
+    await withEnv('FAPOOL_DECODE_MERGE', 'plain', async () => {
+      expect(() => flashDecode(g, { ...args, lastFrom: last })).toThrow(/append needs the subgroup merge/);
+    });
+    await withEnv('FAPOOL_DECODE_MERGE', 'fast', async () => {
+      expect(() => flashDecode(g, { ...args, append: undefined })).toThrow(/FAPOOL_DECODE_MERGE=fast/);
+    });
+    g.release(q, out, lt, rows, kc, vc, last);
+  });
 
   it('lastFrom: refused off the subgroup kernel and for rows of the wrong shape', async () => {
     const g = await gpu();

@@ -184,13 +184,14 @@ describe('tiny decoder vs float64 reference', () => {
     const prompts = [prompt(r, 2), prompt(r, 200), prompt(r, 5), prompt(r, 220)];
     await generator(g, 'f16');
     const weights = loaded.get('f16')!.weights;
-    const run = (mode: string | undefined) => withEnv('FAPOOL_DECODE_APPEND', mode, async () => {
+    const run = (mode: string | undefined, merge?: string) => withEnv('FAPOOL_DECODE_MERGE', merge, () => withEnv('FAPOOL_DECODE_APPEND', mode, async () => {
       const gen = new Generator(g, cfg, weights, 'f16');
       try {
         const batch = await gen.generate(prompts, { maxNewTokens: 8, sampling: GREEDY });
         expect(gen.model.kv.groups.length, 'cache groups').toBeGreaterThan(1);
         const alone = await gen.generate([prompts[1]!, prompts[3]!], { maxNewTokens: 6, sampling: GREEDY });
-        const appended = gen.model.decode().layers[0]!.oProj.length > 1;
+        const appended = (gen.model as unknown as { appendAfter: boolean }).appendAfter;
+        const copyLaunch = gen.model.decode().layers[0]!.oProj.length > 1; // else the attention's merge appends
         const logits = Array.from(await gen.readLogits());
         // Slot 0 alone, the other slots idle (no position, length 0): steps over the busy rows only.
         const shape = batchShape(cfg, prompts, { maxNewTokens: 6 });
@@ -198,16 +199,18 @@ describe('tiny decoder vs float64 reference', () => {
         for (const c of prefillChunks(prompts, shape.chunk)) await gen.prefill(c);
         await gen.sampleFirst(0);
         const slot0 = [(await gen.readTokens(0))[0]!, ...await decodeSlot0(gen, prompts[0]!.length, 5)];
-        return { tokens: [...batch.tokens, ...alone.tokens, slot0], logits, appended };
+        return { tokens: [...batch.tokens, ...alone.tokens, slot0], logits, appended, copyLaunch };
       } finally {
         gen.dispose();
       }
-    });
-    const base = await run('rope'), after = await run('after'), auto = await run(undefined);
-    expect([base.appended, after.appended, auto.appended], 'auto: rope for a cache this small').toEqual([false, true, false]);
+    }));
+    const base = await run('rope'), after = await run('after'), auto = await run(undefined), copied = await run('after', 'plain');
+    expect([base.appended, after.appended, auto.appended, copied.appended], 'auto: rope for a cache this small').toEqual([false, true, false, true]);
+    expect([after.copyLaunch, copied.copyLaunch], 'the subgroup merge appends; the plain one needs the copy launch').toEqual([false, true]);
     expect(auto.tokens).toEqual(base.tokens);
     expect(after.tokens, `seed ${r.seed}`).toEqual(base.tokens);
     expect(after.logits).toEqual(base.logits);
+    expect(copied.tokens, `seed ${r.seed}`).toEqual(base.tokens);
     await expect(run('later')).rejects.toThrow(/FAPOOL_DECODE_APPEND=later/);
   });
 

@@ -204,7 +204,11 @@ describe('static TP × PP in f16', () => {
       try {
         const res = await gen.generate(prompts, { maxNewTokens: 8, sampling: GREEDY });
         const ranks = (gen as unknown as { ranks: StaticRankHandle[] }).ranks;
-        const copies = ranks.map((r) => r.local!.model.decode().layers[0]!.oProj.length > 1);
+        // Appends after its attention: a copy launch at the O projection's start, or the subgroup merge's append.
+        const copies = ranks.map((r) => {
+          const prog = r.local!.model.decode();
+          return prog.layers[0]!.oProj.length > 1 || prog.plans[0]!.some((p) => p.dispatches.some((d) => d.program.key.includes('#merge_sg_append')));
+        });
         return { tokens: res.tokens, logits: Array.from(await gen.readLogits()), copies };
       } finally {
         await gen.dispose();

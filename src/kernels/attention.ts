@@ -360,6 +360,28 @@ const decodeSgProgram = defineProgram<DecodeSgCfg>({
 
 interface MergeCfg { dtype: DType; wg: number; lse: boolean }
 
+interface MergeSgCfg { sgs: number; entry: 'merge_sg' | 'merge_sg_lse' | 'merge_sg_append' }
+
+const mergeSgProgram = defineProgram<MergeSgCfg>({
+  name: 'attn_merge_sg', file: 'flash_attn_merge_sg.wgsl', entry: 'merge_sg',
+  specialize: (c) => ({ entry: c.entry, enables: ['f16', 'subgroups'], aliases: { T: 'f16', T4: 'vec4<f16>' }, constants: { SGS: c.sgs } }),
+});
+
+/**
+ * How the subgroup decode kernel's partials are merged: 'sg' (flash_attn_merge_sg.wgsl: subgroup reductions, one
+ * subgroup a row and head; with FAPOOL_DECODE_APPEND=after it also appends the step's K/V, one launch where there
+ * were two) or 'plain' (flash_attn_decode.wgsl's merge, also the split kernel's and the cross-device one). Set by
+ * FAPOOL_DECODE_MERGE; default MERGE_SG_DEFAULT.
+ */
+export type DecodeMerge = 'sg' | 'plain';
+export const MERGE_SG_DEFAULT: DecodeMerge = 'sg';
+export function decodeMergeMode(): DecodeMerge {
+  const v = envVar('FAPOOL_DECODE_MERGE')?.trim();
+  if (v === undefined || v === '') return MERGE_SG_DEFAULT;
+  if (v === 'sg' || v === 'plain') return v;
+  throw new LimitError(`FAPOOL_DECODE_MERGE=${v}: 'sg' (subgroup merge, the default) or 'plain'`);
+}
+
 const mergeProgram = defineProgram<MergeCfg>({
   name: 'attn_merge', file: 'flash_attn_decode.wgsl', entry: 'merge',
   specialize: (c) => ({ entry: c.lse ? 'merge_lse' : 'merge', ...typeSpec(c.dtype), constants: { WG: c.wg } }),
@@ -397,6 +419,18 @@ export interface DecodeArgs {
    * after its attention (FAPOOL_DECODE_APPEND=after).
    */
   lastFrom?: Tensor;
+  /**
+   * With lastFrom and the subgroup merge (decodeMergeMode 'sg'): the merge also copies each row's new K and V from
+   * lastFrom into the caches, at rows[rowBase + b] = (slot + slotBase, position) as the RoPE's append would
+   * (slots outside the caches' or positions past their capacity are skipped) — FAPOOL_DECODE_APPEND=after without
+   * a copy launch of its own. `appendsInMerge` says whether a plan will.
+   */
+  append?: { rows: Tensor /*[tokens, 2] u32*/; rowBase: number; slotBase: number };
+}
+
+/** Whether flashDecode with `append` appends in its merge on this device (else the caller must copy the rows). */
+export function appendsInMerge(caps: Caps, dtype: DType, d: number): boolean {
+  return decodeMergeMode() === 'sg' && sgDecodeApplies(caps, dtype, d);
 }
 
 export type DecodeKernel = 'split' | 'subgroup';
@@ -547,6 +581,15 @@ export function flashDecode(gpu: Gpu, a: DecodeArgs): DecodePlan {
     expectDtype(a.lastFrom, s.dtype, 'lastFrom', k);
     sgCfg.srcLast = true;
   }
+  if (a.append) {
+    if (!a.lastFrom) throw new ShapeError(`${k}: append copies the rows of lastFrom; none given`);
+    if (!appendsInMerge(gpu.caps, s.dtype, s.d)) throw new LimitError(`${k}: append needs the subgroup merge (FAPOOL_DECODE_MERGE=sg and the subgroup kernel)`);
+    expectRank(a.append.rows, 2, 'append.rows', k);
+    expectDtype(a.append.rows, 'u32', 'append.rows', k);
+    if (a.append.rows.shape[1] !== 2) throw new ShapeError(`${k}: append.rows must be [tokens, 2] (slot, position), got [${a.append.rows.shape.join(', ')}]`);
+    checkIndex(k, 'append.rowBase', a.append.rowBase, a.append.rows.shape[0]! - B);
+    checkIndex(k, 'append.slotBase', a.append.slotBase);
+  }
   const cfg = sgCfg ? null : decodeConfig(gpu, s.dtype, d4, group);
   // Keys a workgroup takes per step: chunks are whole steps once a split spans one.
   const bk = sgCfg ? (sgCfg.sgs * sgCfg.nsg / sgCfg.lpk) * sgCfg.u : cfg!.wg / cfg!.td;
@@ -574,7 +617,10 @@ export function flashDecode(gpu: Gpu, a: DecodeArgs): DecodePlan {
     split = gpu.dispatch(sgCfg ? gpu.program(decodeSgProgram, sgCfg) : gpu.program(decodeProgram, cfg!), {
       bind, uniforms, workgroups: [1, headGroups, B],
     });
-    merge = mergeDispatch(gpu, { partialO: partO, partialLse: partLse, out: a.out, lse: a.lse }, B, s.nHeads, maxSplits, s.d);
+    const parts = { partialO: partO, partialLse: partLse, out: a.out, lse: a.lse };
+    merge = sgCfg && decodeMergeMode() === 'sg'
+      ? mergeSgDispatch(gpu, parts, B, s, maxSplits, sgCfg.sgs, a.append && a.lastFrom ? { ...a.append, src: a.lastFrom, k: a.kCache, v: a.vCache } : undefined)
+      : mergeDispatch(gpu, parts, B, s.nHeads, maxSplits, s.d);
   } catch (e) {
     split?.release();
     gpu.release(partO, partLse);
@@ -629,6 +675,25 @@ function mergeDispatch(gpu: Gpu, a: MergeArgs, B: number, nHeads: number, P: num
   if (a.lse) bind.lse = a.lse;
   return gpu.dispatch(prog, {
     bind, uniforms: { nHeads, nSplits: P, pStride: P, d4: d / 4 }, workgroups: [nHeads, B],
+  });
+}
+
+/** The subgroup merge of a decode plan's partials (flash_attn_merge_sg.wgsl), with the step's K/V append where given. */
+function mergeSgDispatch(gpu: Gpu, a: MergeArgs, B: number, s: AttnShape, P: number, sgs: number,
+  append?: { rows: Tensor; rowBase: number; slotBase: number; src: Tensor; k: Tensor; v: Tensor }): Dispatch {
+  const entry = append ? 'merge_sg_append' : a.lse ? 'merge_sg_lse' : 'merge_sg';
+  if (append && a.lse) throw new ShapeError('mergeAttention: the appending merge writes no LSE');
+  const bind: Record<string, Tensor> = { partO: a.partialO, partLse: a.partialLse, out: a.out };
+  if (a.lse) bind.lse = a.lse;
+  const d8 = s.d / 8, rowElems8 = (s.nHeads + 2 * s.nKv) * d8;
+  if (append) Object.assign(bind, { src: append.src, rows: append.rows, kCache: append.k, vCache: append.v });
+  return gpu.dispatch(gpu.program(mergeSgProgram, { sgs, entry }), {
+    bind,
+    uniforms: {
+      nHeads: s.nHeads, nSplits: P, pStride: P, d4: s.d / 4, nKv: s.nKv, capacity: s.capacity, slots: s.slots,
+      slotBase: append?.slotBase ?? 0, rowBase: append?.rowBase ?? 0, srcStride: rowElems8, srcK: s.nHeads * d8, srcV: (s.nHeads + s.nKv) * d8,
+    },
+    workgroups: [s.nHeads, B],
   });
 }
 

@@ -4,7 +4,7 @@
 import {
   DTYPE_BYTES, LimitError, copyStep, sliceRows, type DType, type Gpu, type Step, type Tensor,
 } from '../gpu/index.js';
-import { chooseDecodeKernel, flashDecode, flashPrefill, type DecodePlan } from '../kernels/attention.js';
+import { appendsInMerge, chooseDecodeKernel, flashDecode, flashPrefill, type DecodePlan } from '../kernels/attention.js';
 import { envVar } from '../kernels/common.js';
 import { ropeQkv } from '../kernels/rope.js';
 import { cast } from '../kernels/elementwise.js';
@@ -274,6 +274,7 @@ export class DeviceModel {
       const groups = kv.groups.filter((g) => g.first < n);
       const rows = groups.map((g) => Math.min(g.slots, n - g.first)); // each group's slots among the first n
       const lastFrom = groups.map((g, gi) => this.decodeLastFrom(g, rows[gi]!)); // the same for every layer
+      const inMerge = this.appendAfter && this.appendsInMerge;
       prog = {
         embed: this.embed(sliceRows(s.nextIds, 0, n), v.x),
         layers: this.decodeLayers(v, n, groups),
@@ -283,6 +284,8 @@ export class DeviceModel {
             q: sliceRows(v.q, g.first, k), out: sliceRows(v.attn, g.first, k),
             kCache: sliceRows(g.k[l]!, 0, k), vCache: sliceRows(g.v[l]!, 0, k), lengths: sliceRows(g.lengths, 0, k),
             lastFrom: lastFrom[gi],
+            // The step's new K/V rows go into the caches in the merge (the rows the RoPE's append would take).
+            append: inMerge ? { rows: v.rows, rowBase: g.first, slotBase: g.first } : undefined,
           });
         })),
       };
@@ -305,6 +308,9 @@ export class DeviceModel {
     }, `${dtype} D=${cfg.headDim}`);
   }
 
+  /** Whether the decode attention's merge appends the step's K/V where it appends after (appendsInMerge). */
+  private get appendsInMerge(): boolean { return appendsInMerge(this.gpu.caps, this.dtype, this.cfg.headDim); }
+
   /** Bytes of one row of the step's fused q/k/v. */
   private get qkvRowBytes(): number { return this.state.qkv.shape[1]! * DTYPE_BYTES[this.dtype]; }
 
@@ -319,11 +325,12 @@ export class DeviceModel {
   /**
    * A decode step's layers over views v: the RoPE writes the groups' new K/V into their caches, or (appendAfter)
    * writes no cache — one launch, rotated q and k back into qkv — and each group's new rows are copied into its cache
-   * after the attention, at the O projection's start.
+   * after the attention: by its plans' merges (appendsInMerge), else by a copy launch at the O projection's start.
    */
   private decodeLayers(v: StepViews, n: number, groups: readonly KvGroup[]): LayerProgram[] {
     if (!this.appendAfter) return this.layers(v, n, groups);
     const { gpu, cfg } = this, layers = this.layers(v, n, []);
+    if (this.appendsInMerge) return layers; // the attention plans' merges append (decodeRows)
     layers.forEach((lp, l) => {
       lp.oProj = [...groups.map((g) => ropeQkv(gpu, {
         qkv: v.qkv, rows: v.rows, q: v.q, kCache: g.k[l]!, vCache: g.v[l]!, slotBase: g.first, writeQ: false, rotate: false,
