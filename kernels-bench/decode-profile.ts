@@ -4,7 +4,7 @@
 // the launch's label and on-switches), summed per step. Also the wall TPOT of a real generation. Then where the
 // whole step's gaps sit: each part's launches as one list against the same launches alone, the step without its
 // attention, and with --leave-one-out each part's list without each of its kernels in turn. Prints a table;
-// writes JSON.
+// writes JSON. --wall-only: the generation's wall figures alone (no GPU timing passes).
 //
 //   node dist/kernels-bench/decode-profile.js --model /tmp/seed-4l-f16.safetensors --context 4096 --batch 1 --out dec.json
 //   node dist/kernels-bench/decode-profile.js --preset tiny --dtype f32 --context 64 --new-tokens 8   # any machine
@@ -24,19 +24,31 @@ async function timeList(gpu: Gpu, list: readonly Step[], samples: number, target
   return { ms: t.medianMs, inner: t.inner, method: t.method };
 }
 
+/** Wraps an executor's decode() and readTokens() to record each call's duration (diagnostics: --step-timing). */
+function timeSteps(ex: Record<string, unknown>, into: { decodeMs: number[]; readMs: number[] }): void {
+  for (const [name, list] of [['decode', into.decodeMs], ['readTokens', into.readMs]] as const) {
+    const f = ex[name] as (...a: unknown[]) => Promise<unknown>;
+    ex[name] = async (...a: unknown[]) => {
+      const t = performance.now();
+      try { return await f.apply(ex, a); } finally { list.push(performance.now() - t); }
+    };
+  }
+}
+
 async function main(): Promise<void> {
   const { values: v } = parseArgs({
     options: {
       model: { type: 'string' }, preset: { type: 'string', default: 'seed-4l' }, init: { type: 'string' },
       dtype: { type: 'string', default: 'f16' }, context: { type: 'string', default: '4096' },
-      batch: { type: 'string', default: '1' }, 'new-tokens': { type: 'string', default: '64' },
+      batch: { type: 'string', default: '1' }, 'new-tokens': { type: 'string', default: '64' }, 'warm-tokens': { type: 'string', default: '4' },
       samples: { type: 'string', default: '10' }, 'target-ms': { type: 'string', default: '10' },
-      out: { type: 'string' }, 'leave-one-out': { type: 'boolean', default: false },
+      out: { type: 'string' }, 'leave-one-out': { type: 'boolean', default: false }, 'wall-only': { type: 'boolean', default: false },
+      'step-timing': { type: 'boolean', default: false },
     },
   });
   const context = Number(v.context), B = Number(v.batch), newTokens = Number(v['new-tokens']);
-  const samples = Number(v.samples), targetMs = Number(v['target-ms']);
-  for (const [k, x] of [['context', context], ['batch', B], ['new-tokens', newTokens], ['samples', samples]] as const) {
+  const samples = Number(v.samples), targetMs = Number(v['target-ms']), warmTokens = Number(v['warm-tokens']);
+  for (const [k, x] of [['context', context], ['batch', B], ['new-tokens', newTokens], ['samples', samples], ['warm-tokens', warmTokens]] as const) {
     if (!Number.isInteger(x) || x < 1) throw new Error(`--${k} must be a positive integer, got ${x}`);
   }
   const init = (v.init ?? (v.model ? undefined : 'random')) as 'random' | undefined;
@@ -46,14 +58,18 @@ async function main(): Promise<void> {
     if (!gpu) throw new Error('this engine has no single-device decode program to profile');
     const cfg = engine.config;
     const prompts = Array.from({ length: B }, (_, i) => syntheticPrompt(context, cfg.vocab, 7 + i));
-    // Warm-up: the same batch size with short prompts compiles the decode step's pipelines.
+    // Warm-up: the same batch size with short prompts compiles the decode step's pipelines (--warm-tokens steps of
+    // it also warm the JavaScript that encodes a step: its first ~100 runs are not yet optimised code).
     let t0 = performance.now();
-    await engine.run({ prompts: prompts.map((p) => p.slice(0, 64)), maxNewTokens: 4, stopAtEos: false });
+    await engine.run({ prompts: prompts.map((p) => p.slice(0, 64)), maxNewTokens: warmTokens, stopAtEos: false });
     const warmupMs = performance.now() - t0;
     // The real generation (wall TPOT); its decode step is then the one profiled (KV lengths ≈ context + new tokens).
     // Sequence 0's token times: the gaps between steps give the steady step apart from the first one (which
     // builds the step's launches for the new batch shape).
     const tokenAt: number[] = [];
+    // --step-timing: how long each step's decode() (encode, uniform writes, submit) and token read take in the loop.
+    const stepHost: { decodeMs: number[]; readMs: number[] } = { decodeMs: [], readMs: [] };
+    if (v['step-timing']) timeSteps((engine as unknown as { parts: { executor: Record<string, unknown> } }).parts.executor, stepHost);
     t0 = performance.now();
     const done = await engine.run({ prompts, maxNewTokens: newTokens, stopAtEos: false }, (e) => {
       if (e.type === 'token' && e.seq === 0) tokenAt.push(performance.now());
@@ -69,6 +85,30 @@ async function main(): Promise<void> {
     const r = done.result;
     const steps = Math.max(1, r.outputTokens / B - 1);
     const stepMs = r.decodeMs / steps;
+    const wallLines = (): void => {
+      console.log(`wall: TPOT ${r.tpotMs.toFixed(3)} ms, decode step ${stepMs.toFixed(3)} ms (${newTokens} new tokens), TTFT ${r.prefillMs.toFixed(0)} ms, warm-up ${warmupMs.toFixed(0)} ms (${warmTokens} tokens)`);
+      console.log(`wall per step: first ${firstStepMs.toFixed(3)} ms, steady ${steadyStepMs.toFixed(3)} ms (median of the later steps' token gaps), p90 ${p90StepMs.toFixed(3)}, max ${(later.at(-1) ?? NaN).toFixed(3)}; ${stalls.length} stalls (> 1.5× steady) add ${stallMs.toFixed(1)} ms`);
+      // A slow start (steps after the first well over the steady one for a while, then not) shows in the quarters.
+      const q = Math.max(1, Math.floor(gaps.length / 4));
+      const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / Math.max(1, a.length);
+      console.log(`wall per step by quarter of the run (mean ms): ${[0, 1, 2, 3].map((i) => mean(gaps.slice(1 + i * q, 1 + (i + 1) * q)).toFixed(3)).join(' / ')}`);
+      if (v['step-timing']) {
+        const quarters = (a: number[]) => [0, 1, 2, 3].map((i) => mean(a.slice(1 + i * q, 1 + (i + 1) * q)).toFixed(3)).join(' / ');
+        console.log(`decode() per step by quarter (mean ms): ${quarters(stepHost.decodeMs)}; token read: ${quarters(stepHost.readMs)}`);
+      }
+    };
+    if (v['wall-only']) {
+      wallLines();
+      if (v.out) {
+        writeFileSync(String(v.out), JSON.stringify({
+          created: new Date().toISOString(), args: process.argv.slice(2), device: engine.device, model: cfg.name, dtype: engine.dtype, batch: B, context,
+          newTokens, warmTokens, tpotMs: r.tpotMs, stepWallMs: stepMs, firstStepMs, steadyStepMs, p90StepMs, stallMs, stepGapsMs: gaps, ttftMs: r.prefillMs, warmupMs,
+          tokenAtMs: tokenAt, // performance.now() of each token: ms since the process's time origin (as --trace-gc prints)
+          ...(v['step-timing'] ? { stepDecodeMs: stepHost.decodeMs, stepReadMs: stepHost.readMs } : {}),
+        }, null, 1));
+      }
+      return;
+    }
 
     const parts = engine.decodeParts();
     const launches = parts.flatMap((p) => p.steps.filter(isLaunch).map((d) => ({ part: p.part, layer: p.layer, d })));
@@ -136,8 +176,7 @@ async function main(): Promise<void> {
     }
     if (Number.isFinite(restUs)) console.log(`the step without its attention launches: ${restUs.toFixed(1)} µs (the whole step ${(wholeMs * 1e3).toFixed(1)})`);
     console.log(`host: encode + submit of one step ${encodeUs.toFixed(1)} µs (median of 40)`);
-    console.log(`wall: TPOT ${r.tpotMs.toFixed(3)} ms, decode step ${stepMs.toFixed(3)} ms (${newTokens} new tokens), TTFT ${r.prefillMs.toFixed(0)} ms, warm-up ${warmupMs.toFixed(0)} ms`);
-    console.log(`wall per step: first ${firstStepMs.toFixed(3)} ms, steady ${steadyStepMs.toFixed(3)} ms (median of the later steps' token gaps), p90 ${p90StepMs.toFixed(3)}, max ${(later.at(-1) ?? NaN).toFixed(3)}; ${stalls.length} stalls (> 1.5× steady) add ${stallMs.toFixed(1)} ms`);
+    wallLines();
     if (v.out) {
       writeFileSync(String(v.out), JSON.stringify({
         created: new Date().toISOString(), args: process.argv.slice(2), device: engine.device, model: cfg.name,
