@@ -67,8 +67,6 @@ export interface EngineOptions extends Partial<ModelSource> {
   pipelines?: PipelineMode;
   /** Continuous batching of submitted requests (a server's): batch slots, context per slot, prefill chunk. */
   schedule?: SchedulerOptions;
-  /** Decode steps run at load (default: warmupSteps()). */
-  warmupSteps?: number;
 }
 
 export function routingPolicy(o: EngineOptions['policy'] = {}): RoutingPolicy {
@@ -92,35 +90,7 @@ export function pipelineModeFromEnv(value = process.env.FAPOOL_PIPELINES): Pipel
 }
 
 /** Open this process's GPU, load the model and build the strategy. */
-/** Decode steps a new engine on a hardware GPU runs at load (FAPOOL_WARMUP_STEPS overrides; none on a CPU adapter). */
-export const WARMUP_STEPS = 128;
-
-export function warmupSteps(softwareAdapter: boolean, env = process.env.FAPOOL_WARMUP_STEPS): number {
-  const v = env?.trim();
-  if (v === undefined || v === '') return softwareAdapter ? 0 : WARMUP_STEPS;
-  if (!/^\d+$/.test(v) || Number(v) > 1_000_000) throw new InputError(`FAPOOL_WARMUP_STEPS=${v}: expected an integer number of decode steps (0: none)`);
-  return Number(v);
-}
-
 export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
-  const engine = await buildEngine(o);
-  try {
-    const steps = o.warmupSteps ?? warmupSteps(engine.gpu ? isSoftwareAdapter(engine.gpu.caps) : true);
-    if (steps > 0) {
-      const t0 = performance.now();
-      await engine.run({ prompts: [WARMUP_PROMPT], maxNewTokens: steps + 1, stopAtEos: false });
-      o.log?.(`warm-up: ${steps} decode steps in ${(performance.now() - t0).toFixed(0)} ms`);
-    }
-  } catch (e) {
-    await engine.dispose();
-    throw e;
-  }
-  return engine;
-}
-
-const WARMUP_PROMPT = [1, 2, 3, 4, 5, 6, 7, 8];
-
-async function buildEngine(o: EngineOptions): Promise<Engine> {
   const log = o.log ?? (() => {});
   const binding = planGpuBinding(o.gpu ?? 'auto');
   if (binding.pci) checkPciDevice(binding.pci, o.gpu ?? 'auto');
