@@ -20,8 +20,9 @@
 // _u (unchecked; the host allows it only when K % BK == 0): no per-register bounds, clamps or selects — fewer
 // registers (the H200 driver gave the checked 128×256 tile 232 per thread, the double-buffered ones spill). Rows
 // past M or N load whatever lies there (past the binding: Tint's robustness clamps the address — without robust buffer
-// access, FAPOOL_ROBUSTNESS=off, nothing does, and such a load may run past the buffer); such a row only feeds
-// outputs past M or N, which are never written, and every K chunk is in range.
+// access, FAPOOL_ROBUSTNESS=off, nothing does, so there the host takes the checked twin where such a load would leave
+// the operand's buffer: tileWithinBuffers); such a row only feeds outputs past M or N, which are never written, and
+// every K chunk is in range.
 // Epilogue: each result matrix goes through the subgroup's 16×16 f32 scratch in Cs, then its lanes apply
 // bias / GELU / residual / accumulate (gemm_epilogue.wgsl) or, gated, y = act(gate) ⊙ up.
 // Split-K entries tgs_{id} (few rows: a tile walks all of K one slice at a time, latency-bound, so the slices are

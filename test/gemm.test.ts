@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LimitError, ShapeError, programSource, reflectLayout, sliceRows, toF16Array, type Gpu } from '../src/gpu/index.js';
+import { LimitError, ShapeError, programSource, reflectLayout, sliceRows, toF16Array, type Gpu, type Tensor } from '../src/gpu/index.js';
 import { chooseGatedPath, gatedLinear } from '../src/kernels/ffn.js';
 import { chooseGemmPath, chooseQuad, linear, normPrologueApplies, type GemmTuning } from '../src/kernels/gemm.js';
 import { gemvSgChoice } from '../src/kernels/gemv.js';
@@ -11,7 +11,8 @@ import { type Activation } from '../src/kernels/gemm-common.js';
 import {
   DECODE_TILE_MIN_N, GEMM_PREFILL_DEFAULT, GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS, gemmPrefillDefault, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_GEN_SPLIT_K,
   DECODE_TILES_WIDE, SGM_TILE_SHAPES, SPLITK_MAX, SPLITK_TARGET_SUBGROUPS, chooseDecodeTile, chooseSgmDirect, chooseSgmKernel, decodeTilesMode,
-  gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenForShape, tileGenGeometry,
+  checkedTwin, gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenForShape, tileGenGeometry,
+  tileWithinBuffers,
   type SgmSkinnyShape, type SgmTileShape
 } from '../src/kernels/gemm-sgm.js';
 import { SGM_DIAGNOSTIC, hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
@@ -482,6 +483,52 @@ describe('linear / gatedLinear: split-K decode tiles', () => {
       await check(g, { M: 13, N: 40, K: 4 * geo.bk, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm(4) }, bias: true, act: 'gelu_erf', residual: true });
     }, 300_000);
   }
+
+  it('without robust buffer access an unchecked tile whose loads past a ragged M or N would leave a buffer runs its checked twin', async () => {
+    // Every unchecked configuration for big GPUs has a generated checked twin, with a split-K entry where it has one.
+    for (const id of SGM_TILE_GEN_BIG.filter((i) => tileGenGeometry(i).unchecked)) {
+      const twin = checkedTwin(id), g = tileGenGeometry(twin);
+      expect(SGM_TILE_GEN_IDS, id).toContain(twin);
+      expect([g.unchecked, g.gated, g.bm, g.bn], id).toEqual([false, tileGenGeometry(id).gated, tileGenGeometry(id).bm, tileGenGeometry(id).bn]);
+      if (SGM_TILE_GEN_SPLIT_K.includes(id)) expect(SGM_TILE_GEN_SPLIT_K, id).toContain(twin);
+    }
+    expect(checkedTwin('g64x64_sg2x2_k64_b1_u8_ks2')).toBe('g64x64_sg2x2_k32_b1');
+    expect(checkedTwin('t32x32_sg2x2_k32_b1')).toBe('t32x32_sg2x2_k32_b1');
+    // The rule, on operands' buffer sizes alone (no GPU): rows read = M or N rounded up to the tile.
+    const t = (rows: number, bufferRows: number, offsetRows = 0) => ({ offset: offsetRows * 256 * 2, buffer: { size: bufferRows * 256 * 2 } }) as unknown as Tensor;
+    const s = { kind: 'tile-gen' as const, id: 't32x32_sg2x2_k32_b1_un8', splits: 2 };
+    const l = (x: Tensor, w: Tensor) => ({ M: 20, N: 40, K: 256, dtype: 'f16' as const, x, w });
+    const off = { robustBufferAccess: false };
+    expect(tileWithinBuffers(off, l(t(20, 20), t(40, 64)), s)).toEqual({ ...s, id: 't32x32_sg2x2_k32_b1' });      // x: rows 20..31 past its buffer
+    expect(tileWithinBuffers(off, l(t(20, 32), t(40, 40)), s)).toEqual({ ...s, id: 't32x32_sg2x2_k32_b1' });      // w: rows 40..63
+    expect(tileWithinBuffers(off, l(t(20, 40, 10), t(40, 64)), s)).toEqual({ ...s, id: 't32x32_sg2x2_k32_b1' });  // a view 10 rows in
+    expect(tileWithinBuffers(off, l(t(20, 32), t(40, 64)), s)).toBe(s);                                           // inside both
+    expect(tileWithinBuffers({ robustBufferAccess: true }, l(t(20, 20), t(40, 40)), s)).toBe(s);                  // clamped anyway
+    expect(tileWithinBuffers({}, l(t(20, 20), t(40, 40)), s)).toBe(s);
+    // A small test configuration without a twin: refused, not run past the buffer.
+    expect(() => tileWithinBuffers(off, l(t(20, 20), t(40, 64)), { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b2_u8' })).toThrow(/no checked twin/);
+    const gated = { kind: 'tile-gen' as const, id: 'g64x64_sg2x2_k64_b1_u8_ks2' };
+    expect(tileWithinBuffers(off, { M: 40, N: 64, K: 256, dtype: 'f16', x: t(40, 64), wGate: t(64, 64), wUp: t(64, 64) }, gated)).toBe(gated);
+    expect(tileWithinBuffers(off, { M: 40, N: 64, K: 256, dtype: 'f16', x: t(40, 40), wGate: t(64, 64), wUp: t(64, 64) }, gated)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1' });
+    // A launch on this adapter, seen as one without robust buffer access: exact-size operands take the twin, and it runs right.
+    const g = await gpu();
+    if (!g.caps.f16) return;
+    const real = hasSubgroupMatrixF16(g.caps);
+    const bare = Object.create(g, { caps: { value: { ...g.caps, robustBufferAccess: false } } }) as Gpu;
+    const r = rng(), M = 20, N = 40, K = 256;
+    const xv = randomArray(r, M * K, 'f16'), wv = randomArray(r, N * K, 'f16');
+    const x = upload(g, xv, [M, K], 'f16', 'x'), w = upload(g, wv, [N, K], 'f16', 'w'), out = poisoned(g, [M, N], 'f16');
+    const d = linear(bare, { x, w, out }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_un8', emulate: !real } } });
+    expect(d.launches.map((q) => q.label)).toEqual([expect.stringMatching(/^tg_t32x32_sg2x2_k32_b1_f16/)]);
+    await g.run([d]);
+    expectClose(await download(g, out), linearRef({ x: xv, w: wv, M, N, K }), 'f16', 'checked twin without robustness');
+    d.release();
+    const big = g.tensor([64, K], 'f16'), wide = g.tensor([64, K], 'f16');
+    const kept = linear(bare, { x: sliceRows(big, 0, M), w: sliceRows(wide, 0, N), out }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_un8', emulate: !real } } });
+    expect(kept.launches.map((q) => q.label)).toEqual([expect.stringMatching(/^tg_t32x32_sg2x2_k32_b1_un8/)]);
+    kept.release();
+    g.release(x, w, out, big, wide);
+  });
 
   it('a split-K product is one step of two launches that owns its partials; bad split counts are refused', async () => {
     const g = await gpu();

@@ -25,9 +25,10 @@ export function dawnFlags(extra: readonly string[] = []): string[] {
  * array index, no check around any matrix load or store). H200 (kernels-bench/NOTES.md, sessions 19–20): the
  * flash-attention prefill 72 → 97 TFLOP/s at 16K, and with the GEMM tiles chosen for it (gemmPrefillDefault) seed-4l's
  * warm TTFT 32K 657 → 564 ms, 4K 45 → 43.6 ms; the batch-64 decode step 5.54 → 5.80 ms. Every test passed without it
- * there. The cost: an index out of bounds touches memory it does not own instead of a clamped element — a kernel bug,
- * and also the unchecked GEMM tiles' loads of the rows past a ragged M or N (results unaffected: those rows feed only
- * outputs that are never written; see shaders/gemm_sgm_tile_gen.gen.mjs). Default on (the browser always has it).
+ * there. The cost: an index out of bounds touches memory it does not own instead of a clamped element — a kernel bug.
+ * (The unchecked GEMM tiles load rows past a ragged M or N by design; without robustness such a launch takes the
+ * checked twin where those rows would run past an operand's buffer: tileWithinBuffers in kernels/gemm-sgm.ts.)
+ * Default on (the browser always has it).
  */
 export function robustnessOff(value = process.env.FAPOOL_ROBUSTNESS): boolean {
   const v = (value ?? '').trim().toLowerCase();

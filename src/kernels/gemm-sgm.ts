@@ -4,7 +4,7 @@
 // kernel (gemm_subgroup_matrix.wgsl), with their shapes, fit checks and the choice among them all; scalar-emulated
 // twins let CPU adapters test them.
 import {
-  LimitError, ShapeError, assertShape, ceilDiv, defineProgram,
+  DTYPE_BYTES, LimitError, ShapeError, assertShape, ceilDiv, defineProgram,
   type Caps, type Dispatch, type Gpu, type Specialization, type Tensor,
 } from '../gpu/index.js';
 import { envVar } from './common.js';
@@ -263,8 +263,38 @@ export function sgmTileGenFits(caps: Caps, s: SgmTileGenShape): boolean {
     && g.bytes <= caps.maxWorkgroupStorage;
 }
 
-function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, s: SgmTileGenShape): Dispatch {
+/** An unchecked configuration's checked twin: the same tile and K slice with bounds-checked staging (a _ks2 one's: its unsplit tile's). */
+export function checkedTwin(id: string): string {
+  const ks = /^(.*)_k(\d+)_b1_u8_ks2$/.exec(id);
+  if (ks) return `${ks[1]}_k${Number(ks[2]) / 2}_b1`;
+  return tileGenGeometry(id).unchecked ? id.slice(0, id.lastIndexOf('_')) : id;   // the staging suffix is the last part
+}
+
+/**
+ * Without robust buffer access (FAPOOL_ROBUSTNESS=off) nothing clamps an unchecked tile's loads: the rows past M (of
+ * x) and past N (of the weights) up to the tile's edge read whatever follows the operand — harmless inside its buffer
+ * (those rows feed only outputs that are never written), a fault past the buffer's end. Such a launch takes the
+ * checked twin; one whose reads all stay inside the operands' buffers keeps the unchecked tile. With robust buffer
+ * access every load is clamped to its binding: `s` as given.
+ */
+export function tileWithinBuffers(caps: Pick<Caps, 'robustBufferAccess'>, l: Pick<GemmLaunch, 'M' | 'N' | 'K' | 'dtype' | 'x' | 'w' | 'wGate' | 'wUp'>, s: SgmTileGenShape): SgmTileGenShape {
+  if (caps.robustBufferAccess !== false) return s;
+  const g = tileGenGeometry(s.id);
+  if (!g.unchecked) return s;
+  const rowBytes = l.K * DTYPE_BYTES[l.dtype];
+  const within = (t: Tensor | undefined, rows: number) => t === undefined || t.offset + rows * rowBytes <= t.buffer.size;
+  const mRows = ceilDiv(l.M, g.bm) * g.bm, nRows = ceilDiv(l.N, g.bn) * g.bn;
+  if (within(l.x, mRows) && within(l.w, nRows) && within(l.wGate, nRows) && within(l.wUp, nRows)) return s;
+  const twin = checkedTwin(s.id);
+  if (!SGM_TILE_GEN_IDS.includes(twin)) {
+    throw new LimitError(`gemm: the unchecked tile '${s.id}' would load past an operand's buffer without robust buffer access, and has no checked twin; run with FAPOOL_ROBUSTNESS=on`);
+  }
+  return { ...s, id: twin };
+}
+
+function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Dispatch {
   const caps = gpu.caps;
+  const s = tileWithinBuffers(caps, l, asked);
   const gated = l.kind === 'gated';
   const g = tileGenGeometry(s.id);
   checkSgmOperands(caps, l, s.emulate === true);
