@@ -7,10 +7,4 @@
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 source kernels-bench/rounds/seed4l.sh
-wall() { # wall <name> [VAR=value…]
-  local n=$1; shift
-  env "$@" timeout 60 node dist/kernels-bench/decode-profile.js --model $W --dtype f16 --context 4096 --batch 1 --new-tokens 96 \
-    --warm-tokens 4 --wall-only --step-timing --out "$R/w-$n.json" > "$R/w-$n.log" 2>&1
-  echo "$n rc $?: $(grep -E 'by quarter of the run' "$R/w-$n.log" | cut -c47-) | $(grep -E '^decode\(\)' "$R/w-$n.log" | cut -c36-)"
-}
-for k in 1 2 3 4 5; do wall on-$k; wall off-$k FAPOOL_READ_PACING=off; done
+for k in 1 2 3 4 5; do wallstep on-$k; wallstep off-$k FAPOOL_READ_PACING=off; done

@@ -16,3 +16,11 @@ decstep() {
     --out "$R/dec-$n.json" > "$R/dec-$n.log" 2>&1
   echo "decode $n rc $?: $(grep -oE 'GPU time of the whole step[^;]*' "$R/dec-$n.log") | $(grep -E '^wall per step' "$R/dec-$n.log" | cut -c1-90)"
 }
+# The wall figures of a batch-1 4K decode with each step's decode() and token read timed (decode-profile --wall-only
+# --step-timing, 96 new tokens after a 4-token warm-up) into $R/w-<name>.json: wallstep <name> [VAR=value…]
+wallstep() {
+  local n=$1; shift
+  env "$@" timeout 60 node dist/kernels-bench/decode-profile.js --model $W --dtype f16 --context 4096 --batch 1 --new-tokens 96 \
+    --warm-tokens 4 --wall-only --step-timing --out "$R/w-$n.json" > "$R/w-$n.log" 2>&1
+  echo "$n rc $?: $(grep -E 'by quarter of the run' "$R/w-$n.log" | cut -c47-) | $(grep -E '^decode\(\)' "$R/w-$n.log" | cut -c36-)"
+}
