@@ -4,7 +4,8 @@
 // the launch's label and on-switches), summed per step. Also the wall TPOT of a real generation. Then where the
 // whole step's gaps sit: each part's launches as one list against the same launches alone, the step without its
 // attention, and with --leave-one-out each part's list without each of its kernels in turn. Prints a table;
-// writes JSON. --wall-only: the generation's wall figures alone (no GPU timing passes).
+// writes JSON. --wall-only: the generation's wall figures alone (no GPU timing passes: --samples, --target-ms and
+// --leave-one-out do nothing); --step-timing: each step's decode() and token read in the loop.
 //
 //   node dist/kernels-bench/decode-profile.js --model /tmp/seed-4l-f16.safetensors --context 4096 --batch 1 --out dec.json
 //   node dist/kernels-bench/decode-profile.js --preset tiny --dtype f32 --context 64 --new-tokens 8   # any machine
@@ -90,11 +91,12 @@ async function main(): Promise<void> {
       console.log(`wall per step: first ${firstStepMs.toFixed(3)} ms, steady ${steadyStepMs.toFixed(3)} ms (median of the later steps' token gaps), p90 ${p90StepMs.toFixed(3)}, max ${(later.at(-1) ?? NaN).toFixed(3)}; ${stalls.length} stalls (> 1.5× steady) add ${stallMs.toFixed(1)} ms`);
       // A slow start (steps after the first well over the steady one for a while, then not) shows in the quarters.
       const q = Math.max(1, Math.floor(gaps.length / 4));
-      const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / Math.max(1, a.length);
+      const mean = (a: number[]) => (a.length ? a.reduce((x, y) => x + y, 0) / a.length : NaN);
       console.log(`wall per step by quarter of the run (mean ms): ${[0, 1, 2, 3].map((i) => mean(gaps.slice(1 + i * q, 1 + (i + 1) * q)).toFixed(3)).join(' / ')}`);
       if (v['step-timing']) {
         const quarters = (a: number[]) => [0, 1, 2, 3].map((i) => mean(a.slice(1 + i * q, 1 + (i + 1) * q)).toFixed(3)).join(' / ');
-        console.log(`decode() per step by quarter (mean ms): ${quarters(stepHost.decodeMs)}; token read: ${quarters(stepHost.readMs)}`);
+        // readMs[0] is the first token's read, before any decode step.
+        console.log(`decode() per step by quarter (mean ms): ${quarters(stepHost.decodeMs)}; token read: ${quarters(stepHost.readMs.slice(1))}`);
       }
     };
     if (v['wall-only']) {
@@ -104,7 +106,7 @@ async function main(): Promise<void> {
           created: new Date().toISOString(), args: process.argv.slice(2), device: engine.device, model: cfg.name, dtype: engine.dtype, batch: B, context,
           newTokens, warmTokens, tpotMs: r.tpotMs, stepWallMs: stepMs, firstStepMs, steadyStepMs, p90StepMs, stallMs, stepGapsMs: gaps, ttftMs: r.prefillMs, warmupMs,
           tokenAtMs: tokenAt, // performance.now() of each token: ms since the process's time origin (as --trace-gc prints)
-          ...(v['step-timing'] ? { stepDecodeMs: stepHost.decodeMs, stepReadMs: stepHost.readMs } : {}),
+          ...(v['step-timing'] ? { stepDecodeMs: stepHost.decodeMs, stepReadMs: stepHost.readMs.slice(1), firstReadMs: stepHost.readMs[0] } : {}),
         }, null, 1));
       }
       return;
@@ -180,7 +182,7 @@ async function main(): Promise<void> {
     if (v.out) {
       writeFileSync(String(v.out), JSON.stringify({
         created: new Date().toISOString(), args: process.argv.slice(2), device: engine.device, model: cfg.name,
-        dtype: engine.dtype, batch: B, context, newTokens, launches: launches.length,
+        dtype: engine.dtype, batch: B, context, newTokens, warmTokens, launches: launches.length,
         stepGpuUs: wholeMs * 1e3, stepGpuMethod: whole.method, sumAloneUs: sumAloneMs * 1e3, byPart, withoutAttentionUs: restUs, hostEncodeUs: encodeUs,
         tpotMs: r.tpotMs, stepWallMs: stepMs, firstStepMs, steadyStepMs, p90StepMs, stallMs, stepGapsMs: gaps, ttftMs: r.prefillMs, warmupMs, kernels: table, perLaunch,
       }, null, 1));

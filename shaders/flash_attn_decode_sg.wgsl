@@ -2,7 +2,7 @@
 // per batch row b (cache slot b), the row's KV range cut into chunks of `chunk` keys; workgroup
 // (split, head group, b) writes the normalised partial O_s and its natural-log LSE_s for GH query heads
 // that share one kv head (each K/V row is read once for all of them). Same partial format as
-// flash_attn_decode.wgsl, merged by its `merge` entry.
+// flash_attn_decode.wgsl, merged by flash_attn_merge_sg.wgsl (or flash_attn_decode.wgsl's `merge`).
 // Layout: LPK lanes of a subgroup share one key ("key group"); lane li of the group reads 8-half chunks
 // li, li + LPK, ... (CPL of them) of the key's K and V rows as 16-byte loads, so a key group reads whole
 // rows contiguously and neighbouring key groups neighbouring rows. Per step a key group takes U

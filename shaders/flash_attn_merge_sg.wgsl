@@ -11,7 +11,8 @@
 // read them from the same rows). Append: workgroup (h, b) with h < nKv copies kv head h of row b of `src` (the
 // step's fused q/k/v rows, 8 halves an element) to cache slot rows[rowBase + b].x − slotBase at position
 // rows[rowBase + b].y, skipped where the slot is not among the caches' `slots` or the position ≥ capacity —
-// the rope kernel's append (ROTATE off) exactly.
+// the rope kernel's append (ROTATE off) where every row's slot is its own row (a decode step's row table: the rope
+// kernel also wrote rows of other slots, of any group, from one launch over all rows).
 // Specialised by: enable f16 + subgroups, alias T4 = vec4<f16>, override SGS (the fixed subgroup size = the
 // workgroup size).
 
@@ -73,7 +74,7 @@ fn merge_pair(h: u32, b: u32, lane: u32) -> vec2f {
         for (var k = 0u; k < MB; k++) { os[k] = partO[(base + min(s0 + k0 + k, p.nSplits - 1u)) * p.d4 + d]; }
         for (var k = 0u; k < MB; k++) {
           let wk = subgroupShuffle(w, min(k0 + k, SGS - 1u));
-          if (k0 + k < n) { o += wk * os[k]; }
+          if (k0 + k < n && wk > 0.0) { o += wk * os[k]; }   // an empty split adds nothing, as in `merge`
         }
       }
     }

@@ -507,28 +507,31 @@ describe('flashDecode', () => {
   }
 
   // append: the merge also writes each row's new K/V (from lastFrom) into the caches at rows[rowBase + b] = (slot +
-  // slotBase, position): the entries at len − 1 start as NaN and must hold the rows' values after; a row whose slot is
-  // not the caches' and an empty row (no position) write nothing. The attention itself still reads them from the rows.
+  // slotBase, position): the entries at len − 1 start as NaN and must hold the rows' values after; rows whose slot is
+  // past or below the caches', one whose position is the capacity and an empty row (no position) write nothing. The
+  // attention itself still reads them from the rows.
   for (const c of [SG_DECODE[4]!, SG_DECODE[0]!]) {
     it(`f16 subgroup merge appends the step's K/V (FAPOOL_DECODE_APPEND=after in one launch): ${c.what} lengths=[${c.lengths}] H=${c.nHeads}/${c.nKv} D=${c.d}`, async (ctx) => {
       const g = await gpu();
       if (!appendsInMerge(g.caps, 'f16', c.d)) { ctx.skip(); return; }
       const r = rng(), dtype = 'f16', B = c.lengths.length, { nHeads, nKv, d, cap } = c, rowElems = (nHeads + 2 * nKv) * d;
-      const rowBase = 2, slotBase = 5, stray = c.lengths.findIndex((len) => len > 0); // stray: a row of another slot
+      const rowBase = 2, slotBase = 5;
+      const active = c.lengths.flatMap((len, b) => (len > 0 ? [b] : []));
+      const [past, below, capped] = active as [number, number, number]; // rows whose table entry writes nothing
       const q = randomArray(r, B * nHeads * d, dtype), src = randomArray(r, B * rowElems, dtype);
       const cache = makeCache(g, r, dtype, B, nKv, cap, d, c.lengths.map((len) => Math.max(0, len - 1)));
       const kRef = cache.k.slice(), vRef = cache.v.slice(), kWant = cache.k.slice(), vWant = cache.v.slice();
       const table = new Uint32Array(2 * (rowBase + B + 1)).fill(7);
       c.lengths.forEach((len, b) => {
-        table[2 * (rowBase + b)] = slotBase + (b === stray ? B + 3 : b);
-        table[2 * (rowBase + b) + 1] = len > 0 ? len - 1 : 0xffffffff;
+        table[2 * (rowBase + b)] = b === past ? slotBase + B + 3 : b === below ? slotBase - 1 : slotBase + b;
+        table[2 * (rowBase + b) + 1] = len === 0 ? 0xffffffff : b === capped ? cap : len - 1;
         if (len === 0) return;
         for (let h = 0; h < nKv; h++) {
           const at = ((b * nKv + h) * cap + len - 1) * d, from = b * rowElems + (nHeads + h) * d;
           const kNew = src.subarray(from, from + d), vNew = src.subarray(from + nKv * d, from + nKv * d + d);
           kRef.set(kNew, at);
           vRef.set(vNew, at);
-          if (b !== stray) { kWant.set(kNew, at); vWant.set(vNew, at); }
+          if (b !== past && b !== below && b !== capped) { kWant.set(kNew, at); vWant.set(vNew, at); }
         }
       });
       const qt = upload(g, q, [B, nHeads, d], dtype, 'q'), st = upload(g, src, [B, rowElems], dtype, 'src');
@@ -538,7 +541,7 @@ describe('flashDecode', () => {
         q: qt, out, kCache: cache.kt, vCache: cache.vt, lengths: lt, lastFrom: st, kernel: 'subgroup', maxSplits: c.maxSplits, minChunk: c.minChunk,
         append: { rows: rt, rowBase, slotBase },
       });
-      expect(plan.dispatches.length).toBe(2); // the attention and its merge: no copy launch
+      expect(plan.dispatches[1]!.program.key).toContain('#merge_sg_append'); // the merge appends: no copy launch
       plan.update(Math.max(...c.lengths));
       await g.run(plan.dispatches);
       const what = `decode append ${c.what} seed=${r.seed}`;
@@ -566,6 +569,9 @@ describe('flashDecode', () => {
     const kc = g.tensor([1, 2, 8, 16], 'f16'), vc = g.tensor([1, 2, 8, 16], 'f16'), last = g.tensor([1, 8 * 16], 'f16');
     const args = { q, out, kCache: kc, vCache: vc, lengths: lt, kernel: 'subgroup' as const, append: { rows, rowBase: 0, slotBase: 0 } };
     expect(() => flashDecode(g, args)).toThrow(/append copies the rows of lastFrom/);
+    const lse = g.tensor([1, 4], 'f32');
+    expect(() => flashDecode(g, { ...args, lastFrom: last, lse })).toThrow(/append or lse, not both/);
+    g.release(lse);
     await withEnv('FAPOOL_DECODE_MERGE', 'plain', async () => {
       expect(() => flashDecode(g, { ...args, lastFrom: last })).toThrow(/append needs the subgroup merge/);
     });

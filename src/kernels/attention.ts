@@ -423,7 +423,9 @@ export interface DecodeArgs {
    * With lastFrom and the subgroup merge (decodeMergeMode 'sg'): the merge also copies each row's new K and V from
    * lastFrom into the caches, at rows[rowBase + b] = (slot + slotBase, position) as the RoPE's append would
    * (slots outside the caches' or positions past their capacity are skipped) — FAPOOL_DECODE_APPEND=after without
-   * a copy launch of its own. `appendsInMerge` says whether a plan will.
+   * a copy launch of its own. `appendsInMerge` says whether a plan will. Row b is copied from lastFrom's row b to
+   * the slot its table entry names, so the two agree where every row's slot is its own row (a decode step's table).
+   * Not with `lse`.
    */
   append?: { rows: Tensor /*[tokens, 2] u32*/; rowBase: number; slotBase: number };
 }
@@ -581,8 +583,11 @@ export function flashDecode(gpu: Gpu, a: DecodeArgs): DecodePlan {
     expectDtype(a.lastFrom, s.dtype, 'lastFrom', k);
     sgCfg.srcLast = true;
   }
+  const mergeMode = decodeMergeMode(); // read (and checked) on every device
   if (a.append) {
     if (!a.lastFrom) throw new ShapeError(`${k}: append copies the rows of lastFrom; none given`);
+    if (a.lse) throw new ShapeError(`${k}: the appending merge writes no LSE; give append or lse, not both`);
+    if (a.append.rows.shape[0]! < B) throw new ShapeError(`${k}: append.rows has ${a.append.rows.shape[0]} rows, fewer than the ${B} rows of q`);
     if (!appendsInMerge(gpu.caps, s.dtype, s.d)) throw new LimitError(`${k}: append needs the subgroup merge (FAPOOL_DECODE_MERGE=sg and the subgroup kernel)`);
     expectRank(a.append.rows, 2, 'append.rows', k);
     expectDtype(a.append.rows, 'u32', 'append.rows', k);
@@ -618,7 +623,7 @@ export function flashDecode(gpu: Gpu, a: DecodeArgs): DecodePlan {
       bind, uniforms, workgroups: [1, headGroups, B],
     });
     const parts = { partialO: partO, partialLse: partLse, out: a.out, lse: a.lse };
-    merge = sgCfg && decodeMergeMode() === 'sg'
+    merge = sgCfg && mergeMode === 'sg'
       ? mergeSgDispatch(gpu, parts, B, s, maxSplits, sgCfg.sgs, a.append && a.lastFrom ? { ...a.append, src: a.lastFrom, k: a.kCache, v: a.vCache } : undefined)
       : mergeDispatch(gpu, parts, B, s.nHeads, maxSplits, s.d);
   } catch (e) {
@@ -644,7 +649,7 @@ export function flashDecode(gpu: Gpu, a: DecodeArgs): DecodePlan {
   };
 }
 
-/** Merge P partial (O, LSE) results exactly: the same reduce kernel, usable for partials computed on different devices. */
+/** Merge P partial (O, LSE) results exactly, e.g. computed on different devices (the split kernel's merge; the subgroup kernel's plans merge with flash_attn_merge_sg.wgsl). */
 export interface MergeArgs { partialO: Tensor /*[B, nHeads, P, D] f32*/; partialLse: Tensor /*[B, nHeads, P] f32*/; out: Tensor /*[B, nHeads, D]*/; lse?: Tensor /*[B, nHeads] f32*/ }
 
 export function mergeAttention(gpu: Gpu, a: MergeArgs): Dispatch {
@@ -682,7 +687,6 @@ function mergeDispatch(gpu: Gpu, a: MergeArgs, B: number, nHeads: number, P: num
 function mergeSgDispatch(gpu: Gpu, a: MergeArgs, B: number, s: AttnShape, P: number, sgs: number,
   append?: { rows: Tensor; rowBase: number; slotBase: number; src: Tensor; k: Tensor; v: Tensor }): Dispatch {
   const entry = append ? 'merge_sg_append' : a.lse ? 'merge_sg_lse' : 'merge_sg';
-  if (append && a.lse) throw new ShapeError('mergeAttention: the appending merge writes no LSE');
   const bind: Record<string, Tensor> = { partO: a.partialO, partLse: a.partialLse, out: a.out };
   if (a.lse) bind.lse = a.lse;
   const d8 = s.d / 8, rowElems8 = (s.nHeads + 2 * s.nKv) * d8;

@@ -24,11 +24,12 @@ import type { PartialWeights } from './weights.js';
 /**
  * Where a decode step appends its new K/V rows to the caches (issue 16). 'rope': in the RoPE launch, before the
  * attention. 'after': after the attention (which reads them from the step's qkv rows; so does an FA Pool replica's
- * fallback), one copy launch per cache group; needs the subgroup decode kernel. On the H200 the RoPE's scattered
+ * fallback) — in the attention's merge (FAPOOL_DECODE_MERGE=sg, the default), else one copy launch per cache group;
+ * needs the subgroup decode kernel. On the H200 the RoPE's scattered
  * writes into a large cache cost far more in place than alone (batch 64 at 4K: 0.5 ms a step against 5 µs), and
  * after the attention that has just read those pages they cost less: batch 64 × 4K 6062 → 5603–5636 µs, 32 × 4K
  * 3626 → 3495, 8 × 32K 5112 → 5046, but 8 × 4K 1606 → 1617 (the extra launches; kernels-bench/NOTES.md, session
- * 17). FAPOOL_DECODE_APPEND=rope|after forces one; by default ('auto') 'after' where the subgroup kernel runs, the
+ * 17; with the append in the merge, session 21: 8 × 4K 1595 → 1606, still a loss). FAPOOL_DECODE_APPEND=rope|after forces one; by default ('auto') 'after' where the subgroup kernel runs, the
  * batch's cache holds at least APPEND_AFTER_MIN_CACHE_BYTES a layer, and every slot's qkv row can be bound.
  */
 export type DecodeAppend = 'rope' | 'after' | 'auto';
@@ -143,6 +144,8 @@ export class DeviceModel {
   private noCache: [Tensor, Tensor] | null = null;
   /** FAPOOL_DECODE_APPEND=after for the allocated batch (checkAppendAfter). */
   private appendAfter = false;
+  /** With appendAfter: the attention plans' merges append (appendsInMerge), decided with it, so plans and layers built later agree. */
+  private mergeAppends = false;
   private readonly added = new Set<KvGroup>(); // cache groups addKv made (they last one batch at most)
   private savedIds: Tensor | null = null; // [slots] u32: next inputs kept while other slots get their first token // [1, nKvHeads, 1, headDim] k and v: rows that keep their cache elsewhere
   private sampling: SamplingParams | null = null;
@@ -188,6 +191,7 @@ export class DeviceModel {
       this.st = allocRunState(gpu, cfg, dtype, maxTokens, shape.B, { partial: this.opts.partialSums !== undefined });
       this.cache = allocKvCache(gpu, cfg, dtype, capacities, this.weights.layers.length, this.split ?? -1);
       this.appendAfter = this.checkAppendAfter(capacities); // before any prefill
+      this.mergeAppends = this.appendAfter && appendsInMerge(this.gpu.caps, this.dtype, this.cfg.headDim);
       if (this.split !== null) {
         const r = [gpu.tensor([this.split, 2], 'u32', 'rows.a'), gpu.tensor([shape.B - this.split, 2], 'u32', 'rows.b')] as [Tensor, Tensor];
         this.halves = { rows: r, progs: null };
@@ -274,7 +278,7 @@ export class DeviceModel {
       const groups = kv.groups.filter((g) => g.first < n);
       const rows = groups.map((g) => Math.min(g.slots, n - g.first)); // each group's slots among the first n
       const lastFrom = groups.map((g, gi) => this.decodeLastFrom(g, rows[gi]!)); // the same for every layer
-      const inMerge = this.appendAfter && this.appendsInMerge;
+      const inMerge = this.mergeAppends;
       prog = {
         embed: this.embed(sliceRows(s.nextIds, 0, n), v.x),
         layers: this.decodeLayers(v, n, groups),
@@ -308,9 +312,6 @@ export class DeviceModel {
     }, `${dtype} D=${cfg.headDim}`);
   }
 
-  /** Whether the decode attention's merge appends the step's K/V where it appends after (appendsInMerge). */
-  private get appendsInMerge(): boolean { return appendsInMerge(this.gpu.caps, this.dtype, this.cfg.headDim); }
-
   /** Bytes of one row of the step's fused q/k/v. */
   private get qkvRowBytes(): number { return this.state.qkv.shape[1]! * DTYPE_BYTES[this.dtype]; }
 
@@ -325,12 +326,12 @@ export class DeviceModel {
   /**
    * A decode step's layers over views v: the RoPE writes the groups' new K/V into their caches, or (appendAfter)
    * writes no cache — one launch, rotated q and k back into qkv — and each group's new rows are copied into its cache
-   * after the attention: by its plans' merges (appendsInMerge), else by a copy launch at the O projection's start.
+   * after the attention: by its plans' merges (mergeAppends), else by a copy launch at the O projection's start.
    */
   private decodeLayers(v: StepViews, n: number, groups: readonly KvGroup[]): LayerProgram[] {
     if (!this.appendAfter) return this.layers(v, n, groups);
     const { gpu, cfg } = this, layers = this.layers(v, n, []);
-    if (this.appendsInMerge) return layers; // the attention plans' merges append (decodeRows)
+    if (this.mergeAppends) return layers; // the attention plans' merges append (decodeRows)
     layers.forEach((lp, l) => {
       lp.oProj = [...groups.map((g) => ropeQkv(gpu, {
         qkv: v.qkv, rows: v.rows, q: v.q, kCache: g.k[l]!, vCache: g.v[l]!, slotBase: g.first, writeQ: false, rotate: false,

@@ -125,7 +125,8 @@ export class PoolAttention implements AttentionPlacement {
       fbOut, fallback: this.opts.replica ? kv.groups.map((g, gi) => {
         const lengths = gpu.tensor([g.slots], 'u32', `pool.fbLengths.${gi}`);
         const q = sliceRows(state.q, g.first, g.slots), out = sliceRows(fbOut, g.first, g.slots);
-        // lastFrom: when the model appends after its attention, the replica gets a step's new K/V only after it.
+        // lastFrom: when the model appends after its attention, the replica gets a step's new K/V from the local
+        // attention's merge (or the copy launch after it), maybe after this attention: it reads them from qkv.
         const lastFrom = m.decodeLastFrom(g, g.slots);
         return { lengths, plans: g.k.map((k, l) => flashDecode(gpu, { q, out, kCache: k, vCache: g.v[l]!, lengths, lastFrom })) };
       }) : [],
