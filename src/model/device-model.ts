@@ -25,12 +25,13 @@ import type { PartialWeights } from './weights.js';
  * Where a decode step appends its new K/V rows to the caches (issue 16). 'rope': in the RoPE launch, before the
  * attention. 'after': after the attention (which reads them from the step's qkv rows; so does an FA Pool replica's
  * fallback) — in the attention's merge (FAPOOL_DECODE_MERGE=sg, the default), else one copy launch per cache group;
- * needs the subgroup decode kernel. On the H200 the RoPE's scattered
- * writes into a large cache cost far more in place than alone (batch 64 at 4K: 0.5 ms a step against 5 µs), and
- * after the attention that has just read those pages they cost less: batch 64 × 4K 6062 → 5603–5636 µs, 32 × 4K
- * 3626 → 3495, 8 × 32K 5112 → 5046, but 8 × 4K 1606 → 1617 (the extra launches; kernels-bench/NOTES.md, session
- * 17; with the append in the merge, session 21: 8 × 4K 1595 → 1606, still a loss). FAPOOL_DECODE_APPEND=rope|after forces one; by default ('auto') 'after' where the subgroup kernel runs, the
- * batch's cache holds at least APPEND_AFTER_MIN_CACHE_BYTES a layer, and every slot's qkv row can be bound.
+ * needs the subgroup decode kernel. On the H200 the RoPE's scattered writes into a large cache cost far more in
+ * place than alone (batch 64 at 4K: 0.5 ms a step against 5 µs), and after the attention that has just read those
+ * pages they cost less: batch 64 × 4K 6062 → 5603–5636 µs, 32 × 4K 3626 → 3495, 8 × 32K 5112 → 5046, but 8 × 4K
+ * 1606 → 1617 (the extra launches; kernels-bench/NOTES.md, session 17; with the append in the merge, session 21:
+ * 8 × 4K 1595 → 1606, still a loss). FAPOOL_DECODE_APPEND=rope|after forces one; by default ('auto') 'after' where
+ * the subgroup kernel runs, the batch's cache holds at least APPEND_AFTER_MIN_CACHE_BYTES a layer, and every
+ * slot's qkv row can be bound.
  */
 export type DecodeAppend = 'rope' | 'after' | 'auto';
 export function decodeAppendMode(): DecodeAppend {
