@@ -5,7 +5,8 @@
 // whole step's gaps sit: each part's launches as one list against the same launches alone, the step without its
 // attention, and with --leave-one-out each part's list without each of its kernels in turn. Prints a table;
 // writes JSON. --wall-only: the generation's wall figures alone (no GPU timing passes: --samples, --target-ms and
-// --leave-one-out do nothing); --step-timing: each step's decode() and token read in the loop.
+// --leave-one-out do nothing); --step-timing: each step's decode() and token read in the loop, and each submission's
+// start and end on the GPU's clock (busy time, and the GPU's idle time before it).
 //
 //   node dist/kernels-bench/decode-profile.js --model /tmp/seed-4l-f16.safetensors --context 4096 --batch 1 --out dec.json
 //   node dist/kernels-bench/decode-profile.js --preset tiny --dtype f32 --context 64 --new-tokens 8   # any machine
@@ -34,6 +35,46 @@ function timeSteps(ex: Record<string, unknown>, into: { decodeMs: number[]; read
       try { return await f.apply(ex, a); } finally { list.push(performance.now() - t); }
     };
   }
+}
+
+/**
+ * Brackets every queue submission of `gpu` with two empty timestamped compute passes (diagnostics: --step-timing), so
+ * the GPU's own clock says how long each submission ran and how long the GPU sat idle before it. `read()` stops it
+ * and returns [start, end] ms per submission (GPU clock) for at most `most` submissions (a query set holds 4096).
+ */
+function timeSubmissions(gpu: Gpu, most = 2048): { read(): Promise<[number, number][]> } {
+  const dev = gpu.device;
+  const qs = dev.createQuerySet({ type: 'timestamp', count: 2 * most });
+  let n = 0;
+  const mark = (index: number): GPUCommandBuffer => {
+    const enc = dev.createCommandEncoder();
+    enc.beginComputePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: index } }).end();
+    return enc.finish();
+  };
+  const submit = gpu.submitBuffers.bind(gpu);
+  gpu.submitBuffers = (buffers: GPUCommandBuffer[]) => {
+    if (n >= most) return submit(buffers);
+    const i = n++;
+    submit([mark(2 * i), ...buffers, mark(2 * i + 1)]);
+  };
+  return {
+    async read() {
+      gpu.submitBuffers = submit;
+      const count = 2 * Math.max(1, n);
+      const resolve = dev.createBuffer({ size: 8 * count, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+      const out = dev.createBuffer({ size: 8 * count, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      const enc = dev.createCommandEncoder();
+      enc.resolveQuerySet(qs, 0, count, resolve, 0);
+      enc.copyBufferToBuffer(resolve, 0, out, 0, 8 * count);
+      dev.queue.submit([enc.finish()]);
+      await out.mapAsync(GPUMapMode.READ);
+      const t = new BigUint64Array(out.getMappedRange().slice(0));
+      out.unmap();
+      [resolve, out].forEach((b) => b.destroy());
+      qs.destroy();
+      return Array.from({ length: n }, (_, i) => [Number(t[2 * i]!) / 1e6, Number(t[2 * i + 1]!) / 1e6] as [number, number]);
+    },
+  };
 }
 
 async function main(): Promise<void> {
@@ -71,11 +112,15 @@ async function main(): Promise<void> {
     // --step-timing: how long each step's decode() (encode, uniform writes, submit) and token read take in the loop.
     const stepHost: { decodeMs: number[]; readMs: number[] } = { decodeMs: [], readMs: [] };
     if (v['step-timing']) timeSteps((engine as unknown as { parts: { executor: Record<string, unknown> } }).parts.executor, stepHost);
+    const gpuClock = v['step-timing'] && gpu.caps.timestampQuery ? timeSubmissions(gpu) : null;
     t0 = performance.now();
     const done = await engine.run({ prompts, maxNewTokens: newTokens, stopAtEos: false }, (e) => {
       if (e.type === 'token' && e.seq === 0) tokenAt.push(performance.now());
     });
     const gaps = tokenAt.slice(1).map((t, i) => t - tokenAt[i]!);
+    // Per submission (GPU clock): how long it ran, and how long the GPU was idle before it (from the previous one's end).
+    const sub = gpuClock ? await gpuClock.read() : [];
+    const subBusyMs = sub.map(([a, b]) => b - a), subIdleMs = sub.slice(1).map(([a], i) => a - sub[i]![1]);
     const firstStepMs = gaps[0] ?? NaN;
     const later = gaps.slice(1).sort((a, b) => a - b);
     const steadyStepMs = later.length > 1 ? later[(later.length - 1) >> 1]! : NaN;
@@ -97,6 +142,11 @@ async function main(): Promise<void> {
         const quarters = (a: number[]) => [0, 1, 2, 3].map((i) => mean(a.slice(1 + i * q, 1 + (i + 1) * q)).toFixed(3)).join(' / ');
         // readMs[0] is the first token's read, before any decode step.
         console.log(`decode() per step by quarter (mean ms): ${quarters(stepHost.decodeMs)}; token read: ${quarters(stepHost.readMs.slice(1))}`);
+        if (sub.length) {
+          // The run's submissions: the prefill's first, its decode steps' last (one a step here: the last `steps` of them).
+          const last = (a: number[]) => a.slice(Math.max(0, a.length - gaps.length - 1));
+          console.log(`GPU per submission by quarter (mean ms, the decode's ${last(subBusyMs).length}): busy ${quarters(last(subBusyMs))}; idle before it ${quarters(last(subIdleMs))}`);
+        }
       }
     };
     if (v['wall-only']) {
@@ -106,7 +156,7 @@ async function main(): Promise<void> {
           created: new Date().toISOString(), args: process.argv.slice(2), device: engine.device, model: cfg.name, dtype: engine.dtype, batch: B, context,
           newTokens, warmTokens, tpotMs: r.tpotMs, stepWallMs: stepMs, firstStepMs, steadyStepMs, p90StepMs, stallMs, stepGapsMs: gaps, ttftMs: r.prefillMs, warmupMs,
           tokenAtMs: tokenAt, // performance.now() of each token: ms since the process's time origin (as --trace-gc prints)
-          ...(v['step-timing'] ? { stepDecodeMs: stepHost.decodeMs, stepReadMs: stepHost.readMs.slice(1), firstReadMs: stepHost.readMs[0] } : {}),
+          ...(v['step-timing'] ? { stepDecodeMs: stepHost.decodeMs, stepReadMs: stepHost.readMs.slice(1), firstReadMs: stepHost.readMs[0], submissionGpuMs: sub } : {}),
         }, null, 1));
       }
       return;

@@ -2,7 +2,9 @@
 # Prepared in session 21, not run (device budget spent). (1) The batch-1 slow stretches (session 21: 0–6 of 10 runs by
 # machine; the token read waits ≈ 1.2 ms longer, not GC, TurboFan, pacer or GPU clocks): five runs with every thread
 # of the process pinned to one CPU, five to two, five free, interleaved. Prediction, if the VM's vCPU wake-ups: no
-# stretch when pinned to one CPU (the waiting thread and the one that signals share a vCPU), some free.
+# stretch when pinned to one CPU (the waiting thread and the one that signals share a vCPU), some free. Each run's
+# --step-timing now also gives every submission's busy time and the GPU's idle time before it on the GPU's clock: in a
+# stretch, idle ≈ 1.2 ms with busy ≈ 0.82 says the host or the completion signal is late; busy ≈ 2 ms, the GPU.
 # (2) The single 95–263 ms gaps at batch 32 / 64 (session 21, pacing on and off alike): three batch-32 runs under
 # node --trace-gc. Prediction: each such gap is a mark-compact whose weak-callback phase runs the finalizers of
 # dawn.node's per-tick functions (AsyncRunner), i.e. a pause far longer than the heap size explains.
