@@ -253,7 +253,7 @@ const [sgmTileGenProgram, sgmTileGenEmuProgram] = realAndEmulated<SgmTileGenCfg>
 export function tileGenForShape(id: string, K: number): string {
   const g = tileGenGeometry(id);
   if (g.ks > 1) return id;   // no checked twin: the launch refuses K % BK != 0
-  return g.unchecked && K % g.bk !== 0 ? id.slice(0, id.lastIndexOf('_')) : id;   // the staging suffix is the last part
+  return g.unchecked && K % g.bk !== 0 ? checkedTwin(id) : id;
 }
 
 /** Whether a generated configuration runs here: 32-lane subgroups (or emulated), workgroup size and memory. */
