@@ -137,9 +137,9 @@ async function main(): Promise<void> {
       // A slow start (steps after the first well over the steady one for a while, then not) shows in the quarters.
       const q = Math.max(1, Math.floor(gaps.length / 4));
       const mean = (a: number[]) => (a.length ? a.reduce((x, y) => x + y, 0) / a.length : NaN);
-      console.log(`wall per step by quarter of the run (mean ms): ${[0, 1, 2, 3].map((i) => mean(gaps.slice(1 + i * q, 1 + (i + 1) * q)).toFixed(3)).join(' / ')}`);
+      const quarters = (a: number[]) => [0, 1, 2, 3].map((i) => mean(a.slice(1 + i * q, 1 + (i + 1) * q)).toFixed(3)).join(' / ');
+      console.log(`wall per step by quarter of the run (mean ms): ${quarters(gaps)}`);
       if (v['step-timing']) {
-        const quarters = (a: number[]) => [0, 1, 2, 3].map((i) => mean(a.slice(1 + i * q, 1 + (i + 1) * q)).toFixed(3)).join(' / ');
         // readMs[0] is the first token's read, before any decode step.
         console.log(`decode() per step by quarter (mean ms): ${quarters(stepHost.decodeMs)}; token read: ${quarters(stepHost.readMs.slice(1))}`);
         if (sub.length) {
