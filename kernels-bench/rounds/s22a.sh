@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepared in session 21, not run (device budget spent). (1) The batch-1 slow stretches (session 21: 0–6 of 10 runs by
+# Prepared in session 21, ran in session 22 (call 6: results/h200-2026-12-04-s22/call6, NOTES.md). (1) The batch-1 slow stretches (session 21: 0–6 of 10 runs by
 # machine; the token read waits ≈ 1.2 ms longer, not GC, TurboFan, pacer or GPU clocks): five runs with every thread
 # of the process pinned to one CPU, five to two, five free, interleaved. Prediction, if the VM's vCPU wake-ups: no
 # stretch when pinned to one CPU (the waiting thread and the one that signals share a vCPU), some free. Each run's

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepared in session 21, not run. Issue 16, batch 8 × 32K (5.3 % behind the CUDA graph, all of it the attention:
+# Prepared in session 21, ran in session 22 (call 3): every variant without prefetch 35–50 % slower. Issue 16, batch 8 × 32K (5.3 % behind the CUDA graph, all of it the attention:
 # 4.39 TB/s against the ≈ 4.5 that SDPA's graph implies): the subgroup decode kernel with more keys in flight per lane
 # and no prefetch (u3 / u4: 96 / 128 bytes a lane issued at once, no second register set) against the default (u2
 # with prefetch, 64 bytes a lane always in flight), 8 or 16 subgroups, 4 / 8 / 16 splits. Prediction: if bytes in
