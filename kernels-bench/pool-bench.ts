@@ -7,7 +7,8 @@
 // whether the tokens equal the single device's (where they part: the sequences, the step, and how near a tie the
 // single device's logits put the parting, --tie-checks of them). Prints a table; writes JSON.
 //
-// Configurations (--configs): single, pool (--pool N in-process ranks), pool-replica, pool-pingpong,
+// Configurations (--configs): single, pool (--pool N in-process ranks), pool-shared (the same on the base's own
+// GPUDevice: no switching between two devices' contexts), pool-replica, pool-pingpong,
 // pool-prefill-pool (long prompts prefilled on the ranks, the mode before KV streaming), pool-worker (one worker
 // process, --spawn none:1), pool-worker-prefill-pool, static-tp2 (--spawn none:1), static-tp2pp2 (--spawn none:3).
 //
@@ -143,6 +144,7 @@ async function main(): Promise<void> {
     switch (config) {
       case 'single': return { opts: { ...base, policy: policy(0) }, label: 'single device' };
       case 'pool': return pooled({ inProcess: pool }, pool, `${pool} in-process rank`);
+      case 'pool-shared': return pooled({ inProcess: pool, sharedDevice: true }, pool, `${pool} in-process rank, base device`);
       case 'pool-replica': return pooled({ inProcess: pool, replica: true }, pool, `${pool} in-process rank, base replica`);
       case 'pool-pingpong': return pooled({ inProcess: pool, pingPong: true }, pool, `${pool} in-process rank, ping-pong`);
       case 'pool-prefill-pool': return pooled({ inProcess: pool, prefill: 'pool' }, pool, `${pool} in-process rank, prefill on the pool`);
@@ -150,7 +152,7 @@ async function main(): Promise<void> {
       case 'pool-worker': return pooled({ spawn: 'none:1' }, 1, '1 worker process');
       case 'static-tp2': return { opts: { ...base, strategy: 'static', placement: 'tp=2', pool: { spawn: 'none:1' } }, label: 'static tp=2 (1 worker process)' };
       case 'static-tp2pp2': return { opts: { ...base, strategy: 'static', placement: 'tp=2,pp=2', pool: { spawn: 'none:3' } }, label: 'static tp=2,pp=2 (3 worker processes)' };
-      default: throw new Error(`unknown configuration '${config}' (single, pool, pool-replica, pool-pingpong, pool-prefill-pool, pool-worker, pool-worker-prefill-pool, static-tp2, static-tp2pp2)`);
+      default: throw new Error(`unknown configuration '${config}' (single, pool, pool-shared, pool-replica, pool-pingpong, pool-prefill-pool, pool-worker, pool-worker-prefill-pool, static-tp2, static-tp2pp2)`);
     }
   };
   const rows: Row[] = [];

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { helpText, parseCli, UsageError } from '../src/cli/args.js';
+import { engineOptions } from '../src/cli/engine-options.js';
 import { exitCodeOf } from '../src/cli/exit.js';
 import { checkRunFits } from '../src/cli/main.js';
 import { activationWidth, defaultPrefillChunk } from '../src/model/generation.js';
@@ -94,6 +95,9 @@ describe('option parser', () => {
     ['--ping-pong without a pool', ['--ping-pong'], /--ping-pong is an FA Pool option, but there is no pool/],
     ['--pool-prefill without a pool', ['--pool-prefill', 'pool'], /--pool-prefill is an FA Pool option, but there is no pool/],
     ['an unknown --pool-prefill', ['--pool', '1', '--pool-prefill', 'remote'], /--pool-prefill must be local or pool, got 'remote'/],
+    ['--pool-device without in-process ranks', ['--spawn', 'none:1', '--pool-device', 'shared'], /--pool-device chooses the device of --pool N's in-process ranks, but there are none/],
+    ['an unknown --pool-device', ['--pool', '1', '--pool-device', 'mine'], /--pool-device must be own or shared, got 'mine'/],
+    ['--pool-device with --strategy static', ['--strategy', 'static', '--pool-device', 'shared'], /--pool-device: FA Pool options/],
     ['a malformed --placement', ['--strategy', 'static', '--placement', 'tp=0'], /--placement: placement 'tp=0': tp must be a positive integer/],
     ['--batch with --prompt-lens', ['--batch', '2', '--prompt-lens', '3,4'], /--batch with --prompt-lens/],
     ['--threshold 16 --tiers 100:0,inf:1 (a 41-token sequence went to the pool)', ['--pool', '1', '--threshold', '16', '--tiers', '100:0,inf:1'],
@@ -140,6 +144,9 @@ describe('option parser', () => {
     const fp = parseCli(['--pool', '1', '--kv-replica', '--ping-pong']);
     expect([fp.kvReplica, fp.pingPong, fp.poolPrefill]).toEqual([true, true, 'local']);
     expect(parseCli(['--spawn', 'none:1', '--pool-prefill', 'pool']).poolPrefill).toBe('pool');
+    expect(parseCli(['--pool', '2']).poolSharedDevice).toBe(false);
+    expect(parseCli(['--pool', '2', '--pool-device', 'shared']).poolSharedDevice).toBe(true);
+    expect(engineOptions(parseCli(['--pool', '2', '--pool-device', 'shared'])).pool?.sharedDevice).toBe(true);
     // --tiers alone: its 0-rank tiers say where the pool starts.
     expect(parseCli(['--pool', '1', '--tiers', '100:0,inf:1']).threshold).toBe(100);
     expect(parseCli(['--pool', '1', '--tiers', 'inf:2']).threshold).toBe(4096);

@@ -136,6 +136,27 @@ describe('engine.run again with a larger batch capacity', () => {
   });
 });
 
+describe('FA Pool ranks on the base\'s own device (pool.sharedDevice)', () => {
+  it('the same tokens as one device; the ranks\' memory is the base\'s (no pool figure of its own)', async () => {
+    const shared = await createEngine({
+      preset: 'tiny', dtype: 'f32', pool: { inProcess: 2, sharedDevice: true }, policy: { threshold: 20, tiers: '20:0,inf:2' }, schedule: { maxBatch: 3, prefillChunk: 16 },
+    });
+    try {
+      const prompt = PROMPTS[3]!; // past the threshold: its attention is on the pool
+      const got = await shared.run({ prompts: [prompt, PROMPTS[0]!], maxNewTokens: 12, stopAtEos: false });
+      expect(got.result.tokens[0]).toEqual(await alone(single, prompt, 12));
+      expect(got.result.tokens[1]).toEqual(await alone(single, PROMPTS[0]!, 12));
+      expect(got.placement.ranks.slice(1)).toEqual(['pool0 (in-process, base device)', 'pool1 (in-process, base device)']);
+      expect(got.placement.perSeq?.[0]?.poolSteps, 'the long prompt decodes on the pool').toBeGreaterThan(0);
+      expect(got.placement.split?.poolGpuBytes).toBeUndefined();
+      expect((got.placement.events ?? []).filter((e) => e.kind === 'fault' || e.kind === 'fallback')).toEqual([]);
+    } finally {
+      await shared.dispose();
+    }
+    expect((await single.run({ prompts: [PROMPTS[0]!], maxNewTokens: 2, stopAtEos: false })).result.tokens[0]).toHaveLength(2); // the shared device was not destroyed with it
+  });
+});
+
 describe.each([['one device', () => single], ['FA Pool (2 in-process ranks)', () => pooled]] as const)('engine.submit on %s', (_name, engine) => {
   it('concurrent requests (more than the batch has slots) each get the tokens they get alone', async () => {
     const e = engine();

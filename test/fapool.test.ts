@@ -85,6 +85,21 @@ describe('FA Pool with in-process ranks', () => {
     });
   }
 
+  it('2 pool ranks on the base\'s own device: same greedy tokens, the pool\'s state freed, the device kept', async () => {
+    const base = await gpu();
+    const onBase = [0, 1].map((i) => new AttentionRank(base, i));
+    const exec = new PoolAttention(onBase.map((r, i) => ({ link: inProcessLink(`base-pool${i}`, r.handler), alive: true })), POLICY, { minBlock: 8 });
+    const gen = new Generator(base, cfg, weights, 'f32', exec);
+    const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY, prefillChunk: 8 });
+    gen.dispose(); exec.dispose(base);
+    expect(res.tokens).toEqual(reference);
+    expect(exec.stats.perSeq[1]!.poolSteps, 'the 30-token prompt decodes on the pool').toBe(13);
+    for (const r of onBase) { expect(r.sequences).toBe(0); r.dispose(); }
+    const again = new Generator(base, cfg, weights, 'f32');
+    expect((await again.generate(ps, { maxNewTokens: 14, sampling: GREEDY })).tokens).toEqual(reference);
+    again.dispose();
+  });
+
   it('prefill local, a rank that fails while K/V streams to it: the sequence keeps its cache on the base, same tokens', async () => {
     const failLoad = (i: number, h: RankHandler): RankHandler => {
       let calls = 0;

@@ -41,6 +41,8 @@ export interface CliOptions {
   dumpLogits?: string;
   strategy: 'fapool' | 'static';
   pool: number;
+  /** --pool-device shared: the in-process ranks use this process's GPUDevice. */
+  poolSharedDevice: boolean;
   cluster?: string;
   spawn?: string;
   threshold: number;
@@ -80,6 +82,7 @@ const SPEC = {
   gpu: { type: 'string', default: 'auto', help: 'GPU of this (base) process: a PCI address or nvidia-smi index (needs the Mesa device-select layer on multi-GPU hosts), or auto' },
   strategy: { type: 'string', default: 'fapool', help: 'fapool (attention of long sequences on the pool) or static (TP × PP baseline over the same ranks)' },
   pool: { type: 'string', default: '0', help: 'attention-pool ranks inside this process (each its own GPUDevice on this adapter; tests, one-GPU runs; at most 64)' },
+  'pool-device': { type: 'string', default: 'own', help: 'with --pool N: own (each in-process rank opens a GPUDevice of its own, the default) or shared (they use this process\'s: no switching between two devices\' contexts on one GPU, ≈ 0.35 ms a pooled layer on an H200; their KV counts as the base\'s memory)' },
   cluster: { type: 'string', help: 'JSON file listing worker endpoints ({"pool": [{"endpoint": "tcp://host:port"}]}), started with `node run-inference.js worker`: pool ranks, or the static baseline\'s ranks 1..' },
   spawn: { type: 'string', help: 'start one worker process per listed GPU (PCI addresses, comma-separated; "auto" = every GPU but the first; "none:N" = N workers on the default adapter, N <= 64): pool ranks, or the static baseline\'s ranks 1..' },
   threshold: { type: 'string', default: '4096', help: 'sequences longer than this (tokens) have their attention on the pool (default: where --tiers\' 0-rank tiers end, else 4096)' },
@@ -276,6 +279,7 @@ export function parseCli(argv: string[]): CliOptions {
   const strat = oneOf('strategy', s('strategy')!, ['fapool', 'static'] as const);
   const poolPrefill = oneOf('pool-prefill', s('pool-prefill')!, POOL_PREFILL_MODES);
   const pool = int('pool', s('pool')!, 0, MAX_LOCAL_RANKS);
+  const poolDevice = oneOf('pool-device', s('pool-device')!, ['own', 'shared'] as const);
   const spawn = s('spawn') === undefined ? undefined : spawnList(s('spawn')!);
   const cluster = s('cluster');
   const temperature = num('temperature', s('temperature')!, 0, 100);
@@ -286,7 +290,7 @@ export function parseCli(argv: string[]): CliOptions {
   // Options that would be ignored: an error, or a warning where ignoring them changes nothing.
   const hasPool = pool > 0 || cluster !== undefined || spawn !== undefined;
   if (strat === 'static') {
-    const poolOpts = ['pool', 'tiers', 'kv-replica', 'ping-pong', 'pool-prefill'].filter((k) => given.has(k));
+    const poolOpts = ['pool', 'pool-device', 'tiers', 'kv-replica', 'ping-pong', 'pool-prefill'].filter((k) => given.has(k));
     if (poolOpts.length) throw new UsageError(`${poolOpts.map((k) => `--${k}`).join(', ')}: FA Pool options; --strategy static places ranks 1.. in --spawn/--cluster workers, or in this process without them (--placement)`);
     if (given.has('threshold')) warnings.push('--threshold has no effect with --strategy static');
     let pl: StaticPlacement;
@@ -300,6 +304,7 @@ export function parseCli(argv: string[]): CliOptions {
   } else {
     if (given.has('placement')) throw new UsageError('--placement sets the static baseline\'s degrees: add --strategy static (FA Pool ranks come from --pool, --cluster or --spawn)');
     if (!hasPool) for (const k of ['kv-replica', 'ping-pong', 'pool-prefill']) if (given.has(k)) throw new UsageError(`--${k} is an FA Pool option, but there is no pool: add --pool N, --cluster FILE or --spawn`);
+    if (given.has('pool-device') && pool === 0) throw new UsageError('--pool-device chooses the device of --pool N\'s in-process ranks, but there are none: add --pool N (worker processes always have their own)');
     if (!hasPool) {
       if (given.has('tiers')) throw new UsageError('--tiers sizes the attention pool, but there is none: add --pool N, --cluster FILE or --spawn');
       for (const k of ['threshold', 'deadline']) if (given.has(k)) warnings.push(`--${k} has no effect without a pool (--pool, --cluster or --spawn)`);
@@ -343,7 +348,7 @@ export function parseCli(argv: string[]): CliOptions {
     maxNewTokens: int('max-new-tokens', s('max-new-tokens')!, 1), batch: int('batch', s('batch')!, 1),
     dtype, temperature, topK, topP, prefillChunk: s('prefill-chunk') === undefined ? undefined : int('prefill-chunk', s('prefill-chunk')!, 1),
     json: Boolean(values.json), stream: Boolean(values.stream), dumpLogits,
-    strategy: strat, pool, cluster, spawn,
+    strategy: strat, pool, poolSharedDevice: poolDevice === 'shared', cluster, spawn,
     gpu: s('gpu')!, threshold, tiers: s('tiers'), placement: s('placement')!, deadlineMs: int('deadline', s('deadline')!, 1),
     kvReplica: Boolean(values['kv-replica']), pingPong: Boolean(values['ping-pong']), poolPrefill,
     quiet: Boolean(values.quiet), help: Boolean(values.help), warnings,

@@ -24,6 +24,12 @@ import { setBusyPollFor } from './transport/zmq-link.js';
 export interface PoolOptions {
   /** Attention-pool ranks inside this process (each its own GPUDevice on this adapter: tests, one-GPU runs). */
   inProcess?: number;
+  /**
+   * The in-process ranks use this process's own GPUDevice instead of one each (default false). On one GPU two
+   * devices make the GPU switch between their contexts twice a pooled layer: on the H200 that is ≈ 0.35 ms of a
+   * pooled layer's 0.7 (kernels-bench/NOTES.md, session 22). The ranks' K/V then count in the base's memory.
+   */
+  sharedDevice?: boolean;
   /** A cluster file listing worker endpoints ({"pool": [{"endpoint": "tcp://host:port"}]}). */
   cluster?: string;
   /** Start worker processes: PCI addresses (comma-separated), "auto" (every GPU but the first) or "none:N". */
@@ -154,7 +160,7 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
     if (extras.length) log(`note: ${extras.length} tensors in the file are not used (${extras.slice(0, 5).join(', ')}${extras.length > 5 ? ', …' : ''})`);
     const dropped: string[] = [];
     const poolGpus: Gpu[] = [];
-    const members = await poolMembers(o.pool ?? {}, dtype, cleanups, log, dropped, poolGpus);
+    const members = await poolMembers(o.pool ?? {}, gpu, dtype, cleanups, log, dropped, poolGpus);
     if (members.length === 0) return localEngine({ gpu, config: cfg, weights, dtype, tokenizer: m.tokenizer, dispose: cleanup, schedule: o.schedule });
     const pool = new PoolAttention(members, routingPolicy(o.policy), { deadlineMs: o.pool?.deadlineMs, replica: o.pool?.replica, prefill: o.pool?.prefill });
     cleanups.push(() => pool.dispose(gpu));
@@ -181,15 +187,16 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
 }
 
 /** The pool's members: in-process ranks, a cluster file's workers, spawned worker processes. */
-async function poolMembers(o: PoolOptions, dtype: DType, cleanups: (() => Promise<void> | void)[], log: (l: string) => void,
+async function poolMembers(o: PoolOptions, base: Gpu, dtype: DType, cleanups: (() => Promise<void> | void)[], log: (l: string) => void,
   dropped: string[], gpus: Gpu[]): Promise<PoolMember[]> {
   const members: PoolMember[] = [];
   for (let i = 0; i < (o.inProcess ?? 0); i++) {
-    const g = await openGpu({ label: `pool${i}`, f16: dtype === 'f16' });
+    const shared = o.sharedDevice === true;
+    const g = shared ? base : await openGpu({ label: `pool${i}`, f16: dtype === 'f16' });
     const rank = new AttentionRank(g, i);
-    gpus.push(g);
-    members.push({ link: inProcessLink(`pool${i} (in-process)`, rank.handler), alive: true, sameHost: true });
-    cleanups.push(() => { rank.dispose(); g.destroy(); });
+    if (!shared) gpus.push(g); // a shared device's bytes are the base's
+    members.push({ link: inProcessLink(`pool${i} (in-process${shared ? ', base device' : ''})`, rank.handler), alive: true, sameHost: true });
+    cleanups.push(() => { rank.dispose(); if (!shared) g.destroy(); });
   }
   members.push(...(await workerLinks(o, cleanups, log, dropped)).map(({ link, sameHost }) => ({ link, alive: true, sameHost })));
   return members;
