@@ -157,6 +157,32 @@ describe.each(transports)('%s link', (_name, make) => {
     }
   });
 
+  it('prepare then send: the header checked before the tensors are filled; the contents at send() are what arrives; once per link', async () => {
+    const { link, rank } = await get();
+    const r = rng();
+    const items = [{ seq: 9, kvHeads: 2, len: 40, newPos: 39 }];
+    const rows = new Float32Array(2 * (2 + 2) * 8); // q of 2 heads + new k, v: filled after prepare
+    const p = link.prepare({ kind: 'attend', step: 7, layer: 1, group: 2 }, [{ dtype: 'u32', shape: [1, 4] }, { dtype: 'f32', shape: [8, 8] }]);
+    expect(p.req).toMatchObject({ kind: 'attend', step: 7, layer: 1, group: 2 });
+    for (let i = 0; i < rows.length; i++) rows[i] = r.normal();
+    const frame = { dtype: 'f32' as const, shape: [8, 8], data: rows };
+    const reply = await link.send(p, [attendItemsFrame(items), frame]);
+    expect(reply.header.kind).toBe('attend_ok');
+    expect(rank.got.at(-1)!.tensors[1]!.data).toEqual(rows);
+    await expect(link.send(p, [attendItemsFrame(items), frame]), 'a second send of one request').rejects.toThrow(/not prepared by this link, or was sent already/);
+    // A bad request fails at prepare; tensors that differ from the prepared shapes fail at send, before sending.
+    expect(() => link.prepare({ kind: 'attend', step: 7, layer: 1, group: 2 }, [{ dtype: 'u32', shape: [1, 4] }])).toThrow(FrameError);
+    const q = link.prepare({ kind: 'attend', step: 8, layer: 1, group: 2 }, [{ dtype: 'u32', shape: [1, 4] }, { dtype: 'f32', shape: [8, 8] }]);
+    const n = rank.got.length;
+    await expect(link.send(q, [attendItemsFrame(items), { dtype: 'f32', shape: [4, 16], data: rows }])).rejects.toThrow(/tensor 1: f32\[4, 16\] does not match the frame f32\[8, 8\]/);
+    await expect(link.send(q, [attendItemsFrame(items)])).rejects.toThrow(/1 tensors for a header describing 2 frames/);
+    expect(rank.got.length, 'nothing reached the rank').toBe(n);
+    expect((await link.send(q, [attendItemsFrame(items), frame])).header.kind, 'a request refused at send() goes with the right tensors').toBe('attend_ok');
+    const other = inProcessLink('other', rank.handler);
+    await expect(other.send(link.prepare({ kind: 'ping' }, []), [])).rejects.toThrow(/not prepared by this link/);
+    await other.close();
+  });
+
   it('an error on the rank rejects with RankRemoteError; a bad request fails before sending', async () => {
     const { link } = await get();
     const alloc = { kind: 'alloc', seq: 999, nLayers: 1, kvHeads: [0, 1] as [number, number], headDim: 8, capacity: 8, posBase: 0, dtype: 'f32', nHeadsPerKv: 1 } as const;

@@ -24,13 +24,17 @@ export interface RankRequest {
   slots: { i: number; heads: [number, number]; block: number }[];
   /** The request: its fields, its items frame (attendItemsFrame) and its rows frame. */
   message?: { step: number; layer: number; group: number; items: TensorFrame; frame: TensorFrame };
+  /** Rows frame parts copied from the staged rows into the pack buffer by fillAttendRequests: [from, count, to] elements. */
+  copies: [number, number, number][];
 }
 
 /**
  * Per rank: its items and one frame of their rows (q heads of its kv heads, then new k and v), from the pooled
  * rows staged at `staged` ([P, (nH + 2·nKv)·D] of the model dtype). `pack` holds the frames that are not plain
  * staged rows, `items` the items frames ([P, maxShards, ATTEND_ITEM_WORDS]: a sequence has at most maxShards shards),
- * both in this micro-batch's part, from row i0: the other micro-batch's messages may still be in flight.
+ * both in this micro-batch's part, from row i0: the other micro-batch's messages may still be in flight. Nothing
+ * here reads the staged rows: the requests can be made while they are read back; fillAttendRequests then copies the
+ * rows a pack-buffer frame takes.
  */
 export function attendRequests(cfg: ModelConfig, dtype: DType, pooled: readonly Pooled[], staged: Uint8Array, pack: Uint8Array,
 items: Uint32Array, maxShards: number, step: number, layer: number, i0 = 0): Map<number, RankRequest> {
@@ -45,7 +49,7 @@ items: Uint32Array, maxShards: number, step: number, layer: number, i0 = 0): Map
       const mi = p.members[si]!;
       const newPos = len - 1 >= sh.positions[0] && len - 1 < sh.positions[1] ? len - 1 : -1;
       let r = perRank.get(mi);
-      if (!r) perRank.set(mi, (r = { items: [], parts: [], slots: [], rows: 0 }));
+      if (!r) perRank.set(mi, (r = { items: [], parts: [], slots: [], rows: 0, copies: [] }));
       const kvc = sh.kvHeads[1] - sh.kvHeads[0];
       r.items.push({ seq: b, kvHeads: kvc, len, newPos });
       const row = i * rowElems;
@@ -67,7 +71,7 @@ items: Uint32Array, maxShards: number, step: number, layer: number, i0 = 0): Map
       data = all.subarray(r.parts[0]![0], r.parts[0]![0] + n);
     } else {
       let o = packed;
-      for (const [at, len] of r.parts) { packed16.set(all.subarray(at, at + len), o); o += len; }
+      for (const [at, len] of r.parts) { r.copies.push([at, len, o]); o += len; }
       data = packed16.subarray(packed, packed + n);
       packed += n;
     }
@@ -75,6 +79,12 @@ items: Uint32Array, maxShards: number, step: number, layer: number, i0 = 0): Map
     r.message = { step, layer, group: g, items: attendItemsFrame(r.items, words), frame: floatFrame(data, [r.rows, D]) };
   }
   return perRank;
+}
+
+/** Once the staged rows are in: the copies of the frames that are not plain staged rows (attendRequests' `pack`). */
+export function fillAttendRequests(requests: ReadonlyMap<number, RankRequest>, dtype: DType, staged: Uint8Array, pack: Uint8Array): void {
+  const all = modelElems(staged, dtype), packed = modelElems(pack, dtype);
+  for (const r of requests.values()) for (const [at, len, to] of r.copies) packed.set(all.subarray(at, at + len), to);
 }
 
 /** Which position block (0..P−1) of its kv-head group a shard is: partials of one head merge by block. */

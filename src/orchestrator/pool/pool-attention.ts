@@ -22,9 +22,9 @@ import type { LayerHooks, Recorder } from '../../model/forward.js';
 import type { BatchShape, DecodeStepInput, PrefillChunk } from '../../model/generation.js';
 import { AttentionLost, type AttentionPlacement } from '../../model/generator.js';
 import { kvSlot, type KvCache } from '../../model/run-state.js';
-import { errorMessage, type RankLink } from '../transport/link.js';
+import { errorMessage, framesOf, type PreparedRequest, type RankLink } from '../transport/link.js';
 import { ATTEND_ITEM_WORDS, floatFrame, modelElems, type TensorFrame } from '../transport/messages.js';
-import { attendRequests, type Placement, type Pooled, type RankRequest } from './attend-requests.js';
+import { attendRequests, fillAttendRequests, type Placement, type Pooled, type RankRequest } from './attend-requests.js';
 import { KvStream } from './kv-stream.js';
 import { planShards, poolSizeFor, routeOf, type PoolPrefill, type PoolShard, type RoutingPolicy } from './policy.js';
 import { emptyPoolStats, pushEvent, type PoolEvent, type PoolStats } from './pool-stats.js';
@@ -506,11 +506,17 @@ export class PoolAttention implements AttentionPlacement {
     rec.submit();
     const direct = pooled.every((x) => x.p.direct);
     if (this.overlap) this.recordLanding(m, pooled, direct, rec, new Set());
+    // The requests are made, and their headers checked and encoded, while the rows are read back (their frames are
+    // views of the staging, or of the pack buffer filled once the rows are in): off the hop's critical path.
+    const tp = performance.now();
+    const requests = attendRequests(m.cfg, m.dtype, pooled, buf.stagingHost, buf.packHost, buf.itemsHost, buf.P, input.step, l, i0);
+    const prepared = this.prepare(requests);
+    const tq = performance.now();
     await staged;
     const t1 = performance.now();
-    const requests = attendRequests(m.cfg, m.dtype, pooled, buf.stagingHost, buf.packHost, buf.itemsHost, buf.P, input.step, l, i0);
+    fillAttendRequests(requests, m.dtype, buf.stagingHost, buf.packHost);
     const t2 = performance.now();
-    const failed = await this.exchange(m, pooled, requests, direct);
+    const failed = await this.exchange(m, pooled, requests, prepared, direct);
     const t3 = performance.now();
     if (failed.size && !this.opts.replica) {
       throw new AttentionLost([...failed], `pool rank lost at layer ${l} of step ${input.step}: sequence(s) ${[...failed].join(', ')} rebuild their caches`);
@@ -525,7 +531,7 @@ export class PoolAttention implements AttentionPlacement {
     const t4 = performance.now();
     if (!this.overlap) this.recordLanding(m, pooled, direct, rec, failed);
     if (failed.size) this.fallBack(m, input, pooled, failed, l, rec);
-    br.layers++; br.baseMap += t1 - t0; br.encode += t2 - t1; br.baseWrite += t4 - t3;
+    br.layers++; br.baseMap += t1 - t0 - (tq - tp); br.encode += tq - tp + t2 - t1; br.baseWrite += t4 - t3;
     this.stats.transferMs += t1 - t0 + t4 - t3;
     this.stats.poolWaitMs += t3 - t2;
   }
@@ -550,11 +556,26 @@ export class PoolAttention implements AttentionPlacement {
     return c;
   }
 
+  /** Each rank's request prepared on its link (RankLink.prepare), or why it could not be (failed in exchange). */
+  private prepare(requests: Map<number, RankRequest>): Map<number, PreparedRequest<'attend'> | Error> {
+    const out = new Map<number, PreparedRequest<'attend'> | Error>();
+    for (const [mi, r] of requests) {
+      const msg = r.message!;
+      try {
+        out.set(mi, this.members[mi]!.link.prepare<'attend'>({ kind: 'attend', step: msg.step, layer: msg.layer, group: msg.group }, framesOf([msg.items, msg.frame])));
+      } catch (e) {
+        out.set(mi, e as Error);
+      }
+    }
+    return out;
+  }
+
   /**
    * Send every rank its request, all in flight together, and place the answers: O straight into the compact
    * output (direct), or (O, LSE) into the partials. Returns the sequences whose rank failed.
    */
-  private async exchange(m: DeviceModel, pooled: Pooled[], requests: Map<number, RankRequest>, direct: boolean): Promise<Set<number>> {
+  private async exchange(m: DeviceModel, pooled: Pooled[], requests: Map<number, RankRequest>, prepared: Map<number, PreparedRequest<'attend'> | Error>,
+    direct: boolean): Promise<Set<number>> {
     const buf = this.buf!, br = this.stats.layer;
     const nH = m.cfg.nHeads, D = m.cfg.headDim, P = buf.P;
     if (!direct) {
@@ -568,7 +589,9 @@ export class PoolAttention implements AttentionPlacement {
       const msg = r.message!;
       try {
         const t0 = performance.now();
-        const reply = await mem.link.request({ kind: 'attend', step: msg.step, layer: msg.layer, group: msg.group }, [msg.items, msg.frame], this.opts.deadlineMs);
+        const req = prepared.get(mi)!;
+        if (req instanceof Error) throw req;
+        const reply = await mem.link.send(req, [msg.items, msg.frame], this.opts.deadlineMs);
         const t1 = performance.now();
         br.roundTrip += t1 - t0;
         const ms = reply.header.rankMs;

@@ -10,8 +10,8 @@ export interface PoolEvent { step: number; seq: number; kind: (typeof POOL_EVENT
 /** Where the time of pooled layers goes (ms, summed over pooled decode layers). */
 export interface LayerBreakdown {
   layers: number;
-  baseMap: number;   // waiting for the staging copy (the base's projections and local attention run meanwhile)
-  encode: number;    // building the requests
+  baseMap: number;   // waiting for the staging copy, less the encode done meanwhile (the base's projections and local attention run too)
+  encode: number;    // building the requests: made, checked and packed while the rows are read back, then their pack copies
   roundTrip: number; // request sent → reply in (transport + the rank's work)
   rankWrite: number; // on the rank: uploads and launches
   rankSubmit: number; // of rankWrite: encoding and submitting the launches (the rest: checks and uploads)

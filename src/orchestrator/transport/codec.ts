@@ -132,6 +132,26 @@ export function validateMessage(header: object, tensors: readonly TensorFrame[] 
   return checkHeader({ ...(header as Obj), frames }, frames);
 }
 
+/**
+ * Validates a header for tensors of these shapes before their contents exist (a request prepared ahead of its
+ * data: RankLink.prepare). Returns the header typed, with `frames` filled in; checkTensorsFit checks the tensors later.
+ */
+export function validateHeader(header: object, frames: readonly FrameDesc[]): Message {
+  const descs = frames.map((d, i) => frameDesc(d, i, DEFAULT_LIMITS));
+  return checkHeader({ ...(header as Obj), frames: descs }, descs);
+}
+
+/** Checks tensors against the frames a header was validated for (validateHeader): count, dtype, shape, data. */
+export function checkTensorsFit(tensors: readonly TensorFrame[], frames: readonly FrameDesc[]): void {
+  if (tensors.length !== frames.length) throw new FrameError(`${tensors.length} tensors for a header describing ${frames.length} frames`);
+  tensors.forEach((t, i) => {
+    const d = checkTensor(t, i), f = frames[i]!;
+    if (d.dtype !== f.dtype || d.shape.length !== f.shape.length || d.shape.some((n, k) => n !== f.shape[k])) {
+      throw new FrameError(`tensor ${i}: ${fmt(d)} does not match the frame ${fmt(f)} its header was prepared for`);
+    }
+  });
+}
+
 /** [msgpack header, ...tensor frames]; tensor frames are views of the tensors' memory (no copy). */
 export function encodeMessage(header: object, tensors: readonly TensorFrame[] = []): Buffer[] {
   return packMessage(validateMessage(header, tensors), tensors);
@@ -139,7 +159,17 @@ export function encodeMessage(header: object, tensors: readonly TensorFrame[] = 
 
 /** encodeMessage for a header validateMessage returned for these tensors (a request is checked once, not twice). */
 export function packMessage(h: Message, tensors: readonly TensorFrame[]): Buffer[] {
-  return [pack(h), ...tensors.map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))];
+  return [packHeader(h), ...tensorParts(tensors)];
+}
+
+/** A validated header's msgpack frame (a view of msgpackr's buffer that later packs do not overwrite). */
+export function packHeader(h: Message): Buffer {
+  return pack(h);
+}
+
+/** The tensors' frames: views of their memory, no copy (their contents are read when ZeroMQ sends them). */
+export function tensorParts(tensors: readonly TensorFrame[]): Buffer[] {
+  return tensors.map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength));
 }
 
 /** Decodes the msgpack header alone, bounded; for recovering a request id from an otherwise bad message. */

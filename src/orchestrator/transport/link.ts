@@ -1,10 +1,10 @@
 // The transport both kinds of pool rank sit behind: a request/reply link matched by request id, typed by
 // the request's kind. Requests and replies are validated against the message schemas on both sides.
 import { FapoolError } from '../../gpu/errors.js';
-import { validateMessage } from './codec.js';
+import { checkTensorsFit, validateHeader, validateMessage } from './codec.js';
 import {
   ERROR_MESSAGE_MAX, FrameError, KEEPALIVE_ID, PROTOCOL_VERSION, REQUESTS, isRequest,
-  type Body, type Message, type MessageOf, type ReplyBody, type RequestKind, type RequestMsg, type TensorFrame,
+  type Body, type FrameDesc, type Message, type MessageOf, type ReplyBody, type RequestKind, type RequestMsg, type TensorFrame,
 } from './messages.js';
 
 /** A reply did not arrive in time; the link stays usable (a late reply is dropped). */
@@ -27,7 +27,40 @@ export interface RankLink {
    * Tensor data must stay unmodified until the promise settles (it is sent without copying).
    */
   request<K extends RequestKind>(body: Body<K>, tensors?: TensorFrame[], timeoutMs?: number): Promise<ReplyOf<K>>;
+  /**
+   * request() in two halves, so that a request's header is checked (and on a wire encoded) while its tensors'
+   * contents are still on their way — the pool's base prepares a layer's requests while the pooled rows are read
+   * back. prepare() takes the tensors' shapes (a FrameError for a bad request, as request() gives); send() checks the
+   * tensors against them and sends, once. request(body, tensors) is send(prepare(body, shapes of tensors), tensors).
+   */
+  prepare<K extends RequestKind>(body: Body<K>, frames: readonly FrameDesc[]): PreparedRequest<K>;
+  send<K extends RequestKind>(prepared: PreparedRequest<K>, tensors: TensorFrame[], timeoutMs?: number): Promise<ReplyOf<K>>;
   close(): Promise<void>;
+}
+
+/** A request of kind K checked for frames of these shapes (RankLink.prepare); only its link may send it, once. */
+export interface PreparedRequest<K extends RequestKind> {
+  readonly req: RequestMsg & { kind: K };
+  readonly frames: readonly FrameDesc[];
+}
+
+/** The frames' shapes of these tensors (what prepare() takes when the tensors are at hand). */
+export function framesOf(tensors: readonly TensorFrame[]): FrameDesc[] {
+  return tensors.map((t) => ({ dtype: t.dtype, shape: t.shape }));
+}
+
+/**
+ * Keeps a link's prepared requests to one send each, and to their own link (ids are per link). `take` throws
+ * FrameError for a request prepared by another link or sent already.
+ */
+export function preparedRequests<P extends object>(linkName: string): { made(p: P): P; take(p: P): void } {
+  const open = new WeakSet<P>();
+  return {
+    made(p) { open.add(p); return p; },
+    take(p) {
+      if (!open.delete(p)) throw new FrameError(`${linkName}: this request was not prepared by this link, or was sent already`);
+    },
+  };
 }
 
 /** What a rank answers: a reply body (`v`, `id`, `frames` are filled in) and its tensors. */
@@ -41,10 +74,10 @@ export type RankHandler = (req: RequestMsg, tensors: TensorFrame[], client: stri
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 
-/** A request as it goes on the wire: validated (a reply kind or bad field fails here, before sending). */
-export function requestMessage(linkName: string, body: { kind: string }, id: number, tensors: readonly TensorFrame[]): RequestMsg {
+/** A request as it goes on the wire, for frames of these shapes: validated (a reply kind or bad field fails here, before sending). */
+export function requestMessage(linkName: string, body: { kind: string }, id: number, frames: readonly FrameDesc[]): RequestMsg {
   if (!isRequest(body)) throw new FrameError(`${linkName}: "${body.kind}" is not a request kind`);
-  return validateMessage({ ...body, v: PROTOCOL_VERSION, id }, tensors) as RequestMsg;
+  return validateHeader({ ...body, v: PROTOCOL_VERSION, id }, frames) as RequestMsg;
 }
 
 /** Checks a reply against its request: the expected kind, or `error` → RankRemoteError. */
@@ -107,12 +140,26 @@ export function inProcessLink(name: string, handler: RankHandler, opts: { defaul
   const nextId = idCounter();
   const client = `in-process-${++inProcessClients}`;
   const pending = new Set<(e: Error) => void>();
+  const prepared = preparedRequests<PreparedRequest<RequestKind>>(name);
   let closed = false;
-  return {
+  const link: RankLink = {
     name,
-    async request<K extends RequestKind>(body: Body<K>, tensors: TensorFrame[] = [], timeoutMs = opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS): Promise<ReplyOf<K>> {
+    request(body, tensors = [], timeoutMs) {
+      try {
+        return link.send(link.prepare(body, framesOf(tensors)), tensors, timeoutMs);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    },
+    prepare<K extends RequestKind>(body: Body<K>, frames: readonly FrameDesc[]): PreparedRequest<K> {
+      const req = requestMessage(name, body, nextId(), frames) as RequestMsg & { kind: K };
+      return prepared.made({ req, frames: req.frames ?? [] }) as unknown as PreparedRequest<K>;
+    },
+    async send<K extends RequestKind>(p: PreparedRequest<K>, tensors: TensorFrame[], timeoutMs = opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS): Promise<ReplyOf<K>> {
       if (closed) throw new RankDeadError(`${name}: link is closed`);
-      const req = requestMessage(name, body, nextId(), tensors) as RequestMsg & { kind: K };
+      checkTensorsFit(tensors, p.frames); // a request that fails here can still be sent with the right tensors
+      prepared.take(p);
+      const req = p.req;
       const served = serveOne(handler, req, tensors, client).then((out): Reply => {
         const ts = out.tensors ?? [];
         return { header: validateMessage({ ...out.header, v: PROTOCOL_VERSION, id: req.id }, ts), tensors: ts };
@@ -134,4 +181,5 @@ export function inProcessLink(name: string, handler: RankHandler, opts: { defaul
       pending.clear();
     },
   };
+  return link;
 }
