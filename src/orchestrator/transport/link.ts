@@ -50,16 +50,40 @@ export function framesOf(tensors: readonly TensorFrame[]): FrameDesc[] {
 }
 
 /**
- * Keeps a link's prepared requests to one send each, and to their own link (ids are per link). `take` throws
- * FrameError for a request prepared by another link or sent already.
+ * A link's prepare(), and the check its send() starts with: `extra` is what the link keeps with each prepared request
+ * (a wire link its packed header). `take` checks the tensors against the prepared shapes (a request refused there
+ * can still be sent with the right ones), then spends the request — one send each, on its own link (ids are per
+ * link) — and returns its extra; FrameError otherwise.
  */
-export function preparedRequests<P extends object>(linkName: string): { made(p: P): P; take(p: P): void } {
-  const open = new WeakSet<P>();
+export function preparer<X>(linkName: string, nextId: () => number, extra: (req: RequestMsg) => X): {
+  prepare<K extends RequestKind>(body: Body<K>, frames: readonly FrameDesc[]): PreparedRequest<K>;
+  take(p: PreparedRequest<RequestKind>, tensors: readonly TensorFrame[]): X;
+} {
+  const open = new WeakMap<object, X>();
   return {
-    made(p) { open.add(p); return p; },
-    take(p) {
-      if (!open.delete(p)) throw new FrameError(`${linkName}: this request was not prepared by this link, or was sent already`);
+    prepare<K extends RequestKind>(body: Body<K>, frames: readonly FrameDesc[]): PreparedRequest<K> {
+      const req = requestMessage(linkName, body, nextId(), frames) as RequestMsg & { kind: K };
+      const p: PreparedRequest<K> = { req, frames: req.frames ?? [] };
+      open.set(p, extra(req));
+      return p;
     },
+    take(p, tensors) {
+      checkTensorsFit(tensors, p.frames);
+      const x = open.get(p);
+      if (x === undefined || !open.delete(p)) throw new FrameError(`${linkName}: this request was not prepared by this link, or was sent already`);
+      return x;
+    },
+  };
+}
+
+/** A link's request() as send(prepare()): a bad request rejects, as a failed send does. */
+export function requestOver(link: Pick<RankLink, 'prepare' | 'send'>): RankLink['request'] {
+  return (body, tensors = [], timeoutMs) => {
+    try {
+      return link.send(link.prepare(body, framesOf(tensors)), tensors, timeoutMs);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   };
 }
 
@@ -140,25 +164,15 @@ export function inProcessLink(name: string, handler: RankHandler, opts: { defaul
   const nextId = idCounter();
   const client = `in-process-${++inProcessClients}`;
   const pending = new Set<(e: Error) => void>();
-  const prepared = preparedRequests<PreparedRequest<RequestKind>>(name);
+  const { prepare, take } = preparer(name, nextId, () => true);
   let closed = false;
   const link: RankLink = {
     name,
-    request(body, tensors = [], timeoutMs) {
-      try {
-        return link.send(link.prepare(body, framesOf(tensors)), tensors, timeoutMs);
-      } catch (e) {
-        return Promise.reject(e);
-      }
-    },
-    prepare<K extends RequestKind>(body: Body<K>, frames: readonly FrameDesc[]): PreparedRequest<K> {
-      const req = requestMessage(name, body, nextId(), frames) as RequestMsg & { kind: K };
-      return prepared.made({ req, frames: req.frames ?? [] }) as unknown as PreparedRequest<K>;
-    },
+    request: (body, tensors, timeoutMs) => requestOver(link)(body, tensors, timeoutMs),
+    prepare,
     async send<K extends RequestKind>(p: PreparedRequest<K>, tensors: TensorFrame[], timeoutMs = opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS): Promise<ReplyOf<K>> {
       if (closed) throw new RankDeadError(`${name}: link is closed`);
-      checkTensorsFit(tensors, p.frames); // a request that fails here can still be sent with the right tensors
-      prepared.take(p);
+      take(p, tensors);
       const req = p.req;
       const served = serveOne(handler, req, tensors, client).then((out): Reply => {
         const ts = out.tensors ?? [];

@@ -8,12 +8,12 @@ let zmq: Promise<typeof import('zeromq')> | null = null;
 function loadZmq(): Promise<typeof import('zeromq')> {
   return (zmq ??= import('zeromq'));
 }
-import { checkTensorsFit, decodeHeaderObject, decodeMessage, encodeMessage, packHeader, tensorParts, type DecodeLimits } from './codec.js';
+import { decodeHeaderObject, decodeMessage, encodeMessage, packHeader, tensorParts, type DecodeLimits } from './codec.js';
 import {
-  FrameError, KEEPALIVE_ID, PROTOCOL_VERSION, isRequest, type Body, type FrameDesc, type ReplyBody, type RequestKind, type RequestMsg, type TensorFrame,
+  FrameError, KEEPALIVE_ID, PROTOCOL_VERSION, isRequest, type ReplyBody, type RequestKind, type RequestMsg, type TensorFrame,
 } from './messages.js';
 import {
-  checkReply, DEFAULT_TIMEOUT_MS, errorMessage, framesOf, idCounter, noReplyError, preparedRequests, RankDeadError, RankTimeoutError, requestMessage, serveOne,
+  checkReply, DEFAULT_TIMEOUT_MS, errorMessage, idCounter, noReplyError, preparer, RankDeadError, RankTimeoutError, requestOver, serveOne,
   type PreparedRequest, type RankHandler, type RankLink, type Reply, type ReplyOf,
 } from './link.js';
 
@@ -214,28 +214,17 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
 
   sock.connect(endpoint);
 
-  const prepared = preparedRequests<PreparedRequest<RequestKind> & { wire: Buffer }>(name);
+  const { prepare, take } = preparer(name, nextId, packHeader);
   const link: RankLink = {
     name,
-    request(body, tensors = [], timeoutMs) {
-      try {
-        return link.send(link.prepare(body, framesOf(tensors)), tensors, timeoutMs);
-      } catch (e) {
-        return Promise.reject(e);
-      }
-    },
-    prepare<K extends RequestKind>(body: Body<K>, frames: readonly FrameDesc[]): PreparedRequest<K> {
-      const req = requestMessage(name, body, nextId(), frames) as RequestMsg & { kind: K };
-      return prepared.made({ req, frames: req.frames ?? [], wire: packHeader(req) }) as unknown as PreparedRequest<K>;
-    },
+    request: (body, tensors, timeoutMs) => requestOver(link)(body, tensors, timeoutMs),
+    prepare,
     async send<K extends RequestKind>(p: PreparedRequest<K>, tensors: TensorFrame[], timeoutMs = opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS): Promise<ReplyOf<K>> {
       if (closed) throw new RankDeadError(`${name}: link is closed`);
       if (everConnected && !connected) throw new RankDeadError(`${name}: peer at ${endpoint} is disconnected`);
-      const ready = p as PreparedRequest<K> & { wire: Buffer };
-      checkTensorsFit(tensors, p.frames); // a request that fails here can still be sent with the right tensors
-      prepared.take(ready);
+      const wire = take(p, tensors);
       const { req } = p, id = req.id;
-      const parts = [ready.wire, ...tensorParts(tensors)];
+      const parts = [wire, ...tensorParts(tensors)];
       const deadline = performance.now() + timeoutMs;
       const answered = new Promise<Reply>((resolve, reject) => pending.set(id, { req, resolve, reject, deadline, timeoutMs }));
       late.watch(deadline);
