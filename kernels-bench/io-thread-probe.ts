@@ -23,7 +23,7 @@ type Variant = (typeof VARIANTS)[number];
 interface Setup { variant: Variant; cpu: number }
 
 /** Applies a variant's context options (before any socket) and starts its spinner; returns a stop function. */
-async function setup({ variant, cpu }: Setup): Promise<{ stop(): void; note: string }> {
+async function setup({ variant, cpu }: Setup): Promise<{ stop(): void; readonly note: string }> {
   const zmq = await import('zeromq');
   const ctx = zmq.context as unknown as { setInt32Option(o: number, v: number): void };
   let note = '';
@@ -33,7 +33,7 @@ async function setup({ variant, cpu }: Setup): Promise<{ stop(): void; note: str
     spinner = spawn('chrt', ['-i', '0', 'taskset', '-c', String(cpu), 'sh', '-c', 'p=$1; while kill -0 "$p" 2>/dev/null; do :; done', 'sh', String(process.pid)], { stdio: 'ignore' });
     spinner.on('error', (e) => { note += ` spinner failed: ${e.message}`; });
   }
-  return { stop: () => spinner?.kill('SIGKILL'), note };
+  return { stop: () => spinner?.kill('SIGKILL'), get note() { return note; } }; // a spinner's start failure comes later
 }
 
 /** Keeps the event loop turning (a link's busy-poll) until stopped. */
@@ -73,6 +73,7 @@ function pct(xs: number[], q: number): number { const s = [...xs].sort((a, b) =>
 
 async function client(variant: Variant, reps: number, gapMs: number, holdMs: number): Promise<Record<string, unknown>> {
   const n = availableParallelism();
+  if (n < 3) throw new Error(`io-thread-probe needs 3 CPUs or more (the two I/O threads' CPUs and the rest), this machine has ${n}`);
   const endpoint = `ipc://${join(tmpdir(), `fapool-io-probe-${process.pid}-${variant}.sock`)}`;
   // A child per variant for the client too: context options must come before the first socket of a process.
   const child = fork(fileURLToPath(import.meta.url), ['--role', 'server', '--endpoint', endpoint, '--variant', variant, '--cpu', String(n - 2), '--hold', String(holdMs)], { stdio: 'inherit' });

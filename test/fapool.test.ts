@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LimitError, openGpu, type Gpu } from '../src/gpu/index.js';
+import { GpuValidationError, LimitError, openGpu, type Gpu } from '../src/gpu/index.js';
 import { presetConfig } from '../src/model/config.js';
 import { Generator } from '../src/model/generator.js';
 import { loadWeights } from '../src/model/load-weights.js';
@@ -87,6 +87,7 @@ describe('FA Pool with in-process ranks', () => {
 
   it('2 pool ranks on the base\'s own device: same greedy tokens, the pool\'s state freed, the device kept', async () => {
     const base = await gpu();
+    const bytes0 = base.liveBytes;
     const onBase = [0, 1].map((i) => new AttentionRank(base, i));
     const exec = new PoolAttention(onBase.map((r, i) => ({ link: inProcessLink(`base-pool${i}`, r.handler), alive: true })), POLICY, { minBlock: 8 });
     const gen = new Generator(base, cfg, weights, 'f32', exec);
@@ -94,10 +95,29 @@ describe('FA Pool with in-process ranks', () => {
     gen.dispose(); exec.dispose(base);
     expect(res.tokens).toEqual(reference);
     expect(exec.stats.perSeq[1]!.poolSteps, 'the 30-token prompt decodes on the pool').toBe(13);
+    expect(exec.stats.events.filter((e) => e.kind === 'fault' || e.kind === 'fallback' || e.kind === 'rebuild'), 'no rank failed').toEqual([]);
     for (const r of onBase) { expect(r.sequences).toBe(0); r.dispose(); }
+    expect(base.liveBytes, 'the ranks\' buffers released from the shared device').toBe(bytes0);
     const again = new Generator(base, cfg, weights, 'f32');
     expect((await again.generate(ps, { maxNewTokens: 14, sampling: GREEDY })).tokens).toEqual(reference);
     again.dispose();
+  });
+
+  it('a rank on the base\'s device whose request meets a GPU error: the step ends with that error, not a rank fault', async () => {
+    const base = await gpu();
+    const onBase = new AttentionRank(base, 0);
+    const boom = new GpuValidationError('WebGPU error on \'test\': simulated');
+    let attends = 0, taken: Error | null = null;
+    const handler: RankHandler = async (msg, t, client) => {
+      if (msg.kind === 'attend' && ++attends === 3) { taken = boom; throw boom; }
+      return onBase.handler(msg, t, client);
+    };
+    const deviceError = () => { const e = taken; taken = null; return e; };
+    const exec = new PoolAttention([{ link: inProcessLink('base-pool', handler), alive: true, deviceError }], POLICY, { minBlock: 8 });
+    const gen = new Generator(base, cfg, weights, 'f32', exec);
+    await expect(gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY, prefillChunk: 8 })).rejects.toThrow(/simulated/);
+    expect(exec.stats.events.filter((e) => e.kind === 'fault'), 'not counted as the rank failing').toEqual([]);
+    gen.dispose(); exec.dispose(base); onBase.dispose();
   });
 
   it('prefill local, a rank that fails while K/V streams to it: the sequence keeps its cache on the base, same tokens', async () => {

@@ -178,6 +178,8 @@ describe.each(transports)('%s link', (_name, make) => {
     await expect(link.send(q, [attendItemsFrame(items)])).rejects.toThrow(/1 tensors for a header describing 2 frames/);
     expect(rank.got.length, 'nothing reached the rank').toBe(n);
     expect((await link.send(q, [attendItemsFrame(items), frame])).header.kind, 'a request refused at send() goes with the right tensors').toBe('attend_ok');
+    expect(rank.got.length, 'the refused sends never reached the rank: only this one did').toBe(n + 1);
+    expect(() => { (q.req as { step: number }).step = 99; }, 'a prepared request cannot change after its check').toThrow(TypeError);
     const other = inProcessLink('other', rank.handler);
     await expect(other.send(link.prepare({ kind: 'ping' }, []), [])).rejects.toThrow(/not prepared by this link/);
     await other.close();

@@ -2,7 +2,7 @@
 // preset's deterministic random weights), load it, and set up the strategy — one device, FA Pool (attention
 // pool ranks in this process, in worker processes, or on other hosts), or the static TP × PP baseline.
 import { defaultDType, describeCaps, isSoftwareAdapter, openGpu, type DType, type Gpu, type PipelineMode } from '../gpu/index.js';
-import { InputError } from '../gpu/errors.js';
+import { DeviceLostError, GpuValidationError, InputError } from '../gpu/errors.js';
 import { applyGpuBinding, checkPciDevice, planGpuBinding } from '../gpu/select.js';
 import { loadWeights, type LoadProgress } from '../model/load-weights.js';
 import { DEFAULT_PRESET, resolveModel, type ModelSource } from '../model/model-files.js';
@@ -17,17 +17,18 @@ import { AttentionRank } from './pool/attention-rank.js';
 import { PAPER_TIERS, parseTiers, validatePolicy, type PoolPrefill, type PoolTier, type RoutingPolicy } from './pool/policy.js';
 import { PoolAttention, type PoolMember } from './pool/pool-attention.js';
 import { connectCluster, HANDSHAKE_MS } from './transport/cluster.js';
-import { inProcessLink, type RankLink } from './transport/link.js';
+import { inProcessLink, type RankHandler, type RankLink } from './transport/link.js';
 import { listLocalGpus, spawnLocalWorkers } from './transport/spawn.js';
 import { setBusyPollFor } from './transport/zmq-link.js';
 
 export interface PoolOptions {
-  /** Attention-pool ranks inside this process (each its own GPUDevice on this adapter: tests, one-GPU runs). */
+  /** Attention-pool ranks inside this process (each its own GPUDevice on this adapter unless sharedDevice: tests, one-GPU runs). */
   inProcess?: number;
   /**
    * The in-process ranks use this process's own GPUDevice instead of one each (default false). On one GPU two
    * devices make the GPU switch between their contexts twice a pooled layer: on the H200 that is ≈ 0.35 ms of a
-   * pooled layer's 0.7 (kernels-bench/NOTES.md, session 22). The ranks' K/V then count in the base's memory.
+   * pooled layer's 0.7 (kernels-bench/NOTES.md, session 22). The ranks' K/V then count in the base's memory, and a GPU
+   * error their work meets ends the run as the base's would (there is one device), instead of failing over.
    */
   sharedDevice?: boolean;
   /** A cluster file listing worker endpoints ({"pool": [{"endpoint": "tcp://host:port"}]}). */
@@ -195,7 +196,18 @@ async function poolMembers(o: PoolOptions, base: Gpu, dtype: DType, cleanups: ((
     const g = shared ? base : await openGpu({ label: `pool${i}`, f16: dtype === 'f16' });
     const rank = new AttentionRank(g, i);
     if (!shared) gpus.push(g); // a shared device's bytes are the base's
-    members.push({ link: inProcessLink(`pool${i} (in-process${shared ? ', base device' : ''})`, rank.handler), alive: true, sameHost: true });
+    // On a shared device a GPU error is the device's: whichever side checks first takes it (Gpu.throwIfError).
+    let deviceError: Error | null = null;
+    const handler: RankHandler = shared
+      ? (req, t, client) => rank.handler(req, t, client).catch((e: unknown) => {
+        if (e instanceof GpuValidationError || e instanceof DeviceLostError) deviceError ??= e;
+        throw e;
+      })
+      : rank.handler;
+    members.push({
+      link: inProcessLink(`pool${i} (in-process${shared ? ', base device' : ''})`, handler), alive: true, sameHost: true,
+      ...(shared ? { deviceError: () => { const e = deviceError; deviceError = null; return e; } } : {}),
+    });
     cleanups.push(() => { rank.dispose(); if (!shared) g.destroy(); });
   }
   members.push(...(await workerLinks(o, cleanups, log, dropped)).map(({ link, sameHost }) => ({ link, alive: true, sameHost })));

@@ -30,7 +30,15 @@ import { planShards, poolSizeFor, routeOf, type PoolPrefill, type PoolShard, typ
 import { emptyPoolStats, pushEvent, type PoolEvent, type PoolStats } from './pool-stats.js';
 
 /** `sameHost`: the rank's wall clock is this process's (in-process, or a worker on this host): legs can be timed. */
-export interface PoolMember { link: RankLink; alive: boolean; sameHost?: boolean }
+export interface PoolMember {
+  link: RankLink; alive: boolean; sameHost?: boolean;
+  /**
+   * A rank on the base's own device (`--pool-device shared`): the GPU error its request met, if any (taken: a second
+   * call gives null). That error is the device's, not the rank's, so it ends the step instead of counting as the rank
+   * failing (which would hide the base's own error).
+   */
+  deviceError?: () => Error | null;
+}
 
 export interface PoolAttentionOptions {
   /** ms a rank may take to answer before it counts as failed (default 60 s). */
@@ -502,6 +510,7 @@ export class PoolAttention implements AttentionPlacement {
     rec.submit();
     const t0 = performance.now();
     const staged = m.gpu.readMapped(staging, n * rowBytes, buf.stagingHost.subarray(i0 * rowBytes, (i0 + n) * rowBytes), i0 * rowBytes);
+    staged.catch(() => undefined); // awaited below; a throw before that must not leave its rejection unhandled
     rec.record(...localSteps);
     rec.submit();
     const direct = pooled.every((x) => x.p.direct);
@@ -532,7 +541,7 @@ export class PoolAttention implements AttentionPlacement {
     if (!this.overlap) this.recordLanding(m, pooled, direct, rec, failed);
     if (failed.size) this.fallBack(m, input, pooled, failed, l, rec);
     br.layers++; br.baseMap += t1 - t0 - (tq - tp); br.encode += tq - tp + t2 - t1; br.baseWrite += t4 - t3;
-    this.stats.transferMs += t1 - t0 + t4 - t3;
+    this.stats.transferMs += t1 - t0 - (tq - tp) + t4 - t3;
     this.stats.poolWaitMs += t3 - t2;
   }
 
@@ -624,6 +633,8 @@ export class PoolAttention implements AttentionPlacement {
         }
         br.decode += performance.now() - t1;
       } catch (e) {
+        const fatal = mem.deviceError?.();
+        if (fatal) throw fatal;
         for (const s of r.slots) {
           const b = pooled[s.i]!.b;
           const p = this.placement.get(b);

@@ -137,7 +137,8 @@ export function validateMessage(header: object, tensors: readonly TensorFrame[] 
  * data: RankLink.prepare). Returns the header typed, with `frames` filled in; checkTensorsFit checks the tensors later.
  */
 export function validateHeader(header: object, frames: readonly FrameDesc[]): Message {
-  const descs = frames.map((d, i) => frameDesc(d, i, DEFAULT_LIMITS));
+  // Copies (the caller's shape arrays may change after prepare(); the header packed then must stay what was checked).
+  const descs = frames.map((d, i) => { const f = frameDesc(d, i, DEFAULT_LIMITS); return { dtype: f.dtype, shape: [...f.shape] }; });
   return checkHeader({ ...(header as Obj), frames: descs }, descs);
 }
 

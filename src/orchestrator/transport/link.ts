@@ -32,6 +32,7 @@ export interface RankLink {
    * contents are still on their way — the pool's base prepares a layer's requests while the pooled rows are read
    * back. prepare() takes the tensors' shapes (a FrameError for a bad request, as request() gives); send() checks the
    * tensors against them and sends, once. request(body, tensors) is send(prepare(body, shapes of tensors), tensors).
+   * As with request(), the tensors' data must stay unmodified until send()'s promise settles (sent without copying).
    */
   prepare<K extends RequestKind>(body: Body<K>, frames: readonly FrameDesc[]): PreparedRequest<K>;
   send<K extends RequestKind>(prepared: PreparedRequest<K>, tensors: TensorFrame[], timeoutMs?: number): Promise<ReplyOf<K>>;
@@ -62,8 +63,9 @@ export function preparer<X>(linkName: string, nextId: () => number, extra: (req:
   const open = new WeakMap<object, X>();
   return {
     prepare<K extends RequestKind>(body: Body<K>, frames: readonly FrameDesc[]): PreparedRequest<K> {
-      const req = requestMessage(linkName, body, nextId(), frames) as RequestMsg & { kind: K };
-      const p: PreparedRequest<K> = { req, frames: req.frames ?? [] };
+      // Frozen: what send() delivers is what was checked here (a wire link has packed it already).
+      const req = Object.freeze(requestMessage(linkName, body, nextId(), frames)) as RequestMsg & { kind: K };
+      const p: PreparedRequest<K> = Object.freeze({ req, frames: req.frames ?? [] });
       open.set(p, extra(req));
       return p;
     },
