@@ -79,14 +79,12 @@ export function preparer<X>(linkName: string, nextId: () => number, extra: (req:
 }
 
 /** A link's request() as send(prepare()): a bad request rejects, as a failed send does. */
-export function requestOver(link: Pick<RankLink, 'prepare' | 'send'>): RankLink['request'] {
-  return (body, tensors = [], timeoutMs) => {
-    try {
-      return link.send(link.prepare(body, framesOf(tensors)), tensors, timeoutMs);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  };
+export function requestVia<K extends RequestKind>(link: Pick<RankLink, 'prepare' | 'send'>, body: Body<K>, tensors: TensorFrame[] = [], timeoutMs?: number): Promise<ReplyOf<K>> {
+  try {
+    return link.send(link.prepare(body, framesOf(tensors)), tensors, timeoutMs);
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }
 
 /** What a rank answers: a reply body (`v`, `id`, `frames` are filled in) and its tensors. */
@@ -170,7 +168,7 @@ export function inProcessLink(name: string, handler: RankHandler, opts: { defaul
   let closed = false;
   const link: RankLink = {
     name,
-    request: (body, tensors, timeoutMs) => requestOver(link)(body, tensors, timeoutMs),
+    request: (body, tensors, timeoutMs) => requestVia(link, body, tensors, timeoutMs),
     prepare,
     async send<K extends RequestKind>(p: PreparedRequest<K>, tensors: TensorFrame[], timeoutMs = opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS): Promise<ReplyOf<K>> {
       if (closed) throw new RankDeadError(`${name}: link is closed`);

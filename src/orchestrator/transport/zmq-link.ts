@@ -13,7 +13,7 @@ import {
   FrameError, KEEPALIVE_ID, PROTOCOL_VERSION, isRequest, type ReplyBody, type RequestKind, type RequestMsg, type TensorFrame,
 } from './messages.js';
 import {
-  checkReply, DEFAULT_TIMEOUT_MS, errorMessage, idCounter, noReplyError, preparer, RankDeadError, RankTimeoutError, requestOver, serveOne,
+  checkReply, DEFAULT_TIMEOUT_MS, errorMessage, idCounter, noReplyError, preparer, RankDeadError, RankTimeoutError, requestVia, serveOne,
   type PreparedRequest, type RankHandler, type RankLink, type Reply, type ReplyOf,
 } from './link.js';
 
@@ -217,7 +217,7 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
   const { prepare, take } = preparer(name, nextId, packHeader);
   const link: RankLink = {
     name,
-    request: (body, tensors, timeoutMs) => requestOver(link)(body, tensors, timeoutMs),
+    request: (body, tensors, timeoutMs) => requestVia(link, body, tensors, timeoutMs),
     prepare,
     async send<K extends RequestKind>(p: PreparedRequest<K>, tensors: TensorFrame[], timeoutMs = opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS): Promise<ReplyOf<K>> {
       if (closed) throw new RankDeadError(`${name}: link is closed`);
