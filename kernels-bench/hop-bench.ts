@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openGpu, type Gpu, type Tensor } from '../src/gpu/index.js';
-import { attendItemsFrame } from '../src/orchestrator/transport/messages.js';
+import { attendItemsFrame, attendTiming } from '../src/orchestrator/transport/messages.js';
 import { BUSY_POLL_MS, busyPoll, connectRank, serveRank } from '../src/orchestrator/transport/zmq-link.js';
 
 const OUT_BYTES = 24 * 1024, BACK_BYTES = 8 * 1024;
@@ -151,8 +151,8 @@ async function xlink(A: Side, Aback: Tensor, reps: number): Promise<number[][]> 
     const t2 = now();
     A.gpu.write(Aback, reply.tensors[0]!.data as Uint16Array);
     const t3 = now();
-    const ms = reply.header.rankMs!;
-    const bIn = ms.at!, bOut = ms.at! + ms.write + ms.wait;
+    const ms = attendTiming(reply.tensors)!;
+    const bIn = ms.at, bOut = ms.at + ms.write + ms.wait;
     if (i >= 20) rows.push([t1 - t0, bIn - t1, bOut - bIn, t2 - bOut, t3 - t2, t3 - t0]);
     const until = performance.now() + 0.3; // the base's layer between two hops
     while (performance.now() < until) { /* busy */ }

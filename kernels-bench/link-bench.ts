@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { openGpu, type Gpu } from '../src/gpu/index.js';
 import { AttentionRank } from '../src/orchestrator/pool/attention-rank.js';
 import { inProcessLink, type RankLink } from '../src/orchestrator/transport/link.js';
-import { attendItemsFrame } from '../src/orchestrator/transport/messages.js';
+import { attendItemsFrame, attendTiming } from '../src/orchestrator/transport/messages.js';
 import { spawnLocalWorkers } from '../src/orchestrator/transport/spawn.js';
 
 const HEADS = 32, D = 128;
@@ -106,7 +106,8 @@ async function attendRtt(link: RankLink, len: number, reps: number): Promise<{ r
       [attendItemsFrame([{ seq: 0, kvHeads: HEADS, len, newPos: len - 1 }]), { dtype: 'f16', shape: [3 * HEADS, D], data: rows }]);
     if (i < 20) continue;
     rtt.push(performance.now() - t0);
-    rank.push((r.header.rankMs?.write ?? 0) + (r.header.rankMs?.wait ?? 0));
+    const ms = attendTiming(r.tensors);
+    rank.push((ms?.write ?? 0) + (ms?.wait ?? 0));
   }
   await link.request({ kind: 'free', seq: 0 });
   return { rtt, rank };

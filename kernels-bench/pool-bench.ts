@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { createEngine, type EngineOptions } from '../src/orchestrator/create-engine.js';
 import type { GenerationEvent } from '../src/orchestrator/engine.js';
 import { syntheticPrompt } from '../src/cli/main.js';
+import { replyCounts } from '../src/orchestrator/transport/zmq-link.js';
 
 /** The issue's batches: (a) one long, two short; (b) attention-heavy; (c) all long. */
 const BATCHES: Record<string, number[]> = {
@@ -34,6 +35,8 @@ interface Row {
   /** Where the greedy paths part from the single device's (sequence, first differing step, the two tokens) and, for those checked, the tie. */
   divergences?: Divergence[];
   layer?: Record<string, number>; split?: Record<string, number>; warmupMs: number; error?: string;
+  /** Worker replies this process recognised by their bytes (matched) or decoded in full, over the configuration's runs. */
+  replies?: { matched: number; decoded: number };
 }
 
 /**
@@ -168,7 +171,9 @@ async function main(): Promise<void> {
     for (const config of String(v.configs).split(',')) {
       const { opts, label } = configOf(config);
       try {
+        const before = { ...replyCounts };
         const { done, split, warmupMs, layers, decodeMsRuns } = await run(opts, prompts, newTokens, !config.startsWith('static'), repeat, chunk);
+        const replies = { matched: replyCounts.matched - before.matched, decoded: replyCounts.decoded - before.decoded };
         const r = done.result;
         const steps = Math.max(1, r.outputTokens / prompts.length - 1);
         const stepMsRuns = decodeMsRuns.map((ms) => ms / steps);
@@ -178,7 +183,7 @@ async function main(): Promise<void> {
           handoffMs: split.migrateMs ?? 0, prefillIntoPoolMs: split.prefillIntoPoolMs ?? 0,
           streamWaitMs: split.prefillStreamWaitMs ?? 0, streamBytes: split.prefillStreamBytes ?? 0, pooledSteps: split.pooledSteps ?? 0, warmupMs,
           layer: Object.fromEntries(Object.entries(split).filter(([k]) => k.startsWith('layer.')).map(([k, x]) => [k.slice(6), x])),
-          split,
+          split, replies,
         };
         if (config === 'single') { single = row; singleTokens = r.tokens; }
         else if (single && singleTokens) {
@@ -213,7 +218,8 @@ async function main(): Promise<void> {
         }
         if (row.layer && row.layer.layers) {
           const n = row.layer.layers;
-          console.log(`   per pooled layer (ms): ${Object.entries(row.layer).filter(([k]) => k !== 'layers').map(([k, x]) => `${k} ${(x / n).toFixed(3)}`).join(', ')}`);
+          console.log(`   per pooled layer (ms): ${Object.entries(row.layer).filter(([k]) => k !== 'layers').map(([k, x]) => `${k} ${(x / n).toFixed(3)}`).join(', ')}` +
+            (replies.matched + replies.decoded ? `; worker replies matched by their bytes ${replies.matched}, decoded ${replies.decoded}` : ''));
         }
       } catch (e) {
         rows.push({ batch: name, config: label, error: String((e as Error)?.stack ?? e) } as Row);

@@ -9,9 +9,11 @@ import { fromF16Array, toF16Array } from '../src/gpu/f16.js';
 import {
   inProcessLink, RankDeadError, RankRemoteError, RankTimeoutError, type RankHandler, type RankLink,
 } from '../src/orchestrator/transport/link.js';
-import { decodeMessage, encodeMessage, validateMessage } from '../src/orchestrator/transport/codec.js';
-import { FrameError, attendItems, attendItemsFrame, type AttendItem, type RequestMsg, type TensorFrame } from '../src/orchestrator/transport/messages.js';
-import { KEEPALIVE_WINDOW_MS, busyPoll, connectRank, serveRank } from '../src/orchestrator/transport/zmq-link.js';
+import { bareHeader, decodeExpected, decodeMessage, encodeMessage, isBare, packBare, validateMessage } from '../src/orchestrator/transport/codec.js';
+import {
+  FrameError, PROTOCOL_VERSION, RANK_TIMING_WORDS, attendItems, attendItemsFrame, attendTiming, rankTimingFrame, type AttendItem, type FrameDesc, type RequestMsg, type TensorFrame,
+} from '../src/orchestrator/transport/messages.js';
+import { KEEPALIVE_WINDOW_MS, busyPoll, connectRank, replyCounts, serveRank } from '../src/orchestrator/transport/zmq-link.js';
 import { rng, type Rng } from './helpers.js';
 
 const numelOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -113,7 +115,7 @@ describe.each(transports)('%s link', (_name, make) => {
   it('hello, ping, alloc, free round trip', async () => {
     const { link, rank } = await get();
     const hello = await link.request({ kind: 'hello' });
-    expect(hello.header).toMatchObject({ v: 3, kind: 'hello_ok', rank: 3, device: 'fake-gpu', pid: process.pid });
+    expect(hello.header).toMatchObject({ v: PROTOCOL_VERSION, kind: 'hello_ok', rank: 3, device: 'fake-gpu', pid: process.pid });
     expect((await link.request({ kind: 'ping' })).header.kind).toBe('pong');
     const alloc = { kind: 'alloc', seq: 12, nLayers: 4, kvHeads: [2, 6], headDim: 128, capacity: 40000, posBase: 8192, dtype: 'f16', nHeadsPerKv: 4 } as const;
     expect((await link.request({ ...alloc, kvHeads: [2, 6] })).header.kind).toBe('ok');
@@ -263,11 +265,11 @@ describe('codec', () => {
     const r = rng();
     const q = f16(r, [8, 16]);
     const items = [{ seq: 0, kvHeads: 2, len: 3, newPos: -1 }, { seq: 5, kvHeads: 1, len: 70000, newPos: 69999 }];
-    const parts = encodeMessage({ v: 3, id: 42, kind: 'attend', step: 1, layer: 2, group: 4 }, [attendItemsFrame(items), q]);
+    const parts = encodeMessage({ v: PROTOCOL_VERSION, id: 42, kind: 'attend', step: 1, layer: 2, group: 4 }, [attendItemsFrame(items), q]);
     expect(parts).toHaveLength(3);
     expect(parts[2]!.buffer).toBe(q.data.buffer); // encoding does not copy
     const { header, tensors } = decodeMessage(parts);
-    expect(header).toMatchObject({ v: 3, id: 42, kind: 'attend', step: 1, layer: 2 });
+    expect(header).toMatchObject({ v: PROTOCOL_VERSION, id: 42, kind: 'attend', step: 1, layer: 2 });
     expect(attendItems(tensors[0]!)).toEqual(items);
     expect(tensors[1]!.data).toBeInstanceOf(Uint16Array);
     expect(tensors[1]!.data.buffer).toBe(q.data.buffer); // nor does decoding, when aligned
@@ -277,12 +279,41 @@ describe('codec', () => {
       { kind: 'hello' }, { kind: 'ping' }, { kind: 'pong' }, { kind: 'ok' }, { kind: 'error', message: 'x' },
       { kind: 'hello_ok', rank: 0, device: 'nvidia h100', pid: 1 }, { kind: 'free', seq: 3 },
       { kind: 'alloc', seq: 1, nLayers: 32, kvHeads: [0, 8], headDim: 128, capacity: 1 << 20, posBase: 4096, dtype: 'f16', nHeadsPerKv: 4 },
-      { kind: 'attend_ok', rankMs: { write: 0.25, wait: 1.5 } },
+      { kind: 'attend_ok' },
     ];
     for (const h of all) {
       const frames = h.kind === 'attend_ok' ? [f32(r, [2, 4]), f32(r, [2])] : [];
-      expect(decodeMessage(encodeMessage({ ...h, v: 3, id: 0xffffffff }, frames)).header).toMatchObject(h);
+      expect(decodeMessage(encodeMessage({ ...h, v: PROTOCOL_VERSION, id: 0xffffffff }, frames)).header).toMatchObject(h);
     }
+  });
+
+  it('bare headers: the same bytes for a kind, id and frames on both ends; they decode to the full header; matched by bytes only', () => {
+    const r = rng();
+    const o = f16(r, [5, 24]), lse = f32(r, [5]), timing = rankTimingFrame({ write: 0.125, wait: 0.5, at: 1.7e12 + 0.25, submit: 0.0625 });
+    const frames: FrameDesc[] = [o, lse, timing].map((t) => ({ dtype: t.dtype, shape: [...t.shape] }));
+    for (const id of [0, 1, 127, 128, 255, 256, 65535, 65536, 0xfffffffe, 0xffffffff]) {
+      const parts = packBare('attend_ok', id, [o, lse, timing]);
+      expect(parts[0]!.equals(bareHeader('attend_ok', id, frames).bytes), `id ${id}`).toBe(true);
+      const full = decodeMessage(parts);
+      expect(full.header).toEqual({ kind: 'attend_ok', v: PROTOCOL_VERSION, id, frames });
+      const fast = decodeExpected(parts, bareHeader('attend_ok', id, frames))!;
+      expect(fast.header).toEqual(full.header);
+      fast.tensors.forEach((t, i) => { expect([t.dtype, t.shape]).toEqual([full.tensors[i]!.dtype, full.tensors[i]!.shape]); expect(sameBytes(t.data, full.tensors[i]!.data)).toBe(true); });
+      expect(attendTiming(fast.tensors)).toEqual({ write: 0.125, wait: 0.5, at: 1.7e12 + 0.25, submit: 0.0625 });
+      // Another id, other shapes or another kind: not this reply (decoded in full instead).
+      expect(decodeExpected(parts, bareHeader('attend_ok', (id + 1) >>> 0, frames))).toBeNull();
+      expect(decodeExpected(parts, bareHeader('attend_ok', id, [{ dtype: 'f16', shape: [4, 24] }, { dtype: 'f32', shape: [4] }]))).toBeNull();
+    }
+    expect(decodeExpected(packBare('ok', 3, []), bareHeader('pong', 3, []))).toBeNull();
+    // The header matches but the frames lie: FrameError, not a short or long view.
+    const parts = packBare('attend_ok', 9, [o, lse]), want = bareHeader('attend_ok', 9, frames.slice(0, 2));
+    expect(() => decodeExpected([parts[0]!, parts[1]!.subarray(2), parts[2]!], want)).toThrow(/frame 0: f16\[5, 24\] needs 240 bytes, got 238/);
+    expect(() => decodeExpected(parts.slice(0, 2), want)).toThrow(/describes 2 tensor frames, message has 1/);
+    // Frames the kind does not allow are refused when the header is made, on either end.
+    expect(() => packBare('attend_ok', 1, [o, f32(r, [4])])).toThrow(/LSE must be f32\[5\]/);
+    expect(() => bareHeader('attend_ok', 1, [frames[0]!])).toThrow(/expects 2 or 3 tensor frames/);
+    expect(() => bareHeader('attend_ok', -1, frames)).toThrow(/u32/);
+    expect([isBare({ kind: 'ok' }), isBare({ kind: 'attend_ok', rankMs: {} }), isBare({ kind: 'error', message: 'x' }), isBare({})]).toEqual([true, false, false, false]);
   });
 
   it('attend items round-trip through their u32 frame; values that do not fit are refused, not wrapped', () => {
@@ -297,7 +328,7 @@ describe('codec', () => {
   it('copies an unaligned frame instead of failing', () => {
     const r = rng();
     const o = f32(r, [3, 5]), lse = f32(r, [3]);
-    const [hd, ...frames] = encodeMessage({ v: 3, id: 1, kind: 'attend_ok' }, [o, lse]);
+    const [hd, ...frames] = encodeMessage({ v: PROTOCOL_VERSION, id: 1, kind: 'attend_ok' }, [o, lse]);
     const shifted = frames.map((f) => { const b = Buffer.alloc(f.length + 1); f.copy(b, 1); return b.subarray(1); });
     const { tensors } = decodeMessage([hd!, ...shifted]);
     expect(tensors[0]!.data).toEqual(o.data);
@@ -306,14 +337,16 @@ describe('codec', () => {
 
   it('encode checks tensors against their dtype and shape', () => {
     const t = f32(rng(), [2, 3]);
-    expect(() => encodeMessage({ v: 3, id: 1, kind: 'attend_ok' }, [{ ...t, shape: [2, 4] }, f32(rng(), [2])])).toThrow(/needs 8 elements/);
-    expect(() => encodeMessage({ v: 3, id: 1, kind: 'attend_ok' }, [{ ...t, dtype: 'f16' }, f32(rng(), [2])])).toThrow(/Uint16Array/);
-    expect(() => validateMessage({ v: 3, id: 1, kind: 'attend_ok' }, [t, f32(rng(), [3])])).toThrow(/LSE must be f32\[2\]/);
-    expect(() => validateMessage({ v: 3, id: 1, kind: 'attend_ok', rankMs: { write: 'slow', wait: 1 } }, [t, f32(rng(), [2])])).toThrow(/rankMs.write/);
+    expect(() => encodeMessage({ v: PROTOCOL_VERSION, id: 1, kind: 'attend_ok' }, [{ ...t, shape: [2, 4] }, f32(rng(), [2])])).toThrow(/needs 8 elements/);
+    expect(() => encodeMessage({ v: PROTOCOL_VERSION, id: 1, kind: 'attend_ok' }, [{ ...t, dtype: 'f16' }, f32(rng(), [2])])).toThrow(/Uint16Array/);
+    expect(() => validateMessage({ v: PROTOCOL_VERSION, id: 1, kind: 'attend_ok' }, [t, f32(rng(), [3])])).toThrow(/LSE must be f32\[2\]/);
+    const badTiming: TensorFrame = { dtype: 'u32', shape: [4], data: new Uint32Array(4) };
+    expect(() => validateMessage({ v: PROTOCOL_VERSION, id: 1, kind: 'attend_ok' }, [t, f32(rng(), [2]), badTiming])).toThrow(/timing must be u32\[8\]/);
+    expect(() => validateMessage({ v: PROTOCOL_VERSION, id: 1, kind: 'attend_ok' }, [t, f32(rng(), [2]), badTiming, badTiming])).toThrow(/expects 2 or 3 tensor frames/);
   });
 
   // Two items of 2 kv heads × 2 q heads each, the first with a new token: 4 + 2 + 2 + 4 rows of 8.
-  const valid = (r: Rng) => encodeMessage({ v: 3, id: r.int(0, 1000), kind: 'attend', step: 5, layer: 1, group: 2 },
+  const valid = (r: Rng) => encodeMessage({ v: PROTOCOL_VERSION, id: r.int(0, 1000), kind: 'attend', step: 5, layer: 1, group: 2 },
     [attendItemsFrame([{ seq: 1, kvHeads: 2, len: 10, newPos: 9 }, { seq: 2, kvHeads: 2, len: 5, newPos: -1 }]), f32(r, [12, 8])]);
   const hdr = (parts: Buffer[]) => decodeMessage(parts).header as unknown as Record<string, unknown>;
   const reencode = (parts: Buffer[], change: (h: Record<string, unknown>) => unknown) => {
@@ -399,6 +432,41 @@ describe('codec', () => {
 
 // ------------------------------------------------------------------ link failure paths
 
+describe('zmq replies recognised by their bytes', () => {
+  it('a request that names its reply frames gets it matched, not decoded; a wrong guess or an error reply is decoded in full', async () => {
+    const rank = fakeRank();
+    // The fake rank's attend replies carry a timing frame, as a real rank's do.
+    const handler: RankHandler = async (m, t, c) => {
+      const out = await rank.handler(m, t, c);
+      return m.kind === 'attend' ? { header: out.header, tensors: [...out.tensors!, rankTimingFrame({ write: 1, wait: 2, at: 3, submit: 4 })] } : out;
+    };
+    const server = await serveRank('tcp://127.0.0.1:0', handler);
+    const link = await connectRank(server.endpoint, { name: 'rank3' });
+    try {
+      const r = rng(), D = 16, group = 2;
+      const items: AttendItem[] = [{ seq: 1, kvHeads: 2, len: 50, newPos: 49 }, { seq: 2, kvHeads: 1, len: 7, newPos: -1 }];
+      const heads = 6;
+      const reply = (n: number): FrameDesc[] => [{ dtype: 'f32', shape: [n, D] }, { dtype: 'f32', shape: [n] }, { dtype: 'u32', shape: [RANK_TIMING_WORDS] }];
+      for (const [guess, matched] of [[heads, 1], [heads + 1, 0], [undefined, 0]] as const) {
+        const frame = attendFrame(r, items, group, D);
+        const before = { ...replyCounts };
+        const p = link.prepare({ kind: 'attend', step: 1, layer: 0, group }, [{ dtype: 'u32', shape: [2, 4] }, { dtype: 'f32', shape: frame.shape }], guess === undefined ? undefined : reply(guess));
+        const got = await link.send(p, [attendItemsFrame(items), frame]);
+        expect([replyCounts.matched - before.matched, replyCounts.decoded - before.decoded], `guess ${guess}`).toEqual([matched, 1 - matched]);
+        expect(got.header).toMatchObject({ kind: 'attend_ok', id: p.req.id });
+        const want = fakeAttend(items, group, frame);
+        want.forEach((t, i) => expect(sameBytes(got.tensors[i]!.data, t.data), `guess ${guess} frame ${i}`).toBe(true));
+        expect(attendTiming(got.tensors)).toEqual({ write: 1, wait: 2, at: 3, submit: 4 });
+      }
+      const alloc = { kind: 'alloc', seq: 999, nLayers: 1, kvHeads: [0, 1] as [number, number], headDim: 8, capacity: 8, posBase: 0, dtype: 'f32', nHeadsPerKv: 1 } as const;
+      await expect(link.send(link.prepare(alloc, [], []), [])).rejects.toThrow(/out of KV memory/);
+    } finally {
+      await link.close();
+      await server.close();
+    }
+  });
+});
+
 describe('in-process link', () => {
   it('rejects an in-flight request with RankDeadError on close', async () => {
     const link = inProcessLink('r', fakeRank().handler);
@@ -431,7 +499,7 @@ describe('zmq failure paths', () => {
     const script = `
       import { Router } from 'zeromq'; import { pack, unpack } from 'msgpackr';
       const s = new Router({ linger: 0 }); await s.bind('tcp://127.0.0.1:0'); console.log(s.lastEndpoint);
-      for await (const [rid, h] of s) { const m = unpack(h); if (m.kind === 'ping') await s.send([rid, pack({ v: 3, id: m.id, kind: 'pong', frames: [] })]); }`;
+      for await (const [rid, h] of s) { const m = unpack(h); if (m.kind === 'ping') await s.send([rid, pack({ v: ${PROTOCOL_VERSION}, id: m.id, kind: 'pong', frames: [] })]); }`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
       const endpoint = await new Promise<string>((res, rej) => {
@@ -463,9 +531,9 @@ describe('zmq failure paths', () => {
     const link = await connectRank(server.endpoint);
     try {
       await raw.send([Buffer.from('not msgpack at all')]); // no id: dropped, reported
-      await raw.send([pack({ v: 3, id: 5, kind: 'load_kv', seq: 1, layer: 0, kvHeads: [0, 1], pos0: 0, count: 1, frames: [] })]);
-      await raw.send([pack({ v: 3, id: 6, kind: 'pong', frames: [] })]);
-      await raw.send([pack({ v: 3, id: 7, kind: 'ping', frames: [{ dtype: 'f32', shape: [1 << 30] }] }), Buffer.alloc(4)]);
+      await raw.send([pack({ v: PROTOCOL_VERSION, id: 5, kind: 'load_kv', seq: 1, layer: 0, kvHeads: [0, 1], pos0: 0, count: 1, frames: [] })]);
+      await raw.send([pack({ v: PROTOCOL_VERSION, id: 6, kind: 'pong', frames: [] })]);
+      await raw.send([pack({ v: PROTOCOL_VERSION, id: 7, kind: 'ping', frames: [{ dtype: 'f32', shape: [1 << 30] }] }), Buffer.alloc(4)]);
       const replies: Record<string, unknown>[] = [];
       for (let i = 0; i < 3; i++) {
         const parts = await raw.receive();
@@ -521,11 +589,11 @@ describe('keep-alives', () => {
         answer(rid!, header.id);
       }
     })();
-    answer = (rid, id) => void raw.send([rid, ...encodeMessage({ kind: 'pong', v: 3, id })]);
+    answer = (rid, id) => void raw.send([rid, ...encodeMessage({ kind: 'pong', v: PROTOCOL_VERSION, id })]);
     const link2 = await connectRank(raw.lastEndpoint!, { name: 'ka2', keepAliveMs: 0.2 });
     try {
       const before = counted.keepalive;
-      answer = (rid, id) => { setTimeout(() => void raw.send([rid, ...encodeMessage({ kind: 'pong', v: 3, id })]), 10); };
+      answer = (rid, id) => { setTimeout(() => void raw.send([rid, ...encodeMessage({ kind: 'pong', v: PROTOCOL_VERSION, id })]), 10); };
       await link2.request({ kind: 'ping' });
       const during = counted.keepalive - before;
       expect(during).toBeGreaterThanOrEqual(3); // up to the 5 ms window at one per 0.2 ms (fewer on a loaded machine)

@@ -22,6 +22,7 @@ import { applyGpuBinding, driPrimeTag, GpuBindingError, parsePciAddress, planGpu
 import { PoolAttention, type PoolMember } from '../src/orchestrator/pool/pool-attention.js';
 import type { RoutingPolicy } from '../src/orchestrator/pool/policy.js';
 import { SpawnError, spawnLocalWorkers, type LocalWorkers } from '../src/orchestrator/transport/spawn.js';
+import { replyCounts } from '../src/orchestrator/transport/zmq-link.js';
 import { rng, useGpu } from './helpers.js';
 import { privateDist, within } from './private-dist.js';
 
@@ -254,10 +255,14 @@ describe('two worker processes over ZeroMQ as the pool', () => {
   it('same greedy tokens as one device; long sequences ran on both workers', async () => {
     const exec = new PoolAttention(members(), POLICY, { minBlock: 8, deadlineMs: 5000 });
     const gen = new Generator(g, cfg, weights, 'f32', exec);
+    const before = { ...replyCounts };
     const res = await gen.generate(prompts, { maxNewTokens: NEW_TOKENS, sampling: GREEDY });
     gen.dispose(); exec.dispose(g);
     expect(res.tokens).toEqual(reference);
     const st = exec.stats;
+    // Each decode layer's attend replies were the ones the base expected, recognised by their bytes: at least the
+    // 30-token prompt's, one from each worker per layer and step.
+    expect(replyCounts.matched - before.matched, 'attend replies matched by their bytes').toBeGreaterThanOrEqual((NEW_TOKENS - 1) * cfg.nLayers * 2);
     expect(st.perSeq[1]!.poolSteps, 'the 30-token prompt decodes on the pool').toBe(NEW_TOKENS - 1);
     expect(st.perSeq[1]!.ranks.sort()).toEqual(workers.members.map((m) => m.name).sort());
     expect(st.perSeq[2]!.poolSteps, 'the 3-token prompt stays on the base').toBe(0);

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { decodeMessage, encodeMessage, validateMessage } from '../../src/orchestrator/transport/codec.js';
-import { FrameError, attendItemsFrame, type TensorFrame } from '../../src/orchestrator/transport/messages.js';
+import { FrameError, PROTOCOL_VERSION, attendItemsFrame, type TensorFrame } from '../../src/orchestrator/transport/messages.js';
 import { fuzz, newStats, runCase, summary } from './harness.js';
 
 // 1 s per case: a hang bound, loose enough for a 2-core machine shared with GPU tests (cases take ≤ 20 ms alone).
@@ -83,7 +83,7 @@ const mutArb: fc.Arbitrary<Mut> = fc.oneof(
 
 /** Applies mutations at the object level (re-packed without validation) or the byte level. */
 function mutate([header, tensors]: [object, TensorFrame[]], muts: Mut[]): unknown[] {
-  let parts: unknown[] = encodeMessage({ ...header, v: 3, id: 5 }, tensors).map((b) => Buffer.from(b));
+  let parts: unknown[] = encodeMessage({ ...header, v: PROTOCOL_VERSION, id: 5 }, tensors).map((b) => Buffer.from(b));
   for (const m of muts) {
     const hdr = Buffer.isBuffer(parts[0]) ? parts[0] : undefined;
     const frames = Math.max(0, parts.length - 1);
@@ -94,13 +94,13 @@ function mutate([header, tensors]: [object, TensorFrame[]], muts: Mut[]): unknow
       case 'dropFrame': if (frames) parts.splice(1 + (m.i % frames), 1); break;
       case 'addFrame': parts.push(Buffer.alloc(m.len, 1)); break;
       case 'resizeFrame': if (frames) { const i = 1 + (m.i % frames); const f = parts[i]; if (Buffer.isBuffer(f)) parts[i] = m.d < 0 ? f.subarray(0, Math.max(0, f.length + m.d)) : Buffer.concat([f, Buffer.alloc(m.d)]); } break;
-      case 'field': { const obj = { ...header, v: 3, id: 5, frames: tensors.map((t) => ({ dtype: t.dtype, shape: t.shape })) } as Record<string, unknown>;
+      case 'field': { const obj = { ...header, v: PROTOCOL_VERSION, id: 5, frames: tensors.map((t) => ({ dtype: t.dtype, shape: t.shape })) } as Record<string, unknown>;
         if (m.key in obj || m.key === 'kind') obj[m.key] = m.value;
         else if (Array.isArray(obj.items) && obj.items.length) (obj.items[0] as Record<string, unknown>)[m.key] = m.value;
         else obj[m.key] = m.value;
         try { parts[0] = pack(obj); } catch { /* value msgpackr cannot pack */ } break; }
       case 'hostile': parts[0] = m.header; break;
-      case 'frameDesc': { if (!tensors.length) break; const obj = { ...header, v: 3, id: 5, frames: tensors.map((t) => ({ dtype: t.dtype, shape: t.shape })) as unknown[] };
+      case 'frameDesc': { if (!tensors.length) break; const obj = { ...header, v: PROTOCOL_VERSION, id: 5, frames: tensors.map((t) => ({ dtype: t.dtype, shape: t.shape })) as unknown[] };
         obj.frames[m.i % tensors.length] = m.value; try { parts[0] = pack(obj); } catch { /* unpackable */ } break; }
       case 'unaligned': if (frames) { const i = 1 + (m.i % frames); const f = parts[i]; if (Buffer.isBuffer(f)) { const b = Buffer.alloc(f.length + 1); f.copy(b, 1); parts[i] = b.subarray(1); } } break;
       case 'noParts': parts = []; break;
@@ -133,8 +133,8 @@ describe('wire decoder fuzz', () => {
 
   it('a kind named like an Object.prototype member is an unknown kind (FrameError), not a crash or a message', () => {
     for (const kind of ['toString', 'constructor', 'hasOwnProperty', 'valueOf', '__proto__', 'isPrototypeOf']) {
-      expect(() => decodeMessage([pack({ v: 3, id: 1, kind })]), kind).toThrow(FrameError);
-      expect(() => decodeMessage([pack({ v: 3, id: 1, kind })]), kind).toThrow(/unknown message kind/);
+      expect(() => decodeMessage([pack({ v: PROTOCOL_VERSION, id: 1, kind })]), kind).toThrow(FrameError);
+      expect(() => decodeMessage([pack({ v: PROTOCOL_VERSION, id: 1, kind })]), kind).toThrow(/unknown message kind/);
     }
   });
 });

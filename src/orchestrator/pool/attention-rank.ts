@@ -9,7 +9,7 @@ import { flashDecode, flashPrefill, type DecodePlan } from '../../kernels/attent
 import { appendKv, type AppendKv } from '../../kernels/kv-cache.js';
 import type { HandlerReply, RankHandler } from '../transport/link.js';
 import {
-  FrameError, attendItems, type AttendItem, type MessageOf, type RequestMsg, type TensorFrame,
+  FrameError, attendItems, rankTimingFrame, type AttendItem, type MessageOf, type RequestMsg, type TensorFrame,
 } from '../transport/messages.js';
 
 interface Shard {
@@ -221,8 +221,9 @@ export class AttentionRank {
     const o = frame.dtype === 'f16' ? new Uint16Array(bytes.buffer, 0, heads * D) : new Float32Array(bytes.buffer, 0, heads * D);
     const lse = new Float32Array(bytes.buffer, oBytes, heads);
     return {
-      header: { kind: 'attend_ok', rankMs: { write: t1 - t0, wait: performance.now() - t1, at: performance.timeOrigin + t0, submit: t1 - tEnc } },
-      tensors: [{ dtype: frame.dtype === 'f16' ? 'f16' : 'f32', shape: [heads, D], data: o }, { dtype: 'f32', shape: [heads], data: lse }],
+      header: { kind: 'attend_ok' },
+      tensors: [{ dtype: frame.dtype === 'f16' ? 'f16' : 'f32', shape: [heads, D], data: o }, { dtype: 'f32', shape: [heads], data: lse },
+        rankTimingFrame({ write: t1 - t0, wait: performance.now() - t1, at: performance.timeOrigin + t0, submit: t1 - tEnc })],
     };
   }
 
@@ -350,8 +351,9 @@ export class AttentionRank {
     const bytes = await gpu.readMapped(reply, oBytes + n * s.heads * 4);
     const o = s.dtype === 'f16' ? new Uint16Array(bytes.buffer, 0, n * s.heads * D) : new Float32Array(bytes.buffer, 0, n * s.heads * D);
     return {
-      header: { kind: 'attend_ok', rankMs: { write: t1 - t0, wait: performance.now() - t1, at: performance.timeOrigin + t0 } },
-      tensors: [{ dtype: s.dtype, shape: [n * s.heads, D], data: o }, { dtype: 'f32', shape: [n * s.heads], data: new Float32Array(bytes.buffer, oBytes, n * s.heads) }],
+      header: { kind: 'attend_ok' },
+      tensors: [{ dtype: s.dtype, shape: [n * s.heads, D], data: o }, { dtype: 'f32', shape: [n * s.heads], data: new Float32Array(bytes.buffer, oBytes, n * s.heads) },
+        rankTimingFrame({ write: t1 - t0, wait: performance.now() - t1, at: performance.timeOrigin + t0, submit: 0 })],
     };
   }
 

@@ -23,7 +23,7 @@ import type { BatchShape, DecodeStepInput, PrefillChunk } from '../../model/gene
 import { AttentionLost, type AttentionPlacement } from '../../model/generator.js';
 import { kvSlot, type KvCache } from '../../model/run-state.js';
 import { errorMessage, framesOf, type PreparedRequest, type RankLink } from '../transport/link.js';
-import { ATTEND_ITEM_WORDS, floatFrame, modelElems, type TensorFrame } from '../transport/messages.js';
+import { ATTEND_ITEM_WORDS, attendTiming, floatFrame, modelElems, RANK_TIMING_WORDS, type FrameDesc, type TensorFrame } from '../transport/messages.js';
 import { attendRequests, fillAttendRequests, type Placement, type Pooled, type RankRequest } from './attend-requests.js';
 import { KvStream } from './kv-stream.js';
 import { planShards, poolSizeFor, routeOf, type PoolPrefill, type PoolShard, type RoutingPolicy } from './policy.js';
@@ -571,7 +571,8 @@ export class PoolAttention implements AttentionPlacement {
     for (const [mi, r] of requests) {
       const msg = r.message!;
       try {
-        out.set(mi, this.members[mi]!.link.prepare<'attend'>({ kind: 'attend', step: msg.step, layer: msg.layer, group: msg.group }, framesOf([msg.items, msg.frame])));
+        out.set(mi, this.members[mi]!.link.prepare<'attend'>({ kind: 'attend', step: msg.step, layer: msg.layer, group: msg.group }, framesOf([msg.items, msg.frame]),
+          attendReplyFrames(r, msg.frame)));
       } catch (e) {
         out.set(mi, e as Error);
       }
@@ -603,11 +604,11 @@ export class PoolAttention implements AttentionPlacement {
         const reply = await mem.link.send(req, [msg.items, msg.frame], this.opts.deadlineMs);
         const t1 = performance.now();
         br.roundTrip += t1 - t0;
-        const ms = reply.header.rankMs;
+        const ms = attendTiming(reply.tensors);
         br.rankWrite += ms?.write ?? 0;
         br.rankSubmit += ms?.submit ?? 0;
         br.rankWait += ms?.wait ?? 0;
-        if (mem.sameHost && ms?.at !== undefined) {
+        if (mem.sameHost && ms) {
           br.toRank += ms.at - (performance.timeOrigin + t0);
           br.fromRank += performance.timeOrigin + t1 - (ms.at + ms.write + ms.wait);
         }
@@ -721,3 +722,10 @@ function floatDtype(d: string): 'f32' | 'f16' {
   return d;
 }
 
+
+/** The frames of the attend_ok a rank answers `r` with: O [heads, D] of the rows' dtype, LSE [heads], its timing. */
+function attendReplyFrames(r: RankRequest, rows: TensorFrame): FrameDesc[] {
+  let heads = 0;
+  for (const s of r.slots) heads += s.heads[1] - s.heads[0];
+  return [{ dtype: rows.dtype, shape: [heads, rows.shape[1]!] }, { dtype: 'f32', shape: [heads] }, { dtype: 'u32', shape: [RANK_TIMING_WORDS] }];
+}

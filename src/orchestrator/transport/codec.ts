@@ -3,7 +3,7 @@
 // the message schemas, and sizes nothing by what the header claims until the frame's real byte length agrees.
 import { pack, unpack } from 'msgpackr';
 import {
-  FRAME_DTYPE_BYTES, FrameError, checkHeader, type FrameDType, type FrameDesc, type Message, type TensorFrame,
+  FRAME_DTYPE_BYTES, FrameError, PROTOCOL_VERSION, checkHeader, type FrameDType, type FrameDesc, type Message, type MessageKind, type TensorFrame,
 } from './messages.js';
 import { describe, isRecord, own } from './schema.js';
 
@@ -223,4 +223,74 @@ export function decodeMessage(parts: readonly Uint8Array[], limits: DecodeLimits
   const header = checkHeader(h, frames);
   const tensors = frames.map((fd, i) => ({ dtype: fd.dtype, shape: fd.shape, data: view(parts[i + 1]!, fd.dtype) }));
   return { header, tensors };
+}
+
+// ---------------------------------------------------------------- bare headers, recognised by their bytes
+
+/**
+ * A message with no fields but its kind (replies such as attend_ok, ok, pong) has one header per kind, frame shapes
+ * and id. It is packed and checked once per kind and shapes, with the id in a 4-byte slot written per message, so
+ * both ends make the same bytes: a rank sends such a reply without packing or checking a header again, and the base,
+ * which knows the reply a request expects, recognises it by comparing bytes (decodeExpected) instead of scanning,
+ * parsing and checking it (a worker's hop spends ≈ 0.2 ms in the codec, kernels-bench/NOTES.md session 22).
+ */
+export interface BareHeader { bytes: Buffer; header: Message }
+interface BareTemplate { bytes: Buffer; idAt: number; kind: MessageKind; frames: FrameDesc[] }
+const ID_SLOT = 0xfffffffe; // packs as 0xce + 4 bytes (msgpack uint32), whatever the real id
+const bareTemplates = new Map<string, BareTemplate>();
+const MAX_BARE_TEMPLATES = 256;
+
+function bareTemplate(kind: MessageKind, frames: readonly FrameDesc[]): BareTemplate {
+  const key = kind + frames.map(fmt).join('');
+  let t = bareTemplates.get(key);
+  if (t) return t;
+  const h = validateHeader({ kind, v: PROTOCOL_VERSION, id: ID_SLOT }, frames); // the kind's frame checks, once
+  const bytes = Buffer.from(pack(h));
+  const slot = Buffer.from([0xce, 0xff, 0xff, 0xff, 0xfe]);
+  const idAt = bytes.indexOf(slot) + 1;
+  if (idAt === 0 || bytes.indexOf(slot, idAt) >= 0) throw new Error(`bare header of ${kind}: no single id slot in its msgpack`);
+  if (bareTemplates.size >= MAX_BARE_TEMPLATES) bareTemplates.clear();
+  const descs = (h as { frames: FrameDesc[] }).frames; // shared by every message made from it: frozen
+  for (const d of descs) { Object.freeze(d.shape); Object.freeze(d); }
+  bareTemplates.set(key, (t = { bytes, idAt, kind, frames: Object.freeze(descs) as FrameDesc[] }));
+  return t;
+}
+
+/** The bare header of `kind` with `id` for frames of these shapes: its bytes and the header they decode to. */
+export function bareHeader(kind: MessageKind, id: number, frames: readonly FrameDesc[]): BareHeader {
+  if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new FrameError(`${kind}.id must be a u32, got ${id}`);
+  const t = bareTemplate(kind, frames);
+  const bytes = Buffer.from(t.bytes);
+  bytes.writeUInt32BE(id, t.idAt);
+  return { bytes, header: { kind: t.kind, v: PROTOCOL_VERSION, id, frames: t.frames } as Message };
+}
+
+/** Whether a header body has no field but its kind (sent with a bare header). */
+export function isBare(body: object): boolean {
+  let n = 0;
+  for (const k in body) if (Object.prototype.hasOwnProperty.call(body, k) && (++n > 1 || k !== 'kind')) return false;
+  return n === 1;
+}
+
+/** A bare message (no header fields) packed: its header made from the template, the tensors checked against it. */
+export function packBare(kind: MessageKind, id: number, tensors: readonly TensorFrame[]): Buffer[] {
+  return [bareHeader(kind, id, tensors.map(checkTensor)).bytes, ...tensorParts(tensors)];
+}
+
+/**
+ * The message of `parts` when its header is exactly `expected`'s bytes: the frames' byte lengths checked and the
+ * tensors viewed, nothing parsed. null when the header differs (decode it in full: decodeMessage); FrameError when
+ * it matches but the frames do not.
+ */
+export function decodeExpected(parts: readonly Uint8Array[], expected: BareHeader): { header: Message; tensors: TensorFrame[] } | null {
+  const head = parts[0];
+  if (!(head instanceof Uint8Array) || !expected.bytes.equals(head)) return null;
+  const frames = expected.header.frames ?? [];
+  if (parts.length !== frames.length + 1) throw new FrameError(`header describes ${frames.length} tensor frames, message has ${parts.length - 1}`);
+  const tensors = frames.map((fd, i) => {
+    const part = parts[i + 1]!, want = fd.shape.reduce((a, b) => a * b, 1) * FRAME_DTYPE_BYTES[fd.dtype];
+    if (!(part instanceof Uint8Array) || part.byteLength !== want) throw new FrameError(`frame ${i}: ${fmt(fd)} needs ${want} bytes, got ${part?.byteLength}`);
+    return { dtype: fd.dtype, shape: fd.shape, data: view(part, fd.dtype) };
+  });
+  return { header: expected.header, tensors };
 }

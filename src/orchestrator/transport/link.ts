@@ -33,8 +33,10 @@ export interface RankLink {
    * back. prepare() takes the tensors' shapes (a FrameError for a bad request, as request() gives); send() checks the
    * tensors against them and sends, once. request(body, tensors) is send(prepare(body, shapes of tensors), tensors).
    * As with request(), the tensors' data must stay unmodified until send()'s promise settles (sent without copying).
+   * `reply`: the frames of the success reply expected, when that reply kind has no header fields (attend_ok): a wire
+   * link then recognises it by its bytes without decoding it (codec.ts bareHeader); any other reply is decoded in full.
    */
-  prepare<K extends RequestKind>(body: Body<K>, frames: readonly FrameDesc[]): PreparedRequest<K>;
+  prepare<K extends RequestKind>(body: Body<K>, frames: readonly FrameDesc[], reply?: readonly FrameDesc[]): PreparedRequest<K>;
   send<K extends RequestKind>(prepared: PreparedRequest<K>, tensors: TensorFrame[], timeoutMs?: number): Promise<ReplyOf<K>>;
   close(): Promise<void>;
 }
@@ -56,17 +58,17 @@ export function framesOf(tensors: readonly TensorFrame[]): FrameDesc[] {
  * can still be sent with the right ones), then spends the request — one send each, on its own link (ids are per
  * link) — and returns its extra; FrameError otherwise.
  */
-export function preparer<X>(linkName: string, nextId: () => number, extra: (req: RequestMsg) => X): {
-  prepare<K extends RequestKind>(body: Body<K>, frames: readonly FrameDesc[]): PreparedRequest<K>;
+export function preparer<X>(linkName: string, nextId: () => number, extra: (req: RequestMsg, reply?: readonly FrameDesc[]) => X): {
+  prepare<K extends RequestKind>(body: Body<K>, frames: readonly FrameDesc[], reply?: readonly FrameDesc[]): PreparedRequest<K>;
   take(p: PreparedRequest<RequestKind>, tensors: readonly TensorFrame[]): X;
 } {
   const open = new WeakMap<object, X>();
   return {
-    prepare<K extends RequestKind>(body: Body<K>, frames: readonly FrameDesc[]): PreparedRequest<K> {
+    prepare<K extends RequestKind>(body: Body<K>, frames: readonly FrameDesc[], reply?: readonly FrameDesc[]): PreparedRequest<K> {
       // Frozen: what send() delivers is what was checked here (a wire link has packed it already).
       const req = Object.freeze(requestMessage(linkName, body, nextId(), frames)) as RequestMsg & { kind: K };
       const p: PreparedRequest<K> = Object.freeze({ req, frames: req.frames ?? [] });
-      open.set(p, extra(req));
+      open.set(p, extra(req, reply));
       return p;
     },
     take(p, tensors) {

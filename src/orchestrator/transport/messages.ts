@@ -7,7 +7,7 @@ import {
 
 export { FrameError, type Range };
 
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 export type FrameDType = 'f32' | 'f16' | 'u32';
 export const FRAME_DTYPE_BYTES: Record<FrameDType, number> = { f32: 4, f16: 2, u32: 4 };
@@ -89,6 +89,33 @@ export function attendItems(f: TensorFrame): AttendItem[] {
   return out;
 }
 
+/**
+ * A rank's own time on a request (ms): `write` uploading and launching, of which `submit` encoding and submitting
+ * (0 where not split), `wait` the GPU work and read-back, and `at` when it started (wall clock, ms since the epoch:
+ * the trip's legs are timed where both ends share a clock).
+ */
+export interface RankTiming { write: number; wait: number; at: number; submit: number }
+/** Words of a timing frame: the four RankTiming values as little-endian f64, carried as u32 [8]. */
+export const RANK_TIMING_WORDS = 8;
+
+/** A timing frame (u32 [8]: f64 bits in the platform's order, little-endian on every target). */
+export function rankTimingFrame(t: RankTiming): TensorFrame {
+  const f = new Float64Array([t.write, t.wait, t.at, t.submit]);
+  return { dtype: 'u32', shape: [RANK_TIMING_WORDS], data: new Uint32Array(f.buffer) };
+}
+
+/** The timing a frame carries (already checked to be u32 [8]); non-finite values read as 0. */
+export function rankTiming(f: TensorFrame): RankTiming {
+  const d = f.data;
+  const v = new Float64Array(d.buffer.slice(d.byteOffset, d.byteOffset + 8 * 4)).map((x) => (Number.isFinite(x) ? x : 0));
+  return { write: v[0]!, wait: v[1]!, at: v[2]!, submit: v[3]! };
+}
+
+/** The rank's timing of an attend_ok reply (its third frame), if it carries one. */
+export function attendTiming(tensors: readonly TensorFrame[]): RankTiming | undefined {
+  return tensors[2] ? rankTiming(tensors[2]) : undefined;
+}
+
 const SPECS = {
   hello: kind({}),
   hello_ok: kind({ rank: int(), device: str, pid: int() }),
@@ -142,18 +169,15 @@ const SPECS = {
   }),
   /**
    * O [rows, headDim] (f32 or f16) and LSE [rows] f32: rows = heads of each item (attend) or count·heads (prefill);
-   * with the rank's own time split (ms): uploading and launching, waiting for the GPU and the read-back.
+   * then, optionally, the rank's own time on the request as a timing frame (rankTimingFrame). It has no header
+   * fields, so its header is a bare one (codec.ts bareHeader): the base recognises the reply it expects by its bytes.
    */
-  /**
-   * rankMs: the rank's own time (write: uploads and launches, of which submit: encoding and submitting them; wait: GPU
-   * work and read-back) and `at`, when it started on the request (wall clock, ms since the epoch: legs of the trip
-   * are timed where both ends share a clock).
-   */
-  attend_ok: kind({ rankMs: optional(object({ write: num, wait: num, at: optional(num), submit: optional(num) })) }, (_h, f, at) => {
-    expectCount(f, 2, at);
+  attend_ok: kind({}, (_h, f, at) => {
+    if (f.length !== 2 && f.length !== 3) throw new FrameError(`${at}: expects 2 or 3 tensor frames (O, LSE, timing), got ${f.length}`);
     const [o, lse] = f as [FrameDesc, FrameDesc];
     if (!isFloat(o) || o.shape.length !== 2) throw new FrameError(`${at}: O must be f32/f16 [rows, headDim], got ${fmt(o)}`);
     expectFrame(lse, [o.shape[0]!], at, 'LSE', 'f32');
+    if (f[2]) expectFrame(f[2], [RANK_TIMING_WORDS], at, 'timing', 'u32');
   }),
 
   // The static TP × PP baseline's ranks in worker processes (static-rank.ts): one StaticRank per client.

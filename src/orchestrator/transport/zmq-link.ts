@@ -8,9 +8,11 @@ let zmq: Promise<typeof import('zeromq')> | null = null;
 function loadZmq(): Promise<typeof import('zeromq')> {
   return (zmq ??= import('zeromq'));
 }
-import { decodeHeaderObject, decodeMessage, encodeMessage, packHeader, tensorParts, type DecodeLimits } from './codec.js';
 import {
-  FrameError, KEEPALIVE_ID, PROTOCOL_VERSION, isRequest, type ReplyBody, type RequestKind, type RequestMsg, type TensorFrame,
+  bareHeader, decodeExpected, decodeHeaderObject, decodeMessage, encodeMessage, isBare, packBare, packHeader, tensorParts, type BareHeader, type DecodeLimits,
+} from './codec.js';
+import {
+  FrameError, KEEPALIVE_ID, PROTOCOL_VERSION, REQUESTS, isRequest, type FrameDesc, type MessageKind, type ReplyBody, type RequestKind, type RequestMsg, type TensorFrame,
 } from './messages.js';
 import {
   checkReply, DEFAULT_TIMEOUT_MS, errorMessage, idCounter, noReplyError, preparer, RankDeadError, RankTimeoutError, requestVia, serveOne,
@@ -163,7 +165,35 @@ function deadlines(name: string, pending: Map<number, Pending>): { watch(deadlin
   };
 }
 
-interface Pending { req: RequestMsg; resolve: (r: Reply) => void; reject: (e: Error) => void; deadline: number; timeoutMs: number }
+interface Pending {
+  req: RequestMsg; resolve: (r: Reply) => void; reject: (e: Error) => void; deadline: number; timeoutMs: number;
+  /** The bare reply this request expects (RankLink.prepare's `reply`), matched by its bytes. */
+  expect?: BareHeader;
+}
+
+/** Replies this process's links recognised by their bytes (matched) or decoded in full (decoded): for tests and benchmarks. */
+export const replyCounts = { matched: 0, decoded: 0 };
+
+/** Most requests in flight on a link for which a reply is first compared with the expected ones (a decode layer has one). */
+const MAX_EXPECTED_SCAN = 8;
+
+/**
+ * The pending request a reply answers when it is byte for byte the bare reply that request expects, with the reply;
+ * null when none matches (the reply is then decoded in full). A match whose frames are wrong fails its request.
+ */
+function matchExpected(parts: Buffer[], pending: Map<number, Pending>): { p: Pending; reply: Reply | Error } | null {
+  if (pending.size > MAX_EXPECTED_SCAN) return null;
+  for (const p of pending.values()) {
+    if (!p.expect) continue;
+    try {
+      const reply = decodeExpected(parts, p.expect);
+      if (reply) return { p, reply };
+    } catch (e) {
+      return { p, reply: e as Error };
+    }
+  }
+  return null;
+}
 
 /** Connects to a rank served by serveRank and checks it answers a ping within connectTimeoutMs. */
 export async function connectRank(endpoint: string, opts: ConnectOptions = {}): Promise<RankLink> {
@@ -190,7 +220,16 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
   const receiving = (async () => {
     try {
       for await (const parts of sock) {
+        const known = matchExpected(parts, pending);
+        if (known) {
+          replyCounts.matched++;
+          spin.touch();
+          pending.delete(known.p.req.id);
+          if (known.reply instanceof Error) known.p.reject(known.reply); else known.p.resolve(known.reply);
+          continue;
+        }
         let reply: Reply;
+        replyCounts.decoded++;
         try {
           reply = decodeMessage(parts, opts.limits);
         } catch (e) {
@@ -214,7 +253,9 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
 
   sock.connect(endpoint);
 
-  const { prepare, take } = preparer(name, nextId, packHeader);
+  // Kept with each prepared request: its packed header, and the bare reply it expects when the caller said which.
+  const { prepare, take } = preparer(name, nextId, (req, reply?: readonly FrameDesc[]) =>
+    ({ wire: packHeader(req), expect: reply ? bareHeader(REQUESTS[req.kind], req.id, reply) : undefined }));
   const link: RankLink = {
     name,
     request: (body, tensors, timeoutMs) => requestVia(link, body, tensors, timeoutMs),
@@ -222,11 +263,11 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
     async send<K extends RequestKind>(p: PreparedRequest<K>, tensors: TensorFrame[], timeoutMs = opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS): Promise<ReplyOf<K>> {
       if (closed) throw new RankDeadError(`${name}: link is closed`);
       if (everConnected && !connected) throw new RankDeadError(`${name}: peer at ${endpoint} is disconnected`);
-      const wire = take(p, tensors);
+      const { wire, expect } = take(p, tensors);
       const { req } = p, id = req.id;
       const parts = [wire, ...tensorParts(tensors)];
       const deadline = performance.now() + timeoutMs;
-      const answered = new Promise<Reply>((resolve, reject) => pending.set(id, { req, resolve, reject, deadline, timeoutMs }));
+      const answered = new Promise<Reply>((resolve, reject) => pending.set(id, { req, resolve, reject, deadline, timeoutMs, expect }));
       late.watch(deadline);
       spin.touch();
       awake.touch();
@@ -312,7 +353,8 @@ export async function serveRank(endpoint: string, handler: RankHandler, opts: Se
   const reply = (rid: Buffer, id: number, header: ReplyBody, tensors: TensorFrame[] = []) => {
     let parts: Buffer[];
     try {
-      parts = encodeMessage({ ...header, v: PROTOCOL_VERSION, id }, tensors);
+      // A reply with no header fields (attend_ok) goes out with its bare header: nothing packed or checked again.
+      parts = isBare(header) ? packBare(header.kind as MessageKind, id, tensors) : encodeMessage({ ...header, v: PROTOCOL_VERSION, id }, tensors);
     } catch (e) {
       report(e);
       parts = encodeMessage({ kind: 'error', v: PROTOCOL_VERSION, id, message: `rank produced an invalid reply: ${errorMessage(e)}` });
