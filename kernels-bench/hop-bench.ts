@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openGpu, type Gpu, type Tensor } from '../src/gpu/index.js';
-import { attendItemsFrame, attendTiming } from '../src/orchestrator/transport/messages.js';
+import { attendItemsFrame, attendTiming, rankTimingFrame } from '../src/orchestrator/transport/messages.js';
 import { BUSY_POLL_MS, busyPoll, connectRank, serveRank } from '../src/orchestrator/transport/zmq-link.js';
 
 const OUT_BYTES = 24 * 1024, BACK_BYTES = 8 * 1024;
@@ -122,8 +122,9 @@ async function linkChild(endpoint: string): Promise<void> {
     const t1 = performance.now();
     const back = await readBack(B, BACK_BYTES);
     return {
-      header: { kind: 'attend_ok', rankMs: { write: t1 - t0, wait: performance.now() - t1, at: performance.timeOrigin + t0 } },
-      tensors: [{ dtype: 'f16', shape: [BACK_BYTES / 256, 128], data: new Uint16Array(back.buffer, back.byteOffset, BACK_BYTES / 2) }, { dtype: 'f32', shape: [lse.length], data: lse }],
+      header: { kind: 'attend_ok' },
+      tensors: [{ dtype: 'f16', shape: [BACK_BYTES / 256, 128], data: new Uint16Array(back.buffer, back.byteOffset, BACK_BYTES / 2) }, { dtype: 'f32', shape: [lse.length], data: lse },
+        rankTimingFrame({ write: t1 - t0, wait: performance.now() - t1, at: performance.timeOrigin + t0, submit: 0 })],
     };
   }, { spinMs: BUSY_POLL_MS });
   process.send?.('ready');

@@ -108,6 +108,20 @@ describe('in-process pool ranks that misbehave', () => {
     expect(res.tokens).toEqual(reference);
     expectFallback(exec, 'pf0', /FrameError: .*attend_ok: LSE must be f32/);
   });
+
+  it('a rank that answers a well-formed reply for the wrong heads (one O row and LSE short): FrameError → rebuild, same tokens', async () => {
+    let n = 0;
+    const short = (h: RankHandler): RankHandler => async (m, t, c) => {
+      const out = await h(m, t, c);
+      if (m.kind !== 'attend' || ++n <= 3) return out;
+      const [o, lse, ...rest] = out.tensors!;
+      const D = o!.shape[1]!, rows = o!.shape[0]! - 1;
+      return { header: out.header, tensors: [{ ...o!, shape: [rows, D], data: o!.data.subarray(0, rows * D) }, { ...lse!, shape: [rows], data: lse!.data.subarray(0, rows) }, ...rest] } as typeof out;
+    };
+    const { res, exec } = await run([member(0, short), member(1)]);
+    expect(res.tokens).toEqual(reference);
+    expectFallback(exec, 'pf0', /FrameError: pf0: attend_ok O is f32\[\d+, \d+\], the request asked for f32\[\d+, \d+\]/);
+  });
 });
 
 describe('ZeroMQ ranks that misbehave', () => {

@@ -458,8 +458,22 @@ describe('zmq replies recognised by their bytes', () => {
         want.forEach((t, i) => expect(sameBytes(got.tensors[i]!.data, t.data), `guess ${guess} frame ${i}`).toBe(true));
         expect(attendTiming(got.tensors)).toEqual({ write: 1, wait: 2, at: 3, submit: 4 });
       }
+      // Two requests of one shape in flight, answered out of order (the fake rank delays by step): each gets its own.
+      const two = await Promise.all([5, 2].map(async (step) => {
+        const frame = attendFrame(r, items, group, D);
+        const p = link.prepare({ kind: 'attend', step, layer: 0, group }, [{ dtype: 'u32', shape: [2, 4] }, { dtype: 'f32', shape: frame.shape }], reply(heads));
+        return { got: await link.send(p, [attendItemsFrame(items), frame]), want: fakeAttend(items, group, frame) };
+      }));
+      for (const { got, want } of two) want.forEach((t, i) => expect(sameBytes(got.tensors[i]!.data, t.data)).toBe(true));
+      // A hint that cannot be a bare attend_ok (one frame) costs a full decode, not the request.
+      const before = { ...replyCounts };
+      const frame = attendFrame(r, items, group, D);
+      const bad = link.prepare({ kind: 'attend', step: 1, layer: 0, group }, [{ dtype: 'u32', shape: [2, 4] }, { dtype: 'f32', shape: frame.shape }], [reply(heads)[0]!]);
+      expect((await link.send(bad, [attendItemsFrame(items), frame])).header.kind).toBe('attend_ok');
+      // An error reply is never taken for the expected one.
       const alloc = { kind: 'alloc', seq: 999, nLayers: 1, kvHeads: [0, 1] as [number, number], headDim: 8, capacity: 8, posBase: 0, dtype: 'f32', nHeadsPerKv: 1 } as const;
       await expect(link.send(link.prepare(alloc, [], []), [])).rejects.toThrow(/out of KV memory/);
+      expect([replyCounts.matched - before.matched, replyCounts.decoded - before.decoded]).toEqual([0, 2]);
     } finally {
       await link.close();
       await server.close();

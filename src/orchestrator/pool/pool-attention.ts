@@ -23,7 +23,7 @@ import type { BatchShape, DecodeStepInput, PrefillChunk } from '../../model/gene
 import { AttentionLost, type AttentionPlacement } from '../../model/generator.js';
 import { kvSlot, type KvCache } from '../../model/run-state.js';
 import { errorMessage, framesOf, type PreparedRequest, type RankLink } from '../transport/link.js';
-import { ATTEND_ITEM_WORDS, attendTiming, floatFrame, modelElems, RANK_TIMING_WORDS, type FrameDesc, type TensorFrame } from '../transport/messages.js';
+import { ATTEND_ITEM_WORDS, attendTiming, floatFrame, FrameError, modelElems, RANK_TIMING_WORDS, type FrameDesc, type TensorFrame } from '../transport/messages.js';
 import { attendRequests, fillAttendRequests, type Placement, type Pooled, type RankRequest } from './attend-requests.js';
 import { KvStream } from './kv-stream.js';
 import { planShards, poolSizeFor, routeOf, type PoolPrefill, type PoolShard, type RoutingPolicy } from './policy.js';
@@ -613,6 +613,10 @@ export class PoolAttention implements AttentionPlacement {
           br.fromRank += performance.timeOrigin + t1 - (ms.at + ms.write + ms.wait);
         }
         const [oF, lseF] = reply.tensors as [TensorFrame, TensorFrame];
+        const want = attendReplyFrames(r, msg.frame)[0]!; // O: a row per head asked for, in the rows' dtype
+        if (oF.dtype !== want.dtype || oF.shape[0] !== want.shape[0] || oF.shape[1] !== want.shape[1]) {
+          throw new FrameError(`${mem.link.name}: attend_ok O is ${oF.dtype}[${oF.shape.join(', ')}], the request asked for ${want.dtype}[${want.shape.join(', ')}]`);
+        }
         let hRow = 0;
         if (direct) {
           const o = oF.data as Float32Array | Uint16Array;

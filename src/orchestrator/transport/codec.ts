@@ -248,7 +248,7 @@ function bareTemplate(kind: MessageKind, frames: readonly FrameDesc[]): BareTemp
   const bytes = Buffer.from(pack(h));
   const slot = Buffer.from([0xce, 0xff, 0xff, 0xff, 0xfe]);
   const idAt = bytes.indexOf(slot) + 1;
-  if (idAt === 0 || bytes.indexOf(slot, idAt) >= 0) throw new Error(`bare header of ${kind}: no single id slot in its msgpack`);
+  if (idAt === 0 || bytes.indexOf(slot, idAt) >= 0) throw new FrameError(`bare header of ${kind}: no single id slot in its msgpack`);
   if (bareTemplates.size >= MAX_BARE_TEMPLATES) bareTemplates.clear();
   const descs = (h as { frames: FrameDesc[] }).frames; // shared by every message made from it: frozen
   for (const d of descs) { Object.freeze(d.shape); Object.freeze(d); }
@@ -290,7 +290,7 @@ export function decodeExpected(parts: readonly Uint8Array[], expected: BareHeade
   const tensors = frames.map((fd, i) => {
     const part = parts[i + 1]!, want = fd.shape.reduce((a, b) => a * b, 1) * FRAME_DTYPE_BYTES[fd.dtype];
     if (!(part instanceof Uint8Array) || part.byteLength !== want) throw new FrameError(`frame ${i}: ${fmt(fd)} needs ${want} bytes, got ${part?.byteLength}`);
-    return { dtype: fd.dtype, shape: fd.shape, data: view(part, fd.dtype) };
+    return { dtype: fd.dtype, shape: [...fd.shape], data: view(part, fd.dtype) }; // the header's descriptors are shared and frozen
   });
   return { header: expected.header, tensors };
 }

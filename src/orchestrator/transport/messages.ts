@@ -98,17 +98,18 @@ export interface RankTiming { write: number; wait: number; at: number; submit: n
 /** Words of a timing frame: the four RankTiming values as little-endian f64, carried as u32 [8]. */
 export const RANK_TIMING_WORDS = 8;
 
-/** A timing frame (u32 [8]: f64 bits in the platform's order, little-endian on every target). */
+/** A timing frame: u32 [8] holding the four values as little-endian f64. */
 export function rankTimingFrame(t: RankTiming): TensorFrame {
-  const f = new Float64Array([t.write, t.wait, t.at, t.submit]);
-  return { dtype: 'u32', shape: [RANK_TIMING_WORDS], data: new Uint32Array(f.buffer) };
+  const data = new Uint32Array(RANK_TIMING_WORDS), v = new DataView(data.buffer);
+  [t.write, t.wait, t.at, t.submit].forEach((x, i) => v.setFloat64(8 * i, x, true));
+  return { dtype: 'u32', shape: [RANK_TIMING_WORDS], data };
 }
 
 /** The timing a frame carries (already checked to be u32 [8]); non-finite values read as 0. */
 export function rankTiming(f: TensorFrame): RankTiming {
-  const d = f.data;
-  const v = new Float64Array(d.buffer.slice(d.byteOffset, d.byteOffset + 8 * 4)).map((x) => (Number.isFinite(x) ? x : 0));
-  return { write: v[0]!, wait: v[1]!, at: v[2]!, submit: v[3]! };
+  const v = new DataView(f.data.buffer, f.data.byteOffset, RANK_TIMING_WORDS * 4);
+  const at = (i: number) => { const x = v.getFloat64(8 * i, true); return Number.isFinite(x) ? x : 0; };
+  return { write: at(0), wait: at(1), at: at(2), submit: at(3) };
 }
 
 /** The rank's timing of an attend_ok reply (its third frame), if it carries one. */

@@ -174,6 +174,15 @@ interface Pending {
 /** Replies this process's links recognised by their bytes (matched) or decoded in full (decoded): for tests and benchmarks. */
 export const replyCounts = { matched: 0, decoded: 0 };
 
+/** The bare reply a request expects; none when those frames cannot be one (the reply is then decoded in full). */
+function expectedReply(kind: MessageKind, id: number, frames: readonly FrameDesc[]): BareHeader | undefined {
+  try {
+    return bareHeader(kind, id, frames);
+  } catch {
+    return undefined; // a wrong hint costs a full decode, not the request
+  }
+}
+
 /** Most requests in flight on a link for which a reply is first compared with the expected ones (a decode layer has one). */
 const MAX_EXPECTED_SCAN = 8;
 
@@ -255,7 +264,7 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
 
   // Kept with each prepared request: its packed header, and the bare reply it expects when the caller said which.
   const { prepare, take } = preparer(name, nextId, (req, reply?: readonly FrameDesc[]) =>
-    ({ wire: packHeader(req), expect: reply ? bareHeader(REQUESTS[req.kind], req.id, reply) : undefined }));
+    ({ wire: packHeader(req), expect: reply ? expectedReply(REQUESTS[req.kind], req.id, reply) : undefined }));
   const link: RankLink = {
     name,
     request: (body, tensors, timeoutMs) => requestVia(link, body, tensors, timeoutMs),
