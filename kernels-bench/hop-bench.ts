@@ -21,10 +21,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openGpu, type Gpu, type Tensor } from '../src/gpu/index.js';
-import { attendItemsFrame, attendTiming, rankTimingFrame } from '../src/orchestrator/transport/messages.js';
+import { attendItemsFrame, attendTiming, RANK_TIMING_WORDS, rankTimingFrame, type FrameDesc } from '../src/orchestrator/transport/messages.js';
 import { BUSY_POLL_MS, busyPoll, connectRank, serveRank } from '../src/orchestrator/transport/zmq-link.js';
+import { framesOf } from '../src/orchestrator/transport/link.js';
 
 const OUT_BYTES = 24 * 1024, BACK_BYTES = 8 * 1024;
+/** The link child's attend_ok: O, LSE and the timing frame. */
+const REPLY_FRAMES: FrameDesc[] = [{ dtype: 'f16', shape: [BACK_BYTES / 256, 128] }, { dtype: 'f32', shape: [BACK_BYTES / 256] }, { dtype: 'u32', shape: [RANK_TIMING_WORDS] }];
 
 function p(xs: number[], q: number): number { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))]!; }
 
@@ -147,8 +150,9 @@ async function xlink(A: Side, Aback: Tensor, reps: number): Promise<number[][]> 
     const t0 = now();
     const out = await readBack(A, OUT_BYTES);
     const t1 = now();
-    const reply = await link.request({ kind: 'attend', step: i, layer: 0, group: 1 },
-      [attendItemsFrame(items), { dtype: 'f16', shape: [OUT_BYTES / 256, 128], data: new Uint16Array(out.buffer, out.byteOffset, OUT_BYTES / 2) }]);
+    // As the pool's base sends it: the reply it expects named, so its header is matched by its bytes.
+    const tensors = [attendItemsFrame(items), { dtype: 'f16' as const, shape: [OUT_BYTES / 256, 128], data: new Uint16Array(out.buffer, out.byteOffset, OUT_BYTES / 2) }];
+    const reply = await link.send(link.prepare<'attend'>({ kind: 'attend', step: i, layer: 0, group: 1 }, framesOf(tensors), REPLY_FRAMES), tensors);
     const t2 = now();
     A.gpu.write(Aback, reply.tensors[0]!.data as Uint16Array);
     const t3 = now();
