@@ -9,11 +9,13 @@ import { fromF16Array, toF16Array } from '../src/gpu/f16.js';
 import {
   inProcessLink, RankDeadError, RankRemoteError, RankTimeoutError, type RankHandler, type RankLink,
 } from '../src/orchestrator/transport/link.js';
-import { bareHeader, decodeExpected, decodeMessage, encodeMessage, isBare, packBare, validateMessage } from '../src/orchestrator/transport/codec.js';
+import {
+  bareHeader, decodeExpected, decodeKnown, decodeMessage, encodeMessage, isBare, learnTemplate, packBare, slottedHeader, validateMessage,
+} from '../src/orchestrator/transport/codec.js';
 import {
   FrameError, PROTOCOL_VERSION, RANK_TIMING_WORDS, attendItems, attendItemsFrame, attendTiming, rankTimingFrame, type AttendItem, type FrameDesc, type RequestMsg, type TensorFrame,
 } from '../src/orchestrator/transport/messages.js';
-import { KEEPALIVE_WINDOW_MS, busyPoll, connectRank, replyCounts, serveRank } from '../src/orchestrator/transport/zmq-link.js';
+import { KEEPALIVE_WINDOW_MS, busyPoll, connectRank, replyCounts, requestCounts, serveRank } from '../src/orchestrator/transport/zmq-link.js';
 import { rng, type Rng } from './helpers.js';
 
 const numelOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -316,6 +318,40 @@ describe('codec', () => {
     expect([isBare({ kind: 'ok' }), isBare({ kind: 'attend_ok', rankMs: {} }), isBare({ kind: 'error', message: 'x' }), isBare({})]).toEqual([true, false, false, false]);
   });
 
+  it('slotted requests: attend headers from a template decode in full to the same header; a receiver that learnt the template takes the next ones by their bytes', () => {
+    const r = rng();
+    const items = [{ seq: 3, kvHeads: 2, len: 70, newPos: 69 }];
+    const make = (step: number, layer: number, group: number, id: number) => {
+      const tensors = [attendItemsFrame(items), f16(r, [2 * (group + 2), 16])];
+      const h = validateMessage({ kind: 'attend', step, layer, group, v: PROTOCOL_VERSION, id }, tensors);
+      return { h, tensors, parts: [slottedHeader(h)!, ...encodeMessage(h, tensors).slice(1)] };
+    };
+    const first = make(0, 0, 2, 7);
+    expect(decodeMessage(first.parts).header).toEqual(first.h);
+    const t = learnTemplate(first.h, first.parts[0]!)!;
+    expect(t, 'a slotted header teaches its template').not.toBeNull();
+    expect(learnTemplate(first.h, encodeMessage(first.h, first.tensors)[0]!), 'a header packed as usual teaches nothing').toBeNull();
+    for (const [step, layer, id] of [[0, 1, 8], [1, 0, 127], [70000, 3, 0xffffffff], [0xffffffff, 0, 0]] as const) {
+      const m = make(step, layer, 2, id);
+      const got = decodeKnown(m.parts, [t])!;
+      expect(got.header).toEqual(decodeMessage(m.parts).header);
+      expect(got.header).toMatchObject({ step, layer, group: 2, id });
+      got.tensors.forEach((x, i) => expect(sameBytes(x.data, m.tensors[i]!.data)).toBe(true));
+    }
+    // Other shapes, or a header packed as usual: not this template (decoded in full instead).
+    expect(decodeKnown(make(0, 0, 3, 1).parts, [t])).toBeNull();
+    expect(decodeKnown(encodeMessage(first.h, first.tensors), [t])).toBeNull();
+    // It fits, but a value breaks the schema (group 0) or the frames lie: FrameError, as the full decode gives.
+    const bad = make(0, 0, 2, 9);
+    bad.parts[0]!.writeUInt32BE(0, t.slots[2]!);
+    expect(() => decodeMessage(bad.parts)).toThrow(FrameError);
+    expect(() => decodeKnown(bad.parts, [t])).toThrow(/attend\.group/);
+    expect(() => decodeKnown([first.parts[0]!, first.parts[1]!, first.parts[2]!.subarray(2)], [t])).toThrow(/frame 1: f16\[8, 16\] needs 256 bytes, got 254/);
+    // A value that does not fit a u32 is packed as usual.
+    expect(slottedHeader({ ...first.h, step: 2 ** 32 } as typeof first.h)).toBeNull();
+    expect(slottedHeader(validateMessage({ kind: 'ping', v: PROTOCOL_VERSION, id: 1 }))).toBeNull();
+  });
+
   it('attend items round-trip through their u32 frame; values that do not fit are refused, not wrapped', () => {
     const items = [{ seq: 0, kvHeads: 1, len: 1, newPos: -1 }, { seq: 0xffffffff, kvHeads: 65536, len: 0xffffffff, newPos: 0xfffffffe }];
     expect(attendItems(attendItemsFrame(items))).toEqual(items);
@@ -458,6 +494,15 @@ describe('zmq replies recognised by their bytes', () => {
         want.forEach((t, i) => expect(sameBytes(got.tensors[i]!.data, t.data), `guess ${guess} frame ${i}`).toBe(true));
         expect(attendTiming(got.tensors)).toEqual({ write: 1, wait: 2, at: 3, submit: 4 });
       }
+      // The rank took every attend after the first of its shape by the header's template, with the right fields.
+      const reqBefore = { ...requestCounts };
+      for (const layer of [1, 2, 3]) {
+        const frame = attendFrame(r, items, group, D);
+        await link.request({ kind: 'attend', step: 9, layer, group }, [attendItemsFrame(items), frame]);
+        expect(rank.got.at(-1)!.header).toMatchObject({ kind: 'attend', step: 9, layer, group });
+        expect(sameBytes(rank.got.at(-1)!.tensors[1]!.data, frame.data)).toBe(true);
+      }
+      expect([requestCounts.matched - reqBefore.matched, requestCounts.decoded - reqBefore.decoded]).toEqual([3, 0]);
       // Two requests of one shape in flight, answered out of order (the fake rank delays by step): each gets its own.
       const two = await Promise.all([5, 2].map(async (step) => {
         const frame = attendFrame(r, items, group, D);

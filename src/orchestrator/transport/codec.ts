@@ -3,7 +3,7 @@
 // the message schemas, and sizes nothing by what the header claims until the frame's real byte length agrees.
 import { pack, unpack } from 'msgpackr';
 import {
-  FRAME_DTYPE_BYTES, FrameError, PROTOCOL_VERSION, checkHeader, type FrameDType, type FrameDesc, type Message, type MessageKind, type TensorFrame,
+  FRAME_DTYPE_BYTES, FrameError, PROTOCOL_VERSION, SLOTTED_FIELDS, checkHeader, type FrameDType, type FrameDesc, type Message, type MessageKind, type TensorFrame,
 } from './messages.js';
 import { describe, isRecord, own } from './schema.js';
 
@@ -225,44 +225,80 @@ export function decodeMessage(parts: readonly Uint8Array[], limits: DecodeLimits
   return { header, tensors };
 }
 
-// ---------------------------------------------------------------- bare headers, recognised by their bytes
+// ---------------------------------------------------------------- headers made from templates, recognised by their bytes
 
 /**
- * A message with no fields but its kind (replies such as attend_ok, ok, pong) has one header per kind, frame shapes
- * and id. It is packed and checked once per kind and shapes, with the id in a 4-byte slot written per message, so
- * both ends make the same bytes: a rank sends such a reply without packing or checking a header again, and the base,
- * which knows the reply a request expects, recognises it by comparing bytes (decodeExpected) instead of scanning,
- * parsing and checking it (a worker's hop spends ≈ 0.2 ms in the codec, kernels-bench/NOTES.md session 22).
+ * A decode step sends an attend request and gets an attend_ok per layer and rank, and a worker's hop spent ≈ 0.2 ms
+ * in the codec (kernels-bench/NOTES.md session 22). Both kinds' headers are made from templates instead: one packed
+ * per kind and frame shapes, each header field a u32 in a fixed 4-byte slot (the kinds of SLOTTED_FIELDS; the id too),
+ * written per message — so both ends make the same bytes. A message whose header equals a known template outside its
+ * slots is taken without scanning or parsing it: its slot values are read and checked by the kind's schema, its frames'
+ * byte lengths checked, its tensors viewed.
+ * - A bare header (no fields but the kind: attend_ok, ok, pong) is one template per id; the base, which knows the reply
+ *   a request expects, compares whole bytes (decodeExpected).
+ * - A slotted request (attend) is recognised by the rank against the templates it learnt from earlier requests
+ *   (decodeKnown, learnTemplate).
  */
 export interface BareHeader { bytes: Buffer; header: Message }
-interface BareTemplate { bytes: Buffer; idAt: number; kind: MessageKind; frames: FrameDesc[] }
-const ID_SLOT = 0xfffffffe; // packs as 0xce + 4 bytes (msgpack uint32), whatever the real id
-const bareTemplates = new Map<string, BareTemplate>();
-const MAX_BARE_TEMPLATES = 256;
+export interface HeaderTemplate {
+  readonly bytes: Buffer; readonly kind: MessageKind; readonly fields: readonly string[];
+  /** Byte offset of each field's u32, then the id's. */
+  readonly slots: readonly number[];
+  /** The slots' offsets in order, for comparing what lies between them. */
+  readonly sorted: readonly number[];
+  readonly frames: readonly FrameDesc[];
+}
+const ID_SLOT = 0xfffffffe; // placeholders pack as 0xce + 4 bytes (msgpack uint32), whatever the real value
+const FIELD_SLOT = 0xffffff00;
+const templates = new Map<string, HeaderTemplate>();
+const MAX_TEMPLATES = 256;
 
-function bareTemplate(kind: MessageKind, frames: readonly FrameDesc[]): BareTemplate {
+function template(kind: MessageKind, frames: readonly FrameDesc[]): HeaderTemplate {
   const key = kind + frames.map(fmt).join('');
-  let t = bareTemplates.get(key);
+  let t = templates.get(key);
   if (t) return t;
-  const h = validateHeader({ kind, v: PROTOCOL_VERSION, id: ID_SLOT }, frames); // the kind's frame checks, once
+  const fields = SLOTTED_FIELDS[kind as keyof typeof SLOTTED_FIELDS] ?? [];
+  const descs = frames.map((d, i) => { const f = frameDesc(d, i, DEFAULT_LIMITS); return Object.freeze({ dtype: f.dtype, shape: Object.freeze([...f.shape]) as number[] }); });
+  const h: Record<string, unknown> = { kind };
+  fields.forEach((f, i) => { h[f] = FIELD_SLOT + i; });
+  h.v = PROTOCOL_VERSION; h.id = ID_SLOT; h.frames = descs;
   const bytes = Buffer.from(pack(h));
-  const slot = Buffer.from([0xce, 0xff, 0xff, 0xff, 0xfe]);
-  const idAt = bytes.indexOf(slot) + 1;
-  if (idAt === 0 || bytes.indexOf(slot, idAt) >= 0) throw new FrameError(`bare header of ${kind}: no single id slot in its msgpack`);
-  if (bareTemplates.size >= MAX_BARE_TEMPLATES) bareTemplates.clear();
-  const descs = (h as { frames: FrameDesc[] }).frames; // shared by every message made from it: frozen
-  for (const d of descs) { Object.freeze(d.shape); Object.freeze(d); }
-  bareTemplates.set(key, (t = { bytes, idAt, kind, frames: Object.freeze(descs) as FrameDesc[] }));
+  const slotOf = (value: number, what: string) => {
+    const mark = Buffer.from([0xce, value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff]);
+    const at = bytes.indexOf(mark) + 1;
+    if (at === 0 || bytes.indexOf(mark, at) >= 0) throw new FrameError(`header template of ${kind}: no single slot for ${what} in its msgpack`);
+    return at;
+  };
+  const slots = [...fields.map((f, i) => slotOf(FIELD_SLOT + i, f)), slotOf(ID_SLOT, 'id')];
+  if (templates.size >= MAX_TEMPLATES) templates.clear();
+  templates.set(key, (t = { bytes, kind, fields, slots, sorted: [...slots].sort((a, b) => a - b), frames: Object.freeze(descs) }));
   return t;
 }
 
-/** The bare header of `kind` with `id` for frames of these shapes: its bytes and the header they decode to. */
-export function bareHeader(kind: MessageKind, id: number, frames: readonly FrameDesc[]): BareHeader {
-  if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new FrameError(`${kind}.id must be a u32, got ${id}`);
-  const t = bareTemplate(kind, frames);
+const isU32 = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 0xffffffff;
+
+/** The header a template gives for these field values and id: checked by the kind's schema (FrameError if not). */
+function headerOf(t: HeaderTemplate, values: readonly number[], id: number): Message {
+  const h: Record<string, unknown> = { kind: t.kind };
+  t.fields.forEach((f, i) => { h[f] = values[i]; });
+  h.v = PROTOCOL_VERSION; h.id = id; h.frames = t.frames;
+  return checkHeader(h, t.frames);
+}
+
+/** A template's bytes with these values and id written into its slots. */
+function fill(t: HeaderTemplate, values: readonly number[], id: number): Buffer {
   const bytes = Buffer.from(t.bytes);
-  bytes.writeUInt32BE(id, t.idAt);
-  return { bytes, header: { kind: t.kind, v: PROTOCOL_VERSION, id, frames: t.frames } as Message };
+  values.forEach((x, i) => bytes.writeUInt32BE(x, t.slots[i]!));
+  bytes.writeUInt32BE(id, t.slots[t.fields.length]!);
+  return bytes;
+}
+
+/** The bare header of `kind` (no fields) with `id` for frames of these shapes: its bytes and the header they decode to. */
+export function bareHeader(kind: MessageKind, id: number, frames: readonly FrameDesc[]): BareHeader {
+  if (!isU32(id)) throw new FrameError(`${kind}.id must be a u32, got ${id}`);
+  const t = template(kind, frames);
+  if (t.fields.length) throw new FrameError(`${kind} has header fields: not a bare header`);
+  return { bytes: fill(t, [], id), header: headerOf(t, [], id) };
 }
 
 /** Whether a header body has no field but its kind (sent with a bare header). */
@@ -278,6 +314,28 @@ export function packBare(kind: MessageKind, id: number, tensors: readonly Tensor
 }
 
 /**
+ * A checked header's bytes from its kind's template when it has one (SLOTTED_FIELDS, every value a u32), else null
+ * (pack it with packHeader).
+ */
+export function slottedHeader(h: Message): Buffer | null {
+  const fields = SLOTTED_FIELDS[h.kind as keyof typeof SLOTTED_FIELDS];
+  if (!fields) return null;
+  const values = fields.map((f) => (h as unknown as Record<string, unknown>)[f]);
+  if (!values.every(isU32) || !isU32(h.id)) return null;
+  return fill(template(h.kind, h.frames ?? []), values as number[], h.id);
+}
+
+/** The frames of `parts` for a template's frames: byte lengths checked, tensors viewed (their own shape arrays). */
+function framesFor(parts: readonly Uint8Array[], frames: readonly FrameDesc[]): TensorFrame[] {
+  if (parts.length !== frames.length + 1) throw new FrameError(`header describes ${frames.length} tensor frames, message has ${parts.length - 1}`);
+  return frames.map((fd, i) => {
+    const part = parts[i + 1]!, want = fd.shape.reduce((a, b) => a * b, 1) * FRAME_DTYPE_BYTES[fd.dtype];
+    if (!(part instanceof Uint8Array) || part.byteLength !== want) throw new FrameError(`frame ${i}: ${fmt(fd)} needs ${want} bytes, got ${part?.byteLength}`);
+    return { dtype: fd.dtype, shape: [...fd.shape], data: view(part, fd.dtype) };
+  });
+}
+
+/**
  * The message of `parts` when its header is exactly `expected`'s bytes: the frames' byte lengths checked and the
  * tensors viewed, nothing parsed. null when the header differs (decode it in full: decodeMessage); FrameError when
  * it matches but the frames do not.
@@ -285,12 +343,45 @@ export function packBare(kind: MessageKind, id: number, tensors: readonly Tensor
 export function decodeExpected(parts: readonly Uint8Array[], expected: BareHeader): { header: Message; tensors: TensorFrame[] } | null {
   const head = parts[0];
   if (!(head instanceof Uint8Array) || !expected.bytes.equals(head)) return null;
-  const frames = expected.header.frames ?? [];
-  if (parts.length !== frames.length + 1) throw new FrameError(`header describes ${frames.length} tensor frames, message has ${parts.length - 1}`);
-  const tensors = frames.map((fd, i) => {
-    const part = parts[i + 1]!, want = fd.shape.reduce((a, b) => a * b, 1) * FRAME_DTYPE_BYTES[fd.dtype];
-    if (!(part instanceof Uint8Array) || part.byteLength !== want) throw new FrameError(`frame ${i}: ${fmt(fd)} needs ${want} bytes, got ${part?.byteLength}`);
-    return { dtype: fd.dtype, shape: [...fd.shape], data: view(part, fd.dtype) }; // the header's descriptors are shared and frozen
-  });
-  return { header: expected.header, tensors };
+  return { header: expected.header, tensors: framesFor(parts, expected.header.frames ?? []) };
+}
+
+/** Whether a header's bytes are a template's outside its slots. */
+function fits(head: Uint8Array, t: HeaderTemplate): boolean {
+  if (head.byteLength !== t.bytes.length) return false;
+  let from = 0;
+  for (const at of t.sorted) {
+    if (t.bytes.compare(head, from, at, from, at) !== 0) return false;
+    from = at + 4;
+  }
+  return t.bytes.compare(head, from, head.byteLength, from, head.byteLength) === 0;
+}
+
+/**
+ * The message of `parts` when its header fits one of `known` (templates learnt by learnTemplate): the slot values read
+ * and checked by the kind's schema, the frames' lengths checked, the tensors viewed. null when none fits (decode it in
+ * full); FrameError when one fits but its values or frames are wrong.
+ */
+export function decodeKnown(parts: readonly Uint8Array[], known: readonly HeaderTemplate[]): { header: Message; tensors: TensorFrame[] } | null {
+  const head = parts[0];
+  if (!(head instanceof Uint8Array)) return null;
+  const t = known.find((k) => fits(head, k));
+  if (!t) return null;
+  const b = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+  const values = t.fields.map((_, i) => b.readUInt32BE(t.slots[i]!));
+  const header = headerOf(t, values, b.readUInt32BE(t.slots[t.fields.length]!));
+  return { header, tensors: framesFor(parts, t.frames) };
+}
+
+/**
+ * The template a fully decoded message's header came from, when it has one (SLOTTED_FIELDS) and its bytes are the
+ * template's (the sender made it so); else null. The receiver keeps a few to take the next ones with decodeKnown.
+ */
+export function learnTemplate(h: Message, head: Uint8Array): HeaderTemplate | null {
+  try {
+    const bytes = slottedHeader(h);
+    return bytes && bytes.equals(head) ? template(h.kind, h.frames ?? []) : null;
+  } catch {
+    return null;
+  }
 }

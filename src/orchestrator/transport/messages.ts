@@ -234,6 +234,13 @@ const SPECS = {
 } as const;
 
 export type MessageKind = keyof typeof SPECS;
+
+/**
+ * Kinds whose header fields (in this order) are all u32 integers on the hot path: they travel in fixed 4-byte slots of
+ * a header template (codec.ts), so a rank takes an attend request by comparing bytes instead of decoding it. A value
+ * that does not fit a u32 sends that message packed as usual.
+ */
+export const SLOTTED_FIELDS = { attend: ['step', 'layer', 'group'] } as const satisfies Partial<Record<MessageKind, readonly string[]>>;
 type Envelope = { v: typeof PROTOCOL_VERSION; id: number; frames?: FrameDesc[] };
 /** The fields of one kind, as a caller writes them. */
 export type Body<K extends MessageKind> = { kind: K } & FieldsOf<(typeof SPECS)[K]['fields']>;

@@ -9,7 +9,8 @@ function loadZmq(): Promise<typeof import('zeromq')> {
   return (zmq ??= import('zeromq'));
 }
 import {
-  bareHeader, decodeExpected, decodeHeaderObject, decodeMessage, encodeMessage, isBare, packBare, packHeader, tensorParts, type BareHeader, type DecodeLimits,
+  bareHeader, decodeExpected, decodeHeaderObject, decodeKnown, decodeMessage, encodeMessage, isBare, learnTemplate, packBare, packHeader, slottedHeader,
+  tensorParts, type BareHeader, type DecodeLimits, type HeaderTemplate,
 } from './codec.js';
 import {
   FrameError, KEEPALIVE_ID, PROTOCOL_VERSION, REQUESTS, isRequest, type FrameDesc, type MessageKind, type ReplyBody, type RequestKind, type RequestMsg, type TensorFrame,
@@ -173,6 +174,10 @@ interface Pending {
 
 /** Replies this process's links recognised by their bytes (matched) or decoded in full (decoded): for tests and benchmarks. */
 export const replyCounts = { matched: 0, decoded: 0 };
+/** Requests this process's servers took by a header template (matched) or decoded in full (decoded). */
+export const requestCounts = { matched: 0, decoded: 0 };
+/** Header templates a server keeps (the most recent first): a decode step's attend has one or two shapes. */
+const KNOWN_TEMPLATES = 8;
 
 /** The bare reply a request expects; none when those frames cannot be one (the reply is then decoded in full). */
 function expectedReply(kind: MessageKind, id: number, frames: readonly FrameDesc[]): BareHeader | undefined {
@@ -264,7 +269,7 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
 
   // Kept with each prepared request: its packed header, and the bare reply it expects when the caller said which.
   const { prepare, take } = preparer(name, nextId, (req, reply?: readonly FrameDesc[]) =>
-    ({ wire: packHeader(req), expect: reply ? expectedReply(REQUESTS[req.kind], req.id, reply) : undefined }));
+    ({ wire: slottedHeader(req) ?? packHeader(req), expect: reply ? expectedReply(REQUESTS[req.kind], req.id, reply) : undefined }));
   const link: RankLink = {
     name,
     request: (body, tensors, timeoutMs) => requestVia(link, body, tensors, timeoutMs),
@@ -380,10 +385,22 @@ export async function serveRank(endpoint: string, handler: RankHandler, opts: Se
     else report(new FrameError(why));
   };
 
+  const known: HeaderTemplate[] = [];
+  /** A request by a header template seen before, else decoded in full (and its template learnt, if it has one). */
+  const decode = (parts: Buffer[]) => {
+    const m = decodeKnown(parts, known);
+    if (m) { requestCounts.matched++; return m; }
+    requestCounts.decoded++;
+    const full = decodeMessage(parts, opts.limits);
+    const t = learnTemplate(full.header, parts[0]!);
+    if (t && !known.includes(t)) { known.unshift(t); known.length = Math.min(known.length, KNOWN_TEMPLATES); }
+    return full;
+  };
+
   const serve = async (rid: Buffer, parts: Buffer[]) => {
     let req: RequestMsg, tensors: TensorFrame[];
     try {
-      const m = decodeMessage(parts, opts.limits);
+      const m = decode(parts);
       if (m.header.kind === 'keepalive') return; // one way: nothing to answer
       if (!isRequest(m.header)) throw new FrameError(`"${m.header.kind}" is not a request kind`);
       req = m.header;
