@@ -293,12 +293,23 @@ function fill(t: HeaderTemplate, values: readonly number[], id: number): Buffer 
   return bytes;
 }
 
+/** A bare template (no fields) for these frames, checked by the kind's schema once (its id the only thing that varies). */
+function bareTemplate(kind: MessageKind, frames: readonly FrameDesc[]): HeaderTemplate {
+  const t = template(kind, frames);
+  if (!checkedBare.has(t)) {
+    if (t.fields.length) throw new FrameError(`${kind} has header fields: not a bare header`);
+    headerOf(t, [], 0);
+    checkedBare.add(t);
+  }
+  return t;
+}
+const checkedBare = new WeakSet<HeaderTemplate>();
+
 /** The bare header of `kind` (no fields) with `id` for frames of these shapes: its bytes and the header they decode to. */
 export function bareHeader(kind: MessageKind, id: number, frames: readonly FrameDesc[]): BareHeader {
   if (!isU32(id)) throw new FrameError(`${kind}.id must be a u32, got ${id}`);
-  const t = template(kind, frames);
-  if (t.fields.length) throw new FrameError(`${kind} has header fields: not a bare header`);
-  return { bytes: fill(t, [], id), header: headerOf(t, [], id) };
+  const t = bareTemplate(kind, frames);
+  return { bytes: fill(t, [], id), header: { kind: t.kind, v: PROTOCOL_VERSION, id, frames: t.frames } as Message };
 }
 
 /** Whether a header body has no field but its kind (sent with a bare header). */
@@ -310,7 +321,8 @@ export function isBare(body: object): boolean {
 
 /** A bare message (no header fields) packed: its header made from the template, the tensors checked against it. */
 export function packBare(kind: MessageKind, id: number, tensors: readonly TensorFrame[]): Buffer[] {
-  return [bareHeader(kind, id, tensors.map(checkTensor)).bytes, ...tensorParts(tensors)];
+  if (!isU32(id)) throw new FrameError(`${kind}.id must be a u32, got ${id}`);
+  return [fill(bareTemplate(kind, tensors.map(checkTensor)), [], id), ...tensorParts(tensors)];
 }
 
 /**
