@@ -10,17 +10,4 @@ source kernels-bench/rounds/seed4l.sh
 pw() { timeout 100 node $2/kernels-bench/pool-bench.js --model $W --batches a --pool 1 --new-tokens 64 --configs single,pool-worker --repeat 2 \
   --out "$R/pw-$1.json" 2>&1 | grep -E 'FA Pool|per pooled' | cut -c1-420 | sed "s/^/$1: /"; }
 for k in 1 2 3 4; do pw new-$k dist; pw old-$k dist-old; done
-python3 - "$R" <<'PY'
-import json, glob, sys, statistics as st
-by = {}
-for f in sorted(glob.glob(sys.argv[1] + '/pw-*.json')):
-    tag = f.split('pw-')[1].split('-')[0]
-    for r in json.load(open(f))['rows']:
-        if 'perLayerOverheadMs' in r:
-            n = r['layer']['layers']
-            by.setdefault(tag, []).append((r['perLayerOverheadMs'], r['layer']['toRank'] / n, r['layer']['fromRank'] / n, r['sameTokens']))
-for k, v in by.items():
-    print(f'{k}: overhead', ' / '.join(f'{x[0]:.3f}' for x in v), ' median', round(st.median(x[0] for x in v), 3),
-          '| toRank', ' / '.join(f'{x[1]:.3f}' for x in v), 'median', round(st.median(x[1] for x in v), 3),
-          '| fromRank', ' / '.join(f'{x[2]:.3f}' for x in v), '| same tokens', all(x[3] for x in v))
-PY
+python3 kernels-bench/rounds/pw-summary.py "$R"
