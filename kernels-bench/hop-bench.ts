@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openGpu, type Gpu, type Tensor } from '../src/gpu/index.js';
 import { attendItemsFrame, attendTiming, RANK_TIMING_WORDS, rankTimingFrame, type FrameDesc } from '../src/orchestrator/transport/messages.js';
-import { BUSY_POLL_MS, busyPoll, connectRank, serveRank } from '../src/orchestrator/transport/zmq-link.js';
+import { BUSY_POLL_MS, busyPoll, connectRank, serveRank, setLinkTrace } from '../src/orchestrator/transport/zmq-link.js';
 import { framesOf } from '../src/orchestrator/transport/link.js';
 
 const OUT_BYTES = 24 * 1024, BACK_BYTES = 8 * 1024;
@@ -116,14 +116,19 @@ async function linkChild(endpoint: string): Promise<void> {
   const lse = new Float32Array(BACK_BYTES / 256).fill(1.5);
   let done!: () => void;
   const quit = new Promise<void>((res) => { done = res; });
+  const stamps: [string, number][] = [];
+  const stamp = (step: string) => { stamps.push([step, performance.timeOrigin + performance.now()]); };
+  setLinkTrace(stamp);
   const server = await serveRank(endpoint, async (req, tensors) => {
     if (req.kind === 'ping') return { header: { kind: 'pong' } };
     if (req.kind !== 'attend') { done(); return { header: { kind: 'ok' } }; }
+    stamp('h.start');
     const t0 = performance.now();
     const rows = tensors[1]!.data as Uint16Array;
     gB.write(B.t, rows);
     const t1 = performance.now();
     const back = await readBack(B, BACK_BYTES);
+    stamp('h.end');
     return {
       header: { kind: 'attend_ok' },
       tensors: [{ dtype: 'f16', shape: [BACK_BYTES / 256, 128], data: new Uint16Array(back.buffer, back.byteOffset, BACK_BYTES / 2) }, { dtype: 'f32', shape: [lse.length], data: lse },
@@ -132,8 +137,35 @@ async function linkChild(endpoint: string): Promise<void> {
   }, { spinMs: BUSY_POLL_MS });
   process.send?.('ready');
   await quit;
+  setLinkTrace(null);
+  await new Promise<void>((res) => process.send!({ stamps }, () => res()));
   await server.close();
   gB.destroy();
+}
+
+/** Steps of a traced hop (zmq-link setLinkTrace), in order: the base's then the rank's, and back. */
+const HOP_STEPS = ['c.send', 'c.sent', 'r.recv', 'r.decoded', 'h.start', 'h.end', 'r.answered', 'r.packed', 'r.sent', 'c.recv', 'c.matched', 'c.resumed'];
+
+/**
+ * Per traced attend hop, the time between consecutive steps (HOP_STEPS): the base's stamps grouped from each
+ * 'c.send', the rank's from each 'r.recv' that reached the attend handler, paired in order.
+ */
+function hopSplit(base: [string, number][], rank: [string, number][]): Record<string, number[]> {
+  const groups = (xs: [string, number][], start: string) => {
+    const out: Map<string, number>[] = [];
+    for (const [s, t] of xs) { if (s === start) out.push(new Map()); out.at(-1)?.set(s, t); }
+    return out;
+  };
+  const b = groups(base, 'c.send'), r = groups(rank, 'r.recv').filter((g) => g.has('h.start'));
+  const split: Record<string, number[]> = {};
+  for (let i = 0; i < Math.min(b.length, r.length); i++) {
+    const at = new Map([...b[i]!, ...r[i]!]);
+    for (let k = 1; k < HOP_STEPS.length; k++) {
+      const from = at.get(HOP_STEPS[k - 1]!), to = at.get(HOP_STEPS[k]!);
+      if (from !== undefined && to !== undefined) (split[`${HOP_STEPS[k - 1]} → ${HOP_STEPS[k]}`] ??= []).push(to - from);
+    }
+  }
+  return split;
 }
 
 /** xhop over our link (A's side): per rep [A's part, leg out, B's part, leg back, A's write, total]. */
@@ -141,12 +173,15 @@ async function xlink(A: Side, Aback: Tensor, reps: number): Promise<number[][]> 
   const endpoint = `ipc://${join(tmpdir(), `fapool-hop-link-${process.pid}.sock`)}`;
   const child = fork(fileURLToPath(import.meta.url), ['--link-child', endpoint], { stdio: 'inherit' });
   await new Promise<void>((res) => child.once('message', () => res()));
+  const childStamps = new Promise<[string, number][]>((res) => child.on('message', (m: { stamps?: [string, number][] }) => { if (m.stamps) res(m.stamps); }));
   const link = await connectRank(endpoint, { spinMs: BUSY_POLL_MS });
+  const stamps: [string, number][] = [];
   const now = () => performance.timeOrigin + performance.now();
   const rows: number[][] = [];
   // A seed-4l layer's request for one pooled sequence: 32 q heads + its new k and v (1 kv head each, GQA off).
   const items = [{ seq: 0, kvHeads: 32, len: 32768, newPos: 32767 }];
   for (let i = 0; i < reps + 20; i++) {
+    if (i === 20) setLinkTrace((step) => { stamps.push([step, now()]); }); // the measured reps only
     const t0 = now();
     const out = await readBack(A, OUT_BYTES);
     const t1 = now();
@@ -162,11 +197,17 @@ async function xlink(A: Side, Aback: Tensor, reps: number): Promise<number[][]> 
     const until = performance.now() + 0.3; // the base's layer between two hops
     while (performance.now() < until) { /* busy */ }
   }
+  setLinkTrace(null);
   await link.request({ kind: 'free', seq: 0 }).catch(() => undefined);
+  const split = hopSplit(stamps, (await childStamps).filter(([, t]) => t >= (stamps[0]?.[1] ?? 0)));
   await link.close();
   await new Promise<void>((res) => { if (child.exitCode !== null) res(); else child.once('exit', () => res()); });
+  lastSplit = split;
   return rows;
 }
+
+/** The last xlink's per-step split (hopSplit), reported by main. */
+let lastSplit: Record<string, number[]> = {};
 
 /** xhop from A's side: `gpuA`/`gpuB` say which sides do their GPU part. Per rep: [A's part, leg out, B's part, leg back, A's write, total]. */
 async function xhop(A: Side, Aback: Tensor, reps: number, gpuA: boolean, gpuB: boolean): Promise<number[][]> {
@@ -248,6 +289,10 @@ async function main(): Promise<void> {
     rows.push({ what, parts, p50: med, p90total: p(xs.map((r) => r[5]!), 0.9) });
     console.log(`${what.padEnd(44)} p50 ` + parts.map((n, k) => `${n} ${med[k]!.toFixed(3)}`).join(', ') + ' ms');
   }
+  // Where xlink's hop goes, step by step (µs, p50 / p90 over the traced hops).
+  const steps = Object.entries(lastSplit).map(([step, xs]) => ({ step, n: xs.length, p50: p(xs, 0.5) * 1000, p90: p(xs, 0.9) * 1000 }));
+  rows.push({ what: 'xlink steps (µs)', steps });
+  for (const s of steps) console.log(`  xlink ${s.step.padEnd(26)} p50 ${s.p50.toFixed(1).padStart(7)} µs  p90 ${s.p90.toFixed(1).padStart(7)}  (${s.n} hops)`);
   gA.destroy();
   if (v.out) writeFileSync(String(v.out), JSON.stringify({ created: new Date().toISOString(), reps, rows }, null, 1));
 }

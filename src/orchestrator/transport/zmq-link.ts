@@ -174,6 +174,13 @@ interface Pending {
 
 /** Replies this process's links recognised by their bytes (matched) or decoded in full (decoded): for tests and benchmarks. */
 export const replyCounts = { matched: 0, decoded: 0 };
+/**
+ * Where a hop's time goes (hop-bench xlink): when set, this process's links and servers call it at each step of a
+ * request and reply with the step's name; off (null) it costs a check a step.
+ */
+let trace: ((step: string) => void) | null = null;
+export function setLinkTrace(f: ((step: string) => void) | null): void { trace = f; }
+
 /** Requests this process's servers took by a header template (matched) or decoded in full (decoded). */
 export const requestCounts = { matched: 0, decoded: 0 };
 /** Header templates a server keeps (the most recent first): a decode step's attend has one or two shapes. */
@@ -234,8 +241,10 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
   const receiving = (async () => {
     try {
       for await (const parts of sock) {
+        trace?.('c.recv');
         const known = matchExpected(parts, pending);
         if (known) {
+          trace?.('c.matched');
           replyCounts.matched++;
           spin.touch();
           pending.delete(known.p.req.id);
@@ -277,6 +286,7 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
     async send<K extends RequestKind>(p: PreparedRequest<K>, tensors: TensorFrame[], timeoutMs = opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS): Promise<ReplyOf<K>> {
       if (closed) throw new RankDeadError(`${name}: link is closed`);
       if (everConnected && !connected) throw new RankDeadError(`${name}: peer at ${endpoint} is disconnected`);
+      trace?.('c.send');
       const { wire, expect } = take(p, tensors);
       const { req } = p, id = req.id;
       const parts = [wire, ...tensorParts(tensors)];
@@ -289,8 +299,11 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
         const q = pending.get(id);
         if (q) { pending.delete(id); q.reject(new RankDeadError(`${name}: send failed: ${errorMessage(e)}`)); }
       });
+      trace?.('c.sent');
       try {
-        return checkReply<K>(name, req, await answered);
+        const r = await answered;
+        trace?.('c.resumed');
+        return checkReply<K>(name, req, r);
       } finally {
         pending.delete(id); // a timed-out id's late reply finds nothing and is dropped
         if (pending.size === 0) late.idle();
@@ -373,7 +386,9 @@ export async function serveRank(endpoint: string, handler: RankHandler, opts: Se
       report(e);
       parts = encodeMessage({ kind: 'error', v: PROTOCOL_VERSION, id, message: `rank produced an invalid reply: ${errorMessage(e)}` });
     }
+    trace?.('r.packed');
     send([rid, ...parts]).catch((e) => { if (!closed) report(e); });
+    trace?.('r.sent');
   };
 
   /** An error reply when the request's id can be read, else nothing (reported). */
@@ -401,6 +416,7 @@ export async function serveRank(endpoint: string, handler: RankHandler, opts: Se
     let req: RequestMsg, tensors: TensorFrame[];
     try {
       const m = decode(parts);
+      trace?.('r.decoded');
       if (m.header.kind === 'keepalive') return; // one way: nothing to answer
       if (!isRequest(m.header)) throw new FrameError(`"${m.header.kind}" is not a request kind`);
       req = m.header;
@@ -411,6 +427,7 @@ export async function serveRank(endpoint: string, handler: RankHandler, opts: Se
     }
     spin.touch();
     const out = await serveOne(handler, req, tensors, rid.toString('hex'));
+    trace?.('r.answered');
     reply(rid, req.id, out.header, out.tensors);
     spin.touch(); // the next request of a decode step comes within a layer's time
   };
@@ -418,6 +435,7 @@ export async function serveRank(endpoint: string, handler: RankHandler, opts: Se
   const serving = (async () => {
     try {
       for await (const [rid, ...parts] of sock) {
+        trace?.('r.recv');
         if (!rid) continue;
         const client = rid.toString('hex');
         if (parts.length === 1 && parts[0]!.byteLength === 0) {
