@@ -565,14 +565,18 @@ export class PoolAttention implements AttentionPlacement {
     return c;
   }
 
-  /** Each rank's request prepared on its link (RankLink.prepare), or why it could not be (failed in exchange). */
-  private prepare(requests: Map<number, RankRequest>): Map<number, PreparedRequest<'attend'> | Error> {
-    const out = new Map<number, PreparedRequest<'attend'> | Error>();
+  /**
+   * Each rank's request prepared on its link (RankLink.prepare) with the reply frames it expects, or why it could not
+   * be (failed in exchange).
+   */
+  private prepare(requests: Map<number, RankRequest>): Map<number, PreparedAttend | Error> {
+    const out = new Map<number, PreparedAttend | Error>();
     for (const [mi, r] of requests) {
       const msg = r.message!;
       try {
-        out.set(mi, this.members[mi]!.link.prepare<'attend'>({ kind: 'attend', step: msg.step, layer: msg.layer, group: msg.group }, framesOf([msg.items, msg.frame]),
-          attendReplyFrames(r, msg.frame)));
+        const reply = attendReplyFrames(r, msg.frame);
+        const req = this.members[mi]!.link.prepare<'attend'>({ kind: 'attend', step: msg.step, layer: msg.layer, group: msg.group }, framesOf([msg.items, msg.frame]), reply);
+        out.set(mi, { req, reply });
       } catch (e) {
         out.set(mi, e as Error);
       }
@@ -584,7 +588,7 @@ export class PoolAttention implements AttentionPlacement {
    * Send every rank its request, all in flight together, and place the answers: O straight into the compact
    * output (direct), or (O, LSE) into the partials. Returns the sequences whose rank failed.
    */
-  private async exchange(m: DeviceModel, pooled: Pooled[], requests: Map<number, RankRequest>, prepared: Map<number, PreparedRequest<'attend'> | Error>,
+  private async exchange(m: DeviceModel, pooled: Pooled[], requests: Map<number, RankRequest>, prepared: Map<number, PreparedAttend | Error>,
     direct: boolean): Promise<Set<number>> {
     const buf = this.buf!, br = this.stats.layer;
     const nH = m.cfg.nHeads, D = m.cfg.headDim, P = buf.P;
@@ -599,9 +603,9 @@ export class PoolAttention implements AttentionPlacement {
       const msg = r.message!;
       try {
         const t0 = performance.now();
-        const req = prepared.get(mi)!;
-        if (req instanceof Error) throw req;
-        const reply = await mem.link.send(req, [msg.items, msg.frame], this.opts.deadlineMs);
+        const p = prepared.get(mi)!;
+        if (p instanceof Error) throw p;
+        const reply = await mem.link.send(p.req, [msg.items, msg.frame], this.opts.deadlineMs);
         const t1 = performance.now();
         br.roundTrip += t1 - t0;
         const ms = attendTiming(reply.tensors);
@@ -613,7 +617,7 @@ export class PoolAttention implements AttentionPlacement {
           br.fromRank += performance.timeOrigin + t1 - (ms.at + ms.write + ms.wait);
         }
         const [oF, lseF] = reply.tensors as [TensorFrame, TensorFrame];
-        const want = attendReplyFrames(r, msg.frame)[0]!; // O: a row per head asked for, in the rows' dtype
+        const want = p.reply[0]!; // O: a row per head asked for, in the rows' dtype
         if (oF.dtype !== want.dtype || oF.shape[0] !== want.shape[0] || oF.shape[1] !== want.shape[1]) {
           throw new FrameError(`${mem.link.name}: attend_ok O is ${oF.dtype}[${oF.shape.join(', ')}], the request asked for ${want.dtype}[${want.shape.join(', ')}]`);
         }
@@ -726,6 +730,8 @@ function floatDtype(d: string): 'f32' | 'f16' {
   return d;
 }
 
+/** A rank's attend request prepared on its link, and the frames of the attend_ok it expects. */
+interface PreparedAttend { req: PreparedRequest<'attend'>; reply: FrameDesc[] }
 
 /** The frames of the attend_ok a rank answers `r` with: O [heads, D] of the rows' dtype, LSE [heads], its timing. */
 function attendReplyFrames(r: RankRequest, rows: TensorFrame): FrameDesc[] {

@@ -138,8 +138,13 @@ export function validateMessage(header: object, tensors: readonly TensorFrame[] 
  */
 export function validateHeader(header: object, frames: readonly FrameDesc[]): Message {
   // Copies (the caller's shape arrays may change after prepare(); the header packed then must stay what was checked).
-  const descs = frames.map((d, i) => { const f = frameDesc(d, i, DEFAULT_LIMITS); return { dtype: f.dtype, shape: [...f.shape] }; });
+  const descs = checkedCopies(frames);
   return checkHeader({ ...(header as Obj), frames: descs }, descs);
+}
+
+/** Frame descriptors checked (frameDesc) and copied, shape arrays included. */
+function checkedCopies(frames: readonly FrameDesc[]): FrameDesc[] {
+  return frames.map((d, i) => { const f = frameDesc(d, i, DEFAULT_LIMITS); return { dtype: f.dtype, shape: [...f.shape] }; });
 }
 
 /** Checks tensors against the frames a header was validated for (validateHeader): count, dtype, shape, data. */
@@ -198,6 +203,17 @@ function view(part: Uint8Array, dtype: FrameDType): TensorFrame['data'] {
   return new A(copy.buffer, 0, n);
 }
 
+/** Throws unless the message has a part for each of the header's n frames. */
+function checkFrameCount(parts: readonly Uint8Array[], n: number): void {
+  if (parts.length !== n + 1) throw new FrameError(`header describes ${n} tensor frames, message has ${parts.length - 1}`);
+}
+
+/** Throws unless `part` holds exactly the bytes of frame i (fd: its checked descriptor). */
+function checkFrameBytes(part: Uint8Array | undefined, fd: FrameDesc, i: number): void {
+  const want = fd.shape.reduce((a, b) => a * b, 1) * FRAME_DTYPE_BYTES[fd.dtype];
+  if (!(part instanceof Uint8Array) || part.byteLength !== want) throw new FrameError(`frame ${i}: ${fmt(fd)} needs ${want} bytes, got ${part?.byteLength}`);
+}
+
 /** Decodes and validates [header, ...frames]. Every protocol violation is a FrameError. */
 export function decodeMessage(parts: readonly Uint8Array[], limits: DecodeLimits = {}): { header: Message; tensors: TensorFrame[] } {
   const lim = { ...DEFAULT_LIMITS, ...limits };
@@ -209,15 +225,10 @@ export function decodeMessage(parts: readonly Uint8Array[], limits: DecodeLimits
   const h = decodeHeaderObject(parts[0]!, lim);
   const descs = own(h, 'frames') ?? [];
   if (!Array.isArray(descs)) throw new FrameError(`"frames" must be an array of {dtype, shape}, got ${describe(descs)}`);
-  if (descs.length !== parts.length - 1) {
-    throw new FrameError(`header describes ${descs.length} tensor frames, message has ${parts.length - 1}`);
-  }
+  checkFrameCount(parts, descs.length);
   const frames = descs.map((d, i) => {
     const fd = frameDesc(d, i, lim);
-    const want = fd.shape.reduce((a, b) => a * b, 1) * FRAME_DTYPE_BYTES[fd.dtype];
-    if (parts[i + 1]!.byteLength !== want) {
-      throw new FrameError(`frame ${i}: ${fmt(fd)} needs ${want} bytes, got ${parts[i + 1]!.byteLength}`);
-    }
+    checkFrameBytes(parts[i + 1], fd, i);
     return fd;
   });
   const header = checkHeader(h, frames);
@@ -258,7 +269,7 @@ function template(kind: MessageKind, frames: readonly FrameDesc[]): HeaderTempla
   let t = templates.get(key);
   if (t) return t;
   const fields = SLOTTED_FIELDS[kind as keyof typeof SLOTTED_FIELDS] ?? [];
-  const descs = frames.map((d, i) => { const f = frameDesc(d, i, DEFAULT_LIMITS); return Object.freeze({ dtype: f.dtype, shape: Object.freeze([...f.shape]) as number[] }); });
+  const descs = checkedCopies(frames).map((d) => Object.freeze({ dtype: d.dtype, shape: Object.freeze(d.shape) as number[] }));
   const h: Record<string, unknown> = { kind };
   fields.forEach((f, i) => { h[f] = FIELD_SLOT + i; });
   h.v = PROTOCOL_VERSION; h.id = ID_SLOT; h.frames = descs;
@@ -339,11 +350,10 @@ export function slottedHeader(h: Message): Buffer | null {
 
 /** The frames of `parts` for a template's frames: byte lengths checked, tensors viewed (their own shape arrays). */
 function framesFor(parts: readonly Uint8Array[], frames: readonly FrameDesc[]): TensorFrame[] {
-  if (parts.length !== frames.length + 1) throw new FrameError(`header describes ${frames.length} tensor frames, message has ${parts.length - 1}`);
+  checkFrameCount(parts, frames.length);
   return frames.map((fd, i) => {
-    const part = parts[i + 1]!, want = fd.shape.reduce((a, b) => a * b, 1) * FRAME_DTYPE_BYTES[fd.dtype];
-    if (!(part instanceof Uint8Array) || part.byteLength !== want) throw new FrameError(`frame ${i}: ${fmt(fd)} needs ${want} bytes, got ${part?.byteLength}`);
-    return { dtype: fd.dtype, shape: [...fd.shape], data: view(part, fd.dtype) };
+    checkFrameBytes(parts[i + 1], fd, i);
+    return { dtype: fd.dtype, shape: [...fd.shape], data: view(parts[i + 1]!, fd.dtype) };
   });
 }
 

@@ -412,7 +412,7 @@ export async function serveRank(endpoint: string, handler: RankHandler, opts: Se
     return full;
   };
 
-  const serve = async (rid: Buffer, parts: Buffer[]) => {
+  const serve = async (rid: Buffer, client: string, parts: Buffer[]) => {
     let req: RequestMsg, tensors: TensorFrame[];
     try {
       const m = decode(parts);
@@ -426,7 +426,7 @@ export async function serveRank(endpoint: string, handler: RankHandler, opts: Se
       return;
     }
     spin.touch();
-    const out = await serveOne(handler, req, tensors, rid.toString('hex'));
+    const out = await serveOne(handler, req, tensors, client);
     trace?.('r.answered');
     reply(rid, req.id, out.header, out.tensors);
     spin.touch(); // the next request of a decode step comes within a layer's time
@@ -447,7 +447,7 @@ export async function serveRank(endpoint: string, handler: RankHandler, opts: Se
           continue;
         }
         if (gone.has(client)) { refuse(rid, parts, 'this connection was reported closed (an empty message); reconnect'); continue; }
-        void serve(rid, parts);
+        void serve(rid, client, parts);
       }
     } catch (e) {
       if (!closed) report(e);
