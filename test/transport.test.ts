@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { pack } from 'msgpackr';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Dealer } from 'zeromq';
 import { fromF16Array, toF16Array } from '../src/gpu/f16.js';
 import {
@@ -15,7 +15,7 @@ import {
 import {
   FrameError, PROTOCOL_VERSION, RANK_TIMING_WORDS, attendItems, attendItemsFrame, attendTiming, rankTimingFrame, type AttendItem, type FrameDesc, type RequestMsg, type TensorFrame,
 } from '../src/orchestrator/transport/messages.js';
-import { KEEPALIVE_WINDOW_MS, busyPoll, connectRank, replyCounts, requestCounts, serveRank } from '../src/orchestrator/transport/zmq-link.js';
+import { busyPoll, connectRank, replyCounts, requestCounts, serveRank } from '../src/orchestrator/transport/zmq-link.js';
 import { rng, type Rng } from './helpers.js';
 
 const numelOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -634,33 +634,53 @@ describe('keep-alives', () => {
       await server.close();
     }
     // On the wire: a ROUTER of our own sees them as messages of kind keepalive, while a reply is awaited only.
+    // The windows run on a virtual clock (each read of performance.now advances it), so a loaded machine that
+    // leaves this process unscheduled for milliseconds cannot close them early; the ROUTER answers after the
+    // third keep-alive (or after 2 s, then the count below fails).
     const { Router } = await import('zeromq');
     const raw = new Router({ linger: 0 });
     await raw.bind('tcp://127.0.0.1:0');
     const counted = { keepalive: 0, other: 0 };
+    let onKeepalive = (): void => undefined;
     let answer = (_rid: Buffer, _id: number): void => undefined;
     const reading = (async () => {
       for await (const [rid, ...parts] of raw) {
         if (parts.length === 1 && parts[0]!.byteLength === 0) continue; // not ROUTER_NOTIFY here, but harmless
         const { header } = decodeMessage(parts);
-        if (header.kind === 'keepalive') { counted.keepalive++; continue; }
+        if (header.kind === 'keepalive') { counted.keepalive++; onKeepalive(); continue; }
         counted.other++;
         answer(rid!, header.id);
       }
     })();
-    answer = (rid, id) => void raw.send([rid, ...encodeMessage({ kind: 'pong', v: PROTOCOL_VERSION, id })]);
+    const pong = (rid: Buffer, id: number) => void raw.send([rid, ...encodeMessage({ kind: 'pong', v: PROTOCOL_VERSION, id })]);
+    answer = pong;
     const link2 = await connectRank(raw.lastEndpoint!, { name: 'ka2', keepAliveMs: 0.2 });
+    let virtual = 0, tick = 0.01; // ms per read: the 5 ms window is 500 reads, a keep-alive every 20
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => (virtual += tick));
+    const settled = async () => { // the ROUTER's count once nothing more arrives for 30 ms (at most 2 s)
+      for (let last = -1, t0 = Date.now(); last !== counted.keepalive && Date.now() - t0 < 2000;) {
+        last = counted.keepalive;
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      return counted.keepalive;
+    };
     try {
       const before = counted.keepalive;
-      answer = (rid, id) => { setTimeout(() => void raw.send([rid, ...encodeMessage({ kind: 'pong', v: PROTOCOL_VERSION, id })]), 10); };
+      answer = (rid, id) => {
+        const fallback = setTimeout(() => pong(rid, id), 2000);
+        onKeepalive = () => { if (counted.keepalive - before >= 3) { onKeepalive = () => undefined; clearTimeout(fallback); pong(rid, id); } };
+      };
       await link2.request({ kind: 'ping' });
-      const during = counted.keepalive - before;
-      expect(during).toBeGreaterThanOrEqual(3); // up to the 5 ms window at one per 0.2 ms (fewer on a loaded machine)
-      await new Promise((r) => setTimeout(r, KEEPALIVE_WINDOW_MS + 20));
-      const after = counted.keepalive;
+      tick = 0.001; // the window now lasts 5000 reads: keep-alives that outlive the reply would show below
+      const atReply = counted.keepalive;
+      expect(atReply - before).toBeGreaterThanOrEqual(3);
+      const after = await settled();
+      expect(after - atReply).toBeLessThanOrEqual(2); // the reply is in: at most those already on the wire
+      tick = 10; // any window still open closes at its next read
       await new Promise((r) => setTimeout(r, 20));
-      expect(counted.keepalive).toBe(after); // the reply is in: none after it
+      expect(await settled()).toBe(after);
     } finally {
+      clock.mockRestore();
       await link2.close();
       raw.close();
       await reading.catch(() => undefined);
@@ -670,29 +690,36 @@ describe('keep-alives', () => {
 
 describe('busyPoll', () => {
   it('keeps the loop turning for its window after each touch, then lets it sleep; 0 never spins', async () => {
+    // On a virtual clock, so that load cannot close the window before the loop turns.
+    let virtual = 1000;
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => virtual);
     const p = busyPoll(30);
     let spins = 0;
     const real = setImmediate;
+    const turns = async (n: number) => { for (let i = 0; i < n; i++) await new Promise((r) => real(r)); };
     // Count the spinner's own immediates through a wrapper around the global.
     (globalThis as { setImmediate: typeof setImmediate }).setImmediate = ((fn: () => void) => { spins++; return real(fn); }) as typeof setImmediate;
     try {
       p.touch();
-      await new Promise((r) => setTimeout(r, 10));
-      const during = spins;
-      expect(during).toBeGreaterThan(10); // turning, not sleeping
-      await new Promise((r) => setTimeout(r, 60));
+      await turns(50);
+      expect(spins).toBeGreaterThanOrEqual(40); // turning, not sleeping, while the clock stays in the window
+      virtual += 29;
+      await turns(20);
+      expect(spins).toBeGreaterThanOrEqual(55); // still inside the 30 ms
+      virtual += 2; // past it
+      await turns(5);
       const after = spins;
-      await new Promise((r) => setTimeout(r, 30));
+      await turns(50);
       expect(spins - after).toBe(0); // the window closed: no more turns of its own
-      const off = busyPoll(0);
-      off.touch();
-      await new Promise((r) => setTimeout(r, 20));
-      expect(spins - after).toBe(0);
+      busyPoll(0).touch();
+      await turns(20);
+      expect(spins - after).toBe(0); // 0 never spins
       p.touch(); p.stop();
-      await new Promise((r) => setTimeout(r, 20));
-      expect(spins - after).toBeLessThanOrEqual(2); // stop() ends the window at its next turn
+      await turns(20);
+      expect(spins - after).toBeLessThanOrEqual(1); // stop() ends the window at its next turn
     } finally {
       (globalThis as { setImmediate: typeof setImmediate }).setImmediate = real;
+      clock.mockRestore();
     }
   });
 });
