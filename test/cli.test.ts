@@ -335,6 +335,21 @@ describe('run-inference.js: output and interrupts', () => {
     expect(err).not.toMatch(/^\s+at /m);
   });
 
+  it('a reader that closes the pipe early (| head): exit 0, nothing of ours on stderr, text and --json --stream alike', async () => {
+    for (const extra of [[], ['--json', '--stream']]) {
+      const p = spawn(process.execPath, [ENTRY, '--preset', 'tiny', '--quiet', '--prompt', 'hello', '--max-new-tokens', '500', '--batch', '2', ...extra],
+        { env: { ...process.env, FAPOOL_CACHE: cache }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      p.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+      const closed = new Promise<[number | null, NodeJS.Signals | null]>((res) => p.once('close', (code, sig) => res([code, sig])));
+      await new Promise<void>((res) => p.stdout.once('data', () => res()));
+      p.stdout.destroy(); // the reader goes away while tokens still come
+      const [code, sig] = await closed;
+      const said = err.split('\n').filter((l) => l && !/^Warning: maxDynamic\w+ artificially reduced/.test(l)); // Dawn's own notice on lavapipe
+      expect([code, sig, said], extra.join(' ')).toEqual([0, null, []]);
+    }
+  });
+
   it('--quiet: nothing on stderr (stderr a file of its own, as a log)', () => {
     const log = join(tmp, 'quiet.log');
     const fd = openSync(log, 'w');

@@ -31,7 +31,20 @@ export async function exitAfterFlush(code: number): Promise<never> {
   process.exit(code);
 }
 
+/**
+ * A reader that closed its end of our stdout (`| head`) ends the command quietly (exit 0), as a Unix filter does,
+ * instead of an unhandled 'error' event's stack trace; any other stdout error is one line, exit 1.
+ */
+export function exitQuietlyOnClosedPipe(stream: NodeJS.WriteStream = process.stdout): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    process.stderr.write(`error: writing the output: ${e.message}\n`);
+    process.exit(1);
+  });
+}
+
 export async function runAndExit(main: () => Promise<number>): Promise<never> {
+  exitQuietlyOnClosedPipe();
   let code = 1;
   try {
     code = await main();
