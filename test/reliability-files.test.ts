@@ -164,6 +164,15 @@ describe('messages', () => {
     const err = (() => { try { resolveWeights({ ...tiny, nLayers: 1000 }, h); return null; } catch (e) { return e as Error; } })();
     expect(err).toBeInstanceOf(WeightError);
     expect(err!.message).toBe("weights do not fit config 'tiny': missing 8982: all 9 tensors of layers 2–999 (the config says 1000 layers; the file has layers 0–1)");
+    // Ten million layers: counted, not listed (listing them took 75 s and 5 GB before Node ran out of heap).
+    const huge = (() => { try { resolveWeights({ ...tiny, nLayers: 10_000_000 }, h); return ''; } catch (e) { return (e as Error).message; } })();
+    expect(huge).toBe("weights do not fit config 'tiny': missing 89999982: all 9 tensors of layers 2–9999999 (the config says 10000000 layers; the file has layers 0–1)");
+    // A gap inside the file's layers and the missing tail together.
+    const gap = new Map(h.tensors);
+    for (const k of [...gap.keys()]) if (k.startsWith('layers.1.')) gap.delete(k);
+    gap.set('layers.3.attn_norm', h.tensors.get('layers.0.attn_norm')!);
+    const both = (() => { try { resolveWeights({ ...tiny, nLayers: 6 }, { tensors: gap }); return ''; } catch (e) { return (e as Error).message; } })();
+    expect(both).toMatch(/^weights do not fit config 'tiny': missing 44: all 9 tensors of layers 1–2, 4–5 \(the config says 6 layers; the file has layers 0, 3\); layers\.3\.wq /);
     // Scattered gaps are listed, eight at most.
     const holes = new Map(h.tensors);
     for (let l = 0; l < 2; l++) for (const k of ['wq', 'wk', 'wv', 'wo', 'w_up']) holes.delete(`layers.${l}.${k}`);

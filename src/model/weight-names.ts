@@ -86,9 +86,14 @@ export interface ResolvedWeights {
 export function resolveWeights(
   c: ModelConfig, header: { tensors: ReadonlyMap<string, { dtype: StDType; shape: readonly number[] }> },
 ): ResolvedWeights {
+  // Layers past the file's last are counted, not listed: a config asking for millions of layers would otherwise
+  // build millions of names (minutes and gigabytes) before the error says so.
+  let top = -1;
+  for (const n of header.tensors.keys()) { const m = /^(?:model\.)?layers\.(\d+)\./.exec(n); if (m) top = Math.max(top, Number(m[1])); }
+  const inFile = Math.min(c.nLayers, top + 1), beyond = c.nLayers - inFile;
   const names = new Map<string, string>();
   const missing: WeightSpec[] = [], wrong: string[] = [];
-  for (const w of expectedWeights(c)) {
+  for (const w of expectedWeights(beyond > 0 ? { ...c, nLayers: inFile } : c)) {
     const hf = toHfName(w.name)!;
     const fileName = header.tensors.has(w.name) ? w.name : header.tensors.has(hf) ? hf : null;
     if (!fileName) { missing.push(w); continue; }
@@ -100,9 +105,10 @@ export function resolveWeights(
     }
     names.set(w.name, fileName);
   }
-  if (missing.length || wrong.length) {
+  if (missing.length || wrong.length || beyond > 0) {
     const parts = [];
-    if (missing.length) parts.push(`missing ${missing.length}: ${summariseMissing(c, missing, header.tensors.keys())}`);
+    const absent = missing.length + beyond * layerTensors(c);
+    if (absent) parts.push(`missing ${absent}: ${summariseMissing(c, missing, header.tensors.keys(), inFile)}`);
     if (wrong.length) parts.push(`mismatched ${wrong.length}: ${listSome(wrong)}`);
     throw new WeightError(`weights do not fit config '${c.name}': ${parts.join(' | ')}`);
   }
@@ -116,21 +122,32 @@ function listSome(items: readonly string[], max = 8): string {
   return items.length <= max ? items.join('; ') : `${items.slice(0, max).join('; ')}; ... and ${items.length - max} more`;
 }
 
-/** Integer ranges, e.g. [4, 5, 6, 9] → "4–6, 9". */
-function ranges(ns: readonly number[]): string {
-  const out: string[] = [];
+/** Integer ranges, e.g. [4, 5, 6, 9] → "4–6, 9"; `tail` [a, b] (a above every n) joins the last range or follows it. */
+function ranges(ns: readonly number[], tail: readonly [number, number] | null = null): string {
+  const spans: [number, number][] = [];
   for (let i = 0; i < ns.length;) {
     let j = i;
     while (j + 1 < ns.length && ns[j + 1] === ns[j]! + 1) j++;
-    out.push(i === j ? `${ns[i]}` : `${ns[i]}–${ns[j]}`);
+    spans.push([ns[i]!, ns[j]!]);
     i = j + 1;
   }
+  const last = spans.at(-1);
+  if (tail && last && last[1] + 1 === tail[0]) last[1] = tail[1]; else if (tail) spans.push([tail[0], tail[1]]);
+  const out = spans.map(([a, b]) => (a === b ? `${a}` : `${a}–${b}`));
   return out.length <= 8 ? out.join(', ') : `${out.slice(0, 8).join(', ')}, ...`;
 }
 
-/** Missing tensors, summarised: whole layers as ranges (with the layers the file has), then a few names. */
-function summariseMissing(c: ModelConfig, missing: readonly WeightSpec[], fileNames: Iterable<string>): string {
-  const perLayer = expectedWeights({ ...c, nLayers: 1 }).filter((w) => w.name.startsWith('layers.')).length;
+/** Tensors a layer of config c has. */
+function layerTensors(c: ModelConfig): number {
+  return expectedWeights({ ...c, nLayers: 1 }).filter((w) => w.name.startsWith('layers.')).length;
+}
+
+/**
+ * Missing tensors, summarised: whole layers as ranges (with the layers the file has), then a few names. `missing`
+ * lists those of layers below `inFile`; every layer from `inFile` to the config's last is missing whole.
+ */
+function summariseMissing(c: ModelConfig, missing: readonly WeightSpec[], fileNames: Iterable<string>, inFile: number): string {
+  const perLayer = layerTensors(c);
   const byLayer = new Map<number, number>();
   for (const w of missing) {
     const m = /^layers\.(\d+)\./.exec(w.name);
@@ -138,14 +155,16 @@ function summariseMissing(c: ModelConfig, missing: readonly WeightSpec[], fileNa
   }
   const whole = [...byLayer].filter(([, n]) => n === perLayer).map(([l]) => l).sort((a, b) => a - b);
   const wholeSet = new Set(whole);
+  const beyond = c.nLayers > inFile ? [inFile, c.nLayers - 1] as const : null;
   const rest = missing.filter((w) => { const m = /^layers\.(\d+)\./.exec(w.name); return !(m && wholeSet.has(Number(m[1]))); })
     .map((w) => `${w.name} (or ${toHfName(w.name)}) [${w.shape.join(', ')}]`);
   const parts: string[] = [];
-  if (whole.length) {
+  if (whole.length || beyond) {
     const has = new Set<number>();
     for (const n of fileNames) { const l = /^(?:model\.)?layers\.(\d+)\./.exec(n); if (l) has.add(Number(l[1])); }
     const have = [...has].sort((a, b) => a - b);
-    parts.push(`all ${perLayer} tensors of layer${whole.length > 1 ? 's' : ''} ${ranges(whole)} (the config says ${c.nLayers} layers; ` +
+    const count = whole.length + (beyond ? beyond[1] - beyond[0] + 1 : 0);
+    parts.push(`all ${perLayer} tensors of layer${count > 1 ? 's' : ''} ${ranges(whole, beyond)} (the config says ${c.nLayers} layers; ` +
       `the file has ${have.length ? `layers ${ranges(have)}` : 'no layers'})`);
   }
   if (rest.length) parts.push(listSome(rest));
