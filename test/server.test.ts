@@ -422,6 +422,27 @@ describe('serve (stand-in engine)', () => {
     return e;
   }
 
+  it('a client that stops sending mid-body gets 408 and its connection closed once the request timeout passes; a slow stream does not', async () => {
+    const { connect } = await import('node:net');
+    const s = await startServer({ engine: standIn('slow'), port: 0, requestTimeoutMs: 300, log: () => {} });
+    try {
+      const sock = connect(s.port, '127.0.0.1');
+      let got = '';
+      sock.on('data', (c: Buffer) => { got += c.toString(); });
+      const ended = new Promise<void>((res) => sock.once('close', () => res()));
+      sock.write('POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"pro');
+      await Promise.race([ended, new Promise((res) => setTimeout(res, 10_000))]);
+      expect(sock.destroyed || sock.readableEnded, 'closed by the server').toBe(true);
+      expect(got).toMatch(/^HTTP\/1\.1 408 /);
+      // A response that outlasts the timeout is not cut: a stream of the slow stand-in (20 ms a token: 1.2 s).
+      const r = await post(s.url, { prompt: 'a', max_tokens: 60, stream: true }).then(readSse);
+      expect(r.done).toBe(true);
+      expect(assemble(r.chunks)).toMatchObject({ text: 'A'.repeat(60), finish: 'length' });
+    } finally {
+      await s.close(0);
+    }
+  });
+
   it('close(): in-flight streams finish within the grace, or end with a shutting_down error event; new requests are refused', async () => {
     const s = await startServer({ engine: standIn('slow'), port: 0, log: () => {} });
     const finishing = post(s.url, { prompt: 'a', max_tokens: 10, stream: true }).then(readSse);

@@ -21,6 +21,9 @@ export type { ServedEngine } from './serve-completions.js';
 /** A server that could not start (address in use, bad host). */
 export class ServeError extends FapoolError {}
 
+/** A request's headers and body must arrive within this (ms): a 32 MiB body at 1 MB/s still does. */
+export const REQUEST_TIMEOUT_MS = 60_000;
+
 export interface ServerOptions {
   /** Serve this engine (the caller disposes it)... */
   engine?: ServedEngine;
@@ -40,6 +43,11 @@ export interface ServerOptions {
   seed?: number;
   /** close()'s default wait for in-flight requests before it cancels them (ms, default 10 s). */
   shutdownGraceMs?: number;
+  /**
+   * How long a client may take to send a whole request, headers and body (ms, default REQUEST_TIMEOUT_MS): past it
+   * the connection gets 408 and is closed. A response (a stream) is not limited by it.
+   */
+  requestTimeoutMs?: number;
   /** Errors worth a line (failed generations, 5xx answers); default stderr. */
   log?: (line: string) => void;
 }
@@ -112,7 +120,13 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
       setTimeout(() => app.server.closeAllConnections(), 1000).unref();
     };
 
-    const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, return503OnClosing: false, forceCloseConnections: 'idle' });
+    // A client that stops sending mid-body would otherwise hold its connection (and a file descriptor) for ever.
+    const requestTimeout = o.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+    const app = Fastify({
+      logger: false, bodyLimit: BODY_LIMIT, return503OnClosing: false, forceCloseConnections: 'idle',
+      // Node's own server options too: set on the server after it is made (Fastify's way), a body that stalls is not timed out.
+      requestTimeout, http: { requestTimeout, connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(requestTimeout / 4))) },
+    });
     app.removeContentTypeParser('text/plain'); // bodies are JSON: anything else is 415, not a string prompt body
     app.addHook('onRequest', async (_req, reply) => {
       if (closing) {
