@@ -393,12 +393,13 @@ function parsePrometheus(text: string) {
 describe('serve (stand-in engine)', () => {
   const cfg = presetConfig('tiny');
   /** An engine whose submit refuses (queue full), whose request fails after one token, or that streams slowly. */
-  function standIn(mode: 'full' | 'fail' | 'slow'): ServedEngine & { aborted: number; requests: CompletionRequest[] } {
+  function standIn(mode: 'full' | 'fail' | 'slow'): ServedEngine & { aborted: number; encoded: number; requests: CompletionRequest[] } {
     const e = {
-      aborted: 0, requests: [] as CompletionRequest[],
+      aborted: 0, encoded: 0, requests: [] as CompletionRequest[],
       config: cfg, dtype: 'f32' as const, device: 'stand-in', maxQueue: 4,
       load: () => ({ running: 0, queued: mode === 'full' ? 4 : 0, maxQueue: 4, completed: 0 }),
-      encode: (p: string | readonly number[]) => (typeof p === 'string' ? [...Buffer.from(p)] : [...p]),
+      encode: (p: string | readonly number[]) => { e.encoded++; return typeof p === 'string' ? [...Buffer.from(p)] : [...p]; },
+      minTokens: (p: string | readonly number[]) => (typeof p === 'string' ? Buffer.byteLength(p) : p.length),
       submit(req: CompletionRequest): AsyncIterable<CompletionEvent> {
         if (mode === 'full') throw new QueueFullError('the queue is full (4 requests waiting)');
         e.requests.push(req);
@@ -421,6 +422,24 @@ describe('serve (stand-in engine)', () => {
     };
     return e;
   }
+
+  it('a text prompt whose least token count fills the context is refused before it is encoded (400 context_length_exceeded)', async () => {
+    const engine = standIn('slow');
+    const s = await startServer({ engine, port: 0, log: () => {} });
+    try {
+      const long = await post(s.url, { prompt: 'é'.repeat(cfg.maxSeq), max_tokens: 1 });
+      expect(long.status).toBe(400);
+      expect((await long.json() as { error: { code: string; message: string } }).error).toMatchObject({
+        code: 'context_length_exceeded', message: `this model's maximum context length is ${cfg.maxSeq} tokens; prompt has at least ${2 * cfg.maxSeq} tokens, leaving no room for a completion`,
+      });
+      expect(engine.encoded, 'never encoded').toBe(0);
+      const fits = await post(s.url, { prompt: 'é'.repeat(10), max_tokens: 1 });
+      expect(fits.status).toBe(200);
+      expect(engine.encoded).toBe(1);
+    } finally {
+      await s.close(0);
+    }
+  });
 
   it('a client that stops sending mid-body gets 408 and its connection closed once the request timeout passes; a slow stream does not', async () => {
     const { connect } = await import('node:net');

@@ -123,6 +123,18 @@ describe('ByteTokenizer', () => {
     expect(tok.vocabSize).toBe(256);
   });
 
+  it('minTokens is encode().length, counted without encoding: any UTF-16 text, lone surrogates included', () => {
+    const r = rng();
+    const units = [0x41, 0x7f, 0x80, 0x7ff, 0x800, 0xfffd, 0xd83d, 0xde00, 0xdbff, 0xdc00, 0xdfff, 0xe000];
+    for (let k = 0; k < 300; k++) {
+      // Random code units, so surrogates come paired, reversed, lone, at either end.
+      const text = String.fromCharCode(...Array.from({ length: r.int(0, 12) }, () => (r.int(0, 3) === 0 ? r.int(0, 0xffff) : units[r.int(0, units.length - 1)]!)));
+      expect(tok.minTokens(text), JSON.stringify(text)).toBe(tok.encode(text).length);
+    }
+    const t = randomText(r, 200);
+    expect(tok.minTokens(t)).toBe(Buffer.byteLength(t));
+  });
+
   it('streaming decode holds incomplete multi-byte sequences', () => {
     const d = tok.decodeStream();
     expect([0xf0, 0x9f, 0x98, 0x80].map((b) => d.push(b))).toEqual(['', '', '', '😀']);

@@ -10,7 +10,7 @@ import { ApiError, fitContext, parseCompletionRequest } from './serve-schema.js'
 import type { ServerMetrics } from './serve-metrics.js';
 
 /** What the server needs of an engine (an Engine, or a stand-in in tests). */
-export type ServedEngine = Pick<Engine, 'submit' | 'load' | 'encode' | 'config' | 'dtype' | 'device' | 'maxQueue' | 'dispose'> & Partial<Pick<Engine, 'report' | 'precompileServing'>>;
+export type ServedEngine = Pick<Engine, 'submit' | 'load' | 'encode' | 'config' | 'dtype' | 'device' | 'maxQueue' | 'dispose'> & Partial<Pick<Engine, 'report' | 'precompileServing' | 'minTokens'>>;
 
 export interface CompletionContext {
   engine: ServedEngine;
@@ -70,6 +70,13 @@ export async function handleCompletion(ctx: CompletionContext, req: FastifyReque
   }
   const jobs = p.prompts.map((prompt, i) => {
     const param = p.prompts.length > 1 ? `prompt[${i}]` : 'prompt';
+    // Too long for the context whatever its tokens are: refused before encoding (31 MB of text took 4.4 s of the
+    // event loop to encode, every stream of the server stalled meanwhile).
+    const least = typeof prompt === 'string' ? engine.minTokens?.(prompt) ?? 0 : 0;
+    if (least >= ctx.maxContext) {
+      throw new ApiError(400, `this model's maximum context length is ${ctx.maxContext} tokens; ${param} has at least ${least} tokens, leaving no room for a completion`,
+        'invalid_request_error', param, 'context_length_exceeded');
+    }
     const ids = typeof prompt === 'string' ? engine.encode(prompt) : prompt;
     if (ids.length === 0) throw new ApiError(400, `'${param}' has no tokens`, 'invalid_request_error', param, 'invalid_value');
     return { ids, maxTokens: fitContext(ids.length, p.maxTokens, ctx.maxContext, param) };

@@ -16,6 +16,11 @@ export interface StreamDecoder {
 
 export interface Tokenizer {
   encode(text: string): number[];
+  /**
+   * A lower bound on encode(text).length found without encoding it (where the tokenizer has a cheap one): a server
+   * refuses a prompt too long for the context before it pays for encoding megabytes of text.
+   */
+  minTokens?(text: string): number;
   decode(ids: readonly number[]): string;
   decodeStream(): StreamDecoder;
   /** Ids are in [0, vocabSize). */
@@ -31,6 +36,19 @@ export class ByteTokenizer implements Tokenizer {
 
   encode(text: string): number[] {
     return Array.from(new TextEncoder().encode(text));
+  }
+
+  /** Exactly encode(text).length: the text's UTF-8 bytes (a lone surrogate is U+FFFD's three), counted, not made. */
+  minTokens(text: string): number {
+    let n = 0;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 0x80) n += 1;
+      else if (c < 0x800) n += 2;
+      else if (c >= 0xd800 && c < 0xdc00 && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) { n += 4; i++; }
+      else n += 3;
+    }
+    return n;
   }
 
   decode(ids: readonly number[]): string {

@@ -155,6 +155,11 @@ export class Engine {
     });
   }
 
+  /** A lower bound on a prompt's tokens, without encoding text (0 where the tokenizer has no cheap bound). */
+  minTokens(prompt: string | readonly number[]): number {
+    return typeof prompt === 'string' ? this.parts.tokenizer.minTokens?.(prompt) ?? 0 : prompt.length;
+  }
+
   /** Token ids of a prompt: text through the tokenizer, ids as given. */
   encode(prompt: string | readonly number[]): number[] {
     return typeof prompt === 'string' ? this.parts.tokenizer.encode(prompt) : [...prompt];
