@@ -2,7 +2,9 @@
 // next step once a slot is free: its prompt is prefilled chunk by chunk between decode steps (one chunk per
 // step, so running sequences keep streaming), its first token is sampled while the others keep their next
 // input, and it leaves (its slot freed) when done, stopped or cancelled. Requests decode together only with
-// the same sampling parameters (the sampler's parameters are per batch); others wait for the batch to drain.
+// the same sampling parameters (the sampler's parameters are per batch); others wait for the batch to drain —
+// and while one waits, at most a batch's worth (maxBatch) of later requests join the running batch before it,
+// so a steady stream of one kind of request cannot hold another kind back for ever.
 // Decode steps are pipelined: step s + 1 is submitted before step s's tokens are read (its inputs are step s's
 // samples, already on the GPU), so the GPU does not wait for the host's read-back and encoding between steps. A
 // sequence that turns out to have ended at step s (end of sequence, a stop) has its step-s+1 token dropped.
@@ -111,15 +113,20 @@ export class Scheduler {
   private async loop(): Promise<void> {
     this.preparedKey = null; // the batch API may have prepared other shapes in between
     for (;;) {
-      await this.admit();
-      const live = this.slots.filter((s): s is Slot => s !== null);
-      if (live.length === 0) {
+      // Every request of the batch has ended (a stop may end one while its next token is in flight): the batch is
+      // over — its last step read and its slots freed — before anyone joins, who then starts a batch of its own.
+      if (this.slots.some((s) => s) && this.slots.every((s) => !s || s.done)) { await this.drain(); await this.release(); }
+      if (this.slots.every((s) => !s)) {
         // A new batch starts its steps at 0: a seeded request that runs alone draws the same tokens every time
         // (draws depend on the seed, the step and the slot).
         this.batchKey = null;
         this.step = 0;
+      }
+      await this.admit();
+      const live = this.slots.filter((s): s is Slot => s !== null);
+      if (live.length === 0) {
         if (this.waiting.length === 0) return;
-        continue; // a batch with other sampling parameters starts
+        continue;
       }
       try {
         await this.prefillOne();
@@ -135,13 +142,23 @@ export class Scheduler {
     }
   }
 
+  /** How many later requests joined the running batch ahead of a waiting one of another kind. */
+  private readonly passedBy = new WeakMap<ScheduledRequest, number>();
+
   private async admit(): Promise<void> {
+    let oldestOther: ScheduledRequest | null = null; // the first waiting request the running batch cannot take
     for (let i = 0; i < this.waiting.length;) {
       const req = this.waiting[i]!;
       const key = paramsKey(req.sampling);
       const free = this.slots.indexOf(null);
       if (free < 0) return;
-      if (this.batchKey !== null && key !== this.batchKey) { i++; continue; }
+      if (this.batchKey !== null && key !== this.batchKey) { oldestOther ??= req; i++; continue; }
+      if (oldestOther) {
+        // Joining ahead of an older request of another kind: a batch's worth at most, then the batch drains for it.
+        const n = this.passedBy.get(oldestOther) ?? 0;
+        if (n >= this.maxBatch) return;
+        this.passedBy.set(oldestOther, n + 1);
+      }
       // A batch with other sampling parameters (after the last one drained) prepares the sampler for them.
       if (this.preparedKey !== key) await this.prepare(req.sampling);
       this.batchKey = key;

@@ -1,0 +1,92 @@
+// The continuous-batching scheduler (src/orchestrator/scheduler.ts) on a stand-in executor (no GPU): which requests
+// join the running batch, and the decode steps a request's rows get. Its token arithmetic on real kernels is
+// engine.test.ts's.
+import { describe, expect, it } from 'vitest';
+import { NO_POSITION } from '../src/model/run-state.js';
+import type { ModelConfig } from '../src/model/config.js';
+import type { DecodeStepInput, ForwardExecutor } from '../src/model/generation.js';
+import type { SamplingParams } from '../src/kernels/sampling.js';
+import { Scheduler, type ScheduledRequest } from '../src/orchestrator/scheduler.js';
+
+const cfg = { vocab: 256, maxSeq: 512 } as ModelConfig;
+const turn = () => new Promise<void>((r) => setImmediate(r));
+
+/** An executor that samples token 7 everywhere and records each decode step's (step, rows). */
+function standIn(B: number): ForwardExecutor & { decodes: { step: number; rows: Uint32Array }[] } {
+  return {
+    cfg, gpuBytes: 0, decodes: [],
+    prepare: () => undefined,
+    prefill: turn, sampleFirst: turn, sync: turn,
+    async decode(input: DecodeStepInput) { this.decodes.push({ step: input.step, rows: input.rows.slice() }); await turn(); },
+    async readTokens() { await turn(); return new Uint32Array(B).fill(7); },
+    readLogits: async () => new Float32Array(0),
+  };
+}
+
+/** One lock for the scheduler's loop (the engine's is shared with its batch generations). */
+function serial(): <T>(work: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return (work) => { const r = tail.then(work); tail = r.catch(() => undefined); return r; };
+}
+
+interface Probe { req: ScheduledRequest; slot: number; tokens: number; ended: Promise<string> }
+
+function request(sampling: SamplingParams, maxTokens: number, opts: { stopAfter?: number; onEnd?: () => void; onStart?: () => void } = {}): Probe {
+  let end!: (why: string) => void;
+  const p: Probe = {
+    slot: -1, tokens: 0, ended: new Promise((r) => { end = r; }),
+    req: {
+      prompt: [1, 2, 3], maxTokens, sampling,
+      isStopped: () => opts.stopAfter !== undefined && p.tokens >= opts.stopAfter,
+      onStart(slot) { p.slot = slot; opts.onStart?.(); },
+      onToken() { p.tokens++; },
+      onDone(why) { end(why); opts.onEnd?.(); },
+      onError(e) { end(`error ${String(e)}`); },
+    },
+  };
+  return p;
+}
+
+/** The steps of the decode launches that gave slot `slot` a row, from the `from`-th launch on. */
+const stepsOf = (decodes: { step: number; rows: Uint32Array }[], slot: number, from = 0) =>
+  decodes.slice(from).filter((d) => d.rows[2 * slot + 1] !== NO_POSITION).map((d) => d.step);
+
+const SEEDED: SamplingParams = { temperature: 0.8, topK: 0, topP: 1, seed: 42 };
+const GREEDY: SamplingParams = { temperature: 0, topK: 0, topP: 1, seed: 0 };
+
+describe('Scheduler', () => {
+  it('a request arriving as the last one ends on a stop (its next token in flight) starts a batch of its own: slot and steps as when alone', async () => {
+    const alone = standIn(4);
+    const solo = request(SEEDED, 5);
+    new Scheduler(alone, cfg, serial(), { maxBatch: 4 }).submit(solo.req);
+    expect(await solo.ended).toBe('length');
+
+    const ex = standIn(4);
+    const s = new Scheduler(ex, cfg, serial(), { maxBatch: 4 });
+    let next: Probe | null = null, from = 0;
+    const first = request(SEEDED, 50, { stopAfter: 2, onEnd: () => { from = ex.decodes.length; next = request(SEEDED, 5); s.submit(next.req); } });
+    s.submit(first.req);
+    expect(await first.ended).toBe('stopped');
+    const second = next as unknown as Probe;
+    expect(await second.ended).toBe('length');
+    expect([second.slot, stepsOf(ex.decodes, second.slot, from)]).toEqual([solo.slot, stepsOf(alone.decodes, solo.slot)]);
+  });
+
+  it('a request of another kind waits for at most a batch\'s worth of later ones, however many keep coming', async () => {
+    const B = 2, ex = standIn(B);
+    const s = new Scheduler(ex, cfg, serial(), { maxBatch: B });
+    let admitted = 0, stopTraffic = false;
+    const client = () => { if (!stopTraffic) s.submit(request(GREEDY, 3, { onStart: () => { admitted++; }, onEnd: client }).req); };
+    for (let i = 0; i < 4; i++) client();
+    while (admitted < 6) await turn();
+    const before = admitted, older = s.queued; // requests already waiting go first (first come, first served)
+    let joinedAhead = -1;
+    const other = request(SEEDED, 2, { onStart: () => { joinedAhead = admitted - before; } });
+    s.submit(other.req);
+    // Greedy traffic goes on (each of 4 clients sends again as soon as it is answered) until 200 more were admitted.
+    while (joinedAhead < 0 && admitted < before + 200) await turn();
+    stopTraffic = true;
+    expect(await other.ended).toBe('length');
+    expect(joinedAhead, 'greedy requests admitted while the seeded one waited').toBeLessThanOrEqual(older + B);
+  });
+});
