@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseServeArgs } from '../src/cli/serve-args.js';
+import { parseCompletionRequest } from '../src/cli/serve-schema.js';
 import { startServer, type RunningServer, type ServedEngine } from '../src/cli/serve.js';
 import { presetConfig } from '../src/model/config.js';
 import { QueueFullError, type CompletionEvent, type CompletionRequest, type Engine } from '../src/orchestrator/engine.js';
@@ -423,6 +424,11 @@ describe('serve (stand-in engine)', () => {
     return e;
   }
 
+  it('a non-finite number (JSON 1e999 parses to Infinity) is named in the error', () => {
+    expect(() => parseCompletionRequest({ prompt: 'a', temperature: Infinity }, 256)).toThrow("'temperature' must be a finite number, got Infinity");
+    expect(() => parseCompletionRequest({ prompt: 'a', top_p: '0.5' }, 256)).toThrow("'top_p' must be a finite number, got string");
+  });
+
   it('a text prompt whose least token count fills the context is refused before it is encoded (400 context_length_exceeded)', async () => {
     const engine = standIn('slow');
     const s = await startServer({ engine, port: 0, log: () => {} });
@@ -557,6 +563,7 @@ describe('serve (stand-in engine)', () => {
     expect(parseServeArgs([]).port).toBe(8000);
     expect(() => parseServeArgs(['--port', '70000'])).toThrow(/--port must be an integer in \[0, 65535\]/);
     expect(() => parseServeArgs(['--max-queue', '-1'])).toThrow(/--max-queue/);
+    expect(() => parseServeArgs(['--max-queue', '0'])).toThrow(/--max-queue/); // nothing could ever be served
     expect(() => parseServeArgs(['--prompt', 'x'])).toThrow(/Unknown option '--prompt'/);
     expect(() => parseServeArgs(['--dtype', 'f64'])).toThrow(/--dtype must be f32 or f16/);
   });

@@ -105,7 +105,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
   const modelName = s('model-name');
   if (modelName !== undefined && !modelName.trim()) throw new UsageError('serve: --model-name is empty');
   return {
-    host, port: int('port', s('port'), 0, 65535)!, maxQueue: int('max-queue', s('max-queue'), 0)!, modelName,
+    host, port: int('port', s('port'), 0, 65535)!, maxQueue: int('max-queue', s('max-queue'), 1)!, modelName,
     shutdownGraceMs: int('shutdown-grace', s('shutdown-grace'), 0)!,
     engine: {
       preset: s('preset'), model: s('model'), config: s('config'), init: s('init') as 'random' | undefined, seed: int('seed', s('seed'), 0),

@@ -58,7 +58,7 @@ function typeName(v: unknown): string { return v === null ? 'null' : Array.isArr
 function number(body: Record<string, unknown>, key: string, lo: number, hi: number, dflt: number, loOpen = false): number {
   const v = body[key];
   if (v === undefined || v === null) return dflt;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(key, `'${key}' must be a number, got ${typeName(v)}`, 'invalid_type');
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(key, `'${key}' must be a finite number, got ${typeof v === 'number' ? String(v) : typeName(v)}`, 'invalid_type');
   if (v > hi || (loOpen ? v <= lo : v < lo)) throw bad(key, `'${key}' must be in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${v}`);
   return v;
 }
