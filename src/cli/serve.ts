@@ -126,6 +126,22 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
       logger: false, bodyLimit: BODY_LIMIT, return503OnClosing: false, forceCloseConnections: 'idle',
       // Node's own server options too: set on the server after it is made (Fastify's way), a body that stalls is not timed out.
       requestTimeout, http: { requestTimeout, connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(requestTimeout / 4))) },
+      // Errors before a route runs (a malformed URL; a request line or headers Node cannot parse, a timeout) in
+      // OpenAI's error shape too, not Fastify's own.
+      frameworkErrors: (err, _req, reply) => {
+        const r = reply as unknown as { code(c: number): { send(b: unknown): unknown } };
+        void r.code(400).send(new ApiError(400, `bad request: ${err.message}`, 'invalid_request_error', null, 'bad_request').body());
+      },
+      clientErrorHandler: (err, socket) => {
+        if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || socket.destroyed) return;
+        const code = (err as NodeJS.ErrnoException).code;
+        const [status, text, message, apiCode] = code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', 'the request did not arrive in time', 'request_timeout']
+          : code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'the request headers are too large', 'headers_too_large']
+          : [400, 'Bad Request', 'the request could not be parsed as HTTP', 'bad_request'];
+        const body = JSON.stringify(new ApiError(status, message, 'invalid_request_error', null, apiCode).body());
+        if (socket.writable) socket.write(`HTTP/1.1 ${status} ${text}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+        socket.destroy();
+      },
     });
     app.removeContentTypeParser('text/plain'); // bodies are JSON: anything else is 415, not a string prompt body
     app.addHook('onRequest', async (_req, reply) => {
