@@ -297,19 +297,28 @@ describe('run-inference.js: output and interrupts', () => {
     expect(bad.errorLines).toEqual(["error: FAPOOL_ROBUSTNESS='maybe': expected on (the default) or off"]);
   });
 
-  it('--json --stream: one JSON line per token, in order per sequence, then the result with the same tokens', () => {
-    const r = cli(['--preset', 'tiny', '--quiet', '--json', '--stream', '--prompt-len', '8', '--batch', '2', '--max-new-tokens', '5']);
-    expect(r.code, r.stderr).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; seq: number; step: number; token: number; tokens: number[][] });
-    const result = lines.at(-1)!;
-    expect(result.type).toBe('result');
-    const seen: number[][] = [[], []];
-    for (const l of lines.slice(0, -1)) {
-      expect(l.type).toBe('token');
-      expect(l.step).toBe(seen[l.seq]!.length);
-      seen[l.seq]!.push(l.token);
+  it('--json --stream: one JSON line per token, in order per sequence, then the result with the same tokens and text', () => {
+    // The second run's sequence 1 ends inside a UTF-8 character (seen by the hostile-use round): its U+FFFD comes
+    // in a tail line, and the streamed pieces add up to the result's text.
+    let tails = 0;
+    for (const args of [['--prompt-len', '8'], ['--prompt', 'héllo']]) {
+      const r = cli(['--preset', 'tiny', '--quiet', '--json', '--stream', ...args, '--batch', '2', '--max-new-tokens', '5']);
+      expect(r.code, r.stderr).toBe(0);
+      const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; seq: number; step: number; token: number; text: string & string[]; tokens: number[][] });
+      const result = lines.at(-1)!;
+      expect(result.type).toBe('result');
+      const seen: number[][] = [[], []], texts = ['', ''];
+      for (const l of lines.slice(0, -1)) {
+        texts[l.seq] += l.text;
+        if (l.type === 'tail') { tails++; continue; }
+        expect(l.type).toBe('token');
+        expect(l.step).toBe(seen[l.seq]!.length);
+        seen[l.seq]!.push(l.token);
+      }
+      expect(seen).toEqual(result.tokens);
+      expect(texts).toEqual(result.text);
     }
-    expect(seen).toEqual(result.tokens);
+    expect(tails, 'a tail line was seen').toBeGreaterThan(0);
     expectUsageError(cli(['--stream']), /--stream writes JSON lines: add --json/);
   });
 

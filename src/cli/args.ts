@@ -78,7 +78,7 @@ const SPEC = {
   'top-p': { type: 'string', default: '1', help: 'nucleus sampling mass (1 = off)' },
   'prefill-chunk': { type: 'string', help: `prompt tokens per prefill launch (bounds activation memory; default on one GPU: the largest of ${PREFILL_CHUNKS.join(', ')} whose widest activation takes at most half of its storage-binding limit — lower it on a GPU short of memory; with an attention pool or the static baseline: ${PREFILL_CHUNK_MIN})` },
   json: { type: 'boolean', default: false, help: 'print one JSON object (tokens, text, metrics) instead of text' },
-  stream: { type: 'boolean', default: false, help: 'with --json: JSON lines, one {"type":"token","seq","step","token","text"} per token as it is generated, then the result object' },
+  stream: { type: 'boolean', default: false, help: 'with --json: JSON lines, one {"type":"token","seq","step","token","text"} per token as it is generated, a {"type":"tail","seq","text"} where a text ends inside a UTF-8 character (its U+FFFD), then the result object' },
   gpu: { type: 'string', default: 'auto', help: 'GPU of this (base) process: a PCI address or nvidia-smi index (needs the Mesa device-select layer on multi-GPU hosts), or auto' },
   strategy: { type: 'string', default: 'fapool', help: 'fapool (attention of long sequences on the pool) or static (TP × PP baseline over the same ranks)' },
   pool: { type: 'string', default: '0', help: 'attention-pool ranks inside this process (each its own GPUDevice on this adapter unless --pool-device shared; tests, one-GPU runs; at most 64)' },

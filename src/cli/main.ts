@@ -200,6 +200,9 @@ export async function main(argv: string[]): Promise<number> {
       inputTokens: res.inputTokens, outputTokens: res.outputTokens, gpuMemoryBytes: res.gpuBytes,
     };
     if (o.json) {
+      // A text that ends inside a UTF-8 character gets its U+FFFD only when the generation ends: the streamed pieces
+      // must still add up to the result's text.
+      if (o.stream) done.tails.forEach((text, seq) => { if (text) console.log(JSON.stringify({ type: 'tail', seq, text })); });
       console.log(JSON.stringify({
         ...(o.stream ? { type: 'result' } : {}), model: cfg.name, dtype: engine.dtype, device: engine.device, batch: prompts.length,
         promptLengths: prompts.map((p) => p.length), tokens: res.tokens, text: done.texts, metrics, placement: done.placement,
