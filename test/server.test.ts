@@ -424,6 +424,18 @@ describe('serve (stand-in engine)', () => {
     return e;
   }
 
+  it('a max context over the model\'s is said at startup, and the model\'s is served', async () => {
+    const logs: string[] = [];
+    const s = await startServer({ engine: standIn('slow'), port: 0, maxContext: 100_000, log: (l) => logs.push(l) });
+    try {
+      expect(logs).toContain(`note: max context 100000 is over the model's ${cfg.maxSeq} tokens: serving ${cfg.maxSeq}`);
+      const r = await post(s.url, { prompt: 'a', max_tokens: cfg.maxSeq });
+      expect(((await r.json()) as { error: { code: string } }).error.code).toBe('context_length_exceeded');
+    } finally {
+      await s.close(0);
+    }
+  });
+
   it('a non-finite number (JSON 1e999 parses to Infinity) is named in the error', () => {
     expect(() => parseCompletionRequest({ prompt: 'a', temperature: Infinity }, 256)).toThrow("'temperature' must be a finite number, got Infinity");
     expect(() => parseCompletionRequest({ prompt: 'a', top_p: '0.5' }, 256)).toThrow("'top_p' must be a finite number, got string");

@@ -110,6 +110,8 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
     const metrics = serverMetrics(engine, () => streams.open);
     let closing = false, stopped = false;
     const maxContext = Math.min(engine.config.maxSeq, o.maxContext ?? o.engineOptions?.schedule?.maxContext ?? Infinity);
+    const asked = o.maxContext ?? o.engineOptions?.schedule?.maxContext;
+    if (asked !== undefined && asked > engine.config.maxSeq) log(`note: max context ${asked} is over the model's ${engine.config.maxSeq} tokens: serving ${engine.config.maxSeq}`);
     const seed = o.seed ?? randomBytes(4).readUInt32LE(0);
     const ctx: CompletionContext = { engine, modelName, metrics, maxContext, seed, inFlight: new Set(), stopped: () => stopped, streams, log };
     // The grace is over: cancel what is still running; connections still open a moment later are cut.
