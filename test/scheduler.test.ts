@@ -6,19 +6,28 @@ import { NO_POSITION } from '../src/model/run-state.js';
 import type { ModelConfig } from '../src/model/config.js';
 import type { DecodeStepInput, ForwardExecutor } from '../src/model/generation.js';
 import type { SamplingParams } from '../src/kernels/sampling.js';
-import { Scheduler, type ScheduledRequest } from '../src/orchestrator/scheduler.js';
+import { FAIR_WAIT_STEPS, Scheduler, type ScheduledRequest } from '../src/orchestrator/scheduler.js';
 
 const cfg = { vocab: 256, maxSeq: 512 } as ModelConfig;
 const turn = () => new Promise<void>((r) => setImmediate(r));
 
-/** An executor that samples token 7 everywhere and records each decode step's (step, rows). */
-function standIn(B: number): ForwardExecutor & { decodes: { step: number; rows: Uint32Array }[] } {
+/**
+ * An executor that samples token 7 everywhere (read-back `eosAt`: token 9, the end of sequence; read-backs past
+ * `failFrom`: a device lost) and records each decode step's (step, rows).
+ */
+function standIn(B: number, o: { eosAt?: number; failFrom?: number } = {}): ForwardExecutor & { decodes: { step: number; rows: Uint32Array }[] } {
+  let reads = 0;
   return {
     cfg, gpuBytes: 0, decodes: [],
     prepare: () => undefined,
     prefill: turn, sampleFirst: turn, sync: turn,
     async decode(input: DecodeStepInput) { this.decodes.push({ step: input.step, rows: input.rows.slice() }); await turn(); },
-    async readTokens() { await turn(); return new Uint32Array(B).fill(7); },
+    async readTokens() {
+      reads++;
+      await turn();
+      if (o.failFrom !== undefined && reads >= o.failFrom) throw new Error('device lost (stand-in)');
+      return new Uint32Array(B).fill(reads === o.eosAt ? 9 : 7);
+    },
     readLogits: async () => new Float32Array(0),
   };
 }
@@ -31,13 +40,13 @@ function serial(): <T>(work: () => Promise<T>) => Promise<T> {
 
 interface Probe { req: ScheduledRequest; slot: number; tokens: number; ended: Promise<string> }
 
-function request(sampling: SamplingParams, maxTokens: number, opts: { stopAfter?: number; onEnd?: () => void; onStart?: () => void } = {}): Probe {
+function request(sampling: SamplingParams, maxTokens: number, opts: { stopAfter?: number; onEnd?: () => void; onStart?: () => void; cancelled?: () => boolean } = {}): Probe {
   let end!: (why: string) => void;
   const p: Probe = {
     slot: -1, tokens: 0, ended: new Promise((r) => { end = r; }),
     req: {
-      prompt: [1, 2, 3], maxTokens, sampling,
-      isStopped: () => opts.stopAfter !== undefined && p.tokens >= opts.stopAfter,
+      prompt: [1, 2, 3], maxTokens, sampling, eosId: 9,
+      isStopped: () => (opts.stopAfter !== undefined && p.tokens >= opts.stopAfter) || (opts.cancelled?.() ?? false),
       onStart(slot) { p.slot = slot; opts.onStart?.(); },
       onToken() { p.tokens++; },
       onDone(why) { end(why); opts.onEnd?.(); },
@@ -72,21 +81,71 @@ describe('Scheduler', () => {
     expect([second.slot, stepsOf(ex.decodes, second.slot, from)]).toEqual([solo.slot, stepsOf(alone.decodes, solo.slot)]);
   });
 
-  it('a request of another kind waits for at most a batch\'s worth of later ones, however many keep coming', async () => {
+  it('a request arriving as the last one ends on an end of sequence (the next step in flight) starts at step 0, as alone', async () => {
+    const alone = standIn(4);
+    const solo = request(SEEDED, 3);
+    new Scheduler(alone, cfg, serial(), { maxBatch: 4 }).submit(solo.req);
+    expect(await solo.ended).toBe('length');
+    const ex = standIn(4, { eosAt: 3 });
+    const s = new Scheduler(ex, cfg, serial(), { maxBatch: 4 });
+    let next: Probe | null = null, from = 0;
+    const first = request(SEEDED, 50, { onEnd: () => { from = ex.decodes.length; next = request(SEEDED, 3); s.submit(next.req); } });
+    s.submit(first.req);
+    expect(await first.ended).toBe('eos');
+    const second = next as unknown as Probe;
+    expect(await second.ended).toBe('length');
+    expect([second.slot, stepsOf(ex.decodes, second.slot, from)]).toEqual([solo.slot, stepsOf(alone.decodes, solo.slot)]);
+  });
+
+  it('a read-back failing as a batch ends fails what is left, never the process; the scheduler serves the next request', async () => {
+    for (const B of [1, 2]) {
+      let ex = standIn(B, { eosAt: 2, failFrom: 3 });
+      const s = new Scheduler({ ...ex, readTokens: (buf) => ex.readTokens(buf), decode: (i, buf) => ex.decode(i, buf) } as ForwardExecutor, cfg, serial(), { maxBatch: B });
+      let next: Probe | null = null;
+      const first = request(GREEDY, 50, { onEnd: () => { next = request(GREEDY, 3); s.submit(next.req); } });
+      s.submit(first.req);
+      expect(await first.ended).toBe('eos');
+      const second = next as unknown as Probe;
+      expect(await second.ended, `B=${B}`).toMatch(/^error .*device lost/);
+      ex = standIn(B); // the device is back
+      const third = request(GREEDY, 3);
+      s.submit(third.req);
+      expect([await third.ended, third.slot], `B=${B}`).toEqual(['length', 0]);
+    }
+  });
+
+  it('a request cancelled while it waits leaves the queue at the next admission, unstarted', async () => {
+    const ex = standIn(1);
+    const s = new Scheduler(ex, cfg, serial(), { maxBatch: 1 });
+    let cancel = false;
+    const running = request(GREEDY, 20);
+    const waiting = request(SEEDED, 5, { cancelled: () => cancel });
+    s.submit(running.req);
+    s.submit(waiting.req);
+    cancel = true;
+    expect(await waiting.ended).toBe('stopped');
+    expect(waiting.slot, 'never started').toBe(-1);
+    expect(await running.ended).toBe('length');
+  });
+
+  it(`a request of another kind waits at most ${FAIR_WAIT_STEPS} decode steps (and the batch's drain) however many keep coming`, async () => {
     const B = 2, ex = standIn(B);
     const s = new Scheduler(ex, cfg, serial(), { maxBatch: B });
-    let admitted = 0, stopTraffic = false;
-    const client = () => { if (!stopTraffic) s.submit(request(GREEDY, 3, { onStart: () => { admitted++; }, onEnd: client }).req); };
+    let stopTraffic = false;
+    const client = () => { if (!stopTraffic) s.submit(request(GREEDY, 3, { onEnd: client }).req); };
     for (let i = 0; i < 4; i++) client();
-    while (admitted < 6) await turn();
-    const before = admitted, older = s.queued; // requests already waiting go first (first come, first served)
-    let joinedAhead = -1;
-    const other = request(SEEDED, 2, { onStart: () => { joinedAhead = admitted - before; } });
+    while (ex.decodes.length < 10) await turn();
+    const submittedAt = ex.decodes.length;
+    let startedAt = -1;
+    const other = request(SEEDED, 2, { onStart: () => { startedAt = ex.decodes.length; } });
     s.submit(other.req);
-    // Greedy traffic goes on (each of 4 clients sends again as soon as it is answered) until 200 more were admitted.
-    while (joinedAhead < 0 && admitted < before + 200) await turn();
+    // Greedy traffic goes on (each of 4 clients sends again as soon as it is answered) until 10 × the bound.
+    while (startedAt < 0 && ex.decodes.length < submittedAt + 10 * FAIR_WAIT_STEPS) await turn();
     stopTraffic = true;
     expect(await other.ended).toBe('length');
-    expect(joinedAhead, 'greedy requests admitted while the seeded one waited').toBeLessThanOrEqual(older + B);
+    // Its wait: the bound, then the running requests' last tokens (3 each) and the steps in flight.
+    expect(startedAt - submittedAt, 'decode steps the seeded request waited').toBeLessThanOrEqual(FAIR_WAIT_STEPS + 4);
+    expect(startedAt - submittedAt, 'greedy requests kept joining for a while').toBeGreaterThanOrEqual(FAIR_WAIT_STEPS - 4);
   });
+
 });

@@ -223,7 +223,7 @@ export class Engine {
     let tStart = 0, tFirst = 0, tLast = 0;
     let steps: SlotSteps | null = null;
     const tokens: number[] = [];
-    let stopped: 'stop' | 'cancelled' | null = null;
+    let stopped: 'stop' | 'cancelled' | null = null, started = false;
     const onAbort = () => { stopped ??= 'cancelled'; };
     req.signal?.addEventListener('abort', onAbort, { once: true });
     if (req.signal?.aborted) onAbort();
@@ -233,6 +233,7 @@ export class Engine {
       onStart: (slot) => {
         tStart = performance.now();
         this.running++;
+        started = true;
         // The placement counts steps per batch slot for its lifetime: this request's share is the difference.
         const at = this.parts.report?.().perSeq?.[slot];
         steps = { slot, base: at?.baseSteps ?? 0, pool: at?.poolSteps ?? 0 };
@@ -246,7 +247,7 @@ export class Engine {
         if (text) events.push({ type: 'token', token, text, index: tokens.length - 1 });
       },
       onDone: (why) => {
-        this.running--;
+        if (started) this.running--; // (a request cancelled while it waited ends unstarted)
         this.completed++;
         req.signal?.removeEventListener('abort', onAbort);
         if (!stopped) {
@@ -260,7 +261,7 @@ export class Engine {
         });
         events.end();
       },
-      onError: (e) => { this.running--; req.signal?.removeEventListener('abort', onAbort); events.fail(e); },
+      onError: (e) => { if (started) this.running--; req.signal?.removeEventListener('abort', onAbort); events.fail(e); },
     });
     return events;
   }

@@ -3,8 +3,9 @@
 // step, so running sequences keep streaming), its first token is sampled while the others keep their next
 // input, and it leaves (its slot freed) when done, stopped or cancelled. Requests decode together only with
 // the same sampling parameters (the sampler's parameters are per batch); others wait for the batch to drain —
-// and while one waits, at most a batch's worth (maxBatch) of later requests join the running batch before it,
-// so a steady stream of one kind of request cannot hold another kind back for ever.
+// and once one has waited FAIR_WAIT_STEPS decode steps, no later request joins the running batch before it, so a
+// steady stream of one kind of request cannot hold another kind back for ever. A request cancelled while it
+// waits leaves the queue at the next admission.
 // Decode steps are pipelined: step s + 1 is submitted before step s's tokens are read (its inputs are step s's
 // samples, already on the GPU), so the GPU does not wait for the host's read-back and encoding between steps. A
 // sequence that turns out to have ended at step s (end of sequence, a stop) has its step-s+1 token dropped.
@@ -50,6 +51,13 @@ interface Slot {
 
 const paramsKey = (p: SamplingParams) => `${p.temperature}/${p.topK}/${p.topP}/${p.seed}`;
 
+/**
+ * Decode steps a request of another kind may wait while later requests still join the running batch (then the
+ * batch drains for it). Longer keeps batches full under mixed traffic (each distinct seed is a kind of its own); a
+ * step is 1–10 ms on a GPU, so this bounds the wait to a second or so beyond the batch's drain.
+ */
+export const FAIR_WAIT_STEPS = 256;
+
 export class Scheduler {
   private readonly waiting: ScheduledRequest[] = [];
   private readonly slots: (Slot | null)[];
@@ -84,11 +92,15 @@ export class Scheduler {
       throw new InputError(`prompt of ${n} tokens + ${req.maxTokens} new tokens exceeds the context of ${this.maxContext} tokens`);
     }
     this.waiting.push(req);
+    this.queuedAt.set(req, this.steps);
     this.startLoop();
   }
 
   private startLoop(): void {
-    this.running ??= this.lock(() => this.loop()).finally(() => { this.running = null; if (this.waiting.length) this.startLoop(); });
+    this.running ??= this.lock(() => this.loop())
+      // loop() ends its requests on any error it meets; a throw that still escapes fails the waiting ones, not the process.
+      .catch((e: unknown) => { for (const r of this.waiting.splice(0)) r.onError(e); })
+      .finally(() => { this.running = null; if (this.waiting.length) this.startLoop(); });
   }
 
   /** The sampling parameters (paramsKey) the executor's batch was prepared for; null: prepare before use. */
@@ -113,52 +125,57 @@ export class Scheduler {
   private async loop(): Promise<void> {
     this.preparedKey = null; // the batch API may have prepared other shapes in between
     for (;;) {
-      // Every request of the batch has ended (a stop may end one while its next token is in flight): the batch is
-      // over — its last step read and its slots freed — before anyone joins, who then starts a batch of its own.
-      if (this.slots.some((s) => s) && this.slots.every((s) => !s || s.done)) { await this.drain(); await this.release(); }
-      if (this.slots.every((s) => !s)) {
-        // A new batch starts its steps at 0: a seeded request that runs alone draws the same tokens every time
-        // (draws depend on the seed, the step and the slot).
-        this.batchKey = null;
-        this.step = 0;
-      }
-      await this.admit();
-      const live = this.slots.filter((s): s is Slot => s !== null);
-      if (live.length === 0) {
-        if (this.waiting.length === 0) return;
-        continue;
-      }
       try {
+        // Every request of the batch has ended (an end of sequence or a stop may come with the next token in flight):
+        // the batch is over — its last step read and its slots freed — before anyone joins, who then starts a batch
+        // of its own.
+        if (this.slots.some((s) => s) && this.slots.every((s) => !s || s.done)) { await this.drain(); await this.release(); }
+        if (this.slots.every((s) => !s)) {
+          // A new batch starts its steps at 0: a seeded request that runs alone draws the same tokens every time
+          // (draws depend on the seed, the step and the slot).
+          this.batchKey = null;
+          this.step = 0;
+        }
+        await this.admit();
+        if (this.slots.every((s) => !s)) {
+          if (this.waiting.length === 0) return;
+          continue;
+        }
         await this.prefillOne();
         await this.firstTokens();
         await this.decodeStep();
+        await this.release();
       } catch (e) {
         this.inFlight = null;
         // A slot already done (its token may still have been in flight) has had its end: it is only freed.
         for (const [b, s] of this.slots.entries()) if (s) { if (!s.done) s.req.onError(e); this.slots[b] = null; }
+        this.emitted.clear();
+        this.batchKey = null;
+        this.step = 0;
         return;
       }
-      await this.release();
     }
   }
 
-  /** How many later requests joined the running batch ahead of a waiting one of another kind. */
-  private readonly passedBy = new WeakMap<ScheduledRequest, number>();
+  /** Decode steps submitted since the scheduler was made (never reset: the waits of FAIR_WAIT_STEPS count them). */
+  private steps = 0;
+  /** When (in `steps`) each waiting request was queued. */
+  private readonly queuedAt = new WeakMap<ScheduledRequest, number>();
 
   private async admit(): Promise<void> {
-    let oldestOther: ScheduledRequest | null = null; // the first waiting request the running batch cannot take
+    let blocked = false; // a request of another kind has waited FAIR_WAIT_STEPS: nobody later joins before it
     for (let i = 0; i < this.waiting.length;) {
       const req = this.waiting[i]!;
+      if (req.isStopped()) { this.waiting.splice(i, 1); req.onDone('stopped'); continue; } // cancelled while it waited
       const key = paramsKey(req.sampling);
       const free = this.slots.indexOf(null);
       if (free < 0) return;
-      if (this.batchKey !== null && key !== this.batchKey) { oldestOther ??= req; i++; continue; }
-      if (oldestOther) {
-        // Joining ahead of an older request of another kind: a batch's worth at most, then the batch drains for it.
-        const n = this.passedBy.get(oldestOther) ?? 0;
-        if (n >= this.maxBatch) return;
-        this.passedBy.set(oldestOther, n + 1);
+      if (this.batchKey !== null && key !== this.batchKey) {
+        if (this.steps - (this.queuedAt.get(req) ?? this.steps) >= FAIR_WAIT_STEPS) blocked = true;
+        i++;
+        continue;
       }
+      if (blocked) return;
       // A batch with other sampling parameters (after the last one drained) prepares the sampler for them.
       if (this.preparedKey !== key) await this.prepare(req.sampling);
       this.batchKey = key;
@@ -230,6 +247,7 @@ export class Scheduler {
     }
     if (!any) { await this.drain(); return; }
     this.step++;
+    this.steps++;
     // Cache rebuilds need the tokens before the step's input: emitted already (the input may still be in flight).
     const history = (b: number) => {
       const s = this.slots[b]!;
