@@ -167,6 +167,11 @@ describe('messages', () => {
     // Ten million layers: counted, not listed (listing them took 75 s and 5 GB before Node ran out of heap).
     const huge = (() => { try { resolveWeights({ ...tiny, nLayers: 10_000_000 }, h); return ''; } catch (e) { return (e as Error).message; } })();
     expect(huge).toBe("weights do not fit config 'tiny': missing 89999982: all 9 tensors of layers 2–9999999 (the config says 10000000 layers; the file has layers 0–1)");
+    // A file that names one far layer (junk) cannot bring the listing back: only the layers it names are listed.
+    const junk = new Map(h.tensors);
+    junk.set('layers.9999998.junk', h.tensors.get('layers.0.attn_norm')!);
+    const far = (() => { try { resolveWeights({ ...tiny, nLayers: 10_000_000 }, { tensors: junk }); return ''; } catch (e) { return (e as Error).message; } })();
+    expect(far).toBe("weights do not fit config 'tiny': missing 89999982: all 9 tensors of layers 2–9999999 (the config says 10000000 layers; the file has layers 0–1, 9999998)");
     // A gap inside the file's layers and the missing tail together.
     const gap = new Map(h.tensors);
     for (const k of [...gap.keys()]) if (k.startsWith('layers.1.')) gap.delete(k);

@@ -86,14 +86,25 @@ export interface ResolvedWeights {
 export function resolveWeights(
   c: ModelConfig, header: { tensors: ReadonlyMap<string, { dtype: StDType; shape: readonly number[] }> },
 ): ResolvedWeights {
-  // Layers past the file's last are counted, not listed: a config asking for millions of layers would otherwise
-  // build millions of names (minutes and gigabytes) before the error says so.
-  let top = -1;
-  for (const n of header.tensors.keys()) { const m = /^(?:model\.)?layers\.(\d+)\./.exec(n); if (m) top = Math.max(top, Number(m[1])); }
-  const inFile = Math.min(c.nLayers, top + 1), beyond = c.nLayers - inFile;
+  // Only the layers the file names are checked tensor by tensor; the config's other layers are missing whole and
+  // are counted, not listed: a config asking for millions of layers (against any file) would otherwise build
+  // millions of names, minutes and gigabytes, before the error says so.
+  const inFile = new Set<number>();
+  for (const n of header.tensors.keys()) { const l = layerOf(n); if (l !== null && l < c.nLayers) inFile.add(l); }
+  const layers = [...inFile].sort((a, b) => a - b);
+  // expectedWeights' order (embedding, layers, final norm, head) for the layers named.
+  const template = expectedWeights({ ...c, nLayers: 1 }), isLayer = (w: WeightSpec) => w.name.startsWith('layers.');
+  const first = template.findIndex(isLayer), perLayer = template.filter(isLayer);
+  const specs = [
+    ...template.slice(0, first),
+    ...layers.flatMap((l) => perLayer.map((w) => ({ ...w, name: `layers.${l}.${w.name.slice('layers.0.'.length)}` }))),
+    ...template.slice(first + perLayer.length),
+  ];
+  const absent = absentSpans(layers, c.nLayers);
+  const absentLayers = absent.reduce((n, [a, b]) => n + b - a + 1, 0);
   const names = new Map<string, string>();
   const missing: WeightSpec[] = [], wrong: string[] = [];
-  for (const w of expectedWeights(beyond > 0 ? { ...c, nLayers: inFile } : c)) {
+  for (const w of specs) {
     const hf = toHfName(w.name)!;
     const fileName = header.tensors.has(w.name) ? w.name : header.tensors.has(hf) ? hf : null;
     if (!fileName) { missing.push(w); continue; }
@@ -105,10 +116,10 @@ export function resolveWeights(
     }
     names.set(w.name, fileName);
   }
-  if (missing.length || wrong.length || beyond > 0) {
+  if (missing.length || wrong.length || absentLayers > 0) {
     const parts = [];
-    const absent = missing.length + beyond * layerTensors(c);
-    if (absent) parts.push(`missing ${absent}: ${summariseMissing(c, missing, header.tensors.keys(), inFile)}`);
+    const count = missing.length + absentLayers * layerTensors(c);
+    if (count) parts.push(`missing ${count}: ${summariseMissing(c, missing, header.tensors.keys(), absent)}`);
     if (wrong.length) parts.push(`mismatched ${wrong.length}: ${listSome(wrong)}`);
     throw new WeightError(`weights do not fit config '${c.name}': ${parts.join(' | ')}`);
   }
@@ -117,23 +128,35 @@ export function resolveWeights(
   return { names, normPlusOne: c.modelType?.startsWith('gemma') ?? false, extras };
 }
 
+/** The layer index of a tensor name (ours or HF's), or null. */
+function layerOf(name: string): number | null {
+  const m = /^(?:model\.)?layers\.(\d+)\./.exec(name);
+  return m ? Number(m[1]) : null;
+}
+
+/** The spans of [0, n) that the sorted `have` does not cover. */
+function absentSpans(have: readonly number[], n: number): [number, number][] {
+  const out: [number, number][] = [];
+  let next = 0;
+  for (const l of have) { if (l > next) out.push([next, l - 1]); next = l + 1; }
+  if (next < n) out.push([next, n - 1]);
+  return out;
+}
+
 /** At most `max` items, then how many more: an error line stays readable whatever the file. */
 function listSome(items: readonly string[], max = 8): string {
   return items.length <= max ? items.join('; ') : `${items.slice(0, max).join('; ')}; ... and ${items.length - max} more`;
 }
 
-/** Integer ranges, e.g. [4, 5, 6, 9] → "4–6, 9"; `tail` [a, b] (a above every n) joins the last range or follows it. */
-function ranges(ns: readonly number[], tail: readonly [number, number] | null = null): string {
-  const spans: [number, number][] = [];
-  for (let i = 0; i < ns.length;) {
-    let j = i;
-    while (j + 1 < ns.length && ns[j + 1] === ns[j]! + 1) j++;
-    spans.push([ns[i]!, ns[j]!]);
-    i = j + 1;
+/** Integer spans, sorted and merged where they touch, as "4–6, 9" (eight at most, then "..."). */
+function ranges(ns: readonly number[], spans: readonly (readonly [number, number])[] = []): string {
+  const all = [...ns.map((n) => [n, n] as [number, number]), ...spans.map(([a, b]) => [a, b] as [number, number])].sort((x, y) => x[0] - y[0]);
+  const merged: [number, number][] = [];
+  for (const [a, b] of all) {
+    const last = merged.at(-1);
+    if (last && a <= last[1] + 1) last[1] = Math.max(last[1], b); else merged.push([a, b]);
   }
-  const last = spans.at(-1);
-  if (tail && last && last[1] + 1 === tail[0]) last[1] = tail[1]; else if (tail) spans.push([tail[0], tail[1]]);
-  const out = spans.map(([a, b]) => (a === b ? `${a}` : `${a}–${b}`));
+  const out = merged.map(([a, b]) => (a === b ? `${a}` : `${a}–${b}`));
   return out.length <= 8 ? out.join(', ') : `${out.slice(0, 8).join(', ')}, ...`;
 }
 
@@ -144,9 +167,9 @@ function layerTensors(c: ModelConfig): number {
 
 /**
  * Missing tensors, summarised: whole layers as ranges (with the layers the file has), then a few names. `missing`
- * lists those of layers below `inFile`; every layer from `inFile` to the config's last is missing whole.
+ * lists those of the layers the file names; the layers in `absent` (spans) are missing whole.
  */
-function summariseMissing(c: ModelConfig, missing: readonly WeightSpec[], fileNames: Iterable<string>, inFile: number): string {
+function summariseMissing(c: ModelConfig, missing: readonly WeightSpec[], fileNames: Iterable<string>, absent: readonly (readonly [number, number])[]): string {
   const perLayer = layerTensors(c);
   const byLayer = new Map<number, number>();
   for (const w of missing) {
@@ -155,16 +178,16 @@ function summariseMissing(c: ModelConfig, missing: readonly WeightSpec[], fileNa
   }
   const whole = [...byLayer].filter(([, n]) => n === perLayer).map(([l]) => l).sort((a, b) => a - b);
   const wholeSet = new Set(whole);
-  const beyond = c.nLayers > inFile ? [inFile, c.nLayers - 1] as const : null;
+  const absentCount = absent.reduce((n, [a, b]) => n + b - a + 1, 0);
   const rest = missing.filter((w) => { const m = /^layers\.(\d+)\./.exec(w.name); return !(m && wholeSet.has(Number(m[1]))); })
     .map((w) => `${w.name} (or ${toHfName(w.name)}) [${w.shape.join(', ')}]`);
   const parts: string[] = [];
-  if (whole.length || beyond) {
+  if (whole.length || absentCount) {
     const has = new Set<number>();
-    for (const n of fileNames) { const l = /^(?:model\.)?layers\.(\d+)\./.exec(n); if (l) has.add(Number(l[1])); }
+    for (const n of fileNames) { const l = layerOf(n); if (l !== null) has.add(l); }
     const have = [...has].sort((a, b) => a - b);
-    const count = whole.length + (beyond ? beyond[1] - beyond[0] + 1 : 0);
-    parts.push(`all ${perLayer} tensors of layer${count > 1 ? 's' : ''} ${ranges(whole, beyond)} (the config says ${c.nLayers} layers; ` +
+    const count = whole.length + absentCount;
+    parts.push(`all ${perLayer} tensors of layer${count > 1 ? 's' : ''} ${ranges(whole, absent)} (the config says ${c.nLayers} layers; ` +
       `the file has ${have.length ? `layers ${ranges(have)}` : 'no layers'})`);
   }
   if (rest.length) parts.push(listSome(rest));
