@@ -114,6 +114,22 @@ describe('Scheduler', () => {
     }
   });
 
+  it('a batch that cannot be prepared (a dead rank) fails its request, not the loop; the next request is served', async () => {
+    let dead = true;
+    const ex = standIn(2);
+    const s = new Scheduler({ ...ex, prepare: () => { if (dead) throw new Error('rank 1 is dead (stand-in)'); } } as ForwardExecutor, cfg, serial(), { maxBatch: 2 });
+    const a = request(GREEDY, 3), b = request(SEEDED, 3);
+    s.submit(a.req);
+    s.submit(b.req);
+    expect(await a.ended).toMatch(/^error .*rank 1 is dead/);
+    expect(await b.ended).toMatch(/^error .*rank 1 is dead/);
+    dead = false;
+    const c = request(GREEDY, 3);
+    s.submit(c.req);
+    expect(await c.ended).toBe('length');
+    expect(s.queued).toBe(0);
+  });
+
   it('a request cancelled while it waits leaves the queue at the next admission, unstarted', async () => {
     const ex = standIn(1);
     const s = new Scheduler(ex, cfg, serial(), { maxBatch: 1 });

@@ -32,19 +32,21 @@ export async function exitAfterFlush(code: number): Promise<never> {
 }
 
 /**
- * A reader that closed its end of our stdout (`| head`) ends the command quietly (exit 0), as a Unix filter does,
- * instead of an unhandled 'error' event's stack trace; any other stdout error is one line, exit 1.
+ * For a command whose output is its product (run-inference.js): a reader that closed its end of stdout (`| head`)
+ * ends it quietly (exit 0), as a Unix filter does, instead of an unhandled 'error' event's stack trace; any other
+ * stdout error is one line, exit 1. A closed stderr (`2>&1 | head`) only loses the progress lines. Not for serve
+ * or worker: their stdout closing is no reason to stop (nor to exit 0, which a supervisor would not restart).
  */
-export function exitQuietlyOnClosedPipe(stream: NodeJS.WriteStream = process.stdout): void {
-  stream.on('error', (e: NodeJS.ErrnoException) => {
+export function exitQuietlyOnClosedPipe(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(0);
     process.stderr.write(`error: writing the output: ${e.message}\n`);
     process.exit(1);
   });
+  process.stderr.on('error', () => undefined);
 }
 
 export async function runAndExit(main: () => Promise<number>): Promise<never> {
-  exitQuietlyOnClosedPipe();
   let code = 1;
   try {
     code = await main();

@@ -14,7 +14,7 @@ import { PAPER_TIERS, parseTiers } from '../orchestrator/pool/policy.js';
 import { ClusterError, readCluster } from '../orchestrator/transport/cluster.js';
 import { helpText, parseCli, spawnCount, UsageError, type CliOptions } from './args.js';
 import { engineOptions } from './engine-options.js';
-import { exitAfterFlush, runAndExit } from './exit.js';
+import { exitAfterFlush, exitQuietlyOnClosedPipe, runAndExit } from './exit.js';
 import { Progress } from './progress.js';
 
 const DEFAULT_PROMPT = 'The attention pool takes the long sequences, so the base group never waits.';
@@ -224,5 +224,6 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 export function runCli(argv: string[]): Promise<never> {
+  exitQuietlyOnClosedPipe();
   return runAndExit(() => main(argv));
 }

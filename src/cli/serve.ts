@@ -136,6 +136,8 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
       },
       clientErrorHandler: (err, socket) => {
         if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || socket.destroyed) return;
+        // A response already under way on this socket: nothing more can be said on it (Node's own handler's rule).
+        if ((socket as unknown as { _httpMessage?: { _headerSent?: boolean } })._httpMessage?._headerSent) { socket.destroy(); return; }
         const code = (err as NodeJS.ErrnoException).code;
         const [status, text, message, apiCode] = code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', 'the request did not arrive in time', 'request_timeout']
           : code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'the request headers are too large', 'headers_too_large']

@@ -176,8 +176,17 @@ export class Scheduler {
         continue;
       }
       if (blocked) return;
-      // A batch with other sampling parameters (after the last one drained) prepares the sampler for them.
-      if (this.preparedKey !== key) await this.prepare(req.sampling);
+      // A batch with other sampling parameters (after the last one drained) prepares the sampler for them. A failure
+      // there (a dead rank of a static placement) fails this request: left queued, it would be retried at once for ever.
+      if (this.preparedKey !== key) {
+        try {
+          await this.prepare(req.sampling);
+        } catch (e) {
+          this.waiting.splice(i, 1);
+          req.onError(e);
+          continue;
+        }
+      }
       this.batchKey = key;
       this.waiting.splice(i, 1);
       const chunks = prefillChunks([req.prompt], this.chunk, [free]);
