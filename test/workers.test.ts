@@ -5,7 +5,7 @@
 //
 // The workers run a private build of src/ (private-dist.ts).
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -177,6 +177,28 @@ describe('worker CLI', () => {
       expect(r.stdout).toBe('');
     } finally {
       taken.close();
+    }
+  });
+
+  it('an ipc path that is a file (exit 2, the file intact) or a live socket (exit 1) is refused, not taken over', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fapool-ipc-'));
+    const taken = new Router();
+    try {
+      const file = join(dir, 'precious.txt');
+      writeFileSync(file, 'data');
+      const r = runWorker(['--gpu', 'none', '--listen', `ipc://${file}`]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/exists and is not a socket/);
+      expect(readFileSync(file, 'utf8')).toBe('data');
+      const sock = join(dir, 'live.sock');
+      await taken.bind(`ipc://${sock}`);
+      const r2 = runWorker(['--gpu', 'none', '--listen', `ipc://${sock}`]);
+      expect(r2.code, r2.stderr).toBe(1);
+      expect(r2.stderr).toMatch(/another process is listening/);
+      expect(r2.stdout).toBe('');
+    } finally {
+      taken.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -2,7 +2,10 @@
 // ZeroMQ until SIGTERM/SIGINT (or stdin closing, with --exit-with-parent). Logs go to stderr; stdout
 // carries a single `READY <endpoint> <device>` line once the socket is bound (spawners wait for it).
 import { runAndExit } from './exit.js';
+import { lstatSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { parseArgs } from 'node:util';
+import { FapoolError } from '../gpu/errors.js';
 import { describeCaps, isSoftwareAdapter, openGpu, type Gpu } from '../gpu/index.js';
 import { applyGpuBinding, bindingEvidence, checkPciDevice, GpuBindingError, planGpuBinding } from '../gpu/select.js';
 import { WorkerRank } from '../orchestrator/worker-rank.js';
@@ -165,10 +168,32 @@ export class ClientTracker {
   stop(): void { if (this.timer) clearInterval(this.timer); }
 }
 
+/** An ipc endpoint whose path is taken: by a live listener, or by something that is not a socket. */
+export class EndpointInUseError extends FapoolError {}
+
+/**
+ * Before binding an ipc:// endpoint: ZeroMQ deletes whatever is at the path. A file that is not a socket is refused
+ * (UsageError), a socket that something answers on too (EndpointInUseError); a stale socket is left to ZeroMQ.
+ */
+export async function checkIpcPathFree(endpoint: string): Promise<void> {
+  if (!endpoint.startsWith('ipc://')) return;
+  const path = endpoint.slice('ipc://'.length);
+  let socket: boolean;
+  try { socket = lstatSync(path).isSocket(); } catch { return; } // nothing there
+  if (!socket) throw new UsageError(`worker: --listen ${endpoint}: ${path} exists and is not a socket (binding would delete it)`);
+  const live = await new Promise<boolean>((res) => {
+    const c = connect(path);
+    c.once('connect', () => { c.destroy(); res(true); });
+    c.once('error', () => res(false));
+  });
+  if (live) throw new EndpointInUseError(`worker: --listen ${endpoint}: another process is listening on ${path}`);
+}
+
 export async function workerMain(argv: string[]): Promise<number> {
   const a = parseWorkerArgs(argv);
   if (a.help) { console.log(workerHelpText()); return 0; }
   const log = (m: string) => process.stderr.write(`[${a.label} pid ${process.pid}] ${m}\n`);
+  await checkIpcPathFree(a.listen);
 
   // Before openGpu(): the Vulkan loader reads the device-select variables when the instance is created.
   let binding;
@@ -205,6 +230,8 @@ export async function workerMain(argv: string[]): Promise<number> {
   } finally {
     clients.stop();
     await worker?.close();
+    // Our ipc socket goes with us (ZeroMQ leaves the file).
+    if (worker && a.listen.startsWith('ipc://')) rmSync(a.listen.slice('ipc://'.length), { force: true });
     rank.dispose();
     gpu.destroy();
   }
