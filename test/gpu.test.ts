@@ -275,7 +275,9 @@ describe('device', () => {
     g2.device.destroy();
     // Once the device's lost promise settles (bounded: a loaded machine may take longer than a fixed sleep), plus a
     // turn for the Gpu's own handler of it.
-    await Promise.race([g2.device.lost, new Promise((r) => setTimeout(r, 5000))]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([g2.device.lost, new Promise((r) => { timer = setTimeout(r, 5000); })]);
+    clearTimeout(timer);
     await new Promise((r) => setImmediate(r));
     expect(() => g2.tensor([4], 'f32')).toThrow(DeviceLostError);
     await expect(g2.read(t)).rejects.toThrow(DeviceLostError);

@@ -12,9 +12,14 @@
 // blocks (most keys) go first. Knobs WGSL cannot choose:
 //   VEC_STS  the staged 4-half chunk stored as one 8-byte store (false: four 2-byte stores, as WGSL's f16 array).
 // What WGSL cannot express at all and this mirror keeps out: S and P in registers (FA2 keeps them in the mma
-// fragments; WGSL's subgroup matrices have no element access, so S and P go through shared memory).
+// fragments; WGSL's subgroup matrices have no element access, so S and P go through shared memory). Differences
+// left: the running max and sum stay in registers and the rescale decision is one __syncthreads_or (ours keeps
+// per-row m and l in workgroup memory for its epilogue and reads a flag with workgroupUniformLoad: 1 KB more).
+// MIRROR_QSCALE=s multiplies q by s: with uniform [-1, 1) data a row's max never grows by the rescale threshold, so
+// the checked run uses s = 16 to take the lazy-rescale path too; the timed runs use s = 1.
 // Build and run (H200): nvcc -O3 -gencode=arch=compute_90,code=sm_90 -Xptxas -v -o fa_mirror fa_wmma_mirror.cu
-//   ./fa_mirror [S ...]   → per variant and S: ms (median of 10), TFLOP/s (2·S²·D·H, causal), sampled error;
+//   ./fa_mirror [S ...]   → per variant and S: ms (median of 10), TFLOP/s (2·S²·D·H, causal), sampled error against
+//   float64 in units of the row's RMS (exit 1 over 2e-2);
 //   MIRROR_ONCE=1 ./fa_mirror 4096: each variant launched once, untimed (for ncu).
 #include <cuda_fp16.h>
 #include <mma.h>
@@ -42,7 +47,6 @@ __global__ void __launch_bounds__(WG, 1) fa_mirror(const half* __restrict__ q, c
                                                    half* __restrict__ out, int T, int H, float scale) {
   __shared__ __align__(32) half sh[HALVES];
   __shared__ __align__(32) float ss[SG * 16 * SS];
-  __shared__ int anyNeed;
   const int tid = threadIdx.x, sg = tid / 32, ln = tid % 32, h = blockIdx.y;
   const int t0 = (gridDim.x - 1 - blockIdx.x) * BR;   // longest blocks first
   const size_t kvRow0 = size_t(h) * T;
@@ -113,7 +117,6 @@ __global__ void __launch_bounds__(WG, 1) fa_mirror(const half* __restrict__ q, c
   };
   prefetch(0);
   for (int j0 = 0; j0 < kvEnd; j0 += BC) {
-    if (tid == 0) anyNeed = 0;
 #pragma unroll
     for (int u = 0; u < NPT; u++) {
       const int c = (tid + u * WG) / D4, d4 = (tid + u * WG) % D4;
@@ -213,8 +216,9 @@ int main(int argc, char** argv) {
                   {"128_32_8_pf, 8-byte K/V stores", launch<true>}};
   const int Smax = *std::max_element(lens.begin(), lens.end());
   const size_t n = size_t(Smax) * H * D;
+  const double qscale = getenv("MIRROR_QSCALE") ? atof(getenv("MIRROR_QSCALE")) : 1.0;
   std::vector<half> hq(n), hk(n), hv(n);
-  for (auto& x : hq) x = __float2half(float(rnd()));
+  for (auto& x : hq) x = __float2half(float(qscale * rnd()));
   for (auto& x : hk) x = __float2half(float(rnd()));
   for (auto& x : hv) x = __float2half(float(rnd()));
   half *q, *k, *v, *o;
@@ -233,6 +237,7 @@ int main(int argc, char** argv) {
     CK(cudaEventSynchronize(e1)); float x; CK(cudaEventElapsedTime(&x, e0, e1)); ms += x;
   }
   std::vector<half> ho(n);
+  bool failed = false;
   for (int S : lens) {
     // q, k, v of length S: the first S rows of each head (k, v: [H][S][D] views of [H][Smax][D] are not contiguous,
     // so the kernel gets T = S over buffers laid out for S: re-pack on the host).
@@ -250,7 +255,7 @@ int main(int argc, char** argv) {
       for (auto& ti : tm) { CK(cudaEventRecord(e0)); x.fn(q, k, v, o, S, H); CK(cudaEventRecord(e1)); CK(cudaEventSynchronize(e1)); CK(cudaEventElapsedTime(&ti, e0, e1)); }
       std::sort(tm.begin(), tm.end());
       CK(cudaMemcpy(ho.data(), o, size_t(S) * H * D * 2, cudaMemcpyDeviceToHost));
-      double worst = 0; int bad = 0;
+      double worst = 0; int bad = 0;   // worst |error| over a row, in units of that row's reference RMS
       for (int s = 0; s < 24; s++) {   // sampled rows against float64
         const int tt = s < 4 ? s * (S - 1) / 3 : int((rnd() + 1) / 2 * S) % S, hh = int((rnd() + 1) / 2 * H) % H;
         std::vector<double> sc(tt + 1);
@@ -262,18 +267,23 @@ int main(int argc, char** argv) {
         }
         double den = 0;
         for (int j = 0; j <= tt; j++) { sc[j] = std::exp(sc[j] - mx); den += sc[j]; }
+        std::vector<double> ref(D);
+        double rms = 0;
         for (int c = 0; c < D; c++) {
-          double ref = 0;
-          for (int j = 0; j <= tt; j++) ref += sc[j] * __half2float(v2[(size_t(hh) * S + j) * D + c]);
-          ref /= den;
+          for (int j = 0; j <= tt; j++) ref[c] += sc[j] * __half2float(v2[(size_t(hh) * S + j) * D + c]);
+          ref[c] /= den; rms += ref[c] * ref[c];
+        }
+        rms = std::sqrt(rms / D);
+        for (int c = 0; c < D; c++) {
           const double got = __half2float(ho[(size_t(tt) * H + hh) * D + c]);
-          if (!std::isfinite(got)) bad++; else worst = std::max(worst, std::fabs(got - ref));
+          if (!std::isfinite(got)) bad++; else worst = std::max(worst, std::fabs(got - ref[c]) / std::max(rms, 1e-30));
         }
       }
       const double flops = 2.0 * double(S) * S * D * H;
-      printf("S=%-6d %-58s %8.3f ms  %6.1f TFLOP/s (best %6.1f)  max abs err %.2e%s\n", S, x.name, tm[5], flops / tm[5] / 1e9, flops / tm[0] / 1e9,
+      printf("S=%-6d %-58s %8.3f ms  %6.1f TFLOP/s (best %6.1f)  err %.2e of the row RMS%s\n", S, x.name, tm[5], flops / tm[5] / 1e9, flops / tm[0] / 1e9,
              worst, bad ? "  NON-FINITE OUTPUTS" : "");
+      if (bad || worst > 2e-2) failed = true;   // f16 P and output: ~1e-3 expected
     }
   }
-  return 0;
+  return failed ? 1 : 0;
 }

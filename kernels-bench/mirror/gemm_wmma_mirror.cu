@@ -3,8 +3,8 @@
 // from the machine code"). The Vulkan pipelines' machine code cannot be dumped; this mirror's can (cuobjdump), and
 // nvcc compiles it the way a CUDA engineer would expect.
 //
-// The mirror of shaders/gemm_sgm_tile_gen.gen.mjs's t{BM}x{BN}_sg{R}x{C}_k32_b1_u8 (the robust default,
-// 197 TFLOP/s at 4096³ in WGSL): y[M, N] = x[M, K] · w[N, K]ᵀ, f16 operands, f32 accumulation (16×16×16 WMMA,
+// The mirror of shaders/gemm_sgm_tile_gen.gen.mjs's t{BM}x{BN}_sg{R}x{C}_k32_b1_u8 (the default: 197 TFLOP/s at
+// 4096³ in WGSL with robust buffer access, 189 without; the mirror has no bounds checks): y[M, N] = x[M, K] · w[N, K]ᵀ, f16 operands, f32 accumulation (16×16×16 WMMA,
 // the subgroup matrices' shape), a workgroup of R × C warps each (BM/R) × (BN/C) outputs as 16×16 accumulators,
 // K slices of 32 staged through padded shared tiles (row stride 40 halves) by 16-byte global loads into registers
 // (each thread the same 8-half chunk of rows r0, r0 + RPT, …), the next slice's loads issued before this slice's
@@ -129,7 +129,7 @@ static double rnd() {  // uniform [-1, 1)
 
 int main(int argc, char** argv) {
   const int M = argc > 1 ? atoi(argv[1]) : 4096, N = argc > 2 ? atoi(argv[2]) : 4096, K = argc > 3 ? atoi(argv[3]) : 4096;
-  if (M % 128 || N % 256 || K % 32) { fprintf(stderr, "M %% 128, N %% 256 and K %% 32 must be 0\n"); return 2; }
+  if (M % 256 || N % 256 || K % 32) { fprintf(stderr, "M %% 256, N %% 256 and K %% 32 must be 0 (the 256-row tile)\n"); return 2; }
   std::vector<half> hx(size_t(M) * K), hw(size_t(N) * K);
   for (auto& v : hx) v = __float2half(float(rnd()));
   for (auto& v : hw) v = __float2half(float(rnd()));
@@ -158,6 +158,7 @@ int main(int argc, char** argv) {
     CK(cudaEventSynchronize(e1)); float t; CK(cudaEventElapsedTime(&t, e0, e1)); ms += t;
   }
   std::vector<half> hy(size_t(M) * N);
+  bool failed = false;
   printf("M=%d N=%d K=%d\n", M, N, K);
   for (const auto& v : vs) {
     CK(cudaMemset(y, 0xff, size_t(M) * N * 2));  // NaN: an unwritten output shows
@@ -177,6 +178,7 @@ int main(int argc, char** argv) {
     }
     const double ms = t[10];
     printf("%-62s %8.4f ms  %6.1f TFLOP/s  (best %6.1f)  err %.2e%s\n", v.name, ms, 2.0 * M * N * K / ms / 1e9, 2.0 * M * N * K / t[0] / 1e9, worst, nan ? "  NON-FINITE OUTPUTS" : "");
+    if (nan || worst > 1e-3) failed = true;   // f16 outputs of f32 sums: ~3e-5 of the |products| sum expected
   }
-  return 0;
+  return failed ? 1 : 0;
 }

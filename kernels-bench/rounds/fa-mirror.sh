@@ -13,7 +13,8 @@ set -uo pipefail
 cd kernels-bench/mirror
 nvcc -O3 -std=c++17 -gencode=arch=compute_90,code=sm_90 -Xptxas -v -o "$R/fa_mirror" fa_wmma_mirror.cu > "$R/ptxas-fa.txt" 2>&1; echo "nvcc rc $?"
 grep -E "registers|spill" "$R/ptxas-fa.txt" | sed -E 's/ptxas info *: //'
-timeout 240 "$R/fa_mirror" 4096 16384 | tee "$R/fa-mirror.txt"
+MIRROR_QSCALE=16 timeout 120 "$R/fa_mirror" 4096 | sed 's/^/q x16 (the rescale path, checked): /' | tee "$R/fa-mirror-q16.txt"; echo "rc ${PIPESTATUS[0]}"
+timeout 240 "$R/fa_mirror" 4096 16384 | tee "$R/fa-mirror.txt"; echo "rc ${PIPESTATUS[0]}"
 timeout 90 python3 - <<'PY' | tee "$R/sdpa.txt"
 import torch, torch.nn.functional as F
 for S in (4096, 16384):
