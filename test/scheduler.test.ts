@@ -64,37 +64,34 @@ const SEEDED: SamplingParams = { temperature: 0.8, topK: 0, topP: 1, seed: 42 };
 const GREEDY: SamplingParams = { temperature: 0, topK: 0, topP: 1, seed: 0 };
 
 describe('Scheduler', () => {
-  it('a request arriving as the last one ends on a stop (its next token in flight) starts a batch of its own: slot and steps as when alone', async () => {
+  /**
+   * A request submitted as the last one of a batch ends (how: `first`'s options, `exOpts`): its slot and decode steps,
+   * and those of the same request alone.
+   */
+  async function afterTheLast(exOpts: { eosAt?: number }, firstOpts: { stopAfter?: number }, ends: string, maxTokens: number) {
     const alone = standIn(4);
-    const solo = request(SEEDED, 5);
+    const solo = request(SEEDED, maxTokens);
     new Scheduler(alone, cfg, serial(), { maxBatch: 4 }).submit(solo.req);
     expect(await solo.ended).toBe('length');
-
-    const ex = standIn(4);
+    const ex = standIn(4, exOpts);
     const s = new Scheduler(ex, cfg, serial(), { maxBatch: 4 });
     let next: Probe | null = null, from = 0;
-    const first = request(SEEDED, 50, { stopAfter: 2, onEnd: () => { from = ex.decodes.length; next = request(SEEDED, 5); s.submit(next.req); } });
+    const first = request(SEEDED, 50, { ...firstOpts, onEnd: () => { from = ex.decodes.length; next = request(SEEDED, maxTokens); s.submit(next.req); } });
     s.submit(first.req);
-    expect(await first.ended).toBe('stopped');
+    expect(await first.ended).toBe(ends);
     const second = next as unknown as Probe;
     expect(await second.ended).toBe('length');
-    expect([second.slot, stepsOf(ex.decodes, second.slot, from)]).toEqual([solo.slot, stepsOf(alone.decodes, solo.slot)]);
+    return { got: [second.slot, stepsOf(ex.decodes, second.slot, from)], alone: [solo.slot, stepsOf(alone.decodes, solo.slot)] };
+  }
+
+  it('a request arriving as the last one ends on a stop (its next token in flight) starts a batch of its own: slot and steps as when alone', async () => {
+    const r = await afterTheLast({}, { stopAfter: 2 }, 'stopped', 5);
+    expect(r.got).toEqual(r.alone);
   });
 
   it('a request arriving as the last one ends on an end of sequence (the next step in flight) starts at step 0, as alone', async () => {
-    const alone = standIn(4);
-    const solo = request(SEEDED, 3);
-    new Scheduler(alone, cfg, serial(), { maxBatch: 4 }).submit(solo.req);
-    expect(await solo.ended).toBe('length');
-    const ex = standIn(4, { eosAt: 3 });
-    const s = new Scheduler(ex, cfg, serial(), { maxBatch: 4 });
-    let next: Probe | null = null, from = 0;
-    const first = request(SEEDED, 50, { onEnd: () => { from = ex.decodes.length; next = request(SEEDED, 3); s.submit(next.req); } });
-    s.submit(first.req);
-    expect(await first.ended).toBe('eos');
-    const second = next as unknown as Probe;
-    expect(await second.ended).toBe('length');
-    expect([second.slot, stepsOf(ex.decodes, second.slot, from)]).toEqual([solo.slot, stepsOf(alone.decodes, solo.slot)]);
+    const r = await afterTheLast({ eosAt: 3 }, {}, 'eos', 3);
+    expect(r.got).toEqual(r.alone);
   });
 
   it('a read-back failing as a batch ends fails what is left, never the process; the scheduler serves the next request', async () => {

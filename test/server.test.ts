@@ -463,26 +463,27 @@ describe('serve (stand-in engine)', () => {
     const { connect } = await import('node:net');
     const s = await startServer({ engine: standIn('slow'), port: 0, requestTimeoutMs: 300, log: () => {} });
     try {
-      const sock = connect(s.port, '127.0.0.1');
-      let got = '';
-      sock.on('data', (c: Buffer) => { got += c.toString(); });
-      const ended = new Promise<void>((res) => sock.once('close', () => res()));
-      sock.write('POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"pro');
-      await Promise.race([ended, new Promise((res) => setTimeout(res, 10_000))]);
-      expect(sock.destroyed || sock.readableEnded, 'closed by the server').toBe(true);
-      expect(got).toMatch(/^HTTP\/1\.1 408 /);
-      expect(JSON.parse(got.slice(got.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { type: 'invalid_request_error', code: 'request_timeout' } });
+      // Raw bytes to the server; what it answers before closing (waiting at most `ms`), and whether it closed.
+      const rawExchange = async (bytes: string, ms: number) => {
+        const sock = connect(s.port, '127.0.0.1');
+        let got = '';
+        sock.on('data', (c: Buffer) => { got += c.toString(); });
+        const ended = new Promise<void>((res) => sock.once('close', () => res()));
+        sock.write(bytes);
+        await Promise.race([ended, new Promise((res) => setTimeout(res, ms))]);
+        const body = got.includes('\r\n\r\n') ? JSON.parse(got.slice(got.indexOf('\r\n\r\n') + 4)) as unknown : null;
+        return { head: got.split('\r\n')[0], body, closed: sock.destroyed || sock.readableEnded };
+      };
+      const stalled = await rawExchange('POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"pro', 10_000);
+      expect(stalled.closed, 'closed by the server').toBe(true);
+      expect(stalled.head).toMatch(/^HTTP\/1\.1 408 /);
+      expect(stalled.body).toMatchObject({ error: { type: 'invalid_request_error', code: 'request_timeout' } });
       // What fails before a route runs answers in OpenAI's error shape as well: a malformed URL, a garbage request line.
       const badUrl = await fetch(`${s.url}/v1/models/%E0%A4%A`);
       expect([badUrl.status, ((await badUrl.json()) as { error: { code: string } }).error.code]).toEqual([400, 'bad_request']);
-      const raw = connect(s.port, '127.0.0.1');
-      let rawGot = '';
-      raw.on('data', (c: Buffer) => { rawGot += c.toString(); });
-      const rawEnded = new Promise<void>((res) => raw.once('close', () => res()));
-      raw.write('GARBAGE\r\n\r\n');
-      await Promise.race([rawEnded, new Promise((res) => setTimeout(res, 5000))]);
-      expect(rawGot).toMatch(/^HTTP\/1\.1 400 /);
-      expect(JSON.parse(rawGot.slice(rawGot.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { type: 'invalid_request_error', code: 'bad_request' } });
+      const garbage = await rawExchange('GARBAGE\r\n\r\n', 5000);
+      expect(garbage.head).toMatch(/^HTTP\/1\.1 400 /);
+      expect(garbage.body).toMatchObject({ error: { type: 'invalid_request_error', code: 'bad_request' } });
       // A response that outlasts the timeout is not cut: a stream of the slow stand-in (20 ms a token: 1.2 s).
       const r = await post(s.url, { prompt: 'a', max_tokens: 60, stream: true }).then(readSse);
       expect(r.done).toBe(true);

@@ -5,3 +5,11 @@ square_off() {
     --out "$R/square-off.json" --md "$R/square-off.md" 2>&1 | grep -v '^Warning' > "$R/square-off.log"
   echo "== square off rc ${PIPESTATUS[0]}"; sed 's/\x1b\[[0-9;]*m//g' "$R/square-off.log" | sed -E 's/ +/ /g' | grep -E "TF/s" | cut -c1-150
 }
+# square_pick <name> <pick> [gemm-sweep options…]: those variants at 4096³ (6 samples) into $R/square-<name>.{json,md,log},
+# the table's name, shape, ms, TFLOP/s and error columns printed.
+square_pick() {
+  local name=$1 pick=$2; shift 2
+  timeout -k 2 100 node dist/kernels-bench/gemm-sweep.js --parts square --pick "$pick" --samples 6 "$@" \
+    --out "$R/square-$name.json" --md "$R/square-$name.md" 2>&1 | grep -v '^Warning' > "$R/square-$name.log"
+  echo "square $name rc=${PIPESTATUS[0]}"; grep -E '^\| square' "$R/square-$name.md" | cut -d'|' -f3,4,5,6,10 | sed -E 's/ +/ /g'
+}

@@ -8,9 +8,8 @@
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 pick='default path|gen t128x128_sg2x2_k32_b1_u8*|gen t128x128_sg2x2_k32_b1_un'
-sq() { timeout -k 2 80 node dist/kernels-bench/gemm-sweep.js --parts square --pick "$pick" --samples 6 "${@:2}" \
-  --out "$R/square-$1.json" --md "$R/square-$1.md" 2>&1 | grep -v '^Warning' > "$R/square-$1.log"
-  echo "square $1 rc=${PIPESTATUS[0]}"; grep -E '^\| square' "$R/square-$1.md" | cut -d'|' -f3,4,5,6,10 | sed -E 's/ +/ /g'; }
+source kernels-bench/rounds/gemm-lib.sh
+sq() { square_pick "$1" "$pick" "${@:2}"; }
 sq on
 source kernels-bench/rounds/seed4l.sh
 pair=tile-gen:t128x128_sg2x2_k32_b1_u8p,g128x128_sg2x4_k32_b1_u8
