@@ -359,6 +359,15 @@ describe('run-inference.js: output and interrupts', () => {
     }
   });
 
+  it('--quiet still says why a pool worker was dropped (a warning, not progress)', () => {
+    const cluster = join(tmp, 'dead-cluster.json');
+    writeFileSync(cluster, JSON.stringify({ pool: [{ endpoint: 'tcp://127.0.0.1:1' }] }));
+    const r = cli(['--preset', 'tiny', '--quiet', '--cluster', cluster, '--max-new-tokens', '2', '--prompt', 'hi']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^warning: pool worker tcp:\/\/127\.0\.0\.1:1: .*no rank answering/m);
+    expect(r.stderr).not.toMatch(/^(gpu|model): /m); // the load log stays quiet
+  });
+
   it('--quiet: nothing on stderr (stderr a file of its own, as a log)', () => {
     const log = join(tmp, 'quiet.log');
     const fd = openSync(log, 'w');

@@ -93,7 +93,7 @@ const SPEC = {
   'pool-prefill': { type: 'string', default: 'local', help: 'FA Pool: where a prompt longer than --threshold is prefilled: local (on the base, its KV streamed to the pool as it is made; the base holds one such prompt\'s KV meanwhile) or pool (on the ranks, a round trip per chunk and layer; for a base that cannot hold one prompt\'s KV)' },
   'ping-pong': { type: 'boolean', default: false, help: 'FA Pool: decode in two micro-batches, the base computing one while the pool answers for the other (pays when the pool\'s round trip exceeds a micro-batch\'s layer)' },
   'dump-logits': { type: 'string', help: 'write sequence 0\'s prompt ids, first-token logits and tokens to this JSON file (fidelity checks)' },
-  quiet: { type: 'boolean', default: false, help: 'no progress bars' },
+  quiet: { type: 'boolean', default: false, help: 'no progress bars or load log on stderr (warnings and errors still)' },
   help: { type: 'boolean', short: 'h', default: false, help: 'show this help' },
 } as const;
 

@@ -133,7 +133,8 @@ export async function main(argv: string[]): Promise<number> {
   if (o.help) { console.log(helpText()); return 0; }
   const warn = (m: string) => process.stderr.write(`warning: ${m}\n`);
   for (const w of o.warnings) warn(w);
-  const log = (msg: string) => { if (!o.quiet) process.stderr.write(`${msg}\n`); };
+  // --quiet drops the progress and the load log, not warnings (a pool worker dropped, and why).
+  const log = (msg: string) => { if (!o.quiet || msg.startsWith('warning:')) process.stderr.write(`${msg}\n`); };
 
   // Streamed text ends with a newline even when the run is interrupted.
   let midLine = false;
