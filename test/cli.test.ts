@@ -359,6 +359,15 @@ describe('run-inference.js: output and interrupts', () => {
     }
   });
 
+  it('a --cluster file that cannot be read: exit 2 before the model loads, with either strategy', () => {
+    for (const extra of [[], ['--strategy', 'static', '--placement', 'tp=2']]) {
+      const r = cli(['--preset', 'tiny', '--cluster', join(tmp, 'no-such-cluster.json'), ...extra]);
+      expect(r.code, `${extra.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.errorLines).toEqual([expect.stringMatching(/^error: cannot read cluster file .*no-such-cluster\.json/)]);
+      expect(r.stderr).not.toMatch(/^model: /m);
+    }
+  });
+
   it('--quiet still says why a pool worker was dropped (a warning, not progress)', () => {
     const cluster = join(tmp, 'dead-cluster.json');
     writeFileSync(cluster, JSON.stringify({ pool: [{ endpoint: 'tcp://127.0.0.1:1' }] }));

@@ -124,6 +124,9 @@ async function preflight(o: CliOptions, warn: (m: string) => void): Promise<Pref
       if (n + local > largest) warn(`the pool has ${n + local} ranks, but no sequence uses more than ${largest} (--tiers)`);
     }
     if (o.threshold + 1 > config.maxSeq) warn(`no sequence can be longer than --threshold ${o.threshold} (the model's context is ${config.maxSeq} tokens): the pool will not be used`);
+  } else if (o.cluster) {
+    // The static baseline's ranks: the same check, before the model loads (a missing file is the user's, exit 2).
+    try { readCluster(o.cluster); } catch (e) { throw new UsageError((e as Error).message); }
   }
   return { dtype, limits, config, hasPool };
 }
