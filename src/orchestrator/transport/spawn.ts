@@ -39,15 +39,21 @@ export function listLocalGpus(): string[] {
   return listGpuBusIds();
 }
 
-// Every child still running when this process exits gets SIGKILL (exit handlers must be synchronous).
-const live = new Set<ChildProcess>();
+// Every child still running when this process exits gets SIGKILL, and its ipc socket file is removed (exit
+// handlers must be synchronous; a SIGKILLed worker cannot remove its own).
+const live = new Map<ChildProcess, string>();
 let exitHookInstalled = false;
-function track(p: ChildProcess): void {
-  live.add(p);
+function track(p: ChildProcess, socket: string): void {
+  live.set(p, socket);
   p.once('exit', () => live.delete(p));
   if (!exitHookInstalled) {
     exitHookInstalled = true;
-    process.once('exit', () => { for (const c of live) { try { c.kill('SIGKILL'); } catch { /* gone */ } } });
+    process.once('exit', () => {
+      for (const [c, sock] of live) {
+        try { c.kill('SIGKILL'); } catch { /* gone */ }
+        rmSync(sock, { force: true });
+      }
+    });
   }
 }
 
@@ -61,7 +67,7 @@ function startOne(i: number, gpu: string, opts: SpawnOptions, entry: string): Pr
   rmSync(socket, { force: true });
   const args = [entry, 'worker', '--gpu', gpu, '--listen', `ipc://${socket}`, '--rank', String(i), '--label', `worker${i}`, '--exit-with-parent'];
   const proc = spawn(opts.node ?? process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
-  track(proc);
+  track(proc, socket);
   const tail: string[] = [];
   const stderrTail = () => tail.join('\n');
   lines(proc.stderr!, (l) => { tail.push(l); if (tail.length > 30) tail.shift(); opts.onLog?.(i, l); });
