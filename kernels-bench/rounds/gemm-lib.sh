@@ -13,3 +13,17 @@ square_pick() {
     --out "$R/square-$name.json" --md "$R/square-$name.md" 2>&1 | grep -v '^Warning' > "$R/square-$name.log"
   echo "square $name rc=${PIPESTATUS[0]}"; grep -E '^\| square' "$R/square-$name.md" | cut -d'|' -f3,4,5,6,10 | sed -E 's/ +/ /g'
 }
+# cublas_decode <M> <timeout s>: cuBLAS at the decode products $SH for M rows into $R/cublas.{json,log}; sets `cub` to
+# the sweep's --cublas option (empty when it failed).
+cublas_decode() {
+  timeout -k 2 "$2" python3 kernels-bench/gemm-cublas.py --out "$R/cublas.json" --prefill-m= --decode-m "$1" --decode-shapes "$SH" > "$R/cublas.log" 2>&1; echo "cublas rc=$?"
+  cub=(); [ -s "$R/cublas.json" ] && cub=(--cublas "$R/cublas.json")
+}
+# decode_pick <timeout s> <samples> <pick> <columns> [sweep options…]: the decode part at 8 rows of $SH for those variants
+# into $R/sweep.{json,md,log}; the table's columns (cut -f) printed.
+decode_pick() {
+  local t=$1 samples=$2 pick=$3 cols=$4; shift 4
+  timeout -k 2 "$t" node dist/kernels-bench/gemm-sweep.js --parts decode --decode-shapes "$SH" --decode-m 8 \
+    --pick "$pick" --copies 3 --samples "$samples" "$@" --out "$R/sweep.json" --md "$R/sweep.md" 2>&1 | grep -v '^Warning' > "$R/sweep.log"
+  echo "sweep rc=${PIPESTATUS[0]}"; grep -E '^\| decode' "$R/sweep.md" | cut -d'|' -f"$cols" | sed -E 's/ +/ /g'
+}

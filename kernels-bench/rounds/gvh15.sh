@@ -7,11 +7,9 @@ set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
 SH=12288x4096,4096x4096,16384x4096g,4096x16384,32000x4096
-timeout -k 2 60 python3 kernels-bench/gemm-cublas.py --out "$R/cublas.json" --prefill-m= --decode-m 8 --decode-shapes $SH > "$R/cublas.log" 2>&1; echo "cublas rc=$?"
-cub=(); [ -s "$R/cublas.json" ] && cub=(--cublas "$R/cublas.json")
-timeout -k 2 200 node dist/kernels-bench/gemm-sweep.js --parts decode --decode-shapes $SH --decode-m 8 \
-  --pick 'default path*|gemv sg *' --copies 3 --samples 6 "${cub[@]}" --out "$R/sweep.json" --md "$R/sweep.md" 2>&1 | grep -v '^Warning' > "$R/sweep.log"
-echo "sweep rc=${PIPESTATUS[0]}"; grep -E '^\| decode' "$R/sweep.md" | cut -d'|' -f3,4,5,7,8,10 | sed -E 's/ +/ /g'
+source kernels-bench/rounds/gemm-lib.sh
+cublas_decode 8 60
+decode_pick 200 6 'default path*|gemv sg *' 3,4,5,7,8,10 "${cub[@]}"
 source kernels-bench/rounds/seed4l.sh
 for k in a b; do decstep b8-4k-f32-$k 8 4096 FAPOOL_GEMV_HALF=0; decstep b8-4k-h-$k 8 4096 FAPOOL_GEMV_HALF=1; done
 decstep b8-32k-f32 8 32768 FAPOOL_GEMV_HALF=0; decstep b8-32k-h 8 32768 FAPOOL_GEMV_HALF=1

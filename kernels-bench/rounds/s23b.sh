@@ -13,12 +13,10 @@ set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
 SH=12288x4096,4096x4096,16384x4096g,4096x16384,32000x4096
-timeout -k 2 60 python3 kernels-bench/gemm-cublas.py --out "$R/cublas.json" --prefill-m= --decode-m 8 --decode-shapes $SH > "$R/cublas.log" 2>&1; echo "cublas rc=$?"
-cub=(); [ -s "$R/cublas.json" ] && cub=(--cublas "$R/cublas.json")
+source kernels-bench/rounds/gemm-lib.sh
+cublas_decode 8 60
 P='default path*|gemv sg cpt1 u1 h|gemv sg cpt1 u2 h|gemv sg cpt2 u1 h|gemv sg cpt1 u1 h l*|gemv sg cpt1 u2 h l*|gemv sg cpt1 u1 l*|gemv sg cpt1 u2 l*'
-timeout -k 2 240 node dist/kernels-bench/gemm-sweep.js --parts decode --decode-shapes $SH --decode-m 8 \
-  --pick "$P" --copies 3 --samples 6 "${cub[@]}" --out "$R/sweep.json" --md "$R/sweep.md" 2>&1 | grep -v '^Warning' > "$R/sweep.log"
-echo "sweep rc=${PIPESTATUS[0]}"; grep -E '^\| decode' "$R/sweep.md" | cut -d'|' -f3,4,5,7,8,10 | sed -E 's/ +/ /g'
+decode_pick 240 6 "$P" 3,4,5,7,8,10 "${cub[@]}"
 source kernels-bench/rounds/seed4l.sh
 decstep warm 8 4096 > /dev/null
 for k in 1 2; do

@@ -11,9 +11,8 @@ set -uo pipefail
 export PYTHONUNBUFFERED=1
 SH=12288x4096,4096x4096,16384x4096g,4096x16384,32000x4096
 P='default path*|gemv sg cpt1 u1 h|gemv sg cpt1 u1 h hs|gemv sg cpt1 u2 h|gemv sg cpt1 u2 h hs|gemv sg cpt2 u1 h|gemv sg cpt2 u1 h hs|gemv sg cpt2 u2 h|gemv sg cpt2 u2 h hs'
-timeout -k 2 200 node dist/kernels-bench/gemm-sweep.js --parts decode --decode-shapes $SH --decode-m 8 \
-  --pick "$P" --copies 3 --samples 6 --out "$R/sweep.json" --md "$R/sweep.md" 2>&1 | grep -v '^Warning' > "$R/sweep.log"
-echo "sweep rc=${PIPESTATUS[0]}"; grep -E '^\| decode' "$R/sweep.md" | cut -d'|' -f3,4,5,7,10 | sed -E 's/ +/ /g'
+source kernels-bench/rounds/gemm-lib.sh
+decode_pick 200 6 "$P" 3,4,5,7,10
 source kernels-bench/rounds/seed4l.sh
 decstep warm 8 4096 > /dev/null
 for k in 1 2; do decstep b8-4k-0-$k 8 4096 FAPOOL_GEMV_HSUM=0; decstep b8-4k-1-$k 8 4096 FAPOOL_GEMV_HSUM=1; done

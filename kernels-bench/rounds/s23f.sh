@@ -10,9 +10,8 @@ set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 SH=12288x4096,4096x4096,16384x4096g,4096x16384,32000x4096
 P='default path*|gemv sg cpt1 u1 h|gemv sg cpt1 u1 h pf|gemv sg cpt2 u1 h|gemv sg cpt2 u1 h pf|gemv sg cpt1 u2 h'
-timeout -k 2 120 node dist/kernels-bench/gemm-sweep.js --parts decode --decode-shapes $SH --decode-m 8 \
-  --pick "$P" --copies 3 --samples 5 --out "$R/sweep.json" --md "$R/sweep.md" 2>&1 | grep -v '^Warning' > "$R/sweep.log"
-echo "sweep rc=${PIPESTATUS[0]}"; grep -E '^\| decode' "$R/sweep.md" | cut -d'|' -f3,4,5,7,10 | sed -E 's/ +/ /g'
+source kernels-bench/rounds/gemm-lib.sh
+decode_pick 120 5 "$P" 3,4,5,7,10
 source kernels-bench/rounds/seed4l.sh
 for k in 1 2; do decstep b8-4k-0-$k 8 4096 FAPOOL_GEMV_PF=0; decstep b8-4k-1-$k 8 4096 FAPOOL_GEMV_PF=1; done
 decstep b8-32k-1 8 32768 FAPOOL_GEMV_PF=1; decstep b8-32k-0 8 32768 FAPOOL_GEMV_PF=0

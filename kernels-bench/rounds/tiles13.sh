@@ -7,8 +7,8 @@ set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
 SH=12288x4096,4096x4096,16384x4096g,4096x16384,32000x4096
-timeout -k 2 40 python3 kernels-bench/gemm-cublas.py --out "$R/cublas.json" --prefill-m= --decode-m 64 --decode-shapes $SH > "$R/cublas.log" 2>&1; echo "cublas rc=$?"
-cub=(); [ -s "$R/cublas.json" ] && cub=(--cublas "$R/cublas.json")
+source kernels-bench/rounds/gemm-lib.sh
+cublas_decode 64 40
 timeout -k 2 200 node dist/kernels-bench/gemm-sweep.js --parts decode --decode-shapes $SH --decode-m 64 --splits 2,4,8 \
   --pick 'default path*|gen t16*|gen t32*|gen t64*|gen g16*|gen g32*|gen g64*' --copies 3 --samples 6 "${cub[@]}" \
   --out "$R/sweep.json" --md "$R/sweep.md" 2>&1 | grep -v '^Warning' > "$R/sweep.log"
