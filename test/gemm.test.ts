@@ -10,8 +10,8 @@ import { gemvSgChoice } from '../src/kernels/gemv.js';
 import { type Activation } from '../src/kernels/gemm-common.js';
 import {
   DECODE_TILE_MIN_N, GEMM_PREFILL_DEFAULT, GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS, gemmPrefillDefault, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_GEN_SPLIT_K,
-  DECODE_TILES_WIDE, SGM_TILE_SHAPES, SPLITK_MAX, SPLITK_TARGET_SUBGROUPS, chooseDecodeTile, chooseSgmDirect, chooseSgmKernel, decodeTilesMode,
-  checkedTwin, gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenForShape, tileGenGeometry,
+  DECODE_TILES_NO_PREFETCH_OFF, DECODE_TILES_WIDE, SGM_TILE_SHAPES, SPLITK_MAX, SPLITK_TARGET_SUBGROUPS, chooseDecodeTile, chooseSgmDirect, chooseSgmKernel, decodeTilesMode,
+  checkedTwin, decodeTilesNoPrefetch, gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenForShape, tileGenGeometry,
   tileWithinBuffers,
   type SgmSkinnyShape, type SgmTileShape
 } from '../src/kernels/gemm-sgm.js';
@@ -364,6 +364,8 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
     expect(tileGenForShape('t128x256_sg2x4_k32_b1', 12)).toBe('t128x256_sg2x4_k32_b1');
     // Every unchecked configuration has its checked twin.
     for (const id of SGM_TILE_GEN_IDS.filter((i) => /_(u|un|uf)$/.test(i))) expect(SGM_TILE_GEN_IDS).toContain(id.replace(/_(u|un|uf)$/, ''));
+    // … every one, 16-byte and _ks2 ones too: without robust buffer access a ragged launch needs it (tileWithinBuffers).
+    for (const id of SGM_TILE_GEN_IDS.filter((i) => tileGenGeometry(i).unchecked)) expect(SGM_TILE_GEN_IDS, id).toContain(checkedTwin(id));
   });
 
   it('an unchecked tile refuses K % BK != 0', async () => {
@@ -505,8 +507,8 @@ describe('linear / gatedLinear: split-K decode tiles', () => {
     expect(tileWithinBuffers(off, l(t(20, 32), t(40, 64)), s)).toBe(s);                                           // inside both
     expect(tileWithinBuffers({ robustBufferAccess: true }, l(t(20, 20), t(40, 40)), s)).toBe(s);                  // clamped anyway
     expect(tileWithinBuffers({}, l(t(20, 20), t(40, 40)), s)).toBe(s);
-    // A small test configuration without a twin: refused, not run past the buffer.
-    expect(() => tileWithinBuffers(off, l(t(20, 20), t(40, 64)), { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b2_u8' })).toThrow(/no checked twin/);
+    // The small test configurations have their twins too (lavapipe runs them without robust buffer access by default).
+    expect(tileWithinBuffers(off, l(t(20, 20), t(40, 64)), { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b2_u8' })).toEqual({ kind: 'tile-gen', id: 't32x32_sg2x2_k32_b2' });
     const gated = { kind: 'tile-gen' as const, id: 'g64x64_sg2x2_k64_b1_u8_ks2' };
     expect(tileWithinBuffers(off, { M: 40, N: 64, K: 256, dtype: 'f16', x: t(40, 64), wGate: t(64, 64), wUp: t(64, 64) }, gated)).toBe(gated);
     expect(tileWithinBuffers(off, { M: 40, N: 64, K: 256, dtype: 'f16', x: t(40, 40), wGate: t(64, 64), wUp: t(64, 64) }, gated)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1' });
@@ -736,7 +738,7 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           expect(tile(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_u8', splits: 4 });
           expect(tile(32, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1_u8' });
           expect(tile(64, 12288, 4160)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_u8' });   // K % 128 != 0
-          expect(decodeTilesMode('split:u8:ks2')).toEqual({ split: true, minRows: 9, wide: true, explicitRows: false, ks2: 'all' });
+          expect(decodeTilesMode('split:u8:ks2')).toEqual({ split: true, minRows: 9, wide: true, explicitRows: false, ks2: 'all', noPrefetch: false });
           expect(decodeTilesMode('split:ks2=gated')).toMatchObject({ ks2: 'gated' });
           process.env.FAPOOL_DECODE_TILES = 'split:ks2=gated';
           expect(tile(33, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_u8' });   // plain: not by default
@@ -744,10 +746,24 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           expect(decodeTilesMode('split:u4:ks2=off')).toMatchObject({ wide: false, ks2: 'off' });
           expect(decodeTilesMode('nosplit:ks2=off')).toMatchObject({ split: false, ks2: 'off' });
           expect(() => decodeTilesMode('split:u8:ks2=some')).toThrow(LimitError);
+          // :un8: the 16-byte twins without register prefetch, their _ks2 twins and checked bases likewise.
+          process.env.FAPOOL_DECODE_TILES = 'split:un8';
+          expect(decodeTilesMode()).toMatchObject({ wide: true, noPrefetch: true, ks2: 'gated' });
+          expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k64_b1_un8_ks2' });
+          expect(tile(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_un8', splits: 4 });
+          expect(tile(9, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't16x32_sg1x2_k128_b1_un8' });
+          expect(tile(33, 12288, 4100)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1' });
+          expect(checkedTwin('g64x64_sg2x2_k64_b1_un8_ks2')).toBe('g64x64_sg2x2_k32_b1');
+          // Unsaid, the device decides: with robust buffer access the prefetching twins.
+          expect(decodeTilesNoPrefetch(caps, decodeTilesMode('split:u8'))).toBe(false);
+          expect(decodeTilesNoPrefetch({ ...caps, robustBufferAccess: false }, decodeTilesMode('split:u8'))).toBe(false);
+          expect(decodeTilesNoPrefetch({ ...caps, robustBufferAccess: false }, decodeTilesMode('split:un8'))).toBe(true);
+          expect(decodeTilesNoPrefetch(caps, decodeTilesMode('split'))).toBe(false);
+          expect(decodeTilesNoPrefetch({ ...caps, robustBufferAccess: false }, decodeTilesMode('split'))).toBe(DECODE_TILES_NO_PREFETCH_OFF);
           process.env.FAPOOL_DECODE_TILES = 'split:u4';
           expect(tile(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1' });
           expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
-          expect(decodeTilesMode('nosplit:u8')).toEqual({ split: false, minRows: 9, wide: true, explicitRows: false, ks2: 'gated' });
+          expect(decodeTilesMode('nosplit:u8')).toEqual({ split: false, minRows: 9, wide: true, explicitRows: false, ks2: 'gated', noPrefetch: false });
           expect(decodeTilesMode('split:rows=5:u4')).toEqual({ split: true, minRows: 5, wide: false, explicitRows: true, ks2: 'off' });
           for (const bad of ['splits', 'split:rows=0', 'split:rows=65', 'split:max=4', 'split:u16', 'u8', 'split:u8:rows=5']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
           expect(decodeTilesMode('')).toEqual({ split: true, minRows: 9, wide: DECODE_TILES_WIDE, explicitRows: false, ks2: DECODE_TILES_WIDE ? 'gated' : 'off' });

@@ -172,7 +172,11 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   't16x32_sg1x2_k128_b1_u8', 't32x64_sg1x4_k64_b1_u8', 'g16x64_sg1x4_k64_b1_u8', 'g32x64_sg1x4_k64_b1_u8',
   't128x128_sg2x2_k32_b1_un', 't128x128_sg2x2_k32_b1_uf', 't128x256_sg2x4_k32_b1_un', 'g128x128_sg2x4_k32_b1_un', 't32x32_sg2x2_k32_b1_un', 't32x32_sg2x2_k32_b1_uf',
   't32x32_sg2x2_k32_b1_u', 't64x32_sg2x1_k16_b2_u', 'g32x16_sg2x1_k16_b1_u',
+  // The checked twins of two small unchecked ones (without robust buffer access a ragged launch takes its twin).
+  't32x32_sg2x2_k32_b2', 'g32x32_sg1x2_k16_b1',
   'g64x64_sg2x2_k64_b1_u8_ks2', 't64x64_sg1x4_k128_b1_u8_ks2', 't32x32_sg2x2_k64_b1_u8_ks2', 'g32x32_sg1x2_k32_b1_u8_ks2',
+  't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8', 'g16x64_sg1x4_k64_b1_un8', 'g32x64_sg1x4_k64_b1_un8', 'g64x64_sg2x2_k32_b1_un8',
+  'g64x64_sg2x2_k64_b1_un8_ks2', 't64x64_sg1x4_k128_b1_un8_ks2', 't32x32_sg2x2_k64_b1_un8_ks2',
 ];
 
 /**
@@ -189,6 +193,9 @@ export const SGM_TILE_GEN_DECODE: readonly string[] = [
   // 64 rows with twice the bytes in flight a workgroup: two subgroup groups share out each staged slice's K halves
   // (session 17, prepared: the 64-row gated product sat at 1.75 TB/s, cuBLAS 2.9).
   'g64x64_sg2x2_k64_b1_u8_ks2', 't64x64_sg1x4_k128_b1_u8_ks2',
+  // Their twins without register prefetch (_un8), for devices without robust buffer access (session 26).
+  't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8', 'g16x64_sg1x4_k64_b1_un8', 'g32x64_sg1x4_k64_b1_un8', 'g64x64_sg2x2_k32_b1_un8',
+  'g64x64_sg2x2_k64_b1_un8_ks2', 't64x64_sg1x4_k128_b1_un8_ks2',
 ];
 
 /** Configurations with a split-K entry (SPLIT_K in shaders/gemm_sgm_tile_gen.gen.mjs; a test keeps them equal). */
@@ -199,6 +206,7 @@ export const SGM_TILE_GEN_SPLIT_K: readonly string[] = [
   't32x32_sg2x2_k32_b1', 'g32x16_sg2x1_k16_b1',
   't16x32_sg1x2_k128_b1_u8', 't32x64_sg1x4_k64_b1_u8', 't64x64_sg1x4_k64_b1_u8', 'g16x64_sg1x4_k64_b1_u8', 'g32x64_sg1x4_k64_b1_u8', 'g64x64_sg2x2_k32_b1_u8',
   't32x32_sg2x2_k32_b1_un8',
+  't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8', 'g16x64_sg1x4_k64_b1_un8', 'g32x64_sg1x4_k64_b1_un8', 'g64x64_sg2x2_k32_b1_un8',
 ];
 
 /** The generated configurations meant for big GPUs (the rest are small ones for the emulation tests). */
@@ -265,7 +273,7 @@ export function sgmTileGenFits(caps: Caps, s: SgmTileGenShape): boolean {
 
 /** An unchecked configuration's checked twin: the same tile and K slice with bounds-checked staging (a _ks2 one's: its unsplit tile's). */
 export function checkedTwin(id: string): string {
-  const ks = /^(.*)_k(\d+)_b1_u8_ks2$/.exec(id);
+  const ks = /^(.*)_k(\d+)_b1_un?8_ks2$/.exec(id);
   if (ks) return `${ks[1]}_k${Number(ks[2]) / 2}_b1`;
   return tileGenGeometry(id).unchecked ? id.slice(0, id.lastIndexOf('_')) : id;   // the staging suffix is the last part
 }
@@ -498,8 +506,9 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
   if (!mode.split && (M <= GEMV_MAX_M || !wide)) return null;
   const base = gated ? (M <= 16 ? 'g16x64_sg1x4_k64_b1' : M <= 32 ? 'g32x64_sg1x4_k64_b1' : 'g64x64_sg2x2_k32_b1')
     : mode.split && wide && M <= 16 ? 't16x32_sg1x2_k128_b1' : M <= 32 ? 't32x64_sg1x4_k64_b1' : 't64x64_sg1x4_k64_b1';
-  // The 16-byte twin where K is whole slices (else the checked base: 8-byte staging).
-  const id = mode.wide ? tileGenForShape(`${base}_u8`, K) : base;
+  // The 16-byte twin where K is whole slices (else the checked base: 8-byte staging); without register prefetch
+  // (_un8) where decodeTilesNoPrefetch says so.
+  const id = mode.wide ? tileGenForShape(`${base}${decodeTilesNoPrefetch(caps, mode) ? '_un8' : '_u8'}`, K) : base;
   if (mode.split && M < (gated ? mode.minRows : plainTileMinRows(mode, N, K, tileGenGeometry(id).wide))) return null;
   const splits = mode.split ? splitKCount(M, N, K, tileGenGeometry(id)) : 1;
   // The _ks2 twin (gated products by default, :ks2=all every one) where it exists, K is whole slices of it and it
@@ -512,8 +521,8 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
 
 /** A 16-byte decode tile's _ks2 twin (twice the K slice, the same output block and subgroups a K half), if generated. */
 function ksTwin(id: string): string | null {
-  const m = /^(.*)_k(\d+)_b1_u8$/.exec(id);
-  const twin = m ? `${m[1]}_k${2 * Number(m[2])}_b1_u8_ks2` : '';
+  const m = /^(.*)_k(\d+)_b1_(u8|un8)$/.exec(id);
+  const twin = m ? `${m[1]}_k${2 * Number(m[2])}_b1_${m[3]}_ks2` : '';
   return SGM_TILE_GEN_IDS.includes(twin) ? twin : null;
 }
 
@@ -571,6 +580,11 @@ export interface DecodeTilesMode {
    * ones lose: qkv 0.0715 → 0.0826, LM head 0.1430 → 0.1660) or `off`.
    */
   ks2: KsTwinMode;
+  /**
+   * The 16-byte tiles' register prefetch of the next slice: `:u8` keeps it (`false`), `:un8` leaves it out
+   * (`true`, the _un8 twins); unsaid, the device decides (decodeTilesNoPrefetch).
+   */
+  noPrefetch?: boolean;
 }
 
 /**
@@ -591,16 +605,37 @@ export const DECODE_TILES_WIDE = true;
  */
 export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTilesMode {
   const v = value?.trim() || 'split';
-  const m = /^(?:(nosplit)|split(?::rows=(\d+))?)(?::(u4|u8))?(:ks2(?:=(off|gated|all))?)?$/.exec(v);
+  const m = /^(?:(nosplit)|split(?::rows=(\d+))?)(?::(u4|u8|un8))?(:ks2(?:=(off|gated|all))?)?$/.exec(v);
   const lo = m ? (m[1] ? GEMV_MAX_M + 1 : Number(m[2] ?? GEMV_MAX_M + 1)) : NaN;
-  const wide = m?.[3] ? m[3] === 'u8' : DECODE_TILES_WIDE;
+  const wide = m?.[3] ? m[3] !== 'u4' : DECODE_TILES_WIDE;
   if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (m[4] && !wide && m[5] !== 'off')) {
-    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' or 'nosplit', then optionally ':u4' or ':u8', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all)`);
+    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' or 'nosplit', then optionally ':u4', ':u8' or ':un8', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all)`);
   }
   // The twins stage 16 bytes a load: none for 8-byte tiles.
   const ks2: KsTwinMode = !wide ? 'off' : m[4] ? ((m[5] as KsTwinMode | undefined) ?? 'all') : 'gated';
-  return { split: !m[1], minRows: lo, wide, explicitRows: m[2] !== undefined, ks2 };
+  const mode: DecodeTilesMode = { split: !m[1], minRows: lo, wide, explicitRows: m[2] !== undefined, ks2 };
+  if (m[3] === 'u8' || m[3] === 'un8') mode.noPrefetch = m[3] === 'un8';
+  return mode;
 }
+
+/**
+ * Whether the 16-byte decode tiles leave out the register prefetch of the next slice (their _un8 twins): as
+ * FAPOOL_DECODE_TILES says, else on a device without robust buffer access when DECODE_TILES_NO_PREFETCH_OFF (there
+ * the driver compiles the prefetching tiles to 255 registers, as the prefill's: session 20, batch 64 at 4K, the
+ * 64-row tiles 18–25 % slower without robustness than with it).
+ */
+export function decodeTilesNoPrefetch(caps: Pick<Caps, 'robustBufferAccess'>, mode: Pick<DecodeTilesMode, 'noPrefetch'>): boolean {
+  return mode.noPrefetch ?? (caps.robustBufferAccess === false && DECODE_TILES_NO_PREFETCH_OFF);
+}
+
+/**
+ * Whether a device without robust buffer access takes the decode tiles' _un8 twins by default. Session 26 (H200,
+ * seed-4l decode step, GPU µs, two alternating rounds, rounds/s26a.sh): batch 64 at 4K robust _u8 5603 / off _u8 5800 /
+ * off _un8 5571; batch 8 at 4K 1606 / 1628 / 1562–1573; batch 8 at 32K 5210–5243 / 5112 / 5046–5079. Not yet the
+ * default: the _un8 decode tiles have been checked against float64 only through their emulated twins on lavapipe;
+ * their H200 check (rounds/s26b.sh, the GPU test files with FAPOOL_DECODE_TILES=split:un8) did not get a device.
+ */
+export const DECODE_TILES_NO_PREFETCH_OFF = false;
 
 /**
  * The subgroup-matrix kernel for a shape, from the H200 sweeps (kernels-bench/notes/gemm.md, rounds 1–2):
