@@ -11,6 +11,7 @@
 //   node dist/kernels-bench/decode-profile.js --model /tmp/seed-4l-f16.safetensors --context 4096 --batch 1 --out dec.json
 //   node dist/kernels-bench/decode-profile.js --preset tiny --dtype f32 --context 64 --new-tokens 8   # any machine
 //   node dist/kernels-bench/decode-profile.js --model /tmp/seed-4l-f16.safetensors --batch 64 --leave-one-out
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { syntheticPrompt } from '../src/cli/main.js';
@@ -228,6 +229,9 @@ async function main(): Promise<void> {
     }
     if (Number.isFinite(restUs)) console.log(`the step without its attention launches: ${restUs.toFixed(1)} µs (the whole step ${(wholeMs * 1e3).toFixed(1)})`);
     console.log(`host: encode + submit of one step ${encodeUs.toFixed(1)} µs (median of 40)`);
+    // The generated tokens' digest: arms of a round (robustness, kernel variants) that must agree compare this line.
+    const tokensSha = createHash('sha256').update(JSON.stringify(r.tokens)).digest('hex').slice(0, 16);
+    console.log(`tokens: sha256 ${tokensSha} (${r.tokens.length} sequences × ${newTokens})`);
     wallLines();
     if (v.out) {
       writeFileSync(String(v.out), JSON.stringify({
@@ -235,6 +239,7 @@ async function main(): Promise<void> {
         dtype: engine.dtype, batch: B, context, newTokens, warmTokens, launches: launches.length,
         stepGpuUs: wholeMs * 1e3, stepGpuMethod: whole.method, sumAloneUs: sumAloneMs * 1e3, byPart, withoutAttentionUs: restUs, hostEncodeUs: encodeUs,
         tpotMs: r.tpotMs, stepWallMs: stepMs, firstStepMs, steadyStepMs, p90StepMs, stallMs, stepGapsMs: gaps, ttftMs: r.prefillMs, warmupMs, kernels: table, perLaunch,
+        tokensSha, tokens: r.tokens,
       }, null, 1));
     }
   } finally {

@@ -21,3 +21,10 @@ source kernels-bench/rounds/seed4l.sh
 timeout 150 python3 kernels-bench/torch_decode_graph.py --weights $W --configs 1x4096,8x4096,8x32768,64x4096 --out "$R/graph.json" > "$R/graph.log" 2>&1
 echo "graph rc $?"; grep -iv warn "$R/graph.log" | grep -E "^ +[0-9]+ +[0-9]+ \|" | cut -c1-100
 for s in "b1 1 4096" "b8 8 4096" "b8x32k 8 32768" "b64 64 4096"; do set -- $s; decstep $1-off-un8 $2 $3; done
+# The same generations with robustness on and the prefetching tiles: the tokens must be the same bits (the tiles differ
+# only in when they load; decode-profile prints the tokens' digest).
+for s in "b8 8 4096" "b64 64 4096"; do
+  set -- $s; decstep $1-on-u8 $2 $3 FAPOOL_ROBUSTNESS=on FAPOOL_DECODE_TILES=split:u8
+  a=$(grep -oE 'sha256 [0-9a-f]+' "$R/dec-$1-off-un8.log"); b=$(grep -oE 'sha256 [0-9a-f]+' "$R/dec-$1-on-u8.log")
+  [ -n "$a" ] && [ "$a" = "$b" ] && echo "$1: tokens the same ($a)" || echo "$1: TOKENS DIFFER ($a against $b)"
+done

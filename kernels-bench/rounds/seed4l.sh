@@ -14,7 +14,7 @@ decstep() {
   local n=$1 b=$2 c=$3; shift 3
   env "$@" timeout 60 node dist/kernels-bench/decode-profile.js --model $W --dtype f16 --context $c --batch $b --new-tokens 32 --samples 3 \
     --out "$R/dec-$n.json" > "$R/dec-$n.log" 2>&1
-  echo "decode $n rc $?: $(grep -oE 'GPU time of the whole step[^;]*' "$R/dec-$n.log") | $(grep -E '^wall per step' "$R/dec-$n.log" | cut -c1-90)"
+  echo "decode $n rc $?: $(grep -oE 'GPU time of the whole step[^;]*' "$R/dec-$n.log") | $(grep -E '^wall per step' "$R/dec-$n.log" | cut -c1-90) | $(grep -oE 'sha256 [0-9a-f]+' "$R/dec-$n.log")"
 }
 # The wall figures of a batch-1 4K decode with each step's decode() and token read timed (decode-profile --wall-only
 # --step-timing, 96 new tokens after a 4-token warm-up) into $R/w-<name>.json: wallstep <name> [VAR=value…]
