@@ -10,15 +10,8 @@
 // Variants: the mirror (NBUF 2), NBUF 1, and the mirror held to 128 registers (two blocks a SM guaranteed).
 // Build and run (H200): nvcc -O3 -gencode=arch=compute_90,code=sm_90 -Xptxas -v -o f32mirror gemm_f32_mirror.cu
 //   ./f32mirror [M N K]   → one line per variant: ms (median of 20), TFLOP/s, sampled error against float64;
-//   MIRROR_ONCE=1 ./f32mirror: each variant launched once, untimed (for ncu).
-#include <algorithm>
-#include <cmath>
-#include <cstdio>
-#include <cstdlib>
-#include <cstdint>
-#include <vector>
-
-#define CK(x) do { cudaError_t e_ = (x); if (e_ != cudaSuccess) { fprintf(stderr, "%s: %s\n", #x, cudaGetErrorString(e_)); exit(1); } } while (0)
+//   MIRROR_ONCE=1 ./f32mirror: each variant launched once, untimed (for ncu). The harness: gemm_mirror_bench.h.
+#include "gemm_mirror_bench.h"
 
 constexpr int TX = 16, TY = 16, QM = 2, QN = 2, BK = 8, WG = TX * TY, BM = 4 * QM * TY, BN = 4 * QN * TX;
 
@@ -80,67 +73,19 @@ __global__ void __launch_bounds__(WG, MIN_BLOCKS) gemm_f32_mirror(const float* _
   }
 }
 
-struct Variant { const char* name; void (*launch)(const float*, const float*, float*, int, int, int); };
-
 template <int NBUF, int MIN_BLOCKS>
 void launch(const float* x, const float* w, float* y, int M, int N, int K) {
   gemm_f32_mirror<NBUF, MIN_BLOCKS><<<dim3(N / BN, M / BM), WG>>>(x, w, y, M, N, K);
 }
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static double rnd() {  // uniform [-1, 1)
-  rng_state ^= rng_state << 13; rng_state ^= rng_state >> 7; rng_state ^= rng_state << 17;
-  return double(rng_state >> 11) / double(1ull << 52) - 1.0;
-}
-
 int main(int argc, char** argv) {
   const int M = argc > 1 ? atoi(argv[1]) : 4096, N = argc > 2 ? atoi(argv[2]) : 4096, K = argc > 3 ? atoi(argv[3]) : 4096;
   if (M % BM || N % BN || K % BK) { fprintf(stderr, "M %% %d, N %% %d and K %% %d must be 0\n", BM, BN, BK); return 2; }
-  std::vector<float> hx(size_t(M) * K), hw(size_t(N) * K);
-  for (auto& v : hx) v = float(rnd());
-  for (auto& v : hw) v = float(rnd());
-  float *x, *w, *y;
-  CK(cudaMalloc(&x, hx.size() * 4)); CK(cudaMalloc(&w, hw.size() * 4)); CK(cudaMalloc(&y, size_t(M) * N * 4));
-  CK(cudaMemcpy(x, hx.data(), hx.size() * 4, cudaMemcpyHostToDevice));
-  CK(cudaMemcpy(w, hw.data(), hw.size() * 4, cudaMemcpyHostToDevice));
-  const Variant vs[] = {
+  const GemmVariant<float> vs[] = {
     {"quad 16x16 bk8 NBUF 2 (the WGSL default's mirror)", launch<2, 1>},
     {"quad 16x16 bk8 NBUF 1", launch<1, 1>},
     {"quad 16x16 bk8 NBUF 2, <= 128 registers (2 blocks a SM)", launch<2, 2>},
   };
-  if (getenv("MIRROR_ONCE")) {  // for ncu: each variant launched once, nothing timed
-    for (const auto& v : vs) v.launch(x, w, y, M, N, K);
-    CK(cudaGetLastError()); CK(cudaDeviceSynchronize());
-    return 0;
-  }
-  cudaEvent_t e0, e1; CK(cudaEventCreate(&e0)); CK(cudaEventCreate(&e1));
-  // Clocks up: ~0.5 s of the first variant before anything is timed (the H200 idles at 345 MHz).
-  for (float ms = 0; ms < 500;) {
-    CK(cudaEventRecord(e0)); for (int i = 0; i < 10; i++) vs[0].launch(x, w, y, M, N, K); CK(cudaEventRecord(e1));
-    CK(cudaEventSynchronize(e1)); float t; CK(cudaEventElapsedTime(&t, e0, e1)); ms += t;
-  }
-  std::vector<float> hy(size_t(M) * N);
-  bool failed = false;
-  printf("M=%d N=%d K=%d\n", M, N, K);
-  for (const auto& v : vs) {
-    CK(cudaMemset(y, 0xff, size_t(M) * N * 4));  // NaN: an unwritten output shows
-    for (int i = 0; i < 3; i++) v.launch(x, w, y, M, N, K);
-    CK(cudaGetLastError()); CK(cudaDeviceSynchronize());
-    std::vector<float> t(20);
-    for (auto& ti : t) { CK(cudaEventRecord(e0)); v.launch(x, w, y, M, N, K); CK(cudaEventRecord(e1)); CK(cudaEventSynchronize(e1)); CK(cudaEventElapsedTime(&ti, e0, e1)); }
-    std::sort(t.begin(), t.end());
-    CK(cudaMemcpy(hy.data(), y, hy.size() * 4, cudaMemcpyDeviceToHost));
-    double worst = 0; int nan = 0;
-    for (int i = 0; i < 2048; i++) {
-      const int m = int((rnd() + 1) / 2 * M) % M, n = int((rnd() + 1) / 2 * N) % N;
-      double ref = 0, mag = 0;
-      for (int k = 0; k < K; k++) { const double p = double(hx[size_t(m) * K + k]) * hw[size_t(n) * K + k]; ref += p; mag += std::fabs(p); }
-      const double got = hy[size_t(m) * N + n];
-      if (!std::isfinite(got)) nan++; else worst = std::max(worst, std::fabs(got - ref) / std::max(mag, 1e-30));
-    }
-    const double ms = t[10];
-    printf("%-62s %8.4f ms  %6.1f TFLOP/s  (best %6.1f)  err %.2e%s\n", v.name, ms, 2.0 * M * N * K / ms / 1e9, 2.0 * M * N * K / t[0] / 1e9, worst, nan ? "  NON-FINITE OUTPUTS" : "");
-    if (nan || worst > 1e-5) failed = true;   // f32 sums of 4096 products: ~1e-7 of the |products| sum expected
-  }
-  return failed ? 1 : 0;
+  // f32 sums of 4096 products: ~1e-7 of the |products| sum expected.
+  return run_gemm_variants(vs, 3, M, N, K, 1e-5, [](double v) { return float(v); }, [](float v) { return double(v); });
 }

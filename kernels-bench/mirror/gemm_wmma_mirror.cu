@@ -14,18 +14,11 @@
 //            is what WGSL writes: its tiles are array<f16>, as subgroupMatrixLoad requires).
 // Build and run (H200): nvcc -O3 -gencode=arch=compute_90,code=sm_90 -Xptxas -v -o mirror gemm_wmma_mirror.cu
 //   ./mirror [M N K]   → one line per variant: ms (median of 20), TFLOP/s, sampled error against float64;
-//   MIRROR_ONCE=1 ./mirror: each variant launched once, untimed (for ncu).
+//   MIRROR_ONCE=1 ./mirror: each variant launched once, untimed (for ncu). The harness: gemm_mirror_bench.h.
 #include <cuda_fp16.h>
 #include <mma.h>
-#include <algorithm>
-#include <cmath>
-#include <cstdio>
-#include <cstdlib>
-#include <cstdint>
-#include <vector>
+#include "gemm_mirror_bench.h"
 using namespace nvcuda;
-
-#define CK(x) do { cudaError_t e_ = (x); if (e_ != cudaSuccess) { fprintf(stderr, "%s: %s\n", #x, cudaGetErrorString(e_)); exit(1); } } while (0)
 
 template <int BM, int BN, int WR, int WC, bool VEC_STS, bool PF>
 __global__ void __launch_bounds__(WR * WC * 32) gemm_mirror(const half* __restrict__ x, const half* __restrict__ w, half* __restrict__ y, int M, int N, int K) {
@@ -113,31 +106,16 @@ __global__ void __launch_bounds__(WR * WC * 32) gemm_mirror(const half* __restri
     }
 }
 
-struct Variant { const char* name; void (*launch)(const half*, const half*, half*, int, int, int); };
-
 template <int BM, int BN, int WR, int WC, bool VEC_STS, bool PF>
 void launch(const half* x, const half* w, half* y, int M, int N, int K) {
   dim3 grid(N / BN, M / BM);
   gemm_mirror<BM, BN, WR, WC, VEC_STS, PF><<<grid, WR * WC * 32>>>(x, w, y, M, N, K);
 }
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static double rnd() {  // uniform [-1, 1)
-  rng_state ^= rng_state << 13; rng_state ^= rng_state >> 7; rng_state ^= rng_state << 17;
-  return double(rng_state >> 11) / double(1ull << 52) - 1.0;
-}
-
 int main(int argc, char** argv) {
   const int M = argc > 1 ? atoi(argv[1]) : 4096, N = argc > 2 ? atoi(argv[2]) : 4096, K = argc > 3 ? atoi(argv[3]) : 4096;
   if (M % 256 || N % 256 || K % 32) { fprintf(stderr, "M %% 256, N %% 256 and K %% 32 must be 0 (the 256-row tile)\n"); return 2; }
-  std::vector<half> hx(size_t(M) * K), hw(size_t(N) * K);
-  for (auto& v : hx) v = __float2half(float(rnd()));
-  for (auto& v : hw) v = __float2half(float(rnd()));
-  half *x, *w, *y;
-  CK(cudaMalloc(&x, hx.size() * 2)); CK(cudaMalloc(&w, hw.size() * 2)); CK(cudaMalloc(&y, size_t(M) * N * 2));
-  CK(cudaMemcpy(x, hx.data(), hx.size() * 2, cudaMemcpyHostToDevice));
-  CK(cudaMemcpy(w, hw.data(), hw.size() * 2, cudaMemcpyHostToDevice));
-  const Variant vs[] = {
+  const GemmVariant<half> vs[] = {
     {"t128x128_sg2x2_k32 u8 pf, scalar STS (the WGSL default's mirror)", launch<128, 128, 2, 2, false, true>},
     {"t128x128_sg2x2_k32 u8 pf, 16-byte STS", launch<128, 128, 2, 2, true, true>},
     {"t128x128_sg2x2_k32 un8 (no prefetch), scalar STS", launch<128, 128, 2, 2, false, false>},
@@ -146,39 +124,6 @@ int main(int argc, char** argv) {
     {"t128x256_sg2x4_k32 u8 pf, 16-byte STS", launch<128, 256, 2, 4, true, true>},
     {"t256x128_sg4x2_k32 u8 pf, 16-byte STS", launch<256, 128, 4, 2, true, true>},
   };
-  if (getenv("MIRROR_ONCE")) {  // for ncu: each variant launched once, nothing timed
-    for (const auto& v : vs) v.launch(x, w, y, M, N, K);
-    CK(cudaGetLastError()); CK(cudaDeviceSynchronize());
-    return 0;
-  }
-  cudaEvent_t e0, e1; CK(cudaEventCreate(&e0)); CK(cudaEventCreate(&e1));
-  // Clocks up: ~0.5 s of the first variant before anything is timed (the H200 idles at 345 MHz).
-  for (float ms = 0; ms < 500;) {
-    CK(cudaEventRecord(e0)); for (int i = 0; i < 20; i++) vs[0].launch(x, w, y, M, N, K); CK(cudaEventRecord(e1));
-    CK(cudaEventSynchronize(e1)); float t; CK(cudaEventElapsedTime(&t, e0, e1)); ms += t;
-  }
-  std::vector<half> hy(size_t(M) * N);
-  bool failed = false;
-  printf("M=%d N=%d K=%d\n", M, N, K);
-  for (const auto& v : vs) {
-    CK(cudaMemset(y, 0xff, size_t(M) * N * 2));  // NaN: an unwritten output shows
-    for (int i = 0; i < 3; i++) v.launch(x, w, y, M, N, K);
-    CK(cudaGetLastError()); CK(cudaDeviceSynchronize());
-    std::vector<float> t(20);
-    for (auto& ti : t) { CK(cudaEventRecord(e0)); v.launch(x, w, y, M, N, K); CK(cudaEventRecord(e1)); CK(cudaEventSynchronize(e1)); CK(cudaEventElapsedTime(&ti, e0, e1)); }
-    std::sort(t.begin(), t.end());
-    CK(cudaMemcpy(hy.data(), y, hy.size() * 2, cudaMemcpyDeviceToHost));
-    double worst = 0; int nan = 0;
-    for (int i = 0; i < 2048; i++) {
-      const int m = int((rnd() + 1) / 2 * M) % M, n = int((rnd() + 1) / 2 * N) % N;
-      double ref = 0, mag = 0;
-      for (int k = 0; k < K; k++) { const double p = double(__half2float(hx[size_t(m) * K + k])) * __half2float(hw[size_t(n) * K + k]); ref += p; mag += std::fabs(p); }
-      const double got = __half2float(hy[size_t(m) * N + n]);
-      if (!std::isfinite(got)) nan++; else worst = std::max(worst, std::fabs(got - ref) / std::max(mag, 1e-30));
-    }
-    const double ms = t[10];
-    printf("%-62s %8.4f ms  %6.1f TFLOP/s  (best %6.1f)  err %.2e%s\n", v.name, ms, 2.0 * M * N * K / ms / 1e9, 2.0 * M * N * K / t[0] / 1e9, worst, nan ? "  NON-FINITE OUTPUTS" : "");
-    if (nan || worst > 1e-3) failed = true;   // f16 outputs of f32 sums: ~3e-5 of the |products| sum expected
-  }
-  return failed ? 1 : 0;
+  // f16 outputs of f32 sums: ~3e-5 of the |products| sum expected.
+  return run_gemm_variants(vs, 7, M, N, K, 1e-3, [](double v) { return __float2half(float(v)); }, [](half v) { return double(__half2float(v)); });
 }

@@ -5,9 +5,5 @@
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
-timeout -k 2 40 python3 kernels-bench/gemm-cublas.py --out "$R/cublas.json" --prefill-m= --no-decode > "$R/cublas.log" 2>&1
-echo "cublas rc=$?"; grep -E 'f32' "$R/cublas.log" | head -4
-cub=(); [ -s "$R/cublas.json" ] && cub=(--cublas "$R/cublas.json")
-timeout -k 2 150 node dist/kernels-bench/gemm-sweep.js --parts f32 --samples 8 --repeat 2 "${cub[@]}" \
-  --out "$R/f32.json" --md "$R/f32.md" 2>&1 | grep -v '^Warning' > "$R/f32.log"
-echo "sweep rc=${PIPESTATUS[0]}"; grep -E '^\| ' "$R/f32.md" | cut -d'|' -f2-7 | sed -E 's/ +/ /g' | head -20
+source kernels-bench/rounds/gemm-lib.sh
+f32_sweep 150

@@ -27,3 +27,13 @@ decode_pick() {
     --pick "$pick" --copies 3 --samples "$samples" "$@" --out "$R/sweep.json" --md "$R/sweep.md" 2>&1 | grep -v '^Warning' > "$R/sweep.log"
   echo "sweep rc=${PIPESTATUS[0]}"; grep -E '^\| decode' "$R/sweep.md" | cut -d'|' -f"$cols" | sed -E 's/ +/ /g'
 }
+# f32_sweep <timeout s>: cuBLAS fp32 (TF32 off) at 4096³ into $R/cublas.{json,log}, then the f32 part of the sweep (every
+# f32 variant against float64, cuBLAS beside it) into $R/f32.{json,md,log}; the table's first columns printed.
+f32_sweep() {
+  timeout -k 2 40 python3 kernels-bench/gemm-cublas.py --out "$R/cublas.json" --prefill-m= --no-decode > "$R/cublas.log" 2>&1
+  echo "cublas rc=$?"; grep -E 'f32' "$R/cublas.log" | head -4
+  cub=(); [ -s "$R/cublas.json" ] && cub=(--cublas "$R/cublas.json")
+  timeout -k 2 "$1" node dist/kernels-bench/gemm-sweep.js --parts f32 --samples 8 --repeat 2 "${cub[@]}" \
+    --out "$R/f32.json" --md "$R/f32.md" 2>&1 | grep -v '^Warning' > "$R/f32.log"
+  echo "sweep rc=${PIPESTATUS[0]}"; grep -E '^\| ' "$R/f32.md" | cut -d'|' -f2-7 | sed -E 's/ +/ /g' | head -20
+}

@@ -10,21 +10,8 @@
 # stall reasons for the mirror of our default and for the fastest, cuBLAS through PyTorch in the same call.
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
-cd kernels-bench/mirror
-nvcc -O3 -gencode=arch=compute_90,code=sm_90 -Xptxas -v -o "$R/mirror" gemm_wmma_mirror.cu > "$R/ptxas.txt" 2>&1; echo "nvcc rc $?"
-grep -E "Compiling entry|registers|spill" "$R/ptxas.txt" | paste - - - | sed -E 's/ptxas info *: //g' | cut -c1-220
-cuobjdump --dump-sass "$R/mirror" > "$R/mirror.sass" 2>&1; echo "cuobjdump rc $?"
-python3 - "$R/mirror.sass" <<'PY' | tee "$R/sass-counts.txt"
-import re, sys, collections
-cur = None; st = collections.OrderedDict()
-for line in open(sys.argv[1]):
-    m = re.search(r'Function : (\S+)', line)
-    if m: cur = m.group(1); st[cur] = collections.Counter(); continue
-    m = re.search(r'/\*[0-9a-f]{4}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_]*)(\.[A-Z0-9_.]*)?', line)
-    if m and cur: st[cur][m.group(1) + (('.' + m.group(2).split('.')[1]) if m.group(1) in ('LDS', 'STS', 'LDG', 'LDSM') and m.group(2) else '')] += 1
-for f, c in st.items():
-    print(f[:64], ' '.join(f'{k}={v}' for k, v in sorted(c.items()) if k.split('.')[0] in ('HMMA', 'LDSM', 'LDS', 'STS', 'LDG', 'BAR', 'STG')), 'all', sum(c.values()))
-PY
+source kernels-bench/rounds/mirror-lib.sh
+mirror_build gemm_wmma_mirror.cu mirror 'HMMA LDSM LDS STS LDG BAR STG'
 timeout 120 "$R/mirror" 4096 4096 4096 | tee "$R/mirror-4096.txt"
 timeout 60 python3 - <<'PY' | tee "$R/cublas-4096.txt"
 import torch
