@@ -12,7 +12,7 @@ import {
   DECODE_TILE_MIN_N, GEMM_PREFILL_DEFAULT, GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS, gemmPrefillDefault, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_GEN_SPLIT_K,
   DECODE_TILES_NO_PREFETCH_OFF, DECODE_TILES_WIDE, SGM_TILE_SHAPES, SPLITK_MAX, SPLITK_TARGET_SUBGROUPS, chooseDecodeTile, chooseSgmDirect, chooseSgmKernel, decodeTilesMode,
   checkedTwin, decodeTilesNoPrefetch, gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenForShape, tileGenGeometry,
-  tileWithinBuffers,
+  tileOperandViews, tileWithinBuffers,
   type SgmSkinnyShape, type SgmTileShape
 } from '../src/kernels/gemm-sgm.js';
 import { SGM_DIAGNOSTIC, hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
@@ -497,9 +497,11 @@ describe('linear / gatedLinear: split-K decode tiles', () => {
     expect(checkedTwin('g64x64_sg2x2_k64_b1_u8_ks2')).toBe('g64x64_sg2x2_k32_b1');
     expect(checkedTwin('t32x32_sg2x2_k32_b1')).toBe('t32x32_sg2x2_k32_b1');
     // The rule, on operands' buffer sizes alone (no GPU): rows read = M or N rounded up to the tile.
-    const t = (rows: number, bufferRows: number, offsetRows = 0) => ({ offset: offsetRows * 256 * 2, buffer: { size: bufferRows * 256 * 2 } }) as unknown as Tensor;
+    const t = (rows: number, bufferRows: number, offsetRows = 0, buffer: object = { size: bufferRows * 256 * 2 }) =>
+      ({ shape: [rows, 256], dtype: 'f16', offset: offsetRows * 256 * 2, buffer }) as unknown as Tensor;
     const s = { kind: 'tile-gen' as const, id: 't32x32_sg2x2_k32_b1_un8', splits: 2 };
-    const l = (x: Tensor, w: Tensor) => ({ M: 20, N: 40, K: 256, dtype: 'f16' as const, x, w });
+    const y = t(20, 20);   // the output, in a buffer of its own
+    const l = (x: Tensor, w: Tensor, out = y) => ({ M: 20, N: 40, K: 256, dtype: 'f16' as const, x, w, out });
     const off = { robustBufferAccess: false };
     expect(tileWithinBuffers(off, l(t(20, 20), t(40, 64)), s)).toEqual({ ...s, id: 't32x32_sg2x2_k32_b1' });      // x: rows 20..31 past its buffer
     expect(tileWithinBuffers(off, l(t(20, 32), t(40, 40)), s)).toEqual({ ...s, id: 't32x32_sg2x2_k32_b1' });      // w: rows 40..63
@@ -507,11 +509,18 @@ describe('linear / gatedLinear: split-K decode tiles', () => {
     expect(tileWithinBuffers(off, l(t(20, 32), t(40, 64)), s)).toBe(s);                                           // inside both
     expect(tileWithinBuffers({ robustBufferAccess: true }, l(t(20, 20), t(40, 40)), s)).toBe(s);                  // clamped anyway
     expect(tileWithinBuffers({}, l(t(20, 20), t(40, 40)), s)).toBe(s);
+    // Kept, its operands are bound to the rows it reads (a read past a binding's range is undefined even inside the
+    // buffer: GPU-assisted validation reports it) — unless that range would overlap the output's.
+    const arena = { size: 200 * 256 * 2 };
+    const views = tileOperandViews(l(t(20, 32), t(40, 64)), tileGenGeometry(s.id))!;
+    expect([views.x.shape, views.w!.shape, views.x.offset]).toEqual([[32, 256], [64, 256], 0]);
+    expect(tileWithinBuffers(off, l(t(20, 100, 0, arena), t(40, 64), t(20, 100, 20, arena)), s)).toEqual({ ...s, id: 't32x32_sg2x2_k32_b1' });   // x's rows 20..31 are y's
+    expect(tileWithinBuffers(off, l(t(20, 100, 0, arena), t(40, 64), t(20, 100, 32, arena)), s)).toBe(s);   // y starts past them
     // The small test configurations have their twins too (lavapipe runs them without robust buffer access by default).
     expect(tileWithinBuffers(off, l(t(20, 20), t(40, 64)), { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b2_u8' })).toEqual({ kind: 'tile-gen', id: 't32x32_sg2x2_k32_b2' });
     const gated = { kind: 'tile-gen' as const, id: 'g64x64_sg2x2_k64_b1_u8_ks2' };
-    expect(tileWithinBuffers(off, { M: 40, N: 64, K: 256, dtype: 'f16', x: t(40, 64), wGate: t(64, 64), wUp: t(64, 64) }, gated)).toBe(gated);
-    expect(tileWithinBuffers(off, { M: 40, N: 64, K: 256, dtype: 'f16', x: t(40, 40), wGate: t(64, 64), wUp: t(64, 64) }, gated)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1' });
+    expect(tileWithinBuffers(off, { M: 40, N: 64, K: 256, dtype: 'f16', x: t(40, 64), wGate: t(64, 64), wUp: t(64, 64), out: y }, gated)).toBe(gated);
+    expect(tileWithinBuffers(off, { M: 40, N: 64, K: 256, dtype: 'f16', x: t(40, 40), wGate: t(64, 64), wUp: t(64, 64), out: y }, gated)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k32_b1' });
     // A launch on this adapter, seen as one without robust buffer access: exact-size operands take the twin, and it runs right.
     const g = await gpu();
     if (!g.caps.f16) return;

@@ -4,7 +4,7 @@
 // kernel (gemm_subgroup_matrix.wgsl), with their shapes, fit checks and the choice among them all; scalar-emulated
 // twins let CPU adapters test them.
 import {
-  DTYPE_BYTES, LimitError, ShapeError, assertShape, ceilDiv, defineProgram,
+  DTYPE_BYTES, LimitError, byteSize, ShapeError, assertShape, ceilDiv, defineProgram,
   type Caps, type Dispatch, type Gpu, type Specialization, type Tensor,
 } from '../gpu/index.js';
 import { envVar } from './common.js';
@@ -280,24 +280,45 @@ export function checkedTwin(id: string): string {
 
 /**
  * Without robust buffer access (FAPOOL_ROBUSTNESS=off) nothing clamps an unchecked tile's loads: the rows past M (of
- * x) and past N (of the weights) up to the tile's edge read whatever follows the operand — harmless inside its buffer
- * (those rows feed only outputs that are never written), a fault past the buffer's end. Such a launch takes the
- * checked twin; one whose reads all stay inside the operands' buffers keeps the unchecked tile. With robust buffer
- * access every load is clamped to its binding: `s` as given.
+ * x) and past N (of the weights) up to the tile's edge are read — harmless where they lie inside the operand's
+ * buffer (those rows feed only outputs that are never written), a fault past the buffer's end. Such a launch takes
+ * the checked twin; one whose reads all stay inside the operands' buffers keeps the unchecked tile, and its operands
+ * are bound to the rows it reads (tileOperandViews), since a read outside a binding's range is undefined in Vulkan
+ * even inside the buffer (GPU-assisted validation reports it: test/gpu-av.sh). With robust buffer access every load
+ * is clamped to its binding: `s` as given.
  */
-export function tileWithinBuffers(caps: Pick<Caps, 'robustBufferAccess'>, l: Pick<GemmLaunch, 'M' | 'N' | 'K' | 'dtype' | 'x' | 'w' | 'wGate' | 'wUp'>, s: SgmTileGenShape): SgmTileGenShape {
+export function tileWithinBuffers(caps: Pick<Caps, 'robustBufferAccess'>, l: Pick<GemmLaunch, 'M' | 'N' | 'K' | 'dtype' | 'x' | 'w' | 'wGate' | 'wUp' | 'out'>, s: SgmTileGenShape): SgmTileGenShape {
   if (caps.robustBufferAccess !== false) return s;
   const g = tileGenGeometry(s.id);
-  if (!g.unchecked) return s;
-  const rowBytes = l.K * DTYPE_BYTES[l.dtype];
-  const within = (t: Tensor | undefined, rows: number) => t === undefined || t.offset + rows * rowBytes <= t.buffer.size;
-  const mRows = ceilDiv(l.M, g.bm) * g.bm, nRows = ceilDiv(l.N, g.bn) * g.bn;
-  if (within(l.x, mRows) && within(l.w, nRows) && within(l.wGate, nRows) && within(l.wUp, nRows)) return s;
+  if (!g.unchecked || tileOperandViews(l, g) !== null) return s;
   const twin = checkedTwin(s.id);
   if (!SGM_TILE_GEN_IDS.includes(twin)) {
     throw new LimitError(`gemm: the unchecked tile '${s.id}' would load past an operand's buffer without robust buffer access, and has no checked twin; run with FAPOOL_ROBUSTNESS=on`);
   }
   return { ...s, id: twin };
+}
+
+type TileOperands = Pick<GemmLaunch, 'x' | 'w' | 'wGate' | 'wUp'>;
+
+/**
+ * An unchecked tile's operands as the rows it reads: x to M and the weights to N rounded up to the tile, over the
+ * same buffers — or null where such a view would leave its buffer or overlap the output (a writable binding may not
+ * alias another). The views only widen the bindings: the kernel reads the same elements.
+ */
+export function tileOperandViews(l: Pick<GemmLaunch, 'M' | 'N' | 'K' | 'dtype' | 'x' | 'w' | 'wGate' | 'wUp' | 'out'>, g: Pick<TileGenGeometry, 'bm' | 'bn'>): TileOperands | null {
+  const rowBytes = l.K * DTYPE_BYTES[l.dtype];
+  const outEnd = l.out.offset + byteSize(l.out.shape, l.out.dtype);
+  const widen = (t: Tensor | undefined, rows: number): Tensor | undefined | null => {
+    if (t === undefined) return undefined;
+    const end = t.offset + rows * rowBytes;
+    if (end > t.buffer.size) return null;
+    if (t.buffer === l.out.buffer && t.offset < outEnd && l.out.offset < end) return null;
+    return { ...t, shape: [rows, l.K] };
+  };
+  const mRows = ceilDiv(l.M, g.bm) * g.bm, nRows = ceilDiv(l.N, g.bn) * g.bn;
+  const v = { x: widen(l.x, mRows), w: widen(l.w, nRows), wGate: widen(l.wGate, nRows), wUp: widen(l.wUp, nRows) };
+  if (v.x === null || v.w === null || v.wGate === null || v.wUp === null) return null;
+  return { x: v.x!, ...(v.w ? { w: v.w } : {}), ...(v.wGate ? { wGate: v.wGate } : {}), ...(v.wUp ? { wUp: v.wUp } : {}) };
 }
 
 function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Dispatch {
@@ -314,7 +335,9 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Disp
   const grid = (z: number): [number, number, number] => [ceilDiv(l.N, g.bn), ceilDiv(l.M, g.bm), z];
   // The operands' views: vec4<f16> (x4, w4, …), or 16-byte vec4<u32> ones (x8, w8, …) for the _u8 / _un8 entries.
   const v = g.wide ? '8' : '4';
-  const operands: Record<string, Tensor> = { [`x${v}`]: l.x, ...(gated ? { [`wg${v}`]: l.wGate!, [`wu${v}`]: l.wUp! } : { [`w${v}`]: l.w! }) };
+  // Without robust buffer access an unchecked tile's operands are bound to the rows it reads (tileWithinBuffers).
+  const ops: TileOperands = caps.robustBufferAccess === false && g.unchecked ? tileOperandViews(l, g)! : l;
+  const operands: Record<string, Tensor> = { [`x${v}`]: ops.x, ...(gated ? { [`wg${v}`]: ops.wGate!, [`wu${v}`]: ops.wUp! } : { [`w${v}`]: ops.w! }) };
   const splits = s.splits ?? 1;
   if (splits === 1) {
     const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false });
