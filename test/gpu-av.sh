@@ -26,7 +26,7 @@ files=("$@")
 log=$dir/vitest.log
 npx vitest run "${files[@]}" > "$log" 2>&1; rc=$?
 layer=$(grep -c 'WARNING-Setting-Limit-Adjusted' "$log"); oob=$(grep -c 'VUID-' "$log")
-grep -E 'Test Files|Tests ' "$log" | sed 's/\x1b\[[0-9;]*m//g'
+sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E 'Test Files|Tests |^ FAIL ' | sort -u
 grep -A3 'VUID-' "$log" | head -40
 echo "gpu-av: layer active in $layer device(s); $oob validation error(s); vitest rc $rc"
 [ "$layer" -gt 0 ] && [ "$oob" -eq 0 ] && [ "$rc" -eq 0 ]
