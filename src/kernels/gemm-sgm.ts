@@ -287,25 +287,31 @@ export function checkedTwin(id: string): string {
  * even inside the buffer (GPU-assisted validation reports it: test/gpu-av.sh). With robust buffer access every load
  * is clamped to its binding: `s` as given.
  */
-export function tileWithinBuffers(caps: Pick<Caps, 'robustBufferAccess'>, l: Pick<GemmLaunch, 'M' | 'N' | 'K' | 'dtype' | 'x' | 'w' | 'wGate' | 'wUp' | 'out'>, s: SgmTileGenShape): SgmTileGenShape {
-  if (caps.robustBufferAccess !== false) return s;
-  const g = tileGenGeometry(s.id);
-  if (!g.unchecked || tileOperandViews(l, g) !== null) return s;
+export function tileWithinBuffers(caps: Pick<Caps, 'robustBufferAccess'>, l: TileLaunchOperands, s: SgmTileGenShape): SgmTileGenShape {
+  return tileLaunch(caps, l, s).s;
+}
+
+type TileOperands = Pick<GemmLaunch, 'x' | 'w' | 'wGate' | 'wUp'>;
+type TileLaunchOperands = Pick<GemmLaunch, 'M' | 'N' | 'K' | 'dtype' | 'x' | 'w' | 'wGate' | 'wUp' | 'out'>;
+
+/** The tile a launch runs (tileWithinBuffers) and the operand views it binds: widened where it runs unchecked without robustness. */
+function tileLaunch(caps: Pick<Caps, 'robustBufferAccess'>, l: TileLaunchOperands, s: SgmTileGenShape): { s: SgmTileGenShape; ops: TileOperands } {
+  if (caps.robustBufferAccess !== false || !tileGenGeometry(s.id).unchecked) return { s, ops: l };
+  const views = tileOperandViews(l, tileGenGeometry(s.id));
+  if (views !== null) return { s, ops: views };
   const twin = checkedTwin(s.id);
   if (!SGM_TILE_GEN_IDS.includes(twin)) {
     throw new LimitError(`gemm: the unchecked tile '${s.id}' would load past an operand's buffer without robust buffer access, and has no checked twin; run with FAPOOL_ROBUSTNESS=on`);
   }
-  return { ...s, id: twin };
+  return { s: { ...s, id: twin }, ops: l };
 }
-
-type TileOperands = Pick<GemmLaunch, 'x' | 'w' | 'wGate' | 'wUp'>;
 
 /**
  * An unchecked tile's operands as the rows it reads: x to M and the weights to N rounded up to the tile, over the
  * same buffers — or null where such a view would leave its buffer or overlap the output (a writable binding may not
  * alias another). The views only widen the bindings: the kernel reads the same elements.
  */
-export function tileOperandViews(l: Pick<GemmLaunch, 'M' | 'N' | 'K' | 'dtype' | 'x' | 'w' | 'wGate' | 'wUp' | 'out'>, g: Pick<TileGenGeometry, 'bm' | 'bn'>): TileOperands | null {
+export function tileOperandViews(l: TileLaunchOperands, g: Pick<TileGenGeometry, 'bm' | 'bn'>): TileOperands | null {
   const rowBytes = l.K * DTYPE_BYTES[l.dtype];
   const outEnd = l.out.offset + byteSize(l.out.shape, l.out.dtype);
   const widen = (t: Tensor | undefined, rows: number): Tensor | undefined | null => {
@@ -323,7 +329,8 @@ export function tileOperandViews(l: Pick<GemmLaunch, 'M' | 'N' | 'K' | 'dtype' |
 
 function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Dispatch {
   const caps = gpu.caps;
-  const s = tileWithinBuffers(caps, l, asked);
+  // Without robust buffer access an unchecked tile's operands are bound to the rows it reads (tileLaunch).
+  const { s, ops } = tileLaunch(caps, l, asked);
   const gated = l.kind === 'gated';
   const g = tileGenGeometry(s.id);
   checkSgmOperands(caps, l, s.emulate === true);
@@ -335,8 +342,6 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Disp
   const grid = (z: number): [number, number, number] => [ceilDiv(l.N, g.bn), ceilDiv(l.M, g.bm), z];
   // The operands' views: vec4<f16> (x4, w4, …), or 16-byte vec4<u32> ones (x8, w8, …) for the _u8 / _un8 entries.
   const v = g.wide ? '8' : '4';
-  // Without robust buffer access an unchecked tile's operands are bound to the rows it reads (tileWithinBuffers).
-  const ops: TileOperands = caps.robustBufferAccess === false && g.unchecked ? tileOperandViews(l, g)! : l;
   const operands: Record<string, Tensor> = { [`x${v}`]: ops.x, ...(gated ? { [`wg${v}`]: ops.wGate!, [`wu${v}`]: ops.wUp! } : { [`w${v}`]: ops.w! }) };
   const splits = s.splits ?? 1;
   if (splits === 1) {
