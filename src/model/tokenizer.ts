@@ -4,6 +4,7 @@
 import { Tokenizer as HfTokenizerImpl } from '@huggingface/tokenizers';
 import { FapoolError, NonFiniteError } from '../gpu/errors.js';
 import { NONFINITE_ID } from '../kernels/sampling.js';
+import { minTokensOf, tokenBound, type TokenBound } from './tokenizer-bound.js';
 
 export class TokenizerError extends FapoolError {}
 
@@ -92,6 +93,7 @@ export class HfTokenizer implements Tokenizer {
   readonly bosId?: number;
   private readonly impl: HfTokenizerImpl;
   private readonly cleanUpSpaces: boolean;
+  private readonly bound: TokenBound | null;
 
   constructor(tokenizerJson: object, tokenizerConfig: Record<string, unknown> = {}, private readonly opts: HfTokenizerOptions = {}) {
     validateTokenizerJson(tokenizerJson);
@@ -103,6 +105,7 @@ export class HfTokenizer implements Tokenizer {
     // The library defaults to transformers' old "clean up" (' .' → '.'), which is not what tokenizer.json
     // decodes to and breaks round trips; honour the config, default off as current transformers does.
     this.cleanUpSpaces = tokenizerConfig.clean_up_tokenization_spaces === true;
+    this.bound = tokenBound(tokenizerJson as Record<string, unknown>, tokenizerConfig);
     let max = -1;
     for (const id of this.impl.get_vocab(true).values()) max = Math.max(max, id);
     this.vocabSize = max + 1;
@@ -123,6 +126,11 @@ export class HfTokenizer implements Tokenizer {
 
   encode(text: string): number[] {
     return this.impl.encode(text, { add_special_tokens: this.opts.addSpecialTokens ?? true }).ids;
+  }
+
+  /** A lower bound from the vocabulary's longest token (tokenizer-bound.ts); 0 where the configuration gives none. */
+  minTokens(text: string): number {
+    return this.bound ? minTokensOf(this.bound, text) : 0;
   }
 
   decode(ids: readonly number[]): string {
