@@ -135,6 +135,17 @@ describe('tokenizer.json lower bound (minTokens)', () => {
     expect(minTokensOf({ ...b, shrink: 1 }, text)).toBeGreaterThan(ids); // the shrink is what keeps it a bound
   });
 
+  it('counts a normalised added token at its normalised length (NFKC: U+FDFA is 18 code points)', () => {
+    const json = byteLevel([], { normalizer: { type: 'NFKC' } });
+    const id = Object.keys((json.model as Json).vocab as Json).length;
+    json.added_tokens = [{ id, content: '\ufdfa', single_word: false, lstrip: false, rstrip: false, normalized: true, special: false }];
+    const tok = new HfTokenizer(json, {}, { addSpecialTokens: false });
+    const text = '\ufdfa'.normalize('NFKC').repeat(20);
+    expect(tok.encode(text)).toEqual(Array(20).fill(id)); // matched in the normalised text, one token each
+    expect(tok.minTokens(text)).toBeLessThanOrEqual(20);
+    expect(minTokensOf(tokenBound(json)!, text)).toBeGreaterThan(20); // without the normaliser, the raw length (1) would not do
+  });
+
   const refused: [string, Json][] = [
     ['WordPiece (a long word is one [UNK])', { model: { type: 'WordPiece', vocab: { '[UNK]': 0, a: 1 }, unk_token: '[UNK]' } }],
     ['Unigram (unknowns fused)', { model: { type: 'Unigram', vocab: [['<unk>', 0], ['a', -1]], unk_id: 0 } }],

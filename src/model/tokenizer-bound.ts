@@ -121,9 +121,9 @@ const byteToken = (b: number) => `<0x${b.toString(16).toUpperCase().padStart(2, 
  * The bound's constants for a tokenizer.json (and the tokenizer_config.json options the library reads), or null
  * where the configuration could drop counted text or fold a run of any length into one token: a WordPiece word
  * over max_input_chars_per_word, fused unknowns, Unigram, a BPE piece with neither a token, a byte nor an unknown
- * to become, truncation, a regex Replace.
+ * to become, truncation, a regex Replace. `normalize`: the tokenizer's normaliser (its normalised added tokens).
  */
-export function tokenBound(json: Json, config: Json = {}): TokenBound | null {
+export function tokenBound(json: Json, config: Json = {}, normalize?: (text: string) => string): TokenBound | null {
   if (json.truncation !== null && json.truncation !== undefined) return null;
   const model = obj(json.model);
   if (!model || (model.type ?? 'BPE') !== 'BPE') return null;
@@ -153,8 +153,12 @@ export function tokenBound(json: Json, config: Json = {}): TokenBound | null {
   for (const t of Object.keys(vocab)) cover = Math.max(cover, codePoints(t));
   for (const m of merges) cover = Math.max(cover, codePoints(merged(m)));
   for (const a of Array.isArray(json.added_tokens) ? json.added_tokens : []) {
-    const content = obj(a)?.content;
-    if (typeof content === 'string') cover = Math.max(cover, codePoints(content));
+    const t = obj(a), content = t?.content;
+    if (typeof content !== 'string') continue;
+    cover = Math.max(cover, codePoints(content));
+    // A "normalized" added token is also matched as its normalised form, which may be longer (NFKC: 'ﬃ' → 'ffi').
+    const normalized = t!.normalized ?? t!.special !== true;
+    if (normalized && normalize) cover = Math.max(cover, codePoints(normalize(content)));
   }
   return { cover, shrink: f.unicode ? 4 : 1, counted };
 }

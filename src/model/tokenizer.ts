@@ -105,7 +105,8 @@ export class HfTokenizer implements Tokenizer {
     // The library defaults to transformers' old "clean up" (' .' → '.'), which is not what tokenizer.json
     // decodes to and breaks round trips; honour the config, default off as current transformers does.
     this.cleanUpSpaces = tokenizerConfig.clean_up_tokenization_spaces === true;
-    this.bound = tokenBound(tokenizerJson as Record<string, unknown>, tokenizerConfig);
+    const norm = this.impl.normalizer;
+    this.bound = tokenBound(tokenizerJson as Record<string, unknown>, tokenizerConfig, norm ? (t) => norm.normalize(t) : undefined);
     let max = -1;
     for (const id of this.impl.get_vocab(true).values()) max = Math.max(max, id);
     this.vocabSize = max + 1;
