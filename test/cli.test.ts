@@ -177,7 +177,8 @@ describe('option parser', () => {
 });
 
 describe('sizes against the model and the device', () => {
-  const limits = { maxStorageBinding: 128 * 2 ** 20, maxBufferSize: 2 ** 32 - 1 };
+  const limits = { maxStorageBinding: 128 * 2 ** 20, maxBufferSize: 2 ** 32 - 1, maxWorkgroupsPerDim: 2 ** 31 - 1 };
+  const lavapipe = { ...limits, maxWorkgroupsPerDim: 65535 };
   const fits = (longest: number, batch = 1, maxNewTokens = 1, prefillChunk = 2048) => () =>
     checkRunFits(cfg, 'f32', limits, { longest, batch, maxNewTokens, prefillChunk }, { batch: '--batch', length: '--prompt-len' });
   it('the context counts the fed tokens: the last new token is sampled, never fed back', () => {
@@ -192,8 +193,19 @@ describe('sizes against the model and the device', () => {
     const wide = { ...cfg, maxSeq: 1 << 24 };
     expect(() => checkRunFits(wide, 'f32', limits, { longest: 1 << 22, batch: 1, maxNewTokens: 1, prefillChunk: 1 }, { batch: '--batch', length: '--prompt-len' }))
       .toThrow(/--prompt-len: a KV cache of 4194320 positions .* exceeds/);
-    expect(() => checkRunFits(cfg, 'f32', { maxStorageBinding: 2 ** 16, maxBufferSize: 2 ** 16 }, { longest: 400, batch: 1, maxNewTokens: 1, prefillChunk: 2048 }, { batch: '--batch', length: '--prompt-len' }))
+    expect(() => checkRunFits(cfg, 'f32', { maxStorageBinding: 2 ** 16, maxBufferSize: 2 ** 16, maxWorkgroupsPerDim: 65535 }, { longest: 400, batch: 1, maxNewTokens: 1, prefillChunk: 2048 }, { batch: '--batch', length: '--prompt-len' }))
       .toThrow(/--prefill-chunk: activations of 400 rows .* \(lower --prefill-chunk\)/);
+  });
+  it('the rows of a launch against the workgroups of one dispatch dimension (--batch 65536 failed in RMSNorm, exit 1)', () => {
+    const rows = (batch: number, longest = 8, prefillChunk = 2048, m = cfg) => () =>
+      checkRunFits(m, 'f32', lavapipe, { longest, batch, maxNewTokens: 1, prefillChunk }, { batch: '--batch', length: '--prompt-len' });
+    expect(rows(65535)).not.toThrow();
+    expect(rows(65536)).toThrow(/^--batch: 65536 sequences need 65536 workgroups in one dispatch dimension \(one per row\), over this GPU's limit of 65535; at most 65535 sequences fit$/);
+    // The logits bound the batch first; their "at most" is the smaller of the two limits.
+    expect(rows(1_000_000_000)).toThrow(/the logits of 1000000000 sequences .* at most 65535 sequences fit/);
+    const long = { ...presetConfig('seed-4l'), vocab: 256, maxSeq: 1 << 20, hidden: 16, ffn: 16, nHeads: 1, nKvHeads: 1, headDim: 16 };
+    expect(rows(1, 70_000, 65535, long)).not.toThrow();
+    expect(rows(1, 70_000, 65536, long)).toThrow(/^--prefill-chunk: a prefill chunk of 65536 tokens needs 65536 workgroups .* at most 65535 tokens a chunk fit$/);
   });
   it('the default prefill chunk: the largest whose widest activation takes at most half a binding', () => {
     const seed = presetConfig('seed-4l');   // widest activation: the FFN's 16384 columns
@@ -244,6 +256,45 @@ describe('run-inference.js: one line, exit 2, before any work', () => {
       expect(r.ms, 'refused at once').toBeLessThan(20_000);
     });
   }
+});
+
+describe('run-inference.js: the largest batch one launch takes', () => {
+  // Measured on lavapipe (tiny, --prompt-len 1 --max-new-tokens 2): --batch 65535 runs to the end (exit 0, 3–4 min: it
+  // prefills 65535 prompts one by one); 65536 failed after loading, in RMSNorm's launch of one workgroup per row (exit 1).
+  const args = (batch: number) => ['--preset', 'tiny', '--batch', String(batch), '--prompt-len', '1', '--max-new-tokens', '2'];
+
+  it('one sequence over the device\'s workgroups per dimension: refused at once, exit 2 (failed in the kernel, exit 1)', async () => {
+    const max = (await gpu()).caps.maxWorkgroupsPerDim;
+    const r = cli(args(max + 1));
+    expectUsageError(r, new RegExp(`^error: --batch: ${max + 1} sequences need ${max + 1} workgroups in one dispatch dimension \\(one per row\\), over this GPU's limit of ${max}; at most ${max} sequences fit$`));
+    expect(r.ms, 'refused at once').toBeLessThan(20_000);
+  });
+
+  it('the largest is accepted: it loads and builds every launch of its shape (where one more failed), then is stopped', async () => {
+    const max = (await gpu()).caps.maxWorkgroupsPerDim;
+    const p = spawn(process.execPath, [ENTRY, ...args(max)], { env: { ...process.env, FAPOOL_CACHE: cache }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    const closed = new Promise<[number | null, NodeJS.Signals | null]>((res) => p.once('close', (code, sig) => res([code, sig])));
+    // Without a terminal the compile bar is one line once every pipeline and launch of the batch is built.
+    await new Promise<void>((res) => {
+      p.stderr.on('data', (c: Buffer) => { err += c.toString(); if (/^compile: \d+ pipelines/m.test(err)) res(); });
+      void closed.then(() => res());
+    });
+    p.kill('SIGTERM'); // the prefill of 65535 prompts takes minutes on lavapipe: FAPOOL_TEST_BIG_BATCH=1 runs it whole
+    const [code] = await closed;
+    expect(err, 'no error line').not.toMatch(/^error:/m);
+    expect(err).toMatch(/^compile: \d+ pipelines/m);
+    expect(code, err).toBe(143);
+  });
+
+  it.runIf(process.env.FAPOOL_TEST_BIG_BATCH === '1')('the largest runs to the end (FAPOOL_TEST_BIG_BATCH=1; lavapipe: 3–4 min)', async () => {
+    const max = (await gpu()).caps.maxWorkgroupsPerDim;
+    const r = cli([...args(max), '--quiet', '--json'], { timeoutMs: 900_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const tokens = (JSON.parse(r.stdout) as { tokens: number[][] }).tokens;
+    expect(tokens).toHaveLength(max);
+    expect(tokens.every((t) => t.length === 2)).toBe(true);
+  }, 900_000);
 });
 
 describe('run-inference.js: output and interrupts', () => {

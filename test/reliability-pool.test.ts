@@ -2,7 +2,8 @@
 // worker` process get single-device tokens with no fault; a coordinator that is killed has its shards freed
 // (the worker sees its connection close), as has one that goes silent with --client-idle-s; a request listing a
 // sequence twice fails alone and another client's requests still work; a 300 MB frame is refused by ZeroMQ
-// before the worker allocates it (--max-message-mb); a cluster with a dead endpoint keeps its live member.
+// before the worker allocates it (--max-message-mb); a client cannot hold more than its budget of shards
+// (--max-client-mb), and a coordinator refused by it falls back; a cluster with a dead endpoint keeps its live member.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,10 +19,11 @@ import { writeRandomWeights } from '../src/model/random-weights.js';
 import { openSafetensors } from '../src/model/safetensors-node.js';
 import { releaseWeights, type Weights } from '../src/model/weights.js';
 import type { RoutingPolicy } from '../src/orchestrator/pool/policy.js';
+import { AttentionRank } from '../src/orchestrator/pool/attention-rank.js';
 import { PoolAttention } from '../src/orchestrator/pool/pool-attention.js';
 import { connectMembers, ClusterError, HANDSHAKE_MS, type ClusterEntry } from '../src/orchestrator/transport/cluster.js';
 import { decodeHeaderObject, encodeMessage } from '../src/orchestrator/transport/codec.js';
-import { RankRemoteError, type RankLink } from '../src/orchestrator/transport/link.js';
+import { inProcessLink, RankRemoteError, type RankHandler, type RankLink } from '../src/orchestrator/transport/link.js';
 import { PROTOCOL_VERSION, attendItemsFrame } from '../src/orchestrator/transport/messages.js';
 import { connectRank } from '../src/orchestrator/transport/zmq-link.js';
 import { rng } from './helpers.js';
@@ -282,12 +284,81 @@ describe('a coordinator that goes away', () => {
   });
 });
 
+describe('a budget per client (--max-client-mb)', () => {
+  const alloc = (link: RankLink, seq: number, capacity: number) => link.request({
+    kind: 'alloc', seq, nLayers: cfg.nLayers, kvHeads: [0, 1], headDim: cfg.headDim, capacity, posBase: 0, dtype: 'f32', nHeadsPerKv: 2,
+  });
+  const refusal = (p: Promise<unknown>) => p.then(() => 'allocated', (e: unknown) => (e instanceof RankRemoteError ? e.message : `not a RankRemoteError: ${String(e)}`));
+
+  it('a worker refuses a shard beyond a client\'s budget, naming it; freed shards return their bytes; other clients have their own', async () => {
+    // A shard of 2048 positions: 2 layers × K and V × 1 kv head × 2048 × 16 × 4 B = 512 KiB (+ its decode scratch).
+    const w = await startWorker(['--max-client-mb', '1']);
+    const a = await connectRank(w.endpoint, { name: 'A' }), b = await connectRank(w.endpoint, { name: 'B' });
+    try {
+      await alloc(a, 1, 2048);
+      expect(await refusal(alloc(a, 2, 2048))).toMatch(/ClientBudgetError: rank 0: alloc of seq 2 asks for 0\.5\d\d MiB; this client holds 0\.5\d\d MiB of its 1\.0 MiB budget \(worker --max-client-mb\)/);
+      // 2 GiB asked: refused before anything is allocated (the worker would otherwise try).
+      expect(await refusal(alloc(a, 3, 2 ** 23))).toMatch(/alloc of seq 3 asks for 2048\.0 MiB; this client holds 0\.5\d\d MiB of its 1\.0 MiB budget/);
+      await alloc(b, 1, 2048); // B's budget is its own
+      await alloc(a, 1, 2048); // allocating a sequence again replaces it: its old bytes are returned first
+      await a.request({ kind: 'free', seq: 1 });
+      await alloc(a, 2, 2048); // the freed shard's bytes are back in A's budget
+      expect(await refusal(alloc(a, 4, 2048))).toMatch(/alloc of seq 4 asks for/);
+      await a.request({ kind: 'free', seq: 2 });
+      await alloc(a, 4, 2048);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      await stopWorker(w);
+    }
+    expect(w.log.join('\n')).toMatch(/KV shards: at most 1 MiB per client/);
+  });
+
+  it('a coordinator whose alloc is refused counts it as that rank\'s fault for that sequence and falls back: single-device tokens', async () => {
+    const { g, w } = await coordinatorGpu('coordBudget');
+    const rg = await openGpu({ label: 'budget-rank' });
+    const rank = new AttentionRank(rg, 0);
+    // What each alloc took, from a run without a budget: the 30-token prompt's shard, then the 24-token one's.
+    const held: number[] = [];
+    const watch: RankHandler = async (m, t, c) => {
+      const out = await rank.handler(m, t, c);
+      if (m.kind === 'alloc') held.push(rank.heldBytes);
+      return out;
+    };
+    try {
+      const free = await pooledRun(g, w, inProcessLink('budget-rank', watch));
+      expect(free.tokens).toEqual(reference);
+      expect(free.stats.events.filter((e) => e.kind === 'fault')).toEqual([]);
+      expect(held.slice(0, 2), 'seqs 0 and 2 each placed one shard').toHaveLength(2);
+      expect(rank.heldBytes, 'every shard freed at the end').toBe(0);
+      // Room for seq 0's shard and half of seq 2's: seq 2 is refused.
+      const [s0, both] = held as [number, number];
+      rank.maxClientBytes = s0 + Math.floor((both - s0) / 2);
+      const r = await pooledRun(g, w, inProcessLink('budget-rank', rank.handler));
+      expect(r.tokens).toEqual(reference);
+      const events = JSON.parse(JSON.stringify(r.stats.events)) as { seq: number; kind: string; detail: string }[];
+      const faults = events.filter((e) => e.kind === 'fault');
+      expect(faults, JSON.stringify(events)).toHaveLength(1);
+      expect(faults[0]!.seq).toBe(2);
+      expect(faults[0]!.detail).toMatch(/^budget-rank: RankRemoteError: .*ClientBudgetError: rank 0: alloc of seq 2 asks for [\d.]+ MiB; this client holds [\d.]+ MiB of its [\d.]+ MiB budget/);
+      expect(r.stats.perSeq[0]!.poolSteps, 'seq 0 was on the pool before the refusal').toBeGreaterThan(0);
+      // Nothing of seq 2 stays. Seq 0's shard may: a coordinator does not free on a rank it counts as failed (a worker
+      // frees it when that client disconnects, or with --client-idle-s).
+      expect(rank.heldBytes).toBeLessThanOrEqual(s0);
+    } finally {
+      rank.dispose();
+      rg.destroy();
+    }
+  });
+});
+
 describe('worker options', () => {
-  it('--max-message-mb and --client-idle-s are checked (exit 2, one line)', () => {
+  it('--max-message-mb, --client-idle-s and --max-client-mb are checked (exit 2, one line); --help names them', () => {
     for (const [args, msg] of [
       [['--max-message-mb', '0'], /--max-message-mb must be an integer in \[1, 4096\], got '0'/],
       [['--max-message-mb', '1e3'], /--max-message-mb must be an integer/],
       [['--client-idle-s=-5'], /--client-idle-s must be an integer in \[0, 604800\], got '-5'/],
+      [['--max-client-mb', '1.5'], /--max-client-mb must be an integer in \[0, 16777216\], got '1\.5'/],
+      [['--max-client-mb=-1'], /--max-client-mb must be an integer in \[0, 16777216\], got '-1'/],
       [['--gpu', '0000:42:00.0'], /--gpu 0000:42:00\.0: no PCI device at 0000:42:00\.0/],
     ] as [string[], RegExp][]) {
       const r = spawnSync(process.execPath, [ENTRY, 'worker', '--listen', 'tcp://127.0.0.1:0', ...args], { encoding: 'utf8', timeout: 30_000 });
@@ -295,6 +366,9 @@ describe('worker options', () => {
       expect(r.stderr).toMatch(msg);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
     }
+    const help = spawnSync(process.execPath, [ENTRY, 'worker', '--help'], { encoding: 'utf8', timeout: 30_000 });
+    expect(help.status).toBe(0);
+    for (const flag of ['--max-message-mb', '--client-idle-s', '--max-client-mb N']) expect(help.stdout).toContain(flag);
   });
 });
 

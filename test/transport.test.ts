@@ -16,6 +16,7 @@ import {
   FrameError, PROTOCOL_VERSION, RANK_TIMING_WORDS, attendItems, attendItemsFrame, attendTiming, rankTimingFrame, type AttendItem, type FrameDesc, type RequestMsg, type TensorFrame,
 } from '../src/orchestrator/transport/messages.js';
 import { busyPoll, connectRank, replyCounts, requestCounts, serveRank } from '../src/orchestrator/transport/zmq-link.js';
+import { ClusterError, connectMembers, listenerKey, parseCluster } from '../src/orchestrator/transport/cluster.js';
 import { rng, type Rng } from './helpers.js';
 
 const numelOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -536,6 +537,53 @@ describe('in-process link', () => {
   it('turns an invalid reply from the handler into a FrameError', async () => {
     const link = inProcessLink('r', async () => ({ header: { kind: 'hello_ok', rank: -1, device: 'x', pid: 1 } }));
     await expect(link.request({ kind: 'hello' })).rejects.toThrow(/hello_ok\.rank: /);
+  });
+});
+
+describe('cluster files: two endpoints that name one listener', () => {
+  const pool = (a: string, b: string) => ({ pool: [{ endpoint: a, name: 'first' }, { endpoint: 'tcp://10.0.0.9:1' }, { endpoint: b, name: 'second' }] });
+
+  it('loopback spellings (localhost, 127.0.0.1, [::1], …) and other forms of one listener are refused, naming both entries', () => {
+    const same: [string, string][] = [
+      ['tcp://localhost:5555', 'tcp://127.0.0.1:5555'],
+      ['tcp://127.0.0.1:5555', 'tcp://[::1]:5555'],
+      ['tcp://LOCALHOST.:5555', 'tcp://localhost:5555'],
+      ['tcp://127.1:5555', 'tcp://0x7f.0.0.1:05555'],   // IPv4 shorthands as the resolver reads them; a port's leading zero
+      ['tcp://[0:0:0:0:0:0:0:1]:7000', 'tcp://ip6-localhost:7000'],
+      ['tcp://[::ffff:127.0.0.1]:7000', 'tcp://localhost:7000'],
+      ['tcp://Worker-B:5555', 'tcp://worker-b.:5555'],
+      ['ipc:///tmp/r.sock', 'ipc:///tmp//./r.sock'],
+    ];
+    for (const [a, b] of same) {
+      expect(listenerKey(a), `${a} ~ ${b}`).toBe(listenerKey(b));
+      const parse = () => parseCluster(pool(a, b), 'c.json');
+      expect(parse).toThrow(ClusterError);
+      expect(parse).toThrow(`c.json: pool[2]: endpoint ${b} ("second") names the same listener as pool[0]'s ${a} ("first"): one worker would count as two ranks`);
+    }
+    expect(() => parseCluster(pool('tcp://a:1', 'tcp://a:1'), 'c.json')).toThrow('c.json: pool[2]: endpoint tcp://a:1 is listed twice (also pool[0], "first")');
+  });
+
+  it('different listeners are kept: another port, another address (127.0.0.2 too: a listener on 127.0.0.1 is not reached there), another scheme', () => {
+    for (const [a, b] of [
+      ['tcp://localhost:5555', 'tcp://localhost:5556'], ['tcp://127.0.0.1:5555', 'tcp://127.0.0.2:5555'], ['tcp://10.0.0.2:5555', 'tcp://10.0.0.3:5555'],
+      ['tcp://worker-a:5555', 'tcp://worker-b:5555'], ['ipc:///tmp/a.sock', 'ipc:///tmp/b.sock'], ['tcp://worker.1:5555', 'tcp://worker.2:5555'],
+    ]) {
+      expect(parseCluster(pool(a!, b!), 'c.json').map((e) => e.endpoint), `${a} / ${b}`).toEqual([a, 'tcp://10.0.0.9:1', b]);
+    }
+  });
+
+  it('the premise: tcp://localhost:P and tcp://127.0.0.1:P connect to one worker (one pid, counted as two ranks)', async () => {
+    const server = await serveRank('tcp://127.0.0.1:0', fakeRank().handler);
+    const port = /:(\d+)$/.exec(server.endpoint)![1]!;
+    const entries = [{ endpoint: `tcp://127.0.0.1:${port}`, name: 'a' }, { endpoint: `tcp://localhost:${port}`, name: 'b' }];
+    const members = await connectMembers(entries, { timeoutMs: 3000 });
+    try {
+      expect(members.map((m) => m.pid)).toEqual([process.pid, process.pid]);
+      expect(() => parseCluster({ pool: entries })).toThrow(/pool\[1\]: endpoint tcp:\/\/localhost:\d+ \("b"\) names the same listener as pool\[0\]'s tcp:\/\/127\.0\.0\.1:\d+ \("a"\)/);
+    } finally {
+      await Promise.all(members.map((m) => m.link.close()));
+      await server.close();
+    }
   });
 });
 

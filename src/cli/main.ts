@@ -45,12 +45,18 @@ const mib = (n: number) => (n >= 2 ** 40 ? `${(n / 2 ** 40).toFixed(1)} TiB` : n
 /** A batch's sizes as the CLI sees them before building it. */
 export interface RunShape { longest: number; batch: number; maxNewTokens: number; prefillChunk: number }
 
+/** The device limits a run is checked against: bindings, and workgroups per dispatch dimension. */
+export interface RunLimits extends BindingLimits {
+  /** maxComputeWorkgroupsPerDimension: RMSNorm and the sampler launch one workgroup per row (65535 on lavapipe). */
+  maxWorkgroupsPerDim: number;
+}
+
 /**
- * Check a run against the model's context and the device's binding limits before building anything: the
- * context (the last new token is sampled, never fed back), the activations of a prefill chunk or a decode step,
- * the logits of the batch, one sequence's KV cache per layer.
+ * Check a run against the model's context and the device's limits before building anything: the context (the
+ * last new token is sampled, never fed back), the rows of a prefill chunk or a decode step against the workgroups
+ * of one dispatch dimension, their activations, the logits of the batch, one sequence's KV cache per layer.
  */
-export function checkRunFits(cfg: ModelConfig, dtype: DType, limits: BindingLimits, r: RunShape, what: { batch: string; length: string }): void {
+export function checkRunFits(cfg: ModelConfig, dtype: DType, limits: RunLimits, r: RunShape, what: { batch: string; length: string }): void {
   if (r.longest + r.maxNewTokens - 1 > cfg.maxSeq) {
     throw new UsageError(`prompt of ${r.longest} tokens + ${r.maxNewTokens} new tokens exceeds the model's context of ${cfg.maxSeq} tokens`);
   }
@@ -59,11 +65,19 @@ export function checkRunFits(cfg: ModelConfig, dtype: DType, limits: BindingLimi
   const over = (bytes: number) => bytes > limit;
   const device = `this GPU's limit of ${mib(limit)} per storage binding`;
   const logits = r.batch * cfg.vocab * 4;
+  const maxBatch = Math.min(Math.floor(limit / (cfg.vocab * 4)), limits.maxWorkgroupsPerDim);
   if (over(logits)) {
     throw new UsageError(`${what.batch}: the logits of ${r.batch} sequences (f32[${r.batch}, ${cfg.vocab}], ${mib(logits)}) exceed ${device}; ` +
-      `at most ${Math.floor(limit / (cfg.vocab * 4))} sequences fit`);
+      `at most ${maxBatch} sequences fit`);
   }
   const rows = Math.max(Math.min(r.prefillChunk, r.longest), r.batch);
+  if (rows > limits.maxWorkgroupsPerDim) {
+    const [flag, these, most] = rows === r.batch ? [what.batch, `${rows} sequences need`, `${maxBatch} sequences`]
+      : ['--prefill-chunk', `a prefill chunk of ${rows} tokens needs`, `${limits.maxWorkgroupsPerDim} tokens a chunk`];
+    // RMSNorm and the sampler launch one workgroup per row: one row more fails in the kernel, after loading (exit 1).
+    throw new UsageError(`${flag}: ${these} ${rows} workgroups in one dispatch dimension (one per row), over this GPU's limit of ` +
+      `${limits.maxWorkgroupsPerDim}; at most ${most} fit`);
+  }
   const width = activationWidth(cfg);
   if (over(rows * width * el)) {
     throw new UsageError(`${rows === r.batch ? what.batch : '--prefill-chunk'}: activations of ${rows} rows (${dtype}[${rows}, ${width}], ${mib(rows * width * el)}) exceed ${device}; ` +
@@ -81,7 +95,7 @@ function fitsAs(limits: BindingLimits, cfg: ModelConfig, dtype: DType): boolean 
   try { checkModelFits(limits, cfg, dtype); return true; } catch { return false; }
 }
 
-interface Preflight { dtype: 'f32' | 'f16'; limits: BindingLimits; config: ModelConfig; hasPool: boolean }
+interface Preflight { dtype: 'f32' | 'f16'; limits: RunLimits; config: ModelConfig; hasPool: boolean }
 
 /** Everything that can be checked before the engine exists: GPU binding, dtype, model, sizes, pool. */
 async function preflight(o: CliOptions, warn: (m: string) => void): Promise<Preflight> {
@@ -95,7 +109,10 @@ async function preflight(o: CliOptions, warn: (m: string) => void): Promise<Pref
   if (o.dtype === 'f16' && !f16) throw new UsageError('--dtype f16 needs shader-f16, which this GPU lacks; use --dtype f32');
   const dtype: 'f32' | 'f16' = o.dtype ?? defaultDType({ f16, vendor: info.vendor ?? '', architecture: info.architecture ?? '', device: info.device ?? info.description ?? '',
     isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter) });
-  const limits: BindingLimits = { maxStorageBinding: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize };
+  const limits: RunLimits = {
+    maxStorageBinding: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize,
+    maxWorkgroupsPerDim: adapter.limits.maxComputeWorkgroupsPerDimension,
+  };
 
   const { config } = await peekModelConfig({ preset: o.preset, model: o.model, config: o.config, init: o.init, seed: o.seed }, dtype);
   try {

@@ -22,10 +22,20 @@ export interface WorkerArgs {
   maxMessageBytes: number;
   /** Free a client's shards after this long without a request (--client-idle-s; 0 = only when it disconnects). */
   clientIdleMs: number;
+  /** Most bytes of KV shards one client may hold (--max-client-mb; 0 = no limit but the device's). */
+  maxClientBytes: number;
 }
 
 /** Default --max-message-mb: a 2048-row prefill chunk of a 4096-wide model in f32 is ~100 MiB. */
 export const DEFAULT_MAX_MESSAGE_MB = 1024;
+
+/**
+ * Default --max-client-mb: 0, no budget. WebGPU does not say how much memory a device has (lavapipe allows 40 buffers
+ * of 4 GiB on a 23 GiB host), and one coordinator's long sequences may rightly take most of it: any fixed figure
+ * would refuse real work on a large GPU and bound nothing on a small one. A worker shared by N coordinators that
+ * do not trust each other should be started with about (device memory − 1 GiB) / N.
+ */
+export const DEFAULT_MAX_CLIENT_MB = 0;
 
 export function workerHelpText(): string {
   return [
@@ -49,6 +59,9 @@ export function workerHelpText(): string {
     `  --max-message-mb N       refuse requests over N MiB before reading them (default ${DEFAULT_MAX_MESSAGE_MB}); the sender is disconnected`,
     '  --client-idle-s S        free a client\'s KV shards after S s without a request from it (default 0: only when its',
     '                           connection closes, which a killed or hung lead\'s does within 5 heartbeats)',
+    `  --max-client-mb N        most MiB of KV shards one client (lead) may hold on this GPU (default ${DEFAULT_MAX_CLIENT_MB}: no limit`,
+    '                           but the device\'s); an alloc beyond it is refused, which the lead counts as a fault of this',
+    '                           worker (it goes on without it). Set it when leads that do not trust each other share it',
     '  -h, --help               show this help',
     '',
     'Example (two GPUs in one host: worker on GPU 1, base on GPU 0):',
@@ -72,6 +85,7 @@ export function parseWorkerArgs(argv: string[]): WorkerArgs {
         gpu: { type: 'string', default: 'auto' }, listen: { type: 'string' }, label: { type: 'string' }, rank: { type: 'string', default: '0' },
         'exit-with-parent': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
         'max-message-mb': { type: 'string', default: String(DEFAULT_MAX_MESSAGE_MB) }, 'client-idle-s': { type: 'string', default: '0' },
+        'max-client-mb': { type: 'string', default: String(DEFAULT_MAX_CLIENT_MB) },
       },
     }) as { values: Record<string, string | boolean | undefined> });
   } catch (e) {
@@ -87,6 +101,7 @@ export function parseWorkerArgs(argv: string[]): WorkerArgs {
   const rank = count('rank', 0, 0xffff);
   const maxMessageMb = count('max-message-mb', 1, 4096);
   const idleS = count('client-idle-s', 0, 7 * 24 * 3600);
+  const maxClientMb = count('max-client-mb', 0, 2 ** 24); // up to 16 TiB
   const listen = values.listen as string | undefined;
   if (!help) {
     if (listen === undefined) throw new UsageError('worker: --listen is required (tcp://HOST:PORT or ipc:///path)');
@@ -95,6 +110,7 @@ export function parseWorkerArgs(argv: string[]): WorkerArgs {
   return {
     gpu: values.gpu as string, listen: listen ?? '', label: (values.label as string | undefined) ?? `worker${rank}`, rank,
     exitWithParent: Boolean(values['exit-with-parent']), help, maxMessageBytes: maxMessageMb * 2 ** 20, clientIdleMs: idleS * 1000,
+    maxClientBytes: maxClientMb * 2 ** 20,
   };
 }
 
@@ -213,10 +229,12 @@ export async function workerMain(argv: string[]): Promise<number> {
   const gpu = await openGpu({ label: a.label });
   setBusyPollFor(isSoftwareAdapter(gpu.caps));
   const rank = new WorkerRank(gpu, a.rank);
+  rank.attention.maxClientBytes = a.maxClientBytes;
   const clients = new ClientTracker(rank, a.clientIdleMs, log);
   let worker: Worker | null = null;
   try {
     log(`adapter: ${describeCaps(gpu.caps)}`);
+    if (a.maxClientBytes > 0) log(`KV shards: at most ${a.maxClientBytes / 2 ** 20} MiB per client`);
     for (const line of bindingEvidence()) log(line);
     worker = await startWorker(clients.handler, {
       endpoint: a.listen, maxMessageBytes: a.maxMessageBytes,

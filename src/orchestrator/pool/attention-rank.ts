@@ -3,7 +3,9 @@
 // sequences per request (one message in, one out), or causal prefill attention of a prompt chunk. It returns
 // partial (O, LSE) results that the base merges exactly with the other ranks' blocks.
 // Clients are kept apart: a shard belongs to the client that allocated it; another client can neither see,
-// overwrite nor free it. A request is checked whole before any GPU work, so a bad one changes nothing.
+// overwrite nor free it. A request is checked whole before any GPU work, so a bad one changes nothing. With a
+// byte budget per client (maxClientBytes), one client cannot fill the device with shards.
+import { FapoolError } from '../../gpu/errors.js';
 import { DTYPE_BYTES, reshape, sliceRows, type DType, type Gpu, type Step, type Tensor } from '../../gpu/index.js';
 import { flashDecode, flashPrefill, type DecodePlan } from '../../kernels/attention.js';
 import { appendKv, type AppendKv } from '../../kernels/kv-cache.js';
@@ -22,6 +24,7 @@ interface Shard {
   lengths: Tensor;            // [1] u32
   plans: DecodePlan[];        // per layer
   appends: AppendKv[];        // per layer: rows → q and the cache
+  bytes: number;              // GPU memory it holds (its tensors and its plans' scratch), charged to its client
 }
 
 /** An attend request, checked: each item's shard and where its rows sit in the frame. */
@@ -36,6 +39,12 @@ interface AttendJob {
 
 const attendKey = (layer: number, at: string): string => `${layer}|${at}`;
 
+/** Bytes of a shard's tensors (the K and V caches of every layer, the decode rows, q, out, LSE, length). */
+function shardTensorBytes(nLayers: number, kvHeads: number, heads: number, capacity: number, D: number, dtype: 'f32' | 'f16'): number {
+  const el = DTYPE_BYTES[dtype];
+  return (2 * nLayers * kvHeads * capacity * D + (heads + 2 * kvHeads) * D + 2 * heads * D) * el + heads * 4 + 4;
+}
+
 /** Launches encoded ahead for the request that most likely comes next (the next layer, or the next step's first). */
 interface Speculation { key: string; client: string; seqs: number[]; reply: GPUBuffer; commands: GPUCommandBuffer }
 
@@ -45,8 +54,17 @@ const MAX_GUESSES = 4;
 /** Rows of one prompt chunk on the device, grown to the largest chunk seen. */
 interface PrefillStage { key: string; rows: number; src: Tensor; q: Tensor; out: Tensor; lse: Tensor }
 
+/** A shard that would take its client over the rank's per-client budget (the request fails; nothing stays allocated). */
+export class ClientBudgetError extends FapoolError {}
+
+const mib = (n: number): string => `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 3 : 1)} MiB`;
+
 export class AttentionRank {
   private readonly clients = new Map<string, Map<number, Shard>>();
+  /** Bytes of GPU memory each client's shards hold. */
+  private readonly held = new Map<string, number>();
+  /** Most bytes of shards one client may hold (0: no limit but the device's). The worker's --max-client-mb. */
+  maxClientBytes = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly lenHost = new Uint32Array(1);
   private readback: GPUBuffer | null = null;
@@ -81,6 +99,9 @@ export class AttentionRank {
   /** Shards held, over every client. */
   get sequences(): number { let n = 0; for (const c of this.clients.values()) n += c.size; return n; }
 
+  /** Bytes of GPU memory held in shards, over every client. */
+  get heldBytes(): number { let n = 0; for (const b of this.held.values()) n += b; return n; }
+
   private async handle(req: RequestMsg, t: TensorFrame[], client: string): Promise<HandlerReply> {
     this.ahead = null;
     if (req.kind !== 'attend' && req.kind !== 'ping' && req.kind !== 'hello') this.guesses.clear(); // shards may change
@@ -96,12 +117,25 @@ export class AttentionRank {
     }
   }
 
+  /**
+   * Refuses a shard of `bytes` that would take the client over its budget. Called with the shard's tensors before
+   * anything is allocated (a huge ask allocates nothing), and with what it really took (the plans' scratch too).
+   */
+  private checkBudget(client: string, seq: number, bytes: number): void {
+    const has = this.held.get(client) ?? 0;
+    if (this.maxClientBytes <= 0 || has + bytes <= this.maxClientBytes) return;
+    throw new ClientBudgetError(`rank ${this.rank}: alloc of seq ${seq} asks for ${mib(bytes)}; this client holds ${mib(has)} of its ` +
+      `${mib(this.maxClientBytes)} budget (worker --max-client-mb)`);
+  }
+
   private alloc(client: string, h: MessageOf<'alloc'>): void {
     const { gpu } = this;
+    if (this.clients.get(client)?.has(h.seq)) this.free(client, h.seq); // its bytes return before the new ask
+    const kvHeads = h.kvHeads[1] - h.kvHeads[0], heads = kvHeads * h.nHeadsPerKv, D = h.headDim, dtype = h.dtype;
+    this.checkBudget(client, h.seq, shardTensorBytes(h.nLayers, kvHeads, heads, h.capacity, D, dtype));
     let shards = this.clients.get(client);
     if (!shards) this.clients.set(client, (shards = new Map()));
-    if (shards.has(h.seq)) this.free(client, h.seq);
-    const kvHeads = h.kvHeads[1] - h.kvHeads[0], heads = kvHeads * h.nHeadsPerKv, D = h.headDim, dtype = h.dtype;
+    const before = gpu.liveBytes;
     const made: Tensor[] = [];
     const t = (shape: number[], dt: DType, label: string) => { const x = gpu.tensor(shape, dt, label); made.push(x); return x; };
     try {
@@ -114,17 +148,21 @@ export class AttentionRank {
       const q = t([1, heads, D], dtype, 'pool.q'), out = t([1, heads, D], dtype, 'pool.out');
       const lse = t([1, heads], 'f32', 'pool.lse'), lengths = t([1], 'u32', 'pool.len');
       const plans: DecodePlan[] = [], appends: AppendKv[] = [];
+      let bytes: number;
       try {
         for (let l = 0; l < h.nLayers; l++) {
           plans.push(flashDecode(gpu, { q, out, lse, kCache: k[l]!, vCache: v[l]!, lengths }));
           appends.push(appendKv(gpu, { src: rows, q: reshape(q, [heads, D]), kCache: k[l]!, vCache: v[l]!, maxElems: (heads + 2 * kvHeads) * D }));
         }
+        bytes = gpu.liveBytes - before;
+        this.checkBudget(client, h.seq, bytes); // what it really took: the plans' scratch and the rounding too
       } catch (e) {
         for (const p of plans) p.release();
         for (const a of appends) a.dispatch.release();
         throw e;
       }
-      shards.set(h.seq, { nLayers: h.nLayers, kvHeads, heads, headDim: D, capacity: h.capacity, posBase: h.posBase, dtype, k, v, rows, q, out, lse, lengths, plans, appends });
+      shards.set(h.seq, { nLayers: h.nLayers, kvHeads, heads, headDim: D, capacity: h.capacity, posBase: h.posBase, dtype, k, v, rows, q, out, lse, lengths, plans, appends, bytes });
+      this.held.set(client, (this.held.get(client) ?? 0) + bytes);
     } catch (e) {
       gpu.release(...made);
       if (shards.size === 0) this.clients.delete(client);
@@ -140,7 +178,8 @@ export class AttentionRank {
     for (const a of s.appends) a.dispatch.release();
     this.gpu.release(...s.k, ...s.v, s.rows, s.q, s.out, s.lse, s.lengths);
     shards.delete(seq);
-    if (shards.size === 0) this.clients.delete(client);
+    const left = (this.held.get(client) ?? 0) - s.bytes;
+    if (shards.size === 0) { this.clients.delete(client); this.held.delete(client); } else this.held.set(client, left);
   }
 
   /** Frees every shard of a client (it is gone). */

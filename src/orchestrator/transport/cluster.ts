@@ -2,6 +2,7 @@
 // connects to each and says hello, so every pool member is known by rank, device and pid.
 //   { "pool": [{ "endpoint": "tcp://10.0.0.2:5555", "name": "h100-b" }, ...] }
 import { readFileSync } from 'node:fs';
+import { posix } from 'node:path';
 import { FapoolError } from '../../gpu/errors.js';
 import { errorMessage, type RankLink } from './link.js';
 import { connectRank } from './zmq-link.js';
@@ -41,6 +42,32 @@ export function checkEndpoint(endpoint: unknown, what = 'endpoint'): string {
   throw new ClusterError(`${what} '${endpoint}': scheme ${scheme ? `'${scheme}://'` : 'missing'}; only tcp://HOST:PORT and ipc:///path are supported`);
 }
 
+// Host names of the loopback interface (as /etc/hosts names them on Debian and Red Hat), and the addresses they
+// resolve to. A listener bound to 127.0.0.1 is not reached through 127.0.0.2, so the rest of 127/8 stays apart.
+const LOOPBACK = new Set(['localhost', 'localhost.localdomain', 'ip6-localhost', 'ip6-loopback', '127.0.0.1', '[::1]', '[::ffff:7f00:1]']);
+
+/**
+ * What names one listener: the scheme, the host as the resolver reads it (the WHATWG URL parser: case, a trailing
+ * dot, IPv4 shorthands such as 127.1 or 0x7f.0.0.1, IPv6 zeros; every loopback spelling as one), the port as a
+ * number; an ipc path normalized (// and ./). No DNS: a name that is not loopback stays as spelled.
+ */
+export function listenerKey(endpoint: string): string {
+  if (endpoint.startsWith('ipc://')) return `ipc://${posix.normalize(endpoint.slice('ipc://'.length))}`;
+  const m = /^tcp:\/\/(.+):(\*|\d+)$/i.exec(endpoint);
+  if (!m) return endpoint;
+  let host = m[1]!.toLowerCase().replace(/\.$/, '');
+  try { host = new URL(`http://${host}/`).hostname.replace(/\.$/, '') || host; } catch { /* not a URL host: kept as spelled */ }
+  if (LOOPBACK.has(host)) host = 'loopback';
+  return `tcp://${host}:${m[2] === '*' ? '*' : Number(m[2])}`;
+}
+
+/** Why an entry cannot join the pool: it names the listener that pool[first] names (a worker counted twice). */
+function sameListener(e: ClusterEntry, other: ClusterEntry, first: number): string {
+  if (other.endpoint === e.endpoint) return `endpoint ${e.endpoint} is listed twice (also pool[${first}]${other.name === other.endpoint ? '' : `, "${other.name}"`})`;
+  const named = (x: ClusterEntry) => (x.name === x.endpoint ? x.endpoint : `${x.endpoint} ("${x.name}")`);
+  return `endpoint ${named(e)} names the same listener as pool[${first}]'s ${named(other)}: one worker would count as two ranks`;
+}
+
 /** Validates a cluster file's parsed JSON; `source` names it in errors. */
 export function parseCluster(json: unknown, source = 'cluster file'): ClusterEntry[] {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ClusterError(`${source}: expected an object {"pool": [...]}`);
@@ -49,19 +76,23 @@ export function parseCluster(json: unknown, source = 'cluster file'): ClusterEnt
   const pool = top.pool;
   if (!Array.isArray(pool)) throw new ClusterError(`${source}: "pool" must be an array of {"endpoint": "tcp://host:port", "name": "..."}`);
   if (pool.length === 0) throw new ClusterError(`${source}: "pool" is empty`);
-  const seen = new Set<string>();
-  return pool.map((e, i): ClusterEntry => {
+  const entries: ClusterEntry[] = [];
+  const seen = new Map<string, number>(); // listenerKey → the entry that named that listener first
+  pool.forEach((e, i) => {
     const at = `${source}: pool[${i}]`;
     if (typeof e !== 'object' || e === null || Array.isArray(e)) throw new ClusterError(`${at} must be an object {"endpoint": ..., "name": ...}`);
     const o = e as Record<string, unknown>;
     for (const k of Object.keys(o)) if (k !== 'endpoint' && k !== 'name') throw new ClusterError(`${at}: unknown key "${k}" (expected "endpoint" and optionally "name")`);
     if (!('endpoint' in o)) throw new ClusterError(`${at}: missing "endpoint"`);
     const endpoint = checkEndpoint(o.endpoint, `${at}.endpoint`);
-    if (seen.has(endpoint)) throw new ClusterError(`${at}: endpoint ${endpoint} is listed twice`);
-    seen.add(endpoint);
     if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) throw new ClusterError(`${at}: "name" must be a non-empty string`);
-    return { endpoint, name: (o.name as string | undefined) ?? endpoint };
+    const entry = { endpoint, name: (o.name as string | undefined) ?? endpoint };
+    const key = listenerKey(endpoint), first = seen.get(key);
+    if (first !== undefined) throw new ClusterError(`${at}: ${sameListener(entry, entries[first]!, first)}`);
+    seen.set(key, i);
+    entries.push(entry);
   });
+  return entries;
 }
 
 /** Reads and validates a cluster file. */
