@@ -1,7 +1,8 @@
 // FA Pool end to end on lavapipe: the tiny model with its attention sent to 1, 2 and 3 in-process pool
 // ranks (each its own GPUDevice) must produce the same greedy tokens as one device; sequences cross
 // the threshold during decode (KV migration) and the pool tiers (resharding, KV-block splits merged by
-// LSE); a rank that fails mid-generation falls back to the base with identical tokens.
+// LSE); a rank that fails mid-generation falls back to the base with identical tokens, and one that answers its
+// probe afterwards rejoins for sequences placed later (those that fell back stay on the base).
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -298,5 +299,27 @@ describe('FA Pool with in-process ranks', () => {
     expect(exec.stats.events.some((e) => e.kind === 'fallback')).toBe(true);
     expect(exec.members[1]!.alive).toBe(false);
     for (const r of ranks) r.rank.dispose();
+  });
+
+  it('with a replica, a rank that fails once and then answers its probe rejoins mid-generation: the sequence that fell back stays on the base, same tokens', async () => {
+    const exec = new PoolAttention(members(3, failing((c) => c === 7)), POLICY, { minBlock: 8, replica: true, rejoinBackoffMs: 0 });
+    const gen = new Generator(await gpu(), cfg, weights, 'f32', exec);
+    const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY });
+    gen.dispose(); exec.dispose(await gpu());
+    expect(res.tokens).toEqual(reference);
+    const ev = exec.stats.events, show = JSON.stringify(ev);
+    const fault = ev.findIndex((e) => e.kind === 'fault' && /^pool1: .*simulated GPU fault/.test(e.detail));
+    const fellBack = ev.find((e, i) => i > fault && e.kind === 'fallback');
+    const rejoin = ev.findIndex((e) => e.kind === 'rejoin' && e.detail.startsWith('pool1: '));
+    expect(fault, show).toBeGreaterThanOrEqual(0);
+    expect(fellBack, show).toBeDefined();
+    expect(rejoin, show).toBeGreaterThan(fault);
+    expect(exec.members[1]!.alive).toBe(true);
+    // Where it fell back it stays: nothing moves it to the pool again (it decodes on the base to its end).
+    const seq = fellBack!.seq;
+    expect(ev.filter((e, i) => i > fault && e.seq === seq && e.kind !== 'fallback'), show).toEqual([]);
+    expect(exec.stats.perSeq[seq]!.baseSteps).toBeGreaterThan(0);
+    // The probe freed its shard on pool1 (fault() freed it on the other ranks; finish() the rest).
+    expect(ranks.map((r) => r.rank.sequences)).toEqual([0, 0, 0]);
   });
 });

@@ -2,8 +2,10 @@
 // frame (FrameError on the base), one that is stopped mid-run (SIGSTOP: deadline, then the link is dropped),
 // one that joins late (a connect that waits for it) or never (a clear error within the deadline). In every
 // case generation continues on the base group with the tokens of a fault-free run, and the events that the
-// CLI's --json prints as `placement.events` (PoolAttention.stats.events) name the rank and the rebuild.
-import { mkdtempSync, rmSync } from 'node:fs';
+// CLI's --json prints as `placement.events` (PoolAttention.stats.events) name the rank and the rebuild. A rank
+// that fails and later answers again is probed back: what it held is freed, and later sequences use it again.
+// A 1 ms deadline bounds requests only: a worker slow to say hello is still connected.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Router } from 'zeromq';
@@ -15,6 +17,7 @@ import { loadWeights } from '../src/model/load-weights.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
 import { openSafetensors } from '../src/model/safetensors-node.js';
 import type { Weights } from '../src/model/weights.js';
+import { createEngine } from '../src/orchestrator/create-engine.js';
 import { AttentionRank } from '../src/orchestrator/pool/attention-rank.js';
 import { inProcessLink, RankDeadError, type RankHandler, type RankLink } from '../src/orchestrator/transport/link.js';
 import { decodeMessage, encodeMessage } from '../src/orchestrator/transport/codec.js';
@@ -198,6 +201,91 @@ describe('a worker process stopped mid-generation (SIGSTOP)', () => {
     } finally {
       proc.kill('SIGCONT');
       await w.close();
+    }
+  });
+});
+
+describe('a rank that fails, then comes back', () => {
+  it('is probed after its back-off: what it held is freed, it rejoins where sequences are placed, and a later generation runs on it again, same tokens', async () => {
+    // A rank of its own (a fresh AttentionRank on pf1's device): its shard count is this test's alone.
+    const rank = new AttentionRank(ranks[1]!.gpu, 1);
+    let down = false;
+    const outage: RankHandler = (m, t, c) => (down ? Promise.reject(new Error('simulated outage')) : rank.handler(m, t, c));
+    const exec = new PoolAttention([member(0), { link: inProcessLink('pf1', outage), alive: true }], POLICY,
+      { minBlock: 8, deadlineMs: 5000, rejoinBackoffMs: 20, rejoinBackoffMaxMs: 100 });
+    const gen = new Generator(g, cfg, weights, 'f32', exec);
+    const generate = (ps: number[][], onToken?: (seq: number, tok: number, step: number) => void) => gen.generate(ps, { maxNewTokens: NEW, sampling: GREEDY, onToken });
+    const events = () => placementEvents(exec);
+    try {
+      // 1. pf1 goes down at step 3 and stays down: every request fails, its probes too (no rejoin).
+      const first = await generate(prompts, (_s, _t, step) => { if (step === 3) down = true; });
+      expect(first.tokens).toEqual(reference);
+      expectFallback(exec, 'pf1', /simulated outage/);
+      expect(exec.members[1]!.alive).toBe(false);
+      expect(rank.sequences, 'the shards it held when it failed').toBeGreaterThan(0);
+      expect(events().filter((e) => e.kind === 'rejoin')).toEqual([]);
+
+      // 2. It is back. A generation of short prompts only (never on the pool) starts a probe: hello, then the frees.
+      down = false;
+      await new Promise((r) => setTimeout(r, 150)); // past the longest back-off
+      const single = new Generator(g, cfg, weights, 'f32');
+      const short = (await single.generate([prompts[2]!], { maxNewTokens: NEW, sampling: GREEDY })).tokens;
+      single.dispose();
+      expect((await generate([prompts[2]!])).tokens).toEqual(short);
+      for (let t0 = performance.now(); rank.sequences > 0 && performance.now() - t0 < 5000;) await new Promise((r) => setTimeout(r, 10));
+      expect(rank.sequences, 'the probe freed what it held').toBe(0);
+      expect(exec.members[1]!.alive, 'rejoins only where sequences are placed').toBe(false);
+
+      // 3. The next generation places its long prompt on both ranks again: the same tokens.
+      const before = exec.stats.perSeq[1]!.poolSteps, at = events().length;
+      const third = await generate(prompts);
+      expect(third.tokens).toEqual(reference);
+      expect(exec.members[1]!.alive).toBe(true);
+      const later = events().slice(at);
+      const rejoin = later.find((e) => e.kind === 'rejoin');
+      expect(rejoin, JSON.stringify(later)).toBeDefined();
+      expect(rejoin!.seq).toBe(-1);
+      expect(rejoin!.detail).toMatch(/^pf1: answered a probe \d+\.\d s after it failed \(hello: rank 1, pid \d+\); new sequences may be placed on it$/);
+      expect(later.some((e) => e.kind === 'prefill-to-pool' && e.seq === 1 && /on pf0, pf1$/.test(e.detail)), JSON.stringify(later)).toBe(true);
+      expect(later.filter((e) => e.kind === 'fault'), 'no fault since').toEqual([]);
+      expect(exec.stats.perSeq[1]!.poolSteps - before, 'the 30-token prompt decoded on the pool').toBe(NEW - 1);
+      expect(rank.sequences, 'freed at the end, as any rank').toBe(0);
+    } finally {
+      gen.dispose(); exec.dispose(g);
+      rank.dispose();
+    }
+  });
+});
+
+describe('a 1 ms deadline', () => {
+  it('bounds requests, not the connect handshake: a worker slow to say hello is kept, and its requests still miss 1 ms', async () => {
+    // A healthy worker on a busy host: its handshake (ping, hello) takes 50 ms, any other request 20 ms.
+    const handler: RankHandler = async (m, t, c) => {
+      await new Promise((r) => setTimeout(r, m.kind === 'ping' || m.kind === 'hello' ? 50 : 20));
+      return ranks[0]!.rank.handler(m, t, c);
+    };
+    const server = await serveRank(`ipc://${join(dir, 'slow.sock')}`, handler);
+    const cluster = join(dir, 'slow.json');
+    writeFileSync(cluster, JSON.stringify({ pool: [{ endpoint: server.endpoint, name: 'slow' }] }));
+    const log: string[] = [];
+    try {
+      const engine = await createEngine({
+        model: join(dir, 'tiny.safetensors'), dtype: 'f32', pool: { cluster, deadlineMs: 1 }, policy: { threshold: POLICY.threshold, tiers: POLICY.tiers }, log: (l) => log.push(l),
+      });
+      try {
+        const start = engine.report();
+        expect(start.poolMembers, log.join('\n')).toEqual([{ name: 'slow', alive: true }]);
+        expect(start.events).toEqual([]);
+        const done = await engine.run({ prompts, maxNewTokens: NEW, stopAtEos: false });
+        expect(done.result.tokens).toEqual(reference);
+        const faults = (done.placement.events ?? []).filter((e) => e.kind === 'fault');
+        expect(faults.length, JSON.stringify(done.placement.events)).toBeGreaterThan(0);
+        expect(faults[0]!.detail).toMatch(/^slow: RankTimeoutError: slow: \w+ #\d+: no reply within 1 ms$/);
+      } finally {
+        await engine.dispose();
+      }
+    } finally {
+      await server.close();
     }
   });
 });

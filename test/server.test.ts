@@ -2,7 +2,8 @@
 // concurrent streams each give the greedy tokens of a single-request run; a client that leaves cancels its
 // request; a full queue answers 429; bad requests 400 with OpenAI's error shape; stop strings; /metrics is
 // Prometheus text; the `openai` package streams from it. Once as a child process (`run-inference.js serve`)
-// with a pool worker process that is SIGKILLed under load: every request still gets its single-device tokens.
+// with a pool worker process that is SIGKILLed under load: every request still gets its single-device tokens;
+// restarted on the same endpoint, the worker is probed back and later requests run on it again.
 //
 // The child processes run compiled JavaScript from a private transpile of src/ (as workers.test.ts does), so
 // this file never depends on a stale dist/.
@@ -338,7 +339,10 @@ describe('serve (in process, tiny model)', () => {
     expect(v('fapool_attention_steps_total', { placement: 'base' }), 'one device: every decode step on the base').toBe(v('fapool_decode_steps_total'));
     expect(v('fapool_decode_steps_total')).toBeGreaterThan(200);
     expect(m.types.get('fapool_pool_events_total')).toBe('counter');
-    for (const kind of ['to-pool', 'prefill-to-pool', 'reshard', 'fault', 'fallback', 'rebuild']) expect(v('fapool_pool_events_total', { kind })).toBe(0);
+    for (const kind of ['to-pool', 'prefill-to-pool', 'reshard', 'fault', 'fallback', 'rebuild', 'rejoin']) expect(v('fapool_pool_events_total', { kind })).toBe(0);
+    expect(m.types.get('fapool_pool_members')).toBe('gauge');
+    expect([v('fapool_pool_members', { state: 'alive' }), v('fapool_pool_members', { state: 'down' })], 'one device: no pool').toEqual([0, 0]);
+    expect(await (await fetch(`${server.url}/health`)).json()).not.toHaveProperty('pool');
   });
 });
 
@@ -591,6 +595,11 @@ describe('serve (stand-in engine)', () => {
     expect(() => parseServeArgs(['--max-queue', '0'])).toThrow(/--max-queue/); // nothing could ever be served
     expect(() => parseServeArgs(['--prompt', 'x'])).toThrow(/Unknown option '--prompt'/);
     expect(() => parseServeArgs(['--dtype', 'f64'])).toThrow(/--dtype must be f32 or f16/);
+    // The handshake's timeout is its own, not --deadline's; a failed rank's probes back off from --rejoin-backoff.
+    expect(parseServeArgs(['--deadline', '1', '--connect-timeout', '2500', '--rejoin-backoff', '200']).engine.pool).toMatchObject({ deadlineMs: 1, connectTimeoutMs: 2500, rejoinBackoffMs: 200 });
+    expect(parseServeArgs(['--deadline', '1']).engine.pool).toMatchObject({ deadlineMs: 1, connectTimeoutMs: undefined, rejoinBackoffMs: undefined });
+    expect(() => parseServeArgs(['--connect-timeout', '0'])).toThrow(/--connect-timeout must be an integer in \[1,/);
+    expect(() => parseServeArgs(['--rejoin-backoff', 'x'])).toThrow(/--rejoin-backoff must be an integer in \[1,/);
   });
 });
 
@@ -637,7 +646,9 @@ describe('run-inference.js serve (child process) with a pool worker killed under
     const help = run(['serve', '--help']);
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/^Usage: node run-inference\.js serve \[options\]/);
-    for (const flag of ['--host', '--port', '--max-queue', '--pool', '--cluster', '--spawn', '--threshold', '--tiers', '--model', '--preset', '--dtype', '--gpu']) expect(help.stdout).toContain(`  ${flag} `);
+    for (const flag of ['--host', '--port', '--max-queue', '--pool', '--cluster', '--spawn', '--threshold', '--tiers', '--model', '--preset', '--dtype', '--gpu', '--deadline', '--connect-timeout', '--rejoin-backoff']) {
+      expect(help.stdout).toContain(`  ${flag} `);
+    }
     for (const [args, msg] of [[['--port', 'x'], /--port must be an integer/], [['--prompt', 'x'], /Unknown option '--prompt'/], [['--dtype', 'f8'], /--dtype must be f32 or f16/]] as const) {
       const r = run(['serve', ...args]);
       expect(r.status, r.stderr).toBe(2);
@@ -659,15 +670,20 @@ describe('run-inference.js serve (child process) with a pool worker killed under
     }
   });
 
-  it('every request gets its single-device tokens; the pool ran some steps; SIGTERM exits cleanly', async () => {
+  it('every request gets its single-device tokens; the pool ran some steps; the worker restarted rejoins; SIGTERM exits cleanly', async () => {
     const socket = `/tmp/fapool-srvtest-${process.pid}.sock`;
-    const worker = startProcess(['worker', '--gpu', 'none', '--listen', `ipc://${socket}`, '--label', 'victim', '--exit-with-parent']);
-    children.push(worker.proc);
-    await lineFrom(worker.proc, /^READY \S+/m, 60_000, worker.stderr);
+    const startWorker = async () => {
+      const w = startProcess(['worker', '--gpu', 'none', '--listen', `ipc://${socket}`, '--label', 'victim', '--exit-with-parent']);
+      children.push(w.proc);
+      await lineFrom(w.proc, /^READY \S+/m, 60_000, w.stderr);
+      return w;
+    };
+    const worker = await startWorker();
     const cluster = join(tmp, 'cluster.json');
     writeFileSync(cluster, JSON.stringify({ pool: [{ endpoint: `ipc://${socket}`, name: 'victim' }] }));
 
-    const srv = startProcess(['serve', '--preset', 'tiny', '--dtype', 'f32', '--port', '0', '--cluster', cluster, '--threshold', '16', '--tiers', '16:0,inf:1', '--deadline', '5000']);
+    const srv = startProcess(['serve', '--preset', 'tiny', '--dtype', 'f32', '--port', '0', '--cluster', cluster, '--threshold', '16', '--tiers', '16:0,inf:1', '--deadline', '5000',
+      '--rejoin-backoff', '200']);
     children.push(srv.proc);
     const url = (await lineFrom(srv.proc, /^listening on (http:\/\/127\.0\.0\.1:\d+)$/m, 60_000, srv.stderr))[1]!;
     expect(srv.stderr()).toMatch(/attention pool: victim; threshold 16 tokens/);
@@ -699,13 +715,33 @@ describe('run-inference.js serve (child process) with a pool worker killed under
     const steps = (placement: string) => Number(new RegExp(`^fapool_attention_steps_total\\{placement="${placement}"\\} (\\S+)$`, 'm').exec(metrics)![1]);
     expect(steps('pool'), 'attention ran on the worker before it died').toBeGreaterThan(0);
     expect(steps('base'), 'and on the base after').toBeGreaterThan(0);
-    const events = (kind: string) => Number(new RegExp(`^fapool_pool_events_total\\{kind="${kind}"\\} (\\S+)$`, 'm').exec(metrics)![1]);
+    const events = (kind: string, text = metrics) => Number(new RegExp(`^fapool_pool_events_total\\{kind="${kind}"\\} (\\S+)$`, 'm').exec(text)![1]);
+    const members = (text: string) => Object.fromEntries(['alive', 'down'].map((state) => [state, Number(new RegExp(`^fapool_pool_members\\{state="${state}"\\} (\\S+)$`, 'm').exec(text)![1])]));
     expect(events('to-pool') + events('prefill-to-pool')).toBeGreaterThan(0);
     expect(events('fault'), 'the kill was seen mid-generation').toBeGreaterThan(0);
     expect(events('fallback') + events('rebuild'), 'the sequences it held went on elsewhere').toBeGreaterThan(0);
     expect((await fetch(`${url}/health`)).status, 'still serving').toBe(200);
     const again = await (await post(url, { prompt: cases[0]!.prompt, max_tokens: 24, temperature: 0, return_token_ids: true })).json() as { choices: Chunk['choices'] };
     expect(again.choices[0]!.token_ids).toEqual(refs[0]!.tokens);
+    expect(again.choices[0]!.metrics!.pool_steps, 'the worker is gone: on the base').toBe(0);
+    expect((await (await fetch(`${url}/health`)).json() as { pool: unknown }).pool).toEqual({ members: 1, alive: 0, down: ['victim'] });
+    expect(members(await (await fetch(`${url}/metrics`)).text())).toEqual({ alive: 0, down: 1 });
+
+    // The worker restarted on the same endpoint (empty: none of the old shards) is probed back: a later request runs on it.
+    await startWorker();
+    let back: { choices: Chunk['choices'] } | null = null;
+    for (let i = 0; i < 20 && !back; i++) {
+      const c = cases[i % cases.length]!;
+      const res = await (await post(url, { prompt: c.prompt, max_tokens: c.max, temperature: 0, return_token_ids: true })).json() as { choices: Chunk['choices'] };
+      expect(res.choices[0]!.token_ids, `request ${i} after the restart: same tokens as one device`).toEqual(refs[i % cases.length]!.tokens);
+      if (Number(res.choices[0]!.metrics!.pool_steps) > 0) back = res;
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(back, 'a request after the restart ran on the worker').not.toBeNull();
+    const after = await (await fetch(`${url}/metrics`)).text();
+    expect(events('rejoin', after)).toBe(1);
+    expect(members(after)).toEqual({ alive: 1, down: 0 });
+    expect((await (await fetch(`${url}/health`)).json() as { pool: unknown }).pool).toEqual({ members: 1, alive: 1, down: [] });
 
     srv.proc.kill('SIGTERM');
     const exit = await Promise.race([srv.exited, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('no exit within 20 s')), 20_000).unref())]);

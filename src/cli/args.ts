@@ -49,6 +49,10 @@ export interface CliOptions {
   tiers?: string;
   placement: string;
   deadlineMs: number;
+  /** The workers' connect handshake and the pool's rejoin probes (undefined: the engine's defaults). */
+  connectTimeoutMs?: number;
+  /** FA Pool: ms from a rank's failure to its first probe (undefined: the engine's default). */
+  rejoinBackoffMs?: number;
   /** FA Pool: keep a base copy of pooled caches; decode in two ping-pong micro-batches. */
   kvReplica: boolean;
   pingPong: boolean;
@@ -88,7 +92,9 @@ const SPEC = {
   threshold: { type: 'string', default: '4096', help: 'sequences longer than this (tokens) have their attention on the pool (default: where --tiers\' 0-rank tiers end, else 4096)' },
   tiers: { type: 'string', help: 'pool size by length, e.g. "4096:0,6144:8,8192:10,inf:32" (default: the paper\'s table, capped by the ranks that exist)' },
   placement: { type: 'string', default: 'tp=1,pp=1', help: 'static strategy: tensor × pipeline parallel degrees, e.g. tp=2,pp=2; rank 0 runs here, ranks 1.. in the --spawn/--cluster workers (one per GPU), or without workers on more devices of this process\'s adapter' },
-  deadline: { type: 'string', default: '30000', help: 'ms a pool rank may take to answer before its sequences fall back to the base (static: before a worker rank\'s silence fails the run)' },
+  deadline: { type: 'string', default: '30000', help: 'ms a pool rank may take to answer a request before its sequences fall back to the base (static: before a worker rank\'s silence fails the run)' },
+  'connect-timeout': { type: 'string', help: 'ms a worker may take to answer the connect handshake (ping, hello), and a failed pool rank a rejoin probe, whatever --deadline (default 3000 for --cluster pool workers and probes; 10000 for --spawn workers and --strategy static, whose start fails without them)' },
+  'rejoin-backoff': { type: 'string', help: 'FA Pool: ms from a rank\'s failure to its first probe; each failed probe doubles the wait, up to 30000 or this value if larger (default 1000). A rank that answers takes sequences placed after that' },
   'kv-replica': { type: 'boolean', default: false, help: 'FA Pool: keep a copy of pooled sequences\' KV caches on the base too (faster fallback, no memory saved on the base)' },
   'pool-prefill': { type: 'string', default: 'local', help: 'FA Pool: where a prompt longer than --threshold is prefilled: local (on the base, its KV streamed to the pool as it is made; the base holds one such prompt\'s KV meanwhile) or pool (on the ranks, a round trip per chunk and layer; for a base that cannot hold one prompt\'s KV)' },
   'ping-pong': { type: 'boolean', default: false, help: 'FA Pool: decode in two micro-batches, the base computing one while the pool answers for the other (pays when the pool\'s round trip exceeds a micro-batch\'s layer)' },
@@ -192,6 +198,11 @@ function num(name: string, v: string, lo: number, hi: number, loOpen = false): n
   return n;
 }
 
+/** An optional positive integer option (undefined when not given). */
+function optInt(name: string, v: string | undefined): number | undefined {
+  return v === undefined ? undefined : int(name, v, 1);
+}
+
 function oneOf<T extends string>(name: string, v: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`--${name} must be ${allowed.join(' or ')}, got '${v}'`);
   return v as T;
@@ -291,13 +302,14 @@ export function parseCli(argv: string[]): CliOptions {
   // Options that would be ignored: an error, or a warning where ignoring them changes nothing.
   const hasPool = pool > 0 || cluster !== undefined || spawn !== undefined;
   if (strat === 'static') {
-    const poolOpts = ['pool', 'pool-device', 'tiers', 'kv-replica', 'ping-pong', 'pool-prefill'].filter((k) => given.has(k));
+    const poolOpts = ['pool', 'pool-device', 'tiers', 'kv-replica', 'ping-pong', 'pool-prefill', 'rejoin-backoff'].filter((k) => given.has(k));
     if (poolOpts.length) throw new UsageError(`${poolOpts.map((k) => `--${k}`).join(', ')}: FA Pool options; --strategy static places ranks 1.. in --spawn/--cluster workers, or in this process without them (--placement)`);
     if (given.has('threshold')) warnings.push('--threshold has no effect with --strategy static');
     let pl: StaticPlacement;
     try { pl = parsePlacement(s('placement')!); } catch (e) { throw new UsageError(`--placement: ${(e as Error).message}`); }
     const need = pl.tp * pl.pp - 1, workers = spawnCount(spawn);
     if (!spawn && !cluster && given.has('deadline')) warnings.push('--deadline has no effect with --strategy static in one process (it bounds a worker rank\'s reply)');
+    if (!spawn && !cluster && given.has('connect-timeout')) warnings.push('--connect-timeout has no effect with --strategy static in one process (it bounds a worker\'s handshake)');
     if (need === 0 && (spawn || cluster)) throw new UsageError(`--placement ${placementStr(pl)} has one rank (this process): --spawn/--cluster workers would be unused`);
     if (spawn && !cluster && spawn !== 'auto' && workers < need) {
       throw new UsageError(`--placement ${placementStr(pl)} needs ${need} worker process${need === 1 ? '' : 'es'} besides this one; --spawn ${spawn} starts ${workers}`);
@@ -308,7 +320,7 @@ export function parseCli(argv: string[]): CliOptions {
     if (given.has('pool-device') && pool === 0) throw new UsageError('--pool-device chooses the device of --pool N\'s in-process ranks, but there are none: add --pool N (worker processes always have their own)');
     if (!hasPool) {
       if (given.has('tiers')) throw new UsageError('--tiers sizes the attention pool, but there is none: add --pool N, --cluster FILE or --spawn');
-      for (const k of ['threshold', 'deadline']) if (given.has(k)) warnings.push(`--${k} has no effect without a pool (--pool, --cluster or --spawn)`);
+      for (const k of ['threshold', 'deadline', 'connect-timeout', 'rejoin-backoff']) if (given.has(k)) warnings.push(`--${k} has no effect without a pool (--pool, --cluster or --spawn)`);
     }
   }
   if (given.has('batch') && promptLens) throw new UsageError('--batch with --prompt-lens: the batch is the list of lengths (one sequence each); drop --batch');
@@ -351,6 +363,7 @@ export function parseCli(argv: string[]): CliOptions {
     json: Boolean(values.json), stream: Boolean(values.stream), dumpLogits,
     strategy: strat, pool, poolSharedDevice: poolDevice === 'shared', cluster, spawn,
     gpu: s('gpu')!, threshold, tiers: s('tiers'), placement: s('placement')!, deadlineMs: int('deadline', s('deadline')!, 1),
+    connectTimeoutMs: optInt('connect-timeout', s('connect-timeout')), rejoinBackoffMs: optInt('rejoin-backoff', s('rejoin-backoff')),
     kvReplica: Boolean(values['kv-replica']), pingPong: Boolean(values['ping-pong']), poolPrefill,
     quiet: Boolean(values.quiet), help: Boolean(values.help), warnings,
   };

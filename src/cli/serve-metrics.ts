@@ -82,8 +82,15 @@ const TPOT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 
 export interface LoadSource {
   load(): { running: number; queued: number; maxQueue: number; completed: number };
-  /** FA Pool's placement report: decode steps per batch slot on the base and the pool, and its events. */
-  report?(): { perSeq?: { baseSteps: number; poolSteps: number }[]; events?: { kind: string }[] };
+  /** FA Pool's placement report: decode steps per batch slot on the base and the pool, its events, its members now. */
+  report?(): { perSeq?: { baseSteps: number; poolSteps: number }[]; events?: { kind: string }[]; poolMembers?: { name: string; alive: boolean }[] };
+}
+
+/** The pool's members now: how many take sequences, and the names of those that do not (failed, probed until they answer). */
+export function poolHealth(engine: LoadSource): { members: number; alive: number; down: string[] } | null {
+  const m = engine.report?.().poolMembers;
+  if (!m) return null;
+  return { members: m.length, alive: m.filter((x) => x.alive).length, down: m.filter((x) => !x.alive).map((x) => x.name) };
 }
 
 /** Kinds always exported (0 until seen); kinds the engine adds later appear when they occur. */
@@ -125,8 +132,10 @@ export function serverMetrics(engine: LoadSource, streamsOpen: () => number) {
     running: r.add(new Gauge('fapool_requests_running', 'requests the engine is running', () => engine.load().running)),
     maxQueue: r.add(new Gauge('fapool_queue_capacity', 'requests that may wait before new ones get 429', () => engine.load().maxQueue)),
     streams: r.add(new Gauge('fapool_streams_open', 'server-sent event streams open', streamsOpen)),
-    poolEvents: r.add(new Collected('fapool_pool_events_total', 'FA Pool events by kind: sequences moved to the pool (at a step or at prefill), resharded, rank faults, fallbacks to the base, caches rebuilt',
+    poolEvents: r.add(new Collected('fapool_pool_events_total', 'FA Pool events by kind: sequences moved to the pool (at a step or at prefill), resharded, rank faults, fallbacks to the base, caches rebuilt, failed ranks rejoining',
       'counter', poolEventCounter(engine))),
+    poolMembers: r.add(new Collected('fapool_pool_members', 'FA Pool members now, by state: alive (take sequences) or down (failed; probed until they answer); 0 without a pool', 'gauge',
+      () => { const h = poolHealth(engine); return [[{ state: 'alive' }, h?.alive ?? 0], [{ state: 'down' }, h?.down.length ?? 0]]; })),
     ttft: r.add(new Histogram('fapool_time_to_first_token_seconds', 'from submission (queueing included) to the first token', LATENCY_BUCKETS)),
     tpot: r.add(new Histogram('fapool_time_per_output_token_seconds', 'mean time between a completion\'s tokens after the first', TPOT_BUCKETS)),
     queueTime: r.add(new Histogram('fapool_queue_time_seconds', 'from submission until the engine started the request', LATENCY_BUCKETS)),

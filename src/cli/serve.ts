@@ -12,7 +12,7 @@ import { QueueFullError } from '../orchestrator/engine.js';
 import { runAndExit } from './exit.js';
 import { parseServeArgs, serveHelpText } from './serve-args.js';
 import { handleCompletion, type CompletionContext, type ServedEngine } from './serve-completions.js';
-import { serverMetrics, type ServerMetrics } from './serve-metrics.js';
+import { poolHealth, serverMetrics, type ServerMetrics } from './serve-metrics.js';
 import { ApiError } from './serve-schema.js';
 
 export { parseServeArgs, serveHelpSummary, serveHelpText, type ServeArgs } from './serve-args.js';
@@ -173,7 +173,11 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
       if (req.params.id !== modelName) throw new ApiError(404, `the model '${req.params.id}' does not exist; this server serves '${modelName}'`, 'invalid_request_error', 'model', 'model_not_found');
       return model();
     });
-    app.get('/health', async () => ({ status: 'ok', model: modelName, device: engine.device, dtype: engine.dtype, ...engine.load() }));
+    // Serving (200, status ok) even with pool members down: their sequences run on the base; `pool` says how many.
+    app.get('/health', async () => {
+      const pool = poolHealth(engine);
+      return { status: 'ok', model: modelName, device: engine.device, dtype: engine.dtype, ...engine.load(), ...(pool ? { pool } : {}) };
+    });
     app.get('/metrics', async (_req, reply) => {
       void reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8');
       return metrics.registry.render();

@@ -35,8 +35,20 @@ export interface PoolOptions {
   cluster?: string;
   /** Start worker processes: PCI addresses (comma-separated), "auto" (every GPU but the first) or "none:N". */
   spawn?: string;
-  /** ms a rank may take to answer before its sequences fall back to the base (default 30 s). */
+  /** ms a rank may take to answer a request before its sequences fall back to the base (default 30 s). */
   deadlineMs?: number;
+  /**
+   * ms a worker may take to answer the connect handshake (ping, hello), and a failed pool rank a rejoin probe;
+   * independent of deadlineMs (default: HANDSHAKE_MS, 3 s, for the pool's cluster workers and probes; 10 s where a
+   * worker that does not answer fails the start: spawned workers, the static baseline's).
+   */
+  connectTimeoutMs?: number;
+  /**
+   * ms from a pool rank's failure to its first probe; each failed probe doubles the wait up to rejoinBackoffMaxMs
+   * (defaults 1 s and 30 s; PoolAttentionOptions). A rank that answers takes new sequences again.
+   */
+  rejoinBackoffMs?: number;
+  rejoinBackoffMaxMs?: number;
   /** Keep a copy of pooled sequences' caches on the base too (default off: the pool holds them). */
   replica?: boolean;
   /**
@@ -163,7 +175,11 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
     const poolGpus: Gpu[] = [];
     const members = await poolMembers(o.pool ?? {}, gpu, dtype, cleanups, log, dropped, poolGpus);
     if (members.length === 0) return localEngine({ gpu, config: cfg, weights, dtype, tokenizer: m.tokenizer, dispose: cleanup, schedule: o.schedule });
-    const pool = new PoolAttention(members, routingPolicy(o.policy), { deadlineMs: o.pool?.deadlineMs, replica: o.pool?.replica, prefill: o.pool?.prefill });
+    const po = o.pool ?? {};
+    const pool = new PoolAttention(members, routingPolicy(o.policy), {
+      deadlineMs: po.deadlineMs, replica: po.replica, prefill: po.prefill,
+      rejoinBackoffMs: po.rejoinBackoffMs, rejoinBackoffMaxMs: po.rejoinBackoffMaxMs, probeTimeoutMs: po.connectTimeoutMs ?? HANDSHAKE_MS,
+    });
     cleanups.push(() => pool.dispose(gpu));
     // Cluster workers that did not answer at start: the pool runs without them; the report says so.
     pool.stats.events.push(...dropped.map((detail) => ({ step: 0, seq: -1, kind: 'fault' as const, detail })));
@@ -171,6 +187,7 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
     const report = (): PlacementReport => ({
       strategy: 'fapool', ranks: [gpu.label, ...members.map((mb) => mb.link.name)],
       perSeq: pool.stats.perSeq, events: pool.stats.events,
+      poolMembers: members.map((mb) => ({ name: mb.link.name, alive: mb.alive })),
       split: {
         poolWaitMs: pool.stats.poolWaitMs, transferMs: pool.stats.transferMs, migrateMs: pool.stats.migrateMs, pooledSteps: pool.stats.steps,
         prefillIntoPoolMs: pool.stats.prefillMs, prefillLayers: pool.stats.prefillLayers,
@@ -222,17 +239,18 @@ async function poolMembers(o: PoolOptions, base: Gpu, dtype: DType, cleanups: ((
 async function workerLinks(o: PoolOptions, cleanups: (() => Promise<void> | void)[], log: (l: string) => void, dropped?: string[]): Promise<{ link: RankLink; sameHost: boolean }[]> {
   const links: { link: RankLink; sameHost: boolean }[] = [];
   if (o.cluster) {
+    // The handshake has its own timeout: deadlineMs bounds requests (a 1 ms deadline must not drop a healthy worker here).
     const cluster = await connectCluster(o.cluster, dropped ? {
-      timeoutMs: Math.min(o.deadlineMs ?? HANDSHAKE_MS, HANDSHAKE_MS), tolerate: true,
+      timeoutMs: o.connectTimeoutMs ?? HANDSHAKE_MS, tolerate: true,
       onDrop: (_e, err) => { dropped.push(err.message); log(`warning: ${err.message}`); },
-    } : { timeoutMs: o.deadlineMs });
+    } : { timeoutMs: o.connectTimeoutMs });
     cleanups.push(() => Promise.all(cluster.map((c) => c.link.close())).then(() => undefined));
     links.push(...cluster.map((c) => ({ link: c.link, sameHost: /^(ipc:\/\/|tcp:\/\/(127\.|localhost[:/]|\[::1\]))/.test(c.endpoint) })));
   }
   if (o.spawn) {
     const gpus = o.spawn === 'auto' ? listLocalGpus().slice(1) : o.spawn.startsWith('none:') ? Array<string>(Number(o.spawn.slice(5))).fill('none') : o.spawn.split(',');
     if (gpus.length === 0) log('note: spawn auto found no second GPU; no workers started');
-    const w = await spawnLocalWorkers(gpus, { onLog: (i, line) => log(`[worker ${i}] ${line}`) });
+    const w = await spawnLocalWorkers(gpus, { connectTimeoutMs: o.connectTimeoutMs, onLog: (i, line) => log(`[worker ${i}] ${line}`) });
     cleanups.push(() => w.close());
     links.push(...w.members.map((c) => ({ link: c.link, sameHost: true })));
   }

@@ -17,6 +17,8 @@ export interface PlacementReport {
   ranks: string[];
   perSeq?: { baseSteps: number; poolSteps: number; ranks: string[] }[];
   events?: { step: number; seq: number; kind: string; detail: string }[];
+  /** FA Pool: its members now, and whether each takes sequences (a failed one is probed until it answers). */
+  poolMembers?: { name: string; alive: boolean }[];
   /** Time split of the strategy's host work (ms). */
   split?: Record<string, number>;
 }

@@ -12,9 +12,11 @@
 // exactly on the base GPU (mergeAttention).
 // A rank that fails or misses its deadline is dropped. Without a replica its sequences' caches are rebuilt from
 // their tokens (on the ranks left, else on the base) and the step runs again: the same tokens. With a replica
-// (`replica: true`) they fall back to the base's copy.
+// (`replica: true`) they fall back to the base's copy. A dropped rank is probed (hello, then `free` of what it may
+// still hold) at a doubling back-off, started and taken into account only where sequences are placed, never awaited
+// by a step: once it answers it takes sequences placed after that (a rejoin event); those elsewhere stay there.
 import {
-  DTYPE_BYTES, LimitError, copyStep, fromF16Array, sliceRows, type CopyStep, type Dispatch, type Gpu, type Tensor,
+  DTYPE_BYTES, InputError, LimitError, copyStep, fromF16Array, sliceRows, type CopyStep, type Dispatch, type Gpu, type Tensor,
 } from '../../gpu/index.js';
 import { flashDecode, mergeAttention, type DecodePlan } from '../../kernels/attention.js';
 import type { DeviceModel } from '../../model/device-model.js';
@@ -53,6 +55,36 @@ export interface PoolAttentionOptions {
    * 'pool': on the ranks, a round trip per chunk and layer (for a base that cannot hold one prompt's KV).
    */
   prefill?: PoolPrefill;
+  /**
+   * ms from a rank's failure to its first probe (default 1 s); each probe it fails doubles the wait, up to
+   * rejoinBackoffMaxMs (default 30 s). A rank that fails again within that maximum of rejoining starts from twice
+   * its last wait. 0: probed wherever sequences are placed; Infinity: a failed rank never rejoins.
+   */
+  rejoinBackoffMs?: number;
+  rejoinBackoffMaxMs?: number;
+  /** ms a probe (hello, then freeing what the rank may still hold) may take (default 3 s; not the deadline: a probe waits on nothing). */
+  probeTimeoutMs?: number;
+}
+
+export const DEFAULT_REJOIN_BACKOFF_MS = 1000;
+export const DEFAULT_REJOIN_BACKOFF_MAX_MS = 30_000;
+export const DEFAULT_PROBE_TIMEOUT_MS = 3000;
+
+/** A failed member's way back (PoolAttention.revive). */
+interface Revival {
+  /** When it failed (performance.now()), for the rejoin event. */
+  since: number;
+  /** The next probe may start from this time on. */
+  at: number;
+  /** The wait before that probe: doubled by each failed probe, up to the maximum. */
+  waitMs: number;
+  probing: boolean;
+  /** What a successful probe learnt (its hello): the member rejoins at the next placement. */
+  answered: string | null;
+  /** Sequences whose shards it may still hold (it failed, or was dead when they were released): freed by the probe. */
+  stale: Set<number>;
+  /** When it last rejoined: one that fails again within the maximum back-off keeps doubling instead of starting over. */
+  rejoinedAt: number;
 }
 
 interface BaseBuffers {
@@ -96,7 +128,15 @@ export class PoolAttention implements AttentionPlacement {
   /** Slots whose prompt is being prefilled here and streamed to their ranks. */
   private readonly streaming = new Set<number>();
 
-  constructor(readonly members: PoolMember[], readonly policy: RoutingPolicy, readonly opts: PoolAttentionOptions = {}) {}
+  /** Failed members, by index, on their way back. */
+  private readonly revivals = new Map<number, Revival>();
+
+  constructor(readonly members: PoolMember[], readonly policy: RoutingPolicy, readonly opts: PoolAttentionOptions = {}) {
+    for (const [k, v] of [['rejoinBackoffMs', opts.rejoinBackoffMs], ['rejoinBackoffMaxMs', opts.rejoinBackoffMaxMs], ['probeTimeoutMs', opts.probeTimeoutMs]] as const) {
+      if (v !== undefined && !(v >= 0)) throw new InputError(`pool option ${k} must be a number of ms ≥ 0 (or Infinity), got ${String(v)}`);
+    }
+    members.forEach((m, i) => { if (!m.alive) this.down(i); }); // given dead: probed like a failed one
+  }
 
   private alive(): number[] { return this.members.flatMap((m, i) => (m.alive ? [i] : [])); }
   private name(mi: number): string { return this.members[mi]!.link.name; }
@@ -108,6 +148,7 @@ export class PoolAttention implements AttentionPlacement {
     for (const b of this.placement.keys()) this.placement.set(b, null); // a new batch: earlier placements were freed at finish
     this.pinned.clear();
     this.step = 0; // its events count steps from its start
+    this.revive();
     if (this.opts.replica || this.alive().length === 0) return shape.capacities;
     return shape.capacities.map((c, b) => (routeOf(shape.promptLengths[b]!, this.policy) === 'pool' ? 0 : c));
   }
@@ -149,6 +190,7 @@ export class PoolAttention implements AttentionPlacement {
   async beforePrefillChunk(m: DeviceModel, c: PrefillChunk): Promise<void> {
     if (c.p0 !== 0) return;
     this.streaming.delete(c.b);
+    this.revive(); // a sequence starts: a rank back since may take it (or it goes there when it grows)
     if ((this.opts.prefill ?? 'local') !== 'local' || kvSlot(m.kv, c.b) || this.alive().length === 0) return;
     try {
       m.addKv(c.b, m.batch.capacities[c.b]!);
@@ -222,6 +264,7 @@ export class PoolAttention implements AttentionPlacement {
     const old = this.placement.get(b);
     if (old) await this.release(b, old);
     this.placement.set(b, null);
+    this.revive();
     const alive = this.alive();
     const len = m.batch.promptLengths[b]!, capacity = m.batch.capacities[b]!, nKv = m.cfg.nKvHeads;
     if (alive.length === 0) throw new AttentionLost([b], `no pool rank is left for sequence ${b}`);
@@ -351,6 +394,7 @@ export class PoolAttention implements AttentionPlacement {
       return cur; // its cache lives on the pool only: it stays where it is
     }
     if (routeOf(len, this.policy) === 'base' || this.pinned.has(b)) return null;
+    this.revive();
     const alive = this.alive();
     if (alive.length === 0) return null;
     const size = poolSizeFor(len, this.policy, alive.length);
@@ -375,7 +419,12 @@ export class PoolAttention implements AttentionPlacement {
   }
 
   private async release(b: number, p: Placement): Promise<void> {
-    await Promise.all(p.members.map((mi) => this.members[mi]!.alive ? this.members[mi]!.link.request({ kind: 'free', seq: b }, [], this.opts.deadlineMs).catch(() => undefined) : undefined));
+    await Promise.all(p.members.map((mi) => {
+      const mem = this.members[mi]!;
+      if (mem.alive) return mem.link.request({ kind: 'free', seq: b }, [], this.opts.deadlineMs).catch(() => undefined);
+      this.revivals.get(mi)?.stale.add(b); // its probe frees it
+      return undefined;
+    }));
   }
 
   /** Read seq b's cache rows [0, n) back from the base and load each shard's part on its rank. */
@@ -425,14 +474,80 @@ export class PoolAttention implements AttentionPlacement {
     const mem = this.members[failed]!;
     if (mem.alive) {
       mem.alive = false;
+      this.down(failed);
       this.event({ step: this.step, seq: b, kind: 'fault', detail: `${mem.link.name}: ${errorMessage(e)}` });
     }
+    this.revivals.get(failed)!.stale.add(b);
     for (const mi of new Set(p.members)) {
       if (mi !== failed && this.members[mi]!.alive) void this.members[mi]!.link.request({ kind: 'free', seq: b }, [], this.opts.deadlineMs).catch(() => undefined);
     }
     if (this.placement.get(b) !== null) {
       this.placement.set(b, null);
       if (this.opts.replica) this.event({ step: this.step, seq: b, kind: 'fallback', detail: 'attention back on the base group (KV replica there)' });
+    }
+  }
+
+  // ---- failed members' way back
+
+  private maxBackoff(): number {
+    return Math.max(this.opts.rejoinBackoffMs ?? DEFAULT_REJOIN_BACKOFF_MS, this.opts.rejoinBackoffMaxMs ?? DEFAULT_REJOIN_BACKOFF_MAX_MS);
+  }
+
+  /** Member mi just failed: its first probe waits the back-off (doubled again when it had rejoined only lately). */
+  private down(mi: number): void {
+    const now = performance.now(), prev = this.revivals.get(mi), max = this.maxBackoff();
+    const waitMs = prev && now - prev.rejoinedAt < max ? Math.min(2 * prev.waitMs, max) : this.opts.rejoinBackoffMs ?? DEFAULT_REJOIN_BACKOFF_MS;
+    this.revivals.set(mi, { since: now, at: now + waitMs, waitMs, probing: false, answered: null, stale: new Set(), rejoinedAt: prev?.rejoinedAt ?? -Infinity });
+  }
+
+  /**
+   * Where sequences are placed: a failed member whose probe answered takes sequences placed from now on (only
+   * here, so that no placement changes under a step), and one whose back-off is over gets a probe. A probe runs on
+   * its own: nothing waits for it. With `rejoin` false (between sequences) probes start, and nobody rejoins.
+   */
+  private revive(rejoin = true): void {
+    const now = performance.now();
+    for (const [mi, r] of this.revivals) {
+      if (this.members[mi]!.alive || r.probing) continue;
+      if (r.answered !== null && r.stale.size === 0) {
+        if (rejoin) this.rejoin(mi, r, now);
+      } else if (now >= r.at) {
+        void this.probe(mi, r);
+      }
+    }
+  }
+
+  private rejoin(mi: number, r: Revival, now: number): void {
+    this.members[mi]!.alive = true;
+    r.rejoinedAt = now;
+    this.event({
+      step: this.step, seq: -1, kind: 'rejoin',
+      detail: `${this.name(mi)}: answered a probe ${((now - r.since) / 1000).toFixed(1)} s after it failed (${r.answered}); new sequences may be placed on it`,
+    });
+    r.answered = null;
+  }
+
+  /**
+   * Probes failed member mi: hello, then `free` of every sequence it may still hold (a rank restarted since holds
+   * none: the frees are no-ops; one that was only slow lets them go). On success it rejoins at the next placement;
+   * on failure the back-off doubles.
+   */
+  private async probe(mi: number, r: Revival): Promise<void> {
+    r.probing = true;
+    r.answered = null;
+    const link = this.members[mi]!.link, ms = this.opts.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
+    const stale = [...r.stale];
+    try {
+      const hello = (await link.request({ kind: 'hello' }, [], ms)).header;
+      await Promise.all(stale.map((seq) => link.request({ kind: 'free', seq }, [], ms)));
+      for (const seq of stale) r.stale.delete(seq);
+      r.answered = `hello: rank ${hello.rank}, pid ${hello.pid}`;
+      r.at = performance.now(); // shards gone stale meanwhile: probed again at once
+    } catch {
+      r.waitMs = Math.min(2 * r.waitMs, this.maxBackoff());
+      r.at = performance.now() + r.waitMs;
+    } finally {
+      r.probing = false;
     }
   }
 
@@ -679,6 +794,7 @@ export class PoolAttention implements AttentionPlacement {
   }
 
   async freeSlot(m: DeviceModel, b: number): Promise<void> {
+    this.revive(false); // between sequences: a probe that is due starts, so the next one may find the rank back
     const p = this.placement.get(b);
     if (p) await this.release(b, p);
     this.placement.set(b, null);
@@ -689,6 +805,7 @@ export class PoolAttention implements AttentionPlacement {
   async finish(): Promise<void> {
     for (const [b, p] of this.placement) if (p) await this.release(b, p);
     this.placement.clear();
+    this.revive(false); // between batches: as freeSlot
   }
 
   private releaseBuffers(gpu: Gpu): void {

@@ -1,10 +1,14 @@
 // What the FA Pool reports: per-sequence steps on the base and on the pool, the events of its sequences (placed,
-// moved, faults, rebuilds), the wall-clock split of pooled decode steps and of the prefill hand-off, and where the
-// time of a pooled layer goes. Plain data: the engine's report, the server's metrics and the benchmarks read it.
+// moved, faults, rebuilds) and of its ranks (rejoining), the wall-clock split of pooled decode steps and of the
+// prefill hand-off, and where the time of a pooled layer goes. Plain data: the engine's report, the server's
+// metrics and the benchmarks read it.
 import type { StreamTotals } from './kv-stream.js';
 
-/** What happened to a sequence on the pool: moved there (at prefill or when it grew), resharded, a rank fault, back to the base replica, cache rebuilt. */
-export const POOL_EVENT_KINDS = ['to-pool', 'prefill-to-pool', 'reshard', 'fault', 'fallback', 'rebuild'] as const;
+/**
+ * What happened on the pool: a sequence moved there (at prefill or when it grew), resharded, a rank fault, back to the
+ * base replica, cache rebuilt; a failed rank that answered its probe and takes new sequences again (rejoin, seq -1).
+ */
+export const POOL_EVENT_KINDS = ['to-pool', 'prefill-to-pool', 'reshard', 'fault', 'fallback', 'rebuild', 'rejoin'] as const;
 export interface PoolEvent { step: number; seq: number; kind: (typeof POOL_EVENT_KINDS)[number]; detail: string }
 
 /** Where the time of pooled layers goes (ms, summed over pooled decode layers). */
