@@ -66,7 +66,7 @@ export interface CliOptions {
 
 const SPEC = {
   preset: { type: 'string', default: 'fortune-4l', help: 'model preset: fortune-4l (default: trained weights shipped in src/model/default/), tiny (random weights, fast on a CPU) or seed-4l (the paper\'s 4-layer 4096-wide model)' },
-  model: { type: 'string', help: 'safetensors file, or a folder with model.safetensors (+ config.json, tokenizer.json)' },
+  model: { type: 'string', help: 'safetensors file, a sharded checkpoint\'s *.index.json, or a folder with model.safetensors or model.safetensors.index.json and its shards (+ config.json, tokenizer.json)' },
   config: { type: 'string', help: 'Hugging Face style config.json (default: beside the weights, else the file\'s metadata, else --preset)' },
   init: { type: 'string', help: '"random": first write deterministic random weights for --preset (to --model, or the cache)' },
   force: { type: 'boolean', default: false, help: 'with --init random --model PATH: replace PATH when --init random wrote it before (other files are never overwritten)' },

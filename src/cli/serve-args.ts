@@ -28,7 +28,7 @@ const SPEC = {
   'prefill-chunk': { type: 'string', default: '512', help: 'prompt tokens prefilled per step between decode steps (default 512; smaller keeps streams smoother)' },
   'shutdown-grace': { type: 'string', default: '10000', help: 'ms in-flight requests may take to finish after SIGINT/SIGTERM before they are cancelled' },
   preset: { type: 'string', default: 'fortune-4l', help: 'model preset: fortune-4l (shipped weights), tiny or seed-4l (random weights)' },
-  model: { type: 'string', help: 'safetensors file, or a folder with model.safetensors (+ config.json, tokenizer.json)' },
+  model: { type: 'string', help: 'safetensors file, a sharded checkpoint\'s *.index.json, or a folder with model.safetensors or model.safetensors.index.json and its shards (+ config.json, tokenizer.json)' },
   config: { type: 'string', help: 'Hugging Face style config.json (default: beside the weights, else the file\'s metadata, else --preset)' },
   init: { type: 'string', help: '"random": first write deterministic random weights for --preset (to --model, or the cache)' },
   seed: { type: 'string', default: '0', help: 'seed of --init random (default 0)' },

@@ -7,13 +7,17 @@ import { InputError } from '../gpu/errors.js';
 import { packagePath } from '../gpu/package-root.js';
 import { ConfigError, configFromHf, presetConfig, validateConfig, type ModelConfig } from './config.js';
 import { parseHeaderJson, readHeaderLength } from './safetensors.js';
-import { openSafetensors, sweepStaleTemps, type SafetensorsFile } from './safetensors-node.js';
+import { sweepStaleTemps } from './safetensors-node.js';
+import { SHARD_INDEX, openWeightsFile, type WeightsFile } from './safetensors-sharded.js';
 import { writeRandomWeights } from './random-weights.js';
 import { ByteTokenizer, loadTokenizer, tolerantTokenizer, type Tokenizer } from './tokenizer.js';
 
 /** Where the weights come from (the CLI's --model, --config, --preset, --init, --seed). */
 export interface ModelSource {
-  /** A safetensors file, or a folder with model.safetensors (+ config.json, tokenizer.json). */
+  /**
+   * A safetensors file, a sharded checkpoint's index (*.index.json), or a folder with model.safetensors or
+   * model.safetensors.index.json and its shards (+ config.json, tokenizer.json).
+   */
   model?: string;
   config?: string;
   preset: string;
@@ -26,7 +30,7 @@ export interface ModelSource {
 
 export interface ModelFiles {
   weightsPath: string;
-  file: SafetensorsFile;
+  file: WeightsFile;
   config: ModelConfig;
   configSource: string;
   tokenizer: Tokenizer;
@@ -57,7 +61,8 @@ function locate(o: ModelSource, weightDtype: 'f32' | 'f16'): Located {
   if (o.model && existsSync(o.model) && statSync(o.model).isDirectory()) {
     folder = resolve(o.model);
     weightsPath = join(folder, 'model.safetensors');
-    if (!existsSync(weightsPath)) throw new InputError(`${o.model} has no model.safetensors (sharded checkpoints are not supported; merge them into one file)`);
+    if (!existsSync(weightsPath)) weightsPath = join(folder, SHARD_INDEX); // a sharded checkpoint
+    if (!existsSync(weightsPath)) throw new InputError(`${o.model} has neither model.safetensors nor ${SHARD_INDEX} (with its shards)`);
   } else if (o.model) {
     weightsPath = resolve(o.model);
     if (!existsSync(weightsPath) && !o.init) throw new InputError(`weights file ${o.model} does not exist (add --init random to create random weights there)`);
@@ -88,7 +93,7 @@ export async function peekModelConfig(o: ModelSource, weightDtype: 'f32' | 'f16'
   else if (beside && existsSync(beside)) config = configFromHf(parseJson(beside, () => readFileSync(beside, 'utf8')));
   else if (write) config = presetConfig(o.preset);
   else {
-    const file = await openSafetensors(weightsPath);
+    const file = await openWeightsFile(weightsPath);
     try {
       config = configOf(file, weightsPath, o.preset).config;
     } finally {
@@ -98,7 +103,7 @@ export async function peekModelConfig(o: ModelSource, weightDtype: 'f32' | 'f16'
   return { config, weightsPath, write };
 }
 
-function configOf(file: SafetensorsFile, weightsPath: string, preset: string): { config: ModelConfig; configSource: string } {
+function configOf(file: WeightsFile, weightsPath: string, preset: string): { config: ModelConfig; configSource: string } {
   if (file.metadata.fapool_config) {
     return { config: validateConfig(parseJson(`${weightsPath} metadata fapool_config`, () => file.metadata.fapool_config!) as ModelConfig), configSource: `${weightsPath} (metadata)` };
   }
@@ -113,7 +118,7 @@ export async function resolveModel(o: ModelSource, weightDtype: 'f32' | 'f16'): 
     const r = await writeRandomWeights(weightsPath, shape, { seed: o.seed, dtype: weightDtype, onProgress: o.onInit });
     o.log?.(`wrote ${weightsPath}: ${(r.params / 1e6).toFixed(1)}M parameters, ${(r.bytes / 2 ** 20).toFixed(1)} MiB in ${r.seconds.toFixed(1)} s`);
   }
-  const file = await openSafetensors(weightsPath);
+  const file = await openWeightsFile(weightsPath);
   try {
     let config: ModelConfig, configSource: string;
     const beside = folder ? join(folder, 'config.json') : null;

@@ -9,7 +9,7 @@ import type { SamplingParams } from '../../kernels/sampling.js';
 import { validateConfig, type ModelConfig } from '../../model/config.js';
 import type { BatchShape } from '../../model/generation.js';
 import { loadShares } from '../../model/load-weights.js';
-import { openSafetensors } from '../../model/safetensors-node.js';
+import { openWeightsFile } from '../../model/safetensors-sharded.js';
 import type { HandlerReply, RankLink } from '../transport/link.js';
 import { FrameError, type MessageOf, type RequestMsg, type TensorFrame } from '../transport/messages.js';
 import { checkPlacement, rankShares, sendsX, type StaticPlacement } from './placement.js';
@@ -71,7 +71,7 @@ export class StaticRankServer {
     this.loading.add(client);
     try {
       const share = rankShares(cfg, placement)[req.index]!;
-      const file = await openSafetensors(req.path);
+      const file = await openWeightsFile(req.path); // a safetensors file or a sharded checkpoint's index
       const { weights } = await loadShares(file.source(), cfg, req.dtype, [{ gpu: this.gpu, share }]).finally(() => file.close());
       this.ranks.set(client, new StaticRank(this.gpu, cfg, share, weights[0]!, req.dtype, sendsX(placement, req.index)));
       return { header: { kind: 'static_loaded', gpuBytes: this.gpu.liveBytes } };

@@ -1,0 +1,142 @@
+// Sharded checkpoints (model.safetensors.index.json + shards): the shards read as one file (same tensors, same
+// bytes), a model loaded from them generates what the single file generates, and broken indexes and shard sets fail
+// with one line naming the file.
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InputError } from '../src/gpu/errors.js';
+import { presetConfig } from '../src/model/config.js';
+import { resolveModel } from '../src/model/model-files.js';
+import { writeRandomWeights } from '../src/model/random-weights.js';
+import { SafetensorsError, type StDType } from '../src/model/safetensors.js';
+import { openSafetensors, writeSafetensors, type RawArray } from '../src/model/safetensors-node.js';
+import { SHARD_INDEX, openWeightsFile, parseShardIndex } from '../src/model/safetensors-sharded.js';
+import { createEngine } from '../src/orchestrator/create-engine.js';
+
+const dir = await mkdtemp(join(tmpdir(), 'fapool-shards-'));
+afterAll(() => rm(dir, { recursive: true, force: true }));
+const single = join(dir, 'single.safetensors');
+
+interface Raw { name: string; dtype: StDType; shape: number[]; bytes: Uint8Array }
+
+async function tensorsOf(path: string): Promise<{ raws: Raw[]; metadata: Record<string, string> }> {
+  const f = await openSafetensors(path);
+  try {
+    const src = f.source();
+    const raws = await Promise.all([...f.tensors].map(async ([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, bytes: await src.read(t.begin, t.end) })));
+    return { raws, metadata: f.metadata };
+  } finally {
+    await f.close();
+  }
+}
+
+/** Writes `raws` into `folder` as `shards` files (tensor i in shard i % shards) and the index; metadata on the last shard. */
+async function writeSharded(folder: string, raws: Raw[], metadata: Record<string, string>, shards: number): Promise<Record<string, string>> {
+  await mkdir(folder, { recursive: true });
+  const names = Array.from({ length: shards }, (_, s) => `model-${String(s + 1).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}.safetensors`);
+  const weightMap: Record<string, string> = {};
+  for (let s = 0; s < shards; s++) {
+    const mine = raws.filter((_, i) => i % shards === s);
+    for (const r of mine) weightMap[r.name] = names[s]!;
+    await writeSafetensors(join(folder, names[s]!), mine.map((r) => ({
+      name: r.name, dtype: r.dtype, shape: r.shape,
+      fill: (chunk: RawArray, start: number) => {
+        const es = chunk.BYTES_PER_ELEMENT;
+        new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length * es).set(r.bytes.subarray(start * es, (start + chunk.length) * es));
+      },
+    })), s === shards - 1 ? metadata : {});
+  }
+  await writeFile(join(folder, SHARD_INDEX), JSON.stringify({ metadata: { total_size: raws.reduce((a, r) => a + r.bytes.length, 0) }, weight_map: weightMap }));
+  return weightMap;
+}
+
+let raws: Raw[] = [];
+let metadata: Record<string, string> = {};
+const sharded = join(dir, 'sharded');
+
+beforeAll(async () => {
+  await writeRandomWeights(single, presetConfig('tiny'), { seed: 3, dtype: 'f32' });
+  ({ raws, metadata } = await tensorsOf(single));
+  await writeSharded(sharded, raws, metadata, 3);
+});
+
+describe('sharded safetensors (model.safetensors.index.json)', () => {
+  it('reads as the single file: the same tensors, shapes, dtypes and bytes, the shards\' metadata', async () => {
+    const f = await openWeightsFile(join(sharded, SHARD_INDEX));
+    try {
+      expect([...f.header.tensors.keys()].sort()).toEqual(raws.map((r) => r.name).sort());
+      const src = f.source();
+      for (const r of raws) {
+        const t = f.header.tensors.get(r.name)!;
+        expect([t.dtype, t.shape]).toEqual([r.dtype, r.shape]);
+        expect(Buffer.from(await src.read(t.begin, t.end)).equals(Buffer.from(r.bytes)), r.name).toBe(true);
+      }
+      expect(f.metadata).toEqual(metadata);
+      const first = f.header.tensors.get(raws[0]!.name)!, second = f.header.tensors.get(raws[1]!.name)!; // shards 1 and 2
+      await expect(src.read(first.begin, second.end)).rejects.toThrow(/not within one shard/);
+    } finally {
+      await f.close();
+    }
+  });
+
+  it('a folder or an index path loads, and generates the single file\'s tokens', async () => {
+    for (const model of [sharded, join(sharded, SHARD_INDEX)]) {
+      const m = await resolveModel({ preset: 'tiny', seed: 0, model }, 'f32');
+      expect(m.weightsPath).toBe(join(sharded, SHARD_INDEX));
+      await m.file.close();
+    }
+    const run = async (model: string) => {
+      const e = await createEngine({ model, dtype: 'f32' });
+      try {
+        for await (const ev of e.generate({ prompts: ['shards of one model', 'x'], maxNewTokens: 8, stopAtEos: false })) {
+          if (ev.type === 'done') return ev.result.tokens;
+        }
+        throw new Error('no done event');
+      } finally {
+        await e.dispose();
+      }
+    };
+    const want = await run(single);
+    expect(await run(sharded)).toEqual(want);
+  });
+
+  it('refuses broken indexes with one line naming the file', async () => {
+    const what = 'idx.json';
+    expect(() => parseShardIndex('{"weight_map": ', what)).toThrow(/idx\.json: not valid JSON/);
+    expect(() => parseShardIndex('[]', what)).toThrow(/a JSON object with a "weight_map"/);
+    expect(() => parseShardIndex('{"metadata": {}}', what)).toThrow(/"weight_map" must be an object/);
+    expect(() => parseShardIndex('{"weight_map": {}}', what)).toThrow(/lists no tensors/);
+    expect(() => parseShardIndex('{"weight_map": {"a": 3}}', what)).toThrow(/weight_map\["a"\] must be a shard's file name/);
+    for (const evil of ['../model.safetensors', '/etc/passwd', 'sub/model.safetensors', '..', 'a\\b']) {
+      expect(() => parseShardIndex(JSON.stringify({ weight_map: { a: evil } }), what), evil).toThrow(/a shard must be a file name in the index's folder/);
+    }
+    expect(parseShardIndex(JSON.stringify({ weight_map: { a: 's1', b: 's2', c: 's1' } }), what)).toEqual({ shards: ['s1', 's2'], map: new Map([['a', 's1'], ['b', 's2'], ['c', 's1']]) });
+  });
+
+  it('refuses shard sets that disagree with their index, naming the tensor and the shards', async () => {
+    const variant = async (name: string, edit: (map: Record<string, string>) => Record<string, string>, shards = 2) => {
+      const folder = join(dir, name);
+      const map = await writeSharded(folder, raws, metadata, shards);
+      await writeFile(join(folder, SHARD_INDEX), JSON.stringify({ weight_map: edit(map) }));
+      return join(folder, SHARD_INDEX);
+    };
+    const [a, b] = [raws[0]!.name, raws[1]!.name]; // in shards 1 and 2 of a 2-shard set
+    const missingShard = await variant('missing', (m) => ({ ...m, [a]: 'model-00009-of-00009.safetensors' }));
+    await expect(openWeightsFile(missingShard)).rejects.toThrow(/shard model-00009-of-00009\.safetensors \(1 tensor of the weight_map\) is missing/);
+    const unlisted = await variant('unlisted', (m) => { const { [a]: _, ...rest } = m; return rest; });
+    await expect(openWeightsFile(unlisted)).rejects.toThrow(new RegExp(`holds tensor '${a.replace(/\./g, '\\.')}', which the weight_map does not list`));
+    const wrongShard = await variant('wrong', (m) => ({ ...m, [a]: m[b]! }));
+    await expect(openWeightsFile(wrongShard)).rejects.toThrow(/is in model-00001-of-00002\.safetensors, but the weight_map says model-00002-of-00002\.safetensors/);
+    const ghost = await variant('ghost', (m) => ({ ...m, 'layers.0.ghost': m[a]! }));
+    await expect(openWeightsFile(ghost)).rejects.toThrow(/puts tensor 'layers\.0\.ghost' in model-00001-of-00002\.safetensors, which has no such tensor/);
+    for (const p of [missingShard, unlisted, wrongShard, ghost]) await expect(openWeightsFile(p)).rejects.toBeInstanceOf(SafetensorsError);
+  });
+
+  it('a folder with neither model.safetensors nor an index is an input error', async () => {
+    const empty = join(dir, 'empty');
+    await mkdir(empty);
+    await expect(resolveModel({ preset: 'tiny', seed: 0, model: empty }, 'f32')).rejects.toThrow(InputError);
+    await expect(resolveModel({ preset: 'tiny', seed: 0, model: empty }, 'f32')).rejects.toThrow(/neither model\.safetensors nor model\.safetensors\.index\.json/);
+  });
+});
