@@ -83,6 +83,17 @@ describe('engine.prefillParts (kernel profiles)', () => {
   });
 });
 
+describe('createEngine: a schedule the device cannot launch', () => {
+  it('a batch or prefill chunk over the workgroups of one dispatch dimension is refused before loading, naming the limit', async () => {
+    // Before: the model loaded, then the serving precompile failed in RMSNorm's launch (65536 workgroups).
+    const limit = 65535; // lavapipe's (and WebGPU's default) maxComputeWorkgroupsPerDimension
+    await expect(createEngine({ preset: 'tiny', dtype: 'f32', schedule: { maxBatch: limit + 1 } })).rejects.toThrow(InputError);
+    await expect(createEngine({ preset: 'tiny', dtype: 'f32', schedule: { maxBatch: limit + 1 } }))
+      .rejects.toThrow(/schedule\.maxBatch 65536 \(serve --max-batch\): .* this GPU allows 65535; at most 65535 sequences/);
+    await expect(createEngine({ preset: 'tiny', dtype: 'f32', schedule: { prefillChunk: limit + 1 } })).rejects.toThrow(/schedule\.prefillChunk 65536 \(serve --prefill-chunk\)/);
+  });
+});
+
 describe('engine.precompile', () => {
   it('compiles every pipeline a run of that shape launches: the run itself creates none', async () => {
     const e = await createEngine({ preset: 'tiny', dtype: 'f32' }); // its own device: nothing compiled yet

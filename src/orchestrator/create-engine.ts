@@ -109,6 +109,20 @@ export function pipelineModeFromEnv(value = process.env.FAPOOL_PIPELINES): Pipel
 }
 
 /** Open this process's GPU, load the model and build the strategy. */
+/**
+ * A continuous batch's rows against the device before anything loads: RMSNorm and the sampler launch one workgroup
+ * per row of a decode step or a prefill chunk in one dispatch dimension (a row more failed in the kernel, after the
+ * model had loaded).
+ */
+export function checkScheduleFits(s: SchedulerOptions | undefined, maxWorkgroupsPerDim: number): void {
+  for (const [k, v, what] of [['maxBatch', s?.maxBatch, 'sequences'], ['prefillChunk', s?.prefillChunk, 'prompt tokens a chunk']] as const) {
+    if (v !== undefined && v > maxWorkgroupsPerDim) {
+      throw new InputError(`schedule.${k} ${v} (serve --${k === 'maxBatch' ? 'max-batch' : 'prefill-chunk'}): a launch takes one workgroup per row in one dispatch dimension, and this GPU allows ` +
+        `${maxWorkgroupsPerDim}; at most ${maxWorkgroupsPerDim} ${what}`);
+    }
+  }
+}
+
 export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
   const log = o.log ?? (() => {});
   const binding = planGpuBinding(o.gpu ?? 'auto');
@@ -125,6 +139,7 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
     const dtype: DType = o.dtype ?? defaultDType(gpu.caps);
     if (dtype === 'f16' && !gpu.caps.f16) throw new InputError('dtype f16 needs shader-f16, which this GPU lacks; use f32');
     if (dtype !== 'f32' && dtype !== 'f16') throw new InputError(`dtype must be f32 or f16, got ${dtype}`);
+    checkScheduleFits(o.schedule, gpu.caps.maxWorkgroupsPerDim);
     log(`gpu: ${describeCaps(gpu.caps)}`);
     const m = await resolveModel({ preset: o.preset ?? DEFAULT_PRESET, seed: o.seed ?? 0, model: o.model, config: o.config, init: o.init, onInit: o.onInit, log }, dtype);
     const cfg = m.config;
