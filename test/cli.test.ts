@@ -428,6 +428,14 @@ describe('run-inference.js: output and interrupts', () => {
     expect(r.stderr).not.toMatch(/^(gpu|model): /m); // the load log stays quiet
   });
 
+  it('a sequence that needs the pool when no worker answers: one error line, exit 1 (the worker is kept as down, not a rank)', () => {
+    const cluster = join(tmp, 'dead-cluster-needed.json');
+    writeFileSync(cluster, JSON.stringify({ pool: [{ endpoint: 'tcp://127.0.0.1:1' }] }));
+    const r = cli(['--preset', 'tiny', '--cluster', cluster, '--connect-timeout', '300', '--threshold', '16', '--prompt-len', '40', '--max-new-tokens', '2']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.errorLines).toEqual(['error: a sequence of up to 41 tokens needs the attention pool (--threshold 16), but no pool rank is reachable']);
+  });
+
   it('--quiet: nothing on stderr (stderr a file of its own, as a log)', () => {
     const log = join(tmp, 'quiet.log');
     const fd = openSync(log, 'w');

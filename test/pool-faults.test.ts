@@ -289,3 +289,40 @@ describe('a 1 ms deadline', () => {
     }
   });
 });
+
+describe('a cluster worker absent when the pool starts', () => {
+  it('is a member that is down, probed until it comes up; then it takes new sequences (same tokens)', async () => {
+    const endpoint = `ipc://${join(dir, 'late.sock')}`;
+    const cluster = join(dir, 'late.json');
+    writeFileSync(cluster, JSON.stringify({ pool: [{ endpoint, name: 'late' }] }));
+    const log: string[] = [];
+    const engine = await createEngine({
+      model: join(dir, 'tiny.safetensors'), dtype: 'f32', pool: { cluster, connectTimeoutMs: 300, rejoinBackoffMs: 50 },
+      policy: { threshold: POLICY.threshold, tiers: POLICY.tiers }, log: (l) => log.push(l),
+    });
+    let server: Awaited<ReturnType<typeof serveRank>> | null = null;
+    try {
+      // Before: a worker that did not answer at start was left out for good (the engine had no pool at all).
+      expect(engine.report().poolMembers, log.join('\n')).toEqual([{ name: 'late', alive: false }]);
+      expect(log.join('\n')).toMatch(/warning: pool worker late: .*no rank answering.* \(probed until it answers\)/);
+      const first = await engine.run({ prompts, maxNewTokens: NEW, stopAtEos: false });
+      expect(first.result.tokens).toEqual(reference);
+      expect(first.placement.perSeq!.every((s) => s.poolSteps === 0), 'no worker yet: all on the base').toBe(true);
+      server = await serveRank(endpoint, ranks[1]!.rank.handler);
+      let pooled = false;
+      for (let i = 0; i < 20 && !pooled; i++) {
+        await new Promise((r) => setTimeout(r, 60)); // past the back-off: the next placement's probe finds it
+        const done = await engine.run({ prompts, maxNewTokens: NEW, stopAtEos: false });
+        expect(done.result.tokens, `run ${i} after it came up`).toEqual(reference);
+        pooled = done.placement.perSeq!.some((s) => s.poolSteps > 0);
+      }
+      expect(pooled, 'a later run used the worker').toBe(true);
+      const report = engine.report();
+      expect(report.poolMembers).toEqual([{ name: 'late', alive: true }]);
+      expect(report.events!.filter((e) => e.kind === 'rejoin').map((e) => e.detail)).toEqual([expect.stringMatching(/^late: answered a probe/)]);
+    } finally {
+      await engine.dispose();
+      await server?.close();
+    }
+  });
+});

@@ -188,7 +188,8 @@ export async function main(argv: string[]): Promise<number> {
     const prefillChunk = o.prefillChunk ?? engine.prefillChunk;
     checkRunFits(cfg, engine.dtype, pre.limits, { longest, batch, maxNewTokens: o.maxNewTokens, prefillChunk },
       { batch: o.promptLens ? '--prompt-lens' : '--batch', length: o.promptLens ? '--prompt-lens' : base ? '--prompt' : '--prompt-len' });
-    if (pre.hasPool && engine.report().strategy === 'single device' && longest + o.maxNewTokens - 1 > o.threshold) {
+    const placed = engine.report(), noRank = placed.strategy === 'single device' || placed.poolMembers?.some((m) => m.alive) === false;
+    if (pre.hasPool && noRank && longest + o.maxNewTokens - 1 > o.threshold) {
       throw new ClusterError(`a sequence of up to ${longest + o.maxNewTokens - 1} tokens needs the attention pool (--threshold ${o.threshold}), but no pool rank is reachable`);
     }
     const prompts = o.promptLens ? o.promptLens.map((n, i) => syntheticPrompt(n, vocab, o.seed + i))

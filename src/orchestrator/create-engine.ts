@@ -16,10 +16,10 @@ import type { SchedulerOptions } from './scheduler.js';
 import { AttentionRank } from './pool/attention-rank.js';
 import { PAPER_TIERS, parseTiers, validatePolicy, type PoolPrefill, type PoolTier, type RoutingPolicy } from './pool/policy.js';
 import { PoolAttention, type PoolMember } from './pool/pool-attention.js';
-import { connectCluster, HANDSHAKE_MS } from './transport/cluster.js';
-import { inProcessLink, type RankHandler, type RankLink } from './transport/link.js';
+import { connectCluster, HANDSHAKE_MS, type ClusterEntry } from './transport/cluster.js';
+import { deferredLink, inProcessLink, type RankHandler, type RankLink } from './transport/link.js';
 import { listLocalGpus, spawnLocalWorkers } from './transport/spawn.js';
-import { setBusyPollFor } from './transport/zmq-link.js';
+import { connectRank, setBusyPollFor } from './transport/zmq-link.js';
 
 export interface PoolOptions {
   /** Attention-pool ranks inside this process (each its own GPUDevice on this adapter unless sharedDevice: tests, one-GPU runs). */
@@ -242,32 +242,39 @@ async function poolMembers(o: PoolOptions, base: Gpu, dtype: DType, cleanups: ((
     });
     cleanups.push(() => { rank.dispose(); if (!shared) g.destroy(); });
   }
-  members.push(...(await workerLinks(o, cleanups, log, dropped)).map(({ link, sameHost }) => ({ link, alive: true, sameHost })));
+  members.push(...(await workerLinks(o, cleanups, log, dropped)).map(({ link, sameHost, alive }) => ({ link, alive, sameHost })));
   return members;
 }
 
+const onThisHost = (endpoint: string): boolean => /^(ipc:\/\/|tcp:\/\/(127\.|localhost[:/]|\[::1\]))/.test(endpoint);
+
 /**
  * Links to worker processes: a cluster file's, then spawned ones. With `dropped` (the pool: it can run without a
- * worker), cluster workers that do not answer are left out and reported there; without it (the static baseline
- * needs every rank) one that does not answer is an error.
+ * worker), cluster workers that do not answer are reported there and become members that are down, on a link that
+ * connects when the pool's probe reaches them (a worker started after the pool joins it); without it (the static
+ * baseline needs every rank) one that does not answer is an error.
  */
-async function workerLinks(o: PoolOptions, cleanups: (() => Promise<void> | void)[], log: (l: string) => void, dropped?: string[]): Promise<{ link: RankLink; sameHost: boolean }[]> {
-  const links: { link: RankLink; sameHost: boolean }[] = [];
+async function workerLinks(o: PoolOptions, cleanups: (() => Promise<void> | void)[], log: (l: string) => void, dropped?: string[]): Promise<{ link: RankLink; sameHost: boolean; alive: boolean }[]> {
+  const links: { link: RankLink; sameHost: boolean; alive: boolean }[] = [];
   if (o.cluster) {
     // The handshake has its own timeout: deadlineMs bounds requests (a 1 ms deadline must not drop a healthy worker here).
+    const timeoutMs = o.connectTimeoutMs ?? HANDSHAKE_MS, absent: ClusterEntry[] = [];
     const cluster = await connectCluster(o.cluster, dropped ? {
-      timeoutMs: o.connectTimeoutMs ?? HANDSHAKE_MS, tolerate: true,
-      onDrop: (_e, err) => { dropped.push(err.message); log(`warning: ${err.message}`); },
+      timeoutMs, tolerate: true,
+      onDrop: (e, err) => { dropped.push(err.message); absent.push(e); log(`warning: ${err.message} (probed until it answers)`); },
     } : { timeoutMs: o.connectTimeoutMs });
-    cleanups.push(() => Promise.all(cluster.map((c) => c.link.close())).then(() => undefined));
-    links.push(...cluster.map((c) => ({ link: c.link, sameHost: /^(ipc:\/\/|tcp:\/\/(127\.|localhost[:/]|\[::1\]))/.test(c.endpoint) })));
+    const later = absent.map((e) => ({
+      link: deferredLink(e.name, () => connectRank(e.endpoint, { name: e.name, connectTimeoutMs: timeoutMs })), sameHost: onThisHost(e.endpoint), alive: false,
+    }));
+    cleanups.push(() => Promise.all([...cluster, ...later].map((c) => c.link.close())).then(() => undefined));
+    links.push(...cluster.map((c) => ({ link: c.link, sameHost: onThisHost(c.endpoint), alive: true })), ...later);
   }
   if (o.spawn) {
     const gpus = o.spawn === 'auto' ? listLocalGpus().slice(1) : o.spawn.startsWith('none:') ? Array<string>(Number(o.spawn.slice(5))).fill('none') : o.spawn.split(',');
     if (gpus.length === 0) log('note: spawn auto found no second GPU; no workers started');
     const w = await spawnLocalWorkers(gpus, { connectTimeoutMs: o.connectTimeoutMs, onLog: (i, line) => log(`[worker ${i}] ${line}`) });
     cleanups.push(() => w.close());
-    links.push(...w.members.map((c) => ({ link: c.link, sameHost: true })));
+    links.push(...w.members.map((c) => ({ link: c.link, sameHost: true, alive: true })));
   }
   return links;
 }

@@ -199,3 +199,39 @@ export function inProcessLink(name: string, handler: RankHandler, opts: { defaul
   };
   return link;
 }
+
+/**
+ * A link to a rank that has not answered yet (a pool worker absent when the pool started): a request first connects
+ * (`connect`, e.g. connectRank's ping), again at each request until one connect succeeds; from then on everything
+ * goes to that link. The pool probes such a member until it comes up, so a worker started after the server joins it.
+ */
+export function deferredLink(name: string, connect: () => Promise<RankLink>): RankLink {
+  let inner: RankLink | null = null, connecting: Promise<RankLink> | null = null, closed = false;
+  const connected = (): RankLink => {
+    if (!inner) throw new RankDeadError(`${name}: not connected yet`);
+    return inner;
+  };
+  const get = (): Promise<RankLink> => {
+    if (inner) return Promise.resolve(inner);
+    if (closed) return Promise.reject(new RankDeadError(`${name}: link is closed`));
+    connecting ??= connect().then(async (l) => {
+      if (closed) { await l.close(); throw new RankDeadError(`${name}: link is closed`); }
+      return (inner = l);
+    }).finally(() => { connecting = null; });
+    return connecting;
+  };
+  return {
+    name,
+    async request<K extends RequestKind>(body: Body<K>, tensors?: TensorFrame[], timeoutMs?: number): Promise<ReplyOf<K>> {
+      return (await get()).request(body, tensors, timeoutMs);
+    },
+    prepare: (body, frames, reply) => connected().prepare(body, frames, reply),
+    async send<K extends RequestKind>(p: PreparedRequest<K>, tensors: TensorFrame[], timeoutMs?: number): Promise<ReplyOf<K>> {
+      return connected().send(p, tensors, timeoutMs);
+    },
+    async close() {
+      closed = true; // a connect still under way closes its link when it lands
+      await inner?.close();
+    },
+  };
+}
