@@ -566,7 +566,8 @@ describe('serve (stand-in engine)', () => {
       const res = await post(s.url, { prompt: 'a', max_tokens: 2 });
       const text = await res.text();
       expect(res.status).toBe(500);
-      expect(JSON.parse(text)).toEqual({ error: { message: expect.any(String), type: 'server_error', param: null, code: 'internal_error' } });
+      // The same error as the stream's (a plain request said internal_error, a stream generation_failed).
+      expect(JSON.parse(text)).toEqual({ error: { message: 'generation failed: the device exploded', type: 'server_error', param: null, code: 'generation_failed' } });
       expectNoStack(text);
       const sse = await readSse(await post(s.url, { prompt: 'a', max_tokens: 2, stream: true }));
       expect(sse.done).toBe(true);

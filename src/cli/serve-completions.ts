@@ -57,7 +57,7 @@ function record(m: ServerMetrics, d: Done): void {
 /** Errors of a request that has already started streaming, as the body of an SSE error event. */
 function errorOf(e: unknown): ApiError {
   if (e instanceof ApiError) return e;
-  return new ApiError(500, `generation failed: ${(e as Error)?.message ?? String(e)}`, 'server_error', null, 'generation_failed');
+  return Object.assign(new ApiError(500, `generation failed: ${(e as Error)?.message ?? String(e)}`, 'server_error', null, 'generation_failed'), { cause: e });
 }
 
 export async function handleCompletion(ctx: CompletionContext, req: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -134,7 +134,7 @@ async function answerChoices(ctx: CompletionContext, reply: FastifyReply, stream
     } catch (e) {
       ctx.metrics.finished.inc({ reason: 'error' });
       o.abort('failed');
-      throw e;
+      throw errorOf(e); // as a stream reports it: 500 generation_failed (a NaN logit, a lost device, a bug alike); the log gets e's stack
     }
   }));
   if (o.why() === 'client') {

@@ -159,7 +159,8 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
     });
     app.setErrorHandler((err, req, reply) => {
       const api = toApiError(err);
-      if (api.status >= 500 && api.code !== 'shutting_down') log(`error: ${req.method} ${req.url}: ${(err as Error)?.stack ?? String(err)}`);
+      const why = (err as { cause?: unknown }).cause ?? err; // a generation's failure: the error it wraps
+      if (api.status >= 500 && api.code !== 'shutting_down') log(`error: ${req.method} ${req.url}: ${(why as Error)?.stack ?? String(why)}`);
       void reply.code(api.status).send(api.body());
     });
     app.setNotFoundHandler((req, reply) => {
