@@ -16,7 +16,7 @@ import {
   FrameError, PROTOCOL_VERSION, RANK_TIMING_WORDS, attendItems, attendItemsFrame, attendTiming, rankTimingFrame, type AttendItem, type FrameDesc, type RequestMsg, type TensorFrame,
 } from '../src/orchestrator/transport/messages.js';
 import { busyPoll, connectRank, replyCounts, requestCounts, serveRank } from '../src/orchestrator/transport/zmq-link.js';
-import { ClusterError, connectMembers, listenerKey, parseCluster } from '../src/orchestrator/transport/cluster.js';
+import { ClusterError, connectMembers, listenerKey, parseCluster, sameWorker } from '../src/orchestrator/transport/cluster.js';
 import { rng, type Rng } from './helpers.js';
 
 const numelOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -584,6 +584,32 @@ describe('cluster files: two endpoints that name one listener', () => {
       await Promise.all(members.map((m) => m.link.close()));
       await server.close();
     }
+  });
+});
+
+describe('one worker through two endpoints parsing cannot tell apart', () => {
+  it('is refused at connect by the instance id in its hellos (a worker on 0.0.0.0 reached as 127.0.0.1 and 127.0.0.2)', async () => {
+    const handler: RankHandler = async (m) => (m.kind === 'hello'
+      ? { header: { kind: 'hello_ok', rank: 0, device: 'fake-gpu', pid: process.pid, instance: 'worker-1' } } : { header: { kind: 'pong' } });
+    const server = await serveRank('tcp://0.0.0.0:0', handler);
+    const port = /:(\d+)$/.exec(server.endpoint)![1]!;
+    const entries = [{ endpoint: `tcp://127.0.0.1:${port}`, name: 'a' }, { endpoint: `tcp://127.0.0.2:${port}`, name: 'b' }];
+    try {
+      expect(parseCluster({ pool: entries }).length, 'two listeners as far as the file says').toBe(2);
+      for (const tolerate of [false, true]) {
+        const err = await connectMembers(entries, { timeoutMs: 3000, tolerate }).then(() => null, (e: unknown) => e);
+        expect(err, `tolerate ${tolerate}`).toBeInstanceOf(ClusterError);
+        expect((err as Error).message).toMatch(/^pool\[1\]: tcp:\/\/127\.0\.0\.2:\d+ \("b"\) reaches the same worker as pool\[0\]'s tcp:\/\/127\.0\.0\.1:\d+ \("a"\) \(pid \d+, one instance id in both hellos\)/);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('workers without an instance id (older ones) are not compared; distinct ids pass', () => {
+    const m = (name: string, instance?: string) => ({ link: null as unknown as RankLink, endpoint: `tcp://h${name}:1`, name, rank: 0, device: 'd', pid: 1, instance });
+    expect(sameWorker([m('a'), m('b'), null, m('c', 'x'), m('d', 'y')])).toBeNull();
+    expect(sameWorker([m('a', 'x'), null, m('b', 'x')])?.message).toMatch(/^pool\[2\]: .*pool\[0\]'s/);
   });
 });
 

@@ -65,6 +65,8 @@ export class AttentionRank {
   private readonly held = new Map<string, number>();
   /** Most bytes of shards one client may hold (0: no limit but the device's). The worker's --max-client-mb. */
   maxClientBytes = 0;
+  /** Said in hello: a coordinator that reaches this rank through two endpoints sees one rank (cluster.ts). */
+  readonly instance = globalThis.crypto.randomUUID();
   private queue: Promise<unknown> = Promise.resolve();
   private readonly lenHost = new Uint32Array(1);
   private readback: GPUBuffer | null = null;
@@ -106,7 +108,7 @@ export class AttentionRank {
     this.ahead = null;
     if (req.kind !== 'attend' && req.kind !== 'ping' && req.kind !== 'hello') this.guesses.clear(); // shards may change
     switch (req.kind) {
-      case 'hello': return { header: { kind: 'hello_ok', rank: this.rank, device: this.gpu.caps.device || this.gpu.caps.vendor, pid: typeof process !== 'undefined' ? process.pid : 0 } };
+      case 'hello': return { header: { kind: 'hello_ok', rank: this.rank, device: this.gpu.caps.device || this.gpu.caps.vendor, pid: typeof process !== 'undefined' ? process.pid : 0, instance: this.instance } };
       case 'ping': return { header: { kind: 'pong' } };
       case 'alloc': this.alloc(client, req); return { header: { kind: 'ok' } };
       case 'free': this.free(client, req.seq); return { header: { kind: 'ok' } };

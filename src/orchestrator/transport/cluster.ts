@@ -15,6 +15,8 @@ export interface ClusterEntry { endpoint: string; name: string }
 /** A connected worker: its link, and what its hello said. */
 export interface ClusterMember {
   link: RankLink; endpoint: string; name: string; rank: number; device: string; pid: number;
+  /** The rank's random id from its hello (undefined from older workers). */
+  instance?: string;
 }
 
 // sun_path is 108 bytes with the terminating NUL.
@@ -136,12 +138,19 @@ export async function connectMembers(entries: readonly ClusterEntry[], opts: Con
     try {
       const h = (await link.request({ kind: 'hello' }, [], timeoutMs)).header;
       links.push(link);
-      return { link, endpoint: e.endpoint, name: e.name, rank: h.rank, device: h.device, pid: h.pid };
+      return { link, endpoint: e.endpoint, name: e.name, rank: h.rank, device: h.device, pid: h.pid, instance: h.instance };
     } catch (err) {
       await link.close();
       throw new ClusterError(`pool worker ${e.name} at ${e.endpoint}: hello failed: ${errorMessage(err)}`);
     }
   }));
+  // One worker reached through two endpoints that parsing could not tell apart (a LAN address and a loopback one to a
+  // worker on 0.0.0.0): the same instance id in both hellos. A mistake in the file, refused even when tolerating.
+  const twin = sameWorker(results.map((r) => (r.status === 'fulfilled' ? r.value : null)));
+  if (twin) {
+    await Promise.all(links.map((l) => l.close()));
+    throw twin;
+  }
   if (opts.tolerate) {
     results.forEach((r, i) => { if (r.status === 'rejected') opts.onDrop?.(entries[i]!, r.reason as ClusterError); });
     return results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
@@ -152,6 +161,22 @@ export async function connectMembers(entries: readonly ClusterEntry[], opts: Con
     throw failed.reason;
   }
   return results.map((r) => (r as PromiseFulfilledResult<ClusterMember>).value);
+}
+
+/** The error for the first two members whose hellos carry the same instance id (one worker listed twice), or null. */
+export function sameWorker(members: readonly (ClusterMember | null)[]): ClusterError | null {
+  const seen = new Map<string, number>();
+  for (const [i, m] of members.entries()) {
+    if (!m?.instance) continue;
+    const j = seen.get(m.instance);
+    if (j !== undefined) {
+      const a = members[j]!;
+      return new ClusterError(`pool[${i}]: ${m.endpoint} ("${m.name}") reaches the same worker as pool[${j}]'s ${a.endpoint} ("${a.name}") ` +
+        `(pid ${m.pid}, one instance id in both hellos): one worker would count as two ranks`);
+    }
+    seen.set(m.instance, i);
+  }
+  return null;
 }
 
 /** Reads a cluster file and connects to its workers. */

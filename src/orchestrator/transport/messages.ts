@@ -119,7 +119,8 @@ export function attendTiming(tensors: readonly TensorFrame[]): RankTiming | unde
 
 const SPECS = {
   hello: kind({}),
-  hello_ok: kind({ rank: int(), device: str, pid: int() }),
+  /** instance: a random id of the answering rank (not sent by older workers): two endpoints reaching one worker say the same. */
+  hello_ok: kind({ rank: int(), device: str, pid: int(), instance: optional(str) }),
   ping: kind({}),
   pong: kind({}),
   /** One way, no answer: keeps the peers' ZeroMQ I/O threads awake while a reply is awaited (zmq-link.ts). */
