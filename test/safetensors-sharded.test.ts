@@ -101,6 +101,18 @@ describe('sharded safetensors (model.safetensors.index.json)', () => {
     expect(await run(sharded)).toEqual(want);
   });
 
+  it('the static TP baseline loads its shares from the shards too (its loader reads the header from the source)', async () => {
+    const run = async (model: string) => {
+      const e = await createEngine({ model, dtype: 'f32', strategy: 'static', placement: 'tp=2,pp=1' });
+      try {
+        return (await e.run({ prompts: ['two ranks', 'of shards'], maxNewTokens: 6, stopAtEos: false })).result.tokens;
+      } finally {
+        await e.dispose();
+      }
+    };
+    expect(await run(sharded)).toEqual(await run(single));
+  });
+
   it('refuses broken indexes with one line naming the file', async () => {
     const what = 'idx.json';
     expect(() => parseShardIndex('{"weight_map": ', what)).toThrow(/idx\.json: not valid JSON/);

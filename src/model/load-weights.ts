@@ -23,6 +23,8 @@ export interface ByteSource {
   readonly name: string;
   readonly size: number;
   read(begin: number, end: number): Promise<Uint8Array>;
+  /** The safetensors header of these bytes where it is not at their start (a sharded checkpoint's merged one). */
+  readonly header?: SafetensorsHeader;
 }
 
 export function bytesSource(bytes: Uint8Array, name = 'memory'): ByteSource {
@@ -36,6 +38,7 @@ export function blobSource(blob: Blob, name = (blob as File).name ?? 'blob'): By
 }
 
 export async function readHeader(src: ByteSource): Promise<SafetensorsHeader> {
+  if (src.header) return src.header;
   try {
     const n = readHeaderLength(await src.read(0, Math.min(8, src.size)), src.size);
     if (n > MAX_HEADER_BYTES) throw new SafetensorsError(`header of ${n} bytes is too large`);

@@ -115,7 +115,7 @@ class ShardedSafetensors implements WeightsFile {
     const sources = this.files.map((f) => f.source());
     const size = this.files.reduce((a, f) => a + f.fileSize, 0);
     return {
-      name: this.path, size,
+      name: this.path, size, header: this.header, // the bytes start with shard 0's own header, not this one
       read: async (begin, end) => {
         let i = this.bases.length - 1;
         while (i > 0 && this.bases[i]! > begin) i--;
