@@ -61,13 +61,14 @@ function spBytes(extra: Json = {}, model: Json = {}): Json {
 }
 
 const GREEK = 'ᾏ';          // U+1F8F: NFD is four code points (Α + three marks), NFC one
+const GREEK2 = 'ᾢ';         // U+1FA2: likewise (ω + three marks)
 const HANGUL = '각';          // NFC of the jamo ᄀ ᅡ ᆨ
 const WORDS = ['hello', ' world', GREEK, HANGUL, 'ab', '¨'];
 
 /** Text that a bound could get wrong: decomposed Greek and Hangul, marks, compatibility characters, controls, spaces. */
 function hostileText(r: Rng, n: number): string {
   const pieces = [
-    'hello', ' world', 'a', 'b', ' ', '   ', '\n', '\t', GREEK, GREEK.normalize('NFD'), HANGUL, HANGUL.normalize('NFD'), 'ᄀ', 'ᅡ', 'ᆨ',
+    'hello', ' world', 'a', 'b', ' ', '   ', '\n', '\t', GREEK, GREEK.normalize('NFD'), GREEK2.repeat(16), HANGUL, HANGUL.normalize('NFD'), 'ᄀ', 'ᅡ', 'ᆨ',
     '\u0301', '\u0308\u0304', 'é', 'e\u0301', '¨', '\u1ffd', 'ﬃ', 'ﾊﾟ', 'ｈｅｌｌｏ', '\u0000', '\u0007', '\u200b', '\ufeff', '\ufffd', '\u2581',
     '😀', '\ud83d', 'İ', 'ß', '中文', '<s>', '</s>', '<|x|>', '\u00a0', '\u3000',
   ];
@@ -104,6 +105,10 @@ describe('tokenizer.json lower bound (minTokens)', () => {
     ['byte-level BPE after a whitespace split', byteLevel(WORDS, { pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'WhitespaceSplit' }, { type: 'ByteLevel', use_regex: false }] } }), {}],
     ['byte-level BPE, BERT normaliser', byteLevel(WORDS, { normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true } }), {}],
     ['byte-level BPE, config lowercases and removes accents', byteLevel(WORDS), { do_lowercase_and_remove_accent: true }],
+    ['byte-level BPE, BERT normaliser with truthy flags (1)', byteLevel(WORDS, { normalizer: { type: 'BertNormalizer', clean_text: 1, handle_chinese_chars: 1, lowercase: 1 } }), {}],
+    ['byte-level BPE, NFC / Replace / NFC chained', byteLevel([GREEK2], { normalizer: { type: 'Sequence', normalizers: [
+      { type: 'NFC' }, { type: 'Replace', pattern: { String: GREEK2.repeat(4) }, content: GREEK2.normalize('NFD') }, { type: 'NFC' },
+      { type: 'Replace', pattern: { String: GREEK2.repeat(4) }, content: GREEK2.normalize('NFD') }, { type: 'NFC' }] } }), {}],
     ['SentencePiece BPE, byte fallback', spBytes(), {}],
     ['SentencePiece BPE, byte fallback, NFKC', spBytes({ normalizer: { type: 'Sequence', normalizers: [{ type: 'NFKC' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] } }), {}],
     ['SentencePiece BPE, precompiled + metaspace', spBytes({ normalizer: { type: 'Precompiled', precompiled_charsmap: null }, pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always' } }), {}],
@@ -135,6 +140,18 @@ describe('tokenizer.json lower bound (minTokens)', () => {
     expect(minTokensOf({ ...b, shrink: 1 }, text)).toBeGreaterThan(ids); // the shrink is what keeps it a bound
   });
 
+  it('compounds the fold of chained normalisations: NFC, a Replace that decomposes, NFC again (found by review)', () => {
+    const chain = { type: 'Sequence', normalizers: [{ type: 'NFC' },
+      { type: 'Replace', pattern: { String: GREEK2.repeat(4) }, content: GREEK2.normalize('NFD') }, { type: 'NFC' },
+      { type: 'Replace', pattern: { String: GREEK2.repeat(4) }, content: GREEK2.normalize('NFD') }, { type: 'NFC' }] };
+    const json = byteLevel([GREEK2], { normalizer: chain });
+    const b = tokenBound(json)!, text = GREEK2.repeat(16);
+    expect(new HfTokenizer(json, {}, { addSpecialTokens: false }).encode(text).length).toBe(1); // 16 → 4 → 1 character
+    expect(b.shrink).toBe(64);
+    expect(minTokensOf(b, text)).toBeLessThanOrEqual(1);
+    expect(minTokensOf({ ...b, shrink: 4 }, text), 'one step\'s fold would not do').toBeGreaterThan(1);
+  });
+
   it('counts a normalised added token at its normalised length (NFKC: U+FDFA is 18 code points)', () => {
     const json = byteLevel([], { normalizer: { type: 'NFKC' } });
     const id = Object.keys((json.model as Json).vocab as Json).length;
@@ -159,6 +176,17 @@ describe('tokenizer.json lower bound (minTokens)', () => {
     ['NFKC and accents stripped (U+00A8 becomes a space and a mark)', byteLevel(WORDS, { normalizer: { type: 'Sequence', normalizers: [{ type: 'NFKC' }, { type: 'StripAccents' }] } })],
     ['an unknown normaliser', byteLevel(WORDS, { normalizer: { type: 'Nope' } })],
     ['a merge whose result is not in the vocabulary', (() => { const j = byteLevel(WORDS); delete ((j.model as Json).vocab as Json)[byteLevelOf('he')]; return j; })()],
+    // Found by review (each gave minTokens > encode().length with the library):
+    ['a model without "type" (the library builds Legacy: a pre-token is one token)', (() => { const j = byteLevel(WORDS); delete (j.model as Json).type; return j; })()],
+    ['a Replace after ByteLevel (its content is outside the byte alphabet: the BPE drops it)', byteLevel(WORDS, { pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'ByteLevel' }, { type: 'Replace', pattern: { String: 'a' }, content: 'жж' }] } })],
+    ['Metaspace after ByteLevel', byteLevel(WORDS, { pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'ByteLevel' }, { type: 'Metaspace', replacement: '▁' }] } })],
+    ['a byte-level BPE with an end-of-word suffix (pieces outside the alphabet)', byteLevel(WORDS, { model: { ...(byteLevel(WORDS).model as Json), end_of_word_suffix: '</w>' } })],
+    ['a byte-level BPE with a continuing-subword prefix', byteLevel(WORDS, { model: { ...(byteLevel(WORDS).model as Json), continuing_subword_prefix: '##' } })],
+    ['a Replace whose content has a $ (String.replaceAll: "$$" writes one "$")', byteLevel(WORDS, { normalizer: { type: 'Replace', pattern: { String: 'ab' }, content: '$$' } })],
+    ['Split without a pattern (the library returns no pieces)', byteLevel(WORDS, { pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', behavior: 'Isolated' }, { type: 'ByteLevel' }] } })],
+    ['FixedLength without a length', byteLevel(WORDS, { pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'FixedLength' }, { type: 'ByteLevel' }] } })],
+    ['Split with a truthy invert (1)', byteLevel(WORDS, { pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { String: 'a' }, behavior: 'Isolated', invert: 1 }, { type: 'ByteLevel' }] } })],
+    ['unknowns fused by a truthy fuse_unk (1)', spBytes({}, { byte_fallback: false, fuse_unk: 1 })],
   ];
   for (const [name, json] of refused) {
     it(`gives no bound (0) where it could be wrong: ${name}`, () => {

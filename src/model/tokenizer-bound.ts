@@ -53,14 +53,18 @@ function classify(ch: string): number {
   return ch === '\u2581' ? META : COUNTED;
 }
 
-/** A Replace step with a literal pattern is safe when what it writes counts at least as much as what it replaces. */
+/**
+ * A Replace step with a literal pattern is safe when what it writes counts at least as much as what it replaces. The
+ * library writes its content through String.replaceAll, where '$' is special ('$$' writes one '$'): none allowed.
+ */
 function replaceIsSafe(step: Json, c: Counted): boolean {
   const pat = obj(step.pattern);
   const from = pat?.String, to = step.content ?? '';
-  return typeof from === 'string' && typeof to === 'string' && countedCodePoints(to, c) >= countedCodePoints(from, c);
+  return typeof from === 'string' && typeof to === 'string' && !to.includes('$') && countedCodePoints(to, c) >= countedCodePoints(from, c);
 }
 
-interface NormFacts { ok: boolean; compat: boolean; unicode: boolean; stripMarks: boolean; metaspace: boolean; replaces: Json[] }
+/** What the normalisers may do; `unicode`: Unicode normalisation steps (each may fold up to 4 counted code points into one). */
+interface NormFacts { ok: boolean; compat: boolean; unicode: number; stripMarks: boolean; metaspace: boolean; replaces: Json[] }
 
 function normalizerFacts(n: unknown, f: NormFacts): void {
   if (n === null || n === undefined) return;
@@ -68,41 +72,55 @@ function normalizerFacts(n: unknown, f: NormFacts): void {
   switch (step?.type) {
     case 'Sequence': for (const s of Array.isArray(step.normalizers) ? step.normalizers : [null]) normalizerFacts(s, f); return;
     case 'Prepend': case 'Lowercase': case 'Strip': return;   // add text, map case (never fewer code points), trim whitespace
-    case 'NFC': case 'NFD': f.unicode = true; return;
-    case 'NFKC': case 'NFKD': f.unicode = f.compat = true; return;
+    case 'NFC': case 'NFD': f.unicode++; return;
+    case 'NFKC': case 'NFKD': f.unicode++; f.compat = true; return;
     case 'StripAccents': f.stripMarks = true; return;
     case 'Replace': f.replaces.push(step); return;
-    case 'BertNormalizer':   // drops controls and U+FFFD, spaces around CJK, lowercases and strips accents (NFD) by default
-      f.unicode = true;
-      if ((step.lowercase === true && step.strip_accents !== false) || step.strip_accents === true) f.stripMarks = true;
+    case 'BertNormalizer':   // drops controls and U+FFFD, spaces around CJK; lowercase (truthy) strips accents (NFD) unless strip_accents is false
+      f.unicode++;
+      if ((step.lowercase && step.strip_accents !== false) || step.strip_accents) f.stripMarks = true;
       return;
-    case 'Precompiled': f.unicode = f.compat = f.metaspace = true; return;   // the library: controls dropped, U+2581 and spaces to ' ', NFKC
+    case 'Precompiled': f.unicode++; f.compat = f.metaspace = true; return;   // the library: controls dropped, U+2581 and spaces to ' ', NFKC
     default: f.ok = false;
   }
 }
 
+/**
+ * Whether the pre-tokenisers keep every counted character; `byteLevel`: ByteLevel maps the text to its byte alphabet,
+ * and nothing after it writes characters outside that alphabet (a Replace's content, Metaspace's '▁').
+ */
 function preTokenizerOk(p: unknown, replaces: Json[]): { ok: boolean; byteLevel: boolean } {
-  if (p === null || p === undefined) return { ok: true, byteLevel: false };
-  const step = obj(p);
-  switch (step?.type) {
-    case 'Sequence': {
-      let byteLevel = false;
-      for (const s of Array.isArray(step.pretokenizers) ? step.pretokenizers : [null]) {
-        const r = preTokenizerOk(s, replaces);
-        if (!r.ok) return r;
-        byteLevel ||= r.byteLevel;
+  const steps: Json[] = [];
+  const flat = (q: unknown): boolean => {
+    if (q === null || q === undefined) return true;
+    const step = obj(q);
+    if (step?.type !== 'Sequence') { if (step) steps.push(step); return step !== null; }
+    return (Array.isArray(step.pretokenizers) ? step.pretokenizers : [null]).every(flat);
+  };
+  if (!flat(p)) return { ok: false, byteLevel: false };
+  let byteLevel = false;
+  for (const step of steps) {
+    switch (step.type) {
+      case 'ByteLevel': byteLevel = true; break;
+      // Keep every non-whitespace character (Whitespace and WhitespaceSplit drop only whitespace).
+      case 'Whitespace': case 'WhitespaceSplit': case 'BertPreTokenizer': case 'Digits': case 'Punctuation': break;
+      case 'Metaspace': case 'Replace':
+        if (byteLevel) return { ok: false, byteLevel: false };
+        if (step.type === 'Replace') replaces.push(step);
+        break;
+      // The library splits a text of length L into pieces of `length` (a missing or bad one gives [''], dropping the text).
+      case 'FixedLength': if (!(Number.isInteger(step.length) && (step.length as number) >= 1)) return { ok: false, byteLevel: false }; break;
+      // Without a pattern the library returns []; it keeps only the matches when invert is truthy, and drops them with behavior "Removed".
+      case 'Split': {
+        const pat = obj(step.pattern);
+        const hasPattern = typeof pat?.String === 'string' || typeof pat?.Regex === 'string';
+        if (!hasPattern || step.invert || String(step.behavior ?? '').toLowerCase() === 'removed') return { ok: false, byteLevel: false };
+        break;
       }
-      return { ok: true, byteLevel };
+      default: return { ok: false, byteLevel: false };
     }
-    case 'ByteLevel': return { ok: true, byteLevel: true };
-    // Keep every non-whitespace character (Whitespace and WhitespaceSplit drop only whitespace).
-    case 'Metaspace': case 'Whitespace': case 'WhitespaceSplit': case 'BertPreTokenizer': case 'Digits': case 'Punctuation': case 'FixedLength':
-      return { ok: true, byteLevel: false };
-    // The library keeps only the matches when invert is set, and drops them with behavior "Removed".
-    case 'Split': return { ok: step.invert !== true && String(step.behavior ?? '').toLowerCase() !== 'removed', byteLevel: false };
-    case 'Replace': replaces.push(step); return { ok: true, byteLevel: false };
-    default: return { ok: false, byteLevel: false };
   }
+  return { ok: true, byteLevel };
 }
 
 /** The 256 single-character tokens of GPT-2's byte-to-unicode map (what ByteLevel turns every byte into). */
@@ -126,11 +144,11 @@ const byteToken = (b: number) => `<0x${b.toString(16).toUpperCase().padStart(2, 
 export function tokenBound(json: Json, config: Json = {}, normalize?: (text: string) => string): TokenBound | null {
   if (json.truncation !== null && json.truncation !== undefined) return null;
   const model = obj(json.model);
-  if (!model || (model.type ?? 'BPE') !== 'BPE') return null;
+  if (!model || model.type !== 'BPE') return null;   // without "type" the library builds another model (Legacy, WordPiece)
   const vocab = obj(model.vocab);
   if (!vocab) return null;
 
-  const f: NormFacts = { ok: true, compat: false, unicode: false, stripMarks: config.do_lowercase_and_remove_accent === true, metaspace: false, replaces: [] };
+  const f: NormFacts = { ok: true, compat: false, unicode: 0, stripMarks: Boolean(config.do_lowercase_and_remove_accent), metaspace: false, replaces: [] };
   normalizerFacts(json.normalizer, f);
   const pre = preTokenizerOk(json.pre_tokenizer, f.replaces);
   // A compatibility mapping may turn a counted character into a space and a mark (U+00A8 → ' ' + U+0308): with marks
@@ -140,13 +158,15 @@ export function tokenBound(json: Json, config: Json = {}, normalize?: (text: str
   if (!f.replaces.every((r) => replaceIsSafe(r, counted))) return null;
 
   // Every piece the BPE cannot spell must still become a token: bytes (ByteLevel's alphabet, or byte fallback), or one
-  // unknown token each (not fused into one for a run).
+  // unknown token each (not fused into one for a run). With a subword prefix or suffix the BPE spells pieces that are
+  // not the alphabet's ('##a', 'a</w>'): the alphabet no longer covers them.
   const has = (t: string) => Object.hasOwn(vocab, t);
   const merged = (m: unknown) => (typeof m === 'string' ? m.replace(' ', '') : Array.isArray(m) ? m.join('') : '');
   const merges: unknown[] = Array.isArray(model.merges) ? model.merges : [];
-  const bytes = pre.byteLevel && byteLevelAlphabet().every(has) && merges.every((m) => has(merged(m)));
+  const affixed = Boolean(model.continuing_subword_prefix || model.continuing_subword_suffix || model.end_of_word_suffix);
+  const bytes = pre.byteLevel && !affixed && byteLevelAlphabet().every(has) && merges.every((m) => has(merged(m)));
   const fallback = model.byte_fallback === true && Array.from({ length: 256 }, (_, b) => byteToken(b)).every(has);
-  const unk = typeof model.unk_token === 'string' && has(model.unk_token) && model.fuse_unk !== true;
+  const unk = typeof model.unk_token === 'string' && has(model.unk_token) && !model.fuse_unk;
   if (!bytes && !fallback && !unk) return null;
 
   let cover = 1;
@@ -157,10 +177,11 @@ export function tokenBound(json: Json, config: Json = {}, normalize?: (text: str
     if (typeof content !== 'string') continue;
     cover = Math.max(cover, codePoints(content));
     // A "normalized" added token is also matched as its normalised form, which may be longer (NFKC: 'ﬃ' → 'ffi').
-    const normalized = t!.normalized ?? t!.special !== true;
+    const normalized = t!.normalized ?? !t!.special;
     if (normalized && normalize) cover = Math.max(cover, codePoints(normalize(content)));
   }
-  return { cover, shrink: f.unicode ? 4 : 1, counted };
+  // Each Unicode normalisation step may fold up to 4 counted code points into one (a Replace between two can undo one).
+  return { cover, shrink: 4 ** f.unicode, counted };
 }
 
 /** encode(text).length is at least this (0 for an empty or all-whitespace text). */
