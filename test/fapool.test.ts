@@ -322,4 +322,30 @@ describe('FA Pool with in-process ranks', () => {
     // The probe freed its shard on pool1 (fault() freed it on the other ranks; finish() the rest).
     expect(ranks.map((r) => r.rank.sequences)).toEqual([0, 0, 0]);
   });
+
+  it('a rank that rejoins moves nothing already placed: a sequence placed on the one rank left stays there (same tier), same tokens', async () => {
+    // Two ranks, one tier of 2 past the threshold. pool1 fails its third attend; its probes fail until seq 0 (10
+    // tokens) has crossed the threshold and been placed on pool0 alone, then answer. Found by review: the rejoin
+    // raised the cap and resharded seq 0 onto both ranks (a full migration) in the same tier.
+    const policy: RoutingPolicy = { threshold: 16, tiers: [{ maxLen: 16, poolSize: 0 }, { maxLen: Infinity, poolSize: 2 }] };
+    const holder: { exec?: PoolAttention } = {};
+    let attends = 0;
+    const wrap = (i: number, h: RankHandler): RankHandler => async (msg, t, client) => {
+      if (i === 1 && msg.kind === 'attend' && ++attends === 3) throw new Error('simulated GPU fault');
+      if (i === 1 && msg.kind === 'hello' && !holder.exec!.stats.events.some((e) => e.kind === 'to-pool' && e.seq === 0)) throw new Error('still down');
+      return h(msg, t, client);
+    };
+    const exec = holder.exec = new PoolAttention(members(2, wrap), policy, { minBlock: 8, replica: true, rejoinBackoffMs: 0 });
+    const gen = new Generator(await gpu(), cfg, weights, 'f32', exec);
+    const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY });
+    gen.dispose(); exec.dispose(await gpu());
+    expect(res.tokens).toEqual(reference);
+    const ev = exec.stats.events, show = JSON.stringify(ev);
+    const toPool = ev.findIndex((e) => e.kind === 'to-pool' && e.seq === 0);
+    expect(toPool, show).toBeGreaterThanOrEqual(0);
+    expect(ev[toPool]!.detail, show).toMatch(/on pool0$/);
+    expect(ev.findIndex((e) => e.kind === 'rejoin'), show).toBeGreaterThan(toPool);
+    expect(ev.filter((e) => e.kind === 'reshard'), show).toEqual([]);
+    expect(exec.members[1]!.alive).toBe(true);
+  });
 });

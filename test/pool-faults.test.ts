@@ -326,3 +326,35 @@ describe('a cluster worker absent when the pool starts', () => {
     }
   });
 });
+
+describe('one worker listed twice, the second endpoint not up at start', () => {
+  it('is never taken as a second rank when that endpoint comes up: its hello names the first one\'s instance', async () => {
+    const first = await serveRank(`ipc://${join(dir, 'twin-a.sock')}`, ranks[1]!.rank.handler);
+    const second = `ipc://${join(dir, 'twin-b.sock')}`;
+    const cluster = join(dir, 'twin.json');
+    writeFileSync(cluster, JSON.stringify({ pool: [{ endpoint: first.endpoint, name: 'a' }, { endpoint: second, name: 'b' }] }));
+    const engine = await createEngine({
+      model: join(dir, 'tiny.safetensors'), dtype: 'f32', pool: { cluster, connectTimeoutMs: 300, rejoinBackoffMs: 50 },
+      policy: { threshold: POLICY.threshold, tiers: POLICY.tiers }, log: () => {},
+    });
+    const later = await serveRank(second, ranks[1]!.rank.handler); // the same rank (one instance id) on a second endpoint
+    try {
+      expect(engine.report().poolMembers).toEqual([{ name: 'a', alive: true }, { name: 'b', alive: false }]);
+      let twin: string | undefined;
+      for (let i = 0; i < 20 && !twin; i++) {
+        await new Promise((r) => setTimeout(r, 60));
+        const done = await engine.run({ prompts, maxNewTokens: NEW, stopAtEos: false });
+        expect(done.result.tokens, `run ${i}`).toEqual(reference);
+        twin = done.placement.events?.find((e) => e.kind === 'fault' && /the same worker as/.test(e.detail))?.detail;
+      }
+      expect(twin).toBe('b: the same worker as a (one instance id in both hellos): not taken as a second rank');
+      const report = engine.report();
+      expect(report.poolMembers).toEqual([{ name: 'a', alive: true }, { name: 'b', alive: false }]);
+      expect(report.events!.filter((e) => e.kind === 'rejoin')).toEqual([]);
+    } finally {
+      await engine.dispose();
+      await later.close();
+      await first.close();
+    }
+  });
+});

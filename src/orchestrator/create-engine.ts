@@ -17,7 +17,7 @@ import { AttentionRank } from './pool/attention-rank.js';
 import { PAPER_TIERS, parseTiers, validatePolicy, type PoolPrefill, type PoolTier, type RoutingPolicy } from './pool/policy.js';
 import { PoolAttention, type PoolMember } from './pool/pool-attention.js';
 import { connectCluster, HANDSHAKE_MS, type ClusterEntry } from './transport/cluster.js';
-import { deferredLink, inProcessLink, type RankHandler, type RankLink } from './transport/link.js';
+import { deferredLink, inProcessLink, type RankHandler } from './transport/link.js';
 import { listLocalGpus, spawnLocalWorkers } from './transport/spawn.js';
 import { connectRank, setBusyPollFor } from './transport/zmq-link.js';
 
@@ -242,7 +242,7 @@ async function poolMembers(o: PoolOptions, base: Gpu, dtype: DType, cleanups: ((
     });
     cleanups.push(() => { rank.dispose(); if (!shared) g.destroy(); });
   }
-  members.push(...(await workerLinks(o, cleanups, log, dropped)).map(({ link, sameHost, alive }) => ({ link, alive, sameHost })));
+  members.push(...await workerLinks(o, cleanups, log, dropped));
   return members;
 }
 
@@ -254,8 +254,8 @@ const onThisHost = (endpoint: string): boolean => /^(ipc:\/\/|tcp:\/\/(127\.|loc
  * connects when the pool's probe reaches them (a worker started after the pool joins it); without it (the static
  * baseline needs every rank) one that does not answer is an error.
  */
-async function workerLinks(o: PoolOptions, cleanups: (() => Promise<void> | void)[], log: (l: string) => void, dropped?: string[]): Promise<{ link: RankLink; sameHost: boolean; alive: boolean }[]> {
-  const links: { link: RankLink; sameHost: boolean; alive: boolean }[] = [];
+async function workerLinks(o: PoolOptions, cleanups: (() => Promise<void> | void)[], log: (l: string) => void, dropped?: string[]): Promise<PoolMember[]> {
+  const links: PoolMember[] = [];
   if (o.cluster) {
     // The handshake has its own timeout: deadlineMs bounds requests (a 1 ms deadline must not drop a healthy worker here).
     const timeoutMs = o.connectTimeoutMs ?? HANDSHAKE_MS, absent: ClusterEntry[] = [];
@@ -267,7 +267,7 @@ async function workerLinks(o: PoolOptions, cleanups: (() => Promise<void> | void
       link: deferredLink(e.name, () => connectRank(e.endpoint, { name: e.name, connectTimeoutMs: timeoutMs })), sameHost: onThisHost(e.endpoint), alive: false,
     }));
     cleanups.push(() => Promise.all([...cluster, ...later].map((c) => c.link.close())).then(() => undefined));
-    links.push(...cluster.map((c) => ({ link: c.link, sameHost: onThisHost(c.endpoint), alive: true })), ...later);
+    links.push(...cluster.map((c) => ({ link: c.link, sameHost: onThisHost(c.endpoint), alive: true, instance: c.instance })), ...later);
   }
   if (o.spawn) {
     const gpus = o.spawn === 'auto' ? listLocalGpus().slice(1) : o.spawn.startsWith('none:') ? Array<string>(Number(o.spawn.slice(5))).fill('none') : o.spawn.split(',');

@@ -34,6 +34,8 @@ import { emptyPoolStats, pushEvent, type PoolEvent, type PoolStats } from './poo
 /** `sameHost`: the rank's wall clock is this process's (in-process, or a worker on this host): legs can be timed. */
 export interface PoolMember {
   link: RankLink; alive: boolean; sameHost?: boolean;
+  /** The rank's instance id from its hello (a worker reached through two endpoints says the same: one rank, not two). */
+  instance?: string;
   /**
    * A rank on the base's own device (`--pool-device shared`): the GPU error its request met, if any (taken: a second
    * call gives null). That error is the device's, not the rank's, so it ends the step instead of counting as the rank
@@ -85,6 +87,8 @@ interface Revival {
   stale: Set<number>;
   /** When it last rejoined: one that fails again within the maximum back-off keeps doubling instead of starting over. */
   rejoinedAt: number;
+  /** Its hello named another member's instance (said once; it is never taken). */
+  twin?: boolean;
 }
 
 interface BaseBuffers {
@@ -398,7 +402,11 @@ export class PoolAttention implements AttentionPlacement {
     const alive = this.alive();
     if (alive.length === 0) return null;
     const size = poolSizeFor(len, this.policy, alive.length);
-    if (cur && cur.poolSize === size && cur.members.every((mi) => this.members[mi]!.alive)) return cur;
+    if (cur && cur.members.every((mi) => this.members[mi]!.alive)) {
+      // A placement stays while its tier does: a rank that rejoined (more alive, a larger cap) moves nothing already placed.
+      const tier = (n: number) => poolSizeFor(n, this.policy, this.members.length);
+      if (cur.poolSize === size || tier(len) === tier(cur.len)) return cur;
+    }
     const t0 = performance.now();
     if (cur) await this.release(b, cur);
     const shards = planShards(m.cfg.nKvHeads, len, size, { minBlock: this.opts.minBlock ?? 64 });
@@ -539,6 +547,14 @@ export class PoolAttention implements AttentionPlacement {
     const stale = [...r.stale];
     try {
       const hello = (await link.request({ kind: 'hello' }, [], ms)).header;
+      const twin = hello.instance === undefined ? -1 : this.members.findIndex((m, j) => j !== mi && m.instance === hello.instance);
+      if (twin >= 0) {
+        // A worker absent at start that turns out to be one already in the pool (listed twice, under two endpoints).
+        if (!r.twin) this.event({ step: this.step, seq: -1, kind: 'fault', detail: `${this.name(mi)}: the same worker as ${this.name(twin)} (one instance id in both hellos): not taken as a second rank` });
+        r.twin = true;
+        throw new Error('a twin');
+      }
+      this.members[mi]!.instance = hello.instance;
       await Promise.all(stale.map((seq) => link.request({ kind: 'free', seq }, [], ms)));
       for (const seq of stale) r.stale.delete(seq);
       r.answered = `hello: rank ${hello.rank}, pid ${hello.pid}`;
