@@ -187,6 +187,20 @@ describe('tokenizer.json lower bound (minTokens)', () => {
     ['FixedLength without a length', byteLevel(WORDS, { pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'FixedLength' }, { type: 'ByteLevel' }] } })],
     ['Split with a truthy invert (1)', byteLevel(WORDS, { pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { String: 'a' }, behavior: 'Isolated', invert: 1 }, { type: 'ByteLevel' }] } })],
     ['unknowns fused by a truthy fuse_unk (1)', spBytes({}, { byte_fallback: false, fuse_unk: 1 })],
+    // Found by a second, randomised review (each gave minTokens > encode().length with the library):
+    ['a string merge of three parts (read as split(" ", 2): its piece is not in the vocabulary, and dropped)', (() => {
+      const j = byteLevel(WORDS), m = j.model as Json;
+      (m.merges as string[]).push('x y z'); (m.vocab as Json)['xy z'] = 999; return j; // 'xy' is no token
+    })()],
+    ['a post-processor whose template leaves out the text', byteLevel(WORDS, { post_processor: { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '!', type_id: 0 } }], pair: [] } })],
+    ['a template item with both SpecialToken and Sequence (the library reads SpecialToken)', byteLevel(WORDS, { post_processor: { type: 'Sequence', processors: [{ type: 'TemplateProcessing', single: [{ SpecialToken: { id: '!', type_id: 0 }, Sequence: { id: 'A', type_id: 0 } }], pair: [] }] } })],
+    ['fuse_unk with an unknown token spelt like a byte-level character', byteLevel(WORDS, { model: { ...(byteLevel(WORDS).model as Json), unk_token: '!', fuse_unk: true } })],
+    ['fuse_unk with an unknown token spelt like a byte-fallback token', spBytes({}, { unk_token: '<0x41>' })],
+    ['fuse_unk with an added token given the unknown token\'s id', (() => {
+      const j = spBytes(); (j.added_tokens as Json[]).push({ id: 0, content: '<0x41>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }); return j;
+    })()],
+    ['fuse_unk with ignore_merges (a pre-token taken whole)', spBytes({}, { ignore_merges: true })],
+    ['a Replace whose pattern has a Regex beside its String (the library takes the Regex)', byteLevel(WORDS, { normalizer: { type: 'Replace', pattern: { String: 'q', Regex: '\\S+' }, content: 'x' } })],
   ];
   for (const [name, json] of refused) {
     it(`gives no bound (0) where it could be wrong: ${name}`, () => {

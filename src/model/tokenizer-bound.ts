@@ -60,7 +60,9 @@ function classify(ch: string): number {
 function replaceIsSafe(step: Json, c: Counted): boolean {
   const pat = obj(step.pattern);
   const from = pat?.String, to = step.content ?? '';
-  return typeof from === 'string' && typeof to === 'string' && !to.includes('$') && countedCodePoints(to, c) >= countedCodePoints(from, c);
+  // The library takes pattern.Regex whenever there is one, even beside a String.
+  return pat?.Regex === undefined && typeof from === 'string' && typeof to === 'string' && !to.includes('$')
+    && countedCodePoints(to, c) >= countedCodePoints(from, c);
 }
 
 /** What the normalisers may do; `unicode`: Unicode normalisation steps (each may fold up to 4 counted code points into one). */
@@ -161,13 +163,16 @@ export function tokenBound(json: Json, config: Json = {}, normalize?: (text: str
   // unknown token each (not fused into one for a run). With a subword prefix or suffix the BPE spells pieces that are
   // not the alphabet's ('##a', 'a</w>'): the alphabet no longer covers them.
   const has = (t: string) => Object.hasOwn(vocab, t);
-  const merged = (m: unknown) => (typeof m === 'string' ? m.replace(' ', '') : Array.isArray(m) ? m.join('') : '');
+  // The library reads a string merge as split(' ', 2): 'a b c' merges 'a' and 'b'.
+  const merged = (m: unknown) => (typeof m === 'string' ? m.split(' ', 2).join('') : Array.isArray(m) ? m.join('') : '');
   const merges: unknown[] = Array.isArray(model.merges) ? model.merges : [];
   const affixed = Boolean(model.continuing_subword_prefix || model.continuing_subword_suffix || model.end_of_word_suffix);
   const bytes = pre.byteLevel && !affixed && byteLevelAlphabet().every(has) && merges.every((m) => has(merged(m)));
   const fallback = model.byte_fallback === true && Array.from({ length: 256 }, (_, b) => byteToken(b)).every(has);
   const unk = typeof model.unk_token === 'string' && has(model.unk_token) && !model.fuse_unk;
   if (!bytes && !fallback && !unk) return null;
+  if (model.fuse_unk && !unknownsStayApart(model, vocab, merges.map(merged), json.added_tokens)) return null;
+  if (!postProcessorKeepsText(json.post_processor)) return null;
 
   let cover = 1;
   for (const t of Object.keys(vocab)) cover = Math.max(cover, codePoints(t));
@@ -182,6 +187,38 @@ export function tokenBound(json: Json, config: Json = {}, normalize?: (text: str
   }
   // Each Unicode normalisation step may fold up to 4 counted code points into one (a Replace between two can undo one).
   return { cover, shrink: 4 ** f.unicode, counted };
+}
+
+/**
+ * With fuse_unk the library folds every run of tokens whose final id is the unknown token's into one, whatever made
+ * them: a token spelt like the unknown one (a byte, a one-character piece, a merge), an added token given its id, or a
+ * pre-token taken whole (ignore_merges). Safe only where nothing but a real unknown can have that id.
+ */
+function unknownsStayApart(model: Json, vocab: Json, mergedPieces: string[], added: unknown): boolean {
+  const name = model.unk_token, id = typeof name === 'string' ? vocab[name] : undefined;
+  if (id === undefined) return true;   // no unknown token: nothing is fused
+  if (typeof name !== 'string' || model.ignore_merges || codePoints(name) <= 1 || /^<0x[0-9A-Fa-f]{2}>$/.test(name)) return false;
+  if (mergedPieces.includes(name)) return false;
+  return (Array.isArray(added) ? added : []).every((a) => obj(a)?.id !== id || obj(a)?.content === name);
+}
+
+/**
+ * The post-processor keeps the text's tokens: TemplateProcessing only where its `single` template holds the sequence
+ * (an item {Sequence: {id: 'A'}} without a SpecialToken, which the library reads first); Sequence of such; the others.
+ */
+function postProcessorKeepsText(p: unknown): boolean {
+  if (p === null || p === undefined) return true;
+  const step = obj(p);
+  switch (step?.type) {
+    case 'ByteLevel': case 'BertProcessing': case 'RobertaProcessing': return true;
+    case 'Sequence': return Array.isArray(step.processors) && step.processors.every(postProcessorKeepsText);
+    case 'TemplateProcessing':
+      return Array.isArray(step.single) && step.single.some((item) => {
+        const it = obj(item);
+        return it !== null && it.SpecialToken === undefined && obj(it.Sequence)?.id === 'A';
+      });
+    default: return false;
+  }
 }
 
 /** encode(text).length is at least this (0 for an empty or all-whitespace text). */
