@@ -3,7 +3,7 @@
 //   for await (const e of engine.generate({ prompts: ['Hello'], maxNewTokens: 32 })) ...
 export { createEngine, routingPolicy, type EngineOptions, type PoolOptions } from './orchestrator/create-engine.js';
 export {
-  Engine, GREEDY, QueueFullError, localEngine,
+  Engine, EngineDisposedError, GREEDY, QueueFullError, localEngine,
   type CompletionEvent, type CompletionRequest, type EngineLoad, type EngineParts, type FinishReason,
   type GenerateRequest, type GenerationEvent, type PlacementReport,
 } from './orchestrator/engine.js';

@@ -2,6 +2,7 @@
 // join the running batch, and the decode steps a request's rows get. Its token arithmetic on real kernels is
 // engine.test.ts's.
 import { describe, expect, it } from 'vitest';
+import { InputError } from '../src/gpu/errors.js';
 import { NO_POSITION } from '../src/model/run-state.js';
 import type { ModelConfig } from '../src/model/config.js';
 import type { DecodeStepInput, ForwardExecutor } from '../src/model/generation.js';
@@ -159,6 +160,23 @@ describe('Scheduler', () => {
     // Its wait: the bound, then the running requests' last tokens (3 each) and the steps in flight.
     expect(startedAt - submittedAt, 'decode steps the seeded request waited').toBeLessThanOrEqual(FAIR_WAIT_STEPS + 4);
     expect(startedAt - submittedAt, 'greedy requests kept joining for a while').toBeGreaterThanOrEqual(FAIR_WAIT_STEPS - 4);
+  });
+
+  it('options no schedule can run are refused when it is made, naming the option', () => {
+    // Before: a prefill chunk of 0 (or 1.5, NaN) and a NaN context were taken; a chunk of 0 cut each prompt into empty
+    // chunks for ever, NaN sizes reached the buffers.
+    const make = (o: object) => () => new Scheduler(standIn(1), cfg, serial(), o);
+    for (const [o, message] of [
+      [{ prefillChunk: 0 }, 'schedule.prefillChunk must be a positive integer, got 0'],
+      [{ prefillChunk: 1.5 }, 'schedule.prefillChunk must be a positive integer, got 1.5'],
+      [{ prefillChunk: Infinity }, 'schedule.prefillChunk must be a positive integer, got Infinity'],
+      [{ maxContext: NaN }, 'schedule.maxContext must be a positive integer (or Infinity), got NaN'],
+      [{ maxBatch: 0 }, 'schedule.maxBatch must be a positive integer, got 0'],
+    ] as const) {
+      expect(make(o)).toThrow(InputError);
+      expect(make(o)).toThrow(message);
+    }
+    expect(new Scheduler(standIn(1), cfg, serial(), { maxContext: Infinity }).maxContext).toBe(cfg.maxSeq);
   });
 
 });

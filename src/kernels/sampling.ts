@@ -57,12 +57,26 @@ export function samplingUniform(seed: number, step: number, row: number): number
   return (pcg((pcg((pcg(seed >>> 0) ^ (step >>> 0)) >>> 0) ^ (row >>> 0)) >>> 0) >>> 8) / 16777216;
 }
 
-function paramUniforms(p: SamplingParams, vocab: number): Record<string, number> {
+/** A parameter's value as a message shows it: a string quoted (the string "0.5" is not the number 0.5). */
+const shownParam = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : String(v));
+
+/**
+ * Why the sampler cannot take these parameters ("topP must be in (0, 1], got 2"), or null. Numbers only: a string
+ * such as "0.5" passed some of these comparisons by coercion and reached the uniforms.
+ */
+export function samplingProblem(p: SamplingParams): string | null {
   const { temperature: T, topK, topP, seed } = p;
-  if (!(T >= 0) || !Number.isFinite(T)) throw new RangeError(`sampler: temperature must be finite and >= 0, got ${T}`);
-  if (!Number.isInteger(topK) || topK < 0) throw new RangeError(`sampler: topK must be an integer >= 0, got ${topK}`);
-  if (!(topP > 0 && topP <= 1)) throw new RangeError(`sampler: topP must be in (0, 1], got ${topP}`);
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new RangeError(`sampler: seed must be a u32, got ${seed}`);
+  if (typeof T !== 'number' || !(T >= 0) || !Number.isFinite(T)) return `temperature must be finite and >= 0, got ${shownParam(T)}`;
+  if (!Number.isInteger(topK) || topK < 0) return `topK must be an integer >= 0, got ${shownParam(topK)}`;
+  if (typeof topP !== 'number' || !(topP > 0 && topP <= 1)) return `topP must be in (0, 1], got ${shownParam(topP)}`;
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) return `seed must be a u32 (an integer in 0..4294967295), got ${shownParam(seed)}`;
+  return null;
+}
+
+function paramUniforms(p: SamplingParams, vocab: number): Record<string, number> {
+  const problem = samplingProblem(p);
+  if (problem) throw new RangeError(`sampler: ${problem}`);
+  const { temperature: T, topK, topP, seed } = p;
   const greedy = T < 1e-30 || topK === 1 || vocab === 1;
   return {
     greedy: greedy ? 1 : 0,

@@ -124,19 +124,39 @@ export function defaultPrefillChunk(cfg: ModelConfig, dtype: DType, limits: Bind
   return PREFILL_CHUNKS.find((rows) => rows * rowBytes <= tensorLimit(limits) / 2) ?? PREFILL_CHUNK_MIN;
 }
 
+/** A value as an error message shows it: a string quoted (the string "3" is not the number 3), an object by its kind. */
+export function shown(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  return typeof v === 'object' && v !== null ? 'an object' : String(v);
+}
+
+/**
+ * Throws InputError unless `v` is a positive integer (with `orInfinity`, Infinity too: "no bound"). A count that is
+ * 0, negative, fractional or NaN made buffers of that size (a ShapeError deep in a kernel) or ran a silently different
+ * generation (1.5 new tokens gave 2).
+ */
+export function checkCount(name: string, v: unknown, orInfinity = false): asserts v is number {
+  if (Number.isSafeInteger(v) && (v as number) >= 1) return;
+  if (orInfinity && v === Infinity) return;
+  throw new InputError(`${name} must be a positive integer${orInfinity ? ' (or Infinity)' : ''}, got ${shown(v)}`);
+}
+
 /**
  * Check a batch of prompts against the model (non-empty, ids in the vocabulary, within the context) and size
  * its buffers: slots, each slot's KV capacity (its prompt and new tokens, rounded to 16) and prefill chunk.
  */
 export function batchShape(cfg: ModelConfig, prompts: readonly (readonly number[])[], o: Pick<GenerateOptions, 'maxNewTokens' | 'prefillChunk'>): BatchShape {
+  checkCount('maxNewTokens', o.maxNewTokens);
+  if (o.prefillChunk !== undefined) checkCount('prefillChunk', o.prefillChunk, true);
   if (prompts.length === 0) throw new InputError('generate: no prompts');
   for (const [i, p] of prompts.entries()) {
     if (p.length === 0) throw new InputError(`prompt ${i} is empty`);
-    for (const id of p) if (!Number.isInteger(id) || id < 0 || id >= cfg.vocab) throw new InputError(`prompt ${i}: token ${id} outside the vocabulary (0..${cfg.vocab - 1})`);
-    // The last new token is never fed back, so it needs no cache entry.
+    // The last new token is never fed back, so it needs no cache entry. (Checked before the ids: a huge prompt is not scanned.)
     if (p.length + o.maxNewTokens - 1 > cfg.maxSeq) {
       throw new InputError(`prompt ${i} has ${p.length} tokens; with ${o.maxNewTokens} new tokens that exceeds the model's context of ${cfg.maxSeq}`);
     }
+    for (const id of p) if (!Number.isInteger(id) || id < 0 || id >= cfg.vocab) throw new InputError(`prompt ${i}: token ${shown(id)} outside the vocabulary (0..${cfg.vocab - 1})`);
   }
   const maxLen = prompts.reduce((m, p) => Math.max(m, p.length), 0); // no spread: a huge batch must not overflow the stack
   return {
@@ -197,8 +217,13 @@ export class DecodeBatch {
   }
 
   private live(b: number): boolean {
+    return !this.stopped(b) && this.scheduled[b]! < this.o.maxNewTokens;
+  }
+
+  /** Sequence b takes no more tokens: an end of sequence, or isStopped (once true, for good). */
+  private stopped(b: number): boolean {
     if (this.active[b] && this.o.isStopped?.(b)) this.active[b] = false;
-    return this.active[b]! && this.scheduled[b]! < this.o.maxNewTokens;
+    return !this.active[b];
   }
 
   /** Fill rows and lengths for the next decode step; false when no sequence wants another token. */
@@ -217,7 +242,8 @@ export class DecodeBatch {
   /** Record the sampled ids of `step` for the sequences still generating (eos stops a sequence). */
   record(ids: Uint32Array, step: number): void {
     for (let b = 0; b < this.out.length; b++) {
-      if (!this.active[b] || this.out[b]!.length >= this.o.maxNewTokens) continue;
+      // A sequence stopped since this step was submitted (or before its first token) drops the token.
+      if (this.stopped(b) || this.out[b]!.length >= this.o.maxNewTokens) continue;
       const id = ids[b]!;
       if (id === NONFINITE_ID) throw nonFiniteLogits(b, step);
       if (this.o.eosId !== undefined && id === this.o.eosId) { this.active[b] = false; continue; }
@@ -253,7 +279,11 @@ export async function generate(ex: ForwardExecutor, prompts: readonly (readonly 
   // ---- prefill: each sequence in chunks
   const inputTokens = prompts.reduce((a, p) => a + p.length, 0);
   let done = 0;
+  // Every sequence stopped (a cancelled or abandoned stream, a disposed engine): no more prompts, no tokens.
+  const allStopped = () => o.isStopped !== undefined && prompts.every((_, b) => o.isStopped!(b));
   for (const c of prefillChunks(prompts, shape.chunk)) {
+    // Only between prompts: a prompt whose K/V streams to a pool is handed off whole.
+    if (c.p0 === 0 && allStopped()) break;
     await ex.prefill(c);
     done += c.n;
     if (o.onPrefill) { await ex.sync(); o.onPrefill(done, inputTokens); }
@@ -261,6 +291,7 @@ export async function generate(ex: ForwardExecutor, prompts: readonly (readonly 
 
   // ---- first tokens, then decode steps for the whole batch
   const batch = new DecodeBatch(prompts, o);
+  if (allStopped()) return stoppedEarly(ex, batch, inputTokens, t0);
   await ex.sampleFirst(0);
   batch.record(await ex.readTokens(0), 0);
   await ex.afterPrefill?.(prompts.map((p) => p.length));
@@ -297,4 +328,11 @@ export async function generate(ex: ForwardExecutor, prompts: readonly (readonly 
   await (ex.finish ? ex.finish() : ex.sync());
   const tEnd = performance.now();
   return { ...generationMetrics(batch.out, inputTokens, t0, tFirst, tEnd), gpuBytes: ex.gpuBytes, gpuPeakBytes: ex.gpuPeakBytes, firstLogits };
+}
+
+/** The result of a generation whose every sequence was stopped before its first token: the GPU idle, no tokens. */
+async function stoppedEarly(ex: ForwardExecutor, batch: DecodeBatch, inputTokens: number, t0: number): Promise<GenerateResult> {
+  await (ex.finish ? ex.finish() : ex.sync());
+  const tEnd = performance.now();
+  return { ...generationMetrics(batch.out, inputTokens, t0, tEnd, tEnd), gpuBytes: ex.gpuBytes, gpuPeakBytes: ex.gpuPeakBytes };
 }

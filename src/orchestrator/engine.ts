@@ -3,13 +3,15 @@
 // frees every device, worker and buffer. This file has no Node dependency (the browser demo uses it);
 // create-engine.ts builds an engine from options in Node.
 import { FapoolError, InputError, describeCaps, type CompileProgress, type DType, type Gpu, type Step } from '../gpu/index.js';
-import type { SamplingParams } from '../kernels/sampling.js';
+import { samplingProblem, type SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from '../model/config.js';
-import { batchShape, chunkSizes, defaultPrefillChunk, generate, PREFILL_CHUNK_MIN, type ForwardExecutor, type GenerateResult } from '../model/generation.js';
+import {
+  batchShape, checkCount, chunkSizes, defaultPrefillChunk, generate, PREFILL_CHUNK_MIN, shown, type BatchShape, type ForwardExecutor, type GenerateResult,
+} from '../model/generation.js';
 import { Generator, type AttentionPlacement, type DecodePart } from '../model/generator.js';
 import type { Tokenizer } from '../model/tokenizer.js';
 import type { Weights } from '../model/weights.js';
-import { Scheduler, type SchedulerOptions } from './scheduler.js';
+import { checkSchedule, Scheduler, type SchedulerOptions } from './scheduler.js';
 
 /** Where attention ran and what the pool did, JSON-friendly. */
 export interface PlacementReport {
@@ -93,18 +95,34 @@ export type CompletionEvent =
 /** A request was refused because the queue is full (a server answers 429). */
 export class QueueFullError extends FapoolError {}
 
+/** The engine is disposed: a call after dispose(), or a stream that dispose() cut short. */
+export class EngineDisposedError extends FapoolError {}
+
 export interface EngineLoad { running: number; queued: number; maxQueue: number; completed: number }
 
 export class Engine {
   private busy: Promise<unknown> = Promise.resolve();
-  private disposed = false;
+  private disposing: Promise<void> | null = null;
   private sched: Scheduler | null = null;
   private running = 0;
   private completed = 0;
-  /** Most requests waiting for their turn before submit() refuses more. */
-  maxQueue = 64;
+  private queueBound = 64;
+  /** What dispose() calls to cut each stream still running (generate or submit) at its next step. */
+  private readonly live = new Set<() => void>();
 
-  constructor(private readonly parts: EngineParts) {}
+  constructor(private readonly parts: EngineParts) {
+    if (parts.schedule) checkSchedule(parts.schedule); // at creation, not at the first submit()
+  }
+
+  /** Most requests waiting for their turn before submit() refuses more (a positive integer: 0 refused every request, NaN none). */
+  get maxQueue(): number { return this.queueBound; }
+  set maxQueue(n: number) { checkCount('maxQueue', n); this.queueBound = n; }
+
+  private get disposed(): boolean { return this.disposing !== null; }
+
+  private checkOpen(call: string): void {
+    if (this.disposed) throw new EngineDisposedError(`${call}(): this engine is disposed; create another one`);
+  }
 
   load(): EngineLoad { return { running: this.running, queued: this.sched?.queued ?? 0, maxQueue: this.maxQueue, completed: this.completed }; }
 
@@ -129,26 +147,51 @@ export class Engine {
    * counts them. Strategies without a single-device program (the static baseline) compile nothing here. Returns
    * the time taken and the pipelines created on the base device.
    */
-  precompile(o: {
+  async precompile(o: {
     promptLengths: readonly number[]; maxNewTokens: number; prefillChunk?: number; sampling?: Partial<SamplingParams>;
     onProgress?: CompileProgress;
   }): Promise<{ ms: number; pipelines: number }> {
+    this.checkOpen('precompile');
     const ex = this.parts.executor;
+    const shape = this.precompileShape(o), sampling = samplingOf(o.sampling);
     return this.compiling(async () => {
-      if (!ex.precompile) return;
-      const shape = batchShape(this.parts.config, o.promptLengths.map((n) => new Array<number>(n).fill(0)), { ...o, prefillChunk: o.prefillChunk ?? this.prefillChunk });
-      await ex.precompile(shape, { ...GREEDY, ...o.sampling }, chunkSizes(shape.promptLengths, shape.chunk));
+      await ex.precompile?.(shape, sampling, chunkSizes(shape.promptLengths, shape.chunk));
     }, o.onProgress);
   }
 
+  /** The batch shape of precompile(): its lengths checked before stand-in prompts of those lengths are made. */
+  private precompileShape(o: { promptLengths: readonly number[]; maxNewTokens: number; prefillChunk?: number }): BatchShape {
+    const cfg = this.parts.config;
+    if (!Array.isArray(o.promptLengths)) throw new InputError(`promptLengths must be an array of prompt lengths, got ${shown(o.promptLengths)}`);
+    // A length of 1e9 filled the heap building its prompt (the process died) before the context check saw it.
+    for (const [i, n] of o.promptLengths.entries()) {
+      checkCount(`promptLengths[${i}]`, n);
+      if (n > cfg.maxSeq) throw new InputError(`promptLengths[${i}] is ${n}, over the model's context of ${cfg.maxSeq}`);
+    }
+    const prompts = o.promptLengths.map((n) => new Array<number>(n).fill(0));
+    return this.checkRows(batchShape(cfg, prompts, { maxNewTokens: o.maxNewTokens, prefillChunk: o.prefillChunk ?? this.prefillChunk }));
+  }
+
+  /**
+   * A batch or prefill chunk against the device's workgroups per dispatch dimension (RMSNorm and the sampler launch one
+   * per row): 70,000 prompts failed in the kernel after all their prefills (193 s on lavapipe).
+   */
+  private checkRows(shape: BatchShape): BatchShape {
+    const limit = this.parts.gpu?.caps.maxWorkgroupsPerDim;
+    if (limit === undefined) return shape;
+    const [what, rows] = shape.B > limit ? [`prompts: ${shape.B} sequences in one batch`, shape.B] : [`prefillChunk: a chunk of ${shape.chunk} prompt tokens`, shape.chunk];
+    if (rows > limit) throw new InputError(`${what} need ${rows} workgroups in one dispatch dimension (one per row), over this GPU's limit of ${limit}`);
+    return shape;
+  }
+
   /** precompile() for the request stream of submit(): the scheduler's batch shape and prefill chunk. */
-  precompileServing(onProgress?: CompileProgress): Promise<{ ms: number; pipelines: number }> {
+  async precompileServing(onProgress?: CompileProgress): Promise<{ ms: number; pipelines: number }> {
+    this.checkOpen('precompileServing');
     return this.compiling(() => this.scheduler.precompile(GREEDY), onProgress);
   }
 
   /** Run `build` alone on the executor, its pipelines created together; its time and the pipelines it created on the base device. */
   private compiling(build: () => Promise<void>, onProgress?: CompileProgress): Promise<{ ms: number; pipelines: number }> {
-    if (this.disposed) throw new Error('this engine is disposed');
     const gpu = this.parts.gpu;
     return this.exclusive(async () => {
       const t0 = performance.now(), before = gpu?.programCount ?? 0;
@@ -162,9 +205,13 @@ export class Engine {
     return typeof prompt === 'string' ? this.parts.tokenizer.minTokens?.(prompt) ?? 0 : prompt.length;
   }
 
-  /** Token ids of a prompt: text through the tokenizer, ids as given. */
-  encode(prompt: string | readonly number[]): number[] {
-    return typeof prompt === 'string' ? this.parts.tokenizer.encode(prompt) : [...prompt];
+  /** Token ids of a prompt: text through the tokenizer, ids as given (a copy). InputError for anything else, named `name`. */
+  encode(prompt: string | readonly number[], name = 'prompt'): number[] {
+    if (typeof prompt === 'string') return this.parts.tokenizer.encode(prompt);
+    if (!Array.isArray(prompt) && !(ArrayBuffer.isView(prompt) && !(prompt instanceof DataView))) {
+      throw new InputError(`${name} must be a string or an array of token ids, got ${shown(prompt)}`);
+    }
+    return Array.from(prompt);
   }
 
   /**
@@ -172,26 +219,45 @@ export class Engine {
    * (TTFT, TPOT, TPS) and the placement report. Generations run one at a time on an engine.
    */
   generate(req: GenerateRequest): AsyncIterable<GenerationEvent> {
-    if (this.disposed) throw new Error('this engine is disposed');
-    const events = new EventQueue<GenerationEvent>();
+    this.checkOpen('generate');
+    const { prompts, sampling, prefillChunk } = this.checkGenerate(req);
     const tok = this.parts.tokenizer;
-    const prompts = req.prompts.map((p) => this.encode(p));
     const decoders = prompts.map(() => tok.decodeStream());
-    const run = this.exclusive(() => generate(this.parts.executor, prompts, {
-      maxNewTokens: req.maxNewTokens,
-      sampling: { ...GREEDY, ...req.sampling },
-      eosId: req.stopAtEos === false ? undefined : tok.eosId,
-      prefillChunk: req.prefillChunk ?? this.prefillChunk,
-      captureLogits: req.captureLogits,
-      onPrefill: (doneTokens, totalTokens) => events.push({ type: 'prefill', doneTokens, totalTokens }),
-      onToken: (seq, token, step) => events.push({ type: 'token', seq, token, step, text: decoders[seq]!.push(token) }),
-    }));
+    // Why it stops early: its reader left (a break, a throw in the loop body), or dispose(). Either ends it at its
+    // next step; before, an abandoned generation ran to its end and held the engine meanwhile.
+    let cut: 'abandoned' | 'disposed' | null = null;
+    const events = new EventQueue<GenerationEvent>(() => { cut ??= 'abandoned'; });
+    const onDispose = () => { cut ??= 'disposed'; };
+    this.live.add(onDispose);
+    let tokens = 0;
+    const run = this.exclusive(async () => {
+      if (cut) return null; // cut while it waited for its turn: nothing to run
+      return generate(this.parts.executor, prompts, {
+        maxNewTokens: req.maxNewTokens, sampling, prefillChunk, captureLogits: req.captureLogits,
+        eosId: req.stopAtEos === false ? undefined : tok.eosId,
+        isStopped: () => cut !== null,
+        onPrefill: (doneTokens, totalTokens) => events.push({ type: 'prefill', doneTokens, totalTokens }),
+        onToken: (seq, token, step) => { tokens++; events.push({ type: 'token', seq, token, step, text: decoders[seq]!.push(token) }); },
+      });
+    });
     run.then((result) => {
+      if (cut === 'disposed') throw new EngineDisposedError(`the engine was disposed while this generation ran (after ${tokens} tokens)`);
+      if (!result) return;
       const texts = result.tokens.map((t) => tok.decode(t));
       events.push({ type: 'done', result, texts, tails: decoders.map((d) => d.flush()), placement: this.parts.report() });
       events.end();
-    }, (e) => events.fail(e));
+    }).catch((e: unknown) => events.fail(e)).finally(() => this.live.delete(onDispose));
     return events;
+  }
+
+  /** A generate() request checked whole before anything runs: InputError naming the field, thrown by generate() itself. */
+  private checkGenerate(req: GenerateRequest): { prompts: number[][]; sampling: SamplingParams; prefillChunk: number } {
+    if (typeof req !== 'object' || req === null) throw new InputError(`generate() takes a request object, got ${shown(req)}`);
+    if (!Array.isArray(req.prompts)) throw new InputError(`prompts must be an array (of strings or arrays of token ids), got ${shown(req.prompts)}`);
+    const prompts = req.prompts.map((p, i) => this.encode(p, `prompts[${i}]`));
+    const prefillChunk = req.prefillChunk ?? this.prefillChunk;
+    this.checkRows(batchShape(this.parts.config, prompts, { maxNewTokens: req.maxNewTokens, prefillChunk }));
+    return { prompts, sampling: samplingOf(req.sampling), prefillChunk };
   }
 
   /** Run `work` when nothing else runs on the executor (batch generations and the scheduler take turns). */
@@ -212,25 +278,28 @@ export class Engine {
    * requests already wait, InputError for a request the model cannot take.
    */
   submit(req: CompletionRequest): AsyncIterable<CompletionEvent> {
-    if (this.disposed) throw new Error('this engine is disposed');
-    if (!Number.isSafeInteger(req.maxTokens) || req.maxTokens < 1) throw new InputError(`maxTokens must be a positive integer, got ${req.maxTokens}`);
+    this.checkOpen('submit');
+    if (typeof req !== 'object' || req === null) throw new InputError(`submit() takes a request object, got ${shown(req)}`);
+    checkCount('maxTokens', req.maxTokens);
+    const sampling = samplingOf(req.sampling), stops = stopsOf(req.stop), signal = signalOf(req.signal);
     const sched = this.scheduler;
     if (sched.queued >= this.maxQueue) throw new QueueFullError(`the queue is full (${this.maxQueue} requests waiting)`);
     const prompt = this.encode(req.prompt);
-    const events = new EventQueue<CompletionEvent>();
     const tok = this.parts.tokenizer;
-    const stop = new StopMatcher(req.stop ?? []);
+    const stop = new StopMatcher(stops);
     const decoder = tok.decodeStream();
     const t0 = performance.now();
     let tStart = 0, tFirst = 0, tLast = 0;
     let steps: SlotSteps | null = null;
     const tokens: number[] = [];
-    let stopped: 'stop' | 'cancelled' | null = null, started = false;
+    // Why it ends early: a stop string, an abort or its reader leaving (cancelled), dispose().
+    let stopped: 'stop' | 'cancelled' | 'disposed' | null = null, started = false;
+    const events = new EventQueue<CompletionEvent>(() => { stopped ??= 'cancelled'; });
     const onAbort = () => { stopped ??= 'cancelled'; };
-    req.signal?.addEventListener('abort', onAbort, { once: true });
-    if (req.signal?.aborted) onAbort();
+    const onDispose = () => { stopped ??= 'disposed'; };
+    const unlisten = () => { signal?.removeEventListener('abort', onAbort); this.live.delete(onDispose); };
     sched.submit({
-      prompt, maxTokens: req.maxTokens, sampling: { ...GREEDY, ...req.sampling }, eosId: tok.eosId,
+      prompt, maxTokens: req.maxTokens, sampling, eosId: tok.eosId,
       isStopped: () => stopped !== null,
       onStart: (slot) => {
         tStart = performance.now();
@@ -251,20 +320,29 @@ export class Engine {
       onDone: (why) => {
         if (started) this.running--; // (a request cancelled while it waited ends unstarted)
         this.completed++;
-        req.signal?.removeEventListener('abort', onAbort);
-        if (!stopped) {
+        unlisten();
+        if (stopped === 'disposed' && why === 'stopped') {
+          events.fail(new EngineDisposedError(`the engine was disposed while this request ran (after ${tokens.length} of ${req.maxTokens} tokens)`));
+          return;
+        }
+        const asked = stopped === 'stop' || stopped === 'cancelled' ? stopped : null; // an end its caller made
+        if (!asked) {
           const tail = stop.push(decoder.flush(), true);
           if (tail) events.push({ type: 'token', token: tokens.at(-1) ?? -1, text: tail, index: tokens.length - 1 });
         }
         events.push({
-          type: 'done', reason: stopped ?? (why === 'stopped' ? 'cancelled' : why), tokens, text: stop.text, promptTokens: prompt.length,
+          type: 'done', reason: asked ?? (why === 'stopped' ? 'cancelled' : why), tokens, text: stop.text, promptTokens: prompt.length,
           ttftMs: (tFirst || performance.now()) - t0, queueMs: (tStart || performance.now()) - t0,
           tpotMs: tokens.length > 1 ? (tLast - tFirst) / (tokens.length - 1) : 0, ...this.stepsSince(steps),
         });
         events.end();
       },
-      onError: (e) => { if (started) this.running--; req.signal?.removeEventListener('abort', onAbort); events.fail(e); },
+      onError: (e) => { if (started) this.running--; unlisten(); events.fail(e); },
     });
+    // Only once the scheduler took it (a refused request leaves no listener on the caller's signal); it runs later.
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) onAbort();
+    this.live.add(onDispose);
     return events;
   }
 
@@ -282,12 +360,52 @@ export class Engine {
     return last;
   }
 
-  async dispose(): Promise<void> {
-    if (this.disposed) return;
-    this.disposed = true;
-    await this.busy;
+  /**
+   * Free every device, worker and buffer. Streams still running end at their next step (a prompt being prefilled is
+   * finished first): their readers get EngineDisposedError. Every call returns the same promise (a second call used to
+   * resolve at once, before the first had freed anything).
+   */
+  dispose(): Promise<void> {
+    return this.disposing ??= this.disposeNow();
+  }
+
+  private async disposeNow(): Promise<void> {
+    for (const cut of this.live) cut();
+    // Until the executor is idle: a scheduler loop that ends may take one more turn (to end its cancelled waiters).
+    for (let b = this.busy; ; b = this.busy) { await b; if (b === this.busy) break; }
     await this.parts.dispose();
   }
+}
+
+/** Sampling parameters with the defaults (GREEDY) for those not given; InputError for an unknown or invalid one. */
+function samplingOf(s: Partial<SamplingParams> | undefined): SamplingParams {
+  if (s === undefined || s === null) return { ...GREEDY };
+  if (typeof s !== 'object') throw new InputError(`sampling must be an object, got ${shown(s)}`);
+  const p: SamplingParams = { ...GREEDY };
+  for (const [k, v] of Object.entries(s)) {
+    // A misspelt option (top_p, topk) was ignored: the request ran with the default.
+    if (!Object.hasOwn(GREEDY, k)) throw new InputError(`sampling has no option ${JSON.stringify(k)} (it takes ${Object.keys(GREEDY).join(', ')})`);
+    if (v !== undefined) p[k as keyof SamplingParams] = v as number; // undefined: the default (it reached the sampler as NaN)
+  }
+  const problem = samplingProblem(p);
+  if (problem) throw new InputError(`sampling.${problem}`);
+  return p;
+}
+
+/** A request's stop strings: an array of strings, or none. */
+function stopsOf(stop: unknown): readonly string[] {
+  if (stop === undefined || stop === null) return [];
+  if (!Array.isArray(stop)) throw new InputError(`stop must be an array of strings, got ${shown(stop)}`);
+  for (const [i, s] of stop.entries()) if (typeof s !== 'string') throw new InputError(`stop[${i}] must be a string, got ${shown(s)}`);
+  return stop as string[];
+}
+
+/** A request's abort signal: anything that listens like an AbortSignal (one of another realm too), or none. */
+function signalOf(signal: unknown): AbortSignal | undefined {
+  if (signal === undefined || signal === null) return undefined;
+  const s = signal as Partial<AbortSignal>;
+  if (typeof s.addEventListener !== 'function' || typeof s.aborted !== 'boolean') throw new InputError(`signal must be an AbortSignal, got ${shown(signal)}`);
+  return signal as AbortSignal;
 }
 
 /**
@@ -299,14 +417,22 @@ class StopMatcher {
   hit = false;
   private emitted = 0;
   private readonly hold: number;
-  constructor(private readonly stops: readonly string[]) { this.hold = Math.max(0, ...stops.map((x) => x.length - 1)); }
+  constructor(private readonly stops: readonly string[]) {
+    // No spread: 200,000 stop strings overflowed the stack.
+    this.hold = stops.reduce((m, x) => Math.max(m, x.length - 1), 0);
+  }
   push(delta: string, final = false): string {
     if (this.hit) return '';
+    const before = this.text.length;
     this.text += delta;
+    // A stop string seen now ends in the new text (an earlier one would have been seen then): search from there,
+    // not the whole text again for every token.
+    let at = -1;
     for (const s of this.stops) {
-      const at = s ? this.text.indexOf(s) : -1;
-      if (at >= 0) { this.hit = true; this.text = this.text.slice(0, at); break; }
+      const i = s ? this.text.indexOf(s, Math.max(0, before - s.length + 1)) : -1;
+      if (i >= 0 && (at < 0 || i < at)) at = i;
     }
+    if (at >= 0) { this.hit = true; this.text = this.text.slice(0, at); }
     const safe = this.hit || final ? this.text.length : Math.max(this.emitted, this.text.length - this.hold);
     const out = this.text.slice(this.emitted, safe);
     this.emitted = safe;
@@ -314,24 +440,42 @@ class StopMatcher {
   }
 }
 
-/** A push queue read as an AsyncIterable (events arrive from GPU callbacks, the consumer pulls). */
+/**
+ * A push queue read as an AsyncIterable (events arrive from GPU callbacks, the consumer pulls), by one reader:
+ * `onAbandon` runs when that reader leaves before the end (a break, a throw in its loop body).
+ */
 class EventQueue<T> implements AsyncIterable<T> {
   private readonly items: T[] = [];
   private wake: (() => void) | null = null;
   private ended = false;
-  private error: unknown = null;
+  private failure: { error: unknown } | null = null;
+  private read = false;
+
+  constructor(private readonly onAbandon: () => void) {}
 
   push(v: T): void { this.items.push(v); this.notify(); }
   end(): void { this.ended = true; this.notify(); }
-  fail(e: unknown): void { this.error = e ?? new Error('generation failed'); this.ended = true; this.notify(); }
+  fail(error: unknown): void { this.failure ??= { error }; this.ended = true; this.notify(); }
   private notify(): void { const w = this.wake; this.wake = null; w?.(); }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      if (this.items.length) { yield this.items.shift()!; continue; }
-      if (this.error) throw this.error;
-      if (this.ended) return;
-      await new Promise<void>((r) => { this.wake = r; });
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    // A second reader took the first one's wake-up: both waited for ever.
+    if (this.read) throw new InputError('this event stream is already being read (or was read): a stream of generate() or submit() can be iterated once');
+    this.read = true;
+    return this.events();
+  }
+
+  private async *events(): AsyncGenerator<T> {
+    let whole = false;
+    try {
+      for (;;) {
+        if (this.items.length) { yield this.items.shift()!; continue; }
+        if (this.failure) throw this.failure.error;
+        if (this.ended) { whole = true; return; }
+        await new Promise<void>((r) => { this.wake = r; });
+      }
+    } finally {
+      if (!whole) this.onAbandon();
     }
   }
 }

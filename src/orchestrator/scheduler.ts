@@ -12,7 +12,7 @@
 import { InputError } from '../gpu/index.js';
 import { NONFINITE_ID, nonFiniteLogits, type SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from '../model/config.js';
-import { prefillChunks, type BatchShape, type ForwardExecutor, type PrefillChunk } from '../model/generation.js';
+import { checkCount, prefillChunks, shown, type BatchShape, type ForwardExecutor, type PrefillChunk } from '../model/generation.js';
 import { NO_POSITION } from '../model/run-state.js';
 
 /** One request as the scheduler runs it; the engine turns its callbacks into events. */
@@ -37,6 +37,16 @@ export interface SchedulerOptions {
   maxContext?: number;
   /** Prompt rows per prefill chunk (default 512): smaller keeps running sequences' steps closer together. */
   prefillChunk?: number;
+}
+
+/**
+ * Throws InputError for options no schedule can run: a prefill chunk of 0 cut prompts into empty chunks for ever (a
+ * hang), NaN sizes reached the buffers. The engine checks them when it is made, before any request.
+ */
+export function checkSchedule(o: SchedulerOptions): void {
+  if (o.maxBatch !== undefined) checkCount('schedule.maxBatch', o.maxBatch);
+  if (o.maxContext !== undefined) checkCount('schedule.maxContext', o.maxContext, true);
+  if (o.prefillChunk !== undefined) checkCount('schedule.prefillChunk', o.prefillChunk);
 }
 
 interface Slot {
@@ -73,10 +83,10 @@ export class Scheduler {
   /** `lock` runs the loop exclusively on the executor (the engine's batch generations share it). */
   constructor(private readonly ex: ForwardExecutor, private readonly cfg: ModelConfig,
     private readonly lock: <T>(work: () => Promise<T>) => Promise<T>, o: SchedulerOptions = {}) {
+    checkSchedule(o);
     this.maxBatch = o.maxBatch ?? 8;
     this.maxContext = Math.min(o.maxContext ?? cfg.maxSeq, cfg.maxSeq);
     this.chunk = o.prefillChunk ?? 512;
-    if (!Number.isSafeInteger(this.maxBatch) || this.maxBatch < 1) throw new InputError(`maxBatch must be a positive integer, got ${this.maxBatch}`);
     this.slots = Array<Slot | null>(this.maxBatch).fill(null);
   }
 
@@ -87,7 +97,7 @@ export class Scheduler {
   submit(req: ScheduledRequest): void {
     const n = req.prompt.length;
     if (n === 0) throw new InputError('the prompt is empty');
-    for (const id of req.prompt) if (!Number.isInteger(id) || id < 0 || id >= this.cfg.vocab) throw new InputError(`token ${id} outside the vocabulary (0..${this.cfg.vocab - 1})`);
+    for (const id of req.prompt) if (!Number.isInteger(id) || id < 0 || id >= this.cfg.vocab) throw new InputError(`token ${shown(id)} outside the vocabulary (0..${this.cfg.vocab - 1})`);
     if (n + req.maxTokens > this.maxContext) {
       throw new InputError(`prompt of ${n} tokens + ${req.maxTokens} new tokens exceeds the context of ${this.maxContext} tokens`);
     }
