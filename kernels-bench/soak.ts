@@ -44,7 +44,8 @@ async function coordinator(id: number, endpoints: string[], weightsPath: string,
   const links = await Promise.all(endpoints.map((e, i) => connectRank(e, { name: `worker${i}`, connectTimeoutMs: 30_000 })));
   const policy = { threshold: 16, tiers: [{ maxLen: 16, poolSize: 0 }, { maxLen: 40, poolSize: 1 }, { maxLen: Infinity, poolSize: 2 }] };
   const members = links.map((link) => ({ link, alive: true }));
-  const exec = new PoolAttention(members, policy, { minBlock: 8, deadlineMs: DEADLINE_MS });
+  // A worker that failed is probed from 0.5 s on and rejoins by itself once it answers (after a restart, or a hang).
+  const exec = new PoolAttention(members, policy, { minBlock: 8, deadlineMs: DEADLINE_MS, rejoinBackoffMs: 500 });
   const pooled = new Generator(g, cfg, w, 'f32', exec);
   const alone = new Generator(g, cfg, w, 'f32');
   const greedy = { temperature: 0, topK: 0, topP: 1, seed: 0 };
@@ -57,7 +58,6 @@ async function coordinator(id: number, endpoints: string[], weightsPath: string,
     const events0 = exec.stats.events.length;
     const steps0 = exec.stats.perSeq.map((s) => ({ ...s }));
     try {
-      for (const m of members) m.alive = true; // a worker that came back serves again
       const ref = (await alone.generate(prompts, { maxNewTokens: NEW_TOKENS, sampling: greedy })).tokens;
       const got = (await pooled.generate(prompts, { maxNewTokens: NEW_TOKENS, sampling: greedy })).tokens;
       const events: Record<string, number> = {};
