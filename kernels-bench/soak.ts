@@ -15,8 +15,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 
-// Threshold 16: prompts of 30 and 45 tokens start on the pool, 12 crosses onto it after 4 steps, 3 never does;
-// 30 crosses the 40-token tier (1 → 2 ranks) mid-generation: to-pool, reshard and plain decode every round.
+// Threshold 16: prompts of 30 and 45 tokens start on the pool (prefilled here, their K/V handed off: prefill-to-pool),
+// 12 crosses onto it after 4 steps (to-pool), 3 never does. (A pool-only cache is not resharded when 30 crosses the
+// 40-token tier: the soak sees no reshard since the prefill hand-off.)
 const SHAPES = [[30, 3, 45, 12], [12, 30], [45, 3, 3]];
 const NEW_TOKENS = 20;
 const DEADLINE_MS = 4000;
