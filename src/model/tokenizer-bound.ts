@@ -165,18 +165,18 @@ export function tokenBound(json: Json, config: Json = {}, normalize?: (text: str
   const has = (t: string) => Object.hasOwn(vocab, t);
   // The library reads a string merge as split(' ', 2): 'a b c' merges 'a' and 'b'.
   const merged = (m: unknown) => (typeof m === 'string' ? m.split(' ', 2).join('') : Array.isArray(m) ? m.join('') : '');
-  const merges: unknown[] = Array.isArray(model.merges) ? model.merges : [];
+  const pieces = (Array.isArray(model.merges) ? model.merges as unknown[] : []).map(merged);   // what each merge makes
   const affixed = Boolean(model.continuing_subword_prefix || model.continuing_subword_suffix || model.end_of_word_suffix);
-  const bytes = pre.byteLevel && !affixed && byteLevelAlphabet().every(has) && merges.every((m) => has(merged(m)));
+  const bytes = pre.byteLevel && !affixed && byteLevelAlphabet().every(has) && pieces.every(has);
   const fallback = model.byte_fallback === true && Array.from({ length: 256 }, (_, b) => byteToken(b)).every(has);
   const unk = typeof model.unk_token === 'string' && has(model.unk_token) && !model.fuse_unk;
   if (!bytes && !fallback && !unk) return null;
-  if (model.fuse_unk && !unknownsStayApart(model, vocab, merges.map(merged), json.added_tokens)) return null;
+  if (model.fuse_unk && !unknownsStayApart(model, vocab, pieces, json.added_tokens)) return null;
   if (!postProcessorKeepsText(json.post_processor)) return null;
 
   let cover = 1;
   for (const t of Object.keys(vocab)) cover = Math.max(cover, codePoints(t));
-  for (const m of merges) cover = Math.max(cover, codePoints(merged(m)));
+  for (const m of pieces) cover = Math.max(cover, codePoints(m));
   for (const a of Array.isArray(json.added_tokens) ? json.added_tokens : []) {
     const t = obj(a), content = t?.content;
     if (typeof content !== 'string') continue;
