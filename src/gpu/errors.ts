@@ -34,3 +34,10 @@ export function assertShape(cond: unknown, message: string): asserts cond {
 
 /** NaN or ±Inf where the model needs finite numbers: in the weights at load, in the logits while generating. */
 export class NonFiniteError extends FapoolError {}
+
+/** A value as an error message shows it: a string quoted (the string "3" is not the number 3), an object by its kind. */
+export function shown(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  return typeof v === 'object' && v !== null ? 'an object' : String(v);
+}

@@ -1,5 +1,5 @@
 // GPU sampling over logits (shaders/sampling.wgsl): greedy, temperature, top-k, top-p.
-import { defineProgram, LimitError, NonFiniteError, ShapeError, type Dispatch, type Gpu, type Tensor } from '../gpu/index.js';
+import { defineProgram, LimitError, NonFiniteError, ShapeError, shown, type Dispatch, type Gpu, type Tensor } from '../gpu/index.js';
 import { expectDistinct, expectDtype, expectRank, expectShape, rowWorkgroupSize } from './common.js';
 
 export interface SamplingParams {
@@ -57,19 +57,16 @@ export function samplingUniform(seed: number, step: number, row: number): number
   return (pcg((pcg((pcg(seed >>> 0) ^ (step >>> 0)) >>> 0) ^ (row >>> 0)) >>> 0) >>> 8) / 16777216;
 }
 
-/** A parameter's value as a message shows it: a string quoted (the string "0.5" is not the number 0.5). */
-const shownParam = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : String(v));
-
 /**
  * Why the sampler cannot take these parameters ("topP must be in (0, 1], got 2"), or null. Numbers only: a string
  * such as "0.5" passed some of these comparisons by coercion and reached the uniforms.
  */
 export function samplingProblem(p: SamplingParams): string | null {
   const { temperature: T, topK, topP, seed } = p;
-  if (typeof T !== 'number' || !(T >= 0) || !Number.isFinite(T)) return `temperature must be finite and >= 0, got ${shownParam(T)}`;
-  if (!Number.isInteger(topK) || topK < 0) return `topK must be an integer >= 0, got ${shownParam(topK)}`;
-  if (typeof topP !== 'number' || !(topP > 0 && topP <= 1)) return `topP must be in (0, 1], got ${shownParam(topP)}`;
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) return `seed must be a u32 (an integer in 0..4294967295), got ${shownParam(seed)}`;
+  if (typeof T !== 'number' || !(T >= 0) || !Number.isFinite(T)) return `temperature must be finite and >= 0, got ${shown(T)}`;
+  if (!Number.isInteger(topK) || topK < 0) return `topK must be an integer >= 0, got ${shown(topK)}`;
+  if (typeof topP !== 'number' || !(topP > 0 && topP <= 1)) return `topP must be in (0, 1], got ${shown(topP)}`;
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) return `seed must be a u32 (an integer in 0..4294967295), got ${shown(seed)}`;
   return null;
 }
 

@@ -2,7 +2,7 @@
 // steps for the whole batch until every sequence is done, with the next step's GPU work overlapping the read-back
 // of the previous step's tokens. A strategy (one device, FA Pool, static TP × PP) is a ForwardExecutor: it says
 // how a prefill chunk and a decode step run; this file owns the order, the bookkeeping and the paper's metrics.
-import { InputError, type DType } from '../gpu/index.js';
+import { InputError, shown, type DType } from '../gpu/index.js';
 import { NONFINITE_ID, nonFiniteLogits, type SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from './config.js';
 import { tensorLimit, type BindingLimits } from './load-weights.js';
@@ -122,13 +122,6 @@ export function activationWidth(cfg: ModelConfig): number {
 export function defaultPrefillChunk(cfg: ModelConfig, dtype: DType, limits: BindingLimits): number {
   const rowBytes = activationWidth(cfg) * (dtype === 'f16' ? 2 : 4);
   return PREFILL_CHUNKS.find((rows) => rows * rowBytes <= tensorLimit(limits) / 2) ?? PREFILL_CHUNK_MIN;
-}
-
-/** A value as an error message shows it: a string quoted (the string "3" is not the number 3), an object by its kind. */
-export function shown(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
-  if (Array.isArray(v)) return `an array of ${v.length}`;
-  return typeof v === 'object' && v !== null ? 'an object' : String(v);
 }
 
 /**

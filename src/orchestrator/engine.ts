@@ -2,11 +2,11 @@
 // interface. `generate` streams token events as an AsyncIterable and ends with the paper's metrics; `dispose`
 // frees every device, worker and buffer. This file has no Node dependency (the browser demo uses it);
 // create-engine.ts builds an engine from options in Node.
-import { FapoolError, InputError, describeCaps, type CompileProgress, type DType, type Gpu, type Step } from '../gpu/index.js';
+import { FapoolError, InputError, describeCaps, shown, type CompileProgress, type DType, type Gpu, type Step } from '../gpu/index.js';
 import { samplingProblem, type SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from '../model/config.js';
 import {
-  batchShape, checkCount, chunkSizes, defaultPrefillChunk, generate, PREFILL_CHUNK_MIN, shown, type BatchShape, type ForwardExecutor, type GenerateResult,
+  batchShape, checkCount, chunkSizes, defaultPrefillChunk, generate, PREFILL_CHUNK_MIN, type BatchShape, type ForwardExecutor, type GenerateResult,
 } from '../model/generation.js';
 import { Generator, type AttentionPlacement, type DecodePart } from '../model/generator.js';
 import type { Tokenizer } from '../model/tokenizer.js';

@@ -9,10 +9,10 @@
 // Decode steps are pipelined: step s + 1 is submitted before step s's tokens are read (its inputs are step s's
 // samples, already on the GPU), so the GPU does not wait for the host's read-back and encoding between steps. A
 // sequence that turns out to have ended at step s (end of sequence, a stop) has its step-s+1 token dropped.
-import { InputError } from '../gpu/index.js';
+import { InputError, shown } from '../gpu/index.js';
 import { NONFINITE_ID, nonFiniteLogits, type SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from '../model/config.js';
-import { checkCount, prefillChunks, shown, type BatchShape, type ForwardExecutor, type PrefillChunk } from '../model/generation.js';
+import { checkCount, prefillChunks, type BatchShape, type ForwardExecutor, type PrefillChunk } from '../model/generation.js';
 import { NO_POSITION } from '../model/run-state.js';
 
 /** One request as the scheduler runs it; the engine turns its callbacks into events. */
