@@ -18,11 +18,17 @@
 // last key and value come from `src`, the step's fused q/k/v rows, not from the cache: the decode step appends
 // them to the cache after its attention; row b of src is slot b's, its kv head h's K at element
 // (b·srcStride + srcK + h·D/8) of 8 halves, V at srcV likewise). Without SRC_LAST `src` is bound but not read.
+// Entries: decode_sg (row b reads cache slot b), decode_sg_pair (two cache groups in one launch: rows below p.b2 read
+// kCache/vCache/lengths as decode_sg does, rows from p.b2 on read kCache2/vCache2/lengths2 at slot b − b2 with their
+// own capacity and chunk — a KV cache cut into groups, e.g. past the 2 GiB a storage binding holds, without a second
+// launch; each row's splits are those of a launch over its group alone). The caches reach the shared body as pointer
+// parameters (unrestricted_pointer_parameters), so decode_sg's layout has no second group's bindings.
 
 struct Params {
   nHeads: u32, group: u32, nKv: u32, capacity: u32,
-  chunk: u32, pStride: u32, scale: f32, _pad: u32,
-  srcStride: u32, srcK: u32, srcV: u32, _pad1: u32,
+  chunk: u32, pStride: u32, scale: f32, b2: u32,           // b2: decode_sg_pair's first row of the second group
+  srcStride: u32, srcK: u32, srcV: u32, capacity2: u32,    // capacity2, chunk2: the second group's (decode_sg_pair)
+  chunk2: u32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
 
 override SGS: u32 = 32u;
@@ -44,15 +50,20 @@ const LOG2E = 1.4426950408889634;
 const LN2 = 0.6931471805599453;
 
 alias KvRows = array<array<vec4<u32>, MAX_CPL>, MAX_U>;   // [U][CPL] 8-half chunks of K or V rows
+alias KvCache = array<vec4<u32>>;                          // [slots, nKv, capacity, D/8] 8 halves per element
+alias KvPtr = ptr<storage, KvCache, read>;
 
 @group(0) @binding(0) var<storage, read> q: array<T4>;
-@group(0) @binding(1) var<storage, read> kCache: array<vec4<u32>>;   // 8 halves per element
-@group(0) @binding(2) var<storage, read> vCache: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read> kCache: KvCache;
+@group(0) @binding(2) var<storage, read> vCache: KvCache;
 @group(0) @binding(3) var<storage, read> lengths: array<u32>;
 @group(0) @binding(4) var<storage, read_write> partO: array<vec4f>;
 @group(0) @binding(5) var<storage, read_write> partLse: array<f32>;
 @group(0) @binding(6) var<uniform> p: Params;
 @group(0) @binding(7) var<storage, read> src: array<vec4<u32>>;      // 8 halves per element (SRC_LAST)
+@group(0) @binding(8) var<storage, read> kCache2: KvCache;           // decode_sg_pair's second group
+@group(0) @binding(9) var<storage, read> vCache2: KvCache;
+@group(0) @binding(10) var<storage, read> lengths2: array<u32>;
 
 var<workgroup> smax: array<f32, MAX_NSG>;
 var<workgroup> ssum: array<f32, MAX_NSG>;
@@ -65,7 +76,7 @@ fn neg_inf() -> f32 {
 
 // One step's loads for a key group: U rows of K and V from key j0 + kg·U on (rows past `end` keep old values;
 // the step masks their scores). With SRC_LAST, key `last` comes from src at element srcRow (+ p.srcK / p.srcV).
-fn load_step(j0: u32, end: u32, kg: u32, li: u32, kvRow0: u32, last: u32, srcRow: u32, kr: ptr<function, KvRows>, vr: ptr<function, KvRows>) {
+fn load_step(kc: KvPtr, vc: KvPtr, j0: u32, end: u32, kg: u32, li: u32, kvRow0: u32, last: u32, srcRow: u32, kr: ptr<function, KvRows>, vr: ptr<function, KvRows>) {
   let CH = LPK * CPL;
   for (var u = 0u; u < U; u++) {
     let key = j0 + kg * U + u;
@@ -78,8 +89,8 @@ fn load_step(j0: u32, end: u32, kg: u32, li: u32, kvRow0: u32, last: u32, srcRow
       } else {
         let row = (kvRow0 + key) * CH + li;
         for (var c = 0u; c < CPL; c++) {
-          (*kr)[u][c] = kCache[row + c * LPK];
-          (*vr)[u][c] = vCache[row + c * LPK];
+          (*kr)[u][c] = (*kc)[row + c * LPK];
+          (*vr)[u][c] = (*vc)[row + c * LPK];
         }
       }
     }
@@ -98,16 +109,30 @@ fn group_sum(x: f32) -> f32 {
 
 @compute @workgroup_size(WG)
 fn decode_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let split = wid.x;
-  let h0 = wid.y * GH;
+  decode_row(&kCache, &vCache, wid.x, wid.y * GH, wid.z, wid.z, lengths[wid.z], p.capacity, p.chunk, tid);
+}
+
+@compute @workgroup_size(WG)
+fn decode_sg_pair(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let b = wid.z;
+  if (b < p.b2) {
+    decode_row(&kCache, &vCache, wid.x, wid.y * GH, b, b, lengths[b], p.capacity, p.chunk, tid);
+  } else {
+    let s = b - p.b2;
+    decode_row(&kCache2, &vCache2, wid.x, wid.y * GH, b, s, lengths2[s], p.capacity2, p.chunk2, tid);
+  }
+}
+
+// Split `split` of heads h0 .. h0 + GH − 1 of row b (q, src and the partials' row) whose cache is slot `slot` of
+// kc / vc (capacity positions a slot, `chunk` keys a split); lenRaw: the row's length.
+fn decode_row(kc: KvPtr, vc: KvPtr, split: u32, h0: u32, b: u32, slot: u32, lenRaw: u32, capacity: u32, chunk: u32, tid: u32) {
   let kvh = h0 / p.group;
-  let len = min(lengths[b], p.capacity);
-  let start = split * p.chunk;
-  let end = min(len, start + p.chunk);
+  let len = min(lenRaw, capacity);
+  let start = split * chunk;
+  let end = min(len, start + chunk);
   let CH = LPK * CPL;                  // chunks per row (D / 8)
-  let kvRow0 = (b * p.nKv + kvh) * p.capacity;
-  let last = lengths[b] - 1u;           // (uncapped: a row past the capacity reads the cache as without SRC_LAST; an empty row wraps and loads nothing)
+  let kvRow0 = (slot * p.nKv + kvh) * capacity;
+  let last = lenRaw - 1u;               // (uncapped: a row past the capacity reads the cache as without SRC_LAST; an empty row wraps and loads nothing)
   let srcRow = b * p.srcStride + kvh * CH; // this kv head's 8-half chunks in row b of src
   let scale2 = p.scale * LOG2E;
   let sg = tid / SGS;
@@ -130,19 +155,19 @@ fn decode_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
   var acc: array<array<vec4f, 2 * MAX_CPL>, MAX_GH>;
   for (var g = 0u; g < GH; g++) { m[g] = NEG; }
 
-  var kc: KvRows;   // this step's rows
-  var vc: KvRows;
+  var kcur: KvRows;   // this step's rows
+  var vcur: KvRows;
   var kn: KvRows;   // the next step's (PF)
   var vn: KvRows;
-  if (PF) { load_step(start, end, kg, li, kvRow0, last, srcRow, &kn, &vn); }
+  if (PF) { load_step(kc, vc, start, end, kg, li, kvRow0, last, srcRow, &kn, &vn); }
   for (var j0 = start; j0 < end; j0 += KG * U) {
     // Issue every load of the step first: U rows of K and V per lane (with PF, the next step's).
     if (PF) {
-      kc = kn;
-      vc = vn;
-      load_step(j0 + KG * U, end, kg, li, kvRow0, last, srcRow, &kn, &vn);
+      kcur = kn;
+      vcur = vn;
+      load_step(kc, vc, j0 + KG * U, end, kg, li, kvRow0, last, srcRow, &kn, &vn);
     } else {
-      load_step(j0, end, kg, li, kvRow0, last, srcRow, &kc, &vc);
+      load_step(kc, vc, j0, end, kg, li, kvRow0, last, srcRow, &kcur, &vcur);
     }
     for (var g = 0u; g < GH; g++) {
       var s: array<f32, MAX_U>;
@@ -150,7 +175,7 @@ fn decode_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
       for (var u = 0u; u < U; u++) {
         var d = 0.0;
         for (var c = 0u; c < CPL; c++) {
-          d += dot(qv[g][2u * c], lo4(kc[u][c])) + dot(qv[g][2u * c + 1u], hi4(kc[u][c]));
+          d += dot(qv[g][2u * c], lo4(kcur[u][c])) + dot(qv[g][2u * c + 1u], hi4(kcur[u][c]));
         }
         d = group_sum(d);
         s[u] = select(NEG, d, j0 + kg * U + u < end);
@@ -164,8 +189,8 @@ fn decode_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
         let e = select(0.0, exp2(s[u] - mx), s[u] > 0.5 * NEG);
         l[g] += e;
         for (var c = 0u; c < CPL; c++) {
-          acc[g][2u * c] += e * lo4(vc[u][c]);
-          acc[g][2u * c + 1u] += e * hi4(vc[u][c]);
+          acc[g][2u * c] += e * lo4(vcur[u][c]);
+          acc[g][2u * c + 1u] += e * hi4(vcur[u][c]);
         }
       }
     }

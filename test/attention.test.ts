@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, type DType, type Gpu, type Tensor } from '../src/gpu/index.js';
 import {
-  SGM_PREFILL_CONFIGS, SGM_PROBE_SLOTS, appendsInMerge, chooseSgmPrefill, flashDecode, flashPrefill, hasSgmPrefill, mergeAttention, prefillTiles, runSgmProbe, sgDecodeApplies,
+  SGM_PREFILL_CONFIGS, SGM_PROBE_SLOTS, appendsInMerge, chooseSgmPrefill, decodePairApplies, flashDecode, flashDecodePair, flashPrefill, hasSgmPrefill, mergeAttention, prefillTiles, runSgmProbe, sgDecodeApplies,
   sgmConfigOf, sgmDebugLayout, sgmEntryName, sgmPrefillStorageBytes, type DecodeArgs, type PrefillArgs, type PrefillTiles, type SgmPrefillConfig,
 } from '../src/kernels/attention.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu, restoringEnv, withEnv, type Rng } from './helpers.js';
@@ -725,6 +725,115 @@ describe('flashDecode', () => {
       g.release(qt, full.kt, full.vt, pOt, pLt, out, lse);
     });
   }
+});
+
+// Two cache groups in one attention launch and one merge (a KV cache cut past a storage binding's 2 GiB, or
+// sequences of very different lengths): each row's output, and each appended K/V row, must be the bits one plan per
+// group gives (the same splits), which the flashDecode tests hold to the float64 reference. Groups with different
+// capacities, split counts and longest rows; positions past a row's length are NaN, so a read from the wrong group,
+// slot or capacity fails.
+describe('flashDecodePair', () => {
+  interface PairCase {
+    a: number[]; capA: number; b: number[]; capB: number; nHeads: number; nKv: number; d: number;
+    maxSplits?: number; minChunk?: number; last?: boolean; append?: boolean; opt?: Partial<DecodeArgs>; what: string;
+  }
+  const PAIRS: PairCase[] = [
+    { a: [1000, 3, 0, 517, 64, 999, 1], capA: 1000, b: [250], capB: 256, nHeads: 8, nKv: 2, d: 128, maxSplits: 6, what: '7 + 1 rows, fewer splits in the second' },
+    { a: [17, 0], capA: 40, b: [33, 1, 300], capB: 320, nHeads: 4, nKv: 2, d: 64, maxSplits: 5, minChunk: 8, last: true, what: 'the second group longer, last keys from the rows' },
+    { a: [90, 45, 7], capA: 96, b: [0, 12], capB: 16, nHeads: 4, nKv: 4, d: 64, last: true, append: true, opt: { prefetch: true, subgroups: 2 }, what: 'append into both groups, prefetch' },
+    { a: [5], capA: 8, b: [700, 699], capB: 704, nHeads: 8, nKv: 1, d: 128, minChunk: 1, last: true, append: true, opt: { unroll: 1 }, what: 'MQA, append, one row then two long ones' },
+  ];
+  for (const c of PAIRS) {
+    it(`${c.what}: lengths [${c.a}] + [${c.b}] caps ${c.capA} / ${c.capB} H=${c.nHeads}/${c.nKv} D=${c.d}`, async (ctx) => {
+      const g = await gpu();
+      if (!decodePairApplies(g.caps, 'f16', c.d)) { ctx.skip(); return; }
+      const r = rng(), dtype = 'f16', { nHeads, nKv, d } = c, b2 = c.a.length, B = b2 + c.b.length, rowElems = (nHeads + 2 * nKv) * d;
+      const lengths = [...c.a, ...c.b], fromRows = c.last === true;
+      const q = randomArray(r, B * nHeads * d, dtype), src = randomArray(r, B * rowElems, dtype);
+      // With the last key from the rows, the cache's entry there is NaN: only the rows may supply it.
+      const host = (lens: number[], cap: number) => makeCache(g, r, dtype, lens.length, nKv, cap, d, lens.map((n) => (fromRows ? Math.max(0, n - 1) : n)));
+      const ca = host(c.a, c.capA), cb = host(c.b, c.capB);
+      const table = new Uint32Array(2 * B);
+      lengths.forEach((len, b) => { table[2 * b] = b; table[2 * b + 1] = len === 0 ? 0xffffffff : len - 1; });
+      const tt = upload(g, table, [B, 2], 'u32', 'rows');
+      const made: Tensor[] = [ca.kt, ca.vt, cb.kt, cb.vt, tt];
+      const up = (v: Float64Array | number[], shape: number[], dt: DType, label: string) => { const t = upload(g, v, shape, dt, label); made.push(t); return t; };
+      const common = { kernel: 'subgroup' as const, maxSplits: c.maxSplits, minChunk: c.minChunk, ...c.opt };
+      const maxA = Math.max(...c.a), maxB = Math.max(...c.b);
+
+      // The pair: one launch over rows [0, B), caches of its own (the append writes into them).
+      const pk = [up(ca.k, [b2, nKv, c.capA, d], dtype, 'pk'), up(ca.v, [b2, nKv, c.capA, d], dtype, 'pv'),
+        up(cb.k, [B - b2, nKv, c.capB, d], dtype, 'pk2'), up(cb.v, [B - b2, nKv, c.capB, d], dtype, 'pv2')] as const;
+      const pairOut = poisoned(g, [B, nHeads, d], dtype);
+      made.push(pairOut);
+      const pair = flashDecodePair(g, {
+        q: up(q, [B, nHeads, d], dtype, 'q'), out: pairOut, kCache: pk[0], vCache: pk[1], lengths: up(c.a, [b2], 'u32', 'la'),
+        lastFrom: fromRows ? up(src, [B, rowElems], dtype, 'src') : undefined, append: c.append ? { rows: tt, rowBase: 0, slotBase: 0 } : undefined, ...common,
+      }, { kCache: pk[2], vCache: pk[3], lengths: up(c.b, [B - b2], 'u32', 'lb'), slotBase: b2 });
+      expect([pair[0].dispatches.length, pair[1].dispatches.length]).toEqual([2, 0]);
+      expect(pair[0].dispatches[0]!.program.key).toContain('#decode_sg_pair');
+      expect(pair[0].dispatches[1]!.program.key).toContain(c.append ? '#merge_sg_append_pair' : '#merge_sg_pair');
+      pair[0].update(maxA);
+      pair[1].update(maxB);
+      await g.run(pair[0].dispatches);
+
+      // One plan per group over its own rows.
+      const rowsOf = (x: Float64Array, per: number, first: number, n: number) => x.subarray(first * per, (first + n) * per);
+      const single = async (first: number, lens: number[], cache: Cache, cap: number, maxLen: number) => {
+        const n = lens.length, out = poisoned(g, [n, nHeads, d], dtype);
+        const kt = up(cache.k, [n, nKv, cap, d], dtype, 'sk'), vt = up(cache.v, [n, nKv, cap, d], dtype, 'sv');
+        made.push(out);
+        const plan = flashDecode(g, {
+          q: up(rowsOf(q, nHeads * d, first, n), [n, nHeads, d], dtype, 'sq'), out, kCache: kt, vCache: vt, lengths: up(lens, [n], 'u32', 'sl'),
+          lastFrom: fromRows ? up(rowsOf(src, rowElems, first, n), [n, rowElems], dtype, 'ssrc') : undefined,
+          append: c.append ? { rows: tt, rowBase: first, slotBase: first } : undefined, ...common,
+        });
+        plan.update(maxLen);
+        await g.run(plan.dispatches);
+        const res = { out: await download(g, out), k: await download(g, kt), v: await download(g, vt), splits: plan.dispatches[0]!.workgroups[0] };
+        plan.release();
+        return res;
+      };
+      const sa = await single(0, c.a, ca, c.capA, maxA), sb = await single(b2, c.b, cb, c.capB, maxB);
+      const what = `pair ${c.what} seed=${r.seed}`;
+      expect(pair[0].dispatches[0]!.workgroups[0], `${what}: the launch covers the larger split count`).toBe(Math.max(sa.splits, sb.splits));
+      const same = (got: Float64Array, want: Float64Array, name: string) => {
+        const bad = want.findIndex((w, i) => !Object.is(w, got[i]) && !(Number.isNaN(w) && Number.isNaN(got[i]!)));
+        if (bad >= 0) throw new Error(`${what}: ${name}[${bad}] = ${got[bad]}, want ${want[bad]} (one plan per group)`);
+      };
+      const o = await download(g, pairOut);
+      same(o, Float64Array.from([...sa.out, ...sb.out]), 'out');
+      for (const [t, want, name] of [[pk[0], sa.k, 'kCache'], [pk[1], sa.v, 'vCache'], [pk[2], sb.k, 'kCache2'], [pk[3], sb.v, 'vCache2']] as const) same(await download(g, t), want, name);
+      if (c.append) {
+        // The appended rows hold the step's K (V) and nothing else moved: the caches' NaN at len − 1 are gone.
+        const kNew = (b: number, h: number) => src.subarray(b * rowElems + (nHeads + h) * d, b * rowElems + (nHeads + h) * d + d);
+        const k2 = await download(g, pk[2]);
+        c.b.forEach((len, s) => { if (len > 0) for (let h = 0; h < nKv; h++) expect(Array.from(k2.subarray(((s * nKv + h) * c.capB + len - 1) * d, ((s * nKv + h) * c.capB + len) * d)), `${what}: row ${b2 + s} appended`).toEqual(Array.from(kNew(b2 + s, h))); });
+      }
+      for (const p of pair) p.release();
+      g.release(...made, ...pk);
+    });
+  }
+
+  it('refuses what one launch cannot serve: lse, groups that are not the rows of q, other kv heads, an append without the second slot base', async (ctx) => {
+    const g = await gpu();
+    if (!decodePairApplies(g.caps, 'f16', 16)) { ctx.skip(); return; }
+    const nHeads = 4, nKv = 2, d = 16;
+    const t = (shape: number[], dt: DType = 'f16') => g.tensor(shape, dt);
+    const q = t([3, nHeads, d]), out = t([3, nHeads, d]), la = t([2], 'u32'), lb = t([1], 'u32'), lse = t([3, nHeads], 'f32');
+    const ka = t([2, nKv, 8, d]), va = t([2, nKv, 8, d]), kb = t([1, nKv, 32, d]), vb = t([1, nKv, 32, d]), kc = t([2, nKv, 32, d]), kd = t([1, 1, 32, d]);
+    const src = t([3, (nHeads + 2 * nKv) * d]), rows = t([3, 2], 'u32');
+    const a = { q, out, kCache: ka, vCache: va, lengths: la };
+    expect(() => flashDecodePair(g, { ...a, lse }, { kCache: kb, vCache: vb, lengths: lb })).toThrow(/no lse with two cache groups/);
+    expect(() => flashDecodePair(g, a, { kCache: kc, vCache: kc, lengths: lb })).toThrow(/slots 2 \+ 2 must be q's 3 rows/);
+    expect(() => flashDecodePair(g, a, { kCache: kd, vCache: kd, lengths: lb })).toThrow(/must have 2 kv heads/);
+    expect(() => flashDecodePair(g, { ...a, lastFrom: src, append: { rows, rowBase: 0, slotBase: 0 } }, { kCache: kb, vCache: vb, lengths: lb })).toThrow(/second group's slotBase/);
+    expect(() => flashDecodePair(g, { ...a, kernel: 'split' }, { kCache: kb, vCache: vb, lengths: lb })).toThrow(LimitError);
+    const ok = flashDecodePair(g, a, { kCache: kb, vCache: vb, lengths: lb });
+    expect(() => ok[1].update(33)).toThrow(/maxLen = 33/);
+    for (const p of ok) p.release();
+    g.release(q, out, la, lb, lse, ka, va, kb, vb, kc, kd, src, rows);
+  });
 });
 
 describe('mergeAttention', () => {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DType, Gpu } from '../src/gpu/index.js';
 import { presetConfig, type ModelConfig } from '../src/model/config.js';
 import { batchShape, prefillChunks } from '../src/model/generation.js';
-import { chooseDecodeKernel } from '../src/kernels/attention.js';
+import { chooseDecodeKernel, decodePairApplies } from '../src/kernels/attention.js';
 import { Generator } from '../src/model/generator.js';
 import { APPEND_AFTER_MIN_CACHE_BYTES, appendAfter } from '../src/model/device-model.js';
 import { loadWeights } from '../src/model/load-weights.js';
@@ -212,6 +212,43 @@ describe('tiny decoder vs float64 reference', () => {
     expect(after.logits).toEqual(base.logits);
     expect(copied.tokens, `seed ${r.seed}`).toEqual(base.tokens);
     await expect(run('later')).rejects.toThrow(/FAPOOL_DECODE_APPEND=later/);
+  });
+
+  it('FAPOOL_DECODE_PAIR=on (two neighbouring cache groups\' decode attention in one launch): the same tokens and logits bit for bit, with the K/V appended by the RoPE or by the merges, idle slots', async (ctx) => {
+    const g = await gpu();
+    if (!g.caps.f16 || chooseDecodeKernel(g.caps, 'f16', cfg.headDim) !== 'subgroup' || !decodePairApplies(g.caps, 'f16', cfg.headDim)) { ctx.skip(); return; }
+    const r = rng();
+    // Two slots a capacity (a group starts at an even slot here: q's rows bind at 256-byte offsets), short and long
+    // in turn: five cache groups, paired (0, 1) and (2, 3), the last alone.
+    const prompts = [2, 3, 200, 210, 5, 7, 220, 230, 9].map((n) => prompt(r, n));
+    await generator(g, 'f16');
+    const weights = loaded.get('f16')!.weights;
+    const run = (pair: string, append: string) => withEnv('FAPOOL_DECODE_PAIR', pair, () => withEnv('FAPOOL_DECODE_APPEND', append, async () => {
+      const gen = new Generator(g, cfg, weights, 'f16');
+      try {
+        const batch = await gen.generate(prompts, { maxNewTokens: 8, sampling: GREEDY });
+        expect(gen.model.kv.groups.length, 'cache groups').toBe(5);
+        const launches = gen.model.decode().plans.map((layer) => layer.map((p) => p.dispatches.length));
+        const logits = Array.from(await gen.readLogits());
+        // The first slots alone, the others idle: steps over the busy rows only (row classes 1, 2 and 4).
+        const shape = batchShape(cfg, prompts, { maxNewTokens: 6 });
+        gen.prepare(shape, GREEDY);
+        for (const c of prefillChunks(prompts, shape.chunk)) await gen.prefill(c);
+        await gen.sampleFirst(0);
+        const slot0 = [(await gen.readTokens(0))[0]!, ...await decodeSlot0(gen, prompts[0]!.length, 5)];
+        return { tokens: [...batch.tokens, slot0], logits, launches };
+      } finally {
+        gen.dispose();
+      }
+    }));
+    for (const append of ['rope', 'after']) {
+      const off = await run('off', append), on = await run('on', append);
+      expect(off.launches[0], append).toEqual([2, 2, 2, 2, 2]);
+      expect(on.launches[0], `${append}: groups 0+1 and 2+3 in one launch and merge each`).toEqual([2, 0, 2, 0, 2]);
+      expect(on.tokens, `${append} seed ${r.seed}`).toEqual(off.tokens);
+      expect(on.logits, append).toEqual(off.logits);
+    }
+    await expect(run('yes', 'rope')).rejects.toThrow(/FAPOOL_DECODE_PAIR=yes/);
   });
 
   it('FAPOOL_DECODE_APPEND auto: after from APPEND_AFTER_MIN_CACHE_BYTES a layer on the subgroup kernel where every qkv row binds, rope otherwise; a forced after without the kernel is refused', () => {

@@ -165,6 +165,8 @@ export function helpText(): string {
     '  FAPOOL_DECODE_MERGE   how the subgroup decode kernel\'s split partials are merged: sg (default: subgroup reductions,',
     '                        and the append after the attention in the same launch) or plain (the split kernel\'s merge,',
     '                        then a copy launch for the append)',
+    '  FAPOOL_DECODE_PAIR    on: two neighbouring KV cache groups (a cache cut past 2 GiB a layer, or sequences of very',
+    '                        different lengths) take one decode-attention launch and one merge, same results; off (default)',
     '  FAPOOL_PIPESTATS_DIR  with the pipeline-statistics Vulkan layer on (kernels-bench/pipeline-stats): keep WGSL names in the',
     '                        SPIR-V so the layer can write each pipeline\'s registers and shared memory into this folder',
     '', 'Exit status:',

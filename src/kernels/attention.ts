@@ -347,11 +347,12 @@ const decodeProgram = defineProgram<DecodeCfg>({
   }),
 });
 
-interface DecodeSgCfg { sgs: number; lpk: number; cpl: number; gh: number; nsg: number; u: number; pf: boolean; srcLast?: boolean }
+interface DecodeSgCfg { sgs: number; lpk: number; cpl: number; gh: number; nsg: number; u: number; pf: boolean; srcLast?: boolean; pair?: boolean }
 
 const decodeSgProgram = defineProgram<DecodeSgCfg>({
   name: 'flash_decode_sg', file: 'flash_attn_decode_sg.wgsl', entry: 'decode_sg',
   specialize: (c) => ({
+    entry: c.pair ? 'decode_sg_pair' : 'decode_sg',
     enables: ['f16', 'subgroups'],
     aliases: { T: 'f16', T4: 'vec4<f16>' },
     constants: { SGS: c.sgs, LPK: c.lpk, CPL: c.cpl, GH: c.gh, NSG: c.nsg, U: c.u, PF: c.pf, SRC_LAST: c.srcLast ?? false },
@@ -360,7 +361,7 @@ const decodeSgProgram = defineProgram<DecodeSgCfg>({
 
 interface MergeCfg { dtype: DType; wg: number; lse: boolean }
 
-interface MergeSgCfg { sgs: number; entry: 'merge_sg' | 'merge_sg_lse' | 'merge_sg_append' }
+interface MergeSgCfg { sgs: number; entry: 'merge_sg' | 'merge_sg_lse' | 'merge_sg_append' | 'merge_sg_pair' | 'merge_sg_append_pair' }
 
 const mergeSgProgram = defineProgram<MergeSgCfg>({
   name: 'attn_merge_sg', file: 'flash_attn_merge_sg.wgsl', entry: 'merge_sg',
@@ -380,6 +381,21 @@ export function decodeMergeMode(): DecodeMerge {
   if (v === undefined || v === '') return MERGE_SG_DEFAULT;
   if (v === 'sg' || v === 'plain') return v;
   throw new LimitError(`FAPOOL_DECODE_MERGE=${v}: 'sg' (subgroup merge, the default) or 'plain'`);
+}
+
+/**
+ * Whether a decode step runs two neighbouring KV cache groups' attention as one launch and one merge
+ * (flashDecodePair) where the device can: 'on' or 'off'. Set by FAPOOL_DECODE_PAIR; default DECODE_PAIR_DEFAULT —
+ * off until measured on the H200 (session 23: the b8 × 32K step's second slot group costs ≈ 97 µs of 5.11 ms, of which
+ * one launch over both groups should save most; kernels-bench/rounds/s28a.sh).
+ */
+export type DecodePair = 'on' | 'off';
+export const DECODE_PAIR_DEFAULT: DecodePair = 'off';
+export function decodePairMode(): DecodePair {
+  const v = envVar('FAPOOL_DECODE_PAIR')?.trim();
+  if (v === undefined || v === '') return DECODE_PAIR_DEFAULT;
+  if (v === 'on' || v === 'off') return v;
+  throw new LimitError(`FAPOOL_DECODE_PAIR=${v}: 'on' (two cache groups' decode attention in one launch where the device can) or 'off'`);
 }
 
 const mergeProgram = defineProgram<MergeCfg>({
@@ -553,13 +569,49 @@ function decodeConfig(gpu: Gpu, dtype: DType, d4: number, group: number): Decode
  * re-picks the split count and chunk on update(maxLen); rows longer than the maxLen given are cut at it.
  */
 export function flashDecode(gpu: Gpu, a: DecodeArgs): DecodePlan {
-  const k = 'flashDecode';
+  return decodePlans(gpu, 'flashDecode', a, null)[0];
+}
+
+/**
+ * The second cache group of flashDecodePair: rows [b2, B) of q, out and lastFrom (b2 = the first group's slots)
+ * read these caches at slot b − b2.
+ */
+export interface DecodeSecondGroup {
+  kCache: Tensor; vCache: Tensor;    // [B − b2 (slots), nKvHeads, capacity2, D]
+  lengths: Tensor;                   // [B − b2] u32
+  /** With `append`: the slot base of this group's rows in the row table (the first group's is append.slotBase). */
+  slotBase?: number;
+}
+
+/** Whether flashDecodePair runs here: the subgroup kernel and merge, and 10 storage buffers a stage. */
+export function decodePairApplies(caps: Caps, dtype: DType, d: number): boolean {
+  return appendsInMerge(caps, dtype, d) && caps.maxStorageBuffersPerStage >= PAIR_STORAGE_BUFFERS;
+}
+
+/** Storage buffers of decode_sg_pair (q, two K/V/lengths triples, the partials, src). */
+const PAIR_STORAGE_BUFFERS = 10;
+
+/**
+ * Two cache groups' decode attention in one attention launch and one merge (decode_sg_pair, merge_sg{,_append}_pair):
+ * a's caches hold rows [0, b2) and `second`'s rows [b2, B) of a's q, out and lastFrom (the groups' rows next to each
+ * other). Each row's splits are those of flashDecode over its own group — the same chunk for the same longest
+ * length, so the same bits — and each group keeps its plan: the first plan holds both launches, the second none;
+ * update(maxLen) of either sizes its group. Not with `lse` (an FA Pool rank's reply) nor on the split kernel.
+ */
+export function flashDecodePair(gpu: Gpu, a: DecodeArgs, second: DecodeSecondGroup): [DecodePlan, DecodePlan] {
+  return decodePlans(gpu, 'flashDecodePair', a, second) as [DecodePlan, DecodePlan];
+}
+
+function decodePlans(gpu: Gpu, k: string, a: DecodeArgs, second: DecodeSecondGroup | null): [DecodePlan] | [DecodePlan, DecodePlan] {
   const s = checkAttention(k, a.q, a.out, a.kCache, a.vCache);
   const B = a.q.shape[0]!;
-  if (s.slots !== B) throw new ShapeError(`${k}: kCache has ${s.slots} slots but q has ${B} rows (row b reads slot b): kCache [${a.kCache.shape.join(', ')}], q [${a.q.shape.join(', ')}]`);
-  expectShape(a.lengths, [B], 'lengths', k);
+  const b2 = second ? s.slots : B; // the second group's first row
+  const s2 = second ? checkSecondGroup(k, s, a, second) : null;
+  if (!second && s.slots !== B) throw new ShapeError(`${k}: kCache has ${s.slots} slots but q has ${B} rows (row b reads slot b): kCache [${a.kCache.shape.join(', ')}], q [${a.q.shape.join(', ')}]`);
+  expectShape(a.lengths, [b2], 'lengths', k);
   expectDtype(a.lengths, 'u32', 'lengths', k);
   if (a.lse) {
+    if (second) throw new ShapeError(`${k}: no lse with two cache groups (the pair merges write none)`);
     expectShape(a.lse, [B, s.nHeads], 'lse', k);
     expectDtype(a.lse, 'f32', 'lse', k);
     expectDistinct(k, ['lse', a.lse], ['out', a.out]);
@@ -570,12 +622,16 @@ export function flashDecode(gpu: Gpu, a: DecodeArgs): DecodePlan {
   if (kernel === 'subgroup' && !sgDecodeApplies(gpu.caps, s.dtype, s.d)) {
     throw new LimitError(`${k}: the subgroup kernel needs f16 K/V, head dim % 8 == 0 and a fixed power-of-2 subgroup size; got ${s.dtype} D=${s.d}, subgroups ${gpu.caps.subgroupMinSize}-${gpu.caps.subgroupMaxSize}`);
   }
+  if (second && (kernel !== 'subgroup' || !decodePairApplies(gpu.caps, s.dtype, s.d))) {
+    throw new LimitError(`${k}: two cache groups in one launch need the subgroup kernel and merge (FAPOOL_DECODE_MERGE=sg) and ${PAIR_STORAGE_BUFFERS} storage buffers a stage (this device: ${gpu.caps.maxStorageBuffersPerStage})`);
+  }
   const unroll = a.unroll ?? 2;
   if (!Number.isInteger(unroll) || unroll < 1 || unroll > MAX_SG_U) throw new ShapeError(`${k}: unroll ${unroll} must be an integer in [1, ${MAX_SG_U}]`);
   const sgLaunch = kernel === 'subgroup' ? decodeSgDefaults() : null;
   const sgCfg = sgLaunch ? decodeSgConfig(gpu, s.d, group, {
     unroll, subgroups: a.subgroups ?? sgLaunch.subgroups, prefetch: a.prefetch ?? sgLaunch.prefetch, heads: a.headsPerWorkgroup,
   }) : null;
+  if (sgCfg && second) sgCfg.pair = true;
   const rowElems = (s.nHeads + 2 * s.nKv) * s.d;
   if (a.lastFrom) {
     if (!sgCfg) throw new LimitError(`${k}: lastFrom needs the subgroup kernel (f16, head dim % 8 == 0, a fixed subgroup size)`);
@@ -594,38 +650,50 @@ export function flashDecode(gpu: Gpu, a: DecodeArgs): DecodePlan {
     if (a.append.rows.shape[1] !== 2) throw new ShapeError(`${k}: append.rows must be [tokens, 2] (slot, position), got [${a.append.rows.shape.join(', ')}]`);
     checkIndex(k, 'append.rowBase', a.append.rowBase, a.append.rows.shape[0]! - B);
     checkIndex(k, 'append.slotBase', a.append.slotBase);
+    if (second) {
+      if (second.slotBase === undefined) throw new ShapeError(`${k}: append with two cache groups needs the second group's slotBase`);
+      checkIndex(k, 'second.slotBase', second.slotBase);
+    }
   }
   const cfg = sgCfg ? null : decodeConfig(gpu, s.dtype, d4, group);
   // Keys a workgroup takes per step: chunks are whole steps once a split spans one.
   const bk = sgCfg ? (sgCfg.sgs * sgCfg.nsg / sgCfg.lpk) * sgCfg.u : cfg!.wg / cfg!.td;
   const headGroups = s.nHeads / (sgCfg ? sgCfg.gh : cfg!.gh);
-  const maxSplits = a.maxSplits ?? defaultSplits(sgLaunch, splitPairs(sgCfg !== null, B, headGroups));
-  checkIndex(k, 'maxSplits', maxSplits, gpu.caps.maxWorkgroupsPerDim);
-  if (maxSplits < 1) throw new ShapeError(`${k}: maxSplits must be >= 1`);
+  // Each group's most splits, as a plan over its rows alone would take (a row's splits do not depend on its pair).
+  const groupSplits = (rows: number) => a.maxSplits ?? defaultSplits(sgLaunch, splitPairs(sgCfg !== null, rows, headGroups));
+  const maxSplits = [groupSplits(b2), ...(second ? [groupSplits(B - b2)] : [])];
+  for (const m of maxSplits) checkIndex(k, 'maxSplits', m, gpu.caps.maxWorkgroupsPerDim);
+  if (maxSplits.some((m) => m < 1)) throw new ShapeError(`${k}: maxSplits must be >= 1`);
+  const pStride = Math.max(...maxSplits);
   const minChunk = a.minChunk ?? 2 * bk;
   if (!Number.isInteger(minChunk) || minChunk < 1) throw new ShapeError(`${k}: minChunk ${minChunk} must be a positive integer`);
   const scale = defaultScale(s.d, a.scale, k);
 
-  const partO = gpu.tensor([B, s.nHeads, maxSplits, s.d], 'f32', 'attn.partialO');
-  const partLse = gpu.tensor([B, s.nHeads, maxSplits], 'f32', 'attn.partialLse');
+  const partO = gpu.tensor([B, s.nHeads, pStride, s.d], 'f32', 'attn.partialO');
+  const partLse = gpu.tensor([B, s.nHeads, pStride], 'f32', 'attn.partialLse');
   let split: Dispatch | undefined, merge: Dispatch | undefined;
   try {
     const bind: Record<string, Tensor> = { q: a.q, kCache: a.kCache, vCache: a.vCache, lengths: a.lengths, partO, partLse };
     const uniforms: Record<string, number> = {
-      nHeads: s.nHeads, group, nKv: s.nKv, capacity: s.capacity, chunk: s.capacity || 1, pStride: maxSplits, scale,
+      nHeads: s.nHeads, group, nKv: s.nKv, capacity: s.capacity, chunk: s.capacity || 1, pStride, scale,
     };
     if (sgCfg) {
       // src: the step's q/k/v rows (8 halves an element), or q where nothing is read from it.
       bind.src = a.lastFrom ?? a.q;
-      Object.assign(uniforms, { srcStride: rowElems / 8, srcK: (s.nHeads * s.d) / 8, srcV: ((s.nHeads + s.nKv) * s.d) / 8 });
+      Object.assign(uniforms, {
+        srcStride: rowElems / 8, srcK: (s.nHeads * s.d) / 8, srcV: ((s.nHeads + s.nKv) * s.d) / 8,
+        b2, capacity2: s2?.capacity ?? 0, chunk2: s2?.capacity || 1,
+      });
+      if (second) Object.assign(bind, { kCache2: second.kCache, vCache2: second.vCache, lengths2: second.lengths });
     }
     split = gpu.dispatch(sgCfg ? gpu.program(decodeSgProgram, sgCfg) : gpu.program(decodeProgram, cfg!), {
       bind, uniforms, workgroups: [1, headGroups, B],
     });
     const parts = { partialO: partO, partialLse: partLse, out: a.out, lse: a.lse };
+    const append = a.append && a.lastFrom ? { ...a.append, src: a.lastFrom, k: a.kCache, v: a.vCache } : undefined;
     merge = sgCfg && mergeMode === 'sg'
-      ? mergeSgDispatch(gpu, parts, B, s, maxSplits, sgCfg.sgs, a.append && a.lastFrom ? { ...a.append, src: a.lastFrom, k: a.kCache, v: a.vCache } : undefined)
-      : mergeDispatch(gpu, parts, B, s.nHeads, maxSplits, s.d);
+      ? mergeSgDispatch(gpu, parts, B, s, pStride, sgCfg.sgs, append, second && s2 ? { ...second, ...s2, b2 } : undefined)
+      : mergeDispatch(gpu, parts, B, s.nHeads, pStride, s.d);
   } catch (e) {
     split?.release();
     gpu.release(partO, partLse);
@@ -633,20 +701,42 @@ export function flashDecode(gpu: Gpu, a: DecodeArgs): DecodePlan {
   }
   const splitD = split, mergeD = merge;
 
-  const update = (maxLen: number): void => {
-    checkIndex(k, 'maxLen', maxLen, s.capacity);
-    let chunk = Math.max(ceilDiv(maxLen, maxSplits), minChunk);
+  // Each group's chunk and split count for its longest row; the launch covers the larger count (a workgroup past
+  // its group's splits finds no keys and writes an empty partial the merge does not read).
+  const capacities = [s.capacity, ...(s2 ? [s2.capacity] : [])];
+  const chunks = capacities.map(() => 1), nSplits = capacities.map(() => 1);
+  const update = (gi: number, maxLen: number): void => {
+    checkIndex(k, 'maxLen', maxLen, capacities[gi]!);
+    let chunk = Math.max(ceilDiv(maxLen, maxSplits[gi]!), minChunk);
     if (chunk >= bk) chunk = ceilDiv(chunk, bk) * bk; // whole key blocks once a split spans one
-    const nSplits = Math.max(1, ceilDiv(maxLen, chunk));
-    splitD.set({ chunk }).setGrid(nSplits, headGroups, B, gpu.caps.maxWorkgroupsPerDim);
-    mergeD.set({ nSplits });
+    chunks[gi] = chunk;
+    nSplits[gi] = Math.max(1, ceilDiv(maxLen, chunk));
+    splitD.set(second ? { chunk: chunks[0]!, chunk2: chunks[1]! } : { chunk }).setGrid(Math.max(...nSplits), headGroups, B, gpu.caps.maxWorkgroupsPerDim);
+    mergeD.set(second ? { nSplits: nSplits[0]!, nSplits2: nSplits[1]! } : { nSplits: nSplits[0]! });
   };
-  update(s.capacity);
-  return {
+  capacities.forEach((c, gi) => update(gi, c));
+  const first: DecodePlan = {
     dispatches: [splitD, mergeD],
-    update,
+    update: (maxLen) => update(0, maxLen),
     release: () => { splitD.release(); mergeD.release(); gpu.release(partO, partLse); },
   };
+  if (!second) return [first];
+  return [first, { dispatches: [], update: (maxLen) => update(1, maxLen), release: () => {} }];
+}
+
+/** The second group of a pair: caches like the first's but for their slots and capacity, their lengths, its rows. */
+function checkSecondGroup(k: string, s: AttnShape, a: DecodeArgs, g: DecodeSecondGroup): { slots: number; capacity: number } {
+  expectRank(g.kCache, 4, 'second.kCache', k);
+  const [slots, nKv, capacity, d] = g.kCache.shape as [number, number, number, number];
+  if (nKv !== s.nKv || d !== s.d) throw new ShapeError(`${k}: second.kCache [${g.kCache.shape.join(', ')}] must have ${s.nKv} kv heads of dim ${s.d} like kCache [${a.kCache.shape.join(', ')}]`);
+  expectShape(g.vCache, g.kCache.shape, 'second.vCache', k);
+  for (const [n, t] of [['second.kCache', g.kCache], ['second.vCache', g.vCache]] as const) expectDtype(t, s.dtype, n, k);
+  const B = a.q.shape[0]!;
+  if (s.slots + slots !== B) throw new ShapeError(`${k}: the groups' slots ${s.slots} + ${slots} must be q's ${B} rows`);
+  expectShape(g.lengths, [slots], 'second.lengths', k);
+  expectDtype(g.lengths, 'u32', 'second.lengths', k);
+  expectDistinct(k, ['out', a.out], ['kCache', a.kCache], ['vCache', a.vCache], ['second.kCache', g.kCache], ['second.vCache', g.vCache]);
+  return { slots, capacity };
 }
 
 /** Merge P partial (O, LSE) results exactly, e.g. computed on different devices (the split kernel's merge; the subgroup kernel's plans merge with flash_attn_merge_sg.wgsl). */
@@ -683,19 +773,25 @@ function mergeDispatch(gpu: Gpu, a: MergeArgs, B: number, nHeads: number, P: num
   });
 }
 
-/** The subgroup merge of a decode plan's partials (flash_attn_merge_sg.wgsl), with the step's K/V append where given. */
+/**
+ * The subgroup merge of a decode plan's partials (flash_attn_merge_sg.wgsl), with the step's K/V append where given;
+ * with `second`, over two cache groups' rows (rows from second.b2 on are the second group's).
+ */
 function mergeSgDispatch(gpu: Gpu, a: MergeArgs, B: number, s: AttnShape, P: number, sgs: number,
-  append?: { rows: Tensor; rowBase: number; slotBase: number; src: Tensor; k: Tensor; v: Tensor }): Dispatch {
-  const entry = append ? 'merge_sg_append' : a.lse ? 'merge_sg_lse' : 'merge_sg';
+  append?: { rows: Tensor; rowBase: number; slotBase: number; src: Tensor; k: Tensor; v: Tensor },
+  second?: DecodeSecondGroup & { b2: number; slots: number; capacity: number }): Dispatch {
+  const entry = second ? (append ? 'merge_sg_append_pair' : 'merge_sg_pair') : append ? 'merge_sg_append' : a.lse ? 'merge_sg_lse' : 'merge_sg';
   const bind: Record<string, Tensor> = { partO: a.partialO, partLse: a.partialLse, out: a.out };
   if (a.lse) bind.lse = a.lse;
   const d8 = s.d / 8, rowElems8 = (s.nHeads + 2 * s.nKv) * d8;
   if (append) Object.assign(bind, { src: append.src, rows: append.rows, kCache: append.k, vCache: append.v });
+  if (append && second) Object.assign(bind, { kCache2: second.kCache, vCache2: second.vCache });
   return gpu.dispatch(gpu.program(mergeSgProgram, { sgs, entry }), {
     bind,
     uniforms: {
       nHeads: s.nHeads, nSplits: P, pStride: P, d4: s.d / 4, nKv: s.nKv, capacity: s.capacity, slots: s.slots,
       slotBase: append?.slotBase ?? 0, rowBase: append?.rowBase ?? 0, srcStride: rowElems8, srcK: s.nHeads * d8, srcV: (s.nHeads + s.nKv) * d8,
+      b2: second?.b2 ?? B, nSplits2: P, capacity2: second?.capacity ?? 0, slots2: second?.slots ?? 0, slotBase2: second?.slotBase ?? 0,
     },
     workgroups: [s.nHeads, B],
   });

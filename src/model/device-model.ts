@@ -4,7 +4,9 @@
 import {
   DTYPE_BYTES, LimitError, copyStep, sliceRows, type DType, type Gpu, type Step, type Tensor,
 } from '../gpu/index.js';
-import { appendsInMerge, chooseDecodeKernel, flashDecode, flashPrefill, type DecodePlan } from '../kernels/attention.js';
+import {
+  appendsInMerge, chooseDecodeKernel, decodePairApplies, decodePairMode, flashDecode, flashDecodePair, flashPrefill, type DecodeArgs, type DecodePlan,
+} from '../kernels/attention.js';
 import { envVar } from '../kernels/common.js';
 import { ropeQkv } from '../kernels/rope.js';
 import { cast } from '../kernels/elementwise.js';
@@ -278,25 +280,51 @@ export class DeviceModel {
       const s = this.state, kv = this.kv, v = this.views(n);
       const groups = kv.groups.filter((g) => g.first < n);
       const rows = groups.map((g) => Math.min(g.slots, n - g.first)); // each group's slots among the first n
-      const lastFrom = groups.map((g, gi) => this.decodeLastFrom(g, rows[gi]!)); // the same for every layer
-      const inMerge = this.mergeAppends;
       prog = {
         embed: this.embed(sliceRows(s.nextIds, 0, n), v.x),
         layers: this.decodeLayers(v, n, groups),
-        plans: this.weights.layers.map((_, l) => groups.map((g, gi) => {
-          const k = rows[gi]!;
-          return flashDecode(this.gpu, {
-            q: sliceRows(v.q, g.first, k), out: sliceRows(v.attn, g.first, k),
-            kCache: sliceRows(g.k[l]!, 0, k), vCache: sliceRows(g.v[l]!, 0, k), lengths: sliceRows(g.lengths, 0, k),
-            lastFrom: lastFrom[gi],
-            // The step's new K/V rows go into the caches in the merge (the rows the RoPE's append would take).
-            append: inMerge ? { rows: v.rows, rowBase: g.first, slotBase: g.first } : undefined,
-          });
-        })),
+        plans: this.weights.layers.map((_, l) => this.decodePlans(l, v, groups, rows)),
       };
       this.decodeProgs.set(n, prog);
     }
     return prog;
+  }
+
+  /**
+   * Layer l's decode attention, one plan per cache group (`rows` of each among the step's). With FAPOOL_DECODE_PAIR=on
+   * two neighbouring groups whose rows are all in the step, in one micro-batch, share one launch (flashDecodePair:
+   * the first plan holds it, the second none).
+   */
+  private decodePlans(l: number, v: StepViews, groups: readonly KvGroup[], rows: readonly number[]): DecodePlan[] {
+    const { gpu, cfg, dtype } = this;
+    const pairs = decodePairMode() === 'on' && chooseDecodeKernel(gpu.caps, dtype, cfg.headDim) === 'subgroup'
+      && decodePairApplies(gpu.caps, dtype, cfg.headDim);
+    const args = (g: KvGroup, k: number, rowsIn: number): DecodeArgs => ({
+      q: sliceRows(v.q, g.first, rowsIn), out: sliceRows(v.attn, g.first, rowsIn),
+      kCache: sliceRows(g.k[l]!, 0, k), vCache: sliceRows(g.v[l]!, 0, k), lengths: sliceRows(g.lengths, 0, k),
+      lastFrom: this.decodeLastFrom(g, rowsIn),
+      // The step's new K/V rows go into the caches in the merge (the rows the RoPE's append would take).
+      append: this.mergeAppends ? { rows: v.rows, rowBase: g.first, slotBase: g.first } : undefined,
+    });
+    const plans: DecodePlan[] = [];
+    for (let gi = 0; gi < groups.length; gi++) {
+      const g = groups[gi]!, k = rows[gi]!, h = groups[gi + 1];
+      if (pairs && h && k === g.slots && h.first === g.first + g.slots && this.sameMicroBatch(g.first, h.first)) {
+        const k2 = rows[gi + 1]!;
+        plans.push(...flashDecodePair(gpu, args(g, k, k + k2), {
+          kCache: sliceRows(h.k[l]!, 0, k2), vCache: sliceRows(h.v[l]!, 0, k2), lengths: sliceRows(h.lengths, 0, k2), slotBase: h.first,
+        }));
+        gi++;
+      } else {
+        plans.push(flashDecode(gpu, args(g, k, k)));
+      }
+    }
+    return plans;
+  }
+
+  /** Whether slots a and b are in the same micro-batch of the step (always without micro-batches). */
+  private sameMicroBatch(a: number, b: number): boolean {
+    return this.split === null || (a < this.split) === (b < this.split);
   }
 
   /**
