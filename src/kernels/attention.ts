@@ -456,10 +456,21 @@ export type DecodeKernel = 'split' | 'subgroup';
 /** On: the subgroup kernel passed every test on the H200 (rounds 1–2) and beat the split kernel at every length. */
 export const SG_DECODE_DEFAULT = true;
 
-/** The subgroup decode kernel applies: f16, head dim a multiple of 8 (≤ 8·4 chunks per lane), one known subgroup size. */
+/**
+ * The subgroup decode kernel applies: f16, one known subgroup size, head dim a multiple of 8 whose 8-half chunks
+ * a key group's lanes (the largest power of 2 dividing them, at most a subgroup) hold at ≤ MAX_SG_CPL a lane — so
+ * D = 40 (5 chunks: 1 lane of 5) takes the split kernel.
+ */
 export function sgDecodeApplies(caps: Caps, dtype: DType, d: number): boolean {
   const sgs = fixedSubgroupSize(caps);
-  return dtype === 'f16' && caps.f16 && sgs > 0 && d % 8 === 0 && d / 8 <= sgs * MAX_SG_CPL && d / 4 <= 1024;
+  return dtype === 'f16' && caps.f16 && sgs > 0 && d % 8 === 0 && d / 8 / lanesPerKey(d / 8, sgs) <= MAX_SG_CPL && d / 4 <= 1024;
+}
+
+/** Lanes sharing one key in the subgroup kernel: the largest power of 2 dividing the head's 8-half chunks, ≤ sgs. */
+function lanesPerKey(chunks: number, sgs: number): number {
+  let lpk = 1;
+  while (lpk * 2 <= Math.min(chunks, sgs) && chunks % (lpk * 2) === 0) lpk *= 2;
+  return lpk;
 }
 
 export function chooseDecodeKernel(caps: Caps, dtype: DType, d: number): DecodeKernel {
@@ -529,9 +540,7 @@ function decodeSgConfig(gpu: Gpu, d: number, group: number, { unroll, subgroups,
   if (!Number.isInteger(heads) || heads < 1 || heads > MAX_GH || group % heads !== 0) {
     throw new ShapeError(`flashDecode: headsPerWorkgroup ${heads} must divide the GQA group (${group}) and be at most ${MAX_GH}`);
   }
-  const sgs = gpu.caps.subgroupMaxSize, ch = d / 8;
-  let lpk = 1;
-  while (lpk * 2 <= Math.min(ch, sgs) && ch % (lpk * 2) === 0) lpk *= 2;
+  const sgs = gpu.caps.subgroupMaxSize, ch = d / 8, lpk = lanesPerKey(ch, sgs);
   const wg = rowWorkgroupSize(gpu, DECODE_SG_DEFAULT.threads);
   const most = Math.min(MAX_SG_NSG, Math.floor(gpu.caps.maxInvocations / sgs), Math.floor(1024 / (d / 4)));
   if (subgroups !== undefined && (!Number.isInteger(subgroups) || subgroups < 1 || subgroups > most)) {

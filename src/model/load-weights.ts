@@ -7,6 +7,7 @@ import { LimitError, NonFiniteError, ShapeError } from '../gpu/errors.js';
 import { STAGING_BYTES, type Gpu } from '../gpu/gpu.js';
 import { numel, type DType, type HostArray } from '../gpu/tensor.js';
 import { findNonFinite, type NonFiniteHit } from '../kernels/finite.js';
+import { MAX_HEAD_DIM } from '../kernels/attention.js';
 import { ConfigError, type ModelConfig } from './config.js';
 import {
   MAX_HEADER_BYTES, SafetensorsError, ST_DTYPE_BYTES, convertElements, isLoadable, parseHeaderJson, readHeaderLength,
@@ -56,10 +57,22 @@ export interface BindingLimits { maxStorageBinding: number; maxBufferSize: numbe
 export function tensorLimit(l: BindingLimits): number { return Math.min(l.maxStorageBinding, l.maxBufferSize); }
 
 /**
+ * What the kernels serve, beyond a valid config (validateConfig): gated FFNs, and heads whose dim is a multiple of 4
+ * up to MAX_HEAD_DIM (the attention kernels read heads as vec4 rows). Checked before anything is allocated.
+ */
+export function checkModelSupported(cfg: ModelConfig): void {
+  if (!cfg.gatedFfn) throw new ConfigError(`model '${cfg.name}': only gated FFNs (gate, up, down) are supported`);
+  if (cfg.headDim % 4 !== 0 || cfg.headDim > MAX_HEAD_DIM) {
+    throw new ConfigError(`model '${cfg.name}': head dim ${cfg.headDim} is not supported: the attention kernels take a multiple of 4 up to ${MAX_HEAD_DIM}`);
+  }
+}
+
+/**
  * Check that the model fits the device before allocating anything: every weight tensor must fit one
  * storage binding (maxStorageBufferBindingSize) and one buffer (maxBufferSize).
  */
 export function checkModelFits(target: Gpu | BindingLimits, cfg: ModelConfig, dtype: DType): void {
+  checkModelSupported(cfg);
   const caps: BindingLimits = 'caps' in target ? target.caps : target;
   const el = dtype === 'f16' ? 2 : 4;
   const shapes: [string, number[]][] = [
@@ -101,7 +114,7 @@ export async function loadWeights(gpu: Gpu, src: ByteSource, cfg: ModelConfig, d
  */
 export async function loadShares(src: ByteSource, cfg: ModelConfig, dtype: DType, devices: readonly DeviceShare[],
   onProgress?: LoadProgress, header?: SafetensorsHeader): Promise<{ weights: PartialWeights[]; extras: string[] }> {
-  if (!cfg.gatedFfn) throw new ConfigError(`model '${cfg.name}': only gated FFNs (gate, up, down) are supported`);
+  checkModelSupported(cfg);
   const h = header ?? await readHeader(src);
   const resolved = resolveWeights(cfg, h);
   const weights: PartialWeights[] = [];
