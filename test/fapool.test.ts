@@ -86,6 +86,26 @@ describe('FA Pool with in-process ranks', () => {
     });
   }
 
+  // Found by test/model-configs.test.ts: a rank's request frame that is not plain staged rows is packed, and a
+  // sequence in position blocks sends its q to every block's rank — up to one row per shard, not per sequence. The
+  // pack buffer held one row a sequence (a RangeError in fillAttendRequests once several such sequences shared ranks).
+  it('three sequences in position blocks on shared ranks in one step: frames packed past one row a sequence, same tokens', async () => {
+    // Prompts of 6–8 tokens cross the threshold of 8 while decoding and migrate to 3 ranks: two kv-head groups, the
+    // first in two position blocks (minBlock 4), so ranks 0 and 1 hold a block of every sequence.
+    const many = [6, 7, 8].map((n, k) => Array.from({ length: n }, (_, j) => (j * 7 + k * 31) % cfg.vocab));
+    const single = new Generator(await gpu(), cfg, weights, 'f32');
+    const want = (await single.generate(many, { maxNewTokens: 8, sampling: GREEDY })).tokens;
+    single.dispose();
+    const policy: RoutingPolicy = { threshold: 8, tiers: [{ maxLen: 8, poolSize: 0 }, { maxLen: Infinity, poolSize: 3 }] };
+    const exec = new PoolAttention(members(3), policy, { minBlock: 4 });
+    const gen = new Generator(await gpu(), cfg, weights, 'f32', exec);
+    const res = await gen.generate(many, { maxNewTokens: 8, sampling: GREEDY });
+    gen.dispose(); exec.dispose(await gpu());
+    const moved = exec.stats.events.filter((e) => e.kind === 'to-pool').map((e) => `${e.seq}: ${e.detail}`);
+    expect(moved.sort(), 'each sequence migrated onto 3 shards').toEqual([0, 1, 2].map((b) => expect.stringMatching(new RegExp(`^${b}: len 9: 3 shard\\(s\\)`))));
+    expect(res.tokens).toEqual(want);
+  });
+
   it('2 pool ranks on the base\'s own device: same greedy tokens, the pool\'s state freed, the device kept', async () => {
     const base = await gpu();
     const bytes0 = base.liveBytes;

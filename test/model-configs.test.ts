@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FapoolError, type DType, type Gpu } from '../src/gpu/index.js';
+import { FapoolError, openGpu, type DType, type Gpu } from '../src/gpu/index.js';
 import { ConfigError, presetConfig, validateConfig, type ModelConfig } from '../src/model/config.js';
 import { sgDecodeApplies } from '../src/kernels/attention.js';
 import { Generator } from '../src/model/generator.js';
@@ -17,8 +17,12 @@ import { writeRandomWeights } from '../src/model/random-weights.js';
 import { openSafetensors } from '../src/model/safetensors-node.js';
 import { expectedWeights } from '../src/model/weight-names.js';
 import { releaseWeights } from '../src/model/weights.js';
+import { AttentionRank } from '../src/orchestrator/pool/attention-rank.js';
+import { PoolAttention } from '../src/orchestrator/pool/pool-attention.js';
+import { validatePolicy, type RoutingPolicy } from '../src/orchestrator/pool/policy.js';
+import { inProcessLink } from '../src/orchestrator/transport/link.js';
 import { compare, rng, useGpu } from './helpers.js';
-import { RefModel, type RefWeights } from './ref/model.js';
+import { RefModel, partingGap, type RefWeights } from './ref/model.js';
 
 const gpu = useGpu();
 const dir = mkdtempSync(join(tmpdir(), 'fapool-configs-'));
@@ -27,6 +31,8 @@ const GREEDY = { temperature: 0, topK: 0, topP: 1, seed: 0 };
 const NEW_TOKENS = 5;
 /** Configurations a run draws (each compiles its own pipelines: ≈ 2–6 s on lavapipe). */
 const CASES = 8;
+/** Configurations the FA Pool test draws (a single-device run and a pooled one each). */
+const POOL_CASES = 5;
 
 type Rng = ReturnType<typeof rng>;
 const pick = <T>(r: Rng, xs: readonly T[]): T => xs[r.int(0, xs.length)]!;
@@ -79,14 +85,8 @@ async function check(g: Gpu, cfg: ModelConfig, dtype: DType, r: Rng, what: strin
       expect(c.nonFinite, at).toBe(0);
       expect(c.rel, `${at}: first-token logits' relative error`).toBeLessThan(dtype === 'f32' ? 1e-4 : 2e-2);
       // Greedy paths may part only at a near-tie of the reference fed the common prefix.
-      const got = res.tokens[s]!, k = got.findIndex((t, i) => t !== want.tokens[i]);
-      if (k < 0) continue;
-      const model = new RefModel(cfg, ref);
-      let logits = new Float64Array();
-      for (const t of [...p, ...got.slice(0, k)]) logits = model.step(t) as Float64Array<ArrayBuffer>;
-      const top = Math.max(...logits), scale = Math.max(...logits.map(Math.abs));
-      expect((top - logits[got[k]!]!) / scale, `${at}: step ${k} took ${got[k]} against the reference's ${want.tokens[k]}, not a near-tie`)
-        .toBeLessThan(dtype === 'f32' ? 1e-4 : 1e-2);
+      const part = partingGap(cfg, ref, p, res.tokens[s]!, want.tokens);
+      if (part) expect(part.gap, `${at}: step ${part.step} took ${res.tokens[s]![part.step]} against the reference's ${want.tokens[part.step]}, not a near-tie`).toBeLessThan(dtype === 'f32' ? 1e-4 : 1e-2);
     }
     return 'ran';
   } finally {
@@ -141,4 +141,89 @@ describe('random model configurations vs the float64 reference', () => {
     const cfg = validateConfig({ ...presetConfig('tiny'), name: 'd40', nHeads: 2, nKvHeads: 1, headDim: 40 });
     expect(await check(g, cfg, 'f16', rng(), 'D=40 f16')).toBe('ran');
   });
+});
+
+// The FA Pool over random configurations: kv heads that do not divide evenly among the ranks, head dims from 4 to 128,
+// GQA groups of 1–4, with random thresholds and tiers so that sequences start on the base or the pool, migrate and
+// reshard while decoding, prefilled on the base (K/V streamed) or through the ranks. The pooled run must give the
+// single device's tokens, or part from them only at a near-tie of the float64 reference.
+describe('random model configurations through the FA Pool (in-process ranks)', () => {
+  const ranks: { gpu: Gpu; rank: AttentionRank }[] = [];
+  afterAll(() => { for (const x of ranks) { x.rank.dispose(); x.gpu.destroy(); } });
+
+  interface PoolCase { cfg: ModelConfig; dtype: DType; ranks: number; policy: RoutingPolicy; prefill: 'local' | 'pool'; minBlock: number; prompts: number[][]; seed: number }
+
+  /** One device, then the pool; their tokens, the pool's stats, and the reference weights. */
+  async function runBoth(g: Gpu, c: PoolCase) {
+    while (ranks.length < 3) { const rg = await openGpu({ label: `cfgpool${ranks.length}` }); ranks.push({ gpu: rg, rank: new AttentionRank(rg, ranks.length) }); }
+    validatePolicy(c.policy);
+    const path = join(dir, `pool-${c.cfg.name}.safetensors`);
+    await writeRandomWeights(path, c.cfg, { seed: c.seed, dtype: 'f32' });
+    const ref = await refWeights(path, c.cfg);
+    const f = await openSafetensors(path);
+    const { weights } = await loadWeights(g, f.source(), c.cfg, c.dtype);
+    await f.close();
+    rmSync(path, { force: true });
+    const run = async (exec?: PoolAttention) => {
+      const gen = new Generator(g, c.cfg, weights, c.dtype, exec);
+      try { return (await gen.generate(c.prompts, { maxNewTokens: 12, sampling: GREEDY, prefillChunk: 8 })).tokens; } finally { gen.dispose(); }
+    };
+    try {
+      const single = await run();
+      const exec = new PoolAttention(ranks.slice(0, c.ranks).map((x, j) => ({ link: inProcessLink(`cfgpool${j}`, x.rank.handler), alive: true })), c.policy,
+        { minBlock: c.minBlock, prefill: c.prefill });
+      try { return { single, pooled: await run(exec), stats: exec.stats, ref }; } finally { exec.dispose(g); }
+    } finally {
+      releaseWeights(g, weights);
+    }
+  }
+
+  it(`${POOL_CASES} configurations with 1–3 ranks: the single device's tokens, or a near-tie of the reference`, async () => {
+    const g = await gpu();
+    const r = rng();
+    const outcomes: string[] = [];
+    for (let i = 0; i < POOL_CASES; i++) {
+      let cfg = randomConfig(r, i);
+      while (cfg.headDim % 4 !== 0) cfg = randomConfig(r, i); // (refused: the first test covers those)
+      const n = r.int(1, 4), threshold = r.int(4, 14), mid = threshold + r.int(4, 16);
+      const c: PoolCase = {
+        cfg, dtype: g.caps.f16 && i % 2 === 1 ? 'f16' : 'f32', ranks: n,
+        policy: { threshold, tiers: [{ maxLen: threshold, poolSize: 0 }, { maxLen: mid, poolSize: r.int(1, n + 1) }, { maxLen: Infinity, poolSize: n }] },
+        prefill: pick(r, ['local', 'pool'] as const), minBlock: pick(r, [4, 8]), seed: 0,
+        // Prompts on both sides of the threshold; 12 new tokens carry the short ones across it.
+        prompts: [r.int(1, threshold + 1), r.int(threshold + 1, mid + 8), r.int(2, mid + 12)].map((len) => Array.from({ length: len }, () => r.int(0, cfg.vocab))),
+      };
+      c.seed = r.int(0, 2 ** 31);
+      const what = `seed ${r.seed} pool case ${i} ${c.dtype}, ${n} rank(s), ${JSON.stringify(c.policy)}, prefill ${c.prefill}, minBlock ${c.minBlock}, ${JSON.stringify(cfg)}`;
+      const { single, pooled, stats, ref } = await runBoth(g, c);
+      const poolSteps = stats.perSeq.reduce((a, x) => a + (x?.poolSteps ?? 0), 0);
+      expect(poolSteps, `${what}: some attention ran on the pool`).toBeGreaterThan(0);
+      let parted = 0;
+      for (const [s, p] of c.prompts.entries()) {
+        if (pooled[s]!.join() === single[s]!.join()) continue;
+        parted++;
+        // Where the pooled path parts from the single device's, both must be near-ties of the reference.
+        const part = partingGap(cfg, ref, p, pooled[s]!, single[s]!)!;
+        const alt = partingGap(cfg, ref, p, single[s]!, pooled[s]!)!;
+        expect(Math.max(part.gap, alt.gap), `${what} seq ${s}: the pool's path parts from one device's at step ${part.step} away from a near-tie`).toBeLessThan(c.dtype === 'f32' ? 1e-4 : 1e-2);
+      }
+      outcomes.push(`${cfg.name} ${c.dtype} ${cfg.nHeads}/${cfg.nKvHeads}×${cfg.headDim} on ${n} rank(s), ${poolSteps} pooled steps: ${parted ? `${parted} parted at near-ties` : 'same tokens'}`);
+    }
+    console.info(`[pool configs] seed ${r.seed}\n  ${outcomes.join('\n  ')}`);
+  }, 600_000);
+
+  // Found by the property above (seed 2): q rows of 3 × 24 f32 bind only every 8 slots, so the base's cache group of
+  // slots 0 and 2 spans slot 1, whose 28-token prompt goes to the pool. Counted as cached there, it was prefilled into
+  // that group (16 positions: its later keys dropped), then migrated: wrong tokens from the first pooled step.
+  it('a pooled prompt whose slot a base cache group spans for alignment is prefilled on the pool, same tokens', async () => {
+    const g = await gpu();
+    const cfg = validateConfig({ ...presetConfig('tiny'), name: 'spanned', nHeads: 3, nKvHeads: 3, headDim: 24 });
+    const prompts = [1, 28, 3].map((n, k) => Array.from({ length: n }, (_, j) => (j * 13 + k * 7 + 1) % cfg.vocab));
+    const { single, pooled, stats } = await runBoth(g, {
+      cfg, dtype: 'f32', ranks: 2, prefill: 'local', minBlock: 4, prompts, seed: 5,
+      policy: { threshold: 12, tiers: [{ maxLen: 12, poolSize: 0 }, { maxLen: 22, poolSize: 1 }, { maxLen: Infinity, poolSize: 2 }] },
+    });
+    expect(stats.events.find((e) => e.seq === 1)?.kind, JSON.stringify(stats.events)).toBe('prefill-to-pool');
+    expect(pooled).toEqual(single);
+  }, 120_000);
 });

@@ -397,6 +397,11 @@ export class DeviceModel {
   addKv(slot: number, capacity: number): void {
     const kv = this.kv;
     if (kvSlot(kv, slot)) return;
+    const spanned = kv.groups.find((g) => slot >= g.first && slot < g.first + g.slots);
+    if (spanned) {
+      // A slot with no capacity inside a group (kept for the next slot's alignment): a group of its own would overlap.
+      throw new LimitError(`cannot give sequence ${slot} a KV cache here: its row lies inside the cache group of slots ${spanned.first}..${spanned.first + spanned.slots - 1}`);
+    }
     const rowBytes = this.cfg.nHeads * this.cfg.headDim * DTYPE_BYTES[this.dtype];
     if ((slot * rowBytes) % this.gpu.caps.minStorageOffsetAlign !== 0) {
       throw new LimitError(`cannot give sequence ${slot} a KV cache here: its rows are not ${this.gpu.caps.minStorageOffsetAlign}-byte aligned`);

@@ -145,8 +145,12 @@ export function allocKvCache(gpu: Gpu, c: ModelConfig, dtype: DType, capacities:
   return { groups, slots: capacities.length, capacities: [...capacities] };
 }
 
-/** Where slot b's cache lives: its group and its index there; null when it has none. */
+/**
+ * Where slot b's cache lives: its group and its index there; null when it has none — also for a slot with no
+ * capacity that a group spans only to keep the next slot's rows aligned (planKvGroups): its rows there hold nothing.
+ */
 export function kvSlot(kv: KvCache, b: number): { group: KvGroup; slot: number } | null {
+  if (!(kv.capacities[b]! > 0)) return null;
   const group = kv.groups.find((g) => b >= g.first && b < g.first + g.slots);
   return group ? { group, slot: b - group.first } : null;
 }

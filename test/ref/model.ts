@@ -89,3 +89,18 @@ export class RefModel {
     return { tokens, logits: all };
   }
 }
+
+/**
+ * Where a generated token path parts from the reference's greedy one (`want`): the first step that differs and how far
+ * the token taken there lies below the reference's best, relative to its largest |logit|, fed the prompt and the
+ * common prefix — a near-tie when small. Null when the paths agree.
+ */
+export function partingGap(c: ModelConfig, w: RefWeights, prompt: readonly number[], got: readonly number[], want: readonly number[]): { step: number; gap: number } | null {
+  const k = got.findIndex((t, i) => t !== want[i]);
+  if (k < 0) return null;
+  const model = new RefModel(c, w);
+  let logits: Float64Array = new Float64Array();
+  for (const t of [...prompt, ...got.slice(0, k)]) logits = model.step(t);
+  const top = Math.max(...logits), scale = Math.max(...logits.map(Math.abs));
+  return { step: k, gap: (top - logits[got[k]!]!) / scale };
+}

@@ -31,8 +31,9 @@ export interface RankRequest {
 /**
  * Per rank: its items and one frame of their rows (q heads of its kv heads, then new k and v), from the pooled
  * rows staged at `staged` ([P, (nH + 2·nKv)·D] of the model dtype). `pack` holds the frames that are not plain
- * staged rows, `items` the items frames ([P, maxShards, ATTEND_ITEM_WORDS]: a sequence has at most maxShards shards),
- * both in this micro-batch's part, from row i0: the other micro-batch's messages may still be in flight. Nothing
+ * staged rows ([P, maxShards, (nH + 2·nKv)·D]: a sequence's q goes to the rank of each of its position blocks, up to
+ * maxShards of them), `items` the items frames ([P, maxShards, ATTEND_ITEM_WORDS]: a sequence has at most maxShards
+ * shards), both in this micro-batch's part, from row i0: the other micro-batch's messages may still be in flight. Nothing
  * here reads the staged rows: the requests can be made while they are read back; fillAttendRequests then copies the
  * rows a pack-buffer frame takes.
  */
@@ -61,7 +62,7 @@ items: Uint32Array, maxShards: number, step: number, layer: number, i0 = 0): Map
   }
   // One frame per rank: the staged rows themselves when they are exactly what it needs, else packed once (in
   // this micro-batch's part of the pack buffer).
-  let packed = i0 * rowElems, itemWords = i0 * maxShards * ATTEND_ITEM_WORDS;
+  let packed = i0 * maxShards * rowElems, itemWords = i0 * maxShards * ATTEND_ITEM_WORDS;
   const packed16 = modelElems(pack, dtype);
   for (const r of perRank.values()) {
     const contiguous = r.parts.every(([at], k) => at === (k === 0 ? r.parts[0]![0] : r.parts[k - 1]![0] + r.parts[k - 1]![1]));

@@ -96,7 +96,7 @@ interface BaseBuffers {
   B: number;
   staging: GPUBuffer[];           // two per micro-batch, alternating by layer: pooled rows' qkv [P, (nH + 2·nKv)·D]
   stagingHost: Uint8Array;
-  packHost: Uint8Array;           // per-rank frames that are not plain staging rows
+  packHost: Uint8Array;           // per-rank frames that are not plain staging rows: P row sizes a sequence (its q goes to each position block's rank)
   itemsHost: Uint32Array;         // [B, P, ATTEND_ITEM_WORDS]: per-rank attend items (a sequence has ≤ P shards)
   partO: Tensor; partLse: Tensor; // [B, nH, P, D] f32, [B, nH, P] f32 (compact: pooled row i)
   partOHost: Float32Array; partLseHost: Float32Array;
@@ -171,7 +171,7 @@ export class PoolAttention implements AttentionPlacement {
     this.buf = {
       kv, B,
       staging: [0, 1, 2, 3].map((i) => gpu.readbackBuffer(B * rowBytes, `pool.staging${i}`)),
-      stagingHost: new Uint8Array(B * rowBytes), packHost: new Uint8Array(B * rowBytes), itemsHost: new Uint32Array(B * P * ATTEND_ITEM_WORDS),
+      stagingHost: new Uint8Array(B * rowBytes), packHost: new Uint8Array(B * P * rowBytes), itemsHost: new Uint32Array(B * P * ATTEND_ITEM_WORDS),
       partO, partLse, partOHost: new Float32Array(B * nH * P * D), partLseHost: new Float32Array(B * nH * P),
       outHost: new Uint8Array(Math.ceil(B * nH * D * DTYPE_BYTES[dtype] / 4) * 4), directOut: gpu.tensor([B, nH, D], dtype, 'pool.direct'),
       mergeOut, merge: mergeAttention(gpu, { partialO: partO, partialLse: partLse, out: mergeOut }),
