@@ -21,6 +21,8 @@ import { AttentionRank } from '../src/orchestrator/pool/attention-rank.js';
 import { PoolAttention } from '../src/orchestrator/pool/pool-attention.js';
 import { validatePolicy, type RoutingPolicy } from '../src/orchestrator/pool/policy.js';
 import { inProcessLink } from '../src/orchestrator/transport/link.js';
+import { PlacementError } from '../src/orchestrator/baselines/placement.js';
+import { StaticParallelGenerator } from '../src/orchestrator/baselines/static-parallel.js';
 import { compare, rng, useGpu } from './helpers.js';
 import { RefModel, partingGap, type RefWeights } from './ref/model.js';
 
@@ -33,6 +35,8 @@ const NEW_TOKENS = 5;
 const CASES = 8;
 /** Configurations the FA Pool test draws (a single-device run and a pooled one each). */
 const POOL_CASES = 5;
+/** Configurations and placements the static TP × PP test draws. */
+const STATIC_CASES = 6;
 
 type Rng = ReturnType<typeof rng>;
 const pick = <T>(r: Rng, xs: readonly T[]): T => xs[r.int(0, xs.length)]!;
@@ -226,4 +230,63 @@ describe('random model configurations through the FA Pool (in-process ranks)', (
     expect(stats.events.find((e) => e.seq === 1)?.kind, JSON.stringify(stats.events)).toBe('prefill-to-pool');
     expect(pooled).toEqual(single);
   }, 120_000);
+});
+
+// The static TP × PP baseline over random configurations and placements: a placement that does not divide the model
+// is refused (PlacementError) before anything loads; one that does gives the single device's tokens, or parts from
+// them only at a near-tie of the reference.
+describe('random model configurations through the static TP × PP baseline (in-process ranks)', () => {
+  const devices: Gpu[] = [];
+  afterAll(() => { for (const d of devices) d.destroy(); });
+
+  it(`${STATIC_CASES} configurations and placements: a refusal before loading, or the single device's tokens`, async () => {
+    const g = await gpu();
+    while (devices.length < 4) devices.push(await openGpu({ label: `cfgstatic${devices.length}` }));
+    const r = rng();
+    const outcomes: string[] = [];
+    for (let i = 0; i < STATIC_CASES; i++) {
+      let cfg = randomConfig(r, i);
+      while (cfg.headDim % 4 !== 0) cfg = randomConfig(r, i);
+      const placement = pick(r, [{ tp: 2, pp: 1 }, { tp: 1, pp: 2 }, { tp: 2, pp: 2 }, { tp: 3, pp: 1 }, { tp: 4, pp: 1 }]);
+      // Most draws fit the placement (kv heads, FFN width and layers divided); the rest test the refusal.
+      if (i % 4 !== 3) {
+        const nKvHeads = placement.tp * r.int(1, 3), nLayers = placement.pp * r.int(1, 3);
+        cfg = validateConfig({ ...cfg, nKvHeads, nHeads: nKvHeads * pick(r, [1, 2]), nLayers, ffn: placement.tp * pick(r, [8, 12, 16, 24, 40]) });
+      }
+      const dtype: DType = g.caps.f16 && i % 2 === 1 ? 'f16' : 'f32';
+      const what = `seed ${r.seed} static case ${i} ${dtype} tp=${placement.tp},pp=${placement.pp} ${JSON.stringify(cfg)}`;
+      const path = join(dir, `static-${i}.safetensors`);
+      await writeRandomWeights(path, cfg, { seed: r.int(0, 2 ** 31), dtype: 'f32' });
+      const ref = await refWeights(path, cfg);
+      const prompts = [r.int(1, 20), r.int(1, 20)].map((len) => Array.from({ length: len }, () => r.int(0, cfg.vocab)));
+      const f = await openSafetensors(path);
+      try {
+        let sp: StaticParallelGenerator;
+        try {
+          sp = await StaticParallelGenerator.create(devices.slice(0, placement.tp * placement.pp), cfg, f.source(), dtype, placement);
+        } catch (e) {
+          expect(e, `${what}: refused with a PlacementError`).toBeInstanceOf(PlacementError);
+          outcomes.push(`${cfg.name} ${cfg.nHeads}/${cfg.nKvHeads} ffn${cfg.ffn} L${cfg.nLayers} tp=${placement.tp},pp=${placement.pp}: refused`);
+          continue;
+        }
+        let got: number[][];
+        try { got = (await sp.generate(prompts, { maxNewTokens: 8, sampling: GREEDY })).tokens; } finally { await sp.dispose(); }
+        const { weights } = await loadWeights(g, f.source(), cfg, dtype);
+        const one = new Generator(g, cfg, weights, dtype);
+        let want: number[][];
+        try { want = (await one.generate(prompts, { maxNewTokens: 8, sampling: GREEDY })).tokens; } finally { one.dispose(); releaseWeights(g, weights); }
+        for (const [s, p] of prompts.entries()) {
+          if (got[s]!.join() === want[s]!.join()) continue;
+          const part = partingGap(cfg, ref, p, got[s]!, want[s]!)!, alt = partingGap(cfg, ref, p, want[s]!, got[s]!)!;
+          expect(Math.max(part.gap, alt.gap), `${what} seq ${s}: parts from one device at step ${part.step} away from a near-tie`).toBeLessThan(dtype === 'f32' ? 1e-4 : 1e-2);
+        }
+        outcomes.push(`${cfg.name} ${cfg.nHeads}/${cfg.nKvHeads} ffn${cfg.ffn} L${cfg.nLayers} tp=${placement.tp},pp=${placement.pp}: ran`);
+      } finally {
+        await f.close();
+        rmSync(path, { force: true });
+      }
+    }
+    console.info(`[static configs] seed ${r.seed}\n  ${outcomes.join('\n  ')}`);
+    expect(outcomes.filter((o) => o.endsWith('ran')).length, outcomes.join('; ')).toBeGreaterThanOrEqual(STATIC_CASES / 2);
+  }, 600_000);
 });
