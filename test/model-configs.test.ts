@@ -15,7 +15,6 @@ import { Generator } from '../src/model/generator.js';
 import { checkModelFits, loadWeights } from '../src/model/load-weights.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
 import { openSafetensors } from '../src/model/safetensors-node.js';
-import { expectedWeights } from '../src/model/weight-names.js';
 import { releaseWeights } from '../src/model/weights.js';
 import { AttentionRank } from '../src/orchestrator/pool/attention-rank.js';
 import { PoolAttention } from '../src/orchestrator/pool/pool-attention.js';
@@ -24,7 +23,8 @@ import { inProcessLink } from '../src/orchestrator/transport/link.js';
 import { PlacementError } from '../src/orchestrator/baselines/placement.js';
 import { StaticParallelGenerator } from '../src/orchestrator/baselines/static-parallel.js';
 import { compare, rng, useGpu } from './helpers.js';
-import { RefModel, partingGap, type RefWeights } from './ref/model.js';
+import { RefModel, partingGap } from './ref/model.js';
+import { pick, randomConfig, refWeights, type Rng } from './random-config.js';
 
 const gpu = useGpu();
 const dir = mkdtempSync(join(tmpdir(), 'fapool-configs-'));
@@ -37,31 +37,6 @@ const CASES = 8;
 const POOL_CASES = 5;
 /** Configurations and placements the static TP × PP test draws. */
 const STATIC_CASES = 6;
-
-type Rng = ReturnType<typeof rng>;
-const pick = <T>(r: Rng, xs: readonly T[]): T => xs[r.int(0, xs.length)]!;
-
-/** A small random configuration (sizes lavapipe runs in seconds), valid by validateConfig. */
-function randomConfig(r: Rng, i: number): ModelConfig {
-  const nKvHeads = r.int(1, 4), group = pick(r, [1, 1, 2, 3, 4]);
-  const headDim = pick(r, [8, 8, 16, 16, 24, 32, 40, 64, 96, 128, 4, 6, 12, 20, 36]);
-  const hidden = pick(r, [16, 24, 32, 40, 48, 64, 72, 96, 20, 36, 52]);
-  return validateConfig({
-    name: `random-${i}`, nLayers: r.int(1, 4), hidden, nHeads: nKvHeads * group, nKvHeads, headDim,
-    ffn: pick(r, [16, 32, 48, 64, 96, 128, 160, 40, 72, 100]), vocab: pick(r, [64, 100, 256, 300, 97]), maxSeq: 128,
-    normEps: pick(r, [1e-5, 1e-6]), ropeTheta: pick(r, [10000, 500000, 100]), act: pick(r, ['gelu_tanh', 'gelu_erf'] as const),
-    gatedFfn: true, tiedEmbeddings: r.next() < 0.3, embedScale: r.next() < 0.25 ? Math.sqrt(hidden) : 1,
-  });
-}
-
-/** Reads the weights file back in float64 for the reference (after the f16 rounding a f16 file carries). */
-async function refWeights(path: string, cfg: ModelConfig): Promise<RefWeights> {
-  const f = await openSafetensors(path);
-  const w: RefWeights = new Map();
-  for (const { name } of expectedWeights(cfg)) w.set(name, Float64Array.from(await f.readTensorF32(name)));
-  await f.close();
-  return w;
-}
 
 /** One configuration in one dtype: tokens and first logits against the reference, or a typed refusal at load. */
 async function check(g: Gpu, cfg: ModelConfig, dtype: DType, r: Rng, what: string): Promise<'ran' | 'refused'> {

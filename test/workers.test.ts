@@ -16,7 +16,7 @@ import { Generator } from '../src/model/generator.js';
 import { loadWeights } from '../src/model/load-weights.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
 import { openSafetensors } from '../src/model/safetensors-node.js';
-import type { Weights } from '../src/model/weights.js';
+import { releaseWeights, type Weights } from '../src/model/weights.js';
 import { checkEndpoint, ClusterError, connectCluster, parseCluster, readCluster } from '../src/orchestrator/transport/cluster.js';
 import { applyGpuBinding, driPrimeTag, GpuBindingError, parsePciAddress, planGpuBinding } from '../src/gpu/select.js';
 import { PoolAttention, type PoolMember } from '../src/orchestrator/pool/pool-attention.js';
@@ -24,6 +24,8 @@ import type { RoutingPolicy } from '../src/orchestrator/pool/policy.js';
 import { SpawnError, spawnLocalWorkers, type LocalWorkers } from '../src/orchestrator/transport/spawn.js';
 import { replyCounts } from '../src/orchestrator/transport/zmq-link.js';
 import { rng, useGpu } from './helpers.js';
+import { pick, randomConfig, refWeights } from './random-config.js';
+import { partingGap } from './ref/model.js';
 import { privateDist, within } from './private-dist.js';
 
 const { ENTRY, BUILD, build: buildPrivateDist } = privateDist('workers');
@@ -289,6 +291,49 @@ describe('two worker processes over ZeroMQ as the pool', () => {
     expect(st.perSeq[1]!.ranks.sort()).toEqual(workers.members.map((m) => m.name).sort());
     expect(st.perSeq[2]!.poolSteps, 'the 3-token prompt stays on the base').toBe(0);
     expect(st.events.filter((e) => e.kind === 'fault')).toEqual([]);
+  });
+
+  // The wire over random configurations (head dims 4–128, GQA groups, kv heads that do not split evenly over the
+  // two workers, f32 and f16 frames, position blocks): the single device's tokens, or a near-tie of the reference.
+  it('random model configurations through the two workers: the single device\'s tokens, or a near-tie of the reference', async () => {
+    const r = rng();
+    const outcomes: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      let c = randomConfig(r, i);
+      while (c.headDim % 4 !== 0) c = randomConfig(r, i);
+      const dtype = g.caps.f16 && i === 1 ? 'f16' : 'f32';
+      const threshold = r.int(4, 12);
+      const policy: RoutingPolicy = { threshold, tiers: [{ maxLen: threshold, poolSize: 0 }, { maxLen: Infinity, poolSize: 2 }] };
+      const path = join(tmp, `random-${i}.safetensors`);
+      await writeRandomWeights(path, c, { seed: r.int(0, 2 ** 31), dtype: 'f32' });
+      const ref = await refWeights(path, c);
+      const f = await openSafetensors(path);
+      const w = (await loadWeights(g, f.source(), c, dtype)).weights;
+      await f.close();
+      const ps = [r.int(1, threshold + 1), r.int(threshold + 1, 30), r.int(1, 20)].map((n) => Array.from({ length: n }, () => r.int(0, c.vocab)));
+      const run = async (exec?: PoolAttention) => {
+        const gen = new Generator(g, c, w, dtype, exec);
+        try { return (await gen.generate(ps, { maxNewTokens: 10, sampling: GREEDY, prefillChunk: 8 })).tokens; } finally { gen.dispose(); }
+      };
+      try {
+        const single = await run();
+        const exec = new PoolAttention(members(), policy, { minBlock: 4, deadlineMs: 10_000, prefill: pick(r, ['local', 'pool'] as const) });
+        let pooled: number[][];
+        try { pooled = await run(exec); } finally { exec.dispose(g); }
+        const what = `seed ${r.seed} case ${i} ${dtype} ${JSON.stringify(policy)} ${JSON.stringify(c)}`;
+        expect(exec.stats.events.filter((e) => e.kind === 'fault'), what).toEqual([]);
+        expect(exec.stats.perSeq[1]!.poolSteps, `${what}: the long prompt decodes on the pool`).toBeGreaterThan(0);
+        for (const [s, p] of ps.entries()) {
+          if (pooled[s]!.join() === single[s]!.join()) continue;
+          const part = partingGap(c, ref, p, pooled[s]!, single[s]!)!, alt = partingGap(c, ref, p, single[s]!, pooled[s]!)!;
+          expect(Math.max(part.gap, alt.gap), `${what} seq ${s}: parts from one device at step ${part.step} away from a near-tie`).toBeLessThan(dtype === 'f32' ? 1e-4 : 1e-2);
+        }
+        outcomes.push(`${dtype} ${c.nHeads}/${c.nKvHeads}×${c.headDim} h${c.hidden}: ${exec.stats.perSeq.reduce((a, x) => a + (x?.poolSteps ?? 0), 0)} pooled steps`);
+      } finally {
+        releaseWeights(g, w);
+      }
+    }
+    console.info(`[workers, random configs] seed ${r.seed}: ${outcomes.join('; ')}`);
   });
 
   it('a worker SIGKILLed mid-generation: fault + rebuild naming it, same tokens', async () => {
