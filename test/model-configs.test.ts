@@ -22,7 +22,7 @@ import { validatePolicy, type RoutingPolicy } from '../src/orchestrator/pool/pol
 import { inProcessLink } from '../src/orchestrator/transport/link.js';
 import { PlacementError } from '../src/orchestrator/baselines/placement.js';
 import { StaticParallelGenerator } from '../src/orchestrator/baselines/static-parallel.js';
-import { compare, rng, useGpu } from './helpers.js';
+import { compare, rng, useGpu, withEnv } from './helpers.js';
 import { RefModel, partingGap } from './ref/model.js';
 import { pick, randomConfig, refWeights, type Rng } from './random-config.js';
 
@@ -40,6 +40,12 @@ const STATIC_CASES = 6;
 
 /** One configuration in one dtype: tokens and first logits against the reference, or a typed refusal at load. */
 async function check(g: Gpu, cfg: ModelConfig, dtype: DType, r: Rng, what: string): Promise<'ran' | 'refused'> {
+  // Half the runs decode two neighbouring cache groups in one launch where they can (FAPOOL_DECODE_PAIR).
+  const pair = r.next() < 0.5 ? 'on' : 'off';
+  return withEnv('FAPOOL_DECODE_PAIR', pair, () => checkRun(g, cfg, dtype, r, `${what} FAPOOL_DECODE_PAIR=${pair}`));
+}
+
+async function checkRun(g: Gpu, cfg: ModelConfig, dtype: DType, r: Rng, what: string): Promise<'ran' | 'refused'> {
   const path = join(dir, `${cfg.name}-${dtype}.safetensors`);
   await writeRandomWeights(path, cfg, { seed: r.int(0, 2 ** 31), dtype: 'f32' });
   const ref = await refWeights(path, cfg);
@@ -56,11 +62,13 @@ async function check(g: Gpu, cfg: ModelConfig, dtype: DType, r: Rng, what: strin
       return 'refused';
     }
     const prompts = Array.from({ length: r.int(1, 4) }, () => Array.from({ length: r.int(1, 24) }, () => r.int(0, cfg.vocab)));
-    const res = await gen.generate(prompts, { maxNewTokens: NEW_TOKENS, sampling: GREEDY, captureLogits: true });
+    // A prefill chunk of 1 to 32 rows (ragged last chunks), or the engine's default.
+    const prefillChunk = r.next() < 0.5 ? r.int(1, 33) : undefined;
+    const res = await gen.generate(prompts, { maxNewTokens: NEW_TOKENS, sampling: GREEDY, captureLogits: true, ...(prefillChunk ? { prefillChunk } : {}) });
     for (const [s, p] of prompts.entries()) {
       const want = new RefModel(cfg, ref).greedy(p, NEW_TOKENS);
       const c = compare(res.firstLogits![s]!, want.logits[0]!);
-      const at = `${what} seq ${s} (prompt of ${p.length})`;
+      const at = `${what} seq ${s} (prompt of ${p.length}, prefill chunk ${prefillChunk ?? 'default'})`;
       expect(c.nonFinite, at).toBe(0);
       expect(c.rel, `${at}: first-token logits' relative error`).toBeLessThan(dtype === 'f32' ? 1e-4 : 2e-2);
       // Greedy paths may part only at a near-tie of the reference fed the common prefix.
@@ -130,7 +138,7 @@ describe('random model configurations through the FA Pool (in-process ranks)', (
   const ranks: { gpu: Gpu; rank: AttentionRank }[] = [];
   afterAll(() => { for (const x of ranks) { x.rank.dispose(); x.gpu.destroy(); } });
 
-  interface PoolCase { cfg: ModelConfig; dtype: DType; ranks: number; policy: RoutingPolicy; prefill: 'local' | 'pool'; minBlock: number; prompts: number[][]; seed: number }
+  interface PoolCase { cfg: ModelConfig; dtype: DType; ranks: number; policy: RoutingPolicy; prefill: 'local' | 'pool'; minBlock: number; prompts: number[][]; seed: number; pingPong?: boolean; prefillChunk?: number }
 
   /** One device, then the pool; their tokens, the pool's stats, and the reference weights. */
   async function runBoth(g: Gpu, c: PoolCase) {
@@ -144,8 +152,8 @@ describe('random model configurations through the FA Pool (in-process ranks)', (
     await f.close();
     rmSync(path, { force: true });
     const run = async (exec?: PoolAttention) => {
-      const gen = new Generator(g, c.cfg, weights, c.dtype, exec);
-      try { return (await gen.generate(c.prompts, { maxNewTokens: 12, sampling: GREEDY, prefillChunk: 8 })).tokens; } finally { gen.dispose(); }
+      const gen = new Generator(g, c.cfg, weights, c.dtype, exec, { microBatches: c.pingPong === true });
+      try { return (await gen.generate(c.prompts, { maxNewTokens: 12, sampling: GREEDY, prefillChunk: c.prefillChunk ?? 8 })).tokens; } finally { gen.dispose(); }
     };
     try {
       const single = await run();
@@ -168,12 +176,12 @@ describe('random model configurations through the FA Pool (in-process ranks)', (
       const c: PoolCase = {
         cfg, dtype: g.caps.f16 && i % 2 === 1 ? 'f16' : 'f32', ranks: n,
         policy: { threshold, tiers: [{ maxLen: threshold, poolSize: 0 }, { maxLen: mid, poolSize: r.int(1, n + 1) }, { maxLen: Infinity, poolSize: n }] },
-        prefill: pick(r, ['local', 'pool'] as const), minBlock: pick(r, [4, 8]), seed: 0,
+        prefill: pick(r, ['local', 'pool'] as const), minBlock: pick(r, [4, 8]), seed: 0, pingPong: r.next() < 0.5, prefillChunk: r.int(1, 25),
         // Prompts on both sides of the threshold; 12 new tokens carry the short ones across it.
         prompts: [r.int(1, threshold + 1), r.int(threshold + 1, mid + 8), r.int(2, mid + 12)].map((len) => Array.from({ length: len }, () => r.int(0, cfg.vocab))),
       };
       c.seed = r.int(0, 2 ** 31);
-      const what = `seed ${r.seed} pool case ${i} ${c.dtype}, ${n} rank(s), ${JSON.stringify(c.policy)}, prefill ${c.prefill}, minBlock ${c.minBlock}, ${JSON.stringify(cfg)}`;
+      const what = `seed ${r.seed} pool case ${i} ${c.dtype}, ${n} rank(s), ${JSON.stringify(c.policy)}, prefill ${c.prefill}, minBlock ${c.minBlock}, ping-pong ${c.pingPong}, prefill chunk ${c.prefillChunk}, ${JSON.stringify(cfg)}`;
       const { single, pooled, stats, ref } = await runBoth(g, c);
       const poolSteps = stats.perSeq.reduce((a, x) => a + (x?.poolSteps ?? 0), 0);
       expect(poolSteps, `${what}: some attention ran on the pool`).toBeGreaterThan(0);

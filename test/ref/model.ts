@@ -64,7 +64,8 @@ export class RefModel {
         const m = Math.max(...s), e = s.map((z) => Math.exp(z - m)), z = e.reduce((a, b) => a + b, 0);
         for (let t = 0; t < s.length; t++) for (let i = 0; i < D; i++) att[hh * D + i]! += (e[t]! / z) * this.v[l]![t]![kh * D + i]!;
       }
-      x = x.map((xv, i) => xv + matvec(att, this.g(p + 'wo'), c.hidden)[i]!);
+      const o = matvec(att, this.g(p + 'wo'), c.hidden);
+      x = x.map((xv, i) => xv + o[i]!);
       const h2 = rmsnorm(x, this.g(p + 'ffn_norm'), c.normEps);
       const gate = matvec(h2, this.g(p + 'w_gate'), c.ffn), up = matvec(h2, this.g(p + 'w_up'), c.ffn);
       const f = gate.map((gv, i) => gelu(gv, c.act) * up[i]!);
