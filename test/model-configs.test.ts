@@ -24,7 +24,7 @@ import { PlacementError } from '../src/orchestrator/baselines/placement.js';
 import { StaticParallelGenerator } from '../src/orchestrator/baselines/static-parallel.js';
 import { compare, rng, useGpu, withEnv } from './helpers.js';
 import { RefModel, partingGap } from './ref/model.js';
-import { pick, randomConfig, refWeights, type Rng } from './random-config.js';
+import { largerConfig, pick, randomConfig, refWeights, type Rng } from './random-config.js';
 
 const gpu = useGpu();
 const dir = mkdtempSync(join(tmpdir(), 'fapool-configs-'));
@@ -61,7 +61,8 @@ async function checkRun(g: Gpu, cfg: ModelConfig, dtype: DType, r: Rng, what: st
       expect(String((e as Error).message), what).toMatch(/head ?dim|hidden|ffn|multiple|must|support/i);
       return 'refused';
     }
-    const prompts = Array.from({ length: r.int(1, 4) }, () => Array.from({ length: r.int(1, 24) }, () => r.int(0, cfg.vocab)));
+    const longest = cfg.name.startsWith('larger') ? 300 : 24;
+    const prompts = Array.from({ length: r.int(1, 4) }, () => Array.from({ length: r.int(1, longest) }, () => r.int(0, cfg.vocab)));
     // A prefill chunk of 1 to 32 rows (ragged last chunks), or the engine's default.
     const prefillChunk = r.next() < 0.5 ? r.int(1, 33) : undefined;
     const res = await gen.generate(prompts, { maxNewTokens: NEW_TOKENS, sampling: GREEDY, captureLogits: true, ...(prefillChunk ? { prefillChunk } : {}) });
@@ -85,7 +86,7 @@ async function checkRun(g: Gpu, cfg: ModelConfig, dtype: DType, r: Rng, what: st
 }
 
 describe('random model configurations vs the float64 reference', () => {
-  it(`${CASES} configurations, f32 and f16: the reference's tokens and logits, or a typed refusal before running`, async () => {
+  it(`${CASES} configurations and a larger one, f32 and f16: the reference's tokens and logits, or a typed refusal before running`, async () => {
     const g = await gpu();
     const r = rng();
     const outcomes: string[] = [];
@@ -95,6 +96,10 @@ describe('random model configurations vs the float64 reference', () => {
         const what = `seed ${r.seed} case ${i} ${dtype} ${JSON.stringify(cfg)}`;
         outcomes.push(`${cfg.name} ${dtype} L${cfg.nLayers} h${cfg.hidden} ${cfg.nHeads}/${cfg.nKvHeads}×${cfg.headDim} ffn${cfg.ffn} v${cfg.vocab}: ${await check(g, cfg, dtype, r, what)}`);
       }
+    }
+    const big = largerConfig(r, 0);
+    for (const dtype of (g.caps.f16 ? ['f32', 'f16'] : ['f32']) as DType[]) {
+      outcomes.push(`${big.name} ${dtype} h${big.hidden} ${big.nHeads}/${big.nKvHeads}×${big.headDim} v${big.vocab}: ${await check(g, big, dtype, r, `seed ${r.seed} larger ${dtype} ${JSON.stringify(big)}`)}`);
     }
     console.info(`[configs] seed ${r.seed}\n  ${outcomes.join('\n  ')}`);
     // Most draws are servable: a run that refuses everything tests nothing.

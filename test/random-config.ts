@@ -22,6 +22,18 @@ export function randomConfig(r: Rng, i: number): ModelConfig {
   });
 }
 
+/**
+ * A larger one: hidden 128–256, a vocabulary of 1,000–4,000 (the sampler over many workgroups), head dims 32–128 —
+ * with prompts of a few hundred tokens, several prefill tiles and decode splits a row.
+ */
+export function largerConfig(r: Rng, i: number): ModelConfig {
+  const nKvHeads = pick(r, [1, 2, 4]), headDim = pick(r, [32, 64, 96, 128]);
+  return validateConfig({
+    ...randomConfig(r, i), name: `larger-${i}`, nLayers: 2, hidden: pick(r, [128, 192, 256]), nKvHeads, nHeads: nKvHeads * pick(r, [1, 2, 4]),
+    headDim, ffn: pick(r, [256, 384, 512]), vocab: r.int(1000, 4001), maxSeq: 512,
+  });
+}
+
 /** The weights file read back in float64, for the reference model. */
 export async function refWeights(path: string, cfg: ModelConfig): Promise<RefWeights> {
   const f = await openSafetensors(path);
