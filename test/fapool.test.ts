@@ -17,6 +17,7 @@ import { releaseWeights, type Weights } from '../src/model/weights.js';
 import { chooseDecodeKernel, type DecodePlan } from '../src/kernels/attention.js';
 import { AttentionRank } from '../src/orchestrator/pool/attention-rank.js';
 import { inProcessLink, type RankHandler } from '../src/orchestrator/transport/link.js';
+import { attendItems } from '../src/orchestrator/transport/messages.js';
 import { PoolAttention, type PoolMember } from '../src/orchestrator/pool/pool-attention.js';
 import type { RoutingPolicy } from '../src/orchestrator/pool/policy.js';
 import { rng, useGpu, withEnv } from './helpers.js';
@@ -197,6 +198,32 @@ describe('FA Pool with in-process ranks', () => {
       expect(exec.stats.steps).toBeGreaterThan(0);
     });
   }
+
+  // Found by test/model-configs.test.ts: a rank that failed while answering the second micro-batch crashed the step
+  // (TypeError: its rows' batch-wide indices were read as indices into the micro-batch) instead of a fault + rebuild.
+  it('micro-batch ping-pong, a rank failing in the second micro-batch: fault + rebuild, same greedy tokens', async () => {
+    const r = rng(5);
+    const batch = [30, 3, 28, 5].map((n) => Array.from({ length: n }, () => r.int(0, cfg.vocab)));
+    const single = new Generator(await gpu(), cfg, weights, 'f32');
+    const want = (await single.generate(batch, { maxNewTokens: 10, sampling: GREEDY })).tokens;
+    single.dispose();
+    // The 28-token prompt (slot 2, the second micro-batch) is the only pooled sequence rank 1 serves there.
+    const failSecondHalf = (i: number, h: RankHandler): RankHandler => async (msg, t, client) => {
+      if (i === 1 && msg.kind === 'attend' && attendItems(t[0]!).some((x) => x.seq === 2)) throw new Error('simulated fault in the second micro-batch');
+      return h(msg, t, client);
+    };
+    const exec = new PoolAttention(members(2, failSecondHalf), POLICY, { minBlock: 8, rejoinBackoffMs: Infinity });
+    const gen = new Generator(await gpu(), cfg, weights, 'f32', exec, { microBatches: true });
+    const res = await gen.generate(batch, { maxNewTokens: 10, sampling: GREEDY });
+    expect(gen.model.splitPoint, 'prepared as two micro-batches').toBe(2);
+    gen.dispose(); exec.dispose(await gpu());
+    expect(res.tokens).toEqual(want);
+    const ev = exec.stats.events;
+    expect(ev.some((e) => e.kind === 'fault' && /second micro-batch/.test(e.detail)), JSON.stringify(ev)).toBe(true);
+    expect(ev.some((e) => e.kind === 'rebuild' && e.seq === 2), JSON.stringify(ev)).toBe(true);
+    ranks[1]!.rank.dispose();
+    ranks[1]!.rank = new AttentionRank(ranks[1]!.gpu, 1);
+  });
 
   it('with a base replica (3 ranks): same tokens, every sequence keeps a base cache, tiers reshard', async () => {
     const exec = new PoolAttention(members(3), POLICY, { minBlock: 8, replica: true });

@@ -573,7 +573,12 @@ export class PoolAttention implements AttentionPlacement {
       this.stats.rebuilds++;
       const onPool = this.alive().length > 0 && !kvSlot(m.kv, b);
       if (!onPool) {
-        m.addKv(b, m.batch.capacities[b]!);
+        try {
+          m.addKv(b, m.batch.capacities[b]!);
+        } catch (e) {
+          if (!(e instanceof LimitError)) throw e;
+          throw new LimitError(`sequence ${b} lost its pool rank, no other is left, and it cannot come back to this device: ${e.message}`);
+        }
         this.pinned.add(b);
       }
       this.placement.set(b, null);
@@ -776,7 +781,7 @@ export class PoolAttention implements AttentionPlacement {
         const fatal = mem.deviceError?.();
         if (fatal) throw fatal;
         for (const s of r.slots) {
-          const b = pooled[s.i]!.b;
+          const b = pooled.find((x) => x.i === s.i)!.b; // s.i is batch-wide: a second micro-batch's rows start past 0
           const p = this.placement.get(b);
           if (p) this.fault(b, p, mi, e);
           failed.add(b);
