@@ -54,6 +54,15 @@ async function decodeSlot0(gen: Generator, len: number, steps: number): Promise<
   return out;
 }
 
+/** `prompts` prefilled as one batch, then slot 0's first token and 5 decode steps with every other slot idle. */
+async function slot0Alone(gen: Generator, prompts: number[][]): Promise<number[]> {
+  const shape = batchShape(cfg, prompts, { maxNewTokens: 6 });
+  gen.prepare(shape, GREEDY);
+  for (const c of prefillChunks(prompts, shape.chunk)) await gen.prefill(c);
+  await gen.sampleFirst(0);
+  return [(await gen.readTokens(0))[0]!, ...await decodeSlot0(gen, prompts[0]!.length, 5)];
+}
+
 function prompt(r: ReturnType<typeof rng>, n: number): number[] {
   return Array.from({ length: n }, () => r.int(0, cfg.vocab));
 }
@@ -194,11 +203,7 @@ describe('tiny decoder vs float64 reference', () => {
         const copyLaunch = gen.model.decode().layers[0]!.oProj.length > 1; // else the attention's merge appends
         const logits = Array.from(await gen.readLogits());
         // Slot 0 alone, the other slots idle (no position, length 0): steps over the busy rows only.
-        const shape = batchShape(cfg, prompts, { maxNewTokens: 6 });
-        gen.prepare(shape, GREEDY);
-        for (const c of prefillChunks(prompts, shape.chunk)) await gen.prefill(c);
-        await gen.sampleFirst(0);
-        const slot0 = [(await gen.readTokens(0))[0]!, ...await decodeSlot0(gen, prompts[0]!.length, 5)];
+        const slot0 = await slot0Alone(gen, prompts);
         return { tokens: [...batch.tokens, ...alone.tokens, slot0], logits, appended, copyLaunch };
       } finally {
         gen.dispose();
@@ -231,11 +236,7 @@ describe('tiny decoder vs float64 reference', () => {
         const launches = gen.model.decode().plans.map((layer) => layer.map((p) => p.dispatches.length));
         const logits = Array.from(await gen.readLogits());
         // The first slots alone, the others idle: steps over the busy rows only (row classes 1, 2 and 4).
-        const shape = batchShape(cfg, prompts, { maxNewTokens: 6 });
-        gen.prepare(shape, GREEDY);
-        for (const c of prefillChunks(prompts, shape.chunk)) await gen.prefill(c);
-        await gen.sampleFirst(0);
-        const slot0 = [(await gen.readTokens(0))[0]!, ...await decodeSlot0(gen, prompts[0]!.length, 5)];
+        const slot0 = await slot0Alone(gen, prompts);
         return { tokens: [...batch.tokens, slot0], logits, launches };
       } finally {
         gen.dispose();

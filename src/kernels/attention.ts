@@ -5,7 +5,7 @@
 import {
   LimitError, ShapeError, ceilDiv, defineProgram, type Caps, type Dispatch, type DType, type Gpu, type Tensor,
 } from '../gpu/index.js';
-import { envVar, expectDistinct, fixedSubgroupSize, expectDtype, expectRank, expectShape, rowWorkgroupSize, typeSpec } from './common.js';
+import { envChoice, envVar, expectDistinct, fixedSubgroupSize, expectDtype, expectRank, expectShape, rowWorkgroupSize, typeSpec } from './common.js';
 import { SGM_DIAGNOSTIC, hasSubgroupMatrixF16 } from './gemm-sgm-common.js';
 
 /** Largest head dim: register tiles in the kernels are sized for D/4 ≤ 64 (TC threads × DN ≤ 8 vec4). */
@@ -377,10 +377,7 @@ const mergeSgProgram = defineProgram<MergeSgCfg>({
 export type DecodeMerge = 'sg' | 'plain';
 export const MERGE_SG_DEFAULT: DecodeMerge = 'sg';
 export function decodeMergeMode(): DecodeMerge {
-  const v = envVar('FAPOOL_DECODE_MERGE')?.trim();
-  if (v === undefined || v === '') return MERGE_SG_DEFAULT;
-  if (v === 'sg' || v === 'plain') return v;
-  throw new LimitError(`FAPOOL_DECODE_MERGE=${v}: 'sg' (subgroup merge, the default) or 'plain'`);
+  return envChoice('FAPOOL_DECODE_MERGE', ['sg', 'plain'], MERGE_SG_DEFAULT, "'sg' (subgroup merge, the default) or 'plain'");
 }
 
 /**
@@ -392,10 +389,7 @@ export function decodeMergeMode(): DecodeMerge {
 export type DecodePair = 'on' | 'off';
 export const DECODE_PAIR_DEFAULT: DecodePair = 'off';
 export function decodePairMode(): DecodePair {
-  const v = envVar('FAPOOL_DECODE_PAIR')?.trim();
-  if (v === undefined || v === '') return DECODE_PAIR_DEFAULT;
-  if (v === 'on' || v === 'off') return v;
-  throw new LimitError(`FAPOOL_DECODE_PAIR=${v}: 'on' (two cache groups' decode attention in one launch where the device can) or 'off'`);
+  return envChoice('FAPOOL_DECODE_PAIR', ['on', 'off'], DECODE_PAIR_DEFAULT, "'on' (two cache groups' decode attention in one launch where the device can) or 'off'");
 }
 
 const mergeProgram = defineProgram<MergeCfg>({
@@ -528,10 +522,8 @@ function defaultSplits(sg: DecodeSgLaunch | null, pairs: number): number {
  * per (rows × head groups) for both.
  */
 function splitPairs(subgroupKernel: boolean, rows: number, headGroups: number): number {
-  const v = envVar('FAPOOL_DECODE_SPLITS')?.trim();
-  if (v === undefined || v === '' || v === 'row') return subgroupKernel ? headGroups : rows * headGroups;
-  if (v === 'rows') return rows * headGroups;
-  throw new LimitError(`FAPOOL_DECODE_SPLITS=${v}: 'row' (one row's head groups, the default) or 'rows' (all rows')`);
+  const v = envChoice('FAPOOL_DECODE_SPLITS', ['row', 'rows'], 'row', "'row' (one row's head groups, the default) or 'rows' (all rows')");
+  return v === 'row' && subgroupKernel ? headGroups : rows * headGroups;
 }
 
 interface DecodeSgChoice { unroll: number; subgroups?: number | undefined; prefetch: boolean; heads?: number | undefined }

@@ -1,5 +1,5 @@
 // Shared pieces of the kernel bindings: dtype specialisation and shape checks.
-import { assertShape, type Caps, type DType, type Gpu, type Specialization, type Tensor, shapeStr } from '../gpu/index.js';
+import { LimitError, assertShape, type Caps, type DType, type Gpu, type Specialization, type Tensor, shapeStr } from '../gpu/index.js';
 
 /** The WGSL type aliases and enables for a storage dtype: `T` is the element type. */
 export function typeSpec(dtype: DType): Pick<Specialization, 'enables' | 'aliases'> {
@@ -48,4 +48,12 @@ export function fixedSubgroupSize(caps: Caps): number {
 /** An environment variable where there is a process (Node); undefined in the browser. Kernel choices read it. */
 export function envVar(name: string): string | undefined {
   return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
+}
+
+/** An environment switch among `values` (unset or empty: `fallback`); any other value is refused, naming `choices`. */
+export function envChoice<T extends string>(name: string, values: readonly T[], fallback: T, choices: string): T {
+  const v = envVar(name)?.trim();
+  if (v === undefined || v === '') return fallback;
+  if ((values as readonly string[]).includes(v)) return v as T;
+  throw new LimitError(`${name}=${v}: ${choices}`);
 }

@@ -7,7 +7,7 @@ import {
 import {
   appendsInMerge, chooseDecodeKernel, decodePairApplies, decodePairMode, flashDecode, flashDecodePair, flashPrefill, type DecodeArgs, type DecodePlan,
 } from '../kernels/attention.js';
-import { envVar } from '../kernels/common.js';
+import { envChoice } from '../kernels/common.js';
 import { ropeQkv } from '../kernels/rope.js';
 import { cast } from '../kernels/elementwise.js';
 import { sampler as makeSampler, type Sampler, type SamplingParams } from '../kernels/sampling.js';
@@ -37,10 +37,7 @@ import type { PartialWeights } from './weights.js';
  */
 export type DecodeAppend = 'rope' | 'after' | 'auto';
 export function decodeAppendMode(): DecodeAppend {
-  const v = envVar('FAPOOL_DECODE_APPEND')?.trim();
-  if (v === undefined || v === '' || v === 'auto') return 'auto';
-  if (v === 'rope' || v === 'after') return v;
-  throw new LimitError(`FAPOOL_DECODE_APPEND=${v}: 'auto' (the default), 'rope' or 'after'`);
+  return envChoice('FAPOOL_DECODE_APPEND', ['auto', 'rope', 'after'], 'auto', "'auto' (the default), 'rope' or 'after'");
 }
 
 /**
