@@ -47,7 +47,9 @@ async function check(g: Gpu, cfg: ModelConfig, dtype: DType, r: Rng, what: strin
 
 async function checkRun(g: Gpu, cfg: ModelConfig, dtype: DType, r: Rng, what: string): Promise<'ran' | 'refused'> {
   const path = join(dir, `${cfg.name}-${dtype}.safetensors`);
-  await writeRandomWeights(path, cfg, { seed: r.int(0, 2 ** 31), dtype: 'f32' });
+  // The file in any dtype a checkpoint comes in: the loader converts (the reference reads the same rounded values).
+  const fileDtype = pick(r, ['f32', 'f16', 'bf16'] as const);
+  await writeRandomWeights(path, cfg, { seed: r.int(0, 2 ** 31), dtype: fileDtype });
   const ref = await refWeights(path, cfg);
   const f = await openSafetensors(path);
   let gen: Generator | null = null, weights: Awaited<ReturnType<typeof loadWeights>>['weights'] | null = null;
@@ -69,7 +71,7 @@ async function checkRun(g: Gpu, cfg: ModelConfig, dtype: DType, r: Rng, what: st
     for (const [s, p] of prompts.entries()) {
       const want = new RefModel(cfg, ref).greedy(p, NEW_TOKENS);
       const c = compare(res.firstLogits![s]!, want.logits[0]!);
-      const at = `${what} seq ${s} (prompt of ${p.length}, prefill chunk ${prefillChunk ?? 'default'})`;
+      const at = `${what} seq ${s} (${fileDtype} file, prompt of ${p.length}, prefill chunk ${prefillChunk ?? 'default'})`;
       expect(c.nonFinite, at).toBe(0);
       expect(c.rel, `${at}: first-token logits' relative error`).toBeLessThan(dtype === 'f32' ? 1e-4 : 2e-2);
       // Greedy paths may part only at a near-tie of the reference fed the common prefix.
