@@ -25,6 +25,8 @@ import { StaticParallelGenerator } from '../src/orchestrator/baselines/static-pa
 import { compare, rng, useGpu, withEnv } from './helpers.js';
 import { RefModel, partingGap } from './ref/model.js';
 import { largerConfig, pick, randomConfig, refWeights, type Rng } from './random-config.js';
+import { tensorsOf, writeSharded } from './shards.js';
+import { SHARD_INDEX, openWeightsFile } from '../src/model/safetensors-sharded.js';
 
 const gpu = useGpu();
 const dir = mkdtempSync(join(tmpdir(), 'fapool-configs-'));
@@ -51,7 +53,15 @@ async function checkRun(g: Gpu, cfg: ModelConfig, dtype: DType, r: Rng, what: st
   const fileDtype = pick(r, ['f32', 'f16', 'bf16'] as const);
   await writeRandomWeights(path, cfg, { seed: r.int(0, 2 ** 31), dtype: fileDtype });
   const ref = await refWeights(path, cfg);
-  const f = await openSafetensors(path);
+  // A third of the runs load it as a sharded checkpoint: 2–4 shards, each tensor in a random one (some maybe empty).
+  let source = path;
+  if (r.next() < 1 / 3) {
+    const { raws, metadata } = await tensorsOf(path);
+    const n = r.int(2, 5), shardOf = raws.map(() => r.int(0, n));
+    await writeSharded(`${path}.shards`, raws, metadata, n, (i) => shardOf[i]!);
+    source = join(`${path}.shards`, SHARD_INDEX);
+  }
+  const f = await openWeightsFile(source);
   let gen: Generator | null = null, weights: Awaited<ReturnType<typeof loadWeights>>['weights'] | null = null;
   try {
     try {
@@ -71,7 +81,7 @@ async function checkRun(g: Gpu, cfg: ModelConfig, dtype: DType, r: Rng, what: st
     for (const [s, p] of prompts.entries()) {
       const want = new RefModel(cfg, ref).greedy(p, NEW_TOKENS);
       const c = compare(res.firstLogits![s]!, want.logits[0]!);
-      const at = `${what} seq ${s} (${fileDtype} file, prompt of ${p.length}, prefill chunk ${prefillChunk ?? 'default'})`;
+      const at = `${what} seq ${s} (${fileDtype} file${source === path ? '' : ' in shards'}, prompt of ${p.length}, prefill chunk ${prefillChunk ?? 'default'})`;
       expect(c.nonFinite, at).toBe(0);
       expect(c.rel, `${at}: first-token logits' relative error`).toBeLessThan(dtype === 'f32' ? 1e-4 : 2e-2);
       // Greedy paths may part only at a near-tie of the reference fed the common prefix.
@@ -84,6 +94,7 @@ async function checkRun(g: Gpu, cfg: ModelConfig, dtype: DType, r: Rng, what: st
     if (weights) releaseWeights(g, weights);
     await f.close();
     rmSync(path, { force: true });
+    rmSync(`${path}.shards`, { recursive: true, force: true });
   }
 }
 
