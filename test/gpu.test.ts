@@ -85,6 +85,11 @@ describe('dispatch', () => {
     });
   }
 
+  it("reads the host's WGSL language features: Dawn's lets functions take storage pointers (the subgroup decode kernel's bodies do)", async () => {
+    const g = await gpu();
+    expect(g.caps.pointerParameters).toBe(true);
+  });
+
   it('checks bindings, uniforms and grid before dispatching', async () => {
     const g = await gpu();
     const prog = g.program(scaleCopy, { dtype: 'f32', wg: 64 });

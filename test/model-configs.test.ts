@@ -141,6 +141,8 @@ describe('random model configurations vs the float64 reference', () => {
     for (const sgs of [8, 16, 32]) {
       const caps = { ...g.caps, f16: true, subgroups: true, subgroupMinSize: sgs, subgroupMaxSize: sgs };
       expect([40, 48, 128, 72].map((d) => sgDecodeApplies(caps, 'f16', d)), `subgroups of ${sgs}`).toEqual([false, true, true, false]);
+      // A host whose WGSL has no storage pointers as function parameters (the kernel's shared body needs them).
+      expect(sgDecodeApplies({ ...caps, pointerParameters: false }, 'f16', 128)).toBe(false);
     }
     if (!g.caps.f16) return;
     const cfg = validateConfig({ ...presetConfig('tiny'), name: 'd40', nHeads: 2, nKvHeads: 1, headDim: 40 });

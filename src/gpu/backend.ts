@@ -46,5 +46,6 @@ export async function openGpu(opts: OpenGpuOptions = {}): Promise<Gpu> {
     requiredFeatures: featuresToRequest(adapter, { f16: opts.f16 }),
     requiredLimits: limitsToRequest(adapter),
   });
-  return new Gpu(adapter, device);
+  const { gpu } = await hostGpu();
+  return new Gpu(adapter, device, (gpu as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures);
 }

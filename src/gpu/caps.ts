@@ -28,6 +28,11 @@ export interface Caps {
   readonly minUniformOffsetAlign: number;
   /** False where the host opened the device without robust buffer access (FAPOOL_ROBUSTNESS=off); absent: on. */
   readonly robustBufferAccess?: boolean;
+  /**
+   * WGSL functions may take pointers to storage buffers (the `unrestricted_pointer_parameters` language feature of
+   * the host's WebGPU: Dawn has it; the subgroup decode kernels' shared bodies need it). Absent: unknown, taken as no.
+   */
+  readonly pointerParameters?: boolean;
 }
 
 // Robust buffer access is a setting of the host's WebGPU instance, not of an adapter: the Node host says which.
@@ -59,7 +64,7 @@ export function limitsToRequest(adapter: GPUAdapter): Record<string, number> {
   };
 }
 
-export function probeCaps(adapter: GPUAdapter, device: GPUDevice): Caps {
+export function probeCaps(adapter: GPUAdapter, device: GPUDevice, wgslFeatures: ReadonlySet<string> = new Set()): Caps {
   const info = adapter.info as GPUAdapterInfo & {
     subgroupMinSize?: number; subgroupMaxSize?: number; subgroupMatrixConfigs?: SubgroupMatrixConfig[];
     isFallbackAdapter?: boolean;
@@ -78,6 +83,7 @@ export function probeCaps(adapter: GPUAdapter, device: GPUDevice): Caps {
     subgroupMatrix: has('chromium-experimental-subgroup-matrix') ? [...(info.subgroupMatrixConfigs ?? [])] : [],
     timestampQuery: has('timestamp-query'),
     robustBufferAccess: hostRobustBufferAccess,
+    pointerParameters: wgslFeatures.has('unrestricted_pointer_parameters'),
     maxWorkgroupStorage: l.maxComputeWorkgroupStorageSize,
     maxInvocations: l.maxComputeInvocationsPerWorkgroup,
     maxWorkgroupSizeX: l.maxComputeWorkgroupSizeX,

@@ -64,8 +64,9 @@ export class Gpu {
   /** Host staging size for uploads/readbacks (tests lower it to exercise chunking). */
   stagingBytes = STAGING_BYTES;
 
-  constructor(readonly adapter: GPUAdapter, readonly device: GPUDevice) {
-    this.caps = probeCaps(adapter, device);
+  /** `wgslFeatures`: the host's WGSL language features (GPU.wgslLanguageFeatures). */
+  constructor(readonly adapter: GPUAdapter, readonly device: GPUDevice, wgslFeatures?: ReadonlySet<string>) {
+    this.caps = probeCaps(adapter, device, wgslFeatures);
     this.arena = new UniformArena(device, this.caps.minUniformOffsetAlign);
     this.programs = new ProgramCache(device);
     void device.lost.then((info) => { this.lostInfo = info; });

@@ -451,13 +451,15 @@ export type DecodeKernel = 'split' | 'subgroup';
 export const SG_DECODE_DEFAULT = true;
 
 /**
- * The subgroup decode kernel applies: f16, one known subgroup size, head dim a multiple of 8 whose 8-half chunks
+ * The subgroup decode kernel applies: f16, one known subgroup size, WGSL pointers to storage as function parameters
+ * (its body and its merge's append serve two cache groups' entries too), head dim a multiple of 8 whose 8-half chunks
  * a key group's lanes (the largest power of 2 dividing them, at most a subgroup) hold at ≤ MAX_SG_CPL a lane — so
  * D = 40 (5 chunks: 1 lane of 5) takes the split kernel.
  */
 export function sgDecodeApplies(caps: Caps, dtype: DType, d: number): boolean {
   const sgs = fixedSubgroupSize(caps);
-  return dtype === 'f16' && caps.f16 && sgs > 0 && d % 8 === 0 && d / 8 / lanesPerKey(d / 8, sgs) <= MAX_SG_CPL && d / 4 <= 1024;
+  return dtype === 'f16' && caps.f16 && sgs > 0 && caps.pointerParameters === true
+    && d % 8 === 0 && d / 8 / lanesPerKey(d / 8, sgs) <= MAX_SG_CPL && d / 4 <= 1024;
 }
 
 /** Lanes sharing one key in the subgroup kernel: the largest power of 2 dividing the head's 8-half chunks, ≤ sgs. */

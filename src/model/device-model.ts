@@ -394,6 +394,7 @@ export class DeviceModel {
   addKv(slot: number, capacity: number): void {
     const kv = this.kv;
     if (kvSlot(kv, slot)) return;
+    if (!Number.isSafeInteger(capacity) || capacity < 1) throw new LimitError(`cannot give sequence ${slot} a KV cache of ${capacity} positions`);
     const spanned = kv.groups.find((g) => slot >= g.first && slot < g.first + g.slots);
     if (spanned) {
       // A slot with no capacity inside a group (kept for the next slot's alignment): a group of its own would overlap.
