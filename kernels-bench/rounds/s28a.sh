@@ -8,8 +8,8 @@
 # keeps each row's splits, so the same bits — the lavapipe tests check it, and s26b's attention.test.ts here).
 # If on wins at 32K and loses nowhere: DECODE_PAIR_DEFAULT = 'on' (src/kernels/attention.ts).
 # First, the refactor's A/B: the single-group kernels (decode_sg, merge_sg_append) now reach their caches through pointer
-# parameters (the pair entries share their code); BASE = a build of 3e58df0, before it (ab-lib.sh's header says how to
-# make dist/.base). Prediction: the same step time within ±0.5 % (Tint specialises the pointer parameters away) and the
+# parameters (the pair entries share their code); BASE = a build of 3e58df0, before it (make it before the call:
+# `bash kernels-bench/rounds/make-base.sh 3e58df0`, 4.5 MB in dist/.base). Prediction: the same step time within ±0.5 % (Tint specialises the pointer parameters away) and the
 # same tokens' sha256.
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"
