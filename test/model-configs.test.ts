@@ -212,10 +212,12 @@ describe('random model configurations through the FA Pool (in-process ranks)', (
         prompts: [r.int(1, threshold + 1), r.int(threshold + 1, mid + 8), r.int(2, mid + 12)].map((len) => Array.from({ length: len }, () => r.int(0, cfg.vocab))),
       };
       c.seed = r.int(0, 2 ** 31);
-      const what = `seed ${r.seed} pool case ${i} ${c.dtype}, ${n} rank(s), ${JSON.stringify(c.policy)}, prefill ${c.prefill}, minBlock ${c.minBlock}, ping-pong ${c.pingPong}, prefill chunk ${c.prefillChunk}, fault ${JSON.stringify(c.fault)}, replica ${c.replica}, ${JSON.stringify(cfg)}`;
+      const pair = r.next() < 0.5 ? 'on' : 'off';
+      const what = `seed ${r.seed} pool case ${i} ${c.dtype}, FAPOOL_DECODE_PAIR=${pair}, ${n} rank(s), ${JSON.stringify(c.policy)}, prefill ${c.prefill}, minBlock ${c.minBlock}, ping-pong ${c.pingPong}, prefill chunk ${c.prefillChunk}, fault ${JSON.stringify(c.fault)}, replica ${c.replica}, ${JSON.stringify(cfg)}`;
       let both: Awaited<ReturnType<typeof runBoth>>;
       try {
-        both = await runBoth(g, c);
+        // Half the cases pair neighbouring base cache groups' decode attention (FAPOOL_DECODE_PAIR).
+        both = await withEnv('FAPOOL_DECODE_PAIR', pair, () => runBoth(g, c));
       } catch (e) {
         // The one refusal allowed: the only rank failed and the base cannot hold the sequence (rows not bindable).
         expect(String(e), what).toMatch(/lost its pool rank, no other is left, and it cannot come back to this device/);
