@@ -24,6 +24,11 @@ async function hostGpu(): Promise<{ gpu: GPU; help: string }> {
 }
 
 export async function requestAdapter(opts: OpenGpuOptions = {}): Promise<GPUAdapter> {
+  return (await hostAdapter(opts)).adapter;
+}
+
+/** An adapter and the host's GPU object it came from (whose wgslLanguageFeatures the device's caps record). */
+async function hostAdapter(opts: OpenGpuOptions): Promise<{ gpu: GPU; adapter: GPUAdapter }> {
   const { gpu, help } = await hostGpu();
   let adapter: GPUAdapter | null = null;
   try {
@@ -32,7 +37,7 @@ export async function requestAdapter(opts: OpenGpuOptions = {}): Promise<GPUAdap
     throw new NoAdapterError(`${help} (requestAdapter failed: ${(e as Error).message})`);
   }
   if (!adapter) throw new NoAdapterError(help);
-  return adapter;
+  return { gpu, adapter };
 }
 
 /**
@@ -40,12 +45,11 @@ export async function requestAdapter(opts: OpenGpuOptions = {}): Promise<GPUAdap
  * adapter (an adapter yields one device), so several ranks in one process get independent devices.
  */
 export async function openGpu(opts: OpenGpuOptions = {}): Promise<Gpu> {
-  const adapter = await requestAdapter(opts);
+  const { gpu, adapter } = await hostAdapter(opts);
   const device = await adapter.requestDevice({
     label: opts.label ?? 'fapool',
     requiredFeatures: featuresToRequest(adapter, { f16: opts.f16 }),
     requiredLimits: limitsToRequest(adapter),
   });
-  const { gpu } = await hostGpu();
   return new Gpu(adapter, device, (gpu as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures);
 }

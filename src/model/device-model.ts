@@ -18,7 +18,7 @@ import {
 } from './forward.js';
 import type { BatchShape } from './generation.js';
 import {
-  allocKvCache, allocRunState, kvSlot, releaseKvCache, releaseRunState, rowAlignment, stepViews, writeKvLengths,
+  allocKvCache, allocRunState, groupSpanning, kvSlot, releaseKvCache, releaseRunState, rowAlignment, stepViews, writeKvLengths,
   type KvCache, type KvGroup, type RunState, type StepViews,
 } from './run-state.js';
 import type { PartialWeights } from './weights.js';
@@ -280,7 +280,7 @@ export class DeviceModel {
       prog = {
         embed: this.embed(sliceRows(s.nextIds, 0, n), v.x),
         layers: this.decodeLayers(v, n, groups),
-        plans: this.weights.layers.map((_, l) => this.decodePlans(l, v, groups, rows)),
+        plans: this.decodePlans(v, groups, rows),
       };
       this.decodeProgs.set(n, prog);
     }
@@ -288,35 +288,39 @@ export class DeviceModel {
   }
 
   /**
-   * Layer l's decode attention, one plan per cache group (`rows` of each among the step's). With FAPOOL_DECODE_PAIR=on
-   * two neighbouring groups whose rows are all in the step, in one micro-batch, share one launch (flashDecodePair:
-   * the first plan holds it, the second none).
+   * Each layer's decode attention, one plan per cache group (`rows` of each among the step's). With
+   * FAPOOL_DECODE_PAIR=on two neighbouring groups whose rows are all in the step, in one micro-batch, share one launch
+   * (flashDecodePair: the first plan holds it, the second none).
    */
-  private decodePlans(l: number, v: StepViews, groups: readonly KvGroup[], rows: readonly number[]): DecodePlan[] {
+  private decodePlans(v: StepViews, groups: readonly KvGroup[], rows: readonly number[]): DecodePlan[][] {
     const { gpu, cfg, dtype } = this;
     const pairs = decodePairMode() === 'on' && chooseDecodeKernel(gpu.caps, dtype, cfg.headDim) === 'subgroup'
       && decodePairApplies(gpu.caps, dtype, cfg.headDim);
-    const args = (g: KvGroup, k: number, rowsIn: number): DecodeArgs => ({
-      q: sliceRows(v.q, g.first, rowsIn), out: sliceRows(v.attn, g.first, rowsIn),
-      kCache: sliceRows(g.k[l]!, 0, k), vCache: sliceRows(g.v[l]!, 0, k), lengths: sliceRows(g.lengths, 0, k),
-      lastFrom: this.decodeLastFrom(g, rowsIn),
-      // The step's new K/V rows go into the caches in the merge (the rows the RoPE's append would take).
-      append: this.mergeAppends ? { rows: v.rows, rowBase: g.first, slotBase: g.first } : undefined,
-    });
-    const plans: DecodePlan[] = [];
+    // The launches: a group alone (`rowsIn` its rows), or with the next one (`rowsIn` both groups' rows).
+    const units: { g: KvGroup; k: number; rowsIn: number; next?: { h: KvGroup; k2: number } }[] = [];
     for (let gi = 0; gi < groups.length; gi++) {
       const g = groups[gi]!, k = rows[gi]!, h = groups[gi + 1];
       if (pairs && h && k === g.slots && h.first === g.first + g.slots && this.sameMicroBatch(g.first, h.first)) {
-        const k2 = rows[gi + 1]!;
-        plans.push(...flashDecodePair(gpu, args(g, k, k + k2), {
-          kCache: sliceRows(h.k[l]!, 0, k2), vCache: sliceRows(h.v[l]!, 0, k2), lengths: sliceRows(h.lengths, 0, k2), slotBase: h.first,
-        }));
-        gi++;
+        const k2 = rows[++gi]!;
+        units.push({ g, k, rowsIn: k + k2, next: { h, k2 } });
       } else {
-        plans.push(flashDecode(gpu, args(g, k, k)));
+        units.push({ g, k, rowsIn: k });
       }
     }
-    return plans;
+    // What does not depend on the layer: each launch's rows of q, the output and the step's q/k/v.
+    const views = units.map(({ g, rowsIn }) => ({
+      q: sliceRows(v.q, g.first, rowsIn), out: sliceRows(v.attn, g.first, rowsIn), lastFrom: this.decodeLastFrom(g, rowsIn),
+      // The step's new K/V rows go into the caches in the merge (the rows the RoPE's append would take).
+      append: this.mergeAppends ? { rows: v.rows, rowBase: g.first, slotBase: g.first } : undefined,
+    }));
+    return this.weights.layers.map((_, l) => units.flatMap(({ g, k, next }, u): DecodePlan[] => {
+      const a: DecodeArgs = { ...views[u]!, kCache: sliceRows(g.k[l]!, 0, k), vCache: sliceRows(g.v[l]!, 0, k), lengths: sliceRows(g.lengths, 0, k) };
+      if (!next) return [flashDecode(gpu, a)];
+      const { h, k2 } = next;
+      return flashDecodePair(gpu, a, {
+        kCache: sliceRows(h.k[l]!, 0, k2), vCache: sliceRows(h.v[l]!, 0, k2), lengths: sliceRows(h.lengths, 0, k2), slotBase: h.first,
+      });
+    }));
   }
 
   /** Whether slots a and b are in the same micro-batch of the step (always without micro-batches). */
@@ -395,7 +399,7 @@ export class DeviceModel {
     const kv = this.kv;
     if (kvSlot(kv, slot)) return;
     if (!Number.isSafeInteger(capacity) || capacity < 1) throw new LimitError(`cannot give sequence ${slot} a KV cache of ${capacity} positions`);
-    const spanned = kv.groups.find((g) => slot >= g.first && slot < g.first + g.slots);
+    const spanned = groupSpanning(kv, slot);
     if (spanned) {
       // A slot with no capacity inside a group (kept for the next slot's alignment): a group of its own would overlap.
       throw new LimitError(`cannot give sequence ${slot} a KV cache here: its row lies inside the cache group of slots ${spanned.first}..${spanned.first + spanned.slots - 1}`);

@@ -151,8 +151,13 @@ export function allocKvCache(gpu: Gpu, c: ModelConfig, dtype: DType, capacities:
  */
 export function kvSlot(kv: KvCache, b: number): { group: KvGroup; slot: number } | null {
   if (!(kv.capacities[b]! > 0)) return null;
-  const group = kv.groups.find((g) => b >= g.first && b < g.first + g.slots);
+  const group = groupSpanning(kv, b);
   return group ? { group, slot: b - group.first } : null;
+}
+
+/** The group whose slots span slot b, with or without a cache for it there (see kvSlot). */
+export function groupSpanning(kv: KvCache, b: number): KvGroup | undefined {
+  return kv.groups.find((g) => b >= g.first && b < g.first + g.slots);
 }
 
 /** Upload each group's slice of the per-slot lengths; returns each group's largest. */
