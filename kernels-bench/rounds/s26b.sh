@@ -14,7 +14,7 @@ set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1 FAPOOL_ROBUSTNESS=off FAPOOL_DECODE_TILES=split:un8
 source kernels-bench/rounds/vitest-lib.sh
-timeout 240 node_modules/.bin/vitest run --exclude '**/demo.e2e.test.ts' --exclude '**/server.test.ts' --exclude '**/wgsl-prune.test.ts' \
+timeout 300 node_modules/.bin/vitest run --maxWorkers=6 --exclude '**/fuzz/**' --exclude '**/demo.e2e.test.ts' --exclude '**/server.test.ts' --exclude '**/wgsl-prune.test.ts' \
   --exclude '**/cli.test.ts' --reporter=json --outputFile="$R/vitest-off-un8.json" > "$R/vitest-off-un8.log" 2>&1
 echo "suite rc $?"; vsum "$R/vitest-off-un8.json" "GPU test files, robustness off, decode tiles :un8:"
 source kernels-bench/rounds/seed4l.sh
