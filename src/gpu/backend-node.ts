@@ -21,20 +21,22 @@ export function dawnFlags(extra: readonly string[] = []): string[] {
 }
 
 /**
- * FAPOOL_ROBUSTNESS=off: kernels without robust buffer access (Dawn's disable_robustness: no bounds clamp on any
- * array index, no check around any matrix load or store). H200 (kernels-bench/NOTES.md, sessions 19–20): the
- * flash-attention prefill 72 → 97 TFLOP/s at 16K, and with the GEMM tiles chosen for it (gemmPrefillDefault) seed-4l's
- * warm TTFT 32K 657 → 564 ms, 4K 45 → 43.6 ms; the batch-64 decode step 5.54 → 5.80 ms. Every test passed without it
- * there. The cost: an index out of bounds touches memory it does not own instead of a clamped element — a kernel bug.
- * (The unchecked GEMM tiles load rows past a ragged M or N by design; without robustness such a launch takes the
- * checked twin where those rows would run past an operand's buffer: tileWithinBuffers in kernels/gemm-sgm.ts.)
- * Default on (the browser always has it).
+ * FAPOOL_ROBUSTNESS: whether Dawn wraps every kernel in robust buffer access (Tint's bounds clamp on every array
+ * index, a check around every matrix load and store). Off by default on Node, as native WebGPU runtimes of vetted
+ * kernels run (ONNX Runtime's WebGPU provider and Chrome's Skia Graphite enable Dawn's disable_robustness): on the
+ * H200 the flash-attention prefill 72 → 97 TFLOP/s at 16K, seed-4l's warm TTFT 32K 657 → 564 ms, and, with the
+ * decode tiles' _un8 twins (decodeTilesNoPrefetch), the decode step at batch 8 1606 → 1562–1573 µs, batch 64 5603 →
+ * 5571, 8 × 32K 5210–5243 → 5046–5079 (kernels-bench/NOTES.md, sessions 20 and 26). The cost: an index out of bounds
+ * would touch memory its buffer does not own instead of a clamped element — a kernel bug either way; `on` brings the
+ * clamps back for a kernel under suspicion. (The unchecked GEMM tiles load rows past a ragged M or N by design;
+ * without robustness such a launch takes the checked twin where those rows would run past an operand's buffer:
+ * tileWithinBuffers in kernels/gemm-sgm.ts.) The browser always has robust buffer access.
  */
 export function robustnessOff(value = process.env.FAPOOL_ROBUSTNESS): boolean {
   const v = (value ?? '').trim().toLowerCase();
-  if (v === '' || v === 'on') return false;
-  if (v === 'off') return true;
-  throw new InputError(`FAPOOL_ROBUSTNESS='${value}': expected on (the default) or off`);
+  if (v === '' || v === 'off') return true;
+  if (v === 'on') return false;
+  throw new InputError(`FAPOOL_ROBUSTNESS='${value}': expected off (the default) or on`);
 }
 
 /**

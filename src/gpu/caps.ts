@@ -26,7 +26,7 @@ export interface Caps {
   readonly maxStorageBuffersPerStage: number;
   readonly minStorageOffsetAlign: number;
   readonly minUniformOffsetAlign: number;
-  /** False where the host opened the device without robust buffer access (FAPOOL_ROBUSTNESS=off); absent: on. */
+  /** False where the host opened the device without robust buffer access (Node's default; FAPOOL_ROBUSTNESS=on keeps it); absent: on (the browser). */
   readonly robustBufferAccess?: boolean;
   /**
    * WGSL functions may take pointers to storage buffers (the `unrestricted_pointer_parameters` language feature of

