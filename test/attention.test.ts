@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, type DType, type Gpu, type Tensor } from '../src/gpu/index.js';
 import {
-  SGM_PREFILL_CONFIGS, SGM_PROBE_SLOTS, appendsInMerge, chooseSgmPrefill, decodePairApplies, flashDecode, flashDecodePair, flashPrefill, hasSgmPrefill, mergeAttention, prefillTiles, runSgmProbe, sgDecodeApplies,
+  SGM_PREFILL_CONFIGS, SGM_PROBE_SLOTS, appendsInMerge, chooseSgmPrefill, decodePairApplies, decodePairMode, decodePairWanted, flashDecode, flashDecodePair, flashPrefill, hasSgmPrefill, mergeAttention, prefillTiles, runSgmProbe, sgDecodeApplies,
   sgmConfigOf, sgmDebugLayout, sgmEntryName, sgmPrefillStorageBytes, type DecodeArgs, type PrefillArgs, type PrefillTiles, type SgmPrefillConfig,
 } from '../src/kernels/attention.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu, restoringEnv, withEnv, type Rng } from './helpers.js';
@@ -833,6 +833,18 @@ describe('flashDecodePair', () => {
     expect(() => ok[1].update(33)).toThrow(/maxLen = 33/);
     for (const p of ok) p.release();
     g.release(q, out, la, lb, lse, ka, va, kb, vb, kc, kd, src, rows);
+  });
+
+  it('FAPOOL_DECODE_PAIR=auto (the default) pairs where the device has robust buffer access; on and off whatever it has', async () => {
+    expect(decodePairWanted({ robustBufferAccess: true }, 'auto')).toBe(true);
+    expect(decodePairWanted({}, 'auto')).toBe(true);                       // the browser: always robust
+    expect(decodePairWanted({ robustBufferAccess: false }, 'auto')).toBe(false);
+    for (const robustBufferAccess of [true, false]) {
+      expect(decodePairWanted({ robustBufferAccess }, 'on')).toBe(true);
+      expect(decodePairWanted({ robustBufferAccess }, 'off')).toBe(false);
+    }
+    expect(await withEnv('FAPOOL_DECODE_PAIR', undefined, async () => decodePairMode())).toBe('auto');
+    await expect(withEnv('FAPOOL_DECODE_PAIR', 'both', async () => decodePairMode())).rejects.toThrow(/FAPOOL_DECODE_PAIR=both: .*'auto'/);
   });
 });
 

@@ -677,6 +677,11 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           expect(chooseGemmPath(caps, 8, N, K, 'f16', gated, true), `${N}x${K}`).toBe('gemv');
           expect(gemvSgChoice(caps, { M: 8, N, K, dtype: 'f16', normed: true, kind: gated ? 'gated' : 'linear' }), `${N}x${K}`).toEqual({ cpt, u, half: true });
         }
+        // Without robust buffer access the QKV shape takes 2 vectors a trip (session 29); the others keep theirs.
+        const offCaps = { ...caps, robustBufferAccess: false };
+        for (const [N, K, gated, cpt, u] of [[12288, 4096, false, 2, 2], [32000, 4096, false, 2, 1], [4096, 4096, false, 1, 2], [16384, 4096, true, 1, 1]] as const) {
+          expect(gemvSgChoice(offCaps, { M: 8, N, K, dtype: 'f16', normed: true, kind: gated ? 'gated' : 'linear' }), `off ${N}x${K}`).toEqual({ cpt, u, half: true });
+        }
         expect(chooseGemmPath(caps, 8, 12288, 4096, 'f16')).toBe(DECODE_TILES_WIDE ? 'subgroup-matrix' : 'gemv');   // not normed: the tile
         expect(gemvSgChoice(caps, { M: 8, N: 4096, K: 16384, dtype: 'f16' })).toEqual({ cpt: 4, u: 2, half: false });
         expect(gemvSgChoice(caps, { M: 4, N: 4096, K: 4096, dtype: 'f16', normed: true })).toEqual({ cpt: 2, u: 2, half: false });   // below 5 rows

@@ -382,14 +382,22 @@ export function decodeMergeMode(): DecodeMerge {
 
 /**
  * Whether a decode step runs two neighbouring KV cache groups' attention as one launch and one merge
- * (flashDecodePair) where the device can: 'on' or 'off'. Set by FAPOOL_DECODE_PAIR; default DECODE_PAIR_DEFAULT —
- * off until measured on the H200 (session 23: the b8 × 32K step's second slot group costs ≈ 97 µs of 5.11 ms, of which
- * one launch over both groups should save most; kernels-bench/rounds/s28a.sh).
+ * (flashDecodePair) where the device can: 'on', 'off', or 'auto' (the default, DECODE_PAIR_DEFAULT: on where the device
+ * has robust buffer access, off without it). Set by FAPOOL_DECODE_PAIR. H200, seed-4l b8 × 32K (7 + 1 rows in two
+ * groups), GPU µs a step (session 29, rounds/s28a.sh): robust, off 5145 / 5112 against on 5014 / 5046 (attention
+ * 3916 → 3910, merges 89–181 → 41–43); without robustness off 5046 against on 5308 — there the pair's attention
+ * entry, its shared body compiled twice (one copy per pair of cache pointers), takes 4162 µs against decode_sg's 3824.
+ * b64 × 4K (63 + 1) robust: 5603 / 5538, within the run's spread.
  */
-export type DecodePair = 'on' | 'off';
-export const DECODE_PAIR_DEFAULT: DecodePair = 'off';
+export type DecodePair = 'on' | 'off' | 'auto';
+export const DECODE_PAIR_DEFAULT: DecodePair = 'auto';
 export function decodePairMode(): DecodePair {
-  return envChoice('FAPOOL_DECODE_PAIR', ['on', 'off'], DECODE_PAIR_DEFAULT, "'on' (two cache groups' decode attention in one launch where the device can) or 'off'");
+  return envChoice('FAPOOL_DECODE_PAIR', ['on', 'off', 'auto'], DECODE_PAIR_DEFAULT,
+    "'on' (two cache groups' decode attention in one launch where the device can), 'off', or 'auto' (on with robust buffer access)");
+}
+/** Whether this device pairs cache groups (decodePairMode, 'auto' resolved by its robust buffer access). */
+export function decodePairWanted(caps: Pick<Caps, 'robustBufferAccess'>, mode = decodePairMode()): boolean {
+  return mode === 'auto' ? caps.robustBufferAccess !== false : mode === 'on';
 }
 
 const mergeProgram = defineProgram<MergeCfg>({

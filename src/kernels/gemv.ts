@@ -70,12 +70,16 @@ export function gemvSgEntry(gated: boolean, mr: number, cpt: number, u: number, 
  * 4096→2·16384), where the per-column kernel took 0.080 / 0.103 / 0.140 at 2 / 4 / 8 rows: 2 columns up to 4 rows
  * (0.068 / 0.074), 1 column from 5 (0.111 at 8). The rows between take their neighbours' choice.
  */
-export function gemvSgDefault(gated: boolean, M: number, K = 0, N = 0, half = false): { cpt: number; u: number } {
+export function gemvSgDefault(gated: boolean, M: number, K = 0, N = 0, half = false, robust = true): { cpt: number; u: number } {
   if (half && M >= GEMV_HALF_MIN_M) {
     // Session 15 (8 rows, ms): gate+up 1 column, 1 vector 0.098 (2, 1: 0.100); down (K 16384) 1, 2: 0.057; o (N 4096)
     // 1, 2: 0.017; qkv 2, 1: 0.040; LM head 2, 1: 0.094.
     if (gated) return { cpt: 1, u: 1 };
-    return K >= 8192 || N <= 4096 ? { cpt: 1, u: 2 } : { cpt: 2, u: 1 };
+    if (K >= 8192 || N <= 4096) return { cpt: 1, u: 2 };
+    // Without robust buffer access (session 29, rounds/s27a.sh, 8 rows, ms, robust → off): qkv 2, 1: 0.040 → 0.049,
+    // while 2, 2 runs it in 0.043 off (in the batch-8 step 201 → 173 µs over four layers); the LM head (N 32000) keeps
+    // 2, 1 (0.099 off; 2, 2: 0.103).
+    return !robust && N <= 16384 ? { cpt: 2, u: 2 } : { cpt: 2, u: 1 };
   }
   if (gated) return M <= 4 ? { cpt: 2, u: 1 } : { cpt: 1, u: 1 };
   if (M <= 4) return { cpt: 2, u: 2 };
@@ -132,7 +136,7 @@ export function gemvSgApplies(caps: Caps, l: Pick<GemmLaunch, 'M' | 'K' | 'dtype
 export function gemvSgChoice(caps: Caps, l: Pick<GemmLaunch, 'M' | 'N' | 'K' | 'dtype' | 'norm' | 'normed'> & { kind?: GemmLaunch['kind'] }): { cpt: number; u: number; half: boolean } | null {
   if (l.M < 2) return null;
   const gated = l.kind === 'gated', wantHalf = l.normed === true && l.M >= GEMV_HALF_MIN_M && gemvHalfDefault();
-  const c = gemvCptDefault() ?? gemvSgDefault(gated, l.M, l.K, l.N, wantHalf);
+  const c = gemvCptDefault() ?? gemvSgDefault(gated, l.M, l.K, l.N, wantHalf, caps.robustBufferAccess !== false);
   const half = wantHalf && gemvSgApplies(caps, l, c.cpt, c.u, true); // FAPOOL_GEMV_CPT may name a shape without them
   return c.cpt > 0 && gemvSgApplies(caps, l, c.cpt, c.u, half) ? { ...c, half } : null;
 }

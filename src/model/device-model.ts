@@ -5,7 +5,7 @@ import {
   DTYPE_BYTES, LimitError, copyStep, sliceRows, type DType, type Gpu, type Step, type Tensor,
 } from '../gpu/index.js';
 import {
-  appendsInMerge, chooseDecodeKernel, decodePairApplies, decodePairMode, flashDecode, flashDecodePair, flashPrefill, type DecodeArgs, type DecodePlan,
+  appendsInMerge, chooseDecodeKernel, decodePairApplies, decodePairWanted, flashDecode, flashDecodePair, flashPrefill, type DecodeArgs, type DecodePlan,
 } from '../kernels/attention.js';
 import { envChoice } from '../kernels/common.js';
 import { ropeQkv } from '../kernels/rope.js';
@@ -289,12 +289,12 @@ export class DeviceModel {
 
   /**
    * Each layer's decode attention, one plan per cache group (`rows` of each among the step's). With
-   * FAPOOL_DECODE_PAIR=on two neighbouring groups whose rows are all in the step, in one micro-batch, share one launch
+   * FAPOOL_DECODE_PAIR (decodePairWanted) two neighbouring groups whose rows are all in the step, in one micro-batch, share one launch
    * (flashDecodePair: the first plan holds it, the second none).
    */
   private decodePlans(v: StepViews, groups: readonly KvGroup[], rows: readonly number[]): DecodePlan[][] {
     const { gpu, cfg, dtype } = this;
-    const pairs = decodePairMode() === 'on' && chooseDecodeKernel(gpu.caps, dtype, cfg.headDim) === 'subgroup'
+    const pairs = decodePairWanted(gpu.caps) && chooseDecodeKernel(gpu.caps, dtype, cfg.headDim) === 'subgroup'
       && decodePairApplies(gpu.caps, dtype, cfg.headDim);
     // The launches: a group alone (`rowsIn` its rows), or with the next one (`rowsIn` both groups' rows).
     const units: { g: KvGroup; k: number; rowsIn: number; next?: { h: KvGroup; k2: number } }[] = [];

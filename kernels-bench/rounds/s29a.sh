@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Session 29, issue 16: the two defaults this session set from its first three calls, against a build of the merge
+# that turned robust buffer access off on Node (38a27b6; `bash kernels-bench/rounds/make-base.sh 38a27b6` builds
+# dist/.base). (1) Without robustness the 8-row QKV GEMV takes 2 columns, 2 vectors a trip (gemvSgDefault: s27a put it
+# at 0.043 ms against 0.049 for 2, 1 off; in the batch-8 step FAPOOL_GEMV_CPT=2u2 ran it in 173 µs against 201 a step,
+# but moved the gated product and the head too). (2) FAPOOL_DECODE_PAIR=auto: no pair without robustness (s28a: the
+# pair's attention 4162 µs against 3824 there). Prediction: b8 4K 1530–1540 µs a step against the base's 1562, the
+# QKV entry gsg_p_m8_c2_u2_h 170–176 µs a step, the same tokens' sha256; b8 × 32K 5046 ± 0.5 % (decode_sg, no pair: the
+# base's path); b64 4K 5571–5603 (no 8-row GEMV there).
+set -uo pipefail
+: "${R:?R must name the output folder}"; mkdir -p "$R"
+export PYTHONUNBUFFERED=1
+source kernels-bench/rounds/seed4l.sh
+kern() { # the GEMV and attention entries' µs a step from a decode-profile JSON
+  python3 -c "import json; d=json.load(open('$R/dec-$1.json')); print('   ', ', '.join(f\"{k['kernel']} {k['usPerStep']:.1f}\" for k in d['kernels'] if 'gsg' in k['kernel'] or 'decode' in k['kernel'] or 'merge' in k['kernel']))" 2>/dev/null
+}
+BASE=${BASE:-dist/.base}
+for rep in 1 2; do
+  if [ -d "$BASE/dist" ]; then (cd "$BASE" && decstep base-b8-4k-$rep 8 4096); kern base-b8-4k-$rep; fi
+  decstep new-b8-4k-$rep 8 4096; kern new-b8-4k-$rep
+done
+decstep new-b8x32k 8 32768; kern new-b8x32k
+decstep new-b64-4k 64 4096; kern new-b64-4k
