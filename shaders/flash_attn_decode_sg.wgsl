@@ -18,7 +18,8 @@
 // last key and value come from `src`, the step's fused q/k/v rows, not from the cache: the decode step appends
 // them to the cache after its attention; row b of src is slot b's, its kv head h's K at element
 // (b·srcStride + srcK + h·D/8) of 8 halves, V at srcV likewise). Without SRC_LAST `src` is bound but not read.
-// Entries: decode_sg (row b reads cache slot b), decode_sg_pair (two cache groups in one launch: rows below p.b2 read
+// Entries: decode_sg (workgroup row z is row z + p.rowBase of q, src and the partials, reading cache slot z: rowBase
+// > 0 runs a second cache group's rows into the same partials, for one merge over both groups), decode_sg_pair (two cache groups in one launch: rows below p.b2 read
 // kCache/vCache/lengths as decode_sg does, rows from p.b2 on read kCache2/vCache2/lengths2 at slot b − b2 with their
 // own capacity and chunk — a KV cache cut into groups, e.g. past the 2 GiB a storage binding holds, without a second
 // launch; each row's splits are those of a launch over its group alone). The caches reach the shared body as pointer
@@ -28,7 +29,7 @@ struct Params {
   nHeads: u32, group: u32, nKv: u32, capacity: u32,
   chunk: u32, pStride: u32, scale: f32, b2: u32,           // b2: decode_sg_pair's first row of the second group
   srcStride: u32, srcK: u32, srcV: u32, capacity2: u32,    // capacity2, chunk2: the second group's (decode_sg_pair)
-  chunk2: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+  chunk2: u32, rowBase: u32, _pad1: u32, _pad2: u32,     // rowBase: decode_sg's first row of q, src and the partials
 }
 
 override SGS: u32 = 32u;
@@ -109,7 +110,7 @@ fn group_sum(x: f32) -> f32 {
 
 @compute @workgroup_size(WG)
 fn decode_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  decode_row(&kCache, &vCache, wid.x, wid.y * GH, wid.z, wid.z, lengths[wid.z], p.capacity, p.chunk, tid);
+  decode_row(&kCache, &vCache, wid.x, wid.y * GH, wid.z + p.rowBase, wid.z, lengths[wid.z], p.capacity, p.chunk, tid);
 }
 
 @compute @workgroup_size(WG)

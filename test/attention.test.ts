@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, type DType, type Gpu, type Tensor } from '../src/gpu/index.js';
 import {
-  SGM_PREFILL_CONFIGS, SGM_PROBE_SLOTS, appendsInMerge, chooseSgmPrefill, decodePairApplies, decodePairMode, decodePairWanted, flashDecode, flashDecodePair, flashPrefill, hasSgmPrefill, mergeAttention, prefillTiles, runSgmProbe, sgDecodeApplies,
+  SGM_PREFILL_CONFIGS, SGM_PROBE_SLOTS, appendsInMerge, chooseSgmPrefill, decodePairApplies, decodePairMode, decodePairing, flashDecode, flashDecodePair, flashPrefill, hasSgmPrefill, mergeAttention, prefillTiles, runSgmProbe, sgDecodeApplies,
   sgmConfigOf, sgmDebugLayout, sgmEntryName, sgmPrefillStorageBytes, type DecodeArgs, type PrefillArgs, type PrefillTiles, type SgmPrefillConfig,
 } from '../src/kernels/attention.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu, restoringEnv, withEnv, type Rng } from './helpers.js';
@@ -743,10 +743,10 @@ describe('flashDecodePair', () => {
     { a: [90, 45, 7], capA: 96, b: [0, 12], capB: 16, nHeads: 4, nKv: 4, d: 64, last: true, append: true, opt: { prefetch: true, subgroups: 2 }, what: 'append into both groups, prefetch' },
     { a: [5], capA: 8, b: [700, 699], capB: 704, nHeads: 8, nKv: 1, d: 128, minChunk: 1, last: true, append: true, opt: { unroll: 1 }, what: 'MQA, append, one row then two long ones' },
   ];
-  for (const c of PAIRS) {
-    it(`${c.what}: lengths [${c.a}] + [${c.b}] caps ${c.capA} / ${c.capB} H=${c.nHeads}/${c.nKv} D=${c.d}`, async (ctx) => {
+  for (const c of PAIRS) for (const attention of ['joint', 'per-group'] as const) {
+    it(`${c.what}, ${attention} attention: lengths [${c.a}] + [${c.b}] caps ${c.capA} / ${c.capB} H=${c.nHeads}/${c.nKv} D=${c.d}`, async (ctx) => {
       const g = await gpu();
-      if (!decodePairApplies(g.caps, 'f16', c.d)) { ctx.skip(); return; }
+      if (!decodePairApplies(g.caps, 'f16', c.d, attention)) { ctx.skip(); return; }
       const r = rng(), dtype = 'f16', { nHeads, nKv, d } = c, b2 = c.a.length, B = b2 + c.b.length, rowElems = (nHeads + 2 * nKv) * d;
       const lengths = [...c.a, ...c.b], fromRows = c.last === true;
       const q = randomArray(r, B * nHeads * d, dtype), src = randomArray(r, B * rowElems, dtype);
@@ -769,10 +769,11 @@ describe('flashDecodePair', () => {
       const pair = flashDecodePair(g, {
         q: up(q, [B, nHeads, d], dtype, 'q'), out: pairOut, kCache: pk[0], vCache: pk[1], lengths: up(c.a, [b2], 'u32', 'la'),
         lastFrom: fromRows ? up(src, [B, rowElems], dtype, 'src') : undefined, append: c.append ? { rows: tt, rowBase: 0, slotBase: 0 } : undefined, ...common,
-      }, { kCache: pk[2], vCache: pk[3], lengths: up(c.b, [B - b2], 'u32', 'lb'), slotBase: b2 });
-      expect([pair[0].dispatches.length, pair[1].dispatches.length]).toEqual([2, 0]);
-      expect(pair[0].dispatches[0]!.program.key).toContain('#decode_sg_pair');
-      expect(pair[0].dispatches[1]!.program.key).toContain(c.append ? '#merge_sg_append_pair' : '#merge_sg_pair');
+      }, { kCache: pk[2], vCache: pk[3], lengths: up(c.b, [B - b2], 'u32', 'lb'), slotBase: b2 }, attention);
+      const joint = attention === 'joint', launches = pair[0].dispatches;
+      expect([launches.length, pair[1].dispatches.length]).toEqual([joint ? 2 : 3, 0]);
+      for (const l of launches.slice(0, -1)) expect(l.program.key).toMatch(joint ? /#decode_sg_pair\b/ : /#decode_sg(?!_pair)\b/);
+      expect(launches.at(-1)!.program.key).toContain(c.append ? '#merge_sg_append_pair' : '#merge_sg_pair');
       pair[0].update(maxA);
       pair[1].update(maxB);
       await g.run(pair[0].dispatches);
@@ -796,7 +797,8 @@ describe('flashDecodePair', () => {
       };
       const sa = await single(0, c.a, ca, c.capA, maxA), sb = await single(b2, c.b, cb, c.capB, maxB);
       const what = `pair ${c.what} seed=${r.seed}`;
-      expect(pair[0].dispatches[0]!.workgroups[0], `${what}: the launch covers the larger split count`).toBe(Math.max(sa.splits, sb.splits));
+      if (joint) expect(launches[0]!.workgroups[0], `${what}: the launch covers the larger split count`).toBe(Math.max(sa.splits, sb.splits));
+      else expect(launches.slice(0, 2).map((l) => [l.workgroups[0], l.workgroups[2]]), `${what}: a launch a group, its splits and rows`).toEqual([[sa.splits, b2], [sb.splits, B - b2]]);
       const same = (got: Float64Array, want: Float64Array, name: string) => {
         const bad = want.findIndex((w, i) => !Object.is(w, got[i]) && !(Number.isNaN(w) && Number.isNaN(got[i]!)));
         if (bad >= 0) throw new Error(`${what}: ${name}[${bad}] = ${got[bad]}, want ${want[bad]} (one plan per group)`);
@@ -835,13 +837,14 @@ describe('flashDecodePair', () => {
     g.release(q, out, la, lb, lse, ka, va, kb, vb, kc, kd, src, rows);
   });
 
-  it('FAPOOL_DECODE_PAIR=auto (the default) pairs where the device has robust buffer access; on and off whatever it has', async () => {
-    expect(decodePairWanted({ robustBufferAccess: true }, 'auto')).toBe(true);
-    expect(decodePairWanted({}, 'auto')).toBe(true);                       // the browser: always robust
-    expect(decodePairWanted({ robustBufferAccess: false }, 'auto')).toBe(false);
+  it('FAPOOL_DECODE_PAIR=auto (the default): one attention launch with robust buffer access, one a group without; on, merge and off whatever it has', async () => {
+    expect(decodePairing({ robustBufferAccess: true }, 'auto')).toBe('joint');
+    expect(decodePairing({}, 'auto')).toBe('joint');                       // the browser: always robust
+    expect(decodePairing({ robustBufferAccess: false }, 'auto')).toBe('per-group');
     for (const robustBufferAccess of [true, false]) {
-      expect(decodePairWanted({ robustBufferAccess }, 'on')).toBe(true);
-      expect(decodePairWanted({ robustBufferAccess }, 'off')).toBe(false);
+      expect(decodePairing({ robustBufferAccess }, 'on')).toBe('joint');
+      expect(decodePairing({ robustBufferAccess }, 'merge')).toBe('per-group');
+      expect(decodePairing({ robustBufferAccess }, 'off')).toBeNull();
     }
     expect(await withEnv('FAPOOL_DECODE_PAIR', undefined, async () => decodePairMode())).toBe('auto');
     await expect(withEnv('FAPOOL_DECODE_PAIR', 'both', async () => decodePairMode())).rejects.toThrow(/FAPOOL_DECODE_PAIR=both: .*'auto'/);

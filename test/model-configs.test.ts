@@ -42,8 +42,8 @@ const STATIC_CASES = 6;
 
 /** One configuration in one dtype: tokens and first logits against the reference, or a typed refusal at load. */
 async function check(g: Gpu, cfg: ModelConfig, dtype: DType, r: Rng, what: string): Promise<'ran' | 'refused'> {
-  // Half the runs decode two neighbouring cache groups in one launch where they can (FAPOOL_DECODE_PAIR).
-  const pair = r.next() < 0.5 ? 'on' : 'off';
+  // A third of the runs each: two neighbouring cache groups' attention in one launch, one a group merged once, or apart (FAPOOL_DECODE_PAIR).
+  const pair = pick(r, ['on', 'merge', 'off'] as const);
   return withEnv('FAPOOL_DECODE_PAIR', pair, () => checkRun(g, cfg, dtype, r, `${what} FAPOOL_DECODE_PAIR=${pair}`));
 }
 
@@ -212,11 +212,11 @@ describe('random model configurations through the FA Pool (in-process ranks)', (
         prompts: [r.int(1, threshold + 1), r.int(threshold + 1, mid + 8), r.int(2, mid + 12)].map((len) => Array.from({ length: len }, () => r.int(0, cfg.vocab))),
       };
       c.seed = r.int(0, 2 ** 31);
-      const pair = r.next() < 0.5 ? 'on' : 'off';
+      const pair = pick(r, ['on', 'merge', 'off'] as const);
       const what = `seed ${r.seed} pool case ${i} ${c.dtype}, FAPOOL_DECODE_PAIR=${pair}, ${n} rank(s), ${JSON.stringify(c.policy)}, prefill ${c.prefill}, minBlock ${c.minBlock}, ping-pong ${c.pingPong}, prefill chunk ${c.prefillChunk}, fault ${JSON.stringify(c.fault)}, replica ${c.replica}, ${JSON.stringify(cfg)}`;
       let both: Awaited<ReturnType<typeof runBoth>>;
       try {
-        // Half the cases pair neighbouring base cache groups' decode attention (FAPOOL_DECODE_PAIR).
+        // Neighbouring base cache groups' decode attention joint, merged once, or apart, a third of the cases each (FAPOOL_DECODE_PAIR).
         both = await withEnv('FAPOOL_DECODE_PAIR', pair, () => runBoth(g, c));
       } catch (e) {
         // The one refusal allowed: the only rank failed and the base cannot hold the sequence (rows not bindable).

@@ -219,7 +219,7 @@ describe('tiny decoder vs float64 reference', () => {
     await expect(run('later')).rejects.toThrow(/FAPOOL_DECODE_APPEND=later/);
   });
 
-  it('FAPOOL_DECODE_PAIR=on (two neighbouring cache groups\' decode attention in one launch): the same tokens and logits bit for bit, with the K/V appended by the RoPE or by the merges, idle slots', async (ctx) => {
+  it('FAPOOL_DECODE_PAIR=on / merge (two neighbouring cache groups\' decode attention in one launch or one a group, merged once): the same tokens and logits bit for bit, with the K/V appended by the RoPE or by the merges, idle slots', async (ctx) => {
     const g = await gpu();
     if (!g.caps.f16 || chooseDecodeKernel(g.caps, 'f16', cfg.headDim) !== 'subgroup' || !decodePairApplies(g.caps, 'f16', cfg.headDim)) { ctx.skip(); return; }
     const r = rng();
@@ -243,11 +243,14 @@ describe('tiny decoder vs float64 reference', () => {
       }
     }));
     for (const append of ['rope', 'after']) {
-      const off = await run('off', append), on = await run('on', append);
+      const off = await run('off', append), on = await run('on', append), merge = await run('merge', append);
       expect(off.launches[0], append).toEqual([2, 2, 2, 2, 2]);
       expect(on.launches[0], `${append}: groups 0+1 and 2+3 in one launch and merge each`).toEqual([2, 0, 2, 0, 2]);
-      expect(on.tokens, `${append} seed ${r.seed}`).toEqual(off.tokens);
-      expect(on.logits, append).toEqual(off.logits);
+      expect(merge.launches[0], `${append}: groups 0+1 and 2+3 in two launches and one merge each`).toEqual([3, 0, 3, 0, 2]);
+      for (const [name, x] of [['on', on], ['merge', merge]] as const) {
+        expect(x.tokens, `${name} ${append} seed ${r.seed}`).toEqual(off.tokens);
+        expect(x.logits, `${name} ${append}`).toEqual(off.logits);
+      }
     }
     await expect(run('yes', 'rope')).rejects.toThrow(/FAPOOL_DECODE_PAIR=yes/);
   });

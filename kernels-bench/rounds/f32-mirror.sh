@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepared in session 26, not run (no device was lent after its first call). Issue 15, item 5: the f32 GEMM at 69 % of
 # cuBLAS fp32 (33.8–35.1 TFLOP/s against 49–50 at 4096³; target 90 %), what limits it. kernels-bench/mirror/
-# gemm_f32_mirror.cu writes shaders/gemm_quad.wgsl's default (quad 16×16 bk8, double-buffered) line for line in CUDA,
+# gemm_f32_mirror.cu writes shaders/gemm_quad.wgsl's default (quad 16×16 bk8; single-buffered, NBUF 1 — session 29 found the header had it double-buffered) line for line in CUDA,
 # plus NBUF 1 and the default held to 128 registers (nvcc here: the mirror 129 registers — a 256-thread block of 129
 # leaves room for one block a SM, at ≤ 128 two). Prediction: if the structure binds, the mirror lands at 33–38
 # TFLOP/s and the WGSL cannot get much further with it (the next step is a different tile, not the compiler); if

@@ -381,23 +381,28 @@ export function decodeMergeMode(): DecodeMerge {
 }
 
 /**
- * Whether a decode step runs two neighbouring KV cache groups' attention as one launch and one merge
- * (flashDecodePair) where the device can: 'on', 'off', or 'auto' (the default, DECODE_PAIR_DEFAULT: on where the device
- * has robust buffer access, off without it). Set by FAPOOL_DECODE_PAIR. H200, seed-4l b8 × 32K (7 + 1 rows in two
- * groups), GPU µs a step (session 29, rounds/s28a.sh): robust, off 5145 / 5112 against on 5014 / 5046 (attention
- * 3916 → 3910, merges 89–181 → 41–43); without robustness off 5046 against on 5308 — there the pair's attention
- * entry, its shared body compiled twice (one copy per pair of cache pointers), takes 4162 µs against decode_sg's 3824.
- * b64 × 4K (63 + 1) robust: 5603 / 5538, within the run's spread.
+ * How a decode step treats two neighbouring KV cache groups where the device can (FAPOOL_DECODE_PAIR): 'on' one
+ * attention launch and one merge over both (flashDecodePair, joint), 'merge' an attention launch per group and one
+ * merge over both (per-group), 'off' a plan per group, or 'auto' (DECODE_PAIR_DEFAULT): 'on' with robust buffer
+ * access, 'merge' without. H200, seed-4l b8 × 32K (7 + 1 rows in two groups), GPU µs a step (session 29,
+ * rounds/s28a.sh): robust, off 5145 / 5112 against on 5014 / 5046 (attention 3916 → 3910, merges 89–181 → 41–43);
+ * without robustness off 5046 against on 5308 — there decode_sg_pair, its shared body compiled twice (once per pair
+ * of cache pointers), takes 4162 µs against decode_sg's 3824, while the pair merge took 22 µs against 100 for two.
+ * 'merge' keeps decode_sg and takes the pair merge: predicted 60–80 µs a step under 'off' without robustness
+ * (rounds/s30a.sh times it). b64 × 4K (63 + 1) robust: 5603 / 5538, within the run's spread.
  */
-export type DecodePair = 'on' | 'off' | 'auto';
+export type DecodePair = 'on' | 'merge' | 'off' | 'auto';
 export const DECODE_PAIR_DEFAULT: DecodePair = 'auto';
 export function decodePairMode(): DecodePair {
-  return envChoice('FAPOOL_DECODE_PAIR', ['on', 'off', 'auto'], DECODE_PAIR_DEFAULT,
-    "'on' (two cache groups' decode attention in one launch where the device can), 'off', or 'auto' (on with robust buffer access)");
+  return envChoice('FAPOOL_DECODE_PAIR', ['on', 'merge', 'off', 'auto'], DECODE_PAIR_DEFAULT,
+    "'on' (two cache groups' decode attention in one launch and one merge where the device can), 'merge' (a launch per group, one merge), 'off', or 'auto' (on with robust buffer access, merge without)");
 }
-/** Whether this device pairs cache groups (decodePairMode, 'auto' resolved by its robust buffer access). */
-export function decodePairWanted(caps: Pick<Caps, 'robustBufferAccess'>, mode = decodePairMode()): boolean {
-  return mode === 'auto' ? caps.robustBufferAccess !== false : mode === 'on';
+/** Two cache groups' attention in one launch ('joint') or a launch per group ('per-group'), merged once either way. */
+export type PairAttention = 'joint' | 'per-group';
+/** How this device pairs cache groups (decodePairMode, 'auto' resolved by its robust buffer access), or null: not at all. */
+export function decodePairing(caps: Pick<Caps, 'robustBufferAccess'>, mode = decodePairMode()): PairAttention | null {
+  if (mode === 'auto') return caps.robustBufferAccess !== false ? 'joint' : 'per-group';
+  return mode === 'on' ? 'joint' : mode === 'merge' ? 'per-group' : null;
 }
 
 const mergeProgram = defineProgram<MergeCfg>({
@@ -594,26 +599,31 @@ export interface DecodeSecondGroup {
   slotBase?: number;
 }
 
-/** Whether flashDecodePair runs here: the subgroup kernel and merge, and 10 storage buffers a stage. */
-export function decodePairApplies(caps: Caps, dtype: DType, d: number): boolean {
-  return appendsInMerge(caps, dtype, d) && caps.maxStorageBuffersPerStage >= PAIR_STORAGE_BUFFERS;
+/** Whether flashDecodePair runs here: the subgroup kernel and merge, and the storage buffers its launches bind. */
+export function decodePairApplies(caps: Caps, dtype: DType, d: number, attention: PairAttention = 'joint'): boolean {
+  return appendsInMerge(caps, dtype, d) && caps.maxStorageBuffersPerStage >= PAIR_STORAGE_BUFFERS[attention];
 }
-
-/** Storage buffers of decode_sg_pair (q, two K/V/lengths triples, the partials, src). */
-const PAIR_STORAGE_BUFFERS = 10;
 
 /**
- * Two cache groups' decode attention in one attention launch and one merge (decode_sg_pair, merge_sg{,_append}_pair):
- * a's caches hold rows [0, b2) and `second`'s rows [b2, B) of a's q, out and lastFrom (the groups' rows next to each
- * other). Each row's splits are those of flashDecode over its own group — the same chunk for the same longest
- * length, so the same bits — and each group keeps its plan: the first plan holds both launches, the second none;
- * update(maxLen) of either sizes its group. Not with `lse` (an FA Pool rank's reply) nor on the split kernel.
+ * Storage buffers a stage of flashDecodePair's widest launch: decode_sg_pair (q, two K/V/lengths triples, the
+ * partials, src) when joint, else merge_sg_append_pair (the partials, out, src, rows, two K/V pairs).
  */
-export function flashDecodePair(gpu: Gpu, a: DecodeArgs, second: DecodeSecondGroup): [DecodePlan, DecodePlan] {
-  return decodePlans(gpu, 'flashDecodePair', a, second) as [DecodePlan, DecodePlan];
+const PAIR_STORAGE_BUFFERS: Record<PairAttention, number> = { joint: 10, 'per-group': 9 };
+
+/**
+ * Two cache groups' decode attention merged in one launch (merge_sg{,_append}_pair), their attention in one launch
+ * (`attention` 'joint': decode_sg_pair) or one a group ('per-group': decode_sg twice, the second group's rows written
+ * from row b2 on): a's caches hold rows [0, b2) and `second`'s rows [b2, B) of a's q, out and lastFrom (the groups'
+ * rows next to each other). Each row's splits are those of flashDecode over its own group — the same chunk for the
+ * same longest length, so the same bits — and each group keeps its plan: the first plan holds every launch, the
+ * second none; update(maxLen) of either sizes its group. Not with `lse` (an FA Pool rank's reply) nor on the split
+ * kernel.
+ */
+export function flashDecodePair(gpu: Gpu, a: DecodeArgs, second: DecodeSecondGroup, attention: PairAttention = 'joint'): [DecodePlan, DecodePlan] {
+  return decodePlans(gpu, 'flashDecodePair', a, { ...second, attention }) as [DecodePlan, DecodePlan];
 }
 
-function decodePlans(gpu: Gpu, k: string, a: DecodeArgs, second: DecodeSecondGroup | null): [DecodePlan] | [DecodePlan, DecodePlan] {
+function decodePlans(gpu: Gpu, k: string, a: DecodeArgs, second: (DecodeSecondGroup & { attention: PairAttention }) | null): [DecodePlan] | [DecodePlan, DecodePlan] {
   const s = checkAttention(k, a.q, a.out, a.kCache, a.vCache);
   const B = a.q.shape[0]!;
   const b2 = second ? s.slots : B; // the second group's first row
@@ -633,8 +643,8 @@ function decodePlans(gpu: Gpu, k: string, a: DecodeArgs, second: DecodeSecondGro
   if (kernel === 'subgroup' && !sgDecodeApplies(gpu.caps, s.dtype, s.d)) {
     throw new LimitError(`${k}: the subgroup kernel needs f16 K/V, head dim % 8 == 0 and a fixed power-of-2 subgroup size; got ${s.dtype} D=${s.d}, subgroups ${gpu.caps.subgroupMinSize}-${gpu.caps.subgroupMaxSize}`);
   }
-  if (second && (kernel !== 'subgroup' || !decodePairApplies(gpu.caps, s.dtype, s.d))) {
-    throw new LimitError(`${k}: two cache groups in one launch need the subgroup kernel and merge (FAPOOL_DECODE_MERGE=sg) and ${PAIR_STORAGE_BUFFERS} storage buffers a stage (this device: ${gpu.caps.maxStorageBuffersPerStage})`);
+  if (second && (kernel !== 'subgroup' || !decodePairApplies(gpu.caps, s.dtype, s.d, second.attention))) {
+    throw new LimitError(`${k}: two cache groups merged in one launch need the subgroup kernel and merge (FAPOOL_DECODE_MERGE=sg) and ${PAIR_STORAGE_BUFFERS[second.attention]} storage buffers a stage (this device: ${gpu.caps.maxStorageBuffersPerStage})`);
   }
   const unroll = a.unroll ?? 2;
   if (!Number.isInteger(unroll) || unroll < 1 || unroll > MAX_SG_U) throw new ShapeError(`${k}: unroll ${unroll} must be an integer in [1, ${MAX_SG_U}]`);
@@ -642,7 +652,8 @@ function decodePlans(gpu: Gpu, k: string, a: DecodeArgs, second: DecodeSecondGro
   const sgCfg = sgLaunch ? decodeSgConfig(gpu, s.d, group, {
     unroll, subgroups: a.subgroups ?? sgLaunch.subgroups, prefetch: a.prefetch ?? sgLaunch.prefetch, heads: a.headsPerWorkgroup,
   }) : null;
-  if (sgCfg && second) sgCfg.pair = true;
+  const joint = second?.attention === 'joint';
+  if (sgCfg && joint) sgCfg.pair = true;
   const rowElems = (s.nHeads + 2 * s.nKv) * s.d;
   if (a.lastFrom) {
     if (!sgCfg) throw new LimitError(`${k}: lastFrom needs the subgroup kernel (f16, head dim % 8 == 0, a fixed subgroup size)`);
@@ -682,7 +693,7 @@ function decodePlans(gpu: Gpu, k: string, a: DecodeArgs, second: DecodeSecondGro
 
   const partO = gpu.tensor([B, s.nHeads, pStride, s.d], 'f32', 'attn.partialO');
   const partLse = gpu.tensor([B, s.nHeads, pStride], 'f32', 'attn.partialLse');
-  let split: Dispatch | undefined, merge: Dispatch | undefined;
+  let split: Dispatch | undefined, split2: Dispatch | undefined, merge: Dispatch | undefined;
   try {
     const bind: Record<string, Tensor> = { q: a.q, kCache: a.kCache, vCache: a.vCache, lengths: a.lengths, partO, partLse };
     const uniforms: Record<string, number> = {
@@ -693,13 +704,20 @@ function decodePlans(gpu: Gpu, k: string, a: DecodeArgs, second: DecodeSecondGro
       bind.src = a.lastFrom ?? a.q;
       Object.assign(uniforms, {
         srcStride: rowElems / 8, srcK: (s.nHeads * s.d) / 8, srcV: ((s.nHeads + s.nKv) * s.d) / 8,
-        b2, capacity2: s2?.capacity ?? 0, chunk2: s2?.capacity || 1,
+        b2, capacity2: s2?.capacity ?? 0, chunk2: s2?.capacity || 1, rowBase: 0,
       });
-      if (second) Object.assign(bind, { kCache2: second.kCache, vCache2: second.vCache, lengths2: second.lengths });
+      if (joint) Object.assign(bind, { kCache2: second.kCache, vCache2: second.vCache, lengths2: second.lengths });
     }
     split = gpu.dispatch(sgCfg ? gpu.program(decodeSgProgram, sgCfg) : gpu.program(decodeProgram, cfg!), {
-      bind, uniforms, workgroups: [1, headGroups, B],
+      bind, uniforms, workgroups: [1, headGroups, joint ? B : b2],
     });
+    if (second && !joint && s2) {
+      // The second group's launch: its caches in the first's bindings, its rows of q, src and the partials from b2 on.
+      split2 = gpu.dispatch(gpu.program(decodeSgProgram, sgCfg!), {
+        bind: { ...bind, kCache: second.kCache, vCache: second.vCache, lengths: second.lengths },
+        uniforms: { ...uniforms, capacity: s2.capacity, chunk: s2.capacity || 1, rowBase: b2 }, workgroups: [1, headGroups, B - b2],
+      });
+    }
     const parts = { partialO: partO, partialLse: partLse, out: a.out, lse: a.lse };
     const append = a.append && a.lastFrom ? { ...a.append, src: a.lastFrom, k: a.kCache, v: a.vCache } : undefined;
     merge = sgCfg && mergeMode === 'sg'
@@ -707,12 +725,13 @@ function decodePlans(gpu: Gpu, k: string, a: DecodeArgs, second: DecodeSecondGro
       : mergeDispatch(gpu, parts, B, s.nHeads, pStride, s.d);
   } catch (e) {
     split?.release();
+    split2?.release();
     gpu.release(partO, partLse);
     throw e;
   }
-  const splitD = split, mergeD = merge;
+  const splitD = split, split2D = split2, mergeD = merge;
 
-  // Each group's chunk and split count for its longest row; the launch covers the larger count (a workgroup past
+  // Each group's chunk and split count for its longest row; a joint launch covers the larger count (a workgroup past
   // its group's splits finds no keys and writes an empty partial the merge does not read).
   const capacities = [s.capacity, ...(s2 ? [s2.capacity] : [])];
   const chunks = capacities.map(() => 1), nSplits = capacities.map(() => 1);
@@ -722,14 +741,15 @@ function decodePlans(gpu: Gpu, k: string, a: DecodeArgs, second: DecodeSecondGro
     if (chunk >= bk) chunk = ceilDiv(chunk, bk) * bk; // whole key blocks once a split spans one
     chunks[gi] = chunk;
     nSplits[gi] = Math.max(1, ceilDiv(maxLen, chunk));
-    splitD.set(second ? { chunk: chunks[0]!, chunk2: chunks[1]! } : { chunk }).setGrid(Math.max(...nSplits), headGroups, B, gpu.caps.maxWorkgroupsPerDim);
+    if (split2D) (gi === 0 ? splitD : split2D).set({ chunk }).setGrid(nSplits[gi]!, headGroups, gi === 0 ? b2 : B - b2, gpu.caps.maxWorkgroupsPerDim);
+    else splitD.set(second ? { chunk: chunks[0]!, chunk2: chunks[1]! } : { chunk }).setGrid(Math.max(...nSplits), headGroups, B, gpu.caps.maxWorkgroupsPerDim);
     mergeD.set(second ? { nSplits: nSplits[0]!, nSplits2: nSplits[1]! } : { nSplits: nSplits[0]! });
   };
   capacities.forEach((c, gi) => update(gi, c));
   const first: DecodePlan = {
-    dispatches: [splitD, mergeD],
+    dispatches: split2D ? [splitD, split2D, mergeD] : [splitD, mergeD],
     update: (maxLen) => update(0, maxLen),
-    release: () => { splitD.release(); mergeD.release(); gpu.release(partO, partLse); },
+    release: () => { splitD.release(); split2D?.release(); mergeD.release(); gpu.release(partO, partLse); },
   };
   if (!second) return [first];
   return [first, { dispatches: [], update: (maxLen) => update(1, maxLen), release: () => {} }];

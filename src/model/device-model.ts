@@ -5,7 +5,7 @@ import {
   DTYPE_BYTES, LimitError, copyStep, sliceRows, type DType, type Gpu, type Step, type Tensor,
 } from '../gpu/index.js';
 import {
-  appendsInMerge, chooseDecodeKernel, decodePairApplies, decodePairWanted, flashDecode, flashDecodePair, flashPrefill, type DecodeArgs, type DecodePlan,
+  appendsInMerge, chooseDecodeKernel, decodePairApplies, decodePairing, flashDecode, flashDecodePair, flashPrefill, type DecodeArgs, type DecodePlan,
 } from '../kernels/attention.js';
 import { envChoice } from '../kernels/common.js';
 import { ropeQkv } from '../kernels/rope.js';
@@ -289,18 +289,19 @@ export class DeviceModel {
 
   /**
    * Each layer's decode attention, one plan per cache group (`rows` of each among the step's). With
-   * FAPOOL_DECODE_PAIR (decodePairWanted) two neighbouring groups whose rows are all in the step, in one micro-batch, share one launch
-   * (flashDecodePair: the first plan holds it, the second none).
+   * FAPOOL_DECODE_PAIR (decodePairing) two neighbouring groups whose rows are all in the step, in one micro-batch, share one merge,
+   * and their attention one launch or one a group (flashDecodePair: the first plan holds the launches, the second none).
    */
   private decodePlans(v: StepViews, groups: readonly KvGroup[], rows: readonly number[]): DecodePlan[][] {
     const { gpu, cfg, dtype } = this;
-    const pairs = decodePairWanted(gpu.caps) && chooseDecodeKernel(gpu.caps, dtype, cfg.headDim) === 'subgroup'
-      && decodePairApplies(gpu.caps, dtype, cfg.headDim);
+    const wanted = decodePairing(gpu.caps);
+    const pairing = wanted && chooseDecodeKernel(gpu.caps, dtype, cfg.headDim) === 'subgroup'
+      && decodePairApplies(gpu.caps, dtype, cfg.headDim, wanted) ? wanted : null;
     // The launches: a group alone (`rowsIn` its rows), or with the next one (`rowsIn` both groups' rows).
     const units: { g: KvGroup; k: number; rowsIn: number; next?: { h: KvGroup; k2: number } }[] = [];
     for (let gi = 0; gi < groups.length; gi++) {
       const g = groups[gi]!, k = rows[gi]!, h = groups[gi + 1];
-      if (pairs && h && k === g.slots && h.first === g.first + g.slots && this.sameMicroBatch(g.first, h.first)) {
+      if (pairing && h && k === g.slots && h.first === g.first + g.slots && this.sameMicroBatch(g.first, h.first)) {
         const k2 = rows[++gi]!;
         units.push({ g, k, rowsIn: k + k2, next: { h, k2 } });
       } else {
@@ -319,7 +320,7 @@ export class DeviceModel {
       const { h, k2 } = next;
       return flashDecodePair(gpu, a, {
         kCache: sliceRows(h.k[l]!, 0, k2), vCache: sliceRows(h.v[l]!, 0, k2), lengths: sliceRows(h.lengths, 0, k2), slotBase: h.first,
-      });
+      }, pairing!);
     }));
   }
 
