@@ -4,15 +4,15 @@
 // PyTorch SDPA from the same call (kernels-bench/torch_bench.py --only attention).
 //   node dist/kernels-bench/attention-sweep.js [--torch torch.json] [--out sweep.json] [--only 'SUBSTR|SUBSTR'] [--keep 6] [--quick] [--defaults]
 // --defaults: only the default selection (what flashPrefill / flashDecode pick with no options) and the v0
-// kernels, no probe: the last device round's proof of the defaults. --no-robustness: a device without robust
-// buffer access (what Tint's bounds checks cost); --emulate: without subgroup matrices, the tensor-core prefill
+// kernels, no probe: the last device round's proof of the defaults. --robustness on|off (--no-robustness: off;
+// default: the runtime's, off on Node): with or without robust buffer access (what Tint's bounds checks cost); --emulate: without subgroup matrices, the tensor-core prefill
 // variants run emulated (their indexing, not their speed).
 // The JSON is rewritten after every row, so a run cut short by a timeout still leaves its results.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { openGpuWithoutRobustness } from './no-robustness.js';
+import { ROBUSTNESS_OPTIONS, openBenchGpu } from './bench-robustness.js';
 import {
-  describeCaps, fromF16Array, openGpu, timeDispatchesFor, toF16Array, type Dispatch, type Gpu, type Tensor,
+  describeCaps, fromF16Array, timeDispatchesFor, toF16Array, type Dispatch, type Gpu, type Tensor,
 } from '../src/gpu/index.js';
 import {
   SGM_PREFILL_CONFIGS, SGM_PROBE_SLOTS, flashDecode, flashPrefill, hasSgmPrefill, runSgmProbe, sgDecodeApplies, sgmConfigOf,
@@ -37,7 +37,7 @@ const { values: args } = parseArgs({
     /** KV heads of the timed decode shapes (32 query heads; default 32: no GQA). */
     'dec-kv': { type: 'string', default: '32' },
     /** Run without robust buffer access (what Tint's bounds checks cost; the runtime's FAPOOL_ROBUSTNESS=off). */
-    'no-robustness': { type: 'boolean', default: false },
+    ...ROBUSTNESS_OPTIONS,
     /** Without subgroup matrices: the subgroup-matrix prefill variants run emulated (indexing checks, not speed). */
     emulate: { type: 'boolean', default: false },
     /** The prefill check's geometries instead of the one ragged shape: ';'-separated T,qPos0,kvLen,cap,H,nKv (D from
@@ -329,7 +329,7 @@ async function decodeBig(gpu: Gpu, vs: DVariant[], S: number, B: number): Promis
 }
 
 async function main(): Promise<void> {
-  const gpu = args['no-robustness'] ? await openGpuWithoutRobustness('attention-sweep') : await openGpu({ label: 'attention-sweep' });
+  const gpu = await openBenchGpu('attention-sweep', args);
   device = describeCaps(gpu.caps);
   console.log(`device: ${device}; sgm prefill: ${hasSgmPrefill(gpu.caps)}; sg decode: ${sgDecodeApplies(gpu.caps, 'f16', 128)}`);
   const only = (s: string) => !args.only || args.only.split('|').some((x) => s.includes(x));

@@ -12,8 +12,8 @@
 //            'NxK[g],…' replaces the projections (g: gated, N = F), e.g. seed-4l's
 //            12288x4096,4096x4096,16384x4096g,4096x16384,32000x4096.
 //   f32      f32 quad-kernel shapes at 4096³.
-// --no-robustness opens the device with Dawn's `disable_robustness` toggle (a process of its own):
-// what the bounds clamps Tint adds to every array access cost (our kernels check bounds themselves).
+// --robustness on|off (--no-robustness: off; default: the runtime's, off on Node): the device with or without robust
+// buffer access (a process of its own): what the bounds clamps Tint adds to every array access cost.
 // --pick 'a|b' runs only the variants with these exact names ('gen *': every name with that prefix).
 // --prefill-m 2048 (comma-separated M of the prefill part, default 2048,4096); --prefill-all: the prefill
 // part times every variant of `square` that --only/--pick leave instead of the --top fastest.
@@ -26,9 +26,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
-  describeCaps, fromF16Array, openGpu, timeDispatchesFor, toF16Array, type Dispatch, type DType, type Gpu, type HostArray, type Tensor,
+  describeCaps, fromF16Array, timeDispatchesFor, toF16Array, type Dispatch, type DType, type Gpu, type HostArray, type Tensor,
 } from '../src/gpu/index.js';
-import { openGpuWithoutRobustness } from './no-robustness.js';
+import { ROBUSTNESS_OPTIONS, openBenchGpu } from './bench-robustness.js';
 import { chooseGemmPath, linear, type GemmPath, type GemmTuning } from '../src/kernels/gemm.js';
 import { gemvSgApplies } from '../src/kernels/gemv.js';
 import {
@@ -56,7 +56,7 @@ const { values: args } = parseArgs({
     'shape-div': { type: 'string', default: '1' },
     pick: { type: 'string' },
     copies: { type: 'string', default: '3' },
-    'no-robustness': { type: 'boolean', default: false },
+    ...ROBUSTNESS_OPTIONS,
     'prefill-m': { type: 'string', default: '2048,4096' },
     'prefill-all': { type: 'boolean', default: false },
     emulate: { type: 'boolean', default: false },
@@ -255,11 +255,12 @@ function squareVariants(gpu: Gpu, sgm: boolean): Variant[] {
 }
 
 function f32Variants(): Variant[] {
-  const q = (tx: number, ty: number, bk: number, qm = 2, qn = 2, db = false): Variant => ({
-    name: `f32 quad ${tx}x${ty} bk${bk}${qm !== 2 || qn !== 2 ? ` ${4 * qm}x${4 * qn}/thread` : ''}${db ? ' db' : ''}`,
-    dtype: 'f32', path: 'tiled', tune: { tiled: { tx, ty, bk, db, qm, qn } },
+  const q = (tx: number, ty: number, bk: number, qm = 2, qn = 2, db = false, pf = true): Variant => ({
+    name: `f32 quad ${tx}x${ty} bk${bk}${qm !== 2 || qn !== 2 ? ` ${4 * qm}x${4 * qn}/thread` : ''}${db ? ' db' : ''}${pf ? '' : ' nopf'}`,
+    dtype: 'f32', path: 'tiled', tune: { tiled: { tx, ty, bk, db, qm, qn, pf } },
   });
-  return [{ name: 'f32 default path', dtype: 'f32', tune: {} }, q(16, 16, 8), q(16, 16, 8, 4, 2), q(16, 16, 8, 2, 4), q(16, 8, 8, 4, 2), q(16, 16, 16, 4, 2)];
+  return [{ name: 'f32 default path', dtype: 'f32', tune: {} }, q(16, 16, 8), q(16, 16, 8, 2, 2, false, false), q(16, 16, 8, 2, 2, true),
+    q(16, 16, 8, 2, 2, true, false), q(16, 16, 8, 4, 2), q(16, 16, 8, 2, 4), q(16, 8, 8, 4, 2), q(16, 16, 16, 4, 2)];
 }
 
 /**
@@ -396,7 +397,7 @@ function defaultVariant(gated: boolean): Variant {
 
 async function main(): Promise<void> {
   // One Dawn instance per process: a second create() in the same process has crashed dawn.node.
-  const gpu = args['no-robustness'] ? await openGpuWithoutRobustness('gemm-sweep') : await openGpu({ label: 'gemm-sweep' });
+  const gpu = await openBenchGpu('gemm-sweep', args);
   const sgm = hasSubgroupMatrixF16(gpu.caps);
   deviceName = `${describeCaps(gpu.caps)} (${new Date().toISOString()})`;
   console.log(`device: ${deviceName}; subgroup-matrix f16: ${sgm}; cuBLAS file: ${args.cublas ?? 'none'}`);

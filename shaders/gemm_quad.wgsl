@@ -5,7 +5,9 @@
 // 4×4 outputs at rows 4·(ty + q·TY) and columns 4·(tx + q·TX): BM = 4·QM·TY, BN = 4·QN·TX (QM = QN = 2:
 // 8×8 per thread; 4×2: 16×8).
 // Global loads are prefetched into registers one K slice ahead (issued before the math of the
-// current slice, written to workgroup memory after it), so their latency overlaps the FMAs.
+// current slice, written to workgroup memory after it), so their latency overlaps the FMAs; PF = false
+// loads each slice just before it is written (the staging registers then are not live across the math:
+// fewer registers a thread, for a second workgroup a SM where the prefetch keeps the kernel above 128).
 // NBUF = 2 double-buffers the workgroup tiles: one barrier per slice instead of two.
 // Any M, N, K: loads outside the matrices read as 0, stores outside are skipped.
 //
@@ -21,6 +23,7 @@ override TY: u32 = 16u;      // threads along M
 override BK: u32 = 16u;      // K slice per stage (multiple of 4)
 override NLD: u32 = 2u;      // vec4 loads per thread per operand per slice; must match Stage
 override NBUF: u32 = 1u;     // 2: double-buffered tiles, one barrier per slice instead of two
+override PF: bool = true;    // the next slice's global loads issued before this slice's math
 override QM: u32 = 2u;       // 4-row quads per thread (≤ 4); must match AccQ
 override QN: u32 = 2u;       // 4-column quads per thread (≤ 4)
 override WG: u32 = TX * TY;
@@ -144,9 +147,10 @@ fn gemm_quad(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
     // One buffer: wait until the previous slice's reads are done. Two: the barrier of the previous slice
     // already ordered the reads of this buffer (two slices ago) before these writes.
     if (NBUF == 1u) { workgroupBarrier(); }
+    if (!PF && k0 > 0u) { fetch_scalar(k0, tid); }
     commit(tid, buf);
     workgroupBarrier();
-    if (k0 + BK < p.K) { fetch_scalar(k0 + BK, tid); }
+    if (PF && k0 + BK < p.K) { fetch_scalar(k0 + BK, tid); }
     mma(tx, ty, buf);
     buf = (buf + 1u) % NBUF;
   }
@@ -163,9 +167,10 @@ fn gemm_quad_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
     // One buffer: wait until the previous slice's reads are done. Two: the barrier of the previous slice
     // already ordered the reads of this buffer (two slices ago) before these writes.
     if (NBUF == 1u) { workgroupBarrier(); }
+    if (!PF && k0 > 0u) { fetch_vec4(k0, tid); }
     commit(tid, buf);
     workgroupBarrier();
-    if (k0 + BK < p.K) { fetch_vec4(k0 + BK, tid); }
+    if (PF && k0 + BK < p.K) { fetch_vec4(k0 + BK, tid); }
     mma(tx, ty, buf);
     buf = (buf + 1u) % NBUF;
   }

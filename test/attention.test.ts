@@ -837,15 +837,23 @@ describe('flashDecodePair', () => {
     g.release(q, out, la, lb, lse, ka, va, kb, vb, kc, kd, src, rows);
   });
 
-  it('FAPOOL_DECODE_PAIR=auto (the default): one attention launch with robust buffer access, one a group without; on, merge and off whatever it has', async () => {
-    expect(decodePairing({ robustBufferAccess: true }, 'auto')).toBe('joint');
-    expect(decodePairing({}, 'auto')).toBe('joint');                       // the browser: always robust
-    expect(decodePairing({ robustBufferAccess: false }, 'auto')).toBe('per-group');
-    for (const robustBufferAccess of [true, false]) {
-      expect(decodePairing({ robustBufferAccess }, 'on')).toBe('joint');
-      expect(decodePairing({ robustBufferAccess }, 'merge')).toBe('per-group');
-      expect(decodePairing({ robustBufferAccess }, 'off')).toBeNull();
+  it('FAPOOL_DECODE_PAIR=auto (the default): one attention launch with robust buffer access, one a group without or where the joint one does not fit; on, merge and off whatever it has', async (ctx) => {
+    const g = await gpu();
+    if (!decodePairApplies(g.caps, 'f16', 128)) { ctx.skip(); return; }
+    const caps = (robustBufferAccess: boolean | undefined, maxStorageBuffersPerStage = 10) => ({ ...g.caps, robustBufferAccess, maxStorageBuffersPerStage });
+    expect(decodePairing(caps(true), 'f16', 128, 'auto')).toBe('joint');
+    expect(decodePairing(caps(undefined), 'f16', 128, 'auto')).toBe('joint');   // the browser: always robust
+    expect(decodePairing(caps(false), 'f16', 128, 'auto')).toBe('per-group');
+    for (const robust of [true, false]) {
+      expect(decodePairing(caps(robust), 'f16', 128, 'on')).toBe('joint');
+      expect(decodePairing(caps(robust), 'f16', 128, 'merge')).toBe('per-group');
+      expect(decodePairing(caps(robust), 'f16', 128, 'off')).toBeNull();
     }
+    // Nine storage buffers a stage: the pair merge fits, the joint launch (10) does not.
+    expect(decodePairing(caps(true, 9), 'f16', 128, 'auto')).toBe('per-group');
+    expect(decodePairing(caps(true, 9), 'f16', 128, 'on')).toBeNull();
+    expect(decodePairing(caps(true, 8), 'f16', 128, 'auto')).toBeNull();
+    expect(decodePairing(caps(true), 'f32', 128, 'on')).toBeNull();            // the split kernel: no pairs
     expect(await withEnv('FAPOOL_DECODE_PAIR', undefined, async () => decodePairMode())).toBe('auto');
     await expect(withEnv('FAPOOL_DECODE_PAIR', 'both', async () => decodePairMode())).rejects.toThrow(/FAPOOL_DECODE_PAIR=both: .*'auto'/);
   });

@@ -50,6 +50,7 @@ describe('linear: tiled kernel variants', () => {
     ['quad 4x4 bk4 db', { tiled: { tx: 4, ty: 4, bk: 4, db: true } }], ['quad 16x16 bk8 db', { tiled: { tx: 16, ty: 16, bk: 8, db: true } }],
     ['quad 4x4 bk8 16x8/thread', { tiled: { tx: 4, ty: 4, bk: 8, qm: 4, qn: 2 } }], ['quad 8x4 bk8 8x16/thread', { tiled: { tx: 8, ty: 4, bk: 8, qm: 2, qn: 4 } }],
     ['quad 4x8 bk4 4x12/thread db', { tiled: { tx: 4, ty: 8, bk: 4, qm: 1, qn: 3, db: true } }],
+    ['quad 4x4 bk8 nopf', { tiled: { tx: 4, ty: 4, bk: 8, pf: false } }], ['quad 8x4 bk4 db nopf', { tiled: { tx: 8, ty: 4, bk: 4, db: true, pf: false } }],
   ];
   for (const [label, tune] of TUNES) {
     for (const [M, N, K, dtype] of [[70, 130, 257, 'f32'], [37, 29, 96, 'f32'], [19, 140, 36, 'f16']] as const) {
@@ -679,7 +680,8 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
         }
         // Without robust buffer access the QKV shape takes 2 vectors a trip (session 29); the others keep theirs.
         const offCaps = { ...caps, robustBufferAccess: false };
-        for (const [N, K, gated, cpt, u] of [[12288, 4096, false, 2, 2], [32000, 4096, false, 2, 1], [4096, 4096, false, 1, 2], [16384, 4096, true, 1, 1]] as const) {
+        for (const [N, K, gated, cpt, u] of [[12288, 4096, false, 2, 2], [32000, 4096, false, 2, 1], [4096, 4096, false, 1, 2], [16384, 4096, true, 1, 1],
+          [16384, 4096, false, 2, 2], [16385, 4096, false, 2, 1], [4100, 4096, false, 2, 2], [12288, 8192, false, 1, 2], [12288, 8184, false, 2, 2]] as const) {
           expect(gemvSgChoice(offCaps, { M: 8, N, K, dtype: 'f16', normed: true, kind: gated ? 'gated' : 'linear' }), `off ${N}x${K}`).toEqual({ cpt, u, half: true });
         }
         expect(chooseGemmPath(caps, 8, 12288, 4096, 'f16')).toBe(DECODE_TILES_WIDE ? 'subgroup-matrix' : 'gemv');   // not normed: the tile

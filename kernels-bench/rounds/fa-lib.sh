@@ -16,7 +16,7 @@ ragged_check() {
 timed_both() {
   local rb flag
   for rb in with no; do
-    flag=; [ $rb = no ] && flag=--no-robustness
+    flag="--robustness on"; [ $rb = no ] && flag=--no-robustness
     timeout -k 2 150 node dist/kernels-bench/attention-sweep.js --only "$1" $flag --out "$R/time-$rb.json" > "$R/time-$rb.log" 2>&1
     echo "== timed, $rb robustness: rc $?"
     grep -E "^prefill  S=|ragged" "$R/time-$rb.log" | sed -E 's/^\[ *[0-9.]+s\] //' | head -12

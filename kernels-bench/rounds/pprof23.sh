@@ -12,4 +12,4 @@ for n in 4096 32768; do
     echo "== prefill-profile $n robustness $rb: rc $?"; head -40 "$R/pprof-$n-$rb.txt" | cut -c1-160
   done
 done
-for k in 1 2; do ttft on-4096-$k 4096; ttft off-4096-$k 4096 FAPOOL_ROBUSTNESS=off; done
+for k in 1 2; do ttft on-4096-$k 4096 FAPOOL_ROBUSTNESS=on; ttft off-4096-$k 4096 FAPOOL_ROBUSTNESS=off; done

@@ -17,7 +17,7 @@ source kernels-bench/rounds/gemm-lib.sh
 R=$R0 cublas_decode 8 60
 for arm in on off; do
   R=$R0/$arm; mkdir -p "$R"
-  extra=(); [ "$arm" = off ] && extra=(--no-robustness)
+  extra=(--robustness on); [ "$arm" = off ] && extra=(--no-robustness)
   echo "== 8-row GEMV variants, robust buffer access $arm"
   decode_pick 150 6 'default path*|gemv sg *' 3,4,5,7,8,10 "${cub[@]}" "${extra[@]}"
 done
@@ -29,5 +29,5 @@ source kernels-bench/rounds/seed4l.sh
 for v in default 1u2 1u1 2u2; do
   env=(FAPOOL_ROBUSTNESS=off FAPOOL_DECODE_TILES=split:un8); [ "$v" != default ] && env+=(FAPOOL_GEMV_CPT=$v)
   decstep b8-off-cpt$v 8 4096 "${env[@]}"
-  python3 -c "import json; d=json.load(open('$R/dec-b8-off-cpt$v.json')); print('   ', ', '.join(f\"{k['kernel']} {k['usPerStep']:.1f}\" for k in d['kernels'] if 'gsg' in k['kernel']))" 2>/dev/null
+  dec_kernels b8-off-cpt$v gsg
 done

@@ -15,9 +15,7 @@ set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"
 export PYTHONUNBUFFERED=1
 source kernels-bench/rounds/seed4l.sh
-attn() { # the attention entries' µs a step from a decode-profile JSON
-  python3 -c "import json; d=json.load(open('$R/dec-$1.json')); print('   ', ', '.join(f\"{k['kernel']} {k['usPerStep']:.1f}\" for k in d['kernels'] if 'decode' in k['kernel'] or 'merge' in k['kernel']))" 2>/dev/null
-}
+attn() { dec_kernels "$1" decode merge; }   # the entries' µs a step
 BASE=${BASE:-dist/.base}
 if [ -d "$BASE/dist" ]; then
   for run in 8:32768:1 1:32768:1 8:32768:2; do

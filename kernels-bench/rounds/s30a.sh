@@ -12,9 +12,7 @@ set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"
 export PYTHONUNBUFFERED=1
 source kernels-bench/rounds/seed4l.sh
-attn() { # the attention entries' µs a step from a decode-profile JSON
-  python3 -c "import json; d=json.load(open('$R/dec-$1.json')); print('   ', ', '.join(f\"{k['kernel']} {k['usPerStep']:.1f}\" for k in d['kernels'] if 'decode' in k['kernel'] or 'merge' in k['kernel']))" 2>/dev/null
-}
+attn() { dec_kernels "$1" decode merge; }   # the entries' µs a step
 for rep in 1 2; do
   for arm in off merge; do decstep b8-32k-$arm-$rep 8 32768 FAPOOL_DECODE_PAIR=$arm; attn b8-32k-$arm-$rep; done
 done

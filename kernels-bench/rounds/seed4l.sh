@@ -24,3 +24,13 @@ wallstep() {
     --warm-tokens 4 --wall-only --step-timing --out "$R/w-$n.json" > "$R/w-$n.log" 2>&1
   echo "$n rc $?: $(grep -E 'by quarter of the run' "$R/w-$n.log" | cut -c47-) | $(grep -E '^decode\(\)' "$R/w-$n.log" | cut -c36-)"
 }
+# The kernels of a decode profile ($R/dec-<name>.json) whose names hold one of the substrings, µs a step, on one line:
+# dec_kernels <name> <substring>…
+dec_kernels() {
+  local n=$1; shift
+  python3 - "$R/dec-$n.json" "$@" <<'PY' 2>/dev/null
+import json, sys
+d = json.load(open(sys.argv[1])); keys = sys.argv[2:]
+print('   ', ', '.join(f"{k['kernel']} {k['usPerStep']:.1f}" for k in d['kernels'] if any(s in k['kernel'] for s in keys)))
+PY
+}

@@ -399,10 +399,16 @@ export function decodePairMode(): DecodePair {
 }
 /** Two cache groups' attention in one launch ('joint') or a launch per group ('per-group'), merged once either way. */
 export type PairAttention = 'joint' | 'per-group';
-/** How this device pairs cache groups (decodePairMode, 'auto' resolved by its robust buffer access), or null: not at all. */
-export function decodePairing(caps: Pick<Caps, 'robustBufferAccess'>, mode = decodePairMode()): PairAttention | null {
-  if (mode === 'auto') return caps.robustBufferAccess !== false ? 'joint' : 'per-group';
-  return mode === 'on' ? 'joint' : mode === 'merge' ? 'per-group' : null;
+/**
+ * How this device pairs cache groups of a model in `dtype` with head dim d, or null: not at all — decodePairMode, 'auto'
+ * resolved by the device's robust buffer access, and to 'per-group' where the joint launch's bindings do not fit.
+ */
+export function decodePairing(caps: Caps, dtype: DType, d: number, mode = decodePairMode()): PairAttention | null {
+  if (chooseDecodeKernel(caps, dtype, d) !== 'subgroup') return null;
+  const wanted: PairAttention | null = mode === 'auto' ? (caps.robustBufferAccess !== false ? 'joint' : 'per-group')
+    : mode === 'on' ? 'joint' : mode === 'merge' ? 'per-group' : null;
+  if (wanted && decodePairApplies(caps, dtype, d, wanted)) return wanted;
+  return mode === 'auto' && decodePairApplies(caps, dtype, d, 'per-group') ? 'per-group' : null;
 }
 
 const mergeProgram = defineProgram<MergeCfg>({

@@ -106,6 +106,8 @@ export interface QuadShape {
   db?: boolean;
   /** 4×4 quads per thread along M and N (default 2 × 2 = 8×8 outputs; 4 × 2 = 16×8) */
   qm?: number; qn?: number;
+  /** the next K slice's global loads issued before this slice's math (default true; false: fewer registers) */
+  pf?: boolean;
 }
 
 interface QuadCfg { dtype: DType; entry: string; q: QuadShape; epi: Epilogue }
@@ -123,7 +125,7 @@ const quadProgram = defineProgram<QuadCfg>({
       entry: c.entry, enables: t.enables,
       aliases: { ...t.aliases, Stage: `array<vec4f, ${nld}>`, AccQ: `array<vec4f, ${4 * (c.q.qm ?? 2) * (c.q.qn ?? 2)}>` },
       constants: {
-        TX: c.q.tx, TY: c.q.ty, BK: c.q.bk, NLD: nld, NBUF: c.q.db ? 2 : 1, QM: c.q.qm ?? 2, QN: c.q.qn ?? 2,
+        TX: c.q.tx, TY: c.q.ty, BK: c.q.bk, NLD: nld, NBUF: c.q.db ? 2 : 1, QM: c.q.qm ?? 2, QN: c.q.qn ?? 2, PF: c.q.pf ?? true,
         ...epilogueConstants(c.epi),
       },
     };

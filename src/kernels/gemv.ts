@@ -78,7 +78,7 @@ export function gemvSgDefault(gated: boolean, M: number, K = 0, N = 0, half = fa
     if (K >= 8192 || N <= 4096) return { cpt: 1, u: 2 };
     // Without robust buffer access (session 29, rounds/s27a.sh, 8 rows, ms, robust → off): qkv 2, 1: 0.040 → 0.049,
     // while 2, 2 runs it in 0.043 off (in the batch-8 step 201 → 173 µs over four layers); the LM head (N 32000) keeps
-    // 2, 1 (0.099 off; 2, 2: 0.103).
+    // 2, 1 (0.099 off; 2, 2: 0.103). Measured at 8 rows and N 12288; 5–7 rows and N up to 16384 take it unmeasured.
     return !robust && N <= 16384 ? { cpt: 2, u: 2 } : { cpt: 2, u: 1 };
   }
   if (gated) return M <= 4 ? { cpt: 2, u: 1 } : { cpt: 1, u: 1 };

@@ -5,7 +5,7 @@ import {
   DTYPE_BYTES, LimitError, copyStep, sliceRows, type DType, type Gpu, type Step, type Tensor,
 } from '../gpu/index.js';
 import {
-  appendsInMerge, chooseDecodeKernel, decodePairApplies, decodePairing, flashDecode, flashDecodePair, flashPrefill, type DecodeArgs, type DecodePlan,
+  appendsInMerge, chooseDecodeKernel, decodePairing, flashDecode, flashDecodePair, flashPrefill, type DecodeArgs, type DecodePlan,
 } from '../kernels/attention.js';
 import { envChoice } from '../kernels/common.js';
 import { ropeQkv } from '../kernels/rope.js';
@@ -294,9 +294,7 @@ export class DeviceModel {
    */
   private decodePlans(v: StepViews, groups: readonly KvGroup[], rows: readonly number[]): DecodePlan[][] {
     const { gpu, cfg, dtype } = this;
-    const wanted = decodePairing(gpu.caps);
-    const pairing = wanted && chooseDecodeKernel(gpu.caps, dtype, cfg.headDim) === 'subgroup'
-      && decodePairApplies(gpu.caps, dtype, cfg.headDim, wanted) ? wanted : null;
+    const pairing = decodePairing(gpu.caps, dtype, cfg.headDim);
     // The launches: a group alone (`rowsIn` its rows), or with the next one (`rowsIn` both groups' rows).
     const units: { g: KvGroup; k: number; rowsIn: number; next?: { h: KvGroup; k2: number } }[] = [];
     for (let gi = 0; gi < groups.length; gi++) {
