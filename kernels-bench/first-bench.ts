@@ -37,7 +37,11 @@ try {
   const gen = { prompts, maxNewTokens: o.maxNewTokens, prefillChunk: o.prefillChunk, stopAtEos: false };
   const before = engine.gpu!.programCount;
   const ttft: number[] = [];
-  for (let r = 0; r <= warm; r++) ttft.push((await engine.run(gen)).result.prefillMs);
+  const startedAt: number[] = [];   // each request's start, epoch ms: to line up with a clock trace (rounds/s30c.sh)
+  for (let r = 0; r <= warm; r++) {
+    startedAt.push(Date.now());
+    ttft.push((await engine.run(gen)).result.prefillMs);
+  }
   const created = engine.gpu!.programCount - before;
 
   // Reflection: each program parsed its whole source before; now its entry's reachable part, once per (source, entry).
@@ -49,7 +53,7 @@ try {
   console.log(JSON.stringify({
     pipelines: pipelineModeFromEnv(), promptLen: o.promptLen, device: engine.device,
     compileMs: r1(c.ms), collectMs: r1(collected), waitMs: r1(c.ms - collected), compiled: c.pipelines, createdByRequests: created,
-    firstTtftMs: r1(ttft[0]!), warmTtftMs: r1(Math.min(...ttft.slice(1))), ttftMs: ttft.map(r1),
+    firstTtftMs: r1(ttft[0]!), warmTtftMs: r1(Math.min(...ttft.slice(1))), ttftMs: ttft.map(r1), startedAt,
     reflect: { programs: programs.length, sources: new Set(programs.map((p) => p.code)).size, wholeMs: r1(wholeMs), prunedMs: r1(prunedMs) },
   }));
 } finally {
