@@ -11,11 +11,10 @@ export const ROBUSTNESS_OPTIONS = {
 } as const;
 
 export async function openBenchGpu(label: string, args: { robustness?: string | undefined; 'no-robustness'?: boolean | undefined }): Promise<Gpu> {
-  const v = args['no-robustness'] ? 'off' : args.robustness?.trim().toLowerCase();
-  if (args['no-robustness'] && args.robustness !== undefined && args.robustness.trim().toLowerCase() !== 'off') {
-    throw new InputError(`--no-robustness and --robustness ${args.robustness} contradict each other`);
-  }
-  if (v !== undefined && v !== 'on' && v !== 'off') throw new InputError(`--robustness ${args.robustness}: expected on or off`);
+  const asked = args.robustness?.trim().toLowerCase();
+  if (asked !== undefined && asked !== 'on' && asked !== 'off') throw new InputError(`--robustness ${args.robustness}: expected on or off`);
+  if (args['no-robustness'] && asked === 'on') throw new InputError('--no-robustness and --robustness on contradict each other');
+  const v = args['no-robustness'] ? 'off' : asked;
   if (v !== undefined) process.env.FAPOOL_ROBUSTNESS = v;
   return openGpu({ label: v === undefined ? label : `${label} (robustness ${v})` });
 }
