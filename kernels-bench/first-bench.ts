@@ -25,6 +25,11 @@ try {
   dev.createShaderModule = (d) => { const m = mod(d); codes.set(m, d.code); return m; };
   dev.createComputePipeline = (d) => { note(d); return sync(d); };
   dev.createComputePipelineAsync = (d) => { note(d); return async_(d); };
+  // What each request creates on the device (bind groups, buffers and their bytes): host work a warm request skips.
+  const made = { bindGroups: 0, buffers: 0, bufferBytes: 0 };
+  const bindGroup = dev.createBindGroup.bind(dev), buffer = dev.createBuffer.bind(dev);
+  dev.createBindGroup = (d) => { made.bindGroups++; return bindGroup(d); };
+  dev.createBuffer = (d) => { made.buffers++; made.bufferBytes += d.size; return buffer(d); };
 
   const vocab = Math.min(engine.config.vocab, engine.tokenizer.vocabSize);
   const prompts = [syntheticPrompt(o.promptLen!, vocab, o.seed)];
@@ -38,9 +43,16 @@ try {
   const before = engine.gpu!.programCount;
   const ttft: number[] = [];
   const startedAt: number[] = [];   // each request's start, epoch ms: to line up with a clock trace (rounds/s30c.sh)
+  // Per request: the process's CPU time (user + system ms) and what it created on the device. A first request slow
+  // on the host shows more CPU and creations than a warm one; one slow on the GPU (its clocks) does not.
+  const requests: { cpuMs: number; bindGroups: number; buffers: number; bufferMiB: number }[] = [];
   for (let r = 0; r <= warm; r++) {
+    Object.assign(made, { bindGroups: 0, buffers: 0, bufferBytes: 0 });
+    const cpu = process.cpuUsage();
     startedAt.push(Date.now());
     ttft.push((await engine.run(gen)).result.prefillMs);
+    const u = process.cpuUsage(cpu);
+    requests.push({ cpuMs: (u.user + u.system) / 1000, bindGroups: made.bindGroups, buffers: made.buffers, bufferMiB: made.bufferBytes / 2 ** 20 });
   }
   const created = engine.gpu!.programCount - before;
 
@@ -54,6 +66,7 @@ try {
     pipelines: pipelineModeFromEnv(), promptLen: o.promptLen, device: engine.device,
     compileMs: r1(c.ms), collectMs: r1(collected), waitMs: r1(c.ms - collected), compiled: c.pipelines, createdByRequests: created,
     firstTtftMs: r1(ttft[0]!), warmTtftMs: r1(Math.min(...ttft.slice(1))), ttftMs: ttft.map(r1), startedAt,
+    requests: requests.map((q) => ({ ...q, cpuMs: r1(q.cpuMs), bufferMiB: r1(q.bufferMiB) })),
     reflect: { programs: programs.length, sources: new Set(programs.map((p) => p.code)).size, wholeMs: r1(wholeMs), prunedMs: r1(prunedMs) },
   }));
 } finally {

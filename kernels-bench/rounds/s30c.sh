@@ -6,6 +6,8 @@
 # request's start, first-bench's startedAt), or host work of the first request (then the clock stays high through it)?
 # Prediction: the slow first requests start at a low SM clock (< 1000 MHz) that rises within ~100 ms; the fast ones at
 # the boost clock. If so, a load-time warm-up run (or keeping the clocks up) is the fix, not pipeline work.
+# Session 30 added each request's process CPU time and its device creations (first-bench `requests`): a host-bound
+# first request shows more CPU than a warm one (lavapipe: no bind group or buffer is created by any request).
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
@@ -23,7 +25,8 @@ for r in csv.reader(open(f'{R}/smi.csv')):
     except Exception: pass
 for f in sorted(glob.glob(f'{R}/first-*.json')):
     d = json.load(open(f))
-    for t, ms in zip(d.get('startedAt', []), d['ttftMs']):
+    for t, ms, q in zip(d.get('startedAt', []), d['ttftMs'], d.get('requests', [{}] * len(d['ttftMs']))):
         near = [c for (ts, c, p) in rows if t - 40 <= ts <= t + ms]
-        print(f"{f.split('/')[-1]:22s} ttft {ms:7.1f} ms  SM MHz during it: {near[:1]} … {near[-1:]} ({len(near)} samples)")
+        print(f"{f.split('/')[-1]:22s} ttft {ms:7.1f} ms  cpu {q.get('cpuMs', '?')} ms  made {q.get('bindGroups', '?')} bind groups"
+              f" {q.get('buffers', '?')} buffers  SM MHz during it: {near[:1]} … {near[-1:]} ({len(near)} samples)")
 PY
