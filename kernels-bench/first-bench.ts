@@ -4,6 +4,9 @@
 // for the pipelines), the first request, then --warm more; then what reflection costs now against parsing
 // each program's whole WGSL (the old way). FAPOOL_PIPELINES=sync|async picks the creation path. One JSON line.
 //
+// --idle-ms N sleeps N ms before every request (the first too): whether a request after an idle GPU pays what a
+// first request can (session 30 caught the SM clock at 450–570 MHz through one first request).
+//
 //   FAPOOL_PIPELINES=sync node dist/kernels-bench/first-bench.js --model W --dtype f16 --prompt-len 4096 --max-new-tokens 16 --warm 2
 import { parseCli } from '../src/cli/args.js';
 import { engineOptions } from '../src/cli/engine-options.js';
@@ -14,6 +17,9 @@ import { createEngine, pipelineModeFromEnv } from '../src/orchestrator/create-en
 const argv = process.argv.slice(2);
 const at = argv.indexOf('--warm');
 const warm = at >= 0 ? Number(argv.splice(at, 2)[1]) : 2;
+const idleAt = argv.indexOf('--idle-ms');
+const idleMs = idleAt >= 0 ? Number(argv.splice(idleAt, 2)[1]) : 0;
+if (!(Number.isInteger(warm) && warm >= 0) || !(idleMs >= 0)) throw new Error('first-bench: --warm takes a count ≥ 0, --idle-ms a time ≥ 0');
 const o = parseCli(argv);
 const engine = await createEngine(engineOptions(o));
 try {
@@ -47,6 +53,7 @@ try {
   // on the host shows more CPU and creations than a warm one; one slow on the GPU (its clocks) does not.
   const requests: { cpuMs: number; bindGroups: number; buffers: number; bufferMiB: number }[] = [];
   for (let r = 0; r <= warm; r++) {
+    if (idleMs > 0) await new Promise((r) => setTimeout(r, idleMs));
     Object.assign(made, { bindGroups: 0, buffers: 0, bufferBytes: 0 });
     const cpu = process.cpuUsage();
     startedAt.push(Date.now());
@@ -65,7 +72,7 @@ try {
   console.log(JSON.stringify({
     pipelines: pipelineModeFromEnv(), promptLen: o.promptLen, device: engine.device,
     compileMs: r1(c.ms), collectMs: r1(collected), waitMs: r1(c.ms - collected), compiled: c.pipelines, createdByRequests: created,
-    firstTtftMs: r1(ttft[0]!), warmTtftMs: r1(Math.min(...ttft.slice(1))), ttftMs: ttft.map(r1), startedAt,
+    firstTtftMs: r1(ttft[0]!), warmTtftMs: warm > 0 ? r1(Math.min(...ttft.slice(1))) : null, idleMs, ttftMs: ttft.map(r1), startedAt,
     requests: requests.map((q) => ({ ...q, cpuMs: r1(q.cpuMs), bufferMiB: r1(q.bufferMiB) })),
     reflect: { programs: programs.length, sources: new Set(programs.map((p) => p.code)).size, wholeMs: r1(wholeMs), prunedMs: r1(prunedMs) },
   }));

@@ -9,11 +9,11 @@
 # it runs 40–43 TFLOP/s (then it becomes chooseQuad's default for big f32 grids); if the default already has ≤ 128, the
 # registers are not it and the next suspect is the address arithmetic of the u32 indices (SASS needed).
 # Carry .device, dist and kernels-bench/pipeline-stats/build. The layer numbers pipelines in creation order (the sweep's
-# variant order; the default path and "quad 16x16 bk8" share one), each with its .spv beside it.
+# variant order; the default path shares one with "quad 16x16 bk8 db nopf" since session 30, "quad 16x16 bk8" before), each with its .spv beside it.
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
-L=$PWD/kernels-bench/pipeline-stats/build
+L=$PWD/kernels-bench/pipeline-stats/build; mkdir -p "$R/stats-f32"   # the layer writes into it; it does not create it (session 30: a first run without this wrote nothing)
 VK_LAYER_PATH=$L VK_INSTANCE_LAYERS=VK_LAYER_FAPOOL_pipeline_stats FAPOOL_PIPESTATS_DIR=$R/stats-f32 \
   timeout -k 2 120 node dist/kernels-bench/gemm-sweep.js --parts f32 --samples 8 --repeat 2 --out "$R/f32.json" --md "$R/f32.md" 2>&1 \
   | grep -v '^Warning' > "$R/f32.log"

@@ -16,17 +16,4 @@ nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,utilization.gpu
 smi=$!
 for k in 1 2 3; do ttft first-4096-$k 4096; ttft first-32768-$k 32768; done
 kill $smi 2>/dev/null
-python3 - "$R" <<'PY'
-import csv, json, sys, glob, datetime
-R = sys.argv[1]
-rows = []
-for r in csv.reader(open(f'{R}/smi.csv')):
-    try: rows.append((datetime.datetime.strptime(r[0].strip(), '%Y/%m/%d %H:%M:%S.%f').timestamp() * 1000, r[1].strip(), r[3].strip()))
-    except Exception: pass
-for f in sorted(glob.glob(f'{R}/first-*.json')):
-    d = json.load(open(f))
-    for t, ms, q in zip(d.get('startedAt', []), d['ttftMs'], d.get('requests', [{}] * len(d['ttftMs']))):
-        near = [c for (ts, c, p) in rows if t - 40 <= ts <= t + ms]
-        print(f"{f.split('/')[-1]:22s} ttft {ms:7.1f} ms  cpu {q.get('cpuMs', '?')} ms  made {q.get('bindGroups', '?')} bind groups"
-              f" {q.get('buffers', '?')} buffers  SM MHz during it: {near[:1]} … {near[-1:]} ({len(near)} samples)")
-PY
+python3 kernels-bench/rounds/clock-lineup.py "$R"

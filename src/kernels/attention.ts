@@ -388,8 +388,9 @@ export function decodeMergeMode(): DecodeMerge {
  * rounds/s28a.sh): robust, off 5145 / 5112 against on 5014 / 5046 (attention 3916 → 3910, merges 89–181 → 41–43);
  * without robustness off 5046 against on 5308 — there decode_sg_pair, its shared body compiled twice (once per pair
  * of cache pointers), takes 4162 µs against decode_sg's 3824, while the pair merge took 22 µs against 100 for two.
- * 'merge' keeps decode_sg and takes the pair merge: predicted 60–80 µs a step under 'off' without robustness
- * (rounds/s30a.sh times it). b64 × 4K (63 + 1) robust: 5603 / 5538, within the run's spread.
+ * 'merge' keeps decode_sg and takes the pair merge: without robustness (session 30, rounds/s30a.sh) 4937 / 4937 against
+ * off 4959 / 4981 and on 5243 (tokens the same); robust, on 4959 against merge 5014. b64 × 4K (63 + 1) robust: 5603 /
+ * 5538 (session 29), without robustness off and merge both 5505: within the run's spread.
  */
 export type DecodePair = 'on' | 'merge' | 'off' | 'auto';
 export const DECODE_PAIR_DEFAULT: DecodePair = 'auto';

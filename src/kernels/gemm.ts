@@ -147,13 +147,15 @@ export function quadFits(caps: Caps, q: QuadShape): boolean {
 
 /**
  * Quad-kernel shape: 128×128 tiles (256 threads) when the grid still fills a big GPU, 64×64 below that;
- * 32×32 on CPU rasterisers. BK = 8 (H100 sweep: 34.5 TFLOP/s against 31.6 at 16 and 20.6 at 32).
+ * 32×32 on CPU rasterisers. BK = 8 (H100 sweep: 34.5 TFLOP/s against 31.6 at 16 and 20.6 at 32). The 128×128
+ * tile double-buffers its slices and loads each just before its commit (db, no prefetch): H200, 4096³, session 30
+ * (rounds/s30b.sh) 37.2 TFLOP/s against 35.3 single-buffered with prefetch, 36.0 without, 34.9 double-buffered with.
  */
 export function chooseQuad(caps: Caps, M: number, N: number): QuadShape | null {
   const candidates: QuadShape[] = isSoftwareAdapter(caps)
     ? [{ tx: 4, ty: 4, bk: 8 }]
     : [
-      ...(ceilDiv(M, 128) * ceilDiv(N, 128) >= 256 ? [{ tx: 16, ty: 16, bk: 8 }] : []),
+      ...(ceilDiv(M, 128) * ceilDiv(N, 128) >= 256 ? [{ tx: 16, ty: 16, bk: 8, db: true, pf: false }] : []),
       { tx: 8, ty: 8, bk: 8 }, { tx: 4, ty: 4, bk: 8 },
     ];
   return candidates.find((q) => quadFits(caps, q)) ?? null;
