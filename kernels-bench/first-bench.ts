@@ -5,7 +5,9 @@
 // each program's whole WGSL (the old way). FAPOOL_PIPELINES=sync|async picks the creation path. One JSON line.
 //
 // --idle-ms N sleeps N ms before every request (the first too): whether a request after an idle GPU pays what a
-// first request can (session 30 caught the SM clock at 450–570 MHz through one first request).
+// first request can (session 30 caught the SM clock at 450–570 MHz through one first request). --load-warmup N runs
+// one untimed generation of an N-token prompt right after the load, before the timed requests: whether work at load
+// takes such a drop out of the first request.
 //
 //   FAPOOL_PIPELINES=sync node dist/kernels-bench/first-bench.js --model W --dtype f16 --prompt-len 4096 --max-new-tokens 16 --warm 2
 import { parseCli } from '../src/cli/args.js';
@@ -19,7 +21,11 @@ const at = argv.indexOf('--warm');
 const warm = at >= 0 ? Number(argv.splice(at, 2)[1]) : 2;
 const idleAt = argv.indexOf('--idle-ms');
 const idleMs = idleAt >= 0 ? Number(argv.splice(idleAt, 2)[1]) : 0;
-if (!(Number.isInteger(warm) && warm >= 0) || !(idleMs >= 0)) throw new Error('first-bench: --warm takes a count ≥ 0, --idle-ms a time ≥ 0');
+const lwAt = argv.indexOf('--load-warmup');
+const loadWarmup = lwAt >= 0 ? Number(argv.splice(lwAt, 2)[1]) : 0;
+if (!(Number.isInteger(warm) && warm >= 0) || !(idleMs >= 0) || !(Number.isInteger(loadWarmup) && loadWarmup >= 0)) {
+  throw new Error('first-bench: --warm takes a count ≥ 0, --idle-ms a time ≥ 0, --load-warmup a prompt length ≥ 0');
+}
 const o = parseCli(argv);
 const engine = await createEngine(engineOptions(o));
 try {
@@ -46,6 +52,12 @@ try {
     onProgress: (d) => { if (d === 0) collected = performance.now() - t0; },
   });
   const gen = { prompts, maxNewTokens: o.maxNewTokens, prefillChunk: o.prefillChunk, stopAtEos: false };
+  let loadWarmupMs: number | null = null;
+  if (loadWarmup > 0) {
+    const w0 = performance.now();
+    await engine.run({ ...gen, prompts: [syntheticPrompt(loadWarmup, vocab, o.seed + 1)], maxNewTokens: 1 });
+    loadWarmupMs = performance.now() - w0;
+  }
   const before = engine.gpu!.programCount;
   const ttft: number[] = [];
   const startedAt: number[] = [];   // each request's start, epoch ms: to line up with a clock trace (rounds/s30c.sh)
@@ -72,7 +84,8 @@ try {
   console.log(JSON.stringify({
     pipelines: pipelineModeFromEnv(), promptLen: o.promptLen, device: engine.device,
     compileMs: r1(c.ms), collectMs: r1(collected), waitMs: r1(c.ms - collected), compiled: c.pipelines, createdByRequests: created,
-    firstTtftMs: r1(ttft[0]!), warmTtftMs: warm > 0 ? r1(Math.min(...ttft.slice(1))) : null, idleMs, ttftMs: ttft.map(r1), startedAt,
+    firstTtftMs: r1(ttft[0]!), warmTtftMs: warm > 0 ? r1(Math.min(...ttft.slice(1))) : null, idleMs,
+    loadWarmup, loadWarmupMs: loadWarmupMs === null ? null : r1(loadWarmupMs), ttftMs: ttft.map(r1), startedAt,
     requests: requests.map((q) => ({ ...q, cpuMs: r1(q.cpuMs), bufferMiB: r1(q.bufferMiB) })),
     reflect: { programs: programs.length, sources: new Set(programs.map((p) => p.code)).size, wholeMs: r1(wholeMs), prunedMs: r1(prunedMs) },
   }));

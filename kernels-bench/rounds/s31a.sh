@@ -4,15 +4,19 @@
 # ≈ 400 ms, the GPU idle at 1980 MHz before it; the request created nothing on the device and its CPU time grew only
 # with its wall time. Is that the first request of a process (then a warm-up forward at load moves it out of the first
 # request) or any request after the GPU sat idle (then no load-time step helps, and PyTorch's first request after idle
-# would pay it too)? Four processes at 4K with 2 s of idle before every request, two without, the clock traced.
+# would pay it too)? Four processes at 4K with 2 s of idle before every request, four without, four whose load ends
+# with one untimed 512-token generation (first-bench --load-warmup), the clock traced.
 # Prediction: if the drop recurs after idle in warm processes, slow requests (> 1.5× warm) also among requests 2–5 of
-# the idle runs; else only among first ones.
+# the idle runs; else only among first ones, and none in the load-warm-up runs (then the engine's precompile should
+# end with such a forward).
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
 source kernels-bench/rounds/seed4l.sh
 nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,utilization.gpu --format=csv,nounits -lms 20 > "$R/smi.csv" 2>&1 &
 smi=$!
-for k in 1 2 3 4; do TTFT_ARGS="--idle-ms 2000" ttft first-idle-$k 4096; ttft first-busy-$k 4096; done
+for k in 1 2 3 4; do
+  TTFT_ARGS="--idle-ms 2000" ttft first-idle-$k 4096; ttft first-busy-$k 4096; TTFT_ARGS="--load-warmup 512" ttft first-lw-$k 4096
+done
 kill $smi 2>/dev/null
 python3 kernels-bench/rounds/clock-lineup.py "$R"
