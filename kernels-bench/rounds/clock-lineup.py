@@ -1,6 +1,6 @@
 # Lines up first-bench's requests ($R/first-*.json: startedAt, ttftMs, requests) with an nvidia-smi trace ($R/smi.csv,
 # sampled every 20 ms; the driver refreshes its clocks about every 100 ms): each request's TTFT, CPU time, device
-# creations and the SM clocks read during it. Used by rounds/s30c.sh and s31a.sh: python3 clock-lineup.py <R>
+# creations and the SM clocks read during it. Run by clock-lib.sh's clock_off: python3 clock-lineup.py <R>
 import csv, json, sys, glob, datetime
 R = sys.argv[1]
 rows = []

@@ -12,8 +12,7 @@ set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
 source kernels-bench/rounds/seed4l.sh
-nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,utilization.gpu --format=csv,nounits -lms 20 > "$R/smi.csv" 2>&1 &
-smi=$!
+source kernels-bench/rounds/clock-lib.sh
+clock_on
 for k in 1 2 3; do ttft first-4096-$k 4096; ttft first-32768-$k 32768; done
-kill $smi 2>/dev/null
-python3 kernels-bench/rounds/clock-lineup.py "$R"
+clock_off

@@ -13,10 +13,9 @@ set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
 source kernels-bench/rounds/seed4l.sh
-nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,utilization.gpu --format=csv,nounits -lms 20 > "$R/smi.csv" 2>&1 &
-smi=$!
+source kernels-bench/rounds/clock-lib.sh
+clock_on
 for k in 1 2 3 4; do
   TTFT_ARGS="--idle-ms 2000" ttft first-idle-$k 4096; ttft first-busy-$k 4096; TTFT_ARGS="--load-warmup 512" ttft first-lw-$k 4096
 done
-kill $smi 2>/dev/null
-python3 kernels-bench/rounds/clock-lineup.py "$R"
+clock_off
