@@ -49,6 +49,7 @@ describe('linear: tiled kernel variants', () => {
     ['quad 16x8 bk32', { tiled: { tx: 16, ty: 8, bk: 32 } }], ['quad 8x16 bk16', { tiled: { tx: 8, ty: 16, bk: 16 } }],
     ['quad 4x4 bk4 db', { tiled: { tx: 4, ty: 4, bk: 4, db: true } }], ['quad 16x16 bk8 db', { tiled: { tx: 16, ty: 16, bk: 8, db: true } }],
     ['quad 16x16 bk8 db nopf (the big-GPU default)', { tiled: { tx: 16, ty: 16, bk: 8, db: true, pf: false } }],
+    ['quad 8x8 bk16 db nopf', { tiled: { tx: 8, ty: 8, bk: 16, db: true, pf: false } }], ['quad 4x8 bk4 16x8/thread db nopf', { tiled: { tx: 4, ty: 8, bk: 4, qm: 4, qn: 2, db: true, pf: false } }],
     ['quad 4x4 bk8 16x8/thread', { tiled: { tx: 4, ty: 4, bk: 8, qm: 4, qn: 2 } }], ['quad 8x4 bk8 8x16/thread', { tiled: { tx: 8, ty: 4, bk: 8, qm: 2, qn: 4 } }],
     ['quad 4x8 bk4 4x12/thread db', { tiled: { tx: 4, ty: 8, bk: 4, qm: 1, qn: 3, db: true } }],
     ['quad 4x4 bk8 nopf', { tiled: { tx: 4, ty: 4, bk: 8, pf: false } }], ['quad 8x4 bk4 db nopf', { tiled: { tx: 8, ty: 4, bk: 4, db: true, pf: false } }],

@@ -5,6 +5,7 @@
 # robustness, 4937 µs / 4.937–4.951 ms against off's 4959–4981; the graph last measured 4.895 in session 29).
 # Prediction: b8 × 32K within ±1 % of the graph; b1 4K and 32K ahead of it; the f32 default (now db nopf) 36.5–38 TFLOP/s
 # against "quad 16x16 bk8" (the old default) 35–35.5.
+# The f32 part now also times three variants around the new default (bk 4 and 16, 16×8 a thread, each db nopf).
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
