@@ -65,7 +65,7 @@ try {
   // on the host shows more CPU and creations than a warm one; one slow on the GPU (its clocks) does not.
   const requests: { cpuMs: number; bindGroups: number; buffers: number; bufferMiB: number }[] = [];
   for (let r = 0; r <= warm; r++) {
-    if (idleMs > 0) await new Promise((r) => setTimeout(r, idleMs));
+    if (idleMs > 0) await new Promise((done) => setTimeout(done, idleMs));
     Object.assign(made, { bindGroups: 0, buffers: 0, bufferBytes: 0 });
     const cpu = process.cpuUsage();
     startedAt.push(Date.now());
