@@ -81,7 +81,9 @@ describe('random weights', () => {
         expect(hi, what).toBeLessThan(1.11);
       } else {
         const want = name === 'embed' ? 1 : 1 / Math.sqrt(shape[1]!);
-        expect(Math.abs(std / want - 1), what).toBeLessThan(0.05);
+        // The sample std's relative standard error is ≈ 1/√(2n): six of them where that passes 5 % (a [32, 96] head
+        // projection at 0.05 flaked, 4.2σ: 1 run in ~11,000).
+        expect(Math.abs(std / want - 1), what).toBeLessThan(Math.max(0.05, 6 / Math.sqrt(2 * x.length)));
         // The sample mean's standard error is want/√n: five of them (a 0.05 bound flaked on 64×64 at ~3σ).
         expect(Math.abs(mean) / want, what).toBeLessThan(5 / Math.sqrt(x.length));
         expect(Math.max(-lo, hi) / want, what).toBeLessThan(3.5); // bounded: nothing for f16 to overflow
