@@ -17,12 +17,12 @@ import { parseWgsl, reflectLayout } from '../src/gpu/program.js';
 import { createEngine, pipelineModeFromEnv } from '../src/orchestrator/create-engine.js';
 
 const argv = process.argv.slice(2);
-const at = argv.indexOf('--warm');
-const warm = at >= 0 ? Number(argv.splice(at, 2)[1]) : 2;
-const idleAt = argv.indexOf('--idle-ms');
-const idleMs = idleAt >= 0 ? Number(argv.splice(idleAt, 2)[1]) : 0;
-const lwAt = argv.indexOf('--load-warmup');
-const loadWarmup = lwAt >= 0 ? Number(argv.splice(lwAt, 2)[1]) : 0;
+// This bench's own options, taken out of argv before the runtime's parser reads the rest.
+const take = (flag: string, fallback: number): number => {
+  const at = argv.indexOf(flag);
+  return at >= 0 ? Number(argv.splice(at, 2)[1]) : fallback;
+};
+const warm = take('--warm', 2), idleMs = take('--idle-ms', 0), loadWarmup = take('--load-warmup', 0);
 if (!(Number.isInteger(warm) && warm >= 0) || !(idleMs >= 0) || !(Number.isInteger(loadWarmup) && loadWarmup >= 0)) {
   throw new Error('first-bench: --warm takes a count ≥ 0, --idle-ms a time ≥ 0, --load-warmup a prompt length ≥ 0');
 }
