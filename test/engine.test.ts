@@ -2,11 +2,20 @@
 // the metrics; a stream of requests (continuous batching: they join and leave the shared decode batch) gives
 // each request the tokens it gets alone, on one device and with FA Pool ranks; stop strings, cancellation,
 // the bounded queue and bad requests behave.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, InputError, QueueFullError, type CompletionEvent, type Engine } from '../src/index.js';
+import { presetConfig } from '../src/model/config.js';
 import { defaultPrefillChunk, PREFILL_CHUNK_MIN, type ForwardExecutor } from '../src/model/generation.js';
+import { writeRandomWeights } from '../src/model/random-weights.js';
+import { expectGreedyAgree } from './helpers.js';
+import { refWeights } from './random-config.js';
+import { RefModel, type RefWeights } from './ref/model.js';
 
 let single: Engine, pooled: Engine;
+let ref64: RefWeights;
 const PROMPTS = ['Hello there', 'The attention pool takes the long sequences', 'A', 'Once upon a time in a land far away, a'];
 
 beforeAll(async () => {
@@ -15,11 +24,25 @@ beforeAll(async () => {
   pooled = await createEngine({
     preset: 'tiny', dtype: 'f32', pool: { inProcess: 2 }, policy: { threshold: 20, tiers: '20:0,inf:2' }, schedule: { maxBatch: 3, prefillChunk: 16 },
   });
+  // The tiny preset's weights as createEngine writes them (seed 0), in float64 for the reference model.
+  const dir = mkdtempSync(join(tmpdir(), 'fapool-engine-'));
+  await writeRandomWeights(join(dir, 'tiny.safetensors'), presetConfig('tiny'), { seed: 0, dtype: 'f32' });
+  ref64 = await refWeights(join(dir, 'tiny.safetensors'), presetConfig('tiny'));
+  rmSync(dir, { recursive: true, force: true });
 });
 afterAll(async () => { await single?.dispose(); await pooled?.dispose(); });
 
 async function alone(engine: Engine, prompt: string, n: number): Promise<number[]> {
   return (await engine.run({ prompts: [prompt], maxNewTokens: n, stopAtEos: false })).result.tokens[0]!;
+}
+
+/**
+ * A request's tokens where it shared its steps with others or attended on the pool, against its tokens alone on one
+ * device: not the same bits (other row counts, attention on the ranks), so the same tokens or a parting at a near-tie
+ * of the float64 reference. The prompts are fixed (no seed).
+ */
+function expectAlone(prompt: string, got: number[], want: number[], what: string): void {
+  expectGreedyAgree(single.config, ref64, [single.encode(prompt)], [got], [want], `${what} (${JSON.stringify(prompt)})`);
 }
 
 async function collect(it: AsyncIterable<CompletionEvent>): Promise<{ texts: string; done: Extract<CompletionEvent, { type: 'done' }> }> {
@@ -30,6 +53,11 @@ async function collect(it: AsyncIterable<CompletionEvent>): Promise<{ texts: str
 }
 
 describe('engine.generate', () => {
+  it('the near-tie guard\'s float64 reference holds the weights the engine loaded', async () => {
+    const p = single.encode(PROMPTS[1]!), want = new RefModel(single.config, ref64).greedy(p, 12).tokens;
+    expectAlone(PROMPTS[1]!, await alone(single, PROMPTS[1]!, 12), want, 'the engine against its float64 reference');
+  });
+
   it('streams token events per sequence and ends with the metrics and texts', async () => {
     const seen: number[][] = [[], []];
     let done: CompletionEvent | undefined;
@@ -142,7 +170,7 @@ describe('engine.run again with a larger batch capacity', () => {
     const prompt = PROMPTS[3]!; // past the threshold: prefilled into the pool
     await alone(pooled, prompt, 2);
     const got = await pooled.run({ prompts: [prompt], maxNewTokens: 24, stopAtEos: false });
-    expect(got.result.tokens[0]).toEqual(await alone(single, prompt, 24));
+    expectAlone(prompt, got.result.tokens[0]!, await alone(single, prompt, 24), 'pooled');
     expect((got.placement.events ?? []).filter((e) => e.kind === 'fault' || e.kind === 'fallback')).toEqual([]);
   });
 });
@@ -155,8 +183,8 @@ describe('FA Pool ranks on the base\'s own device (pool.sharedDevice)', () => {
     try {
       const prompt = PROMPTS[3]!; // past the threshold: its attention is on the pool
       const got = await shared.run({ prompts: [prompt, PROMPTS[0]!], maxNewTokens: 12, stopAtEos: false });
-      expect(got.result.tokens[0]).toEqual(await alone(single, prompt, 12));
-      expect(got.result.tokens[1]).toEqual(await alone(single, PROMPTS[0]!, 12));
+      expectAlone(prompt, got.result.tokens[0]!, await alone(single, prompt, 12), 'seq 0');
+      expectAlone(PROMPTS[0]!, got.result.tokens[1]!, await alone(single, PROMPTS[0]!, 12), 'seq 1');
       expect(got.placement.ranks.slice(1)).toEqual(['pool0 (in-process, base device)', 'pool1 (in-process, base device)']);
       expect(got.placement.perSeq?.[0]?.poolSteps, 'the long prompt decodes on the pool').toBeGreaterThan(0);
       expect(got.placement.split?.poolGpuBytes).toBeUndefined();
@@ -177,7 +205,7 @@ describe.each([['one device', () => single], ['FA Pool (2 in-process ranks)', ()
       return collect(e.submit({ prompt: p, maxTokens: 10 }));
     }));
     got.forEach((g, i) => {
-      expect(g.done.tokens, `request ${i}`).toEqual(want[i]);
+      expectAlone(PROMPTS[i]!, g.done.tokens, want[i]!, `request ${i}`);
       expect(g.done.reason).toBe('length');
       expect(g.done.promptTokens).toBe(e.encode(PROMPTS[i]!).length);
       expect(g.done.ttftMs).toBeGreaterThanOrEqual(g.done.queueMs);
@@ -194,7 +222,7 @@ describe('engine.submit behaviour', () => {
       await new Promise((r) => setTimeout(r, 5 * i));
       return collect(single.submit({ prompt: p, maxTokens: lens[i]! }));
     }));
-    got.forEach((g, i) => expect(g.done.tokens, `request ${i}`).toEqual(want[i]));
+    got.forEach((g, i) => expectAlone(PROMPTS[i]!, g.done.tokens, want[i]!, `request ${i}`));
     expect(single.load()).toMatchObject({ running: 0, queued: 0 });
   });
 

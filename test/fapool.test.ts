@@ -1,5 +1,6 @@
 // FA Pool end to end on lavapipe: the tiny model with its attention sent to 1, 2 and 3 in-process pool
-// ranks (each its own GPUDevice) must produce the same greedy tokens as one device; sequences cross
+// ranks (each its own GPUDevice) must produce the same greedy tokens as one device (or part from them only at a
+// near-tie of the float64 reference: the pool's sums round otherwise); sequences cross
 // the threshold during decode (KV migration) and the pool tiers (resharding, KV-block splits merged by
 // LSE); a rank that fails mid-generation falls back to the base with identical tokens, and one that answers its
 // probe afterwards rejoins for sequences placed later (those that fell back stay on the base).
@@ -20,7 +21,9 @@ import { inProcessLink, type RankHandler } from '../src/orchestrator/transport/l
 import { attendItems } from '../src/orchestrator/transport/messages.js';
 import { PoolAttention, type PoolMember } from '../src/orchestrator/pool/pool-attention.js';
 import type { RoutingPolicy } from '../src/orchestrator/pool/policy.js';
-import { rng, useGpu, withEnv } from './helpers.js';
+import { expectGreedyAgree, rng, useGpu, withEnv } from './helpers.js';
+import { refWeights } from './random-config.js';
+import type { RefWeights } from './ref/model.js';
 
 const gpu = useGpu();
 const cfg = presetConfig('tiny');
@@ -30,12 +33,14 @@ const GREEDY = { temperature: 0, topK: 0, topP: 1, seed: 0 };
 const POLICY: RoutingPolicy = { threshold: 16, tiers: [{ maxLen: 16, poolSize: 0 }, { maxLen: 36, poolSize: 2 }, { maxLen: Infinity, poolSize: 3 }] };
 const ranks: { gpu: Gpu; rank: AttentionRank }[] = [];
 let weights: Weights;
+let ref64: RefWeights;
 
 beforeAll(async () => {
   await writeRandomWeights(path, cfg, { seed: 11, dtype: 'f32' });
   const f = await openSafetensors(path);
   weights = (await loadWeights(await gpu(), f.source(), cfg, 'f32')).weights;
   await f.close();
+  ref64 = await refWeights(path, cfg);
   for (let i = 0; i < 3; i++) { const g = await openGpu({ label: `pool${i}` }); ranks.push({ gpu: g, rank: new AttentionRank(g, i) }); }
 });
 afterAll(() => { for (const r of ranks) { r.rank.dispose(); r.gpu.destroy(); } });
@@ -51,7 +56,10 @@ function prompts(seed?: number): number[][] {
 
 describe('FA Pool with in-process ranks', () => {
   let reference: number[][];
-  const ps = prompts(); // here, not in the first test: a test run alone (-t) has its prompts too
+  const seed = rng().seed, ps = prompts(seed); // here, not in the first test: a test run alone (-t) has its prompts too
+  // Pooled tokens against one device's are not the same bits (prefill chunks of 8 against one launch, position blocks
+  // merged by LSE, caches rebuilt from the tokens): the same tokens, or a parting at a near-tie of the float64 reference.
+  const same = (got: number[][], want = reference, batch = ps, what = `seed ${seed}`) => expectGreedyAgree(cfg, ref64, batch, got, want, what);
   it('single device reference', async () => {
     const gen = new Generator(await gpu(), cfg, weights, 'f32');
     reference = (await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY })).tokens;
@@ -65,7 +73,7 @@ describe('FA Pool with in-process ranks', () => {
       const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY, prefillChunk: 8 });
       const baseKv = gen.model.kv.capacities;
       gen.dispose(); exec.dispose(await gpu());
-      expect(res.tokens).toEqual(reference);
+      same(res.tokens);
       const st = exec.stats;
       expect(baseKv[1], 'no base cache for the 30-token prompt once it is prefilled').toBe(0);
       const placed = st.events.find((e) => e.kind === 'prefill-to-pool' && e.seq === 1);
@@ -104,7 +112,7 @@ describe('FA Pool with in-process ranks', () => {
     gen.dispose(); exec.dispose(await gpu());
     const moved = exec.stats.events.filter((e) => e.kind === 'to-pool').map((e) => `${e.seq}: ${e.detail}`);
     expect(moved.sort(), 'each sequence migrated onto 3 shards').toEqual([0, 1, 2].map((b) => expect.stringMatching(new RegExp(`^${b}: len 9: 3 shard\\(s\\)`))));
-    expect(res.tokens).toEqual(want);
+    same(res.tokens, want, many, 'fixed prompts');
   });
 
   it('2 pool ranks on the base\'s own device: same greedy tokens, the pool\'s state freed, the device kept', async () => {
@@ -115,7 +123,7 @@ describe('FA Pool with in-process ranks', () => {
     const gen = new Generator(base, cfg, weights, 'f32', exec);
     const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY, prefillChunk: 8 });
     gen.dispose(); exec.dispose(base);
-    expect(res.tokens).toEqual(reference);
+    same(res.tokens);
     expect(exec.stats.perSeq[1]!.poolSteps, 'the 30-token prompt decodes on the pool').toBe(13);
     expect(exec.stats.events.filter((e) => e.kind === 'fault' || e.kind === 'fallback' || e.kind === 'rebuild'), 'no rank failed').toEqual([]);
     for (const r of onBase) { expect(r.sequences).toBe(0); r.dispose(); }
@@ -155,7 +163,7 @@ describe('FA Pool with in-process ranks', () => {
     const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY, prefillChunk: 8 });
     const baseKv = [...gen.model.kv.capacities];
     gen.dispose(); exec.dispose(await gpu());
-    expect(res.tokens).toEqual(reference);
+    same(res.tokens);
     const ev = exec.stats.events;
     expect(ev.some((e) => e.kind === 'fault' && /simulated fault in load_kv/.test(e.detail)), JSON.stringify(ev)).toBe(true);
     expect(ev.some((e) => e.kind === 'fallback' && e.seq === 1 && /stays on the base/.test(e.detail)), JSON.stringify(ev)).toBe(true);
@@ -176,7 +184,7 @@ describe('FA Pool with in-process ranks', () => {
     };
     const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY, prefillChunk: 8 });
     gen.dispose(); exec.dispose(await gpu());
-    expect(res.tokens).toEqual(reference);
+    same(res.tokens);
     expect([exec.stats.stream.layers, exec.stats.prefillLayers], 'its prompt went through the ranks').toEqual([0, 4 * cfg.nLayers]);
     expect(exec.stats.perSeq[1]!.poolSteps).toBe(13);
     for (const r of ranks.slice(0, 2)) expect(r.rank.sequences).toBe(0);
@@ -194,7 +202,7 @@ describe('FA Pool with in-process ranks', () => {
       const res = await gen.generate(batch, { maxNewTokens: 10, sampling: GREEDY });
       expect(gen.model.splitPoint, 'prepared as two micro-batches').toBe(2);
       gen.dispose(); exec.dispose(await gpu());
-      expect(res.tokens).toEqual(want);
+      same(res.tokens, want, batch, 'seed 5');
       expect(exec.stats.steps).toBeGreaterThan(0);
     });
   }
@@ -217,7 +225,7 @@ describe('FA Pool with in-process ranks', () => {
     const res = await gen.generate(batch, { maxNewTokens: 10, sampling: GREEDY });
     expect(gen.model.splitPoint, 'prepared as two micro-batches').toBe(2);
     gen.dispose(); exec.dispose(await gpu());
-    expect(res.tokens).toEqual(want);
+    same(res.tokens, want, batch, 'seed 5');
     const ev = exec.stats.events;
     expect(ev.some((e) => e.kind === 'fault' && /second micro-batch/.test(e.detail)), JSON.stringify(ev)).toBe(true);
     expect(ev.some((e) => e.kind === 'rebuild' && e.seq === 2), JSON.stringify(ev)).toBe(true);
@@ -231,7 +239,7 @@ describe('FA Pool with in-process ranks', () => {
     const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY });
     const baseKv = gen.model.kv.capacities;
     gen.dispose(); exec.dispose(await gpu());
-    expect(res.tokens).toEqual(reference);
+    same(res.tokens);
     expect(baseKv.every((c) => c > 0)).toBe(true);
     expect(exec.stats.events.some((e) => e.kind === 'reshard'), JSON.stringify(exec.stats.events)).toBe(true);
   });
@@ -249,7 +257,7 @@ describe('FA Pool with in-process ranks', () => {
     const gen = new Generator(await gpu(), cfg, weights, 'f32', exec);
     const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY });
     gen.dispose(); exec.dispose(await gpu());
-    expect(res.tokens).toEqual(reference);
+    same(res.tokens);
     const ev = exec.stats.events;
     expect(ev.some((e) => e.kind === 'fault' && /simulated GPU fault/.test(e.detail)), JSON.stringify(ev)).toBe(true);
     expect(ev.some((e) => e.kind === 'rebuild' && /on pool0/.test(e.detail)), JSON.stringify(ev)).toBe(true);
@@ -271,7 +279,7 @@ describe('FA Pool with in-process ranks', () => {
     const gen = new Generator(await gpu(), cfg, weights, 'f32', exec);
     const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY });
     gen.dispose(); exec.dispose(await gpu());
-    expect(res.tokens).toEqual(reference);
+    same(res.tokens);
     expect(exec.members.every((m) => !m.alive)).toBe(true);
     expect(exec.stats.events.some((e) => e.kind === 'rebuild' && /on the base group/.test(e.detail)), JSON.stringify(exec.stats.events)).toBe(true);
     for (const r of ranks) r.rank.dispose();
@@ -341,7 +349,7 @@ describe('FA Pool with in-process ranks', () => {
     const gen = new Generator(await gpu(), cfg, weights, 'f32', exec);
     const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY });
     gen.dispose(); exec.dispose(await gpu());
-    expect(res.tokens).toEqual(reference);
+    same(res.tokens);
     expect(exec.stats.events.some((e) => e.kind === 'fault' && /simulated GPU fault/.test(e.detail))).toBe(true);
     expect(exec.stats.events.some((e) => e.kind === 'fallback')).toBe(true);
     expect(exec.members[1]!.alive).toBe(false);
@@ -353,7 +361,7 @@ describe('FA Pool with in-process ranks', () => {
     const gen = new Generator(await gpu(), cfg, weights, 'f32', exec);
     const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY });
     gen.dispose(); exec.dispose(await gpu());
-    expect(res.tokens).toEqual(reference);
+    same(res.tokens);
     const ev = exec.stats.events, show = JSON.stringify(ev);
     const fault = ev.findIndex((e) => e.kind === 'fault' && /^pool1: .*simulated GPU fault/.test(e.detail));
     const fellBack = ev.find((e, i) => i > fault && e.kind === 'fallback');
@@ -386,7 +394,7 @@ describe('FA Pool with in-process ranks', () => {
     const gen = new Generator(await gpu(), cfg, weights, 'f32', exec);
     const res = await gen.generate(ps, { maxNewTokens: 14, sampling: GREEDY });
     gen.dispose(); exec.dispose(await gpu());
-    expect(res.tokens).toEqual(reference);
+    same(res.tokens);
     const ev = exec.stats.events, show = JSON.stringify(ev);
     const toPool = ev.findIndex((e) => e.kind === 'to-pool' && e.seq === 0);
     expect(toPool, show).toBeGreaterThanOrEqual(0);

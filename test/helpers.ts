@@ -2,11 +2,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll } from 'vitest';
+import { afterAll, expect } from 'vitest';
 import {
   fromF16Array, openGpu, roundF16, toF16Array, type DType, type Gpu, type HostArray, type Tensor,
 } from '../src/gpu/index.js';
 import { provideShader } from '../src/gpu/shader-source.js';
+import type { ModelConfig } from '../src/model/config.js';
+import { partingGap, type RefWeights } from './ref/model.js';
 
 const TEST_SHADERS = join(dirname(fileURLToPath(import.meta.url)), 'shaders');
 
@@ -145,4 +147,28 @@ export function expectClose(out: ArrayLike<number>, ref: ArrayLike<number>, dtyp
       `${c.nonFinite} non-finite; worst at ${w}: got ${out[w]} want ${ref[w]}`);
   }
   return c;
+}
+
+/** Largest gap (top two logits over the largest |logit|) at which two greedy paths may part: model-configs.test.ts's. */
+export const NEAR_TIE = { f32: 1e-4, f16: 1e-2 } as const;
+
+/**
+ * Greedy tokens of two paths that are not bit-exact (another batch, tp > 1, attention on pool ranks, a rebuilt cache,
+ * f32 against the float64 reference): per sequence the same tokens, or a parting where the reference fed the prompt
+ * and the common prefix holds both tokens within `bound` of its best — a near-tie either path may take; after it the
+ * paths are not compared. Anything else fails naming `what` (give it the seed). True where every sequence agrees.
+ */
+export function expectGreedyAgree(c: ModelConfig, w: RefWeights, prompts: readonly (readonly number[])[], got: readonly (readonly number[])[],
+  want: readonly (readonly number[])[], what: string, bound: number = NEAR_TIE.f32): boolean {
+  expect(got.length, `${what}: sequences`).toBe(want.length);
+  let same = true;
+  for (const [s, p] of prompts.entries()) {
+    const a = got[s]!, b = want[s]!, at = prompts.length > 1 ? `${what} seq ${s}` : what;
+    if (a.length === b.length && a.every((t, i) => t === b[i])) continue;
+    same = false;
+    const part = partingGap(c, w, p, a, b), alt = partingGap(c, w, p, b, a);
+    if (!part || !alt) { expect(a, `${at}: one path ends where the other goes on`).toEqual(b); continue; }
+    expect(Math.max(part.gap, alt.gap), `${at}: step ${part.step} took ${a[part.step]} against ${b[part.step]}, not a near-tie of the reference (gaps ${part.gap.toExponential(2)}, ${alt.gap.toExponential(2)})`).toBeLessThan(bound);
+  }
+  return same;
 }

@@ -17,7 +17,7 @@ import { openSafetensors } from '../src/model/safetensors-node.js';
 import { NO_POSITION } from '../src/model/run-state.js';
 import { expectedWeights } from '../src/model/weight-names.js';
 import { releaseWeights, type Weights } from '../src/model/weights.js';
-import { compare, rng, useGpu, withEnv } from './helpers.js';
+import { compare, expectGreedyAgree, NEAR_TIE, rng, useGpu, withEnv } from './helpers.js';
 import { RefModel, type RefWeights } from './ref/model.js';
 
 const gpu = useGpu();
@@ -88,7 +88,8 @@ describe('tiny decoder vs float64 reference', () => {
       const c = compare(res.firstLogits![0]!, ref.logits[0]!);
       // f32: accumulated rounding of 2 layers; f16 storage of activations/weights: ~1e-3 relative.
       expect(c.rel, `logits rel error (seed ${r.seed})`).toBeLessThan(dtype === 'f32' ? 1e-5 : 1e-2);
-      if (dtype === 'f32') { expect(res.tokens[0], `seed ${r.seed}`).toEqual(ref.tokens); return; }
+      // f32: the reference's tokens, or a parting at a near-tie of its logits (f32 rounding may take either).
+      if (dtype === 'f32') { expectGreedyAgree(cfg, refWeights, [p], res.tokens, [ref.tokens], `seed ${r.seed}`); return; }
       // f16: the first 3 tokens follow the float64 path unless it parts at a near-tie (two logits within f16
       // rounding of each other in the float64 reference at that step): then the GPU's pick must be one of them.
       const got = res.tokens[0]!, k = got.slice(0, 3).findIndex((t, i) => t !== ref.tokens[i]);
@@ -104,9 +105,7 @@ describe('tiny decoder vs float64 reference', () => {
     const r = rng();
     const prompts = [prompt(r, 33), prompt(r, 1), prompt(r, 17)];
     const batch = await gen.generate(prompts, { maxNewTokens: 10, sampling: GREEDY });
-    for (const [i, p] of prompts.entries()) {
-      expect(batch.tokens[i], `seq ${i} (seed ${r.seed})`).toEqual(new RefModel(cfg, refWeights).greedy(p, 10).tokens);
-    }
+    expectGreedyAgree(cfg, refWeights, prompts, batch.tokens, prompts.map((p) => new RefModel(cfg, refWeights).greedy(p, 10).tokens), `seed ${r.seed}`);
     expect(batch.inputTokens).toBe(51);
     expect(batch.outputTokens).toBe(30);
   });
@@ -154,7 +153,7 @@ describe('tiny decoder vs float64 reference', () => {
     const first = (await gen.readTokens(0))[0]!;
     const idle = Array.from(await g.read(m.state.nextIds) as Uint32Array).slice(1);
     const tokens = [first, ...await decodeSlot0(gen, prompts[0]!.length, 5)]; // slot 0 alone: one row a step
-    expect(tokens, `seed ${r.seed}`).toEqual(new RefModel(cfg, refWeights).greedy(prompts[0]!, 6).tokens);
+    expectGreedyAgree(cfg, refWeights, [prompts[0]!], [tokens], [new RefModel(cfg, refWeights).greedy(prompts[0]!, 6).tokens], `seed ${r.seed}`);
     expect(Array.from(await g.read(m.state.nextIds) as Uint32Array).slice(1)).toEqual(idle);
   });
 
@@ -167,22 +166,13 @@ describe('tiny decoder vs float64 reference', () => {
       const gen = await generator(g, dtype);
       const batch = await gen.generate(prompts, { maxNewTokens: 8, sampling: GREEDY });
       expect(gen.model.kv.groups.length, 'cache groups').toBeGreaterThan(1);
-      for (const [i, p] of prompts.entries()) {
-        const alone = await gen.generate([p], { maxNewTokens: 8, sampling: GREEDY });
-        const a = alone.tokens[0]!, b = batch.tokens[i]!, what = `${dtype} seq ${i} (seed ${r.seed})`;
-        if (dtype === 'f32') { expect(b, what).toEqual(a); continue; }
-        // f16: a batch splits attention over KV differently from one sequence alone (its group's longest length
-        // sets the split), so the sums round differently; greedy paths may part only where two logits tie within
-        // f16 rounding, judged on the float64 reference fed the common prefix.
-        const k = a.findIndex((t, s) => t !== b[s]);
-        if (k < 0) continue;
-        const ref = new RefModel(cfg, refWeights);
-        let logits: Float64Array = new Float64Array();
-        for (const t of [...p, ...a.slice(0, k)]) logits = ref.step(t);
-        const top = Math.max(...logits), scale = Math.max(...logits.map(Math.abs));
-        const gap = (t: number) => (top - logits[t]!) / scale;
-        expect(Math.max(gap(a[k]!), gap(b[k]!)), `${what}: paths part at step ${k} (${a[k]} alone, ${b[k]} in the batch) away from a tie`).toBeLessThan(5e-3);
-      }
+      const alone: number[][] = [];
+      for (const p of prompts) alone.push((await gen.generate([p], { maxNewTokens: 8, sampling: GREEDY })).tokens[0]!);
+      // Four rows take other kernels than one (the norm apart from the products past NORM_PROLOGUE_MAX_M rows) and, in
+      // f16, split attention over KV differently (the group's longest length sets the split), so the sums round
+      // differently; greedy paths may part only where two logits tie within that rounding, judged on the float64
+      // reference fed the common prefix.
+      expectGreedyAgree(cfg, refWeights, prompts, batch.tokens, alone, `${dtype} in the batch against alone (seed ${r.seed})`, dtype === 'f32' ? NEAR_TIE.f32 : 5e-3);
     }
   });
 

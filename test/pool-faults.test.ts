@@ -26,7 +26,9 @@ import { PoolAttention, type PoolMember } from '../src/orchestrator/pool/pool-at
 import type { RoutingPolicy } from '../src/orchestrator/pool/policy.js';
 import { spawnLocalWorkers } from '../src/orchestrator/transport/spawn.js';
 import { connectRank, serveRank } from '../src/orchestrator/transport/zmq-link.js';
-import { rng, useGpu } from './helpers.js';
+import { expectGreedyAgree, rng, useGpu } from './helpers.js';
+import { refWeights } from './random-config.js';
+import type { RefWeights } from './ref/model.js';
 
 const ROOT = join(dirname(new URL(import.meta.url).pathname), '..');
 const gpu = useGpu();
@@ -40,6 +42,8 @@ let weights: Weights;
 let g: Gpu;
 let prompts: number[][];
 let reference: number[][];
+let seed: number;
+let ref64: RefWeights;
 
 beforeAll(async () => {
   const path = join(dir, 'tiny.safetensors');
@@ -48,8 +52,10 @@ beforeAll(async () => {
   g = await gpu();
   weights = (await loadWeights(g, f.source(), cfg, 'f32')).weights;
   await f.close();
+  ref64 = await refWeights(path, cfg);
   for (let i = 0; i < 2; i++) { const rg = await openGpu({ label: `pf${i}` }); ranks.push({ gpu: rg, rank: new AttentionRank(rg, i) }); }
   const r = rng();
+  seed = r.seed;
   prompts = [10, 30, 3].map((n) => Array.from({ length: n }, () => r.int(0, cfg.vocab)));
   const gen = new Generator(g, cfg, weights, 'f32');
   reference = (await gen.generate(prompts, { maxNewTokens: NEW, sampling: GREEDY })).tokens;
@@ -72,6 +78,12 @@ async function run(members: PoolMember[], deadlineMs = 5000, onToken?: (seq: num
   }
 }
 
+/**
+ * Tokens of a run with pool ranks against one device's, which are not the same bits (position blocks merged by LSE,
+ * a cache rebuilt from the tokens): the same tokens, or a parting at a near-tie of the float64 reference.
+ */
+const expectReference = (got: number[][], what = '') => expectGreedyAgree(cfg, ref64, prompts, got, reference, `seed ${seed}${what}`);
+
 /** Rank i of the in-process pool, its handler optionally wrapped (a faulty rank). */
 const member = (i: number, wrap?: (h: RankHandler) => RankHandler): PoolMember =>
   ({ link: inProcessLink(`pf${i}`, wrap ? wrap(ranks[i]!.rank.handler) : ranks[i]!.rank.handler), alive: true });
@@ -93,7 +105,7 @@ describe('in-process pool ranks that misbehave', () => {
     let n = 0;
     const hang = (h: RankHandler): RankHandler => (m, t, c) => (m.kind === 'attend' && ++n > 4 ? new Promise(() => {}) : h(m, t, c));
     const { res, exec, ms } = await run([member(0), member(1, hang)], 400);
-    expect(res.tokens).toEqual(reference);
+    expectReference(res.tokens);
     expectFallback(exec, 'pf1', /RankTimeoutError: pf1: attend #\d+: no reply within 400 ms/);
     expect(exec.members[1]!.alive).toBe(false);
     expect(ms, 'one deadline, not one per step').toBeLessThan(20_000);
@@ -108,7 +120,7 @@ describe('in-process pool ranks that misbehave', () => {
       return { header: out.header, tensors: (out.tensors ?? []).map((x, i) => (i % 2 ? { dtype: 'u32', shape: [1], data: new Uint32Array(1) } : x)) } as typeof out;
     };
     const { res, exec } = await run([member(0, corrupt), member(1)]);
-    expect(res.tokens).toEqual(reference);
+    expectReference(res.tokens);
     expectFallback(exec, 'pf0', /FrameError: .*attend_ok: LSE must be f32/);
   });
 
@@ -122,7 +134,7 @@ describe('in-process pool ranks that misbehave', () => {
       return { header: out.header, tensors: [{ ...o!, shape: [rows, D], data: o!.data.subarray(0, rows * D) }, { ...lse!, shape: [rows], data: lse!.data.subarray(0, rows) }, ...rest] } as typeof out;
     };
     const { res, exec } = await run([member(0, short), member(1)]);
-    expect(res.tokens).toEqual(reference);
+    expectReference(res.tokens);
     expectFallback(exec, 'pf0', /FrameError: pf0: attend_ok O is f32\[\d+, \d+\], the request asked for f32\[\d+, \d+\]/);
   });
 });
@@ -151,7 +163,7 @@ describe('ZeroMQ ranks that misbehave', () => {
     try {
       link = await connectRank(ep, { name: 'corrupt-rank', heartbeatMs: 0 });
       const { res, exec } = await run([member(0), { link, alive: true }]);
-      expect(res.tokens).toEqual(reference);
+      expectReference(res.tokens);
       expectFallback(exec, 'corrupt-rank', /FrameError: frame 0: f32\[\d+, \d+\] needs \d+ bytes, got \d+/);
     } finally {
       await link?.close();
@@ -172,7 +184,7 @@ describe('ZeroMQ ranks that misbehave', () => {
     expect(performance.now() - t0).toBeGreaterThanOrEqual(600);
     try {
       const { res, exec } = await run([{ link, alive: true }, member(1)]);
-      expect(res.tokens).toEqual(reference);
+      expectReference(res.tokens);
       expect(placementEvents(exec).filter((e) => e.kind === 'fault')).toEqual([]);
       expect(exec.stats.perSeq[1]!.ranks).toContain('late-rank');
     } finally {
@@ -196,7 +208,7 @@ describe('a worker process stopped mid-generation (SIGSTOP)', () => {
         if (step === 4 && !stopped) { stopped = true; proc.kill('SIGSTOP'); }
       });
       expect(stopped).toBe(true);
-      expect(res.tokens).toEqual(reference);
+      expectReference(res.tokens);
       expectFallback(exec, w.members[0]!.name, /RankTimeoutError|RankDeadError/);
     } finally {
       proc.kill('SIGCONT');
@@ -219,7 +231,7 @@ describe('a rank that fails, then comes back', () => {
     try {
       // 1. pf1 goes down at step 3 and stays down: every request fails, its probes too (no rejoin).
       const first = await generate(prompts, (_s, _t, step) => { if (step === 3) down = true; });
-      expect(first.tokens).toEqual(reference);
+      expectReference(first.tokens);
       expectFallback(exec, 'pf1', /simulated outage/);
       expect(exec.members[1]!.alive).toBe(false);
       expect(rank.sequences, 'the shards it held when it failed').toBeGreaterThan(0);
@@ -239,7 +251,7 @@ describe('a rank that fails, then comes back', () => {
       // 3. The next generation places its long prompt on both ranks again: the same tokens.
       const before = exec.stats.perSeq[1]!.poolSteps, at = events().length;
       const third = await generate(prompts);
-      expect(third.tokens).toEqual(reference);
+      expectReference(third.tokens);
       expect(exec.members[1]!.alive).toBe(true);
       const later = events().slice(at);
       const rejoin = later.find((e) => e.kind === 'rejoin');
@@ -277,7 +289,7 @@ describe('a 1 ms deadline', () => {
         expect(start.poolMembers, log.join('\n')).toEqual([{ name: 'slow', alive: true }]);
         expect(start.events).toEqual([]);
         const done = await engine.run({ prompts, maxNewTokens: NEW, stopAtEos: false });
-        expect(done.result.tokens).toEqual(reference);
+        expectReference(done.result.tokens);
         const faults = (done.placement.events ?? []).filter((e) => e.kind === 'fault');
         expect(faults.length, JSON.stringify(done.placement.events)).toBeGreaterThan(0);
         expect(faults[0]!.detail).toMatch(/^slow: RankTimeoutError: slow: \w+ #\d+: no reply within 1 ms$/);
@@ -306,14 +318,14 @@ describe('a cluster worker absent when the pool starts', () => {
       expect(engine.report().poolMembers, log.join('\n')).toEqual([{ name: 'late', alive: false }]);
       expect(log.join('\n')).toMatch(/warning: pool worker late: .*no rank answering.* \(probed until it answers\)/);
       const first = await engine.run({ prompts, maxNewTokens: NEW, stopAtEos: false });
-      expect(first.result.tokens).toEqual(reference);
+      expectReference(first.result.tokens);
       expect(first.placement.perSeq!.every((s) => s.poolSteps === 0), 'no worker yet: all on the base').toBe(true);
       server = await serveRank(endpoint, ranks[1]!.rank.handler);
       let pooled = false;
       for (let i = 0; i < 20 && !pooled; i++) {
         await new Promise((r) => setTimeout(r, 60)); // past the back-off: the next placement's probe finds it
         const done = await engine.run({ prompts, maxNewTokens: NEW, stopAtEos: false });
-        expect(done.result.tokens, `run ${i} after it came up`).toEqual(reference);
+        expectReference(done.result.tokens, ` run ${i} after it came up`);
         pooled = done.placement.perSeq!.some((s) => s.poolSteps > 0);
       }
       expect(pooled, 'a later run used the worker').toBe(true);
@@ -344,7 +356,7 @@ describe('one worker listed twice, the second endpoint not up at start', () => {
       for (let i = 0; i < 20 && !twin; i++) {
         await new Promise((r) => setTimeout(r, 60));
         const done = await engine.run({ prompts, maxNewTokens: NEW, stopAtEos: false });
-        expect(done.result.tokens, `run ${i}`).toEqual(reference);
+        expectReference(done.result.tokens, ` run ${i}`);
         twin = done.placement.events?.find((e) => e.kind === 'fault' && /the same worker as/.test(e.detail))?.detail;
       }
       expect(twin).toBe('b: the same worker as a (one instance id in both hellos): not taken as a second rank');

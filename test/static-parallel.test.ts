@@ -19,7 +19,9 @@ import { PlacementError, parsePlacement, rankShares, sendsX, type StaticPlacemen
 import { StaticParallelGenerator } from '../src/orchestrator/baselines/static-parallel.js';
 import { localRank, StaticRank, type StaticRankHandle } from '../src/orchestrator/baselines/static-rank.js';
 import { chooseDecodeKernel } from '../src/kernels/attention.js';
-import { compare, rng, withEnv } from './helpers.js';
+import { compare, expectGreedyAgree, rng, withEnv } from './helpers.js';
+import { refWeights } from './random-config.js';
+import type { RefWeights } from './ref/model.js';
 
 const cfg = presetConfig('tiny');
 const path = join(mkdtempSync(join(tmpdir(), 'fapool-static-')), 'tiny.safetensors');
@@ -29,6 +31,7 @@ const gpus: Gpu[] = [];
 let file: SafetensorsFile;
 let prompts: number[][];
 let seed: number;
+let ref64: RefWeights;
 
 /** Single-device reference runs, cached by (dtype, options). */
 const refs = new Map<string, GenerateResult>();
@@ -46,6 +49,16 @@ async function reference(dtype: DType, o: GenerateOptions): Promise<GenerateResu
   return res;
 }
 
+/**
+ * Greedy tokens of a placement against one device's. pp alone runs the same kernels on the same rows (the same bits);
+ * tp > 1 sums each rank's partial products (another rounding order): the same tokens or a parting at a near-tie.
+ */
+function expectTokens(p: StaticPlacement, got: number[][], want: number[][]): boolean {
+  if (p.tp > 1) return expectGreedyAgree(cfg, ref64, prompts, got, want, `seed ${seed} tp=${p.tp},pp=${p.pp}`);
+  expect(got, `seed ${seed}`).toEqual(want);
+  return true;
+}
+
 async function staticGen(p: StaticPlacement, dtype: DType = 'f32'): Promise<StaticParallelGenerator> {
   return StaticParallelGenerator.create(gpus.slice(0, p.tp * p.pp), cfg, file.source(), dtype, p);
 }
@@ -55,6 +68,7 @@ beforeAll(async () => {
   seed = r.seed;
   await writeRandomWeights(path, cfg, { seed: r.int(1, 2 ** 30), dtype: 'f32' });
   file = await openSafetensors(path);
+  ref64 = await refWeights(path, cfg);
   // Ragged batch: lengths differ, one of them 1 token, none a multiple of the chunk.
   prompts = [r.int(14, 40), 1, r.int(3, 12)].map((n) => Array.from({ length: n }, () => r.int(0, cfg.vocab)));
   // Four devices for the whole file: pipelines compile once per device and are reused by every test.
@@ -118,7 +132,7 @@ describe('static TP × PP vs the single-device Generator (f32)', () => {
       });
       const stats = { ...gen.stats };
       await gen.dispose();
-      expect(res.tokens, `seed ${seed}`).toEqual(ref.tokens);
+      expectTokens(p, res.tokens, ref.tokens);
       expect(streamed).toEqual(res.tokens);
       prompts.forEach((_, b) => {
         const c = compare(res.firstLogits![b]!, ref.firstLogits![b]!);
@@ -168,7 +182,7 @@ describe('static TP × PP vs the single-device Generator (f32)', () => {
     const gen = await StaticParallelGenerator.create([gpus[0]!], cfg, file.source(), 'f32', p, undefined, [slow]);
     const res = await gen.generate(prompts, { maxNewTokens: 4, sampling: GREEDY });
     await gen.dispose();
-    expect(res.tokens, `seed ${seed}`).toEqual(ref.tokens.map((t) => t.slice(0, 4)));
+    expectTokens(p, res.tokens, ref.tokens.map((t) => t.slice(0, 4)));
     expect(late.earlyPartials).toBeGreaterThan(0);
   });
 
@@ -191,8 +205,8 @@ describe('static TP × PP vs the single-device Generator (f32)', () => {
     const gen = await staticGen({ tp: 2, pp: 1 });
     const res = await gen.generate(prompts, { maxNewTokens: NEW, sampling: GREEDY, eosId });
     await gen.dispose();
-    expect(res.tokens).toEqual(want.tokens);
-    expect(res.tokens[0]!.length).toBeLessThanOrEqual(3);
+    // Past a near-tie parting the eos may come elsewhere.
+    if (expectTokens({ tp: 2, pp: 1 }, res.tokens, want.tokens)) expect(res.tokens[0]!.length).toBeLessThanOrEqual(3);
   });
 });
 

@@ -20,7 +20,9 @@ import { StaticParallelGenerator } from '../src/orchestrator/baselines/static-pa
 import type { StaticRankHandle } from '../src/orchestrator/baselines/static-rank.js';
 import { remoteRank } from '../src/orchestrator/baselines/static-remote.js';
 import { spawnLocalWorkers, type LocalWorkers } from '../src/orchestrator/transport/spawn.js';
-import { compare, rng, useGpu } from './helpers.js';
+import { compare, expectGreedyAgree, rng, useGpu } from './helpers.js';
+import { refWeights } from './random-config.js';
+import type { RefWeights } from './ref/model.js';
 import { privateDist, within } from './private-dist.js';
 
 const cfg = presetConfig('tiny');
@@ -35,13 +37,17 @@ let file: SafetensorsFile;
 let workers: LocalWorkers;
 let prompts: number[][];
 let reference: GenerateResult;
+let seed: number;
+let ref64: RefWeights;
 
 beforeAll(async () => {
   await dist.build();
   const starting = spawnLocalWorkers(['none', 'none', 'none'], { entry: dist.ENTRY });
   const r = rng();
+  seed = r.seed;
   await writeRandomWeights(path, cfg, { seed: r.int(1, 2 ** 30), dtype: 'f32' });
   file = await openSafetensors(path);
+  ref64 = await refWeights(path, cfg);
   prompts = [r.int(10, 30), 1, r.int(3, 9)].map((n) => Array.from({ length: n }, () => r.int(0, cfg.vocab)));
   g = await gpu();
   const { weights } = await loadWeights(g, file.source(), cfg, 'f32');
@@ -74,7 +80,9 @@ describe('static TP × PP over worker processes', () => {
       const res = await gen.generate(prompts, { maxNewTokens: NEW, sampling: GREEDY, captureLogits: true, prefillChunk: 7 });
       const stats = { ...gen.stats }, names = gen.rankNames;
       await gen.dispose();
-      expect(res.tokens).toEqual(reference.tokens);
+      // Not the same bits: tp > 1 sums the ranks' partials in another order, and the prompts go in chunks of 7 (the
+      // reference's in one: other kernels), so the paths may part at a near-tie.
+      expectGreedyAgree(cfg, ref64, prompts, res.tokens, reference.tokens, `seed ${seed} tp=${p.tp},pp=${p.pp}`);
       prompts.forEach((_, b) => expect(compare(res.firstLogits![b]!, reference.firstLogits![b]!).rel, `seq ${b}`).toBeLessThan(1e-5));
       expect(names.slice(1)).toEqual(workers.members.slice(0, p.tp * p.pp - 1).map((m) => m.link.name));
       expect(stats.steps).toBe(NEW - 1);

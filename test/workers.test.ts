@@ -23,9 +23,9 @@ import { PoolAttention, type PoolMember } from '../src/orchestrator/pool/pool-at
 import type { RoutingPolicy } from '../src/orchestrator/pool/policy.js';
 import { SpawnError, spawnLocalWorkers, type LocalWorkers } from '../src/orchestrator/transport/spawn.js';
 import { replyCounts } from '../src/orchestrator/transport/zmq-link.js';
-import { rng, useGpu } from './helpers.js';
+import { expectGreedyAgree, rng, useGpu } from './helpers.js';
 import { pick, randomConfig, refWeights } from './random-config.js';
-import { partingGap } from './ref/model.js';
+import { partingGap, type RefWeights } from './ref/model.js';
 import { privateDist, within } from './private-dist.js';
 
 const { ENTRY, BUILD, build: buildPrivateDist } = privateDist('workers');
@@ -230,6 +230,11 @@ describe('two worker processes over ZeroMQ as the pool', () => {
   const logs: string[][] = [[], []];
   let prompts: number[][];
   let reference: number[][];
+  let seed: number;
+  let ref64: RefWeights;
+  // The pool's tokens against one device's are not the same bits (attention on the workers, a cache rebuilt after a
+  // kill): the same tokens, or a parting at a near-tie of the float64 reference.
+  const expectReference = (got: number[][]) => expectGreedyAgree(cfg, ref64, prompts, got, reference, `seed ${seed}`);
 
   beforeAll(async () => {
     // Worker 0 goes through the device-select path with an address no device has: on lavapipe the layer
@@ -245,9 +250,11 @@ describe('two worker processes over ZeroMQ as the pool', () => {
     g = await gpu();
     weights = (await loadWeights(g, f.source(), cfg, 'f32')).weights;
     await f.close();
+    ref64 = await refWeights(path, cfg);
     workers = await starting;
     spawned.push(workers);
     const r = rng();
+    seed = r.seed;
     prompts = [10, 30, 3].map((n) => Array.from({ length: n }, () => r.int(0, cfg.vocab)));
     const gen = new Generator(g, cfg, weights, 'f32');
     reference = (await gen.generate(prompts, { maxNewTokens: NEW_TOKENS, sampling: GREEDY })).tokens;
@@ -282,7 +289,7 @@ describe('two worker processes over ZeroMQ as the pool', () => {
     const before = { ...replyCounts };
     const res = await gen.generate(prompts, { maxNewTokens: NEW_TOKENS, sampling: GREEDY });
     gen.dispose(); exec.dispose(g);
-    expect(res.tokens).toEqual(reference);
+    expectReference(res.tokens);
     const st = exec.stats;
     // Each decode layer's attend replies were the ones the base expected, recognised by their bytes: at least the
     // 30-token prompt's, one from each worker per layer and step.
@@ -351,7 +358,7 @@ describe('two worker processes over ZeroMQ as the pool', () => {
     gen.dispose(); exec.dispose(g);
     expect(await within(exited, 10_000, 'victim exit')).toBe('SIGKILL');
     expect(killedAt).toBe(4);
-    expect(res.tokens).toEqual(reference);
+    expectReference(res.tokens);
     const ev = exec.stats.events;
     // The error itself must come from the victim's link ("worker1@none: RankDeadError: worker1@none: attend #…").
     const faults = ev.filter((e) => e.kind === 'fault' && e.detail.startsWith(`${victim.name}: `) && e.detail.includes(`Error: ${victim.name}: `));
