@@ -118,7 +118,7 @@ describe('what --init random may overwrite', () => {
     const empty = join(tmp, 'empty.safetensors');
     writeFileSync(empty, '');
     expect(randomWeightsFileKind(join(tmp, 'none.safetensors'))).toEqual({ kind: 'absent' });
-    expect(randomWeightsFileKind(ours)).toEqual({ kind: 'ours' });
+    expect(randomWeightsFileKind(ours)).toMatchObject({ kind: 'ours', metadata: { fapool_generator: 'random-weights v1' } });
     expect(randomWeightsFileKind(plain)).toEqual({ kind: 'foreign', why: 'a safetensors file without fapool\'s random-weights metadata' });
     expect(randomWeightsFileKind(text)).toEqual({ kind: 'foreign', why: 'not a safetensors file' });
     expect(randomWeightsFileKind(empty)).toEqual({ kind: 'foreign', why: 'not a safetensors file' });
@@ -131,6 +131,55 @@ describe('what --init random may overwrite', () => {
     const before = statSync(plain).mtimeMs;
     await expect(resolveModel({ preset: 'tiny', seed: 0, model: plain, init: 'random' }, 'f32')).rejects.toThrow(/was not written by --init random .* never overwritten/);
     expect(statSync(plain).mtimeMs).toBe(before);
+  });
+});
+
+describe('the random-weights cache', () => {
+  // resolveModel without --model: random weights in FAPOOL_CACHE, named by preset (or --config's shape), seed, dtype.
+  async function resolved(o: { config?: string; init?: 'random'; seed?: number }): Promise<{ path: string; layers: number; wrote: boolean }> {
+    const lines: string[] = [];
+    const m = await resolveModel({ preset: 'tiny', seed: o.seed ?? 0, config: o.config, init: o.init, log: (l) => lines.push(l) }, 'f32');
+    await m.file.close();
+    return { path: m.weightsPath, layers: m.config.nLayers, wrote: lines.some((l) => l.startsWith('wrote ')) };
+  }
+
+  it('a --config shape never takes the preset\'s file (a later plain run loaded it: 3 layers for tiny\'s 2)', async () => {
+    const dir = join(tmp, 'cache-config');
+    const cfg = join(tmp, 'three-layers.json');
+    writeFileSync(cfg, JSON.stringify({
+      num_hidden_layers: 3, hidden_size: 64, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16, intermediate_size: 96,
+      vocab_size: 256, max_position_embeddings: 512, rms_norm_eps: 1e-5, rope_theta: 10000, hidden_act: 'gelu_pytorch_tanh',
+    }));
+    const prev = process.env.FAPOOL_CACHE;
+    process.env.FAPOOL_CACHE = dir;
+    try {
+      const custom = await resolved({ config: cfg, init: 'random' });
+      expect(custom).toMatchObject({ layers: 3, wrote: true });
+      expect(custom.path).toMatch(/config-[0-9a-f]{12}-seed0-f32\.safetensors$/);
+      expect(await resolved({}), 'the preset alone: its own shape, its own file').toMatchObject({ layers: tiny.nLayers, wrote: true });
+      expect(await resolved({ config: cfg }), 'the same --config again: its file, kept').toEqual({ ...custom, wrote: false });
+    } finally {
+      if (prev === undefined) delete process.env.FAPOOL_CACHE; else process.env.FAPOOL_CACHE = prev;
+    }
+  });
+
+  it('--init random reuses a cached file made alike (seed, shape), and rewrites one made otherwise', async () => {
+    const dir = join(tmp, 'cache-reuse');
+    const prev = process.env.FAPOOL_CACHE;
+    process.env.FAPOOL_CACHE = dir;
+    try {
+      const first = await resolved({ init: 'random', seed: 4 });
+      expect(first.wrote).toBe(true);
+      const made = statSync(first.path).mtimeMs;
+      expect(await resolved({ init: 'random', seed: 4 }), 'the same weights: not written again').toEqual({ ...first, wrote: false });
+      expect(statSync(first.path).mtimeMs).toBe(made);
+      // A file under that name made with another seed (a stale cache): rewritten, not loaded.
+      await writeRandomWeights(first.path, tiny, { seed: 5, dtype: 'f32' });
+      expect((await resolved({ seed: 4 })).wrote).toBe(true);
+      expect(randomWeightsFileKind(first.path)).toMatchObject({ metadata: { fapool_seed: '4' } });
+    } finally {
+      if (prev === undefined) delete process.env.FAPOOL_CACHE; else process.env.FAPOOL_CACHE = prev;
+    }
   });
 });
 

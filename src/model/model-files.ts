@@ -1,6 +1,7 @@
 // Where a model comes from: --model (file or folder), --config, the file's own metadata, or a preset;
 // the default preset's trained weights shipped in src/model/default/; and the deterministic random
-// weights of --init random or of the other presets (cached, written once per preset/seed/dtype).
+// weights of --init random or of the other presets (cached, written once per preset or --config shape, seed and dtype).
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InputError } from '../gpu/errors.js';
@@ -10,6 +11,7 @@ import { parseHeaderJson, readHeaderLength } from './safetensors.js';
 import { sweepStaleTemps } from './safetensors-node.js';
 import { SHARD_INDEX, openWeightsFile, type WeightsFile } from './safetensors-sharded.js';
 import { writeRandomWeights } from './random-weights.js';
+import { randomWeightSpec } from './random-weights-core.js';
 import { ByteTokenizer, loadTokenizer, tolerantTokenizer, type Tokenizer } from './tokenizer.js';
 
 /** Where the weights come from (the CLI's --model, --config, --preset, --init, --seed). */
@@ -58,30 +60,56 @@ interface Located { weightsPath: string; folder: string | null; write: boolean }
 function locate(o: ModelSource, weightDtype: 'f32' | 'f16'): Located {
   let weightsPath: string;
   let folder: string | null = null;
+  let write = false;
   if (o.model && existsSync(o.model) && statSync(o.model).isDirectory()) {
     folder = resolve(o.model);
     weightsPath = join(folder, 'model.safetensors');
     if (!existsSync(weightsPath)) weightsPath = join(folder, SHARD_INDEX); // a sharded checkpoint
     if (!existsSync(weightsPath)) throw new InputError(`${o.model} has neither model.safetensors nor ${SHARD_INDEX} (with its shards)`);
+    if (o.init) throw new InputError('--init random writes a file: give --model a file path, not a folder');
   } else if (o.model) {
     weightsPath = resolve(o.model);
     if (!existsSync(weightsPath) && !o.init) throw new InputError(`weights file ${o.model} does not exist (add --init random to create random weights there)`);
+    write = o.init === 'random';
   } else if (o.preset === DEFAULT_PRESET && !o.init) {
     weightsPath = defaultWeightsPath();
     if (!existsSync(weightsPath)) {
       throw new InputError(`the default model's weights ${weightsPath} are missing from this checkout; run a preset with random weights instead (--preset tiny)`);
     }
   } else {
-    weightsPath = join(cacheDir(), `${o.preset}-seed${o.seed}-${weightDtype}.safetensors`);
+    weightsPath = join(cacheDir(), cachedWeightsName(o, weightDtype));
+    // Written when the cache lacks these exact weights (deterministic: a file made by the same generator, seed and
+    // shape is what a write would give), --init random or not.
+    write = !cacheHolds(weightsPath, randomShape(o), o.seed, weightDtype);
   }
-  const write = o.init === 'random' || (!o.model && !existsSync(weightsPath));
   if (write) {
-    if (folder) throw new InputError('--init random writes a file: give --model a file path, not a folder');
     const kind = randomWeightsFileKind(weightsPath);
     if (kind.kind === 'foreign') throw new InputError(`${weightsPath} exists and was not written by --init random (${kind.why}): it is never overwritten`);
     presetConfig(o.preset); // an unknown preset fails before anything is written
   }
   return { weightsPath, folder, write };
+}
+
+/** The shape of random weights: --config's when given (a custom size), else the preset's. */
+function randomShape(o: ModelSource): ModelConfig {
+  return o.config ? configFromHf(parseJson(o.config, () => readFileSync(o.config!, 'utf8'))) : presetConfig(o.preset);
+}
+
+/**
+ * A cached random-weights file is named by what makes it: the preset, or --config's shape by a hash of it (a custom
+ * shape must never take a preset's name: a later run of the preset would load it), then seed and dtype.
+ */
+function cachedWeightsName(o: ModelSource, weightDtype: 'f32' | 'f16'): string {
+  const what = o.config ? `config-${createHash('sha256').update(JSON.stringify(randomShape(o))).digest('hex').slice(0, 12)}` : o.preset;
+  return `${what}-seed${o.seed}-${weightDtype}.safetensors`;
+}
+
+/** Whether the cache file already holds these random weights (same generator, seed and shape in its metadata). */
+function cacheHolds(path: string, shape: ModelConfig, seed: number, weightDtype: 'f32' | 'f16'): boolean {
+  const kind = randomWeightsFileKind(path);
+  if (kind.kind !== 'ours') return false; // absent: write it; foreign: the write refuses it, saying why
+  const want = randomWeightSpec(shape, seed, weightDtype).metadata;
+  return (['fapool_generator', 'fapool_seed', 'fapool_config'] as const).every((k) => kind.metadata[k] === want[k]);
 }
 
 /** The config a run would use, without writing or loading weights (only a file's header is read): for checks before any work. */
@@ -113,9 +141,7 @@ function configOf(file: WeightsFile, weightsPath: string, preset: string): { con
 export async function resolveModel(o: ModelSource, weightDtype: 'f32' | 'f16'): Promise<ModelFiles> {
   const { weightsPath, folder, write } = locate(o, weightDtype);
   if (write) {
-    // --config shapes the random weights when given (a custom size), else the preset does.
-    const shape = o.config ? configFromHf(parseJson(o.config, () => readFileSync(o.config!, 'utf8'))) : presetConfig(o.preset);
-    const r = await writeRandomWeights(weightsPath, shape, { seed: o.seed, dtype: weightDtype, onProgress: o.onInit });
+    const r = await writeRandomWeights(weightsPath, randomShape(o), { seed: o.seed, dtype: weightDtype, onProgress: o.onInit });
     o.log?.(`wrote ${weightsPath}: ${(r.params / 1e6).toFixed(1)}M parameters, ${(r.bytes / 2 ** 20).toFixed(1)} MiB in ${r.seconds.toFixed(1)} s`);
   }
   const file = await openWeightsFile(weightsPath);
@@ -148,7 +174,7 @@ function parseJson(what: string, read: () => string): unknown {
 }
 
 /** What is at a path --init random would write: nothing, a file it wrote before, or anything else. */
-export type WeightsFileKind = { kind: 'absent' } | { kind: 'ours' } | { kind: 'foreign'; why: string };
+export type WeightsFileKind = { kind: 'absent' } | { kind: 'ours'; metadata: Record<string, string> } | { kind: 'foreign'; why: string };
 
 /** Reads only the safetensors header (synchronously): random weights carry `fapool_generator` metadata. */
 export function randomWeightsFileKind(path: string): WeightsFileKind {
@@ -163,8 +189,9 @@ export function randomWeightsFileKind(path: string): WeightsFileKind {
     const n = readHeaderLength(first, st.size);
     const json = new Uint8Array(n);
     if (readSync(fd, json, 0, n, 8) !== n) return { kind: 'foreign', why: 'not a safetensors file' };
-    const gen = parseHeaderJson(json, st.size).metadata.fapool_generator;
-    return typeof gen === 'string' && gen.startsWith('random-weights') ? { kind: 'ours' } : { kind: 'foreign', why: 'a safetensors file without fapool\'s random-weights metadata' };
+    const { metadata } = parseHeaderJson(json, st.size);
+    const gen = metadata.fapool_generator;
+    return typeof gen === 'string' && gen.startsWith('random-weights') ? { kind: 'ours', metadata } : { kind: 'foreign', why: 'a safetensors file without fapool\'s random-weights metadata' };
   } catch {
     return { kind: 'foreign', why: 'not a safetensors file' };
   } finally {
