@@ -26,6 +26,8 @@ export interface CompletionContext {
   seed: number;
   /** Server-sent event streams open now. */
   streams: { open: number };
+  /** Replies this module took over (hijacked) and counted in `metrics.requests` itself: the server's hook skips them. */
+  counted: WeakSet<ServerResponse>;
   log: (line: string) => void;
 }
 
@@ -140,6 +142,7 @@ async function answerChoices(ctx: CompletionContext, reply: FastifyReply, stream
   if (o.why() === 'client') {
     // Nobody to answer: the socket is gone.
     reply.hijack();
+    ctx.counted.add(reply.raw);
     ctx.metrics.requests.inc({ route: '/v1/completions', status: '499' });
     return;
   }
@@ -161,6 +164,7 @@ async function streamChoices(ctx: CompletionContext, reply: FastifyReply, stream
   o: Ids & { includeUsage: boolean }): Promise<void> {
   reply.hijack();
   const res: ServerResponse = reply.raw;
+  ctx.counted.add(res); // counted below, with 499 where the client left
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
   res.flushHeaders();
   ctx.streams.open++;

@@ -3,6 +3,7 @@
 // the engine's queue is full (429), cancels the requests of clients that leave, and exports metrics.
 // startServer() is the library/test entry; serveMain() the command (signals, stdout's "listening on" line).
 import { randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import { createServer } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { FapoolError, InputError } from '../gpu/errors.js';
@@ -106,14 +107,14 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
       log(`compiled ${c.pipelines} pipelines in ${c.ms.toFixed(0)} ms`);
     }
     const modelName = o.modelName ?? engine.config.name;
-    const streams = { open: 0 };
+    const streams = { open: 0 }, counted = new WeakSet<ServerResponse>();
     const metrics = serverMetrics(engine, () => streams.open);
     let closing = false, stopped = false;
     const maxContext = Math.min(engine.config.maxSeq, o.maxContext ?? o.engineOptions?.schedule?.maxContext ?? Infinity);
     const asked = o.maxContext ?? o.engineOptions?.schedule?.maxContext;
     if (asked !== undefined && asked > engine.config.maxSeq) log(`note: max context ${asked} is over the model's ${engine.config.maxSeq} tokens: serving ${engine.config.maxSeq}`);
     const seed = o.seed ?? randomBytes(4).readUInt32LE(0);
-    const ctx: CompletionContext = { engine, modelName, metrics, maxContext, seed, inFlight: new Set(), stopped: () => stopped, streams, log };
+    const ctx: CompletionContext = { engine, modelName, metrics, maxContext, seed, inFlight: new Set(), stopped: () => stopped, streams, counted, log };
     // The grace is over: cancel what is still running; connections still open a moment later are cut.
     const stopWaiting = () => {
       if (stopped) return;
@@ -155,6 +156,7 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
       }
     });
     app.addHook('onResponse', async (req, reply) => {
+      if (counted.has(reply.raw)) return; // a stream or a hijacked reply counted itself (once, with its own status)
       metrics.requests.inc({ route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
     });
     app.setErrorHandler((err, req, reply) => {
