@@ -516,6 +516,11 @@ describe('serve (stand-in engine)', () => {
     expect(() => parseCompletionRequest({ prompt: 'a', top_p: '0.5' }, 256)).toThrow("'top_p' must be a finite number, got string");
   });
 
+  it('a stop string with a lone surrogate (valid JSON: "\\ude00") is refused: it would cut a character in half', () => {
+    expect(() => parseCompletionRequest(JSON.parse('{"prompt": "a", "stop": ["ok", "\\ude00"]}'), 256)).toThrow("'stop[1]' holds a lone UTF-16 surrogate");
+    expect(parseCompletionRequest({ prompt: 'a', stop: '😀' }, 256).stop).toEqual(['😀']);
+  });
+
   it('a text prompt whose least token count fills the context is refused before it is encoded (400 context_length_exceeded)', async () => {
     const engine = standIn('slow');
     const s = await startServer({ engine, port: 0, log: () => {} });

@@ -201,6 +201,48 @@ describe('HfTokenizer (tokenizer.json via @huggingface/tokenizers)', () => {
   });
 });
 
+describe('stream decoding of bytes that form no character (a model can emit any token)', () => {
+  // Byte ids of each tokenizer: the byte-level BPE's are the bytes, the byte-fallback BPE's <0xNN> are 3 + byte.
+  const cases = [['byte-level BPE', byteLevelJson(), (b: number) => b], ['byte-fallback BPE', byteFallbackJson(), (b: number) => 3 + b]] as const;
+
+  /** Every piece pushed, then flushed: their concatenation, and whether a piece broke a character in two. */
+  function streamed(tok: Tokenizer, ids: readonly number[]): { text: string; loneSurrogate: boolean } {
+    const d = tok.decodeStream();
+    const pieces = [...ids.map((id) => d.push(id)), d.flush()];
+    return { text: pieces.join(''), loneSurrogate: pieces.some((p) => LONE_SURROGATE.test(p)) };
+  }
+
+  it.each(cases)('%s: six stray continuation bytes, then € and text: nothing after them is lost (the decoder jammed)', (_name, t, byte) => {
+    const tok = new HfTokenizer(t.json, t.config);
+    const bc = tok.encode('bc').filter((id) => id !== tok.bosId);
+    const ids = [...[0x80, 0x81, 0x82, 0x83, 0x84, 0x85].map(byte), ...[0xe2, 0x82, 0xac].map(byte), ...bc, ...bc, ...bc];
+    const { text } = streamed(tok, ids);
+    // The bytes past the eight held are emitted as U+FFFD; the € whose bytes are still held comes out whole.
+    expect(text).toBe(tok.decode(ids));
+    expect(text.split('€')[0], 'six U+FFFD, then €').toBe('\uFFFD'.repeat(6));
+  });
+
+  it.each(cases)('%s: random bytes and text pieces, streamed, give what decoding them at once gives, in well-formed pieces', (_name, t, byte) => {
+    const tok = new HfTokenizer(t.json, t.config);
+    const r = rng();
+    const words = ['a', 'hello', 'é', '😀', ' wor'].map((w) => tok.encode(w).filter((id) => id !== tok.bosId));
+    for (let k = 0; k < 40; k++) {
+      const ids: number[] = [];
+      while (ids.length < 40) {
+        const pick = r.int(0, 4);
+        if (pick === 0) ids.push(...words[r.int(0, words.length)]!);
+        else if (pick === 1) ids.push(byte(r.int(0x80, 0xc0))); // a stray continuation byte
+        else if (pick === 2) ids.push(byte(r.int(0xc2, 0xf5))); // a lead byte, often left unfinished
+        else ids.push(...Array.from(Buffer.from(String.fromCodePoint(r.int(0x80, 0x10ffff) & ~0x800)), byte).slice(0, r.int(1, 5)));
+      }
+      const got = streamed(tok, ids);
+      expect(got.loneSurrogate, `seed ${r.seed}: a piece with a lone surrogate`).toBe(false);
+      // A run of more than 8 held tokens is emitted before all its bytes are in: its U+FFFDs may differ in number.
+      expect(got.text.replace(/\uFFFD+/g, '\uFFFD'), `seed ${r.seed} case ${k}`).toBe(tok.decode(ids).replace(/\uFFFD+/g, '\uFFFD'));
+    }
+  });
+});
+
 describe('loadTokenizer', () => {
   it('uses tokenizer.json (+ tokenizer_config.json) next to the weights, else bytes', async () => {
     const t = byteLevelJson();
@@ -231,5 +273,16 @@ describe('loadTokenizer', () => {
     await writeFile(join(bad, 'tokenizer.json'), JSON.stringify({ model: { type: 'Nope' } }));
     await expect(loadTokenizer(bad)).rejects.toThrow(/could not be loaded/);
     await expect(loadTokenizer(join(dir, 'missing'))).rejects.toThrow(/does not exist/);
+  });
+
+  it('a tokenizer_config.json that is not an object is named (the message blamed tokenizer.json)', async () => {
+    const t = byteLevelJson();
+    const odd = join(dir, 'odd-config');
+    await mkdir(odd);
+    await writeFile(join(odd, 'tokenizer.json'), JSON.stringify(t.json));
+    for (const cfg of ['null', '[]', '"x"']) {
+      await writeFile(join(odd, 'tokenizer_config.json'), cfg);
+      await expect(loadTokenizer(odd), cfg).rejects.toThrow(/tokenizer_config\.json: must be a JSON object/);
+    }
   });
 });

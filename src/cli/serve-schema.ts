@@ -1,6 +1,7 @@
 // The request body of POST /v1/completions, checked by hand so that every refusal names the parameter
 // (OpenAI's error shape: {error: {message, type, param, code}}), and the errors the server answers with.
 import { FapoolError } from '../gpu/errors.js';
+import { LONE_SURROGATE } from '../orchestrator/engine.js';
 
 /** An answer other than 200: status, and the OpenAI-style error body. */
 export class ApiError extends FapoolError {
@@ -100,6 +101,7 @@ function stops(v: unknown): string[] {
   return list.map((s, i) => {
     if (typeof s !== 'string') throw bad('stop', `'stop[${i}]' must be a string, got ${typeName(s)}`, 'invalid_type');
     if (s.length === 0) throw bad('stop', `'stop[${i}]' is an empty string`);
+    if (LONE_SURROGATE.test(s)) throw bad('stop', `'stop[${i}]' holds a lone UTF-16 surrogate: a stop string must be well-formed text`);
     return s;
   });
 }

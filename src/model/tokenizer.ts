@@ -86,6 +86,8 @@ export interface HfTokenizerOptions {
 
 /** Longest run of held tokens before a stream decoder gives up waiting for a complete character. */
 const MAX_HELD_TOKENS = 8;
+/** Tokens still held when a stream decoder gives up: enough for the bytes of any unfinished UTF-8 sequence. */
+const INCOMPLETE_TAIL_TOKENS = 3;
 
 export class HfTokenizer implements Tokenizer {
   readonly vocabSize: number;
@@ -147,21 +149,40 @@ export class HfTokenizer implements Tokenizer {
   /**
    * Decode a window that starts a few tokens back (so decoders that strip a leading space or join
    * pieces see context), emit only the new suffix, and hold it while it ends in U+FFFD (an incomplete
-   * byte sequence from byte-level or byte-fallback tokens).
+   * byte sequence from byte-level or byte-fallback tokens) or while the decoder rewrites the context.
+   * Past MAX_HELD_TOKENS held, or at flush, it emits anyway and never stays stuck: all but the last few tokens (an
+   * unfinished character's bytes), else everything held (decoded on its own where the context was rewritten) and the
+   * window restarts after it: bytes emitted as U+FFFD stay so, whatever comes after them.
    */
   decodeStream(): StreamDecoder {
     let ids: number[] = [];
     let prefix = 0, read = 0; // ids[prefix, read) already emitted context; ids[read, ..) held
+    const commit = (upTo: number, out: string, restart = false): string => {
+      prefix = restart ? upTo : read;
+      read = upTo;
+      if (prefix > 64) { ids = ids.slice(prefix); read -= prefix; prefix = 0; }
+      return out;
+    };
     const step = (final: boolean): string => {
       const before = this.decode(ids.slice(prefix, read));
       const now = this.decode(ids.slice(prefix));
-      const held = ids.length - read;
-      if (now.length <= before.length || (!final && now.endsWith('\uFFFD') && held < MAX_HELD_TOKENS)) return '';
-      if (!now.startsWith(before)) return ''; // the decoder rewrote the context; wait for more tokens
-      prefix = read;
-      read = ids.length;
-      if (prefix > 64) { ids = ids.slice(prefix); read -= prefix; prefix = 0; }
-      return now.slice(before.length);
+      const forced = final || ids.length - read >= MAX_HELD_TOKENS;
+      const extends_ = now.startsWith(before);
+      if (extends_ && (final || !now.endsWith('\uFFFD'))) {
+        if (now.length === before.length && !forced) return ''; // nothing visible yet
+        return commit(ids.length, now.slice(before.length));
+      }
+      if (!forced) return ''; // an incomplete character, or the context rewritten: wait for more tokens
+      if (extends_) {
+        // Held too long and still ending in U+FFFD: emit all but the last INCOMPLETE_TAIL_TOKENS (an unfinished UTF-8
+        // sequence is at most 3 bytes, a token at least one), cut where the text so far is a prefix of the whole.
+        for (let c = ids.length - INCOMPLETE_TAIL_TOKENS; c > read; c--) {
+          const t = this.decode(ids.slice(prefix, c));
+          if (t.length > before.length && t.startsWith(before) && now.startsWith(t)) return commit(c, t.slice(before.length));
+        }
+        return commit(ids.length, now.slice(before.length), true); // bytes that form no character
+      }
+      return commit(ids.length, this.decode(ids.slice(read)), true); // the context rewritten for good
     };
     return {
       push: (id) => { ids.push(id); return step(false); },
@@ -248,7 +269,10 @@ export async function loadTokenizer(dirOrFile: string, opts: HfTokenizerOptions 
   const json = parse(text, file);
   const cfgFile = path.join(dir, 'tokenizer_config.json');
   const cfgText = await fs.readFile(cfgFile, 'utf8').catch(() => null);
-  return new HfTokenizer(json, cfgText === null ? {} : parse(cfgText, cfgFile), opts);
+  const cfg = cfgText === null ? {} : parse(cfgText, cfgFile);
+  // Else the library's "Config must be a valid object" came out as tokenizer.json's fault.
+  if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw new TokenizerError(`${cfgFile}: must be a JSON object, got ${kindOf(cfg)}`);
+  return new HfTokenizer(json, cfg, opts);
 }
 
 /**

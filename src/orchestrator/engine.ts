@@ -393,10 +393,17 @@ function samplingOf(s: Partial<SamplingParams> | undefined): SamplingParams {
 }
 
 /** A request's stop strings: an array of strings, or none. */
+/** A UTF-16 surrogate without its pair (with the u flag a pair is one code point, not Cs). */
+export const LONE_SURROGATE = /\p{Cs}/u;
+
 function stopsOf(stop: unknown): readonly string[] {
   if (stop === undefined || stop === null) return [];
   if (!Array.isArray(stop)) throw new InputError(`stop must be an array of strings, got ${shown(stop)}`);
-  for (const [i, s] of stop.entries()) if (typeof s !== 'string') throw new InputError(`stop[${i}] must be a string, got ${shown(s)}`);
+  for (const [i, s] of stop.entries()) {
+    if (typeof s !== 'string') throw new InputError(`stop[${i}] must be a string, got ${shown(s)}`);
+    // A lone surrogate would match inside a character and cut the text there (half an emoji).
+    if (LONE_SURROGATE.test(s)) throw new InputError(`stop[${i}] holds a lone UTF-16 surrogate (${shown(s)}): a stop string must be well-formed text`);
+  }
   return stop as string[];
 }
 
@@ -407,6 +414,8 @@ function signalOf(signal: unknown): AbortSignal | undefined {
   if (typeof s.addEventListener !== 'function' || typeof s.aborted !== 'boolean') throw new InputError(`signal must be an AbortSignal, got ${shown(signal)}`);
   return signal as AbortSignal;
 }
+
+const isHighSurrogate = (c: number): boolean => c >= 0xd800 && c <= 0xdbff;
 
 /**
  * Watches streamed text for stop strings: what it returns is safe to emit (text that cannot be the start of a
@@ -433,7 +442,9 @@ class StopMatcher {
       if (i >= 0 && (at < 0 || i < at)) at = i;
     }
     if (at >= 0) { this.hit = true; this.text = this.text.slice(0, at); }
-    const safe = this.hit || final ? this.text.length : Math.max(this.emitted, this.text.length - this.hold);
+    let safe = this.hit || final ? this.text.length : Math.max(this.emitted, this.text.length - this.hold);
+    // Never cut between a high and a low surrogate: a stream piece must be well-formed text (the hold counts UTF-16 units).
+    if (safe > this.emitted && safe < this.text.length && isHighSurrogate(this.text.charCodeAt(safe - 1))) safe--;
     const out = this.text.slice(this.emitted, safe);
     this.emitted = safe;
     return out;
