@@ -128,6 +128,27 @@ describe('Scheduler', () => {
     expect(s.queued).toBe(0);
   });
 
+  it('requests sampled without a seed: one batch together, a new random seed for each batch they start; a seeded one keeps its own', async () => {
+    const ex = standIn(4);
+    const prepared: SamplingParams[] = [];
+    const s = new Scheduler({ ...ex, prepare: (_shape: unknown, p: SamplingParams) => { prepared.push(p); } } as unknown as ForwardExecutor, cfg, serial(), { maxBatch: 4 });
+    const fresh = () => { const r = request(SEEDED, 3); r.req.freshSeed = true; return r; };
+    // Three submitted together share one batch (one prepare); each later batch draws again.
+    const together = [fresh(), fresh(), fresh()];
+    for (const r of together) s.submit(r.req);
+    for (const r of together) expect(await r.ended).toBe('length');
+    expect(together.map((r) => r.slot).sort()).toEqual([0, 1, 2]);
+    expect(prepared).toHaveLength(1);
+    for (let k = 0; k < 3; k++) { const r = fresh(); s.submit(r.req); expect(await r.ended).toBe('length'); }
+    expect(prepared).toHaveLength(4);
+    const seeds = prepared.map((p) => p.seed);
+    expect(new Set(seeds).size, `seeds ${seeds.join(', ')}: a new one each batch (equal by chance: 4 draws of 2^32)`).toBe(4);
+    expect(prepared.every((p) => p.temperature === SEEDED.temperature && Number.isInteger(p.seed) && p.seed >= 0 && p.seed < 2 ** 32)).toBe(true);
+    // A seeded request keeps its seed, alone or again.
+    for (let k = 0; k < 2; k++) { const r = request(SEEDED, 3); s.submit(r.req); expect(await r.ended).toBe('length'); }
+    expect(prepared.slice(4).map((p) => p.seed)).toEqual([42]); // prepared once: the second batch was already prepared for it
+  });
+
   it('a request cancelled while it waits leaves the queue at the next admission, unstarted', async () => {
     const ex = standIn(1);
     const s = new Scheduler(ex, cfg, serial(), { maxBatch: 1 });

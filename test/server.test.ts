@@ -321,6 +321,15 @@ describe('serve (in process, tiny model)', () => {
     await expect(client.completions.create({ model: 'tiny', prompt, max_tokens: 600 })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
   });
 
+  it('sampled requests without a seed: new text each time; with one: the same text each time', async () => {
+    const ask = async (seed?: number) => ((await (await post(server.url, { prompt: 'Seeds', max_tokens: 24, temperature: 1.5, seed, return_token_ids: true })).json()) as { choices: Chunk['choices'] }).choices[0]!.token_ids!;
+    const unseeded = [await ask(), await ask(), await ask()];
+    // 24 draws at temperature 1.5 over the tiny model's 256 tokens: three equal runs by chance are far below 1e-9.
+    expect(new Set(unseeded.map((t) => t.join())).size, 'three unseeded requests one after another').toBeGreaterThan(1);
+    const seeded = [await ask(4321), await ask(4321)];
+    expect(seeded[1], 'the same seed, alone each time').toEqual(seeded[0]);
+  });
+
   it('sampling: a sampled request answers, with or without a seed', async () => {
     for (const body of [{ prompt: 'Seeds', max_tokens: 6, temperature: 1.2, top_p: 0.9, top_k: 40, seed: 1234 }, { prompt: 'Seeds', max_tokens: 6, temperature: 0.8 }]) {
       const res = await post(server.url, { ...body, return_token_ids: true });
@@ -595,9 +604,9 @@ describe('serve (stand-in engine)', () => {
     expect(assemble(b.chunks).text.length).toBeLessThan(500);
   });
 
-  it('sampling parameters as the engine batches them: greedy all alike, sampled without a seed on the server\'s seed', async () => {
+  it('sampling parameters as the engine batches them: greedy all alike, sampled without a seed with none (the engine draws one)', async () => {
     const engine = standIn('slow');
-    const s = await startServer({ engine, port: 0, seed: 77, log: () => {} });
+    const s = await startServer({ engine, port: 0, log: () => {} });
     try {
       const bodies = [
         { prompt: 'a', max_tokens: 1, temperature: 0, top_p: 0.5, top_k: 3, seed: 9 },
@@ -609,8 +618,8 @@ describe('serve (stand-in engine)', () => {
       expect(engine.requests.map((r) => r.sampling)).toEqual([
         { temperature: 0, topK: 0, topP: 1, seed: 0 },
         { temperature: 0.7, topK: 40, topP: 0.9, seed: 1234 },
-        { temperature: 0.7, topK: 0, topP: 1, seed: 77 },
-        { temperature: 1, topK: 0, topP: 1, seed: 77 }, // OpenAI's default temperature
+        { temperature: 0.7, topK: 0, topP: 1, seed: undefined },
+        { temperature: 1, topK: 0, topP: 1, seed: undefined }, // OpenAI's default temperature
       ]);
       expect(engine.requests.map((r) => r.maxTokens)).toEqual([1, 1, 1, 1]);
     } finally {

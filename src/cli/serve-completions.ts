@@ -22,8 +22,6 @@ export interface CompletionContext {
   stopped: () => boolean;
   /** Longest prompt + completion a request may have (the model's context, or less as the engine was set up). */
   maxContext: number;
-  /** The seed of sampled requests that give none (the engine batches only requests with equal sampling parameters). */
-  seed: number;
   /** Server-sent event streams open now. */
   streams: { open: number };
   /** Replies this module took over (hijacked) and counted in `metrics.requests` itself: the server's hook skips them. */
@@ -84,9 +82,9 @@ export async function handleCompletion(ctx: CompletionContext, req: FastifyReque
     return { ids, maxTokens: fitContext(ids.length, p.maxTokens, ctx.maxContext, param) };
   });
   // The engine decodes requests together only when their sampling parameters are equal: greedy requests all
-  // get the same (top-k/top-p mean nothing there), and sampled ones without a seed share the server's seed (their
-  // draws still differ: they depend on the decode step and the batch row).
-  const sampling = p.temperature === 0 ? { ...GREEDY } : { temperature: p.temperature, topP: p.topP, topK: p.topK, seed: p.seed ?? ctx.seed };
+  // get the same (top-k/top-p mean nothing there); sampled ones without a seed batch together too, and the engine
+  // draws a new random seed for each batch they start (the same prompt again gives new text).
+  const sampling = p.temperature === 0 ? { ...GREEDY } : { temperature: p.temperature, topP: p.topP, topK: p.topK, seed: p.seed };
 
   const res = reply.raw;
   const ac = new AbortController();

@@ -2,7 +2,6 @@
 // batches and routes (FA Pool) requests; the server validates them, streams their tokens, refuses work when
 // the engine's queue is full (429), cancels the requests of clients that leave, and exports metrics.
 // startServer() is the library/test entry; serveMain() the command (signals, stdout's "listening on" line).
-import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { createServer } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
@@ -40,8 +39,6 @@ export interface ServerOptions {
   modelName?: string;
   /** Longest prompt + completion (default: the engine options' schedule.maxContext, else the model's context). */
   maxContext?: number;
-  /** Seed of sampled requests that give none (default: random per server). */
-  seed?: number;
   /** close()'s default wait for in-flight requests before it cancels them (ms, default 10 s). */
   shutdownGraceMs?: number;
   /**
@@ -113,8 +110,7 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
     const maxContext = Math.min(engine.config.maxSeq, o.maxContext ?? o.engineOptions?.schedule?.maxContext ?? Infinity);
     const asked = o.maxContext ?? o.engineOptions?.schedule?.maxContext;
     if (asked !== undefined && asked > engine.config.maxSeq) log(`note: max context ${asked} is over the model's ${engine.config.maxSeq} tokens: serving ${engine.config.maxSeq}`);
-    const seed = o.seed ?? randomBytes(4).readUInt32LE(0);
-    const ctx: CompletionContext = { engine, modelName, metrics, maxContext, seed, inFlight: new Set(), stopped: () => stopped, streams, counted, log };
+    const ctx: CompletionContext = { engine, modelName, metrics, maxContext, inFlight: new Set(), stopped: () => stopped, streams, counted, log };
     // The grace is over: cancel what is still running; connections still open a moment later are cut.
     const stopWaiting = () => {
       if (stopped) return;

@@ -70,11 +70,16 @@ export function samplingProblem(p: SamplingParams): string | null {
   return null;
 }
 
+/** Whether these parameters pick the argmax (the seed then changes nothing). */
+export function samplesGreedily(p: SamplingParams, vocab = Infinity): boolean {
+  return p.temperature < 1e-30 || p.topK === 1 || vocab === 1;
+}
+
 function paramUniforms(p: SamplingParams, vocab: number): Record<string, number> {
   const problem = samplingProblem(p);
   if (problem) throw new RangeError(`sampler: ${problem}`);
   const { temperature: T, topK, topP, seed } = p;
-  const greedy = T < 1e-30 || topK === 1 || vocab === 1;
+  const greedy = samplesGreedily(p, vocab);
   return {
     greedy: greedy ? 1 : 0,
     topK: topK >= vocab ? 0 : topK,

@@ -3,7 +3,7 @@
 // frees every device, worker and buffer. This file has no Node dependency (the browser demo uses it);
 // create-engine.ts builds an engine from options in Node.
 import { FapoolError, InputError, describeCaps, shown, type CompileProgress, type DType, type Gpu, type Step } from '../gpu/index.js';
-import { samplingProblem, type SamplingParams } from '../kernels/sampling.js';
+import { samplesGreedily, samplingProblem, type SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from '../model/config.js';
 import {
   batchShape, checkCount, chunkSizes, defaultPrefillChunk, generate, PREFILL_CHUNK_MIN, type BatchShape, type ForwardExecutor, type GenerateResult,
@@ -73,6 +73,10 @@ export const GREEDY: SamplingParams = { temperature: 0, topK: 0, topP: 1, seed: 
 export interface CompletionRequest {
   prompt: string | readonly number[];
   maxTokens: number;
+  /**
+   * Default: greedy. Sampled (temperature > 0) without a seed: new random draws each time (such requests still decode
+   * together; each batch they start takes a new random seed). With a seed: the same text each time it runs alone.
+   */
   sampling?: Partial<SamplingParams>;
   /** Stop when the text contains one of these (it is not part of the output). */
   stop?: readonly string[];
@@ -300,6 +304,7 @@ export class Engine {
     const unlisten = () => { signal?.removeEventListener('abort', onAbort); this.live.delete(onDispose); };
     sched.submit({
       prompt, maxTokens: req.maxTokens, sampling, eosId: tok.eosId,
+      freshSeed: req.sampling?.seed === undefined && !samplesGreedily(sampling),
       isStopped: () => stopped !== null,
       onStart: (slot) => {
         tStart = performance.now();

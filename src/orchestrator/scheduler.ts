@@ -20,6 +20,11 @@ export interface ScheduledRequest {
   prompt: number[];
   maxTokens: number;
   sampling: SamplingParams;
+  /**
+   * Sampled without a seed: each batch such requests start draws from a new random seed (its `sampling.seed` is
+   * ignored), so the same prompt alone gives new text each time; such requests still batch together.
+   */
+  freshSeed?: boolean;
   eosId?: number;
   /** True once the request wants no more tokens (cancelled, a stop string seen). */
   isStopped(): boolean;
@@ -60,6 +65,11 @@ interface Slot {
 }
 
 const paramsKey = (p: SamplingParams) => `${p.temperature}/${p.topK}/${p.topP}/${p.seed}`;
+/** Which requests may share a batch: equal sampling parameters, or equal but for the seed where it is fresh. */
+const batchKeyOf = (r: ScheduledRequest) => (r.freshSeed ? `${r.sampling.temperature}/${r.sampling.topK}/${r.sampling.topP}/fresh` : paramsKey(r.sampling));
+
+/** A u32 seed from the platform's random source (Node and browsers). */
+const randomSeed = (): number => globalThis.crypto.getRandomValues(new Uint32Array(1))[0]!;
 
 /**
  * Decode steps a request of another kind may wait while later requests still join the running batch (then the
@@ -177,7 +187,7 @@ export class Scheduler {
     for (let i = 0; i < this.waiting.length;) {
       const req = this.waiting[i]!;
       if (req.isStopped()) { this.waiting.splice(i, 1); req.onDone('stopped'); continue; } // cancelled while it waited
-      const key = paramsKey(req.sampling);
+      const key = batchKeyOf(req);
       const free = this.slots.indexOf(null);
       if (free < 0) return;
       if (this.batchKey !== null && key !== this.batchKey) {
@@ -186,11 +196,13 @@ export class Scheduler {
         continue;
       }
       if (blocked) return;
-      // A batch with other sampling parameters (after the last one drained) prepares the sampler for them. A failure
-      // there (a dead rank of a static placement) fails this request: left queued, it would be retried at once for ever.
-      if (this.preparedKey !== key) {
+      // A new batch with other sampling parameters (after the last one drained), or requests without a seed, prepares
+      // the sampler for them. A failure there (a dead rank of a static placement) fails this request: left queued, it
+      // would be retried at once for ever. Later requests of this kind join the batch as it is prepared.
+      const sampling = req.freshSeed ? { ...req.sampling, seed: randomSeed() } : req.sampling;
+      if (this.batchKey === null && this.preparedKey !== paramsKey(sampling)) {
         try {
-          await this.prepare(req.sampling);
+          await this.prepare(sampling);
         } catch (e) {
           this.waiting.splice(i, 1);
           req.onError(e);
