@@ -70,6 +70,12 @@ describe('engine.generate', () => {
     expect(d.texts).toHaveLength(2);
     expect(d.result.tpotMs).toBeGreaterThan(0);
   });
+
+  it('one token a sequence has no decode phase: TPOT 0 (it was the read-back\'s time over one token), TPS still counted', async () => {
+    const r = (await single.run({ prompts: PROMPTS.slice(0, 2), maxNewTokens: 1, stopAtEos: false })).result;
+    expect([r.outputTokens, r.tpotMs]).toEqual([2, 0]);
+    expect(r.tps).toBeGreaterThan(0);
+  });
 });
 
 describe('engine.prefillChunk', () => {

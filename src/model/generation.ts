@@ -257,7 +257,8 @@ export function generationMetrics(out: number[][], inputTokens: number, t0: numb
   const prefillMs = tFirst - t0, totalMs = tEnd - t0, decodeMs = tEnd - tFirst;
   return {
     tokens: out, inputTokens, outputTokens, prefillMs, decodeMs, totalMs,
-    tpotMs: decodeMs / Math.max(1, outputTokens - out.length),
+    // No decode phase (one token a sequence): 0, as submit()'s requests report it, not the read-back's time.
+    tpotMs: outputTokens > out.length ? decodeMs / (outputTokens - out.length) : 0,
     tps: (inputTokens + outputTokens) / (totalMs / 1000),
   };
 }
