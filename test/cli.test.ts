@@ -13,6 +13,7 @@ import { helpText, parseCli, UsageError } from '../src/cli/args.js';
 import { engineOptions } from '../src/cli/engine-options.js';
 import { exitCodeOf } from '../src/cli/exit.js';
 import { checkRunFits } from '../src/cli/main.js';
+import { parseServeArgs } from '../src/cli/serve-args.js';
 import { activationWidth, defaultPrefillChunk } from '../src/model/generation.js';
 import { InputError, NonFiniteError } from '../src/gpu/errors.js';
 import { defaultDType } from '../src/gpu/index.js';
@@ -106,6 +107,10 @@ describe('option parser', () => {
     ['--force without --init random', ['--force'], /--force only applies to --init random/],
     ['--dump-logits into a missing folder (failed after the whole run)', ['--dump-logits', '/nonexistent/x.json'], /--dump-logits \/nonexistent\/x\.json: folder \/nonexistent does not exist/],
     ['--init random --model in a missing folder', ['--init', 'random', '--model', '/nonexistent/dir/m.safetensors'], /folder \/nonexistent\/dir does not exist/],
+    ['an option given twice (the last value was kept)', ['--prompt', 'hi', '--prompt', 'bye'], /^--prompt given twice$/],
+    ['an option given twice in its --name=value form', ['--seed=1', '--seed', '2'], /^--seed given twice$/],
+    ['a switch given twice', ['--json', '--quiet', '--json'], /^--json given twice$/],
+    ['-h and --help together', ['-h', '--help'], /^--help given twice$/],
   ];
   for (const [what, argv, msg] of refused) {
     it(`refuses ${what}`, () => {
@@ -113,6 +118,15 @@ describe('option parser', () => {
       expect(() => parseCli(argv)).toThrow(msg);
     });
   }
+
+  it('serve: an option given twice is refused too (the last value was kept)', () => {
+    for (const [argv, msg] of [[['--port', '1', '--port', '2'], /^serve: --port given twice$/], [['--quiet', '--quiet'], /^serve: --quiet given twice$/],
+      [['--threshold=16', '--threshold=32'], /^serve: --threshold given twice$/]] as const) {
+      expect(() => parseServeArgs([...argv])).toThrow(UsageError);
+      expect(() => parseServeArgs([...argv])).toThrow(msg);
+    }
+    expect(parseServeArgs(['--port', '1', '--max-queue', '2']).port).toBe(1);
+  });
 
   it('--help names every FAPOOL_* variable the runtime reads (but the tests\' own)', () => {
     const read = new Set<string>();
@@ -245,6 +259,8 @@ describe('run-inference.js: one line, exit 2, before any work', () => {
     }],
     ['a --gpu PCI address that does not exist (ran on the default adapter)', () => ['--preset', 'tiny', '--gpu', '0000:99:1f.7'], /--gpu 0000:99:1f\.7: no PCI device at 0000:99:1f\.7/],
     ['a --cluster file that is not JSON', () => { const f = join(tmp, 'bad-cluster.json'); writeFileSync(f, '{'); return ['--preset', 'tiny', '--cluster', f]; }, /cluster file .*bad-cluster\.json is not JSON/],
+    ['--prompt given twice (ran the last one)', () => ['--preset', 'tiny', '--prompt', 'hi', '--prompt', 'bye'], /^error: --prompt given twice$/],
+    ['serve --port given twice (served on the last one)', () => ['serve', '--preset', 'tiny', '--port', '0', '--port', '0'], /^error: serve: --port given twice$/],
   ];
   for (const [what, args, msg, premise] of cases) {
     it(what, async (ctx) => {

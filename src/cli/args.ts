@@ -10,7 +10,7 @@ import { PREFILL_CHUNK_MIN, PREFILL_CHUNKS } from '../model/generation.js';
 import { randomWeightsFileKind } from '../model/model-files.js';
 import { parsePlacement, placementStr, type StaticPlacement } from '../orchestrator/baselines/placement.js';
 import { POOL_PREFILL_MODES, parseTiers, type PoolPrefill, type PoolTier } from '../orchestrator/pool/policy.js';
-import { UsageError } from './usage-error.js';
+import { refuseRepeatedOptions, UsageError } from './usage-error.js';
 import { serveHelpSummary } from './serve-args.js';
 import { workerHelpSummary } from './worker-cli.js';
 
@@ -67,10 +67,10 @@ export interface CliOptions {
 const SPEC = {
   preset: { type: 'string', default: 'fortune-4l', help: 'model preset: fortune-4l (default: trained weights shipped in src/model/default/), tiny (random weights, fast on a CPU) or seed-4l (the paper\'s 4-layer 4096-wide model)' },
   model: { type: 'string', help: 'safetensors file, a sharded checkpoint\'s *.index.json, or a folder with model.safetensors or model.safetensors.index.json and its shards (+ config.json, tokenizer.json)' },
-  config: { type: 'string', help: 'Hugging Face style config.json (default: beside the weights, else the file\'s metadata, else --preset)' },
-  init: { type: 'string', help: '"random": first write deterministic random weights for --preset (to --model, or the cache)' },
+  config: { type: 'string', help: 'Hugging Face style config.json (default: config.json in the --model folder, else the weights file\'s metadata, else --preset)' },
+  init: { type: 'string', help: '"random": deterministic random weights of --preset\'s (or --config\'s) shape, written to --model PATH, else to the cache (reused when it holds them already)' },
   force: { type: 'boolean', default: false, help: 'with --init random --model PATH: replace PATH when --init random wrote it before (other files are never overwritten)' },
-  seed: { type: 'string', default: '0', help: 'seed for --init random and for sampling, 0..4294967295 (default 0)' },
+  seed: { type: 'string', default: '0', help: 'seed of random weights (which cached file, what --init random writes), of the synthetic prompts (--prompt-len, --prompt-lens) and of sampling, 0..4294967295 (default 0)' },
   prompt: { type: 'string', help: 'prompt text (default: a short sentence)' },
   'prompt-len': { type: 'string', help: 'synthetic prompt of N tokens instead of --prompt' },
   'prompt-lens': { type: 'string', help: 'a batch of synthetic prompts with these lengths, e.g. 32768,512,128 (a mixed batch)' },
@@ -83,7 +83,7 @@ const SPEC = {
   'prefill-chunk': { type: 'string', help: `prompt tokens per prefill launch (bounds activation memory; default on one GPU: the largest of ${PREFILL_CHUNKS.join(', ')} whose widest activation takes at most half of its storage-binding limit — lower it on a GPU short of memory; with an attention pool or the static baseline: ${PREFILL_CHUNK_MIN})` },
   json: { type: 'boolean', default: false, help: 'print one JSON object (tokens, text, metrics) instead of text' },
   stream: { type: 'boolean', default: false, help: 'with --json: JSON lines, one {"type":"token","seq","step","token","text"} per token as it is generated, a {"type":"tail","seq","text"} where a text ends inside a UTF-8 character (its U+FFFD), then the result object' },
-  gpu: { type: 'string', default: 'auto', help: 'GPU of this (base) process: a PCI address or nvidia-smi index (needs the Mesa device-select layer on multi-GPU hosts), or auto' },
+  gpu: { type: 'string', default: 'auto', help: 'GPU of this (base) process: a PCI address or nvidia-smi index (needs the Mesa device-select layer on multi-GPU hosts), or auto or none (the same: Dawn\'s default adapter, GPU 0 on a multi-GPU host; default auto)' },
   strategy: { type: 'string', default: 'fapool', help: 'fapool (attention of long sequences on the pool) or static (TP × PP baseline over the same ranks)' },
   pool: { type: 'string', default: '0', help: 'attention-pool ranks inside this process (each its own GPUDevice on this adapter unless --pool-device shared; tests, one-GPU runs; at most 64)' },
   'pool-device': { type: 'string', default: 'own', help: 'with --pool N: own (each in-process rank opens a GPUDevice of its own, the default) or shared (they use this process\'s: no switching between two devices\' contexts on one GPU, ≈ 0.35 ms a pooled layer on an H200; their KV counts as the base\'s memory, and a GPU error in their work ends the run instead of failing over; not offered by serve)' },
@@ -92,7 +92,7 @@ const SPEC = {
   threshold: { type: 'string', default: '4096', help: 'sequences longer than this (tokens) have their attention on the pool (default: where --tiers\' 0-rank tiers end, else 4096)' },
   tiers: { type: 'string', help: 'pool size by length, e.g. "4096:0,6144:8,8192:10,inf:32" (default: the paper\'s table, capped by the ranks that exist)' },
   placement: { type: 'string', default: 'tp=1,pp=1', help: 'static strategy: tensor × pipeline parallel degrees, e.g. tp=2,pp=2; rank 0 runs here, ranks 1.. in the --spawn/--cluster workers (one per GPU), or without workers on more devices of this process\'s adapter' },
-  deadline: { type: 'string', default: '30000', help: 'ms a pool rank may take to answer a request before its sequences fall back to the base (static: before a worker rank\'s silence fails the run)' },
+  deadline: { type: 'string', default: '30000', help: 'ms a pool rank may take to answer a request before its sequences fall back to the base (static: before a worker rank\'s silence fails the run; default 30000)' },
   'connect-timeout': { type: 'string', help: 'ms a worker may take to answer the connect handshake (ping, hello), and a failed pool rank a rejoin probe, whatever --deadline (default 3000 for --cluster pool workers and probes; 10000 for --spawn workers and --strategy static, whose start fails without them)' },
   'rejoin-backoff': { type: 'string', help: 'FA Pool: ms from a rank\'s failure to its first probe; each failed probe doubles the wait, up to 30000 or this value if larger (default 1000). A rank that answers takes sequences placed after that' },
   'kv-replica': { type: 'boolean', default: false, help: 'FA Pool: keep a copy of pooled sequences\' KV caches on the base too (faster fallback, no memory saved on the base)' },
@@ -108,9 +108,11 @@ export function helpText(): string {
     'Runs the dense decoder on WebGPU and streams the generated text; prints TTFT, TPOT',
     '(generation time ÷ output tokens) and TPS ((input + output tokens) ÷ total time) at the end.',
     'With no options: fortune-4l, a small byte-level model trained on Debian\'s fortune files (shipped weights).',
-    'Other presets, and --init random, use deterministic random weights (written once to the cache).', '', 'Options:'];
+    'Other presets, and --init random, run deterministic random weights: without --model they are written to the cache',
+    'once per preset (or --config shape), seed and dtype, and reused after; --init random --model PATH writes them to PATH.',
+    '', 'Options:'];
   for (const [name, s] of Object.entries(SPEC)) {
-    const flag = `--${name}${s.type === 'string' ? ' VALUE' : ''}`;
+    const flag = `${'short' in s ? `-${s.short}, ` : ''}--${name}${s.type === 'string' ? ' VALUE' : ''}`;
     lines.push(`  ${flag.padEnd(24)} ${s.help}`);
   }
   lines.push('', workerHelpSummary(), serveHelpSummary(), '', 'Examples:',
@@ -129,7 +131,8 @@ export function helpText(): string {
     '                        the tiles made for it; a tile whose unclamped loads past a ragged M or N would leave a',
     '                        buffer runs checked) or on (every array index clamped, every matrix load and store checked;',
     '                        on the H200 a 32K prompt\'s TTFT +16 %, a batch-8 decode step +3 %)',
-    '  FAPOOL_DAWN_TOGGLES   more Dawn toggles, comma-separated, for diagnostics (e.g. disable_robustness); none by default',
+    '  FAPOOL_DAWN_TOGGLES   more Dawn toggles, comma-separated, for diagnostics (e.g. disable_symbol_renaming: WGSL names kept',
+    '                        in the SPIR-V; disable_robustness is already set unless FAPOOL_ROBUSTNESS=on); none by default',
     '  FAPOOL_PIPELINES      async (pipelines created concurrently at load, default) or sync',
     '  FAPOOL_READ_PACING    on (default: a batch generation reads a step\'s tokens shortly before the step is due, so Dawn',
     '                        does not tick the whole step and garbage-collection pauses stay out of the token stream) or off',
@@ -283,7 +286,7 @@ export function parseCli(argv: string[]): CliOptions {
   } catch (e) {
     throw new UsageError(`${(e as Error).message.replace(/\. To specify.*$/, '')}\nRun with --help to see the options.`);
   }
-  const given = new Set(tokens.filter((t) => t.kind === 'option').map((t) => t.name!));
+  const given = refuseRepeatedOptions(tokens);
   const s = (k: string) => values[k] as string | undefined;
   const warnings: string[] = [];
 

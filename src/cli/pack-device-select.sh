@@ -2,8 +2,8 @@
 # Packs Mesa's device-select Vulkan layer for GPU machines that lack it (run on a Debian 12 machine with
 # network to Debian's archive, as root if the bookworm-backports source must be added). Writes
 # .device/device-select/: the layer .so, its manifest, the libraries it needs, and install.sh.
-# On a multi-GPU host that layer is what makes DRI_PRIME pick the GPU of a worker process
-# (docs/software-gpu.md, "Two H100s in one host"); without it Dawn always takes GPU 0.
+# On a multi-GPU host that layer is what makes DRI_PRIME pick the GPU of a worker process: a process binds
+# one GPU, and Dawn returns the first of identical GPUs, so without it every process takes GPU 0.
 #   bash src/cli/pack-device-select.sh            # → .device/device-select (≈2–3 MiB, git-ignored)
 #   then on the GPU machine: bash .device/device-select/install.sh
 set -euo pipefail

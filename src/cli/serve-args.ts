@@ -3,7 +3,7 @@
 // main --help can list the command without loading Fastify.
 import { parseArgs } from 'node:util';
 import type { EngineOptions } from '../orchestrator/create-engine.js';
-import { UsageError } from './usage-error.js';
+import { refuseRepeatedOptions, UsageError } from './usage-error.js';
 
 export interface ServeArgs {
   host: string;
@@ -29,11 +29,11 @@ const SPEC = {
   'shutdown-grace': { type: 'string', default: '10000', help: 'ms in-flight requests may take to finish after SIGINT/SIGTERM before they are cancelled' },
   preset: { type: 'string', default: 'fortune-4l', help: 'model preset: fortune-4l (shipped weights), tiny or seed-4l (random weights)' },
   model: { type: 'string', help: 'safetensors file, a sharded checkpoint\'s *.index.json, or a folder with model.safetensors or model.safetensors.index.json and its shards (+ config.json, tokenizer.json)' },
-  config: { type: 'string', help: 'Hugging Face style config.json (default: beside the weights, else the file\'s metadata, else --preset)' },
-  init: { type: 'string', help: '"random": first write deterministic random weights for --preset (to --model, or the cache)' },
-  seed: { type: 'string', default: '0', help: 'seed of --init random (default 0)' },
+  config: { type: 'string', help: 'Hugging Face style config.json (default: config.json in the --model folder, else the weights file\'s metadata, else --preset)' },
+  init: { type: 'string', help: '"random": deterministic random weights of --preset\'s (or --config\'s) shape, written to --model PATH, else to the cache (reused when it holds them already)' },
+  seed: { type: 'string', default: '0', help: 'seed of random weights: which cached file, what --init random writes (default 0); not of sampling (a sampled request without "seed" draws a new random one)' },
   dtype: { type: 'string', help: 'f32 or f16 (default f16 when the GPU has shader-f16 and is not a CPU adapter)' },
-  gpu: { type: 'string', default: 'auto', help: 'GPU of this (base) process: a PCI address or nvidia-smi index, or auto' },
+  gpu: { type: 'string', default: 'auto', help: 'GPU of this (base) process: a PCI address or nvidia-smi index, or auto or none (the same: Dawn\'s default adapter; default auto)' },
   strategy: { type: 'string', default: 'fapool', help: 'fapool (attention of long sequences on the pool) or static (TP × PP baseline)' },
   placement: { type: 'string', default: 'tp=1,pp=1', help: 'static strategy: tensor × pipeline parallel degrees, e.g. tp=2,pp=2' },
   pool: { type: 'string', default: '0', help: 'attention-pool ranks inside this process (each its own GPUDevice on this adapter)' },
@@ -41,7 +41,7 @@ const SPEC = {
   spawn: { type: 'string', help: 'start pool worker processes: PCI addresses (comma-separated), "auto" or "none:N"' },
   threshold: { type: 'string', default: '4096', help: 'sequences longer than this (tokens) have their attention on the pool (default 4096)' },
   tiers: { type: 'string', help: 'pool size by length, e.g. "4096:0,6144:8,8192:10,inf:32" (default: the paper\'s table)' },
-  deadline: { type: 'string', default: '30000', help: 'ms a pool rank may take to answer a request before its sequences fall back to the base' },
+  deadline: { type: 'string', default: '30000', help: 'ms a pool rank may take to answer a request before its sequences fall back to the base (default 30000)' },
   'connect-timeout': { type: 'string', help: 'ms a worker may take to answer the connect handshake (ping, hello), and a failed pool rank a rejoin probe, whatever --deadline (default 3000; 10000 for --spawn workers and --strategy static, whose start fails without them)' },
   'rejoin-backoff': { type: 'string', help: 'ms from a pool rank\'s failure to its first probe; each failed probe doubles the wait, up to 30000 or this value if larger (default 1000). A rank that answers takes new requests again' },
   quiet: { type: 'boolean', default: false, help: 'no start-up log on stderr' },
@@ -58,7 +58,7 @@ export function serveHelpText(): string {
     '                         top_k, seed, stop, stream (server-sent events ending with "data: [DONE]"),',
     '                         stream_options.include_usage, return_token_ids; each choice carries "metrics"',
     '                         (ttft_ms, tpot_ms, queue_ms, base_steps, pool_steps)',
-    '  GET  /v1/models        the served model',
+    '  GET  /v1/models        the served model; GET /v1/models/ID: it, or 404 for another id',
     '  GET  /health           200 while serving, with the engine\'s load; with a pool, "pool": its members, how many',
     '                         are alive and which are down (failed: their requests run on the base until they rejoin)',
     '  GET  /metrics          Prometheus text: requests by status, queue, tokens, TTFT/TPOT histograms, attention',
@@ -70,7 +70,7 @@ export function serveHelpText(): string {
     '',
     'Options:',
   ];
-  for (const [name, s] of Object.entries(SPEC)) lines.push(`  ${`--${name}${s.type === 'string' ? ' VALUE' : ''}`.padEnd(24)} ${s.help}`);
+  for (const [name, s] of Object.entries(SPEC)) lines.push(`  ${`${'short' in s ? `-${s.short}, ` : ''}--${name}${s.type === 'string' ? ' VALUE' : ''}`.padEnd(24)} ${s.help}`);
   lines.push('', 'Examples:',
     '  node run-inference.js serve --port 8000',
     '  node run-inference.js serve --preset seed-4l --init random --spawn auto --threshold 4096',
@@ -93,11 +93,13 @@ function int(name: string, v: string | undefined, min: number, max = Number.MAX_
 export function parseServeArgs(argv: string[]): ServeArgs {
   const options = Object.fromEntries(Object.entries(SPEC).map(([k, s]) => [k, { type: s.type, ...('short' in s ? { short: s.short } : {}), ...('default' in s ? { default: s.default } : {}) }]));
   let values: Record<string, string | boolean | undefined>;
+  let tokens: { kind: string; name?: string }[];
   try {
-    ({ values } = parseArgs({ args: argv, options: options as never, strict: true, allowPositionals: false }) as { values: Record<string, string | boolean | undefined> });
+    ({ values, tokens } = parseArgs({ args: argv, options: options as never, strict: true, allowPositionals: false, tokens: true }) as unknown as { values: Record<string, string | boolean | undefined>; tokens: { kind: string; name?: string }[] });
   } catch (e) {
     throw new UsageError(`serve: ${(e as Error).message.replace(/\. To specify.*$/, '')}\nRun 'node run-inference.js serve --help' to see the options.`);
   }
+  refuseRepeatedOptions(tokens, 'serve: ');
   const s = (k: string) => values[k] as string | undefined;
   if (s('init') !== undefined && s('init') !== 'random') throw new UsageError(`serve: --init takes only 'random', got '${s('init')}'`);
   const dtype = s('dtype');

@@ -2,7 +2,8 @@
 // device on a multi-GPU host; Mesa's device-select implicit layer reorders devices by environment, so
 // DRI_PRIME=pci-0000_00_07_0 + MESA_VK_DEVICE_SELECT_FORCE_DEFAULT_DEVICE=1 make the GPU at that PCI
 // address the only one Dawn sees. The loader reads them when the Vulkan instance is created, so they
-// must be in process.env before openGpu() (see docs/software-gpu.md, "Two H100s in one host").
+// must be in process.env before openGpu(). A process binds one GPU, and Dawn returns the first of identical GPUs:
+// on a host with two H100s only these variables (and the layer that reads them) put a process on the second.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';

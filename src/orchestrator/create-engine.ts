@@ -35,7 +35,10 @@ export interface PoolOptions {
   cluster?: string;
   /** Start worker processes: PCI addresses (comma-separated), "auto" (every GPU but the first) or "none:N". */
   spawn?: string;
-  /** ms a rank may take to answer a request before its sequences fall back to the base (default 30 s). */
+  /**
+   * ms a rank may take to answer a request before its sequences fall back to the base (static baseline: before a worker
+   * rank's silence fails the run). Unset: the link's DEFAULT_TIMEOUT_MS, 60 s; the command line passes its --deadline, 30 s.
+   */
   deadlineMs?: number;
   /**
    * ms a worker may take to answer the connect handshake (ping, hello), and a failed pool rank a rejoin probe;
@@ -130,7 +133,7 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
   applyGpuBinding(binding);
   for (const w of binding.warnings) log(`warning: ${w}`);
   const pipelines = o.pipelines ?? pipelineModeFromEnv();
-  const gpu = await openGpu({ label: 'fapool', f16: o.dtype !== 'f32' });
+  const gpu = await openGpu({ label: 'base', f16: o.dtype !== 'f32' }); // the base group's device: the report's first rank
   gpu.pipelines = pipelines;
   setBusyPollFor(isSoftwareAdapter(gpu.caps)); // the links to workers made below
   const cleanups: (() => Promise<void> | void)[] = [() => gpu.destroy()];
