@@ -1,10 +1,10 @@
 // The fused epilogue of the GEMM family (gemm, gemm_quad, gemv, the subgroup-matrix GEMMs): bias, GELU
-// (exact erf or tanh), residual add, in-place accumulate. Prepended to those files by the runtime
+// (exact erf or tanh) or SiLU, residual add, in-place accumulate. Prepended to those files by the runtime
 // (ProgramDef.includes), after the specialisation header. The including file declares the bindings
 // `bias`, `residual`, `y` and the uniform `p` (with `N`); the switches are override constants set per
 // pipeline, so a disabled step compiles away.
 
-override ACT: u32 = 0u;            // 0 none, 1 gelu_erf, 2 gelu_tanh
+override ACT: u32 = 0u;            // 0 none, 1 gelu_erf, 2 gelu_tanh, 3 silu
 override HAS_BIAS: bool = false;
 override HAS_RESIDUAL: bool = false;
 override ACCUMULATE: bool = false; // y += result (y read and written in place)
@@ -44,6 +44,8 @@ fn activate(v: f32) -> f32 {
     let u = clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), -9.0, 9.0);
     return 0.5 * v * (1.0 + tanh(u));
   }
+  // x·sigmoid(x); below −88 exp(−x) is +inf in f32 and the quotient the limit, −0.
+  if (ACT == 3u) { return v / (1.0 + exp(-v)); }
   return v;
 }
 

@@ -3,7 +3,7 @@ import {
   ConfigError, PRESETS, configFromHf, paramCount, presetConfig, validateConfig, type ModelConfig,
 } from '../src/model/config.js';
 
-// A Llama-shaped config.json (GELU instead of SiLU: fapool runs GELU models).
+// A Llama-shaped config.json (GELU instead of Llama's SiLU; the tests below try both).
 const LLAMA = {
   architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: 256, intermediate_size: 688,
   num_attention_heads: 8, num_key_value_heads: 2, num_hidden_layers: 3, vocab_size: 1000,
@@ -50,7 +50,7 @@ describe('config', () => {
     ['NaN eps', { normEps: NaN }, /normEps must be a finite positive/],
     ['infinite theta', { ropeTheta: Infinity }, /ropeTheta must be a finite positive/],
     ['zero embedScale', { embedScale: 0 }, /embedScale/],
-    ['unknown act', { act: 'silu' }, /act must be one of/],
+    ['unknown act', { act: 'relu' }, /act must be one of/],
     ['non-boolean gated', { gatedFfn: 1 }, /gatedFfn must be a boolean/],
     ['empty name', { name: '' }, /name must be a non-empty string/],
     ['zero maxSeq', { maxSeq: 0 }, /maxSeq must be a positive integer/],
@@ -88,6 +88,12 @@ describe('config', () => {
   it('maps activations and defaults', () => {
     expect(configFromHf({ ...LLAMA, hidden_act: 'gelu_new' }).act).toBe('gelu_tanh');
     expect(configFromHf({ ...LLAMA, hidden_act: 'gelu_pytorch_tanh' }).act).toBe('gelu_tanh');
+    expect(configFromHf({ ...LLAMA, hidden_act: 'silu' }).act).toBe('silu');
+    expect(configFromHf({ ...LLAMA, model_type: 'mistral', hidden_act: 'silu', attention_bias: false, mlp_bias: false }).act).toBe('silu');
+    // Mistral's sliding window: full attention up to it, so the context is held there; null is none.
+    expect(configFromHf({ ...LLAMA, model_type: 'mistral', sliding_window: 1024 }).maxSeq).toBe(1024);
+    expect(configFromHf({ ...LLAMA, model_type: 'mistral', sliding_window: null }).maxSeq).toBe(2048);
+    expect(configFromHf({ ...LLAMA, sliding_window: 4096 }).maxSeq).toBe(2048);
     const { num_key_value_heads: _, rope_theta: __, ...noKv } = LLAMA;
     const c = configFromHf(noKv);
     expect([c.nKvHeads, c.ropeTheta]).toEqual([8, 10000]);
@@ -95,7 +101,10 @@ describe('config', () => {
   });
 
   const badHf: [string, unknown, RegExp][] = [
-    ['silu', { ...LLAMA, hidden_act: 'silu' }, /unsupported activation "silu"/],
+    ['relu', { ...LLAMA, hidden_act: 'relu' }, /unsupported activation "relu".*SiLU/],
+    ['attention biases', { ...LLAMA, attention_bias: true }, /'attention_bias' true is not supported/],
+    ['MLP biases', { ...LLAMA, mlp_bias: true }, /'mlp_bias' true is not supported/],
+    ['a zero sliding window', { ...LLAMA, sliding_window: 0 }, /'sliding_window' must be a positive integer or null/],
     ['missing activation', { ...LLAMA, hidden_act: undefined }, /unsupported activation/],
     ['missing hidden_size', { ...LLAMA, hidden_size: undefined }, /'hidden_size' is missing/],
     ['string vocab', { ...LLAMA, vocab_size: '1000' }, /'vocab_size' must be a positive integer/],

@@ -93,10 +93,10 @@ describe('linear: epilogues', () => {
   }
 });
 
-describe('GELU accuracy', () => {
+describe('activation accuracy (GELU, SiLU)', () => {
   // y = act(x · 1): every value of x passes through the epilogue alone. Includes large |x| (NaN guard).
   for (const path of ['tiled', 'gemv'] as const) {
-    for (const act of ['gelu_erf', 'gelu_tanh'] as const) {
+    for (const act of ['gelu_erf', 'gelu_tanh', 'silu'] as const) {
       it(`${path} ${act}`, async () => {
         const g = await gpu();
         const vals = [-1e4, -30, -9, -5.5, -3.92, -2, -0.93, -0.5, -1e-3, 0, 1e-6, 0.3, 0.93, 1, 2.7, 4, 10, 30, 1e4];

@@ -76,6 +76,37 @@ beforeAll(async () => {
 });
 afterAll(() => { for (const e of loaded.values()) e.gen.dispose(); });
 
+describe('a SwiGLU model (Llama, Mistral: SiLU in the gated FFN) vs float64 reference', () => {
+  const silu: ModelConfig = { ...cfg, name: 'tiny-silu', act: 'silu' };
+  for (const dtype of ['f32', 'f16'] as const) {
+    it(`${dtype}: first-token logits and 8 greedy tokens`, async () => {
+      const g = await gpu();
+      const file = join(dir, 'tiny-silu.safetensors');
+      await writeRandomWeights(file, silu, { seed: 8, dtype: 'f32' });
+      const f = await openSafetensors(file);
+      const w64: RefWeights = new Map();
+      for (const { name } of expectedWeights(silu)) w64.set(name, Float64Array.from(await f.readTensorF32(name)));
+      const { weights } = await loadWeights(g, f.source(), silu, dtype);
+      await f.close();
+      const gen = new Generator(g, silu, weights, dtype);
+      try {
+        const r = rng();
+        const p = prompt(r, r.int(5, 40));
+        const ref = new RefModel(silu, w64).greedy(p, 8);
+        const res = await gen.generate([p], { maxNewTokens: 8, sampling: GREEDY, captureLogits: true });
+        expect(compare(res.firstLogits![0]!, ref.logits[0]!).rel, `logits rel error (seed ${r.seed})`).toBeLessThan(dtype === 'f32' ? 1e-5 : 1e-2);
+        // The same model with GELU gives other logits: the activation is the one asked for.
+        const gelu = new RefModel(cfg, w64).greedy(p, 1);
+        expect(compare(res.firstLogits![0]!, gelu.logits[0]!).rel, 'against the GELU model').toBeGreaterThan(1e-3);
+        if (dtype === 'f32') expectGreedyAgree(silu, w64, [p], res.tokens, [ref.tokens], `seed ${r.seed}`);
+      } finally {
+        gen.dispose();
+        releaseWeights(g, weights);
+      }
+    });
+  }
+});
+
 describe('tiny decoder vs float64 reference', () => {
   for (const dtype of ['f32', 'f16'] as const) {
     it(`${dtype}: first-token logits and 12 greedy tokens`, async () => {

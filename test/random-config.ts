@@ -17,7 +17,7 @@ export function randomConfig(r: Rng, i: number): ModelConfig {
   return validateConfig({
     name: `random-${i}`, nLayers: r.int(1, 4), hidden, nHeads: nKvHeads * group, nKvHeads, headDim,
     ffn: pick(r, [16, 32, 48, 64, 96, 128, 160, 40, 72, 100]), vocab: pick(r, [64, 100, 256, 300, 97]), maxSeq: 128,
-    normEps: pick(r, [1e-5, 1e-6]), ropeTheta: pick(r, [10000, 500000, 100]), act: pick(r, ['gelu_tanh', 'gelu_erf'] as const),
+    normEps: pick(r, [1e-5, 1e-6]), ropeTheta: pick(r, [10000, 500000, 100]), act: pick(r, ['gelu_tanh', 'gelu_erf', 'silu'] as const),
     gatedFfn: true, tiedEmbeddings: r.next() < 0.3, embedScale: r.next() < 0.25 ? Math.sqrt(hidden) : 1,
   });
 }

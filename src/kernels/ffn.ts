@@ -6,7 +6,7 @@ import { expectDtype, expectRank, expectShape } from './common.js';
 import {
   chooseGemmPath, expectActivations, expectNormPrologue, expectOwnBuffer, launchGemm, type GemmPath, type GemmTuning
 } from './gemm.js';
-import { type NormPrologue } from './gemm-common.js';
+import { GATED_ACTIVATIONS, type GatedActivation, type NormPrologue } from './gemm-common.js';
 import { chooseSgmKernel, isGeneratedChoice, sgmDirectApplies } from './gemm-sgm.js';
 
 export interface GatedArgs {
@@ -14,7 +14,7 @@ export interface GatedArgs {
   wGate: Tensor;  // [F, K]
   wUp: Tensor;    // [F, K]
   out: Tensor;    // [M, F]
-  act: 'gelu_erf' | 'gelu_tanh';
+  act: GatedActivation;
   /** RMS-normalise x as it is read (the GEMV path only: normPrologueApplies). */
   norm?: NormPrologue;
   /** x is an RMSNorm's output: as LinearArgs.normed. */
@@ -40,7 +40,7 @@ export function gatedLinear(gpu: Gpu, a: GatedArgs, opts: { path?: GemmPath; tun
     if (t) expectDtype(t, dtype, n, k);
   }
   expectOwnBuffer(k, a.out, ['x', a.x], ['wGate', a.wGate], ['wUp', a.wUp], ['norm.weight', a.norm?.weight]);
-  if (a.act !== 'gelu_erf' && a.act !== 'gelu_tanh') throw new ShapeError(`${k}: act must be gelu_erf or gelu_tanh, got '${String(a.act)}'`);
+  if (!GATED_ACTIVATIONS.includes(a.act)) throw new ShapeError(`${k}: act must be one of ${GATED_ACTIVATIONS.join(', ')}, got '${String(a.act)}'`);
   const normed = a.normed === true || a.norm !== undefined;
   const path = opts.path ?? chooseGatedPath(gpu.caps, M, F, K, dtype, normed);
   return launchGemm(gpu, {

@@ -2,7 +2,11 @@
 // gemm_epilogue.wgsl), the RMSNorm prologue's arguments, one launch's operands, and the grid folding.
 import { ceilDiv, type Caps, type DType, type Tensor } from '../gpu/index.js';
 
-export type Activation = 'none' | 'gelu_erf' | 'gelu_tanh';
+export type Activation = 'none' | 'gelu_erf' | 'gelu_tanh' | 'silu';
+
+/** The activations of a gated FFN: act(x·Wgᵀ) ⊙ x·Wuᵀ (GELU models; SiLU for SwiGLU ones: Llama, Mistral). */
+export type GatedActivation = Exclude<Activation, 'none'>;
+export const GATED_ACTIVATIONS: readonly GatedActivation[] = ['gelu_erf', 'gelu_tanh', 'silu'];
 
 /** An RMSNorm fused in front of a product: x · rsqrt(mean(x²) + eps) ⊙ weight, per row of x. */
 export interface NormPrologue {
@@ -10,7 +14,7 @@ export interface NormPrologue {
   eps: number;
 }
 
-const ACT_CODE: Record<Activation, number> = { none: 0, gelu_erf: 1, gelu_tanh: 2 };
+const ACT_CODE: Record<Activation, number> = { none: 0, gelu_erf: 1, gelu_tanh: 2, silu: 3 };
 
 /** Epilogue switches shared by every path (WGSL overrides of the same names). */
 export interface Epilogue { act: Activation; bias: boolean; residual: boolean; accumulate: boolean }

@@ -4,7 +4,8 @@ import { FapoolError } from '../gpu/errors.js';
 /** A model configuration that cannot run: names the field, the value and the rule. */
 export class ConfigError extends FapoolError {}
 
-export type Activation = 'gelu_erf' | 'gelu_tanh';
+/** The FFN's activation (the kernels' GatedActivation): GELU, exact or tanh, or SiLU (SwiGLU models). */
+export type Activation = 'gelu_erf' | 'gelu_tanh' | 'silu';
 
 export interface ModelConfig {
   name: string;
@@ -67,7 +68,7 @@ export function paramCount(c: ModelConfig): number {
   return c.vocab * c.hidden * (c.tiedEmbeddings ? 1 : 2) + c.nLayers * perLayer + c.hidden;
 }
 
-const ACTS: readonly Activation[] = ['gelu_erf', 'gelu_tanh'];
+const ACTS: readonly Activation[] = ['gelu_erf', 'gelu_tanh', 'silu'];
 
 /** A value as an error message shows it: a string as a string ("64" is not 64), NaN and ±Infinity by name. */
 export function describeValue(v: unknown): string {
@@ -109,17 +110,19 @@ export function validateConfig(c: ModelConfig): ModelConfig {
 
 const SUPPORTED_TYPES = ['llama', 'mistral', 'gemma'] as const;
 
-/** HF activation names → ours. silu/relu and friends have no kernel here. */
+/** HF activation names → ours. relu and friends have no kernel here. */
 function mapActivation(name: unknown, modelType: string): Activation {
   switch (name) {
+    case 'silu': case 'swish':
+      return 'silu';
     case 'gelu': case 'gelu_python':
       // Gemma 1 configs say 'gelu' in hidden_act, but transformers runs the tanh form for them.
       return modelType === 'gemma' ? 'gelu_tanh' : 'gelu_erf';
     case 'gelu_pytorch_tanh': case 'gelu_new': case 'gelu_fast': case 'gelu_accurate':
       return 'gelu_tanh';
     default:
-      throw new ConfigError(`unsupported activation ${JSON.stringify(name)}: fapool runs GELU only ` +
-        `('gelu', 'gelu_pytorch_tanh', 'gelu_new', 'gelu_fast'); SiLU/SwiGLU models are not supported`);
+      throw new ConfigError(`unsupported activation ${JSON.stringify(name)}: fapool runs GELU ` +
+        `('gelu', 'gelu_pytorch_tanh', 'gelu_new', 'gelu_fast') and SiLU ('silu', 'swish')`);
   }
 }
 
@@ -159,6 +162,17 @@ export function configFromHf(json: unknown): ModelConfig {
     throw new ConfigError(`config.json: rope scaling ${JSON.stringify(scaling)} is not supported (plain RoPE only)`);
   }
   const act = mapActivation(j.hidden_activation ?? j.hidden_act, modelType);
+  // Biases on the projections change the maths; the loader would leave their tensors unused (a note), silently wrong.
+  for (const k of ['attention_bias', 'mlp_bias'] as const) {
+    if (j[k] !== undefined && j[k] !== false) throw new ConfigError(`config.json: '${k}' ${JSON.stringify(j[k])} is not supported (projections without bias only)`);
+  }
+  // Sliding-window attention (Mistral) sees the last `sliding_window` positions; up to that length it is full
+  // causal attention, which is what runs here: the context is held to the window.
+  const window = j.sliding_window;
+  if (window !== undefined && window !== null && (typeof window !== 'number' || !Number.isSafeInteger(window) || window <= 0)) {
+    throw new ConfigError(`config.json: 'sliding_window' must be a positive integer or null, got ${describeValue(window)}`);
+  }
+  const maxSeq = Math.min(int('max_position_embeddings'), typeof window === 'number' ? window : Infinity);
   if (j.rms_norm_eps === undefined) throw new ConfigError(`config.json: 'rms_norm_eps' is missing`);
   const tie = j.tie_word_embeddings ?? (modelType === 'gemma'); // the transformers defaults per model class
   if (typeof tie !== 'boolean') throw new ConfigError(`config.json: 'tie_word_embeddings' must be a boolean, got ${describeValue(tie)}`);
@@ -173,7 +187,7 @@ export function configFromHf(json: unknown): ModelConfig {
     headDim: int('head_dim', hidden / nHeads),
     ffn: int('intermediate_size'),
     vocab: int('vocab_size'),
-    maxSeq: int('max_position_embeddings'),
+    maxSeq,
     normEps: num('rms_norm_eps', j.rms_norm_eps),
     ropeTheta: num('rope_theta', j.rope_theta ?? ropeParams?.rope_theta ?? 10000),
     act,

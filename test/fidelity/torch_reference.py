@@ -41,7 +41,9 @@ def rmsnorm(x, w, eps):
     return (y * w.to(y.dtype)).to(x.dtype)
 
 
-def gelu(x, kind):
+def activation(x, kind):
+    if kind == 'silu':
+        return torch.nn.functional.silu(x)
     return torch.nn.functional.gelu(x, approximate='tanh' if kind == 'gelu_tanh' else 'none')
 
 
@@ -90,7 +92,7 @@ class Model:
             a = (scores @ Vr).transpose(0, 1).reshape(T, H * D)
             x = x + a @ L['wo'].T
             h = rmsnorm(x, L['ffn_norm'], c['normEps'])
-            x = x + (gelu(h @ L['w_gate'].T, c['act']) * (h @ L['w_up'].T)) @ L['w_down'].T
+            x = x + (activation(h @ L['w_gate'].T, c['act']) * (h @ L['w_up'].T)) @ L['w_down'].T
         return rmsnorm(x, self.final_norm, c['normEps']) @ self.lm_head.T
 
 
@@ -133,7 +135,7 @@ def forward_cached(model, ids, cache, pos0):
         a = F.scaled_dot_product_attention(q.transpose(0, 1)[None], K[:, :, :S], V[:, :, :S], is_causal=T > 1, enable_gqa=H != Hk)
         x = x + a[0].transpose(0, 1).reshape(T, H * D) @ L['wo'].T
         h = rmsnorm(x, L['ffn_norm'], c['normEps'])
-        x = x + (gelu(h @ L['w_gate'].T, c['act']) * (h @ L['w_up'].T)) @ L['w_down'].T
+        x = x + (activation(h @ L['w_gate'].T, c['act']) * (h @ L['w_up'].T)) @ L['w_down'].T
     return rmsnorm(x[-1:], model.final_norm, c['normEps']) @ model.lm_head.T
 
 

@@ -6,9 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { parseCli, UsageError, type CliOptions } from '../../src/cli/args.js';
 import { PRESETS } from '../../src/model/config.js';
 import { parseTiers } from '../../src/orchestrator/pool/policy.js';
-import { fuzz, newStats, runCase, summary } from './harness.js';
+import { CASE_HANG_MS, fuzz, newStats, runCase, summary } from './harness.js';
 
-const LIMITS = { allowed: [UsageError], maxMs: 1000 };
+const LIMITS = { allowed: [UsageError], maxMs: CASE_HANG_MS };
 
 const FLAGS = ['--preset', '--model', '--config', '--init', '--seed', '--prompt', '--prompt-len', '--prompt-lens', '--max-new-tokens', '--batch', '--dtype',
   '--temperature', '--top-k', '--top-p', '--prefill-chunk', '--gpu', '--strategy', '--pool', '--cluster', '--spawn', '--threshold', '--tiers', '--placement',

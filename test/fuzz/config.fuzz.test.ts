@@ -4,10 +4,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, PRESETS, configFromHf, validateConfig, type ModelConfig } from '../../src/model/config.js';
-import { fuzz, newStats, runCase, summary } from './harness.js';
+import { CASE_HANG_MS, fuzz, newStats, runCase, summary } from './harness.js';
 
 // 1 s per case: a hang bound, loose enough for a 2-core machine shared with GPU tests (cases take ≤ 25 ms alone).
-const LIMITS = { allowed: [ConfigError], maxMs: 1000 };
+const LIMITS = { allowed: [ConfigError], maxMs: CASE_HANG_MS };
 
 const BASES: Record<string, unknown>[] = [
   { model_type: 'llama', hidden_size: 64, num_attention_heads: 4, num_key_value_heads: 2, num_hidden_layers: 2, intermediate_size: 128,

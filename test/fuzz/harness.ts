@@ -8,6 +8,13 @@ export const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2
 
 type ErrorClass = abstract new (...args: never[]) => Error;
 
+/**
+ * A case's wall-clock bound: a hang or a blow-up (quadratic parsing), not a speed claim. Cases take ≤ 25 ms alone,
+ * ≤ 190 ms for a 200k-deep JSON; 1 s failed once on a CI dry run that shared the machine with other test runs
+ * (1060 ms for a 139,683-deep header).
+ */
+export const CASE_HANG_MS = 10_000;
+
 export interface CaseLimits {
   /** The error types a case may end in (anything else fails the run). */
   allowed: readonly ErrorClass[];

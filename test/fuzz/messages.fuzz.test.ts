@@ -6,10 +6,10 @@ import { pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { decodeMessage, encodeMessage, validateMessage } from '../../src/orchestrator/transport/codec.js';
 import { FrameError, PROTOCOL_VERSION, attendItemsFrame, type TensorFrame } from '../../src/orchestrator/transport/messages.js';
-import { fuzz, newStats, runCase, summary } from './harness.js';
+import { CASE_HANG_MS, fuzz, newStats, runCase, summary } from './harness.js';
 
 // 1 s per case: a hang bound, loose enough for a 2-core machine shared with GPU tests (cases take ≤ 20 ms alone).
-const LIMITS = { allowed: [FrameError], maxMs: 1000 };
+const LIMITS = { allowed: [FrameError], maxMs: CASE_HANG_MS };
 
 const small = fc.integer({ min: 0, max: 6 });
 function tensor(dtype: 'f32' | 'f16' | 'u32', shape: number[]): TensorFrame {

@@ -10,13 +10,13 @@ import {
   MAX_HEADER_BYTES, ST_DTYPE_BYTES, SafetensorsError, encodeSafetensorsHeader, isLoadable, parseSafetensors, type StDType,
 } from '../../src/model/safetensors.js';
 import { openSafetensors } from '../../src/model/safetensors-node.js';
-import { fuzz, newStats, runCase, summary } from './harness.js';
+import { CASE_HANG_MS, fuzz, newStats, runCase, summary } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fapool-fuzz-st-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const DTYPES = Object.keys(ST_DTYPE_BYTES) as StDType[];
 // 1 s per case: the 200k-deep JSON headers take ~120 ms here; the bound catches hangs, not speed.
-const LIMITS = { allowed: [SafetensorsError], maxMs: 1000 };
+const LIMITS = { allowed: [SafetensorsError], maxMs: CASE_HANG_MS };
 
 // ---- a valid file, as bytes and as its header object -------------------------------------------------
 

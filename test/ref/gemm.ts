@@ -20,15 +20,17 @@ export function erfRef(x: number): number {
   return Math.sign(x) * (1 - erfc);
 }
 
-export type ActivationRef = 'none' | 'gelu_erf' | 'gelu_tanh';
+export type ActivationRef = 'none' | 'gelu_erf' | 'gelu_tanh' | 'silu';
 
 export function geluErfRef(v: number): number { return 0.5 * v * (1 + erfRef(v / Math.SQRT2)); }
 export function geluTanhRef(v: number): number {
   return 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
 }
 
+export function siluRef(v: number): number { return v / (1 + Math.exp(-v)); }
+
 export function actRef(act: ActivationRef, v: number): number {
-  return act === 'gelu_erf' ? geluErfRef(v) : act === 'gelu_tanh' ? geluTanhRef(v) : v;
+  return act === 'gelu_erf' ? geluErfRef(v) : act === 'gelu_tanh' ? geluTanhRef(v) : act === 'silu' ? siluRef(v) : v;
 }
 
 /** x [M, K] · w [N, K]ᵀ → [M, N]. */

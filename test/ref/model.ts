@@ -18,7 +18,8 @@ function matvec(x: Float64Array, w: Float64Array, n: number): Float64Array {
   return y;
 }
 
-function gelu(x: number, kind: ModelConfig['act']): number {
+function activation(x: number, kind: ModelConfig['act']): number {
+  if (kind === 'silu') return x / (1 + Math.exp(-x));
   if (kind === 'gelu_tanh') return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
   return 0.5 * x * (1 + erf(x / Math.SQRT2));
 }
@@ -68,7 +69,7 @@ export class RefModel {
       x = x.map((xv, i) => xv + o[i]!);
       const h2 = rmsnorm(x, this.g(p + 'ffn_norm'), c.normEps);
       const gate = matvec(h2, this.g(p + 'w_gate'), c.ffn), up = matvec(h2, this.g(p + 'w_up'), c.ffn);
-      const f = gate.map((gv, i) => gelu(gv, c.act) * up[i]!);
+      const f = gate.map((gv, i) => activation(gv, c.act) * up[i]!);
       const down = matvec(f, this.g(p + 'w_down'), c.hidden);
       x = x.map((xv, i) => xv + down[i]!);
     }
