@@ -183,6 +183,45 @@ describe('the random-weights cache', () => {
   });
 });
 
+describe('a checkpoint named by its file', () => {
+  // A WordLevel tokenizer over 'a'..'e' (ids 0..4) and a Llama-style config.json: the layout of a Hugging Face folder.
+  const tokenizerJson = {
+    version: '1.0', truncation: null, padding: null, added_tokens: [], normalizer: null, pre_tokenizer: { type: 'Whitespace' },
+    post_processor: null, decoder: null, model: { type: 'WordLevel', vocab: { a: 0, b: 1, c: 2, d: 3, e: 4 }, unk_token: 'a' },
+  };
+  const hfConfig = {
+    model_type: 'llama', hidden_size: 64, intermediate_size: 128, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16,
+    num_hidden_layers: 2, vocab_size: 256, max_position_embeddings: 512, rms_norm_eps: 1e-5, rope_theta: 10000, hidden_act: 'silu',
+  };
+
+  it('--model DIR/model.safetensors of a Hugging Face checkpoint reads DIR\'s config.json and tokenizer.json, as --model DIR does (it ran bytes and the preset)', async () => {
+    const dir = join(tmp, 'hf-named');
+    mkdirSync(dir, { recursive: true });
+    // Weights without fapool's metadata, as a Hugging Face export has them.
+    const spec = (await import('../src/model/random-weights-core.js')).randomWeightSpec({ ...tiny, act: 'silu' }, 3, 'f32');
+    await writeSafetensors(join(dir, 'model.safetensors'), spec.tensors, { format: 'pt' });
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(hfConfig));
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
+    for (const model of [dir, join(dir, 'model.safetensors')]) {
+      const m = await resolveModel({ preset: 'tiny', seed: 0, model }, 'f32');
+      await m.file.close();
+      expect([m.configSource, m.tokenizerSource, m.config.act, m.tokenizer.encode('b c')], model).toEqual([join(dir, 'config.json'), join(dir, 'tokenizer.json'), 'silu', [1, 2]]);
+    }
+  });
+
+  it('fapool\'s own weights file keeps its metadata\'s config and the byte tokenizer, whatever sits beside it', async () => {
+    const dir = join(tmp, 'ours-beside');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'w.safetensors');
+    await writeRandomWeights(file, tiny, { seed: 3, dtype: 'f32' });
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...hfConfig, num_hidden_layers: 5 }));
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
+    const m = await resolveModel({ preset: 'tiny', seed: 0, model: file }, 'f32');
+    await m.file.close();
+    expect([m.configSource, m.tokenizerSource, m.config.nLayers]).toEqual([`${file} (metadata)`, 'bytes', tiny.nLayers]);
+  });
+});
+
 describe('messages', () => {
   it('a --gpu PCI address that is missing, or not a GPU, on this host (fake sysfs)', () => {
     const sys = join(tmp, 'pci');

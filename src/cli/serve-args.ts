@@ -29,7 +29,7 @@ const SPEC = {
   'shutdown-grace': { type: 'string', default: '10000', help: 'ms in-flight requests may take to finish after SIGINT/SIGTERM before they are cancelled' },
   preset: { type: 'string', default: 'fortune-4l', help: 'model preset: fortune-4l (shipped weights), tiny or seed-4l (random weights)' },
   model: { type: 'string', help: 'safetensors file, a sharded checkpoint\'s *.index.json, or a folder with model.safetensors or model.safetensors.index.json and its shards (+ config.json, tokenizer.json)' },
-  config: { type: 'string', help: 'Hugging Face style config.json (default: config.json in the --model folder, else the weights file\'s metadata, else --preset)' },
+  config: { type: 'string', help: 'Hugging Face style config.json (default: config.json of the checkpoint\'s folder — the --model folder, or a --model file\'s whose metadata holds no fapool config —, else the weights file\'s metadata, else --preset)' },
   init: { type: 'string', help: '"random": deterministic random weights of --preset\'s (or --config\'s) shape, written to --model PATH, else to the cache (reused when it holds them already)' },
   seed: { type: 'string', default: '0', help: 'seed of random weights: which cached file, what --init random writes (default 0); not of sampling (a sampled request without "seed" draws a new random one)' },
   dtype: { type: 'string', help: 'f32 or f16 (default f16 when the GPU has shader-f16 and is not a CPU adapter)' },

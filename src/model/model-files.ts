@@ -3,7 +3,7 @@
 // weights of --init random or of the other presets (cached, written once per preset or --config shape, seed and dtype).
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { InputError } from '../gpu/errors.js';
 import { packagePath } from '../gpu/package-root.js';
 import { ConfigError, configFromHf, presetConfig, validateConfig, type ModelConfig } from './config.js';
@@ -36,6 +36,8 @@ export interface ModelFiles {
   config: ModelConfig;
   configSource: string;
   tokenizer: Tokenizer;
+  /** The tokenizer.json read, or 'bytes' (the byte-level tokenizer). */
+  tokenizerSource: string;
 }
 
 /** The preset whose trained weights ship with the package: what `node run-inference.js` runs with no options. */
@@ -115,27 +117,34 @@ function cacheHolds(path: string, shape: ModelConfig, seed: number, weightDtype:
 /** The config a run would use, without writing or loading weights (only a file's header is read): for checks before any work. */
 export async function peekModelConfig(o: ModelSource, weightDtype: 'f32' | 'f16'): Promise<{ config: ModelConfig; weightsPath: string; write: boolean }> {
   const { weightsPath, folder, write } = locate(o, weightDtype);
-  const beside = folder ? join(folder, 'config.json') : null;
-  let config: ModelConfig;
-  if (o.config) config = configFromHf(parseJson(o.config, () => readFileSync(o.config!, 'utf8')));
-  else if (beside && existsSync(beside)) config = configFromHf(parseJson(beside, () => readFileSync(beside, 'utf8')));
-  else if (write) config = presetConfig(o.preset);
-  else {
-    const file = await openWeightsFile(weightsPath);
-    try {
-      config = configOf(file, weightsPath, o.preset).config;
-    } finally {
-      await file.close();
-    }
+  if (write) return { config: randomShape(o), weightsPath, write };
+  const file = await openWeightsFile(weightsPath);
+  try {
+    return { config: configFor(o, folder, weightsPath, file).config, weightsPath, write };
+  } finally {
+    await file.close();
   }
-  return { config, weightsPath, write };
 }
 
-function configOf(file: WeightsFile, weightsPath: string, preset: string): { config: ModelConfig; configSource: string } {
+/**
+ * Where config.json and tokenizer.json of the weights are: the --model folder, or beside a --model file (or index)
+ * that carries no config of its own (a Hugging Face checkpoint named by its file); none for fapool's own random
+ * weights, whose metadata holds their config (a config.json that happens to sit beside /tmp/x.safetensors is not theirs).
+ */
+function companionDir(o: ModelSource, folder: string | null, weightsPath: string, file: WeightsFile): string | null {
+  if (folder) return folder;
+  return o.model && !file.metadata.fapool_config ? dirname(weightsPath) : null;
+}
+
+/** The config: --config, else config.json of the checkpoint's folder (companionDir), else the file's metadata, else --preset. */
+function configFor(o: ModelSource, folder: string | null, weightsPath: string, file: WeightsFile): { config: ModelConfig; configSource: string } {
+  if (o.config) return { config: configFromHf(parseJson(o.config, () => readFileSync(o.config!, 'utf8'))), configSource: o.config };
+  const dir = companionDir(o, folder, weightsPath, file), beside = dir ? join(dir, 'config.json') : null;
+  if (beside && existsSync(beside)) return { config: configFromHf(parseJson(beside, () => readFileSync(beside, 'utf8'))), configSource: beside };
   if (file.metadata.fapool_config) {
     return { config: validateConfig(parseJson(`${weightsPath} metadata fapool_config`, () => file.metadata.fapool_config!) as ModelConfig), configSource: `${weightsPath} (metadata)` };
   }
-  return { config: presetConfig(preset), configSource: `preset ${preset}` };
+  return { config: presetConfig(o.preset), configSource: `preset ${o.preset}` };
 }
 
 export async function resolveModel(o: ModelSource, weightDtype: 'f32' | 'f16'): Promise<ModelFiles> {
@@ -146,20 +155,15 @@ export async function resolveModel(o: ModelSource, weightDtype: 'f32' | 'f16'): 
   }
   const file = await openWeightsFile(weightsPath);
   try {
-    let config: ModelConfig, configSource: string;
-    const beside = folder ? join(folder, 'config.json') : null;
-    if (o.config) {
-      config = configFromHf(parseJson(o.config, () => readFileSync(o.config!, 'utf8'))); configSource = o.config;
-    } else if (beside && existsSync(beside)) {
-      config = configFromHf(parseJson(beside, () => readFileSync(beside, 'utf8'))); configSource = beside;
-    } else {
-      ({ config, configSource } = configOf(file, weightsPath, o.preset));
-    }
-    const tokenizer = folder && existsSync(join(folder, 'tokenizer.json')) ? await loadTokenizer(folder) : new ByteTokenizer();
+    const { config, configSource } = configFor(o, folder, weightsPath, file);
+    const dir = companionDir(o, folder, weightsPath, file);
+    const tokFile = dir ? join(dir, 'tokenizer.json') : null;
+    const tokenizer = tokFile && existsSync(tokFile) ? await loadTokenizer(dir!) : new ByteTokenizer();
+    const tokenizerSource = tokenizer instanceof ByteTokenizer ? 'bytes' : tokFile!;
     if (tokenizer.vocabSize > config.vocab) {
       throw new InputError(`the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${config.vocab}`);
     }
-    return { weightsPath, file, config, configSource, tokenizer: tolerantTokenizer(tokenizer, config.vocab) };
+    return { weightsPath, file, config, configSource, tokenizer: tolerantTokenizer(tokenizer, config.vocab), tokenizerSource };
   } catch (e) {
     await file.close();
     throw e;

@@ -146,7 +146,7 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
     log(`gpu: ${describeCaps(gpu.caps)}`);
     const m = await resolveModel({ preset: o.preset ?? DEFAULT_PRESET, seed: o.seed ?? 0, model: o.model, config: o.config, init: o.init, onInit: o.onInit, log }, dtype);
     const cfg = m.config;
-    log(`model: ${cfg.name} (${cfg.nLayers} layers, hidden ${cfg.hidden}, ${cfg.nHeads}×${cfg.headDim} heads, ffn ${cfg.ffn}, vocab ${cfg.vocab}) from ${m.weightsPath}; config: ${m.configSource}; dtype ${dtype}`);
+    log(`model: ${cfg.name} (${cfg.nLayers} layers, hidden ${cfg.hidden}, ${cfg.nHeads}×${cfg.headDim} heads, ffn ${cfg.ffn}, vocab ${cfg.vocab}) from ${m.weightsPath}; config: ${m.configSource}; tokenizer: ${m.tokenizerSource}; dtype ${dtype}`);
 
     if (o.strategy === 'static') {
       const placement = typeof o.placement === 'string' ? parsePlacement(o.placement) : o.placement ?? { tp: 1, pp: 1 };
