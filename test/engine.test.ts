@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, InputError, QueueFullError, type CompletionEvent, type Engine } from '../src/index.js';
 import { presetConfig } from '../src/model/config.js';
-import { defaultPrefillChunk, PREFILL_CHUNK_MIN, type ForwardExecutor } from '../src/model/generation.js';
+import { decodedTokens, defaultPrefillChunk, PREFILL_CHUNK_MIN, type ForwardExecutor } from '../src/model/generation.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
 import { expectGreedyAgree } from './helpers.js';
 import { refWeights } from './random-config.js';
@@ -69,6 +69,12 @@ describe('engine.generate', () => {
     expect(d.result.tokens).toEqual(seen);
     expect(d.texts).toHaveLength(2);
     expect(d.result.tpotMs).toBeGreaterThan(0);
+  });
+
+  it('decodedTokens: a sequence\'s first token is its prefill\'s, and one that ended at once has none', () => {
+    expect(decodedTokens([[], [4, 5, 6]])).toBe(2); // was counted 1: one first token subtracted per sequence
+    expect(decodedTokens([[7], [8, 9]])).toBe(1);
+    expect(decodedTokens([[1], [2]])).toBe(0);
   });
 
   it('one token a sequence has no decode phase: TPOT 0 (it was the read-back\'s time over one token), TPS still counted', async () => {

@@ -7,7 +7,7 @@ import { applyGpuBinding, checkPciDevice, planGpuBinding } from '../gpu/select.j
 import type { ModelConfig } from '../model/config.js';
 import { checkModelFits, tensorLimit, type BindingLimits } from '../model/load-weights.js';
 import { peekModelConfig } from '../model/model-files.js';
-import { activationWidth, defaultPrefillChunk } from '../model/generation.js';
+import { activationWidth, decodedTokens, defaultPrefillChunk } from '../model/generation.js';
 import { createEngine } from '../orchestrator/create-engine.js';
 import type { PlacementReport } from '../orchestrator/engine.js';
 import { PAPER_TIERS, parseTiers } from '../orchestrator/pool/policy.js';
@@ -234,7 +234,7 @@ export async function main(argv: string[]): Promise<number> {
       for (let i = 1; i < done.texts.length; i++) console.log(`[seq ${i}, prompt ${prompts[i]!.length} tokens] ${JSON.stringify(done.texts[i])}`);
       console.log(`\n${prompts.length} sequence(s), ${res.inputTokens} input + ${res.outputTokens} output tokens`);
       printPlacement(done.placement, prompts);
-      const tpot = res.outputTokens > res.tokens.length ? `${res.tpotMs.toFixed(2)} ms` : 'none (no decode step: one token a sequence)';
+      const tpot = decodedTokens(res.tokens) > 0 ? `${res.tpotMs.toFixed(2)} ms` : 'none (no decode step: one token a sequence)';
       console.log(`TTFT ${res.prefillMs.toFixed(1)} ms | TPOT ${tpot} | TPS ${res.tps.toFixed(1)} tok/s | total ${res.totalMs.toFixed(0)} ms | load ${loadMs.toFixed(0)} ms (+ compile ${compiled.ms.toFixed(0)} ms) | GPU memory ${(res.gpuBytes / 2 ** 20).toFixed(1)} MiB`);
     }
     return 0;

@@ -247,6 +247,11 @@ export class DecodeBatch {
   }
 }
 
+/** Tokens the decode phase produced: each sequence's first token comes from its prefill (none where it ended at once). */
+export function decodedTokens(out: readonly (readonly number[])[]): number {
+  return out.reduce((a, t) => a + Math.max(0, t.length - 1), 0);
+}
+
 /**
  * The FA Pool paper's metrics: TPOT = generation time ÷ output tokens, where generation time is the decode
  * phase (first token to last) and its output the tokens it produced; TPS = (input + output) ÷ total time.
@@ -258,7 +263,7 @@ export function generationMetrics(out: number[][], inputTokens: number, t0: numb
   return {
     tokens: out, inputTokens, outputTokens, prefillMs, decodeMs, totalMs,
     // No decode phase (one token a sequence): 0, as submit()'s requests report it, not the read-back's time.
-    tpotMs: outputTokens > out.length ? decodeMs / (outputTokens - out.length) : 0,
+    tpotMs: decodedTokens(out) > 0 ? decodeMs / decodedTokens(out) : 0,
     tps: (inputTokens + outputTokens) / (totalMs / 1000),
   };
 }
