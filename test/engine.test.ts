@@ -226,6 +226,25 @@ describe.each([['one device', () => single], ['FA Pool (2 in-process ranks)', ()
   });
 });
 
+describe('placement counts (FA Pool): each request and run its own steps', () => {
+  const long = PROMPTS[3]!; // past the threshold: attends on the pool from its first decode step
+
+  it('requests one after another: decode steps on the pool = tokens − 1 each (a batch\'s step 1 after another\'s last step 1 went uncounted)', async () => {
+    for (const n of [2, 2, 4, 3]) {
+      const { done } = await collect(pooled.submit({ prompt: long, maxTokens: n }));
+      expect([done.baseSteps, done.poolSteps], `maxTokens ${n}`).toEqual([0, n - 1]);
+    }
+  });
+
+  it('run() twice: each result\'s placement counts that run (it summed the engine\'s life)', async () => {
+    for (let k = 0; k < 2; k++) {
+      const r = await pooled.run({ prompts: [long], maxNewTokens: 6, stopAtEos: false });
+      expect(r.placement.perSeq?.[0], `run ${k}`).toMatchObject({ baseSteps: 0, poolSteps: 5 });
+      expect(r.placement.events?.filter((e) => e.kind === 'prefill-to-pool'), `run ${k}: its own hand-off only`).toHaveLength(1);
+    }
+  });
+});
+
 describe('engine.submit behaviour', () => {
   it('requests of different lengths that join and leave mid-batch each get the tokens they get alone', async () => {
     const lens = [3, 11, 6, 9];

@@ -13,6 +13,27 @@ import type { Tokenizer } from '../model/tokenizer.js';
 import type { Weights } from '../model/weights.js';
 import { checkSchedule, Scheduler, type SchedulerOptions } from './scheduler.js';
 
+/** A placement report as it stands, apart from the live one (its events are the same objects). */
+export function placementSnapshot(r: PlacementReport): PlacementReport {
+  return { ...r, perSeq: r.perSeq?.map((s) => ({ ...s, ranks: [...s.ranks] })), events: r.events?.slice(), split: r.split && { ...r.split } };
+}
+
+/**
+ * What a placement report counted between `before` (a snapshot) and `now`: steps per slot, the events since, the time
+ * split's sums (not levels: the pool's GPU bytes); the rest as it is now.
+ */
+export function placementSince(before: PlacementReport, now: PlacementReport): PlacementReport {
+  const r = placementSnapshot(now);
+  r.perSeq = r.perSeq?.map((s, b) => ({
+    ...s, baseSteps: s.baseSteps - (before.perSeq?.[b]?.baseSteps ?? 0), poolSteps: s.poolSteps - (before.perSeq?.[b]?.poolSteps ?? 0),
+  }));
+  // The log keeps its latest entries: the run's are those after the last one seen before it (all, if that one is gone).
+  const last = before.events?.at(-1);
+  if (r.events && last) r.events = r.events.slice(r.events.lastIndexOf(last) + 1);
+  for (const [k, v] of Object.entries(r.split ?? {})) if (k !== 'poolGpuBytes' && before.split?.[k] !== undefined) r.split![k] = v - before.split[k]!;
+  return r;
+}
+
 /** Where attention ran and what the pool did, JSON-friendly. */
 export interface PlacementReport {
   strategy: string;
@@ -234,8 +255,10 @@ export class Engine {
     const onDispose = () => { cut ??= 'disposed'; };
     this.live.add(onDispose);
     let tokens = 0;
+    let before: PlacementReport | null = null;
     const run = this.exclusive(async () => {
       if (cut) return null; // cut while it waited for its turn: nothing to run
+      before = placementSnapshot(this.parts.report()); // the report counts over the engine's life: this run's is the difference
       return generate(this.parts.executor, prompts, {
         maxNewTokens: req.maxNewTokens, sampling, prefillChunk, captureLogits: req.captureLogits,
         eosId: req.stopAtEos === false ? undefined : tok.eosId,
@@ -248,7 +271,7 @@ export class Engine {
       if (cut === 'disposed') throw new EngineDisposedError(`the engine was disposed while this generation ran (after ${tokens} tokens)`);
       if (!result) return;
       const texts = result.tokens.map((t) => tok.decode(t));
-      events.push({ type: 'done', result, texts, tails: decoders.map((d) => d.flush()), placement: this.parts.report() });
+      events.push({ type: 'done', result, texts, tails: decoders.map((d) => d.flush()), placement: placementSince(before!, this.parts.report()) });
       events.end();
     }).catch((e: unknown) => events.fail(e)).finally(() => this.live.delete(onDispose));
     return events;

@@ -124,7 +124,8 @@ export class PoolAttention implements AttentionPlacement {
   private prefillStaging: PrefillStaging | null = null;
   private gpu: Gpu | null = null;
   private step = 0;
-  private countedStep = -1;
+  /** Decode steps whose placement was counted (a step run again after a rebuild passes the same input). */
+  private readonly counted = new WeakSet<DecodeStepInput>();
   readonly stats: PoolStats = emptyPoolStats();
 
   /** The hand-off of prompts prefilled here (made on first use). */
@@ -374,8 +375,9 @@ export class PoolAttention implements AttentionPlacement {
 
   private async route(m: DeviceModel, input: DecodeStepInput): Promise<Pooled[]> {
     const pooled: Pooled[] = [];
-    const count = input.step !== this.countedStep; // a step run again after a rebuild counts once
-    this.countedStep = input.step;
+    // A step run again after a rebuild (the same input) counts once; step numbers restart with every batch.
+    const count = !this.counted.has(input);
+    this.counted.add(input);
     for (let b = 0; b < m.slots; b++) {
       const len = input.lengths[b]!;
       if (len === 0) continue;
