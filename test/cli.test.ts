@@ -128,6 +128,15 @@ describe('option parser', () => {
     expect(parseServeArgs(['--port', '1', '--max-queue', '2']).port).toBe(1);
   });
 
+  it('serve routes by --threshold and --tiers as the main command does (it kept 4096 under --tiers 4:0,inf:1, and took a contradiction)', () => {
+    expect(parseServeArgs(['--pool', '1', '--tiers', '4:0,inf:1']).engine.policy?.threshold).toBe(4);
+    expect(parseServeArgs(['--pool', '1']).engine.policy?.threshold).toBe(4096);
+    expect(() => parseServeArgs(['--pool', '1', '--threshold', '16', '--tiers', '100:0,inf:1'])).toThrow(
+      /^serve: --threshold 16 sends sequences longer than 16 tokens to the pool, but --tiers gives lengths 17–100 0 pool ranks/);
+    expect(() => parseServeArgs(['--tiers', '100:0'])).toThrow(/^serve: --tiers: /);
+    expect(parseServeArgs(['--pool', '1', '--threshold', '200', '--tiers', '100:0,inf:1']).warnings[0]).toMatch(/lengths 101–200, but --threshold 200 keeps those on the base/);
+  });
+
   it('--help names every FAPOOL_* variable the runtime reads (but the tests\' own)', () => {
     const read = new Set<string>();
     const walk = (dir: string): void => {

@@ -123,6 +123,13 @@ describe('engine.prefillParts (kernel profiles)', () => {
   });
 });
 
+describe('createEngine: a routing policy that contradicts itself', () => {
+  it('is refused before the GPU opens or the model loads (serve took it and sent 41-token sequences to the pool)', async () => {
+    await expect(createEngine({ preset: 'tiny', dtype: 'f32', pool: { inProcess: 1 }, policy: { threshold: 16, tiers: '100:0,inf:1' } }))
+      .rejects.toThrow(/^policy\.threshold 16 sends sequences longer than 16 tokens to the pool, but policy\.tiers gives lengths 17–100 0 pool ranks/);
+  });
+});
+
 describe('createEngine: a schedule the device cannot launch', () => {
   it('a batch or prefill chunk over the workgroups of one dispatch dimension is refused before loading, naming the limit', async () => {
     // Before: the model loaded, then the serving precompile failed in RMSNorm's launch (65536 workgroups).

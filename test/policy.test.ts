@@ -1,7 +1,7 @@
 // Routing policy and shard planning: table edges, parsing errors, and properties over many random cases.
 import { describe, expect, it } from 'vitest';
 import {
-  defaultPolicy, PAPER_TIERS, parseTiers, planShards, PolicyError, poolSizeFor, routeOf,
+  defaultPolicy, PAPER_TIERS, parseTiers, planShards, PolicyError, poolSizeFor, resolveRouting, routeOf,
   type PoolShard, type RoutingPolicy,
 } from '../src/orchestrator/pool/policy.js';
 import { rng } from './helpers.js';
@@ -73,6 +73,24 @@ describe('routing', () => {
       }
       expect(poolSizeFor(len, q, avail), `seed ${r.seed} len ${len} thr ${threshold} avail ${avail}`).toBe(want);
     }
+  });
+});
+
+describe('resolveRouting (the command line, serve and createEngine alike)', () => {
+  it('threshold from the tiers\' 0-rank head, else 4096; the paper\'s table from a lowered threshold on', () => {
+    expect(resolveRouting(undefined, parseTiers('4:0,inf:1')).policy.threshold).toBe(4);
+    expect(resolveRouting(undefined, parseTiers('inf:2')).policy.threshold).toBe(4096);
+    const lowered = resolveRouting(2000, undefined).policy;
+    expect(lowered.tiers[0]).toEqual({ maxLen: 2000, poolSize: 0 });
+    expect(lowered.tiers.slice(1)).toEqual(PAPER_TIERS.slice(1));
+  });
+
+  it('a 0-rank tier above the threshold is refused, named as the caller names them', () => {
+    expect(() => resolveRouting(16, parseTiers('100:0,inf:1'))).toThrow(PolicyError);
+    expect(() => resolveRouting(16, parseTiers('100:0,inf:1'))).toThrow(/^policy\.threshold 16 sends sequences longer than 16 tokens to the pool, but policy\.tiers gives lengths 17–100 0 pool ranks/);
+    expect(() => resolveRouting(16, parseTiers('100:0,inf:1'), { threshold: '--threshold', tiers: '--tiers' })).toThrow(/^--threshold 16 sends/);
+    expect(resolveRouting(200, parseTiers('100:0,inf:1')).warnings).toEqual(['policy.tiers gives pool ranks to lengths 101–200, but policy.threshold 200 keeps those on the base group']);
+    expect(() => resolveRouting(0, undefined)).toThrow(/policy\.threshold must be an integer ≥ 1/);
   });
 });
 

@@ -9,7 +9,8 @@ import { PRESETS } from '../model/config.js';
 import { PREFILL_CHUNK_MIN, PREFILL_CHUNKS } from '../model/generation.js';
 import { randomWeightsFileKind } from '../model/model-files.js';
 import { parsePlacement, placementStr, type StaticPlacement } from '../orchestrator/baselines/placement.js';
-import { POOL_PREFILL_MODES, parseTiers, type PoolPrefill, type PoolTier } from '../orchestrator/pool/policy.js';
+import { POOL_PREFILL_MODES, type PoolPrefill } from '../orchestrator/pool/policy.js';
+import { cliRouting } from './routing-args.js';
 import { refuseRepeatedOptions, UsageError } from './usage-error.js';
 import { serveHelpSummary } from './serve-args.js';
 import { workerHelpSummary } from './worker-cli.js';
@@ -67,7 +68,7 @@ export interface CliOptions {
 const SPEC = {
   preset: { type: 'string', default: 'fortune-4l', help: 'model preset: fortune-4l (default: trained weights shipped in src/model/default/), tiny (random weights, fast on a CPU) or seed-4l (the paper\'s 4-layer 4096-wide model)' },
   model: { type: 'string', help: 'safetensors file, a sharded checkpoint\'s *.index.json, or a folder with model.safetensors or model.safetensors.index.json and its shards (+ config.json, tokenizer.json)' },
-  config: { type: 'string', help: 'Hugging Face style config.json (default: config.json of the checkpoint\'s folder — the --model folder, or a --model file\'s whose metadata holds no fapool config —, else the weights file\'s metadata, else --preset)' },
+  config: { type: 'string', help: 'Hugging Face style config.json (default: config.json in the --model folder, or beside a --model file whose metadata holds no fapool config; else the weights file\'s metadata, else --preset)' },
   init: { type: 'string', help: '"random": deterministic random weights of --preset\'s (or --config\'s) shape, written to --model PATH, else to the cache (reused when it holds them already)' },
   force: { type: 'boolean', default: false, help: 'with --init random --model PATH: replace PATH when --init random wrote it before (other files are never overwritten)' },
   seed: { type: 'string', default: '0', help: 'seed of random weights (which cached file, what --init random writes), of the synthetic prompts (--prompt-len, --prompt-lens) and of sampling, 0..4294967295 (default 0)' },
@@ -337,27 +338,8 @@ export function parseCli(argv: string[]): CliOptions {
   if (values.stream && !values.json) throw new UsageError('--stream writes JSON lines: add --json (the text output already streams)');
   if (force && init !== 'random') throw new UsageError('--force only applies to --init random --model PATH (replacing weights it wrote before)');
 
-  // Routing: --tiers' leading 0-rank tiers end where the pool starts; a 0-rank tier above the threshold is a contradiction.
-  let threshold = int('threshold', s('threshold')!, 1);
-  let tiers: PoolTier[] | undefined;
-  if (s('tiers') !== undefined) {
-    try { tiers = parseTiers(s('tiers')!); } catch (e) { throw new UsageError(`--tiers: ${(e as Error).message}`); }
-    let zeroEnd = 0;
-    for (const t of tiers) { if (t.poolSize !== 0) break; zeroEnd = t.maxLen; }
-    if (!given.has('threshold') && zeroEnd > 0 && zeroEnd !== Infinity) threshold = zeroEnd;
-    let lo = 1;
-    for (const t of tiers) {
-      if (t.poolSize === 0 && t.maxLen > threshold) {
-        const from = Math.max(lo, threshold + 1), to = t.maxLen === Infinity ? 'longer' : `${t.maxLen}`;
-        throw new UsageError(`--threshold ${threshold} sends sequences longer than ${threshold} tokens to the pool, but --tiers gives lengths ${from}–${to} 0 pool ranks: ` +
-          `end the 0-rank tiers at the threshold (e.g. --tiers ${threshold}:0,...), or set --threshold ${t.maxLen === Infinity ? '(no pool needed then)' : t.maxLen}`);
-      }
-      lo = t.maxLen + 1;
-    }
-    if (zeroEnd > 0 && zeroEnd < threshold && given.has('threshold') && tiers.some((t) => t.poolSize > 0 && t.maxLen > zeroEnd)) {
-      warnings.push(`--tiers gives pool ranks to lengths ${zeroEnd + 1}–${threshold}, but --threshold ${threshold} keeps those on the base group`);
-    }
-  }
+  const { threshold, warnings: routing } = cliRouting(given.has('threshold') ? int('threshold', s('threshold')!, 1) : undefined, s('tiers'));
+  warnings.push(...routing);
 
   const model = s('model');
   if (init === 'random' && model !== undefined) checkInitTarget(model, force);

@@ -3,6 +3,7 @@
 // main --help can list the command without loading Fastify.
 import { parseArgs } from 'node:util';
 import type { EngineOptions } from '../orchestrator/create-engine.js';
+import { cliRouting } from './routing-args.js';
 import { refuseRepeatedOptions, UsageError } from './usage-error.js';
 
 export interface ServeArgs {
@@ -16,6 +17,8 @@ export interface ServeArgs {
   engine: EngineOptions;
   quiet: boolean;
   help: boolean;
+  /** Notes on options that take effect otherwise than they might seem (logged at start). */
+  warnings: string[];
 }
 
 const SPEC = {
@@ -29,7 +32,7 @@ const SPEC = {
   'shutdown-grace': { type: 'string', default: '10000', help: 'ms in-flight requests may take to finish after SIGINT/SIGTERM before they are cancelled' },
   preset: { type: 'string', default: 'fortune-4l', help: 'model preset: fortune-4l (shipped weights), tiny or seed-4l (random weights)' },
   model: { type: 'string', help: 'safetensors file, a sharded checkpoint\'s *.index.json, or a folder with model.safetensors or model.safetensors.index.json and its shards (+ config.json, tokenizer.json)' },
-  config: { type: 'string', help: 'Hugging Face style config.json (default: config.json of the checkpoint\'s folder — the --model folder, or a --model file\'s whose metadata holds no fapool config —, else the weights file\'s metadata, else --preset)' },
+  config: { type: 'string', help: 'Hugging Face style config.json (default: config.json in the --model folder, or beside a --model file whose metadata holds no fapool config; else the weights file\'s metadata, else --preset)' },
   init: { type: 'string', help: '"random": deterministic random weights of --preset\'s (or --config\'s) shape, written to --model PATH, else to the cache (reused when it holds them already)' },
   seed: { type: 'string', default: '0', help: 'seed of random weights: which cached file, what --init random writes (default 0); not of sampling (a sampled request without "seed" draws a new random one)' },
   dtype: { type: 'string', help: 'f32 or f16 (default f16 when the GPU has shader-f16 and is not a CPU adapter)' },
@@ -39,7 +42,7 @@ const SPEC = {
   pool: { type: 'string', default: '0', help: 'attention-pool ranks inside this process (each its own GPUDevice on this adapter)' },
   cluster: { type: 'string', help: 'JSON file listing pool worker endpoints ({"pool": [{"endpoint": "tcp://host:port"}]})' },
   spawn: { type: 'string', help: 'start pool worker processes: PCI addresses (comma-separated), "auto" or "none:N"' },
-  threshold: { type: 'string', default: '4096', help: 'sequences longer than this (tokens) have their attention on the pool (default 4096)' },
+  threshold: { type: 'string', help: 'sequences longer than this (tokens) have their attention on the pool (default: where --tiers\' 0-rank tiers end, else 4096)' },
   tiers: { type: 'string', help: 'pool size by length, e.g. "4096:0,6144:8,8192:10,inf:32" (default: the paper\'s table)' },
   deadline: { type: 'string', default: '30000', help: 'ms a pool rank may take to answer a request before its sequences fall back to the base (default 30000)' },
   'connect-timeout': { type: 'string', help: 'ms a worker may take to answer the connect handshake (ping, hello), and a failed pool rank a rejoin probe, whatever --deadline (default 3000; 10000 for --spawn workers and --strategy static, whose start fails without them)' },
@@ -110,6 +113,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
   if (!host.trim()) throw new UsageError('serve: --host is empty');
   const modelName = s('model-name');
   if (modelName !== undefined && !modelName.trim()) throw new UsageError('serve: --model-name is empty');
+  const routing = cliRouting(int('threshold', s('threshold'), 1), s('tiers'), 'serve: ');
   return {
     host, port: int('port', s('port'), 0, 65535)!, maxQueue: int('max-queue', s('max-queue'), 1)!, modelName,
     shutdownGraceMs: int('shutdown-grace', s('shutdown-grace'), 0)!,
@@ -120,9 +124,9 @@ export function parseServeArgs(argv: string[]): ServeArgs {
         inProcess: int('pool', s('pool'), 0), cluster: s('cluster'), spawn: s('spawn'), deadlineMs: int('deadline', s('deadline'), 1),
         connectTimeoutMs: int('connect-timeout', s('connect-timeout'), 1), rejoinBackoffMs: int('rejoin-backoff', s('rejoin-backoff'), 1),
       },
-      policy: { threshold: int('threshold', s('threshold'), 1), tiers: s('tiers') },
+      policy: { threshold: routing.threshold, tiers: s('tiers') },
       schedule: { maxBatch: int('max-batch', s('max-batch'), 1), maxContext: int('max-context', s('max-context'), 2), prefillChunk: int('prefill-chunk', s('prefill-chunk'), 1) },
     },
-    quiet: Boolean(values.quiet), help: Boolean(values.help),
+    quiet: Boolean(values.quiet), help: Boolean(values.help), warnings: routing.warnings,
   };
 }

@@ -234,6 +234,7 @@ export async function serveMain(argv: string[]): Promise<number> {
   const a = parseServeArgs(argv);
   if (a.help) { console.log(serveHelpText()); return 0; }
   const log = (line: string) => { if (!a.quiet) process.stderr.write(`${line}\n`); };
+  for (const w of a.warnings) log(`warning: ${w}`);
   await probeAddress(a.host, a.port);
   const server = await startServer({
     engineOptions: { ...a.engine, log }, host: a.host, port: a.port, maxQueue: a.maxQueue, modelName: a.modelName,

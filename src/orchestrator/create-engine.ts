@@ -14,7 +14,7 @@ import type { StaticRankHandle } from './baselines/static-rank.js';
 import { Engine, localEngine, type PlacementReport } from './engine.js';
 import type { SchedulerOptions } from './scheduler.js';
 import { AttentionRank } from './pool/attention-rank.js';
-import { PAPER_TIERS, parseTiers, validatePolicy, type PoolPrefill, type PoolTier, type RoutingPolicy } from './pool/policy.js';
+import { parseTiers, resolveRouting, type PoolPrefill, type PoolTier, type RoutingPolicy } from './pool/policy.js';
 import { PoolAttention, type PoolMember } from './pool/pool-attention.js';
 import { connectCluster, HANDSHAKE_MS, type ClusterEntry } from './transport/cluster.js';
 import { deferredLink, inProcessLink, type RankHandler } from './transport/link.js';
@@ -91,17 +91,9 @@ export interface EngineOptions extends Partial<ModelSource> {
   schedule?: SchedulerOptions;
 }
 
+/** The routing policy of `policy` options (resolveRouting's rules; the command line warns about what it notes). */
 export function routingPolicy(o: EngineOptions['policy'] = {}): RoutingPolicy {
-  const threshold = o.threshold ?? 4096;
-  const given = typeof o.tiers === 'string' ? parseTiers(o.tiers) : o.tiers?.map((t) => ({ ...t }));
-  const p = { threshold, tiers: given ?? PAPER_TIERS.map((t) => ({ ...t })) };
-  if (!given) {
-    // The paper's table starts at its threshold: below a lowered threshold nothing goes to the pool.
-    p.tiers[0] = { maxLen: threshold, poolSize: 0 };
-    p.tiers = p.tiers.filter((t, i) => i === 0 || t.maxLen > threshold);
-  }
-  validatePolicy(p);
-  return p;
+  return resolveRouting(o.threshold, typeof o.tiers === 'string' ? parseTiers(o.tiers) : o.tiers).policy;
 }
 
 /** FAPOOL_PIPELINES=sync|async (device rounds compare the two in separate processes). */
@@ -128,6 +120,7 @@ export function checkScheduleFits(s: SchedulerOptions | undefined, maxWorkgroups
 
 export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
   const log = o.log ?? (() => {});
+  const policy = routingPolicy(o.policy); // before anything loads: a contradiction in it is the caller's
   const binding = planGpuBinding(o.gpu ?? 'auto');
   if (binding.pci) checkPciDevice(binding.pci, o.gpu ?? 'auto');
   applyGpuBinding(binding);
@@ -194,7 +187,7 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
     const members = await poolMembers(o.pool ?? {}, gpu, dtype, cleanups, log, dropped, poolGpus);
     if (members.length === 0) return localEngine({ gpu, config: cfg, weights, dtype, tokenizer: m.tokenizer, dispose: cleanup, schedule: o.schedule });
     const po = o.pool ?? {};
-    const pool = new PoolAttention(members, routingPolicy(o.policy), {
+    const pool = new PoolAttention(members, policy, {
       deadlineMs: po.deadlineMs, replica: po.replica, prefill: po.prefill,
       rejoinBackoffMs: po.rejoinBackoffMs, rejoinBackoffMaxMs: po.rejoinBackoffMaxMs, probeTimeoutMs: po.connectTimeoutMs ?? HANDSHAKE_MS,
     });

@@ -58,6 +58,51 @@ export function validateTiers(tiers: readonly PoolTier[]): void {
   });
 }
 
+/** How a routing error names the threshold and the tiers (the command line's flags, or the library's options). */
+export interface RoutingNames { threshold: string; tiers: string }
+export const POLICY_OPTION_NAMES: RoutingNames = { threshold: 'policy.threshold', tiers: 'policy.tiers' };
+
+/**
+ * The threshold and tiers a run routes by, from what was given (the command line, serve and createEngine alike):
+ * tiers' leading 0-rank tiers end where the pool starts, so without a threshold that is it (else 4096); with
+ * neither, the paper's table from the threshold on. A 0-rank tier above the threshold is a contradiction (those
+ * lengths would go to a pool of no ranks); a threshold above where the 0-rank tiers end keeps lengths the tiers give
+ * ranks on the base (a warning).
+ */
+export function resolveRouting(threshold: number | undefined, tiers: readonly PoolTier[] | undefined, names = POLICY_OPTION_NAMES):
+  { policy: RoutingPolicy; warnings: string[] } {
+  const warnings: string[] = [];
+  if (threshold !== undefined) checkCount(names.threshold, threshold, 1);
+  if (!tiers) {
+    const t = threshold ?? 4096;
+    // The paper's table starts at its threshold: below a lowered threshold nothing goes to the pool.
+    const table = PAPER_TIERS.map((x) => ({ ...x }));
+    table[0] = { maxLen: t, poolSize: 0 };
+    const policy = { threshold: t, tiers: table.filter((x, i) => i === 0 || x.maxLen > t) };
+    validatePolicy(policy);
+    return { policy, warnings };
+  }
+  validateTiers(tiers);
+  let zeroEnd = 0;
+  for (const t of tiers) { if (t.poolSize !== 0) break; zeroEnd = t.maxLen; }
+  const th = threshold ?? (zeroEnd > 0 && zeroEnd !== Infinity ? zeroEnd : 4096);
+  let lo = 1;
+  for (const t of tiers) {
+    if (t.poolSize === 0 && t.maxLen > th) {
+      const from = Math.max(lo, th + 1), to = t.maxLen === Infinity ? 'longer' : `${t.maxLen}`;
+      throw new PolicyError(`${names.threshold} ${th} sends sequences longer than ${th} tokens to the pool, but ${names.tiers} gives lengths ${from}–${to} 0 pool ranks: ` +
+        `end the 0-rank tiers at the threshold (e.g. ${names.tiers} ${th}:0,...), or set ${names.threshold} ${t.maxLen === Infinity ? '(no pool needed then)' : t.maxLen}`);
+    }
+    lo = t.maxLen + 1;
+  }
+  if (zeroEnd > 0 && zeroEnd < th && threshold !== undefined && tiers.some((t) => t.poolSize > 0 && t.maxLen > zeroEnd)) {
+    warnings.push(`${names.tiers} gives pool ranks to lengths ${zeroEnd + 1}–${th}, but ${names.threshold} ${th} keeps those on the base group`);
+  }
+  const policy = { threshold: th, tiers: tiers.map((t) => ({ ...t })) };
+  validatePolicy(policy);
+  return { policy, warnings };
+}
+
 export function validatePolicy(p: RoutingPolicy): void {
   checkCount('routing threshold', p.threshold);
   validateTiers(p.tiers);
