@@ -168,6 +168,10 @@ describe('bad requests', () => {
     ['seed 2^40', { sampling: { temperature: 1, seed: 2 ** 40 } }, /^sampling\.seed must be a u32 \(an integer in 0\.\.4294967295\), got 1099511627776$/], // RangeError
     ['a misspelt option', { sampling: { temperature: 1, top_p: 0.5 } }, /^sampling has no option "top_p" \(it takes temperature, topK, topP, seed\)$/], // ignored: top-p 1
     ['sampling a number', { sampling: 0.8 }, /^sampling must be an object, got 0\.8$/], // ignored: greedy
+    ['a misspelt stopAtEos', { stopAtEOS: false }, /^a generate\(\) request has no option "stopAtEOS" \(it takes prompts, maxNewTokens, /], // ignored: stopped at eos
+    ['stop strings (a submit() option)', { stop: ['c'] }, /^a generate\(\) request has no option "stop"/], // ignored
+    ['stopAtEos 0', { stopAtEos: 0 }, /^stopAtEos must be a boolean, got 0$/], // taken as true
+    ['stopAtEos "false"', { stopAtEos: 'false' }, /^stopAtEos must be a boolean, got "false"$/], // taken as true
   ];
 
   it.each(generateCases)('generate() with %s: InputError naming it, thrown by the call', (_what, bad, message) => {
@@ -185,6 +189,8 @@ describe('bad requests', () => {
     ['a signal that is not an AbortSignal', { signal: {} }, /^signal must be an AbortSignal, got an object$/], // TypeError: addEventListener is not a function
     ['temperature NaN', { sampling: { temperature: NaN } }, /^sampling\.temperature must be finite and >= 0, got NaN$/], // RangeError at the first event
     ['a misspelt option', { sampling: { temperature: 1, topk: 5 } }, /^sampling has no option "topk"/], // ignored
+    ['maxNewTokens (a generate() option)', { maxNewTokens: 9 }, /^a submit\(\) request has no option "maxNewTokens" \(it takes prompt, maxTokens, sampling, stop, signal\)$/], // ignored
+    ['stops for stop', { stops: ['x'] }, /^a submit\(\) request has no option "stops"/], // ignored: no stop
   ];
 
   it.each(submitCases)('submit() with %s: InputError naming it, thrown by the call', (_what, bad, message) => {
@@ -246,6 +252,28 @@ describe('bad requests', () => {
     const call = () => engine.generate({ prompts: Array.from({ length: limit + 1 }, () => [1]), maxNewTokens: 1 });
     expect(call).toThrow(InputError);
     expect(call).toThrow(`prompts: ${limit + 1} sequences in one batch need ${limit + 1} workgroups in one dispatch dimension (one per row), over this GPU's limit of ${limit}`);
+  });
+
+  it('createEngine refuses options it would ignore, before the GPU opens (each ran as if not given)', async () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ dType: 'f32' }, /^createEngine options has no option "dType" \(it takes model, config, preset, /],
+      [{ pool: { inprocess: 2 } }, /^pool has no option "inprocess" \(it takes inProcess, /], // no pool
+      [{ policy: { treshold: 8 } }, /^policy has no option "treshold" \(it takes threshold, tiers\)$/],
+      [{ schedule: { batch: 4 } }, /^schedule has no option "batch"/],
+      [{ strategy: 'Static', placement: 'tp=2' }, /^strategy must be 'fapool' or 'static', got "Static"$/], // one device
+      [{ placement: 'tp=2' }, /^placement tp=2 sets the static baseline's degrees: add strategy: 'static'$/], // ignored
+      [{ strategy: 'static', pool: { inProcess: 2 } }, /^pool\.inProcess: FA Pool options; strategy 'static'/], // the pool ignored
+      [{ pool: 3 }, /^pool must be an object, got 3$/],
+    ];
+    for (const [bad, msg] of cases) await expect(createEngine({ preset: 'tiny', dtype: 'f32', ...bad } as never), JSON.stringify(bad)).rejects.toThrow(msg);
+    // What the command line always passes is not a conflict: placement tp=1,pp=1 under FA Pool, no pool ranks under static.
+    const e = await createEngine({ preset: 'tiny', dtype: 'f32', placement: 'tp=1,pp=1', pool: { inProcess: 0, replica: false, prefill: 'local' } });
+    await e.dispose();
+  });
+
+  it('precompile() with no prompt lengths names itself (it said "generate: no prompts")', async () => {
+    await expect(engine.precompile({ promptLengths: [], maxNewTokens: 2 })).rejects.toThrow(/^precompile: promptLengths must be a non-empty array/);
+    await expect(engine.precompile({ promptLengths: [4], maxNewTokens: 2, chunk: 8 } as never)).rejects.toThrow(/^precompile\(\) options has no option "chunk"/);
   });
 
   it('createEngine refuses a schedule no request can run (schedule.prefillChunk 0 cut prompts into empty chunks)', async () => {

@@ -35,6 +35,18 @@ export function assertShape(cond: unknown, message: string): asserts cond {
 /** NaN or ±Inf where the model needs finite numbers: in the weights at load, in the logits while generating. */
 export class NonFiniteError extends FapoolError {}
 
+/**
+ * An options object takes only the keys it knows: a misspelt one (`stopAtEOS`, `pool.inprocess`) was ignored and the
+ * call ran with the default. Throws InputError naming the key and the known ones; undefined is no options.
+ */
+export function checkOptionKeys(o: unknown, known: readonly string[], what: string): void {
+  if (o === undefined) return;
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new InputError(`${what} must be an object, got ${shown(o)}`);
+  for (const k of Object.keys(o)) {
+    if (!known.includes(k)) throw new InputError(`${what} has no option ${JSON.stringify(k)} (it takes ${known.join(', ')})`);
+  }
+}
+
 /** A value as an error message shows it: a string quoted (the string "3" is not the number 3), an object by its kind. */
 export function shown(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);

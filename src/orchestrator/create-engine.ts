@@ -1,7 +1,7 @@
 // Building an engine in Node from options: bind this process to its GPU, find the model (a file, a folder, or a
 // preset's deterministic random weights), load it, and set up the strategy — one device, FA Pool (attention
 // pool ranks in this process, in worker processes, or on other hosts), or the static TP × PP baseline.
-import { defaultDType, describeCaps, isSoftwareAdapter, openGpu, type DType, type Gpu, type PipelineMode } from '../gpu/index.js';
+import { checkOptionKeys, defaultDType, describeCaps, isSoftwareAdapter, openGpu, shown, type DType, type Gpu, type PipelineMode } from '../gpu/index.js';
 import { DeviceLostError, GpuValidationError, InputError } from '../gpu/errors.js';
 import { applyGpuBinding, checkPciDevice, planGpuBinding } from '../gpu/select.js';
 import { loadWeights, type LoadProgress } from '../model/load-weights.js';
@@ -118,7 +118,34 @@ export function checkScheduleFits(s: SchedulerOptions | undefined, maxWorkgroups
   }
 }
 
+const ENGINE_KEYS = ['model', 'config', 'preset', 'init', 'seed', 'onInit', 'dtype', 'strategy', 'pool', 'policy', 'placement', 'gpu', 'onLoad', 'log', 'pipelines', 'schedule'];
+const POOL_KEYS = ['inProcess', 'sharedDevice', 'cluster', 'spawn', 'deadlineMs', 'connectTimeoutMs', 'rejoinBackoffMs', 'rejoinBackoffMaxMs', 'replica', 'pingPong', 'prefill'];
+
+/**
+ * Options createEngine would ignore, refused (a misspelt key, strategy 'Static', a placement without the static
+ * strategy, FA Pool options under it) — as the command line refuses them; values the command line always passes
+ * (placement tp=1,pp=1, no in-process ranks) are not a conflict.
+ */
+export function checkEngineOptions(o: EngineOptions): void {
+  checkOptionKeys(o, ENGINE_KEYS, 'createEngine options');
+  checkOptionKeys(o.pool, POOL_KEYS, 'pool');
+  checkOptionKeys(o.policy, ['threshold', 'tiers'], 'policy');
+  checkOptionKeys(o.schedule, ['maxBatch', 'maxContext', 'prefillChunk'], 'schedule');
+  if (o.strategy !== undefined && o.strategy !== 'fapool' && o.strategy !== 'static') throw new InputError(`strategy must be 'fapool' or 'static', got ${shown(o.strategy)}`);
+  const one = (p: EngineOptions['placement']) => (typeof p === 'string' ? parsePlacement(p) : p ?? { tp: 1, pp: 1 });
+  if (o.strategy !== 'static' && one(o.placement).tp * one(o.placement).pp > 1) {
+    throw new InputError(`placement ${typeof o.placement === 'string' ? o.placement : placementStr(one(o.placement))} sets the static baseline's degrees: add strategy: 'static'`);
+  }
+  if (o.strategy === 'static') {
+    const p = o.pool ?? {};
+    const fapoolOnly = [p.inProcess ? 'pool.inProcess' : '', p.sharedDevice ? 'pool.sharedDevice' : '', p.replica ? 'pool.replica' : '', p.pingPong ? 'pool.pingPong' : '',
+      p.prefill === 'pool' ? 'pool.prefill' : '', o.policy?.tiers !== undefined ? 'policy.tiers' : ''].filter(Boolean);
+    if (fapoolOnly.length) throw new InputError(`${fapoolOnly.join(', ')}: FA Pool options; strategy 'static' places ranks 1.. in pool.spawn / pool.cluster workers, or in this process without them`);
+  }
+}
+
 export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
+  checkEngineOptions(o);
   const log = o.log ?? (() => {});
   const policy = routingPolicy(o.policy); // before anything loads: a contradiction in it is the caller's
   const binding = planGpuBinding(o.gpu ?? 'auto');

@@ -2,7 +2,7 @@
 // interface. `generate` streams token events as an AsyncIterable and ends with the paper's metrics; `dispose`
 // frees every device, worker and buffer. This file has no Node dependency (the browser demo uses it);
 // create-engine.ts builds an engine from options in Node.
-import { FapoolError, InputError, describeCaps, shown, type CompileProgress, type DType, type Gpu, type Step } from '../gpu/index.js';
+import { FapoolError, InputError, checkOptionKeys, describeCaps, shown, type CompileProgress, type DType, type Gpu, type Step } from '../gpu/index.js';
 import { samplesGreedily, samplingProblem, type SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from '../model/config.js';
 import {
@@ -177,6 +177,7 @@ export class Engine {
     onProgress?: CompileProgress;
   }): Promise<{ ms: number; pipelines: number }> {
     this.checkOpen('precompile');
+    checkOptionKeys(o, ['promptLengths', 'maxNewTokens', 'prefillChunk', 'sampling', 'onProgress'], 'precompile() options');
     const ex = this.parts.executor;
     const shape = this.precompileShape(o), sampling = samplingOf(o.sampling);
     return this.compiling(async () => {
@@ -187,7 +188,9 @@ export class Engine {
   /** The batch shape of precompile(): its lengths checked before stand-in prompts of those lengths are made. */
   private precompileShape(o: { promptLengths: readonly number[]; maxNewTokens: number; prefillChunk?: number }): BatchShape {
     const cfg = this.parts.config;
-    if (!Array.isArray(o.promptLengths)) throw new InputError(`promptLengths must be an array of prompt lengths, got ${shown(o.promptLengths)}`);
+    if (!Array.isArray(o.promptLengths) || o.promptLengths.length === 0) {
+      throw new InputError(`precompile: promptLengths must be a non-empty array of prompt lengths, got ${shown(o.promptLengths)}`);
+    }
     // A length of 1e9 filled the heap building its prompt (the process died) before the context check saw it.
     for (const [i, n] of o.promptLengths.entries()) {
       checkCount(`promptLengths[${i}]`, n);
@@ -280,6 +283,10 @@ export class Engine {
   /** A generate() request checked whole before anything runs: InputError naming the field, thrown by generate() itself. */
   private checkGenerate(req: GenerateRequest): { prompts: number[][]; sampling: SamplingParams; prefillChunk: number } {
     if (typeof req !== 'object' || req === null) throw new InputError(`generate() takes a request object, got ${shown(req)}`);
+    checkOptionKeys(req, ['prompts', 'maxNewTokens', 'sampling', 'prefillChunk', 'stopAtEos', 'captureLogits'], 'a generate() request');
+    for (const k of ['stopAtEos', 'captureLogits'] as const) {
+      if (req[k] !== undefined && typeof req[k] !== 'boolean') throw new InputError(`${k} must be a boolean, got ${shown(req[k])}`);
+    }
     if (!Array.isArray(req.prompts)) throw new InputError(`prompts must be an array (of strings or arrays of token ids), got ${shown(req.prompts)}`);
     const prompts = req.prompts.map((p, i) => this.encode(p, `prompts[${i}]`));
     const prefillChunk = req.prefillChunk ?? this.prefillChunk;
@@ -307,6 +314,7 @@ export class Engine {
   submit(req: CompletionRequest): AsyncIterable<CompletionEvent> {
     this.checkOpen('submit');
     if (typeof req !== 'object' || req === null) throw new InputError(`submit() takes a request object, got ${shown(req)}`);
+    checkOptionKeys(req, ['prompt', 'maxTokens', 'sampling', 'stop', 'signal'], 'a submit() request');
     checkCount('maxTokens', req.maxTokens);
     const sampling = samplingOf(req.sampling), stops = stopsOf(req.stop), signal = signalOf(req.signal);
     const sched = this.scheduler;
