@@ -244,6 +244,23 @@ describe('messages', () => {
     expect(() => validateConfig({ ...tiny, nLayers: [4] } as unknown as ModelConfig)).toThrow(/got an array \[4\]/);
   });
 
+  it('projection biases in the file are refused (they were left unused, with a note: another model ran)', async () => {
+    const path = join(tmp, 'biased.safetensors');
+    await writeRandomWeights(path, tiny, { seed: 3, dtype: 'f32' });
+    const bytes = readFileSync(path);
+    const h = parseHeaderJson(bytes.subarray(8, 8 + readHeaderLength(bytes.subarray(0, 8), bytes.length)), bytes.length);
+    const norm = h.tensors.get('layers.0.attn_norm')!;
+    for (const name of ['model.layers.0.self_attn.q_proj.bias', 'layers.1.w_down.bias', 'lm_head.bias']) {
+      const t = new Map(h.tensors);
+      t.set(name, norm);
+      expect(() => resolveWeights(tiny, { ...h, tensors: t }), name).toThrow(new RegExp(`have 1 projection bias\\(es\\) \\(${name.replace(/\./g, '\\.')}\\)`));
+    }
+    // Other unused tensors (a rotary cache, say) still only leave a note.
+    const t = new Map(h.tensors);
+    t.set('model.layers.0.self_attn.rotary_emb.inv_freq', norm);
+    expect(resolveWeights(tiny, { ...h, tensors: t }).extras).toEqual(['model.layers.0.self_attn.rotary_emb.inv_freq']);
+  });
+
   it('1,000 layers against a 2-layer file: a short summary, not 8,982 names (641 KB)', async () => {
     const path = join(tmp, 'two-layers.safetensors');
     await writeRandomWeights(path, tiny, { seed: 3, dtype: 'f32' });

@@ -31,6 +31,9 @@ const GLOBAL_HF: Record<string, string> = {
 const HF_LAYER_TO_OURS = new Map(Object.entries(LAYER_HF).map(([k, v]) => [v, k]));
 const HF_GLOBAL_TO_OURS = new Map(Object.entries(GLOBAL_HF).map(([k, v]) => [v, k]));
 
+/** A bias of a projection, in our names or Hugging Face's (q/k/v/o, gate/up/down, the LM head). */
+const PROJECTION_BIAS = /(^|\.)(wq|wk|wv|wo|w_gate|w_up|w_down|lm_head|(q|k|v|o|gate|up|down)_proj)\.bias$/;
+
 /** Canonical name → Hugging Face name (null for a name we do not know). */
 export function toHfName(name: string): string | null {
   if (name in GLOBAL_HF) return GLOBAL_HF[name]!;
@@ -125,6 +128,11 @@ export function resolveWeights(
   }
   const used = new Set(names.values());
   const extras = [...header.tensors.keys()].filter((n) => !used.has(n));
+  // Biases of the projections change the maths, and this model has none: left unused they ran a different model.
+  const biases = extras.filter((n) => PROJECTION_BIAS.test(n));
+  if (biases.length) {
+    throw new WeightError(`weights for config '${c.name}' have ${biases.length} projection bias(es) (${listSome(biases)}): fapool's projections have no bias, so it would run another model`);
+  }
   return { names, normPlusOne: c.modelType?.startsWith('gemma') ?? false, extras };
 }
 
