@@ -201,6 +201,22 @@ describe('HfTokenizer (tokenizer.json via @huggingface/tokenizers)', () => {
   });
 });
 
+describe('tokenizer_config.json add_bos_token / add_eos_token', () => {
+  it('honoured for Llama and Gemma tokenizer classes, as transformers does (the template\'s <s> was always added)', () => {
+    const t = byteFallbackJson(); // its post-processor adds <s> (1); </s> is 2
+    const enc = (config: Record<string, unknown>) => new HfTokenizer(t.json, { ...t.config, ...config }).encode('hello');
+    const body = enc({ tokenizer_class: 'LlamaTokenizerFast', add_bos_token: false });
+    expect(body[0]).not.toBe(1);
+    expect(enc({})).toEqual([1, ...body]);
+    expect(enc({ tokenizer_class: 'LlamaTokenizerFast', add_bos_token: true })).toEqual([1, ...body]);
+    expect(enc({ tokenizer_class: 'GemmaTokenizer', add_eos_token: true })).toEqual([1, ...body, 2]);
+    expect(enc({ tokenizer_class: 'LlamaTokenizerFast', add_bos_token: false, add_eos_token: true })).toEqual([...body, 2]);
+    // Other classes leave the template as it is (transformers ignores the flags there).
+    expect(enc({ tokenizer_class: 'PreTrainedTokenizerFast', add_bos_token: false })).toEqual([1, ...body]);
+    expect(new HfTokenizer(t.json, { ...t.config, tokenizer_class: 'LlamaTokenizerFast', add_bos_token: false }, { addSpecialTokens: false }).encode('hello')).toEqual(body);
+  });
+});
+
 describe('stream decoding of bytes that form no character (a model can emit any token)', () => {
   // Byte ids of each tokenizer: the byte-level BPE's are the bytes, the byte-fallback BPE's <0xNN> are 3 + byte.
   const cases = [['byte-level BPE', byteLevelJson(), (b: number) => b], ['byte-fallback BPE', byteFallbackJson(), (b: number) => 3 + b]] as const;

@@ -96,6 +96,8 @@ export class HfTokenizer implements Tokenizer {
   private readonly impl: HfTokenizerImpl;
   private readonly cleanUpSpaces: boolean;
   private readonly bound: TokenBound | null;
+  /** BOS / EOS as tokenizer_config.json's add_bos_token / add_eos_token say, where transformers honours them; else null. */
+  private readonly ends: { bos: boolean; eos: boolean } | null;
 
   constructor(tokenizerJson: object, tokenizerConfig: Record<string, unknown> = {}, private readonly opts: HfTokenizerOptions = {}) {
     validateTokenizerJson(tokenizerJson);
@@ -114,6 +116,11 @@ export class HfTokenizer implements Tokenizer {
     this.vocabSize = max + 1;
     this.eosId = this.specialId(tokenizerConfig.eos_token, ['</s>', '<eos>', '<|endoftext|>', '<|end_of_text|>']);
     this.bosId = this.specialId(tokenizerConfig.bos_token, ['<s>', '<bos>', '<|begin_of_text|>']);
+    // transformers' Llama and Gemma tokenizers rebuild the post-processor from these flags (add_bos_token: false drops
+    // the <s> that tokenizer.json's template adds); other classes ignore them, as the library does.
+    const { tokenizer_class: cls, add_bos_token: bos, add_eos_token: eos } = tokenizerConfig;
+    const honours = typeof cls === 'string' && /^(Llama|CodeLlama|Gemma)Tokenizer(Fast)?$/.test(cls);
+    this.ends = honours && (typeof bos === 'boolean' || typeof eos === 'boolean') ? { bos: bos !== false, eos: eos === true } : null;
   }
 
   private specialId(configured: unknown, fallbacks: string[]): number | undefined {
@@ -128,7 +135,12 @@ export class HfTokenizer implements Tokenizer {
   }
 
   encode(text: string): number[] {
-    return this.impl.encode(text, { add_special_tokens: this.opts.addSpecialTokens ?? true }).ids;
+    const specials = this.opts.addSpecialTokens ?? true;
+    if (!this.ends || !specials) return this.impl.encode(text, { add_special_tokens: specials }).ids;
+    const ids = this.impl.encode(text, { add_special_tokens: false }).ids;
+    if (this.ends.bos && this.bosId !== undefined) ids.unshift(this.bosId);
+    if (this.ends.eos && this.eosId !== undefined) ids.push(this.eosId);
+    return ids;
   }
 
   /** A lower bound from the vocabulary's longest token (tokenizer-bound.ts); 0 where the configuration gives none. */
