@@ -44,8 +44,9 @@ fn activate(v: f32) -> f32 {
     let u = clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), -9.0, 9.0);
     return 0.5 * v * (1.0 + tanh(u));
   }
-  // x·sigmoid(x); below −88 exp(−x) is +inf in f32 and the quotient the limit, −0.
-  if (ACT == 3u) { return v / (1.0 + exp(-v)); }
+  // x·sigmoid(x). exp's argument held at 88 (exp(88) ≈ 1.7e38, finite in f32): WGSL may assume no infinities, so
+  // v / (1 + inf) is not to be relied on; below −88 the quotient is within 1e-36 of the limit 0.
+  if (ACT == 3u) { return v / (1.0 + exp(min(-v, 88.0))); }
   return v;
 }
 

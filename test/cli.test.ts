@@ -135,6 +135,10 @@ describe('option parser', () => {
       /^serve: --threshold 16 sends sequences longer than 16 tokens to the pool, but --tiers gives lengths 17–100 0 pool ranks/);
     expect(() => parseServeArgs(['--tiers', '100:0'])).toThrow(/^serve: --tiers: /);
     expect(parseServeArgs(['--pool', '1', '--threshold', '200', '--tiers', '100:0,inf:1']).warnings[0]).toMatch(/lengths 101–200, but --threshold 200 keeps those on the base/);
+    // Conflicts the main command refuses, refused by serve's parser too (createEngine refused them after the address was probed).
+    expect(() => parseServeArgs(['--strategy', 'static', '--pool', '2'])).toThrow(/^serve: --pool: FA Pool options; --strategy static/);
+    expect(() => parseServeArgs(['--placement', 'tp=2,pp=1'])).toThrow(/^serve: --placement sets the static baseline's degrees: add --strategy static/);
+    expect(parseServeArgs(['--strategy', 'static', '--placement', 'tp=2,pp=1']).engine.strategy).toBe('static');
   });
 
   it('--help names every FAPOOL_* variable the runtime reads (but the tests\' own)', () => {

@@ -261,7 +261,7 @@ describe('bad requests', () => {
       [{ policy: { treshold: 8 } }, /^policy has no option "treshold" \(it takes threshold, tiers\)$/],
       [{ schedule: { batch: 4 } }, /^schedule has no option "batch"/],
       [{ strategy: 'Static', placement: 'tp=2' }, /^strategy must be 'fapool' or 'static', got "Static"$/], // one device
-      [{ placement: 'tp=2' }, /^placement tp=2 sets the static baseline's degrees: add strategy: 'static'$/], // ignored
+      [{ placement: 'tp=2' }, /^placement tp=2,pp=1 sets the static baseline's degrees: add strategy: 'static'$/], // ignored
       [{ strategy: 'static', pool: { inProcess: 2 } }, /^pool\.inProcess: FA Pool options; strategy 'static'/], // the pool ignored
       [{ pool: 3 }, /^pool must be an object, got 3$/],
     ];

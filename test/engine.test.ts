@@ -249,6 +249,10 @@ describe('placement counts (FA Pool): each request and run its own steps', () =>
       expect(r.placement.perSeq?.[0], `run ${k}`).toMatchObject({ baseSteps: 0, poolSteps: 5 });
       expect(r.placement.events?.filter((e) => e.kind === 'prefill-to-pool'), `run ${k}: its own hand-off only`).toHaveLength(1);
     }
+    // A short prompt after them: on the base, no ranks named (they were the earlier runs').
+    const short = await pooled.run({ prompts: [PROMPTS[2]!], maxNewTokens: 6, stopAtEos: false });
+    expect(short.placement.perSeq?.[0]).toEqual({ baseSteps: 5, poolSteps: 0, ranks: [] });
+    expect(short.placement.events).toEqual([]);
   });
 });
 

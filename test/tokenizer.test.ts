@@ -238,15 +238,25 @@ describe('stream decoding of bytes that form no character (a model can emit any 
     expect(text.split('€')[0], 'six U+FFFD, then €').toBe('\uFFFD'.repeat(6));
   });
 
+  it.each(cases)('%s: eight special tokens between two words keep the space between them (a window of nothing visible lost it)', (_name, t) => {
+    const tok = new HfTokenizer(t.json, t.config);
+    const [hello, wo] = ['hello', ' wo'].map((w) => tok.encode(w).filter((id) => id !== tok.bosId));
+    const special = tok.bosId ?? tok.eosId!;
+    const ids = [...hello!, ...Array<number>(8).fill(special), ...wo!];
+    expect(streamed(tok, ids).text).toBe(tok.decode(ids));
+  });
+
   it.each(cases)('%s: random bytes and text pieces, streamed, give what decoding them at once gives, in well-formed pieces', (_name, t, byte) => {
     const tok = new HfTokenizer(t.json, t.config);
     const r = rng();
     const words = ['a', 'hello', 'é', '😀', ' wor'].map((w) => tok.encode(w).filter((id) => id !== tok.bosId));
+    const specials = [tok.bosId, tok.eosId].filter((id): id is number => id !== undefined);
     for (let k = 0; k < 40; k++) {
       const ids: number[] = [];
       while (ids.length < 40) {
-        const pick = r.int(0, 4);
+        const pick = r.int(0, 5);
         if (pick === 0) ids.push(...words[r.int(0, words.length)]!);
+        else if (pick === 4 && specials.length) ids.push(...Array.from({ length: r.int(1, 12) }, () => specials[r.int(0, specials.length)]!)); // decode() drops them
         else if (pick === 1) ids.push(byte(r.int(0x80, 0xc0))); // a stray continuation byte
         else if (pick === 2) ids.push(byte(r.int(0xc2, 0xf5))); // a lead byte, often left unfinished
         else ids.push(...Array.from(Buffer.from(String.fromCodePoint(r.int(0x80, 0x10ffff) & ~0x800)), byte).slice(0, r.int(1, 5)));

@@ -234,7 +234,7 @@ export async function main(argv: string[]): Promise<number> {
       for (let i = 1; i < done.texts.length; i++) console.log(`[seq ${i}, prompt ${prompts[i]!.length} tokens] ${JSON.stringify(done.texts[i])}`);
       console.log(`\n${prompts.length} sequence(s), ${res.inputTokens} input + ${res.outputTokens} output tokens`);
       printPlacement(done.placement, prompts);
-      const tpot = decodedTokens(res.tokens) > 0 ? `${res.tpotMs.toFixed(2)} ms` : 'none (no decode step: one token a sequence)';
+      const tpot = decodedTokens(res.tokens) > 0 ? `${res.tpotMs.toFixed(2)} ms` : 'none (no decode step ran)';
       console.log(`TTFT ${res.prefillMs.toFixed(1)} ms | TPOT ${tpot} | TPS ${res.tps.toFixed(1)} tok/s | total ${res.totalMs.toFixed(0)} ms | load ${loadMs.toFixed(0)} ms (+ compile ${compiled.ms.toFixed(0)} ms) | GPU memory ${(res.gpuBytes / 2 ** 20).toFixed(1)} MiB`);
     }
     return 0;

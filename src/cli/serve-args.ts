@@ -102,13 +102,20 @@ export function parseServeArgs(argv: string[]): ServeArgs {
   } catch (e) {
     throw new UsageError(`serve: ${(e as Error).message.replace(/\. To specify.*$/, '')}\nRun 'node run-inference.js serve --help' to see the options.`);
   }
-  refuseRepeatedOptions(tokens, 'serve: ');
+  const given = refuseRepeatedOptions(tokens, 'serve: ');
   const s = (k: string) => values[k] as string | undefined;
   if (s('init') !== undefined && s('init') !== 'random') throw new UsageError(`serve: --init takes only 'random', got '${s('init')}'`);
   const dtype = s('dtype');
   if (dtype !== undefined && dtype !== 'f32' && dtype !== 'f16') throw new UsageError(`serve: --dtype must be f32 or f16, got '${dtype}'`);
   const strategy = s('strategy');
   if (strategy !== 'fapool' && strategy !== 'static') throw new UsageError(`serve: --strategy must be fapool or static, got '${strategy}'`);
+  // As the main command refuses them (createEngine would, after the address was probed, in its own words).
+  if (strategy === 'static') {
+    const poolOpts = ['pool', 'tiers', 'rejoin-backoff'].filter((k) => given.has(k));
+    if (poolOpts.length) throw new UsageError(`serve: ${poolOpts.map((k) => `--${k}`).join(', ')}: FA Pool options; --strategy static places ranks 1.. in --spawn/--cluster workers, or in this process without them (--placement)`);
+  } else if (given.has('placement')) {
+    throw new UsageError('serve: --placement sets the static baseline\'s degrees: add --strategy static (FA Pool ranks come from --pool, --cluster or --spawn)');
+  }
   const host = s('host')!;
   if (!host.trim()) throw new UsageError('serve: --host is empty');
   const modelName = s('model-name');

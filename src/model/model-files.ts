@@ -56,13 +56,17 @@ function cacheDir(): string {
   return root;
 }
 
-/** Where the weights are, and whether they must be written first (--init random, or a preset not yet cached). */
-interface Located { weightsPath: string; folder: string | null; write: boolean }
+/**
+ * Where the weights are, and whether they must be written first (--init random, or a preset not yet cached): then
+ * `shape` is theirs (--config's or the preset's, parsed once).
+ */
+interface Located { weightsPath: string; folder: string | null; write: boolean; shape: ModelConfig | null }
 
 function locate(o: ModelSource, weightDtype: 'f32' | 'f16'): Located {
   let weightsPath: string;
   let folder: string | null = null;
   let write = false;
+  let shape: ModelConfig | null = null;
   if (o.model && existsSync(o.model) && statSync(o.model).isDirectory()) {
     folder = resolve(o.model);
     weightsPath = join(folder, 'model.safetensors');
@@ -73,23 +77,25 @@ function locate(o: ModelSource, weightDtype: 'f32' | 'f16'): Located {
     weightsPath = resolve(o.model);
     if (!existsSync(weightsPath) && !o.init) throw new InputError(`weights file ${o.model} does not exist (add --init random to create random weights there)`);
     write = o.init === 'random';
+    if (write) shape = randomShape(o);
   } else if (o.preset === DEFAULT_PRESET && !o.init) {
     weightsPath = defaultWeightsPath();
     if (!existsSync(weightsPath)) {
       throw new InputError(`the default model's weights ${weightsPath} are missing from this checkout; run a preset with random weights instead (--preset tiny)`);
     }
   } else {
-    weightsPath = join(cacheDir(), cachedWeightsName(o, weightDtype));
+    shape = randomShape(o);
+    weightsPath = join(cacheDir(), cachedWeightsName(o, shape, weightDtype));
     // Written when the cache lacks these exact weights (deterministic: a file made by the same generator, seed and
     // shape is what a write would give), --init random or not.
-    write = !cacheHolds(weightsPath, randomShape(o), o.seed, weightDtype);
+    write = !cacheHolds(weightsPath, shape, o.seed, weightDtype);
   }
   if (write) {
     const kind = randomWeightsFileKind(weightsPath);
     if (kind.kind === 'foreign') throw new InputError(`${weightsPath} exists and was not written by --init random (${kind.why}): it is never overwritten`);
     presetConfig(o.preset); // an unknown preset fails before anything is written
   }
-  return { weightsPath, folder, write };
+  return { weightsPath, folder, write, shape };
 }
 
 /** The shape of random weights: --config's when given (a custom size), else the preset's. */
@@ -101,8 +107,8 @@ function randomShape(o: ModelSource): ModelConfig {
  * A cached random-weights file is named by what makes it: the preset, or --config's shape by a hash of it (a custom
  * shape must never take a preset's name: a later run of the preset would load it), then seed and dtype.
  */
-function cachedWeightsName(o: ModelSource, weightDtype: 'f32' | 'f16'): string {
-  const what = o.config ? `config-${createHash('sha256').update(JSON.stringify(randomShape(o))).digest('hex').slice(0, 12)}` : o.preset;
+function cachedWeightsName(o: ModelSource, shape: ModelConfig, weightDtype: 'f32' | 'f16'): string {
+  const what = o.config ? `config-${createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 12)}` : o.preset;
   return `${what}-seed${o.seed}-${weightDtype}.safetensors`;
 }
 
@@ -116,8 +122,8 @@ function cacheHolds(path: string, shape: ModelConfig, seed: number, weightDtype:
 
 /** The config a run would use, without writing or loading weights (only a file's header is read): for checks before any work. */
 export async function peekModelConfig(o: ModelSource, weightDtype: 'f32' | 'f16'): Promise<{ config: ModelConfig; weightsPath: string; write: boolean }> {
-  const { weightsPath, folder, write } = locate(o, weightDtype);
-  if (write) return { config: randomShape(o), weightsPath, write };
+  const { weightsPath, folder, write, shape } = locate(o, weightDtype);
+  if (write) return { config: shape!, weightsPath, write };
   const file = await openWeightsFile(weightsPath);
   try {
     return { config: configFor(o, folder, weightsPath, file).config, weightsPath, write };
@@ -148,9 +154,9 @@ function configFor(o: ModelSource, folder: string | null, weightsPath: string, f
 }
 
 export async function resolveModel(o: ModelSource, weightDtype: 'f32' | 'f16'): Promise<ModelFiles> {
-  const { weightsPath, folder, write } = locate(o, weightDtype);
+  const { weightsPath, folder, write, shape } = locate(o, weightDtype);
   if (write) {
-    const r = await writeRandomWeights(weightsPath, randomShape(o), { seed: o.seed, dtype: weightDtype, onProgress: o.onInit });
+    const r = await writeRandomWeights(weightsPath, shape!, { seed: o.seed, dtype: weightDtype, onProgress: o.onInit });
     o.log?.(`wrote ${weightsPath}: ${(r.params / 1e6).toFixed(1)}M parameters, ${(r.bytes / 2 ** 20).toFixed(1)} MiB in ${r.seconds.toFixed(1)} s`);
   }
   const file = await openWeightsFile(weightsPath);

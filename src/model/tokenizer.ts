@@ -96,6 +96,8 @@ export class HfTokenizer implements Tokenizer {
   private readonly impl: HfTokenizerImpl;
   private readonly cleanUpSpaces: boolean;
   private readonly bound: TokenBound | null;
+  /** Ids decode() drops (added tokens marked special) when it skips special tokens: the stream never holds them. */
+  private readonly skipped: ReadonlySet<number>;
   /** BOS / EOS as tokenizer_config.json's add_bos_token / add_eos_token say, where transformers honours them; else null. */
   private readonly ends: { bos: boolean; eos: boolean } | null;
 
@@ -114,6 +116,8 @@ export class HfTokenizer implements Tokenizer {
     let max = -1;
     for (const id of this.impl.get_vocab(true).values()) max = Math.max(max, id);
     this.vocabSize = max + 1;
+    const added = (tokenizerJson as { added_tokens?: { id: number; special?: boolean }[] }).added_tokens ?? [];
+    this.skipped = new Set((opts.skipSpecialTokens ?? true) ? added.filter((t) => t.special === true).map((t) => t.id) : []);
     this.eosId = this.specialId(tokenizerConfig.eos_token, ['</s>', '<eos>', '<|endoftext|>', '<|end_of_text|>']);
     this.bosId = this.specialId(tokenizerConfig.bos_token, ['<s>', '<bos>', '<|begin_of_text|>']);
     // transformers' Llama and Gemma tokenizers rebuild the post-processor from these flags (add_bos_token: false drops
@@ -197,7 +201,9 @@ export class HfTokenizer implements Tokenizer {
       return commit(ids.length, this.decode(ids.slice(read)), true); // the context rewritten for good
     };
     return {
-      push: (id) => { ids.push(id); return step(false); },
+      // A special token decode() drops is text of nothing: held, it counted toward MAX_HELD_TOKENS and could leave a
+      // window of nothing visible, where the next word lost its leading space.
+      push: (id) => { if (this.skipped.has(id)) return ''; ids.push(id); return step(false); },
       flush: () => step(true),
     };
   }

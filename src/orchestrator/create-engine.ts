@@ -118,8 +118,17 @@ export function checkScheduleFits(s: SchedulerOptions | undefined, maxWorkgroups
   }
 }
 
-const ENGINE_KEYS = ['model', 'config', 'preset', 'init', 'seed', 'onInit', 'dtype', 'strategy', 'pool', 'policy', 'placement', 'gpu', 'onLoad', 'log', 'pipelines', 'schedule'];
-const POOL_KEYS = ['inProcess', 'sharedDevice', 'cluster', 'spawn', 'deadlineMs', 'connectTimeoutMs', 'rejoinBackoffMs', 'rejoinBackoffMaxMs', 'replica', 'pingPong', 'prefill'];
+// Every option, once: `satisfies` fails the build when an interface gains one the list lacks (it would be refused).
+const ENGINE_KEYS = Object.keys({
+  model: 1, config: 1, preset: 1, init: 1, seed: 1, onInit: 1, dtype: 1, strategy: 1, pool: 1, policy: 1, placement: 1, gpu: 1, onLoad: 1,
+  log: 1, pipelines: 1, schedule: 1,
+} satisfies Record<keyof EngineOptions, 1>);
+const POOL_KEYS = Object.keys({
+  inProcess: 1, sharedDevice: 1, cluster: 1, spawn: 1, deadlineMs: 1, connectTimeoutMs: 1, rejoinBackoffMs: 1, rejoinBackoffMaxMs: 1,
+  replica: 1, pingPong: 1, prefill: 1,
+} satisfies Record<keyof PoolOptions, 1>);
+const POLICY_KEYS = Object.keys({ threshold: 1, tiers: 1 } satisfies Record<keyof NonNullable<EngineOptions['policy']>, 1>);
+const SCHEDULE_KEYS = Object.keys({ maxBatch: 1, maxContext: 1, prefillChunk: 1 } satisfies Record<keyof SchedulerOptions, 1>);
 
 /**
  * Options createEngine would ignore, refused (a misspelt key, strategy 'Static', a placement without the static
@@ -129,17 +138,18 @@ const POOL_KEYS = ['inProcess', 'sharedDevice', 'cluster', 'spawn', 'deadlineMs'
 export function checkEngineOptions(o: EngineOptions): void {
   checkOptionKeys(o, ENGINE_KEYS, 'createEngine options');
   checkOptionKeys(o.pool, POOL_KEYS, 'pool');
-  checkOptionKeys(o.policy, ['threshold', 'tiers'], 'policy');
-  checkOptionKeys(o.schedule, ['maxBatch', 'maxContext', 'prefillChunk'], 'schedule');
+  checkOptionKeys(o.policy, POLICY_KEYS, 'policy');
+  checkOptionKeys(o.schedule, SCHEDULE_KEYS, 'schedule');
   if (o.strategy !== undefined && o.strategy !== 'fapool' && o.strategy !== 'static') throw new InputError(`strategy must be 'fapool' or 'static', got ${shown(o.strategy)}`);
-  const one = (p: EngineOptions['placement']) => (typeof p === 'string' ? parsePlacement(p) : p ?? { tp: 1, pp: 1 });
-  if (o.strategy !== 'static' && one(o.placement).tp * one(o.placement).pp > 1) {
-    throw new InputError(`placement ${typeof o.placement === 'string' ? o.placement : placementStr(one(o.placement))} sets the static baseline's degrees: add strategy: 'static'`);
+  const placement = typeof o.placement === 'string' ? parsePlacement(o.placement) : o.placement ?? { tp: 1, pp: 1 };
+  if (o.strategy !== 'static' && placement.tp * placement.pp > 1) {
+    throw new InputError(`placement ${placementStr(placement)} sets the static baseline's degrees: add strategy: 'static'`);
   }
   if (o.strategy === 'static') {
     const p = o.pool ?? {};
     const fapoolOnly = [p.inProcess ? 'pool.inProcess' : '', p.sharedDevice ? 'pool.sharedDevice' : '', p.replica ? 'pool.replica' : '', p.pingPong ? 'pool.pingPong' : '',
-      p.prefill === 'pool' ? 'pool.prefill' : '', o.policy?.tiers !== undefined ? 'policy.tiers' : ''].filter(Boolean);
+      p.prefill === 'pool' ? 'pool.prefill' : '', p.rejoinBackoffMs !== undefined ? 'pool.rejoinBackoffMs' : '', p.rejoinBackoffMaxMs !== undefined ? 'pool.rejoinBackoffMaxMs' : '',
+      o.policy?.tiers !== undefined ? 'policy.tiers' : ''].filter(Boolean);
     if (fapoolOnly.length) throw new InputError(`${fapoolOnly.join(', ')}: FA Pool options; strategy 'static' places ranks 1.. in pool.spawn / pool.cluster workers, or in this process without them`);
   }
 }

@@ -19,18 +19,18 @@ export function placementSnapshot(r: PlacementReport): PlacementReport {
 }
 
 /**
- * What a placement report counted between `before` (a snapshot) and `now`: steps per slot, the events since, the time
- * split's sums (not levels: the pool's GPU bytes); the rest as it is now.
+ * What a placement report counted since `before` (a snapshot): steps per slot (and the ranks of slots that used the
+ * pool), the events after `before`'s last; the time split as the strategy keeps it (see PlacementReport.split).
  */
 export function placementSince(before: PlacementReport, now: PlacementReport): PlacementReport {
   const r = placementSnapshot(now);
-  r.perSeq = r.perSeq?.map((s, b) => ({
-    ...s, baseSteps: s.baseSteps - (before.perSeq?.[b]?.baseSteps ?? 0), poolSteps: s.poolSteps - (before.perSeq?.[b]?.poolSteps ?? 0),
-  }));
+  r.perSeq = r.perSeq?.map((s, b) => {
+    const poolSteps = s.poolSteps - (before.perSeq?.[b]?.poolSteps ?? 0);
+    return { baseSteps: s.baseSteps - (before.perSeq?.[b]?.baseSteps ?? 0), poolSteps, ranks: poolSteps > 0 ? s.ranks : [] };
+  });
   // The log keeps its latest entries: the run's are those after the last one seen before it (all, if that one is gone).
   const last = before.events?.at(-1);
   if (r.events && last) r.events = r.events.slice(r.events.lastIndexOf(last) + 1);
-  for (const [k, v] of Object.entries(r.split ?? {})) if (k !== 'poolGpuBytes' && before.split?.[k] !== undefined) r.split![k] = v - before.split[k]!;
   return r;
 }
 
@@ -42,7 +42,7 @@ export interface PlacementReport {
   events?: { step: number; seq: number; kind: string; detail: string }[];
   /** FA Pool: its members now, and whether each takes sequences (a failed one is probed until it answers). */
   poolMembers?: { name: string; alive: boolean }[];
-  /** Time split of the strategy's host work (ms). */
+  /** Time split of the strategy's host work (ms): FA Pool's over the engine's life, the static baseline's per generation. */
   split?: Record<string, number>;
 }
 
@@ -261,7 +261,9 @@ export class Engine {
     let before: PlacementReport | null = null;
     const run = this.exclusive(async () => {
       if (cut) return null; // cut while it waited for its turn: nothing to run
-      before = placementSnapshot(this.parts.report()); // the report counts over the engine's life: this run's is the difference
+      // The report counts over the engine's life: this run's steps are the difference; its events, those since the
+      // last run ended (start-up faults and probes that answered in between go to the next run, not to none).
+      before = { ...placementSnapshot(this.parts.report()), events: this.lastRunEvent ? [this.lastRunEvent] : [] };
       return generate(this.parts.executor, prompts, {
         maxNewTokens: req.maxNewTokens, sampling, prefillChunk, captureLogits: req.captureLogits,
         eosId: req.stopAtEos === false ? undefined : tok.eosId,
@@ -274,7 +276,9 @@ export class Engine {
       if (cut === 'disposed') throw new EngineDisposedError(`the engine was disposed while this generation ran (after ${tokens} tokens)`);
       if (!result) return;
       const texts = result.tokens.map((t) => tok.decode(t));
-      events.push({ type: 'done', result, texts, tails: decoders.map((d) => d.flush()), placement: placementSince(before!, this.parts.report()) });
+      const placement = placementSince(before!, this.parts.report());
+      this.lastRunEvent = this.parts.report().events?.at(-1) ?? this.lastRunEvent;
+      events.push({ type: 'done', result, texts, tails: decoders.map((d) => d.flush()), placement });
       events.end();
     }).catch((e: unknown) => events.fail(e)).finally(() => this.live.delete(onDispose));
     return events;
@@ -283,7 +287,7 @@ export class Engine {
   /** A generate() request checked whole before anything runs: InputError naming the field, thrown by generate() itself. */
   private checkGenerate(req: GenerateRequest): { prompts: number[][]; sampling: SamplingParams; prefillChunk: number } {
     if (typeof req !== 'object' || req === null) throw new InputError(`generate() takes a request object, got ${shown(req)}`);
-    checkOptionKeys(req, ['prompts', 'maxNewTokens', 'sampling', 'prefillChunk', 'stopAtEos', 'captureLogits'], 'a generate() request');
+    checkOptionKeys(req, GENERATE_KEYS, 'a generate() request');
     for (const k of ['stopAtEos', 'captureLogits'] as const) {
       if (req[k] !== undefined && typeof req[k] !== 'boolean') throw new InputError(`${k} must be a boolean, got ${shown(req[k])}`);
     }
@@ -301,6 +305,9 @@ export class Engine {
     return run;
   }
 
+  /** The placement's last event when the last generate()/run() ended: the next run's events are those after it. */
+  private lastRunEvent: { step: number; seq: number; kind: string; detail: string } | undefined;
+
   private get scheduler(): Scheduler {
     this.sched ??= new Scheduler(this.parts.executor, this.parts.config, (w) => this.exclusive(w), this.parts.schedule);
     return this.sched;
@@ -314,7 +321,7 @@ export class Engine {
   submit(req: CompletionRequest): AsyncIterable<CompletionEvent> {
     this.checkOpen('submit');
     if (typeof req !== 'object' || req === null) throw new InputError(`submit() takes a request object, got ${shown(req)}`);
-    checkOptionKeys(req, ['prompt', 'maxTokens', 'sampling', 'stop', 'signal'], 'a submit() request');
+    checkOptionKeys(req, SUBMIT_KEYS, 'a submit() request');
     checkCount('maxTokens', req.maxTokens);
     const sampling = samplingOf(req.sampling), stops = stopsOf(req.stop), signal = signalOf(req.signal);
     const sched = this.scheduler;
@@ -428,10 +435,14 @@ function samplingOf(s: Partial<SamplingParams> | undefined): SamplingParams {
   return p;
 }
 
-/** A request's stop strings: an array of strings, or none. */
+// The keys of a request, once: `satisfies` fails the build when the interface gains one the list lacks.
+const GENERATE_KEYS = Object.keys({ prompts: 1, maxNewTokens: 1, sampling: 1, prefillChunk: 1, stopAtEos: 1, captureLogits: 1 } satisfies Record<keyof GenerateRequest, 1>);
+const SUBMIT_KEYS = Object.keys({ prompt: 1, maxTokens: 1, sampling: 1, stop: 1, signal: 1 } satisfies Record<keyof CompletionRequest, 1>);
+
 /** A UTF-16 surrogate without its pair (with the u flag a pair is one code point, not Cs). */
 export const LONE_SURROGATE = /\p{Cs}/u;
 
+/** A request's stop strings: an array of strings, or none. */
 function stopsOf(stop: unknown): readonly string[] {
   if (stop === undefined || stop === null) return [];
   if (!Array.isArray(stop)) throw new InputError(`stop must be an array of strings, got ${shown(stop)}`);

@@ -108,6 +108,7 @@ export function validatePolicy(p: RoutingPolicy): void {
   validateTiers(p.tiers);
 }
 
+/** The paper's table as it is, with this threshold (tests of the routing functions' edges; runs use resolveRouting). */
 export function defaultPolicy(threshold = 4096): RoutingPolicy {
   const p = { threshold, tiers: PAPER_TIERS.map((t) => ({ ...t })) };
   validatePolicy(p);
