@@ -282,6 +282,20 @@ describe('bad requests', () => {
   });
 });
 
+describe('a short context', () => {
+  it('a schedule whose context is below the prefill chunk compiles and serves (precompileServing built a 512-row chunk against a 112-row cache)', async () => {
+    const e = await createEngine({ preset: 'tiny', dtype: 'f32', schedule: { maxBatch: 2, maxContext: 100 } });
+    try {
+      await e.precompileServing();
+      let n = 0;
+      for await (const ev of e.submit({ prompt: 'a'.repeat(90), maxTokens: 10 })) if (ev.type === 'token') n++;
+      expect(n).toBe(10);
+    } finally {
+      await e.dispose();
+    }
+  });
+});
+
 describe('what held (no change)', () => {
   it('an AbortSignal aborted before submit(): a done event, reason cancelled, no tokens; two generate() calls at once run in turn', async () => {
     const ac = new AbortController();

@@ -50,7 +50,7 @@ async function interruptWriter(path: string, signal: NodeJS.Signals, withHandler
   p.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
   p.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
   const closed = new Promise<[number | null, NodeJS.Signals | null]>((res) => p.once('close', (c, s) => res([c, s])));
-  const temp = `${path}.tmp-${p.pid}`;
+  const temp = `${path}.tmp-${p.pid}-1`; // the writer's first write
   const t0 = performance.now();
   while (!(existsSync(temp) && statSync(temp).size > 2 ** 20)) {
     if (p.exitCode !== null) throw new Error(`writer exited (${p.exitCode}): ${err}`);

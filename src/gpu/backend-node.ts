@@ -7,7 +7,6 @@ import { packagePath } from './package-root.js';
 import { setHostRobustBufferAccess } from './caps.js';
 import { registerShaderLoader } from './shader-source.js';
 
-let gpuSingleton: GPU | null = null;
 
 /**
  * Dawn toggles: f16 on NVIDIA Vulkan is off below driver 615.71 unless forced; subgroup matrices need unsafe APIs.
@@ -50,8 +49,18 @@ export function extraDawnToggles(value = process.env.FAPOOL_DAWN_TOGGLES): strin
   return names;
 }
 
-export async function nodeGpu(): Promise<GPU> {
-  if (gpuSingleton) return gpuSingleton;
+/**
+ * The process's one Dawn instance. The promise is what is shared: two createEngine() calls at once each made an
+ * instance of their own across this function's awaits, and two Dawn instances aborted the process (a native
+ * std::system_error, or SIGSEGV). A failed start is not kept, so the next call tries again.
+ */
+export function nodeGpu(): Promise<GPU> {
+  gpuStarting ??= startNodeGpu().catch((e: unknown) => { gpuStarting = null; throw e; });
+  return gpuStarting;
+}
+let gpuStarting: Promise<GPU> | null = null;
+
+async function startNodeGpu(): Promise<GPU> {
   process.env.XDG_RUNTIME_DIR ??= '/tmp';
   let mod: typeof import('webgpu');
   try {
@@ -71,7 +80,6 @@ export async function nodeGpu(): Promise<GPU> {
   let first: Promise<unknown> | undefined;
   withoutDawnLimitNotices(() => { first = gpu.requestAdapter(); });
   await first?.catch(() => null); // no adapter: the caller's own requestAdapter reports it
-  gpuSingleton = gpu;
   return gpu;
 }
 

@@ -180,7 +180,8 @@ export async function writeSafetensors(
 ): Promise<{ bytes: number }> {
   const header = encodeSafetensorsHeader(entries, metadata);
   const chunk = Math.max(8, Math.floor(Math.min(opts.chunkBytes ?? 16 * 1024 * 1024, STAGING_BYTES) / 8) * 8);
-  const tmp = `${path}.tmp-${process.pid}`;
+  // Per write, not per process: two writes of one file at once (two createEngine() calls) shared a temp and one rename failed.
+  const tmp = `${path}.tmp-${process.pid}-${++tempWrites}`;
   sweepStaleTemps(dirname(path));
   const fh = await open(tmp, 'w');
   const untrack = trackTemp(tmp);
@@ -253,14 +254,16 @@ function trackTemp(tmp: string): () => void {
   };
 }
 
-const TEMP_NAME = /\.safetensors\.tmp-(\d+)$/;
+const TEMP_NAME = /\.safetensors\.tmp-(\d+)(?:-\d+)?$/;
+/** Writes this process has started: the temp name's second number. */
+let tempWrites = 0;
 
 function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
 /**
- * Removes `*.safetensors.tmp-PID` files in `dir` whose writer is gone: no process with that pid, and not
+ * Removes `*.safetensors.tmp-PID[-N]` files in `dir` whose writer is gone: no process with that pid, and not
  * modified for minAgeMs (a writer on another host sharing the folder keeps its file fresh). Returns what it removed.
  */
 export function sweepStaleTemps(dir: string, minAgeMs = 30_000): string[] {

@@ -96,7 +96,9 @@ export class Scheduler {
     checkSchedule(o);
     this.maxBatch = o.maxBatch ?? 8;
     this.maxContext = Math.min(o.maxContext ?? cfg.maxSeq, cfg.maxSeq);
-    this.chunk = o.prefillChunk ?? 512;
+    // A chunk longer than the context fills no slot: precompileServing built a 512-row prefill against a 112-row cache
+    // and serve failed to start under --max-context 100 (or a model's own short context, a Mistral window).
+    this.chunk = Math.min(o.prefillChunk ?? 512, this.maxContext);
     this.slots = Array<Slot | null>(this.maxBatch).fill(null);
   }
 
