@@ -209,6 +209,19 @@ describe('a checkpoint named by its file', () => {
     }
   });
 
+  it('a folder whose config.json and weights\' own config disagree is refused (the folder ran one model, the file named alone another)', async () => {
+    const dir = join(tmp, 'two-configs');
+    mkdirSync(dir, { recursive: true });
+    await writeRandomWeights(join(dir, 'model.safetensors'), tiny, { seed: 3, dtype: 'f32' }); // gelu_tanh in its metadata
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(hfConfig)); // silu
+    await expect(resolveModel({ preset: 'tiny', seed: 0, model: dir }, 'f32')).rejects.toThrow(/config\.json and the fapool_config metadata of .* disagree on act \(silu against gelu_tanh\): pass --config to choose/);
+    // Alike: taken.
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...hfConfig, hidden_act: 'gelu_pytorch_tanh' }));
+    const m = await resolveModel({ preset: 'tiny', seed: 0, model: dir }, 'f32');
+    await m.file.close();
+    expect(m.config.act).toBe('gelu_tanh');
+  });
+
   it('fapool\'s own weights file keeps its metadata\'s config and the byte tokenizer, whatever sits beside it', async () => {
     const dir = join(tmp, 'ours-beside');
     mkdirSync(dir, { recursive: true });

@@ -142,14 +142,28 @@ function companionDir(o: ModelSource, folder: string | null, weightsPath: string
   return o.model && !file.metadata.fapool_config ? dirname(weightsPath) : null;
 }
 
+/** The fields that make the model (not its name). */
+const MODEL_FIELDS = ['nLayers', 'hidden', 'nHeads', 'nKvHeads', 'headDim', 'ffn', 'vocab', 'maxSeq', 'normEps', 'ropeTheta', 'act', 'gatedFfn',
+  'tiedEmbeddings', 'embedScale'] as const satisfies readonly (keyof ModelConfig)[];
+
 /** The config: --config, else config.json of the checkpoint's folder (companionDir), else the file's metadata, else --preset. */
 function configFor(o: ModelSource, folder: string | null, weightsPath: string, file: WeightsFile): { config: ModelConfig; configSource: string } {
   if (o.config) return { config: configFromHf(parseJson(o.config, () => readFileSync(o.config!, 'utf8'))), configSource: o.config };
   const dir = companionDir(o, folder, weightsPath, file), beside = dir ? join(dir, 'config.json') : null;
-  if (beside && existsSync(beside)) return { config: configFromHf(parseJson(beside, () => readFileSync(beside, 'utf8'))), configSource: beside };
-  if (file.metadata.fapool_config) {
-    return { config: validateConfig(parseJson(`${weightsPath} metadata fapool_config`, () => file.metadata.fapool_config!) as ModelConfig), configSource: `${weightsPath} (metadata)` };
+  const meta = file.metadata.fapool_config
+    ? validateConfig(parseJson(`${weightsPath} metadata fapool_config`, () => file.metadata.fapool_config!) as ModelConfig) : null;
+  if (beside && existsSync(beside)) {
+    const config = configFromHf(parseJson(beside, () => readFileSync(beside, 'utf8')));
+    // A folder whose weights carry a config of their own that says otherwise: which model is meant is not ours to
+    // guess (the folder ran one model, the file named alone another).
+    const differ = meta ? MODEL_FIELDS.filter((k) => meta[k] !== config[k]) : [];
+    if (differ.length) {
+      throw new ConfigError(`${beside} and the fapool_config metadata of ${weightsPath} disagree on ${differ.map((k) => `${k} (${String(config[k])} against ${String(meta![k])})`).join(', ')}: ` +
+        'pass --config to choose, or remove one');
+    }
+    return { config, configSource: beside };
   }
+  if (meta) return { config: meta, configSource: `${weightsPath} (metadata)` };
   return { config: presetConfig(o.preset), configSource: `preset ${o.preset}` };
 }
 
