@@ -479,6 +479,26 @@ describe('run-inference.js: output and interrupts', () => {
   });
 });
 
+describe('run-inference.js worker whose parent died', () => {
+  it('removes its ipc socket when its pipes lose their reader (an EPIPE on its last log line ended it first)', async () => {
+    const sock = join(tmp, `orphan-${process.pid}.sock`);
+    const w = spawn(process.execPath, [ENTRY, 'worker', '--gpu', 'none', '--listen', `ipc://${sock}`, '--exit-with-parent'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    w.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+    const t0 = performance.now();
+    while (!out.includes('READY')) {
+      if (w.exitCode !== null || performance.now() - t0 > 60_000) throw new Error(`worker not ready: ${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(existsSync(sock)).toBe(true);
+    const exited = new Promise<number | null>((r) => w.once('exit', (code) => r(code)));
+    // As a parent killed by SIGKILL leaves them: stdin at its end, no reader on stdout or stderr.
+    w.stdin!.end(); w.stdout!.destroy(); w.stderr!.destroy();
+    expect(await exited).toBe(0);
+    expect(existsSync(sock), 'the socket file is gone').toBe(false);
+  });
+});
+
 describe('run-inference.js --init random --model PATH never clobbers a file', () => {
   it('a file it did not write is never overwritten; its own only with --force', () => {
     const foreign = join(tmp, 'notes.safetensors');

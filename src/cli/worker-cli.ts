@@ -210,6 +210,9 @@ export async function workerMain(argv: string[]): Promise<number> {
   const a = parseWorkerArgs(argv);
   if (a.help) { console.log(workerHelpText()); return 0; }
   const log = (m: string) => process.stderr.write(`[${a.label} pid ${process.pid}] ${m}\n`);
+  // A parent that died (SIGKILL, SIGHUP) left our stdout/stderr pipes without a reader: the next write's EPIPE was an
+  // uncaught error that ended the worker before it removed its ipc socket. Lines nobody can read are dropped.
+  for (const s of [process.stdout, process.stderr]) s.on('error', (e: NodeJS.ErrnoException) => { if (e.code !== 'EPIPE') throw e; });
   await checkIpcPathFree(a.listen);
 
   // Before openGpu(): the Vulkan loader reads the device-select variables when the instance is created.
