@@ -276,6 +276,7 @@ describe('serve (in process, tiny model)', () => {
       ['five stop strings', { prompt: 'a', stop: ['a', 'b', 'c', 'd', 'e'] }, 400, 'stop', 'invalid_value'],
       ['stream not a boolean', { prompt: 'a', stream: 'yes' }, 400, 'stream', 'invalid_type'],
       ['n = 2', { prompt: 'a', n: 2 }, 400, 'n', 'unsupported_value'],
+      ['logprobs 0 (the chosen tokens\' log-probabilities: it answered null)', { prompt: 'a', logprobs: 0 }, 400, 'logprobs', 'unsupported_value'],
       ['unknown argument', { prompt: 'a', max_tokenz: 4 }, 400, 'max_tokenz', 'unknown_parameter'],
       ['prompt longer than the context', { prompt: ids(513), max_tokens: 1 }, 400, 'prompt', 'context_length_exceeded'],
       ['prompt + max_tokens over the context', { prompt: ids(500), max_tokens: 13 }, 400, 'max_tokens', 'context_length_exceeded'],

@@ -44,7 +44,8 @@ const NEUTRAL: Record<string, (v: unknown) => boolean> = {
   n: (v) => v === 1,
   best_of: (v) => v === 1,
   echo: (v) => v === false,
-  logprobs: (v) => v === 0 || v === false,
+  // Not 0: OpenAI's completions return the chosen tokens' log-probabilities at logprobs 0; this server has none.
+  logprobs: (v) => v === false,
   suffix: (v) => v === '',
   presence_penalty: (v) => v === 0,
   frequency_penalty: (v) => v === 0,
@@ -164,7 +165,7 @@ export function parseCompletionRequest(body: unknown, vocab: number): Completion
 }
 
 function neutralValue(k: string): unknown {
-  return { n: 1, best_of: 1, echo: false, logprobs: 0, suffix: '', presence_penalty: 0, frequency_penalty: 0 }[k];
+  return { n: 1, best_of: 1, echo: false, logprobs: false, suffix: '', presence_penalty: 0, frequency_penalty: 0 }[k];
 }
 
 /**
