@@ -11,7 +11,7 @@ import { randomWeightsFileKind } from '../model/model-files.js';
 import { parsePlacement, placementStr, type StaticPlacement } from '../orchestrator/baselines/placement.js';
 import { POOL_PREFILL_MODES, type PoolPrefill } from '../orchestrator/pool/policy.js';
 import { cliRouting } from './routing-args.js';
-import { refuseRepeatedOptions, UsageError } from './usage-error.js';
+import { optionLabel, refuseRepeatedOptions, refuseStrategyConflicts, UsageError } from './usage-error.js';
 import { serveHelpSummary } from './serve-args.js';
 import { workerHelpSummary } from './worker-cli.js';
 
@@ -113,8 +113,7 @@ export function helpText(): string {
     'once per preset (or --config shape), seed and dtype, and reused after; --init random --model PATH writes them to PATH.',
     '', 'Options:'];
   for (const [name, s] of Object.entries(SPEC)) {
-    const flag = `${'short' in s ? `-${s.short}, ` : ''}--${name}${s.type === 'string' ? ' VALUE' : ''}`;
-    lines.push(`  ${flag.padEnd(24)} ${s.help}`);
+    lines.push(`  ${optionLabel(name, s).padEnd(24)} ${s.help}`);
   }
   lines.push('', workerHelpSummary(), serveHelpSummary(), '', 'Examples:',
     '  node run-inference.js',
@@ -311,9 +310,8 @@ export function parseCli(argv: string[]): CliOptions {
 
   // Options that would be ignored: an error, or a warning where ignoring them changes nothing.
   const hasPool = pool > 0 || cluster !== undefined || spawn !== undefined;
+  refuseStrategyConflicts(given, strat, ['pool', 'pool-device', 'tiers', 'kv-replica', 'ping-pong', 'pool-prefill', 'rejoin-backoff']);
   if (strat === 'static') {
-    const poolOpts = ['pool', 'pool-device', 'tiers', 'kv-replica', 'ping-pong', 'pool-prefill', 'rejoin-backoff'].filter((k) => given.has(k));
-    if (poolOpts.length) throw new UsageError(`${poolOpts.map((k) => `--${k}`).join(', ')}: FA Pool options; --strategy static places ranks 1.. in --spawn/--cluster workers, or in this process without them (--placement)`);
     if (given.has('threshold')) warnings.push('--threshold has no effect with --strategy static');
     let pl: StaticPlacement;
     try { pl = parsePlacement(s('placement')!); } catch (e) { throw new UsageError(`--placement: ${(e as Error).message}`); }
@@ -325,7 +323,6 @@ export function parseCli(argv: string[]): CliOptions {
       throw new UsageError(`--placement ${placementStr(pl)} needs ${need} worker process${need === 1 ? '' : 'es'} besides this one; --spawn ${spawn} starts ${workers}`);
     }
   } else {
-    if (given.has('placement')) throw new UsageError('--placement sets the static baseline\'s degrees: add --strategy static (FA Pool ranks come from --pool, --cluster or --spawn)');
     if (!hasPool) for (const k of ['kv-replica', 'ping-pong', 'pool-prefill']) if (given.has(k)) throw new UsageError(`--${k} is an FA Pool option, but there is no pool: add --pool N, --cluster FILE or --spawn`);
     if (given.has('pool-device') && pool === 0) throw new UsageError('--pool-device chooses the device of --pool N\'s in-process ranks, but there are none: add --pool N (worker processes always have their own)');
     if (!hasPool) {

@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import type { EngineOptions } from '../orchestrator/create-engine.js';
 import { cliRouting } from './routing-args.js';
-import { refuseRepeatedOptions, UsageError } from './usage-error.js';
+import { optionLabel, refuseRepeatedOptions, refuseStrategyConflicts, UsageError } from './usage-error.js';
 
 export interface ServeArgs {
   host: string;
@@ -73,7 +73,7 @@ export function serveHelpText(): string {
     '',
     'Options:',
   ];
-  for (const [name, s] of Object.entries(SPEC)) lines.push(`  ${`${'short' in s ? `-${s.short}, ` : ''}--${name}${s.type === 'string' ? ' VALUE' : ''}`.padEnd(24)} ${s.help}`);
+  for (const [name, s] of Object.entries(SPEC)) lines.push(`  ${optionLabel(name, s).padEnd(24)} ${s.help}`);
   lines.push('', 'Examples:',
     '  node run-inference.js serve --port 8000',
     '  node run-inference.js serve --preset seed-4l --init random --spawn auto --threshold 4096',
@@ -110,12 +110,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
   const strategy = s('strategy');
   if (strategy !== 'fapool' && strategy !== 'static') throw new UsageError(`serve: --strategy must be fapool or static, got '${strategy}'`);
   // As the main command refuses them (createEngine would, after the address was probed, in its own words).
-  if (strategy === 'static') {
-    const poolOpts = ['pool', 'tiers', 'rejoin-backoff'].filter((k) => given.has(k));
-    if (poolOpts.length) throw new UsageError(`serve: ${poolOpts.map((k) => `--${k}`).join(', ')}: FA Pool options; --strategy static places ranks 1.. in --spawn/--cluster workers, or in this process without them (--placement)`);
-  } else if (given.has('placement')) {
-    throw new UsageError('serve: --placement sets the static baseline\'s degrees: add --strategy static (FA Pool ranks come from --pool, --cluster or --spawn)');
-  }
+  refuseStrategyConflicts(given, strategy, ['pool', 'tiers', 'rejoin-backoff'], 'serve: ');
   const host = s('host')!;
   if (!host.trim()) throw new UsageError('serve: --host is empty');
   const modelName = s('model-name');

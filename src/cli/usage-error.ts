@@ -3,6 +3,24 @@ import { FapoolError } from '../gpu/errors.js';
 /** A command line that cannot be run (unknown flag, bad value): exit code 2. */
 export class UsageError extends FapoolError {}
 
+/** An option as --help lists it: `-h, --help`, `--port VALUE`. */
+export function optionLabel(name: string, spec: { type: string; short?: string }): string {
+  return `${spec.short ? `-${spec.short}, ` : ''}--${name}${spec.type === 'string' ? ' VALUE' : ''}`;
+}
+
+/**
+ * --strategy against the options it leaves unused, the same for the main command and serve: FA Pool flags under
+ * static (`fapoolFlags`: those the command has that were given), --placement without it.
+ */
+export function refuseStrategyConflicts(given: ReadonlySet<string>, strategy: string, fapoolFlags: readonly string[], command = ''): void {
+  if (strategy === 'static') {
+    const poolOpts = fapoolFlags.filter((k) => given.has(k));
+    if (poolOpts.length) throw new UsageError(`${command}${poolOpts.map((k) => `--${k}`).join(', ')}: FA Pool options; --strategy static places ranks 1.. in --spawn/--cluster workers, or in this process without them (--placement)`);
+  } else if (given.has('placement')) {
+    throw new UsageError(`${command}--placement sets the static baseline's degrees: add --strategy static (FA Pool ranks come from --pool, --cluster or --spawn)`);
+  }
+}
+
 /** An option given twice is a mistake (node:util's parseArgs keeps the last value without a word). */
 export function refuseRepeatedOptions(tokens: readonly { kind: string; name?: string }[], command = ''): Set<string> {
   const given = new Set<string>();

@@ -100,7 +100,12 @@ function locate(o: ModelSource, weightDtype: 'f32' | 'f16'): Located {
 
 /** The shape of random weights: --config's when given (a custom size), else the preset's. */
 function randomShape(o: ModelSource): ModelConfig {
-  return o.config ? configFromHf(parseJson(o.config, () => readFileSync(o.config!, 'utf8'))) : presetConfig(o.preset);
+  return o.config ? hfConfigFile(o.config) : presetConfig(o.preset);
+}
+
+/** A Hugging Face config.json file, read, parsed and mapped to ours. */
+function hfConfigFile(path: string): ModelConfig {
+  return configFromHf(parseJson(path, () => readFileSync(path, 'utf8')));
 }
 
 /**
@@ -146,14 +151,17 @@ function companionDir(o: ModelSource, folder: string | null, weightsPath: string
 const MODEL_FIELDS = ['nLayers', 'hidden', 'nHeads', 'nKvHeads', 'headDim', 'ffn', 'vocab', 'maxSeq', 'normEps', 'ropeTheta', 'act', 'gatedFfn',
   'tiedEmbeddings', 'embedScale'] as const satisfies readonly (keyof ModelConfig)[];
 
-/** The config: --config, else config.json of the checkpoint's folder (companionDir), else the file's metadata, else --preset. */
-function configFor(o: ModelSource, folder: string | null, weightsPath: string, file: WeightsFile): { config: ModelConfig; configSource: string } {
-  if (o.config) return { config: configFromHf(parseJson(o.config, () => readFileSync(o.config!, 'utf8'))), configSource: o.config };
+/**
+ * The config: --config, else config.json of the checkpoint's folder (companionDir, returned as `dir` for its
+ * tokenizer.json), else the file's metadata, else --preset.
+ */
+function configFor(o: ModelSource, folder: string | null, weightsPath: string, file: WeightsFile): { config: ModelConfig; configSource: string; dir: string | null } {
   const dir = companionDir(o, folder, weightsPath, file), beside = dir ? join(dir, 'config.json') : null;
+  if (o.config) return { config: hfConfigFile(o.config), configSource: o.config, dir };
   const meta = file.metadata.fapool_config
     ? validateConfig(parseJson(`${weightsPath} metadata fapool_config`, () => file.metadata.fapool_config!) as ModelConfig) : null;
   if (beside && existsSync(beside)) {
-    const config = configFromHf(parseJson(beside, () => readFileSync(beside, 'utf8')));
+    const config = hfConfigFile(beside);
     // A folder whose weights carry a config of their own that says otherwise: which model is meant is not ours to
     // guess (the folder ran one model, the file named alone another).
     const differ = meta ? MODEL_FIELDS.filter((k) => meta[k] !== config[k]) : [];
@@ -161,10 +169,10 @@ function configFor(o: ModelSource, folder: string | null, weightsPath: string, f
       throw new ConfigError(`${beside} and the fapool_config metadata of ${weightsPath} disagree on ${differ.map((k) => `${k} (${String(config[k])} against ${String(meta![k])})`).join(', ')}: ` +
         'pass --config to choose, or remove one');
     }
-    return { config, configSource: beside };
+    return { config, configSource: beside, dir };
   }
-  if (meta) return { config: meta, configSource: `${weightsPath} (metadata)` };
-  return { config: presetConfig(o.preset), configSource: `preset ${o.preset}` };
+  if (meta) return { config: meta, configSource: `${weightsPath} (metadata)`, dir };
+  return { config: presetConfig(o.preset), configSource: `preset ${o.preset}`, dir };
 }
 
 export async function resolveModel(o: ModelSource, weightDtype: 'f32' | 'f16'): Promise<ModelFiles> {
@@ -175,8 +183,7 @@ export async function resolveModel(o: ModelSource, weightDtype: 'f32' | 'f16'): 
   }
   const file = await openWeightsFile(weightsPath);
   try {
-    const { config, configSource } = configFor(o, folder, weightsPath, file);
-    const dir = companionDir(o, folder, weightsPath, file);
+    const { config, configSource, dir } = configFor(o, folder, weightsPath, file);
     const tokFile = dir ? join(dir, 'tokenizer.json') : null;
     const tokenizer = tokFile && existsSync(tokFile) ? await loadTokenizer(dir!) : new ByteTokenizer();
     const tokenizerSource = tokenizer instanceof ByteTokenizer ? 'bytes' : tokFile!;

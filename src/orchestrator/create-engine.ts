@@ -130,6 +130,11 @@ const POOL_KEYS = Object.keys({
 const POLICY_KEYS = Object.keys({ threshold: 1, tiers: 1 } satisfies Record<keyof NonNullable<EngineOptions['policy']>, 1>);
 const SCHEDULE_KEYS = Object.keys({ maxBatch: 1, maxContext: 1, prefillChunk: 1 } satisfies Record<keyof SchedulerOptions, 1>);
 
+/** The static baseline's degrees the options give (one rank where they give none). */
+function placementOf(o: EngineOptions): StaticPlacement {
+  return typeof o.placement === 'string' ? parsePlacement(o.placement) : o.placement ?? { tp: 1, pp: 1 };
+}
+
 /**
  * Options createEngine would ignore, refused (a misspelt key, strategy 'Static', a placement without the static
  * strategy, FA Pool options under it) — as the command line refuses them; values the command line always passes
@@ -141,7 +146,7 @@ export function checkEngineOptions(o: EngineOptions): void {
   checkOptionKeys(o.policy, POLICY_KEYS, 'policy');
   checkOptionKeys(o.schedule, SCHEDULE_KEYS, 'schedule');
   if (o.strategy !== undefined && o.strategy !== 'fapool' && o.strategy !== 'static') throw new InputError(`strategy must be 'fapool' or 'static', got ${shown(o.strategy)}`);
-  const placement = typeof o.placement === 'string' ? parsePlacement(o.placement) : o.placement ?? { tp: 1, pp: 1 };
+  const placement = placementOf(o);
   if (o.strategy !== 'static' && placement.tp * placement.pp > 1) {
     throw new InputError(`placement ${placementStr(placement)} sets the static baseline's degrees: add strategy: 'static'`);
   }
@@ -179,7 +184,7 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
     log(`model: ${cfg.name} (${cfg.nLayers} layers, hidden ${cfg.hidden}, ${cfg.nHeads}×${cfg.headDim} heads, ffn ${cfg.ffn}, vocab ${cfg.vocab}) from ${m.weightsPath}; config: ${m.configSource}; tokenizer: ${m.tokenizerSource}; dtype ${dtype}`);
 
     if (o.strategy === 'static') {
-      const placement = typeof o.placement === 'string' ? parsePlacement(o.placement) : o.placement ?? { tp: 1, pp: 1 };
+      const placement = placementOf(o);
       const n = placement.tp * placement.pp;
       checkPlacement(cfg, placement);
       // Rank 0 is this process; the others are worker processes (--spawn / --cluster) or, without any, more

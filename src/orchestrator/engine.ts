@@ -90,6 +90,15 @@ export interface EngineParts {
 
 export const GREEDY: SamplingParams = { temperature: 0, topK: 0, topP: 1, seed: 0 };
 
+/** The shape precompile() compiles for: a generation's prompt lengths and new tokens (and its chunk, its sampling). */
+export interface PrecompileOptions {
+  promptLengths: readonly number[];
+  maxNewTokens: number;
+  prefillChunk?: number;
+  sampling?: Partial<SamplingParams>;
+  onProgress?: CompileProgress;
+}
+
 /** One request of a stream of requests (a server's): its own prompt, length, sampling and stop strings. */
 export interface CompletionRequest {
   prompt: string | readonly number[];
@@ -172,12 +181,9 @@ export class Engine {
    * counts them. Strategies without a single-device program (the static baseline) compile nothing here. Returns
    * the time taken and the pipelines created on the base device.
    */
-  async precompile(o: {
-    promptLengths: readonly number[]; maxNewTokens: number; prefillChunk?: number; sampling?: Partial<SamplingParams>;
-    onProgress?: CompileProgress;
-  }): Promise<{ ms: number; pipelines: number }> {
+  async precompile(o: PrecompileOptions): Promise<{ ms: number; pipelines: number }> {
     this.checkOpen('precompile');
-    checkOptionKeys(o, ['promptLengths', 'maxNewTokens', 'prefillChunk', 'sampling', 'onProgress'], 'precompile() options');
+    checkOptionKeys(o, PRECOMPILE_KEYS, 'precompile() options');
     const ex = this.parts.executor;
     const shape = this.precompileShape(o), sampling = samplingOf(o.sampling);
     return this.compiling(async () => {
@@ -276,8 +282,9 @@ export class Engine {
       if (cut === 'disposed') throw new EngineDisposedError(`the engine was disposed while this generation ran (after ${tokens} tokens)`);
       if (!result) return;
       const texts = result.tokens.map((t) => tok.decode(t));
-      const placement = placementSince(before!, this.parts.report());
-      this.lastRunEvent = this.parts.report().events?.at(-1) ?? this.lastRunEvent;
+      const now = this.parts.report();
+      const placement = placementSince(before!, now);
+      this.lastRunEvent = now.events?.at(-1) ?? this.lastRunEvent;
       events.push({ type: 'done', result, texts, tails: decoders.map((d) => d.flush()), placement });
       events.end();
     }).catch((e: unknown) => events.fail(e)).finally(() => this.live.delete(onDispose));
@@ -438,6 +445,7 @@ function samplingOf(s: Partial<SamplingParams> | undefined): SamplingParams {
 // The keys of a request, once: `satisfies` fails the build when the interface gains one the list lacks.
 const GENERATE_KEYS = Object.keys({ prompts: 1, maxNewTokens: 1, sampling: 1, prefillChunk: 1, stopAtEos: 1, captureLogits: 1 } satisfies Record<keyof GenerateRequest, 1>);
 const SUBMIT_KEYS = Object.keys({ prompt: 1, maxTokens: 1, sampling: 1, stop: 1, signal: 1 } satisfies Record<keyof CompletionRequest, 1>);
+const PRECOMPILE_KEYS = Object.keys({ promptLengths: 1, maxNewTokens: 1, prefillChunk: 1, sampling: 1, onProgress: 1 } satisfies Record<keyof PrecompileOptions, 1>);
 
 /** A UTF-16 surrogate without its pair (with the u flag a pair is one code point, not Cs). */
 export const LONE_SURROGATE = /\p{Cs}/u;

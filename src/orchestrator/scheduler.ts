@@ -64,9 +64,9 @@ interface Slot {
   done: boolean;
 }
 
-const paramsKey = (p: SamplingParams) => `${p.temperature}/${p.topK}/${p.topP}/${p.seed}`;
+const paramsKey = (p: SamplingParams, seed: number | 'fresh' = p.seed) => `${p.temperature}/${p.topK}/${p.topP}/${seed}`;
 /** Which requests may share a batch: equal sampling parameters, or equal but for the seed where it is fresh. */
-const batchKeyOf = (r: ScheduledRequest) => (r.freshSeed ? `${r.sampling.temperature}/${r.sampling.topK}/${r.sampling.topP}/fresh` : paramsKey(r.sampling));
+const batchKeyOf = (r: ScheduledRequest) => paramsKey(r.sampling, r.freshSeed ? 'fresh' : r.sampling.seed);
 
 /** A u32 seed from the platform's random source (Node and browsers). */
 const randomSeed = (): number => globalThis.crypto.getRandomValues(new Uint32Array(1))[0]!;
@@ -201,7 +201,7 @@ export class Scheduler {
       // A new batch with other sampling parameters (after the last one drained), or requests without a seed, prepares
       // the sampler for them. A failure there (a dead rank of a static placement) fails this request: left queued, it
       // would be retried at once for ever. Later requests of this kind join the batch as it is prepared.
-      const sampling = req.freshSeed ? { ...req.sampling, seed: randomSeed() } : req.sampling;
+      const sampling = this.batchKey === null && req.freshSeed ? { ...req.sampling, seed: randomSeed() } : req.sampling;
       if (this.batchKey === null && this.preparedKey !== paramsKey(sampling)) {
         try {
           await this.prepare(sampling);
