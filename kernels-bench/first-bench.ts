@@ -7,7 +7,9 @@
 // --idle-ms N sleeps N ms before every request (the first too): whether a request after an idle GPU pays what a
 // first request can (session 30 caught the SM clock at 450–570 MHz through one first request). --load-warmup N runs
 // one untimed generation of an N-token prompt right after the load, before the timed requests: whether work at load
-// takes such a drop out of the first request.
+// takes such a drop out of the first request. --idle-tick-ms T: during each idle wait, a 1-token generation every
+// T ms (a keep-warm): whether work while idle keeps the clock up (session 32's s31a: every request after 2 s idle ran
+// at 345–465 MHz, 170–256 ms against 44).
 //
 //   FAPOOL_PIPELINES=sync node dist/kernels-bench/first-bench.js --model W --dtype f16 --prompt-len 4096 --max-new-tokens 16 --warm 2
 import { parseCli } from '../src/cli/args.js';
@@ -22,9 +24,9 @@ const take = (flag: string, fallback: number): number => {
   const at = argv.indexOf(flag);
   return at >= 0 ? Number(argv.splice(at, 2)[1]) : fallback;
 };
-const warm = take('--warm', 2), idleMs = take('--idle-ms', 0), loadWarmup = take('--load-warmup', 0);
-if (!(Number.isInteger(warm) && warm >= 0) || !(idleMs >= 0) || !(Number.isInteger(loadWarmup) && loadWarmup >= 0)) {
-  throw new Error('first-bench: --warm takes a count ≥ 0, --idle-ms a time ≥ 0, --load-warmup a prompt length ≥ 0');
+const warm = take('--warm', 2), idleMs = take('--idle-ms', 0), loadWarmup = take('--load-warmup', 0), tickMs = take('--idle-tick-ms', 0);
+if (!(Number.isInteger(warm) && warm >= 0) || !(idleMs >= 0) || !(Number.isInteger(loadWarmup) && loadWarmup >= 0) || !(tickMs >= 0)) {
+  throw new Error('first-bench: --warm takes a count ≥ 0, --idle-ms and --idle-tick-ms a time ≥ 0, --load-warmup a prompt length ≥ 0');
 }
 const o = parseCli(argv);
 const engine = await createEngine(engineOptions(o));
@@ -65,7 +67,12 @@ try {
   // on the host shows more CPU and creations than a warm one; one slow on the GPU (its clocks) does not.
   const requests: { cpuMs: number; bindGroups: number; buffers: number; bufferMiB: number }[] = [];
   for (let r = 0; r <= warm; r++) {
-    if (idleMs > 0) await new Promise((done) => setTimeout(done, idleMs));
+    if (idleMs > 0 && tickMs > 0) {
+      for (const end = performance.now() + idleMs; performance.now() < end;) {
+        await engine.run({ ...gen, prompts: [[1]], maxNewTokens: 1 });
+        await new Promise((done) => setTimeout(done, Math.min(tickMs, Math.max(0, end - performance.now()))));
+      }
+    } else if (idleMs > 0) await new Promise((done) => setTimeout(done, idleMs));
     Object.assign(made, { bindGroups: 0, buffers: 0, bufferBytes: 0 });
     const cpu = process.cpuUsage();
     startedAt.push(Date.now());
@@ -84,7 +91,7 @@ try {
   console.log(JSON.stringify({
     pipelines: pipelineModeFromEnv(), promptLen: o.promptLen, device: engine.device,
     compileMs: r1(c.ms), collectMs: r1(collected), waitMs: r1(c.ms - collected), compiled: c.pipelines, createdByRequests: created,
-    firstTtftMs: r1(ttft[0]!), warmTtftMs: warm > 0 ? r1(Math.min(...ttft.slice(1))) : null, idleMs,
+    firstTtftMs: r1(ttft[0]!), warmTtftMs: warm > 0 ? r1(Math.min(...ttft.slice(1))) : null, idleMs, idleTickMs: tickMs,
     loadWarmup, loadWarmupMs: loadWarmupMs === null ? null : r1(loadWarmupMs), ttftMs: ttft.map(r1), startedAt,
     requests: requests.map((q) => ({ ...q, cpuMs: r1(q.cpuMs), bufferMiB: r1(q.bufferMiB) })),
     reflect: { programs: programs.length, sources: new Set(programs.map((p) => p.code)).size, wholeMs: r1(wholeMs), prunedMs: r1(prunedMs) },

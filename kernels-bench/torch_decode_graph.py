@@ -6,7 +6,7 @@ sit at context S, on a static preallocated KV cache [B, H_kv, S, D] per layer (f
 not zeros); the step writes its K/V at slot S-1 and attends over [0, S). The step is captured once per
 (batch, context) with torch.cuda.CUDAGraph and replayed (each replay feeds its argmax back as the next
 input), and also timed eagerly (Python launches every kernel) in the same run. The model code is
-test/fidelity/torch_reference.py's (its weights, rmsnorm, gelu, rope_cached; forward_cached is the batch-1
+test/fidelity/torch_reference.py's (its weights, rmsnorm, activation, rope_cached; forward_cached is the batch-1
 check). f16 weights and activations.
 
     node run-inference.js --preset seed-4l --init random --seed 0 --model /tmp/seed-4l-f16.safetensors \
@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fidelity'))
-from torch_reference import Model, forward_cached, gelu, load, rmsnorm, rope_cached  # noqa: E402
+from torch_reference import Model, activation, forward_cached, load, rmsnorm, rope_cached  # noqa: E402
 
 HBM_BYTES_PER_S = 4.2e12
 CONFIGS = [(1, 4096), (8, 4096), (32, 4096), (64, 4096), (1, 32768), (8, 32768)]  # (batch, context)
@@ -43,7 +43,7 @@ def decode_step(model, ids, pos, cache, S):
         a = F.scaled_dot_product_attention(q[:, :, None], K[:, :, :S], V[:, :, :S], enable_gqa=H != Hk)  # [B, H, 1, D]
         x = x + a.reshape(B, H * D) @ L['wo'].T
         h = rmsnorm(x, L['ffn_norm'], c['normEps'])
-        x = x + (gelu(h @ L['w_gate'].T, c['act']) * (h @ L['w_up'].T)) @ L['w_down'].T
+        x = x + (activation(h @ L['w_gate'].T, c['act']) * (h @ L['w_up'].T)) @ L['w_down'].T
     logits = rmsnorm(x, model.final_norm, c['normEps']) @ model.lm_head.T
     return logits, logits.argmax(-1)
 

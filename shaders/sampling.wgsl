@@ -12,7 +12,9 @@
 //      probability (all logits tied with its smallest member included).
 // 4. Draw u in [0, 1) from a counter-based hash of (seed, step, row) and pick the first index (in index
 //    order) whose running sum of kept weights exceeds u * sum: each thread sums a contiguous chunk, thread 0
-//    finds the chunk, its owner walks it.
+//    finds the chunk, its owner walks it. A row whose draw_at is not 0 draws from (seed, draw_at) instead: the
+//    position of the token it samples, so a request's draws do not depend on its batch slot or step (continuous
+//    batching: a seeded request gives the same tokens alone or among others).
 // A row with a NaN or ±Inf logit gets the id NONFINITE (0xffffffff, never a token): the host turns it into an
 // error naming the step (tested on the exponent bits, which fast-math cannot fold away).
 // Counts are summed in f32: exact up to 2^24 elements (the binding rejects larger vocabularies).
@@ -30,6 +32,7 @@ override NB: u32 = 1u << LOG_NB;
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
 @group(0) @binding(1) var<storage, read_write> ids: array<u32>;
 @group(0) @binding(2) var<uniform> p: Params;
+@group(0) @binding(3) var<storage, read> draw_at: array<u32>; // [rows]: 0 = draw by (step, row)
 
 // Reductions are two-level (SEG segments of PER = WG / SEG entries, then one thread over SEG partials):
 // two barriers each instead of a log2(WG) tree, which keeps lavapipe's compile time in seconds.
@@ -78,6 +81,15 @@ fn pcg(v: u32) -> u32 {
 
 fn uniform01(seed: u32, step: u32, row: u32) -> f32 {
   return f32(pcg(pcg(pcg(seed) ^ step) ^ row) >> 8u) * (1.0 / 16777216.0);
+}
+
+// Row of the hash for a keyed draw: no batch row has it (rows < 2^24).
+const KEYED_ROW: u32 = 0xffffffffu;
+
+fn row_uniform01(row: u32) -> f32 {
+  let at = draw_at[row];
+  if (at != 0u) { return uniform01(p.seed, at, KEYED_ROW); }
+  return uniform01(p.seed, p.step, row);
 }
 
 // Largest key t in [lo0, hi0] with F(t) >= target, F(t) = sum of w_i over key_i >= t, where w_i = 1
@@ -234,7 +246,7 @@ fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) ti
     let chunks = (V + chunk - 1u) / chunk; // threads with a non-empty chunk (a runtime bound: not unrolled)
     var total = 0.0;
     for (var i = 0u; i < chunks; i++) { total += red_f[i]; }
-    let goal_w = uniform01(p.seed, p.step, row) * total;
+    let goal_w = row_uniform01(row) * total;
     // First chunk whose running sum passes the goal_w; the last non-empty chunk if rounding left none.
     var acc = 0.0;
     var owner = 0u;

@@ -264,6 +264,12 @@ describe('bad requests', () => {
       [{ placement: 'tp=2' }, /^placement tp=2,pp=1 sets the static baseline's degrees: add strategy: 'static'$/], // ignored
       [{ strategy: 'static', pool: { inProcess: 2 } }, /^pool\.inProcess: FA Pool options; strategy 'static'/], // the pool ignored
       [{ pool: 3 }, /^pool must be an object, got 3$/],
+      [{ init: 'zeros' }, /^init must be 'random', got "zeros"$/], // ran random weights
+      [{ model: '' }, /^model must be a non-empty string, got ""$/], // meant "none"
+      [{ config: '' }, /^config must be a non-empty string/],
+      [{ seed: 1.5 }, /^seed must be an integer in 0\.\.4294967295, got 1\.5$/], // a RangeError after the load
+      [{ seed: '7' }, /^seed must be an integer in 0\.\.4294967295, got "7"$/], // the string was shown as 7
+      [{ dtype: 'f64' }, /^dtype must be 'f32' or 'f16', got "f64"$/],
     ];
     for (const [bad, msg] of cases) await expect(createEngine({ preset: 'tiny', dtype: 'f32', ...bad } as never), JSON.stringify(bad)).rejects.toThrow(msg);
     // What the command line always passes is not a conflict: placement tp=1,pp=1 under FA Pool, no pool ranks under static.

@@ -64,3 +64,57 @@ describe.each([['one device', () => single], ['FA Pool (2 in-process ranks)', ()
     console.info(`[schedule] seed ${r.seed}: ${plans.length} requests, ${JSON.stringify(reasons)}, pool steps ${got.reduce((a, d) => a + d.poolSteps, 0)}`);
   });
 });
+
+describe('the queue and its counts', () => {
+  it('a request cancelled while it waits leaves the queue at once (it held a place, and live clients got "queue full")', async () => {
+    const e = single, waiting: AbortController[] = [];
+    const long = e.submit({ prompt: [65, 66], maxTokens: 40 });
+    const busy = [long, e.submit({ prompt: [67], maxTokens: 40 }), e.submit({ prompt: [68], maxTokens: 40 })]; // maxBatch 3
+    for (let t = 0; e.load().running < 3 && t < 500; t++) await new Promise((res) => setTimeout(res, 10)); // admitted
+    const ends: Promise<string>[] = [];
+    for (let i = 0; i < 3; i++) {
+      const ac = new AbortController();
+      waiting.push(ac);
+      ends.push((async () => { let why = ''; for await (const ev of e.submit({ prompt: [69 + i], maxTokens: 4, signal: ac.signal })) if (ev.type === 'done') why = ev.reason; return why; })());
+    }
+    expect(e.load().queued).toBe(3);
+    for (const ac of waiting) ac.abort();
+    expect(e.load().queued, 'right after the aborts').toBe(0);
+    expect(await Promise.all(ends)).toEqual(['cancelled', 'cancelled', 'cancelled']);
+    const done = await Promise.all(busy.map(async (s) => { let d: Extract<CompletionEvent, { type: 'done' }> | undefined; for await (const ev of s) if (ev.type === 'done') d = ev; return d!; }));
+    // One device: every decode step ran on the base, one per token after the first (they read 0).
+    for (const d of done) expect([d.baseSteps, d.poolSteps]).toEqual([Math.max(0, d.tokens.length - 1), 0]);
+    expect(e.load()).toMatchObject({ running: 0, queued: 0 });
+  });
+});
+
+describe.each([
+  ['one device', () => createEngine({ preset: 'tiny', dtype: 'f32', schedule: { maxBatch: 3, prefillChunk: 16 } })],
+  ['FA Pool (1 in-process rank)', () => createEngine({ preset: 'tiny', dtype: 'f32', pool: { inProcess: 1 }, policy: { threshold: 8, tiers: '8:0,inf:1' }, schedule: { maxBatch: 3, prefillChunk: 16 } })],
+  ['static tp=2 (in process)', () => createEngine({ preset: 'tiny', dtype: 'f32', strategy: 'static', placement: 'tp=2', schedule: { maxBatch: 3, prefillChunk: 16 } })],
+] as const)('a seeded sampled request on %s', (_name, open) => {
+  it('gets the same tokens alone, beside another request of its seed, and joining a running batch in another slot (draws keyed by position)', async () => {
+    const e = await open();
+    try {
+      const sampling = { temperature: 1.3, topK: 0, topP: 1, seed: 42 };
+      const tokens = async (events: AsyncIterable<CompletionEvent>) => { for await (const ev of events) if (ev.type === 'done') return ev.tokens; return []; };
+      const a = { prompt: [72, 105, 33, 32, 65], maxTokens: 12, sampling }, b = { prompt: [77, 121], maxTokens: 20, sampling };
+      const aloneA = await tokens(e.submit(a)), aloneB = await tokens(e.submit(b));
+      expect(await tokens(e.submit(a)), 'alone again').toEqual(aloneA);
+      // b first (slot 0, its steps under way), then a joins in slot 1; then two a's at once.
+      const sb = e.submit(b);
+      await new Promise((res) => setTimeout(res, 30));
+      const [gotB, gotA] = await Promise.all([tokens(sb), tokens(e.submit(a))]);
+      expect(gotA, 'a beside b').toEqual(aloneA);
+      expect(gotB, 'b beside a').toEqual(aloneB);
+      const [a1, a2] = await Promise.all([tokens(e.submit(a)), tokens(e.submit(a))]);
+      expect([a1, a2], 'two a\'s at once').toEqual([aloneA, aloneA]);
+      // Unseeded requests still draw anew, and two alike in one batch differ (their draws are by step and slot).
+      const free = { prompt: [72, 105], maxTokens: 24, sampling: { temperature: 1.3, topK: 0, topP: 1 } };
+      const [f1, f2] = await Promise.all([tokens(e.submit(free)), tokens(e.submit(free))]);
+      expect(f1).not.toEqual(f2);
+    } finally {
+      await e.dispose();
+    }
+  });
+});

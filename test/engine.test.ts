@@ -270,7 +270,7 @@ describe('engine.submit behaviour', () => {
 
   it('a request with other sampling parameters waits for the batch to drain, then samples with its own', async () => {
     const hot = { temperature: 1.5, topK: 0, topP: 1, seed: 11 };
-    const wantHot = (await single.run({ prompts: ['Hello there'], maxNewTokens: 8, stopAtEos: false, sampling: hot })).result.tokens[0]!;
+    const wantHot = (await collect(single.submit({ prompt: 'Hello there', maxTokens: 8, sampling: hot }))).done.tokens; // alone
     const wantGreedy = await alone(single, 'A', 6);
     expect(wantHot, 'the hot draws differ from greedy (else this test proves nothing)').not.toEqual(await alone(single, 'Hello there', 8));
     const [greedy, hotOne] = await Promise.all([

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkPciDevice, GpuBindingError } from '../src/gpu/select.js';
 import { ConfigError, presetConfig, validateConfig, type ModelConfig } from '../src/model/config.js';
-import { randomWeightsFileKind, resolveModel } from '../src/model/model-files.js';
+import { DEFAULT_PRESET, randomWeightsFileKind, resolveModel } from '../src/model/model-files.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
 import { sweepStaleTemps, writeSafetensors } from '../src/model/safetensors-node.js';
 import { parseHeaderJson, readHeaderLength } from '../src/model/safetensors.js';
@@ -158,6 +158,10 @@ describe('the random-weights cache', () => {
       expect(custom.path).toMatch(/config-[0-9a-f]{12}-seed0-f32\.safetensors$/);
       expect(await resolved({}), 'the preset alone: its own shape, its own file').toMatchObject({ layers: tiny.nLayers, wrote: true });
       expect(await resolved({ config: cfg }), 'the same --config again: its file, kept').toEqual({ ...custom, wrote: false });
+      // The default preset too: its trained weights were read as --config's model (or the load failed naming them).
+      const m = await resolveModel({ preset: DEFAULT_PRESET, seed: 0, config: cfg }, 'f32');
+      await m.file.close();
+      expect([m.weightsPath, m.config.nLayers]).toEqual([custom.path, 3]);
     } finally {
       if (prev === undefined) delete process.env.FAPOOL_CACHE; else process.env.FAPOOL_CACHE = prev;
     }
@@ -207,6 +211,18 @@ describe('a checkpoint named by its file', () => {
       await m.file.close();
       expect([m.configSource, m.tokenizerSource, m.config.act, m.tokenizer.encode('b c')], model).toEqual([join(dir, 'config.json'), join(dir, 'tokenizer.json'), 'silu', [1, 2]]);
     }
+  });
+
+  it('a tokenizer larger than the model\'s vocabulary: a TokenizerError naming both files (exit 1), not a usage error', async () => {
+    const dir = join(tmp, 'tok-too-big');
+    mkdirSync(dir, { recursive: true });
+    const spec = (await import('../src/model/random-weights-core.js')).randomWeightSpec({ ...tiny, act: 'silu', vocab: 4 }, 3, 'f32');
+    await writeSafetensors(join(dir, 'model.safetensors'), spec.tensors, { format: 'pt' });
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...hfConfig, vocab_size: 4 }));
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson)); // 5 tokens
+    const load = resolveModel({ preset: 'tiny', seed: 0, model: dir }, 'f32');
+    await expect(load).rejects.toThrow(TokenizerError);
+    await expect(load).rejects.toThrow(`${join(dir, 'tokenizer.json')} has 5 tokens but the model's vocabulary (${join(dir, 'config.json')}) is 4`);
   });
 
   it('a folder whose config.json and weights\' own config disagree is refused (the folder ran one model, the file named alone another)', async () => {
@@ -267,6 +283,14 @@ describe('messages', () => {
       const t = new Map(h.tensors);
       t.set(name, norm);
       expect(() => resolveWeights(tiny, { ...h, tensors: t }), name).toThrow(new RegExp(`have 1 projection bias\\(es\\) \\(${name.replace(/\./g, '\\.')}\\)`));
+    }
+    // Layers past the config's (a truncated model), and norms the layer lacks (QK-norm, norm biases): refused too.
+    for (const [name, msg] of [['model.layers.2.mlp.up_proj.weight', /have layers past its 2 \(model\.layers\.2\.mlp\.up_proj\.weight\)/],
+      ['layers.7.attn_norm', /have layers past its 2/], ['model.layers.0.self_attn.q_norm.weight', /1 normalisation tensor\(s\) its layers do not use \(model\.layers\.0\.self_attn\.q_norm\.weight\)/],
+      ['model.layers.1.input_layernorm.bias', /normalisation tensor/], ['model.norm.bias', /normalisation tensor/]] as const) {
+      const t = new Map(h.tensors);
+      t.set(name, norm);
+      expect(() => resolveWeights(tiny, { ...h, tensors: t }), name).toThrow(msg);
     }
     // Other unused tensors (a rotary cache, say) still only leave a note.
     const t = new Map(h.tensors);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, type Tensor } from '../src/gpu/index.js';
-import { sampler, samplingUniform, type SamplingParams } from '../src/kernels/sampling.js';
+import { keyedUniform, sampler, samplingUniform, type SamplingParams } from '../src/kernels/sampling.js';
 import { download, poisoned, rng, upload, useGpu, type Rng } from './helpers.js';
 import { acceptedTokens, sampleRowRef } from './ref/misc.js';
 
@@ -67,6 +67,37 @@ describe('sampler', () => {
       });
     }
   }
+
+  it('keyed rows (drawAt ≠ 0) draw by (seed, drawAt) whatever their row and step; rows with 0 by (seed, step, row)', async () => {
+    const g = await gpu();
+    const r = rng();
+    const [V, B] = [1000, 6];
+    const logits = makeLogits(r, B * V, false);
+    const lt = upload(g, logits, [B, V], 'f32'), out = poisoned(g, [B], 'u32'), drawAt = g.tensor([B], 'u32', 'draw_at');
+    const seed = r.int(0, 2 ** 31), params = PARAMS[4]!;
+    const s = sampler(g, { logits: lt, out, drawAt, params: { ...params, seed } });
+    for (const step of [0, 3, 1 + r.int(0, 1000)]) {
+      const at = Uint32Array.from({ length: B }, (_, b) => (b % 3 === 1 ? 0 : r.int(1, 1 << 20)));
+      g.write(drawAt, at);
+      s.setStep(step);
+      await g.run([s.dispatch]);
+      const got = await download(g, out);
+      for (let b = 0; b < B; b++) {
+        const u = at[b] ? keyedUniform(seed, at[b]!) : samplingUniform(seed, step, b);
+        const ok = acceptedTokens(logits.subarray(b * V, (b + 1) * V), params, u);
+        expect(ok.has(got[b]!), `row ${b} step ${step} at ${at[b]} u=${u} got ${got[b]} want ${[...ok]} seed=${r.seed}`).toBe(true);
+      }
+    }
+    g.release(lt, out, drawAt);
+  });
+
+  it('drawAt of the wrong shape or dtype is refused', async () => {
+    const g = await gpu();
+    const logits = g.tensor([3, 10], 'f32'), out = g.tensor([3], 'u32'), params = { temperature: 1, topK: 0, topP: 1, seed: 1 };
+    expect(() => sampler(g, { logits, out, drawAt: g.tensor([4], 'u32'), params })).toThrow(/drawAt must be \[3\]/);
+    expect(() => sampler(g, { logits, out, drawAt: g.tensor([3], 'f32'), params })).toThrow(/drawAt must be u32/);
+    expect(() => sampler(g, { logits, out, drawAt: out, params })).toThrow(ShapeError);
+  });
 
   it('greedy ties: the lowest index of the maximum, whatever thread and load slot each tied index falls in', async () => {
     const g = await gpu();

@@ -46,7 +46,7 @@ function request(sampling: SamplingParams, maxTokens: number, opts: { stopAfter?
   const p: Probe = {
     slot: -1, tokens: 0, ended: new Promise((r) => { end = r; }),
     req: {
-      prompt: [1, 2, 3], maxTokens, sampling, eosId: 9,
+      prompt: [1, 2, 3], maxTokens, sampling, eosIds: [9],
       isStopped: () => (opts.stopAfter !== undefined && p.tokens >= opts.stopAfter) || (opts.cancelled?.() ?? false),
       onStart(slot) { p.slot = slot; opts.onStart?.(); },
       onToken() { p.tokens++; },

@@ -270,8 +270,8 @@ describe('serve (in process, tiny model)', () => {
       ['max_tokens a string', { prompt: 'a', max_tokens: '5' }, 400, 'max_tokens', 'invalid_type'],
       ['max_tokens 0', { prompt: 'a', max_tokens: 0 }, 400, 'max_tokens', 'invalid_value'],
       ['temperature out of range', { prompt: 'a', temperature: 3 }, 400, 'temperature', 'invalid_value'],
-      ['top_p 0', { prompt: 'a', top_p: 0 }, 400, 'top_p', 'invalid_value'],
-      ['negative seed', { prompt: 'a', seed: -1 }, 400, 'seed', 'invalid_value'],
+      ['top_p below 0', { prompt: 'a', top_p: -0.1 }, 400, 'top_p', 'invalid_value'],
+      ['seed not an integer', { prompt: 'a', seed: 1.5 }, 400, 'seed', 'invalid_type'],
       ['stop of wrong type', { prompt: 'a', stop: [1] }, 400, 'stop', 'invalid_type'],
       ['five stop strings', { prompt: 'a', stop: ['a', 'b', 'c', 'd', 'e'] }, 400, 'stop', 'invalid_value'],
       ['stream not a boolean', { prompt: 'a', stream: 'yes' }, 400, 'stream', 'invalid_type'],
@@ -614,6 +614,9 @@ describe('serve (stand-in engine)', () => {
         { prompt: 'a', max_tokens: 1, temperature: 0.7, top_p: 0.9, top_k: 40, seed: 1234 },
         { prompt: 'a', max_tokens: 1, temperature: 0.7 },
         { prompt: 'a', max_tokens: 1 },
+        { prompt: 'a', max_tokens: 1, temperature: 0.7, top_p: 0 }, // OpenAI's smallest nucleus: the argmax (it was a 400)
+        { prompt: 'a', max_tokens: 1, temperature: 0.7, seed: 2 ** 32 + 5 }, // OpenAI takes 64-bit seeds (a 400)
+        { prompt: 'a', max_tokens: 1, temperature: 0.7, seed: -1 },
       ];
       for (const b of bodies) expect((await post(s.url, b)).status).toBe(200);
       expect(engine.requests.map((r) => r.sampling)).toEqual([
@@ -621,8 +624,13 @@ describe('serve (stand-in engine)', () => {
         { temperature: 0.7, topK: 40, topP: 0.9, seed: 1234 },
         { temperature: 0.7, topK: 0, topP: 1, seed: undefined },
         { temperature: 1, topK: 0, topP: 1, seed: undefined }, // OpenAI's default temperature
+        { temperature: 0, topK: 0, topP: 1, seed: 0 },
+        { temperature: 0.7, topK: 0, topP: 1, seed: 5 }, // modulo 2³²
+        { temperature: 0.7, topK: 0, topP: 1, seed: 2 ** 32 - 1 },
       ]);
-      expect(engine.requests.map((r) => r.maxTokens)).toEqual([1, 1, 1, 1]);
+      expect(engine.requests.map((r) => r.maxTokens)).toEqual([1, 1, 1, 1, 1, 1, 1]);
+      const empty = await post(s.url, { prompt: 'a', stop: '' });
+      expect((await empty.json()).error.message, 'a string is named as one').toBe("'stop' is an empty string");
     } finally {
       await s.close();
     }
@@ -640,6 +648,66 @@ describe('serve (stand-in engine)', () => {
       const client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 'unused', maxRetries: 0 });
       await expect(client.completions.create({ model: 'tiny', prompt: 'a', max_tokens: 2 })).rejects.toBeInstanceOf(OpenAI.RateLimitError);
       expect(s.metrics.requests.get({ route: '/v1/completions', status: '429' })).toBe(3);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('bodies are UTF-8 JSON: another charset or a compressed body is 415, bytes that are not UTF-8 400 (they became U+FFFD: another prompt ran)', async () => {
+    const engine = standIn('slow');
+    const s = await startServer({ engine, port: 0, log: () => {} });
+    const send = (body: Uint8Array | string, headers: Record<string, string>) =>
+      fetch(`${s.url}/v1/completions`, { method: 'POST', body: body as BodyInit, headers: { 'content-type': 'application/json', ...headers } });
+    try {
+      const latin1 = Buffer.from('{"prompt":"caf\xe9","max_tokens":1}', 'latin1');
+      for (const [body, headers, status, code] of [
+        [latin1, { 'content-type': 'application/json; charset=iso-8859-1' }, 415, 'unsupported_media_type'],
+        [latin1, {}, 400, 'invalid_json'],
+        ['{"prompt":"a","max_tokens":1}', { 'content-encoding': 'gzip' }, 415, 'unsupported_media_type'],
+      ] as const) {
+        const res = await send(body, headers);
+        expect(res.status, JSON.stringify(headers)).toBe(status);
+        expect((await res.json()).error.code).toBe(code);
+      }
+      expect(engine.requests).toEqual([]);
+      for (const ct of ['application/json; charset=utf-8', 'application/json; charset="UTF-8"', 'application/json']) {
+        const res = await send(Buffer.from('{"prompt":"café","max_tokens":1}'), { 'content-type': ct });
+        expect(res.status, ct).toBe(200);
+      }
+      expect(engine.requests.map((r) => r.prompt)).toEqual([[...Buffer.from('café')], [...Buffer.from('café')], [...Buffer.from('café')]]);
+      const proto = await send('{"prompt":"a","__proto__":{"x":1}}', {});
+      expect(proto.status, 'prototype poisoning is still refused').toBe(400);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('more prompts than the queue holds: 400, not 429 with retry-after for ever (on an idle server too)', async () => {
+    const engine = standIn('slow');
+    const s = await startServer({ engine, port: 0, log: () => {} });
+    try {
+      const res = await post(s.url, { prompt: ['a', 'b', 'c', 'd', 'e'], max_tokens: 1 });
+      expect(res.status).toBe(400);
+      expect((await res.json()).error).toMatchObject({ code: 'too_many_prompts', param: 'prompt', message: expect.stringMatching(/5 prompts, more than the server's queue holds \(4\)/) });
+      expect(engine.requests).toEqual([]);
+      expect((await post(s.url, { prompt: ['a', 'b', 'c', 'd'], max_tokens: 1 })).status).toBe(200);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('GET /v1/models/ID with a slash in the id (Hugging Face names; OpenAI\'s clients do not encode it) finds the model', async () => {
+    const s = await startServer({ engine: standIn('slow'), port: 0, modelName: 'meta/llama-x', log: () => {} });
+    try {
+      for (const path of ['meta/llama-x', 'meta%2Fllama-x']) {
+        const res = await fetch(`${s.url}/v1/models/${path}`);
+        expect(res.status, path).toBe(200);
+        expect((await res.json()).id).toBe('meta/llama-x');
+      }
+      expect((await fetch(`${s.url}/v1/models/meta`)).status).toBe(404);
+      expect((await fetch(`${s.url}/v1/models/meta/llama-x/extra`)).status).toBe(404);
+      const client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+      expect((await client.models.retrieve('meta/llama-x')).id).toBe('meta/llama-x');
     } finally {
       await s.close();
     }

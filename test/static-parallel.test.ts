@@ -201,9 +201,9 @@ describe('static TP × PP vs the single-device Generator (f32)', () => {
   it('an eos token stops its sequence as in the Generator', async () => {
     const ref = await reference('f32', { maxNewTokens: NEW, sampling: GREEDY });
     const eosId = ref.tokens[0]![3]!; // the 4th greedy token of sequence 0
-    const want = await reference('f32', { maxNewTokens: NEW, sampling: GREEDY, eosId });
+    const want = await reference('f32', { maxNewTokens: NEW, sampling: GREEDY, eosIds: [eosId] });
     const gen = await staticGen({ tp: 2, pp: 1 });
-    const res = await gen.generate(prompts, { maxNewTokens: NEW, sampling: GREEDY, eosId });
+    const res = await gen.generate(prompts, { maxNewTokens: NEW, sampling: GREEDY, eosIds: [eosId] });
     await gen.dispose();
     // Past a near-tie parting the eos may come elsewhere.
     if (expectTokens({ tp: 2, pp: 1 }, res.tokens, want.tokens, eosId)) expect(res.tokens[0]!.length).toBeLessThanOrEqual(3);

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ByteTokenizer, HfTokenizer, TokenizerError, loadTokenizer, type Tokenizer } from '../src/model/tokenizer.js';
+import { ByteTokenizer, HfTokenizer, TokenizerError, continuationText, loadTokenizer, type Tokenizer } from '../src/model/tokenizer.js';
 import { rng, type Rng } from './helpers.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'fapool-tok-'));
@@ -201,6 +201,28 @@ describe('HfTokenizer (tokenizer.json via @huggingface/tokenizers)', () => {
   });
 });
 
+describe('the text that follows a prompt (decodeStream(context), continuationText)', () => {
+  it('is the whole text past the prompt\'s: a Llama-style decoder\'s stripped leading space stays; random splits', () => {
+    const t = byteFallbackJson();
+    const tok = new HfTokenizer(t.json, t.config);
+    const prompt = tok.encode('hello'), rest = tok.encode('hello wor').slice(prompt.length);
+    expect(tok.decode(rest), 'decoded alone, the space is stripped').toBe('wor');
+    expect(continuationText(tok, prompt, rest)).toBe(' wor');
+    expect(continuationText(tok, [], rest), 'no context: the text\'s start').toBe('wor');
+    const r = rng();
+    for (let k = 0; k < 30; k++) {
+      const text = randomText(r, r.int(2, 40)).replace(/^ +/, '').replace(/ +/g, ' ');
+      const ids = tok.encode(text), cut = r.int(1, ids.length + 1);
+      const head = tok.decode(ids.slice(0, cut)), whole = tok.decode(ids);
+      if (!whole.startsWith(head) || head.endsWith('\uFFFD')) continue; // the cut splits a character's bytes
+      const want = whole.slice(head.length);
+      expect(continuationText(tok, ids.slice(0, cut), ids.slice(cut)), `seed=${r.seed} cut=${cut}`).toBe(want);
+      const d = tok.decodeStream(ids.slice(0, cut));
+      expect(ids.slice(cut).map((id) => d.push(id)).join('') + d.flush(), `stream, seed=${r.seed}`).toBe(want);
+    }
+  });
+});
+
 describe('tokenizer_config.json add_bos_token / add_eos_token', () => {
   it('honoured for Llama and Gemma tokenizer classes, as transformers does (the template\'s <s> was always added)', () => {
     const t = byteFallbackJson(); // its post-processor adds <s> (1); </s> is 2
@@ -299,6 +321,25 @@ describe('loadTokenizer', () => {
     await writeFile(join(bad, 'tokenizer.json'), JSON.stringify({ model: { type: 'Nope' } }));
     await expect(loadTokenizer(bad)).rejects.toThrow(/could not be loaded/);
     await expect(loadTokenizer(join(dir, 'missing'))).rejects.toThrow(/does not exist/);
+  });
+
+  it('the checkpoint\'s eos_token_id ends generations too: generation_config.json, else config.json (ignored before)', async () => {
+    const t = byteLevelJson();
+    const ck = join(dir, 'eos-ids');
+    await mkdir(ck);
+    await writeFile(join(ck, 'tokenizer.json'), JSON.stringify(t.json));
+    await writeFile(join(ck, 'tokenizer_config.json'), JSON.stringify(t.config));
+    expect((await loadTokenizer(ck)).endIds, 'neither file: EOS alone').toBeUndefined();
+    await writeFile(join(ck, 'config.json'), JSON.stringify({ eos_token_id: 259 }));
+    expect((await loadTokenizer(ck)).endIds).toEqual([t.eos, 259]);
+    await writeFile(join(ck, 'generation_config.json'), JSON.stringify({ eos_token_id: [t.eos, 260, 261] }));
+    expect((await loadTokenizer(ck)).endIds, 'generation_config.json first').toEqual([t.eos, 260, 261]);
+    for (const [v, msg] of [['"x"', /eos_token_id must be a token id or a list/], ['[1.5]', /eos_token_id must be/], ['99999', /eos_token_id 99999 .* is not a token/]] as const) {
+      await writeFile(join(ck, 'generation_config.json'), `{"eos_token_id": ${v}}`);
+      await expect(loadTokenizer(ck), v).rejects.toThrow(msg);
+    }
+    await writeFile(join(ck, 'generation_config.json'), '{"eos_token_id": null}');
+    expect((await loadTokenizer(ck)).endIds, 'null: config.json\'s').toEqual([t.eos, 259]);
   });
 
   it('a tokenizer_config.json that is not an object is named (the message blamed tokenizer.json)', async () => {

@@ -82,9 +82,9 @@ export async function handleCompletion(ctx: CompletionContext, req: FastifyReque
     return { ids, maxTokens: fitContext(ids.length, p.maxTokens, ctx.maxContext, param) };
   });
   // The engine decodes requests together only when their sampling parameters are equal: greedy requests all
-  // get the same (top-k/top-p mean nothing there); sampled ones without a seed batch together too, and the engine
+  // get the same (top-k/top-p mean nothing there; top_p 0, OpenAI's smallest nucleus, is the argmax); sampled ones without a seed batch together too, and the engine
   // draws a new random seed for each batch they start (the same prompt again gives new text).
-  const sampling = p.temperature === 0 ? { ...GREEDY } : { temperature: p.temperature, topP: p.topP, topK: p.topK, seed: p.seed };
+  const sampling = p.temperature === 0 || p.topP === 0 ? { ...GREEDY } : { temperature: p.temperature, topP: p.topP, topK: p.topK, seed: p.seed };
 
   const res = reply.raw;
   const ac = new AbortController();
@@ -97,6 +97,11 @@ export async function handleCompletion(ctx: CompletionContext, req: FastifyReque
   if (ctx.stopped()) abort('shutdown');
   if (req.raw.destroyed) abort('client');
   try {
+    // More choices than the queue holds would get 429 with retry-after for ever, on an idle server too.
+    if (jobs.length > engine.maxQueue) {
+      throw new ApiError(400, `this request has ${jobs.length} prompts, more than the server's queue holds (${engine.maxQueue}): send at most ${engine.maxQueue} a request`,
+        'invalid_request_error', 'prompt', 'too_many_prompts');
+    }
     // All choices or none: a full queue refuses the request, and the choices already queued are withdrawn.
     const streams: AsyncIterable<CompletionEvent>[] = [];
     try {

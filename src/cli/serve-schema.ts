@@ -100,9 +100,10 @@ function stops(v: unknown): string[] {
   if (!Array.isArray(list)) throw bad('stop', `'stop' must be a string or an array of strings, got ${typeName(v)}`, 'invalid_type');
   if (list.length > MAX_STOPS) throw bad('stop', `at most ${MAX_STOPS} stop strings, got ${list.length}`);
   return list.map((s, i) => {
-    if (typeof s !== 'string') throw bad('stop', `'stop[${i}]' must be a string, got ${typeName(s)}`, 'invalid_type');
-    if (s.length === 0) throw bad('stop', `'stop[${i}]' is an empty string`);
-    if (LONE_SURROGATE.test(s)) throw bad('stop', `'stop[${i}]' holds a lone UTF-16 surrogate: a stop string must be well-formed text`);
+    const name = typeof v === 'string' ? 'stop' : `stop[${i}]`;
+    if (typeof s !== 'string') throw bad('stop', `'${name}' must be a string, got ${typeName(s)}`, 'invalid_type');
+    if (s.length === 0) throw bad('stop', `'${name}' is an empty string`);
+    if (LONE_SURROGATE.test(s)) throw bad('stop', `'${name}' holds a lone UTF-16 surrogate: a stop string must be well-formed text`);
     return s;
   });
 }
@@ -134,8 +135,8 @@ export function parseCompletionRequest(body: unknown, vocab: number): Completion
   let seed: number | undefined;
   if (b.seed !== undefined && b.seed !== null) {
     if (!isInt(b.seed)) throw bad('seed', `'seed' must be an integer, got ${typeName(b.seed) === 'number' ? b.seed : typeName(b.seed)}`, 'invalid_type');
-    if (b.seed < 0 || b.seed > 0xffffffff) throw bad('seed', `'seed' must be in [0, 4294967295], got ${b.seed}`);
-    seed = b.seed;
+    // OpenAI takes any 64-bit integer; the sampler's seed is 32 bits: the seed modulo 2³² (the same seed, the same draws).
+    seed = ((b.seed % 2 ** 32) + 2 ** 32) % 2 ** 32;
   }
   const flag = (key: string): boolean => {
     const v = b[key];
@@ -158,7 +159,7 @@ export function parseCompletionRequest(body: unknown, vocab: number): Completion
   if (so !== undefined && so !== null && !stream) throw bad('stream_options', "'stream_options' is only allowed with 'stream': true");
   return {
     prompts: prompts(b.prompt, vocab), maxTokens,
-    temperature: number(b, 'temperature', 0, 2, 1), topP: number(b, 'top_p', 0, 1, 1, true), topK, seed,
+    temperature: number(b, 'temperature', 0, 2, 1), topP: number(b, 'top_p', 0, 1, 1), topK, seed,
     stop: stops(b.stop), stream, includeUsage, returnTokenIds: flag('return_token_ids'),
     model: (b.model as string | null | undefined) ?? undefined,
   };

@@ -68,6 +68,9 @@ export interface RunningServer {
 /** Bodies hold token ids: a long context as JSON is a few hundred KB; leave room for lists of prompts. */
 const BODY_LIMIT = 32 << 20;
 
+/** Request bodies: bytes that are not UTF-8 are refused, not replaced. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 function toApiError(e: unknown): ApiError {
   if (e instanceof ApiError) return e;
   if (e instanceof QueueFullError) return new ApiError(429, e.message, 'rate_limit_error', null, 'queue_full');
@@ -145,6 +148,26 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
       },
     });
     app.removeContentTypeParser('text/plain'); // bodies are JSON: anything else is 415, not a string prompt body
+    // Bodies are UTF-8 JSON. Another charset, or bytes that are not UTF-8, reached the model as another prompt (the
+    // default parser made them U+FFFD); a compressed body was called "not valid JSON".
+    const parseJson = app.getDefaultJsonParser('error', 'error');
+    app.removeContentTypeParser('application/json');
+    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+      const refuse = (status: number, message: string, code: string) => done(new ApiError(status, message, 'invalid_request_error', null, code), undefined);
+      const encoding = req.headers['content-encoding'];
+      if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+        return refuse(415, `Content-Encoding '${encoding}' is not supported: send the body uncompressed`, 'unsupported_media_type');
+      }
+      const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1];
+      if (charset !== undefined && !/^utf-?8$/i.test(charset)) return refuse(415, `charset ${charset} is not supported: send the JSON body as UTF-8`, 'unsupported_media_type');
+      let text: string;
+      try {
+        text = UTF8.decode(body as Buffer);
+      } catch {
+        return refuse(400, 'the request body is not valid UTF-8', 'invalid_json');
+      }
+      parseJson(req, text, done);
+    });
     app.addHook('onRequest', async (_req, reply) => {
       if (closing) {
         reply.header('connection', 'close');
@@ -168,8 +191,10 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
     app.post('/v1/completions', (req, reply) => handleCompletion(ctx, req, reply));
     const model = () => ({ id: modelName, object: 'model', created: 0, owned_by: 'fapool', max_model_len: maxContext });
     app.get('/v1/models', async () => ({ object: 'list', data: [model()] }));
-    app.get<{ Params: { id: string } }>('/v1/models/:id', async (req) => {
-      if (req.params.id !== modelName) throw new ApiError(404, `the model '${req.params.id}' does not exist; this server serves '${modelName}'`, 'invalid_request_error', 'model', 'model_not_found');
+    // The rest of the path is the id: Hugging Face ids hold a slash, which OpenAI's clients put in the path unencoded.
+    app.get<{ Params: { '*': string } }>('/v1/models/*', async (req) => {
+      const id = req.params['*'];
+      if (id !== modelName) throw new ApiError(404, `the model '${id}' does not exist; this server serves '${modelName}'`, 'invalid_request_error', 'model', 'model_not_found');
       return model();
     });
     // Serving (200, status ok) even with pool members down: their sequences run on the base; `pool` says how many.

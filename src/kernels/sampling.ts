@@ -9,7 +9,7 @@ export interface SamplingParams {
   topK: number;
   /** Keep the smallest set (by probability, after top-k) whose mass >= topP; 1 = off. */
   topP: number;
-  /** u32 seed of the counter-based RNG: draws depend only on (seed, step, row). */
+  /** u32 seed of the counter-based RNG: draws depend only on (seed, step, row), or (seed, draw position) for keyed rows. */
   seed: number;
 }
 
@@ -57,6 +57,14 @@ export function samplingUniform(seed: number, step: number, row: number): number
   return (pcg((pcg((pcg(seed >>> 0) ^ (step >>> 0)) >>> 0) ^ (row >>> 0)) >>> 0) >>> 8) / 16777216;
 }
 
+/** The hash row of a keyed draw (a row whose draw position `at` ≠ 0): no batch row has it. */
+const KEYED_ROW = 0xffffffff;
+
+/** The GPU's draw for a keyed row: (seed, at), `at` the position of the token it samples; whatever its row and step. */
+export function keyedUniform(seed: number, at: number): number {
+  return samplingUniform(seed, at, KEYED_ROW);
+}
+
 /**
  * Why the sampler cannot take these parameters ("topP must be in (0, 1], got 2"), or null. Numbers only: a string
  * such as "0.5" passed some of these comparisons by coercion and reached the uniforms.
@@ -98,8 +106,11 @@ function pickConfig(gpu: Gpu): SamplingCfg {
   return { wg, logNb };
 }
 
-/** Sample one token id per row of logits [B, V] f32 into out [B] u32. */
-export function sampler(gpu: Gpu, a: { logits: Tensor; out: Tensor; params: SamplingParams }): Sampler {
+/**
+ * Sample one token id per row of logits [B, V] f32 into out [B] u32. drawAt [B] u32: per row 0 (draw by step and row)
+ * or the position of the token it samples (keyed: the draw is the request's own, wherever it sits in the batch).
+ */
+export function sampler(gpu: Gpu, a: { logits: Tensor; out: Tensor; drawAt?: Tensor; params: SamplingParams }): Sampler {
   const k = 'sampler';
   expectRank(a.logits, 2, 'logits', k);
   expectDtype(a.logits, 'f32', 'logits', k);
@@ -108,10 +119,14 @@ export function sampler(gpu: Gpu, a: { logits: Tensor; out: Tensor; params: Samp
   if (vocab > MAX_SAMPLING_VOCAB) throw new LimitError(`${k}: vocabulary ${vocab} exceeds ${MAX_SAMPLING_VOCAB} (f32 counts)`);
   expectShape(a.out, [rows], 'out', k);
   expectDtype(a.out, 'u32', 'out', k);
-  expectDistinct(k, ['out', a.out], ['logits', a.logits]);
+  // Without one, every row draws by (step, row): a buffer of zeros (WebGPU buffers start zeroed).
+  const drawAt = a.drawAt ?? gpu.tensor([rows], 'u32', 'draw_at.unkeyed');
+  expectShape(drawAt, [rows], 'drawAt', k);
+  expectDtype(drawAt, 'u32', 'drawAt', k);
+  expectDistinct(k, ['out', a.out], ['logits', a.logits], ['drawAt', drawAt]);
   const prog = gpu.program(program, pickConfig(gpu));
   const dispatch = gpu.dispatch(prog, {
-    bind: { logits: a.logits, ids: a.out },
+    bind: { logits: a.logits, ids: a.out, draw_at: drawAt },
     uniforms: { rows, vocab, step: 0, ...paramUniforms(a.params, vocab) },
     workgroups: [rows],
   });

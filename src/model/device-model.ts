@@ -18,7 +18,7 @@ import {
 } from './forward.js';
 import type { BatchShape } from './generation.js';
 import {
-  allocKvCache, allocRunState, groupSpanning, kvSlot, releaseKvCache, releaseRunState, rowAlignment, stepViews, writeKvLengths,
+  allocKvCache, allocRunState, NO_POSITION, groupSpanning, kvSlot, releaseKvCache, releaseRunState, rowAlignment, stepViews, writeKvLengths,
   type KvCache, type KvGroup, type RunState, type StepViews,
 } from './run-state.js';
 import type { PartialWeights } from './weights.js';
@@ -480,7 +480,7 @@ export class DeviceModel {
       const logits = sliceRows(s.logits, 0, n), act = this.logitsAct ? sliceRows(this.logitsAct, 0, n) : logits;
       const steps: Step[] = headSteps(gpu, cfg, { finalNorm: w.finalNorm, lmHead: w.lmHead }, sliceRows(s.x, 0, n), sliceRows(s.xn, 0, n), act);
       if (this.logitsAct) steps.push(cast(gpu, { x: act, out: logits }));
-      const sampler = makeSampler(gpu, { logits, out: sliceRows(s.nextIds, 0, n), params: this.sampling! });
+      const sampler = makeSampler(gpu, { logits, out: sliceRows(s.nextIds, 0, n), drawAt: sliceRows(s.drawAt, 0, n), params: this.sampling! });
       sampler.setStep(this.step); // a row class first used mid-generation draws for the current step
       steps.push(sampler.dispatch);
       h = { sampler, head: steps };
@@ -515,6 +515,34 @@ export class DeviceModel {
     const bytes = await this.gpu.readMapped(this.readBufs[buf]!, this.slots * 4);
     return new Uint32Array(bytes.buffer, bytes.byteOffset, this.slots);
   }
+
+  /**
+   * Where each slot's next draw comes from: null, by step and slot (a generation of one batch); else per slot the
+   * position of the token it samples, 0 for none (continuous batching: a request's draws are its own).
+   */
+  setDraws(at: Uint32Array | null): void {
+    if (!at && !this.keyed) return;
+    this.keyed = at !== null;
+    const all = this.drawsBuffer();
+    all.fill(0);
+    if (at) all.set(at.subarray(0, this.slots));
+    this.gpu.write(this.state.drawAt, all);
+  }
+
+  /** setDraws for a decode step: each row's sampled token sits one past its input's position (rows [slot, position]). */
+  setDrawsFromRows(rows: Uint32Array | null): void {
+    if (!rows) return this.setDraws(null);
+    const all = this.drawsBuffer();
+    for (let b = 0; b < this.slots && 2 * b + 1 < rows.length; b++) all[b] = rows[2 * b + 1] === NO_POSITION ? 0 : rows[2 * b + 1]! + 1;
+    this.keyed = true;
+    this.gpu.write(this.state.drawAt, all);
+  }
+
+  private drawsBuffer(): Uint32Array {
+    return this.drawsBuf?.length === this.slots ? this.drawsBuf : (this.drawsBuf = new Uint32Array(this.slots));
+  }
+  private keyed = false;
+  private drawsBuf: Uint32Array | null = null;
 
   /** The step the samplers draw for (every row class's, and those built later). */
   setStep(step: number): void {

@@ -13,8 +13,8 @@ import { qkvRows } from './weights.js';
 export interface GenerateOptions {
   maxNewTokens: number;
   sampling: SamplingParams;
-  /** Stop a sequence when it emits this token (not counted as output). */
-  eosId?: number;
+  /** Stop a sequence when it emits one of these tokens (not counted as output): EOS, and what the checkpoint adds. */
+  eosIds?: readonly number[];
   /** Prompt rows per prefill launch (bounds activation memory; default PREFILL_CHUNK_MIN — the Engine picks its own). */
   prefillChunk?: number;
   onToken?: (seq: number, token: number, step: number) => void;
@@ -59,6 +59,11 @@ export interface DecodeStepInput {
   lengths: Uint32Array;  // [B] cache entries after this token; 0 for a finished row
   /** The tokens already in sequence b's cache, when it must be rebuilt: its prompt and its outputs before this step's input. */
   history(b: number): number[];
+  /**
+   * Each row draws by the position of the token it samples (rows[2b+1] + 1), not by step and slot: a request's draws are
+   * its own (continuous batching), so a seeded request gives the same tokens alone or among others.
+   */
+  keyed?: boolean;
 }
 
 /** How a strategy runs the model: the generation loop drives it. */
@@ -70,9 +75,10 @@ export interface ForwardExecutor {
   prefill(c: PrefillChunk): Promise<void>;
   /**
    * Sample every sequence's first token from its kept row into read-back buffer `buf` (submitted); the slots
-   * in `keep` (already decoding) keep their next input.
+   * in `keep` (already decoding) keep their next input. firstAt [B]: keyed draws (DecodeStepInput.keyed), each slot's
+   * prompt length (the position of the token it samples; 0 where it samples none).
    */
-  sampleFirst(buf: number, keep?: readonly number[]): Promise<void>;
+  sampleFirst(buf: number, keep?: readonly number[], firstAt?: Uint32Array): Promise<void>;
   /** After the first tokens, before the first decode step (the pool places long sequences here). */
   afterPrefill?(promptLengths: readonly number[]): Promise<void>;
   /** One decode step of the whole batch; its sampled tokens go to read-back buffer `buf` (submitted). */
@@ -239,7 +245,7 @@ export class DecodeBatch {
       if (this.stopped(b) || this.out[b]!.length >= this.o.maxNewTokens) continue;
       const id = ids[b]!;
       if (id === NONFINITE_ID) throw nonFiniteLogits(b, step);
-      if (this.o.eosId !== undefined && id === this.o.eosId) { this.active[b] = false; continue; }
+      if (this.o.eosIds?.includes(id)) { this.active[b] = false; continue; }
       this.out[b]!.push(id);
       this.scheduled[b] = Math.max(this.scheduled[b]!, this.out[b]!.length);
       this.o.onToken?.(b, id, step);

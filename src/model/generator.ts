@@ -138,8 +138,9 @@ export class Generator implements ForwardExecutor {
     }
   }
 
-  async sampleFirst(buf: number, keep: readonly number[] = []): Promise<void> {
+  async sampleFirst(buf: number, keep: readonly number[] = [], firstAt?: Uint32Array): Promise<void> {
     this.model.setStep(0);
+    this.model.setDraws(firstAt ?? null);
     this.gpu.submit([...this.model.firstTokenSteps(keep), this.model.readbackStep(buf)]);
   }
 
@@ -163,6 +164,7 @@ export class Generator implements ForwardExecutor {
   private async decodeOnce(input: DecodeStepInput, buf: number): Promise<void> {
     const m = this.model;
     m.setStep(input.step);
+    m.setDrawsFromRows(input.keyed ? input.rows : null);
     let hooks = this.placement ? await this.placement.decodeHooks(m, input, m.splitPoint) : null;
     // All on this device: only the rows up to the last busy slot (a server's batch is rarely full).
     const rows = hooks ? m.slots : m.busyRows(input.lengths);

@@ -12,7 +12,7 @@ import { sweepStaleTemps } from './safetensors-node.js';
 import { SHARD_INDEX, openWeightsFile, type WeightsFile } from './safetensors-sharded.js';
 import { writeRandomWeights } from './random-weights.js';
 import { randomWeightSpec } from './random-weights-core.js';
-import { ByteTokenizer, loadTokenizer, tolerantTokenizer, type Tokenizer } from './tokenizer.js';
+import { ByteTokenizer, TokenizerError, loadTokenizer, tolerantTokenizer, type Tokenizer } from './tokenizer.js';
 
 /** Where the weights come from (the CLI's --model, --config, --preset, --init, --seed). */
 export interface ModelSource {
@@ -78,7 +78,9 @@ function locate(o: ModelSource, weightDtype: 'f32' | 'f16'): Located {
     if (!existsSync(weightsPath) && !o.init) throw new InputError(`weights file ${o.model} does not exist (add --init random to create random weights there)`);
     write = o.init === 'random';
     if (write) shape = randomShape(o);
-  } else if (o.preset === DEFAULT_PRESET && !o.init) {
+  } else if (o.preset === DEFAULT_PRESET && !o.init && !o.config) {
+    // (--config without --model is a random-weights shape for every preset: given the default preset, it re-read the
+    // trained weights as another model, or failed naming a file the user never gave.)
     weightsPath = defaultWeightsPath();
     if (!existsSync(weightsPath)) {
       throw new InputError(`the default model's weights ${weightsPath} are missing from this checkout; run a preset with random weights instead (--preset tiny)`);
@@ -188,7 +190,8 @@ export async function resolveModel(o: ModelSource, weightDtype: 'f32' | 'f16'): 
     const tokenizer = tokFile && existsSync(tokFile) ? await loadTokenizer(dir!) : new ByteTokenizer();
     const tokenizerSource = tokenizer instanceof ByteTokenizer ? 'bytes' : tokFile!;
     if (tokenizer.vocabSize > config.vocab) {
-      throw new InputError(`the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${config.vocab}`);
+      // A fault of the model's files, not of the command line (exit 1, naming them; it was a usage error, exit 2).
+      throw new TokenizerError(`${tokenizerSource} has ${tokenizer.vocabSize} tokens but the model's vocabulary (${configSource}) is ${config.vocab}`);
     }
     return { weightsPath, file, config, configSource, tokenizer: tolerantTokenizer(tokenizer, config.vocab), tokenizerSource };
   } catch (e) {

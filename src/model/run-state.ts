@@ -35,6 +35,7 @@ export interface RunState {
   lastHidden: Tensor; // [slots, hidden] last prompt row of each sequence after prefill
   logits: Tensor;     // [slots, vocab] f32
   nextIds: Tensor;    // [slots] u32 sampled tokens: the next step's input
+  drawAt: Tensor;     // [slots] u32 per slot: 0 (draw by step and slot) or the sampled token's position (keyed draws)
   partial: Tensor | null; // [maxTokens, hidden] a tensor-parallel rank's partial block sums (null on one device)
 }
 
@@ -83,6 +84,7 @@ export function allocRunState(gpu: Gpu, c: ModelConfig, dtype: DType, maxTokens:
     lastHidden: t([slots, c.hidden], dtype, 'last_hidden'),
     logits: t([slots, c.vocab], 'f32', 'logits'),
     nextIds: t([slots], 'u32', 'next_ids'),
+    drawAt: t([slots], 'u32', 'draw_at'),
     partial: o.partial ? t([maxTokens, c.hidden], dtype, 'partial') : null,
   };
 }
@@ -170,7 +172,7 @@ export function writeKvLengths(gpu: Gpu, kv: KvCache, lengths: Uint32Array): num
 }
 
 export function releaseRunState(gpu: Gpu, s: RunState): void {
-  gpu.release(s.x, s.xn, s.qkv, s.q, s.attn, s.ffnH, s.ids, s.rows, s.lastHidden, s.logits, s.nextIds, s.partial ?? undefined);
+  gpu.release(s.x, s.xn, s.qkv, s.q, s.attn, s.ffnH, s.ids, s.rows, s.lastHidden, s.logits, s.nextIds, s.drawAt, s.partial ?? undefined);
 }
 
 export function releaseKvCache(gpu: Gpu, kv: KvCache): void {

@@ -23,11 +23,26 @@ export interface Tokenizer {
    */
   minTokens?(text: string): number;
   decode(ids: readonly number[]): string;
-  decodeStream(): StreamDecoder;
+  /**
+   * A stream of the text that follows `context` (the prompt's ids): its pieces keep what a decoder drops at a
+   * text's start (Llama's and Mistral's decoders strip the first token's leading space), as transformers'
+   * TextStreamer and vLLM do. Without a context, the text starts with the first id.
+   */
+  decodeStream(context?: readonly number[]): StreamDecoder;
   /** Ids are in [0, vocabSize). */
   readonly vocabSize: number;
   readonly eosId?: number;
+  /**
+   * Every id that ends a generation where it differs from [eosId]: EOS and the eos_token_id of the checkpoint's
+   * generation_config.json or config.json (Llama 3 Instruct's <|eot_id|> is named only there).
+   */
+  readonly endIds?: readonly number[];
   readonly bosId?: number;
+}
+
+/** The ids that end a generation: the tokenizer's endIds, else its EOS. */
+export function endIds(t: Tokenizer): readonly number[] {
+  return t.endIds ?? (t.eosId === undefined ? [] : [t.eosId]);
 }
 
 export class ByteTokenizer implements Tokenizer {
@@ -57,6 +72,7 @@ export class ByteTokenizer implements Tokenizer {
   }
 
   decodeStream(): StreamDecoder {
+    // Bytes decode the same whatever precedes them (a prompt's unfinished character stays U+FFFD in its own text).
     // TextDecoder's stream mode holds an incomplete multi-byte sequence until its last byte arrives.
     const dec = new TextDecoder();
     const one = new Uint8Array(1);
@@ -82,6 +98,29 @@ export interface HfTokenizerOptions {
   addSpecialTokens?: boolean;
   /** Drop special tokens (EOS, BOS) from decoded text (default true). */
   skipSpecialTokens?: boolean;
+  /** More ids that end a generation besides EOS: the checkpoint's eos_token_id (checkpointEndIds). */
+  endIds?: readonly number[];
+}
+
+/** Ids of a prompt that open a stream decoder's window: enough for a decoder's joins across the boundary (vLLM: 5). */
+const CONTEXT_TOKENS = 5;
+
+/** The last CONTEXT_TOKENS ids of `context` that decode() keeps (the special tokens it drops give no text). */
+function contextTail(context: readonly number[], skipped: ReadonlySet<number>): number[] {
+  const tail: number[] = [];
+  for (let i = context.length - 1; i >= 0 && tail.length < CONTEXT_TOKENS; i--) if (!skipped.has(context[i]!)) tail.unshift(context[i]!);
+  return tail;
+}
+
+/**
+ * The text of `ids` as it follows `context` (a prompt), made by the stream decoder, so a generation's whole text is
+ * what its streamed pieces add up to (a leading space a decoder strips at a text's start stays).
+ */
+export function continuationText(tok: Tokenizer, context: readonly number[], ids: readonly number[]): string {
+  const stream = tok.decodeStream(context);
+  let out = '';
+  for (const id of ids) out += stream.push(id);
+  return out + stream.flush();
 }
 
 /** Longest run of held tokens before a stream decoder gives up waiting for a complete character. */
@@ -92,6 +131,7 @@ const INCOMPLETE_TAIL_TOKENS = 3;
 export class HfTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly eosId?: number;
+  readonly endIds?: readonly number[];
   readonly bosId?: number;
   private readonly impl: HfTokenizerImpl;
   private readonly cleanUpSpaces: boolean;
@@ -120,6 +160,10 @@ export class HfTokenizer implements Tokenizer {
     this.skipped = new Set((opts.skipSpecialTokens ?? true) ? added.filter((t) => t.special === true).map((t) => t.id) : []);
     this.eosId = this.specialId(tokenizerConfig.eos_token, ['</s>', '<eos>', '<|endoftext|>', '<|end_of_text|>']);
     this.bosId = this.specialId(tokenizerConfig.bos_token, ['<s>', '<bos>', '<|begin_of_text|>']);
+    for (const id of opts.endIds ?? []) {
+      if (!isId(id) || id >= this.vocabSize) throw new TokenizerError(`eos_token_id ${String(id)} (generation_config.json or config.json) is not a token of tokenizer.json (ids 0..${this.vocabSize - 1})`);
+    }
+    if (opts.endIds?.length) this.endIds = [...new Set([...(this.eosId === undefined ? [] : [this.eosId]), ...opts.endIds])];
     // transformers' Llama and Gemma tokenizers rebuild the post-processor from these flags (add_bos_token: false drops
     // the <s> that tokenizer.json's template adds); other classes ignore them, as the library does.
     const { tokenizer_class: cls, add_bos_token: bos, add_eos_token: eos } = tokenizerConfig;
@@ -170,9 +214,10 @@ export class HfTokenizer implements Tokenizer {
    * unfinished character's bytes), else everything held (decoded on its own where the context was rewritten) and the
    * window restarts after it: bytes emitted as U+FFFD stay so, whatever comes after them.
    */
-  decodeStream(): StreamDecoder {
-    let ids: number[] = [];
-    let prefix = 0, read = 0; // ids[prefix, read) already emitted context; ids[read, ..) held
+  decodeStream(context: readonly number[] = []): StreamDecoder {
+    // The context's last CONTEXT_TOKENS ids (those decode() keeps) open the window, as already-emitted text.
+    let ids: number[] = contextTail(context, this.skipped);
+    let prefix = 0, read = ids.length; // ids[prefix, read) already emitted context; ids[read, ..) held
     const commit = (upTo: number, out: string, restart = false): string => {
       prefix = restart ? upTo : read;
       read = upTo;
@@ -262,6 +307,31 @@ export function validateTokenizerJson(json: unknown): void {
 }
 
 /**
+ * The eos_token_id (an id or a list) that the checkpoint's generation_config.json names, else its config.json: what
+ * transformers' generate() stops on. A malformed value is refused; a file that is absent or names none gives [].
+ */
+async function checkpointEndIds(dir: string): Promise<number[]> {
+  const fs = await import('node:fs/promises');
+  const path = await import('node:path');
+  for (const name of ['generation_config.json', 'config.json']) {
+    const file = path.join(dir, name);
+    const text = await fs.readFile(file, 'utf8').catch(() => null);
+    if (text === null) continue;
+    let v: unknown;
+    try {
+      v = (JSON.parse(text) as { eos_token_id?: unknown } | null)?.eos_token_id;
+    } catch (e) {
+      throw new TokenizerError(`${file}: not valid JSON (${(e as Error).message})`);
+    }
+    if (v === undefined || v === null) continue;
+    const ids = Array.isArray(v) ? v : [v];
+    if (!ids.every(isId)) throw new TokenizerError(`${file}: eos_token_id must be a token id or a list of them, got ${kindOf(v)}`);
+    return ids;
+  }
+  return [];
+}
+
+/**
  * The tokenizer next to the weights: tokenizer.json (+ tokenizer_config.json) in the directory, or the
  * file itself when given a .json path; byte-level when there is none.
  */
@@ -290,7 +360,7 @@ export async function loadTokenizer(dirOrFile: string, opts: HfTokenizerOptions 
   const cfg = cfgText === null ? {} : parse(cfgText, cfgFile);
   // Else the library's "Config must be a valid object" came out as tokenizer.json's fault.
   if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw new TokenizerError(`${cfgFile}: must be a JSON object, got ${kindOf(cfg)}`);
-  return new HfTokenizer(json, cfg, opts);
+  return new HfTokenizer(json, cfg, { endIds: await checkpointEndIds(dir), ...opts });
 }
 
 /**
@@ -309,7 +379,7 @@ export function tolerantTokenizer(t: Tokenizer, modelVocab: number): Tokenizer {
     return `⟦${id}⟧`;
   };
   return {
-    vocabSize: t.vocabSize, eosId: t.eosId, bosId: t.bosId,
+    vocabSize: t.vocabSize, eosId: t.eosId, endIds: t.endIds, bosId: t.bosId,
     encode: (text) => t.encode(text),
     decode(ids) {
       let out = '', run: number[] = [];
@@ -320,8 +390,8 @@ export function tolerantTokenizer(t: Tokenizer, modelVocab: number): Tokenizer {
       });
       return out + (run.length ? t.decode(run) : '');
     },
-    decodeStream() {
-      const inner = t.decodeStream();
+    decodeStream(context = []) {
+      const inner = t.decodeStream(context.filter(known));
       let n = 0;
       return {
         push: (id) => { const i = n++; return known(id) ? inner.push(id) : `${inner.flush()}${spell(id, i)}`; },

@@ -133,6 +133,16 @@ export function resolveWeights(
   if (biases.length) {
     throw new WeightError(`weights for config '${c.name}' have ${biases.length} projection bias(es) (${listSome(biases)}): fapool's projections have no bias, so it would run another model`);
   }
+  // Layers past the config's: the run would be the file's first nLayers layers, a truncated model.
+  const deeper = extras.filter((n) => (layerOf(n) ?? -1) >= c.nLayers);
+  if (deeper.length) {
+    throw new WeightError(`weights for config '${c.name}' have layers past its ${c.nLayers} (${listSome(deeper)}): it would run the first ${c.nLayers} only, another model; the config's layer count is wrong`);
+  }
+  // Normalisation tensors the layer does not have (QK-norm, norm biases, extra norms around the FFN) change the maths.
+  const norms = extras.filter((n) => /norm/.test(n));
+  if (norms.length) {
+    throw new WeightError(`weights for config '${c.name}' have ${norms.length} normalisation tensor(s) its layers do not use (${listSome(norms)}): QK-norm, norm biases and extra norms are not supported, so it would run another model`);
+  }
   return { names, normPlusOne: c.modelType?.startsWith('gemma') ?? false, extras };
 }
 

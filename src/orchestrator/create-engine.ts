@@ -146,6 +146,15 @@ export function checkEngineOptions(o: EngineOptions): void {
   checkOptionKeys(o.policy, POLICY_KEYS, 'policy');
   checkOptionKeys(o.schedule, SCHEDULE_KEYS, 'schedule');
   if (o.strategy !== undefined && o.strategy !== 'fapool' && o.strategy !== 'static') throw new InputError(`strategy must be 'fapool' or 'static', got ${shown(o.strategy)}`);
+  // Values checked before the GPU opens: 'zeros' ran random weights, '' meant "none", a seed of 1.5 failed after the load.
+  if (o.init !== undefined && o.init !== 'random') throw new InputError(`init must be 'random', got ${shown(o.init)}`);
+  for (const k of ['model', 'config', 'preset'] as const) {
+    if (o[k] !== undefined && (typeof o[k] !== 'string' || o[k] === '')) throw new InputError(`${k} must be a non-empty string, got ${shown(o[k])}`);
+  }
+  if (o.seed !== undefined && !(Number.isInteger(o.seed) && o.seed >= 0 && o.seed <= 0xffffffff)) {
+    throw new InputError(`seed must be an integer in 0..4294967295, got ${shown(o.seed)}`);
+  }
+  if (o.dtype !== undefined && o.dtype !== 'f32' && o.dtype !== 'f16') throw new InputError(`dtype must be 'f32' or 'f16', got ${shown(o.dtype)}`);
   const placement = placementOf(o);
   if (o.strategy !== 'static' && placement.tp * placement.pp > 1) {
     throw new InputError(`placement ${placementStr(placement)} sets the static baseline's degrees: add strategy: 'static'`);

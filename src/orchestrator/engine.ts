@@ -9,7 +9,7 @@ import {
   batchShape, checkCount, chunkSizes, defaultPrefillChunk, generate, PREFILL_CHUNK_MIN, type BatchShape, type ForwardExecutor, type GenerateResult,
 } from '../model/generation.js';
 import { Generator, type AttentionPlacement, type DecodePart } from '../model/generator.js';
-import type { Tokenizer } from '../model/tokenizer.js';
+import { continuationText, endIds, type Tokenizer } from '../model/tokenizer.js';
 import type { Weights } from '../model/weights.js';
 import { checkSchedule, Scheduler, type SchedulerOptions } from './scheduler.js';
 
@@ -256,7 +256,7 @@ export class Engine {
     this.checkOpen('generate');
     const { prompts, sampling, prefillChunk } = this.checkGenerate(req);
     const tok = this.parts.tokenizer;
-    const decoders = prompts.map(() => tok.decodeStream());
+    const decoders = prompts.map((p) => tok.decodeStream(p));
     // Why it stops early: its reader left (a break, a throw in the loop body), or dispose(). Either ends it at its
     // next step; before, an abandoned generation ran to its end and held the engine meanwhile.
     let cut: 'abandoned' | 'disposed' | null = null;
@@ -272,7 +272,7 @@ export class Engine {
       before = { ...placementSnapshot(this.parts.report()), events: this.lastRunEvent ? [this.lastRunEvent] : [] };
       return generate(this.parts.executor, prompts, {
         maxNewTokens: req.maxNewTokens, sampling, prefillChunk, captureLogits: req.captureLogits,
-        eosId: req.stopAtEos === false ? undefined : tok.eosId,
+        eosIds: req.stopAtEos === false ? undefined : endIds(tok),
         isStopped: () => cut !== null,
         onPrefill: (doneTokens, totalTokens) => events.push({ type: 'prefill', doneTokens, totalTokens }),
         onToken: (seq, token, step) => { tokens++; events.push({ type: 'token', seq, token, step, text: decoders[seq]!.push(token) }); },
@@ -281,7 +281,7 @@ export class Engine {
     run.then((result) => {
       if (cut === 'disposed') throw new EngineDisposedError(`the engine was disposed while this generation ran (after ${tokens} tokens)`);
       if (!result) return;
-      const texts = result.tokens.map((t) => tok.decode(t));
+      const texts = result.tokens.map((t, i) => continuationText(tok, prompts[i]!, t));
       const now = this.parts.report();
       const placement = placementSince(before!, now);
       this.lastRunEvent = now.events?.at(-1) ?? this.lastRunEvent;
@@ -336,19 +336,21 @@ export class Engine {
     const prompt = this.encode(req.prompt);
     const tok = this.parts.tokenizer;
     const stop = new StopMatcher(stops);
-    const decoder = tok.decodeStream();
+    const decoder = tok.decodeStream(prompt);
     const t0 = performance.now();
     let tStart = 0, tFirst = 0, tLast = 0;
     let steps: SlotSteps | null = null;
     const tokens: number[] = [];
     // Why it ends early: a stop string, an abort or its reader leaving (cancelled), dispose().
     let stopped: 'stop' | 'cancelled' | 'disposed' | null = null, started = false;
-    const events = new EventQueue<CompletionEvent>(() => { stopped ??= 'cancelled'; });
-    const onAbort = () => { stopped ??= 'cancelled'; };
+    // A request cancelled while it waits leaves the queue at once (it counted toward the queue's limit till then).
+    const cancel = () => { stopped ??= 'cancelled'; sched.dropStopped(); };
+    const events = new EventQueue<CompletionEvent>(cancel);
+    const onAbort = cancel;
     const onDispose = () => { stopped ??= 'disposed'; };
     const unlisten = () => { signal?.removeEventListener('abort', onAbort); this.live.delete(onDispose); };
     sched.submit({
-      prompt, maxTokens: req.maxTokens, sampling, eosId: tok.eosId,
+      prompt, maxTokens: req.maxTokens, sampling, eosIds: endIds(tok),
       freshSeed: req.sampling?.seed === undefined && !samplesGreedily(sampling),
       isStopped: () => stopped !== null,
       onStart: (slot) => {
@@ -368,8 +370,7 @@ export class Engine {
         if (text) events.push({ type: 'token', token, text, index: tokens.length - 1 });
       },
       onDone: (why) => {
-        if (started) this.running--; // (a request cancelled while it waited ends unstarted)
-        this.completed++;
+        if (started) { this.running--; this.completed++; } // (a request cancelled while it waited ends unstarted)
         unlisten();
         if (stopped === 'disposed' && why === 'stopped') {
           events.fail(new EngineDisposedError(`the engine was disposed while this request ran (after ${tokens.length} of ${req.maxTokens} tokens)`));
@@ -383,7 +384,7 @@ export class Engine {
         events.push({
           type: 'done', reason: asked ?? (why === 'stopped' ? 'cancelled' : why), tokens, text: stop.text, promptTokens: prompt.length,
           ttftMs: (tFirst || performance.now()) - t0, queueMs: (tStart || performance.now()) - t0,
-          tpotMs: tokens.length > 1 ? (tLast - tFirst) / (tokens.length - 1) : 0, ...this.stepsSince(steps),
+          tpotMs: tokens.length > 1 ? (tLast - tFirst) / (tokens.length - 1) : 0, ...this.stepsSince(steps, tokens.length),
         });
         events.end();
       },
@@ -396,10 +397,15 @@ export class Engine {
     return events;
   }
 
-  /** Decode steps a request's slot made on the base and on the pool since it was admitted. */
-  private stepsSince(at: SlotSteps | null): { baseSteps: number; poolSteps: number } {
-    const now = at ? this.parts.report?.().perSeq?.[at.slot] : undefined;
-    return { baseSteps: now && at ? now.baseSteps - at.base : 0, poolSteps: now && at ? now.poolSteps - at.pool : 0 };
+  /**
+   * Decode steps a request's slot made on the base and on the pool since it was admitted; without per-slot counts
+   * (one device) every decode step ran on the base: one per token after the first.
+   */
+  private stepsSince(at: SlotSteps | null, tokens: number): { baseSteps: number; poolSteps: number } {
+    if (!at) return { baseSteps: 0, poolSteps: 0 };
+    const now = this.parts.report?.().perSeq?.[at.slot];
+    if (!now) return { baseSteps: Math.max(0, tokens - 1), poolSteps: 0 };
+    return { baseSteps: now.baseSteps - at.base, poolSteps: now.poolSteps - at.pool };
   }
 
   /** Run a generation to its end: the final event (metrics, texts, placement). */
@@ -481,9 +487,28 @@ class StopMatcher {
   hit = false;
   private emitted = 0;
   private readonly hold: number;
+  /** Whether finding the held tail exactly is cheap (Σ (length − 1)² small): else the longest stop string's length − 1 is held. */
+  private readonly exact: boolean;
   constructor(private readonly stops: readonly string[]) {
     // No spread: 200,000 stop strings overflowed the stack.
     this.hold = stops.reduce((m, x) => Math.max(m, x.length - 1), 0);
+    this.exact = stops.reduce((w, x) => w + (x.length - 1) ** 2, 0) <= 1 << 20;
+  }
+
+  /**
+   * How much of the text's end to hold back: the longest end that begins a stop string (holding the longest stop
+   * string's length − 1 always, a 100-character stop string held back all of a 40-character answer till its end).
+   */
+  private holdNow(): number {
+    if (!this.exact) return this.hold;
+    const avail = this.text.length - this.emitted;
+    let best = 0;
+    for (const s of this.stops) {
+      for (let k = Math.min(s.length - 1, avail); k > best; k--) {
+        if (this.text.endsWith(s.slice(0, k))) { best = k; break; }
+      }
+    }
+    return best;
   }
   push(delta: string, final = false): string {
     if (this.hit) return '';
@@ -497,7 +522,7 @@ class StopMatcher {
       if (i >= 0 && (at < 0 || i < at)) at = i;
     }
     if (at >= 0) { this.hit = true; this.text = this.text.slice(0, at); }
-    let safe = this.hit || final ? this.text.length : Math.max(this.emitted, this.text.length - this.hold);
+    let safe = this.hit || final ? this.text.length : Math.max(this.emitted, this.text.length - this.holdNow());
     // Never cut between a high and a low surrogate: a stream piece must be well-formed text (the hold counts UTF-16 units).
     if (safe > this.emitted && safe < this.text.length && isHighSurrogate(this.text.charCodeAt(safe - 1))) safe--;
     const out = this.text.slice(this.emitted, safe);

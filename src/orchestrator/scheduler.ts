@@ -10,7 +10,7 @@
 // samples, already on the GPU), so the GPU does not wait for the host's read-back and encoding between steps. A
 // sequence that turns out to have ended at step s (end of sequence, a stop) has its step-s+1 token dropped.
 import { InputError, shown } from '../gpu/index.js';
-import { NONFINITE_ID, nonFiniteLogits, type SamplingParams } from '../kernels/sampling.js';
+import { NONFINITE_ID, nonFiniteLogits, samplesGreedily, type SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from '../model/config.js';
 import { checkCount, prefillChunks, type BatchShape, type ForwardExecutor, type PrefillChunk } from '../model/generation.js';
 import { NO_POSITION } from '../model/run-state.js';
@@ -25,7 +25,8 @@ export interface ScheduledRequest {
    * ignored), so the same prompt alone gives new text each time; such requests still batch together.
    */
   freshSeed?: boolean;
-  eosId?: number;
+  /** Tokens that end the request (not emitted): EOS, and what the checkpoint adds. */
+  eosIds?: readonly number[];
   /** True once the request wants no more tokens (cancelled, a stop string seen). */
   isStopped(): boolean;
   /** Admitted into batch slot `slot` (per-slot statistics of the placement are indexed by it). */
@@ -84,6 +85,8 @@ export class Scheduler {
   private running: Promise<void> | null = null;
   private batchKey: string | null = null;
   private step = 0;
+  /** The running batch draws by each token's position (a seeded batch), not by step and slot. */
+  private keyed = false;
   /** The decode step submitted and not read yet: its read-back buffer. */
   private inFlight: { buf: number } | null = null;
   readonly maxBatch: number;
@@ -103,6 +106,17 @@ export class Scheduler {
   }
 
   get queued(): number { return this.waiting.length; }
+
+  /**
+   * End the waiting requests that stopped (cancelled before a slot was free), now: left in the queue until the next
+   * admission they counted as queued, and clients who were still there got 429 (queue full) behind them.
+   */
+  dropStopped(): void {
+    for (let i = 0; i < this.waiting.length;) {
+      const r = this.waiting[i]!;
+      if (r.isStopped()) { this.waiting.splice(i, 1); r.onDone('stopped'); } else i++;
+    }
+  }
   get active(): number { return this.slots.filter((s) => s).length; }
 
   /** Check a request against the model and queue it; the loop starts if it is idle. */
@@ -153,8 +167,7 @@ export class Scheduler {
         // of its own.
         if (this.slots.some((s) => s) && this.slots.every((s) => !s || s.done)) { await this.drain(); await this.release(); }
         if (this.slots.every((s) => !s)) {
-          // A new batch starts its steps at 0: a seeded request that runs alone draws the same tokens every time
-          // (draws depend on the seed, the step and the slot).
+          // A new batch starts its steps at 0 (its draws, unless keyed, depend on the seed, the step and the slot).
           this.batchKey = null;
           this.step = 0;
         }
@@ -203,14 +216,21 @@ export class Scheduler {
       // would be retried at once for ever. Later requests of this kind join the batch as it is prepared.
       const sampling = this.batchKey === null && req.freshSeed ? { ...req.sampling, seed: randomSeed() } : req.sampling;
       if (this.batchKey === null && this.preparedKey !== paramsKey(sampling)) {
+        let failed: unknown = null;
         try {
           await this.prepare(sampling);
         } catch (e) {
-          this.waiting.splice(i, 1);
-          req.onError(e);
-          continue;
+          failed = e ?? new Error('the sampler could not be prepared');
         }
+        // The queue may have changed while the sampler was prepared (dropStopped): find the request again.
+        i = this.waiting.indexOf(req);
+        if (i < 0) { i = 0; continue; }
+        if (failed !== null) { this.waiting.splice(i, 1); req.onError(failed); continue; }
       }
+      // A seeded batch draws by each token's position (keyed): a request's tokens do not depend on its slot, on when it
+      // joined, nor on who else runs (it gave other text beside another request of its seed than alone). Unseeded
+      // batches draw by step and slot, so two alike requests in one batch still differ.
+      if (this.batchKey === null) this.keyed = !req.freshSeed && !samplesGreedily(req.sampling);
       this.batchKey = key;
       this.waiting.splice(i, 1);
       const chunks = prefillChunks([req.prompt], this.chunk, [free]);
@@ -237,7 +257,12 @@ export class Scheduler {
     if (fresh.length === 0) return;
     await this.drain(); // its read-back buffer may be the one the first tokens use
     const keep = this.slots.flatMap((s, b) => (s && s.generated > 0 && !s.done ? [b] : []));
-    await this.ex.sampleFirst(0, keep);
+    let firstAt: Uint32Array | undefined;
+    if (this.keyed) {
+      firstAt = new Uint32Array(this.maxBatch);
+      for (const b of fresh) firstAt[b] = this.slots[b]!.req.prompt.length; // the first token's position
+    }
+    await this.ex.sampleFirst(0, keep, firstAt);
     const ids = await this.ex.readTokens(0);
     for (const b of fresh) this.take(b, ids[b]!);
   }
@@ -248,7 +273,7 @@ export class Scheduler {
     if (s.req.isStopped()) { s.done = true; s.req.onDone('stopped'); return; }
     // Non-finite logits fail this request only (the sampler marked its row); the batch goes on.
     if (id === NONFINITE_ID) { s.done = true; s.req.onError(nonFiniteLogits(b, s.generated)); return; }
-    if (s.req.eosId !== undefined && id === s.req.eosId) { s.done = true; s.req.onDone('eos'); return; }
+    if (s.req.eosIds?.includes(id)) { s.done = true; s.req.onDone('eos'); return; }
     s.generated++;
     this.emitted.get(b)!.push(id);
     s.req.onToken(id);
@@ -287,7 +312,7 @@ export class Scheduler {
       return [...s.req.prompt, ...this.emitted.get(b)!].slice(0, lengths[b]! - 1);
     };
     const buf = this.step % 2;
-    await this.ex.decode({ step: this.step, rows, lengths, history }, buf);
+    await this.ex.decode({ step: this.step, rows, lengths, history, keyed: this.keyed }, buf);
     await this.drain();
     for (let b = 0; b < B; b++) if (lengths[b]) this.slots[b]!.inFlight = true;
     this.inFlight = { buf };

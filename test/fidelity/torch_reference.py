@@ -139,7 +139,7 @@ def forward_cached(model, ids, cache, pos0):
     return rmsnorm(x[-1:], model.final_norm, c['normEps']) @ model.lm_head.T
 
 
-def time_generation(model, prompt_len, new_tokens, device, dtype, repeat=1):
+def time_generation(model, prompt_len, new_tokens, device, dtype, repeat=1, idle_ms=0):
     """TPOT = decode time ÷ tokens it produced; TPS = (input + output) ÷ total; TTFT = prefill + first token.
     After one warm-up, `repeat` timed runs: each figure is the best of them (as kernels-bench/first-bench.js takes
     the best of its warm requests), every run's TTFT kept in ttft_ms_runs."""
@@ -148,8 +148,11 @@ def time_generation(model, prompt_len, new_tokens, device, dtype, repeat=1):
     cache = [tuple(torch.empty(1, c['nKvHeads'], cap, c['headDim'], device=device, dtype=dtype) for _ in range(2)) for _ in range(c['nLayers'])]
     g = torch.Generator(device='cpu').manual_seed(0)
     ids = torch.randint(0, c['vocab'], (prompt_len,), generator=g).to(device)
+    started = []  # each run's start, epoch s: to line up with a clock trace
     def run():
-        torch.cuda.synchronize(); t0 = time.perf_counter()
+        if idle_ms > 0:  # the GPU idles first (kernels-bench/rounds/s32a.sh: does its clock drop for CUDA too?)
+            time.sleep(idle_ms / 1e3)
+        torch.cuda.synchronize(); t0 = time.perf_counter(); started.append(time.time())
         tok = forward_cached(model, ids, cache, 0).argmax(-1)
         torch.cuda.synchronize(); t1 = time.perf_counter()
         for s in range(new_tokens - 1):
@@ -162,7 +165,8 @@ def time_generation(model, prompt_len, new_tokens, device, dtype, repeat=1):
     tpot = [(t2 - t1) * 1e3 / max(1, new_tokens - 1) for _, t1, t2 in runs]
     total = [(t2 - t0) * 1e3 for t0, _, t2 in runs]
     return dict(prompt_len=prompt_len, new_tokens=new_tokens, ttft_ms=min(ttft), tpot_ms=min(tpot),
-                tps=(prompt_len + new_tokens) / (min(total) / 1e3), total_ms=min(total), ttft_ms_runs=ttft)
+                tps=(prompt_len + new_tokens) / (min(total) / 1e3), total_ms=min(total), ttft_ms_runs=ttft,
+                started_at=started[1:])
 
 
 def main():
@@ -178,6 +182,7 @@ def main():
     ap.add_argument('--time', help='comma-separated prompt lengths: time PyTorch eager generation (TTFT/TPOT/TPS) at each')
     ap.add_argument('--new-tokens', type=int, default=32)
     ap.add_argument('--repeat', type=int, default=3, help='timed runs after the warm-up (--time): the best of them is reported')
+    ap.add_argument('--idle-ms', type=float, default=0, help='--time: sleep this long before each run (the GPU idle)')
     a = ap.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False
     dtype = getattr(torch, a.dtype)
@@ -187,7 +192,7 @@ def main():
     out = dict(config=cfg, dtype=a.dtype, device=str(a.device), results=[])
     if a.time:
         with torch.no_grad():
-            out['timings'] = [time_generation(model, int(n), a.new_tokens, a.device, dtype, a.repeat) for n in a.time.split(',')]
+            out['timings'] = [time_generation(model, int(n), a.new_tokens, a.device, dtype, a.repeat, a.idle_ms) for n in a.time.split(',')]
         for t in out['timings']:
             print('TORCH_TIMING', json.dumps(t), flush=True)
         if a.out:

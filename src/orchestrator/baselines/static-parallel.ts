@@ -83,13 +83,13 @@ export class StaticParallelGenerator implements ForwardExecutor {
     await this.pass({ kind: 'prefill', slot: c.b, p0: c.p0, n: c.n, last: c.last, rows: c.rows, ids: c.ids });
   }
 
-  async sampleFirst(buf: number, keep: readonly number[] = []): Promise<void> {
-    this.tokens[buf] = this.lastTokens = await this.head.sampleFirst(keep);
+  async sampleFirst(buf: number, keep: readonly number[] = [], firstAt?: Uint32Array): Promise<void> {
+    this.tokens[buf] = this.lastTokens = await this.head.sampleFirst(keep, firstAt);
   }
 
   async decode(input: DecodeStepInput, buf: number): Promise<void> {
     // Stage 0 embeds the previous step's tokens (sent along); the head rank returns this step's.
-    const end = await this.pass({ kind: 'decode', step: input.step, rows: input.rows, lengths: input.lengths, ids: this.lastTokens });
+    const end = await this.pass({ kind: 'decode', step: input.step, rows: input.rows, lengths: input.lengths, ids: this.lastTokens, keyed: input.keyed });
     if (!end.tokens) throw new Error('static baseline: the head rank returned no tokens');
     this.tokens[buf] = this.lastTokens = end.tokens;
     this.stats.steps++;

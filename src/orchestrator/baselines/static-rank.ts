@@ -30,7 +30,7 @@ export interface RankMs { write: number; run: number }
 /** A pass's input: a prefill chunk or a decode step (rows, lengths and, on the first stage, token ids). */
 export type PassInput =
   | { kind: 'prefill'; slot: number; p0: number; n: number; last: boolean; rows: Uint32Array; ids: Uint32Array; x?: HostArray }
-  | { kind: 'decode'; step: number; rows: Uint32Array; lengths: Uint32Array; ids?: Uint32Array; x?: HostArray };
+  | { kind: 'decode'; step: number; rows: Uint32Array; lengths: Uint32Array; ids?: Uint32Array; x?: HostArray; keyed?: boolean };
 
 /** What the coordinator drives: a rank here, or one in a worker process. */
 export interface StaticRankHandle {
@@ -39,8 +39,8 @@ export interface StaticRankHandle {
   start(input: PassInput): Promise<RankOut>;
   /** The other ranks' partials of the all-reduce the pass waits at (rank order, without this rank's own). */
   continueWith(others: readonly HostArray[]): Promise<RankOut>;
-  /** Head rank: sample every slot's first token from its kept row (the slots in `keep` keep their next input). */
-  sampleFirst(keep: readonly number[]): Promise<Uint32Array>;
+  /** Head rank: sample every slot's first token from its kept row (the slots in `keep` keep their next input; firstAt: keyed draws). */
+  sampleFirst(keep: readonly number[], firstAt?: Uint32Array): Promise<Uint32Array>;
   /** Head rank: the logits of the last sampled step. */
   readLogits(): Promise<Float32Array>;
   readonly gpuBytes: number;
@@ -140,7 +140,7 @@ export class StaticRank {
       m.setRows(input.rows);
       m.setLengths(input.lengths);
       if (input.ids && p.embed.length) this.gpu.write(s.nextIds, input.ids);
-      if (m.hasHead) m.setStep(input.step);
+      if (m.hasHead) { m.setStep(input.step); m.setDrawsFromRows(input.keyed ? input.rows : null); }
       ({ layers, embed } = p);
       attention = localAttention(decodeLaunches(p.plans));
     }
@@ -254,9 +254,10 @@ export class StaticRank {
     return this.dtype === 'f16' ? new Uint16Array(got.slice().buffer, 0, T * this.full.hidden) : new Float32Array(got.slice().buffer, 0, T * this.full.hidden);
   }
 
-  async sampleFirst(keep: readonly number[]): Promise<Uint32Array> {
+  async sampleFirst(keep: readonly number[], firstAt?: Uint32Array): Promise<Uint32Array> {
     const m = this.model;
     m.setStep(0);
+    m.setDraws(firstAt ?? null);
     this.gpu.submit([...m.firstTokenSteps(keep), m.readbackStep(0)]);
     return new Uint32Array(await m.readTokens(0));
   }
@@ -281,7 +282,7 @@ export function localRank(name: string, rank: StaticRank): StaticRankHandle {
     prepare: async (shape, sampling) => rank.prepare(shape, sampling),
     start: (input) => rank.start(input),
     continueWith: (others) => rank.continueWith(others),
-    sampleFirst: (keep) => rank.sampleFirst(keep),
+    sampleFirst: (keep, firstAt) => rank.sampleFirst(keep, firstAt),
     readLogits: () => rank.readLogits(),
     get gpuBytes() { return rank.gpu.liveBytes; },
     dispose: async () => rank.dispose(),

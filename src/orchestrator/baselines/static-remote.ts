@@ -47,7 +47,8 @@ export class StaticRankServer {
       case 'static_continue': return outReply(await rank.continueWith(t.map((f) => f.data as HostArray)), rank.full.hidden);
       case 'static_first': {
         if (!rank.isHead) throw new StaticRankError('static_first: this rank has no LM head');
-        return { header: { kind: 'static_out', out: 'tokens' }, tensors: [u32(await rank.sampleFirst(req.keep))] };
+        const firstAt = req.firstAt.length ? Uint32Array.from(req.firstAt) : undefined;
+        return { header: { kind: 'static_out', out: 'tokens' }, tensors: [u32(await rank.sampleFirst(req.keep, firstAt))] };
       }
       case 'static_logits': {
         if (!rank.isHead) throw new StaticRankError('static_logits: this rank has no LM head');
@@ -97,7 +98,7 @@ function passInput(req: MessageOf<'static_start'>, t: TensorFrame[]): PassInput 
   const ids = req.ids ? t[i++]!.data as Uint32Array : undefined;
   const x = req.x ? t[i]!.data as HostArray : undefined;
   if (req.pass === 'prefill') return { kind: 'prefill', slot: req.slot, p0: req.p0, n: req.n, last: req.last, rows, ids: ids ?? new Uint32Array(0), x };
-  return { kind: 'decode', step: req.step, rows, lengths: t[1]!.data as Uint32Array, ids, x };
+  return { kind: 'decode', step: req.step, rows, lengths: t[1]!.data as Uint32Array, ids, x, keyed: req.keyed };
 }
 
 function outReply(o: RankOut, hidden: number): HandlerReply {
@@ -159,15 +160,15 @@ export async function remoteRank(link: RankLink, o: RemoteRankLoad): Promise<Sta
       if (ids) frames.push(u32(ids));
       if (input.x) frames.push(hostFrame(input.x, H));
       const head = input.kind === 'prefill'
-        ? { pass: 'prefill' as const, slot: input.slot, p0: input.p0, n: input.n, last: input.last, step: 0 }
-        : { pass: 'decode' as const, slot: 0, p0: 0, n: input.lengths.length, last: false, step: input.step };
+        ? { pass: 'prefill' as const, slot: input.slot, p0: input.p0, n: input.n, last: input.last, step: 0, keyed: false }
+        : { pass: 'decode' as const, slot: 0, p0: 0, n: input.lengths.length, last: false, step: input.step, keyed: input.keyed ?? false };
       return out(await link.request({ kind: 'static_start', ...head, ids: ids !== undefined, x: input.x !== undefined }, frames, timeout));
     },
     async continueWith(others: readonly HostArray[]) {
       return out(await link.request({ kind: 'static_continue' }, others.map((p) => hostFrame(p, H)), timeout));
     },
-    async sampleFirst(keep: readonly number[]) {
-      const r = out(await link.request({ kind: 'static_first', keep: [...keep] }, [], timeout));
+    async sampleFirst(keep: readonly number[], firstAt?: Uint32Array) {
+      const r = out(await link.request({ kind: 'static_first', keep: [...keep], firstAt: firstAt ? [...firstAt] : [] }, [], timeout));
       if (r.reduce || !r.tokens) throw new StaticRankError(`${link.name}: static_first returned no tokens`);
       return r.tokens;
     },

@@ -199,6 +199,7 @@ const SPECS = {
    */
   static_start: kind({
     pass: oneOf('prefill', 'decode'), slot: int(), p0: int(), n: int(1), last: bool, step: int(), ids: bool, x: bool,
+    keyed: bool, // a decode step whose draws are keyed by the sampled tokens' positions (continuous batching)
   }, (h, f, at) => {
     const decode = h.pass === 'decode';
     expectCount(f, 1 + (decode ? 1 : 0) + (h.ids ? 1 : 0) + (h.x ? 1 : 0), at);
@@ -221,8 +222,11 @@ const SPECS = {
       }
     }
   }),
-  /** Head rank: sample the first tokens (the slots in `keep` keep their next input). */
-  static_first: kind({ keep: list(int()) }),
+  /**
+   * Head rank: sample the first tokens (the slots in `keep` keep their next input); firstAt: per slot the position of
+   * the token it samples (keyed draws), or empty (draws by step and slot).
+   */
+  static_first: kind({ keep: list(int()), firstAt: list(int()) }),
   /** Head rank: the last sampled step's logits. */
   static_logits: kind({}),
   static_free: kind({}),
