@@ -70,7 +70,9 @@ describe('the queue and its counts', () => {
     const e = single, waiting: AbortController[] = [];
     const long = e.submit({ prompt: [65, 66], maxTokens: 40 });
     const busy = [long, e.submit({ prompt: [67], maxTokens: 40 }), e.submit({ prompt: [68], maxTokens: 40 })]; // maxBatch 3
-    for (let t = 0; e.load().running < 3 && t < 500; t++) await new Promise((res) => setTimeout(res, 10)); // admitted
+    // Admitted: each busy request's first token (a poll could miss the whole window on a fast machine).
+    const iters = busy.map((st) => st[Symbol.asyncIterator]());
+    for (const it of iters) { for (;;) { const r = await it.next(); if (r.done || r.value.type === 'token') break; } }
     const ends: Promise<string>[] = [];
     for (let i = 0; i < 3; i++) {
       const ac = new AbortController();
@@ -81,10 +83,19 @@ describe('the queue and its counts', () => {
     for (const ac of waiting) ac.abort();
     expect(e.load().queued, 'right after the aborts').toBe(0);
     expect(await Promise.all(ends)).toEqual(['cancelled', 'cancelled', 'cancelled']);
-    const done = await Promise.all(busy.map(async (s) => { let d: Extract<CompletionEvent, { type: 'done' }> | undefined; for await (const ev of s) if (ev.type === 'done') d = ev; return d!; }));
+    const done = await Promise.all(iters.map(async (it) => {
+      for (;;) { const r = await it.next(); if (r.done) throw new Error('no done event'); if (r.value.type === 'done') return r.value; }
+    }));
     // One device: every decode step ran on the base, one per token after the first (they read 0).
     for (const d of done) expect([d.baseSteps, d.poolSteps]).toEqual([Math.max(0, d.tokens.length - 1), 0]);
     expect(e.load()).toMatchObject({ running: 0, queued: 0 });
+    // Aborted before submit() returned: the request ends at once and leaves nothing listed (it stayed in the engine's
+    // live set, with its stream, for the engine's life).
+    const live = (e as unknown as { live: Set<unknown> }).live, before = live.size;
+    const gone = new AbortController();
+    gone.abort();
+    for (let i = 0; i < 5; i++) for await (const ev of e.submit({ prompt: [70], maxTokens: 4, signal: gone.signal })) expect(ev.type).toBe('done');
+    expect(live.size).toBe(before);
   });
 });
 
@@ -101,10 +112,12 @@ describe.each([
       const a = { prompt: [72, 105, 33, 32, 65], maxTokens: 12, sampling }, b = { prompt: [77, 121], maxTokens: 20, sampling };
       const aloneA = await tokens(e.submit(a)), aloneB = await tokens(e.submit(b));
       expect(await tokens(e.submit(a)), 'alone again').toEqual(aloneA);
-      // b first (slot 0, its steps under way), then a joins in slot 1; then two a's at once.
-      const sb = e.submit(b);
-      await new Promise((res) => setTimeout(res, 30));
-      const [gotB, gotA] = await Promise.all([tokens(sb), tokens(e.submit(a))]);
+      // b first (slot 0), and once it has 5 tokens a joins in slot 1 (a sleep let b end first on a fast machine); then two a's at once.
+      const itB = e.submit(b)[Symbol.asyncIterator]();
+      let seen = 0, doneB: number[] | null = null;
+      while (seen < 5 && doneB === null) { const r = await itB.next(); if (r.done) break; if (r.value.type === 'token') seen++; else doneB = r.value.tokens; }
+      expect(seen, 'b was running when a joined').toBe(5);
+      const [gotB, gotA] = await Promise.all([tokens({ [Symbol.asyncIterator]: () => itB }), tokens(e.submit(a))]);
       expect(gotA, 'a beside b').toEqual(aloneA);
       expect(gotB, 'b beside a').toEqual(aloneB);
       const [a1, a2] = await Promise.all([tokens(e.submit(a)), tokens(e.submit(a))]);

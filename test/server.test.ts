@@ -617,6 +617,7 @@ describe('serve (stand-in engine)', () => {
         { prompt: 'a', max_tokens: 1, temperature: 0.7, top_p: 0 }, // OpenAI's smallest nucleus: the argmax (it was a 400)
         { prompt: 'a', max_tokens: 1, temperature: 0.7, seed: 2 ** 32 + 5 }, // OpenAI takes 64-bit seeds (a 400)
         { prompt: 'a', max_tokens: 1, temperature: 0.7, seed: -1 },
+        { prompt: 'a', max_tokens: 1, temperature: 0.7, seed: 2 ** 60 + 2 ** 33 + 7 * 2 ** 8 }, // past 2⁵³ (it was a 400)
       ];
       for (const b of bodies) expect((await post(s.url, b)).status).toBe(200);
       expect(engine.requests.map((r) => r.sampling)).toEqual([
@@ -627,8 +628,9 @@ describe('serve (stand-in engine)', () => {
         { temperature: 0, topK: 0, topP: 1, seed: 0 },
         { temperature: 0.7, topK: 0, topP: 1, seed: 5 }, // modulo 2³²
         { temperature: 0.7, topK: 0, topP: 1, seed: 2 ** 32 - 1 },
+        { temperature: 0.7, topK: 0, topP: 1, seed: 7 * 2 ** 8 },
       ]);
-      expect(engine.requests.map((r) => r.maxTokens)).toEqual([1, 1, 1, 1, 1, 1, 1]);
+      expect(engine.requests.map((r) => r.maxTokens)).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
       const empty = await post(s.url, { prompt: 'a', stop: '' });
       expect((await empty.json()).error.message, 'a string is named as one').toBe("'stop' is an empty string");
     } finally {
@@ -670,11 +672,15 @@ describe('serve (stand-in engine)', () => {
         expect((await res.json()).error.code).toBe(code);
       }
       expect(engine.requests).toEqual([]);
-      for (const ct of ['application/json; charset=utf-8', 'application/json; charset="UTF-8"', 'application/json']) {
+      const fine = ['application/json; charset=utf-8', 'application/json; charset="UTF-8"', 'application/json', 'application/json; charset=us-ascii',
+        'application/json; foo="x;charset=latin1"', 'application/json; foo=bar ; CHARSET = utf8 '];
+      for (const ct of fine) {
         const res = await send(Buffer.from('{"prompt":"café","max_tokens":1}'), { 'content-type': ct });
         expect(res.status, ct).toBe(200);
       }
-      expect(engine.requests.map((r) => r.prompt)).toEqual([[...Buffer.from('café')], [...Buffer.from('café')], [...Buffer.from('café')]]);
+      expect((await send('{"prompt":"a","max_tokens":1}', { 'content-encoding': 'identity' })).status).toBe(200);
+      expect(engine.requests.map((r) => r.prompt).slice(0, fine.length)).toEqual(fine.map(() => [...Buffer.from('café')]));
+      expect((await send('{"prompt":"a","max_tokens":1}', { 'content-type': 'application/json; foo="x"; charset=latin1' })).status).toBe(415);
       const proto = await send('{"prompt":"a","__proto__":{"x":1}}', {});
       expect(proto.status, 'prototype poisoning is still refused').toBe(400);
     } finally {

@@ -223,6 +223,30 @@ describe('the text that follows a prompt (decodeStream(context), continuationTex
   });
 });
 
+describe('a prompt whose text the new tokens rewrite (a review of the primed stream: it held 7 tokens, then joined two words)', () => {
+  it('an unfinished character at the prompt\'s end, completed by the first new token; a clean-up across the boundary', () => {
+    const t = byteFallbackJson();
+    const byte = (b: number) => 3 + b;
+    for (const cleanUp of [false, true]) {
+      const tok = new HfTokenizer(t.json, { ...t.config, clean_up_tokenization_spaces: cleanUp });
+      const wo = tok.encode('wo').slice(1), hello = tok.encode('hello').slice(1);
+      // The prompt ends in E2 82 (€ unfinished); the first new token is AC, then words.
+      const prompt = [...tok.encode('hello'), byte(0xe2), byte(0x82)], gen = [byte(0xac), ...wo, ...hello, ...wo];
+      const d = tok.decodeStream(prompt);
+      const pieces = gen.map((id) => d.push(id));
+      expect(pieces.join('') + d.flush(), `cleanUp ${cleanUp}`).toBe('\uFFFD wo hello wo');
+      expect(pieces[0]! + pieces[1]!, 'the first word comes with its token (it was held 7 tokens)').toBe('\uFFFD wo');
+    }
+    // clean_up_tokenization_spaces: " ." becomes "." across the prompt's end.
+    const tok = new HfTokenizer(t.json, { ...t.config, clean_up_tokenization_spaces: true });
+    const dot = tok.encode('.').slice(1), wo = tok.encode('wo').slice(1);
+    const d = tok.decodeStream(tok.encode('hello '));
+    const pieces = [...dot, ...wo].map((id) => d.push(id));
+    expect(pieces.filter((p) => p !== '').length, 'no 8-token hold').toBeGreaterThan(1);
+    expect(pieces.join('') + d.flush()).toMatch(/^ ?\. wo$/);
+  });
+});
+
 describe('tokenizer_config.json add_bos_token / add_eos_token', () => {
   it('honoured for Llama and Gemma tokenizer classes, as transformers does (the template\'s <s> was always added)', () => {
     const t = byteFallbackJson(); // its post-processor adds <s> (1); </s> is 2

@@ -134,7 +134,8 @@ export function parseCompletionRequest(body: unknown, vocab: number): Completion
   }
   let seed: number | undefined;
   if (b.seed !== undefined && b.seed !== null) {
-    if (!isInt(b.seed)) throw bad('seed', `'seed' must be an integer, got ${typeName(b.seed) === 'number' ? b.seed : typeName(b.seed)}`, 'invalid_type');
+    // Any integer, past 2⁵³ too (a 64-bit seed parses to an integral double; its remainder is exact).
+    if (typeof b.seed !== 'number' || !Number.isInteger(b.seed)) throw bad('seed', `'seed' must be an integer, got ${typeName(b.seed) === 'number' ? b.seed : typeName(b.seed)}`, 'invalid_type');
     // OpenAI takes any 64-bit integer; the sampler's seed is 32 bits: the seed modulo 2³² (the same seed, the same draws).
     seed = ((b.seed % 2 ** 32) + 2 ** 32) % 2 ** 32;
   }

@@ -68,6 +68,15 @@ export interface RunningServer {
 /** Bodies hold token ids: a long context as JSON is a few hundred KB; leave room for lists of prompts. */
 const BODY_LIMIT = 32 << 20;
 
+/** The charset parameter of a Content-Type (a quoted value may hold ';' and '='), or null. */
+export function charsetOf(contentType: string): string | null {
+  const params = /;(.*)$/s.exec(contentType)?.[1] ?? '';
+  for (const m of params.matchAll(/\s*([^=;\s]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)\s*(?:;|$)/g)) {
+    if (m[1]!.toLowerCase() === 'charset') return m[2]!.startsWith('"') ? m[2]!.slice(1, -1).replace(/\\(.)/g, '$1') : m[2]!.trim();
+  }
+  return null;
+}
+
 /** Request bodies: bytes that are not UTF-8 are refused, not replaced. */
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -154,12 +163,12 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
     app.removeContentTypeParser('application/json');
     app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
       const refuse = (status: number, message: string, code: string) => done(new ApiError(status, message, 'invalid_request_error', null, code), undefined);
-      const encoding = req.headers['content-encoding'];
-      if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+      const encoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
+      if (encoding !== '' && encoding !== 'identity') {
         return refuse(415, `Content-Encoding '${encoding}' is not supported: send the body uncompressed`, 'unsupported_media_type');
       }
-      const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1];
-      if (charset !== undefined && !/^utf-?8$/i.test(charset)) return refuse(415, `charset ${charset} is not supported: send the JSON body as UTF-8`, 'unsupported_media_type');
+      const charset = charsetOf(req.headers['content-type'] ?? '');
+      if (charset !== null && !/^(utf-?8|us-ascii|ascii)$/i.test(charset)) return refuse(415, `charset ${charset} is not supported: send the JSON body as UTF-8`, 'unsupported_media_type');
       let text: string;
       try {
         text = UTF8.decode(body as Buffer);

@@ -218,7 +218,9 @@ export class HfTokenizer implements Tokenizer {
     // The context's last CONTEXT_TOKENS ids (those decode() keeps) open the window, as already-emitted text.
     let ids: number[] = contextTail(context, this.skipped);
     let prefix = 0, read = ids.length; // ids[prefix, read) already emitted context; ids[read, ..) held
+    let primed = read > 0; // the window still opens with the prompt's tail: nothing of the new text emitted yet
     const commit = (upTo: number, out: string, restart = false): string => {
+      primed = false;
       prefix = restart ? upTo : read;
       read = upTo;
       if (prefix > 64) { ids = ids.slice(prefix); read -= prefix; prefix = 0; }
@@ -229,6 +231,13 @@ export class HfTokenizer implements Tokenizer {
       const now = this.decode(ids.slice(prefix));
       const forced = final || ids.length - read >= MAX_HELD_TOKENS;
       const extends_ = now.startsWith(before);
+      // The new tokens rewrite the prompt's text (they complete its unfinished character; a clean-up joins " ." across
+      // the boundary): waiting would hold them 8 tokens, then restart without context. Drop the context at once and
+      // decode the new text alone, as a stream without one does.
+      if (primed && (!extends_ || before.endsWith('\uFFFD'))) {
+        ids = ids.slice(read); prefix = 0; read = 0; primed = false;
+        return step(final);
+      }
       if (extends_ && (final || !now.endsWith('\uFFFD'))) {
         if (now.length === before.length && !forced) return ''; // nothing visible yet
         return commit(ids.length, now.slice(before.length));

@@ -384,27 +384,30 @@ export class Engine {
         events.push({
           type: 'done', reason: asked ?? (why === 'stopped' ? 'cancelled' : why), tokens, text: stop.text, promptTokens: prompt.length,
           ttftMs: (tFirst || performance.now()) - t0, queueMs: (tStart || performance.now()) - t0,
-          tpotMs: tokens.length > 1 ? (tLast - tFirst) / (tokens.length - 1) : 0, ...this.stepsSince(steps, tokens.length),
+          tpotMs: tokens.length > 1 ? (tLast - tFirst) / (tokens.length - 1) : 0,
+          // Decode steps that sampled for it: each token after the first, and an end of sequence they sampled.
+          ...this.stepsSince(steps, Math.max(0, tokens.length - 1) + (why === 'eos' && tokens.length > 0 ? 1 : 0)),
         });
         events.end();
       },
       onError: (e) => { if (started) this.running--; unlisten(); events.fail(e); },
     });
     // Only once the scheduler took it (a refused request leaves no listener on the caller's signal); it runs later.
+    // Listed before an aborted signal ends it here (its end unlists it: listed after, it stayed for the engine's life).
+    this.live.add(onDispose);
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) onAbort();
-    this.live.add(onDispose);
     return events;
   }
 
   /**
    * Decode steps a request's slot made on the base and on the pool since it was admitted; without per-slot counts
-   * (one device) every decode step ran on the base: one per token after the first.
+   * (one device, the static baseline) every decode step ran on the base group: `decodeSteps`.
    */
-  private stepsSince(at: SlotSteps | null, tokens: number): { baseSteps: number; poolSteps: number } {
+  private stepsSince(at: SlotSteps | null, decodeSteps: number): { baseSteps: number; poolSteps: number } {
     if (!at) return { baseSteps: 0, poolSteps: 0 };
     const now = this.parts.report?.().perSeq?.[at.slot];
-    if (!now) return { baseSteps: Math.max(0, tokens - 1), poolSteps: 0 };
+    if (!now) return { baseSteps: decodeSteps, poolSteps: 0 };
     return { baseSteps: now.baseSteps - at.base, poolSteps: now.poolSteps - at.pool };
   }
 
