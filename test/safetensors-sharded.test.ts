@@ -80,6 +80,12 @@ describe('sharded safetensors (model.safetensors.index.json)', () => {
     expect(await run(sharded)).toEqual(await run(single));
   });
 
+  it('one shard named alone is refused, naming its index (it reported tensors missing without saying why)', async () => {
+    const shard = join(sharded, 'model-00001-of-00003.safetensors');
+    await expect(resolveModel({ preset: 'tiny', seed: 0, model: shard }, 'f32')).rejects.toThrow(InputError);
+    await expect(resolveModel({ preset: 'tiny', seed: 0, model: shard }, 'f32')).rejects.toThrow(`${shard} is one of 3 shards listed by ${join(sharded, SHARD_INDEX)}: pass the index or its folder`);
+  });
+
   it('refuses broken indexes with one line naming the file', async () => {
     const what = 'idx.json';
     expect(() => parseShardIndex('{"weight_map": ', what)).toThrow(/idx\.json: not valid JSON/);

@@ -3,13 +3,13 @@
 // weights of --init random or of the other presets (cached, written once per preset or --config shape, seed and dtype).
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { InputError } from '../gpu/errors.js';
 import { packagePath } from '../gpu/package-root.js';
 import { ConfigError, configFromHf, presetConfig, validateConfig, type ModelConfig } from './config.js';
 import { parseHeaderJson, readHeaderLength } from './safetensors.js';
 import { sweepStaleTemps } from './safetensors-node.js';
-import { SHARD_INDEX, openWeightsFile, type WeightsFile } from './safetensors-sharded.js';
+import { SHARD_INDEX, openWeightsFile, parseShardIndex, type WeightsFile } from './safetensors-sharded.js';
 import { writeRandomWeights } from './random-weights.js';
 import { randomWeightSpec } from './random-weights-core.js';
 import { ByteTokenizer, TokenizerError, loadTokenizer, tolerantTokenizer, type Tokenizer } from './tokenizer.js';
@@ -38,6 +38,25 @@ export interface ModelFiles {
   tokenizer: Tokenizer;
   /** The tokenizer.json read, or 'bytes' (the byte-level tokenizer). */
   tokenizerSource: string;
+}
+
+/**
+ * A shard of a sharded checkpoint named alone (`model-00001-of-00002.safetensors`) holds part of the model: its load
+ * reported tensors "missing" without saying why. Refused where an index beside it maps tensors to other files too.
+ */
+function refuseLoneShard(weightsPath: string): void {
+  const index = join(dirname(weightsPath), SHARD_INDEX);
+  if (!weightsPath.endsWith('.safetensors') || !existsSync(index)) return;
+  let shards: string[];
+  try {
+    shards = parseShardIndex(readFileSync(index, 'utf8'), index).shards;
+  } catch {
+    return; // a broken index is not this file's fault; it is read only when named
+  }
+  const me = basename(weightsPath);
+  if (shards.includes(me) && shards.length > 1) {
+    throw new InputError(`${weightsPath} is one of ${shards.length} shards listed by ${index}: pass the index or its folder (${dirname(weightsPath)})`);
+  }
 }
 
 /** The preset whose trained weights ship with the package: what `node run-inference.js` runs with no options. */
@@ -76,6 +95,7 @@ function locate(o: ModelSource, weightDtype: 'f32' | 'f16'): Located {
   } else if (o.model) {
     weightsPath = resolve(o.model);
     if (!existsSync(weightsPath) && !o.init) throw new InputError(`weights file ${o.model} does not exist (add --init random to create random weights there)`);
+    if (!o.init) refuseLoneShard(weightsPath);
     write = o.init === 'random';
     if (write) shape = randomShape(o);
   } else if (o.preset === DEFAULT_PRESET && !o.init && !o.config) {
