@@ -68,7 +68,7 @@ export interface CliOptions {
 const SPEC = {
   preset: { type: 'string', default: 'fortune-4l', help: 'model preset: fortune-4l (default: trained weights shipped in src/model/default/), tiny (random weights, fast on a CPU) or seed-4l (the paper\'s 4-layer 4096-wide model)' },
   model: { type: 'string', help: 'safetensors file, a sharded checkpoint\'s *.index.json, or a folder with model.safetensors or model.safetensors.index.json and its shards (+ config.json, tokenizer.json)' },
-  config: { type: 'string', help: 'Hugging Face style config.json (default: config.json in the --model folder, or beside a --model file whose metadata holds no fapool config; else the weights file\'s metadata, else --preset)' },
+  config: { type: 'string', help: 'Hugging Face style config.json (default: config.json in the --model folder, or beside a --model file whose metadata holds no fapool config; else the weights file\'s metadata, else --preset); without --model, the shape of random weights (any preset)' },
   init: { type: 'string', help: '"random": deterministic random weights of --preset\'s (or --config\'s) shape, written to --model PATH, else to the cache (reused when it holds them already)' },
   force: { type: 'boolean', default: false, help: 'with --init random --model PATH: replace PATH when --init random wrote it before (other files are never overwritten)' },
   seed: { type: 'string', default: '0', help: 'seed of random weights (which cached file, what --init random writes), of the synthetic prompts (--prompt-len, --prompt-lens) and of sampling, 0..4294967295 (default 0)' },

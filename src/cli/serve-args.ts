@@ -24,7 +24,7 @@ export interface ServeArgs {
 const SPEC = {
   host: { type: 'string', default: '127.0.0.1', help: 'address to listen on (default 127.0.0.1; 0.0.0.0 = every interface)' },
   port: { type: 'string', default: '8000', help: 'TCP port (default 8000; 0 = any free port, printed when ready)' },
-  'max-queue': { type: 'string', default: '64', help: 'requests that may wait for the engine; more are refused with 429 (default 64)' },
+  'max-queue': { type: 'string', default: '64', help: 'prompts that may wait for the engine (each prompt of a request one); more are refused with 429, and a request of more prompts than this with 400 (default 64)' },
   'model-name': { type: 'string', help: 'the model id of /v1/models and of requests\' "model" (default: the model config\'s name)' },
   'max-batch': { type: 'string', default: '8', help: 'sequences decoding together (continuous batching: requests join and leave between steps; default 8)' },
   'max-context': { type: 'string', help: 'longest prompt + completion of a request, in tokens (default: the model\'s context; sets the KV cache per batch slot)' },
@@ -61,7 +61,8 @@ export function serveHelpText(): string {
     '                         top_k, seed, stop, stream (server-sent events ending with "data: [DONE]"),',
     '                         stream_options.include_usage, return_token_ids; each choice carries "metrics"',
     '                         (ttft_ms, tpot_ms, queue_ms, base_steps, pool_steps); a request with a seed gives',
-    '                         the same text each time, whoever else is served; the body is UTF-8 JSON',
+    '                         the same text each time, whoever else is served (up to rounding between batch',
+    '                         sizes); the body is UTF-8 JSON',
     '  GET  /v1/models        the served model; GET /v1/models/ID: it, or 404 for another id',
     '  GET  /health           200 while serving, with the engine\'s load; with a pool, "pool": its members, how many',
     '                         are alive and which are down (failed: their requests run on the base until they rejoin)',

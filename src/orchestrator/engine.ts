@@ -54,7 +54,10 @@ export interface GenerateRequest {
   sampling?: Partial<SamplingParams>;
   /** Prompt rows per prefill launch (default: Engine.prefillChunk — on one device from its binding limit, else 2048). */
   prefillChunk?: number;
-  /** Stop a sequence at the tokenizer's end-of-sequence token (default true). */
+  /**
+   * Stop a sequence at an end id (default true): the tokenizer's end of sequence and the checkpoint's eos_token_id
+   * (generation_config.json, else config.json; e.g. Llama 3's <|eot_id|>). False ignores them all.
+   */
   stopAtEos?: boolean;
   /** Keep the logits that chose each first token (fidelity checks). */
   captureLogits?: boolean;
@@ -63,7 +66,11 @@ export interface GenerateRequest {
 export type GenerationEvent =
   | { type: 'prefill'; doneTokens: number; totalTokens: number }
   | { type: 'token'; seq: number; token: number; step: number; text: string }
-  /** The end: metrics, each sequence's whole text, what its stream had not emitted yet (`tails`), the placement. */
+  /**
+   * The end: metrics, each sequence's whole text (as its stream emits it, decoded after the prompt's last tokens: a
+   * leading space a decoder strips at a text's start stays, so it can differ from tokenizer.decode(tokens)), what its
+   * stream had not emitted yet (`tails`), the placement.
+   */
   | { type: 'done'; result: GenerateResult; texts: string[]; tails: string[]; placement: PlacementReport };
 
 /** What an engine runs on: built by createEngine (Node) or localEngine (one GPU, e.g. the browser). */
@@ -105,7 +112,8 @@ export interface CompletionRequest {
   maxTokens: number;
   /**
    * Default: greedy. Sampled (temperature > 0) without a seed: new random draws each time (such requests still decode
-   * together; each batch they start takes a new random seed). With a seed: the same text each time it runs alone.
+   * together; each batch they start takes a new random seed). With a seed: the same text each time, alone or among other
+   * requests (draws keyed by each token's position), up to rounding across batch sizes.
    */
   sampling?: Partial<SamplingParams>;
   /** Stop when the text contains one of these (it is not part of the output). */
