@@ -14,6 +14,7 @@ import { Generator } from '../src/model/generator.js';
 import { loadWeights } from '../src/model/load-weights.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
 import { openSafetensors, type SafetensorsFile } from '../src/model/safetensors-node.js';
+import { openWeightsFile, weightsFingerprint } from '../src/model/safetensors-sharded.js';
 import { releaseWeights } from '../src/model/weights.js';
 import type { StaticPlacement } from '../src/orchestrator/baselines/placement.js';
 import { StaticParallelGenerator } from '../src/orchestrator/baselines/static-parallel.js';
@@ -38,6 +39,8 @@ let workers: LocalWorkers;
 let prompts: number[][];
 let reference: GenerateResult;
 let seed: number;
+let weightSeed: number;
+let fingerprint: string;
 let ref64: RefWeights;
 
 beforeAll(async () => {
@@ -45,8 +48,12 @@ beforeAll(async () => {
   const starting = spawnLocalWorkers(['none', 'none', 'none'], { entry: dist.ENTRY });
   const r = rng();
   seed = r.seed;
-  await writeRandomWeights(path, cfg, { seed: r.int(1, 2 ** 30), dtype: 'f32' });
+  weightSeed = r.int(1, 2 ** 30);
+  await writeRandomWeights(path, cfg, { seed: weightSeed, dtype: 'f32' });
   file = await openSafetensors(path);
+  const wf = await openWeightsFile(path);
+  fingerprint = await weightsFingerprint(wf);
+  await wf.close();
   ref64 = await refWeights(path, cfg);
   prompts = [r.int(10, 30), 1, r.int(3, 9)].map((n) => Array.from({ length: n }, () => r.int(0, cfg.vocab)));
   g = await gpu();
@@ -68,7 +75,7 @@ afterAll(async () => {
 async function acrossProcesses(p: StaticPlacement): Promise<StaticParallelGenerator> {
   const remote: StaticRankHandle[] = [];
   for (let i = 1; i < p.tp * p.pp; i++) {
-    remote.push(await remoteRank(workers.members[i - 1]!.link, { path, cfg, dtype: 'f32', placement: p, index: i, timeoutMs: 20_000 }));
+    remote.push(await remoteRank(workers.members[i - 1]!.link, { path, fingerprint, cfg, dtype: 'f32', placement: p, index: i, timeoutMs: 20_000 }));
   }
   return StaticParallelGenerator.create([g], cfg, file.source(), 'f32', p, undefined, remote);
 }
@@ -92,12 +99,17 @@ describe('static TP × PP over worker processes', () => {
 
   it('a worker asked for a rank it cannot load answers a clear error (bad path, bad config)', async () => {
     const link = workers.members[0]!.link;
-    await expect(remoteRank(link, { path: join(tmp, 'missing.safetensors'), cfg, dtype: 'f32', placement: { tp: 2, pp: 1 }, index: 1 }))
-      .rejects.toThrow(/static_load #\d+ failed on the rank: .*missing\.safetensors/);
-    await expect(remoteRank(link, { path, cfg: { ...cfg, hidden: -1 }, dtype: 'f32', placement: { tp: 2, pp: 1 }, index: 1 }))
+    await expect(remoteRank(link, { path: join(tmp, 'missing.safetensors'), fingerprint, cfg, dtype: 'f32', placement: { tp: 2, pp: 1 }, index: 1 }))
+      .rejects.toThrow(/static_load #\d+ failed on the rank: StaticRankError: static_load: this worker cannot open .*missing\.safetensors \(a static rank reads the weights at the lead's path/);
+    await expect(remoteRank(link, { path, fingerprint, cfg: { ...cfg, hidden: -1 }, dtype: 'f32', placement: { tp: 2, pp: 1 }, index: 1 }))
       .rejects.toThrow(/model config is not valid: .*hidden must be a positive integer/);
-    await expect(remoteRank(link, { path, cfg, dtype: 'f32', placement: { tp: 2, pp: 1 }, index: 2 }))
+    await expect(remoteRank(link, { path, fingerprint, cfg, dtype: 'f32', placement: { tp: 2, pp: 1 }, index: 2 }))
       .rejects.toThrow(/rank 2 is outside tp·pp = 2/);
+    // Other weights of the same shape at the lead's path on the worker's host (another seed): refused, not loaded.
+    const other = join(tmp, 'other.safetensors');
+    await writeRandomWeights(other, cfg, { seed: weightSeed + 1, dtype: 'f32' });
+    await expect(remoteRank(link, { path: other, fingerprint, cfg, dtype: 'f32', placement: { tp: 2, pp: 1 }, index: 1 }))
+      .rejects.toThrow(/holds other weights than the lead's \(their fingerprints differ\)/);
     await expect(link.request({ kind: 'static_continue' }, [{ dtype: 'f32', shape: [1, cfg.hidden], data: new Float32Array(cfg.hidden) }]))
       .rejects.toThrow(/no static rank loaded here/);
   });

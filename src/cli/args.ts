@@ -120,7 +120,7 @@ export function helpText(): string {
     '  node run-inference.js --preset seed-4l --init random --prompt-len 4096 --max-new-tokens 64',
     '  node run-inference.js --model ./my-model --prompt "Hello" --temperature 0.8 --top-p 0.9',
     '  node run-inference.js --prompt-len 64 --batch 3 --pool 2 --threshold 32      # FA Pool, 2 in-process pool ranks',
-    '  node run-inference.js --spawn auto --prompt-len 32768                         # a pool worker on every other GPU',
+    '  node run-inference.js --preset seed-4l --init random --spawn auto --prompt-len 32768   # a pool worker on every other GPU',
     '  node run-inference.js --strategy static --placement tp=2,pp=2 --prompt-len 64 # the static baseline, in-process ranks',
     '  node run-inference.js --strategy static --placement tp=2 --spawn auto         # its rank 1 in a worker on GPU 1',
     '', 'Environment (kernel choices default to what measured best on an H200):',

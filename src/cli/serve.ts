@@ -276,15 +276,20 @@ export async function serveMain(argv: string[]): Promise<number> {
   });
   log(`serving ${server.modelName} (${server.engine.dtype}) on ${server.engine.device}; queue ${server.engine.maxQueue}`);
   process.stdout.write(`listening on ${server.url}\n`);
+  // Listeners stay on (not once): between a once-listener's removal and the next's, a second signal found none and
+  // its default action killed the process (a supervisor's TERM to the group and the wrapper's, 1 run in 10).
+  let signals = 0;
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
+    const on = (s: NodeJS.Signals) => {
+      if (signals++ === 0) { resolve(s); return; }
+      log('second signal: cancelling in-flight requests');
+      void server.close(0);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
   });
   const { running, queued } = server.engine.load();
   log(`stopping (${signal}): ${running} running, ${queued} queued; waiting up to ${a.shutdownGraceMs} ms (a second signal cancels them)`);
-  const again = () => { log('second signal: cancelling in-flight requests'); void server.close(0); };
-  process.once('SIGINT', again);
-  process.once('SIGTERM', again);
   await server.close(a.shutdownGraceMs);
   log('stopped');
   return 0;

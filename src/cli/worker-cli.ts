@@ -68,7 +68,7 @@ export function workerHelpText(): string {
     'Example (two GPUs in one host: worker on GPU 1, base on GPU 0):',
     '  LD_LIBRARY_PATH=$PWD/.device/device-select node run-inference.js worker --gpu 00000000:00:08.0 --listen tcp://127.0.0.1:5555 &',
     '  echo \'{"pool":[{"endpoint":"tcp://127.0.0.1:5555","name":"gpu1"}]}\' > cluster.json',
-    '  node run-inference.js --cluster cluster.json --threshold 1024 --prompt-len 4096',
+    '  node run-inference.js --preset seed-4l --init random --cluster cluster.json --threshold 1024 --prompt-len 4096',
   ].join('\n');
 }
 
@@ -125,8 +125,9 @@ function stopSignal(gpu: Gpu, exitWithParent: boolean, log: (m: string) => void)
       log(`stopping: ${why}`);
       resolve({ code });
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    // on, not once: a second signal must find a listener too (its default action ended the process, exit 143).
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
     if (exitWithParent) {
       process.stdin.once('end', () => stop('stdin closed (parent gone)'));
       process.stdin.once('error', () => stop('stdin failed (parent gone)'));

@@ -132,3 +132,29 @@ class ShardedSafetensors implements WeightsFile {
     await Promise.all(this.files.map((f) => f.close()));
   }
 }
+
+/** Bytes read from each end of every tensor for a fingerprint. */
+const FINGERPRINT_EDGE_BYTES = 64;
+
+/**
+ * A fingerprint of the weights in a file (or a sharded checkpoint): sha256 over its metadata, every tensor's name,
+ * dtype and shape, and the first and last 64 bytes of each tensor's data. Two processes that must load the same
+ * weights from "the same path" on different hosts compare it (a static rank on another host read whatever file sat
+ * there: another seed, another checkpoint of the same shape, silently).
+ */
+export async function weightsFingerprint(file: WeightsFile): Promise<string> {
+  const { createHash } = await import('node:crypto');
+  const h = createHash('sha256');
+  const meta = file.metadata;
+  h.update(JSON.stringify(Object.keys(meta).sort().map((k) => [k, meta[k]])));
+  const src = file.source();
+  for (const [name, t] of [...file.header.tensors.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    h.update(`\n${name} ${t.dtype} ${t.shape.join('x')} ${t.end - t.begin}\n`);
+    const n = Math.min(FINGERPRINT_EDGE_BYTES, t.end - t.begin);
+    if (n > 0) {
+      h.update(await src.read(t.begin, t.begin + n));
+      h.update(await src.read(t.end - n, t.end));
+    }
+  }
+  return h.digest('hex');
+}

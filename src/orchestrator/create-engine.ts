@@ -6,6 +6,7 @@ import { DeviceLostError, GpuValidationError, InputError } from '../gpu/errors.j
 import { applyGpuBinding, checkPciDevice, planGpuBinding } from '../gpu/select.js';
 import { loadWeights, type LoadProgress } from '../model/load-weights.js';
 import { DEFAULT_PRESET, resolveModel, type ModelSource } from '../model/model-files.js';
+import { weightsFingerprint } from '../model/safetensors-sharded.js';
 import { releaseWeights } from '../model/weights.js';
 import { StaticParallelGenerator } from './baselines/static-parallel.js';
 import { checkPlacement, parsePlacement, PlacementError, placementStr, type StaticPlacement } from './baselines/placement.js';
@@ -213,9 +214,10 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
       }
       const remote: StaticRankHandle[] = [];
       try {
+        const fingerprint = links.length ? await weightsFingerprint(m.file) : '';
         for (const [i, { link }] of links.slice(0, n - 1).entries()) {
           log(`static rank ${i + 1}: loading on ${link.name}`);
-          remote.push(await remoteRank(link, { path: m.weightsPath, cfg, dtype, placement, index: gpus.length + i, timeoutMs: o.pool?.deadlineMs }));
+          remote.push(await remoteRank(link, { path: m.weightsPath, fingerprint, cfg, dtype, placement, index: gpus.length + i, timeoutMs: o.pool?.deadlineMs }));
         }
       } catch (e) {
         await m.file.close();

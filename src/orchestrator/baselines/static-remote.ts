@@ -9,7 +9,7 @@ import type { SamplingParams } from '../../kernels/sampling.js';
 import { validateConfig, type ModelConfig } from '../../model/config.js';
 import type { BatchShape } from '../../model/generation.js';
 import { loadShares } from '../../model/load-weights.js';
-import { openWeightsFile } from '../../model/safetensors-sharded.js';
+import { openWeightsFile, weightsFingerprint } from '../../model/safetensors-sharded.js';
 import type { HandlerReply, RankLink } from '../transport/link.js';
 import { FrameError, type MessageOf, type RequestMsg, type TensorFrame } from '../transport/messages.js';
 import { checkPlacement, rankShares, sendsX, type StaticPlacement } from './placement.js';
@@ -72,8 +72,16 @@ export class StaticRankServer {
     this.loading.add(client);
     try {
       const share = rankShares(cfg, placement)[req.index]!;
-      const file = await openWeightsFile(req.path); // a safetensors file or a sharded checkpoint's index
-      const { weights } = await loadShares(file.source(), cfg, req.dtype, [{ gpu: this.gpu, share }]).finally(() => file.close());
+      // A safetensors file or a sharded checkpoint's index, at the lead's path on this host: it must hold the lead's weights.
+      const file = await openWeightsFile(req.path).catch((e: unknown) => {
+        throw new StaticRankError(`static_load: this worker cannot open ${req.path} (a static rank reads the weights at the lead's path on its own host): ${(e as Error).message}`);
+      });
+      const { weights } = await (async () => {
+        if (await weightsFingerprint(file) !== req.fingerprint) {
+          throw new StaticRankError(`static_load: ${req.path} on this worker's host holds other weights than the lead's (their fingerprints differ): put the lead's file at that path`);
+        }
+        return loadShares(file.source(), cfg, req.dtype, [{ gpu: this.gpu, share }]);
+      })().finally(() => file.close());
       this.ranks.set(client, new StaticRank(this.gpu, cfg, share, weights[0]!, req.dtype, sendsX(placement, req.index)));
       return { header: { kind: 'static_loaded', gpuBytes: this.gpu.liveBytes } };
     } finally {
@@ -121,6 +129,8 @@ function hostFrame(a: HostArray, hidden: number): TensorFrame {
 export interface RemoteRankLoad {
   /** The weights file, at this path on the worker's host. */
   path: string;
+  /** weightsFingerprint of the lead's file: the worker refuses other weights at that path. */
+  fingerprint: string;
   cfg: ModelConfig;
   dtype: DType;
   placement: StaticPlacement;
@@ -135,6 +145,7 @@ export interface RemoteRankLoad {
 export async function remoteRank(link: RankLink, o: RemoteRankLoad): Promise<StaticRankHandle> {
   const loaded = await link.request({
     kind: 'static_load', path: o.path, config: JSON.stringify(o.cfg), dtype: o.dtype as 'f32' | 'f16', tp: o.placement.tp, pp: o.placement.pp, index: o.index,
+    fingerprint: o.fingerprint,
   }, [], o.loadTimeoutMs ?? 600_000);
   const timeout = o.timeoutMs ?? 60_000, H = o.cfg.hidden;
   const out = (r: { header: MessageOf<'static_out'>; tensors: TensorFrame[] }): RankOut => {

@@ -187,7 +187,8 @@ const SPECS = {
    * Load this rank's share (rank `index` of the stage-major tp × pp placement) of the model at `path` (a
    * safetensors file this host can read), with `config` (the model's config as JSON).
    */
-  static_load: kind({ path: str, config: str, dtype: oneOf('f32', 'f16'), tp: int(1, 1024), pp: int(1, 1024), index: int() }),
+  /** fingerprint: weightsFingerprint of the lead's file; the worker refuses a file at `path` whose own differs. */
+  static_load: kind({ path: str, config: str, dtype: oneOf('f32', 'f16'), tp: int(1, 1024), pp: int(1, 1024), index: int(), fingerprint: str }),
   static_loaded: kind({ gpuBytes: int() }),
   static_prepare: kind({
     B: int(1, 1 << 16), chunk: int(1), promptLengths: list(int()), capacities: list(int(1)),
