@@ -7,12 +7,6 @@ set -uo pipefail
 export PYTHONUNBUFFERED=1
 source kernels-bench/rounds/seed4l.sh
 source kernels-bench/rounds/clock-lib.sh
-torch_ttft() { # name, more torch_reference options
-  local n=$1; shift
-  timeout 60 python3 test/fidelity/torch_reference.py --weights $W --dtype float16 --device cuda --time 4096 --new-tokens 2 --repeat 3 "$@" \
-    --out "$R/$n.json" > "$R/$n.log" 2>&1
-  echo "$n rc $?: $(grep -o '"ttft_ms_runs": \[[^]]*\]' "$R/$n.log")"
-}
 clock_on
 torch_ttft torch-idle --idle-ms 2000
 TTFT_ARGS="--idle-ms 2000 --idle-tick-ms 100" ttft first-tick 4096

@@ -34,3 +34,11 @@ d = json.load(open(sys.argv[1])); keys = sys.argv[2:]
 print('   ', ', '.join(f"{k['kernel']} {k['usPerStep']:.1f}" for k in d['kernels'] if any(s in k['kernel'] for s in keys)))
 PY
 }
+# PyTorch eager's 4K prefill TTFT (test/fidelity/torch_reference.py --time, 2 new tokens, 3 timed runs) into
+# $R/<name>.json: torch_ttft <name> [torch_reference options, e.g. --idle-ms 2000]
+torch_ttft() {
+  local n=$1; shift
+  timeout 60 python3 test/fidelity/torch_reference.py --weights $W --dtype float16 --device cuda --time 4096 --new-tokens 2 --repeat 3 "$@" \
+    --out "$R/$n.json" > "$R/$n.log" 2>&1
+  echo "$n rc $?: $(grep -o '"ttft_ms_runs": \[[^]]*\]' "$R/$n.log")"
+}
