@@ -702,6 +702,21 @@ describe('serve (stand-in engine)', () => {
     }
   });
 
+  it('/health is 503 "degraded" while a static rank is dead (every request would fail; it said ok)', async () => {
+    const engine = standIn('slow');
+    let health = [{ name: 'local', alive: true }, { name: 'w1', alive: true }];
+    const s = await startServer({ engine: { ...engine, report: () => ({ strategy: 'static tp=2,pp=1', ranks: health.map((r) => r.name), rankHealth: health }) }, port: 0, log: () => {} });
+    try {
+      let res = await fetch(`${s.url}/health`);
+      expect([res.status, await res.json()]).toEqual([200, expect.objectContaining({ status: 'ok', static: { ranks: 2, down: [] } })]);
+      health = [{ name: 'local', alive: true }, { name: 'w1', alive: false }];
+      res = await fetch(`${s.url}/health`);
+      expect([res.status, await res.json()]).toEqual([503, expect.objectContaining({ status: 'degraded', static: { ranks: 2, down: ['w1'] } })]);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('GET /v1/models/ID with a slash in the id (Hugging Face names; OpenAI\'s clients do not encode it) finds the model', async () => {
     const s = await startServer({ engine: standIn('slow'), port: 0, modelName: 'meta/llama-x', log: () => {} });
     try {

@@ -126,6 +126,8 @@ describe('static TP × PP over worker processes', () => {
     expect(err!.message).toContain(victim.link.name);
     expect(err!.name).toMatch(/RankDeadError|RankTimeoutError/);
     expect(performance.now() - t0).toBeLessThan(30_000);
+    // The dead rank is known as such (the server's /health answers 503 from it); the others still answer.
+    expect(gen.rankHealth.filter((r) => !r.alive).map((r) => r.name)).toEqual([victim.link.name]);
     await gen.dispose();
   }, 60_000);
 });

@@ -207,9 +207,15 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
       return model();
     });
     // Serving (200, status ok) even with pool members down: their sequences run on the base; `pool` says how many.
-    app.get('/health', async () => {
+    // 503 "degraded" while a static rank is dead: every request would fail (a load balancer must stop sending them).
+    app.get('/health', async (_req, reply) => {
       const pool = poolHealth(engine);
-      return { status: 'ok', model: modelName, device: engine.device, dtype: engine.dtype, ...engine.load(), ...(pool ? { pool } : {}) };
+      const ranks = engine.report?.().rankHealth, down = ranks?.filter((r) => !r.alive).map((r) => r.name) ?? [];
+      if (down.length) void reply.code(503);
+      return {
+        status: down.length ? 'degraded' : 'ok', model: modelName, device: engine.device, dtype: engine.dtype, ...engine.load(),
+        ...(pool ? { pool } : {}), ...(ranks ? { static: { ranks: ranks.length, down } } : {}),
+      };
     });
     app.get('/metrics', async (_req, reply) => {
       void reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8');

@@ -227,7 +227,7 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
       cleanups.push(() => gen.dispose());
       return new Engine({
         executor: gen, config: cfg, dtype, tokenizer: m.tokenizer, device: describeCaps(gpu.caps),
-        report: () => ({ strategy: `static ${placementStr(placement)}`, ranks: gen.rankNames, split: { ...gen.stats } }),
+        report: () => ({ strategy: `static ${placementStr(placement)}`, ranks: gen.rankNames, split: { ...gen.stats }, rankHealth: gen.rankHealth }),
         dispose: cleanup, schedule: o.schedule,
       });
     }

@@ -42,6 +42,8 @@ export interface PlacementReport {
   events?: { step: number; seq: number; kind: string; detail: string }[];
   /** FA Pool: its members now, and whether each takes sequences (a failed one is probed until it answers). */
   poolMembers?: { name: string; alive: boolean }[];
+  /** The static baseline: its ranks and whether each answers (a dead one fails every request from then on). */
+  rankHealth?: { name: string; alive: boolean }[];
   /** Time split of the strategy's host work (ms): FA Pool's over the engine's life, the static baseline's per generation. */
   split?: Record<string, number>;
 }

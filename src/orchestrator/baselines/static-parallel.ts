@@ -69,6 +69,8 @@ export class StaticParallelGenerator implements ForwardExecutor {
   private stage(s: number): StaticRankHandle[] { const tp = this.placement.tp; return this.ranks.slice(s * tp, (s + 1) * tp); }
   private get head(): StaticRankHandle { return this.ranks[(this.placement.pp - 1) * this.placement.tp]!; }
   get rankNames(): string[] { return this.ranks.map((r) => r.name); }
+  /** Each rank and whether it still answers (a dead one fails every pass: the static baseline has no other copy of its share). */
+  get rankHealth(): { name: string; alive: boolean }[] { return this.ranks.map((r) => ({ name: r.name, alive: r.alive ?? true })); }
 
   generate(prompts: readonly (readonly number[])[], o: GenerateOptions): Promise<GenerateResult> {
     Object.assign(this.stats, zeroStats());

@@ -44,6 +44,8 @@ export interface StaticRankHandle {
   /** Head rank: the logits of the last sampled step. */
   readLogits(): Promise<Float32Array>;
   readonly gpuBytes: number;
+  /** False once the rank stopped answering (a worker's process gone or silent); in this process always true. */
+  readonly alive?: boolean;
   /** The rank itself where it runs in this process (tests look at its programs). */
   readonly local?: StaticRank;
   dispose(): Promise<void>;

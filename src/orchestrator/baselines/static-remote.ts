@@ -10,7 +10,7 @@ import { validateConfig, type ModelConfig } from '../../model/config.js';
 import type { BatchShape } from '../../model/generation.js';
 import { loadShares } from '../../model/load-weights.js';
 import { openWeightsFile, weightsFingerprint } from '../../model/safetensors-sharded.js';
-import type { HandlerReply, RankLink } from '../transport/link.js';
+import { RankDeadError, RankTimeoutError, type HandlerReply, type RankLink } from '../transport/link.js';
 import { FrameError, type MessageOf, type RequestMsg, type TensorFrame } from '../transport/messages.js';
 import { checkPlacement, rankShares, sendsX, type StaticPlacement } from './placement.js';
 import { StaticRank, type PassInput, type RankOut, type StaticRankHandle } from './static-rank.js';
@@ -148,6 +148,17 @@ export async function remoteRank(link: RankLink, o: RemoteRankLoad): Promise<Sta
     fingerprint: o.fingerprint,
   }, [], o.loadTimeoutMs ?? 600_000);
   const timeout = o.timeoutMs ?? 60_000, H = o.cfg.hidden;
+  // A rank that stopped answering (its process gone, or no reply in time) is dead for good: the static baseline has no
+  // other copy of its share, so every later pass fails (the server's /health says so).
+  let dead = false;
+  const request: RankLink['request'] = async (...args) => {
+    try {
+      return await link.request(...args);
+    } catch (e) {
+      if (e instanceof RankDeadError || e instanceof RankTimeoutError) dead = true;
+      throw e;
+    }
+  };
   const out = (r: { header: MessageOf<'static_out'>; tensors: TensorFrame[] }): RankOut => {
     const d = r.tensors[0]?.data, rankMs = r.header.rankMs;
     switch (r.header.out) {
@@ -160,9 +171,10 @@ export async function remoteRank(link: RankLink, o: RemoteRankLoad): Promise<Sta
   return {
     name: link.name,
     gpuBytes: loaded.header.gpuBytes,
+    get alive() { return !dead; },
     async prepare(shape: BatchShape, sampling: SamplingParams) {
       const { temperature, topK, topP, seed } = sampling;
-      await link.request({ kind: 'static_prepare', ...shape, sampling: { temperature, topK, topP, seed } }, [], timeout);
+      await request({ kind: 'static_prepare', ...shape, sampling: { temperature, topK, topP, seed } }, [], timeout);
     },
     async start(input: PassInput) {
       const frames: TensorFrame[] = [u32(input.rows)];
@@ -173,18 +185,18 @@ export async function remoteRank(link: RankLink, o: RemoteRankLoad): Promise<Sta
       const head = input.kind === 'prefill'
         ? { pass: 'prefill' as const, slot: input.slot, p0: input.p0, n: input.n, last: input.last, step: 0, keyed: false }
         : { pass: 'decode' as const, slot: 0, p0: 0, n: input.lengths.length, last: false, step: input.step, keyed: input.keyed ?? false };
-      return out(await link.request({ kind: 'static_start', ...head, ids: ids !== undefined, x: input.x !== undefined }, frames, timeout));
+      return out(await request({ kind: 'static_start', ...head, ids: ids !== undefined, x: input.x !== undefined }, frames, timeout));
     },
     async continueWith(others: readonly HostArray[]) {
-      return out(await link.request({ kind: 'static_continue' }, others.map((p) => hostFrame(p, H)), timeout));
+      return out(await request({ kind: 'static_continue' }, others.map((p) => hostFrame(p, H)), timeout));
     },
     async sampleFirst(keep: readonly number[], firstAt?: Uint32Array) {
-      const r = out(await link.request({ kind: 'static_first', keep: [...keep], firstAt: firstAt ? [...firstAt] : [] }, [], timeout));
+      const r = out(await request({ kind: 'static_first', keep: [...keep], firstAt: firstAt ? [...firstAt] : [] }, [], timeout));
       if (r.reduce || !r.tokens) throw new StaticRankError(`${link.name}: static_first returned no tokens`);
       return r.tokens;
     },
     async readLogits() {
-      const r = await link.request({ kind: 'static_logits' }, [], timeout);
+      const r = await request({ kind: 'static_logits' }, [], timeout);
       return r.tensors[0]!.data as Float32Array;
     },
     async dispose() {
