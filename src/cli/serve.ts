@@ -69,7 +69,7 @@ export interface RunningServer {
 const BODY_LIMIT = 32 << 20;
 
 /** The charset parameter of a Content-Type (a quoted value may hold ';' and '='), or null. */
-export function charsetOf(contentType: string): string | null {
+function charsetOf(contentType: string): string | null {
   const params = /;(.*)$/s.exec(contentType)?.[1] ?? '';
   for (const m of params.matchAll(/\s*([^=;\s]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)\s*(?:;|$)/g)) {
     if (m[1]!.toLowerCase() === 'charset') return m[2]!.startsWith('"') ? m[2]!.slice(1, -1).replace(/\\(.)/g, '$1') : m[2]!.trim();

@@ -354,9 +354,8 @@ export class Engine {
     // Why it ends early: a stop string, an abort or its reader leaving (cancelled), dispose().
     let stopped: 'stop' | 'cancelled' | 'disposed' | null = null, started = false;
     // A request cancelled while it waits leaves the queue at once (it counted toward the queue's limit till then).
-    const cancel = () => { stopped ??= 'cancelled'; sched.dropStopped(); };
-    const events = new EventQueue<CompletionEvent>(cancel);
-    const onAbort = cancel;
+    const onAbort = () => { stopped ??= 'cancelled'; sched.dropStopped(); };
+    const events = new EventQueue<CompletionEvent>(onAbort);
     const onDispose = () => { stopped ??= 'disposed'; };
     const unlisten = () => { signal?.removeEventListener('abort', onAbort); this.live.delete(onDispose); };
     sched.submit({

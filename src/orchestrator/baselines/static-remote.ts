@@ -76,12 +76,15 @@ export class StaticRankServer {
       const file = await openWeightsFile(req.path).catch((e: unknown) => {
         throw new StaticRankError(`static_load: this worker cannot open ${req.path} (a static rank reads the weights at the lead's path on its own host): ${(e as Error).message}`);
       });
-      const { weights } = await (async () => {
+      let weights;
+      try {
         if (await weightsFingerprint(file) !== req.fingerprint) {
           throw new StaticRankError(`static_load: ${req.path} on this worker's host holds other weights than the lead's (their fingerprints differ): put the lead's file at that path`);
         }
-        return loadShares(file.source(), cfg, req.dtype, [{ gpu: this.gpu, share }]);
-      })().finally(() => file.close());
+        ({ weights } = await loadShares(file.source(), cfg, req.dtype, [{ gpu: this.gpu, share }]));
+      } finally {
+        await file.close();
+      }
       this.ranks.set(client, new StaticRank(this.gpu, cfg, share, weights[0]!, req.dtype, sendsX(placement, req.index)));
       return { header: { kind: 'static_loaded', gpuBytes: this.gpu.liveBytes } };
     } finally {
