@@ -457,6 +457,25 @@ describe('run-inference.js: output and interrupts', () => {
     expect(r.stderr).not.toMatch(/^(gpu|model): /m); // the load log stays quiet
   });
 
+  it('--quiet still warns that --spawn auto found no second GPU (the run is not the one asked for; a note it hid)', () => {
+    const noSmi = join(tmp, 'no-nvidia-smi'); // PATH without nvidia-smi: no GPU list, on any host
+    mkdirSync(noSmi, { recursive: true });
+    const r = cli(['--preset', 'tiny', '--quiet', '--spawn', 'auto', '--max-new-tokens', '2', '--prompt', 'hi'], { env: { PATH: noSmi } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^warning: --spawn auto found no second GPU \(nvidia-smi lists none\): no workers started; the pool has no --spawn ranks$/m);
+    expect(r.stderr).not.toMatch(/^(gpu|model|note): /m);
+  });
+
+  it('--strategy static: a --spawn worker that does not start is named as the static rank ("pool worker 0" before)', () => {
+    const noPci = join(tmp, 'no-pci'); // a PCI bus without that device, on any host
+    mkdirSync(noPci, { recursive: true });
+    const r = cli(['--preset', 'tiny', '--quiet', '--strategy', 'static', '--placement', 'tp=2', '--spawn', 'ffff:ff:1f.7', '--max-new-tokens', '2'],
+      { env: { FAPOOL_PCI_DEVICES: noPci } });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.errorLines[0]).toMatch(/^error: static rank 1 \(worker 0, --gpu ffff:ff:1f\.7\) exited before READY \(code 2\); its stderr:$/);
+    expect(r.stderr).not.toMatch(/pool worker/);
+  });
+
   it('a sequence that needs the pool when no worker answers: one error line, exit 1 (the worker is kept as down, not a rank)', () => {
     const cluster = join(tmp, 'dead-cluster-needed.json');
     writeFileSync(cluster, JSON.stringify({ pool: [{ endpoint: 'tcp://127.0.0.1:1' }] }));

@@ -8,7 +8,7 @@
 // The child processes run compiled JavaScript from a private transpile of src/ (as workers.test.ts does), so
 // this file never depends on a stale dist/.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -798,8 +798,8 @@ function lineFrom(p: ChildProcess, re: RegExp, ms: number, stderr: () => string)
   });
 }
 
-function startProcess(args: string[]): { proc: ChildProcess; stderr: () => string; exited: Promise<{ code: number | null; signal: string | null }> } {
-  const proc = spawn(process.execPath, [ENTRY, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env } });
+function startProcess(args: string[], env: NodeJS.ProcessEnv = {}): { proc: ChildProcess; stderr: () => string; exited: Promise<{ code: number | null; signal: string | null }> } {
+  const proc = spawn(process.execPath, [ENTRY, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
   const exited = new Promise<{ code: number | null; signal: string | null }>((res) => proc.once('exit', (code, signal) => res({ code, signal })));
@@ -844,6 +844,18 @@ describe('run-inference.js serve (child process) with a pool worker killed under
     } finally {
       taken.close();
     }
+  });
+
+  it('serve --quiet still warns that --spawn auto found no second GPU (it dropped every line, warnings too)', async () => {
+    const noSmi = join(tmp, 'no-nvidia-smi'); // PATH without nvidia-smi: no GPU list, on any host
+    mkdirSync(noSmi, { recursive: true });
+    const srv = startProcess(['serve', '--preset', 'tiny', '--dtype', 'f32', '--port', '0', '--quiet', '--spawn', 'auto'], { PATH: noSmi });
+    children.push(srv.proc);
+    await lineFrom(srv.proc, /^listening on http:\/\/127\.0\.0\.1:\d+$/m, 60_000, srv.stderr);
+    srv.proc.kill('SIGTERM');
+    expect((await srv.exited).code, srv.stderr()).toBe(0);
+    expect(srv.stderr()).toMatch(/^warning: --spawn auto found no second GPU \(nvidia-smi lists none\): no workers started; the pool has no --spawn ranks$/m);
+    expect(srv.stderr(), 'the load log stays quiet').not.toMatch(/^(serving|gpu|model|note)\b/m);
   });
 
   it('every request gets its single-device tokens; the pool ran some steps; the worker restarted rejoins; SIGTERM exits cleanly', async () => {

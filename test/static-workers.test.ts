@@ -1,9 +1,10 @@
 // The static TP × PP baseline across processes on lavapipe: rank 0 in this process, the other ranks in
 // `run-inference.js worker` processes over ZeroMQ (ipc), each loading its share of the tiny model from the
 // file. Placements 2×1, 1×2 and 2×2 give the single-device Generator's greedy tokens and first-token
-// logits; a rank SIGKILLed mid-generation fails the generation with an error naming it, without hanging.
+// logits; a rank SIGKILLed mid-generation fails the generation with an error naming it, without hanging. A cluster
+// file's static ranks: only the entries the placement uses are connected; errors name the static rank, not its ids.
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +21,7 @@ import type { StaticPlacement } from '../src/orchestrator/baselines/placement.js
 import { StaticParallelGenerator } from '../src/orchestrator/baselines/static-parallel.js';
 import type { StaticRankHandle } from '../src/orchestrator/baselines/static-rank.js';
 import { remoteRank } from '../src/orchestrator/baselines/static-remote.js';
+import { createEngine } from '../src/orchestrator/create-engine.js';
 import { spawnLocalWorkers, type LocalWorkers } from '../src/orchestrator/transport/spawn.js';
 import { compare, expectGreedyAgree, rng, useGpu } from './helpers.js';
 import { refWeights } from './random-config.js';
@@ -100,7 +102,7 @@ describe('static TP × PP over worker processes', () => {
   it('a worker asked for a rank it cannot load answers a clear error (bad path, bad config)', async () => {
     const link = workers.members[0]!.link;
     await expect(remoteRank(link, { path: join(tmp, 'missing.safetensors'), fingerprint, cfg, dtype: 'f32', placement: { tp: 2, pp: 1 }, index: 1 }))
-      .rejects.toThrow(/static_load #\d+ failed on the rank: StaticRankError: static_load: this worker cannot open .*missing\.safetensors \(a static rank reads the weights at the lead's path/);
+      .rejects.toThrow(/^static rank 1 \(worker0@none\) failed loading its share of the weights: the rank answered: StaticRankError: static_load: this worker cannot open .*missing\.safetensors \(a static rank reads the weights at the lead's path/);
     await expect(remoteRank(link, { path, fingerprint, cfg: { ...cfg, hidden: -1 }, dtype: 'f32', placement: { tp: 2, pp: 1 }, index: 1 }))
       .rejects.toThrow(/model config is not valid: .*hidden must be a positive integer/);
     await expect(remoteRank(link, { path, fingerprint, cfg, dtype: 'f32', placement: { tp: 2, pp: 1 }, index: 2 }))
@@ -114,6 +116,30 @@ describe('static TP × PP over worker processes', () => {
       .rejects.toThrow(/no static rank loaded here/);
   });
 
+  it('a cluster file: only the entries the placement uses are connected (a dead one past them is noted); a dead one it uses fails, named', async () => {
+    const live = workers.members[0]!.endpoint, dead = 'tcp://127.0.0.1:1';
+    const clusterFile = (name: string, pool: object[]) => { const f = join(tmp, name); writeFileSync(f, JSON.stringify({ pool })); return f; };
+    const engine = (cluster: string, log: string[]) => createEngine({
+      model: path, dtype: 'f32', strategy: 'static', placement: 'tp=2', pool: { cluster, connectTimeoutMs: 300 }, log: (l) => log.push(l),
+    });
+    // tp=2 needs one worker: the first entry. The dead one after it was connected too, and failed the start.
+    const log: string[] = [];
+    const e = await engine(clusterFile('live-dead.json', [{ endpoint: live }, { endpoint: dead, name: 'spare' }]), log);
+    try {
+      expect(log).toContain(`note: static placement tp=2,pp=1 uses 1 of the 2 workers in ${join(tmp, 'live-dead.json')}; not connected: "spare" at ${dead}`);
+      const done = await e.run({ prompts: [prompts[0]!], maxNewTokens: 3, stopAtEos: false });
+      expectGreedyAgree(cfg, ref64, [prompts[0]!], done.result.tokens, [reference.tokens[0]!.slice(0, 3)], `seed ${seed} cluster tp=2`);
+      expect(done.placement.ranks).toEqual(['base', live]);
+    } finally {
+      await e.dispose();
+    }
+    // The dead entry first: the rank that needs it fails, named as the static rank with its endpoint (it was
+    // "pool worker …: RankDeadError: …: ping #0: no reply …").
+    const first = clusterFile('dead-live.json', [{ endpoint: dead }, { endpoint: live }]);
+    await expect(engine(first, [])).rejects.toThrow(new RegExp(`^static rank 1 \\(tcp://127\\.0\\.0\\.1:1\\): no rank answering at tcp://127\\.0\\.0\\.1:1 ` +
+      `\\(no reply within 300 ms\\) \\(ranks take .*dead-live\\.json's entries in order; 1 more are listed after them\\)$`));
+  }, 60_000);
+
   it('a rank SIGKILLed mid-generation: the generation fails naming it, no hang', async () => {
     const victim = workers.members[1]!, proc: ChildProcess = workers.processes[1]!;
     const gen = await acrossProcesses({ tp: 2, pp: 2 });
@@ -124,6 +150,9 @@ describe('static TP × PP over worker processes', () => {
     }).then(() => null, (e: unknown) => e as Error), 30_000, 'generate after a rank died');
     expect(err, 'the generation must fail').toBeInstanceOf(Error);
     expect(err!.message).toContain(victim.link.name);
+    // Named as the static rank it is (index 2 of 2×2), without the link's request ids ("static_start #369").
+    expect(err!.message).toMatch(new RegExp(`^static rank 2 \\(${victim.link.name}\\) failed [a-z ]+: `));
+    expect(err!.message).not.toMatch(/#\d|pool worker/);
     expect(err!.name).toMatch(/RankDeadError|RankTimeoutError/);
     expect(performance.now() - t0).toBeLessThan(30_000);
     // The dead rank is known as such (the server's /health answers 503 from it); the others still answer.

@@ -273,7 +273,8 @@ async function probeAddress(host: string, port: number): Promise<void> {
 export async function serveMain(argv: string[]): Promise<number> {
   const a = parseServeArgs(argv);
   if (a.help) { console.log(serveHelpText()); return 0; }
-  const log = (line: string) => { if (!a.quiet) process.stderr.write(`${line}\n`); };
+  // --quiet drops the load log, not warnings (a pool worker dropped, --spawn auto finding no second GPU), as main's does.
+  const log = (line: string) => { if (!a.quiet || line.startsWith('warning:')) process.stderr.write(`${line}\n`); };
   for (const w of a.warnings) log(`warning: ${w}`);
   await probeAddress(a.host, a.port);
   const server = await startServer({

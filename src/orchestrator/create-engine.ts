@@ -17,8 +17,8 @@ import type { SchedulerOptions } from './scheduler.js';
 import { AttentionRank } from './pool/attention-rank.js';
 import { parseTiers, resolveRouting, type PoolPrefill, type PoolTier, type RoutingPolicy } from './pool/policy.js';
 import { PoolAttention, type PoolMember } from './pool/pool-attention.js';
-import { connectCluster, HANDSHAKE_MS, type ClusterEntry } from './transport/cluster.js';
-import { deferredLink, inProcessLink, type RankHandler } from './transport/link.js';
+import { ClusterError, connectCluster, connectMembers, HANDSHAKE_MS, readCluster, type ClusterEntry } from './transport/cluster.js';
+import { deferredLink, inProcessLink, type RankHandler, type RankLink } from './transport/link.js';
 import { listLocalGpus, spawnLocalWorkers } from './transport/spawn.js';
 import { connectRank, setBusyPollFor } from './transport/zmq-link.js';
 
@@ -199,7 +199,7 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
       checkPlacement(cfg, placement);
       // Rank 0 is this process; the others are worker processes (--spawn / --cluster) or, without any, more
       // devices of this process's adapter.
-      const links = n > 1 ? await workerLinks(o.pool ?? {}, cleanups, log) : [];
+      const links = n > 1 ? await staticWorkers(o.pool ?? {}, placement, cleanups, log) : [];
       const gpus: Gpu[] = [gpu];
       if (links.length === 0) {
         for (let i = 1; i < n; i++) {
@@ -207,17 +207,13 @@ export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
           gpus.push(g);
           cleanups.push(() => g.destroy());
         }
-      } else if (links.length < n - 1) {
-        throw new PlacementError(`static placement ${placementStr(placement)} needs ${n - 1} worker processes besides this one, got ${links.length}`);
-      } else if (links.length > n - 1) {
-        log(`note: ${links.length - (n - 1)} worker(s) not used by ${placementStr(placement)}`);
       }
       const remote: StaticRankHandle[] = [];
       try {
         const fingerprint = links.length ? await weightsFingerprint(m.file) : '';
-        for (const [i, { link }] of links.slice(0, n - 1).entries()) {
+        for (const [i, { link, label }] of links.entries()) {
           log(`static rank ${i + 1}: loading on ${link.name}`);
-          remote.push(await remoteRank(link, { path: m.weightsPath, fingerprint, cfg, dtype, placement, index: gpus.length + i, timeoutMs: o.pool?.deadlineMs }));
+          remote.push(await remoteRank(link, { path: m.weightsPath, fingerprint, cfg, dtype, placement, index: gpus.length + i, timeoutMs: o.pool?.deadlineMs, label }));
         }
       } catch (e) {
         await m.file.close();
@@ -291,27 +287,26 @@ async function poolMembers(o: PoolOptions, base: Gpu, dtype: DType, cleanups: ((
     });
     cleanups.push(() => { rank.dispose(); if (!shared) g.destroy(); });
   }
-  members.push(...await workerLinks(o, cleanups, log, dropped));
+  members.push(...await poolWorkers(o, cleanups, log, dropped));
   return members;
 }
 
 const onThisHost = (endpoint: string): boolean => /^(ipc:\/\/|tcp:\/\/(127\.|localhost[:/]|\[::1\]))/.test(endpoint);
 
 /**
- * Links to worker processes: a cluster file's, then spawned ones. With `dropped` (the pool: it can run without a
- * worker), cluster workers that do not answer are reported there and become members that are down, on a link that
- * connects when the pool's probe reaches them (a worker started after the pool joins it); without it (the static
- * baseline needs every rank) one that does not answer is an error.
+ * The pool's worker processes: a cluster file's, then spawned ones. Cluster workers that do not answer are reported
+ * in `dropped` and become members that are down, on a link that connects when the pool's probe reaches them (a worker
+ * started after the pool joins it): the pool can run without a worker.
  */
-async function workerLinks(o: PoolOptions, cleanups: (() => Promise<void> | void)[], log: (l: string) => void, dropped?: string[]): Promise<PoolMember[]> {
+async function poolWorkers(o: PoolOptions, cleanups: (() => Promise<void> | void)[], log: (l: string) => void, dropped: string[]): Promise<PoolMember[]> {
   const links: PoolMember[] = [];
   if (o.cluster) {
     // The handshake has its own timeout: deadlineMs bounds requests (a 1 ms deadline must not drop a healthy worker here).
     const timeoutMs = o.connectTimeoutMs ?? HANDSHAKE_MS, absent: ClusterEntry[] = [];
-    const cluster = await connectCluster(o.cluster, dropped ? {
+    const cluster = await connectCluster(o.cluster, {
       timeoutMs, tolerate: true,
       onDrop: (e, err) => { dropped.push(err.message); absent.push(e); log(`warning: ${err.message} (probed until it answers)`); },
-    } : { timeoutMs: o.connectTimeoutMs });
+    });
     const later = absent.map((e) => ({
       link: deferredLink(e.name, () => connectRank(e.endpoint, { name: e.name, connectTimeoutMs: timeoutMs })), sameHost: onThisHost(e.endpoint), alive: false,
     }));
@@ -319,11 +314,65 @@ async function workerLinks(o: PoolOptions, cleanups: (() => Promise<void> | void
     links.push(...cluster.map((c) => ({ link: c.link, sameHost: onThisHost(c.endpoint), alive: true, instance: c.instance })), ...later);
   }
   if (o.spawn) {
-    const gpus = o.spawn === 'auto' ? listLocalGpus().slice(1) : o.spawn.startsWith('none:') ? Array<string>(Number(o.spawn.slice(5))).fill('none') : o.spawn.split(',');
-    if (gpus.length === 0) log('note: spawn auto found no second GPU; no workers started');
+    const gpus = spawnGpus(o.spawn, log, 'the pool has no --spawn ranks');
     const w = await spawnLocalWorkers(gpus, { connectTimeoutMs: o.connectTimeoutMs, onLog: (i, line) => log(`[worker ${i}] ${line}`) });
     cleanups.push(() => w.close());
     links.push(...w.members.map((c) => ({ link: c.link, sameHost: true, alive: true })));
+  }
+  return links;
+}
+
+/** --spawn's GPUs: PCI addresses, every GPU but the first ('auto'), or none:N workers on the default adapter. */
+function spawnGpus(spec: string, log: (l: string) => void, instead: string): string[] {
+  if (spec.startsWith('none:')) return Array<string>(Number(spec.slice(5))).fill('none');
+  if (spec !== 'auto') return spec.split(',');
+  const all = listLocalGpus();
+  // A warning (shown under --quiet), not a note: the run is not the one asked for.
+  if (all.length < 2) log(`warning: --spawn auto found no second GPU (nvidia-smi lists ${all.length || 'none'}): no workers started; ${instead}`);
+  return all.slice(1);
+}
+
+const named = (e: ClusterEntry): string => (e.name === e.endpoint ? e.endpoint : `"${e.name}" at ${e.endpoint}`);
+
+/**
+ * The static baseline's worker ranks, each a link and what its errors call it. A placement uses tp·pp − 1: the
+ * cluster file's entries in order, then --spawn's GPUs. Only those are connected (or started), and each is required
+ * (the error names the rank and its endpoint); the rest are left alone, with a note (a dead endpoint the placement
+ * does not reach is no reason to fail). [] without workers: the ranks then run on more devices of this process.
+ */
+async function staticWorkers(o: PoolOptions, placement: StaticPlacement, cleanups: (() => Promise<void> | void)[],
+  log: (l: string) => void): Promise<{ link: RankLink; label: string }[]> {
+  const need = placement.tp * placement.pp - 1, where = `static placement ${placementStr(placement)}`;
+  const entries = o.cluster ? readCluster(o.cluster) : [];
+  const gpus = o.spawn ? spawnGpus(o.spawn, log, `${where} runs its other ranks on more devices of this process's GPU`) : [];
+  if (entries.length + gpus.length === 0) return [];
+  if (entries.length + gpus.length < need) {
+    const got = [o.cluster ? `${entries.length} in ${o.cluster}` : '', o.spawn ? `${gpus.length} from --spawn ${o.spawn}` : ''].filter(Boolean).join(' + ');
+    throw new PlacementError(`${where} needs ${need} worker processes besides this one, got ${got}`);
+  }
+  const fromCluster = entries.slice(0, need), fromSpawn = gpus.slice(0, need - fromCluster.length);
+  if (entries.length > fromCluster.length) {
+    log(`note: ${where} uses ${fromCluster.length} of the ${entries.length} workers in ${o.cluster}; not connected: ${entries.slice(fromCluster.length).map(named).join(', ')}`);
+  }
+  if (gpus.length > fromSpawn.length) {
+    const left = o.spawn!.startsWith('none:') ? '' : ` (none on ${gpus.slice(fromSpawn.length).join(', ')})`;
+    log(`note: ${where} starts ${fromSpawn.length} of the ${gpus.length} workers --spawn ${o.spawn} lists${left}`);
+  }
+  const links: { link: RankLink; label: string }[] = [];
+  if (fromCluster.length) {
+    const role = (e: ClusterEntry, i: number) => `static rank ${i + 1} (${named(e)})`;
+    const members = await connectMembers(fromCluster, { timeoutMs: o.connectTimeoutMs, role }).catch((e: unknown) => {
+      if (!(e instanceof ClusterError) || entries.length === fromCluster.length) throw e;
+      throw new ClusterError(`${e.message} (ranks take ${o.cluster}'s entries in order; ${entries.length - fromCluster.length} more are listed after them)`);
+    });
+    cleanups.push(() => Promise.all(members.map((c) => c.link.close())).then(() => undefined));
+    links.push(...members.map((c, i) => ({ link: c.link, label: role(fromCluster[i]!, i) })));
+  }
+  if (fromSpawn.length) {
+    const role = (i: number, gpu: string) => `static rank ${fromCluster.length + i + 1} (worker ${i}, --gpu ${gpu})`;
+    const w = await spawnLocalWorkers(fromSpawn, { connectTimeoutMs: o.connectTimeoutMs, onLog: (i, line) => log(`[worker ${i}] ${line}`), role });
+    cleanups.push(() => w.close());
+    links.push(...w.members.map((c, i) => ({ link: c.link, label: role(i, fromSpawn[i]!) })));
   }
   return links;
 }

@@ -10,7 +10,7 @@ import { validateConfig, type ModelConfig } from '../../model/config.js';
 import type { BatchShape } from '../../model/generation.js';
 import { loadShares } from '../../model/load-weights.js';
 import { openWeightsFile, weightsFingerprint } from '../../model/safetensors-sharded.js';
-import { RankDeadError, RankTimeoutError, type HandlerReply, type RankLink } from '../transport/link.js';
+import { RankDeadError, RankLinkError, RankTimeoutError, type HandlerReply, type RankLink } from '../transport/link.js';
 import { FrameError, type MessageOf, type RequestMsg, type TensorFrame } from '../transport/messages.js';
 import { checkPlacement, rankShares, sendsX, type StaticPlacement } from './placement.js';
 import { StaticRank, type PassInput, type RankOut, type StaticRankHandle } from './static-rank.js';
@@ -142,15 +142,19 @@ export interface RemoteRankLoad {
   /** ms allowed for loading (default 10 min) and for each pass's stop (default 60 s). */
   loadTimeoutMs?: number;
   timeoutMs?: number;
+  /** What errors call this rank (default "static rank INDEX (LINK NAME)"). */
+  label?: string;
 }
+
+// What a rank was doing, in the words of an error (the wire's request kinds and ids are the link's own business).
+const DOING: Record<StaticKind, string> = {
+  static_load: 'loading its share of the weights', static_prepare: 'preparing a batch', static_start: 'in a forward pass',
+  static_continue: 'in a forward pass', static_first: 'sampling the first tokens', static_logits: 'reading the logits', static_free: 'freeing its share',
+};
 
 /** Loads a rank on a worker and returns the coordinator's handle of it. */
 export async function remoteRank(link: RankLink, o: RemoteRankLoad): Promise<StaticRankHandle> {
-  const loaded = await link.request({
-    kind: 'static_load', path: o.path, config: JSON.stringify(o.cfg), dtype: o.dtype as 'f32' | 'f16', tp: o.placement.tp, pp: o.placement.pp, index: o.index,
-    fingerprint: o.fingerprint,
-  }, [], o.loadTimeoutMs ?? 600_000);
-  const timeout = o.timeoutMs ?? 60_000, H = o.cfg.hidden;
+  const label = o.label ?? `static rank ${o.index} (${link.name})`;
   // A rank that stopped answering (its process gone, or no reply in time) is dead for good: the static baseline has no
   // other copy of its share, so every later pass fails (the server's /health says so).
   let dead = false;
@@ -159,9 +163,15 @@ export async function remoteRank(link: RankLink, o: RemoteRankLoad): Promise<Sta
       return await link.request(...args);
     } catch (e) {
       if (e instanceof RankDeadError || e instanceof RankTimeoutError) dead = true;
-      throw e;
+      // Named as the static rank it is, without the link's request ids; the same class (a server marks dead ranks by it).
+      throw e instanceof RankLinkError ? e.restated(`${label} failed ${DOING[args[0].kind as StaticKind] ?? `on ${args[0].kind}`}`) : e;
     }
   };
+  const loaded = await request({
+    kind: 'static_load', path: o.path, config: JSON.stringify(o.cfg), dtype: o.dtype as 'f32' | 'f16', tp: o.placement.tp, pp: o.placement.pp, index: o.index,
+    fingerprint: o.fingerprint,
+  }, [], o.loadTimeoutMs ?? 600_000);
+  const timeout = o.timeoutMs ?? 60_000, H = o.cfg.hidden;
   const out = (r: { header: MessageOf<'static_out'>; tensors: TensorFrame[] }): RankOut => {
     const d = r.tensors[0]?.data, rankMs = r.header.rankMs;
     switch (r.header.out) {
@@ -195,7 +205,7 @@ export async function remoteRank(link: RankLink, o: RemoteRankLoad): Promise<Sta
     },
     async sampleFirst(keep: readonly number[], firstAt?: Uint32Array) {
       const r = out(await request({ kind: 'static_first', keep: [...keep], firstAt: firstAt ? [...firstAt] : [] }, [], timeout));
-      if (r.reduce || !r.tokens) throw new StaticRankError(`${link.name}: static_first returned no tokens`);
+      if (r.reduce || !r.tokens) throw new StaticRankError(`${label} failed ${DOING.static_first}: its reply held none`);
       return r.tokens;
     },
     async readLogits() {

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { FapoolError } from '../../gpu/errors.js';
-import { errorMessage, type RankLink } from './link.js';
+import { errorMessage, RankLinkError, type RankLink } from './link.js';
 import { connectRank } from './zmq-link.js';
 
 /** A cluster file or endpoint that cannot be used, or a listed worker that does not answer. */
@@ -116,6 +116,11 @@ export interface ConnectClusterOptions {
    */
   tolerate?: boolean;
   onDrop?: (entry: ClusterEntry, error: ClusterError) => void;
+  /**
+   * What errors call the entry at `index` (default "pool worker NAME", followed by the link's own error). Given, an
+   * error says the role and why, without the link's request ids (the static baseline's "static rank 1 (…)").
+   */
+  role?: (entry: ClusterEntry, index: number) => string;
 }
 
 /** A handshake timeout for a tolerant connect: a live worker answers ping and hello in milliseconds. */
@@ -128,12 +133,14 @@ export const HANDSHAKE_MS = 3000;
 export async function connectMembers(entries: readonly ClusterEntry[], opts: ConnectClusterOptions = {}): Promise<ClusterMember[]> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const links: RankLink[] = [];
-  const results = await Promise.allSettled(entries.map(async (e): Promise<ClusterMember> => {
+  const role = opts.role;
+  const why = (err: unknown) => (role && err instanceof RankLinkError ? err.reason : errorMessage(err));
+  const results = await Promise.allSettled(entries.map(async (e, i): Promise<ClusterMember> => {
     let link: RankLink;
     try {
       link = await connectRank(e.endpoint, { name: e.name, connectTimeoutMs: timeoutMs, heartbeatMs: opts.heartbeatMs });
     } catch (err) {
-      throw new ClusterError(`pool worker ${e.name}: ${errorMessage(err)}`);
+      throw new ClusterError(`${role ? role(e, i) : `pool worker ${e.name}`}: ${why(err)}`);
     }
     try {
       const h = (await link.request({ kind: 'hello' }, [], timeoutMs)).header;
@@ -141,7 +148,7 @@ export async function connectMembers(entries: readonly ClusterEntry[], opts: Con
       return { link, endpoint: e.endpoint, name: e.name, rank: h.rank, device: h.device, pid: h.pid, instance: h.instance };
     } catch (err) {
       await link.close();
-      throw new ClusterError(`pool worker ${e.name} at ${e.endpoint}: hello failed: ${errorMessage(err)}`);
+      throw new ClusterError(`${role ? role(e, i) : `pool worker ${e.name} at ${e.endpoint}`}: hello failed: ${why(err)}`);
     }
   }));
   // One worker reached through two endpoints that parsing could not tell apart (a LAN address and a loopback one to a

@@ -7,12 +7,30 @@ import {
   type Body, type FrameDesc, type Message, type MessageOf, type ReplyBody, type RequestKind, type RequestMsg, type TensorFrame,
 } from './messages.js';
 
+/**
+ * A link's failure. The message names the link and the request (kind and id, for logs and the pool's events);
+ * `reason` is why alone, so a caller that names the rank its own way (a static rank) can say it without the ids.
+ */
+export class RankLinkError extends FapoolError {
+  readonly reason: string;
+  constructor(message: string, reason?: string) {
+    super(message);
+    this.reason = reason ?? message;
+  }
+
+  /** The same kind of error, as `${prefix}: ${reason}` (the original is its cause). */
+  restated(prefix: string): RankLinkError {
+    const e = new (this.constructor as new (message: string, reason: string) => RankLinkError)(`${prefix}: ${this.reason}`, this.reason);
+    e.cause = this;
+    return e;
+  }
+}
 /** A reply did not arrive in time; the link stays usable (a late reply is dropped). */
-export class RankTimeoutError extends FapoolError {}
+export class RankTimeoutError extends RankLinkError {}
 /** The rank's link is closed or its peer is gone. */
-export class RankDeadError extends FapoolError {}
+export class RankDeadError extends RankLinkError {}
 /** The rank answered `error`: the request failed there. */
-export class RankRemoteError extends FapoolError {}
+export class RankRemoteError extends RankLinkError {}
 
 export interface Reply<M = Message> { header: M; tensors: TensorFrame[] }
 /** What a request of kind K resolves with. */
@@ -109,7 +127,7 @@ export function requestMessage(linkName: string, body: { kind: string }, id: num
 /** Checks a reply against its request: the expected kind, or `error` → RankRemoteError. */
 export function checkReply<K extends RequestKind>(linkName: string, req: { kind: K; id: number }, reply: Reply): ReplyOf<K> {
   const h = reply.header;
-  if (h.kind === 'error') throw new RankRemoteError(`${linkName}: ${req.kind} #${req.id} failed on the rank: ${h.message}`);
+  if (h.kind === 'error') throw new RankRemoteError(`${linkName}: ${req.kind} #${req.id} failed on the rank: ${h.message}`, `the rank answered: ${h.message}`);
   if (h.kind !== REQUESTS[req.kind]) {
     throw new FrameError(`${linkName}: ${req.kind} #${req.id} got reply kind "${h.kind}", expected "${REQUESTS[req.kind]}"`);
   }
@@ -127,7 +145,7 @@ export async function serveOne(handler: RankHandler, req: RequestMsg, tensors: T
 
 /** The error of a request (`what`: link, kind, id) that got no reply within ms. */
 export function noReplyError(what: string, ms: number): RankTimeoutError {
-  return new RankTimeoutError(`${what}: no reply within ${ms} ms`);
+  return new RankTimeoutError(`${what}: no reply within ${ms} ms`, `no reply within ${ms} ms`);
 }
 
 /** Rejects after ms with RankTimeoutError unless the promise settles first; the timer never outlives it. */
@@ -173,7 +191,7 @@ export function inProcessLink(name: string, handler: RankHandler, opts: { defaul
     request: (body, tensors, timeoutMs) => requestVia(link, body, tensors, timeoutMs),
     prepare,
     async send<K extends RequestKind>(p: PreparedRequest<K>, tensors: TensorFrame[], timeoutMs = opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS): Promise<ReplyOf<K>> {
-      if (closed) throw new RankDeadError(`${name}: link is closed`);
+      if (closed) throw new RankDeadError(`${name}: link is closed`, 'link is closed');
       take(p, tensors);
       const req = p.req;
       const served = serveOne(handler, req, tensors, client).then((out): Reply => {
@@ -193,7 +211,7 @@ export function inProcessLink(name: string, handler: RankHandler, opts: { defaul
     },
     async close() {
       closed = true;
-      for (const reject of pending) reject(new RankDeadError(`${name}: link closed while a request was in flight`));
+      for (const reject of pending) reject(new RankDeadError(`${name}: link closed while a request was in flight`, 'link closed while a request was in flight'));
       pending.clear();
     },
   };
@@ -208,14 +226,14 @@ export function inProcessLink(name: string, handler: RankHandler, opts: { defaul
 export function deferredLink(name: string, connect: () => Promise<RankLink>): RankLink {
   let inner: RankLink | null = null, connecting: Promise<RankLink> | null = null, closed = false;
   const connected = (): RankLink => {
-    if (!inner) throw new RankDeadError(`${name}: not connected yet`);
+    if (!inner) throw new RankDeadError(`${name}: not connected yet`, 'not connected yet');
     return inner;
   };
   const get = (): Promise<RankLink> => {
     if (inner) return Promise.resolve(inner);
-    if (closed) return Promise.reject(new RankDeadError(`${name}: link is closed`));
+    if (closed) return Promise.reject(new RankDeadError(`${name}: link is closed`, 'link is closed'));
     connecting ??= connect().then(async (l) => {
-      if (closed) { await l.close(); throw new RankDeadError(`${name}: link is closed`); }
+      if (closed) { await l.close(); throw new RankDeadError(`${name}: link is closed`, 'link is closed'); }
       return (inner = l);
     }).finally(() => { connecting = null; });
     return connecting;

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { FapoolError } from '../../gpu/errors.js';
 import { entryScript } from '../../gpu/package-root.js';
-import { connectMembers, type ClusterMember } from './cluster.js';
+import { connectMembers, type ClusterEntry, type ClusterMember } from './cluster.js';
 import { listGpuBusIds } from '../../gpu/select.js';
 
 /** A worker that did not start (exited, or no READY line in time). */
@@ -25,6 +25,8 @@ export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
   /** Each stderr line of each worker (default: dropped; the last lines are kept for errors). */
   onLog?: (worker: number, line: string) => void;
+  /** What errors call worker i (default "pool worker i (--gpu G)"; the static baseline names its rank). */
+  role?: (worker: number, gpu: string) => string;
 }
 
 export interface LocalWorkers {
@@ -80,7 +82,8 @@ function startOne(i: number, gpu: string, opts: SpawnOptions, entry: string): Pr
       clearTimeout(timer);
       proc.kill('SIGKILL');
       // Let the last stderr arrive before quoting it.
-      setTimeout(() => reject(new SpawnError(`pool worker ${i} (--gpu ${gpu}) ${why}${tail.length ? `; its stderr:\n${stderrTail()}` : ' (no stderr)'}`)), 50);
+      const who = opts.role?.(i, gpu) ?? `pool worker ${i} (--gpu ${gpu})`;
+      setTimeout(() => reject(new SpawnError(`${who} ${why}${tail.length ? `; its stderr:\n${stderrTail()}` : ' (no stderr)'}`)), 50);
     };
     const timer = setTimeout(() => fail(`printed no READY line within ${timeoutMs} ms`), timeoutMs);
     proc.once('error', (e) => fail(`could not start: ${e.message}`));
@@ -134,8 +137,9 @@ export async function spawnLocalWorkers(gpus: readonly string[], opts: SpawnOpti
 
   let members: ClusterMember[];
   try {
+    const role = opts.role;
     members = await connectMembers(started.map((s, i) => ({ endpoint: s.endpoint, name: `worker${i}@${gpus[i]}` })), {
-      timeoutMs: opts.connectTimeoutMs, heartbeatMs: opts.heartbeatMs,
+      timeoutMs: opts.connectTimeoutMs, heartbeatMs: opts.heartbeatMs, ...(role ? { role: (_e: ClusterEntry, i: number) => role(i, gpus[i]!) } : {}),
     });
   } catch (e) {
     await stopAll();

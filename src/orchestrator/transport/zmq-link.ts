@@ -232,7 +232,7 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
   let connected = false;
 
   const failAll = (why: string) => {
-    for (const p of pending.values()) p.reject(new RankDeadError(`${name}: ${p.req.kind} #${p.req.id}: ${why}`));
+    for (const p of pending.values()) p.reject(new RankDeadError(`${name}: ${p.req.kind} #${p.req.id}: ${why}`, why));
     pending.clear();
   };
   sock.events.on('connect', () => { connected = everConnected = true; });
@@ -284,8 +284,8 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
     request: (body, tensors, timeoutMs) => requestVia(link, body, tensors, timeoutMs),
     prepare,
     async send<K extends RequestKind>(p: PreparedRequest<K>, tensors: TensorFrame[], timeoutMs = opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS): Promise<ReplyOf<K>> {
-      if (closed) throw new RankDeadError(`${name}: link is closed`);
-      if (everConnected && !connected) throw new RankDeadError(`${name}: peer at ${endpoint} is disconnected`);
+      if (closed) throw new RankDeadError(`${name}: link is closed`, 'link is closed');
+      if (everConnected && !connected) throw new RankDeadError(`${name}: peer at ${endpoint} is disconnected`, `peer at ${endpoint} is disconnected`);
       trace?.('c.send');
       const { wire, expect } = take(p, tensors);
       const { req } = p, id = req.id;
@@ -297,7 +297,7 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
       awake.touch();
       send(parts).catch((e) => {
         const q = pending.get(id);
-        if (q) { pending.delete(id); q.reject(new RankDeadError(`${name}: send failed: ${errorMessage(e)}`)); }
+        if (q) { pending.delete(id); q.reject(new RankDeadError(`${name}: send failed: ${errorMessage(e)}`, `send failed: ${errorMessage(e)}`)); }
       });
       trace?.('c.sent');
       try {
@@ -325,7 +325,7 @@ export async function connectRank(endpoint: string, opts: ConnectOptions = {}): 
   } catch (e) {
     await link.close();
     if (e instanceof RankTimeoutError || e instanceof RankDeadError) {
-      throw new RankDeadError(`${name}: no rank answering at ${endpoint} (${(e as Error).message})`);
+      throw new RankDeadError(`${name}: no rank answering at ${endpoint} (${e.message})`, `no rank answering at ${endpoint} (${e.reason})`);
     }
     throw e;
   }
