@@ -1,5 +1,5 @@
 // Build the browser demo into demo/dist (esbuild) and, with --serve, serve it on http://127.0.0.1:8080.
-//   node demo/build.mjs [--serve] [--port N]
+//   node demo/build.mjs [--serve] [--port N] [--minify]
 // The page bundles the same src/ runtime as Node. Two things differ in a browser: WGSL texts are embedded
 // (virtual module 'fapool:shaders', every shaders/*.wgsl), and Node-only modules (node:*, the Dawn
 // backend) are replaced by a stub that throws if ever called, so nothing from Node reaches the page.
@@ -88,15 +88,45 @@ export function serveStatic(dir = distDir, port = 8080) {
   });
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const args = process.argv.slice(2);
-  const portAt = args.indexOf('--port');
-  const port = portAt >= 0 ? Number(args[portAt + 1]) : 8080;
-  const t0 = performance.now();
-  const bytes = await buildDemo({ minify: args.includes('--minify') });
-  console.log(`built demo/dist (${(bytes / 1024).toFixed(0)} KiB) in ${(performance.now() - t0).toFixed(0)} ms`);
-  if (args.includes('--serve')) {
-    const { url } = await serveStatic(distDir, port);
-    console.log(`serving ${url}  (e.g. ${url}?preset=tiny&seed=7&prompt=Hello&tokens=32) — Ctrl-C to stop`);
+const USAGE = 'usage: node demo/build.mjs [--serve] [--port N] [--minify]   (npm run demo -- --port N: build, then serve on 127.0.0.1:N, default 8080; 0 picks a free port)';
+
+/** One `error:` line and an exit code (2: usage, 1: the build or the port), not a stack trace. */
+function fail(code, message) {
+  console.error(`error: ${message}`);
+  process.exit(code);
+}
+
+/** Command-line flags; an unknown one is refused (a misspelt --port was ignored and 8080 used). */
+function parseArgs(args) {
+  const o = { serve: false, minify: false, port: 8080, help: false };
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i].startsWith('--port=') ? ['--port', args[i].slice(7)] : [args[i], undefined];
+    if (flag === '--serve') o.serve = true;
+    else if (flag === '--minify') o.minify = true;
+    else if (flag === '--help' || flag === '-h') o.help = true;
+    else if (flag === '--port') {
+      const v = inline ?? args[++i];
+      // Number('') is 0 and Number('abc') NaN: listen() threw ERR_SOCKET_BAD_PORT with a stack trace.
+      if (v === undefined || !/^\d{1,5}$/.test(v) || Number(v) > 65535) throw new Error(`--port takes a port number 0..65535, got ${v === undefined ? 'nothing' : `'${v}'`}`);
+      o.port = Number(v);
+    } else throw new Error(`unknown argument '${args[i]}'`);
   }
+  return o;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  let o;
+  try { o = parseArgs(process.argv.slice(2)); } catch (e) { fail(2, `${e.message}\n${USAGE}`); }
+  if (o.help) { console.log(USAGE); process.exit(0); }
+  // The port first: a busy one (another `npm run demo`) failed after the build with listen's stack trace.
+  let server = null;
+  if (o.serve) {
+    server = await serveStatic(distDir, o.port).catch((e) => fail(1, e.code === 'EADDRINUSE'
+      ? `127.0.0.1:${o.port} is already in use (another 'npm run demo'?): stop it, or pick another port with npm run demo -- --port ${o.port === 65535 ? 8081 : o.port + 1}`
+      : `cannot serve on 127.0.0.1:${o.port}: ${e.message}`));
+  }
+  const t0 = performance.now();
+  const bytes = await buildDemo({ minify: o.minify }).catch((e) => fail(1, `the demo did not build: ${e.message}`));
+  console.log(`built demo/dist (${(bytes / 1024).toFixed(0)} KiB) in ${(performance.now() - t0).toFixed(0)} ms`);
+  if (server) console.log(`serving ${server.url}  (e.g. ${server.url}?preset=tiny&seed=7&prompt=Hello&tokens=32) — Ctrl-C to stop`);
 }

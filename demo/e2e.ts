@@ -21,16 +21,22 @@ export async function launchChromium(): Promise<Browser> {
 
 export interface PageRun { status: DemoStatus; page: Page; console: string[] }
 
-/** Open url, forward console lines (prefixed [page]), and wait until the demo reports done or error. */
-export async function runDemoPage(browser: Browser, url: string, timeoutMs: number, log: (line: string) => void = console.log): Promise<PageRun> {
+/** Open url and forward console lines (prefixed [page]); a query with a preset starts a run. */
+export async function openDemoPage(browser: Browser, url: string, log: (line: string) => void = console.log): Promise<{ page: Page; console: string[] }> {
   const page = await browser.newPage({ viewport: { width: 1000, height: 1100 } });
   const lines: string[] = [];
   page.on('console', (m) => { const l = `[page ${m.type()}] ${m.text()}`; lines.push(l); log(l); });
   page.on('pageerror', (e) => { const l = `[page exception] ${e.message}`; lines.push(l); log(l); });
   await page.goto(url);
+  return { page, console: lines };
+}
+
+/** openDemoPage, then wait until the demo reports done, stopped or error. */
+export async function runDemoPage(browser: Browser, url: string, timeoutMs: number, log: (line: string) => void = console.log): Promise<PageRun> {
+  const { page, console: lines } = await openDemoPage(browser, url, log);
   await page.waitForFunction(() => {
     const s = (window as unknown as { __fapoolDemo?: DemoStatus }).__fapoolDemo?.state;
-    return s === 'done' || s === 'error';
+    return s === 'done' || s === 'stopped' || s === 'error';
   }, undefined, { timeout: timeoutMs, polling: 200 });
   const status = await page.evaluate(() => (window as unknown as { __fapoolDemo: DemoStatus }).__fapoolDemo);
   return { status, page, console: lines };

@@ -1,5 +1,6 @@
 // Per-kernel GPU time of one decode step: replay the engine's prepared launches with each dispatch in
 // its own compute pass bracketed by timestamp queries, then sum by program label. Copies run untimed.
+// kernelChart draws the result (here, not in main.ts, so that Node tests reach it).
 import type { Dispatch, Gpu, Step } from '../src/gpu/index.js';
 
 export interface KernelTime {
@@ -54,4 +55,26 @@ export async function profileSteps(gpu: Gpu, steps: readonly Step[], repeats = 3
     byLabel.set(d.label, e);
   });
   return [...byLabel.values()].sort((a, b) => b.ms - a.ms);
+}
+
+const esc = (s: string) => s.replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
+
+/** Horizontal bar chart in SVG: one bar per kernel variant, its summed time in one decode step. */
+export function kernelChart(ks: KernelTime[] | null): string {
+  if (ks === null) return 'This device has no timestamp-query feature: no per-kernel times.';
+  if (ks.length === 0) return 'no kernels';
+  const total = ks.reduce((a, k) => a + k.ms, 0);
+  // Browsers quantise timestamps (Chrome: to 100 µs), so a fast GPU can time every launch at 0: shares of 0 were NaN%.
+  if (total === 0) return `every launch took less than the timer's resolution (${ks.reduce((a, k) => a + k.launches, 0)} launches): no per-kernel times.`;
+  const max = Math.max(...ks.map((k) => k.ms), 1e-9);
+  const rowH = 18, labelW = 300, barW = 420, h = ks.length * rowH + 24;
+  const rows = ks.map((k, i) => {
+    const y = i * rowH;
+    const w = Math.max(1, (k.ms / max) * barW);
+    return `<text x="${labelW - 6}" y="${y + 13}" text-anchor="end">${esc(k.label)} ×${k.launches}</text>` +
+      `<rect x="${labelW}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="#4a7bd0"/>` +
+      `<text x="${labelW + w + 6}" y="${y + 13}">${k.ms.toFixed(3)} ms (${((100 * k.ms) / total).toFixed(0)}%)</text>`;
+  }).join('');
+  return `<svg width="${labelW + barW + 140}" height="${h}" font-size="11" font-family="ui-monospace, monospace">${rows}` +
+    `<text x="0" y="${h - 6}">sum ${total.toFixed(3)} ms per decode step (each launch in its own pass; browsers may quantise timestamps)</text></svg>`;
 }

@@ -1,22 +1,24 @@
 // Browser demo: the fapool runtime on one GPU through navigator.gpu. Picks a model (fortune-4l, the default:
 // trained weights served beside the page; the tiny preset with deterministic random weights generated here;
-// or a dropped safetensors file), streams greedy/sampled tokens, and shows adapter features, load progress,
-// TTFT/TPOT/TPS and a per-kernel time breakdown.
+// or a dropped safetensors file), streams greedy/sampled tokens (Stop ends a run at its next token), and shows
+// adapter features, load progress, TTFT/TPOT/TPS and a per-kernel time breakdown.
 // The state is mirrored on window.__fapoolDemo for the headless e2e test (test/demo.e2e.test.ts).
 import shaders from 'fapool:shaders';
 import { registerShaderSources } from '../src/gpu/shader-source.js';
 import {
-  DeviceLostError, FapoolError, LimitError, NoAdapterError, describeCaps, openGpu, type Caps, type DType, type Gpu,
+  DeviceLostError, FapoolError, InputError, LimitError, NoAdapterError, describeCaps, openGpu, type Caps, type DType, type Gpu,
 } from '../src/gpu/index.js';
 import { presetConfig, validateConfig, type ModelConfig } from '../src/model/config.js';
+import { batchShape } from '../src/model/generation.js';
 import { blobSource, bytesSource, loadWeights, readHeader, type ByteSource } from '../src/model/load-weights.js';
 import { randomSafetensorsBytes } from '../src/model/random-weights-mem.js';
 import { ByteTokenizer, tolerantTokenizer } from '../src/model/tokenizer.js';
 import { releaseWeights } from '../src/model/weights.js';
-import { localEngine } from '../src/orchestrator/engine.js';
-import { profileSteps, type KernelTime } from './kernel-profile.js';
+import { localEngine, type Engine, type GenerateRequest, type GenerationEvent } from '../src/orchestrator/engine.js';
+import { kernelChart, profileSteps, type KernelTime } from './kernel-profile.js';
+import { metricTexts, parseParams, pickDType, type RunParams } from './params.js';
 
-type State = 'idle' | 'loading' | 'warmup' | 'running' | 'profiling' | 'done' | 'error';
+type State = 'idle' | 'loading' | 'warmup' | 'running' | 'profiling' | 'done' | 'stopped' | 'error';
 
 export interface DemoStatus {
   state: State;
@@ -55,6 +57,7 @@ function showError(kind: string, message: string): void {
 function errorKind(e: unknown): string {
   if (e instanceof NoAdapterError) return 'No WebGPU adapter';
   if (e instanceof DeviceLostError) return 'GPU device lost';
+  if (e instanceof InputError) return 'Invalid input';
   // Weights over maxStorageBufferBindingSize / maxBufferSize, or a feature (shader-f16) the adapter lacks.
   if (e instanceof LimitError) return /too big/.test(e.message) ? 'Model too big for this GPU' : 'Beyond this GPU\'s limits';
   if (e instanceof FapoolError) return e.constructor.name;
@@ -92,18 +95,12 @@ document.addEventListener('drop', (e) => {
   if (f) { droppedFile = f; presetSel.value = 'file'; syncFileUi(); $('loadtext').textContent = `file: ${f.name} (${f.size} bytes)`; }
 });
 
-interface RunParams { preset: string; seed: number; prompt: string; tokens: number; greedy: boolean; temperature: number; dtype: 'auto' | DType }
-
 function readParams(): RunParams {
-  const num = (id: string) => Number($<HTMLInputElement>(id).value);
-  const tokens = num('tokens'), seed = num('seed');
-  if (!Number.isInteger(tokens) || tokens < 1) throw new FapoolError(`tokens must be a positive integer, got ${$<HTMLInputElement>('tokens').value}`);
-  if (!Number.isSafeInteger(seed)) throw new FapoolError(`seed must be an integer, got ${$<HTMLInputElement>('seed').value}`);
-  return {
-    preset: presetSel.value, seed, prompt: $<HTMLInputElement>('prompt').value, tokens,
-    greedy: $<HTMLInputElement>('greedy').checked, temperature: num('temperature'),
-    dtype: $<HTMLSelectElement>('dtype').value as RunParams['dtype'],
-  };
+  const v = (id: string) => $<HTMLInputElement | HTMLSelectElement>(id).value;
+  return parseParams({
+    preset: presetSel.value, seed: v('seed'), prompt: v('prompt'), tokens: v('tokens'),
+    greedy: $<HTMLInputElement>('greedy').checked, temperature: v('temperature'), dtype: v('dtype'),
+  });
 }
 
 // ---- display --------------------------------------------------------------------------------------
@@ -121,29 +118,18 @@ function showAdapter(gpu: Gpu): void {
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 const esc = (s: string) => s.replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
+/** The last run's results cleared: a run that failed or stopped kept showing its metrics, token ids and kernel times. */
+function clearResults(): void {
+  for (const id of ['adapter', 'loadtext', 'ttft', 'tpot', 'tps', 'loadms', 'warmms', 'kernels']) $(id).textContent = '—';
+  for (const id of ['features', 'path', 'out', 'ids']) $(id).textContent = '';
+  $<HTMLProgressElement>('loadbar').value = 0;
+}
+
 function progress(done: number, total: number, what: string): void {
   const bar = $<HTMLProgressElement>('loadbar');
   bar.max = Math.max(1, total);
   bar.value = done;
   $('loadtext').textContent = `${what}: ${(done / 1024).toFixed(0)} / ${(total / 1024).toFixed(0)} KiB`;
-}
-
-/** Horizontal bar chart in SVG: one bar per kernel variant, its summed time in one decode step. */
-function kernelChart(ks: KernelTime[] | null): string {
-  if (ks === null) return 'This device has no timestamp-query feature: no per-kernel times.';
-  if (ks.length === 0) return 'no kernels';
-  const total = ks.reduce((a, k) => a + k.ms, 0);
-  const max = Math.max(...ks.map((k) => k.ms), 1e-9);
-  const rowH = 18, labelW = 300, barW = 420, h = ks.length * rowH + 24;
-  const rows = ks.map((k, i) => {
-    const y = i * rowH;
-    const w = Math.max(1, (k.ms / max) * barW);
-    return `<text x="${labelW - 6}" y="${y + 13}" text-anchor="end">${esc(k.label)} ×${k.launches}</text>` +
-      `<rect x="${labelW}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="#4a7bd0"/>` +
-      `<text x="${labelW + w + 6}" y="${y + 13}">${k.ms.toFixed(3)} ms (${((100 * k.ms) / total).toFixed(0)}%)</text>`;
-  }).join('');
-  return `<svg width="${labelW + barW + 140}" height="${h}" font-size="11" font-family="ui-monospace, monospace">${rows}` +
-    `<text x="0" y="${h - 6}">sum ${total.toFixed(3)} ms per decode step (each launch in its own pass; browsers may quantise timestamps)</text></svg>`;
 }
 
 // ---- the run --------------------------------------------------------------------------------------
@@ -171,13 +157,32 @@ async function modelSource(p: RunParams, dtype: 'f32' | 'f16'): Promise<{ src: B
 }
 
 let running = false;
+let stopAsked = false;
+const runButton = $<HTMLButtonElement>('run'), stopButton = $<HTMLButtonElement>('stop');
+/** Thrown where a run notices Stop (between phases, or at its next token). */
+const STOPPED = Symbol('stopped');
+const checkStop = () => { if (stopAsked) throw STOPPED; };
+
+/** A generation to its end, or to the next token after Stop: leaving the stream ends it at its next step. */
+async function generateUntilStop(engine: Engine, req: GenerateRequest, onToken?: (e: Extract<GenerationEvent, { type: 'token' }>) => void):
+  Promise<Extract<GenerationEvent, { type: 'done' }>> {
+  for await (const e of engine.generate(req)) {
+    checkStop();
+    if (e.type === 'token') onToken?.(e);
+    else if (e.type === 'done') return e;
+  }
+  throw new Error('generation ended without a result');
+}
 
 async function run(): Promise<void> {
   if (running) return;
   running = true;
+  stopAsked = false;
+  runButton.disabled = true;
+  stopButton.disabled = false;
   $('error').style.display = 'none';
-  Object.assign(status, { tokens: [], text: '', metrics: undefined, kernels: undefined, error: undefined });
-  $('out').innerHTML = '';
+  Object.assign(status, { tokens: [], text: '', prompt: undefined, dtype: undefined, metrics: undefined, kernels: undefined, error: undefined });
+  clearResults();
   let gpu: Gpu | null = null;
   let finished = false;
   try {
@@ -193,20 +198,24 @@ async function run(): Promise<void> {
       if (!finished && info.reason !== 'destroyed') showError('GPU device lost', `${info.reason}: ${info.message || 'no message'}`);
     });
     showAdapter(g);
-    const dtype: DType = p.dtype === 'auto' ? (g.caps.f16 && !g.caps.isFallbackAdapter ? 'f16' : 'f32') : p.dtype;
+    const dtype: DType = pickDType(p.dtype, g.caps);
     if (dtype === 'f16' && !g.caps.f16) throw new LimitError('the f16 path needs shader-f16, which this adapter lacks; choose dtype f32');
     status.dtype = dtype;
     $('path').textContent = `path: ${dtype} (${dtype === 'f16' ? 'shader-f16 storage and math' : 'f32 everywhere'}) — single GPU, no pool`;
 
     const tLoad = performance.now();
     const { src, cfg } = await modelSource(p, dtype === 'f16' ? 'f16' : 'f32');
-    const { weights } = await loadWeights(g, src, cfg, dtype, (d, t, name) => progress(d, t, `loading ${name}`));
-    const loadMs = performance.now() - tLoad;
-    $('loadtext').textContent = `${cfg.name}: ${cfg.nLayers} layers, hidden ${cfg.hidden}, ${cfg.nHeads}×${cfg.headDim} heads (${cfg.nKvHeads} kv), ffn ${cfg.ffn}, vocab ${cfg.vocab} — ${(src.size / 1024).toFixed(0)} KiB loaded in ${loadMs.toFixed(0)} ms`;
-
     const tok = tolerantTokenizer(new ByteTokenizer(), cfg.vocab);
     const prompt = tok.encode(p.prompt);
-    if (prompt.length === 0) throw new FapoolError('the prompt is empty');
+    // Prompt and tokens against the context now: the engine checks at the run after the warm-up (seconds of compiling
+    // later), and a long prompt failed the warm-up's check, which named its 2 tokens, not the form's.
+    batchShape(cfg, [prompt], { maxNewTokens: p.tokens });
+    checkStop();
+    const { weights } = await loadWeights(g, src, cfg, dtype, (d, t, name) => progress(d, t, `loading ${name}`));
+    const loadMs = performance.now() - tLoad;
+    checkStop();
+    $('loadtext').textContent = `${cfg.name}: ${cfg.nLayers} layers, hidden ${cfg.hidden}, ${cfg.nHeads}×${cfg.headDim} heads (${cfg.nKvHeads} kv), ffn ${cfg.ffn}, vocab ${cfg.vocab} — ${(src.size / 1024).toFixed(0)} KiB loaded in ${loadMs.toFixed(0)} ms`;
+
     status.prompt = prompt;
     const out = $('out');
     out.innerHTML = `<span class="prompt">${esc(tok.decode(prompt))}</span><span class="gen"></span>`;
@@ -217,24 +226,24 @@ async function run(): Promise<void> {
       // Warm-up: browsers compile pipelines on first use (seconds on SwiftShader); keep that out of TTFT.
       setState('warmup');
       const tWarm = performance.now();
-      await engine.run({ prompts: [prompt], maxNewTokens: Math.min(2, p.tokens) });
+      await generateUntilStop(engine, { prompts: [prompt], maxNewTokens: Math.min(2, p.tokens) });
       const warmupMs = performance.now() - tWarm;
       $('warmms').textContent = warmupMs.toFixed(0);
       setState('running');
-      const { result: res, tails } = await engine.run({
+      const { result: res, tails } = await generateUntilStop(engine, {
         prompts: [prompt], maxNewTokens: p.tokens,
-        sampling: { temperature: p.greedy ? 0 : p.temperature, topK: 0, topP: 1, seed: p.seed >>> 0 },
+        sampling: { temperature: p.temperature, topK: 0, topP: 1, seed: p.seed },
       }, (e) => {
-        if (e.type !== 'token') return;
         status.tokens.push(e.token);
         $('ids').textContent = `token ids: ${status.tokens.join(' ')}`;
         status.text += e.text; gen.textContent += e.text;
       });
       status.text += tails[0]!; gen.textContent += tails[0]!;
       status.metrics = { ttftMs: res.prefillMs, tpotMs: res.tpotMs, tps: res.tps, loadMs, warmupMs, inputTokens: res.inputTokens, outputTokens: res.outputTokens };
-      $('ttft').textContent = res.prefillMs.toFixed(1);
-      $('tpot').textContent = res.tpotMs.toFixed(2);
-      $('tps').textContent = res.tps.toFixed(1);
+      const shown = metricTexts(res);
+      $('ttft').textContent = shown.ttft;
+      $('tpot').textContent = shown.tpot;
+      $('tps').textContent = shown.tps;
       $('loadms').textContent = loadMs.toFixed(0);
 
       setState('profiling');
@@ -249,14 +258,22 @@ async function run(): Promise<void> {
     setState('done');
   } catch (e) {
     finished = true;
-    const err = e as Error;
-    showError(errorKind(e), err?.message ?? String(e));
+    if (e === STOPPED) {
+      console.log(`[demo] stopped after ${status.tokens.length} tokens`);
+      setState('stopped');
+    } else {
+      const err = e as Error;
+      showError(errorKind(e), err?.message ?? String(e));
+    }
   } finally {
     running = false;
+    runButton.disabled = false;
+    stopButton.disabled = true;
     gpu?.destroy();
   }
 }
 
-$('run').addEventListener('click', () => void run());
+runButton.addEventListener('click', () => void run());
+stopButton.addEventListener('click', () => { stopAsked = true; stopButton.disabled = true; });
 // A query with a preset (the e2e test, shared links) runs at once.
 if (q.has('preset') && q.get('preset') !== 'file') void run();

@@ -10,7 +10,8 @@ import { promisify } from 'node:util';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDemo, serveStatic } from '../demo/build.mjs';
-import { launchChromium, runDemoPage } from '../demo/e2e.js';
+import { launchChromium, openDemoPage, runDemoPage } from '../demo/e2e.js';
+import type { DemoStatus } from '../demo/main.js';
 import { profileSteps } from '../demo/kernel-profile.js';
 import { LimitError, type DType } from '../src/gpu/index.js';
 import { presetConfig, type ModelConfig } from '../src/model/config.js';
@@ -31,10 +32,13 @@ const dir = mkdtempSync(join(tmpdir(), 'fapool-demo-'));
 const GREEDY = { temperature: 0, topK: 0, topP: 1, seed: 0 };
 const TOKENS = 8;
 
-/** A random printable prompt (the byte tokenizer: one token per ASCII char). */
+/** A random prompt (the byte tokenizer: one token per UTF-8 byte; the accented, CJK and emoji words take 2–4 each). */
 function randomPrompt(r: ReturnType<typeof rng>): string {
   const words = ['pool', 'attention', 'GPU', 'token', 'the', 'rank', 'cache', 'layer', 'fast', 'web'];
-  return Array.from({ length: r.int(2, 6) }, () => words[r.int(0, words.length)]).join(' ');
+  const wide = ['caf\u00e9', '\u65e5\u672c', '\u{1F642}']; // always one: multi-byte prompts through the URL and the page
+  const ws = Array.from({ length: r.int(2, 6) }, () => words[r.int(0, words.length)]!);
+  ws.splice(r.int(0, ws.length + 1), 0, wide[r.int(0, wide.length)]!);
+  return ws.join(' ');
 }
 
 async function readAll(g: Awaited<ReturnType<typeof gpu>>, w: Weights): Promise<Float32Array[]> {
@@ -200,7 +204,62 @@ describe('browser demo in headless Chromium', () => {
     }
   }, 200_000);
 
-  it('shows clear in-page errors: no WebGPU, f16 without shader-f16, unknown preset', async () => {
+  it('Stop ends a run at its next token (Run disabled meanwhile); the next run clears the stopped one\'s results', async () => {
+    const { page } = await openDemoPage(await browser(), `${server!.url}?preset=tiny&seed=3&prompt=ab&tokens=500`, (l) => console.info(l));
+    try {
+      // 500 tokens take seconds on SwiftShader: Stop as soon as two have arrived.
+      await page.waitForFunction(() => (window as unknown as { __fapoolDemo: DemoStatus }).__fapoolDemo.tokens.length >= 2, undefined, { timeout: 150_000, polling: 50 });
+      expect(await page.isDisabled('#run')).toBe(true);
+      await page.click('#stop');
+      await page.waitForFunction(() => (window as unknown as { __fapoolDemo: DemoStatus }).__fapoolDemo.state !== 'running', undefined, { timeout: 30_000, polling: 50 });
+      const s = await page.evaluate(() => (window as unknown as { __fapoolDemo: DemoStatus }).__fapoolDemo);
+      expect(s.state).toBe('stopped');
+      expect(s.error).toBeUndefined();
+      expect(s.tokens.length).toBeGreaterThanOrEqual(2);
+      expect(s.tokens.length).toBeLessThan(500);
+      expect(await page.textContent('#out')).toBe('ab' + s.text);
+      expect(await page.textContent('#ids')).toBe(`token ids: ${s.tokens.join(' ')}`);
+      expect(await page.textContent('#tpot')).toBe('—'); // a stopped run has no metrics
+      expect(Number(await page.textContent('#warmms'))).toBeGreaterThan(0);
+      expect(await page.isDisabled('#run')).toBe(false);
+      expect(await page.isDisabled('#stop')).toBe(true);
+      // The next run fails at once (tokens 0): nothing of the stopped run may stay on the page.
+      await page.fill('#tokens', '0');
+      await page.click('#run');
+      await page.waitForFunction(() => (window as unknown as { __fapoolDemo: DemoStatus }).__fapoolDemo.state === 'error', undefined, { timeout: 30_000 });
+      expect(await page.textContent('#error')).toBe('Invalid input: tokens must be a positive integer, got "0"');
+      for (const id of ['warmms', 'ttft', 'tpot', 'tps', 'loadms', 'kernels', 'adapter']) expect(await page.textContent(`#${id}`), `#${id}`).toBe('—');
+      for (const id of ['ids', 'out', 'path']) expect(await page.textContent(`#${id}`), `#${id}`).toBe('');
+    } finally {
+      await page.close();
+    }
+  }, 200_000);
+
+  it('refuses bad form values before opening a device or compiling, naming the form\'s values', async () => {
+    const cases: [string, RegExp][] = [
+      // A sampled run with a negative temperature failed only after the warm-up; with none ('abc' leaves a number input empty) it ran greedy.
+      ['greedy=0&temperature=-1&tokens=2', /^Invalid input: temperature must be a number >= 0 \(0 samples greedily\), got "-1"$/],
+      ['greedy=0&temperature=abc&tokens=2', /^Invalid input: temperature must be a number >= 0 \(0 samples greedily\), got an empty field \(or text that is not a number\)$/],
+      // Reached createBuffer as a NaN size.
+      ['dtype=bf16&tokens=2', /^Invalid input: dtype must be auto, f32 or f16, got "bf16"$/],
+      ['seed=-1&tokens=2', /^Invalid input: seed must be an integer in 0\.\.4294967295, got "-1"$/],
+      // Over the context: failed after the warm-up, and a long prompt was reported with the warm-up's 2 tokens.
+      ['prompt=ab&tokens=600', /^Invalid input: prompt 0 has 2 tokens; with 600 new tokens that exceeds the model's context of 512$/],
+      [`prompt=${'x'.repeat(600)}&tokens=4`, /^Invalid input: prompt 0 has 600 tokens; with 4 new tokens that exceeds the model's context of 512$/],
+    ];
+    for (const [query, message] of cases) {
+      const { status, page } = await runDemoPage(await browser(), `${server!.url}?preset=tiny&${query}`, 30_000, (l) => console.info(l));
+      try {
+        expect(status.state, query).toBe('error');
+        expect(await page.textContent('#error'), query).toMatch(message);
+        expect(await page.textContent('#warmms'), query).toBe('—'); // no pipeline was compiled
+      } finally {
+        await page.close();
+      }
+    }
+  });
+
+  it('shows clear in-page errors: no WebGPU, no adapter, f16 without shader-f16, unknown preset', async () => {
     // No WebGPU: hide navigator.gpu before the page runs.
     const ctx = await (await browser()).newContext();
     await ctx.addInitScript(() => { Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }); });
@@ -209,6 +268,15 @@ describe('browser demo in headless Chromium', () => {
     await noGpu.waitForFunction(() => (window as unknown as { __fapoolDemo: { state: string } }).__fapoolDemo.state === 'error', undefined, { timeout: 20_000 });
     expect(await noGpu.textContent('#error')).toMatch(/No WebGPU adapter: this browser has no WebGPU/);
     await ctx.close();
+
+    // WebGPU but no adapter (a blocklisted GPU): requestAdapter() answers null.
+    const noAdapterCtx = await (await browser()).newContext();
+    await noAdapterCtx.addInitScript(() => { GPU.prototype.requestAdapter = () => Promise.resolve(null); });
+    const noAdapter = await noAdapterCtx.newPage();
+    await noAdapter.goto(`${server!.url}?preset=tiny&tokens=2`);
+    await noAdapter.waitForFunction(() => (window as unknown as { __fapoolDemo: { state: string } }).__fapoolDemo.state === 'error', undefined, { timeout: 20_000 });
+    expect(await noAdapter.textContent('#error')).toMatch(/^No WebGPU adapter: This browser exposes no WebGPU adapter/);
+    await noAdapterCtx.close();
 
     const f16 = await runDemoPage(await browser(), `${server!.url}?preset=tiny&tokens=2&dtype=f16`, 30_000, (l) => console.info(l));
     if (f16.status.features?.f16) {
