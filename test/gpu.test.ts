@@ -146,6 +146,15 @@ describe('dispatch', () => {
 });
 
 describe('transfers', () => {
+  it('a tensor of a dtype outside DType (plain JS) is a ShapeError naming it, not a NaN-sized createBuffer', async () => {
+    const g = await gpu();
+    for (const bad of ['bf16', 'f64', undefined, '__proto__']) {
+      expect(() => g.tensor([4, 8], bad as unknown as DType, 'bad')).toThrow(ShapeError);
+      expect(() => g.tensor([4, 8], bad as unknown as DType, 'bad')).toThrow(/unknown dtype/);
+    }
+    g.release(g.tensor([4, 8], 'f16', 'ok'));
+  });
+
   it('uploads and reads back in chunks, odd f16 lengths included', async () => {
     const g = await gpu();
     g.stagingBytes = 4096;

@@ -24,7 +24,10 @@ export function numel(shape: readonly number[]): number {
 }
 
 export function byteSize(shape: readonly number[], dtype: DType): number {
-  return numel(shape) * DTYPE_BYTES[dtype];
+  const el = DTYPE_BYTES[dtype];
+  // A dtype outside DType from plain JS (e.g. 'bf16') made a NaN size, which createBuffer refused in its own words.
+  if (!Object.hasOwn(DTYPE_BYTES, dtype)) throw new ShapeError(`unknown dtype ${JSON.stringify(dtype) ?? String(dtype)} for shape [${shape}] (expected ${Object.keys(DTYPE_BYTES).join(', ')})`);
+  return numel(shape) * el;
 }
 
 export function tensorBytes(t: Tensor): number {
