@@ -302,6 +302,20 @@ describe('serve (in process, tiny model)', () => {
     expect(server.engine.load()).toMatchObject({ running: 0, queued: 0 });
   });
 
+  it('POST /v1/chat/completions on a model without a chat template (the byte-level tiny preset): 400 that says so, no made-up format', async () => {
+    const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const call = client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 4 });
+    await expect(call).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+    const r = await fetch(`${server.url}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: [{ role: 'user', content: 'Hello' }], stream: true }),
+    });
+    expect(r.status).toBe(400);
+    expect(await r.json()).toEqual({ error: {
+      message: 'this model has no chat template (tokenizer_config.json chat_template); use /v1/completions', type: 'invalid_request_error', param: 'messages', code: 'no_chat_template',
+    } });
+    expect(server.engine.load()).toMatchObject({ running: 0, queued: 0 });
+  });
+
   it('the openai package (6.30.1) streams a completion from the server', async () => {
     const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 });
     const prompt = 'The pool';
@@ -822,6 +836,8 @@ describe('run-inference.js serve (child process) with a pool worker killed under
     const help = run(['serve', '--help']);
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/^Usage: node run-inference\.js serve \[options\]/);
+    expect(help.stdout).toMatch(/POST \/v1\/chat\/completions\n\s+messages \(roles system, user, assistant/);
+    expect(help.stdout).toContain('chat_template');
     for (const flag of ['--host', '--port', '--max-queue', '--pool', '--cluster', '--spawn', '--threshold', '--tiers', '--model', '--preset', '--dtype', '--gpu', '--deadline', '--connect-timeout', '--rejoin-backoff']) {
       expect(help.stdout).toContain(`  ${flag} `);
     }

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ByteTokenizer, HfTokenizer, TokenizerError, continuationText, loadTokenizer, type Tokenizer } from '../src/model/tokenizer.js';
+import { ByteTokenizer, HfTokenizer, TokenizerError, continuationText, loadTokenizer, tolerantTokenizer, type Tokenizer } from '../src/model/tokenizer.js';
 import { rng, type Rng } from './helpers.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'fapool-tok-'));
@@ -260,6 +260,33 @@ describe('tokenizer_config.json add_bos_token / add_eos_token', () => {
     // Other classes leave the template as it is (transformers ignores the flags there).
     expect(enc({ tokenizer_class: 'PreTrainedTokenizerFast', add_bos_token: false })).toEqual([1, ...body]);
     expect(new HfTokenizer(t.json, { ...t.config, tokenizer_class: 'LlamaTokenizerFast', add_bos_token: false }, { addSpecialTokens: false }).encode('hello')).toEqual(body);
+  });
+
+  it('encodePlain (a chat template\'s text) adds neither, whatever the flags; <s> written in the text is the one BOS', () => {
+    const t = byteFallbackJson();
+    const body = new HfTokenizer(t.json, t.config, { addSpecialTokens: false }).encode('hello');
+    for (const config of [{}, { tokenizer_class: 'LlamaTokenizerFast', add_bos_token: true, add_eos_token: true }, { tokenizer_class: 'GemmaTokenizer', add_eos_token: true }]) {
+      const tok = new HfTokenizer(t.json, { ...t.config, ...config });
+      expect(tok.encodePlain('hello'), JSON.stringify(config)).toEqual(body);
+      expect(tok.encodePlain('<s>hello'), JSON.stringify(config)).toEqual([1, ...body]);
+      expect(tok.encode('hello')[0]).toBe(1); // encode() as before
+    }
+  });
+});
+
+describe('what a chat template needs of the tokenizer (chat-template.ts renders it)', () => {
+  it('chat_template as given, the special tokens\' text (strings or {content}), passed through tolerantTokenizer; none for bytes', () => {
+    const t = byteFallbackJson();
+    const list = [{ name: 'default', template: '{{ bos_token }}' }];
+    const tok = new HfTokenizer(t.json, { bos_token: { content: '<s>', lstrip: false }, eos_token: '</s>', unk_token: '<unk>', pad_token: null, chat_template: list });
+    expect(tok.chatTemplate).toEqual(list);
+    expect(tok.specialTokens).toEqual({ bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>' });
+    const tolerant = tolerantTokenizer(tok, 512);
+    expect([tolerant.chatTemplate, tolerant.specialTokens]).toEqual([list, tok.specialTokens]);
+    expect(tolerant.encodePlain!('<s>hello')).toEqual(tok.encodePlain('<s>hello'));
+    expect(new HfTokenizer(t.json, t.config).chatTemplate).toBeUndefined();
+    const bytes = tolerantTokenizer(new ByteTokenizer(), 256);
+    expect([bytes.chatTemplate, bytes.specialTokens, bytes.encodePlain]).toEqual([undefined, undefined, undefined]);
   });
 });
 

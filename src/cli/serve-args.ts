@@ -63,6 +63,14 @@ export function serveHelpText(): string {
     '                         (ttft_ms, tpot_ms, queue_ms, base_steps, pool_steps); a request with a seed gives',
     '                         the same text each time, whoever else is served (up to rounding between batch',
     '                         sizes); the body is UTF-8 JSON',
+    '  POST /v1/chat/completions',
+    '                         messages (roles system, user, assistant; content a string or {"type": "text"} parts)',
+    '                         made into the prompt by the model\'s chat template (tokenizer_config.json chat_template,',
+    '                         or chat_template.jinja; 400 for a model without one, e.g. the byte-level presets) and',
+    '                         encoded without adding a BOS (the template writes its own); max_tokens or',
+    '                         max_completion_tokens (default: what the context has left) and the parameters above',
+    '                         (n only 1); answers chat.completion (message) or chat.completion.chunk (delta) events;',
+    '                         return_token_ids adds the prompt\'s prompt_token_ids',
     '  GET  /v1/models        the served model; GET /v1/models/ID: it, or 404 for another id',
     '  GET  /health           200 while serving, with the engine\'s load; with a pool, "pool": its members, how many',
     '                         are alive and which are down (failed: their requests run on the base until they rejoin);',
@@ -80,7 +88,8 @@ export function serveHelpText(): string {
   lines.push('', 'Examples:',
     '  node run-inference.js serve --port 8000',
     '  node run-inference.js serve --preset seed-4l --init random --spawn auto --threshold 4096',
-    '  curl -s localhost:8000/v1/completions -H "content-type: application/json" -d \'{"prompt": "Hello", "max_tokens": 32}\'');
+    '  curl -s localhost:8000/v1/completions -H "content-type: application/json" -d \'{"prompt": "Hello", "max_tokens": 32}\'',
+    '  curl -s localhost:8000/v1/chat/completions -H "content-type: application/json" -d \'{"messages": [{"role": "user", "content": "Hello"}]}\'');
   return lines.join('\n');
 }
 

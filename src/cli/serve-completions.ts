@@ -2,15 +2,17 @@
 // choice). Streams are server-sent events in OpenAI's chunk format ending with `data: [DONE]`. A client
 // that goes away, or a server that stops waiting, aborts the requests (the engine frees their sequences).
 // Requests may finish in any order (continuous batching): choices are written as their events come.
+// serveJobs is what POST /v1/chat/completions (serve-chat.ts) shares: it differs only in its ResponseShape.
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GREEDY, QueueFullError, type CompletionEvent, type Engine, type FinishReason } from '../orchestrator/engine.js';
-import { ApiError, fitContext, parseCompletionRequest } from './serve-schema.js';
+import { ApiError, fitContext, parseCompletionRequest, type GenerationParams } from './serve-schema.js';
 import type { ServerMetrics } from './serve-metrics.js';
 
 /** What the server needs of an engine (an Engine, or a stand-in in tests). */
-export type ServedEngine = Pick<Engine, 'submit' | 'load' | 'encode' | 'config' | 'dtype' | 'device' | 'maxQueue' | 'dispose'> & Partial<Pick<Engine, 'report' | 'precompileServing' | 'minTokens'>>;
+export type ServedEngine = Pick<Engine, 'submit' | 'load' | 'encode' | 'config' | 'dtype' | 'device' | 'maxQueue' | 'dispose'>
+  & Partial<Pick<Engine, 'report' | 'precompileServing' | 'minTokens' | 'tokenizer'>>;
 
 export interface CompletionContext {
   engine: ServedEngine;
@@ -60,27 +62,71 @@ function errorOf(e: unknown): ApiError {
   return Object.assign(new ApiError(500, `generation failed: ${(e as Error)?.message ?? String(e)}`, 'server_error', null, 'generation_failed'), { cause: e });
 }
 
+/** What a route words differently: /v1/completions' text choices, or chat's messages and deltas. */
+export interface ResponseShape {
+  /** The route, as `fapool_http_requests_total` labels it. */
+  route: string;
+  idPrefix: string;
+  /** `object` of a whole response, and of a stream's chunks. */
+  object: string;
+  chunkObject: string;
+  /** A whole response's choice holding `text`. */
+  choice(text: string): Record<string, unknown>;
+  /** A stream chunk's choice holding the next piece of text. */
+  piece(text: string): Record<string, unknown>;
+  /** What a choice's last chunk (its finish reason) holds of text. */
+  end: Record<string, unknown>;
+  /** What each choice's first chunk holds (chat: the assistant's role), before any text; none where absent. */
+  start?: Record<string, unknown>;
+  /** return_token_ids gives the prompt's ids too, beside the choices (vLLM's chat: in the response, or a stream's first chunk). */
+  promptTokenIds?: boolean;
+}
+
+const TEXT_COMPLETION: ResponseShape = {
+  route: '/v1/completions', idPrefix: 'cmpl', object: 'text_completion', chunkObject: 'text_completion',
+  choice: (text) => ({ text }), piece: (text) => ({ text }), end: { text: '' },
+};
+
+/** One engine request of a route's: the prompt's ids and how many tokens it may add. */
+export interface Job { ids: number[]; maxTokens: number }
+
+/** A request naming another model than the one served: 404, as OpenAI answers. */
+export function checkModel(ctx: CompletionContext, model: string | undefined): void {
+  if (model !== undefined && model !== ctx.modelName) {
+    throw new ApiError(404, `the model '${model}' does not exist; this server serves '${ctx.modelName}'`, 'invalid_request_error', 'model', 'model_not_found');
+  }
+}
+
+/** A prompt (text through `encode`, or ids), named `param` in errors, and the request's max_tokens fitted to the context. */
+export function promptJob(ctx: CompletionContext, prompt: string | number[], param: string, p: GenerationParams,
+  encode: (text: string) => number[] = (t) => ctx.engine.encode(t)): Job {
+  // Too long for the context whatever its tokens are: refused before encoding (31 MB of text took 4.4 s of the
+  // event loop to encode, every stream of the server stalled meanwhile).
+  const least = typeof prompt === 'string' ? ctx.engine.minTokens?.(prompt) ?? 0 : 0;
+  if (least >= ctx.maxContext) {
+    throw new ApiError(400, `this model's maximum context length is ${ctx.maxContext} tokens; ${param} has at least ${least} tokens, leaving no room for a completion`,
+      'invalid_request_error', param, 'context_length_exceeded');
+  }
+  const ids = typeof prompt === 'string' ? encode(prompt) : prompt;
+  if (ids.length === 0) throw new ApiError(400, `'${param}' has no tokens`, 'invalid_request_error', param, 'invalid_value');
+  return { ids, maxTokens: fitContext(ids.length, p.maxTokens, ctx.maxContext, param, p.maxTokensParam, p.defaultMaxTokens) };
+}
+
 export async function handleCompletion(ctx: CompletionContext, req: FastifyRequest, reply: FastifyReply): Promise<void> {
   const t0 = performance.now();
+  const p = parseCompletionRequest(req.body, ctx.engine.config.vocab);
+  checkModel(ctx, p.model);
+  const jobs = p.prompts.map((prompt, i) => promptJob(ctx, prompt, p.prompts.length > 1 ? `prompt[${i}]` : 'prompt', p));
+  await serveJobs(ctx, req, reply, p, jobs, TEXT_COMPLETION, t0);
+}
+
+/**
+ * Runs a route's jobs on the engine, one choice each, and answers in the route's shape: a response, or a stream. A
+ * client that leaves, or a server that stops waiting, cancels them. `t0`: when the request came (end-to-end time).
+ */
+export async function serveJobs(ctx: CompletionContext, req: FastifyRequest, reply: FastifyReply, p: GenerationParams, jobs: Job[],
+  shape: ResponseShape, t0: number): Promise<void> {
   const { engine } = ctx;
-  const cfg = engine.config;
-  const p = parseCompletionRequest(req.body, cfg.vocab);
-  if (p.model !== undefined && p.model !== ctx.modelName) {
-    throw new ApiError(404, `the model '${p.model}' does not exist; this server serves '${ctx.modelName}'`, 'invalid_request_error', 'model', 'model_not_found');
-  }
-  const jobs = p.prompts.map((prompt, i) => {
-    const param = p.prompts.length > 1 ? `prompt[${i}]` : 'prompt';
-    // Too long for the context whatever its tokens are: refused before encoding (31 MB of text took 4.4 s of the
-    // event loop to encode, every stream of the server stalled meanwhile).
-    const least = typeof prompt === 'string' ? engine.minTokens?.(prompt) ?? 0 : 0;
-    if (least >= ctx.maxContext) {
-      throw new ApiError(400, `this model's maximum context length is ${ctx.maxContext} tokens; ${param} has at least ${least} tokens, leaving no room for a completion`,
-        'invalid_request_error', param, 'context_length_exceeded');
-    }
-    const ids = typeof prompt === 'string' ? engine.encode(prompt) : prompt;
-    if (ids.length === 0) throw new ApiError(400, `'${param}' has no tokens`, 'invalid_request_error', param, 'invalid_value');
-    return { ids, maxTokens: fitContext(ids.length, p.maxTokens, ctx.maxContext, param) };
-  });
   // The engine decodes requests together only when their sampling parameters are equal: greedy requests all
   // get the same (top-k/top-p mean nothing there; top_p 0, OpenAI's smallest nucleus, is the argmax); sampled ones without a seed batch together too, and the engine
   // draws a new random seed for each batch they start (the same prompt again gives new text).
@@ -118,10 +164,12 @@ export async function handleCompletion(ctx: CompletionContext, req: FastifyReque
       }
       throw e;
     }
-    const id = `cmpl-${randomUUID().replace(/-/g, '')}`;
+    const id = `${shape.idPrefix}-${randomUUID().replace(/-/g, '')}`;
     const created = Math.floor(Date.now() / 1000);
-    if (p.stream) await streamChoices(ctx, reply, streams, { id, created, includeUsage: p.includeUsage, returnTokenIds: p.returnTokenIds, abort, why: () => why });
-    else await answerChoices(ctx, reply, streams, { id, created, returnTokenIds: p.returnTokenIds, abort, why: () => why });
+    const promptIds = p.returnTokenIds && shape.promptTokenIds ? { prompt_token_ids: jobs[0]!.ids } : {};
+    const o: Ids = { id, created, shape, promptIds, returnTokenIds: p.returnTokenIds, abort, why: () => why };
+    if (p.stream) await streamChoices(ctx, reply, streams, { ...o, includeUsage: p.includeUsage });
+    else await answerChoices(ctx, reply, streams, o);
     if (why === null) ctx.metrics.e2e.observe((performance.now() - t0) / 1000);
   } finally {
     res.off('close', onClose);
@@ -129,7 +177,12 @@ export async function handleCompletion(ctx: CompletionContext, req: FastifyReque
   }
 }
 
-interface Ids { id: string; created: number; returnTokenIds: boolean; abort: (w: 'failed' | 'slow') => void; why: () => string | null }
+interface Ids {
+  id: string; created: number; shape: ResponseShape; returnTokenIds: boolean;
+  /** Fields beside the choices: the prompt's ids where the shape gives them. */
+  promptIds: Record<string, unknown>;
+  abort: (w: 'failed' | 'slow') => void; why: () => string | null;
+}
 
 async function answerChoices(ctx: CompletionContext, reply: FastifyReply, streams: AsyncIterable<CompletionEvent>[], o: Ids): Promise<void> {
   const dones: Done[] = [];
@@ -146,7 +199,7 @@ async function answerChoices(ctx: CompletionContext, reply: FastifyReply, stream
     // Nobody to answer: the socket is gone.
     reply.hijack();
     ctx.counted.add(reply.raw);
-    ctx.metrics.requests.inc({ route: '/v1/completions', status: '499' });
+    ctx.metrics.requests.inc({ route: o.shape.route, status: '499' });
     return;
   }
   if (o.why() === 'shutdown') throw new ApiError(503, 'the server is shutting down; the request was cancelled', 'server_error', null, 'shutting_down');
@@ -155,12 +208,12 @@ async function answerChoices(ctx: CompletionContext, reply: FastifyReply, stream
     usage.prompt_tokens += d.promptTokens;
     usage.completion_tokens += d.tokens.length;
     return {
-      text: d.text, index, logprobs: null, finish_reason: finishReason(d.reason), metrics: choiceMetrics(d),
+      ...o.shape.choice(d.text), index, logprobs: null, finish_reason: finishReason(d.reason), metrics: choiceMetrics(d),
       ...(o.returnTokenIds ? { token_ids: d.tokens } : {}),
     };
   });
   usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
-  await reply.send({ id: o.id, object: 'text_completion', created: o.created, model: ctx.modelName, choices, usage });
+  await reply.send({ id: o.id, object: o.shape.object, created: o.created, model: ctx.modelName, choices, usage, ...o.promptIds });
 }
 
 async function streamChoices(ctx: CompletionContext, reply: FastifyReply, streams: AsyncIterable<CompletionEvent>[],
@@ -176,19 +229,22 @@ async function streamChoices(ctx: CompletionContext, reply: FastifyReply, stream
     res.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
     if (res.writableLength > MAX_BUFFERED_BYTES) o.abort('slow');
   };
-  const chunk = (choices: unknown[], extra: object = {}) => send({ id: o.id, object: 'text_completion', created: o.created, model: ctx.modelName, choices, ...extra });
+  const { shape } = o;
+  const chunk = (choices: unknown[], extra: object = {}) => send({ id: o.id, object: shape.chunkObject, created: o.created, model: ctx.modelName, choices, ...extra });
   const usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
   let failure: ApiError | null = null;
+  // Each choice's opening chunk (chat: the role) before any text; the prompt's ids ride on the first.
+  if (shape.start) streams.forEach((_, index) => chunk([{ index, ...shape.start, logprobs: null, finish_reason: null }], index === 0 ? o.promptIds : {}));
   try {
     await Promise.all(streams.map(async (s, index) => {
       try {
         for await (const e of s) {
-          if (e.type === 'token') { chunk([{ text: e.text, index, logprobs: null, finish_reason: null }]); continue; }
+          if (e.type === 'token') { chunk([{ ...shape.piece(e.text), index, logprobs: null, finish_reason: null }]); continue; }
           record(ctx.metrics, e);
           usage.prompt_tokens += e.promptTokens;
           usage.completion_tokens += e.tokens.length;
           if (e.reason === 'cancelled') continue;
-          chunk([{ text: '', index, logprobs: null, finish_reason: finishReason(e.reason), metrics: choiceMetrics(e), ...(o.returnTokenIds ? { token_ids: e.tokens } : {}) }]);
+          chunk([{ ...shape.end, index, logprobs: null, finish_reason: finishReason(e.reason), metrics: choiceMetrics(e), ...(o.returnTokenIds ? { token_ids: e.tokens } : {}) }]);
         }
       } catch (e) {
         ctx.metrics.finished.inc({ reason: 'error' });
@@ -208,7 +264,7 @@ async function streamChoices(ctx: CompletionContext, reply: FastifyReply, stream
     send('[DONE]');
   } finally {
     ctx.streams.open--;
-    ctx.metrics.requests.inc({ route: '/v1/completions', status: o.why() === 'client' ? '499' : '200' });
+    ctx.metrics.requests.inc({ route: shape.route, status: o.why() === 'client' ? '499' : '200' });
     if (!res.writableEnded) res.end();
   }
 }

@@ -1,6 +1,7 @@
-// The request body of POST /v1/completions, checked by hand so that every refusal names the parameter
+// The request bodies of POST /v1/completions and /v1/chat/completions, checked by hand so that every refusal names the parameter
 // (OpenAI's error shape: {error: {message, type, param, code}}), and the errors the server answers with.
 import { FapoolError } from '../gpu/errors.js';
+import type { ChatMessage } from '../model/chat-template.js';
 import { LONE_SURROGATE } from '../orchestrator/engine.js';
 
 /** An answer other than 200: status, and the OpenAI-style error body. */
@@ -20,13 +21,16 @@ const bad = (param: string, message: string, code: string | null = 'invalid_valu
 export const MAX_PROMPTS = 64;
 /** Most stop strings (OpenAI's limit). */
 export const MAX_STOPS = 4;
-/** max_tokens when a request gives none (OpenAI's default), capped by what the context has left. */
+/** max_tokens when a completions request gives none (OpenAI's default), capped by what the context has left. */
 export const DEFAULT_MAX_TOKENS = 16;
 
-export interface CompletionParams {
-  /** One prompt per choice: text or token ids. */
-  prompts: (string | number[])[];
+/** What both routes take besides their prompt: length, sampling, stops, streaming. */
+export interface GenerationParams {
   maxTokens?: number;
+  /** The parameter that gave maxTokens (chat's max_completion_tokens or max_tokens): errors name it. */
+  maxTokensParam: string;
+  /** max_tokens when none is given, capped by what the context has left: completions' 16, chat's all of it (OpenAI's defaults). */
+  defaultMaxTokens: number;
   temperature: number;
   topP: number;
   topK: number;
@@ -39,20 +43,41 @@ export interface CompletionParams {
   model?: string;
 }
 
+export interface CompletionParams extends GenerationParams {
+  /** One prompt per choice: text or token ids. */
+  prompts: (string | number[])[];
+}
+
+export interface ChatParams extends GenerationParams {
+  messages: ChatMessage[];
+}
+
+type Neutral = Record<string, { ok: (v: unknown) => boolean; shown: string }>;
+const emptyObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0;
+
 // OpenAI parameters this server takes only at their neutral value (so clients that always send them work).
-const NEUTRAL: Record<string, (v: unknown) => boolean> = {
-  n: (v) => v === 1,
-  best_of: (v) => v === 1,
-  echo: (v) => v === false,
+const NEUTRAL: Neutral = {
+  n: { ok: (v) => v === 1, shown: '1' },
+  best_of: { ok: (v) => v === 1, shown: '1' },
+  echo: { ok: (v) => v === false, shown: 'false' },
   // Not 0: OpenAI's completions return the chosen tokens' log-probabilities at logprobs 0; this server has none.
-  logprobs: (v) => v === false,
-  suffix: (v) => v === '',
-  presence_penalty: (v) => v === 0,
-  frequency_penalty: (v) => v === 0,
-  logit_bias: (v) => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0,
+  logprobs: { ok: (v) => v === false, shown: 'false' },
+  suffix: { ok: (v) => v === '', shown: '""' },
+  presence_penalty: { ok: (v) => v === 0, shown: '0' },
+  frequency_penalty: { ok: (v) => v === 0, shown: '0' },
+  logit_bias: { ok: emptyObject, shown: '{}' },
 };
-const KNOWN = new Set(['model', 'prompt', 'max_tokens', 'temperature', 'top_p', 'top_k', 'seed', 'stop', 'stream',
-  'stream_options', 'return_token_ids', 'user', ...Object.keys(NEUTRAL)]);
+// Both routes' own parameters.
+const COMMON = ['model', 'max_tokens', 'temperature', 'top_p', 'top_k', 'seed', 'stop', 'stream', 'stream_options', 'return_token_ids', 'user'];
+const KNOWN = new Set([...COMMON, 'prompt', ...Object.keys(NEUTRAL)]);
+// Chat's: n one choice as the completions route has (a list of prompts has no chat equivalent).
+const CHAT_NEUTRAL: Neutral = {
+  n: NEUTRAL.n!, logprobs: NEUTRAL.logprobs!, presence_penalty: NEUTRAL.presence_penalty!, frequency_penalty: NEUTRAL.frequency_penalty!,
+  logit_bias: NEUTRAL.logit_bias!,
+};
+const CHAT_KNOWN = new Set([...COMMON, 'messages', 'max_completion_tokens', ...Object.keys(CHAT_NEUTRAL)]);
+/** Most messages in a conversation (a body of 32 MiB holds millions of empty ones, each a template loop turn). */
+export const MAX_MESSAGES = 4096;
 
 function isInt(v: unknown): v is number { return typeof v === 'number' && Number.isSafeInteger(v); }
 function typeName(v: unknown): string { return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v; }
@@ -108,24 +133,30 @@ function stops(v: unknown): string[] {
   });
 }
 
-/** Checks a parsed JSON body; token ids must be below `vocab`. Lengths against the context are checked later. */
-export function parseCompletionRequest(body: unknown, vocab: number): CompletionParams {
+function objectBody(body: unknown): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new ApiError(400, `the request body must be a JSON object, got ${typeName(body)}`, 'invalid_request_error', null, 'invalid_body');
   }
-  const b = body as Record<string, unknown>;
+  return body as Record<string, unknown>;
+}
+
+function positiveInt(b: Record<string, unknown>, key: string): number | undefined {
+  const v = b[key];
+  if (v === undefined || v === null) return undefined;
+  if (!isInt(v)) throw bad(key, `'${key}' must be an integer, got ${typeName(v) === 'number' ? v : typeName(v)}`, 'invalid_type');
+  if (v < 1) throw bad(key, `'${key}' must be >= 1, got ${v}`);
+  return v;
+}
+
+/** The parameters both routes share, after every key of the body is checked against `known` and `neutral`. */
+function generationParams(b: Record<string, unknown>, known: ReadonlySet<string>, neutral: Neutral): GenerationParams {
   for (const k of Object.keys(b)) {
-    if (!KNOWN.has(k)) throw bad(k, `unrecognized request argument '${k}'`, 'unknown_parameter');
-    const neutral = NEUTRAL[k];
-    if (neutral && b[k] !== null && !neutral(b[k])) throw bad(k, `'${k}' is not supported (only ${k === 'logit_bias' ? '{}' : JSON.stringify(neutralValue(k))} or null)`, 'unsupported_value');
+    if (!known.has(k)) throw bad(k, `unrecognized request argument '${k}'`, 'unknown_parameter');
+    const n = neutral[k];
+    if (n && b[k] !== null && !n.ok(b[k])) throw bad(k, `'${k}' is not supported (only ${n.shown} or null)`, 'unsupported_value');
   }
   if (b.model !== undefined && b.model !== null && typeof b.model !== 'string') throw bad('model', `'model' must be a string, got ${typeName(b.model)}`, 'invalid_type');
-  let maxTokens: number | undefined;
-  if (b.max_tokens !== undefined && b.max_tokens !== null) {
-    if (!isInt(b.max_tokens)) throw bad('max_tokens', `'max_tokens' must be an integer, got ${typeName(b.max_tokens) === 'number' ? b.max_tokens : typeName(b.max_tokens)}`, 'invalid_type');
-    if (b.max_tokens < 1) throw bad('max_tokens', `'max_tokens' must be >= 1, got ${b.max_tokens}`);
-    maxTokens = b.max_tokens;
-  }
+  const maxTokens = positiveInt(b, 'max_tokens');
   let topK = 0;
   if (b.top_k !== undefined && b.top_k !== null) {
     if (!isInt(b.top_k)) throw bad('top_k', `'top_k' must be an integer, got ${typeName(b.top_k) === 'number' ? b.top_k : typeName(b.top_k)}`, 'invalid_type');
@@ -159,31 +190,91 @@ export function parseCompletionRequest(body: unknown, vocab: number): Completion
   const stream = flag('stream');
   if (so !== undefined && so !== null && !stream) throw bad('stream_options', "'stream_options' is only allowed with 'stream': true");
   return {
-    prompts: prompts(b.prompt, vocab), maxTokens,
+    maxTokens, maxTokensParam: 'max_tokens', defaultMaxTokens: DEFAULT_MAX_TOKENS,
     temperature: number(b, 'temperature', 0, 2, 1), topP: number(b, 'top_p', 0, 1, 1), topK, seed,
     stop: stops(b.stop), stream, includeUsage, returnTokenIds: flag('return_token_ids'),
     model: (b.model as string | null | undefined) ?? undefined,
   };
 }
 
-function neutralValue(k: string): unknown {
-  return { n: 1, best_of: 1, echo: false, logprobs: false, suffix: '', presence_penalty: 0, frequency_penalty: 0 }[k];
+/** Checks a parsed JSON body; token ids must be below `vocab`. Lengths against the context are checked later. */
+export function parseCompletionRequest(body: unknown, vocab: number): CompletionParams {
+  const b = objectBody(body);
+  const g = generationParams(b, KNOWN, NEUTRAL);
+  return { ...g, prompts: prompts(b.prompt, vocab) };
+}
+
+const ROLES = new Set(['system', 'user', 'assistant']);
+
+/** A message's content: a string, or text parts joined by newlines (as vLLM gives text-only templates their content). */
+function content(v: unknown, at: string): string {
+  if (typeof v === 'string') return v;
+  if (!Array.isArray(v)) throw bad(`${at}.content`, `'${at}.content' must be a string or an array of text parts, got ${typeName(v)}`, v === undefined ? 'missing_required_parameter' : 'invalid_type');
+  return v.map((part, j) => {
+    const where = `${at}.content[${j}]`;
+    if (typeof part !== 'object' || part === null || Array.isArray(part)) throw bad(where, `'${where}' must be a content part object, got ${typeName(part)}`, 'invalid_type');
+    const { type, text, ...rest } = part as Record<string, unknown>;
+    if (type !== 'text') {
+      throw bad(where, `'${where}' is a part of type ${typeof type === 'string' ? `'${type}'` : typeName(type)}: this server takes only {"type": "text", "text": ...} parts (the model reads text only)`, 'unsupported_value');
+    }
+    if (typeof text !== 'string') throw bad(where, `'${where}.text' must be a string, got ${typeName(text)}`, 'invalid_type');
+    const extra = Object.keys(rest)[0];
+    if (extra !== undefined) throw bad(where, `unrecognized argument '${where}.${extra}'`, 'unknown_parameter');
+    return text;
+  }).join('\n');
+}
+
+function messages(v: unknown): ChatMessage[] {
+  if (v === undefined || v === null) throw bad('messages', "'messages' is required", 'missing_required_parameter');
+  if (!Array.isArray(v)) throw bad('messages', `'messages' must be an array of messages, got ${typeName(v)}`, 'invalid_type');
+  if (v.length === 0) throw bad('messages', "'messages' is an empty array");
+  if (v.length > MAX_MESSAGES) throw bad('messages', `at most ${MAX_MESSAGES} messages per request, got ${v.length}`);
+  return v.map((m, i) => {
+    const at = `messages[${i}]`;
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) throw bad(at, `'${at}' must be a message object, got ${typeName(m)}`, 'invalid_type');
+    const { role, content: c, name, ...rest } = m as Record<string, unknown>;
+    const extra = Object.keys(rest)[0];
+    if (extra !== undefined) throw bad(`${at}.${extra}`, `unrecognized argument '${at}.${extra}' (this server has no tools or function calls)`, 'unknown_parameter');
+    if (typeof role !== 'string' || !ROLES.has(role)) {
+      throw bad(`${at}.role`, `'${at}.role' must be 'system', 'user' or 'assistant', got ${typeof role === 'string' ? `'${role}'` : typeName(role)}`,
+        role === undefined ? 'missing_required_parameter' : 'invalid_value');
+    }
+    if (name !== undefined && name !== null && typeof name !== 'string') throw bad(`${at}.name`, `'${at}.name' must be a string, got ${typeName(name)}`, 'invalid_type');
+    return { role: role as ChatMessage['role'], content: content(c, at), ...(typeof name === 'string' ? { name } : {}) };
+  });
+}
+
+/** A chat request's body: messages (checked here; the template checks their order), and the shared parameters. */
+export function parseChatRequest(body: unknown): ChatParams {
+  const b = objectBody(body);
+  const g = generationParams(b, CHAT_KNOWN, CHAT_NEUTRAL);
+  // max_completion_tokens is OpenAI's newer name; both given must agree (which one was meant is not ours to guess).
+  const mct = positiveInt(b, 'max_completion_tokens');
+  if (mct !== undefined && g.maxTokens !== undefined && mct !== g.maxTokens) {
+    throw bad('max_completion_tokens', `'max_completion_tokens' (${mct}) and 'max_tokens' (${g.maxTokens}) differ: send one`);
+  }
+  return {
+    ...g, ...(mct !== undefined ? { maxTokens: mct, maxTokensParam: 'max_completion_tokens' } : {}),
+    // A chat answer runs to its end of turn (or the context's): 16 tokens cut most answers short.
+    defaultMaxTokens: Infinity, messages: messages(b.messages),
+  };
 }
 
 /**
  * max_tokens after the prompt's length is known: a given value must fit the context with the prompt; a missing
- * one is OpenAI's 16, capped by what the context has left.
+ * one is `dflt` (OpenAI's 16 for completions), capped by what the context has left.
  */
-export function fitContext(promptTokens: number, maxTokens: number | undefined, maxSeq: number, param: string): number {
+export function fitContext(promptTokens: number, maxTokens: number | undefined, maxSeq: number, param: string, maxParam = 'max_tokens',
+  dflt = DEFAULT_MAX_TOKENS): number {
   const left = maxSeq - promptTokens;
   if (left < 1) {
     throw new ApiError(400, `this model's maximum context length is ${maxSeq} tokens; ${param} has ${promptTokens} tokens, leaving no room for a completion`,
       'invalid_request_error', param, 'context_length_exceeded');
   }
-  if (maxTokens === undefined) return Math.min(DEFAULT_MAX_TOKENS, left);
+  if (maxTokens === undefined) return Math.min(dflt, left);
   if (maxTokens > left) {
-    throw new ApiError(400, `this model's maximum context length is ${maxSeq} tokens; you requested ${promptTokens + maxTokens} (${promptTokens} in ${param}, ${maxTokens} in max_tokens)`,
-      'invalid_request_error', 'max_tokens', 'context_length_exceeded');
+    throw new ApiError(400, `this model's maximum context length is ${maxSeq} tokens; you requested ${promptTokens + maxTokens} (${promptTokens} in ${param}, ${maxTokens} in ${maxParam})`,
+      'invalid_request_error', maxParam, 'context_length_exceeded');
   }
   return maxTokens;
 }

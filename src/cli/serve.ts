@@ -6,12 +6,14 @@ import type { ServerResponse } from 'node:http';
 import { createServer } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { FapoolError, InputError } from '../gpu/errors.js';
+import { chatPrompter, ChatTemplateError } from '../model/chat-template.js';
 import { TokenizerError } from '../model/tokenizer.js';
 import { createEngine, type EngineOptions } from '../orchestrator/create-engine.js';
 import { QueueFullError } from '../orchestrator/engine.js';
 import { runAndExit } from './exit.js';
 import { parseServeArgs, serveHelpText } from './serve-args.js';
-import { handleCompletion, type CompletionContext, type ServedEngine } from './serve-completions.js';
+import { handleChatCompletion, type ChatContext } from './serve-chat.js';
+import { handleCompletion, type ServedEngine } from './serve-completions.js';
 import { poolHealth, serverMetrics, type ServerMetrics } from './serve-metrics.js';
 import { ApiError } from './serve-schema.js';
 
@@ -122,7 +124,15 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
     const maxContext = Math.min(engine.config.maxSeq, o.maxContext ?? o.engineOptions?.schedule?.maxContext ?? Infinity);
     const asked = o.maxContext ?? o.engineOptions?.schedule?.maxContext;
     if (asked !== undefined && asked > engine.config.maxSeq) log(`note: max context ${asked} is over the model's ${engine.config.maxSeq} tokens: serving ${engine.config.maxSeq}`);
-    const ctx: CompletionContext = { engine, modelName, metrics, maxContext, inFlight: new Set(), stopped: () => stopped, streams, counted, log };
+    // The chat template is parsed now: one that does not parse stops the start, not every chat request.
+    let chat: ChatContext['chat'];
+    try {
+      chat = chatPrompter(engine.tokenizer);
+    } catch (e) {
+      if (e instanceof ChatTemplateError) throw new ServeError(`the model's chat template (tokenizer_config.json chat_template, or chat_template.jinja) cannot be used: ${e.message}`);
+      throw e;
+    }
+    const ctx: ChatContext = { engine, modelName, metrics, maxContext, inFlight: new Set(), stopped: () => stopped, streams, counted, log, chat };
     // The grace is over: cancel what is still running; connections still open a moment later are cut.
     const stopWaiting = () => {
       if (stopped) return;
@@ -198,6 +208,7 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
     });
 
     app.post('/v1/completions', (req, reply) => handleCompletion(ctx, req, reply));
+    app.post('/v1/chat/completions', (req, reply) => handleChatCompletion(ctx, req, reply));
     const model = () => ({ id: modelName, object: 'model', created: 0, owned_by: 'fapool', max_model_len: maxContext });
     app.get('/v1/models', async () => ({ object: 'list', data: [model()] }));
     // The rest of the path is the id: Hugging Face ids hold a slash, which OpenAI's clients put in the path unencoded.

@@ -38,6 +38,18 @@ export interface Tokenizer {
    */
   readonly endIds?: readonly number[];
   readonly bosId?: number;
+  /**
+   * tokenizer_config.json's chat_template as the file gives it (a string, or a list of {name, template}), or
+   * chat_template.jinja beside it, which transformers prefers; undefined without one. chat-template.ts reads it.
+   */
+  readonly chatTemplate?: unknown;
+  /** The text of the special tokens tokenizer_config.json names (bos_token, eos_token, ...): a chat template's variables. */
+  readonly specialTokens?: Readonly<Record<string, string>>;
+  /**
+   * encode() without the special tokens the post-processor adds (BOS, EOS): for text a chat template made, which
+   * holds its own, as transformers encodes it (add_special_tokens=False). Absent where encode() adds none.
+   */
+  encodePlain?(text: string): number[];
 }
 
 /** The ids that end a generation: the tokenizer's endIds, else its EOS. */
@@ -133,6 +145,8 @@ export class HfTokenizer implements Tokenizer {
   readonly eosId?: number;
   readonly endIds?: readonly number[];
   readonly bosId?: number;
+  readonly chatTemplate?: unknown;
+  readonly specialTokens: Readonly<Record<string, string>>;
   private readonly impl: HfTokenizerImpl;
   private readonly cleanUpSpaces: boolean;
   private readonly bound: TokenBound | null;
@@ -169,12 +183,17 @@ export class HfTokenizer implements Tokenizer {
     const { tokenizer_class: cls, add_bos_token: bos, add_eos_token: eos } = tokenizerConfig;
     const honours = typeof cls === 'string' && /^(Llama|CodeLlama|Gemma)Tokenizer(Fast)?$/.test(cls);
     this.ends = honours && (typeof bos === 'boolean' || typeof eos === 'boolean') ? { bos: bos !== false, eos: eos === true } : null;
+    if (tokenizerConfig.chat_template !== undefined && tokenizerConfig.chat_template !== null) this.chatTemplate = tokenizerConfig.chat_template;
+    const specials: Record<string, string> = {};
+    for (const k of ['bos_token', 'eos_token', 'unk_token', 'pad_token']) {
+      const text = tokenText(tokenizerConfig[k]);
+      if (text !== undefined) specials[k] = text;
+    }
+    this.specialTokens = specials;
   }
 
   private specialId(configured: unknown, fallbacks: string[]): number | undefined {
-    const name = typeof configured === 'string' ? configured
-      : typeof configured === 'object' && configured && typeof (configured as { content?: unknown }).content === 'string'
-        ? (configured as { content: string }).content : undefined;
+    const name = tokenText(configured);
     for (const t of name !== undefined ? [name] : fallbacks) {
       const id = this.impl.token_to_id(t);
       if (id !== undefined) return id;
@@ -189,6 +208,10 @@ export class HfTokenizer implements Tokenizer {
     if (this.ends.bos && this.bosId !== undefined) ids.unshift(this.bosId);
     if (this.ends.eos && this.eosId !== undefined) ids.push(this.eosId);
     return ids;
+  }
+
+  encodePlain(text: string): number[] {
+    return this.impl.encode(text, { add_special_tokens: false }).ids;
   }
 
   /** A lower bound from the vocabulary's longest token (tokenizer-bound.ts); 0 where the configuration gives none. */
@@ -261,6 +284,13 @@ export class HfTokenizer implements Tokenizer {
       flush: () => step(true),
     };
   }
+}
+
+/** A special token of tokenizer_config.json as text: a plain string or an AddedToken's {content}. */
+function tokenText(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  const content = typeof v === 'object' && v !== null ? (v as { content?: unknown }).content : undefined;
+  return typeof content === 'string' ? content : undefined;
 }
 
 const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -369,7 +399,9 @@ export async function loadTokenizer(dirOrFile: string, opts: HfTokenizerOptions 
   const cfg = cfgText === null ? {} : parse(cfgText, cfgFile);
   // Else the library's "Config must be a valid object" came out as tokenizer.json's fault.
   if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw new TokenizerError(`${cfgFile}: must be a JSON object, got ${kindOf(cfg)}`);
-  return new HfTokenizer(json, cfg, { endIds: await checkpointEndIds(dir), ...opts });
+  // Checkpoints saved by recent transformers keep the chat template in its own file, which wins over the config's.
+  const jinja = await fs.readFile(path.join(dir, 'chat_template.jinja'), 'utf8').catch(() => null);
+  return new HfTokenizer(json, jinja === null ? cfg : { ...cfg, chat_template: jinja }, { endIds: await checkpointEndIds(dir), ...opts });
 }
 
 /**
@@ -388,8 +420,9 @@ export function tolerantTokenizer(t: Tokenizer, modelVocab: number): Tokenizer {
     return `⟦${id}⟧`;
   };
   return {
-    vocabSize: t.vocabSize, eosId: t.eosId, endIds: t.endIds, bosId: t.bosId,
+    vocabSize: t.vocabSize, eosId: t.eosId, endIds: t.endIds, bosId: t.bosId, chatTemplate: t.chatTemplate, specialTokens: t.specialTokens,
     encode: (text) => t.encode(text),
+    ...(t.encodePlain ? { encodePlain: (text: string) => t.encodePlain!(text) } : {}),
     decode(ids) {
       let out = '', run: number[] = [];
       ids.forEach((id, n) => {

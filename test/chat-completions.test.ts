@@ -1,0 +1,330 @@
+// POST /v1/chat/completions (src/cli/serve-chat.ts, src/model/chat-template.ts) on lavapipe: the tiny preset's shape
+// with random weights and a Llama-style SentencePiece tokenizer (byte fallback, a post-processor that adds <s>) whose
+// tokenizer_config.json holds Mistral Instruct's chat template, which writes {{ bos_token }} itself. The prompt's ids
+// must be the expected rendered text's with one BOS, the answer the engine's own greedy run on those ids, through the
+// `openai` client (plain and streamed) and raw SSE; refusals are 400s that say why; a template that does not parse
+// stops the server's start. Chat templates and their files (a list with "default", chat_template.jinja) unit-tested.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, ServeError, type RunningServer, type ServedEngine } from '../src/cli/serve.js';
+import { parseChatRequest } from '../src/cli/serve-schema.js';
+import { ChatRenderError, ChatTemplate, ChatTemplateError, chatPrompter, chatTemplateSource } from '../src/model/chat-template.js';
+import { presetConfig, type ModelConfig } from '../src/model/config.js';
+import { writeRandomWeights } from '../src/model/random-weights.js';
+import { HfTokenizer, loadTokenizer, type Tokenizer } from '../src/model/tokenizer.js';
+import type { CompletionEvent, CompletionRequest, Engine } from '../src/orchestrator/engine.js';
+
+/** Mistral-7B-Instruct-v0.1's chat_template, as its tokenizer_config.json gives it. */
+const MISTRAL = "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token + ' ' }}{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %}";
+/** Meta-Llama-3-8B-Instruct's chat_template. */
+const LLAMA3 = "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}";
+
+/** A Llama/Mistral-style SentencePiece BPE with byte fallback (as test/tokenizer.test.ts's): <s> added by the post-processor. */
+function llamaTokenizer() {
+  const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2 };
+  for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = 3 + b;
+  const pieces = ['▁', 'a', 'b', 'c', 'e', 'h', 'l', 'o', 'w', 'r', 'd', '▁h', 'he', 'll', '▁he', '▁hell', '▁hello', '▁w', '▁wo', '[', ']', 'I', 'N', 'S', 'T', '/', '▁['];
+  let id = 259;
+  for (const p of pieces) vocab[p] = id++;
+  const merges = [['▁', 'h'], ['h', 'e'], ['l', 'l'], ['▁h', 'e'], ['▁he', 'll'], ['▁hell', 'o'], ['▁', 'w'], ['▁w', 'o'], ['▁', '[']];
+  const special = (content: string, i: number) => ({ id: i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  return {
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: [special('<unk>', 0), special('<s>', 1), special('</s>', 2)],
+    normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+    pre_tokenizer: null,
+    post_processor: {
+      type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [{ Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
+    },
+    decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] },
+    model: { type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, vocab, merges: merges.map((m) => m.join(' ')) },
+  };
+}
+const TOKENIZER = llamaTokenizer();
+// Special tokens as transformers saves them: AddedToken objects ({content}), not plain strings.
+const TOKENIZER_CONFIG = { bos_token: { content: '<s>', special: true }, eos_token: { content: '</s>', special: true }, chat_template: MISTRAL };
+
+const tmp = mkdtempSync(join(tmpdir(), 'fapool-chat-'));
+let server: RunningServer;
+let client: OpenAI;
+/** The tokenizer the server loaded, as a user's transformers would: encode() adds <s>. */
+let tok: HfTokenizer;
+
+beforeAll(async () => {
+  const dir = join(tmp, 'model');
+  mkdirSync(dir);
+  tok = new HfTokenizer(TOKENIZER, TOKENIZER_CONFIG);
+  const cfg: ModelConfig = { ...presetConfig('tiny'), name: 'tiny-chat', vocab: tok.vocabSize };
+  await writeRandomWeights(join(dir, 'model.safetensors'), cfg, { seed: 5, dtype: 'f32' });
+  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(TOKENIZER));
+  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(TOKENIZER_CONFIG));
+  server = await startServer({ engineOptions: { model: dir, dtype: 'f32' }, host: '127.0.0.1', port: 0, log: () => {} });
+  client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+});
+afterAll(async () => {
+  await server?.close(0);
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const CONVERSATION = [
+  { role: 'user' as const, content: 'hello world' },
+  { role: 'assistant' as const, content: 'hello' },
+  { role: 'user' as const, content: [{ type: 'text' as const, text: 'wow' }, { type: 'text' as const, text: 'hell' }] },
+];
+/** What Mistral's template makes of CONVERSATION (text parts joined by a newline), written out by hand. */
+const RENDERED = '<s>[INST] hello world [/INST]hello</s> [INST] wow\nhell [/INST]';
+/** Its ids as transformers gets them: the text after the template's <s>, encoded with the BOS the tokenizer adds. */
+const expectedIds = () => tok.encode(RENDERED.slice('<s>'.length));
+
+/** The engine's own greedy run on `ids` (no server): tokens and text. */
+async function reference(ids: number[], maxTokens: number): Promise<{ tokens: number[]; text: string }> {
+  const done = await (server.engine as Engine).run({ prompts: [ids], maxNewTokens: maxTokens });
+  return { tokens: done.result.tokens[0]!, text: done.texts[0]! };
+}
+
+async function chat(body: unknown): Promise<{ status: number; json: { error: { message: string; param: string | null; code: string } } }> {
+  const r = await fetch(`${server.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: r.status, json: await r.json() as never };
+}
+
+describe('POST /v1/chat/completions (tiny shape, Llama-style tokenizer, Mistral template)', () => {
+  it('the expected ids hold one BOS, and the rendered text encoded plainly is them (the template\'s <s> is the special token)', () => {
+    const want = expectedIds();
+    expect(want[0]).toBe(1);
+    expect(want[1]).not.toBe(1);
+    expect(want.filter((t) => t === 1)).toHaveLength(1);
+    expect(tok.encodePlain(RENDERED)).toEqual(want);
+    expect(tok.encode(RENDERED).slice(0, 2)).toEqual([1, 1]); // what encoding it with special tokens gives: two
+  });
+
+  it('non-streaming through the openai client: the template\'s prompt, one BOS, the engine\'s greedy tokens, usage, metrics', async () => {
+    const want = expectedIds();
+    const ref = await reference(want, 10);
+    const res = await client.chat.completions.create({
+      model: 'tiny-chat', messages: CONVERSATION, max_completion_tokens: 10, temperature: 0, return_token_ids: true,
+    } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    const raw = res as unknown as { prompt_token_ids: number[]; choices: { token_ids: number[]; metrics: Record<string, unknown> }[] };
+    expect(raw.prompt_token_ids).toEqual(want);
+    expect(res.object).toBe('chat.completion');
+    expect(res.id).toMatch(/^chatcmpl-/);
+    expect(res.choices).toHaveLength(1);
+    const c = res.choices[0]!;
+    expect(c.message).toEqual({ role: 'assistant', content: ref.text });
+    expect(raw.choices[0]!.token_ids).toEqual(ref.tokens);
+    expect(c.finish_reason).toBe(ref.tokens.length === 10 ? 'length' : 'stop');
+    expect(res.usage).toEqual({ prompt_tokens: want.length, completion_tokens: ref.tokens.length, total_tokens: want.length + ref.tokens.length });
+    expect(raw.choices[0]!.metrics).toMatchObject({ prompt_tokens: want.length, completion_tokens: ref.tokens.length });
+    // A plain string content is the same as one text part.
+    const again = await client.chat.completions.create({ model: 'tiny-chat', messages: [{ role: 'user', content: 'wow' }], max_tokens: 3, temperature: 0, return_token_ids: true } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    const parts = await client.chat.completions.create({ model: 'tiny-chat', messages: [{ role: 'user', content: [{ type: 'text', text: 'wow' }] }], max_tokens: 3, temperature: 0, return_token_ids: true } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    expect((again as unknown as { prompt_token_ids: number[] }).prompt_token_ids).toEqual(tok.encode('[INST] wow [/INST]'));
+    expect(parts.choices[0]!.message.content).toBe(again.choices[0]!.message.content);
+  });
+
+  it('streaming through the openai client: role first, content deltas that add up to the greedy text, finish, usage', async () => {
+    const want = expectedIds();
+    const ref = await reference(want, 12);
+    const stream = await client.chat.completions.create({
+      model: 'tiny-chat', messages: CONVERSATION, max_tokens: 12, temperature: 0, stream: true, stream_options: { include_usage: true },
+    });
+    const deltas: OpenAI.ChatCompletionChunk.Choice.Delta[] = [];
+    let finish: string | null = null, usage: OpenAI.CompletionUsage | undefined | null, objects = new Set<string>();
+    for await (const chunk of stream) {
+      objects.add(chunk.object);
+      for (const c of chunk.choices) { deltas.push(c.delta); finish = c.finish_reason ?? finish; }
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect([...objects]).toEqual(['chat.completion.chunk']);
+    expect(deltas[0]).toEqual({ role: 'assistant', content: '' });
+    expect(deltas.slice(1).every((d) => d.role === undefined)).toBe(true);
+    expect(deltas.map((d) => d.content ?? '').join('')).toBe(ref.text);
+    expect(finish).toBe(ref.tokens.length === 12 ? 'length' : 'stop');
+    expect(usage).toEqual({ prompt_tokens: want.length, completion_tokens: ref.tokens.length, total_tokens: want.length + ref.tokens.length });
+  });
+
+  it('the raw stream: role chunk (with prompt_token_ids), content chunks, a last chunk with finish_reason and metrics, data: [DONE]', async () => {
+    const want = expectedIds();
+    const ref = await reference(want, 6);
+    const r = await fetch(`${server.url}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ messages: CONVERSATION, max_tokens: 6, temperature: 0, stream: true, return_token_ids: true }),
+    });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const events = (await r.text()).split('\n\n').filter((e) => e !== '');
+    expect(events.every((e) => e.startsWith('data: '))).toBe(true);
+    expect(events.at(-1)).toBe('data: [DONE]');
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)) as { object: string; prompt_token_ids?: number[]; choices: { index: number; delta: { role?: string; content?: string }; finish_reason: string | null; metrics?: object; token_ids?: number[] }[] });
+    expect(chunks[0]!.prompt_token_ids).toEqual(want);
+    expect(chunks[0]!.choices).toEqual([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]);
+    const last = chunks.at(-1)!.choices[0]!;
+    expect(last.delta).toEqual({});
+    expect(last.finish_reason).toBe(ref.tokens.length === 6 ? 'length' : 'stop');
+    expect(last.token_ids).toEqual(ref.tokens);
+    expect(last.metrics).toMatchObject({ prompt_tokens: want.length, completion_tokens: ref.tokens.length });
+    expect(chunks.slice(1, -1).map((c) => c.choices[0]!.delta.content).join('')).toBe(ref.text);
+    expect(chunks.every((c) => c.object === 'chat.completion.chunk')).toBe(true);
+  });
+
+  it('stop strings and seeds as /v1/completions: a stop ends the text before it; a seeded sampled request repeats', async () => {
+    const ref = await reference(expectedIds(), 24);
+    // A stop string from the middle of the greedy text (at least one character in, so something is kept).
+    const stop = ref.text.slice(Math.min(3, ref.text.length - 1), Math.min(5, ref.text.length));
+    const cut = ref.text.indexOf(stop);
+    const res = await client.chat.completions.create({ model: 'tiny-chat', messages: CONVERSATION, max_tokens: 24, temperature: 0, stop });
+    expect(res.choices[0]!.message.content).toBe(ref.text.slice(0, cut));
+    expect(res.choices[0]!.finish_reason).toBe('stop');
+    const seeded = () => client.chat.completions.create({ model: 'tiny-chat', messages: CONVERSATION, max_tokens: 8, temperature: 1, top_p: 0.9, top_k: 40, seed: 7 } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    expect((await seeded()).choices[0]!.message.content).toBe((await seeded()).choices[0]!.message.content);
+  });
+
+  it('the template\'s raise_exception is a 400 carrying its message; roles and content parts are checked first', async () => {
+    const twoUsers = await chat({ messages: [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }] });
+    expect(twoUsers.status).toBe(400);
+    expect(twoUsers.json.error).toMatchObject({ code: 'chat_template_error', param: 'messages' });
+    expect(twoUsers.json.error.message).toContain('Conversation roles must alternate user/assistant/user/assistant/...');
+    // Mistral's template takes no system message (at an odd place, past its alternation check): its own words again.
+    await expect(client.chat.completions.create({ model: 'tiny-chat', messages: [{ role: 'user', content: 'hi' }, { role: 'system', content: 'be brief' }] }))
+      .rejects.toThrow(/Only user and assistant roles are supported!/);
+    for (const [messages, param, code, text] of [
+      [[{ role: 'tool', content: 'x' }], 'messages[0].role', 'invalid_value', "'messages[0].role' must be 'system', 'user' or 'assistant', got 'tool'"],
+      [[{ role: 'developer', content: 'x' }], 'messages[0].role', 'invalid_value', "got 'developer'"],
+      [[{ content: 'x' }], 'messages[0].role', 'missing_required_parameter', 'must be'],
+      [[{ role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'image_url', image_url: { url: 'http://x/y.png' } }] }], 'messages[0].content[1]', 'unsupported_value', "part of type 'image_url': this server takes only"],
+      [[{ role: 'user', content: [{ type: 'text', text: 7 }] }], 'messages[0].content[0]', 'invalid_type', "'messages[0].content[0].text' must be a string"],
+      [[{ role: 'user' }], 'messages[0].content', 'missing_required_parameter', 'must be a string or an array of text parts'],
+      [[{ role: 'assistant', content: null, tool_calls: [] }], 'messages[0].tool_calls', 'unknown_parameter', 'no tools'],
+      [[], 'messages', 'invalid_value', 'empty'],
+      ['hi', 'messages', 'invalid_type', 'must be an array'],
+    ] as const) {
+      const r = await chat({ messages });
+      expect(r.status, JSON.stringify(messages)).toBe(400);
+      expect(r.json.error).toMatchObject({ param, code });
+      expect(r.json.error.message).toContain(text);
+    }
+    const missing = await chat({ prompt: 'hi' });
+    expect(missing.json.error).toMatchObject({ param: 'prompt', code: 'unknown_parameter' });
+    expect((await chat({})).json.error).toMatchObject({ param: 'messages', code: 'missing_required_parameter' });
+  });
+
+  it('parameters: n only 1, max_tokens and max_completion_tokens must agree, another model is 404, a prompt past the context 400', async () => {
+    const m = [{ role: 'user', content: 'hello' }];
+    expect((await chat({ messages: m, n: 2 })).json.error).toMatchObject({ param: 'n', code: 'unsupported_value' });
+    expect((await chat({ messages: m, max_tokens: 3, max_completion_tokens: 4 })).json.error).toMatchObject({ param: 'max_completion_tokens', code: 'invalid_value' });
+    const tooMany = await chat({ messages: m, max_completion_tokens: 10_000 });
+    expect(tooMany.json.error).toMatchObject({ param: 'max_completion_tokens', code: 'context_length_exceeded' });
+    expect(tooMany.json.error.message).toMatch(/in max_completion_tokens\)$/);
+    const other = await chat({ messages: m, model: 'gpt-4o' });
+    expect(other.status).toBe(404);
+    expect(other.json.error.code).toBe('model_not_found');
+    const long = await chat({ messages: [{ role: 'user', content: 'hello '.repeat(600) }] });
+    expect(long.json.error).toMatchObject({ param: 'messages', code: 'context_length_exceeded' });
+    const both = await client.chat.completions.create({ model: 'tiny-chat', messages: m as OpenAI.ChatCompletionMessageParam[], max_tokens: 2, max_completion_tokens: 2, n: 1, temperature: 0 });
+    expect(both.usage!.completion_tokens).toBeLessThanOrEqual(2);
+    expect(parseChatRequest({ messages: m, max_completion_tokens: 5 })).toMatchObject({ maxTokens: 5, maxTokensParam: 'max_completion_tokens' });
+  });
+
+  it('/metrics counts the chat route; /v1/models is unchanged', async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    expect(text).toMatch(/fapool_http_requests_total\{route="\/v1\/chat\/completions",status="200"\} [1-9]/);
+    expect(text).toMatch(/fapool_http_requests_total\{route="\/v1\/chat\/completions",status="400"\} [1-9]/);
+    const models = await client.models.list();
+    expect(models.data.map((x) => x.id)).toEqual(['tiny-chat']);
+  });
+});
+
+describe('chat templates', () => {
+  it('Llama 3 Instruct\'s template: the header turns, trimmed content, the opened assistant turn', () => {
+    const t = new ChatTemplate(LLAMA3, { bos_token: '<|begin_of_text|>', eos_token: '<|end_of_text|>' });
+    expect(t.render([{ role: 'system', content: 'Be brief. ' }, { role: 'user', content: 'Hi' }])).toBe(
+      '<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>' +
+      '<|start_header_id|>assistant<|end_header_id|>\n\n');
+  });
+
+  it('chat_template as a list: the one named "default"; none named so, or none at all, says why; a malformed one throws', () => {
+    expect(chatTemplateSource([{ name: 'tool_use', template: 'T' }, { name: 'default', template: 'D' }])).toEqual({ source: 'D' });
+    expect(chatTemplateSource([{ name: 'tool_use', template: 'T' }])).toMatchObject({ source: null, why: expect.stringContaining('(tool_use) include no "default"') });
+    expect(chatTemplateSource(undefined)).toMatchObject({ source: null, why: 'this model has no chat template (tokenizer_config.json chat_template); use /v1/completions' });
+    expect(() => chatTemplateSource(7)).toThrow(ChatTemplateError);
+    expect(() => chatTemplateSource([{ name: 'default' }])).toThrow(/chat_template\[0\]/);
+  });
+
+  it('a template that does not parse throws ChatTemplateError at construction; one that fails to render ChatRenderError', () => {
+    expect(() => new ChatTemplate('{% for m in %}{{ m }}{% endfor %}')).toThrow(ChatTemplateError);
+    expect(() => new ChatTemplate("{{ raise_exception('no system role') }}").render([{ role: 'user', content: 'a' }])).toThrow(new ChatRenderError('no system role'));
+  });
+
+  it('loadTokenizer: chat_template and special tokens from tokenizer_config.json; chat_template.jinja beside it wins', async () => {
+    const dir = join(tmp, 'tok');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(TOKENIZER));
+    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ ...TOKENIZER_CONFIG, chat_template: [{ name: 'default', template: MISTRAL }] }));
+    const t = await loadTokenizer(dir);
+    expect(t.specialTokens).toEqual({ bos_token: '<s>', eos_token: '</s>' });
+    const p = chatPrompter(t);
+    if (!('template' in p)) throw new Error(p.why);
+    const text = p.template.render(CONVERSATION.map((m) => ({ ...m, content: typeof m.content === 'string' ? m.content : m.content.map((x) => x.text).join('\n') })));
+    expect(text).toBe(RENDERED);
+    expect(p.encode(text)).toEqual(expectedIds());
+    writeFileSync(join(dir, 'chat_template.jinja'), "{{ bos_token }}{{ messages[0]['content'] }}\n");
+    const j = chatPrompter(await loadTokenizer(dir));
+    if (!('template' in j)) throw new Error(j.why);
+    expect(j.template.render([{ role: 'user', content: 'hello' }])).toBe('<s>hello'); // one trailing newline dropped, as Jinja does
+  });
+
+  /** An engine that records what it is asked and answers at once: one token, 'A'. */
+  function standIn(tokenizer: Tokenizer): ServedEngine & { requests: CompletionRequest[] } {
+    const requests: CompletionRequest[] = [];
+    return {
+      requests, config: { ...presetConfig('tiny'), vocab: tokenizer.vocabSize }, dtype: 'f32', device: 'stand-in', maxQueue: 4,
+      load: () => ({ running: 0, queued: 0, maxQueue: 4, completed: 0 }),
+      encode: (p) => (typeof p === 'string' ? tokenizer.encode(p) : [...p]),
+      submit(req) {
+        requests.push(req);
+        return (async function* () {
+          yield { type: 'token', token: 65, text: 'A', index: 0 } as CompletionEvent;
+          yield { type: 'done', reason: 'length', tokens: [65], text: 'A', promptTokens: (req.prompt as number[]).length, ttftMs: 1, queueMs: 0, tpotMs: 0, baseSteps: 1, poolSteps: 0 } as CompletionEvent;
+        })();
+      },
+      dispose: async () => {},
+      tokenizer,
+    };
+  }
+
+  it('the engine gets the template\'s ids (one BOS) and, without max_tokens, what the context has left (completions: 16)', async () => {
+    const engine = standIn(tok);
+    const s = await startServer({ engine, port: 0, maxContext: 100, log: () => {} });
+    try {
+      const post = (path: string, body: unknown) => fetch(`${s.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const r = await post('/v1/chat/completions', { messages: CONVERSATION });
+      expect(r.status).toBe(200);
+      expect(((await r.json()) as { choices: { message: unknown }[] }).choices[0]!.message).toEqual({ role: 'assistant', content: 'A' });
+      const want = expectedIds();
+      expect(engine.requests[0]!.prompt).toEqual(want);
+      expect(engine.requests[0]!.maxTokens).toBe(100 - want.length);
+      await post('/v1/chat/completions', { messages: CONVERSATION, max_tokens: 5 });
+      expect(engine.requests[1]!.maxTokens).toBe(5);
+      await post('/v1/completions', { prompt: 'hello' });
+      expect(engine.requests[2]!.prompt).toEqual(tok.encode('hello')); // the completions route's text: encode() as before, BOS added
+      expect(engine.requests[2]!.prompt[0]).toBe(1);
+      expect(engine.requests[2]!.maxTokens).toBe(16);
+    } finally {
+      await s.close(0);
+    }
+  });
+
+  it('a model whose template does not parse fails at start (ServeError naming the template), before it listens', async () => {
+    const engine = standIn({
+      vocabSize: 256, encode: (s) => [...Buffer.from(s)], decode: () => '', decodeStream: () => ({ push: () => '', flush: () => '' }),
+      chatTemplate: '{% if messages %}never closed',
+    });
+    const start = startServer({ engine, port: 0, log: () => {} });
+    await expect(start).rejects.toBeInstanceOf(ServeError);
+    await expect(start).rejects.toThrow(/chat template .* cannot be used: the chat template does not parse/);
+  });
+});
