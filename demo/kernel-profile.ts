@@ -57,7 +57,8 @@ export async function profileSteps(gpu: Gpu, steps: readonly Step[], repeats = 3
   return [...byLabel.values()].sort((a, b) => b.ms - a.ms);
 }
 
-const esc = (s: string) => s.replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
+/** Text made safe for HTML and SVG markup. */
+export const esc = (s: string) => s.replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
 /** Horizontal bar chart in SVG: one bar per kernel variant, its summed time in one decode step. */
 export function kernelChart(ks: KernelTime[] | null): string {

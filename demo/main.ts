@@ -15,7 +15,7 @@ import { randomSafetensorsBytes } from '../src/model/random-weights-mem.js';
 import { ByteTokenizer, tolerantTokenizer } from '../src/model/tokenizer.js';
 import { releaseWeights } from '../src/model/weights.js';
 import { localEngine, type Engine, type GenerateRequest, type GenerationEvent } from '../src/orchestrator/engine.js';
-import { kernelChart, profileSteps, type KernelTime } from './kernel-profile.js';
+import { esc, kernelChart, profileSteps, type KernelTime } from './kernel-profile.js';
 import { metricTexts, parseParams, pickDType, type RunParams } from './params.js';
 
 type State = 'idle' | 'loading' | 'warmup' | 'running' | 'profiling' | 'done' | 'stopped' | 'error';
@@ -116,7 +116,6 @@ function showAdapter(gpu: Gpu): void {
 }
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
-const esc = (s: string) => s.replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
 /** The last run's results cleared: a run that failed or stopped kept showing its metrics, token ids and kernel times. */
 function clearResults(): void {

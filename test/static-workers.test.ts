@@ -137,7 +137,7 @@ describe('static TP × PP over worker processes', () => {
     // "pool worker …: RankDeadError: …: ping #0: no reply …").
     const first = clusterFile('dead-live.json', [{ endpoint: dead }, { endpoint: live }]);
     await expect(engine(first, [])).rejects.toThrow(new RegExp(`^static rank 1 \\(tcp://127\\.0\\.0\\.1:1\\): no rank answering at tcp://127\\.0\\.0\\.1:1 ` +
-      `\\(no reply within 300 ms\\) \\(ranks take .*dead-live\\.json's entries in order; 1 more are listed after them\\)$`));
+      `\\(no reply within 300 ms\\) \\(ranks take .*dead-live\\.json's entries in order; 1 more is listed after them\\)$`));
   }, 60_000);
 
   it('a rank SIGKILLed mid-generation: the generation fails naming it, no hang', async () => {

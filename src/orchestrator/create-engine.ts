@@ -332,6 +332,7 @@ function spawnGpus(spec: string, log: (l: string) => void, instead: string): str
   return all.slice(1);
 }
 
+const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
 const named = (e: ClusterEntry): string => (e.name === e.endpoint ? e.endpoint : `"${e.name}" at ${e.endpoint}`);
 
 /**
@@ -344,11 +345,13 @@ async function staticWorkers(o: PoolOptions, placement: StaticPlacement, cleanup
   log: (l: string) => void): Promise<{ link: RankLink; label: string }[]> {
   const need = placement.tp * placement.pp - 1, where = `static placement ${placementStr(placement)}`;
   const entries = o.cluster ? readCluster(o.cluster) : [];
-  const gpus = o.spawn ? spawnGpus(o.spawn, log, `${where} runs its other ranks on more devices of this process's GPU`) : [];
+  // Without workers from --spawn the ranks come from the cluster file, else from more devices of this process's GPU.
+  const instead = entries.length ? `${where} takes its ranks from ${o.cluster}` : `${where} runs its other ranks on more devices of this process's GPU`;
+  const gpus = o.spawn ? spawnGpus(o.spawn, log, instead) : [];
   if (entries.length + gpus.length === 0) return [];
   if (entries.length + gpus.length < need) {
     const got = [o.cluster ? `${entries.length} in ${o.cluster}` : '', o.spawn ? `${gpus.length} from --spawn ${o.spawn}` : ''].filter(Boolean).join(' + ');
-    throw new PlacementError(`${where} needs ${need} worker processes besides this one, got ${got}`);
+    throw new PlacementError(`${where} needs ${need} worker process${need === 1 ? '' : 'es'} besides this one, got ${got}`);
   }
   const fromCluster = entries.slice(0, need), fromSpawn = gpus.slice(0, need - fromCluster.length);
   if (entries.length > fromCluster.length) {
@@ -363,7 +366,7 @@ async function staticWorkers(o: PoolOptions, placement: StaticPlacement, cleanup
     const role = (e: ClusterEntry, i: number) => `static rank ${i + 1} (${named(e)})`;
     const members = await connectMembers(fromCluster, { timeoutMs: o.connectTimeoutMs, role }).catch((e: unknown) => {
       if (!(e instanceof ClusterError) || entries.length === fromCluster.length) throw e;
-      throw new ClusterError(`${e.message} (ranks take ${o.cluster}'s entries in order; ${entries.length - fromCluster.length} more are listed after them)`);
+      throw new ClusterError(`${e.message} (ranks take ${o.cluster}'s entries in order; ${plural(entries.length - fromCluster.length, 'more is', 'more are')} listed after them)`);
     });
     cleanups.push(() => Promise.all(members.map((c) => c.link.close())).then(() => undefined));
     links.push(...members.map((c, i) => ({ link: c.link, label: role(fromCluster[i]!, i) })));
