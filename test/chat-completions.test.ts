@@ -2,16 +2,17 @@
 // with random weights and a Llama-style SentencePiece tokenizer (byte fallback, a post-processor that adds <s>) whose
 // tokenizer_config.json holds Mistral Instruct's chat template, which writes {{ bos_token }} itself. The prompt's ids
 // must be the expected rendered text's with one BOS, the answer the engine's own greedy run on those ids, through the
-// `openai` client (plain and streamed) and raw SSE; refusals are 400s that say why; a template that does not parse
-// stops the server's start. Chat templates and their files (a list with "default", chat_template.jinja) unit-tested.
+// `openai` client (plain and streamed) and raw SSE; refusals are 400s that say why; a template this engine cannot
+// render is the server's 500 (logged), and one that does not parse or fails at start a warning, the server serving on.
+// Chat templates and their files (a list with "default", chat_template.jinja) unit-tested.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, ServeError, type RunningServer, type ServedEngine } from '../src/cli/serve.js';
+import { startServer, type RunningServer, type ServedEngine } from '../src/cli/serve.js';
 import { parseChatRequest } from '../src/cli/serve-schema.js';
-import { ChatRenderError, ChatTemplate, ChatTemplateError, chatPrompter, chatTemplateSource } from '../src/model/chat-template.js';
+import { ChatRenderError, ChatTemplate, ChatTemplateError, ChatTemplateUnsupportedError, chatPrompter, chatTemplateSource } from '../src/model/chat-template.js';
 import { presetConfig, type ModelConfig } from '../src/model/config.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
 import { HfTokenizer, loadTokenizer, type Tokenizer } from '../src/model/tokenizer.js';
@@ -179,8 +180,13 @@ describe('POST /v1/chat/completions (tiny shape, Llama-style tokenizer, Mistral 
     const res = await client.chat.completions.create({ model: 'tiny-chat', messages: CONVERSATION, max_tokens: 24, temperature: 0, stop });
     expect(res.choices[0]!.message.content).toBe(ref.text.slice(0, cut));
     expect(res.choices[0]!.finish_reason).toBe('stop');
-    const seeded = () => client.chat.completions.create({ model: 'tiny-chat', messages: CONVERSATION, max_tokens: 8, temperature: 1, top_p: 0.9, top_k: 40, seed: 7 } as OpenAI.ChatCompletionCreateParamsNonStreaming);
-    expect((await seeded()).choices[0]!.message.content).toBe((await seeded()).choices[0]!.message.content);
+    const seeded = async (seed: number) => (await client.chat.completions.create({
+      model: 'tiny-chat', messages: CONVERSATION, max_tokens: 8, temperature: 1, top_p: 0.9, top_k: 40, seed,
+    } as OpenAI.ChatCompletionCreateParamsNonStreaming)).choices[0]!.message.content;
+    const seven = await seeded(7);
+    expect(await seeded(7)).toBe(seven);
+    // Another seed draws other tokens (these weights, this prompt): a server that ignored the seed would repeat.
+    expect(await seeded(8)).not.toBe(seven);
   });
 
   it('the template\'s raise_exception is a 400 carrying its message; roles and content parts are checked first', async () => {
@@ -192,8 +198,7 @@ describe('POST /v1/chat/completions (tiny shape, Llama-style tokenizer, Mistral 
     await expect(client.chat.completions.create({ model: 'tiny-chat', messages: [{ role: 'user', content: 'hi' }, { role: 'system', content: 'be brief' }] }))
       .rejects.toThrow(/Only user and assistant roles are supported!/);
     for (const [messages, param, code, text] of [
-      [[{ role: 'tool', content: 'x' }], 'messages[0].role', 'invalid_value', "'messages[0].role' must be 'system', 'user' or 'assistant', got 'tool'"],
-      [[{ role: 'developer', content: 'x' }], 'messages[0].role', 'invalid_value', "got 'developer'"],
+      [[{ role: 'tool', content: 'x' }], 'messages[0].role', 'invalid_value', "'messages[0].role' must be 'system', 'developer', 'user' or 'assistant', got 'tool'"],
       [[{ content: 'x' }], 'messages[0].role', 'missing_required_parameter', 'must be'],
       [[{ role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'image_url', image_url: { url: 'http://x/y.png' } }] }], 'messages[0].content[1]', 'unsupported_value', "part of type 'image_url': this server takes only"],
       [[{ role: 'user', content: [{ type: 'text', text: 7 }] }], 'messages[0].content[0]', 'invalid_type', "'messages[0].content[0].text' must be a string"],
@@ -249,14 +254,35 @@ describe('chat templates', () => {
   it('chat_template as a list: the one named "default"; none named so, or none at all, says why; a malformed one throws', () => {
     expect(chatTemplateSource([{ name: 'tool_use', template: 'T' }, { name: 'default', template: 'D' }])).toEqual({ source: 'D' });
     expect(chatTemplateSource([{ name: 'tool_use', template: 'T' }])).toMatchObject({ source: null, why: expect.stringContaining('(tool_use) include no "default"') });
-    expect(chatTemplateSource(undefined)).toMatchObject({ source: null, why: 'this model has no chat template (tokenizer_config.json chat_template); use /v1/completions' });
-    expect(() => chatTemplateSource(7)).toThrow(ChatTemplateError);
+    expect(chatTemplateSource(undefined)).toMatchObject({ source: null, why: 'this model has no chat template (tokenizer_config.json chat_template, or chat_template.jinja); use /v1/completions' });
+    expect(() => chatTemplateSource(7)).toThrow(new ChatTemplateError('chat_template must be a string or a list of {"name", "template"}, got number'));
     expect(() => chatTemplateSource([{ name: 'default' }])).toThrow(/chat_template\[0\]/);
   });
 
-  it('a template that does not parse throws ChatTemplateError at construction; one that fails to render ChatRenderError', () => {
+  it('a template that does not parse throws ChatTemplateError at construction; its raise_exception ChatRenderError; any other failure ChatTemplateUnsupportedError', () => {
+    const user = [{ role: 'user' as const, content: 'a' }];
     expect(() => new ChatTemplate('{% for m in %}{{ m }}{% endfor %}')).toThrow(ChatTemplateError);
-    expect(() => new ChatTemplate("{{ raise_exception('no system role') }}").render([{ role: 'user', content: 'a' }])).toThrow(new ChatRenderError('no system role'));
+    expect(() => new ChatTemplate("{{ raise_exception('no system role') }}").render(user)).toThrow(new ChatRenderError('no system role'));
+    // Inside a macro and a loop too: the template's own refusal, whatever calls it.
+    expect(() => new ChatTemplate("{% macro no(x) %}{{ raise_exception('bad: ' + x) }}{% endmacro %}{% for m in messages %}{{ no(m.role) }}{% endfor %}").render(user))
+      .toThrow(new ChatRenderError('bad: user'));
+    // What @huggingface/jinja cannot do is not the client's fault (it was a 400 chat_template_error).
+    for (const [source, why] of [['{{ messages | frobnicate }}', 'Unknown ArrayValue filter: frobnicate'], ['{{ x.foo() }}', 'Cannot call something that is not a function']] as const) {
+      const render = () => new ChatTemplate(source).render(user);
+      expect(render, source).toThrow(ChatTemplateUnsupportedError);
+      expect(render, source).toThrow(why);
+    }
+    // The library's globals are there as in its Template.render.
+    const globals = "{{ true }} {{ false }} {{ none }} {{ True }} {{ False }} {{ None }} {{ range(3) | join(',') }} {{ range(1, 7, 2) | join(',') }} {{ range(5, 0, -2) | join(',') }} {{ strftime_now('%Y') }} {{ namespace(a=1).a }}";
+    expect(new ChatTemplate(globals).render(user)).toBe(`true false  true false  0,1,2 1,3,5 5,3,1 ${new Date().getFullYear()} 1`);
+  });
+
+  it('variables as transformers gives them: tools and documents none (not undefined: `tools is not none` was true), the special tokens', () => {
+    const t = new ChatTemplate(
+      "{% if tools is not none %}TOOLS {% endif %}{% if documents is not none %}DOCS {% endif %}{% if tools is none and documents is none %}plain {% endif %}" +
+      "{{ bos_token }}{{ sep_token }}{{ mask_token }}|{{ additional_special_tokens | join(',') }}|{{ messages[0]['content'] }}{% if add_generation_prompt %}>{% endif %}",
+      { bos_token: '<s>', sep_token: '[SEP]', mask_token: '[MASK]', additional_special_tokens: ['<a>', '<b>'] });
+    expect(t.render([{ role: 'user', content: 'hi' }])).toBe('plain <s>[SEP][MASK]|<a>,<b>|hi>');
   });
 
   it('loadTokenizer: chat_template and special tokens from tokenizer_config.json; chat_template.jinja beside it wins', async () => {
@@ -318,13 +344,77 @@ describe('chat templates', () => {
     }
   });
 
-  it('a model whose template does not parse fails at start (ServeError naming the template), before it listens', async () => {
-    const engine = standIn({
-      vocabSize: 256, encode: (s) => [...Buffer.from(s)], decode: () => '', decodeStream: () => ({ push: () => '', flush: () => '' }),
-      chatTemplate: '{% if messages %}never closed',
-    });
-    const start = startServer({ engine, port: 0, log: () => {} });
-    await expect(start).rejects.toBeInstanceOf(ServeError);
-    await expect(start).rejects.toThrow(/chat template .* cannot be used: the chat template does not parse/);
+  /** A byte-level tokenizer carrying `chatTemplate`: the template's text is its prompt, byte for byte. */
+  const bytes = (chatTemplate: string): Tokenizer => ({
+    vocabSize: 256, encode: (s) => [...Buffer.from(s)], decode: () => '', decodeStream: () => ({ push: () => '', flush: () => '' }), chatTemplate,
+  });
+  const text = (ids: readonly number[] | undefined) => Buffer.from(ids ?? []).toString();
+  const post = (url: string, path: string, body: unknown) => fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  it('a template that does not parse, or fails its start-up render, is a warning (before the pipelines compile); chat answers 400, completions serve on', async () => {
+    for (const [source, why] of [
+      ['{% if messages %}never closed', /cannot be used: the chat template does not parse: .+; \/v1\/chat\/completions answers 400$/],
+      // Parses, but uses a filter the library lacks on every conversation: found at start, not on the first request.
+      ['{{ messages | frobnicate }}', /cannot be used: rendering a user conversation failed: Unknown ArrayValue filter: frobnicate; \/v1\/chat\/completions answers 400$/],
+      // Only a system message trips it: the start-up render has one.
+      ["{% for m in messages %}{% if m.role == 'system' %}{{ m.content | frobnicate }}{% endif %}{% endfor %}", /rendering a system \+ user conversation failed: Unknown StringValue filter: frobnicate;/],
+    ] as const) {
+      const order: string[] = [];
+      const engine = { ...standIn(bytes(source)), precompileServing: async () => { order.push('precompile'); return { pipelines: 0, ms: 0 }; } };
+      const s = await startServer({ engine, port: 0, log: (l) => order.push(l) });
+      try {
+        expect(order, source).toHaveLength(3);
+        expect(order[0], source).toMatch(/^warning: the chat template \(tokenizer_config\.json chat_template, or chat_template\.jinja\) cannot be used: /);
+        expect(order[0], source).toMatch(why);
+        expect(order.slice(1), 'checked before the pipelines compile').toEqual(['precompile', 'compiled 0 pipelines in 0 ms']);
+        const r = await post(s.url, '/v1/chat/completions', { messages: [{ role: 'user', content: 'hi' }] });
+        expect(r.status).toBe(400);
+        const err = ((await r.json()) as { error: { message: string; code: string; param: string } }).error;
+        expect(err).toMatchObject({ code: 'chat_template_unusable', param: 'messages' });
+        expect(err.message).toMatch(/^this model's chat template cannot be used: .+; use \/v1\/completions$/);
+        expect(err.message).toContain(order[0]!.replace(/^.*cannot be used: /, '').replace(/; \/v1\/chat.*$/, ''));
+        expect((await post(s.url, '/v1/completions', { prompt: 'hi', max_tokens: 1 })).status).toBe(200);
+      } finally {
+        await s.close(0);
+      }
+    }
+  });
+
+  it('a render failure on a request: the template\'s raise_exception a 400 with its words; anything else a 500 chat_template_unsupported, logged', async () => {
+    // Renders at start; fails on a message that says "boom" (a filter the library lacks), refuses one that says "no".
+    const source = "{% for m in messages %}{% if m.content == 'boom' %}{{ m | frobnicate }}{% elif m.content == 'no' %}{{ raise_exception('I refuse: ' + m.content) }}{% endif %}{{ m.role }}:{{ m.content }};{% endfor %}";
+    const logs: string[] = [];
+    const s = await startServer({ engine: standIn(bytes(source)), port: 0, log: (l) => logs.push(l) });
+    try {
+      expect(logs).toEqual([]);
+      const boom = await post(s.url, '/v1/chat/completions', { messages: [{ role: 'user', content: 'boom' }] });
+      expect(boom.status).toBe(500);
+      expect(await boom.json()).toEqual({ error: {
+        message: "the server could not render the model's chat template: Unknown ObjectValue filter: frobnicate", type: 'server_error', param: null, code: 'chat_template_unsupported',
+      } });
+      expect(logs).toHaveLength(1);
+      expect(logs[0]).toMatch(/^error: POST \/v1\/chat\/completions: Error: Unknown ObjectValue filter: frobnicate\n\s+at /);
+      const no = await post(s.url, '/v1/chat/completions', { messages: [{ role: 'user', content: 'no' }] });
+      expect(no.status).toBe(400);
+      expect(((await no.json()) as { error: object }).error).toEqual({
+        message: "the model's chat template refused these messages: I refuse: no", type: 'invalid_request_error', param: 'messages', code: 'chat_template_error',
+      });
+      expect(logs, 'the client\'s error is not logged').toHaveLength(1);
+    } finally {
+      await s.close(0);
+    }
+  });
+
+  it('the developer role (current OpenAI clients\' system) reaches the template as system, as vLLM has it', async () => {
+    const engine = standIn(bytes("{% for m in messages %}{{ m.role }}:{{ m.content }};{% endfor %}"));
+    const s = await startServer({ engine, port: 0, log: () => {} });
+    try {
+      const r = await post(s.url, '/v1/chat/completions', { messages: [{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'hi' }], max_tokens: 1 });
+      expect(r.status).toBe(200);
+      expect(text(engine.requests[0]!.prompt as number[])).toBe('system:Be brief.;user:hi;');
+    } finally {
+      await s.close(0);
+    }
+    expect(parseChatRequest({ messages: [{ role: 'developer', content: 'x' }] }).messages).toEqual([{ role: 'system', content: 'x' }]);
   });
 });

@@ -16,7 +16,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseServeArgs } from '../src/cli/serve-args.js';
 import { parseCompletionRequest } from '../src/cli/serve-schema.js';
-import { startServer, type RunningServer, type ServedEngine } from '../src/cli/serve.js';
+import { serveLog, startServer, type RunningServer, type ServedEngine } from '../src/cli/serve.js';
 import { presetConfig } from '../src/model/config.js';
 import { QueueFullError, type CompletionEvent, type CompletionRequest, type Engine } from '../src/orchestrator/engine.js';
 import { expectGreedyAgree, rng } from './helpers.js';
@@ -311,7 +311,7 @@ describe('serve (in process, tiny model)', () => {
     });
     expect(r.status).toBe(400);
     expect(await r.json()).toEqual({ error: {
-      message: 'this model has no chat template (tokenizer_config.json chat_template); use /v1/completions', type: 'invalid_request_error', param: 'messages', code: 'no_chat_template',
+      message: 'this model has no chat template (tokenizer_config.json chat_template, or chat_template.jinja); use /v1/completions', type: 'invalid_request_error', param: 'messages', code: 'no_chat_template',
     } });
     expect(server.engine.load()).toMatchObject({ running: 0, queued: 0 });
   });
@@ -532,6 +532,35 @@ describe('serve (stand-in engine)', () => {
       expect(((await r.json()) as { error: { code: string } }).error.code).toBe('context_length_exceeded');
     } finally {
       await s.close(0);
+    }
+  });
+
+  it('several bad fields: the prompt is named first, as before the chat route shared the checks', () => {
+    expect(() => parseCompletionRequest({ temperature: 5 }, 256)).toThrow("'prompt' is required");
+    expect(() => parseCompletionRequest({ prompt: 7, top_p: 9, stop: 1 }, 256)).toThrow("'prompt' must be a string, an array of token ids, or an array of either, got number");
+    expect(() => parseCompletionRequest({ prompt: 'a', temperature: 5, stop: 1 }, 256)).toThrow("'temperature' must be in [0, 2], got 5");
+    expect(() => parseCompletionRequest({ seed: 'x', temperature: 5 }, 256)).toThrow("'seed' must be an integer, got string"); // the shape checks still first
+  });
+
+  it('serve --quiet drops the start-up and shutdown log, never a warning or an error, nor what is logged once serving', () => {
+    for (const quiet of [true, false]) {
+      const out: string[] = [];
+      const l = serveLog(quiet, (line) => out.push(line));
+      l.info('compiled 12 pipelines in 300 ms');
+      l.log('gpu: llvmpipe');
+      l.log('[worker 0] adapter: llvmpipe');
+      l.log('warning: --spawn auto found no second GPU');
+      l.log('[worker 1] WARNING: no shader-f16');
+      l.log('error: something at start');
+      l.serving();
+      l.info('stopping (SIGTERM): 0 running, 0 queued');
+      l.log('error: POST /v1/completions: Error: the device exploded\n    at x (y.js:1:1)');
+      l.log('completion cmpl-1 failed: Error: lost');
+      l.log('[worker 0] request dropped: bad frame');
+      const kept = ['warning: --spawn auto found no second GPU', '[worker 1] WARNING: no shader-f16', 'error: something at start',
+        'error: POST /v1/completions: Error: the device exploded\n    at x (y.js:1:1)', 'completion cmpl-1 failed: Error: lost', '[worker 0] request dropped: bad frame'];
+      expect(out, `quiet ${quiet}`).toEqual(quiet ? kept : [
+        'compiled 12 pipelines in 300 ms', 'gpu: llvmpipe', '[worker 0] adapter: llvmpipe', ...kept.slice(0, 3), 'stopping (SIGTERM): 0 running, 0 queued', ...kept.slice(3)]);
     }
   });
 
@@ -838,6 +867,7 @@ describe('run-inference.js serve (child process) with a pool worker killed under
     expect(help.stdout).toMatch(/^Usage: node run-inference\.js serve \[options\]/);
     expect(help.stdout).toMatch(/POST \/v1\/chat\/completions\n\s+messages \(roles system, user, assistant/);
     expect(help.stdout).toContain('chat_template');
+    expect(help.stdout).toMatch(/ --quiet +no start-up or shutdown log on stderr \(warnings and errors still: a failed request's, a pool worker's/);
     for (const flag of ['--host', '--port', '--max-queue', '--pool', '--cluster', '--spawn', '--threshold', '--tiers', '--model', '--preset', '--dtype', '--gpu', '--deadline', '--connect-timeout', '--rejoin-backoff']) {
       expect(help.stdout).toContain(`  ${flag} `);
     }
@@ -871,7 +901,7 @@ describe('run-inference.js serve (child process) with a pool worker killed under
     srv.proc.kill('SIGTERM');
     expect((await srv.exited).code, srv.stderr()).toBe(0);
     expect(srv.stderr()).toMatch(/^warning: --spawn auto found no second GPU \(nvidia-smi lists none\): no workers started; the pool has no --spawn ranks$/m);
-    expect(srv.stderr(), 'the load log stays quiet').not.toMatch(/^(serving|gpu|model|note)\b/m);
+    expect(srv.stderr(), 'the load log stays quiet').not.toMatch(/^(serving|gpu|model|note|compiled|stopping|stopped)\b/m);
   });
 
   it('every request gets its single-device tokens; the pool ran some steps; the worker restarted rejoins; SIGTERM exits cleanly', async () => {

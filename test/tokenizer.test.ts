@@ -281,6 +281,10 @@ describe('what a chat template needs of the tokenizer (chat-template.ts renders 
     const tok = new HfTokenizer(t.json, { bos_token: { content: '<s>', lstrip: false }, eos_token: '</s>', unk_token: '<unk>', pad_token: null, chat_template: list });
     expect(tok.chatTemplate).toEqual(list);
     expect(tok.specialTokens).toEqual({ bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>' });
+    // All of transformers' special_tokens_map: sep, cls, mask, and the additional ones as a list ({content} or text).
+    const bert = new HfTokenizer(t.json, { sep_token: '[SEP]', cls_token: { content: '[CLS]' }, mask_token: '[MASK]', additional_special_tokens: ['<a>', { content: '<b>' }] });
+    expect(bert.specialTokens).toEqual({ sep_token: '[SEP]', cls_token: '[CLS]', mask_token: '[MASK]', additional_special_tokens: ['<a>', '<b>'] });
+    expect(new HfTokenizer(t.json, { additional_special_tokens: [] }).specialTokens, 'an empty list is left out').toEqual({});
     const tolerant = tolerantTokenizer(tok, 512);
     expect([tolerant.chatTemplate, tolerant.specialTokens]).toEqual([list, tok.specialTokens]);
     expect(tolerant.encodePlain!('<s>hello')).toEqual(tok.encodePlain('<s>hello'));
@@ -391,6 +395,18 @@ describe('loadTokenizer', () => {
     }
     await writeFile(join(ck, 'generation_config.json'), '{"eos_token_id": null}');
     expect((await loadTokenizer(ck)).endIds, 'null: config.json\'s').toEqual([t.eos, 259]);
+  });
+
+  it('chat_template.jinja: absent is no template; one that cannot be read is an error naming it (it gave the config\'s template instead)', async () => {
+    const t = byteLevelJson();
+    const ck = join(dir, 'jinja');
+    await mkdir(ck);
+    await writeFile(join(ck, 'tokenizer.json'), JSON.stringify(t.json));
+    await writeFile(join(ck, 'tokenizer_config.json'), JSON.stringify({ ...t.config, chat_template: 'from the config' }));
+    expect((await loadTokenizer(ck)).chatTemplate).toBe('from the config');
+    await mkdir(join(ck, 'chat_template.jinja')); // EISDIR (EACCES is no error to root)
+    await expect(loadTokenizer(ck)).rejects.toThrow(TokenizerError);
+    await expect(loadTokenizer(ck)).rejects.toThrow(`${join(ck, 'chat_template.jinja')}: cannot be read (EISDIR)`);
   });
 
   it('a tokenizer_config.json that is not an object is named (the message blamed tokenizer.json)', async () => {

@@ -47,7 +47,7 @@ const SPEC = {
   deadline: { type: 'string', default: '30000', help: 'ms a pool rank may take to answer a request before its sequences fall back to the base (default 30000)' },
   'connect-timeout': { type: 'string', help: 'ms a worker may take to answer the connect handshake (ping, hello), and a failed pool rank a rejoin probe, whatever --deadline (default 3000; 10000 for --spawn workers and --strategy static, whose start fails without them)' },
   'rejoin-backoff': { type: 'string', help: 'ms from a pool rank\'s failure to its first probe; each failed probe doubles the wait, up to 30000 or this value if larger (default 1000). A rank that answers takes new requests again' },
-  quiet: { type: 'boolean', default: false, help: 'no start-up log on stderr' },
+  quiet: { type: 'boolean', default: false, help: 'no start-up or shutdown log on stderr (warnings and errors still: a failed request\'s, a pool worker\'s, the chat template\'s)' },
   help: { type: 'boolean', short: 'h', default: false, help: 'show this help' },
 } as const;
 
@@ -64,7 +64,8 @@ export function serveHelpText(): string {
     '                         the same text each time, whoever else is served (up to rounding between batch',
     '                         sizes); the body is UTF-8 JSON',
     '  POST /v1/chat/completions',
-    '                         messages (roles system, user, assistant; content a string or {"type": "text"} parts)',
+    '                         messages (roles system, user, assistant; developer as system; content a string or',
+    '                         {"type": "text"} parts)',
     '                         made into the prompt by the model\'s chat template (tokenizer_config.json chat_template,',
     '                         or chat_template.jinja; 400 for a model without one, e.g. the byte-level presets) and',
     '                         encoded without adding a BOS (the template writes its own); max_tokens or',

@@ -148,8 +148,12 @@ function positiveInt(b: Record<string, unknown>, key: string): number | undefine
   return v;
 }
 
-/** The parameters both routes share, after every key of the body is checked against `known` and `neutral`. */
-function generationParams(b: Record<string, unknown>, known: ReadonlySet<string>, neutral: Neutral): GenerationParams {
+/**
+ * The parameters both routes share, after every key of the body is checked against `known` and `neutral`. `own`, the
+ * route's own, is checked between the shape checks and the value ranges: where /v1/completions checked its prompt
+ * (a body of several bad fields names the same one first: {"temperature": 5} says the prompt is missing).
+ */
+function generationParams<T extends object>(b: Record<string, unknown>, known: ReadonlySet<string>, neutral: Neutral, own: () => T): GenerationParams & T {
   for (const k of Object.keys(b)) {
     if (!known.has(k)) throw bad(k, `unrecognized request argument '${k}'`, 'unknown_parameter');
     const n = neutral[k];
@@ -189,8 +193,9 @@ function generationParams(b: Record<string, unknown>, known: ReadonlySet<string>
   if (b.user !== undefined && b.user !== null && typeof b.user !== 'string') throw bad('user', `'user' must be a string, got ${typeName(b.user)}`, 'invalid_type');
   const stream = flag('stream');
   if (so !== undefined && so !== null && !stream) throw bad('stream_options', "'stream_options' is only allowed with 'stream': true");
+  const mine = own();
   return {
-    maxTokens, maxTokensParam: 'max_tokens', defaultMaxTokens: DEFAULT_MAX_TOKENS,
+    ...mine, maxTokens, maxTokensParam: 'max_tokens', defaultMaxTokens: DEFAULT_MAX_TOKENS,
     temperature: number(b, 'temperature', 0, 2, 1), topP: number(b, 'top_p', 0, 1, 1), topK, seed,
     stop: stops(b.stop), stream, includeUsage, returnTokenIds: flag('return_token_ids'),
     model: (b.model as string | null | undefined) ?? undefined,
@@ -200,11 +205,11 @@ function generationParams(b: Record<string, unknown>, known: ReadonlySet<string>
 /** Checks a parsed JSON body; token ids must be below `vocab`. Lengths against the context are checked later. */
 export function parseCompletionRequest(body: unknown, vocab: number): CompletionParams {
   const b = objectBody(body);
-  const g = generationParams(b, KNOWN, NEUTRAL);
-  return { ...g, prompts: prompts(b.prompt, vocab) };
+  return generationParams(b, KNOWN, NEUTRAL, () => ({ prompts: prompts(b.prompt, vocab) }));
 }
 
-const ROLES = new Set(['system', 'user', 'assistant']);
+/** The roles taken, as the template gets them: developer (current OpenAI clients' system) is system, as vLLM has it. */
+const ROLES: ReadonlyMap<string, ChatMessage['role']> = new Map([['system', 'system'], ['developer', 'system'], ['user', 'user'], ['assistant', 'assistant']]);
 
 /** A message's content: a string, or text parts joined by newlines (as vLLM gives text-only templates their content). */
 function content(v: unknown, at: string): string {
@@ -235,19 +240,20 @@ function messages(v: unknown): ChatMessage[] {
     const { role, content: c, name, ...rest } = m as Record<string, unknown>;
     const extra = Object.keys(rest)[0];
     if (extra !== undefined) throw bad(`${at}.${extra}`, `unrecognized argument '${at}.${extra}' (this server has no tools or function calls)`, 'unknown_parameter');
-    if (typeof role !== 'string' || !ROLES.has(role)) {
-      throw bad(`${at}.role`, `'${at}.role' must be 'system', 'user' or 'assistant', got ${typeof role === 'string' ? `'${role}'` : typeName(role)}`,
+    const as = typeof role === 'string' ? ROLES.get(role) : undefined;
+    if (as === undefined) {
+      throw bad(`${at}.role`, `'${at}.role' must be 'system', 'developer', 'user' or 'assistant', got ${typeof role === 'string' ? `'${role}'` : typeName(role)}`,
         role === undefined ? 'missing_required_parameter' : 'invalid_value');
     }
     if (name !== undefined && name !== null && typeof name !== 'string') throw bad(`${at}.name`, `'${at}.name' must be a string, got ${typeName(name)}`, 'invalid_type');
-    return { role: role as ChatMessage['role'], content: content(c, at), ...(typeof name === 'string' ? { name } : {}) };
+    return { role: as, content: content(c, at), ...(typeof name === 'string' ? { name } : {}) };
   });
 }
 
 /** A chat request's body: messages (checked here; the template checks their order), and the shared parameters. */
 export function parseChatRequest(body: unknown): ChatParams {
   const b = objectBody(body);
-  const g = generationParams(b, CHAT_KNOWN, CHAT_NEUTRAL);
+  const g = generationParams(b, CHAT_KNOWN, CHAT_NEUTRAL, () => ({}));
   // max_completion_tokens is OpenAI's newer name; both given must agree (which one was meant is not ours to guess).
   const mct = positiveInt(b, 'max_completion_tokens');
   if (mct !== undefined && g.maxTokens !== undefined && mct !== g.maxTokens) {

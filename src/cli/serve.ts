@@ -48,8 +48,10 @@ export interface ServerOptions {
    * the connection gets 408 and is closed. A response (a stream) is not limited by it.
    */
   requestTimeoutMs?: number;
-  /** Errors worth a line (failed generations, 5xx answers); default stderr. */
+  /** Warnings and errors (failed generations, 5xx answers, a chat template that cannot be used); default stderr. */
   log?: (line: string) => void;
+  /** The start-up log (pipelines compiled, notes); default: `log`. */
+  info?: (line: string) => void;
 }
 
 export interface RunningServer {
@@ -108,14 +110,25 @@ function urlOf(host: string, port: number): string {
 
 export async function startServer(o: ServerOptions = {}): Promise<RunningServer> {
   const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const info = o.info ?? log;
   const owned = !o.engine;
   const engine: ServedEngine = o.engine ?? await createEngine({ log, ...o.engineOptions });
   try {
     if (o.maxQueue !== undefined) engine.maxQueue = o.maxQueue;
+    // The chat template is checked now, before the pipelines compile (it is quick), not on a request. One that cannot
+    // be used loses /v1/chat/completions only, said at start: /v1/completions serves on.
+    let chat: ChatContext['chat'];
+    try {
+      chat = chatPrompter(engine.tokenizer);
+    } catch (e) {
+      if (!(e instanceof ChatTemplateError)) throw e;
+      log(`warning: the chat template (tokenizer_config.json chat_template, or chat_template.jinja) cannot be used: ${e.message}; /v1/chat/completions answers 400`);
+      chat = { why: `this model's chat template cannot be used: ${e.message}; use /v1/completions`, code: 'chat_template_unusable' };
+    }
     // Pipelines at startup, not on the first request.
     if (engine.precompileServing) {
       const c = await engine.precompileServing();
-      log(`compiled ${c.pipelines} pipelines in ${c.ms.toFixed(0)} ms`);
+      info(`compiled ${c.pipelines} pipelines in ${c.ms.toFixed(0)} ms`);
     }
     const modelName = o.modelName ?? engine.config.name;
     const streams = { open: 0 }, counted = new WeakSet<ServerResponse>();
@@ -123,15 +136,7 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
     let closing = false, stopped = false;
     const maxContext = Math.min(engine.config.maxSeq, o.maxContext ?? o.engineOptions?.schedule?.maxContext ?? Infinity);
     const asked = o.maxContext ?? o.engineOptions?.schedule?.maxContext;
-    if (asked !== undefined && asked > engine.config.maxSeq) log(`note: max context ${asked} is over the model's ${engine.config.maxSeq} tokens: serving ${engine.config.maxSeq}`);
-    // The chat template is parsed now: one that does not parse stops the start, not every chat request.
-    let chat: ChatContext['chat'];
-    try {
-      chat = chatPrompter(engine.tokenizer);
-    } catch (e) {
-      if (e instanceof ChatTemplateError) throw new ServeError(`the model's chat template (tokenizer_config.json chat_template, or chat_template.jinja) cannot be used: ${e.message}`);
-      throw e;
-    }
+    if (asked !== undefined && asked > engine.config.maxSeq) info(`note: max context ${asked} is over the model's ${engine.config.maxSeq} tokens: serving ${engine.config.maxSeq}`);
     const ctx: ChatContext = { engine, modelName, metrics, maxContext, inFlight: new Set(), stopped: () => stopped, streams, counted, log, chat };
     // The grace is over: cancel what is still running; connections still open a moment later are cut.
     const stopWaiting = () => {
@@ -280,19 +285,36 @@ async function probeAddress(host: string, port: number): Promise<void> {
   });
 }
 
+/** Lines --quiet keeps while starting: warnings and errors, a pool worker's too ("[worker 0] WARNING: ..."). */
+const KEPT_WHEN_QUIET = /^(\[worker \d+\] )?(warning|error)\b/i;
+
+/**
+ * serve's stderr. `info`: the start-up and shutdown log, which --quiet drops. `log`: what the engine and the server
+ * say; --quiet drops the engine's load log (lines that are neither a warning nor an error) until `serving()`, and
+ * nothing after it: a failed request's "error: POST ...", a failed stream's "completion ... failed", a worker's words.
+ */
+export function serveLog(quiet: boolean, write: (line: string) => void): { info: (line: string) => void; log: (line: string) => void; serving: () => void } {
+  let started = false;
+  return {
+    info: (line) => { if (!quiet) write(line); },
+    log: (line) => { if (!quiet || started || KEPT_WHEN_QUIET.test(line)) write(line); },
+    serving: () => { started = true; },
+  };
+}
+
 /** The command: start, print the address, serve until SIGINT/SIGTERM (a second one cancels what is left). */
 export async function serveMain(argv: string[]): Promise<number> {
   const a = parseServeArgs(argv);
   if (a.help) { console.log(serveHelpText()); return 0; }
-  // --quiet drops the load log, not warnings (a pool worker dropped, --spawn auto finding no second GPU), as main's does.
-  const log = (line: string) => { if (!a.quiet || line.startsWith('warning:')) process.stderr.write(`${line}\n`); };
+  const { info, log, serving } = serveLog(a.quiet, (line) => process.stderr.write(`${line}\n`));
   for (const w of a.warnings) log(`warning: ${w}`);
   await probeAddress(a.host, a.port);
   const server = await startServer({
     engineOptions: { ...a.engine, log }, host: a.host, port: a.port, maxQueue: a.maxQueue, modelName: a.modelName,
-    shutdownGraceMs: a.shutdownGraceMs, log: (line) => process.stderr.write(`${line}\n`),
+    shutdownGraceMs: a.shutdownGraceMs, log, info,
   });
-  log(`serving ${server.modelName} (${server.engine.dtype}) on ${server.engine.device}; queue ${server.engine.maxQueue}`);
+  serving();
+  info(`serving ${server.modelName} (${server.engine.dtype}) on ${server.engine.device}; queue ${server.engine.maxQueue}`);
   process.stdout.write(`listening on ${server.url}\n`);
   // Listeners stay on (not once): between a once-listener's removal and the next's, a second signal found none and
   // its default action killed the process (a supervisor's TERM to the group and the wrapper's, 1 run in 10).
@@ -300,16 +322,16 @@ export async function serveMain(argv: string[]): Promise<number> {
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     const on = (s: NodeJS.Signals) => {
       if (signals++ === 0) { resolve(s); return; }
-      log('second signal: cancelling in-flight requests');
+      info('second signal: cancelling in-flight requests');
       void server.close(0);
     };
     process.on('SIGINT', on);
     process.on('SIGTERM', on);
   });
   const { running, queued } = server.engine.load();
-  log(`stopping (${signal}): ${running} running, ${queued} queued; waiting up to ${a.shutdownGraceMs} ms (a second signal cancels them)`);
+  info(`stopping (${signal}): ${running} running, ${queued} queued; waiting up to ${a.shutdownGraceMs} ms (a second signal cancels them)`);
   await server.close(a.shutdownGraceMs);
-  log('stopped');
+  info('stopped');
   return 0;
 }
 

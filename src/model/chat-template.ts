@@ -1,16 +1,19 @@
 // Chat templates: a checkpoint's Jinja template (tokenizer_config.json's chat_template, or chat_template.jinja) turns a
 // conversation into the prompt text the model was tuned on, as transformers' apply_chat_template does. Rendered by
-// @huggingface/jinja (transformers.js's engine: trim_blocks and lstrip_blocks as transformers sets them, and
-// raise_exception). The text holds its own special tokens (BOS, turn markers): it is encoded without adding more.
-import { Template } from '@huggingface/jinja';
+// @huggingface/jinja (transformers.js's engine: trim_blocks and lstrip_blocks as transformers sets them). The text
+// holds its own special tokens (BOS, turn markers): it is encoded without adding more.
+import { Environment, Interpreter, Template } from '@huggingface/jinja';
 import { FapoolError } from '../gpu/errors.js';
 import type { Tokenizer } from './tokenizer.js';
 
-/** A template that cannot be used: malformed in the checkpoint's files (found at load). */
+/** A template that cannot be used: malformed in the checkpoint's files, or one this engine cannot render (found at start). */
 export class ChatTemplateError extends FapoolError {}
 
-/** A conversation the template refused (its raise_exception, or an error while rendering it). */
+/** A conversation the template refused: its own raise_exception(msg), the client's to fix. */
 export class ChatRenderError extends FapoolError {}
+
+/** Any other failure while rendering (a filter or feature @huggingface/jinja lacks): the server's, not the client's. */
+export class ChatTemplateUnsupportedError extends FapoolError {}
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -23,7 +26,7 @@ export interface ChatMessage {
  * when the caller names none). null where there is none, or where a list has no default (`why` says so).
  */
 export function chatTemplateSource(raw: unknown): { source: string } | { source: null; why: string } {
-  const none = 'this model has no chat template (tokenizer_config.json chat_template); use /v1/completions';
+  const none = 'this model has no chat template (tokenizer_config.json chat_template, or chat_template.jinja); use /v1/completions';
   if (raw === undefined || raw === null) return { source: null, why: none };
   if (typeof raw === 'string') return { source: raw };
   if (Array.isArray(raw)) {
@@ -38,36 +41,72 @@ export function chatTemplateSource(raw: unknown): { source: string } | { source:
     if (dflt) return { source: dflt.template };
     return { source: null, why: `this model's chat templates (${named.map((t) => t.name).join(', ')}) include no "default" one; use /v1/completions` };
   }
-  throw new ChatTemplateError(`chat_template must be a string or a list of {"name", "template"}, got ${Array.isArray(raw) ? 'an array' : typeof raw}`);
+  throw new ChatTemplateError(`chat_template must be a string or a list of {"name", "template"}, got ${typeof raw}`);
 }
+
+/** Thrown by the template's raise_exception: told apart from the library's own errors by its class. */
+class Refusal extends Error {}
+
+/** Python's range(stop) / range(start, stop[, step]), as the library's global. */
+function range(start: number, stop?: number, step = 1): number[] {
+  if (stop === undefined) [start, stop] = [0, start];
+  if (step === 0) throw new Error('range() step must not be zero');
+  const out: number[] = [];
+  for (let i = start; step > 0 ? i < stop : i > stop; i += step) out.push(i);
+  return out;
+}
+/** The library's own strftime_now (%Y %m %d %b %B %H %M %%), reached through a template of its own. */
+const STRFTIME_NOW = new Template('{{ strftime_now(format) }}');
 
 export class ChatTemplate {
   private readonly template: Template;
 
   /** Parses `source` now: a template that does not parse fails here, not on a request. */
-  constructor(readonly source: string, private readonly specialTokens: Readonly<Record<string, string>> = {}) {
+  constructor(readonly source: string, private readonly specialTokens: Readonly<Record<string, string | readonly string[]>> = {}) {
     try {
       this.template = new Template(source);
     } catch (e) {
-      throw new ChatTemplateError(`the chat template does not parse: ${(e as Error).message}`);
+      throw new ChatTemplateError(`the chat template does not parse: ${errorText(e)}`);
     }
   }
 
-  /** The prompt text for `messages`, ending with the assistant's turn opened (add_generation_prompt). */
+  /**
+   * The prompt text for `messages`, ending with the assistant's turn opened (add_generation_prompt). ChatRenderError
+   * where the template refuses them (raise_exception), ChatTemplateUnsupportedError where it fails otherwise.
+   */
   render(messages: readonly ChatMessage[]): string {
+    let out: unknown;
     try {
-      const out = this.template.render({ ...this.specialTokens, messages, add_generation_prompt: true });
-      if (typeof out !== 'string') throw new Error('the template rendered no text'); // the library's value for "nothing"
-      return out;
+      out = new Interpreter(this.environment(messages)).run(this.template.parsed).value;
     } catch (e) {
-      throw new ChatRenderError(templateMessage(e));
+      if (e instanceof Refusal) throw new ChatRenderError(e.message.trim() || 'the chat template refused the conversation');
+      throw Object.assign(new ChatTemplateUnsupportedError(errorText(e)), { cause: e }); // the log shows where
     }
+    if (typeof out !== 'string') throw new ChatTemplateUnsupportedError('the chat template rendered no text'); // the library's value for "nothing"
+    return out;
+  }
+
+  /**
+   * What Template.render declares (its globals are not exported; it refuses a raise_exception of ours: "Variable
+   * already declared"), our raise_exception, and transformers' variables: tools and documents None (a template's
+   * `tools is not none` is false, as there; undefined would make it true here), the special tokens.
+   */
+  private environment(messages: readonly ChatMessage[]): Environment {
+    const env = new Environment();
+    const vars: Record<string, unknown> = {
+      true: true, false: false, none: null, True: true, False: false, None: null, range,
+      strftime_now: (format: string) => STRFTIME_NOW.render({ format }),
+      raise_exception: (message?: unknown) => { throw new Refusal(message === undefined ? '' : String(message)); },
+      ...this.specialTokens, messages, tools: null, documents: null, add_generation_prompt: true,
+    };
+    for (const [k, v] of Object.entries(vars)) env.set(k, v);
+    return env;
   }
 }
 
-/** raise_exception(msg) throws an Error of msg: the template's own words. */
-function templateMessage(e: unknown): string {
-  return ((e as Error)?.message ?? String(e)).trim() || 'the chat template failed';
+/** A thrown value's words. */
+function errorText(e: unknown): string {
+  return ((e as Error)?.message ?? String(e)).trim() || String(e);
 }
 
 /** What a server renders chats with: the template, the tokenizer's plain encoder. */
@@ -78,13 +117,34 @@ export interface ChatPrompter {
 }
 
 /**
- * A tokenizer's chat template, parsed (ChatTemplateError if it does not parse or is malformed), or why there is none.
+ * A tokenizer's chat template, parsed and rendered once on sample conversations (ChatTemplateError if it is malformed,
+ * does not parse, or fails there otherwise than by refusing them), or why there is none.
  * The rendered text is encoded without the tokenizer's added BOS/EOS, as transformers does (add_special_tokens=False).
  */
 export function chatPrompter(tok: Tokenizer | undefined): ChatPrompter | { why: string } {
   const found = chatTemplateSource(tok?.chatTemplate);
   if (found.source === null) return { why: found.why };
   const t = tok as Tokenizer; // the template came from it
+  const template = new ChatTemplate(found.source, t.specialTokens);
+  smokeRender(template);
   // A tokenizer without encodePlain adds no special tokens (the byte tokenizer): its encode() is plain already.
-  return { template: new ChatTemplate(found.source, t.specialTokens), encode: (text) => (t.encodePlain ? t.encodePlain(text) : t.encode(text)) };
+  return { template, encode: (text) => (t.encodePlain ? t.encodePlain(text) : t.encode(text)) };
+}
+
+/** Conversations every chat template is meant to take: one that fails on them otherwise than by refusing is unusable. */
+const SMOKE: readonly (readonly ChatMessage[])[] = [
+  [{ role: 'user', content: 'Hello' }],
+  [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hello' }],
+];
+
+/** A feature the library lacks found at start (ChatTemplateError), not on a request; a refusal (Mistral's of a system role) is fine. */
+function smokeRender(template: ChatTemplate): void {
+  for (const messages of SMOKE) {
+    try {
+      template.render(messages);
+    } catch (e) {
+      if (e instanceof ChatRenderError) continue;
+      throw new ChatTemplateError(`rendering a ${messages.map((m) => m.role).join(' + ')} conversation failed: ${(e as Error).message}`);
+    }
+  }
 }

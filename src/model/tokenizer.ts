@@ -43,8 +43,11 @@ export interface Tokenizer {
    * chat_template.jinja beside it, which transformers prefers; undefined without one. chat-template.ts reads it.
    */
   readonly chatTemplate?: unknown;
-  /** The text of the special tokens tokenizer_config.json names (bos_token, eos_token, ...): a chat template's variables. */
-  readonly specialTokens?: Readonly<Record<string, string>>;
+  /**
+   * The special tokens tokenizer_config.json names, as transformers' special_tokens_map gives them to a chat template:
+   * bos_token, eos_token, ... as text, additional_special_tokens as a list of texts.
+   */
+  readonly specialTokens?: Readonly<Record<string, string | readonly string[]>>;
   /**
    * encode() without the special tokens the post-processor adds (BOS, EOS): for text a chat template made, which
    * holds its own, as transformers encodes it (add_special_tokens=False). Absent where encode() adds none.
@@ -146,7 +149,7 @@ export class HfTokenizer implements Tokenizer {
   readonly endIds?: readonly number[];
   readonly bosId?: number;
   readonly chatTemplate?: unknown;
-  readonly specialTokens: Readonly<Record<string, string>>;
+  readonly specialTokens: Readonly<Record<string, string | readonly string[]>>;
   private readonly impl: HfTokenizerImpl;
   private readonly cleanUpSpaces: boolean;
   private readonly bound: TokenBound | null;
@@ -184,11 +187,15 @@ export class HfTokenizer implements Tokenizer {
     const honours = typeof cls === 'string' && /^(Llama|CodeLlama|Gemma)Tokenizer(Fast)?$/.test(cls);
     this.ends = honours && (typeof bos === 'boolean' || typeof eos === 'boolean') ? { bos: bos !== false, eos: eos === true } : null;
     if (tokenizerConfig.chat_template !== undefined && tokenizerConfig.chat_template !== null) this.chatTemplate = tokenizerConfig.chat_template;
-    const specials: Record<string, string> = {};
-    for (const k of ['bos_token', 'eos_token', 'unk_token', 'pad_token']) {
+    // transformers' SPECIAL_TOKENS_ATTRIBUTES, those set (an empty list is left out, as special_tokens_map does).
+    const specials: Record<string, string | string[]> = {};
+    for (const k of ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token']) {
       const text = tokenText(tokenizerConfig[k]);
       if (text !== undefined) specials[k] = text;
     }
+    const more = tokenizerConfig.additional_special_tokens;
+    const texts = Array.isArray(more) ? more.map(tokenText).filter((t): t is string => t !== undefined) : [];
+    if (texts.length) specials.additional_special_tokens = texts;
     this.specialTokens = specials;
   }
 
@@ -400,7 +407,12 @@ export async function loadTokenizer(dirOrFile: string, opts: HfTokenizerOptions 
   // Else the library's "Config must be a valid object" came out as tokenizer.json's fault.
   if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw new TokenizerError(`${cfgFile}: must be a JSON object, got ${kindOf(cfg)}`);
   // Checkpoints saved by recent transformers keep the chat template in its own file, which wins over the config's.
-  const jinja = await fs.readFile(path.join(dir, 'chat_template.jinja'), 'utf8').catch(() => null);
+  // Only a missing file is no template: one that cannot be read (EACCES, EISDIR) must not give the config's instead.
+  const jinjaFile = path.join(dir, 'chat_template.jinja');
+  const jinja = await fs.readFile(jinjaFile, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return null;
+    throw new TokenizerError(`${jinjaFile}: cannot be read (${e.code ?? e.message})`);
+  });
   return new HfTokenizer(json, jinja === null ? cfg : { ...cfg, chat_template: jinja }, { endIds: await checkpointEndIds(dir), ...opts });
 }
 
