@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ByteTokenizer, HfTokenizer, TokenizerError, continuationText, loadTokenizer, tolerantTokenizer, type Tokenizer } from '../src/model/tokenizer.js';
 import { rng, type Rng } from './helpers.js';
+import { spTokenizerJson } from './sp-tokenizer.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'fapool-tok-'));
 afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -83,29 +84,7 @@ function byteLevelJson() {
 // ---- a Llama/Gemma-style SentencePiece BPE with byte fallback ---------------------------------------
 
 function byteFallbackJson() {
-  const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2 };
-  for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = 3 + b;
-  const pieces = ['▁', 'a', 'b', 'c', 'e', 'h', 'l', 'o', 'w', 'r', 'd', '▁h', 'he', 'll', '▁he', '▁hell', '▁hello', '▁w', '▁wo', 'é'];
-  let id = 259;
-  for (const p of pieces) vocab[p] = id++;
-  const merges = [['▁', 'h'], ['h', 'e'], ['l', 'l'], ['▁h', 'e'], ['▁he', 'll'], ['▁hell', 'o'], ['▁', 'w'], ['▁w', 'o']];
-  const special = (content: string, i: number) => ({ id: i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
-  return {
-    json: {
-      version: '1.0', truncation: null, padding: null,
-      added_tokens: [special('<unk>', 0), special('<s>', 1), special('</s>', 2)],
-      normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
-      pre_tokenizer: null,
-      post_processor: {
-        type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-        pair: [{ Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
-        special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
-      },
-      decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] },
-      model: { type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, vocab, merges: merges.map((m) => m.join(' ')) },
-    },
-    config: { bos_token: '<s>', eos_token: '</s>' },
-  };
+  return { json: spTokenizerJson(['é']), config: { bos_token: '<s>', eos_token: '</s>' } };
 }
 
 describe('ByteTokenizer', () => {
