@@ -454,6 +454,7 @@ describe('run-inference.js: output and interrupts', () => {
     const r = cli(['--preset', 'tiny', '--quiet', '--cluster', cluster, '--max-new-tokens', '2', '--prompt', 'hi']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/^warning: pool worker tcp:\/\/127\.0\.0\.1:1: .*no rank answering/m);
+    expect(r.stderr, 'no wire ids or error classes in the warning').not.toMatch(/#\d|RankDeadError/);
     expect(r.stderr).not.toMatch(/^(gpu|model): /m); // the load log stays quiet
   });
 

@@ -117,8 +117,8 @@ export interface ConnectClusterOptions {
   tolerate?: boolean;
   onDrop?: (entry: ClusterEntry, error: ClusterError) => void;
   /**
-   * What errors call the entry at `index` (default "pool worker NAME", followed by the link's own error). Given, an
-   * error says the role and why, without the link's request ids (the static baseline's "static rank 1 (…)").
+   * What errors call the entry at `index` (default "pool worker NAME"; the static baseline's "static rank 1 (…)"). An
+   * error says the role and why, without the link's request ids.
    */
   role?: (entry: ClusterEntry, index: number) => string;
 }
@@ -134,7 +134,8 @@ export async function connectMembers(entries: readonly ClusterEntry[], opts: Con
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const links: RankLink[] = [];
   const role = opts.role;
-  const why = (err: unknown) => (role && err instanceof RankLinkError ? err.reason : errorMessage(err));
+  // Why alone (the link's reason), without its name and request ids ("ghost: ping #0: …"): the caller names the worker.
+  const why = (err: unknown) => (err instanceof RankLinkError ? err.reason : errorMessage(err));
   const results = await Promise.allSettled(entries.map(async (e, i): Promise<ClusterMember> => {
     let link: RankLink;
     try {
