@@ -12,8 +12,8 @@ import { presetConfig, validateConfig, type ModelConfig } from '../src/model/con
 import { batchShape } from '../src/model/generation.js';
 import { blobSource, bytesSource, loadWeights, readHeader, type ByteSource } from '../src/model/load-weights.js';
 import { randomSafetensorsBytes } from '../src/model/random-weights-mem.js';
-import { ByteTokenizer, tolerantTokenizer } from '../src/model/tokenizer.js';
-import { releaseWeights } from '../src/model/weights.js';
+import { ByteTokenizer, tolerantTokenizer, type Tokenizer } from '../src/model/tokenizer.js';
+import { releaseWeights, type Weights } from '../src/model/weights.js';
 import { localEngine, type Engine, type GenerateRequest, type GenerationEvent } from '../src/orchestrator/engine.js';
 import { esc, kernelChart, profileSteps, type KernelTime } from './kernel-profile.js';
 import { metricTexts, parseParams, pickDType, type RunParams } from './params.js';
@@ -29,6 +29,8 @@ export interface DemoStatus {
   tokens: number[];
   text: string;
   metrics?: { ttftMs: number; tpotMs: number; tps: number; loadMs: number; warmupMs: number; inputTokens: number; outputTokens: number };
+  /** The run used the model the last run loaded (loadMs and warmupMs 0: nothing loaded or compiled). */
+  reused?: boolean;
   kernels?: KernelTime[] | null;
   error?: { kind: string; message: string };
 }
@@ -173,35 +175,52 @@ async function generateUntilStop(engine: Engine, req: GenerateRequest, onToken?:
   throw new Error('generation ended without a result');
 }
 
-async function run(): Promise<void> {
-  if (running) return;
-  running = true;
-  stopAsked = false;
-  runButton.disabled = true;
-  stopButton.disabled = false;
-  $('error').style.display = 'none';
-  Object.assign(status, { tokens: [], text: '', prompt: undefined, dtype: undefined, metrics: undefined, kernels: undefined, error: undefined });
-  clearResults();
-  let gpu: Gpu | null = null;
-  let finished = false;
+/**
+ * A model an earlier Run loaded, kept for the next Run that asks for the same one (preset, its seed for random
+ * weights, the dropped file, dtype): no reload and no recompile — every Run used to open a new device and compile
+ * every pipeline again (13–15 s on SwiftShader).
+ */
+interface Loaded {
+  key: string; gpu: Gpu; cfg: ModelConfig; dtype: DType; tok: Tokenizer; weights: Weights; engine: Engine;
+  loadText: string;
+  /** The device was lost (a lost device's work never finishes): the next Run loads again. */
+  lost: boolean;
+}
+let loaded: Loaded | null = null;
+
+/** Which model a Run asks for; a Run of the same key reuses the loaded one. */
+function modelKey(p: RunParams): string {
+  const f = droppedFile;
+  const which = p.preset === 'file' ? `file:${f ? `${f.name}:${f.size}:${f.lastModified}` : '-'}` : p.preset === 'fortune-4l' ? p.preset : `${p.preset}:seed ${p.seed}`;
+  return `${which}|${p.dtype}`;
+}
+
+/** Frees the kept model and its device. */
+async function unload(): Promise<void> {
+  const l = loaded;
+  loaded = null;
+  if (!l) return;
   try {
-    setState('loading');
-    const p = readParams();
-    if (!('gpu' in navigator) || !navigator.gpu) {
-      throw new NoAdapterError('this browser has no WebGPU (navigator.gpu is undefined). Use Chrome/Edge 113+ or enable WebGPU; pages must be served over https or from localhost.');
-    }
-    registerShaderSources(shaders);
-    gpu = await openGpu({ label: 'demo', f16: p.dtype !== 'f32' });
-    const g = gpu;
+    await l.engine.dispose();
+    releaseWeights(l.gpu, l.weights);
+  } catch { /* a lost device: destroy() frees everything */ }
+  l.gpu.destroy();
+}
+
+/** Opens the GPU, loads the model the form names and warms it up (every pipeline compiled); the prompt is checked first. */
+async function load(p: RunParams, key: string): Promise<{ l: Loaded; loadMs: number; warmupMs: number }> {
+  registerShaderSources(shaders);
+  const g = await openGpu({ label: 'demo', f16: p.dtype !== 'f32' });
+  let weights: Weights | undefined, engine: Engine | undefined;
+  try {
     void g.device.lost.then((info) => {
-      if (!finished && info.reason !== 'destroyed') showError('GPU device lost', `${info.reason}: ${info.message || 'no message'}`);
+      if (loaded?.gpu === g) loaded.lost = true;
+      if (running && info.reason !== 'destroyed') showError('GPU device lost', `${info.reason}: ${info.message || 'no message'}`);
     });
     showAdapter(g);
     const dtype: DType = pickDType(p.dtype, g.caps);
     if (dtype === 'f16' && !g.caps.f16) throw new LimitError('the f16 path needs shader-f16, which this adapter lacks; choose dtype f32');
-    status.dtype = dtype;
-    $('path').textContent = `path: ${dtype} (${dtype === 'f16' ? 'shader-f16 storage and math' : 'f32 everywhere'}) — single GPU, no pool`;
-
+    showPath(dtype);
     const tLoad = performance.now();
     const { src, cfg } = await modelSource(p, dtype === 'f16' ? 'f16' : 'f32');
     const tok = tolerantTokenizer(new ByteTokenizer(), cfg.vocab);
@@ -210,57 +229,99 @@ async function run(): Promise<void> {
     // later), and a long prompt failed the warm-up's check, which named its 2 tokens, not the form's.
     batchShape(cfg, [prompt], { maxNewTokens: p.tokens });
     checkStop();
-    const { weights } = await loadWeights(g, src, cfg, dtype, (d, t, name) => progress(d, t, `loading ${name}`));
+    weights = (await loadWeights(g, src, cfg, dtype, (d, t, name) => progress(d, t, `loading ${name}`))).weights;
     const loadMs = performance.now() - tLoad;
     checkStop();
-    $('loadtext').textContent = `${cfg.name}: ${cfg.nLayers} layers, hidden ${cfg.hidden}, ${cfg.nHeads}×${cfg.headDim} heads (${cfg.nKvHeads} kv), ffn ${cfg.ffn}, vocab ${cfg.vocab} — ${(src.size / 1024).toFixed(0)} KiB loaded in ${loadMs.toFixed(0)} ms`;
+    const loadText = `${cfg.name}: ${cfg.nLayers} layers, hidden ${cfg.hidden}, ${cfg.nHeads}×${cfg.headDim} heads (${cfg.nKvHeads} kv), ffn ${cfg.ffn}, vocab ${cfg.vocab} — ${(src.size / 1024).toFixed(0)} KiB loaded in ${loadMs.toFixed(0)} ms`;
+    $('loadtext').textContent = loadText;
+    engine = localEngine({ gpu: g, config: cfg, weights, dtype, tokenizer: tok });
+    // Warm-up: browsers compile pipelines on first use (seconds on SwiftShader); keep that out of TTFT.
+    setState('warmup');
+    const tWarm = performance.now();
+    await generateUntilStop(engine, { prompts: [prompt], maxNewTokens: Math.min(2, p.tokens) });
+    return { l: { key, gpu: g, cfg, dtype, tok, weights, engine, loadText, lost: false }, loadMs, warmupMs: performance.now() - tWarm };
+  } catch (e) {
+    try {
+      await engine?.dispose();
+      if (weights) releaseWeights(g, weights);
+    } catch { /* a lost device: destroy() frees everything */ }
+    g.destroy();
+    throw e;
+  }
+}
 
+function showPath(dtype: DType): void {
+  status.dtype = dtype;
+  $('path').textContent = `path: ${dtype} (${dtype === 'f16' ? 'shader-f16 storage and math' : 'f32 everywhere'}) — single GPU, no pool`;
+}
+
+async function run(): Promise<void> {
+  if (running) return;
+  running = true;
+  stopAsked = false;
+  runButton.disabled = true;
+  stopButton.disabled = false;
+  $('error').style.display = 'none';
+  Object.assign(status, { tokens: [], text: '', prompt: undefined, dtype: undefined, metrics: undefined, kernels: undefined, error: undefined, reused: false });
+  clearResults();
+  try {
+    setState('loading');
+    const p = readParams();
+    if (!('gpu' in navigator) || !navigator.gpu) {
+      throw new NoAdapterError('this browser has no WebGPU (navigator.gpu is undefined). Use Chrome/Edge 113+ or enable WebGPU; pages must be served over https or from localhost.');
+    }
+    const key = modelKey(p);
+    if (loaded && (loaded.key !== key || loaded.lost)) await unload();
+    let L: Loaded, loadMs = 0, warmupMs = 0;
+    if (loaded) {
+      L = loaded;
+      status.reused = true;
+      showAdapter(L.gpu);
+      showPath(L.dtype);
+      $('loadtext').textContent = `${L.loadText} (kept from the last run)`;
+      batchShape(L.cfg, [L.tok.encode(p.prompt)], { maxNewTokens: p.tokens });
+    } else {
+      ({ l: L, loadMs, warmupMs } = await load(p, key));
+      loaded = L;
+    }
+    const { engine, tok } = L;
+    const prompt = tok.encode(p.prompt);
     status.prompt = prompt;
+    $('warmms').textContent = status.reused ? 'kept' : warmupMs.toFixed(0);
     const out = $('out');
     out.innerHTML = `<span class="prompt">${esc(tok.decode(prompt))}</span><span class="gen"></span>`;
     const gen = out.querySelector('.gen')!;
 
-    const engine = localEngine({ gpu: g, config: cfg, weights, dtype, tokenizer: tok });
-    try {
-      // Warm-up: browsers compile pipelines on first use (seconds on SwiftShader); keep that out of TTFT.
-      setState('warmup');
-      const tWarm = performance.now();
-      await generateUntilStop(engine, { prompts: [prompt], maxNewTokens: Math.min(2, p.tokens) });
-      const warmupMs = performance.now() - tWarm;
-      $('warmms').textContent = warmupMs.toFixed(0);
-      setState('running');
-      const { result: res, tails } = await generateUntilStop(engine, {
-        prompts: [prompt], maxNewTokens: p.tokens,
-        sampling: { temperature: p.temperature, topK: 0, topP: 1, seed: p.seed },
-      }, (e) => {
-        status.tokens.push(e.token);
-        $('ids').textContent = `token ids: ${status.tokens.join(' ')}`;
-        status.text += e.text; gen.textContent += e.text;
-      });
-      status.text += tails[0]!; gen.textContent += tails[0]!;
-      status.metrics = { ttftMs: res.prefillMs, tpotMs: res.tpotMs, tps: res.tps, loadMs, warmupMs, inputTokens: res.inputTokens, outputTokens: res.outputTokens };
-      const shown = metricTexts(res);
-      $('ttft').textContent = shown.ttft;
-      $('tpot').textContent = shown.tpot;
-      $('tps').textContent = shown.tps;
-      $('loadms').textContent = loadMs.toFixed(0);
+    setState('running');
+    const { result: res, tails } = await generateUntilStop(engine, {
+      prompts: [prompt], maxNewTokens: p.tokens,
+      sampling: { temperature: p.temperature, topK: 0, topP: 1, seed: p.seed },
+    }, (e) => {
+      status.tokens.push(e.token);
+      $('ids').textContent = `token ids: ${status.tokens.join(' ')}`;
+      status.text += e.text; gen.textContent += e.text;
+    });
+    status.text += tails[0]!; gen.textContent += tails[0]!;
+    status.metrics = { ttftMs: res.prefillMs, tpotMs: res.tpotMs, tps: res.tps, loadMs, warmupMs, inputTokens: res.inputTokens, outputTokens: res.outputTokens };
+    const shown = metricTexts(res);
+    $('ttft').textContent = shown.ttft;
+    $('tpot').textContent = shown.tpot;
+    $('tps').textContent = shown.tps;
+    $('loadms').textContent = status.reused ? 'kept' : loadMs.toFixed(0);
 
-      setState('profiling');
-      status.kernels = await profileSteps(g, engine.decodeLaunches());
-      $('kernels').innerHTML = kernelChart(status.kernels);
-    } finally {
-      await engine.dispose();
-      releaseWeights(g, weights);
-    }
-    console.log(`[demo] done: ${status.tokens.length} tokens ${JSON.stringify(status.tokens)}; load ${loadMs.toFixed(0)} ms, warm-up ${status.metrics.warmupMs.toFixed(0)} ms, TTFT ${status.metrics.ttftMs.toFixed(1)} ms, TPOT ${status.metrics.tpotMs.toFixed(1)} ms`);
-    finished = true;
+    setState('profiling');
+    status.kernels = await profileSteps(L.gpu, engine.decodeLaunches());
+    $('kernels').innerHTML = kernelChart(status.kernels);
+    console.log(`[demo] done: ${status.tokens.length} tokens ${JSON.stringify(status.tokens)}; ${status.reused ? 'model kept' : `load ${loadMs.toFixed(0)} ms, warm-up ${warmupMs.toFixed(0)} ms`}, TTFT ${res.prefillMs.toFixed(1)} ms, TPOT ${res.tpotMs.toFixed(1)} ms`);
     setState('done');
   } catch (e) {
-    finished = true;
     if (e === STOPPED) {
+      // A model stopped while it loaded was freed there; one stopped while it generated stays for the next Run.
       console.log(`[demo] stopped after ${status.tokens.length} tokens`);
       setState('stopped');
     } else {
+      // A bad form value leaves the kept model as it was; anything else may have left it half-way: load it again.
+      if (!(e instanceof InputError)) await unload();
       const err = e as Error;
       showError(errorKind(e), err?.message ?? String(e));
     }
@@ -268,7 +329,6 @@ async function run(): Promise<void> {
     running = false;
     runButton.disabled = false;
     stopButton.disabled = true;
-    gpu?.destroy();
   }
 }
 

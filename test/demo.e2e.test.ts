@@ -223,7 +223,27 @@ describe('browser demo in headless Chromium', () => {
       expect(Number(await page.textContent('#warmms'))).toBeGreaterThan(0);
       expect(await page.isDisabled('#run')).toBe(false);
       expect(await page.isDisabled('#stop')).toBe(true);
-      // The next run fails at once (tokens 0): nothing of the stopped run may stay on the page.
+      // The same model again: kept from the stopped run (it loaded and compiled everything again), the same greedy tokens.
+      type S = { __fapoolDemo: DemoStatus };
+      const runAgain = async () => {
+        await page.click('#run');
+        await page.waitForFunction(() => ['done', 'error'].includes((window as unknown as S).__fapoolDemo.state), undefined, { timeout: 150_000, polling: 50 });
+        return page.evaluate(() => (window as unknown as S).__fapoolDemo);
+      };
+      await page.fill('#tokens', '2');
+      const again = await runAgain();
+      expect(again.error, JSON.stringify(again.error)).toBeUndefined();
+      expect(again.reused).toBe(true);
+      expect(again.tokens).toEqual(s.tokens.slice(0, 2));
+      expect(await page.textContent('#warmms')).toBe('kept');
+      expect(await page.textContent('#loadtext')).toMatch(/\(kept from the last run\)$/);
+      // Another seed is other random weights: loaded anew, never the kept ones.
+      await page.fill('#seed', '4');
+      const other = await runAgain();
+      expect(other.error, JSON.stringify(other.error)).toBeUndefined();
+      expect(other.reused).toBe(false);
+      expect(Number(await page.textContent('#warmms'))).toBeGreaterThan(0);
+      // The next run fails at once (tokens 0): nothing of the last run may stay on the page.
       await page.fill('#tokens', '0');
       await page.click('#run');
       await page.waitForFunction(() => (window as unknown as { __fapoolDemo: DemoStatus }).__fapoolDemo.state === 'error', undefined, { timeout: 30_000 });
