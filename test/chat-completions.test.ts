@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer, type ServedEngine } from '../src/cli/serve.js';
-import { parseChatRequest } from '../src/cli/serve-schema.js';
-import { ChatRenderError, ChatTemplate, ChatTemplateError, ChatTemplateUnsupportedError, chatPrompter, chatTemplateSource } from '../src/model/chat-template.js';
+import { ApiError, MAX_MESSAGES, parseChatRequest } from '../src/cli/serve-schema.js';
+import { ChatRenderError, ChatTemplate, ChatTemplateError, ChatTemplateUnsupportedError, chatPrompter, chatTemplateSource, RENDER_STEPS } from '../src/model/chat-template.js';
 import { presetConfig, type ModelConfig } from '../src/model/config.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
 import { HfTokenizer, loadTokenizer, type Tokenizer } from '../src/model/tokenizer.js';
@@ -285,6 +285,35 @@ describe('chat templates', () => {
     expect(t.render([{ role: 'user', content: 'hi' }])).toBe('plain <s>[SEP][MASK]|<a>,<b>|hi>');
   });
 
+  it('a render is bounded (a checkpoint\'s template is code): steps, loop turns, range() and list lengths past the budget throw', () => {
+    const user = [{ role: 'user' as const, content: 'a' }];
+    for (const [source, why] of [
+      // 10 000 turns of an empty body: no expression evaluated per turn, the turns counted.
+      ['{% set r = range(100) %}{% for i in r %}{% for j in r %}{% endfor %}{% endfor %}', 'the chat template took more than 1000 steps'],
+      // Counted before it is made: range(10**12) was an array of 10¹² numbers.
+      ['{% for i in range(100000) %}{% endfor %}', "range(0, 100000, 1) is longer than the render's budget of 1000 steps"],
+      // Doubled each turn: a list past the budget in 10 turns (30, the process out of memory).
+      ['{% set ns = namespace(l=[1]) %}{% for i in range(11) %}{% set ns.l = ns.l + ns.l %}{% endfor %}{{ ns.l | length }}', "a list of 1024 items is longer than the render's budget"],
+    ] as const) {
+      const render = () => new ChatTemplate(source, {}, 1000).render(user);
+      expect(render, source).toThrow(ChatTemplateUnsupportedError);
+      expect(render, source).toThrow(why);
+    }
+    // The default budget takes the longest conversation with a real template.
+    const many = Array.from({ length: MAX_MESSAGES }, (_, i) => ({ role: i % 2 ? 'assistant' as const : 'user' as const, content: `turn ${i}` }));
+    expect(new ChatTemplate(LLAMA3, { bos_token: '<s>' }).render(many)).toContain(`turn ${MAX_MESSAGES - 1}`);
+    expect(() => new ChatTemplate('{% for i in range(10**12) %}{% endfor %}').render(user)).toThrow(`budget of ${RENDER_STEPS} steps`);
+  });
+
+  it('special-token text in a message becomes the special token, as transformers\' apply_chat_template(tokenize=True) encodes it', () => {
+    // The rendered text is encoded whole: a client's "</s>" is the EOS id, its "<s>" a BOS (documented in the README).
+    const p = chatPrompter(tok);
+    if (!('template' in p)) throw new Error(p.why);
+    const ids = p.encode(p.template.render([{ role: 'user', content: 'a </s> b <s>' }]));
+    expect(ids.filter((t) => t === 2)).toHaveLength(1);
+    expect(ids.filter((t) => t === 1)).toHaveLength(2);
+  });
+
   it('loadTokenizer: chat_template and special tokens from tokenizer_config.json; chat_template.jinja beside it wins', async () => {
     const dir = join(tmp, 'tok');
     mkdirSync(dir);
@@ -358,6 +387,8 @@ describe('chat templates', () => {
       ['{{ messages | frobnicate }}', /cannot be used: rendering a user conversation failed: Unknown ArrayValue filter: frobnicate; \/v1\/chat\/completions answers 400$/],
       // Only a system message trips it: the start-up render has one.
       ["{% for m in messages %}{% if m.role == 'system' %}{{ m.content | frobnicate }}{% endif %}{% endfor %}", /rendering a system \+ user conversation failed: Unknown StringValue filter: frobnicate;/],
+      // A template that never ends (here, a list of 10¹² items): refused at start, where serve hung or ran out of memory.
+      ['{% for i in range(10**12) %}{% endfor %}', /rendering a user conversation failed: range\(0, 1000000000000, 1\) is longer than the render's budget of 1000000 steps;/],
     ] as const) {
       const order: string[] = [];
       const engine = { ...standIn(bytes(source)), precompileServing: async () => { order.push('precompile'); return { pipelines: 0, ms: 0 }; } };
@@ -382,7 +413,7 @@ describe('chat templates', () => {
 
   it('a render failure on a request: the template\'s raise_exception a 400 with its words; anything else a 500 chat_template_unsupported, logged', async () => {
     // Renders at start; fails on a message that says "boom" (a filter the library lacks), refuses one that says "no".
-    const source = "{% for m in messages %}{% if m.content == 'boom' %}{{ m | frobnicate }}{% elif m.content == 'no' %}{{ raise_exception('I refuse: ' + m.content) }}{% endif %}{{ m.role }}:{{ m.content }};{% endfor %}";
+    const source = "{% for m in messages %}{% if m.content == 'boom' %}{{ m | frobnicate }}{% elif m.content == 'no' %}{{ raise_exception('I refuse: ' + m.content) }}{% elif m.content == 'loop' %}{% for i in range(10**12) %}{% endfor %}{% endif %}{{ m.role }}:{{ m.content }};{% endfor %}";
     const logs: string[] = [];
     const s = await startServer({ engine: standIn(bytes(source)), port: 0, log: (l) => logs.push(l) });
     try {
@@ -400,6 +431,13 @@ describe('chat templates', () => {
         message: "the model's chat template refused these messages: I refuse: no", type: 'invalid_request_error', param: 'messages', code: 'chat_template_error',
       });
       expect(logs, 'the client\'s error is not logged').toHaveLength(1);
+      // One that would not end (on a message that says "loop"): past its budget, a 500; the server answers on.
+      const loop = await post(s.url, '/v1/chat/completions', { messages: [{ role: 'user', content: 'loop' }] });
+      expect(loop.status).toBe(500);
+      expect(((await loop.json()) as { error: { message: string; code: string } }).error).toMatchObject({
+        code: 'chat_template_unsupported', message: expect.stringContaining("range(0, 1000000000000, 1) is longer than the render's budget of 1000000 steps"),
+      });
+      expect((await fetch(`${s.url}/health`)).status).toBe(200);
     } finally {
       await s.close(0);
     }
@@ -416,5 +454,44 @@ describe('chat templates', () => {
       await s.close(0);
     }
     expect(parseChatRequest({ messages: [{ role: 'developer', content: 'x' }] }).messages).toEqual([{ role: 'system', content: 'x' }]);
+  });
+
+  it('what OpenAI clients send at values that change nothing is taken; the same parameters that would change the answer are 400s', async () => {
+    const engine = standIn(bytes("{% if tools is not none %}TOOLS {% endif %}{% for m in messages %}{{ m.role }}:{{ m.content }};{% endfor %}"));
+    const s = await startServer({ engine, port: 0, log: () => {} });
+    try {
+      // An assistant's content null (and refusal null, as OpenAI's own answers carry) is empty, as vLLM renders it.
+      const messages = [{ role: 'user', content: 'hi' }, { role: 'assistant', content: null, refusal: null }, { role: 'user', content: 'x' }];
+      const harmless = {
+        response_format: { type: 'text' }, tools: [], tool_choice: 'none', parallel_tool_calls: false, top_logprobs: 0,
+        n: 1, logprobs: false, presence_penalty: 0, frequency_penalty: 0, user: 'u-1', max_completion_tokens: 1,
+      };
+      const r = await post(s.url, '/v1/chat/completions', { messages, ...harmless });
+      expect(r.status, await r.clone().text()).toBe(200);
+      expect(text(engine.requests[0]!.prompt as number[]), 'tools [] is no tools: the template gets none').toBe('user:hi;assistant:;user:x;');
+      expect((await post(s.url, '/v1/chat/completions', { messages, tool_choice: 'auto', parallel_tool_calls: true })).status).toBe(200);
+    } finally {
+      await s.close(0);
+    }
+    const m = [{ role: 'user', content: 'hi' }];
+    for (const [extra, param, why] of [
+      [{ response_format: { type: 'json_object' } }, 'response_format', 'cannot hold its output to JSON'],
+      [{ response_format: { type: 'json_schema', json_schema: { name: 'x', schema: {} } } }, 'response_format', 'cannot hold its output to JSON'],
+      [{ response_format: { type: 'text', extra: 1 } }, 'response_format', 'only {"type": "text"} or null'],
+      [{ tools: [{ type: 'function', function: { name: 'f' } }] }, 'tools', 'no tool calling'],
+      [{ tool_choice: 'required' }, 'tool_choice', 'no tool calling'],
+      [{ tool_choice: { type: 'function', function: { name: 'f' } } }, 'tool_choice', 'no tool calling'],
+      [{ parallel_tool_calls: 'yes' }, 'parallel_tool_calls', 'only true, false or null'],
+      [{ top_logprobs: 2 }, 'top_logprobs', 'no log-probabilities'],
+      [{ messages: [{ role: 'user', content: null }] }, 'messages[0].content', 'must be a string or an array of text parts, got null'],
+      [{ messages: [{ role: 'assistant', content: 'x', refusal: 'no' }] }, 'messages[0].refusal', "unrecognized argument 'messages[0].refusal'"],
+    ] as const) {
+      const parse = () => parseChatRequest({ messages: m, ...extra });
+      expect(parse, JSON.stringify(extra)).toThrow(ApiError);
+      try { parse(); } catch (e) {
+        expect((e as ApiError).param, JSON.stringify(extra)).toBe(param);
+        expect((e as ApiError).message, JSON.stringify(extra)).toContain(why);
+      }
+    }
   });
 });

@@ -52,7 +52,8 @@ export interface ChatParams extends GenerationParams {
   messages: ChatMessage[];
 }
 
-type Neutral = Record<string, { ok: (v: unknown) => boolean; shown: string }>;
+/** ok: the values that change nothing here; shown: them, in the refusal; why: what the server lacks. */
+type Neutral = Record<string, { ok: (v: unknown) => boolean; shown: string; why?: string }>;
 const emptyObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0;
 
 // OpenAI parameters this server takes only at their neutral value (so clients that always send them work).
@@ -70,10 +71,21 @@ const NEUTRAL: Neutral = {
 // Both routes' own parameters.
 const COMMON = ['model', 'max_tokens', 'temperature', 'top_p', 'top_k', 'seed', 'stop', 'stream', 'stream_options', 'return_token_ids', 'user'];
 const KNOWN = new Set([...COMMON, 'prompt', ...Object.keys(NEUTRAL)]);
-// Chat's: n one choice as the completions route has (a list of prompts has no chat equivalent).
+const NO_TOOLS = 'this server has no tool calling';
+// Chat's: n one choice as the completions route has (a list of prompts has no chat equivalent). Tool and format
+// parameters at what changes nothing without tools (clients and frameworks send them so); anything else is refused, not ignored.
 const CHAT_NEUTRAL: Neutral = {
   n: NEUTRAL.n!, logprobs: NEUTRAL.logprobs!, presence_penalty: NEUTRAL.presence_penalty!, frequency_penalty: NEUTRAL.frequency_penalty!,
   logit_bias: NEUTRAL.logit_bias!,
+  top_logprobs: { ok: (v) => v === 0, shown: '0', why: 'this server returns no log-probabilities' },
+  response_format: {
+    ok: (v) => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 1 && (v as { type?: unknown }).type === 'text',
+    shown: '{"type": "text"}', why: 'this server cannot hold its output to JSON',
+  },
+  // An empty list is no tools: the template gets none, as without it.
+  tools: { ok: (v) => Array.isArray(v) && v.length === 0, shown: '[]', why: NO_TOOLS },
+  tool_choice: { ok: (v) => v === 'none' || v === 'auto', shown: '"none", "auto"', why: NO_TOOLS },
+  parallel_tool_calls: { ok: (v) => typeof v === 'boolean', shown: 'true, false', why: NO_TOOLS },
 };
 const CHAT_KNOWN = new Set([...COMMON, 'messages', 'max_completion_tokens', ...Object.keys(CHAT_NEUTRAL)]);
 /** Most messages in a conversation (a body of 32 MiB holds millions of empty ones, each a template loop turn). */
@@ -157,7 +169,7 @@ function generationParams<T extends object>(b: Record<string, unknown>, known: R
   for (const k of Object.keys(b)) {
     if (!known.has(k)) throw bad(k, `unrecognized request argument '${k}'`, 'unknown_parameter');
     const n = neutral[k];
-    if (n && b[k] !== null && !n.ok(b[k])) throw bad(k, `'${k}' is not supported (only ${n.shown} or null)`, 'unsupported_value');
+    if (n && b[k] !== null && !n.ok(b[k])) throw bad(k, `'${k}' is not supported (only ${n.shown} or null)${n.why ? `: ${n.why}` : ''}`, 'unsupported_value');
   }
   if (b.model !== undefined && b.model !== null && typeof b.model !== 'string') throw bad('model', `'model' must be a string, got ${typeName(b.model)}`, 'invalid_type');
   const maxTokens = positiveInt(b, 'max_tokens');
@@ -211,9 +223,13 @@ export function parseCompletionRequest(body: unknown, vocab: number): Completion
 /** The roles taken, as the template gets them: developer (current OpenAI clients' system) is system, as vLLM has it. */
 const ROLES: ReadonlyMap<string, ChatMessage['role']> = new Map([['system', 'system'], ['developer', 'system'], ['user', 'user'], ['assistant', 'assistant']]);
 
-/** A message's content: a string, or text parts joined by newlines (as vLLM gives text-only templates their content). */
-function content(v: unknown, at: string): string {
+/**
+ * A message's content: a string, or text parts joined by newlines (as vLLM gives text-only templates their content).
+ * An assistant's may be null (OpenAI's own answers carry it so): empty, as vLLM renders it.
+ */
+function content(v: unknown, at: string, role: ChatMessage['role']): string {
   if (typeof v === 'string') return v;
+  if (v === null && role === 'assistant') return '';
   if (!Array.isArray(v)) throw bad(`${at}.content`, `'${at}.content' must be a string or an array of text parts, got ${typeName(v)}`, v === undefined ? 'missing_required_parameter' : 'invalid_type');
   return v.map((part, j) => {
     const where = `${at}.content[${j}]`;
@@ -238,6 +254,8 @@ function messages(v: unknown): ChatMessage[] {
     const at = `messages[${i}]`;
     if (typeof m !== 'object' || m === null || Array.isArray(m)) throw bad(at, `'${at}' must be a message object, got ${typeName(m)}`, 'invalid_type');
     const { role, content: c, name, ...rest } = m as Record<string, unknown>;
+    // An assistant message of OpenAI's own answers carries refusal: null (a history sent back holds it).
+    if (role === 'assistant' && rest.refusal === null) delete rest.refusal;
     const extra = Object.keys(rest)[0];
     if (extra !== undefined) throw bad(`${at}.${extra}`, `unrecognized argument '${at}.${extra}' (this server has no tools or function calls)`, 'unknown_parameter');
     const as = typeof role === 'string' ? ROLES.get(role) : undefined;
@@ -246,7 +264,7 @@ function messages(v: unknown): ChatMessage[] {
         role === undefined ? 'missing_required_parameter' : 'invalid_value');
     }
     if (name !== undefined && name !== null && typeof name !== 'string') throw bad(`${at}.name`, `'${at}.name' must be a string, got ${typeName(name)}`, 'invalid_type');
-    return { role: as, content: content(c, at), ...(typeof name === 'string' ? { name } : {}) };
+    return { role: as, content: content(c, at, as), ...(typeof name === 'string' ? { name } : {}) };
   });
 }
 

@@ -47,10 +47,22 @@ export function chatTemplateSource(raw: unknown): { source: string } | { source:
 /** Thrown by the template's raise_exception: told apart from the library's own errors by its class. */
 class Refusal extends Error {}
 
-/** Python's range(stop) / range(start, stop[, step]), as the library's global. */
-function range(start: number, stop?: number, step = 1): number[] {
+/**
+ * Most steps (expressions evaluated, loop turns) one render may take. A checkpoint's template is code: one that loops
+ * for ever (or 10¹² times) held the event loop, every stream and /health with it, for good. Llama 3's template takes
+ * about 19 a message, 78 000 for MAX_MESSAGES; a step is about a microsecond on a slow CPU.
+ */
+export const RENDER_STEPS = 1_000_000;
+
+/** A render past its budget: the template's, not the client's (a 500, logged). */
+class OverBudget extends Error {}
+
+/** Python's range(stop) / range(start, stop[, step]), as the library's global; no longer than `most` (Python's is lazy). */
+function range(most: number, start: number, stop?: number, step = 1): number[] {
   if (stop === undefined) [start, stop] = [0, start];
   if (step === 0) throw new Error('range() step must not be zero');
+  // Counted before it is made: range(10**12) was an array of 10¹² numbers, the process out of memory.
+  if (Math.ceil((stop - start) / step) > most) throw new OverBudget(`range(${start}, ${stop}, ${step}) is longer than the render's budget of ${most} steps`);
   const out: number[] = [];
   for (let i = start; step > 0 ? i < stop : i > stop; i += step) out.push(i);
   return out;
@@ -58,11 +70,34 @@ function range(start: number, stop?: number, step = 1): number[] {
 /** The library's own strftime_now (%Y %m %d %b %B %H %M %%), reached through a template of its own. */
 const STRFTIME_NOW = new Template('{{ strftime_now(format) }}');
 
+/** The library's interpreter, its steps counted: past `budget` it throws OverBudget. */
+function boundedInterpreter(env: Environment, budget: number): Interpreter {
+  const it = new Interpreter(env);
+  let steps = 0;
+  const step = () => {
+    if (++steps > budget) throw new OverBudget(`the chat template took more than ${budget} steps (a loop that does not end?)`);
+  };
+  // Wrapped on the instance: the library calls both through `this`. bindLoopVariable (private in the typings) runs once
+  // a loop turn, which counts too: a loop whose body is empty evaluates nothing per turn.
+  const self = it as unknown as { evaluate: (...args: unknown[]) => { type: string; value: unknown }; bindLoopVariable: (...args: unknown[]) => unknown };
+  const evaluate = self.evaluate.bind(it), bind = self.bindLoopVariable.bind(it);
+  self.evaluate = (...args) => {
+    step();
+    const v = evaluate(...args);
+    // A list doubled each step (`l + l`) outgrows memory in 30 steps; one longer than the budget cannot be looped over anyway.
+    if (v.type === 'ArrayValue' && (v.value as unknown[]).length > budget) throw new OverBudget(`a list of ${(v.value as unknown[]).length} items is longer than the render's budget of ${budget} steps`);
+    return v;
+  };
+  self.bindLoopVariable = (...args) => { step(); return bind(...args); };
+  return it;
+}
+
 export class ChatTemplate {
   private readonly template: Template;
 
-  /** Parses `source` now: a template that does not parse fails here, not on a request. */
-  constructor(readonly source: string, private readonly specialTokens: Readonly<Record<string, string | readonly string[]>> = {}) {
+  /** Parses `source` now: a template that does not parse fails here, not on a request. `budget`: RENDER_STEPS. */
+  constructor(readonly source: string, private readonly specialTokens: Readonly<Record<string, string | readonly string[]>> = {},
+    private readonly budget = RENDER_STEPS) {
     try {
       this.template = new Template(source);
     } catch (e) {
@@ -77,7 +112,7 @@ export class ChatTemplate {
   render(messages: readonly ChatMessage[]): string {
     let out: unknown;
     try {
-      out = new Interpreter(this.environment(messages)).run(this.template.parsed).value;
+      out = boundedInterpreter(this.environment(messages), this.budget).run(this.template.parsed).value;
     } catch (e) {
       if (e instanceof Refusal) throw new ChatRenderError(e.message.trim() || 'the chat template refused the conversation');
       throw Object.assign(new ChatTemplateUnsupportedError(errorText(e)), { cause: e }); // the log shows where
@@ -94,7 +129,8 @@ export class ChatTemplate {
   private environment(messages: readonly ChatMessage[]): Environment {
     const env = new Environment();
     const vars: Record<string, unknown> = {
-      true: true, false: false, none: null, True: true, False: false, None: null, range,
+      true: true, false: false, none: null, True: true, False: false, None: null,
+      range: (start: number, stop?: number, step?: number) => range(this.budget, start, stop, step),
       strftime_now: (format: string) => STRFTIME_NOW.render({ format }),
       raise_exception: (message?: unknown) => { throw new Refusal(message === undefined ? '' : String(message)); },
       ...this.specialTokens, messages, tools: null, documents: null, add_generation_prompt: true,
