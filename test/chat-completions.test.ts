@@ -17,36 +17,15 @@ import { presetConfig, type ModelConfig } from '../src/model/config.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
 import { HfTokenizer, loadTokenizer, type Tokenizer } from '../src/model/tokenizer.js';
 import type { CompletionEvent, CompletionRequest, Engine } from '../src/orchestrator/engine.js';
+import { spTokenizerJson } from './sp-tokenizer.js';
 
 /** Mistral-7B-Instruct-v0.1's chat_template, as its tokenizer_config.json gives it. */
 const MISTRAL = "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token + ' ' }}{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %}";
 /** Meta-Llama-3-8B-Instruct's chat_template. */
 const LLAMA3 = "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}";
 
-/** A Llama/Mistral-style SentencePiece BPE with byte fallback (as test/tokenizer.test.ts's): <s> added by the post-processor. */
-function llamaTokenizer() {
-  const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2 };
-  for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = 3 + b;
-  const pieces = ['▁', 'a', 'b', 'c', 'e', 'h', 'l', 'o', 'w', 'r', 'd', '▁h', 'he', 'll', '▁he', '▁hell', '▁hello', '▁w', '▁wo', '[', ']', 'I', 'N', 'S', 'T', '/', '▁['];
-  let id = 259;
-  for (const p of pieces) vocab[p] = id++;
-  const merges = [['▁', 'h'], ['h', 'e'], ['l', 'l'], ['▁h', 'e'], ['▁he', 'll'], ['▁hell', 'o'], ['▁', 'w'], ['▁w', 'o'], ['▁', '[']];
-  const special = (content: string, i: number) => ({ id: i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
-  return {
-    version: '1.0', truncation: null, padding: null,
-    added_tokens: [special('<unk>', 0), special('<s>', 1), special('</s>', 2)],
-    normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
-    pre_tokenizer: null,
-    post_processor: {
-      type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-      pair: [{ Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
-      special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
-    },
-    decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] },
-    model: { type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, vocab, merges: merges.map((m) => m.join(' ')) },
-  };
-}
-const TOKENIZER = llamaTokenizer();
+/** A Llama/Mistral-style SentencePiece BPE (test/sp-tokenizer.ts) with pieces for Mistral's [INST] markers. */
+const TOKENIZER = spTokenizerJson(['[', ']', 'I', 'N', 'S', 'T', '/', '▁['], [['▁', '[']]);
 // Special tokens as transformers saves them: AddedToken objects ({content}), not plain strings.
 const TOKENIZER_CONFIG = { bos_token: { content: '<s>', special: true }, eos_token: { content: '</s>', special: true }, chat_template: MISTRAL };
 
