@@ -12,7 +12,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer, type ServedEngine } from '../src/cli/serve.js';
 import { ApiError, MAX_MESSAGES, parseChatRequest } from '../src/cli/serve-schema.js';
-import { ChatRenderError, ChatTemplate, ChatTemplateError, ChatTemplateUnsupportedError, chatPrompter, chatTemplateSource, RENDER_STEPS } from '../src/model/chat-template.js';
+import { ChatRenderError, ChatTemplate, ChatTemplateError, ChatTemplateUnsupportedError, chatPrompter, chatTemplateSource, RENDER_ITEMS } from '../src/model/chat-template.js';
 import { presetConfig, type ModelConfig } from '../src/model/config.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
 import { HfTokenizer, loadTokenizer, type Tokenizer } from '../src/model/tokenizer.js';
@@ -270,7 +270,11 @@ describe('chat templates', () => {
       // 10 000 turns of an empty body: no expression evaluated per turn, the turns counted.
       ['{% set r = range(100) %}{% for i in r %}{% for j in r %}{% endfor %}{% endfor %}', 'the chat template took more than 1000 steps'],
       // Counted before it is made: range(10**12) was an array of 10¹² numbers.
-      ['{% for i in range(100000) %}{% endfor %}', "range(0, 100000, 1) is longer than the render's budget of 1000 steps"],
+      ['{% for i in range(100000) %}{% endfor %}', "range(0, 100000, 1) is longer than the render's budget of 1000 items"],
+      // Past 2^53 `i += 1` stopped moving: a range of 4 pushed until the process died.
+      ['{{ range(10**16, 10**16 + 4) | length }}', 'range() takes integers of at most 2^53'],
+      // A text doubled each turn: 2^21 characters in 21 turns (28: 268M, each later step a long scan of it).
+      ['{% set ns = namespace(s="a") %}{% for i in range(21) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s | length }}', "characters is longer than the render's budget of 1048576"],
       // Doubled each turn: a list past the budget in 10 turns (30, the process out of memory).
       ['{% set ns = namespace(l=[1]) %}{% for i in range(11) %}{% set ns.l = ns.l + ns.l %}{% endfor %}{{ ns.l | length }}', "a list of 1024 items is longer than the render's budget"],
     ] as const) {
@@ -281,7 +285,10 @@ describe('chat templates', () => {
     // The default budget takes the longest conversation with a real template.
     const many = Array.from({ length: MAX_MESSAGES }, (_, i) => ({ role: i % 2 ? 'assistant' as const : 'user' as const, content: `turn ${i}` }));
     expect(new ChatTemplate(LLAMA3, { bos_token: '<s>' }).render(many)).toContain(`turn ${MAX_MESSAGES - 1}`);
-    expect(() => new ChatTemplate('{% for i in range(10**12) %}{% endfor %}').render(user)).toThrow(`budget of ${RENDER_STEPS} steps`);
+    expect(() => new ChatTemplate('{% for i in range(10**12) %}{% endfor %}').render(user)).toThrow(`budget of ${RENDER_ITEMS} items`);
+    // A long message is no text past the budget: a template may repeat it (four times its length, at least 1 Mi).
+    const long = [{ role: 'user' as const, content: 'x'.repeat(3 << 20) }];
+    expect(new ChatTemplate(LLAMA3, { bos_token: '<s>' }).render(long)).toContain('x'.repeat(3 << 20));
   });
 
   it('special-token text in a message becomes the special token, as transformers\' apply_chat_template(tokenize=True) encodes it', () => {
@@ -367,7 +374,7 @@ describe('chat templates', () => {
       // Only a system message trips it: the start-up render has one.
       ["{% for m in messages %}{% if m.role == 'system' %}{{ m.content | frobnicate }}{% endif %}{% endfor %}", /rendering a system \+ user conversation failed: Unknown StringValue filter: frobnicate;/],
       // A template that never ends (here, a list of 10¹² items): refused at start, where serve hung or ran out of memory.
-      ['{% for i in range(10**12) %}{% endfor %}', /rendering a user conversation failed: range\(0, 1000000000000, 1\) is longer than the render's budget of 1000000 steps;/],
+      ['{% for i in range(10**12) %}{% endfor %}', /rendering a user conversation failed: range\(0, 1000000000000, 1\) is longer than the render's budget of 100000 items;/],
     ] as const) {
       const order: string[] = [];
       const engine = { ...standIn(bytes(source)), precompileServing: async () => { order.push('precompile'); return { pipelines: 0, ms: 0 }; } };
@@ -414,7 +421,7 @@ describe('chat templates', () => {
       const loop = await post(s.url, '/v1/chat/completions', { messages: [{ role: 'user', content: 'loop' }] });
       expect(loop.status).toBe(500);
       expect(((await loop.json()) as { error: { message: string; code: string } }).error).toMatchObject({
-        code: 'chat_template_unsupported', message: expect.stringContaining("range(0, 1000000000000, 1) is longer than the render's budget of 1000000 steps"),
+        code: 'chat_template_unsupported', message: expect.stringContaining("range(0, 1000000000000, 1) is longer than the render's budget of 100000 items"),
       });
       expect((await fetch(`${s.url}/health`)).status).toBe(200);
     } finally {

@@ -60,22 +60,36 @@ class OverBudget extends Error {}
 /** Python's range(stop) / range(start, stop[, step]), as the library's global; no longer than `most` (Python's is lazy). */
 function range(most: number, start: number, stop?: number, step = 1): number[] {
   if (stop === undefined) [start, stop] = [0, start];
+  // Integers only, as Python's: past 2^53 `i += 1` stopped moving and the loop pushed until the process died.
+  for (const v of [start, stop, step]) if (!Number.isSafeInteger(v)) throw new Error(`range() takes integers of at most 2^53, got ${String(v)}`);
   if (step === 0) throw new Error('range() step must not be zero');
   // Counted before it is made: range(10**12) was an array of 10¹² numbers, the process out of memory.
-  if (Math.ceil((stop - start) / step) > most) throw new OverBudget(`range(${start}, ${stop}, ${step}) is longer than the render's budget of ${most} steps`);
-  const out: number[] = [];
-  for (let i = start; step > 0 ? i < stop : i > stop; i += step) out.push(i);
-  return out;
+  const n = Math.max(0, Math.ceil((stop - start) / step));
+  if (n > most) throw new OverBudget(`range(${start}, ${stop}, ${step}) is longer than the render's budget of ${most} items`);
+  return Array.from({ length: n }, (_, k) => start + k * step);
 }
 /** The library's own strftime_now (%Y %m %d %b %B %H %M %%), reached through a template of its own. */
 const STRFTIME_NOW = new Template('{{ strftime_now(format) }}');
 
+/**
+ * Most items a list or range may hold in one render: a list doubled each step (`l + l`) outgrew memory in 30 steps, and
+ * a long one made each `join`, `sort` or `in` of it a long step.
+ */
+export const RENDER_ITEMS = 100_000;
+/** Most milliseconds one render may take: steps bound the count, not what one step costs (a scan of a long string). */
+export const RENDER_MS = 2_000;
+
+/** What one render may spend: steps, list items, text (a few times its input), time. */
+export interface RenderBudget { steps: number; items: number; chars: number; ms: number }
+
 /** The library's interpreter, its steps counted: past `budget` it throws OverBudget. */
-function boundedInterpreter(env: Environment, budget: number): Interpreter {
+function boundedInterpreter(env: Environment, budget: RenderBudget): Interpreter {
   const it = new Interpreter(env);
   let steps = 0;
+  const deadline = performance.now() + budget.ms;
   const step = () => {
-    if (++steps > budget) throw new OverBudget(`the chat template took more than ${budget} steps (a loop that does not end?)`);
+    if (++steps > budget.steps) throw new OverBudget(`the chat template took more than ${budget.steps} steps (a loop that does not end?)`);
+    if (performance.now() > deadline) throw new OverBudget(`the chat template took more than ${budget.ms} ms`);
   };
   // Wrapped on the instance: the library calls both through `this`. bindLoopVariable (private in the typings) runs once
   // a loop turn, which counts too: a loop whose body is empty evaluates nothing per turn.
@@ -84,8 +98,10 @@ function boundedInterpreter(env: Environment, budget: number): Interpreter {
   self.evaluate = (...args) => {
     step();
     const v = evaluate(...args);
-    // A list doubled each step (`l + l`) outgrows memory in 30 steps; one longer than the budget cannot be looped over anyway.
-    if (v.type === 'ArrayValue' && (v.value as unknown[]).length > budget) throw new OverBudget(`a list of ${(v.value as unknown[]).length} items is longer than the render's budget of ${budget} steps`);
+    // Every value capped as it is made, so no later step works on an unbounded one: a string doubled 28 times was 268M
+    // characters, and each `in` of it a 0.15 s step; lists (and tuples) likewise.
+    if (Array.isArray(v.value) && v.value.length > budget.items) throw new OverBudget(`a list of ${v.value.length} items is longer than the render's budget of ${budget.items}`);
+    if (typeof v.value === 'string' && v.value.length > budget.chars) throw new OverBudget(`a text of ${v.value.length} characters is longer than the render's budget of ${budget.chars}`);
     return v;
   };
   self.bindLoopVariable = (...args) => { step(); return bind(...args); };
@@ -112,7 +128,10 @@ export class ChatTemplate {
   render(messages: readonly ChatMessage[]): string {
     let out: unknown;
     try {
-      out = boundedInterpreter(this.environment(messages), this.budget).run(this.template.parsed).value;
+      // Text: a few times the conversation's (a template repeats a message or two), at least 1 Mi characters.
+      const input = messages.reduce((n, m) => n + m.content.length + (m.name?.length ?? 0), 0);
+      const budget: RenderBudget = { steps: this.budget, items: Math.min(this.budget, RENDER_ITEMS), chars: Math.max(2 ** 20, 4 * input), ms: RENDER_MS };
+      out = boundedInterpreter(this.environment(messages, budget.items), budget).run(this.template.parsed).value;
     } catch (e) {
       if (e instanceof Refusal) throw new ChatRenderError(e.message.trim() || 'the chat template refused the conversation');
       throw Object.assign(new ChatTemplateUnsupportedError(errorText(e)), { cause: e }); // the log shows where
@@ -126,11 +145,11 @@ export class ChatTemplate {
    * already declared"), our raise_exception, and transformers' variables: tools and documents None (a template's
    * `tools is not none` is false, as there; undefined would make it true here), the special tokens.
    */
-  private environment(messages: readonly ChatMessage[]): Environment {
+  private environment(messages: readonly ChatMessage[], items: number): Environment {
     const env = new Environment();
     const vars: Record<string, unknown> = {
       true: true, false: false, none: null, True: true, False: false, None: null,
-      range: (start: number, stop?: number, step?: number) => range(this.budget, start, stop, step),
+      range: (start: number, stop?: number, step?: number) => range(items, start, stop, step),
       strftime_now: (format: string) => STRFTIME_NOW.render({ format }),
       raise_exception: (message?: unknown) => { throw new Refusal(message === undefined ? '' : String(message)); },
       ...this.specialTokens, messages, tools: null, documents: null, add_generation_prompt: true,
