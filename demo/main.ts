@@ -135,10 +135,10 @@ function progress(done: number, total: number, what: string): void {
 
 // ---- the run --------------------------------------------------------------------------------------
 
-async function modelSource(p: RunParams, dtype: 'f32' | 'f16'): Promise<{ src: ByteSource; cfg: ModelConfig }> {
+async function modelSource(p: RunParams, dtype: 'f32' | 'f16', file: File | null): Promise<{ src: ByteSource; cfg: ModelConfig }> {
   if (p.preset === 'file') {
-    if (!droppedFile) throw new FapoolError('choose or drop a .safetensors file first');
-    const src = blobSource(droppedFile);
+    if (!file) throw new FapoolError('choose or drop a .safetensors file first');
+    const src = blobSource(file);
     const meta = (await readHeader(src)).metadata;
     const cfg = meta.fapool_config ? validateConfig(JSON.parse(meta.fapool_config) as ModelConfig) : presetConfig('tiny');
     return { src, cfg };
@@ -183,14 +183,13 @@ async function generateUntilStop(engine: Engine, req: GenerateRequest, onToken?:
 interface Loaded {
   key: string; gpu: Gpu; cfg: ModelConfig; dtype: DType; tok: Tokenizer; weights: Weights; engine: Engine;
   loadText: string;
-  /** The device was lost (a lost device's work never finishes): the next Run loads again. */
-  lost: boolean;
+  /** The dropped file it was loaded from (another File, even of the same name, size and date, is loaded anew). */
+  file: File | null;
 }
 let loaded: Loaded | null = null;
 
 /** Which model a Run asks for; a Run of the same key reuses the loaded one. */
-function modelKey(p: RunParams): string {
-  const f = droppedFile;
+function modelKey(p: RunParams, f: File | null): string {
   const which = p.preset === 'file' ? `file:${f ? `${f.name}:${f.size}:${f.lastModified}` : '-'}` : p.preset === 'fortune-4l' ? p.preset : `${p.preset}:seed ${p.seed}`;
   return `${which}|${p.dtype}`;
 }
@@ -208,13 +207,12 @@ async function unload(): Promise<void> {
 }
 
 /** Opens the GPU, loads the model the form names and warms it up (every pipeline compiled); the prompt is checked first. */
-async function load(p: RunParams, key: string): Promise<{ l: Loaded; loadMs: number; warmupMs: number }> {
+async function load(p: RunParams, key: string, file: File | null): Promise<{ l: Loaded; loadMs: number; warmupMs: number }> {
   registerShaderSources(shaders);
   const g = await openGpu({ label: 'demo', f16: p.dtype !== 'f32' });
   let weights: Weights | undefined, engine: Engine | undefined;
   try {
     void g.device.lost.then((info) => {
-      if (loaded?.gpu === g) loaded.lost = true;
       if (running && info.reason !== 'destroyed') showError('GPU device lost', `${info.reason}: ${info.message || 'no message'}`);
     });
     showAdapter(g);
@@ -222,7 +220,7 @@ async function load(p: RunParams, key: string): Promise<{ l: Loaded; loadMs: num
     if (dtype === 'f16' && !g.caps.f16) throw new LimitError('the f16 path needs shader-f16, which this adapter lacks; choose dtype f32');
     showPath(dtype);
     const tLoad = performance.now();
-    const { src, cfg } = await modelSource(p, dtype === 'f16' ? 'f16' : 'f32');
+    const { src, cfg } = await modelSource(p, dtype === 'f16' ? 'f16' : 'f32', file);
     const tok = tolerantTokenizer(new ByteTokenizer(), cfg.vocab);
     const prompt = tok.encode(p.prompt);
     // Prompt and tokens against the context now: the engine checks at the run after the warm-up (seconds of compiling
@@ -239,7 +237,7 @@ async function load(p: RunParams, key: string): Promise<{ l: Loaded; loadMs: num
     setState('warmup');
     const tWarm = performance.now();
     await generateUntilStop(engine, { prompts: [prompt], maxNewTokens: Math.min(2, p.tokens) });
-    return { l: { key, gpu: g, cfg, dtype, tok, weights, engine, loadText, lost: false }, loadMs, warmupMs: performance.now() - tWarm };
+    return { l: { key, gpu: g, cfg, dtype, tok, weights, engine, loadText, file }, loadMs, warmupMs: performance.now() - tWarm };
   } catch (e) {
     try {
       await engine?.dispose();
@@ -270,18 +268,20 @@ async function run(): Promise<void> {
     if (!('gpu' in navigator) || !navigator.gpu) {
       throw new NoAdapterError('this browser has no WebGPU (navigator.gpu is undefined). Use Chrome/Edge 113+ or enable WebGPU; pages must be served over https or from localhost.');
     }
-    const key = modelKey(p);
-    if (loaded && (loaded.key !== key || loaded.lost)) await unload();
+    // The file read once: one dropped while this run loads is the next run's (its weights were stored under this key).
+    const file = p.preset === 'file' ? droppedFile : null, key = modelKey(p, file);
+    // A lost device's work never finishes: load again.
+    if (loaded && (loaded.key !== key || loaded.file !== file || loaded.gpu.isLost)) await unload();
     let L: Loaded, loadMs = 0, warmupMs = 0;
     if (loaded) {
       L = loaded;
+      batchShape(L.cfg, [L.tok.encode(p.prompt)], { maxNewTokens: p.tokens }); // before anything shows the run as started
       status.reused = true;
       showAdapter(L.gpu);
       showPath(L.dtype);
       $('loadtext').textContent = `${L.loadText} (kept from the last run)`;
-      batchShape(L.cfg, [L.tok.encode(p.prompt)], { maxNewTokens: p.tokens });
     } else {
-      ({ l: L, loadMs, warmupMs } = await load(p, key));
+      ({ l: L, loadMs, warmupMs } = await load(p, key, file));
       loaded = L;
     }
     const { engine, tok } = L;
