@@ -182,7 +182,8 @@ describe('POST /v1/chat/completions (tiny shape, Llama-style tokenizer, Mistral 
       [[{ role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'image_url', image_url: { url: 'http://x/y.png' } }] }], 'messages[0].content[1]', 'unsupported_value', "part of type 'image_url': this server takes only"],
       [[{ role: 'user', content: [{ type: 'text', text: 7 }] }], 'messages[0].content[0]', 'invalid_type', "'messages[0].content[0].text' must be a string"],
       [[{ role: 'user' }], 'messages[0].content', 'missing_required_parameter', 'must be a string or an array of text parts'],
-      [[{ role: 'assistant', content: null, tool_calls: [] }], 'messages[0].tool_calls', 'unknown_parameter', 'no tools'],
+      [[{ role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] }], 'messages[0].tool_calls', 'unknown_parameter', 'no tools'],
+      [[{ role: 'user', content: 'x', color: 'red' }], 'messages[0].color', 'unknown_parameter', 'not a message field'],
       [[], 'messages', 'invalid_value', 'empty'],
       ['hi', 'messages', 'invalid_type', 'must be an array'],
     ] as const) {
@@ -447,7 +448,8 @@ describe('chat templates', () => {
     const s = await startServer({ engine, port: 0, log: () => {} });
     try {
       // An assistant's content null (and refusal null, as OpenAI's own answers carry) is empty, as vLLM renders it.
-      const messages = [{ role: 'user', content: 'hi' }, { role: 'assistant', content: null, refusal: null }, { role: 'user', content: 'x' }];
+      // Likewise what OpenAI's and vLLM's answers carry when nothing happened: annotations [], tool_calls [] or null, function_call and audio null.
+      const messages = [{ role: 'user', content: 'hi' }, { role: 'assistant', content: null, refusal: null, annotations: [], tool_calls: [], function_call: null, audio: null }, { role: 'user', content: 'x' }];
       const harmless = {
         response_format: { type: 'text' }, tools: [], tool_choice: 'none', parallel_tool_calls: false, top_logprobs: 0,
         n: 1, logprobs: false, presence_penalty: 0, frequency_penalty: 0, user: 'u-1', max_completion_tokens: 1,

@@ -254,10 +254,19 @@ function messages(v: unknown): ChatMessage[] {
     const at = `messages[${i}]`;
     if (typeof m !== 'object' || m === null || Array.isArray(m)) throw bad(at, `'${at}' must be a message object, got ${typeName(m)}`, 'invalid_type');
     const { role, content: c, name, ...rest } = m as Record<string, unknown>;
-    // An assistant message of OpenAI's own answers carries refusal: null (a history sent back holds it).
-    if (role === 'assistant' && rest.refusal === null) delete rest.refusal;
+    // An assistant message copied back from OpenAI's or vLLM's answers carries fields that say nothing happened
+    // (refusal, function_call, audio null; annotations, tool_calls empty): a history sent back holds them.
+    if (role === 'assistant') {
+      for (const k of ['refusal', 'function_call', 'audio', 'annotations', 'tool_calls']) {
+        const x = rest[k];
+        if (x === null || (Array.isArray(x) && x.length === 0 && (k === 'annotations' || k === 'tool_calls'))) delete rest[k];
+      }
+    }
     const extra = Object.keys(rest)[0];
-    if (extra !== undefined) throw bad(`${at}.${extra}`, `unrecognized argument '${at}.${extra}' (this server has no tools or function calls)`, 'unknown_parameter');
+    if (extra !== undefined) {
+      const why = ['tool_calls', 'function_call', 'tool_call_id'].includes(extra) || role === 'tool' ? 'this server has no tools or function calls' : 'not a message field this server takes';
+      throw bad(`${at}.${extra}`, `unrecognized argument '${at}.${extra}' (${why})`, 'unknown_parameter');
+    }
     const as = typeof role === 'string' ? ROLES.get(role) : undefined;
     if (as === undefined) {
       throw bad(`${at}.role`, `'${at}.role' must be 'system', 'developer', 'user' or 'assistant', got ${typeof role === 'string' ? `'${role}'` : typeName(role)}`,
