@@ -441,6 +441,11 @@ describe('chat templates', () => {
       await s.close(0);
     }
     expect(parseChatRequest({ messages: [{ role: 'developer', content: 'x' }] }).messages).toEqual([{ role: 'system', content: 'x' }]);
+    // A lone surrogate (valid JSON) was U+FFFD in the prompt: another conversation ran.
+    for (const [m, param] of [[{ role: 'user', content: 'a\ud800' }, 'messages[0].content'], [{ role: 'user', content: [{ type: 'text', text: '\udfff' }] }, 'messages[0].content[0]'],
+      [{ role: 'user', content: 'x', name: '\ud800' }, 'messages[0].name']] as const) {
+      expect(() => parseChatRequest({ messages: [m] }), param).toThrow(expect.objectContaining({ param, message: expect.stringContaining('lone UTF-16 surrogate') }));
+    }
   });
 
   it('what OpenAI clients send at values that change nothing is taken; the same parameters that would change the answer are 400s', async () => {

@@ -147,6 +147,7 @@ describe('bad requests', () => {
     ['no prompts field', { prompts: undefined }, /^prompts must be an array .*, got undefined$/], // TypeError
     ['a prompt that is a number', { prompts: [5] }, /^prompts\[0\] must be a string or an array of token ids, got 5$/], // TypeError: prompt is not iterable
     ['a null prompt', { prompts: ['A', null] }, /^prompts\[1\] must be .*, got null$/], // TypeError
+    ['a prompt with a lone surrogate', { prompts: ['ok', 'a\ud800b'] }, /^prompts\[1\] holds a lone UTF-16 surrogate: a prompt must be well-formed text$/], // ran "a\ufffdb"
     ['a token id given as a string', { prompts: [['1']] }, /^prompt 0: token "1" outside the vocabulary/], // "token 1 outside", at the first event
     ['maxNewTokens 0', { maxNewTokens: 0 }, /^maxNewTokens must be a positive integer, got 0$/], // ran: no tokens
     ['maxNewTokens -1', { maxNewTokens: -1 }, /^maxNewTokens must be a positive integer, got -1$/], // ran: no tokens

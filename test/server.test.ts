@@ -569,6 +569,13 @@ describe('serve (stand-in engine)', () => {
     expect(() => parseCompletionRequest({ prompt: 'a', top_p: '0.5' }, 256)).toThrow("'top_p' must be a finite number, got string");
   });
 
+  it('a prompt with a lone surrogate (valid JSON: "\\ud800") is refused: it was encoded as U+FFFD, another prompt', () => {
+    expect(() => parseCompletionRequest(JSON.parse('{"prompt": "a\\ud800b"}'), 256)).toThrow("'prompt' holds a lone UTF-16 surrogate");
+    expect(() => parseCompletionRequest(JSON.parse('{"prompt": ["ok", "\\udc00"]}'), 256)).toThrow("'prompt[1]' holds a lone UTF-16 surrogate");
+    // A pair is one character, taken.
+    expect(parseCompletionRequest(JSON.parse('{"prompt": "\\ud83d\\ude00"}'), 256).prompts).toEqual(['\u{1F600}']);
+  });
+
   it('a stop string with a lone surrogate (valid JSON: "\\ude00") is refused: it would cut a character in half', () => {
     expect(() => parseCompletionRequest(JSON.parse('{"prompt": "a", "stop": ["ok", "\\ude00"]}'), 256)).toThrow("'stop[1]' holds a lone UTF-16 surrogate");
     expect(parseCompletionRequest({ prompt: 'a', stop: '😀' }, 256).stop).toEqual(['😀']);

@@ -114,6 +114,7 @@ function prompts(v: unknown, vocab: number): (string | number[])[] {
   const one = (p: unknown, param: string): string | number[] => {
     if (typeof p === 'string') {
       if (p.length === 0) throw bad('prompt', `'${param}' is an empty string`);
+      wellFormed(p, param, 'prompt');
       return p;
     }
     if (Array.isArray(p)) return tokenIds(p, param);
@@ -129,6 +130,15 @@ function prompts(v: unknown, vocab: number): (string | number[])[] {
     return v.map((p, i) => one(p, `prompt[${i}]`));
   }
   return [tokenIds(v, 'prompt')];
+}
+
+/**
+ * Text as given, refused where it holds a lone UTF-16 surrogate (valid JSON: "\ud800"): it was encoded as U+FFFD, so
+ * another prompt ran without a word (transformers' tokenizers refuse such text too). `param`: the error's param.
+ */
+function wellFormed(s: string, name: string, param = name): string {
+  if (LONE_SURROGATE.test(s)) throw bad(param, `'${name}' holds a lone UTF-16 surrogate: text must be well-formed (a surrogate stands only in a pair)`);
+  return s;
 }
 
 function stops(v: unknown): string[] {
@@ -228,7 +238,7 @@ const ROLES: ReadonlyMap<string, ChatMessage['role']> = new Map([['system', 'sys
  * An assistant's may be null (OpenAI's own answers carry it so): empty, as vLLM renders it.
  */
 function content(v: unknown, at: string, role: ChatMessage['role']): string {
-  if (typeof v === 'string') return v;
+  if (typeof v === 'string') return wellFormed(v, `${at}.content`);
   if (v === null && role === 'assistant') return '';
   if (!Array.isArray(v)) throw bad(`${at}.content`, `'${at}.content' must be a string or an array of text parts, got ${typeName(v)}`, v === undefined ? 'missing_required_parameter' : 'invalid_type');
   return v.map((part, j) => {
@@ -239,6 +249,7 @@ function content(v: unknown, at: string, role: ChatMessage['role']): string {
       throw bad(where, `'${where}' is a part of type ${typeof type === 'string' ? `'${type}'` : typeName(type)}: this server takes only {"type": "text", "text": ...} parts (the model reads text only)`, 'unsupported_value');
     }
     if (typeof text !== 'string') throw bad(where, `'${where}.text' must be a string, got ${typeName(text)}`, 'invalid_type');
+    wellFormed(text, `${where}.text`, where);
     const extra = Object.keys(rest)[0];
     if (extra !== undefined) throw bad(where, `unrecognized argument '${where}.${extra}'`, 'unknown_parameter');
     return text;
@@ -273,7 +284,7 @@ function messages(v: unknown): ChatMessage[] {
         role === undefined ? 'missing_required_parameter' : 'invalid_value');
     }
     if (name !== undefined && name !== null && typeof name !== 'string') throw bad(`${at}.name`, `'${at}.name' must be a string, got ${typeName(name)}`, 'invalid_type');
-    return { role: as, content: content(c, at, as), ...(typeof name === 'string' ? { name } : {}) };
+    return { role: as, content: content(c, at, as), ...(typeof name === 'string' ? { name: wellFormed(name, `${at}.name`) } : {}) };
   });
 }
 

@@ -251,7 +251,11 @@ export class Engine {
 
   /** Token ids of a prompt: text through the tokenizer, ids as given (a copy). InputError for anything else, named `name`. */
   encode(prompt: string | readonly number[], name = 'prompt'): number[] {
-    if (typeof prompt === 'string') return this.parts.tokenizer.encode(prompt);
+    if (typeof prompt === 'string') {
+      // A lone surrogate (JSON allows "\ud800") was encoded as U+FFFD: another prompt ran, without a word.
+      if (LONE_SURROGATE.test(prompt)) throw new InputError(`${name} holds a lone UTF-16 surrogate: a prompt must be well-formed text`);
+      return this.parts.tokenizer.encode(prompt);
+    }
     if (!Array.isArray(prompt) && !(ArrayBuffer.isView(prompt) && !(prompt instanceof DataView))) {
       throw new InputError(`${name} must be a string or an array of token ids, got ${shown(prompt)}`);
     }
