@@ -111,9 +111,12 @@ function boundedInterpreter(env: Environment, budget: RenderBudget): Interpreter
 export class ChatTemplate {
   private readonly template: Template;
 
-  /** Parses `source` now: a template that does not parse fails here, not on a request. `budget`: RENDER_STEPS. */
+  /**
+   * Parses `source` now: a template that does not parse fails here, not on a request. `steps`: the render's step budget
+   * (RENDER_STEPS; lists and ranges get at most as many items).
+   */
   constructor(readonly source: string, private readonly specialTokens: Readonly<Record<string, string | readonly string[]>> = {},
-    private readonly budget = RENDER_STEPS) {
+    private readonly steps = RENDER_STEPS) {
     try {
       this.template = new Template(source);
     } catch (e) {
@@ -130,7 +133,7 @@ export class ChatTemplate {
     try {
       // Text: a few times the conversation's (a template repeats a message or two), at least 1 Mi characters.
       const input = messages.reduce((n, m) => n + m.content.length + (m.name?.length ?? 0), 0);
-      const budget: RenderBudget = { steps: this.budget, items: Math.min(this.budget, RENDER_ITEMS), chars: Math.max(2 ** 20, 4 * input), ms: RENDER_MS };
+      const budget: RenderBudget = { steps: this.steps, items: Math.min(this.steps, RENDER_ITEMS), chars: Math.max(2 ** 20, 4 * input), ms: RENDER_MS };
       out = boundedInterpreter(this.environment(messages, budget.items), budget).run(this.template.parsed).value;
     } catch (e) {
       if (e instanceof Refusal) throw new ChatRenderError(e.message.trim() || 'the chat template refused the conversation');
