@@ -9485,6 +9485,1610 @@ fn tg_t32x32_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
 }
 
 @compute @workgroup_size(128)
+fn tg_t64x128_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2304u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
+  let r0 = tid / 16u;   // its first staged row; then every 8 rows
+  let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
+  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
+  let v1 = row0 + r0 + 8u < p.M; let o1 = min(row0 + r0 + 8u, p.M - 1u) * K4;
+  let v2 = row0 + r0 + 16u < p.M; let o2 = min(row0 + r0 + 16u, p.M - 1u) * K4;
+  let v3 = row0 + r0 + 24u < p.M; let o3 = min(row0 + r0 + 24u, p.M - 1u) * K4;
+  let v4 = row0 + r0 + 32u < p.M; let o4 = min(row0 + r0 + 32u, p.M - 1u) * K4;
+  let v5 = row0 + r0 + 40u < p.M; let o5 = min(row0 + r0 + 40u, p.M - 1u) * K4;
+  let v6 = row0 + r0 + 48u < p.M; let o6 = min(row0 + r0 + 48u, p.M - 1u) * K4;
+  let v7 = row0 + r0 + 56u < p.M; let o7 = min(row0 + r0 + 56u, p.M - 1u) * K4;
+  let v8 = col0 + r0 + 0u < p.N; let o8 = min(col0 + r0 + 0u, p.N - 1u) * K4;
+  let v9 = col0 + r0 + 8u < p.N; let o9 = min(col0 + r0 + 8u, p.N - 1u) * K4;
+  let v10 = col0 + r0 + 16u < p.N; let o10 = min(col0 + r0 + 16u, p.N - 1u) * K4;
+  let v11 = col0 + r0 + 24u < p.N; let o11 = min(col0 + r0 + 24u, p.N - 1u) * K4;
+  let v12 = col0 + r0 + 32u < p.N; let o12 = min(col0 + r0 + 32u, p.N - 1u) * K4;
+  let v13 = col0 + r0 + 40u < p.N; let o13 = min(col0 + r0 + 40u, p.N - 1u) * K4;
+  let v14 = col0 + r0 + 48u < p.N; let o14 = min(col0 + r0 + 48u, p.N - 1u) * K4;
+  let v15 = col0 + r0 + 56u < p.N; let o15 = min(col0 + r0 + 56u, p.N - 1u) * K4;
+  let v16 = col0 + r0 + 64u < p.N; let o16 = min(col0 + r0 + 64u, p.N - 1u) * K4;
+  let v17 = col0 + r0 + 72u < p.N; let o17 = min(col0 + r0 + 72u, p.N - 1u) * K4;
+  let v18 = col0 + r0 + 80u < p.N; let o18 = min(col0 + r0 + 80u, p.N - 1u) * K4;
+  let v19 = col0 + r0 + 88u < p.N; let o19 = min(col0 + r0 + 88u, p.N - 1u) * K4;
+  let v20 = col0 + r0 + 96u < p.N; let o20 = min(col0 + r0 + 96u, p.N - 1u) * K4;
+  let v21 = col0 + r0 + 104u < p.N; let o21 = min(col0 + r0 + 104u, p.N - 1u) * K4;
+  let v22 = col0 + r0 + 112u < p.N; let o22 = min(col0 + r0 + 112u, p.N - 1u) * K4;
+  let v23 = col0 + r0 + 120u < p.N; let o23 = min(col0 + r0 + 120u, p.N - 1u) * K4;
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var s12 = vec4<f16>();
+  var s13 = vec4<f16>();
+  var s14 = vec4<f16>();
+  var s15 = vec4<f16>();
+  var s16 = vec4<f16>();
+  var s17 = vec4<f16>();
+  var s18 = vec4<f16>();
+  var s19 = vec4<f16>();
+  var s20 = vec4<f16>();
+  var s21 = vec4<f16>();
+  var s22 = vec4<f16>();
+  var s23 = vec4<f16>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c21 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  var c31 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  {
+    let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+    s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
+    s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
+    s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
+    s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
+    s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+    s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+    s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+    s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+    s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
+    s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
+    s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
+    s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
+    s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
+    s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
+    s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
+    s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
+    s20 = select(vec4<f16>(), w4[o20 + kc], v20 && kin);
+    s21 = select(vec4<f16>(), w4[o21 + kc], v21 && kin);
+    s22 = select(vec4<f16>(), w4[o22 + kc], v22 && kin);
+    s23 = select(vec4<f16>(), w4[o23 + kc], v23 && kin);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 576u] = s1.x; As[ea + 576u + 1u] = s1.y; As[ea + 576u + 2u] = s1.z; As[ea + 576u + 3u] = s1.w;
+      As[ea + 1152u] = s2.x; As[ea + 1152u + 1u] = s2.y; As[ea + 1152u + 2u] = s2.z; As[ea + 1152u + 3u] = s2.w;
+      As[ea + 1728u] = s3.x; As[ea + 1728u + 1u] = s3.y; As[ea + 1728u + 2u] = s3.z; As[ea + 1728u + 3u] = s3.w;
+      As[ea + 2304u] = s4.x; As[ea + 2304u + 1u] = s4.y; As[ea + 2304u + 2u] = s4.z; As[ea + 2304u + 3u] = s4.w;
+      As[ea + 2880u] = s5.x; As[ea + 2880u + 1u] = s5.y; As[ea + 2880u + 2u] = s5.z; As[ea + 2880u + 3u] = s5.w;
+      As[ea + 3456u] = s6.x; As[ea + 3456u + 1u] = s6.y; As[ea + 3456u + 2u] = s6.z; As[ea + 3456u + 3u] = s6.w;
+      As[ea + 4032u] = s7.x; As[ea + 4032u + 1u] = s7.y; As[ea + 4032u + 2u] = s7.z; As[ea + 4032u + 3u] = s7.w;
+      Bs[eb] = s8.x; Bs[eb + 1u] = s8.y; Bs[eb + 2u] = s8.z; Bs[eb + 3u] = s8.w;
+      Bs[eb + 576u] = s9.x; Bs[eb + 576u + 1u] = s9.y; Bs[eb + 576u + 2u] = s9.z; Bs[eb + 576u + 3u] = s9.w;
+      Bs[eb + 1152u] = s10.x; Bs[eb + 1152u + 1u] = s10.y; Bs[eb + 1152u + 2u] = s10.z; Bs[eb + 1152u + 3u] = s10.w;
+      Bs[eb + 1728u] = s11.x; Bs[eb + 1728u + 1u] = s11.y; Bs[eb + 1728u + 2u] = s11.z; Bs[eb + 1728u + 3u] = s11.w;
+      Bs[eb + 2304u] = s12.x; Bs[eb + 2304u + 1u] = s12.y; Bs[eb + 2304u + 2u] = s12.z; Bs[eb + 2304u + 3u] = s12.w;
+      Bs[eb + 2880u] = s13.x; Bs[eb + 2880u + 1u] = s13.y; Bs[eb + 2880u + 2u] = s13.z; Bs[eb + 2880u + 3u] = s13.w;
+      Bs[eb + 3456u] = s14.x; Bs[eb + 3456u + 1u] = s14.y; Bs[eb + 3456u + 2u] = s14.z; Bs[eb + 3456u + 3u] = s14.w;
+      Bs[eb + 4032u] = s15.x; Bs[eb + 4032u + 1u] = s15.y; Bs[eb + 4032u + 2u] = s15.z; Bs[eb + 4032u + 3u] = s15.w;
+      Bs[eb + 4608u] = s16.x; Bs[eb + 4608u + 1u] = s16.y; Bs[eb + 4608u + 2u] = s16.z; Bs[eb + 4608u + 3u] = s16.w;
+      Bs[eb + 5184u] = s17.x; Bs[eb + 5184u + 1u] = s17.y; Bs[eb + 5184u + 2u] = s17.z; Bs[eb + 5184u + 3u] = s17.w;
+      Bs[eb + 5760u] = s18.x; Bs[eb + 5760u + 1u] = s18.y; Bs[eb + 5760u + 2u] = s18.z; Bs[eb + 5760u + 3u] = s18.w;
+      Bs[eb + 6336u] = s19.x; Bs[eb + 6336u + 1u] = s19.y; Bs[eb + 6336u + 2u] = s19.z; Bs[eb + 6336u + 3u] = s19.w;
+      Bs[eb + 6912u] = s20.x; Bs[eb + 6912u + 1u] = s20.y; Bs[eb + 6912u + 2u] = s20.z; Bs[eb + 6912u + 3u] = s20.w;
+      Bs[eb + 7488u] = s21.x; Bs[eb + 7488u + 1u] = s21.y; Bs[eb + 7488u + 2u] = s21.z; Bs[eb + 7488u + 3u] = s21.w;
+      Bs[eb + 8064u] = s22.x; Bs[eb + 8064u + 1u] = s22.y; Bs[eb + 8064u + 2u] = s22.z; Bs[eb + 8064u + 3u] = s22.w;
+      Bs[eb + 8640u] = s23.x; Bs[eb + 8640u + 1u] = s23.y; Bs[eb + 8640u + 2u] = s23.z; Bs[eb + 8640u + 3u] = s23.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+        s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
+        s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
+        s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
+        s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
+        s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+        s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+        s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+        s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+        s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
+        s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
+        s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
+        s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
+        s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
+        s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
+        s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
+        s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
+        s20 = select(vec4<f16>(), w4[o20 + kc], v20 && kin);
+        s21 = select(vec4<f16>(), w4[o21 + kc], v21 && kin);
+        s22 = select(vec4<f16>(), w4[o22 + kc], v22 && kin);
+        s23 = select(vec4<f16>(), w4[o23 + kc], v23 && kin);
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2304u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3456u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2320u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3472u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2336u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3488u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2352u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3504u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t64x128_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2304u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var s9 = vec4<u32>();
+  var s10 = vec4<u32>();
+  var s11 = vec4<u32>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c21 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  var c31 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  {
+    let k4 = k0 * 8u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 16u * K4 + k4];
+    s2 = x8[xb + 32u * K4 + k4];
+    s3 = x8[xb + 48u * K4 + k4];
+    s4 = w8[wb + k4];
+    s5 = w8[wb + 16u * K4 + k4];
+    s6 = w8[wb + 32u * K4 + k4];
+    s7 = w8[wb + 48u * K4 + k4];
+    s8 = w8[wb + 64u * K4 + k4];
+    s9 = w8[wb + 80u * K4 + k4];
+    s10 = w8[wb + 96u * K4 + k4];
+    s11 = w8[wb + 112u * K4 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      As[ea + 2304u] = h2_0.x; As[ea + 2304u + 1u] = h2_0.y; As[ea + 2304u + 2u] = h2_1.x; As[ea + 2304u + 3u] = h2_1.y; As[ea + 2304u + 4u] = h2_2.x; As[ea + 2304u + 5u] = h2_2.y; As[ea + 2304u + 6u] = h2_3.x; As[ea + 2304u + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      As[ea + 3456u] = h3_0.x; As[ea + 3456u + 1u] = h3_0.y; As[ea + 3456u + 2u] = h3_1.x; As[ea + 3456u + 3u] = h3_1.y; As[ea + 3456u + 4u] = h3_2.x; As[ea + 3456u + 5u] = h3_2.y; As[ea + 3456u + 6u] = h3_3.x; As[ea + 3456u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 1152u] = h5_0.x; Bs[eb + 1152u + 1u] = h5_0.y; Bs[eb + 1152u + 2u] = h5_1.x; Bs[eb + 1152u + 3u] = h5_1.y; Bs[eb + 1152u + 4u] = h5_2.x; Bs[eb + 1152u + 5u] = h5_2.y; Bs[eb + 1152u + 6u] = h5_3.x; Bs[eb + 1152u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 2304u] = h6_0.x; Bs[eb + 2304u + 1u] = h6_0.y; Bs[eb + 2304u + 2u] = h6_1.x; Bs[eb + 2304u + 3u] = h6_1.y; Bs[eb + 2304u + 4u] = h6_2.x; Bs[eb + 2304u + 5u] = h6_2.y; Bs[eb + 2304u + 6u] = h6_3.x; Bs[eb + 2304u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 3456u] = h7_0.x; Bs[eb + 3456u + 1u] = h7_0.y; Bs[eb + 3456u + 2u] = h7_1.x; Bs[eb + 3456u + 3u] = h7_1.y; Bs[eb + 3456u + 4u] = h7_2.x; Bs[eb + 3456u + 5u] = h7_2.y; Bs[eb + 3456u + 6u] = h7_3.x; Bs[eb + 3456u + 7u] = h7_3.y;
+      let h8_0 = bitcast<vec2<f16>>(s8.x); let h8_1 = bitcast<vec2<f16>>(s8.y); let h8_2 = bitcast<vec2<f16>>(s8.z); let h8_3 = bitcast<vec2<f16>>(s8.w);
+      Bs[eb + 4608u] = h8_0.x; Bs[eb + 4608u + 1u] = h8_0.y; Bs[eb + 4608u + 2u] = h8_1.x; Bs[eb + 4608u + 3u] = h8_1.y; Bs[eb + 4608u + 4u] = h8_2.x; Bs[eb + 4608u + 5u] = h8_2.y; Bs[eb + 4608u + 6u] = h8_3.x; Bs[eb + 4608u + 7u] = h8_3.y;
+      let h9_0 = bitcast<vec2<f16>>(s9.x); let h9_1 = bitcast<vec2<f16>>(s9.y); let h9_2 = bitcast<vec2<f16>>(s9.z); let h9_3 = bitcast<vec2<f16>>(s9.w);
+      Bs[eb + 5760u] = h9_0.x; Bs[eb + 5760u + 1u] = h9_0.y; Bs[eb + 5760u + 2u] = h9_1.x; Bs[eb + 5760u + 3u] = h9_1.y; Bs[eb + 5760u + 4u] = h9_2.x; Bs[eb + 5760u + 5u] = h9_2.y; Bs[eb + 5760u + 6u] = h9_3.x; Bs[eb + 5760u + 7u] = h9_3.y;
+      let h10_0 = bitcast<vec2<f16>>(s10.x); let h10_1 = bitcast<vec2<f16>>(s10.y); let h10_2 = bitcast<vec2<f16>>(s10.z); let h10_3 = bitcast<vec2<f16>>(s10.w);
+      Bs[eb + 6912u] = h10_0.x; Bs[eb + 6912u + 1u] = h10_0.y; Bs[eb + 6912u + 2u] = h10_1.x; Bs[eb + 6912u + 3u] = h10_1.y; Bs[eb + 6912u + 4u] = h10_2.x; Bs[eb + 6912u + 5u] = h10_2.y; Bs[eb + 6912u + 6u] = h10_3.x; Bs[eb + 6912u + 7u] = h10_3.y;
+      let h11_0 = bitcast<vec2<f16>>(s11.x); let h11_1 = bitcast<vec2<f16>>(s11.y); let h11_2 = bitcast<vec2<f16>>(s11.z); let h11_3 = bitcast<vec2<f16>>(s11.w);
+      Bs[eb + 8064u] = h11_0.x; Bs[eb + 8064u + 1u] = h11_0.y; Bs[eb + 8064u + 2u] = h11_1.x; Bs[eb + 8064u + 3u] = h11_1.y; Bs[eb + 8064u + 4u] = h11_2.x; Bs[eb + 8064u + 5u] = h11_2.y; Bs[eb + 8064u + 6u] = h11_3.x; Bs[eb + 8064u + 7u] = h11_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 16u * K4 + k4];
+        s2 = x8[xb + 32u * K4 + k4];
+        s3 = x8[xb + 48u * K4 + k4];
+        s4 = w8[wb + k4];
+        s5 = w8[wb + 16u * K4 + k4];
+        s6 = w8[wb + 32u * K4 + k4];
+        s7 = w8[wb + 48u * K4 + k4];
+        s8 = w8[wb + 64u * K4 + k4];
+        s9 = w8[wb + 80u * K4 + k4];
+        s10 = w8[wb + 96u * K4 + k4];
+        s11 = w8[wb + 112u * K4 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2304u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3456u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2320u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3472u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2336u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3488u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2352u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3504u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t64x128_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2304u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var s9 = vec4<u32>();
+  var s10 = vec4<u32>();
+  var s11 = vec4<u32>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c21 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  var c31 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 8u;
+      s0 = x8[xb + k4];
+      s1 = x8[xb + 16u * K4 + k4];
+      s2 = x8[xb + 32u * K4 + k4];
+      s3 = x8[xb + 48u * K4 + k4];
+      s4 = w8[wb + k4];
+      s5 = w8[wb + 16u * K4 + k4];
+      s6 = w8[wb + 32u * K4 + k4];
+      s7 = w8[wb + 48u * K4 + k4];
+      s8 = w8[wb + 64u * K4 + k4];
+      s9 = w8[wb + 80u * K4 + k4];
+      s10 = w8[wb + 96u * K4 + k4];
+      s11 = w8[wb + 112u * K4 + k4];
+    }
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      As[ea + 2304u] = h2_0.x; As[ea + 2304u + 1u] = h2_0.y; As[ea + 2304u + 2u] = h2_1.x; As[ea + 2304u + 3u] = h2_1.y; As[ea + 2304u + 4u] = h2_2.x; As[ea + 2304u + 5u] = h2_2.y; As[ea + 2304u + 6u] = h2_3.x; As[ea + 2304u + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      As[ea + 3456u] = h3_0.x; As[ea + 3456u + 1u] = h3_0.y; As[ea + 3456u + 2u] = h3_1.x; As[ea + 3456u + 3u] = h3_1.y; As[ea + 3456u + 4u] = h3_2.x; As[ea + 3456u + 5u] = h3_2.y; As[ea + 3456u + 6u] = h3_3.x; As[ea + 3456u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 1152u] = h5_0.x; Bs[eb + 1152u + 1u] = h5_0.y; Bs[eb + 1152u + 2u] = h5_1.x; Bs[eb + 1152u + 3u] = h5_1.y; Bs[eb + 1152u + 4u] = h5_2.x; Bs[eb + 1152u + 5u] = h5_2.y; Bs[eb + 1152u + 6u] = h5_3.x; Bs[eb + 1152u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 2304u] = h6_0.x; Bs[eb + 2304u + 1u] = h6_0.y; Bs[eb + 2304u + 2u] = h6_1.x; Bs[eb + 2304u + 3u] = h6_1.y; Bs[eb + 2304u + 4u] = h6_2.x; Bs[eb + 2304u + 5u] = h6_2.y; Bs[eb + 2304u + 6u] = h6_3.x; Bs[eb + 2304u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 3456u] = h7_0.x; Bs[eb + 3456u + 1u] = h7_0.y; Bs[eb + 3456u + 2u] = h7_1.x; Bs[eb + 3456u + 3u] = h7_1.y; Bs[eb + 3456u + 4u] = h7_2.x; Bs[eb + 3456u + 5u] = h7_2.y; Bs[eb + 3456u + 6u] = h7_3.x; Bs[eb + 3456u + 7u] = h7_3.y;
+      let h8_0 = bitcast<vec2<f16>>(s8.x); let h8_1 = bitcast<vec2<f16>>(s8.y); let h8_2 = bitcast<vec2<f16>>(s8.z); let h8_3 = bitcast<vec2<f16>>(s8.w);
+      Bs[eb + 4608u] = h8_0.x; Bs[eb + 4608u + 1u] = h8_0.y; Bs[eb + 4608u + 2u] = h8_1.x; Bs[eb + 4608u + 3u] = h8_1.y; Bs[eb + 4608u + 4u] = h8_2.x; Bs[eb + 4608u + 5u] = h8_2.y; Bs[eb + 4608u + 6u] = h8_3.x; Bs[eb + 4608u + 7u] = h8_3.y;
+      let h9_0 = bitcast<vec2<f16>>(s9.x); let h9_1 = bitcast<vec2<f16>>(s9.y); let h9_2 = bitcast<vec2<f16>>(s9.z); let h9_3 = bitcast<vec2<f16>>(s9.w);
+      Bs[eb + 5760u] = h9_0.x; Bs[eb + 5760u + 1u] = h9_0.y; Bs[eb + 5760u + 2u] = h9_1.x; Bs[eb + 5760u + 3u] = h9_1.y; Bs[eb + 5760u + 4u] = h9_2.x; Bs[eb + 5760u + 5u] = h9_2.y; Bs[eb + 5760u + 6u] = h9_3.x; Bs[eb + 5760u + 7u] = h9_3.y;
+      let h10_0 = bitcast<vec2<f16>>(s10.x); let h10_1 = bitcast<vec2<f16>>(s10.y); let h10_2 = bitcast<vec2<f16>>(s10.z); let h10_3 = bitcast<vec2<f16>>(s10.w);
+      Bs[eb + 6912u] = h10_0.x; Bs[eb + 6912u + 1u] = h10_0.y; Bs[eb + 6912u + 2u] = h10_1.x; Bs[eb + 6912u + 3u] = h10_1.y; Bs[eb + 6912u + 4u] = h10_2.x; Bs[eb + 6912u + 5u] = h10_2.y; Bs[eb + 6912u + 6u] = h10_3.x; Bs[eb + 6912u + 7u] = h10_3.y;
+      let h11_0 = bitcast<vec2<f16>>(s11.x); let h11_1 = bitcast<vec2<f16>>(s11.y); let h11_2 = bitcast<vec2<f16>>(s11.z); let h11_3 = bitcast<vec2<f16>>(s11.w);
+      Bs[eb + 8064u] = h11_0.x; Bs[eb + 8064u + 1u] = h11_0.y; Bs[eb + 8064u + 2u] = h11_1.x; Bs[eb + 8064u + 3u] = h11_1.y; Bs[eb + 8064u + 4u] = h11_2.x; Bs[eb + 8064u + 5u] = h11_2.y; Bs[eb + 8064u + 6u] = h11_3.x; Bs[eb + 8064u + 7u] = h11_3.y;
+    }
+    workgroupBarrier();
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2304u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3456u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2320u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3472u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2336u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3488u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2352u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3504u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t64x256_sg1x4_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 256u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2560u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 64u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
+  let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
+  let v2 = row0 + r0 + 32u < p.M; let o2 = min(row0 + r0 + 32u, p.M - 1u) * K4;
+  let v3 = row0 + r0 + 48u < p.M; let o3 = min(row0 + r0 + 48u, p.M - 1u) * K4;
+  let v4 = col0 + r0 + 0u < p.N; let o4 = min(col0 + r0 + 0u, p.N - 1u) * K4;
+  let v5 = col0 + r0 + 16u < p.N; let o5 = min(col0 + r0 + 16u, p.N - 1u) * K4;
+  let v6 = col0 + r0 + 32u < p.N; let o6 = min(col0 + r0 + 32u, p.N - 1u) * K4;
+  let v7 = col0 + r0 + 48u < p.N; let o7 = min(col0 + r0 + 48u, p.N - 1u) * K4;
+  let v8 = col0 + r0 + 64u < p.N; let o8 = min(col0 + r0 + 64u, p.N - 1u) * K4;
+  let v9 = col0 + r0 + 80u < p.N; let o9 = min(col0 + r0 + 80u, p.N - 1u) * K4;
+  let v10 = col0 + r0 + 96u < p.N; let o10 = min(col0 + r0 + 96u, p.N - 1u) * K4;
+  let v11 = col0 + r0 + 112u < p.N; let o11 = min(col0 + r0 + 112u, p.N - 1u) * K4;
+  let v12 = col0 + r0 + 128u < p.N; let o12 = min(col0 + r0 + 128u, p.N - 1u) * K4;
+  let v13 = col0 + r0 + 144u < p.N; let o13 = min(col0 + r0 + 144u, p.N - 1u) * K4;
+  let v14 = col0 + r0 + 160u < p.N; let o14 = min(col0 + r0 + 160u, p.N - 1u) * K4;
+  let v15 = col0 + r0 + 176u < p.N; let o15 = min(col0 + r0 + 176u, p.N - 1u) * K4;
+  let v16 = col0 + r0 + 192u < p.N; let o16 = min(col0 + r0 + 192u, p.N - 1u) * K4;
+  let v17 = col0 + r0 + 208u < p.N; let o17 = min(col0 + r0 + 208u, p.N - 1u) * K4;
+  let v18 = col0 + r0 + 224u < p.N; let o18 = min(col0 + r0 + 224u, p.N - 1u) * K4;
+  let v19 = col0 + r0 + 240u < p.N; let o19 = min(col0 + r0 + 240u, p.N - 1u) * K4;
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var s12 = vec4<f16>();
+  var s13 = vec4<f16>();
+  var s14 = vec4<f16>();
+  var s15 = vec4<f16>();
+  var s16 = vec4<f16>();
+  var s17 = vec4<f16>();
+  var s18 = vec4<f16>();
+  var s19 = vec4<f16>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c02 = subgroup_matrix_result<f32, 16, 16>();
+  var c03 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c12 = subgroup_matrix_result<f32, 16, 16>();
+  var c13 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c21 = subgroup_matrix_result<f32, 16, 16>();
+  var c22 = subgroup_matrix_result<f32, 16, 16>();
+  var c23 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  var c31 = subgroup_matrix_result<f32, 16, 16>();
+  var c32 = subgroup_matrix_result<f32, 16, 16>();
+  var c33 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+    s4 = select(vec4<f16>(), w4[o4 + kc], v4 && kin);
+    s5 = select(vec4<f16>(), w4[o5 + kc], v5 && kin);
+    s6 = select(vec4<f16>(), w4[o6 + kc], v6 && kin);
+    s7 = select(vec4<f16>(), w4[o7 + kc], v7 && kin);
+    s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+    s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+    s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+    s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+    s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
+    s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
+    s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
+    s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
+    s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
+    s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
+    s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
+    s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 640u] = s1.x; As[ea + 640u + 1u] = s1.y; As[ea + 640u + 2u] = s1.z; As[ea + 640u + 3u] = s1.w;
+      As[ea + 1280u] = s2.x; As[ea + 1280u + 1u] = s2.y; As[ea + 1280u + 2u] = s2.z; As[ea + 1280u + 3u] = s2.w;
+      As[ea + 1920u] = s3.x; As[ea + 1920u + 1u] = s3.y; As[ea + 1920u + 2u] = s3.z; As[ea + 1920u + 3u] = s3.w;
+      Bs[eb] = s4.x; Bs[eb + 1u] = s4.y; Bs[eb + 2u] = s4.z; Bs[eb + 3u] = s4.w;
+      Bs[eb + 640u] = s5.x; Bs[eb + 640u + 1u] = s5.y; Bs[eb + 640u + 2u] = s5.z; Bs[eb + 640u + 3u] = s5.w;
+      Bs[eb + 1280u] = s6.x; Bs[eb + 1280u + 1u] = s6.y; Bs[eb + 1280u + 2u] = s6.z; Bs[eb + 1280u + 3u] = s6.w;
+      Bs[eb + 1920u] = s7.x; Bs[eb + 1920u + 1u] = s7.y; Bs[eb + 1920u + 2u] = s7.z; Bs[eb + 1920u + 3u] = s7.w;
+      Bs[eb + 2560u] = s8.x; Bs[eb + 2560u + 1u] = s8.y; Bs[eb + 2560u + 2u] = s8.z; Bs[eb + 2560u + 3u] = s8.w;
+      Bs[eb + 3200u] = s9.x; Bs[eb + 3200u + 1u] = s9.y; Bs[eb + 3200u + 2u] = s9.z; Bs[eb + 3200u + 3u] = s9.w;
+      Bs[eb + 3840u] = s10.x; Bs[eb + 3840u + 1u] = s10.y; Bs[eb + 3840u + 2u] = s10.z; Bs[eb + 3840u + 3u] = s10.w;
+      Bs[eb + 4480u] = s11.x; Bs[eb + 4480u + 1u] = s11.y; Bs[eb + 4480u + 2u] = s11.z; Bs[eb + 4480u + 3u] = s11.w;
+      Bs[eb + 5120u] = s12.x; Bs[eb + 5120u + 1u] = s12.y; Bs[eb + 5120u + 2u] = s12.z; Bs[eb + 5120u + 3u] = s12.w;
+      Bs[eb + 5760u] = s13.x; Bs[eb + 5760u + 1u] = s13.y; Bs[eb + 5760u + 2u] = s13.z; Bs[eb + 5760u + 3u] = s13.w;
+      Bs[eb + 6400u] = s14.x; Bs[eb + 6400u + 1u] = s14.y; Bs[eb + 6400u + 2u] = s14.z; Bs[eb + 6400u + 3u] = s14.w;
+      Bs[eb + 7040u] = s15.x; Bs[eb + 7040u + 1u] = s15.y; Bs[eb + 7040u + 2u] = s15.z; Bs[eb + 7040u + 3u] = s15.w;
+      Bs[eb + 7680u] = s16.x; Bs[eb + 7680u + 1u] = s16.y; Bs[eb + 7680u + 2u] = s16.z; Bs[eb + 7680u + 3u] = s16.w;
+      Bs[eb + 8320u] = s17.x; Bs[eb + 8320u + 1u] = s17.y; Bs[eb + 8320u + 2u] = s17.z; Bs[eb + 8320u + 3u] = s17.w;
+      Bs[eb + 8960u] = s18.x; Bs[eb + 8960u + 1u] = s18.y; Bs[eb + 8960u + 2u] = s18.z; Bs[eb + 8960u + 3u] = s18.w;
+      Bs[eb + 9600u] = s19.x; Bs[eb + 9600u + 1u] = s19.y; Bs[eb + 9600u + 2u] = s19.z; Bs[eb + 9600u + 3u] = s19.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+        s4 = select(vec4<f16>(), w4[o4 + kc], v4 && kin);
+        s5 = select(vec4<f16>(), w4[o5 + kc], v5 && kin);
+        s6 = select(vec4<f16>(), w4[o6 + kc], v6 && kin);
+        s7 = select(vec4<f16>(), w4[o7 + kc], v7 && kin);
+        s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+        s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+        s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+        s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+        s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
+        s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
+        s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
+        s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
+        s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
+        s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
+        s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
+        s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1280u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1920u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1920u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1296u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1936u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1296u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1936u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t64x256_sg1x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 256u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2560u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 64u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var s9 = vec4<u32>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c02 = subgroup_matrix_result<f32, 16, 16>();
+  var c03 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c12 = subgroup_matrix_result<f32, 16, 16>();
+  var c13 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c21 = subgroup_matrix_result<f32, 16, 16>();
+  var c22 = subgroup_matrix_result<f32, 16, 16>();
+  var c23 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  var c31 = subgroup_matrix_result<f32, 16, 16>();
+  var c32 = subgroup_matrix_result<f32, 16, 16>();
+  var c33 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 32u * K4 + k4];
+    s2 = w8[wb + k4];
+    s3 = w8[wb + 32u * K4 + k4];
+    s4 = w8[wb + 64u * K4 + k4];
+    s5 = w8[wb + 96u * K4 + k4];
+    s6 = w8[wb + 128u * K4 + k4];
+    s7 = w8[wb + 160u * K4 + k4];
+    s8 = w8[wb + 192u * K4 + k4];
+    s9 = w8[wb + 224u * K4 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 5120u] = h6_0.x; Bs[eb + 5120u + 1u] = h6_0.y; Bs[eb + 5120u + 2u] = h6_1.x; Bs[eb + 5120u + 3u] = h6_1.y; Bs[eb + 5120u + 4u] = h6_2.x; Bs[eb + 5120u + 5u] = h6_2.y; Bs[eb + 5120u + 6u] = h6_3.x; Bs[eb + 5120u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 6400u] = h7_0.x; Bs[eb + 6400u + 1u] = h7_0.y; Bs[eb + 6400u + 2u] = h7_1.x; Bs[eb + 6400u + 3u] = h7_1.y; Bs[eb + 6400u + 4u] = h7_2.x; Bs[eb + 6400u + 5u] = h7_2.y; Bs[eb + 6400u + 6u] = h7_3.x; Bs[eb + 6400u + 7u] = h7_3.y;
+      let h8_0 = bitcast<vec2<f16>>(s8.x); let h8_1 = bitcast<vec2<f16>>(s8.y); let h8_2 = bitcast<vec2<f16>>(s8.z); let h8_3 = bitcast<vec2<f16>>(s8.w);
+      Bs[eb + 7680u] = h8_0.x; Bs[eb + 7680u + 1u] = h8_0.y; Bs[eb + 7680u + 2u] = h8_1.x; Bs[eb + 7680u + 3u] = h8_1.y; Bs[eb + 7680u + 4u] = h8_2.x; Bs[eb + 7680u + 5u] = h8_2.y; Bs[eb + 7680u + 6u] = h8_3.x; Bs[eb + 7680u + 7u] = h8_3.y;
+      let h9_0 = bitcast<vec2<f16>>(s9.x); let h9_1 = bitcast<vec2<f16>>(s9.y); let h9_2 = bitcast<vec2<f16>>(s9.z); let h9_3 = bitcast<vec2<f16>>(s9.w);
+      Bs[eb + 8960u] = h9_0.x; Bs[eb + 8960u + 1u] = h9_0.y; Bs[eb + 8960u + 2u] = h9_1.x; Bs[eb + 8960u + 3u] = h9_1.y; Bs[eb + 8960u + 4u] = h9_2.x; Bs[eb + 8960u + 5u] = h9_2.y; Bs[eb + 8960u + 6u] = h9_3.x; Bs[eb + 8960u + 7u] = h9_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 32u * K4 + k4];
+        s2 = w8[wb + k4];
+        s3 = w8[wb + 32u * K4 + k4];
+        s4 = w8[wb + 64u * K4 + k4];
+        s5 = w8[wb + 96u * K4 + k4];
+        s6 = w8[wb + 128u * K4 + k4];
+        s7 = w8[wb + 160u * K4 + k4];
+        s8 = w8[wb + 192u * K4 + k4];
+        s9 = w8[wb + 224u * K4 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1280u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1920u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1920u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1296u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1936u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1296u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1936u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t64x256_sg1x4_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 256u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2560u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 64u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var s9 = vec4<u32>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c02 = subgroup_matrix_result<f32, 16, 16>();
+  var c03 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c12 = subgroup_matrix_result<f32, 16, 16>();
+  var c13 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c21 = subgroup_matrix_result<f32, 16, 16>();
+  var c22 = subgroup_matrix_result<f32, 16, 16>();
+  var c23 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  var c31 = subgroup_matrix_result<f32, 16, 16>();
+  var c32 = subgroup_matrix_result<f32, 16, 16>();
+  var c33 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 4u;
+      s0 = x8[xb + k4];
+      s1 = x8[xb + 32u * K4 + k4];
+      s2 = w8[wb + k4];
+      s3 = w8[wb + 32u * K4 + k4];
+      s4 = w8[wb + 64u * K4 + k4];
+      s5 = w8[wb + 96u * K4 + k4];
+      s6 = w8[wb + 128u * K4 + k4];
+      s7 = w8[wb + 160u * K4 + k4];
+      s8 = w8[wb + 192u * K4 + k4];
+      s9 = w8[wb + 224u * K4 + k4];
+    }
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 5120u] = h6_0.x; Bs[eb + 5120u + 1u] = h6_0.y; Bs[eb + 5120u + 2u] = h6_1.x; Bs[eb + 5120u + 3u] = h6_1.y; Bs[eb + 5120u + 4u] = h6_2.x; Bs[eb + 5120u + 5u] = h6_2.y; Bs[eb + 5120u + 6u] = h6_3.x; Bs[eb + 5120u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 6400u] = h7_0.x; Bs[eb + 6400u + 1u] = h7_0.y; Bs[eb + 6400u + 2u] = h7_1.x; Bs[eb + 6400u + 3u] = h7_1.y; Bs[eb + 6400u + 4u] = h7_2.x; Bs[eb + 6400u + 5u] = h7_2.y; Bs[eb + 6400u + 6u] = h7_3.x; Bs[eb + 6400u + 7u] = h7_3.y;
+      let h8_0 = bitcast<vec2<f16>>(s8.x); let h8_1 = bitcast<vec2<f16>>(s8.y); let h8_2 = bitcast<vec2<f16>>(s8.z); let h8_3 = bitcast<vec2<f16>>(s8.w);
+      Bs[eb + 7680u] = h8_0.x; Bs[eb + 7680u + 1u] = h8_0.y; Bs[eb + 7680u + 2u] = h8_1.x; Bs[eb + 7680u + 3u] = h8_1.y; Bs[eb + 7680u + 4u] = h8_2.x; Bs[eb + 7680u + 5u] = h8_2.y; Bs[eb + 7680u + 6u] = h8_3.x; Bs[eb + 7680u + 7u] = h8_3.y;
+      let h9_0 = bitcast<vec2<f16>>(s9.x); let h9_1 = bitcast<vec2<f16>>(s9.y); let h9_2 = bitcast<vec2<f16>>(s9.z); let h9_3 = bitcast<vec2<f16>>(s9.w);
+      Bs[eb + 8960u] = h9_0.x; Bs[eb + 8960u + 1u] = h9_0.y; Bs[eb + 8960u + 2u] = h9_1.x; Bs[eb + 8960u + 3u] = h9_1.y; Bs[eb + 8960u + 4u] = h9_2.x; Bs[eb + 8960u + 5u] = h9_2.y; Bs[eb + 8960u + 6u] = h9_3.x; Bs[eb + 8960u + 7u] = h9_3.y;
+    }
+    workgroupBarrier();
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1280u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1920u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1920u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1296u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1936u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1296u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1936u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_g64x128_sg1x4_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1280u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
+  let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
+  let v2 = row0 + r0 + 32u < p.M; let o2 = min(row0 + r0 + 32u, p.M - 1u) * K4;
+  let v3 = row0 + r0 + 48u < p.M; let o3 = min(row0 + r0 + 48u, p.M - 1u) * K4;
+  let v4 = col0 + r0 + 0u < p.N; let o4 = min(col0 + r0 + 0u, p.N - 1u) * K4;
+  let v5 = col0 + r0 + 16u < p.N; let o5 = min(col0 + r0 + 16u, p.N - 1u) * K4;
+  let v6 = col0 + r0 + 32u < p.N; let o6 = min(col0 + r0 + 32u, p.N - 1u) * K4;
+  let v7 = col0 + r0 + 48u < p.N; let o7 = min(col0 + r0 + 48u, p.N - 1u) * K4;
+  let v8 = col0 + r0 + 64u < p.N; let o8 = min(col0 + r0 + 64u, p.N - 1u) * K4;
+  let v9 = col0 + r0 + 80u < p.N; let o9 = min(col0 + r0 + 80u, p.N - 1u) * K4;
+  let v10 = col0 + r0 + 96u < p.N; let o10 = min(col0 + r0 + 96u, p.N - 1u) * K4;
+  let v11 = col0 + r0 + 112u < p.N; let o11 = min(col0 + r0 + 112u, p.N - 1u) * K4;
+  let v12 = col0 + r0 + 0u < p.N; let o12 = min(col0 + r0 + 0u, p.N - 1u) * K4;
+  let v13 = col0 + r0 + 16u < p.N; let o13 = min(col0 + r0 + 16u, p.N - 1u) * K4;
+  let v14 = col0 + r0 + 32u < p.N; let o14 = min(col0 + r0 + 32u, p.N - 1u) * K4;
+  let v15 = col0 + r0 + 48u < p.N; let o15 = min(col0 + r0 + 48u, p.N - 1u) * K4;
+  let v16 = col0 + r0 + 64u < p.N; let o16 = min(col0 + r0 + 64u, p.N - 1u) * K4;
+  let v17 = col0 + r0 + 80u < p.N; let o17 = min(col0 + r0 + 80u, p.N - 1u) * K4;
+  let v18 = col0 + r0 + 96u < p.N; let o18 = min(col0 + r0 + 96u, p.N - 1u) * K4;
+  let v19 = col0 + r0 + 112u < p.N; let o19 = min(col0 + r0 + 112u, p.N - 1u) * K4;
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var s12 = vec4<f16>();
+  var s13 = vec4<f16>();
+  var s14 = vec4<f16>();
+  var s15 = vec4<f16>();
+  var s16 = vec4<f16>();
+  var s17 = vec4<f16>();
+  var s18 = vec4<f16>();
+  var s19 = vec4<f16>();
+  var g00 = subgroup_matrix_result<f32, 16, 16>();
+  var u00 = subgroup_matrix_result<f32, 16, 16>();
+  var g01 = subgroup_matrix_result<f32, 16, 16>();
+  var u01 = subgroup_matrix_result<f32, 16, 16>();
+  var g10 = subgroup_matrix_result<f32, 16, 16>();
+  var u10 = subgroup_matrix_result<f32, 16, 16>();
+  var g11 = subgroup_matrix_result<f32, 16, 16>();
+  var u11 = subgroup_matrix_result<f32, 16, 16>();
+  var g20 = subgroup_matrix_result<f32, 16, 16>();
+  var u20 = subgroup_matrix_result<f32, 16, 16>();
+  var g21 = subgroup_matrix_result<f32, 16, 16>();
+  var u21 = subgroup_matrix_result<f32, 16, 16>();
+  var g30 = subgroup_matrix_result<f32, 16, 16>();
+  var u30 = subgroup_matrix_result<f32, 16, 16>();
+  var g31 = subgroup_matrix_result<f32, 16, 16>();
+  var u31 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+    s4 = select(vec4<f16>(), wg4[o4 + kc], v4 && kin);
+    s5 = select(vec4<f16>(), wg4[o5 + kc], v5 && kin);
+    s6 = select(vec4<f16>(), wg4[o6 + kc], v6 && kin);
+    s7 = select(vec4<f16>(), wg4[o7 + kc], v7 && kin);
+    s8 = select(vec4<f16>(), wg4[o8 + kc], v8 && kin);
+    s9 = select(vec4<f16>(), wg4[o9 + kc], v9 && kin);
+    s10 = select(vec4<f16>(), wg4[o10 + kc], v10 && kin);
+    s11 = select(vec4<f16>(), wg4[o11 + kc], v11 && kin);
+    s12 = select(vec4<f16>(), wu4[o12 + kc], v12 && kin);
+    s13 = select(vec4<f16>(), wu4[o13 + kc], v13 && kin);
+    s14 = select(vec4<f16>(), wu4[o14 + kc], v14 && kin);
+    s15 = select(vec4<f16>(), wu4[o15 + kc], v15 && kin);
+    s16 = select(vec4<f16>(), wu4[o16 + kc], v16 && kin);
+    s17 = select(vec4<f16>(), wu4[o17 + kc], v17 && kin);
+    s18 = select(vec4<f16>(), wu4[o18 + kc], v18 && kin);
+    s19 = select(vec4<f16>(), wu4[o19 + kc], v19 && kin);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 640u] = s1.x; As[ea + 640u + 1u] = s1.y; As[ea + 640u + 2u] = s1.z; As[ea + 640u + 3u] = s1.w;
+      As[ea + 1280u] = s2.x; As[ea + 1280u + 1u] = s2.y; As[ea + 1280u + 2u] = s2.z; As[ea + 1280u + 3u] = s2.w;
+      As[ea + 1920u] = s3.x; As[ea + 1920u + 1u] = s3.y; As[ea + 1920u + 2u] = s3.z; As[ea + 1920u + 3u] = s3.w;
+      Bs[eb] = s4.x; Bs[eb + 1u] = s4.y; Bs[eb + 2u] = s4.z; Bs[eb + 3u] = s4.w;
+      Bs[eb + 640u] = s5.x; Bs[eb + 640u + 1u] = s5.y; Bs[eb + 640u + 2u] = s5.z; Bs[eb + 640u + 3u] = s5.w;
+      Bs[eb + 1280u] = s6.x; Bs[eb + 1280u + 1u] = s6.y; Bs[eb + 1280u + 2u] = s6.z; Bs[eb + 1280u + 3u] = s6.w;
+      Bs[eb + 1920u] = s7.x; Bs[eb + 1920u + 1u] = s7.y; Bs[eb + 1920u + 2u] = s7.z; Bs[eb + 1920u + 3u] = s7.w;
+      Bs[eb + 2560u] = s8.x; Bs[eb + 2560u + 1u] = s8.y; Bs[eb + 2560u + 2u] = s8.z; Bs[eb + 2560u + 3u] = s8.w;
+      Bs[eb + 3200u] = s9.x; Bs[eb + 3200u + 1u] = s9.y; Bs[eb + 3200u + 2u] = s9.z; Bs[eb + 3200u + 3u] = s9.w;
+      Bs[eb + 3840u] = s10.x; Bs[eb + 3840u + 1u] = s10.y; Bs[eb + 3840u + 2u] = s10.z; Bs[eb + 3840u + 3u] = s10.w;
+      Bs[eb + 4480u] = s11.x; Bs[eb + 4480u + 1u] = s11.y; Bs[eb + 4480u + 2u] = s11.z; Bs[eb + 4480u + 3u] = s11.w;
+      Bs[eb + 5120u] = s12.x; Bs[eb + 5120u + 1u] = s12.y; Bs[eb + 5120u + 2u] = s12.z; Bs[eb + 5120u + 3u] = s12.w;
+      Bs[eb + 5760u] = s13.x; Bs[eb + 5760u + 1u] = s13.y; Bs[eb + 5760u + 2u] = s13.z; Bs[eb + 5760u + 3u] = s13.w;
+      Bs[eb + 6400u] = s14.x; Bs[eb + 6400u + 1u] = s14.y; Bs[eb + 6400u + 2u] = s14.z; Bs[eb + 6400u + 3u] = s14.w;
+      Bs[eb + 7040u] = s15.x; Bs[eb + 7040u + 1u] = s15.y; Bs[eb + 7040u + 2u] = s15.z; Bs[eb + 7040u + 3u] = s15.w;
+      Bs[eb + 7680u] = s16.x; Bs[eb + 7680u + 1u] = s16.y; Bs[eb + 7680u + 2u] = s16.z; Bs[eb + 7680u + 3u] = s16.w;
+      Bs[eb + 8320u] = s17.x; Bs[eb + 8320u + 1u] = s17.y; Bs[eb + 8320u + 2u] = s17.z; Bs[eb + 8320u + 3u] = s17.w;
+      Bs[eb + 8960u] = s18.x; Bs[eb + 8960u + 1u] = s18.y; Bs[eb + 8960u + 2u] = s18.z; Bs[eb + 8960u + 3u] = s18.w;
+      Bs[eb + 9600u] = s19.x; Bs[eb + 9600u + 1u] = s19.y; Bs[eb + 9600u + 2u] = s19.z; Bs[eb + 9600u + 3u] = s19.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+        s4 = select(vec4<f16>(), wg4[o4 + kc], v4 && kin);
+        s5 = select(vec4<f16>(), wg4[o5 + kc], v5 && kin);
+        s6 = select(vec4<f16>(), wg4[o6 + kc], v6 && kin);
+        s7 = select(vec4<f16>(), wg4[o7 + kc], v7 && kin);
+        s8 = select(vec4<f16>(), wg4[o8 + kc], v8 && kin);
+        s9 = select(vec4<f16>(), wg4[o9 + kc], v9 && kin);
+        s10 = select(vec4<f16>(), wg4[o10 + kc], v10 && kin);
+        s11 = select(vec4<f16>(), wg4[o11 + kc], v11 && kin);
+        s12 = select(vec4<f16>(), wu4[o12 + kc], v12 && kin);
+        s13 = select(vec4<f16>(), wu4[o13 + kc], v13 && kin);
+        s14 = select(vec4<f16>(), wu4[o14 + kc], v14 && kin);
+        s15 = select(vec4<f16>(), wu4[o15 + kc], v15 && kin);
+        s16 = select(vec4<f16>(), wu4[o16 + kc], v16 && kin);
+        s17 = select(vec4<f16>(), wu4[o17 + kc], v17 && kin);
+        s18 = select(vec4<f16>(), wu4[o18 + kc], v18 && kin);
+        s19 = select(vec4<f16>(), wu4[o19 + kc], v19 && kin);
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1280u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1920u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5120u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5760u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+      u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+      g20 = subgroupMatrixMultiplyAccumulate(a2, bg0, g20);
+      u20 = subgroupMatrixMultiplyAccumulate(a2, bu0, u20);
+      g21 = subgroupMatrixMultiplyAccumulate(a2, bg1, g21);
+      u21 = subgroupMatrixMultiplyAccumulate(a2, bu1, u21);
+      g30 = subgroupMatrixMultiplyAccumulate(a3, bg0, g30);
+      u30 = subgroupMatrixMultiplyAccumulate(a3, bu0, u30);
+      g31 = subgroupMatrixMultiplyAccumulate(a3, bg1, g31);
+      u31 = subgroupMatrixMultiplyAccumulate(a3, bu1, u31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1296u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1936u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5136u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5776u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+      u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+      g20 = subgroupMatrixMultiplyAccumulate(a2, bg0, g20);
+      u20 = subgroupMatrixMultiplyAccumulate(a2, bu0, u20);
+      g21 = subgroupMatrixMultiplyAccumulate(a2, bg1, g21);
+      u21 = subgroupMatrixMultiplyAccumulate(a2, bu1, u21);
+      g30 = subgroupMatrixMultiplyAccumulate(a3, bg0, g30);
+      u30 = subgroupMatrixMultiplyAccumulate(a3, bu0, u30);
+      g31 = subgroupMatrixMultiplyAccumulate(a3, bg1, g31);
+      u31 = subgroupMatrixMultiplyAccumulate(a3, bu1, u31);
+    }
+  }
+  let cb = sg * 512u;
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g20, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u20, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g21, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u21, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g30, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u30, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g31, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u31, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_g64x128_sg1x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1280u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var s9 = vec4<u32>();
+  var g00 = subgroup_matrix_result<f32, 16, 16>();
+  var u00 = subgroup_matrix_result<f32, 16, 16>();
+  var g01 = subgroup_matrix_result<f32, 16, 16>();
+  var u01 = subgroup_matrix_result<f32, 16, 16>();
+  var g10 = subgroup_matrix_result<f32, 16, 16>();
+  var u10 = subgroup_matrix_result<f32, 16, 16>();
+  var g11 = subgroup_matrix_result<f32, 16, 16>();
+  var u11 = subgroup_matrix_result<f32, 16, 16>();
+  var g20 = subgroup_matrix_result<f32, 16, 16>();
+  var u20 = subgroup_matrix_result<f32, 16, 16>();
+  var g21 = subgroup_matrix_result<f32, 16, 16>();
+  var u21 = subgroup_matrix_result<f32, 16, 16>();
+  var g30 = subgroup_matrix_result<f32, 16, 16>();
+  var u30 = subgroup_matrix_result<f32, 16, 16>();
+  var g31 = subgroup_matrix_result<f32, 16, 16>();
+  var u31 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 32u * K4 + k4];
+    s2 = wg8[wb + k4];
+    s3 = wg8[wb + 32u * K4 + k4];
+    s4 = wg8[wb + 64u * K4 + k4];
+    s5 = wg8[wb + 96u * K4 + k4];
+    s6 = wu8[wb + k4];
+    s7 = wu8[wb + 32u * K4 + k4];
+    s8 = wu8[wb + 64u * K4 + k4];
+    s9 = wu8[wb + 96u * K4 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 5120u] = h6_0.x; Bs[eb + 5120u + 1u] = h6_0.y; Bs[eb + 5120u + 2u] = h6_1.x; Bs[eb + 5120u + 3u] = h6_1.y; Bs[eb + 5120u + 4u] = h6_2.x; Bs[eb + 5120u + 5u] = h6_2.y; Bs[eb + 5120u + 6u] = h6_3.x; Bs[eb + 5120u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 6400u] = h7_0.x; Bs[eb + 6400u + 1u] = h7_0.y; Bs[eb + 6400u + 2u] = h7_1.x; Bs[eb + 6400u + 3u] = h7_1.y; Bs[eb + 6400u + 4u] = h7_2.x; Bs[eb + 6400u + 5u] = h7_2.y; Bs[eb + 6400u + 6u] = h7_3.x; Bs[eb + 6400u + 7u] = h7_3.y;
+      let h8_0 = bitcast<vec2<f16>>(s8.x); let h8_1 = bitcast<vec2<f16>>(s8.y); let h8_2 = bitcast<vec2<f16>>(s8.z); let h8_3 = bitcast<vec2<f16>>(s8.w);
+      Bs[eb + 7680u] = h8_0.x; Bs[eb + 7680u + 1u] = h8_0.y; Bs[eb + 7680u + 2u] = h8_1.x; Bs[eb + 7680u + 3u] = h8_1.y; Bs[eb + 7680u + 4u] = h8_2.x; Bs[eb + 7680u + 5u] = h8_2.y; Bs[eb + 7680u + 6u] = h8_3.x; Bs[eb + 7680u + 7u] = h8_3.y;
+      let h9_0 = bitcast<vec2<f16>>(s9.x); let h9_1 = bitcast<vec2<f16>>(s9.y); let h9_2 = bitcast<vec2<f16>>(s9.z); let h9_3 = bitcast<vec2<f16>>(s9.w);
+      Bs[eb + 8960u] = h9_0.x; Bs[eb + 8960u + 1u] = h9_0.y; Bs[eb + 8960u + 2u] = h9_1.x; Bs[eb + 8960u + 3u] = h9_1.y; Bs[eb + 8960u + 4u] = h9_2.x; Bs[eb + 8960u + 5u] = h9_2.y; Bs[eb + 8960u + 6u] = h9_3.x; Bs[eb + 8960u + 7u] = h9_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 32u * K4 + k4];
+        s2 = wg8[wb + k4];
+        s3 = wg8[wb + 32u * K4 + k4];
+        s4 = wg8[wb + 64u * K4 + k4];
+        s5 = wg8[wb + 96u * K4 + k4];
+        s6 = wu8[wb + k4];
+        s7 = wu8[wb + 32u * K4 + k4];
+        s8 = wu8[wb + 64u * K4 + k4];
+        s9 = wu8[wb + 96u * K4 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1280u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1920u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5120u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5760u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+      u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+      g20 = subgroupMatrixMultiplyAccumulate(a2, bg0, g20);
+      u20 = subgroupMatrixMultiplyAccumulate(a2, bu0, u20);
+      g21 = subgroupMatrixMultiplyAccumulate(a2, bg1, g21);
+      u21 = subgroupMatrixMultiplyAccumulate(a2, bu1, u21);
+      g30 = subgroupMatrixMultiplyAccumulate(a3, bg0, g30);
+      u30 = subgroupMatrixMultiplyAccumulate(a3, bu0, u30);
+      g31 = subgroupMatrixMultiplyAccumulate(a3, bg1, g31);
+      u31 = subgroupMatrixMultiplyAccumulate(a3, bu1, u31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1296u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1936u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5136u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5776u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+      u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+      g20 = subgroupMatrixMultiplyAccumulate(a2, bg0, g20);
+      u20 = subgroupMatrixMultiplyAccumulate(a2, bu0, u20);
+      g21 = subgroupMatrixMultiplyAccumulate(a2, bg1, g21);
+      u21 = subgroupMatrixMultiplyAccumulate(a2, bu1, u21);
+      g30 = subgroupMatrixMultiplyAccumulate(a3, bg0, g30);
+      u30 = subgroupMatrixMultiplyAccumulate(a3, bu0, u30);
+      g31 = subgroupMatrixMultiplyAccumulate(a3, bg1, g31);
+      u31 = subgroupMatrixMultiplyAccumulate(a3, bu1, u31);
+    }
+  }
+  let cb = sg * 512u;
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g20, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u20, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g21, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u21, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g30, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u30, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g31, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u31, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_g64x128_sg1x4_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1280u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var s9 = vec4<u32>();
+  var g00 = subgroup_matrix_result<f32, 16, 16>();
+  var u00 = subgroup_matrix_result<f32, 16, 16>();
+  var g01 = subgroup_matrix_result<f32, 16, 16>();
+  var u01 = subgroup_matrix_result<f32, 16, 16>();
+  var g10 = subgroup_matrix_result<f32, 16, 16>();
+  var u10 = subgroup_matrix_result<f32, 16, 16>();
+  var g11 = subgroup_matrix_result<f32, 16, 16>();
+  var u11 = subgroup_matrix_result<f32, 16, 16>();
+  var g20 = subgroup_matrix_result<f32, 16, 16>();
+  var u20 = subgroup_matrix_result<f32, 16, 16>();
+  var g21 = subgroup_matrix_result<f32, 16, 16>();
+  var u21 = subgroup_matrix_result<f32, 16, 16>();
+  var g30 = subgroup_matrix_result<f32, 16, 16>();
+  var u30 = subgroup_matrix_result<f32, 16, 16>();
+  var g31 = subgroup_matrix_result<f32, 16, 16>();
+  var u31 = subgroup_matrix_result<f32, 16, 16>();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 4u;
+      s0 = x8[xb + k4];
+      s1 = x8[xb + 32u * K4 + k4];
+      s2 = wg8[wb + k4];
+      s3 = wg8[wb + 32u * K4 + k4];
+      s4 = wg8[wb + 64u * K4 + k4];
+      s5 = wg8[wb + 96u * K4 + k4];
+      s6 = wu8[wb + k4];
+      s7 = wu8[wb + 32u * K4 + k4];
+      s8 = wu8[wb + 64u * K4 + k4];
+      s9 = wu8[wb + 96u * K4 + k4];
+    }
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 5120u] = h6_0.x; Bs[eb + 5120u + 1u] = h6_0.y; Bs[eb + 5120u + 2u] = h6_1.x; Bs[eb + 5120u + 3u] = h6_1.y; Bs[eb + 5120u + 4u] = h6_2.x; Bs[eb + 5120u + 5u] = h6_2.y; Bs[eb + 5120u + 6u] = h6_3.x; Bs[eb + 5120u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 6400u] = h7_0.x; Bs[eb + 6400u + 1u] = h7_0.y; Bs[eb + 6400u + 2u] = h7_1.x; Bs[eb + 6400u + 3u] = h7_1.y; Bs[eb + 6400u + 4u] = h7_2.x; Bs[eb + 6400u + 5u] = h7_2.y; Bs[eb + 6400u + 6u] = h7_3.x; Bs[eb + 6400u + 7u] = h7_3.y;
+      let h8_0 = bitcast<vec2<f16>>(s8.x); let h8_1 = bitcast<vec2<f16>>(s8.y); let h8_2 = bitcast<vec2<f16>>(s8.z); let h8_3 = bitcast<vec2<f16>>(s8.w);
+      Bs[eb + 7680u] = h8_0.x; Bs[eb + 7680u + 1u] = h8_0.y; Bs[eb + 7680u + 2u] = h8_1.x; Bs[eb + 7680u + 3u] = h8_1.y; Bs[eb + 7680u + 4u] = h8_2.x; Bs[eb + 7680u + 5u] = h8_2.y; Bs[eb + 7680u + 6u] = h8_3.x; Bs[eb + 7680u + 7u] = h8_3.y;
+      let h9_0 = bitcast<vec2<f16>>(s9.x); let h9_1 = bitcast<vec2<f16>>(s9.y); let h9_2 = bitcast<vec2<f16>>(s9.z); let h9_3 = bitcast<vec2<f16>>(s9.w);
+      Bs[eb + 8960u] = h9_0.x; Bs[eb + 8960u + 1u] = h9_0.y; Bs[eb + 8960u + 2u] = h9_1.x; Bs[eb + 8960u + 3u] = h9_1.y; Bs[eb + 8960u + 4u] = h9_2.x; Bs[eb + 8960u + 5u] = h9_2.y; Bs[eb + 8960u + 6u] = h9_3.x; Bs[eb + 8960u + 7u] = h9_3.y;
+    }
+    workgroupBarrier();
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1280u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1920u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5120u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5760u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+      u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+      g20 = subgroupMatrixMultiplyAccumulate(a2, bg0, g20);
+      u20 = subgroupMatrixMultiplyAccumulate(a2, bu0, u20);
+      g21 = subgroupMatrixMultiplyAccumulate(a2, bg1, g21);
+      u21 = subgroupMatrixMultiplyAccumulate(a2, bu1, u21);
+      g30 = subgroupMatrixMultiplyAccumulate(a3, bg0, g30);
+      u30 = subgroupMatrixMultiplyAccumulate(a3, bu0, u30);
+      g31 = subgroupMatrixMultiplyAccumulate(a3, bg1, g31);
+      u31 = subgroupMatrixMultiplyAccumulate(a3, bu1, u31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1296u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1936u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5136u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5776u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+      u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+      g20 = subgroupMatrixMultiplyAccumulate(a2, bg0, g20);
+      u20 = subgroupMatrixMultiplyAccumulate(a2, bu0, u20);
+      g21 = subgroupMatrixMultiplyAccumulate(a2, bg1, g21);
+      u21 = subgroupMatrixMultiplyAccumulate(a2, bu1, u21);
+      g30 = subgroupMatrixMultiplyAccumulate(a3, bg0, g30);
+      u30 = subgroupMatrixMultiplyAccumulate(a3, bu0, u30);
+      g31 = subgroupMatrixMultiplyAccumulate(a3, bg1, g31);
+      u31 = subgroupMatrixMultiplyAccumulate(a3, bu1, u31);
+    }
+  }
+  let cb = sg * 512u;
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u00, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u01, 16u); flush_gated(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u10, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u11, 16u); flush_gated(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g20, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u20, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g21, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u21, 16u); flush_gated(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g30, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u30, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  subgroupMatrixStore<row_major>(&Cs, cb, g31, 16u); subgroupMatrixStore<row_major>(&Cs, cb + 256u, u31, 16u); flush_gated(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+}
+
+@compute @workgroup_size(128)
 fn tgs_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
@@ -13137,4 +14741,1641 @@ fn tgs_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
   subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
   subgroupMatrixStore<row_major>(&Cs, cb, u11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
+}
+
+@compute @workgroup_size(128)
+fn tgs_t64x128_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2304u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
+  let r0 = tid / 16u;   // its first staged row; then every 8 rows
+  let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
+  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
+  let v1 = row0 + r0 + 8u < p.M; let o1 = min(row0 + r0 + 8u, p.M - 1u) * K4;
+  let v2 = row0 + r0 + 16u < p.M; let o2 = min(row0 + r0 + 16u, p.M - 1u) * K4;
+  let v3 = row0 + r0 + 24u < p.M; let o3 = min(row0 + r0 + 24u, p.M - 1u) * K4;
+  let v4 = row0 + r0 + 32u < p.M; let o4 = min(row0 + r0 + 32u, p.M - 1u) * K4;
+  let v5 = row0 + r0 + 40u < p.M; let o5 = min(row0 + r0 + 40u, p.M - 1u) * K4;
+  let v6 = row0 + r0 + 48u < p.M; let o6 = min(row0 + r0 + 48u, p.M - 1u) * K4;
+  let v7 = row0 + r0 + 56u < p.M; let o7 = min(row0 + r0 + 56u, p.M - 1u) * K4;
+  let v8 = col0 + r0 + 0u < p.N; let o8 = min(col0 + r0 + 0u, p.N - 1u) * K4;
+  let v9 = col0 + r0 + 8u < p.N; let o9 = min(col0 + r0 + 8u, p.N - 1u) * K4;
+  let v10 = col0 + r0 + 16u < p.N; let o10 = min(col0 + r0 + 16u, p.N - 1u) * K4;
+  let v11 = col0 + r0 + 24u < p.N; let o11 = min(col0 + r0 + 24u, p.N - 1u) * K4;
+  let v12 = col0 + r0 + 32u < p.N; let o12 = min(col0 + r0 + 32u, p.N - 1u) * K4;
+  let v13 = col0 + r0 + 40u < p.N; let o13 = min(col0 + r0 + 40u, p.N - 1u) * K4;
+  let v14 = col0 + r0 + 48u < p.N; let o14 = min(col0 + r0 + 48u, p.N - 1u) * K4;
+  let v15 = col0 + r0 + 56u < p.N; let o15 = min(col0 + r0 + 56u, p.N - 1u) * K4;
+  let v16 = col0 + r0 + 64u < p.N; let o16 = min(col0 + r0 + 64u, p.N - 1u) * K4;
+  let v17 = col0 + r0 + 72u < p.N; let o17 = min(col0 + r0 + 72u, p.N - 1u) * K4;
+  let v18 = col0 + r0 + 80u < p.N; let o18 = min(col0 + r0 + 80u, p.N - 1u) * K4;
+  let v19 = col0 + r0 + 88u < p.N; let o19 = min(col0 + r0 + 88u, p.N - 1u) * K4;
+  let v20 = col0 + r0 + 96u < p.N; let o20 = min(col0 + r0 + 96u, p.N - 1u) * K4;
+  let v21 = col0 + r0 + 104u < p.N; let o21 = min(col0 + r0 + 104u, p.N - 1u) * K4;
+  let v22 = col0 + r0 + 112u < p.N; let o22 = min(col0 + r0 + 112u, p.N - 1u) * K4;
+  let v23 = col0 + r0 + 120u < p.N; let o23 = min(col0 + r0 + 120u, p.N - 1u) * K4;
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var s12 = vec4<f16>();
+  var s13 = vec4<f16>();
+  var s14 = vec4<f16>();
+  var s15 = vec4<f16>();
+  var s16 = vec4<f16>();
+  var s17 = vec4<f16>();
+  var s18 = vec4<f16>();
+  var s19 = vec4<f16>();
+  var s20 = vec4<f16>();
+  var s21 = vec4<f16>();
+  var s22 = vec4<f16>();
+  var s23 = vec4<f16>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c21 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  var c31 = subgroup_matrix_result<f32, 16, 16>();
+  let nkAll = (p.K + 63u) / 64u;
+  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
+  {
+    let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+    s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
+    s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
+    s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
+    s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
+    s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+    s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+    s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+    s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+    s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
+    s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
+    s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
+    s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
+    s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
+    s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
+    s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
+    s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
+    s20 = select(vec4<f16>(), w4[o20 + kc], v20 && kin);
+    s21 = select(vec4<f16>(), w4[o21 + kc], v21 && kin);
+    s22 = select(vec4<f16>(), w4[o22 + kc], v22 && kin);
+    s23 = select(vec4<f16>(), w4[o23 + kc], v23 && kin);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 576u] = s1.x; As[ea + 576u + 1u] = s1.y; As[ea + 576u + 2u] = s1.z; As[ea + 576u + 3u] = s1.w;
+      As[ea + 1152u] = s2.x; As[ea + 1152u + 1u] = s2.y; As[ea + 1152u + 2u] = s2.z; As[ea + 1152u + 3u] = s2.w;
+      As[ea + 1728u] = s3.x; As[ea + 1728u + 1u] = s3.y; As[ea + 1728u + 2u] = s3.z; As[ea + 1728u + 3u] = s3.w;
+      As[ea + 2304u] = s4.x; As[ea + 2304u + 1u] = s4.y; As[ea + 2304u + 2u] = s4.z; As[ea + 2304u + 3u] = s4.w;
+      As[ea + 2880u] = s5.x; As[ea + 2880u + 1u] = s5.y; As[ea + 2880u + 2u] = s5.z; As[ea + 2880u + 3u] = s5.w;
+      As[ea + 3456u] = s6.x; As[ea + 3456u + 1u] = s6.y; As[ea + 3456u + 2u] = s6.z; As[ea + 3456u + 3u] = s6.w;
+      As[ea + 4032u] = s7.x; As[ea + 4032u + 1u] = s7.y; As[ea + 4032u + 2u] = s7.z; As[ea + 4032u + 3u] = s7.w;
+      Bs[eb] = s8.x; Bs[eb + 1u] = s8.y; Bs[eb + 2u] = s8.z; Bs[eb + 3u] = s8.w;
+      Bs[eb + 576u] = s9.x; Bs[eb + 576u + 1u] = s9.y; Bs[eb + 576u + 2u] = s9.z; Bs[eb + 576u + 3u] = s9.w;
+      Bs[eb + 1152u] = s10.x; Bs[eb + 1152u + 1u] = s10.y; Bs[eb + 1152u + 2u] = s10.z; Bs[eb + 1152u + 3u] = s10.w;
+      Bs[eb + 1728u] = s11.x; Bs[eb + 1728u + 1u] = s11.y; Bs[eb + 1728u + 2u] = s11.z; Bs[eb + 1728u + 3u] = s11.w;
+      Bs[eb + 2304u] = s12.x; Bs[eb + 2304u + 1u] = s12.y; Bs[eb + 2304u + 2u] = s12.z; Bs[eb + 2304u + 3u] = s12.w;
+      Bs[eb + 2880u] = s13.x; Bs[eb + 2880u + 1u] = s13.y; Bs[eb + 2880u + 2u] = s13.z; Bs[eb + 2880u + 3u] = s13.w;
+      Bs[eb + 3456u] = s14.x; Bs[eb + 3456u + 1u] = s14.y; Bs[eb + 3456u + 2u] = s14.z; Bs[eb + 3456u + 3u] = s14.w;
+      Bs[eb + 4032u] = s15.x; Bs[eb + 4032u + 1u] = s15.y; Bs[eb + 4032u + 2u] = s15.z; Bs[eb + 4032u + 3u] = s15.w;
+      Bs[eb + 4608u] = s16.x; Bs[eb + 4608u + 1u] = s16.y; Bs[eb + 4608u + 2u] = s16.z; Bs[eb + 4608u + 3u] = s16.w;
+      Bs[eb + 5184u] = s17.x; Bs[eb + 5184u + 1u] = s17.y; Bs[eb + 5184u + 2u] = s17.z; Bs[eb + 5184u + 3u] = s17.w;
+      Bs[eb + 5760u] = s18.x; Bs[eb + 5760u + 1u] = s18.y; Bs[eb + 5760u + 2u] = s18.z; Bs[eb + 5760u + 3u] = s18.w;
+      Bs[eb + 6336u] = s19.x; Bs[eb + 6336u + 1u] = s19.y; Bs[eb + 6336u + 2u] = s19.z; Bs[eb + 6336u + 3u] = s19.w;
+      Bs[eb + 6912u] = s20.x; Bs[eb + 6912u + 1u] = s20.y; Bs[eb + 6912u + 2u] = s20.z; Bs[eb + 6912u + 3u] = s20.w;
+      Bs[eb + 7488u] = s21.x; Bs[eb + 7488u + 1u] = s21.y; Bs[eb + 7488u + 2u] = s21.z; Bs[eb + 7488u + 3u] = s21.w;
+      Bs[eb + 8064u] = s22.x; Bs[eb + 8064u + 1u] = s22.y; Bs[eb + 8064u + 2u] = s22.z; Bs[eb + 8064u + 3u] = s22.w;
+      Bs[eb + 8640u] = s23.x; Bs[eb + 8640u + 1u] = s23.y; Bs[eb + 8640u + 2u] = s23.z; Bs[eb + 8640u + 3u] = s23.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+        s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
+        s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
+        s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
+        s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
+        s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+        s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+        s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+        s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+        s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
+        s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
+        s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
+        s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
+        s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
+        s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
+        s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
+        s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
+        s20 = select(vec4<f16>(), w4[o20 + kc], v20 && kin);
+        s21 = select(vec4<f16>(), w4[o21 + kc], v21 && kin);
+        s22 = select(vec4<f16>(), w4[o22 + kc], v22 && kin);
+        s23 = select(vec4<f16>(), w4[o23 + kc], v23 && kin);
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2304u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3456u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2320u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3472u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2336u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3488u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2352u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3504u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+}
+
+@compute @workgroup_size(128)
+fn tgs_t64x128_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2304u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var s9 = vec4<u32>();
+  var s10 = vec4<u32>();
+  var s11 = vec4<u32>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c21 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  var c31 = subgroup_matrix_result<f32, 16, 16>();
+  let nkAll = (p.K + 63u) / 64u;
+  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
+  {
+    let k4 = k0 * 8u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 16u * K4 + k4];
+    s2 = x8[xb + 32u * K4 + k4];
+    s3 = x8[xb + 48u * K4 + k4];
+    s4 = w8[wb + k4];
+    s5 = w8[wb + 16u * K4 + k4];
+    s6 = w8[wb + 32u * K4 + k4];
+    s7 = w8[wb + 48u * K4 + k4];
+    s8 = w8[wb + 64u * K4 + k4];
+    s9 = w8[wb + 80u * K4 + k4];
+    s10 = w8[wb + 96u * K4 + k4];
+    s11 = w8[wb + 112u * K4 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      As[ea + 2304u] = h2_0.x; As[ea + 2304u + 1u] = h2_0.y; As[ea + 2304u + 2u] = h2_1.x; As[ea + 2304u + 3u] = h2_1.y; As[ea + 2304u + 4u] = h2_2.x; As[ea + 2304u + 5u] = h2_2.y; As[ea + 2304u + 6u] = h2_3.x; As[ea + 2304u + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      As[ea + 3456u] = h3_0.x; As[ea + 3456u + 1u] = h3_0.y; As[ea + 3456u + 2u] = h3_1.x; As[ea + 3456u + 3u] = h3_1.y; As[ea + 3456u + 4u] = h3_2.x; As[ea + 3456u + 5u] = h3_2.y; As[ea + 3456u + 6u] = h3_3.x; As[ea + 3456u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 1152u] = h5_0.x; Bs[eb + 1152u + 1u] = h5_0.y; Bs[eb + 1152u + 2u] = h5_1.x; Bs[eb + 1152u + 3u] = h5_1.y; Bs[eb + 1152u + 4u] = h5_2.x; Bs[eb + 1152u + 5u] = h5_2.y; Bs[eb + 1152u + 6u] = h5_3.x; Bs[eb + 1152u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 2304u] = h6_0.x; Bs[eb + 2304u + 1u] = h6_0.y; Bs[eb + 2304u + 2u] = h6_1.x; Bs[eb + 2304u + 3u] = h6_1.y; Bs[eb + 2304u + 4u] = h6_2.x; Bs[eb + 2304u + 5u] = h6_2.y; Bs[eb + 2304u + 6u] = h6_3.x; Bs[eb + 2304u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 3456u] = h7_0.x; Bs[eb + 3456u + 1u] = h7_0.y; Bs[eb + 3456u + 2u] = h7_1.x; Bs[eb + 3456u + 3u] = h7_1.y; Bs[eb + 3456u + 4u] = h7_2.x; Bs[eb + 3456u + 5u] = h7_2.y; Bs[eb + 3456u + 6u] = h7_3.x; Bs[eb + 3456u + 7u] = h7_3.y;
+      let h8_0 = bitcast<vec2<f16>>(s8.x); let h8_1 = bitcast<vec2<f16>>(s8.y); let h8_2 = bitcast<vec2<f16>>(s8.z); let h8_3 = bitcast<vec2<f16>>(s8.w);
+      Bs[eb + 4608u] = h8_0.x; Bs[eb + 4608u + 1u] = h8_0.y; Bs[eb + 4608u + 2u] = h8_1.x; Bs[eb + 4608u + 3u] = h8_1.y; Bs[eb + 4608u + 4u] = h8_2.x; Bs[eb + 4608u + 5u] = h8_2.y; Bs[eb + 4608u + 6u] = h8_3.x; Bs[eb + 4608u + 7u] = h8_3.y;
+      let h9_0 = bitcast<vec2<f16>>(s9.x); let h9_1 = bitcast<vec2<f16>>(s9.y); let h9_2 = bitcast<vec2<f16>>(s9.z); let h9_3 = bitcast<vec2<f16>>(s9.w);
+      Bs[eb + 5760u] = h9_0.x; Bs[eb + 5760u + 1u] = h9_0.y; Bs[eb + 5760u + 2u] = h9_1.x; Bs[eb + 5760u + 3u] = h9_1.y; Bs[eb + 5760u + 4u] = h9_2.x; Bs[eb + 5760u + 5u] = h9_2.y; Bs[eb + 5760u + 6u] = h9_3.x; Bs[eb + 5760u + 7u] = h9_3.y;
+      let h10_0 = bitcast<vec2<f16>>(s10.x); let h10_1 = bitcast<vec2<f16>>(s10.y); let h10_2 = bitcast<vec2<f16>>(s10.z); let h10_3 = bitcast<vec2<f16>>(s10.w);
+      Bs[eb + 6912u] = h10_0.x; Bs[eb + 6912u + 1u] = h10_0.y; Bs[eb + 6912u + 2u] = h10_1.x; Bs[eb + 6912u + 3u] = h10_1.y; Bs[eb + 6912u + 4u] = h10_2.x; Bs[eb + 6912u + 5u] = h10_2.y; Bs[eb + 6912u + 6u] = h10_3.x; Bs[eb + 6912u + 7u] = h10_3.y;
+      let h11_0 = bitcast<vec2<f16>>(s11.x); let h11_1 = bitcast<vec2<f16>>(s11.y); let h11_2 = bitcast<vec2<f16>>(s11.z); let h11_3 = bitcast<vec2<f16>>(s11.w);
+      Bs[eb + 8064u] = h11_0.x; Bs[eb + 8064u + 1u] = h11_0.y; Bs[eb + 8064u + 2u] = h11_1.x; Bs[eb + 8064u + 3u] = h11_1.y; Bs[eb + 8064u + 4u] = h11_2.x; Bs[eb + 8064u + 5u] = h11_2.y; Bs[eb + 8064u + 6u] = h11_3.x; Bs[eb + 8064u + 7u] = h11_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 16u * K4 + k4];
+        s2 = x8[xb + 32u * K4 + k4];
+        s3 = x8[xb + 48u * K4 + k4];
+        s4 = w8[wb + k4];
+        s5 = w8[wb + 16u * K4 + k4];
+        s6 = w8[wb + 32u * K4 + k4];
+        s7 = w8[wb + 48u * K4 + k4];
+        s8 = w8[wb + 64u * K4 + k4];
+        s9 = w8[wb + 80u * K4 + k4];
+        s10 = w8[wb + 96u * K4 + k4];
+        s11 = w8[wb + 112u * K4 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2304u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3456u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2320u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3472u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2336u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3488u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2352u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3504u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+}
+
+@compute @workgroup_size(128)
+fn tgs_t64x128_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2304u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var s9 = vec4<u32>();
+  var s10 = vec4<u32>();
+  var s11 = vec4<u32>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c21 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  var c31 = subgroup_matrix_result<f32, 16, 16>();
+  let nkAll = (p.K + 63u) / 64u;
+  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 8u;
+      s0 = x8[xb + k4];
+      s1 = x8[xb + 16u * K4 + k4];
+      s2 = x8[xb + 32u * K4 + k4];
+      s3 = x8[xb + 48u * K4 + k4];
+      s4 = w8[wb + k4];
+      s5 = w8[wb + 16u * K4 + k4];
+      s6 = w8[wb + 32u * K4 + k4];
+      s7 = w8[wb + 48u * K4 + k4];
+      s8 = w8[wb + 64u * K4 + k4];
+      s9 = w8[wb + 80u * K4 + k4];
+      s10 = w8[wb + 96u * K4 + k4];
+      s11 = w8[wb + 112u * K4 + k4];
+    }
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1152u] = h1_0.x; As[ea + 1152u + 1u] = h1_0.y; As[ea + 1152u + 2u] = h1_1.x; As[ea + 1152u + 3u] = h1_1.y; As[ea + 1152u + 4u] = h1_2.x; As[ea + 1152u + 5u] = h1_2.y; As[ea + 1152u + 6u] = h1_3.x; As[ea + 1152u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      As[ea + 2304u] = h2_0.x; As[ea + 2304u + 1u] = h2_0.y; As[ea + 2304u + 2u] = h2_1.x; As[ea + 2304u + 3u] = h2_1.y; As[ea + 2304u + 4u] = h2_2.x; As[ea + 2304u + 5u] = h2_2.y; As[ea + 2304u + 6u] = h2_3.x; As[ea + 2304u + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      As[ea + 3456u] = h3_0.x; As[ea + 3456u + 1u] = h3_0.y; As[ea + 3456u + 2u] = h3_1.x; As[ea + 3456u + 3u] = h3_1.y; As[ea + 3456u + 4u] = h3_2.x; As[ea + 3456u + 5u] = h3_2.y; As[ea + 3456u + 6u] = h3_3.x; As[ea + 3456u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 1152u] = h5_0.x; Bs[eb + 1152u + 1u] = h5_0.y; Bs[eb + 1152u + 2u] = h5_1.x; Bs[eb + 1152u + 3u] = h5_1.y; Bs[eb + 1152u + 4u] = h5_2.x; Bs[eb + 1152u + 5u] = h5_2.y; Bs[eb + 1152u + 6u] = h5_3.x; Bs[eb + 1152u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 2304u] = h6_0.x; Bs[eb + 2304u + 1u] = h6_0.y; Bs[eb + 2304u + 2u] = h6_1.x; Bs[eb + 2304u + 3u] = h6_1.y; Bs[eb + 2304u + 4u] = h6_2.x; Bs[eb + 2304u + 5u] = h6_2.y; Bs[eb + 2304u + 6u] = h6_3.x; Bs[eb + 2304u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 3456u] = h7_0.x; Bs[eb + 3456u + 1u] = h7_0.y; Bs[eb + 3456u + 2u] = h7_1.x; Bs[eb + 3456u + 3u] = h7_1.y; Bs[eb + 3456u + 4u] = h7_2.x; Bs[eb + 3456u + 5u] = h7_2.y; Bs[eb + 3456u + 6u] = h7_3.x; Bs[eb + 3456u + 7u] = h7_3.y;
+      let h8_0 = bitcast<vec2<f16>>(s8.x); let h8_1 = bitcast<vec2<f16>>(s8.y); let h8_2 = bitcast<vec2<f16>>(s8.z); let h8_3 = bitcast<vec2<f16>>(s8.w);
+      Bs[eb + 4608u] = h8_0.x; Bs[eb + 4608u + 1u] = h8_0.y; Bs[eb + 4608u + 2u] = h8_1.x; Bs[eb + 4608u + 3u] = h8_1.y; Bs[eb + 4608u + 4u] = h8_2.x; Bs[eb + 4608u + 5u] = h8_2.y; Bs[eb + 4608u + 6u] = h8_3.x; Bs[eb + 4608u + 7u] = h8_3.y;
+      let h9_0 = bitcast<vec2<f16>>(s9.x); let h9_1 = bitcast<vec2<f16>>(s9.y); let h9_2 = bitcast<vec2<f16>>(s9.z); let h9_3 = bitcast<vec2<f16>>(s9.w);
+      Bs[eb + 5760u] = h9_0.x; Bs[eb + 5760u + 1u] = h9_0.y; Bs[eb + 5760u + 2u] = h9_1.x; Bs[eb + 5760u + 3u] = h9_1.y; Bs[eb + 5760u + 4u] = h9_2.x; Bs[eb + 5760u + 5u] = h9_2.y; Bs[eb + 5760u + 6u] = h9_3.x; Bs[eb + 5760u + 7u] = h9_3.y;
+      let h10_0 = bitcast<vec2<f16>>(s10.x); let h10_1 = bitcast<vec2<f16>>(s10.y); let h10_2 = bitcast<vec2<f16>>(s10.z); let h10_3 = bitcast<vec2<f16>>(s10.w);
+      Bs[eb + 6912u] = h10_0.x; Bs[eb + 6912u + 1u] = h10_0.y; Bs[eb + 6912u + 2u] = h10_1.x; Bs[eb + 6912u + 3u] = h10_1.y; Bs[eb + 6912u + 4u] = h10_2.x; Bs[eb + 6912u + 5u] = h10_2.y; Bs[eb + 6912u + 6u] = h10_3.x; Bs[eb + 6912u + 7u] = h10_3.y;
+      let h11_0 = bitcast<vec2<f16>>(s11.x); let h11_1 = bitcast<vec2<f16>>(s11.y); let h11_2 = bitcast<vec2<f16>>(s11.z); let h11_3 = bitcast<vec2<f16>>(s11.w);
+      Bs[eb + 8064u] = h11_0.x; Bs[eb + 8064u + 1u] = h11_0.y; Bs[eb + 8064u + 2u] = h11_1.x; Bs[eb + 8064u + 3u] = h11_1.y; Bs[eb + 8064u + 4u] = h11_2.x; Bs[eb + 8064u + 5u] = h11_2.y; Bs[eb + 8064u + 6u] = h11_3.x; Bs[eb + 8064u + 7u] = h11_3.y;
+    }
+    workgroupBarrier();
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1152u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2304u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3456u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1152u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1168u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2320u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3472u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1168u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 32u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1184u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2336u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3488u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 32u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1184u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 48u, 72u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1200u, 72u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 2352u, 72u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 3504u, 72u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 48u, 72u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1200u, 72u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+}
+
+@compute @workgroup_size(128)
+fn tgs_t64x256_sg1x4_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 256u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2560u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 64u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
+  let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
+  let v2 = row0 + r0 + 32u < p.M; let o2 = min(row0 + r0 + 32u, p.M - 1u) * K4;
+  let v3 = row0 + r0 + 48u < p.M; let o3 = min(row0 + r0 + 48u, p.M - 1u) * K4;
+  let v4 = col0 + r0 + 0u < p.N; let o4 = min(col0 + r0 + 0u, p.N - 1u) * K4;
+  let v5 = col0 + r0 + 16u < p.N; let o5 = min(col0 + r0 + 16u, p.N - 1u) * K4;
+  let v6 = col0 + r0 + 32u < p.N; let o6 = min(col0 + r0 + 32u, p.N - 1u) * K4;
+  let v7 = col0 + r0 + 48u < p.N; let o7 = min(col0 + r0 + 48u, p.N - 1u) * K4;
+  let v8 = col0 + r0 + 64u < p.N; let o8 = min(col0 + r0 + 64u, p.N - 1u) * K4;
+  let v9 = col0 + r0 + 80u < p.N; let o9 = min(col0 + r0 + 80u, p.N - 1u) * K4;
+  let v10 = col0 + r0 + 96u < p.N; let o10 = min(col0 + r0 + 96u, p.N - 1u) * K4;
+  let v11 = col0 + r0 + 112u < p.N; let o11 = min(col0 + r0 + 112u, p.N - 1u) * K4;
+  let v12 = col0 + r0 + 128u < p.N; let o12 = min(col0 + r0 + 128u, p.N - 1u) * K4;
+  let v13 = col0 + r0 + 144u < p.N; let o13 = min(col0 + r0 + 144u, p.N - 1u) * K4;
+  let v14 = col0 + r0 + 160u < p.N; let o14 = min(col0 + r0 + 160u, p.N - 1u) * K4;
+  let v15 = col0 + r0 + 176u < p.N; let o15 = min(col0 + r0 + 176u, p.N - 1u) * K4;
+  let v16 = col0 + r0 + 192u < p.N; let o16 = min(col0 + r0 + 192u, p.N - 1u) * K4;
+  let v17 = col0 + r0 + 208u < p.N; let o17 = min(col0 + r0 + 208u, p.N - 1u) * K4;
+  let v18 = col0 + r0 + 224u < p.N; let o18 = min(col0 + r0 + 224u, p.N - 1u) * K4;
+  let v19 = col0 + r0 + 240u < p.N; let o19 = min(col0 + r0 + 240u, p.N - 1u) * K4;
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var s12 = vec4<f16>();
+  var s13 = vec4<f16>();
+  var s14 = vec4<f16>();
+  var s15 = vec4<f16>();
+  var s16 = vec4<f16>();
+  var s17 = vec4<f16>();
+  var s18 = vec4<f16>();
+  var s19 = vec4<f16>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c02 = subgroup_matrix_result<f32, 16, 16>();
+  var c03 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c12 = subgroup_matrix_result<f32, 16, 16>();
+  var c13 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c21 = subgroup_matrix_result<f32, 16, 16>();
+  var c22 = subgroup_matrix_result<f32, 16, 16>();
+  var c23 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  var c31 = subgroup_matrix_result<f32, 16, 16>();
+  var c32 = subgroup_matrix_result<f32, 16, 16>();
+  var c33 = subgroup_matrix_result<f32, 16, 16>();
+  let nkAll = (p.K + 31u) / 32u;
+  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
+  {
+    let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+    s4 = select(vec4<f16>(), w4[o4 + kc], v4 && kin);
+    s5 = select(vec4<f16>(), w4[o5 + kc], v5 && kin);
+    s6 = select(vec4<f16>(), w4[o6 + kc], v6 && kin);
+    s7 = select(vec4<f16>(), w4[o7 + kc], v7 && kin);
+    s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+    s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+    s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+    s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+    s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
+    s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
+    s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
+    s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
+    s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
+    s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
+    s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
+    s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 640u] = s1.x; As[ea + 640u + 1u] = s1.y; As[ea + 640u + 2u] = s1.z; As[ea + 640u + 3u] = s1.w;
+      As[ea + 1280u] = s2.x; As[ea + 1280u + 1u] = s2.y; As[ea + 1280u + 2u] = s2.z; As[ea + 1280u + 3u] = s2.w;
+      As[ea + 1920u] = s3.x; As[ea + 1920u + 1u] = s3.y; As[ea + 1920u + 2u] = s3.z; As[ea + 1920u + 3u] = s3.w;
+      Bs[eb] = s4.x; Bs[eb + 1u] = s4.y; Bs[eb + 2u] = s4.z; Bs[eb + 3u] = s4.w;
+      Bs[eb + 640u] = s5.x; Bs[eb + 640u + 1u] = s5.y; Bs[eb + 640u + 2u] = s5.z; Bs[eb + 640u + 3u] = s5.w;
+      Bs[eb + 1280u] = s6.x; Bs[eb + 1280u + 1u] = s6.y; Bs[eb + 1280u + 2u] = s6.z; Bs[eb + 1280u + 3u] = s6.w;
+      Bs[eb + 1920u] = s7.x; Bs[eb + 1920u + 1u] = s7.y; Bs[eb + 1920u + 2u] = s7.z; Bs[eb + 1920u + 3u] = s7.w;
+      Bs[eb + 2560u] = s8.x; Bs[eb + 2560u + 1u] = s8.y; Bs[eb + 2560u + 2u] = s8.z; Bs[eb + 2560u + 3u] = s8.w;
+      Bs[eb + 3200u] = s9.x; Bs[eb + 3200u + 1u] = s9.y; Bs[eb + 3200u + 2u] = s9.z; Bs[eb + 3200u + 3u] = s9.w;
+      Bs[eb + 3840u] = s10.x; Bs[eb + 3840u + 1u] = s10.y; Bs[eb + 3840u + 2u] = s10.z; Bs[eb + 3840u + 3u] = s10.w;
+      Bs[eb + 4480u] = s11.x; Bs[eb + 4480u + 1u] = s11.y; Bs[eb + 4480u + 2u] = s11.z; Bs[eb + 4480u + 3u] = s11.w;
+      Bs[eb + 5120u] = s12.x; Bs[eb + 5120u + 1u] = s12.y; Bs[eb + 5120u + 2u] = s12.z; Bs[eb + 5120u + 3u] = s12.w;
+      Bs[eb + 5760u] = s13.x; Bs[eb + 5760u + 1u] = s13.y; Bs[eb + 5760u + 2u] = s13.z; Bs[eb + 5760u + 3u] = s13.w;
+      Bs[eb + 6400u] = s14.x; Bs[eb + 6400u + 1u] = s14.y; Bs[eb + 6400u + 2u] = s14.z; Bs[eb + 6400u + 3u] = s14.w;
+      Bs[eb + 7040u] = s15.x; Bs[eb + 7040u + 1u] = s15.y; Bs[eb + 7040u + 2u] = s15.z; Bs[eb + 7040u + 3u] = s15.w;
+      Bs[eb + 7680u] = s16.x; Bs[eb + 7680u + 1u] = s16.y; Bs[eb + 7680u + 2u] = s16.z; Bs[eb + 7680u + 3u] = s16.w;
+      Bs[eb + 8320u] = s17.x; Bs[eb + 8320u + 1u] = s17.y; Bs[eb + 8320u + 2u] = s17.z; Bs[eb + 8320u + 3u] = s17.w;
+      Bs[eb + 8960u] = s18.x; Bs[eb + 8960u + 1u] = s18.y; Bs[eb + 8960u + 2u] = s18.z; Bs[eb + 8960u + 3u] = s18.w;
+      Bs[eb + 9600u] = s19.x; Bs[eb + 9600u + 1u] = s19.y; Bs[eb + 9600u + 2u] = s19.z; Bs[eb + 9600u + 3u] = s19.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+        s4 = select(vec4<f16>(), w4[o4 + kc], v4 && kin);
+        s5 = select(vec4<f16>(), w4[o5 + kc], v5 && kin);
+        s6 = select(vec4<f16>(), w4[o6 + kc], v6 && kin);
+        s7 = select(vec4<f16>(), w4[o7 + kc], v7 && kin);
+        s8 = select(vec4<f16>(), w4[o8 + kc], v8 && kin);
+        s9 = select(vec4<f16>(), w4[o9 + kc], v9 && kin);
+        s10 = select(vec4<f16>(), w4[o10 + kc], v10 && kin);
+        s11 = select(vec4<f16>(), w4[o11 + kc], v11 && kin);
+        s12 = select(vec4<f16>(), w4[o12 + kc], v12 && kin);
+        s13 = select(vec4<f16>(), w4[o13 + kc], v13 && kin);
+        s14 = select(vec4<f16>(), w4[o14 + kc], v14 && kin);
+        s15 = select(vec4<f16>(), w4[o15 + kc], v15 && kin);
+        s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
+        s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
+        s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
+        s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1280u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1920u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1920u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1296u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1936u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1296u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1936u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 32u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 48u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 32u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 48u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 32u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 48u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 32u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 48u, lane, wid.z, 0u, p.N);
+}
+
+@compute @workgroup_size(128)
+fn tgs_t64x256_sg1x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 256u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2560u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 64u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var s9 = vec4<u32>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c02 = subgroup_matrix_result<f32, 16, 16>();
+  var c03 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c12 = subgroup_matrix_result<f32, 16, 16>();
+  var c13 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c21 = subgroup_matrix_result<f32, 16, 16>();
+  var c22 = subgroup_matrix_result<f32, 16, 16>();
+  var c23 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  var c31 = subgroup_matrix_result<f32, 16, 16>();
+  var c32 = subgroup_matrix_result<f32, 16, 16>();
+  var c33 = subgroup_matrix_result<f32, 16, 16>();
+  let nkAll = (p.K + 31u) / 32u;
+  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 32u * K4 + k4];
+    s2 = w8[wb + k4];
+    s3 = w8[wb + 32u * K4 + k4];
+    s4 = w8[wb + 64u * K4 + k4];
+    s5 = w8[wb + 96u * K4 + k4];
+    s6 = w8[wb + 128u * K4 + k4];
+    s7 = w8[wb + 160u * K4 + k4];
+    s8 = w8[wb + 192u * K4 + k4];
+    s9 = w8[wb + 224u * K4 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 5120u] = h6_0.x; Bs[eb + 5120u + 1u] = h6_0.y; Bs[eb + 5120u + 2u] = h6_1.x; Bs[eb + 5120u + 3u] = h6_1.y; Bs[eb + 5120u + 4u] = h6_2.x; Bs[eb + 5120u + 5u] = h6_2.y; Bs[eb + 5120u + 6u] = h6_3.x; Bs[eb + 5120u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 6400u] = h7_0.x; Bs[eb + 6400u + 1u] = h7_0.y; Bs[eb + 6400u + 2u] = h7_1.x; Bs[eb + 6400u + 3u] = h7_1.y; Bs[eb + 6400u + 4u] = h7_2.x; Bs[eb + 6400u + 5u] = h7_2.y; Bs[eb + 6400u + 6u] = h7_3.x; Bs[eb + 6400u + 7u] = h7_3.y;
+      let h8_0 = bitcast<vec2<f16>>(s8.x); let h8_1 = bitcast<vec2<f16>>(s8.y); let h8_2 = bitcast<vec2<f16>>(s8.z); let h8_3 = bitcast<vec2<f16>>(s8.w);
+      Bs[eb + 7680u] = h8_0.x; Bs[eb + 7680u + 1u] = h8_0.y; Bs[eb + 7680u + 2u] = h8_1.x; Bs[eb + 7680u + 3u] = h8_1.y; Bs[eb + 7680u + 4u] = h8_2.x; Bs[eb + 7680u + 5u] = h8_2.y; Bs[eb + 7680u + 6u] = h8_3.x; Bs[eb + 7680u + 7u] = h8_3.y;
+      let h9_0 = bitcast<vec2<f16>>(s9.x); let h9_1 = bitcast<vec2<f16>>(s9.y); let h9_2 = bitcast<vec2<f16>>(s9.z); let h9_3 = bitcast<vec2<f16>>(s9.w);
+      Bs[eb + 8960u] = h9_0.x; Bs[eb + 8960u + 1u] = h9_0.y; Bs[eb + 8960u + 2u] = h9_1.x; Bs[eb + 8960u + 3u] = h9_1.y; Bs[eb + 8960u + 4u] = h9_2.x; Bs[eb + 8960u + 5u] = h9_2.y; Bs[eb + 8960u + 6u] = h9_3.x; Bs[eb + 8960u + 7u] = h9_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 32u * K4 + k4];
+        s2 = w8[wb + k4];
+        s3 = w8[wb + 32u * K4 + k4];
+        s4 = w8[wb + 64u * K4 + k4];
+        s5 = w8[wb + 96u * K4 + k4];
+        s6 = w8[wb + 128u * K4 + k4];
+        s7 = w8[wb + 160u * K4 + k4];
+        s8 = w8[wb + 192u * K4 + k4];
+        s9 = w8[wb + 224u * K4 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1280u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1920u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1920u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1296u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1936u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1296u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1936u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 32u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 48u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 32u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 48u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 32u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 48u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 32u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 48u, lane, wid.z, 0u, p.N);
+}
+
+@compute @workgroup_size(128)
+fn tgs_t64x256_sg1x4_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 256u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 2560u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 64u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var s9 = vec4<u32>();
+  var c00 = subgroup_matrix_result<f32, 16, 16>();
+  var c01 = subgroup_matrix_result<f32, 16, 16>();
+  var c02 = subgroup_matrix_result<f32, 16, 16>();
+  var c03 = subgroup_matrix_result<f32, 16, 16>();
+  var c10 = subgroup_matrix_result<f32, 16, 16>();
+  var c11 = subgroup_matrix_result<f32, 16, 16>();
+  var c12 = subgroup_matrix_result<f32, 16, 16>();
+  var c13 = subgroup_matrix_result<f32, 16, 16>();
+  var c20 = subgroup_matrix_result<f32, 16, 16>();
+  var c21 = subgroup_matrix_result<f32, 16, 16>();
+  var c22 = subgroup_matrix_result<f32, 16, 16>();
+  var c23 = subgroup_matrix_result<f32, 16, 16>();
+  var c30 = subgroup_matrix_result<f32, 16, 16>();
+  var c31 = subgroup_matrix_result<f32, 16, 16>();
+  var c32 = subgroup_matrix_result<f32, 16, 16>();
+  var c33 = subgroup_matrix_result<f32, 16, 16>();
+  let nkAll = (p.K + 31u) / 32u;
+  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 4u;
+      s0 = x8[xb + k4];
+      s1 = x8[xb + 32u * K4 + k4];
+      s2 = w8[wb + k4];
+      s3 = w8[wb + 32u * K4 + k4];
+      s4 = w8[wb + 64u * K4 + k4];
+      s5 = w8[wb + 96u * K4 + k4];
+      s6 = w8[wb + 128u * K4 + k4];
+      s7 = w8[wb + 160u * K4 + k4];
+      s8 = w8[wb + 192u * K4 + k4];
+      s9 = w8[wb + 224u * K4 + k4];
+    }
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 5120u] = h6_0.x; Bs[eb + 5120u + 1u] = h6_0.y; Bs[eb + 5120u + 2u] = h6_1.x; Bs[eb + 5120u + 3u] = h6_1.y; Bs[eb + 5120u + 4u] = h6_2.x; Bs[eb + 5120u + 5u] = h6_2.y; Bs[eb + 5120u + 6u] = h6_3.x; Bs[eb + 5120u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 6400u] = h7_0.x; Bs[eb + 6400u + 1u] = h7_0.y; Bs[eb + 6400u + 2u] = h7_1.x; Bs[eb + 6400u + 3u] = h7_1.y; Bs[eb + 6400u + 4u] = h7_2.x; Bs[eb + 6400u + 5u] = h7_2.y; Bs[eb + 6400u + 6u] = h7_3.x; Bs[eb + 6400u + 7u] = h7_3.y;
+      let h8_0 = bitcast<vec2<f16>>(s8.x); let h8_1 = bitcast<vec2<f16>>(s8.y); let h8_2 = bitcast<vec2<f16>>(s8.z); let h8_3 = bitcast<vec2<f16>>(s8.w);
+      Bs[eb + 7680u] = h8_0.x; Bs[eb + 7680u + 1u] = h8_0.y; Bs[eb + 7680u + 2u] = h8_1.x; Bs[eb + 7680u + 3u] = h8_1.y; Bs[eb + 7680u + 4u] = h8_2.x; Bs[eb + 7680u + 5u] = h8_2.y; Bs[eb + 7680u + 6u] = h8_3.x; Bs[eb + 7680u + 7u] = h8_3.y;
+      let h9_0 = bitcast<vec2<f16>>(s9.x); let h9_1 = bitcast<vec2<f16>>(s9.y); let h9_2 = bitcast<vec2<f16>>(s9.z); let h9_3 = bitcast<vec2<f16>>(s9.w);
+      Bs[eb + 8960u] = h9_0.x; Bs[eb + 8960u + 1u] = h9_0.y; Bs[eb + 8960u + 2u] = h9_1.x; Bs[eb + 8960u + 3u] = h9_1.y; Bs[eb + 8960u + 4u] = h9_2.x; Bs[eb + 8960u + 5u] = h9_2.y; Bs[eb + 8960u + 6u] = h9_3.x; Bs[eb + 8960u + 7u] = h9_3.y;
+    }
+    workgroupBarrier();
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1280u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1920u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1280u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1920u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1296u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1936u, 40u);
+      let b0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let b1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let b2 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1296u, 40u);
+      let b3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 1936u, 40u);
+      c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
+      c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
+      c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
+      c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
+      c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
+      c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
+      c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
+      c13 = subgroupMatrixMultiplyAccumulate(a1, b3, c13);
+      c20 = subgroupMatrixMultiplyAccumulate(a2, b0, c20);
+      c21 = subgroupMatrixMultiplyAccumulate(a2, b1, c21);
+      c22 = subgroupMatrixMultiplyAccumulate(a2, b2, c22);
+      c23 = subgroupMatrixMultiplyAccumulate(a2, b3, c23);
+      c30 = subgroupMatrixMultiplyAccumulate(a3, b0, c30);
+      c31 = subgroupMatrixMultiplyAccumulate(a3, b1, c31);
+      c32 = subgroupMatrixMultiplyAccumulate(a3, b2, c32);
+      c33 = subgroupMatrixMultiplyAccumulate(a3, b3, c33);
+    }
+  }
+  let cb = sg * 256u;
+  subgroupMatrixStore<row_major>(&Cs, cb, c00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c02, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 32u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c03, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 48u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c12, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 32u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c13, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 48u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c20, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c21, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c22, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 32u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c23, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 48u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c30, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c31, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 16u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c32, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 32u, lane, wid.z, 0u, p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, c33, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 48u, lane, wid.z, 0u, p.N);
+}
+
+@compute @workgroup_size(128)
+fn tgs_g64x128_sg1x4_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1280u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
+  let v1 = row0 + r0 + 16u < p.M; let o1 = min(row0 + r0 + 16u, p.M - 1u) * K4;
+  let v2 = row0 + r0 + 32u < p.M; let o2 = min(row0 + r0 + 32u, p.M - 1u) * K4;
+  let v3 = row0 + r0 + 48u < p.M; let o3 = min(row0 + r0 + 48u, p.M - 1u) * K4;
+  let v4 = col0 + r0 + 0u < p.N; let o4 = min(col0 + r0 + 0u, p.N - 1u) * K4;
+  let v5 = col0 + r0 + 16u < p.N; let o5 = min(col0 + r0 + 16u, p.N - 1u) * K4;
+  let v6 = col0 + r0 + 32u < p.N; let o6 = min(col0 + r0 + 32u, p.N - 1u) * K4;
+  let v7 = col0 + r0 + 48u < p.N; let o7 = min(col0 + r0 + 48u, p.N - 1u) * K4;
+  let v8 = col0 + r0 + 64u < p.N; let o8 = min(col0 + r0 + 64u, p.N - 1u) * K4;
+  let v9 = col0 + r0 + 80u < p.N; let o9 = min(col0 + r0 + 80u, p.N - 1u) * K4;
+  let v10 = col0 + r0 + 96u < p.N; let o10 = min(col0 + r0 + 96u, p.N - 1u) * K4;
+  let v11 = col0 + r0 + 112u < p.N; let o11 = min(col0 + r0 + 112u, p.N - 1u) * K4;
+  let v12 = col0 + r0 + 0u < p.N; let o12 = min(col0 + r0 + 0u, p.N - 1u) * K4;
+  let v13 = col0 + r0 + 16u < p.N; let o13 = min(col0 + r0 + 16u, p.N - 1u) * K4;
+  let v14 = col0 + r0 + 32u < p.N; let o14 = min(col0 + r0 + 32u, p.N - 1u) * K4;
+  let v15 = col0 + r0 + 48u < p.N; let o15 = min(col0 + r0 + 48u, p.N - 1u) * K4;
+  let v16 = col0 + r0 + 64u < p.N; let o16 = min(col0 + r0 + 64u, p.N - 1u) * K4;
+  let v17 = col0 + r0 + 80u < p.N; let o17 = min(col0 + r0 + 80u, p.N - 1u) * K4;
+  let v18 = col0 + r0 + 96u < p.N; let o18 = min(col0 + r0 + 96u, p.N - 1u) * K4;
+  let v19 = col0 + r0 + 112u < p.N; let o19 = min(col0 + r0 + 112u, p.N - 1u) * K4;
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var s12 = vec4<f16>();
+  var s13 = vec4<f16>();
+  var s14 = vec4<f16>();
+  var s15 = vec4<f16>();
+  var s16 = vec4<f16>();
+  var s17 = vec4<f16>();
+  var s18 = vec4<f16>();
+  var s19 = vec4<f16>();
+  var g00 = subgroup_matrix_result<f32, 16, 16>();
+  var u00 = subgroup_matrix_result<f32, 16, 16>();
+  var g01 = subgroup_matrix_result<f32, 16, 16>();
+  var u01 = subgroup_matrix_result<f32, 16, 16>();
+  var g10 = subgroup_matrix_result<f32, 16, 16>();
+  var u10 = subgroup_matrix_result<f32, 16, 16>();
+  var g11 = subgroup_matrix_result<f32, 16, 16>();
+  var u11 = subgroup_matrix_result<f32, 16, 16>();
+  var g20 = subgroup_matrix_result<f32, 16, 16>();
+  var u20 = subgroup_matrix_result<f32, 16, 16>();
+  var g21 = subgroup_matrix_result<f32, 16, 16>();
+  var u21 = subgroup_matrix_result<f32, 16, 16>();
+  var g30 = subgroup_matrix_result<f32, 16, 16>();
+  var u30 = subgroup_matrix_result<f32, 16, 16>();
+  var g31 = subgroup_matrix_result<f32, 16, 16>();
+  var u31 = subgroup_matrix_result<f32, 16, 16>();
+  let nkAll = (p.K + 31u) / 32u;
+  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
+  {
+    let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+    s4 = select(vec4<f16>(), wg4[o4 + kc], v4 && kin);
+    s5 = select(vec4<f16>(), wg4[o5 + kc], v5 && kin);
+    s6 = select(vec4<f16>(), wg4[o6 + kc], v6 && kin);
+    s7 = select(vec4<f16>(), wg4[o7 + kc], v7 && kin);
+    s8 = select(vec4<f16>(), wg4[o8 + kc], v8 && kin);
+    s9 = select(vec4<f16>(), wg4[o9 + kc], v9 && kin);
+    s10 = select(vec4<f16>(), wg4[o10 + kc], v10 && kin);
+    s11 = select(vec4<f16>(), wg4[o11 + kc], v11 && kin);
+    s12 = select(vec4<f16>(), wu4[o12 + kc], v12 && kin);
+    s13 = select(vec4<f16>(), wu4[o13 + kc], v13 && kin);
+    s14 = select(vec4<f16>(), wu4[o14 + kc], v14 && kin);
+    s15 = select(vec4<f16>(), wu4[o15 + kc], v15 && kin);
+    s16 = select(vec4<f16>(), wu4[o16 + kc], v16 && kin);
+    s17 = select(vec4<f16>(), wu4[o17 + kc], v17 && kin);
+    s18 = select(vec4<f16>(), wu4[o18 + kc], v18 && kin);
+    s19 = select(vec4<f16>(), wu4[o19 + kc], v19 && kin);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 640u] = s1.x; As[ea + 640u + 1u] = s1.y; As[ea + 640u + 2u] = s1.z; As[ea + 640u + 3u] = s1.w;
+      As[ea + 1280u] = s2.x; As[ea + 1280u + 1u] = s2.y; As[ea + 1280u + 2u] = s2.z; As[ea + 1280u + 3u] = s2.w;
+      As[ea + 1920u] = s3.x; As[ea + 1920u + 1u] = s3.y; As[ea + 1920u + 2u] = s3.z; As[ea + 1920u + 3u] = s3.w;
+      Bs[eb] = s4.x; Bs[eb + 1u] = s4.y; Bs[eb + 2u] = s4.z; Bs[eb + 3u] = s4.w;
+      Bs[eb + 640u] = s5.x; Bs[eb + 640u + 1u] = s5.y; Bs[eb + 640u + 2u] = s5.z; Bs[eb + 640u + 3u] = s5.w;
+      Bs[eb + 1280u] = s6.x; Bs[eb + 1280u + 1u] = s6.y; Bs[eb + 1280u + 2u] = s6.z; Bs[eb + 1280u + 3u] = s6.w;
+      Bs[eb + 1920u] = s7.x; Bs[eb + 1920u + 1u] = s7.y; Bs[eb + 1920u + 2u] = s7.z; Bs[eb + 1920u + 3u] = s7.w;
+      Bs[eb + 2560u] = s8.x; Bs[eb + 2560u + 1u] = s8.y; Bs[eb + 2560u + 2u] = s8.z; Bs[eb + 2560u + 3u] = s8.w;
+      Bs[eb + 3200u] = s9.x; Bs[eb + 3200u + 1u] = s9.y; Bs[eb + 3200u + 2u] = s9.z; Bs[eb + 3200u + 3u] = s9.w;
+      Bs[eb + 3840u] = s10.x; Bs[eb + 3840u + 1u] = s10.y; Bs[eb + 3840u + 2u] = s10.z; Bs[eb + 3840u + 3u] = s10.w;
+      Bs[eb + 4480u] = s11.x; Bs[eb + 4480u + 1u] = s11.y; Bs[eb + 4480u + 2u] = s11.z; Bs[eb + 4480u + 3u] = s11.w;
+      Bs[eb + 5120u] = s12.x; Bs[eb + 5120u + 1u] = s12.y; Bs[eb + 5120u + 2u] = s12.z; Bs[eb + 5120u + 3u] = s12.w;
+      Bs[eb + 5760u] = s13.x; Bs[eb + 5760u + 1u] = s13.y; Bs[eb + 5760u + 2u] = s13.z; Bs[eb + 5760u + 3u] = s13.w;
+      Bs[eb + 6400u] = s14.x; Bs[eb + 6400u + 1u] = s14.y; Bs[eb + 6400u + 2u] = s14.z; Bs[eb + 6400u + 3u] = s14.w;
+      Bs[eb + 7040u] = s15.x; Bs[eb + 7040u + 1u] = s15.y; Bs[eb + 7040u + 2u] = s15.z; Bs[eb + 7040u + 3u] = s15.w;
+      Bs[eb + 7680u] = s16.x; Bs[eb + 7680u + 1u] = s16.y; Bs[eb + 7680u + 2u] = s16.z; Bs[eb + 7680u + 3u] = s16.w;
+      Bs[eb + 8320u] = s17.x; Bs[eb + 8320u + 1u] = s17.y; Bs[eb + 8320u + 2u] = s17.z; Bs[eb + 8320u + 3u] = s17.w;
+      Bs[eb + 8960u] = s18.x; Bs[eb + 8960u + 1u] = s18.y; Bs[eb + 8960u + 2u] = s18.z; Bs[eb + 8960u + 3u] = s18.w;
+      Bs[eb + 9600u] = s19.x; Bs[eb + 9600u + 1u] = s19.y; Bs[eb + 9600u + 2u] = s19.z; Bs[eb + 9600u + 3u] = s19.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+        s4 = select(vec4<f16>(), wg4[o4 + kc], v4 && kin);
+        s5 = select(vec4<f16>(), wg4[o5 + kc], v5 && kin);
+        s6 = select(vec4<f16>(), wg4[o6 + kc], v6 && kin);
+        s7 = select(vec4<f16>(), wg4[o7 + kc], v7 && kin);
+        s8 = select(vec4<f16>(), wg4[o8 + kc], v8 && kin);
+        s9 = select(vec4<f16>(), wg4[o9 + kc], v9 && kin);
+        s10 = select(vec4<f16>(), wg4[o10 + kc], v10 && kin);
+        s11 = select(vec4<f16>(), wg4[o11 + kc], v11 && kin);
+        s12 = select(vec4<f16>(), wu4[o12 + kc], v12 && kin);
+        s13 = select(vec4<f16>(), wu4[o13 + kc], v13 && kin);
+        s14 = select(vec4<f16>(), wu4[o14 + kc], v14 && kin);
+        s15 = select(vec4<f16>(), wu4[o15 + kc], v15 && kin);
+        s16 = select(vec4<f16>(), wu4[o16 + kc], v16 && kin);
+        s17 = select(vec4<f16>(), wu4[o17 + kc], v17 && kin);
+        s18 = select(vec4<f16>(), wu4[o18 + kc], v18 && kin);
+        s19 = select(vec4<f16>(), wu4[o19 + kc], v19 && kin);
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1280u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1920u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5120u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5760u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+      u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+      g20 = subgroupMatrixMultiplyAccumulate(a2, bg0, g20);
+      u20 = subgroupMatrixMultiplyAccumulate(a2, bu0, u20);
+      g21 = subgroupMatrixMultiplyAccumulate(a2, bg1, g21);
+      u21 = subgroupMatrixMultiplyAccumulate(a2, bu1, u21);
+      g30 = subgroupMatrixMultiplyAccumulate(a3, bg0, g30);
+      u30 = subgroupMatrixMultiplyAccumulate(a3, bu0, u30);
+      g31 = subgroupMatrixMultiplyAccumulate(a3, bg1, g31);
+      u31 = subgroupMatrixMultiplyAccumulate(a3, bu1, u31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1296u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1936u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5136u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5776u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+      u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+      g20 = subgroupMatrixMultiplyAccumulate(a2, bg0, g20);
+      u20 = subgroupMatrixMultiplyAccumulate(a2, bu0, u20);
+      g21 = subgroupMatrixMultiplyAccumulate(a2, bg1, g21);
+      u21 = subgroupMatrixMultiplyAccumulate(a2, bu1, u21);
+      g30 = subgroupMatrixMultiplyAccumulate(a3, bg0, g30);
+      u30 = subgroupMatrixMultiplyAccumulate(a3, bu0, u30);
+      g31 = subgroupMatrixMultiplyAccumulate(a3, bg1, g31);
+      u31 = subgroupMatrixMultiplyAccumulate(a3, bu1, u31);
+    }
+  }
+  let cb = sg * 512u;
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g20, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u20, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g21, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u21, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g30, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u30, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g31, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u31, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
+}
+
+@compute @workgroup_size(128)
+fn tgs_g64x128_sg1x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1280u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var s9 = vec4<u32>();
+  var g00 = subgroup_matrix_result<f32, 16, 16>();
+  var u00 = subgroup_matrix_result<f32, 16, 16>();
+  var g01 = subgroup_matrix_result<f32, 16, 16>();
+  var u01 = subgroup_matrix_result<f32, 16, 16>();
+  var g10 = subgroup_matrix_result<f32, 16, 16>();
+  var u10 = subgroup_matrix_result<f32, 16, 16>();
+  var g11 = subgroup_matrix_result<f32, 16, 16>();
+  var u11 = subgroup_matrix_result<f32, 16, 16>();
+  var g20 = subgroup_matrix_result<f32, 16, 16>();
+  var u20 = subgroup_matrix_result<f32, 16, 16>();
+  var g21 = subgroup_matrix_result<f32, 16, 16>();
+  var u21 = subgroup_matrix_result<f32, 16, 16>();
+  var g30 = subgroup_matrix_result<f32, 16, 16>();
+  var u30 = subgroup_matrix_result<f32, 16, 16>();
+  var g31 = subgroup_matrix_result<f32, 16, 16>();
+  var u31 = subgroup_matrix_result<f32, 16, 16>();
+  let nkAll = (p.K + 31u) / 32u;
+  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 32u * K4 + k4];
+    s2 = wg8[wb + k4];
+    s3 = wg8[wb + 32u * K4 + k4];
+    s4 = wg8[wb + 64u * K4 + k4];
+    s5 = wg8[wb + 96u * K4 + k4];
+    s6 = wu8[wb + k4];
+    s7 = wu8[wb + 32u * K4 + k4];
+    s8 = wu8[wb + 64u * K4 + k4];
+    s9 = wu8[wb + 96u * K4 + k4];
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 5120u] = h6_0.x; Bs[eb + 5120u + 1u] = h6_0.y; Bs[eb + 5120u + 2u] = h6_1.x; Bs[eb + 5120u + 3u] = h6_1.y; Bs[eb + 5120u + 4u] = h6_2.x; Bs[eb + 5120u + 5u] = h6_2.y; Bs[eb + 5120u + 6u] = h6_3.x; Bs[eb + 5120u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 6400u] = h7_0.x; Bs[eb + 6400u + 1u] = h7_0.y; Bs[eb + 6400u + 2u] = h7_1.x; Bs[eb + 6400u + 3u] = h7_1.y; Bs[eb + 6400u + 4u] = h7_2.x; Bs[eb + 6400u + 5u] = h7_2.y; Bs[eb + 6400u + 6u] = h7_3.x; Bs[eb + 6400u + 7u] = h7_3.y;
+      let h8_0 = bitcast<vec2<f16>>(s8.x); let h8_1 = bitcast<vec2<f16>>(s8.y); let h8_2 = bitcast<vec2<f16>>(s8.z); let h8_3 = bitcast<vec2<f16>>(s8.w);
+      Bs[eb + 7680u] = h8_0.x; Bs[eb + 7680u + 1u] = h8_0.y; Bs[eb + 7680u + 2u] = h8_1.x; Bs[eb + 7680u + 3u] = h8_1.y; Bs[eb + 7680u + 4u] = h8_2.x; Bs[eb + 7680u + 5u] = h8_2.y; Bs[eb + 7680u + 6u] = h8_3.x; Bs[eb + 7680u + 7u] = h8_3.y;
+      let h9_0 = bitcast<vec2<f16>>(s9.x); let h9_1 = bitcast<vec2<f16>>(s9.y); let h9_2 = bitcast<vec2<f16>>(s9.z); let h9_3 = bitcast<vec2<f16>>(s9.w);
+      Bs[eb + 8960u] = h9_0.x; Bs[eb + 8960u + 1u] = h9_0.y; Bs[eb + 8960u + 2u] = h9_1.x; Bs[eb + 8960u + 3u] = h9_1.y; Bs[eb + 8960u + 4u] = h9_2.x; Bs[eb + 8960u + 5u] = h9_2.y; Bs[eb + 8960u + 6u] = h9_3.x; Bs[eb + 8960u + 7u] = h9_3.y;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 32u * K4 + k4];
+        s2 = wg8[wb + k4];
+        s3 = wg8[wb + 32u * K4 + k4];
+        s4 = wg8[wb + 64u * K4 + k4];
+        s5 = wg8[wb + 96u * K4 + k4];
+        s6 = wu8[wb + k4];
+        s7 = wu8[wb + 32u * K4 + k4];
+        s8 = wu8[wb + 64u * K4 + k4];
+        s9 = wu8[wb + 96u * K4 + k4];
+      }
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1280u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1920u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5120u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5760u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+      u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+      g20 = subgroupMatrixMultiplyAccumulate(a2, bg0, g20);
+      u20 = subgroupMatrixMultiplyAccumulate(a2, bu0, u20);
+      g21 = subgroupMatrixMultiplyAccumulate(a2, bg1, g21);
+      u21 = subgroupMatrixMultiplyAccumulate(a2, bu1, u21);
+      g30 = subgroupMatrixMultiplyAccumulate(a3, bg0, g30);
+      u30 = subgroupMatrixMultiplyAccumulate(a3, bu0, u30);
+      g31 = subgroupMatrixMultiplyAccumulate(a3, bg1, g31);
+      u31 = subgroupMatrixMultiplyAccumulate(a3, bu1, u31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1296u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1936u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5136u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5776u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+      u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+      g20 = subgroupMatrixMultiplyAccumulate(a2, bg0, g20);
+      u20 = subgroupMatrixMultiplyAccumulate(a2, bu0, u20);
+      g21 = subgroupMatrixMultiplyAccumulate(a2, bg1, g21);
+      u21 = subgroupMatrixMultiplyAccumulate(a2, bu1, u21);
+      g30 = subgroupMatrixMultiplyAccumulate(a3, bg0, g30);
+      u30 = subgroupMatrixMultiplyAccumulate(a3, bu0, u30);
+      g31 = subgroupMatrixMultiplyAccumulate(a3, bg1, g31);
+      u31 = subgroupMatrixMultiplyAccumulate(a3, bu1, u31);
+    }
+  }
+  let cb = sg * 512u;
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g20, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u20, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g21, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u21, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g30, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u30, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g31, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u31, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
+}
+
+@compute @workgroup_size(128)
+fn tgs_g64x128_sg1x4_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 64u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 4u) * 1280u;   // and B-tile row
+  let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var s8 = vec4<u32>();
+  var s9 = vec4<u32>();
+  var g00 = subgroup_matrix_result<f32, 16, 16>();
+  var u00 = subgroup_matrix_result<f32, 16, 16>();
+  var g01 = subgroup_matrix_result<f32, 16, 16>();
+  var u01 = subgroup_matrix_result<f32, 16, 16>();
+  var g10 = subgroup_matrix_result<f32, 16, 16>();
+  var u10 = subgroup_matrix_result<f32, 16, 16>();
+  var g11 = subgroup_matrix_result<f32, 16, 16>();
+  var u11 = subgroup_matrix_result<f32, 16, 16>();
+  var g20 = subgroup_matrix_result<f32, 16, 16>();
+  var u20 = subgroup_matrix_result<f32, 16, 16>();
+  var g21 = subgroup_matrix_result<f32, 16, 16>();
+  var u21 = subgroup_matrix_result<f32, 16, 16>();
+  var g30 = subgroup_matrix_result<f32, 16, 16>();
+  var u30 = subgroup_matrix_result<f32, 16, 16>();
+  var g31 = subgroup_matrix_result<f32, 16, 16>();
+  var u31 = subgroup_matrix_result<f32, 16, 16>();
+  let nkAll = (p.K + 31u) / 32u;
+  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 4u;
+      s0 = x8[xb + k4];
+      s1 = x8[xb + 32u * K4 + k4];
+      s2 = wg8[wb + k4];
+      s3 = wg8[wb + 32u * K4 + k4];
+      s4 = wg8[wb + 64u * K4 + k4];
+      s5 = wg8[wb + 96u * K4 + k4];
+      s6 = wu8[wb + k4];
+      s7 = wu8[wb + 32u * K4 + k4];
+      s8 = wu8[wb + 64u * K4 + k4];
+      s9 = wu8[wb + 96u * K4 + k4];
+    }
+    {
+      let ea = ws; let eb = ws;
+      let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+      As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+      let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+      As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
+      let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+      Bs[eb] = h2_0.x; Bs[eb + 1u] = h2_0.y; Bs[eb + 2u] = h2_1.x; Bs[eb + 3u] = h2_1.y; Bs[eb + 4u] = h2_2.x; Bs[eb + 5u] = h2_2.y; Bs[eb + 6u] = h2_3.x; Bs[eb + 7u] = h2_3.y;
+      let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+      Bs[eb + 1280u] = h3_0.x; Bs[eb + 1280u + 1u] = h3_0.y; Bs[eb + 1280u + 2u] = h3_1.x; Bs[eb + 1280u + 3u] = h3_1.y; Bs[eb + 1280u + 4u] = h3_2.x; Bs[eb + 1280u + 5u] = h3_2.y; Bs[eb + 1280u + 6u] = h3_3.x; Bs[eb + 1280u + 7u] = h3_3.y;
+      let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+      Bs[eb + 2560u] = h4_0.x; Bs[eb + 2560u + 1u] = h4_0.y; Bs[eb + 2560u + 2u] = h4_1.x; Bs[eb + 2560u + 3u] = h4_1.y; Bs[eb + 2560u + 4u] = h4_2.x; Bs[eb + 2560u + 5u] = h4_2.y; Bs[eb + 2560u + 6u] = h4_3.x; Bs[eb + 2560u + 7u] = h4_3.y;
+      let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+      Bs[eb + 3840u] = h5_0.x; Bs[eb + 3840u + 1u] = h5_0.y; Bs[eb + 3840u + 2u] = h5_1.x; Bs[eb + 3840u + 3u] = h5_1.y; Bs[eb + 3840u + 4u] = h5_2.x; Bs[eb + 3840u + 5u] = h5_2.y; Bs[eb + 3840u + 6u] = h5_3.x; Bs[eb + 3840u + 7u] = h5_3.y;
+      let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+      Bs[eb + 5120u] = h6_0.x; Bs[eb + 5120u + 1u] = h6_0.y; Bs[eb + 5120u + 2u] = h6_1.x; Bs[eb + 5120u + 3u] = h6_1.y; Bs[eb + 5120u + 4u] = h6_2.x; Bs[eb + 5120u + 5u] = h6_2.y; Bs[eb + 5120u + 6u] = h6_3.x; Bs[eb + 5120u + 7u] = h6_3.y;
+      let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+      Bs[eb + 6400u] = h7_0.x; Bs[eb + 6400u + 1u] = h7_0.y; Bs[eb + 6400u + 2u] = h7_1.x; Bs[eb + 6400u + 3u] = h7_1.y; Bs[eb + 6400u + 4u] = h7_2.x; Bs[eb + 6400u + 5u] = h7_2.y; Bs[eb + 6400u + 6u] = h7_3.x; Bs[eb + 6400u + 7u] = h7_3.y;
+      let h8_0 = bitcast<vec2<f16>>(s8.x); let h8_1 = bitcast<vec2<f16>>(s8.y); let h8_2 = bitcast<vec2<f16>>(s8.z); let h8_3 = bitcast<vec2<f16>>(s8.w);
+      Bs[eb + 7680u] = h8_0.x; Bs[eb + 7680u + 1u] = h8_0.y; Bs[eb + 7680u + 2u] = h8_1.x; Bs[eb + 7680u + 3u] = h8_1.y; Bs[eb + 7680u + 4u] = h8_2.x; Bs[eb + 7680u + 5u] = h8_2.y; Bs[eb + 7680u + 6u] = h8_3.x; Bs[eb + 7680u + 7u] = h8_3.y;
+      let h9_0 = bitcast<vec2<f16>>(s9.x); let h9_1 = bitcast<vec2<f16>>(s9.y); let h9_2 = bitcast<vec2<f16>>(s9.z); let h9_3 = bitcast<vec2<f16>>(s9.w);
+      Bs[eb + 8960u] = h9_0.x; Bs[eb + 8960u + 1u] = h9_0.y; Bs[eb + 8960u + 2u] = h9_1.x; Bs[eb + 8960u + 3u] = h9_1.y; Bs[eb + 8960u + 4u] = h9_2.x; Bs[eb + 8960u + 5u] = h9_2.y; Bs[eb + 8960u + 6u] = h9_3.x; Bs[eb + 8960u + 7u] = h9_3.y;
+    }
+    workgroupBarrier();
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 0u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 640u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1280u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1920u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 0u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5120u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 640u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5760u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+      u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+      g20 = subgroupMatrixMultiplyAccumulate(a2, bg0, g20);
+      u20 = subgroupMatrixMultiplyAccumulate(a2, bu0, u20);
+      g21 = subgroupMatrixMultiplyAccumulate(a2, bg1, g21);
+      u21 = subgroupMatrixMultiplyAccumulate(a2, bu1, u21);
+      g30 = subgroupMatrixMultiplyAccumulate(a3, bg0, g30);
+      u30 = subgroupMatrixMultiplyAccumulate(a3, bu0, u30);
+      g31 = subgroupMatrixMultiplyAccumulate(a3, bg1, g31);
+      u31 = subgroupMatrixMultiplyAccumulate(a3, bu1, u31);
+    }
+    {
+      let a0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 16u, 40u);
+      let a1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 656u, 40u);
+      let a2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1296u, 40u);
+      let a3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, sa + 1936u, 40u);
+      let bg0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 16u, 40u);
+      let bu0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5136u, 40u);
+      let bg1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 656u, 40u);
+      let bu1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&Bs, sb + 5776u, 40u);
+      g00 = subgroupMatrixMultiplyAccumulate(a0, bg0, g00);
+      u00 = subgroupMatrixMultiplyAccumulate(a0, bu0, u00);
+      g01 = subgroupMatrixMultiplyAccumulate(a0, bg1, g01);
+      u01 = subgroupMatrixMultiplyAccumulate(a0, bu1, u01);
+      g10 = subgroupMatrixMultiplyAccumulate(a1, bg0, g10);
+      u10 = subgroupMatrixMultiplyAccumulate(a1, bu0, u10);
+      g11 = subgroupMatrixMultiplyAccumulate(a1, bg1, g11);
+      u11 = subgroupMatrixMultiplyAccumulate(a1, bu1, u11);
+      g20 = subgroupMatrixMultiplyAccumulate(a2, bg0, g20);
+      u20 = subgroupMatrixMultiplyAccumulate(a2, bu0, u20);
+      g21 = subgroupMatrixMultiplyAccumulate(a2, bg1, g21);
+      u21 = subgroupMatrixMultiplyAccumulate(a2, bu1, u21);
+      g30 = subgroupMatrixMultiplyAccumulate(a3, bg0, g30);
+      u30 = subgroupMatrixMultiplyAccumulate(a3, bu0, u30);
+      g31 = subgroupMatrixMultiplyAccumulate(a3, bg1, g31);
+      u31 = subgroupMatrixMultiplyAccumulate(a3, bu1, u31);
+    }
+  }
+  let cb = sg * 512u;
+  subgroupMatrixStore<row_major>(&Cs, cb, g00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u00, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u01, 16u); flush_part(cb, row0 + sr + 0u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u10, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u11, 16u); flush_part(cb, row0 + sr + 16u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g20, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u20, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g21, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u21, 16u); flush_part(cb, row0 + sr + 32u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g30, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u30, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 0u, lane, wid.z, p.N, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, g31, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 16u, lane, wid.z, 0u, 2u * p.N);
+  subgroupMatrixStore<row_major>(&Cs, cb, u31, 16u); flush_part(cb, row0 + sr + 48u, col0 + sc + 16u, lane, wid.z, p.N, 2u * p.N);
 }
