@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { helpText, parseCli, UsageError } from '../src/cli/args.js';
 import { engineOptions } from '../src/cli/engine-options.js';
 import { exitCodeOf } from '../src/cli/exit.js';
+import { quietLog } from '../src/cli/quiet-log.js';
 import { checkRunFits } from '../src/cli/main.js';
 import { parseServeArgs } from '../src/cli/serve-args.js';
 import { activationWidth, defaultPrefillChunk } from '../src/model/generation.js';
@@ -456,6 +457,18 @@ describe('run-inference.js: output and interrupts', () => {
     expect(r.stderr).toMatch(/^warning: pool worker tcp:\/\/127\.0\.0\.1:1: .*no rank answering/m);
     expect(r.stderr, 'no wire ids or error classes in the warning').not.toMatch(/#\d|RankDeadError/);
     expect(r.stderr).not.toMatch(/^(gpu|model): /m); // the load log stays quiet
+  });
+
+  it("--quiet keeps what serve --quiet keeps: warnings and errors, a pool worker's too (it kept only lines starting 'warning:')", () => {
+    for (const quiet of [true, false]) {
+      const out: string[] = [];
+      const log = quietLog(quiet, (line) => out.push(line));
+      const kept = ['warning: pool worker tcp://h:1: no rank answering', '[worker 0] WARNING: no shader-f16 on this adapter',
+        '[worker 1] error: the device was lost', 'error: something at start'];
+      const dropped = ['gpu: llvmpipe', 'model: tiny', '[worker 0] adapter: llvmpipe', 'note: compiled 12 pipelines', 'warnings: 0'];
+      for (const line of [...dropped, ...kept]) log(line);
+      expect(out, `quiet ${quiet}`).toEqual(quiet ? kept : [...dropped, ...kept]);
+    }
   });
 
   it('--quiet still warns that --spawn auto found no second GPU (the run is not the one asked for; a note it hid)', () => {

@@ -16,6 +16,7 @@ import { helpText, parseCli, spawnCount, UsageError, type CliOptions } from './a
 import { engineOptions } from './engine-options.js';
 import { exitAfterFlush, exitQuietlyOnClosedPipe, runAndExit } from './exit.js';
 import { Progress } from './progress.js';
+import { quietLog } from './quiet-log.js';
 
 const DEFAULT_PROMPT = 'The attention pool takes the long sequences, so the base group never waits.';
 
@@ -153,8 +154,8 @@ export async function main(argv: string[]): Promise<number> {
   if (o.help) { console.log(helpText()); return 0; }
   const warn = (m: string) => process.stderr.write(`warning: ${m}\n`);
   for (const w of o.warnings) warn(w);
-  // --quiet drops the progress and the load log, not warnings (a pool worker dropped, and why).
-  const log = (msg: string) => { if (!o.quiet || msg.startsWith('warning:')) process.stderr.write(`${msg}\n`); };
+  // --quiet drops the progress and the load log, not warnings or errors (a pool worker dropped, and why; a worker's own).
+  const log = quietLog(o.quiet, (line) => process.stderr.write(`${line}\n`));
 
   // Streamed text ends with a newline even when the run is interrupted.
   let midLine = false;

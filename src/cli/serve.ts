@@ -16,6 +16,7 @@ import { handleChatCompletion, type ChatContext } from './serve-chat.js';
 import { handleCompletion, type ServedEngine } from './serve-completions.js';
 import { poolHealth, serverMetrics, type ServerMetrics } from './serve-metrics.js';
 import { ApiError } from './serve-schema.js';
+import { keptWhenQuiet } from './quiet-log.js';
 
 export { parseServeArgs, serveHelpSummary, serveHelpText, type ServeArgs } from './serve-args.js';
 export type { ServedEngine } from './serve-completions.js';
@@ -285,9 +286,6 @@ async function probeAddress(host: string, port: number): Promise<void> {
   });
 }
 
-/** Lines --quiet keeps while starting: warnings and errors, a pool worker's too ("[worker 0] WARNING: ..."). */
-const KEPT_WHEN_QUIET = /^(\[worker \d+\] )?(warning|error)\b/i;
-
 /**
  * serve's stderr. `info`: the start-up and shutdown log, which --quiet drops. `log`: what the engine and the server
  * say; --quiet drops the engine's load log (lines that are neither a warning nor an error) until `serving()`, and
@@ -297,7 +295,7 @@ export function serveLog(quiet: boolean, write: (line: string) => void): { info:
   let started = false;
   return {
     info: (line) => { if (!quiet) write(line); },
-    log: (line) => { if (!quiet || started || KEPT_WHEN_QUIET.test(line)) write(line); },
+    log: (line) => { if (!quiet || started || keptWhenQuiet(line)) write(line); },
     serving: () => { started = true; },
   };
 }
