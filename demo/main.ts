@@ -17,6 +17,7 @@ import { releaseWeights, type Weights } from '../src/model/weights.js';
 import { localEngine, type Engine, type GenerateRequest, type GenerationEvent } from '../src/orchestrator/engine.js';
 import { esc, kernelChart, profileSteps, type KernelTime } from './kernel-profile.js';
 import { metricTexts, parseParams, pickDType, type RunParams } from './params.js';
+import { readBody } from './download.js';
 
 type State = 'idle' | 'loading' | 'warmup' | 'running' | 'profiling' | 'done' | 'stopped' | 'error';
 
@@ -147,7 +148,7 @@ async function modelSource(p: RunParams, dtype: 'f32' | 'f16', file: File | null
     // The trained default model (src/model/default/), copied next to the page by demo/build.mjs.
     const res = await fetch('./fortune-4l.safetensors');
     if (!res.ok) throw new FapoolError(`could not fetch the default model's weights (./fortune-4l.safetensors): HTTP ${res.status}`);
-    const bytes = new Uint8Array(await res.arrayBuffer());
+    const bytes = await readBody(res, (d, t) => progress(d, t, 'downloading fortune-4l.safetensors'), checkStop);
     progress(bytes.byteLength, bytes.byteLength, 'downloaded fortune-4l.safetensors');
     return { src: bytesSource(bytes, 'fortune-4l.safetensors'), cfg: presetConfig('fortune-4l') };
   }

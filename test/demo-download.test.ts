@@ -1,0 +1,41 @@
+// The demo's download of the default model's weights: read in chunks with progress, stoppable between chunks.
+import { describe, expect, it } from 'vitest';
+import { readBody } from '../demo/download.js';
+
+/** A response whose body arrives in the given chunks, with a Content-Length header when `length` is given. */
+function chunked(chunks: number[][], length?: string): { res: Response; cancelled: () => boolean } {
+  let i = 0, cancelled = false;
+  const body = new ReadableStream<Uint8Array>({
+    pull(c) { if (i < chunks.length) c.enqueue(new Uint8Array(chunks[i++]!)); else c.close(); },
+    cancel() { cancelled = true; },
+  });
+  return { res: new Response(body, { headers: length === undefined ? {} : { 'content-length': length } }), cancelled: () => cancelled };
+}
+
+describe('demo: readBody (the default model\'s download, with progress)', () => {
+  it('returns every byte in order and reports each chunk against the Content-Length', async () => {
+    const { res } = chunked([[1, 2, 3], [4], [5, 6]], '6');
+    const seen: [number, number][] = [];
+    const bytes = await readBody(res, (d, t) => seen.push([d, t]));
+    expect([...bytes]).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(seen).toEqual([[3, 6], [4, 6], [6, 6]]);
+  });
+
+  it('without a Content-Length (or a wrong one) the bytes so far stand for the total: never done > total', async () => {
+    for (const length of [undefined, 'abc', '2']) {
+      const { res } = chunked([[9, 8], [7, 6, 5]], length);
+      const seen: [number, number][] = [];
+      expect([...await readBody(res, (d, t) => seen.push([d, t]))], String(length)).toEqual([9, 8, 7, 6, 5]);
+      expect(seen.every(([d, t]) => d <= t), String(length)).toBe(true);
+      expect(seen.at(-1), String(length)).toEqual([5, 5]);
+    }
+  });
+
+  it('a Stop between chunks ends the download and cancels the body', async () => {
+    const { res, cancelled } = chunked([[1], [2], [3]], '3');
+    let reads = 0;
+    const stop = new Error('stopped');
+    await expect(readBody(res, () => {}, () => { if (reads++ === 2) throw stop; })).rejects.toBe(stop);
+    expect(cancelled()).toBe(true);
+  });
+});
