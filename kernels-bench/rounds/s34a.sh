@@ -14,6 +14,11 @@
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
+# The new tiles against float64 on ragged shapes, split-K too (test/gemm.test.ts: tensor cores here; lavapipe skips
+# tiles of more than 4 matrices a subgroup, whose emulation takes minutes to compile there).
+source kernels-bench/rounds/vitest-lib.sh
+timeout 150 node_modules/.bin/vitest run test/gemm.test.ts -t 't64x128_sg1x4|t64x256_sg1x4|g64x128_sg1x4' --reporter=json --outputFile="$R/vitest-wide64.json" > "$R/vitest-wide64.log" 2>&1
+vsum "$R/vitest-wide64.json" "the new 64-row tiles (gemm.test.ts):"
 OLD='gen t64x64_sg1x4_k64_b1_un8*|gen g64x64_sg2x2_k32_b1_un8*|gen g64x64_sg2x2_k64_b1_un8_ks2*'
 NEW='gen t64x128_sg1x4_k64_b1_un8*|gen t64x256_sg1x4_k32_b1_un8*|gen g64x128_sg1x4_k32_b1_un8*'
 SH=12288x4096,4096x4096,16384x4096g,4096x16384,32000x4096
