@@ -49,10 +49,6 @@ export const CONFIGS = [
   // The decode tiles without register prefetch (for devices without robust buffer access, session 26).
   't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8', 'g16x64_sg1x4_k64_b1_un8', 'g32x64_sg1x4_k64_b1_un8', 'g64x64_sg2x2_k32_b1_un8',
   'g64x64_sg2x2_k64_b1_un8_ks2', 't64x64_sg1x4_k128_b1_un8_ks2', 't32x32_sg2x2_k64_b1_un8_ks2',
-  // 64 rows with more outputs a subgroup (session 34: 64 × 32 or 64 × 64 a subgroup, against the 64 × 16 and 32 × 32 of
-  // the tiles above: fewer staged-operand loads per product), with their checked twins.
-  't64x128_sg1x4_k64_b1', 't64x128_sg1x4_k64_b1_u8', 't64x128_sg1x4_k64_b1_un8', 't64x256_sg1x4_k32_b1', 't64x256_sg1x4_k32_b1_u8', 't64x256_sg1x4_k32_b1_un8',
-  'g64x128_sg1x4_k32_b1', 'g64x128_sg1x4_k32_b1_u8', 'g64x128_sg1x4_k32_b1_un8',
 ];
 
 /** Configurations that also get a split-K entry (the decode tiles: few rows, long K walked by few workgroups). */
@@ -64,8 +60,6 @@ export const SPLIT_K = [
   't16x32_sg1x2_k128_b1_u8', 't32x64_sg1x4_k64_b1_u8', 't64x64_sg1x4_k64_b1_u8', 'g16x64_sg1x4_k64_b1_u8', 'g32x64_sg1x4_k64_b1_u8', 'g64x64_sg2x2_k32_b1_u8',
   't32x32_sg2x2_k32_b1_un8',
   't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8', 'g16x64_sg1x4_k64_b1_un8', 'g32x64_sg1x4_k64_b1_un8', 'g64x64_sg2x2_k32_b1_un8',
-  't64x128_sg1x4_k64_b1', 't64x128_sg1x4_k64_b1_u8', 't64x128_sg1x4_k64_b1_un8', 't64x256_sg1x4_k32_b1', 't64x256_sg1x4_k32_b1_u8', 't64x256_sg1x4_k32_b1_un8',
-  'g64x128_sg1x4_k32_b1', 'g64x128_sg1x4_k32_b1_u8', 'g64x128_sg1x4_k32_b1_un8',
 ];
 
 const SG = 32;   // lanes per subgroup (NVIDIA's; the emulation's EMU_SG)

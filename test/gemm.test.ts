@@ -10,7 +10,7 @@ import { gemvSgChoice } from '../src/kernels/gemv.js';
 import { type Activation } from '../src/kernels/gemm-common.js';
 import {
   DECODE_TILE_MIN_N, GEMM_PREFILL_DEFAULT, GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS, gemmPrefillDefault, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_GEN_SPLIT_K,
-  DECODE_TILES_NO_PREFETCH_OFF, DECODE_TILES_WIDE, SGM_TILE_SHAPES, SPLITK_MAX, SPLITK_TARGET_SUBGROUPS, chooseDecodeTile, chooseSgmDirect, chooseSgmKernel, decodeTile64Override, decodeTilesMode,
+  DECODE_TILES_NO_PREFETCH_OFF, DECODE_TILES_WIDE, SGM_TILE_SHAPES, SPLITK_MAX, SPLITK_TARGET_SUBGROUPS, chooseDecodeTile, chooseSgmDirect, chooseSgmKernel, decodeTilesMode,
   checkedTwin, decodeTilesNoPrefetch, gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenForShape, tileGenGeometry,
   tileOperandViews, tileWithinBuffers,
   type SgmSkinnyShape, type SgmTileShape
@@ -786,30 +786,6 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           for (const bad of ['splits', 'split:rows=0', 'split:rows=65', 'split:max=4', 'split:u16', 'u8', 'split:u8:rows=5']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
           expect(decodeTilesMode('')).toEqual({ split: true, minRows: 9, wide: DECODE_TILES_WIDE, explicitRows: false, ks2: DECODE_TILES_WIDE ? 'gated' : 'off' });
         });
-        restoringEnv('FAPOOL_DECODE_TILES', () => restoringEnv('FAPOOL_DECODE_TILE64', () => {
-          // FAPOOL_DECODE_TILE64: the wide products of 33..64 rows on the named bases (their 16-byte twins, splits by the
-          // same rule); narrow products, fewer rows and the other staging modes as before.
-          process.env.FAPOOL_DECODE_TILES = 'split:u8';
-          process.env.FAPOOL_DECODE_TILE64 = 't64x128_sg1x4_k64_b1, g64x128_sg1x4_k32_b1';
-          const tile = (M: number, N: number, K: number, gated = false) => chooseDecodeTile(caps, M, N, K, gated);
-          expect(tile(64, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x128_sg1x4_k64_b1_u8', splits: 2 });
-          expect(tile(64, 32000, 4096)).toEqual({ kind: 'tile-gen', id: 't64x128_sg1x4_k64_b1_u8' });
-          expect(tile(33, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x128_sg1x4_k32_b1_u8', splits: 2 });
-          expect(tile(64, 12288, 4128)).toEqual({ kind: 'tile-gen', id: 't64x128_sg1x4_k64_b1', splits: 2 });   // K % 64 != 0: the checked base
-          expect(tile(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_u8', splits: 4 });   // narrow: the default
-          expect(tile(32, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1_u8' });
-          process.env.FAPOOL_DECODE_TILES = 'split:un8';
-          expect(tile(64, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x128_sg1x4_k64_b1_un8', splits: 2 });
-          process.env.FAPOOL_DECODE_TILE64 = 'g64x128_sg1x4_k32_b1';   // the gated one alone: plain products keep theirs
-          expect(tile(64, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_un8' });
-          expect(decodeTile64Override('')).toEqual({});
-          expect(decodeTile64Override('t64x256_sg1x4_k32_b1')).toEqual({ t: 't64x256_sg1x4_k32_b1' });
-          for (const bad of ['t64x128_sg1x4_k64_b1_un8', 't128x128_sg2x2_k32_b1', 't64x128_sg1x4_k64_b1,t64x256_sg1x4_k32_b1', 'g64x64_sg2x2_k64_b1_u8_ks2', 'nope']) {
-            expect(() => decodeTile64Override(bad), bad).toThrow(LimitError);
-          }
-          process.env.FAPOOL_DECODE_TILE64 = 'nope';
-          expect(() => tile(64, 12288, 4096)).toThrow(/FAPOOL_DECODE_TILE64/);
-        }));
         restoringEnv('FAPOOL_DECODE_TILES', () => {
           process.env.FAPOOL_DECODE_TILES = 'nosplit';   // below: the skinny kernels' own choices
           process.env.FAPOOL_GEMM_SKINNY = 'array';   // the array kernel, by request

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Ran in session 34, call 1 (an H100 lent for the H200; results/h100-2026-12-05-s34/call1): every new tile lost, so they
+# and FAPOOL_DECODE_TILE64 were removed again (commit e6cf9c0 has them); kept as the record of the call.
 # Session 34, call 1 (issue 16, batch 64 at 4K: 11 % behind the CUDA graph on the H200, the 64-row products at
 # 87–120 TFLOP/s — qkv 0.0715, gate+up 0.134, LM head 0.143 ms against cuBLAS's 0.044 / 0.089 / 0.115, session 18).
 # The default 64-row tiles give each subgroup 64 × 16 outputs (plain, t64x64_sg1x4: 4 left + 1 right matrix loads per

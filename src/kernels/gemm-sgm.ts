@@ -152,17 +152,6 @@ export interface SgmTileGenShape {
   emulate?: boolean;
 }
 
-/**
- * 64-row decode tiles with more outputs a subgroup (session 34): 64 × 32 (t64x128) or 64 × 64 (t64x256) a subgroup,
- * gated 64 × 32 of gate and of up (g64x128), against the default 64-row tiles' 64 × 16 (t64x64_sg1x4) and 32 × 32
- * (g64x64_sg2x2): 0.75 or 0.5 staged-operand loads per product instead of 1.25 and 0.75. With their checked twins.
- * Off by default until timed; FAPOOL_DECODE_TILE64 picks them (decodeTile64Override).
- */
-export const SGM_TILE_GEN_WIDE64: readonly string[] = [
-  't64x128_sg1x4_k64_b1', 't64x128_sg1x4_k64_b1_u8', 't64x128_sg1x4_k64_b1_un8', 't64x256_sg1x4_k32_b1', 't64x256_sg1x4_k32_b1_u8', 't64x256_sg1x4_k32_b1_un8',
-  'g64x128_sg1x4_k32_b1', 'g64x128_sg1x4_k32_b1_u8', 'g64x128_sg1x4_k32_b1_un8',
-];
-
 /** Configurations the generator writes (CONFIGS in shaders/gemm_sgm_tile_gen.gen.mjs; a test keeps them equal). */
 export const SGM_TILE_GEN_IDS: readonly string[] = [
   't128x256_sg2x4_k32_b1', 't128x256_sg2x4_k16_b2', 't256x128_sg4x2_k32_b1', 't256x128_sg4x2_k16_b2',
@@ -188,7 +177,6 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   'g64x64_sg2x2_k64_b1_u8_ks2', 't64x64_sg1x4_k128_b1_u8_ks2', 't32x32_sg2x2_k64_b1_u8_ks2', 'g32x32_sg1x2_k32_b1_u8_ks2',
   't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8', 'g16x64_sg1x4_k64_b1_un8', 'g32x64_sg1x4_k64_b1_un8', 'g64x64_sg2x2_k32_b1_un8',
   'g64x64_sg2x2_k64_b1_un8_ks2', 't64x64_sg1x4_k128_b1_un8_ks2', 't32x32_sg2x2_k64_b1_un8_ks2',
-  ...SGM_TILE_GEN_WIDE64,
 ];
 
 /**
@@ -208,7 +196,6 @@ export const SGM_TILE_GEN_DECODE: readonly string[] = [
   // Their twins without register prefetch (_un8), for devices without robust buffer access (session 26).
   't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8', 'g16x64_sg1x4_k64_b1_un8', 'g32x64_sg1x4_k64_b1_un8', 'g64x64_sg2x2_k32_b1_un8',
   'g64x64_sg2x2_k64_b1_un8_ks2', 't64x64_sg1x4_k128_b1_un8_ks2',
-  ...SGM_TILE_GEN_WIDE64,
 ];
 
 /** Configurations with a split-K entry (SPLIT_K in shaders/gemm_sgm_tile_gen.gen.mjs; a test keeps them equal). */
@@ -220,7 +207,6 @@ export const SGM_TILE_GEN_SPLIT_K: readonly string[] = [
   't16x32_sg1x2_k128_b1_u8', 't32x64_sg1x4_k64_b1_u8', 't64x64_sg1x4_k64_b1_u8', 'g16x64_sg1x4_k64_b1_u8', 'g32x64_sg1x4_k64_b1_u8', 'g64x64_sg2x2_k32_b1_u8',
   't32x32_sg2x2_k32_b1_un8',
   't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8', 'g16x64_sg1x4_k64_b1_un8', 'g32x64_sg1x4_k64_b1_un8', 'g64x64_sg2x2_k32_b1_un8',
-  ...SGM_TILE_GEN_WIDE64,
 ];
 
 /** The generated configurations meant for big GPUs (the rest are small ones for the emulation tests). */
@@ -546,9 +532,8 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
   if (M > SKINNY_MAX_M || K % 4 !== 0) return null;
   const wide = N >= DECODE_TILE_MIN_N;
   if (!mode.split && (M <= GEMV_MAX_M || !wide)) return null;
-  const picked = mode.split && wide && M > 32 ? decodeTile64Override()[gated ? 'g' : 't'] : undefined;
-  const base = picked ?? (gated ? (M <= 16 ? 'g16x64_sg1x4_k64_b1' : M <= 32 ? 'g32x64_sg1x4_k64_b1' : 'g64x64_sg2x2_k32_b1')
-    : mode.split && wide && M <= 16 ? 't16x32_sg1x2_k128_b1' : M <= 32 ? 't32x64_sg1x4_k64_b1' : 't64x64_sg1x4_k64_b1');
+  const base = gated ? (M <= 16 ? 'g16x64_sg1x4_k64_b1' : M <= 32 ? 'g32x64_sg1x4_k64_b1' : 'g64x64_sg2x2_k32_b1')
+    : mode.split && wide && M <= 16 ? 't16x32_sg1x2_k128_b1' : M <= 32 ? 't32x64_sg1x4_k64_b1' : 't64x64_sg1x4_k64_b1';
   // The 16-byte twin where K is whole slices (else the checked base: 8-byte staging); without register prefetch
   // (_un8) where decodeTilesNoPrefetch says so.
   const id = mode.wide ? tileGenForShape(`${base}${decodeTilesNoPrefetch(caps, mode) ? '_un8' : '_u8'}`, K) : base;
@@ -560,28 +545,6 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
   const s: SgmTileGenShape = ks2 && K % tileGenGeometry(ks2).bk === 0 && sgmTileGenFits(caps, { kind: 'tile-gen', id: ks2 }) ? { kind: 'tile-gen', id: ks2 }
     : splits > 1 ? { kind: 'tile-gen', id, splits } : { kind: 'tile-gen', id };
   return hasSubgroupMatrixF16(caps) && sgmTileGenFits(caps, s) ? s : null;
-}
-
-/**
- * FAPOOL_DECODE_TILE64=<id>[,<id>]: the checked base tiles (64 rows, with 16-byte twins and split-K entries: the
- * session-34 candidates in SGM_TILE_GEN_WIDE64, or a default's) for the wide products (N ≥ DECODE_TILE_MIN_N) of
- * 33..64 rows in split mode — a plain (t…) one, a gated (g…) one, or both; their 16-byte twins and splits follow
- * the same rules as the defaults'. Unset or empty: the defaults. An experiment's switch until the candidates are timed.
- */
-export function decodeTile64Override(value = envVar('FAPOOL_DECODE_TILE64')): { t?: string; g?: string } {
-  const picks: { t?: string; g?: string } = {};
-  for (const id of (value ?? '').split(',').map((v) => v.trim()).filter((v) => v !== '')) {
-    const geo = SGM_TILE_GEN_IDS.includes(id) ? tileGenGeometry(id) : null;
-    const kind = geo?.gated ? 'g' : 't';
-    const ok = geo !== null && !geo.unchecked && geo.ks === 1 && geo.bm === 64 && SGM_TILE_GEN_SPLIT_K.includes(id)
-      && SGM_TILE_GEN_IDS.includes(`${id}_u8`) && SGM_TILE_GEN_IDS.includes(`${id}_un8`) && picks[kind] === undefined;
-    if (!ok) {
-      const bases = SGM_TILE_GEN_SPLIT_K.filter((b) => /^[tg]64x/.test(b) && SGM_TILE_GEN_IDS.includes(`${b}_un8`) && SGM_TILE_GEN_IDS.includes(`${b}_u8`));
-      throw new LimitError(`FAPOOL_DECODE_TILE64='${value}': '${id}' is not a 64-row checked decode tile with 16-byte twins and a split-K entry, or a second ${kind === 'g' ? 'gated' : 'plain'} one (have: ${bases.join(', ')})`);
-    }
-    picks[kind] = id;
-  }
-  return picks;
 }
 
 /** A 16-byte decode tile's _ks2 twin (twice the K slice, the same output block and subgroups a K half), if generated. */
