@@ -6,50 +6,7 @@
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
-T=$PWD/out/tools
-cached() {   # cached <name> <command…>: the command with the driver's shader disk cache in $R/cache-<name>
-  local n=$1; shift; mkdir -p "$R/cache-$n"
-  env __GL_SHADER_DISK_CACHE=1 __GL_SHADER_DISK_CACHE_PATH="$R/cache-$n" __GL_SHADER_DISK_CACHE_SKIP_CLEANUP=1 "$@" 2>&1 | grep -E '^(f32|square)' | cut -c1-120
-}
+source kernels-bench/rounds/sass-lib.sh
 cached f32 timeout -k 2 90 node dist/kernels-bench/gemm-sweep.js --parts f32 --pick 'f32 default path' --samples 3 --out "$R/f32.json"
-PATH=$PATH:/usr/local/cuda/bin python3 - "$R" "$T" <<'PY'
-import os, sys, struct, subprocess, collections, re, glob
-R, T = sys.argv[1], sys.argv[2]
-env = dict(os.environ, LD_LIBRARY_PATH=T + '/lib')
-ZM = b'\x28\xb5\x2f\xfd'
-OPS = 'HMMA LDSM LDS STS LDG STG BAR FFMA FADD FMUL IMAD IADD3 LEA LOP3 SHF ISETP SEL FSEL MOV STL LDL BRA'.split()
-def counts(txt):
-    c = collections.Counter()
-    for m in re.finditer(r'/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_]*)((?:\.[A-Z0-9_]+)*)', txt):
-        op, suf = m.group(1), m.group(2)
-        key = op + ('.' + suf.split('.')[1] if op in ('LDS', 'STS', 'LDG', 'STG', 'LDSM') and suf else '')
-        c[key] += 1
-    return c
-for cache in sorted(glob.glob(R + '/cache-*')):
-    name = os.path.basename(cache)[6:]
-    k = 0
-    for f in sorted(glob.glob(cache + '/**/*.bin', recursive=True)):
-        b = open(f, 'rb').read()
-        offs = [m.start() for m in re.finditer(re.escape(ZM), b)] + [len(b)]
-        for i in range(len(offs) - 1):
-            raw = subprocess.run([T + '/zstd', '-d', '-c', '-q'], input=b[offs[i]:offs[i + 1]], capture_output=True, env=env).stdout
-            if not raw.startswith(b'NVDANVVMNVuc') or len(raw) < 84: continue
-            ln, off = struct.unpack_from('<II', raw, 76)
-            code = raw[off + 8: off + 8 + ln]
-            if len(code) != ln or ln == 0: print(name, 'frame', i, 'bad header', ln, off, len(raw)); continue
-            p = f'{R}/{name}-{k:02d}'; k += 1
-            open(p + '.bin', 'wb').write(code)
-            txt = ''
-            for args in (['nvdisasm', '-b', 'SM90', p + '.bin'], ['nvdisasm', '--binary', 'SM90', p + '.bin']):
-                try:
-                    r = subprocess.run(args, capture_output=True, text=True, timeout=60)
-                except Exception as e:
-                    print(name, args[0], 'failed:', e); break
-                if r.returncode == 0 and r.stdout.strip(): txt = r.stdout; break
-                print(name, ' '.join(args[:3]), 'rc', r.returncode, r.stderr[:160])
-            if not txt: continue
-            open(p + '.sass', 'w').write(txt)
-            c = counts(txt)
-            print(f'{name}-{k - 1:02d}: {ln} bytes, {sum(c.values())} instructions |', ' '.join(f'{o}={c[o]}' for o in sorted(c) if o.split('.')[0] in OPS))
-PY
+sass_from_caches
 rm -rf "$R"/cache-*
