@@ -51,3 +51,24 @@ for cache in sorted(glob.glob(R + '/cache-*')):
             print(f'{name}-{k - 1:02d}: {ln} bytes, {sum(c.values())} instructions |', ' '.join(f'{o}={c[o]}' for o in sorted(c) if o.split('.')[0] in OPS))
 PY
 }
+
+# sass_loop <file.sass>: the loop (a backward BRA) holding the most FFMA / HMMA, its instruction count and mix.
+sass_loop() {
+  python3 - "$1" <<'PY'
+import re, sys, collections
+ins = []
+for l in open(sys.argv[1]):
+    m = re.search(r'/\*([0-9a-f]{4,})\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_]*)((?:\.[A-Z0-9_]+)*)([^;]*)', l)
+    if m: ins.append((int(m.group(1), 16), m.group(2), m.group(3), m.group(4)))
+best = None
+for a, op, suf, rest in ins:
+    t = re.search(r'0x([0-9a-f]+)', rest) if op == 'BRA' else None
+    if t and int(t.group(1), 16) < a:
+        body = [x for x in ins if int(t.group(1), 16) <= x[0] <= a]
+        math = sum(1 for x in body if x[1] in ('FFMA', 'HMMA'))
+        if best is None or math > best[0]: best = (math, body)
+if best:
+    c = collections.Counter(x[1] + (x[2][:5] if x[1] in ('LDS', 'STS', 'LDG') else '') for x in best[1])
+    print(sys.argv[1].split('/')[-1], 'main loop', len(best[1]), 'instructions:', ' '.join(f'{k}={v}' for k, v in c.most_common(22)))
+PY
+}
