@@ -55,7 +55,8 @@ describe('linear: tiled kernel variants', () => {
     ['quad 4x4 bk8 nopf', { tiled: { tx: 4, ty: 4, bk: 8, pf: false } }], ['quad 8x4 bk4 db nopf', { tiled: { tx: 8, ty: 4, bk: 4, db: true, pf: false } }],
   ];
   for (const [label, tune] of TUNES) {
-    for (const [M, N, K, dtype] of [[70, 130, 257, 'f32'], [37, 29, 96, 'f32'], [19, 140, 36, 'f16']] as const) {
+    // 260 × 264 × 96: whole interior tiles (the unchecked loads of fetch_vec4_full) beside ragged edge tiles in one launch.
+    for (const [M, N, K, dtype] of [[70, 130, 257, 'f32'], [37, 29, 96, 'f32'], [19, 140, 36, 'f16'], [260, 264, 96, 'f32']] as const) {
       it(`${label} ${dtype} M=${M} N=${N} K=${K}`, async () => { await check(await gpu(), { M, N, K, dtype, path: 'tiled', tune }); });
     }
   }
