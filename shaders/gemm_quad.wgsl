@@ -24,6 +24,7 @@ override BK: u32 = 16u;      // K slice per stage (multiple of 4)
 override NLD: u32 = 2u;      // vec4 loads per thread per operand per slice; must match Stage
 override NBUF: u32 = 1u;     // 2: double-buffered tiles, one barrier per slice instead of two
 override PF: bool = true;    // the next slice's global loads issued before this slice's math
+override INTERIOR: bool = false;   // interior tiles load without bounds (fetch_vec4_full); off: the checked loads only
 override QM: u32 = 2u;       // 4-row quads per thread (≤ 4); must match AccQ
 override QN: u32 = 2u;       // 4-column quads per thread (≤ 4)
 override WG: u32 = TX * TY;
@@ -177,8 +178,8 @@ fn gemm_quad(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
 fn gemm_quad_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   row0 = wid.y * BM; col0 = wid.x * BN;
   let tx = tid % TX; let ty = tid / TX;
-  // The tile inside the matrices (uniform over the workgroup): unchecked loads (fetch_vec4_full).
-  let full = row0 + BM <= p.M && col0 + BN <= p.N && p.K % BK == 0u;
+  // With INTERIOR, a tile inside the matrices (uniform over the workgroup) loads unchecked (fetch_vec4_full).
+  let full = INTERIOR && row0 + BM <= p.M && col0 + BN <= p.N && p.K % BK == 0u;
   if (full) { fetch_vec4_full(0u, tid); } else { fetch_vec4(0u, tid); }
   var buf = 0u;
   for (var k0 = 0u; k0 < p.K; k0 += BK) {

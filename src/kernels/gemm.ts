@@ -108,6 +108,12 @@ export interface QuadShape {
   qm?: number; qn?: number;
   /** the next K slice's global loads issued before this slice's math (default true; false: fewer registers) */
   pf?: boolean;
+  /**
+   * a workgroup whose tile lies inside M, N and whole K slices loads without bounds (vec4 entry; default false).
+   * Session 34's SASS: the checked loads put a divergent branch, zero fills and register copies (52 of 622
+   * instructions) in the main loop against the CUDA mirror's 570; not timed yet (rounds/s34e.sh).
+   */
+  interior?: boolean;
 }
 
 interface QuadCfg { dtype: DType; entry: string; q: QuadShape; epi: Epilogue }
@@ -125,7 +131,7 @@ const quadProgram = defineProgram<QuadCfg>({
       entry: c.entry, enables: t.enables,
       aliases: { ...t.aliases, Stage: `array<vec4f, ${nld}>`, AccQ: `array<vec4f, ${4 * (c.q.qm ?? 2) * (c.q.qn ?? 2)}>` },
       constants: {
-        TX: c.q.tx, TY: c.q.ty, BK: c.q.bk, NLD: nld, NBUF: c.q.db ? 2 : 1, QM: c.q.qm ?? 2, QN: c.q.qn ?? 2, PF: c.q.pf ?? true,
+        TX: c.q.tx, TY: c.q.ty, BK: c.q.bk, NLD: nld, NBUF: c.q.db ? 2 : 1, QM: c.q.qm ?? 2, QN: c.q.qn ?? 2, PF: c.q.pf ?? true, INTERIOR: c.q.interior ?? false,
         ...epilogueConstants(c.epi),
       },
     };
