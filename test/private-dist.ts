@@ -6,8 +6,11 @@ import { dirname, join, relative } from 'node:path';
 
 const ROOT = join(dirname(new URL(import.meta.url).pathname), '..');
 
-/** A private build for the test file `name`: ENTRY is its run-inference.js; build() writes it. */
-export function privateDist(name: string): { BUILD: string; ENTRY: string; build(): Promise<void> } {
+/**
+ * A private build for the test file `name`: ENTRY is its run-inference.js; build() writes it. `bench`: the
+ * benchmark scripts (kernels-bench/) too, at BUILD/dist/kernels-bench/.
+ */
+export function privateDist(name: string, opts: { bench?: boolean } = {}): { BUILD: string; ENTRY: string; build(): Promise<void> } {
   const BUILD = join(ROOT, 'out', `${name}-test-${process.pid}`);
   const ENTRY = join(BUILD, 'run-inference.js');
   return {
@@ -16,7 +19,7 @@ export function privateDist(name: string): { BUILD: string; ENTRY: string; build
       const { transform } = await import('rolldown/experimental');
       const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name))
         : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [join(d, e.name)] : []));
-      for (const f of walk(join(ROOT, 'src'))) {
+      for (const f of [...walk(join(ROOT, 'src')), ...(opts.bench ? walk(join(ROOT, 'kernels-bench')) : [])]) {
         const r = await transform(f, readFileSync(f, 'utf8'), { target: 'es2022' });
         if (r.errors.length) throw new Error(`transpiling ${f}: ${r.errors.map((e) => e.message).join('; ')}`);
         const dst = join(BUILD, 'dist', relative(ROOT, f).replace(/\.ts$/, '.js'));

@@ -1,0 +1,50 @@
+// The benchmark scripts (kernels-bench/) run end to end on the tiny preset: a script that stops running is found here,
+// not on the device (pool-bench's single-device baseline failed for two sessions after a routing check changed).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { privateDist } from './private-dist.js';
+
+const { BUILD, build } = privateDist('bench-scripts', { bench: true });
+const tmp = mkdtempSync(join(tmpdir(), 'fapool-bench-'));
+
+function bench(script: string, args: string[]): { code: number | null; stderr: string; stdout: string } {
+  const r = spawnSync(process.execPath, [join(BUILD, 'dist', 'kernels-bench', script), ...args], {
+    encoding: 'utf8', timeout: 240_000, env: { ...process.env, FAPOOL_CACHE: join(tmp, 'cache') }, maxBuffer: 64 * 2 ** 20,
+  });
+  return { code: r.status, stderr: r.stderr, stdout: r.stdout };
+}
+
+describe('benchmark scripts on the tiny preset', () => {
+  beforeAll(build, 60_000);
+  afterAll(() => { rmSync(tmp, { recursive: true, force: true }); rmSync(BUILD, { recursive: true, force: true }); });
+
+  it('pool-bench: the single device and an in-process pool rank, the overhead against the single device, the same tokens', () => {
+    const out = join(tmp, 'pool.json');
+    const r = bench('pool-bench.js', ['--preset', 'tiny', '--dtype', 'f32', '--batches', 'a', '--scale', '256', '--new-tokens', '4',
+      '--configs', 'single,pool', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = (JSON.parse(readFileSync(out, 'utf8')) as { rows: { config: string; error?: string; stepMs?: number; perLayerOverheadMs?: number; divergences?: unknown[] }[] }).rows;
+    expect(rows.map((x) => [x.config, x.error]), 'no configuration failed').toEqual([['single device', undefined], ['FA Pool (1 in-process rank)', undefined]]);
+    expect(rows[0]!.stepMs).toBeGreaterThan(0);
+    expect(Number.isFinite(rows[1]!.perLayerOverheadMs)).toBe(true);
+    expect(rows[1]!.divergences ?? [], 'tokens as the single device').toEqual([]);
+  }, 300_000);
+
+  it("gemm-sweep's f32 part: the default and its interior-tile twin checked against float64 on a small square", () => {
+    const out = join(tmp, 'f32.json');
+    const r = bench('gemm-sweep.js', ['--parts', 'f32', '--size', '96', '--samples', '2', '--pick', 'f32 default path|f32 quad 16x16 bk8 db nopf interior', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = (JSON.parse(readFileSync(out, 'utf8')) as { rows: { name: string; ms?: number; error?: string; errRagged?: number; errSampled?: number }[] }).rows;
+    expect(rows.map((x) => x.name).sort()).toEqual(['f32 default path', 'f32 quad 16x16 bk8 db nopf interior']);
+    // The sweep reports its checks' errors as numbers (a wrong kernel is a row with a large error, not a failure):
+    // its ragged 333 × 197 × 288 check holds interior 128 × 128 tiles beside edge ones.
+    for (const x of rows) {
+      expect(x.error, x.name).toBeUndefined();
+      expect(x.errRagged, x.name).toBeLessThan(1e-4);
+      expect(x.errSampled, x.name).toBeLessThan(1e-4);
+    }
+  }, 300_000);
+});
