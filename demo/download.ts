@@ -2,11 +2,12 @@
 
 /**
  * The response's body as bytes, `onProgress(done, total)` after every chunk: total is the Content-Length the server
- * sent (0 when it sent none or a wrong one: the bytes so far then stand for both). `check` runs between chunks (the
- * demo's Stop throws from it); it cancels the body before rethrowing.
+ * sent, never less than the bytes so far (which stand for it when there is none, it is not a number, or the body is
+ * content-encoded: then the header counts the compressed bytes, not the ones read). `check` runs between chunks (the
+ * demo's Stop throws from it); the body is cancelled before any error leaves.
  */
 export async function readBody(res: Response, onProgress: (done: number, total: number) => void, check: () => void = () => {}): Promise<Uint8Array> {
-  const said = Number(res.headers.get('content-length') ?? '');
+  const said = res.headers.get('content-encoding') ? NaN : Number(res.headers.get('content-length') ?? '');
   const total = Number.isSafeInteger(said) && said > 0 ? said : 0;
   if (!res.body) return new Uint8Array(await res.arrayBuffer());
   const reader = res.body.getReader();

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { privateDist } from './private-dist.js';
 
 const { BUILD, build } = privateDist('bench-scripts', { bench: true });
-const tmp = mkdtempSync(join(tmpdir(), 'fapool-bench-'));
+let tmp = '';
 
 function bench(script: string, args: string[]): { code: number | null; stderr: string; stdout: string } {
   const r = spawnSync(process.execPath, [join(BUILD, 'dist', 'kernels-bench', script), ...args], {
@@ -18,7 +18,7 @@ function bench(script: string, args: string[]): { code: number | null; stderr: s
 }
 
 describe('benchmark scripts on the tiny preset', () => {
-  beforeAll(build, 60_000);
+  beforeAll(async () => { tmp = mkdtempSync(join(tmpdir(), 'fapool-bench-')); await build(); }, 60_000);
   afterAll(() => { rmSync(tmp, { recursive: true, force: true }); rmSync(BUILD, { recursive: true, force: true }); });
 
   it('pool-bench: the single device and an in-process pool rank, the overhead against the single device, the same tokens', () => {

@@ -3,13 +3,16 @@ import { describe, expect, it } from 'vitest';
 import { readBody } from '../demo/download.js';
 
 /** A response whose body arrives in the given chunks, with a Content-Length header when `length` is given. */
-function chunked(chunks: number[][], length?: string): { res: Response; cancelled: () => boolean } {
+function chunked(chunks: number[][], length?: string, encoding?: string): { res: Response; cancelled: () => boolean } {
   let i = 0, cancelled = false;
   const body = new ReadableStream<Uint8Array>({
     pull(c) { if (i < chunks.length) c.enqueue(new Uint8Array(chunks[i++]!)); else c.close(); },
     cancel() { cancelled = true; },
   });
-  return { res: new Response(body, { headers: length === undefined ? {} : { 'content-length': length } }), cancelled: () => cancelled };
+  const headers: Record<string, string> = {};
+  if (length !== undefined) headers['content-length'] = length;
+  if (encoding !== undefined) headers['content-encoding'] = encoding;
+  return { res: new Response(body, { headers }), cancelled: () => cancelled };
 }
 
 describe('demo: readBody (the default model\'s download, with progress)', () => {
@@ -29,6 +32,13 @@ describe('demo: readBody (the default model\'s download, with progress)', () => 
       expect(seen.every(([d, t]) => d <= t), String(length)).toBe(true);
       expect(seen.at(-1), String(length)).toEqual([5, 5]);
     }
+  });
+
+  it('a content-encoded body: its Content-Length counts compressed bytes, so the bytes read stand for the total', async () => {
+    const { res } = chunked([[1, 2], [3, 4], [5, 6]], '3', 'gzip');
+    const seen: [number, number][] = [];
+    await readBody(res, (d, t) => seen.push([d, t]));
+    expect(seen).toEqual([[2, 2], [4, 4], [6, 6]]);
   });
 
   it('a Stop between chunks ends the download and cancels the body', async () => {

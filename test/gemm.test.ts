@@ -53,9 +53,11 @@ describe('linear: tiled kernel variants', () => {
     ['quad 4x4 bk8 16x8/thread', { tiled: { tx: 4, ty: 4, bk: 8, qm: 4, qn: 2 } }], ['quad 8x4 bk8 8x16/thread', { tiled: { tx: 8, ty: 4, bk: 8, qm: 2, qn: 4 } }],
     ['quad 4x8 bk4 4x12/thread db', { tiled: { tx: 4, ty: 8, bk: 4, qm: 1, qn: 3, db: true } }],
     ['quad 4x4 bk8 nopf', { tiled: { tx: 4, ty: 4, bk: 8, pf: false } }], ['quad 8x4 bk4 db nopf', { tiled: { tx: 8, ty: 4, bk: 4, db: true, pf: false } }],
-    // Interior tiles without bounds (session 34): the default's shape, and one whose loads cover x's tile but not w's.
+    // Interior tiles without bounds (session 34): the default's shape (loads cover both tiles exactly), one whose loads
+    // cover w's tile more than once (BM > BN: the r < BN check) and one that over-covers x's (BN > BM: r < BM).
     ['quad 16x16 bk8 db nopf interior', { tiled: { tx: 16, ty: 16, bk: 8, db: true, pf: false, interior: true } }],
     ['quad 4x8 bk4 16x8/thread db nopf interior', { tiled: { tx: 4, ty: 8, bk: 4, qm: 4, qn: 2, db: true, pf: false, interior: true } }],
+    ['quad 4x8 bk4 4x12/thread db interior', { tiled: { tx: 4, ty: 8, bk: 4, qm: 1, qn: 3, db: true, interior: true } }],
     ['quad 4x4 bk8 interior', { tiled: { tx: 4, ty: 4, bk: 8, interior: true } }],
   ];
   for (const [label, tune] of TUNES) {

@@ -92,6 +92,8 @@ describe('resolveRouting (the command line, serve and createEngine alike)', () =
     // Every tier without ranks: the advice names what to do (it said "or set policy.threshold (no pool needed then)").
     expect(() => resolveRouting(4096, parseTiers('4096:0,inf:0'))).toThrow(/gives lengths 4097–longer 0 pool ranks: end the 0-rank tiers at the threshold \(e\.g\. policy\.tiers 4096:0,\.\.\.\), or give the open-ended tier ranks \(e\.g\. inf:1\); a run without a pool needs no policy\.tiers$/);
     expect(() => resolveRouting(16, parseTiers('100:0,inf:1'))).toThrow(/, or set policy\.threshold 100$/);
+    // A table with no ranks anywhere: the open-ended advice, not a threshold the next check refuses (review).
+    expect(() => resolveRouting(16, parseTiers('100:0,inf:0'))).toThrow(/, or give the open-ended tier ranks \(e\.g\. inf:1\); a run without a pool needs no policy\.tiers$/);
     expect(resolveRouting(200, parseTiers('100:0,inf:1')).warnings).toEqual(['policy.tiers gives pool ranks to lengths 101–200, but policy.threshold 200 keeps those on the base group']);
     expect(() => resolveRouting(0, undefined)).toThrow(/policy\.threshold must be an integer ≥ 1/);
   });

@@ -1,4 +1,4 @@
-# Sourced by the rounds that read the driver's machine code (s34c, s34d): NVIDIA's shader disk cache (GLCache, moved by
+# Sourced by the rounds that read the driver's machine code (s34c, s34d, s34e): NVIDIA's shader disk cache (GLCache, moved by
 # __GL_SHADER_DISK_CACHE_PATH) holds zstd frames, each an "NVDANVVMNVuc" container whose u32 at byte 76 is the length
 # and at byte 80 (+ 8) the offset of raw sm_90 SASS; nvdisasm's raw mode (-b SM90) disassembles it.
 # T: a folder with zstd and its libraries (out/tools, carried: the device has no zstd).
@@ -68,7 +68,7 @@ for a, op, suf, rest in ins:
         math = sum(1 for x in body if x[1] in ('FFMA', 'HMMA'))
         if best is None or math > best[0]: best = (math, body)
 if best:
-    c = collections.Counter(x[1] + (x[2][:5] if x[1] in ('LDS', 'STS', 'LDG') else '') for x in best[1])
+    c = collections.Counter(x[1] + ('.'.join(x[2].split('.')[:3]) if x[1] in ('LDS', 'STS', 'LDG') else '') for x in best[1])
     print(sys.argv[1].split('/')[-1], 'main loop', len(best[1]), 'instructions:', ' '.join(f'{k}={v}' for k, v in c.most_common(22)))
 PY
 }

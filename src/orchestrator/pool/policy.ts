@@ -92,7 +92,7 @@ export function resolveRouting(threshold: number | undefined, tiers: readonly Po
       const from = Math.max(lo, th + 1), to = t.maxLen === Infinity ? 'longer' : `${t.maxLen}`;
       throw new PolicyError(`${names.threshold} ${th} sends sequences longer than ${th} tokens to the pool, but ${names.tiers} gives lengths ${from}–${to} 0 pool ranks: ` +
         `end the 0-rank tiers at the threshold (e.g. ${names.tiers} ${th}:0,...), or ` +
-        (t.maxLen === Infinity ? `give the open-ended tier ranks (e.g. inf:1); a run without a pool needs no ${names.tiers}` : `set ${names.threshold} ${t.maxLen}`));
+        (tiers.at(-1)!.poolSize === 0 ? `give the open-ended tier ranks (e.g. inf:1); a run without a pool needs no ${names.tiers}` : `set ${names.threshold} ${t.maxLen}`));
     }
     lo = t.maxLen + 1;
   }
