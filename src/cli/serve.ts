@@ -313,11 +313,12 @@ export async function serveMain(argv: string[]): Promise<number> {
   });
   serving();
   info(`serving ${server.modelName} (${server.engine.dtype}) on ${server.engine.device}; queue ${server.engine.maxQueue}`);
-  process.stdout.write(`listening on ${server.url}\n`);
   // Listeners stay on (not once): between a once-listener's removal and the next's, a second signal found none and
-  // its default action killed the process (a supervisor's TERM to the group and the wrapper's, 1 run in 10).
+  // its default action killed the process (a supervisor's TERM to the group and the wrapper's, 1 run in 10). They
+  // are on before "listening" is printed: a client that signals as soon as it reads the line found none, and the
+  // default action killed the process (a CI run on a busy machine, session 34).
   let signals = 0;
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
     const on = (s: NodeJS.Signals) => {
       if (signals++ === 0) { resolve(s); return; }
       info('second signal: cancelling in-flight requests');
@@ -326,6 +327,8 @@ export async function serveMain(argv: string[]): Promise<number> {
     process.on('SIGINT', on);
     process.on('SIGTERM', on);
   });
+  process.stdout.write(`listening on ${server.url}\n`);
+  const signal = await stopped;
   const { running, queued } = server.engine.load();
   info(`stopping (${signal}): ${running} running, ${queued} queued; waiting up to ${a.shutdownGraceMs} ms (a second signal cancels them)`);
   await server.close(a.shutdownGraceMs);
