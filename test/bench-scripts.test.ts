@@ -1,4 +1,4 @@
-// The benchmark scripts (kernels-bench/) run end to end on the tiny preset: a script that stops running is found here,
+// The benchmark scripts the device rounds use (kernels-bench/) run end to end on the tiny preset or small shapes: a script that stops running is found here,
 // not on the device (pool-bench's single-device baseline failed for two sessions after a routing check changed).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -46,5 +46,40 @@ describe('benchmark scripts on the tiny preset', () => {
       expect(x.errRagged, x.name).toBeLessThan(1e-4);
       expect(x.errSampled, x.name).toBeLessThan(1e-4);
     }
+  }, 300_000);
+
+  it('decode-profile: a step timed as a whole and launch by launch, its wall figures and its tokens', () => {
+    const out = join(tmp, 'dec.json');
+    const r = bench('decode-profile.js', ['--preset', 'tiny', '--dtype', 'f32', '--context', '64', '--new-tokens', '8', '--batch', '2', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const d = JSON.parse(readFileSync(out, 'utf8')) as { stepGpuUs: number; steadyStepMs: number; launches: number; tokensSha: string; tokens: number[][] };
+    expect(d.stepGpuUs).toBeGreaterThan(0);
+    expect(d.steadyStepMs).toBeGreaterThan(0);
+    expect(d.launches).toBeGreaterThan(0);
+    expect(d.tokens).toHaveLength(2);
+    expect(d.tokensSha).toMatch(/^[0-9a-f]{16,}$/);
+  }, 300_000);
+
+  it('first-bench: load, precompile, a first and a warm request; no pipeline created by a request', () => {
+    const r = bench('first-bench.js', ['--preset', 'tiny', '--dtype', 'f32', '--prompt-len', '64', '--max-new-tokens', '4', '--warm', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    const d = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { compiled: number; createdByRequests: number; firstTtftMs: number; warmTtftMs: number };
+    expect(d.compiled).toBeGreaterThan(0);
+    expect(d.createdByRequests).toBe(0);
+    expect(d.firstTtftMs).toBeGreaterThan(0);
+    expect(d.warmTtftMs).toBeGreaterThan(0);
+  }, 300_000);
+
+  it('attention-sweep --quick --defaults: every checked row within its float64 bound', () => {
+    const out = join(tmp, 'attn.json');
+    const r = bench('attention-sweep.js', ['--quick', '--defaults', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = (JSON.parse(readFileSync(out, 'utf8')) as { rows: { kind: string; name: string; err?: number; error?: string }[] }).rows;
+    expect(rows.length).toBeGreaterThan(0);
+    for (const x of rows) {
+      expect(x.error, `${x.kind} ${x.name}`).toBeUndefined();
+      if (x.err !== undefined) expect(x.err, `${x.kind} ${x.name}`).toBeLessThan(2e-3);
+    }
+    expect(rows.filter((x) => x.err !== undefined).length, 'some rows were checked').toBeGreaterThan(4);
   }, 300_000);
 });
