@@ -161,6 +161,13 @@ export function configFromHf(json: unknown): ModelConfig {
   if (scaling !== null && scaling !== undefined) {
     throw new ConfigError(`config.json: rope scaling ${JSON.stringify(scaling)} is not supported (plain RoPE only)`);
   }
+  // transformers rotates only the first partial_rotary_factor · head_dim dims of each head where a config sets it (any
+  // model class: the default RoPE reads it from the config, or from rope_parameters); rotating them all is another model.
+  for (const [where, v] of [['partial_rotary_factor', j.partial_rotary_factor], ['rope_parameters.partial_rotary_factor', ropeParams?.partial_rotary_factor]] as const) {
+    if (v !== undefined && v !== null && v !== 1) {
+      throw new ConfigError(`config.json: '${where}' ${describeValue(v)} is not supported (RoPE over the whole head only: 1)`);
+    }
+  }
   const act = mapActivation(j.hidden_activation ?? j.hidden_act, modelType);
   // Biases on the projections change the maths; the loader would leave their tensors unused (a note), silently wrong.
   for (const k of ['attention_bias', 'mlp_bias'] as const) {

@@ -161,7 +161,7 @@ export class HfTokenizer implements Tokenizer {
   constructor(tokenizerJson: object, tokenizerConfig: Record<string, unknown> = {}, private readonly opts: HfTokenizerOptions = {}) {
     validateTokenizerJson(tokenizerJson);
     try {
-      this.impl = new HfTokenizerImpl(tokenizerJson, tokenizerConfig);
+      this.impl = new HfTokenizerImpl(asRustReads(tokenizerJson as Record<string, unknown>), tokenizerConfig);
     } catch (e) {
       throw new TokenizerError(`tokenizer.json could not be loaded: ${(e as Error).message}`);
     }
@@ -291,6 +291,53 @@ export class HfTokenizer implements Tokenizer {
       flush: () => step(true),
     };
   }
+}
+
+/**
+ * tokenizer.json as the Rust library (transformers' fast tokenizers) reads it, in the terms @huggingface/tokenizers
+ * follows. Its Metaspace ignores `split` and `add_prefix_space`: Rust splits the text before each '▁' unless `split` is
+ * false (absent means true: files older than prepend_scheme), so no token spans two words ("▁▁" never merges across a
+ * double space), and `add_prefix_space: false` without a prepend_scheme means "never", not "always"; a Metaspace
+ * decoder of scheme "never" keeps the first token's leading space. Each becomes explicit here (a Split after a
+ * Metaspace of `split: false`; a Replace decoder); every other part is passed unchanged.
+ */
+export function asRustReads(json: Record<string, unknown>): Record<string, unknown> {
+  const scheme = (m: Record<string, unknown>): string => {
+    const given = m.prepend_scheme;
+    if (m.add_prefix_space === false && given !== undefined && given !== null && given !== 'never') {
+      throw new TokenizerError(`tokenizer.json: a Metaspace with add_prefix_space false and prepend_scheme ${JSON.stringify(given)} (Rust refuses it)`);
+    }
+    return m.add_prefix_space === false ? 'never' : typeof given === 'string' ? given : 'always';
+  };
+  const isMeta = (p: unknown): p is Record<string, unknown> => typeof p === 'object' && p !== null && (p as { type?: unknown }).type === 'Metaspace';
+  const replacementOf = (m: Record<string, unknown>) => (typeof m.replacement === 'string' ? m.replacement : '\u2581');
+  const pre = (p: unknown): unknown => {
+    if (typeof p !== 'object' || p === null) return p;
+    const o = p as Record<string, unknown>;
+    if (o.type === 'Sequence' && Array.isArray(o.pretokenizers)) return { ...o, pretokenizers: o.pretokenizers.flatMap((x) => { const r = pre(x); return Array.isArray(r) ? r : [r]; }) };
+    if (!isMeta(o)) return o;
+    const r = replacementOf(o);
+    const meta = { ...o, replacement: r, str_rep: r, prepend_scheme: scheme(o), split: false };
+    if (o.split === false) return meta;
+    // Rust: split on the replacement, each piece starting at one (MergedWithNext); the text before the first is a piece.
+    const e = r.replace(/[.*+?^${}()|[\]\\\/-]/g, '\\$&');
+    if ([...r].length !== 1) throw new TokenizerError(`tokenizer.json: Metaspace replacement ${JSON.stringify(r)} must be one character`);
+    return [meta, { type: 'Split', pattern: { Regex: `${e}[^${e}]*|[^${e}]+` }, behavior: 'MergedWithNext', invert: true }];
+  };
+  const dec = (d: unknown): unknown => {
+    if (typeof d !== 'object' || d === null) return d;
+    const o = d as Record<string, unknown>;
+    if (o.type === 'Sequence' && Array.isArray(o.decoders)) return { ...o, decoders: o.decoders.map(dec) };
+    if (!isMeta(o) || scheme(o) !== 'never') return o;
+    return { type: 'Replace', pattern: { String: replacementOf(o) }, content: ' ' };
+  };
+  const out: Record<string, unknown> = { ...json };
+  if (json.pre_tokenizer !== undefined) {
+    const p = pre(json.pre_tokenizer);
+    out.pre_tokenizer = Array.isArray(p) ? { type: 'Sequence', pretokenizers: p } : p;
+  }
+  if (json.decoder !== undefined) out.decoder = dec(json.decoder);
+  return out;
 }
 
 /** A special token of tokenizer_config.json as text: a plain string or an AddedToken's {content}. */
