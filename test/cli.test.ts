@@ -197,6 +197,41 @@ describe('option parser', () => {
     expect(parseCli(['--dump-logits', join(tmp, 'logits.json')]).dumpLogits).toBe(join(tmp, 'logits.json'));
   });
 
+  it('--dump-logits never names an input or a weights file (the JSON replaced --model\'s weights after the run, exit 0)', () => {
+    const dir = join(tmp, 'dump-model');
+    mkdirSync(dir, { recursive: true });
+    const weights = join(dir, 'model.safetensors'), config = join(dir, 'config.json'), tok = join(dir, 'tokenizer.json'), cluster = join(tmp, 'dump-cluster.json');
+    for (const f of [weights, config, tok, cluster]) writeFileSync(f, '{}');
+    expect(() => parseCli(['--model', weights, '--dump-logits', weights])).toThrow(/--dump-logits .*model\.safetensors: it is the --model file, which the dump would overwrite/);
+    expect(() => parseCli(['--model', dir, '--dump-logits', weights])).toThrow(/it is a weights file/);
+    expect(() => parseCli(['--model', dir, '--dump-logits', tok])).toThrow(/it is a file of the model/);
+    expect(() => parseCli(['--model', weights, '--dump-logits', config])).toThrow(/it is a file of the model/);
+    expect(() => parseCli(['--preset', 'tiny', '--config', config, '--dump-logits', config])).toThrow(/it is the --config file/);
+    expect(() => parseCli(['--cluster', cluster, '--dump-logits', cluster])).toThrow(/it is the --cluster file/);
+    // Any weights file: a cached one, the shipped one (the next run would refuse to rewrite the cache: not ours).
+    expect(() => parseCli(['--preset', 'tiny', '--dump-logits', weights])).toThrow(/it is a weights file/);
+    // A dump written before (or a new file beside the model) is still overwritten, as an output is.
+    const old = join(dir, 'logits.json');
+    writeFileSync(old, '{}');
+    expect(parseCli(['--model', dir, '--dump-logits', old]).dumpLogits).toBe(old);
+    expect(parseCli(['--dump-logits', join(tmp, 'new.json')]).dumpLogits).toBe(join(tmp, 'new.json'));
+  });
+
+  it('--seed and --preset where nothing reads them: a warning each (both silently ignored before)', () => {
+    const seedUnused = /^--seed has no effect: it seeds sampling \(--temperature 0 is greedy\), random weights and synthetic prompts/;
+    // The shipped weights, greedy, a text prompt: the seed changes nothing.
+    expect(parseCli(['--seed', '7']).warnings).toEqual([expect.stringMatching(seedUnused)]);
+    expect(parseCli(['--seed', '7', '--model', join(tmp, 'm.safetensors')]).warnings).toEqual([expect.stringMatching(seedUnused)]);
+    // Where it does something: random weights, sampling, synthetic prompts.
+    for (const args of [['--preset', 'tiny'], ['--config', 'c.json'], ['--temperature', '0.7'], ['--prompt-len', '9'], ['--prompt-lens', '3,4'],
+      ['--init', 'random', '--model', join(tmp, 'fresh.safetensors')]]) {
+      expect(parseCli(['--seed', '7', ...args]).warnings.filter((w) => w.startsWith('--seed')), args.join(' ')).toEqual([]);
+    }
+    expect(parseCli(['--preset', 'tiny', '--config', 'c.json']).warnings).toEqual(["--preset has no effect with --config: the model's shape is --config's"]);
+    expect(parseCli(['--preset', 'tiny']).presetGiven).toBe(true);
+    expect(parseCli([]).presetGiven).toBe(false);
+  });
+
   it('user errors exit 2 (usage, input, policy, placement, GPU binding); the rest exit 1', () => {
     for (const e of [new UsageError('x'), new InputError('x'), new PolicyError('x'), new PlacementError('x'), new GpuBindingError('x')]) expect(exitCodeOf(e), e.name).toBe(2);
     expect(exitCodeOf(new NonFiniteError('x'))).toBe(1);
@@ -529,6 +564,19 @@ describe('run-inference.js worker whose parent died', () => {
     w.stdin!.end(); w.stdout!.destroy(); w.stderr!.destroy();
     expect(await exited).toBe(0);
     expect(existsSync(sock), 'the socket file is gone').toBe(false);
+  });
+});
+
+describe('run-inference.js: --preset beside a --model that brings its config', () => {
+  it('a warning naming the model that runs (--preset seed-4l ran a tiny file without a word)', async () => {
+    const f = await weightsWith(join(tmp, 'preset-vs-model.safetensors'), () => undefined);
+    const r = cli(['--preset', 'seed-4l', '--model', f, '--quiet', '--max-new-tokens', '1', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).model).toBe('tiny');
+    expect(r.stderr).toContain(`warning: --preset seed-4l has no effect: --model ${f} brings its own config (model 'tiny')`);
+    const same = cli(['--preset', 'tiny', '--model', f, '--quiet', '--max-new-tokens', '1', '--json']);
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.stderr).not.toMatch(/^warning:/m);
   });
 });
 

@@ -1,13 +1,13 @@
 // Command-line options of run-inference.js: parsed strictly (unknown flags are an error), validated,
 // and documented in one table that --help prints.
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parsePciAddress } from '../gpu/select.js';
 import { GEMM_PREFILL_DEFAULT, GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS } from '../kernels/gemm-sgm.js';
 import { PRESETS } from '../model/config.js';
 import { PREFILL_CHUNK_MIN, PREFILL_CHUNKS } from '../model/generation.js';
-import { randomWeightsFileKind } from '../model/model-files.js';
+import { DEFAULT_PRESET, randomWeightsFileKind } from '../model/model-files.js';
 import { parsePlacement, placementStr, type StaticPlacement } from '../orchestrator/baselines/placement.js';
 import { POOL_PREFILL_MODES, type PoolPrefill } from '../orchestrator/pool/policy.js';
 import { cliRouting } from './routing-args.js';
@@ -61,6 +61,8 @@ export interface CliOptions {
   gpu: string;
   quiet: boolean;
   help: boolean;
+  /** --preset was given (not the default): the preflight says when the weights file's own config makes it unused. */
+  presetGiven?: boolean;
   /** Options given that change nothing here (one line each on stderr). */
   warnings: string[];
 }
@@ -99,7 +101,7 @@ const SPEC = {
   'kv-replica': { type: 'boolean', default: false, help: 'FA Pool: keep a copy of pooled sequences\' KV caches on the base too (faster fallback, no memory saved on the base)' },
   'pool-prefill': { type: 'string', default: 'local', help: 'FA Pool: where a prompt longer than --threshold is prefilled: local (on the base, its KV streamed to the pool as it is made; the base holds one such prompt\'s KV meanwhile) or pool (on the ranks, a round trip per chunk and layer; for a base that cannot hold one prompt\'s KV)' },
   'ping-pong': { type: 'boolean', default: false, help: 'FA Pool: decode in two micro-batches, the base computing one while the pool answers for the other (pays when the pool\'s round trip exceeds a micro-batch\'s layer)' },
-  'dump-logits': { type: 'string', help: 'write sequence 0\'s prompt ids, first-token logits and tokens to this JSON file (fidelity checks)' },
+  'dump-logits': { type: 'string', help: 'write sequence 0\'s prompt ids, first-token logits and tokens to this JSON file (fidelity checks; never an input of the run or a *.safetensors file)' },
   quiet: { type: 'boolean', default: false, help: 'no progress bars or load log on stderr (warnings and errors still)' },
   help: { type: 'boolean', short: 'h', default: false, help: 'show this help' },
 } as const;
@@ -262,6 +264,31 @@ export function checkWritableFile(path: string, what: string): void {
   }
 }
 
+/** The files of a model folder the loader reads besides its weights (*.safetensors) and a shard index (*.index.json). */
+const MODEL_COMPANIONS = new Set(['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json']);
+
+/**
+ * --dump-logits PATH is written after the run: it must not be one of the run's inputs (--model, its folder's files,
+ * --config, --cluster) nor any weights file (a cached one, the shipped one), which the JSON would replace for good.
+ */
+function checkDumpTarget(path: string, inputs: { model?: string; config?: string; cluster?: string }): void {
+  if (!existsSync(path)) return;
+  const st = statSync(path);
+  const same = (p: string | undefined) => {
+    if (p === undefined || !existsSync(p)) return false;
+    const o = statSync(p);
+    return o.dev === st.dev && o.ino === st.ino;
+  };
+  const named = (['model', 'config', 'cluster'] as const).find((k) => same(inputs[k]));
+  const m = inputs.model;
+  const modelDir = m === undefined || !existsSync(m) ? undefined : statSync(m).isDirectory() ? m : dirname(m);
+  const inModelDir = modelDir !== undefined && same(resolve(modelDir, basename(path))) && (MODEL_COMPANIONS.has(basename(path)) || /\.index\.json$/.test(path));
+  const why = named ? `it is the --${named} file`
+    : /\.safetensors$/i.test(path) ? 'it is a weights file'
+    : inModelDir ? `it is a file of the model (${modelDir})` : null;
+  if (why) throw new UsageError(`--dump-logits ${path}: ${why}, which the dump would overwrite; choose another path`);
+}
+
 /** --init random --model PATH: the file may be replaced only when this tool wrote it, and only with --force. */
 function checkInitTarget(path: string, force: boolean): void {
   if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError('--init random writes a file: give --model a file path, not a folder');
@@ -341,7 +368,18 @@ export function parseCli(argv: string[]): CliOptions {
   const model = s('model');
   if (init === 'random' && model !== undefined) checkInitTarget(model, force);
   const dumpLogits = s('dump-logits');
-  if (dumpLogits !== undefined) checkWritableFile(dumpLogits, '--dump-logits');
+  if (dumpLogits !== undefined) {
+    checkWritableFile(dumpLogits, '--dump-logits');
+    checkDumpTarget(dumpLogits, { model, config: s('config'), cluster });
+  }
+
+  // --seed and --preset where nothing reads them (the preflight adds --preset under a --model whose own config rules).
+  const randomWeights = init === 'random' || (model === undefined && (preset !== DEFAULT_PRESET || s('config') !== undefined));
+  const synthetic = s('prompt-len') !== undefined || promptLens !== undefined;
+  if (given.has('seed') && temperature === 0 && !randomWeights && !synthetic) {
+    warnings.push('--seed has no effect: it seeds sampling (--temperature 0 is greedy), random weights and synthetic prompts (--prompt-len, --prompt-lens), and this run has none');
+  }
+  if (given.has('preset') && s('config') !== undefined) warnings.push('--preset has no effect with --config: the model\'s shape is --config\'s');
 
   return {
     preset, model, config: s('config'), init, force,
@@ -353,6 +391,6 @@ export function parseCli(argv: string[]): CliOptions {
     gpu: s('gpu')!, threshold, tiers: s('tiers'), placement: s('placement')!, deadlineMs: int('deadline', s('deadline')!, 1),
     connectTimeoutMs: optInt('connect-timeout', s('connect-timeout')), rejoinBackoffMs: optInt('rejoin-backoff', s('rejoin-backoff')),
     kvReplica: Boolean(values['kv-replica']), pingPong: Boolean(values['ping-pong']), poolPrefill,
-    quiet: Boolean(values.quiet), help: Boolean(values.help), warnings,
+    quiet: Boolean(values.quiet), help: Boolean(values.help), presetGiven: given.has('preset'), warnings,
   };
 }

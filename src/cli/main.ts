@@ -116,6 +116,10 @@ async function preflight(o: CliOptions, warn: (m: string) => void): Promise<Pref
   };
 
   const { config } = await peekModelConfig({ preset: o.preset, model: o.model, config: o.config, init: o.init, seed: o.seed }, dtype);
+  // A --model (not written by --init random) brings its config: the preset is only the last resort for a file without one.
+  if (o.presetGiven && o.model !== undefined && o.init === undefined && o.config === undefined && config.name !== o.preset) {
+    warn(`--preset ${o.preset} has no effect: --model ${o.model} brings its own config (model '${config.name}')`);
+  }
   try {
     checkModelFits(limits, config, dtype);
   } catch (e) {
