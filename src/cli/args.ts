@@ -7,7 +7,7 @@ import { parsePciAddress } from '../gpu/select.js';
 import { GEMM_PREFILL_DEFAULT, GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS } from '../kernels/gemm-sgm.js';
 import { PRESETS } from '../model/config.js';
 import { PREFILL_CHUNK_MIN, PREFILL_CHUNKS } from '../model/generation.js';
-import { DEFAULT_PRESET, randomWeightsFileKind } from '../model/model-files.js';
+import { isRandomSource, randomWeightsFileKind } from '../model/model-files.js';
 import { parsePlacement, placementStr, type StaticPlacement } from '../orchestrator/baselines/placement.js';
 import { POOL_PREFILL_MODES, type PoolPrefill } from '../orchestrator/pool/policy.js';
 import { cliRouting } from './routing-args.js';
@@ -374,7 +374,7 @@ export function parseCli(argv: string[]): CliOptions {
   }
 
   // --seed and --preset where nothing reads them (the preflight adds --preset under a --model whose own config rules).
-  const randomWeights = init === 'random' || (model === undefined && (preset !== DEFAULT_PRESET || s('config') !== undefined));
+  const randomWeights = isRandomSource({ model, preset, config: s('config'), init });
   const synthetic = s('prompt-len') !== undefined || promptLens !== undefined;
   if (given.has('seed') && temperature === 0 && !randomWeights && !synthetic) {
     warnings.push('--seed has no effect: it seeds sampling (--temperature 0 is greedy), random weights and synthetic prompts (--prompt-len, --prompt-lens), and this run has none');

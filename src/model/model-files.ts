@@ -63,6 +63,14 @@ function refuseLoneShard(weightsPath: string): void {
 export const DEFAULT_PRESET = 'fortune-4l';
 
 /** A path inside the package (the folder with package.json and src/model/), from src/ or from dist/src/. */
+/**
+ * Whether a source means random weights (written by --init random, or generated into the cache) rather than a file
+ * or the shipped trained weights: without --model, every preset but the default and any --config (a shape).
+ */
+export function isRandomSource(o: Pick<ModelSource, 'model' | 'preset' | 'config' | 'init'>): boolean {
+  return o.init === 'random' || (!o.model && (o.preset !== DEFAULT_PRESET || Boolean(o.config)));
+}
+
 /** The trained weights of DEFAULT_PRESET (src/model/default/: training script, corpus, licence, golden fixture). */
 export function defaultWeightsPath(): string {
   return packagePath('src', 'model', 'default', `${DEFAULT_PRESET}.safetensors`);
@@ -98,7 +106,7 @@ function locate(o: ModelSource, weightDtype: 'f32' | 'f16'): Located {
     if (!o.init) refuseLoneShard(weightsPath);
     write = o.init === 'random';
     if (write) shape = randomShape(o);
-  } else if (o.preset === DEFAULT_PRESET && !o.init && !o.config) {
+  } else if (!isRandomSource(o)) {
     // (--config without --model is a random-weights shape for every preset: given the default preset, it re-read the
     // trained weights as another model, or failed naming a file the user never gave.)
     weightsPath = defaultWeightsPath();
