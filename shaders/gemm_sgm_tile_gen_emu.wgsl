@@ -9513,6 +9513,1907 @@ fn tg_t32x32_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
 }
 
 @compute @workgroup_size(128)
+fn tg_t128x128_sg2x2_k32_b2_un_pp(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var s12 = vec4<f16>();
+  var s13 = vec4<f16>();
+  var s14 = vec4<f16>();
+  var s15 = vec4<f16>();
+  var c00 = SmC();
+  var c01 = SmC();
+  var c02 = SmC();
+  var c03 = SmC();
+  var c10 = SmC();
+  var c11 = SmC();
+  var c12 = SmC();
+  var c13 = SmC();
+  var c20 = SmC();
+  var c21 = SmC();
+  var c22 = SmC();
+  var c23 = SmC();
+  var c30 = SmC();
+  var c31 = SmC();
+  var c32 = SmC();
+  var c33 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 8u;
+    s0 = x4[xb + k4];
+    s1 = x4[xb + 16u * K4 + k4];
+    s2 = x4[xb + 32u * K4 + k4];
+    s3 = x4[xb + 48u * K4 + k4];
+    s4 = x4[xb + 64u * K4 + k4];
+    s5 = x4[xb + 80u * K4 + k4];
+    s6 = x4[xb + 96u * K4 + k4];
+    s7 = x4[xb + 112u * K4 + k4];
+    s8 = w4[wb + k4];
+    s9 = w4[wb + 16u * K4 + k4];
+    s10 = w4[wb + 32u * K4 + k4];
+    s11 = w4[wb + 48u * K4 + k4];
+    s12 = w4[wb + 64u * K4 + k4];
+    s13 = w4[wb + 80u * K4 + k4];
+    s14 = w4[wb + 96u * K4 + k4];
+    s15 = w4[wb + 112u * K4 + k4];
+  }
+  {
+    let ea = ws; let eb = ws;
+    As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+    As[ea + 640u] = s1.x; As[ea + 640u + 1u] = s1.y; As[ea + 640u + 2u] = s1.z; As[ea + 640u + 3u] = s1.w;
+    As[ea + 1280u] = s2.x; As[ea + 1280u + 1u] = s2.y; As[ea + 1280u + 2u] = s2.z; As[ea + 1280u + 3u] = s2.w;
+    As[ea + 1920u] = s3.x; As[ea + 1920u + 1u] = s3.y; As[ea + 1920u + 2u] = s3.z; As[ea + 1920u + 3u] = s3.w;
+    As[ea + 2560u] = s4.x; As[ea + 2560u + 1u] = s4.y; As[ea + 2560u + 2u] = s4.z; As[ea + 2560u + 3u] = s4.w;
+    As[ea + 3200u] = s5.x; As[ea + 3200u + 1u] = s5.y; As[ea + 3200u + 2u] = s5.z; As[ea + 3200u + 3u] = s5.w;
+    As[ea + 3840u] = s6.x; As[ea + 3840u + 1u] = s6.y; As[ea + 3840u + 2u] = s6.z; As[ea + 3840u + 3u] = s6.w;
+    As[ea + 4480u] = s7.x; As[ea + 4480u + 1u] = s7.y; As[ea + 4480u + 2u] = s7.z; As[ea + 4480u + 3u] = s7.w;
+    Bs[eb] = s8.x; Bs[eb + 1u] = s8.y; Bs[eb + 2u] = s8.z; Bs[eb + 3u] = s8.w;
+    Bs[eb + 640u] = s9.x; Bs[eb + 640u + 1u] = s9.y; Bs[eb + 640u + 2u] = s9.z; Bs[eb + 640u + 3u] = s9.w;
+    Bs[eb + 1280u] = s10.x; Bs[eb + 1280u + 1u] = s10.y; Bs[eb + 1280u + 2u] = s10.z; Bs[eb + 1280u + 3u] = s10.w;
+    Bs[eb + 1920u] = s11.x; Bs[eb + 1920u + 1u] = s11.y; Bs[eb + 1920u + 2u] = s11.z; Bs[eb + 1920u + 3u] = s11.w;
+    Bs[eb + 2560u] = s12.x; Bs[eb + 2560u + 1u] = s12.y; Bs[eb + 2560u + 2u] = s12.z; Bs[eb + 2560u + 3u] = s12.w;
+    Bs[eb + 3200u] = s13.x; Bs[eb + 3200u + 1u] = s13.y; Bs[eb + 3200u + 2u] = s13.z; Bs[eb + 3200u + 3u] = s13.w;
+    Bs[eb + 3840u] = s14.x; Bs[eb + 3840u + 1u] = s14.y; Bs[eb + 3840u + 2u] = s14.z; Bs[eb + 3840u + 3u] = s14.w;
+    Bs[eb + 4480u] = s15.x; Bs[eb + 4480u + 1u] = s15.y; Bs[eb + 4480u + 2u] = s15.z; Bs[eb + 4480u + 3u] = s15.w;
+  }
+  workgroupBarrier();
+  for (var kt = k0; kt < nk; kt += 2u) {
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u;
+        s0 = x4[xb + k4];
+        s1 = x4[xb + 16u * K4 + k4];
+        s2 = x4[xb + 32u * K4 + k4];
+        s3 = x4[xb + 48u * K4 + k4];
+        s4 = x4[xb + 64u * K4 + k4];
+        s5 = x4[xb + 80u * K4 + k4];
+        s6 = x4[xb + 96u * K4 + k4];
+        s7 = x4[xb + 112u * K4 + k4];
+        s8 = w4[wb + k4];
+        s9 = w4[wb + 16u * K4 + k4];
+        s10 = w4[wb + 32u * K4 + k4];
+        s11 = w4[wb + 48u * K4 + k4];
+        s12 = w4[wb + 64u * K4 + k4];
+        s13 = w4[wb + 80u * K4 + k4];
+        s14 = w4[wb + 96u * K4 + k4];
+        s15 = w4[wb + 112u * K4 + k4];
+      }
+      {
+        let ea = 1u * 5120u + ws; let eb = 1u * 5120u + ws;
+        As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+        As[ea + 640u] = s1.x; As[ea + 640u + 1u] = s1.y; As[ea + 640u + 2u] = s1.z; As[ea + 640u + 3u] = s1.w;
+        As[ea + 1280u] = s2.x; As[ea + 1280u + 1u] = s2.y; As[ea + 1280u + 2u] = s2.z; As[ea + 1280u + 3u] = s2.w;
+        As[ea + 1920u] = s3.x; As[ea + 1920u + 1u] = s3.y; As[ea + 1920u + 2u] = s3.z; As[ea + 1920u + 3u] = s3.w;
+        As[ea + 2560u] = s4.x; As[ea + 2560u + 1u] = s4.y; As[ea + 2560u + 2u] = s4.z; As[ea + 2560u + 3u] = s4.w;
+        As[ea + 3200u] = s5.x; As[ea + 3200u + 1u] = s5.y; As[ea + 3200u + 2u] = s5.z; As[ea + 3200u + 3u] = s5.w;
+        As[ea + 3840u] = s6.x; As[ea + 3840u + 1u] = s6.y; As[ea + 3840u + 2u] = s6.z; As[ea + 3840u + 3u] = s6.w;
+        As[ea + 4480u] = s7.x; As[ea + 4480u + 1u] = s7.y; As[ea + 4480u + 2u] = s7.z; As[ea + 4480u + 3u] = s7.w;
+        Bs[eb] = s8.x; Bs[eb + 1u] = s8.y; Bs[eb + 2u] = s8.z; Bs[eb + 3u] = s8.w;
+        Bs[eb + 640u] = s9.x; Bs[eb + 640u + 1u] = s9.y; Bs[eb + 640u + 2u] = s9.z; Bs[eb + 640u + 3u] = s9.w;
+        Bs[eb + 1280u] = s10.x; Bs[eb + 1280u + 1u] = s10.y; Bs[eb + 1280u + 2u] = s10.z; Bs[eb + 1280u + 3u] = s10.w;
+        Bs[eb + 1920u] = s11.x; Bs[eb + 1920u + 1u] = s11.y; Bs[eb + 1920u + 2u] = s11.z; Bs[eb + 1920u + 3u] = s11.w;
+        Bs[eb + 2560u] = s12.x; Bs[eb + 2560u + 1u] = s12.y; Bs[eb + 2560u + 2u] = s12.z; Bs[eb + 2560u + 3u] = s12.w;
+        Bs[eb + 3200u] = s13.x; Bs[eb + 3200u + 1u] = s13.y; Bs[eb + 3200u + 2u] = s13.z; Bs[eb + 3200u + 3u] = s13.w;
+        Bs[eb + 3840u] = s14.x; Bs[eb + 3840u + 1u] = s14.y; Bs[eb + 3840u + 2u] = s14.z; Bs[eb + 3840u + 3u] = s14.w;
+        Bs[eb + 4480u] = s15.x; Bs[eb + 4480u + 1u] = s15.y; Bs[eb + 4480u + 2u] = s15.z; Bs[eb + 4480u + 3u] = s15.w;
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 640u;
+      let a2 = sa + 1280u;
+      let a3 = sa + 1920u;
+      let b0 = sb + 0u;
+      let b1 = sb + 640u;
+      let b2 = sb + 1280u;
+      let b3 = sb + 1920u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 656u;
+      let a2 = sa + 1296u;
+      let a3 = sa + 1936u;
+      let b0 = sb + 16u;
+      let b1 = sb + 656u;
+      let b2 = sb + 1296u;
+      let b3 = sb + 1936u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      if ((kt + 1u) + 1u < nk) {
+        {
+          let k4 = ((kt + 1u) + 1u) * 8u;
+          s0 = x4[xb + k4];
+          s1 = x4[xb + 16u * K4 + k4];
+          s2 = x4[xb + 32u * K4 + k4];
+          s3 = x4[xb + 48u * K4 + k4];
+          s4 = x4[xb + 64u * K4 + k4];
+          s5 = x4[xb + 80u * K4 + k4];
+          s6 = x4[xb + 96u * K4 + k4];
+          s7 = x4[xb + 112u * K4 + k4];
+          s8 = w4[wb + k4];
+          s9 = w4[wb + 16u * K4 + k4];
+          s10 = w4[wb + 32u * K4 + k4];
+          s11 = w4[wb + 48u * K4 + k4];
+          s12 = w4[wb + 64u * K4 + k4];
+          s13 = w4[wb + 80u * K4 + k4];
+          s14 = w4[wb + 96u * K4 + k4];
+          s15 = w4[wb + 112u * K4 + k4];
+        }
+        {
+          let ea = ws; let eb = ws;
+          As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+          As[ea + 640u] = s1.x; As[ea + 640u + 1u] = s1.y; As[ea + 640u + 2u] = s1.z; As[ea + 640u + 3u] = s1.w;
+          As[ea + 1280u] = s2.x; As[ea + 1280u + 1u] = s2.y; As[ea + 1280u + 2u] = s2.z; As[ea + 1280u + 3u] = s2.w;
+          As[ea + 1920u] = s3.x; As[ea + 1920u + 1u] = s3.y; As[ea + 1920u + 2u] = s3.z; As[ea + 1920u + 3u] = s3.w;
+          As[ea + 2560u] = s4.x; As[ea + 2560u + 1u] = s4.y; As[ea + 2560u + 2u] = s4.z; As[ea + 2560u + 3u] = s4.w;
+          As[ea + 3200u] = s5.x; As[ea + 3200u + 1u] = s5.y; As[ea + 3200u + 2u] = s5.z; As[ea + 3200u + 3u] = s5.w;
+          As[ea + 3840u] = s6.x; As[ea + 3840u + 1u] = s6.y; As[ea + 3840u + 2u] = s6.z; As[ea + 3840u + 3u] = s6.w;
+          As[ea + 4480u] = s7.x; As[ea + 4480u + 1u] = s7.y; As[ea + 4480u + 2u] = s7.z; As[ea + 4480u + 3u] = s7.w;
+          Bs[eb] = s8.x; Bs[eb + 1u] = s8.y; Bs[eb + 2u] = s8.z; Bs[eb + 3u] = s8.w;
+          Bs[eb + 640u] = s9.x; Bs[eb + 640u + 1u] = s9.y; Bs[eb + 640u + 2u] = s9.z; Bs[eb + 640u + 3u] = s9.w;
+          Bs[eb + 1280u] = s10.x; Bs[eb + 1280u + 1u] = s10.y; Bs[eb + 1280u + 2u] = s10.z; Bs[eb + 1280u + 3u] = s10.w;
+          Bs[eb + 1920u] = s11.x; Bs[eb + 1920u + 1u] = s11.y; Bs[eb + 1920u + 2u] = s11.z; Bs[eb + 1920u + 3u] = s11.w;
+          Bs[eb + 2560u] = s12.x; Bs[eb + 2560u + 1u] = s12.y; Bs[eb + 2560u + 2u] = s12.z; Bs[eb + 2560u + 3u] = s12.w;
+          Bs[eb + 3200u] = s13.x; Bs[eb + 3200u + 1u] = s13.y; Bs[eb + 3200u + 2u] = s13.z; Bs[eb + 3200u + 3u] = s13.w;
+          Bs[eb + 3840u] = s14.x; Bs[eb + 3840u + 1u] = s14.y; Bs[eb + 3840u + 2u] = s14.z; Bs[eb + 3840u + 3u] = s14.w;
+          Bs[eb + 4480u] = s15.x; Bs[eb + 4480u + 1u] = s15.y; Bs[eb + 4480u + 2u] = s15.z; Bs[eb + 4480u + 3u] = s15.w;
+        }
+      }
+      {
+        let a0 = sa + 5120u + 0u;
+        let a1 = sa + 5120u + 640u;
+        let a2 = sa + 5120u + 1280u;
+        let a3 = sa + 5120u + 1920u;
+        let b0 = sb + 5120u + 0u;
+        let b1 = sb + 5120u + 640u;
+        let b2 = sb + 5120u + 1280u;
+        let b3 = sb + 5120u + 1920u;
+        c00 = mma_e(a0, b0, c00, 40u, lane);
+        c01 = mma_e(a0, b1, c01, 40u, lane);
+        c02 = mma_e(a0, b2, c02, 40u, lane);
+        c03 = mma_e(a0, b3, c03, 40u, lane);
+        c10 = mma_e(a1, b0, c10, 40u, lane);
+        c11 = mma_e(a1, b1, c11, 40u, lane);
+        c12 = mma_e(a1, b2, c12, 40u, lane);
+        c13 = mma_e(a1, b3, c13, 40u, lane);
+        c20 = mma_e(a2, b0, c20, 40u, lane);
+        c21 = mma_e(a2, b1, c21, 40u, lane);
+        c22 = mma_e(a2, b2, c22, 40u, lane);
+        c23 = mma_e(a2, b3, c23, 40u, lane);
+        c30 = mma_e(a3, b0, c30, 40u, lane);
+        c31 = mma_e(a3, b1, c31, 40u, lane);
+        c32 = mma_e(a3, b2, c32, 40u, lane);
+        c33 = mma_e(a3, b3, c33, 40u, lane);
+      }
+      {
+        let a0 = sa + 5120u + 16u;
+        let a1 = sa + 5120u + 656u;
+        let a2 = sa + 5120u + 1296u;
+        let a3 = sa + 5120u + 1936u;
+        let b0 = sb + 5120u + 16u;
+        let b1 = sb + 5120u + 656u;
+        let b2 = sb + 5120u + 1296u;
+        let b3 = sb + 5120u + 1936u;
+        c00 = mma_e(a0, b0, c00, 40u, lane);
+        c01 = mma_e(a0, b1, c01, 40u, lane);
+        c02 = mma_e(a0, b2, c02, 40u, lane);
+        c03 = mma_e(a0, b3, c03, 40u, lane);
+        c10 = mma_e(a1, b0, c10, 40u, lane);
+        c11 = mma_e(a1, b1, c11, 40u, lane);
+        c12 = mma_e(a1, b2, c12, 40u, lane);
+        c13 = mma_e(a1, b3, c13, 40u, lane);
+        c20 = mma_e(a2, b0, c20, 40u, lane);
+        c21 = mma_e(a2, b1, c21, 40u, lane);
+        c22 = mma_e(a2, b2, c22, 40u, lane);
+        c23 = mma_e(a2, b3, c23, 40u, lane);
+        c30 = mma_e(a3, b0, c30, 40u, lane);
+        c31 = mma_e(a3, b1, c31, 40u, lane);
+        c32 = mma_e(a3, b2, c32, 40u, lane);
+        c33 = mma_e(a3, b3, c33, 40u, lane);
+      }
+      workgroupBarrier();
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t128x128_sg2x2_k32_b2_u_pp(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var s12 = vec4<f16>();
+  var s13 = vec4<f16>();
+  var s14 = vec4<f16>();
+  var s15 = vec4<f16>();
+  var c00 = SmC();
+  var c01 = SmC();
+  var c02 = SmC();
+  var c03 = SmC();
+  var c10 = SmC();
+  var c11 = SmC();
+  var c12 = SmC();
+  var c13 = SmC();
+  var c20 = SmC();
+  var c21 = SmC();
+  var c22 = SmC();
+  var c23 = SmC();
+  var c30 = SmC();
+  var c31 = SmC();
+  var c32 = SmC();
+  var c33 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 8u;
+    s0 = x4[xb + k4];
+    s1 = x4[xb + 16u * K4 + k4];
+    s2 = x4[xb + 32u * K4 + k4];
+    s3 = x4[xb + 48u * K4 + k4];
+    s4 = x4[xb + 64u * K4 + k4];
+    s5 = x4[xb + 80u * K4 + k4];
+    s6 = x4[xb + 96u * K4 + k4];
+    s7 = x4[xb + 112u * K4 + k4];
+    s8 = w4[wb + k4];
+    s9 = w4[wb + 16u * K4 + k4];
+    s10 = w4[wb + 32u * K4 + k4];
+    s11 = w4[wb + 48u * K4 + k4];
+    s12 = w4[wb + 64u * K4 + k4];
+    s13 = w4[wb + 80u * K4 + k4];
+    s14 = w4[wb + 96u * K4 + k4];
+    s15 = w4[wb + 112u * K4 + k4];
+  }
+  {
+    let ea = ws; let eb = ws;
+    As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+    As[ea + 640u] = s1.x; As[ea + 640u + 1u] = s1.y; As[ea + 640u + 2u] = s1.z; As[ea + 640u + 3u] = s1.w;
+    As[ea + 1280u] = s2.x; As[ea + 1280u + 1u] = s2.y; As[ea + 1280u + 2u] = s2.z; As[ea + 1280u + 3u] = s2.w;
+    As[ea + 1920u] = s3.x; As[ea + 1920u + 1u] = s3.y; As[ea + 1920u + 2u] = s3.z; As[ea + 1920u + 3u] = s3.w;
+    As[ea + 2560u] = s4.x; As[ea + 2560u + 1u] = s4.y; As[ea + 2560u + 2u] = s4.z; As[ea + 2560u + 3u] = s4.w;
+    As[ea + 3200u] = s5.x; As[ea + 3200u + 1u] = s5.y; As[ea + 3200u + 2u] = s5.z; As[ea + 3200u + 3u] = s5.w;
+    As[ea + 3840u] = s6.x; As[ea + 3840u + 1u] = s6.y; As[ea + 3840u + 2u] = s6.z; As[ea + 3840u + 3u] = s6.w;
+    As[ea + 4480u] = s7.x; As[ea + 4480u + 1u] = s7.y; As[ea + 4480u + 2u] = s7.z; As[ea + 4480u + 3u] = s7.w;
+    Bs[eb] = s8.x; Bs[eb + 1u] = s8.y; Bs[eb + 2u] = s8.z; Bs[eb + 3u] = s8.w;
+    Bs[eb + 640u] = s9.x; Bs[eb + 640u + 1u] = s9.y; Bs[eb + 640u + 2u] = s9.z; Bs[eb + 640u + 3u] = s9.w;
+    Bs[eb + 1280u] = s10.x; Bs[eb + 1280u + 1u] = s10.y; Bs[eb + 1280u + 2u] = s10.z; Bs[eb + 1280u + 3u] = s10.w;
+    Bs[eb + 1920u] = s11.x; Bs[eb + 1920u + 1u] = s11.y; Bs[eb + 1920u + 2u] = s11.z; Bs[eb + 1920u + 3u] = s11.w;
+    Bs[eb + 2560u] = s12.x; Bs[eb + 2560u + 1u] = s12.y; Bs[eb + 2560u + 2u] = s12.z; Bs[eb + 2560u + 3u] = s12.w;
+    Bs[eb + 3200u] = s13.x; Bs[eb + 3200u + 1u] = s13.y; Bs[eb + 3200u + 2u] = s13.z; Bs[eb + 3200u + 3u] = s13.w;
+    Bs[eb + 3840u] = s14.x; Bs[eb + 3840u + 1u] = s14.y; Bs[eb + 3840u + 2u] = s14.z; Bs[eb + 3840u + 3u] = s14.w;
+    Bs[eb + 4480u] = s15.x; Bs[eb + 4480u + 1u] = s15.y; Bs[eb + 4480u + 2u] = s15.z; Bs[eb + 4480u + 3u] = s15.w;
+  }
+  workgroupBarrier();
+  for (var kt = k0; kt < nk; kt += 2u) {
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u;
+        s0 = x4[xb + k4];
+        s1 = x4[xb + 16u * K4 + k4];
+        s2 = x4[xb + 32u * K4 + k4];
+        s3 = x4[xb + 48u * K4 + k4];
+        s4 = x4[xb + 64u * K4 + k4];
+        s5 = x4[xb + 80u * K4 + k4];
+        s6 = x4[xb + 96u * K4 + k4];
+        s7 = x4[xb + 112u * K4 + k4];
+        s8 = w4[wb + k4];
+        s9 = w4[wb + 16u * K4 + k4];
+        s10 = w4[wb + 32u * K4 + k4];
+        s11 = w4[wb + 48u * K4 + k4];
+        s12 = w4[wb + 64u * K4 + k4];
+        s13 = w4[wb + 80u * K4 + k4];
+        s14 = w4[wb + 96u * K4 + k4];
+        s15 = w4[wb + 112u * K4 + k4];
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 640u;
+      let a2 = sa + 1280u;
+      let a3 = sa + 1920u;
+      let b0 = sb + 0u;
+      let b1 = sb + 640u;
+      let b2 = sb + 1280u;
+      let b3 = sb + 1920u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 656u;
+      let a2 = sa + 1296u;
+      let a3 = sa + 1936u;
+      let b0 = sb + 16u;
+      let b1 = sb + 656u;
+      let b2 = sb + 1296u;
+      let b3 = sb + 1936u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+    if (kt + 1u < nk) {
+      {
+        let ea = 1u * 5120u + ws; let eb = 1u * 5120u + ws;
+        As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+        As[ea + 640u] = s1.x; As[ea + 640u + 1u] = s1.y; As[ea + 640u + 2u] = s1.z; As[ea + 640u + 3u] = s1.w;
+        As[ea + 1280u] = s2.x; As[ea + 1280u + 1u] = s2.y; As[ea + 1280u + 2u] = s2.z; As[ea + 1280u + 3u] = s2.w;
+        As[ea + 1920u] = s3.x; As[ea + 1920u + 1u] = s3.y; As[ea + 1920u + 2u] = s3.z; As[ea + 1920u + 3u] = s3.w;
+        As[ea + 2560u] = s4.x; As[ea + 2560u + 1u] = s4.y; As[ea + 2560u + 2u] = s4.z; As[ea + 2560u + 3u] = s4.w;
+        As[ea + 3200u] = s5.x; As[ea + 3200u + 1u] = s5.y; As[ea + 3200u + 2u] = s5.z; As[ea + 3200u + 3u] = s5.w;
+        As[ea + 3840u] = s6.x; As[ea + 3840u + 1u] = s6.y; As[ea + 3840u + 2u] = s6.z; As[ea + 3840u + 3u] = s6.w;
+        As[ea + 4480u] = s7.x; As[ea + 4480u + 1u] = s7.y; As[ea + 4480u + 2u] = s7.z; As[ea + 4480u + 3u] = s7.w;
+        Bs[eb] = s8.x; Bs[eb + 1u] = s8.y; Bs[eb + 2u] = s8.z; Bs[eb + 3u] = s8.w;
+        Bs[eb + 640u] = s9.x; Bs[eb + 640u + 1u] = s9.y; Bs[eb + 640u + 2u] = s9.z; Bs[eb + 640u + 3u] = s9.w;
+        Bs[eb + 1280u] = s10.x; Bs[eb + 1280u + 1u] = s10.y; Bs[eb + 1280u + 2u] = s10.z; Bs[eb + 1280u + 3u] = s10.w;
+        Bs[eb + 1920u] = s11.x; Bs[eb + 1920u + 1u] = s11.y; Bs[eb + 1920u + 2u] = s11.z; Bs[eb + 1920u + 3u] = s11.w;
+        Bs[eb + 2560u] = s12.x; Bs[eb + 2560u + 1u] = s12.y; Bs[eb + 2560u + 2u] = s12.z; Bs[eb + 2560u + 3u] = s12.w;
+        Bs[eb + 3200u] = s13.x; Bs[eb + 3200u + 1u] = s13.y; Bs[eb + 3200u + 2u] = s13.z; Bs[eb + 3200u + 3u] = s13.w;
+        Bs[eb + 3840u] = s14.x; Bs[eb + 3840u + 1u] = s14.y; Bs[eb + 3840u + 2u] = s14.z; Bs[eb + 3840u + 3u] = s14.w;
+        Bs[eb + 4480u] = s15.x; Bs[eb + 4480u + 1u] = s15.y; Bs[eb + 4480u + 2u] = s15.z; Bs[eb + 4480u + 3u] = s15.w;
+      }
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      if ((kt + 1u) + 1u < nk) {
+        {
+          let k4 = ((kt + 1u) + 1u) * 8u;
+          s0 = x4[xb + k4];
+          s1 = x4[xb + 16u * K4 + k4];
+          s2 = x4[xb + 32u * K4 + k4];
+          s3 = x4[xb + 48u * K4 + k4];
+          s4 = x4[xb + 64u * K4 + k4];
+          s5 = x4[xb + 80u * K4 + k4];
+          s6 = x4[xb + 96u * K4 + k4];
+          s7 = x4[xb + 112u * K4 + k4];
+          s8 = w4[wb + k4];
+          s9 = w4[wb + 16u * K4 + k4];
+          s10 = w4[wb + 32u * K4 + k4];
+          s11 = w4[wb + 48u * K4 + k4];
+          s12 = w4[wb + 64u * K4 + k4];
+          s13 = w4[wb + 80u * K4 + k4];
+          s14 = w4[wb + 96u * K4 + k4];
+          s15 = w4[wb + 112u * K4 + k4];
+        }
+      }
+      {
+        let a0 = sa + 5120u + 0u;
+        let a1 = sa + 5120u + 640u;
+        let a2 = sa + 5120u + 1280u;
+        let a3 = sa + 5120u + 1920u;
+        let b0 = sb + 5120u + 0u;
+        let b1 = sb + 5120u + 640u;
+        let b2 = sb + 5120u + 1280u;
+        let b3 = sb + 5120u + 1920u;
+        c00 = mma_e(a0, b0, c00, 40u, lane);
+        c01 = mma_e(a0, b1, c01, 40u, lane);
+        c02 = mma_e(a0, b2, c02, 40u, lane);
+        c03 = mma_e(a0, b3, c03, 40u, lane);
+        c10 = mma_e(a1, b0, c10, 40u, lane);
+        c11 = mma_e(a1, b1, c11, 40u, lane);
+        c12 = mma_e(a1, b2, c12, 40u, lane);
+        c13 = mma_e(a1, b3, c13, 40u, lane);
+        c20 = mma_e(a2, b0, c20, 40u, lane);
+        c21 = mma_e(a2, b1, c21, 40u, lane);
+        c22 = mma_e(a2, b2, c22, 40u, lane);
+        c23 = mma_e(a2, b3, c23, 40u, lane);
+        c30 = mma_e(a3, b0, c30, 40u, lane);
+        c31 = mma_e(a3, b1, c31, 40u, lane);
+        c32 = mma_e(a3, b2, c32, 40u, lane);
+        c33 = mma_e(a3, b3, c33, 40u, lane);
+      }
+      {
+        let a0 = sa + 5120u + 16u;
+        let a1 = sa + 5120u + 656u;
+        let a2 = sa + 5120u + 1296u;
+        let a3 = sa + 5120u + 1936u;
+        let b0 = sb + 5120u + 16u;
+        let b1 = sb + 5120u + 656u;
+        let b2 = sb + 5120u + 1296u;
+        let b3 = sb + 5120u + 1936u;
+        c00 = mma_e(a0, b0, c00, 40u, lane);
+        c01 = mma_e(a0, b1, c01, 40u, lane);
+        c02 = mma_e(a0, b2, c02, 40u, lane);
+        c03 = mma_e(a0, b3, c03, 40u, lane);
+        c10 = mma_e(a1, b0, c10, 40u, lane);
+        c11 = mma_e(a1, b1, c11, 40u, lane);
+        c12 = mma_e(a1, b2, c12, 40u, lane);
+        c13 = mma_e(a1, b3, c13, 40u, lane);
+        c20 = mma_e(a2, b0, c20, 40u, lane);
+        c21 = mma_e(a2, b1, c21, 40u, lane);
+        c22 = mma_e(a2, b2, c22, 40u, lane);
+        c23 = mma_e(a2, b3, c23, 40u, lane);
+        c30 = mma_e(a3, b0, c30, 40u, lane);
+        c31 = mma_e(a3, b1, c31, 40u, lane);
+        c32 = mma_e(a3, b2, c32, 40u, lane);
+        c33 = mma_e(a3, b3, c33, 40u, lane);
+      }
+      if ((kt + 1u) + 1u < nk) {
+        {
+          let ea = ws; let eb = ws;
+          As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+          As[ea + 640u] = s1.x; As[ea + 640u + 1u] = s1.y; As[ea + 640u + 2u] = s1.z; As[ea + 640u + 3u] = s1.w;
+          As[ea + 1280u] = s2.x; As[ea + 1280u + 1u] = s2.y; As[ea + 1280u + 2u] = s2.z; As[ea + 1280u + 3u] = s2.w;
+          As[ea + 1920u] = s3.x; As[ea + 1920u + 1u] = s3.y; As[ea + 1920u + 2u] = s3.z; As[ea + 1920u + 3u] = s3.w;
+          As[ea + 2560u] = s4.x; As[ea + 2560u + 1u] = s4.y; As[ea + 2560u + 2u] = s4.z; As[ea + 2560u + 3u] = s4.w;
+          As[ea + 3200u] = s5.x; As[ea + 3200u + 1u] = s5.y; As[ea + 3200u + 2u] = s5.z; As[ea + 3200u + 3u] = s5.w;
+          As[ea + 3840u] = s6.x; As[ea + 3840u + 1u] = s6.y; As[ea + 3840u + 2u] = s6.z; As[ea + 3840u + 3u] = s6.w;
+          As[ea + 4480u] = s7.x; As[ea + 4480u + 1u] = s7.y; As[ea + 4480u + 2u] = s7.z; As[ea + 4480u + 3u] = s7.w;
+          Bs[eb] = s8.x; Bs[eb + 1u] = s8.y; Bs[eb + 2u] = s8.z; Bs[eb + 3u] = s8.w;
+          Bs[eb + 640u] = s9.x; Bs[eb + 640u + 1u] = s9.y; Bs[eb + 640u + 2u] = s9.z; Bs[eb + 640u + 3u] = s9.w;
+          Bs[eb + 1280u] = s10.x; Bs[eb + 1280u + 1u] = s10.y; Bs[eb + 1280u + 2u] = s10.z; Bs[eb + 1280u + 3u] = s10.w;
+          Bs[eb + 1920u] = s11.x; Bs[eb + 1920u + 1u] = s11.y; Bs[eb + 1920u + 2u] = s11.z; Bs[eb + 1920u + 3u] = s11.w;
+          Bs[eb + 2560u] = s12.x; Bs[eb + 2560u + 1u] = s12.y; Bs[eb + 2560u + 2u] = s12.z; Bs[eb + 2560u + 3u] = s12.w;
+          Bs[eb + 3200u] = s13.x; Bs[eb + 3200u + 1u] = s13.y; Bs[eb + 3200u + 2u] = s13.z; Bs[eb + 3200u + 3u] = s13.w;
+          Bs[eb + 3840u] = s14.x; Bs[eb + 3840u + 1u] = s14.y; Bs[eb + 3840u + 2u] = s14.z; Bs[eb + 3840u + 3u] = s14.w;
+          Bs[eb + 4480u] = s15.x; Bs[eb + 4480u + 1u] = s15.y; Bs[eb + 4480u + 2u] = s15.z; Bs[eb + 4480u + 3u] = s15.w;
+        }
+      }
+      workgroupBarrier();
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t128x128_sg2x2_k32_b2_un8_pp(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var c00 = SmC();
+  var c01 = SmC();
+  var c02 = SmC();
+  var c03 = SmC();
+  var c10 = SmC();
+  var c11 = SmC();
+  var c12 = SmC();
+  var c13 = SmC();
+  var c20 = SmC();
+  var c21 = SmC();
+  var c22 = SmC();
+  var c23 = SmC();
+  var c30 = SmC();
+  var c31 = SmC();
+  var c32 = SmC();
+  var c33 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 32u * K4 + k4];
+    s2 = x8[xb + 64u * K4 + k4];
+    s3 = x8[xb + 96u * K4 + k4];
+    s4 = w8[wb + k4];
+    s5 = w8[wb + 32u * K4 + k4];
+    s6 = w8[wb + 64u * K4 + k4];
+    s7 = w8[wb + 96u * K4 + k4];
+  }
+  {
+    let ea = ws; let eb = ws;
+    let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+    As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+    let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+    As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
+    let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+    As[ea + 2560u] = h2_0.x; As[ea + 2560u + 1u] = h2_0.y; As[ea + 2560u + 2u] = h2_1.x; As[ea + 2560u + 3u] = h2_1.y; As[ea + 2560u + 4u] = h2_2.x; As[ea + 2560u + 5u] = h2_2.y; As[ea + 2560u + 6u] = h2_3.x; As[ea + 2560u + 7u] = h2_3.y;
+    let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+    As[ea + 3840u] = h3_0.x; As[ea + 3840u + 1u] = h3_0.y; As[ea + 3840u + 2u] = h3_1.x; As[ea + 3840u + 3u] = h3_1.y; As[ea + 3840u + 4u] = h3_2.x; As[ea + 3840u + 5u] = h3_2.y; As[ea + 3840u + 6u] = h3_3.x; As[ea + 3840u + 7u] = h3_3.y;
+    let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+    Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+    let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+    Bs[eb + 1280u] = h5_0.x; Bs[eb + 1280u + 1u] = h5_0.y; Bs[eb + 1280u + 2u] = h5_1.x; Bs[eb + 1280u + 3u] = h5_1.y; Bs[eb + 1280u + 4u] = h5_2.x; Bs[eb + 1280u + 5u] = h5_2.y; Bs[eb + 1280u + 6u] = h5_3.x; Bs[eb + 1280u + 7u] = h5_3.y;
+    let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+    Bs[eb + 2560u] = h6_0.x; Bs[eb + 2560u + 1u] = h6_0.y; Bs[eb + 2560u + 2u] = h6_1.x; Bs[eb + 2560u + 3u] = h6_1.y; Bs[eb + 2560u + 4u] = h6_2.x; Bs[eb + 2560u + 5u] = h6_2.y; Bs[eb + 2560u + 6u] = h6_3.x; Bs[eb + 2560u + 7u] = h6_3.y;
+    let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+    Bs[eb + 3840u] = h7_0.x; Bs[eb + 3840u + 1u] = h7_0.y; Bs[eb + 3840u + 2u] = h7_1.x; Bs[eb + 3840u + 3u] = h7_1.y; Bs[eb + 3840u + 4u] = h7_2.x; Bs[eb + 3840u + 5u] = h7_2.y; Bs[eb + 3840u + 6u] = h7_3.x; Bs[eb + 3840u + 7u] = h7_3.y;
+  }
+  workgroupBarrier();
+  for (var kt = k0; kt < nk; kt += 2u) {
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 32u * K4 + k4];
+        s2 = x8[xb + 64u * K4 + k4];
+        s3 = x8[xb + 96u * K4 + k4];
+        s4 = w8[wb + k4];
+        s5 = w8[wb + 32u * K4 + k4];
+        s6 = w8[wb + 64u * K4 + k4];
+        s7 = w8[wb + 96u * K4 + k4];
+      }
+      {
+        let ea = 1u * 5120u + ws; let eb = 1u * 5120u + ws;
+        let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+        As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
+        let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+        As[ea + 2560u] = h2_0.x; As[ea + 2560u + 1u] = h2_0.y; As[ea + 2560u + 2u] = h2_1.x; As[ea + 2560u + 3u] = h2_1.y; As[ea + 2560u + 4u] = h2_2.x; As[ea + 2560u + 5u] = h2_2.y; As[ea + 2560u + 6u] = h2_3.x; As[ea + 2560u + 7u] = h2_3.y;
+        let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+        As[ea + 3840u] = h3_0.x; As[ea + 3840u + 1u] = h3_0.y; As[ea + 3840u + 2u] = h3_1.x; As[ea + 3840u + 3u] = h3_1.y; As[ea + 3840u + 4u] = h3_2.x; As[ea + 3840u + 5u] = h3_2.y; As[ea + 3840u + 6u] = h3_3.x; As[ea + 3840u + 7u] = h3_3.y;
+        let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+        Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+        let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+        Bs[eb + 1280u] = h5_0.x; Bs[eb + 1280u + 1u] = h5_0.y; Bs[eb + 1280u + 2u] = h5_1.x; Bs[eb + 1280u + 3u] = h5_1.y; Bs[eb + 1280u + 4u] = h5_2.x; Bs[eb + 1280u + 5u] = h5_2.y; Bs[eb + 1280u + 6u] = h5_3.x; Bs[eb + 1280u + 7u] = h5_3.y;
+        let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+        Bs[eb + 2560u] = h6_0.x; Bs[eb + 2560u + 1u] = h6_0.y; Bs[eb + 2560u + 2u] = h6_1.x; Bs[eb + 2560u + 3u] = h6_1.y; Bs[eb + 2560u + 4u] = h6_2.x; Bs[eb + 2560u + 5u] = h6_2.y; Bs[eb + 2560u + 6u] = h6_3.x; Bs[eb + 2560u + 7u] = h6_3.y;
+        let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+        Bs[eb + 3840u] = h7_0.x; Bs[eb + 3840u + 1u] = h7_0.y; Bs[eb + 3840u + 2u] = h7_1.x; Bs[eb + 3840u + 3u] = h7_1.y; Bs[eb + 3840u + 4u] = h7_2.x; Bs[eb + 3840u + 5u] = h7_2.y; Bs[eb + 3840u + 6u] = h7_3.x; Bs[eb + 3840u + 7u] = h7_3.y;
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 640u;
+      let a2 = sa + 1280u;
+      let a3 = sa + 1920u;
+      let b0 = sb + 0u;
+      let b1 = sb + 640u;
+      let b2 = sb + 1280u;
+      let b3 = sb + 1920u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 656u;
+      let a2 = sa + 1296u;
+      let a3 = sa + 1936u;
+      let b0 = sb + 16u;
+      let b1 = sb + 656u;
+      let b2 = sb + 1296u;
+      let b3 = sb + 1936u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      if ((kt + 1u) + 1u < nk) {
+        {
+          let k4 = ((kt + 1u) + 1u) * 4u;
+          s0 = x8[xb + k4];
+          s1 = x8[xb + 32u * K4 + k4];
+          s2 = x8[xb + 64u * K4 + k4];
+          s3 = x8[xb + 96u * K4 + k4];
+          s4 = w8[wb + k4];
+          s5 = w8[wb + 32u * K4 + k4];
+          s6 = w8[wb + 64u * K4 + k4];
+          s7 = w8[wb + 96u * K4 + k4];
+        }
+        {
+          let ea = ws; let eb = ws;
+          let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+          As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+          let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+          As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
+          let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+          As[ea + 2560u] = h2_0.x; As[ea + 2560u + 1u] = h2_0.y; As[ea + 2560u + 2u] = h2_1.x; As[ea + 2560u + 3u] = h2_1.y; As[ea + 2560u + 4u] = h2_2.x; As[ea + 2560u + 5u] = h2_2.y; As[ea + 2560u + 6u] = h2_3.x; As[ea + 2560u + 7u] = h2_3.y;
+          let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+          As[ea + 3840u] = h3_0.x; As[ea + 3840u + 1u] = h3_0.y; As[ea + 3840u + 2u] = h3_1.x; As[ea + 3840u + 3u] = h3_1.y; As[ea + 3840u + 4u] = h3_2.x; As[ea + 3840u + 5u] = h3_2.y; As[ea + 3840u + 6u] = h3_3.x; As[ea + 3840u + 7u] = h3_3.y;
+          let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+          Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+          let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+          Bs[eb + 1280u] = h5_0.x; Bs[eb + 1280u + 1u] = h5_0.y; Bs[eb + 1280u + 2u] = h5_1.x; Bs[eb + 1280u + 3u] = h5_1.y; Bs[eb + 1280u + 4u] = h5_2.x; Bs[eb + 1280u + 5u] = h5_2.y; Bs[eb + 1280u + 6u] = h5_3.x; Bs[eb + 1280u + 7u] = h5_3.y;
+          let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+          Bs[eb + 2560u] = h6_0.x; Bs[eb + 2560u + 1u] = h6_0.y; Bs[eb + 2560u + 2u] = h6_1.x; Bs[eb + 2560u + 3u] = h6_1.y; Bs[eb + 2560u + 4u] = h6_2.x; Bs[eb + 2560u + 5u] = h6_2.y; Bs[eb + 2560u + 6u] = h6_3.x; Bs[eb + 2560u + 7u] = h6_3.y;
+          let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+          Bs[eb + 3840u] = h7_0.x; Bs[eb + 3840u + 1u] = h7_0.y; Bs[eb + 3840u + 2u] = h7_1.x; Bs[eb + 3840u + 3u] = h7_1.y; Bs[eb + 3840u + 4u] = h7_2.x; Bs[eb + 3840u + 5u] = h7_2.y; Bs[eb + 3840u + 6u] = h7_3.x; Bs[eb + 3840u + 7u] = h7_3.y;
+        }
+      }
+      {
+        let a0 = sa + 5120u + 0u;
+        let a1 = sa + 5120u + 640u;
+        let a2 = sa + 5120u + 1280u;
+        let a3 = sa + 5120u + 1920u;
+        let b0 = sb + 5120u + 0u;
+        let b1 = sb + 5120u + 640u;
+        let b2 = sb + 5120u + 1280u;
+        let b3 = sb + 5120u + 1920u;
+        c00 = mma_e(a0, b0, c00, 40u, lane);
+        c01 = mma_e(a0, b1, c01, 40u, lane);
+        c02 = mma_e(a0, b2, c02, 40u, lane);
+        c03 = mma_e(a0, b3, c03, 40u, lane);
+        c10 = mma_e(a1, b0, c10, 40u, lane);
+        c11 = mma_e(a1, b1, c11, 40u, lane);
+        c12 = mma_e(a1, b2, c12, 40u, lane);
+        c13 = mma_e(a1, b3, c13, 40u, lane);
+        c20 = mma_e(a2, b0, c20, 40u, lane);
+        c21 = mma_e(a2, b1, c21, 40u, lane);
+        c22 = mma_e(a2, b2, c22, 40u, lane);
+        c23 = mma_e(a2, b3, c23, 40u, lane);
+        c30 = mma_e(a3, b0, c30, 40u, lane);
+        c31 = mma_e(a3, b1, c31, 40u, lane);
+        c32 = mma_e(a3, b2, c32, 40u, lane);
+        c33 = mma_e(a3, b3, c33, 40u, lane);
+      }
+      {
+        let a0 = sa + 5120u + 16u;
+        let a1 = sa + 5120u + 656u;
+        let a2 = sa + 5120u + 1296u;
+        let a3 = sa + 5120u + 1936u;
+        let b0 = sb + 5120u + 16u;
+        let b1 = sb + 5120u + 656u;
+        let b2 = sb + 5120u + 1296u;
+        let b3 = sb + 5120u + 1936u;
+        c00 = mma_e(a0, b0, c00, 40u, lane);
+        c01 = mma_e(a0, b1, c01, 40u, lane);
+        c02 = mma_e(a0, b2, c02, 40u, lane);
+        c03 = mma_e(a0, b3, c03, 40u, lane);
+        c10 = mma_e(a1, b0, c10, 40u, lane);
+        c11 = mma_e(a1, b1, c11, 40u, lane);
+        c12 = mma_e(a1, b2, c12, 40u, lane);
+        c13 = mma_e(a1, b3, c13, 40u, lane);
+        c20 = mma_e(a2, b0, c20, 40u, lane);
+        c21 = mma_e(a2, b1, c21, 40u, lane);
+        c22 = mma_e(a2, b2, c22, 40u, lane);
+        c23 = mma_e(a2, b3, c23, 40u, lane);
+        c30 = mma_e(a3, b0, c30, 40u, lane);
+        c31 = mma_e(a3, b1, c31, 40u, lane);
+        c32 = mma_e(a3, b2, c32, 40u, lane);
+        c33 = mma_e(a3, b3, c33, 40u, lane);
+      }
+      workgroupBarrier();
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t128x128_sg2x2_k32_b2_u8_pp(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 2560u;   // and B-tile row
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var s2 = vec4<u32>();
+  var s3 = vec4<u32>();
+  var s4 = vec4<u32>();
+  var s5 = vec4<u32>();
+  var s6 = vec4<u32>();
+  var s7 = vec4<u32>();
+  var c00 = SmC();
+  var c01 = SmC();
+  var c02 = SmC();
+  var c03 = SmC();
+  var c10 = SmC();
+  var c11 = SmC();
+  var c12 = SmC();
+  var c13 = SmC();
+  var c20 = SmC();
+  var c21 = SmC();
+  var c22 = SmC();
+  var c23 = SmC();
+  var c30 = SmC();
+  var c31 = SmC();
+  var c32 = SmC();
+  var c33 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = x8[xb + 32u * K4 + k4];
+    s2 = x8[xb + 64u * K4 + k4];
+    s3 = x8[xb + 96u * K4 + k4];
+    s4 = w8[wb + k4];
+    s5 = w8[wb + 32u * K4 + k4];
+    s6 = w8[wb + 64u * K4 + k4];
+    s7 = w8[wb + 96u * K4 + k4];
+  }
+  {
+    let ea = ws; let eb = ws;
+    let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+    As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+    let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+    As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
+    let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+    As[ea + 2560u] = h2_0.x; As[ea + 2560u + 1u] = h2_0.y; As[ea + 2560u + 2u] = h2_1.x; As[ea + 2560u + 3u] = h2_1.y; As[ea + 2560u + 4u] = h2_2.x; As[ea + 2560u + 5u] = h2_2.y; As[ea + 2560u + 6u] = h2_3.x; As[ea + 2560u + 7u] = h2_3.y;
+    let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+    As[ea + 3840u] = h3_0.x; As[ea + 3840u + 1u] = h3_0.y; As[ea + 3840u + 2u] = h3_1.x; As[ea + 3840u + 3u] = h3_1.y; As[ea + 3840u + 4u] = h3_2.x; As[ea + 3840u + 5u] = h3_2.y; As[ea + 3840u + 6u] = h3_3.x; As[ea + 3840u + 7u] = h3_3.y;
+    let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+    Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+    let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+    Bs[eb + 1280u] = h5_0.x; Bs[eb + 1280u + 1u] = h5_0.y; Bs[eb + 1280u + 2u] = h5_1.x; Bs[eb + 1280u + 3u] = h5_1.y; Bs[eb + 1280u + 4u] = h5_2.x; Bs[eb + 1280u + 5u] = h5_2.y; Bs[eb + 1280u + 6u] = h5_3.x; Bs[eb + 1280u + 7u] = h5_3.y;
+    let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+    Bs[eb + 2560u] = h6_0.x; Bs[eb + 2560u + 1u] = h6_0.y; Bs[eb + 2560u + 2u] = h6_1.x; Bs[eb + 2560u + 3u] = h6_1.y; Bs[eb + 2560u + 4u] = h6_2.x; Bs[eb + 2560u + 5u] = h6_2.y; Bs[eb + 2560u + 6u] = h6_3.x; Bs[eb + 2560u + 7u] = h6_3.y;
+    let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+    Bs[eb + 3840u] = h7_0.x; Bs[eb + 3840u + 1u] = h7_0.y; Bs[eb + 3840u + 2u] = h7_1.x; Bs[eb + 3840u + 3u] = h7_1.y; Bs[eb + 3840u + 4u] = h7_2.x; Bs[eb + 3840u + 5u] = h7_2.y; Bs[eb + 3840u + 6u] = h7_3.x; Bs[eb + 3840u + 7u] = h7_3.y;
+  }
+  workgroupBarrier();
+  for (var kt = k0; kt < nk; kt += 2u) {
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = x8[xb + 32u * K4 + k4];
+        s2 = x8[xb + 64u * K4 + k4];
+        s3 = x8[xb + 96u * K4 + k4];
+        s4 = w8[wb + k4];
+        s5 = w8[wb + 32u * K4 + k4];
+        s6 = w8[wb + 64u * K4 + k4];
+        s7 = w8[wb + 96u * K4 + k4];
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 640u;
+      let a2 = sa + 1280u;
+      let a3 = sa + 1920u;
+      let b0 = sb + 0u;
+      let b1 = sb + 640u;
+      let b2 = sb + 1280u;
+      let b3 = sb + 1920u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 656u;
+      let a2 = sa + 1296u;
+      let a3 = sa + 1936u;
+      let b0 = sb + 16u;
+      let b1 = sb + 656u;
+      let b2 = sb + 1296u;
+      let b3 = sb + 1936u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+      c01 = mma_e(a0, b1, c01, 40u, lane);
+      c02 = mma_e(a0, b2, c02, 40u, lane);
+      c03 = mma_e(a0, b3, c03, 40u, lane);
+      c10 = mma_e(a1, b0, c10, 40u, lane);
+      c11 = mma_e(a1, b1, c11, 40u, lane);
+      c12 = mma_e(a1, b2, c12, 40u, lane);
+      c13 = mma_e(a1, b3, c13, 40u, lane);
+      c20 = mma_e(a2, b0, c20, 40u, lane);
+      c21 = mma_e(a2, b1, c21, 40u, lane);
+      c22 = mma_e(a2, b2, c22, 40u, lane);
+      c23 = mma_e(a2, b3, c23, 40u, lane);
+      c30 = mma_e(a3, b0, c30, 40u, lane);
+      c31 = mma_e(a3, b1, c31, 40u, lane);
+      c32 = mma_e(a3, b2, c32, 40u, lane);
+      c33 = mma_e(a3, b3, c33, 40u, lane);
+    }
+    if (kt + 1u < nk) {
+      {
+        let ea = 1u * 5120u + ws; let eb = 1u * 5120u + ws;
+        let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+        As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
+        let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+        As[ea + 2560u] = h2_0.x; As[ea + 2560u + 1u] = h2_0.y; As[ea + 2560u + 2u] = h2_1.x; As[ea + 2560u + 3u] = h2_1.y; As[ea + 2560u + 4u] = h2_2.x; As[ea + 2560u + 5u] = h2_2.y; As[ea + 2560u + 6u] = h2_3.x; As[ea + 2560u + 7u] = h2_3.y;
+        let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+        As[ea + 3840u] = h3_0.x; As[ea + 3840u + 1u] = h3_0.y; As[ea + 3840u + 2u] = h3_1.x; As[ea + 3840u + 3u] = h3_1.y; As[ea + 3840u + 4u] = h3_2.x; As[ea + 3840u + 5u] = h3_2.y; As[ea + 3840u + 6u] = h3_3.x; As[ea + 3840u + 7u] = h3_3.y;
+        let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+        Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+        let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+        Bs[eb + 1280u] = h5_0.x; Bs[eb + 1280u + 1u] = h5_0.y; Bs[eb + 1280u + 2u] = h5_1.x; Bs[eb + 1280u + 3u] = h5_1.y; Bs[eb + 1280u + 4u] = h5_2.x; Bs[eb + 1280u + 5u] = h5_2.y; Bs[eb + 1280u + 6u] = h5_3.x; Bs[eb + 1280u + 7u] = h5_3.y;
+        let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+        Bs[eb + 2560u] = h6_0.x; Bs[eb + 2560u + 1u] = h6_0.y; Bs[eb + 2560u + 2u] = h6_1.x; Bs[eb + 2560u + 3u] = h6_1.y; Bs[eb + 2560u + 4u] = h6_2.x; Bs[eb + 2560u + 5u] = h6_2.y; Bs[eb + 2560u + 6u] = h6_3.x; Bs[eb + 2560u + 7u] = h6_3.y;
+        let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+        Bs[eb + 3840u] = h7_0.x; Bs[eb + 3840u + 1u] = h7_0.y; Bs[eb + 3840u + 2u] = h7_1.x; Bs[eb + 3840u + 3u] = h7_1.y; Bs[eb + 3840u + 4u] = h7_2.x; Bs[eb + 3840u + 5u] = h7_2.y; Bs[eb + 3840u + 6u] = h7_3.x; Bs[eb + 3840u + 7u] = h7_3.y;
+      }
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      if ((kt + 1u) + 1u < nk) {
+        {
+          let k4 = ((kt + 1u) + 1u) * 4u;
+          s0 = x8[xb + k4];
+          s1 = x8[xb + 32u * K4 + k4];
+          s2 = x8[xb + 64u * K4 + k4];
+          s3 = x8[xb + 96u * K4 + k4];
+          s4 = w8[wb + k4];
+          s5 = w8[wb + 32u * K4 + k4];
+          s6 = w8[wb + 64u * K4 + k4];
+          s7 = w8[wb + 96u * K4 + k4];
+        }
+      }
+      {
+        let a0 = sa + 5120u + 0u;
+        let a1 = sa + 5120u + 640u;
+        let a2 = sa + 5120u + 1280u;
+        let a3 = sa + 5120u + 1920u;
+        let b0 = sb + 5120u + 0u;
+        let b1 = sb + 5120u + 640u;
+        let b2 = sb + 5120u + 1280u;
+        let b3 = sb + 5120u + 1920u;
+        c00 = mma_e(a0, b0, c00, 40u, lane);
+        c01 = mma_e(a0, b1, c01, 40u, lane);
+        c02 = mma_e(a0, b2, c02, 40u, lane);
+        c03 = mma_e(a0, b3, c03, 40u, lane);
+        c10 = mma_e(a1, b0, c10, 40u, lane);
+        c11 = mma_e(a1, b1, c11, 40u, lane);
+        c12 = mma_e(a1, b2, c12, 40u, lane);
+        c13 = mma_e(a1, b3, c13, 40u, lane);
+        c20 = mma_e(a2, b0, c20, 40u, lane);
+        c21 = mma_e(a2, b1, c21, 40u, lane);
+        c22 = mma_e(a2, b2, c22, 40u, lane);
+        c23 = mma_e(a2, b3, c23, 40u, lane);
+        c30 = mma_e(a3, b0, c30, 40u, lane);
+        c31 = mma_e(a3, b1, c31, 40u, lane);
+        c32 = mma_e(a3, b2, c32, 40u, lane);
+        c33 = mma_e(a3, b3, c33, 40u, lane);
+      }
+      {
+        let a0 = sa + 5120u + 16u;
+        let a1 = sa + 5120u + 656u;
+        let a2 = sa + 5120u + 1296u;
+        let a3 = sa + 5120u + 1936u;
+        let b0 = sb + 5120u + 16u;
+        let b1 = sb + 5120u + 656u;
+        let b2 = sb + 5120u + 1296u;
+        let b3 = sb + 5120u + 1936u;
+        c00 = mma_e(a0, b0, c00, 40u, lane);
+        c01 = mma_e(a0, b1, c01, 40u, lane);
+        c02 = mma_e(a0, b2, c02, 40u, lane);
+        c03 = mma_e(a0, b3, c03, 40u, lane);
+        c10 = mma_e(a1, b0, c10, 40u, lane);
+        c11 = mma_e(a1, b1, c11, 40u, lane);
+        c12 = mma_e(a1, b2, c12, 40u, lane);
+        c13 = mma_e(a1, b3, c13, 40u, lane);
+        c20 = mma_e(a2, b0, c20, 40u, lane);
+        c21 = mma_e(a2, b1, c21, 40u, lane);
+        c22 = mma_e(a2, b2, c22, 40u, lane);
+        c23 = mma_e(a2, b3, c23, 40u, lane);
+        c30 = mma_e(a3, b0, c30, 40u, lane);
+        c31 = mma_e(a3, b1, c31, 40u, lane);
+        c32 = mma_e(a3, b2, c32, 40u, lane);
+        c33 = mma_e(a3, b3, c33, 40u, lane);
+      }
+      if ((kt + 1u) + 1u < nk) {
+        {
+          let ea = ws; let eb = ws;
+          let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+          As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+          let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+          As[ea + 1280u] = h1_0.x; As[ea + 1280u + 1u] = h1_0.y; As[ea + 1280u + 2u] = h1_1.x; As[ea + 1280u + 3u] = h1_1.y; As[ea + 1280u + 4u] = h1_2.x; As[ea + 1280u + 5u] = h1_2.y; As[ea + 1280u + 6u] = h1_3.x; As[ea + 1280u + 7u] = h1_3.y;
+          let h2_0 = bitcast<vec2<f16>>(s2.x); let h2_1 = bitcast<vec2<f16>>(s2.y); let h2_2 = bitcast<vec2<f16>>(s2.z); let h2_3 = bitcast<vec2<f16>>(s2.w);
+          As[ea + 2560u] = h2_0.x; As[ea + 2560u + 1u] = h2_0.y; As[ea + 2560u + 2u] = h2_1.x; As[ea + 2560u + 3u] = h2_1.y; As[ea + 2560u + 4u] = h2_2.x; As[ea + 2560u + 5u] = h2_2.y; As[ea + 2560u + 6u] = h2_3.x; As[ea + 2560u + 7u] = h2_3.y;
+          let h3_0 = bitcast<vec2<f16>>(s3.x); let h3_1 = bitcast<vec2<f16>>(s3.y); let h3_2 = bitcast<vec2<f16>>(s3.z); let h3_3 = bitcast<vec2<f16>>(s3.w);
+          As[ea + 3840u] = h3_0.x; As[ea + 3840u + 1u] = h3_0.y; As[ea + 3840u + 2u] = h3_1.x; As[ea + 3840u + 3u] = h3_1.y; As[ea + 3840u + 4u] = h3_2.x; As[ea + 3840u + 5u] = h3_2.y; As[ea + 3840u + 6u] = h3_3.x; As[ea + 3840u + 7u] = h3_3.y;
+          let h4_0 = bitcast<vec2<f16>>(s4.x); let h4_1 = bitcast<vec2<f16>>(s4.y); let h4_2 = bitcast<vec2<f16>>(s4.z); let h4_3 = bitcast<vec2<f16>>(s4.w);
+          Bs[eb] = h4_0.x; Bs[eb + 1u] = h4_0.y; Bs[eb + 2u] = h4_1.x; Bs[eb + 3u] = h4_1.y; Bs[eb + 4u] = h4_2.x; Bs[eb + 5u] = h4_2.y; Bs[eb + 6u] = h4_3.x; Bs[eb + 7u] = h4_3.y;
+          let h5_0 = bitcast<vec2<f16>>(s5.x); let h5_1 = bitcast<vec2<f16>>(s5.y); let h5_2 = bitcast<vec2<f16>>(s5.z); let h5_3 = bitcast<vec2<f16>>(s5.w);
+          Bs[eb + 1280u] = h5_0.x; Bs[eb + 1280u + 1u] = h5_0.y; Bs[eb + 1280u + 2u] = h5_1.x; Bs[eb + 1280u + 3u] = h5_1.y; Bs[eb + 1280u + 4u] = h5_2.x; Bs[eb + 1280u + 5u] = h5_2.y; Bs[eb + 1280u + 6u] = h5_3.x; Bs[eb + 1280u + 7u] = h5_3.y;
+          let h6_0 = bitcast<vec2<f16>>(s6.x); let h6_1 = bitcast<vec2<f16>>(s6.y); let h6_2 = bitcast<vec2<f16>>(s6.z); let h6_3 = bitcast<vec2<f16>>(s6.w);
+          Bs[eb + 2560u] = h6_0.x; Bs[eb + 2560u + 1u] = h6_0.y; Bs[eb + 2560u + 2u] = h6_1.x; Bs[eb + 2560u + 3u] = h6_1.y; Bs[eb + 2560u + 4u] = h6_2.x; Bs[eb + 2560u + 5u] = h6_2.y; Bs[eb + 2560u + 6u] = h6_3.x; Bs[eb + 2560u + 7u] = h6_3.y;
+          let h7_0 = bitcast<vec2<f16>>(s7.x); let h7_1 = bitcast<vec2<f16>>(s7.y); let h7_2 = bitcast<vec2<f16>>(s7.z); let h7_3 = bitcast<vec2<f16>>(s7.w);
+          Bs[eb + 3840u] = h7_0.x; Bs[eb + 3840u + 1u] = h7_0.y; Bs[eb + 3840u + 2u] = h7_1.x; Bs[eb + 3840u + 3u] = h7_1.y; Bs[eb + 3840u + 4u] = h7_2.x; Bs[eb + 3840u + 5u] = h7_2.y; Bs[eb + 3840u + 6u] = h7_3.x; Bs[eb + 3840u + 7u] = h7_3.y;
+        }
+      }
+      workgroupBarrier();
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t128x128_sg2x2_k64_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 4608u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 4608u;   // and B-tile row
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
+  let r0 = tid / 16u;   // its first staged row; then every 8 rows
+  let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var s12 = vec4<f16>();
+  var s13 = vec4<f16>();
+  var s14 = vec4<f16>();
+  var s15 = vec4<f16>();
+  var s16 = vec4<f16>();
+  var s17 = vec4<f16>();
+  var s18 = vec4<f16>();
+  var s19 = vec4<f16>();
+  var s20 = vec4<f16>();
+  var s21 = vec4<f16>();
+  var s22 = vec4<f16>();
+  var s23 = vec4<f16>();
+  var s24 = vec4<f16>();
+  var s25 = vec4<f16>();
+  var s26 = vec4<f16>();
+  var s27 = vec4<f16>();
+  var s28 = vec4<f16>();
+  var s29 = vec4<f16>();
+  var s30 = vec4<f16>();
+  var s31 = vec4<f16>();
+  var c00 = SmC();
+  var c01 = SmC();
+  var c02 = SmC();
+  var c03 = SmC();
+  var c10 = SmC();
+  var c11 = SmC();
+  var c12 = SmC();
+  var c13 = SmC();
+  var c20 = SmC();
+  var c21 = SmC();
+  var c22 = SmC();
+  var c23 = SmC();
+  var c30 = SmC();
+  var c31 = SmC();
+  var c32 = SmC();
+  var c33 = SmC();
+  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let k4 = kt * 16u;
+      s0 = x4[xb + k4];
+      s1 = x4[xb + 8u * K4 + k4];
+      s2 = x4[xb + 16u * K4 + k4];
+      s3 = x4[xb + 24u * K4 + k4];
+      s4 = x4[xb + 32u * K4 + k4];
+      s5 = x4[xb + 40u * K4 + k4];
+      s6 = x4[xb + 48u * K4 + k4];
+      s7 = x4[xb + 56u * K4 + k4];
+      s8 = x4[xb + 64u * K4 + k4];
+      s9 = x4[xb + 72u * K4 + k4];
+      s10 = x4[xb + 80u * K4 + k4];
+      s11 = x4[xb + 88u * K4 + k4];
+      s12 = x4[xb + 96u * K4 + k4];
+      s13 = x4[xb + 104u * K4 + k4];
+      s14 = x4[xb + 112u * K4 + k4];
+      s15 = x4[xb + 120u * K4 + k4];
+      s16 = w4[wb + k4];
+      s17 = w4[wb + 8u * K4 + k4];
+      s18 = w4[wb + 16u * K4 + k4];
+      s19 = w4[wb + 24u * K4 + k4];
+      s20 = w4[wb + 32u * K4 + k4];
+      s21 = w4[wb + 40u * K4 + k4];
+      s22 = w4[wb + 48u * K4 + k4];
+      s23 = w4[wb + 56u * K4 + k4];
+      s24 = w4[wb + 64u * K4 + k4];
+      s25 = w4[wb + 72u * K4 + k4];
+      s26 = w4[wb + 80u * K4 + k4];
+      s27 = w4[wb + 88u * K4 + k4];
+      s28 = w4[wb + 96u * K4 + k4];
+      s29 = w4[wb + 104u * K4 + k4];
+      s30 = w4[wb + 112u * K4 + k4];
+      s31 = w4[wb + 120u * K4 + k4];
+    }
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 576u] = s1.x; As[ea + 576u + 1u] = s1.y; As[ea + 576u + 2u] = s1.z; As[ea + 576u + 3u] = s1.w;
+      As[ea + 1152u] = s2.x; As[ea + 1152u + 1u] = s2.y; As[ea + 1152u + 2u] = s2.z; As[ea + 1152u + 3u] = s2.w;
+      As[ea + 1728u] = s3.x; As[ea + 1728u + 1u] = s3.y; As[ea + 1728u + 2u] = s3.z; As[ea + 1728u + 3u] = s3.w;
+      As[ea + 2304u] = s4.x; As[ea + 2304u + 1u] = s4.y; As[ea + 2304u + 2u] = s4.z; As[ea + 2304u + 3u] = s4.w;
+      As[ea + 2880u] = s5.x; As[ea + 2880u + 1u] = s5.y; As[ea + 2880u + 2u] = s5.z; As[ea + 2880u + 3u] = s5.w;
+      As[ea + 3456u] = s6.x; As[ea + 3456u + 1u] = s6.y; As[ea + 3456u + 2u] = s6.z; As[ea + 3456u + 3u] = s6.w;
+      As[ea + 4032u] = s7.x; As[ea + 4032u + 1u] = s7.y; As[ea + 4032u + 2u] = s7.z; As[ea + 4032u + 3u] = s7.w;
+      As[ea + 4608u] = s8.x; As[ea + 4608u + 1u] = s8.y; As[ea + 4608u + 2u] = s8.z; As[ea + 4608u + 3u] = s8.w;
+      As[ea + 5184u] = s9.x; As[ea + 5184u + 1u] = s9.y; As[ea + 5184u + 2u] = s9.z; As[ea + 5184u + 3u] = s9.w;
+      As[ea + 5760u] = s10.x; As[ea + 5760u + 1u] = s10.y; As[ea + 5760u + 2u] = s10.z; As[ea + 5760u + 3u] = s10.w;
+      As[ea + 6336u] = s11.x; As[ea + 6336u + 1u] = s11.y; As[ea + 6336u + 2u] = s11.z; As[ea + 6336u + 3u] = s11.w;
+      As[ea + 6912u] = s12.x; As[ea + 6912u + 1u] = s12.y; As[ea + 6912u + 2u] = s12.z; As[ea + 6912u + 3u] = s12.w;
+      As[ea + 7488u] = s13.x; As[ea + 7488u + 1u] = s13.y; As[ea + 7488u + 2u] = s13.z; As[ea + 7488u + 3u] = s13.w;
+      As[ea + 8064u] = s14.x; As[ea + 8064u + 1u] = s14.y; As[ea + 8064u + 2u] = s14.z; As[ea + 8064u + 3u] = s14.w;
+      As[ea + 8640u] = s15.x; As[ea + 8640u + 1u] = s15.y; As[ea + 8640u + 2u] = s15.z; As[ea + 8640u + 3u] = s15.w;
+      Bs[eb] = s16.x; Bs[eb + 1u] = s16.y; Bs[eb + 2u] = s16.z; Bs[eb + 3u] = s16.w;
+      Bs[eb + 576u] = s17.x; Bs[eb + 576u + 1u] = s17.y; Bs[eb + 576u + 2u] = s17.z; Bs[eb + 576u + 3u] = s17.w;
+      Bs[eb + 1152u] = s18.x; Bs[eb + 1152u + 1u] = s18.y; Bs[eb + 1152u + 2u] = s18.z; Bs[eb + 1152u + 3u] = s18.w;
+      Bs[eb + 1728u] = s19.x; Bs[eb + 1728u + 1u] = s19.y; Bs[eb + 1728u + 2u] = s19.z; Bs[eb + 1728u + 3u] = s19.w;
+      Bs[eb + 2304u] = s20.x; Bs[eb + 2304u + 1u] = s20.y; Bs[eb + 2304u + 2u] = s20.z; Bs[eb + 2304u + 3u] = s20.w;
+      Bs[eb + 2880u] = s21.x; Bs[eb + 2880u + 1u] = s21.y; Bs[eb + 2880u + 2u] = s21.z; Bs[eb + 2880u + 3u] = s21.w;
+      Bs[eb + 3456u] = s22.x; Bs[eb + 3456u + 1u] = s22.y; Bs[eb + 3456u + 2u] = s22.z; Bs[eb + 3456u + 3u] = s22.w;
+      Bs[eb + 4032u] = s23.x; Bs[eb + 4032u + 1u] = s23.y; Bs[eb + 4032u + 2u] = s23.z; Bs[eb + 4032u + 3u] = s23.w;
+      Bs[eb + 4608u] = s24.x; Bs[eb + 4608u + 1u] = s24.y; Bs[eb + 4608u + 2u] = s24.z; Bs[eb + 4608u + 3u] = s24.w;
+      Bs[eb + 5184u] = s25.x; Bs[eb + 5184u + 1u] = s25.y; Bs[eb + 5184u + 2u] = s25.z; Bs[eb + 5184u + 3u] = s25.w;
+      Bs[eb + 5760u] = s26.x; Bs[eb + 5760u + 1u] = s26.y; Bs[eb + 5760u + 2u] = s26.z; Bs[eb + 5760u + 3u] = s26.w;
+      Bs[eb + 6336u] = s27.x; Bs[eb + 6336u + 1u] = s27.y; Bs[eb + 6336u + 2u] = s27.z; Bs[eb + 6336u + 3u] = s27.w;
+      Bs[eb + 6912u] = s28.x; Bs[eb + 6912u + 1u] = s28.y; Bs[eb + 6912u + 2u] = s28.z; Bs[eb + 6912u + 3u] = s28.w;
+      Bs[eb + 7488u] = s29.x; Bs[eb + 7488u + 1u] = s29.y; Bs[eb + 7488u + 2u] = s29.z; Bs[eb + 7488u + 3u] = s29.w;
+      Bs[eb + 8064u] = s30.x; Bs[eb + 8064u + 1u] = s30.y; Bs[eb + 8064u + 2u] = s30.z; Bs[eb + 8064u + 3u] = s30.w;
+      Bs[eb + 8640u] = s31.x; Bs[eb + 8640u + 1u] = s31.y; Bs[eb + 8640u + 2u] = s31.z; Bs[eb + 8640u + 3u] = s31.w;
+    }
+    workgroupBarrier();
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 1152u;
+      let a2 = sa + 2304u;
+      let a3 = sa + 3456u;
+      let b0 = sb + 0u;
+      let b1 = sb + 1152u;
+      let b2 = sb + 2304u;
+      let b3 = sb + 3456u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+      c02 = mma_e(a0, b2, c02, 72u, lane);
+      c03 = mma_e(a0, b3, c03, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c11 = mma_e(a1, b1, c11, 72u, lane);
+      c12 = mma_e(a1, b2, c12, 72u, lane);
+      c13 = mma_e(a1, b3, c13, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c21 = mma_e(a2, b1, c21, 72u, lane);
+      c22 = mma_e(a2, b2, c22, 72u, lane);
+      c23 = mma_e(a2, b3, c23, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+      c31 = mma_e(a3, b1, c31, 72u, lane);
+      c32 = mma_e(a3, b2, c32, 72u, lane);
+      c33 = mma_e(a3, b3, c33, 72u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 1168u;
+      let a2 = sa + 2320u;
+      let a3 = sa + 3472u;
+      let b0 = sb + 16u;
+      let b1 = sb + 1168u;
+      let b2 = sb + 2320u;
+      let b3 = sb + 3472u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+      c02 = mma_e(a0, b2, c02, 72u, lane);
+      c03 = mma_e(a0, b3, c03, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c11 = mma_e(a1, b1, c11, 72u, lane);
+      c12 = mma_e(a1, b2, c12, 72u, lane);
+      c13 = mma_e(a1, b3, c13, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c21 = mma_e(a2, b1, c21, 72u, lane);
+      c22 = mma_e(a2, b2, c22, 72u, lane);
+      c23 = mma_e(a2, b3, c23, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+      c31 = mma_e(a3, b1, c31, 72u, lane);
+      c32 = mma_e(a3, b2, c32, 72u, lane);
+      c33 = mma_e(a3, b3, c33, 72u, lane);
+    }
+    {
+      let a0 = sa + 32u;
+      let a1 = sa + 1184u;
+      let a2 = sa + 2336u;
+      let a3 = sa + 3488u;
+      let b0 = sb + 32u;
+      let b1 = sb + 1184u;
+      let b2 = sb + 2336u;
+      let b3 = sb + 3488u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+      c02 = mma_e(a0, b2, c02, 72u, lane);
+      c03 = mma_e(a0, b3, c03, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c11 = mma_e(a1, b1, c11, 72u, lane);
+      c12 = mma_e(a1, b2, c12, 72u, lane);
+      c13 = mma_e(a1, b3, c13, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c21 = mma_e(a2, b1, c21, 72u, lane);
+      c22 = mma_e(a2, b2, c22, 72u, lane);
+      c23 = mma_e(a2, b3, c23, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+      c31 = mma_e(a3, b1, c31, 72u, lane);
+      c32 = mma_e(a3, b2, c32, 72u, lane);
+      c33 = mma_e(a3, b3, c33, 72u, lane);
+    }
+    {
+      let a0 = sa + 48u;
+      let a1 = sa + 1200u;
+      let a2 = sa + 2352u;
+      let a3 = sa + 3504u;
+      let b0 = sb + 48u;
+      let b1 = sb + 1200u;
+      let b2 = sb + 2352u;
+      let b3 = sb + 3504u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+      c02 = mma_e(a0, b2, c02, 72u, lane);
+      c03 = mma_e(a0, b3, c03, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c11 = mma_e(a1, b1, c11, 72u, lane);
+      c12 = mma_e(a1, b2, c12, 72u, lane);
+      c13 = mma_e(a1, b3, c13, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c21 = mma_e(a2, b1, c21, 72u, lane);
+      c22 = mma_e(a2, b2, c22, 72u, lane);
+      c23 = mma_e(a2, b3, c23, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+      c31 = mma_e(a3, b1, c31, 72u, lane);
+      c32 = mma_e(a3, b2, c32, 72u, lane);
+      c33 = mma_e(a3, b3, c33, 72u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t128x128_sg2x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 4608u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 4608u;   // and B-tile row
+  let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
+  let r0 = tid / 16u;   // its first staged row; then every 8 rows
+  let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
+  let v0 = row0 + r0 + 0u < p.M; let o0 = min(row0 + r0 + 0u, p.M - 1u) * K4;
+  let v1 = row0 + r0 + 8u < p.M; let o1 = min(row0 + r0 + 8u, p.M - 1u) * K4;
+  let v2 = row0 + r0 + 16u < p.M; let o2 = min(row0 + r0 + 16u, p.M - 1u) * K4;
+  let v3 = row0 + r0 + 24u < p.M; let o3 = min(row0 + r0 + 24u, p.M - 1u) * K4;
+  let v4 = row0 + r0 + 32u < p.M; let o4 = min(row0 + r0 + 32u, p.M - 1u) * K4;
+  let v5 = row0 + r0 + 40u < p.M; let o5 = min(row0 + r0 + 40u, p.M - 1u) * K4;
+  let v6 = row0 + r0 + 48u < p.M; let o6 = min(row0 + r0 + 48u, p.M - 1u) * K4;
+  let v7 = row0 + r0 + 56u < p.M; let o7 = min(row0 + r0 + 56u, p.M - 1u) * K4;
+  let v8 = row0 + r0 + 64u < p.M; let o8 = min(row0 + r0 + 64u, p.M - 1u) * K4;
+  let v9 = row0 + r0 + 72u < p.M; let o9 = min(row0 + r0 + 72u, p.M - 1u) * K4;
+  let v10 = row0 + r0 + 80u < p.M; let o10 = min(row0 + r0 + 80u, p.M - 1u) * K4;
+  let v11 = row0 + r0 + 88u < p.M; let o11 = min(row0 + r0 + 88u, p.M - 1u) * K4;
+  let v12 = row0 + r0 + 96u < p.M; let o12 = min(row0 + r0 + 96u, p.M - 1u) * K4;
+  let v13 = row0 + r0 + 104u < p.M; let o13 = min(row0 + r0 + 104u, p.M - 1u) * K4;
+  let v14 = row0 + r0 + 112u < p.M; let o14 = min(row0 + r0 + 112u, p.M - 1u) * K4;
+  let v15 = row0 + r0 + 120u < p.M; let o15 = min(row0 + r0 + 120u, p.M - 1u) * K4;
+  let v16 = col0 + r0 + 0u < p.N; let o16 = min(col0 + r0 + 0u, p.N - 1u) * K4;
+  let v17 = col0 + r0 + 8u < p.N; let o17 = min(col0 + r0 + 8u, p.N - 1u) * K4;
+  let v18 = col0 + r0 + 16u < p.N; let o18 = min(col0 + r0 + 16u, p.N - 1u) * K4;
+  let v19 = col0 + r0 + 24u < p.N; let o19 = min(col0 + r0 + 24u, p.N - 1u) * K4;
+  let v20 = col0 + r0 + 32u < p.N; let o20 = min(col0 + r0 + 32u, p.N - 1u) * K4;
+  let v21 = col0 + r0 + 40u < p.N; let o21 = min(col0 + r0 + 40u, p.N - 1u) * K4;
+  let v22 = col0 + r0 + 48u < p.N; let o22 = min(col0 + r0 + 48u, p.N - 1u) * K4;
+  let v23 = col0 + r0 + 56u < p.N; let o23 = min(col0 + r0 + 56u, p.N - 1u) * K4;
+  let v24 = col0 + r0 + 64u < p.N; let o24 = min(col0 + r0 + 64u, p.N - 1u) * K4;
+  let v25 = col0 + r0 + 72u < p.N; let o25 = min(col0 + r0 + 72u, p.N - 1u) * K4;
+  let v26 = col0 + r0 + 80u < p.N; let o26 = min(col0 + r0 + 80u, p.N - 1u) * K4;
+  let v27 = col0 + r0 + 88u < p.N; let o27 = min(col0 + r0 + 88u, p.N - 1u) * K4;
+  let v28 = col0 + r0 + 96u < p.N; let o28 = min(col0 + r0 + 96u, p.N - 1u) * K4;
+  let v29 = col0 + r0 + 104u < p.N; let o29 = min(col0 + r0 + 104u, p.N - 1u) * K4;
+  let v30 = col0 + r0 + 112u < p.N; let o30 = min(col0 + r0 + 112u, p.N - 1u) * K4;
+  let v31 = col0 + r0 + 120u < p.N; let o31 = min(col0 + r0 + 120u, p.N - 1u) * K4;
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var s4 = vec4<f16>();
+  var s5 = vec4<f16>();
+  var s6 = vec4<f16>();
+  var s7 = vec4<f16>();
+  var s8 = vec4<f16>();
+  var s9 = vec4<f16>();
+  var s10 = vec4<f16>();
+  var s11 = vec4<f16>();
+  var s12 = vec4<f16>();
+  var s13 = vec4<f16>();
+  var s14 = vec4<f16>();
+  var s15 = vec4<f16>();
+  var s16 = vec4<f16>();
+  var s17 = vec4<f16>();
+  var s18 = vec4<f16>();
+  var s19 = vec4<f16>();
+  var s20 = vec4<f16>();
+  var s21 = vec4<f16>();
+  var s22 = vec4<f16>();
+  var s23 = vec4<f16>();
+  var s24 = vec4<f16>();
+  var s25 = vec4<f16>();
+  var s26 = vec4<f16>();
+  var s27 = vec4<f16>();
+  var s28 = vec4<f16>();
+  var s29 = vec4<f16>();
+  var s30 = vec4<f16>();
+  var s31 = vec4<f16>();
+  var c00 = SmC();
+  var c01 = SmC();
+  var c02 = SmC();
+  var c03 = SmC();
+  var c10 = SmC();
+  var c11 = SmC();
+  var c12 = SmC();
+  var c13 = SmC();
+  var c20 = SmC();
+  var c21 = SmC();
+  var c22 = SmC();
+  var c23 = SmC();
+  var c30 = SmC();
+  var c31 = SmC();
+  var c32 = SmC();
+  var c33 = SmC();
+  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  {
+    let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+    s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+    s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+    s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+    s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+    s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
+    s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
+    s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
+    s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
+    s8 = select(vec4<f16>(), x4[o8 + kc], v8 && kin);
+    s9 = select(vec4<f16>(), x4[o9 + kc], v9 && kin);
+    s10 = select(vec4<f16>(), x4[o10 + kc], v10 && kin);
+    s11 = select(vec4<f16>(), x4[o11 + kc], v11 && kin);
+    s12 = select(vec4<f16>(), x4[o12 + kc], v12 && kin);
+    s13 = select(vec4<f16>(), x4[o13 + kc], v13 && kin);
+    s14 = select(vec4<f16>(), x4[o14 + kc], v14 && kin);
+    s15 = select(vec4<f16>(), x4[o15 + kc], v15 && kin);
+    s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
+    s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
+    s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
+    s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
+    s20 = select(vec4<f16>(), w4[o20 + kc], v20 && kin);
+    s21 = select(vec4<f16>(), w4[o21 + kc], v21 && kin);
+    s22 = select(vec4<f16>(), w4[o22 + kc], v22 && kin);
+    s23 = select(vec4<f16>(), w4[o23 + kc], v23 && kin);
+    s24 = select(vec4<f16>(), w4[o24 + kc], v24 && kin);
+    s25 = select(vec4<f16>(), w4[o25 + kc], v25 && kin);
+    s26 = select(vec4<f16>(), w4[o26 + kc], v26 && kin);
+    s27 = select(vec4<f16>(), w4[o27 + kc], v27 && kin);
+    s28 = select(vec4<f16>(), w4[o28 + kc], v28 && kin);
+    s29 = select(vec4<f16>(), w4[o29 + kc], v29 && kin);
+    s30 = select(vec4<f16>(), w4[o30 + kc], v30 && kin);
+    s31 = select(vec4<f16>(), w4[o31 + kc], v31 && kin);
+  }
+  for (var kt = k0; kt < nk; kt++) {
+    workgroupBarrier();   // every subgroup is done with the previous slice
+    {
+      let ea = ws; let eb = ws;
+      As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+      As[ea + 576u] = s1.x; As[ea + 576u + 1u] = s1.y; As[ea + 576u + 2u] = s1.z; As[ea + 576u + 3u] = s1.w;
+      As[ea + 1152u] = s2.x; As[ea + 1152u + 1u] = s2.y; As[ea + 1152u + 2u] = s2.z; As[ea + 1152u + 3u] = s2.w;
+      As[ea + 1728u] = s3.x; As[ea + 1728u + 1u] = s3.y; As[ea + 1728u + 2u] = s3.z; As[ea + 1728u + 3u] = s3.w;
+      As[ea + 2304u] = s4.x; As[ea + 2304u + 1u] = s4.y; As[ea + 2304u + 2u] = s4.z; As[ea + 2304u + 3u] = s4.w;
+      As[ea + 2880u] = s5.x; As[ea + 2880u + 1u] = s5.y; As[ea + 2880u + 2u] = s5.z; As[ea + 2880u + 3u] = s5.w;
+      As[ea + 3456u] = s6.x; As[ea + 3456u + 1u] = s6.y; As[ea + 3456u + 2u] = s6.z; As[ea + 3456u + 3u] = s6.w;
+      As[ea + 4032u] = s7.x; As[ea + 4032u + 1u] = s7.y; As[ea + 4032u + 2u] = s7.z; As[ea + 4032u + 3u] = s7.w;
+      As[ea + 4608u] = s8.x; As[ea + 4608u + 1u] = s8.y; As[ea + 4608u + 2u] = s8.z; As[ea + 4608u + 3u] = s8.w;
+      As[ea + 5184u] = s9.x; As[ea + 5184u + 1u] = s9.y; As[ea + 5184u + 2u] = s9.z; As[ea + 5184u + 3u] = s9.w;
+      As[ea + 5760u] = s10.x; As[ea + 5760u + 1u] = s10.y; As[ea + 5760u + 2u] = s10.z; As[ea + 5760u + 3u] = s10.w;
+      As[ea + 6336u] = s11.x; As[ea + 6336u + 1u] = s11.y; As[ea + 6336u + 2u] = s11.z; As[ea + 6336u + 3u] = s11.w;
+      As[ea + 6912u] = s12.x; As[ea + 6912u + 1u] = s12.y; As[ea + 6912u + 2u] = s12.z; As[ea + 6912u + 3u] = s12.w;
+      As[ea + 7488u] = s13.x; As[ea + 7488u + 1u] = s13.y; As[ea + 7488u + 2u] = s13.z; As[ea + 7488u + 3u] = s13.w;
+      As[ea + 8064u] = s14.x; As[ea + 8064u + 1u] = s14.y; As[ea + 8064u + 2u] = s14.z; As[ea + 8064u + 3u] = s14.w;
+      As[ea + 8640u] = s15.x; As[ea + 8640u + 1u] = s15.y; As[ea + 8640u + 2u] = s15.z; As[ea + 8640u + 3u] = s15.w;
+      Bs[eb] = s16.x; Bs[eb + 1u] = s16.y; Bs[eb + 2u] = s16.z; Bs[eb + 3u] = s16.w;
+      Bs[eb + 576u] = s17.x; Bs[eb + 576u + 1u] = s17.y; Bs[eb + 576u + 2u] = s17.z; Bs[eb + 576u + 3u] = s17.w;
+      Bs[eb + 1152u] = s18.x; Bs[eb + 1152u + 1u] = s18.y; Bs[eb + 1152u + 2u] = s18.z; Bs[eb + 1152u + 3u] = s18.w;
+      Bs[eb + 1728u] = s19.x; Bs[eb + 1728u + 1u] = s19.y; Bs[eb + 1728u + 2u] = s19.z; Bs[eb + 1728u + 3u] = s19.w;
+      Bs[eb + 2304u] = s20.x; Bs[eb + 2304u + 1u] = s20.y; Bs[eb + 2304u + 2u] = s20.z; Bs[eb + 2304u + 3u] = s20.w;
+      Bs[eb + 2880u] = s21.x; Bs[eb + 2880u + 1u] = s21.y; Bs[eb + 2880u + 2u] = s21.z; Bs[eb + 2880u + 3u] = s21.w;
+      Bs[eb + 3456u] = s22.x; Bs[eb + 3456u + 1u] = s22.y; Bs[eb + 3456u + 2u] = s22.z; Bs[eb + 3456u + 3u] = s22.w;
+      Bs[eb + 4032u] = s23.x; Bs[eb + 4032u + 1u] = s23.y; Bs[eb + 4032u + 2u] = s23.z; Bs[eb + 4032u + 3u] = s23.w;
+      Bs[eb + 4608u] = s24.x; Bs[eb + 4608u + 1u] = s24.y; Bs[eb + 4608u + 2u] = s24.z; Bs[eb + 4608u + 3u] = s24.w;
+      Bs[eb + 5184u] = s25.x; Bs[eb + 5184u + 1u] = s25.y; Bs[eb + 5184u + 2u] = s25.z; Bs[eb + 5184u + 3u] = s25.w;
+      Bs[eb + 5760u] = s26.x; Bs[eb + 5760u + 1u] = s26.y; Bs[eb + 5760u + 2u] = s26.z; Bs[eb + 5760u + 3u] = s26.w;
+      Bs[eb + 6336u] = s27.x; Bs[eb + 6336u + 1u] = s27.y; Bs[eb + 6336u + 2u] = s27.z; Bs[eb + 6336u + 3u] = s27.w;
+      Bs[eb + 6912u] = s28.x; Bs[eb + 6912u + 1u] = s28.y; Bs[eb + 6912u + 2u] = s28.z; Bs[eb + 6912u + 3u] = s28.w;
+      Bs[eb + 7488u] = s29.x; Bs[eb + 7488u + 1u] = s29.y; Bs[eb + 7488u + 2u] = s29.z; Bs[eb + 7488u + 3u] = s29.w;
+      Bs[eb + 8064u] = s30.x; Bs[eb + 8064u + 1u] = s30.y; Bs[eb + 8064u + 2u] = s30.z; Bs[eb + 8064u + 3u] = s30.w;
+      Bs[eb + 8640u] = s31.x; Bs[eb + 8640u + 1u] = s31.y; Bs[eb + 8640u + 2u] = s31.z; Bs[eb + 8640u + 3u] = s31.w;
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
+        s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
+        s1 = select(vec4<f16>(), x4[o1 + kc], v1 && kin);
+        s2 = select(vec4<f16>(), x4[o2 + kc], v2 && kin);
+        s3 = select(vec4<f16>(), x4[o3 + kc], v3 && kin);
+        s4 = select(vec4<f16>(), x4[o4 + kc], v4 && kin);
+        s5 = select(vec4<f16>(), x4[o5 + kc], v5 && kin);
+        s6 = select(vec4<f16>(), x4[o6 + kc], v6 && kin);
+        s7 = select(vec4<f16>(), x4[o7 + kc], v7 && kin);
+        s8 = select(vec4<f16>(), x4[o8 + kc], v8 && kin);
+        s9 = select(vec4<f16>(), x4[o9 + kc], v9 && kin);
+        s10 = select(vec4<f16>(), x4[o10 + kc], v10 && kin);
+        s11 = select(vec4<f16>(), x4[o11 + kc], v11 && kin);
+        s12 = select(vec4<f16>(), x4[o12 + kc], v12 && kin);
+        s13 = select(vec4<f16>(), x4[o13 + kc], v13 && kin);
+        s14 = select(vec4<f16>(), x4[o14 + kc], v14 && kin);
+        s15 = select(vec4<f16>(), x4[o15 + kc], v15 && kin);
+        s16 = select(vec4<f16>(), w4[o16 + kc], v16 && kin);
+        s17 = select(vec4<f16>(), w4[o17 + kc], v17 && kin);
+        s18 = select(vec4<f16>(), w4[o18 + kc], v18 && kin);
+        s19 = select(vec4<f16>(), w4[o19 + kc], v19 && kin);
+        s20 = select(vec4<f16>(), w4[o20 + kc], v20 && kin);
+        s21 = select(vec4<f16>(), w4[o21 + kc], v21 && kin);
+        s22 = select(vec4<f16>(), w4[o22 + kc], v22 && kin);
+        s23 = select(vec4<f16>(), w4[o23 + kc], v23 && kin);
+        s24 = select(vec4<f16>(), w4[o24 + kc], v24 && kin);
+        s25 = select(vec4<f16>(), w4[o25 + kc], v25 && kin);
+        s26 = select(vec4<f16>(), w4[o26 + kc], v26 && kin);
+        s27 = select(vec4<f16>(), w4[o27 + kc], v27 && kin);
+        s28 = select(vec4<f16>(), w4[o28 + kc], v28 && kin);
+        s29 = select(vec4<f16>(), w4[o29 + kc], v29 && kin);
+        s30 = select(vec4<f16>(), w4[o30 + kc], v30 && kin);
+        s31 = select(vec4<f16>(), w4[o31 + kc], v31 && kin);
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let a1 = sa + 1152u;
+      let a2 = sa + 2304u;
+      let a3 = sa + 3456u;
+      let b0 = sb + 0u;
+      let b1 = sb + 1152u;
+      let b2 = sb + 2304u;
+      let b3 = sb + 3456u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+      c02 = mma_e(a0, b2, c02, 72u, lane);
+      c03 = mma_e(a0, b3, c03, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c11 = mma_e(a1, b1, c11, 72u, lane);
+      c12 = mma_e(a1, b2, c12, 72u, lane);
+      c13 = mma_e(a1, b3, c13, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c21 = mma_e(a2, b1, c21, 72u, lane);
+      c22 = mma_e(a2, b2, c22, 72u, lane);
+      c23 = mma_e(a2, b3, c23, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+      c31 = mma_e(a3, b1, c31, 72u, lane);
+      c32 = mma_e(a3, b2, c32, 72u, lane);
+      c33 = mma_e(a3, b3, c33, 72u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let a1 = sa + 1168u;
+      let a2 = sa + 2320u;
+      let a3 = sa + 3472u;
+      let b0 = sb + 16u;
+      let b1 = sb + 1168u;
+      let b2 = sb + 2320u;
+      let b3 = sb + 3472u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+      c02 = mma_e(a0, b2, c02, 72u, lane);
+      c03 = mma_e(a0, b3, c03, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c11 = mma_e(a1, b1, c11, 72u, lane);
+      c12 = mma_e(a1, b2, c12, 72u, lane);
+      c13 = mma_e(a1, b3, c13, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c21 = mma_e(a2, b1, c21, 72u, lane);
+      c22 = mma_e(a2, b2, c22, 72u, lane);
+      c23 = mma_e(a2, b3, c23, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+      c31 = mma_e(a3, b1, c31, 72u, lane);
+      c32 = mma_e(a3, b2, c32, 72u, lane);
+      c33 = mma_e(a3, b3, c33, 72u, lane);
+    }
+    {
+      let a0 = sa + 32u;
+      let a1 = sa + 1184u;
+      let a2 = sa + 2336u;
+      let a3 = sa + 3488u;
+      let b0 = sb + 32u;
+      let b1 = sb + 1184u;
+      let b2 = sb + 2336u;
+      let b3 = sb + 3488u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+      c02 = mma_e(a0, b2, c02, 72u, lane);
+      c03 = mma_e(a0, b3, c03, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c11 = mma_e(a1, b1, c11, 72u, lane);
+      c12 = mma_e(a1, b2, c12, 72u, lane);
+      c13 = mma_e(a1, b3, c13, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c21 = mma_e(a2, b1, c21, 72u, lane);
+      c22 = mma_e(a2, b2, c22, 72u, lane);
+      c23 = mma_e(a2, b3, c23, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+      c31 = mma_e(a3, b1, c31, 72u, lane);
+      c32 = mma_e(a3, b2, c32, 72u, lane);
+      c33 = mma_e(a3, b3, c33, 72u, lane);
+    }
+    {
+      let a0 = sa + 48u;
+      let a1 = sa + 1200u;
+      let a2 = sa + 2352u;
+      let a3 = sa + 3504u;
+      let b0 = sb + 48u;
+      let b1 = sb + 1200u;
+      let b2 = sb + 2352u;
+      let b3 = sb + 3504u;
+      c00 = mma_e(a0, b0, c00, 72u, lane);
+      c01 = mma_e(a0, b1, c01, 72u, lane);
+      c02 = mma_e(a0, b2, c02, 72u, lane);
+      c03 = mma_e(a0, b3, c03, 72u, lane);
+      c10 = mma_e(a1, b0, c10, 72u, lane);
+      c11 = mma_e(a1, b1, c11, 72u, lane);
+      c12 = mma_e(a1, b2, c12, 72u, lane);
+      c13 = mma_e(a1, b3, c13, 72u, lane);
+      c20 = mma_e(a2, b0, c20, 72u, lane);
+      c21 = mma_e(a2, b1, c21, 72u, lane);
+      c22 = mma_e(a2, b2, c22, 72u, lane);
+      c23 = mma_e(a2, b3, c23, 72u, lane);
+      c30 = mma_e(a3, b0, c30, 72u, lane);
+      c31 = mma_e(a3, b1, c31, 72u, lane);
+      c32 = mma_e(a3, b2, c32, 72u, lane);
+      c33 = mma_e(a3, b3, c33, 72u, lane);
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+  store_e(cb, c01, lane); flush(cb, row0 + sr + 0u, col0 + sc + 16u, lane);
+  store_e(cb, c02, lane); flush(cb, row0 + sr + 0u, col0 + sc + 32u, lane);
+  store_e(cb, c03, lane); flush(cb, row0 + sr + 0u, col0 + sc + 48u, lane);
+  store_e(cb, c10, lane); flush(cb, row0 + sr + 16u, col0 + sc + 0u, lane);
+  store_e(cb, c11, lane); flush(cb, row0 + sr + 16u, col0 + sc + 16u, lane);
+  store_e(cb, c12, lane); flush(cb, row0 + sr + 16u, col0 + sc + 32u, lane);
+  store_e(cb, c13, lane); flush(cb, row0 + sr + 16u, col0 + sc + 48u, lane);
+  store_e(cb, c20, lane); flush(cb, row0 + sr + 32u, col0 + sc + 0u, lane);
+  store_e(cb, c21, lane); flush(cb, row0 + sr + 32u, col0 + sc + 16u, lane);
+  store_e(cb, c22, lane); flush(cb, row0 + sr + 32u, col0 + sc + 32u, lane);
+  store_e(cb, c23, lane); flush(cb, row0 + sr + 32u, col0 + sc + 48u, lane);
+  store_e(cb, c30, lane); flush(cb, row0 + sr + 48u, col0 + sc + 0u, lane);
+  store_e(cb, c31, lane); flush(cb, row0 + sr + 48u, col0 + sc + 16u, lane);
+  store_e(cb, c32, lane); flush(cb, row0 + sr + 48u, col0 + sc + 32u, lane);
+  store_e(cb, c33, lane); flush(cb, row0 + sr + 48u, col0 + sc + 48u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t32x32_sg2x2_k32_b2_un_pp(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
+  let K4 = p.K / 4u;
+  let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
+  let r0 = tid / 8u;   // its first staged row; then every 16 rows
+  let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<f16>();
+  var s1 = vec4<f16>();
+  var s2 = vec4<f16>();
+  var s3 = vec4<f16>();
+  var c00 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 8u;
+    s0 = x4[xb + k4];
+    s1 = x4[xb + 16u * K4 + k4];
+    s2 = w4[wb + k4];
+    s3 = w4[wb + 16u * K4 + k4];
+  }
+  {
+    let ea = ws; let eb = ws;
+    As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+    As[ea + 640u] = s1.x; As[ea + 640u + 1u] = s1.y; As[ea + 640u + 2u] = s1.z; As[ea + 640u + 3u] = s1.w;
+    Bs[eb] = s2.x; Bs[eb + 1u] = s2.y; Bs[eb + 2u] = s2.z; Bs[eb + 3u] = s2.w;
+    Bs[eb + 640u] = s3.x; Bs[eb + 640u + 1u] = s3.y; Bs[eb + 640u + 2u] = s3.z; Bs[eb + 640u + 3u] = s3.w;
+  }
+  workgroupBarrier();
+  for (var kt = k0; kt < nk; kt += 2u) {
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 8u;
+        s0 = x4[xb + k4];
+        s1 = x4[xb + 16u * K4 + k4];
+        s2 = w4[wb + k4];
+        s3 = w4[wb + 16u * K4 + k4];
+      }
+      {
+        let ea = 1u * 1280u + ws; let eb = 1u * 1280u + ws;
+        As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+        As[ea + 640u] = s1.x; As[ea + 640u + 1u] = s1.y; As[ea + 640u + 2u] = s1.z; As[ea + 640u + 3u] = s1.w;
+        Bs[eb] = s2.x; Bs[eb + 1u] = s2.y; Bs[eb + 2u] = s2.z; Bs[eb + 3u] = s2.w;
+        Bs[eb + 640u] = s3.x; Bs[eb + 640u + 1u] = s3.y; Bs[eb + 640u + 2u] = s3.z; Bs[eb + 640u + 3u] = s3.w;
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let b0 = sb + 0u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let b0 = sb + 16u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      if ((kt + 1u) + 1u < nk) {
+        {
+          let k4 = ((kt + 1u) + 1u) * 8u;
+          s0 = x4[xb + k4];
+          s1 = x4[xb + 16u * K4 + k4];
+          s2 = w4[wb + k4];
+          s3 = w4[wb + 16u * K4 + k4];
+        }
+        {
+          let ea = ws; let eb = ws;
+          As[ea] = s0.x; As[ea + 1u] = s0.y; As[ea + 2u] = s0.z; As[ea + 3u] = s0.w;
+          As[ea + 640u] = s1.x; As[ea + 640u + 1u] = s1.y; As[ea + 640u + 2u] = s1.z; As[ea + 640u + 3u] = s1.w;
+          Bs[eb] = s2.x; Bs[eb + 1u] = s2.y; Bs[eb + 2u] = s2.z; Bs[eb + 3u] = s2.w;
+          Bs[eb + 640u] = s3.x; Bs[eb + 640u + 1u] = s3.y; Bs[eb + 640u + 2u] = s3.z; Bs[eb + 640u + 3u] = s3.w;
+        }
+      }
+      {
+        let a0 = sa + 1280u + 0u;
+        let b0 = sb + 1280u + 0u;
+        c00 = mma_e(a0, b0, c00, 40u, lane);
+      }
+      {
+        let a0 = sa + 1280u + 16u;
+        let b0 = sb + 1280u + 16u;
+        c00 = mma_e(a0, b0, c00, 40u, lane);
+      }
+      workgroupBarrier();
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
+fn tg_t32x32_sg2x2_k32_b2_u8_pp(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row0 = wid.y * 32u; let col0 = wid.x * 32u;
+  let sg = tid / 32u;
+  let lane = tid % 32u;
+  let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
+  let sb = (sg % 2u) * 640u;   // and B-tile row
+  let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
+  let K4 = p.K / 8u;
+  let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
+  let r0 = tid / 4u;   // its first staged row; then every 32 rows
+  let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
+  let xb = (row0 + r0) * K4 + c4;   // the thread's first x chunk
+  let wb = (col0 + r0) * K4 + c4;   // and w chunk
+  var s0 = vec4<u32>();
+  var s1 = vec4<u32>();
+  var c00 = SmC();
+  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  {
+    let k4 = k0 * 4u;
+    s0 = x8[xb + k4];
+    s1 = w8[wb + k4];
+  }
+  {
+    let ea = ws; let eb = ws;
+    let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+    As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+    let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+    Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+  }
+  workgroupBarrier();
+  for (var kt = k0; kt < nk; kt += 2u) {
+    if (kt + 1u < nk) {
+      {
+        let k4 = (kt + 1u) * 4u;
+        s0 = x8[xb + k4];
+        s1 = w8[wb + k4];
+      }
+    }
+    {
+      let a0 = sa + 0u;
+      let b0 = sb + 0u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+    }
+    {
+      let a0 = sa + 16u;
+      let b0 = sb + 16u;
+      c00 = mma_e(a0, b0, c00, 40u, lane);
+    }
+    if (kt + 1u < nk) {
+      {
+        let ea = 1u * 1280u + ws; let eb = 1u * 1280u + ws;
+        let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+        As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+        let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+        Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+      }
+    }
+    workgroupBarrier();
+    if (kt + 1u < nk) {
+      if ((kt + 1u) + 1u < nk) {
+        {
+          let k4 = ((kt + 1u) + 1u) * 4u;
+          s0 = x8[xb + k4];
+          s1 = w8[wb + k4];
+        }
+      }
+      {
+        let a0 = sa + 1280u + 0u;
+        let b0 = sb + 1280u + 0u;
+        c00 = mma_e(a0, b0, c00, 40u, lane);
+      }
+      {
+        let a0 = sa + 1280u + 16u;
+        let b0 = sb + 1280u + 16u;
+        c00 = mma_e(a0, b0, c00, 40u, lane);
+      }
+      if ((kt + 1u) + 1u < nk) {
+        {
+          let ea = ws; let eb = ws;
+          let h0_0 = bitcast<vec2<f16>>(s0.x); let h0_1 = bitcast<vec2<f16>>(s0.y); let h0_2 = bitcast<vec2<f16>>(s0.z); let h0_3 = bitcast<vec2<f16>>(s0.w);
+          As[ea] = h0_0.x; As[ea + 1u] = h0_0.y; As[ea + 2u] = h0_1.x; As[ea + 3u] = h0_1.y; As[ea + 4u] = h0_2.x; As[ea + 5u] = h0_2.y; As[ea + 6u] = h0_3.x; As[ea + 7u] = h0_3.y;
+          let h1_0 = bitcast<vec2<f16>>(s1.x); let h1_1 = bitcast<vec2<f16>>(s1.y); let h1_2 = bitcast<vec2<f16>>(s1.z); let h1_3 = bitcast<vec2<f16>>(s1.w);
+          Bs[eb] = h1_0.x; Bs[eb + 1u] = h1_0.y; Bs[eb + 2u] = h1_1.x; Bs[eb + 3u] = h1_1.y; Bs[eb + 4u] = h1_2.x; Bs[eb + 5u] = h1_2.y; Bs[eb + 6u] = h1_3.x; Bs[eb + 7u] = h1_3.y;
+        }
+      }
+      workgroupBarrier();
+    }
+  }
+  let cb = sg * 256u;
+  store_e(cb, c00, lane); flush(cb, row0 + sr + 0u, col0 + sc + 0u, lane);
+}
+
+@compute @workgroup_size(128)
 fn tgs_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let row0 = wid.y * 16u; let col0 = wid.x * 64u;
   let sg = tid / 32u;
