@@ -49,9 +49,6 @@ export const CONFIGS = [
   // The decode tiles without register prefetch (for devices without robust buffer access, session 26).
   't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8', 'g16x64_sg1x4_k64_b1_un8', 'g32x64_sg1x4_k64_b1_un8', 'g64x64_sg2x2_k32_b1_un8',
   'g64x64_sg2x2_k64_b1_un8_ks2', 't64x64_sg1x4_k128_b1_un8_ks2', 't32x32_sg2x2_k64_b1_un8_ks2',
-  // Session 35: the prefill tile with two buffers taken in pairs (literal offsets, one barrier a slice), and 64-deep slices.
-  't128x128_sg2x2_k32_b2_un_pp', 't128x128_sg2x2_k32_b2_u_pp', 't128x128_sg2x2_k32_b2_un8_pp', 't128x128_sg2x2_k32_b2_u8_pp', 't128x128_sg2x2_k64_b1_un', 't128x128_sg2x2_k64_b1',
-  't32x32_sg2x2_k32_b2_un_pp', 't32x32_sg2x2_k32_b2_u8_pp',
 ];
 
 /** Configurations that also get a split-K entry (the decode tiles: few rows, long K walked by few workgroups). */
@@ -70,14 +67,13 @@ const SG = 32;   // lanes per subgroup (NVIDIA's; the emulation's EMU_SG)
 /** A configuration's geometry; `<id>/split` is its split-K entry. */
 export function parseId(idSplit) {
   const [id, mode] = idSplit.split('/');
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf|_u8|_un8)?(_pp)?(_ks2)?$/.exec(id);
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf|_u8|_un8)?(_ks2)?$/.exec(id);
   if (!m) throw new Error(`bad tile-gen id ${id}`);
-  const ks = m[11] ? 2 : 1, pp = m[10] !== undefined;   // _ks2: two groups of R × C subgroups, each multiplying one half of every staged slice
+  const ks = m[10] ? 2 : 1;   // _ks2: two groups of R × C subgroups, each multiplying one half of every staged slice
   const [gated, bm, bn, sgRows, sgCols, bk, nbuf, group] = [m[1] === 'g', ...m.slice(2, 8).map(Number), Number(m[8] ?? 0)];
   const unchecked = m[9] !== undefined, noPrefetch = m[9] === '_un' || m[9] === '_un8', streamB = m[9] === '_uf';
   const cw = m[9] === '_u8' || m[9] === '_un8' ? 8 : 4;   // halves per staged chunk (one load)
-  if (noPrefetch && nbuf !== 1 && !pp) throw new Error(`tile-gen id ${id}: _un (no prefetch) is for one tile buffer, or two taken in pairs (_pp)`);
-  if (pp && (nbuf !== 2 || ks !== 1 || streamB)) throw new Error(`tile-gen id ${id}: _pp is for two tile buffers (no _ks2, no _uf)`);
+  if (noPrefetch && nbuf !== 1) throw new Error(`tile-gen id ${id}: _un (no prefetch) is for one tile buffer`);
   const tm = bm / (16 * sgRows), tn = bn / (16 * sgCols);
   const wg = SG * sgRows * sgCols * ks, qk = bk / cw, brows = gated ? 2 * bn : bn;
   const rpt = wg / qk;   // staged rows per pass of the workgroup
@@ -86,7 +82,7 @@ export function parseId(idSplit) {
     && (ks === 1 || (bk % 32 === 0 && nbuf === 1 && !group && unchecked && mode !== 'split'));
   if (!ok) throw new Error(`tile-gen id ${id}: not a whole number of matrices and staged rows per thread (_ks2: K halves of 16k, one unchecked tile buffer, no grouped order, no split-K)`);
   const lds = bk + 8;
-  return { id, split: mode === 'split', ks, pp, cw, unchecked, noPrefetch, streamB, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
+  return { id, split: mode === 'split', ks, cw, unchecked, noPrefetch, streamB, gated, bm, bn, sgRows, sgCols, bk, nbuf, group, tm, tn, wg, qk, brows, rpt, lds, na: bm / rpt, nb: brows / rpt };
 }
 
 const range = (n) => [...Array(n).keys()];
@@ -383,43 +379,7 @@ function entry(o, c) {
   } else {
     P(`  let k0 = 0u; let nk = (p.K + ${u(bk - 1)}) / ${u(bk)};`);
   }
-  if (c.pp) {
-    // _pp (two tile buffers): the loop takes slices in pairs, the first from buffer 0 and the second from buffer 1, so
-    // every tile offset is a literal (the plain double-buffered loop's runtime buffer index kept the driver from
-    // folding them: H200 session 20, t128x128 k32 b2 100 TFLOP/s against b1's 175). One barrier a slice. With
-    // prefetch the next slice's loads are issued before this slice's math and stored into the other buffer after it;
-    // without (_un / _un8 _pp) they are loaded and stored before the math (no staging registers live across it).
-    // The other buffer was last read in the slice before, which every subgroup finished before that slice's barrier.
-    fetch('  ', 'k0');
-    commit('  ', '0u');
-    P('  workgroupBarrier();');
-    const half = (ind, kExpr, cur) => {
-      const next = `${kExpr} + 1u < nk`;
-      const [ta, tb] = cur ? [`sa + ${u(aStage)}`, `sb + ${u(bStage)}`] : ['sa', 'sb'];
-      if (c.noPrefetch) {
-        P(`${ind}if (${next}) {`);
-        fetch(`${ind}  `, `(${kExpr} + 1u)`);
-        commit(`${ind}  `, cur ? '0u' : '1u');
-        P(`${ind}}`);
-        math(ind, ta, tb);
-      } else {
-        P(`${ind}if (${next}) {`);
-        fetch(`${ind}  `, `(${kExpr} + 1u)`);
-        P(`${ind}}`);
-        math(ind, ta, tb);
-        P(`${ind}if (${next}) {`);
-        commit(`${ind}  `, cur ? '0u' : '1u');
-        P(`${ind}}`);
-      }
-      P(`${ind}workgroupBarrier();`);
-    };
-    P('  for (var kt = k0; kt < nk; kt += 2u) {');
-    half('    ', 'kt', 0);
-    P('    if (kt + 1u < nk) {');
-    half('      ', '(kt + 1u)', 1);
-    P('    }');
-    P('  }');
-  } else if (c.noPrefetch) {
+  if (c.noPrefetch) {
     // _un: each slice loaded right before it is stored (no registers held across the math; the load latency is
     // exposed unless other workgroups on the SM cover it).
     P('  for (var kt = k0; kt < nk; kt++) {');

@@ -177,9 +177,6 @@ export const SGM_TILE_GEN_IDS: readonly string[] = [
   'g64x64_sg2x2_k64_b1_u8_ks2', 't64x64_sg1x4_k128_b1_u8_ks2', 't32x32_sg2x2_k64_b1_u8_ks2', 'g32x32_sg1x2_k32_b1_u8_ks2',
   't16x32_sg1x2_k128_b1_un8', 't32x64_sg1x4_k64_b1_un8', 't64x64_sg1x4_k64_b1_un8', 'g16x64_sg1x4_k64_b1_un8', 'g32x64_sg1x4_k64_b1_un8', 'g64x64_sg2x2_k32_b1_un8',
   'g64x64_sg2x2_k64_b1_un8_ks2', 't64x64_sg1x4_k128_b1_un8_ks2', 't32x32_sg2x2_k64_b1_un8_ks2',
-  // Session 35 (not timed yet): the prefill tile's two buffers taken in pairs (_pp: literal offsets, one barrier a slice).
-  't128x128_sg2x2_k32_b2_un_pp', 't128x128_sg2x2_k32_b2_u_pp', 't128x128_sg2x2_k32_b2_un8_pp', 't128x128_sg2x2_k32_b2_u8_pp', 't128x128_sg2x2_k64_b1_un', 't128x128_sg2x2_k64_b1',
-  't32x32_sg2x2_k32_b2_un_pp', 't32x32_sg2x2_k32_b2_u8_pp',
 ];
 
 /**
@@ -230,9 +227,9 @@ export interface TileGenGeometry {
 
 /** Geometry of a generated configuration id (the generator's parseId, same rules). */
 export function tileGenGeometry(id: string): TileGenGeometry {
-  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf|_u8|_un8)?(_pp)?(_ks2)?$/.exec(id);
+  const m = /^([tg])(\d+)x(\d+)_sg(\d+)x(\d+)_k(\d+)_b([12])(?:_g(\d+))?(_u|_un|_uf|_u8|_un8)?(_ks2)?$/.exec(id);
   if (!m || !SGM_TILE_GEN_IDS.includes(id)) throw new LimitError(`gemm: no generated tile configuration '${id}' (have: ${SGM_TILE_GEN_IDS.join(', ')})`);
-  const gated = m[1] === 'g', group = Number(m[8] ?? 0), ks = m[11] ? 2 : 1;
+  const gated = m[1] === 'g', group = Number(m[8] ?? 0), ks = m[10] ? 2 : 1;
   const [bm, bn, sgRows, sgCols, bk, nbuf] = m.slice(2, 8).map(Number) as [number, number, number, number, number, number];
   const brows = gated ? 2 * bn : bn, lds = bk + 8, subgroups = sgRows * sgCols * ks;
   const bytes = 2 * nbuf * (bm + brows) * lds + 4 * 256 * subgroups * (gated ? 2 : 1);
@@ -278,8 +275,7 @@ export function sgmTileGenFits(caps: Caps, s: SgmTileGenShape): boolean {
 export function checkedTwin(id: string): string {
   const ks = /^(.*)_k(\d+)_b1_un?8_ks2$/.exec(id);
   if (ks) return `${ks[1]}_k${Number(ks[2]) / 2}_b1`;
-  // The staging suffix is the last part (then _pp, whose twin is the plain double-buffered loop).
-  return tileGenGeometry(id).unchecked ? id.replace(/_(?:u|un|uf|u8|un8)(?:_pp)?$/, '') : id;
+  return tileGenGeometry(id).unchecked ? id.slice(0, id.lastIndexOf('_')) : id;   // the staging suffix is the last part
 }
 
 /**
