@@ -9,7 +9,7 @@
 // loads each slice just before it is written (the staging registers then are not live across the math:
 // fewer registers a thread, for a second workgroup a SM where the prefetch keeps the kernel above 128).
 // NBUF = 2 double-buffers the workgroup tiles: one barrier per slice instead of two.
-// Any M, N, K: loads outside the matrices read as 0, stores outside are skipped.
+// Any M, N, K: loads outside the matrices read as 0, stores outside are skipped (EXACT: the host guarantees none).
 //
 // Entry points: gemm_quad (scalar x, w) and gemm_quad_vec4 (x4, w4: K % 4 == 0); epilogue as gemm.wgsl.
 // Specialised by: alias T/T4 (storage type), alias Stage = array<vec4f, NLD> with
@@ -24,7 +24,7 @@ override BK: u32 = 16u;      // K slice per stage (multiple of 4)
 override NLD: u32 = 2u;      // vec4 loads per thread per operand per slice; must match Stage
 override NBUF: u32 = 1u;     // 2: double-buffered tiles, one barrier per slice instead of two
 override PF: bool = true;    // the next slice's global loads issued before this slice's math
-override INTERIOR: bool = false;   // interior tiles load without bounds (fetch_vec4_full); off: the checked loads only
+override EXACT: bool = false;   // M, N whole tiles and K whole slices (the host checks): loads and stores without bounds
 override QM: u32 = 2u;       // 4-row quads per thread (≤ 4); must match AccQ
 override QN: u32 = 2u;       // 4-column quads per thread (≤ 4)
 override WG: u32 = TX * TY;
@@ -75,6 +75,7 @@ fn fetch_scalar(k0: u32, tid: u32) {
 }
 
 fn fetch_vec4(k0: u32, tid: u32) {
+  if (EXACT) { fetch_vec4_exact(k0, tid); return; }
   let q = BK / 4u;
   for (var t = 0u; t < NLD; t++) {
     let e = tid + t * WG;
@@ -88,11 +89,12 @@ fn fetch_vec4(k0: u32, tid: u32) {
   }
 }
 
-// fetch_vec4 for a workgroup whose tile lies inside M, N and whole K slices (`full`, the same for every invocation of
-// the workgroup): no bounds, no zero fill, no copies. The machine code of the checked form's loop carried a
-// divergent branch (BSSY/BSYNC), its zero fills (CS2R) and register copies (MOV): 622 instructions a slice against
-// the CUDA mirror's 570 for the same 512 FFMA (session 34, kernels-bench/NOTES.md).
-fn fetch_vec4_full(k0: u32, tid: u32) {
+// fetch_vec4 for an EXACT launch (M, N whole tiles, K whole slices, vec4 entry): no bounds, no zero fill, no copies.
+// A pipeline constant, so the checked form is not in the pipeline at all: session 34's runtime form (a uniform
+// branch between the two loads) kept the branch and both loads in the loop (638 instructions against the checked
+// loop's 622, 36.2 TFLOP/s against 37.7 on an H100, session 35); the checked loop itself carries a divergent branch
+// (BSSY/BSYNC), zero fills (CS2R) and register copies (MOV) the CUDA mirror's 570-instruction loop does not.
+fn fetch_vec4_exact(k0: u32, tid: u32) {
   let q = BK / 4u;
   for (var t = 0u; t < NLD; t++) {
     let e = tid + t * WG;
@@ -141,12 +143,12 @@ fn mma(tx: u32, ty: u32, buf: u32) {
 fn store(tx: u32, ty: u32) {
   for (var r = 0u; r < 4u * QM; r++) {
     let m = row0 + 4u * (ty + (r / 4u) * TY) + r % 4u;
-    if (m >= p.M) { continue; }
+    if (!EXACT && m >= p.M) { continue; }
     for (var qj = 0u; qj < QN; qj++) {
       let n = col0 + 4u * (tx + qj * TX);
       let v = acc[r * QN + qj];
       for (var c = 0u; c < 4u; c++) {
-        if (n + c < p.N) { epilogue(m, n + c, v[c]); }
+        if (EXACT || n + c < p.N) { epilogue(m, n + c, v[c]); }
       }
     }
   }
@@ -178,18 +180,16 @@ fn gemm_quad(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
 fn gemm_quad_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   row0 = wid.y * BM; col0 = wid.x * BN;
   let tx = tid % TX; let ty = tid / TX;
-  // With INTERIOR, a tile inside the matrices (uniform over the workgroup) loads unchecked (fetch_vec4_full).
-  let full = INTERIOR && row0 + BM <= p.M && col0 + BN <= p.N && p.K % BK == 0u;
-  if (full) { fetch_vec4_full(0u, tid); } else { fetch_vec4(0u, tid); }
+  fetch_vec4(0u, tid);
   var buf = 0u;
   for (var k0 = 0u; k0 < p.K; k0 += BK) {
     // One buffer: wait until the previous slice's reads are done. Two: the barrier of the previous slice
     // already ordered the reads of this buffer (two slices ago) before these writes.
     if (NBUF == 1u) { workgroupBarrier(); }
-    if (!PF && k0 > 0u) { if (full) { fetch_vec4_full(k0, tid); } else { fetch_vec4(k0, tid); } }
+    if (!PF && k0 > 0u) { fetch_vec4(k0, tid); }
     commit(tid, buf);
     workgroupBarrier();
-    if (PF && k0 + BK < p.K) { if (full) { fetch_vec4_full(k0 + BK, tid); } else { fetch_vec4(k0 + BK, tid); } }
+    if (PF && k0 + BK < p.K) { fetch_vec4(k0 + BK, tid); }
     mma(tx, ty, buf);
     buf = (buf + 1u) % NBUF;
   }

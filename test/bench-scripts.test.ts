@@ -33,14 +33,14 @@ describe('benchmark scripts on the tiny preset', () => {
     expect(rows[1]!.divergences ?? [], 'tokens as the single device').toEqual([]);
   }, 300_000);
 
-  it("gemm-sweep's f32 part: the default and its interior-tile twin checked against float64 on a small square", () => {
+  it("gemm-sweep's f32 part: the default and its exact-tile twin checked against float64 on a whole-tile square", () => {
     const out = join(tmp, 'f32.json');
-    const r = bench('gemm-sweep.js', ['--parts', 'f32', '--size', '96', '--samples', '2', '--pick', 'f32 default path|f32 quad 16x16 bk8 db nopf interior', '--out', out]);
+    const r = bench('gemm-sweep.js', ['--parts', 'f32', '--size', '128', '--samples', '2', '--pick', 'f32 default path|f32 quad 16x16 bk8 db nopf exact', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     const rows = (JSON.parse(readFileSync(out, 'utf8')) as { rows: { name: string; ms?: number; error?: string; errRagged?: number; errSampled?: number }[] }).rows;
-    expect(rows.map((x) => x.name).sort()).toEqual(['f32 default path', 'f32 quad 16x16 bk8 db nopf interior']);
+    expect(rows.map((x) => x.name).sort()).toEqual(['f32 default path', 'f32 quad 16x16 bk8 db nopf exact']);
     // The sweep reports its checks' errors as numbers (a wrong kernel is a row with a large error, not a failure):
-    // its ragged 333 × 197 × 288 check holds interior 128 × 128 tiles beside edge ones.
+    // the 128³ square is one whole 128 × 128 tile (the exact pipeline), the ragged 333 × 197 × 288 check the checked one.
     for (const x of rows) {
       expect(x.error, x.name).toBeUndefined();
       expect(x.errRagged, x.name).toBeLessThan(1e-4);

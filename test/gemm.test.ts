@@ -53,25 +53,56 @@ describe('linear: tiled kernel variants', () => {
     ['quad 4x4 bk8 16x8/thread', { tiled: { tx: 4, ty: 4, bk: 8, qm: 4, qn: 2 } }], ['quad 8x4 bk8 8x16/thread', { tiled: { tx: 8, ty: 4, bk: 8, qm: 2, qn: 4 } }],
     ['quad 4x8 bk4 4x12/thread db', { tiled: { tx: 4, ty: 8, bk: 4, qm: 1, qn: 3, db: true } }],
     ['quad 4x4 bk8 nopf', { tiled: { tx: 4, ty: 4, bk: 8, pf: false } }], ['quad 8x4 bk4 db nopf', { tiled: { tx: 8, ty: 4, bk: 4, db: true, pf: false } }],
-    // Interior tiles without bounds (session 34): the default's shape (loads cover both tiles exactly), one whose loads
-    // cover w's tile more than once (BM > BN: the r < BN check) and one that over-covers x's (BN > BM: r < BM).
-    ['quad 16x16 bk8 db nopf interior', { tiled: { tx: 16, ty: 16, bk: 8, db: true, pf: false, interior: true } }],
-    ['quad 4x8 bk4 16x8/thread db nopf interior', { tiled: { tx: 4, ty: 8, bk: 4, qm: 4, qn: 2, db: true, pf: false, interior: true } }],
-    ['quad 4x8 bk4 4x12/thread db interior', { tiled: { tx: 4, ty: 8, bk: 4, qm: 1, qn: 3, db: true, interior: true } }],
-    ['quad 4x4 bk8 interior', { tiled: { tx: 4, ty: 4, bk: 8, interior: true } }],
+    // The unchecked pipeline for whole tiles (EXACT, session 35): the default's shape (loads cover both tiles exactly),
+    // one whose loads cover w's tile more than once (BM > BN: the r < BN check) and one that over-covers x's (BN > BM).
+    ['quad 16x16 bk8 db nopf exact', { tiled: { tx: 16, ty: 16, bk: 8, db: true, pf: false, exact: true } }],
+    ['quad 4x8 bk4 16x8/thread db nopf exact', { tiled: { tx: 4, ty: 8, bk: 4, qm: 4, qn: 2, db: true, pf: false, exact: true } }],
+    ['quad 4x8 bk4 4x12/thread db exact', { tiled: { tx: 4, ty: 8, bk: 4, qm: 1, qn: 3, db: true, exact: true } }],
+    ['quad 4x4 bk8 exact', { tiled: { tx: 4, ty: 4, bk: 8, exact: true } }],
   ];
   for (const [label, tune] of TUNES) {
-    // 260 × 264 × 96: whole interior tiles (the unchecked loads of fetch_vec4_full) beside ragged edge tiles in one launch.
-    for (const [M, N, K, dtype] of [[70, 130, 257, 'f32'], [37, 29, 96, 'f32'], [19, 140, 36, 'f16'], [260, 264, 96, 'f32']] as const) {
+    const shapes: [number, number, number, 'f32' | 'f16'][] = [[70, 130, 257, 'f32'], [37, 29, 96, 'f32'], [19, 140, 36, 'f16'], [260, 264, 96, 'f32']];
+    const q = tune.tiled;
+    if (q && q !== 'classic' && q.exact) {
+      // Whole tiles and slices (the exact pipeline), then one ragged dimension at a time beside whole others (the
+      // checked pipeline: each is wrong if the host's test forgets that dimension).
+      const bm = 4 * (q.qm ?? 2) * q.ty, bn = 4 * (q.qn ?? 2) * q.tx;
+      shapes.push([2 * bm, 3 * bn, 8 * q.bk, 'f32'], [bm, 2 * bn, 4 * q.bk, 'f16'],
+        [bm + 3, 2 * bn, 4 * q.bk, 'f32'], [2 * bm, bn + 4, 4 * q.bk, 'f32'], [bm, bn, 4 * q.bk + 4, 'f32']);
+    }
+    for (const [M, N, K, dtype] of shapes) {
       it(`${label} ${dtype} M=${M} N=${N} K=${K}`, async () => { await check(await gpu(), { M, N, K, dtype, path: 'tiled', tune }); });
     }
   }
   it('classic with an epilogue', async () => {
     await check(await gpu(), { M: 33, N: 17, K: 44, dtype: 'f32', path: 'tiled', tune: { tiled: 'classic' }, bias: true, act: 'gelu_tanh', accumulate: true });
   });
+  it('exact tiles: the unchecked pipeline only where M, N are whole tiles and K whole slices (vec4 entry)', async () => {
+    // On a robust adapter a wrong choice can pass the value checks (stores past M are dropped), so the key is read.
+    const g = await gpu();
+    const q = { tx: 4, ty: 4, bk: 8, exact: true };   // 32 × 32 tiles
+    const exactKey = (M: number, N: number, K: number) => {
+      const x = g.tensor([M, K], 'f32'), w = g.tensor([N, K], 'f32'), out = g.tensor([M, N], 'f32');
+      const d = linear(g, { x, w, out }, { path: 'tiled', tune: { tiled: q } });
+      const key = d.program.key;
+      d.release(); g.release(x, w, out);
+      return /"EXACT":true/.test(key) ? 'exact' : /"EXACT":false/.test(key) ? 'checked' : `no EXACT in ${key}`;
+    };
+    expect([exactKey(64, 96, 64), exactKey(35, 96, 64), exactKey(64, 100, 64), exactKey(64, 96, 68), exactKey(64, 96, 66)])
+      .toEqual(['exact', 'checked', 'checked', 'checked', 'checked']);
+  });
+  it('quad shape choice on a big GPU: the exact prefetching 128×128 tile for whole tiles, the checked double-buffered one else', async () => {
+    const g = await gpu();
+    const big = { ...g.caps, isFallbackAdapter: false, vendor: 'nvidia', architecture: 'hopper', device: 'h100', maxInvocations: 1024, maxWorkgroupSizeX: 1024, maxWorkgroupStorage: 49152 };
+    expect(chooseQuad(big, 4096, 4096, 4096)).toEqual({ tx: 16, ty: 16, bk: 8, exact: true });
+    for (const [M, N, K] of [[4000, 4096, 4096], [4096, 4100, 4096], [4096, 4096, 4092]] as const) {
+      expect(chooseQuad(big, M, N, K), `${M}×${N}×${K}`).toEqual({ tx: 16, ty: 16, bk: 8, db: true, pf: false });
+    }
+    expect(chooseQuad(big, 256, 256, 4096)).toEqual({ tx: 8, ty: 8, bk: 8 });   // 4 tiles of 128: too few for the GPU
+  });
   it('quad shape choice fits the device', async () => {
     const g = await gpu();
-    const q = chooseQuad(g.caps, 4096, 4096)!;
+    const q = chooseQuad(g.caps, 4096, 4096, 4096)!;
     expect(q.tx * q.ty).toBeLessThanOrEqual(g.caps.maxInvocations);
     expect(4 * q.bk * 8 * (q.tx + q.ty) * (q.db ? 2 : 1)).toBeLessThanOrEqual(g.caps.maxWorkgroupStorage);
     expect(() => linear(g, { x: g.tensor([4, 8], 'f32'), w: g.tensor([4, 8], 'f32'), out: g.tensor([4, 4], 'f32') },

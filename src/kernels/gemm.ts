@@ -109,11 +109,12 @@ export interface QuadShape {
   /** the next K slice's global loads issued before this slice's math (default true; false: fewer registers) */
   pf?: boolean;
   /**
-   * a workgroup whose tile lies inside M, N and whole K slices loads without bounds (vec4 entry; default false).
-   * Session 34's SASS: the checked loads put a divergent branch, zero fills and register copies (52 of 622
-   * instructions) in the main loop against the CUDA mirror's 570; not timed yet (rounds/s34e.sh).
+   * launches whose M and N are whole tiles and K whole BK slices (vec4 entry) take a pipeline without bounds checks
+   * (WGSL EXACT); others the checked one (default false). Session 35: a runtime choice between the two loads per
+   * workgroup kept both in the loop and lost (H100 36.2 against 37.7 TFLOP/s); a pipeline constant leaves one
+   * (the 128×128 prefetching tile 44.4 against its checked pipeline's 35.3).
    */
-  interior?: boolean;
+  exact?: boolean;
 }
 
 interface QuadCfg { dtype: DType; entry: string; q: QuadShape; epi: Epilogue }
@@ -131,7 +132,7 @@ const quadProgram = defineProgram<QuadCfg>({
       entry: c.entry, enables: t.enables,
       aliases: { ...t.aliases, Stage: `array<vec4f, ${nld}>`, AccQ: `array<vec4f, ${4 * (c.q.qm ?? 2) * (c.q.qn ?? 2)}>` },
       constants: {
-        TX: c.q.tx, TY: c.q.ty, BK: c.q.bk, NLD: nld, NBUF: c.q.db ? 2 : 1, QM: c.q.qm ?? 2, QN: c.q.qn ?? 2, PF: c.q.pf ?? true, INTERIOR: c.q.interior ?? false,
+        TX: c.q.tx, TY: c.q.ty, BK: c.q.bk, NLD: nld, NBUF: c.q.db ? 2 : 1, QM: c.q.qm ?? 2, QN: c.q.qn ?? 2, PF: c.q.pf ?? true, EXACT: c.q.exact ?? false,
         ...epilogueConstants(c.epi),
       },
     };
@@ -153,15 +154,19 @@ export function quadFits(caps: Caps, q: QuadShape): boolean {
 
 /**
  * Quad-kernel shape: 128×128 tiles (256 threads) when the grid still fills a big GPU, 64×64 below that;
- * 32×32 on CPU rasterisers. BK = 8 (H100 sweep: 34.5 TFLOP/s against 31.6 at 16 and 20.6 at 32). The 128×128
- * tile double-buffers its slices and loads each just before its commit (db, no prefetch): H200, 4096³, session 30
- * (rounds/s30b.sh) 37.2 TFLOP/s against 35.3 single-buffered with prefetch, 36.0 without, 34.9 double-buffered with.
+ * 32×32 on CPU rasterisers. BK = 8 (H100 sweep: 34.5 TFLOP/s against 31.6 at 16 and 20.6 at 32). Where M and N
+ * are whole 128-row tiles and K whole slices, the single-buffered prefetching tile runs its unchecked pipeline
+ * (exact): H100, 4096³, session 35 (rounds/s35a.sh) 44.4 TFLOP/s, 0.92 of cuBLAS's 48.2, against 37.4 for the
+ * checked default; its main loop has no bounds branch, zero fills or register copies (586 instructions for 512 FFMA
+ * where the checked one has 622). Elsewhere the 128×128 tile double-buffers its slices and loads each just before its
+ * commit (db, no prefetch): H200, session 30 (rounds/s30b.sh) 37.2 against 35.3 single-buffered with prefetch.
  */
-export function chooseQuad(caps: Caps, M: number, N: number): QuadShape | null {
+export function chooseQuad(caps: Caps, M: number, N: number, K: number): QuadShape | null {
+  const whole = M % 128 === 0 && N % 128 === 0 && K % 8 === 0;
   const candidates: QuadShape[] = isSoftwareAdapter(caps)
     ? [{ tx: 4, ty: 4, bk: 8 }]
     : [
-      ...(ceilDiv(M, 128) * ceilDiv(N, 128) >= 256 ? [{ tx: 16, ty: 16, bk: 8, db: true, pf: false }] : []),
+      ...(ceilDiv(M, 128) * ceilDiv(N, 128) >= 256 ? [whole ? { tx: 16, ty: 16, bk: 8, exact: true } : { tx: 16, ty: 16, bk: 8, db: true, pf: false }] : []),
       { tx: 8, ty: 8, bk: 8 }, { tx: 4, ty: 4, bk: 8 },
     ];
   return candidates.find((q) => quadFits(caps, q)) ?? null;
@@ -226,11 +231,13 @@ export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath, tune: GemmTu
   if (path === 'subgroup-matrix') return launchSgm(gpu, l, tune.sgm);
 
   // The quad kernel has no gated entry: the gated product keeps gemm.wgsl.
-  const quad = gated ? null : tune.tiled === 'classic' ? null : tune.tiled ?? chooseQuad(caps, l.M, l.N);
+  const quad = gated ? null : tune.tiled === 'classic' ? null : tune.tiled ?? chooseQuad(caps, l.M, l.N, l.K);
   if (quad) {
     if (!quadFits(caps, quad)) throw new LimitError(`gemm: quad tile ${JSON.stringify(quad)} does not fit this device`);
-    const prog = gpu.program(quadProgram, { dtype: l.dtype, entry: vec4 ? 'gemm_quad_vec4' : 'gemm_quad', q: quad, epi: l.epi });
     const { bm, bn } = quadTile(quad);
+    // The unchecked pipeline only where no tile or slice is ragged (its loads and stores have no bounds).
+    const exact = !!quad.exact && vec4 && l.M % bm === 0 && l.N % bn === 0 && l.K % quad.bk === 0;
+    const prog = gpu.program(quadProgram, { dtype: l.dtype, entry: vec4 ? 'gemm_quad_vec4' : 'gemm_quad', q: { ...quad, exact }, epi: l.epi });
     return gpu.dispatch(prog, { bind, uniforms, workgroups: [ceilDiv(l.N, bn), ceilDiv(l.M, bm)] });
   }
   const tile = chooseTile(caps, l.M, l.N, gated);
