@@ -18,6 +18,7 @@
 // --prefill-m 2048 (comma-separated M of the prefill part, default 2048,4096); --prefill-all: the prefill
 // part times every variant of `square` that --only/--pick leave instead of the --top fastest.
 // --splits 2,4,8 (decode part, M ≥ 8): every split-K configuration also with these splits ('gen <id> s<S>').
+// --fixk: every generated tile variant also with K fixed in its pipeline ('gen <id> fixk', 'gen <id> s<S> fixk').
 // --emulate: the subgroup-matrix variants that have a scalar-emulated twin run emulated (the small
 // generated tile configurations), so the sweep runs end to end on a CPU adapter (smoke runs only).
 //   node dist/kernels-bench/gemm-sweep.js [--parts square,prefill,decode,f32] [--cublas cublas.json]
@@ -63,6 +64,7 @@ const { values: args } = parseArgs({
     'decode-shapes': { type: 'string' },
     'decode-m': { type: 'string', default: '1,8,16,32,64' },
     splits: { type: 'string' },
+    fixk: { type: 'boolean', default: false },
   },
 });
 
@@ -220,16 +222,26 @@ function errMsg(e: unknown): string { return (e as Error).message.split('\n').sl
 // ---- parts ----------------------------------------------------------------------------------------
 
 /** Generated staged tile variants ('gen <id>'): the big configurations, or emulated the small ones. */
+/** Each generated-tile variant, and with --fixk its twin with K fixed in the pipeline (name + ' fixk'). */
+function withFixK(v: Variant[]): Variant[] {
+  if (!args.fixk) return v;
+  return v.flatMap((x) => {
+    const s = x.tune.sgm;
+    return typeof s === 'object' && 'kind' in s && s.kind === 'tile-gen'
+      ? [{ ...x, tune: { sgm: { ...s, fixK: false } } }, { ...x, name: `${x.name} fixk`, tune: { sgm: { ...s, fixK: true } } }] : [x];
+  });
+}
+
 function tileGenVariants(gpu: Gpu, gated: boolean, emulate: boolean): Variant[] {
   const ids = emulate ? SGM_TILE_GEN_IDS.filter((id) => !SGM_TILE_GEN_BIG.includes(id)) : SGM_TILE_GEN_BIG;
-  return ids.filter((id) => tileGenGeometry(id).gated === gated && sgmTileGenFits(gpu.caps, { kind: 'tile-gen', id, emulate }))
-    .map((id): Variant => ({ name: `gen ${id}`, dtype: 'f16', path: 'subgroup-matrix', gated, tune: { sgm: { kind: 'tile-gen', id, emulate } } }));
+  return withFixK(ids.filter((id) => tileGenGeometry(id).gated === gated && sgmTileGenFits(gpu.caps, { kind: 'tile-gen', id, emulate }))
+    .map((id): Variant => ({ name: `gen ${id}`, dtype: 'f16', path: 'subgroup-matrix', gated, tune: { sgm: { kind: 'tile-gen', id, emulate } } })));
 }
 
 /** Split-K variants ('gen <id> s<S>') of every configuration with a split-K entry. */
 function splitVariants(gpu: Gpu, gated: boolean, splits: number[], emulate: boolean): Variant[] {
-  return SGM_TILE_GEN_SPLIT_K.filter((id) => tileGenGeometry(id).gated === gated && sgmTileGenFits(gpu.caps, { kind: 'tile-gen', id, emulate }))
-    .flatMap((id) => splits.map((n): Variant => ({ name: `gen ${id} s${n}`, dtype: 'f16', path: 'subgroup-matrix', gated, tune: { sgm: { kind: 'tile-gen', id, splits: n, emulate } } })));
+  return withFixK(SGM_TILE_GEN_SPLIT_K.filter((id) => tileGenGeometry(id).gated === gated && sgmTileGenFits(gpu.caps, { kind: 'tile-gen', id, emulate }))
+    .flatMap((id) => splits.map((n): Variant => ({ name: `gen ${id} s${n}`, dtype: 'f16', path: 'subgroup-matrix', gated, tune: { sgm: { kind: 'tile-gen', id, splits: n, emulate } } }))));
 }
 
 function squareVariants(gpu: Gpu, sgm: boolean): Variant[] {

@@ -144,6 +144,10 @@ function header(emu) {
 
 struct Params { M: u32, N: u32, K: u32, kper: u32 }   // kper: K slices per split (split-K entries only)
 
+// K as a pipeline constant (the host sets it to p.K, one pipeline per K; 0: K read from p): the staged rows' global
+// offsets (row · K / chunk) and the slice count become literals, which the driver folds into the loads' immediates.
+override KFIX: u32 = 0u;
+
 @group(0) @binding(2) var<storage, read_write> y: array<T>;
 @group(0) @binding(3) var<uniform> p: Params;
 @group(0) @binding(4) var<storage, read> bias: array<T>;
@@ -281,7 +285,8 @@ function entry(o, c) {
   P(`  let sb = (sg % ${u(sgCols)}) * ${u(16 * tn * lds)}${kOff};   // and B-tile row`);
   P(`  let sr = (sg / ${u(sgCols)}) * ${u(16 * tm)}; let sc = (sg % ${u(sgCols)}) * ${u(16 * tn)};`);
   const cw = c.cw;   // halves per staged chunk: 4 (vec4<f16>) or 8 (vec4<u32>)
-  P(`  let K4 = p.K / ${u(cw)};`);
+  P('  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)');
+  P(`  let K4 = KK / ${u(cw)};`);
   P(`  let c4 = tid % ${u(qk)};   // the thread's ${cw}-half chunk of every staged row`);
   P(`  let r0 = tid / ${u(qk)};   // its first staged row; then every ${rpt} rows`);
   P(`  let ws = r0 * ${u(lds)} + ${u(cw)} * c4;   // its first workgroup-tile element`);
@@ -374,10 +379,10 @@ function entry(o, c) {
   };
   // Slices [k0, nk): all of K, or (split-K) this workgroup's share.
   if (c.split) {
-    P(`  let nkAll = (p.K + ${u(bk - 1)}) / ${u(bk)};`);
+    P(`  let nkAll = (KK + ${u(bk - 1)}) / ${u(bk)};`);
     P('  let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);');
   } else {
-    P(`  let k0 = 0u; let nk = (p.K + ${u(bk - 1)}) / ${u(bk)};`);
+    P(`  let k0 = 0u; let nk = (KK + ${u(bk - 1)}) / ${u(bk)};`);
   }
   if (c.noPrefetch) {
     // _un: each slice loaded right before it is stored (no registers held across the math; the load latency is

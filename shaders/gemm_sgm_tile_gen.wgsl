@@ -35,6 +35,10 @@
 
 struct Params { M: u32, N: u32, K: u32, kper: u32 }   // kper: K slices per split (split-K entries only)
 
+// K as a pipeline constant (the host sets it to p.K, one pipeline per K; 0: K read from p): the staged rows' global
+// offsets (row · K / chunk) and the slice count become literals, which the driver folds into the loads' immediates.
+override KFIX: u32 = 0u;
+
 @group(0) @binding(2) var<storage, read_write> y: array<T>;
 @group(0) @binding(3) var<uniform> p: Params;
 @group(0) @binding(4) var<storage, read> bias: array<T>;
@@ -120,7 +124,8 @@ fn tg_t128x256_sg2x4_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 2560u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -164,7 +169,7 @@ fn tg_t128x256_sg2x4_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var c31 = subgroup_matrix_result<f32, 16, 16>();
   var c32 = subgroup_matrix_result<f32, 16, 16>();
   var c33 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -295,7 +300,8 @@ fn tg_t128x256_sg2x4_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 4u) * 1536u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1536u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 64 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
@@ -327,7 +333,7 @@ fn tg_t128x256_sg2x4_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var c31 = subgroup_matrix_result<f32, 16, 16>();
   var c32 = subgroup_matrix_result<f32, 16, 16>();
   var c33 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 15u) / 16u;
+  let k0 = 0u; let nk = (KK + 15u) / 16u;
   {
     let k4 = k0 * 4u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -429,7 +435,8 @@ fn tg_t256x128_sg4x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -473,7 +480,7 @@ fn tg_t256x128_sg4x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var c31 = subgroup_matrix_result<f32, 16, 16>();
   var c32 = subgroup_matrix_result<f32, 16, 16>();
   var c33 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -604,7 +611,8 @@ fn tg_t256x128_sg4x2_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 2u) * 1536u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1536u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 64 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
@@ -636,7 +644,7 @@ fn tg_t256x128_sg4x2_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var c31 = subgroup_matrix_result<f32, 16, 16>();
   var c32 = subgroup_matrix_result<f32, 16, 16>();
   var c33 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 15u) / 16u;
+  let k0 = 0u; let nk = (KK + 15u) / 16u;
   {
     let k4 = k0 * 4u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -738,7 +746,8 @@ fn tg_t128x128_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -790,7 +799,7 @@ fn tg_t128x128_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var c31 = subgroup_matrix_result<f32, 16, 16>();
   var c32 = subgroup_matrix_result<f32, 16, 16>();
   var c33 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -933,7 +942,8 @@ fn tg_t128x128_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -985,7 +995,7 @@ fn tg_t128x128_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var c31 = subgroup_matrix_result<f32, 16, 16>();
   var c32 = subgroup_matrix_result<f32, 16, 16>();
   var c33 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -1153,7 +1163,8 @@ fn tg_t128x128_sg2x2_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 2u) * 1536u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1536u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 32 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
@@ -1189,7 +1200,7 @@ fn tg_t128x128_sg2x2_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var c31 = subgroup_matrix_result<f32, 16, 16>();
   var c32 = subgroup_matrix_result<f32, 16, 16>();
   var c33 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 15u) / 16u;
+  let k0 = 0u; let nk = (KK + 15u) / 16u;
   {
     let k4 = k0 * 4u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -1299,7 +1310,8 @@ fn tg_t128x128_sg4x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -1327,7 +1339,7 @@ fn tg_t128x128_sg4x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var c11 = subgroup_matrix_result<f32, 16, 16>();
   var c12 = subgroup_matrix_result<f32, 16, 16>();
   var c13 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -1418,7 +1430,8 @@ fn tg_g128x128_sg2x4_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1280u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -1462,7 +1475,7 @@ fn tg_g128x128_sg2x4_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var u30 = subgroup_matrix_result<f32, 16, 16>();
   var g31 = subgroup_matrix_result<f32, 16, 16>();
   var u31 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -1585,7 +1598,8 @@ fn tg_g128x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1280u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -1637,7 +1651,7 @@ fn tg_g128x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var u30 = subgroup_matrix_result<f32, 16, 16>();
   var g31 = subgroup_matrix_result<f32, 16, 16>();
   var u31 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -1801,7 +1815,8 @@ fn tg_t128x128_sg2x2_k32_b1_g8(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -1853,7 +1868,7 @@ fn tg_t128x128_sg2x2_k32_b1_g8(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   var c31 = subgroup_matrix_result<f32, 16, 16>();
   var c32 = subgroup_matrix_result<f32, 16, 16>();
   var c33 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -2000,7 +2015,8 @@ fn tg_g128x128_sg2x4_k32_b1_g8(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1280u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -2044,7 +2060,7 @@ fn tg_g128x128_sg2x4_k32_b1_g8(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   var u30 = subgroup_matrix_result<f32, 16, 16>();
   var g31 = subgroup_matrix_result<f32, 16, 16>();
   var u31 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -2167,7 +2183,8 @@ fn tg_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -2192,7 +2209,7 @@ fn tg_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var s8 = vec4<f16>();
   var s9 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -2289,7 +2306,8 @@ fn tg_t16x64_sg1x4_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 4u) * 2176u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 2176u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 32u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 32u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 4u * c4;   // its first workgroup-tile element
@@ -2334,7 +2352,7 @@ fn tg_t16x64_sg1x4_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s18 = vec4<f16>();
   var s19 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 127u) / 128u;
+  let k0 = 0u; let nk = (KK + 127u) / 128u;
   {
     let k4 = k0 * 32u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -2462,7 +2480,8 @@ fn tg_t16x128_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 2304u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -2504,7 +2523,7 @@ fn tg_t16x128_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s17 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c01 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -2615,7 +2634,8 @@ fn tg_t32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -2645,7 +2665,7 @@ fn tg_t32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var s11 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c10 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -2738,7 +2758,8 @@ fn tg_t64x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1280u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -2762,7 +2783,7 @@ fn tg_t64x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var c01 = subgroup_matrix_result<f32, 16, 16>();
   var c10 = subgroup_matrix_result<f32, 16, 16>();
   var c11 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -2854,7 +2875,8 @@ fn tg_t64x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -2894,7 +2916,7 @@ fn tg_t64x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var c10 = subgroup_matrix_result<f32, 16, 16>();
   var c20 = subgroup_matrix_result<f32, 16, 16>();
   var c30 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -3017,7 +3039,8 @@ fn tg_g16x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -3059,7 +3082,7 @@ fn tg_g16x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var s17 = vec4<f16>();
   var g00 = subgroup_matrix_result<f32, 16, 16>();
   var u00 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -3169,7 +3192,8 @@ fn tg_g32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -3217,7 +3241,7 @@ fn tg_g32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var u00 = subgroup_matrix_result<f32, 16, 16>();
   var g10 = subgroup_matrix_result<f32, 16, 16>();
   var u10 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -3346,7 +3370,8 @@ fn tg_g64x64_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1280u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -3382,7 +3407,7 @@ fn tg_g64x64_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var u10 = subgroup_matrix_result<f32, 16, 16>();
   var g11 = subgroup_matrix_result<f32, 16, 16>();
   var u11 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -3481,7 +3506,8 @@ fn tg_t64x16_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 1u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 1152u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -3506,7 +3532,7 @@ fn tg_t64x16_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var s8 = vec4<f16>();
   var s9 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -3584,7 +3610,8 @@ fn tg_t32x16_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 1u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 1152u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -3613,7 +3640,7 @@ fn tg_t32x16_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var s10 = vec4<f16>();
   var s11 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -3697,7 +3724,8 @@ fn tg_t64x32_sg2x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 2u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1152u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -3727,7 +3755,7 @@ fn tg_t64x32_sg2x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var s11 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c10 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -3820,7 +3848,8 @@ fn tg_t64x32_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 1u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 2304u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -3850,7 +3879,7 @@ fn tg_t64x32_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var s11 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c01 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -3943,7 +3972,8 @@ fn tg_t16x32_sg1x2_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2176u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 32u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 32u;   // its first staged row; then every 2 rows
   let ws = r0 * 136u + 4u * c4;   // its first workgroup-tile element
@@ -3996,7 +4026,7 @@ fn tg_t16x32_sg1x2_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s22 = vec4<f16>();
   var s23 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 127u) / 128u;
+  let k0 = 0u; let nk = (KK + 127u) / 128u;
   {
     let k4 = k0 * 32u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -4136,7 +4166,8 @@ fn tg_t32x32_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 1u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 2304u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -4174,7 +4205,7 @@ fn tg_t32x32_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var s15 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c01 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -4279,7 +4310,8 @@ fn tg_t32x32_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -4292,7 +4324,7 @@ fn tg_t32x32_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var s2 = vec4<f16>();
   var s3 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -4342,7 +4374,8 @@ fn tg_t64x32_sg2x1_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 1u) * 768u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 768u;   // and B-tile row
   let sr = (sg / 1u) * 32u; let sc = (sg % 1u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
@@ -4362,7 +4395,7 @@ fn tg_t64x32_sg2x1_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var c01 = subgroup_matrix_result<f32, 16, 16>();
   var c10 = subgroup_matrix_result<f32, 16, 16>();
   var c11 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 15u) / 16u;
+  let k0 = 0u; let nk = (KK + 15u) / 16u;
   {
     let k4 = k0 * 4u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -4436,7 +4469,8 @@ fn tg_g32x32_sg1x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 8 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -4468,7 +4502,7 @@ fn tg_g32x32_sg1x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var u00 = subgroup_matrix_result<f32, 16, 16>();
   var g10 = subgroup_matrix_result<f32, 16, 16>();
   var u10 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -4574,7 +4608,8 @@ fn tg_g32x16_sg2x1_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 1u) * 384u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 384u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
@@ -4588,7 +4623,7 @@ fn tg_g32x16_sg2x1_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var s3 = vec4<f16>();
   var g00 = subgroup_matrix_result<f32, 16, 16>();
   var u00 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 15u) / 16u;
+  let k0 = 0u; let nk = (KK + 15u) / 16u;
   {
     let k4 = k0 * 4u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -4639,7 +4674,8 @@ fn tg_t32x32_sg2x2_k32_b1_g3(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -4652,7 +4688,7 @@ fn tg_t32x32_sg2x2_k32_b1_g3(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   var s2 = vec4<f16>();
   var s3 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -4706,7 +4742,8 @@ fn tg_g32x16_sg2x1_k16_b1_g2(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   let sa = (sg / 1u) * 384u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 384u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
@@ -4720,7 +4757,7 @@ fn tg_g32x16_sg2x1_k16_b1_g2(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   var s3 = vec4<f16>();
   var g00 = subgroup_matrix_result<f32, 16, 16>();
   var u00 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 15u) / 16u;
+  let k0 = 0u; let nk = (KK + 15u) / 16u;
   {
     let k4 = k0 * 4u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -4767,7 +4804,8 @@ fn tg_t128x256_sg2x4_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 2560u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -4801,7 +4839,7 @@ fn tg_t128x256_sg2x4_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var c31 = subgroup_matrix_result<f32, 16, 16>();
   var c32 = subgroup_matrix_result<f32, 16, 16>();
   var c33 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u;
     s0 = x4[xb + k4];
@@ -4932,7 +4970,8 @@ fn tg_t256x128_sg4x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -4966,7 +5005,7 @@ fn tg_t256x128_sg4x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var c31 = subgroup_matrix_result<f32, 16, 16>();
   var c32 = subgroup_matrix_result<f32, 16, 16>();
   var c33 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u;
     s0 = x4[xb + k4];
@@ -5097,7 +5136,8 @@ fn tg_t128x128_sg2x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -5135,7 +5175,7 @@ fn tg_t128x128_sg2x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var c31 = subgroup_matrix_result<f32, 16, 16>();
   var c32 = subgroup_matrix_result<f32, 16, 16>();
   var c33 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u;
     s0 = x4[xb + k4];
@@ -5278,7 +5318,8 @@ fn tg_g128x128_sg2x4_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1280u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -5312,7 +5353,7 @@ fn tg_g128x128_sg2x4_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var u30 = subgroup_matrix_result<f32, 16, 16>();
   var g31 = subgroup_matrix_result<f32, 16, 16>();
   var u31 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u;
     s0 = x4[xb + k4];
@@ -5435,7 +5476,8 @@ fn tg_t128x128_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -5465,7 +5507,7 @@ fn tg_t128x128_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   var c31 = subgroup_matrix_result<f32, 16, 16>();
   var c32 = subgroup_matrix_result<f32, 16, 16>();
   var c33 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -5579,7 +5621,8 @@ fn tg_g128x128_sg2x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1280u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 64 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -5607,7 +5650,7 @@ fn tg_g128x128_sg2x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var u30 = subgroup_matrix_result<f32, 16, 16>();
   var g31 = subgroup_matrix_result<f32, 16, 16>();
   var u31 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
     s0 = x8[xb + k4];
@@ -5718,7 +5761,8 @@ fn tg_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -5736,7 +5780,7 @@ fn tg_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   var c10 = subgroup_matrix_result<f32, 16, 16>();
   var c20 = subgroup_matrix_result<f32, 16, 16>();
   var c30 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
     s0 = x8[xb + k4];
@@ -5843,7 +5887,8 @@ fn tg_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1280u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -5863,7 +5908,7 @@ fn tg_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   var u10 = subgroup_matrix_result<f32, 16, 16>();
   var g11 = subgroup_matrix_result<f32, 16, 16>();
   var u11 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
     s0 = x8[xb + k4];
@@ -5950,7 +5995,8 @@ fn tg_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -5959,7 +6005,7 @@ fn tg_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var s0 = vec4<u32>();
   var s1 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -5998,7 +6044,8 @@ fn tg_g32x32_sg1x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -6014,7 +6061,7 @@ fn tg_g32x32_sg1x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   var u00 = subgroup_matrix_result<f32, 16, 16>();
   var g10 = subgroup_matrix_result<f32, 16, 16>();
   var u10 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
     s0 = x8[xb + k4];
@@ -6108,7 +6155,8 @@ fn tg_t128x128_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -6138,7 +6186,7 @@ fn tg_t128x128_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var c31 = subgroup_matrix_result<f32, 16, 16>();
   var c32 = subgroup_matrix_result<f32, 16, 16>();
   var c33 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
     s0 = x8[xb + k4];
@@ -6265,7 +6313,8 @@ fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -6295,7 +6344,7 @@ fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var c31 = subgroup_matrix_result<f32, 16, 16>();
   var c32 = subgroup_matrix_result<f32, 16, 16>();
   var c33 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
     s0 = x8[xb + k4];
@@ -6447,7 +6496,8 @@ fn tg_t256x128_sg4x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 64 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -6475,7 +6525,7 @@ fn tg_t256x128_sg4x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var c31 = subgroup_matrix_result<f32, 16, 16>();
   var c32 = subgroup_matrix_result<f32, 16, 16>();
   var c33 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
     s0 = x8[xb + k4];
@@ -6594,7 +6644,8 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -6603,7 +6654,7 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   var s0 = vec4<u32>();
   var s1 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
     s0 = x8[xb + k4];
@@ -6662,7 +6713,8 @@ fn tg_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2176u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
@@ -6681,7 +6733,7 @@ fn tg_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var s10 = vec4<u32>();
   var s11 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 127u) / 128u;
+  let k0 = 0u; let nk = (KK + 127u) / 128u;
   {
     let k4 = k0 * 16u;
     s0 = x8[xb + k4];
@@ -6797,7 +6849,8 @@ fn tg_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -6811,7 +6864,7 @@ fn tg_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   var s5 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c10 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
     s0 = x8[xb + k4];
@@ -6892,7 +6945,8 @@ fn tg_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -6909,7 +6963,7 @@ fn tg_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   var s8 = vec4<u32>();
   var g00 = subgroup_matrix_result<f32, 16, 16>();
   var u00 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
     s0 = x8[xb + k4];
@@ -7001,7 +7055,8 @@ fn tg_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -7021,7 +7076,7 @@ fn tg_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   var u00 = subgroup_matrix_result<f32, 16, 16>();
   var g10 = subgroup_matrix_result<f32, 16, 16>();
   var u10 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
     s0 = x8[xb + k4];
@@ -7130,7 +7185,8 @@ fn tg_t128x128_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -7168,7 +7224,7 @@ fn tg_t128x128_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var c31 = subgroup_matrix_result<f32, 16, 16>();
   var c32 = subgroup_matrix_result<f32, 16, 16>();
   var c33 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -7290,7 +7346,8 @@ fn tg_t128x128_sg2x2_k32_b1_uf(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -7328,7 +7385,7 @@ fn tg_t128x128_sg2x2_k32_b1_uf(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var c31 = subgroup_matrix_result<f32, 16, 16>();
   var c32 = subgroup_matrix_result<f32, 16, 16>();
   var c33 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u;
     s0 = x4[xb + k4];
@@ -7479,7 +7536,8 @@ fn tg_t128x256_sg2x4_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 2560u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -7513,7 +7571,7 @@ fn tg_t128x256_sg2x4_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var c31 = subgroup_matrix_result<f32, 16, 16>();
   var c32 = subgroup_matrix_result<f32, 16, 16>();
   var c33 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -7627,7 +7685,8 @@ fn tg_g128x128_sg2x4_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1280u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -7661,7 +7720,7 @@ fn tg_g128x128_sg2x4_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var u30 = subgroup_matrix_result<f32, 16, 16>();
   var g31 = subgroup_matrix_result<f32, 16, 16>();
   var u31 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -7767,7 +7826,8 @@ fn tg_t32x32_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -7778,7 +7838,7 @@ fn tg_t32x32_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   var s2 = vec4<f16>();
   var s3 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -7819,7 +7879,8 @@ fn tg_t32x32_sg2x2_k32_b1_uf(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -7830,7 +7891,7 @@ fn tg_t32x32_sg2x2_k32_b1_uf(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   var s2 = vec4<f16>();
   var s3 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u;
     s0 = x4[xb + k4];
@@ -7882,7 +7943,8 @@ fn tg_t32x32_sg2x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -7893,7 +7955,7 @@ fn tg_t32x32_sg2x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var s2 = vec4<f16>();
   var s3 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u;
     s0 = x4[xb + k4];
@@ -7943,7 +8005,8 @@ fn tg_t64x32_sg2x1_k16_b2_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 1u) * 768u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 768u;   // and B-tile row
   let sr = (sg / 1u) * 32u; let sc = (sg % 1u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
@@ -7959,7 +8022,7 @@ fn tg_t64x32_sg2x1_k16_b2_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var c01 = subgroup_matrix_result<f32, 16, 16>();
   var c10 = subgroup_matrix_result<f32, 16, 16>();
   var c11 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 15u) / 16u;
+  let k0 = 0u; let nk = (KK + 15u) / 16u;
   {
     let k4 = k0 * 4u;
     s0 = x4[xb + k4];
@@ -8033,7 +8096,8 @@ fn tg_g32x16_sg2x1_k16_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 1u) * 384u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 384u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
@@ -8045,7 +8109,7 @@ fn tg_g32x16_sg2x1_k16_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var s3 = vec4<f16>();
   var g00 = subgroup_matrix_result<f32, 16, 16>();
   var u00 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 15u) / 16u;
+  let k0 = 0u; let nk = (KK + 15u) / 16u;
   {
     let k4 = k0 * 4u;
     s0 = x4[xb + k4];
@@ -8092,7 +8156,8 @@ fn tg_t32x32_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -8105,7 +8170,7 @@ fn tg_t32x32_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var s2 = vec4<f16>();
   var s3 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -8168,7 +8233,8 @@ fn tg_g32x32_sg1x2_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 2u) * 768u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 384u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
@@ -8188,7 +8254,7 @@ fn tg_g32x32_sg1x2_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var u00 = subgroup_matrix_result<f32, 16, 16>();
   var g10 = subgroup_matrix_result<f32, 16, 16>();
   var u10 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 15u) / 16u;
+  let k0 = 0u; let nk = (KK + 15u) / 16u;
   {
     let k4 = k0 * 4u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -8247,7 +8313,8 @@ fn tg_g64x64_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let sa = (sg / 2u) * 2304u + kh * 32u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2304u + kh * 32u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -8267,7 +8334,7 @@ fn tg_g64x64_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   var u10 = subgroup_matrix_result<f32, 16, 16>();
   var g11 = subgroup_matrix_result<f32, 16, 16>();
   var u11 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
     s0 = x8[xb + k4];
@@ -8357,7 +8424,8 @@ fn tg_t64x64_sg1x4_k128_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let sa = (sg / 4u) * 8704u + kh * 64u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 2176u + kh * 64u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 16 rows
   let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
@@ -8375,7 +8443,7 @@ fn tg_t64x64_sg1x4_k128_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   var c10 = subgroup_matrix_result<f32, 16, 16>();
   var c20 = subgroup_matrix_result<f32, 16, 16>();
   var c30 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 127u) / 128u;
+  let k0 = 0u; let nk = (KK + 127u) / 128u;
   {
     let k4 = k0 * 16u;
     s0 = x8[xb + k4];
@@ -8485,7 +8553,8 @@ fn tg_t32x32_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let sa = (sg / 2u) * 1152u + kh * 32u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1152u + kh * 32u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -8494,7 +8563,7 @@ fn tg_t32x32_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   var s0 = vec4<u32>();
   var s1 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
     s0 = x8[xb + k4];
@@ -8543,7 +8612,8 @@ fn tg_g32x32_sg1x2_k32_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let sa = (sg / 2u) * 1280u + kh * 16u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u + kh * 16u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -8556,7 +8626,7 @@ fn tg_g32x32_sg1x2_k32_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   var u00 = subgroup_matrix_result<f32, 16, 16>();
   var g10 = subgroup_matrix_result<f32, 16, 16>();
   var u10 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
     s0 = x8[xb + k4];
@@ -8608,7 +8678,8 @@ fn tg_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2176u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
@@ -8627,7 +8698,7 @@ fn tg_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var s10 = vec4<u32>();
   var s11 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 127u) / 128u;
+  let k0 = 0u; let nk = (KK + 127u) / 128u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -8726,7 +8797,8 @@ fn tg_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -8740,7 +8812,7 @@ fn tg_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var s5 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c10 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -8810,7 +8882,8 @@ fn tg_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -8828,7 +8901,7 @@ fn tg_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var c10 = subgroup_matrix_result<f32, 16, 16>();
   var c20 = subgroup_matrix_result<f32, 16, 16>();
   var c30 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -8922,7 +8995,8 @@ fn tg_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -8939,7 +9013,7 @@ fn tg_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var s8 = vec4<u32>();
   var g00 = subgroup_matrix_result<f32, 16, 16>();
   var u00 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -9017,7 +9091,8 @@ fn tg_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -9037,7 +9112,7 @@ fn tg_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var u00 = subgroup_matrix_result<f32, 16, 16>();
   var g10 = subgroup_matrix_result<f32, 16, 16>();
   var u10 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -9131,7 +9206,8 @@ fn tg_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1280u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -9151,7 +9227,7 @@ fn tg_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var u10 = subgroup_matrix_result<f32, 16, 16>();
   var g11 = subgroup_matrix_result<f32, 16, 16>();
   var u11 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -9229,7 +9305,8 @@ fn tg_g64x64_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let sa = (sg / 2u) * 2304u + kh * 32u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2304u + kh * 32u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -9249,7 +9326,7 @@ fn tg_g64x64_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   var u10 = subgroup_matrix_result<f32, 16, 16>();
   var g11 = subgroup_matrix_result<f32, 16, 16>();
   var u11 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -9328,7 +9405,8 @@ fn tg_t64x64_sg1x4_k128_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let sa = (sg / 4u) * 8704u + kh * 64u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 2176u + kh * 64u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 16 rows
   let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
@@ -9346,7 +9424,7 @@ fn tg_t64x64_sg1x4_k128_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   var c10 = subgroup_matrix_result<f32, 16, 16>();
   var c20 = subgroup_matrix_result<f32, 16, 16>();
   var c30 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 127u) / 128u;
+  let k0 = 0u; let nk = (KK + 127u) / 128u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -9443,7 +9521,8 @@ fn tg_t32x32_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let sa = (sg / 2u) * 1152u + kh * 32u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1152u + kh * 32u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -9452,7 +9531,7 @@ fn tg_t32x32_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   var s0 = vec4<u32>();
   var s1 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -9492,7 +9571,8 @@ fn tgs_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -9517,7 +9597,7 @@ fn tgs_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s8 = vec4<f16>();
   var s9 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -9615,7 +9695,8 @@ fn tgs_t16x64_sg1x4_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 4u) * 2176u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 2176u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 32u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 32u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 4u * c4;   // its first workgroup-tile element
@@ -9660,7 +9741,7 @@ fn tgs_t16x64_sg1x4_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var s18 = vec4<f16>();
   var s19 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 127u) / 128u;
+  let nkAll = (KK + 127u) / 128u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 32u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -9789,7 +9870,8 @@ fn tgs_t16x128_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 2304u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -9831,7 +9913,7 @@ fn tgs_t16x128_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var s17 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c01 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -9943,7 +10025,8 @@ fn tgs_t32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -9973,7 +10056,7 @@ fn tgs_t32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s11 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c10 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -10067,7 +10150,8 @@ fn tgs_t64x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1280u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -10091,7 +10175,7 @@ fn tgs_t64x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var c01 = subgroup_matrix_result<f32, 16, 16>();
   var c10 = subgroup_matrix_result<f32, 16, 16>();
   var c11 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 31u) / 32u;
+  let nkAll = (KK + 31u) / 32u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -10184,7 +10268,8 @@ fn tgs_t64x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -10224,7 +10309,7 @@ fn tgs_t64x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var c10 = subgroup_matrix_result<f32, 16, 16>();
   var c20 = subgroup_matrix_result<f32, 16, 16>();
   var c30 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -10348,7 +10433,8 @@ fn tgs_g16x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -10390,7 +10476,7 @@ fn tgs_g16x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s17 = vec4<f16>();
   var g00 = subgroup_matrix_result<f32, 16, 16>();
   var u00 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -10502,7 +10588,8 @@ fn tgs_g32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -10550,7 +10637,7 @@ fn tgs_g32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var u00 = subgroup_matrix_result<f32, 16, 16>();
   var g10 = subgroup_matrix_result<f32, 16, 16>();
   var u10 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -10682,7 +10769,8 @@ fn tgs_g64x64_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1280u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -10718,7 +10806,7 @@ fn tgs_g64x64_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var u10 = subgroup_matrix_result<f32, 16, 16>();
   var g11 = subgroup_matrix_result<f32, 16, 16>();
   var u11 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 31u) / 32u;
+  let nkAll = (KK + 31u) / 32u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -10822,7 +10910,8 @@ fn tgs_t64x16_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 1u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 1152u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -10847,7 +10936,7 @@ fn tgs_t64x16_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s8 = vec4<f16>();
   var s9 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -10926,7 +11015,8 @@ fn tgs_t32x16_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 1u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 1152u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -10955,7 +11045,7 @@ fn tgs_t32x16_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s10 = vec4<f16>();
   var s11 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -11040,7 +11130,8 @@ fn tgs_t64x32_sg2x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 2u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1152u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -11070,7 +11161,7 @@ fn tgs_t64x32_sg2x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s11 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c10 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -11164,7 +11255,8 @@ fn tgs_t64x32_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 1u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 2304u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -11194,7 +11286,7 @@ fn tgs_t64x32_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s11 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c01 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -11288,7 +11380,8 @@ fn tgs_t16x32_sg1x2_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2176u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 32u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 32u;   // its first staged row; then every 2 rows
   let ws = r0 * 136u + 4u * c4;   // its first workgroup-tile element
@@ -11341,7 +11434,7 @@ fn tgs_t16x32_sg1x2_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var s22 = vec4<f16>();
   var s23 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 127u) / 128u;
+  let nkAll = (KK + 127u) / 128u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 32u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -11482,7 +11575,8 @@ fn tgs_t32x32_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 1u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 2304u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -11520,7 +11614,7 @@ fn tgs_t32x32_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s15 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c01 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -11626,7 +11720,8 @@ fn tgs_t32x32_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -11639,7 +11734,7 @@ fn tgs_t32x32_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s2 = vec4<f16>();
   var s3 = vec4<f16>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 31u) / 32u;
+  let nkAll = (KK + 31u) / 32u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -11690,7 +11785,8 @@ fn tgs_g32x16_sg2x1_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 1u) * 384u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 384u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
@@ -11704,7 +11800,7 @@ fn tgs_g32x16_sg2x1_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s3 = vec4<f16>();
   var g00 = subgroup_matrix_result<f32, 16, 16>();
   var u00 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 15u) / 16u;
+  let nkAll = (KK + 15u) / 16u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 4u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -11753,7 +11849,8 @@ fn tgs_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2176u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
@@ -11772,7 +11869,7 @@ fn tgs_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var s10 = vec4<u32>();
   var s11 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 127u) / 128u;
+  let nkAll = (KK + 127u) / 128u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 16u;
@@ -11889,7 +11986,8 @@ fn tgs_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -11903,7 +12001,7 @@ fn tgs_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var s5 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c10 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 8u;
@@ -11985,7 +12083,8 @@ fn tgs_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -12003,7 +12102,7 @@ fn tgs_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var c10 = subgroup_matrix_result<f32, 16, 16>();
   var c20 = subgroup_matrix_result<f32, 16, 16>();
   var c30 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 8u;
@@ -12111,7 +12210,8 @@ fn tgs_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -12128,7 +12228,7 @@ fn tgs_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var s8 = vec4<u32>();
   var g00 = subgroup_matrix_result<f32, 16, 16>();
   var u00 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 8u;
@@ -12222,7 +12322,8 @@ fn tgs_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -12242,7 +12343,7 @@ fn tgs_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var u00 = subgroup_matrix_result<f32, 16, 16>();
   var g10 = subgroup_matrix_result<f32, 16, 16>();
   var u10 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 8u;
@@ -12354,7 +12455,8 @@ fn tgs_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1280u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -12374,7 +12476,7 @@ fn tgs_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var u10 = subgroup_matrix_result<f32, 16, 16>();
   var g11 = subgroup_matrix_result<f32, 16, 16>();
   var u11 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 31u) / 32u;
+  let nkAll = (KK + 31u) / 32u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 4u;
@@ -12466,7 +12568,8 @@ fn tgs_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -12475,7 +12578,7 @@ fn tgs_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var s0 = vec4<u32>();
   var s1 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 31u) / 32u;
+  let nkAll = (KK + 31u) / 32u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -12515,7 +12618,8 @@ fn tgs_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2176u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
@@ -12534,7 +12638,7 @@ fn tgs_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   var s10 = vec4<u32>();
   var s11 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 127u) / 128u;
+  let nkAll = (KK + 127u) / 128u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -12634,7 +12738,8 @@ fn tgs_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -12648,7 +12753,7 @@ fn tgs_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var s5 = vec4<u32>();
   var c00 = subgroup_matrix_result<f32, 16, 16>();
   var c10 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -12719,7 +12824,8 @@ fn tgs_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -12737,7 +12843,7 @@ fn tgs_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var c10 = subgroup_matrix_result<f32, 16, 16>();
   var c20 = subgroup_matrix_result<f32, 16, 16>();
   var c30 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -12832,7 +12938,8 @@ fn tgs_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -12849,7 +12956,7 @@ fn tgs_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var s8 = vec4<u32>();
   var g00 = subgroup_matrix_result<f32, 16, 16>();
   var u00 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -12929,7 +13036,8 @@ fn tgs_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -12949,7 +13057,7 @@ fn tgs_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var u00 = subgroup_matrix_result<f32, 16, 16>();
   var g10 = subgroup_matrix_result<f32, 16, 16>();
   var u10 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -13046,7 +13154,8 @@ fn tgs_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1280u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -13066,7 +13175,7 @@ fn tgs_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var u10 = subgroup_matrix_result<f32, 16, 16>();
   var g11 = subgroup_matrix_result<f32, 16, 16>();
   var u11 = subgroup_matrix_result<f32, 16, 16>();
-  let nkAll = (p.K + 31u) / 32u;
+  let nkAll = (KK + 31u) / 32u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice

@@ -38,6 +38,10 @@
 
 struct Params { M: u32, N: u32, K: u32, kper: u32 }   // kper: K slices per split (split-K entries only)
 
+// K as a pipeline constant (the host sets it to p.K, one pipeline per K; 0: K read from p): the staged rows' global
+// offsets (row · K / chunk) and the slice count become literals, which the driver folds into the loads' immediates.
+override KFIX: u32 = 0u;
+
 @group(0) @binding(2) var<storage, read_write> y: array<T>;
 @group(0) @binding(3) var<uniform> p: Params;
 @group(0) @binding(4) var<storage, read> bias: array<T>;
@@ -148,7 +152,8 @@ fn tg_t128x256_sg2x4_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 2560u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -192,7 +197,7 @@ fn tg_t128x256_sg2x4_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var c31 = SmC();
   var c32 = SmC();
   var c33 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -323,7 +328,8 @@ fn tg_t128x256_sg2x4_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 4u) * 1536u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1536u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 64 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
@@ -355,7 +361,7 @@ fn tg_t128x256_sg2x4_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var c31 = SmC();
   var c32 = SmC();
   var c33 = SmC();
-  let k0 = 0u; let nk = (p.K + 15u) / 16u;
+  let k0 = 0u; let nk = (KK + 15u) / 16u;
   {
     let k4 = k0 * 4u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -457,7 +463,8 @@ fn tg_t256x128_sg4x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -501,7 +508,7 @@ fn tg_t256x128_sg4x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var c31 = SmC();
   var c32 = SmC();
   var c33 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -632,7 +639,8 @@ fn tg_t256x128_sg4x2_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 2u) * 1536u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1536u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 64 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
@@ -664,7 +672,7 @@ fn tg_t256x128_sg4x2_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var c31 = SmC();
   var c32 = SmC();
   var c33 = SmC();
-  let k0 = 0u; let nk = (p.K + 15u) / 16u;
+  let k0 = 0u; let nk = (KK + 15u) / 16u;
   {
     let k4 = k0 * 4u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -766,7 +774,8 @@ fn tg_t128x128_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -818,7 +827,7 @@ fn tg_t128x128_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var c31 = SmC();
   var c32 = SmC();
   var c33 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -961,7 +970,8 @@ fn tg_t128x128_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -1013,7 +1023,7 @@ fn tg_t128x128_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var c31 = SmC();
   var c32 = SmC();
   var c33 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -1181,7 +1191,8 @@ fn tg_t128x128_sg2x2_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 2u) * 1536u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1536u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 32 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
@@ -1217,7 +1228,7 @@ fn tg_t128x128_sg2x2_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var c31 = SmC();
   var c32 = SmC();
   var c33 = SmC();
-  let k0 = 0u; let nk = (p.K + 15u) / 16u;
+  let k0 = 0u; let nk = (KK + 15u) / 16u;
   {
     let k4 = k0 * 4u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -1327,7 +1338,8 @@ fn tg_t128x128_sg4x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -1355,7 +1367,7 @@ fn tg_t128x128_sg4x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var c11 = SmC();
   var c12 = SmC();
   var c13 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -1446,7 +1458,8 @@ fn tg_g128x128_sg2x4_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1280u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -1490,7 +1503,7 @@ fn tg_g128x128_sg2x4_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var u30 = SmC();
   var g31 = SmC();
   var u31 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -1613,7 +1626,8 @@ fn tg_g128x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1280u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -1665,7 +1679,7 @@ fn tg_g128x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var u30 = SmC();
   var g31 = SmC();
   var u31 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -1829,7 +1843,8 @@ fn tg_t128x128_sg2x2_k32_b1_g8(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -1881,7 +1896,7 @@ fn tg_t128x128_sg2x2_k32_b1_g8(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   var c31 = SmC();
   var c32 = SmC();
   var c33 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -2028,7 +2043,8 @@ fn tg_g128x128_sg2x4_k32_b1_g8(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1280u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -2072,7 +2088,7 @@ fn tg_g128x128_sg2x4_k32_b1_g8(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   var u30 = SmC();
   var g31 = SmC();
   var u31 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -2195,7 +2211,8 @@ fn tg_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -2220,7 +2237,7 @@ fn tg_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var s8 = vec4<f16>();
   var s9 = vec4<f16>();
   var c00 = SmC();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -2317,7 +2334,8 @@ fn tg_t16x64_sg1x4_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 4u) * 2176u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 2176u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 32u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 32u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 4u * c4;   // its first workgroup-tile element
@@ -2362,7 +2380,7 @@ fn tg_t16x64_sg1x4_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s18 = vec4<f16>();
   var s19 = vec4<f16>();
   var c00 = SmC();
-  let k0 = 0u; let nk = (p.K + 127u) / 128u;
+  let k0 = 0u; let nk = (KK + 127u) / 128u;
   {
     let k4 = k0 * 32u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -2490,7 +2508,8 @@ fn tg_t16x128_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 2304u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -2532,7 +2551,7 @@ fn tg_t16x128_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s17 = vec4<f16>();
   var c00 = SmC();
   var c01 = SmC();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -2643,7 +2662,8 @@ fn tg_t32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -2673,7 +2693,7 @@ fn tg_t32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var s11 = vec4<f16>();
   var c00 = SmC();
   var c10 = SmC();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -2766,7 +2786,8 @@ fn tg_t64x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1280u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -2790,7 +2811,7 @@ fn tg_t64x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var c01 = SmC();
   var c10 = SmC();
   var c11 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -2882,7 +2903,8 @@ fn tg_t64x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -2922,7 +2944,7 @@ fn tg_t64x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var c10 = SmC();
   var c20 = SmC();
   var c30 = SmC();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -3045,7 +3067,8 @@ fn tg_g16x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -3087,7 +3110,7 @@ fn tg_g16x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var s17 = vec4<f16>();
   var g00 = SmC();
   var u00 = SmC();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -3197,7 +3220,8 @@ fn tg_g32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -3245,7 +3269,7 @@ fn tg_g32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var u00 = SmC();
   var g10 = SmC();
   var u10 = SmC();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -3374,7 +3398,8 @@ fn tg_g64x64_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1280u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -3410,7 +3435,7 @@ fn tg_g64x64_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var u10 = SmC();
   var g11 = SmC();
   var u11 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -3509,7 +3534,8 @@ fn tg_t64x16_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 1u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 1152u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -3534,7 +3560,7 @@ fn tg_t64x16_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var s8 = vec4<f16>();
   var s9 = vec4<f16>();
   var c00 = SmC();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -3612,7 +3638,8 @@ fn tg_t32x16_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 1u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 1152u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -3641,7 +3668,7 @@ fn tg_t32x16_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var s10 = vec4<f16>();
   var s11 = vec4<f16>();
   var c00 = SmC();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -3725,7 +3752,8 @@ fn tg_t64x32_sg2x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 2u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1152u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -3755,7 +3783,7 @@ fn tg_t64x32_sg2x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var s11 = vec4<f16>();
   var c00 = SmC();
   var c10 = SmC();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -3848,7 +3876,8 @@ fn tg_t64x32_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 1u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 2304u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -3878,7 +3907,7 @@ fn tg_t64x32_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var s11 = vec4<f16>();
   var c00 = SmC();
   var c01 = SmC();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -3971,7 +4000,8 @@ fn tg_t16x32_sg1x2_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2176u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 32u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 32u;   // its first staged row; then every 2 rows
   let ws = r0 * 136u + 4u * c4;   // its first workgroup-tile element
@@ -4024,7 +4054,7 @@ fn tg_t16x32_sg1x2_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s22 = vec4<f16>();
   var s23 = vec4<f16>();
   var c00 = SmC();
-  let k0 = 0u; let nk = (p.K + 127u) / 128u;
+  let k0 = 0u; let nk = (KK + 127u) / 128u;
   {
     let k4 = k0 * 32u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -4164,7 +4194,8 @@ fn tg_t32x32_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 1u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 2304u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -4202,7 +4233,7 @@ fn tg_t32x32_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var s15 = vec4<f16>();
   var c00 = SmC();
   var c01 = SmC();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -4307,7 +4338,8 @@ fn tg_t32x32_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -4320,7 +4352,7 @@ fn tg_t32x32_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var s2 = vec4<f16>();
   var s3 = vec4<f16>();
   var c00 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -4370,7 +4402,8 @@ fn tg_t64x32_sg2x1_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 1u) * 768u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 768u;   // and B-tile row
   let sr = (sg / 1u) * 32u; let sc = (sg % 1u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
@@ -4390,7 +4423,7 @@ fn tg_t64x32_sg2x1_k16_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var c01 = SmC();
   var c10 = SmC();
   var c11 = SmC();
-  let k0 = 0u; let nk = (p.K + 15u) / 16u;
+  let k0 = 0u; let nk = (KK + 15u) / 16u;
   {
     let k4 = k0 * 4u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -4464,7 +4497,8 @@ fn tg_g32x32_sg1x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 8 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -4496,7 +4530,7 @@ fn tg_g32x32_sg1x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var u00 = SmC();
   var g10 = SmC();
   var u10 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -4602,7 +4636,8 @@ fn tg_g32x16_sg2x1_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 1u) * 384u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 384u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
@@ -4616,7 +4651,7 @@ fn tg_g32x16_sg2x1_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var s3 = vec4<f16>();
   var g00 = SmC();
   var u00 = SmC();
-  let k0 = 0u; let nk = (p.K + 15u) / 16u;
+  let k0 = 0u; let nk = (KK + 15u) / 16u;
   {
     let k4 = k0 * 4u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -4667,7 +4702,8 @@ fn tg_t32x32_sg2x2_k32_b1_g3(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -4680,7 +4716,7 @@ fn tg_t32x32_sg2x2_k32_b1_g3(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   var s2 = vec4<f16>();
   var s3 = vec4<f16>();
   var c00 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -4734,7 +4770,8 @@ fn tg_g32x16_sg2x1_k16_b1_g2(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   let sa = (sg / 1u) * 384u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 384u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
@@ -4748,7 +4785,7 @@ fn tg_g32x16_sg2x1_k16_b1_g2(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   var s3 = vec4<f16>();
   var g00 = SmC();
   var u00 = SmC();
-  let k0 = 0u; let nk = (p.K + 15u) / 16u;
+  let k0 = 0u; let nk = (KK + 15u) / 16u;
   {
     let k4 = k0 * 4u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -4795,7 +4832,8 @@ fn tg_t128x256_sg2x4_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 2560u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -4829,7 +4867,7 @@ fn tg_t128x256_sg2x4_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var c31 = SmC();
   var c32 = SmC();
   var c33 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u;
     s0 = x4[xb + k4];
@@ -4960,7 +4998,8 @@ fn tg_t256x128_sg4x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -4994,7 +5033,7 @@ fn tg_t256x128_sg4x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var c31 = SmC();
   var c32 = SmC();
   var c33 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u;
     s0 = x4[xb + k4];
@@ -5125,7 +5164,8 @@ fn tg_t128x128_sg2x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -5163,7 +5203,7 @@ fn tg_t128x128_sg2x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var c31 = SmC();
   var c32 = SmC();
   var c33 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u;
     s0 = x4[xb + k4];
@@ -5306,7 +5346,8 @@ fn tg_g128x128_sg2x4_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1280u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -5340,7 +5381,7 @@ fn tg_g128x128_sg2x4_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var u30 = SmC();
   var g31 = SmC();
   var u31 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u;
     s0 = x4[xb + k4];
@@ -5463,7 +5504,8 @@ fn tg_t128x128_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -5493,7 +5535,7 @@ fn tg_t128x128_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   var c31 = SmC();
   var c32 = SmC();
   var c33 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -5607,7 +5649,8 @@ fn tg_g128x128_sg2x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1280u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 64 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -5635,7 +5678,7 @@ fn tg_g128x128_sg2x4_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var u30 = SmC();
   var g31 = SmC();
   var u31 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
     s0 = x8[xb + k4];
@@ -5746,7 +5789,8 @@ fn tg_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -5764,7 +5808,7 @@ fn tg_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   var c10 = SmC();
   var c20 = SmC();
   var c30 = SmC();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
     s0 = x8[xb + k4];
@@ -5871,7 +5915,8 @@ fn tg_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1280u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -5891,7 +5936,7 @@ fn tg_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   var u10 = SmC();
   var g11 = SmC();
   var u11 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
     s0 = x8[xb + k4];
@@ -5978,7 +6023,8 @@ fn tg_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -5987,7 +6033,7 @@ fn tg_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var s0 = vec4<u32>();
   var s1 = vec4<u32>();
   var c00 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -6026,7 +6072,8 @@ fn tg_g32x32_sg1x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -6042,7 +6089,7 @@ fn tg_g32x32_sg1x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   var u00 = SmC();
   var g10 = SmC();
   var u10 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
     s0 = x8[xb + k4];
@@ -6136,7 +6183,8 @@ fn tg_t128x128_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -6166,7 +6214,7 @@ fn tg_t128x128_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var c31 = SmC();
   var c32 = SmC();
   var c33 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
     s0 = x8[xb + k4];
@@ -6293,7 +6341,8 @@ fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -6323,7 +6372,7 @@ fn tg_t128x128_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var c31 = SmC();
   var c32 = SmC();
   var c33 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
     s0 = x8[xb + k4];
@@ -6475,7 +6524,8 @@ fn tg_t256x128_sg4x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 64 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -6503,7 +6553,7 @@ fn tg_t256x128_sg4x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var c31 = SmC();
   var c32 = SmC();
   var c33 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
     s0 = x8[xb + k4];
@@ -6622,7 +6672,8 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -6631,7 +6682,7 @@ fn tg_t32x32_sg2x2_k32_b2_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   var s0 = vec4<u32>();
   var s1 = vec4<u32>();
   var c00 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
     s0 = x8[xb + k4];
@@ -6690,7 +6741,8 @@ fn tg_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2176u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
@@ -6709,7 +6761,7 @@ fn tg_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var s10 = vec4<u32>();
   var s11 = vec4<u32>();
   var c00 = SmC();
-  let k0 = 0u; let nk = (p.K + 127u) / 128u;
+  let k0 = 0u; let nk = (KK + 127u) / 128u;
   {
     let k4 = k0 * 16u;
     s0 = x8[xb + k4];
@@ -6825,7 +6877,8 @@ fn tg_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -6839,7 +6892,7 @@ fn tg_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   var s5 = vec4<u32>();
   var c00 = SmC();
   var c10 = SmC();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
     s0 = x8[xb + k4];
@@ -6920,7 +6973,8 @@ fn tg_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -6937,7 +6991,7 @@ fn tg_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   var s8 = vec4<u32>();
   var g00 = SmC();
   var u00 = SmC();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
     s0 = x8[xb + k4];
@@ -7029,7 +7083,8 @@ fn tg_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -7049,7 +7104,7 @@ fn tg_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   var u00 = SmC();
   var g10 = SmC();
   var u10 = SmC();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
     s0 = x8[xb + k4];
@@ -7158,7 +7213,8 @@ fn tg_t128x128_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -7196,7 +7252,7 @@ fn tg_t128x128_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var c31 = SmC();
   var c32 = SmC();
   var c33 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -7318,7 +7374,8 @@ fn tg_t128x128_sg2x2_k32_b1_uf(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 2u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2560u;   // and B-tile row
   let sr = (sg / 2u) * 64u; let sc = (sg % 2u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -7356,7 +7413,7 @@ fn tg_t128x128_sg2x2_k32_b1_uf(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var c31 = SmC();
   var c32 = SmC();
   var c33 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u;
     s0 = x4[xb + k4];
@@ -7507,7 +7564,8 @@ fn tg_t128x256_sg2x4_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 2560u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 64u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -7541,7 +7599,7 @@ fn tg_t128x256_sg2x4_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var c31 = SmC();
   var c32 = SmC();
   var c33 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -7655,7 +7713,8 @@ fn tg_g128x128_sg2x4_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 4u) * 2560u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1280u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -7689,7 +7748,7 @@ fn tg_g128x128_sg2x4_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var u30 = SmC();
   var g31 = SmC();
   var u31 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -7795,7 +7854,8 @@ fn tg_t32x32_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -7806,7 +7866,7 @@ fn tg_t32x32_sg2x2_k32_b1_un(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   var s2 = vec4<f16>();
   var s3 = vec4<f16>();
   var c00 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -7847,7 +7907,8 @@ fn tg_t32x32_sg2x2_k32_b1_uf(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -7858,7 +7919,7 @@ fn tg_t32x32_sg2x2_k32_b1_uf(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   var s2 = vec4<f16>();
   var s3 = vec4<f16>();
   var c00 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u;
     s0 = x4[xb + k4];
@@ -7910,7 +7971,8 @@ fn tg_t32x32_sg2x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -7921,7 +7983,7 @@ fn tg_t32x32_sg2x2_k32_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var s2 = vec4<f16>();
   var s3 = vec4<f16>();
   var c00 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u;
     s0 = x4[xb + k4];
@@ -7971,7 +8033,8 @@ fn tg_t64x32_sg2x1_k16_b2_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 1u) * 768u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 768u;   // and B-tile row
   let sr = (sg / 1u) * 32u; let sc = (sg % 1u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
@@ -7987,7 +8050,7 @@ fn tg_t64x32_sg2x1_k16_b2_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var c01 = SmC();
   var c10 = SmC();
   var c11 = SmC();
-  let k0 = 0u; let nk = (p.K + 15u) / 16u;
+  let k0 = 0u; let nk = (KK + 15u) / 16u;
   {
     let k4 = k0 * 4u;
     s0 = x4[xb + k4];
@@ -8061,7 +8124,8 @@ fn tg_g32x16_sg2x1_k16_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 1u) * 384u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 384u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
@@ -8073,7 +8137,7 @@ fn tg_g32x16_sg2x1_k16_b1_u(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var s3 = vec4<f16>();
   var g00 = SmC();
   var u00 = SmC();
-  let k0 = 0u; let nk = (p.K + 15u) / 16u;
+  let k0 = 0u; let nk = (KK + 15u) / 16u;
   {
     let k4 = k0 * 4u;
     s0 = x4[xb + k4];
@@ -8120,7 +8184,8 @@ fn tg_t32x32_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -8133,7 +8198,7 @@ fn tg_t32x32_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var s2 = vec4<f16>();
   var s3 = vec4<f16>();
   var c00 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -8196,7 +8261,8 @@ fn tg_g32x32_sg1x2_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   let sa = (sg / 2u) * 768u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 384u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
@@ -8216,7 +8282,7 @@ fn tg_g32x32_sg1x2_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
   var u00 = SmC();
   var g10 = SmC();
   var u10 = SmC();
-  let k0 = 0u; let nk = (p.K + 15u) / 16u;
+  let k0 = 0u; let nk = (KK + 15u) / 16u;
   {
     let k4 = k0 * 4u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
     s0 = select(vec4<f16>(), x4[o0 + kc], v0 && kin);
@@ -8275,7 +8341,8 @@ fn tg_g64x64_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let sa = (sg / 2u) * 2304u + kh * 32u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2304u + kh * 32u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -8295,7 +8362,7 @@ fn tg_g64x64_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   var u10 = SmC();
   var g11 = SmC();
   var u11 = SmC();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
     s0 = x8[xb + k4];
@@ -8385,7 +8452,8 @@ fn tg_t64x64_sg1x4_k128_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let sa = (sg / 4u) * 8704u + kh * 64u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 2176u + kh * 64u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 16 rows
   let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
@@ -8403,7 +8471,7 @@ fn tg_t64x64_sg1x4_k128_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   var c10 = SmC();
   var c20 = SmC();
   var c30 = SmC();
-  let k0 = 0u; let nk = (p.K + 127u) / 128u;
+  let k0 = 0u; let nk = (KK + 127u) / 128u;
   {
     let k4 = k0 * 16u;
     s0 = x8[xb + k4];
@@ -8513,7 +8581,8 @@ fn tg_t32x32_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let sa = (sg / 2u) * 1152u + kh * 32u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1152u + kh * 32u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -8522,7 +8591,7 @@ fn tg_t32x32_sg2x2_k64_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   var s0 = vec4<u32>();
   var s1 = vec4<u32>();
   var c00 = SmC();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   {
     let k4 = k0 * 8u;
     s0 = x8[xb + k4];
@@ -8571,7 +8640,8 @@ fn tg_g32x32_sg1x2_k32_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   let sa = (sg / 2u) * 1280u + kh * 16u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u + kh * 16u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -8584,7 +8654,7 @@ fn tg_g32x32_sg1x2_k32_b1_u8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(loc
   var u00 = SmC();
   var g10 = SmC();
   var u10 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   {
     let k4 = k0 * 4u;
     s0 = x8[xb + k4];
@@ -8636,7 +8706,8 @@ fn tg_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2176u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
@@ -8655,7 +8726,7 @@ fn tg_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var s10 = vec4<u32>();
   var s11 = vec4<u32>();
   var c00 = SmC();
-  let k0 = 0u; let nk = (p.K + 127u) / 128u;
+  let k0 = 0u; let nk = (KK + 127u) / 128u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -8754,7 +8825,8 @@ fn tg_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -8768,7 +8840,7 @@ fn tg_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var s5 = vec4<u32>();
   var c00 = SmC();
   var c10 = SmC();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -8838,7 +8910,8 @@ fn tg_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -8856,7 +8929,7 @@ fn tg_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var c10 = SmC();
   var c20 = SmC();
   var c30 = SmC();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -8950,7 +9023,8 @@ fn tg_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -8967,7 +9041,7 @@ fn tg_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var s8 = vec4<u32>();
   var g00 = SmC();
   var u00 = SmC();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -9045,7 +9119,8 @@ fn tg_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -9065,7 +9140,7 @@ fn tg_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var u00 = SmC();
   var g10 = SmC();
   var u10 = SmC();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -9159,7 +9234,8 @@ fn tg_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1280u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -9179,7 +9255,7 @@ fn tg_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var u10 = SmC();
   var g11 = SmC();
   var u11 = SmC();
-  let k0 = 0u; let nk = (p.K + 31u) / 32u;
+  let k0 = 0u; let nk = (KK + 31u) / 32u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -9257,7 +9333,8 @@ fn tg_g64x64_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let sa = (sg / 2u) * 2304u + kh * 32u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2304u + kh * 32u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -9277,7 +9354,7 @@ fn tg_g64x64_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   var u10 = SmC();
   var g11 = SmC();
   var u11 = SmC();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -9356,7 +9433,8 @@ fn tg_t64x64_sg1x4_k128_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   let sa = (sg / 4u) * 8704u + kh * 64u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 2176u + kh * 64u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 16 rows
   let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
@@ -9374,7 +9452,7 @@ fn tg_t64x64_sg1x4_k128_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(l
   var c10 = SmC();
   var c20 = SmC();
   var c30 = SmC();
-  let k0 = 0u; let nk = (p.K + 127u) / 128u;
+  let k0 = 0u; let nk = (KK + 127u) / 128u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -9471,7 +9549,8 @@ fn tg_t32x32_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   let sa = (sg / 2u) * 1152u + kh * 32u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1152u + kh * 32u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 32 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -9480,7 +9559,7 @@ fn tg_t32x32_sg2x2_k64_b1_un8_ks2(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   var s0 = vec4<u32>();
   var s1 = vec4<u32>();
   var c00 = SmC();
-  let k0 = 0u; let nk = (p.K + 63u) / 64u;
+  let k0 = 0u; let nk = (KK + 63u) / 64u;
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
     {
@@ -9520,7 +9599,8 @@ fn tgs_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -9545,7 +9625,7 @@ fn tgs_t16x64_sg1x4_k64_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s8 = vec4<f16>();
   var s9 = vec4<f16>();
   var c00 = SmC();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -9643,7 +9723,8 @@ fn tgs_t16x64_sg1x4_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 4u) * 2176u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 2176u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 32u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 32u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 4u * c4;   // its first workgroup-tile element
@@ -9688,7 +9769,7 @@ fn tgs_t16x64_sg1x4_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var s18 = vec4<f16>();
   var s19 = vec4<f16>();
   var c00 = SmC();
-  let nkAll = (p.K + 127u) / 128u;
+  let nkAll = (KK + 127u) / 128u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 32u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -9817,7 +9898,8 @@ fn tgs_t16x128_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 2304u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -9859,7 +9941,7 @@ fn tgs_t16x128_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var s17 = vec4<f16>();
   var c00 = SmC();
   var c01 = SmC();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -9971,7 +10053,8 @@ fn tgs_t32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -10001,7 +10084,7 @@ fn tgs_t32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s11 = vec4<f16>();
   var c00 = SmC();
   var c10 = SmC();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -10095,7 +10178,8 @@ fn tgs_t64x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1280u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -10119,7 +10203,7 @@ fn tgs_t64x64_sg2x2_k32_b2(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var c01 = SmC();
   var c10 = SmC();
   var c11 = SmC();
-  let nkAll = (p.K + 31u) / 32u;
+  let nkAll = (KK + 31u) / 32u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -10212,7 +10296,8 @@ fn tgs_t64x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -10252,7 +10337,7 @@ fn tgs_t64x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var c10 = SmC();
   var c20 = SmC();
   var c30 = SmC();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -10376,7 +10461,8 @@ fn tgs_g16x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -10418,7 +10504,7 @@ fn tgs_g16x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s17 = vec4<f16>();
   var g00 = SmC();
   var u00 = SmC();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -10530,7 +10616,8 @@ fn tgs_g32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -10578,7 +10665,7 @@ fn tgs_g32x64_sg1x4_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var u00 = SmC();
   var g10 = SmC();
   var u10 = SmC();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -10710,7 +10797,8 @@ fn tgs_g64x64_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1280u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -10746,7 +10834,7 @@ fn tgs_g64x64_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var u10 = SmC();
   var g11 = SmC();
   var u11 = SmC();
-  let nkAll = (p.K + 31u) / 32u;
+  let nkAll = (KK + 31u) / 32u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -10850,7 +10938,8 @@ fn tgs_t64x16_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 1u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 1152u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -10875,7 +10964,7 @@ fn tgs_t64x16_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s8 = vec4<f16>();
   var s9 = vec4<f16>();
   var c00 = SmC();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -10954,7 +11043,8 @@ fn tgs_t32x16_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 1u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 1152u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -10983,7 +11073,7 @@ fn tgs_t32x16_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s10 = vec4<f16>();
   var s11 = vec4<f16>();
   var c00 = SmC();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -11068,7 +11158,8 @@ fn tgs_t64x32_sg2x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 2u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1152u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -11098,7 +11189,7 @@ fn tgs_t64x32_sg2x2_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s11 = vec4<f16>();
   var c00 = SmC();
   var c10 = SmC();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -11192,7 +11283,8 @@ fn tgs_t64x32_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 1u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 2304u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 8 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -11222,7 +11314,7 @@ fn tgs_t64x32_sg4x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s11 = vec4<f16>();
   var c00 = SmC();
   var c01 = SmC();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -11316,7 +11408,8 @@ fn tgs_t16x32_sg1x2_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2176u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 32u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 32u;   // its first staged row; then every 2 rows
   let ws = r0 * 136u + 4u * c4;   // its first workgroup-tile element
@@ -11369,7 +11462,7 @@ fn tgs_t16x32_sg1x2_k128_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_in
   var s22 = vec4<f16>();
   var s23 = vec4<f16>();
   var c00 = SmC();
-  let nkAll = (p.K + 127u) / 128u;
+  let nkAll = (KK + 127u) / 128u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 32u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -11510,7 +11603,8 @@ fn tgs_t32x32_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 1u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 2304u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 32u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 16u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 72u + 4u * c4;   // its first workgroup-tile element
@@ -11548,7 +11642,7 @@ fn tgs_t32x32_sg2x1_k64_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s15 = vec4<f16>();
   var c00 = SmC();
   var c01 = SmC();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 16u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -11654,7 +11748,8 @@ fn tgs_t32x32_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 8u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 40u + 4u * c4;   // its first workgroup-tile element
@@ -11667,7 +11762,7 @@ fn tgs_t32x32_sg2x2_k32_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s2 = vec4<f16>();
   var s3 = vec4<f16>();
   var c00 = SmC();
-  let nkAll = (p.K + 31u) / 32u;
+  let nkAll = (KK + 31u) / 32u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 8u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -11718,7 +11813,8 @@ fn tgs_g32x16_sg2x1_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let sa = (sg / 1u) * 384u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 1u) * 384u;   // and B-tile row
   let sr = (sg / 1u) * 16u; let sc = (sg % 1u) * 16u;
-  let K4 = p.K / 4u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 4u;
   let c4 = tid % 4u;   // the thread's 4-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 16 rows
   let ws = r0 * 24u + 4u * c4;   // its first workgroup-tile element
@@ -11732,7 +11828,7 @@ fn tgs_g32x16_sg2x1_k16_b1(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   var s3 = vec4<f16>();
   var g00 = SmC();
   var u00 = SmC();
-  let nkAll = (p.K + 15u) / 16u;
+  let nkAll = (KK + 15u) / 16u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 4u + c4; let kin = k4 < K4; let kc = min(k4, K4 - 1u);
@@ -11781,7 +11877,8 @@ fn tgs_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2176u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
@@ -11800,7 +11897,7 @@ fn tgs_t16x32_sg1x2_k128_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var s10 = vec4<u32>();
   var s11 = vec4<u32>();
   var c00 = SmC();
-  let nkAll = (p.K + 127u) / 128u;
+  let nkAll = (KK + 127u) / 128u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 16u;
@@ -11917,7 +12014,8 @@ fn tgs_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -11931,7 +12029,7 @@ fn tgs_t32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var s5 = vec4<u32>();
   var c00 = SmC();
   var c10 = SmC();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 8u;
@@ -12013,7 +12111,8 @@ fn tgs_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -12031,7 +12130,7 @@ fn tgs_t64x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var c10 = SmC();
   var c20 = SmC();
   var c30 = SmC();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 8u;
@@ -12139,7 +12238,8 @@ fn tgs_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -12156,7 +12256,7 @@ fn tgs_g16x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var s8 = vec4<u32>();
   var g00 = SmC();
   var u00 = SmC();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 8u;
@@ -12250,7 +12350,8 @@ fn tgs_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -12270,7 +12371,7 @@ fn tgs_g32x64_sg1x4_k64_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var u00 = SmC();
   var g10 = SmC();
   var u10 = SmC();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 8u;
@@ -12382,7 +12483,8 @@ fn tgs_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1280u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -12402,7 +12504,7 @@ fn tgs_g64x64_sg2x2_k32_b1_u8(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   var u10 = SmC();
   var g11 = SmC();
   var u11 = SmC();
-  let nkAll = (p.K + 31u) / 32u;
+  let nkAll = (KK + 31u) / 32u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   {
     let k4 = k0 * 4u;
@@ -12494,7 +12596,8 @@ fn tgs_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 2u) * 640u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 640u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -12503,7 +12606,7 @@ fn tgs_t32x32_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var s0 = vec4<u32>();
   var s1 = vec4<u32>();
   var c00 = SmC();
-  let nkAll = (p.K + 31u) / 32u;
+  let nkAll = (KK + 31u) / 32u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -12543,7 +12646,8 @@ fn tgs_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   let sa = (sg / 2u) * 2176u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 2176u;   // and B-tile row
   let sr = (sg / 2u) * 16u; let sc = (sg % 2u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 16u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 16u;   // its first staged row; then every 4 rows
   let ws = r0 * 136u + 8u * c4;   // its first workgroup-tile element
@@ -12562,7 +12666,7 @@ fn tgs_t16x32_sg1x2_k128_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(loca
   var s10 = vec4<u32>();
   var s11 = vec4<u32>();
   var c00 = SmC();
-  let nkAll = (p.K + 127u) / 128u;
+  let nkAll = (KK + 127u) / 128u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -12662,7 +12766,8 @@ fn tgs_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -12676,7 +12781,7 @@ fn tgs_t32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var s5 = vec4<u32>();
   var c00 = SmC();
   var c10 = SmC();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -12747,7 +12852,8 @@ fn tgs_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 4u) * 4608u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 64u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -12765,7 +12871,7 @@ fn tgs_t64x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var c10 = SmC();
   var c20 = SmC();
   var c30 = SmC();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -12860,7 +12966,8 @@ fn tgs_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 4u) * 1152u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 16u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -12877,7 +12984,7 @@ fn tgs_g16x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var s8 = vec4<u32>();
   var g00 = SmC();
   var u00 = SmC();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -12957,7 +13064,8 @@ fn tgs_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 4u) * 2304u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 4u) * 1152u;   // and B-tile row
   let sr = (sg / 4u) * 32u; let sc = (sg % 4u) * 16u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 8u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 8u;   // its first staged row; then every 16 rows
   let ws = r0 * 72u + 8u * c4;   // its first workgroup-tile element
@@ -12977,7 +13085,7 @@ fn tgs_g32x64_sg1x4_k64_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var u00 = SmC();
   var g10 = SmC();
   var u10 = SmC();
-  let nkAll = (p.K + 63u) / 64u;
+  let nkAll = (KK + 63u) / 64u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice
@@ -13074,7 +13182,8 @@ fn tgs_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   let sa = (sg / 2u) * 1280u;   // the subgroup's first A-tile row (offset)
   let sb = (sg % 2u) * 1280u;   // and B-tile row
   let sr = (sg / 2u) * 32u; let sc = (sg % 2u) * 32u;
-  let K4 = p.K / 8u;
+  let KK = select(p.K, KFIX, KFIX != 0u);   // K (a literal where the pipeline fixes it)
+  let K4 = KK / 8u;
   let c4 = tid % 4u;   // the thread's 8-half chunk of every staged row
   let r0 = tid / 4u;   // its first staged row; then every 32 rows
   let ws = r0 * 40u + 8u * c4;   // its first workgroup-tile element
@@ -13094,7 +13203,7 @@ fn tgs_g64x64_sg2x2_k32_b1_un8(@builtin(workgroup_id) wid: vec3u, @builtin(local
   var u10 = SmC();
   var g11 = SmC();
   var u11 = SmC();
-  let nkAll = (p.K + 31u) / 32u;
+  let nkAll = (KK + 31u) / 32u;
   let k0 = min(wid.z * p.kper, nkAll); let nk = min(nkAll, k0 + p.kper);
   for (var kt = k0; kt < nk; kt++) {
     workgroupBarrier();   // every subgroup is done with the previous slice

@@ -397,6 +397,43 @@ describe('linear / gatedLinear: generated staged subgroup-matrix kernel (tile-ge
     }, 300_000);
   }
 
+  it('K fixed in the pipeline (fixK): unchecked, checked, gated and split-K tiles, one pipeline per K', async (ctx) => {
+    const g = await gpu();
+    if (!g.caps.f16) { ctx.skip(); return; }
+    const real = hasSubgroupMatrixF16(g.caps);
+    const sgm = (id: string, splits?: number) => ({ kind: 'tile-gen' as const, id, fixK: true, emulate: !real, ...(splits ? { splits } : {}) });
+    // Unchecked (K whole slices) and checked (ragged K) tiles, several slices, ragged M and N.
+    await check(g, { M: 45, N: 77, K: 96, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t32x32_sg2x2_k32_b1_un') }, bias: true, act: 'gelu_tanh' });
+    await check(g, { M: 45, N: 40, K: 100, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t32x32_sg2x2_k32_b2') } });
+    await check(g, { M: 37, N: 33, K: 160, dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: sgm('t32x16_sg2x1_k64_b1', 2) } });
+    await checkGated(g, 33, 40, 64, sgm('g32x32_sg1x2_k32_b1_u8_ks2'), 'gelu_tanh');
+    // The pipeline's key holds K: two depths, two pipelines; without fixK, KFIX 0.
+    const key = (K: number, fixK: boolean) => {
+      const x = g.tensor([8, K], 'f16'), w = g.tensor([32, K], 'f16'), out = g.tensor([8, 32], 'f16');
+      const d = linear(g, { x, w, out }, { path: 'subgroup-matrix', tune: { sgm: { ...sgm('t32x32_sg2x2_k32_b1_un'), fixK } } });
+      const k = /"KFIX":(\d+)/.exec(d.program.key)?.[1];
+      d.release(); g.release(x, w, out);
+      return Number(k);
+    };
+    expect([key(64, true), key(96, true), key(64, false)]).toEqual([64, 96, 0]);
+    // A shape that does not say takes FAPOOL_TILE_FIXK (on by default); other values are refused.
+    const keyEnv = (v: string | undefined) => {
+      const old = process.env.FAPOOL_TILE_FIXK;
+      if (v === undefined) delete process.env.FAPOOL_TILE_FIXK; else process.env.FAPOOL_TILE_FIXK = v;
+      try {
+        const x = g.tensor([8, 64], 'f16'), w = g.tensor([32, 64], 'f16'), out = g.tensor([8, 32], 'f16');
+        try {
+          const d = linear(g, { x, w, out }, { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id: 't32x32_sg2x2_k32_b1_un', emulate: !real } } });
+          const k = Number(/"KFIX":(\d+)/.exec(d.program.key)?.[1]);
+          d.release();
+          return k;
+        } finally { g.release(x, w, out); }
+      } finally { if (old === undefined) delete process.env.FAPOOL_TILE_FIXK; else process.env.FAPOOL_TILE_FIXK = old; }
+    };
+    expect([keyEnv(undefined), keyEnv('off'), keyEnv('on')]).toEqual([64, 0, 64]);
+    expect(() => keyEnv('yes')).toThrow(/FAPOOL_TILE_FIXK=yes: expected 'on' or 'off'/);
+  }, 300_000);
+
   it('a prefill product takes the checked twin of an unchecked tile where K % BK != 0', () => {
     expect(tileGenForShape('t128x128_sg2x2_k32_b1_u', 4096)).toBe('t128x128_sg2x2_k32_b1_u');
     expect(tileGenForShape('t128x128_sg2x2_k32_b1_u', 4100)).toBe('t128x128_sg2x2_k32_b1');

@@ -7,7 +7,7 @@ import {
   DTYPE_BYTES, LimitError, byteSize, ShapeError, assertShape, ceilDiv, defineProgram,
   type Caps, type Dispatch, type Gpu, type Specialization, type Tensor,
 } from '../gpu/index.js';
-import { envVar } from './common.js';
+import { envChoice, envVar } from './common.js';
 import { epilogueConstants, type Epilogue, type GemmLaunch } from './gemm-common.js';
 import { SGM_DIAGNOSTIC, SKINNY_MAX_M, SKINNY_MIN_M, checkSgmOperands, hasSubgroupMatrixF16, realAndEmulated } from './gemm-sgm-common.js';
 import { chooseSkinnyGen, gemmSkinnyOverride, launchSgmSkinnyGen, type SgmSkinnyGenShape } from './gemm-skinny-gen.js';
@@ -150,6 +150,11 @@ export interface SgmTileGenShape {
   splits?: number;
   /** The scalar-emulated twin (gemm_sgm_tile_gen_emu.wgsl): tests on adapters without subgroup matrices. */
   emulate?: boolean;
+  /**
+   * K as a pipeline constant (WGSL KFIX; one pipeline per K): the staged rows' global offsets and the slice count
+   * become literals (H100: the prefill tile 219 → 227–229 TFLOP/s). Absent: FAPOOL_TILE_FIXK (tileFixKDefault, on).
+   */
+  fixK?: boolean;
 }
 
 /** Configurations the generator writes (CONFIGS in shaders/gemm_sgm_tile_gen.gen.mjs; a test keeps them equal). */
@@ -236,7 +241,7 @@ export function tileGenGeometry(id: string): TileGenGeometry {
   return { gated, bm, bn, sgRows, sgCols, bk, nbuf, group, unchecked: m[9] !== undefined, wide: m[9] === '_u8' || m[9] === '_un8', ks, tm: bm / (16 * sgRows), tn: bn / (16 * sgCols), wg: 32 * subgroups, brows, lds, bytes };
 }
 
-interface SgmTileGenCfg { id: string; epi: Epilogue; split: boolean }
+interface SgmTileGenCfg { id: string; epi: Epilogue; split: boolean; /** K fixed in the pipeline, 0: read from the uniforms */ kfix: number }
 
 function sgmTileGenSpec(c: SgmTileGenCfg, emulate: boolean): Specialization {
   const g = tileGenGeometry(c.id);
@@ -249,7 +254,7 @@ function sgmTileGenSpec(c: SgmTileGenCfg, emulate: boolean): Specialization {
       TileA: `array<f16, ${g.nbuf * g.bm * g.lds}>`, TileB: `array<f16, ${g.nbuf * g.brows * g.lds}>`,
       Scratch: `array<f32, ${256 * g.sgRows * g.sgCols * g.ks * (g.gated ? 2 : 1)}>`,
     },
-    constants: epilogueConstants(c.epi),
+    constants: { ...epilogueConstants(c.epi), KFIX: c.kfix },
   };
 }
 
@@ -344,8 +349,9 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Disp
   const v = g.wide ? '8' : '4';
   const operands: Record<string, Tensor> = { [`x${v}`]: ops.x, ...(gated ? { [`wg${v}`]: ops.wGate!, [`wu${v}`]: ops.wUp! } : { [`w${v}`]: ops.w! }) };
   const splits = s.splits ?? 1;
+  const kfix = (s.fixK ?? tileFixKDefault()) ? l.K : 0;
   if (splits === 1) {
-    const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false });
+    const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false, kfix });
     const bind: Record<string, Tensor> = { ...operands, y: l.out, ...(gated ? {} : { bias: l.bias ?? l.x, residual: l.residual ?? l.x }) };
     return gpu.dispatch(prog, { bind, uniforms: { M: l.M, N: l.N, K: l.K, kper: 0 }, workgroups: grid(1) });
   }
@@ -353,9 +359,20 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Disp
   if (!SGM_TILE_GEN_SPLIT_K.includes(s.id)) throw new LimitError(`gemm: generated tile '${s.id}' has no split-K entry (have: ${SGM_TILE_GEN_SPLIT_K.join(', ')})`);
   // Every split gets at least one slice: `splits` is an upper bound when K has few slices.
   const slices = ceilDiv(l.K, g.bk), kper = ceilDiv(slices, splits), S = ceilDiv(slices, kper);
-  return splitKReduce(gpu, l, S, (part) => gpu.dispatch(gpu.program(program, { id: s.id, epi: NO_EPILOGUE, split: true }), {
+  return splitKReduce(gpu, l, S, (part) => gpu.dispatch(gpu.program(program, { id: s.id, epi: NO_EPILOGUE, split: true, kfix }), {
     bind: { ...operands, part }, uniforms: { M: l.M, N: l.N, K: l.K, kper }, workgroups: grid(S),
   }));
+}
+
+/**
+ * Whether generated tiles fix K in their pipelines when a shape does not say (SgmTileGenShape.fixK):
+ * FAPOOL_TILE_FIXK=on|off, on by default. H100, session 35 (rounds/s35b.sh, two runs, TFLOP/s at 4096³): the plain
+ * prefill tile _un 219.3 → 227.1–229.3, gated _un 198.0–198.5 → 202.1, gated _u8 169.7 → 202.7–203.4; the 64-row
+ * decode tiles unchanged within noise (latency-bound slices), the b64 × 4K step 7340 → 7307 µs GPU, TTFT 4K
+ * 43.8–44.2 → 42.9 ms; tokens the same. Costs one pipeline per (tile, epilogue, K).
+ */
+export function tileFixKDefault(): boolean {
+  return envChoice('FAPOOL_TILE_FIXK', ['on', 'off'] as const, 'on', "expected 'on' or 'off'") === 'on';
 }
 
 const NO_EPILOGUE: Epilogue = { act: 'none', bias: false, residual: false, accumulate: false };
