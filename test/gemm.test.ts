@@ -11,7 +11,7 @@ import { type Activation } from '../src/kernels/gemm-common.js';
 import {
   DECODE_TILE_MIN_N, GEMM_PREFILL_DEFAULT, GEMM_PREFILL_DEFAULT_NO_ROBUSTNESS, gemmPrefillDefault, SGM_SKINNY_SHAPES, SGM_TILE_GEN_BIG, SGM_TILE_GEN_DECODE, SGM_TILE_GEN_IDS, SGM_TILE_GEN_SPLIT_K,
   DECODE_TILES_NO_PREFETCH_OFF, DECODE_TILES_WIDE, SGM_TILE_SHAPES, SPLITK_MAX, SPLITK_TARGET_SUBGROUPS, chooseDecodeTile, chooseSgmDirect, chooseSgmKernel, decodeTilesMode,
-  checkedTwin, decodeTilesNoPrefetch, gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenForShape, tileGenGeometry,
+  DECODE_TILES_PREFETCH_FIXED_K, checkedTwin, decodeTilesNoPrefetch, gemmPrefillOverride, sgmDirectApplies, sgmSkinnyFits, sgmTileFits, sgmTileGenFits, splitKCount, tileGenForShape, tileGenGeometry,
   tileOperandViews, tileWithinBuffers,
   type SgmSkinnyShape, type SgmTileShape
 } from '../src/kernels/gemm-sgm.js';
@@ -860,6 +860,26 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           expect(decodeTilesMode('split:rows=5:u4')).toEqual({ split: true, minRows: 5, wide: false, explicitRows: true, ks2: 'off' });
           for (const bad of ['splits', 'split:rows=0', 'split:rows=65', 'split:max=4', 'split:u16', 'u8', 'split:u8:rows=5']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
           expect(decodeTilesMode('')).toEqual({ split: true, minRows: 9, wide: DECODE_TILES_WIDE, explicitRows: false, ks2: DECODE_TILES_WIDE ? 'gated' : 'off' });
+          // Without robust buffer access (the _un8 twins by default) the unsplit 33..64-row tiles prefetch again while K
+          // is fixed in the pipeline (DECODE_TILES_PREFETCH_FIXED_K); split ones, fewer rows, :un8 or FAPOOL_TILE_FIXK=off keep _un8.
+          if (DECODE_TILES_WIDE && DECODE_TILES_NO_PREFETCH_OFF && DECODE_TILES_PREFETCH_FIXED_K) {
+            delete process.env.FAPOOL_DECODE_TILES;
+            const off = (M: number, N: number, K: number, gated = false) => chooseDecodeTile({ ...caps, robustBufferAccess: false }, M, N, K, gated);
+            restoringEnv('FAPOOL_TILE_FIXK', () => {
+              delete process.env.FAPOOL_TILE_FIXK;
+              expect(off(64, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_u8' });
+              expect(off(33, 32000, 4096)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_u8' });
+              expect(off(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k64_b1_u8_ks2' });
+              expect(off(64, 4096, 16384)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_un8', splits: 4 });
+              expect(off(32, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't32x64_sg1x4_k64_b1_un8' });
+              process.env.FAPOOL_DECODE_TILES = 'split:un8';   // asked for: every one
+              expect(off(64, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_un8' });
+              delete process.env.FAPOOL_DECODE_TILES;
+              process.env.FAPOOL_TILE_FIXK = 'off';
+              expect(off(64, 12288, 4096)).toEqual({ kind: 'tile-gen', id: 't64x64_sg1x4_k64_b1_un8' });
+              expect(off(64, 16384, 4096, true)).toEqual({ kind: 'tile-gen', id: 'g64x64_sg2x2_k64_b1_un8_ks2' });
+            });
+          }
         });
         restoringEnv('FAPOOL_DECODE_TILES', () => {
           process.env.FAPOOL_DECODE_TILES = 'nosplit';   // below: the skinny kernels' own choices

@@ -553,9 +553,12 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
     : mode.split && wide && M <= 16 ? 't16x32_sg1x2_k128_b1' : M <= 32 ? 't32x64_sg1x4_k64_b1' : 't64x64_sg1x4_k64_b1';
   // The 16-byte twin where K is whole slices (else the checked base: 8-byte staging); without register prefetch
   // (_un8) where decodeTilesNoPrefetch says so.
-  const id = mode.wide ? tileGenForShape(`${base}${decodeTilesNoPrefetch(caps, mode) ? '_un8' : '_u8'}`, K) : base;
+  const staged = (noPrefetch: boolean) => mode.wide ? tileGenForShape(`${base}${noPrefetch ? '_un8' : '_u8'}`, K) : base;
+  let id = staged(decodeTilesNoPrefetch(caps, mode));
   if (mode.split && M < (gated ? mode.minRows : plainTileMinRows(mode, N, K, tileGenGeometry(id).wide))) return null;
-  const splits = mode.split ? splitKCount(M, N, K, tileGenGeometry(id)) : 1;
+  const splits = mode.split ? splitKCount(M, N, K, tileGenGeometry(id)) : 1;   // the same for both twins
+  // With K fixed in the pipeline the unsplit 33..64-row tiles prefetch again where the device's default left it out.
+  if (splits === 1 && M > 32 && mode.noPrefetch === undefined && tileFixKDefault() && DECODE_TILES_PREFETCH_FIXED_K) id = staged(false);
   // The _ks2 twin (gated products by default, :ks2=all every one) where it exists, K is whole slices of it and it
   // fits (44 KB of workgroup memory); else as without.
   const ks2 = (mode.ks2 === 'all' || (mode.ks2 === 'gated' && gated)) && splits === 1 ? ksTwin(id) : null;
@@ -563,6 +566,14 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
     : splits > 1 ? { kind: 'tile-gen', id, splits } : { kind: 'tile-gen', id };
   return hasSubgroupMatrixF16(caps) && sgmTileGenFits(caps, s) ? s : null;
 }
+
+/**
+ * Whether unsplit 33..64-row decode tiles keep their register prefetch (_u8) when K is fixed in the pipeline, on a device
+ * whose default leaves it out (decodeTilesNoPrefetch). H100, session 35 (rounds/s35c.sh, 64 rows, ms, _u8 with K fixed
+ * against the _un8 default): qkv 0.0681 / 0.0723, gate+up (_ks2) 0.1382 / 0.1484, LM head 0.1380 / 0.1440; the split
+ * ones lose with it (down ×4 0.0888 / 0.0784, o ×4 0.0305 / 0.0275), so they keep _un8.
+ */
+export const DECODE_TILES_PREFETCH_FIXED_K = true;
 
 /** A 16-byte decode tile's _ks2 twin (twice the K slice, the same output block and subgroups a K half), if generated. */
 function ksTwin(id: string): string | null {
