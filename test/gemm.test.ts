@@ -55,6 +55,7 @@ describe('linear: tiled kernel variants', () => {
     ['quad 4x4 bk8 nopf', { tiled: { tx: 4, ty: 4, bk: 8, pf: false } }], ['quad 8x4 bk4 db nopf', { tiled: { tx: 8, ty: 4, bk: 4, db: true, pf: false } }],
     // The unchecked pipeline for whole tiles (EXACT, session 35): the default's shape (loads cover both tiles exactly),
     // one whose loads cover w's tile more than once (BM > BN: the r < BN check) and one that over-covers x's (BN > BM).
+    ['quad 16x16 bk8 db exact (the big-GPU default for whole tiles)', { tiled: { tx: 16, ty: 16, bk: 8, db: true, exact: true } }],
     ['quad 16x16 bk8 db nopf exact', { tiled: { tx: 16, ty: 16, bk: 8, db: true, pf: false, exact: true } }],
     ['quad 4x8 bk4 16x8/thread db nopf exact', { tiled: { tx: 4, ty: 8, bk: 4, qm: 4, qn: 2, db: true, pf: false, exact: true } }],
     ['quad 4x8 bk4 4x12/thread db exact', { tiled: { tx: 4, ty: 8, bk: 4, qm: 1, qn: 3, db: true, exact: true } }],
@@ -91,10 +92,10 @@ describe('linear: tiled kernel variants', () => {
     expect([exactKey(64, 96, 64), exactKey(35, 96, 64), exactKey(64, 100, 64), exactKey(64, 96, 68), exactKey(64, 96, 66)])
       .toEqual(['exact', 'checked', 'checked', 'checked', 'checked']);
   });
-  it('quad shape choice on a big GPU: the exact prefetching 128×128 tile for whole tiles, the checked double-buffered one else', async () => {
+  it('quad shape choice on a big GPU: the exact double-buffered prefetching 128×128 tile for whole tiles, the checked one without prefetch else', async () => {
     const g = await gpu();
     const big = { ...g.caps, isFallbackAdapter: false, vendor: 'nvidia', architecture: 'hopper', device: 'h100', maxInvocations: 1024, maxWorkgroupSizeX: 1024, maxWorkgroupStorage: 49152 };
-    expect(chooseQuad(big, 4096, 4096, 4096)).toEqual({ tx: 16, ty: 16, bk: 8, exact: true });
+    expect(chooseQuad(big, 4096, 4096, 4096)).toEqual({ tx: 16, ty: 16, bk: 8, db: true, exact: true });
     for (const [M, N, K] of [[4000, 4096, 4096], [4096, 4100, 4096], [4096, 4096, 4092]] as const) {
       expect(chooseQuad(big, M, N, K), `${M}×${N}×${K}`).toEqual({ tx: 16, ty: 16, bk: 8, db: true, pf: false });
     }

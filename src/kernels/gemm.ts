@@ -112,7 +112,7 @@ export interface QuadShape {
    * launches whose M and N are whole tiles and K whole BK slices (vec4 entry) take a pipeline without bounds checks
    * (WGSL EXACT); others the checked one (default false). Session 35: a runtime choice between the two loads per
    * workgroup kept both in the loop and lost (H100 36.2 against 37.7 TFLOP/s); a pipeline constant leaves one
-   * (the 128×128 prefetching tile 44.4 against its checked pipeline's 35.3).
+   * (the 128×128 prefetching tile 44.4 against its checked pipeline's 35.3; double-buffered 45.1).
    */
   exact?: boolean;
 }
@@ -155,10 +155,11 @@ export function quadFits(caps: Caps, q: QuadShape): boolean {
 /**
  * Quad-kernel shape: 128×128 tiles (256 threads) when the grid still fills a big GPU, 64×64 below that;
  * 32×32 on CPU rasterisers. BK = 8 (H100 sweep: 34.5 TFLOP/s against 31.6 at 16 and 20.6 at 32). Where M and N
- * are whole 128-row tiles and K whole slices, the single-buffered prefetching tile runs its unchecked pipeline
- * (exact): H100, 4096³, session 35 (rounds/s35a.sh) 44.4 TFLOP/s, 0.92 of cuBLAS's 48.2, against 37.4 for the
- * checked default; its main loop has no bounds branch, zero fills or register copies (586 instructions for 512 FFMA
- * where the checked one has 622). Elsewhere the 128×128 tile double-buffers its slices and loads each just before its
+ * are whole 128-row tiles and K whole slices, the prefetching tile runs its unchecked pipeline (exact), double-
+ * buffered: H100, 4096³, session 35 (rounds/s35c.sh, two runs) 45.1 TFLOP/s, 0.92 of cuBLAS's 49.1, single-buffered
+ * 44.4 (rounds/s35a.sh: 0.92 of 48.2), against 37.4 for the checked default; the unchecked loop has no bounds branch,
+ * zero fills or register copies (586 instructions for 512 FFMA where the checked one has 622). Slices of 4 or 16,
+ * 16×8 outputs a thread or no prefetch lose there (32–37). Elsewhere the 128×128 tile double-buffers its slices and loads each just before its
  * commit (db, no prefetch): H200, session 30 (rounds/s30b.sh) 37.2 against 35.3 single-buffered with prefetch.
  */
 export function chooseQuad(caps: Caps, M: number, N: number, K: number): QuadShape | null {
@@ -166,7 +167,7 @@ export function chooseQuad(caps: Caps, M: number, N: number, K: number): QuadSha
   const candidates: QuadShape[] = isSoftwareAdapter(caps)
     ? [{ tx: 4, ty: 4, bk: 8 }]
     : [
-      ...(ceilDiv(M, 128) * ceilDiv(N, 128) >= 256 ? [whole ? { tx: 16, ty: 16, bk: 8, exact: true } : { tx: 16, ty: 16, bk: 8, db: true, pf: false }] : []),
+      ...(ceilDiv(M, 128) * ceilDiv(N, 128) >= 256 ? [whole ? { tx: 16, ty: 16, bk: 8, db: true, exact: true } : { tx: 16, ty: 16, bk: 8, db: true, pf: false }] : []),
       { tx: 8, ty: 8, bk: 8 }, { tx: 4, ty: 4, bk: 8 },
     ];
   return candidates.find((q) => quadFits(caps, q)) ?? null;
