@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# (Run in session 35: the interior branch lost, 36.2 against 37.7 TFLOP/s on an H100, and was removed for QuadShape.exact;
+# this script names variants gemm-sweep no longer has.)
 # Prepared in session 34 (its device budget ran out before it could run), issue 15 item 5: the f32 GEMM at 77 % of
 # cuBLAS against 90 %. Call 3's SASS: the default's main loop is 622 instructions for 512 FFMA against its CUDA
 # mirror's 570, the excess fetch_vec4's bounds: a divergent branch (BSSY/BSYNC), zero fills (CS2R) and register
