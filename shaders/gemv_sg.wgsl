@@ -14,6 +14,9 @@
 
 struct Params { M: u32, N: u32, K: u32, _pad: u32 }
 
+// K as a pipeline constant (the host sets it to p.K, one pipeline per K; 0: K read from p): the trip count and the
+// rows' offsets become literals, so the driver may unroll the K loop and issue more loads ahead.
+override KFIX: u32 = 0u;
 override SGS: u32 = 32u;           // subgroup size
 override SPW: u32 = 4u;            // subgroups per workgroup
 override WG: u32 = SGS * SPW;
@@ -45,7 +48,7 @@ fn hfma8(a: vec4<u32>, b: vec4<u32>, acc: vec2<f16>) -> vec2<f16> {
 fn gsg_p_m1_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var j = lane;
@@ -61,7 +64,7 @@ fn gsg_p_m1_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m1_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -82,7 +85,7 @@ fn gsg_p_m1_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m1_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -113,7 +116,7 @@ fn gsg_p_m1_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m1_c8_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 8u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -164,7 +167,7 @@ fn gsg_p_m1_c8_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m1_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var au0_0 = 0.0;
@@ -184,7 +187,7 @@ fn gsg_g_m1_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m1_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -213,7 +216,7 @@ fn gsg_g_m1_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m1_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -260,7 +263,7 @@ fn gsg_g_m1_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m1_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var j = lane;
@@ -284,7 +287,7 @@ fn gsg_p_m1_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m1_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -317,7 +320,7 @@ fn gsg_p_m1_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m1_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -368,7 +371,7 @@ fn gsg_p_m1_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m1_c8_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 8u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -455,7 +458,7 @@ fn gsg_p_m1_c8_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m1_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var au0_0 = 0.0;
@@ -487,7 +490,7 @@ fn gsg_g_m1_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m1_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -536,7 +539,7 @@ fn gsg_g_m1_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m1_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -619,7 +622,7 @@ fn gsg_g_m1_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m2_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -639,7 +642,7 @@ fn gsg_p_m2_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m2_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -667,7 +670,7 @@ fn gsg_p_m2_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m2_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -711,7 +714,7 @@ fn gsg_p_m2_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m2_c8_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 8u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -787,7 +790,7 @@ fn gsg_p_m2_c8_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m2_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -814,7 +817,7 @@ fn gsg_g_m2_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m2_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -856,7 +859,7 @@ fn gsg_g_m2_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m2_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -928,7 +931,7 @@ fn gsg_g_m2_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m2_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -960,7 +963,7 @@ fn gsg_p_m2_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m2_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -1006,7 +1009,7 @@ fn gsg_p_m2_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m2_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -1080,7 +1083,7 @@ fn gsg_p_m2_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m2_c8_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 8u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -1210,7 +1213,7 @@ fn gsg_p_m2_c8_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m2_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -1255,7 +1258,7 @@ fn gsg_g_m2_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m2_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -1327,7 +1330,7 @@ fn gsg_g_m2_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m2_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -1453,7 +1456,7 @@ fn gsg_g_m2_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m3_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -1477,7 +1480,7 @@ fn gsg_p_m3_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m3_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -1512,7 +1515,7 @@ fn gsg_p_m3_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m3_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -1569,7 +1572,7 @@ fn gsg_p_m3_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m3_c8_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 8u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -1670,7 +1673,7 @@ fn gsg_p_m3_c8_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m3_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -1704,7 +1707,7 @@ fn gsg_g_m3_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m3_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -1759,7 +1762,7 @@ fn gsg_g_m3_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m3_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -1856,7 +1859,7 @@ fn gsg_g_m3_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m3_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -1896,7 +1899,7 @@ fn gsg_p_m3_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m3_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -1955,7 +1958,7 @@ fn gsg_p_m3_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m3_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -2052,7 +2055,7 @@ fn gsg_p_m3_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m3_c8_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 8u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -2225,7 +2228,7 @@ fn gsg_p_m3_c8_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m3_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -2283,7 +2286,7 @@ fn gsg_g_m3_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m3_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -2378,7 +2381,7 @@ fn gsg_g_m3_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m3_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -2547,7 +2550,7 @@ fn gsg_g_m3_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m4_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -2575,7 +2578,7 @@ fn gsg_p_m4_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m4_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -2617,7 +2620,7 @@ fn gsg_p_m4_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m4_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -2687,7 +2690,7 @@ fn gsg_p_m4_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m4_c8_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 8u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -2813,7 +2816,7 @@ fn gsg_p_m4_c8_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m4_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -2854,7 +2857,7 @@ fn gsg_g_m4_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m4_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -2922,7 +2925,7 @@ fn gsg_g_m4_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m4_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -3044,7 +3047,7 @@ fn gsg_g_m4_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m4_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -3092,7 +3095,7 @@ fn gsg_p_m4_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m4_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -3164,7 +3167,7 @@ fn gsg_p_m4_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m4_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -3284,7 +3287,7 @@ fn gsg_p_m4_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m4_c8_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 8u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -3500,7 +3503,7 @@ fn gsg_p_m4_c8_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m4_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -3571,7 +3574,7 @@ fn gsg_g_m4_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m4_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -3689,7 +3692,7 @@ fn gsg_g_m4_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m4_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -3901,7 +3904,7 @@ fn gsg_g_m4_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m5_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -3933,7 +3936,7 @@ fn gsg_p_m5_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m5_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -3982,7 +3985,7 @@ fn gsg_p_m5_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m5_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -4065,7 +4068,7 @@ fn gsg_p_m5_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m5_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -4113,7 +4116,7 @@ fn gsg_g_m5_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m5_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -4194,7 +4197,7 @@ fn gsg_g_m5_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m5_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -4226,7 +4229,7 @@ fn gsg_p_m5_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m5_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -4274,7 +4277,7 @@ fn gsg_g_m5_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m5_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -4323,7 +4326,7 @@ fn gsg_p_m5_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m5_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -4404,7 +4407,7 @@ fn gsg_g_m5_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m5_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -4460,7 +4463,7 @@ fn gsg_p_m5_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m5_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -4545,7 +4548,7 @@ fn gsg_p_m5_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m5_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -4688,7 +4691,7 @@ fn gsg_p_m5_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m5_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -4772,7 +4775,7 @@ fn gsg_g_m5_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m5_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -4913,7 +4916,7 @@ fn gsg_g_m5_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m5_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -4964,7 +4967,7 @@ fn gsg_p_m5_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m5_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -5038,7 +5041,7 @@ fn gsg_g_m5_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m5_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -5113,7 +5116,7 @@ fn gsg_p_m5_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m5_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -5234,7 +5237,7 @@ fn gsg_g_m5_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m6_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -5270,7 +5273,7 @@ fn gsg_p_m6_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m6_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -5326,7 +5329,7 @@ fn gsg_p_m6_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m6_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -5422,7 +5425,7 @@ fn gsg_p_m6_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m6_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -5477,7 +5480,7 @@ fn gsg_g_m6_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m6_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -5571,7 +5574,7 @@ fn gsg_g_m6_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m6_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -5607,7 +5610,7 @@ fn gsg_p_m6_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m6_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -5662,7 +5665,7 @@ fn gsg_g_m6_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m6_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -5718,7 +5721,7 @@ fn gsg_p_m6_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m6_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -5812,7 +5815,7 @@ fn gsg_g_m6_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m6_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -5876,7 +5879,7 @@ fn gsg_p_m6_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m6_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -5974,7 +5977,7 @@ fn gsg_p_m6_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m6_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -6140,7 +6143,7 @@ fn gsg_p_m6_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m6_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -6237,7 +6240,7 @@ fn gsg_g_m6_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m6_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -6401,7 +6404,7 @@ fn gsg_g_m6_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m6_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -6459,7 +6462,7 @@ fn gsg_p_m6_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m6_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -6544,7 +6547,7 @@ fn gsg_g_m6_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m6_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -6630,7 +6633,7 @@ fn gsg_p_m6_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m6_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -6770,7 +6773,7 @@ fn gsg_g_m6_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m7_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -6810,7 +6813,7 @@ fn gsg_p_m7_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m7_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -6873,7 +6876,7 @@ fn gsg_p_m7_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m7_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -6982,7 +6985,7 @@ fn gsg_p_m7_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m7_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -7044,7 +7047,7 @@ fn gsg_g_m7_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m7_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -7151,7 +7154,7 @@ fn gsg_g_m7_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m7_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -7191,7 +7194,7 @@ fn gsg_p_m7_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m7_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -7253,7 +7256,7 @@ fn gsg_g_m7_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m7_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -7316,7 +7319,7 @@ fn gsg_p_m7_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m7_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -7423,7 +7426,7 @@ fn gsg_g_m7_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m7_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -7495,7 +7498,7 @@ fn gsg_p_m7_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m7_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -7606,7 +7609,7 @@ fn gsg_p_m7_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m7_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -7795,7 +7798,7 @@ fn gsg_p_m7_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m7_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -7905,7 +7908,7 @@ fn gsg_g_m7_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m7_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -8092,7 +8095,7 @@ fn gsg_g_m7_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m7_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -8157,7 +8160,7 @@ fn gsg_p_m7_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m7_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -8253,7 +8256,7 @@ fn gsg_g_m7_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m7_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -8350,7 +8353,7 @@ fn gsg_p_m7_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m7_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -8509,7 +8512,7 @@ fn gsg_g_m7_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m8_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -8553,7 +8556,7 @@ fn gsg_p_m8_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m8_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -8623,7 +8626,7 @@ fn gsg_p_m8_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m8_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -8745,7 +8748,7 @@ fn gsg_p_m8_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m8_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -8814,7 +8817,7 @@ fn gsg_g_m8_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m8_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -8934,7 +8937,7 @@ fn gsg_g_m8_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m8_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -8978,7 +8981,7 @@ fn gsg_p_m8_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m8_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -9047,7 +9050,7 @@ fn gsg_g_m8_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m8_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -9117,7 +9120,7 @@ fn gsg_p_m8_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m8_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -9237,7 +9240,7 @@ fn gsg_g_m8_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m8_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -9317,7 +9320,7 @@ fn gsg_p_m8_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m8_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -9441,7 +9444,7 @@ fn gsg_p_m8_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m8_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -9653,7 +9656,7 @@ fn gsg_p_m8_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m8_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -9776,7 +9779,7 @@ fn gsg_g_m8_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m8_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -9986,7 +9989,7 @@ fn gsg_g_m8_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m8_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -10058,7 +10061,7 @@ fn gsg_p_m8_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m8_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -10165,7 +10168,7 @@ fn gsg_g_m8_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m8_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -10273,7 +10276,7 @@ fn gsg_p_m8_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m8_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = p.K / 8u;
+  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
