@@ -14,9 +14,6 @@
 
 struct Params { M: u32, N: u32, K: u32, _pad: u32 }
 
-// K as a pipeline constant (the host sets it to p.K, one pipeline per K; 0: K read from p): the trip count and the
-// rows' offsets become literals, so the driver may unroll the K loop and issue more loads ahead.
-override KFIX: u32 = 0u;
 override SGS: u32 = 32u;           // subgroup size
 override SPW: u32 = 4u;            // subgroups per workgroup
 override WG: u32 = SGS * SPW;
@@ -48,7 +45,7 @@ fn hfma8(a: vec4<u32>, b: vec4<u32>, acc: vec2<f16>) -> vec2<f16> {
 fn gsg_p_m1_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var j = lane;
@@ -64,7 +61,7 @@ fn gsg_p_m1_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m1_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -85,7 +82,7 @@ fn gsg_p_m1_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m1_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -116,7 +113,7 @@ fn gsg_p_m1_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m1_c8_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 8u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -167,7 +164,7 @@ fn gsg_p_m1_c8_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m1_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var au0_0 = 0.0;
@@ -187,7 +184,7 @@ fn gsg_g_m1_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m1_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -216,7 +213,7 @@ fn gsg_g_m1_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m1_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -263,7 +260,7 @@ fn gsg_g_m1_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m1_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var j = lane;
@@ -287,7 +284,7 @@ fn gsg_p_m1_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m1_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -320,7 +317,7 @@ fn gsg_p_m1_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m1_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -371,7 +368,7 @@ fn gsg_p_m1_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m1_c8_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 8u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -458,7 +455,7 @@ fn gsg_p_m1_c8_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m1_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var au0_0 = 0.0;
@@ -490,7 +487,7 @@ fn gsg_g_m1_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m1_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -539,7 +536,7 @@ fn gsg_g_m1_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m1_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -622,7 +619,7 @@ fn gsg_g_m1_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m2_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -642,7 +639,7 @@ fn gsg_p_m2_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m2_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -670,7 +667,7 @@ fn gsg_p_m2_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m2_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -714,7 +711,7 @@ fn gsg_p_m2_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m2_c8_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 8u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -790,7 +787,7 @@ fn gsg_p_m2_c8_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m2_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -817,7 +814,7 @@ fn gsg_g_m2_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m2_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -859,7 +856,7 @@ fn gsg_g_m2_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m2_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -931,7 +928,7 @@ fn gsg_g_m2_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m2_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -963,7 +960,7 @@ fn gsg_p_m2_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m2_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -1009,7 +1006,7 @@ fn gsg_p_m2_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m2_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -1083,7 +1080,7 @@ fn gsg_p_m2_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m2_c8_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 8u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -1213,7 +1210,7 @@ fn gsg_p_m2_c8_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m2_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -1258,7 +1255,7 @@ fn gsg_g_m2_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m2_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -1330,7 +1327,7 @@ fn gsg_g_m2_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m2_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -1456,7 +1453,7 @@ fn gsg_g_m2_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m3_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -1480,7 +1477,7 @@ fn gsg_p_m3_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m3_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -1515,7 +1512,7 @@ fn gsg_p_m3_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m3_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -1572,7 +1569,7 @@ fn gsg_p_m3_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m3_c8_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 8u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -1673,7 +1670,7 @@ fn gsg_p_m3_c8_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m3_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -1707,7 +1704,7 @@ fn gsg_g_m3_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m3_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -1762,7 +1759,7 @@ fn gsg_g_m3_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m3_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -1859,7 +1856,7 @@ fn gsg_g_m3_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m3_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -1899,7 +1896,7 @@ fn gsg_p_m3_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m3_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -1958,7 +1955,7 @@ fn gsg_p_m3_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m3_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -2055,7 +2052,7 @@ fn gsg_p_m3_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m3_c8_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 8u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -2228,7 +2225,7 @@ fn gsg_p_m3_c8_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m3_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -2286,7 +2283,7 @@ fn gsg_g_m3_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m3_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -2381,7 +2378,7 @@ fn gsg_g_m3_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m3_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -2550,7 +2547,7 @@ fn gsg_g_m3_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m4_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -2578,7 +2575,7 @@ fn gsg_p_m4_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m4_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -2620,7 +2617,7 @@ fn gsg_p_m4_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m4_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -2690,7 +2687,7 @@ fn gsg_p_m4_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m4_c8_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 8u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -2816,7 +2813,7 @@ fn gsg_p_m4_c8_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m4_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -2857,7 +2854,7 @@ fn gsg_g_m4_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m4_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -2925,7 +2922,7 @@ fn gsg_g_m4_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m4_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -3047,7 +3044,7 @@ fn gsg_g_m4_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m4_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -3095,7 +3092,7 @@ fn gsg_p_m4_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m4_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -3167,7 +3164,7 @@ fn gsg_p_m4_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m4_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -3287,7 +3284,7 @@ fn gsg_p_m4_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m4_c8_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 8u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -3503,7 +3500,7 @@ fn gsg_p_m4_c8_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m4_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -3574,7 +3571,7 @@ fn gsg_g_m4_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m4_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -3692,7 +3689,7 @@ fn gsg_g_m4_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m4_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -3904,7 +3901,7 @@ fn gsg_g_m4_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m5_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -3936,7 +3933,7 @@ fn gsg_p_m5_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m5_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -3985,7 +3982,7 @@ fn gsg_p_m5_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m5_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -4068,7 +4065,7 @@ fn gsg_p_m5_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m5_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -4116,7 +4113,7 @@ fn gsg_g_m5_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m5_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -4197,7 +4194,7 @@ fn gsg_g_m5_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m5_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -4229,7 +4226,7 @@ fn gsg_p_m5_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m5_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -4277,7 +4274,7 @@ fn gsg_g_m5_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m5_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -4326,7 +4323,7 @@ fn gsg_p_m5_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m5_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -4407,7 +4404,7 @@ fn gsg_g_m5_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m5_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -4463,7 +4460,7 @@ fn gsg_p_m5_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m5_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -4548,7 +4545,7 @@ fn gsg_p_m5_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m5_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -4691,7 +4688,7 @@ fn gsg_p_m5_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m5_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -4775,7 +4772,7 @@ fn gsg_g_m5_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m5_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -4916,7 +4913,7 @@ fn gsg_g_m5_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m5_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -4967,7 +4964,7 @@ fn gsg_p_m5_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m5_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -5041,7 +5038,7 @@ fn gsg_g_m5_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m5_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -5116,7 +5113,7 @@ fn gsg_p_m5_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m5_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -5237,7 +5234,7 @@ fn gsg_g_m5_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m6_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -5273,7 +5270,7 @@ fn gsg_p_m6_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m6_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -5329,7 +5326,7 @@ fn gsg_p_m6_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m6_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -5425,7 +5422,7 @@ fn gsg_p_m6_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m6_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -5480,7 +5477,7 @@ fn gsg_g_m6_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m6_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -5574,7 +5571,7 @@ fn gsg_g_m6_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m6_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -5610,7 +5607,7 @@ fn gsg_p_m6_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m6_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -5665,7 +5662,7 @@ fn gsg_g_m6_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m6_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -5721,7 +5718,7 @@ fn gsg_p_m6_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m6_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -5815,7 +5812,7 @@ fn gsg_g_m6_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m6_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -5879,7 +5876,7 @@ fn gsg_p_m6_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m6_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -5977,7 +5974,7 @@ fn gsg_p_m6_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m6_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -6143,7 +6140,7 @@ fn gsg_p_m6_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m6_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -6240,7 +6237,7 @@ fn gsg_g_m6_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m6_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -6404,7 +6401,7 @@ fn gsg_g_m6_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m6_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -6462,7 +6459,7 @@ fn gsg_p_m6_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m6_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -6547,7 +6544,7 @@ fn gsg_g_m6_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m6_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -6633,7 +6630,7 @@ fn gsg_p_m6_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m6_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -6773,7 +6770,7 @@ fn gsg_g_m6_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m7_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -6813,7 +6810,7 @@ fn gsg_p_m7_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m7_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -6876,7 +6873,7 @@ fn gsg_p_m7_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m7_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -6985,7 +6982,7 @@ fn gsg_p_m7_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m7_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -7047,7 +7044,7 @@ fn gsg_g_m7_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m7_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -7154,7 +7151,7 @@ fn gsg_g_m7_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m7_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -7194,7 +7191,7 @@ fn gsg_p_m7_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m7_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -7256,7 +7253,7 @@ fn gsg_g_m7_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m7_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -7319,7 +7316,7 @@ fn gsg_p_m7_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m7_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -7426,7 +7423,7 @@ fn gsg_g_m7_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m7_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -7498,7 +7495,7 @@ fn gsg_p_m7_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m7_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -7609,7 +7606,7 @@ fn gsg_p_m7_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m7_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -7798,7 +7795,7 @@ fn gsg_p_m7_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m7_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -7908,7 +7905,7 @@ fn gsg_g_m7_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m7_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -8095,7 +8092,7 @@ fn gsg_g_m7_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m7_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -8160,7 +8157,7 @@ fn gsg_p_m7_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m7_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -8256,7 +8253,7 @@ fn gsg_g_m7_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m7_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -8353,7 +8350,7 @@ fn gsg_p_m7_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m7_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -8512,7 +8509,7 @@ fn gsg_g_m7_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m8_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -8556,7 +8553,7 @@ fn gsg_p_m8_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m8_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -8626,7 +8623,7 @@ fn gsg_p_m8_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m8_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -8748,7 +8745,7 @@ fn gsg_p_m8_c4_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m8_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -8817,7 +8814,7 @@ fn gsg_g_m8_c1_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m8_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -8937,7 +8934,7 @@ fn gsg_g_m8_c2_u1(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m8_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -8981,7 +8978,7 @@ fn gsg_p_m8_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m8_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -9050,7 +9047,7 @@ fn gsg_g_m8_c1_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m8_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -9120,7 +9117,7 @@ fn gsg_p_m8_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m8_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -9240,7 +9237,7 @@ fn gsg_g_m8_c2_u1_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m8_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -9320,7 +9317,7 @@ fn gsg_p_m8_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m8_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -9444,7 +9441,7 @@ fn gsg_p_m8_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m8_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 4u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   let o2 = row8(n0 + 2u, K8);
@@ -9656,7 +9653,7 @@ fn gsg_p_m8_c4_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m8_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -9779,7 +9776,7 @@ fn gsg_g_m8_c1_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_g_m8_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;
@@ -9989,7 +9986,7 @@ fn gsg_g_m8_c2_u2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn gsg_p_m8_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var a0_0 = 0.0;
   var a1_0 = 0.0;
@@ -10061,7 +10058,7 @@ fn gsg_p_m8_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m8_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 1u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   var ag0_0 = 0.0;
   var ag1_0 = 0.0;
@@ -10168,7 +10165,7 @@ fn gsg_g_m8_c1_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_p_m8_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var a0_0 = 0.0;
@@ -10276,7 +10273,7 @@ fn gsg_p_m8_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn gsg_g_m8_c2_u2_h(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) tid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let n0 = ((wid.x + wid.y * nwg.x) * SPW + tid / SGS) * 2u;   // the subgroup's first column
-  let K8 = select(p.K, KFIX, KFIX != 0u) / 8u;   // K / 8 (a literal where the pipeline fixes K)
+  let K8 = p.K / 8u;
   let o0 = row8(n0 + 0u, K8);
   let o1 = row8(n0 + 1u, K8);
   var ag0_0 = 0.0;

@@ -217,33 +217,6 @@ describe('gemv: subgroup kernel (columns per subgroup)', () => {
     expect(host.sort()).toEqual([...gen.CONFIGS].sort());
     expect(gen.file() === readFileSync(new URL('../shaders/gemv_sg.wgsl', import.meta.url), 'utf8'), 'run node shaders/gemv_sg.gen.mjs').toBe(true);
   });
-  it('K fixed in the pipeline (fixK): plain and gated with a ragged trip count, one pipeline per K, FAPOOL_GEMV_FIXK', async (ctx) => {
-    const g = await gpu();
-    if (!gemvSgApplies(g.caps, { M: 8, K: 296, dtype: 'f16' }, 2, 1)) { ctx.skip(); return; }
-    // K = 296: 37 vectors, no subgroup size divides it.
-    await checkLinear(g, { M: 8, N: 7, K: 296, dtype: 'f16', path: 'gemv', tune: { gemv: { cpt: 2, u: 1, fixK: true } }, bias: true }, 'gemv sg fixK');
-    await checkLinear(g, { M: 5, N: 5, K: 296, dtype: 'f16', path: 'gemv', tune: { gemv: { cpt: 1, u: 2, fixK: true } } }, 'gemv sg fixK u2');
-    await checkGatedLinear(g, 8, 6, 296, 'gelu_tanh', { path: 'gemv', tune: { gemv: { cpt: 2, u: 2, fixK: true } } }, 'gemv sg gated fixK');
-    const kfix = (K: number, gemv: { cpt: number; u: number; fixK?: boolean }) => {
-      const x = g.tensor([8, K], 'f16'), w = g.tensor([4, K], 'f16'), out = g.tensor([8, 4], 'f16');
-      try {
-        const d = linear(g, { x, w, out }, { path: 'gemv', tune: { gemv } });
-        const k = Number(/"KFIX":(\d+)/.exec(d.program.key)?.[1]);
-        d.release();
-        return k;
-      } finally { g.release(x, w, out); }
-    };
-    expect([kfix(64, { cpt: 2, u: 1, fixK: true }), kfix(128, { cpt: 2, u: 1, fixK: true }), kfix(64, { cpt: 2, u: 1, fixK: false })]).toEqual([64, 128, 0]);
-    const prev = process.env.FAPOOL_GEMV_FIXK;
-    try {
-      delete process.env.FAPOOL_GEMV_FIXK;
-      expect(kfix(64, { cpt: 2, u: 1 })).toBe(0);   // off by default
-      process.env.FAPOOL_GEMV_FIXK = 'on';
-      expect(kfix(64, { cpt: 2, u: 1 })).toBe(64);
-      process.env.FAPOOL_GEMV_FIXK = '1';
-      expect(() => kfix(64, { cpt: 2, u: 1 })).toThrow(/FAPOOL_GEMV_FIXK=1: expected 'on' or 'off'/);
-    } finally { if (prev === undefined) delete process.env.FAPOOL_GEMV_FIXK; else process.env.FAPOOL_GEMV_FIXK = prev; }
-  });
   it('FAPOOL_GEMV_CPT: 0..8 with an optional u1/u2, else a LimitError; a cpt the kernel cannot take is refused', async () => {
     expect(gemvCptDefault(undefined)).toBeUndefined();
     expect(gemvCptDefault('0')).toEqual({ cpt: 0, u: 1 });
