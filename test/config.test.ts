@@ -98,6 +98,14 @@ describe('config', () => {
     const c = configFromHf(noKv);
     expect([c.nKvHeads, c.ropeTheta]).toEqual([8, 10000]);
     expect(configFromHf({ ...noKv, rope_parameters: { rope_type: 'default', rope_theta: 1e6 } }).ropeTheta).toBe(1e6);
+    // rope_type (or type) 'default' in rope_scaling is plain RoPE, as transformers reads it.
+    expect(configFromHf({ ...LLAMA, rope_scaling: { rope_type: 'default' } }).ropeTheta).toBe(500000);
+    expect(configFromHf({ ...LLAMA, rope_scaling: { type: 'default' } }).ropeTheta).toBe(500000);
+    // No activation named: the config class's default, as transformers (only where model_type is named).
+    expect(configFromHf({ ...LLAMA, hidden_act: undefined }).act).toBe('silu');
+    expect(configFromHf({ ...LLAMA, hidden_act: undefined, model_type: 'mistral' }).act).toBe('silu');
+    const { hidden_activation: _h, hidden_act: _a, ...gemmaNoAct } = GEMMA;
+    expect(configFromHf(gemmaNoAct).act).toBe('gelu_tanh');
   });
 
   const badHf: [string, unknown, RegExp][] = [
@@ -105,7 +113,9 @@ describe('config', () => {
     ['attention biases', { ...LLAMA, attention_bias: true }, /'attention_bias' true is not supported/],
     ['MLP biases', { ...LLAMA, mlp_bias: true }, /'mlp_bias' true is not supported/],
     ['a zero sliding window', { ...LLAMA, sliding_window: 0 }, /'sliding_window' must be a positive integer or null/],
-    ['missing activation', { ...LLAMA, hidden_act: undefined }, /unsupported activation/],
+    ['missing activation without a model_type', { ...LLAMA, hidden_act: undefined, model_type: undefined }, /unsupported activation/],
+    ['rope scaling beside a default rope_parameters', { ...LLAMA, rope_scaling: { rope_type: 'linear', factor: 2 }, rope_parameters: { rope_type: 'default' } }, /rope scaling/],
+    ['scaled rope_parameters beside a default rope_scaling', { ...LLAMA, rope_scaling: { type: 'default' }, rope_parameters: { rope_type: 'yarn', factor: 4 } }, /rope scaling/],
     ['missing hidden_size', { ...LLAMA, hidden_size: undefined }, /'hidden_size' is missing/],
     ['string vocab', { ...LLAMA, vocab_size: '1000' }, /'vocab_size' must be a positive integer/],
     ['missing eps', { ...LLAMA, rms_norm_eps: undefined }, /'rms_norm_eps' is missing/],

@@ -109,6 +109,8 @@ export function validateConfig(c: ModelConfig): ModelConfig {
 // ---- Hugging Face config.json ------------------------------------------------------------------------
 
 const SUPPORTED_TYPES = ['llama', 'mistral', 'gemma'] as const;
+/** transformers' hidden_act default per config class. */
+const CLASS_ACTIVATION: Record<(typeof SUPPORTED_TYPES)[number], string> = { llama: 'silu', mistral: 'silu', gemma: 'gelu_pytorch_tanh' };
 
 /** HF activation names → ours. relu and friends have no kernel here. */
 function mapActivation(name: unknown, modelType: string): Activation {
@@ -157,8 +159,10 @@ export function configFromHf(json: unknown): ModelConfig {
   }
   // Newer transformers put rope_theta inside rope_parameters; scaled RoPE variants are not implemented.
   const ropeParams = j.rope_parameters as Record<string, unknown> | undefined;
-  const scaling = j.rope_scaling ?? (ropeParams && ropeParams.rope_type !== 'default' ? ropeParams : null);
-  if (scaling !== null && scaling !== undefined) {
+  // rope_type (or the older type) 'default' is plain RoPE, in rope_scaling as in rope_parameters (transformers).
+  const plain = (o: unknown) => typeof o === 'object' && o !== null && ((o as Record<string, unknown>).rope_type ?? (o as Record<string, unknown>).type) === 'default';
+  const scaling = [j.rope_scaling, ropeParams].find((o) => o !== null && o !== undefined && !plain(o)) ?? null;
+  if (scaling !== null) {
     throw new ConfigError(`config.json: rope scaling ${JSON.stringify(scaling)} is not supported (plain RoPE only)`);
   }
   // transformers rotates only the first partial_rotary_factor · head_dim dims of each head where a config sets it (any
@@ -168,7 +172,10 @@ export function configFromHf(json: unknown): ModelConfig {
       throw new ConfigError(`config.json: '${where}' ${describeValue(v)} is not supported (RoPE over the whole head only: 1)`);
     }
   }
-  const act = mapActivation(j.hidden_activation ?? j.hidden_act, modelType);
+  // No activation named: transformers' class default (LlamaConfig / MistralConfig 'silu', GemmaConfig
+  // 'gelu_pytorch_tanh') — only where the file names its model_type (one without is not known to be a transformers config).
+  const classAct = j.model_type === undefined ? undefined : CLASS_ACTIVATION[modelType as (typeof SUPPORTED_TYPES)[number]];
+  const act = mapActivation(j.hidden_activation ?? j.hidden_act ?? classAct, modelType);
   // Biases on the projections change the maths; the loader would leave their tensors unused (a note), silently wrong.
   for (const k of ['attention_bias', 'mlp_bias'] as const) {
     if (j[k] !== undefined && j[k] !== false) throw new ConfigError(`config.json: '${k}' ${JSON.stringify(j[k])} is not supported (projections without bias only)`);
