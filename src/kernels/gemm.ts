@@ -159,8 +159,9 @@ export function quadFits(caps: Caps, q: QuadShape): boolean {
  * buffered: H100, 4096³, session 35 (rounds/s35c.sh, two runs) 45.1 TFLOP/s, 0.92 of cuBLAS's 49.1, single-buffered
  * 44.4 (rounds/s35a.sh: 0.92 of 48.2), against 37.4 for the checked default; the unchecked loop has no bounds branch,
  * zero fills or register copies (586 instructions for 512 FFMA where the checked one has 622). Slices of 4 or 16,
- * 16×8 outputs a thread or no prefetch lose there (32–37). Elsewhere the 128×128 tile double-buffers its slices and loads each just before its
- * commit (db, no prefetch): H200, session 30 (rounds/s30b.sh) 37.2 against 35.3 single-buffered with prefetch.
+ * 16×8 outputs a thread or no prefetch lose there (32–37). Elsewhere the 128×128 tile double-buffers its slices
+ * and loads each just before its commit (db, no prefetch): H200, session 30 (rounds/s30b.sh) 37.2 against 35.3
+ * single-buffered with prefetch.
  */
 export function chooseQuad(caps: Caps, M: number, N: number, K: number): QuadShape | null {
   const whole = M % 128 === 0 && N % 128 === 0 && K % 8 === 0;
