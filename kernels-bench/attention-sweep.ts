@@ -8,9 +8,9 @@
 // default: the runtime's, off on Node): with or without robust buffer access (what Tint's bounds checks cost); --emulate: without subgroup matrices, the tensor-core prefill
 // variants run emulated (their indexing, not their speed).
 // The JSON is rewritten after every row, so a run cut short by a timeout still leaves its results.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { writeFileSync } from 'node:fs';
 import { ROBUSTNESS_OPTIONS, openBenchGpu } from './bench-robustness.js';
+import { MAX_SAMPLES, UsageError, benchArgs, int, nameList, outputPath, readJson, runBench } from './bench-args.js';
 import {
   describeCaps, fromF16Array, timeDispatchesFor, toF16Array, type Dispatch, type Gpu, type Tensor,
 } from '../src/gpu/index.js';
@@ -20,36 +20,34 @@ import {
 } from '../src/kernels/attention.js';
 import { fillRandom } from './random-fill.js';
 
-const { values: args } = parseArgs({
-  options: {
-    torch: { type: 'string' },
-    out: { type: 'string' },
-    only: { type: 'string' },
-    keep: { type: 'string', default: '6' },
-    quick: { type: 'boolean', default: false },
-    samples: { type: 'string', default: '10' },
-    defaults: { type: 'boolean', default: false },
-    /** Decode variants instead of the built-in list: comma-separated u<U>s<splits>[n<subgroups>][p][h<heads>] (p: prefetch,
-     *  h: query heads per workgroup under GQA), e.g. u2s12n8,u2s16n4p,u2s8n16ph4. */
-    dec: { type: 'string' },
-    /** Decode shapes instead of the built-in list: comma-separated <context>x<batch>, e.g. 4096x1,32768x8. */
-    'dec-shapes': { type: 'string' },
-    /** KV heads of the timed decode shapes (32 query heads; default 32: no GQA). */
-    'dec-kv': { type: 'string', default: '32' },
-    /** Run without robust buffer access (what Tint's bounds checks cost; the runtime's FAPOOL_ROBUSTNESS=off). */
-    ...ROBUSTNESS_OPTIONS,
-    /** Without subgroup matrices: the subgroup-matrix prefill variants run emulated (indexing checks, not speed). */
-    emulate: { type: 'boolean', default: false },
-    /** The prefill check's geometries instead of the one ragged shape: ';'-separated T,qPos0,kvLen,cap,H,nKv (D from
-     *  the variant), e.g. '256,0,256,256,8,8;300,37,337,345,8,2' — to find which edge a failing variant gets wrong. */
-    'prefill-geos': { type: 'string' },
-  },
+const { values: args, given } = benchArgs({
+  script: 'attention-sweep.js',
+  about: `Attention variant sweep: every flash-attention prefill and decode variant checked against float64 (small ragged
+shapes on every output; the timed shapes on sampled rows) and timed (timestamp queries, median), beside PyTorch SDPA
+(--torch: kernels-bench/torch_bench.py --only attention, same card). The JSON is rewritten after every row.`,
+  examples: ['node dist/kernels-bench/attention-sweep.js --quick --defaults   # any machine',
+    "node dist/kernels-bench/attention-sweep.js --only 'sgm 128' --torch torch.json --out sweep.json"],
+}, {
+  torch: { type: 'string', help: "JSON of kernels-bench/torch_bench.py (same card): SDPA's times beside ours" },
+  out: { type: 'string', help: 'write the rows as JSON (after every row)' },
+  only: { type: 'string', help: "only variants whose name contains one of these '|'-separated strings" },
+  keep: { type: 'string', default: '6', help: 'prefill: at the larger sizes only this many fastest of the previous size' },
+  quick: { type: 'boolean', default: false, help: 'small timed shapes (a software GPU)' },
+  samples: { type: 'string', default: '10', help: `timed samples per measurement (median), 1–${MAX_SAMPLES}` },
+  defaults: { type: 'boolean', default: false, help: 'only the default selection and the v0 kernels, no probe (the defaults\' proof)' },
+  dec: { type: 'string', help: 'decode variants instead of the built-in list: comma-separated u<U>s<splits>[n<subgroups>][p][h<heads>] (p: prefetch, h: query heads per workgroup under GQA), e.g. u2s12n8,u2s16n4p' },
+  'dec-shapes': { type: 'string', help: 'decode shapes instead of the built-in list: comma-separated <context>x<batch>, e.g. 4096x1,32768x8' },
+  'dec-kv': { type: 'string', default: '32', help: 'KV heads of the timed decode shapes (32 query heads; a divisor of 32)' },
+  ...ROBUSTNESS_OPTIONS,
+  emulate: { type: 'boolean', default: false, help: 'without subgroup matrices: the subgroup-matrix prefill variants run emulated (indexing, not speed)' },
+  'prefill-geos': { type: 'string', help: "the prefill check's geometries instead of the one ragged shape: ';'-separated T,qPos0,kvLen,cap,H,nKv, e.g. '256,0,256,256,8,8;300,37,337,345,8,2'" },
 });
 
 interface TorchRow { name: string; shape: string; ms: number }
-const torch: TorchRow[] = args.torch && existsSync(args.torch) ? (JSON.parse(readFileSync(args.torch, 'utf8')) as { rows: TorchRow[] }).rows : [];
+/** --torch's rows (read in main, after the command line is checked: a missing file was skipped without a word). */
+let torch: TorchRow[] = [];
 const torchMs = (name: string, shape: string) => torch.find((r) => r.name === name && r.shape === shape)?.ms;
-const copyGbs = (torch.find((r) => r.name === 'copy') as (TorchRow & { gbs?: number }) | undefined)?.gbs;
+let copyGbs: number | undefined;
 
 const rows: Record<string, unknown>[] = [];
 let device = '';
@@ -116,7 +114,7 @@ function hostRandom(n: number, seed: number): Uint16Array {
 async function readF16(gpu: Gpu, t: Tensor): Promise<Uint16Array> { return await gpu.read(t) as Uint16Array; }
 
 async function time(gpu: Gpu, list: Dispatch[]): Promise<{ ms: number; method: string }> {
-  const t = await timeDispatchesFor(gpu, list, { samples: Number(args.samples) });
+  const t = await timeDispatchesFor(gpu, list, { samples: SAMPLES });
   return { ms: t.medianMs, method: t.method };
 }
 
@@ -146,7 +144,7 @@ function prefillGeos(spec: string | undefined): GeoNoD[] {
     const n = part.split(',').map(Number);
     const [T, qPos0, kvLen, cap, H, nKv] = n as [number, number, number, number, number, number];
     if (n.length !== 6 || !n.every((x) => Number.isInteger(x) && x >= 0) || T < 1 || H < 1 || nKv < 1 || H % nKv !== 0 || kvLen > cap || qPos0 + T > kvLen) {
-      throw new Error(`--prefill-geos '${part}': expected T,qPos0,kvLen,cap,H,nKv (integers; H a multiple of nKv; qPos0 + T ≤ kvLen ≤ cap)`);
+      throw new UsageError(`--prefill-geos '${part}': expected T,qPos0,kvLen,cap,H,nKv (integers; H a multiple of nKv; qPos0 + T ≤ kvLen ≤ cap)`);
     }
     return { T, qPos0, kvLen, cap, H, nKv, causal: true };
   });
@@ -230,17 +228,20 @@ async function prefillBig(gpu: Gpu, vs: PVariant[], S: number): Promise<void> {
 
 interface DVariant { name: string; opt: Partial<DecodeArgs> }
 
+/** --dec's variants: comma-separated u<U>s<splits>[n<subgroups>][p][h<heads>]. */
+function parseDec(list: string): DVariant[] {
+  return list.split(',').map((spec) => {
+    const m = /^u(\d)s(\d+)(?:n(\d+))?(p?)(?:h(\d))?$/.exec(spec.trim());
+    if (!m) throw new UsageError(`--dec ${spec}: expected u<U>s<splits>[n<subgroups>][p][h<heads>]`);
+    const opt: Partial<DecodeArgs> = { kernel: 'subgroup', unroll: Number(m[1]), maxSplits: Number(m[2]), prefetch: m[4] === 'p' };
+    if (m[3]) opt.subgroups = Number(m[3]);
+    if (m[5]) opt.headsPerWorkgroup = Number(m[5]);
+    return { name: `sg u${m[1]} s${m[2]}${m[3] ? ` n${m[3]}` : ''}${m[4] ? ' pf' : ''}${m[5] ? ` h${m[5]}` : ''}`, opt };
+  });
+}
+
 function decodeVariants(gpu: Gpu): DVariant[] {
-  if (args.dec) {
-    return args.dec.split(',').map((spec) => {
-      const m = /^u(\d)s(\d+)(?:n(\d+))?(p?)(?:h(\d))?$/.exec(spec.trim());
-      if (!m) throw new Error(`--dec ${spec}: expected u<U>s<splits>[n<subgroups>][p][h<heads>]`);
-      const opt: Partial<DecodeArgs> = { kernel: 'subgroup', unroll: Number(m[1]), maxSplits: Number(m[2]), prefetch: m[4] === 'p' };
-      if (m[3]) opt.subgroups = Number(m[3]);
-      if (m[5]) opt.headsPerWorkgroup = Number(m[5]);
-      return { name: `sg u${m[1]} s${m[2]}${m[3] ? ` n${m[3]}` : ''}${m[4] ? ' pf' : ''}${m[5] ? ` h${m[5]}` : ''}`, opt };
-    });
-  }
+  if (args.dec) return parseDec(args.dec);
   const v: DVariant[] = [{ name: 'split (v0 default)', opt: { kernel: 'split' } }, { name: 'split s64', opt: { kernel: 'split', maxSplits: 64 } }];
   if (!sgDecodeApplies(gpu.caps, 'f16', 128)) return v;
   for (const s of [16, 32, 64]) v.push({ name: `sg u2 s${s}`, opt: { kernel: 'subgroup', unroll: 2, maxSplits: s } });
@@ -279,8 +280,7 @@ async function decodeRagged(gpu: Gpu, v: DVariant): Promise<number> {
 }
 
 async function decodeBig(gpu: Gpu, vs: DVariant[], S: number, B: number): Promise<void> {
-  const H = 32, D = 128, nKv = Number(args['dec-kv']);
-  if (!Number.isInteger(nKv) || nKv < 1 || H % nKv !== 0) throw new Error(`--dec-kv ${args['dec-kv']}: a divisor of ${H}`);
+  const H = 32, D = 128, nKv = DEC_KV;
   // One binding holds at most 2 GiB − 4 bytes: batch 8 at 32K uses 32760 positions.
   const cap = B * nKv * S * D * 2 > gpu.caps.maxStorageBinding ? Math.floor(gpu.caps.maxStorageBinding / (B * nKv * D * 2) / 8) * 8 : S;
   const q = gpu.tensor([B, H, D], 'f16'), k = gpu.tensor([B, nKv, cap, D], 'f16'), v = gpu.tensor([B, nKv, cap, D], 'f16');
@@ -328,7 +328,36 @@ async function decodeBig(gpu: Gpu, vs: DVariant[], S: number, B: number): Promis
   gpu.release(q, k, v, out, lt);
 }
 
+let SAMPLES = 10, DEC_KV = 32;
+
+/** The command line's values, checked before the GPU opens. */
+function checkArgs(): { keep: number; geos: GeoNoD[]; decShapes: number[][] | null } {
+  SAMPLES = int('samples', args.samples, 1, MAX_SAMPLES);
+  const keep = int('keep', args.keep);
+  DEC_KV = int('dec-kv', args['dec-kv'], 1, 32);
+  if (32 % DEC_KV) throw new UsageError(`--dec-kv ${DEC_KV}: a divisor of the 32 query heads`);
+  if (args.dec !== undefined) parseDec(args.dec);
+  const geos = prefillGeos(args['prefill-geos']);
+  const decShapes = args['dec-shapes'] === undefined ? null : args['dec-shapes'].split(',').map((x) => {
+    const m = /^\s*([1-9]\d*)x([1-9]\d*)\s*$/.exec(x);
+    if (!m) throw new UsageError(`--dec-shapes: bad shape '${x}' (<context>x<batch>, positive integers)`);
+    return [Number(m[1]), Number(m[2])];
+  });
+  if (args.only === '') throw new UsageError("--only '' matches every name: leave it out");
+  // --defaults runs its own two variants a kind: these would be ignored.
+  if (args.defaults) for (const k of ['only', 'dec', 'keep']) if (given.has(k)) console.error(`warning: --${k} has no effect with --defaults`);
+  if (args.torch !== undefined) {
+    const t = readJson<{ rows?: unknown }>('torch', args.torch);
+    if (!Array.isArray(t.rows)) throw new UsageError(`--torch ${args.torch}: no "rows" list (not kernels-bench/torch_bench.py's JSON)`);
+    torch = t.rows as TorchRow[];
+    copyGbs = (torch.find((r) => r.name === 'copy') as (TorchRow & { gbs?: number }) | undefined)?.gbs;
+  }
+  if (args.out !== undefined) outputPath('out', args.out, { torch: args.torch });
+  return { keep, geos, decShapes };
+}
+
 async function main(): Promise<void> {
+  const a = checkArgs();
   const gpu = await openBenchGpu('attention-sweep', args);
   device = describeCaps(gpu.caps);
   console.log(`device: ${device}; sgm prefill: ${hasSgmPrefill(gpu.caps)}; sg decode: ${sgDecodeApplies(gpu.caps, 'f16', 128)}`);
@@ -338,6 +367,10 @@ async function main(): Promise<void> {
     ? [{ name: 'default', opt: {} }, { name: 'tiled (f32 FMA, v0)', opt: { path: 'tiled' } }]
     : prefillVariants(gpu).filter((v) => only(v.name));
   const dv = args.defaults ? [{ name: 'default', opt: {} }, { name: 'split (v0)', opt: { kernel: 'split' as const } }] : decodeVariants(gpu).filter((v) => only(v.name));
+  if (!pv.length && !dv.length) {
+    const names = [...prefillVariants(gpu), ...decodeVariants(gpu)].map((v) => v.name);
+    throw new UsageError(`--only '${args.only}' matches no variant on this device (the names: ${nameList(names)})`);
+  }
   for (const shuffle of hasSgmPrefill(gpu.caps) && !args.defaults ? [true, false] : []) {
     const row: Record<string, unknown> = { kind: 'probe', shuffle };
     rows.push(row);
@@ -353,7 +386,7 @@ async function main(): Promise<void> {
     }
   }
   // Correctness on small ragged shapes (every output), then the timed shapes.
-  const geos = prefillGeos(args['prefill-geos']);
+  const geos = a.geos;
   for (const v of pv) {
     for (const D of v.d ? [v.d] : [64, 128]) {
       for (const g of geos) {
@@ -366,7 +399,7 @@ async function main(): Promise<void> {
   }
   save();
   const big = args.quick ? { pre: [512], dec: [[1024, 1], [1024, 4]] } : { pre: [4096, 16384], dec: [[4096, 1], [8192, 1], [16384, 1], [32768, 1], [4096, 8], [8192, 8], [16384, 8], [32768, 8]] };
-  if (args['dec-shapes']) big.dec = args['dec-shapes'].split(',').map((x) => x.trim().split('x').map(Number));
+  if (a.decShapes) big.dec = a.decShapes;
   // Prefill variants that passed the ragged check (and the f32-FMA baseline) are timed first.
   // Ablations (…_x<stage>) are wrong by design: timed whatever their check says.
   const okPre = pv.filter((v) => v.name.startsWith('tiled') || v.name === 'default' || /_x[a-z]+ /.test(v.name) || rows.some((r) => r.kind === 'prefill-ragged' && r.name === v.name && typeof r.err === 'number' && (r.err as number) < 2e-2));
@@ -375,7 +408,7 @@ async function main(): Promise<void> {
   for (const S of args.emulate && !hasSgmPrefill(gpu.caps) ? [] : big.pre) {
     // At the larger sizes only the --keep (6) fastest of the previous size.
     let list = okPre;
-    const keep = Number(args.keep);
+    const keep = a.keep;
     const prev = rows.filter((r) => r.kind === 'prefill' && typeof r.tflops === 'number');
     if (prev.length > keep) {
       const best = new Set(prev.sort((x, y) => (y.tflops as number) - (x.tflops as number)).slice(0, keep).map((r) => r.name as string));
@@ -401,4 +434,4 @@ async function main(): Promise<void> {
   gpu.destroy();
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+runBench(main);

@@ -6,8 +6,8 @@ import { InputError } from '../src/gpu/errors.js';
 import { openGpu, type Gpu } from '../src/gpu/index.js';
 
 export const ROBUSTNESS_OPTIONS = {
-  robustness: { type: 'string' },
-  'no-robustness': { type: 'boolean', default: false },
+  robustness: { type: 'string', help: "on or off: the device with or without robust buffer access (default: the runtime's, off on Node)" },
+  'no-robustness': { type: 'boolean', default: false, help: 'the same as --robustness off' },
 } as const;
 
 export async function openBenchGpu(label: string, args: { robustness?: string | undefined; 'no-robustness'?: boolean | undefined }): Promise<Gpu> {

@@ -13,10 +13,10 @@
 //   node dist/kernels-bench/decode-profile.js --model /tmp/seed-4l-f16.safetensors --batch 64 --leave-one-out
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { syntheticPrompt } from '../src/cli/main.js';
 import { timeDispatchesFor, type Gpu, type Step } from '../src/gpu/index.js';
 import { createEngine } from '../src/orchestrator/create-engine.js';
+import { MAX_SAMPLES, MODEL_OPTIONS, benchArgs, int, modelChoice, num, outputPath, runBench } from './bench-args.js';
 import { isLaunch, kernelName } from './launch-groups.js';
 
 interface Group { kernel: string; count: number; usPerStep: number; pctOfStep: number }
@@ -79,23 +79,34 @@ function timeSubmissions(gpu: Gpu, most = 2048): { read(): Promise<[number, numb
 }
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({
-    options: {
-      model: { type: 'string' }, preset: { type: 'string', default: 'seed-4l' }, init: { type: 'string' },
-      dtype: { type: 'string', default: 'f16' }, context: { type: 'string', default: '4096' },
-      batch: { type: 'string', default: '1' }, 'new-tokens': { type: 'string', default: '64' }, 'warm-tokens': { type: 'string', default: '4' },
-      samples: { type: 'string', default: '10' }, 'target-ms': { type: 'string', default: '10' },
-      out: { type: 'string' }, 'leave-one-out': { type: 'boolean', default: false }, 'wall-only': { type: 'boolean', default: false },
-      'step-timing': { type: 'boolean', default: false },
-    },
+  const { values: v, given } = benchArgs({
+    script: 'decode-profile.js',
+    about: `Where a decode step's time goes: one all-local decode step's launches timed as one list (the step's GPU time,
+gaps included) and each alone, grouped by part and kernel; the wall TPOT of a real generation (--batch prompts of
+--context tokens, --new-tokens each); each part's launches as a list against the same launches alone. Prints a table;
+--out writes JSON.`,
+    examples: ['node dist/kernels-bench/decode-profile.js --preset tiny --dtype f32 --context 64 --new-tokens 8   # any machine',
+      'node dist/kernels-bench/decode-profile.js --model /tmp/seed-4l-f16.safetensors --context 4096 --batch 1 --out dec.json'],
+  }, {
+    ...MODEL_OPTIONS,
+    context: { type: 'string', default: '4096', help: 'prompt tokens per sequence' },
+    batch: { type: 'string', default: '1', help: 'sequences decoding together' },
+    'new-tokens': { type: 'string', default: '64', help: 'tokens generated per sequence, at least 2 (one decode step)' },
+    'warm-tokens': { type: 'string', default: '4', help: 'tokens of the untimed warm-up generation' },
+    samples: { type: 'string', default: '10', help: `timed samples per list (median), 1–${MAX_SAMPLES}` },
+    'target-ms': { type: 'string', default: '10', help: 'repeat a list within a sample until it takes about this long' },
+    out: { type: 'string', help: 'write the figures as JSON' },
+    'leave-one-out': { type: 'boolean', default: false, help: "also time each part's list without each of its kernels in turn" },
+    'wall-only': { type: 'boolean', default: false, help: "the generation's wall figures only (no GPU timing passes)" },
+    'step-timing': { type: 'boolean', default: false, help: "each step's decode() and token read, and each submission on the GPU's clock" },
   });
-  const context = Number(v.context), B = Number(v.batch), newTokens = Number(v['new-tokens']);
-  const samples = Number(v.samples), targetMs = Number(v['target-ms']), warmTokens = Number(v['warm-tokens']);
-  for (const [k, x] of [['context', context], ['batch', B], ['new-tokens', newTokens], ['samples', samples], ['warm-tokens', warmTokens]] as const) {
-    if (!Number.isInteger(x) || x < 1) throw new Error(`--${k} must be a positive integer, got ${x}`);
-  }
-  const init = (v.init ?? (v.model ? undefined : 'random')) as 'random' | undefined;
-  const engine = await createEngine({ model: v.model, preset: v.preset, init, dtype: v.dtype as 'f32' | 'f16' });
+  // Checked before the model loads (a NaN --target-ms once timed nothing and printed a table of NaN, exit 0).
+  const context = int('context', v.context), B = int('batch', v.batch), newTokens = int('new-tokens', v['new-tokens'], 2);
+  const samples = int('samples', v.samples, 1, MAX_SAMPLES), targetMs = num('target-ms', v['target-ms'], 0, 60_000, true), warmTokens = int('warm-tokens', v['warm-tokens']);
+  const m = modelChoice(v);
+  if (v.out !== undefined) outputPath('out', v.out, { model: v.model });
+  if (v['wall-only']) for (const k of ['samples', 'target-ms', 'leave-one-out']) if (given.has(k)) console.error(`warning: --${k} has no effect with --wall-only`);
+  const engine = await createEngine(m);
   try {
     const gpu = engine.gpu;
     if (!gpu) throw new Error('this engine has no single-device decode program to profile');
@@ -247,4 +258,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+runBench(main);

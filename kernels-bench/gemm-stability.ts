@@ -6,21 +6,27 @@
 // moved between calls: this says whether the buffers are the cause.
 //   node dist/kernels-bench/gemm-stability.js [--size 4096] [--sets 6] [--ids t128x256_sg2x4_k32_b1,…] [--out f.json]
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { openGpu, sliceRows, timeDispatchesFor, type Dispatch, type Gpu, type Tensor } from '../src/gpu/index.js';
 import { gatedLinear } from '../src/kernels/ffn.js';
 import { linear } from '../src/kernels/gemm.js';
 import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
+import { SGM_TILE_GEN_IDS } from '../src/kernels/gemm-sgm.js';
+import { benchArgs, int, nameListOf, outputPath, runBench } from './bench-args.js';
 import { fillRandom } from './random-fill.js';
 
-const { values: v } = parseArgs({
-  options: {
-    size: { type: 'string', default: '4096' }, sets: { type: 'string', default: '6' },
-    ids: { type: 'string', default: 't128x256_sg2x4_k32_b1,t128x256_sg2x4_k32_b1_u,t128x128_sg2x2_k32_b1' },
-    out: { type: 'string' },
-  },
+const { values: v } = benchArgs({
+  script: 'gemm-stability.js',
+  about: `Is a GEMM's time a property of the kernel, or of where its buffers landed? Each generated tile (--ids) timed on
+--sets fresh buffer sets one after another, --sets times on one set kept, on --sets fresh arenas (x and w views of one
+buffer) and on --sets sets of buffers four times the tensors' size. Needs f16 subgroup matrices.`,
+  examples: ['node dist/kernels-bench/gemm-stability.js --size 4096 --sets 6 --ids t128x256_sg2x4_k32_b1 --out stab.json'],
+}, {
+  size: { type: 'string', default: '4096', help: 'M = N = K' },
+  sets: { type: 'string', default: '6', help: 'buffer sets (and timings) per arrangement' },
+  ids: { type: 'string', default: 't128x256_sg2x4_k32_b1,t128x256_sg2x4_k32_b1_u,t128x128_sg2x2_k32_b1', help: 'comma-separated generated tile configurations (a g… id: the gated kernel)' },
+  out: { type: 'string', help: 'write the times as JSON (after every id)' },
 });
-const S = Number(v.size), sets = Number(v.sets);
+let S = 4096, sets = 6, ids: string[] = [];
 
 async function timeOne(gpu: Gpu, d: Dispatch): Promise<number> {
   return (await timeDispatchesFor(gpu, [d], { samples: 8 })).medianMs;
@@ -46,11 +52,15 @@ function freshSet(gpu: Gpu, mode: 'fresh' | 'arena' | 'big' = 'fresh'): { t: Ten
 }
 
 async function main(): Promise<void> {
+  // Checked before the GPU opens: an unknown id failed only when its turn came, after the others' timings.
+  S = int('size', v.size); sets = int('sets', v.sets);
+  ids = nameListOf('ids', v.ids, SGM_TILE_GEN_IDS);
+  if (v.out !== undefined) outputPath('out', v.out);
   const gpu = await openGpu();
   if (!hasSubgroupMatrixF16(gpu.caps)) throw new Error('this adapter has no f16 subgroup matrices: nothing to measure');
   const tflops = (ms: number) => 2 * S ** 3 / ms / 1e9;
   const result: Record<string, Record<string, number[]>> = {};
-  for (const id of String(v.ids).split(',')) {
+  for (const id of ids) {
     const tune = { sgm: { kind: 'tile-gen' as const, id } };
     // A gated id (g…): act(x·wᵀ) ⊙ (x·wᵀ) with one weight as both halves (the kernel reads them as two operands).
     const gated = id.startsWith('g');
@@ -74,4 +84,4 @@ async function main(): Promise<void> {
   gpu.destroy();
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+runBench(main);

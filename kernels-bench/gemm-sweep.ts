@@ -24,12 +24,12 @@
 //   node dist/kernels-bench/gemm-sweep.js [--parts square,prefill,decode,f32] [--cublas cublas.json]
 //        [--out sweep.json] [--md table.md] [--repeat 2] [--samples 8] [--only SUBSTR] [--top 3]
 //        [--size 4096] [--shape-div 1]   (smaller square / projection shapes: smoke runs on a CPU adapter)
-import { readFileSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { writeFileSync } from 'node:fs';
 import {
   describeCaps, fromF16Array, timeDispatchesFor, toF16Array, type Dispatch, type DType, type Gpu, type HostArray, type Tensor,
 } from '../src/gpu/index.js';
 import { ROBUSTNESS_OPTIONS, openBenchGpu } from './bench-robustness.js';
+import { MAX_SAMPLES, UsageError, benchArgs, int, intList, nameList, nameListOf, outputPath, readJson, runBench } from './bench-args.js';
 import { chooseGemmPath, linear, type GemmPath, type GemmTuning } from '../src/kernels/gemm.js';
 import { gemvSgApplies } from '../src/kernels/gemv.js';
 import {
@@ -43,29 +43,37 @@ import {
 import { gatedLinear } from '../src/kernels/ffn.js';
 import { fillRandom } from './random-fill.js';
 
-const { values: args } = parseArgs({
-  options: {
-    parts: { type: 'string', default: 'square,decode,prefill,f32' },
-    cublas: { type: 'string' },
-    out: { type: 'string' },
-    md: { type: 'string' },
-    only: { type: 'string' },
-    repeat: { type: 'string', default: '2' },
-    samples: { type: 'string', default: '8' },
-    top: { type: 'string', default: '3' },
-    size: { type: 'string', default: '4096' },
-    'shape-div': { type: 'string', default: '1' },
-    pick: { type: 'string' },
-    copies: { type: 'string', default: '3' },
-    ...ROBUSTNESS_OPTIONS,
-    'prefill-m': { type: 'string', default: '2048,4096' },
-    'prefill-all': { type: 'boolean', default: false },
-    emulate: { type: 'boolean', default: false },
-    'decode-shapes': { type: 'string' },
-    'decode-m': { type: 'string', default: '1,8,16,32,64' },
-    splits: { type: 'string' },
-    fixk: { type: 'boolean', default: false },
-  },
+const PARTS = ['square', 'prefill', 'decode', 'f32'] as const;
+const { values: args, given } = benchArgs({
+  script: 'gemm-sweep.js',
+  about: `GEMM/GEMV variant sweep: every variant of the chosen parts checked against float64 and timed (timestamp queries,
+median), beside cuBLAS numbers from kernels-bench/gemm-cublas.py (--cublas). Parts: square (--size³ f32 and f16 tile
+shapes), prefill (seed-4l's projections at --prefill-m rows, subgroup matrices or --emulate), decode (the projections at
+--decode-m rows), f32 (f32 quad-kernel shapes at --size³). An unknown part, or a --pick / --only that leaves nothing to
+run, is an error.`,
+  examples: ["node dist/kernels-bench/gemm-sweep.js --parts f32 --size 128 --samples 2 --pick 'f32 default path'   # any machine",
+    "node dist/kernels-bench/gemm-sweep.js --parts square --pick 'default path|gen t128x128*' --cublas cublas.json --out sweep.json"],
+}, {
+  parts: { type: 'string', default: 'square,decode,prefill,f32', help: `comma-separated: ${PARTS.join(', ')}` },
+  cublas: { type: 'string', help: 'JSON from kernels-bench/gemm-cublas.py (same card, same call): cuBLAS times beside ours' },
+  out: { type: 'string', help: 'write the rows as JSON (after every row)' },
+  md: { type: 'string', help: 'write the rows as a markdown table' },
+  only: { type: 'string', help: 'only variants whose name contains this' },
+  pick: { type: 'string', help: "only variants with these exact names, '|'-separated ('gen *': every name with that prefix)" },
+  repeat: { type: 'string', default: '2', help: 'square/f32: buffer sets each variant is timed on (min/median/max)' },
+  samples: { type: 'string', default: '8', help: `timed samples per measurement (median), 1–${MAX_SAMPLES}` },
+  top: { type: 'string', default: '3', help: "prefill: the fastest tile shapes of 'square' taken" },
+  size: { type: 'string', default: '4096', help: 'square/f32: the M = N = K of the timed square' },
+  'shape-div': { type: 'string', default: '1', help: 'prefill/decode: divide every projection shape by this (smoke runs)' },
+  copies: { type: 'string', default: '3', help: 'decode: weight copies rotated so L2 never holds the one read' },
+  ...ROBUSTNESS_OPTIONS,
+  'prefill-m': { type: 'string', default: '2048,4096', help: 'prefill: comma-separated M' },
+  'prefill-all': { type: 'boolean', default: false, help: "prefill: every variant of 'square' instead of the --top fastest" },
+  emulate: { type: 'boolean', default: false, help: 'without subgroup matrices: the small generated tiles run emulated (smoke runs)' },
+  'decode-shapes': { type: 'string', help: "decode: 'NxK[g],…' instead of seed-4l's projections (g: gated, N = F)" },
+  'decode-m': { type: 'string', default: '1,8,16,32,64', help: 'decode: comma-separated M' },
+  splits: { type: 'string', help: "decode (M >= 8): every split-K configuration also with these splits ('gen <id> s<S>')" },
+  fixk: { type: 'boolean', default: false, help: "every generated tile variant also with K fixed in its pipeline ('gen <id> fixk')" },
 });
 
 interface Variant { name: string; dtype: DType; path?: GemmPath; tune: GemmTuning; gated?: boolean }
@@ -77,10 +85,11 @@ interface Row {
   cublasMs?: number; vsCublas?: number; pctCopy?: number; error?: string;
 }
 
-const cublas = args.cublas ? JSON.parse(readFileSync(args.cublas, 'utf8')) as { copy_gbs?: number; ms?: Record<string, number> } : {};
+/** --cublas's figures (read in main, after the command line is checked). */
+let cublas: { copy_gbs?: number; ms?: Record<string, number> } = {};
 const cublasKey = (v: { gated?: boolean; dtype: DType }, M: number, N: number, K: number) => `${v.gated ? 'gated ' : ''}${v.dtype} ${M}x${N}x${K}`;
 const rows: Row[] = [];
-const SAMPLES = Number(args.samples);
+let SAMPLES = 8, REPEAT = 2, DIV = 1;
 
 // ---- data, references, error -------------------------------------------------------------------
 
@@ -277,7 +286,10 @@ function f32Variants(): Variant[] {
     q(16, 16, 4, 2, 2, true, false), q(16, 16, 16, 2, 2, true, false), q(16, 16, 8, 4, 2, true, false),
     // Session 35: the default with the unchecked pipeline where the shape divides into whole tiles (session 34's runtime
     // interior branch lost: 36.2 against 37.7 TFLOP/s, H100).
-    q(16, 16, 8, 2, 2, true, false, true), q(16, 16, 8, 2, 2, false, true, true)];
+    q(16, 16, 8, 2, 2, true, false, true), q(16, 16, 8, 2, 2, false, true, true),
+    // Around the exact single-buffered prefetching tile (44.4, session 35): buffering, prefetch, slice depth, outputs a thread.
+    q(16, 16, 8, 2, 2, true, true, true), q(16, 16, 8, 2, 2, false, false, true), q(16, 16, 16, 2, 2, false, true, true),
+    q(16, 16, 4, 2, 2, false, true, true), q(16, 16, 8, 4, 2, false, true, true), q(16, 8, 8, 4, 2, false, true, true)];
 }
 
 /**
@@ -292,7 +304,7 @@ async function squarePart(gpu: Gpu, part: string, list: Variant[], S = 4096): Pr
   for (const [i, v] of list.entries()) {
     try { out[i]!.errRagged = await raggedCheck(gpu, v, 333, 197, 288); } catch (e) { out[i]!.error = errMsg(e); }
   }
-  for (let rep = 0; rep < Number(args.repeat); rep++) {
+  for (let rep = 0; rep < REPEAT; rep++) {
     const sets = new Map<string, { x: Tensor; w: Tensor; wu: Tensor | null; o: Tensor }>();
     for (const [i, v] of list.entries()) {
       const row = out[i]!;
@@ -337,8 +349,8 @@ const SEED: [number, number, boolean][] = [[6144, 4096, false], [4096, 4096, fal
 /** --decode-shapes 'NxK[g],…' (g: gated, N = F). */
 function parseShapes(v: string): [number, number, boolean][] {
   return v.split(',').filter(Boolean).map((t) => {
-    const m = /^(\d+)x(\d+)(g?)$/.exec(t.trim());
-    if (!m) throw new Error(`--decode-shapes: bad shape '${t}' (NxK or NxKg)`);
+    const m = /^([1-9]\d*)x([1-9]\d*)(g?)$/.exec(t.trim());
+    if (!m) throw new UsageError(`--decode-shapes: bad shape '${t}' (NxK or NxKg, N and K positive integers)`);
     return [Number(m[1]), Number(m[2]), m[3] === 'g'];
   });
 }
@@ -361,9 +373,8 @@ function only(l: Variant[]): Variant[] {
 /** A shape's weights (rotating copies) shared by every variant and M; x per M. */
 async function projectionPart(gpu: Gpu, part: string, Ms: number[], variantsFor: (M: number, gated: boolean) => Variant[], copies: number,
   shapes = SEED): Promise<void> {
-  const div = Number(args['shape-div']);
   for (const [N0, K0, gated] of shapes) {
-    const N = N0 / div, K = K0 / div;
+    const N = N0 / DIV, K = K0 / DIV;
     if (!Ms.some((M) => only(variantsFor(M, gated)).length)) continue;
     const ws: Tensor[] = [], us: Tensor[] = [];
     try {
@@ -412,15 +423,113 @@ function defaultVariant(gated: boolean): Variant {
   return { name: 'default path', dtype: 'f16', tune: {}, gated };
 }
 
+/** The decode part's variants for M rows (gated: the FFN's gate/up pair). */
+function decodeVariants(gpu: Gpu, sgm: boolean, M: number, g: boolean, splits: number[] | null): Variant[] {
+  const v: Variant[] = [{ ...defaultVariant(g), name: `default path (${chooseGemmPath(gpu.caps, M, 4096, 4096, 'f16')})` }];
+  if ((sgm || args.emulate) && M >= 8 && splits) v.push(...splitVariants(gpu, g, splits, !sgm));
+  if (M <= 8) {
+    v.push({ name: 'gemv vec4 (h8 off)', dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { h8: false } } });
+    for (const lanes of [undefined, 32]) {
+      v.push({ name: `gemv h8 lanes ${lanes ?? 'auto'}`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { h8: true, lanes } } });
+    }
+    for (const cpt of [1, 2, 4, 8]) {
+      for (const u of [1, 2]) {
+        if (gemvSgApplies(gpu.caps, { M, K: 4096, dtype: 'f16', kind: g ? 'gated' : 'linear' }, cpt, u)) {
+          v.push({ name: `gemv sg cpt${cpt} u${u}`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { cpt, u } } });
+        }
+        if (gemvSgApplies(gpu.caps, { M, K: 4096, dtype: 'f16', kind: g ? 'gated' : 'linear' }, cpt, u, true)) {
+          v.push({ name: `gemv sg cpt${cpt} u${u} h`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { cpt, u, half: true } } });
+        }
+      }
+    }
+  }
+  if (sgm && M >= 16) {
+    v.push(g ? { name: 'gated direct 2x4', dtype: 'f16', path: 'subgroup-matrix', gated: true, tune: { sgm: { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: false } } }
+      : { name: 'direct 4x4 sg2x2 pf', dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { tm: 4, tn: 4, sgRows: 2, sgCols: 2, prefetch: true } } });
+  }
+  if (sgm && sgmSkinnyApplies(M, 4096, 4096)) {
+    for (const [name, s] of Object.entries(SGM_SKINNY_SHAPES)) {
+      if (sgmSkinnyFits(gpu.caps, s, g)) v.push({ name, dtype: 'f16', path: 'subgroup-matrix', gated: g, tune: { sgm: s } });
+    }
+  }
+  if (sgm || args.emulate) v.push(...skinnyGenVariants(gpu, M, g, !sgm));
+  if (sgm && M >= 8) v.push(...tileGenVariants(gpu, g, false));   // the prefill and decode tiles on decode rows
+  return v;
+}
+
+/** The command line's values, checked before the GPU opens. */
+function checkArgs(): { parts: Set<string>; S: number; top: number; copies: number; prefillMs: number[]; decodeMs: number[]; splits: number[] | null; shapes: [number, number, boolean][] } {
+  const parts = new Set(nameListOf('parts', args.parts, PARTS));
+  SAMPLES = int('samples', args.samples, 1, MAX_SAMPLES);
+  REPEAT = int('repeat', args.repeat);
+  DIV = int('shape-div', args['shape-div']);
+  const S = int('size', args.size), top = int('top', args.top, 0), copies = int('copies', args.copies);
+  const prefillMs = intList('prefill-m', args['prefill-m']), decodeMs = intList('decode-m', args['decode-m']);
+  const splits = args.splits === undefined ? null : intList('splits', args.splits);
+  const shapes = args['decode-shapes'] === undefined ? SEED : parseShapes(args['decode-shapes']);
+  if (!shapes.length) throw new UsageError(`--decode-shapes '${args['decode-shapes']}' names no shape`);
+  // --shape-div divides every projection shape the prefill and decode parts run: a fraction would be no shape.
+  const projected = [...(parts.has('prefill') ? SEED : []), ...(parts.has('decode') ? shapes : [])];
+  const odd = projected.find(([N, K]) => N % DIV || K % DIV);
+  if (odd) throw new UsageError(`--shape-div ${DIV} does not divide the projection ${odd[0]}x${odd[1]}`);
+  if (args.pick !== undefined && args.pick.split('|').some((p) => p === '' || p === '*')) throw new UsageError(`--pick '${args.pick}': an empty name`);
+  if (args.only === '') throw new UsageError("--only '' matches every name: leave it out");
+  // Options of parts not run change nothing: say so (a sweep's hour is too dear to find out from its table).
+  const usedBy: Record<string, string[]> = {
+    size: ['square', 'f32'], repeat: ['square', 'f32'], top: ['prefill'], 'prefill-m': ['prefill'], 'prefill-all': ['prefill'],
+    'decode-m': ['decode'], 'decode-shapes': ['decode'], copies: ['decode'], splits: ['decode'], 'shape-div': ['prefill', 'decode'],
+  };
+  for (const [k, ps] of Object.entries(usedBy)) {
+    if (given.has(k) && !ps.some((p) => parts.has(p))) console.error(`warning: --${k} has no effect without --parts ${ps.join(' or ')}`);
+  }
+  cublas = args.cublas === undefined ? {} : readJson('cublas', args.cublas);
+  if (args.out !== undefined) outputPath('out', args.out, { cublas: args.cublas, md: args.md });
+  if (args.md !== undefined) outputPath('md', args.md, { cublas: args.cublas });
+  return { parts, S, top, copies, prefillMs, decodeMs, splits, shapes };
+}
+
+/**
+ * Every variant name the chosen parts can run on this device (the prefill part's are a superset: its tiles come from
+ * the square part's times): a --pick name or an --only string outside them runs nothing, which is an error.
+ */
+function checkSelection(gpu: Gpu, sgm: boolean, a: ReturnType<typeof checkArgs>): void {
+  const names = new Set<string>();
+  const add = (vs: Variant[]) => { for (const v of vs) names.add(v.name); };
+  if (a.parts.has('square')) add(squareVariants(gpu, sgm));
+  if (a.parts.has('prefill')) {
+    if (sgm || args.emulate) {
+      add(squareVariants(gpu, sgm));
+      for (const n of [...Object.keys(SGM_TILE_SHAPES), ...Object.keys(SGM_TILE_GATED_SHAPES), 'default path']) names.add(n);
+    } else {
+      console.error('warning: the prefill part needs subgroup matrices (this device has none) or --emulate: it is skipped');
+    }
+  }
+  if (a.parts.has('decode')) for (const M of a.decodeMs) for (const g of new Set(a.shapes.map((x) => x[2]))) add(decodeVariants(gpu, sgm, M, g, a.splits));
+  if (a.parts.has('f32')) add(f32Variants());
+  const all = [...names];
+  const where = `--parts ${[...a.parts].join(',')} on this device`;
+  if (picked) {
+    const unknown = picked.filter((p) => !all.some((n) => (p.endsWith('*') ? n.startsWith(p.slice(0, -1)) : p === n)));
+    if (unknown.length) throw new UsageError(`--pick: no variant named ${unknown.map((x) => `'${x}'`).join(', ')} in ${where} (the names: ${nameList(all)})`);
+  }
+  if (args.only !== undefined && !all.some((n) => n.includes(args.only!))) {
+    throw new UsageError(`--only '${args.only}' matches no variant of ${where} (the names: ${nameList(all)})`);
+  }
+  if (!all.some((n) => (!args.only || n.includes(args.only)) && pickedName(n))) {
+    throw new UsageError(`nothing to run: ${args.pick !== undefined && args.only !== undefined ? `--pick and --only together leave no variant of ${where}` : `no variant in ${where}`}`);
+  }
+}
+
 async function main(): Promise<void> {
+  const a = checkArgs();
   // One Dawn instance per process: a second create() in the same process has crashed dawn.node.
   const gpu = await openBenchGpu('gemm-sweep', args);
   const sgm = hasSubgroupMatrixF16(gpu.caps);
+  checkSelection(gpu, sgm, a);
   deviceName = `${describeCaps(gpu.caps)} (${new Date().toISOString()})`;
   console.log(`device: ${deviceName}; subgroup-matrix f16: ${sgm}; cuBLAS file: ${args.cublas ?? 'none'}`);
-  const parts = new Set(args.parts!.split(','));
+  const { parts, S } = a;
   let square: Row[] = [];
-  const S = Number(args.size);
   if (parts.has('square')) square = await squarePart(gpu, 'square', only(squareVariants(gpu, sgm)), S);
   if (parts.has('prefill') && (sgm || args.emulate)) {
     // The fastest correct tile shapes of `square` (plain and gated), plus the defaults; --prefill-all: every
@@ -428,49 +537,16 @@ async function main(): Promise<void> {
     const all = (gated: boolean) => squareVariants(gpu, sgm).filter((v) => !!v.gated === gated && !v.name.includes('default'));
     const pick = (gated: boolean) => {
       if (args['prefill-all']) return all(gated);
-      const names = bestTiles(square, gated, Number(args.top));
+      const names = bestTiles(square, gated, a.top);
       const table = gated ? SGM_TILE_GATED_SHAPES : SGM_TILE_SHAPES;
-      const chosen = names.length ? names : Object.keys(table).slice(0, Number(args.top));
+      const chosen = names.length ? names : Object.keys(table).slice(0, a.top);
       return chosen.map((n): Variant => ({ name: n, dtype: 'f16', path: 'subgroup-matrix', gated, tune: { sgm: table[n]! } }));
     };
     const plain = pick(false), gatedV = pick(true);
-    const Ms = args['prefill-m']!.split(',').filter(Boolean).map(Number);
-    await projectionPart(gpu, 'prefill', Ms, (_M, g) => [defaultVariant(g), ...(g ? gatedV : plain)], 1);
+    await projectionPart(gpu, 'prefill', a.prefillMs, (_M, g) => [defaultVariant(g), ...(g ? gatedV : plain)], 1);
   }
   if (parts.has('decode')) {
-    const decodeMs = args['decode-m']!.split(',').filter(Boolean).map(Number);
-    await projectionPart(gpu, 'decode', decodeMs, (M, g) => {
-      const v: Variant[] = [{ ...defaultVariant(g), name: `default path (${chooseGemmPath(gpu.caps, M, 4096, 4096, 'f16')})` }];
-      if ((sgm || args.emulate) && M >= 8 && args.splits) v.push(...splitVariants(gpu, g, args.splits.split(',').map(Number), !sgm));
-      if (M <= 8) {
-        v.push({ name: 'gemv vec4 (h8 off)', dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { h8: false } } });
-        for (const lanes of [undefined, 32]) {
-          v.push({ name: `gemv h8 lanes ${lanes ?? 'auto'}`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { h8: true, lanes } } });
-        }
-        for (const cpt of [1, 2, 4, 8]) {
-          for (const u of [1, 2]) {
-            if (gemvSgApplies(gpu.caps, { M, K: 4096, dtype: 'f16', kind: g ? 'gated' : 'linear' }, cpt, u)) {
-              v.push({ name: `gemv sg cpt${cpt} u${u}`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { cpt, u } } });
-            }
-            if (gemvSgApplies(gpu.caps, { M, K: 4096, dtype: 'f16', kind: g ? 'gated' : 'linear' }, cpt, u, true)) {
-              v.push({ name: `gemv sg cpt${cpt} u${u} h`, dtype: 'f16', path: 'gemv', gated: g, tune: { gemv: { cpt, u, half: true } } });
-            }
-          }
-        }
-      }
-      if (sgm && M >= 16) {
-        v.push(g ? { name: 'gated direct 2x4', dtype: 'f16', path: 'subgroup-matrix', gated: true, tune: { sgm: { tm: 2, tn: 4, sgRows: 2, sgCols: 2, prefetch: false } } }
-          : { name: 'direct 4x4 sg2x2 pf', dtype: 'f16', path: 'subgroup-matrix', tune: { sgm: { tm: 4, tn: 4, sgRows: 2, sgCols: 2, prefetch: true } } });
-      }
-      if (sgm && sgmSkinnyApplies(M, 4096, 4096)) {
-        for (const [name, s] of Object.entries(SGM_SKINNY_SHAPES)) {
-          if (sgmSkinnyFits(gpu.caps, s, g)) v.push({ name, dtype: 'f16', path: 'subgroup-matrix', gated: g, tune: { sgm: s } });
-        }
-      }
-      if (sgm || args.emulate) v.push(...skinnyGenVariants(gpu, M, g, !sgm));
-      if (sgm && M >= 8) v.push(...tileGenVariants(gpu, g, false));   // the prefill and decode tiles on decode rows
-      return v;
-    }, Number(args.copies), args['decode-shapes'] ? parseShapes(args['decode-shapes']) : SEED);
+    await projectionPart(gpu, 'decode', a.decodeMs, (M, g) => decodeVariants(gpu, sgm, M, g, a.splits), a.copies, a.shapes);
   }
   if (parts.has('f32')) await squarePart(gpu, 'f32', only(f32Variants()), S);
   save();
@@ -487,4 +563,4 @@ function markdown(rs: Row[]): string {
   return lines.join('\n') + '\n';
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+runBench(main);

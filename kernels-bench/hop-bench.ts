@@ -19,11 +19,11 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { openGpu, type Gpu, type Tensor } from '../src/gpu/index.js';
 import { attendItemsFrame, attendTiming, RANK_TIMING_WORDS, rankTimingFrame, type FrameDesc } from '../src/orchestrator/transport/messages.js';
 import { BUSY_POLL_MS, busyPoll, connectRank, serveRank, setLinkTrace } from '../src/orchestrator/transport/zmq-link.js';
 import { framesOf } from '../src/orchestrator/transport/link.js';
+import { benchArgs, int, outputPath, runBench } from './bench-args.js';
 
 const OUT_BYTES = 24 * 1024, BACK_BYTES = 8 * 1024;
 /** The link child's attend_ok: O, LSE and the timing frame. */
@@ -244,10 +244,22 @@ async function xhop(A: Side, Aback: Tensor, reps: number, gpuA: boolean, gpuB: b
 }
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({ options: { reps: { type: 'string', default: '500' }, out: { type: 'string' }, 'hop-child': { type: 'string' }, 'link-child': { type: 'string' } } });
+  const { values: v } = benchArgs({
+    script: 'hop-bench.js',
+    about: `The same-GPU hop taken apart, in one process: read-backs on one device and with a second open, a hop A → B → A
+between two GPUDevices, event-loop turns while read-backs wait, then the hop with B in a child process over raw ZeroMQ
+(xhop, with either side's GPU work left out) and over the pool's link (xlink, step by step). p10/p50/p90 of --reps.`,
+    examples: ['node dist/kernels-bench/hop-bench.js --reps 500 --out hop.json'],
+  }, {
+    reps: { type: 'string', default: '500', help: 'timed repetitions of each measurement (after 20 untimed)' },
+    out: { type: 'string', help: 'write the figures as JSON' },
+    'hop-child': { type: 'string', hidden: true }, 'link-child': { type: 'string', hidden: true },
+  });
   if (v['hop-child']) return hopChild(String(v['hop-child']));
   if (v['link-child']) return linkChild(String(v['link-child']));
-  const reps = Number(v.reps);
+  // Checked before any GPU work: --reps 0 (or abc) once timed nothing and failed on an empty percentile at the end.
+  const reps = int('reps', v.reps);
+  if (v.out !== undefined) outputPath('out', v.out);
   const rows: Record<string, unknown>[] = [];
   const show = (what: string, xs: number[]) => {
     const r = { what, p10: p(xs, 0.1), p50: p(xs, 0.5), p90: p(xs, 0.9) };
@@ -297,4 +309,4 @@ async function main(): Promise<void> {
   if (v.out) writeFileSync(String(v.out), JSON.stringify({ created: new Date().toISOString(), reps, rows }, null, 1));
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+runBench(main);

@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { benchArgs, int, nameListOf, num, outputPath, runBench } from './bench-args.js';
 
 const ZMQ_THREAD_AFFINITY_CPU_ADD = 7; // zmq.h (libzmq 4.3)
 const VARIANTS = ['default', 'pin', 'idle', 'spin'] as const;
@@ -106,11 +106,23 @@ async function client(variant: Variant, reps: number, gapMs: number, holdMs: num
 }
 
 async function main(): Promise<void> {
-  const { values: a } = parseArgs({ options: {
-    role: { type: 'string' }, endpoint: { type: 'string' }, variant: { type: 'string', default: 'default' }, cpu: { type: 'string', default: '0' },
-    hold: { type: 'string', default: '0.4' }, gap: { type: 'string', default: '0.3' }, reps: { type: 'string', default: '400' },
-    variants: { type: 'string', default: VARIANTS.join(',') }, rounds: { type: 'string', default: '2' }, out: { type: 'string' },
-  } });
+  const { values: a } = benchArgs({
+    script: 'io-thread-probe.js',
+    about: `Where a ZeroMQ leg's time goes on a virtual machine: raw DEALER → ROUTER between two processes, the server busy
+--hold ms before each answer and the client busy --gap ms before each request, both event loops spinning. Variants
+(fresh processes each): default, pin (each side's I/O thread on a CPU of its own), idle (pinned, with a SCHED_IDLE
+spinner on that CPU), spin (the spinners alone). Needs 3 CPUs or more.`,
+    examples: ['node dist/kernels-bench/io-thread-probe.js --reps 400 --out io.json'],
+  }, {
+    hold: { type: 'string', default: '0.4', help: 'ms the server is busy before each answer' },
+    gap: { type: 'string', default: '0.3', help: 'ms the client is busy before each request' },
+    reps: { type: 'string', default: '400', help: 'timed round trips per variant (after 30 untimed)' },
+    variants: { type: 'string', default: VARIANTS.join(','), help: `comma-separated: ${VARIANTS.join(', ')}` },
+    rounds: { type: 'string', default: '2', help: 'times each variant is run, in turn' },
+    out: { type: 'string', help: 'write the rows as JSON' },
+    role: { type: 'string', hidden: true }, endpoint: { type: 'string', hidden: true }, variant: { type: 'string', default: 'default', hidden: true },
+    cpu: { type: 'string', default: '0', hidden: true },
+  });
   const hold = Number(a.hold);
   if (a.role === 'server') {
     await server(a.endpoint!, { variant: a.variant as Variant, cpu: Number(a.cpu) }, hold, 8 * 1024 + 64);
@@ -121,14 +133,21 @@ async function main(): Promise<void> {
     process.send?.(r);
     return;
   }
-  const variants = a.variants!.split(',') as Variant[];
-  for (const v of variants) if (!VARIANTS.includes(v)) throw new Error(`unknown variant ${v} (${VARIANTS.join(', ')})`);
+  num('hold', a.hold, 0, 1000); num('gap', a.gap, 0, 1000); int('reps', a.reps);
+  const rounds = int('rounds', a.rounds);
+  const variants = nameListOf('variants', a.variants, VARIANTS) as Variant[];
+  if (a.out !== undefined) outputPath('out', a.out);
+  // Here, not only in the client: a client that failed so once left this process waiting on nothing, and it exited 0.
+  if (availableParallelism() < 3) throw new Error(`io-thread-probe needs 3 CPUs or more (the two I/O threads' CPUs and the rest), this machine has ${availableParallelism()}`);
   const rows: Record<string, unknown>[] = [];
   console.log(`io-thread-probe: ${availableParallelism()} CPUs, gap ${a.gap} ms, hold ${hold} ms, ${a.reps} reps`);
-  for (let r = 0; r < Number(a.rounds); r++) {
+  for (let r = 0; r < rounds; r++) {
     for (const v of variants) {
       const c = fork(fileURLToPath(import.meta.url), ['--role', 'client', '--variant', v, '--reps', a.reps!, '--gap', a.gap!, '--hold', a.hold!], { stdio: 'inherit' });
-      const row = await new Promise<Record<string, unknown>>((res) => c.once('message', (m) => res(m as Record<string, unknown>)));
+      const row = await new Promise<Record<string, unknown>>((res, rej) => {
+        c.once('message', (m) => res(m as Record<string, unknown>));
+        c.once('exit', (code, sig) => rej(new Error(`the ${v} client exited (${sig ?? `code ${code}`}) without a result`)));
+      });
       await new Promise<void>((res) => { if (c.exitCode !== null) res(); else c.once('exit', () => res()); });
       rows.push({ round: r, ...row });
       const f = (k: string) => (row[k] as number).toFixed(3);
@@ -138,4 +157,4 @@ async function main(): Promise<void> {
   if (a.out) writeFileSync(a.out, JSON.stringify({ cpus: availableParallelism(), gapMs: Number(a.gap), holdMs: hold, rows }, null, 1));
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+runBench(main);

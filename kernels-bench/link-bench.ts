@@ -16,12 +16,12 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { openGpu, type Gpu } from '../src/gpu/index.js';
 import { AttentionRank } from '../src/orchestrator/pool/attention-rank.js';
 import { inProcessLink, type RankLink } from '../src/orchestrator/transport/link.js';
 import { attendItemsFrame, attendTiming } from '../src/orchestrator/transport/messages.js';
 import { spawnLocalWorkers } from '../src/orchestrator/transport/spawn.js';
+import { benchArgs, int, outputPath, runBench } from './bench-args.js';
 
 const HEADS = 32, D = 128;
 
@@ -114,14 +114,23 @@ async function attendRtt(link: RankLink, len: number, reps: number): Promise<{ r
 }
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({
-    options: {
-      len: { type: 'string', default: '32768' }, reps: { type: 'string', default: '300' }, out: { type: 'string' },
-      'raw-server': { type: 'string' }, 'reply-bytes': { type: 'string', default: '0' }, 'hold-ms': { type: 'string', default: '0' },
-    },
+  const { values: v } = benchArgs({
+    script: 'link-bench.js',
+    about: `The pool's hop taken apart: where one decode-layer request's time goes between the base and a pool rank, with
+seed-4l's payloads (24 KiB out; O 8 KiB + LSE back): raw ZeroMQ echo between two processes (with the server busy
+before it answers), our link's ping, an attend the worker refuses, attend to a worker process's AttentionRank (with
+and without a GPUDevice open here), and the same rank in this process. p10/p50/p90 of --reps round trips each.`,
+    examples: ['node dist/kernels-bench/link-bench.js --len 32768 --reps 300 --out link.json'],
+  }, {
+    len: { type: 'string', default: '32768', help: "the attended sequence's length (positions in the rank's cache)" },
+    reps: { type: 'string', default: '300', help: 'timed round trips per measurement (after 20 untimed)' },
+    out: { type: 'string', help: 'write the figures as JSON' },
+    'raw-server': { type: 'string', hidden: true }, 'reply-bytes': { type: 'string', default: '0', hidden: true }, 'hold-ms': { type: 'string', default: '0', hidden: true },
   });
   if (v['raw-server']) return rawServer(String(v['raw-server']), Number(v['reply-bytes']), Number(v['hold-ms']));
-  const len = Number(v.len), reps = Number(v.reps);
+  // Checked before a worker starts: --reps 0 (or abc) once timed nothing and failed on an empty percentile at the end.
+  const len = int('len', v.len), reps = int('reps', v.reps);
+  if (v.out !== undefined) outputPath('out', v.out);
   const reqBytes = 3 * HEADS * D * 2, replyBytes = HEADS * D * 2 + HEADS * 4;
   const rows: Record<string, unknown>[] = [];
   const show = (what: string, rtt: number[], rank?: number[]) => {
@@ -169,4 +178,4 @@ async function main(): Promise<void> {
   if (v.out) writeFileSync(String(v.out), JSON.stringify({ created: new Date().toISOString(), len, reps, rows }, null, 1));
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+runBench(main);

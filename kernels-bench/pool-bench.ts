@@ -15,11 +15,15 @@
 //   node dist/kernels-bench/pool-bench.js --model /tmp/seed-4l-f16.safetensors --batches a,b --pool 1 --out pool.json
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
-import { parseArgs } from 'node:util';
+import { MAX_LOCAL_RANKS } from '../src/cli/args.js';
+import { PRESETS } from '../src/model/config.js';
 import { createEngine, type EngineOptions } from '../src/orchestrator/create-engine.js';
 import type { GenerationEvent } from '../src/orchestrator/engine.js';
 import { syntheticPrompt } from '../src/cli/main.js';
 import { replyCounts } from '../src/orchestrator/transport/zmq-link.js';
+import { MODEL_OPTIONS, UsageError, benchArgs, inputPath, int, nameListOf, num, oneOf, outputPath, runBench } from './bench-args.js';
+
+const CONFIGS = ['single', 'pool', 'pool-shared', 'pool-replica', 'pool-pingpong', 'pool-prefill-pool', 'pool-worker', 'pool-worker-prefill-pool', 'static-tp2', 'static-tp2pp2'];
 
 /** The issue's batches: (a) one long, two short; (b) attention-heavy; (c) all long. */
 const BATCHES: Record<string, number[]> = {
@@ -121,29 +125,47 @@ function hostFacts(): { kernel: string; cpus: number; cpu: string; hypervisor: b
 }
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({
-    options: {
-      model: { type: 'string' }, preset: { type: 'string', default: 'seed-4l' }, dtype: { type: 'string', default: 'f16' },
-      batches: { type: 'string', default: 'a' }, pool: { type: 'string', default: '1' },
-      threshold: { type: 'string', default: '4096' }, 'new-tokens': { type: 'string', default: '64' },
-      'prefill-chunk': { type: 'string', default: '2048' }, scale: { type: 'string', default: '1' },
-      configs: { type: 'string', default: 'single,pool,pool-replica,pool-pingpong' }, out: { type: 'string' },
-      'tie-checks': { type: 'string', default: '4' }, repeat: { type: 'string', default: '1' },
-    },
+  const { values: v } = benchArgs({
+    script: 'pool-bench.js',
+    about: `FA Pool benchmark: one device against FA Pool (pool ranks in this process or a worker process) and the static
+TP x PP baseline on the same batches, weights and greedy tokens. Per configuration a warm-up, then --repeat measured
+runs (the median's figures): TTFT, TPOT, step time, per-layer overhead against the single device, GPU memory, KV
+hand-off, and whether the tokens equal the single device's. Prints a table; --out writes JSON after every row.
+Configurations: ${CONFIGS.join(', ')}. Batches: ${Object.entries(BATCHES).map(([k, l]) => `${k} (${l.length} prompts)`).join(', ')}.`,
+    examples: ['node dist/kernels-bench/pool-bench.js --preset tiny --dtype f32 --batches a --scale 256 --new-tokens 4 --configs single,pool   # any machine',
+      'node dist/kernels-bench/pool-bench.js --model /tmp/seed-4l-f16.safetensors --batches a,b --pool 1 --out pool.json'],
+  }, {
+    model: MODEL_OPTIONS.model, preset: MODEL_OPTIONS.preset, dtype: MODEL_OPTIONS.dtype,
+    batches: { type: 'string', default: 'a', help: `comma-separated: ${Object.keys(BATCHES).join(', ')}` },
+    pool: { type: 'string', default: '1', help: 'in-process pool ranks of the pool* configurations' },
+    threshold: { type: 'string', default: '4096', help: 'prompt length from which a sequence goes to the pool (divided by --scale)' },
+    'new-tokens': { type: 'string', default: '64', help: 'tokens generated per sequence, at least 2 (one decode step)' },
+    'prefill-chunk': { type: 'string', default: '2048', help: 'prompt rows per prefill launch, for every configuration' },
+    scale: { type: 'string', default: '1', help: 'divide every prompt length and the threshold by this (smoke runs)' },
+    configs: { type: 'string', default: 'single,pool,pool-replica,pool-pingpong', help: 'comma-separated configurations (the list above)' },
+    out: { type: 'string', help: 'write the rows as JSON (after every row)' },
+    'tie-checks': { type: 'string', default: '4', help: 'where tokens part from the single device: how many partings to check for a near-tie' },
+    repeat: { type: 'string', default: '1', help: 'measured runs per configuration (the median reported)' },
   });
+  // Checked before any engine starts: a bad value once failed every configuration, each a FAILED row, with exit 0.
+  const newTokens = int('new-tokens', v['new-tokens'], 2), scale = num('scale', v.scale, 0, Number.MAX_VALUE, true);
   // One prefill chunk for every configuration (engines of different strategies default to different ones).
-  const newTokens = Number(v['new-tokens']), scale = Number(v.scale), repeat = Number(v.repeat), chunk = Number(v['prefill-chunk']);
-  if (!Number.isInteger(chunk) || chunk < 1) throw new Error(`--prefill-chunk must be a positive integer, got ${v['prefill-chunk']}`);
-  if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat must be a positive integer, got ${v.repeat}`);
+  const repeat = int('repeat', v.repeat), chunk = int('prefill-chunk', v['prefill-chunk']), tieChecks = int('tie-checks', v['tie-checks'], 0);
+  const threshold = int('threshold', v.threshold), pool = int('pool', v.pool, 1, MAX_LOCAL_RANKS);
+  if (Math.round(threshold / scale) < 1) throw new UsageError(`--threshold ${threshold} / --scale ${scale} rounds to a threshold of 0`);
+  const batchNames = nameListOf('batches', v.batches, Object.keys(BATCHES)), configs = nameListOf('configs', v.configs, CONFIGS);
+  oneOf('preset', v.preset, Object.keys(PRESETS));
+  const dtype = oneOf('dtype', v.dtype, ['f32', 'f16'] as const);
+  if (v.model !== undefined) inputPath('model', v.model, { folder: true });
+  if (v.out !== undefined) outputPath('out', v.out, { model: v.model });
   const base: EngineOptions = {
-    model: v.model, preset: v.preset, init: v.model ? undefined : 'random', dtype: v.dtype as 'f32' | 'f16',
+    model: v.model, preset: v.preset, init: v.model ? undefined : 'random', dtype,
   };
-  const policy = (ranks: number) => ({ threshold: Math.round(Number(v.threshold) / scale), tiers: `${Math.round(Number(v.threshold) / scale)}:0,inf:${ranks}` });
+  const policy = (ranks: number) => ({ threshold: Math.round(threshold / scale), tiers: `${Math.round(threshold / scale)}:0,inf:${ranks}` });
   /** Engine options and label of a configuration. */
   const configOf = (config: string): { opts: EngineOptions; label: string } => {
     const pooled = (where: NonNullable<EngineOptions['pool']>, ranks: number, what: string) =>
       ({ opts: { ...base, policy: policy(ranks), pool: where }, label: `FA Pool (${what})` });
-    const pool = Number(v.pool);
     switch (config) {
       // No policy: a run without pool ranks keeps every sequence on the base (a table of 0-rank tiers past the
       // threshold is refused since session 32, which left this configuration failing in sessions 33–34).
@@ -165,12 +187,12 @@ async function main(): Promise<void> {
   const host = hostFacts();
   console.log(`host: kernel ${host.kernel}, ${host.cpus} CPUs (${host.cpu})${host.hypervisor ? ', under a hypervisor' : ''}`);
   const save = (r: Row[]) => { if (v.out) writeFileSync(String(v.out), JSON.stringify({ created: new Date().toISOString(), args: process.argv.slice(2), host, rows: r }, null, 1)); };
-  for (const name of String(v.batches).split(',')) {
+  for (const name of batchNames) {
     const lens = BATCHES[name]?.map((n) => Math.max(1, Math.round(n / scale)));
     if (!lens) throw new Error(`unknown batch '${name}' (a, b, c)`);
     const prompts = lens.map((n, i) => syntheticPrompt(n, 256, 7 + i));
     let single: Row | null = null, singleTokens: number[][] | null = null;
-    for (const config of String(v.configs).split(',')) {
+    for (const config of configs) {
       const { opts, label } = configOf(config);
       try {
         const before = { ...replyCounts };
@@ -209,7 +231,7 @@ async function main(): Promise<void> {
         if (row.divergences?.length) {
           // Parted paths: a near-tie (float rounding of a different but valid summation order) or a fault? Ask the single device's logits.
           try {
-            await measureTies(configOf('single').opts, prompts, singleTokens!, row.divergences, Number(v['tie-checks']));
+            await measureTies(configOf('single').opts, prompts, singleTokens!, row.divergences, tieChecks);
           } catch (e) { console.log(`   tie check failed: ${(e as Error)?.message ?? e}`); }
           save(rows);
           const ds = row.divergences;
@@ -232,4 +254,4 @@ async function main(): Promise<void> {
   save(rows);
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+runBench(main);

@@ -8,29 +8,36 @@
 //   node dist/kernels-bench/prefill-profile.js --model /tmp/seed-4l-f16.safetensors --prompt-len 32768 --out pre.json
 //   node dist/kernels-bench/prefill-profile.js --preset tiny --dtype f32 --prompt-len 300 --chunk 128   # any machine
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { syntheticPrompt } from '../src/cli/main.js';
 import { timeDispatchesFor, type Dispatch } from '../src/gpu/index.js';
 import { createEngine } from '../src/orchestrator/create-engine.js';
+import { MAX_SAMPLES, MODEL_OPTIONS, benchArgs, int, modelChoice, num, outputPath, runBench } from './bench-args.js';
 import { isLaunch, kernelName } from './launch-groups.js';
 
 interface Row { kernel: string; count: number; ms: number; pct: number }
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({
-    options: {
-      model: { type: 'string' }, preset: { type: 'string', default: 'seed-4l' }, init: { type: 'string' },
-      dtype: { type: 'string', default: 'f16' }, 'prompt-len': { type: 'string', default: '4096' },
-      chunk: { type: 'string' }, samples: { type: 'string', default: '5' },
-      'target-ms': { type: 'string', default: '20' }, out: { type: 'string' },
-    },
+  const { values: v } = benchArgs({
+    script: 'prefill-profile.js',
+    about: `Where a prompt's prefill time goes: after a real generation of one --prompt-len prompt, each prefill chunk's
+launches timed as one list and each alone, grouped by part and kernel and summed over the prompt, beside the wall TTFT.
+Prints a table; --out writes JSON.`,
+    examples: ['node dist/kernels-bench/prefill-profile.js --preset tiny --dtype f32 --prompt-len 300 --chunk 128   # any machine',
+      'node dist/kernels-bench/prefill-profile.js --model /tmp/seed-4l-f16.safetensors --prompt-len 32768 --out pre.json'],
+  }, {
+    ...MODEL_OPTIONS,
+    'prompt-len': { type: 'string', default: '4096', help: 'prompt tokens' },
+    chunk: { type: 'string', help: "prompt rows per prefill launch (default: the engine's, as run-inference.js)" },
+    samples: { type: 'string', default: '5', help: `timed samples per list (median), 1–${MAX_SAMPLES}` },
+    'target-ms': { type: 'string', default: '20', help: 'repeat a list within a sample until it takes about this long' },
+    out: { type: 'string', help: 'write the figures as JSON' },
   });
-  const L = Number(v['prompt-len']), samples = Number(v.samples), targetMs = Number(v['target-ms']);
-  for (const [k, x] of [['prompt-len', L], ['chunk', Number(v.chunk ?? 1)], ['samples', samples], ['target-ms', targetMs]] as const) {
-    if (!Number.isInteger(x) || x < 1) throw new Error(`--${k} must be a positive integer, got ${x}`);
-  }
-  const init = (v.init ?? (v.model ? undefined : 'random')) as 'random' | undefined;
-  const engine = await createEngine({ model: v.model, preset: v.preset, init, dtype: v.dtype as 'f32' | 'f16' });
+  // Checked before the model loads.
+  const L = int('prompt-len', v['prompt-len']), samples = int('samples', v.samples, 1, MAX_SAMPLES), targetMs = num('target-ms', v['target-ms'], 0, 60_000, true);
+  if (v.chunk !== undefined) int('chunk', v.chunk);
+  const m = modelChoice(v);
+  if (v.out !== undefined) outputPath('out', v.out, { model: v.model });
+  const engine = await createEngine(m);
   try {
     const gpu = engine.gpu;
     if (!gpu) throw new Error('this engine has no single-device program to profile');
@@ -91,4 +98,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+runBench(main);

@@ -1,9 +1,9 @@
 // Kernel microbenchmarks: every kernel at chosen sizes, warm-up, timestamp queries (wall clock where
 // the device has none), median of repeats, FLOP/s, GB/s, % of a stated roofline; a table and JSON.
 //   node dist/kernels-bench/run.js [--quick] [--only NAME] [--baseline torch.json] [--out ours.json]
-import { readFileSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { writeFileSync } from 'node:fs';
 import { describeCaps, openGpu, timeDispatchesFor } from '../src/gpu/index.js';
+import { MAX_SAMPLES, UsageError, benchArgs, int, num, outputPath, readJson, runBench } from './bench-args.js';
 import { fullCases, quickCases, type BenchCase } from './cases.js';
 
 interface Row {
@@ -11,49 +11,52 @@ interface Row {
   roofPct: number | null; method: string; baseMs?: number; ratio?: number;
 }
 
-const { values: args } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    only: { type: 'string' },
-    baseline: { type: 'string' },
-    out: { type: 'string' },
-    samples: { type: 'string', default: '15' },
-    'peak-tflops-f32': { type: 'string' },
-    'peak-tflops-f16': { type: 'string' },
-    'peak-gbs': { type: 'string' },
-    help: { type: 'boolean', default: false },
-  },
+const { values: args } = benchArgs({
+  script: 'run.js',
+  about: `kernels-bench: time every kernel (ours) at the issue's sizes (or --quick's small ones): warm-up, timestamp queries
+(wall clock where the device has none), median of --samples, FLOP/s, GB/s, % of a roofline; with --baseline, PyTorch's
+numbers beside them. Prints a table; --out writes JSON.`,
+  examples: ['node dist/kernels-bench/run.js --quick   # any machine', 'node dist/kernels-bench/run.js --baseline torch.json --out ours.json'],
+}, {
+  quick: { type: 'boolean', default: false, help: 'small shapes (a software GPU)' },
+  only: { type: 'string', help: 'only cases whose name contains this' },
+  baseline: { type: 'string', help: "JSON from kernels-bench/torch_bench.py (same card, same call); its copy bandwidth and cuBLAS rates become the roofline unless --peak-* are given" },
+  out: { type: 'string', help: 'write the table as JSON' },
+  samples: { type: 'string', default: '15', help: `timed samples per case (median), 1–${MAX_SAMPLES}` },
+  'peak-tflops-f32': { type: 'string', help: 'roofline: f32 TFLOP/s' },
+  'peak-tflops-f16': { type: 'string', help: 'roofline: f16 TFLOP/s' },
+  'peak-gbs': { type: 'string', help: 'roofline: memory GB/s' },
 });
-
-if (args.help) {
-  console.log(`kernels-bench: time every kernel (ours) and, with --baseline, print PyTorch's numbers beside them.
-  --quick            small shapes (software GPU)
-  --only SUBSTR      only cases whose name contains SUBSTR
-  --baseline FILE    JSON from kernels-bench/torch_bench.py (same card, same call); its copy bandwidth and
-                     cuBLAS rates become the roofline unless --peak-* are given
-  --out FILE         write the table as JSON
-  --samples N        timed samples per case (median reported; default 15)
-  --peak-tflops-f32 / --peak-tflops-f16 / --peak-gbs   roofline figures`);
-  process.exit(0);
-}
 
 interface Baseline { rows: { name: string; shape: string; ms: number; tflops: number | null; gbs: number | null }[]; info?: unknown }
 
 function loadBaseline(path?: string): Baseline | null {
-  return path ? JSON.parse(readFileSync(path, 'utf8')) as Baseline : null;
+  if (path === undefined) return null;
+  const b = readJson<Baseline>('baseline', path);
+  if (!Array.isArray(b.rows)) throw new UsageError(`--baseline ${path}: no "rows" list (not kernels-bench/torch_bench.py's JSON)`);
+  return b;
 }
 
 async function main(): Promise<void> {
+  // Checked before the GPU opens: --samples 0 once failed every case and --peak-gbs abc dropped the roofline, exit 0.
+  const samples = int('samples', args.samples, 1, MAX_SAMPLES);
+  const peak = (k: 'peak-tflops-f32' | 'peak-tflops-f16' | 'peak-gbs') => (args[k] === undefined ? undefined : num(k, args[k], 0, Number.MAX_VALUE, true));
+  const peaks = { f32: peak('peak-tflops-f32'), f16: peak('peak-tflops-f16'), gbs: peak('peak-gbs') };
+  if (args.only === '') throw new UsageError("--only '' matches every case: leave it out");
+  const base = loadBaseline(args.baseline);
+  if (args.out !== undefined) outputPath('out', args.out, { baseline: args.baseline });
   const gpu = await openGpu({ label: 'bench' });
   console.log(`device: ${describeCaps(gpu.caps)}`);
-  const base = loadBaseline(args.baseline);
   const baseRow = (name: string, shape: string) => base?.rows.find((r) => r.name === name && r.shape === shape);
-  const peakGbs = Number(args['peak-gbs'] ?? base?.rows.find((r) => r.name === 'copy')?.gbs ?? NaN);
-  const peakTf = (dt: string) => Number(args[`peak-tflops-${dt}` as 'peak-tflops-f32'] ?? base?.rows.find((r) => r.name === `gemm_${dt}`)?.tflops ?? NaN);
+  const peakGbs = Number(peaks.gbs ?? base?.rows.find((r) => r.name === 'copy')?.gbs ?? NaN);
+  const peakTf = (dt: string) => Number((dt === 'f16' ? peaks.f16 : peaks.f32) ?? base?.rows.find((r) => r.name === `gemm_${dt}`)?.tflops ?? NaN);
   let cases: BenchCase[] = args.quick ? quickCases(gpu.caps.f16) : fullCases(gpu.caps.f16);
-  if (args.only) cases = cases.filter((c) => c.name.includes(args.only!));
+  if (args.only) {
+    const all = cases.map((c) => c.name);
+    cases = cases.filter((c) => c.name.includes(args.only!));
+    if (!cases.length) throw new UsageError(`--only '${args.only}' matches no case${args.quick ? ' of --quick' : ''} (the cases: ${[...new Set(all)].join(', ')})`);
+  }
   const rows: Row[] = [];
-  const samples = Number(args.samples);
   console.log(`${'kernel'.padEnd(20)} ${'shape'.padEnd(22)} ${'ms'.padStart(9)} ${'TFLOP/s'.padStart(8)} ${'GB/s'.padStart(7)} ${'%roof'.padStart(6)} ${'torch ms'.padStart(9)} ${'torch/ours'.padStart(10)}`);
   for (const c of cases) {
     let built: ReturnType<BenchCase['build']> | null = null;
@@ -89,4 +92,4 @@ async function main(): Promise<void> {
   gpu.destroy();
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+runBench(main);

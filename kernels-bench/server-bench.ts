@@ -12,8 +12,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { parseArgs } from 'node:util';
 import { entryScript } from '../src/gpu/package-root.js';
+import { UsageError, benchArgs, inputPath, int, intList, outputPath, runBench } from './bench-args.js';
 
 interface AutocannonResult {
   duration: number; non2xx: number; errors: number; timeouts: number; '2xx': number;
@@ -26,22 +26,36 @@ const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 interface Level { connections: number; amount?: number; seconds?: number }
 interface Sample { status: number; ttftMs: number; tpotMs: number; queueMs: number; promptTokens: number; completionTokens: number }
 
-const { values: a } = parseArgs({
-  options: {
-    url: { type: 'string' }, preset: { type: 'string', default: 'tiny' }, model: { type: 'string' }, dtype: { type: 'string' },
-    lens: { type: 'string', default: '16,64,128,256' }, 'max-tokens': { type: 'string', default: '32' },
-    levels: { type: 'string', default: '1:16,4:24,16:48' }, 'max-queue': { type: 'string', default: '256' },
-    'serve-args': { type: 'string', default: '' }, timeout: { type: 'string', default: '300' },
-    out: { type: 'string' }, metrics: { type: 'string' }, seed: { type: 'string', default: '1' },
-  },
-  strict: true,
+const { values: a, given } = benchArgs({
+  script: 'server-bench.js',
+  about: `Load benchmark of \`run-inference.js serve\`: autocannon sends POST /v1/completions with prompts of mixed lengths
+(token ids) at a few concurrency levels, each bounded by a request count or a duration. Per level: requests/s, tokens/s,
+TTFT, TPOT and queue-time percentiles from the engine's per-request metrics, and client-side latency. The server runs as
+a child process on 127.0.0.1 (--model / --preset / --dtype / --serve-args), or --url names a running one. A level bounded
+by seconds ("8:20s") drops the requests still running at its end: its requests/s and tokens/s undercount.`,
+  examples: ['node dist/kernels-bench/server-bench.js --preset tiny --dtype f32 --lens 16,64,128,256 --max-tokens 32 --levels 1:24,4:24,16:48',
+    'node dist/kernels-bench/server-bench.js --levels 16:48 "--serve-args=--max-batch 16"   # options for serve: the = form'],
+}, {
+  url: { type: 'string', help: 'a running server (its base URL) instead of starting one' },
+  preset: { type: 'string', default: 'tiny', help: "the started server's --preset (without --model)" },
+  model: { type: 'string', help: "the started server's --model" },
+  dtype: { type: 'string', help: "the started server's --dtype" },
+  lens: { type: 'string', default: '16,64,128,256', help: 'comma-separated prompt lengths (tokens), cycled in a fixed shuffled order' },
+  'max-tokens': { type: 'string', default: '32', help: 'max_tokens of every request' },
+  levels: { type: 'string', default: '1:16,4:24,16:48', help: 'comma-separated CONNECTIONS:REQUESTS or CONNECTIONS:SECONDSs' },
+  'max-queue': { type: 'string', default: '256', help: "the started server's --max-queue" },
+  'serve-args': { type: 'string', default: '', help: 'more options for the started server, space-separated' },
+  timeout: { type: 'string', default: '300', help: "seconds a request may take (autocannon's timeout)" },
+  out: { type: 'string', help: 'write the levels as JSON (after every level)' },
+  metrics: { type: 'string', help: "write the server's /metrics text after every level" },
+  seed: { type: 'string', default: '1', help: 'seed of the prompts\' token ids' },
 });
 
 /** "c:n" = c connections for n requests; "c:Ns" = for N seconds. */
 function parseLevels(spec: string): Level[] {
   return spec.split(',').map((item) => {
-    const m = /^(\d+):(\d+)(s?)$/.exec(item.trim());
-    if (!m) throw new Error(`--levels item '${item}': expected CONNECTIONS:REQUESTS or CONNECTIONS:SECONDSs`);
+    const m = /^([1-9]\d*):([1-9]\d*)(s?)$/.exec(item.trim());
+    if (!m) throw new UsageError(`--levels item '${item}': expected CONNECTIONS:REQUESTS or CONNECTIONS:SECONDSs (positive integers)`);
     return m[3] ? { connections: Number(m[1]), seconds: Number(m[2]) } : { connections: Number(m[1]), amount: Number(m[2]) };
   });
 }
@@ -73,13 +87,25 @@ function pct(xs: number[], p: number): number {
 }
 
 async function main(): Promise<void> {
-  const lens = a.lens!.split(',').map(Number);
-  const maxTokens = Number(a['max-tokens']);
-  const levels = parseLevels(a.levels!);
+  // Checked before the server starts (an empty prompt, or max_tokens 0, once made every request a 400: a table of
+  // errors, exit 0).
+  const lens = intList('lens', a.lens);
+  const maxTokens = int('max-tokens', a['max-tokens']);
+  const levels = parseLevels(a.levels);
+  const timeout = int('timeout', a.timeout), seed = int('seed', a.seed, 0, 0xffffffff);
+  int('max-queue', a['max-queue']);
+  if (a.url !== undefined) {
+    if (!/^https?:\/\/[^/\s]+\/?$/.test(a.url)) throw new UsageError(`--url must be a server's base URL (http://HOST:PORT), got '${a.url}'`);
+    const unused = ['preset', 'model', 'dtype', 'max-queue', 'serve-args'].filter((k) => given.has(k));
+    if (unused.length) throw new UsageError(`${unused.map((k) => `--${k}`).join(', ')}: options of the server this bench starts; --url names a running one`);
+  }
+  if (a.model !== undefined) inputPath('model', a.model, { folder: true });
+  if (a.out !== undefined) outputPath('out', a.out, { model: a.model, metrics: a.metrics });
+  if (a.metrics !== undefined) outputPath('metrics', a.metrics, { model: a.model });
   let server: { url: string; proc: ChildProcess } | null = null;
   const url = a.url ?? (server = await startServer([
     ...(a.model ? ['--model', a.model] : ['--preset', a.preset!]), ...(a.dtype ? ['--dtype', a.dtype] : []),
-    '--max-queue', a['max-queue']!, ...a['serve-args']!.split(' ').filter(Boolean),
+    '--max-queue', a['max-queue'], ...a['serve-args'].split(' ').filter(Boolean),
   ])).url;
   try {
     const health = await (await fetch(`${url}/health`)).json() as { model: string; device: string; dtype: string };
@@ -87,7 +113,7 @@ async function main(): Promise<void> {
     const tooLong = lens.filter((n) => n + maxTokens > context);
     if (tooLong.length) throw new Error(`prompt lengths ${tooLong.join(',')} + ${maxTokens} new tokens exceed the model's context of ${context}`);
     // Prompts: token ids below 256 (valid for every model, and bytes for the byte tokenizer).
-    const rand = xorshift(Number(a.seed));
+    const rand = xorshift(seed);
     const prompts = lens.map((n) => Array.from({ length: n }, () => rand() % 256));
     const order = Array.from({ length: 64 }, (_, i) => i % lens.length);
     for (let i = order.length - 1; i > 0; i--) { const j = rand() % (i + 1); [order[i], order[j]] = [order[j]!, order[i]!]; }
@@ -107,7 +133,7 @@ async function main(): Promise<void> {
       const samples: Sample[] = [];
       const t0 = performance.now();
       const r = await autocannon({
-        url, connections: lv.connections, ...(lv.amount ? { amount: lv.amount } : { duration: lv.seconds }), timeout: Number(a.timeout),
+        url, connections: lv.connections, ...(lv.amount ? { amount: lv.amount } : { duration: lv.seconds }), timeout,
         requests: [{
           method: 'POST', path: '/v1/completions', headers: { 'content-type': 'application/json' },
           setupRequest: (req: object) => ({ ...req, body: bodies[next++ % bodies.length] }),
@@ -159,4 +185,4 @@ async function main(): Promise<void> {
 const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
 const round = (v: number, d: number) => Math.round(v * 10 ** d) / 10 ** d;
 
-main().catch((e: unknown) => { process.stderr.write(`server-bench: ${(e as Error)?.stack ?? String(e)}\n`); process.exit(1); });
+runBench(main);

@@ -8,11 +8,11 @@
 //
 // Exit status 0 when every round matched, no process died unasked, and worker memory stayed within --rss-slack-mib.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { benchArgs, num, outputPath, runBench } from './bench-args.js';
 
 
 // Threshold 16: prompts of 30 and 45 tokens start on the pool (prefilled here, their K/V handed off: prefill-to-pool),
@@ -214,14 +214,21 @@ async function hostile(endpoints: () => string[], untilMs: number, stats: Hostil
 // ---------------------------------------------------------------- the parent
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    args: process.argv.includes('--') ? process.argv.slice(2, process.argv.indexOf('--')) : process.argv.slice(2),
-    options: {
-      minutes: { type: 'string', default: '10' }, out: { type: 'string' }, 'rss-slack-mib': { type: 'string', default: '40' },
-      'kill-every-s': { type: 'string', default: '45' },
-      role: { type: 'string' }, id: { type: 'string' }, endpoints: { type: 'string' }, weights: { type: 'string' }, until: { type: 'string' },
-    },
-  });
+  const { values } = benchArgs({
+    script: 'soak.js',
+    about: `Fault soak (loopback only, bounded): two coordinator processes share two \`run-inference.js worker\` processes as
+their attention pool for --minutes, while the workers are killed (SIGKILL, SIGTERM), hung (SIGSTOP past the deadline)
+and restarted, and a hostile client sends them garbage. Every round each coordinator's pooled tokens must equal its own
+GPU's alone. Exit 0 when every round matched, no process died unasked, and worker memory stayed within --rss-slack-mib.`,
+    examples: ['node dist/kernels-bench/soak.js --minutes 10 --out kernels-bench/soak-results/lavapipe.json'],
+  }, {
+    minutes: { type: 'string', default: '10', help: 'how long, at least 1 (coordinators start no round in the last 20 s)' },
+    out: { type: 'string', help: 'write the figures as JSON (its folder is made)' },
+    'rss-slack-mib': { type: 'string', default: '40', help: "a worker's allowed memory growth from its 2nd minute to its last (MiB)" },
+    'kill-every-s': { type: 'string', default: '45', help: 'seconds between two faults' },
+    role: { type: 'string', hidden: true }, id: { type: 'string', hidden: true }, endpoints: { type: 'string', hidden: true },
+    weights: { type: 'string', hidden: true }, until: { type: 'string', hidden: true },
+  }, process.argv.includes('--') ? process.argv.slice(2, process.argv.indexOf('--')) : process.argv.slice(2));
   if (values.role === 'worker') {
     await workerRole(process.argv.slice(process.argv.indexOf('--') + 1));
     return 0;
@@ -230,11 +237,16 @@ async function main(): Promise<number> {
     await coordinator(Number(values.id), values.endpoints!.split(','), values.weights!, Number(values.until));
     return 0;
   }
-  const minutes = Number(values.minutes);
-  if (!(minutes > 0)) throw new Error(`--minutes must be > 0, got ${values.minutes}`);
+  // Checked before anything starts: a NaN --kill-every-s once ran the whole soak without a fault, a NaN
+  // --rss-slack-mib without the memory check, and --out onto a folder failed only after the last minute.
+  const minutes = num('minutes', values.minutes, 1, 7 * 24 * 60);
+  const killEveryMs = num('kill-every-s', values['kill-every-s'], 0, 3600, true) * 1000;
+  const slack = num('rss-slack-mib', values['rss-slack-mib'], 0);
+  if (values.out !== undefined) {
+    if (values.out !== '' && !existsSync(dirname(resolve(values.out)))) mkdirSync(dirname(resolve(values.out)), { recursive: true });
+    outputPath('out', values.out);
+  }
   const t0 = Date.now(), untilMs = t0 + minutes * 60_000;
-  const killEveryMs = Number(values['kill-every-s']) * 1000;
-  const slack = Number(values['rss-slack-mib']);
   const log = (s: string) => process.stdout.write(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${s}\n`);
   const tmp = mkdtempSync(join(tmpdir(), 'fapool-soak-'));
   const { presetConfig } = await import('../src/model/config.js');
@@ -366,4 +378,4 @@ function median(a: number[]): number {
   return s.length ? s[Math.floor(s.length / 2)]! : 0;
 }
 
-main().then((code) => process.exit(code), (e: unknown) => { process.stderr.write(`${(e as Error)?.stack ?? String(e)}\n`); process.exit(1); });
+runBench(main);
