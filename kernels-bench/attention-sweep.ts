@@ -10,7 +10,7 @@
 // The JSON is rewritten after every row, so a run cut short by a timeout still leaves its results.
 import { writeFileSync } from 'node:fs';
 import { ROBUSTNESS_OPTIONS, openBenchGpu } from './bench-robustness.js';
-import { MAX_SAMPLES, UsageError, benchArgs, int, nameList, outputPath, readJson, runBench } from './bench-args.js';
+import { MAX_SAMPLES, UsageError, allRowsFailed, benchArgs, int, nameList, outputPath, readJson, runBench } from './bench-args.js';
 import {
   describeCaps, fromF16Array, timeDispatchesFor, toF16Array, type Dispatch, type Gpu, type Tensor,
 } from '../src/gpu/index.js';
@@ -356,7 +356,7 @@ function checkArgs(): { keep: number; geos: GeoNoD[]; decShapes: number[][] | nu
   return { keep, geos, decShapes };
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<number | undefined> {
   const a = checkArgs();
   const gpu = await openBenchGpu('attention-sweep', args);
   device = describeCaps(gpu.caps);
@@ -431,7 +431,7 @@ async function main(): Promise<void> {
     }
   }
   save();
-  gpu.destroy();
+  gpu.destroy();  return allRowsFailed(rows);
 }
 
 runBench(main);

@@ -90,6 +90,16 @@ export function runBench(main: () => Promise<number | void>): void {
   });
 }
 
+/**
+ * Exit code 1 (with one line naming the first error) when a sweep's every row failed: it measured nothing, and a round
+ * script or a reader of its exit status took such a run for a result (round 8's left list). Undefined otherwise.
+ */
+export function allRowsFailed(rows: readonly { error?: unknown }[]): number | undefined {
+  if (rows.length === 0 || rows.some((r) => !r.error)) return undefined;
+  process.stderr.write(`error: every row failed (${rows.length}); the first: ${String(rows[0]!.error).split('\n')[0]}\n`);
+  return 1;
+}
+
 // ---- values ------------------------------------------------------------------------------------------------
 
 /** Most --samples a timing takes: its timestamp query set holds 2 a sample, and WebGPU caps a set at 4096. */

@@ -29,7 +29,7 @@ import {
   describeCaps, fromF16Array, timeDispatchesFor, toF16Array, type Dispatch, type DType, type Gpu, type HostArray, type Tensor,
 } from '../src/gpu/index.js';
 import { ROBUSTNESS_OPTIONS, openBenchGpu } from './bench-robustness.js';
-import { MAX_SAMPLES, UsageError, benchArgs, int, intList, nameList, nameListOf, outputPath, readJson, runBench } from './bench-args.js';
+import { MAX_SAMPLES, UsageError, allRowsFailed, benchArgs, int, intList, nameList, nameListOf, outputPath, readJson, runBench } from './bench-args.js';
 import { chooseGemmPath, linear, type GemmPath, type GemmTuning } from '../src/kernels/gemm.js';
 import { gemvSgApplies } from '../src/kernels/gemv.js';
 import {
@@ -520,7 +520,7 @@ function checkSelection(gpu: Gpu, sgm: boolean, a: ReturnType<typeof checkArgs>)
   }
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<number | undefined> {
   const a = checkArgs();
   // One Dawn instance per process: a second create() in the same process has crashed dawn.node.
   const gpu = await openBenchGpu('gemm-sweep', args);
@@ -551,6 +551,7 @@ async function main(): Promise<void> {
   if (parts.has('f32')) await squarePart(gpu, 'f32', only(f32Variants()), S);
   save();
   gpu.destroy();
+  return allRowsFailed(rows);
 }
 
 function markdown(rs: Row[]): string {

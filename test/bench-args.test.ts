@@ -102,6 +102,13 @@ describe('benchmark scripts: hostile command lines', () => {
     expect((JSON.parse(readFileSync(out, 'utf8')) as { rows: { name: string }[] }).rows.map((x) => x.name)).toEqual(['f32 default path']);
   }, 120_000);
 
+  it('gemm-sweep: a sweep whose every row failed exits 1, naming the first error (it measured nothing)', () => {
+    // 100000² f32 is past any binding limit: the row fails at run time, not on the command line. It exited 0.
+    const r = bench('gemm-sweep', ['--parts', 'f32', '--size', '100000', '--samples', '1', '--repeat', '1', '--pick', 'f32 default path']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/error: every row failed \(1\); the first: tensor 'x' f32\[100000, 100000\] needs/);
+  }, 120_000);
+
   it('attention-sweep: a missing --torch, an --only matching nothing, and --dec / --dec-kv / --dec-shapes / --prefill-geos are refused first', () => {
     // A missing --torch file was skipped without a word: no SDPA column, exit 0.
     refused('attention-sweep', ['--quick', '--defaults', '--torch', join(tmp, 'torch-typo.json')], 'torch-typo.json does not exist');
