@@ -21,7 +21,7 @@ import { createEngine, type EngineOptions } from '../src/orchestrator/create-eng
 import type { GenerationEvent } from '../src/orchestrator/engine.js';
 import { syntheticPrompt } from '../src/cli/main.js';
 import { replyCounts } from '../src/orchestrator/transport/zmq-link.js';
-import { MODEL_OPTIONS, UsageError, benchArgs, inputPath, int, nameListOf, num, oneOf, outputPath, runBench } from './bench-args.js';
+import { MODEL_OPTIONS, UsageError, allRowsFailed, benchArgs, inputPath, int, nameListOf, num, oneOf, outputPath, runBench } from './bench-args.js';
 
 const CONFIGS = ['single', 'pool', 'pool-shared', 'pool-replica', 'pool-pingpong', 'pool-prefill-pool', 'pool-worker', 'pool-worker-prefill-pool', 'static-tp2', 'static-tp2pp2'];
 
@@ -124,7 +124,7 @@ function hostFacts(): { kernel: string; cpus: number; cpu: string; hypervisor: b
   return { kernel: release(), cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', hypervisor: /^flags\s*:.*\bhypervisor\b/m.test(info) };
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<number | undefined> {
   const { values: v } = benchArgs({
     script: 'pool-bench.js',
     about: `FA Pool benchmark: one device against FA Pool (pool ranks in this process or a worker process) and the static
@@ -252,6 +252,7 @@ Configurations: ${CONFIGS.join(', ')}. Batches: ${Object.entries(BATCHES).map(([
     }
   }
   save(rows);
+  return allRowsFailed(rows);
 }
 
 runBench(main);

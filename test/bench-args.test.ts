@@ -109,6 +109,14 @@ describe('benchmark scripts: hostile command lines', () => {
     expect(r.stderr).toMatch(/error: every row failed \(1\); the first: tensor 'x' f32\[100000, 100000\] needs/);
   }, 120_000);
 
+  it('pool-bench: every configuration failing in the engine exits 1 (a malformed --model)', () => {
+    const bad = join(tmp, 'bad.safetensors');
+    writeFileSync(bad, 'not a safetensors file');
+    const r = bench('pool-bench', ['--model', bad, '--dtype', 'f32', '--batches', 'a', '--scale', '256', '--new-tokens', '2', '--configs', 'single,pool']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain('error: every row failed (2)');
+  }, 120_000);
+
   it('attention-sweep: a missing --torch, an --only matching nothing, and --dec / --dec-kv / --dec-shapes / --prefill-geos are refused first', () => {
     // A missing --torch file was skipped without a word: no SDPA column, exit 0.
     refused('attention-sweep', ['--quick', '--defaults', '--torch', join(tmp, 'torch-typo.json')], 'torch-typo.json does not exist');
