@@ -18,15 +18,7 @@ DEC='default path*|gemv sg cpt1 u1 h|gemv sg cpt2 u1 h|gemv sg cpt2 u2 h|gen t16
 timeout -k 2 280 node dist/kernels-bench/gemm-sweep.js --parts decode --decode-shapes $SH --decode-m 8,16,32 --splits 2,4 --fixk \
   --pick "$DEC" --copies 3 --samples 6 "${cub[@]}" --out "$R/sweep.json" --md "$R/sweep.md" 2>&1 | grep -v '^Warning' > "$R/sweep.log"
 echo "decode sweep rc=${PIPESTATUS[0]}"
-python3 - "$R/sweep.json" <<'PY'
-import json, sys, collections
-rows = [r for r in json.load(open(sys.argv[1]))['rows'] if r.get('ms')]
-by = collections.defaultdict(list)
-for r in rows: by[f"{r['M']}x{r['N']}x{r['K']}{' g' if r.get('gated') else ''}"].append(r)
-for shape, rs in sorted(by.items(), key=lambda kv: (int(kv[0].split('x')[0]), kv[0])):
-    rs.sort(key=lambda r: r['ms'])
-    print(shape, 'cuBLAS', rs[0].get('cublasMs') and round(rs[0]['cublasMs'], 4), '|', ', '.join(f"{r['name'].replace('gen ', '').replace('default path', 'DEF')} {r['ms']:.4f}" for r in rs[:6]))
-PY
+python3 kernels-bench/rounds/sweep-summary.py "$R/sweep.json" 6
 source kernels-bench/rounds/seed4l.sh
 decstep b8 8 4096
 decstep b8x32k 8 32768
