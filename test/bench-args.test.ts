@@ -117,6 +117,18 @@ describe('benchmark scripts: hostile command lines', () => {
     expect(r.stderr).toContain('error: every row failed (2)');
   }, 120_000);
 
+  it('paper sweep and report: counts, strategies, inputs and options checked before any point', () => {
+    // --batch abc / --repeat abc ran every point on NaN; an unknown option was a stack trace; report had no --help.
+    refused('paper/sweep', ['--batch', 'abc'], "--batch must be an integer >= 1, got 'abc'");
+    refused('paper/sweep', ['--repeat', '0'], "--repeat must be an integer >= 1, got '0'");
+    refused('paper/sweep', ['--strategies', 'fapool,tp'], "--strategies: unknown 'tp' (known: fapool, static)");
+    refused('paper/sweep', ['--lengths', '16,0'], '--lengths');
+    refused('paper/sweep', ['--bogus'], "Unknown option '--bogus'");
+    refused('paper/report', ['--results', join(tmp, 'missing.json')], 'missing.json does not exist');
+    refused('paper/report', ['--gemm-eff', '2'], "--gemm-eff must be a number in (0, 1], got '2'");
+    expect(bench('paper/report', ['--help']).stdout).toContain('Usage: node dist/kernels-bench/paper/report.js');
+  }, 120_000);
+
   it('attention-sweep: a missing --torch, an --only matching nothing, and --dec / --dec-kv / --dec-shapes / --prefill-geos are refused first', () => {
     // A missing --torch file was skipped without a word: no SDPA column, exit 0.
     refused('attention-sweep', ['--quick', '--defaults', '--torch', join(tmp, 'torch-typo.json')], 'torch-typo.json does not exist');

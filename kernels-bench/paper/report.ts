@@ -6,8 +6,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { PRESETS } from '../../src/model/config.js';
+import { benchArgs, inputPath, num, runBench } from '../bench-args.js';
 import {
   calibrate, fitKernelRates, H100_KERNELS_V0, predict, type Cluster, type MeasuredPoint, type Placement, type Prediction, type Shape,
 } from './cost-model.js';
@@ -207,8 +207,22 @@ export function report(resultFiles: string[], outDir: string, gemmEff = 0.7): vo
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { results: { type: 'string', default: 'kernels-bench/paper/results/lavapipe-tiny.json' }, out: { type: 'string', default: 'kernels-bench/paper/' }, 'gemm-eff': { type: 'string' } }, strict: true });
-  const files = values.results!.split(',').map((s) => s.trim()).filter(Boolean);
-  report(files, values.out!, values['gemm-eff'] === undefined ? undefined : Number(values['gemm-eff']));
-  console.log(`wrote ${join(values.out!, 'ratios.md')}, tpot.svg, tps.svg, model.json from ${files.join(', ')}`);
+  // One command-line helper as the other benchmark scripts (a bad option was a stack trace; no --help).
+  const { values } = benchArgs({
+    script: 'paper/report.js',
+    about: `Calibrates the cost model on each measured sweep (sweep.js's results JSON), validates it on held-out lengths,
+predicts the paper's A100 configurations and writes model.json, tpot.svg, tps.svg and ratios.md.`,
+    examples: ['node dist/kernels-bench/paper/report.js --results kernels-bench/paper/results/lavapipe-tiny.json --out kernels-bench/paper/'],
+  }, {
+    results: { type: 'string', default: 'kernels-bench/paper/results/lavapipe-tiny.json', help: 'sweep results, comma-separated' },
+    out: { type: 'string', default: 'kernels-bench/paper/', help: 'folder for model.json, tpot.svg, tps.svg, ratios.md' },
+    'gemm-eff': { type: 'string', help: "the GEMMs' fraction of peak in the second set of A100 predictions, in (0, 1] (default 0.7: a cuBLAS-class rate)" },
+  });
+  runBench(async () => {
+    const files = values.results.split(',').map((s) => s.trim()).filter(Boolean);
+    for (const f of files) inputPath('results', f);
+    const eff = values['gemm-eff'] === undefined ? undefined : num('gemm-eff', values['gemm-eff'], 0, 1, true);
+    report(files, values.out, eff);
+    console.log(`wrote ${join(values.out, 'ratios.md')}, tpot.svg, tps.svg, model.json from ${files.join(', ')}`);
+  });
 }

@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PREFILL_CHUNK_MIN, type GenerateResult } from '../../src/model/generation.js';
+import { UsageError, allRowsFailed, int, intList, nameListOf, outputPath, runBench } from '../bench-args.js';
 import type { MeasuredPoint } from './cost-model.js';
 
 export interface SweepPoint extends MeasuredPoint {
@@ -133,25 +134,30 @@ function cliFlags(v: Record<string, string | boolean | undefined>, strategy: str
   return f;
 }
 
-async function main(argv: string[]): Promise<void> {
-  const { values: v } = parseArgs({ args: argv, options: SPEC as never, strict: true }) as { values: Record<string, string | boolean | undefined> };
+async function main(argv: string[]): Promise<number | undefined> {
+  let v: Record<string, string | boolean | undefined>;
+  try {
+    v = (parseArgs({ args: argv, options: SPEC as never, strict: true }) as { values: Record<string, string | boolean | undefined> }).values;
+  } catch (e) { throw new UsageError(`${(e as Error).message.replace(/\s*\n\s*/g, ' ')} (--help lists the options)`); }
   if (v.help) { console.log(HELP); return; }
-  const batch = Number(v.batch);
+  // Checked before the first point's process (--batch abc and --repeat abc once ran every point on NaN).
+  const batch = int('batch', String(v.batch)), repeat = int('repeat', String(v.repeat));
   if (v.point) {
-    const p = await runPoint(JSON.parse(String(v.point)) as string[], batch, Number(v.repeat));
+    const p = await runPoint(JSON.parse(String(v.point)) as string[], batch, repeat);
     process.stdout.write(`@@POINT ${JSON.stringify(p)}\n`);
     process.exit(0); // worker processes / GPU handles must not keep the child alive
   }
-  const lengths = String(v.lengths).split(',').map((s) => Number(s.trim()));
-  if (lengths.some((n) => !Number.isSafeInteger(n) || n < 1)) throw new Error(`--lengths: positive integers, got ${v.lengths}`);
-  const strategies = String(v.strategies).split(',').map((s) => s.trim());
+  const lengths = intList('lengths', String(v.lengths));
+  const strategies = nameListOf('strategies', String(v.strategies), ['fapool', 'static']);
+  int('new-tokens', String(v['new-tokens']));
   const out: SweepFile = { label: String(v.label ?? `${v.preset} sweep`), created: new Date().toISOString(), preset: String(v.preset), args: argv, points: [] };
   mkdirSync(dirname(String(v.out)), { recursive: true });
+  outputPath('out', String(v.out), { model: v.model as string | undefined, config: v.config as string | undefined });
   for (const len of lengths) {
     for (const s of strategies) {
       const flags = cliFlags(v, s, len);
       const t0 = Date.now();
-      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--point', JSON.stringify(flags), '--batch', String(batch), '--repeat', String(v.repeat)],
+      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--point', JSON.stringify(flags), '--batch', String(batch), '--repeat', String(repeat)],
         { cwd: `${HERE}/../../..`, encoding: 'utf8', maxBuffer: 1 << 26 });
       const line = r.stdout.split('\n').find((l) => l.startsWith('@@POINT '));
       if (line) {
@@ -170,8 +176,7 @@ async function main(argv: string[]): Promise<void> {
     }
   }
   console.log(`wrote ${v.out} (${out.points.length} points)`);
+  return allRowsFailed(out.points as { error?: string }[]);
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  main(process.argv.slice(2)).catch((e) => { console.error(`error: ${(e as Error).stack ?? e}`); process.exit(1); });
-}
+if (process.argv[1] === fileURLToPath(import.meta.url)) runBench(() => main(process.argv.slice(2)));
