@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkWritableFile } from '../src/cli/args.js';
 import { exitAfterFlush, exitCodeOf } from '../src/cli/exit.js';
+import { FapoolError } from '../src/gpu/errors.js';
 import { optionLabel, refuseRepeatedOptions, UsageError } from '../src/cli/usage-error.js';
 import { PRESETS } from '../src/model/config.js';
 
@@ -84,7 +85,8 @@ function usageExit(message: string): never {
  */
 export function runBench(main: () => Promise<number | void>): void {
   main().then((code) => exitAfterFlush(code ?? 0), (e: unknown) => {
-    if (exitCodeOf(e) === 2) process.stderr.write(`error: ${(e as Error).message}\n`);
+    // A FapoolError (a usage error, or a device that cannot run what was asked) is one line, as run-inference.js's.
+    if (e instanceof FapoolError) process.stderr.write(`error: ${e.message}\n`);
     else console.error(e);
     return exitAfterFlush(exitCodeOf(e));
   });

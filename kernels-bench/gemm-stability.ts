@@ -6,7 +6,7 @@
 // moved between calls: this says whether the buffers are the cause.
 //   node dist/kernels-bench/gemm-stability.js [--size 4096] [--sets 6] [--ids t128x256_sg2x4_k32_b1,…] [--out f.json]
 import { writeFileSync } from 'node:fs';
-import { openGpu, sliceRows, timeDispatchesFor, type Dispatch, type Gpu, type Tensor } from '../src/gpu/index.js';
+import { LimitError, openGpu, sliceRows, timeDispatchesFor, type Dispatch, type Gpu, type Tensor } from '../src/gpu/index.js';
 import { gatedLinear } from '../src/kernels/ffn.js';
 import { linear } from '../src/kernels/gemm.js';
 import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
   ids = nameListOf('ids', v.ids, SGM_TILE_GEN_IDS);
   if (v.out !== undefined) outputPath('out', v.out);
   const gpu = await openGpu();
-  if (!hasSubgroupMatrixF16(gpu.caps)) throw new Error('this adapter has no f16 subgroup matrices: nothing to measure');
+  if (!hasSubgroupMatrixF16(gpu.caps)) throw new LimitError('this adapter has no f16 subgroup matrices: nothing to measure');
   const tflops = (ms: number) => 2 * S ** 3 / ms / 1e9;
   const result: Record<string, Record<string, number[]>> = {};
   for (const id of ids) {

@@ -8,9 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { int, intList, knownNames, num, outputPath } from '../kernels-bench/bench-args.js';
+import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
+import { useGpu } from './helpers.js';
 import { privateDist } from './private-dist.js';
 
 const { BUILD, build } = privateDist('bench-args', { bench: true });
+const gpu = useGpu();
 let tmp = '';
 
 interface Result { code: number | null; stderr: string; stdout: string; ms: number }
@@ -127,6 +130,14 @@ describe('benchmark scripts: hostile command lines', () => {
     refused('paper/report', ['--results', join(tmp, 'missing.json')], 'missing.json does not exist');
     refused('paper/report', ['--gemm-eff', '2'], "--gemm-eff must be a number in (0, 1], got '2'");
     expect(bench('paper/report', ['--help']).stdout).toContain('Usage: node dist/kernels-bench/paper/report.js');
+  }, 120_000);
+
+  it('gemm-stability on an adapter without f16 subgroup matrices: one error line, exit 1, no stack trace', async (ctx) => {
+    if (hasSubgroupMatrixF16((await gpu()).caps)) { ctx.skip(); return; }   // there it measures
+    const r = bench('gemm-stability', ['--sets', '1']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain('error: this adapter has no f16 subgroup matrices: nothing to measure');
+    expect(r.stderr, 'no stack trace').not.toMatch(/\n\s+at /);
   }, 120_000);
 
   it('attention-sweep: a missing --torch, an --only matching nothing, and --dec / --dec-kv / --dec-shapes / --prefill-geos are refused first', () => {
