@@ -116,6 +116,12 @@ describe('config', () => {
     ['missing activation without a model_type', { ...LLAMA, hidden_act: undefined, model_type: undefined }, /unsupported activation/],
     ['rope scaling beside a default rope_parameters', { ...LLAMA, rope_scaling: { rope_type: 'linear', factor: 2 }, rope_parameters: { rope_type: 'default' } }, /rope scaling/],
     ['scaled rope_parameters beside a default rope_scaling', { ...LLAMA, rope_scaling: { type: 'default' }, rope_parameters: { rope_type: 'yarn', factor: 4 } }, /rope scaling/],
+    // A 'default' rope_scaling with any key transformers would read: another model if taken as plain RoPE.
+    ['a default rope_scaling whose type is linear', { ...LLAMA, rope_scaling: { rope_type: 'default', type: 'linear', factor: 4 } }, /rope scaling/],
+    ['a default rope_scaling with its own rope_theta', { ...LLAMA, rope_scaling: { rope_type: 'default', rope_theta: 500000 } }, /rope scaling/],
+    ['a default rope_scaling with a partial rotary factor', { ...LLAMA, rope_scaling: { rope_type: 'default', partial_rotary_factor: 0.5 } }, /rope scaling/],
+    ['a default rope_scaling beside rope_parameters', { ...LLAMA, rope_scaling: { rope_type: 'default' }, rope_parameters: { rope_type: 'default', rope_theta: 500000 } }, /rope scaling/],
+    ['a null hidden_act', { ...LLAMA, hidden_act: null }, /unsupported activation null/],
     ['missing hidden_size', { ...LLAMA, hidden_size: undefined }, /'hidden_size' is missing/],
     ['string vocab', { ...LLAMA, vocab_size: '1000' }, /'vocab_size' must be a positive integer/],
     ['missing eps', { ...LLAMA, rms_norm_eps: undefined }, /'rms_norm_eps' is missing/],

@@ -159,9 +159,13 @@ export function configFromHf(json: unknown): ModelConfig {
   }
   // Newer transformers put rope_theta inside rope_parameters; scaled RoPE variants are not implemented.
   const ropeParams = j.rope_parameters as Record<string, unknown> | undefined;
-  // rope_type (or the older type) 'default' is plain RoPE, in rope_scaling as in rope_parameters (transformers).
-  const plain = (o: unknown) => typeof o === 'object' && o !== null && ((o as Record<string, unknown>).rope_type ?? (o as Record<string, unknown>).type) === 'default';
-  const scaling = [j.rope_scaling, ropeParams].find((o) => o !== null && o !== undefined && !plain(o)) ?? null;
+  // rope_parameters with rope_type 'default' is plain RoPE (its rope_theta read below). So is a rope_scaling that says
+  // only that (rope_type and / or the older type, both 'default'), beside no rope_parameters: any other key in it
+  // (factor, rope_theta, partial_rotary_factor, a type that is not 'default') transformers would read, so it is refused.
+  const plainScaling = (o: unknown) => typeof o === 'object' && o !== null && !Array.isArray(o) && ropeParams === undefined
+    && Object.keys(o).length > 0 && Object.entries(o).every(([k, v]) => (k === 'rope_type' || k === 'type') && v === 'default');
+  const scaling = [j.rope_scaling !== undefined && j.rope_scaling !== null && !plainScaling(j.rope_scaling) ? j.rope_scaling : null,
+    ropeParams && ropeParams.rope_type !== 'default' ? ropeParams : null].find((o) => o !== null) ?? null;
   if (scaling !== null) {
     throw new ConfigError(`config.json: rope scaling ${JSON.stringify(scaling)} is not supported (plain RoPE only)`);
   }
@@ -174,8 +178,11 @@ export function configFromHf(json: unknown): ModelConfig {
   }
   // No activation named: transformers' class default (LlamaConfig / MistralConfig 'silu', GemmaConfig
   // 'gelu_pytorch_tanh') — only where the file names its model_type (one without is not known to be a transformers config).
+  // An explicit null hidden_act is not "absent": transformers fails on it, so it stays refused.
+  const absent = j.hidden_act === undefined && (j.hidden_activation === undefined || j.hidden_activation === null);
+  const named = j.hidden_activation ?? j.hidden_act;
   const classAct = j.model_type === undefined ? undefined : CLASS_ACTIVATION[modelType as (typeof SUPPORTED_TYPES)[number]];
-  const act = mapActivation(j.hidden_activation ?? j.hidden_act ?? classAct, modelType);
+  const act = mapActivation(named ?? (absent ? classAct : named), modelType);
   // Biases on the projections change the maths; the loader would leave their tensors unused (a note), silently wrong.
   for (const k of ['attention_bias', 'mlp_bias'] as const) {
     if (j[k] !== undefined && j[k] !== false) throw new ConfigError(`config.json: '${k}' ${JSON.stringify(j[k])} is not supported (projections without bias only)`);
