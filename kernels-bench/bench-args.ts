@@ -3,10 +3,9 @@
 // the same table the parser reads, so it cannot drift from the defaults. A bad command line is one `error:` line and
 // exit 2, as run-inference.js's. Before, `--samples abc` timed NaN, `--pick` with a typo ran nothing, and a missing
 // `--torch` file was skipped — each with exit 0 (session 34's H100 calls s34b/s34c recorded `rows: []` so).
-import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { checkWritableFile } from '../src/cli/args.js';
+import { checkWritableFile, int as cliInt, num as cliNum, sameFile } from '../src/cli/args.js';
 import { exitAfterFlush, exitCodeOf } from '../src/cli/exit.js';
 import { FapoolError } from '../src/gpu/errors.js';
 import { optionLabel, refuseRepeatedOptions, UsageError } from '../src/cli/usage-error.js';
@@ -107,22 +106,14 @@ export function allRowsFailed(rows: readonly { error?: unknown }[]): number | un
 /** Most --samples a timing takes: its timestamp query set holds 2 a sample, and WebGPU caps a set at 4096. */
 export const MAX_SAMPLES = 2048;
 
-/** A decimal integer in [min, max] (no sign, hex, exponent or fraction: `--samples 1e3` is a typo more often than not). */
+/** A decimal integer in [min, max]: run-inference's rule (digits only: `--samples 1e3` is a typo more often than not), spaces around it allowed. */
 export function int(name: string, v: string, min = 1, max = Number.MAX_SAFE_INTEGER): number {
-  const n = /^\d+$/.test(v.trim()) ? Number(v.trim()) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new UsageError(`--${name} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`}, got '${v}'`);
-  }
-  return n;
+  return cliInt(name, v.trim(), min, max);
 }
 
-/** A plain decimal number (1, 0.5, .5, 1e-3) in [lo, hi] ((lo, hi] with loOpen). */
+/** A plain decimal number (1, 0.5, .5, 1e-3) in [lo, hi] ((lo, hi] with loOpen): run-inference's rule, spaces allowed. */
 export function num(name: string, v: string, lo: number, hi = Number.MAX_VALUE, loOpen = false): number {
-  const n = /^(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(v.trim()) ? Number(v.trim()) : NaN;
-  if (!Number.isFinite(n) || n < lo || n > hi || (loOpen && n === lo)) {
-    throw new UsageError(`--${name} must be a number ${hi === Number.MAX_VALUE ? (loOpen ? `> ${lo}` : `>= ${lo}`) : `in ${loOpen ? '(' : '['}${lo}, ${hi}]`}, got '${v}'`);
-  }
-  return n;
+  return cliNum(name, v.trim(), lo, hi, loOpen);
 }
 
 /** Comma-separated integers in [min, max]; no empty items. */
@@ -191,15 +182,6 @@ export function outputPath(name: string, path: string, others: Record<string, st
     if (p !== undefined && sameFile(path, p)) throw new UsageError(`--${name} ${path} is the --${other} file, which the results would overwrite; choose another path`);
   }
   return path;
-}
-
-/** Two paths naming one file: the same inode where both exist, else the same resolved path. */
-function sameFile(a: string, b: string): boolean {
-  if (existsSync(a) && existsSync(b)) {
-    const x = statSync(a), y = statSync(b);
-    return x.dev === y.dev && x.ino === y.ino;
-  }
-  return resolve(a) === resolve(b);
 }
 
 /** The options of the scripts that load a model (--model, --preset, --init, --dtype): one declaration, one check. */

@@ -193,8 +193,8 @@ export function helpText(): string {
 
 // ---- values ------------------------------------------------------------------------------------------
 
-/** Decimal digits only: no sign, no hex (0x10), no exponent, no empty string (Number('') is 0). */
-function int(name: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+/** Decimal digits only: no sign, no hex (0x10), no exponent, no empty string (Number('') is 0). The benchmark scripts' too. */
+export function int(name: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = /^\d+$/.test(v) ? Number(v) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {
     throw new UsageError(`--${name} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`}, got '${v}'`);
@@ -202,11 +202,11 @@ function int(name: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER
   return n;
 }
 
-/** A plain decimal number (1, 0.9, .5, 1e-3); no hex, no empty string, no Infinity. */
-function num(name: string, v: string, lo: number, hi: number, loOpen = false): number {
+/** A plain decimal number (1, 0.9, .5, 1e-3) in [lo, hi] ((lo, hi] with loOpen); no hex, no empty string, no Infinity. */
+export function num(name: string, v: string, lo: number, hi = Number.MAX_VALUE, loOpen = false): number {
   const n = /^(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(v) ? Number(v) : NaN;
   if (!Number.isFinite(n) || n < lo || n > hi || (loOpen && n === lo)) {
-    throw new UsageError(`--${name} must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}], got '${v}'`);
+    throw new UsageError(`--${name} must be a number ${hi === Number.MAX_VALUE ? (loOpen ? `> ${lo}` : `>= ${lo}`) : `in ${loOpen ? '(' : '['}${lo}, ${hi}]`}, got '${v}'`);
   }
   return n;
 }
@@ -266,6 +266,15 @@ export function checkWritableFile(path: string, what: string): void {
   }
 }
 
+/** Two paths naming one file: the same inode where both exist, else the same resolved path. */
+export function sameFile(a: string, b: string): boolean {
+  if (existsSync(a) && existsSync(b)) {
+    const x = statSync(a), y = statSync(b);
+    return x.dev === y.dev && x.ino === y.ino;
+  }
+  return resolve(a) === resolve(b);
+}
+
 /** The files of a model folder the loader reads besides its weights (*.safetensors) and a shard index (*.index.json). */
 const MODEL_COMPANIONS = new Set(['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json']);
 
@@ -275,12 +284,7 @@ const MODEL_COMPANIONS = new Set(['config.json', 'tokenizer.json', 'tokenizer_co
  */
 function checkDumpTarget(path: string, inputs: { model?: string; config?: string; cluster?: string }): void {
   if (!existsSync(path)) return;
-  const st = statSync(path);
-  const same = (p: string | undefined) => {
-    if (p === undefined || !existsSync(p)) return false;
-    const o = statSync(p);
-    return o.dev === st.dev && o.ino === st.ino;
-  };
+  const same = (p: string | undefined) => p !== undefined && sameFile(path, p);
   const named = (['model', 'config', 'cluster'] as const).find((k) => same(inputs[k]));
   const m = inputs.model;
   const modelDir = m === undefined || !existsSync(m) ? undefined : statSync(m).isDirectory() ? m : dirname(m);

@@ -164,8 +164,8 @@ export function configFromHf(json: unknown): ModelConfig {
   // (factor, rope_theta, partial_rotary_factor, a type that is not 'default') transformers would read, so it is refused.
   const plainScaling = (o: unknown) => typeof o === 'object' && o !== null && !Array.isArray(o) && ropeParams === undefined
     && Object.keys(o).length > 0 && Object.entries(o).every(([k, v]) => (k === 'rope_type' || k === 'type') && v === 'default');
-  const scaling = [j.rope_scaling !== undefined && j.rope_scaling !== null && !plainScaling(j.rope_scaling) ? j.rope_scaling : null,
-    ropeParams && ropeParams.rope_type !== 'default' ? ropeParams : null].find((o) => o !== null) ?? null;
+  const scaling = j.rope_scaling !== undefined && j.rope_scaling !== null && !plainScaling(j.rope_scaling) ? j.rope_scaling
+    : ropeParams && ropeParams.rope_type !== 'default' ? ropeParams : null;
   if (scaling !== null) {
     throw new ConfigError(`config.json: rope scaling ${JSON.stringify(scaling)} is not supported (plain RoPE only)`);
   }
@@ -180,9 +180,8 @@ export function configFromHf(json: unknown): ModelConfig {
   // 'gelu_pytorch_tanh') — only where the file names its model_type (one without is not known to be a transformers config).
   // An explicit null hidden_act is not "absent": transformers fails on it, so it stays refused.
   const absent = j.hidden_act === undefined && (j.hidden_activation === undefined || j.hidden_activation === null);
-  const named = j.hidden_activation ?? j.hidden_act;
   const classAct = j.model_type === undefined ? undefined : CLASS_ACTIVATION[modelType as (typeof SUPPORTED_TYPES)[number]];
-  const act = mapActivation(named ?? (absent ? classAct : named), modelType);
+  const act = mapActivation(absent ? classAct : j.hidden_activation ?? j.hidden_act, modelType);
   // Biases on the projections change the maths; the loader would leave their tensors unused (a note), silently wrong.
   for (const k of ['attention_bias', 'mlp_bias'] as const) {
     if (j[k] !== undefined && j[k] !== false) throw new ConfigError(`config.json: '${k}' ${JSON.stringify(j[k])} is not supported (projections without bias only)`);

@@ -62,7 +62,6 @@ function refuseLoneShard(weightsPath: string): void {
 /** The preset whose trained weights ship with the package: what `node run-inference.js` runs with no options. */
 export const DEFAULT_PRESET = 'fortune-4l';
 
-/** A path inside the package (the folder with package.json and src/model/), from src/ or from dist/src/. */
 /**
  * Whether a source means random weights (written by --init random, or generated into the cache) rather than a file
  * or the shipped trained weights: without --model, every preset but the default and any --config (a shape).
