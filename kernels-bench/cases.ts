@@ -4,6 +4,7 @@ import { flashDecode, flashPrefill } from '../src/kernels/attention.js';
 import { linear } from '../src/kernels/gemm.js';
 import { gatedLinear } from '../src/kernels/ffn.js';
 import { rmsnorm } from '../src/kernels/rmsnorm.js';
+import { sampler, type SamplingParams } from '../src/kernels/sampling.js';
 import { fillRandom } from './random-fill.js';
 
 export interface BenchCase {
@@ -15,10 +16,10 @@ export interface BenchCase {
   build(gpu: Gpu): { list: Dispatch[]; release(): void };
 }
 
-function tensors(gpu: Gpu, specs: [readonly number[], DType, string][]): Tensor[] {
+function tensors(gpu: Gpu, specs: [readonly number[], DType, string][], scale = 1): Tensor[] {
   return specs.map(([shape, dtype, label]) => {
     const t = gpu.tensor(shape, dtype, label);
-    fillRandom(gpu, t);
+    fillRandom(gpu, t, scale);
     return t;
   });
 }
@@ -84,6 +85,27 @@ export function rmsnormCase(rows: number, cols: number, dtype: DType): BenchCase
   };
 }
 
+/** Sampling modes timed by sampleCase: the server's default (temperature 1) and the usual nucleus settings. */
+export const SAMPLE_MODES: Record<string, Omit<SamplingParams, 'seed'>> = {
+  greedy: { temperature: 0, topK: 0, topP: 1 },
+  t1: { temperature: 1, topK: 0, topP: 1 },
+  topp: { temperature: 0.8, topK: 0, topP: 0.9 },
+  topk_topp: { temperature: 0.8, topK: 50, topP: 0.9 },
+};
+
+/** The sampler over [rows, vocab] f32 logits uniform in (−8, 8) (a spread like a model's: a few hundred tokens carry the mass at T = 1). */
+export function sampleCase(rows: number, vocab: number, mode: keyof typeof SAMPLE_MODES): BenchCase {
+  return {
+    name: `sample_${mode}`, shape: `${rows}x${vocab}`, dtype: 'f32', flops: 0, bytes: 4 * rows * vocab,
+    build(gpu) {
+      const [logits] = tensors(gpu, [[[rows, vocab], 'f32', 'logits']], 8);
+      const ids = gpu.tensor([rows], 'u32', 'ids');
+      const s = sampler(gpu, { logits: logits!, out: ids, params: { ...SAMPLE_MODES[mode]!, seed: 1 } });
+      return { list: [s.dispatch], release: () => { s.dispatch.release(); gpu.release(logits, ids); } };
+    },
+  };
+}
+
 /** The H100 table (issue: GEMM 4096³, GEMV 1×4096×16384 and the FFN down projection, FA prefill 4K/16K, decode 4K/32K). */
 export function fullCases(f16: boolean): BenchCase[] {
   const dts: DType[] = f16 ? ['f32', 'f16'] : ['f32'];
@@ -100,6 +122,8 @@ export function fullCases(f16: boolean): BenchCase[] {
   // Split-count sweep for the decode heuristic (default: ~1024 workgroups).
   for (const sp of [64, 128, 256]) cases.push(decodeCase(4096, 32, 128, adt, sp), decodeCase(32768, 32, 128, adt, sp));
   cases.push(rmsnormCase(1, 4096, adt), rmsnormCase(4096, 4096, adt));
+  // The decode step's last launch, once per token: seed-4l's vocabulary and Llama 3's, batch 1 and 8.
+  for (const vocab of [32000, 128256]) for (const rows of [1, 8]) for (const mode of Object.keys(SAMPLE_MODES)) cases.push(sampleCase(rows, vocab, mode));
   return cases;
 }
 
@@ -109,6 +133,6 @@ export function quickCases(f16: boolean): BenchCase[] {
   return [
     gemmCase(128, 128, 128, 'f32', 'gemm_f32'), gemmCase(1, 1024, 256, 'f32', 'gemv_f32'),
     gemmCase(128, 128, 128, dt, `gemm_${dt}`), gatedCase(1, 512, 256, dt),
-    prefillCase(128, 4, 64, dt), decodeCase(512, 4, 64, dt), rmsnormCase(8, 1024, dt),
+    prefillCase(128, 4, 64, dt), decodeCase(512, 4, 64, dt), rmsnormCase(8, 1024, dt), sampleCase(2, 1000, 'topk_topp'),
   ];
 }

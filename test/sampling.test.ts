@@ -115,6 +115,25 @@ describe('sampler', () => {
     g.release(lt, out);
   });
 
+  it('greedy: the maximum is found in each of the scan\'s load slots (rows with it at 64 spread positions)', async () => {
+    const g = await gpu();
+    const r = rng();
+    const [V, B] = [4099, 64];
+    // Row b's maximum at 64·b + b % 7: for any workgroup of ≤ 512 threads these positions fall in every one of the
+    // eight loads of a trip and in the tail loop.
+    const want = Array.from({ length: B }, (_, b) => 64 * b + (b % 7));
+    const logits = new Float64Array(B * V);
+    for (let b = 0; b < B; b++) {
+      for (let i = 0; i < V; i++) logits[b * V + i] = Math.fround(Math.min(r.normal(), 4));
+      logits[b * V + want[b]!] = 5;
+    }
+    const lt = upload(g, logits, [B, V], 'f32'), out = poisoned(g, [B], 'u32');
+    const s = sampler(g, { logits: lt, out, params: { temperature: 0, topK: 0, topP: 1, seed: 1 } });
+    await g.run([s.dispatch]);
+    expect(Array.from(await download(g, out)), `seed=${r.seed}`).toEqual(want);
+    g.release(lt, out);
+  });
+
   it('distribution: frequencies match the probabilities; top-k and top-p never leave their sets', async () => {
     const g = await gpu();
     const r = rng();
