@@ -102,36 +102,6 @@ fn bin(tid: u32, v: f32, lo: u32, hi: u32, s: u32, mass: bool, m: f32) {
   }
 }
 
-// The passes read a row by quads: quad q holds logits 4q .. 4q + 3 (indices >= vocab, in the last quad only, are
-// loaded clamped and never counted). A thread's quads come in increasing order, so its indices do too.
-fn quad(base: u32, q: u32) -> vec4f {
-  let i = 4u * q;
-  let last = p.vocab - 1u;
-  return vec4f(logits[base + i], logits[base + min(i + 1u, last)], logits[base + min(i + 2u, last)], logits[base + min(i + 3u, last)]);
-}
-
-fn scan4(st: ptr<function, Scan>, a: vec4f, i: u32) {
-  scan(st, a.x, i);
-  if (i + 1u < p.vocab) { scan(st, a.y, i + 1u); }
-  if (i + 2u < p.vocab) { scan(st, a.z, i + 2u); }
-  if (i + 3u < p.vocab) { scan(st, a.w, i + 3u); }
-}
-
-fn bin4(tid: u32, a: vec4f, i: u32, lo: u32, hi: u32, s: u32, mass: bool, m: f32) {
-  bin(tid, a.x, lo, hi, s, mass, m);
-  if (i + 1u < p.vocab) { bin(tid, a.y, lo, hi, s, mass, m); }
-  if (i + 2u < p.vocab) { bin(tid, a.z, lo, hi, s, mass, m); }
-  if (i + 3u < p.vocab) { bin(tid, a.w, lo, hi, s, mass, m); }
-}
-
-// Adds the softmax weights of quad a's kept logits (key >= t; a at index i) to *sum, one at a time in index order.
-fn kept4(sum: ptr<function, f32>, a: vec4f, i: u32, t: u32, m: f32) {
-  if (key_of(a.x) >= t) { *sum += weight(a.x, m); }
-  if (i + 1u < p.vocab && key_of(a.y) >= t) { *sum += weight(a.y, m); }
-  if (i + 2u < p.vocab && key_of(a.z) >= t) { *sum += weight(a.z, m); }
-  if (i + 3u < p.vocab && key_of(a.w) >= t) { *sum += weight(a.w, m); }
-}
-
 // Largest key t in [lo0, hi0] with F(t) >= target, F(t) = sum of w_i over key_i >= t, where w_i = 1
 // (mass false, target = goal) or the softmax weight (mass true, target = goal * F(lo0)).
 // Requires F(lo0) >= target. Called in uniform control flow; returns a uniform value.
@@ -145,28 +115,28 @@ fn search(tid: u32, base: u32, lo0: u32, hi0: u32, mass: bool, goal: f32, m: f32
     var s = 0u; // bucket width 2^s: (range >> s) < NB
     if (range >= NB) { s = firstLeadingBit(range) + 1u - LOG_NB; }
     for (var b = 0u; b <= NB; b++) { bins[b * WG + tid] = 0.0; }
-    // Eight quads (32 loads) issued before their bins are touched, as in pass 1.
-    let Q = (p.vocab + 3u) / 4u;
-    var q = tid;
-    for (; q + 7u * WG < Q; q += 8u * WG) {
-      let a0 = quad(base, q);
-      let a1 = quad(base, q + WG);
-      let a2 = quad(base, q + 2u * WG);
-      let a3 = quad(base, q + 3u * WG);
-      let a4 = quad(base, q + 4u * WG);
-      let a5 = quad(base, q + 5u * WG);
-      let a6 = quad(base, q + 6u * WG);
-      let a7 = quad(base, q + 7u * WG);
-      bin4(tid, a0, 4u * q, lo, hi, s, mass, m);
-      bin4(tid, a1, 4u * (q + WG), lo, hi, s, mass, m);
-      bin4(tid, a2, 4u * (q + 2u * WG), lo, hi, s, mass, m);
-      bin4(tid, a3, 4u * (q + 3u * WG), lo, hi, s, mass, m);
-      bin4(tid, a4, 4u * (q + 4u * WG), lo, hi, s, mass, m);
-      bin4(tid, a5, 4u * (q + 5u * WG), lo, hi, s, mass, m);
-      bin4(tid, a6, 4u * (q + 6u * WG), lo, hi, s, mass, m);
-      bin4(tid, a7, 4u * (q + 7u * WG), lo, hi, s, mass, m);
+    // Eight loads issued before their bins are touched (as pass 1): one memory latency per 8·WG logits, not per WG
+    // (H100, top-p at 32000 tokens 134 → 107 µs, at 128256 746 → 435).
+    var c = tid;
+    for (; c + 7u * WG < p.vocab; c += 8u * WG) {
+      let v0 = logits[base + c];
+      let v1 = logits[base + c + WG];
+      let v2 = logits[base + c + 2u * WG];
+      let v3 = logits[base + c + 3u * WG];
+      let v4 = logits[base + c + 4u * WG];
+      let v5 = logits[base + c + 5u * WG];
+      let v6 = logits[base + c + 6u * WG];
+      let v7 = logits[base + c + 7u * WG];
+      bin(tid, v0, lo, hi, s, mass, m);
+      bin(tid, v1, lo, hi, s, mass, m);
+      bin(tid, v2, lo, hi, s, mass, m);
+      bin(tid, v3, lo, hi, s, mass, m);
+      bin(tid, v4, lo, hi, s, mass, m);
+      bin(tid, v5, lo, hi, s, mass, m);
+      bin(tid, v6, lo, hi, s, mass, m);
+      bin(tid, v7, lo, hi, s, mass, m);
     }
-    for (; q < Q; q += WG) { bin4(tid, quad(base, q), 4u * q, lo, hi, s, mass, m); }
+    for (; c < p.vocab; c += WG) { bin(tid, logits[base + c], lo, hi, s, mass, m); }
     workgroupBarrier();
     for (var j = tid; j < (NB + 1u) * SEG; j += WG) {
       let b = j / SEG;
@@ -216,30 +186,30 @@ fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) ti
 
   // Pass 1: argmax key (lowest index on ties: each thread walks its indices in increasing order),
   // smallest key.
-  // Eight quads (32 loads) a trip, issued before any is used: a row waits one memory latency per 32·WG logits
-  // (one per WG cost the greedy path ≈ 30 µs at a 32000-token vocabulary on an H100, four 15, eight 12).
+  // Eight strided loads a trip, issued before any is used: a row waits one memory latency per 8·WG logits
+  // (H100, 32000 tokens, greedy: one load a trip ≈ 30 µs, four 15, eight 12; 32 a trip as quads did not help — the pass
+  // is bound by the one SM's issue). Indices stay increasing per thread.
   var st = Scan(0u, NONE, NONE, false);
-  let Q = (V + 3u) / 4u;
-  var q = tid;
-  for (; q + 7u * WG < Q; q += 8u * WG) {
-    let a0 = quad(base, q);
-    let a1 = quad(base, q + WG);
-    let a2 = quad(base, q + 2u * WG);
-    let a3 = quad(base, q + 3u * WG);
-    let a4 = quad(base, q + 4u * WG);
-    let a5 = quad(base, q + 5u * WG);
-    let a6 = quad(base, q + 6u * WG);
-    let a7 = quad(base, q + 7u * WG);
-    scan4(&st, a0, 4u * q);
-    scan4(&st, a1, 4u * (q + WG));
-    scan4(&st, a2, 4u * (q + 2u * WG));
-    scan4(&st, a3, 4u * (q + 3u * WG));
-    scan4(&st, a4, 4u * (q + 4u * WG));
-    scan4(&st, a5, 4u * (q + 5u * WG));
-    scan4(&st, a6, 4u * (q + 6u * WG));
-    scan4(&st, a7, 4u * (q + 7u * WG));
+  var c = tid;
+  for (; c + 7u * WG < V; c += 8u * WG) {
+    let v0 = logits[base + c];
+    let v1 = logits[base + c + WG];
+    let v2 = logits[base + c + 2u * WG];
+    let v3 = logits[base + c + 3u * WG];
+    let v4 = logits[base + c + 4u * WG];
+    let v5 = logits[base + c + 5u * WG];
+    let v6 = logits[base + c + 6u * WG];
+    let v7 = logits[base + c + 7u * WG];
+    scan(&st, v0, c);
+    scan(&st, v1, c + WG);
+    scan(&st, v2, c + 2u * WG);
+    scan(&st, v3, c + 3u * WG);
+    scan(&st, v4, c + 4u * WG);
+    scan(&st, v5, c + 5u * WG);
+    scan(&st, v6, c + 6u * WG);
+    scan(&st, v7, c + 7u * WG);
   }
-  for (; q < Q; q += WG) { scan4(&st, quad(base, q), 4u * q); }
+  for (; c < V; c += WG) { scan(&st, logits[base + c], c); }
   if (st.bad) { atomicOr(&sh_bad, 1u); }
   red_a[tid] = st.kbest;
   red_b[tid] = st.ibest;
@@ -294,36 +264,28 @@ fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) ti
     t = search(tid, base, t, kmax, phase == 1u, select(f32(p.topK), p.topP, phase == 1u), m);
   }
 
-  // Draw: chunk sums in index order, then the owner of the goal_w walks its chunk. Chunks are runs of quads.
-  let chunk = (Q + WG - 1u) / WG;
-  let start = min(tid * chunk, Q);
-  let end = min(start + chunk, Q);
-  // Eight quads a trip before they are summed (in index order, as one at a time would).
+  // Draw: chunk sums in index order, then the owner of the goal_w walks its chunk.
+  let chunk = (V + WG - 1u) / WG;
+  let start = min(tid * chunk, V);
+  let end = min(start + chunk, V);
+  // Four loads a trip before they are summed (in index order, as one at a time would).
   var sum = 0.0;
-  var cq = start;
-  for (; cq + 7u < end; cq += 8u) {
-    let a0 = quad(base, cq);
-    let a1 = quad(base, cq + 1u);
-    let a2 = quad(base, cq + 2u);
-    let a3 = quad(base, cq + 3u);
-    let a4 = quad(base, cq + 4u);
-    let a5 = quad(base, cq + 5u);
-    let a6 = quad(base, cq + 6u);
-    let a7 = quad(base, cq + 7u);
-    kept4(&sum, a0, 4u * cq, t, m);
-    kept4(&sum, a1, 4u * cq + 4u, t, m);
-    kept4(&sum, a2, 4u * cq + 8u, t, m);
-    kept4(&sum, a3, 4u * cq + 12u, t, m);
-    kept4(&sum, a4, 4u * cq + 16u, t, m);
-    kept4(&sum, a5, 4u * cq + 20u, t, m);
-    kept4(&sum, a6, 4u * cq + 24u, t, m);
-    kept4(&sum, a7, 4u * cq + 28u, t, m);
+  var cs = start;
+  for (; cs + 3u < end; cs += 4u) {
+    let v = vec4f(logits[base + cs], logits[base + cs + 1u], logits[base + cs + 2u], logits[base + cs + 3u]);
+    if (key_of(v.x) >= t) { sum += weight(v.x, m); }
+    if (key_of(v.y) >= t) { sum += weight(v.y, m); }
+    if (key_of(v.z) >= t) { sum += weight(v.z, m); }
+    if (key_of(v.w) >= t) { sum += weight(v.w, m); }
   }
-  for (; cq < end; cq++) { kept4(&sum, quad(base, cq), 4u * cq, t, m); }
+  for (; cs < end; cs++) {
+    let v = logits[base + cs];
+    if (key_of(v) >= t) { sum += weight(v, m); }
+  }
   red_f[tid] = sum;
   workgroupBarrier();
   if (tid == 0u) {
-    let chunks = (Q + chunk - 1u) / chunk; // threads with a non-empty chunk (a runtime bound: not unrolled)
+    let chunks = (V + chunk - 1u) / chunk; // threads with a non-empty chunk (a runtime bound: not unrolled)
     var total = 0.0;
     for (var i = 0u; i < chunks; i++) { total += red_f[i]; }
     let goal_w = row_uniform01(row) * total;
@@ -350,22 +312,17 @@ fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) ti
     let goal_w = sh_f[1];
     var acc = sh_f[0];
     var pick = NONE;
-    var last = 4u * start;
-    // Four quads a trip (clamped into the chunk, which is not empty), then walked in index order to the first pick.
+    var last = start;
+    // Four loads a trip (clamped into the chunk, which is not empty), then walked in index order to the first pick.
     let e1 = end - 1u;
-    for (var cq = start; cq < end && pick == NONE; cq += 4u) {
-      var a: array<vec4f, 4>;
-      a[0] = quad(base, cq);
-      a[1] = quad(base, min(cq + 1u, e1));
-      a[2] = quad(base, min(cq + 2u, e1));
-      a[3] = quad(base, min(cq + 3u, e1));
-      for (var j = 0u; j < 16u; j++) {
-        let c = 4u * cq + j;
-        let v = a[j / 4u][j % 4u];
-        if (c < 4u * end && c < V && pick == NONE && key_of(v) >= t) {
-          acc += weight(v, m);
-          last = c;
-          if (acc > goal_w) { pick = c; }
+    for (var c = start; c < end && pick == NONE; c += 4u) {
+      let v = vec4f(logits[base + c], logits[base + min(c + 1u, e1)], logits[base + min(c + 2u, e1)], logits[base + min(c + 3u, e1)]);
+      for (var j = 0u; j < 4u; j++) {
+        let cj = c + j;
+        if (cj < end && pick == NONE && key_of(v[j]) >= t) {
+          acc += weight(v[j], m);
+          last = cj;
+          if (acc > goal_w) { pick = cj; }
         }
       }
     }
