@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { syntheticPrompt } from '../src/cli/main.js';
 import { timeDispatchesFor, type Gpu, type Step } from '../src/gpu/index.js';
+import { samplesGreedily, type SamplingParams } from '../src/kernels/sampling.js';
 import { createEngine } from '../src/orchestrator/create-engine.js';
 import { MAX_SAMPLES, MODEL_OPTIONS, benchArgs, int, modelChoice, num, outputPath, runBench } from './bench-args.js';
 import { isLaunch, kernelName } from './launch-groups.js';
@@ -99,10 +100,17 @@ gaps included) and each alone, grouped by part and kernel; the wall TPOT of a re
     'leave-one-out': { type: 'boolean', default: false, help: "also time each part's list without each of its kernels in turn" },
     'wall-only': { type: 'boolean', default: false, help: "the generation's wall figures only (no GPU timing passes)" },
     'step-timing': { type: 'boolean', default: false, help: "each step's decode() and token read, and each submission on the GPU's clock" },
+    temperature: { type: 'string', default: '0', help: 'sampling temperature of the generations (0 = greedy): the profiled step samples so' },
+    'top-k': { type: 'string', default: '0', help: 'top-k sampling (0 = off)' },
+    'top-p': { type: 'string', default: '1', help: 'nucleus sampling mass (1 = off)' },
   });
   // Checked before the model loads (a NaN --target-ms once timed nothing and printed a table of NaN, exit 0).
   const context = int('context', v.context), B = int('batch', v.batch), newTokens = int('new-tokens', v['new-tokens'], 2);
   const samples = int('samples', v.samples, 1, MAX_SAMPLES), targetMs = num('target-ms', v['target-ms'], 0, 60_000, true), warmTokens = int('warm-tokens', v['warm-tokens']);
+  // A sampled step's last launch walks the vocabulary several times (top-k / top-p searches): profile what users run.
+  const sampling: SamplingParams = {
+    temperature: num('temperature', v.temperature, 0, 100), topK: int('top-k', v['top-k'], 0), topP: num('top-p', v['top-p'], 0, 1, true), seed: 1,
+  };
   const m = modelChoice(v);
   if (v.out !== undefined) outputPath('out', v.out, { model: v.model });
   if (v['wall-only']) for (const k of ['samples', 'target-ms', 'leave-one-out']) if (given.has(k)) console.error(`warning: --${k} has no effect with --wall-only`);
@@ -115,7 +123,7 @@ gaps included) and each alone, grouped by part and kernel; the wall TPOT of a re
     // Warm-up: the same batch size with short prompts compiles the decode step's pipelines (--warm-tokens steps of
     // it also warm the JavaScript that encodes a step: its first ~100 runs are not yet optimised code).
     let t0 = performance.now();
-    await engine.run({ prompts: prompts.map((p) => p.slice(0, 64)), maxNewTokens: warmTokens, stopAtEos: false });
+    await engine.run({ prompts: prompts.map((p) => p.slice(0, 64)), maxNewTokens: warmTokens, stopAtEos: false, sampling });
     const warmupMs = performance.now() - t0;
     // The real generation (wall TPOT); its decode step is then the one profiled (KV lengths ≈ context + new tokens).
     // Sequence 0's token times: the gaps between steps give the steady step apart from the first one (which
@@ -126,7 +134,7 @@ gaps included) and each alone, grouped by part and kernel; the wall TPOT of a re
     if (v['step-timing']) timeSteps((engine as unknown as { parts: { executor: Record<string, unknown> } }).parts.executor, stepHost);
     const gpuClock = v['step-timing'] && gpu.caps.timestampQuery ? timeSubmissions(gpu) : null;
     t0 = performance.now();
-    const done = await engine.run({ prompts, maxNewTokens: newTokens, stopAtEos: false }, (e) => {
+    const done = await engine.run({ prompts, maxNewTokens: newTokens, stopAtEos: false, sampling }, (e) => {
       if (e.type === 'token' && e.seq === 0) tokenAt.push(performance.now());
     });
     const gaps = tokenAt.slice(1).map((t, i) => t - tokenAt[i]!);
@@ -165,7 +173,7 @@ gaps included) and each alone, grouped by part and kernel; the wall TPOT of a re
       wallLines();
       if (v.out) {
         writeFileSync(String(v.out), JSON.stringify({
-          created: new Date().toISOString(), args: process.argv.slice(2), device: engine.device, model: cfg.name, dtype: engine.dtype, batch: B, context,
+          created: new Date().toISOString(), args: process.argv.slice(2), device: engine.device, model: cfg.name, dtype: engine.dtype, batch: B, context, sampling,
           newTokens, warmTokens, tpotMs: r.tpotMs, stepWallMs: stepMs, firstStepMs, steadyStepMs, p90StepMs, stallMs, stepGapsMs: gaps, ttftMs: r.prefillMs, warmupMs,
           tokenAtMs: tokenAt, // performance.now() of each token: ms since the process's time origin (as --trace-gc prints)
           ...(v['step-timing'] ? { stepDecodeMs: stepHost.decodeMs, stepReadMs: stepHost.readMs.slice(1), firstReadMs: stepHost.readMs[0], submissionGpuMs: sub } : {}),
@@ -227,7 +235,8 @@ gaps included) and each alone, grouped by part and kernel; the wall TPOT of a re
     }));
 
     const w = Math.max(6, ...table.map((t) => t.kernel.length));
-    console.log(`decode step: ${cfg.name} ${engine.dtype}, batch ${B}, context ${context} (+${newTokens} new), ${engine.device}`);
+    const how = samplesGreedily(sampling) ? 'greedy' : `sampled (temperature ${sampling.temperature}, top-k ${sampling.topK}, top-p ${sampling.topP})`;
+    console.log(`decode step: ${cfg.name} ${engine.dtype}, batch ${B}, context ${context} (+${newTokens} new), ${how}, ${engine.device}`);
     console.log(`${'kernel'.padEnd(w)}  count  µs/step  % of step`);
     for (const t of table) {
       console.log(`${t.kernel.padEnd(w)}  ${String(t.count).padStart(5)}  ${t.usPerStep.toFixed(1).padStart(7)}  ${t.pctOfStep.toFixed(1).padStart(8)}`);
@@ -246,7 +255,7 @@ gaps included) and each alone, grouped by part and kernel; the wall TPOT of a re
     wallLines();
     if (v.out) {
       writeFileSync(String(v.out), JSON.stringify({
-        created: new Date().toISOString(), args: process.argv.slice(2), device: engine.device, model: cfg.name,
+        created: new Date().toISOString(), args: process.argv.slice(2), device: engine.device, model: cfg.name, sampling,
         dtype: engine.dtype, batch: B, context, newTokens, warmTokens, launches: launches.length,
         stepGpuUs: wholeMs * 1e3, stepGpuMethod: whole.method, sumAloneUs: sumAloneMs * 1e3, byPart, withoutAttentionUs: restUs, hostEncodeUs: encodeUs,
         tpotMs: r.tpotMs, stepWallMs: stepMs, firstStepMs, steadyStepMs, p90StepMs, stallMs, stepGapsMs: gaps, ttftMs: r.prefillMs, warmupMs, kernels: table, perLaunch,

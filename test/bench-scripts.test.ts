@@ -48,11 +48,14 @@ describe('benchmark scripts on the tiny preset', () => {
     }
   }, 300_000);
 
-  it('decode-profile: a step timed as a whole and launch by launch, its wall figures and its tokens', () => {
+  it('decode-profile: a sampled step timed as a whole and launch by launch, its wall figures and its tokens', () => {
     const out = join(tmp, 'dec.json');
-    const r = bench('decode-profile.js', ['--preset', 'tiny', '--dtype', 'f32', '--context', '64', '--new-tokens', '8', '--batch', '2', '--out', out]);
+    const r = bench('decode-profile.js', ['--preset', 'tiny', '--dtype', 'f32', '--context', '64', '--new-tokens', '8', '--batch', '2',
+      '--temperature', '0.8', '--top-k', '40', '--top-p', '0.9', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
-    const d = JSON.parse(readFileSync(out, 'utf8')) as { stepGpuUs: number; steadyStepMs: number; launches: number; tokensSha: string; tokens: number[][] };
+    expect(r.stdout).toMatch(/sampled \(temperature 0\.8, top-k 40, top-p 0\.9\)/);
+    const d = JSON.parse(readFileSync(out, 'utf8')) as { stepGpuUs: number; steadyStepMs: number; launches: number; tokensSha: string; tokens: number[][]; sampling: unknown };
+    expect(d.sampling).toEqual({ temperature: 0.8, topK: 40, topP: 0.9, seed: 1 });
     expect(d.stepGpuUs).toBeGreaterThan(0);
     expect(d.steadyStepMs).toBeGreaterThan(0);
     expect(d.launches).toBeGreaterThan(0);
