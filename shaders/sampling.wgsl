@@ -92,6 +92,13 @@ fn row_uniform01(row: u32) -> f32 {
   return uniform01(p.seed, p.step, row);
 }
 
+// Eight logits WG apart from index i, all loaded before any is used (a pass's trip: one memory latency for eight).
+// The callers index the result with constants only, so it stays in registers.
+fn load8(i: u32) -> array<f32, 8> {
+  return array<f32, 8>(logits[i], logits[i + WG], logits[i + 2u * WG], logits[i + 3u * WG],
+    logits[i + 4u * WG], logits[i + 5u * WG], logits[i + 6u * WG], logits[i + 7u * WG]);
+}
+
 // Adds logit v to this thread's search bucket: counts (mass false) or softmax weights, keys in [lo, hi] by 2^s,
 // keys above hi in bucket NB.
 fn bin(tid: u32, v: f32, lo: u32, hi: u32, s: u32, mass: bool, m: f32) {
@@ -119,22 +126,15 @@ fn search(tid: u32, base: u32, lo0: u32, hi0: u32, mass: bool, goal: f32, m: f32
     // (H100, top-p at 32000 tokens 134 → 107 µs, at 128256 746 → 435).
     var c = tid;
     for (; c + 7u * WG < p.vocab; c += 8u * WG) {
-      let v0 = logits[base + c];
-      let v1 = logits[base + c + WG];
-      let v2 = logits[base + c + 2u * WG];
-      let v3 = logits[base + c + 3u * WG];
-      let v4 = logits[base + c + 4u * WG];
-      let v5 = logits[base + c + 5u * WG];
-      let v6 = logits[base + c + 6u * WG];
-      let v7 = logits[base + c + 7u * WG];
-      bin(tid, v0, lo, hi, s, mass, m);
-      bin(tid, v1, lo, hi, s, mass, m);
-      bin(tid, v2, lo, hi, s, mass, m);
-      bin(tid, v3, lo, hi, s, mass, m);
-      bin(tid, v4, lo, hi, s, mass, m);
-      bin(tid, v5, lo, hi, s, mass, m);
-      bin(tid, v6, lo, hi, s, mass, m);
-      bin(tid, v7, lo, hi, s, mass, m);
+      let v = load8(base + c);
+      bin(tid, v[0], lo, hi, s, mass, m);
+      bin(tid, v[1], lo, hi, s, mass, m);
+      bin(tid, v[2], lo, hi, s, mass, m);
+      bin(tid, v[3], lo, hi, s, mass, m);
+      bin(tid, v[4], lo, hi, s, mass, m);
+      bin(tid, v[5], lo, hi, s, mass, m);
+      bin(tid, v[6], lo, hi, s, mass, m);
+      bin(tid, v[7], lo, hi, s, mass, m);
     }
     for (; c < p.vocab; c += WG) { bin(tid, logits[base + c], lo, hi, s, mass, m); }
     workgroupBarrier();
@@ -192,22 +192,15 @@ fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) ti
   var st = Scan(0u, NONE, NONE, false);
   var c = tid;
   for (; c + 7u * WG < V; c += 8u * WG) {
-    let v0 = logits[base + c];
-    let v1 = logits[base + c + WG];
-    let v2 = logits[base + c + 2u * WG];
-    let v3 = logits[base + c + 3u * WG];
-    let v4 = logits[base + c + 4u * WG];
-    let v5 = logits[base + c + 5u * WG];
-    let v6 = logits[base + c + 6u * WG];
-    let v7 = logits[base + c + 7u * WG];
-    scan(&st, v0, c);
-    scan(&st, v1, c + WG);
-    scan(&st, v2, c + 2u * WG);
-    scan(&st, v3, c + 3u * WG);
-    scan(&st, v4, c + 4u * WG);
-    scan(&st, v5, c + 5u * WG);
-    scan(&st, v6, c + 6u * WG);
-    scan(&st, v7, c + 7u * WG);
+    let v = load8(base + c);
+    scan(&st, v[0], c);
+    scan(&st, v[1], c + WG);
+    scan(&st, v[2], c + 2u * WG);
+    scan(&st, v[3], c + 3u * WG);
+    scan(&st, v[4], c + 4u * WG);
+    scan(&st, v[5], c + 5u * WG);
+    scan(&st, v[6], c + 6u * WG);
+    scan(&st, v[7], c + 7u * WG);
   }
   for (; c < V; c += WG) { scan(&st, logits[base + c], c); }
   if (st.bad) { atomicOr(&sh_bad, 1u); }
