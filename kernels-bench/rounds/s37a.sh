@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Prepared in session 36 for the next call that gets an H200 (sessions 33–36 got H100s but for one call): every
+# figure issues 15 and 16 name, on the H200, ours and PyTorch's in the same call — the decode cases beside the CUDA
+# graph (batch 1 and 8 at 4K and 32K, batch 64 at 4K), the f32 and f16 GEMMs at 4096³ beside cuBLAS, the flash-
+# attention prefill at 4K / 16K beside SDPA, TTFT at 4K / 32K (first-bench: warm requests without the sweep's idle),
+# and the sampler. Prediction (H200 sessions 29 and 36, H100 session 36): b1 4K 0.80–0.82 ms GPU against the
+# graph's 1.11–1.14; b1 32K 1.22–1.24 against 1.52–1.55; b8 4K 1.54 against 1.61; b8 32K 4.95–4.96 against 4.90;
+# b64 5.45–5.52 against 4.98; f32 0.90–0.93 of cuBLAS; f16 225–235 TFLOP/s; FA prefill 16K 95–100 TFLOP/s; TTFT 4K
+# 42–44 ms, 32K 555–570 (PyTorch 17–19 / 190–195).
+#   OUT=$OUT bash kernels-bench/rounds/round.sh s37a    (carry .device, dist; ≈ 6 min)
+set -uo pipefail
+: "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
+export PYTHONUNBUFFERED=1
+source kernels-bench/rounds/seed4l.sh
+timeout 200 python3 kernels-bench/torch_decode_graph.py --weights $W --configs 1x4096,1x32768,8x4096,8x32768,64x4096 --out "$R/graph.json" > "$R/graph.log" 2>&1
+echo "graph rc $?"; grep -iv warn "$R/graph.log" | grep -E "^ +[0-9]+ +[0-9]+ \|" | cut -c1-100
+for s in "b1 1 4096" "b1x32k 1 32768" "b8 8 4096" "b8x32k 8 32768" "b64 64 4096"; do set -- $s; decstep $1 $2 $3; done
+timeout -k 2 60 python3 kernels-bench/gemm-cublas.py --out "$R/cublas.json" --prefill-m 4096 --no-decode > "$R/cublas.log" 2>&1; echo "cublas rc=$?"; grep -E "^ 4096x4096x4096" "$R/cublas.log"
+cub=(); [ -s "$R/cublas.json" ] && cub=(--cublas "$R/cublas.json")
+timeout -k 2 60 node dist/kernels-bench/gemm-sweep.js --parts f32 --pick 'f32 default path' --samples 8 "${cub[@]}" --out "$R/f32.json" 2>&1 | grep -E '^f32' | cut -c1-130
+timeout -k 2 90 node dist/kernels-bench/gemm-sweep.js --parts square --fixk --pick 'default path|gated default path' --samples 8 "${cub[@]}" --out "$R/f16.json" 2>&1 | grep -E '^square' | cut -c1-130
+timeout -k 2 90 python3 kernels-bench/torch_bench.py --only attention --out "$R/torch-attn.json" > "$R/torch-attn.log" 2>&1; echo "torch attention rc=$?"
+ta=(); [ -s "$R/torch-attn.json" ] && ta=(--torch "$R/torch-attn.json")
+timeout -k 2 150 node dist/kernels-bench/attention-sweep.js --defaults "${ta[@]}" --out "$R/attn.json" > "$R/attn.log" 2>&1; echo "attention rc=$?"; grep -E "^prefill" "$R/attn.log" | cut -c1-140 | head -8
+ttft ttft-4k 4096
+ttft ttft-32k 32768
+timeout 60 python3 test/fidelity/torch_reference.py --weights $W --dtype float16 --device cuda --time 4096,32768 --new-tokens 2 --repeat 3 --out "$R/torch-ttft.json" > "$R/torch-ttft.log" 2>&1
+echo "torch ttft rc $?: $(grep -o '"ttft_ms_runs": \[[^]]*\]' "$R/torch-ttft.log" | tr '\n' ' ')"
+timeout 60 node dist/kernels-bench/run.js --only sample --samples 9 --out "$R/sample.json" 2>&1 | grep -E "^sample" | cut -c1-60
