@@ -1,4 +1,4 @@
-// GPU sampling: logits [rows, vocab] f32 -> ids [rows] u32. One workgroup per row, no sort.
+// GPU sampling: logits [rows, vocab] (f32 or f16: T) -> ids [rows] u32. One workgroup per row, no sort.
 //
 // 1. One pass: argmax (ties -> lowest index), largest and smallest logit. Greedy rows stop here.
 // 2. Weights w_i = exp((l_i - max) / temperature) (softmax numerators; never normalised explicitly).
@@ -18,7 +18,8 @@
 // A row with a NaN or ±Inf logit gets the id NONFINITE (0xffffffff, never a token): the host turns it into an
 // error naming the step (tested on the exponent bits, which fast-math cannot fold away).
 // Counts are summed in f32: exact up to 2^24 elements (the binding rejects larger vocabularies).
-// Specialised by: override WG (threads, a power of two), LOG_NB (log2 of the search fan-out).
+// Specialised by: alias T (the logits' type, f32 or f16), override WG (threads, a power of two), LOG_NB (log2 of the
+// search fan-out).
 
 struct Params {
   rows: u32, vocab: u32, greedy: u32, topK: u32,
@@ -29,7 +30,7 @@ override WG: u32 = 256u;
 override LOG_NB: u32 = 4u;
 override NB: u32 = 1u << LOG_NB;
 
-@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(0) var<storage, read> logits: array<T>; // the LM head's output type: f16 logits need no cast launch
 @group(0) @binding(1) var<storage, read_write> ids: array<u32>;
 @group(0) @binding(2) var<uniform> p: Params;
 @group(0) @binding(3) var<storage, read> draw_at: array<u32>; // [rows]: 0 = draw by (step, row)
@@ -92,11 +93,14 @@ fn row_uniform01(row: u32) -> f32 {
   return uniform01(p.seed, p.step, row);
 }
 
+// Logit i in f32 (an f16 logit converts exactly: the same keys and weights as from a cast copy).
+fn lg(i: u32) -> f32 { return f32(logits[i]); }
+
 // Eight logits WG apart from index i, all loaded before any is used (a pass's trip: one memory latency for eight).
 // The callers index the result with constants only, so it stays in registers.
 fn load8(i: u32) -> array<f32, 8> {
-  return array<f32, 8>(logits[i], logits[i + WG], logits[i + 2u * WG], logits[i + 3u * WG],
-    logits[i + 4u * WG], logits[i + 5u * WG], logits[i + 6u * WG], logits[i + 7u * WG]);
+  return array<f32, 8>(lg(i), lg(i + WG), lg(i + 2u * WG), lg(i + 3u * WG),
+    lg(i + 4u * WG), lg(i + 5u * WG), lg(i + 6u * WG), lg(i + 7u * WG));
 }
 
 // Adds logit v to this thread's search bucket: counts (mass false) or softmax weights, keys in [lo, hi] by 2^s,
@@ -136,7 +140,7 @@ fn search(tid: u32, base: u32, lo0: u32, hi0: u32, mass: bool, goal: f32, m: f32
       bin(tid, v[6], lo, hi, s, mass, m);
       bin(tid, v[7], lo, hi, s, mass, m);
     }
-    for (; c < p.vocab; c += WG) { bin(tid, logits[base + c], lo, hi, s, mass, m); }
+    for (; c < p.vocab; c += WG) { bin(tid, lg(base + c), lo, hi, s, mass, m); }
     workgroupBarrier();
     for (var j = tid; j < (NB + 1u) * SEG; j += WG) {
       let b = j / SEG;
@@ -202,7 +206,7 @@ fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) ti
     scan(&st, v[6], c + 6u * WG);
     scan(&st, v[7], c + 7u * WG);
   }
-  for (; c < V; c += WG) { scan(&st, logits[base + c], c); }
+  for (; c < V; c += WG) { scan(&st, lg(base + c), c); }
   if (st.bad) { atomicOr(&sh_bad, 1u); }
   red_a[tid] = st.kbest;
   red_b[tid] = st.ibest;
@@ -245,7 +249,7 @@ fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) ti
     if (tid == 0u) { ids[row] = imax; }
     return;
   }
-  let m = logits[base + imax];
+  let m = lg(base + imax);
 
   // Kept set = {key >= t}.
   // Phase 0 = top-k, phase 1 = top-p, each only when on. The bounds are runtime values so the loop is
@@ -265,14 +269,14 @@ fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) ti
   var sum = 0.0;
   var cs = start;
   for (; cs + 3u < end; cs += 4u) {
-    let v = vec4f(logits[base + cs], logits[base + cs + 1u], logits[base + cs + 2u], logits[base + cs + 3u]);
+    let v = vec4f(lg(base + cs), lg(base + cs + 1u), lg(base + cs + 2u), lg(base + cs + 3u));
     if (key_of(v.x) >= t) { sum += weight(v.x, m); }
     if (key_of(v.y) >= t) { sum += weight(v.y, m); }
     if (key_of(v.z) >= t) { sum += weight(v.z, m); }
     if (key_of(v.w) >= t) { sum += weight(v.w, m); }
   }
   for (; cs < end; cs++) {
-    let v = logits[base + cs];
+    let v = lg(base + cs);
     if (key_of(v) >= t) { sum += weight(v, m); }
   }
   red_f[tid] = sum;
@@ -309,7 +313,7 @@ fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) ti
     // Four loads a trip (clamped into the chunk, which is not empty), then walked in index order to the first pick.
     let e1 = end - 1u;
     for (var c = start; c < end && pick == NONE; c += 4u) {
-      let v = vec4f(logits[base + c], logits[base + min(c + 1u, e1)], logits[base + min(c + 2u, e1)], logits[base + min(c + 3u, e1)]);
+      let v = vec4f(lg(base + c), lg(base + min(c + 1u, e1)), lg(base + min(c + 2u, e1)), lg(base + min(c + 3u, e1)));
       for (var j = 0u; j < 4u; j++) {
         let cj = c + j;
         if (cj < end && pick == NONE && key_of(v[j]) >= t) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LimitError, ShapeError, type Tensor } from '../src/gpu/index.js';
+import { fromF16Array, LimitError, ShapeError, toF16Array, type Tensor } from '../src/gpu/index.js';
 import { keyedUniform, sampler, samplingUniform, type SamplingParams } from '../src/kernels/sampling.js';
 import { download, poisoned, rng, upload, useGpu, type Rng } from './helpers.js';
 import { acceptedTokens, sampleRowRef } from './ref/misc.js';
@@ -67,6 +67,27 @@ describe('sampler', () => {
       });
     }
   }
+
+  it('f16 logits (an f16 LM head\'s, sampled without a cast launch): the same ids as their f32 copy, every parameter set', async () => {
+    const g = await gpu();
+    const r = rng();
+    const [V, B] = [4099, 3];
+    // Values an f16 holds exactly (so the f32 copy is the same numbers), with ties among them.
+    const logits = Float64Array.from(makeLogits(r, B * V, false), (v) => toF16Array(Float32Array.of(v))[0]!).map((h) => fromF16Array(Uint16Array.of(h))[0]!);
+    const l16 = upload(g, logits, [B, V], 'f16'), l32 = upload(g, logits, [B, V], 'f32');
+    const o16 = poisoned(g, [B], 'u32'), o32 = poisoned(g, [B], 'u32');
+    const seed = r.int(0, 2 ** 31);
+    const s16 = sampler(g, { logits: l16, out: o16, params: { ...PARAMS[0]!, seed } });
+    const s32 = sampler(g, { logits: l32, out: o32, params: { ...PARAMS[0]!, seed } });
+    for (const params of PARAMS) {
+      for (const step of [0, 5]) {
+        for (const s of [s16, s32]) { s.setParams({ ...params, seed }); s.setStep(step); }
+        await g.run([s16.dispatch, s32.dispatch]);
+        expect(Array.from(await download(g, o16)), `${JSON.stringify(params)} step ${step} seed=${r.seed}`).toEqual(Array.from(await download(g, o32)));
+      }
+    }
+    g.release(l16, l32, o16, o32);
+  });
 
   it('keyed rows (drawAt ≠ 0) draw by (seed, drawAt) whatever their row and step; rows with 0 by (seed, step, row)', async () => {
     const g = await gpu();
@@ -205,7 +226,7 @@ describe('sampler', () => {
     const g = await gpu();
     const params = { temperature: 1, topK: 0, topP: 1, seed: 1 };
     const logits = g.tensor([3, 10], 'f32'), out = g.tensor([3], 'u32');
-    expect(() => sampler(g, { logits: g.tensor([3, 10], 'f16'), out, params })).toThrow(/logits must be f32/);
+    expect(() => sampler(g, { logits: g.tensor([3, 10], 'u32'), out, params })).toThrow(/logits must be f32 or f16, got u32\[3,10\]/);
     expect(() => sampler(g, { logits: g.tensor([30], 'f32'), out, params })).toThrow(ShapeError);
     expect(() => sampler(g, { logits, out: g.tensor([4], 'u32'), params })).toThrow(/out must be \[3\], got u32\[4\]/);
     expect(() => sampler(g, { logits, out: g.tensor([3], 'f32'), params })).toThrow(/out must be u32/);

@@ -1,6 +1,6 @@
 // GPU sampling over logits (shaders/sampling.wgsl): greedy, temperature, top-k, top-p.
-import { defineProgram, LimitError, NonFiniteError, ShapeError, shown, type Dispatch, type Gpu, type Tensor } from '../gpu/index.js';
-import { expectDistinct, expectDtype, expectRank, expectShape, rowWorkgroupSize } from './common.js';
+import { defineProgram, LimitError, NonFiniteError, ShapeError, shown, type Dispatch, type DType, type Gpu, type Tensor } from '../gpu/index.js';
+import { expectDistinct, expectDtype, expectRank, expectShape, rowWorkgroupSize, typeSpec } from './common.js';
 
 export interface SamplingParams {
   /** 0 = greedy argmax (ties -> lowest index); below 1e-30 also greedy (1/T would overflow f32). */
@@ -21,11 +21,11 @@ export interface Sampler {
   setParams(p: SamplingParams): void;
 }
 
-interface SamplingCfg { wg: number; logNb: number }
+interface SamplingCfg { wg: number; logNb: number; dtype: DType }
 
 const program = defineProgram<SamplingCfg>({
   name: 'sample', file: 'sampling.wgsl', entry: 'sample',
-  specialize: (c) => ({ constants: { WG: c.wg, LOG_NB: c.logNb } }),
+  specialize: (c) => ({ ...typeSpec(c.dtype), constants: { WG: c.wg, LOG_NB: c.logNb } }),
 });
 
 /** Largest vocabulary: counts are summed in f32, exact up to 2^24. */
@@ -105,7 +105,7 @@ function paramUniforms(p: SamplingParams, vocab: number): Record<string, number>
 export const SAMPLER_WIDE_VOCAB = 65536;
 
 /** Workgroup size (by vocabulary) whose search buckets fit the device's workgroup storage. */
-function pickConfig(gpu: Gpu, vocab: number): SamplingCfg {
+function pickConfig(gpu: Gpu, vocab: number): Omit<SamplingCfg, 'dtype'> {
   const logNb = 4;
   let wg = rowWorkgroupSize(gpu, vocab >= SAMPLER_WIDE_VOCAB ? 512 : 256);
   const bytes = (w: number) => ((1 << logNb) + 1 + 4) * w * 4 + 64; // bins + 4 reduction arrays + scalars
@@ -114,13 +114,14 @@ function pickConfig(gpu: Gpu, vocab: number): SamplingCfg {
 }
 
 /**
- * Sample one token id per row of logits [B, V] f32 into out [B] u32. drawAt [B] u32: per row 0 (draw by step and row)
+ * Sample one token id per row of logits [B, V] (f32, or f16 as an f16 LM head writes them) into out [B] u32. drawAt [B] u32: per row 0 (draw by step and row)
  * or the position of the token it samples (keyed: the draw is the request's own, wherever it sits in the batch).
  */
 export function sampler(gpu: Gpu, a: { logits: Tensor; out: Tensor; drawAt?: Tensor; params: SamplingParams }): Sampler {
   const k = 'sampler';
   expectRank(a.logits, 2, 'logits', k);
-  expectDtype(a.logits, 'f32', 'logits', k);
+  // f16 logits (an f16 model's LM head) are read as they are: no cast launch, the same ids.
+  if (a.logits.dtype !== 'f32' && a.logits.dtype !== 'f16') throw new ShapeError(`${k}: logits must be f32 or f16, got ${a.logits.dtype}[${a.logits.shape}]`);
   const [rows, vocab] = a.logits.shape as [number, number];
   if (vocab < 1) throw new ShapeError(`${k}: logits need at least one column, got [${a.logits.shape}]`);
   if (vocab > MAX_SAMPLING_VOCAB) throw new LimitError(`${k}: vocabulary ${vocab} exceeds ${MAX_SAMPLING_VOCAB} (f32 counts)`);
@@ -131,7 +132,7 @@ export function sampler(gpu: Gpu, a: { logits: Tensor; out: Tensor; drawAt?: Ten
   expectShape(drawAt, [rows], 'drawAt', k);
   expectDtype(drawAt, 'u32', 'drawAt', k);
   expectDistinct(k, ['out', a.out], ['logits', a.logits], ['drawAt', drawAt]);
-  const prog = gpu.program(program, pickConfig(gpu, vocab));
+  const prog = gpu.program(program, { ...pickConfig(gpu, vocab), dtype: a.logits.dtype });
   const dispatch = gpu.dispatch(prog, {
     bind: { logits: a.logits, ids: a.out, draw_at: drawAt },
     uniforms: { rows, vocab, step: 0, ...paramUniforms(a.params, vocab) },

@@ -2,14 +2,13 @@
 // forward pass of a prefill chunk or a decode step (forward.ts, built once per shape and re-run), the head and
 // the sampler, and the token read-back. One device runs all of it; a static TP × PP rank runs its share.
 import {
-  DTYPE_BYTES, LimitError, copyStep, sliceRows, type DType, type Gpu, type Step, type Tensor,
+  DTYPE_BYTES, LimitError, copyStep, fromF16Array, sliceRows, type DType, type Gpu, type Step, type Tensor,
 } from '../gpu/index.js';
 import {
   appendsInMerge, chooseDecodeKernel, decodePairing, flashDecode, flashDecodePair, flashPrefill, type DecodeArgs, type DecodePlan,
 } from '../kernels/attention.js';
 import { envChoice } from '../kernels/common.js';
 import { ropeQkv } from '../kernels/rope.js';
-import { cast } from '../kernels/elementwise.js';
 import { sampler as makeSampler, type Sampler, type SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from './config.js';
 import {
@@ -132,7 +131,7 @@ export interface DeviceModelOptions {
 export class DeviceModel {
   private st: RunState | null = null;
   private cache: KvCache | null = null;
-  private logitsAct: Tensor | null = null; // [slots, vocab] in the model dtype, cast to f32 logits
+  private logitsAct: Tensor | null = null; // [slots, vocab] in the model dtype (f16): the head's output, sampled as it is
   private readBufs: GPUBuffer[] = [];
   private readonly prefillPrograms = new LruCache<number, PrefillProgram>(PREFILL_PROGRAM_CACHE, (p) => releasePrefill(p));
   /** The sampling step (setStep). */
@@ -466,7 +465,7 @@ export class DeviceModel {
     for (const prog of this.decodeProgs.values()) for (const layer of prog.plans) layer.forEach((p, g) => p.update(max[g]!));
   }
 
-  /** Final norm, LM head (and cast to f32 logits), sampling over the first B rows of x. */
+  /** Final norm, LM head, sampling over the first B rows of x. */
   head(): { steps: Step[]; sampler: Sampler } { return this.headRows(this.slots); }
 
   /** The head over the first n rows (their logits and ids; the other rows' are left as they are). */
@@ -477,9 +476,9 @@ export class DeviceModel {
       if (!w.lmHead || !w.finalNorm) throw new Error('DeviceModel: this device does not hold the LM head');
       const { gpu, cfg } = this;
       const s = this.state;
-      const logits = sliceRows(s.logits, 0, n), act = this.logitsAct ? sliceRows(this.logitsAct, 0, n) : logits;
-      const steps: Step[] = headSteps(gpu, cfg, { finalNorm: w.finalNorm, lmHead: w.lmHead }, sliceRows(s.x, 0, n), sliceRows(s.xn, 0, n), act);
-      if (this.logitsAct) steps.push(cast(gpu, { x: act, out: logits }));
+      // An f16 head's logits are sampled (and read back, readLogits) as they are: no cast launch a step.
+      const logits = sliceRows(this.logitsAct ?? s.logits, 0, n);
+      const steps: Step[] = headSteps(gpu, cfg, { finalNorm: w.finalNorm, lmHead: w.lmHead }, sliceRows(s.x, 0, n), sliceRows(s.xn, 0, n), logits);
       const sampler = makeSampler(gpu, { logits, out: sliceRows(s.nextIds, 0, n), drawAt: sliceRows(s.drawAt, 0, n), params: this.sampling! });
       sampler.setStep(this.step); // a row class first used mid-generation draws for the current step
       steps.push(sampler.dispatch);
@@ -487,6 +486,12 @@ export class DeviceModel {
       this.headProgs.set(n, h);
     }
     return { steps: h.head, sampler: h.sampler };
+  }
+
+  /** The last head's logits [slots, vocab] in f32 (an f16 head's converted on the host, exactly). */
+  async readLogits(): Promise<Float32Array> {
+    if (!this.logitsAct) return await this.gpu.read(this.state.logits) as Float32Array;
+    return fromF16Array(await this.gpu.read(this.logitsAct) as Uint16Array);
   }
 
   /** Keep the last row of a prefill chunk of `tokens` rows as sequence `slot`'s hidden state. */

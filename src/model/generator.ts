@@ -235,7 +235,7 @@ export class Generator implements ForwardExecutor {
     return layerParts(prog.embed, layers, attn);
   }
 
-  async readLogits(): Promise<Float32Array> { return await this.gpu.read(this.model.state.logits) as Float32Array; }
+  async readLogits(): Promise<Float32Array> { return await this.model.readLogits(); }
 
   async finish(): Promise<void> {
     await this.gpu.sync();

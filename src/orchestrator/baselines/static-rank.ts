@@ -264,7 +264,7 @@ export class StaticRank {
     return new Uint32Array(await m.readTokens(0));
   }
 
-  async readLogits(): Promise<Float32Array> { return await this.gpu.read(this.model.state.logits) as Float32Array; }
+  async readLogits(): Promise<Float32Array> { return await this.model.readLogits(); }
 
   dispose(): void {
     this.model.dispose();
