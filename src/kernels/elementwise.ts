@@ -1,5 +1,6 @@
-// Elementwise helpers (shaders/elementwise.wgsl): dtype cast (the f16 LM head's logits to f32); the sum of a
-// tensor-parallel stage's partial sums on one rank (the static baseline's all-reduce).
+// Elementwise helpers (shaders/elementwise.wgsl): dtype cast (f32 <-> f16; the runtime itself has used none since the
+// sampler reads f16 logits, session 36); the sum of a tensor-parallel stage's partial sums on one rank (the static
+// baseline's all-reduce).
 import { ceilDiv, defineProgram, numel, shapeStr, ShapeError, type Dispatch, type DType, type Gpu, type Tensor } from '../gpu/index.js';
 import { expectDistinct, rowWorkgroupSize } from './common.js';
 
