@@ -226,7 +226,7 @@ describe('sampler', () => {
     const g = await gpu();
     const params = { temperature: 1, topK: 0, topP: 1, seed: 1 };
     const logits = g.tensor([3, 10], 'f32'), out = g.tensor([3], 'u32');
-    expect(() => sampler(g, { logits: g.tensor([3, 10], 'u32'), out, params })).toThrow(/logits must be f32 or f16, got u32\[3,10\]/);
+    expect(() => sampler(g, { logits: g.tensor([3, 10], 'u32'), out, params })).toThrow(/logits must be f32 or f16, got u32\[3, 10\]/);
     expect(() => sampler(g, { logits: g.tensor([30], 'f32'), out, params })).toThrow(ShapeError);
     expect(() => sampler(g, { logits, out: g.tensor([4], 'u32'), params })).toThrow(/out must be \[3\], got u32\[4\]/);
     expect(() => sampler(g, { logits, out: g.tensor([3], 'f32'), params })).toThrow(/out must be u32/);

@@ -1,5 +1,5 @@
 // GPU sampling over logits (shaders/sampling.wgsl): greedy, temperature, top-k, top-p.
-import { defineProgram, LimitError, NonFiniteError, ShapeError, shown, type Dispatch, type DType, type Gpu, type Tensor } from '../gpu/index.js';
+import { defineProgram, LimitError, NonFiniteError, ShapeError, shapeStr, shown, type Dispatch, type DType, type Gpu, type Tensor } from '../gpu/index.js';
 import { expectDistinct, expectDtype, expectRank, expectShape, rowWorkgroupSize, typeSpec } from './common.js';
 
 export interface SamplingParams {
@@ -114,14 +114,15 @@ function pickConfig(gpu: Gpu, vocab: number): Omit<SamplingCfg, 'dtype'> {
 }
 
 /**
- * Sample one token id per row of logits [B, V] (f32, or f16 as an f16 LM head writes them) into out [B] u32. drawAt [B] u32: per row 0 (draw by step and row)
- * or the position of the token it samples (keyed: the draw is the request's own, wherever it sits in the batch).
+ * Sample one token id per row of logits [B, V] (f32, or f16 as an f16 LM head writes them) into out [B] u32.
+ * drawAt [B] u32: per row 0 (draw by step and row) or the position of the token it samples (keyed: the draw is the
+ * request's own, wherever it sits in the batch).
  */
 export function sampler(gpu: Gpu, a: { logits: Tensor; out: Tensor; drawAt?: Tensor; params: SamplingParams }): Sampler {
   const k = 'sampler';
   expectRank(a.logits, 2, 'logits', k);
   // f16 logits (an f16 model's LM head) are read as they are: no cast launch, the same ids.
-  if (a.logits.dtype !== 'f32' && a.logits.dtype !== 'f16') throw new ShapeError(`${k}: logits must be f32 or f16, got ${a.logits.dtype}[${a.logits.shape}]`);
+  if (a.logits.dtype !== 'f32' && a.logits.dtype !== 'f16') throw new ShapeError(`${k}: logits must be f32 or f16, got ${shapeStr(a.logits)}`);
   const [rows, vocab] = a.logits.shape as [number, number];
   if (vocab < 1) throw new ShapeError(`${k}: logits need at least one column, got [${a.logits.shape}]`);
   if (vocab > MAX_SAMPLING_VOCAB) throw new LimitError(`${k}: vocabulary ${vocab} exceeds ${MAX_SAMPLING_VOCAB} (f32 counts)`);
