@@ -10,7 +10,10 @@
 // The JSON is rewritten after every row, so a run cut short by a timeout still leaves its results.
 import { writeFileSync } from 'node:fs';
 import { ROBUSTNESS_OPTIONS, openBenchGpu } from './bench-robustness.js';
-import { MAX_SAMPLES, UsageError, allRowsFailed, benchArgs, int, nameList, outputPath, readJson, runBench } from './bench-args.js';
+import {
+  MAX_SAMPLES, UsageError, allRowsFailed, benchArgs, int, nameList, outputPath, readJson, refuseOverLimit, runBench, type PlannedTensor,
+} from './bench-args.js';
+import { tensorLimit } from '../src/model/load-weights.js';
 import {
   describeCaps, fromF16Array, timeDispatchesFor, toF16Array, type Dispatch, type Gpu, type Tensor,
 } from '../src/gpu/index.js';
@@ -279,10 +282,18 @@ async function decodeRagged(gpu: Gpu, v: DVariant): Promise<number> {
   }
 }
 
+/**
+ * Positions the caches of a timed decode shape hold: S, or the most (a multiple of 8) one tensor may hold on this
+ * device (on an H100 one binding holds 2 GiB − 4 bytes: batch 8 at 32K takes 32760 positions). 0: not even 8 fit.
+ */
+function decodePositions(S: number, B: number, limit: number): number {
+  const position = B * DEC_KV * 128 * 2;
+  return S * position > limit ? Math.floor(limit / position / 8) * 8 : S;
+}
+
 async function decodeBig(gpu: Gpu, vs: DVariant[], S: number, B: number): Promise<void> {
   const H = 32, D = 128, nKv = DEC_KV;
-  // One binding holds at most 2 GiB − 4 bytes: batch 8 at 32K uses 32760 positions.
-  const cap = B * nKv * S * D * 2 > gpu.caps.maxStorageBinding ? Math.floor(gpu.caps.maxStorageBinding / (B * nKv * D * 2) / 8) * 8 : S;
+  const cap = decodePositions(S, B, tensorLimit(gpu.caps));
   const q = gpu.tensor([B, H, D], 'f16'), k = gpu.tensor([B, nKv, cap, D], 'f16'), v = gpu.tensor([B, nKv, cap, D], 'f16');
   const out = gpu.tensor([B, H, D], 'f16'), lt = gpu.tensor([B], 'u32');
   for (const t of [q, k, v]) { fillRandom(gpu, t); await gpu.sync(); }
@@ -356,6 +367,28 @@ function checkArgs(): { keep: number; geos: GeoNoD[]; decShapes: number[][] | nu
   return { keep, geos, decShapes };
 }
 
+/** The timed and checked shapes' tensors (the decode check's are fixed and small), for the device-limit check. */
+function plannedTensors(gpu: Gpu, pv: PVariant[], dv: DVariant[], geos: GeoNoD[], big: { pre: number[]; dec: number[][] }): PlannedTensor[] {
+  const t: PlannedTensor[] = [];
+  const geoOption = args['prefill-geos'] === undefined ? '' : ' (--prefill-geos)';
+  for (const D of new Set(pv.flatMap((v) => (v.d ? [v.d] : [64, 128])))) {
+    for (const g of geos) {
+      const what = `prefill check ${geoStr(g, D)}${geoOption}`;
+      t.push({ what, dtype: 'f16', shape: [g.T, g.H, D] }, { what, dtype: 'f16', shape: [1, g.nKv, g.cap, D] });
+    }
+  }
+  if (pv.length && !(args.emulate && !hasSgmPrefill(gpu.caps))) {
+    for (const S of big.pre) t.push({ what: `prefill S=${S}${args.quick ? ' (--quick)' : ''}`, dtype: 'f16', shape: [S, 32, 128] });
+  }
+  const limit = tensorLimit(gpu.caps), decOption = args['dec-shapes'] === undefined ? '' : ' (--dec-shapes)';
+  for (const [S, B] of dv.length ? big.dec : []) {
+    const what = `decode ${S}x${B}${decOption}`;
+    // The caches shrink to what one tensor holds, down to 8 positions: fewer do not fit at all.
+    t.push({ what, dtype: 'f16', shape: [B!, 32, 128] }, { what, dtype: 'f16', shape: [B!, DEC_KV, Math.max(decodePositions(S!, B!, limit), Math.min(S!, 8)), 128] });
+  }
+  return t;
+}
+
 async function main(): Promise<number | undefined> {
   const a = checkArgs();
   const gpu = await openBenchGpu('attention-sweep', args);
@@ -371,6 +404,9 @@ async function main(): Promise<number | undefined> {
     const names = [...prefillVariants(gpu), ...decodeVariants(gpu)].map((v) => v.name);
     throw new UsageError(`--only '${args.only}' matches no variant on this device (the names: ${nameList(names)})`);
   }
+  const big = args.quick ? { pre: [512], dec: [[1024, 1], [1024, 4]] } : { pre: [4096, 16384], dec: [[4096, 1], [8192, 1], [16384, 1], [32768, 1], [4096, 8], [8192, 8], [16384, 8], [32768, 8]] };
+  if (a.decShapes) big.dec = a.decShapes;
+  refuseOverLimit(gpu.caps, plannedTensors(gpu, pv, dv, a.geos, big));
   for (const shuffle of hasSgmPrefill(gpu.caps) && !args.defaults ? [true, false] : []) {
     const row: Record<string, unknown> = { kind: 'probe', shuffle };
     rows.push(row);
@@ -398,8 +434,6 @@ async function main(): Promise<number | undefined> {
     }
   }
   save();
-  const big = args.quick ? { pre: [512], dec: [[1024, 1], [1024, 4]] } : { pre: [4096, 16384], dec: [[4096, 1], [8192, 1], [16384, 1], [32768, 1], [4096, 8], [8192, 8], [16384, 8], [32768, 8]] };
-  if (a.decShapes) big.dec = a.decShapes;
   // Prefill variants that passed the ragged check (and the f32-FMA baseline) are timed first.
   // Ablations (…_x<stage>) are wrong by design: timed whatever their check says.
   const okPre = pv.filter((v) => v.name.startsWith('tiled') || v.name === 'default' || /_x[a-z]+ /.test(v.name) || rows.some((r) => r.kind === 'prefill-ragged' && r.name === v.name && typeof r.err === 'number' && (r.err as number) < 2e-2));

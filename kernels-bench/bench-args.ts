@@ -7,9 +7,11 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { checkWritableFile, int as cliInt, num as cliNum, sameFile } from '../src/cli/args.js';
 import { exitAfterFlush, exitCodeOf } from '../src/cli/exit.js';
+import { exitWithSpawner } from '../src/cli/parent-watch.js';
 import { FapoolError } from '../src/gpu/errors.js';
 import { optionLabel, refuseRepeatedOptions, UsageError } from '../src/cli/usage-error.js';
 import { PRESETS } from '../src/model/config.js';
+import { tensorLimit, type BindingLimits } from '../src/model/load-weights.js';
 
 export { UsageError };
 
@@ -83,6 +85,7 @@ function usageExit(message: string): never {
  * engine's InputError, …) is one `error:` line and exit 2; anything else keeps its stack trace and exits 1, as before.
  */
 export function runBench(main: () => Promise<number | void>): void {
+  exitWithSpawner(); // a child role (soak's workers and coordinators, a probe's server): it ends with its parent
   main().then((code) => exitAfterFlush(code ?? 0), (e: unknown) => {
     // A FapoolError (a usage error, or a device that cannot run what was asked) is one line, as run-inference.js's.
     if (e instanceof FapoolError) process.stderr.write(`error: ${e.message}\n`);
@@ -99,6 +102,30 @@ export function allRowsFailed(rows: readonly { error?: unknown }[]): number | un
   if (rows.length === 0 || rows.some((r) => !r.error)) return undefined;
   process.stderr.write(`error: every row failed (${rows.length}); the first: ${String(rows[0]!.error).split('\n')[0]}\n`);
   return 1;
+}
+
+// ---- device limits -----------------------------------------------------------------------------------------
+
+/** A tensor a run will allocate: `what` names the shape and the option that asks for it. */
+export interface PlannedTensor { what: string; dtype: 'f16' | 'f32'; shape: readonly number[] }
+
+/**
+ * Refuses a run (after the GPU opens, before its first row) when a tensor it will allocate passes the device's limit
+ * for one tensor (one storage binding, one buffer): each such row failed at run time, after the other rows' minutes.
+ * One line names every such shape, with its largest tensor, and the limit.
+ */
+export function refuseOverLimit(limits: BindingLimits, planned: readonly PlannedTensor[]): void {
+  const limit = tensorLimit(limits);
+  const largest = new Map<string, { t: PlannedTensor; bytes: number }>();
+  for (const t of planned) {
+    const bytes = t.shape.reduce((p, d) => p * d, t.dtype === 'f16' ? 2 : 4);
+    if (bytes > limit && bytes > (largest.get(t.what)?.bytes ?? 0)) largest.set(t.what, { t, bytes });
+  }
+  if (!largest.size) return;
+  const items = [...largest.values()].map(({ t, bytes }) => `${t.what}: ${t.dtype}[${t.shape.join(', ')}] needs ${bytes} bytes`);
+  const list = `${items.slice(0, 8).join('; ')}${items.length > 8 ? `; … (${items.length - 8} more)` : ''}`;
+  throw new UsageError(`${list}: over this device's limit of ${limit} bytes a tensor (maxStorageBufferBindingSize ${limits.maxStorageBinding}, ` +
+    `maxBufferSize ${limits.maxBufferSize}); nothing was run`);
 }
 
 // ---- values ------------------------------------------------------------------------------------------------

@@ -29,7 +29,9 @@ import {
   describeCaps, fromF16Array, timeDispatchesFor, toF16Array, type Dispatch, type DType, type Gpu, type HostArray, type Tensor,
 } from '../src/gpu/index.js';
 import { ROBUSTNESS_OPTIONS, openBenchGpu } from './bench-robustness.js';
-import { MAX_SAMPLES, UsageError, allRowsFailed, benchArgs, int, intList, nameList, nameListOf, outputPath, readJson, runBench } from './bench-args.js';
+import {
+  MAX_SAMPLES, UsageError, allRowsFailed, benchArgs, int, intList, nameList, nameListOf, outputPath, readJson, refuseOverLimit, runBench, type PlannedTensor,
+} from './bench-args.js';
 import { chooseGemmPath, linear, type GemmPath, type GemmTuning } from '../src/kernels/gemm.js';
 import { gemvSgApplies } from '../src/kernels/gemv.js';
 import {
@@ -520,12 +522,33 @@ function checkSelection(gpu: Gpu, sgm: boolean, a: ReturnType<typeof checkArgs>)
   }
 }
 
+/**
+ * The timed tensors of every shape the chosen parts run (the ragged checks' are small): --size² a square, and per
+ * projection and M its weights, x and output. Checked against the device's limit before the first row.
+ */
+function plannedTensors(gpu: Gpu, sgm: boolean, a: ReturnType<typeof checkArgs>): PlannedTensor[] {
+  const t: PlannedTensor[] = [];
+  if (a.parts.has('square') && only(squareVariants(gpu, sgm)).length) t.push({ what: `--size ${a.S} (part square)`, dtype: 'f16', shape: [a.S, a.S] });
+  if (a.parts.has('f32') && only(f32Variants()).length) t.push({ what: `--size ${a.S} (part f32)`, dtype: 'f32', shape: [a.S, a.S] });
+  const projections = (part: string, shapes: [number, number, boolean][], Ms: number[], mOption: string) => {
+    for (const [N0, K0, gated] of shapes) {
+      const N = N0 / DIV, K = K0 / DIV, what = `part ${part} ${N0}x${K0}${gated ? 'g' : ''}${DIV > 1 ? ` / --shape-div ${DIV}` : ''}`;
+      t.push({ what, dtype: 'f16', shape: [N, K] });
+      for (const M of Ms) for (const shape of [[M, K], [M, N]]) t.push({ what: `${what} at ${mOption} ${M}`, dtype: 'f16', shape });
+    }
+  };
+  if (a.parts.has('prefill') && (sgm || args.emulate)) projections('prefill', SEED, a.prefillMs, '--prefill-m');
+  if (a.parts.has('decode')) projections('decode', a.shapes, a.decodeMs, '--decode-m');
+  return t;
+}
+
 async function main(): Promise<number | undefined> {
   const a = checkArgs();
   // One Dawn instance per process: a second create() in the same process has crashed dawn.node.
   const gpu = await openBenchGpu('gemm-sweep', args);
   const sgm = hasSubgroupMatrixF16(gpu.caps);
   checkSelection(gpu, sgm, a);
+  refuseOverLimit(gpu.caps, plannedTensors(gpu, sgm, a));
   deviceName = `${describeCaps(gpu.caps)} (${new Date().toISOString()})`;
   console.log(`device: ${deviceName}; subgroup-matrix f16: ${sgm}; cuBLAS file: ${args.cublas ?? 'none'}`);
   const { parts, S } = a;

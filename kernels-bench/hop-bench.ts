@@ -23,6 +23,7 @@ import { openGpu, type Gpu, type Tensor } from '../src/gpu/index.js';
 import { attendItemsFrame, attendTiming, RANK_TIMING_WORDS, rankTimingFrame, type FrameDesc } from '../src/orchestrator/transport/messages.js';
 import { BUSY_POLL_MS, busyPoll, connectRank, serveRank, setLinkTrace } from '../src/orchestrator/transport/zmq-link.js';
 import { framesOf } from '../src/orchestrator/transport/link.js';
+import { childEnv } from '../src/cli/parent-watch.js';
 import { benchArgs, int, outputPath, runBench } from './bench-args.js';
 
 const OUT_BYTES = 24 * 1024, BACK_BYTES = 8 * 1024;
@@ -171,7 +172,7 @@ function hopSplit(base: [string, number][], rank: [string, number][]): Record<st
 /** xhop over our link (A's side): per rep [A's part, leg out, B's part, leg back, A's write, total]. */
 async function xlink(A: Side, Aback: Tensor, reps: number): Promise<number[][]> {
   const endpoint = `ipc://${join(tmpdir(), `fapool-hop-link-${process.pid}.sock`)}`;
-  const child = fork(fileURLToPath(import.meta.url), ['--link-child', endpoint], { stdio: 'inherit' });
+  const child = fork(fileURLToPath(import.meta.url), ['--link-child', endpoint], { stdio: 'inherit', env: childEnv() });
   await new Promise<void>((res) => child.once('message', () => res()));
   const childStamps = new Promise<[string, number][]>((res) => child.on('message', (m: { stamps?: [string, number][] }) => { if (m.stamps) res(m.stamps); }));
   const link = await connectRank(endpoint, { spinMs: BUSY_POLL_MS });
@@ -212,7 +213,7 @@ let lastSplit: Record<string, number[]> = {};
 /** xhop from A's side: `gpuA`/`gpuB` say which sides do their GPU part. Per rep: [A's part, leg out, B's part, leg back, A's write, total]. */
 async function xhop(A: Side, Aback: Tensor, reps: number, gpuA: boolean, gpuB: boolean): Promise<number[][]> {
   const endpoint = `ipc://${join(tmpdir(), `fapool-hop-${process.pid}-${gpuA}-${gpuB}.sock`)}`;
-  const child = fork(fileURLToPath(import.meta.url), ['--hop-child', endpoint], { stdio: 'inherit' });
+  const child = fork(fileURLToPath(import.meta.url), ['--hop-child', endpoint], { stdio: 'inherit', env: childEnv() });
   await new Promise<void>((res) => child.once('message', () => res()));
   const { Dealer } = await import('zeromq');
   const sock = new Dealer({ linger: 0 });

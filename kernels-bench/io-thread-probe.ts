@@ -14,6 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { childEnv } from '../src/cli/parent-watch.js';
 import { benchArgs, int, nameListOf, num, outputPath, runBench } from './bench-args.js';
 
 const ZMQ_THREAD_AFFINITY_CPU_ADD = 7; // zmq.h (libzmq 4.3)
@@ -76,7 +77,7 @@ async function client(variant: Variant, reps: number, gapMs: number, holdMs: num
   if (n < 3) throw new Error(`io-thread-probe needs 3 CPUs or more (the two I/O threads' CPUs and the rest), this machine has ${n}`);
   const endpoint = `ipc://${join(tmpdir(), `fapool-io-probe-${process.pid}-${variant}.sock`)}`;
   // A child per variant for the client too: context options must come before the first socket of a process.
-  const child = fork(fileURLToPath(import.meta.url), ['--role', 'server', '--endpoint', endpoint, '--variant', variant, '--cpu', String(n - 2), '--hold', String(holdMs)], { stdio: 'inherit' });
+  const child = fork(fileURLToPath(import.meta.url), ['--role', 'server', '--endpoint', endpoint, '--variant', variant, '--cpu', String(n - 2), '--hold', String(holdMs)], { stdio: 'inherit', env: childEnv() });
   const ready = await new Promise<{ note: string }>((res) => child.once('message', (m) => res(m as { note: string })));
   const env = await setup({ variant, cpu: n - 1 });
   const { Dealer } = await import('zeromq');
@@ -143,7 +144,7 @@ spinner on that CPU), spin (the spinners alone). Needs 3 CPUs or more.`,
   console.log(`io-thread-probe: ${availableParallelism()} CPUs, gap ${a.gap} ms, hold ${hold} ms, ${a.reps} reps`);
   for (let r = 0; r < rounds; r++) {
     for (const v of variants) {
-      const c = fork(fileURLToPath(import.meta.url), ['--role', 'client', '--variant', v, '--reps', a.reps!, '--gap', a.gap!, '--hold', a.hold!], { stdio: 'inherit' });
+      const c = fork(fileURLToPath(import.meta.url), ['--role', 'client', '--variant', v, '--reps', a.reps!, '--gap', a.gap!, '--hold', a.hold!], { stdio: 'inherit', env: childEnv() });
       const row = await new Promise<Record<string, unknown>>((res, rej) => {
         c.once('message', (m) => res(m as Record<string, unknown>));
         c.once('exit', (code, sig) => rej(new Error(`the ${v} client exited (${sig ?? `code ${code}`}) without a result`)));

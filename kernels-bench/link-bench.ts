@@ -21,6 +21,7 @@ import { AttentionRank } from '../src/orchestrator/pool/attention-rank.js';
 import { inProcessLink, type RankLink } from '../src/orchestrator/transport/link.js';
 import { attendItemsFrame, attendTiming } from '../src/orchestrator/transport/messages.js';
 import { spawnLocalWorkers } from '../src/orchestrator/transport/spawn.js';
+import { childEnv } from '../src/cli/parent-watch.js';
 import { benchArgs, int, outputPath, runBench } from './bench-args.js';
 
 const HEADS = 32, D = 128;
@@ -55,7 +56,7 @@ async function rawServer(endpoint: string, replyBytes: number, holdMs: number): 
  */
 async function rawRtt(reps: number, reqBytes: number, replyBytes: number, holdMs = 0, keepAliveMs = 0): Promise<number[]> {
   const endpoint = `ipc://${join(tmpdir(), `fapool-link-bench-${process.pid}-${holdMs}.sock`)}`;
-  const child = fork(fileURLToPath(import.meta.url), ['--raw-server', endpoint, '--reply-bytes', String(replyBytes), '--hold-ms', String(holdMs)], { stdio: 'inherit' });
+  const child = fork(fileURLToPath(import.meta.url), ['--raw-server', endpoint, '--reply-bytes', String(replyBytes), '--hold-ms', String(holdMs)], { stdio: 'inherit', env: childEnv() });
   await new Promise<void>((res) => child.once('message', () => res()));
   const { Dealer } = await import('zeromq');
   const sock = new Dealer({ linger: 0 });

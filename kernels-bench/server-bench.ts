@@ -12,7 +12,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { childEnv } from '../src/cli/parent-watch.js';
+import { parseServeArgs } from '../src/cli/serve-args.js';
 import { entryScript } from '../src/gpu/package-root.js';
+import { peekModelConfig } from '../src/model/model-files.js';
 import { UsageError, benchArgs, inputPath, int, intList, outputPath, runBench } from './bench-args.js';
 
 interface AutocannonResult {
@@ -60,9 +63,39 @@ function parseLevels(spec: string): Level[] {
   });
 }
 
-/** Starts `run-inference.js serve` on a free port and resolves with its URL once it prints it. */
-function startServer(args: string[]): Promise<{ url: string; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, [entryScript(), 'serve', '--host', '127.0.0.1', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** The started server's options: 127.0.0.1 on a free port, the model and queue options, then --serve-args. */
+function serveArgv(): string[] {
+  return ['--host', '127.0.0.1', '--port', '0', ...(a.model ? ['--model', a.model] : ['--preset', a.preset]), ...(a.dtype ? ['--dtype', a.dtype] : []),
+    '--max-queue', a['max-queue'], ...a['serve-args'].split(' ').filter(Boolean)];
+}
+
+/**
+ * The context the started server will serve (its /v1/models max_model_len), known before it starts: serve's own
+ * parser reads the options, the runtime's config loading the model's context (a weights file's header at most), and
+ * --max-context caps it as serve does. A --lens that did not fit was found only after the model had loaded.
+ */
+async function servedContext(argv: string[]): Promise<{ context: number; why: string }> {
+  let s;
+  try { s = parseServeArgs(argv); } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    throw new UsageError(`the started server's options: ${e.message.split('\n')[0]!.replace(/^serve: /, '')} (serve --help lists them)`);
+  }
+  const o = s.engine;
+  // The dtype only names the cache file of random weights; their config is the same.
+  const { config } = await peekModelConfig({ model: o.model, config: o.config, preset: o.preset!, init: o.init, seed: o.seed ?? 0 }, o.dtype === 'f16' ? 'f16' : 'f32');
+  const cap = o.schedule?.maxContext;
+  return cap !== undefined && cap < config.maxSeq ? { context: cap, why: `--serve-args --max-context ${cap}` } : { context: config.maxSeq, why: `model '${config.name}'` };
+}
+
+/** Every prompt length with --max-tokens must fit the served context: one line naming them, exit 2. */
+function checkLens(lens: number[], maxTokens: number, context: number, why: string): void {
+  const tooLong = lens.filter((n) => n + maxTokens > context);
+  if (tooLong.length) throw new UsageError(`--lens ${tooLong.join(',')} with --max-tokens ${maxTokens}: over the server's context of ${context} tokens (${why})`);
+}
+
+/** Starts `run-inference.js serve` with `argv` and resolves with its URL once it prints it. */
+function startServer(argv: string[]): Promise<{ url: string; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, [entryScript(), 'serve', ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
   proc.stderr!.on('data', (d: Buffer) => { for (const l of d.toString().split('\n')) if (l && !l.startsWith('Warning:')) process.stderr.write(`[serve] ${l}\n`); });
   return new Promise((resolve, reject) => {
     let out = '';
@@ -103,15 +136,17 @@ async function main(): Promise<void> {
   if (a.out !== undefined) outputPath('out', a.out, { model: a.model, metrics: a.metrics });
   if (a.metrics !== undefined) outputPath('metrics', a.metrics, { model: a.model });
   let server: { url: string; proc: ChildProcess } | null = null;
-  const url = a.url ?? (server = await startServer([
-    ...(a.model ? ['--model', a.model] : ['--preset', a.preset!]), ...(a.dtype ? ['--dtype', a.dtype] : []),
-    '--max-queue', a['max-queue'], ...a['serve-args'].split(' ').filter(Boolean),
-  ])).url;
+  if (a.url === undefined) {
+    const argv = serveArgv(), served = await servedContext(argv);
+    checkLens(lens, maxTokens, served.context, served.why);
+    server = await startServer(argv);
+  }
+  const url = a.url ?? server!.url;
   try {
     const health = await (await fetch(`${url}/health`)).json() as { model: string; device: string; dtype: string };
+    // A running server's context is known only from itself.
     const context = (await (await fetch(`${url}/v1/models`)).json() as { data: { max_model_len: number }[] }).data[0]!.max_model_len;
-    const tooLong = lens.filter((n) => n + maxTokens > context);
-    if (tooLong.length) throw new Error(`prompt lengths ${tooLong.join(',')} + ${maxTokens} new tokens exceed the model's context of ${context}`);
+    checkLens(lens, maxTokens, context, `${url}/v1/models`);
     // Prompts: token ids below 256 (valid for every model, and bytes for the byte tokenizer).
     const rand = xorshift(seed);
     const prompts = lens.map((n) => Array.from({ length: n }, () => rand() % 256));

@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { childEnv } from '../src/cli/parent-watch.js';
 import { benchArgs, num, outputPath, runBench } from './bench-args.js';
 
 
@@ -103,7 +104,7 @@ interface WorkerSlot {
 function startWorker(slot: WorkerSlot, logLine: (s: string) => void, t0: number): Promise<void> {
   const listen = `tcp://127.0.0.1:${slot.port}`;
   const proc = spawn(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--role', 'worker', '--',
-    '--gpu', 'none', '--listen', listen, '--rank', String(slot.index), '--label', `worker${slot.index}`, '--max-message-mb', '64'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--gpu', 'none', '--listen', listen, '--rank', String(slot.index), '--label', `worker${slot.index}`, '--max-message-mb', '64'], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
   slot.proc = proc;
   return new Promise((resolve, reject) => {
     let buf = '';
@@ -264,7 +265,7 @@ GPU's alone. Exit 0 when every round matched, no process died unasked, and worke
   const coordRss: [number, number, number][] = [];
   const coords = [0, 1].map((id) => {
     const p = spawn(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--role', 'coordinator', '--id', String(id), '--endpoints', endpoints().join(','), '--weights', weights, '--until', String(untilMs - 20_000)],
-      { stdio: ['ignore', 'pipe', 'pipe'] });
+      { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
     let buf = '', err = '';
     p.stdout!.setEncoding('utf8').on('data', (c: string) => {
       buf += c;

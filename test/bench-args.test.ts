@@ -7,8 +7,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { int, intList, knownNames, num, outputPath } from '../kernels-bench/bench-args.js';
+import { int, intList, knownNames, num, outputPath, refuseOverLimit } from '../kernels-bench/bench-args.js';
 import { hasSubgroupMatrixF16 } from '../src/kernels/gemm-sgm-common.js';
+import { tensorLimit } from '../src/model/load-weights.js';
 import { useGpu } from './helpers.js';
 import { privateDist } from './private-dist.js';
 
@@ -105,11 +106,30 @@ describe('benchmark scripts: hostile command lines', () => {
     expect((JSON.parse(readFileSync(out, 'utf8')) as { rows: { name: string }[] }).rows.map((x) => x.name)).toEqual(['f32 default path']);
   }, 120_000);
 
-  it('gemm-sweep: a sweep whose every row failed exits 1, naming the first error (it measured nothing)', () => {
-    // 100000² f32 is past any binding limit: the row fails at run time, not on the command line. It exited 0.
-    const r = bench('gemm-sweep', ['--parts', 'f32', '--size', '100000', '--samples', '1', '--repeat', '1', '--pick', 'f32 default path']);
+  it('gemm-sweep: a sweep whose every row failed exits 1, naming the first error (it measured nothing)', async (ctx) => {
+    // A variant that does not apply to the shape fails at run time, not on the command line. It exited 0.
+    if (!(await gpu()).caps.subgroups) { ctx.skip(); return; }   // no subgroup GEMV variant to pick
+    const r = bench('gemm-sweep', ['--parts', 'decode', '--decode-shapes', '8x6', '--decode-m', '1', '--samples', '1', '--pick', 'gemv sg cpt1 u1']);
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/error: every row failed \(1\); the first: tensor 'x' f32\[100000, 100000\] needs/);
+    expect(r.stderr).toMatch(/error: every row failed \(1\); the first: gemv: the subgroup kernel \(cpt 1, u 1\) does not apply to 1x8x6/);
+  }, 120_000);
+
+  it("gemm-sweep and attention-sweep: shapes past the device's limit for one tensor are refused before the first row", async () => {
+    // Each such row failed at run time, after the others (attention-sweep: after every ragged check); a sweep of only
+    // such rows exited 1, one with others 0 with FAILED rows.
+    const caps = (await gpu()).caps, limit = tensorLimit(caps);
+    const over = `over this device's limit of ${limit} bytes a tensor (maxStorageBufferBindingSize ${caps.maxStorageBinding}, maxBufferSize ${caps.maxBufferSize}); nothing was run`;
+    refused('gemm-sweep', ['--parts', 'f32', '--size', '100000', '--samples', '1', '--repeat', '1', '--pick', 'f32 default path'],
+      `--size 100000 (part f32): f32[100000, 100000] needs 40000000000 bytes: ${over}`);
+    // Every shape in one line: a decode projection whose weights pass the limit beside a square that does.
+    const n = Math.floor(limit / 2048) + 8;
+    const r = refused('gemm-sweep', ['--parts', 'f32,decode', '--size', '100000', '--decode-shapes', `${n}x1024,8x8`, '--decode-m', '1,8', '--samples', '1'],
+      `--size 100000 (part f32): f32[100000, 100000] needs 40000000000 bytes; part decode ${n}x1024: f16[${n}, 1024] needs ${n * 2048} bytes: ${over}`);
+    expect(r.stderr, 'the 8x8 shape fits').not.toContain('8x8');
+    refused('attention-sweep', ['--quick', '--dec-shapes', '1024x1,1024x100000'],
+      `decode 1024x100000 (--dec-shapes): f16[100000, 32, 8, 128] needs 6553600000 bytes: ${over}`);
+    refused('attention-sweep', ['--quick', '--only', 'tiled', '--prefill-geos', '256,0,256,3000000,8,8'],
+      'prefill check T=256 qPos0=0 kv=256 cap=3000000 H=8/8 D=64 (--prefill-geos): f16[1, 8, 3000000, 64] needs 3072000000 bytes; prefill check T=256 qPos0=0 kv=256 cap=3000000 H=8/8 D=128');
   }, 120_000);
 
   it('pool-bench: every configuration failing in the engine exits 1 (a malformed --model)', () => {
@@ -252,6 +272,13 @@ describe('benchmark scripts: hostile command lines', () => {
     refused('server-bench', ['--url', 'http://127.0.0.1:1', '--preset', 'tiny'], '--preset: options of the server this bench starts; --url names a running one');
     refused('server-bench', ['--url', 'localhost:8000'], "--url must be a server's base URL");
     refused('server-bench', ['--out', join(tmp, 'nope', 'x.json')], 'does not exist');
+    // The served context (the model's, or serve's --max-context) was known only from /v1/models, after the model
+    // loaded: a stack trace, exit 1. Now from the model files and serve's own parser, before the server starts.
+    const early = (args: string[], why: string) => expect(refused('server-bench', args, why).stderr, 'no server started').not.toContain('[serve]');
+    early(['--preset', 'tiny', '--lens', '16,500', '--max-tokens', '32'], "--lens 500 with --max-tokens 32: over the server's context of 512 tokens (model 'tiny')");
+    early(['--preset', 'tiny', '--lens', '64', '--serve-args=--max-context 64'], "--lens 64 with --max-tokens 32: over the server's context of 64 tokens (--serve-args --max-context 64)");
+    early(['--dtype', 'f64'], "the started server's options: --dtype must be f32 or f16, got 'f64'");
+    early(['--serve-args=--max-batch 0'], "the started server's options: --max-batch must be an integer in [1,");
   }, 120_000);
 
   it('soak: a NaN fault period or memory slack, and --out onto a folder, are refused before anything starts', () => {
@@ -279,6 +306,13 @@ describe('benchmark scripts: hostile command lines', () => {
 });
 
 describe('bench-args values', () => {
+  it('refuseOverLimit: the largest tensor of each shape past min(binding, buffer), all in one line; none past it, no error', () => {
+    const limits = { maxStorageBinding: 1000, maxBufferSize: 4000 };
+    expect(() => refuseOverLimit(limits, [{ what: 'a', dtype: 'f32', shape: [250] }, { what: 'b', dtype: 'f16', shape: [500] }])).not.toThrow();
+    expect(() => refuseOverLimit(limits, [{ what: 'a', dtype: 'f32', shape: [251] }, { what: 'a', dtype: 'f32', shape: [300] }, { what: 'b', dtype: 'f16', shape: [10, 60] }]))
+      .toThrow("a: f32[300] needs 1200 bytes; b: f16[10, 60] needs 1200 bytes: over this device's limit of 1000 bytes a tensor (maxStorageBufferBindingSize 1000, maxBufferSize 4000); nothing was run");
+  });
+
   it('numbers are decimal and in range; lists have no empty items; names are known and once', () => {
     expect(int('n', '12')).toBe(12);
     for (const v of ['', ' ', '0x10', '1e3', '1.0', '-1', 'NaN', '9007199254740993']) expect(() => int('n', v), v).toThrow(/--n must be an integer/);

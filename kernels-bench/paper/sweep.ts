@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PREFILL_CHUNK_MIN, type GenerateResult } from '../../src/model/generation.js';
+import { childEnv } from '../../src/cli/parent-watch.js';
 import { UsageError, allRowsFailed, int, intList, nameListOf, outputPath, runBench } from '../bench-args.js';
 import type { MeasuredPoint } from './cost-model.js';
 
@@ -158,7 +159,7 @@ async function main(argv: string[]): Promise<number | undefined> {
       const flags = cliFlags(v, s, len);
       const t0 = Date.now();
       const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--point', JSON.stringify(flags), '--batch', String(batch), '--repeat', String(repeat)],
-        { cwd: `${HERE}/../../..`, encoding: 'utf8', maxBuffer: 1 << 26 });
+        { cwd: `${HERE}/../../..`, encoding: 'utf8', maxBuffer: 1 << 26, env: childEnv() });
       const line = r.stdout.split('\n').find((l) => l.startsWith('@@POINT '));
       if (line) {
         const p = JSON.parse(line.slice(8)) as SweepPoint;

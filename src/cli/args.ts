@@ -180,6 +180,8 @@ export function helpText(): string {
     '                        without it, where the one-launch kernel ran slower on the H200)',
     '  FAPOOL_PIPESTATS_DIR  with the pipeline-statistics Vulkan layer on (kernels-bench/pipeline-stats): keep WGSL names in the',
     '                        SPIR-V so the layer can write each pipeline\'s registers and shared memory into this folder',
+    '  FAPOOL_PARENT_PID     set by the package\'s own spawners (a benchmark\'s server, the soak\'s workers): the process stops',
+    '                        (SIGTERM to itself) when that pid is no longer its parent, even one killed by SIGKILL',
     '', 'Exit status:',
     '  0    done',
     '  1    failed while running: unreadable or corrupt model files, non-finite weights or logits, a GPU or pool worker failure',

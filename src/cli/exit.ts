@@ -5,6 +5,7 @@ import { FapoolError, InputError } from '../gpu/errors.js';
 import { GpuBindingError } from '../gpu/select.js';
 import { PlacementError } from '../orchestrator/baselines/placement.js';
 import { PolicyError } from '../orchestrator/pool/policy.js';
+import { exitWithSpawner } from './parent-watch.js';
 import { UsageError } from './usage-error.js';
 
 /** Errors in what the user asked for (exit 2); every other FapoolError is a failure while running (exit 1). */
@@ -47,6 +48,7 @@ export function exitQuietlyOnClosedPipe(): void {
 }
 
 export async function runAndExit(main: () => Promise<number>): Promise<never> {
+  exitWithSpawner(); // started by one of ours (a bench's server, a soak's worker): not a moment past it
   let code = 1;
   try {
     code = await main();

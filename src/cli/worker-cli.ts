@@ -14,6 +14,7 @@ import type { RankHandler } from '../orchestrator/transport/link.js';
 import { PROTOCOL_VERSION } from '../orchestrator/transport/messages.js';
 import { startWorker, type Worker } from '../orchestrator/transport/worker.js';
 import { setBusyPollFor } from '../orchestrator/transport/zmq-link.js';
+import { watchParent } from './parent-watch.js';
 import { UsageError } from './usage-error.js';
 
 export interface WorkerArgs {
@@ -56,7 +57,8 @@ export function workerHelpText(): string {
     '                           without it Dawn takes GPU 0 (default: auto)',
     '  --rank N                 rank number reported to the lead (default 0)',
     '  --label NAME             name in logs and of the GPU device (default: worker<rank>)',
-    '  --exit-with-parent       exit when stdin closes (the spawning process died)',
+    '  --exit-with-parent       exit when stdin closes or the parent process is gone (the spawning process died,',
+    '                           even by SIGKILL)',
     `  --max-message-mb N       refuse requests over N MiB before reading them (default ${DEFAULT_MAX_MESSAGE_MB}); the sender is disconnected`,
     '  --client-idle-s S        free a client\'s KV shards after S s without a request from it (default 0: only when its',
     '                           connection closes, which a killed or hung lead\'s does within 5 heartbeats)',
@@ -115,8 +117,11 @@ export function parseWorkerArgs(argv: string[]): WorkerArgs {
   };
 }
 
-/** Resolves when the worker should stop: a signal, stdin closing (with --exit-with-parent), or a lost device. */
-function stopSignal(gpu: Gpu, exitWithParent: boolean, log: (m: string) => void): Promise<{ code: number }> {
+/**
+ * Resolves when the worker should stop: a signal, stdin closing or `parentPid` no longer being the parent (with
+ * --exit-with-parent), or a lost device.
+ */
+function stopSignal(gpu: Gpu, exitWithParent: boolean, parentPid: number, log: (m: string) => void): Promise<{ code: number }> {
   return new Promise((resolve) => {
     let stopped = false;
     const stop = (why: string, code = 0) => {
@@ -132,6 +137,8 @@ function stopSignal(gpu: Gpu, exitWithParent: boolean, log: (m: string) => void)
       process.stdin.once('end', () => stop('stdin closed (parent gone)'));
       process.stdin.once('error', () => stop('stdin failed (parent gone)'));
       process.stdin.resume();
+      // Also by the parent pid: a stdin pipe whose write end another process inherited never ends.
+      watchParent(parentPid, () => stop(`parent process ${parentPid} gone`));
     }
     void gpu.device.lost.then((info) => stop(`GPU device lost (${info.reason}): ${info.message}`, 1));
   });
@@ -208,6 +215,8 @@ export async function checkIpcPathFree(endpoint: string): Promise<void> {
 }
 
 export async function workerMain(argv: string[]): Promise<number> {
+  // The parent at start: one that dies while the GPU opens is seen when the watch begins.
+  const parentPid = process.ppid;
   const a = parseWorkerArgs(argv);
   if (a.help) { console.log(workerHelpText()); return 0; }
   const log = (m: string) => process.stderr.write(`[${a.label} pid ${process.pid}] ${m}\n`);
@@ -245,7 +254,7 @@ export async function workerMain(argv: string[]): Promise<number> {
       endpoint: a.listen, maxMessageBytes: a.maxMessageBytes,
       onError: (e) => log(`request dropped: ${e.message}`), onClientGone: (c) => clients.drop(c, 'disconnected'),
     });
-    const stopped = stopSignal(gpu, a.exitWithParent, log);
+    const stopped = stopSignal(gpu, a.exitWithParent, parentPid, log);
     process.stdout.write(`READY ${worker.endpoint} ${gpu.caps.device || gpu.caps.vendor || 'unknown-device'}\n`);
     log(`rank ${a.rank} serving on ${worker.endpoint}`);
     const { code } = await stopped;

@@ -1,6 +1,6 @@
 // Pool workers on this host: one `run-inference.js worker` process per GPU, on an ipc socket each.
-// Each is started with --exit-with-parent (it exits when its stdin closes, i.e. when this process dies,
-// even by SIGKILL), and this process kills what is left when it exits.
+// Each is started with --exit-with-parent (it exits when its stdin closes or its parent pid changes, i.e. when this
+// process dies, even by SIGKILL), and this process kills what is left when it exits.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { FapoolError } from '../../gpu/errors.js';
