@@ -11,10 +11,8 @@
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
+R="$R" bash kernels-bench/rounds/s36b.sh   # the decode cases beside the CUDA graph
 source kernels-bench/rounds/seed4l.sh
-timeout 200 python3 kernels-bench/torch_decode_graph.py --weights $W --configs 1x4096,1x32768,8x4096,8x32768,64x4096 --out "$R/graph.json" > "$R/graph.log" 2>&1
-echo "graph rc $?"; grep -iv warn "$R/graph.log" | grep -E "^ +[0-9]+ +[0-9]+ \|" | cut -c1-100
-for s in "b1 1 4096" "b1x32k 1 32768" "b8 8 4096" "b8x32k 8 32768" "b64 64 4096"; do set -- $s; decstep $1 $2 $3; done
 timeout -k 2 60 python3 kernels-bench/gemm-cublas.py --out "$R/cublas.json" --prefill-m 4096 --no-decode > "$R/cublas.log" 2>&1; echo "cublas rc=$?"; grep -E "^ 4096x4096x4096" "$R/cublas.log"
 cub=(); [ -s "$R/cublas.json" ] && cub=(--cublas "$R/cublas.json")
 timeout -k 2 60 node dist/kernels-bench/gemm-sweep.js --parts f32 --pick 'f32 default path' --samples 8 "${cub[@]}" --out "$R/f32.json" 2>&1 | grep -E '^f32' | cut -c1-130
