@@ -530,15 +530,18 @@ function plannedTensors(gpu: Gpu, sgm: boolean, a: ReturnType<typeof checkArgs>)
   const t: PlannedTensor[] = [];
   if (a.parts.has('square') && only(squareVariants(gpu, sgm)).length) t.push({ what: `--size ${a.S} (part square)`, dtype: 'f16', shape: [a.S, a.S] });
   if (a.parts.has('f32') && only(f32Variants()).length) t.push({ what: `--size ${a.S} (part f32)`, dtype: 'f32', shape: [a.S, a.S] });
-  const projections = (part: string, shapes: [number, number, boolean][], Ms: number[], mOption: string) => {
+  // variantsFor: the variants a shape may run (projectionPart skips a shape --only / --pick leave none of).
+  const projections = (part: string, shapes: [number, number, boolean][], Ms: number[], mOption: string, variantsFor?: (M: number, gated: boolean) => Variant[]) => {
     for (const [N0, K0, gated] of shapes) {
+      if (variantsFor && !Ms.some((M) => only(variantsFor(M, gated)).length)) continue;
       const N = N0 / DIV, K = K0 / DIV, what = `part ${part} ${N0}x${K0}${gated ? 'g' : ''}${DIV > 1 ? ` / --shape-div ${DIV}` : ''}`;
       t.push({ what, dtype: 'f16', shape: [N, K] });
       for (const M of Ms) for (const shape of [[M, K], [M, N]]) t.push({ what: `${what} at ${mOption} ${M}`, dtype: 'f16', shape });
     }
   };
+  // The prefill part's variants come from the square part's results: its shapes are all checked.
   if (a.parts.has('prefill') && (sgm || args.emulate)) projections('prefill', SEED, a.prefillMs, '--prefill-m');
-  if (a.parts.has('decode')) projections('decode', a.shapes, a.decodeMs, '--decode-m');
+  if (a.parts.has('decode')) projections('decode', a.shapes, a.decodeMs, '--decode-m', (M, g) => decodeVariants(gpu, sgm, M, g, a.splits));
   return t;
 }
 

@@ -126,6 +126,9 @@ describe('benchmark scripts: hostile command lines', () => {
     const r = refused('gemm-sweep', ['--parts', 'f32,decode', '--size', '100000', '--decode-shapes', `${n}x1024,8x8`, '--decode-m', '1,8', '--samples', '1'],
       `--size 100000 (part f32): f32[100000, 100000] needs 40000000000 bytes; part decode ${n}x1024: f16[${n}, 1024] needs ${n * 2048} bytes: ${over}`);
     expect(r.stderr, 'the 8x8 shape fits').not.toContain('8x8');
+    // A decode shape --pick leaves no variant of is skipped by the sweep, so it is not refused either.
+    const skipped = bench('gemm-sweep', ['--parts', 'f32,decode', '--size', '64', '--decode-shapes', `${n}x1024`, '--decode-m', '1', '--samples', '1', '--pick', 'f32 default path']);
+    expect(skipped.code, skipped.stderr).toBe(0);
     refused('attention-sweep', ['--quick', '--dec-shapes', '1024x1,1024x100000'],
       `decode 1024x100000 (--dec-shapes): f16[100000, 32, 8, 128] needs 6553600000 bytes: ${over}`);
     refused('attention-sweep', ['--quick', '--only', 'tiled', '--prefill-geos', '256,0,256,3000000,8,8'],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fromF16Array, LimitError, ShapeError, toF16Array, type Tensor } from '../src/gpu/index.js';
-import { keyedUniform, sampler, samplingUniform, type SamplingParams } from '../src/kernels/sampling.js';
+import { keyedUniform, NONFINITE_ID, sampler, samplerStorageBytes, samplingUniform, type SamplingParams } from '../src/kernels/sampling.js';
 import { download, poisoned, rng, upload, useGpu, type Rng } from './helpers.js';
 import { acceptedTokens, sampleRowRef } from './ref/misc.js';
 
@@ -89,6 +89,64 @@ describe('sampler', () => {
     g.release(l16, l32, o16, o32);
   });
 
+  it('a vocabulary of 64K tokens or more (512 threads a row where the device has the storage): exact tokens', async () => {
+    const g = await gpu();
+    const r = rng();
+    const [V, B] = [70001, 2];
+    const logits = makeLogits(r, B * V, true);
+    const lt = upload(g, logits, [B, V], 'f32'), out = poisoned(g, [B], 'u32');
+    const seed = r.int(0, 2 ** 31);
+    // The device's own pick, and 512 threads with 8 buckets (what fits lavapipe's 32 KiB): the wide row's reductions.
+    for (const tuning of [undefined, { wg: 512, logNb: 3 }]) {
+      const s = sampler(g, { logits: lt, out, params: { ...PARAMS[0]!, seed }, tuning });
+      for (const params of PARAMS) {
+        s.setParams({ ...params, seed });
+        for (const step of [0, 3]) {
+          s.setStep(step);
+          await g.run([s.dispatch]);
+          const got = await download(g, out);
+          for (let b = 0; b < B; b++) {
+            const u = samplingUniform(seed, step, b), ok = acceptedTokens(logits.subarray(b * V, (b + 1) * V), params, u);
+            expect(ok.has(got[b]!), `${JSON.stringify(tuning)} row ${b} step ${step} ${JSON.stringify(params)} got ${got[b]} want ${[...ok]} seed=${r.seed}`).toBe(true);
+          }
+        }
+      }
+    }
+    g.release(lt, out);
+  });
+
+  it('a tuning that is not a power of two, or over the device\'s workgroup storage, is refused', async () => {
+    const g = await gpu();
+    const logits = g.tensor([1, 10], 'f32'), out = g.tensor([1], 'u32'), params = { temperature: 1, topK: 0, topP: 1, seed: 1 };
+    expect(() => sampler(g, { logits, out, params, tuning: { wg: 48, logNb: 4 } })).toThrow(/48 threads a row is not a power of two/);
+    expect(() => sampler(g, { logits, out, params, tuning: { wg: 64, logNb: 0 } })).toThrow(/logNb must be an integer in \[1, 6\]/);
+    const wg = Math.min(g.caps.maxInvocations, g.caps.maxWorkgroupSizeX, 1024);
+    if (samplerStorageBytes(wg, 6) > g.caps.maxWorkgroupStorage) {
+      expect(() => sampler(g, { logits, out, params, tuning: { wg, logNb: 6 } })).toThrow(/bytes of workgroup storage, over this device's/);
+    }
+  });
+
+  it('f16 logits with ±Inf or NaN give the non-finite id for every parameter set; 65504 (the largest f16) does not', async () => {
+    const g = await gpu();
+    const r = rng();
+    const V = 300, specials = [Infinity, -Infinity, NaN, 65504];
+    const logits = new Float64Array(specials.length * V);
+    specials.forEach((x, b) => {
+      for (let i = 0; i < V; i++) logits[b * V + i] = Math.fround(r.normal());
+      logits[b * V + r.int(0, V - 1)] = x;
+    });
+    const lt = upload(g, logits, [specials.length, V], 'f16'), out = poisoned(g, [specials.length], 'u32');
+    const s = sampler(g, { logits: lt, out, params: { ...PARAMS[0]!, seed: 1 } });
+    for (const params of PARAMS) {
+      s.setParams({ ...params, seed: 1 });
+      await g.run([s.dispatch]);
+      const got = Array.from(await download(g, out));
+      expect(got.slice(0, 3), JSON.stringify(params)).toEqual([NONFINITE_ID, NONFINITE_ID, NONFINITE_ID]);
+      expect(got[3], JSON.stringify(params)).not.toBe(NONFINITE_ID);
+    }
+    g.release(lt, out);
+  });
+
   it('keyed rows (drawAt ≠ 0) draw by (seed, drawAt) whatever their row and step; rows with 0 by (seed, step, row)', async () => {
     const g = await gpu();
     const r = rng();
@@ -140,9 +198,9 @@ describe('sampler', () => {
     const g = await gpu();
     const r = rng();
     const [V, B] = [4099, 64];
-    // Row b's maximum at 64·b + b % 7: for any workgroup of ≤ 512 threads these positions fall in every one of the
-    // eight loads of a trip and in the tail loop.
-    const want = Array.from({ length: B }, (_, b) => 64 * b + (b % 7));
+    // Row b's maximum at 64·b + b % 7 (the last row's at V − 1): for any workgroup of ≤ 512 threads these positions
+    // fall in every one of the eight loads of a trip, and the last in the tail loop after the trips.
+    const want = Array.from({ length: B }, (_, b) => (b === B - 1 ? V - 1 : 64 * b + (b % 7)));
     const logits = new Float64Array(B * V);
     for (let b = 0; b < B; b++) {
       for (let i = 0; i < V; i++) logits[b * V + i] = Math.fround(Math.min(r.normal(), 4));

@@ -65,10 +65,10 @@ export function checkRunFits(cfg: ModelConfig, dtype: DType, limits: RunLimits, 
   const limit = tensorLimit(limits);
   const over = (bytes: number) => bytes > limit;
   const device = `this GPU's limit of ${mib(limit)} per storage binding`;
-  const logits = r.batch * cfg.vocab * 4;
-  const maxBatch = Math.min(Math.floor(limit / (cfg.vocab * 4)), limits.maxWorkgroupsPerDim);
+  const logits = r.batch * cfg.vocab * el; // in the model dtype (the LM head's output, sampled as it is)
+  const maxBatch = Math.min(Math.floor(limit / (cfg.vocab * el)), limits.maxWorkgroupsPerDim);
   if (over(logits)) {
-    throw new UsageError(`${what.batch}: the logits of ${r.batch} sequences (f32[${r.batch}, ${cfg.vocab}], ${mib(logits)}) exceed ${device}; ` +
+    throw new UsageError(`${what.batch}: the logits of ${r.batch} sequences (${dtype}[${r.batch}, ${cfg.vocab}], ${mib(logits)}) exceed ${device}; ` +
       `at most ${maxBatch} sequences fit`);
   }
   const rows = Math.max(Math.min(r.prefillChunk, r.longest), r.batch);

@@ -21,7 +21,7 @@ export interface Sampler {
   setParams(p: SamplingParams): void;
 }
 
-interface SamplingCfg { wg: number; logNb: number; dtype: DType }
+interface SamplingCfg extends SamplerTuning { dtype: DType }
 
 const program = defineProgram<SamplingCfg>({
   name: 'sample', file: 'sampling.wgsl', entry: 'sample',
@@ -104,13 +104,37 @@ function paramUniforms(p: SamplingParams, vocab: number): Record<string, number>
  */
 export const SAMPLER_WIDE_VOCAB = 65536;
 
+/**
+ * Workgroup storage of the sampler (shaders/sampling.wgsl): per-thread buckets (NB + 1) and the four reduction arrays,
+ * the buckets' segment partials ((NB + 1) × 16), and the broadcast scalars.
+ */
+export function samplerStorageBytes(wg: number, logNb: number): number {
+  const nb = (1 << logNb) + 1;
+  return (nb + 4) * wg * 4 + nb * 16 * 4 + 32;
+}
+
+/** Threads a row (a power of two in [32, the device's limit]) and search fan-out (log2 in [1, 6]) that fit the device. */
+export interface SamplerTuning { wg: number; logNb: number }
+
 /** Workgroup size (by vocabulary) whose search buckets fit the device's workgroup storage. */
-function pickConfig(gpu: Gpu, vocab: number): Omit<SamplingCfg, 'dtype'> {
+function pickConfig(gpu: Gpu, vocab: number): SamplerTuning {
   const logNb = 4;
   let wg = rowWorkgroupSize(gpu, vocab >= SAMPLER_WIDE_VOCAB ? 512 : 256);
-  const bytes = (w: number) => ((1 << logNb) + 1 + 4) * w * 4 + 64; // bins + 4 reduction arrays + scalars
-  while (wg > 32 && bytes(wg) > gpu.caps.maxWorkgroupStorage) wg /= 2;
+  while (wg > 32 && samplerStorageBytes(wg, logNb) > gpu.caps.maxWorkgroupStorage) wg /= 2;
   return { wg, logNb };
+}
+
+/** A tuning given to sampler() (tests and benchmarks: another width than the device's pick), checked. */
+function checkTuning(gpu: Gpu, t: SamplerTuning): SamplerTuning {
+  const { wg, logNb } = t;
+  const pow2 = Number.isInteger(wg) && wg >= 32 && (wg & (wg - 1)) === 0;
+  if (!pow2 || wg > Math.min(gpu.caps.maxInvocations, gpu.caps.maxWorkgroupSizeX)) {
+    throw new LimitError(`sampler: ${wg} threads a row is not a power of two in [32, ${Math.min(gpu.caps.maxInvocations, gpu.caps.maxWorkgroupSizeX)}]`);
+  }
+  if (!Number.isInteger(logNb) || logNb < 1 || logNb > 6) throw new RangeError(`sampler: logNb must be an integer in [1, 6], got ${logNb}`);
+  const bytes = samplerStorageBytes(wg, logNb);
+  if (bytes > gpu.caps.maxWorkgroupStorage) throw new LimitError(`sampler: ${wg} threads with ${1 << logNb} buckets need ${bytes} bytes of workgroup storage, over this device's ${gpu.caps.maxWorkgroupStorage}`);
+  return t;
 }
 
 /**
@@ -118,7 +142,7 @@ function pickConfig(gpu: Gpu, vocab: number): Omit<SamplingCfg, 'dtype'> {
  * drawAt [B] u32: per row 0 (draw by step and row) or the position of the token it samples (keyed: the draw is the
  * request's own, wherever it sits in the batch).
  */
-export function sampler(gpu: Gpu, a: { logits: Tensor; out: Tensor; drawAt?: Tensor; params: SamplingParams }): Sampler {
+export function sampler(gpu: Gpu, a: { logits: Tensor; out: Tensor; drawAt?: Tensor; params: SamplingParams; tuning?: SamplerTuning }): Sampler {
   const k = 'sampler';
   expectRank(a.logits, 2, 'logits', k);
   // f16 logits (an f16 model's LM head) are read as they are: no cast launch, the same ids.
@@ -133,7 +157,7 @@ export function sampler(gpu: Gpu, a: { logits: Tensor; out: Tensor; drawAt?: Ten
   expectShape(drawAt, [rows], 'drawAt', k);
   expectDtype(drawAt, 'u32', 'drawAt', k);
   expectDistinct(k, ['out', a.out], ['logits', a.logits], ['drawAt', drawAt]);
-  const prog = gpu.program(program, { ...pickConfig(gpu, vocab), dtype: a.logits.dtype });
+  const prog = gpu.program(program, { ...(a.tuning ? checkTuning(gpu, a.tuning) : pickConfig(gpu, vocab)), dtype: a.logits.dtype });
   const dispatch = gpu.dispatch(prog, {
     bind: { logits: a.logits, ids: a.out, draw_at: drawAt },
     uniforms: { rows, vocab, step: 0, ...paramUniforms(a.params, vocab) },

@@ -131,7 +131,6 @@ export interface DeviceModelOptions {
 export class DeviceModel {
   private st: RunState | null = null;
   private cache: KvCache | null = null;
-  private logitsAct: Tensor | null = null; // [slots, vocab] in the model dtype (f16): the head's output, sampled as it is
   private readBufs: GPUBuffer[] = [];
   private readonly prefillPrograms = new LruCache<number, PrefillProgram>(PREFILL_PROGRAM_CACHE, (p) => releasePrefill(p));
   /** The sampling step (setStep). */
@@ -197,7 +196,6 @@ export class DeviceModel {
       }
       this.noCache = [gpu.tensor([1, cfg.nKvHeads, 1, cfg.headDim], dtype, 'no_k'), gpu.tensor([1, cfg.nKvHeads, 1, cfg.headDim], dtype, 'no_v')];
       if (this.hasHead) {
-        this.logitsAct = dtype === 'f32' ? null : gpu.tensor([shape.B, cfg.vocab], dtype, 'logits_act');
         this.readBufs = [0, 1].map((i) => gpu.readbackBuffer(shape.B * 4, `tokens_readback${i}`));
       }
     } catch (e) {
@@ -477,7 +475,7 @@ export class DeviceModel {
       const { gpu, cfg } = this;
       const s = this.state;
       // An f16 head's logits are sampled (and read back, readLogits) as they are: no cast launch a step.
-      const logits = sliceRows(this.logitsAct ?? s.logits, 0, n);
+      const logits = sliceRows(s.logits, 0, n);
       const steps: Step[] = headSteps(gpu, cfg, { finalNorm: w.finalNorm, lmHead: w.lmHead }, sliceRows(s.x, 0, n), sliceRows(s.xn, 0, n), logits);
       const sampler = makeSampler(gpu, { logits, out: sliceRows(s.nextIds, 0, n), drawAt: sliceRows(s.drawAt, 0, n), params: this.sampling! });
       sampler.setStep(this.step); // a row class first used mid-generation draws for the current step
@@ -490,8 +488,8 @@ export class DeviceModel {
 
   /** The last head's logits [slots, vocab] in f32 (an f16 head's converted on the host, exactly). */
   async readLogits(): Promise<Float32Array> {
-    if (!this.logitsAct) return await this.gpu.read(this.state.logits) as Float32Array;
-    return fromF16Array(await this.gpu.read(this.logitsAct) as Uint16Array);
+    const t = this.state.logits, host = await this.gpu.read(t);
+    return t.dtype === 'f16' ? fromF16Array(host as Uint16Array) : host as Float32Array;
   }
 
   /** Keep the last row of a prefill chunk of `tokens` rows as sequence `slot`'s hidden state. */
@@ -577,9 +575,9 @@ export class DeviceModel {
     if (this.st) releaseRunState(gpu, this.st);
     if (this.cache) releaseKvCache(gpu, this.cache);
     this.added.clear();
-    gpu.release(this.logitsAct ?? undefined, this.savedIds ?? undefined, ...(this.noCache ?? []), ...this.readBufs, ...(this.halves?.rows ?? []));
+    gpu.release(this.savedIds ?? undefined, ...(this.noCache ?? []), ...this.readBufs, ...(this.halves?.rows ?? []));
     this.savedIds = null;
-    this.st = null; this.cache = null; this.logitsAct = null; this.noCache = null; this.readBufs = []; this.halves = null; this.split = null;
+    this.st = null; this.cache = null; this.noCache = null; this.readBufs = []; this.halves = null; this.split = null;
     this.shape = { B: 0, promptLengths: [], capacities: [], chunk: 0, maxTokens: 0 };
   }
 

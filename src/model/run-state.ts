@@ -33,7 +33,7 @@ export interface RunState {
   ids: Tensor;        // [maxTokens] u32 prompt token ids
   rows: Tensor;       // [maxTokens, 2] u32 (cache slot, position) per token row
   lastHidden: Tensor; // [slots, hidden] last prompt row of each sequence after prefill
-  logits: Tensor;     // [slots, vocab] f32
+  logits: Tensor;     // [slots, vocab] in the model dtype: the LM head's output, sampled as it is (readLogits: f32)
   nextIds: Tensor;    // [slots] u32 sampled tokens: the next step's input
   drawAt: Tensor;     // [slots] u32 per slot: 0 (draw by step and slot) or the sampled token's position (keyed draws)
   partial: Tensor | null; // [maxTokens, hidden] a tensor-parallel rank's partial block sums (null on one device)
@@ -82,7 +82,7 @@ export function allocRunState(gpu: Gpu, c: ModelConfig, dtype: DType, maxTokens:
     ids: t([maxTokens], 'u32', 'ids'),
     rows: t([maxTokens, 2], 'u32', 'rows'),
     lastHidden: t([slots, c.hidden], dtype, 'last_hidden'),
-    logits: t([slots, c.vocab], 'f32', 'logits'),
+    logits: t([slots, c.vocab], dtype, 'logits'),
     nextIds: t([slots], 'u32', 'next_ids'),
     drawAt: t([slots], 'u32', 'draw_at'),
     partial: o.partial ? t([maxTokens, c.hidden], dtype, 'partial') : null,
