@@ -163,6 +163,8 @@ describe('option parser', () => {
     expect([o.seed, o.topP, o.temperature, o.promptLen]).toEqual([4294967295, 0.001, 0.5, 7]);
     expect(o.warnings).toEqual([]);
     expect(parseCli(['--top-k', '5']).warnings).toEqual(['--top-k has no effect at --temperature 0 (greedy)']);
+    // A top-k past 2⁵³ keeps every token, as one at the vocabulary does (it was refused: "must be an integer >= 0").
+    expect(parseCli(['--top-k', '99999999999999999999', '--temperature', '1']).topK).toBe(Number.MAX_SAFE_INTEGER);
     expect(parseCli(['--threshold', '32']).warnings).toEqual(['--threshold has no effect without a pool (--pool, --cluster or --spawn)']);
     expect(parseCli(['--strategy', 'static', '--threshold', '32']).warnings).toEqual(['--threshold has no effect with --strategy static']);
     expect(parseCli(['--strategy', 'static', '--deadline', '5']).warnings).toEqual([expect.stringMatching(/--deadline has no effect with --strategy static in one process/)]);

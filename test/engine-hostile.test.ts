@@ -169,6 +169,9 @@ describe('bad requests', () => {
     ['seed 2^40', { sampling: { temperature: 1, seed: 2 ** 40 } }, /^sampling\.seed must be a u32 \(an integer in 0\.\.4294967295\), got 1099511627776$/], // RangeError
     ['a misspelt option', { sampling: { temperature: 1, top_p: 0.5 } }, /^sampling has no option "top_p" \(it takes temperature, topK, topP, seed\)$/], // ignored: top-p 1
     ['sampling a number', { sampling: 0.8 }, /^sampling must be an object, got 0\.8$/], // ignored: greedy
+    ['sampling an empty array', { sampling: [] }, /^sampling must be an object, got an array of 0$/], // ran greedy
+    ['seed a BigInt', { sampling: { temperature: 1, seed: 5n } }, /^sampling\.seed must be a u32 \(an integer in 0\.\.4294967295\), got 5n$/], // "got 5"
+    ['topK a BigInt', { sampling: { temperature: 1, topK: 40n } }, /^sampling\.topK must be an integer >= 0, got 40n$/], // "got 40"
     ['a misspelt stopAtEos', { stopAtEOS: false }, /^a generate\(\) request has no option "stopAtEOS" \(it takes prompts, maxNewTokens, /], // ignored: stopped at eos
     ['stop strings (a submit() option)', { stop: ['c'] }, /^a generate\(\) request has no option "stop"/], // ignored
     ['stopAtEos 0', { stopAtEos: 0 }, /^stopAtEos must be a boolean, got 0$/], // taken as true

@@ -149,6 +149,26 @@ describe('Scheduler', () => {
     expect(prepared.slice(4).map((p) => p.seed)).toEqual([42]); // prepared once: the second batch was already prepared for it
   });
 
+  it('greedy requests share one batch whatever their temperature, top-p and seed (top_k 1, temperature < 1e-30)', async () => {
+    const ex = standIn(4);
+    const prepared: SamplingParams[] = [];
+    const s = new Scheduler({ ...ex, prepare: (_shape: unknown, p: SamplingParams) => { prepared.push(p); } } as unknown as ForwardExecutor, cfg, serial(), { maxBatch: 4 });
+    // All pick the argmax (the sampler's greedy path). Before: a batch each (the key held temperature and seed), one
+    // after another: on the server, clients sending top_k 1 with their own seeds decoded one at a time.
+    const all = [GREEDY, { temperature: 0.7, topK: 1, topP: 0.9, seed: 1 }, { temperature: 1e-31, topK: 0, topP: 1, seed: 2 }, { ...GREEDY, seed: 3 }]
+      .map((p) => request(p, 10));
+    for (const r of all) s.submit(r.req);
+    for (const r of all) expect(await r.ended).toBe('length');
+    expect(all.map((r) => r.slot).sort(), 'slots: one batch').toEqual([0, 1, 2, 3]);
+    expect(prepared, 'prepared once').toHaveLength(1);
+    expect(ex.decodes.some((d) => [0, 1, 2, 3].every((b) => d.rows[2 * b + 1] !== NO_POSITION)), 'a decode step of all four').toBe(true);
+    // A sampled request still waits for them (another kind), and is not batched with them.
+    const sampled = request(SEEDED, 2);
+    s.submit(sampled.req);
+    expect(await sampled.ended).toBe('length');
+    expect(prepared.map((p) => p.seed)).toEqual([0, 42]);
+  });
+
   it('a request cancelled while it waits leaves the queue at the next admission, unstarted', async () => {
     const ex = standIn(1);
     const s = new Scheduler(ex, cfg, serial(), { maxBatch: 1 });

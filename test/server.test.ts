@@ -668,6 +668,7 @@ describe('serve (stand-in engine)', () => {
         { prompt: 'a', max_tokens: 1, temperature: 0.7, seed: 2 ** 32 + 5 }, // OpenAI takes 64-bit seeds (a 400)
         { prompt: 'a', max_tokens: 1, temperature: 0.7, seed: -1 },
         { prompt: 'a', max_tokens: 1, temperature: 0.7, seed: 2 ** 60 + 2 ** 33 + 7 * 2 ** 8 }, // past 2⁵³ (it was a 400)
+        { prompt: 'a', max_tokens: 1, temperature: 0.7, top_k: 2 ** 64, seed: 3 }, // an integer past 2⁵³: off (a 400 "must be an integer")
       ];
       for (const b of bodies) expect((await post(s.url, b)).status).toBe(200);
       expect(engine.requests.map((r) => r.sampling)).toEqual([
@@ -679,8 +680,10 @@ describe('serve (stand-in engine)', () => {
         { temperature: 0.7, topK: 0, topP: 1, seed: 5 }, // modulo 2³²
         { temperature: 0.7, topK: 0, topP: 1, seed: 2 ** 32 - 1 },
         { temperature: 0.7, topK: 0, topP: 1, seed: 7 * 2 ** 8 },
+        { temperature: 0.7, topK: 2 ** 64, topP: 1, seed: 3 },
       ]);
-      expect(engine.requests.map((r) => r.maxTokens)).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
+      expect(engine.requests.map((r) => r.maxTokens)).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 1]);
+      expect((await (await post(s.url, { prompt: 'a', top_k: 1.5 })).json()).error).toMatchObject({ param: 'top_k', message: "'top_k' must be an integer, got 1.5" });
       const empty = await post(s.url, { prompt: 'a', stop: '' });
       expect((await empty.json()).error.message, 'a string is named as one').toBe("'stop' is an empty string");
     } finally {

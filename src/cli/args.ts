@@ -339,7 +339,9 @@ export function parseCli(argv: string[]): CliOptions {
   const spawn = s('spawn') === undefined ? undefined : spawnList(s('spawn')!);
   const cluster = s('cluster');
   const temperature = num('temperature', s('temperature')!, 0, 100);
-  const topK = int('top-k', s('top-k')!, 0);
+  // Digits past 2⁵³ are a top-k over any vocabulary: off, as any top-k at or above the vocabulary is (it was refused as
+  // "must be an integer >= 0").
+  const topK = /^\d+$/.test(s('top-k')!) && Number(s('top-k')) > Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : int('top-k', s('top-k')!, 0);
   const topP = num('top-p', s('top-p')!, 0, 1, true);
   const force = Boolean(values.force);
 

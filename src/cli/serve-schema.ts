@@ -185,7 +185,9 @@ function generationParams<T extends object>(b: Record<string, unknown>, known: R
   const maxTokens = positiveInt(b, 'max_tokens');
   let topK = 0;
   if (b.top_k !== undefined && b.top_k !== null) {
-    if (!isInt(b.top_k)) throw bad('top_k', `'top_k' must be an integer, got ${typeName(b.top_k) === 'number' ? b.top_k : typeName(b.top_k)}`, 'invalid_type');
+    // Any integer, past 2⁵³ too (18446744073709551616 parses to an integral double): a top_k at or above the
+    // vocabulary keeps every token, as 0 does (it was a 400 saying "must be an integer, got 18446744073709552000").
+    if (typeof b.top_k !== 'number' || !Number.isInteger(b.top_k)) throw bad('top_k', `'top_k' must be an integer, got ${typeName(b.top_k) === 'number' ? b.top_k : typeName(b.top_k)}`, 'invalid_type');
     if (b.top_k < -1) throw bad('top_k', `'top_k' must be >= 0 (0 or -1 = off), got ${b.top_k}`);
     topK = Math.max(0, b.top_k);
   }

@@ -51,5 +51,6 @@ export function checkOptionKeys(o: unknown, known: readonly string[], what: stri
 export function shown(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
   if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (typeof v === 'bigint') return `${v}n`; // a BigInt printed as 5 read as the number 5 ("must be a u32, got 5")
   return typeof v === 'object' && v !== null ? 'an object' : String(v);
 }

@@ -452,7 +452,8 @@ export class Engine {
 /** Sampling parameters with the defaults (GREEDY) for those not given; InputError for an unknown or invalid one. */
 function samplingOf(s: Partial<SamplingParams> | undefined): SamplingParams {
   if (s === undefined || s === null) return { ...GREEDY };
-  if (typeof s !== 'object') throw new InputError(`sampling must be an object, got ${shown(s)}`);
+  // An array is an object too: `[]` ran greedy without a word.
+  if (typeof s !== 'object' || Array.isArray(s)) throw new InputError(`sampling must be an object, got ${shown(s)}`);
   const p: SamplingParams = { ...GREEDY };
   for (const [k, v] of Object.entries(s)) {
     // A misspelt option (top_p, topk) was ignored: the request ran with the default.

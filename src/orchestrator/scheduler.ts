@@ -2,10 +2,10 @@
 // next step once a slot is free: its prompt is prefilled chunk by chunk between decode steps (one chunk per
 // step, so running sequences keep streaming), its first token is sampled while the others keep their next
 // input, and it leaves (its slot freed) when done, stopped or cancelled. Requests decode together only with
-// the same sampling parameters (the sampler's parameters are per batch); others wait for the batch to drain —
-// and once one has waited FAIR_WAIT_STEPS decode steps, no later request joins the running batch before it, so a
-// steady stream of one kind of request cannot hold another kind back for ever. A request cancelled while it
-// waits leaves the queue at the next admission.
+// the same sampling parameters (the sampler's parameters are per batch; any greedy ones count as alike); others
+// wait for the batch to drain — and once one has waited FAIR_WAIT_STEPS decode steps, no later request joins the
+// running batch before it, so a steady stream of one kind of request cannot hold another kind back for ever. A
+// request cancelled while it waits leaves the queue at the next admission.
 // Decode steps are pipelined: step s + 1 is submitted before step s's tokens are read (its inputs are step s's
 // samples, already on the GPU), so the GPU does not wait for the host's read-back and encoding between steps. A
 // sequence that turns out to have ended at step s (end of sequence, a stop) has its step-s+1 token dropped.
@@ -65,8 +65,13 @@ interface Slot {
   done: boolean;
 }
 
-const paramsKey = (p: SamplingParams, seed: number | 'fresh' = p.seed) => `${p.temperature}/${p.topK}/${p.topP}/${seed}`;
-/** Which requests may share a batch: equal sampling parameters, or equal but for the seed where it is fresh. */
+/**
+ * Greedy parameters all pick the argmax (the sampler's one greedy path), whatever their temperature, top-p or seed:
+ * one key, so they share a batch (top_k 1 or temperature 1e-31 with a seed each ran as a batch per seed, one at a time).
+ */
+const paramsKey = (p: SamplingParams, seed: number | 'fresh' = p.seed) =>
+  samplesGreedily(p) ? 'greedy' : `${p.temperature}/${p.topK}/${p.topP}/${seed}`;
+/** Which requests may share a batch: equal sampling parameters (any greedy ones), or equal but for the seed where it is fresh. */
 const batchKeyOf = (r: ScheduledRequest) => paramsKey(r.sampling, r.freshSeed ? 'fresh' : r.sampling.seed);
 
 /** A u32 seed from the platform's random source (Node and browsers). */
