@@ -9,6 +9,7 @@ import { checkWritableFile, int as cliInt, num as cliNum, sameFile } from '../sr
 import { exitAfterFlush, exitCodeOf } from '../src/cli/exit.js';
 import { exitWithSpawner } from '../src/cli/parent-watch.js';
 import { FapoolError } from '../src/gpu/errors.js';
+import { DTYPE_BYTES } from '../src/gpu/index.js';
 import { optionLabel, refuseRepeatedOptions, UsageError } from '../src/cli/usage-error.js';
 import { PRESETS } from '../src/model/config.js';
 import { tensorLimit, type BindingLimits } from '../src/model/load-weights.js';
@@ -118,7 +119,7 @@ export function refuseOverLimit(limits: BindingLimits, planned: readonly Planned
   const limit = tensorLimit(limits);
   const largest = new Map<string, { t: PlannedTensor; bytes: number }>();
   for (const t of planned) {
-    const bytes = t.shape.reduce((p, d) => p * d, t.dtype === 'f16' ? 2 : 4);
+    const bytes = t.shape.reduce((p, d) => p * d, DTYPE_BYTES[t.dtype]);
     if (bytes > limit && bytes > (largest.get(t.what)?.bytes ?? 0)) largest.set(t.what, { t, bytes });
   }
   if (!largest.size) return;

@@ -162,6 +162,17 @@ function objectBody(body: unknown): Record<string, unknown> {
   return body as Record<string, unknown>;
 }
 
+/**
+ * An integer of any size, past 2⁵³ too (a 64-bit one such as 18446744073709551616 parses to an integral double), or
+ * undefined when absent or null.
+ */
+function anyInt(b: Record<string, unknown>, key: string): number | undefined {
+  const v = b[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw bad(key, `'${key}' must be an integer, got ${typeName(v) === 'number' ? v : typeName(v)}`, 'invalid_type');
+  return v;
+}
+
 function positiveInt(b: Record<string, unknown>, key: string): number | undefined {
   const v = b[key];
   if (v === undefined || v === null) return undefined;
@@ -184,20 +195,16 @@ function generationParams<T extends object>(b: Record<string, unknown>, known: R
   if (b.model !== undefined && b.model !== null && typeof b.model !== 'string') throw bad('model', `'model' must be a string, got ${typeName(b.model)}`, 'invalid_type');
   const maxTokens = positiveInt(b, 'max_tokens');
   let topK = 0;
-  if (b.top_k !== undefined && b.top_k !== null) {
-    // Any integer, past 2⁵³ too (18446744073709551616 parses to an integral double): a top_k at or above the
-    // vocabulary keeps every token, as 0 does (it was a 400 saying "must be an integer, got 18446744073709552000").
-    if (typeof b.top_k !== 'number' || !Number.isInteger(b.top_k)) throw bad('top_k', `'top_k' must be an integer, got ${typeName(b.top_k) === 'number' ? b.top_k : typeName(b.top_k)}`, 'invalid_type');
-    if (b.top_k < -1) throw bad('top_k', `'top_k' must be >= 0 (0 or -1 = off), got ${b.top_k}`);
-    topK = Math.max(0, b.top_k);
+  const k = anyInt(b, 'top_k');
+  if (k !== undefined) {
+    // A top_k at or above the vocabulary keeps every token, as 0 does (2^64 was a 400 saying "must be an integer").
+    if (k < -1) throw bad('top_k', `'top_k' must be >= 0 (0 or -1 = off), got ${k}`);
+    topK = Math.max(0, k);
   }
   let seed: number | undefined;
-  if (b.seed !== undefined && b.seed !== null) {
-    // Any integer, past 2⁵³ too (a 64-bit seed parses to an integral double; its remainder is exact).
-    if (typeof b.seed !== 'number' || !Number.isInteger(b.seed)) throw bad('seed', `'seed' must be an integer, got ${typeName(b.seed) === 'number' ? b.seed : typeName(b.seed)}`, 'invalid_type');
-    // OpenAI takes any 64-bit integer; the sampler's seed is 32 bits: the seed modulo 2³² (the same seed, the same draws).
-    seed = ((b.seed % 2 ** 32) + 2 ** 32) % 2 ** 32;
-  }
+  const sd = anyInt(b, 'seed');
+  // OpenAI takes any 64-bit integer; the sampler's seed is 32 bits: the seed modulo 2³² (the same seed, the same draws).
+  if (sd !== undefined) seed = ((sd % 2 ** 32) + 2 ** 32) % 2 ** 32;
   const flag = (key: string): boolean => {
     const v = b[key];
     if (v === undefined || v === null) return false;
