@@ -93,12 +93,15 @@ export const SAMPLE_MODES: Record<string, Omit<SamplingParams, 'seed'>> = {
   topk_topp: { temperature: 0.8, topK: 50, topP: 0.9 },
 };
 
-/** The sampler over [rows, vocab] f32 logits uniform in (−8, 8) (a spread like a model's: a few hundred tokens carry the mass at T = 1). */
-export function sampleCase(rows: number, vocab: number, mode: keyof typeof SAMPLE_MODES): BenchCase {
+/**
+ * The sampler over [rows, vocab] logits uniform in (−8, 8) (a spread like a model's: a few hundred tokens carry the mass
+ * at T = 1); f16 is what an f16 model's LM head hands it (19-bit keys: half the search passes).
+ */
+export function sampleCase(rows: number, vocab: number, mode: keyof typeof SAMPLE_MODES, dtype: DType = 'f32'): BenchCase {
   return {
-    name: `sample_${mode}`, shape: `${rows}x${vocab}`, dtype: 'f32', flops: 0, bytes: 4 * rows * vocab,
+    name: `sample_${mode}${dtype === 'f32' ? '' : `_${dtype}`}`, shape: `${rows}x${vocab}`, dtype, flops: 0, bytes: EL[dtype] * rows * vocab,
     build(gpu) {
-      const [logits] = tensors(gpu, [[[rows, vocab], 'f32', 'logits']], 8);
+      const [logits] = tensors(gpu, [[[rows, vocab], dtype, 'logits']], 8);
       const ids = gpu.tensor([rows], 'u32', 'ids');
       const s = sampler(gpu, { logits: logits!, out: ids, params: { ...SAMPLE_MODES[mode]!, seed: 1 } });
       return { list: [s.dispatch], release: () => { s.dispatch.release(); gpu.release(logits, ids); } };
@@ -123,7 +126,9 @@ export function fullCases(f16: boolean): BenchCase[] {
   for (const sp of [64, 128, 256]) cases.push(decodeCase(4096, 32, 128, adt, sp), decodeCase(32768, 32, 128, adt, sp));
   cases.push(rmsnormCase(1, 4096, adt), rmsnormCase(4096, 4096, adt));
   // The decode step's last launch, once per token: seed-4l's vocabulary and Llama 3's, batch 1 and 8.
-  for (const vocab of [32000, 128256]) for (const rows of [1, 8]) for (const mode of Object.keys(SAMPLE_MODES)) cases.push(sampleCase(rows, vocab, mode));
+  for (const vocab of [32000, 128256]) for (const rows of [1, 8]) for (const mode of Object.keys(SAMPLE_MODES)) {
+    for (const dt of dts) cases.push(sampleCase(rows, vocab, mode, dt));
+  }
   return cases;
 }
 
@@ -133,6 +138,6 @@ export function quickCases(f16: boolean): BenchCase[] {
   return [
     gemmCase(128, 128, 128, 'f32', 'gemm_f32'), gemmCase(1, 1024, 256, 'f32', 'gemv_f32'),
     gemmCase(128, 128, 128, dt, `gemm_${dt}`), gatedCase(1, 512, 256, dt),
-    prefillCase(128, 4, 64, dt), decodeCase(512, 4, 64, dt), rmsnormCase(8, 1024, dt), sampleCase(2, 1000, 'topk_topp'),
+    prefillCase(128, 4, 64, dt), decodeCase(512, 4, 64, dt), rmsnormCase(8, 1024, dt), sampleCase(2, 1000, 'topk_topp', dt),
   ];
 }

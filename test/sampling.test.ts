@@ -68,7 +68,7 @@ describe('sampler', () => {
     }
   }
 
-  it('f16 logits (an f16 LM head\'s, sampled without a cast launch): the same ids as their f32 copy, every parameter set', async () => {
+  it('f16 logits (an f16 LM head\'s, sampled without a cast launch, 19-bit keys): exact tokens for every parameter set; the same ids as their f32 copy where no mass is searched', async () => {
     const g = await gpu();
     const r = rng();
     const [V, B] = [4099, 3];
@@ -83,10 +83,49 @@ describe('sampler', () => {
       for (const step of [0, 5]) {
         for (const s of [s16, s32]) { s.setParams({ ...params, seed }); s.setStep(step); }
         await g.run([s16.dispatch, s32.dispatch]);
-        expect(Array.from(await download(g, o16)), `${JSON.stringify(params)} step ${step} seed=${r.seed}`).toEqual(Array.from(await download(g, o32)));
+        const got = Array.from(await download(g, o16)), want = Array.from(await download(g, o32));
+        for (let b = 0; b < B; b++) {
+          const ok = acceptedTokens(logits.subarray(b * V, (b + 1) * V), params, samplingUniform(seed, step, b));
+          expect(ok.has(got[b]!), `row ${b} ${JSON.stringify(params)} step ${step} got ${got[b]} want ${[...ok]} seed=${r.seed}`).toBe(true);
+        }
+        // Counts (top-k) and the draw are exact in any grouping; a top-p search groups its masses by the key's buckets,
+        // which differ between 19- and 32-bit keys (a draw within rounding of a boundary may differ there).
+        if (params.topP === 1) expect(got, `${JSON.stringify(params)} step ${step} seed=${r.seed}`).toEqual(want);
       }
     }
     g.release(l16, l32, o16, o32);
+  });
+
+  it('f16 logits one f16 step apart at the top-k and top-p boundaries: never one past the kept set (keys exact to the last bit)', async () => {
+    const g = await gpu();
+    const r = rng();
+    const V = 600, B = 4;
+    // Row b: 8 leading logits on adjacent f16 values below `top` (row 3 negative), the rest far below; top-k 3 keeps exactly
+    // the 3 largest, top-p the smallest nucleus of the ladder. (No subnormals: a device may flush them on conversion.)
+    const logits = new Float64Array(B * V);
+    const f16 = (v: number) => fromF16Array(toF16Array(Float32Array.of(v)))[0]!;
+    for (let b = 0; b < B; b++) {
+      const top = [2, 3, 1000, -1.5][b]!;
+      const ulp = 2 ** (Math.ceil(Math.log2(Math.abs(top))) - 11);   // the f16 spacing just below |top|
+      for (let i = 0; i < V; i++) logits[b * V + i] = f16(-12 - 4 * r.uniform(0, 1));
+      for (let j = 0; j < 8; j++) logits[b * V + ((j * 37 + b) % V)] = f16(top - j * ulp);
+    }
+    const lt = upload(g, logits, [B, V], 'f16'), out = poisoned(g, [B], 'u32');
+    const seed = r.int(0, 2 ** 31);
+    const s = sampler(g, { logits: lt, out, params: { ...PARAMS[0]!, seed } });
+    for (const params of [{ temperature: 1, topK: 3, topP: 1 }, { temperature: 1, topK: 0, topP: 0.5 }, { temperature: 0.01, topK: 6, topP: 0.99 }]) {
+      s.setParams({ ...params, seed });
+      for (let step = 0; step < 24; step++) {
+        s.setStep(step);
+        await g.run([s.dispatch]);
+        const got = await download(g, out);
+        for (let b = 0; b < B; b++) {
+          const ok = acceptedTokens(logits.subarray(b * V, (b + 1) * V), params, samplingUniform(seed, step, b));
+          expect(ok.has(got[b]!), `row ${b} step ${step} ${JSON.stringify(params)} got ${got[b]} want ${[...ok]} seed=${r.seed}`).toBe(true);
+        }
+      }
+    }
+    g.release(lt, out);
   });
 
   it('a vocabulary of 64K tokens or more (512 threads a row where the device has the storage): exact tokens', async () => {

@@ -25,8 +25,17 @@ interface SamplingCfg extends SamplerTuning { dtype: DType }
 
 const program = defineProgram<SamplingCfg>({
   name: 'sample', file: 'sampling.wgsl', entry: 'sample',
-  specialize: (c) => ({ ...typeSpec(c.dtype), constants: { WG: c.wg, LOG_NB: c.logNb } }),
+  specialize: (c) => ({ ...typeSpec(c.dtype), constants: { WG: c.wg, LOG_NB: c.logNb, KEY_SHIFT: keyShift(c.dtype) } }),
 });
+
+/**
+ * Low bits of the sampler's 32-bit order-preserving keys that every logit of the type leaves alike: an f16 value in f32
+ * has 13 zero mantissa bits at the bottom (its key there all 0 or all 1), so its keys shifted by 13 stay exact and
+ * ordered, and each threshold search (top-k, top-p: 16 buckets a pass) takes 4–5 passes over the row instead of 8.
+ */
+export function keyShift(dtype: DType): number {
+  return dtype === 'f16' ? 13 : 0;
+}
 
 /** Largest vocabulary: counts are summed in f32, exact up to 2^24. */
 export const MAX_SAMPLING_VOCAB = 2 ** 24;
