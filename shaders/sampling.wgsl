@@ -1,6 +1,8 @@
-// GPU sampling: logits [rows, vocab] (f32 or f16: T) -> ids [rows] u32. One workgroup per row, no sort.
+// GPU sampling: logits [rows, vocab] (f32 or f16: T) -> ids [rows] u32. One workgroup per row (`sample`), no sort.
 //
-// 1. One pass: argmax (ties -> lowest index), largest and smallest logit. Greedy rows stop here.
+// 1. One pass: argmax (ties -> lowest index), largest and smallest logit. Greedy rows stop here. From
+//    SAMPLER_PARTS_VOCAB tokens (kernels/sampling.ts) a launch before, `scan_part`, makes this pass over p.parts
+//    workgroups a row and `sample` reduces their states: a row is then no longer read by one SM alone here.
 // 2. Weights w_i = exp((l_i - max) / temperature) (softmax numerators; never normalised explicitly).
 // 3. Thresholds are searched on order-preserving u32 keys of the logits (key(a) < key(b) <=> a < b), so
 //    every kept set is {i : key_i >= t} for one t, found exactly (not approximately) by a 16-way search:
@@ -24,6 +26,8 @@
 struct Params {
   rows: u32, vocab: u32, greedy: u32, topK: u32,
   topP: f32, invTemp: f32, seed: u32, step: u32,
+  parts: u32,   // pass 1 in `parts` workgroups a row (scan_part) when > 0, at most WG; 0: in `sample` (a uniform, not an
+                // override: one `sample` pipeline whatever the vocabulary, whose compile is the slow one on lavapipe)
 }
 
 override WG: u32 = 256u;
@@ -35,6 +39,7 @@ override KEY_SHIFT: u32 = 0u; // low key bits every logit of the type leaves ali
 @group(0) @binding(1) var<storage, read_write> ids: array<u32>;
 @group(0) @binding(2) var<uniform> p: Params;
 @group(0) @binding(3) var<storage, read> draw_at: array<u32>; // [rows]: 0 = draw by (step, row)
+@group(0) @binding(4) var<storage, read_write> parts: array<vec4u>; // [rows × p.parts] pass-1 states (p.parts > 0)
 
 // Reductions are two-level (SEG segments of PER = WG / SEG entries, then one thread over SEG partials):
 // two barriers each instead of a log2(WG) tree, which keeps lavapipe's compile time in seconds.
@@ -185,32 +190,28 @@ fn search(tid: u32, base: u32, lo0: u32, hi0: u32, mass: bool, goal: f32, m: f32
   return lo;
 }
 
-@compute @workgroup_size(WG)
-fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row = wid.x;
-  if (row >= p.rows) { return; }
-  let V = p.vocab;
-  let base = row * V;
-
-  // Pass 1: argmax key (lowest index on ties: each thread walks its indices in increasing order),
-  // smallest key.
-  // Eight strided loads a trip, issued before any is used: a row waits one memory latency per 8·WG logits
-  // (H100, 32000 tokens, greedy: one load a trip ≈ 30 µs, four 15, eight 12; 32 a trip as quads did not help — the pass
-  // is bound by the one SM's issue). Indices stay increasing per thread.
-  var st = Scan(0u, NONE, NONE, false);
-  var c = tid;
-  for (; c + 7u * WG < V; c += 8u * WG) {
+// Pass 1 over logits [c0, c1) of the row at base: eight strided loads a trip, issued before any is used (a thread waits
+// one memory latency per 8·WG logits; H100, 32000 tokens, greedy: one load a trip ≈ 30 µs, four 15, eight 12; 32 a trip
+// as quads did not help — the pass is bound by the one SM's issue). Each thread's indices stay increasing.
+fn scan_range(st: ptr<function, Scan>, base: u32, c0: u32, c1: u32, tid: u32) {
+  var c = c0 + tid;
+  for (; c + 7u * WG < c1; c += 8u * WG) {
     let v = load8(base + c);
-    scan(&st, v[0], c);
-    scan(&st, v[1], c + WG);
-    scan(&st, v[2], c + 2u * WG);
-    scan(&st, v[3], c + 3u * WG);
-    scan(&st, v[4], c + 4u * WG);
-    scan(&st, v[5], c + 5u * WG);
-    scan(&st, v[6], c + 6u * WG);
-    scan(&st, v[7], c + 7u * WG);
+    scan(st, v[0], c);
+    scan(st, v[1], c + WG);
+    scan(st, v[2], c + 2u * WG);
+    scan(st, v[3], c + 3u * WG);
+    scan(st, v[4], c + 4u * WG);
+    scan(st, v[5], c + 5u * WG);
+    scan(st, v[6], c + 6u * WG);
+    scan(st, v[7], c + 7u * WG);
   }
-  for (; c < V; c += WG) { scan(&st, lg(base + c), c); }
+  for (; c < c1; c += WG) { scan(st, lg(base + c), c); }
+}
+
+// The workgroup's pass-1 states reduced and broadcast (uniform control flow): x the best key, y its index (the lowest
+// on ties, NONE if no thread saw one), z the smallest key, w 1 if any logit was not finite.
+fn reduce_scan(tid: u32, st: Scan) -> vec4u {
   if (st.bad) { atomicOr(&sh_bad, 1u); }
   red_a[tid] = st.kbest;
   red_b[tid] = st.ibest;
@@ -241,7 +242,40 @@ fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) ti
     }
     sh_u = vec4u(red_a[0], red_b[0], red_c[0], atomicLoad(&sh_bad));
   }
-  let stats = workgroupUniformLoad(&sh_u);
+  return workgroupUniformLoad(&sh_u);
+}
+
+// Pass 1 spread over the GPU (p.parts > 0): workgroup (part, row) scans the part-th of p.parts equal slices of the row
+// and writes its reduced state; `sample` then reduces a row's states instead of reading the row with one workgroup.
+@compute @workgroup_size(WG)
+fn scan_part(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row = wid.y;
+  if (row >= p.rows) { return; }
+  let chunk = (p.vocab + p.parts - 1u) / p.parts;
+  let c0 = min(wid.x * chunk, p.vocab);
+  var st = Scan(0u, NONE, NONE, false);
+  scan_range(&st, row * p.vocab, c0, min(c0 + chunk, p.vocab), tid);
+  let s = reduce_scan(tid, st);
+  if (tid == 0u) { parts[row * p.parts + wid.x] = s; }
+}
+
+@compute @workgroup_size(WG)
+fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let row = wid.x;
+  if (row >= p.rows) { return; }
+  let V = p.vocab;
+  let base = row * V;
+
+  // Pass 1: argmax key (lowest index on ties), smallest key, any non-finite logit: read here, or reduced from the
+  // states scan_part wrote (parts ≤ WG: a thread a part; the same keys and index, so the same ids either way).
+  var st = Scan(0u, NONE, NONE, false);
+  if (p.parts == 0u) {
+    scan_range(&st, base, 0u, V, tid);
+  } else if (tid < p.parts) {
+    let q = parts[row * p.parts + tid];
+    st = Scan(q.x, q.y, q.z, q.w != 0u);
+  }
+  let stats = reduce_scan(tid, st);
   if (stats.w != 0u) {
     if (tid == 0u) { ids[row] = NONFINITE; }
     return;

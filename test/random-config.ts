@@ -23,14 +23,15 @@ export function randomConfig(r: Rng, i: number): ModelConfig {
 }
 
 /**
- * A larger one: hidden 128–256, a vocabulary of 1,000–4,000 (the sampler over many workgroups), head dims 32–128 —
+ * A larger one: hidden 128–256, a vocabulary of 1,000–4,000 or, one time in three, 8,192–10,000 (the sampler's first
+ * pass over several workgroups a row, `scan_part`), head dims 32–128 —
  * with prompts of a few hundred tokens, several prefill tiles and decode splits a row.
  */
 export function largerConfig(r: Rng, i: number): ModelConfig {
   const nKvHeads = pick(r, [1, 2, 4]), headDim = pick(r, [32, 64, 96, 128]);
   return validateConfig({
     ...randomConfig(r, i), name: `larger-${i}`, nLayers: 2, hidden: pick(r, [128, 192, 256]), nKvHeads, nHeads: nKvHeads * pick(r, [1, 2, 4]),
-    headDim, ffn: pick(r, [256, 384, 512]), vocab: r.int(1000, 4001), maxSeq: 512,
+    headDim, ffn: pick(r, [256, 384, 512]), vocab: r.next() < 1 / 3 ? r.int(8192, 10001) : r.int(1000, 4001), maxSeq: 512,
   });
 }
 

@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { fromF16Array, LimitError, ShapeError, toF16Array, type Tensor } from '../src/gpu/index.js';
-import { keyedUniform, NONFINITE_ID, sampler, samplerStorageBytes, samplingUniform, type SamplingParams } from '../src/kernels/sampling.js';
+import { keyedUniform, NONFINITE_ID, sampler, samplerStorageBytes, samplerTuning, samplingUniform, type SamplingParams } from '../src/kernels/sampling.js';
 import { download, poisoned, rng, upload, useGpu, type Rng } from './helpers.js';
 import { acceptedTokens, sampleRowRef } from './ref/misc.js';
 
 const gpu = useGpu();
+
+/** Whether the sampler takes the argmax for these parameters (temperature 0 or top-k 1). */
+const samplesGreedilyRef = (p: Omit<SamplingParams, 'seed'>) => p.temperature === 0 || p.topK === 1;
 
 const PARAMS: Omit<SamplingParams, 'seed'>[] = [
   { temperature: 0, topK: 0, topP: 1 },       // greedy
@@ -154,11 +157,47 @@ describe('sampler', () => {
     g.release(lt, out);
   });
 
+  it('the first pass over several workgroups a row (scan_part): the same ids as the row\'s own workgroup, for ties, empty parts and non-finite logits in one part', async () => {
+    const g = await gpu();
+    const r = rng();
+    for (const [V, dtype] of [[1000, 'f32'], [4099, 'f16'], [9001, 'f32']] as const) {
+      const B = 4;
+      const f16 = (v: number) => (dtype === 'f16' ? fromF16Array(toF16Array(Float32Array.of(v)))[0]! : Math.fround(v));
+      const logits = Float64Array.from(makeLogits(r, B * V, true), f16);
+      // Row 1: its maximum tied at three indices in different parts (the lowest must win); row 2: a NaN as its last logit
+      // (the last part's tail); row 3: +Inf as its first.
+      const top = 40;
+      for (const i of [V - 3, Math.floor(V / 2), 17 + r.int(0, 50)]) logits[V + i] = top;
+      logits[2 * V + V - 1] = NaN;
+      logits[3 * V] = Infinity;
+      const lt = upload(g, logits, [B, V], dtype);
+      const { wg, logNb } = samplerTuning(g, V);   // the device's pick (its sample pipelines already built by the tests above)
+      const arms = [0, 3, 7, wg].map((parts) => ({ parts, out: poisoned(g, [B], 'u32') }));   // wg parts: the last ones empty
+      const seed = r.int(0, 2 ** 31);
+      const ss = arms.map((a) => sampler(g, { logits: lt, out: a.out, params: { ...PARAMS[0]!, seed }, tuning: { wg, logNb, parts: a.parts } }));
+      for (const params of PARAMS) {
+        for (const step of [0, 9]) {
+          for (const s of ss) { s.setParams({ ...params, seed }); s.setStep(step); }
+          await g.run(ss.map((s) => s.dispatch));
+          const [want, ...got] = await Promise.all(arms.map((a) => download(g, a.out)));
+          for (const [k, ids] of got.entries()) {
+            expect(Array.from(ids!), `V=${V} ${dtype} parts ${arms[k + 1]!.parts} ${JSON.stringify(params)} step ${step} seed=${r.seed}`).toEqual(Array.from(want!));
+          }
+          expect(Array.from(want!.slice(2)), 'the non-finite rows').toEqual([NONFINITE_ID, NONFINITE_ID]);
+          if (samplesGreedilyRef(params)) expect(want![1], 'the lowest tied index').toBe(Math.min(...[...Array(V).keys()].filter((i) => logits[V + i] === top)));
+        }
+      }
+      for (const s of ss) s.dispatch.release();
+      g.release(lt, ...arms.map((a) => a.out));
+    }
+  });
+
   it('a tuning that is not a power of two, or over the device\'s workgroup storage, is refused', async () => {
     const g = await gpu();
     const logits = g.tensor([1, 10], 'f32'), out = g.tensor([1], 'u32'), params = { temperature: 1, topK: 0, topP: 1, seed: 1 };
     expect(() => sampler(g, { logits, out, params, tuning: { wg: 48, logNb: 4 } })).toThrow(/48 threads a row is not a power of two/);
     expect(() => sampler(g, { logits, out, params, tuning: { wg: 64, logNb: 0 } })).toThrow(/logNb must be an integer in \[1, 6\]/);
+    for (const parts of [-1, 65, 1.5]) expect(() => sampler(g, { logits, out, params, tuning: { wg: 64, logNb: 4, parts } })).toThrow(/parts must be an integer in \[0, 64\]/);
     const wg = Math.min(g.caps.maxInvocations, g.caps.maxWorkgroupSizeX, 1024);
     if (samplerStorageBytes(wg, 6) > g.caps.maxWorkgroupStorage) {
       expect(() => sampler(g, { logits, out, params, tuning: { wg, logNb: 6 } })).toThrow(/bytes of workgroup storage, over this device's/);

@@ -8,7 +8,9 @@
 # b64 5.45–5.52 against 4.98; f32 0.90–0.93 of cuBLAS; f16 225–235 TFLOP/s; FA prefill 16K 95–100 TFLOP/s; TTFT 4K
 # 42–44 ms, 32K 555–570 (PyTorch 17–19 / 190–195). Sampler (session 37: f16 logits searched on 19-bit keys, 4–5
 # passes a phase instead of 8): f16 top-p and top-k + top-p 30–45 % faster than the same case on f32 logits (H100
-# session 36, f32: top-p 32000 95.5 µs, 128256 277; top-k + top-p 99.6 / 296), greedy and temperature 1 alike.
+# session 36, f32: top-p 32000 95.5 µs, 128256 277; top-k + top-p 99.6 / 296). The first pass over several
+# workgroups a row (scan_part, from 8192 tokens; `_1wg` cases keep it in the row's workgroup): greedy 32000 12 → 4–6 µs,
+# 128256 27 → 5–8; temperature 1 −8 to −20 µs; so the greedy b1 / b8 steps −6 to −12 µs (decode cases above).
 #   OUT=$OUT bash kernels-bench/rounds/round.sh s37a    (carry .device, dist; ≈ 6 min)
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)

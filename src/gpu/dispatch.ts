@@ -30,10 +30,13 @@ export class Dispatch {
   chain(next: Dispatch, free?: () => void): this {
     if (next.all.length > 1) throw new ShapeError(`${this.label}: cannot chain ${next.label}, which has launches chained to it`);
     this.all.push(next);
-    if (free) {
-      const before = this.freeExtra;
-      this.freeExtra = before ? () => { before(); free(); } : free;
-    }
+    return free ? this.owns(free) : this;
+  }
+
+  /** `free` runs on release (buffers this launch, or its chain, owns). */
+  owns(free: () => void): this {
+    const before = this.freeExtra;
+    this.freeExtra = before ? () => { before(); free(); } : free;
     return this;
   }
 

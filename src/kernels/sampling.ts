@@ -14,19 +14,21 @@ export interface SamplingParams {
 }
 
 export interface Sampler {
-  /** Writes one id per row of the logits. Re-run every step after setStep(). */
+  /**
+   * Writes one id per row of the logits. Re-run every step after setStep(). From SAMPLER_PARTS_VOCAB tokens two launches
+   * chained (scan_part, sample); release() frees the buffers the sampler made.
+   */
   dispatch: Dispatch;
   /** Per step: a new random draw (a uniform write, no allocation). */
   setStep(step: number): void;
   setParams(p: SamplingParams): void;
 }
 
-interface SamplingCfg extends SamplerTuning { dtype: DType }
+interface SamplingCfg { dtype: DType; wg: number; logNb: number }
 
-const program = defineProgram<SamplingCfg>({
-  name: 'sample', file: 'sampling.wgsl', entry: 'sample',
-  specialize: (c) => ({ ...typeSpec(c.dtype), constants: { WG: c.wg, LOG_NB: c.logNb, KEY_SHIFT: keyShift(c.dtype) } }),
-});
+const specialize = (c: SamplingCfg) => ({ ...typeSpec(c.dtype), constants: { WG: c.wg, LOG_NB: c.logNb, KEY_SHIFT: keyShift(c.dtype) } });
+const program = defineProgram<SamplingCfg>({ name: 'sample', file: 'sampling.wgsl', entry: 'sample', specialize });
+const scanProgram = defineProgram<SamplingCfg>({ name: 'sample.scan', file: 'sampling.wgsl', entry: 'scan_part', specialize });
 
 /**
  * Low bits of the sampler's 32-bit order-preserving keys that every logit of the type leaves alike: an f16 value in f32
@@ -122,19 +124,36 @@ export function samplerStorageBytes(wg: number, logNb: number): number {
   return (nb + 4) * wg * 4 + nb * 16 * 4 + 32;
 }
 
-/** Threads a row (a power of two in [32, the device's limit]) and search fan-out (log2 in [1, 6]) that fit the device. */
-export interface SamplerTuning { wg: number; logNb: number }
+/**
+ * Threads a row (a power of two in [32, the device's limit]), search fan-out (log2 in [1, 6]) that fit the device, and
+ * the workgroups a row of the first pass (`scan_part`; 0: the row's own workgroup reads it; at most wg).
+ */
+export interface SamplerTuning { wg: number; logNb: number; parts?: number }
 
-/** Workgroup size (by vocabulary) whose search buckets fit the device's workgroup storage. */
-function pickConfig(gpu: Gpu, vocab: number): SamplerTuning {
+/**
+ * Vocabularies from which the first pass (argmax, smallest logit, non-finite check: all a greedy step needs) runs over
+ * several workgroups a row, one launch before the sampler. One workgroup reading a row is bound by its SM (H100, session
+ * 36: greedy 12 µs at 32000 tokens, 27 at 128256, for 64 / 256 KB): PARTS workgroups of one load trip each should take
+ * ≈ 2–3 µs and the reduction of their states ≈ 2 µs more, a launch boundary included (prediction for rounds/s37a.sh;
+ * not yet timed). Below, the extra launch would cost more than the pass.
+ */
+export const SAMPLER_PARTS_VOCAB = 8192;
+
+/** Workgroups a row of the first pass: one load trip (8 logits a thread) each, at most wg (a thread of `sample` a part). */
+export function scanParts(vocab: number, wg: number): number {
+  return vocab >= SAMPLER_PARTS_VOCAB ? Math.min(wg, Math.ceil(vocab / (8 * wg))) : 0;
+}
+
+/** The device's pick: workgroup size (by vocabulary) whose search buckets fit its workgroup storage, the first pass's parts. */
+export function samplerTuning(gpu: Gpu, vocab: number): Required<SamplerTuning> {
   const logNb = 4;
   let wg = rowWorkgroupSize(gpu, vocab >= SAMPLER_WIDE_VOCAB ? 512 : 256);
   while (wg > 32 && samplerStorageBytes(wg, logNb) > gpu.caps.maxWorkgroupStorage) wg /= 2;
-  return { wg, logNb };
+  return { wg, logNb, parts: scanParts(vocab, wg) };
 }
 
 /** A tuning given to sampler() (tests and benchmarks: another width than the device's pick), checked. */
-function checkTuning(gpu: Gpu, t: SamplerTuning): SamplerTuning {
+function checkTuning(gpu: Gpu, t: SamplerTuning, vocab: number): Required<SamplerTuning> {
   const { wg, logNb } = t;
   const pow2 = Number.isInteger(wg) && wg >= 32 && (wg & (wg - 1)) === 0;
   if (!pow2 || wg > Math.min(gpu.caps.maxInvocations, gpu.caps.maxWorkgroupSizeX)) {
@@ -143,7 +162,9 @@ function checkTuning(gpu: Gpu, t: SamplerTuning): SamplerTuning {
   if (!Number.isInteger(logNb) || logNb < 1 || logNb > 6) throw new RangeError(`sampler: logNb must be an integer in [1, 6], got ${logNb}`);
   const bytes = samplerStorageBytes(wg, logNb);
   if (bytes > gpu.caps.maxWorkgroupStorage) throw new LimitError(`sampler: ${wg} threads with ${1 << logNb} buckets need ${bytes} bytes of workgroup storage, over this device's ${gpu.caps.maxWorkgroupStorage}`);
-  return t;
+  const parts = t.parts ?? scanParts(vocab, wg);
+  if (!Number.isInteger(parts) || parts < 0 || parts > wg) throw new RangeError(`sampler: parts must be an integer in [0, ${wg}] (the threads a row), got ${parts}`);
+  return { wg, logNb, parts };
 }
 
 /**
@@ -166,18 +187,34 @@ export function sampler(gpu: Gpu, a: { logits: Tensor; out: Tensor; drawAt?: Ten
   expectShape(drawAt, [rows], 'drawAt', k);
   expectDtype(drawAt, 'u32', 'drawAt', k);
   expectDistinct(k, ['out', a.out], ['logits', a.logits], ['drawAt', drawAt]);
-  const prog = gpu.program(program, { ...(a.tuning ? checkTuning(gpu, a.tuning) : pickConfig(gpu, vocab)), dtype: a.logits.dtype });
-  const dispatch = gpu.dispatch(prog, {
-    bind: { logits: a.logits, ids: a.out, draw_at: drawAt },
-    uniforms: { rows, vocab, step: 0, ...paramUniforms(a.params, vocab) },
-    workgroups: [rows],
-  });
+  const tune = a.tuning ? checkTuning(gpu, a.tuning, vocab) : samplerTuning(gpu, vocab);
+  const cfg = { dtype: a.logits.dtype, wg: tune.wg, logNb: tune.logNb };   // parts is a uniform, not in the pipeline
+  // The first pass's states [rows × parts] (a 16-byte placeholder when the row's workgroup makes that pass itself).
+  const parts = gpu.tensor([Math.max(1, rows * tune.parts), 4], 'u32', 'sample.parts');
+  const owned = a.drawAt ? [parts] : [parts, drawAt];
+  const free = () => gpu.release(...owned);
+  let sample: Dispatch | undefined, scan: Dispatch | undefined;
+  try {
+    // Both entries take the one Params struct; scan_part reads its rows and vocab only (the rest stays as created).
+    const uniforms = { rows, vocab, step: 0, parts: tune.parts, ...paramUniforms(a.params, vocab) };
+    sample = gpu.dispatch(gpu.program(program, cfg), { bind: { logits: a.logits, ids: a.out, draw_at: drawAt, parts }, uniforms, workgroups: [rows] });
+    if (tune.parts > 0) {
+      scan = gpu.dispatch(gpu.program(scanProgram, cfg), { bind: { logits: a.logits, parts }, uniforms, workgroups: [tune.parts, rows] });
+    }
+  } catch (e) {
+    sample?.release();
+    free();
+    throw e;
+  }
+  const run = sample;
+  // One step: scan_part then sample (chained: encoders record them back to back), or sample alone.
+  const dispatch = scan ? scan.chain(run, free) : run.owns(free);
   return {
     dispatch,
     setStep(step: number) {
       if (!Number.isInteger(step) || step < 0) throw new RangeError(`sampler: step must be an integer >= 0, got ${step}`);
-      dispatch.set({ step: step % 2 ** 32 });
+      run.set({ step: step % 2 ** 32 });
     },
-    setParams(p: SamplingParams) { dispatch.set(paramUniforms(p, vocab)); },
+    setParams(p: SamplingParams) { run.set(paramUniforms(p, vocab)); },
   };
 }
