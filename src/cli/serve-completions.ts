@@ -5,6 +5,7 @@
 // serveJobs is what POST /v1/chat/completions (serve-chat.ts) shares: it differs only in its ResponseShape.
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GREEDY, QueueFullError, type CompletionEvent, type Engine, type FinishReason } from '../orchestrator/engine.js';
 import { ApiError, fitContext, parseCompletionRequest, type GenerationParams } from './serve-schema.js';
@@ -32,6 +33,26 @@ export interface CompletionContext {
 }
 
 type Done = Extract<CompletionEvent, { type: 'done' }>;
+
+/** Per connection, the requests on it that its close must cancel: one listener a socket, however many are pipelined. */
+const socketWatchers = new WeakMap<Socket, Set<() => void>>();
+
+/**
+ * Runs `cb` when the connection closes; returns the undo. A pipelined request (sent before the one ahead of it on the
+ * connection was answered) gets no response 'close' when the client leaves (its response is not on the socket yet):
+ * it decoded to its end for nobody.
+ */
+function onConnectionClose(socket: Socket, cb: () => void): () => void {
+  let set = socketWatchers.get(socket);
+  if (!set) {
+    const mine = new Set<() => void>();
+    socketWatchers.set(socket, set = mine);
+    socket.once('close', () => { socketWatchers.delete(socket); for (const f of mine) f(); });
+  }
+  const watchers = set;
+  watchers.add(cb);
+  return () => { watchers.delete(cb); };
+}
 
 /** A stream whose client reads slower than tokens come is cut once this much is buffered. */
 const MAX_BUFFERED_BYTES = 4 << 20;
@@ -139,9 +160,10 @@ export async function serveJobs(ctx: CompletionContext, req: FastifyRequest, rep
   const onClose = () => { if (!res.writableFinished) abort('client'); };
   const onShutdown = () => abort('shutdown');
   res.on('close', onClose);
+  const unwatch = onConnectionClose(req.raw.socket, onClose);
   ctx.inFlight.add(onShutdown);
   if (ctx.stopped()) abort('shutdown');
-  if (req.raw.destroyed) abort('client');
+  if (req.raw.destroyed || req.raw.socket.destroyed) abort('client');
   try {
     // More choices than the queue holds would get 429 with retry-after for ever, on an idle server too.
     if (jobs.length > engine.maxQueue) {
@@ -173,6 +195,7 @@ export async function serveJobs(ctx: CompletionContext, req: FastifyRequest, rep
     if (why === null) ctx.metrics.e2e.observe((performance.now() - t0) / 1000);
   } finally {
     res.off('close', onClose);
+    unwatch();
     ctx.inFlight.delete(onShutdown);
   }
 }

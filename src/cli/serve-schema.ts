@@ -173,11 +173,10 @@ function anyInt(b: Record<string, unknown>, key: string): number | undefined {
   return v;
 }
 
+/** An integer >= 1 of any size (max_tokens 2^64 was "must be an integer"; past the context it is context_length_exceeded). */
 function positiveInt(b: Record<string, unknown>, key: string): number | undefined {
-  const v = b[key];
-  if (v === undefined || v === null) return undefined;
-  if (!isInt(v)) throw bad(key, `'${key}' must be an integer, got ${typeName(v) === 'number' ? v : typeName(v)}`, 'invalid_type');
-  if (v < 1) throw bad(key, `'${key}' must be >= 1, got ${v}`);
+  const v = anyInt(b, key);
+  if (v !== undefined && v < 1) throw bad(key, `'${key}' must be >= 1, got ${v}`);
   return v;
 }
 

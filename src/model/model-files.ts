@@ -2,11 +2,13 @@
 // the default preset's trained weights shipped in src/model/default/; and the deterministic random
 // weights of --init random or of the other presets (cached, written once per preset or --config shape, seed and dtype).
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InputError } from '../gpu/errors.js';
 import { packagePath } from '../gpu/package-root.js';
 import { ConfigError, configFromHf, presetConfig, validateConfig, type ModelConfig } from './config.js';
+import { notAFile } from './file-why.js';
+import { hasEntry, readLocalText, unreadableWhy } from './local-file.js';
 import { parseHeaderJson, readHeaderLength } from './safetensors.js';
 import { sweepStaleTemps } from './safetensors-node.js';
 import { SHARD_INDEX, openWeightsFile, parseShardIndex, type WeightsFile } from './safetensors-sharded.js';
@@ -49,7 +51,7 @@ function refuseLoneShard(weightsPath: string): void {
   if (!weightsPath.endsWith('.safetensors') || !existsSync(index)) return;
   let shards: string[];
   try {
-    shards = parseShardIndex(readFileSync(index, 'utf8'), index).shards;
+    shards = parseShardIndex(readLocalText(index, (why) => new InputError(why)), index).shards;
   } catch {
     return; // a broken index is not this file's fault; it is read only when named
   }
@@ -93,11 +95,13 @@ function locate(o: ModelSource, weightDtype: 'f32' | 'f16'): Located {
   let folder: string | null = null;
   let write = false;
   let shape: ModelConfig | null = null;
+  if (o.model) checkModelPath(o.model);
   if (o.model && existsSync(o.model) && statSync(o.model).isDirectory()) {
     folder = resolve(o.model);
     weightsPath = join(folder, 'model.safetensors');
-    if (!existsSync(weightsPath)) weightsPath = join(folder, SHARD_INDEX); // a sharded checkpoint
-    if (!existsSync(weightsPath)) throw new InputError(`${o.model} has neither model.safetensors nor ${SHARD_INDEX} (with its shards)`);
+    // (an entry that cannot be opened, such as a link to nothing, is opened and says why: not skipped for the index)
+    if (!hasEntry(weightsPath)) weightsPath = join(folder, SHARD_INDEX); // a sharded checkpoint
+    if (!hasEntry(weightsPath)) throw new InputError(`${o.model} has neither model.safetensors nor ${SHARD_INDEX} (with its shards)`);
     if (o.init) throw new InputError('--init random writes a file: give --model a file path, not a folder');
   } else if (o.model) {
     weightsPath = resolve(o.model);
@@ -127,6 +131,23 @@ function locate(o: ModelSource, weightDtype: 'f32' | 'f16'): Located {
   return { weightsPath, folder, write, shape };
 }
 
+/**
+ * --model names a weights file or a folder: a FIFO or a device blocked the process for good in its open (SIGTERM could
+ * not end it), and a link to nothing or a loop of links was "does not exist".
+ */
+function checkModelPath(path: string): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    // Absent: said later ("does not exist", or --init random writes it). An entry that leads nowhere is said here.
+    if (hasEntry(path)) throw new InputError(`--model ${path} cannot be read: ${unreadableWhy(path, e)}`);
+    return;
+  }
+  const kind = st.isDirectory() ? null : notAFile(st);
+  if (kind) throw new InputError(`--model ${path} is ${kind}: give a safetensors file, a shard index or a model folder`);
+}
+
 /** The shape of random weights: --config's when given (a custom size), else the preset's. */
 function randomShape(o: ModelSource): ModelConfig {
   return o.config ? hfConfigFile(o.config) : presetConfig(o.preset);
@@ -134,7 +155,7 @@ function randomShape(o: ModelSource): ModelConfig {
 
 /** A Hugging Face config.json file, read, parsed and mapped to ours. */
 function hfConfigFile(path: string): ModelConfig {
-  return configFromHf(parseJson(path, () => readFileSync(path, 'utf8')));
+  return configFromHf(parseJson(path, () => readLocalText(path, (why) => new ConfigError(`cannot read config ${path}: ${why}`))));
 }
 
 /**
@@ -189,7 +210,7 @@ function configFor(o: ModelSource, folder: string | null, weightsPath: string, f
   if (o.config) return { config: hfConfigFile(o.config), configSource: o.config, dir };
   const meta = file.metadata.fapool_config
     ? validateConfig(parseJson(`${weightsPath} metadata fapool_config`, () => file.metadata.fapool_config!) as ModelConfig) : null;
-  if (beside && existsSync(beside)) {
+  if (beside && hasEntry(beside)) { // a config.json that cannot be read (a link to nothing) is an error, not absent
     const config = hfConfigFile(beside);
     // A folder whose weights carry a config of their own that says otherwise: which model is meant is not ours to
     // guess (the folder ran one model, the file named alone another).
@@ -214,7 +235,9 @@ export async function resolveModel(o: ModelSource, weightDtype: 'f32' | 'f16'): 
   try {
     const { config, configSource, dir } = configFor(o, folder, weightsPath, file);
     const tokFile = dir ? join(dir, 'tokenizer.json') : null;
-    const tokenizer = tokFile && existsSync(tokFile) ? await loadTokenizer(dir!) : new ByteTokenizer();
+    // One that cannot be read (a link to nothing, a folder) fails in loadTokenizer: the byte tokenizer ran in its place.
+    if (tokFile && !hasEntry(tokFile)) refuseOtherTokenizer(dir!);
+    const tokenizer = tokFile && hasEntry(tokFile) ? await loadTokenizer(dir!) : new ByteTokenizer();
     const tokenizerSource = tokenizer instanceof ByteTokenizer ? 'bytes' : tokFile!;
     if (tokenizer.vocabSize > config.vocab) {
       // A fault of the model's files, not of the command line (exit 1, naming them; it was a usage error, exit 2).
@@ -227,10 +250,25 @@ export async function resolveModel(o: ModelSource, weightDtype: 'f32' | 'f16'): 
   }
 }
 
+/** Files of a tokenizer other than tokenizer.json (SentencePiece, GPT-2 vocab and merges, their configs). */
+const OTHER_TOKENIZER_FILES = ['tokenizer.model', 'vocab.json', 'merges.txt', 'tokenizer_config.json', 'special_tokens_map.json'];
+
+/**
+ * A checkpoint folder whose tokenizer is in files this runtime does not read, without a tokenizer.json: the byte
+ * tokenizer ran in its place (another model input, exit 0). Only fapool's own weights have no tokenizer files.
+ */
+function refuseOtherTokenizer(dir: string): void {
+  const found = OTHER_TOKENIZER_FILES.filter((f) => hasEntry(join(dir, f)));
+  if (found.length) {
+    throw new TokenizerError(`${dir} has ${found.join(', ')} but no tokenizer.json, the only tokenizer file read here: save one with transformers ` +
+      '(AutoTokenizer.from_pretrained(dir).save_pretrained(dir) writes it)');
+  }
+}
+
 /** A config source read and parsed as JSON; an unreadable or malformed one is a ConfigError (one clear line, no stack). */
 function parseJson(what: string, read: () => string): unknown {
   let text: string;
-  try { text = read(); } catch (e) { throw new ConfigError(`cannot read config ${what}: ${(e as Error).message}`); }
+  try { text = read(); } catch (e) { throw e instanceof ConfigError ? e : new ConfigError(`cannot read config ${what}: ${(e as Error).message}`); }
   try { return JSON.parse(text); } catch (e) { throw new ConfigError(`config ${what} is not valid JSON: ${(e as Error).message}`); }
 }
 
@@ -241,7 +279,8 @@ export type WeightsFileKind = { kind: 'absent' } | { kind: 'ours'; metadata: Rec
 export function randomWeightsFileKind(path: string): WeightsFileKind {
   if (!existsSync(path)) return { kind: 'absent' };
   let fd: number;
-  try { fd = openSync(path, 'r'); } catch (e) { return { kind: 'foreign', why: `cannot read it: ${(e as Error).message}` }; }
+  // Without blocking: a FIFO's open waits for a writer (for good).
+  try { fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK); } catch (e) { return { kind: 'foreign', why: `cannot read it: ${(e as Error).message}` }; }
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) return { kind: 'foreign', why: 'not a regular file' };

@@ -1,13 +1,15 @@
 // safetensors on Node: open a file reading only its header, stream tensors in chunks, upload them to
 // the GPU with on-the-fly dtype conversion, and write files in streaming fashion.
 // Host buffers stay <= STAGING_BYTES (32 MiB): dawn.node breaks after JS-filled arrays >= 64 MiB.
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { constants, readdirSync, rmSync, statSync } from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ShapeError } from '../gpu/errors.js';
 import { STAGING_BYTES, type Gpu } from '../gpu/gpu.js';
 import { numel, shapeStr, type Tensor } from '../gpu/tensor.js';
+import { notAFile } from './file-why.js';
 import { uploadPieces, type ByteSource } from './load-weights.js';
+import { unreadableWhy } from './local-file.js';
 import {
   SafetensorsError, ST_DTYPE_BYTES, convertElements, encodeSafetensorsHeader, isLoadable, parseHeaderJson,
   readHeaderLength, type SafetensorsHeader, type StDType, type TensorInfo,
@@ -27,9 +29,15 @@ export class SafetensorsFile {
 
   /** Read and validate the header only (never the whole file); the data offsets are checked against the real size. */
   static async open(path: string): Promise<SafetensorsFile> {
-    const fh = await open(path, 'r');
+    // Without blocking: a FIFO's open waits for a writer, for good (not even SIGTERM ended the process: its exit waits
+    // for the blocked open). Then only a regular file is read.
+    const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK)
+      .catch((e: unknown) => { throw new SafetensorsError(`${path} cannot be opened: ${unreadableWhy(path, e)}`); });
     try {
-      const { size } = await fh.stat();
+      const st = await fh.stat();
+      const kind = notAFile(st);
+      if (kind) throw new SafetensorsError(`${path} is ${kind}, not a safetensors file`);
+      const { size } = st;
       const first = new Uint8Array(Math.min(8, size));
       await readExactly(fh, first, 0, path);
       const n = readHeaderLength(first, size);

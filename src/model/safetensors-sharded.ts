@@ -6,6 +6,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { ByteSource } from './load-weights.js';
+import { notAFile } from './file-why.js';
+import { hasEntry, unreadableWhy } from './local-file.js';
 import { SafetensorsError, type SafetensorsHeader, type TensorInfo } from './safetensors.js';
 import { openSafetensors, type SafetensorsFile } from './safetensors-node.js';
 
@@ -59,15 +61,21 @@ export function parseShardIndex(text: string, what: string): ShardIndex {
 }
 
 async function openSharded(indexPath: string): Promise<WeightsFile> {
-  const size = (await stat(indexPath)).size;
-  if (size > MAX_INDEX_BYTES) throw new SafetensorsError(`${indexPath}: ${size} bytes is too large for a shard index`);
+  const st = await stat(indexPath).catch((e: unknown) => { throw new SafetensorsError(`${indexPath} cannot be read: ${unreadableWhy(indexPath, e)}`); });
+  // A FIFO's read waits for a writer for good; a device (/dev/zero) never ends.
+  const kind = notAFile(st);
+  if (kind) throw new SafetensorsError(`${indexPath} is ${kind}, not a shard index`);
+  if (st.size > MAX_INDEX_BYTES) throw new SafetensorsError(`${indexPath}: ${st.size} bytes is too large for a shard index`);
   const index = parseShardIndex(await readFile(indexPath, 'utf8'), indexPath);
   const files: SafetensorsFile[] = [];
   try {
     for (const s of index.shards) {
       const shard = join(dirname(indexPath), s);
-      const st = await stat(shard).catch(() => null);
+      let gone: unknown = null;
+      const st = await stat(shard).catch((e: unknown) => { gone = e; return null; });
       if (!st?.isFile()) {
+        if (st) throw new SafetensorsError(`${indexPath}: shard ${s} is ${notAFile(st)}, not a safetensors file`);
+        if (hasEntry(shard)) throw new SafetensorsError(`${indexPath}: shard ${s} cannot be read: ${unreadableWhy(shard, gone)}`);
         const n = [...index.map.values()].filter((x) => x === s).length;
         throw new SafetensorsError(`${indexPath}: shard ${s} (${n} tensor${n === 1 ? '' : 's'} of the weight_map) is missing from ${dirname(indexPath)}`);
       }

@@ -4,6 +4,7 @@
 import { Tokenizer as HfTokenizerImpl } from '@huggingface/tokenizers';
 import { FapoolError, NonFiniteError } from '../gpu/errors.js';
 import { NONFINITE_ID } from '../kernels/sampling.js';
+import { notAFile, openErrorWhy } from './file-why.js';
 import { minTokensOf, tokenBound, type TokenBound } from './tokenizer-bound.js';
 
 export class TokenizerError extends FapoolError {}
@@ -404,11 +405,10 @@ export function validateTokenizerJson(json: unknown): void {
  * transformers' generate() stops on. A malformed value is refused; a file that is absent or names none gives [].
  */
 async function checkpointEndIds(dir: string): Promise<number[]> {
-  const fs = await import('node:fs/promises');
   const path = await import('node:path');
   for (const name of ['generation_config.json', 'config.json']) {
     const file = path.join(dir, name);
-    const text = await fs.readFile(file, 'utf8').catch(() => null);
+    const text = await readCheckpointText(file);
     if (text === null) continue;
     let v: unknown;
     try {
@@ -425,6 +425,32 @@ async function checkpointEndIds(dir: string): Promise<number[]> {
 }
 
 /**
+ * A checkpoint file's text, or null where its folder has no such entry. An entry that cannot be read is a
+ * TokenizerError naming it: a link to nothing (a Hub cache whose blob never arrived), a folder or no permission was
+ * taken as no file (the byte tokenizer ran instead of tokenizer.json; no chat template, no end ids), and a FIFO's
+ * read blocked the process for good (opened here without blocking, then only a regular file is read).
+ */
+async function readCheckpointText(file: string): Promise<string | null> {
+  const fs = await import('node:fs/promises');
+  const fail = async (why: string): Promise<never> => { throw new TokenizerError(`${file} cannot be read: ${why}`); };
+  let fh;
+  try {
+    fh = await fs.open(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (e) {
+    const entry = await fs.lstat(file).catch(() => null);
+    if (!entry) return null;
+    return fail(openErrorWhy(e, entry.isSymbolicLink() ? await fs.readlink(file).catch(() => null) : null));
+  }
+  try {
+    const kind = notAFile(await fh.stat());
+    if (kind) return await fail(`${kind}, not a file`);
+    return await fh.readFile('utf8').catch((e: unknown) => fail((e as Error).message));
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
  * The tokenizer next to the weights: tokenizer.json (+ tokenizer_config.json) in the directory, or the
  * file itself when given a .json path; byte-level when there is none.
  */
@@ -438,7 +464,7 @@ export async function loadTokenizer(dirOrFile: string, opts: HfTokenizerOptions 
     dir = path.dirname(dirOrFile);
     file = dirOrFile.endsWith('.json') ? dirOrFile : path.join(dir, 'tokenizer.json');
   }
-  const text = await fs.readFile(file, 'utf8').catch(() => null);
+  const text = await readCheckpointText(file);
   if (text === null) return new ByteTokenizer();
   const parse = (s: string, what: string): Record<string, unknown> => {
     try {
@@ -449,17 +475,14 @@ export async function loadTokenizer(dirOrFile: string, opts: HfTokenizerOptions 
   };
   const json = parse(text, file);
   const cfgFile = path.join(dir, 'tokenizer_config.json');
-  const cfgText = await fs.readFile(cfgFile, 'utf8').catch(() => null);
+  const cfgText = await readCheckpointText(cfgFile);
   const cfg = cfgText === null ? {} : parse(cfgText, cfgFile);
   // Else the library's "Config must be a valid object" came out as tokenizer.json's fault.
   if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw new TokenizerError(`${cfgFile}: must be a JSON object, got ${kindOf(cfg)}`);
   // Checkpoints saved by recent transformers keep the chat template in its own file, which wins over the config's.
-  // Only a missing file is no template: one that cannot be read (EACCES, EISDIR) must not give the config's instead.
-  const jinjaFile = path.join(dir, 'chat_template.jinja');
-  const jinja = await fs.readFile(jinjaFile, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT') return null;
-    throw new TokenizerError(`${jinjaFile}: cannot be read (${e.code ?? e.message})`);
-  });
+  // Only a missing file is no template: one that cannot be read (EACCES, EISDIR, a link to nothing) must not give the
+  // config's instead.
+  const jinja = await readCheckpointText(path.join(dir, 'chat_template.jinja'));
   return new HfTokenizer(json, jinja === null ? cfg : { ...cfg, chat_template: jinja }, { endIds: await checkpointEndIds(dir), ...opts });
 }
 

@@ -433,9 +433,9 @@ export class Engine {
   }
 
   /**
-   * Free every device, worker and buffer. Streams still running end at their next step (a prompt being prefilled is
-   * finished first): their readers get EngineDisposedError. Every call returns the same promise (a second call used to
-   * resolve at once, before the first had freed anything).
+   * Free every device, worker and buffer. Streams still running end at their next step (a generate() prompt being
+   * prefilled is finished first; a submit() one stops at its next chunk): their readers get EngineDisposedError. Every
+   * call returns the same promise (a second call used to resolve at once, before the first had freed anything).
    */
   dispose(): Promise<void> {
     return this.disposing ??= this.disposeNow();
@@ -570,7 +570,17 @@ class EventQueue<T> implements AsyncIterable<T> {
     // A second reader took the first one's wake-up: both waited for ever.
     if (this.read) throw new InputError('this event stream is already being read (or was read): a stream of generate() or submit() can be iterated once');
     this.read = true;
-    return this.events();
+    const gen = this.events();
+    // A generator closed before its first next() never runs its finally: a reader that took the iterator and closed it
+    // unread (Readable.from destroyed early, a try/finally around the first read) left its request decoding for nobody.
+    let started = false;
+    const unread = () => { if (!started) { started = true; this.onAbandon(); } };
+    return {
+      next: () => { started = true; return gen.next(); },
+      return: (value?: unknown) => { unread(); return gen.return(value as undefined); },
+      throw: (e?: unknown) => { unread(); return gen.throw(e); },
+      [Symbol.asyncIterator]() { return this; },
+    } as AsyncIterator<T>;
   }
 
   private async *events(): AsyncGenerator<T> {

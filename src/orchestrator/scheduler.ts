@@ -5,7 +5,8 @@
 // the same sampling parameters (the sampler's parameters are per batch; any greedy ones count as alike); others
 // wait for the batch to drain — and once one has waited FAIR_WAIT_STEPS decode steps, no later request joins the
 // running batch before it, so a steady stream of one kind of request cannot hold another kind back for ever. A
-// request cancelled while it waits leaves the queue at the next admission.
+// request cancelled while it waits leaves the queue at the next admission; one cancelled while its prompt is
+// prefilled stops before its next chunk.
 // Decode steps are pipelined: step s + 1 is submitted before step s's tokens are read (its inputs are step s's
 // samples, already on the GPU), so the GPU does not wait for the host's read-back and encoding between steps. A
 // sequence that turns out to have ended at step s (end of sequence, a stop) has its step-s+1 token dropped.
@@ -247,7 +248,10 @@ export class Scheduler {
 
   /** One chunk of one prompt (the first slot still prefilling). */
   private async prefillOne(): Promise<void> {
-    const s = this.slots.find((x) => x && !x.prefilled && x.pending);
+    // A request cancelled while its prompt is prefilled ends now, its slot freed at this step's release: its other
+    // chunks ran for nobody (a client that sent a long prompt and left still cost the whole prefill, one chunk a step).
+    for (const x of this.slots) if (x && !x.prefilled && !x.done && x.req.isStopped()) { x.done = true; x.req.onDone('stopped'); }
+    const s = this.slots.find((x) => x && !x.done && !x.prefilled && x.pending);
     if (!s || !s.pending) return;
     const c = s.pending;
     await this.ex.prefill(c);

@@ -1,9 +1,9 @@
 // Pool workers on other hosts (or started by hand): a cluster file lists their endpoints; the lead
 // connects to each and says hello, so every pool member is known by rank, device and pid.
 //   { "pool": [{ "endpoint": "tcp://10.0.0.2:5555", "name": "h100-b" }, ...] }
-import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { FapoolError } from '../../gpu/errors.js';
+import { readLocalText } from '../../model/local-file.js';
 import { errorMessage, RankLinkError, type RankLink } from './link.js';
 import { connectRank } from './zmq-link.js';
 
@@ -100,7 +100,10 @@ export function parseCluster(json: unknown, source = 'cluster file'): ClusterEnt
 /** Reads and validates a cluster file. */
 export function readCluster(file: string): ClusterEntry[] {
   let text: string;
-  try { text = readFileSync(file, 'utf8'); } catch (e) { throw new ClusterError(`cannot read cluster file ${file}: ${(e as Error).message}`); }
+  // Never blocking: a FIFO named as the cluster file held the process for good.
+  try { text = readLocalText(file, (why) => new ClusterError(`cannot read cluster file ${file}: ${why}`)); } catch (e) {
+    throw e instanceof ClusterError ? e : new ClusterError(`cannot read cluster file ${file}: ${(e as Error).message}`);
+  }
   let json: unknown;
   try { json = JSON.parse(text); } catch (e) { throw new ClusterError(`cluster file ${file} is not JSON: ${(e as Error).message}`); }
   return parseCluster(json, `cluster file ${file}`);
