@@ -17,7 +17,7 @@ import { InputError } from '../src/gpu/errors.js';
 import { createEngine, type Engine } from '../src/index.js';
 import type { SamplingParams } from '../src/kernels/sampling.js';
 import { ConfigError, configFromHf, presetConfig } from '../src/model/config.js';
-import type { DecodeStepInput, ForwardExecutor, PrefillChunk } from '../src/model/generation.js';
+import { checkCount, type DecodeStepInput, type ForwardExecutor, type PrefillChunk } from '../src/model/generation.js';
 import { resolveModel } from '../src/model/model-files.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
 import { SafetensorsError } from '../src/model/safetensors.js';
@@ -265,6 +265,14 @@ const resolve = async (model: string) => {
   await m.file.close();
   return m;
 };
+
+describe('a count past 2^53 in the library API', () => {
+  it('maxNewTokens 2^64 says "at most 2^53 − 1" (it said "must be a positive integer" of an integer)', () => {
+    expect(() => checkCount('maxNewTokens', 2 ** 64)).toThrow(/maxNewTokens must be a positive integer of at most 2\^53 − 1, got 18446744073709552000/);
+    expect(() => checkCount('maxNewTokens', 2.5)).toThrow(/maxNewTokens must be a positive integer, got 2.5/);
+    expect(() => checkCount('maxNewTokens', 2 ** 53 - 1)).not.toThrow();
+  });
+});
 
 describe('model files that cannot be read are errors naming them, not skipped as absent', () => {
   it('the checkpoint as made loads with its config and tokenizer', async () => {

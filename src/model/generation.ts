@@ -138,7 +138,9 @@ export function defaultPrefillChunk(cfg: ModelConfig, dtype: DType, limits: Bind
 export function checkCount(name: string, v: unknown, orInfinity = false): asserts v is number {
   if (Number.isSafeInteger(v) && (v as number) >= 1) return;
   if (orInfinity && v === Infinity) return;
-  throw new InputError(`${name} must be a positive integer${orInfinity ? ' (or Infinity)' : ''}, got ${shown(v)}`);
+  // 2^64 is an integer: "must be a positive integer" read as wrong for it.
+  const past = Number.isInteger(v) && (v as number) > Number.MAX_SAFE_INTEGER ? ' of at most 2^53 − 1' : '';
+  throw new InputError(`${name} must be a positive integer${past}${orInfinity ? ' (or Infinity)' : ''}, got ${shown(v)}`);
 }
 
 /**
