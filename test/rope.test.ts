@@ -16,7 +16,12 @@ const CASES: Case[] = [
   { H: 2, KV: 2, D: 64, ropeDim: 16, style: 'gptj', T: 3, slots: 2, capacity: 11, theta: 10000 },
 ];
 
-/** Rows (slot, position): distinct in-range pairs, plus large positions and slots past the cache (q only). */
+/**
+ * Rows (slot, position): distinct in-range pairs, plus large positions and slots past the cache (q only). Row 4 is
+ * the first slot past the cache (slot == slots): a guard off by one writes past the cache there — dropped by
+ * lavapipe's bounds checks, so test/gpu-av.sh is what sees it (row 4 used to take the big-position branch, and the
+ * slot-out-of-range rows came only from T >= 10, one in three at slot == slots).
+ */
 function makeRows(r: Rng, c: Case): [number, number][] {
   const used = new Set<string>();
   const big = [40000, 65535, 65536, 1_000_003];
@@ -24,8 +29,8 @@ function makeRows(r: Rng, c: Case): [number, number][] {
     for (;;) {
       let row: [number, number] = [r.int(0, c.slots), r.int(0, Math.min(c.capacity, 70000))];
       if (t === 0) row[1] = Math.min(c.capacity - 1, 40000);                        // a large in-range position where possible
+      else if (t % 5 === 4) row = [c.slots + (t === 4 ? 0 : r.int(0, 3)), r.int(0, c.capacity)];   // slot out of range
       else if (t % 3 === 1) row[1] = big[r.int(0, big.length)]!;                    // past capacity unless it is huge
-      else if (t % 5 === 4) row = [c.slots + r.int(0, 3), r.int(0, c.capacity)];    // slot out of range
       const key = row.join(); // in-range (slot, pos) pairs must be distinct: each cache entry has one writer
       if (!used.has(key)) { used.add(key); return row; }
     }
@@ -93,6 +98,49 @@ describe('ropeQkv', () => {
     expectClose(await download(g, qkvT), want, 'f32', `qkv written back seed=${r.seed}`);
     expectClose(await download(g, q), ref.q, 'f32', `q seed=${r.seed}`);
     g.release(qkvT, rowsT, q, kCache, vCache);
+  });
+
+  it('writeBack over two cache groups (the forward pass\'s dispatches): only the last (writeQ) writes back, so each rotates qkv once', async () => {
+    // forward.ts runs one dispatch per cache group, all with writeBack, writeQ on the last only: the earlier ones
+    // must leave qkv unrotated, else the later ones rotate q and k twice.
+    const g = await gpu();
+    const r = rng();
+    const H = 4, KV = 2, D = 16, T = 6, capacity = 8;
+    const cfg: RopeRefCfg = { nHeads: H, nKvHeads: KV, headDim: D, theta: 10000, style: 'neox', ropeDim: D };
+    const qkv = randomArray(r, T * (H + 2 * KV) * D, 'f32', -2, 2);
+    // Slots 0..2: group A holds slots [0, 2), group B slot 2; row 3 has no cache position.
+    const rows = [[0, 1], [2, 5], [1, 7], [2, capacity], [1, 0], [2, 2]];
+    const groups = [{ slotBase: 0, slots: 2 }, { slotBase: 2, slots: 1 }];
+    const qkvT = upload(g, qkv, [T, (H + 2 * KV) * D], 'f32'), rowsT = upload(g, rows.flat(), [T, 2], 'u32');
+    const q = poisoned(g, [T, H, D], 'f32');
+    const caches = groups.map((gr) => ({ ...gr, k: poisoned(g, [gr.slots, KV, capacity, D], 'f32'), v: poisoned(g, [gr.slots, KV, capacity, D], 'f32') }));
+    await g.run(caches.map((c, i) => ropeQkv(g, {
+      qkv: qkvT, rows: rowsT, q, kCache: c.k, vCache: c.v, slotBase: c.slotBase, writeQ: i === caches.length - 1, writeBack: true,
+      nHeads: H, nKvHeads: KV, headDim: D, theta: 10000,
+    })));
+    const ref = ropeQkvRef(qkv, rows.map((x) => x[1]!), cfg);
+    const what = `seed=${r.seed}`;
+    const want: number[] = [];
+    for (let t = 0; t < T; t++) {
+      want.push(...ref.q.subarray(t * H * D, (t + 1) * H * D), ...ref.k.subarray(t * KV * D, (t + 1) * KV * D), ...ref.v.subarray(t * KV * D, (t + 1) * KV * D));
+    }
+    expectClose(await download(g, qkvT), want, 'f32', `qkv written back ${what}`);
+    expectClose(await download(g, q), ref.q, 'f32', `q ${what}`);
+    for (const c of caches) {
+      for (const [name, t, src] of [['k', c.k, ref.k], ['v', c.v, ref.v]] as const) {
+        const got = await download(g, t);
+        const wantC = new Float64Array(got.length).fill(NaN);
+        rows.forEach(([slot, pos], i) => {
+          const s = slot! - c.slotBase;
+          if (s < 0 || s >= c.slots || pos! >= capacity) return;
+          for (let h = 0; h < KV; h++) wantC.set(src.subarray((i * KV + h) * D, (i * KV + h + 1) * D), ((s * KV + h) * capacity + pos!) * D);
+        });
+        const at = Array.from(wantC.keys()).filter((i) => !Number.isNaN(wantC[i]!));
+        expectClose(at.map((i) => got[i]!), at.map((i) => wantC[i]!), 'f32', `${name} cache of group ${c.slotBase} ${what}`);
+        expect(got.filter((x, i) => Number.isNaN(wantC[i]!) && !Number.isNaN(x)).length, `${name} cache of group ${c.slotBase}: written outside the rows ${what}`).toBe(0);
+      }
+    }
+    g.release(qkvT, rowsT, q, ...caches.flatMap((c) => [c.k, c.v]));
   });
 
   it('rotate: false copies each row\'s k and v into the cache at its position as qkv holds them, and writes no q', async () => {
