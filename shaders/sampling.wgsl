@@ -16,7 +16,8 @@
 //    order) whose running sum of kept weights exceeds u * sum: each thread sums a contiguous chunk, thread 0
 //    finds the chunk, its owner walks it. A row whose draw_at is not 0 draws from (seed, draw_at) instead: the
 //    position of the token it samples, so a request's draws do not depend on its batch slot or step (continuous
-//    batching: a seeded request gives the same tokens alone or among others).
+//    batching: a seeded request gives the same tokens alone or among others). Temperature alone with the first pass
+//    in parts: the parts' masses locate the part, and the same chunk walk runs over that part only.
 // A row with a NaN or ±Inf logit gets the id NONFINITE (0xffffffff, never a token): the host turns it into an
 // error naming the step (tested on the exponent bits, which fast-math cannot fold away).
 // Counts are summed in f32: exact up to 2^24 elements (the binding rejects larger vocabularies).
@@ -39,7 +40,7 @@ override KEY_SHIFT: u32 = 0u; // low key bits every logit of the type leaves ali
 @group(0) @binding(1) var<storage, read_write> ids: array<u32>;
 @group(0) @binding(2) var<uniform> p: Params;
 @group(0) @binding(3) var<storage, read> draw_at: array<u32>; // [rows]: 0 = draw by (step, row)
-@group(0) @binding(4) var<storage, read_write> parts: array<vec4u>; // [rows × p.parts] pass-1 states (p.parts > 0)
+@group(0) @binding(4) var<storage, read_write> parts: array<vec4u>; // [rows × p.parts × 2] pass-1 states, part masses (p.parts > 0)
 
 // Reductions are two-level (SEG segments of PER = WG / SEG entries, then one thread over SEG partials):
 // two barriers each instead of a log2(WG) tree, which keeps lavapipe's compile time in seconds.
@@ -246,17 +247,45 @@ fn reduce_scan(tid: u32, st: Scan) -> vec4u {
 }
 
 // Pass 1 spread over the GPU (p.parts > 0): workgroup (part, row) scans the part-th of p.parts equal slices of the row
-// and writes its reduced state; `sample` then reduces a row's states instead of reading the row with one workgroup.
+// and writes its reduced state (and, for temperature alone, the slice's mass); `sample` then reduces a row's states
+// instead of reading the row with one workgroup.
 @compute @workgroup_size(WG)
 fn scan_part(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let row = wid.y;
   if (row >= p.rows) { return; }
   let chunk = (p.vocab + p.parts - 1u) / p.parts;
   let c0 = min(wid.x * chunk, p.vocab);
+  let c1 = min(c0 + chunk, p.vocab);
+  let base = row * p.vocab;
   var st = Scan(0u, NONE, NONE, false);
-  scan_range(&st, row * p.vocab, c0, min(c0 + chunk, p.vocab), tid);
+  scan_range(&st, base, c0, c1, tid);
   let s = reduce_scan(tid, st);
-  if (tid == 0u) { parts[row * p.parts + wid.x] = s; }
+  // Temperature alone: the part's softmax mass on its own maximum, so `sample` finds the draw's part without reading
+  // the row (a second read of this slice, from cache). Each thread sums a contiguous chunk, in index order.
+  var mass = 0.0;
+  if (p.greedy == 0u && temp_only() && s.y != NONE && s.w == 0u) {
+    let m = lg(base + s.y);
+    let sub = (c1 - c0 + WG - 1u) / WG;
+    let a = min(c0 + tid * sub, c1);
+    for (var c = a; c < min(a + sub, c1); c++) { mass += weight(lg(base + c), m); }
+    red_f[tid] = mass;
+    workgroupBarrier();
+    if (tid < SEG) {
+      var acc = 0.0;
+      for (var i = tid * PER; i < (tid + 1u) * PER; i++) { acc += red_f[i]; }
+      red_f[tid * PER] = acc;
+    }
+    workgroupBarrier();
+    if (tid == 0u) {
+      mass = 0.0;
+      for (var g = 0u; g < SEG; g++) { mass += red_f[g * PER]; }
+    }
+  }
+  if (tid == 0u) {
+    let at = 2u * (row * p.parts + wid.x);
+    parts[at] = s;
+    parts[at + 1u] = vec4u(bitcast<u32>(mass), 0u, 0u, 0u);
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -272,7 +301,7 @@ fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) ti
   if (p.parts == 0u) {
     scan_range(&st, base, 0u, V, tid);
   } else if (tid < p.parts) {
-    let q = parts[row * p.parts + tid];
+    let q = parts[2u * (row * p.parts + tid)];
     st = Scan(q.x, q.y, q.z, q.w != 0u);
   }
   let stats = reduce_scan(tid, st);
@@ -299,10 +328,65 @@ fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) ti
     t = search(tid, base, t, kmax, phase == 1u, select(f32(p.topK), p.topP, phase == 1u), m);
   }
 
-  // Draw: chunk sums in index order, then the owner of the goal_w walks its chunk.
-  let chunk = (V + WG - 1u) / WG;
-  let start = min(tid * chunk, V);
-  let end = min(start + chunk, V);
+  // Temperature alone with the first pass in parts: the parts' sums (scan_part, each on its own maximum) put on the row's
+  // maximum locate the draw's part; only that part is read again. Otherwise the whole row is summed here.
+  if (p.parts > 0u && temp_only()) {
+    var sp = 0.0;
+    if (tid < p.parts) {
+      let i = parts[2u * (row * p.parts + tid)].y;
+      if (i != NONE) { sp = bitcast<f32>(parts[2u * (row * p.parts + tid) + 1u].x) * weight(lg(base + i), m); }
+    }
+    red_f[tid] = sp;
+    workgroupBarrier();
+    if (tid == 0u) {
+      var total = 0.0;
+      for (var i = 0u; i < p.parts; i++) { total += red_f[i]; }
+      let goal_w = row_uniform01(row) * total;
+      let o = first_past(p.parts, goal_w);
+      sh_u = vec4u(o.owner, 0u, 0u, 0u);
+      sh_f[0] = o.prefix;
+      sh_f[1] = goal_w;
+    }
+    let j = workgroupUniformLoad(&sh_u).x;
+    let pc = (V + p.parts - 1u) / p.parts;
+    let c0 = min(j * pc, V);
+    draw(tid, row, base, c0, min(c0 + pc, V), t, m, true, sh_f[0], sh_f[1]);
+  } else {
+    draw(tid, row, base, 0u, V, t, m, false, 0.0, 0.0);
+  }
+}
+
+// Whether only the temperature shapes the draw (no top-k, no top-p: every logit is kept).
+fn temp_only() -> bool {
+  return !(p.topK > 0u && p.topK < p.vocab) && !(p.topP < 1.0);
+}
+
+struct Owner { owner: u32, prefix: f32 }
+
+// Over red_f[0 .. n) in order: the first non-empty entry whose running sum passes goal_w and the sum before it; the
+// last non-empty one if rounding left none (thread 0).
+fn first_past(n: u32, goal_w: f32) -> Owner {
+  var acc = 0.0;
+  var o = Owner(0u, 0.0);
+  var found = false;
+  for (var i = 0u; i < n; i++) {
+    let si = red_f[i];
+    if (si > 0.0 && !found) {
+      o = Owner(i, acc);
+      found = acc + si > goal_w;
+    }
+    acc += si;
+  }
+  return o;
+}
+
+// Draw over logits [c0, c1) (not empty) of the row at base, kept where key >= t: per-thread chunk sums in index order,
+// then the owner of the goal walks its chunk. `known`: the goal and the mass before c0 are given (a part of the row);
+// else they are this range's total × the row's uniform, and 0. Called in uniform control flow; writes ids[row].
+fn draw(tid: u32, row: u32, base: u32, c0: u32, c1: u32, t: u32, m: f32, known: bool, acc0: f32, goal0: f32) {
+  let chunk = (c1 - c0 + WG - 1u) / WG;
+  let start = min(c0 + tid * chunk, c1);
+  let end = min(start + chunk, c1);
   // Four loads a trip before they are summed (in index order, as one at a time would).
   var sum = 0.0;
   var cs = start;
@@ -320,26 +404,16 @@ fn sample(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) ti
   red_f[tid] = sum;
   workgroupBarrier();
   if (tid == 0u) {
-    let chunks = (V + chunk - 1u) / chunk; // threads with a non-empty chunk (a runtime bound: not unrolled)
-    var total = 0.0;
-    for (var i = 0u; i < chunks; i++) { total += red_f[i]; }
-    let goal_w = row_uniform01(row) * total;
-    // First chunk whose running sum passes the goal_w; the last non-empty chunk if rounding left none.
-    var acc = 0.0;
-    var owner = 0u;
-    var prefix = 0.0;
-    var found = false;
-    for (var i = 0u; i < chunks; i++) {
-      let si = red_f[i];
-      if (si > 0.0 && !found) {
-        owner = i;
-        prefix = acc;
-        found = acc + si > goal_w;
-      }
-      acc += si;
+    let chunks = (c1 - c0 + chunk - 1u) / max(chunk, 1u); // threads with a non-empty chunk (a runtime bound: not unrolled)
+    var goal_w = goal0;
+    if (!known) {
+      var total = 0.0;
+      for (var i = 0u; i < chunks; i++) { total += red_f[i]; }
+      goal_w = row_uniform01(row) * total;
     }
-    sh_u.x = owner;
-    sh_f[0] = prefix;
+    let o = first_past(chunks, goal_w - select(0.0, acc0, known));
+    sh_u.x = o.owner;
+    sh_f[0] = o.prefix + select(0.0, acc0, known);
     sh_f[1] = goal_w;
   }
   workgroupBarrier();

@@ -10,7 +10,8 @@
 # passes a phase instead of 8): f16 top-p and top-k + top-p 30–45 % faster than the same case on f32 logits (H100
 # session 36, f32: top-p 32000 95.5 µs, 128256 277; top-k + top-p 99.6 / 296). The first pass over several
 # workgroups a row (scan_part, from 8192 tokens; `_1wg` cases keep it in the row's workgroup): greedy 32000 12 → 4–6 µs,
-# 128256 27 → 5–8; temperature 1 −8 to −20 µs; so the greedy b1 / b8 steps −6 to −12 µs (decode cases above).
+# 128256 27 → 5–8; temperature 1 (the parts' masses locate the draw) 31 → 6–10 µs, 76 → 8–14; so the greedy b1 / b8
+# steps −6 to −12 µs (decode cases above).
 #   OUT=$OUT bash kernels-bench/rounds/round.sh s37a    (carry .device, dist; ≈ 6 min)
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)

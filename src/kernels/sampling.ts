@@ -189,8 +189,9 @@ export function sampler(gpu: Gpu, a: { logits: Tensor; out: Tensor; drawAt?: Ten
   expectDistinct(k, ['out', a.out], ['logits', a.logits], ['drawAt', drawAt]);
   const tune = a.tuning ? checkTuning(gpu, a.tuning, vocab) : samplerTuning(gpu, vocab);
   const cfg = { dtype: a.logits.dtype, wg: tune.wg, logNb: tune.logNb };   // parts is a uniform, not in the pipeline
-  // The first pass's states [rows × parts] (a 16-byte placeholder when the row's workgroup makes that pass itself).
-  const parts = gpu.tensor([Math.max(1, rows * tune.parts), 4], 'u32', 'sample.parts');
+  // The first pass's states and the parts' masses [rows × parts × 2] (a placeholder when the row's workgroup makes that
+  // pass itself).
+  const parts = gpu.tensor([Math.max(1, rows * tune.parts * 2), 4], 'u32', 'sample.parts');
   const owned = a.drawAt ? [parts] : [parts, drawAt];
   const free = () => gpu.release(...owned);
   let sample: Dispatch | undefined, scan: Dispatch | undefined;
@@ -215,6 +216,10 @@ export function sampler(gpu: Gpu, a: { logits: Tensor; out: Tensor; drawAt?: Ten
       if (!Number.isInteger(step) || step < 0) throw new RangeError(`sampler: step must be an integer >= 0, got ${step}`);
       run.set({ step: step % 2 ** 32 });
     },
-    setParams(p: SamplingParams) { run.set(paramUniforms(p, vocab)); },
+    setParams(p: SamplingParams) {
+      const u = paramUniforms(p, vocab);
+      run.set(u);
+      scan?.set(u);   // scan_part sums the parts' masses for temperature alone
+    },
   };
 }
