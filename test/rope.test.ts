@@ -22,6 +22,23 @@ const CASES: Case[] = [
  * lavapipe's bounds checks, so test/gpu-av.sh is what sees it (row 4 used to take the big-position branch, and the
  * slot-out-of-range rows came only from T >= 10, one in three at slot == slots).
  */
+/** The write-back tests' model: 4 heads, 2 KV heads of 16, NeoX RoPE, a cache of 8 positions; T random qkv rows. */
+function writeBackCase(r: Rng, T: number) {
+  const H = 4, KV = 2, D = 16, capacity = 8;
+  const cfg: RopeRefCfg = { nHeads: H, nKvHeads: KV, headDim: D, theta: 10000, style: 'neox', ropeDim: D };
+  return { H, KV, D, capacity, cfg, qkv: randomArray(r, T * (H + 2 * KV) * D, 'f32', -2, 2) };
+}
+
+/** What writeBack leaves in qkv: each row's rotated q and k, then its v. */
+function writtenBack(ref: ReturnType<typeof ropeQkvRef>, T: number, c: RopeRefCfg): number[] {
+  const [H, KV, D] = [c.nHeads, c.nKvHeads, c.headDim];
+  const want: number[] = [];
+  for (let t = 0; t < T; t++) {
+    want.push(...ref.q.subarray(t * H * D, (t + 1) * H * D), ...ref.k.subarray(t * KV * D, (t + 1) * KV * D), ...ref.v.subarray(t * KV * D, (t + 1) * KV * D));
+  }
+  return want;
+}
+
 function makeRows(r: Rng, c: Case): [number, number][] {
   const used = new Set<string>();
   const big = [40000, 65535, 65536, 1_000_003];
@@ -83,19 +100,13 @@ describe('ropeQkv', () => {
   it('writeBack: each qkv row then holds its rotated q and k and its v (what the pool is sent)', async () => {
     const g = await gpu();
     const r = rng();
-    const H = 4, KV = 2, D = 16, T = 5, capacity = 8;
-    const cfg: RopeRefCfg = { nHeads: H, nKvHeads: KV, headDim: D, theta: 10000, style: 'neox', ropeDim: D };
-    const qkv = randomArray(r, T * (H + 2 * KV) * D, 'f32', -2, 2);
+    const T = 5, { H, KV, D, capacity, cfg, qkv } = writeBackCase(r, T);
     const rows = Array.from({ length: T }, (_, t) => [0, t === 2 ? capacity : r.int(0, 100_000)]); // row 2: no cache write
     const qkvT = upload(g, qkv, [T, (H + 2 * KV) * D], 'f32'), rowsT = upload(g, rows.flat(), [T, 2], 'u32');
     const q = poisoned(g, [T, H, D], 'f32'), kCache = poisoned(g, [1, KV, capacity, D], 'f32'), vCache = poisoned(g, [1, KV, capacity, D], 'f32');
     await g.run([ropeQkv(g, { qkv: qkvT, rows: rowsT, q, kCache, vCache, nHeads: H, nKvHeads: KV, headDim: D, theta: 10000, writeBack: true })]);
     const ref = ropeQkvRef(qkv, rows.map((x) => x[1]!), cfg);
-    const want: number[] = [];
-    for (let t = 0; t < T; t++) {
-      want.push(...ref.q.subarray(t * H * D, (t + 1) * H * D), ...ref.k.subarray(t * KV * D, (t + 1) * KV * D), ...ref.v.subarray(t * KV * D, (t + 1) * KV * D));
-    }
-    expectClose(await download(g, qkvT), want, 'f32', `qkv written back seed=${r.seed}`);
+    expectClose(await download(g, qkvT), writtenBack(ref, T, cfg), 'f32', `qkv written back seed=${r.seed}`);
     expectClose(await download(g, q), ref.q, 'f32', `q seed=${r.seed}`);
     g.release(qkvT, rowsT, q, kCache, vCache);
   });
@@ -105,9 +116,7 @@ describe('ropeQkv', () => {
     // must leave qkv unrotated, else the later ones rotate q and k twice.
     const g = await gpu();
     const r = rng();
-    const H = 4, KV = 2, D = 16, T = 6, capacity = 8;
-    const cfg: RopeRefCfg = { nHeads: H, nKvHeads: KV, headDim: D, theta: 10000, style: 'neox', ropeDim: D };
-    const qkv = randomArray(r, T * (H + 2 * KV) * D, 'f32', -2, 2);
+    const T = 6, { H, KV, D, capacity, cfg, qkv } = writeBackCase(r, T);
     // Slots 0..2: group A holds slots [0, 2), group B slot 2; row 3 has no cache position.
     const rows = [[0, 1], [2, 5], [1, 7], [2, capacity], [1, 0], [2, 2]];
     const groups = [{ slotBase: 0, slots: 2 }, { slotBase: 2, slots: 1 }];
@@ -120,11 +129,7 @@ describe('ropeQkv', () => {
     })));
     const ref = ropeQkvRef(qkv, rows.map((x) => x[1]!), cfg);
     const what = `seed=${r.seed}`;
-    const want: number[] = [];
-    for (let t = 0; t < T; t++) {
-      want.push(...ref.q.subarray(t * H * D, (t + 1) * H * D), ...ref.k.subarray(t * KV * D, (t + 1) * KV * D), ...ref.v.subarray(t * KV * D, (t + 1) * KV * D));
-    }
-    expectClose(await download(g, qkvT), want, 'f32', `qkv written back ${what}`);
+    expectClose(await download(g, qkvT), writtenBack(ref, T, cfg), 'f32', `qkv written back ${what}`);
     expectClose(await download(g, q), ref.q, 'f32', `q ${what}`);
     for (const c of caches) {
       for (const [name, t, src] of [['k', c.k, ref.k], ['v', c.v, ref.v]] as const) {
