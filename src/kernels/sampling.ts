@@ -133,7 +133,7 @@ export interface SamplerTuning { wg: number; logNb: number; parts?: number }
 /**
  * Vocabularies from which the first pass (argmax, smallest logit, non-finite check: all a greedy step needs) runs over
  * several workgroups a row, one launch before the sampler. One workgroup reading a row is bound by its SM (H100, session
- * 36: greedy 12 µs at 32000 tokens, 27 at 128256, for 64 / 256 KB): PARTS workgroups of one load trip each should take
+ * 36: greedy 12 µs at 32000 tokens, 27 at 128256, for 64 / 256 KB): `parts` workgroups of one load trip each should take
  * ≈ 2–3 µs and the reduction of their states ≈ 2 µs more, a launch boundary included (prediction for rounds/s37a.sh;
  * not yet timed). Below, the extra launch would cost more than the pass.
  */
@@ -196,7 +196,8 @@ export function sampler(gpu: Gpu, a: { logits: Tensor; out: Tensor; drawAt?: Ten
   const free = () => gpu.release(...owned);
   let sample: Dispatch | undefined, scan: Dispatch | undefined;
   try {
-    // Both entries take the one Params struct; scan_part reads its rows and vocab only (the rest stays as created).
+    // Both entries take the one Params struct: scan_part reads rows, vocab, parts and, to sum the parts' masses for
+    // temperature alone, the sampling parameters (setParams writes both; the step is sample's alone).
     const uniforms = { rows, vocab, step: 0, parts: tune.parts, ...paramUniforms(a.params, vocab) };
     sample = gpu.dispatch(gpu.program(program, cfg), { bind: { logits: a.logits, ids: a.out, draw_at: drawAt, parts }, uniforms, workgroups: [rows] });
     if (tune.parts > 0) {
