@@ -11,11 +11,13 @@
 # session 36, f32: top-p 32000 95.5 µs, 128256 277; top-k + top-p 99.6 / 296). The first pass over several
 # workgroups a row (scan_part, from 8192 tokens; `_1wg` cases keep it in the row's workgroup): greedy 32000 12 → 4–6 µs,
 # 128256 27 → 5–8; temperature 1 (the parts' masses locate the draw) 31 → 6–10 µs, 76 → 8–14; so the greedy b1 / b8
-# steps −6 to −12 µs (decode cases above).
+# steps −6 to −12 µs (the decode cases).
 #   OUT=$OUT bash kernels-bench/rounds/round.sh s37a    (carry .device, dist; ≈ 6 min)
 set -uo pipefail
 : "${R:?R must name the output folder}"; mkdir -p "$R"; R=$(cd "$R" && pwd)
 export PYTHONUNBUFFERED=1
+# The sampler first (no weights needed; the newest change, so a call cut short still has it).
+timeout 150 node dist/kernels-bench/run.js --only sample --samples 9 --out "$R/sample.json" 2>&1 | grep -E "^sample" | cut -c1-64
 R="$R" bash kernels-bench/rounds/s36b.sh   # the decode cases beside the CUDA graph
 source kernels-bench/rounds/seed4l.sh
 timeout -k 2 60 python3 kernels-bench/gemm-cublas.py --out "$R/cublas.json" --prefill-m 4096 --no-decode > "$R/cublas.log" 2>&1; echo "cublas rc=$?"; grep -E "^ 4096x4096x4096" "$R/cublas.log"
@@ -29,4 +31,3 @@ ttft ttft-4k 4096
 ttft ttft-32k 32768
 timeout 60 python3 test/fidelity/torch_reference.py --weights $W --dtype float16 --device cuda --time 4096,32768 --new-tokens 2 --repeat 3 --out "$R/torch-ttft.json" > "$R/torch-ttft.log" 2>&1
 echo "torch ttft rc $?: $(grep -o '"ttft_ms_runs": \[[^]]*\]' "$R/torch-ttft.log" | tr '\n' ' ')"
-timeout 150 node dist/kernels-bench/run.js --only sample --samples 9 --out "$R/sample.json" 2>&1 | grep -E "^sample" | cut -c1-64
