@@ -132,10 +132,10 @@ export interface SamplerTuning { wg: number; logNb: number; parts?: number }
 
 /**
  * Vocabularies from which the first pass (argmax, smallest logit, non-finite check: all a greedy step needs) runs over
- * several workgroups a row, one launch before the sampler. One workgroup reading a row is bound by its SM (H100, session
- * 36: greedy 12 µs at 32000 tokens, 27 at 128256, for 64 / 256 KB): `parts` workgroups of one load trip each should take
- * ≈ 2–3 µs and the reduction of their states ≈ 2 µs more, a launch boundary included (prediction for rounds/s37a.sh;
- * not yet timed). Below, the extra launch would cost more than the pass.
+ * several workgroups a row, one launch before the sampler, instead of the row's one workgroup (one SM). H100, session 37
+ * (`_1wg` cases): temperature 1 at 32000 tokens 26 → 21 µs, at 128256 71 → 35 (the parts' masses also locate the draw);
+ * greedy at 128256 27 → 21, at 32000 12.1 → 12.8 (a timed launch costs ≈ 6 µs however small: two start at ≈ 12). Below
+ * 8192 tokens the extra launch would cost more than the pass.
  */
 export const SAMPLER_PARTS_VOCAB = 8192;
 
