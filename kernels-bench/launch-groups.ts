@@ -7,9 +7,11 @@ export function kernelName(part: string, d: Dispatch): string {
   const on = Object.entries(d.program.constants).filter(([, v]) => v === true).map(([k]) => k);
   const act = d.program.constants.ACT;
   if (typeof act === 'number' && act > 0) on.push(act === 1 ? 'gelu_erf' : 'gelu_tanh');
-  // A split-K product: its launch and the reduce after it, timed together; S = the grid's z.
-  if (d.launches.length > 1) on.push(`splitK${d.workgroups[2]}`);
-  return `${part}: ${d.label}${on.length ? ` +${on.join('+')}` : ''}`;
+  // A chain, timed together: a split-K product and its reduce (S = the grid's z), or another kernel's launches
+  // (the sampler's scan_part, then sample), named by every label.
+  if (d.launches.length > 1 && d.launches[1]!.label.startsWith('splitk_reduce')) on.push(`splitK${d.workgroups[2]}`);
+  const label = d.launches.length > 1 && !on.some((o) => o.startsWith('splitK')) ? d.launches.map((l) => l.label).join(' → ') : d.label;
+  return `${part}: ${label}${on.length ? ` +${on.join('+')}` : ''}`;
 }
 
 export function isLaunch(s: Step): s is Dispatch {
