@@ -42,6 +42,12 @@ function binomialTail(n: number, p: number, c: number): number {
   return Math.exp(top) * sum;
 }
 
+/** Row b of the GPU's ids is a token the float64 reference accepts for (params, the draw of seed, step, row b). */
+function expectAccepted(logits: Float64Array, V: number, b: number, params: Omit<SamplingParams, 'seed'>, seed: number, step: number, got: number, what: string): void {
+  const ok = acceptedTokens(logits.subarray(b * V, (b + 1) * V), params, samplingUniform(seed, step, b));
+  expect(ok.has(got), `${what} row ${b} step ${step} ${JSON.stringify(params)} got ${got} want ${[...ok]}`).toBe(true);
+}
+
 describe('sampler', () => {
   for (const [V, B] of [[1, 2], [7, 5], [1000, 3], [4099, 3], [32000, 2]] as const) {   // 4099: rows past the unrolled trips
     for (const ties of [false, true]) {
@@ -90,10 +96,7 @@ describe('sampler', () => {
         for (const s of [s16, s32]) { s.setParams({ ...params, seed }); s.setStep(step); }
         await g.run([s16.dispatch, s32.dispatch]);
         const got = Array.from(await download(g, o16)), want = Array.from(await download(g, o32));
-        for (let b = 0; b < B; b++) {
-          const ok = acceptedTokens(logits.subarray(b * V, (b + 1) * V), params, samplingUniform(seed, step, b));
-          expect(ok.has(got[b]!), `row ${b} ${JSON.stringify(params)} step ${step} got ${got[b]} want ${[...ok]} seed=${r.seed}`).toBe(true);
-        }
+        for (let b = 0; b < B; b++) expectAccepted(logits, V, b, params, seed, step, got[b]!, `seed=${r.seed}`);
         // Counts (top-k) and the draw are exact in any grouping; a top-p search groups its masses by the key's buckets,
         // which differ between 19- and 32-bit keys (a draw within rounding of a boundary may differ there).
         if (params.topP === 1) expect(got, `${JSON.stringify(params)} step ${step} seed=${r.seed}`).toEqual(want);
@@ -125,10 +128,7 @@ describe('sampler', () => {
         s.setStep(step);
         await g.run([s.dispatch]);
         const got = await download(g, out);
-        for (let b = 0; b < B; b++) {
-          const ok = acceptedTokens(logits.subarray(b * V, (b + 1) * V), params, samplingUniform(seed, step, b));
-          expect(ok.has(got[b]!), `row ${b} step ${step} ${JSON.stringify(params)} got ${got[b]} want ${[...ok]} seed=${r.seed}`).toBe(true);
-        }
+        for (let b = 0; b < B; b++) expectAccepted(logits, V, b, params, seed, step, got[b]!, `seed=${r.seed}`);
       }
     }
     g.release(lt, out);
@@ -150,10 +150,7 @@ describe('sampler', () => {
           s.setStep(step);
           await g.run([s.dispatch]);
           const got = await download(g, out);
-          for (let b = 0; b < B; b++) {
-            const u = samplingUniform(seed, step, b), ok = acceptedTokens(logits.subarray(b * V, (b + 1) * V), params, u);
-            expect(ok.has(got[b]!), `${JSON.stringify(tuning)} row ${b} step ${step} ${JSON.stringify(params)} got ${got[b]} want ${[...ok]} seed=${r.seed}`).toBe(true);
-          }
+          for (let b = 0; b < B; b++) expectAccepted(logits, V, b, params, seed, step, got[b]!, `${JSON.stringify(tuning)} seed=${r.seed}`);
         }
       }
     }
@@ -191,10 +188,7 @@ describe('sampler', () => {
             }
             // Temperature alone: the draw sums the parts' masses (grouped otherwise than one chunk a thread): exact against
             // the float64 reference, which may differ from the one-workgroup draw within rounding of a boundary.
-            for (const b of [0, 1]) {
-              const ok = acceptedTokens(logits.subarray(b * V, (b + 1) * V), params, samplingUniform(seed, step, b));
-              expect(ok.has(ids![b]!), `${what} row ${b} got ${ids![b]} want ${[...ok]}`).toBe(true);
-            }
+            for (const b of [0, 1]) expectAccepted(logits, V, b, params, seed, step, ids![b]!, what);
             expect(Array.from(ids!.slice(2)), what).toEqual(Array.from(want!.slice(2)));
           }
           expect(Array.from(want!.slice(2)), 'the non-finite rows').toEqual([NONFINITE_ID, NONFINITE_ID]);
