@@ -9,8 +9,9 @@ export function kernelName(part: string, d: Dispatch): string {
   if (typeof act === 'number' && act > 0) on.push(act === 1 ? 'gelu_erf' : 'gelu_tanh');
   // A chain, timed together: a split-K product and its reduce (S = the grid's z), or another kernel's launches
   // (the sampler's scan_part, then sample), named by every label.
-  if (d.launches.length > 1 && d.launches[1]!.label.startsWith('splitk_reduce')) on.push(`splitK${d.workgroups[2]}`);
-  const label = d.launches.length > 1 && !on.some((o) => o.startsWith('splitK')) ? d.launches.map((l) => l.label).join(' → ') : d.label;
+  const splitK = d.launches.length > 1 && d.launches[1]!.label.startsWith('splitk_reduce');
+  if (splitK) on.push(`splitK${d.workgroups[2]}`);
+  const label = splitK ? d.label : d.launches.map((l) => l.label).join(' → ');
   return `${part}: ${label}${on.length ? ` +${on.join('+')}` : ''}`;
 }
 
