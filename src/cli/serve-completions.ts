@@ -30,6 +30,8 @@ export interface CompletionContext {
   /** Replies this module took over (hijacked) and counted in `metrics.requests` itself: the server's hook skips them. */
   counted: WeakSet<ServerResponse>;
   log: (line: string) => void;
+  /** How long a response that has ended may wait for a client reading none of it (ms): see boundSend. */
+  sendTimeoutMs: number;
 }
 
 type Done = Extract<CompletionEvent, { type: 'done' }>;
@@ -52,6 +54,21 @@ function onConnectionClose(socket: Socket, cb: () => void): () => void {
   const watchers = set;
   watchers.add(cb);
   return () => { watchers.delete(cb); };
+}
+
+/**
+ * Bounds what is left of a response once it has ended (the whole of it written, up to 4 MiB buffered): a client
+ * that reads none of it for `ms` loses its connection. Nothing else times out a response's writes, so a client that
+ * never read held its connection and that buffer for good. The socket's idle timeout, so a client still reading
+ * (slowly) is not cut.
+ */
+export function boundSend(res: ServerResponse, ms: number): void {
+  if (ms <= 0 || res.destroyed) return;
+  const socket = res.req.socket;
+  res.setTimeout(ms, () => res.destroy());
+  // Flushed: Node has set the keep-alive timeout by now; a pipelined response next on the socket (which may wait longer
+  // for its tokens) must not inherit ours: with no listener of its own, Node would destroy the connection.
+  res.once('finish', () => { if (socket.timeout === ms) socket.setTimeout(0); });
 }
 
 /** A stream whose client reads slower than tokens come is cut once this much is buffered. */
@@ -244,7 +261,9 @@ async function streamChoices(ctx: CompletionContext, reply: FastifyReply, stream
   reply.hijack();
   const res: ServerResponse = reply.raw;
   ctx.counted.add(res); // counted below, with 499 where the client left
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  // No Connection header of ours: Node's keeps a connection alive unless the client asked to close it ("keep-alive" here
+  // overrode a client's "Connection: close", and the connection stayed open for the keep-alive timeout after [DONE]).
+  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
   res.flushHeaders();
   ctx.streams.open++;
   const send = (data: unknown) => {
@@ -288,6 +307,6 @@ async function streamChoices(ctx: CompletionContext, reply: FastifyReply, stream
   } finally {
     ctx.streams.open--;
     ctx.metrics.requests.inc({ route: shape.route, status: o.why() === 'client' ? '499' : '200' });
-    if (!res.writableEnded) res.end();
+    if (!res.writableEnded) { boundSend(res, ctx.sendTimeoutMs); res.end(); }
   }
 }

@@ -2,7 +2,7 @@
 // batches and routes (FA Pool) requests; the server validates them, streams their tokens, refuses work when
 // the engine's queue is full (429), cancels the requests of clients that leave, and exports metrics.
 // startServer() is the library/test entry; serveMain() the command (signals, stdout's "listening on" line).
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { FapoolError, InputError } from '../gpu/errors.js';
@@ -13,7 +13,7 @@ import { QueueFullError } from '../orchestrator/engine.js';
 import { runAndExit } from './exit.js';
 import { parseServeArgs, serveHelpText } from './serve-args.js';
 import { handleChatCompletion, type ChatContext } from './serve-chat.js';
-import { handleCompletion, type ServedEngine } from './serve-completions.js';
+import { boundSend, handleCompletion, type ServedEngine } from './serve-completions.js';
 import { poolHealth, serverMetrics, type ServerMetrics } from './serve-metrics.js';
 import { ApiError } from './serve-schema.js';
 import { keptWhenQuiet } from './quiet-log.js';
@@ -26,6 +26,9 @@ export class ServeError extends FapoolError {}
 
 /** A request's headers and body must arrive within this (ms): a 32 MiB body at 1 MB/s still does. */
 export const REQUEST_TIMEOUT_MS = 60_000;
+
+/** A response that has ended may wait this long (ms) for a client that reads none of it; then its connection is closed. */
+export const SEND_TIMEOUT_MS = 60_000;
 
 export interface ServerOptions {
   /** Serve this engine (the caller disposes it)... */
@@ -49,6 +52,11 @@ export interface ServerOptions {
    * the connection gets 408 and is closed. A response (a stream) is not limited by it.
    */
   requestTimeoutMs?: number;
+  /**
+   * How long a response that has ended (a whole answer, or a stream's last event) may wait for a client that reads
+   * none of it (ms, default SEND_TIMEOUT_MS): then its connection is closed. A client still reading is not cut.
+   */
+  sendTimeoutMs?: number;
   /** Warnings and errors (failed generations, 5xx answers, a chat template that cannot be used); default stderr. */
   log?: (line: string) => void;
   /** The start-up log (pipelines compiled, notes); default: `log`. */
@@ -138,7 +146,8 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
     const maxContext = Math.min(engine.config.maxSeq, o.maxContext ?? o.engineOptions?.schedule?.maxContext ?? Infinity);
     const asked = o.maxContext ?? o.engineOptions?.schedule?.maxContext;
     if (asked !== undefined && asked > engine.config.maxSeq) info(`note: max context ${asked} is over the model's ${engine.config.maxSeq} tokens: serving ${engine.config.maxSeq}`);
-    const ctx: ChatContext = { engine, modelName, metrics, maxContext, inFlight: new Set(), stopped: () => stopped, streams, counted, log, chat };
+    const sendTimeoutMs = o.sendTimeoutMs ?? SEND_TIMEOUT_MS;
+    const ctx: ChatContext = { engine, modelName, metrics, maxContext, inFlight: new Set(), stopped: () => stopped, streams, counted, log, chat, sendTimeoutMs };
     // The grace is over: cancel what is still running; connections still open a moment later are cut.
     const stopWaiting = () => {
       if (stopped) return;
@@ -152,7 +161,8 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
     const app = Fastify({
       logger: false, bodyLimit: BODY_LIMIT, return503OnClosing: false, forceCloseConnections: 'idle',
       // Node's own server options too: set on the server after it is made (Fastify's way), a body that stalls is not timed out.
-      requestTimeout, http: { requestTimeout, connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(requestTimeout / 4))) },
+      // A request without Host is refused below, in OpenAI's error shape (Node's own answer is a bare 400).
+      requestTimeout, http: { requestTimeout, connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(requestTimeout / 4))), requireHostHeader: false },
       // Errors before a route runs (a malformed URL; a request line or headers Node cannot parse, a timeout) in
       // OpenAI's error shape too, not Fastify's own.
       frameworkErrors: (err, _req, reply) => {
@@ -193,12 +203,25 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
       }
       parseJson(req, text, done);
     });
-    app.addHook('onRequest', async (_req, reply) => {
+    app.addHook('onRequest', async (req, reply) => {
       if (closing) {
         reply.header('connection', 'close');
         throw new ApiError(503, 'the server is shutting down', 'server_error', null, 'shutting_down');
       }
+      // RFC 9112: an HTTP/1.1 request without Host must be refused with 400.
+      if (req.raw.httpVersion === '1.1' && req.headers.host === undefined) {
+        reply.header('connection', 'close');
+        throw new ApiError(400, 'an HTTP/1.1 request needs a Host header', 'invalid_request_error', null, 'missing_host');
+      }
     });
+    // An Expect other than 100-continue: 417 in OpenAI's shape (Node's own answer has no body). The request is not run.
+    app.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+      const body = JSON.stringify(new ApiError(417, `Expect: ${String(req.headers.expect)} is not supported (only 100-continue)`, 'invalid_request_error', null, 'expectation_failed').body());
+      res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+      res.end(body);
+    });
+    // Whatever a reply holds is bounded once sent, as a stream's end is (boundSend).
+    app.addHook('onSend', async (_req, reply) => { boundSend(reply.raw, sendTimeoutMs); });
     app.addHook('onResponse', async (req, reply) => {
       if (counted.has(reply.raw)) return; // a stream or a hijacked reply counted itself (once, with its own status)
       metrics.requests.inc({ route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
@@ -209,8 +232,28 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
       if (api.status >= 500 && api.code !== 'shutting_down') log(`error: ${req.method} ${req.url}: ${(why as Error)?.stack ?? String(why)}`);
       void reply.code(api.status).send(api.body());
     });
+    // The methods each route path takes (a wildcard path by its prefix): a path that exists asked with another method is
+    // 405 with Allow, not 404 (which says the path is wrong).
+    const methods = new Map<string, Set<string>>();
+    app.addHook('onRoute', (r) => {
+      const set = methods.get(r.url) ?? new Set<string>();
+      for (const m of [r.method].flat()) set.add(m);
+      methods.set(r.url, set);
+    });
+    const allowedFor = (path: string): string[] => {
+      const exact = methods.get(path);
+      if (exact) return [...exact];
+      for (const [url, set] of methods) if (url.endsWith('/*') && path.startsWith(url.slice(0, -1)) && path.length > url.length - 1) return [...set];
+      return [];
+    };
     app.setNotFoundHandler((req, reply) => {
-      void reply.code(404).send(new ApiError(404, `no route for ${req.method} ${req.url.split('?')[0]}`, 'invalid_request_error', null, 'not_found').body());
+      const path = req.url.split('?')[0]!, allow = allowedFor(path);
+      if (allow.length > 0) {
+        void reply.code(405).header('allow', allow.join(', '))
+          .send(new ApiError(405, `${req.method} is not allowed on ${path}; use ${allow.join(' or ')}`, 'invalid_request_error', null, 'method_not_allowed').body());
+        return;
+      }
+      void reply.code(404).send(new ApiError(404, `no route for ${req.method} ${path}`, 'invalid_request_error', null, 'not_found').body());
     });
 
     app.post('/v1/completions', (req, reply) => handleCompletion(ctx, req, reply));

@@ -8,6 +8,7 @@
 // only then starts the read, so Dawn ticks for about PACE_MARGIN_MS a step instead of the whole step. For loops whose
 // steps follow each other without gaps (generate()): a loop that idles or interleaves other work between steps would
 // inflate the estimate and sleep past the step.
+import { LimitError } from '../gpu/errors.js';
 import { envVar } from '../kernels/common.js';
 
 /** How long before a step is due the read starts (ms): a timer fires up to ≈ 1 ms late. */
@@ -55,6 +56,7 @@ export class ReadPacer {
 /** FAPOOL_READ_PACING: on (default) or off. */
 export function readPacingEnabled(value = envVar('FAPOOL_READ_PACING')): boolean {
   const v = value?.trim() || 'on';
-  if (v !== 'on' && v !== 'off') throw new Error(`FAPOOL_READ_PACING='${v}': expected 'on' or 'off'`);
+  // A FapoolError, as every other FAPOOL_* switch's: one line from the CLI, not a stack trace.
+  if (v !== 'on' && v !== 'off') throw new LimitError(`FAPOOL_READ_PACING='${v}': expected 'on' or 'off'`);
   return v === 'on';
 }

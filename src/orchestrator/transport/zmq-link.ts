@@ -2,6 +2,7 @@
 // ids, so several can be in flight and replies may come back in any order. A dead peer shows up as a
 // ZeroMQ `disconnect` event (TCP/IPC close, or missed ZMTP heartbeats) and fails what is waiting on it.
 import type { Dealer, Router } from 'zeromq';
+import { LimitError } from '../../gpu/errors.js';
 
 /** zeromq is loaded on first use: a run without worker processes (and the browser bundle) never needs it. */
 let zmq: Promise<typeof import('zeromq')> | null = null;
@@ -77,9 +78,12 @@ export function setBusyPollFor(softwareAdapter: boolean): void {
 
 /** A period (ms) from environment variable `name`, else `fallback`; anything not a positive number is 0 (off). */
 function envMs(name: string, fallback: number): number {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
-  const v = env === undefined || env === '' ? fallback : Number(env);
-  return Number.isFinite(v) && v > 0 ? v : 0;
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name]?.trim();
+  if (env === undefined || env === '') return fallback;
+  // A typo ('3ms', 'abc', '-1') read as 0 turned the busy-poll or keep-alive off without a word.
+  const v = Number(env);
+  if (!/^\d+(\.\d+)?$/.test(env) || !Number.isFinite(v)) throw new LimitError(`${name}=${env}: expected a number of ms >= 0 (0: off)`);
+  return v;
 }
 
 /** Busy-poll window (ms) when none is given: FAPOOL_SPIN_MS, else this process's (setBusyPollFor; 0 until set). */
@@ -219,14 +223,15 @@ function matchExpected(parts: Buffer[], pending: Map<number, Pending>): { p: Pen
 /** Connects to a rank served by serveRank and checks it answers a ping within connectTimeoutMs. */
 export async function connectRank(endpoint: string, opts: ConnectOptions = {}): Promise<RankLink> {
   const name = opts.name ?? endpoint;
+  const spinMs = opts.spinMs ?? defaultSpinMs(), keepAliveMs = opts.keepAliveMs ?? defaultKeepAliveMs(); // before a socket exists
   const { Dealer } = await loadZmq();
   const sock = new Dealer({ linger: 0, reconnectInterval: 100, maxMessageSize: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, ...heartbeat(opts.heartbeatMs ?? 1000) });
   const send = sender(sock);
-  const spin = busyPoll(opts.spinMs ?? defaultSpinMs());
+  const spin = busyPoll(spinMs);
   const nextId = idCounter();
   const pending = new Map<number, Pending>();
   const late = deadlines(name, pending);
-  const awake = keepAlive(opts.keepAliveMs ?? defaultKeepAliveMs(), send, () => pending.size > 0);
+  const awake = keepAlive(keepAliveMs, send, () => pending.size > 0);
   let closed = false;
   let everConnected = false;
   let connected = false;
@@ -359,6 +364,7 @@ const MAX_GONE = 1 << 16;
  * can be read, else it is dropped and reported to onError; the server keeps serving either way.
  */
 export async function serveRank(endpoint: string, handler: RankHandler, opts: ServeOptions = {}): Promise<{ endpoint: string; close(): Promise<void> }> {
+  const spinMs = opts.spinMs ?? defaultSpinMs(); // before a socket binds
   const { Router } = await loadZmq();
   const sock = new Router({ linger: 0, maxMessageSize: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, ...heartbeat(opts.heartbeatMs ?? 1000) });
   (sock as unknown as { setInt32Option(option: number, value: number): void }).setInt32Option(ZMQ_ROUTER_NOTIFY, NOTIFY_CONNECT_AND_DISCONNECT);
@@ -373,7 +379,7 @@ export async function serveRank(endpoint: string, handler: RankHandler, opts: Se
   await sock.bind(endpoint);
   const actual = sock.lastEndpoint ?? endpoint;
   const send = sender(sock);
-  const spin = busyPoll(opts.spinMs ?? defaultSpinMs());
+  const spin = busyPoll(spinMs);
   const report = (e: unknown) => opts.onError?.(e instanceof Error ? e : new Error(String(e)));
   let closed = false;
 
