@@ -52,11 +52,16 @@ fn activate(v: f32) -> f32 {
 
 // The fused epilogue: y[m, n] = act(v + bias[n]) (+ residual[m, n]) (+ y[m, n] when accumulating).
 fn epilogue(m: u32, n: u32, v0: f32) {
+  y[m * p.N + n] = T(epilogue_value(m, n, v0));
+}
+
+// The value the epilogue stores at (m, n), before its rounding to T.
+fn epilogue_value(m: u32, n: u32, v0: f32) -> f32 {
   let i = m * p.N + n;
   var v = v0;
   if (HAS_BIAS) { v += f32(bias[n]); }
   v = activate(v);
   if (HAS_RESIDUAL) { v += f32(residual[i]); }
   if (ACCUMULATE) { v += f32(y[i]); }
-  y[i] = T(v);
+  return v;
 }

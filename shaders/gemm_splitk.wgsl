@@ -3,17 +3,23 @@
 // same order every run: deterministic) and applies the product's epilogue.
 //   splitk_reduce        NP = N:  y[m, n] = epilogue(Σ_s part[s, m, n])  (bias, GELU, residual, accumulate)
 //   splitk_reduce_gated  NP = 2N: y[m, n] = act(Σ_s part[s, m, n]) ⊙ Σ_s part[s, m, N + n]   (gate, then up)
+//   splitk_reduce_norm   NP = N:  y as splitk_reduce, then xn[m] = rmsnorm(y[m]) ⊙ nweight: one workgroup a row
+//       (NWG invocations, N % 4 == 0), summing squares in rmsnorm_vec4's order, so xn is what a separate
+//       rmsnorm launch on y would write — the launch the residual stream's next norm no longer needs.
 // One invocation per output, consecutive invocations on consecutive n: every partial read is coalesced. The grid
 // may be folded into 2D (x · y workgroups of 256); invocations past M·N return.
-// Specialised by: enable f16, alias T = f16; the epilogue's overrides (gemm_epilogue.wgsl, prepended).
+// Specialised by: enable f16, alias T = f16, T4; the epilogue's overrides (gemm_epilogue.wgsl, prepended); NWG.
 
-struct Params { M: u32, N: u32, S: u32, _pad: u32 }
+struct Params { M: u32, N: u32, S: u32, eps: f32 }   // eps: splitk_reduce_norm's only
 
 @group(0) @binding(0) var<storage, read> part: array<f32>;
 @group(0) @binding(1) var<uniform> p: Params;
 @group(0) @binding(2) var<storage, read_write> y: array<T>;
 @group(0) @binding(4) var<storage, read> bias: array<T>;
 @group(0) @binding(5) var<storage, read> residual: array<T>;
+@group(0) @binding(6) var<storage, read> part4: array<vec4f>;       // part, 4 columns a load (norm entry)
+@group(0) @binding(7) var<storage, read> nweight4: array<T4>;       // [N / 4] the norm's weight
+@group(0) @binding(8) var<storage, read_write> xn4: array<T4>;      // [M, N / 4] the normed rows
 
 const WG = 256u;
 
@@ -42,4 +48,44 @@ fn splitk_reduce_gated(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
   var g = 0.0; var u = 0.0;
   for (var z = 0u; z < p.S; z++) { g += part[z * stride + o]; u += part[z * stride + o + p.N]; }
   y[i] = T(activate(g) * u);
+}
+
+override NWG: u32 = 256u;   // invocations a row in splitk_reduce_norm (a power of two: rmsnorm's workgroup size)
+
+var<workgroup> nsum: array<f32, NWG>;
+
+// rmsnorm.wgsl's reduce_sum: the same tree, so the same sum.
+fn norm_sum(tid: u32, v: f32) -> f32 {
+  nsum[tid] = v;
+  workgroupBarrier();
+  for (var s = NWG / 2u; s > 0u; s = s >> 1u) {
+    if (tid < s) { nsum[tid] += nsum[tid + s]; }
+    workgroupBarrier();
+  }
+  return nsum[0];
+}
+
+fn y_vec4(i: u32) -> vec4f { return vec4f(f32(y[i]), f32(y[i + 1u]), f32(y[i + 2u]), f32(y[i + 3u])); }
+
+@compute @workgroup_size(NWG)
+fn splitk_reduce_norm(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let m = wid.x;   // grid [M]: uniform per workgroup, so the barriers below are reached by all or none
+  if (m >= p.M) { return; }
+  let n4 = p.N / 4u;
+  let mn4 = p.M * n4;
+  for (var c = tid; c < n4; c += NWG) {
+    var s = vec4f(0.0);
+    for (var z = 0u; z < p.S; z++) { s += part4[z * mn4 + m * n4 + c]; }
+    let n = 4u * c;
+    let i = m * p.N + n;
+    y[i] = T(epilogue_value(m, n, s.x)); y[i + 1u] = T(epilogue_value(m, n + 1u, s.y));
+    y[i + 2u] = T(epilogue_value(m, n + 2u, s.z)); y[i + 3u] = T(epilogue_value(m, n + 3u, s.w));
+  }
+  // The squares of the stored row, read back (this invocation's own stores) and summed as rmsnorm_vec4 sums them.
+  var ss = 0.0;
+  for (var c = tid; c < n4; c += NWG) { let v = y_vec4(m * p.N + 4u * c); ss += dot(v, v); }
+  let inv = inverseSqrt(norm_sum(tid, ss) / f32(p.N) + p.eps);
+  for (var c = tid; c < n4; c += NWG) {
+    xn4[m * n4 + c] = T4(y_vec4(m * p.N + 4u * c) * inv * vec4f(nweight4[c]));
+  }
 }

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LimitError, ShapeError, programSource, reflectLayout, sliceRows, toF16Array, type Gpu, type Tensor } from '../src/gpu/index.js';
 import { chooseGatedPath, gatedLinear } from '../src/kernels/ffn.js';
-import { chooseGemmPath, chooseQuad, linear, normPrologueApplies, type GemmTuning } from '../src/kernels/gemm.js';
+import { chooseGemmPath, chooseQuad, linear, normEpilogueApplies, normPrologueApplies, type GemmTuning } from '../src/kernels/gemm.js';
+import { rowWorkgroupSize } from '../src/kernels/common.js';
+import { rmsnorm } from '../src/kernels/rmsnorm.js';
 import { gemvSgChoice } from '../src/kernels/gemv.js';
 import { type Activation } from '../src/kernels/gemm-common.js';
 import {
@@ -23,6 +25,7 @@ import {
 import { checkGatedLinear, checkLinear, type LinearCase } from './check-linear.js';
 import { download, expectClose, poisoned, randomArray, rng, upload, useGpu, restoringEnv } from './helpers.js';
 import { erfRef, gatedRef, linearRef } from './ref/gemm.js';
+import { rmsnormRef } from './ref/rmsnorm.js';
 
 const gpu = useGpu();
 
@@ -668,6 +671,76 @@ describe('linear / gatedLinear: split-K decode tiles', () => {
     g.release(xs, ...wts, ...outs);
   });
 
+  // The reduce that also writes the RMSNorm of each row it sums (LinearArgs.thenNorm: a decode step's O and down
+  // projections, then the next block's norm is no launch of its own). y against float64 as any product; xn against
+  // the float64 norm of the y the device stored (rounded to f16, as a separate rmsnorm launch would read it).
+  it('split-K with the row norm after it: y and rmsnorm(y) ⊙ weight, on ragged M, K and N past one pass of the row', async () => {
+    const g = await gpu();
+    if (!g.caps.f16) return;
+    const real = hasSubgroupMatrixF16(g.caps);
+    const id = 't32x16_sg2x1_k64_b1', r = rng();
+    const wg = rowWorkgroupSize(g);
+    // N: 4 columns a thread, one row past two passes of the workgroup plus 12 columns; then one of 8 columns.
+    for (const [M, N, K, S, epi] of [[7, 8 * wg + 12, 200, 3, 'accumulate'], [33, 8, 64 * 5, 4, 'residual'], [1, 4 * wg, 128, 2, 'none']] as const) {
+      const x = randomArray(r, M * K, 'f16'), w = randomArray(r, N * K, 'f16');
+      const prev = randomArray(r, M * N, 'f16', -4, 4), residual = randomArray(r, M * N, 'f16'), nw = randomArray(r, N, 'f16', 0.5, 1.5);
+      const xs = upload(g, x, [M, K], 'f16', 'x'), ws = upload(g, w, [N, K], 'f16', 'w'), nws = upload(g, nw, [N], 'f16', 'nw');
+      const out = epi === 'accumulate' ? upload(g, prev, [M, N], 'f16', 'out') : poisoned(g, [M, N], 'f16');
+      const rs = epi === 'residual' ? upload(g, residual, [M, N], 'f16', 'residual') : undefined;
+      const xn = poisoned(g, [M, N], 'f16', 'xn');
+      const eps = 1e-5;
+      const d = linear(g, { x: xs, w: ws, out, residual: rs, accumulate: epi === 'accumulate', thenNorm: { weight: nws, eps, out: xn } },
+        { path: 'subgroup-matrix', tune: { sgm: { kind: 'tile-gen', id, splits: S, emulate: !real } } });
+      expect(d.launches.map((l) => l.label)).toEqual([expect.stringMatching(/^tgs_t32x16/), expect.stringMatching(/^splitk_reduce_norm/)]);
+      await g.run([d]);
+      const what = `M=${M} N=${N} K=${K} S=${S} ${epi} seed=${r.seed}`;
+      const y = await download(g, out);
+      expectClose(y, linearRef({ x, w, M, N, K, residual: rs ? residual : undefined, accumulateInto: epi === 'accumulate' ? prev : undefined }), 'f16', `y ${what}`);
+      const got = await download(g, xn);
+      expectClose(got, rmsnormRef(Float64Array.from(y), nw, M, N, eps), 'f16', `xn ${what}`);
+      // The same bits as the separate launch it replaces, on the y it stored.
+      const xn2 = poisoned(g, [M, N], 'f16', 'xn2'), norm = rmsnorm(g, { x: out, weight: nws, out: xn2, eps });
+      await g.run([norm]);
+      expect(Array.from(got), `xn as rmsnorm's ${what}`).toEqual(Array.from(await download(g, xn2)));
+      norm.release();
+      d.release();
+      g.release(xs, ws, nws, out, xn, xn2, rs);
+    }
+  });
+
+  it('the row norm after a product: only in a split-K reduce, on plain f16 rows of N % 4 == 0; its operands checked', async () => {
+    const g = await gpu();
+    if (!g.caps.f16) return;
+    const real = hasSubgroupMatrixF16(g.caps);
+    const x = g.tensor([8, 256], 'f16'), w = g.tensor([48, 256], 'f16'), out = g.tensor([8, 48], 'f16');
+    const nw = g.tensor([48], 'f16'), xn = g.tensor([8, 48], 'f16');
+    const thenNorm = { weight: nw, eps: 1e-5, out: xn };
+    const tile = (splits?: number) => ({ path: 'subgroup-matrix' as const, tune: { sgm: { kind: 'tile-gen' as const, id: 't32x16_sg2x1_k64_b1', ...(splits ? { splits } : {}), emulate: !real } } });
+    expect(() => linear(g, { x, w, out, thenNorm }, tile())).toThrow(/not split/);
+    expect(() => linear(g, { x, w, out, thenNorm }, { path: 'gemv' })).toThrow(LimitError);
+    expect(() => linear(g, { x, w, out, thenNorm }, { path: 'tiled' })).toThrow(LimitError);
+    expect(() => linear(g, { x, w, out, thenNorm: { ...thenNorm, weight: g.tensor([47], 'f16') } }, tile(2))).toThrow(ShapeError);
+    expect(() => linear(g, { x, w, out, thenNorm: { ...thenNorm, out: g.tensor([8, 47], 'f16') } }, tile(2))).toThrow(ShapeError);
+    expect(() => linear(g, { x, w, out, thenNorm: { ...thenNorm, eps: 0 } }, tile(2))).toThrow(ShapeError);
+    expect(() => linear(g, { x, w, out, thenNorm: { ...thenNorm, out } }, tile(2))).toThrow(/alias/);
+    const w46 = g.tensor([46, 256], 'f16'), out46 = g.tensor([8, 46], 'f16');
+    expect(() => linear(g, { x, w: w46, out: out46, thenNorm: { weight: g.tensor([46], 'f16'), eps: 1e-5, out: g.tensor([8, 46], 'f16') } }, tile(2))).toThrow(/N % 4/);
+    // The model asks before it fuses: never on a device whose default kernel is not a split-K tile (this adapter
+    // without subgroup matrices: the GEMV), nor for f32 or N % 4 ≠ 0.
+    expect(normEpilogueApplies(g.caps, 8, 4096, 16384, 'f32')).toBe(false);
+    const big = {
+      ...g.caps, isFallbackAdapter: false, vendor: 'nvidia', architecture: 'hopper', device: 'h100', subgroups: true, subgroupMinSize: 32, subgroupMaxSize: 32,
+      maxInvocations: 1024, maxWorkgroupSizeX: 1024, maxWorkgroupStorage: 49152, subgroupMatrix: [{ M: 16, N: 16, K: 16, componentType: 'f16', resultComponentType: 'f32' }],
+    } as typeof g.caps;
+    expect(hasSubgroupMatrixF16(big)).toBe(true);
+    expect(normEpilogueApplies(big, 8, 4096, 16384, 'f16')).toBe(true);    // down at batch 8: a split tile
+    expect(normEpilogueApplies(big, 64, 4096, 4096, 'f16')).toBe(true);    // O at batch 64
+    expect(normEpilogueApplies(big, 1, 4096, 16384, 'f16')).toBe(false);   // batch 1: the GEMV
+    expect(normEpilogueApplies(big, 64, 4098, 4096, 'f16')).toBe(false);
+    expect(normEpilogueApplies(g.caps, 8, 4096, 16384, 'f16')).toBe(hasSubgroupMatrixF16(g.caps));
+    g.release(x, w, out, nw, xn, w46, out46);
+  });
+
   it('splitKCount: grids up to the target subgroups, ≥ 4 slices a split, partials ≤ ¼ of the weight bytes', () => {
     const geo = { bm: 32, bn: 64, bk: 64, wg: 128 };
     expect(splitKCount(16, 4096, 4096, geo)).toBe(4);    // 64 tiles of 4 subgroups: ×4 makes 1024
@@ -859,7 +932,13 @@ describe('linear / gatedLinear: generated skinny subgroup-matrix kernel (skinny-
           expect(chooseGemmPath(caps, 8, 4096, 4096, 'f16')).toBe('gemv');
           expect(decodeTilesMode('nosplit:u8')).toEqual({ split: false, minRows: 9, wide: true, explicitRows: false, ks2: 'gated', noPrefetch: false });
           expect(decodeTilesMode('split:rows=5:u4')).toEqual({ split: true, minRows: 5, wide: false, explicitRows: true, ks2: 'off' });
-          for (const bad of ['splits', 'split:rows=0', 'split:rows=65', 'split:max=4', 'split:u16', 'u8', 'split:u8:rows=5']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
+          for (const bad of ['splits', 'split:rows=0', 'split:rows=65', 'split:max=4', 'split:u16', 'u8', 'split:u8:rows=5', 'split:emu:un8', 'emu']) expect(() => decodeTilesMode(bad), bad).toThrow(LimitError);
+          // :emu (last): the scalar-emulated tiles where the device has no subgroup matrices; real ones where it has.
+          expect([decodeTilesMode('split:emu').emulate, decodeTilesMode('split:un8:ks2=off:emu').emulate, decodeTilesMode('split').emulate]).toEqual([true, true, undefined]);
+          expect(chooseDecodeTile(caps, 64, 4096, 16384, false, decodeTilesMode('split:emu'))?.emulate).toBeUndefined();
+          const cpu = { ...caps, subgroupMatrix: [] } as typeof caps;
+          expect(chooseDecodeTile(cpu, 64, 4096, 16384, false, decodeTilesMode('split'))).toBeNull();
+          expect(chooseDecodeTile(cpu, 64, 4096, 16384, false, decodeTilesMode('split:emu'))).toMatchObject({ kind: 'tile-gen', splits: 4, emulate: true });
           expect(decodeTilesMode('')).toEqual({ split: true, minRows: 9, wide: DECODE_TILES_WIDE, explicitRows: false, ks2: DECODE_TILES_WIDE ? 'gated' : 'off' });
           // Without robust buffer access (the _un8 twins by default) the unsplit 33..64-row tiles prefetch again while K
           // is fixed in the pipeline (DECODE_TILES_PREFETCH_FIXED_K); split ones, fewer rows, :un8 or FAPOOL_TILE_FIXK=off keep _un8.

@@ -14,6 +14,16 @@ export interface NormPrologue {
   eps: number;
 }
 
+/**
+ * An RMSNorm of a product's output rows, written beside it: out = y · rsqrt(mean(y²) + eps) ⊙ weight per row of the
+ * stored y (the residual stream's next norm, in the launch that writes the stream: the split-K reduce only).
+ */
+export interface NormEpilogue {
+  weight: Tensor; // [N]
+  eps: number;
+  out: Tensor;    // [M, N]
+}
+
 const ACT_CODE: Record<Activation, number> = { none: 0, gelu_erf: 1, gelu_tanh: 2, silu: 3 };
 
 /** Epilogue switches shared by every path (WGSL overrides of the same names). */
@@ -35,6 +45,8 @@ export interface GemmLaunch {
   bias?: Tensor; residual?: Tensor;
   epi: Epilogue;
   norm?: NormPrologue;
+  /** Also write the RMSNorm of the output rows (normEpilogueApplies: split-K decode tiles). */
+  thenNorm?: NormEpilogue;
   /** x is an RMSNorm's output (LinearArgs.normed): the GEMV may form its products in f16 pairs. */
   normed?: boolean;
 }

@@ -351,6 +351,7 @@ function launchSgmTileGen(gpu: Gpu, l: GemmLaunch, asked: SgmTileGenShape): Disp
   const splits = s.splits ?? 1;
   const kfix = (s.fixK ?? tileFixKDefault()) ? l.K : 0;
   if (splits === 1) {
+    if (l.thenNorm) throw new LimitError(`gemm: the row norm after a product runs in the split-K reduce; tile '${s.id}' is not split`);
     const prog = gpu.program(program, { id: s.id, epi: l.epi, split: false, kfix });
     const bind: Record<string, Tensor> = { ...operands, y: l.out, ...(gated ? {} : { bias: l.bias ?? l.x, residual: l.residual ?? l.x }) };
     return gpu.dispatch(prog, { bind, uniforms: { M: l.M, N: l.N, K: l.K, kper: 0 }, workgroups: grid(1) });
@@ -562,9 +563,12 @@ export function chooseDecodeTile(caps: Caps, M: number, N: number, K: number, ga
   // The _ks2 twin (gated products by default, :ks2=all every one) where it exists, K is whole slices of it and it
   // fits (44 KB of workgroup memory); else as without.
   const ks2 = (mode.ks2 === 'all' || (mode.ks2 === 'gated' && gated)) && splits === 1 ? ksTwin(id) : null;
-  const s: SgmTileGenShape = ks2 && K % tileGenGeometry(ks2).bk === 0 && sgmTileGenFits(caps, { kind: 'tile-gen', id: ks2 }) ? { kind: 'tile-gen', id: ks2 }
-    : splits > 1 ? { kind: 'tile-gen', id, splits } : { kind: 'tile-gen', id };
-  return hasSubgroupMatrixF16(caps) && sgmTileGenFits(caps, s) ? s : null;
+  // mode.emulate: the scalar-emulated twins where the device has no subgroup matrices (tests on CPU adapters).
+  const emulate = !hasSubgroupMatrixF16(caps) && mode.emulate === true && caps.f16;
+  const e = emulate ? { emulate } : {};
+  const s: SgmTileGenShape = ks2 && K % tileGenGeometry(ks2).bk === 0 && sgmTileGenFits(caps, { kind: 'tile-gen', id: ks2, ...e }) ? { kind: 'tile-gen', id: ks2, ...e }
+    : splits > 1 ? { kind: 'tile-gen', id, splits, ...e } : { kind: 'tile-gen', id, ...e };
+  return (hasSubgroupMatrixF16(caps) || emulate) && sgmTileGenFits(caps, s) ? s : null;
 }
 
 /**
@@ -641,6 +645,8 @@ export interface DecodeTilesMode {
    * (`true`, the _un8 twins); unsaid, the device decides (decodeTilesNoPrefetch).
    */
   noPrefetch?: boolean;
+  /** `:emu`: on a device without subgroup matrices, the tiles' scalar-emulated twins (slow: for tests on CPU adapters). */
+  emulate?: boolean;
 }
 
 /**
@@ -657,20 +663,21 @@ export const DECODE_TILES_WIDE = true;
  * DECODE_TILE_WIDE_PLAIN_MIN_M), `split:rows=<lo>` (every product from lo rows: below 9 the
  * GEMV's rows go to the tiles too), or `nosplit` (session 5's choice: wide products of 9..64 rows, one workgroup
  * per tile); then optionally `:u8` (16-byte staging loads) or `:u4` (8-byte ones); then optionally `:ks2=<off|gated|all>`
- * (which products take the _ks2 twins, DecodeTilesMode.ks2).
+ * (which products take the _ks2 twins, DecodeTilesMode.ks2); then optionally `:emu` (DecodeTilesMode.emulate).
  */
 export function decodeTilesMode(value = envVar('FAPOOL_DECODE_TILES')): DecodeTilesMode {
   const v = value?.trim() || 'split';
-  const m = /^(?:(nosplit)|split(?::rows=(\d+))?)(?::(u4|u8|un8))?(:ks2(?:=(off|gated|all))?)?$/.exec(v);
+  const m = /^(?:(nosplit)|split(?::rows=(\d+))?)(?::(u4|u8|un8))?(:ks2(?:=(off|gated|all))?)?(:emu)?$/.exec(v);
   const lo = m ? (m[1] ? GEMV_MAX_M + 1 : Number(m[2] ?? GEMV_MAX_M + 1)) : NaN;
   const wide = m?.[3] ? m[3] !== 'u4' : DECODE_TILES_WIDE;
   if (!m || !(lo >= 1 && lo <= SKINNY_MAX_M) || (m[4] && !wide && m[5] !== 'off')) {
-    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' or 'nosplit', then optionally ':u4', ':u8' or ':un8', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all)`);
+    throw new LimitError(`FAPOOL_DECODE_TILES='${v}': expected 'split', 'split:rows=<1..${SKINNY_MAX_M}>' or 'nosplit', then optionally ':u4', ':u8' or ':un8', then ':ks2=<off|gated|all>' (16-byte tiles only; ':ks2' alone is all), then ':emu'`);
   }
   // The twins stage 16 bytes a load: none for 8-byte tiles.
   const ks2: KsTwinMode = !wide ? 'off' : m[4] ? ((m[5] as KsTwinMode | undefined) ?? 'all') : 'gated';
   const mode: DecodeTilesMode = { split: !m[1], minRows: lo, wide, explicitRows: m[2] !== undefined, ks2 };
   if (m[3] === 'u8' || m[3] === 'un8') mode.noPrefetch = m[3] === 'un8';
+  if (m[6]) mode.emulate = true;
   return mode;
 }
 
@@ -742,6 +749,9 @@ export function launchSgm(gpu: Gpu, l: GemmLaunch, pick?: SgmKernelChoice): Disp
     ? { x4: l.x, y: l.out, wg4: l.wGate!, wu4: l.wUp! }
     : { x4: l.x, y: l.out, w4: l.w!, bias: l.bias ?? l.x, residual: l.residual ?? l.x };
   const choice = pick ?? chooseSgmKernel(caps, l.M, l.N, l.K, gated);
+  if (l.thenNorm && !(typeof choice === 'object' && 'kind' in choice && choice.kind === 'tile-gen')) {
+    throw new LimitError('gemm: the row norm after a product runs in the split-K reduce of a generated tile only');
+  }
   if (typeof choice === 'object' && 'kind' in choice) {
     return choice.kind === 'tile' ? launchSgmTile(gpu, l, choice)
       : choice.kind === 'tile-gen' ? launchSgmTileGen(gpu, l, choice)

@@ -5,9 +5,9 @@ import {
   LimitError, ShapeError, assertShape, ceilDiv, defineProgram, isSoftwareAdapter, shapeStr,
   type Caps, type Dispatch, type DType, type Gpu, type Tensor,
 } from '../gpu/index.js';
-import { expectDtype, expectRank, expectShape, typeSpec } from './common.js';
-import { epilogueConstants, isActivation, type Activation, type Epilogue, type GemmLaunch, type NormPrologue } from './gemm-common.js';
-import { decodeTileFor, decodeTilesMode, launchSgm, type SgmKernelChoice } from './gemm-sgm.js';
+import { envChoice, expectDtype, expectRank, expectShape, typeSpec } from './common.js';
+import { epilogueConstants, isActivation, type Activation, type Epilogue, type GemmLaunch, type NormEpilogue, type NormPrologue } from './gemm-common.js';
+import { chooseSgmKernel, decodeTileFor, decodeTilesMode, launchSgm, type SgmKernelChoice } from './gemm-sgm.js';
 import { hasSubgroupMatrixF16 } from './gemm-sgm-common.js';
 import { chooseSkinnyGen } from './gemm-skinny-gen.js';
 import { GEMV_MAX_M, gemvSgChoice, launchGemv, type GemvTuning } from './gemv.js';
@@ -24,6 +24,8 @@ export interface LinearArgs {
   accumulate?: boolean; // out += result, in place (out bound once, read_write) — the model's residual stream
   /** RMS-normalise x as it is read: y = (rmsnorm(x) ⊙ weight)·Wᵀ … (the GEMV path only: normPrologueApplies). */
   norm?: NormPrologue;
+  /** Also write out's rows RMS-normalised, ⊙ weight, into thenNorm.out (split-K decode tiles only: normEpilogueApplies). */
+  thenNorm?: NormEpilogue;
   /**
    * x is an RMSNorm's output (or `norm` makes it one), so |x_i| ≤ √K·|γ_i|: a GEMV of 5..8 rows may then form its
    * products in f16 pairs (GEMV_HALF_DEFAULT). The model's QKV, gate/up and LM-head products say so.
@@ -189,6 +191,23 @@ export function normPrologueApplies(caps: Caps, M: number, N: number, K: number,
 }
 
 /**
+ * Whether a plain [M, K] × [N, K]ᵀ f16 product can also write the RMSNorm of its output rows (LinearArgs.thenNorm):
+ * where its default kernel is a split-K decode tile, whose reduce pass then normalises each row it has summed.
+ * The model's O and down projections (they write the residual stream) take the next block's norm this way.
+ */
+export function normEpilogueApplies(caps: Caps, M: number, N: number, K: number, dtype: DType): boolean {
+  if (!normEpilogueOn() || dtype !== 'f16' || N % 4 !== 0 || M > caps.maxWorkgroupsPerDim) return false;
+  if (chooseGemmPath(caps, M, N, K, dtype) !== 'subgroup-matrix') return false;
+  const c = chooseSgmKernel(caps, M, N, K, false);
+  return typeof c === 'object' && 'kind' in c && c.kind === 'tile-gen' && (c.splits ?? 1) > 1;
+}
+
+/** FAPOOL_NORM_EPILOGUE=on|off: whether normEpilogueApplies may say yes (on by default; off: the norms' own launches). */
+export function normEpilogueOn(): boolean {
+  return envChoice('FAPOOL_NORM_EPILOGUE', ['on', 'off'] as const, 'on', "expected 'on' or 'off'") === 'on';
+}
+
+/**
  * Rows up to which the RMSNorm rides in the GEMV's prologue. H200, seed-4l (kernels-bench/NOTES.md, decode
  * launches): at M = 1 the fused GEMVs cost what norm + GEMV did (qkv 35 µs, gate+up 70 µs) and save the norm's
  * launches; at M = 8 they were 1.5–1.75× the plain GEMVs (the sums of squares grow with the rows, the weight
@@ -228,6 +247,7 @@ export function launchGemm(gpu: Gpu, l: GemmLaunch, path: GemmPath, tune: GemmTu
   const suffix = vec4 ? '4' : '';
   const bind: Record<string, Tensor> = { [`x${suffix}`]: l.x, y: l.out, ...weights(suffix) };
 
+  if (l.thenNorm && path !== 'subgroup-matrix') throw new LimitError(`gemm: the row norm after a product runs in the split-K reduce of the subgroup-matrix path, not '${path}' (normEpilogueApplies)`);
   if (l.norm && path !== 'gemv') throw new LimitError(`gemm: the RMSNorm prologue is fused on the GEMV path only (M <= ${GEMV_MAX_M}), not '${path}'`);
   if (path === 'gemv') return launchGemv(gpu, l, tune.gemv);
   if (path === 'subgroup-matrix') return launchSgm(gpu, l, tune.sgm);
@@ -285,16 +305,22 @@ export function linear(gpu: Gpu, a: LinearArgs, opts: { path?: GemmPath; tune?: 
   if (a.bias) expectShape(a.bias, [N], 'bias', k);
   if (a.residual) expectShape(a.residual, [M, N], 'residual', k);
   if (a.norm) expectNormPrologue(k, a.norm, K);
-  for (const [n, t] of [['w', a.w], ['out', a.out], ['bias', a.bias], ['residual', a.residual], ['norm.weight', a.norm?.weight]] as const) {
+  const tn = a.thenNorm;
+  if (tn) {
+    expectNormPrologue(k, { weight: tn.weight, eps: tn.eps }, N);
+    expectShape(tn.out, [M, N], 'thenNorm.out', k);
+  }
+  for (const [n, t] of [['w', a.w], ['out', a.out], ['bias', a.bias], ['residual', a.residual], ['norm.weight', a.norm?.weight], ['thenNorm.weight', tn?.weight], ['thenNorm.out', tn?.out]] as const) {
     if (t) expectDtype(t, dtype, n, k);
   }
-  expectOwnBuffer(k, a.out, ['x', a.x], ['w', a.w], ['bias', a.bias], ['residual', a.residual], ['norm.weight', a.norm?.weight]);
+  expectOwnBuffer(k, a.out, ['x', a.x], ['w', a.w], ['bias', a.bias], ['residual', a.residual], ['norm.weight', a.norm?.weight], ['thenNorm.weight', tn?.weight], ['thenNorm.out', tn?.out]);
+  if (tn) expectOwnBuffer(k, tn.out, ['x', a.x], ['w', a.w], ['bias', a.bias], ['residual', a.residual], ['thenNorm.weight', tn.weight]);
   const act = a.act ?? 'none';
   if (!isActivation(act)) throw new ShapeError(`${k}: unknown activation '${act}'`);
   const normed = a.normed === true || a.norm !== undefined;
   const path = opts.path ?? chooseGemmPath(gpu.caps, M, N, K, dtype, false, normed);
   return launchGemm(gpu, {
-    kind: 'linear', dtype, M, N, K, x: a.x, w: a.w, out: a.out, bias: a.bias, residual: a.residual, norm: a.norm, normed,
+    kind: 'linear', dtype, M, N, K, x: a.x, w: a.w, out: a.out, bias: a.bias, residual: a.residual, norm: a.norm, thenNorm: tn, normed,
     epi: { act, bias: a.bias !== undefined, residual: a.residual !== undefined, accumulate: a.accumulate ?? false },
   }, path, opts.tune);
 }

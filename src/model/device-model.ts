@@ -12,7 +12,7 @@ import { ropeQkv } from '../kernels/rope.js';
 import { sampler as makeSampler, type Sampler, type SamplingParams } from '../kernels/sampling.js';
 import type { ModelConfig } from './config.js';
 import {
-  buildLayer, embedSteps, headSteps, keepLastRow, layerPost, releaseLayers,
+  buildLayers, embedSteps, headSteps, keepLastRow, layerPost, releaseLayers,
   type BlockOutput, type LayerCache, type LayerHooks, type LayerProgram,
 } from './forward.js';
 import type { BatchShape } from './generation.js';
@@ -219,7 +219,7 @@ export class DeviceModel {
   }
 
   private layers(v: StepViews, tokens: number, groups: readonly KvGroup[]): LayerProgram[] {
-    return this.weights.layers.map((w, l) => buildLayer(this.gpu, this.cfg, w, v, this.caches(l, groups), this.blockOutput(tokens)));
+    return buildLayers(this.gpu, this.cfg, this.weights.layers, v, (l) => this.caches(l, groups), this.blockOutput(tokens));
   }
 
   private embed(ids: Tensor, x: Tensor): Step[] {

@@ -5,7 +5,7 @@
 import { copyStep, reshape, type Dispatch, type Gpu, type Step, type Tensor } from '../gpu/index.js';
 import { embedding } from '../kernels/embedding.js';
 import { gatedLinear } from '../kernels/ffn.js';
-import { linear, normPrologueApplies } from '../kernels/gemm.js';
+import { linear, normEpilogueApplies, normPrologueApplies } from '../kernels/gemm.js';
 import { type NormPrologue } from '../kernels/gemm-common.js';
 import { rmsnorm } from '../kernels/rmsnorm.js';
 import { ropeQkv } from '../kernels/rope.js';
@@ -18,17 +18,25 @@ export interface LayerProgram {
   pre: Step[];  // xn = norm(x); qkv = xn·Wqkvᵀ; q, k = rope(q, k) (also in qkv); k, v → cache at each row's (slot, position)
   oProj: Step[]; // x += attn·Woᵀ                                  (TP: partial = attn·Woᵀ [+ x])
   ffn: Step[];   // xn = norm(x); x += (gelu(xn·Wgᵀ) ⊙ xn·Wuᵀ)·Wdᵀ (TP: partial = … [+ x])
+  /** The down projection also wrote the next layer's xn = norm(x) (its `pre` then starts at the product). */
+  xnNext: boolean;
 }
-// xn = norm(x) is its own launch only when the product after it cannot take it as a prologue (normThen): a
-// decode step's norms run inside the GEMVs.
+// xn = norm(x) is its own launch only where neither the product after it takes it as a prologue (normThen: a
+// small decode step's GEMVs) nor the product before it, which wrote x, as its epilogue (LinearArgs.thenNorm: the
+// split-K decode tiles of 5..64-row steps, whose reduce pass holds whole rows).
+
+/** The norm that reads the residual stream next, for the launch that writes the stream: its weight and consumer. */
+interface NextNorm { weight: Tensor; N: number; gated: boolean }
 
 /**
  * out = f(norm(x)): one launch where the product's path reads x through an RMSNorm prologue (the GEMV path:
  * decode, at most NORM_PROLOGUE_MAX_M rows, and not given to the skinny kernel by FAPOOL_GEMM_SKINNY), else the
- * norm into xn and then the product of xn. `gated`: the product is gatedLinear's (its path is the one asked).
+ * norm into xn and then the product of xn — or the product of xn alone where the launch before wrote it (`done`).
+ * `gated`: the product is gatedLinear's (its path is the one asked).
  */
 function normThen(gpu: Gpu, c: ModelConfig, x: Tensor, weight: Tensor, xn: Tensor, N: number,
-  product: (x: Tensor, norm?: NormPrologue) => Dispatch, gated = false): Step[] {
+  product: (x: Tensor, norm?: NormPrologue) => Dispatch, gated = false, done = false): Step[] {
+  if (done) return [product(xn)];
   const [M, K] = x.shape as [number, number];
   if (normPrologueApplies(gpu.caps, M, N, K, x.dtype, gated)) return [product(x, { weight, eps: c.normEps })];
   return [rmsnorm(gpu, { x, weight, out: xn, eps: c.normEps }), product(xn)];
@@ -43,15 +51,30 @@ export type BlockOutput = { kind: 'residual' } | { kind: 'partial'; partial: Ten
 /** One cache group's tensors of a layer: the batch slots [slotBase, slotBase + slots) of the cache. */
 export interface LayerCache { kCache: Tensor; vCache: Tensor; slotBase: number }
 
-/** `caches`: the layer's cache groups the rows may write to (at least one; the last writes q). */
-export function buildLayer(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepViews, caches: readonly LayerCache[], out: BlockOutput): LayerProgram {
-  return { pre: layerPre(gpu, c, w, v, caches), ...layerPost(gpu, c, w, v, out) };
+/**
+ * A device's layers in order; `caches(l)`: layer l's cache groups the rows may write to (at least one; the last
+ * writes q). Each layer's down projection writes the next layer's normed input where it can (LayerProgram.xnNext).
+ */
+export function buildLayers(gpu: Gpu, c: ModelConfig, ws: readonly LayerWeights[], v: StepViews,
+  caches: (l: number) => readonly LayerCache[], out: BlockOutput): LayerProgram[] {
+  const progs: LayerProgram[] = [];
+  for (const [l, w] of ws.entries()) {
+    const next = ws[l + 1], prev = progs[l - 1];
+    progs.push({
+      pre: layerPre(gpu, c, w, v, caches(l), prev?.xnNext ?? false),
+      ...layerPost(gpu, c, w, v, out, next && { weight: next.attnNorm, N: next.wqkv.shape[0]!, gated: false }),
+    });
+  }
+  return progs;
 }
 
-/** A layer up to its attention: the norm, the QKV product, RoPE and the K/V of every row into the caches. */
-export function layerPre(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepViews, caches: readonly LayerCache[]): Step[] {
+/**
+ * A layer up to its attention: the norm, the QKV product, RoPE and the K/V of every row into the caches.
+ * `normed`: the launch before (the last layer's down projection) wrote xn = norm(x).
+ */
+export function layerPre(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepViews, caches: readonly LayerCache[], normed = false): Step[] {
   return [
-    ...normThen(gpu, c, v.x, w.attnNorm, v.xn, w.wqkv.shape[0]!, (x, norm) => linear(gpu, { x, w: w.wqkv, out: v.qkv, norm, normed: true })),
+    ...normThen(gpu, c, v.x, w.attnNorm, v.xn, w.wqkv.shape[0]!, (x, norm) => linear(gpu, { x, w: w.wqkv, out: v.qkv, norm, normed: true }), false, normed),
     ...caches.map((kv, i) => ropeQkv(gpu, {
       qkv: v.qkv, rows: v.rows, q: v.q, kCache: kv.kCache, vCache: kv.vCache, slotBase: kv.slotBase, writeQ: i === caches.length - 1,
       nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, theta: c.ropeTheta, writeBack: true,
@@ -59,19 +82,26 @@ export function layerPre(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepViews
   ];
 }
 
-/** A layer after its attention: the O projection and the FFN block, each added to the residual (or partial). */
-export function layerPost(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepViews, out: BlockOutput): Pick<LayerProgram, 'oProj' | 'ffn'> {
+/**
+ * A layer after its attention: the O projection and the FFN block, each added to the residual (or partial).
+ * `next`: the norm of the layer after this one, which the down projection may write (LayerProgram.xnNext).
+ */
+export function layerPost(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepViews, out: BlockOutput, next?: NextNorm): Pick<LayerProgram, 'oProj' | 'ffn' | 'xnNext'> {
   const T = v.x.shape[0]!;
-  const project = (x: Tensor, wt: Tensor) => (out.kind === 'residual'
-    ? linear(gpu, { x, w: wt, out: v.x, accumulate: true })
-    : linear(gpu, { x, w: wt, out: out.partial, residual: out.addResidual ? v.x : undefined }));
-  return {
-    oProj: [project(reshape(v.attn, [T, c.nHeads * c.headDim]), w.wo)],
-    ffn: [
-      ...normThen(gpu, c, v.x, w.ffnNorm, v.xn, w.wGate.shape[0]!, (x, norm) => gatedLinear(gpu, { x, wGate: w.wGate, wUp: w.wUp, out: v.ffnH, act: c.act, norm, normed: true }), true),
-      project(v.ffnH, w.wDown),
-    ],
+  // x += a block's product, and xn = norm(x) in the same launch where `then` would otherwise be a launch of its own
+  // and the product's kernel can (a split-K tile's reduce holds whole rows). Partial sums are not x yet: never.
+  const project = (x: Tensor, wt: Tensor, then?: NextNorm): { step: Dispatch; normed: boolean } => {
+    if (out.kind !== 'residual') return { step: linear(gpu, { x, w: wt, out: out.partial, residual: out.addResidual ? v.x : undefined }), normed: false };
+    const [M, K] = x.shape as [number, number], N = wt.shape[0]!;
+    const fuse = then !== undefined && !normPrologueApplies(gpu.caps, M, then.N, N, x.dtype, then.gated) && normEpilogueApplies(gpu.caps, M, N, K, x.dtype);
+    const thenNorm = fuse ? { weight: then.weight, eps: c.normEps, out: v.xn } : undefined;
+    return { step: linear(gpu, { x, w: wt, out: v.x, accumulate: true, thenNorm }), normed: fuse };
   };
+  const o = project(reshape(v.attn, [T, c.nHeads * c.headDim]), w.wo, { weight: w.ffnNorm, N: w.wGate.shape[0]!, gated: true });
+  const gateUp = normThen(gpu, c, v.x, w.ffnNorm, v.xn, w.wGate.shape[0]!,
+    (x, norm) => gatedLinear(gpu, { x, wGate: w.wGate, wUp: w.wUp, out: v.ffnH, act: c.act, norm, normed: true }), true, o.normed);
+  const down = project(v.ffnH, w.wDown, next);
+  return { oProj: [o.step], ffn: [...gateUp, down.step], xnNext: down.normed };
 }
 
 /** x = embed[ids] (· embedScale). */

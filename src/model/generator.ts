@@ -229,7 +229,7 @@ export class Generator implements ForwardExecutor {
     prog.tail?.attn.set(0, p0);
     const layers = [...prog.layers], attn = prog.attn.map((a) => a.steps), t = prog.tail, l = layers.length - 1;
     if (t) {
-      layers[l] = { pre: layers[l]!.pre, oProj: last ? t.oProj : [], ffn: last ? t.ffn : [] };
+      layers[l] = { pre: layers[l]!.pre, oProj: last ? t.oProj : [], ffn: last ? t.ffn : [], xnNext: false };
       attn[l] = last ? t.attn.steps : [];
     }
     return layerParts(prog.embed, layers, attn);

@@ -1,0 +1,69 @@
+// The residual stream's next RMSNorm written by the launch that writes the stream (LinearArgs.thenNorm): where a
+// decode step's O or down projection is a split-K tile, its reduce also writes xn = norm(x), and the norm launch
+// before the next product goes. On this CPU adapter the decode tiles run their scalar-emulated twins
+// (FAPOOL_DECODE_TILES=split:emu); on a GPU with subgroup matrices, the real tiles. The step must be the same bits
+// either way: the reduce sums the partials and the squares in the separate launches' order.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Dispatch, type Step } from '../src/gpu/index.js';
+import { validateConfig, type ModelConfig } from '../src/model/config.js';
+import { Generator } from '../src/model/generator.js';
+import { loadWeights } from '../src/model/load-weights.js';
+import { writeRandomWeights } from '../src/model/random-weights.js';
+import { openSafetensors } from '../src/model/safetensors-node.js';
+import { releaseWeights, type Weights } from '../src/model/weights.js';
+import { rng, useGpu, withEnv } from './helpers.js';
+
+const gpu = useGpu();
+const dir = mkdtempSync(join(tmpdir(), 'fapool-norm-epi-'));
+const path = join(dir, 'm.safetensors');
+// O (512 × 512) and down (512 × 1024) at 8 rows: split-K tiles (×2, ×4); three layers, so both links (the O
+// projection to its layer's FFN norm, the down projection to the next layer's attention norm) run, and the last
+// layer's down has no next norm to write.
+const cfg: ModelConfig = validateConfig({
+  name: 'norm-epilogue', nLayers: 3, hidden: 512, nHeads: 4, nKvHeads: 2, headDim: 128, ffn: 1024, vocab: 256, maxSeq: 64,
+  normEps: 1e-5, ropeTheta: 10000, act: 'gelu_tanh', gatedFfn: true, tiedEmbeddings: false, embedScale: 1,
+});
+const GREEDY = { temperature: 0, topK: 0, topP: 1, seed: 0 };
+let weights: Weights | undefined;
+
+beforeAll(async () => { await writeRandomWeights(path, cfg, { seed: 11, dtype: 'f16' }); });
+afterAll(async () => {
+  if (weights) releaseWeights(await gpu(), weights);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const labels = (steps: readonly Step[]) => steps.flatMap((s) => (s instanceof Dispatch ? s.launches.map((l) => l.label) : []));
+
+describe('the next norm in the split-K reduce (FAPOOL_NORM_EPILOGUE)', () => {
+  it('8 rows a step: the same tokens and logits bit for bit with and without, 5 of 7 norm launches gone', async (ctx) => {
+    const g = await gpu();
+    if (!g.caps.f16) { ctx.skip(); return; }
+    if (!weights) {
+      const f = await openSafetensors(path);
+      weights = (await loadWeights(g, f.source(), cfg, 'f16')).weights;
+      await f.close();
+    }
+    const r = rng();
+    const prompts = Array.from({ length: 8 }, (_, i) => Array.from({ length: 3 + i }, () => r.int(0, cfg.vocab)));
+    const run = (on: string) => withEnv('FAPOOL_DECODE_TILES', 'split:emu', () => withEnv('FAPOOL_NORM_EPILOGUE', on, async () => {
+      const gen = new Generator(g, cfg, weights!, 'f16');
+      try {
+        const out = await gen.generate(prompts, { maxNewTokens: 4, sampling: GREEDY });
+        return { tokens: out.tokens, logits: Array.from(await gen.readLogits()), launches: labels(gen.decodeLaunches()) };
+      } finally {
+        gen.dispose();
+      }
+    }));
+    const off = await run('off'), on = await run('on');
+    const count = (ls: string[], re: RegExp) => ls.filter((l) => re.test(l)).length;
+    // Off: an attention and an FFN norm a layer, and the head's. On: the first layer's attention norm and the head's.
+    expect([count(off.launches, /^rmsnorm/), count(on.launches, /^rmsnorm/)]).toEqual([7, 2]);
+    expect([count(off.launches, /^splitk_reduce_norm/), count(on.launches, /^splitk_reduce_norm/)]).toEqual([0, 5]);
+    expect(count(on.launches, /^splitk_reduce/), 'every O and down projection split').toBe(6);
+    expect(on.tokens, `seed ${r.seed}`).toEqual(off.tokens);
+    expect(on.logits).toEqual(off.logits);
+  }, 300_000);
+});
