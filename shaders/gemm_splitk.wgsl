@@ -4,11 +4,12 @@
 //   splitk_reduce        NP = N:  y[m, n] = epilogue(Σ_s part[s, m, n])  (bias, GELU, residual, accumulate)
 //   splitk_reduce_gated  NP = 2N: y[m, n] = act(Σ_s part[s, m, n]) ⊙ Σ_s part[s, m, N + n]   (gate, then up)
 //   splitk_reduce_norm   NP = N:  y as splitk_reduce, then xn[m] = rmsnorm(y[m]) ⊙ nweight: one workgroup a row
-//       (NWG invocations, N % 4 == 0), summing squares in rmsnorm_vec4's order, so xn is what a separate
+//       (ROW_WG invocations, N % 4 == 0), summing squares in rmsnorm_vec4's order, so xn is what a separate
 //       rmsnorm launch on y would write — the launch the residual stream's next norm no longer needs.
 // One invocation per output, consecutive invocations on consecutive n: every partial read is coalesced. The grid
 // may be folded into 2D (x · y workgroups of 256); invocations past M·N return.
-// Specialised by: enable f16, alias T = f16, T4; the epilogue's overrides (gemm_epilogue.wgsl, prepended); NWG.
+// Specialised by: enable f16, alias T = f16, T4; the epilogue's overrides (gemm_epilogue.wgsl, prepended); ROW_WG
+// (row_sum.wgsl, prepended).
 
 struct Params { M: u32, N: u32, S: u32, eps: f32 }   // eps: splitk_reduce_norm's only
 
@@ -50,30 +51,17 @@ fn splitk_reduce_gated(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
   y[i] = T(activate(g) * u);
 }
 
-override NWG: u32 = 256u;   // invocations a row in splitk_reduce_norm (a power of two: rmsnorm's workgroup size)
-
-var<workgroup> nsum: array<f32, NWG>;
-
-// rmsnorm.wgsl's reduce_sum: the same tree, so the same sum.
-fn norm_sum(tid: u32, v: f32) -> f32 {
-  nsum[tid] = v;
-  workgroupBarrier();
-  for (var s = NWG / 2u; s > 0u; s = s >> 1u) {
-    if (tid < s) { nsum[tid] += nsum[tid + s]; }
-    workgroupBarrier();
-  }
-  return nsum[0];
-}
+// row_sum, ROW_WG (invocations a row in splitk_reduce_norm): shaders/row_sum.wgsl (ProgramDef.includes).
 
 fn y_vec4(i: u32) -> vec4f { return vec4f(f32(y[i]), f32(y[i + 1u]), f32(y[i + 2u]), f32(y[i + 3u])); }
 
-@compute @workgroup_size(NWG)
+@compute @workgroup_size(ROW_WG)
 fn splitk_reduce_norm(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let m = wid.x;   // grid [M]: uniform per workgroup, so the barriers below are reached by all or none
   if (m >= p.M) { return; }
   let n4 = p.N / 4u;
   let mn4 = p.M * n4;
-  for (var c = tid; c < n4; c += NWG) {
+  for (var c = tid; c < n4; c += ROW_WG) {
     var s = vec4f(0.0);
     for (var z = 0u; z < p.S; z++) { s += part4[z * mn4 + m * n4 + c]; }
     let n = 4u * c;
@@ -83,9 +71,9 @@ fn splitk_reduce_norm(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocati
   }
   // The squares of the stored row, read back (this invocation's own stores) and summed as rmsnorm_vec4 sums them.
   var ss = 0.0;
-  for (var c = tid; c < n4; c += NWG) { let v = y_vec4(m * p.N + 4u * c); ss += dot(v, v); }
-  let inv = inverseSqrt(norm_sum(tid, ss) / f32(p.N) + p.eps);
-  for (var c = tid; c < n4; c += NWG) {
+  for (var c = tid; c < n4; c += ROW_WG) { let v = y_vec4(m * p.N + 4u * c); ss += dot(v, v); }
+  let inv = inverseSqrt(row_sum(tid, ss) / f32(p.N) + p.eps);
+  for (var c = tid; c < n4; c += ROW_WG) {
     xn4[m * n4 + c] = T4(y_vec4(m * p.N + 4u * c) * inv * vec4f(nweight4[c]));
   }
 }

@@ -15,10 +15,10 @@ interface SplitKCfg { gated: boolean; epi: Epilogue; norm: number }
 
 /** The split-K reduce pass: Σ partials → the product's epilogue (gated: act(gate) ⊙ up), then optionally a row norm. */
 const splitKProgram = defineProgram<SplitKCfg>({
-  name: 'gemm_splitk', file: 'gemm_splitk.wgsl', includes: ['gemm_epilogue.wgsl'], entry: 'splitk_reduce',
+  name: 'gemm_splitk', file: 'gemm_splitk.wgsl', includes: ['gemm_epilogue.wgsl', 'row_sum.wgsl'], entry: 'splitk_reduce',
   specialize: (c) => ({
     entry: c.gated ? 'splitk_reduce_gated' : c.norm ? 'splitk_reduce_norm' : 'splitk_reduce',
-    enables: ['f16'], aliases: { T: 'f16', T4: 'vec4<f16>' }, constants: { ...epilogueConstants(c.epi), ...(c.norm ? { NWG: c.norm } : {}) },
+    enables: ['f16'], aliases: { T: 'f16', T4: 'vec4<f16>' }, constants: { ...epilogueConstants(c.epi), ...(c.norm ? { ROW_WG: c.norm } : {}) },
   }),
 });
 

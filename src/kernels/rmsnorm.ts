@@ -7,8 +7,8 @@ import { expectDistinct, expectDtype, expectRank, expectShape, rowWorkgroupSize,
 interface RmsNormCfg { dtype: DType; wg: number; vec4: boolean }
 
 const program = defineProgram<RmsNormCfg>({
-  name: 'rmsnorm', file: 'rmsnorm.wgsl', entry: 'rmsnorm',
-  specialize: (c) => ({ ...typeSpec(c.dtype), entry: c.vec4 ? 'rmsnorm_vec4' : 'rmsnorm', constants: { WG: c.wg } }),
+  name: 'rmsnorm', file: 'rmsnorm.wgsl', includes: ['row_sum.wgsl'], entry: 'rmsnorm',
+  specialize: (c) => ({ ...typeSpec(c.dtype), entry: c.vec4 ? 'rmsnorm_vec4' : 'rmsnorm', constants: { ROW_WG: c.wg } }),
 });
 
 export interface RmsNormArgs {
