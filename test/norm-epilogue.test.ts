@@ -1,14 +1,16 @@
 // The residual stream's next RMSNorm written by the launch that writes the stream (LinearArgs.thenNorm): where a
 // decode step's O or down projection is a split-K tile, its reduce also writes xn = norm(x), and the norm launch
 // before the next product goes. On this CPU adapter the decode tiles run their scalar-emulated twins
-// (FAPOOL_DECODE_TILES=split:emu); on a GPU with subgroup matrices, the real tiles. The step must be the same bits
-// either way: the reduce sums the partials and the squares in the separate launches' order.
+// (FAPOOL_DECODE_TILES=split:emu, 8 rows: O and down on tiles; 16 rows: every product); on a GPU with subgroup
+// matrices, the real tiles. The step must be the same bits either way: the reduce sums the partials and the squares
+// in the separate launches' order (row_sum.wgsl, normWorkgroupSize).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dispatch, type Step } from '../src/gpu/index.js';
 import { validateConfig, type ModelConfig } from '../src/model/config.js';
+import { normEpilogueApplies } from '../src/kernels/gemm.js';
 import { Generator } from '../src/model/generator.js';
 import { loadWeights } from '../src/model/load-weights.js';
 import { writeRandomWeights } from '../src/model/random-weights.js';
@@ -38,32 +40,40 @@ afterAll(async () => {
 const labels = (steps: readonly Step[]) => steps.flatMap((s) => (s instanceof Dispatch ? s.launches.map((l) => l.label) : []));
 
 describe('the next norm in the split-K reduce (FAPOOL_NORM_EPILOGUE)', () => {
-  it('8 rows a step: the same tokens and logits bit for bit with and without, 5 of 7 norm launches gone', async (ctx) => {
-    const g = await gpu();
-    if (!g.caps.f16) { ctx.skip(); return; }
-    if (!weights) {
-      const f = await openSafetensors(path);
-      weights = (await loadWeights(g, f.source(), cfg, 'f16')).weights;
-      await f.close();
-    }
-    const r = rng();
-    const prompts = Array.from({ length: 8 }, (_, i) => Array.from({ length: 3 + i }, () => r.int(0, cfg.vocab)));
-    const run = (on: string) => withEnv('FAPOOL_DECODE_TILES', 'split:emu', () => withEnv('FAPOOL_NORM_EPILOGUE', on, async () => {
-      const gen = new Generator(g, cfg, weights!, 'f16');
-      try {
-        const out = await gen.generate(prompts, { maxNewTokens: 4, sampling: GREEDY });
-        return { tokens: out.tokens, logits: Array.from(await gen.readLogits()), launches: labels(gen.decodeLaunches()) };
-      } finally {
-        gen.dispose();
+  // 8 rows: O and down on split tiles, the rest on the GEMV; 16 rows: every product on a tile (9..64 rows).
+  for (const rows of [8, 16]) {
+    it(`${rows} rows a step: the same tokens and logits bit for bit with and without, the fused norms' launches gone`, async (ctx) => {
+      const g = await gpu();
+      if (!g.caps.f16) { ctx.skip(); return; }
+      if (!weights) {
+        const f = await openSafetensors(path);
+        weights = (await loadWeights(g, f.source(), cfg, 'f16')).weights;
+        await f.close();
       }
-    }));
-    const off = await run('off'), on = await run('on');
-    const count = (ls: string[], re: RegExp) => ls.filter((l) => re.test(l)).length;
-    // Off: an attention and an FFN norm a layer, and the head's. On: the first layer's attention norm and the head's.
-    expect([count(off.launches, /^rmsnorm/), count(on.launches, /^rmsnorm/)]).toEqual([7, 2]);
-    expect([count(off.launches, /^splitk_reduce_norm/), count(on.launches, /^splitk_reduce_norm/)]).toEqual([0, 5]);
-    expect(count(on.launches, /^splitk_reduce/), 'every O and down projection split').toBe(6);
-    expect(on.tokens, `seed ${r.seed}`).toEqual(off.tokens);
-    expect(on.logits).toEqual(off.logits);
-  }, 300_000);
+      const r = rng();
+      const prompts = Array.from({ length: rows }, (_, i) => Array.from({ length: 3 + (i % 9) }, () => r.int(0, cfg.vocab)));
+      const run = (on: string) => withEnv('FAPOOL_DECODE_TILES', 'split:emu', () => withEnv('FAPOOL_NORM_EPILOGUE', on, async () => {
+        const gen = new Generator(g, cfg, weights!, 'f16');
+        try {
+          const out = await gen.generate(prompts, { maxNewTokens: 4, sampling: GREEDY });
+          // Which products the device's choice fuses (a split tile's reduce): O, and down but the last layer's.
+          const fused = [cfg.hidden, cfg.ffn].map((K) => normEpilogueApplies(g.caps, rows, cfg.hidden, K, 'f16'));
+          return { tokens: out.tokens, logits: Array.from(await gen.readLogits()), launches: labels(gen.decodeLaunches()), fused };
+        } finally {
+          gen.dispose();
+        }
+      }));
+      const off = await run('off'), on = await run('on');
+      const [oFused, downFused] = on.fused as [boolean, boolean], L = cfg.nLayers;
+      expect(off.fused, 'off: nothing fuses').toEqual([false, false]);
+      expect([oFused, downFused], 'this configuration splits both products').toEqual([true, true]);
+      const count = (ls: string[], re: RegExp) => ls.filter((l) => re.test(l)).length;
+      // Off: an attention and an FFN norm a layer, and the head's. On: the first layer's attention norm and the head's.
+      const fusedNorms = (oFused ? L : 0) + (downFused ? L - 1 : 0);
+      expect([count(off.launches, /^rmsnorm/), count(on.launches, /^rmsnorm/)]).toEqual([2 * L + 1, 2 * L + 1 - fusedNorms]);
+      expect([count(off.launches, /^splitk_reduce_norm/), count(on.launches, /^splitk_reduce_norm/)]).toEqual([0, fusedNorms]);
+      expect(on.tokens, `seed ${r.seed}`).toEqual(off.tokens);
+      expect(on.logits).toEqual(off.logits);
+    }, 300_000);
+  }
 });

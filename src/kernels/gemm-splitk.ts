@@ -4,8 +4,8 @@
 // RMSNorm of each output row (one workgroup a row): a decode step's O and down projections write the residual stream
 // this way, and the norm that reads it next is not a launch of its own.
 import { LimitError, assertShape, ceilDiv, defineProgram, type Dispatch, type Gpu, type Tensor } from '../gpu/index.js';
-import { rowWorkgroupSize } from './common.js';
 import { epilogueConstants, foldGrid, type Epilogue, type GemmLaunch } from './gemm-common.js';
+import { normWorkgroupSize } from './rmsnorm.js';
 
 /** Invocations per workgroup of the split-K reduce (WG in shaders/gemm_splitk.wgsl). */
 const SPLITK_REDUCE_WG = 256;
@@ -39,7 +39,7 @@ export function splitKReduce(gpu: Gpu, l: GemmLaunch, S: number, head: (part: Te
   try {
     first = head(part);
     const plain = { y: l.out, bias: l.bias ?? l.x, residual: l.residual ?? l.x };
-    const nwg = norm ? rowWorkgroupSize(gpu) : 0;
+    const nwg = norm ? normWorkgroupSize(gpu) : 0;
     const reduce = gpu.dispatch(gpu.program(splitKProgram, { gated, epi: l.epi, norm: nwg }), norm
       ? { bind: { part4: part, ...plain, nweight4: norm.weight, xn4: norm.out }, uniforms: { M: l.M, N: l.N, S, eps: norm.eps }, workgroups: [l.M] }
       : {

@@ -55,6 +55,8 @@ export function chooseGemmPath(caps: Caps, M: number, N: number, K: number, dtyp
     return skinny || decodeTileFor(caps, M, N, K, gated) ? 'subgroup-matrix' : 'gemv';
   }
   if (dtype === 'f16' && K % 4 === 0 && hasSubgroupMatrixF16(caps)) return 'subgroup-matrix';
+  // FAPOOL_DECODE_TILES=…:emu: the decode rows' emulated tiles on a device without subgroup matrices (tests).
+  if (dtype === 'f16' && decodeTilesMode().emulate && decodeTileFor(caps, M, N, K, gated)) return 'subgroup-matrix';
   return 'tiled';
 }
 

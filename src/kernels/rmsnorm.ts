@@ -18,6 +18,9 @@ export interface RmsNormArgs {
   eps: number;
 }
 
+/** Invocations a row of an RMSNorm: the split-K reduce that writes a norm uses the same (the same sums, the same bits). */
+export function normWorkgroupSize(gpu: Gpu): number { return rowWorkgroupSize(gpu); }
+
 export function rmsnorm(gpu: Gpu, a: RmsNormArgs): Dispatch {
   const k = 'rmsnorm';
   expectRank(a.x, 2, 'x', k);
@@ -28,7 +31,7 @@ export function rmsnorm(gpu: Gpu, a: RmsNormArgs): Dispatch {
   for (const [n, t] of [['weight', a.weight], ['out', a.out]] as const) expectDtype(t, dtype, n, k);
   expectDistinct(k, ['out', a.out], ['x', a.x]);
   const vec4 = cols % 4 === 0;
-  const prog = gpu.program(program, { dtype, wg: rowWorkgroupSize(gpu), vec4 });
+  const prog = gpu.program(program, { dtype, wg: normWorkgroupSize(gpu), vec4 });
   const bind: Record<string, Tensor> = vec4 ? { x4: a.x, weight4: a.weight, y4: a.out } : { x: a.x, weight: a.weight, y: a.out };
   return gpu.dispatch(prog, { bind, uniforms: { rows, cols, eps: a.eps }, workgroups: [rows] });
 }
