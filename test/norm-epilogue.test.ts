@@ -1,6 +1,6 @@
 // The residual stream's next RMSNorm written by the launch that writes the stream (LinearArgs.thenNorm): where a
 // decode step's O or down projection is a split-K tile, its reduce also writes xn = norm(x), and the norm launch
-// before the next product goes. On this CPU adapter the decode tiles run their scalar-emulated twins
+// before the next product goes; the embedding writes the first layer's (EmbeddingArgs.thenNorm). On this CPU adapter the decode tiles run their scalar-emulated twins
 // (FAPOOL_DECODE_TILES=split:emu, 8 rows: O and down on tiles; 16 rows: every product); on a GPU with subgroup
 // matrices, the real tiles. The step must be the same bits either way: the reduce sums the partials and the squares
 // in the separate launches' order (row_sum.wgsl, normWorkgroupSize).
@@ -68,10 +68,12 @@ describe('the next norm in the split-K reduce (FAPOOL_NORM_EPILOGUE)', () => {
       expect(off.fused, 'off: nothing fuses').toEqual([false, false]);
       expect([oFused, downFused], 'this configuration splits both products').toEqual([true, true]);
       const count = (ls: string[], re: RegExp) => ls.filter((l) => re.test(l)).length;
-      // Off: an attention and an FFN norm a layer, and the head's. On: the first layer's attention norm and the head's.
+      // Off: an attention and an FFN norm a layer, and the head's. On: the head's alone — the first layer's attention
+      // norm is the embedding's, the others the split-K reduces'.
       const fusedNorms = (oFused ? L : 0) + (downFused ? L - 1 : 0);
-      expect([count(off.launches, /^rmsnorm/), count(on.launches, /^rmsnorm/)]).toEqual([2 * L + 1, 2 * L + 1 - fusedNorms]);
+      expect([count(off.launches, /^rmsnorm/), count(on.launches, /^rmsnorm/)]).toEqual([2 * L + 1, 2 * L - fusedNorms]);
       expect([count(off.launches, /^splitk_reduce_norm/), count(on.launches, /^splitk_reduce_norm/)]).toEqual([0, fusedNorms]);
+      expect([count(off.launches, /^embedding_vec4_norm/), count(on.launches, /^embedding_vec4_norm/)]).toEqual([0, 1]);
       expect(on.tokens, `seed ${r.seed}`).toEqual(off.tokens);
       expect(on.logits).toEqual(off.logits);
     }, 300_000);

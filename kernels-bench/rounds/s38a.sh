@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Session 38: the next block's RMSNorm written by the split-K reduce of the O and down projections (LinearArgs.thenNorm,
 # FAPOOL_NORM_EPILOGUE). At batch 8 and 64 those products are split-K tiles, so 7 of a step's 9 norm launches go
-# (4 ffn norms, 3 of the 4 attention norms; the first layer's and the head's stay). Prediction (H100 s37a profiles:
+# (4 ffn norms, 3 of the 4 attention norms), and the embedding writes the first layer's: 8 of 9 (the head's stays). Prediction (H100 s37a profiles:
 # a norm launch 3.4 µs plus a launch boundary of ≈ 4 µs, the one-row-a-workgroup reduce ≈ 1–2 µs slower than today's):
-# b8 × 32K and b64 × 4K −25 to −50 µs GPU a step (6947 → ≈ 6905, 7274 → ≈ 7235 on the H100), b8 4K the same;
+# b8 × 32K and b64 × 4K −30 to −55 µs GPU a step (6947 → ≈ 6905, 7274 → ≈ 7235 on the H100), b8 4K the same;
 # the greedy tokens' sha256 the same both ways (the reduce sums the partials and the squares in the separate launches'
 # order). Alternating off / on. On an H200 the whole of s37a follows (every issue 15 / 16 figure, the graph beside).
 #   OUT=$OUT bash kernels-bench/rounds/round.sh s38a    (carry .device, dist)

@@ -1,12 +1,18 @@
 // Embedding gather (shaders/embedding.wgsl).
-import { defineProgram, type Dispatch, type DType, type Gpu, type Tensor } from '../gpu/index.js';
+import { assertShape, defineProgram, type Dispatch, type DType, type Gpu, type Tensor } from '../gpu/index.js';
 import { expectDistinct, expectDtype, expectRank, expectShape, rowWorkgroupSize, typeSpec } from './common.js';
+import type { NormEpilogue } from './gemm-common.js';
+import { normWorkgroupSize } from './rmsnorm.js';
 
-interface EmbeddingCfg { dtype: DType; vec4: boolean; wg: number }
+/** norm: the rows' RMSNorm written too (embedding_vec4_norm; wg is then normWorkgroupSize's). */
+interface EmbeddingCfg { dtype: DType; vec4: boolean; wg: number; norm: boolean }
 
 const program = defineProgram<EmbeddingCfg>({
-  name: 'embedding', file: 'embedding.wgsl', entry: 'embedding',
-  specialize: (c) => ({ entry: c.vec4 ? 'embedding_vec4' : 'embedding', ...typeSpec(c.dtype), constants: { WG: c.wg } }),
+  name: 'embedding', file: 'embedding.wgsl', includes: ['row_sum.wgsl'], entry: 'embedding',
+  specialize: (c) => ({
+    entry: c.norm ? 'embedding_vec4_norm' : c.vec4 ? 'embedding_vec4' : 'embedding', ...typeSpec(c.dtype),
+    constants: { [c.norm ? 'ROW_WG' : 'WG']: c.wg },
+  }),
 });
 
 export interface EmbeddingArgs {
@@ -15,6 +21,8 @@ export interface EmbeddingArgs {
   out: Tensor;    // [T, hidden], same dtype as table
   /** Multiplier applied in f32 (Gemma: sqrt(hidden); HF rounds it to the model dtype first — pass it rounded for parity). */
   scale?: number;
+  /** Also write the rows' RMSNorm ⊙ weight into thenNorm.out (the first layer's norm); hidden % 4 == 0. */
+  thenNorm?: NormEpilogue;
 }
 
 /**
@@ -33,11 +41,22 @@ export function embedding(gpu: Gpu, a: EmbeddingArgs): Dispatch {
   expectShape(a.out, [tokens, hidden], 'out', k);
   expectDtype(a.out, dtype, 'out', k);
   expectDistinct(k, ['out', a.out], ['table', a.table], ['ids', a.ids]);
-  const vec4 = hidden % 4 === 0;
-  const prog = gpu.program(program, { dtype, vec4, wg: rowWorkgroupSize(gpu, Math.max(32, vec4 ? hidden / 4 : hidden)) });
+  const vec4 = hidden % 4 === 0, n = a.thenNorm;
+  if (n) {
+    assertShape(vec4, `${k}: the norm after the embedding needs hidden % 4 == 0, got ${hidden}`);
+    expectShape(n.weight, [hidden], 'thenNorm.weight', k);
+    expectShape(n.out, [tokens, hidden], 'thenNorm.out', k);
+    for (const [name, t] of [['thenNorm.weight', n.weight], ['thenNorm.out', n.out]] as const) expectDtype(t, dtype, name, k);
+    assertShape(Number.isFinite(n.eps) && n.eps > 0, `${k}: thenNorm.eps must be a positive number, got ${n.eps}`);
+    expectDistinct(k, ['thenNorm.out', n.out], ['out', a.out], ['table', a.table], ['ids', a.ids], ['thenNorm.weight', n.weight]);
+    assertShape(n.out.buffer !== a.out.buffer, `${k}: thenNorm.out and out must not share a buffer (both are written)`);
+  }
+  const wg = n ? normWorkgroupSize(gpu) : rowWorkgroupSize(gpu, Math.max(32, vec4 ? hidden / 4 : hidden));
+  const prog = gpu.program(program, { dtype, vec4, wg, norm: n !== undefined });
+  const bind: Record<string, Tensor> = vec4 ? { ids: a.ids, table4: a.table, out4: a.out } : { ids: a.ids, table: a.table, out: a.out };
+  if (n) Object.assign(bind, { nweight4: n.weight, xn4: n.out });
   return gpu.dispatch(prog, {
-    bind: vec4 ? { ids: a.ids, table4: a.table, out4: a.out } : { ids: a.ids, table: a.table, out: a.out },
-    uniforms: { tokens, hidden: vec4 ? hidden / 4 : hidden, vocab, scale: a.scale ?? 1 },
+    bind, uniforms: { tokens, hidden: vec4 ? hidden / 4 : hidden, vocab, scale: a.scale ?? 1, eps: n?.eps ?? 0 },
     workgroups: [Math.min(tokens, gpu.caps.maxWorkgroupsPerDim)],
   });
 }

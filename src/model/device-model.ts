@@ -218,12 +218,15 @@ export class DeviceModel {
     return groups.map((g) => ({ kCache: g.k[l]!, vCache: g.v[l]!, slotBase: g.first }));
   }
 
-  private layers(v: StepViews, tokens: number, groups: readonly KvGroup[]): LayerProgram[] {
-    return buildLayers(this.gpu, this.cfg, this.weights.layers, v, (l) => this.caches(l, groups), this.blockOutput(tokens));
+  private layers(v: StepViews, tokens: number, groups: readonly KvGroup[], firstNormed = false): LayerProgram[] {
+    return buildLayers(this.gpu, this.cfg, this.weights.layers, v, (l) => this.caches(l, groups), this.blockOutput(tokens), firstNormed);
   }
 
-  private embed(ids: Tensor, x: Tensor): Step[] {
-    return this.weights.embed ? embedSteps(this.gpu, this.cfg, this.weights.embed, ids, x) : [];
+  /** The embedding of `ids` into v.x (none on a device without it), and whether it wrote the first layer's xn too. */
+  private embed(ids: Tensor, v: StepViews): { steps: Step[]; normed: boolean } {
+    const { embed, layers } = this.weights, first = layers[0];
+    if (!embed) return { steps: [], normed: false };
+    return embedSteps(this.gpu, this.cfg, embed, ids, v.x, first && { weight: first.attnNorm, N: first.wqkv.shape[0]!, xn: v.xn });
   }
 
   /**
@@ -236,7 +239,8 @@ export class DeviceModel {
       // A sequence whose cache is elsewhere: the projections here, its attention through the caller's hooks.
       return this.prefillPrograms.get(-tokens, () => {
         const s = this.state, v = this.views(tokens);
-        return { embed: this.embed(sliceRows(s.ids, 0, tokens), v.x), layers: this.layers(v, tokens, []), attn: [] };
+        const e = this.embed(sliceRows(s.ids, 0, tokens), v);
+        return { embed: e.steps, layers: this.layers(v, tokens, [], e.normed), attn: [] };
       });
     }
     const gi = this.kv.groups.indexOf(at.group);
@@ -249,7 +253,8 @@ export class DeviceModel {
         return { steps: [d], set: (b, qPos0) => { d.set({ slot: b - g.first, qPos0: qPos0 + first, kvLen: qPos0 + tokens }); } };
       };
       const attn = g.k.map((_, l) => attend(l, 0, v));
-      const prog: PrefillProgram = { embed: this.embed(sliceRows(s.ids, 0, tokens), v.x), layers: this.layers(v, tokens, [g]), attn };
+      const e = this.embed(sliceRows(s.ids, 0, tokens), v);
+      const prog: PrefillProgram = { embed: e.steps, layers: this.layers(v, tokens, [g], e.normed), attn };
       if (this.opts.endsModel !== false) {
         const step = rowAlignment(this.cfg, this.dtype, gpu.caps.minStorageOffsetAlign);
         const first = Math.floor((tokens - 1) / step) * step, vt = stepViews(s, tokens - first, first);
@@ -274,9 +279,10 @@ export class DeviceModel {
       const s = this.state, kv = this.kv, v = this.views(n);
       const groups = kv.groups.filter((g) => g.first < n);
       const rows = groups.map((g) => Math.min(g.slots, n - g.first)); // each group's slots among the first n
+      const e = this.embed(sliceRows(s.nextIds, 0, n), v);
       prog = {
-        embed: this.embed(sliceRows(s.nextIds, 0, n), v.x),
-        layers: this.decodeLayers(v, n, groups),
+        embed: e.steps,
+        layers: this.decodeLayers(v, n, groups, e.normed),
         plans: this.decodePlans(v, groups, rows),
       };
       this.decodeProgs.set(n, prog);
@@ -354,9 +360,9 @@ export class DeviceModel {
    * writes no cache — one launch, rotated q and k back into qkv — and each group's new rows are copied into its cache
    * after the attention: by its plans' merges (mergeAppends), else by a copy launch at the O projection's start.
    */
-  private decodeLayers(v: StepViews, n: number, groups: readonly KvGroup[]): LayerProgram[] {
-    if (!this.appendAfter) return this.layers(v, n, groups);
-    const { gpu, cfg } = this, layers = this.layers(v, n, []);
+  private decodeLayers(v: StepViews, n: number, groups: readonly KvGroup[], firstNormed = false): LayerProgram[] {
+    if (!this.appendAfter) return this.layers(v, n, groups, firstNormed);
+    const { gpu, cfg } = this, layers = this.layers(v, n, [], firstNormed);
     if (this.mergeAppends) return layers; // the attention plans' merges append (decodeRows)
     layers.forEach((lp, l) => {
       lp.oProj = [...groups.map((g) => ropeQkv(gpu, {

@@ -5,7 +5,7 @@
 import { copyStep, reshape, type Dispatch, type Gpu, type Step, type Tensor } from '../gpu/index.js';
 import { embedding } from '../kernels/embedding.js';
 import { gatedLinear } from '../kernels/ffn.js';
-import { linear, normEpilogueApplies, normPrologueApplies } from '../kernels/gemm.js';
+import { linear, normEpilogueApplies, normEpilogueOn, normPrologueApplies } from '../kernels/gemm.js';
 import { type NormPrologue } from '../kernels/gemm-common.js';
 import { rmsnorm } from '../kernels/rmsnorm.js';
 import { ropeQkv } from '../kernels/rope.js';
@@ -22,8 +22,8 @@ export interface LayerProgram {
   xnNext: boolean;
 }
 // xn = norm(x) is its own launch only where neither the product after it takes it as a prologue (normThen: a
-// small decode step's GEMVs) nor the product before it, which wrote x, as its epilogue (LinearArgs.thenNorm: the
-// split-K decode tiles of 5..64-row steps, whose reduce pass holds whole rows).
+// small decode step's GEMVs) nor the launch before it, which wrote x, as its epilogue (LinearArgs.thenNorm: the
+// split-K decode tiles of 5..64-row steps, whose reduce pass holds whole rows; the embedding, embedSteps).
 
 /** The norm that reads the residual stream next, for the launch that writes the stream: its weight and consumer. */
 interface NextNorm { weight: Tensor; N: number; gated: boolean }
@@ -53,15 +53,16 @@ export interface LayerCache { kCache: Tensor; vCache: Tensor; slotBase: number }
 
 /**
  * A device's layers in order; `caches(l)`: layer l's cache groups the rows may write to (at least one; the last
- * writes q). Each layer's down projection writes the next layer's normed input where it can (LayerProgram.xnNext).
+ * writes q). Each layer's down projection writes the next layer's normed input where it can (LayerProgram.xnNext);
+ * `firstNormed`: the launch before the first layer (the embedding, embedSteps) wrote its xn.
  */
 export function buildLayers(gpu: Gpu, c: ModelConfig, ws: readonly LayerWeights[], v: StepViews,
-  caches: (l: number) => readonly LayerCache[], out: BlockOutput): LayerProgram[] {
+  caches: (l: number) => readonly LayerCache[], out: BlockOutput, firstNormed = false): LayerProgram[] {
   const progs: LayerProgram[] = [];
   for (const [l, w] of ws.entries()) {
     const next = ws[l + 1], prev = progs[l - 1];
     progs.push({
-      pre: layerPre(gpu, c, w, v, caches(l), prev?.xnNext ?? false),
+      pre: layerPre(gpu, c, w, v, caches(l), prev ? prev.xnNext : firstNormed),
       ...layerPost(gpu, c, w, v, out, next && { weight: next.attnNorm, N: next.wqkv.shape[0]!, gated: false }),
     });
   }
@@ -104,9 +105,16 @@ export function layerPost(gpu: Gpu, c: ModelConfig, w: LayerWeights, v: StepView
   return { oProj: [o.step], ffn: [...gateUp, down.step], xnNext: down.normed };
 }
 
-/** x = embed[ids] (· embedScale). */
-export function embedSteps(gpu: Gpu, c: ModelConfig, table: Tensor, ids: Tensor, x: Tensor): Step[] {
-  return [embedding(gpu, { ids, table, out: x, scale: c.embedScale })];
+/**
+ * x = embed[ids] (· embedScale); with `first` (the first layer's attention norm and QKV rows) also xn = norm(x),
+ * where that norm would otherwise be a launch of its own (not the GEMV's prologue): `normed` says so.
+ */
+export function embedSteps(gpu: Gpu, c: ModelConfig, table: Tensor, ids: Tensor, x: Tensor,
+  first?: { weight: Tensor; N: number; xn: Tensor }): { steps: Step[]; normed: boolean } {
+  const [M, K] = x.shape as [number, number];
+  const fuse = first !== undefined && K % 4 === 0 && normEpilogueOn() && !normPrologueApplies(gpu.caps, M, first.N, K, x.dtype);
+  const thenNorm = fuse ? { weight: first.weight, eps: c.normEps, out: first.xn } : undefined;
+  return { steps: [embedding(gpu, { ids, table, out: x, scale: c.embedScale, thenNorm })], normed: fuse };
 }
 
 /** logits = norm(x)·Wheadᵀ over the rows of x. */
