@@ -4,6 +4,7 @@
 // 417 (no body), 404 for a path that exists, a busy-poll or keep-alive turned off without a word, a stack trace.
 //
 // The server cases run on a stand-in engine (no GPU): what is tested is the HTTP layer.
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -273,4 +274,31 @@ describe('FAPOOL_* variables a careless user mistypes', () => {
     expect(() => readPacingEnabled('maybe')).toThrow(/FAPOOL_READ_PACING='maybe': expected 'on' or 'off'/);
     expect(readPacingEnabled('off')).toBe(false);
   });
+});
+
+// Kernel and model switches read where their kernel is chosen were refused only when (and if) that kernel was first
+// built: FAPOOL_GEMV_HALF=7 on a run whose GEMVs all took f32 products, or FAPOOL_DECODE_SG=wgs=abc on a device
+// without the subgroup decode kernel, ran as if unset. createEngine now reads them all before it opens the GPU.
+describe('every FAPOOL_* kernel switch is read before anything loads (checkKernelSwitches)', () => {
+  const bad: [string, string, RegExp][] = [
+    ['FAPOOL_GEMV_HALF', '7', /FAPOOL_GEMV_HALF='7'/], ['FAPOOL_GEMV_CPT', '3x', /FAPOOL_GEMV_CPT='3x'/],
+    ['FAPOOL_DECODE_SG', 'wgs=abc', /FAPOOL_DECODE_SG=wgs=abc/], ['FAPOOL_DECODE_SPLITS', 'all', /FAPOOL_DECODE_SPLITS=all/],
+    ['FAPOOL_DECODE_MERGE', 'fast', /FAPOOL_DECODE_MERGE=fast/], ['FAPOOL_DECODE_PAIR', 'yes', /FAPOOL_DECODE_PAIR=yes/],
+    ['FAPOOL_DECODE_APPEND', 'later', /FAPOOL_DECODE_APPEND=later/], ['FAPOOL_DECODE_TILES', 'split:u16', /FAPOOL_DECODE_TILES='split:u16'/],
+    ['FAPOOL_TILE_FIXK', 'yes', /FAPOOL_TILE_FIXK=yes/], ['FAPOOL_NORM_EPILOGUE', '1', /FAPOOL_NORM_EPILOGUE=1/],
+    ['FAPOOL_GEMM_SKINNY', 'fast', /FAPOOL_GEMM_SKINNY/], ['FAPOOL_GEMM_PREFILL', 'tile-gen:nope', /FAPOOL_GEMM_PREFILL|nope/],
+    ['FAPOOL_FA_PREFILL', '999_1_1', /FAPOOL_FA_PREFILL=999_1_1: not a generated entry/],
+  ];
+  for (const [name, value, msg] of bad) {
+    it(`${name}=${value}: one error line naming it, before the GPU is opened or a model loaded`, () => {
+      const r = spawnSync(process.execPath, ['run-inference.js', '--preset', 'tiny', '--max-new-tokens', '2'],
+        { encoding: 'utf8', timeout: 60_000, env: { ...process.env, [name]: value } });
+      const errors = r.stderr.split('\n').filter((l) => l.startsWith('error:'));
+      expect(r.status, r.stderr).toBe(1);
+      expect(errors, r.stderr).toHaveLength(1);
+      expect(errors[0]).toMatch(msg);
+      expect(r.stderr, 'nothing opened or loaded first').not.toMatch(/^(gpu|model|load):/m);
+      expect(r.stdout).toBe('');
+    }, 70_000);
+  }
 });

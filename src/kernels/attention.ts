@@ -194,17 +194,26 @@ const SGM_DEFAULT: Readonly<Record<number, SgmPrefillConfig>> = {
   128: { bc: 32, subgroups: 8, prefetch: true }, 64: { bc: 64, subgroups: 4, prefetch: true },
 };
 
+/** FAPOOL_FA_PREFILL: unset, `tiled`, or a generated entry by name (any other value is refused). */
+export function faPrefillSwitch(): (typeof SGM_PREFILL_CONFIGS)[number] | 'tiled' | undefined {
+  const env = envVar('FAPOOL_FA_PREFILL')?.trim();
+  if (!env) return undefined;
+  if (env === 'tiled') return 'tiled';
+  const e = SGM_PREFILL_CONFIGS.find((g) => !g.dbg && !g.x && sgmEntryName(g) === env);
+  if (!e) throw new LimitError(`FAPOOL_FA_PREFILL=${env}: not a generated entry (have tiled, ${SGM_PREFILL_CONFIGS.filter((g) => !g.dbg && !g.x).map(sgmEntryName).join(', ')})`);
+  return e;
+}
+
 /**
  * The subgroup-matrix prefill config for head dim d on this device, or null when none applies.
  * FAPOOL_FA_PREFILL=<generated entry, e.g. 128_32_8_pf> picks another (benchmarks); =tiled turns the path off.
  */
 export function chooseSgmPrefill(caps: Caps, d: number): SgmPrefillConfig | null {
   const env = envVar('FAPOOL_FA_PREFILL')?.trim();
-  if (env === 'tiled') return null;
-  if (env) {
+  const e = faPrefillSwitch();
+  if (e === 'tiled') return null;
+  if (e) {
     // Asked for by name: it runs, or the request is refused (never a silent fallback).
-    const e = SGM_PREFILL_CONFIGS.find((g) => !g.dbg && !g.x && sgmEntryName(g) === env);
-    if (!e) throw new LimitError(`FAPOOL_FA_PREFILL=${env}: not a generated entry (have tiled, ${SGM_PREFILL_CONFIGS.filter((g) => !g.dbg && !g.x).map(sgmEntryName).join(', ')})`);
     if (e.d !== d) throw new LimitError(`FAPOOL_FA_PREFILL=${env}: an entry for head dim ${e.d}, the model's is ${d}`);
     const c = sgmConfigOf(e);
     if (!sgmConfigFits(caps, d, c)) throw new LimitError(`FAPOOL_FA_PREFILL=${env}: does not fit this device (${sgmPrefillStorageBytes(e)} bytes of workgroup memory, ${32 * e.sg} invocations)`);
@@ -506,7 +515,8 @@ export const DECODE_SG_DEFAULT = { workgroups: 256, threads: 512, prefetch: true
 
 interface DecodeSgLaunch { workgroups: number; subgroups?: number; prefetch: boolean; splits?: number }
 
-function decodeSgDefaults(): DecodeSgLaunch {
+/** FAPOOL_DECODE_SG: the subgroup decode kernel's launch (refused unless well formed). */
+export function decodeSgDefaults(): DecodeSgLaunch {
   const v = envVar('FAPOOL_DECODE_SG')?.trim();
   const out: DecodeSgLaunch = { workgroups: DECODE_SG_DEFAULT.workgroups, prefetch: DECODE_SG_DEFAULT.prefetch };
   if (!v) return out;
@@ -544,8 +554,12 @@ function defaultSplits(sg: DecodeSgLaunch | null, pairs: number): number {
  * per (rows × head groups) for both.
  */
 function splitPairs(subgroupKernel: boolean, rows: number, headGroups: number): number {
-  const v = envChoice('FAPOOL_DECODE_SPLITS', ['row', 'rows'], 'row', "'row' (one row's head groups, the default) or 'rows' (all rows')");
-  return v === 'row' && subgroupKernel ? headGroups : rows * headGroups;
+  return decodeSplitsMode() === 'row' && subgroupKernel ? headGroups : rows * headGroups;
+}
+
+/** FAPOOL_DECODE_SPLITS: whose pairs the split count is chosen for (splitPairs). */
+export function decodeSplitsMode(): 'row' | 'rows' {
+  return envChoice('FAPOOL_DECODE_SPLITS', ['row', 'rows'], 'row', "'row' (one row's head groups, the default) or 'rows' (all rows')");
 }
 
 interface DecodeSgChoice { unroll: number; subgroups?: number | undefined; prefetch: boolean; heads?: number | undefined }

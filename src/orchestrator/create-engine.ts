@@ -4,7 +4,10 @@
 import { checkOptionKeys, defaultDType, describeCaps, isSoftwareAdapter, openGpu, shown, type DType, type Gpu, type PipelineMode } from '../gpu/index.js';
 import { DeviceLostError, GpuValidationError, InputError } from '../gpu/errors.js';
 import { applyGpuBinding, checkPciDevice, planGpuBinding } from '../gpu/select.js';
+import { checkKernelSwitches } from '../kernels/env-switches.js';
+import { decodeAppendMode } from '../model/device-model.js';
 import { loadWeights, type LoadProgress } from '../model/load-weights.js';
+import { readPacingEnabled } from '../model/read-pacer.js';
 import { DEFAULT_PRESET, resolveModel, type ModelSource } from '../model/model-files.js';
 import { weightsFingerprint } from '../model/safetensors-sharded.js';
 import { releaseWeights } from '../model/weights.js';
@@ -171,6 +174,10 @@ export function checkEngineOptions(o: EngineOptions): void {
 
 export async function createEngine(o: EngineOptions = {}): Promise<Engine> {
   checkEngineOptions(o);
+  // Every kernel and model switch now, not when (or whether) the kernel it picks is first built.
+  checkKernelSwitches();
+  decodeAppendMode();
+  readPacingEnabled();
   const log = o.log ?? (() => {});
   const policy = routingPolicy(o.policy); // before anything loads: a contradiction in it is the caller's
   const binding = planGpuBinding(o.gpu ?? 'auto');

@@ -1,0 +1,26 @@
+// Every FAPOOL_* switch of the kernels, read at once. Each is otherwise read where its kernel is chosen, so a mistyped
+// value (FAPOOL_GEMV_HALF=7) was refused only when — and if — that kernel's first launch was built: after a model
+// had loaded, or never in a run that does not reach it. createEngine calls this before it opens anything.
+import { decodeMergeMode, decodePairMode, decodeSgDefaults, decodeSplitsMode, faPrefillSwitch } from './attention.js';
+import { envVar } from './common.js';
+import { normEpilogueOn } from './gemm.js';
+import { decodeTilesMode, gemmPrefillOverride, tileFixKDefault } from './gemm-sgm.js';
+import { gemmSkinnyOverride } from './gemm-skinny-gen.js';
+import { gemvCptDefault, gemvHalfDefault } from './gemv.js';
+
+/** Throws the LimitError of the first malformed kernel switch (the message names it and what it takes). */
+export function checkKernelSwitches(): void {
+  decodeTilesMode();
+  tileFixKDefault();
+  normEpilogueOn();
+  gemmSkinnyOverride();
+  const prefill = envVar('FAPOOL_GEMM_PREFILL');
+  if (prefill !== undefined && prefill.trim() !== '') gemmPrefillOverride(prefill);
+  gemvHalfDefault();
+  gemvCptDefault();
+  faPrefillSwitch();
+  decodeSgDefaults();
+  decodeSplitsMode();
+  decodeMergeMode();
+  decodePairMode();
+}
