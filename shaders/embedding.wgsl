@@ -35,18 +35,21 @@ fn embedding(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
   }
 }
 
+// Row `row` of out4 from the table (a zero row for an id past the vocabulary), by `threads` invocations from `tid`.
+fn gather_row_vec4(row: u32, tid: u32, threads: u32) {
+  let id = ids[row];
+  let dst = row * p.hidden;
+  if (id < p.vocab) {
+    let src = id * p.hidden;
+    for (var c = tid; c < p.hidden; c += threads) { out4[dst + c] = T4(vec4f(table4[src + c]) * p.scale); }
+  } else {
+    for (var c = tid; c < p.hidden; c += threads) { out4[dst + c] = T4(0.0); }
+  }
+}
+
 @compute @workgroup_size(WG)
 fn embedding_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) tid: u32) {
-  for (var row = wid.x; row < p.tokens; row += nwg.x) {
-    let id = ids[row];
-    let dst = row * p.hidden;
-    if (id < p.vocab) {
-      let src = id * p.hidden;
-      for (var c = tid; c < p.hidden; c += WG) { out4[dst + c] = T4(vec4f(table4[src + c]) * p.scale); }
-    } else {
-      for (var c = tid; c < p.hidden; c += WG) { out4[dst + c] = T4(0.0); }
-    }
-  }
+  for (var row = wid.x; row < p.tokens; row += nwg.x) { gather_row_vec4(row, tid, WG); }
 }
 
 // row_sum, ROW_WG: shaders/row_sum.wgsl (ProgramDef.includes).
@@ -54,14 +57,8 @@ fn embedding_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 @compute @workgroup_size(ROW_WG)
 fn embedding_vec4_norm(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) tid: u32) {
   for (var row = wid.x; row < p.tokens; row += nwg.x) {   // the same rows for every invocation: the barriers are uniform
-    let id = ids[row];
+    gather_row_vec4(row, tid, ROW_WG);
     let dst = row * p.hidden;
-    if (id < p.vocab) {
-      let src = id * p.hidden;
-      for (var c = tid; c < p.hidden; c += ROW_WG) { out4[dst + c] = T4(vec4f(table4[src + c]) * p.scale); }
-    } else {
-      for (var c = tid; c < p.hidden; c += ROW_WG) { out4[dst + c] = T4(0.0); }
-    }
     // The squares of the stored row (this invocation's own stores), read back as rmsnorm_vec4 reads them.
     var ss = 0.0;
     for (var c = tid; c < p.hidden; c += ROW_WG) { let v = vec4f(out4[dst + c]); ss += dot(v, v); }
