@@ -302,3 +302,16 @@ describe('every FAPOOL_* kernel switch is read before anything loads (checkKerne
     }, 70_000);
   }
 });
+
+describe('a worker told to listen on a host that is not there', () => {
+  it('tcp://nohost.invalid:5555: one usage line (exit 2) before the GPU opens, where ZeroMQ said "No such device" after', () => {
+    const r = spawnSync(process.execPath, ['run-inference.js', 'worker', '--listen', 'tcp://nohost.invalid:5555'],
+      { encoding: 'utf8', timeout: 60_000, env: { ...process.env } });
+    const errors = r.stderr.split('\n').filter((l) => l.startsWith('error:'));
+    expect(r.status, r.stderr).toBe(2);
+    expect(errors, r.stderr).toHaveLength(1);
+    expect(errors[0]).toMatch(/--listen tcp:\/\/nohost\.invalid:5555: nohost\.invalid is neither an address, an interface of this host nor a name that resolves/);
+    expect(r.stderr, 'the GPU was not opened').not.toMatch(/adapter:/);
+    expect(r.stdout).not.toMatch(/READY/);
+  }, 70_000);
+});

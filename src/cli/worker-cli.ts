@@ -3,7 +3,9 @@
 // carries a single `READY <endpoint> <device>` line once the socket is bound (spawners wait for it).
 import { runAndExit } from './exit.js';
 import { lstatSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { connect, isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { parseArgs } from 'node:util';
 import { FapoolError } from '../gpu/errors.js';
 import { describeCaps, isSoftwareAdapter, openGpu, type Gpu } from '../gpu/index.js';
@@ -197,6 +199,21 @@ export class ClientTracker {
 export class EndpointInUseError extends FapoolError {}
 
 /**
+ * A tcp:// endpoint's host: `*`, an address, an interface name (ZeroMQ binds to those) or a name that resolves. ZeroMQ
+ * says only "No such device" of any other, and only when it binds: after the GPU has opened.
+ */
+export async function checkListenHost(endpoint: string): Promise<void> {
+  const m = /^tcp:\/\/(.+):[^:]+$/.exec(endpoint);
+  const host = m?.[1]?.replace(/^\[(.*)\]$/, '$1');
+  if (host === undefined || host === '*' || isIP(host) !== 0 || host in networkInterfaces()) return;
+  try {
+    await lookup(host);
+  } catch (e) {
+    throw new UsageError(`worker: --listen ${endpoint}: ${host} is neither an address, an interface of this host nor a name that resolves (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+}
+
+/**
  * Before binding an ipc:// endpoint: ZeroMQ deletes whatever is at the path. A file that is not a socket is refused
  * (UsageError), a socket that something answers on too (EndpointInUseError); a stale socket is left to ZeroMQ.
  */
@@ -224,6 +241,7 @@ export async function workerMain(argv: string[]): Promise<number> {
   // uncaught error that ended the worker before it removed its ipc socket. Lines nobody can read are dropped.
   for (const s of [process.stdout, process.stderr]) s.on('error', (e: NodeJS.ErrnoException) => { if (e.code !== 'EPIPE') throw e; });
   await checkIpcPathFree(a.listen);
+  await checkListenHost(a.listen);
 
   // Before openGpu(): the Vulkan loader reads the device-select variables when the instance is created.
   let binding;
